@@ -1,0 +1,3 @@
+"""The built-in block catalogue. Importing this package registers every block."""
+
+from vibench.compiler.blocks import activation, arith, conv, dense, norm, pool, reshape  # noqa: F401

@@ -1,0 +1,249 @@
+"""Arithmetic that combines tensors: element-wise sums and products, matmul, concat, split, reductions."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from vibench.compiler.blocks.base import NUMERIC_DTYPES, Block, ShapeContext, norm_axis, numel, py
+from vibench.compiler.ir import TensorType
+from vibench.compiler.registry import register
+from vibench.compiler.symbolic import Dim, fmt_shape
+from vibench.schemas.blocks import ChunkParams, ConcatParams, NoParams, ReduceParams, SplitParams
+
+
+def broadcast(ctx: ShapeContext, types: list[TensorType], port: str) -> tuple[Dim, ...]:
+    """numpy/torch broadcasting of several shapes (size-1 dimensions stretch; others must agree)."""
+    rank = max(len(t.shape) for t in types)
+    out: list[Dim] = []
+    for k in range(rank):
+        dims = [t.shape[len(t.shape) - rank + k] for t in types if len(t.shape) - rank + k >= 0]
+        stretched = [d for d in dims if d != 1]
+        if not stretched:
+            out.append(1)
+            continue
+        first = stretched[0]
+        for d in stretched[1:]:
+            ctx.equal(d, first, port=port, what=f"dimension {k - rank} of the inputs "
+                      f"({' vs '.join(fmt_shape(t.shape) for t in types)})")
+        out.append(first)
+    return tuple(out)
+
+
+def _same_dtype(ctx: ShapeContext, types: list[TensorType], port: str) -> str:
+    dtypes = {t.dtype for t in types}
+    if len(dtypes) > 1:
+        raise ctx.fail("inputs have different element types", code="E304", port=port,
+                       expected="one dtype", found=", ".join(sorted(dtypes)))
+    dtype = dtypes.pop()
+    ctx.dtype(port, types[0], NUMERIC_DTYPES)
+    return dtype
+
+
+class _Elementwise(Block):
+    Params = NoParams
+    category = "arithmetic"
+    inputs = ("inputs",)
+    variadic = True
+    min_inputs = 2
+    op: ClassVar[str]
+
+    def infer(self, p: Any, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        dtype = _same_dtype(ctx, ins, "inputs")
+        return [TensorType(broadcast(ctx, ins, "inputs"), dtype)]
+
+    def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return (len(ins) - 1) * numel(outs[0])
+
+    def call_code(self, p: Any, args: list[str], mod: str) -> str:
+        return f" {self.op} ".join(args)
+
+
+@register
+class Add(_Elementwise):
+    """Element-wise sum of two or more tensors (with broadcasting), e.g. a residual connection."""
+
+    name = "add"
+    op = "+"
+
+
+@register
+class Mul(_Elementwise):
+    """Element-wise product of two or more tensors (with broadcasting), e.g. gating or attention weights."""
+
+    name = "mul"
+    op = "*"
+
+
+@register
+class Sub(_Elementwise):
+    """Element-wise difference of two tensors, first minus second (with broadcasting)."""
+
+    name = "sub"
+    op = "-"
+    min_inputs = 2
+    inputs = ("x", "y")
+    variadic = False
+
+
+@register
+class Matmul(Block):
+    """Matrix product over the last two dimensions, [*, n, k] @ [*, k, m] -> [*, n, m] (torch.matmul)."""
+
+    name = "matmul"
+    Params = NoParams
+    category = "arithmetic"
+    inputs = ("x", "y")
+    test_ranks = (3,)
+
+    def infer(self, p: Any, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        a, b = ins
+        ctx.rank("x", a, range(2, 9), "[*, n, k]")
+        ctx.rank("y", b, range(2, 9), "[*, k, m]")
+        dtype = _same_dtype(ctx, ins, "x")
+        ctx.equal(b.shape[-2], a.shape[-1], port="y", what="inner dimension k", t=b)
+        batch = broadcast(ctx, [TensorType(a.shape[:-2], dtype), TensorType(b.shape[:-2], dtype)], "x")
+        return [TensorType(batch + (a.shape[-2], b.shape[-1]), dtype)]
+
+    def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return 2 * numel(outs[0]) * ins[0].shape[-1]
+
+    def call_code(self, p: Any, args: list[str], mod: str) -> str:
+        return f"torch.matmul({args[0]}, {args[1]})"
+
+
+@register
+class Concat(Block):
+    """Concatenate two or more tensors along one dimension (torch.cat); the others must match."""
+
+    name = "concat"
+    Params = ConcatParams
+    category = "arithmetic"
+    inputs = ("inputs",)
+    variadic = True
+    min_inputs = 2
+
+    def infer(self, p: ConcatParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        dtype = _same_dtype(ctx, ins, "inputs")
+        rank = len(ins[0].shape)
+        for t in ins[1:]:
+            if len(t.shape) != rank:
+                raise ctx.fail("concat inputs must have the same rank", port="inputs",
+                               expected=f"rank {rank}", found=" vs ".join(fmt_shape(x.shape) for x in ins))
+        axis = norm_axis(ctx, p.dim, rank)
+        total: Dim = 0
+        for t in ins:
+            total = total + t.shape[axis]
+        for k in range(rank):
+            if k != axis:
+                for t in ins[1:]:
+                    ctx.equal(t.shape[k], ins[0].shape[k], port="inputs",
+                              what=f"dimension {k} of the concatenated inputs", t=t)
+        shape = list(ins[0].shape)
+        shape[axis] = total
+        return [TensorType(tuple(shape), dtype)]
+
+    def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return 0
+
+    def call_code(self, p: ConcatParams, args: list[str], mod: str) -> str:
+        return f"torch.cat([{', '.join(args)}], dim={p.dim})"
+
+
+class _Pieces(Block):
+    category = "arithmetic"
+    outputs: ClassVar[tuple[str, ...]] = ()  # one port per piece: `node.0`, `node.1`, ...
+
+    def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return 0
+
+    def unpack(self, outs: list[str]) -> str:
+        return ", ".join(outs) + ("," if len(outs) == 1 else "")
+
+
+@register
+class Split(_Pieces):
+    """Split along one dimension into pieces of the given sizes (torch.split); read them as `node.0`, `node.1`..."""
+
+    name = "split"
+    Params = SplitParams
+
+    def infer(self, p: SplitParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        axis = norm_axis(ctx, p.dim, len(t.shape))
+        if any(s < 1 for s in p.sizes):
+            raise ctx.fail("split sizes must be positive", param="sizes", found=py(list(p.sizes)))
+        ctx.equal(t.shape[axis], sum(p.sizes), port="x", what=f"dimension {p.dim} (the sum of `sizes`)", t=t,
+                  param="sizes")
+        outs = []
+        for s in p.sizes:
+            shape = list(t.shape)
+            shape[axis] = s
+            outs.append(TensorType(tuple(shape), t.dtype))
+        return outs
+
+    def call_code(self, p: SplitParams, args: list[str], mod: str) -> str:
+        return f"torch.split({args[0]}, {py(list(p.sizes))}, dim={p.dim})"
+
+
+@register
+class Chunk(_Pieces):
+    """Split along one dimension into equal pieces (torch.chunk); read them as `node.0`, `node.1`..."""
+
+    name = "chunk"
+    Params = ChunkParams
+
+    def infer(self, p: ChunkParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        axis = norm_axis(ctx, p.dim, len(t.shape))
+        ctx.require(t.shape[axis], "%", p.chunks, f"dimension {p.dim} divides into {p.chunks} equal chunks",
+                    param="chunks")
+        shape = list(t.shape)
+        shape[axis] = t.shape[axis] // p.chunks
+        return [TensorType(tuple(shape), t.dtype) for _ in range(p.chunks)]
+
+    def call_code(self, p: ChunkParams, args: list[str], mod: str) -> str:
+        return f"torch.chunk({args[0]}, {p.chunks}, dim={p.dim})"
+
+
+class _Reduce(Block):
+    Params = ReduceParams
+    category = "arithmetic"
+    fn: ClassVar[str]
+
+    def infer(self, p: ReduceParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        ctx.dtype("x", t, NUMERIC_DTYPES)
+        rank = len(t.shape)
+        dims = (p.dim,) if isinstance(p.dim, int) else p.dim
+        axes = {norm_axis(ctx, d, rank) for d in dims}
+        if len(axes) != len(dims):
+            raise ctx.fail("`dim` names a dimension twice", param="dim", found=py(list(dims)))
+        if p.keepdim:
+            shape = tuple(1 if k in axes else d for k, d in enumerate(t.shape))
+        else:
+            shape = tuple(d for k, d in enumerate(t.shape) if k not in axes)
+        return [TensorType(shape, t.dtype)]
+
+    def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return numel(ins[0])
+
+    def call_code(self, p: ReduceParams, args: list[str], mod: str) -> str:
+        dim = p.dim if isinstance(p.dim, int) else list(p.dim)
+        keep = ", keepdim=True" if p.keepdim else ""
+        return f"{args[0]}.{self.fn}(dim={py(dim)}{keep})"
+
+
+@register
+class Mean(_Reduce):
+    """Mean over one or more dimensions, e.g. dim 1 pools [B, L, D] tokens to [B, D]."""
+
+    name = "mean"
+    fn = "mean"
+
+
+@register
+class Sum(_Reduce):
+    """Sum over one or more dimensions."""
+
+    name = "sum"
+    fn = "sum"

@@ -1,0 +1,118 @@
+"""Convolutions over [B, C, L]."""
+
+from __future__ import annotations
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default
+from vibench.compiler.ir import TensorType
+from vibench.compiler.registry import register
+from vibench.compiler.symbolic import Dim
+from vibench.schemas.blocks import Conv1dParams, ConvTranspose1dParams
+
+
+def _channels(ctx: ShapeContext, p: Conv1dParams | ConvTranspose1dParams, t: TensorType) -> int:
+    ctx.rank("x", t, 3, "[B, C, L]")
+    ctx.dtype("x", t, FLOAT_DTYPES)
+    if p.in_channels is not None:
+        ctx.equal(t.shape[1], p.in_channels, port="x", what="input channels", t=t, param="in_channels")
+    cin = ctx.concrete(t.shape[1], "input channels", port="x")
+    if cin % p.groups:
+        raise ctx.fail(f"input channels {cin} do not divide into groups={p.groups}", param="groups",
+                       expected=f"channels divisible by {p.groups}", found=str(cin))
+    if p.out_channels % p.groups:
+        raise ctx.fail(f"out_channels={p.out_channels} does not divide into groups={p.groups}", param="groups",
+                       expected=f"out_channels divisible by {p.groups}", found=str(p.out_channels))
+    ctx.set("in_channels", cin)
+    return cin
+
+
+@register
+class Conv1d(Block):
+    """1D convolution over [B, C, L] (torch.nn.Conv1d).
+
+    Output length ``(L + 2*padding - dilation*(kernel_size - 1) - 1) // stride + 1``; ``padding: same``
+    keeps L (stride 1 only). ``in_channels`` is taken from the input.
+    """
+
+    name = "conv1d"
+    Params = Conv1dParams
+    category = "convolution"
+
+    def infer(self, p: Conv1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        _channels(ctx, p, t)
+        b, _, length = t.shape
+        span = p.dilation * (p.kernel_size - 1)
+        if p.padding == "same":
+            if p.stride != 1:
+                raise ctx.fail("padding 'same' needs stride 1", param="padding", expected="stride: 1",
+                               found=f"stride: {p.stride}", hint="use a number for padding with strided convolutions")
+            return [TensorType((b, p.out_channels, length), t.dtype)]
+        pad = 0 if p.padding == "valid" else p.padding
+        ctx.require(length + 2 * pad, ">=", span + 1, f"the input is at least as long as the kernel span ({span + 1})")
+        out = (length + 2 * pad - span - 1) // p.stride + 1
+        return [TensorType((b, p.out_channels, out), t.dtype)]
+
+    def param_count(self, p: Conv1dParams, ins: list[TensorType]) -> int:
+        assert p.in_channels is not None
+        return p.out_channels * (p.in_channels // p.groups) * p.kernel_size + (p.out_channels if p.bias else 0)
+
+    def flops(self, p: Conv1dParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        assert p.in_channels is not None
+        b, c, length = outs[0].shape
+        return 2 * b * c * length * (p.in_channels // p.groups) * p.kernel_size
+
+    def init_code(self, p: Conv1dParams) -> str:
+        return call(
+            "nn.Conv1d", p.in_channels, p.out_channels,
+            kernel_size=p.kernel_size,
+            stride=non_default(p.stride, 1),
+            padding=non_default(p.padding, 0),
+            dilation=non_default(p.dilation, 1),
+            groups=non_default(p.groups, 1),
+            bias=non_default(p.bias, True),
+            padding_mode=non_default(p.padding_mode, "zeros"),
+        )
+
+
+@register
+class ConvTranspose1d(Block):
+    """Transposed 1D convolution over [B, C, L] (torch.nn.ConvTranspose1d), e.g. for upsampling.
+
+    Output length ``(L - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1``.
+    """
+
+    name = "conv_transpose1d"
+    Params = ConvTranspose1dParams
+    category = "convolution"
+
+    def infer(self, p: ConvTranspose1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        _channels(ctx, p, t)
+        if p.output_padding >= max(p.stride, p.dilation):
+            raise ctx.fail("output_padding must be smaller than stride or dilation", param="output_padding",
+                           expected=f"output_padding < {max(p.stride, p.dilation)}", found=str(p.output_padding))
+        b, _, length = t.shape
+        out = (length - 1) * p.stride - 2 * p.padding + p.dilation * (p.kernel_size - 1) + p.output_padding + 1
+        ctx.require(out, ">=", 1, "the output length is positive")
+        return [TensorType((b, p.out_channels, out), t.dtype)]
+
+    def param_count(self, p: ConvTranspose1dParams, ins: list[TensorType]) -> int:
+        assert p.in_channels is not None
+        return p.in_channels * (p.out_channels // p.groups) * p.kernel_size + (p.out_channels if p.bias else 0)
+
+    def flops(self, p: ConvTranspose1dParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        assert p.in_channels is not None
+        b, _, length = ins[0].shape
+        return 2 * b * length * p.in_channels * (p.out_channels // p.groups) * p.kernel_size
+
+    def init_code(self, p: ConvTranspose1dParams) -> str:
+        return call(
+            "nn.ConvTranspose1d", p.in_channels, p.out_channels,
+            kernel_size=p.kernel_size,
+            stride=non_default(p.stride, 1),
+            padding=non_default(p.padding, 0),
+            output_padding=non_default(p.output_padding, 0),
+            groups=non_default(p.groups, 1),
+            bias=non_default(p.bias, True),
+            dilation=non_default(p.dilation, 1),
+        )

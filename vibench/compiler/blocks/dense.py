@@ -1,0 +1,70 @@
+"""Dense layers: linear maps over the last dimension and embedding tables."""
+
+from __future__ import annotations
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, INT_DTYPES, Block, ShapeContext, call, non_default, numel
+from vibench.compiler.ir import TensorType
+from vibench.compiler.registry import register
+from vibench.compiler.symbolic import Dim
+from vibench.schemas.blocks import EmbeddingParams, LinearParams
+
+
+@register
+class Linear(Block):
+    """Affine map over the last dimension, [*, in_features] -> [*, out_features] (torch.nn.Linear).
+
+    ``in_features`` is taken from the input's last dimension, which must be known at compile time.
+    """
+
+    name = "linear"
+    Params = LinearParams
+    category = "dense"
+    test_ranks = (2, 3)
+
+    def infer(self, p: LinearParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        ctx.rank("x", t, range(1, 9), "[*, in_features]")
+        ctx.dtype("x", t, FLOAT_DTYPES)
+        if p.in_features is not None:
+            ctx.equal(t.shape[-1], p.in_features, port="x", what="last dimension (in_features)", t=t,
+                      param="in_features")
+        ctx.set("in_features", ctx.concrete(t.shape[-1], "the last dimension (in_features)", port="x"))
+        return [TensorType(t.shape[:-1] + (p.out_features,), t.dtype)]
+
+    def param_count(self, p: LinearParams, ins: list[TensorType]) -> int:
+        assert p.in_features is not None
+        return p.in_features * p.out_features + (p.out_features if p.bias else 0)
+
+    def flops(self, p: LinearParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        assert p.in_features is not None
+        return 2 * p.in_features * numel(outs[0])
+
+    def init_code(self, p: LinearParams) -> str:
+        return call("nn.Linear", p.in_features, p.out_features, bias=non_default(p.bias, True))
+
+
+@register
+class Embedding(Block):
+    """Lookup table from integer ids to vectors, [*] int64 -> [*, embedding_dim] (torch.nn.Embedding)."""
+
+    name = "embedding"
+    Params = EmbeddingParams
+    category = "dense"
+    test_ranks = (2,)
+
+    def infer(self, p: EmbeddingParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        ctx.dtype("x", t, INT_DTYPES, "integer ids")
+        if p.padding_idx is not None and not -p.num_embeddings <= p.padding_idx < p.num_embeddings:
+            raise ctx.fail("padding_idx must index the table", param="padding_idx",
+                           expected=f"in [{-p.num_embeddings}, {p.num_embeddings - 1}]", found=str(p.padding_idx))
+        return [TensorType(t.shape + (p.embedding_dim,), "float32")]
+
+    def param_count(self, p: EmbeddingParams, ins: list[TensorType]) -> int:
+        return p.num_embeddings * p.embedding_dim
+
+    def flops(self, p: EmbeddingParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return 0
+
+    def init_code(self, p: EmbeddingParams) -> str:
+        return call("nn.Embedding", p.num_embeddings, p.embedding_dim, padding_idx=non_default(p.padding_idx, None))

@@ -1,0 +1,140 @@
+"""Normalisation layers and dropout."""
+
+from __future__ import annotations
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default, numel, py
+from vibench.compiler.ir import TensorType
+from vibench.compiler.registry import register
+from vibench.compiler.symbolic import Dim
+from vibench.schemas.blocks import BatchNorm1dParams, DropoutParams, GroupNormParams, LayerNormParams
+
+
+@register
+class BatchNorm1d(Block):
+    """Batch normalisation over the channels of [B, C] or [B, C, L] (torch.nn.BatchNorm1d)."""
+
+    name = "batch_norm1d"
+    Params = BatchNorm1dParams
+    category = "normalisation"
+    test_ranks = (2, 3)
+
+    def infer(self, p: BatchNorm1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        ctx.rank("x", t, (2, 3), "[B, C] or [B, C, L]")
+        ctx.dtype("x", t, FLOAT_DTYPES)
+        if p.num_features is not None:
+            ctx.equal(t.shape[1], p.num_features, port="x", what="channels (num_features)", t=t, param="num_features")
+        ctx.set("num_features", ctx.concrete(t.shape[1], "the channel count (num_features)", port="x"))
+        return [t]
+
+    def param_count(self, p: BatchNorm1dParams, ins: list[TensorType]) -> int:
+        assert p.num_features is not None
+        return 2 * p.num_features if p.affine else 0
+
+    def flops(self, p: BatchNorm1dParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return 2 * numel(outs[0])
+
+    def init_code(self, p: BatchNorm1dParams) -> str:
+        return call("nn.BatchNorm1d", p.num_features, eps=non_default(p.eps, 1e-5),
+                    momentum=non_default(p.momentum, 0.1), affine=non_default(p.affine, True),
+                    track_running_stats=non_default(p.track_running_stats, True))
+
+
+@register
+class LayerNorm(Block):
+    """Layer normalisation over the trailing dimension(s) (torch.nn.LayerNorm); default: the last one."""
+
+    name = "layer_norm"
+    Params = LayerNormParams
+    category = "normalisation"
+    test_ranks = (2, 3)
+
+    def infer(self, p: LayerNormParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        ctx.dtype("x", t, FLOAT_DTYPES)
+        given = p.normalized_shape
+        dims = (given,) if isinstance(given, int) else given
+        count = 1 if dims is None else len(dims)
+        ctx.rank("x", t, range(count, 9), f"[*, {count} normalised dimension(s)]")
+        trailing = t.shape[len(t.shape) - count :]
+        if dims is not None:
+            for k, (found, want) in enumerate(zip(trailing, dims)):
+                ctx.equal(found, want, port="x", what=f"normalised dimension {k}", t=t, param="normalized_shape")
+        shape = tuple(ctx.concrete(d, "the normalised dimensions", port="x") for d in trailing)
+        ctx.set("normalized_shape", shape[0] if len(shape) == 1 else shape)
+        return [t]
+
+    def param_count(self, p: LayerNormParams, ins: list[TensorType]) -> int:
+        ns = p.normalized_shape
+        size = ns if isinstance(ns, int) else (1 if ns is None else _prod(ns))
+        if not p.elementwise_affine:
+            return 0
+        return size * (2 if p.bias else 1)
+
+    def flops(self, p: LayerNormParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return 5 * numel(outs[0])
+
+    def init_code(self, p: LayerNormParams) -> str:
+        return call("nn.LayerNorm", p.normalized_shape, eps=non_default(p.eps, 1e-5),
+                    elementwise_affine=non_default(p.elementwise_affine, True), bias=non_default(p.bias, True))
+
+
+def _prod(values: tuple[int, ...]) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+@register
+class GroupNorm(Block):
+    """Group normalisation over channel groups of [B, C, ...] (torch.nn.GroupNorm)."""
+
+    name = "group_norm"
+    Params = GroupNormParams
+    category = "normalisation"
+    test_ranks = (3,)
+
+    def infer(self, p: GroupNormParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        ctx.rank("x", t, range(2, 9), "[B, C, ...]")
+        ctx.dtype("x", t, FLOAT_DTYPES)
+        if p.num_channels is not None:
+            ctx.equal(t.shape[1], p.num_channels, port="x", what="channels (num_channels)", t=t, param="num_channels")
+        channels = ctx.concrete(t.shape[1], "the channel count (num_channels)", port="x")
+        if channels % p.num_groups:
+            raise ctx.fail(f"{channels} channels do not divide into {p.num_groups} groups", param="num_groups",
+                           expected=f"a divisor of {channels}", found=str(p.num_groups))
+        ctx.set("num_channels", channels)
+        return [t]
+
+    def param_count(self, p: GroupNormParams, ins: list[TensorType]) -> int:
+        assert p.num_channels is not None
+        return 2 * p.num_channels if p.affine else 0
+
+    def flops(self, p: GroupNormParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return 5 * numel(outs[0])
+
+    def init_code(self, p: GroupNormParams) -> str:
+        return call("nn.GroupNorm", p.num_groups, p.num_channels, eps=non_default(p.eps, 1e-5),
+                    affine=non_default(p.affine, True))
+
+
+@register
+class Dropout(Block):
+    """Zero random elements with probability p in training mode; identity in eval mode."""
+
+    name = "dropout"
+    Params = DropoutParams
+    category = "regularisation"
+    imports = ("F",)
+    stochastic = True
+    test_ranks = (2, 3)
+
+    def infer(self, p: DropoutParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        ctx.dtype("x", t, FLOAT_DTYPES)
+        return [t]
+
+    def call_code(self, p: DropoutParams, args: list[str], mod: str) -> str:
+        return f"F.dropout({args[0]}, p={py(p.p)}, training=self.training)"

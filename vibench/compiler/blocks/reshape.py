@@ -1,0 +1,222 @@
+"""Blocks that move, merge, split or select dimensions without arithmetic on values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vibench.compiler.blocks.base import Block, ShapeContext, norm_axis, py
+from vibench.compiler.ir import TensorType
+from vibench.compiler.registry import register
+from vibench.compiler.symbolic import Dim, fmt_shape, product
+from vibench.schemas.blocks import (
+    FlattenParams,
+    NoParams,
+    PermuteParams,
+    ReshapeParams,
+    SliceParams,
+    SqueezeParams,
+    TransposeParams,
+    UnsqueezeParams,
+)
+
+
+class _Layout(Block):
+    category = "shape"
+    test_ranks = (2, 3, 4)
+
+    def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return 0
+
+
+@register
+class Identity(_Layout):
+    """Pass the input through unchanged."""
+
+    name = "identity"
+    Params = NoParams
+
+    def infer(self, p: NoParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        return [ins[0]]
+
+    def call_code(self, p: NoParams, args: list[str], mod: str) -> str:
+        return args[0]
+
+
+@register
+class Flatten(_Layout):
+    """Merge dimensions start_dim..end_dim into one (torch.flatten)."""
+
+    name = "flatten"
+    Params = FlattenParams
+
+    def infer(self, p: FlattenParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        rank = len(t.shape)
+        if rank == 0:
+            return [TensorType((1,), t.dtype)]
+        start = norm_axis(ctx, p.start_dim, rank, "start_dim")
+        end = norm_axis(ctx, p.end_dim, rank, "end_dim")
+        if start > end:
+            raise ctx.fail("start_dim comes after end_dim", param="start_dim", expected=f"start_dim <= {end}",
+                           found=str(start))
+        merged = product(t.shape[start : end + 1])
+        return [TensorType(t.shape[:start] + (merged,) + t.shape[end + 1 :], t.dtype)]
+
+    def call_code(self, p: FlattenParams, args: list[str], mod: str) -> str:
+        if p.end_dim == -1:
+            return f"torch.flatten({args[0]}, {p.start_dim})"
+        return f"torch.flatten({args[0]}, {p.start_dim}, {p.end_dim})"
+
+
+@register
+class Reshape(_Layout):
+    """Give the elements a new shape (torch.reshape); ``0`` keeps the input's dimension, ``-1`` is inferred."""
+
+    name = "reshape"
+    Params = ReshapeParams
+
+    def infer(self, p: ReshapeParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        if p.shape.count(-1) > 1:
+            raise ctx.fail("at most one -1 in `shape`", param="shape", found=py(list(p.shape)))
+        out: list[Dim] = []
+        remaining = list(t.shape)
+        for k, d in enumerate(p.shape):
+            if d == 0:
+                if k >= len(t.shape):
+                    raise ctx.fail(f"`shape` keeps dimension {k} (0) that the input does not have", param="shape",
+                                   found=f"input {fmt_shape(t.shape)}")
+                out.append(t.shape[k])
+                remaining[k] = 1
+            elif d < -1:
+                raise ctx.fail("sizes in `shape` are positive, 0 (keep) or -1 (infer)", param="shape", found=str(d))
+            else:
+                out.append(d)
+        total = product(remaining)
+        explicit = product([d for d, spec in zip(out, p.shape) if spec > 0])
+        if -1 in p.shape:
+            ctx.require(total, "%", explicit, f"the elements ({total}) divide into the given sizes ({explicit})",
+                        param="shape")
+            out[p.shape.index(-1)] = total // explicit
+        else:
+            ctx.equal(explicit, total, port="x", what="number of elements", t=t, param="shape")
+        return [TensorType(tuple(out), t.dtype)]
+
+    def call_code(self, p: ReshapeParams, args: list[str], mod: str) -> str:
+        x = args[0]
+        dims = [f"{x}.shape[{k}]" if d == 0 else str(d) for k, d in enumerate(p.shape)]
+        return f"{x}.reshape({', '.join(dims)})"
+
+
+@register
+class Permute(_Layout):
+    """Reorder dimensions (torch.permute), e.g. dims [0, 2, 1] turns [B, C, L] into [B, L, C]."""
+
+    name = "permute"
+    Params = PermuteParams
+
+    def infer(self, p: PermuteParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        rank = len(t.shape)
+        if len(p.dims) != rank:
+            raise ctx.fail(f"`dims` must list all {rank} dimensions of the input", param="dims",
+                           expected=f"a permutation of 0..{rank - 1}", found=py(list(p.dims)))
+        axes = [norm_axis(ctx, d, rank, "dims") for d in p.dims]
+        if sorted(axes) != list(range(rank)):
+            raise ctx.fail("`dims` must name each dimension once", param="dims", found=py(list(p.dims)))
+        return [TensorType(tuple(t.shape[a] for a in axes), t.dtype)]
+
+    def call_code(self, p: PermuteParams, args: list[str], mod: str) -> str:
+        return f"{args[0]}.permute({', '.join(map(str, p.dims))})"
+
+
+@register
+class Transpose(_Layout):
+    """Swap two dimensions (torch.transpose)."""
+
+    name = "transpose"
+    Params = TransposeParams
+
+    def infer(self, p: TransposeParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        rank = len(t.shape)
+        a = norm_axis(ctx, p.dim0, rank, "dim0")
+        b = norm_axis(ctx, p.dim1, rank, "dim1")
+        shape = list(t.shape)
+        shape[a], shape[b] = shape[b], shape[a]
+        return [TensorType(tuple(shape), t.dtype)]
+
+    def call_code(self, p: TransposeParams, args: list[str], mod: str) -> str:
+        return f"{args[0]}.transpose({p.dim0}, {p.dim1})"
+
+
+@register
+class Unsqueeze(_Layout):
+    """Insert a dimension of size 1 (torch.unsqueeze)."""
+
+    name = "unsqueeze"
+    Params = UnsqueezeParams
+
+    def infer(self, p: UnsqueezeParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        axis = norm_axis(ctx, p.dim, len(t.shape) + 1)
+        return [TensorType(t.shape[:axis] + (1,) + t.shape[axis:], t.dtype)]
+
+    def call_code(self, p: UnsqueezeParams, args: list[str], mod: str) -> str:
+        return f"{args[0]}.unsqueeze({p.dim})"
+
+
+@register
+class Squeeze(_Layout):
+    """Remove a dimension of size 1 (torch.squeeze with a dim)."""
+
+    name = "squeeze"
+    Params = SqueezeParams
+
+    def infer(self, p: SqueezeParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        axis = norm_axis(ctx, p.dim, len(t.shape))
+        ctx.equal(t.shape[axis], 1, port="x", what=f"dimension {p.dim} (squeezed)", t=t, param="dim")
+        return [TensorType(t.shape[:axis] + t.shape[axis + 1 :], t.dtype)]
+
+    def call_code(self, p: SqueezeParams, args: list[str], mod: str) -> str:
+        return f"{args[0]}.squeeze({p.dim})"
+
+
+@register
+class Slice(_Layout):
+    """Take ``start:end:step`` along one dimension (like ``x[:, :, start:end]``)."""
+
+    name = "slice"
+    Params = SliceParams
+
+    def infer(self, p: SliceParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        axis = norm_axis(ctx, p.dim, len(t.shape))
+        n = t.shape[axis]
+        lo = _bound(ctx, n, p.start, "start")
+        hi = n if p.end is None else _bound(ctx, n, p.end, "end")
+        ctx.require(hi - lo, ">=", 1, f"the slice {p.start}:{p.end} is not empty", param="end")
+        size = (hi - lo + p.step - 1) // p.step
+        shape = list(t.shape)
+        shape[axis] = size
+        return [TensorType(tuple(shape), t.dtype)]
+
+    def call_code(self, p: SliceParams, args: list[str], mod: str) -> str:
+        axis = p.dim
+        start = "" if p.start == 0 else str(p.start)
+        end = "" if p.end is None else str(p.end)
+        step = "" if p.step == 1 else f":{p.step}"
+        index = f"{start}:{end}{step}"
+        if axis >= 0:
+            return f"{args[0]}[{', '.join([':'] * axis + [index])}]"
+        return f"{args[0]}[{', '.join(['...', index] + [':'] * (-axis - 1))}]"
+
+
+def _bound(ctx: ShapeContext, n: Dim, value: int, param: str) -> Dim:
+    if value >= 0:
+        ctx.require(n, ">=", value, f"`{param}` {value} lies inside the dimension", param=param)
+        return value
+    ctx.require(n, ">=", -value, f"`{param}` {value} lies inside the dimension", param=param)
+    return n + value
+

@@ -1,0 +1,449 @@
+"""Sandboxed ``${...}`` expressions.
+
+A spec value may contain ``${expr}``: a value that is exactly one ``${expr}`` takes the expression's
+value (an int stays an int), any other string is interpolated. ``$${`` writes a literal ``${``.
+
+Expressions use a small, Python-like language, parsed with :mod:`ast` but *never* compiled or
+passed to ``eval``; this module walks the tree itself and accepts only:
+
+* literals (numbers, strings, booleans, None), lists and tuples, list comprehensions;
+* names bound by the spec: parameters, ``i`` (the copy index inside ``repeat``) and dimension
+  symbols whose value is known at compile time;
+* arithmetic ``+ - * / // % **``, comparisons, ``and or not``, ``a if c else b``, indexing and slicing;
+* calls of the functions in :data:`FUNCTIONS` (no attributes, no keyword arguments, no imports).
+
+Every evaluation is bounded (integer size, list and string length, total steps), so no expression
+can hang the compiler or exhaust memory. Failures raise :class:`ExprError` with the offending text.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from vibench.compiler.diagnostics import suggest
+from vibench.compiler.ir import Pos, Template
+from vibench.compiler.symbolic import NeedConcrete
+
+MAX_INT = 2**62
+MAX_LEN = 100_000
+MAX_STEPS = 1_000_000
+MAX_EXPR_CHARS = 2_000
+
+
+class ExprError(Exception):
+    """An expression that cannot be parsed (``syntax=True``) or evaluated."""
+
+    def __init__(self, message: str, text: str = "", *, syntax: bool = False, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.text = text
+        self.syntax = syntax
+        self.hint = hint
+
+
+class Unknown:
+    """A name that exists but has no compile-time value (e.g. a dimension bound to ``L // 2``).
+
+    When ``symbol`` is set, reading the name raises :class:`NeedConcrete` instead of failing: the
+    shapes pass then specialises again with that dimension known, if the caller knows it.
+    """
+
+    def __init__(self, why: str, symbol: str | None = None) -> None:
+        self.why = why
+        self.symbol = symbol
+
+
+
+
+def _range(*args: Any) -> list[int]:
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in args) or not 1 <= len(args) <= 3:
+        raise ExprError("range() takes one to three integers")
+    r = range(*args)
+    if len(r) > MAX_LEN:
+        raise ExprError(f"range() of {len(r):,} values is too long (limit {MAX_LEN:,})")
+    return list(r)
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "len": len,
+    "int": int,
+    "float": float,
+    "round": round,
+    "sum": sum,
+    "bool": bool,
+    "str": str,
+    "list": list,
+    "range": _range,
+    "ceil": math.ceil,
+    "floor": math.floor,
+    "log2": math.log2,
+    "sqrt": math.sqrt,
+}
+"""The only callables an expression may use."""
+
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------
+
+
+def has_template(value: str) -> bool:
+    return "${" in value
+
+
+def parse_template(text: str, pos: Pos | None) -> Template | str:
+    """Split a string into literal parts and parsed ``${...}`` expressions (ExprError on bad syntax)."""
+    parts: list[Any] = []
+    buf: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        if text.startswith("$${", i):
+            buf.append("${")
+            i += 3
+            continue
+        if text.startswith("${", i):
+            end = _matching_brace(text, i + 2)
+            if end < 0:
+                raise ExprError("unclosed `${` (missing `}`)", text, syntax=True)
+            source = text[i + 2 : end].strip()
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            parts.append(parse_expression(source))
+            i = end + 1
+            continue
+        buf.append(text[i])
+        i += 1
+    if buf:
+        parts.append("".join(buf))
+    if all(isinstance(p, str) for p in parts):
+        return "".join(parts)
+    return Template(text, tuple(parts), pos)
+
+
+def _matching_brace(text: str, start: int) -> int:
+    depth = 0
+    quote = ""
+    for j in range(start, len(text)):
+        ch = text[j]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "{[(":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "}":
+            if depth == 0:
+                return j
+            depth -= 1
+    return -1
+
+
+def parse_expression(source: str) -> ast.expr:
+    if not source:
+        raise ExprError("empty expression `${}`", source, syntax=True)
+    if len(source) > MAX_EXPR_CHARS:
+        raise ExprError(f"expression longer than {MAX_EXPR_CHARS} characters", source[:60] + "...", syntax=True)
+    try:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+        detail = getattr(err, "msg", None) or str(err) or type(err).__name__
+        raise ExprError(f"invalid expression: {detail}", source, syntax=True) from None
+    _check_allowed(tree.body, source)
+    return tree.body
+
+
+_ALLOWED_NODES = (
+    ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Subscript,
+    ast.Slice, ast.List, ast.Tuple, ast.Call, ast.ListComp, ast.comprehension, ast.Load, ast.Store,
+    ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)
+
+
+def _check_allowed(node: ast.AST, source: str) -> None:
+    for sub in ast.walk(node):
+        if not isinstance(sub, _ALLOWED_NODES):
+            what = type(sub).__name__
+            hint = "attribute access is not allowed in spec expressions" if isinstance(sub, ast.Attribute) else None
+            raise ExprError(f"`{what}` is not allowed in spec expressions", source, syntax=True, hint=hint)
+        if isinstance(sub, ast.Call):
+            if not isinstance(sub.func, ast.Name) or sub.func.id not in FUNCTIONS:
+                name = sub.func.id if isinstance(sub.func, ast.Name) else ast.unparse(sub.func)
+                raise ExprError(f"call of `{name}` is not allowed", source, syntax=True,
+                                hint=f"allowed functions: {', '.join(sorted(FUNCTIONS))}")
+            if sub.keywords:
+                raise ExprError("keyword arguments are not allowed in spec expressions", source, syntax=True)
+        if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float, str, bool, type(None))):
+            raise ExprError(f"literal {sub.value!r} is not allowed", source, syntax=True)
+        if isinstance(sub, ast.comprehension) and (sub.is_async or not isinstance(sub.target, ast.Name)):
+            raise ExprError("comprehensions take one plain loop variable", source, syntax=True)
+        if isinstance(sub, ast.Name) and sub.id.startswith("__"):
+            raise ExprError(f"name `{sub.id}` is not allowed", source, syntax=True)
+
+
+def parse_value(value: Any, pos: Pos | None) -> Any:
+    """Replace every string with ``${...}`` in a (nested) value by a Template."""
+    if isinstance(value, str):
+        return parse_template(value, pos) if has_template(value) else value
+    if isinstance(value, list):
+        return [parse_value(v, pos) for v in value]
+    if isinstance(value, dict):
+        return {k: parse_value(v, pos) for k, v in value.items()}
+    return value
+
+
+def contains_template(value: Any) -> bool:
+    if isinstance(value, Template):
+        return True
+    if isinstance(value, list):
+        return any(contains_template(v) for v in value)
+    if isinstance(value, dict):
+        return any(contains_template(v) for v in value.values())
+    return False
+
+
+def template_names(value: Any) -> set[str]:
+    """Every name a (nested) value's templates read."""
+    out: set[str] = set()
+    if isinstance(value, Template):
+        for part in value.parts:
+            if not isinstance(part, str):
+                bound = {g.target.id for n in ast.walk(part) if isinstance(n, ast.ListComp) for g in n.generators
+                         if isinstance(g.target, ast.Name)}
+                out |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name) and n.id not in bound}
+    elif isinstance(value, list):
+        for v in value:
+            out |= template_names(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            out |= template_names(v)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------
+
+
+def evaluate_value(value: Any, env: dict[str, Any]) -> Any:
+    """Evaluate every Template inside a (nested) value."""
+    if isinstance(value, Template):
+        return evaluate_template(value, env)
+    if isinstance(value, list):
+        return [evaluate_value(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: evaluate_value(v, env) for k, v in value.items()}
+    return value
+
+
+def evaluate_template(t: Template, env: dict[str, Any]) -> Any:
+    if t.whole:
+        return _Evaluator(env, t.text).run(t.parts[0])
+    out = []
+    for part in t.parts:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            v = _Evaluator(env, t.text).run(part)
+            out.append(v if isinstance(v, str) else _to_text(v))
+    text = "".join(out)
+    if len(text) > MAX_LEN:
+        raise ExprError("interpolated string is too long", t.text)
+    return text
+
+
+def _to_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+class _Evaluator:
+    def __init__(self, env: dict[str, Any], text: str) -> None:
+        self.env = env
+        self.text = text
+        self.steps = 0
+
+    def fail(self, message: str, hint: str | None = None) -> ExprError:
+        return ExprError(message, self.text, hint=hint)
+
+    def run(self, node: ast.expr) -> Any:
+        try:
+            return self.eval(node, {})
+        except ExprError:
+            raise
+        except RecursionError:
+            raise self.fail("expression nests too deeply") from None
+        except ZeroDivisionError:
+            raise self.fail("division by zero") from None
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError) as err:
+            raise self.fail(f"{type(err).__name__}: {err}") from None
+
+    def check(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise self.fail(f"integer {str(value)[:20]}... is too large")
+        if isinstance(value, (str, list, tuple)) and len(value) > MAX_LEN:
+            raise self.fail(f"value of length {len(value):,} is too long (limit {MAX_LEN:,})")
+        return value
+
+    def eval(self, node: ast.expr, local: dict[str, Any]) -> Any:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise self.fail("expression takes too many steps to evaluate")
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self.name(node.id, local)
+        if isinstance(node, ast.BinOp):
+            left = self.eval(node.left, local)
+            right = self.eval(node.right, local)
+            if isinstance(node.op, ast.Pow):
+                self.check_pow(left, right)
+            if isinstance(node.op, ast.Mult):
+                self.check_repeat(left, right)
+            if isinstance(node.op, ast.Div) and isinstance(left, bool | int | float) and right == 0:
+                raise self.fail("division by zero")
+            return self.check(_BINOPS[type(node.op)](left, right))
+        if isinstance(node, ast.UnaryOp):
+            v = self.eval(node.operand, local)
+            if isinstance(node.op, ast.Not):
+                return not v
+            if isinstance(node.op, ast.USub):
+                return -v
+            if isinstance(node.op, ast.UAdd):
+                return +v
+            raise self.fail("`~` is not allowed")
+        if isinstance(node, ast.BoolOp):
+            if isinstance(node.op, ast.And):
+                result: Any = True
+                for v in node.values:
+                    result = self.eval(v, local)
+                    if not result:
+                        return result
+                return result
+            result = False
+            for v in node.values:
+                result = self.eval(v, local)
+                if result:
+                    return result
+            return result
+        if isinstance(node, ast.Compare):
+            left = self.eval(node.left, local)
+            for op, comp in zip(node.ops, node.comparators):
+                right = self.eval(comp, local)
+                if not _CMPOPS[type(op)](left, right):
+                    return False
+                left = right
+            return True
+        if isinstance(node, ast.IfExp):
+            return self.eval(node.body if self.eval(node.test, local) else node.orelse, local)
+        if isinstance(node, ast.Subscript):
+            base = self.eval(node.value, local)
+            if isinstance(node.slice, ast.Slice):
+                s = node.slice
+                lo = self.eval(s.lower, local) if s.lower else None
+                hi = self.eval(s.upper, local) if s.upper else None
+                st = self.eval(s.step, local) if s.step else None
+                return base[lo:hi:st]
+            index = self.eval(node.slice, local)
+            if isinstance(base, dict):
+                if index not in base:
+                    raise self.fail(f"key {index!r} not found", hint=suggest(str(index), map(str, base)))
+                return base[index]
+            if not isinstance(base, (list, tuple, str)):
+                raise self.fail(f"cannot index a {type(base).__name__}")
+            if not isinstance(index, int):
+                raise self.fail(f"list index must be an integer, found {index!r}")
+            if not -len(base) <= index < len(base):
+                raise self.fail(f"index {index} is out of range for a list of length {len(base)}")
+            return base[index]
+        if isinstance(node, ast.List | ast.Tuple):
+            return self.check([self.eval(e, local) for e in node.elts])
+        if isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name)
+            fn = FUNCTIONS[node.func.id]
+            args = [self.eval(a, local) for a in node.args]
+            return self.check(fn(*args))
+        if isinstance(node, ast.ListComp):
+            return self.check(self.comprehension(node, 0, dict(local)))
+        raise self.fail(f"`{type(node).__name__}` is not allowed")  # pragma: no cover - parse rejects it
+
+    def comprehension(self, node: ast.ListComp, k: int, local: dict[str, Any]) -> list:
+        if k == len(node.generators):
+            return [self.eval(node.elt, local)]
+        gen = node.generators[k]
+        out: list = []
+        for item in self.eval(gen.iter, local):
+            assert isinstance(gen.target, ast.Name)
+            local[gen.target.id] = item
+            if all(self.eval(cond, local) for cond in gen.ifs):
+                out.extend(self.comprehension(node, k + 1, local))
+                if len(out) > MAX_LEN:
+                    raise self.fail("comprehension result is too long")
+        return out
+
+    def name(self, name: str, local: dict[str, Any]) -> Any:
+        if name in local:
+            return local[name]
+        if name in self.env:
+            value = self.env[name]
+            if isinstance(value, Unknown):
+                if value.symbol is not None:
+                    raise NeedConcrete(frozenset({value.symbol}), f"the expression `{self.text}`")
+                raise self.fail(f"`{name}` is not known at compile time: {value.why}",
+                                hint="use a number or a parameter here, or bind the dimension with --input")
+            return value
+        if name in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[name]
+        raise self.fail(f"unknown name `{name}`", hint=suggest(name, list(self.env)) or _known(self.env))
+
+    def check_pow(self, base: Any, exp: Any) -> None:
+        if isinstance(exp, int | float) and abs(exp) > 256:
+            raise self.fail(f"exponent {exp} is too large")
+        if isinstance(base, int | float) and isinstance(exp, int | float) and abs(base) > 1 and exp > 0:
+            if exp * math.log2(abs(base)) > 62:
+                raise self.fail(f"{base} ** {exp} is too large")
+
+    def check_repeat(self, a: Any, b: Any) -> None:
+        for seq, times in ((a, b), (b, a)):
+            if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * max(times, 0) > MAX_LEN:
+                raise self.fail("repeated value is too long")
+
+
+def _known(env: dict[str, Any]) -> str | None:
+    names = sorted(k for k in env if not k.startswith("_"))
+    if not names:
+        return None
+    shown = ", ".join(f"`{n}`" for n in names[:10])
+    return f"names defined here: {shown}" + (" ..." if len(names) > 10 else "")

@@ -1,0 +1,303 @@
+"""The intermediate representation every pass reads and returns.
+
+Two layers, both frozen dataclasses:
+
+*Definitions* (what ``resolve`` produces and ``graph`` checks): a :class:`UnitDef` is the body of a
+model or of a composite block as written — nodes, edges by name, parameter values that may still
+hold ``${...}`` templates (:class:`Template`). Composite bodies are generic in their parameters.
+
+*Specialisations* (what ``shapes`` produces and ``emit`` consumes): a :class:`Unit` is a UnitDef with
+every parameter concrete, every ``${...}`` evaluated, every tensor typed with a symbolic shape, and
+every node annotated with its parameter count and FLOP estimate. Each distinct (composite,
+parameters, compile-time dimensions) specialisation is one Unit and becomes one class in model.py.
+A :class:`Program` is the root Unit plus all Units it uses, children first.
+
+Invariants (checked by :func:`verify` in the tests after each pass): node names are unique within
+a unit and never shadow an input; every :class:`ValueRef` names an input or an earlier node; the
+nodes of a Unit are in topological order with ties broken by spec order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vibench.compiler.symbolic import Dim, fmt_shape
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    """A source position: file as the user named it, 1-based line and column."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+# --------------------------------------------------------------------------------------------
+# Definitions
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Template:
+    """A string value that contains ``${...}``. ``parts`` alternates literal text and parsed
+    expressions (``ast.expr`` nodes, evaluated only by :mod:`vibench.compiler.expr`). A template
+    that is exactly one ``${...}`` evaluates to the expression's value, any other to a string."""
+
+    text: str
+    parts: tuple[Any, ...]
+    pos: Pos | None
+
+    @property
+    def whole(self) -> bool:
+        return len(self.parts) == 1 and not isinstance(self.parts[0], str)
+
+    def __repr__(self) -> str:
+        return f"Template({self.text!r})"
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    """A declared template or composite parameter."""
+
+    name: str
+    type: str
+    default: Any = None
+    required: bool = False
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: tuple[Any, ...] | None = None
+    doc: str | None = None
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True)
+class InputDecl:
+    """A declared tensor input: dims are ints, symbol names or templates."""
+
+    name: str
+    shape: tuple[Any, ...]
+    dtype: str = "float32"
+    doc: str | None = None
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to a value by name: ``node`` or ``node.port`` (``port`` None for the default)."""
+
+    node: str
+    port: str | None
+    pos: Pos | None = None
+
+    def __str__(self) -> str:
+        return self.node if self.port is None else f"{self.node}.{self.port}"
+
+
+@dataclass(frozen=True)
+class NodeDef:
+    """One node as written. ``inputs`` pairs a target port (None: positional) with a reference."""
+
+    name: str
+    index: int
+    block: Any  # str or Template
+    inputs: tuple[tuple[str | None, Ref], ...]
+    params: tuple[tuple[str, Any, Pos | None], ...]
+    repeat: Any = None  # int, Template or None
+    when: Any = None  # bool, Template or None
+    doc: str | None = None
+    pos: Pos | None = None
+    block_pos: Pos | None = None
+
+
+@dataclass(frozen=True)
+class OutputDef:
+    name: str
+    ref: Ref
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class UnitDef:
+    """The body of a model or composite block. ``blocks`` are the composites it can use by name
+    (its file's ``blocks:`` section); ``file`` is the spec file it came from (as displayed)."""
+
+    name: str
+    qualname: str
+    doc: str | None
+    params: tuple[ParamDecl, ...]
+    inputs: tuple[InputDecl, ...]
+    nodes: tuple[NodeDef, ...]
+    outputs: tuple[OutputDef, ...]
+    file: str
+    path: str | None  # absolute path of the file, None for in-memory text
+    blocks: dict[str, UnitDef] = field(default_factory=dict)
+    pos: Pos | None = None
+    param_values: dict[str, Any] | None = None  # bound values (root unit only)
+
+    def param(self, name: str) -> ParamDecl | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Specialisations
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TensorType:
+    shape: tuple[Dim, ...]
+    dtype: str = "float32"
+
+    def __str__(self) -> str:
+        return fmt_shape(self.shape) + ("" if self.dtype == "float32" else f" {self.dtype}")
+
+
+@dataclass(frozen=True)
+class ValueRef:
+    """A produced value: a unit input (``port`` is None) or a node's output port."""
+
+    node: str
+    port: str | None
+
+    def __str__(self) -> str:
+        return self.node if self.port is None else f"{self.node}.{self.port}"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A condition on free symbols that the shapes need: ``lhs >= 0``, ``lhs == 0`` or
+    ``lhs % mod == 0``. ``text`` is its rendering in the user's symbols."""
+
+    lhs: Dim
+    op: str  # ">=", "==", "%"
+    text: str
+    reason: str
+    mod: int = 0
+    node: str | None = None
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One copy of a node (a node with ``repeat: n`` has n)."""
+
+    params: Any  # validated params: a pydantic model (primitive) or tuple of (name, value) (composite)
+    unit: Unit | None
+    outputs: tuple[tuple[str, TensorType], ...]
+    param_count: int
+    flops: Dim
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    block: str  # registry name, or the composite's qualname
+    kind: str  # "primitive" | "composite"
+    inputs: tuple[tuple[str, ValueRef], ...]  # port -> value
+    copies: tuple[Instance, ...]
+    repeated: bool
+    pos: Pos | None
+    doc: str | None = None
+
+    @property
+    def outputs(self) -> tuple[tuple[str, TensorType], ...]:
+        return self.copies[-1].outputs
+
+    @property
+    def param_count(self) -> int:
+        return sum(c.param_count for c in self.copies)
+
+    @property
+    def flops(self) -> Dim:
+        total: Dim = 0
+        for c in self.copies:
+            total = total + c.flops
+        return total
+
+    def output(self, port: str | None) -> TensorType:
+        outs = self.outputs
+        if port is None:
+            return outs[0][1]
+        for name, t in outs:
+            if name == port:
+                return t
+        raise KeyError(port)
+
+
+@dataclass(frozen=True)
+class Unit:
+    key: tuple
+    name: str
+    qualname: str
+    doc: str | None
+    params: tuple[tuple[str, Any], ...]
+    inputs: tuple[tuple[str, TensorType], ...]
+    nodes: tuple[Node, ...]
+    outputs: tuple[tuple[str, ValueRef, TensorType], ...]
+    constraints: tuple[Constraint, ...]
+    const_symbols: tuple[tuple[str, int], ...]
+    file: str
+    pos: Pos | None
+
+    @property
+    def param_count(self) -> int:
+        return sum(n.param_count for n in self.nodes)
+
+    @property
+    def flops(self) -> Dim:
+        total: Dim = 0
+        for n in self.nodes:
+            total = total + n.flops
+        return total
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where a program came from, for the header of model.py."""
+
+    display_path: str  # the spec path as the user gave it (or "<string>")
+    sha256: str
+    overrides: tuple[tuple[str, str], ...]  # --set key=value, in the order given
+    input_bindings: tuple[tuple[str, str], ...]  # --input name=dims
+
+
+@dataclass(frozen=True)
+class Program:
+    root: Unit
+    units: tuple[Unit, ...]  # composite specialisations, children before parents
+    source: SourceInfo
+    bindings: tuple[tuple[str, int], ...]  # symbol values from --input
+    warnings: tuple[Any, ...] = ()
+
+
+def verify(unit: Unit) -> None:
+    """Check the IR invariants of one unit (used by the tests after every pass)."""
+    seen = {name for name, _ in unit.inputs}
+    produced = {(name, None) for name in seen}
+    for node in unit.nodes:
+        assert node.name not in seen, f"duplicate or shadowing name {node.name}"
+        for _, ref in node.inputs:
+            assert (ref.node, ref.port) in produced, f"{node.name} reads {ref} before it exists"
+        seen.add(node.name)
+        for port, _ in node.outputs:
+            produced.add((node.name, port))
+        produced.add((node.name, None))
+        assert node.copies, f"{node.name} has no instance"
+    for _, ref, _ in unit.outputs:
+        assert (ref.node, ref.port) in produced, f"output reads unknown {ref}"

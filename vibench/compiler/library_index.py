@@ -1,0 +1,48 @@
+"""The spec library's table of contents, for ``vibench-compile --list``."""
+
+from __future__ import annotations
+
+import os
+
+from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
+
+
+def template_names() -> list[str]:
+    """Every spec in the library as ``family/Name`` (sorted)."""
+    names = []
+    for dirpath, _, files in os.walk(LIBRARY_DIR):
+        for f in files:
+            if f.endswith(SPEC_SUFFIXES):
+                rel = os.path.relpath(os.path.join(dirpath, f), LIBRARY_DIR)
+                names.append(os.path.splitext(rel)[0].replace(os.sep, "/"))
+    return sorted(names)
+
+
+def describe(name: str) -> tuple[str, str]:
+    """(one-line description, interface) of a library spec."""
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.load import read_spec_file
+    from vibench.compiler.validate import validate
+
+    path = next(p for p in (os.path.join(LIBRARY_DIR, name + s) for s in SPEC_SUFFIXES) if os.path.isfile(p))
+    try:
+        spec = validate(read_spec_file(path, name))
+    except SpecError as err:
+        return f"(invalid: {err.diagnostics[0].code})", ""
+    doc = (spec.doc or "").strip().splitlines()
+    ins = ", ".join(f"{k} [{', '.join(map(str, v.shape))}]" for k, v in (spec.inputs or {}).items())
+    outs = ", ".join((spec.outputs or {}).keys())
+    interface = f"{ins} -> {outs}" if ins else (f"extends {spec.extends}" if spec.extends else "")
+    return (doc[0] if doc else ""), interface
+
+
+def list_templates() -> str:
+    names = template_names()
+    if not names:
+        return "the spec library is empty"
+    width = max(len(n) for n in names)
+    lines = []
+    for name in names:
+        text, interface = describe(name)
+        lines.append(f"{name:<{width}}  {text}" + (f"  ({interface})" if interface else ""))
+    return "\n".join(lines)

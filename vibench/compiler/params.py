@@ -1,0 +1,256 @@
+"""Declared parameters: their type language, checking values, and binding values to them.
+
+Type strings: ``int``, ``float``, ``bool``, ``str``, ``any``, ``None``, ``list[T]``,
+``dict[K, V]`` (K: ``str`` or ``int``), ``tuple[T, ...]`` and unions ``A | B`` (so ``int | None``
+is an optional int). They are parsed here (never evaluated) into typing objects and checked by
+pydantic ``TypeAdapter`` in strict mode: ``true`` is not an int and ``"4"`` is not a number; an int
+is accepted where a float is expected.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any, Union
+
+from vibench.compiler.diagnostics import Diagnostic, suggest
+from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
+from vibench.compiler.ir import ParamDecl, Pos
+
+_TOKEN = re.compile(r"\s*(\[|\]|,|\||\.\.\.|[A-Za-z_][A-Za-z0-9_]*)")
+_ATOMS: dict[str, Any] = {"int": int, "float": float, "bool": bool, "str": str, "any": Any, "None": type(None)}
+
+
+class TypeSyntaxError(ValueError):
+    pass
+
+
+def parse_type(text: str) -> Any:
+    """Parse a parameter type string into a typing object (TypeSyntaxError when invalid)."""
+    tokens = _tokens(text)
+    pos = 0
+
+    def union() -> Any:
+        nonlocal pos
+        options = [term()]
+        while pos < len(tokens) and tokens[pos] == "|":
+            pos += 1
+            options.append(term())
+        return options[0] if len(options) == 1 else Union[tuple(options)]  # noqa: UP007
+
+    def term() -> Any:
+        nonlocal pos
+        if pos >= len(tokens):
+            raise TypeSyntaxError("unexpected end of type")
+        tok = tokens[pos]
+        pos += 1
+        if tok in _ATOMS:
+            return _ATOMS[tok]
+        if tok in ("list", "dict", "tuple"):
+            expect("[")
+            if tok == "list":
+                inner = union()
+                expect("]")
+                return list[inner]  # type: ignore[valid-type]
+            if tok == "tuple":
+                inner = union()
+                expect(",")
+                expect("...")
+                expect("]")
+                return tuple[inner, ...]  # type: ignore[valid-type]
+            key = union()
+            if key not in (str, int, Union[int, str], Union[str, int]):  # noqa: UP007
+                raise TypeSyntaxError("dict keys must be str or int")
+            expect(",")
+            value = union()
+            expect("]")
+            return dict[key, value]  # type: ignore[valid-type]
+        raise TypeSyntaxError(f"unknown type `{tok}`")
+
+    def expect(tok: str) -> None:
+        nonlocal pos
+        if pos >= len(tokens) or tokens[pos] != tok:
+            raise TypeSyntaxError(f"expected `{tok}`")
+        pos += 1
+
+    result = union()
+    if pos != len(tokens):
+        raise TypeSyntaxError(f"unexpected `{tokens[pos]}`")
+    return result
+
+
+def _tokens(text: str) -> list[str]:
+    out = []
+    i = 0
+    text = text.strip()
+    while i < len(text):
+        m = _TOKEN.match(text, i)
+        if not m:
+            raise TypeSyntaxError(f"unexpected character `{text[i]}`")
+        out.append(m.group(1))
+        i = m.end()
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(type_text: str) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(parse_type(type_text))
+
+
+def infer_type(value: Any) -> str:
+    """The type string a shorthand default implies."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        kinds = {infer_type(v) for v in value}
+        if kinds == {"int"}:
+            return "list[int]"
+        if kinds <= {"int", "float"} and kinds:
+            return "list[float]"
+        if len(kinds) == 1:
+            return f"list[{kinds.pop()}]"
+        return "list[any]"
+    if isinstance(value, dict):
+        return "dict[str, any]"
+    return "any"
+
+
+def check_value(decl: ParamDecl, value: Any) -> tuple[Any, str | None, str | None]:
+    """Check a value against a declaration: (coerced value, error code, message) with code None when fine."""
+    if value is None and decl.type in ("any",):
+        return value, None, None
+    try:
+        coerced = _adapter(decl.type).validate_python(value, strict=True)
+    except Exception as err:  # pydantic.ValidationError
+        detail = "; ".join(_short_error(e) for e in getattr(err, "errors", lambda: [])()[:3]) or str(err)
+        return value, "E202", f"expected {decl.type}: {detail}"
+    if isinstance(coerced, tuple):
+        coerced = list(coerced)
+    if isinstance(coerced, (int, float)) and not isinstance(coerced, bool):
+        for bound, ok, text in (
+            (decl.ge, lambda b: coerced >= b, ">="),
+            (decl.gt, lambda b: coerced > b, ">"),
+            (decl.le, lambda b: coerced <= b, "<="),
+            (decl.lt, lambda b: coerced < b, "<"),
+        ):
+            if bound is not None and not ok(bound):
+                return coerced, "E208", f"must be {text} {_num(bound)}"
+    if decl.choices is not None and coerced not in decl.choices:
+        return coerced, "E208", "must be one of " + ", ".join(repr(c) for c in decl.choices)
+    return coerced, None, None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _short_error(e: dict) -> str:
+    loc = "".join(f"[{p!r}]" for p in e.get("loc", ()))
+    msg = e.get("msg", "")
+    return f"{loc} {msg}".strip()
+
+
+def bind_params(
+    decls: tuple[ParamDecl, ...],
+    given: dict[str, tuple[Any, Pos | None]],
+    *,
+    env: dict[str, Any],
+    where: str,
+    unknown_code: str,
+    call_pos: Pos | None,
+    describe_given: Callable[[str], str] = lambda k: f"`{k}`",
+) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Bind values to declared parameters.
+
+    ``given`` maps names to (value, position); values may hold templates, evaluated with ``env``
+    (the caller's names). Defaults may hold templates too; they see the other parameters of the
+    same declaration list. Returns the bound values and any diagnostics (unknown names, missing
+    required parameters, type and bound errors, expression errors).
+    """
+    diags: list[Diagnostic] = []
+    by_name = {d.name: d for d in decls}
+    for key, (_, pos) in given.items():
+        if key not in by_name:
+            diags.append(Diagnostic(unknown_code, f"unknown parameter {describe_given(key)} for {where}", pos,
+                                    expected="one of " + (", ".join(f"`{n}`" for n in by_name) or "(none)"),
+                                    hint=suggest(key, by_name) or "remove it, or declare it in `params:`"))
+    values: dict[str, Any] = {}
+    state: dict[str, str] = {}
+
+    def value_of(name: str) -> Any:
+        if state.get(name) == "done":
+            return values[name]
+        if state.get(name) == "busy":
+            raise ExprError(f"parameter `{name}` depends on itself through its default")
+        state[name] = "busy"
+        decl = by_name[name]
+        if name in given:
+            raw, pos = given[name]
+            scope = env
+        elif not decl.required:
+            raw, pos = decl.default, decl.pos
+            scope = _LazyScope(value_of, by_name, env)
+        else:
+            state[name] = "done"
+            values[name] = _MISSING
+            diags.append(Diagnostic("E209", f"missing required parameter `{name}` for {where}", call_pos,
+                                    expected=f"a value of type {decl.type}", hint=f"set `{name}: ...`"))
+            return _MISSING
+        try:
+            value = evaluate_value(raw, scope) if contains_template(raw) else raw
+        except ExprError as err:
+            state[name] = "done"
+            values[name] = _MISSING
+            diags.append(Diagnostic("E203" if err.syntax else "E204", f"cannot evaluate `{name}`: {err.message}",
+                                    pos, found=err.text or None, hint=err.hint))
+            return _MISSING
+        coerced, code, message = check_value(decl, value)
+        if code is not None:
+            diags.append(Diagnostic(code, f"invalid value for parameter `{name}` of {where}: {message}", pos,
+                                    expected=decl.type if code == "E202" else None, found=repr(value)[:80]))
+        state[name] = "done"
+        values[name] = coerced
+        return coerced
+
+    for decl in decls:
+        value_of(decl.name)
+    return {k: v for k, v in values.items() if v is not _MISSING}, diags
+
+
+class _LazyScope(dict):
+    """The names a parameter default sees: the other parameters (evaluated on demand) and ``env``."""
+
+    def __init__(self, value_of: Callable[[str], Any], decls: dict[str, ParamDecl], env: dict[str, Any]) -> None:
+        super().__init__(env)
+        self._value_of = value_of
+        self._decls = decls
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._decls or super().__contains__(key)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._decls:
+            value = self._value_of(key)
+            if value is _MISSING:
+                raise ExprError(f"parameter `{key}` has no valid value")
+            return value
+        return super().__getitem__(key)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._decls) + list(super().keys()))
+
+
+_MISSING = object()
+
+
+def referenced_names(value: Any) -> set[str]:
+    return template_names(value)

@@ -1,0 +1,446 @@
+"""Pass 3, resolve: typed spec -> definitions (:class:`UnitDef`) with the root's parameters bound.
+
+Pre: a validated :class:`SpecDocument` and its :class:`LoadedDoc`. Post: the root UnitDef whose
+``param_values`` hold every parameter's checked value; every ``${...}`` parsed (syntax errors are
+reported here); every name a valid identifier; ``extends`` chains followed through the spec search
+path without cycles. Composite bodies stay generic: their templates are evaluated per use, by the
+shapes pass. Errors: E106, E107, E2xx.
+
+The :class:`Library` finds spec files (``cnn/ResNet1D``, ``./blocks.yaml``, ``file#Block``) on the
+search path — the spec's own folder, folders the user adds, then the shipped library — and never
+outside it. Files are loaded once per compilation.
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+from dataclasses import replace
+from typing import Any
+
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
+from vibench.compiler.expr import ExprError, parse_template, parse_value, template_names
+from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, UnitDef
+from vibench.compiler.load import LoadedDoc, load_text, read_spec_file
+from vibench.compiler.params import TypeSyntaxError, bind_params, check_value, infer_type, parse_type
+from vibench.schemas.document import SpecDocument
+
+LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+# Names a node may not take: they would shadow nn.Module attributes or names model.py uses.
+# (tests/test_names.py checks this list against dir(torch.nn.Module).)
+MODULE_ATTRIBUTES = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double
+dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half
+ipu load_state_dict modules mtia named_buffers named_children named_modules named_parameters parameters
+register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
+register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
+register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
+register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory smart_apply
+state_dict to to_empty train training type xpu zero_grad
+""".split())
+# `l`, `O` and `I` read like digits (ruff E741 refuses them as variable names in model.py).
+RESERVED_NAMES = MODULE_ATTRIBUTES | {"self", "torch", "nn", "F", "math", "super", "i", "l", "O", "I"}
+
+
+class Library:
+    """Spec files on the search path, loaded once each."""
+
+    def __init__(self, search_path: list[str] | None = None, cwd: str | None = None) -> None:
+        self.user_dirs = [os.path.abspath(p) for p in (search_path or [])]
+        self.cwd = os.path.abspath(cwd or os.getcwd())
+        self.files: dict[str, tuple[UnitDef, dict[str, UnitDef]]] = {}
+        self.sources: dict[str, str] = {}
+        self.loading: list[str] = []
+
+    # -- finding files ---------------------------------------------------------------------------
+
+    def roots(self, from_dir: str | None) -> list[str]:
+        roots = []
+        if from_dir:
+            roots.append(from_dir)
+        roots += self.user_dirs
+        roots.append(LIBRARY_DIR)
+        return roots
+
+    def display(self, path: str) -> str:
+        """How a file is named in messages and model.py headers (stable across machines)."""
+        real = os.path.realpath(path)
+        lib = os.path.realpath(LIBRARY_DIR)
+        if real.startswith(lib + os.sep):
+            return "vibench/specs/" + os.path.relpath(real, lib).replace(os.sep, "/")
+        rel = os.path.relpath(real, self.cwd)
+        return real if rel.startswith("..") else rel.replace(os.sep, "/")
+
+    def find(self, ref: str, from_dir: str | None, pos: Pos | None) -> str:
+        """The absolute path a reference names (E205 when there is none on the search path)."""
+        roots = self.roots(from_dir)
+        if os.path.isabs(ref) or ref.startswith("~"):
+            raise _error("E205", f"spec reference `{ref}` is an absolute path", pos,
+                         hint="name library specs as `family/Name` and your own files relative to the spec")
+        candidates: list[str] = []
+        relative = ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)
+        bases = [from_dir] if (relative and from_dir) else roots
+        for base in bases:
+            if base is None:
+                continue
+            stem = os.path.normpath(os.path.join(base, ref))
+            options = [stem] if stem.endswith(SPEC_SUFFIXES) else [stem + s for s in SPEC_SUFFIXES]
+            candidates += options
+        real_roots = [os.path.realpath(r) for r in roots]
+        for cand in candidates:
+            if os.path.isfile(cand):
+                real = os.path.realpath(cand)
+                if not any(real == r or real.startswith(r + os.sep) for r in real_roots):
+                    raise _error("E205", f"spec reference `{ref}` points outside the spec search path", pos,
+                                 found=self.display(cand),
+                                 hint="add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
+                return real
+        raise _error("E205", f"unknown spec `{ref}`", pos, hint=self._hint(ref, roots),
+                     notes=("searched: " + ", ".join(self.display(r) for r in roots),))
+
+    def _hint(self, ref: str, roots: list[str]) -> str | None:
+        names = set()
+        for root in roots:
+            for dirpath, _, files in os.walk(root):
+                for f in files:
+                    if f.endswith(SPEC_SUFFIXES):
+                        rel = os.path.relpath(os.path.join(dirpath, f), root)
+                        names.add(os.path.splitext(rel)[0].replace(os.sep, "/"))
+                if len(names) > 2000:
+                    break
+        return suggest(ref, names) or ("run `vibench-compile --list` to see the library" if names else None)
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load(self, path: str, pos: Pos | None) -> tuple[UnitDef, dict[str, UnitDef]]:
+        """The root UnitDef (parameters unbound) and composite blocks of a spec file."""
+        if path in self.files:
+            return self.files[path]
+        if path in self.loading:
+            chain = " -> ".join(self.display(p) for p in self.loading[self.loading.index(path):] + [path])
+            raise _error("E206", "include cycle", pos, found=chain, hint="a spec cannot extend or use itself")
+        self.loading.append(path)
+        try:
+            doc = read_spec_file(path, self.display(path))
+            self.sources[doc.file] = doc.text
+            spec = _validate(doc)
+            result = resolve_file(doc, spec, self)
+        finally:
+            self.loading.pop()
+        self.files[path] = result
+        return result
+
+    def block(self, ref: str, from_dir: str | None, pos: Pos | None) -> UnitDef:
+        """A composite named by a spec reference: ``path`` (its model) or ``path#Block``."""
+        path_part, _, block_name = ref.partition("#")
+        root, blocks = self.load(self.find(path_part, from_dir, pos), pos)
+        if not block_name:
+            return root
+        if block_name not in blocks:
+            raise _error("E110", f"spec `{path_part}` defines no block `{block_name}`", pos,
+                         hint=suggest(block_name, blocks) or f"its blocks: {', '.join(sorted(blocks)) or '(none)'}")
+        return blocks[block_name]
+
+
+def _validate(doc: LoadedDoc) -> SpecDocument:
+    from vibench.compiler.validate import validate
+
+    return validate(doc)
+
+
+def _error(code: str, message: str, pos: Pos | None, **kw: Any) -> SpecError:
+    return SpecError([Diagnostic(code, message, pos, **kw)])
+
+
+# --------------------------------------------------------------------------------------------
+# The pass
+# --------------------------------------------------------------------------------------------
+
+
+def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dict[str, Any] | None = None) -> UnitDef:
+    """Resolve a validated spec into its root UnitDef with bound parameter values.
+
+    ``overrides`` are ``--set`` values (or keyword arguments of :func:`vibench.build`).
+    """
+    library.sources[doc.file] = doc.text
+    if doc.path:
+        library.loading.append(doc.path)
+    try:
+        root, _ = resolve_file(doc, spec, library)
+    finally:
+        if doc.path:
+            library.loading.pop()
+    given = {k: (v, None) for k, v in (overrides or {}).items()}
+    values, diags = bind_params(root.params, given, env={}, where=f"model `{root.name}`", unknown_code="E201",
+                                call_pos=root.pos, describe_given=lambda k: f"`{k}` (from --set)")
+    diags = [replace(d, pos=d.pos or root.pos) if d.code != "E201" else d for d in diags]
+    if diags:
+        raise SpecError(diags, library.sources)
+    return replace(root, param_values=values)
+
+
+def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[UnitDef, dict[str, UnitDef]]:
+    """The root UnitDef (unbound) and the composite blocks of one spec file."""
+    diags = Collector(sources=library.sources)
+    from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
+    if spec.extends is not None:
+        return _resolve_extends(doc, spec, library, diags, from_dir)
+    blocks: dict[str, UnitDef] = {}
+    for bname, bspec in spec.blocks.items():
+        path = ("blocks", bname)
+        _check_name(diags, doc, path, bname, "block", allow_upper=True)
+        blocks[bname] = _unit(doc, path, bname, f"{doc.file}#{bname}", bspec.doc, bspec.params, bspec.inputs,
+                              bspec.nodes, bspec.outputs, blocks, diags)
+    for section in ("name", "inputs", "nodes", "outputs"):
+        if getattr(spec, section) is None:
+            diags.add(Diagnostic("E103", f"missing required key `{section}` in the spec", doc.pos(()),
+                                 expected=f"`{section}`", hint="a spec without `extends:` defines the whole model"))
+    if spec.with_ is not None:
+        diags.add(Diagnostic("E107", "`with:` needs `extends:`", doc.pos(("with",), key=True),
+                             hint="`with:` sets the parameters of the template named by `extends:`"))
+    diags.raise_if_any()
+    assert spec.name is not None and spec.inputs is not None and spec.nodes is not None and spec.outputs is not None
+    if not spec.name.isidentifier() or keyword.iskeyword(spec.name):
+        diags.add(Diagnostic("E106", f"model name `{spec.name}` is not a valid Python class name", doc.pos(("name",)),
+                             hint="use letters, digits and underscores, starting with a letter"))
+    root = _unit(doc, (), spec.name, f"{doc.file}", spec.doc, spec.params, spec.inputs, spec.nodes, spec.outputs,
+                 blocks, diags)
+    diags.raise_if_any()
+    return root, blocks
+
+
+def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags: Collector,
+                     from_dir: str) -> tuple[UnitDef, dict[str, UnitDef]]:
+    for section in ("inputs", "nodes", "outputs"):
+        if getattr(spec, section) is not None:
+            diags.add(Diagnostic("E107", f"`{section}:` cannot be combined with `extends:`",
+                                 doc.pos((section,), key=True),
+                                 hint="a spec with `extends:` only sets the template's parameters under `with:`"))
+    if spec.blocks:
+        diags.add(Diagnostic("E107", "`blocks:` cannot be combined with `extends:`", doc.pos(("blocks",), key=True)))
+    diags.raise_if_any()
+    assert spec.extends is not None
+    base, base_blocks = library.load(library.find(spec.extends, from_dir, doc.pos(("extends",))),
+                                     doc.pos(("extends",)))
+    own = _param_decls(doc, (), spec.params, diags)
+    clash = [p.name for p in own if base.param(p.name) is not None]
+    for name in clash:
+        diags.add(Diagnostic("E210", f"parameter `{name}` is already a parameter of `{spec.extends}`",
+                             doc.pos(("params", name), key=True), hint="set it under `with:` instead"))
+    # `with:` values become the template parameters' defaults; they may use this file's params.
+    given = {}
+    for key, value in (spec.with_ or {}).items():
+        pos = doc.pos(("with", key))
+        try:
+            given[key] = (parse_value(value, pos), pos)
+        except ExprError as err:
+            diags.add(_expr_diag(err, pos, f"`with.{key}`"))
+    for key, _ in given.items():
+        if base.param(key) is None:
+            diags.add(Diagnostic("E201", f"unknown parameter `{key}` for template `{spec.extends}`",
+                                 doc.pos(("with", key), key=True),
+                                 expected="one of " + ", ".join(f"`{p.name}`" for p in base.params),
+                                 hint=suggest(key, [p.name for p in base.params]) or "see `vibench-compile --list`"))
+    used = set()
+    for value, _ in given.values():
+        used |= template_names(value)
+    for decl in own:
+        if decl.name not in used:
+            diags.add(Diagnostic("E207", f"parameter `{decl.name}` is declared but never used", decl.pos,
+                                 hint="use it in a `with:` value as `${" + decl.name + "}`, or remove it"))
+    diags.raise_if_any()
+    params: list[ParamDecl] = []
+    for decl in base.params:
+        if decl.name in given:
+            params.append(replace(decl, default=given[decl.name][0], required=False))
+        else:
+            params.append(decl)
+    # The file's own parameters come first so that `with:` values (now defaults) can read them.
+    merged = tuple(own) + tuple(params)
+    name = spec.name or base.name
+    if spec.name is not None and (not spec.name.isidentifier() or keyword.iskeyword(spec.name)):
+        diags.add(Diagnostic("E106", f"model name `{spec.name}` is not a valid Python class name", doc.pos(("name",))))
+        diags.raise_if_any()
+    root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname,
+                   pos=doc.pos(()))
+    return root, base_blocks
+
+
+def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | None, params: dict, inputs: dict,
+          nodes: dict, outputs: dict, blocks: dict[str, UnitDef], diags: Collector) -> UnitDef:
+    decls = _param_decls(doc, path, params, diags)
+    input_decls = []
+    for iname, ispec in inputs.items():
+        ipath = path + ("inputs", iname)
+        _check_name(diags, doc, ipath, iname, "input")
+        dims: list[Any] = []
+        for k, dim in enumerate(ispec.shape):
+            dpos = doc.pos(ipath + ("shape", k))
+            if isinstance(dim, bool):
+                diags.add(Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", dpos,
+                                     found=repr(dim)))
+            elif isinstance(dim, int):
+                if dim < 1:
+                    diags.add(Diagnostic("E212", "a dimension must be positive", dpos, found=str(dim)))
+                dims.append(dim)
+            elif "${" in dim:
+                try:
+                    dims.append(parse_template(dim, dpos))
+                except ExprError as err:
+                    diags.add(_expr_diag(err, dpos, f"the shape of input `{iname}`"))
+            elif dim.isidentifier() and not keyword.iskeyword(dim):
+                dims.append(dim)
+            else:
+                diags.add(Diagnostic("E212", f"invalid dimension `{dim}` in the shape of input `{iname}`", dpos,
+                                     expected="an integer, a symbol name such as L, or `${...}`", found=repr(dim)))
+        input_decls.append(InputDecl(iname, tuple(dims), ispec.dtype, ispec.doc, doc.pos(ipath, key=True)))
+    node_defs = []
+    for index, (nname, nspec) in enumerate(nodes.items()):
+        npath = path + ("nodes", nname)
+        _check_name(diags, doc, npath, nname, "node")
+        node_defs.append(_node(doc, npath, nname, index, nspec, diags))
+    output_defs = []
+    for oname, target in outputs.items():
+        opath = path + ("outputs", oname)
+        _check_name(diags, doc, opath, oname, "output")
+        output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath)), doc.pos(opath, key=True)))
+    unit = UnitDef(name=name, qualname=qualname, doc=text, params=tuple(decls), inputs=tuple(input_decls),
+                   nodes=tuple(node_defs), outputs=tuple(output_defs), file=doc.file, path=doc.path, blocks=blocks,
+                   pos=doc.pos(path, key=bool(path)) if path else doc.pos(()))
+    _check_unused(unit, diags)
+    return unit
+
+
+def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) -> list[ParamDecl]:
+    out = []
+    for pname, pspec in params.items():
+        ppath = path + ("params", pname)
+        _check_name(diags, doc, ppath, pname, "parameter")
+        pos = doc.pos(ppath, key=True)
+        required = "default" not in pspec.model_fields_set
+        type_text = pspec.type or (infer_type(pspec.default) if not required else None)
+        if type_text is None:
+            diags.add(Diagnostic("E210", f"parameter `{pname}` needs a `type` or a `default`", pos,
+                                 hint="e.g. `{type: int}` for a required integer"))
+            continue
+        try:
+            parse_type(type_text)
+        except TypeSyntaxError as err:
+            diags.add(Diagnostic("E210", f"invalid type `{type_text}` for parameter `{pname}`: {err}",
+                                 doc.pos(ppath + ("type",)),
+                                 expected="int, float, bool, str, list[T], dict[str, T], A | B"))
+            continue
+        default = pspec.default
+        try:
+            default = parse_value(default, doc.pos(ppath + ("default",)))
+        except ExprError as err:
+            diags.add(_expr_diag(err, doc.pos(ppath + ("default",)), f"the default of `{pname}`"))
+            continue
+        decl = ParamDecl(pname, type_text, default, required, pspec.ge, pspec.gt, pspec.le, pspec.lt,
+                         tuple(pspec.choices) if pspec.choices is not None else None, pspec.doc, pos)
+        if not required and not template_names(default) and "${" not in str(default):
+            _, code, message = check_value(decl, default)
+            if code is not None:
+                diags.add(Diagnostic("E210", f"the default of `{pname}` does not fit its declaration: {message}",
+                                     doc.pos(ppath + ("default",))))
+        out.append(decl)
+    return out
+
+
+def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: Collector) -> NodeDef:
+    def parsed(key: str, value: Any) -> Any:
+        pos = doc.pos(path + (key,))
+        try:
+            return parse_value(value, pos)
+        except ExprError as err:
+            diags.add(_expr_diag(err, pos, f"`{key}` of node `{name}`", node=name))
+            return None
+
+    block = parsed("block", spec.block)
+    inputs: list[tuple[str | None, Ref]] = []
+    raw_in = spec.in_
+    if isinstance(raw_in, str):
+        inputs.append((None, _ref(raw_in, doc.pos(path + ("in",)))))
+    elif isinstance(raw_in, list):
+        for k, item in enumerate(raw_in):
+            inputs.append((None, _ref(item, doc.pos(path + ("in", k)))))
+    elif isinstance(raw_in, dict):
+        for port, item in raw_in.items():
+            inputs.append((str(port), _ref(item, doc.pos(path + ("in", port)))))
+    repeat = spec.repeat
+    if isinstance(repeat, str):
+        repeat = parsed("repeat", repeat)
+        if isinstance(repeat, str):
+            diags.add(Diagnostic("E211", f"`repeat` of node `{name}` must be an integer or `${{...}}`",
+                                 doc.pos(path + ("repeat",)), found=repr(spec.repeat), node=name))
+    elif isinstance(repeat, int) and repeat < 0:
+        diags.add(Diagnostic("E211", "`repeat` cannot be negative", doc.pos(path + ("repeat",)), found=str(repeat),
+                             node=name))
+    when = spec.when
+    if isinstance(when, str):
+        when = parsed("when", when)
+        if isinstance(when, str):
+            diags.add(Diagnostic("E211", f"`when` of node `{name}` must be true, false or `${{...}}`",
+                                 doc.pos(path + ("when",)), found=repr(spec.when), node=name))
+    params = []
+    for key, value in (spec.model_extra or {}).items():
+        params.append((str(key), parsed(str(key), value), doc.pos(path + (key,), key=True)))
+    return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
+                   when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=doc.pos(path + ("block",)))
+
+
+def _ref(text: str, pos: Pos | None) -> Ref:
+    node, _, port = text.partition(".")
+    return Ref(node.strip(), port.strip() or None, pos)
+
+
+def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: str, allow_upper: bool = False) -> None:
+    pos = doc.pos(path, key=True)
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        diags.add(Diagnostic("E106", f"{what} name `{name}` is not a valid identifier", pos,
+                             hint="use letters, digits and underscores, not starting with a digit or a keyword"))
+    elif name.startswith("_"):
+        diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos))
+    elif what in ("node", "input") and name in RESERVED_NAMES:
+        diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos,
+                             found=f"`{name}` is an nn.Module attribute or a name the emitted code uses",
+                             hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
+    elif allow_upper and not name[:1].isupper():
+        diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos,
+                             found=name, hint=f"e.g. `{name[:1].upper() + name[1:]}`: composite blocks become "
+                             "classes, and lowercase names belong to the block catalogue"))
+    elif what == "parameter" and name == "i":
+        diags.add(Diagnostic("E106", "parameter name `i` is reserved for the copy index of `repeat`", pos))
+
+
+def _check_unused(unit: UnitDef, diags: Collector) -> None:
+    used: set[str] = set()
+    for decl in unit.params:
+        used |= template_names(decl.default)
+    for inp in unit.inputs:
+        for d in inp.shape:
+            if isinstance(d, Template):
+                used |= template_names(d)
+    for node in unit.nodes:
+        used |= template_names(node.block) | template_names(node.repeat) | template_names(node.when)
+        for _, value, _ in node.params:
+            used |= template_names(value)
+    for decl in unit.params:
+        if decl.name not in used:
+            diags.add(Diagnostic("E207", f"parameter `{decl.name}` is declared but never used", decl.pos,
+                                 hint="use it as `${" + decl.name + "}`, or remove it"))
+
+
+def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = None) -> Diagnostic:
+    return Diagnostic("E203" if err.syntax else "E204", f"{err.message} in {where}", pos, found=err.text or None,
+                      hint=err.hint, node=node)
+
+
+def load_source(text: str | None, path: str | None) -> LoadedDoc:
+    """Load a spec from text or a path (helper for the public API)."""
+    if text is not None:
+        return load_text(text, path or "<string>", os.path.abspath(path) if path else None)
+    assert path is not None
+    return read_spec_file(path, path)

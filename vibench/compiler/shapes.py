@@ -1,0 +1,662 @@
+"""Pass 5, shapes: definitions -> a :class:`Program` of typed, specialised units.
+
+Pre: the root UnitDef from ``resolve`` (parameters bound) and a Library for the specs it uses.
+Post: a Program whose units have every parameter concrete, every ``${...}`` evaluated, every
+block's parameters validated, every tensor typed with a symbolic shape, and every node annotated
+with parameter count and FLOPs; or a SpecError listing every independent problem found.
+
+How it works:
+
+* nodes are visited in the order the graph pass gives; each reads the types of the values it names;
+* a primitive node's parameters are validated by its block's pydantic model, then its shape rule
+  runs with a :class:`NodeContext` (results are memoised: long chains of identical layers cost one
+  rule evaluation);
+* a composite node binds its parameters, unifies the caller's shapes with the block's declared
+  input shapes (``[B, C, L]`` binds B, C and L), and specialises the block body once per distinct
+  (parameters, compile-time dimensions); its output shapes and constraints are substituted back;
+* a dimension is made a compile-time integer only when a rule or expression needs it
+  (:class:`NeedConcrete`): the block is specialised again with it known when the caller knows
+  it, the need propagates up otherwise, and at the root ``--input`` may satisfy it (E303 if not).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from vibench.compiler import registry
+from vibench.compiler.blocks.base import Block, ShapeError
+from vibench.compiler.constraints import NodeContext, SymbolSpace
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, suggest
+from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value
+from vibench.compiler.graph import check_graph
+from vibench.compiler.ir import (
+    Constraint,
+    Instance,
+    Node,
+    NodeDef,
+    Pos,
+    Program,
+    Ref,
+    SourceInfo,
+    TensorType,
+    Template,
+    Unit,
+    UnitDef,
+    ValueRef,
+)
+from vibench.compiler.params import bind_params
+from vibench.compiler.resolve import Library
+from vibench.compiler.symbolic import Dim, Expr, NeedConcrete, evaluate, fmt_shape, free_symbols, subs
+
+
+class _Failed(Exception):
+    """A node (or the block it uses) failed; the diagnostics are already collected."""
+
+
+@dataclass
+class _Call:
+    """How a composite use site relates to the block's own symbols."""
+
+    binding: dict[str, Dim] = field(default_factory=dict)  # block symbol -> caller dimension
+
+
+def infer_program(root: UnitDef, library: Library, source: SourceInfo,
+                  input_dims: dict[str, tuple[int, ...]] | None = None) -> Program:
+    """Specialise the root unit and everything it uses (see the module docstring)."""
+    spec = _Specializer(library)
+    bindings: dict[str, int] = {}
+    if input_dims:
+        bindings = spec.bind_inputs(root, input_dims)
+    unit = spec.root(root, bindings)
+    spec.diags.raise_if_any()
+    assert unit is not None
+    if input_dims:
+        spec.check_bindings(unit, bindings)
+        spec.diags.raise_if_any()
+    return Program(root=unit, units=tuple(spec.order), source=source, bindings=tuple(sorted(bindings.items())),
+                   warnings=tuple(d for d in spec.diags.items if d.severity != "error"))
+
+
+class _Specializer:
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.diags = Collector(sources=library.sources)
+        self.cache: dict[tuple, Unit | None] = {}
+        self.needed: dict[tuple, frozenset[str]] = {}
+        self.order: list[Unit] = []
+        self.stack: list[UnitDef] = []
+        self.checked: dict[int, UnitDef] = {}
+        self.param_memo: dict[tuple, Any] = {}
+
+    # -- entry points ----------------------------------------------------------------------------
+
+    def bind_inputs(self, root: UnitDef, input_dims: dict[str, tuple[int, ...]]) -> dict[str, int]:
+        bindings: dict[str, int] = {}
+        names = {i.name: i for i in root.inputs}
+        env = dict(root.param_values or {})
+        for name, dims in input_dims.items():
+            decl = names.get(name)
+            if decl is None:
+                self.diags.add(Diagnostic("E305", f"--input names unknown input `{name}`", None,
+                                          hint=suggest(name, names) or "inputs: " + one_of(names)))
+                continue
+            if len(dims) != len(decl.shape):
+                self.diags.add(Diagnostic("E305", f"--input {name} has {len(dims)} dimensions, the input has "
+                                          f"{len(decl.shape)}", decl.pos, expected=_decl_text(decl.shape),
+                                          found=",".join(map(str, dims))))
+                continue
+            for k, (want, got) in enumerate(zip(decl.shape, dims)):
+                if isinstance(want, Template):
+                    try:
+                        want = evaluate_value(want, env)
+                    except (ExprError, NeedConcrete):
+                        continue
+                if isinstance(want, int):
+                    if want != got:
+                        self.diags.add(Diagnostic("E305", f"--input {name}: dimension {k} is fixed to {want}",
+                                                  decl.pos, expected=_decl_text(decl.shape),
+                                                  found=",".join(map(str, dims))))
+                elif isinstance(want, str):
+                    if want in bindings and bindings[want] != got:
+                        self.diags.add(Diagnostic("E305", f"--input binds `{want}` to both {bindings[want]} and {got}",
+                                                  decl.pos))
+                    bindings[want] = got
+        self.diags.raise_if_any()
+        return bindings
+
+    def root(self, udef: UnitDef, bindings: dict[str, int]) -> Unit | None:
+        params = dict(udef.param_values or {})
+        allowed = dict(bindings)
+        try:
+            return self.specialize(udef, params, allowed, call_pos=None)
+        except NeedConcrete as need:
+            self.report_need(need, allowed)
+            return None
+        except _Failed:
+            return None
+
+    def report_need(self, need: NeedConcrete, allowed: dict[str, int]) -> None:
+        missing = sorted(need.symbols - set(allowed))
+        pos = need.pos if isinstance(need.pos, Pos) else None
+        self.diags.add(Diagnostic(
+            "E303", f"{need.what} must be known at compile time", pos, node=need.node,
+            found=f"it depends on {', '.join(f'`{s}`' for s in missing)}, which the input leaves free",
+            hint="give the dimension a number in `inputs:` (or a parameter), or bind it with "
+                 + " ".join(f"--input <name>=...{s}..." for s in missing[:1])))
+
+    def check_bindings(self, unit: Unit, bindings: dict[str, int]) -> None:
+        for c in unit.constraints:
+            if not free_symbols(c.lhs) <= set(bindings):
+                continue
+            value = evaluate(c.lhs, bindings)
+            ok = value >= 0 if c.op == ">=" else value == 0 if c.op == "==" else value % c.mod == 0
+            if not ok:
+                shown = ", ".join(f"{k}={v}" for k, v in sorted(bindings.items()))
+                self.diags.add(Diagnostic("E305", f"the input shapes violate a constraint: {c.text}", c.pos,
+                                          node=c.node, found=shown, notes=(f"needed because {c.reason}",)))
+
+    # -- specialisation ------------------------------------------------------------------------
+
+    def graph(self, udef: UnitDef) -> UnitDef:
+        key = id(udef)
+        if key not in self.checked:
+            try:
+                self.checked[key] = check_graph(udef, self.library.sources)
+            except SpecError as err:
+                self.diags.extend(err.diagnostics)
+                raise _Failed() from None
+        return self.checked[key]
+
+    def specialize(self, udef: UnitDef, params: dict[str, Any], allowed: dict[str, int],
+                   call_pos: Pos | None) -> Unit:
+        """Specialise with the fewest compile-time symbols that work; NeedConcrete if more are needed
+        than ``allowed`` provides."""
+        pkey = (id(udef), _freeze(params))
+        needed = self.needed.get(pkey, frozenset())
+        while True:
+            concrete = {s: allowed[s] for s in needed if s in allowed}
+            key = pkey + (tuple(sorted(concrete.items())),)
+            if key in self.cache:
+                unit = self.cache[key]
+                if unit is None:
+                    raise _Failed()
+                return unit
+            try:
+                unit = self.specialize_once(udef, params, concrete, call_pos)
+            except NeedConcrete as need:
+                if need.symbols <= set(allowed) and not need.symbols <= needed:
+                    needed = needed | need.symbols
+                    self.needed[pkey] = needed
+                    continue
+                raise
+            except _Failed:
+                self.cache[key] = None
+                raise
+            self.cache[key] = unit
+            self.order.append(unit) if self.stack else None
+            return unit
+
+    def specialize_once(self, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
+                        call_pos: Pos | None) -> Unit:
+        if any(u is udef for u in self.stack):
+            chain = " -> ".join(u.name for u in self.stack) + f" -> {udef.name}"
+            self.diags.add(Diagnostic("E206", f"block `{udef.name}` uses itself", call_pos, found=chain,
+                                      hint="composite blocks cannot be recursive"))
+            raise _Failed()
+        udef = self.graph(udef)
+        self.stack.append(udef)
+        try:
+            return _UnitBuilder(self, udef, params, concrete).build()
+        finally:
+            self.stack.pop()
+
+    # -- helpers used by the unit builder ----------------------------------------------------------
+
+    def lookup_block(self, name: str, udef: UnitDef, pos: Pos | None, node: str) -> Block | UnitDef:
+        if name in udef.blocks:
+            return udef.blocks[name]
+        block = registry.get(name)
+        if block is not None:
+            return block
+        if "/" in name or "#" in name or name.endswith((".yaml", ".yml", ".json")):
+            from_dir = os.path.dirname(udef.path) if udef.path else self.library.cwd
+            try:
+                return self.library.block(name, from_dir, pos)
+            except SpecError as err:
+                self.diags.extend(err.diagnostics)
+                raise _Failed() from None
+        names = list(registry.all_blocks()) + list(udef.blocks)
+        self.diags.add(Diagnostic("E110", f"unknown block `{name}`", pos, node=node, span=len(name),
+                                  hint=suggest(name, names) or "run `vibench-compile --blocks` for the catalogue"))
+        raise _Failed()
+
+
+class _UnitBuilder:
+    """Builds one Unit: visits the nodes of one specialisation in order."""
+
+    def __init__(self, owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int]) -> None:
+        self.owner = owner
+        self.udef = udef
+        self.params = params
+        self.concrete = concrete
+        self.space = SymbolSpace()
+        self.env: dict[str, Any] = dict(params)
+        self.types: dict[tuple[str, str | None], TensorType] = {}
+        self.aliases: dict[str, ValueRef] = {}
+        self.failed: set[str] = set()
+        self.nodes: list[Node] = []
+        self.node_index: dict[str, Node] = {}
+        # Shape-rule results per (block, params, input types); per unit because verdicts depend on
+        # this unit's symbol bounds (which only tighten as nodes are visited).
+        self.prim_memo: dict[tuple, tuple] = {}
+
+    def error(self, diag: Diagnostic) -> _Failed:
+        self.owner.diags.add(diag)
+        return _Failed()
+
+    def build(self) -> Unit:
+        udef = self.udef
+        symbols = [d for i in udef.inputs for d in i.shape if isinstance(d, str)]
+        for s in symbols:
+            if s in self.concrete:
+                self.env[s] = self.concrete[s]
+            elif s not in self.env:
+                self.env[s] = Unknown(f"`{s}` is a free dimension of {udef.name}'s input", symbol=s)
+        inputs = []
+        for decl in udef.inputs:
+            dims: list[Dim] = []
+            for d in decl.shape:
+                if isinstance(d, int):
+                    dims.append(d)
+                elif isinstance(d, str):
+                    dims.append(self.concrete.get(d, Expr.symbol(d)) if d not in self.params else self.params[d])
+                else:
+                    try:
+                        value = evaluate_value(d, self.env)
+                    except ExprError as err:
+                        raise self.error(_expr_diag(err, d.pos, f"the shape of input `{decl.name}`")) from None
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                        raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
+                                                    "integer", d.pos, found=repr(value)))
+                    dims.append(value)
+            t = TensorType(tuple(dims), decl.dtype)
+            inputs.append((decl.name, t))
+            self.types[(decl.name, None)] = t
+        for nd in udef.nodes:
+            try:
+                self.visit(nd)
+            except _Failed:
+                self.failed.add(nd.name)
+        if self.failed:
+            raise _Failed()
+        outputs = []
+        for out in udef.outputs:
+            ref = self.value(out.ref, None)
+            outputs.append((out.name, ref, self.type_of(ref)))
+        return Unit(
+            key=(udef.qualname, _freeze(self.params), tuple(sorted(self.concrete.items()))),
+            name=udef.name, qualname=udef.qualname, doc=udef.doc,
+            params=tuple((p.name, self.params.get(p.name)) for p in udef.params),
+            inputs=tuple(inputs), nodes=tuple(self.nodes), outputs=tuple(outputs),
+            constraints=tuple(self.space.constraints), const_symbols=tuple(sorted(self.concrete.items())),
+            file=udef.file, pos=udef.pos,
+        )
+
+    # -- values ----------------------------------------------------------------------------------
+
+    def value(self, ref: Ref, node: str | None) -> ValueRef:
+        """The produced value a reference names (graph checks guarantee the name exists)."""
+        name = ref.node
+        if name in self.failed:
+            raise _Failed()
+        if name in self.aliases:
+            if ref.port is not None:
+                raise self.error(Diagnostic("E405", f"`{name}` is switched off (`when`/`repeat: 0`), so it has no "
+                                            f"port `{ref.port}`", ref.pos, node=node))
+            return self.aliases[name]
+        if (name, None) in self.types and name not in self.node_index:
+            return ValueRef(name, None)
+        target = self.node_index[name]
+        ports = [p for p, _ in target.outputs]
+        if ref.port is None:
+            return ValueRef(name, ports[0])
+        if ref.port not in ports:
+            raise self.error(Diagnostic("E405", f"node `{name}` has no output port `{ref.port}`", ref.pos, node=node,
+                                        expected="one of " + one_of(ports), hint=suggest(ref.port, ports)))
+        return ValueRef(name, ref.port)
+
+    def type_of(self, ref: ValueRef) -> TensorType:
+        return self.types[(ref.node, ref.port)]
+
+    def evaluate(self, value: Any, env: dict[str, Any], pos: Pos | None, where: str, node: str) -> Any:
+        if not contains_template(value):
+            return value
+        try:
+            return evaluate_value(value, env)
+        except ExprError as err:
+            raise self.error(_expr_diag(err, pos, where, node)) from None
+        except NeedConcrete as need:
+            need.node = node
+            need.pos = pos
+            raise
+
+    # -- nodes -----------------------------------------------------------------------------------
+
+    def visit(self, nd: NodeDef) -> None:
+        env = self.env
+        refs = [(port, self.value(ref, nd.name), ref.pos) for port, ref in nd.inputs]
+        if nd.when is not None:
+            when = self.evaluate(nd.when, env, nd.pos, "`when`", nd.name)
+            if not isinstance(when, bool):
+                raise self.error(Diagnostic("E211", f"`when` of node `{nd.name}` must be true or false", nd.pos,
+                                            node=nd.name, found=repr(when)))
+            if not when:
+                self.alias(nd, refs)
+                return
+        copies = 1
+        if nd.repeat is not None:
+            copies = self.evaluate(nd.repeat, env, nd.pos, "`repeat`", nd.name)
+            if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
+                raise self.error(Diagnostic("E211", f"`repeat` of node `{nd.name}` must be a non-negative integer",
+                                            nd.pos, node=nd.name, found=repr(copies)))
+            if copies == 0:
+                self.alias(nd, refs)
+                return
+        block_name = self.evaluate(nd.block, env, nd.block_pos, "`block`", nd.name)
+        if not isinstance(block_name, str):
+            raise self.error(Diagnostic("E110", "`block` must name a block", nd.block_pos, node=nd.name,
+                                        found=repr(block_name)))
+        block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name)
+        ports = self.bind_ports(nd, block, refs)
+        if nd.repeat is not None and (len(ports) != 1 or _output_count(block) != 1):
+            raise self.error(Diagnostic("E405", f"`repeat` chains copies through one input and one output; "
+                                        f"`{block_name}` has {len(ports)} input(s) and {_output_count(block)} "
+                                        "output(s)", nd.pos, node=nd.name))
+        instances: list[Instance] = []
+        in_types = [self.type_of(v) for _, v, _ in ports]
+        for k in range(copies):
+            local = env if nd.repeat is None else {**env, "i": k}
+            inst = self.instance(nd, block, block_name, local, ports, in_types)
+            instances.append(inst)
+            in_types = [inst.outputs[0][1]]
+        kind = "composite" if isinstance(block, UnitDef) else "primitive"
+        node = Node(name=nd.name, block=block_name if kind == "primitive" else block.qualname, kind=kind,
+                    inputs=tuple((p, v) for p, v, _ in ports), copies=tuple(instances),
+                    repeated=nd.repeat is not None, pos=nd.pos, doc=nd.doc)
+        self.nodes.append(node)
+        self.node_index[nd.name] = node
+        for port, t in node.outputs:
+            self.types[(nd.name, port)] = t
+
+    def alias(self, nd: NodeDef, refs: list) -> None:
+        if not refs:
+            raise self.error(Diagnostic("E405", f"node `{nd.name}` is switched off but has no input to pass through",
+                                        nd.pos, node=nd.name))
+        self.aliases[nd.name] = refs[0][1]
+
+    def bind_ports(self, nd: NodeDef, block: Block | UnitDef, refs: list) -> list[tuple[str, ValueRef, Pos | None]]:
+        if isinstance(block, UnitDef):
+            names = tuple(i.name for i in block.inputs)
+            variadic, optional, minimum = False, (), len(names)
+        else:
+            names, variadic, optional, minimum = block.inputs, block.variadic, block.optional_inputs, block.min_inputs
+        what = f"`{block.name}`"
+        if variadic:
+            if any(port is not None for port, _, _ in refs):
+                raise self.error(Diagnostic("E405", f"{what} takes a list of inputs, not named ports", nd.pos,
+                                            node=nd.name, hint="write `in: [a, b, ...]`"))
+            if len(refs) < minimum:
+                raise self.error(Diagnostic("E405", f"{what} needs at least {minimum} inputs", nd.pos, node=nd.name,
+                                            found=f"{len(refs)}"))
+            return [(names[0], v, pos) for _, v, pos in refs]
+        bound: dict[str, tuple[ValueRef, Pos | None]] = {}
+        positional = [r for r in refs if r[0] is None]
+        if positional and len(positional) != len(refs):
+            raise self.error(Diagnostic("E405", "`in:` mixes named and positional inputs", nd.pos, node=nd.name))
+        if positional:
+            if len(positional) > len(names):
+                raise self.error(Diagnostic(
+                    "E405", f"{what} takes {len(names)} input{'s' if len(names) != 1 else ''}", positional[len(names)][2],
+                    node=nd.name, expected=", ".join(names) or "no inputs", found=f"{len(positional)} inputs"))
+            for port, (_, v, pos) in zip(names, positional):
+                bound[port] = (v, pos)
+        for port, v, pos in refs:
+            if port is None:
+                continue
+            if port not in names:
+                raise self.error(Diagnostic("E405", f"{what} has no input port `{port}`", pos, node=nd.name,
+                                            expected="one of " + one_of(names), hint=suggest(port, names)))
+            bound[port] = (v, pos)
+        missing = [p for p in names if p not in bound and p not in optional]
+        if missing:
+            raise self.error(Diagnostic("E405", f"node `{nd.name}` gives no input for port"
+                                        f"{'s' if len(missing) > 1 else ''} {', '.join(f'`{m}`' for m in missing)}"
+                                        f" of {what}", nd.pos, node=nd.name,
+                                        hint="name the inputs with `in:` (one name, a list, or port: name)"))
+        return [(p, bound[p][0], bound[p][1]) for p in names if p in bound]
+
+    def instance(self, nd: NodeDef, block: Block | UnitDef, block_name: str, env: dict[str, Any],
+                 ports: list[tuple[str, ValueRef, Pos | None]], in_types: list[TensorType]) -> Instance:
+        values: dict[str, Any] = {}
+        positions: dict[str, Pos | None] = {}
+        for key, raw, pos in nd.params:
+            values[key] = self.evaluate(raw, env, pos, f"parameter `{key}`", nd.name)
+            positions[key] = pos
+        port_pos = {p: pos for p, _, pos in ports}
+        if isinstance(block, UnitDef):
+            return self.composite(nd, block, values, positions, ports, in_types, port_pos)
+        return self.primitive(nd, block, values, positions, ports, in_types, port_pos)
+
+    def primitive(self, nd: NodeDef, block: Block, values: dict[str, Any], positions: dict[str, Pos | None],
+                  ports: list, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
+        p = self.validate_params(nd, block, values, positions)
+        key = (block.name, p, tuple(in_types))
+        memo = self.prim_memo.get(key)
+        if memo is None:
+            ctx = NodeContext(SymbolSpace(), nd.name, block.name, nd.pos, positions, port_pos)
+            ctx.space.bounds = self.space.bounds
+            try:
+                outs = block.infer(p, list(in_types) if block.variadic else in_types, ctx)
+            except ShapeError as err:
+                raise self.error(self.shape_diag(err, nd, block.name, positions, port_pos, in_types, ports)) from None
+            except NeedConcrete as need:
+                need.node = nd.name
+                need.pos = need.pos or nd.pos
+                raise
+            final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
+            names = block.outputs if len(outs) == len(block.outputs) else tuple(str(k) for k in range(len(outs)))
+            outputs = tuple(zip(names, outs))
+            memo = (final, outputs, block.param_count(final, in_types), block.flops(final, in_types, list(outs)),
+                    tuple(ctx.space.constraints))
+            self.prim_memo[key] = memo
+        final, outputs, count, flops, constraints = memo
+        for c in constraints:
+            self.space.record(Constraint(c.lhs, c.op, c.text, c.reason, c.mod, nd.name, nd.pos))
+        return Instance(params=final, unit=None, outputs=outputs, param_count=count, flops=flops)
+
+    def validate_params(self, nd: NodeDef, block: Block, values: dict[str, Any],
+                        positions: dict[str, Pos | None]) -> Any:
+        key = (block.name, _freeze(values))
+        cached = self.owner.param_memo.get(key)
+        if cached is not None:
+            return cached
+        from pydantic import ValidationError
+
+        try:
+            p = block.Params.model_validate(values)
+        except ValidationError as err:
+            fields = list(block.Params.model_fields)
+            diags = []
+            for e in err.errors(include_url=False):
+                loc = e["loc"]
+                field = str(loc[0]) if loc else None
+                pos = positions.get(field, nd.pos) if field else nd.pos
+                if e["type"] == "extra_forbidden":
+                    diags.append(Diagnostic("E111", f"unknown parameter `{field}` for block `{block.name}`", pos,
+                                            node=nd.name, span=len(field or ""),
+                                            expected="one of " + one_of(fields) if fields else "no parameters",
+                                            hint=suggest(field or "", fields) or f"see `vibench-compile --blocks`"))
+                elif e["type"] == "missing":
+                    diags.append(Diagnostic("E113", f"block `{block.name}` needs parameter `{field}`", nd.pos,
+                                            node=nd.name, expected=_field_doc(block, field),
+                                            hint=f"add `{field}: ...` to node `{nd.name}`"))
+                else:
+                    where = ".".join(str(x) for x in loc)
+                    diags.append(Diagnostic("E112", f"invalid value for parameter `{where}` of `{block.name}`", pos,
+                                            node=nd.name, expected=e["msg"].replace("Input should be ", ""),
+                                            found=repr(e.get("input"))[:60]))
+            if len(diags) > 1:
+                dedup = {}
+                for d in diags:
+                    dedup.setdefault((d.code, d.pos), d)
+                diags = list(dedup.values())
+            for d in diags:
+                self.owner.diags.add(d)
+            raise _Failed() from None
+        self.owner.param_memo[key] = p
+        return p
+
+    def composite(self, nd: NodeDef, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
+                  ports: list, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
+        given = {k: (v, positions.get(k)) for k, v in values.items()}
+        bound, diags = bind_params(block.params, given, env={}, where=f"block `{block.name}`", unknown_code="E111",
+                                   call_pos=nd.pos)
+        if diags:
+            for d in diags:
+                self.owner.diags.add(_with_node(d, nd.name))
+            raise _Failed()
+        binding, call_constraints = self.unify(nd, block, bound, in_types, port_pos)
+        allowed = {s: v for s, v in binding.items() if isinstance(v, int)}
+        try:
+            unit = self.owner.specialize(block, bound, allowed, nd.pos)
+        except NeedConcrete as need:
+            # The block needs some of its symbols known; they are bound to our non-constant dims.
+            ours: set[str] = set()
+            for s in need.symbols:
+                ours |= free_symbols(binding.get(s, 0))
+            if not ours:
+                raise
+            outer = NeedConcrete(frozenset(ours), f"{need.what} in block `{block.name}`")
+            outer.node = nd.name
+            outer.pos = nd.pos
+            raise outer from None
+        mapping = {s: d for s, d in binding.items()}
+        for c in call_constraints + list(unit.constraints):
+            lhs = subs(c.lhs, mapping)
+            ctx = NodeContext(self.space, nd.name, block.name, nd.pos, positions, port_pos)
+            try:
+                if c.op == ">=":
+                    ctx.require(lhs, ">=", 0, f"{c.reason} (in block `{block.name}`)")
+                elif c.op == "==":
+                    ctx.require(lhs, "==", 0, f"{c.reason} (in block `{block.name}`)")
+                else:
+                    ctx.require(lhs, "%", c.mod, f"{c.reason} (in block `{block.name}`)")
+            except ShapeError as err:
+                notes = (f"the block states `{c.text}`" + (f" at {c.pos}" if c.pos else ""),)
+                raise self.error(Diagnostic(err.code, err.message, nd.pos, node=nd.name, expected=err.expected,
+                                            found=err.found, notes=notes)) from None
+        outputs = tuple((name, TensorType(tuple(subs(d, mapping) for d in t.shape), t.dtype))
+                        for name, _, t in unit.outputs)
+        flops = subs(unit.flops, mapping)
+        return Instance(params=tuple(sorted(bound.items())), unit=unit, outputs=outputs,
+                        param_count=unit.param_count, flops=flops)
+
+    def unify(self, nd: NodeDef, block: UnitDef, params: dict[str, Any], in_types: list[TensorType],
+              port_pos: dict[str, Pos | None]) -> tuple[dict[str, Dim], list[Constraint]]:
+        binding: dict[str, Dim] = {}
+        constraints: list[Constraint] = []
+        for decl, t in zip(block.inputs, in_types):
+            pos = port_pos.get(decl.name, nd.pos)
+            if t.dtype != decl.dtype:
+                raise self.error(Diagnostic("E304", f"block `{block.name}` input `{decl.name}` is {decl.dtype}", pos,
+                                            node=nd.name, port=decl.name, expected=decl.dtype, found=t.dtype))
+            if len(t.shape) != len(decl.shape):
+                raise self.error(Diagnostic("E301", f"block `{block.name}` expects a rank-{len(decl.shape)} "
+                                            f"`{decl.name}`", pos, node=nd.name, port=decl.name,
+                                            expected=_decl_text(decl.shape), found=fmt_shape(t.shape)))
+            for want, got in zip(decl.shape, t.shape):
+                if isinstance(want, Template):
+                    want = self.evaluate(want, {**params}, pos, f"the shape of `{decl.name}`", nd.name)
+                if isinstance(want, str) and want in params:
+                    want = params[want]
+                if isinstance(want, str):
+                    if want in binding:
+                        want = binding[want]
+                    else:
+                        binding[want] = got
+                        continue
+                e = got - want
+                verdict = self.space.decide_eq(e)
+                if verdict is False:
+                    raise self.error(Diagnostic("E301", f"shape mismatch at input `{decl.name}` of block "
+                                                f"`{block.name}`", pos, node=nd.name, port=decl.name,
+                                                expected=_decl_text(decl.shape, params),
+                                                found=fmt_shape(t.shape)))
+                if verdict is None:
+                    constraints.append(Constraint(e, "==", f"{got} == {want}", f"input `{decl.name}` of "
+                                                  f"`{block.name}` fits", pos=pos))
+        return binding, constraints
+
+    def shape_diag(self, err: ShapeError, nd: NodeDef, block: str, positions: dict[str, Pos | None],
+                   port_pos: dict[str, Pos | None], in_types: list[TensorType], ports: list) -> Diagnostic:
+        pos = nd.pos
+        if err.param and positions.get(err.param):
+            pos = positions[err.param]
+        elif err.port and port_pos.get(err.port):
+            pos = port_pos[err.port]
+        found = err.found
+        notes = list(err.notes)
+        if err.port is not None:
+            for port, v, _ in ports:
+                if port == err.port:
+                    notes.append(f"`{v}` gives {fmt_shape(self.type_of(v).shape)}")
+        return Diagnostic(err.code, f"{err.message}", pos, node=nd.name, port=err.port,
+                          expected=err.expected, found=found, hint=err.hint, notes=tuple(notes))
+
+
+def _output_count(block: Block | UnitDef) -> int:
+    return len(block.outputs)
+
+
+def _field_doc(block: Block, field: str | None) -> str | None:
+    if field is None:
+        return None
+    info = block.Params.model_fields.get(field)
+    return info.description if info is not None else None
+
+
+def _with_node(d: Diagnostic, node: str) -> Diagnostic:
+    from dataclasses import replace
+
+    return replace(d, node=d.node or node)
+
+
+def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = None) -> Diagnostic:
+    return Diagnostic("E203" if err.syntax else "E204", f"{err.message} in {where}", pos, node=node,
+                      found=err.text or None, hint=err.hint)
+
+
+def _decl_text(shape: tuple, params: dict[str, Any] | None = None) -> str:
+    parts = []
+    for d in shape:
+        if isinstance(d, Template):
+            parts.append(d.text)
+        elif isinstance(d, str) and params and d in params:
+            parts.append(str(params[d]))
+        else:
+            parts.append(str(d))
+    return "[" + ", ".join(parts) + "]"
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return ("__list__",) + tuple(_freeze(v) for v in value)
+    if isinstance(value, float):
+        return ("__float__", value)
+    if isinstance(value, bool):
+        return ("__bool__", value)
+    return value

@@ -1,0 +1,188 @@
+"""Pass 2, validate: a loaded document -> a typed :class:`SpecDocument`.
+
+Pre: a :class:`LoadedDoc`. Post: a SpecDocument, or a :class:`SpecError` with one diagnostic per
+problem, each at the position of the offending key or value. pydantic's errors are translated:
+``extra_forbidden`` -> E101 (with "did you mean"), ``missing`` -> E103, type errors -> E102,
+bounds -> E104, an unknown format version -> E105. Alternatives of a union that all fail at the
+same place are merged into one E102 that lists what would have been accepted.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, suggest
+from vibench.compiler.load import LoadedDoc
+from vibench.schemas.document import NODE_KEYS, SpecDocument
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def validate(doc: LoadedDoc) -> SpecDocument:
+    """Validate the structure of a loaded spec."""
+    if not isinstance(doc.data, dict):
+        found = "an empty document" if doc.data is None else f"a {_kind(doc.data)}"
+        raise SpecError(
+            [Diagnostic("E102", "a spec must be a mapping", doc.pos(()), expected="a mapping with `vibench: 1`",
+                        found=found, hint="start the file with `vibench: 1`")],
+            {doc.file: doc.text},
+        )
+    try:
+        return SpecDocument.model_validate(doc.data)
+    except ValidationError as err:
+        raise SpecError(translate_errors(err, doc, SpecDocument), {doc.file: doc.text}) from None
+
+
+def translate_errors(err: ValidationError, doc: LoadedDoc, model: type[BaseModel], prefix: tuple = ()) -> list:
+    """Map pydantic errors on ``doc.data[prefix]`` (validated as ``model``) to located diagnostics."""
+    data = doc.data
+    for part in prefix:
+        data = data[part]
+    groups: dict[tuple, list[tuple[dict, tuple]]] = {}
+    for e in err.errors(include_url=False):
+        path = _data_path(data, e["loc"], e["type"])
+        groups.setdefault(path, []).append((e, path))
+    # Keep the most specific errors: drop a group when a deeper group lies under it.
+    paths = list(groups)
+    specific = [p for p in paths if not any(q != p and q[: len(p)] == p for q in paths)]
+    out = Collector()
+    for path in specific:
+        errors = [e for e, _ in groups[path]]
+        full = prefix + path
+        out.add(_diagnostic(errors, full, doc, model))
+    return out.items
+
+
+def _data_path(data: Any, loc: tuple, etype: str) -> tuple:
+    """Follow a pydantic ``loc`` through the data, skipping union-member tags."""
+    path: list = []
+    cur = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(cur, dict) and part in cur:
+            path.append(part)
+            cur = cur[part]
+        elif isinstance(cur, dict) and part == "in_" and "in" in cur:
+            path.append("in")
+            cur = cur["in"]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            path.append(part)
+            cur = cur[part]
+        elif last and etype == "missing":
+            path.append(part)
+    return tuple(path)
+
+
+def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[BaseModel]) -> Diagnostic:
+    first = errors[0]
+    etype = first["type"]
+    where = _describe(path)
+    if etype == "extra_forbidden":
+        key = path[-1] if path else "?"
+        allowed = _fields_at(model, path[:-1])
+        return Diagnostic("E101", f"unknown key `{key}` in {_describe(path[:-1])}", doc.pos(path, key=True),
+                          expected=f"one of {one_of(allowed)}" if allowed else None, span=len(str(key)),
+                          hint=suggest(str(key), allowed) or "remove it, or check the spec language reference")
+    if etype == "missing":
+        key = "in" if path and path[-1] == "in_" else (path[-1] if path else "?")
+        return Diagnostic("E103", f"missing required key `{key}` in {_describe(path[:-1])}", doc.pos(path[:-1], key=True),
+                          expected=f"`{key}`", hint=f"add `{key}: ...`")
+    if etype == "literal_error" and path == ("vibench",):
+        return Diagnostic("E105", "unsupported spec format version", doc.pos(path),
+                          expected="`vibench: 1`", found=repr(_value(doc.data, path)),
+                          hint="this vibench reads format version 1")
+    if etype in _RANGE_ERRORS:
+        return Diagnostic("E104", f"value out of range for {where}", doc.pos(path),
+                          expected=first["msg"].replace("Input should be ", ""), found=repr(_value(doc.data, path)))
+    expected = sorted({_expected_text(e) for e in errors})
+    value = _value(doc.data, path)
+    return Diagnostic("E102", f"wrong type for {where}", doc.pos(path),
+                      expected=" or ".join(expected), found=f"{_kind(value)} {_short(value)}")
+
+
+def _expected_text(e: dict) -> str:
+    msg: str = e["msg"]
+    for lead in ("Input should be a valid ", "Input should be ", "Value error, "):
+        if msg.startswith(lead):
+            return msg[len(lead):]
+    return msg
+
+
+def _describe(path: tuple) -> str:
+    if not path:
+        return "the spec"
+    if len(path) >= 2 and path[0] == "nodes":
+        rest = ".".join(str(p) for p in path[2:])
+        return f"node `{path[1]}`" + (f" (`{rest}`)" if rest else "")
+    return "`" + ".".join(str(p) for p in path) + "`"
+
+
+def _value(data: Any, path: tuple) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _kind(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "integer", float: "number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
+    """The keys a model accepts at ``path`` (for suggestions)."""
+    current: Any = model
+    for part in path:
+        current = _step(current, part)
+        if current is None:
+            return []
+    current = _unwrap_model(current)
+    if current is None:
+        return []
+    names = [f.alias or n for n, f in current.model_fields.items()]
+    if current.__name__ == "NodeSpec":
+        names = list(NODE_KEYS)
+    return names
+
+
+def _step(tp: Any, part: Any) -> Any:
+    model = _unwrap_model(tp)
+    if model is not None:
+        for name, f in model.model_fields.items():
+            if part in (name, f.alias):
+                return f.annotation
+        return None
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (dict, list):
+        return args[-1] if args else None
+    if origin is typing.Union:
+        for a in args:
+            stepped = _step(a, part)
+            if stepped is not None:
+                return stepped
+    return None
+
+
+def _unwrap_model(tp: Any) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap_model(typing.get_args(tp)[0])
+    if origin is typing.Union:
+        for a in typing.get_args(tp):
+            m = _unwrap_model(a)
+            if m is not None:
+                return m
+    return None

@@ -1,0 +1,140 @@
+"""The spec language v1 as pydantic models.
+
+These models validate the *structure* of a spec document (pass 2) and generate the JSON Schema
+that editors use. Block parameters are open here (``NodeSpec`` allows extra keys): each node's
+parameters are validated against its block's own parameter model once ``${...}`` templates are
+evaluated, because a node's block is only known then (it may itself be a template, or a composite
+whose parameters the spec declares). The JSON Schema export adds the per-block union on top.
+
+Every model forbids unknown keys, so a misspelt key is an error with a "did you mean".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool", "complex64", "complex128")
+"""Tensor element types a spec may declare."""
+
+Dtype = Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "bool", "complex64", "complex128"]
+
+Scalar = Union[int, float, bool, str, None]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True, populate_by_name=True)
+
+
+class ParamSpec(_Strict):
+    """A declared parameter of a template or composite block.
+
+    Shorthand: ``width: 64`` declares an ``int`` parameter with default 64.
+    """
+
+    type: str | None = Field(
+        None,
+        description="Type: int, float, bool, str, list[T], dict[str, T], `T | None`, or a union `A | B`. "
+        "Inferred from the default when omitted.",
+        examples=["int", "float", "list[int]", "int | None"],
+    )
+    default: Any = Field(
+        None, description="Default value; a parameter without one is required (see `model_fields_set`)."
+    )
+    ge: float | None = Field(None, description="Lower bound (inclusive) for numbers.")
+    gt: float | None = Field(None, description="Lower bound (exclusive) for numbers.")
+    le: float | None = Field(None, description="Upper bound (inclusive) for numbers.")
+    lt: float | None = Field(None, description="Upper bound (exclusive) for numbers.")
+    choices: list[Scalar] | None = Field(None, description="The only values allowed.")
+    doc: str | None = Field(None, description="One line shown in --list, hover and the emitted docstring.")
+
+
+def _expand_param(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value
+    return {"default": value}
+
+
+ParamEntry = Annotated[
+    ParamSpec,
+    BeforeValidator(_expand_param, json_schema_input_type=Union[ParamSpec, int, float, bool, str, list]),
+]
+
+
+DimValue = Union[int, str]
+
+
+class InputSpec(_Strict):
+    """A tensor input: its symbolic shape and element type."""
+
+    shape: list[DimValue] = Field(
+        description="One entry per dimension: an integer, a symbol name such as B or L, or a `${...}` expression.",
+        examples=[["B", 1, "L"], ["B", "${in_channels}", "L"]],
+    )
+    dtype: Dtype = Field("float32", description="Element type.")
+    doc: str | None = Field(None, description="What this input carries.")
+
+
+InValue = Union[str, list[str], dict[str, str]]
+
+
+class NodeSpec(_Strict):
+    """One node of the graph. Keys other than the ones below are the block's parameters."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True, populate_by_name=True)
+
+    block: str = Field(
+        description="Block type: a catalogue block (conv1d, linear, ...), a composite from `blocks:`, "
+        "a library spec (cnn/ResNet1D), or a `${...}` expression naming one."
+    )
+    in_: InValue | None = Field(
+        None,
+        alias="in",
+        description="Inputs by name: one name, a list (in port order), or a mapping port -> name. "
+        "`node.port` picks one output of a multi-output node.",
+    )
+    repeat: int | str | None = Field(
+        None,
+        description="Chain this many copies (each takes the previous one's output); `${i}` is the copy index.",
+    )
+    when: bool | str | None = Field(
+        None, description="Build this node only when true; when false the node passes its first input through."
+    )
+    doc: str | None = Field(None, description="A note kept as a comment in the emitted code.")
+
+
+class BlockSpec(_Strict):
+    """A composite block: a sub-graph with its own parameters, emitted as its own nn.Module class."""
+
+    doc: str | None = Field(None, description="What the block does (the class docstring).")
+    params: dict[str, ParamEntry] = Field(default_factory=dict, description="Declared parameters.")
+    inputs: dict[str, InputSpec] = Field(description="Tensor inputs with symbolic shapes.")
+    nodes: dict[str, NodeSpec] = Field(description="The nodes, in order; the key is the node name.")
+    outputs: dict[str, str] = Field(description="Output name -> node (or node.port).")
+
+
+class SpecDocument(_Strict):
+    """A vibench spec: a model as a DAG of typed blocks, or a template instantiation (`extends`)."""
+
+    schema_: str | None = Field(None, alias="$schema", description="The JSON Schema of this file (JSON specs).")
+    vibench: Literal[1] = Field(description="Spec format version.")
+    name: str | None = Field(None, description="The model's class name in model.py.")
+    doc: str | None = Field(None, description="What the model is; becomes the class docstring.")
+    extends: str | None = Field(
+        None, description="A template to instantiate, from the spec library (cnn/ResNet1D) or a relative path."
+    )
+    with_: dict[str, Any] | None = Field(
+        None, alias="with", description="Values for the extended template's parameters."
+    )
+    params: dict[str, ParamEntry] = Field(default_factory=dict, description="Declared template parameters.")
+    inputs: dict[str, InputSpec] | None = Field(None, description="Tensor inputs with symbolic shapes.")
+    blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="Composite blocks local to this file.")
+    nodes: dict[str, NodeSpec] | None = Field(None, description="The nodes, in order; the key is the node name.")
+    outputs: dict[str, str] | None = Field(
+        None, description="Output name -> node (or node.port); several outputs make forward return a dict."
+    )
+
+
+# Keys a node takes besides its block's parameters (the spelling users write).
+NODE_KEYS = ("block", "in", "repeat", "when", "doc")
