@@ -1,0 +1,39 @@
+"""Shared test set-up: hypothesis profiles and small helpers.
+
+Profiles: ``ci`` (the default of `make test`: derandomized, fixed examples, no deadline) and
+``dev`` (many more random examples; run with ``HYPOTHESIS_PROFILE=dev make test``).
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, max_examples=40, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+settings.register_profile(
+    "dev", max_examples=400, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from the current emitter")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def spec_text(text: str) -> str:
+    """Dedent an inline spec."""
+    return textwrap.dedent(text).lstrip("\n")
