@@ -1,0 +1,51 @@
+"""Helpers shared by tests: example discovery, concrete input shapes, loading emitted files."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import types
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = sorted(
+    os.path.join("examples", f) for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith((".yaml", ".json"))
+)
+
+# Symbol values used to run examples: B is the batch, every other free symbol a length.
+SYMBOL_VALUES = {"B": 2}
+DEFAULT_LENGTH = 256
+
+
+def concrete_inputs(program: Any, length: int = DEFAULT_LENGTH) -> dict[str, tuple[int, ...]]:
+    """Concrete shapes for a program's inputs (symbols: B=2, others = ``length``)."""
+    out = {}
+    for name, t in program.root.inputs:
+        dims = []
+        for d in t.shape:
+            if isinstance(d, int):
+                dims.append(d)
+            else:
+                dims.append(SYMBOL_VALUES.get(str(d), length))
+        out[name] = tuple(dims)
+    return out
+
+
+def random_input(shape: tuple[int, ...], dtype: str, generator: Any) -> Any:
+    import torch
+
+    if dtype in ("int64", "int32"):
+        return torch.randint(0, 4, shape, generator=generator, dtype=getattr(torch, dtype))
+    if dtype == "bool":
+        return torch.rand(shape, generator=generator) > 0.5
+    return torch.randn(shape, generator=generator, dtype=getattr(torch, dtype))
+
+
+def load_file_module(path: str, name: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
