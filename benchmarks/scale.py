@@ -78,13 +78,13 @@ def main() -> int:
             fh.write(generate(n))
         with open(path) as fh:
             text = fh.read()
-        parse = best(lambda: yaml.load(text, Loader=yaml.CSafeLoader), args.runs)
+        parse = best(lambda text=text: yaml.load(text, Loader=yaml.CSafeLoader), args.runs)
         gc.disable()
-        parse_nogc = best(lambda: yaml.load(text, Loader=yaml.CSafeLoader), args.runs)
+        parse_nogc = best(lambda text=text: yaml.load(text, Loader=yaml.CSafeLoader), args.runs)
         gc.enable()
-        check = best(lambda: compile_program(path), args.runs)
+        check = best(lambda path=path: compile_program(path), args.runs)
         program = compile_program(path)
-        both = best(lambda: compile_source(compile_program(path)), args.runs)
+        both = best(lambda path=path: compile_source(compile_program(path)), args.runs)
         lines = compile_source(program).count("\n")
         rows.append((n, parse, parse_nogc, check, both, lines))
     print(f"{'nodes':>7} {'yaml.load s':>12} {'(gc off) s':>11} {'--check s':>10} {'check+emit s':>13} {'ratio':>6}"

@@ -37,3 +37,13 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 def spec_text(text: str) -> str:
     """Dedent an inline spec."""
     return textwrap.dedent(text).lstrip("\n")
+
+
+@pytest.fixture(scope="session")
+def yaml_server():
+    """One real yaml-language-server for the whole session (tests/lsp/server.py; skips without node)."""
+    from tests.lsp.server import start_server
+
+    server = start_server()
+    yield server
+    server.shutdown()

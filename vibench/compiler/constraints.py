@@ -18,7 +18,7 @@ from typing import Any
 
 from vibench.compiler.blocks.base import ShapeError
 from vibench.compiler.ir import Constraint, Pos, TensorType
-from vibench.compiler.symbolic import INF, Dim, Expr, FloorDiv, NeedConcrete, bounds, fmt_shape, free_symbols
+from vibench.compiler.symbolic import INF, Dim, Expr, NeedConcrete, bounds, fmt_shape, free_symbols
 
 _SAMPLES = (64, 1000, 4099)
 
@@ -65,6 +65,8 @@ class SymbolSpace:
     def decide_mod(self, e: Dim, m: int) -> bool | None:
         if isinstance(e, int):
             return e % m == 0
+        if e.const % m == 0 and all(c % m == 0 for _, c in e.terms):
+            return True  # e.g. 2 * B is always even
         if all(e.evaluate(env) % m != 0 for env in self._samples(e.symbols())):
             # e.g. 2*L + 1 is never even; but L + 1 may be: only refuse when no sample fits.
             return False if _never_divisible(e, m) else None
@@ -80,19 +82,55 @@ class SymbolSpace:
             self._tighten(c.lhs)
 
     def _tighten(self, e: Dim) -> None:
-        # c*S + k >= 0 with one symbol: narrow S's interval.
-        if isinstance(e, int) or len(e.terms) != 1:
+        # A constraint that reads `S >= k` (or `S <= k`) for one symbol narrows S's interval, and
+        # earlier constraints the new interval implies are dropped (`L >= 2` after `L >= 8`).
+        solved = solve_ge(e)
+        if solved is None:
             return
-        (mono, c), k = e.terms[0], e.const
-        if len(mono) != 1 or not isinstance(mono[0], str):
-            return
-        s = mono[0]
+        s, op, k = solved
         lo, hi = self.bounds.get(s, (1, INF))
-        if c > 0:
-            lo = max(lo, -(k // c))
-        else:
-            hi = min(hi, k // (-c))
-        self.bounds[s] = (lo, hi)
+        self.bounds[s] = (max(lo, k), hi) if op == ">=" else (lo, min(hi, k))
+        kept = []
+        for c in self.constraints:
+            if c.op == ">=" and c.lhs is not e and self._redundant(c.lhs, s, op, k):
+                self._keys.discard((c.op, c.lhs, c.mod))
+                continue
+            kept.append(c)
+        self.constraints = kept
+
+    def _redundant(self, lhs: Dim, s: str, op: str, k: int) -> bool:
+        # A one-symbol bound built the interval it would be checked against: it is redundant only next
+        # to a bound on the same side that is at least as strong (`L >= 2` after `L >= 8`, not after `B >= 2`).
+        solved = solve_ge(lhs)
+        if solved is None:
+            return self.decide_ge(lhs) is True
+        s2, op2, k2 = solved
+        return s2 == s and op2 == op and (k >= k2 if op == ">=" else k <= k2)
+
+
+def solve_ge(e: Dim) -> tuple[str, str, int] | None:
+    """``e >= 0`` as ``S >= k`` or ``S <= k`` for one symbol S, when floor divisions allow it."""
+    if isinstance(e, int):
+        return None
+    while True:
+        k = e.const
+        t = e - k
+        if isinstance(t, int) or len(t.terms) != 1:
+            return None
+        (mono, c) = t.terms[0]
+        if len(mono) != 1:
+            return None
+        atom = mono[0]
+        if isinstance(atom, str):
+            # c*S + k >= 0
+            return (atom, ">=", -(k // c)) if c > 0 else (atom, "<=", k // (-c))
+        if c != 1:
+            return None
+        # (num // m) + k >= 0  <=>  num >= -k*m
+        nxt = atom.num + k * atom.den
+        if isinstance(nxt, int):
+            return None
+        e = nxt
 
 
 def _never_divisible(e: Expr, m: int) -> bool:
@@ -108,24 +146,15 @@ def _never_divisible(e: Expr, m: int) -> bool:
 
 def ge_text(e: Dim) -> str:
     """A readable ``lhs >= bound`` for ``e >= 0``: ``(L + 3) // 4 - 7`` reads ``L >= 25``."""
+    solved = solve_ge(e)
+    if solved is not None:
+        s, op, k = solved
+        return f"{s} {op} {k}"
     if isinstance(e, int):
         return f"{e} >= 0"
-    while True:
-        k = e.const
-        t = e - k
-        if isinstance(t, int):
-            return f"{e} >= 0"
-        if len(t.terms) == 1:
-            (mono, c) = t.terms[0]
-            if len(mono) == 1 and c == 1 and isinstance(mono[0], FloorDiv):
-                # (num // m) >= -k  <=>  num >= -k*m
-                e = mono[0].num + k * mono[0].den
-                if isinstance(e, int):
-                    return f"{e} >= 0"
-                continue
-            if len(mono) == 1 and isinstance(mono[0], str) and c > 0:
-                return f"{mono[0]} >= {-(k // c)}"
-        return f"{t} >= {-k}"
+    k = e.const
+    t = e - k
+    return f"{t} >= {-k}" if not isinstance(t, int) else f"{e} >= 0"
 
 
 class NodeContext:
@@ -190,7 +219,8 @@ class NodeContext:
             if verdict is None:
                 self.space.record(Constraint(e, "==", f"{lhs} == {rhs}", reason, node=self.node, pos=self.pos))
             return
-        e = {">=": lambda: lhs - rhs, ">": lambda: lhs - rhs - 1, "<=": lambda: rhs - lhs, "<": lambda: rhs - lhs - 1}[op]()
+        e = {">=": lambda: lhs - rhs, ">": lambda: lhs - rhs - 1,
+             "<=": lambda: rhs - lhs, "<": lambda: rhs - lhs - 1}[op]()
         verdict = self.space.decide_ge(e)
         if verdict is False:
             raise ShapeError("E302", f"impossible constraint: {reason}", param=param,
@@ -201,7 +231,7 @@ class NodeContext:
     def concrete(self, d: Dim, what: str, *, port: str | None = None) -> int:
         if isinstance(d, int):
             return d
-        err = NeedConcrete(frozenset(free_symbols(d)), f"{what} ({d})")
+        err = NeedConcrete(frozenset(free_symbols(d)), f"{what} `{d}`")
         err.node = self.node
         err.pos = self.port_pos.get(port) if port else self.pos
         raise err
@@ -211,7 +241,7 @@ class NodeContext:
 
     def dtype(self, port: str, t: TensorType, allowed: frozenset[str], what: str = "") -> None:
         if t.dtype not in allowed:
-            raise ShapeError("E304", f"`{self.block}` cannot take a {t.dtype} input", port=port,
+            raise ShapeError("E304", f"`{self.block}` cannot take {_article(t.dtype)} {t.dtype} input", port=port,
                              expected=what or " or ".join(sorted(allowed)), found=t.dtype,
                              hint=_dtype_hint(t.dtype, allowed))
 
@@ -234,3 +264,7 @@ def _dtype_hint(found: str, allowed: frozenset[str]) -> str | None:
     if found.startswith("float") and "int64" in allowed:
         return "this block reads integer ids; declare the input with `dtype: int64`"
     return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

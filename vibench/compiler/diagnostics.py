@@ -49,20 +49,25 @@ class Diagnostic:
     def render(self, sources: dict[str, str] | None = None) -> str:
         """The compiler-style text of this diagnostic (``sources`` maps file name to text)."""
         where = ""
-        if self.node:
-            where = f" at node `{self.node}`" + (f", port `{self.port}`" if self.port else "")
+        if self.node and f"node `{self.node}`" not in self.message:
+            where = f" at node `{self.node}`"
+        if self.port and f"port `{self.port}`" not in self.message:
+            where += (", " if where else " at ") + f"port `{self.port}`"
         lines = [f"{self.severity}[{self.code}]: {self.message}{where}"]
         if self.pos is not None:
             lines.append(f"  --> {self.pos}")
             text = (sources or {}).get(self.pos.file)
             if text is not None and self.pos.line >= 1:
                 src_lines = text.splitlines()
+                if self.pos.line == len(src_lines) + 1:
+                    src_lines.append("")  # the end of a file that ends with a newline
                 if self.pos.line <= len(src_lines):
                     src = src_lines[self.pos.line - 1].expandtabs(1)
                     gutter = " " * len(str(self.pos.line))
                     lines.append(f"{gutter} |")
                     lines.append(f"{self.pos.line} | {src}")
-                    caret = " " * max(self.pos.col - 1, 0) + "^" * max(self.span, 1)
+                    span = self.span if self.span > 1 else _token_length(src, self.pos.col - 1)
+                    caret = " " * max(self.pos.col - 1, 0) + "^" * span
                     if self.expected is not None:
                         caret += f" expected {self.expected}"
                     lines.append(f"{gutter} | {caret}")
@@ -76,6 +81,20 @@ class Diagnostic:
         if self.hint is not None:
             lines.append(f"   = hint: {self.hint}")
         return "\n".join(lines)
+
+
+def _token_length(line: str, start: int) -> int:
+    """How many carets underline the value at ``start``: a quoted string, a name or number, or 1."""
+    if start >= len(line):
+        return 1
+    quote = line[start]
+    if quote in "'\"":
+        end = line.find(quote, start + 1)
+        return end - start + 1 if end > start else 1
+    end = start
+    while end < len(line) and (line[end].isalnum() or line[end] in "_-.$/#"):
+        end += 1
+    return max(end - start, 1)
 
 
 class SpecError(Exception):
@@ -139,15 +158,21 @@ class Collector:
             raise SpecError(self.errors, self.sources)
 
 
-def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean" hint for a misspelt ``name``, or None when nothing is close."""
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate a misspelt ``name`` most likely meant, or None when nothing is close."""
     pool = sorted(set(candidates))
     matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not matches:
         lowered = {c.lower(): c for c in pool}
         if name.lower() in lowered:
             matches = [lowered[name.lower()]]
-    return f"did you mean `{matches[0]}`?" if matches else None
+    return matches[0] if matches else None
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """A "did you mean" hint for a misspelt ``name``, or None when nothing is close."""
+    match = closest(name, candidates)
+    return f"did you mean `{match}`?" if match else None
 
 
 def one_of(candidates: Iterable[str], limit: int = 12) -> str:

@@ -28,6 +28,8 @@ from vibench.compiler.symbolic import fmt_shape
 
 NATIVES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime", "natives")
 _MAX_NAME = 60
+LINE_WIDTH = 120
+INIT_INDENT = 8  # statements sit inside `def ...:` inside `class ...:`
 
 
 @dataclass
@@ -67,13 +69,13 @@ def _class_names(program: Program) -> dict[tuple, str]:
         by_def.setdefault(u.qualname, []).append(u)
     taken = {program.root.name} | set(_all_natives(program))
     names: dict[tuple, str] = {}
-    for qualname, units in by_def.items():
+    for _qualname, units in by_def.items():
         base = units[0].name
         if len(units) == 1:
             candidates = [base]
         else:
             candidates = [_distinguished(base, u, units) for u in units]
-        for u, cand in zip(units, candidates):
+        for u, cand in zip(units, candidates, strict=False):
             name = cand if len(cand) <= _MAX_NAME else base
             final = name
             k = 2
@@ -159,6 +161,8 @@ def _unit_class(unit: Unit, names: dict[tuple, str], imports: set[str], natives:
             out_vars.append(var)
         args = [var_of[(v.node, v.port)] for _, v in node.inputs]
         _emit_node(cls, node, args, out_vars, names, imports, natives)
+    cls.init_lines = [w for line in cls.init_lines for w in wrap(line, INIT_INDENT)]
+    cls.forward_lines = [w for line in cls.forward_lines for w in _place_comment(line, INIT_INDENT)]
     returns = [(name, var_of[(ref.node, ref.port)]) for name, ref, _ in unit.outputs]
     if len(returns) == 1:
         cls.forward_lines.append(f"return {returns[0][1]}")
@@ -170,6 +174,98 @@ def _unit_class(unit: Unit, names: dict[tuple, str], imports: set[str], natives:
         cls.forward_returns = "tuple[" + ", ".join("torch.Tensor" for _ in returns) + "]"
         cls.forward_lines.append("return " + ", ".join(var for _, var in returns))
     return cls
+
+
+def wrap(line: str, indent: int, width: int = LINE_WIDTH) -> list[str]:
+    """Split a long ``name = call(a, b, ...)`` black-style: one argument per line, recursively."""
+    if indent + len(line) <= width:
+        return [line]
+    code, comment = _split_comment(line)
+    opening = _outer_call(code)
+    if opening is None:
+        return [line]
+    head, inner = code[: opening + 1], code[opening + 1 : -1]
+    args = _split_args(inner)
+    tail = ")" + (f"  {comment}" if comment else "")
+    joined = ", ".join(args)
+    if indent + 4 + len(joined) <= width:  # black's first choice: all arguments on one indented line
+        return [head, "    " + joined, tail]
+    out = [head]
+    for arg in args:
+        pieces = wrap(arg, indent + 4, width - 1)  # leave room for the trailing comma
+        pieces[-1] += ","
+        out += ["    " + w for w in pieces]
+    out.append(tail)
+    return out
+
+
+def _place_comment(line: str, indent: int, width: int = LINE_WIDTH) -> list[str]:
+    """Keep a forward() line within the width: move a long shape comment above the statement."""
+    if indent + len(line) <= width:
+        return [line]
+    code, comment = _split_comment(line)
+    if comment:
+        return [comment] + wrap(code, indent, width)
+    return wrap(code, indent, width)
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    depth, quote = 0, ""
+    for k, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and depth == 0:
+            return line[:k].rstrip(), line[k:]
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+    return line, ""
+
+
+def _outer_call(code: str) -> int | None:
+    """Index of the "(" whose ")" ends the line, when there is one."""
+    if not code.endswith(")"):
+        return None
+    depth, quote = 0, ""
+    for k in range(len(code) - 1, -1, -1):
+        ch = code[k]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in ")]}":
+            depth += 1
+        elif ch in "([{":
+            depth -= 1
+            if depth == 0:
+                return k if ch == "(" and k > 0 else None
+    return None
+
+
+def _split_args(inner: str) -> list[str]:
+    parts, depth, quote, start = [], 0, "", 0
+    for k, ch in enumerate(inner):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(inner[start:k].strip())
+            start = k + 1
+    tail = inner[start:].strip()
+    if tail:
+        parts.append(tail)
+    return parts
 
 
 def _used_values(unit: Unit) -> set[tuple[str, str | None]]:
@@ -212,7 +308,8 @@ def _emit_node(cls: _Class, node: Node, args: list[str], outs: list[str], names:
         cls.forward_lines.append(f"{lhs} = {attr}({args[0]}){comment}")
         return
     if all(c is not None for c in ctors):
-        cls.init_lines.append(f"{attr} = nn.ModuleList([{', '.join(ctors)}])")  # type: ignore[arg-type]
+        container = "nn.ParameterList" if block.init_kind == "parameter" else "nn.ModuleList"
+        cls.init_lines.append(f"{attr} = {container}([{', '.join(ctors)}])")  # type: ignore[arg-type]
     current = args[0]
     for k, copy in enumerate(node.copies):
         line = f"{lhs} = {block.call_code(copy.params, [current], f'{attr}[{k}]')}"
@@ -298,7 +395,7 @@ def _import_lines(imports: set[str]) -> list[str]:
     return lines
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _native_sources() -> dict[str, str]:
     out: dict[str, str] = {}
     for fname in sorted(os.listdir(NATIVES_DIR)):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -176,7 +177,9 @@ def parse_expression(source: str) -> ast.expr:
     if len(source) > MAX_EXPR_CHARS:
         raise ExprError(f"expression longer than {MAX_EXPR_CHARS} characters", source[:60] + "...", syntax=True)
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # `${1x}`: Python's SyntaxWarning must not reach the user's terminal
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         detail = getattr(err, "msg", None) or str(err) or type(err).__name__
         raise ExprError(f"invalid expression: {detail}", source, syntax=True) from None
@@ -196,14 +199,19 @@ def _check_allowed(node: ast.AST, source: str) -> None:
         if not isinstance(sub, _ALLOWED_NODES):
             what = type(sub).__name__
             hint = "attribute access is not allowed in spec expressions" if isinstance(sub, ast.Attribute) else None
-            raise ExprError(f"`{what}` is not allowed in spec expressions", source, syntax=True, hint=hint)
+            raise ExprError(f"`{what}` is not allowed", source, syntax=True,
+                            hint=hint or "spec expressions take names, literals, operators and allowed calls")
         if isinstance(sub, ast.Call):
+            if isinstance(sub.func, ast.Attribute):
+                raise ExprError(f"attribute access (`{ast.unparse(sub.func)}`) is not allowed", source, syntax=True,
+                                hint=f"call one of the allowed functions instead: {', '.join(sorted(FUNCTIONS))}")
             if not isinstance(sub.func, ast.Name) or sub.func.id not in FUNCTIONS:
                 name = sub.func.id if isinstance(sub.func, ast.Name) else ast.unparse(sub.func)
                 raise ExprError(f"call of `{name}` is not allowed", source, syntax=True,
                                 hint=f"allowed functions: {', '.join(sorted(FUNCTIONS))}")
             if sub.keywords:
-                raise ExprError("keyword arguments are not allowed in spec expressions", source, syntax=True)
+                raise ExprError("keyword arguments are not allowed", source, syntax=True,
+                                hint="pass the arguments by position")
         if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float, str, bool, type(None))):
             raise ExprError(f"literal {sub.value!r} is not allowed", source, syntax=True)
         if isinstance(sub, ast.comprehension) and (sub.is_async or not isinstance(sub.target, ast.Name)):
@@ -360,7 +368,7 @@ class _Evaluator:
             return result
         if isinstance(node, ast.Compare):
             left = self.eval(node.left, local)
-            for op, comp in zip(node.ops, node.comparators):
+            for op, comp in zip(node.ops, node.comparators, strict=False):
                 right = self.eval(comp, local)
                 if not _CMPOPS[type(op)](left, right):
                     return False

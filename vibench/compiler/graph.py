@@ -28,7 +28,8 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
                                  hint="rename the node; inputs and nodes share one namespace"))
     known = inputs | set(nodes)
     graph = nx.DiGraph()
-    graph.add_nodes_from(nodes)
+    for name in nodes:  # add_node: add_nodes_from tries to unpack each 2-letter name as (node, attrs)
+        graph.add_node(name)
     for n in unit.nodes:
         for _, ref in n.inputs:
             if ref.node not in known:
@@ -56,7 +57,10 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
         cycle = nx.find_cycle(graph)
         path = [u for u, _ in cycle] + [cycle[0][0]]
         first = nodes[path[0]]
-        raise SpecError([Diagnostic("E402", f"cycle in {where}", first.pos, node=first.name,
+        # Point at the reference that closes the cycle: where `path[0]` reads `path[-2]`.
+        closing = next((ref for _, ref in first.inputs if ref.node == path[-2] and ref.pos is not None), None)
+        raise SpecError([Diagnostic("E402", f"cycle in {where}", closing.pos if closing else first.pos,
+                                    node=first.name, span=len(str(closing)) if closing else 1,
                                     found=" -> ".join(path),
                                     hint="a model is a DAG: one of these edges must read an earlier value")],
                         sources)

@@ -149,6 +149,11 @@ def check_value(decl: ParamDecl, value: Any) -> tuple[Any, str | None, str | Non
     return coerced, None, None
 
 
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -168,13 +173,15 @@ def bind_params(
     unknown_code: str,
     call_pos: Pos | None,
     describe_given: Callable[[str], str] = lambda k: f"`{k}`",
+    missing: Callable[[ParamDecl], tuple[Pos | None, str]] | None = None,
 ) -> tuple[dict[str, Any], list[Diagnostic]]:
     """Bind values to declared parameters.
 
     ``given`` maps names to (value, position); values may hold templates, evaluated with ``env``
     (the caller's names). Defaults may hold templates too; they see the other parameters of the
     same declaration list. Returns the bound values and any diagnostics (unknown names, missing
-    required parameters, type and bound errors, expression errors).
+    required parameters, type and bound errors, expression errors). ``missing`` gives the position
+    and hint of an E209 for a declaration (default: ``call_pos`` and "set `name: ...`").
     """
     diags: list[Diagnostic] = []
     by_name = {d.name: d for d in decls}
@@ -197,13 +204,14 @@ def bind_params(
             raw, pos = given[name]
             scope = env
         elif not decl.required:
-            raw, pos = decl.default, decl.pos
+            raw, pos = decl.default, getattr(decl.default, "pos", None) or decl.pos
             scope = _LazyScope(value_of, by_name, env)
         else:
             state[name] = "done"
             values[name] = _MISSING
-            diags.append(Diagnostic("E209", f"missing required parameter `{name}` for {where}", call_pos,
-                                    expected=f"a value of type {decl.type}", hint=f"set `{name}: ...`"))
+            pos, hint = missing(decl) if missing is not None else (call_pos, f"set `{name}: ...`")
+            diags.append(Diagnostic("E209", f"missing required parameter `{name}` for {where}", pos,
+                                    expected=f"a value of type {decl.type}", hint=hint))
             return _MISSING
         try:
             value = evaluate_value(raw, scope) if contains_template(raw) else raw
@@ -214,9 +222,13 @@ def bind_params(
                                     pos, found=err.text or None, hint=err.hint))
             return _MISSING
         coerced, code, message = check_value(decl, value)
-        if code is not None:
-            diags.append(Diagnostic(code, f"invalid value for parameter `{name}` of {where}: {message}", pos,
-                                    expected=decl.type if code == "E202" else None, found=repr(value)[:80]))
+        if code == "E202":
+            diags.append(Diagnostic(code, f"wrong type for parameter `{name}` of {where}", pos,
+                                    expected=decl.type, found=f"{repr(value)[:80]} ({_kind(value)})",
+                                    notes=(message.partition(": ")[2],) if "[" in decl.type and message else ()))
+        elif code is not None:
+            diags.append(Diagnostic(code, f"parameter `{name}` of {where} is out of bounds", pos,
+                                    expected=(message or "").removeprefix("must be "), found=repr(value)[:80]))
         state[name] = "done"
         values[name] = coerced
         return coerced

@@ -128,7 +128,7 @@ def _edges(unit: Unit) -> list[tuple[str, str, str]]:
 def _mermaid(program: Program) -> str:
     unit = program.root
     lines = ["flowchart TD"]
-    for name, t in unit.inputs:
+    for name, _ in unit.inputs:
         lines.append(f'  {name}(["{name}"])')
     for node in unit.nodes:
         block = node.block.rsplit("#", 1)[-1] + (f" x{len(node.copies)}" if node.repeated else "")

@@ -18,7 +18,7 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, closest, suggest
 from vibench.compiler.expr import ExprError, parse_template, parse_value, template_names
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, UnitDef
 from vibench.compiler.load import LoadedDoc, load_text, read_spec_file
@@ -68,6 +68,8 @@ class Library:
         """How a file is named in messages and model.py headers (stable across machines)."""
         real = os.path.realpath(path)
         lib = os.path.realpath(LIBRARY_DIR)
+        if real == lib:
+            return "vibench/specs"
         if real.startswith(lib + os.sep):
             return "vibench/specs/" + os.path.relpath(real, lib).replace(os.sep, "/")
         rel = os.path.relpath(real, self.cwd)
@@ -97,20 +99,29 @@ class Library:
                                  found=self.display(cand),
                                  hint="add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
                 return real
-        raise _error("E205", f"unknown spec `{ref}`", pos, hint=self._hint(ref, roots),
-                     notes=("searched: " + ", ".join(self.display(r) for r in roots),))
+        searched = [b for b in bases if b is not None]
+        where = "relative to the spec's folder" if relative else "on the search path"
+        raise _error("E205", f"unknown spec `{ref}`", pos, hint=self._hint(ref, searched, relative),
+                     notes=(f"searched {where}: " + ", ".join(self.display(r) for r in searched),))
 
-    def _hint(self, ref: str, roots: list[str]) -> str | None:
+    def _hint(self, ref: str, roots: list[str], relative: bool) -> str | None:
+        # Suggestions are spelt like the reference: `./blocks.yaml` for a relative one, `cnn/ResNet1D`
+        # for a library one.
         names = set()
         for root in roots:
             for dirpath, _, files in os.walk(root):
                 for f in files:
                     if f.endswith(SPEC_SUFFIXES):
-                        rel = os.path.relpath(os.path.join(dirpath, f), root)
-                        names.add(os.path.splitext(rel)[0].replace(os.sep, "/"))
+                        rel = os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/")
+                        if not relative:
+                            names.add(os.path.splitext(rel)[0])
+                        elif ref.endswith(SPEC_SUFFIXES):
+                            names.add(("./" if ref.startswith("./") else "") + rel)
+                        else:
+                            names.add(("./" if ref.startswith("./") else "") + os.path.splitext(rel)[0])
                 if len(names) > 2000:
                     break
-        return suggest(ref, names) or ("run `vibench-compile --list` to see the library" if names else None)
+        return suggest(ref, names) or (None if relative else "run `vibench-compile --list` to see the library")
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -172,13 +183,47 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     finally:
         if doc.path:
             library.loading.pop()
-    given = {k: (v, None) for k, v in (overrides or {}).items()}
+    # Problems with --set values point at the parameter's declaration (or, for an unknown name, at
+    # the section that declares parameters): the flag itself has no place in the file.
+    anchor = _params_anchor(doc)
+    given: dict[str, tuple[Any, Pos | None]] = {}
+    for key, value in (overrides or {}).items():
+        decl = root.param(key)
+        given[key] = (value, (decl.pos if decl is not None else None) or anchor)
+
+    def missing(decl: ParamDecl) -> tuple[Pos | None, str]:
+        if spec.extends is not None:
+            return anchor, f"add `{decl.name}: ...` under `with:`, or pass `--set {decl.name}=...`"
+        return decl.pos or anchor, f"pass `--set {decl.name}=...` (or `{decl.name}=...` to vibench.build), " \
+                                   "or give it a `default:`"
+
     values, diags = bind_params(root.params, given, env={}, where=f"model `{root.name}`", unknown_code="E201",
-                                call_pos=root.pos, describe_given=lambda k: f"`{k}` (from --set)")
-    diags = [replace(d, pos=d.pos or root.pos) if d.code != "E201" else d for d in diags]
+                                call_pos=root.pos, describe_given=lambda k: f"`{k}` (from --set)", missing=missing)
+    diags = [replace(d, pos=d.pos or root.pos) for d in diags]
     if diags:
         raise SpecError(diags, library.sources)
     return replace(root, param_values=values)
+
+
+def _params_anchor(doc: LoadedDoc) -> Pos | None:
+    """Where a spec sets its parameters: `params:`, else `with:`, else `extends:`, else its start."""
+    for key in ("params", "with", "extends"):
+        if isinstance(doc.data, dict) and key in doc.data:
+            return doc.pos((key,), key=True)
+    return doc.pos(())
+
+
+def _raw(doc: LoadedDoc, path: tuple) -> Any:
+    """The loaded value at ``path`` before validation (None when absent)."""
+    value = doc.data
+    for part in path:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            return None
+    return value
 
 
 def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[UnitDef, dict[str, UnitDef]]:
@@ -200,7 +245,8 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
     if spec.with_ is not None:
         diags.add(Diagnostic("E107", "`with:` needs `extends:`", doc.pos(("with",), key=True),
                              hint="`with:` sets the parameters of the template named by `extends:`"))
-    diags.raise_if_any()
+    if spec.name is None or spec.inputs is None or spec.nodes is None or spec.outputs is None:
+        diags.raise_if_any()
     assert spec.name is not None and spec.inputs is not None and spec.nodes is not None and spec.outputs is not None
     if not spec.name.isidentifier() or keyword.iskeyword(spec.name):
         diags.add(Diagnostic("E106", f"model name `{spec.name}` is not a valid Python class name", doc.pos(("name",)),
@@ -220,8 +266,13 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
                                  hint="a spec with `extends:` only sets the template's parameters under `with:`"))
     if spec.blocks:
         diags.add(Diagnostic("E107", "`blocks:` cannot be combined with `extends:`", doc.pos(("blocks",), key=True)))
-    diags.raise_if_any()
     assert spec.extends is not None
+    if "#" in spec.extends:
+        diags.add(Diagnostic("E205", f"`extends:` names a whole spec, not a block (`{spec.extends}`)",
+                             doc.pos(("extends",)), expected="a spec such as `cnn/ResNet1D` or `./base.yaml`",
+                             hint="use a composite block in a node instead: "
+                             f"`{{block: \"{spec.extends}\", in: ...}}`"))
+    diags.raise_if_any()
     base, base_blocks = library.load(library.find(spec.extends, from_dir, doc.pos(("extends",))),
                                      doc.pos(("extends",)))
     own = _param_decls(doc, (), spec.params, diags)
@@ -254,7 +305,8 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
     params: list[ParamDecl] = []
     for decl in base.params:
         if decl.name in given:
-            params.append(replace(decl, default=given[decl.name][0], required=False))
+            # Errors in the value point at `with:` in this file, not at the template's declaration.
+            params.append(replace(decl, default=given[decl.name][0], required=False, pos=given[decl.name][1]))
         else:
             params.append(decl)
     # The file's own parameters come first so that `with:` values (now defaults) can read them.
@@ -270,6 +322,7 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
 
 def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | None, params: dict, inputs: dict,
           nodes: dict, outputs: dict, blocks: dict[str, UnitDef], diags: Collector) -> UnitDef:
+    known_errors = len(diags.items)
     decls = _param_decls(doc, path, params, diags)
     input_decls = []
     for iname, ispec in inputs.items():
@@ -278,6 +331,10 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
         dims: list[Any] = []
         for k, dim in enumerate(ispec.shape):
             dpos = doc.pos(ipath + ("shape", k))
+            if isinstance(_raw(doc, ipath + ("shape", k)), bool):  # validation reads `true` as 1
+                diags.add(Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", dpos,
+                                     found=repr(_raw(doc, ipath + ("shape", k))).lower()))
+                continue
             if isinstance(dim, bool):
                 diags.add(Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", dpos,
                                      found=repr(dim)))
@@ -306,10 +363,16 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
         opath = path + ("outputs", oname)
         _check_name(diags, doc, opath, oname, "output")
         output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath)), doc.pos(opath, key=True)))
+    if not outputs:
+        diags.add(Diagnostic("E103", f"{'block' if path else 'model'} `{name}` has no outputs",
+                             doc.pos(path + ("outputs",), key=True), expected="at least one output",
+                             hint="add `name: node` entries under `outputs:`"))
     unit = UnitDef(name=name, qualname=qualname, doc=text, params=tuple(decls), inputs=tuple(input_decls),
                    nodes=tuple(node_defs), outputs=tuple(output_defs), file=doc.file, path=doc.path, blocks=blocks,
                    pos=doc.pos(path, key=bool(path)) if path else doc.pos(()))
-    _check_unused(unit, diags)
+    # An expression that does not parse hides the names it reads: "never used" would be a false alarm.
+    if not any(d.code == "E203" for d in diags.items[known_errors:]):
+        _check_unused(unit, diags)
     return unit
 
 
@@ -330,7 +393,8 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
         except TypeSyntaxError as err:
             diags.add(Diagnostic("E210", f"invalid type `{type_text}` for parameter `{pname}`: {err}",
                                  doc.pos(ppath + ("type",)),
-                                 expected="int, float, bool, str, list[T], dict[str, T], A | B"))
+                                 expected="int, float, bool, str, list[T], dict[str, T], A | B",
+                                 hint=suggest(type_text, ["int", "float", "bool", "str", "any"])))
             continue
         default = pspec.default
         try:
@@ -344,14 +408,36 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
             _, code, message = check_value(decl, default)
             if code is not None:
                 diags.add(Diagnostic("E210", f"the default of `{pname}` does not fit its declaration: {message}",
-                                     doc.pos(ppath + ("default",))))
+                                     doc.pos(ppath + ("default",)), found=repr(default)[:80],
+                                     hint="change the default, or the `type`/bounds it must meet"))
         out.append(decl)
     return out
 
 
 def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: Collector) -> NodeDef:
+    # Positions come from the node's own location map: one lookup per key instead of a walk
+    # from the document root (a 10,000-node spec asks for ~80,000 positions).
+    here = doc.locate(path)
+    children = here.children if here is not None and isinstance(here.children, dict) else {}
+
+    def vpos(key: Any, item: int | None = None) -> Pos | None:
+        entry = children.get(key)
+        if entry is None:
+            return doc.pos(path + (key,))
+        loc = entry[1]
+        if item is not None:
+            if isinstance(loc.children, (list, dict)):
+                sub = loc.children[item] if isinstance(loc.children, list) else loc.children.get(item)
+                if sub is not None:
+                    loc = sub if isinstance(loc.children, list) else sub[1]
+        return Pos(doc.file, *loc.pos)
+
+    def kpos(key: Any) -> Pos | None:
+        entry = children.get(key)
+        return Pos(doc.file, *entry[0]) if entry is not None else doc.pos(path + (key,), key=True)
+
     def parsed(key: str, value: Any) -> Any:
-        pos = doc.pos(path + (key,))
+        pos = vpos(key)
         try:
             return parse_value(value, pos)
         except ExprError as err:
@@ -362,19 +448,21 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
     inputs: list[tuple[str | None, Ref]] = []
     raw_in = spec.in_
     if isinstance(raw_in, str):
-        inputs.append((None, _ref(raw_in, doc.pos(path + ("in",)))))
+        inputs.append((None, _ref(raw_in, vpos("in"))))
     elif isinstance(raw_in, list):
         for k, item in enumerate(raw_in):
-            inputs.append((None, _ref(item, doc.pos(path + ("in", k)))))
+            inputs.append((None, _ref(item, vpos("in", k))))
     elif isinstance(raw_in, dict):
         for port, item in raw_in.items():
-            inputs.append((str(port), _ref(item, doc.pos(path + ("in", port)))))
+            inputs.append((str(port), _ref(item, vpos("in", port))))
     repeat = spec.repeat
     if isinstance(repeat, str):
         repeat = parsed("repeat", repeat)
         if isinstance(repeat, str):
             diags.add(Diagnostic("E211", f"`repeat` of node `{name}` must be an integer or `${{...}}`",
-                                 doc.pos(path + ("repeat",)), found=repr(spec.repeat), node=name))
+                                 doc.pos(path + ("repeat",)), found=repr(spec.repeat), node=name,
+                                 hint="write a count such as `repeat: 2`, or an expression such as "
+                                 "`repeat: \"${layers[0]}\"`"))
     elif isinstance(repeat, int) and repeat < 0:
         diags.add(Diagnostic("E211", "`repeat` cannot be negative", doc.pos(path + ("repeat",)), found=str(repeat),
                              node=name))
@@ -383,12 +471,13 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         when = parsed("when", when)
         if isinstance(when, str):
             diags.add(Diagnostic("E211", f"`when` of node `{name}` must be true, false or `${{...}}`",
-                                 doc.pos(path + ("when",)), found=repr(spec.when), node=name))
+                                 doc.pos(path + ("when",)), found=repr(spec.when), node=name,
+                                 hint="write `true`/`false`, or a condition such as `when: \"${stride != 1}\"`"))
     params = []
     for key, value in (spec.model_extra or {}).items():
-        params.append((str(key), parsed(str(key), value), doc.pos(path + (key,), key=True)))
+        params.append((str(key), parsed(str(key), value), kpos(key)))
     return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
-                   when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=doc.pos(path + ("block",)))
+                   when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=vpos("block"))
 
 
 def _ref(text: str, pos: Pos | None) -> Ref:
@@ -402,7 +491,9 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
         diags.add(Diagnostic("E106", f"{what} name `{name}` is not a valid identifier", pos,
                              hint="use letters, digits and underscores, not starting with a digit or a keyword"))
     elif name.startswith("_"):
-        diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos))
+        diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos,
+                             hint=f"e.g. `{name.lstrip('_') or what}`: names starting with `_` are kept for the "
+                             "emitted code's own helpers"))
     elif what in ("node", "input") and name in RESERVED_NAMES:
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos,
                              found=f"`{name}` is an nn.Module attribute or a name the emitted code uses",
@@ -427,10 +518,14 @@ def _check_unused(unit: UnitDef, diags: Collector) -> None:
         used |= template_names(node.block) | template_names(node.repeat) | template_names(node.when)
         for _, value, _ in node.params:
             used |= template_names(value)
+    declared = {d.name for d in unit.params} | {"i"}
     for decl in unit.params:
         if decl.name not in used:
+            # A misspelt use (`${widht}`) is the usual cause: name it.
+            typo = closest(decl.name, used - declared)
+            hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
             diags.add(Diagnostic("E207", f"parameter `{decl.name}` is declared but never used", decl.pos,
-                                 hint="use it as `${" + decl.name + "}`, or remove it"))
+                                 hint=hint or "use it as `${" + decl.name + "}`, or remove it"))
 
 
 def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = None) -> Diagnostic:

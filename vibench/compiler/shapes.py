@@ -22,7 +22,7 @@ How it works:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vibench.compiler import registry
@@ -40,8 +40,8 @@ from vibench.compiler.ir import (
     Program,
     Ref,
     SourceInfo,
-    TensorType,
     Template,
+    TensorType,
     Unit,
     UnitDef,
     ValueRef,
@@ -99,15 +99,17 @@ class _Specializer:
         for name, dims in input_dims.items():
             decl = names.get(name)
             if decl is None:
-                self.diags.add(Diagnostic("E305", f"--input names unknown input `{name}`", None,
-                                          hint=suggest(name, names) or "inputs: " + one_of(names)))
+                first = root.inputs[0].pos if root.inputs else root.pos
+                self.diags.add(Diagnostic("E305", f"--input names unknown input `{name}`", first,
+                                          expected="one of " + one_of(names),
+                                          hint=suggest(name, names) or "bind the inputs the spec declares"))
                 continue
             if len(dims) != len(decl.shape):
                 self.diags.add(Diagnostic("E305", f"--input {name} has {len(dims)} dimensions, the input has "
                                           f"{len(decl.shape)}", decl.pos, expected=_decl_text(decl.shape),
                                           found=",".join(map(str, dims))))
                 continue
-            for k, (want, got) in enumerate(zip(decl.shape, dims)):
+            for k, (want, got) in enumerate(zip(decl.shape, dims, strict=False)):
                 if isinstance(want, Template):
                     try:
                         want = evaluate_value(want, env)
@@ -132,19 +134,26 @@ class _Specializer:
         try:
             return self.specialize(udef, params, allowed, call_pos=None)
         except NeedConcrete as need:
-            self.report_need(need, allowed)
+            self.report_need(need, allowed, udef)
             return None
         except _Failed:
             return None
 
-    def report_need(self, need: NeedConcrete, allowed: dict[str, int]) -> None:
+    def report_need(self, need: NeedConcrete, allowed: dict[str, int], root: UnitDef) -> None:
         missing = sorted(need.symbols - set(allowed))
         pos = need.pos if isinstance(need.pos, Pos) else None
+        names = ", ".join(f"`{s}`" for s in missing)
+        example = ""
+        for decl in root.inputs:
+            if any(d in missing for d in decl.shape if isinstance(d, str)):
+                dims = [f"<{d}>" if isinstance(d, str) else str(d) if isinstance(d, int) else "?" for d in decl.shape]
+                example = f" (`--input {decl.name}={','.join(dims)}` with numbers)"
+                break
         self.diags.add(Diagnostic(
             "E303", f"{need.what} must be known at compile time", pos, node=need.node,
-            found=f"it depends on {', '.join(f'`{s}`' for s in missing)}, which the input leaves free",
-            hint="give the dimension a number in `inputs:` (or a parameter), or bind it with "
-                 + " ".join(f"--input <name>=...{s}..." for s in missing[:1])))
+            found=f"it depends on {names}, which the input shape leaves free",
+            hint=f"give {names} a number in `inputs:` (or make it a parameter), bind it with --input{example}, "
+                 "or reduce that dimension first (e.g. pooling to a fixed size)"))
 
     def check_bindings(self, unit: Unit, bindings: dict[str, int]) -> None:
         for c in unit.constraints:
@@ -200,15 +209,15 @@ class _Specializer:
 
     def specialize_once(self, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
                         call_pos: Pos | None) -> Unit:
-        if any(u is udef for u in self.stack):
+        # The stack holds the definitions as given (``graph`` returns a reordered copy).
+        if any(u is udef or (u.qualname == udef.qualname and u.file == udef.file) for u in self.stack):
             chain = " -> ".join(u.name for u in self.stack) + f" -> {udef.name}"
             self.diags.add(Diagnostic("E206", f"block `{udef.name}` uses itself", call_pos, found=chain,
-                                      hint="composite blocks cannot be recursive"))
+                                      hint="composite blocks cannot be recursive; use `repeat:` to chain copies"))
             raise _Failed()
-        udef = self.graph(udef)
         self.stack.append(udef)
         try:
-            return _UnitBuilder(self, udef, params, concrete).build()
+            return _UnitBuilder(self, self.graph(udef), params, concrete).build()
         finally:
             self.stack.pop()
 
@@ -251,8 +260,13 @@ class _UnitBuilder:
         # Shape-rule results per (block, params, input types); per unit because verdicts depend on
         # this unit's symbol bounds (which only tighten as nodes are visited).
         self.prim_memo: dict[tuple, tuple] = {}
+        self.copy: tuple[int, int] | None = None  # (index, count) while building a copy of a `repeat` node
 
     def error(self, diag: Diagnostic) -> _Failed:
+        if self.copy is not None and self.copy[0] > 0 and diag.code.startswith("E3"):
+            k, n = self.copy
+            diag = replace(diag, notes=diag.notes + (f"in copy {k + 1} of {n} (`repeat`), whose input is the output "
+                                                     f"of copy {k}",))
         self.owner.diags.add(diag)
         return _Failed()
 
@@ -314,7 +328,8 @@ class _UnitBuilder:
         if name in self.aliases:
             if ref.port is not None:
                 raise self.error(Diagnostic("E405", f"`{name}` is switched off (`when`/`repeat: 0`), so it has no "
-                                            f"port `{ref.port}`", ref.pos, node=node))
+                                            f"port `{ref.port}`", ref.pos, node=node,
+                                            hint=f"read it as `{name}`: a switched-off node passes its input through"))
             return self.aliases[name]
         if (name, None) in self.types and name not in self.node_index:
             return ValueRef(name, None)
@@ -326,6 +341,13 @@ class _UnitBuilder:
             raise self.error(Diagnostic("E405", f"node `{name}` has no output port `{ref.port}`", ref.pos, node=node,
                                         expected="one of " + one_of(ports), hint=suggest(ref.port, ports)))
         return ValueRef(name, ref.port)
+
+    def spelling(self, ref: ValueRef) -> str:
+        """How a spec names a value: `pool` for the only output of `pool`, `qkv.q` for one of several."""
+        node = self.node_index.get(ref.node)
+        if node is not None and len(node.outputs) == 1:
+            return ref.node
+        return str(ref)
 
     def type_of(self, ref: ValueRef) -> TensorType:
         return self.types[(ref.node, ref.port)]
@@ -348,19 +370,22 @@ class _UnitBuilder:
         env = self.env
         refs = [(port, self.value(ref, nd.name), ref.pos) for port, ref in nd.inputs]
         if nd.when is not None:
-            when = self.evaluate(nd.when, env, nd.pos, "`when`", nd.name)
+            when_pos = getattr(nd.when, "pos", None) or nd.pos
+            when = self.evaluate(nd.when, env, when_pos, "`when`", nd.name)
             if not isinstance(when, bool):
-                raise self.error(Diagnostic("E211", f"`when` of node `{nd.name}` must be true or false", nd.pos,
-                                            node=nd.name, found=repr(when)))
+                raise self.error(Diagnostic("E211", f"`when` of node `{nd.name}` must be true or false", when_pos,
+                                            node=nd.name, expected="true or false", found=repr(when),
+                                            hint="write a comparison, e.g. `${stride != 1}`"))
             if not when:
                 self.alias(nd, refs)
                 return
         copies = 1
         if nd.repeat is not None:
-            copies = self.evaluate(nd.repeat, env, nd.pos, "`repeat`", nd.name)
+            repeat_pos = getattr(nd.repeat, "pos", None) or nd.pos
+            copies = self.evaluate(nd.repeat, env, repeat_pos, "`repeat`", nd.name)
             if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
                 raise self.error(Diagnostic("E211", f"`repeat` of node `{nd.name}` must be a non-negative integer",
-                                            nd.pos, node=nd.name, found=repr(copies)))
+                                            repeat_pos, node=nd.name, expected="0, 1, 2, ...", found=repr(copies)))
             if copies == 0:
                 self.alias(nd, refs)
                 return
@@ -378,11 +403,15 @@ class _UnitBuilder:
         in_types = [self.type_of(v) for _, v, _ in ports]
         for k in range(copies):
             local = env if nd.repeat is None else {**env, "i": k}
-            inst = self.instance(nd, block, block_name, local, ports, in_types)
+            self.copy = (k, copies) if nd.repeat is not None else None
+            try:
+                inst = self.instance(nd, block, block_name, local, ports, in_types)
+            finally:
+                self.copy = None
             instances.append(inst)
             in_types = [inst.outputs[0][1]]
         kind = "composite" if isinstance(block, UnitDef) else "primitive"
-        node = Node(name=nd.name, block=block_name if kind == "primitive" else block.qualname, kind=kind,
+        node = Node(name=nd.name, block=block.qualname if isinstance(block, UnitDef) else block_name, kind=kind,
                     inputs=tuple((p, v) for p, v, _ in ports), copies=tuple(instances),
                     repeated=nd.repeat is not None, pos=nd.pos, doc=nd.doc)
         self.nodes.append(node)
@@ -397,6 +426,7 @@ class _UnitBuilder:
         self.aliases[nd.name] = refs[0][1]
 
     def bind_ports(self, nd: NodeDef, block: Block | UnitDef, refs: list) -> list[tuple[str, ValueRef, Pos | None]]:
+        optional: tuple[str, ...]
         if isinstance(block, UnitDef):
             names = tuple(i.name for i in block.inputs)
             variadic, optional, minimum = False, (), len(names)
@@ -408,8 +438,9 @@ class _UnitBuilder:
                 raise self.error(Diagnostic("E405", f"{what} takes a list of inputs, not named ports", nd.pos,
                                             node=nd.name, hint="write `in: [a, b, ...]`"))
             if len(refs) < minimum:
-                raise self.error(Diagnostic("E405", f"{what} needs at least {minimum} inputs", nd.pos, node=nd.name,
-                                            found=f"{len(refs)}"))
+                raise self.error(Diagnostic("E405", f"{what} needs at least {minimum} inputs",
+                                            refs[0][2] if refs and refs[0][2] else nd.pos, node=nd.name,
+                                            found=f"{len(refs)}", hint="list them: `in: [a, b, ...]`"))
             return [(names[0], v, pos) for _, v, pos in refs]
         bound: dict[str, tuple[ValueRef, Pos | None]] = {}
         positional = [r for r in refs if r[0] is None]
@@ -418,9 +449,10 @@ class _UnitBuilder:
         if positional:
             if len(positional) > len(names):
                 raise self.error(Diagnostic(
-                    "E405", f"{what} takes {len(names)} input{'s' if len(names) != 1 else ''}", positional[len(names)][2],
-                    node=nd.name, expected=", ".join(names) or "no inputs", found=f"{len(positional)} inputs"))
-            for port, (_, v, pos) in zip(names, positional):
+                    "E405", f"{what} takes {len(names)} input{'s' if len(names) != 1 else ''}",
+                    positional[len(names)][2], node=nd.name, expected=", ".join(names) or "no inputs",
+                    found=f"{len(positional)} inputs"))
+            for port, (_, v, pos) in zip(names, positional, strict=False):
                 bound[port] = (v, pos)
         for port, v, pos in refs:
             if port is None:
@@ -431,10 +463,13 @@ class _UnitBuilder:
             bound[port] = (v, pos)
         missing = [p for p in names if p not in bound and p not in optional]
         if missing:
+            # `inn: x` is read as a block parameter; say so rather than only "no input".
+            typo = next(((k, pos) for k, _, pos in nd.params if k != "in" and suggest(k, ["in"])), None)
+            hint = (f"`{typo[0]}` is not a node key: did you mean `in`?" if typo
+                    else "name the inputs with `in:` (one name, a list, or port: name)")
             raise self.error(Diagnostic("E405", f"node `{nd.name}` gives no input for port"
                                         f"{'s' if len(missing) > 1 else ''} {', '.join(f'`{m}`' for m in missing)}"
-                                        f" of {what}", nd.pos, node=nd.name,
-                                        hint="name the inputs with `in:` (one name, a list, or port: name)"))
+                                        f" of {what}", typo[1] if typo else nd.pos, node=nd.name, hint=hint))
         return [(p, bound[p][0], bound[p][1]) for p in names if p in bound]
 
     def instance(self, nd: NodeDef, block: Block | UnitDef, block_name: str, env: dict[str, Any],
@@ -442,7 +477,8 @@ class _UnitBuilder:
         values: dict[str, Any] = {}
         positions: dict[str, Pos | None] = {}
         for key, raw, pos in nd.params:
-            values[key] = self.evaluate(raw, env, pos, f"parameter `{key}`", nd.name)
+            # Expression errors point at the `${...}` value; other errors about the parameter at its key.
+            values[key] = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
             positions[key] = pos
         port_pos = {p: pos for p, _, pos in ports}
         if isinstance(block, UnitDef):
@@ -467,7 +503,7 @@ class _UnitBuilder:
                 raise
             final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
             names = block.outputs if len(outs) == len(block.outputs) else tuple(str(k) for k in range(len(outs)))
-            outputs = tuple(zip(names, outs))
+            outputs = tuple(zip(names, outs, strict=False))
             memo = (final, outputs, block.param_count(final, in_types), block.flops(final, in_types, list(outs)),
                     tuple(ctx.space.constraints))
             self.prim_memo[key] = memo
@@ -489,29 +525,33 @@ class _UnitBuilder:
         except ValidationError as err:
             fields = list(block.Params.model_fields)
             diags = []
+            invalid: dict[str, list[Any]] = {}  # field -> its errors (a union gives one per member)
             for e in err.errors(include_url=False):
                 loc = e["loc"]
                 field = str(loc[0]) if loc else None
                 pos = positions.get(field, nd.pos) if field else nd.pos
                 if e["type"] == "extra_forbidden":
+                    hint = suggest(field or "", fields + ["in", "block", "repeat", "when", "doc"])
                     diags.append(Diagnostic("E111", f"unknown parameter `{field}` for block `{block.name}`", pos,
                                             node=nd.name, span=len(field or ""),
                                             expected="one of " + one_of(fields) if fields else "no parameters",
-                                            hint=suggest(field or "", fields) or f"see `vibench-compile --blocks`"))
+                                            hint=hint or f"`vibench-compile --blocks` describes `{block.name}`"))
                 elif e["type"] == "missing":
+                    doc = _field_doc(block, field)
                     diags.append(Diagnostic("E113", f"block `{block.name}` needs parameter `{field}`", nd.pos,
-                                            node=nd.name, expected=_field_doc(block, field),
+                                            node=nd.name, expected=f"`{field}`" + (f" ({doc})" if doc else ""),
                                             hint=f"add `{field}: ...` to node `{nd.name}`"))
                 else:
-                    where = ".".join(str(x) for x in loc)
-                    diags.append(Diagnostic("E112", f"invalid value for parameter `{where}` of `{block.name}`", pos,
-                                            node=nd.name, expected=e["msg"].replace("Input should be ", ""),
-                                            found=repr(e.get("input"))[:60]))
-            if len(diags) > 1:
-                dedup = {}
-                for d in diags:
-                    dedup.setdefault((d.code, d.pos), d)
-                diags = list(dedup.values())
+                    invalid.setdefault(str(loc[0]) if loc else "", []).append(e)
+            for field, errors in invalid.items():
+                pos = positions.get(field, nd.pos)
+                value = errors[0].get("input")
+                if all(e["type"] in _RANGE_ERRORS for e in errors):
+                    diags.append(Diagnostic("E104", f"value out of range for parameter `{field}` of `{block.name}`",
+                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60]))
+                else:
+                    diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
+                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60]))
             for d in diags:
                 self.owner.diags.add(d)
             raise _Failed() from None
@@ -567,7 +607,7 @@ class _UnitBuilder:
               port_pos: dict[str, Pos | None]) -> tuple[dict[str, Dim], list[Constraint]]:
         binding: dict[str, Dim] = {}
         constraints: list[Constraint] = []
-        for decl, t in zip(block.inputs, in_types):
+        for decl, t in zip(block.inputs, in_types, strict=False):
             pos = port_pos.get(decl.name, nd.pos)
             if t.dtype != decl.dtype:
                 raise self.error(Diagnostic("E304", f"block `{block.name}` input `{decl.name}` is {decl.dtype}", pos,
@@ -576,7 +616,7 @@ class _UnitBuilder:
                 raise self.error(Diagnostic("E301", f"block `{block.name}` expects a rank-{len(decl.shape)} "
                                             f"`{decl.name}`", pos, node=nd.name, port=decl.name,
                                             expected=_decl_text(decl.shape), found=fmt_shape(t.shape)))
-            for want, got in zip(decl.shape, t.shape):
+            for want, got in zip(decl.shape, t.shape, strict=False):
                 if isinstance(want, Template):
                     want = self.evaluate(want, {**params}, pos, f"the shape of `{decl.name}`", nd.name)
                 if isinstance(want, str) and want in params:
@@ -608,16 +648,32 @@ class _UnitBuilder:
             pos = port_pos[err.port]
         found = err.found
         notes = list(err.notes)
-        if err.port is not None:
-            for port, v, _ in ports:
-                if port == err.port:
-                    notes.append(f"`{v}` gives {fmt_shape(self.type_of(v).shape)}")
+        for port, v, _ in ports:
+            # The input the rule complains about, or all of them when it names none.
+            if port == err.port or (err.port is None and err.code in ("E301", "E302")):
+                notes.append(f"`{self.spelling(v)}` gives {fmt_shape(self.type_of(v).shape)}")
         return Diagnostic(err.code, f"{err.message}", pos, node=nd.name, port=err.port,
                           expected=err.expected, found=found, hint=err.hint, notes=tuple(notes))
 
 
 def _output_count(block: Block | UnitDef) -> int:
     return len(block.outputs)
+
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _expected(errors: list[dict]) -> str:
+    """What a parameter accepts, from pydantic's errors on it (one per member of a union)."""
+    texts = []
+    for e in errors:
+        msg = str(e["msg"])
+        for lead in ("Input should be a valid ", "Input should be "):
+            msg = msg.removeprefix(lead)
+        msg = msg.split(",", 1)[0] if msg.startswith(("integer", "number", "boolean", "string")) else msg
+        if msg not in texts:
+            texts.append(msg)
+    return " or ".join(texts)
 
 
 def _field_doc(block: Block, field: str | None) -> str | None:
@@ -642,7 +698,11 @@ def _decl_text(shape: tuple, params: dict[str, Any] | None = None) -> str:
     parts = []
     for d in shape:
         if isinstance(d, Template):
-            parts.append(d.text)
+            try:  # the block's own parameters: show `[B, 64]`, not `[B, ${width}]`
+                value = evaluate_value(d, params or {})
+            except (ExprError, NeedConcrete):
+                value = None
+            parts.append(str(value) if isinstance(value, int) else d.text)
         elif isinstance(d, str) and params and d in params:
             parts.append(str(params[d]))
         else:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Union
 
-Dim = Union[int, "Expr"]
+Dim = Union[int, "Expr"]  # noqa: UP007 - forward reference in a runtime alias
 """A tensor dimension: a known integer or a symbolic expression."""
 
 INF = math.inf
@@ -51,7 +51,7 @@ class FloorDiv:
         return isinstance(other, FloorDiv) and self.key == other.key
 
 
-Atom = Union[str, FloorDiv]
+Atom = Union[str, FloorDiv]  # noqa: UP007 - a runtime alias
 Monomial = tuple  # tuple[Atom, ...], sorted by atom key, repeated atoms for powers
 
 
@@ -66,9 +66,10 @@ def _mono_key(mono: Monomial) -> tuple:
 class Expr:
     """A canonical, immutable, hashable integer expression (see the module docstring)."""
 
-    __slots__ = ("terms", "const", "key", "_hash")
+    __slots__ = ("terms", "const", "key", "_hash", "_text")
 
     def __init__(self, terms: dict[Monomial, int], const: int) -> None:
+        self._text: str | None = None
         # Callers pass terms without zero coefficients; order them canonically.
         items = sorted(terms.items(), key=lambda kv: _mono_key(kv[0]))
         self.terms: tuple[tuple[Monomial, int], ...] = tuple(items)
@@ -222,11 +223,18 @@ class Expr:
     # -- rendering ----------------------------------------------------------------------------
 
     def __str__(self) -> str:
+        if self._text is None:
+            self._text = self._render()
+        return self._text
+
+    def _render(self) -> str:
         parts: list[tuple[bool, str]] = []  # (negative, magnitude text)
         # Higher-degree terms first, then by atom order; the constant last.
         ordered = sorted(self.terms, key=lambda t: (-len(t[0]), _mono_key(t[0])))
-        for mono, c in ordered:
-            factors = [_render_atom(a, alone=len(mono) == 1 and abs(c) == 1) for a in mono]
+        for k, (mono, c) in enumerate(ordered):
+            # A leading "-" binds tighter than "//": write -(L // 2), never -L // 2.
+            alone = len(mono) == 1 and abs(c) == 1 and not (k == 0 and c < 0)
+            factors = [_render_atom(a, alone=alone) for a in mono]
             mag = abs(c)
             body = " * ".join(([str(mag)] if mag != 1 else []) + factors)
             parts.append((c < 0, body))

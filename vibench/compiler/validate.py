@@ -9,6 +9,7 @@ same place are merged into one E102 that lists what would have been accepted.
 
 from __future__ import annotations
 
+import types
 import typing
 from typing import Any
 
@@ -18,6 +19,7 @@ from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_o
 from vibench.compiler.load import LoadedDoc
 from vibench.schemas.document import NODE_KEYS, SpecDocument
 
+_UNIONS = (typing.Union, types.UnionType)  # `Union[A, B]` and `A | B` have different origins
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
@@ -41,7 +43,7 @@ def translate_errors(err: ValidationError, doc: LoadedDoc, model: type[BaseModel
     data = doc.data
     for part in prefix:
         data = data[part]
-    groups: dict[tuple, list[tuple[dict, tuple]]] = {}
+    groups: dict[tuple, list[tuple[Any, tuple]]] = {}
     for e in err.errors(include_url=False):
         path = _data_path(data, e["loc"], e["type"])
         groups.setdefault(path, []).append((e, path))
@@ -88,27 +90,49 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
                           hint=suggest(str(key), allowed) or "remove it, or check the spec language reference")
     if etype == "missing":
         key = "in" if path and path[-1] == "in_" else (path[-1] if path else "?")
-        return Diagnostic("E103", f"missing required key `{key}` in {_describe(path[:-1])}", doc.pos(path[:-1], key=True),
-                          expected=f"`{key}`", hint=f"add `{key}: ...`")
+        return Diagnostic("E103", f"missing required key `{key}` in {_describe(path[:-1])}",
+                          doc.pos(path[:-1], key=True), expected=f"`{key}`", hint=f"add `{key}: ...`")
     if etype == "literal_error" and path == ("vibench",):
         return Diagnostic("E105", "unsupported spec format version", doc.pos(path),
                           expected="`vibench: 1`", found=repr(_value(doc.data, path)),
-                          hint="this vibench reads format version 1")
+                          hint="write the number `1`, without quotes" if _value(doc.data, path) == "1"
+                          else "this vibench reads format version 1")
+    if first["loc"] and first["loc"][-1] == "[key]" and path:
+        return _key_diagnostic(path, doc)
     if etype in _RANGE_ERRORS:
         return Diagnostic("E104", f"value out of range for {where}", doc.pos(path),
                           expected=first["msg"].replace("Input should be ", ""), found=repr(_value(doc.data, path)))
     expected = sorted({_expected_text(e) for e in errors})
     value = _value(doc.data, path)
+    hint = None
+    if isinstance(value, bool) and "string" in expected:
+        hint = "YAML reads yes/no/on/off/true/false as booleans; quote the word to keep it a string"
     return Diagnostic("E102", f"wrong type for {where}", doc.pos(path),
-                      expected=" or ".join(expected), found=f"{_kind(value)} {_short(value)}")
+                      expected=" or ".join(expected), found=f"{_kind(value)} {_short(value)}", hint=hint)
+
+
+def _key_diagnostic(path: tuple, doc: LoadedDoc) -> Diagnostic:
+    """A mapping key that YAML did not read as a string: `off:` is the boolean false, `1:` an int."""
+    parent = _value(doc.data, path[:-1])
+    key = next((k for k in parent if k == path[-1] and not isinstance(k, str)), path[-1]) \
+        if isinstance(parent, dict) else path[-1]
+    pos = doc.pos(path, key=True)
+    line = doc.text.splitlines()[pos.line - 1] if pos is not None and pos.line <= len(doc.text.splitlines()) else ""
+    written = line[pos.col - 1:].split(":", 1)[0].strip() if pos is not None else str(key)
+    hint = f"quote it: `\"{written}\": ...`"
+    if isinstance(key, bool):
+        hint = f"YAML reads `{written}` as the boolean {str(key).lower()}; " + hint
+    return Diagnostic("E102", f"key `{written}` in {_describe(path[:-1])} is not a string", pos,
+                      expected="a name (a string)", found=f"{_kind(key)} {key!r}", hint=hint)
 
 
 def _expected_text(e: dict) -> str:
     msg: str = e["msg"]
     for lead in ("Input should be a valid ", "Input should be ", "Value error, "):
         if msg.startswith(lead):
-            return msg[len(lead):]
-    return msg
+            msg = msg[len(lead):]
+            break
+    return "mapping" if msg == "dictionary" else msg
 
 
 def _describe(path: tuple) -> str:
@@ -166,7 +190,7 @@ def _step(tp: Any, part: Any) -> Any:
     args = typing.get_args(tp)
     if origin in (dict, list):
         return args[-1] if args else None
-    if origin is typing.Union:
+    if origin in _UNIONS:
         for a in args:
             stepped = _step(a, part)
             if stepped is not None:
@@ -180,7 +204,7 @@ def _unwrap_model(tp: Any) -> type[BaseModel] | None:
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         return _unwrap_model(typing.get_args(tp)[0])
-    if origin is typing.Union:
+    if origin in _UNIONS:
         for a in typing.get_args(tp):
             m = _unwrap_model(a)
             if m is not None:

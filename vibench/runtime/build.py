@@ -29,7 +29,9 @@ def load_module(source: str, name: str) -> types.ModuleType:
     module = types.ModuleType(modname)
     module.__file__ = filename
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    code = compile(source, filename, "exec")
+    # dont_inherit: this file's `from __future__ import annotations` must not leak into the model's code
+    # (it would turn its annotations into strings, unlike the emitted file; TorchScript rejects those).
+    code = compile(source, filename, "exec", dont_inherit=True)
     sys.modules[modname] = module
     exec(code, module.__dict__)  # noqa: S102 - our own generated source
     return module

@@ -8,7 +8,7 @@ checks them against the input instead.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,9 @@ class Conv1dParams(BlockParams):
     out_channels: int = Field(ge=1, description="Output channels.")
     kernel_size: int = Field(ge=1, description="Kernel width.")
     stride: int = Field(1, ge=1, description="Stride.")
-    padding: int | Literal["same", "valid"] = Field(0, description="Zero padding on both sides, or 'same' / 'valid'.")
+    padding: Annotated[int, Field(ge=0)] | Literal["same", "valid"] = Field(
+        0, description="Zero padding on both sides, or 'same' / 'valid'."
+    )
     dilation: int = Field(1, ge=1, description="Spacing between kernel taps.")
     groups: int = Field(1, ge=1, description="Blocked connections; in and out channels must divide by it.")
     bias: bool = Field(True, description="Learnable bias.")
@@ -186,7 +188,9 @@ class SqueezeParams(BlockParams):
 class SliceParams(BlockParams):
     dim: int = Field(description="Dimension to slice.")
     start: int = Field(0, description="First index (negative counts from the end).")
-    end: int | None = Field(None, description="One past the last index (negative counts from the end; None: to the end).")
+    end: int | None = Field(
+        None, description="One past the last index (negative counts from the end; None: to the end)."
+    )
     step: int = Field(1, ge=1, description="Step.")
 
 
@@ -217,6 +221,8 @@ class MultiHeadAttentionParams(BlockParams):
     embed_dim: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
     dropout: float = Field(0.0, ge=0, le=1, description="Dropout on attention weights.")
     bias: bool = Field(True, description="Biases in the projections.")
+    kdim: int | None = Field(None, ge=1, description="Width of the key input (inferred; default embed_dim).")
+    vdim: int | None = Field(None, ge=1, description="Width of the value input (inferred; default embed_dim).")
 
 
 class TransformerEncoderLayerParams(BlockParams):

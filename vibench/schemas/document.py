@@ -11,7 +11,7 @@ Every model forbids unknown keys, so a misspelt key is an error with a "did you 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -20,7 +20,7 @@ DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool",
 
 Dtype = Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "bool", "complex64", "complex128"]
 
-Scalar = Union[int, float, bool, str, None]
+Scalar = int | float | bool | str | None
 
 
 class _Strict(BaseModel):
@@ -58,11 +58,11 @@ def _expand_param(value: Any) -> Any:
 
 ParamEntry = Annotated[
     ParamSpec,
-    BeforeValidator(_expand_param, json_schema_input_type=Union[ParamSpec, int, float, bool, str, list]),
+    BeforeValidator(_expand_param, json_schema_input_type=ParamSpec | int | float | bool | str | list),
 ]
 
 
-DimValue = Union[int, str]
+DimValue = int | str
 
 
 class InputSpec(_Strict):
@@ -76,7 +76,7 @@ class InputSpec(_Strict):
     doc: str | None = Field(None, description="What this input carries.")
 
 
-InValue = Union[str, list[str], dict[str, str]]
+InValue = str | list[str] | dict[str, str]
 
 
 class NodeSpec(_Strict):

@@ -1,176 +1,418 @@
-"""The JSON Schema of the spec language, generated from the pydantic models and the block registry.
+"""The JSON Schema of the spec language, generated from the pydantic models, the block registry and
+the spec library; it is what editors (through a YAML language server) complete and check against.
 
-``SpecDocument.model_json_schema()`` describes the document; this module replaces its open node
-definition by a union with one alternative per registered block (``block`` fixed by ``const`` and an
-anchored ``pattern``; exactly that block's parameters, each also accepting a ``${...}`` string),
-plus one alternative for composite blocks (CamelCase names), library references (``family/Name``)
-and ``${...}`` block names. Editor-facing keywords (``markdownDescription``, ``enum`` with
-``markdownEnumDescriptions`` on ``block``, ``defaultSnippets`` on ``nodes``) are added; see
-``docs/editor.md`` for what a YAML language server does with them.
+``SpecDocument.model_json_schema()`` describes the document. This module rewrites it for editors,
+following what yaml-language-server measurably does with each keyword (``docs/editor.md``):
 
-The schema serves editors and tests; the compiler validates with pydantic (300x faster here).
+* a node is a ``oneOf`` with one alternative per registered block (``block`` fixed by a one-name
+  ``enum`` and an anchored ``pattern``, so that ``relu`` never offers ``relu6``'s keys; exactly
+  that block's parameters; ``additionalProperties: false``) and one alternative for the names a
+  static schema cannot check: composites (CamelCase), library references (``family/Name``,
+  ``file.yaml#Block``) and ``${...}`` expressions. Required parameters are checked next to the
+  ``oneOf`` (``if block == X then required``), so an incomplete node still selects its block;
+* the node's ``block`` also lists every block as a titled ``const`` with its description: value
+  completion offers them all (also when replacing an existing name) and hover shows the one chosen;
+  an unknown name gets one message (the first member's ``patternErrorMessage``);
+* every block parameter also accepts a ``${...}`` string, and its description states its type,
+  bounds and default; ``nodes`` maps carry "new node" snippets; name-keyed maps take string keys;
+* ``extends:`` completes the templates on the spec path (the shipped library, plus ``--spec-path``
+  folders), and ``with:`` the parameters of the one named (an ``if``/``then`` per template);
+* ``title`` s are set on purpose, not by pydantic: the server shows the first title it meets as the
+  hover heading, and joins the titles of union members that it cannot tell apart.
+
+The result is draft 2020-12 (``jsonschema`` validates with it) and byte-identical across runs. The
+compiler itself validates with pydantic; the schema serves editors and tests.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
-from typing import Any
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from vibench.schemas.document import NODE_KEYS, SpecDocument
 
+if TYPE_CHECKING:
+    from vibench.compiler.blocks.base import Block
+    from vibench.schemas.template_schema import TemplateInfo
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://vibench.dev/schemas/spec.schema.json"
-TEMPLATE_PATTERN = r"^.*\$\{.*\}.*$"
-COMPOSITE_PATTERN = r"^[A-Z][A-Za-z0-9_]*$"
-REFERENCE_PATTERN = r"^[A-Za-z0-9_./-]+(#[A-Z][A-Za-z0-9_]*)?$"
+TEMPLATE_ID = "https://vibench.dev/schemas/templates/"
+TEMPLATE_PATTERN = r"\$\{"
+"""A string holding a ``${...}`` template (evaluated when the spec compiles)."""
+OTHER_BLOCK_PATTERN = r"^(?:[A-Z][A-Za-z0-9_]*|.*[/#].*|.*\.(?:ya?ml|json)|.*\$\{.*)$"
+"""``block:`` values the catalogue does not hold: composites, library references, templates."""
+UNKNOWN_BLOCK = (
+    "Unknown block: not in the catalogue (`vibench-compile --blocks`). Composite blocks from `blocks:` "
+    "start with an uppercase letter; library specs read `family/Name` or `file.yaml#Block`."
+)
+_TYPE_NAMES = {"integer": "int", "number": "float", "boolean": "bool", "string": "str", "null": "None",
+               "array": "list", "object": "dict"}
 
 
-def build_schema(template: str | None = None) -> dict[str, Any]:
-    """The spec language's JSON Schema (``template``: narrow ``with:`` to one library template)."""
-    from vibench.compiler import registry
+def build_schema(template: str | None = None, search_path: list[str] | None = None,
+                 blocks: Mapping[str, Block] | None = None) -> dict[str, Any]:
+    """The spec language's JSON Schema.
 
-    schema = SpecDocument.model_json_schema()
-    defs = schema["$defs"]
-    blocks = registry.all_blocks()
-    node_common = defs["NodeSpec"]["properties"]
-    alternatives = []
-    for name, block in blocks.items():
-        alternatives.append(_block_node(name, block, node_common, defs))
-    alternatives.append(_composite_node(node_common, sorted(blocks)))
-    names = sorted(blocks)
-    defs["NodeSpec"] = {
-        "title": "Node",
-        "description": "One node: `block` picks the block type; the other keys are its parameters.",
+    ``blocks`` defaults to the whole registry (plugins included); ``template`` narrows the schema
+    to specs that extend that template (a library name, a name on ``search_path`` or a file).
+    """
+    from vibench.schemas import template_schema
+
+    if blocks is None:
+        from vibench.compiler import registry
+
+        blocks = registry.all_blocks()
+    source = SpecDocument.model_json_schema()
+    defs = {name: _model(d) for name, d in source["$defs"].items() if name != "NodeSpec"}
+    root = _model(source)
+    node_keys = _model(source["$defs"]["NodeSpec"])["properties"]
+    # No description here: hover shows the parameter's own, not this one.
+    defs["Template"] = {"type": "string", "pattern": TEMPLATE_PATTERN}
+    defs["Node"] = _node_union(blocks, node_keys, defs)
+    for section in (root["properties"], defs["BlockSpec"]["properties"]):
+        _object_member(section["nodes"])["defaultSnippets"] = _snippets(blocks)
+        _object_member(section["outputs"])["minProperties"] = 1  # a model without outputs: E103
+    root["properties"]["$schema"] = _annotate("$schema", {
+        "type": "string", "description": "The JSON Schema of this file (JSON specs; YAML specs use the "
+        "`# yaml-language-server: $schema=...` comment)."})
+
+    description = "A vibench model spec: a DAG of typed blocks."
+    if template is None:
+        schema_id = SCHEMA_ID
+        templates = template_schema.templates_on_path(search_path or [])
+        root["properties"]["extends"] = _extends(root["properties"]["extends"], templates)
+        conditions = [template_schema.with_condition(t) for t in templates if t.params is not None]
+        if conditions:
+            root["allOf"] = conditions
+        # Without `extends:` a spec defines the whole model (the compiler's E103 otherwise).
+        root["if"] = {"required": ["extends"]}
+        root["else"] = {"required": ["name", "inputs", "nodes", "outputs"]}
+    else:
+        schema_id = f"{TEMPLATE_ID}{quote(template, safe='/')}.schema.json"
+        template_schema.narrow(root, template_schema.load_template(template, search_path or []))
+        description += f" This schema is for specs that extend `{template}`."
+    root["description"] = root["markdownDescription"] = description
+    schema = {"$schema": DIALECT, "$id": schema_id, **root, "$defs": defs}
+    _string_keys(schema)
+    return schema
+
+
+def schema_text(template: str | None = None, search_path: list[str] | None = None) -> str:
+    """The schema as deterministic, indented JSON text (what ``vibench-compile schema`` writes)."""
+    return json.dumps(build_schema(template, search_path), indent=2, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# nodes
+# --------------------------------------------------------------------------------------------
+
+
+def _node_union(blocks: Mapping[str, Block], node_keys: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    names = list(blocks)
+    other = {"title": "block: a composite, a library spec or a `${...}` expression", "type": "string",
+             "pattern": OTHER_BLOCK_PATTERN, "patternErrorMessage": UNKNOWN_BLOCK,
+             "description": "A composite block from `blocks:` (CamelCase), a library spec (`family/Name`, "
+             "`file.yaml#Block`) or a `${...}` expression naming a block."}
+    choices = [other] + [_block_tag(name, block) for name, block in blocks.items()]
+    alternatives = [_block_node(name, block, node_keys, defs) for name, block in blocks.items()]
+    common = {key: {"$ref": f"#/$defs/{_node_key_def(key)}"} for key in NODE_KEYS[1:]}
+    for key in NODE_KEYS[1:]:
+        defs[_node_key_def(key)] = node_keys[key]
+    composite_tag = {**{k: v for k, v in other.items() if k != "title"}, "not": {"enum": names}}
+    alternatives.append({
+        "title": "composite",
+        "description": "A node using a composite block, a library spec or a `${...}` block name; its other keys "
+        "are that block's declared parameters.",
+        "type": "object",
+        "properties": {"block": composite_tag, **common},
+        "required": ["block"],
+        "additionalProperties": True,
+    })
+    return {
+        "description": "One node: `block` picks the block type, the other keys are its parameters.",
         "type": "object",
         "properties": {
             "block": {
+                "title": "block",
+                "description": "The block type.",
+                "markdownDescription": node_keys["block"]["markdownDescription"],
                 "type": "string",
-                "description": "Block type.",
-                "anyOf": [
-                    {"enum": names},
-                    {"pattern": COMPOSITE_PATTERN},
-                    {"pattern": r"^.*[/#].*$"},
-                    {"pattern": TEMPLATE_PATTERN},
-                ],
-                "examples": names,
+                # The first member's message is the one reported for an unknown name.
+                "anyOf": choices,
             }
         },
         "required": ["block"],
         "oneOf": alternatives,
+        "allOf": [_required_params(name, block) for name, block in blocks.items() if _required(block)],
     }
-    for container in (schema["properties"]["nodes"], defs["BlockSpec"]["properties"]["nodes"]):
-        target = container["anyOf"][0] if "anyOf" in container else container
-        target["defaultSnippets"] = _snippets(blocks)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = SCHEMA_ID
-    schema["title"] = "vibench spec"
-    schema["description"] = "A vibench model spec: a DAG of typed blocks (https://vibench.dev)."
-    schema["properties"]["$schema"] = {"type": "string", "description": "The JSON Schema of this file."}
-    _markdown(schema)
-    if template is not None:
-        _narrow_to_template(schema, template)
-    return schema
 
 
-def _with_template(prop: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [prop, {"type": "string", "pattern": TEMPLATE_PATTERN}], **_annotations(prop)}
+def _required(block: Block) -> list[str]:
+    return [f for f, info in block.Params.model_fields.items() if info.is_required()]
 
 
-def _annotations(prop: dict[str, Any]) -> dict[str, Any]:
-    return {k: prop[k] for k in ("description", "default", "title") if k in prop}
+def _required_params(name: str, block: Block) -> dict[str, Any]:
+    """``if block == name then required: its parameters``, next to the ``oneOf``, not in it.
+
+    While completing, the server matches ``block: lin`` against ``linear`` by prefix; an alternative
+    that lacked a required key would then tie with ``linear``'s and both offer their keys. With the
+    requirement outside the alternatives, ``lin``'s matches cleanly and wins.
+    """
+    return {"if": {"properties": {"block": {"const": name, "pattern": f"^{re.escape(name)}$"}}, "required": ["block"]},
+            "then": {"required": _required(block)}}
 
 
-def _block_node(name: str, block: Any, common: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+def _node_key_def(key: str) -> str:
+    return "node_" + key
+
+
+def _block_tag(name: str, block: Block) -> dict[str, Any]:
+    return {"title": name, "const": name, "description": block.description,
+            "markdownDescription": f"**{name}**: {inspect.cleandoc(block.long_description)}"}
+
+
+def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     params = block.Params.model_json_schema()
+    tag = _block_tag(name, block)
     for key, value in params.pop("$defs", {}).items():
-        defs.setdefault(key, value)
+        if defs.setdefault(key, _strip_titles(value)) != _strip_titles(value):
+            raise ValueError(f"block `{name}`: its parameter model `{key}` differs from another one of that name")
+    required = _required(block)
     props: dict[str, Any] = {
-        "block": {"const": name, "pattern": f"^{name}$", "description": block.description,
-                  "markdownDescription": f"**{name}** — {block.long_description}"},
+        # `enum` (not `const`): the server rewrites the message of failed `const` s merged across
+        # alternatives ('Value must be "a" | "b"'), never that of an `enum`.
+        "block": {"title": "block", "enum": [name], "pattern": f"^{re.escape(name)}$",
+                  "description": tag["description"], "markdownDescription": tag["markdownDescription"],
+                  "errorMessage": UNKNOWN_BLOCK},
     }
     for key in NODE_KEYS[1:]:
-        props[key] = copy.deepcopy(common["in" if key == "in" else key])
+        props[key] = {"$ref": f"#/$defs/{_node_key_def(key)}"}
     for pname, pschema in params.get("properties", {}).items():
-        props[pname] = _with_template(pschema)
-    required = ["block"] + [r for r in params.get("required", [])]
+        info = block.Params.model_fields[pname]
+        if pname not in required and "default" not in pschema:  # a default_factory
+            pschema = {**pschema, "default": info.get_default(call_default_factory=True)}
+        props[pname] = block_param(pname, pschema, required=pname in required)
     return {
         "title": name,
         "description": block.description,
         "type": "object",
         "properties": props,
-        "required": required,
+        "required": ["block"],  # the parameters' `required` is on the union, see _required_params
         "additionalProperties": False,
     }
 
 
-def _composite_node(common: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    props = {key: copy.deepcopy(common["in" if key == "in" else key]) for key in NODE_KEYS[1:]}
-    props["block"] = {
-        "type": "string",
-        "anyOf": [{"pattern": COMPOSITE_PATTERN}, {"pattern": r"^.*[/#].*$"}, {"pattern": TEMPLATE_PATTERN}],
-        "not": {"enum": names},
-        "description": "A composite block (from `blocks:`), a library spec (family/Name) or a `${...}` expression.",
-    }
-    return {
-        "title": "composite",
-        "description": "A node using a composite block; its keys are the block's declared parameters.",
-        "type": "object",
-        "properties": props,
-        "required": ["block"],
-        "additionalProperties": True,
-    }
+def block_param(name: str, field: dict[str, Any], required: bool, default_text: str | None = None) -> dict[str, Any]:
+    """A parameter's schema: its type, or a ``${...}`` string; described with type, bounds and default
+    (``default_text``: how to show a default that is not plain data).
 
-
-def _snippets(blocks: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for name, block in blocks.items():
-        required = [f for f, info in block.Params.model_fields.items() if info.is_required()]
-        body: dict[str, Any] = {"block": name, "in": "${1:input}"}
-        for k, field in enumerate(required, start=2):
-            body[field] = f"${{{k}}}"
-        out.append({"label": f"new {name} node", "description": block.description,
-                    "body": {f"${{{len(required) + 2}:{name}}}": body}})
+    Each member of the union gets its own title (``name: type``): the hover heading of the member
+    that matched, and what keeps the server from joining the members' titles with ``||``.
+    """
+    field = _strip_titles(field)
+    annotations = {k: field.pop(k) for k in ("description", "default", "examples") if k in field}
+    members = field.pop("anyOf") if set(field) == {"anyOf"} else [field]
+    titled = [{"title": f"{name}: {type_text(m)}", **_template_inside(m)} for m in members]
+    if not any(_any_string(m) for m in members):
+        titled.append({"title": f"{name}: ${{...}}", "$ref": "#/$defs/Template"})
+    out: dict[str, Any] = {"title": name, "anyOf": titled}
+    default = annotations.get("default")
+    if default is not None:
+        out["default"] = default
+    if "examples" in annotations:
+        out["examples"] = annotations["examples"]
+    text = annotations.get("description", "")
+    out["description"] = text
+    if not required and default_text is None:
+        default_text = f"`{json.dumps(default)}`"
+    out["markdownDescription"] = param_markdown(text, type_text({"anyOf": members}), bounds_text(members),
+                                                None if required else default_text)
     return out
 
 
-def _markdown(node: Any) -> None:
-    if isinstance(node, dict):
-        if "description" in node and "markdownDescription" not in node and isinstance(node["description"], str):
-            node["markdownDescription"] = node["description"]
-        for v in node.values():
-            _markdown(v)
-    elif isinstance(node, list):
-        for v in node:
-            _markdown(v)
+def param_markdown(text: str, type_: str, bounds: str, default: str | None) -> str:
+    """``Output channels.`` + a line like ``int, >= 1; required`` (``default``: None when required)."""
+    line = f"`{type_}`" + (f", {bounds}" if bounds else "")
+    line += "; required" if default is None else f"; default {default}"
+    line += ". A `${...}` expression is accepted too."
+    return f"{text}\n\n{line}" if text else line
 
 
-def _narrow_to_template(schema: dict[str, Any], template: str) -> None:
-    from vibench.compiler.library_index import template_names
-    from vibench.compiler.load import read_spec_file
-    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
-    from vibench.compiler.validate import validate
-
-    if template not in template_names():
-        raise KeyError(f"unknown library template `{template}` (see `vibench-compile --list`)")
-    import os
-
-    path = next(p for p in (os.path.join(LIBRARY_DIR, template + s) for s in SPEC_SUFFIXES) if os.path.isfile(p))
-    spec = validate(read_spec_file(path, template))
-    props: dict[str, Any] = {}
-    for name, p in spec.params.items():
-        entry: dict[str, Any] = {"description": p.doc or f"parameter `{name}`"}
-        if "default" in p.model_fields_set:
-            entry["default"] = p.default
-        props[name] = entry
-    schema["properties"]["with"] = {
-        "type": "object",
-        "description": f"Parameters of `{template}`.",
-        "properties": props,
-        "additionalProperties": False,
-    }
-    schema["properties"]["extends"] = {"const": template, "description": f"The template `{template}`."}
+def _any_string(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" and not ({"enum", "const", "pattern", "format"} & set(schema))
 
 
-def schema_text(template: str | None = None) -> str:
-    """The schema as deterministic, indented JSON text (what ``vibench-compile schema`` writes)."""
-    return json.dumps(build_schema(template), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+def _template_inside(schema: dict[str, Any]) -> dict[str, Any]:
+    """Let the items of a list (and the values of a mapping) be ``${...}`` strings too."""
+    out = dict(schema)
+    for key in ("items", "additionalProperties"):
+        sub = out.get(key)
+        if isinstance(sub, dict) and sub and not _any_string(sub):
+            out[key] = {"anyOf": [_template_inside(sub), {"$ref": "#/$defs/Template"}]}
+    if isinstance(out.get("prefixItems"), list):
+        out["prefixItems"] = [{"anyOf": [_template_inside(s), {"$ref": "#/$defs/Template"}]}
+                              for s in out["prefixItems"]]
+    return out
+
+
+def type_text(schema: Any) -> str:
+    """A Python-like rendering of a JSON Schema type: ``int | None``, ``list[int]``, ``'same' | 'valid'``."""
+    if not isinstance(schema, dict) or not schema:
+        return "any"
+    if "$ref" in schema:
+        return "${...}" if schema["$ref"] == "#/$defs/Template" else schema["$ref"].rsplit("/", 1)[-1]
+    if "const" in schema:
+        return repr(schema["const"])
+    if "enum" in schema:
+        return " | ".join(repr(v) if v is not None else "None" for v in schema["enum"])
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return " | ".join(dict.fromkeys(type_text(m) for m in schema[key]))
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " | ".join(_TYPE_NAMES.get(str(k), str(k)) for k in kind)
+    if kind == "array":
+        if "prefixItems" in schema:
+            return "tuple[" + ", ".join(type_text(m) for m in schema["prefixItems"]) + "]"
+        return f"list[{type_text(schema.get('items', {}))}]"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"dict[str, {type_text(schema['additionalProperties'])}]"
+    return _TYPE_NAMES.get(kind, "any") if kind else "any"
+
+
+def bounds_text(members: list[dict[str, Any]]) -> str:
+    """``>= 1``, ``> 0, <= 1`` ... from the numeric members of a union."""
+    signs = (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
+    parts: list[str] = []
+    for m in members:
+        for key, sign in signs:
+            if key in m and f"{sign} {m[key]}" not in parts:
+                parts.append(f"{sign} {m[key]}")
+    return ", ".join(parts)
+
+
+def _snippets(blocks: Mapping[str, Block]) -> list[dict[str, Any]]:
+    """One "new node" snippet per block: the node with ``block``, ``in`` and its required parameters."""
+    out = []
+    for name, block in blocks.items():
+        required = _required(block)
+        body: dict[str, Any] = {"block": name, "in": "${2:input}"}
+        for k, param in enumerate(required, start=3):
+            body[param] = f"${{{k}}}"
+        out.append({"label": f"new {name} node", "description": block.description,
+                    "markdownDescription": f"A new `{name}` node: {block.description}",
+                    "body": {f"${{1:{name}}}": body}})
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# document models
+# --------------------------------------------------------------------------------------------
+
+
+def _model(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic model's object schema with editor annotations on each property."""
+    out = {k: copy.deepcopy(v) for k, v in schema.items() if k not in ("title", "$defs", "properties")}
+    out["properties"] = {name: _annotate(name, prop) for name, prop in schema.get("properties", {}).items()}
+    out = _retarget(out)  # pydantic's NodeSpec is replaced by the node union
+    if "description" in out:
+        out["markdownDescription"] = out["description"]
+    return out
+
+
+def _annotate(name: str, prop: dict[str, Any]) -> dict[str, Any]:
+    """A document property with a title, its union members titled apart, and a markdown description."""
+    prop = _strip_titles(prop)
+    out: dict[str, Any] = {"title": name, **prop}
+    if out.get("default", ...) is None:  # an optional key: completion inserts an empty value, not `null`
+        del out["default"]
+    if "anyOf" in prop:
+        out["anyOf"] = [{"title": f"{name}: {type_text(m)}", **m} for m in prop["anyOf"]]
+    if "description" in prop:
+        out["markdownDescription"] = prop["description"]
+    return out
+
+
+def _retarget(schema: Any) -> Any:
+    """Point pydantic's ``NodeSpec`` references at the node union."""
+    if isinstance(schema, dict):
+        return {k: ("#/$defs/Node" if k == "$ref" and v == "#/$defs/NodeSpec" else _retarget(v))
+                for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_retarget(v) for v in schema]
+    return schema
+
+
+_NAMED_CHILDREN = ("properties", "$defs", "patternProperties", "dependentSchemas")
+
+
+def _strip_titles(schema: Any) -> Any:
+    """A copy without pydantic's generated ``title`` s (``Out Channels``); property names stay."""
+    if isinstance(schema, list):
+        return [_strip_titles(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for k, v in schema.items():
+        if k == "title":
+            continue
+        if k in _NAMED_CHILDREN and isinstance(v, dict):
+            out[k] = {name: _strip_titles(sub) for name, sub in v.items()}
+        elif k in ("default", "examples", "const", "enum"):
+            out[k] = copy.deepcopy(v)
+        else:
+            out[k] = _strip_titles(v)
+    return out
+
+
+_SCHEMA_VALUED = ("additionalProperties", "items", "not", "if", "then", "else", "propertyNames", "contains")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def _string_keys(schema: Any) -> None:
+    """Every mapping keyed by names (``nodes``, ``inputs``, ``sizes`` ...) takes only string keys.
+
+    JSON keys are always strings, but YAML reads ``true:`` or ``1:`` as a boolean or number key,
+    which the compiler refuses (E102); through this ``propertyNames`` the server reports it too.
+    """
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "object" and isinstance(schema.get("additionalProperties"), dict):
+        schema.setdefault("propertyNames", {"type": "string"})
+    for key in _SCHEMA_VALUED:
+        _string_keys(schema.get(key))
+    for key in _SCHEMA_LISTS:
+        for sub in schema.get(key) or []:
+            _string_keys(sub)
+    for key in _NAMED_CHILDREN:
+        for sub in (schema.get(key) or {}).values():
+            _string_keys(sub)
+
+
+def _object_member(prop: dict[str, Any]) -> dict[str, Any]:
+    """The object member of an optional mapping property (``dict[...] | None``)."""
+    for member in prop.get("anyOf", []):
+        if member.get("type") == "object":
+            return member
+    return prop
+
+
+def _extends(prop: dict[str, Any], templates: list[TemplateInfo]) -> dict[str, Any]:
+    names = [t.name for t in templates]
+    members: list[dict[str, Any]] = [
+        {"title": t.name, "const": t.name, "description": t.summary, "markdownDescription": t.markdown}
+        for t in templates
+    ]
+    elsewhere: dict[str, Any] = {"title": "extends: a spec file or a name on the spec path", "type": "string",
+                                 "description": "A spec file relative to this one, or `family/Name` on the "
+                                 "spec path (`--spec-path`)."}
+    if names:
+        elsewhere["not"] = {"enum": names}
+    return {"title": "extends", "description": prop["description"], "markdownDescription": prop["description"],
+            "anyOf": [*members, elsewhere]}

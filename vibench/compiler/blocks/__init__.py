@@ -1,3 +1,16 @@
 """The built-in block catalogue. Importing this package registers every block."""
 
-from vibench.compiler.blocks import activation, arith, conv, dense, norm, pool, reshape  # noqa: F401
+from vibench.compiler.blocks import (  # noqa: F401
+    activation,
+    arith,
+    attention,
+    conv,
+    dense,
+    norm,
+    pool,
+    position,
+    rearrange,
+    recurrent,
+    reshape,
+    spectral,
+)

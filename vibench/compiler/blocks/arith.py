@@ -94,6 +94,7 @@ class Matmul(Block):
     category = "arithmetic"
     inputs = ("x", "y")
     test_ranks = (3,)
+    test_layouts = (("B N K", "B K M"), ("B N K", "K M"))
 
     def infer(self, p: Any, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         a, b = ins
@@ -166,6 +167,8 @@ class Split(_Pieces):
 
     name = "split"
     Params = SplitParams
+    test_layouts = (("B C 8",),)
+    test_hints = {"sizes": ((4, 4), (2, 6), (1, 7), (1, 3, 4), (8,)), "dim": (-1, 2)}
 
     def infer(self, p: SplitParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins

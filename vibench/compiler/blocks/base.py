@@ -81,7 +81,19 @@ class Block:
     category: ClassVar[str] = "misc"
     imports: ClassVar[tuple[str, ...]] = ()  # extra imports the emitted code needs: "F", "math"
     natives: ClassVar[tuple[str, ...]] = ()  # classes copied from vibench.runtime.natives
+    # What init_code builds: "module", or "parameter" (an nn.Parameter attribute; `repeat` then keeps
+    # the copies in an nn.ParameterList instead of an nn.ModuleList).
+    init_kind: ClassVar[str] = "module"
     test_ranks: ClassVar[tuple[int, ...]] = (3,)  # input ranks the property tests draw
+    # What vibench.testing draws besides test_ranks (plain data: the compiler never imports hypothesis).
+    # test_hints: parameter -> value choices; a tuple of parameters -> choices of value tuples, for
+    # parameters that must agree (a rearrange pattern and its sizes). Unlisted parameters are drawn
+    # from the pydantic field's type and bounds.
+    test_hints: ClassVar[dict[str | tuple[str, ...], tuple[Any, ...]]] = {}
+    test_dtypes: ClassVar[tuple[str, ...]] = ("float32",)  # input element types the property tests draw
+    # Input layouts per port, symbols shared across ports, e.g. (("B N K", "B K M"),) for matmul;
+    # empty: every input gets the same shape of a rank from test_ranks.
+    test_layouts: ClassVar[tuple[tuple[str, ...], ...]] = ()
     stochastic: ClassVar[bool] = False  # output differs between calls in train mode (dropout)
 
     @property
@@ -144,6 +156,11 @@ def py(value: Any) -> str:
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, list):
         return "[" + ", ".join(py(v) for v in value) + "]"
+    if isinstance(value, str):
+        text = repr(value)
+        if text.startswith("'") and '"' not in value:
+            text = '"' + text[1:-1] + '"'  # the quotes black and ruff format would choose
+        return text
     return repr(value)
 
 

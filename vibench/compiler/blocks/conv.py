@@ -42,6 +42,7 @@ class Conv1d(Block):
         _channels(ctx, p, t)
         b, _, length = t.shape
         span = p.dilation * (p.kernel_size - 1)
+        _padding_fits(ctx, p, length, span)
         if p.padding == "same":
             if p.stride != 1:
                 raise ctx.fail("padding 'same' needs stride 1", param="padding", expected="stride: 1",
@@ -72,6 +73,20 @@ class Conv1d(Block):
             bias=non_default(p.bias, True),
             padding_mode=non_default(p.padding_mode, "zeros"),
         )
+
+
+def _padding_fits(ctx: ShapeContext, p: Conv1dParams, length: Dim, span: int) -> None:
+    """Reflect padding needs more samples than it pads, circular at least as many (torch refuses otherwise)."""
+    if p.padding_mode not in ("reflect", "circular"):
+        return
+    widest = span - span // 2 if p.padding == "same" else 0 if p.padding == "valid" else p.padding
+    if widest == 0:
+        return
+    if p.padding_mode == "reflect":
+        ctx.require(length, ">", widest, f"reflect padding of {widest} mirrors inside the input", param="padding_mode")
+    else:
+        ctx.require(length, ">=", widest, f"circular padding of {widest} wraps around the input at most once",
+                    param="padding_mode")
 
 
 @register

@@ -5,7 +5,7 @@ from __future__ import annotations
 from vibench.compiler.blocks.base import FLOAT_DTYPES, INT_DTYPES, Block, ShapeContext, call, non_default, numel
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
-from vibench.compiler.symbolic import Dim
+from vibench.compiler.symbolic import Dim, product
 from vibench.schemas.blocks import EmbeddingParams, LinearParams
 
 
@@ -27,7 +27,7 @@ class Linear(Block):
         ctx.dtype("x", t, FLOAT_DTYPES)
         if p.in_features is not None:
             ctx.equal(t.shape[-1], p.in_features, port="x", what="last dimension (in_features)", t=t,
-                      param="in_features")
+                      param="in_features", hint=_flatten_hint(t, p.in_features))
         ctx.set("in_features", ctx.concrete(t.shape[-1], "the last dimension (in_features)", port="x"))
         return [TensorType(t.shape[:-1] + (p.out_features,), t.dtype)]
 
@@ -43,6 +43,14 @@ class Linear(Block):
         return call("nn.Linear", p.in_features, p.out_features, bias=non_default(p.bias, True))
 
 
+def _flatten_hint(t: TensorType, in_features: int) -> str | None:
+    if len(t.shape) >= 3 and product(t.shape[1:]) == in_features:
+        return "insert `{block: flatten, in: ...}` before this node (linear maps only the last dimension)"
+    if len(t.shape) >= 3:
+        return "linear maps the last dimension; flatten or pool the input first, or drop `in_features` to infer it"
+    return "drop `in_features` to infer it from the input"
+
+
 @register
 class Embedding(Block):
     """Lookup table from integer ids to vectors, [*] int64 -> [*, embedding_dim] (torch.nn.Embedding)."""
@@ -51,6 +59,8 @@ class Embedding(Block):
     Params = EmbeddingParams
     category = "dense"
     test_ranks = (2,)
+    test_dtypes = ("int64",)
+    test_hints = {"num_embeddings": (2, 5, 16)}  # random test ids are 0 and 1
 
     def infer(self, p: EmbeddingParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins

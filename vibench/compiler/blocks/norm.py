@@ -5,7 +5,7 @@ from __future__ import annotations
 from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default, numel, py
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
-from vibench.compiler.symbolic import Dim
+from vibench.compiler.symbolic import Dim, product
 from vibench.schemas.blocks import BatchNorm1dParams, DropoutParams, GroupNormParams, LayerNormParams
 
 
@@ -25,6 +25,10 @@ class BatchNorm1d(Block):
         if p.num_features is not None:
             ctx.equal(t.shape[1], p.num_features, port="x", what="channels (num_features)", t=t, param="num_features")
         ctx.set("num_features", ctx.concrete(t.shape[1], "the channel count (num_features)", port="x"))
+        if not p.track_running_stats:  # batch statistics in eval mode too: torch refuses one value per channel
+            values = t.shape[0] if len(t.shape) == 2 else t.shape[0] * t.shape[2]
+            ctx.require(values, ">=", 2, "without running statistics every call normalises with batch "
+                        "statistics, which need more than one value per channel", param="track_running_stats")
         return [t]
 
     def param_count(self, p: BatchNorm1dParams, ins: list[TensorType]) -> int:
@@ -58,7 +62,7 @@ class LayerNorm(Block):
         ctx.rank("x", t, range(count, 9), f"[*, {count} normalised dimension(s)]")
         trailing = t.shape[len(t.shape) - count :]
         if dims is not None:
-            for k, (found, want) in enumerate(zip(trailing, dims)):
+            for k, (found, want) in enumerate(zip(trailing, dims, strict=True)):
                 ctx.equal(found, want, port="x", what=f"normalised dimension {k}", t=t, param="normalized_shape")
         shape = tuple(ctx.concrete(d, "the normalised dimensions", port="x") for d in trailing)
         ctx.set("normalized_shape", shape[0] if len(shape) == 1 else shape)
@@ -106,6 +110,9 @@ class GroupNorm(Block):
             raise ctx.fail(f"{channels} channels do not divide into {p.num_groups} groups", param="num_groups",
                            expected=f"a divisor of {channels}", found=str(p.num_groups))
         ctx.set("num_channels", channels)
+        # Group statistics come from the input in every mode; torch refuses a single value per group.
+        values = product(t.shape[2:]) * t.shape[0] * (channels // p.num_groups)
+        ctx.require(values, ">=", 2, "every group normalises more than one value", param="num_groups")
         return [t]
 
     def param_count(self, p: GroupNormParams, ins: list[TensorType]) -> int:

@@ -74,6 +74,7 @@ class Reshape(_Layout):
 
     name = "reshape"
     Params = ReshapeParams
+    test_hints = {"shape": ((0, -1), (-1,), (0, 0, -1), (0, -1, 1), (0, 1, -1), (-1, 4), (0, 2, -1))}
 
     def infer(self, p: ReshapeParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -93,7 +94,7 @@ class Reshape(_Layout):
             else:
                 out.append(d)
         total = product(remaining)
-        explicit = product([d for d, spec in zip(out, p.shape) if spec > 0])
+        explicit = product([d for d, spec in zip(out, p.shape, strict=True) if spec > 0])
         if -1 in p.shape:
             ctx.require(total, "%", explicit, f"the elements ({total}) divide into the given sizes ({explicit})",
                         param="shape")
@@ -114,6 +115,7 @@ class Permute(_Layout):
 
     name = "permute"
     Params = PermuteParams
+    test_hints = {"dims": ((1, 0), (0, 2, 1), (2, 0, 1), (0, 1, 2), (-1, 0, 1), (0, 2, 1, 3), (3, 1, 2, 0))}
 
     def infer(self, p: PermuteParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -172,6 +174,8 @@ class Squeeze(_Layout):
 
     name = "squeeze"
     Params = SqueezeParams
+    test_layouts = (("B 1 L",), ("B C 1",), ("B 1 H L",))
+    test_hints = {"dim": (1, 2, -1)}
 
     def infer(self, p: SqueezeParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins

@@ -1,0 +1,263 @@
+"""Behaviour of the first-tier blocks beyond shapes: values, diagnostics, emitted code, TorchScript.
+
+The registry-driven tests (test_blocks.py) prove that shapes, dtypes and parameter counts agree
+with torch for every block; these tests pin what shapes cannot show: that rearrange moves each
+element where its pattern says, that the recurrent and attention blocks emit the calls torch
+expects, that the positional tables hold the right numbers, and that bad specs fail with the right
+diagnostic.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import itertools
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import vibench
+from vibench import testing
+from vibench.compiler.blocks.rearrange import Pattern, parse_pattern
+from vibench.compiler.diagnostics import SpecError
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
+
+def one_node(node: str, shape: str = "[B, C, L]", dtype: str = "float32", outputs: str = "{y: n}") -> str:
+    return (f"vibench: 1\nname: M\ninputs: {{x: {{shape: {shape}, dtype: {dtype}}}}}\n"
+            f"nodes:\n  n: {node}\noutputs: {outputs}\n")
+
+
+def spec_error(text: str, inputs: dict[str, tuple[int, ...]] | None = None) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=text, inputs=inputs)
+    return info.value
+
+
+# --------------------------------------------------------------------------------------------
+# rearrange
+# --------------------------------------------------------------------------------------------
+
+
+def reference_rearrange(x: torch.Tensor, pattern: Pattern, sizes: dict[str, int]) -> torch.Tensor:
+    """Element by element from the pattern's meaning (row-major groups), independent of the emitted calls."""
+    size = dict(sizes)
+    for group, dim in zip(pattern.left, x.shape, strict=True):
+        unknown = [a for a in group if a not in size]
+        if unknown:
+            size[unknown[0]] = dim // math.prod(size[a] for a in group if a in size)
+    out = torch.empty([math.prod(size[a] for a in g) for g in pattern.right], dtype=x.dtype)
+    names = pattern.left_axes
+
+    def position(groups: tuple[tuple[str, ...], ...], at: dict[str, int]) -> tuple[int, ...]:
+        index = []
+        for group in groups:
+            flat = 0
+            for a in group:
+                flat = flat * size[a] + at[a]
+            index.append(flat)
+        return tuple(index)
+
+    for values in itertools.product(*(range(size[a]) for a in names)):
+        at = dict(zip(names, values, strict=True))
+        out[position(pattern.right, at)] = x[position(pattern.left, at)]
+    return out
+
+
+@settings(max_examples=15)
+@given(data=st.data())
+def test_rearrange_moves_every_element_like_its_pattern(data: st.DataObject) -> None:
+    case, _ = testing.compile_case(data.draw(testing.block_cases("rearrange"), label="case"))
+    (t,) = case.inputs
+    x = torch.arange(math.prod(t.dims), dtype=torch.float32).reshape(t.dims)
+    expected = reference_rearrange(x, parse_pattern(case.params["pattern"]), case.params.get("sizes", {}))
+    model = vibench.build(text=case.text, inputs=case.bindings).eval()
+    assert torch.equal(model(x), expected)
+    assert torch.equal(torch.jit.script(model)(x), expected)
+
+
+def test_rearrange_emits_straight_line_torch() -> None:
+    text = one_node('{block: rearrange, in: x, pattern: "b c (n p) -> b n (p c)", sizes: {p: 16}}')
+    source = vibench.compile_spec(text=text).source
+    assert "n = x.unflatten(2, (-1, 16)).permute(0, 2, 3, 1).flatten(2, 3)  # [B, L // 16, 16 * C]" in source
+    assert "einops" not in source and "class Rearrange" not in source
+    units = vibench.compile_spec(text=one_node('{block: rearrange, in: x, pattern: "b 1 l -> b l 1"}',
+                                               "[B, 1, L]")).source
+    assert "n = x.squeeze(1).unsqueeze(2)" in units
+
+
+def test_rearrange_split_of_a_free_dimension_is_a_constraint() -> None:
+    text = one_node('{block: rearrange, in: x, pattern: "b c (n p) -> b n (p c)", sizes: {p: 16}}')
+    program = vibench.check(text=text)
+    assert [c.text for c in program.root.constraints] == ["L % 16 == 0"]
+    assert str(program.root.outputs[0][2]) == "[B, L // 16, 16 * C]"
+    assert spec_error(text, {"x": (2, 3, 40)}).diagnostics[0].code == "E305"
+    fixed = one_node('{block: rearrange, in: x, pattern: "b c (n p) -> b n (p c)", sizes: {p: 16}}', "[B, 3, 40]")
+    assert spec_error(fixed).diagnostics[0].code == "E302"
+
+
+@pytest.mark.parametrize(("pattern", "sizes", "code", "says"), [
+    ("b c l => b l c", "{}", "E112", "exactly one `->`"),
+    ("b c (l -> b c l", "{}", "E112", "`(` without `)`"),
+    ("b c l) -> b c l", "{}", "E112", "`)` without `(`"),
+    ("b ((c l)) -> b c l", "{}", "E112", "nested parentheses"),
+    ("b c c -> b c", "{}", "E112", "axis `c` appears twice on the left"),
+    ("b c l -> b c", "{}", "E112", "`l` only on the left"),
+    ("b c l -> b c l k", "{}", "E112", "`k` only on the right"),
+    ("b c l-1 -> b c", "{}", "E112", "`l-1` is not an axis name"),
+    ("b c (n p) -> b n p c", "{}", "E112", "more than one unknown size"),
+    ("b c (n p) -> b n p c", "{q: 2}", "E112", "`sizes` names axis `q`"),
+    ("b c l -> b l c", "{c: 0}", "E112", "the size 0"),
+    ("b l -> l b", "{}", "E301", "expects a rank 2 input [b, l]"),
+    ("b c (n p) -> b n p c", "{p: 3, n: 5}", "E301", "does not match"),
+    ("b 1 l -> b l", "{}", "E301", "does not match"),
+])
+def test_rearrange_rejects_bad_patterns(pattern: str, sizes: str, code: str, says: str) -> None:
+    err = spec_error(one_node(f'{{block: rearrange, in: x, pattern: "{pattern}", sizes: {sizes}}}', "[B, 3, 16]"))
+    (diag,) = err.diagnostics
+    assert diag.code == code and says in diag.message
+    if code == "E112":
+        assert f"'{pattern}'" in diag.message  # the message names the pattern
+
+
+# --------------------------------------------------------------------------------------------
+# attention and positional encodings
+# --------------------------------------------------------------------------------------------
+
+
+def test_self_attention_passes_the_query_three_times_and_scripts() -> None:
+    text = one_node("{block: multi_head_attention, in: x, num_heads: 2}", "[B, L, 8]")
+    source = vibench.compile_spec(text=text).source
+    assert "self.n = nn.MultiheadAttention(8, 2, batch_first=True)" in source
+    assert "n = self.n(x, x, x, need_weights=False)[0]" in source
+    model = vibench.build(text=text).eval()
+    x = torch.randn(2, 5, 8)
+    reference = model.n(x, x, x, need_weights=False)[0]
+    assert torch.allclose(torch.jit.script(model)(x), reference)
+
+
+def test_cross_attention_infers_key_and_value_widths() -> None:
+    text = ("vibench: 1\nname: M\ninputs: {q: {shape: [B, L, 8]}, k: {shape: [B, S, 3]}, v: {shape: [B, S, 5]}}\n"
+            "nodes:\n  n: {block: multi_head_attention, in: {query: q, key: k, value: v}, num_heads: 4}\n"
+            "outputs: {y: n}\n")
+    program = vibench.check(text=text)
+    node = program.root.node("n")
+    assert (node.copies[0].params.kdim, node.copies[0].params.vdim) == (3, 5)
+    reference = torch.nn.MultiheadAttention(8, 4, kdim=3, vdim=5, batch_first=True)
+    assert node.param_count == sum(p.numel() for p in reference.parameters())
+    lengths = text.replace("[B, S, 3]", "[B, 6, 3]").replace("[B, S, 5]", "[B, 7, 5]")
+    (diag,) = spec_error(lengths).diagnostics
+    assert diag.code == "E301" and "sequence length S of value and key" in diag.message
+
+
+def test_attention_heads_must_divide_the_width() -> None:
+    (diag,) = spec_error(one_node("{block: transformer_encoder_layer, in: x, nhead: 3}", "[B, L, 8]")).diagnostics
+    assert diag.code == "E301" and "does not divide into 3 heads" in diag.message
+    assert "{1, 2, 4, 8}" in (diag.hint or "")
+    (diag,) = spec_error(one_node("{block: multi_head_attention, in: {query: x, key: x}, num_heads: 2}",
+                                  "[B, L, 8]")).diagnostics
+    assert diag.code == "E405"
+
+
+def test_sinusoidal_table_values_and_state() -> None:
+    text = one_node("{block: sinusoidal_positional_encoding, in: x, max_len: 16}", "[B, L, 6]")
+    model = vibench.build(text=text).eval()
+    assert list(model.state_dict()) == []  # the table is recomputed, not saved
+    table = model(torch.zeros(1, 4, 6))[0]
+    assert torch.allclose(table[0], torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0, 1.0]))
+    w = [10000 ** (-k / 6) for k in (0, 2, 4)]
+    row3 = [f(3 * wk) for wk in w for f in (math.sin, math.cos)]
+    assert torch.allclose(table[3], torch.tensor(row3), atol=1e-6)
+    scripted = torch.jit.script(model)
+    assert torch.equal(scripted(torch.zeros(2, 4, 6)), model(torch.zeros(2, 4, 6)))
+
+
+def test_sinusoidal_table_of_odd_width() -> None:
+    model = vibench.build(text=one_node("{block: sinusoidal_positional_encoding, in: x, max_len: 8}", "[B, L, 5]"))
+    assert model(torch.zeros(1, 8, 5)).shape == (1, 8, 5)
+
+
+def test_learned_table_is_a_parameter_named_after_the_node() -> None:
+    text = one_node("{block: learned_positional_encoding, in: x, max_len: 10, init_std: 0.5}", "[B, L, 4]")
+    model = vibench.build(text=text)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {"n": (1, 10, 4)}
+    x = torch.randn(2, 7, 4)
+    assert torch.equal(model(x), x + model.n[:, :7])
+
+
+@pytest.mark.parametrize("block", ["sinusoidal_positional_encoding", "learned_positional_encoding"])
+def test_sequence_longer_than_the_table(block: str) -> None:
+    assert spec_error(one_node(f"{{block: {block}, in: x, max_len: 8}}", "[B, 9, 4]")).diagnostics[0].code == "E302"
+    text = one_node(f"{{block: {block}, in: x, max_len: 8}}", "[B, L, 4]")
+    assert [c.text for c in vibench.check(text=text).root.constraints] == ["L <= 8"]
+    assert spec_error(text, {"x": (1, 9, 4)}).diagnostics[0].code == "E305"
+
+
+# --------------------------------------------------------------------------------------------
+# recurrent
+# --------------------------------------------------------------------------------------------
+
+
+def test_lstm_ports_are_torchs_outputs() -> None:
+    text = one_node("{block: lstm, in: x, hidden_size: 5, num_layers: 2, bidirectional: true, dropout: 0.2}",
+                    "[B, L, 3]", outputs="{y: n, h: n.h_n, c: n.c_n}")
+    source = vibench.compile_spec(text=text).source
+    assert "self.n = nn.LSTM(3, 5, num_layers=2, batch_first=True, dropout=0.2, bidirectional=True)" in source
+    assert "n, (n_h_n, n_c_n) = self.n(x)" in source
+    model = vibench.build(text=text).eval()
+    x = torch.randn(2, 6, 3)
+    out, (h, c) = model.n(x)
+    got = torch.jit.script(model)(x)
+    assert torch.equal(got["y"], out) and torch.equal(got["h"], h) and torch.equal(got["c"], c)
+
+
+def test_gru_unpacks_two_values_and_single_layer_drops_dropout() -> None:
+    text = one_node("{block: gru, in: x, hidden_size: 4, dropout: 0.3}", "[B, L, 3]", outputs="{h: n.h_n}")
+    source = vibench.compile_spec(text=text).source
+    assert "self.n = nn.GRU(3, 4, batch_first=True)" in source  # dropout acts between layers only
+    assert "n, n_h_n = self.n(x)" in source
+    assert vibench.build(text=text)(torch.randn(2, 6, 3)).shape == (1, 2, 4)
+
+
+# --------------------------------------------------------------------------------------------
+# spectral
+# --------------------------------------------------------------------------------------------
+
+
+def test_rfft_then_irfft_restores_the_signal() -> None:
+    text = ("vibench: 1\nname: M\ninputs: {x: {shape: [B, C, L], dtype: float64}}\nnodes:\n"
+            "  spec: {block: rfft, in: x, norm: ortho}\n  mag: {block: abs, in: spec}\n"
+            "  back: {block: irfft, in: spec, n: 10, norm: ortho}\noutputs: {spec: spec, mag: mag, back: back}\n")
+    program = vibench.check(text=text)
+    assert [str(t) for _, _, t in program.root.outputs] == [
+        "[B, C, L // 2 + 1] complex128", "[B, C, L // 2 + 1] float64", "[B, C, 10] float64"]
+    x = torch.randn(2, 3, 10, dtype=torch.float64)
+    out = vibench.build(text=text)(x)
+    assert torch.allclose(out["back"], x)
+    assert torch.allclose(out["mag"], out["spec"].abs())
+
+
+def test_spectral_dtype_errors() -> None:
+    (diag,) = spec_error(one_node("{block: irfft, in: x}")).diagnostics
+    assert diag.code == "E304" and "float32" in (diag.found or "")
+    (diag,) = spec_error(one_node("{block: real, in: x}")).diagnostics
+    assert diag.code == "E304" and "abs" in (diag.hint or "")
+    (diag,) = spec_error(one_node("{block: rfft, in: x}", dtype="complex64")).diagnostics
+    assert diag.code == "E304"
+    (diag,) = spec_error(one_node("{block: irfft, in: x}", "[B, C, 1]", "complex64")).diagnostics
+    assert diag.code == "E302" and "2 frequency bins" in diag.message
+
+
+# --------------------------------------------------------------------------------------------
+# docstring examples
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["vibench.testing", "vibench.compiler.blocks.rearrange"])
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

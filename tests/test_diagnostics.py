@@ -1,0 +1,487 @@
+"""The broken-spec corpus: every error code, its position, its message, through the API and the CLI.
+
+Each file in ``tests/broken/`` (sub-folders included) whose header holds ``# expect:`` lines is one
+case. The header is the file's leading comment block:
+
+    # expect: E301 at 14:9                  a diagnostic: code and line:col in this file
+    # expect: E206 at second.yaml:3:10      ... or in another file (the end of its path)
+    # expect-message: shape mismatch        substrings of the preceding diagnostic's message,
+    # expect-expected: [B, 64]              expected, found, hint or one of its notes
+    # expect-found: [B, 512, 1]
+    # expect-hint: did you mean
+    # expect-note: `pool` gives [B, 64, 1]
+    # set: num_classes=3                    run with --set (params= for the API)
+    # input: x=2,1,64                       run with --input (inputs= for the API)
+
+A case passes when the compiler reports exactly the expected diagnostics (codes and positions,
+as a multiset) and each expectation's texts appear in its diagnostic; the CLI exits 1, draws a
+caret under each position and prints no traceback, and ``--format json`` carries the same
+diagnostics with file, line and column. Files without ``# expect:`` are helpers that cases use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+import vibench
+from vibench.compiler import cli, load
+from vibench.compiler.diagnostics import Diagnostic, SpecError
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "broken"
+ROOT = HERE.parent
+ERRORS_DOC = ROOT / "docs" / "errors.md"
+
+# Codes that no corpus file can trigger, and the test that covers each instead.
+COVERED_ELSEWHERE = {
+    "E004": "test_unreadable_file_api / test_unreadable_file_cli (a corpus file is readable by definition)",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The corpus and its headers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Expect:
+    code: str
+    file: str | None  # None: the case's own file
+    line: int
+    col: int
+    texts: list[tuple[str, str]] = field(default_factory=list)  # (field, substring)
+
+
+@dataclass
+class Case:
+    path: Path
+    expects: list[Expect]
+    sets: list[tuple[str, str]]
+    inputs: list[tuple[str, str]]
+
+    @property
+    def id(self) -> str:
+        return self.path.relative_to(CORPUS).as_posix()
+
+    def cli_args(self) -> list[str]:
+        args = [str(self.path), "--check"]
+        for key, value in self.sets:
+            args += ["--set", f"{key}={value}"]
+        for name, dims in self.inputs:
+            args += ["--input", f"{name}={dims}"]
+        return args
+
+    def api_kwargs(self) -> dict:
+        kwargs: dict = {}
+        if self.sets:
+            kwargs["params"] = {k: yaml.safe_load(v) for k, v in self.sets}
+        if self.inputs:
+            kwargs["inputs"] = {n: tuple(int(d) for d in dims.split(",")) for n, dims in self.inputs}
+        return kwargs
+
+
+_EXPECT = re.compile(r"#\s*expect:\s*(E\d{3})\s+at\s+(?:(\S+):)?(\d+):(\d+)\s*$")
+_DETAIL = re.compile(r"#\s*expect-(message|expected|found|hint|note):\s*(.+?)\s*$")
+_SET = re.compile(r"#\s*set:\s*([^=\s]+)=(.*?)\s*$")
+_INPUT = re.compile(r"#\s*input:\s*([^=\s]+)=(\S+)\s*$")
+
+
+def parse_case(path: Path) -> Case | None:
+    """The case a corpus file describes, or None for a helper file (no ``# expect:`` line)."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    expects: list[Expect] = []
+    sets: list[tuple[str, str]] = []
+    inputs: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        if m := _EXPECT.match(line):
+            expects.append(Expect(m[1], m[2], int(m[3]), int(m[4])))
+        elif m := _DETAIL.match(line):
+            assert expects, f"{path}: `{line}` comes before any `# expect:` line"
+            expects[-1].texts.append((m[1], m[2]))
+        elif m := _SET.match(line):
+            sets.append((m[1], m[2]))
+        elif m := _INPUT.match(line):
+            inputs.append((m[1], m[2]))
+        else:
+            assert not re.match(r"#\s*(expect[\w-]*|set|input)\s*:", line), f"{path}: malformed header line `{line}`"
+    return Case(path, expects, sets, inputs) if expects else None
+
+
+def corpus() -> list[Case]:
+    paths = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+    return [case for case in map(parse_case, paths) if case is not None]
+
+
+CASES = corpus()
+
+
+def test_corpus_is_not_empty() -> None:
+    assert len(CASES) >= 60
+    assert any(len(c.expects) > 1 for c in CASES), "the corpus proves that several errors are reported together"
+
+
+# --------------------------------------------------------------------------------------------
+# Matching diagnostics against expectations
+# --------------------------------------------------------------------------------------------
+
+
+def _same_file(case: Case, expect_file: str | None, actual: str) -> bool:
+    actual = actual.replace(os.sep, "/")
+    if expect_file is None:
+        return Path(actual).resolve() == case.path
+    return actual == expect_file or actual.endswith("/" + expect_file)
+
+
+def check_against(case: Case, found: list[dict]) -> None:
+    """``found``: one dict per diagnostic with code, file, line, column and the texts."""
+    for d in found:
+        assert "file" in d and "line" in d and "column" in d, f"{case.id}: diagnostic without a position: {d}"
+    remaining = list(found)
+    unmatched = []
+    for e in case.expects:
+        match = None
+        for d in remaining:
+            if d["code"] == e.code and d["line"] == e.line and d["column"] == e.col \
+                    and _same_file(case, e.file, d["file"]) and all(_has_text(d, f, t) for f, t in e.texts):
+                match = d
+                break
+        if match is None:
+            unmatched.append(e)
+        else:
+            remaining.remove(match)
+    shown = "\n".join(f"  {d['code']} at {d['file']}:{d['line']}:{d['column']}: {d['message']} "
+                      f"| expected={d.get('expected')} found={d.get('found')} hint={d.get('hint')} "
+                      f"notes={d.get('notes')}" for d in found)
+    assert not unmatched and not remaining, (
+        f"{case.id}: expected {[(e.code, e.line, e.col, e.texts) for e in unmatched]} not matched; "
+        f"unexpected {[(d['code'], d['line'], d['column']) for d in remaining]}; the compiler said:\n{shown}")
+
+
+def _has_text(d: dict, what: str, text: str) -> bool:
+    if what == "note":
+        return any(text in n for n in d.get("notes", []))
+    return text in (d.get(what) or "")
+
+
+# --------------------------------------------------------------------------------------------
+# The corpus through the API, the CLI's text output and its JSON output
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_api_reports_expected_diagnostics(case: Case) -> None:
+    with pytest.raises(SpecError) as info:
+        vibench.check(str(case.path), **case.api_kwargs())
+    error = info.value
+    assert all(isinstance(d, Diagnostic) for d in error.diagnostics)
+    check_against(case, [d.to_json() for d in error.diagnostics])
+    # The rendered text draws every diagnostic with its source line and a caret.
+    text = error.render()
+    assert str(error) == text
+    for d in error.diagnostics:
+        _assert_caret(text, d.pos.file, d.pos.line, d.pos.col, error.sources)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_cli_text_output(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main(case.cli_args())
+    out, err = capsys.readouterr()
+    assert rc == cli.EXIT_SPEC, f"{case.id}: exit {rc}\n{err}"
+    assert out == ""
+    assert "Traceback" not in err and "internal error" not in err
+    n = len(case.expects)
+    assert f"{n} error{'s' if n != 1 else ''} in " in err
+    headers = re.findall(r"^error\[(E\d{3})\]: .+$", err, flags=re.M)
+    assert sorted(headers) == sorted(e.code for e in case.expects)
+    sources = _sources(err)
+    for e in case.expects:
+        file = next(f for f in sources if _same_file(case, e.file, f))
+        _assert_caret(err, file, e.line, e.col, {file: _read(case, file)})
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_cli_json_output(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main(case.cli_args() + ["--format", "json"])
+    out, err = capsys.readouterr()
+    assert rc == cli.EXIT_SPEC, f"{case.id}: exit {rc}\n{err}"
+    assert "Traceback" not in err
+    report = json.loads(out)
+    assert report["ok"] is False
+    for d in report["diagnostics"]:
+        assert re.fullmatch(r"E\d{3}", d["code"]) and d["severity"] == "error" and d["message"]
+        assert isinstance(d["file"], str) and isinstance(d["line"], int) and isinstance(d["column"], int)
+        assert d["line"] >= 1 and d["column"] >= 1
+    check_against(case, report["diagnostics"])
+
+
+def _sources(rendered: str) -> list[str]:
+    return sorted({m[1] for m in re.finditer(r"^  --> (.+):\d+:\d+$", rendered, flags=re.M)})
+
+
+def _read(case: Case, file: str) -> str:
+    path = Path(file)
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def _assert_caret(rendered: str, file: str, line: int, col: int, sources: dict[str, str]) -> None:
+    """The block for ``file:line:col`` shows the source line and a caret under column ``col``."""
+    lines = rendered.splitlines()
+    arrow = f"  --> {file}:{line}:{col}"
+    assert arrow in lines, f"no `{arrow}` in:\n{rendered}"
+    k = lines.index(arrow)
+    src_lines = sources[file].splitlines() + [""]
+    src = src_lines[line - 1].expandtabs(1)
+    gutter = " " * len(str(line))
+    assert lines[k + 1] == f"{gutter} |"
+    assert lines[k + 2] == f"{line} | {src}"
+    caret_line = lines[k + 3]
+    assert caret_line.startswith(f"{gutter} | ")
+    carets = caret_line[len(gutter) + 3:]
+    assert carets.index("^") == col - 1, f"caret not under column {col}:\n" + "\n".join(lines[k:k + 4])
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage: every code is documented and triggered
+# --------------------------------------------------------------------------------------------
+
+
+def _codes_in_source() -> set[str]:
+    codes: set[str] = set()
+    for path in (ROOT / "vibench").rglob("*.py"):
+        codes |= set(re.findall(r"\"(E\d{3})\"", path.read_text(encoding="utf-8")))
+    return codes
+
+
+def test_every_code_is_documented_and_triggered() -> None:
+    codes = _codes_in_source()
+    assert len(codes) >= 35, sorted(codes)
+    doc = ERRORS_DOC.read_text(encoding="utf-8")
+    documented = set(re.findall(r"^## (E\d{3})\b", doc, flags=re.M))
+    assert not codes - documented, f"codes without a section in docs/errors.md: {sorted(codes - documented)}"
+    assert not documented - codes, f"docs/errors.md documents codes nothing emits: {sorted(documented - codes)}"
+    triggered = {e.code for case in CASES for e in case.expects}
+    untested = codes - triggered - set(COVERED_ELSEWHERE)
+    assert not untested, f"codes no corpus file triggers: {sorted(untested)}"
+
+
+def _doc_sections() -> list[tuple[str, str]]:
+    doc = ERRORS_DOC.read_text(encoding="utf-8")
+    return [(section[:4], section) for section in re.split(r"^## ", doc, flags=re.M)[1:]]
+
+
+def test_errors_doc_sections_are_complete() -> None:
+    """Each section says what the code means, shows an example and a message, and how to fix it."""
+    sections = _doc_sections()
+    assert [code for code, _ in sections] == sorted(code for code, _ in sections), "sections out of order"
+    for code, section in sections:
+        example = "```console" if code in COVERED_ELSEWHERE else "```yaml"
+        for part in (example, "error[" + code + "]", "**Fix:**"):
+            assert part in section, f"docs/errors.md section {code} lacks {part!r}"
+
+
+@pytest.mark.parametrize("code", [code for code, _ in _doc_sections() if code not in COVERED_ELSEWHERE])
+def test_errors_doc_example_reports_its_code(code: str) -> None:
+    """The section's YAML example really produces its code and the message shown next to it.
+
+    ``# $ vibench-compile spec.yaml --set K=V --input N=DIMS`` in an example gives its flags.
+    """
+    section = dict(_doc_sections())[code]
+    example = re.search(r"```yaml\n(.*?)```", section, flags=re.S)[1]
+    shown = re.search(r"^error\[" + code + r"\]: (.+)$", section, flags=re.M)[1]
+    params, inputs = {}, {}
+    if m := re.search(r"^# \$ vibench-compile spec\.yaml (.+)$", example, flags=re.M):
+        args = m[1].split()
+        for flag, value in zip(args, args[1:], strict=False):
+            key, _, text = value.partition("=")
+            if flag == "--set":
+                params[key] = yaml.safe_load(text)
+            elif flag == "--input":
+                inputs[key] = tuple(int(d) for d in text.split(","))
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=example, params=params or None, inputs=inputs or None)
+    messages = [d.render().splitlines()[0] for d in info.value.diagnostics if d.code == code]
+    assert f"error[{code}]: {shown}" in messages, f"{code}: the compiler says {info.value.render()}"
+
+
+# --------------------------------------------------------------------------------------------
+# Errors outside the corpus: unreadable files, size limits, usage errors, atomic output
+# --------------------------------------------------------------------------------------------
+
+
+def test_unreadable_file_api(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        vibench.check(str(tmp_path / "missing.yaml"))
+    (d,) = info.value.diagnostics
+    assert d.code == "E004" and "missing.yaml" in (d.found or "")
+
+
+def _refuse_open(*args: object, **kwargs: object) -> None:
+    raise PermissionError(13, "Permission denied")
+
+
+def test_unreadable_file_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "locked.yaml"
+    spec.write_text("vibench: 1\n", encoding="utf-8")
+    # Permissions do not stop root, so the loader's `open` is made to refuse instead.
+    monkeypatch.setattr(load, "open", _refuse_open, raising=False)
+    assert cli.main([str(spec), "--check"]) == cli.EXIT_SPEC
+    out, err = capsys.readouterr()
+    assert "error[E004]: cannot read spec file: Permission denied" in err and "Traceback" not in err
+    assert cli.main([str(spec), "--check", "--format", "json"]) == cli.EXIT_SPEC
+    (d,) = json.loads(capsys.readouterr().out)["diagnostics"]
+    assert d["code"] == "E004" and d["found"].endswith("locked.yaml")
+
+
+def test_file_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = tmp_path / "big.yaml"
+    spec.write_text("vibench: 1\nname: Big\ndoc: " + "x" * 200 + "\n", encoding="utf-8")
+    monkeypatch.setattr(load, "MAX_BYTES", 100)
+    with pytest.raises(SpecError) as info:
+        vibench.check(str(spec))
+    assert info.value.codes == ["E002"]
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=spec.read_text(encoding="utf-8"))
+    assert info.value.codes == ["E002"]
+
+
+USAGE_ERRORS = {
+    "missing file": (["does/not/exist.yaml", "--check"], "no such spec file"),
+    "folder": ([".", "--check"], "is a folder"),
+    "no spec": (["--check"], "no spec given"),
+    "set without =": (["{spec}", "--check", "--set", "num_classes"], "--set expects KEY=VALUE"),
+    "set unreadable value": (["{spec}", "--check", "--set", "layers=[1, 2"], "cannot read"),
+    "set recursive value": (["{spec}", "--check", "--set", "layers=&a [*a]"], "refers to itself"),
+    "set python tag": (["{spec}", "--check", "--set", "layers=!!python/object:os.system x"], "cannot read"),
+    "input without =": (["{spec}", "--check", "--input", "x"], "--input expects NAME=DIMS"),
+    "input not integers": (["{spec}", "--check", "--input", "x=2,one,64"], "must be integers"),
+    "input not positive": (["{spec}", "--check", "--input", "x=2,0,64"], "positive"),
+    "check with output": (["{spec}", "--check", "-o", "{tmp}/out.py"], "--check writes nothing"),
+    "unknown flag": (["{spec}", "--chek"], "unrecognized arguments"),
+    "bad format": (["{spec}", "--check", "--format", "xml"], "invalid choice"),
+    "output folder missing": (["{spec}", "-o", "{tmp}/no/such/dir/out.py"], "does not exist"),
+}
+
+GOOD_SPEC = """\
+vibench: 1
+name: Good
+params: {num_classes: 4}
+inputs: {x: {shape: [B, 1, L]}}
+nodes:
+  conv: {block: conv1d, in: x, out_channels: 4, kernel_size: 3, padding: 1}
+  pool: {block: adaptive_avg_pool1d, in: conv, output_size: 1}
+  flat: {block: flatten, in: pool}
+  fc: {block: linear, in: flat, out_features: "${num_classes}"}
+outputs: {logits: fc}
+"""
+
+
+@pytest.mark.parametrize("name", sorted(USAGE_ERRORS))
+def test_usage_errors_exit_2(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "good.yaml"
+    spec.write_text(GOOD_SPEC, encoding="utf-8")
+    args, message = USAGE_ERRORS[name]
+    argv = [a.replace("{spec}", str(spec)).replace("{tmp}", str(tmp_path)) for a in args]
+    rc = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert rc == cli.EXIT_USAGE, err
+    assert "usage error" in err and message in err, err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_good_spec_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "good.yaml"
+    spec.write_text(GOOD_SPEC, encoding="utf-8")
+    assert cli.main([str(spec), "--check", "--input", "x=2,1,64"]) == cli.EXIT_OK
+    assert "ok: Good" in capsys.readouterr().out
+
+
+def test_failed_compile_leaves_output_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.py"
+    previous = b"# the previous model.py\r\nimport torch\n\x00 bytes kept as they are\n"
+    out.write_bytes(previous)
+    for broken in ("e301_shape_mismatch.yaml", "e001_unclosed_bracket.yaml", "e110_unknown_block.yaml"):
+        assert cli.main([str(CORPUS / broken), "-o", str(out)]) == cli.EXIT_SPEC
+        assert out.read_bytes() == previous
+    assert cli.main([str(CORPUS / "e110_unknown_block.yaml"), "-o", str(out), "--format", "json"]) == cli.EXIT_SPEC
+    assert out.read_bytes() == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.py"], "a temporary file was left behind"
+    capsys.readouterr()
+
+
+def test_spec_error_in_text_mode_names_the_file(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main([str(CORPUS / "multi_validation.yaml"), "--check"])
+    err = capsys.readouterr().err
+    assert rc == cli.EXIT_SPEC
+    assert err.rstrip().endswith(f"4 errors in {CORPUS / 'multi_validation.yaml'}")
+
+
+def test_set_values_are_located_at_declarations(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad --set value has no place in the file: the error points at the parameter's declaration."""
+    spec = CORPUS / "e208_param_out_of_bounds.yaml"
+    with pytest.raises(SpecError) as info:
+        vibench.check(str(spec), params={"activation": 3})
+    (d,) = info.value.diagnostics
+    assert (d.code, d.pos.line, d.pos.col, d.expected, d.found) == ("E202", 10, 3, "str", "3 (an integer)")
+
+
+# --------------------------------------------------------------------------------------------
+# Mutated specs: a SpecError with positions, or success; never another exception
+# --------------------------------------------------------------------------------------------
+
+_BASES = [(ROOT / "examples" / "resnet18_1d.yaml").read_text(encoding="utf-8")] + [
+    (CORPUS / name).read_text(encoding="utf-8")
+    for name in ("e301_repeat_copy.yaml", "e208_block_param_bounds.yaml", "e402_cycle.yaml", "multi_shapes.yaml")
+]
+_TOKENS = ["x", "L", "B", "-1", "0", "[]", "{}", "${i}", "${L}", "${1 / 0}", "null", "true", '""', "in:", "block:",
+           "repeat: 0", "when: false", "conv1d", "linear", "add", "flatten", "1e999", "${[1] * 3}", ":", "&a", "*a",
+           "x.out", "BasicBlock", "999999999999", "int", "list[int]", "int64", "off", "'", "[", "{", "- x"]
+
+
+@st.composite
+def mutated_specs(draw: st.DrawFn) -> str:
+    lines = draw(st.sampled_from(_BASES)).splitlines()
+    for _ in range(draw(st.integers(1, 4))):
+        k = draw(st.integers(0, len(lines) - 1))
+        op = draw(st.sampled_from(["delete", "word", "duplicate", "char"]))
+        if op == "delete":
+            del lines[k]
+        elif op == "duplicate":
+            lines.insert(k, lines[draw(st.integers(0, len(lines) - 1))])
+        elif lines[k]:
+            token = draw(st.sampled_from(_TOKENS))
+            if op == "word":
+                words = lines[k].split(" ")
+                words[draw(st.integers(0, len(words) - 1))] = token
+                lines[k] = " ".join(words)
+            else:
+                j = draw(st.integers(0, len(lines[k]) - 1))
+                lines[k] = lines[k][:j] + token + lines[k][j + 1:]
+        if not lines:
+            lines = ["vibench: 1"]
+    return "\n".join(lines) + "\n"
+
+
+@given(mutated_specs(), st.booleans())
+def test_mutated_specs_fail_cleanly(text: str, bind: bool) -> None:
+    try:
+        vibench.check(text=text, inputs={"x": (2, 1, 256)} if bind else None)
+    except SpecError as err:
+        assert err.diagnostics
+        for d in err.diagnostics:
+            assert re.fullmatch(r"E\d{3}", d.code)
+            assert d.pos is not None and d.pos.line >= 1 and d.pos.col >= 1, d
+        assert err.render()

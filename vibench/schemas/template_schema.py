@@ -1,0 +1,159 @@
+"""Schemas for specs that extend a template: ``extends:`` names and the ``with:`` parameters.
+
+The main schema lists the templates on the spec path (the shipped library, and the folders given
+with ``--spec-path``) under ``extends:`` and, per template, an
+``if extends == T then with: {T's parameters}`` condition, so ``with:`` completes the parameters of
+whichever of them the file extends. ``vibench-compile schema --template NAME`` builds a narrower
+schema for specs extending one template (``extends:`` fixed, no ``nodes:``), also one that is
+neither in the library nor on a spec path the main schema was written with: a spec file.
+
+A template's parameters are read with the compiler's own resolver (``extends`` chains included), so
+the schema offers exactly what ``with:`` accepts. A library template that does not resolve is still
+listed, described as invalid, without parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.ir import ParamDecl
+
+if TYPE_CHECKING:
+    from vibench.compiler.resolve import Library
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """A template as the schema shows it."""
+
+    name: str  # as written after `extends:`
+    summary: str  # one line: the first line of its doc, or why it does not resolve
+    markdown: str
+    params: tuple[ParamDecl, ...] | None  # None: the template does not resolve
+
+
+def templates_on_path(search_path: list[str]) -> list[TemplateInfo]:
+    """Every template on the spec search path: the folders given, then the shipped library.
+
+    Names are ``family/Name`` relative to their folder; a name found twice is the first one, as
+    ``extends:`` resolves it. Sorted by name.
+    """
+    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES, Library
+
+    library = Library(search_path)
+    found: dict[str, str] = {}
+    for root in [*library.user_dirs, LIBRARY_DIR]:
+        for dirpath, dirnames, files in os.walk(root):
+            dirnames.sort()
+            for f in sorted(files):
+                if f.endswith(SPEC_SUFFIXES):
+                    rel = os.path.relpath(os.path.join(dirpath, f), root)
+                    found.setdefault(os.path.splitext(rel)[0].replace(os.sep, "/"), os.path.join(dirpath, f))
+    return [_info(name, found[name], library) for name in sorted(found)]
+
+
+def load_template(ref: str, search_path: list[str]) -> TemplateInfo:
+    """The template ``ref``: a spec file, or ``family/Name`` on the search path or in the library.
+
+    Raises KeyError when there is no such spec, SpecError when it does not resolve.
+    """
+    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES, Library
+
+    library = Library(search_path)
+    if os.path.isfile(ref):
+        path = os.path.abspath(ref)
+    else:
+        candidates = [os.path.join(root, ref + suffix) for root in [*library.user_dirs, LIBRARY_DIR]
+                      for suffix in ("", *SPEC_SUFFIXES)]
+        path = next((c for c in candidates if os.path.isfile(c)), "")
+        if not path:
+            raise KeyError(f"unknown template `{ref}`: no such file, and no `{ref}` on the spec path or in the "
+                           "library (see `vibench-compile --list`)")
+    return _info(ref, path, library, strict=True)
+
+
+def _info(name: str, path: str, library: Library, strict: bool = False) -> TemplateInfo:
+    from vibench.compiler.diagnostics import SpecError
+
+    try:
+        unit, _ = library.load(path, None)
+    except SpecError as err:
+        if strict:
+            raise
+        code = err.diagnostics[0].code
+        why = f"(invalid: {code}; run `vibench-compile --check {library.display(path)}`)"
+        return TemplateInfo(name, why, f"**{name}** {why}", None)
+    lines = (unit.doc or "").strip().splitlines()
+    summary = lines[0] if lines else name
+    listing = "\n".join(f"- `{p.name}`: {p.doc or p.type}" for p in unit.params)
+    markdown = f"**{name}**: {(unit.doc or '').strip()}" + (f"\n\nParameters:\n{listing}" if listing else "")
+    return TemplateInfo(name, summary, markdown, unit.params)
+
+
+def with_schema(info: TemplateInfo) -> dict[str, Any]:
+    """The ``with:`` mapping of a template: its parameters, nothing else."""
+    from vibench.schemas.jsonschema import block_param
+
+    assert info.params is not None
+    props = {p.name: block_param(p.name, _field(p), required=p.required,
+                                 default_text=None if _plain(p.default) else "computed from other parameters")
+             for p in info.params}
+    text = f"Values for the parameters of `{info.name}`."
+    return {"title": "with", "type": "object", "description": text, "markdownDescription": text,
+            "properties": props, "additionalProperties": False}
+
+
+def with_condition(info: TemplateInfo) -> dict[str, Any]:
+    """``if extends == T then with: T's parameters`` (anchored, so that ``a/B`` never selects ``a/Bc``)."""
+    tag = {"const": info.name, "pattern": f"^{re.escape(info.name)}$"}
+    return {"if": {"properties": {"extends": tag}, "required": ["extends"]},
+            "then": {"properties": {"with": with_schema(info)}}}
+
+
+def narrow(root: dict[str, Any], info: TemplateInfo) -> None:
+    """Turn the document schema into one for specs that extend ``info`` (in place)."""
+    for key in ("inputs", "nodes", "outputs", "blocks"):  # not allowed next to `extends:` (E107)
+        root["properties"].pop(key)
+    extends: dict[str, Any] = {"title": "extends", "description": info.summary, "markdownDescription": info.markdown}
+    if info.name.endswith((".yaml", ".yml", ".json")):
+        extends["type"] = "string"  # a file: the spec names it relative to its own folder
+    else:
+        extends["const"] = info.name
+    root["properties"]["extends"] = extends
+    root["properties"]["with"] = with_schema(info)
+    root["required"] = ["vibench", "extends"]
+
+
+def _field(p: ParamDecl) -> dict[str, Any]:
+    """A declared parameter as a pydantic-style field schema (type, bounds, choices, doc, default)."""
+    from pydantic import TypeAdapter
+
+    from vibench.compiler.params import parse_type
+
+    schema: dict[str, Any] = TypeAdapter(parse_type(p.type)).json_schema()
+    if p.choices is not None:
+        schema = {"enum": list(p.choices)}
+    bounds = {"minimum": p.ge, "exclusiveMinimum": p.gt, "maximum": p.le, "exclusiveMaximum": p.lt}
+    bounds = {k: int(v) if float(v).is_integer() else v for k, v in bounds.items() if v is not None}
+    if bounds:
+        members = schema.get("anyOf", [schema])
+        for m in members:
+            if m.get("type") in ("integer", "number"):
+                m.update(bounds)
+    schema["description"] = p.doc or f"Parameter `{p.name}` ({p.type})."
+    if not p.required and _plain(p.default):
+        schema["default"] = p.default
+    return schema
+
+
+def _plain(value: Any) -> bool:
+    """Whether a default is plain data (not a ``${...}`` computed from other parameters)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
