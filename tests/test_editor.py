@@ -357,7 +357,7 @@ def test_json_specs_work_through_dollar_schema(yaml_server: LanguageServer) -> N
     probed = probed.replace('"padding": 1},', f'"padding": 1,\n{indent}⟨keys⟩\n    }},')
     found = complete(yaml_server, path, probed)
     assert set(BLOCKS) <= labels(found["value"])
-    offered = set(BLOCKS["conv1d"].Params.model_fields) | {"repeat", "when", "doc"}
+    offered = set(BLOCKS["conv1d"].Params.model_fields) | set(NODE_KEYS[2:])  # all but `block`, `in` (given)
     assert keys(found["keys"]) == offered - {"out_channels", "kernel_size", "padding"}
     broken = text.replace('"block": "linear"', '"block": "lineer"')
     row = next(i for i, line in enumerate(broken.split("\n")) if "lineer" in line)

@@ -14,7 +14,7 @@ class PatchTSTClassifier(nn.Module):
 
     Inputs:      x [B, 2, L] float32
     Outputs:     logits [B, 10] float32
-    Constraints: L % 16 == 0; -(L // 16) >= -256
+    Constraints: L % 16 == 0; L <= 4111
     Parameters:  119,306
     """
 

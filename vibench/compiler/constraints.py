@@ -58,8 +58,16 @@ class SymbolSpace:
         lo, hi = e.bounds(self.bounds)
         if lo > 0 or hi < 0:
             return False
+        linear = all(len(mono) == 1 and isinstance(mono[0], str) for mono, _ in e.terms)
+        if linear and len(e.terms) == 1:
+            # c*S + k == 0 has the one solution S = -k / c: possible when it is a whole number in range.
+            (mono, c), k = e.terms[0], e.const
+            s_lo, s_hi = self.bounds.get(mono[0], (1, INF))
+            return None if k % c == 0 and s_lo <= -k // c <= s_hi else False
+        if linear:
+            return None  # several free sizes: some choice meets it (checked once bound with --input)
         if all(e.evaluate(env) != 0 for env in self._samples(e.symbols())):
-            return False
+            return False  # e.g. L == (L + 1) // 2 holds only for L = 1
         return None
 
     def decide_mod(self, e: Dim, m: int) -> bool | None:
@@ -124,6 +132,13 @@ def solve_ge(e: Dim) -> tuple[str, str, int] | None:
         if isinstance(atom, str):
             # c*S + k >= 0
             return (atom, ">=", -(k // c)) if c > 0 else (atom, "<=", k // (-c))
+        if c == -1:
+            # k - (num // m) >= 0  <=>  num // m <= k  <=>  (k + 1)*m - 1 - num >= 0
+            nxt = (k + 1) * atom.den - 1 - atom.num
+            if isinstance(nxt, int):
+                return None
+            e = nxt
+            continue
         if c != 1:
             return None
         # (num // m) + k >= 0  <=>  num >= -k*m

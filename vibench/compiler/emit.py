@@ -40,6 +40,7 @@ class _Class:
     forward_args: str = ""
     forward_returns: str = "torch.Tensor"
     forward_lines: list[str] = field(default_factory=list)
+    attributes: list[str] = field(default_factory=list)
 
 
 def emit(program: Program, *, out_path: str | None = None) -> str:
@@ -142,6 +143,8 @@ class _Vars:
 
 def _unit_class(unit: Unit, names: dict[tuple, str], imports: set[str], natives: list[str], *, is_root: bool) -> _Class:
     cls = _Class(name=names[unit.key], doc_lines=_docstring(unit, is_root))
+    if is_root and unit.metadata:
+        cls.attributes = wrap(f"METADATA = {py(unit.metadata)}", 4)
     input_names = [n for n, _ in unit.inputs]
     cls.forward_args = ", ".join(f"{n}: torch.Tensor" for n in input_names)
     variables = _Vars(set(input_names) | {n.name for n in unit.nodes} | {"self", "torch", "nn", "F", "math"})

@@ -107,6 +107,8 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.GtE: operator.ge,
     ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
+    ast.Is: lambda a, b: a is b if b is None or a is None else a == b,  # `x is None`; never object identity
+    ast.IsNot: lambda a, b: a is not b if b is None or a is None else a != b,
 }
 
 

@@ -82,10 +82,11 @@ class InputDecl:
     """A declared tensor input: dims are ints, symbol names or templates."""
 
     name: str
-    shape: tuple[Any, ...]
+    shape: Any  # tuple of dims (int, symbol name, Template), or one Template giving the list
     dtype: str = "float32"
     doc: str | None = None
     pos: Pos | None = None
+    when: Any = None  # bool, Template or None
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class NodeDef:
     doc: str | None = None
     pos: Pos | None = None
     block_pos: Pos | None = None
+    inherit: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class OutputDef:
     name: str
     ref: Ref
     pos: Pos | None = None
+    when: Any = None  # bool, Template or None
+    doc: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,6 +144,7 @@ class UnitDef:
     blocks: dict[str, UnitDef] = field(default_factory=dict)
     pos: Pos | None = None
     param_values: dict[str, Any] | None = None  # bound values (root unit only)
+    metadata: Any = None  # the spec's `metadata:` (may hold templates)
 
     def param(self, name: str) -> ParamDecl | None:
         for p in self.params:
@@ -248,6 +253,7 @@ class Unit:
     const_symbols: tuple[tuple[str, int], ...]
     file: str
     pos: Pos | None
+    metadata: Any = None  # evaluated `metadata:` (plain JSON-like values)
 
     @property
     def param_count(self) -> int:

@@ -252,7 +252,7 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
         diags.add(Diagnostic("E106", f"model name `{spec.name}` is not a valid Python class name", doc.pos(("name",)),
                              hint="use letters, digits and underscores, starting with a letter"))
     root = _unit(doc, (), spec.name, f"{doc.file}", spec.doc, spec.params, spec.inputs, spec.nodes, spec.outputs,
-                 blocks, diags)
+                 blocks, diags, metadata=spec.metadata)
     diags.raise_if_any()
     return root, blocks
 
@@ -297,6 +297,10 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
     used = set()
     for value, _ in given.values():
         used |= template_names(value)
+    try:
+        used |= template_names(parse_value(spec.metadata or {}, None))
+    except ExprError:
+        pass  # reported below, where the metadata is parsed
     for decl in own:
         if decl.name not in used:
             diags.add(Diagnostic("E207", f"parameter `{decl.name}` is declared but never used", decl.pos,
@@ -315,13 +319,21 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
     if spec.name is not None and (not spec.name.isidentifier() or keyword.iskeyword(spec.name)):
         diags.add(Diagnostic("E106", f"model name `{spec.name}` is not a valid Python class name", doc.pos(("name",))))
         diags.raise_if_any()
+    metadata = base.metadata
+    if spec.metadata:
+        try:
+            own_meta = parse_value(spec.metadata, doc.pos(("metadata",)))
+        except ExprError as err:
+            diags.add(_expr_diag(err, doc.pos(("metadata",)), "`metadata`"))
+            diags.raise_if_any()
+        metadata = {**(base.metadata or {}), **own_meta}
     root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname,
-                   pos=doc.pos(()))
+                   pos=doc.pos(()), metadata=metadata)
     return root, base_blocks
 
 
 def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | None, params: dict, inputs: dict,
-          nodes: dict, outputs: dict, blocks: dict[str, UnitDef], diags: Collector) -> UnitDef:
+          nodes: dict, outputs: dict, blocks: dict[str, UnitDef], diags: Collector, metadata: Any = None) -> UnitDef:
     known_errors = len(diags.items)
     decls = _param_decls(doc, path, params, diags)
     input_decls = []
@@ -329,7 +341,18 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
         ipath = path + ("inputs", iname)
         _check_name(diags, doc, ipath, iname, "input")
         dims: list[Any] = []
-        for k, dim in enumerate(ispec.shape):
+        whole: Any = None
+        if isinstance(ispec.shape, str):
+            spos = doc.pos(ipath + ("shape",))
+            try:
+                whole = parse_template(ispec.shape, spos)
+            except ExprError as err:
+                diags.add(_expr_diag(err, spos, f"the shape of input `{iname}`"))
+            if isinstance(whole, str):
+                diags.add(Diagnostic("E212", f"the shape of input `{iname}` must be a list or one `${{...}}`", spos,
+                                     expected="[B, C, L] or `${...}` giving such a list", found=repr(ispec.shape)))
+                whole = None
+        for k, dim in enumerate(ispec.shape if isinstance(ispec.shape, list) else []):
             dpos = doc.pos(ipath + ("shape", k))
             if isinstance(_raw(doc, ipath + ("shape", k)), bool):  # validation reads `true` as 1
                 diags.add(Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", dpos,
@@ -352,7 +375,9 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
             else:
                 diags.add(Diagnostic("E212", f"invalid dimension `{dim}` in the shape of input `{iname}`", dpos,
                                      expected="an integer, a symbol name such as L, or `${...}`", found=repr(dim)))
-        input_decls.append(InputDecl(iname, tuple(dims), ispec.dtype, ispec.doc, doc.pos(ipath, key=True)))
+        when = _parsed_flag(doc, ipath + ("when",), ispec.when, f"`when` of input `{iname}`", diags)
+        shape = whole if whole is not None else tuple(dims)
+        input_decls.append(InputDecl(iname, shape, ispec.dtype, ispec.doc, doc.pos(ipath, key=True), when))
     node_defs = []
     for index, (nname, nspec) in enumerate(nodes.items()):
         npath = path + ("nodes", nname)
@@ -362,18 +387,47 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
     for oname, target in outputs.items():
         opath = path + ("outputs", oname)
         _check_name(diags, doc, opath, oname, "output")
-        output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath)), doc.pos(opath, key=True)))
+        if isinstance(target, str):
+            output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath)), doc.pos(opath, key=True)))
+        else:
+            when = _parsed_flag(doc, opath + ("when",), target.when, f"`when` of output `{oname}`", diags)
+            output_defs.append(OutputDef(oname, _ref(target.from_, doc.pos(opath + ("from",))),
+                                         doc.pos(opath, key=True), when, target.doc))
     if not outputs:
         diags.add(Diagnostic("E103", f"{'block' if path else 'model'} `{name}` has no outputs",
                              doc.pos(path + ("outputs",), key=True), expected="at least one output",
                              hint="add `name: node` entries under `outputs:`"))
+    if metadata is not None:
+        mpos = doc.pos(path + ("metadata",))
+        try:
+            metadata = parse_value(metadata, mpos)
+        except ExprError as err:
+            diags.add(_expr_diag(err, mpos, "`metadata`"))
+            metadata = None
     unit = UnitDef(name=name, qualname=qualname, doc=text, params=tuple(decls), inputs=tuple(input_decls),
                    nodes=tuple(node_defs), outputs=tuple(output_defs), file=doc.file, path=doc.path, blocks=blocks,
-                   pos=doc.pos(path, key=bool(path)) if path else doc.pos(()))
+                   pos=doc.pos(path, key=bool(path)) if path else doc.pos(()), metadata=metadata)
     # An expression that does not parse hides the names it reads: "never used" would be a false alarm.
     if not any(d.code == "E203" for d in diags.items[known_errors:]):
         _check_unused(unit, diags)
     return unit
+
+
+def _parsed_flag(doc: LoadedDoc, path: tuple, value: Any, where: str, diags: Collector) -> Any:
+    """A `when:` value: a bool, a parsed `${...}`, or None; anything else is E211."""
+    if not isinstance(value, str):
+        return value
+    pos = doc.pos(path)
+    try:
+        parsed = parse_template(value, pos)
+    except ExprError as err:
+        diags.add(_expr_diag(err, pos, where))
+        return None
+    if isinstance(parsed, str):
+        diags.add(Diagnostic("E211", f"{where} must be true, false or `${{...}}`", pos, found=repr(value),
+                             hint="write a comparison, e.g. `${num_classes is not None}`"))
+        return None
+    return parsed
 
 
 def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) -> list[ParamDecl]:
@@ -477,7 +531,8 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
     for key, value in (spec.model_extra or {}).items():
         params.append((str(key), parsed(str(key), value), kpos(key)))
     return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
-                   when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=vpos("block"))
+                   when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=vpos("block"),
+                   inherit=spec.inherit)
 
 
 def _ref(text: str, pos: Pos | None) -> Ref:
@@ -511,10 +566,16 @@ def _check_unused(unit: UnitDef, diags: Collector) -> None:
     for decl in unit.params:
         used |= template_names(decl.default)
     for inp in unit.inputs:
-        for d in inp.shape:
+        used |= template_names(inp.when)
+        for d in (inp.shape,) if isinstance(inp.shape, Template) else inp.shape:
             if isinstance(d, Template):
                 used |= template_names(d)
+    for out in unit.outputs:
+        used |= template_names(out.when)
+    used |= template_names(unit.metadata)
     for node in unit.nodes:
+        if node.inherit:
+            return  # the node's block may read any of them
         used |= template_names(node.block) | template_names(node.repeat) | template_names(node.when)
         for _, value, _ in node.params:
             used |= template_names(value)

@@ -104,12 +104,16 @@ class _Specializer:
                                           expected="one of " + one_of(names),
                                           hint=suggest(name, names) or "bind the inputs the spec declares"))
                 continue
-            if len(dims) != len(decl.shape):
+            try:
+                shape = declared_dims(decl, env)
+            except (ExprError, ValueError, NeedConcrete):
+                continue  # the shapes pass reports the declaration itself
+            if len(dims) != len(shape):
                 self.diags.add(Diagnostic("E305", f"--input {name} has {len(dims)} dimensions, the input has "
-                                          f"{len(decl.shape)}", decl.pos, expected=_decl_text(decl.shape),
+                                          f"{len(shape)}", decl.pos, expected=_decl_text(shape),
                                           found=",".join(map(str, dims))))
                 continue
-            for k, (want, got) in enumerate(zip(decl.shape, dims, strict=False)):
+            for k, (want, got) in enumerate(zip(shape, dims, strict=False)):
                 if isinstance(want, Template):
                     try:
                         want = evaluate_value(want, env)
@@ -118,7 +122,7 @@ class _Specializer:
                 if isinstance(want, int):
                     if want != got:
                         self.diags.add(Diagnostic("E305", f"--input {name}: dimension {k} is fixed to {want}",
-                                                  decl.pos, expected=_decl_text(decl.shape),
+                                                  decl.pos, expected=_decl_text(shape),
                                                   found=",".join(map(str, dims))))
                 elif isinstance(want, str):
                     if want in bindings and bindings[want] != got:
@@ -145,8 +149,9 @@ class _Specializer:
         names = ", ".join(f"`{s}`" for s in missing)
         example = ""
         for decl in root.inputs:
-            if any(d in missing for d in decl.shape if isinstance(d, str)):
-                dims = [f"<{d}>" if isinstance(d, str) else str(d) if isinstance(d, int) else "?" for d in decl.shape]
+            shape = decl.shape if isinstance(decl.shape, tuple) else ()
+            if any(d in missing for d in shape if isinstance(d, str)):
+                dims = [f"<{d}>" if isinstance(d, str) else str(d) if isinstance(d, int) else "?" for d in shape]
                 example = f" (`--input {decl.name}={','.join(dims)}` with numbers)"
                 break
         self.diags.add(Diagnostic(
@@ -272,16 +277,19 @@ class _UnitBuilder:
 
     def build(self) -> Unit:
         udef = self.udef
-        symbols = [d for i in udef.inputs for d in i.shape if isinstance(d, str)]
+        active_inputs = [d for d in udef.inputs if self.flag(d.when, d.pos, f"`when` of input `{d.name}`")]
+        self.inactive_inputs = {d.name for d in udef.inputs} - {d.name for d in active_inputs}
+        declared = {d.name: self.declared(d) for d in active_inputs}
+        symbols = [d for dims in declared.values() for d in dims if isinstance(d, str)]
         for s in symbols:
             if s in self.concrete:
                 self.env[s] = self.concrete[s]
             elif s not in self.env:
                 self.env[s] = Unknown(f"`{s}` is a free dimension of {udef.name}'s input", symbol=s)
         inputs = []
-        for decl in udef.inputs:
+        for decl in active_inputs:
             dims: list[Dim] = []
-            for d in decl.shape:
+            for d in declared[decl.name]:
                 if isinstance(d, int):
                     dims.append(d)
                 elif isinstance(d, str):
@@ -298,7 +306,14 @@ class _UnitBuilder:
             t = TensorType(tuple(dims), decl.dtype)
             inputs.append((decl.name, t))
             self.types[(decl.name, None)] = t
+        active_outputs = [o for o in udef.outputs if self.flag(o.when, o.pos, f"`when` of output `{o.name}`")]
+        if not active_outputs:
+            raise self.error(Diagnostic("E103", f"every output of `{udef.name}` is switched off", udef.pos,
+                                        expected="at least one output whose `when` is true"))
+        live = _live_nodes(udef, active_outputs)
         for nd in udef.nodes:
+            if nd.name not in live:
+                continue  # feeds only switched-off outputs: not built
             try:
                 self.visit(nd)
             except _Failed:
@@ -306,17 +321,40 @@ class _UnitBuilder:
         if self.failed:
             raise _Failed()
         outputs = []
-        for out in udef.outputs:
+        for out in active_outputs:
             ref = self.value(out.ref, None)
             outputs.append((out.name, ref, self.type_of(ref)))
+        metadata = None
+        if udef.metadata is not None:
+            pos = udef.pos
+            metadata = self.evaluate(udef.metadata, self.env, pos, "`metadata`", udef.name)
         return Unit(
             key=(udef.qualname, _freeze(self.params), tuple(sorted(self.concrete.items()))),
             name=udef.name, qualname=udef.qualname, doc=udef.doc,
             params=tuple((p.name, self.params.get(p.name)) for p in udef.params),
             inputs=tuple(inputs), nodes=tuple(self.nodes), outputs=tuple(outputs),
             constraints=tuple(self.space.constraints), const_symbols=tuple(sorted(self.concrete.items())),
-            file=udef.file, pos=udef.pos,
+            file=udef.file, pos=udef.pos, metadata=metadata,
         )
+
+    def flag(self, value: Any, pos: Pos | None, where: str) -> bool:
+        """Evaluate a `when:` (None means true)."""
+        if value is None:
+            return True
+        result = self.evaluate(value, self.env, getattr(value, "pos", None) or pos, where, self.udef.name)
+        if not isinstance(result, bool):
+            raise self.error(Diagnostic("E211", f"{where} must be true or false", getattr(value, "pos", None) or pos,
+                                        expected="true or false", found=repr(result)))
+        return result
+
+    def declared(self, decl: Any) -> list[Any]:
+        try:
+            return declared_dims(decl, self.params)
+        except ExprError as err:
+            raise self.error(_expr_diag(err, decl.pos, f"the shape of input `{decl.name}`")) from None
+        except ValueError as err:
+            raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}`: {err}", decl.pos,
+                                        expected="a list of integers and symbol names")) from None
 
     # -- values ----------------------------------------------------------------------------------
 
@@ -325,6 +363,9 @@ class _UnitBuilder:
         name = ref.node
         if name in self.failed:
             raise _Failed()
+        if name in self.inactive_inputs:
+            raise self.error(Diagnostic("E405", f"input `{name}` is switched off (its `when` is false)", ref.pos,
+                                        node=node, hint="switch this node off too, or feed it another value"))
         if name in self.aliases:
             if ref.port is not None:
                 raise self.error(Diagnostic("E405", f"`{name}` is switched off (`when`/`repeat: 0`), so it has no "
@@ -429,7 +470,8 @@ class _UnitBuilder:
         optional: tuple[str, ...]
         if isinstance(block, UnitDef):
             names = tuple(i.name for i in block.inputs)
-            variadic, optional, minimum = False, (), len(names)
+            optional = tuple(i.name for i in block.inputs if i.when is not None)
+            variadic, minimum = False, len(names) - len(optional)
         else:
             names, variadic, optional, minimum = block.inputs, block.variadic, block.optional_inputs, block.min_inputs
         what = f"`{block.name}`"
@@ -480,6 +522,13 @@ class _UnitBuilder:
             # Expression errors point at the `${...}` value; other errors about the parameter at its key.
             values[key] = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
             positions[key] = pos
+        if nd.inherit:
+            # The block takes every parameter of this unit that it declares (explicit values win).
+            accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
+            for name in accepted:
+                if name not in values and name in self.params:
+                    values[name] = self.params[name]
+                    positions[name] = nd.pos
         port_pos = {p: pos for p, _, pos in ports}
         if isinstance(block, UnitDef):
             return self.composite(nd, block, values, positions, ports, in_types, port_pos)
@@ -567,7 +616,22 @@ class _UnitBuilder:
             for d in diags:
                 self.owner.diags.add(_with_node(d, nd.name))
             raise _Failed()
-        binding, call_constraints = self.unify(nd, block, bound, in_types, port_pos)
+        named = dict(zip([p for p, _, _ in ports], in_types, strict=True))
+        for decl in block.inputs:
+            if decl.when is None:
+                continue
+            try:
+                active = evaluate_value(decl.when, bound)
+            except ExprError as err:
+                raise self.error(_expr_diag(err, decl.pos, f"`when` of input `{decl.name}`", nd.name)) from None
+            if active and decl.name not in named:
+                raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{decl.name}` here", nd.pos,
+                                            node=nd.name, hint=f"add `{decl.name}: <node>` to `in:`"))
+            if not active and decl.name in named:
+                raise self.error(Diagnostic("E405", f"input `{decl.name}` of block `{block.name}` is switched off "
+                                            "for these parameters", port_pos.get(decl.name, nd.pos), node=nd.name,
+                                            hint="remove it from `in:`"))
+        binding, call_constraints = self.unify(nd, block, bound, named, port_pos)
         allowed = {s: v for s, v in binding.items() if isinstance(v, int)}
         try:
             unit = self.owner.specialize(block, bound, allowed, nd.pos)
@@ -603,20 +667,28 @@ class _UnitBuilder:
         return Instance(params=tuple(sorted(bound.items())), unit=unit, outputs=outputs,
                         param_count=unit.param_count, flops=flops)
 
-    def unify(self, nd: NodeDef, block: UnitDef, params: dict[str, Any], in_types: list[TensorType],
+    def unify(self, nd: NodeDef, block: UnitDef, params: dict[str, Any], in_types: dict[str, TensorType],
               port_pos: dict[str, Pos | None]) -> tuple[dict[str, Dim], list[Constraint]]:
         binding: dict[str, Dim] = {}
         constraints: list[Constraint] = []
-        for decl, t in zip(block.inputs, in_types, strict=False):
+        for decl in block.inputs:
+            if decl.name not in in_types:
+                continue
+            t = in_types[decl.name]
             pos = port_pos.get(decl.name, nd.pos)
+            try:
+                shape = declared_dims(decl, params)
+            except (ExprError, ValueError) as err:
+                raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}` of block `{block.name}`: "
+                                            f"{getattr(err, 'message', err)}", decl.pos, node=nd.name)) from None
             if t.dtype != decl.dtype:
                 raise self.error(Diagnostic("E304", f"block `{block.name}` input `{decl.name}` is {decl.dtype}", pos,
                                             node=nd.name, port=decl.name, expected=decl.dtype, found=t.dtype))
-            if len(t.shape) != len(decl.shape):
-                raise self.error(Diagnostic("E301", f"block `{block.name}` expects a rank-{len(decl.shape)} "
+            if len(t.shape) != len(shape):
+                raise self.error(Diagnostic("E301", f"block `{block.name}` expects a rank-{len(shape)} "
                                             f"`{decl.name}`", pos, node=nd.name, port=decl.name,
-                                            expected=_decl_text(decl.shape), found=fmt_shape(t.shape)))
-            for want, got in zip(decl.shape, t.shape, strict=False):
+                                            expected=_decl_text(shape), found=fmt_shape(t.shape)))
+            for want, got in zip(shape, t.shape, strict=False):
                 if isinstance(want, Template):
                     want = self.evaluate(want, {**params}, pos, f"the shape of `{decl.name}`", nd.name)
                 if isinstance(want, str) and want in params:
@@ -632,7 +704,7 @@ class _UnitBuilder:
                 if verdict is False:
                     raise self.error(Diagnostic("E301", f"shape mismatch at input `{decl.name}` of block "
                                                 f"`{block.name}`", pos, node=nd.name, port=decl.name,
-                                                expected=_decl_text(decl.shape, params),
+                                                expected=_decl_text(shape, params),
                                                 found=fmt_shape(t.shape)))
                 if verdict is None:
                     constraints.append(Constraint(e, "==", f"{got} == {want}", f"input `{decl.name}` of "
@@ -654,6 +726,40 @@ class _UnitBuilder:
                 notes.append(f"`{self.spelling(v)}` gives {fmt_shape(self.type_of(v).shape)}")
         return Diagnostic(err.code, f"{err.message}", pos, node=nd.name, port=err.port,
                           expected=err.expected, found=found, hint=err.hint, notes=tuple(notes))
+
+
+def declared_dims(decl: Any, params: dict[str, Any]) -> list[Any]:
+    """An input's declared dims (ints, symbol names, templates); a whole-shape template is evaluated
+    with the parameters (ExprError / ValueError when it does not give a list of dims)."""
+    if not isinstance(decl.shape, Template):
+        return list(decl.shape)
+    value = evaluate_value(decl.shape, params)
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"`{decl.shape.text}` gives {value!r}, not a list of dimensions")
+    out: list[Any] = []
+    for d in value:
+        if isinstance(d, bool) or not isinstance(d, (int, str)):
+            raise ValueError(f"dimension {d!r} is neither an integer nor a symbol name")
+        if isinstance(d, int) and d < 1:
+            raise ValueError(f"dimension {d} is not positive")
+        if isinstance(d, str) and not d.isidentifier():
+            raise ValueError(f"dimension {d!r} is not a symbol name")
+        out.append(d)
+    return out
+
+
+def _live_nodes(udef: UnitDef, outputs: list) -> set[str]:
+    """Nodes some active output depends on (by name, through `in:`)."""
+    by_name = {n.name: n for n in udef.nodes}
+    live: set[str] = set()
+    stack = [o.ref.node for o in outputs]
+    while stack:
+        name = stack.pop()
+        if name in live or name not in by_name:
+            continue
+        live.add(name)
+        stack.extend(ref.node for _, ref in by_name[name].inputs)
+    return live
 
 
 def _output_count(block: Block | UnitDef) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool", "complex64", "complex128")
 """Tensor element types a spec may declare."""
@@ -65,15 +65,35 @@ ParamEntry = Annotated[
 DimValue = int | str
 
 
+ShapeTemplate = Annotated[str, StringConstraints(pattern=r"^\s*\$\{.*\}\s*$")]
+
+
 class InputSpec(_Strict):
     """A tensor input: its symbolic shape and element type."""
 
-    shape: list[DimValue] = Field(
-        description="One entry per dimension: an integer, a symbol name such as B or L, or a `${...}` expression.",
+    shape: list[DimValue] | ShapeTemplate = Field(
+        description="One entry per dimension: an integer, a symbol name such as B or L, or a `${...}` expression; "
+        "or one `${...}` that gives the whole list (e.g. to choose a layout).",
         examples=[["B", 1, "L"], ["B", "${in_channels}", "L"]],
     )
     dtype: Dtype = Field("float32", description="Element type.")
+    when: bool | str | None = Field(
+        None, description="Take this input only when true (a `${...}` over parameters); otherwise forward omits it."
+    )
     doc: str | None = Field(None, description="What this input carries.")
+
+
+class OutputSpec(_Strict):
+    """An output with options: the value it returns and when the model has it."""
+
+    from_: str = Field(alias="from", description="The node (or node.port) whose value is returned.")
+    when: bool | str | None = Field(
+        None, description="Have this output only when true; nodes that only feed switched-off outputs are not built."
+    )
+    doc: str | None = Field(None, description="What this output carries.")
+
+
+OutputValue = str | OutputSpec
 
 
 InValue = str | list[str] | dict[str, str]
@@ -101,6 +121,11 @@ class NodeSpec(_Strict):
     when: bool | str | None = Field(
         None, description="Build this node only when true; when false the node passes its first input through."
     )
+    inherit: bool = Field(
+        False,
+        description="Pass every parameter of the enclosing spec that this node's block declares "
+        "(how a template's flat hyperparameters reach the component filling a slot).",
+    )
     doc: str | None = Field(None, description="A note kept as a comment in the emitted code.")
 
 
@@ -111,7 +136,7 @@ class BlockSpec(_Strict):
     params: dict[str, ParamEntry] = Field(default_factory=dict, description="Declared parameters.")
     inputs: dict[str, InputSpec] = Field(description="Tensor inputs with symbolic shapes.")
     nodes: dict[str, NodeSpec] = Field(description="The nodes, in order; the key is the node name.")
-    outputs: dict[str, str] = Field(description="Output name -> node (or node.port).")
+    outputs: dict[str, OutputValue] = Field(description="Output name -> node (or node.port).")
 
 
 class SpecDocument(_Strict):
@@ -131,10 +156,15 @@ class SpecDocument(_Strict):
     inputs: dict[str, InputSpec] | None = Field(None, description="Tensor inputs with symbolic shapes.")
     blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="Composite blocks local to this file.")
     nodes: dict[str, NodeSpec] | None = Field(None, description="The nodes, in order; the key is the node name.")
-    outputs: dict[str, str] | None = Field(
+    outputs: dict[str, OutputValue] | None = Field(
         None, description="Output name -> node (or node.port); several outputs make forward return a dict."
+    )
+    metadata: dict[str, Any] | None = Field(
+        None,
+        description="Free-form facts kept with the model (e.g. task loss weights, reference key renames); "
+        "`${...}` allowed. Emitted as the model class's METADATA attribute.",
     )
 
 
 # Keys a node takes besides its block's parameters (the spelling users write).
-NODE_KEYS = ("block", "in", "repeat", "when", "doc")
+NODE_KEYS = ("block", "in", "repeat", "when", "inherit", "doc")

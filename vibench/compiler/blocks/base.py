@@ -156,6 +156,8 @@ def py(value: Any) -> str:
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, list):
         return "[" + ", ".join(py(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
         text = repr(value)
         if text.startswith("'") and '"' not in value:
