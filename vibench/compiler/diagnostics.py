@@ -9,7 +9,6 @@ position, then ``= found`` / ``= hint`` notes. ``--format json`` prints :meth:`D
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -160,6 +159,8 @@ class Collector:
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     """The candidate a misspelt ``name`` most likely meant, or None when nothing is close."""
+    import difflib  # only when there is something to suggest
+
     pool = sorted(set(candidates))
     matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not matches:

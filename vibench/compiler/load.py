@@ -20,7 +20,6 @@ also makes the safety rules cheap and exact:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +57,8 @@ class LoadedDoc:
 
     @property
     def sha256(self) -> str:
+        import hashlib
+
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def _walk(self, path: tuple) -> tuple[Loc | None, tuple[int, int] | None]:

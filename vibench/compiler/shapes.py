@@ -22,7 +22,7 @@ How it works:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from vibench.compiler import registry
@@ -53,13 +53,6 @@ from vibench.compiler.symbolic import Dim, Expr, NeedConcrete, evaluate, fmt_sha
 
 class _Failed(Exception):
     """A node (or the block it uses) failed; the diagnostics are already collected."""
-
-
-@dataclass
-class _Call:
-    """How a composite use site relates to the block's own symbols."""
-
-    binding: dict[str, Dim] = field(default_factory=dict)  # block symbol -> caller dimension
 
 
 def infer_program(root: UnitDef, library: Library, source: SourceInfo,
