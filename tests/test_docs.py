@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["vibench", "vibench.api", "vibench.compiler.diagnostics", "vibench.compiler.symbolic"]
+MODULES = ["vibench", "vibench.api", "vibench.compiler.diagnostics", "vibench.compiler.symbolic",
+           "vibench.runtime.checkpoint"]
 
 
 @pytest.mark.parametrize("name", MODULES)

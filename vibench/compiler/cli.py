@@ -140,6 +140,11 @@ def _compile(ns: argparse.Namespace) -> int:
             print(f"\n{n} error{'s' if n != 1 else ''} in {ns.spec}", file=sys.stderr)
         return EXIT_SPEC
 
+    if program.warnings and ns.format == "text":
+        with open(path, encoding="utf-8-sig") as fh:
+            sources = {program.source.display_path: fh.read()}
+        for warning in program.warnings:
+            print(warning.render(sources) + "\n", file=sys.stderr)
     if ns.graph:
         from vibench.compiler.report import graph_text
 

@@ -144,7 +144,10 @@ class _Vars:
 def _unit_class(unit: Unit, names: dict[tuple, str], imports: set[str], natives: list[str], *, is_root: bool) -> _Class:
     cls = _Class(name=names[unit.key], doc_lines=_docstring(unit, is_root))
     if is_root and unit.metadata:
-        cls.attributes = wrap(f"METADATA = {py(unit.metadata)}", 4)
+        cls.attributes += wrap(f"METADATA = {py(unit.metadata)}", 4)
+    if is_root and unit.state_dict_renames:
+        renames = [list(r) for r in unit.state_dict_renames]
+        cls.attributes += wrap(f"REFERENCE_STATE_DICT_RENAMES = {py(renames)}", 4)
     input_names = [n for n, _ in unit.inputs]
     cls.forward_args = ", ".join(f"{n}: torch.Tensor" for n in input_names)
     variables = _Vars(set(input_names) | {n.name for n in unit.nodes} | {"self", "torch", "nn", "F", "math"})
@@ -189,7 +192,7 @@ def wrap(line: str, indent: int, width: int = LINE_WIDTH) -> list[str]:
         return [line]
     head, inner = code[: opening + 1], code[opening + 1 : -1]
     args = _split_args(inner)
-    tail = ")" + (f"  {comment}" if comment else "")
+    tail = code[-1] + (f"  {comment}" if comment else "")
     joined = ", ".join(args)
     if indent + 4 + len(joined) <= width:  # black's first choice: all arguments on one indented line
         return [head, "    " + joined, tail]
@@ -230,8 +233,8 @@ def _split_comment(line: str) -> tuple[str, str]:
 
 
 def _outer_call(code: str) -> int | None:
-    """Index of the "(" whose ")" ends the line, when there is one."""
-    if not code.endswith(")"):
+    """Index of the bracket whose closing partner ends the line (a call, list or dict), if any."""
+    if not code.endswith((")", "]", "}")):
         return None
     depth, quote = 0, ""
     for k in range(len(code) - 1, -1, -1):
@@ -246,7 +249,7 @@ def _outer_call(code: str) -> int | None:
         elif ch in "([{":
             depth -= 1
             if depth == 0:
-                return k if ch == "(" and k > 0 else None
+                return k if k > 0 else None
     return None
 
 

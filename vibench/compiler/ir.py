@@ -145,6 +145,7 @@ class UnitDef:
     pos: Pos | None = None
     param_values: dict[str, Any] | None = None  # bound values (root unit only)
     metadata: Any = None  # the spec's `metadata:` (may hold templates)
+    reference: Any = None  # the spec's `reference:` (a ReferenceSpec), root units only
 
     def param(self, name: str) -> ParamDecl | None:
         for p in self.params:
@@ -254,6 +255,7 @@ class Unit:
     file: str
     pos: Pos | None
     metadata: Any = None  # evaluated `metadata:` (plain JSON-like values)
+    state_dict_renames: tuple[tuple[str, str], ...] = ()  # from `reference:`, root unit only
 
     @property
     def param_count(self) -> int:

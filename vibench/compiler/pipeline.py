@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import SpecError
@@ -70,7 +71,12 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     doc = load(path, text, display)
     library = Library(search_path)
     library.sources[doc.file] = doc.text
+    warnings: list = []
     try:
+        from vibench.compiler import phm
+
+        if phm.is_experiment(doc.data):  # a PHM-Vibench experiment config: use its `model:` section
+            doc, warnings = phm.translate(doc, library)
         spec = validate(doc)
         root = resolve(doc, spec, library, params)
         shown = overrides_text if overrides_text is not None else [(k, _show(v)) for k, v in (params or {}).items()]
@@ -80,7 +86,10 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             overrides=tuple(shown),
             input_bindings=tuple((k, ",".join(map(str, v))) for k, v in (inputs or {}).items()),
         )
-        return infer_program(root, library, source, inputs)
+        program = infer_program(root, library, source, inputs)
+        if warnings:
+            program = replace(program, warnings=tuple(warnings) + program.warnings)
+        return program
     except SpecError as err:
         raise SpecError(err.diagnostics, {**library.sources, **err.sources}) from None
 

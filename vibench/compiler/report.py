@@ -83,6 +83,7 @@ def check_report_json(program: Program, *, summary: bool, written: str | None) -
         "outputs": {n: {"shape": dims(t.shape), "dtype": t.dtype} for n, _, t in root.outputs},
         "constraints": [{"constraint": c.text, "node": c.node, "reason": c.reason} for c in root.constraints],
         "bindings": env,
+        "warnings": [w.to_json() for w in program.warnings],
     }
     if written:
         out["written"] = written

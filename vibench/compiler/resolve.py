@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import keyword
 import os
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -253,6 +254,14 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
                              hint="use letters, digits and underscores, starting with a letter"))
     root = _unit(doc, (), spec.name, f"{doc.file}", spec.doc, spec.params, spec.inputs, spec.nodes, spec.outputs,
                  blocks, diags, metadata=spec.metadata)
+    if spec.reference is not None:
+        for k, (pattern, _) in enumerate(spec.reference.state_dict_renames):
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                diags.add(Diagnostic("E210", f"invalid regular expression in `reference.state_dict_renames`: {err}",
+                                     doc.pos(("reference", "state_dict_renames", k, 0)), found=pattern))
+        root = replace(root, reference=spec.reference)
     diags.raise_if_any()
     return root, blocks
 
@@ -328,7 +337,7 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
             diags.raise_if_any()
         metadata = {**(base.metadata or {}), **own_meta}
     root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname,
-                   pos=doc.pos(()), metadata=metadata)
+                   pos=doc.pos(()), metadata=metadata, reference=spec.reference or base.reference)
     return root, base_blocks
 
 

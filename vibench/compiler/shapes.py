@@ -328,6 +328,7 @@ class _UnitBuilder:
             inputs=tuple(inputs), nodes=tuple(self.nodes), outputs=tuple(outputs),
             constraints=tuple(self.space.constraints), const_symbols=tuple(sorted(self.concrete.items())),
             file=udef.file, pos=udef.pos, metadata=metadata,
+            state_dict_renames=tuple(tuple(r) for r in udef.reference.state_dict_renames) if udef.reference else (),
         )
 
     def flag(self, value: Any, pos: Pos | None, where: str) -> bool:

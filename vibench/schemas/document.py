@@ -139,6 +139,23 @@ class BlockSpec(_Strict):
     outputs: dict[str, OutputValue] = Field(description="Output name -> node (or node.port).")
 
 
+class ReferenceSpec(_Strict):
+    """The PHM-Vibench model a template reproduces, and how its configs and checkpoints map onto it."""
+
+    model: str = Field(description="The reference model as `type/name` of its PHM-Vibench config, e.g. CNN/ResNet1D.")
+    source: str | None = Field(None, description="Where the reference lives (file in the PHM-Vibench repository).")
+    ignored_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Config keys the reference accepts but never reads, with why; reported as warnings when a "
+        "PHM-Vibench config sets them.",
+    )
+    state_dict_renames: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="Regex rewrites from reference state_dict keys to this model's (applied in order), so a "
+        "reference checkpoint loads with vibench.runtime.checkpoint.load_reference_state_dict.",
+    )
+
+
 class SpecDocument(_Strict):
     """A vibench spec: a model as a DAG of typed blocks, or a template instantiation (`extends`)."""
 
@@ -158,6 +175,9 @@ class SpecDocument(_Strict):
     nodes: dict[str, NodeSpec] | None = Field(None, description="The nodes, in order; the key is the node name.")
     outputs: dict[str, OutputValue] | None = Field(
         None, description="Output name -> node (or node.port); several outputs make forward return a dict."
+    )
+    reference: ReferenceSpec | None = Field(
+        None, description="The PHM-Vibench model this template reproduces (used by PHM config import and checkpoints)."
     )
     metadata: dict[str, Any] | None = Field(
         None,
