@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: run test env bench golden schema lint clean
+.PHONY: run test env bench golden schema parity-table lint clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ golden: $(STAMP)
 # The committed schema covers the shipped library only: a VIBENCH_SPEC_PATH of your own stays out.
 schema: $(STAMP)
 	VIBENCH_SPEC_PATH= $(BIN)/vibench-compile schema -o vibench/schemas/spec.schema.json
+
+parity-table: $(STAMP)
+	$(BIN)/python scripts/parity_table.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check vibench tests benchmarks examples

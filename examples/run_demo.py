@@ -88,7 +88,7 @@ def main() -> int:
         started = time.perf_counter()
         output = model(**batch)
         elapsed = time.perf_counter() - started
-    print(f"model {root.name}: {sum(p.numel() for p in model.parameters()):,} parameters (imported from {out})")
+    print(f"model {root.name}: {sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()):,} parameters (imported from {out})")
     for name, value in batch.items():
         print(f"input  {name}: {tuple(value.shape)} synthetic bearing vibration (fs = 12 kHz)")
     outputs = output if isinstance(output, dict) else {root.outputs[0][0]: output}

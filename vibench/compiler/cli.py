@@ -124,7 +124,7 @@ def _compile(ns: argparse.Namespace) -> int:
 
     try:
         program = compile_program(path, params=params or None, inputs=inputs or None, search_path=search,
-                                  display=ns.spec if os.path.exists(ns.spec) else path,
+                                  display=ns.spec if os.path.exists(ns.spec) else None,
                                   overrides_text=shown)
         source = None
         if not ns.check:

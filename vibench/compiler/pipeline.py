@@ -25,7 +25,19 @@ def load(path: str | None = None, text: str | None = None, display: str | None =
         return load_text(text, display or path or "<string>", os.path.abspath(path) if path else None)
     if path is None:
         raise TypeError("give a spec path or text")
-    return read_spec_file(path, display or path)
+    return read_spec_file(path, display or _display(path))
+
+
+def _display(path: str) -> str:
+    """Library specs are named `vibench/specs/...` wherever vibench is installed; others as given."""
+    import os
+
+    from vibench.compiler.resolve import LIBRARY_DIR
+
+    real, lib = os.path.realpath(path), os.path.realpath(LIBRARY_DIR)
+    if real.startswith(lib + os.sep):
+        return "vibench/specs/" + os.path.relpath(real, lib).replace(os.sep, "/")
+    return path
 
 
 def load_spec(path: str | None = None, text: str | None = None) -> SpecDocument:

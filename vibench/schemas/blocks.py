@@ -272,3 +272,22 @@ class LearnedPositionalEncodingParams(BlockParams):
     max_len: int = Field(ge=1, description="Longest sequence supported (rows of the learned table).")
     d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
     init_std: float = Field(0.02, ge=0, description="Standard deviation of the initial table (normal).")
+
+
+# -- decomposition and neural operators -------------------------------------------------------
+
+
+class MovingAverageParams(BlockParams):
+    kernel_size: int = Field(ge=1, description="Window of the moving average (odd keeps the length).")
+    dim: int = Field(1, description="Dimension to average along (time: 1 for [B, L, C]).")
+
+
+class SeriesDecompositionParams(BlockParams):
+    kernel_size: int = Field(ge=1, description="Moving-average window of the trend; must be odd.")
+    dim: int = Field(1, description="Time dimension (1 for [B, L, C]).")
+
+
+class SpectralConv1dParams(BlockParams):
+    out_channels: int = Field(ge=1, description="Output channels.")
+    modes: int = Field(ge=1, description="Lowest Fourier modes kept (at most L // 2 + 1).")
+    in_channels: int | None = Field(None, ge=1, description="Input channels (inferred from the input).")

@@ -1,16 +1,12 @@
-"""The built-in block catalogue. Importing this package registers every block."""
+"""The built-in block catalogue. Importing this package registers every block.
 
-from vibench.compiler.blocks import (  # noqa: F401
-    activation,
-    arith,
-    attention,
-    conv,
-    dense,
-    norm,
-    pool,
-    position,
-    rearrange,
-    recurrent,
-    reshape,
-    spectral,
-)
+Every module in this package except ``base`` defines blocks with ``@register``; they are imported
+in name order, so adding a file adds its blocks (no list to keep in sync).
+"""
+
+import importlib
+import pkgutil
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    if _module != "base":
+        importlib.import_module(f"{__name__}.{_module}")
