@@ -121,6 +121,8 @@ def solve_ge(e: Dim) -> tuple[str, str, int] | None:
     if isinstance(e, int):
         return None
     while True:
+        if isinstance(e, int):
+            return None
         k = e.const
         t = e - k
         if isinstance(t, int) or len(t.terms) != 1:

@@ -285,11 +285,11 @@ def _emit_node(cls: _Class, node: Node, args: list[str], outs: list[str], names:
     comment = _comment(node)
     attr = f"self.{node.name}"
     if node.kind == "composite":
-        ctors = [f"{names[c.unit.key]}()" for c in node.copies if c.unit is not None]
+        classes = [f"{names[c.unit.key]}()" for c in node.copies if c.unit is not None]
         if node.repeated:
-            cls.init_lines.append(f"{attr} = nn.Sequential({', '.join(ctors)})")
+            cls.init_lines.append(f"{attr} = nn.Sequential({', '.join(classes)})")
         else:
-            cls.init_lines.append(f"{attr} = {ctors[0]}")
+            cls.init_lines.append(f"{attr} = {classes[0]}")
         lhs = ", ".join(outs)
         cls.forward_lines.append(f"{lhs} = {attr}({', '.join(args)}){comment}")
         return
@@ -299,7 +299,7 @@ def _emit_node(cls: _Class, node: Node, args: list[str], outs: list[str], names:
     for n in block.natives:
         if n not in natives:
             natives.append(n)
-    ctors = [block.init_code(c.params) for c in node.copies]
+    ctors: list[str | None] = [block.init_code(c.params) for c in node.copies]
     lhs = block.unpack(outs)
     if not node.repeated:
         if ctors[0] is not None:
@@ -310,7 +310,7 @@ def _emit_node(cls: _Class, node: Node, args: list[str], outs: list[str], names:
         block.call_code(c.params, ["_x"], "_m") == "_m(_x)" for c in node.copies
     )
     if plain:
-        cls.init_lines.append(f"{attr} = nn.Sequential({', '.join(ctors)})")  # type: ignore[arg-type]
+        cls.init_lines.append(f"{attr} = nn.Sequential({', '.join(c for c in ctors if c)})")
         cls.forward_lines.append(f"{lhs} = {attr}({args[0]}){comment}")
         return
     if all(c is not None for c in ctors):

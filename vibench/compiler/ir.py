@@ -297,7 +297,7 @@ class Program:
 def verify(unit: Unit) -> None:
     """Check the IR invariants of one unit (used by the tests after every pass)."""
     seen = {name for name, _ in unit.inputs}
-    produced = {(name, None) for name in seen}
+    produced: set[tuple[str, str | None]] = {(name, None) for name in seen}
     for node in unit.nodes:
         assert node.name not in seen, f"duplicate or shadowing name {node.name}"
         for _, ref in node.inputs:

@@ -95,7 +95,7 @@ def _at(pos: Pos | None) -> tuple[int, int]:
     return (pos.line, pos.col) if pos is not None else (1, 1)
 
 
-def _entry(where: dict[str, Pos], key: str, default: Pos | None) -> tuple[tuple[int, int], Loc]:
+def _entry(where: dict[str, Pos | None], key: str, default: Pos | None) -> tuple[tuple[int, int], Loc]:
     pos = _at(where.get(key, default))
     return pos, Loc(pos)
 
@@ -121,12 +121,12 @@ def _no_template(kind: str, name: str, folder: str, pos: Pos | None, doc: Loaded
                      {doc.file: doc.text})
 
 
-def _model_section(doc: LoadedDoc, library: Library) -> tuple[dict[str, Any], dict[str, Pos]]:
+def _model_section(doc: LoadedDoc, library: Library) -> tuple[dict[str, Any], dict[str, Pos | None]]:
     """The effective `model:` mapping (base file first, the experiment's own keys on top) and where
     each key was written (keys from a base file point at its `base_configs` entry)."""
     data = doc.data
     merged: dict[str, Any] = {}
-    where: dict[str, Pos] = {}
+    where: dict[str, Pos | None] = {}
     bases = data.get("base_configs")
     if bases is not None:
         if not isinstance(bases, dict):

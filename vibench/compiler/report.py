@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vibench.compiler.ir import Program, Unit
+from vibench.compiler.ir import Program, TensorType, Unit
 from vibench.compiler.symbolic import Dim, evaluate, fmt_shape, free_symbols
 
 
@@ -61,11 +61,11 @@ def _table(unit: Unit, env: dict[str, int]) -> list[str]:
         block = node.block.rsplit("#", 1)[-1] + (f" x{len(node.copies)}" if node.repeated else "")
         rows.append((node.name, block, out, f"{node.param_count:,}", _flops(node.flops, env)))
     widths = [max(len(r[k]) for r in rows) for k in range(5)]
-    out = []
+    lines: list[str] = []
     for r in rows:
-        out.append("  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
+        lines.append("  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
                               r[3].rjust(widths[3]), r[4].rjust(widths[4])]).rstrip())
-    return out
+    return lines
 
 
 def check_report_json(program: Program, *, summary: bool, written: str | None) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def graph_text(program: Program, path: str) -> str:
 
 
 def _edges(unit: Unit) -> list[tuple[str, str, str]]:
-    types = {(n, None): t for n, t in unit.inputs}
+    types: dict[tuple[str, str | None], TensorType] = {(n, None): t for n, t in unit.inputs}
     for node in unit.nodes:
         for port, t in node.outputs:
             types[(node.name, port)] = t

@@ -794,7 +794,7 @@ def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = N
                       found=err.text or None, hint=err.hint)
 
 
-def _decl_text(shape: tuple, params: dict[str, Any] | None = None) -> str:
+def _decl_text(shape: tuple | list, params: dict[str, Any] | None = None) -> str:
     parts = []
     for d in shape:
         if isinstance(d, Template):

@@ -7,11 +7,11 @@ from typing import Any, ClassVar
 from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, norm_axis, py
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
-from vibench.schemas.blocks import EluParams, GeluParams, LeakyReluParams, NoParams, SoftmaxParams
+from vibench.schemas.blocks import BlockParams, EluParams, GeluParams, LeakyReluParams, NoParams, SoftmaxParams
 
 
 class _Elementwise(Block):
-    Params = NoParams
+    Params: ClassVar[type[BlockParams]] = NoParams
     category = "activation"
     test_ranks = (2, 3)
     fn: ClassVar[str]

@@ -42,7 +42,7 @@ def _same_dtype(ctx: ShapeContext, types: list[TensorType], port: str) -> str:
 class _Elementwise(Block):
     Params = NoParams
     category = "arithmetic"
-    inputs = ("inputs",)
+    inputs: ClassVar[tuple[str, ...]] = ("inputs",)
     variadic = True
     min_inputs = 2
     op: ClassVar[str]
