@@ -131,7 +131,9 @@ def test_generated_code_is_python(name: str, data: st.DataObject) -> None:
     source = vibench.compile_spec(text=case.text, inputs=case.bindings).source
     compile(source, "<model.py>", "exec")
     if block.natives:
-        assert all(f"class {native}(nn.Module)" in source for native in block.natives)
+        used = block.native_classes(node.copies[0].params)
+        assert used and set(used) <= set(block.natives)
+        assert all(f"class {native}(nn.Module)" in source for native in used)
         if any("math." in emit._native_source(n) for n in block.natives):
             assert "math" in block.imports, f"{name}'s native class uses math: add imports = ('math',)"
 

@@ -100,3 +100,58 @@ def test_reading_a_switched_off_input_is_an_error() -> None:
 def test_is_none_compares_values_not_identity() -> None:
     text = COND.replace("num_classes is not None", "num_classes is not None and input_dim is 1")
     assert _shapes(vibench.check(text=text, params={"num_classes": 3})) == {"logits": "[B, 3]"}
+
+
+FOR_EACH = spec_text("""
+    vibench: 1
+    name: Ens
+    params:
+      members: {type: "list[str]", default: [Small, Big]}
+      widths: [8, 16, 4]
+    blocks:
+      Small:
+        inputs: {x: {shape: [B, D]}}
+        nodes: {fc: {block: linear, in: x, out_features: 8}}
+        outputs: {y: fc}
+      Big:
+        inputs: {x: {shape: [B, D]}}
+        nodes:
+          fc1: {block: linear, in: x, out_features: 32}
+          act: {block: relu, in: fc1}
+          fc2: {block: linear, in: act, out_features: 8}
+        outputs: {y: fc2}
+    inputs: {x: {shape: [B, 12]}}
+    nodes:
+      models: {block: "${item}", in: x, for_each: "${members}"}
+      fused: {block: add, in: models}
+      heads: {block: linear, in: x, out_features: "${item}", for_each: "${widths}"}
+      cat: {block: concat, in: heads, dim: 1}
+      second: {block: relu, in: heads.1}
+    outputs: {y: fused, z: cat, w: second}
+""")
+
+
+def test_for_each_runs_copies_side_by_side() -> None:
+    import torch
+
+    program = vibench.check(text=FOR_EACH)
+    assert _shapes(program) == {"y": "[B, 8]", "z": "[B, 28]", "w": "[B, 16]"}
+    heads = program.root.node("heads")
+    assert [str(t) for _, t in heads.outputs] == ["[B, 8]", "[B, 16]", "[B, 4]"]
+    model = vibench.build(text=FOR_EACH).eval()
+    assert [k for k in model.state_dict() if k.startswith("models.")][:3] == [
+        "models.0.fc.weight", "models.0.fc.bias", "models.1.fc1.weight"]
+    out = model(torch.randn(3, 12))
+    assert out["z"].shape == (3, 28)
+    torch.jit.script(model)
+
+
+def test_for_each_with_one_member_and_errors() -> None:
+    assert _shapes(vibench.check(text=FOR_EACH, params={"members": ["Big"], "widths": [5, 7]}))["z"] == "[B, 12]"
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(text=FOR_EACH, params={"widths": []})
+    assert err.value.codes == ["E211"]
+    both = FOR_EACH.replace('for_each: "${widths}"}', 'for_each: "${widths}", repeat: 2}')
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(text=both)
+    assert "E211" in err.value.codes

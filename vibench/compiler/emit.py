@@ -157,7 +157,9 @@ def _unit_class(unit: Unit, names: dict[tuple, str], imports: set[str], natives:
         ports = [p for p, _ in node.outputs]
         out_vars = []
         for k, port in enumerate(ports):
-            if k == 0:
+            if node.parallel:
+                var = variables.take(f"{node.name}_{port}")  # every copy runs: one variable each
+            elif k == 0:
                 var = node.name
             elif (node.name, port) in used_values:
                 var = variables.take(f"{node.name}_{port}")
@@ -280,10 +282,41 @@ def _used_values(unit: Unit) -> set[tuple[str, str | None]]:
     return used
 
 
+def _emit_parallel(cls: _Class, node: Node, args: list[str], outs: list[str], names: dict[tuple, str],
+                   imports: set[str], natives: list[str]) -> None:
+    """`for_each`: the copies in one ModuleList, each called on the same inputs, one line per copy."""
+    attr = f"self.{node.name}"
+    ctors: list[str | None] = []
+    calls: list[str] = []
+    for k, copy in enumerate(node.copies):
+        member = f"{attr}[{k}]"
+        if copy.unit is not None:
+            ctors.append(f"{names[copy.unit.key]}()")
+            calls.append(f"{member}({', '.join(args)})")
+            continue
+        block = registry.get(copy.block or node.block)
+        assert block is not None, copy.block
+        imports.update(block.imports)
+        natives.extend(n for n in block.native_classes(copy.params) if n not in natives)
+        ctors.append(block.init_code(copy.params))
+        calls.append(block.call_code(copy.params, args, member))
+    if all(c is not None for c in ctors):
+        cls.init_lines.append(f"{attr} = nn.ModuleList([{', '.join(c for c in ctors if c)}])")
+    elif any(c is not None for c in ctors):
+        raise RuntimeError(f"node {node.name}: copies with and without modules (this is a bug)")
+    for k, (var, call_text) in enumerate(zip(outs, calls, strict=True)):
+        shape = node.copies[k].outputs[0][1]
+        where = f"  {os.path.basename(node.pos.file)}:{node.pos.line}" if node.pos is not None else ""
+        cls.forward_lines.append(f"{var} = {call_text}  # {shape}{where}")
+
+
 def _emit_node(cls: _Class, node: Node, args: list[str], outs: list[str], names: dict[tuple, str],
                imports: set[str], natives: list[str]) -> None:
     comment = _comment(node)
     attr = f"self.{node.name}"
+    if node.parallel:
+        _emit_parallel(cls, node, args, outs, names, imports, natives)
+        return
     if node.kind == "composite":
         classes = [f"{names[c.unit.key]}()" for c in node.copies if c.unit is not None]
         if node.repeated:
@@ -296,9 +329,8 @@ def _emit_node(cls: _Class, node: Node, args: list[str], outs: list[str], names:
     block = registry.get(node.block)
     assert block is not None, node.block
     imports.update(block.imports)
-    for n in block.natives:
-        if n not in natives:
-            natives.append(n)
+    for copy in node.copies:
+        natives.extend(n for n in block.native_classes(copy.params) if n not in natives)
     ctors: list[str | None] = [block.init_code(c.params) for c in node.copies]
     lhs = block.unpack(outs)
     if not node.repeated:

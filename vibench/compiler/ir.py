@@ -116,6 +116,7 @@ class NodeDef:
     pos: Pos | None = None
     block_pos: Pos | None = None
     inherit: bool = False
+    for_each: Any = None  # list, Template or None
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ class Instance:
     outputs: tuple[tuple[str, TensorType], ...]
     param_count: int
     flops: Dim
+    block: str = ""  # the copy's block when it differs from the node's (for_each over block names)
 
 
 @dataclass(frozen=True)
@@ -214,9 +216,12 @@ class Node:
     repeated: bool
     pos: Pos | None
     doc: str | None = None
+    parallel: bool = False  # for_each: copies side by side; output port k is copy k's value
 
     @property
     def outputs(self) -> tuple[tuple[str, TensorType], ...]:
+        if self.parallel:
+            return tuple((str(k), c.outputs[0][1]) for k, c in enumerate(self.copies))
         return self.copies[-1].outputs
 
     @property

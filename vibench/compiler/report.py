@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vibench.compiler.ir import Program, TensorType, Unit
+from vibench.compiler.ir import Node, Program, TensorType, Unit
 from vibench.compiler.symbolic import Dim, evaluate, fmt_shape, free_symbols
 
 
@@ -58,7 +58,7 @@ def _table(unit: Unit, env: dict[str, int]) -> list[str]:
     rows = [("node", "block", "output", "params", "FLOPs")]
     for node in unit.nodes:
         out = "; ".join(_shape(t.shape, env) for _, t in node.outputs)
-        block = node.block.rsplit("#", 1)[-1] + (f" x{len(node.copies)}" if node.repeated else "")
+        block = _block_label(node)
         rows.append((node.name, block, out, f"{node.param_count:,}", _flops(node.flops, env)))
     widths = [max(len(r[k]) for r in rows) for k in range(5)]
     lines: list[str] = []
@@ -66,6 +66,13 @@ def _table(unit: Unit, env: dict[str, int]) -> list[str]:
         lines.append("  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
                               r[3].rjust(widths[3]), r[4].rjust(widths[4])]).rstrip())
     return lines
+
+
+def _block_label(node: Node) -> str:
+    if node.parallel:
+        names = dict.fromkeys((c.block or node.block).rsplit("#", 1)[-1] for c in node.copies)
+        return "for_each: " + ", ".join(names)
+    return node.block.rsplit("#", 1)[-1] + (f" x{len(node.copies)}" if node.repeated else "")
 
 
 def check_report_json(program: Program, *, summary: bool, written: str | None) -> dict[str, Any]:
@@ -132,7 +139,7 @@ def _mermaid(program: Program) -> str:
     for name, _ in unit.inputs:
         lines.append(f'  {name}(["{name}"])')
     for node in unit.nodes:
-        block = node.block.rsplit("#", 1)[-1] + (f" x{len(node.copies)}" if node.repeated else "")
+        block = _block_label(node)
         lines.append(f'  {node.name}["{node.name}: {block}"]')
     for name, _, _ in unit.outputs:
         lines.append(f'  out_{name}(["{name}"])')
@@ -147,7 +154,7 @@ def _dot(program: Program) -> str:
     for name, _ in unit.inputs:
         lines.append(f'  "{name}" [shape=ellipse];')
     for node in unit.nodes:
-        block = node.block.rsplit("#", 1)[-1] + (f" x{len(node.copies)}" if node.repeated else "")
+        block = _block_label(node)
         lines.append(f'  "{node.name}" [label="{node.name}\\n{block}"];')
     for name, _, _ in unit.outputs:
         lines.append(f'  "out_{name}" [shape=ellipse, label="{name}"];')

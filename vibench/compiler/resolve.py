@@ -536,12 +536,21 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
             diags.add(Diagnostic("E211", f"`when` of node `{name}` must be true, false or `${{...}}`",
                                  doc.pos(path + ("when",)), found=repr(spec.when), node=name,
                                  hint="write `true`/`false`, or a condition such as `when: \"${stride != 1}\"`"))
+    for_each = spec.for_each
+    if for_each is not None:
+        for_each = parsed("for_each", for_each)
+        if isinstance(for_each, str):
+            diags.add(Diagnostic("E211", f"`for_each` of node `{name}` must be a list or `${{...}}`",
+                                 vpos("for_each"), found=repr(spec.for_each), node=name))
+        if repeat is not None:
+            diags.add(Diagnostic("E211", f"node `{name}` has both `repeat` and `for_each`", vpos("for_each"),
+                                 node=name, hint="`repeat` chains copies, `for_each` runs them side by side: pick one"))
     params = []
     for key, value in (spec.model_extra or {}).items():
         params.append((str(key), parsed(str(key), value), kpos(key)))
     return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
                    when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=vpos("block"),
-                   inherit=spec.inherit)
+                   inherit=spec.inherit, for_each=for_each)
 
 
 def _ref(text: str, pos: Pos | None) -> Ref:
@@ -566,8 +575,8 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
         diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos,
                              found=name, hint=f"e.g. `{name[:1].upper() + name[1:]}`: composite blocks become "
                              "classes, and lowercase names belong to the block catalogue"))
-    elif what == "parameter" and name == "i":
-        diags.add(Diagnostic("E106", "parameter name `i` is reserved for the copy index of `repeat`", pos))
+    elif what == "parameter" and name in ("i", "item"):
+        diags.add(Diagnostic("E106", f"parameter name `{name}` is reserved for the copies of `repeat`/`for_each`", pos))
 
 
 def _check_unused(unit: UnitDef, diags: Collector) -> None:
@@ -586,9 +595,10 @@ def _check_unused(unit: UnitDef, diags: Collector) -> None:
         if node.inherit:
             return  # the node's block may read any of them
         used |= template_names(node.block) | template_names(node.repeat) | template_names(node.when)
+        used |= template_names(node.for_each)
         for _, value, _ in node.params:
             used |= template_names(value)
-    declared = {d.name for d in unit.params} | {"i"}
+    declared = {d.name for d in unit.params} | {"i", "item"}
     for decl in unit.params:
         if decl.name not in used:
             # A misspelt use (`${widht}`) is the usual cause: name it.

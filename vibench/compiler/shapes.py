@@ -259,6 +259,8 @@ class _UnitBuilder:
         # this unit's symbol bounds (which only tighten as nodes are visited).
         self.prim_memo: dict[tuple, tuple] = {}
         self.copy: tuple[int, int] | None = None  # (index, count) while building a copy of a `repeat` node
+        self.inactive_inputs: set[str] = set()
+        self.from_list = False  # the current node reads a `for_each` node's whole list
 
     def error(self, diag: Diagnostic) -> _Failed:
         if self.copy is not None and self.copy[0] > 0 and diag.code.startswith("E3"):
@@ -403,7 +405,17 @@ class _UnitBuilder:
 
     def visit(self, nd: NodeDef) -> None:
         env = self.env
-        refs = [(port, self.value(ref, nd.name), ref.pos) for port, ref in nd.inputs]
+        self.from_list = False
+        refs = []
+        for port, ref in nd.inputs:
+            value = self.value(ref, nd.name)
+            target = self.node_index.get(value.node)
+            if ref.port is None and target is not None and target.parallel:
+                refs += [(port, ValueRef(value.node, p), ref.pos) for p, _ in target.outputs]  # the whole list
+                self.from_list = True  # a list may hold a single value
+                self.from_list = True  # a list may hold a single value
+            else:
+                refs.append((port, value, ref.pos))
         if nd.when is not None:
             when_pos = getattr(nd.when, "pos", None) or nd.pos
             when = self.evaluate(nd.when, env, when_pos, "`when`", nd.name)
@@ -414,6 +426,9 @@ class _UnitBuilder:
             if not when:
                 self.alias(nd, refs)
                 return
+        if nd.for_each is not None:
+            self.visit_each(nd, refs)
+            return
         copies = 1
         if nd.repeat is not None:
             repeat_pos = getattr(nd.repeat, "pos", None) or nd.pos
@@ -454,6 +469,54 @@ class _UnitBuilder:
         for port, t in node.outputs:
             self.types[(nd.name, port)] = t
 
+    def visit_each(self, nd: NodeDef, refs: list) -> None:
+        """A `for_each` node: one copy per element, all on the same inputs, side by side."""
+        pos = getattr(nd.for_each, "pos", None) or nd.pos
+        items = self.evaluate(nd.for_each, self.env, pos, "`for_each`", nd.name)
+        if not isinstance(items, list) or not items:
+            raise self.error(Diagnostic("E211", f"`for_each` of node `{nd.name}` must give a non-empty list", pos,
+                                        node=nd.name, found=repr(items)))
+        instances: list[Instance] = []
+        first_ports: list | None = None
+        names: list[str] = []
+        for k, item in enumerate(items):
+            local = {**self.env, "i": k, "item": item}
+            block_name = self.evaluate(nd.block, local, nd.block_pos, "`block`", nd.name)
+            if not isinstance(block_name, str):
+                raise self.error(Diagnostic("E110", "`block` must name a block", nd.block_pos, node=nd.name,
+                                            found=repr(block_name)))
+            block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name)
+            if _output_count(block) != 1:
+                raise self.error(Diagnostic("E405", f"`for_each` copies give one value each; `{block_name}` has "
+                                            f"{_output_count(block)} outputs", nd.block_pos, node=nd.name))
+            ports = self.bind_ports(nd, block, refs)
+            if first_ports is None:
+                first_ports = ports
+            elif [p for p, _, _ in ports] != [p for p, _, _ in first_ports]:
+                raise self.error(Diagnostic("E405", f"the copies of `{nd.name}` take different inputs", nd.pos,
+                                            node=nd.name, found=f"`{names[0]}` vs `{block_name}`"))
+            in_types = [self.type_of(v) for _, v, _ in ports]
+            self.copy = (k, len(items))
+            try:
+                inst = self.instance(nd, block, block_name, local, ports, in_types)
+            finally:
+                self.copy = None
+            name = block.qualname if isinstance(block, UnitDef) else block_name
+            instances.append(replace(inst, block=name))
+            names.append(block_name)
+        assert first_ports is not None
+        kinds = {"composite" if c.unit is not None else "primitive" for c in instances}
+        if len(kinds) > 1:
+            raise self.error(Diagnostic("E405", f"the copies of `{nd.name}` mix catalogue and composite blocks",
+                                        nd.pos, node=nd.name, found=", ".join(names)))
+        node = Node(name=nd.name, block=instances[0].block, kind=kinds.pop(),
+                    inputs=tuple((p, v) for p, v, _ in first_ports), copies=tuple(instances), repeated=False,
+                    pos=nd.pos, doc=nd.doc, parallel=True)
+        self.nodes.append(node)
+        self.node_index[nd.name] = node
+        for port, t in node.outputs:
+            self.types[(nd.name, port)] = t
+
     def alias(self, nd: NodeDef, refs: list) -> None:
         if not refs:
             raise self.error(Diagnostic("E405", f"node `{nd.name}` is switched off but has no input to pass through",
@@ -473,7 +536,7 @@ class _UnitBuilder:
             if any(port is not None for port, _, _ in refs):
                 raise self.error(Diagnostic("E405", f"{what} takes a list of inputs, not named ports", nd.pos,
                                             node=nd.name, hint="write `in: [a, b, ...]`"))
-            if len(refs) < minimum:
+            if len(refs) < (1 if self.from_list else minimum):
                 raise self.error(Diagnostic("E405", f"{what} needs at least {minimum} inputs",
                                             refs[0][2] if refs and refs[0][2] else nd.pos, node=nd.name,
                                             found=f"{len(refs)}", hint="list them: `in: [a, b, ...]`"))

@@ -291,3 +291,16 @@ class SpectralConv1dParams(BlockParams):
     out_channels: int = Field(ge=1, description="Output channels.")
     modes: int = Field(ge=1, description="Lowest Fourier modes kept (at most L // 2 + 1).")
     in_channels: int | None = Field(None, ge=1, description="Input channels (inferred from the input).")
+
+
+# -- ensembles --------------------------------------------------------------------------------
+
+
+class EnsembleFusionParams(BlockParams):
+    strategy: Literal["attention", "mean", "concat", "gated"] = Field(
+        "attention",
+        description="mean: average; concat: concatenate features, project back to D; gated: per-token softmax "
+        "gates from the concatenated features; attention: per-token additive attention over the members.",
+    )
+    d_model: int | None = Field(None, ge=1, description="Feature width D (inferred from the inputs).")
+    num_members: int | None = Field(None, ge=1, description="Number of fused tensors (inferred from the inputs).")

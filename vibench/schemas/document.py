@@ -121,6 +121,12 @@ class NodeSpec(_Strict):
     when: bool | str | None = Field(
         None, description="Build this node only when true; when false the node passes its first input through."
     )
+    for_each: list[Any] | str | None = Field(
+        None,
+        description="One copy per list element, side by side on the same inputs (`${item}` is the element, "
+        "`${i}` its index); the node's value is the list of the copies' outputs, read whole by a block that "
+        "takes a list (concat, add, ensemble_fusion) or one by one as `node.0`, `node.1`, ...",
+    )
     inherit: bool = Field(
         False,
         description="Pass every parameter of the enclosing spec that this node's block declares "
@@ -187,4 +193,4 @@ class SpecDocument(_Strict):
 
 
 # Keys a node takes besides its block's parameters (the spelling users write).
-NODE_KEYS = ("block", "in", "repeat", "when", "inherit", "doc")
+NODE_KEYS = ("block", "in", "repeat", "when", "for_each", "inherit", "doc")

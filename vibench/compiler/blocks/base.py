@@ -130,6 +130,10 @@ class Block:
         """Left-hand side that receives the outputs of ``call_code``."""
         return ", ".join(outs)
 
+    def native_classes(self, p: Any) -> tuple[str, ...]:
+        """The native classes these parameters need (default: all of ``natives``), in source order."""
+        return self.natives
+
     def has_module(self, p: Any) -> bool:
         return self.init_code(p) is not None
 
