@@ -8,7 +8,6 @@ from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, fmt_shape
 from vibench.schemas.blocks import EnsembleFusionParams
 
-
 _CLASSES = {"mean": "MeanFusion", "concat": "ConcatFusion", "gated": "GatedFusion", "attention": "AttentionFusion"}
 
 
