@@ -155,3 +155,33 @@ def test_for_each_with_one_member_and_errors() -> None:
     with pytest.raises(vibench.SpecError) as err:
         vibench.check(text=both)
     assert "E211" in err.value.codes
+
+
+def test_slot_parameters_name_components_of_their_folder(tmp_path) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for name, width in (("Narrow", 4), ("Wide", 32)):
+        (parts / f"{name}.yaml").write_text(spec_text(f"""
+            vibench: 1
+            name: {name}
+            inputs: {{x: {{shape: [B, D]}}}}
+            nodes: {{fc: {{block: linear, in: x, out_features: {width}}}}}
+            outputs: {{y: fc}}
+        """))
+    host = tmp_path / "host.yaml"
+    host.write_text(spec_text("""
+        vibench: 1
+        name: Host
+        params:
+          part: {type: str, default: Narrow, slot: parts, doc: The component.}
+        inputs: {x: {shape: [B, 12]}}
+        nodes:
+          p: {block: "parts/${part}", in: x}
+        outputs: {y: p}
+    """))
+    assert _shapes(vibench.check(str(host))) == {"y": "[B, 4]"}
+    assert _shapes(vibench.check(str(host), params={"part": "Wide"})) == {"y": "[B, 32]"}
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(str(host), params={"part": "Medium"})
+    assert err.value.codes == ["E214"]
+    assert "`Narrow`, `Wide`" in err.value.diagnostics[0].expected

@@ -75,6 +75,7 @@ class ParamDecl:
     choices: tuple[Any, ...] | None = None
     doc: str | None = None
     pos: Pos | None = None
+    slot: str | None = None  # a spec folder whose specs the value names (a typed slot)
 
 
 @dataclass(frozen=True)

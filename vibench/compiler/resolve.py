@@ -156,6 +156,31 @@ class Library:
         return blocks[block_name]
 
 
+def slot_components(slot: str, library: Library, from_dir: str | None = None) -> list[str]:
+    """The spec names a slot folder offers, on the search path and in the library (sorted)."""
+    names: set[str] = set()
+    for root in library.roots(from_dir):
+        folder = os.path.join(root, slot)
+        if os.path.isdir(folder):
+            names |= {os.path.splitext(f)[0] for f in os.listdir(folder) if f.endswith(SPEC_SUFFIXES)}
+    return sorted(names)
+
+
+def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
+               from_dir: str | None = None) -> list[Diagnostic]:
+    """E214 for every component a slot value names that its folder does not hold."""
+    names = value if isinstance(value, list) else [value]
+    offered = slot_components(decl.slot or "", library, from_dir)
+    out = []
+    for name in names:
+        if name is not None and name not in offered:
+            out.append(Diagnostic(
+                "E214", f"`{name}` is not a component for slot `{decl.name}` ({decl.slot}/...)", decl.pos or root.pos,
+                expected="one of " + (", ".join(f"`{n}`" for n in offered) or "(none found)"),
+                hint=suggest(str(name), offered) or f"add `{decl.slot}/{name}.yaml` to a --spec-path folder"))
+    return out
+
+
 def _validate(doc: LoadedDoc) -> SpecDocument:
     from vibench.compiler.validate import validate
 
@@ -201,6 +226,10 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     values, diags = bind_params(root.params, given, env={}, where=f"model `{root.name}`", unknown_code="E201",
                                 call_pos=root.pos, describe_given=lambda k: f"`{k}` (from --set)", missing=missing)
     diags = [replace(d, pos=d.pos or root.pos) for d in diags]
+    for decl in root.params:
+        if decl.slot is not None and decl.name in values:
+            from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
+            diags += check_slot(decl, values[decl.name], library, root, from_dir)
     if diags:
         raise SpecError(diags, library.sources)
     return replace(root, param_values=values)
@@ -466,7 +495,10 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
             diags.add(_expr_diag(err, doc.pos(ppath + ("default",)), f"the default of `{pname}`"))
             continue
         decl = ParamDecl(pname, type_text, default, required, pspec.ge, pspec.gt, pspec.le, pspec.lt,
-                         tuple(pspec.choices) if pspec.choices is not None else None, pspec.doc, pos)
+                         tuple(pspec.choices) if pspec.choices is not None else None, pspec.doc, pos, pspec.slot)
+        if pspec.slot is not None and type_text not in ("str", "list[str]", "str | None", "list[str] | None"):
+            diags.add(Diagnostic("E210", f"slot parameter `{pname}` must be a str (or list[str]) naming specs",
+                                 doc.pos(ppath + ("type",)), found=type_text))
         if not required and not template_names(default) and "${" not in str(default):
             _, code, message = check_value(decl, default)
             if code is not None:

@@ -47,6 +47,11 @@ class ParamSpec(_Strict):
     le: float | None = Field(None, description="Upper bound (inclusive) for numbers.")
     lt: float | None = Field(None, description="Upper bound (exclusive) for numbers.")
     choices: list[Scalar] | None = Field(None, description="The only values allowed.")
+    slot: str | None = Field(
+        None,
+        description="A spec-library folder, e.g. isfm/backbone: the value (a str, or a list of str) names specs in "
+        "it (`isfm/backbone/B_08_PatchTST`), found on the spec search path; a typed slot of the template.",
+    )
     doc: str | None = Field(None, description="One line shown in --list, hover and the emitted docstring.")
 
 

@@ -137,6 +137,12 @@ def _field(p: ParamDecl) -> dict[str, Any]:
     schema: dict[str, Any] = TypeAdapter(parse_type(p.type)).json_schema()
     if p.choices is not None:
         schema = {"enum": list(p.choices)}
+    if p.slot is not None:
+        # A typed slot: complete the library's components (others on the user's spec path also compile).
+        from vibench.compiler.resolve import Library, slot_components
+
+        component = {"anyOf": [{"enum": slot_components(p.slot, Library())}, {"type": "string"}]}
+        schema = {"type": "array", "items": component} if p.type.startswith("list") else component
     bounds = {"minimum": p.ge, "exclusiveMinimum": p.gt, "maximum": p.le, "exclusiveMaximum": p.lt}
     bounds = {k: int(v) if float(v).is_integer() else v for k, v in bounds.items() if v is not None}
     if bounds:
