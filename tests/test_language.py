@@ -185,3 +185,32 @@ def test_slot_parameters_name_components_of_their_folder(tmp_path) -> None:
         vibench.check(str(host), params={"part": "Medium"})
     assert err.value.codes == ["E214"]
     assert "`Narrow`, `Wide`" in err.value.diagnostics[0].expected
+
+
+def test_inherit_skips_null_and_switched_off_inputs_stay_unconnected() -> None:
+    text = spec_text("""
+        vibench: 1
+        name: Host
+        params:
+          hidden: {type: "int | None", default: null, doc: Width for the head (null = the head's default).}
+          with_scale: false
+        blocks:
+          Head:
+            params: {hidden: 6}
+            inputs:
+              x: {shape: [B, D]}
+              scale: {shape: [B, 1], when: "${hidden > 100}"}
+            nodes: {fc: {block: linear, in: x, out_features: "${hidden}"}}
+            outputs: {y: fc}
+        inputs:
+          x: {shape: [B, 12]}
+          scale: {shape: [B, 1], when: "${with_scale}"}
+        nodes:
+          head: {block: Head, in: {x: x, scale: scale}, inherit: true}
+        outputs: {y: head}
+    """)
+    assert _shapes(vibench.check(text=text)) == {"y": "[B, 6]"}  # hidden: null keeps Head's default
+    assert _shapes(vibench.check(text=text, params={"hidden": 9})) == {"y": "[B, 9]"}
+    with pytest.raises(vibench.SpecError) as err:  # the host feeds `scale`, which Head switches off at 9
+        vibench.check(text=text, params={"hidden": 9, "with_scale": True})
+    assert err.value.codes == ["E405"]

@@ -408,6 +408,8 @@ class _UnitBuilder:
         self.from_list = False
         refs = []
         for port, ref in nd.inputs:
+            if port is not None and ref.port is None and ref.node in self.inactive_inputs:
+                continue  # `port: input` with a switched-off input: the port is simply not connected
             value = self.value(ref, nd.name)
             target = self.node_index.get(value.node)
             if ref.port is None and target is not None and target.parallel:
@@ -583,7 +585,8 @@ class _UnitBuilder:
             # The block takes every parameter of this unit that it declares (explicit values win).
             accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
             for name in accepted:
-                if name not in values and name in self.params:
+                # null means "not set here": the block keeps its own default.
+                if name not in values and self.params.get(name) is not None:
                     values[name] = self.params[name]
                     positions[name] = nd.pos
         port_pos = {p: pos for p, _, pos in ports}
