@@ -30,10 +30,15 @@ def describe(name: str) -> tuple[str, str]:
     except SpecError as err:
         return f"(invalid: {err.diagnostics[0].code})", ""
     doc = (spec.doc or "").strip().splitlines()
-    ins = ", ".join(f"{k} [{', '.join(map(str, v.shape))}]" for k, v in (spec.inputs or {}).items())
+    ins = ", ".join(f"{k} {_shape_text(v.shape)}" for k, v in (spec.inputs or {}).items())
     outs = ", ".join((spec.outputs or {}).keys())
     interface = f"{ins} -> {outs}" if ins else (f"extends {spec.extends}" if spec.extends else "")
     return (doc[0] if doc else ""), interface
+
+
+def _shape_text(shape: list[int | str] | str) -> str:
+    """``[B, L, 2]``, or a whole-shape template (one ``${...}``) as written."""
+    return shape if isinstance(shape, str) else f"[{', '.join(map(str, shape))}]"
 
 
 def list_templates() -> str:

@@ -284,7 +284,8 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
     root = _unit(doc, (), spec.name, f"{doc.file}", spec.doc, spec.params, spec.inputs, spec.nodes, spec.outputs,
                  blocks, diags, metadata=spec.metadata)
     if spec.reference is not None:
-        for k, (pattern, _) in enumerate(spec.reference.state_dict_renames):
+        renames = spec.reference.state_dict_renames  # one `${...}` is evaluated and checked by the shapes pass
+        for k, (pattern, _) in enumerate(renames if isinstance(renames, list) else []):
             try:
                 re.compile(pattern)
             except re.error as err:

@@ -22,6 +22,7 @@ How it works:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +30,7 @@ from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, suggest
-from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value
+from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, parse_value
 from vibench.compiler.graph import check_graph
 from vibench.compiler.ir import (
     Constraint,
@@ -330,8 +331,27 @@ class _UnitBuilder:
             inputs=tuple(inputs), nodes=tuple(self.nodes), outputs=tuple(outputs),
             constraints=tuple(self.space.constraints), const_symbols=tuple(sorted(self.concrete.items())),
             file=udef.file, pos=udef.pos, metadata=metadata,
-            state_dict_renames=tuple(tuple(r) for r in udef.reference.state_dict_renames) if udef.reference else (),
+            state_dict_renames=self.renames(udef),
         )
+
+    def renames(self, udef: UnitDef) -> tuple[tuple[str, str], ...]:
+        """`reference.state_dict_renames`: [pattern, replacement] pairs, or one `${...}` giving them."""
+        if udef.reference is None:
+            return ()
+        value = udef.reference.state_dict_renames
+        if isinstance(value, str):
+            where = "`reference.state_dict_renames`"
+            try:
+                value = self.evaluate(parse_value(value, udef.pos), self.env, udef.pos, where, udef.name)
+            except ExprError as err:
+                raise self.error(_expr_diag(err, udef.pos, where)) from None
+            pairs = isinstance(value, list) and all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(s, str) for s in r) for r in value)
+            bad = next((r[0] for r in value if not _is_regex(r[0])), None) if pairs else None
+            if not pairs or bad is not None:
+                raise self.error(Diagnostic("E210", f"{where} must give [pattern, replacement] pairs of strings with "
+                                            "valid regular expressions", udef.pos, found=repr(bad or value)[:120]))
+        return tuple((pattern, replacement) for pattern, replacement in value)
 
     def flag(self, value: Any, pos: Pos | None, where: str) -> bool:
         """Evaluate a `when:` (None means true)."""
@@ -853,6 +873,14 @@ def _with_node(d: Diagnostic, node: str) -> Diagnostic:
     from dataclasses import replace
 
     return replace(d, node=d.node or node)
+
+
+def _is_regex(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
 
 
 def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = None) -> Diagnostic:

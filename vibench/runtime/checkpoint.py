@@ -29,15 +29,19 @@ import torch
 
 def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor],
                                  renames: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
-    """Rewrite reference keys with ``(pattern, replacement)`` pairs, applied in order to every key."""
+    """Rewrite reference keys with ``(pattern, replacement)`` pairs, applied in order to every key.
+
+    Two keys may map to one only when they hold equal tensors: a module the reference registers
+    under two names (TCN's ``conv1`` is also ``net.0``) is stored twice but loads once.
+    """
     compiled = [(re.compile(pattern), replacement) for pattern, replacement in renames]
     out: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         new = key
         for pattern, replacement in compiled:
             new = pattern.sub(replacement, new)
-        if new in out:
-            raise ValueError(f"reference keys collide after renaming: two keys map to {new!r}")
+        if new in out and not (out[new].shape == value.shape and torch.equal(out[new], value)):
+            raise ValueError(f"reference keys collide after renaming: two different tensors map to {new!r}")
         out[new] = value
     return out
 

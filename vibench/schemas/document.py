@@ -160,10 +160,11 @@ class ReferenceSpec(_Strict):
         description="Config keys the reference accepts but never reads, with why; reported as warnings when a "
         "PHM-Vibench config sets them.",
     )
-    state_dict_renames: list[tuple[str, str]] = Field(
+    state_dict_renames: list[tuple[str, str]] | ShapeTemplate = Field(
         default_factory=list,
         description="Regex rewrites from reference state_dict keys to this model's (applied in order), so a "
-        "reference checkpoint loads with vibench.runtime.checkpoint.load_reference_state_dict.",
+        "reference checkpoint loads with vibench.runtime.checkpoint.load_reference_state_dict; or one `${...}` "
+        "over the parameters that gives the list (when the reference's layer indices depend on them).",
     )
 
 
