@@ -1,0 +1,99 @@
+"""CBAM-style attention over [B, C, L]: channel gates (shared MLP) and spatial gates (a small convolution).
+
+Woo et al., "CBAM: Convolutional Block Attention Module" (ECCV 2018), in 1D: ``channel_attention``
+re-weights the channels, ``spatial_attention`` the positions; chained they form CBAM. Both return the
+gated input (same shape), so a CBAM is two nodes, and ``channel_attention`` with ``pooling: avg`` is a
+squeeze-and-excitation gate (Hu et al., CVPR 2018).
+"""
+
+from __future__ import annotations
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default, numel
+from vibench.compiler.ir import TensorType
+from vibench.compiler.registry import register
+from vibench.compiler.symbolic import Dim
+from vibench.schemas.blocks_cnn import ChannelAttentionParams, SpatialAttentionParams
+
+
+def _signal(ctx: ShapeContext, t: TensorType) -> None:
+    ctx.rank("x", t, 3, "[B, C, L]")
+    ctx.dtype("x", t, FLOAT_DTYPES)
+
+
+@register
+class ChannelAttention(Block):
+    """Channel attention over [B, C, L]: sigmoid gates from a shared MLP on pooled channel descriptors.
+
+    The average (and, with ``pooling: avg_max``, the max) over L of each channel goes through the same
+    two-layer MLP (C -> C // reduction -> C, ReLU between); the summed results pass a sigmoid and scale
+    the channels. Output [B, C, L]; needs ``C // reduction >= 1``. State: ``fc.0.weight``, ``fc.2.weight``.
+    """
+
+    name = "channel_attention"
+    Params = ChannelAttentionParams
+    category = "attention"
+    natives = ("ChannelAttention1d",)
+    test_hints = {"reduction": (1, 2, 4)}
+
+    def infer(self, p: ChannelAttentionParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        _signal(ctx, t)
+        if p.in_channels is not None:
+            ctx.equal(t.shape[1], p.in_channels, port="x", what="channels", t=t, param="in_channels")
+        channels = ctx.concrete(t.shape[1], "the channel count", port="x")
+        if channels // p.reduction < 1:
+            raise ctx.fail(f"{channels} channels with reduction {p.reduction} leave the MLP no hidden unit",
+                           param="reduction", expected=f"reduction <= {channels}", found=str(p.reduction),
+                           hint=f"use a reduction of at most {channels}, or more channels")
+        ctx.set("in_channels", channels)
+        return [t]
+
+    def param_count(self, p: ChannelAttentionParams, ins: list[TensorType]) -> int:
+        assert p.in_channels is not None
+        hidden = p.in_channels // p.reduction
+        return 2 * p.in_channels * hidden + ((hidden + p.in_channels) if p.bias else 0)
+
+    def flops(self, p: ChannelAttentionParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        assert p.in_channels is not None
+        descriptors = 2 if p.pooling == "avg_max" else 1
+        mlp = 4 * p.in_channels * (p.in_channels // p.reduction)
+        return (descriptors + 1) * numel(outs[0]) + descriptors * ins[0].shape[0] * mlp
+
+    def init_code(self, p: ChannelAttentionParams) -> str:
+        return call("ChannelAttention1d", p.in_channels, reduction=p.reduction,
+                    pooling=non_default(p.pooling, "avg_max"), bias=non_default(p.bias, False))
+
+
+@register
+class SpatialAttention(Block):
+    """Spatial attention over [B, C, L]: sigmoid gates per position from a conv over channel mean and max.
+
+    The mean and the max over the channels form a [B, 2, L] map; a bias-free convolution of width
+    ``kernel_size`` (odd, zero padding ``kernel_size // 2``) gives one gate per position, which scales
+    every channel there. Output [B, C, L]. State: ``conv.weight`` (1, 2, kernel_size).
+    """
+
+    name = "spatial_attention"
+    Params = SpatialAttentionParams
+    category = "attention"
+    natives = ("SpatialAttention1d",)
+    test_hints = {"kernel_size": (1, 3, 5, 7)}
+
+    def infer(self, p: SpatialAttentionParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        _signal(ctx, t)
+        if p.kernel_size % 2 == 0:
+            raise ctx.fail("the gate convolution needs an odd kernel to keep the length", param="kernel_size",
+                           expected="an odd kernel_size", found=str(p.kernel_size),
+                           hint=f"use {p.kernel_size + 1} or {p.kernel_size - 1}")
+        return [t]
+
+    def param_count(self, p: SpatialAttentionParams, ins: list[TensorType]) -> int:
+        return 2 * p.kernel_size
+
+    def flops(self, p: SpatialAttentionParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        b, _, length = outs[0].shape
+        return 3 * numel(outs[0]) + 4 * p.kernel_size * b * length
+
+    def init_code(self, p: SpatialAttentionParams) -> str:
+        return call("SpatialAttention1d", kernel_size=p.kernel_size)
