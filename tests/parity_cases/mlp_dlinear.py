@@ -1,0 +1,3 @@
+"""Parity cases of MLP/Dlinear (the other MLP-family templates have their own module, mlp.py)."""
+
+MODELS = {"Dlinear"}

@@ -1,0 +1,49 @@
+"""Padding one dimension with a constant (e.g. zero channels standing for an all-zero state)."""
+
+from __future__ import annotations
+
+from vibench.compiler.blocks.base import NUMERIC_DTYPES, Block, ShapeContext, norm_axis, numel, py
+from vibench.compiler.ir import TensorType
+from vibench.compiler.registry import register
+from vibench.compiler.symbolic import Dim
+from vibench.schemas.blocks_rnn import ConstantPadParams
+
+
+@register
+class ConstantPad(Block):
+    """Pad one dimension with a constant value: ``before`` entries at its start, ``after`` at its end.
+
+    The dimension grows by ``before + after``; the others are unchanged (torch.nn.functional.pad).
+    Padding the channels of [B, C, L] with ``after: H`` zeros is concatenating an all-zero state.
+    ``dim`` is stored counted from the end (1 of a rank-3 input becomes -2).
+    """
+
+    name = "constant_pad"
+    Params = ConstantPadParams
+    category = "shape"
+    imports = ("F",)
+    test_ranks = (2, 3)
+    test_dtypes = ("float32", "int64")
+
+    def infer(self, p: ConstantPadParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+        (t,) = ins
+        ctx.rank("x", t, range(1, 9), "[...]")
+        ctx.dtype("x", t, NUMERIC_DTYPES)
+        if t.dtype in ("int64", "int32") and p.value != int(p.value):
+            raise ctx.fail(f"an integer tensor cannot be padded with {p.value}", code="E304", param="value",
+                           expected="a whole number", found=py(p.value))
+        axis = norm_axis(ctx, p.dim, len(t.shape))
+        ctx.set("dim", axis - len(t.shape))  # counted from the end, as torch.nn.functional.pad's pads are
+        shape = list(t.shape)
+        shape[axis] = shape[axis] + p.before + p.after
+        return [TensorType(tuple(shape), t.dtype)]
+
+    def flops(self, p: ConstantPadParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
+        return 0 if p.before + p.after == 0 else numel(outs[0])
+
+    def call_code(self, p: ConstantPadParams, args: list[str], mod: str) -> str:
+        if p.before + p.after == 0:
+            return args[0]
+        pads = (0, 0) * (-p.dim - 1) + (p.before, p.after)
+        value = f", value={py(p.value)}" if p.value else ""
+        return f"F.pad({args[0]}, {py(pads)}{value})"
