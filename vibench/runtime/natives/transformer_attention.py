@@ -1,0 +1,165 @@
+"""Attention variants of the Transformer family: Autoformer, Informer and Linformer self-attention."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class AutoCorrelation(nn.Module):
+    """Autoformer's auto-correlation self-attention over [B, L, D] (Wu et al., 2021).
+
+    Queries, keys and values are projected and split into heads; the FFT cross-correlation of
+    queries and keys scores every time delay; the ``int(factor * ln L)`` best delays (at most the
+    correlation length) get softmax weights and the output sums the values rolled by those delays.
+    Training mode picks the delays once for the whole batch and rolls (the reference's training
+    path); eval mode picks them per sample and gathers on the input's device (the reference's
+    inference path, which hard-codes ``.cuda()``). Output [B, L, D].
+    """
+
+    def __init__(self, d_model: int, num_heads: int, factor: int = 1) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.factor = factor
+        self.query_projection = nn.Linear(d_model, d_model)
+        self.key_projection = nn.Linear(d_model, d_model)
+        self.value_projection = nn.Linear(d_model, d_model)
+        self.out_projection = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        # [B, H, d_k, L]: time last, for the transforms and the delays
+        queries = self.query_projection(x).view(batch, length, self.num_heads, -1).permute(0, 2, 3, 1)
+        keys = self.key_projection(x).view(batch, length, self.num_heads, -1).permute(0, 2, 3, 1)
+        values = self.value_projection(x).view(batch, length, self.num_heads, -1).permute(0, 2, 3, 1)
+        spectrum = torch.fft.rfft(queries, dim=-1) * torch.conj(torch.fft.rfft(keys, dim=-1))
+        correlation = torch.fft.irfft(spectrum, dim=-1).mean(dim=1).mean(dim=1)  # [B, delays]
+        top_k = min(int(self.factor * math.log(length)), correlation.shape[-1])
+        if self.training:
+            aggregated = self._batch_delays(values, correlation, top_k)
+        else:
+            aggregated = self._sample_delays(values, correlation, top_k)
+        return self.out_projection(aggregated.permute(0, 3, 1, 2).reshape(batch, length, width))
+
+    def _batch_delays(self, values: torch.Tensor, correlation: torch.Tensor, top_k: int) -> torch.Tensor:
+        delays = torch.topk(correlation.mean(dim=0), top_k, dim=-1)[1]
+        weights = torch.softmax(correlation[:, delays], dim=-1)
+        aggregated = torch.zeros_like(values)
+        for i in range(top_k):
+            shifted = torch.roll(values, -int(delays[i]), -1)
+            aggregated = aggregated + shifted * weights[:, i].view(-1, 1, 1, 1)
+        return aggregated
+
+    def _sample_delays(self, values: torch.Tensor, correlation: torch.Tensor, top_k: int) -> torch.Tensor:
+        length = values.shape[-1]
+        scores, delays = torch.topk(correlation, top_k, dim=-1)
+        weights = torch.softmax(scores, dim=-1)
+        doubled = values.repeat(1, 1, 1, 2)
+        steps = torch.arange(length, device=values.device).view(1, 1, 1, length)
+        aggregated = torch.zeros_like(values)
+        for i in range(top_k):
+            index = (steps + delays[:, i].view(-1, 1, 1, 1)).expand_as(values)
+            shifted = torch.gather(doubled, dim=-1, index=index)
+            aggregated = aggregated + shifted * weights[:, i].view(-1, 1, 1, 1)
+        return aggregated
+
+
+class ProbSparseAttention(nn.Module):
+    """Informer-style sparse self-attention over [B, L, D] (Zhou et al., 2021).
+
+    ``top_k`` mode (PHM-Vibench's Informer): full scaled scores, and for L > 32 each query keeps
+    only its ``max(16, L // 4)`` highest scores (the rest are -inf) before the softmax.
+    ``prob_sparse`` mode (the paper): ``factor * ceil(ln L)`` keys are sampled per query to measure
+    its sparsity (max minus mean score); the ``factor * ceil(ln L)`` most active queries attend to
+    all keys and the others output the mean of the values. ``seed`` fixes the sampling (a fresh
+    generator with that seed on every call); None draws from torch's global generator.
+    Dropout acts on the attention weights. Output [B, L, D].
+    """
+
+    def __init__(self, d_model: int, num_heads: int, mode: str = "top_k", factor: int = 5, seed: int | None = None,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.mode = mode
+        self.factor = factor
+        self.seed = seed
+        self.query_projection = nn.Linear(d_model, d_model)
+        self.key_projection = nn.Linear(d_model, d_model)
+        self.value_projection = nn.Linear(d_model, d_model)
+        self.out_projection = nn.Linear(d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        # [B, H, L, d_k]
+        queries = self.query_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        keys = self.key_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        values = self.value_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        if self.mode == "top_k":
+            context = self._top_k(queries, keys, values)
+        else:
+            context = self._prob_sparse(queries, keys, values)
+        return self.out_projection(context.transpose(1, 2).reshape(batch, length, width))
+
+    def _top_k(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        length = queries.shape[2]
+        scores = torch.matmul(queries, keys.transpose(-2, -1)) / math.sqrt(queries.shape[-1])
+        if length > 32:
+            best, where = torch.topk(scores, max(16, length // 4), dim=-1)
+            scores = torch.full_like(scores, float("-inf")).scatter(-1, where, best)
+        return torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
+
+    def _prob_sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        length, depth = queries.shape[2], queries.shape[3]
+        count = max(1, min(self.factor * math.ceil(math.log(length)), length))
+        generator = None
+        if self.seed is not None:
+            generator = torch.Generator(device=queries.device).manual_seed(self.seed)
+        sampled = torch.randint(length, (length, count), generator=generator, device=queries.device)
+        sample_scores = torch.matmul(queries.unsqueeze(-2), keys[:, :, sampled].transpose(-2, -1)).squeeze(-2)
+        sparsity = sample_scores.max(dim=-1)[0] - sample_scores.sum(dim=-1) / length
+        active = sparsity.topk(count, dim=-1, sorted=False)[1].unsqueeze(-1).expand(-1, -1, -1, depth)
+        scores = torch.matmul(torch.gather(queries, 2, active), keys.transpose(-2, -1)) / math.sqrt(depth)
+        attended = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
+        context = values.mean(dim=2, keepdim=True).expand_as(values)
+        return context.scatter(2, active, attended)
+
+
+class LinformerAttention(nn.Module):
+    """Linformer's low-rank self-attention over [B, L, D] (Wang et al., 2020).
+
+    Keys and values are projected along time by learned matrices ``E`` and ``F`` of shape
+    (seq_len, k), so every query attends to k mixed positions instead of L. For L <= seq_len the
+    first L rows are used; for L > seq_len both matrices are resized to (L, k) by bilinear
+    interpolation (PHM-Vibench's behaviour). Dropout acts on the attention weights. Output [B, L, D].
+    """
+
+    def __init__(self, d_model: int, num_heads: int, seq_len: int, k: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.query_projection = nn.Linear(d_model, d_model)
+        self.key_projection = nn.Linear(d_model, d_model)
+        self.value_projection = nn.Linear(d_model, d_model)
+        self.out_projection = nn.Linear(d_model, d_model)
+        self.E = nn.Parameter(torch.randn(seq_len, k) * 0.02)
+        self.F = nn.Parameter(torch.randn(seq_len, k) * 0.02)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        # [B, H, L, d_k]
+        queries = self.query_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        keys = self.key_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        values = self.value_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        keys = torch.einsum("bhld,lk->bhkd", keys, self._fit(self.E, length))
+        values = torch.einsum("bhld,lk->bhkd", values, self._fit(self.F, length))
+        scores = torch.matmul(queries, keys.transpose(-2, -1)) / math.sqrt(queries.shape[-1])
+        context = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
+        return self.out_projection(context.transpose(1, 2).reshape(batch, length, width))
+
+    def _fit(self, projection: torch.Tensor, length: int) -> torch.Tensor:
+        if length <= projection.shape[0]:
+            return projection[:length]
+        grid = projection.unsqueeze(0).unsqueeze(0)
+        return F.interpolate(grid, size=(length, projection.shape[1]), mode="bilinear", align_corners=False)[0, 0]
