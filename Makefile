@@ -2,7 +2,8 @@
 #   make run   - set up .venv if needed, compile a shipped spec to build/model.py, run it on a
 #                synthetic vibration batch and print a shape/parameter summary
 #   make test  - set up .venv if needed and run the whole test suite (CI runs this)
-# Other targets: env, bench, golden (refresh golden files), schema (refresh the JSON Schema), lint.
+# Other targets: env, bench, golden (refresh golden files), schema (refresh the JSON Schema),
+# parity-table and isfm-matrix (refresh the README's generated tables), lint.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: run test env bench golden schema parity-table lint clean
+.PHONY: run test env bench golden schema parity-table isfm-matrix lint clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +42,9 @@ schema: $(STAMP)
 
 parity-table: $(STAMP)
 	$(BIN)/python scripts/parity_table.py
+
+isfm-matrix: $(STAMP)
+	$(BIN)/python scripts/isfm_matrix.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check vibench tests benchmarks examples

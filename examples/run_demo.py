@@ -76,9 +76,14 @@ def main() -> int:
     torch.manual_seed(0)
     model = getattr(module, root.name)().eval()
     batch = {}
+    sizes = {"B": args.batch, "L": args.length}  # any other free size (channels C, ...) is 1
     for name, t in root.inputs:
-        dims = [d if isinstance(d, int) else (args.batch if str(d) == "B" else args.length) for d in t.shape]
-        if len(dims) == 3 and dims[1] == args.length and isinstance(t.shape[2], int):  # (B, L, C) layout
+        dims = [d if isinstance(d, int) else sizes.get(str(d), 1) for d in t.shape]
+        if t.dtype.startswith("int"):  # an id per sample (e.g. ISFM's system_id): system 1
+            batch[name] = torch.ones(*dims, dtype=getattr(torch, t.dtype))
+        elif name == "fs":  # ISFM's sampling rate per sample
+            batch[name] = torch.full(dims, 12_000.0)
+        elif len(dims) == 3 and str(t.shape[1]) == "L":  # (B, L, C) layout
             batch[name] = synthetic_vibration(dims[0], dims[2], dims[1]).transpose(1, 2)
         elif len(dims) == 3:
             batch[name] = synthetic_vibration(dims[0], dims[1], dims[2])
@@ -88,9 +93,12 @@ def main() -> int:
         started = time.perf_counter()
         output = model(**batch)
         elapsed = time.perf_counter() - started
-    print(f"model {root.name}: {sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()):,} parameters (imported from {out})")
+    count = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+    print(f"model {root.name}: {count:,} parameters (imported from {out})")
     for name, value in batch.items():
-        print(f"input  {name}: {tuple(value.shape)} synthetic bearing vibration (fs = 12 kHz)")
+        what = "synthetic bearing vibration (fs = 12 kHz)" if value.is_floating_point() and value.dim() == 3 else (
+            "system id 1" if not value.is_floating_point() else "sampling rate 12 kHz" if name == "fs" else "random")
+        print(f"input  {name}: {tuple(value.shape)} {what}")
     outputs = output if isinstance(output, dict) else {root.outputs[0][0]: output}
     for name, value in outputs.items():
         print(f"output {name}: {tuple(value.shape)}  mean {value.mean().item():+.4f}  std {value.std().item():.4f}")

@@ -2,7 +2,7 @@
 build agree, they compute what the reference computes (checked against small independent
 implementations of the reference's layers, loaded through the declared renames), a PHM-Vibench flat
 config reaches them through `inherit`, and the reference's broken configurations are compile-time
-errors or working models (docs/deviations/isfm_backbones.md).
+errors or working models (vibench/specs/DEVIATIONS.md).
 
 The reference's canonical sizes run in tests/test_parity.py; here widths stay small.
 """
@@ -624,4 +624,12 @@ trainer: {{max_epochs: 1}}
 """
     program = vibench.check(text=experiment, search_path=[str(tmp_path)], inputs={"x": (4, 32, 128)})
     assert program.root.param_count == DEMO_BACKBONES[backbone]
-    assert [(w.code, w.pos.line) for w in program.warnings] == [("W103", 15)]  # use_prompt: nobody reads it
+    others = [(w.code, w.pos.line) for w in program.warnings if w.code != "W104"]
+    assert others == [("W103", 15)]  # use_prompt: nobody reads it
+    # W104: keys the host passes on that this backbone does not declare (they have no effect).
+    from tests.parity import template_params
+
+    unread = {w.message.split("`")[1] for w in program.warnings if w.code == "W104"}
+    given = {"d_model", "output_dim", "num_heads", "num_layers", "e_layers", "d_ff", "dropout", "activation",
+             "num_patches"}
+    assert unread <= given and not unread & template_params(f"isfm/backbone/{backbone}")

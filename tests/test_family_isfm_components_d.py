@@ -5,7 +5,7 @@ embeddings, [2, 32, D] tokens for the heads); static shapes equal runtime shapes
 emitted model.py and the built module agree; torch.jit.script runs every component; reference
 checkpoints load key for key through the declared renames; a PHM-Vibench `model:` section reaches the
 components through `inherit`; and every failure of the reference listed in the fact sheet is a
-compile-time error or a working model (docs/deviations/isfm_embedding_heads.md).
+compile-time error or a working model (vibench/specs/DEVIATIONS.md).
 """
 
 from __future__ import annotations

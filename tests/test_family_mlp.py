@@ -1,7 +1,7 @@
 """MLP family templates (vibench/specs/mlp, Dlinear aside): they compile, build and run on long
 batches, emit and build agree, PHM-Vibench configs and checkpoints map onto them, and the
 reference's broken configurations are compile-time errors or working models
-(docs/deviations/mlp.md).
+(vibench/specs/DEVIATIONS.md).
 
 The reference's canonical sizes run in tests/test_parity.py; here widths stay small so that
 L = 1024 stays cheap.

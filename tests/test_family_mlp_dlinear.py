@@ -1,6 +1,6 @@
 """The DLinear template (vibench/specs/mlp/Dlinear.yaml): it compiles, builds and runs on long batches,
 emit and build agree, PHM-Vibench configs and checkpoints map onto it, and the reference's broken
-configurations are compile-time errors (docs/deviations/mlp_dlinear.md).
+configurations are compile-time errors (vibench/specs/DEVIATIONS.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Neural-operator templates (vibench/specs/no): they compile, build and run on long batches, emit and
 build agree, PHM-Vibench configs and checkpoints map onto them, and the reference's broken
-configurations are compile-time errors (docs/deviations/no.md).
+configurations are compile-time errors (vibench/specs/DEVIATIONS.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """RNN family templates (vibench/specs/rnn): they compile, build and run on long batches, emit and
 build agree, PHM-Vibench configs and checkpoints map onto them, and the reference's broken
-configurations are compile-time errors or working models (docs/deviations/rnn.md).
+configurations are compile-time errors or working models (vibench/specs/DEVIATIONS.md).
 
 The reference's canonical sizes run in tests/test_parity.py; here widths stay small so that
 L = 1024 stays cheap.

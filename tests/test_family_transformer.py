@@ -1,6 +1,6 @@
 """Transformer family templates (vibench/specs/transformer): they compile, build and run on long batches,
 emit and build agree, PHM-Vibench configs and checkpoints map onto them, and the reference's broken
-configurations are working models or compile-time errors (docs/deviations/transformer.md).
+configurations are working models or compile-time errors (vibench/specs/DEVIATIONS.md).
 
 The reference's canonical sizes run in tests/test_parity.py; here widths stay small so that
 L = 1024 stays cheap.

@@ -53,9 +53,14 @@ def test_built_model_matches_the_reference(case) -> None:
     assert tuple(first.shape) == case.expect["output_shape"]
 
 
+# Reference models outside the issues' lists (models.md §2 "Related, not in the requested list"),
+# with why; the README's parity table shows them as "not in the library".
+OUT_OF_SCOPE = {"M_02_ISFM_Prompt": "the ISFM_Prompt family (type ISFM_Prompt) is not among the requested models"}
+
+
 def test_every_ok_reference_row_is_covered() -> None:
     covered = {c.id for c in CASES}
-    missing = [row_id(r) for r in ok_rows() if row_id(r) not in covered]
+    missing = [row_id(r) for r in ok_rows() if row_id(r) not in covered and r["model"] not in OUT_OF_SCOPE]
     assert not missing, f"{len(missing)} reference variants without a template: {missing[:10]}"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 MODELS = ("ResNet1D", "AttentionCNN", "MultiScaleCNN", "MobileNet1D", "TCN")
 
 _TCN_WHY = ("the reference registers every weight-normed conv twice (conv1/conv2 and net.0/net.4: 3 keys each); "
-            "vibench keeps one copy (docs/deviations/cnn.md)")
+            "vibench keeps one copy (vibench/specs/DEVIATIONS.md)")
 
 OVERRIDES = {
     "TCN: canonical (defaults: [25,25,25,25], k=2, dropout 0.2)": {"n_keys": 52 - 4 * 6, "why": _TCN_WHY},

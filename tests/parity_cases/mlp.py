@@ -2,7 +2,7 @@
 
 Every row's config compiles as written: MLPMixer's and gMLP's rows set ``seq_len`` to the input
 length, so the token-mixing weights fit (a mismatch is E305 at compile time, see
-docs/deviations/mlp.md).
+vibench/specs/DEVIATIONS.md).
 """
 
 MODELS = ("ResNetMLP", "MLPMixer", "gMLP", "DenseNetMLP")

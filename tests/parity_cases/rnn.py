@@ -1,7 +1,7 @@
 """RNN family: AttentionLSTM, AttentionGRU, ConvLSTM, ResidualRNN.
 
 Every ok row compiles from its config as written. One row differs on purpose (see
-docs/deviations/rnn.md): the reference's AttentionLSTM builds its attention module in regression
+vibench/specs/DEVIATIONS.md): the reference's AttentionLSTM builds its attention module in regression
 mode too and never calls it; vibench builds only what forward uses.
 """
 
@@ -15,6 +15,6 @@ OVERRIDES = {
         "n_keys": 21 - 3,
         "prefixes": {"lstm", "output_projection"},
         "why": "the reference creates `attention` (16,512 parameters, 3 keys) in regression mode but never uses "
-               "it; vibench does not build modules forward never calls (docs/deviations/rnn.md)",
+               "it; vibench does not build modules forward never calls (vibench/specs/DEVIATIONS.md)",
     },
 }

@@ -66,9 +66,31 @@ class SymbolSpace:
             return None if k % c == 0 and s_lo <= -k // c <= s_hi else False
         if linear:
             return None  # several free sizes: some choice meets it (checked once bound with --input)
-        if all(e.evaluate(env) != 0 for env in self._samples(e.symbols())):
+        symbols = e.symbols()
+        if len(symbols) == 1:
+            # One size with floor division: near-linear, so a root lies near the root of the line
+            # through two far points; look there exhaustively (sampling alone missed `L // 32 == 32`).
+            return None if self._has_root(e, next(iter(symbols))) else False
+        if all(e.evaluate(env) != 0 for env in self._samples(symbols)):
             return False  # e.g. L == (L + 1) // 2 holds only for L = 1
         return None
+
+    def _has_root(self, e: Expr, s: str, window: int = 4096) -> bool:
+        low, high = self.bounds.get(s, (1, INF))
+        lo, hi = int(low), int(min(high, 2**40))
+
+        def f(v: int) -> int:
+            return int(e.evaluate({s: v}))
+
+        candidates = range(lo, min(hi, lo + window) + 1)
+        if any(f(v) == 0 for v in candidates):
+            return True
+        a, b = 2**20, 2**21
+        slope = (f(b) - f(a)) / (b - a)
+        if slope == 0:
+            return False  # constant beyond the small values, and not zero there
+        root = int(a - f(a) / slope)
+        return any(f(v) == 0 for v in range(max(lo, root - window), min(hi, root + window) + 1))
 
     def decide_mod(self, e: Dim, m: int) -> bool | None:
         if isinstance(e, int):

@@ -442,6 +442,9 @@ def _header(program: Program, out_path: str | None) -> list[str]:
             command[-1] += " \\"
             command.append("#  ")
         command[-1] += " " + word
+    # A single word longer than a line (a large --set value) cannot wrap; the shell reads the
+    # marker as a comment, so the command still copies and runs as printed.
+    command = [c + "  # noqa: E501" if len(c) > LINE_WIDTH else c for c in command]
     return lines + command
 
 

@@ -10,7 +10,10 @@ passed to ``eval``; this module walks the tree itself and accepts only:
 * names bound by the spec: parameters, ``i`` (the copy index inside ``repeat``) and dimension
   symbols whose value is known at compile time;
 * arithmetic ``+ - * / // % **``, comparisons, ``and or not``, ``a if c else b``, indexing and slicing;
-* calls of the functions in :data:`FUNCTIONS` (no attributes, no keyword arguments, no imports).
+* calls of the functions in :data:`FUNCTIONS` (no attributes, no keyword arguments, no imports):
+  numeric helpers, ``get(mapping, key, default)``, ``keys``, ``omit(mapping, *keys)``, ``dict(pairs)``,
+  ``all``/``any`` and ``require(condition, message)``, which fails the compile with the spec
+  author's message when the condition is false.
 
 Every evaluation is bounded (integer size, list and string length, total steps), so no expression
 can hang the compiler or exhaust memory. Failures raise :class:`ExprError` with the offending text.
@@ -69,7 +72,46 @@ def _range(*args: Any) -> list[int]:
     return list(r)
 
 
+def _get(mapping: Any, key: Any, default: Any = None) -> Any:
+    if not isinstance(mapping, dict):
+        raise ExprError(f"get() takes a mapping, found {type(mapping).__name__}")
+    return mapping.get(key, default)
+
+
+def _keys(mapping: Any) -> list:
+    if not isinstance(mapping, dict):
+        raise ExprError(f"keys() takes a mapping, found {type(mapping).__name__}")
+    return list(mapping)
+
+
+def _omit(mapping: Any, *names: Any) -> dict:
+    if not isinstance(mapping, dict):
+        raise ExprError(f"omit() takes a mapping, found {type(mapping).__name__}")
+    return {k: v for k, v in mapping.items() if k not in names}
+
+
+def _dict(pairs: Any) -> dict:
+    if not isinstance(pairs, list | tuple) or not all(isinstance(p, list | tuple) and len(p) == 2 for p in pairs):
+        raise ExprError("dict() takes a list of [key, value] pairs")
+    if not all(isinstance(p[0], str | int) and not isinstance(p[0], bool) for p in pairs):
+        raise ExprError("dict() keys must be strings or integers")
+    return {k: v for k, v in pairs}
+
+
+def _require(condition: Any, message: Any = "a requirement of the spec is not met") -> bool:
+    if not condition:
+        raise ExprError(str(message))
+    return True
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "get": _get,
+    "keys": _keys,
+    "omit": _omit,
+    "dict": _dict,
+    "require": _require,
+    "all": all,
+    "any": any,
     "min": min,
     "max": max,
     "abs": abs,
@@ -404,7 +446,10 @@ class _Evaluator:
             assert isinstance(node.func, ast.Name)
             fn = FUNCTIONS[node.func.id]
             args = [self.eval(a, local) for a in node.args]
-            return self.check(fn(*args))
+            try:
+                return self.check(fn(*args))
+            except ExprError as err:  # a function's own message (require's is the spec author's)
+                raise self.fail(err.message, err.hint) from None
         if isinstance(node, ast.ListComp):
             return self.check(self.comprehension(node, 0, dict(local)))
         raise self.fail(f"`{type(node).__name__}` is not allowed")  # pragma: no cover - parse rejects it

@@ -88,6 +88,7 @@ class InputDecl:
     doc: str | None = None
     pos: Pos | None = None
     when: Any = None  # bool, Template or None
+    optional: bool = False  # taken only when some node reads it
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ class NodeDef:
     block_pos: Pos | None = None
     inherit: bool = False
     for_each: Any = None  # list, Template or None
+    with_: Any = None  # mapping, Template or None: more parameters for the block
+    with_pos: Pos | None = None
 
 
 @dataclass(frozen=True)

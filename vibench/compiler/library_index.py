@@ -19,7 +19,12 @@ def template_names() -> list[str]:
 
 
 def describe(name: str) -> tuple[str, str]:
-    """(one-line description, interface) of a library spec."""
+    """(one-line description, interface) of a library spec.
+
+    The interface is the checked one at the template's defaults (`x [B, L, 1] -> logits [B, 10]`),
+    followed by its slots and what fills them by default; a template that does not compile at its
+    defaults shows its declared ports instead.
+    """
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.load import read_spec_file
     from vibench.compiler.validate import validate
@@ -30,15 +35,37 @@ def describe(name: str) -> tuple[str, str]:
     except SpecError as err:
         return f"(invalid: {err.diagnostics[0].code})", ""
     doc = (spec.doc or "").strip().splitlines()
-    ins = ", ".join(f"{k} {_shape_text(v.shape)}" for k, v in (spec.inputs or {}).items())
-    outs = ", ".join((spec.outputs or {}).keys())
-    interface = f"{ins} -> {outs}" if ins else (f"extends {spec.extends}" if spec.extends else "")
+    try:
+        interface = _checked_interface(path)
+    except SpecError:
+        ins = ", ".join(f"{k} {_shape_text(v.shape)}" for k, v in (spec.inputs or {}).items())
+        outs = ", ".join((spec.outputs or {}).keys())
+        interface = f"{ins} -> {outs}" if ins else (f"extends {spec.extends}" if spec.extends else "")
     return (doc[0] if doc else ""), interface
+
+
+def _checked_interface(path: str) -> str:
+    from vibench.compiler.pipeline import compile_program
+    from vibench.compiler.resolve import Library
+    from vibench.compiler.symbolic import fmt_shape
+
+    root = compile_program(path).root
+    ins = ", ".join(f"{n} {fmt_shape(t.shape)}" for n, t in root.inputs)
+    outs = ", ".join(f"{n} {fmt_shape(t.shape)}" for n, _, t in root.outputs)
+    library = Library()
+    unit, _ = library.load(path, None)
+    slots = [f"{d.name} in {d.slot}/ ({_slot_default(root, d.name)})" for d in unit.params if d.slot is not None]
+    return f"{ins} -> {outs}" + (f"; slots: {', '.join(slots)}" if slots else "")
 
 
 def _shape_text(shape: list[int | str] | str) -> str:
     """``[B, L, 2]``, or a whole-shape template (one ``${...}``) as written."""
     return shape if isinstance(shape, str) else f"[{', '.join(map(str, shape))}]"
+
+
+def _slot_default(root, name: str) -> str:
+    value = dict(root.params).get(name)
+    return ", ".join(value) if isinstance(value, list) else str(value)
 
 
 def list_templates() -> str:

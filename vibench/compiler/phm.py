@@ -45,6 +45,14 @@ def translate(doc: LoadedDoc, library: Library) -> tuple[LoadedDoc, list[Diagnos
     warnings: list[Diagnostic] = []
     model_pos = doc.pos(("model",), key=True) if "model" in doc.data else doc.pos(("base_configs",), key=True)
     kind, name = model.get("type"), model.get("name")
+    if isinstance(kind, bool) or isinstance(name, bool):
+        own_keys = doc.data.get("model") if isinstance(doc.data.get("model"), dict) else {}
+        key = "type" if isinstance(kind, bool) else "name"
+        pos = doc.pos(("model", key)) if key in own_keys else where.get(key, model_pos)
+        raise SpecError([Diagnostic("E103", f"`{key}` of the `model:` section must be a name", pos,
+                                    found=repr(kind if key == "type" else name), expected="a string",
+                                    hint="YAML reads an unquoted `NO`, `no`, `off` or `yes` as true/false: "
+                                    f"quote it, e.g. `{key}: \"NO\"`")], {doc.file: doc.text})
     if not isinstance(kind, str) or not isinstance(name, str):
         raise SpecError([Diagnostic("E103", "the `model:` section needs `type` and `name`", model_pos,
                                     expected="e.g. `type: CNN` and `name: ResNet1D`",

@@ -416,7 +416,8 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
                                      expected="an integer, a symbol name such as L, or `${...}`", found=repr(dim)))
         when = _parsed_flag(doc, ipath + ("when",), ispec.when, f"`when` of input `{iname}`", diags)
         shape = whole if whole is not None else tuple(dims)
-        input_decls.append(InputDecl(iname, shape, ispec.dtype, ispec.doc, doc.pos(ipath, key=True), when))
+        input_decls.append(InputDecl(iname, shape, ispec.dtype, ispec.doc, doc.pos(ipath, key=True), when,
+                                     ispec.optional))
     node_defs = []
     for index, (nname, nspec) in enumerate(nodes.items()):
         npath = path + ("nodes", nname)
@@ -578,12 +579,19 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         if repeat is not None:
             diags.add(Diagnostic("E211", f"node `{name}` has both `repeat` and `for_each`", vpos("for_each"),
                                  node=name, hint="`repeat` chains copies, `for_each` runs them side by side: pick one"))
+    with_ = spec.with_
+    if with_ is not None:
+        with_ = parsed("with", with_)
+        if isinstance(with_, str):
+            diags.add(Diagnostic("E211", f"`with` of node `{name}` must be a mapping or `${{...}}`", vpos("with"),
+                                 found=repr(spec.with_), node=name,
+                                 hint="write parameters as a mapping, or one expression that gives one"))
     params = []
     for key, value in (spec.model_extra or {}).items():
         params.append((str(key), parsed(str(key), value), kpos(key)))
     return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
                    when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=vpos("block"),
-                   inherit=spec.inherit, for_each=for_each)
+                   inherit=spec.inherit, for_each=for_each, with_=with_, with_pos=vpos("with"))
 
 
 def _ref(text: str, pos: Pos | None) -> Ref:
@@ -612,7 +620,8 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
         diags.add(Diagnostic("E106", f"parameter name `{name}` is reserved for the copies of `repeat`/`for_each`", pos))
 
 
-def _check_unused(unit: UnitDef, diags: Collector) -> None:
+def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
+    """The names the unit's own `${...}` read, and whether some node has `inherit: true`."""
     used: set[str] = set()
     for decl in unit.params:
         used |= template_names(decl.default)
@@ -624,13 +633,20 @@ def _check_unused(unit: UnitDef, diags: Collector) -> None:
     for out in unit.outputs:
         used |= template_names(out.when)
     used |= template_names(unit.metadata)
+    inherits = False
     for node in unit.nodes:
-        if node.inherit:
-            return  # the node's block may read any of them
+        inherits = inherits or node.inherit
         used |= template_names(node.block) | template_names(node.repeat) | template_names(node.when)
-        used |= template_names(node.for_each)
+        used |= template_names(node.for_each) | template_names(node.with_)
         for _, value, _ in node.params:
             used |= template_names(value)
+    return used, inherits
+
+
+def _check_unused(unit: UnitDef, diags: Collector) -> None:
+    used, inherits = expression_names(unit)
+    if inherits:
+        return  # the node's block may read any of them (the shapes pass warns when none does: W104)
     declared = {d.name for d in unit.params} | {"i", "item"}
     for decl in unit.params:
         if decl.name not in used:

@@ -37,6 +37,7 @@ from vibench.compiler.ir import (
     Instance,
     Node,
     NodeDef,
+    OutputDef,
     Pos,
     Program,
     Ref,
@@ -262,6 +263,8 @@ class _UnitBuilder:
         self.copy: tuple[int, int] | None = None  # (index, count) while building a copy of a `repeat` node
         self.inactive_inputs: set[str] = set()
         self.from_list = False  # the current node reads a `for_each` node's whole list
+        self.soft_ports: set[str] = set()  # `port?:` connections of the node being bound
+        self.inherited: set[str] = set()  # parameters some `inherit: true` node passed on
 
     def error(self, diag: Diagnostic) -> _Failed:
         if self.copy is not None and self.copy[0] > 0 and diag.code.startswith("E3"):
@@ -318,8 +321,24 @@ class _UnitBuilder:
             raise _Failed()
         outputs = []
         for out in active_outputs:
+            if out.ref.port == "*":  # `from: node.*`: every output of the node, under its port names
+                outputs += self.every_output(out)
+                continue
             ref = self.value(out.ref, None)
             outputs.append((out.name, ref, self.type_of(ref)))
+        seen: dict[str, str] = {}
+        for name, ref, _ in outputs:
+            if name in seen:
+                raise self.error(Diagnostic("E405", f"two outputs are named `{name}`", udef.pos,
+                                            found=f"{seen[name]} and {self.spelling(ref)}",
+                                            hint="rename one of them (a `node.*` output takes its ports' names)"))
+            seen[name] = self.spelling(ref)
+        if any(d.optional for d in active_inputs):  # `optional: true` inputs that no node reads are not taken
+            read = {v.node for n in self.nodes for _, v in n.inputs} | {ref.node for _, ref, _ in outputs}
+            dropped = {d.name for d in active_inputs if d.optional and d.name not in read}
+            inputs = [(name, t) for name, t in inputs if name not in dropped]
+        if len(self.owner.stack) == 1:
+            self.warn_unread(udef)
         metadata = None
         if udef.metadata is not None:
             pos = udef.pos
@@ -334,10 +353,55 @@ class _UnitBuilder:
             state_dict_renames=self.renames(udef),
         )
 
+    def warn_unread(self, udef: UnitDef) -> None:
+        """W104 for a parameter the user set (in `with:` or a PHM-Vibench config) that no
+        expression reads and no `inherit: true` node passed on: with these slot fillings it has no
+        effect (the reference, which hands one namespace to every component, ignores it too)."""
+        from vibench.compiler.resolve import expression_names
+
+        used, inherits = expression_names(udef)
+        if not inherits:
+            return  # E207 covers unused parameters of a spec without inherit
+        takers = [os.path.splitext(n.block.rsplit("/", 1)[-1])[0] for n in self.nodes if n.kind == "composite"]
+        found = ("the components here: " + ", ".join(takers)) if takers else None
+        for decl in udef.params:
+            if (decl.pos is not None and decl.pos.file != udef.file and self.params.get(decl.name) is not None
+                    and decl.name not in used and decl.name not in self.inherited):
+                self.owner.diags.add(Diagnostic(
+                    "W104", f"`{decl.name}` has no effect here: no component of this {udef.name} reads it",
+                    decl.pos, severity="warning", found=found,
+                    hint="it reaches only the components that declare it; remove it, or pick a component "
+                    "that takes it"))
+
+    def component_renames(self) -> tuple[tuple[str, str], ...]:
+        out: list[tuple[str, str]] = []
+        for node in self.nodes:
+            unit = node.copies[0].unit if len(node.copies) == 1 and not node.parallel else None
+            for pattern, replacement in unit.state_dict_renames if unit is not None else ():
+                if pattern.startswith("^"):  # an unanchored rule cannot be scoped to the node
+                    out.append((f"^{re.escape(node.name)}\\.{pattern[1:]}", f"{node.name}.{replacement}"))
+        return tuple(out)
+
+    def every_output(self, out: OutputDef) -> list[tuple[str, ValueRef, TensorType]]:
+        name = out.ref.node
+        target = self.node_index.get(name)
+        if target is None or name in self.aliases:
+            raise self.error(Diagnostic("E405", f"`{name}.*` names every output of a node, and `{name}` is "
+                                        + ("switched off" if name in self.aliases else "not a node"), out.ref.pos,
+                                        hint=f"return it as `{name}`"))
+        if self.failed & {name}:
+            raise _Failed()
+        return [(port, ValueRef(name, port), t) for port, t in target.outputs]
+
     def renames(self, udef: UnitDef) -> tuple[tuple[str, str], ...]:
-        """`reference.state_dict_renames`: [pattern, replacement] pairs, or one `${...}` giving them."""
-        if udef.reference is None:
-            return ()
+        """`reference.state_dict_renames`: [pattern, replacement] pairs, or one `${...}` giving them.
+
+        A spec that declares none takes its single-copy components' own renames, scoped to the node
+        (`^(weight|bias)` of the head becomes `^task_head\\.(weight|bias)`): a composite of library
+        components loads the reference composite's checkpoint without restating them.
+        """
+        if udef.reference is None or not udef.reference.state_dict_renames:
+            return self.component_renames()
         value = udef.reference.state_dict_renames
         if isinstance(value, str):
             where = "`reference.state_dict_renames`"
@@ -483,6 +547,7 @@ class _UnitBuilder:
             instances.append(inst)
             in_types = [inst.outputs[0][1]]
         kind = "composite" if isinstance(block, UnitDef) else "primitive"
+        ports = _connected(ports, instances[0])
         node = Node(name=nd.name, block=block.qualname if isinstance(block, UnitDef) else block_name, kind=kind,
                     inputs=tuple((p, v) for p, v, _ in ports), copies=tuple(instances),
                     repeated=nd.repeat is not None, pos=nd.pos, doc=nd.doc)
@@ -527,6 +592,7 @@ class _UnitBuilder:
             instances.append(replace(inst, block=name))
             names.append(block_name)
         assert first_ports is not None
+        first_ports = _connected(first_ports, instances[0])
         kinds = {"composite" if c.unit is not None else "primitive" for c in instances}
         if len(kinds) > 1:
             raise self.error(Diagnostic("E405", f"the copies of `{nd.name}` mix catalogue and composite blocks",
@@ -549,7 +615,7 @@ class _UnitBuilder:
         optional: tuple[str, ...]
         if isinstance(block, UnitDef):
             names = tuple(i.name for i in block.inputs)
-            optional = tuple(i.name for i in block.inputs if i.when is not None)
+            optional = tuple(i.name for i in block.inputs if i.when is not None or i.optional)
             variadic, minimum = False, len(names) - len(optional)
         else:
             names, variadic, optional, minimum = block.inputs, block.variadic, block.optional_inputs, block.min_inputs
@@ -575,9 +641,15 @@ class _UnitBuilder:
                     found=f"{len(positional)} inputs"))
             for port, (_, v, pos) in zip(names, positional, strict=False):
                 bound[port] = (v, pos)
+        self.soft_ports.clear()
         for port, v, pos in refs:
             if port is None:
                 continue
+            if port.endswith("?"):  # `port?: name`: connected only if the block has that port (switched on)
+                port = port[:-1]
+                if port not in names:
+                    continue
+                self.soft_ports.add(port)
             if port not in names:
                 raise self.error(Diagnostic("E405", f"{what} has no input port `{port}`", pos, node=nd.name,
                                             expected="one of " + one_of(names), hint=suggest(port, names)))
@@ -601,6 +673,16 @@ class _UnitBuilder:
             # Expression errors point at the `${...}` value; other errors about the parameter at its key.
             values[key] = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
             positions[key] = pos
+        if nd.with_ is not None:
+            where = f"`with` of node `{nd.name}`"
+            extra = self.evaluate(nd.with_, env, getattr(nd.with_, "pos", None) or nd.with_pos, where, nd.name)
+            if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+                raise self.error(Diagnostic("E211", f"{where} must give a mapping of parameters", nd.with_pos,
+                                            node=nd.name, expected="{name: value, ...}", found=repr(extra)[:80]))
+            for key, value in extra.items():
+                if key not in values:  # explicit parameters win
+                    values[key] = value
+                    positions[key] = nd.with_pos
         if nd.inherit:
             # The block takes every parameter of this unit that it declares (explicit values win).
             accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
@@ -609,6 +691,7 @@ class _UnitBuilder:
                 if name not in values and self.params.get(name) is not None:
                     values[name] = self.params[name]
                     positions[name] = nd.pos
+                    self.inherited.add(name)
         port_pos = {p: pos for p, _, pos in ports}
         if isinstance(block, UnitDef):
             return self.composite(nd, block, values, positions, ports, in_types, port_pos)
@@ -707,6 +790,9 @@ class _UnitBuilder:
             if active and decl.name not in named:
                 raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{decl.name}` here", nd.pos,
                                             node=nd.name, hint=f"add `{decl.name}: <node>` to `in:`"))
+            if not active and decl.name in named and decl.name in self.soft_ports:
+                del named[decl.name]  # an optional connection to a port switched off for these parameters
+                continue
             if not active and decl.name in named:
                 raise self.error(Diagnostic("E405", f"input `{decl.name}` of block `{block.name}` is switched off "
                                             "for these parameters", port_pos.get(decl.name, nd.pos), node=nd.name,
@@ -726,6 +812,10 @@ class _UnitBuilder:
             outer.node = nd.name
             outer.pos = nd.pos
             raise outer from None
+        missing = [name for name, _ in unit.inputs if name not in named]
+        if missing:  # an `optional: true` input the body reads here
+            raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{missing[0]}` here", nd.pos,
+                                        node=nd.name, hint=f"add `{missing[0]}: <node>` to `in:`"))
         mapping = {s: d for s, d in binding.items()}
         for c in call_constraints + list(unit.constraints):
             lhs = subs(c.lhs, mapping)
@@ -873,6 +963,14 @@ def _with_node(d: Diagnostic, node: str) -> Diagnostic:
     from dataclasses import replace
 
     return replace(d, node=d.node or node)
+
+
+def _connected(ports: list, inst: Instance) -> list:
+    """The ports a composite's specialised body still takes (optional `port?` ones may be switched off)."""
+    if inst.unit is None:
+        return ports
+    live = {name for name, _ in inst.unit.inputs}
+    return [p for p in ports if p[0] in live]
 
 
 def _is_regex(pattern: str) -> bool:

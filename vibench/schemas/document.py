@@ -85,6 +85,11 @@ class InputSpec(_Strict):
     when: bool | str | None = Field(
         None, description="Take this input only when true (a `${...}` over parameters); otherwise forward omits it."
     )
+    optional: bool = Field(
+        False,
+        description="Take this input only when some node reads it: for a template whose slot components may or "
+        "may not take it (connected with `port?: name`); otherwise forward omits it.",
+    )
     doc: str | None = Field(None, description="What this input carries.")
 
 
@@ -136,6 +141,12 @@ class NodeSpec(_Strict):
         False,
         description="Pass every parameter of the enclosing spec that this node's block declares "
         "(how a template's flat hyperparameters reach the component filling a slot).",
+    )
+    with_: dict[str, Any] | str | None = Field(
+        None,
+        alias="with",
+        description="More parameters for the block as one mapping, usually a `${...}` (e.g. a task's settings "
+        "from a template parameter); explicit parameters win over it, and it wins over `inherit`.",
     )
     doc: str | None = Field(None, description="A note kept as a comment in the emitted code.")
 
@@ -199,4 +210,4 @@ class SpecDocument(_Strict):
 
 
 # Keys a node takes besides its block's parameters (the spelling users write).
-NODE_KEYS = ("block", "in", "repeat", "when", "for_each", "inherit", "doc")
+NODE_KEYS = ("block", "in", "repeat", "when", "for_each", "inherit", "with", "doc")

@@ -1,0 +1,316 @@
+"""The ISFM composites (isfm/M_01_ISFM, M_02_ISFM, M_03_ISFM): slots, the 3 x 6 x 3 matrix, multi-task,
+ensembles, system-aware routing and reference checkpoints."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+import vibench
+from scripts.isfm_matrix import BACKBONES, DEMO, EMBEDDINGS, HEADS, check
+from vibench.compiler.diagnostics import SpecError
+from vibench.compiler.symbolic import evaluate
+
+# Every token width and count agrees: E_02's width is hidden_dim and E_03's token count is
+# L // patch_size_L, so with 64 == hidden_dim == output_dim and 1024 // 32 == num_patches every
+# combination fits.
+ALIGNED = {**DEMO, "output_dim": 64, "hidden_dim": 64, "patch_size_L": 32, "d_ff": 64}
+COMBOS = list(itertools.product(EMBEDDINGS, BACKBONES, HEADS))
+
+
+def _feed(program, batch: int = 2, systems=(1, 1), channels: int = 1):
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    bound = dict(program.bindings)
+    feed = {}
+    for name, _ in program.root.inputs:
+        if name == "x":
+            feed[name] = torch.randn(batch, bound.get("L", 1024), bound.get("C", channels), generator=gen)
+        elif name == "fs":
+            feed[name] = torch.full((batch,), 12_000.0)
+        elif name == "system_id":
+            feed[name] = torch.tensor(list(systems)[:batch], dtype=torch.int64)
+        else:  # pragma: no cover - the composites take only these
+            raise AssertionError(f"unexpected input {name}")
+    return feed
+
+
+def _run(program, **kw):
+    import torch
+
+    from vibench.runtime.build import build_program
+
+    model = build_program(program).eval()
+    feed = _feed(program, **kw)
+    with torch.no_grad():
+        out = model(**feed)
+    outs = out if isinstance(out, dict) else {program.root.outputs[0][0]: out}
+    env = {"B": feed["x"].shape[0], "L": feed["x"].shape[1], "C": feed["x"].shape[2]}
+    for name, _, t in program.root.outputs:
+        assert tuple(outs[name].shape) == tuple(evaluate(d, env) for d in t.shape), name
+        assert torch.isfinite(outs[name]).all() or name in ("logits", "classification"), name  # -inf: padding
+    return model, outs
+
+
+def _expect_ok_demo(embedding: str, backbone: str, head: str) -> bool:
+    # Under the demo config E_02_HSE_v2's tokens are hidden_dim (64) wide where every backbone takes
+    # output_dim (128). E_03_Patch gives L // patch_size_L = 8 tokens: B_04_Dlinear's and
+    # H_03_Linear_pred's weights are sized for num_patches = 32, B_06_TimesNet needs 2 * top_k = 10
+    # tokens and B_09_FNO's 16 modes need 30 (P // 2 + 1 >= modes). Everything else fits.
+    if embedding == "E_02_HSE_v2":
+        return False
+    too_few_tokens = backbone in ("B_04_Dlinear", "B_06_TimesNet", "B_09_FNO") or head == "H_03_Linear_pred"
+    return not (embedding == "E_03_Patch" and too_few_tokens)
+
+
+@pytest.mark.parametrize("embedding,backbone,head", COMBOS, ids=["+".join(c) for c in COMBOS])
+def test_matrix_under_the_demo_config_runs_or_names_the_mismatch(embedding, backbone, head) -> None:
+    result = check(embedding, backbone, head, DEMO)
+    if _expect_ok_demo(embedding, backbone, head):
+        assert not isinstance(result, SpecError), result
+        _run(result)
+        return
+    assert isinstance(result, SpecError)
+    d = result.diagnostics[0]
+    assert d.code in ("E301", "E302", "E305") and d.node in ("backbone", "task_head"), d
+    component = backbone if d.node == "backbone" else head
+    assert f"`{component}`" in d.message + " ".join(d.notes) and d.pos is not None
+    assert d.found
+
+
+@pytest.mark.parametrize("embedding,backbone,head", COMBOS, ids=["+".join(c) for c in COMBOS])
+def test_matrix_with_agreeing_sizes_all_build_and_run(embedding, backbone, head) -> None:
+    result = check(embedding, backbone, head, ALIGNED)
+    assert not isinstance(result, SpecError), result
+    _run(result)
+
+
+def test_readme_matrix_is_current() -> None:
+    from scripts.isfm_matrix import main
+
+    assert main(["--check"]) == 0, "run `make isfm-matrix`"
+
+
+def _spec(**with_) -> str:
+    return json.dumps({"vibench": 1, "extends": "isfm/M_01_ISFM", "with": with_})
+
+
+def test_the_design_doc_example_works_as_written() -> None:
+    text = """vibench: 1
+extends: isfm/M_01_ISFM
+with: {embedding: E_01_HSE, backbone: B_06_TimesNet, task_head: H_01_Linear_cla,
+       d_model: 128, num_classes: 4}
+"""
+    program = vibench.check(text=text, inputs={"x": [2, 1024, 1]})
+    assert [name for name, _ in program.root.inputs] == ["x", "fs"]  # one head for all: no system id
+    assert [(n, len(t.shape)) for n, _, t in program.root.outputs] == [("logits", 2)]
+    _run(program)
+
+
+def test_a_component_from_another_folder_is_refused_at_the_slot() -> None:
+    with pytest.raises(SpecError) as err:
+        vibench.check(text=_spec(backbone="H_01_Linear_cla"))
+    d = err.value.diagnostics[0]
+    assert d.code == "E214" and "slot `backbone`" in d.message and "isfm/backbone" in d.message
+
+
+def test_a_misspelt_component_gets_a_did_you_mean() -> None:
+    with pytest.raises(SpecError) as err:
+        vibench.check(text=_spec(backbone="B_08_PatchTS"))
+    assert err.value.diagnostics[0].hint and "B_08_PatchTST" in err.value.diagnostics[0].hint
+
+
+def test_system_ids_route_each_sample_and_an_int_count_needs_none() -> None:
+    import torch
+
+    program = vibench.check(text=_spec(num_classes={"1": 10, "2": 4}))
+    assert [n for n, _ in program.root.inputs] == ["x", "fs", "system_id"]
+    model, outs = _run(program, batch=4, systems=(2, 1, 2, 1))
+    logits = outs["logits"]
+    assert torch.isinf(logits[0, 4:]).all() and torch.isfinite(logits[0, :4]).all()  # system 2: 4 classes
+    assert torch.isfinite(logits[1]).all()  # system 1: 10 classes
+    single = vibench.check(text=_spec(num_classes=5))
+    assert [n for n, _ in single.root.inputs] == ["x", "fs"]
+
+
+def test_the_prediction_head_shapes_its_signal_like_x_and_needs_no_system_id() -> None:
+    program = vibench.check(text=_spec(task_head="H_03_Linear_pred", max_len=1024, max_out=1))
+    assert [n for n, _ in program.root.inputs] == ["x", "fs"]
+    assert [n for n, _, _ in program.root.outputs] == ["signal"]
+    _run(program)
+
+
+def test_h09_under_m01_returns_both_tasks_or_the_one_chosen_at_compile_time() -> None:
+    both = vibench.check(text=_spec(task_head="H_09_multiple_task", max_len=1024, max_out=1))
+    assert [n for n, _, _ in both.root.outputs] == ["logits", "signal"]
+    _, outs = _run(both)
+    assert tuple(outs["signal"].shape) == (2, 1024, 1)
+    pred = vibench.check(text=_spec(task_head="H_09_multiple_task", task_id="prediction", max_len=1024, max_out=1))
+    assert [n for n, _, _ in pred.root.outputs] == ["signal"]
+    assert [n for n, _ in pred.root.inputs] == ["x", "fs"]
+    assert pred.root.param_count < both.root.param_count
+
+
+TASKS = {
+    "classification": {"head": "H_02_distance_cla", "loss_weight": 1.0, "num_classes": {"1": 10, "2": 4}},
+    "signal_prediction": {"loss_weight": 0.5, "max_len": 1024, "max_out": 1},
+    "rul_prediction": {"loss_weight": 0.2, "rul_max_value": 2000.0},
+    "anomaly_detection": {"loss_weight": 0.1},
+}
+
+
+def test_multi_task_builds_one_head_per_task_and_exports_loss_weights() -> None:
+    import torch
+
+    program = vibench.check(text=_spec(backbone="B_08_PatchTST", task_configs=TASKS))
+    assert [n for n, _, _ in program.root.outputs] == list(TASKS)
+    model, outs = _run(program, systems=(1, 2))
+    assert type(model).METADATA["task_loss_weights"] == {t: c["loss_weight"] for t, c in TASKS.items()}
+    assert (outs["rul_prediction"] >= 0).all()
+    assert torch.isinf(outs["classification"][1, 4:]).all()  # per-task settings win: two systems
+    heads = {name for name, _ in model.named_children()}
+    assert {"embedding", "backbone", *TASKS} <= heads and "task_head" not in heads
+
+
+def test_tasks_pick_a_subset_at_compile_time() -> None:
+    full = vibench.check(text=_spec(task_configs=TASKS))
+    some = vibench.check(text=_spec(task_configs=TASKS, tasks=["rul_prediction", "classification"]))
+    assert [n for n, _, _ in some.root.outputs] == ["classification", "rul_prediction"]
+    assert some.root.param_count < full.root.param_count
+    assert [n for n, _ in some.root.inputs] == ["x", "fs", "system_id"]
+    rul = vibench.check(text=_spec(task_configs=TASKS, tasks=["rul_prediction"]))
+    assert [n for n, _ in rul.root.inputs] == ["x", "fs"]
+    assert rul.root.outputs[0][0] == "rul_prediction"
+
+
+@pytest.mark.parametrize("with_,needle", [
+    ({"task_configs": {"clasification": {}}}, "unknown tasks ['clasification']"),
+    ({"task_configs": {"classification": {}}, "tasks": ["rul_prediction"]}, "`tasks` must pick"),
+    ({"task_configs": {"classification": {"num_clases": 3}}}, "unknown parameter `num_clases`"),
+    ({"task_configs": {"classification": {"head": "H_03_Linear_pred"}}}, "H_03_Linear_pred"),
+])
+def test_bad_task_configs_are_located_errors(with_, needle) -> None:
+    with pytest.raises(SpecError) as err:
+        vibench.check(text=_spec(**with_))
+    text = err.value.render() if hasattr(err.value, "render") else str(err.value)
+    assert needle in text
+    assert all(d.pos is not None for d in err.value.diagnostics)
+
+
+@pytest.mark.parametrize("strategy", ["attention", "mean", "concat", "gated"])
+def test_ensembles_fuse_backbones_side_by_side(strategy) -> None:
+    members = ["B_08_PatchTST", "B_06_TimesNet", "B_04_Dlinear"]
+    program = vibench.check(text=_spec(ensemble_backbones=members, fusion_strategy=strategy, d_ff=64,
+                                       return_feature=True))
+    def node_params(prog, name):
+        return sum(n.param_count for n in prog.root.nodes if n.name == name)
+
+    singles = [vibench.check(text=_spec(backbone=b, d_ff=64)) for b in members]
+    assert node_params(program, "ensemble") == sum(node_params(s, "backbone") for s in singles)
+    fusion = node_params(program, "fusion")
+    rest = node_params(program, "embedding") + node_params(program, "task_head")
+    assert program.root.param_count == rest + node_params(program, "ensemble") + fusion
+    assert (fusion == 0) == (strategy == "mean")
+    _, outs = _run(program)
+    assert tuple(outs["features"].shape) == (2, 32, 128)
+
+
+def test_an_ensemble_member_that_does_not_fit_is_named() -> None:
+    with pytest.raises(SpecError) as err:
+        vibench.check(text=_spec(embedding="E_03_Patch", ensemble_backbones=["B_01_basic_transformer", "B_04_Dlinear"]),
+                      inputs={"x": [2, 1024, 1]})
+    d = err.value.diagnostics[0]
+    assert d.node == "ensemble" and "`B_04_Dlinear`" in d.message + " ".join(d.notes)
+
+
+def test_m02_routes_system_ids_to_the_embedding_too() -> None:
+    text = json.dumps({"vibench": 1, "extends": "isfm/M_02_ISFM", "with": {
+        "embedding": "E_02_HSE_v2", "num_channels": {"1": 2, "2": 2}, "hidden_dim": 128, "num_patches": 32,
+        "patch_size_L": 128, "num_classes": {"1": 10, "2": 4}}})
+    program = vibench.check(text=text)
+    assert program.root.name == "M_02_ISFM"
+    assert [n for n, _ in program.root.inputs] == ["x", "fs", "system_id"]
+    _run(program, systems=(1, 2), channels=2)
+
+
+def test_m03_is_m01_with_its_own_name_and_reference() -> None:
+    m1 = vibench.check(text=json.dumps({"vibench": 1, "extends": "isfm/M_01_ISFM"}))
+    m3 = vibench.check(text=json.dumps({"vibench": 1, "extends": "isfm/M_03_ISFM"}))
+    assert m3.root.name == "M_03_ISFM" and m3.root.param_count == m1.root.param_count == 52_810
+
+
+def test_components_reference_renames_are_scoped_to_their_slot() -> None:
+    import torch
+
+    from vibench.runtime.checkpoint import convert_reference_state_dict
+
+    program = vibench.check(text=_spec(backbone="B_08_PatchTST", task_head="H_03_Linear_pred", max_len=1024,
+                                       max_out=1))
+    model, _ = _run(program)
+    renames = type(model).REFERENCE_STATE_DICT_RENAMES
+    reference = {"task_head.weight": torch.zeros(1), "backbone.encoder.norm.1.weight": torch.zeros(1),
+                 "embedding.linear1.weight": torch.zeros(1)}
+    assert set(convert_reference_state_dict(reference, renames)) == {
+        "task_head.universal_projection.weight", "backbone.encoder.norm.weight", "embedding.linear1.weight"}
+    keys = set(model.state_dict())
+    assert {"task_head.universal_projection.weight", "backbone.encoder.norm.weight"} <= keys
+
+
+def test_a_phm_vibench_isfm_config_maps_and_reports_ignored_keys() -> None:
+    text = """model:
+  type: ISFM
+  name: M_01_ISFM
+  embedding: E_01_HSE
+  backbone: B_04_Dlinear
+  task_head: H_01_Linear_cla
+  output_dim: 128
+  num_patches: 32
+  patch_size_L: 128
+  use_prompt: false
+  weights_path: ckpt.pt
+  outptu_dim: 3
+"""
+    program = vibench.check(text=text, inputs={"x": [4, 1024, 1]})
+    codes = {d.code: d for d in program.warnings}
+    assert {"W101", "W102", "W103"} <= set(codes)
+    assert "use_prompt" in codes["W101"].message and "output_dim" in (codes["W103"].hint or "")
+    assert program.root.param_count == 52_810
+
+
+def test_a_setting_no_chosen_component_reads_is_a_warning_at_its_line() -> None:
+    text = "vibench: 1\nextends: isfm/M_01_ISFM\nwith: {backbone: B_06_TimesNet, d_model: 128, d_ff: 64}\n"
+    program = vibench.check(text=text)
+    unread = [d for d in program.warnings if d.code == "W104"]
+    assert [d.message.split("`")[1] for d in unread] == ["d_model"]  # TimesNet reads d_ff
+    assert unread[0].pos.line == 3 and "B_06_TimesNet" in unread[0].found
+    fno = vibench.check(text=text.replace("B_06_TimesNet", "B_09_FNO"))
+    assert not [d for d in fno.warnings if d.code == "W104" and "d_model" in d.message]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("with_", [
+    {},
+    {"task_configs": {"classification": {"head": "H_02_distance_cla"}, "rul_prediction": {}}},
+    {"ensemble_backbones": ["B_08_PatchTST", "B_04_Dlinear"], "return_feature": True},
+], ids=["single", "multi-task", "ensemble"])
+def test_composites_script_with_torch_jit(with_) -> None:
+    """torch.jit.script runs the composites (torch.compile(fullgraph=True) cannot capture the
+    per-sample system routing: which head a sample uses is data-dependent)."""
+    import torch
+
+    from vibench.runtime.build import build_program
+
+    program = vibench.check(text=_spec(eval_sampling="seeded", **with_))
+    model = build_program(program).eval()
+    feed = _feed(program)
+    scripted = torch.jit.script(model)
+    with torch.no_grad():
+        eager, script = model(**feed), scripted(**feed)
+    eager = eager if isinstance(eager, dict) else {"out": eager}
+    script = script if isinstance(script, dict) else {"out": script}
+    assert eager.keys() == script.keys()
+    for key in eager:
+        torch.testing.assert_close(script[key], eager[key])
