@@ -241,6 +241,15 @@ def test_committed_schema_lists_the_library_templates(yaml_server: LanguageServe
     assert set(template_names()) <= labels(found)
 
 
+def test_isfm_slots_complete_with_their_components(yaml_server: LanguageServer) -> None:
+    """`with:` of isfm/M_01_ISFM offers its parameters, and a slot offers the specs of its folder."""
+    head = "# yaml-language-server: $schema=../vibench/schemas/spec.schema.json\nvibench: 1\nextends: isfm/M_01_ISFM\n"
+    found = complete(yaml_server, ROOT / "examples" / "_isfm.yaml", head + "with:\n  backbone: ⟨slot⟩\n  ⟨with⟩\n")
+    assert {"B_04_Dlinear", "B_06_TimesNet", "B_08_PatchTST", "B_09_FNO"} <= labels(found["slot"])
+    assert not {"E_01_HSE", "H_01_Linear_cla"} & labels(found["slot"])  # nothing from another folder
+    assert {"embedding", "task_head", "task_configs", "ensemble_backbones", "fusion_strategy"} <= keys(found["with"])
+
+
 def test_per_template_schema(yaml_server: LanguageServer, tmp_path: Path) -> None:
     """`vibench-compile schema --template NAME` completes and checks that template's `with:`."""
     out = tmp_path / "tiny.schema.json"

@@ -314,3 +314,44 @@ def test_composites_script_with_torch_jit(with_) -> None:
     assert eager.keys() == script.keys()
     for key in eager:
         torch.testing.assert_close(script[key], eager[key])
+
+
+# Every `model:` key of the fact sheet's table of PHM-Vibench ISFM configs (models.md §1a), with a
+# value seen there.
+FACT_SHEET_KEYS = {
+    "embedding": "E_01_HSE", "backbone": "B_08_PatchTST", "task_head": "H_09_multiple_task",
+    "classification_head": "H_02_distance_cla", "prediction_head": "H_03_Linear_pred", "input_dim": 2,
+    "output_dim": 128, "d_model": 256, "hidden_dim": 64, "num_heads": 4, "num_layers": 1, "e_layers": 2,
+    "d_ff": 128, "dropout": 0.1, "activation": "relu", "act": "gelu", "factor": 5, "patch_size_L": 256,
+    "patch_size_C": 1, "num_patches": 32, "modes": 16, "width": 64, "max_len": 4096, "max_out": 2, "c_dim": 8,
+    "num_classes": 4, "rul_max_value": 2000.0, "use_batch_norm": True, "use_prompt": False, "prompt_dim": 0,
+    "system_prompt_dim": 64, "sample_prompt_dim": 32, "prompt_combination": "add", "max_dataset_ids": 50,
+    "max_domain_ids": 50, "freeze_prompt": False, "training_stage": "pretrain", "fusion_type": "attention",
+    "fusion_strategy": "attention", "fusion_temperature": 1.0, "use_system_prompt": True,
+    "use_sample_prompt": True, "use_fault_prompt": False, "use_momentum_encoder": True, "momentum": 0.999,
+    "use_projection_head": True, "projection_dim": 128, "projection_layers": 2, "gradient_checkpointing": True,
+    "mixed_precision": True, "individual": False, "in_dim": 4096, "out_dim": 4096, "stride": 8,
+    "patch_len": 16, "top_k": 5, "fc_dropout": 0.1, "head_dropout": 0.1, "embedding_dim": 64,
+    "feature_dim": 10, "weight_path": False, "device": "cpu",
+}
+
+
+@pytest.mark.parametrize("name", ["M_01_ISFM", "M_02_ISFM", "M_03_ISFM"])
+def test_every_fact_sheet_isfm_key_is_mapped_or_reported(name) -> None:
+    import yaml
+
+    from tests.parity import template_params
+
+    section = {"type": "ISFM", "name": name, **FACT_SHEET_KEYS}
+    program = vibench.check(text=yaml.safe_dump({"model": section}, sort_keys=False),
+                            inputs={"x": [2, 1024, 2]})
+    declared = template_params(f"isfm/{name}")
+    reported = {w.message.split("`")[1]: w.code for w in program.warnings}
+    for key in FACT_SHEET_KEYS:
+        assert key in declared or key in reported, f"`{key}` was dropped silently"
+    assert {k for k, c in reported.items() if c == "W103"} == {
+        "in_dim", "out_dim", "stride", "patch_len", "fc_dropout", "head_dropout", "embedding_dim", "feature_dim",
+        "device"}  # keys no ISFM model reads
+    assert reported["use_prompt"] == "W101" and reported["weight_path"] == "W102"
+    assert reported["d_model"] == "W104"  # E_01 + B_08 + H_09 have no d_model
+    assert [n for n, _, _ in program.root.outputs] == ["logits", "signal"]

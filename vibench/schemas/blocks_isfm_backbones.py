@@ -1,15 +1,13 @@
 """Parameter models of the blocks the ISFM backbone templates added to the catalogue.
 
 ``rms_norm`` and ``mamba_mixer`` (B_05_Mamba), ``times_block`` (B_06_TimesNet's period folding with
-2-D inception convolutions), ``frequency_interpolation`` (B_03_FITS) and ``series_linear``
-(B_04_Dlinear's token-axis linears, shared or one per channel). Conventions as in
+2-D inception convolutions) and ``frequency_interpolation`` (B_03_FITS); B_04_Dlinear uses the
+Dlinear family's ``temporal_linear``. Conventions as in
 :mod:`vibench.schemas.blocks`: fields the shape rule infers default to None and say "(inferred" in
 their description.
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 from pydantic import Field
 
@@ -51,14 +49,3 @@ class FrequencyInterpolationParams(BlockParams):
     seq_len: int | None = Field(
         None, ge=1, description="Input length T (inferred; fixed at compile time only when pred_len > 0)."
     )
-
-
-class SeriesLinearParams(BlockParams):
-    out_features: int = Field(ge=1, description="Output length (last dimension).")
-    individual: bool = Field(False, description="One linear map per channel instead of one shared map.")
-    init: Literal["default", "average"] = Field(
-        "default", description="Weight initialisation: torch's default, or 'average' (every weight "
-        "1 / in_features, so each output starts as the mean of the series: DLinear)."
-    )
-    in_features: int | None = Field(None, ge=1, description="Input length L of [B, C, L] (inferred).")
-    channels: int | None = Field(None, ge=1, description="Channels C of [B, C, L] (inferred; used when individual).")
