@@ -47,7 +47,7 @@ isfm-matrix: $(STAMP)
 	$(BIN)/python scripts/isfm_matrix.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check vibench tests benchmarks examples
+	$(BIN)/ruff check vibench tests benchmarks examples scripts
 	$(BIN)/mypy
 
 clean:

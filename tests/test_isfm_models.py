@@ -355,3 +355,20 @@ def test_every_fact_sheet_isfm_key_is_mapped_or_reported(name) -> None:
     assert reported["use_prompt"] == "W101" and reported["weight_path"] == "W102"
     assert reported["d_model"] == "W104"  # E_01 + B_08 + H_09 have no d_model
     assert [n for n, _, _ in program.root.outputs] == ["logits", "signal"]
+
+
+def test_readme_isfm_example_prints_what_the_readme_shows(tmp_path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    section = readme[readme.index("### ISFM: slots"):]
+    spec = re.search(r"```yaml\n(vibench: 1\nextends: isfm/M_01_ISFM\n.*?)```", section, re.S).group(1)
+    shown = re.search(r"\$ vibench-compile isfm_timesnet.yaml --check\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "isfm_timesnet.yaml").write_text(spec, encoding="utf-8")
+    cli = os.path.join(os.path.dirname(sys.executable), "vibench-compile")
+    run = subprocess.run([cli, "isfm_timesnet.yaml", "--check"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr + run.stdout == shown
