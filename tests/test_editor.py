@@ -12,7 +12,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,6 @@ LIBRARY_SPECS = sorted((ROOT / "vibench" / "specs").rglob("*.yaml"))
 BLOCKS = registry.all_blocks()
 DOCUMENT_KEYS = {f.alias or name for name, f in SpecDocument.model_fields.items()}
 PROPERTY = 10  # LSP CompletionItemKind
-LATENCY_LIMIT_S = 2.0  # per completion on the 200-node spec; measured 170-190 ms (docs/editor.md)
 
 
 def big_spec(n: int = 200) -> str:
@@ -328,7 +326,8 @@ def test_valid_specs_get_no_diagnostics(yaml_server: LanguageServer, spec: str) 
         assert not SCHEMA_LEVEL & set(err.codes), err
 
 
-def test_completion_latency_on_200_nodes(yaml_server: LanguageServer) -> None:
+def probe_200_nodes() -> tuple[Path, str, dict[str, tuple[int, int]]]:
+    """The 200-node spec with a block-name probe in its last node and a parameter probe after it."""
     path, text = SPECS["200-nodes"]
     lines = text.split("\n")
     last = max(i for i, line in enumerate(lines) if line.startswith("  n"))
@@ -336,24 +335,23 @@ def test_completion_latency_on_200_nodes(yaml_server: LanguageServer) -> None:
     lines[last] = lines[last][:probe] + "⟨value⟩" + lines[last][probe:]
     lines.insert(last + 1, "  tail:\n    block: conv1d\n    ⟨keys⟩")
     clean, marks = marked("\n".join(lines))
+    return path, clean, marks
+
+
+def test_completion_works_on_200_nodes(yaml_server: LanguageServer) -> None:
+    """Completion deep in a 200-node spec offers every block, then conv1d's parameters (its latency is
+    measured by benchmarks/editor_latency.py)."""
+    path, clean, marks = probe_200_nodes()
     uri = file_uri(path)
     yaml_server.open(uri, clean)
     try:
         yaml_server.diagnostics(uri)
-        timings = {}
-        for mark, pos in marks.items():
-            runs = []
-            for _ in range(3):
-                start = time.perf_counter()
-                items = yaml_server.completion(uri, *pos)
-                runs.append(time.perf_counter() - start)
-                assert items
-            timings[mark] = min(runs)
+        names = labels(yaml_server.completion(uri, *marks["value"]))
+        params = keys(yaml_server.completion(uri, *marks["keys"]))
     finally:
         yaml_server.close(uri)
-    print(f"\n200-node spec, {len(BLOCKS)} block types: completion "
-          + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
-    assert max(timings.values()) < LATENCY_LIMIT_S, timings
+    assert set(BLOCKS) <= names
+    assert {"out_channels", "kernel_size", "stride"} <= params and "out_features" not in params
 
 
 def test_json_specs_work_through_dollar_schema(yaml_server: LanguageServer) -> None:
