@@ -53,7 +53,8 @@ def cell(result: Any) -> str:
 
     if isinstance(result, SpecError):
         d = result.diagnostics[0]
-        return f"{d.code} at `{d.node}`: expected {d.expected}, found {d.found}"
+        expected = f"expected {d.expected}, " if d.expected and d.expected not in d.message else ""
+        return f"{d.code} at `{d.node}`: {d.message}; {expected}found {d.found}".replace("|", "\\|")
     return f"ok, {result.root.param_count:,}"
 
 

@@ -196,6 +196,13 @@ def ge_text(e: Dim) -> str:
     return f"{t} >= {-k}" if not isinstance(t, int) else f"{e} >= 0"
 
 
+def eq_text(lhs: Dim, rhs: Dim) -> str:
+    """A readable ``lhs == rhs``: ``L // 128 - 32 == 0`` reads ``L // 128 == 32``."""
+    if isinstance(rhs, int) and rhs == 0 and not isinstance(lhs, int) and lhs.const != 0:
+        return f"{lhs - lhs.const} == {-lhs.const}"
+    return f"{lhs} == {rhs}"
+
+
 class NodeContext:
     """The :class:`ShapeContext` given to a block's shape rule for one node."""
 
@@ -254,18 +261,29 @@ class NodeContext:
             verdict = self.space.decide_eq(e)
             if verdict is False:
                 raise ShapeError("E302", f"impossible constraint: {reason}", param=param,
-                                 expected=f"{lhs} == {rhs}", found=_values(lhs, rhs))
+                                 expected=eq_text(lhs, rhs), found=_values(lhs, rhs))
             if verdict is None:
-                self.space.record(Constraint(e, "==", f"{lhs} == {rhs}", reason, node=self.node, pos=self.pos))
+                self.space.record(Constraint(e, "==", eq_text(lhs, rhs), reason, node=self.node, pos=self.pos))
             return
         e = {">=": lambda: lhs - rhs, ">": lambda: lhs - rhs - 1,
              "<=": lambda: rhs - lhs, "<": lambda: rhs - lhs - 1}[op]()
         verdict = self.space.decide_ge(e)
         if verdict is False:
             raise ShapeError("E302", f"impossible constraint: {reason}", param=param,
-                             expected=f"{lhs} {op} {rhs}", found=_values(lhs, rhs))
+                             expected=ge_text(e) if rhs == 0 else f"{lhs} {op} {rhs}",
+                             found=self._conflict(e) or _values(lhs, rhs))
         if verdict is None:
             self.space.record(Constraint(e, ">=", ge_text(e), reason, node=self.node, pos=self.pos))
+
+    def _conflict(self, e: Dim) -> str | None:
+        """The earlier constraint that makes ``e >= 0`` impossible, when one does (not ``e`` alone)."""
+        if isinstance(e, int) or bounds(e, {})[1] < 0:
+            return None
+        symbols = free_symbols(e)
+        for c in reversed(self.space.constraints):
+            if c.op == ">=" and free_symbols(c.lhs) & symbols:
+                return f"`{c.text}`, needed by node `{c.node}`: {c.reason}"
+        return None
 
     def concrete(self, d: Dim, what: str, *, port: str | None = None) -> int:
         if isinstance(d, int):

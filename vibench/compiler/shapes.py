@@ -163,8 +163,11 @@ class _Specializer:
             ok = value >= 0 if c.op == ">=" else value == 0 if c.op == "==" else value % c.mod == 0
             if not ok:
                 shown = ", ".join(f"{k}={v}" for k, v in sorted(bindings.items()))
+                if c.op == "==" and not isinstance(c.lhs, int) and c.lhs.const != 0:
+                    shown += f", so {c.lhs - c.lhs.const} = {value - c.lhs.const}"  # `L // 128 = 8`
                 self.diags.add(Diagnostic("E305", f"the input shapes violate a constraint: {c.text}", c.pos,
-                                          node=c.node, found=shown, notes=(f"needed because {c.reason}",)))
+                                          node=c.node, expected=c.text, found=shown,
+                                          notes=(f"needed because {c.reason}",)))
 
     # -- specialisation ------------------------------------------------------------------------
 
