@@ -237,7 +237,7 @@ class M_01_ISFM(nn.Module):
 
     Inputs:      x [B, L, C] float32, system_id [B] int64
     Outputs:     logits [B, 10] float32
-    Constraints: C - 1 == 0; L >= 16
+    Constraints: C == 1; L >= 16
     Parameters:  1,304,704
     """
 

@@ -144,7 +144,7 @@ class TaskHeads(nn.Module):
               num_classes={"1": 10}, num_patches=32, hidden_dim=64, max_len=4096, max_out=3, act="relu"
     Inputs:      x [B, P, D] float32, system_id [B] int64, target [B, L, C] float32
     Outputs:     logits [B, 10] float32, signal [B, L, C] float32
-    Constraints: D - 128 == 0; P - 32 == 0; L <= 4096; C <= 3
+    Constraints: D == 128; P == 32; L <= 4096; C <= 3
     Parameters:  50,355,594
     """
 

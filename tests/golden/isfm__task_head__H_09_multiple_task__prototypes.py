@@ -131,7 +131,7 @@ class TaskHeads(nn.Module):
               act="relu"
     Inputs:      x [B, P, D] float32, system_id [B] int64
     Outputs:     logits [B, 10] float32
-    Constraints: D - 128 == 0
+    Constraints: D == 128
     Parameters:  100,480
     """
 
