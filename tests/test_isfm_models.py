@@ -372,3 +372,12 @@ def test_readme_isfm_example_prints_what_the_readme_shows(tmp_path) -> None:
     run = subprocess.run([cli, "isfm_timesnet.yaml", "--check"], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stderr + run.stdout == shown
+
+
+def test_a_bad_value_for_a_component_is_located_where_the_user_set_it() -> None:
+    text = "vibench: 1\nextends: isfm/M_01_ISFM\nwith:\n  task_head: H_09_multiple_task\n  task_id: regression\n"
+    with pytest.raises(SpecError) as err:
+        vibench.check(text=text)
+    d = err.value.diagnostics[0]
+    assert d.node == "task_head" and "H_09_multiple_task" in d.message
+    assert (d.pos.file, d.pos.line) == ("<string>", 5) and "'prediction'" in d.expected

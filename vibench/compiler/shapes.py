@@ -268,6 +268,7 @@ class _UnitBuilder:
         self.from_list = False  # the current node reads a `for_each` node's whole list
         self.soft_ports: set[str] = set()  # `port?:` connections of the node being bound
         self.inherited: set[str] = set()  # parameters some `inherit: true` node passed on
+        self.param_pos = {d.name: d.pos for d in udef.params}
 
     def error(self, diag: Diagnostic) -> _Failed:
         if self.copy is not None and self.copy[0] > 0 and diag.code.startswith("E3"):
@@ -693,7 +694,8 @@ class _UnitBuilder:
                 # null means "not set here": the block keeps its own default.
                 if name not in values and self.params.get(name) is not None:
                     values[name] = self.params[name]
-                    positions[name] = nd.pos
+                    # A bad value is reported where it was set (`with:` of the user's spec), if known.
+                    positions[name] = self.param_pos.get(name) or nd.pos
                     self.inherited.add(name)
         port_pos = {p: pos for p, _, pos in ports}
         if isinstance(block, UnitDef):
