@@ -7,6 +7,8 @@ import itertools
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import vibench
 from scripts.isfm_matrix import BACKBONES, DEMO, EMBEDDINGS, HEADS, check
@@ -381,3 +383,33 @@ def test_a_bad_value_for_a_component_is_located_where_the_user_set_it() -> None:
     d = err.value.diagnostics[0]
     assert d.node == "task_head" and "H_09_multiple_task" in d.message
     assert (d.pos.file, d.pos.line) == ("<string>", 5) and "'prediction'" in d.expected
+
+
+ALL_HEADS = HEADS + ("H_09_multiple_task", "MultiTaskHead")
+
+
+@given(
+    embedding=st.sampled_from(EMBEDDINGS), backbone=st.sampled_from(BACKBONES + ("B_03_FITS", "B_07_TSMixer")),
+    head=st.sampled_from(ALL_HEADS),
+    sizes=st.fixed_dictionaries({}, optional={
+        "output_dim": st.sampled_from([8, 16, 64, 128]), "num_patches": st.sampled_from([4, 8, 16, 32]),
+        "patch_size_L": st.sampled_from([8, 16, 64, 128]), "num_heads": st.sampled_from([1, 2, 3, 4]),
+        "hidden_dim": st.sampled_from([8, 64]), "num_classes": st.sampled_from([3, {"1": 5, "2": 3}]),
+        "modes": st.sampled_from([2, 16]), "top_k": st.sampled_from([1, 5]), "max_len": st.just(1024),
+        "task_id": st.sampled_from(["all", "classification", "prediction"]),
+    }),
+    length=st.sampled_from([None, 256, 1024]),
+)
+def test_any_filling_compiles_or_is_a_located_spec_error(embedding, backbone, head, sizes, length) -> None:
+    """Fuzz the slots and sizes: the compiler answers with a model or located errors, never a crash;
+    a model's static output shapes hold at build time (checked for the small ones)."""
+    text = _spec(embedding=embedding, backbone=backbone, task_head=head, **sizes)
+    inputs = {"x": [2, length, 1]} if length else None
+    try:
+        program = vibench.check(text=text, inputs=inputs)
+    except SpecError as err:
+        assert err.diagnostics and all(d.pos is not None and d.code[0] in "EW" for d in err.diagnostics)
+        return
+    assert program.root.outputs
+    if length and program.root.param_count < 2_000_000:
+        _run(program)
