@@ -413,3 +413,22 @@ def test_any_filling_compiles_or_is_a_located_spec_error(embedding, backbone, he
     assert program.root.outputs
     if length and program.root.param_count < 2_000_000:
         _run(program)
+
+
+def test_an_experiment_composed_from_the_demo_base_config(tmp_path) -> None:
+    """PHM-Vibench's demo layout: configs/base/model/backbone_dlinear.yaml plus an experiment that
+    overrides some keys; the merged model section maps onto isfm/M_01_ISFM."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "backbone_dlinear.yaml").write_text(
+        "model:\n  name: M_01_ISFM\n  type: ISFM\n  embedding: E_01_HSE\n  backbone: B_04_Dlinear\n"
+        "  task_head: H_01_Linear_cla\n  input_dim: 2\n  d_model: 256\n  output_dim: 128\n  num_heads: 4\n"
+        "  num_layers: 2\n  e_layers: 2\n  d_ff: 256\n  dropout: 0.1\n  activation: relu\n  patch_size_L: 128\n"
+        "  patch_size_C: 1\n  num_patches: 32\n  use_prompt: false\n  prompt_dim: 0\n")
+    experiment = tmp_path / "experiment.yaml"
+    experiment.write_text("environment: {seed: 0}\nbase_configs:\n  model: base/backbone_dlinear.yaml\n"
+                          "model:\n  backbone: B_08_PatchTST\n  factor: 5\ntrainer: {max_epochs: 1}\n")
+    program = vibench.check(str(experiment), inputs={"x": [4, 1024, 1]})
+    assert program.root.param_count == 315_914  # the reference's "B_08_PatchTST + factor=5" row
+    codes = {w.message.split("`")[1]: (w.code, w.pos.file.rsplit("/", 1)[-1], w.pos.line) for w in program.warnings}
+    assert codes["factor"] == ("W101", "experiment.yaml", 6)
+    assert codes["use_prompt"][0] == "W101"
