@@ -214,3 +214,66 @@ def test_inherit_skips_null_and_switched_off_inputs_stay_unconnected() -> None:
     with pytest.raises(vibench.SpecError) as err:  # the host feeds `scale`, which Head switches off at 9
         vibench.check(text=text, params={"hidden": 9, "with_scale": True})
     assert err.value.codes == ["E405"]
+
+
+SLOTTY = spec_text("""
+    vibench: 1
+    name: Host
+    params:
+      head: {type: str, default: Plain, choices: [Plain, Scaled]}
+      settings: {type: "dict[str, any] | None", default: null}
+    blocks:
+      Plain:
+        params: {width: 4}
+        inputs: {x: {shape: [B, D]}}
+        nodes: {fc: {block: linear, in: x, out_features: "${width}"}}
+        outputs: {y: fc}
+      Scaled:
+        params: {width: 4}
+        inputs: {x: {shape: [B, D]}, scale: {shape: [B, 1]}}
+        nodes:
+          fc: {block: linear, in: x, out_features: "${width}"}
+          out: {block: mul, in: [fc, scale]}
+        outputs: {y: out, raw: fc}
+    inputs:
+      x: {shape: [B, 12]}
+      scale: {shape: [B, 1], optional: true}
+    nodes:
+      h:
+        block: "${head}"
+        in:
+          x: x
+          scale?: scale
+        with: "${omit(settings, 'note') if settings is not None else dict([])}"
+    outputs:
+      all: {from: "h.*"}
+""")
+
+
+def test_optional_ports_inputs_with_and_every_output() -> None:
+    plain = vibench.check(text=SLOTTY)
+    assert [n for n, _ in plain.root.inputs] == ["x"]  # nobody reads `scale`: not taken
+    assert _shapes(plain) == {"y": "[B, 4]"}
+    scaled = vibench.check(text=SLOTTY, params={"head": "Scaled", "settings": {"width": 3, "note": "dropped"}})
+    assert [n for n, _ in scaled.root.inputs] == ["x", "scale"]
+    assert _shapes(scaled) == {"y": "[B, 3]", "raw": "[B, 3]"}  # `h.*`: every output, by its name
+    with pytest.raises(vibench.SpecError) as err:  # `with` entries are checked like any parameter
+        vibench.check(text=SLOTTY, params={"settings": {"widht": 3}})
+    assert err.value.codes == ["E111"] and "width" in (err.value.diagnostics[0].hint or "")
+
+
+def test_require_stops_the_compile_with_the_authors_message() -> None:
+    text = spec_text("""
+        vibench: 1
+        name: Checked
+        params: {n: 3}
+        inputs: {x: {shape: [B, 4]}}
+        nodes:
+          fc: {block: linear, in: x, out_features: "${n}", when: "${require(n % 2 == 0, 'n must be even, got ' + str(n))}"}
+        outputs: {y: fc}
+    """)
+    assert _shapes(vibench.check(text=text, params={"n": 4})) == {"y": "[B, 4]"}
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(text=text)
+    d = err.value.diagnostics[0]
+    assert "n must be even, got 3" in d.message and d.pos.line == 6 and d.code == "E204"

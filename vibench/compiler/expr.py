@@ -100,7 +100,8 @@ def _dict(pairs: Any) -> dict:
 
 def _require(condition: Any, message: Any = "a requirement of the spec is not met") -> bool:
     if not condition:
-        raise ExprError(str(message))
+        text = str(message)
+        raise ExprError(text if len(text) <= 500 else text[:500] + "...")
     return True
 
 
