@@ -269,11 +269,15 @@ def test_require_stops_the_compile_with_the_authors_message() -> None:
         params: {n: 3}
         inputs: {x: {shape: [B, 4]}}
         nodes:
-          fc: {block: linear, in: x, out_features: "${n}", when: "${require(n % 2 == 0, 'n must be even, got ' + str(n))}"}
+          fc:
+            block: linear
+            in: x
+            out_features: "${n}"
+            when: "${require(n % 2 == 0, 'n must be even, got ' + str(n))}"
         outputs: {y: fc}
     """)
     assert _shapes(vibench.check(text=text, params={"n": 4})) == {"y": "[B, 4]"}
     with pytest.raises(vibench.SpecError) as err:
         vibench.check(text=text)
     d = err.value.diagnostics[0]
-    assert "n must be even, got 3" in d.message and d.pos.line == 6 and d.code == "E204"
+    assert "n must be even, got 3" in d.message and d.pos.line == 10 and d.code == "E204"
