@@ -66,3 +66,16 @@ def test_shape_error_is_the_readme_s(tiny, capsys: pytest.CaptureFixture[str]) -
     (tiny / "tiny.yaml").write_text(spec)
     assert main(["tiny.yaml", "--check"]) == 1
     assert capsys.readouterr().err.splitlines() == _console("vibench-compile tiny.yaml --check")
+
+
+def _extends_blocks() -> list[str]:
+    blocks = re.findall(r"```yaml\n(.*?)```", _readme(), re.S)
+    return [b for b in blocks if re.match(r"(#[^\n]*\n)?vibench: 1\nextends: ", b)]
+
+
+@pytest.mark.parametrize("text", _extends_blocks(), ids=lambda t: t.split("\n")[1])
+def test_readme_template_examples_compile_as_written(text: str) -> None:
+    import vibench
+
+    program = vibench.check(text=text)
+    assert program.root.outputs
