@@ -286,22 +286,30 @@ def contains_template(value: Any) -> bool:
     return False
 
 
-def template_names(value: Any) -> set[str]:
+_NO_NAMES: frozenset[str] = frozenset()
+_NAMES: dict[str, frozenset[str]] = {}  # template text -> the names it reads (specs repeat templates)
+
+
+def template_names(value: Any) -> frozenset[str]:
     """Every name a (nested) value's templates read."""
-    out: set[str] = set()
     if isinstance(value, Template):
-        for part in value.parts:
-            if not isinstance(part, str):
-                bound = {g.target.id for n in ast.walk(part) if isinstance(n, ast.ListComp) for g in n.generators
-                         if isinstance(g.target, ast.Name)}
-                out |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name) and n.id not in bound}
-    elif isinstance(value, list):
-        for v in value:
-            out |= template_names(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            out |= template_names(v)
-    return out
+        names = _NAMES.get(value.text)
+        if names is None:
+            found: set[str] = set()
+            for part in value.parts:
+                if not isinstance(part, str):
+                    bound = {g.target.id for n in ast.walk(part) if isinstance(n, ast.ListComp)
+                             for g in n.generators if isinstance(g.target, ast.Name)}
+                    found |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name) and n.id not in bound}
+            if len(_NAMES) > 50_000:
+                _NAMES.clear()
+            names = _NAMES[value.text] = frozenset(found)
+        return names
+    if isinstance(value, list):
+        return frozenset().union(*(template_names(v) for v in value)) if value else _NO_NAMES
+    if isinstance(value, dict):
+        return frozenset().union(*(template_names(v) for v in value.values())) if value else _NO_NAMES
+    return _NO_NAMES
 
 
 # --------------------------------------------------------------------------------------------

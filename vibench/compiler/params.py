@@ -264,5 +264,5 @@ class _LazyScope(dict):
 _MISSING = object()
 
 
-def referenced_names(value: Any) -> set[str]:
+def referenced_names(value: Any) -> frozenset[str]:
     return template_names(value)

@@ -333,7 +333,7 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
                                  doc.pos(("with", key), key=True),
                                  expected="one of " + ", ".join(f"`{p.name}`" for p in base.params),
                                  hint=suggest(key, [p.name for p in base.params]) or "see `vibench-compile --list`"))
-    used = set()
+    used: set[str] = set()
     for value, _ in given.values():
         used |= template_names(value)
     try:

@@ -162,9 +162,9 @@ class UnitBuilder:
         effect (the reference, which hands one namespace to every component, ignores it too)."""
         from vibench.compiler.resolve import expression_names
 
-        used, inherits = expression_names(udef)
-        if not inherits:
+        if not any(nd.inherit for nd in udef.nodes):
             return  # E207 covers unused parameters of a spec without inherit
+        used, _ = expression_names(udef)
         takers = [os.path.splitext(n.block.rsplit("/", 1)[-1])[0] for n in self.nodes if n.kind == "composite"]
         found = ("the components here: " + ", ".join(takers)) if takers else None
         for decl in udef.params:
