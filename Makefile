@@ -3,15 +3,19 @@
 #                synthetic vibration batch and print a shape/parameter summary
 #   make test  - set up .venv if needed and run the whole test suite (CI runs this)
 # Other targets: env, bench, golden (refresh golden files), schema (refresh the JSON Schema),
-# parity-table and isfm-matrix (refresh the README's generated tables), lint.
+# parity-table and isfm-matrix (refresh the README's generated tables), lint, reference (install
+# what PHM-Vibench's model files import and check the checkout at REFERENCE, for
+# scripts/record_reference_values.py), fuzz (the differential campaign, scripts/fuzz.py: FUZZ_VALID
+# generated specs and FUZZ_MUTATIONS mutated shipped specs with FUZZ_SEED; report in build/fuzz).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+REFERENCE ?= .reference/PHM-Vibench
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: run test env bench golden schema parity-table isfm-matrix lint clean
+.PHONY: run test env bench golden schema parity-table isfm-matrix backend-table lint reference fuzz clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +33,19 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Every benchmark runs even when another misses its target or fails; the last lines list each one's
+# exit status. benchmarks/forward.py compares with the PHM-Vibench checkout at REFERENCE when there is
+# one (otherwise it prints vibench's own figures and says the comparison was skipped).
+BENCHMARKS = startup.py scale.py editor_latency.py \
+	"forward.py $(if $(wildcard $(REFERENCE)/src/model_factory/model_factory.py),--reference $(REFERENCE))"
 bench: $(STAMP)
-	$(BIN)/python benchmarks/startup.py
-	$(BIN)/python benchmarks/scale.py
-	$(BIN)/python benchmarks/editor_latency.py
+	@status=0; report=; \
+	for bench in $(BENCHMARKS); do \
+	  echo "== benchmarks/$$bench"; \
+	  $(BIN)/python benchmarks/$$bench; code=$$?; \
+	  report="$$report\n  benchmarks/$$bench: exit $$code"; [ $$code -eq 0 ] || status=1; \
+	done; \
+	printf "== bench summary (exit 0: targets met; 1: a target missed or a case failed):$$report\n"; exit $$status
 
 golden: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_golden.py --update-golden
@@ -44,12 +57,26 @@ schema: $(STAMP)
 parity-table: $(STAMP)
 	$(BIN)/python scripts/parity_table.py
 
+backend-table: $(STAMP)
+	$(BIN)/python scripts/backend_table.py
+
 isfm-matrix: $(STAMP)
 	$(BIN)/python scripts/isfm_matrix.py
+
+FUZZ_VALID ?= 500
+FUZZ_MUTATIONS ?= 5000
+FUZZ_SEED ?= 0
+fuzz: $(STAMP)
+	$(BIN)/python scripts/fuzz.py --valid $(FUZZ_VALID) --mutations $(FUZZ_MUTATIONS) --seed $(FUZZ_SEED) --out build/fuzz
 
 lint: $(STAMP)
 	$(BIN)/ruff check vibench tests benchmarks examples scripts
 	$(BIN)/mypy
+
+# A PHM-Vibench checkout (github.com/PHMbench/PHM-Vibench at 6fa64c7) must already be at REFERENCE.
+reference: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements-dev.txt -r requirements-reference.txt
+	$(BIN)/python scripts/reference.py "$(REFERENCE)"
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -19,7 +19,10 @@ from hypothesis import strategies as st
 
 import vibench
 from vibench import testing
-from vibench.compiler import emit, registry
+from vibench.compiler import registry
+from vibench.compiler.blocks.base import native_source
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.layout import flat
 from vibench.compiler.symbolic import evaluate
 from vibench.schemas.blocks import BlockParams
 
@@ -110,31 +113,33 @@ def test_repeated_node_builds_and_runs(name: str, data: st.DataObject) -> None:
 @settings(max_examples=6)
 @given(data=st.data())
 def test_generated_code_is_python(name: str, data: st.DataObject) -> None:
-    """init_code / call_code / unpack are Python expressions and targets; F and math are imported when used."""
+    """init_code / call_code / unpack give code nodes that lay out as Python; F and math are imported when used."""
     case, program = testing.compile_case(data.draw(testing.block_cases(name), label="case"))
     block = registry.get(name)
     assert block is not None
     node = program.root.node(testing.NODE)
     params = node.copies[0].params
     init = block.init_code(params)
-    args = [t.name for t in case.inputs]
-    pieces = [block.call_code(params, args, f"self.{testing.NODE}")] + ([init] if init is not None else [])
-    for code in pieces:
+    args = [c.ref(t.name) for t in case.inputs]
+    pieces = [block.call_code(params, args, c.attr(c.ref("self"), testing.NODE))] + ([init] if init is not None else [])
+    for piece in pieces:
+        assert isinstance(piece, ast.expr), f"{name} returns {type(piece).__name__}, not a code node"
+        code = flat(piece)
         ast.parse(code, mode="eval")
         if re.search(r"\bF\.", code):
             assert "F" in block.imports, f"{name} uses F. without imports = ('F',)"
         if re.search(r"\bmath\.", code):
             assert "math" in block.imports
-    targets = [f"out_{k}" for k in range(len(node.outputs))]
-    tree = ast.parse(f"{block.unpack(targets)} = value")
+    targets = block.unpack([c.ref(f"out_{k}") for k in range(len(node.outputs))])
+    tree = ast.parse(f"{flat(targets)} = value")
     assert isinstance(tree.body[0], ast.Assign)
     source = vibench.compile_spec(text=case.text, inputs=case.bindings).source
     compile(source, "<model.py>", "exec")
     if block.natives:
         used = block.native_classes(node.copies[0].params)
         assert used and set(used) <= set(block.natives)
-        assert all(f"class {native}(nn.Module)" in source for native in used)
-        if any("math." in emit._native_source(n) for n in block.natives):
+        assert all(f"class {native.__name__}(nn.Module)" in source for native in used)
+        if any("math." in native_source(n) for n in block.natives):
             assert "math" in block.imports, f"{name}'s native class uses math: add imports = ('math',)"
 
 
@@ -153,26 +158,29 @@ def test_block_metadata(name: str) -> None:
         assert info.description, f"{name}.{field} has no description (it is shown in editors)"
     assert set(block.imports) <= {"F", "math"}
     for native in block.natives:
-        assert emit._native_source(native).startswith(("class ", "@"))
+        assert native_source(native).startswith(("class ", "@"))
     for key in block.test_hints:
         for field in key if isinstance(key, tuple) else (key,):
             assert field in block.Params.model_fields, f"{name}.test_hints names unknown parameter {field}"
 
 
-NATIVE_IMPORTS = {"import math", "import torch", "import torch.nn.functional as F", "from torch import nn"}
+def test_native_classes_need_nothing_but_torch() -> None:
+    """The emitter copies a native class's source alone: it may read torch, nn, F, math, builtins and
+    the other natives of its block (which are copied with it), and nothing else of its file."""
+    import builtins
 
-
-def test_native_modules_import_only_torch() -> None:
-    """The emitter copies native classes without their imports: model.py only has these four."""
-    import os
-
-    for fname in sorted(os.listdir(emit.NATIVES_DIR)):
-        if fname.endswith(".py") and not fname.startswith("_"):
-            with open(os.path.join(emit.NATIVES_DIR, fname), encoding="utf-8") as fh:
-                tree = ast.parse(fh.read())
-            for stmt in tree.body:
-                if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                    assert ast.unparse(stmt) in NATIVE_IMPORTS, f"{fname}: {ast.unparse(stmt)}"
+    allowed = {"torch", "nn", "F", "math"} | set(dir(builtins))
+    for name, block in registry.all_blocks().items():
+        natives = {n.__name__ for n in block.natives}
+        for native in block.natives:
+            tree = ast.parse(native_source(native))
+            bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            bound |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
+                      for a in n.args + n.kwonlyargs + n.posonlyargs + [x for x in (n.vararg, n.kwarg) if x]}
+            bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            stray = read - bound - allowed - natives
+            assert not stray, f"{name}: native {native.__name__} reads {sorted(stray)}, which model.py lacks"
 
 
 @settings(max_examples=15)

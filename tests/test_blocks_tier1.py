@@ -83,11 +83,11 @@ def test_rearrange_moves_every_element_like_its_pattern(data: st.DataObject) -> 
 def test_rearrange_emits_straight_line_torch() -> None:
     text = one_node('{block: rearrange, in: x, pattern: "b c (n p) -> b n (p c)", sizes: {p: 16}}')
     source = vibench.compile_spec(text=text).source
-    assert "n = x.unflatten(2, (-1, 16)).permute(0, 2, 3, 1).flatten(2, 3)  # [B, L // 16, 16 * C]" in source
+    assert "x = x.unflatten(2, (-1, 16)).permute(0, 2, 3, 1).flatten(2, 3)  # [B, L // 16, 16 * C]" in source
     assert "einops" not in source and "class Rearrange" not in source
     units = vibench.compile_spec(text=one_node('{block: rearrange, in: x, pattern: "b 1 l -> b l 1"}',
                                                "[B, 1, L]")).source
-    assert "n = x.squeeze(1).unsqueeze(2)" in units
+    assert "x = x.squeeze(1).unsqueeze(2)" in units
 
 
 def test_rearrange_split_of_a_free_dimension_is_a_constraint() -> None:
@@ -133,7 +133,7 @@ def test_self_attention_passes_the_query_three_times_and_scripts() -> None:
     text = one_node("{block: multi_head_attention, in: x, num_heads: 2}", "[B, L, 8]")
     source = vibench.compile_spec(text=text).source
     assert "self.n = nn.MultiheadAttention(8, 2, batch_first=True)" in source
-    assert "n = self.n(x, x, x, need_weights=False)[0]" in source
+    assert "x = self.n(x, x, x, need_weights=False)[0]" in source
     model = vibench.build(text=text).eval()
     x = torch.randn(2, 5, 8)
     reference = model.n(x, x, x, need_weights=False)[0]
@@ -219,7 +219,7 @@ def test_gru_unpacks_two_values_and_single_layer_drops_dropout() -> None:
     text = one_node("{block: gru, in: x, hidden_size: 4, dropout: 0.3}", "[B, L, 3]", outputs="{h: n.h_n}")
     source = vibench.compile_spec(text=text).source
     assert "self.n = nn.GRU(3, 4, batch_first=True)" in source  # dropout acts between layers only
-    assert "n, n_h_n = self.n(x)" in source
+    assert "_, n_h_n = self.n(x)" in source  # the unused output is not kept
     assert vibench.build(text=text)(torch.randn(2, 6, 3)).shape == (1, 2, 4)
 
 

@@ -57,12 +57,6 @@ DEFAULT_INPUTS: dict[str, dict[str, tuple[int, ...]]] = {
     "isfm/task_head/H_09_multiple_task": {"x": (2, 32, 128), "system_id": (2,), "target": (2, 1024, 1)},
     "isfm/task_head/MultiTaskHead": {"x": (2, 32, 128), "system_id": (2,), "target": (2, 1024, 1)},
 }
-# torch.compile(fullgraph=True) cannot capture per-sample system routing (SystemRouter: which head
-# runs depends on the ids' values, and an unknown id is checked in forward); these components use
-# it with their default (mapping) num_classes / num_channels. torch.jit.script runs all of them.
-NOT_FULLGRAPH = {"isfm/task_head/H_01_Linear_cla", "isfm/task_head/H_02_distance_cla",
-                 "isfm/task_head/H_09_multiple_task", "isfm/task_head/MultiTaskHead"}
-
 
 def _text(template: str, params: dict[str, Any] | None = None) -> str:
     return yaml.safe_dump({"vibench": 1, "extends": template, "with": params or {}}, sort_keys=False)
@@ -183,12 +177,12 @@ def test_emitted_code_scripts_and_compiles(spec: str) -> None:
         scripted = _outputs(torch.jit.script(model)(**feed))
     for name, value in eager.items():
         torch.testing.assert_close(scripted[name], value, atol=1e-5, rtol=1e-5)
-    if spec not in NOT_FULLGRAPH:
-        compiled = torch.compile(model, fullgraph=True, backend="eager")
-        with torch.no_grad():
-            found = _outputs(compiled(**feed))
-        for name, value in eager.items():
-            torch.testing.assert_close(found[name], value, atol=1e-5, rtol=1e-5)
+    # one graph also for the per-system heads (SystemRouter selects with torch.where, no branch on ids)
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    with torch.no_grad():
+        found = _outputs(compiled(**feed))
+    for name, value in eager.items():
+        torch.testing.assert_close(found[name], value, atol=1e-5, rtol=1e-5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -511,8 +505,11 @@ def test_h03_token_count_and_target_shape_are_checked() -> None:
     wide = _errors(_text("isfm/task_head/H_03_Linear_pred", {"max_out": 1}), {"target": (2, 1024, 2)})
     assert wide[0].code == "E305"
     model = vibench.build(text=_text("isfm/task_head/H_03_Linear_pred", {"max_len": 128, "hidden_dim": 8})).eval()
-    with pytest.raises(Exception, match="longer or wider"):
+    with pytest.raises(ValueError, match=r"must satisfy L <= 128 \(the prediction fits the projection's 128 steps"):
         model(torch.randn(1, 32, 128), torch.zeros(1, 200, 1))  # L unknown at compile time: checked in forward
+    model.check_inputs = False  # the projection's own check stays behind the entry checks
+    with pytest.raises(ValueError, match="longer or wider"):
+        model(torch.randn(1, 32, 128), torch.zeros(1, 200, 1))
 
 
 # --------------------------------------------------------------------------------------------

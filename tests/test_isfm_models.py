@@ -299,8 +299,7 @@ def test_a_setting_no_chosen_component_reads_is_a_warning_at_its_line() -> None:
     {"ensemble_backbones": ["B_08_PatchTST", "B_04_Dlinear"], "return_feature": True},
 ], ids=["single", "multi-task", "ensemble"])
 def test_composites_script_with_torch_jit(with_) -> None:
-    """torch.jit.script runs the composites (torch.compile(fullgraph=True) cannot capture the
-    per-sample system routing: which head a sample uses is data-dependent)."""
+    """torch.jit.script runs the composites (torch.compile and torch.export: tests/test_isfm_routing.py)."""
     import torch
 
     from vibench.runtime.build import build_program

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vibench.compiler.symbolic import Expr, NonConstantDivisor, ceildiv, evaluate, floordiv
@@ -113,3 +113,64 @@ def test_long_strided_chains_do_not_nest():
         d = (d + 2 * 1 - 4) // 2 + 1
     assert str(d) == f"L // {2**200}"
     assert evaluate(d, {"L": 2**201 + 5}) == (2**201 + 5) // 2**200
+
+
+# --------------------------------------------------------------------------------------------
+# exact decisions in one symbol (vibench.compiler.solve)
+# --------------------------------------------------------------------------------------------
+
+
+@st.composite
+def one_symbol_expressions(draw, depth: int = 0):
+    """Quasi-linear expressions in L: sums of L and nested floor divisions, as conv/pool chains,
+    concats and broadcasts produce them."""
+    L = Expr.symbol("L")
+    e = draw(st.sampled_from([1, 1, 2, 3])) * L + draw(st.integers(-20, 20))
+    for _ in range(draw(st.integers(0, 2))):
+        if depth < 2 and draw(st.booleans()):
+            inner = draw(one_symbol_expressions(depth + 1))
+            e = e + draw(st.sampled_from([1, -1, 2, -3])) * floordiv(inner, draw(st.sampled_from([2, 3, 4, 5, 8, 128])))
+        else:
+            e = e + draw(st.sampled_from([1, -1, 2, -2])) * L
+    return e
+
+
+@settings(max_examples=300)
+@given(one_symbol_expressions(), st.integers(-60, 250), st.sampled_from(["==", ">=", "%"]),
+       st.sampled_from([2, 3, 16]), st.sampled_from([1, 2, 9]), st.sampled_from([40, 300, 5000]))
+def test_one_symbol_solutions_match_brute_force(e, shift, op, mod, lo, hi):
+    from vibench.compiler.solve import Solutions, solutions
+
+    e = e - shift
+    found = solutions(e, op, lo, hi, mod if op == "%" else 0)
+    if found is None or isinstance(e, int):
+        return  # over the search budget: the caller keeps the constraint (never refuses on it)
+    values = [evaluate(e, {"L": v}) for v in range(lo, hi + 1)]
+    ok = [v for v, x in zip(range(lo, hi + 1), values, strict=True)
+          if (x == 0 if op == "==" else x >= 0 if op == ">=" else x % mod == 0)]
+    assert found == Solutions(min(2, len(ok)), ok[0] if ok else None, len(ok) == hi - lo + 1)
+
+
+def test_one_symbol_solutions_known_cases():
+    from vibench.compiler.solve import MAX_DIM, Solutions, quadratic_roots, solutions, strip_common_factor
+
+    L, B = Expr.symbol("L"), Expr.symbol("B")
+    assert solutions((L + 1) // 2 - L, "==", 1, MAX_DIM) == Solutions(1, 1, False)  # only L = 1
+    assert solutions(L // 128 - 32, "==", 1, MAX_DIM).first == 4096  # 4096..4223
+    assert solutions(L // 128 - 32, "==", 4224, MAX_DIM).count == 0
+    assert solutions(L - 2**32, ">=", 1, MAX_DIM).count == 0  # no realistic size
+    assert solutions(L // 2 - L // 2, "==", 1, MAX_DIM) is None  # constant: not an expression in L
+    assert solutions(L // 2 + (L + 1) // 2 - L, "==", 1, MAX_DIM).every  # floor + ceil of halves is L
+    assert strip_common_factor(B * ((L + 1) // 2) - B * L) == (L + 1) // 2 - L
+    assert quadratic_roots((L - 1) * (L - 4)) == (L, (1, 4))
+    assert quadratic_roots((2 * L - 1) * (L - 4)) == (L, (4,))  # 2L - 1 == 0 has no integer root
+    assert quadratic_roots(L * B - 1) is None
+
+
+def test_solve_docstring_examples():
+    import doctest
+
+    from vibench.compiler import solve
+
+    result = doctest.testmod(solve)
+    assert result.attempted > 0 and result.failed == 0

@@ -3,6 +3,8 @@
 Every function takes a spec as a path (``spec``) or as text (``text=``); ``params`` (or keyword
 arguments of :func:`build`) override template parameters like ``--set``; ``inputs`` binds input
 dimensions like ``--input``; ``search_path`` adds folders for ``extends:`` and block references.
+``max_nodes`` (default 100,000 nodes after expansion) and ``max_params`` (default 2**31 parameter
+elements) bound the model like ``--max-nodes`` / ``--max-params`` (E213, E307).
 Bad specs raise :class:`vibench.SpecError` carrying every diagnostic.
 """
 
@@ -57,6 +59,8 @@ def check(
     params: dict[str, Any] | None = None,
     inputs: dict[str, tuple[int, ...]] | None = None,
     search_path: list[str] | None = None,
+    max_nodes: int | None = None,
+    max_params: int | None = None,
 ) -> Program:
     """Validate and shape-check a spec; return the annotated graph (a :class:`Program`).
 
@@ -66,7 +70,9 @@ def check(
     >>> program.bindings
     (('B', 2), ('L', 1024))
     """
-    return pipeline.compile_program(spec, text=text, params=params, inputs=inputs, search_path=search_path)
+    path = pipeline.find_spec(spec, search_path) if spec is not None else None
+    return pipeline.compile_program(path, text=text, params=params, inputs=inputs, search_path=search_path,
+                                    max_nodes=max_nodes, max_params=max_params)
 
 
 def compile_spec(
@@ -77,6 +83,8 @@ def compile_spec(
     inputs: dict[str, tuple[int, ...]] | None = None,
     search_path: list[str] | None = None,
     out_path: str | None = None,
+    max_nodes: int | None = None,
+    max_params: int | None = None,
 ) -> CompileResult:
     """Compile a spec to model.py source; ``out_path`` only feeds the header's regenerate line.
 
@@ -86,7 +94,8 @@ def compile_spec(
     >>> "class Tiny(nn.Module):" in result.source
     True
     """
-    program = check(spec, text=text, params=params, inputs=inputs, search_path=search_path)
+    program = check(spec, text=text, params=params, inputs=inputs, search_path=search_path,
+                    max_nodes=max_nodes, max_params=max_params)
     return CompileResult(source=pipeline.compile_source(program, out_path), program=program)
 
 
@@ -96,16 +105,25 @@ def build(
     text: str | None = None,
     inputs: dict[str, tuple[int, ...]] | None = None,
     search_path: list[str] | None = None,
+    max_nodes: int | None = None,
+    max_params: int | None = None,
     **params: Any,
 ) -> torch.nn.Module:
     """Build the nn.Module of a spec (imports torch). Keyword arguments set template parameters.
+
+    ``spec`` is whatever ``vibench-compile`` takes: a spec file, a library template name such as
+    ``cnn/ResNet1D``, or a PHM-Vibench experiment config. The model is checked against ``max_nodes``
+    and ``max_params`` before any weight is allocated. Compiled sources are cached by content
+    (in memory and in ``~/.cache/vibench/models``; ``VIBENCH_CACHE=0`` keeps them in memory), so a
+    second build of the same spec costs an import and the constructor.
 
     >>> import torch
     >>> model = build(text=_TINY, num_classes=5).eval()
     >>> model(torch.randn(2, 1, 256)).shape
     torch.Size([2, 5])
+    >>> build("cnn/ResNet1D", num_classes=4).classifier.out_features
+    4
     """
-    from vibench.runtime.build import build_program
+    from vibench.runtime.build import build_spec
 
-    program = check(spec, text=text, params=params or None, inputs=inputs, search_path=search_path)
-    return build_program(program)
+    return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params)

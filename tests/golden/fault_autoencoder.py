@@ -5,112 +5,75 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class Down_cout16_C1(nn.Module):
+def _require(model: nn.Module, ok: bool, message: str) -> None:
+    text = f"{type(model).__name__}: {message}"
+    if torch.compiler.is_compiling():
+        torch._check(ok, lambda: text)
+    elif not ok:
+        raise ValueError(text)
+
+
+def _check_input(
+    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shown: str
+) -> None:
+    ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
+    _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}")
+
+
+def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
+    name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
+    for name, value in given.items():
+        if name in free:
+            kinds, low, high, wanted = free[name]
+            if type(value) not in kinds or (low is not None and value < low) or (high is not None and value > high):
+                raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
+        elif name not in fixed:
+            raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
+        elif type(value) is not type(fixed[name]) or value != fixed[name]:
+            raise ValueError(
+                f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"
+                f"checked with ({fixed[name]!r}); regenerate it: {command} --set {name}=..."
+            )
+
+
+class Down(nn.Module):
     """Halve the length and set the width (conv k4/s2/p1, batch norm, GELU).
 
-    Settings: cout=16
-    Inputs:      x [B, 1, L] float32
-    Outputs:     y [B, 16, L // 2] float32
-    Constraints: L >= 2
-    Parameters:  96
+    Arguments:
+        C: input size `C`
+        cout
     """
 
-    def __init__(self) -> None:
+    def __init__(self, C: int, cout: int) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(1, 16, kernel_size=4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm1d(16)
+        self.conv = nn.Conv1d(C, cout, kernel_size=4, stride=2, padding=1, bias=False)
+        self.norm = nn.BatchNorm1d(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self.conv(x)  # [B, 16, L // 2]  fault_autoencoder.yaml:20
-        norm = self.norm(conv)  # [B, 16, L // 2]  fault_autoencoder.yaml:21
-        act = F.gelu(norm)  # [B, 16, L // 2]  fault_autoencoder.yaml:22
-        return act
+        x = self.conv(x)  # [B, cout, L // 2]  fault_autoencoder.yaml:20
+        x = self.norm(x)  # [B, cout, L // 2]  fault_autoencoder.yaml:21
+        x = F.gelu(x)  # [B, cout, L // 2]  fault_autoencoder.yaml:22
+        return x
 
 
-class Down_cout32_C16(nn.Module):
-    """Halve the length and set the width (conv k4/s2/p1, batch norm, GELU).
-
-    Settings: cout=32
-    Inputs:      x [B, 16, L] float32
-    Outputs:     y [B, 32, L // 2] float32
-    Constraints: L >= 2
-    Parameters:  2,112
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv1d(16, 32, kernel_size=4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm1d(32)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self.conv(x)  # [B, 32, L // 2]  fault_autoencoder.yaml:20
-        norm = self.norm(conv)  # [B, 32, L // 2]  fault_autoencoder.yaml:21
-        act = F.gelu(norm)  # [B, 32, L // 2]  fault_autoencoder.yaml:22
-        return act
-
-
-class Down_cout64_C32(nn.Module):
-    """Halve the length and set the width (conv k4/s2/p1, batch norm, GELU).
-
-    Settings: cout=64
-    Inputs:      x [B, 32, L] float32
-    Outputs:     y [B, 64, L // 2] float32
-    Constraints: L >= 2
-    Parameters:  8,320
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv1d(32, 64, kernel_size=4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm1d(64)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self.conv(x)  # [B, 64, L // 2]  fault_autoencoder.yaml:20
-        norm = self.norm(conv)  # [B, 64, L // 2]  fault_autoencoder.yaml:21
-        act = F.gelu(norm)  # [B, 64, L // 2]  fault_autoencoder.yaml:22
-        return act
-
-
-class Up_cout32_C64(nn.Module):
+class Up(nn.Module):
     """Double the length and set the width (transposed conv k4/s2/p1, batch norm, GELU).
 
-    Settings: cout=32
-    Inputs:      x [B, 64, L] float32
-    Outputs:     y [B, 32, 2 * L] float32
-    Parameters:  8,256
+    Arguments:
+        C: input size `C`
+        cout
     """
 
-    def __init__(self) -> None:
+    def __init__(self, C: int, cout: int) -> None:
         super().__init__()
-        self.deconv = nn.ConvTranspose1d(64, 32, kernel_size=4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm1d(32)
+        self.deconv = nn.ConvTranspose1d(C, cout, kernel_size=4, stride=2, padding=1, bias=False)
+        self.norm = nn.BatchNorm1d(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        deconv = self.deconv(x)  # [B, 32, 2 * L]  fault_autoencoder.yaml:29
-        norm = self.norm(deconv)  # [B, 32, 2 * L]  fault_autoencoder.yaml:31
-        act = F.gelu(norm)  # [B, 32, 2 * L]  fault_autoencoder.yaml:32
-        return act
-
-
-class Up_cout16_C32(nn.Module):
-    """Double the length and set the width (transposed conv k4/s2/p1, batch norm, GELU).
-
-    Settings: cout=16
-    Inputs:      x [B, 32, L] float32
-    Outputs:     y [B, 16, 2 * L] float32
-    Parameters:  2,080
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.deconv = nn.ConvTranspose1d(32, 16, kernel_size=4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm1d(16)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        deconv = self.deconv(x)  # [B, 16, 2 * L]  fault_autoencoder.yaml:29
-        norm = self.norm(deconv)  # [B, 16, 2 * L]  fault_autoencoder.yaml:31
-        act = F.gelu(norm)  # [B, 16, 2 * L]  fault_autoencoder.yaml:32
-        return act
+        x = self.deconv(x)  # [B, cout, 2 * L]  fault_autoencoder.yaml:29
+        x = self.norm(x)  # [B, cout, 2 * L]  fault_autoencoder.yaml:31
+        x = F.gelu(x)  # [B, cout, 2 * L]  fault_autoencoder.yaml:32
+        return x
 
 
 class FaultAutoencoder(nn.Module):
@@ -119,31 +82,54 @@ class FaultAutoencoder(nn.Module):
     convolutions encode [B, C, L] to [B, 4 * width, L // 8]; a classifier pools the code; three
     transposed convolutions decode it back to [B, C, 8 * (L // 8)], which is L when L % 8 == 0.
 
-    Inputs:      x [B, 1, L] float32
-    Outputs:     logits [B, 4] float32, signal [B, 1, 8 * (L // 8)] float32
-    Constraints: L >= 8
-    Parameters:  21,189
+    Inputs:
+        x [B, 1, L] float32: Raw signal.
+    Outputs:
+        logits [B, 4] float32
+        signal [B, 1, 8 * (L // 8)] float32
+    Constraints:
+        L >= 8
+    Parameters: 21,189
     """
 
-    def __init__(self) -> None:
+    COMPILED_PARAMETERS = {"in_channels": 1, "width": 16}
+
+    def __init__(self, num_classes: int = 4, **fixed: object) -> None:
         super().__init__()
-        self.enc1 = Down_cout16_C1()
-        self.enc2 = Down_cout32_C16()
-        self.code = Down_cout64_C32()
-        self.classifier = nn.Linear(64, 4)
-        self.dec1 = Up_cout32_C64()
-        self.dec2 = Up_cout16_C32()
+        _check_settings(
+            self,
+            {**fixed, "num_classes": num_classes},
+            {"num_classes": ((int,), 1, None, "an int >= 1.0")},
+            "vibench-compile examples/fault_autoencoder.yaml",
+        )
+        self.enc1 = Down(1, 16)
+        self.enc2 = Down(16, 32)
+        self.code = Down(32, 64)
+        self.classifier = nn.Linear(64, num_classes)
+        self.dec1 = Up(64, 32)
+        self.dec2 = Up(32, 16)
         self.reconstruction = nn.ConvTranspose1d(16, 1, kernel_size=4, stride=2, padding=1)
+        self.check_inputs = True
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        enc1 = self.enc1(x)  # [B, 16, L // 2]  fault_autoencoder.yaml:39
-        enc2 = self.enc2(enc1)  # [B, 32, L // 4]  fault_autoencoder.yaml:40
-        code = self.code(enc2)  # [B, 64, L // 8]  fault_autoencoder.yaml:41
-        pool = F.adaptive_avg_pool1d(code, 1)  # [B, 64, 1]  fault_autoencoder.yaml:42
-        flat = torch.flatten(pool, 1)  # [B, 64]  fault_autoencoder.yaml:43
-        drop = F.dropout(flat, p=0.2, training=self.training)  # [B, 64]  fault_autoencoder.yaml:44
-        classifier = self.classifier(drop)  # [B, 4]  fault_autoencoder.yaml:45
-        dec1 = self.dec1(code)  # [B, 32, 2 * (L // 8)]  fault_autoencoder.yaml:46
-        dec2 = self.dec2(dec1)  # [B, 16, 4 * (L // 8)]  fault_autoencoder.yaml:47
-        reconstruction = self.reconstruction(dec2)  # [B, 1, 8 * (L // 8)]  fault_autoencoder.yaml:48
-        return {"logits": classifier, "signal": reconstruction}
+        if self.check_inputs and not torch.jit.is_scripting():
+            _check_input(self, "x", x, torch.float32, [-1, 1, -1], "[B, 1, L] float32")
+            _require(
+                self,
+                x.shape[2] // 4 - 2 >= 0,
+                (
+                    "the inputs must satisfy L >= 8 (the input is at least as long as the kernel span (4) (in block "
+                    "`Down`))"
+                ),
+            )
+        x = self.enc1(x)  # [B, 16, L // 2]  fault_autoencoder.yaml:39
+        x = self.enc2(x)  # [B, 32, L // 4]  fault_autoencoder.yaml:40
+        x = self.code(x)  # [B, 64, L // 8]  fault_autoencoder.yaml:41
+        classifier = F.adaptive_avg_pool1d(x, 1)  # [B, 64, 1]  fault_autoencoder.yaml:42
+        classifier = torch.flatten(classifier, 1)  # [B, 64]  fault_autoencoder.yaml:43
+        classifier = F.dropout(classifier, p=0.2, training=self.training)  # [B, 64]  fault_autoencoder.yaml:44
+        classifier = self.classifier(classifier)  # [B, 4]  fault_autoencoder.yaml:45
+        x = self.dec1(x)  # [B, 32, 2 * (L // 8)]  fault_autoencoder.yaml:46
+        x = self.dec2(x)  # [B, 16, 4 * (L // 8)]  fault_autoencoder.yaml:47
+        x = self.reconstruction(x)  # [B, 1, 8 * (L // 8)]  fault_autoencoder.yaml:48
+        return {"logits": classifier, "signal": x}

@@ -5,6 +5,37 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _require(model: nn.Module, ok: bool, message: str) -> None:
+    text = f"{type(model).__name__}: {message}"
+    if torch.compiler.is_compiling():
+        torch._check(ok, lambda: text)
+    elif not ok:
+        raise ValueError(text)
+
+
+def _check_input(
+    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shown: str
+) -> None:
+    ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
+    _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}")
+
+
+def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
+    name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
+    for name, value in given.items():
+        if name in free:
+            kinds, low, high, wanted = free[name]
+            if type(value) not in kinds or (low is not None and value < low) or (high is not None and value > high):
+                raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
+        elif name not in fixed:
+            raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
+        elif type(value) is not type(fixed[name]) or value != fixed[name]:
+            raise ValueError(
+                f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"
+                f"checked with ({fixed[name]!r}); regenerate it: {command} --set {name}=..."
+            )
+
+
 class PatchTSTClassifier(nn.Module):
     """A small PatchTST-style transformer classifier (Nie et al., "A Time Series is Worth 64 Words", 2023).
     Each channel is cut into non-overlapping patches that become tokens (channel independence);
@@ -12,14 +43,35 @@ class PatchTSTClassifier(nn.Module):
     averaged per channel and the channels' features are concatenated for a linear classifier.
     Input [B, C, L] with L a multiple of patch_len.
 
-    Inputs:      x [B, 2, L] float32
-    Outputs:     logits [B, 10] float32
-    Constraints: L % 16 == 0; L <= 4111
-    Parameters:  119,306
+    Inputs:
+        x [B, 2, L] float32: Raw multichannel signal.
+    Outputs:
+        logits [B, 10] float32
+    Constraints:
+        L % 16 == 0
+        L <= 4111
+    Parameters: 119,306
     """
 
-    def __init__(self) -> None:
+    COMPILED_PARAMETERS = {
+        "in_channels": 2,
+        "patch_len": 16,
+        "max_patches": 256,
+        "d_model": 64,
+        "n_heads": 4,
+        "d_ff": 128,
+        "e_layers": 3,
+        "dropout": 0.1,
+    }
+
+    def __init__(self, num_classes: int = 10, **fixed: object) -> None:
         super().__init__()
+        _check_settings(
+            self,
+            {**fixed, "num_classes": num_classes},
+            {"num_classes": ((int,), 1, None, "an int >= 1.0")},
+            "vibench-compile examples/patchtst_classifier.yaml",
+        )
         self.embed = nn.Linear(16, 64)
         self.position = nn.Parameter(torch.randn(1, 256, 64) * 0.02)
         self.encoder = nn.Sequential(
@@ -34,16 +86,33 @@ class PatchTSTClassifier(nn.Module):
             ),
         )
         self.norm = nn.LayerNorm(64)
-        self.head = nn.Linear(128, 10)
+        self.head = nn.Linear(128, num_classes)
+        self.check_inputs = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        patches = x.unflatten(2, (-1, 16)).flatten(0, 1)  # [2 * B, L // 16, 16]  patchtst_classifier.yaml:25
-        embed = self.embed(patches)  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:31
-        position = embed + self.position[:, : embed.shape[1]]  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:32
-        drop = F.dropout(position, p=0.1, training=self.training)  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:33
-        encoder = self.encoder(drop)  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:34
-        norm = self.norm(encoder)  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:43
-        pooled = norm.mean(dim=1)  # [2 * B, 64]  patchtst_classifier.yaml:44
-        per_sample = pooled.unflatten(0, (-1, 2)).flatten(1, 2)  # [B, 128]  patchtst_classifier.yaml:45
-        head = self.head(per_sample)  # [B, 10]  patchtst_classifier.yaml:50
-        return head
+        if self.check_inputs and not torch.jit.is_scripting():
+            _check_input(self, "x", x, torch.float32, [-1, 2, -1], "[B, 2, L] float32")
+            _require(
+                self,
+                x.shape[2] % 16 == 0,
+                (
+                    "the inputs must satisfy L % 16 == 0 (dimension 2 (`(n p)` in 'b c (n p) -> (b c) n p') splits "
+                    "into parts of 16)"
+                ),
+            )
+            _require(
+                self,
+                -(x.shape[2] // 16) + 256 >= 0,
+                "the inputs must satisfy L <= 4111 (the sequence fits the position table (max_len = 256))",
+            )
+        x = x.unflatten(2, (-1, 16)).flatten(0, 1)  # [2 * B, L // 16, 16]  patchtst_classifier.yaml:25
+        x = self.embed(x)  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:31
+        x = x + self.position[:, : x.shape[1]]  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:32
+        # [2 * B, L // 16, 64] patchtst_classifier.yaml:33
+        x = F.dropout(x, p=0.1, training=self.training, inplace=True)
+        x = self.encoder(x)  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:34
+        x = self.norm(x)  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:43
+        x = x.mean(dim=1)  # [2 * B, 64]  patchtst_classifier.yaml:44
+        x = x.unflatten(0, (-1, 2)).flatten(1, 2)  # [B, 128]  patchtst_classifier.yaml:45
+        x = self.head(x)  # [B, 10]  patchtst_classifier.yaml:50
+        return x

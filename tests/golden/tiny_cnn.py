@@ -5,30 +5,74 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _require(model: nn.Module, ok: bool, message: str) -> None:
+    text = f"{type(model).__name__}: {message}"
+    if torch.compiler.is_compiling():
+        torch._check(ok, lambda: text)
+    elif not ok:
+        raise ValueError(text)
+
+
+def _check_input(
+    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shown: str
+) -> None:
+    ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
+    _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}")
+
+
+def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
+    name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
+    for name, value in given.items():
+        if name in free:
+            kinds, low, high, wanted = free[name]
+            if type(value) not in kinds or (low is not None and value < low) or (high is not None and value > high):
+                raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
+        elif name not in fixed:
+            raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
+        elif type(value) is not type(fixed[name]) or value != fixed[name]:
+            raise ValueError(
+                f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"
+                f"checked with ({fixed[name]!r}); regenerate it: {command} --set {name}=..."
+            )
+
+
 class TinyCNN(nn.Module):
     """A small 1D CNN in JSON: two conv-norm-ReLU stages, global average pooling and a classifier.
 
-    Inputs:      x [B, 1, L] float32
-    Outputs:     logits [B, 4] float32
-    Parameters:  1,924
+    Inputs:
+        x [B, 1, L] float32: Raw signal.
+    Outputs:
+        logits [B, 4] float32
+    Parameters: 1,924
     """
 
-    def __init__(self) -> None:
+    COMPILED_PARAMETERS = {"in_channels": 1}
+
+    def __init__(self, num_classes: int = 4, **fixed: object) -> None:
         super().__init__()
+        _check_settings(
+            self,
+            {**fixed, "num_classes": num_classes},
+            {"num_classes": ((int,), 1, None, "an int >= 1.0")},
+            "vibench-compile examples/tiny_cnn.json",
+        )
         self.conv1 = nn.Conv1d(1, 16, kernel_size=7, stride=2, padding=3)
         self.norm1 = nn.BatchNorm1d(16)
         self.conv2 = nn.Conv1d(16, 32, kernel_size=3, padding=1)
         self.norm2 = nn.BatchNorm1d(32)
-        self.head = nn.Linear(32, 4)
+        self.head = nn.Linear(32, num_classes)
+        self.check_inputs = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv1 = self.conv1(x)  # [B, 16, (L + 1) // 2]  tiny_cnn.json:14
-        norm1 = self.norm1(conv1)  # [B, 16, (L + 1) // 2]  tiny_cnn.json:15
-        act1 = torch.relu(norm1)  # [B, 16, (L + 1) // 2]  tiny_cnn.json:16
-        conv2 = self.conv2(act1)  # [B, 32, (L + 1) // 2]  tiny_cnn.json:17
-        norm2 = self.norm2(conv2)  # [B, 32, (L + 1) // 2]  tiny_cnn.json:18
-        act2 = torch.relu(norm2)  # [B, 32, (L + 1) // 2]  tiny_cnn.json:19
-        pool = F.adaptive_avg_pool1d(act2, 1)  # [B, 32, 1]  tiny_cnn.json:20
-        flat = torch.flatten(pool, 1)  # [B, 32]  tiny_cnn.json:21
-        head = self.head(flat)  # [B, 4]  tiny_cnn.json:22
-        return head
+        if self.check_inputs and not torch.jit.is_scripting():
+            _check_input(self, "x", x, torch.float32, [-1, 1, -1], "[B, 1, L] float32")
+        x = self.conv1(x)  # [B, 16, (L + 1) // 2]  tiny_cnn.json:14
+        x = self.norm1(x)  # [B, 16, (L + 1) // 2]  tiny_cnn.json:15
+        x = torch.relu_(x)  # [B, 16, (L + 1) // 2]  tiny_cnn.json:16
+        x = self.conv2(x)  # [B, 32, (L + 1) // 2]  tiny_cnn.json:17
+        x = self.norm2(x)  # [B, 32, (L + 1) // 2]  tiny_cnn.json:18
+        x = torch.relu_(x)  # [B, 32, (L + 1) // 2]  tiny_cnn.json:19
+        x = F.adaptive_avg_pool1d(x, 1)  # [B, 32, 1]  tiny_cnn.json:20
+        x = torch.flatten(x, 1)  # [B, 32]  tiny_cnn.json:21
+        x = self.head(x)  # [B, 4]  tiny_cnn.json:22
+        return x

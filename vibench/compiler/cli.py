@@ -2,11 +2,17 @@
 
     vibench-compile SPEC [-o OUT] [--check] [--set KEY=VALUE ...] [--input NAME=DIMS ...]
                     [--summary] [--graph OUT.mmd|OUT.dot] [--format text|json] [--spec-path DIR ...]
+                    [--max-nodes N] [--max-params N]
     vibench-compile --list | --blocks
     vibench-compile schema [-o FILE] [--template NAME] [--spec-path DIR ...]
 
-Exit codes: 0 success, 1 the spec has errors, 2 usage errors (bad flags, unreadable paths),
-3 an internal error (a bug in vibench; please report it with the spec).
+Exit codes: 0 success, 1 the spec has errors, 2 usage errors (bad flags, unreadable paths, an
+output that would overwrite an input), 3 an internal error (a bug in vibench; please report it).
+
+Outputs (``-o``, ``--graph``) are checked before compiling and written only after everything
+succeeded: never over the spec or any file the compilation read, never over a device or folder;
+a symlink is written through (its target replaced atomically, the link kept); a new file gets
+0666 less the umask, a replaced one keeps its mode. ``-o -`` writes the source to standard output.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from typing import Any
+
+from vibench.compiler.outputs import OutputError, output_target, refuse_inputs, write_atomic
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
@@ -39,14 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("spec", nargs="?",
                    help="spec file (.yaml, .yml or .json), or a library template such as cnn/ResNet1D")
-    p.add_argument("-o", "--output", metavar="OUT", help="write model.py here (atomically); default: standard output")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="write model.py here (atomically, through a symlink to its target; `-` for standard "
+                   "output); default: standard output, unless --graph is given")
     p.add_argument("--check", action="store_true", help="validate and shape-check only; write nothing")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a template parameter (VALUE is read as YAML: 4, 0.1, true, [2,2,2,2])")
     p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=DIMS",
                    help="bind an input's dimensions, e.g. x=32,1,1024 (checks constraints, fixes symbols)")
     p.add_argument("--summary", action="store_true", help="print each node's output shape, parameters and FLOPs")
-    p.add_argument("--graph", metavar="OUT", help="write the graph as Mermaid (.mmd/.md) or Graphviz DOT (.dot/.gv)")
+    p.add_argument("--graph", metavar="OUT",
+                   help="write the graph as Mermaid (.mmd/.md) or Graphviz DOT (.dot/.gv), only when the spec compiles")
+    p.add_argument("--max-nodes", type=_positive, metavar="N",
+                   help="most nodes a model may have after expansion (default 100,000)")
+    p.add_argument("--max-params", type=_positive, metavar="N",
+                   help="most parameter elements a model may have (default 2**31 = 2,147,483,648)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics and report format")
     p.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",
                    help="extra folder to search for `extends:` and block references (also VIBENCH_SPEC_PATH)")
@@ -54,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--blocks", action="store_true", help="list the block catalogue and exit")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got `{_clip(text)}`") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def _schema_parser() -> argparse.ArgumentParser:
@@ -76,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args and args[0] == "schema":
             return _schema(_schema_parser().parse_args(args[1:]))
         return _compile(_parser().parse_args(args))
-    except UsageError as err:
+    except (UsageError, OutputError) as err:
         print(f"vibench-compile: usage error: {err}", file=sys.stderr)
         print("run `vibench-compile --help` for the options", file=sys.stderr)
         return EXIT_USAGE
@@ -118,53 +142,90 @@ def _compile(ns: argparse.Namespace) -> int:
     params, shown = _parse_sets(ns.sets)
     inputs = _parse_inputs(ns.inputs)
     search = list(ns.spec_path) + [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
+    to_file = ns.output is not None and ns.output != "-"
+    # Outputs are checked before compiling (and against every file read, after): nothing is
+    # written unless everything succeeds.
+    targets = {f"{flag} {_clip(out)}": output_target(out, flag)
+               for flag, out in (("-o", ns.output if to_file else None), ("--graph", ns.graph)) if out is not None}
+    if ns.graph and not ns.graph.lower().endswith(GRAPH_SUFFIXES):
+        raise UsageError(f"--graph {_clip(ns.graph)}: use a .mmd, .md, .dot or .gv file name")
+    if len(set(targets.values())) < len(targets):
+        raise UsageError("-o and --graph name the same file")
+    refuse_inputs(targets, {os.path.realpath(path)})
 
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.pipeline import compile_program
 
+    read: set[str] = set()
     try:
         program = compile_program(path, params=params or None, inputs=inputs or None, search_path=search,
                                   display=ns.spec if os.path.exists(ns.spec) else None,
-                                  overrides_text=shown)
+                                  overrides_text=shown, max_nodes=ns.max_nodes, max_params=ns.max_params,
+                                  files_read=read)
+        refuse_inputs(targets, read)
         source = None
-        if not ns.check:
-            from vibench.compiler.emit import emit
+        if not ns.check and (ns.output is not None or not ns.graph):  # --graph alone writes only the picture
+            from vibench.compiler.pipeline import compile_source
 
-            source = emit(program, out_path=ns.output)
+            source = compile_source(program, out_path=ns.output if to_file else None)
     except SpecError as err:
-        if ns.format == "json":
-            print(json.dumps({"ok": False, "diagnostics": err.to_json()}, indent=2))
-        else:
-            print(err.render(), file=sys.stderr)
-            n = len(err.diagnostics)
-            print(f"\n{n} error{'s' if n != 1 else ''} in {ns.spec}", file=sys.stderr)
+        _print_errors(err, ns)
         return EXIT_SPEC
 
     if program.warnings and ns.format == "text":
-        with open(path, encoding="utf-8-sig") as fh:
-            sources = {program.source.display_path: fh.read()}
+        sources = {program.source.display_path: _read_text(path)}
         for warning in program.warnings:
             print(warning.render(sources) + "\n", file=sys.stderr)
+    graph = None
     if ns.graph:
         from vibench.compiler.report import graph_text
 
-        _write_atomic(ns.graph, graph_text(program, ns.graph))
+        graph = graph_text(program, ns.graph)
     report_needed = ns.check or ns.summary or ns.format == "json"
     if source is not None:
-        if ns.output:
-            _write_atomic(ns.output, source)
+        if to_file:
+            write_atomic(ns.output, source)
         else:
             sys.stdout.write(source)
+    if graph is not None:
+        write_atomic(ns.graph, graph)
     if report_needed:
         from vibench.compiler.report import check_report, check_report_json
 
+        written = ns.output if to_file else None
         if ns.format == "json":
-            print(json.dumps(check_report_json(program, summary=ns.summary, written=ns.output), indent=2))
-        elif ns.output or ns.check:
-            print(check_report(program, summary=ns.summary, written=ns.output))
+            print(json.dumps(check_report_json(program, summary=ns.summary, written=written), indent=2))
+        elif to_file or ns.check or (ns.graph and source is None):
+            print(check_report(program, summary=ns.summary, written=written))
         else:
             print(check_report(program, summary=ns.summary, written=None), file=sys.stderr)
     return EXIT_OK
+
+
+GRAPH_SUFFIXES = (".mmd", ".mermaid", ".md", ".dot", ".gv")
+
+
+def _read_text(path: str) -> str:
+    """The spec's text again, for rendering warnings (bounded like the loader's read)."""
+    from vibench.compiler.load import MAX_BYTES
+
+    with open(path, "rb") as fh:
+        return fh.read(MAX_BYTES).decode("utf-8-sig", errors="replace")
+
+
+def _print_errors(err: Any, ns: argparse.Namespace) -> None:
+    """At most MAX_SHOWN diagnostics, then how many more: a spec with thousands of errors answers fast."""
+    from vibench.compiler.diagnostics import MAX_SHOWN
+
+    n = len(err.diagnostics)
+    if ns.format == "json":
+        report: dict[str, Any] = {"ok": False, "diagnostics": err.to_json(limit=MAX_SHOWN)}
+        if n > MAX_SHOWN:
+            report["omitted"] = n - MAX_SHOWN
+        print(json.dumps(report, indent=2))
+    else:
+        print(err.render(limit=MAX_SHOWN), file=sys.stderr)
+        print(f"\n{n:,} error{'s' if n != 1 else ''} in {_clip(ns.spec, 200)}", file=sys.stderr)
 
 
 def _spec_path(spec: str, spec_path: list[str]) -> str:
@@ -183,8 +244,15 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
     raise UsageError(f"no such spec file: {spec}")
 
 
+MAX_SET_CHARS = 10_000
+MAX_DIM = 2**62
+
+
 def _parse_sets(items: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    import yaml
+    """``--set KEY=VALUE`` values, read as YAML by the spec loader: the same safety limits as a spec
+    file (no tags, nesting at most 64 levels, bounded aliases), and at most :data:`MAX_SET_CHARS`."""
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.load import load_text
 
     out: dict[str, Any] = {}
     shown: list[tuple[str, str]] = []
@@ -192,22 +260,27 @@ def _parse_sets(items: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--set expects KEY=VALUE, got `{item}`")
+            raise UsageError(f"--set expects KEY=VALUE, got `{_clip(item)}`")
+        if len(key) > 200 or not key.isprintable():
+            raise UsageError(f"--set expects KEY=VALUE with a parameter name as KEY, got `{_clip(key)}`")
+        if len(text) > MAX_SET_CHARS:
+            raise UsageError(f"--set {key}: value too long ({len(text):,} characters; at most {MAX_SET_CHARS:,})")
         try:
-            value = yaml.load(text, Loader=yaml.CSafeLoader) if text.strip() else ""
-        except yaml.YAMLError:
-            raise UsageError(f"--set {key}: cannot read `{text}` as a value") from None
-        if isinstance(value, (dict, list)) and len(text) > 10_000:
-            raise UsageError(f"--set {key}: value too long")
-        try:
-            json.dumps(value)
-        except ValueError:  # a value that contains itself (`&a [*a]`)
-            raise UsageError(f"--set {key}: `{text}` refers to itself") from None
-        except TypeError:  # timestamps: strings, as in spec files
-            value = text.strip()
+            value = load_text(text, f"--set {key}").data if text.strip() else ""
+        except SpecError as err:
+            (diag, *_) = err.diagnostics
+            if "contains it" in diag.message:  # `&a [*a]`
+                raise UsageError(f"--set {key}: `{_clip(text)}` refers to itself") from None
+            raise UsageError(f"--set {key}: cannot read `{_clip(text)}` as a value: {diag.message}") from None
         out[key] = value
         shown.append((key, text))
     return out, shown
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """A user's text in a message: one line, at most ``limit`` characters."""
+    flat = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
 def _parse_inputs(items: list[str]) -> dict[str, tuple[int, ...]]:
@@ -215,33 +288,19 @@ def _parse_inputs(items: list[str]) -> dict[str, tuple[int, ...]]:
     for item in items:
         name, sep, dims = item.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--input expects NAME=DIMS such as x=32,1,1024, got `{item}`")
+            raise UsageError(f"--input expects NAME=DIMS such as x=32,1,1024, got `{_clip(item)}`")
+        name = _clip(name.strip())
+        parts = [d for d in dims.replace("x", ",").split(",") if d.strip()]
         try:
-            values = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
+            values = tuple(int(d) if len(d.strip()) < 30 else MAX_DIM + 1 for d in parts)
         except ValueError:
-            raise UsageError(f"--input {name}: dimensions must be integers, got `{dims}`") from None
+            raise UsageError(f"--input {name}: dimensions must be integers, got `{_clip(dims)}`") from None
         if not values or any(v < 1 for v in values):
-            raise UsageError(f"--input {name}: dimensions must be positive integers, got `{dims}`")
-        out[name.strip()] = values
+            raise UsageError(f"--input {name}: dimensions must be positive integers, got `{_clip(dims)}`")
+        if any(v > MAX_DIM for v in values):
+            raise UsageError(f"--input {name}: a dimension is larger than 2**62, got `{_clip(dims)}`")
+        out[name] = values
     return out
-
-
-def _write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".vibench-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def _list_blocks() -> str:
@@ -272,7 +331,7 @@ def _schema(ns: argparse.Namespace) -> int:
         print(f"\nthe template {ns.template} has errors; no schema written", file=sys.stderr)
         return EXIT_SPEC
     if ns.output:
-        _write_atomic(ns.output, text)
+        write_atomic(ns.output, text)
     else:
         sys.stdout.write(text)
     return EXIT_OK

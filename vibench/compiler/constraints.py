@@ -1,186 +1,42 @@
 """Constraints on symbolic dimensions, and the context a shape rule talks to.
 
-A :class:`SymbolSpace` belongs to one unit specialisation. Shape rules state what they need
-(``ctx.require(L, ">=", 7)``, ``ctx.equal(C, 64)``); each statement is decided right away when it
-can be: true for every value (dropped), false for every value (E302, or E301 for mismatched
-dimensions), or else recorded as a :class:`Constraint` on the free symbols, reported by
-``--check`` and in model.py's docstring and checked against ``--input``.
+A :class:`SymbolSpace` (:mod:`vibench.compiler.space`) belongs to one unit specialisation. Shape
+rules state what they need (``ctx.require(L, ">=", 7)``, ``ctx.equal(C, 64)``); each statement is
+decided right away when it can be: true for every value (dropped), false for every value (E302, or
+E301 for mismatched dimensions), or else recorded as a :class:`Constraint` on the free symbols,
+reported by ``--check`` and in model.py's docstring and checked against ``--input``.
 
-Deciding uses interval bounds (symbols range over [1, inf) unless a recorded constraint narrowed
-them) and, for equalities, evaluation at a few sample sizes: ``L == (L + 1) // 2`` holds only for
-L = 1, so it is reported as a mismatch, not kept as a constraint nobody can meet.
+Deciding is exact for a constraint in one symbol over 1 <= S <= 2**31 (:mod:`vibench.compiler.space`):
+no size fits -> an error; every size fits -> dropped. With several symbols a statement is refused
+only when bounds or divisibility prove it impossible (never on samples).
+
+A constraint that only one size of a free symbol meets is E306 ("holds only when L = 1"): a concat
+of [B, 4, L] and [B, 4, (L + 1) // 2], a residual add whose one side is 1 long at a single L. The
+exception is a *size requirement*, a dimension compared with a fixed number (`D == 128`,
+`L // 2 + L == 127`: every term on one side): fixing the size is then its very purpose.
+
+Broadcasting (:meth:`NodeContext.broadcast`) is exact where the result is one expression: a
+dimension `d` against a fixed size `c` needs `d == 1 or d == c` and gives `c`, recorded as the one
+equality `(d - 1) * (d - c) == 0` (read back as `d == 1 or d == c`). Two symbolic dimensions that
+may both be 1 (`L` vs `M`) give one of them, say `L`, and need `M == 1 or L == M`: the case
+`L == 1 < M`, which torch would also accept, is the one case refused (the result would be `M`). The
+"is 1" kept is the one more sizes meet (`(L + 2) // 4 - 1 == 1` for L in 6..9 over `L2 == 1`); on
+a tie, the second input's, so the result is the first input's size. E306 looks at all three ways.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from typing import Any
 
 from vibench.compiler.blocks.base import ShapeError
 from vibench.compiler.ir import Constraint, Pos, TensorType
-from vibench.compiler.symbolic import INF, Dim, Expr, NeedConcrete, bounds, fmt_shape, free_symbols
+from vibench.compiler.solve import quadratic_roots, single_symbol, strip_common_factor
+from vibench.compiler.space import SymbolSpace, compares_with_number, solve_ge
+from vibench.compiler.symbolic import INF, Dim, NeedConcrete, bounds, fmt_shape, free_symbols
 
-_SAMPLES = (64, 1000, 4099)
-
-
-class SymbolSpace:
-    """Bounds and recorded constraints of one unit's symbols."""
-
-    def __init__(self) -> None:
-        self.bounds: dict[str, tuple[float, float]] = {}
-        self.constraints: list[Constraint] = []
-        self._keys: set[tuple] = set()
-
-    def _samples(self, symbols: set[str]) -> list[dict[str, int]]:
-        out = []
-        for k, base in enumerate(_SAMPLES):
-            env = {}
-            for j, s in enumerate(sorted(symbols)):
-                lo, hi = self.bounds.get(s, (1, INF))
-                v = base + 7 * j * (k + 1)
-                v = int(max(lo, min(hi, v)))
-                env[s] = v
-            out.append(env)
-        return out
-
-    def decide_ge(self, e: Dim) -> bool | None:
-        """True / False when ``e >= 0`` holds for all / no values, None when it depends."""
-        lo, hi = bounds(e, self.bounds)
-        if lo >= 0:
-            return True
-        if hi < 0:
-            return False
-        return None
-
-    def decide_eq(self, e: Dim) -> bool | None:
-        if isinstance(e, int):
-            return e == 0
-        lo, hi = e.bounds(self.bounds)
-        if lo > 0 or hi < 0:
-            return False
-        linear = all(len(mono) == 1 and isinstance(mono[0], str) for mono, _ in e.terms)
-        if linear and len(e.terms) == 1:
-            # c*S + k == 0 has the one solution S = -k / c: possible when it is a whole number in range.
-            (mono, c), k = e.terms[0], e.const
-            s_lo, s_hi = self.bounds.get(mono[0], (1, INF))
-            return None if k % c == 0 and s_lo <= -k // c <= s_hi else False
-        if linear:
-            return None  # several free sizes: some choice meets it (checked once bound with --input)
-        symbols = e.symbols()
-        if len(symbols) == 1:
-            # One size with floor division: near-linear, so a root lies near the root of the line
-            # through two far points; look there exhaustively (sampling alone missed `L // 32 == 32`).
-            return None if self._has_root(e, next(iter(symbols))) else False
-        if all(e.evaluate(env) != 0 for env in self._samples(symbols)):
-            return False  # e.g. L == (L + 1) // 2 holds only for L = 1
-        return None
-
-    def _has_root(self, e: Expr, s: str, window: int = 4096) -> bool:
-        low, high = self.bounds.get(s, (1, INF))
-        lo, hi = int(low), int(min(high, 2**40))
-
-        def f(v: int) -> int:
-            return int(e.evaluate({s: v}))
-
-        candidates = range(lo, min(hi, lo + window) + 1)
-        if any(f(v) == 0 for v in candidates):
-            return True
-        a, b = 2**20, 2**21
-        slope = (f(b) - f(a)) / (b - a)
-        if slope == 0:
-            return False  # constant beyond the small values, and not zero there
-        root = int(a - f(a) / slope)
-        return any(f(v) == 0 for v in range(max(lo, root - window), min(hi, root + window) + 1))
-
-    def decide_mod(self, e: Dim, m: int) -> bool | None:
-        if isinstance(e, int):
-            return e % m == 0
-        if e.const % m == 0 and all(c % m == 0 for _, c in e.terms):
-            return True  # e.g. 2 * B is always even
-        if all(e.evaluate(env) % m != 0 for env in self._samples(e.symbols())):
-            # e.g. 2*L + 1 is never even; but L + 1 may be: only refuse when no sample fits.
-            return False if _never_divisible(e, m) else None
-        return None
-
-    def record(self, c: Constraint) -> None:
-        key = (c.op, c.lhs, c.mod)
-        if key in self._keys:
-            return
-        self._keys.add(key)
-        self.constraints.append(c)
-        if c.op == ">=":
-            self._tighten(c.lhs)
-
-    def _tighten(self, e: Dim) -> None:
-        # A constraint that reads `S >= k` (or `S <= k`) for one symbol narrows S's interval, and
-        # earlier constraints the new interval implies are dropped (`L >= 2` after `L >= 8`).
-        solved = solve_ge(e)
-        if solved is None:
-            return
-        s, op, k = solved
-        lo, hi = self.bounds.get(s, (1, INF))
-        self.bounds[s] = (max(lo, k), hi) if op == ">=" else (lo, min(hi, k))
-        kept = []
-        for c in self.constraints:
-            if c.op == ">=" and c.lhs is not e and self._redundant(c.lhs, s, op, k):
-                self._keys.discard((c.op, c.lhs, c.mod))
-                continue
-            kept.append(c)
-        self.constraints = kept
-
-    def _redundant(self, lhs: Dim, s: str, op: str, k: int) -> bool:
-        # A one-symbol bound built the interval it would be checked against: it is redundant only next
-        # to a bound on the same side that is at least as strong (`L >= 2` after `L >= 8`, not after `B >= 2`).
-        solved = solve_ge(lhs)
-        if solved is None:
-            return self.decide_ge(lhs) is True
-        s2, op2, k2 = solved
-        return s2 == s and op2 == op and (k >= k2 if op == ">=" else k <= k2)
-
-
-def solve_ge(e: Dim) -> tuple[str, str, int] | None:
-    """``e >= 0`` as ``S >= k`` or ``S <= k`` for one symbol S, when floor divisions allow it."""
-    if isinstance(e, int):
-        return None
-    while True:
-        if isinstance(e, int):
-            return None
-        k = e.const
-        t = e - k
-        if isinstance(t, int) or len(t.terms) != 1:
-            return None
-        (mono, c) = t.terms[0]
-        if len(mono) != 1:
-            return None
-        atom = mono[0]
-        if isinstance(atom, str):
-            # c*S + k >= 0
-            return (atom, ">=", -(k // c)) if c > 0 else (atom, "<=", k // (-c))
-        if c == -1:
-            # k - (num // m) >= 0  <=>  num // m <= k  <=>  (k + 1)*m - 1 - num >= 0
-            nxt = (k + 1) * atom.den - 1 - atom.num
-            if isinstance(nxt, int):
-                return None
-            e = nxt
-            continue
-        if c != 1:
-            return None
-        # (num // m) + k >= 0  <=>  num >= -k*m
-        nxt = atom.num + k * atom.den
-        if isinstance(nxt, int):
-            return None
-        e = nxt
-
-
-def _never_divisible(e: Expr, m: int) -> bool:
-    # All non-constant coefficients divisible by g and the constant is not: e % m never 0 when g | m.
-    import math
-
-    g = 0
-    for _, c in e.terms:
-        g = math.gcd(g, c)
-    g = math.gcd(g, m)
-    return g > 1 and e.const % g != 0
+__all__ = ["NodeContext", "SymbolSpace", "eq_text", "found_text", "ge_text"]
 
 
 def ge_text(e: Dim) -> str:
@@ -197,10 +53,58 @@ def ge_text(e: Dim) -> str:
 
 
 def eq_text(lhs: Dim, rhs: Dim) -> str:
-    """A readable ``lhs == rhs``: ``L // 128 - 32 == 0`` reads ``L // 128 == 32``."""
-    if isinstance(rhs, int) and rhs == 0 and not isinstance(lhs, int) and lhs.const != 0:
-        return f"{lhs - lhs.const} == {-lhs.const}"
+    """A readable ``lhs == rhs``: ``L // 128 - 32 == 0`` reads ``L // 128 == 32``, and a recorded
+    alternative ``(L - 1) * (L - 4) == 0`` reads ``L == 1 or L == 4``."""
+    if isinstance(rhs, int) and rhs == 0 and not isinstance(lhs, int):
+        quadratic = quadratic_roots(lhs)
+        if quadratic is not None and quadratic[1]:
+            x, roots = quadratic
+            return " or ".join(f"{x} == {r}" for r in roots)
+        if lhs.const != 0:
+            return f"{lhs - lhs.const} == {-lhs.const}"
     return f"{lhs} == {rhs}"
+
+
+def found_text(c: Constraint, bindings: dict[str, int]) -> str:
+    """What ``--input`` gave for a violated constraint, in the constraint's own terms: the sizes it
+    reads, then each side of its text that is not a bare size (``L = 1024, so L // 128 = 8`` for
+    ``L // 128 == 32``; ``L = 40, so L % 16 = 8`` for ``L % 16 == 0``)."""
+    shown = ", ".join(f"{k} = {bindings[k]}" for k in sorted(free_symbols(c.lhs)) if k in bindings)
+    said: dict[str, int] = {}
+    try:
+        tree = ast.parse(c.text, mode="eval").body  # our own rendering of the dims, never evaluated as code
+    except (SyntaxError, ValueError, RecursionError):
+        return shown
+    alternatives = tree.values if isinstance(tree, ast.BoolOp) else [tree]
+    for alt in alternatives:
+        sides = [alt.left, *alt.comparators] if isinstance(alt, ast.Compare) else []
+        for side in sides:
+            text = ast.get_source_segment(c.text, side)
+            value = _value(side, bindings)
+            if text and value is not None and not isinstance(side, (ast.Name, ast.Constant)):
+                said.setdefault(text, value)
+    return shown + (", so " + " and ".join(f"{k} = {v}" for k, v in said.items()) if said else "")
+
+
+_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+        ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
+
+
+def _value(node: ast.expr, bindings: dict[str, int]) -> int | None:
+    """The integer value of a rendered dimension (symbols, integers, + - * // %), or None."""
+    if isinstance(node, ast.Name):
+        return bindings.get(node.id)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _value(node.operand, bindings)
+        return None if inner is None else -inner
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        a, b = _value(node.left, bindings), _value(node.right, bindings)
+        if a is None or b is None or (b == 0 and isinstance(node.op, (ast.FloorDiv, ast.Mod))):
+            return None
+        return _OPS[type(node.op)](a, b)
+    return None
 
 
 class NodeContext:
@@ -242,8 +146,95 @@ class NodeContext:
         shape = f" (input shape {fmt_shape(t.shape)})" if t is not None else ""
         if verdict is False:
             raise ShapeError("E301", f"{what} does not match", port=port, param=param,
-                             expected=str(expected), found=f"{found}{shape}", hint=hint)
-        self.space.record(Constraint(e, "==", f"{found} == {expected}", what, node=self.node, pos=self.pos))
+                             expected=str(expected), found=f"{found}{shape}", hint=hint, notes=self._never(e))
+        text = f"{found} == {expected}"
+        self._refuse_pin(e, "==", text, what, port=port, param=param)
+        self.space.record(Constraint(e, "==", text, what, node=self.node, pos=self.pos))
+
+    def broadcast(self, dims: Sequence[Dim], *, port: str | None, what: str) -> Dim:
+        """The broadcast of one dimension of several inputs (torch's rule: sizes of 1 stretch, the
+        others agree), recording what it needs; exact but for one case (see the module docstring)."""
+        out = dims[0]
+        for d in dims[1:]:
+            out = self._broadcast2(out, d, port, what)
+        return out
+
+    def _broadcast2(self, a: Dim, b: Dim, port: str | None, what: str) -> Dim:
+        if a == b or b == 1:
+            return a
+        if a == 1:
+            return b
+        space = self.space
+        same = space.decide_eq(a - b)
+        a_one, b_one = space.decide_eq(a - 1), space.decide_eq(b - 1)
+        if same is True or b_one is True:
+            return a
+        if a_one is True:
+            return b
+        same_text = f"{b} == {a}" if isinstance(a, int) else f"{a} == {b}"
+        # Every way torch accepts it: equal sizes, or either one 1.
+        ways = [(e, text, fixed) for e, text, fixed, verdict in (
+            (a - b, same_text, True, same), (a - 1, f"{a} == 1", False, a_one), (b - 1, f"{b} == 1", False, b_one))
+            if verdict is not False]
+        if not ways:
+            raise ShapeError("E301", f"{what} does not match", port=port, expected=str(a), found=str(b),
+                             hint="sizes broadcast only when they are equal or one of them is 1")
+        self._refuse_single_size(ways, what, port)
+        # The result is `a` when b is 1 or equal to a, `b` when a is 1: record the ways that give one
+        # result. When both may be 1, keep the "is 1" that more sizes meet; the other is given up.
+        if a_one is None and b_one is None:
+            a_ones, b_ones = space.solve(a - 1, "=="), space.solve(b - 1, "==")
+            flip = a_ones is not None and a_ones.count == 2 and b_ones is not None and b_ones.count <= 1
+        else:
+            flip = b_one is False
+        out, one = (b, a) if flip else (a, b)
+        kept = [(e, text) for e, text, _ in ways if text != f"{out} == 1"]
+        if len(kept) == 1:
+            e, text = kept[0]
+        else:
+            (e_same, _), (e_one, one_text) = kept
+            e, text = e_same * e_one, f"{one_text} or {same_text}"
+        self.space.record(Constraint(e, "==", text, what, node=self.node, pos=self.pos))
+        return out
+
+    def _refuse_single_size(self, ways: list[tuple[Dim, str, bool]], what: str, port: str | None) -> None:
+        """E306 when all the ways a broadcast works together leave one size of one free symbol (unless
+        that is a size requirement: one dimension equal to a fixed number)."""
+        symbols = {single_symbol(strip_common_factor(e)) for e, _, _ in ways}
+        found = [self.space.solve(e, "==") for e, _, _ in ways]
+        if len(symbols) != 1 or None in symbols or any(f is None or f.count == 2 for f in found):
+            return
+        values = {f.first for f in found if f is not None and f.count == 1}
+        if len(values) != 1 or any(fixed and f is not None and f.count and compares_with_number(
+                strip_common_factor(e)) for (e, _, fixed), f in zip(ways, found, strict=True)):
+            return
+        (s,), (v,) = symbols, values
+        assert s is not None and v is not None
+        raise self._single_size(" or ".join(text for _, text, _ in ways), what, s, v, port=port)
+
+    def _refuse_pin(self, e: Dim, op: str, text: str, what: str, *, port: str | None = None,
+                    param: str | None = None, mod: int = 0, size_requirement: bool = True) -> None:
+        """E306 when ``e op 0`` holds for a single size of a free symbol (see ``SymbolSpace.pinned``)."""
+        pin = self.space.pinned(e, op, mod, size_requirement=size_requirement)
+        if pin is not None:
+            raise self._single_size(text, what, *pin, port=port, param=param)
+
+    def _single_size(self, text: str, what: str, s: str, v: int, *, port: str | None = None,
+                     param: str | None = None) -> ShapeError:
+        lo = int(self.space.bounds.get(s, (1, INF))[0])
+        return ShapeError("E306", f"{what}: `{text}` holds only when {s} = {v}", port=port, param=param,
+                          expected=f"`{text}` to hold for more than one size of {s}",
+                          found=f"of {lo} <= {s} <= 2**31, only {s} = {v} meets it",
+                          hint=f"check the sizes of the layers that lead here; if {s} is always {v}, "
+                               f"write {v} in the input's shape instead of {s}")
+
+    def _never(self, e: Dim) -> tuple[str, ...]:
+        """A note for an equality no size meets, when it reads one free symbol."""
+        s = single_symbol(strip_common_factor(e))
+        if s is None:
+            return ()
+        lo = int(self.space.bounds.get(s, (1, INF))[0])
+        return (f"no size of {s} in {lo} <= {s} <= 2**31 meets it",)
 
     def require(self, lhs: Dim, op: str, rhs: Dim, reason: str, *, param: str | None = None) -> None:
         if op == "%":
@@ -253,6 +244,7 @@ class NodeContext:
                 raise ShapeError("E302", f"{reason}: {lhs} is never divisible by {rhs}", param=param,
                                  expected=f"{lhs} % {rhs} == 0", found=str(lhs))
             if verdict is None:
+                self._refuse_pin(lhs, "%", f"{lhs} % {rhs} == 0", reason, param=param, mod=rhs)
                 self.space.record(Constraint(lhs, "%", f"{lhs} % {rhs} == 0", reason, mod=rhs, node=self.node,
                                              pos=self.pos))
             return
@@ -261,8 +253,9 @@ class NodeContext:
             verdict = self.space.decide_eq(e)
             if verdict is False:
                 raise ShapeError("E302", f"impossible constraint: {reason}", param=param,
-                                 expected=eq_text(lhs, rhs), found=_values(lhs, rhs))
+                                 expected=eq_text(lhs, rhs), found=_values(lhs, rhs), notes=self._never(e))
             if verdict is None:
+                self._refuse_pin(e, "==", eq_text(lhs, rhs), reason, param=param)
                 self.space.record(Constraint(e, "==", eq_text(lhs, rhs), reason, node=self.node, pos=self.pos))
             return
         e = {">=": lambda: lhs - rhs, ">": lambda: lhs - rhs - 1,
@@ -271,8 +264,9 @@ class NodeContext:
         if verdict is False:
             raise ShapeError("E302", f"impossible constraint: {reason}", param=param,
                              expected=ge_text(e) if rhs == 0 else f"{lhs} {op} {rhs}",
-                             found=self._conflict(e) or _values(lhs, rhs))
+                             found=self._conflict(e) or _values(lhs, rhs), notes=self._never(e))
         if verdict is None:
+            self._refuse_pin(e, ">=", ge_text(e), reason, param=param)
             self.space.record(Constraint(e, ">=", ge_text(e), reason, node=self.node, pos=self.pos))
 
     def _conflict(self, e: Dim) -> str | None:

@@ -5,14 +5,26 @@ Every problem with a spec becomes a :class:`Diagnostic` with a stable code (docu
 found and a hint. Passes collect several independent diagnostics and raise them together as one
 :class:`SpecError`. Rendering follows modern compilers: the source line with a caret under the
 position, then ``= found`` / ``= hint`` notes. ``--format json`` prints :meth:`Diagnostic.to_json`.
+
+Output stays small whatever the spec: every text field of a diagnostic is clipped to
+:data:`MAX_FIELD` characters, a long source line is shown as a window around the caret, "did you
+mean" compares short names only, and :meth:`SpecError.render` shows the first :data:`MAX_SHOWN`
+diagnostics, then how many more there are (all of them stay in ``SpecError.diagnostics``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from vibench.compiler.ir import Pos
+
+MAX_FIELD = 500  # characters of a message, expected, found, hint or note
+MAX_SHOWN = 50  # diagnostics rendered; the rest are counted
+MAX_SOURCE_WIDTH = 160  # characters of a source line shown around the caret
+MAX_SUGGEST_LEN = 100  # names longer than this get no "did you mean"
+MAX_SUGGEST_POOL = 2_000  # candidates compared for a "did you mean"
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,18 @@ class Diagnostic:
     severity: str = "error"
     notes: tuple[str, ...] = ()
     span: int = 1  # carets to draw under the position
+
+    def __post_init__(self) -> None:
+        for key in ("message", "node", "port", "expected", "found", "hint"):
+            value = getattr(self, key)
+            # (+ 40: a clipped text keeps its "... (N more characters)", so replace() does not clip twice)
+            if value is not None and (len(value) > MAX_FIELD + 40 or "\n" in value or "\r" in value):
+                object.__setattr__(self, key, clip(value))
+        if any(len(n) > MAX_FIELD + 40 or "\n" in n or "\r" in n for n in self.notes) or len(self.notes) > 21:
+            notes = tuple(clip(n) for n in self.notes[:20])
+            if len(self.notes) > 20:
+                notes += (f"... and {len(self.notes) - 20} more notes",)
+            object.__setattr__(self, "notes", notes)
 
     def to_json(self) -> dict:
         out: dict = {"code": self.code, "severity": self.severity, "message": self.message}
@@ -57,16 +81,24 @@ class Diagnostic:
             lines.append(f"  --> {self.pos}")
             text = (sources or {}).get(self.pos.file)
             if text is not None and self.pos.line >= 1:
-                src_lines = text.splitlines()
+                src_lines = _split_lines(text)
                 if self.pos.line == len(src_lines) + 1:
                     src_lines.append("")  # the end of a file that ends with a newline
                 if self.pos.line <= len(src_lines):
                     src = src_lines[self.pos.line - 1].expandtabs(1)
+                    col = self.pos.col
+                    if len(src) > MAX_SOURCE_WIDTH:  # a window around the caret
+                        start = max(0, min(col - 1 - MAX_SOURCE_WIDTH // 4, len(src) - MAX_SOURCE_WIDTH))
+                        lead = "..." if start > 0 else ""
+                        tail = "..." if start + MAX_SOURCE_WIDTH < len(src) else ""
+                        src = lead + src[start:start + MAX_SOURCE_WIDTH] + tail
+                        col = col - start + len(lead)
                     gutter = " " * len(str(self.pos.line))
                     lines.append(f"{gutter} |")
                     lines.append(f"{self.pos.line} | {src}")
-                    span = self.span if self.span > 1 else _token_length(src, self.pos.col - 1)
-                    caret = " " * max(self.pos.col - 1, 0) + "^" * span
+                    span = self.span if self.span > 1 else _token_length(src, col - 1)
+                    span = max(1, min(span, len(src) - col + 1))
+                    caret = " " * max(col - 1, 0) + "^" * span
                     if self.expected is not None:
                         caret += f" expected {self.expected}"
                     lines.append(f"{gutter} | {caret}")
@@ -80,6 +112,21 @@ class Diagnostic:
         if self.hint is not None:
             lines.append(f"   = hint: {self.hint}")
         return "\n".join(lines)
+
+
+def clip(text: str, limit: int = MAX_FIELD) -> str:
+    """``text`` on one line (line breaks written as ``\\n``) and at most ``limit`` characters."""
+    flat = text.replace("\r", "\\r").replace("\n", "\\n")
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit] + f"... ({len(flat) - limit:,} more characters)"
+
+
+@lru_cache(maxsize=16)
+def _split_lines(text: str) -> list[str]:
+    # Many diagnostics in one file split it once (rendering 5,000 of them used to split it 5,000 times).
+    lines = text.splitlines()
+    return lines
 
 
 def _token_length(line: str, start: int) -> int:
@@ -111,17 +158,28 @@ class SpecError(Exception):
     def __init__(self, diagnostics: Sequence[Diagnostic], sources: dict[str, str] | None = None) -> None:
         self.diagnostics = tuple(sorted(diagnostics, key=_sort_key))
         self.sources = dict(sources or {})
-        super().__init__(self.render())
+        super().__init__(self.diagnostics[0].message if self.diagnostics else "")
+
+    def __str__(self) -> str:  # rendered on demand: passes raise and re-raise these
+        return self.render()
 
     @property
     def codes(self) -> list[str]:
         return [d.code for d in self.diagnostics]
 
-    def render(self) -> str:
-        return "\n\n".join(d.render(self.sources) for d in self.diagnostics)
+    def render(self, limit: int | None = MAX_SHOWN) -> str:
+        """The diagnostics as text: the first ``limit`` (None: all), then how many more there are."""
+        shown = self.diagnostics if limit is None else self.diagnostics[:limit]
+        text = "\n\n".join(d.render(self.sources) for d in shown)
+        more = len(self.diagnostics) - len(shown)
+        if more:
+            text += f"\n\n... and {more:,} more (the first {len(shown)} of {len(self.diagnostics):,} are shown)"
+        return text
 
-    def to_json(self) -> list[dict]:
-        return [d.to_json() for d in self.diagnostics]
+    def to_json(self, limit: int | None = None) -> list[dict]:
+        """The diagnostics as JSON objects (the first ``limit``; None: all)."""
+        shown = self.diagnostics if limit is None else self.diagnostics[:limit]
+        return [d.to_json() for d in shown]
 
 
 def _sort_key(d: Diagnostic) -> tuple:
@@ -161,7 +219,11 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
     """The candidate a misspelt ``name`` most likely meant, or None when nothing is close."""
     import difflib  # only when there is something to suggest
 
-    pool = sorted(set(candidates))
+    if len(name) > MAX_SUGGEST_LEN:  # difflib is quadratic in the lengths; nobody mistypes 100 characters
+        return None
+    pool = sorted({c for c in candidates if isinstance(c, str) and len(c) <= MAX_SUGGEST_LEN})
+    if len(pool) > MAX_SUGGEST_POOL:  # the candidates nearest in length
+        pool = sorted(sorted(pool, key=lambda c: abs(len(c) - len(name)))[:MAX_SUGGEST_POOL])
     matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not matches:
         lowered = {c.lower(): c for c in pool}
@@ -179,5 +241,5 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
 def one_of(candidates: Iterable[str], limit: int = 12) -> str:
     """A short human list of valid choices."""
     pool = sorted(set(candidates))
-    shown = ", ".join(f"`{c}`" for c in pool[:limit])
+    shown = ", ".join(f"`{clip(c, 40)}`" for c in pool[:limit])
     return shown + (f" (and {len(pool) - limit} more)" if len(pool) > limit else "")

@@ -15,17 +15,30 @@ passed to ``eval``; this module walks the tree itself and accepts only:
   ``all``/``any`` and ``require(condition, message)``, which fails the compile with the spec
   author's message when the condition is false.
 
-Every evaluation is bounded (integer size, list and string length, total steps), so no expression
-can hang the compiler or exhaust memory. Failures raise :class:`ExprError` with the offending text.
+Every evaluation is bounded, so no expression can hang the compiler or exhaust memory, and no
+``MemoryError`` or ``RecursionError`` escapes:
+
+* syntax: at most :data:`MAX_EXPR_CHARS` characters and :data:`MAX_NESTING` levels of nesting;
+* values: integers up to :data:`MAX_INT` in magnitude, strings and lists up to :data:`MAX_LEN`
+  elements, nested values up to :data:`MAX_VALUE_DEPTH` levels;
+* work: every operation costs a step and every value it creates costs its size (a list counts its
+  elements, deeply; a string one cell per 64 characters); one expression may take
+  :data:`MAX_STEPS`, and all expressions of one compilation together :data:`MAX_TOTAL_STEPS`
+  (see :func:`budget`). Operations whose cost is not linear in their inputs (``%`` formatting of
+  strings, ``round`` to huge precisions, ``sum`` of lists) are refused or made linear.
+
+Failures raise :class:`ExprError` with the offending text.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import math
 import operator
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from vibench.compiler.diagnostics import suggest
@@ -34,8 +47,11 @@ from vibench.compiler.symbolic import NeedConcrete
 
 MAX_INT = 2**62
 MAX_LEN = 100_000
-MAX_STEPS = 1_000_000
+MAX_STEPS = 100_000  # one expression
+MAX_TOTAL_STEPS = 1_000_000  # every expression of one compilation together (10 per allowed node)
 MAX_EXPR_CHARS = 2_000
+MAX_NESTING = 100  # levels of the expression's syntax tree
+MAX_VALUE_DEPTH = 64  # levels of nested lists and mappings in a value (as in a spec file)
 
 
 class ExprError(Exception):
@@ -47,6 +63,34 @@ class ExprError(Exception):
         self.text = text
         self.syntax = syntax
         self.hint = hint
+
+
+class _Budget:
+    """Steps left to the expressions of one compilation."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.limit = limit
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("vibench_expression_budget", default=None)
+
+
+@contextlib.contextmanager
+def budget(steps: int = MAX_TOTAL_STEPS) -> Iterator[None]:
+    """Share one budget of ``steps`` among every expression evaluated inside (one compilation).
+
+    Without it each expression is bounded on its own (:data:`MAX_STEPS`); with it, a spec of many
+    expensive expressions (or one expression copied by ``repeat``) also stops, at the expression
+    that exhausts the budget.
+    """
+    token = _BUDGET.set(_Budget(steps))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
 
 
 class Unknown:
@@ -105,6 +149,28 @@ def _require(condition: Any, message: Any = "a requirement of the spec is not me
     return True
 
 
+def _round(x: Any, ndigits: Any = None) -> Any:
+    if ndigits is not None and (isinstance(ndigits, bool) or not isinstance(ndigits, int) or abs(ndigits) > 64):
+        raise ExprError(f"round() takes at most 64 digits, found {str(ndigits)[:20]}")
+    return round(x, ndigits)
+
+
+def _sum(values: Any, start: Any = 0) -> Any:
+    """sum() in linear time: lists and tuples are concatenated once, not pairwise."""
+    if not isinstance(values, list | tuple):
+        raise ExprError(f"sum() takes a list, found {type(values).__name__}")
+    if isinstance(start, list | tuple):
+        out = list(start)
+        for v in values:
+            if not isinstance(v, type(start)):
+                raise ExprError(f"sum() of {type(start).__name__}s met a {type(v).__name__}")
+            out.extend(v)
+            if len(out) > MAX_LEN:
+                raise ExprError(f"sum() gives more than {MAX_LEN:,} values")
+        return out if isinstance(start, list) else tuple(out)
+    return sum(values, start)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "get": _get,
     "keys": _keys,
@@ -119,8 +185,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": len,
     "int": int,
     "float": float,
-    "round": round,
-    "sum": sum,
+    "round": _round,
+    "sum": _sum,
     "bool": bool,
     "str": str,
     "list": list,
@@ -164,8 +230,21 @@ def has_template(value: str) -> bool:
     return "${" in value
 
 
+_PARSED: dict[str, tuple | str] = {}  # template text -> its parts (specs and aliases repeat templates)
+
+
 def parse_template(text: str, pos: Pos | None) -> Template | str:
     """Split a string into literal parts and parsed ``${...}`` expressions (ExprError on bad syntax)."""
+    parts = _PARSED.get(text)
+    if parts is None:
+        parts = _split_template(text)
+        if len(_PARSED) > 50_000:
+            _PARSED.clear()
+        _PARSED[text] = parts
+    return parts if isinstance(parts, str) else Template(text, parts, pos)
+
+
+def _split_template(text: str) -> tuple | str:
     parts: list[Any] = []
     buf: list[str] = []
     i = 0
@@ -192,7 +271,7 @@ def parse_template(text: str, pos: Pos | None) -> Template | str:
         parts.append("".join(buf))
     if all(isinstance(p, str) for p in parts):
         return "".join(parts)
-    return Template(text, tuple(parts), pos)
+    return tuple(parts)
 
 
 def _matching_brace(text: str, start: int) -> int:
@@ -240,7 +319,13 @@ _ALLOWED_NODES = (
 
 
 def _check_allowed(node: ast.AST, source: str) -> None:
-    for sub in ast.walk(node):
+    stack = [(node, 1)]
+    while stack:
+        sub, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ExprError(f"expression nests deeper than {MAX_NESTING} levels", source[:60], syntax=True,
+                            hint="split it into parameters with their own expressions")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(sub))
         if not isinstance(sub, _ALLOWED_NODES):
             what = type(sub).__name__
             hint = "attribute access is not allowed in spec expressions" if isinstance(sub, ast.Attribute) else None
@@ -332,16 +417,17 @@ def evaluate_template(t: Template, env: dict[str, Any]) -> Any:
     if t.whole:
         return _Evaluator(env, t.text).run(t.parts[0])
     out = []
+    length = 0
     for part in t.parts:
         if isinstance(part, str):
             out.append(part)
         else:
             v = _Evaluator(env, t.text).run(part)
             out.append(v if isinstance(v, str) else _to_text(v))
-    text = "".join(out)
-    if len(text) > MAX_LEN:
-        raise ExprError("interpolated string is too long", t.text)
-    return text
+        length += len(out[-1])
+        if length > MAX_LEN:
+            raise ExprError("interpolated string is too long", t.text[:200])
+    return "".join(out)
 
 
 def _to_text(v: Any) -> str:
@@ -350,14 +436,19 @@ def _to_text(v: Any) -> str:
     return str(v)
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 class _Evaluator:
     def __init__(self, env: dict[str, Any], text: str) -> None:
         self.env = env
         self.text = text
         self.steps = 0
+        self.shared = _BUDGET.get()
+        self.limit = MAX_STEPS if self.shared is None else min(MAX_STEPS, self.shared.left)
 
     def fail(self, message: str, hint: str | None = None) -> ExprError:
-        return ExprError(message, self.text, hint=hint)
+        return ExprError(message, self.text[:200], hint=hint)
 
     def run(self, node: ast.expr) -> Any:
         try:
@@ -366,22 +457,67 @@ class _Evaluator:
             raise
         except RecursionError:
             raise self.fail("expression nests too deeply") from None
+        except MemoryError:
+            raise self.fail("expression needs too much memory") from None
         except ZeroDivisionError:
             raise self.fail("division by zero") from None
         except (TypeError, ValueError, IndexError, KeyError, OverflowError) as err:
-            raise self.fail(f"{type(err).__name__}: {err}") from None
+            raise self.fail(f"{type(err).__name__}: {str(err)[:200]}") from None
+        finally:
+            if self.shared is not None:
+                self.shared.left -= min(self.steps, self.shared.left)
+
+    def spend(self, steps: int) -> None:
+        self.steps += steps
+        if self.steps > self.limit:
+            if self.shared is not None and self.limit < MAX_STEPS:
+                raise self.fail(f"the spec's expressions together take too many steps (limit "
+                                f"{self.shared.limit:,} per compilation)",
+                                hint="a `repeat` or many copies evaluate this expression again and again; "
+                                "compute large values once, in a parameter")
+            raise self.fail(f"expression takes too many steps to evaluate (limit {MAX_STEPS:,})",
+                            hint="expressions compute parameters; large lists and strings are not needed")
+
+    def charge(self, value: Any) -> None:
+        """Spend a value's size (lists and mappings counted deeply; refuses values nested too deeply)."""
+        if not isinstance(value, list | tuple | dict | str):
+            self.spend(1)
+            return
+        left = self.limit - self.steps
+        total = 0
+        stack: list[tuple[Any, int]] = [(value, 1)]
+        while stack:
+            v, depth = stack.pop()
+            total += 1
+            if isinstance(v, str):
+                total += len(v) >> 6
+            elif isinstance(v, list | tuple | dict):
+                if depth > MAX_VALUE_DEPTH:
+                    raise self.fail(f"value nests deeper than {MAX_VALUE_DEPTH} levels")
+                items = list(v.items()) if isinstance(v, dict) else v
+                stack.extend((item, depth + 1) for item in items)
+            if total > left:
+                break
+        self.spend(total)
 
     def check(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is int or kind is float or kind is bool or value is None:  # the common case, kept cheap
+            if kind is int and not -MAX_INT <= value <= MAX_INT:
+                raise self.fail(f"integer {str(value)[:20]}... is too large")
+            self.steps += 1
+            return value
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise self.fail(f"integer {str(value)[:20]}... is too large")
         if isinstance(value, (str, list, tuple)) and len(value) > MAX_LEN:
             raise self.fail(f"value of length {len(value):,} is too long (limit {MAX_LEN:,})")
+        self.charge(value)
         return value
 
     def eval(self, node: ast.expr, local: dict[str, Any]) -> Any:
         self.steps += 1
-        if self.steps > MAX_STEPS:
-            raise self.fail("expression takes too many steps to evaluate")
+        if self.steps > self.limit:
+            self.spend(0)
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
@@ -395,6 +531,10 @@ class _Evaluator:
                 self.check_repeat(left, right)
             if isinstance(node.op, ast.Div) and isinstance(left, bool | int | float) and right == 0:
                 raise self.fail("division by zero")
+            if isinstance(node.op, ast.Mod) and isinstance(left, str):
+                raise self.fail("`%` formatting of strings is not allowed", hint="build the text with str() and +")
+            if isinstance(node.op, ast.Add | ast.Mult):
+                self.charge_operands(left, right)
             return self.check(_BINOPS[type(node.op)](left, right))
         if isinstance(node, ast.UnaryOp):
             v = self.eval(node.operand, local)
@@ -423,6 +563,10 @@ class _Evaluator:
             left = self.eval(node.left, local)
             for op, comp in zip(node.ops, node.comparators, strict=False):
                 right = self.eval(comp, local)
+                if isinstance(op, ast.In | ast.NotIn) and isinstance(right, dict):
+                    self.charge_operands(left, None)  # a key lookup reads only the key
+                else:
+                    self.charge_operands(left, right)
                 if not _CMPOPS[type(op)](left, right):
                     return False
                 left = right
@@ -436,16 +580,16 @@ class _Evaluator:
                 lo = self.eval(s.lower, local) if s.lower else None
                 hi = self.eval(s.upper, local) if s.upper else None
                 st = self.eval(s.step, local) if s.step else None
-                return base[lo:hi:st]
+                return self.check(base[lo:hi:st])
             index = self.eval(node.slice, local)
             if isinstance(base, dict):
                 if index not in base:
-                    raise self.fail(f"key {index!r} not found", hint=suggest(str(index), map(str, base)))
+                    raise self.fail(f"key {repr(index)[:60]} not found", hint=suggest(str(index), map(str, base)))
                 return base[index]
             if not isinstance(base, (list, tuple, str)):
                 raise self.fail(f"cannot index a {type(base).__name__}")
             if not isinstance(index, int):
-                raise self.fail(f"list index must be an integer, found {index!r}")
+                raise self.fail(f"list index must be an integer, found {repr(index)[:60]}")
             if not -len(base) <= index < len(base):
                 raise self.fail(f"index {index} is out of range for a list of length {len(base)}")
             return base[index]
@@ -455,6 +599,9 @@ class _Evaluator:
             assert isinstance(node.func, ast.Name)
             fn = FUNCTIONS[node.func.id]
             args = [self.eval(a, local) for a in node.args]
+            for a in args:
+                if isinstance(a, list | tuple | dict | str):
+                    self.charge(a)  # what the function reads
             try:
                 return self.check(fn(*args))
             except ExprError as err:  # a function's own message (require's is the spec author's)
@@ -462,6 +609,16 @@ class _Evaluator:
         if isinstance(node, ast.ListComp):
             return self.check(self.comprehension(node, 0, dict(local)))
         raise self.fail(f"`{type(node).__name__}` is not allowed")  # pragma: no cover - parse rejects it
+
+    def charge_operands(self, left: Any, right: Any) -> None:
+        """Spend the size of containers an operator reads (comparing or concatenating them)."""
+        if type(left) in _SCALARS and type(right) in _SCALARS:
+            return
+        for v in (left, right):
+            if isinstance(v, list | tuple | dict):
+                self.charge(v)
+            elif isinstance(v, str):
+                self.spend(1 + (len(v) >> 6))
 
     def comprehension(self, node: ast.ListComp, k: int, local: dict[str, Any]) -> list:
         if k == len(node.generators):

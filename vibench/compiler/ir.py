@@ -121,6 +121,7 @@ class NodeDef:
     for_each: Any = None  # list, Template or None
     with_: Any = None  # mapping, Template or None: more parameters for the block
     with_pos: Pos | None = None
+    checkpoint: bool = False  # activation checkpointing in the emitted forward
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ class Node:
     pos: Pos | None
     doc: str | None = None
     parallel: bool = False  # for_each: copies side by side; output port k is copy k's value
+    checkpoint: bool = False  # recompute in the backward pass (torch.utils.checkpoint)
 
     @property
     def outputs(self) -> tuple[tuple[str, TensorType], ...]:
@@ -265,6 +267,7 @@ class Unit:
     pos: Pos | None
     metadata: Any = None  # evaluated `metadata:` (plain JSON-like values)
     state_dict_renames: tuple[tuple[str, str], ...] = ()  # from `reference:`, root unit only
+    definition: UnitDef | None = field(default=None, compare=False, repr=False)  # the body as written
 
     @property
     def param_count(self) -> int:
@@ -295,12 +298,25 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
+class CompileRequest:
+    """What was compiled, so the emitter can compile the same spec with other parameter values."""
+
+    path: str | None
+    text: str | None
+    params: tuple[tuple[str, Any], ...]
+    inputs: tuple[tuple[str, tuple[int, ...]], ...]
+    search_path: tuple[str, ...]
+    display: str | None
+
+
+@dataclass(frozen=True)
 class Program:
     root: Unit
     units: tuple[Unit, ...]  # composite specialisations, children before parents
     source: SourceInfo
     bindings: tuple[tuple[str, int], ...]  # symbol values from --input
     warnings: tuple[Any, ...] = ()
+    request: CompileRequest | None = field(default=None, compare=False)
 
 
 def verify(unit: Unit) -> None:

@@ -14,13 +14,21 @@ also makes the safety rules cheap and exact:
 * nesting deeper than :data:`MAX_DEPTH` is E002 (libyaml's own composer recurses in C and crashes
   the process on a 100,000-deep document);
 * aliases are shared, never copied, and the *expanded* size of the document is counted as it is
-  built: a "billion laughs" document stops at :data:`MAX_EXPANDED` nodes with E002;
+  built (one unit per value, plus one per 64 characters of a string, so an alias of a long string
+  weighs what it would cost to copy): the document may hold :data:`MAX_EXPANDED` units, and aliases
+  may add at most :data:`MAX_ALIAS_UNITS` units or ten times what the file writes out, whichever is
+  more. Later passes walk the expanded values, so this bounds their work too; a "billion laughs"
+  document (or one long string aliased a million times) stops with E002;
 * duplicate mapping keys are E005 (PyYAML silently keeps the last).
+
+Only regular files are read (a device such as ``/dev/zero``, a FIFO or a folder is E004, found
+without blocking on it), and never more than :data:`MAX_BYTES` bytes, whatever the file's size claims.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +37,9 @@ from vibench.compiler.ir import Pos
 
 MAX_DEPTH = 64
 MAX_EXPANDED = 2_000_000
-MAX_BYTES = 64 * 1024 * 1024
+MAX_ALIAS_UNITS = 100_000
+MAX_BYTES = 16 * 1024 * 1024
+_CHARS_PER_UNIT = 64
 
 _STD = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
@@ -103,17 +113,24 @@ class LoadedDoc:
 
 
 def read_spec_file(path: str, display: str | None = None) -> LoadedDoc:
-    """Load a spec file from disk (E004 when it cannot be read)."""
+    """Load a spec file from disk (E004 when it cannot be read or is not a regular file)."""
     shown = display if display is not None else path
     try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise SpecError([Diagnostic("E002", f"spec file is too large ({size:,} bytes)", Pos(shown, 1, 1),
-                                        expected=f"at most {MAX_BYTES:,} bytes")])
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        _regular(os.stat(path).st_mode, shown)  # devices, FIFOs and sockets are never opened
+        # O_NONBLOCK: should the path become a FIFO meanwhile, opening it must not wait for a writer.
+        with open(path, "rb", opener=_open_nonblocking) as fh:
+            _regular(os.fstat(fh.fileno()).st_mode, shown)
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_BYTES:
+                raise _too_large(shown, f"{size:,} bytes")
+            raw = fh.read(MAX_BYTES + 1)  # bounded even when the size above was wrong (a growing file)
+            if len(raw) > MAX_BYTES:
+                raise _too_large(shown, f"more than {MAX_BYTES:,} bytes")
+    except IsADirectoryError:
+        raise SpecError([Diagnostic("E004", "spec file is a folder, not a regular file", Pos(shown, 1, 1),
+                                    found=shown, hint="give the path of a .yaml, .yml or .json file")]) from None
     except OSError as err:
-        raise SpecError([Diagnostic("E004", f"cannot read spec file: {err.strerror or err}", None,
+        raise SpecError([Diagnostic("E004", f"cannot read spec file: {err.strerror or err}", Pos(shown, 1, 1),
                                     found=shown, hint="check the path and the file's permissions")]) from None
     try:
         text = raw.decode("utf-8-sig")
@@ -124,6 +141,50 @@ def read_spec_file(path: str, display: str | None = None) -> LoadedDoc:
                                     found=f"byte 0x{raw[err.start]:02x}",
                                     hint="save the file as UTF-8")], {shown: shown_text}) from None
     return load_text(text, shown, os.path.abspath(path))
+
+
+def _regular(mode: int, shown: str) -> None:
+    if not stat.S_ISREG(mode):
+        raise SpecError([Diagnostic("E004", f"spec file is {_file_kind(mode)}, not a regular file", Pos(shown, 1, 1),
+                                    found=shown, hint="give the path of a .yaml, .yml or .json file")])
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _too_large(shown: str, found: str) -> SpecError:
+    return SpecError([Diagnostic("E002", "spec file is too large", Pos(shown, 1, 1), found=found,
+                                 expected=f"at most {MAX_BYTES:,} bytes")])
+
+
+def oversized(value: Any) -> str | None:
+    """What is too big about a value given from outside a file (``--set``, API parameters), or None.
+
+    The limits of a loaded document apply: at most :data:`MAX_DEPTH` levels of nesting and
+    :data:`MAX_ALIAS_UNITS` size units (a value, or 64 characters of a string). A value that
+    contains itself nests without end and is refused too.
+    """
+    total = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        total += 1 + (len(item) // _CHARS_PER_UNIT if isinstance(item, str | bytes) else 0)
+        if total > MAX_ALIAS_UNITS:
+            return f"it is larger than {MAX_ALIAS_UNITS:,} values"
+        if isinstance(item, dict):
+            item = [*item.keys(), *item.values()]
+        if isinstance(item, list | tuple | set | frozenset):
+            if depth >= MAX_DEPTH:
+                return f"it nests deeper than {MAX_DEPTH} levels"
+            stack.extend((child, depth + 1) for child in item)
+    return None
 
 
 def _offset_pos(raw: bytes, offset: int, file: str) -> Pos:
@@ -150,7 +211,8 @@ class _Composer:
         self.text = text
         self.file = file
         self.anchors: dict[str, tuple[Any, Loc, int]] = {}
-        self.expanded = 0
+        self.written = 0  # size units of the values the file writes out
+        self.aliased = 0  # size units that aliases add
         self.scalar_cache: dict[str, Any] = {}
         self.constructor = yaml.constructor.SafeConstructor()
 
@@ -218,7 +280,7 @@ class _Composer:
             if cls is yaml.ScalarEvent:
                 value = self._scalar(event)
                 loc = Loc((event.start_mark.line + 1, event.start_mark.column + 1))
-                size = 1
+                size = 1 + len(event.value) // _CHARS_PER_UNIT
                 if event.anchor is not None:
                     self.anchors[event.anchor] = (value, loc, size)
             elif cls is yaml.AliasEvent:
@@ -248,11 +310,20 @@ class _Composer:
             else:  # pragma: no cover - libyaml emits no other events inside a document
                 raise self.error("E001", f"unexpected YAML event {cls.__name__}", event.start_mark)
 
-            self.expanded += size if cls is yaml.AliasEvent else 1
-            if self.expanded > MAX_EXPANDED:
-                raise self.error("E002", "aliases expand the document beyond the size limit", event.start_mark,
-                                 expected=f"at most {MAX_EXPANDED:,} values after alias expansion",
-                                 hint="this looks like a 'billion laughs' document; write the values out")
+            if cls is yaml.AliasEvent:
+                self.aliased += size
+                if self.aliased > max(MAX_ALIAS_UNITS, 10 * self.written):
+                    raise self.error("E002", "aliases expand the document beyond the size limit", event.start_mark,
+                                     expected=f"aliases that add at most {MAX_ALIAS_UNITS:,} values (or ten "
+                                     "times what the file writes out)",
+                                     hint="this looks like a 'billion laughs' document; write the values out")
+            else:
+                self.written += size if cls is yaml.ScalarEvent else 1
+            if self.written + self.aliased > MAX_EXPANDED:
+                raise self.error("E002", "the document holds too many values", event.start_mark,
+                                 expected=f"at most {MAX_EXPANDED:,} values (a long string counts one per "
+                                 f"{_CHARS_PER_UNIT} characters), aliases expanded",
+                                 hint="split the spec into files, or use `repeat:` for repeated layers")
             if not stack:
                 result = (value, loc)
                 continue

@@ -13,6 +13,15 @@ module turns such a document into the spec ``{vibench: 1, extends: <template>, w
   reported as warnings (W101, W102, W103), never silently dropped.
 
 Positions point into the experiment file, so a wrong value is located where the user wrote it.
+
+A base config is found relative to the experiment's folder, its *project root* or the working
+folder, and must lie inside the project root or a folder of the spec search path (E205 otherwise).
+The project root is the nearest folder above the experiment (its own folder included) that holds
+``.git`` or a ``configs`` folder — PHM-Vibench's layout — but never the home folder or ``/``;
+without such a folder it is the experiment's own folder. Nothing a base config holds is echoed in
+messages: not its lines (a YAML error in it is reported at the `base_configs` entry, by line and
+column only), nor its values (a bad value taken from it is named, not shown), so pointing
+`base_configs` at a secret does not print the secret.
 """
 
 from __future__ import annotations
@@ -61,11 +70,17 @@ def translate(doc: LoadedDoc, library: Library) -> tuple[LoadedDoc, list[Diagnos
     own = doc.data.get("model") if isinstance(doc.data.get("model"), dict) else {}
     type_pos = doc.pos(("model", "type")) if "type" in own else where.get("type", model_pos)
     name_pos = doc.pos(("model", "name")) if "name" in own else where.get("name", model_pos)
-    template = _template(kind, name, type_pos, name_pos, doc)
     try:
-        path = library.find(template, None, name_pos)
-    except SpecError:
-        raise _no_template(kind, name, FAMILY_FOLDERS[kind], name_pos, doc) from None
+        template = _template(kind, name, type_pos, name_pos, doc)
+        try:
+            path = library.find(template, None, name_pos)
+        except SpecError:
+            raise _no_template(kind, name, FAMILY_FOLDERS[kind], name_pos, doc) from None
+    except SpecError as err:  # a type or name from a base config is named, not shown
+        hidden = [value for key, value in (("type", kind), ("name", name)) if key not in own and value]
+        if not hidden:
+            raise
+        raise SpecError([_hide(d, hidden) for d in err.diagnostics], err.sources) from None
     root, _ = library.load(path, where.get("name", model_pos))
     declared = {p.name for p in root.params}
     ignored = dict(root.reference.ignored_keys) if root.reference is not None else {}
@@ -162,31 +177,83 @@ def _model_section(doc: LoadedDoc, library: Library) -> tuple[dict[str, Any], di
     return merged, where
 
 
+def project_root(folder: str) -> str:
+    """The project root of a config in ``folder``: the nearest folder at or above it that holds
+    ``.git`` or a ``configs`` folder (never the home folder or ``/``), else ``folder`` itself."""
+    start = os.path.realpath(folder)
+    refused = {os.path.realpath(os.path.expanduser("~")), os.path.realpath(os.sep)}
+    current = start
+    while current not in refused:
+        if os.path.exists(os.path.join(current, ".git")) or os.path.isdir(os.path.join(current, "configs")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return start
+
+
 def _base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None) -> dict[str, Any]:
-    """The `model:` section of a base config file, found next to the experiment or on the search path."""
+    """The `model:` section of a base config file, found in the experiment's project or on the search path."""
+    shown = _clip(ref)
     from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
-    candidates = [os.path.normpath(os.path.join(d, ref)) for d in [from_dir, library.cwd, *library.user_dirs]]
-    roots = [os.path.realpath(d) for d in [from_dir, library.cwd, *library.user_dirs]]
-    if os.path.isabs(ref):
-        raise SpecError([Diagnostic("E205", f"base config `{ref}` is an absolute path", pos,
-                                    hint="write it relative to the experiment file or the working folder")],
+    root = project_root(from_dir)
+    bases = list(dict.fromkeys([from_dir, root, library.cwd, *library.user_dirs]))
+    allowed = [os.path.realpath(d) for d in [root, *library.user_dirs]]
+    if os.path.isabs(ref) or ref.startswith("~"):
+        raise SpecError([Diagnostic("E205", f"base config `{shown}` is an absolute path", pos,
+                                    hint="write it relative to the experiment file or its project's root")],
                         {doc.file: doc.text})
-    for cand in candidates:
-        if os.path.isfile(cand):
-            real = os.path.realpath(cand)
-            if not any(real == r or real.startswith(r + os.sep) for r in roots):
-                raise SpecError([Diagnostic("E205", f"base config `{ref}` points outside the search path", pos)],
-                                {doc.file: doc.text})
-            if doc.path and real == os.path.realpath(doc.path):
-                raise SpecError([Diagnostic("E206", "the experiment names itself as its base config", pos)],
-                                {doc.file: doc.text})
+    for base_dir in bases:
+        cand = os.path.normpath(os.path.join(base_dir, ref))
+        if not os.path.isfile(cand):
+            continue
+        real = os.path.realpath(cand)
+        if not any(real == r or real.startswith(r + os.sep) for r in allowed):
+            continue  # outside the project: never read (and not named, so the error does not confirm it exists)
+        if doc.path and real == os.path.realpath(doc.path):
+            raise SpecError([Diagnostic("E206", "the experiment names itself as its base config", pos)],
+                            {doc.file: doc.text})
+        library.read.add(real)
+        try:
             base = read_spec_file(real, library.display(real))
-            library.sources[base.file] = base.text
-            section = base.data.get("model", base.data) if isinstance(base.data, dict) else None
-            if not isinstance(section, dict):
-                raise SpecError([Diagnostic("E102", f"base config `{ref}` holds no `model:` mapping", pos)],
-                                {doc.file: doc.text})
-            return section
-    raise SpecError([Diagnostic("E205", f"base config `{ref}` not found", pos,
-                                notes=("searched from: " + ", ".join(library.display(d) for d in roots),))],
+        except SpecError as err:  # reported at the entry, without the base file's text or values
+            raise SpecError([_quiet(d, shown, pos) for d in err.diagnostics[:1]], {doc.file: doc.text}) from None
+        section = base.data.get("model", base.data) if isinstance(base.data, dict) else None
+        if not isinstance(section, dict):
+            raise SpecError([Diagnostic("E102", f"base config `{shown}` holds no `model:` mapping", pos)],
+                            {doc.file: doc.text})
+        library.quiet.add(pos)
+        return section
+    searched = ", ".join(library.display(d) for d in allowed)
+    raise SpecError([Diagnostic("E205", f"base config `{shown}` not found in the experiment's project", pos,
+                                notes=(f"base configs are read only inside: {searched}",),
+                                hint="write the path relative to the experiment or its project root (the folder "
+                                "with `.git` or `configs/`), or add its folder with --spec-path")],
                     {doc.file: doc.text})
+
+
+def _hide(d: Diagnostic, values: list[str]) -> Diagnostic:
+    from dataclasses import replace
+
+    def hide(text: str | None) -> str | None:
+        for value in values:
+            text = text.replace(value, "<from the base config>") if text is not None else None
+        return text
+
+    return replace(d, message=hide(d.message) or d.message, found=hide(d.found), hint=hide(d.hint))
+
+
+def _quiet(d: Diagnostic, ref: str, pos: Pos | None) -> Diagnostic:
+    """A problem inside a base config, said without quoting the file."""
+    where = f" (line {d.pos.line}, column {d.pos.col})" if d.pos is not None else ""
+    kinds = {"E001": "is not valid YAML", "E002": "is too large or too deep", "E003": "uses a YAML tag",
+             "E004": "cannot be read", "E005": "repeats a key"}
+    return Diagnostic(d.code, f"base config `{ref}` {kinds.get(d.code, 'cannot be loaded')}{where}", pos,
+                      hint="check that file; its contents are not shown here")
+
+
+def _clip(text: str) -> str:
+    from vibench.compiler.diagnostics import clip
+
+    return clip(text, 120)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import gc
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from vibench.compiler.diagnostics import SpecError
-from vibench.compiler.ir import Program, SourceInfo
+from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.ir import CompileRequest, Program, SourceInfo
 from vibench.compiler.load import LoadedDoc, load_text, read_spec_file
 from vibench.compiler.resolve import Library, resolve
 from vibench.compiler.shapes import infer_program
@@ -20,18 +22,36 @@ from vibench.schemas.document import SpecDocument
 def load(path: str | None = None, text: str | None = None, display: str | None = None) -> LoadedDoc:
     """Pass 1 for a path or for text (``display`` names the text in messages)."""
     if text is not None:
-        import os
-
         return load_text(text, display or path or "<string>", os.path.abspath(path) if path else None)
     if path is None:
         raise TypeError("give a spec path or text")
     return read_spec_file(path, display or _display(path))
 
 
+def find_spec(spec: str, search_path: list[str] | None = None) -> str:
+    """The file a spec name means: an existing path, else a template on the search path or in the
+    library (``cnn/ResNet1D``); SpecError E004 when there is none."""
+    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
+
+    if os.path.exists(spec):
+        return spec
+    if not os.path.isabs(spec) and ".." not in spec.split("/"):
+        for root in list(search_path or []) + [LIBRARY_DIR]:
+            for suffix in ("",) + SPEC_SUFFIXES:
+                candidate = os.path.join(root, spec + suffix)
+                if os.path.isfile(candidate):
+                    return candidate
+    raise SpecError([Diagnostic("E004", "no such spec file or library template", None, found=_clip(spec),
+                                hint="give a path, or a template name such as cnn/ResNet1D "
+                                "(`vibench-compile --list` lists them)")])
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _display(path: str) -> str:
     """Library specs are named `vibench/specs/...` wherever vibench is installed; others as given."""
-    import os
-
     from vibench.compiler.resolve import LIBRARY_DIR
 
     real, lib = os.path.realpath(path), os.path.realpath(LIBRARY_DIR)
@@ -53,10 +73,27 @@ def compile_program(
     search_path: list[str] | None = None,
     display: str | None = None,
     overrides_text: list[tuple[str, str]] | None = None,
+    max_nodes: int | None = None,
+    max_params: int | None = None,
+    files_read: set[str] | None = None,
 ) -> Program:
-    """Load, validate, resolve and shape-check a spec (raises SpecError)."""
-    with paused_gc():
-        return _compile_program(path, text, params, inputs, search_path, display, overrides_text)
+    """Load, validate, resolve and shape-check a spec (raises SpecError).
+
+    ``max_nodes`` and ``max_params`` bound the model (see :mod:`vibench.compiler.limits`); the
+    expressions of the compilation share a budget of ``STEPS_PER_NODE * max_nodes`` steps.
+    ``files_read``, when given, receives the real path of every file the compilation read (the
+    CLI refuses to write its output over one of them).
+    """
+    from vibench.compiler import expr, limits
+
+    for name, dims in (inputs or {}).items():
+        if any(isinstance(d, int) and d > expr.MAX_INT for d in dims):
+            raise ValueError(f"inputs[{name!r}]: dimensions are at most 2**62")
+    nodes = limits.check_limit(max_nodes, "max_nodes", limits.MAX_NODES)
+    budget = (nodes, limits.check_limit(max_params, "max_params", limits.MAX_PARAMS))
+    with paused_gc(), expr.budget(limits.STEPS_PER_NODE * nodes):
+        return _compile_program(path, text, params, inputs, search_path, display, overrides_text, budget,
+                                files_read)
 
 
 @contextlib.contextmanager
@@ -79,8 +116,10 @@ def paused_gc() -> Iterator[None]:
 
 def _compile_program(path: str | None, text: str | None, params: dict[str, Any] | None,
                      inputs: dict[str, tuple[int, ...]] | None, search_path: list[str] | None,
-                     display: str | None, overrides_text: list[tuple[str, str]] | None) -> Program:
+                     display: str | None, overrides_text: list[tuple[str, str]] | None,
+                     budget: tuple[int, int], files_read: set[str] | None) -> Program:
     doc = load(path, text, display)
+    _check_declared_nodes(doc, budget[0])
     library = Library(search_path)
     library.sources[doc.file] = doc.text
     warnings: list = []
@@ -98,19 +137,168 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             overrides=tuple(shown),
             input_bindings=tuple((k, ",".join(map(str, v))) for k, v in (inputs or {}).items()),
         )
-        program = infer_program(root, library, source, inputs)
+        program = infer_program(root, library, source, inputs, max_nodes=budget[0], max_params=budget[1])
         if warnings:
             program = replace(program, warnings=tuple(warnings) + program.warnings)
-        return program
+        request = CompileRequest(path, text, tuple((params or {}).items()), tuple((inputs or {}).items()),
+                                 tuple(search_path or ()), display)
+        return replace(program, request=request)
     except SpecError as err:
-        raise SpecError(err.diagnostics, {**library.sources, **err.sources}) from None
+        diagnostics = err.diagnostics
+        if library.quiet:  # values taken from a PHM base config are named, not shown
+            diagnostics = tuple(_unquoted(d) if d.pos in library.quiet else d for d in diagnostics)
+        raise SpecError(diagnostics, {**library.sources, **err.sources}) from None
+    finally:
+        if files_read is not None:
+            files_read |= library.read | ({os.path.realpath(doc.path)} if doc.path else set())
+
+
+def _check_declared_nodes(doc: LoadedDoc, max_nodes: int) -> None:
+    """E213 before any later pass when the file itself writes more nodes than a model may have
+    (a 1,000,000-line spec is refused after loading, not after resolving every node)."""
+    nodes = doc.data.get("nodes") if isinstance(doc.data, dict) else None
+    if isinstance(nodes, dict | list) and len(nodes) > max_nodes:
+        raise SpecError([Diagnostic("E213", f"the spec declares {len(nodes):,} nodes, more than a model may have",
+                                    doc.pos(("nodes",), key=True),
+                                    expected=f"at most {max_nodes:,} nodes after expansion",
+                                    hint="if the model really is this large, raise the limit with --max-nodes "
+                                    "(max_nodes= in the API)")], {doc.file: doc.text})
+
+
+def _unquoted(d: Diagnostic) -> Diagnostic:
+    if d.found is None:
+        return d
+    return replace(d, found="(a value from the base config, not shown)")
 
 
 def compile_source(program: Program, out_path: str | None = None) -> str:
+    """model.py for a program; its class accepts other values of the parameters :func:`free_parameters` finds."""
     from vibench.compiler.emit import emit  # jinja2 and the template only when emitting
 
     with paused_gc():
-        return emit(program, out_path=out_path)
+        return emit(program, out_path=out_path, free=free_parameters(program))
+
+
+def free_parameters(program: Program) -> frozenset[str]:
+    """The template parameters the emitted model class may take other values of.
+
+    A candidate is a number parameter that only sizes the model's output layers: the only ``${...}``
+    that read it are whole ``${p}`` parameters of built nodes whose value the model only returns (a
+    classifier head's ``out_features: ${num_classes}``) and ``when:`` tests of whether it is set
+    (``${p is not None}``); no ``inherit:`` passes it on. It is free when compiling the spec with
+    another value in its declared bounds succeeds, gives every other node the same types and gives
+    the same code (the parameter appears in it by name) — so it changes no structure, no other size
+    and no constraint. The emitted class then checks a new value against the declared type and
+    bounds. (The check costs one compilation and two emissions per candidate; models have one
+    candidate, ``num_classes``, or none.)
+    """
+    from vibench.compiler.emit import fingerprint
+    from vibench.compiler.expr import template_names
+    from vibench.compiler.ir import Template, UnitDef
+    from vibench.compiler.resolve import expression_names
+
+    request, root = program.request, program.root
+    if request is None or root.definition is None:
+        return frozenset()
+    values = dict(root.params)
+    built = {n.name for n in root.nodes}
+    consumed = {v.node for n in root.nodes for _, v in n.inputs}
+    heads = {ref.node for _, ref, _ in root.outputs} - consumed
+    head_defs = [nd for nd in root.definition.nodes if nd.name in heads and nd.name in built and not nd.inherit]
+    elsewhere_in_heads: set[str] = set()  # read by a head in anything but a whole `${p}`
+    read: set[str] = set()
+    for nd in head_defs:
+        for _, raw, _ in nd.params:
+            whole = isinstance(raw, Template) and raw.whole and isinstance(raw.parts[0], ast.Name)
+            (read if whole else elsewhere_in_heads).update(template_names(raw))
+    # `when: ${p is not None}` reads only whether p is set: a number for a number keeps the structure.
+    outputs = tuple(replace(o, when=None) if _none_test(o.when) else o for o in root.definition.outputs)
+    nodes = tuple(replace(nd, when=None) if _none_test(nd.when) else nd for nd in root.definition.nodes
+                  if nd not in head_defs)
+    others = UnitDef(root.definition.name, root.definition.qualname, None, root.definition.params,
+                     root.definition.inputs, nodes, outputs, root.definition.file, None,
+                     metadata=root.definition.metadata)
+    elsewhere, inherits = expression_names(others)
+    elsewhere |= elsewhere_in_heads
+    for nd in head_defs:
+        elsewhere |= template_names(nd.block) | template_names(nd.repeat)
+        elsewhere |= set() if _none_test(nd.when) else template_names(nd.when)
+        elsewhere |= template_names(nd.for_each) | template_names(nd.with_)
+    if inherits:
+        return frozenset()
+    read -= elsewhere
+    decls = {d.name: d for d in root.definition.params}
+    free = set()
+    plans: dict = {}  # the program's unit plans, shared by its fingerprints
+    for name in sorted(read & set(values) & set(decls)):
+        probes = _probes(decls[name], values[name])
+        if not probes:
+            continue
+        expected: tuple | None = None
+        for probe in probes:
+            try:
+                other = compile_program(request.path, text=request.text,
+                                        params={**dict(request.params), name: probe},
+                                        inputs=dict(request.inputs) or None, search_path=list(request.search_path),
+                                        display=request.display)
+            except SpecError:
+                break
+            if not _same_inner_types(program, other):  # cheap first: a size inside the model changed
+                break
+            expected = expected or fingerprint(program, frozenset({name}), plans)
+            if fingerprint(other, frozenset({name})) != expected:
+                break
+        else:
+            free.add(name)
+    return frozenset(free)
+
+
+def _none_test(value: Any) -> bool:
+    """Is this `when:` a test of whether parameters are set (`p is None`, `p is not None`, and/or)?"""
+    import ast
+
+    from vibench.compiler.ir import Template
+
+    if not isinstance(value, Template) or not value.whole:
+        return False
+
+    def only(e: ast.expr) -> bool:
+        if isinstance(e, ast.BoolOp):
+            return all(only(v) for v in e.values)
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+            return only(e.operand)
+        return (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Is | ast.IsNot)
+                and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.Constant)
+                and e.comparators[0].value is None)
+
+    return only(value.parts[0])
+
+
+def _same_inner_types(a: Program, b: Program) -> bool:
+    """Do both programs give every model node the same output types, except nodes whose value is
+    only returned (a classifier head's width)?"""
+    returned = {ref.node for _, ref, _ in a.root.outputs}
+    read = {v.node for n in a.root.nodes for _, v in n.inputs}
+    if [n.name for n in a.root.nodes] != [n.name for n in b.root.nodes]:
+        return False
+    return all(x.outputs == y.outputs for x, y in zip(a.root.nodes, b.root.nodes, strict=True)
+               if not (x.name in returned and x.name not in read))
+
+
+def _probes(decl: Any, value: Any) -> list[Any]:
+    """Another value of a number parameter within its declared bounds (none for other types)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or decl.choices is not None:
+        return []
+    if isinstance(value, int):
+        options: list[Any] = [value + 1, value - 1]
+    else:
+        options = [value / 2 + 0.01, (value + 1.0) / 2]
+
+    def ok(v: Any) -> bool:
+        return ((decl.ge is None or v >= decl.ge) and (decl.gt is None or v > decl.gt)
+                and (decl.le is None or v <= decl.le) and (decl.lt is None or v < decl.lt) and v != value)
+
+    return [v for v in options if ok(v)][:1]  # one other value: the syntactic rules above do the rest
 
 
 def _show(value: Any) -> str:

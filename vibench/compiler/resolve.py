@@ -16,13 +16,14 @@ from __future__ import annotations
 import keyword
 import os
 import re
+import unicodedata
 from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, closest, suggest
 from vibench.compiler.expr import ExprError, parse_template, parse_value, template_names
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, UnitDef
-from vibench.compiler.load import LoadedDoc, load_text, read_spec_file
+from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
 from vibench.compiler.params import TypeSyntaxError, bind_params, check_value, infer_type, parse_type
 from vibench.schemas.document import SpecDocument
 
@@ -54,6 +55,8 @@ class Library:
         self.files: dict[str, tuple[UnitDef, dict[str, UnitDef]]] = {}
         self.sources: dict[str, str] = {}
         self.loading: list[str] = []
+        self.read: set[str] = set()  # real paths of every file read (an output must not overwrite one)
+        self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
 
     # -- finding files ---------------------------------------------------------------------------
 
@@ -110,7 +113,12 @@ class Library:
         # for a library one.
         names = set()
         for root in roots:
-            for dirpath, _, files in os.walk(root):
+            visited = 0
+            for dirpath, dirs, files in os.walk(root):
+                visited += 1
+                if visited > 500:  # a spec in a huge folder (`/`, a home) must not walk all of it
+                    break
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for f in files:
                     if f.endswith(SPEC_SUFFIXES):
                         rel = os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/")
@@ -134,6 +142,7 @@ class Library:
             chain = " -> ".join(self.display(p) for p in self.loading[self.loading.index(path):] + [path])
             raise _error("E206", "include cycle", pos, found=chain, hint="a spec cannot extend or use itself")
         self.loading.append(path)
+        self.read.add(os.path.realpath(path))
         try:
             doc = read_spec_file(path, self.display(path))
             self.sources[doc.file] = doc.text
@@ -213,9 +222,16 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     # the section that declares parameters): the flag itself has no place in the file.
     anchor = _params_anchor(doc)
     given: dict[str, tuple[Any, Pos | None]] = {}
+    too_big = []
     for key, value in (overrides or {}).items():
         decl = root.param(key)
         given[key] = (value, (decl.pos if decl is not None else None) or anchor)
+        problem = oversized(value)
+        if problem is not None:
+            too_big.append(Diagnostic("E202", f"the value given for `{str(key)[:80]}` is too large: {problem}",
+                                      given[key][1] or root.pos, hint="give a plain, small value"))
+    if too_big:
+        raise SpecError(too_big, library.sources)
 
     def missing(decl: ParamDecl) -> tuple[Pos | None, str]:
         if spec.extends is not None:
@@ -278,9 +294,7 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
     if spec.name is None or spec.inputs is None or spec.nodes is None or spec.outputs is None:
         diags.raise_if_any()
     assert spec.name is not None and spec.inputs is not None and spec.nodes is not None and spec.outputs is not None
-    if not spec.name.isidentifier() or keyword.iskeyword(spec.name):
-        diags.add(Diagnostic("E106", f"model name `{spec.name}` is not a valid Python class name", doc.pos(("name",)),
-                             hint="use letters, digits and underscores, starting with a letter"))
+    _check_model_name(diags, doc, spec.name)
     root = _unit(doc, (), spec.name, f"{doc.file}", spec.doc, spec.params, spec.inputs, spec.nodes, spec.outputs,
                  blocks, diags, metadata=spec.metadata)
     if spec.reference is not None:
@@ -355,8 +369,8 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
     # The file's own parameters come first so that `with:` values (now defaults) can read them.
     merged = tuple(own) + tuple(params)
     name = spec.name or base.name
-    if spec.name is not None and (not spec.name.isidentifier() or keyword.iskeyword(spec.name)):
-        diags.add(Diagnostic("E106", f"model name `{spec.name}` is not a valid Python class name", doc.pos(("name",))))
+    if spec.name is not None:
+        _check_model_name(diags, doc, spec.name)
         diags.raise_if_any()
     metadata = base.metadata
     if spec.metadata:
@@ -591,7 +605,8 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         params.append((str(key), parsed(str(key), value), kpos(key)))
     return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
                    when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=vpos("block"),
-                   inherit=spec.inherit, for_each=for_each, with_=with_, with_pos=vpos("with"))
+                   inherit=spec.inherit, for_each=for_each, with_=with_, with_pos=vpos("with"),
+                   checkpoint=spec.checkpoint)
 
 
 def _ref(text: str, pos: Pos | None) -> Ref:
@@ -599,11 +614,42 @@ def _ref(text: str, pos: Pos | None) -> Ref:
     return Ref(node.strip(), port.strip() or None, pos)
 
 
+# Names model.py defines at module level besides the classes: a model class may not take one.
+MODULE_LEVEL_NAMES = frozenset({"torch", "nn", "F", "math", "re", "OrderedDict", "super", "load_reference_state_dict"})
+
+
+def _check_model_name(diags: Collector, doc: LoadedDoc, name: str) -> None:
+    """The model's name is its class name in model.py: an identifier Python reads as written, and
+    not a name the file (or Python) already uses at module level."""
+    import builtins
+
+    pos = doc.pos(("name",))
+    if not name.isidentifier() or keyword.iskeyword(name):
+        diags.add(Diagnostic("E106", f"model name `{_shown(name)}` is not a valid Python class name", pos,
+                             hint="use letters, digits and underscores, starting with a letter"))
+    elif unicodedata.normalize("NFKC", name) != name:
+        diags.add(Diagnostic("E106", f"model name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
+                             pos, hint="write it in its normal form (Unicode NFKC): Python normalises identifiers"))
+    elif name in MODULE_LEVEL_NAMES or name in dir(builtins) or name.startswith("_"):
+        diags.add(Diagnostic("E106", f"model name `{name}` is taken in model.py", pos,
+                             found=f"`{name}` is a module, function or builtin that model.py uses",
+                             hint=f"rename the model, e.g. `{name}Model`"))
+
+
+def _shown(name: Any) -> str:
+    text = repr(name)[1:-1] if isinstance(name, str) else repr(name)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: str, allow_upper: bool = False) -> None:
     pos = doc.pos(path, key=True)
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        diags.add(Diagnostic("E106", f"{what} name `{name}` is not a valid identifier", pos,
+        diags.add(Diagnostic("E106", f"{what} name `{_shown(name)}` is not a valid identifier", pos,
                              hint="use letters, digits and underscores, not starting with a digit or a keyword"))
+    elif unicodedata.normalize("NFKC", name) != name:
+        diags.add(Diagnostic("E106", f"{what} name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
+                             pos, hint="write it in its normal form (Unicode NFKC): Python normalises identifiers, "
+                             "so two names that differ only there would be one attribute in model.py"))
     elif name.startswith("_"):
         diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos,
                              hint=f"e.g. `{name.lstrip('_') or what}`: names starting with `_` are kept for the "

@@ -26,6 +26,7 @@ from typing import Any
 
 from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block
+from vibench.compiler.constraints import found_text
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, suggest
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.graph import check_graph
@@ -37,15 +38,21 @@ from vibench.compiler.ir import (
     Unit,
     UnitDef,
 )
+from vibench.compiler.limits import MAX_NODES, MAX_PARAMS
 from vibench.compiler.resolve import Library
 from vibench.compiler.symbolic import NeedConcrete, evaluate, free_symbols
 from vibench.compiler.unit_builder import Failed, UnitBuilder, decl_text, declared_dims, freeze
 
 
 def infer_program(root: UnitDef, library: Library, source: SourceInfo,
-                  input_dims: dict[str, tuple[int, ...]] | None = None) -> Program:
-    """Specialise the root unit and everything it uses (see the module docstring)."""
+                  input_dims: dict[str, tuple[int, ...]] | None = None, *,
+                  max_nodes: int = MAX_NODES, max_params: int = MAX_PARAMS) -> Program:
+    """Specialise the root unit and everything it uses (see the module docstring).
+
+    A model of more than ``max_nodes`` nodes after expansion is E213, one of more than
+    ``max_params`` parameter elements E307 (see :mod:`vibench.compiler.limits`)."""
     spec = _Specializer(library)
+    spec.max_nodes, spec.max_params = max_nodes, max_params
     bindings: dict[str, int] = {}
     if input_dims:
         bindings = spec.bind_inputs(root, input_dims)
@@ -69,6 +76,19 @@ class _Specializer:
         self.stack: list[UnitDef] = []
         self.checked: dict[int, UnitDef] = {}
         self.param_memo: dict[tuple, Any] = {}
+        self.max_nodes = MAX_NODES
+        self.max_params = MAX_PARAMS
+        self.node_counts: dict[int, int] = {}  # id(unit) -> its nodes after expansion
+        self.limit_hit = False  # E213 or E307 reported: other nodes over the limit stay silent
+
+    def node_count(self, unit: Unit) -> int:
+        """How many nodes ``unit`` has once every copy and composite body is expanded."""
+        count = self.node_counts.get(id(unit))
+        if count is None:
+            count = sum(1 + (self.node_count(c.unit) if c.unit is not None else 0)
+                        for n in unit.nodes for c in n.copies)
+            self.node_counts[id(unit)] = count
+        return count
 
     # -- entry points ----------------------------------------------------------------------------
 
@@ -146,12 +166,9 @@ class _Specializer:
                 continue
             value = evaluate(c.lhs, bindings)
             ok = value >= 0 if c.op == ">=" else value == 0 if c.op == "==" else value % c.mod == 0
-            if not ok:
-                shown = ", ".join(f"{k}={v}" for k, v in sorted(bindings.items()))
-                if c.op == "==" and not isinstance(c.lhs, int) and c.lhs.const != 0:
-                    shown += f", so {c.lhs - c.lhs.const} = {value - c.lhs.const}"  # `L // 128 = 8`
+            if not ok:  # found: `L = 1024, so L // 128 = 8` for `L // 128 == 32`
                 self.diags.add(Diagnostic("E305", f"the input shapes violate a constraint: {c.text}", c.pos,
-                                          node=c.node, expected=c.text, found=shown,
+                                          node=c.node, expected=c.text, found=found_text(c, bindings),
                                           notes=(f"needed because {c.reason}",)))
 
     # -- specialisation ------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from vibench.compiler.ir import (
     UnitDef,
     ValueRef,
 )
+from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.params import bind_params
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete, fmt_shape, free_symbols, subs
 
@@ -68,6 +69,8 @@ class UnitBuilder:
         self.soft_ports: set[str] = set()  # `port?:` connections of the node being bound
         self.inherited: set[str] = set()  # parameters some `inherit: true` node passed on
         self.param_pos = {d.name: d.pos for d in udef.params}
+        self.count = 0  # nodes of this unit so far, expanded (limit: owner.max_nodes, E213)
+        self.param_total = 0  # parameter elements of this unit so far (limit: owner.max_params, E307)
 
     def error(self, diag: Diagnostic) -> Failed:
         if self.copy is not None and self.copy[0] > 0 and diag.code.startswith("E3"):
@@ -153,7 +156,7 @@ class UnitBuilder:
             inputs=tuple(inputs), nodes=tuple(self.nodes), outputs=tuple(outputs),
             constraints=tuple(self.space.constraints), const_symbols=tuple(sorted(self.concrete.items())),
             file=udef.file, pos=udef.pos, metadata=metadata,
-            state_dict_renames=self.renames(udef),
+            state_dict_renames=self.renames(udef), definition=udef,
         )
 
     def warn_unread(self, udef: UnitDef) -> None:
@@ -328,6 +331,7 @@ class UnitBuilder:
             if copies == 0:
                 self.alias(nd, refs)
                 return
+            self.make_room(nd, copies, repeat_pos, f"`repeat: {copies}`")
         block_name = self.evaluate(nd.block, env, nd.block_pos, "`block`", nd.name)
         if not isinstance(block_name, str):
             raise self.error(Diagnostic("E110", "`block` must name a block", nd.block_pos, node=nd.name,
@@ -348,12 +352,17 @@ class UnitBuilder:
             finally:
                 self.copy = None
             instances.append(inst)
+            self.tally(nd, inst, k, copies)
             in_types = [inst.outputs[0][1]]
         kind = "composite" if isinstance(block, UnitDef) else "primitive"
+        if nd.checkpoint and kind == "primitive" and not block.has_module(instances[0].params):  # type: ignore[union-attr]
+            raise self.error(Diagnostic("E211", f"`checkpoint` of node `{nd.name}` needs a node with a submodule",
+                                        nd.pos, node=nd.name, found=f"`{block_name}` has no weights to recompute",
+                                        hint="checkpoint a layer or a composite block (a group of layers)"))
         ports = _connected(ports, instances[0])
         node = Node(name=nd.name, block=block.qualname if isinstance(block, UnitDef) else block_name, kind=kind,
                     inputs=tuple((p, v) for p, v, _ in ports), copies=tuple(instances),
-                    repeated=nd.repeat is not None, pos=nd.pos, doc=nd.doc)
+                    repeated=nd.repeat is not None, pos=nd.pos, doc=nd.doc, checkpoint=nd.checkpoint)
         self.nodes.append(node)
         self.node_index[nd.name] = node
         for port, t in node.outputs:
@@ -365,7 +374,13 @@ class UnitBuilder:
         items = self.evaluate(nd.for_each, self.env, pos, "`for_each`", nd.name)
         if not isinstance(items, list) or not items:
             raise self.error(Diagnostic("E211", f"`for_each` of node `{nd.name}` must give a non-empty list", pos,
-                                        node=nd.name, found=repr(items)))
+                                        node=nd.name, found=repr(items)[:80]))
+        if len(items) > MAX_FOR_EACH:
+            raise self.error(Diagnostic("E213", f"`for_each` of node `{nd.name}` gives too many items", pos,
+                                        node=nd.name, expected=f"at most {MAX_FOR_EACH:,} copies side by side",
+                                        found=f"{len(items):,} items", hint="for_each builds parallel branches; "
+                                        "a chain of copies is `repeat:`"))
+        self.make_room(nd, len(items), pos, f"`for_each` over {len(items):,} items")
         instances: list[Instance] = []
         first_ports: list | None = None
         names: list[str] = []
@@ -393,6 +408,7 @@ class UnitBuilder:
                 self.copy = None
             name = block.qualname if isinstance(block, UnitDef) else block_name
             instances.append(replace(inst, block=name))
+            self.tally(nd, inst, k, len(items))
             names.append(block_name)
         assert first_ports is not None
         first_ports = _connected(first_ports, instances[0])
@@ -407,6 +423,45 @@ class UnitBuilder:
         self.node_index[nd.name] = node
         for port, t in node.outputs:
             self.types[(nd.name, port)] = t
+
+    def make_room(self, nd: NodeDef, copies: int, pos: Pos | None, what: str) -> None:
+        """E213 before building, when ``copies`` copies cannot fit in the node budget."""
+        room = self.owner.max_nodes - self.count
+        if copies > room:
+            self.owner.limit_hit = True
+            raise self.error(Diagnostic(
+                "E213", f"{what} makes more nodes than a model may have", pos, node=nd.name,
+                expected=f"at most {self.owner.max_nodes:,} nodes after expansion"
+                + (f" ({room:,} left here)" if room < self.owner.max_nodes else ""),
+                found=f"{copies:,} copies", hint=_LIMIT_HINT))
+
+    def tally(self, nd: NodeDef, inst: Instance, k: int, copies: int) -> None:
+        """Count one copy of a node towards the model's limits: nodes after expansion (E213) and
+        parameter elements (E307), both before any weight exists. Reported once per compilation."""
+        if self.owner.limit_hit:
+            raise Failed()
+        self.count += 1 + (self.owner.node_count(inst.unit) if inst.unit is not None else 0)
+        which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
+        if self.count > self.owner.max_nodes:
+            self.owner.limit_hit = True
+            raise self.error(Diagnostic(
+                "E213", f"the model has more nodes than allowed at {which}", nd.pos, node=nd.name,
+                expected=f"at most {self.owner.max_nodes:,} nodes after expansion", found=f"{self.count:,} so far",
+                notes=("composite blocks count once plus the nodes of their body, for every copy",),
+                hint=_LIMIT_HINT))
+        count = inst.param_count
+        if isinstance(count, int):
+            self.param_total += count
+            if self.param_total > self.owner.max_params:
+                self.owner.limit_hit = True
+                alone = count > self.owner.max_params
+                raise self.error(Diagnostic(
+                    "E307", f"{which} has more parameters than the budget" if alone else
+                    f"the model exceeds the parameter budget at {which}", nd.pos, node=nd.name,
+                    expected=f"at most {self.owner.max_params:,} parameter elements per model",
+                    found=f"{count:,} in this node" + ("" if alone else f", {self.param_total:,} so far"),
+                    hint="check the sizes of this node's parameters (channels, features); if the model "
+                    "really is this large, raise the budget with --max-params (max_params= in the API)"))
 
     def alias(self, nd: NodeDef, refs: list) -> None:
         if not refs:
@@ -739,6 +794,9 @@ def _live_nodes(udef: UnitDef, outputs: list) -> set[str]:
 def _output_count(block: Block | UnitDef) -> int:
     return len(block.outputs)
 
+
+_LIMIT_HINT = ("if the model really is this large, raise the limit with --max-nodes (max_nodes= in the API); "
+               "otherwise check the `repeat`/`for_each` values")
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 

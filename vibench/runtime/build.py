@@ -1,44 +1,60 @@
-"""build(): a Program -> a live nn.Module, through the emitted source.
+"""build(): a spec -> a live nn.Module, through the emitted source and a cache of compiled models.
 
-The module is made by executing the same source ``vibench-compile -o`` writes, so a built model
-and an emitted file agree by construction: same classes, same ``state_dict`` keys and shapes, same
-outputs for the same weights (torch.fx builds GraphModules the same way). The source is registered
-with :mod:`linecache` so tracebacks, ``inspect.getsource`` and ``torch.jit.script`` see it.
+The module is the very model.py that ``vibench-compile -o`` writes, so a built model and an
+emitted file agree by construction: same classes, same ``state_dict`` keys and shapes, same outputs
+for the same weights (torch.fx builds GraphModules the same way). Compiled sources are cached by
+content (:mod:`vibench.runtime.cache`): building the same spec again costs an import and the
+constructor. The modules are importable as ``vibench.models.m_<hash>`` (tracebacks, ``inspect``,
+``torch.jit.script`` and pickling see real source).
 """
 
 from __future__ import annotations
 
-import hashlib
-import linecache
-import sys
-import types
+import os
+from typing import Any
 
 import torch
 
-from vibench.compiler.emit import emit
 from vibench.compiler.ir import Program
-
-
-def load_module(source: str, name: str) -> types.ModuleType:
-    """Execute model source as a fresh module named ``vibench_generated.<name>_<hash>``."""
-    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
-    modname = f"vibench_generated_{name}_{digest}"
-    if modname in sys.modules:
-        return sys.modules[modname]
-    filename = f"<vibench:{name}:{digest}>"
-    module = types.ModuleType(modname)
-    module.__file__ = filename
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    # dont_inherit: this file's `from __future__ import annotations` must not leak into the model's code
-    # (it would turn its annotations into strings, unlike the emitted file; TorchScript rejects those).
-    code = compile(source, filename, "exec", dont_inherit=True)
-    sys.modules[modname] = module
-    exec(code, module.__dict__)  # noqa: S102 - our own generated source
-    return module
+from vibench.runtime import cache
 
 
 def build_program(program: Program) -> torch.nn.Module:
-    """Instantiate the model class of a compiled program."""
-    source = emit(program)
-    module = load_module(source, program.root.name)
-    return getattr(module, program.root.name)()
+    """Instantiate the model class of a compiled program (compiled here, not looked up)."""
+    from vibench.compiler.pipeline import compile_source
+
+    source = compile_source(program)
+    k = "p" + cache.key(source, None, None, [])
+    entry = cache.lookup(k) or cache.store(k, source, program.root.name, set())
+    return getattr(entry.module, entry.class_name)()
+
+
+def build_spec(spec: str | None, text: str | None, params: dict[str, Any], inputs: dict[str, tuple[int, ...]] | None,
+               search_path: list[str] | None, max_nodes: int | None = None,
+               max_params: int | None = None) -> torch.nn.Module:
+    """The model of a spec path, template name, PHM-Vibench config or text, from the cache when it
+    was compiled before (see :func:`vibench.build`)."""
+    from vibench.compiler.diagnostics import Diagnostic, SpecError
+    from vibench.compiler.pipeline import compile_program, compile_source, find_spec
+
+    path = find_spec(spec, search_path) if spec is not None else None
+    if text is None:
+        assert path is not None
+        try:
+            with open(path, "rb") as fh:
+                spec_text = fh.read(64 * 1024 * 1024 + 1).decode("utf-8", "replace")
+        except OSError as err:
+            raise SpecError([Diagnostic("E004", f"cannot read spec file: {err.strerror or err}", None,
+                                        found=path)]) from None
+    else:
+        spec_text = text
+    where = os.path.realpath(path) if path is not None else ""
+    limits = {"max_nodes": max_nodes, "max_params": max_params}
+    k = cache.key(where + "\0" + spec_text, {**params, "__limits__": limits}, inputs, list(search_path or []))
+    entry = cache.lookup(k)
+    if entry is None:
+        read: set[str] = set()
+        program = compile_program(path, text=text, params=params or None, inputs=inputs, search_path=search_path,
+                                  max_nodes=max_nodes, max_params=max_params, files_read=read)
+        entry = cache.store(k, compile_source(program), program.root.name, read)
+    return getattr(entry.module, entry.class_name)()

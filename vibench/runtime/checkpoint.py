@@ -4,6 +4,10 @@ A library template states, under ``reference: state_dict_renames``, how the refe
 ``state_dict`` keys map onto its own (regular-expression rewrites applied in order); the emitted
 model class carries them as ``REFERENCE_STATE_DICT_RENAMES``.
 
+Loading is all-or-nothing: the checkpoint is checked in full (names, tensor values, shapes, kinds
+of dtype) before one value is copied, and a checkpoint that does not fit raises
+:class:`ReferenceCheckpointError` with the model untouched.
+
 >>> import torch, vibench
 >>> model = vibench.build(text='''
 ... vibench: 1
@@ -15,16 +19,42 @@ model class carries them as ``REFERENCE_STATE_DICT_RENAMES``.
 ... ''')
 >>> reference = {"classifier.weight": torch.zeros(2, 3), "classifier.bias": torch.ones(2)}
 >>> load_reference_state_dict(model, reference)
+LoadResult(missing_keys=[], unexpected_keys=[])
 >>> model.head.bias.tolist()
 [1.0, 1.0]
+>>> load_reference_state_dict(model, {"classifier.bias": torch.zeros(2), "step": torch.tensor(7)}, strict=False)
+LoadResult(missing_keys=['head.weight'], unexpected_keys=['step'])
+>>> model.head.bias.tolist()
+[0.0, 0.0]
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import torch
+
+
+class ReferenceCheckpointError(KeyError, ValueError):
+    """A reference checkpoint that does not fit the model; nothing of it was loaded.
+
+    A ``KeyError`` (what a strict key mismatch raised before) and a ``ValueError`` (what colliding
+    renamed keys raised) at once, so callers of either keep working.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class LoadResult(NamedTuple):
+    """What :func:`load_reference_state_dict` left aside (keys after renaming, sorted)."""
+
+    missing_keys: list[str]
+    """Model keys the checkpoint has no value for (kept at their current values)."""
+    unexpected_keys: list[str]
+    """Checkpoint keys the model has no tensor for (ignored)."""
 
 
 def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor],
@@ -36,33 +66,89 @@ def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor],
     """
     compiled = [(re.compile(pattern), replacement) for pattern, replacement in renames]
     out: dict[str, torch.Tensor] = {}
-    for key, value in state_dict.items():
+    sources: dict[str, str] = {}
+    for key, value in _checked(state_dict).items():
         new = key
         for pattern, replacement in compiled:
             new = pattern.sub(replacement, new)
         if new in out and not (out[new].shape == value.shape and torch.equal(out[new], value)):
-            raise ValueError(f"reference keys collide after renaming: two different tensors map to {new!r}")
+            raise ReferenceCheckpointError(
+                f"reference keys collide after renaming: {sources[new]!r} and {key!r} hold different tensors and "
+                f"both map to {new!r}"
+            )
         out[new] = value
+        sources.setdefault(new, key)
     return out
 
 
 def load_reference_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
-                              *, strict: bool = True) -> None:
+                              *, strict: bool = True) -> LoadResult:
     """Load a reference checkpoint into a vibench model (renamed with the model's declared map).
 
-    With ``strict`` (the default) every key must match in name and shape; the error lists what is
-    missing and unexpected after renaming.
+    With ``strict`` (the default) every key must match in name and shape. With ``strict=False``
+    keys on one side only are reported in the returned :class:`LoadResult` instead (the model's
+    missing ones keep their values), but every shared key must still match in shape. A value
+    that is not a tensor, a shape or dtype-kind mismatch (complex vs. real, floating vs. integer)
+    or, under ``strict``, a missing or unexpected key raises :class:`ReferenceCheckpointError`
+    listing all of them, before anything is copied. Should copying fail all the same (a module's
+    own loading hook), the overwritten tensors are restored before the error propagates.
     """
     renames = getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", [])
     converted = convert_reference_state_dict(state_dict, renames)
     own = model.state_dict()
-    if strict:
-        missing = sorted(set(own) - set(converted))
-        unexpected = sorted(set(converted) - set(own))
-        mismatched = sorted(k for k in set(own) & set(converted) if own[k].shape != converted[k].shape)
-        if missing or unexpected or mismatched:
-            raise KeyError(
-                "the reference checkpoint does not fit this model after renaming: "
-                f"missing {missing[:8]}, unexpected {unexpected[:8]}, shape mismatch {mismatched[:8]}"
-            )
-    model.load_state_dict(converted, strict=strict)
+    missing = sorted(set(own) - set(converted))
+    unexpected = sorted(set(converted) - set(own))
+    mismatched = sorted(filter(None, (_mismatch(k, own[k], converted[k]) for k in set(own) & set(converted))))
+    if mismatched or (strict and (missing or unexpected)):
+        problems = [f"shape or dtype mismatch ({len(mismatched)}): {_listing(mismatched)}"] if mismatched else []
+        if strict and missing:
+            problems.append(f"missing ({len(missing)}): {_listing(missing)}")
+        if strict and unexpected:
+            problems.append(f"unexpected ({len(unexpected)}): {_listing(unexpected)}")
+        raise ReferenceCheckpointError(
+            f"the reference checkpoint does not fit {type(model).__name__} after renaming; nothing was loaded: "
+            + "; ".join(problems)
+        )
+    loading = {k: v for k, v in converted.items() if k in own}
+    backup = {k: own[k].detach().clone() for k in loading}
+    try:
+        model.load_state_dict(loading, strict=strict)
+    except Exception as err:
+        current = model.state_dict()
+        with torch.no_grad():  # in place, past the loading hooks that may have raised
+            for key, value in backup.items():
+                current[key].copy_(value)
+        raise ReferenceCheckpointError(
+            f"loading the reference checkpoint into {type(model).__name__} failed ({err}); the model was restored"
+        ) from err
+    return LoadResult(missing, unexpected)
+
+
+def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
+    if not isinstance(state_dict, Mapping):
+        raise ReferenceCheckpointError(
+            f"a reference checkpoint is a mapping of names to tensors, found {type(state_dict).__name__} "
+            "(a Lightning checkpoint keeps it under 'state_dict')"
+        )
+    bad = [f"{key!r} ({type(value).__name__})" for key, value in state_dict.items()
+           if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
+    if bad:
+        raise ReferenceCheckpointError(
+            f"a reference checkpoint maps names (str) to tensors; {len(bad)} entries do not: {_listing(bad)}"
+        )
+    return state_dict
+
+
+def _mismatch(key: str, own: torch.Tensor, theirs: torch.Tensor) -> str:
+    """'' when ``theirs`` can be copied into ``own``, else ``key`` with both shapes and dtypes."""
+    same_kind = (own.is_complex() == theirs.is_complex()
+                 and own.is_floating_point() == theirs.is_floating_point())
+    if own.shape == theirs.shape and same_kind:
+        return ""
+    return (f"{key} (model {list(own.shape)} {str(own.dtype).removeprefix('torch.')}, "
+            f"checkpoint {list(theirs.shape)} {str(theirs.dtype).removeprefix('torch.')})")
+
+
+def _listing(items: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")

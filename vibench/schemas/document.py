@@ -148,6 +148,11 @@ class NodeSpec(_Strict):
         description="More parameters for the block as one mapping, usually a `${...}` (e.g. a task's settings "
         "from a template parameter); explicit parameters win over it, and it wins over `inherit`.",
     )
+    checkpoint: bool = Field(
+        False,
+        description="Activation (gradient) checkpointing: in training, keep only this node's inputs and run it "
+        "again in the backward pass (torch.utils.checkpoint), trading compute for memory.",
+    )
     doc: str | None = Field(None, description="A note kept as a comment in the emitted code.")
 
 
@@ -210,4 +215,4 @@ class SpecDocument(_Strict):
 
 
 # Keys a node takes besides its block's parameters (the spelling users write).
-NODE_KEYS = ("block", "in", "repeat", "when", "for_each", "inherit", "with", "doc")
+NODE_KEYS = ("block", "in", "repeat", "when", "for_each", "inherit", "with", "checkpoint", "doc")

@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, norm_axis, py
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, norm_axis
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
-from vibench.schemas.blocks import BlockParams, EluParams, GeluParams, LeakyReluParams, NoParams, SoftmaxParams
+from vibench.schemas.blocks import BlockParams, NoParams
+
+
+class GeluParams(BlockParams):
+    approximate: Literal["none", "tanh"] = Field("none", description="'tanh' uses the tanh approximation.")
+
+
+class LeakyReluParams(BlockParams):
+    negative_slope: float = Field(0.01, description="Slope for negative inputs.")
+
+
+class EluParams(BlockParams):
+    alpha: float = Field(1.0, description="Saturation value for negative inputs.")
+
+
+class SoftmaxParams(BlockParams):
+    dim: int = Field(-1, description="Dimension that sums to one.")
 
 
 class _Elementwise(Block):
     Params: ClassVar[type[BlockParams]] = NoParams
     category = "activation"
     test_ranks = (2, 3)
-    fn: ClassVar[str]
+    fn: ClassVar[str]  # the function, e.g. torch.relu
+    fn_: ClassVar[str | None] = None  # its in-place form, e.g. torch.relu_
 
     def infer(self, p: Any, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         ctx.dtype("x", t, FLOAT_DTYPES)
         return [t]
 
-    def call_code(self, p: Any, args: list[str], mod: str) -> str:
-        return f"{self.fn}({args[0]})"
+    def call_code(self, p: Any, args: list[Code], mod: Code) -> Code:
+        return c.call(self.fn, args[0])
+
+    def inplace_code(self, p: Any, args: list[Code], mod: Code) -> Code | None:
+        return None if self.fn_ is None else c.call(self.fn_, args[0])
 
 
 @register
@@ -31,6 +55,7 @@ class Relu(_Elementwise):
 
     name = "relu"
     fn = "torch.relu"
+    fn_ = "torch.relu_"
 
 
 @register
@@ -41,6 +66,9 @@ class Relu6(_Elementwise):
     fn = "F.relu6"
     imports = ("F",)
 
+    def inplace_code(self, p: Any, args: list[Code], mod: Code) -> Code:
+        return c.call("F.relu6", args[0], inplace=True)
+
 
 @register
 class Silu(_Elementwise):
@@ -50,6 +78,9 @@ class Silu(_Elementwise):
     fn = "F.silu"
     imports = ("F",)
 
+    def inplace_code(self, p: Any, args: list[Code], mod: Code) -> Code:
+        return c.call("F.silu", args[0], inplace=True)
+
 
 @register
 class Tanh(_Elementwise):
@@ -57,6 +88,7 @@ class Tanh(_Elementwise):
 
     name = "tanh"
     fn = "torch.tanh"
+    fn_ = "torch.tanh_"
 
 
 @register
@@ -65,6 +97,7 @@ class Sigmoid(_Elementwise):
 
     name = "sigmoid"
     fn = "torch.sigmoid"
+    fn_ = "torch.sigmoid_"
 
 
 @register
@@ -75,10 +108,10 @@ class Gelu(_Elementwise):
     Params = GeluParams
     imports = ("F",)
 
-    def call_code(self, p: GeluParams, args: list[str], mod: str) -> str:
+    def call_code(self, p: GeluParams, args: list[Code], mod: Code) -> Code:
         if p.approximate == "none":
-            return f"F.gelu({args[0]})"
-        return f"F.gelu({args[0]}, approximate={py(p.approximate)})"
+            return c.call("F.gelu", args[0])
+        return c.call("F.gelu", args[0], approximate=p.approximate)
 
 
 @register
@@ -89,8 +122,11 @@ class LeakyRelu(_Elementwise):
     Params = LeakyReluParams
     imports = ("F",)
 
-    def call_code(self, p: LeakyReluParams, args: list[str], mod: str) -> str:
-        return f"F.leaky_relu({args[0]}, {py(p.negative_slope)})"
+    def call_code(self, p: LeakyReluParams, args: list[Code], mod: Code) -> Code:
+        return c.call("F.leaky_relu", args[0], p.negative_slope)
+
+    def inplace_code(self, p: LeakyReluParams, args: list[Code], mod: Code) -> Code:
+        return c.call("F.leaky_relu", args[0], p.negative_slope, inplace=True)
 
 
 @register
@@ -101,8 +137,11 @@ class Elu(_Elementwise):
     Params = EluParams
     imports = ("F",)
 
-    def call_code(self, p: EluParams, args: list[str], mod: str) -> str:
-        return f"F.elu({args[0]}, {py(p.alpha)})"
+    def call_code(self, p: EluParams, args: list[Code], mod: Code) -> Code:
+        return c.call("F.elu", args[0], p.alpha)
+
+    def inplace_code(self, p: EluParams, args: list[Code], mod: Code) -> Code:
+        return c.call("F.elu", args[0], p.alpha, inplace=True)
 
 
 @register
@@ -118,5 +157,5 @@ class Softmax(_Elementwise):
         norm_axis(ctx, p.dim, len(t.shape))
         return [t]
 
-    def call_code(self, p: SoftmaxParams, args: list[str], mod: str) -> str:
-        return f"torch.softmax({args[0]}, dim={p.dim})"
+    def call_code(self, p: SoftmaxParams, args: list[Code], mod: Code) -> Code:
+        return c.call("torch.softmax", args[0], dim=p.dim)

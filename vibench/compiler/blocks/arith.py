@@ -4,15 +4,41 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from vibench.compiler.blocks.base import NUMERIC_DTYPES, Block, ShapeContext, norm_axis, numel, py
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, fmt_shape
-from vibench.schemas.blocks import ChunkParams, ConcatParams, NoParams, ReduceParams, SplitParams
+from vibench.schemas.blocks import BlockParams, NoParams
+
+
+class ConcatParams(BlockParams):
+    dim: int = Field(1, description="Dimension to concatenate along; all other dimensions must match.")
+
+
+class SplitParams(BlockParams):
+    sizes: tuple[int, ...] = Field(description="Size of each piece along `dim` (their sum is the dimension).")
+    dim: int = Field(-1, description="Dimension to split.")
+
+
+class ChunkParams(BlockParams):
+    chunks: int = Field(ge=1, description="Number of equal pieces (the dimension must divide by it).")
+    dim: int = Field(-1, description="Dimension to split.")
+
+
+class ReduceParams(BlockParams):
+    dim: int | tuple[int, ...] = Field(description="Dimension(s) to reduce.")
+    keepdim: bool = Field(False, description="Keep reduced dimensions with size 1.")
 
 
 def broadcast(ctx: ShapeContext, types: list[TensorType], port: str) -> tuple[Dim, ...]:
-    """numpy/torch broadcasting of several shapes (size-1 dimensions stretch; others must agree)."""
+    """numpy/torch broadcasting of several shapes (size-1 dimensions stretch; others must agree).
+
+    A symbolic dimension against a fixed size, `L` vs 4, needs `L == 1 or L == 4` and gives 4
+    (see :meth:`vibench.compiler.constraints.NodeContext.broadcast`)."""
     rank = max(len(t.shape) for t in types)
     out: list[Dim] = []
     for k in range(rank):
@@ -21,11 +47,8 @@ def broadcast(ctx: ShapeContext, types: list[TensorType], port: str) -> tuple[Di
         if not stretched:
             out.append(1)
             continue
-        first = stretched[0]
-        for d in stretched[1:]:
-            ctx.equal(d, first, port=port, what=f"dimension {k - rank} of the inputs "
-                      f"({' vs '.join(fmt_shape(t.shape) for t in types)})")
-        out.append(first)
+        out.append(ctx.broadcast(stretched, port=port, what=f"dimension {k - rank} of the inputs "
+                                 f"({' vs '.join(fmt_shape(t.shape) for t in types)})"))
     return tuple(out)
 
 
@@ -45,7 +68,8 @@ class _Elementwise(Block):
     inputs: ClassVar[tuple[str, ...]] = ("inputs",)
     variadic = True
     min_inputs = 2
-    op: ClassVar[str]
+    fresh_output = True
+    op: ClassVar[str]  # the operator, also the augmented assignment's (`a += b`)
 
     def infer(self, p: Any, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         dtype = _same_dtype(ctx, ins, "inputs")
@@ -54,8 +78,8 @@ class _Elementwise(Block):
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return (len(ins) - 1) * numel(outs[0])
 
-    def call_code(self, p: Any, args: list[str], mod: str) -> str:
-        return f" {self.op} ".join(args)
+    def call_code(self, p: Any, args: list[Code], mod: Code) -> Code:
+        return c.chain(self.op, args)
 
 
 @register
@@ -64,6 +88,7 @@ class Add(_Elementwise):
 
     name = "add"
     op = "+"
+    augmented = "+"
 
 
 @register
@@ -72,6 +97,7 @@ class Mul(_Elementwise):
 
     name = "mul"
     op = "*"
+    augmented = "*"
 
 
 @register
@@ -80,6 +106,7 @@ class Sub(_Elementwise):
 
     name = "sub"
     op = "-"
+    augmented = "-"
     min_inputs = 2
     inputs = ("x", "y")
     variadic = False
@@ -93,6 +120,7 @@ class Matmul(Block):
     Params = NoParams
     category = "arithmetic"
     inputs = ("x", "y")
+    fresh_output = True
     test_ranks = (3,)
     test_layouts = (("B N K", "B K M"), ("B N K", "K M"))
 
@@ -108,8 +136,8 @@ class Matmul(Block):
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 2 * numel(outs[0]) * ins[0].shape[-1]
 
-    def call_code(self, p: Any, args: list[str], mod: str) -> str:
-        return f"torch.matmul({args[0]}, {args[1]})"
+    def call_code(self, p: Any, args: list[Code], mod: Code) -> Code:
+        return c.call("torch.matmul", args[0], args[1])
 
 
 @register
@@ -122,6 +150,7 @@ class Concat(Block):
     inputs = ("inputs",)
     variadic = True
     min_inputs = 2
+    fresh_output = True
 
     def infer(self, p: ConcatParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         dtype = _same_dtype(ctx, ins, "inputs")
@@ -146,8 +175,8 @@ class Concat(Block):
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0
 
-    def call_code(self, p: ConcatParams, args: list[str], mod: str) -> str:
-        return f"torch.cat([{', '.join(args)}], dim={p.dim})"
+    def call_code(self, p: ConcatParams, args: list[Code], mod: Code) -> Code:
+        return c.call("torch.cat", c.list_of(*args), dim=p.dim)
 
 
 class _Pieces(Block):
@@ -157,8 +186,10 @@ class _Pieces(Block):
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0
 
-    def unpack(self, outs: list[str]) -> str:
-        return ", ".join(outs) + ("," if len(outs) == 1 else "")
+
+def _pieces(split: Code, count: int) -> Code:
+    """The pieces of a split, unpacked by ``unpack``; a single piece is taken out of its tuple here."""
+    return c.index(split, 0) if count == 1 else split
 
 
 @register
@@ -184,8 +215,8 @@ class Split(_Pieces):
             outs.append(TensorType(tuple(shape), t.dtype))
         return outs
 
-    def call_code(self, p: SplitParams, args: list[str], mod: str) -> str:
-        return f"torch.split({args[0]}, {py(list(p.sizes))}, dim={p.dim})"
+    def call_code(self, p: SplitParams, args: list[Code], mod: Code) -> Code:
+        return _pieces(c.call("torch.split", args[0], list(p.sizes), dim=p.dim), len(p.sizes))
 
 
 @register
@@ -204,14 +235,15 @@ class Chunk(_Pieces):
         shape[axis] = t.shape[axis] // p.chunks
         return [TensorType(tuple(shape), t.dtype) for _ in range(p.chunks)]
 
-    def call_code(self, p: ChunkParams, args: list[str], mod: str) -> str:
-        return f"torch.chunk({args[0]}, {p.chunks}, dim={p.dim})"
+    def call_code(self, p: ChunkParams, args: list[Code], mod: Code) -> Code:
+        return _pieces(c.call("torch.chunk", args[0], p.chunks, dim=p.dim), p.chunks)
 
 
 class _Reduce(Block):
     Params = ReduceParams
     category = "arithmetic"
-    fn: ClassVar[str]
+    fresh_output = True
+    fn: ClassVar[str]  # the tensor method, e.g. mean
 
     def infer(self, p: ReduceParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -230,10 +262,9 @@ class _Reduce(Block):
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(ins[0])
 
-    def call_code(self, p: ReduceParams, args: list[str], mod: str) -> str:
+    def call_code(self, p: ReduceParams, args: list[Code], mod: Code) -> Code:
         dim = p.dim if isinstance(p.dim, int) else list(p.dim)
-        keep = ", keepdim=True" if p.keepdim else ""
-        return f"{args[0]}.{self.fn}(dim={py(dim)}{keep})"
+        return c.method(args[0], self.fn, dim=dim, keepdim=non_default(p.keepdim, False))
 
 
 @register

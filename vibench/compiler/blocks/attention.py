@@ -8,11 +8,37 @@ path reads the missing bias's dtype); with biases they script.
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default
+from typing import Literal
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks import MultiHeadAttentionParams, TransformerEncoderLayerParams
+from vibench.schemas.blocks import BlockParams
+
+
+class MultiHeadAttentionParams(BlockParams):
+    num_heads: int = Field(ge=1, description="Attention heads; embed_dim must divide by it.")
+    embed_dim: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+    dropout: float = Field(0.0, ge=0, le=1, description="Dropout on attention weights.")
+    bias: bool = Field(True, description="Biases in the projections.")
+    kdim: int | None = Field(None, ge=1, description="Width of the key input (inferred; default embed_dim).")
+    vdim: int | None = Field(None, ge=1, description="Width of the value input (inferred; default embed_dim).")
+
+
+class TransformerEncoderLayerParams(BlockParams):
+    nhead: int = Field(ge=1, description="Attention heads; d_model must divide by it.")
+    d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+    dim_feedforward: int = Field(2048, ge=1, description="Hidden width of the feed-forward network.")
+    dropout: float = Field(0.1, ge=0, le=1, description="Dropout rate.")
+    activation: Literal["relu", "gelu"] = Field("relu", description="Feed-forward activation.")
+    layer_norm_eps: float = Field(1e-5, gt=0, description="LayerNorm epsilon.")
+    norm_first: bool = Field(False, description="Pre-norm (True) or post-norm (False).")
+    bias: bool = Field(True, description="Biases in linear and norm layers.")
 
 
 def model_width(ctx: ShapeContext, t: TensorType, port: str, given: int | None, param: str, heads: int,
@@ -50,6 +76,7 @@ class MultiHeadAttention(Block):
     inputs = ("query", "key", "value")
     optional_inputs = ("key", "value")
     stochastic = True
+    fresh_output = True  # the output projection's result (seen through a transpose); nothing keeps it
     test_layouts = (("B L D",), ("B L D", "B S K", "B S V"))
 
     def infer(self, p: MultiHeadAttentionParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
@@ -62,6 +89,8 @@ class MultiHeadAttention(Block):
         kdim = vdim = width
         if len(ins) == 3:
             k, v = ins[1], ins[2]
+            ctx.dtype("key", k, frozenset({q.dtype}), f"{q.dtype}, the dtype of query")
+            ctx.dtype("value", v, frozenset({q.dtype}), f"{q.dtype}, the dtype of query")
             kdim = self._side(ctx, k, "key", q, p.kdim, "kdim")
             vdim = self._side(ctx, v, "value", q, p.vdim, "vdim")
             ctx.equal(v.shape[1], k.shape[1], port="value", what="sequence length S of value and key", t=v)
@@ -97,14 +126,14 @@ class MultiHeadAttention(Block):
         projections = 2 * b * length * d * d * 2 + 2 * b * source * d * (kdim + vdim)
         return projections + 4 * b * length * source * d
 
-    def init_code(self, p: MultiHeadAttentionParams) -> str:
-        return call("nn.MultiheadAttention", p.embed_dim, p.num_heads, dropout=non_default(p.dropout, 0.0),
-                    bias=non_default(p.bias, True), kdim=non_default(p.kdim, p.embed_dim),
-                    vdim=non_default(p.vdim, p.embed_dim), batch_first=True)
+    def init_code(self, p: MultiHeadAttentionParams) -> Code:
+        return c.call("nn.MultiheadAttention", p.embed_dim, p.num_heads, dropout=non_default(p.dropout, 0.0),
+                      bias=non_default(p.bias, True), kdim=non_default(p.kdim, p.embed_dim),
+                      vdim=non_default(p.vdim, p.embed_dim), batch_first=True)
 
-    def call_code(self, p: MultiHeadAttentionParams, args: list[str], mod: str) -> str:
+    def call_code(self, p: MultiHeadAttentionParams, args: list[Code], mod: Code) -> Code:
         q, k, v = (args[0], args[0], args[0]) if len(args) == 1 else args
-        return f"{mod}({q}, {k}, {v}, need_weights=False)[0]"
+        return c.index(c.call(mod, q, k, v, need_weights=False), 0)
 
 
 @register
@@ -119,6 +148,7 @@ class TransformerEncoderLayer(Block):
     Params = TransformerEncoderLayerParams
     category = "attention"
     stochastic = True
+    fresh_output = True  # a layer norm's or a residual sum's result
     test_layouts = (("B L D",),)
     test_hints = {"dim_feedforward": (1, 8, 32)}
 
@@ -142,8 +172,8 @@ class TransformerEncoderLayer(Block):
         attention = 8 * b * length * d * d + 4 * b * length * length * d
         return attention + 4 * b * length * d * f + 10 * b * length * d
 
-    def init_code(self, p: TransformerEncoderLayerParams) -> str:
-        return call(
+    def init_code(self, p: TransformerEncoderLayerParams) -> Code:
+        return c.call(
             "nn.TransformerEncoderLayer", p.d_model, p.nhead,
             dim_feedforward=non_default(p.dim_feedforward, 2048),
             dropout=non_default(p.dropout, 0.1),

@@ -1,26 +1,34 @@
-"""What a block type is: parameters, ports, a shape rule and code generation, in one class.
+"""What a block type is: parameters, ports, a shape rule, code generation and (for native blocks)
+its torch implementation, in one file.
 
-A block subclasses :class:`Block`, sets ``name`` and ``Params`` (a pydantic model from
-:mod:`vibench.schemas.blocks`), and implements:
+A block subclasses :class:`Block`, sets ``name`` and ``Params`` (a pydantic model), and implements:
 
 * ``infer(p, ins, ctx)`` — the torch-free shape rule: input :class:`TensorType` s to output ones.
   It states what it needs through ``ctx`` (ranks, equal dims, constraints, compile-time values) and
   fills in inferred parameters with ``ctx.set`` (``in_channels`` from the input, say);
 * ``param_count`` and ``flops`` — static estimates (FLOPs count a multiply-add as 2);
-* ``init_code`` — the Python expression that builds its submodule (None: no submodule), and
-  ``call_code`` — the expression that computes its output(s) in ``forward``.
+* ``init_code(p)`` — the expression that builds its submodule (None: no submodule), and
+  ``call_code(p, args, mod)`` — the expression that computes its output(s) in ``forward``; both
+  return code nodes built with :mod:`vibench.compiler.codegen.code` (never source text), so
+  parameter values reach model.py only as literals.
 
-Native blocks (logic that is not a DAG of primitives) list the classes they need in ``natives``;
-their source lives in :mod:`vibench.runtime.natives` and is copied into the emitted file.
+A *native* block (logic that is not a graph of torch layers) defines its ``nn.Module`` classes in
+its own file on the stand-ins of :mod:`vibench.compiler.blocks.torchless` and lists the class
+objects in ``natives``; the emitter copies their source into model.py (:func:`native_source`).
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import SKIP, Code, non_default  # noqa: F401  (re-exported for blocks)
 from vibench.compiler.ir import TensorType
 from vibench.compiler.symbolic import Dim, product
 
@@ -61,6 +69,8 @@ class ShapeContext(Protocol):
 
     def require(self, lhs: Dim, op: str, rhs: Dim, reason: str, *, param: str | None = None) -> None: ...
 
+    def broadcast(self, dims: Sequence[Dim], *, port: str | None, what: str) -> Dim: ...
+
     def concrete(self, d: Dim, what: str, *, port: str | None = None) -> int: ...
 
     def set(self, name: str, value: Any) -> None: ...
@@ -80,7 +90,7 @@ class Block:
     outputs: ClassVar[tuple[str, ...]] = ("out",)
     category: ClassVar[str] = "misc"
     imports: ClassVar[tuple[str, ...]] = ()  # extra imports the emitted code needs: "F", "math"
-    natives: ClassVar[tuple[str, ...]] = ()  # classes copied from vibench.runtime.natives
+    natives: ClassVar[tuple[Any, ...]] = ()  # native classes (defined on torchless stand-ins) copied into model.py
     # What init_code builds: "module", or "parameter" (an nn.Parameter attribute; `repeat` then keeps
     # the copies in an nn.ParameterList instead of an nn.ModuleList).
     init_kind: ClassVar[str] = "module"
@@ -118,19 +128,29 @@ class Block:
 
     # -- code generation -----------------------------------------------------------------------
 
-    def init_code(self, p: Any) -> str | None:
-        """Python expression building this node's submodule (``None``: the node has none)."""
+    # The output is a fresh tensor that autograd does not keep (conv, linear, norms, sums...): a
+    # later node may overwrite it in place when nothing else reads it.
+    fresh_output: ClassVar[bool] = False
+    # ``a = a <op> b`` may be written ``a <op>= b`` when ``a`` dies here and is fresh ("+" for add).
+    augmented: ClassVar[str | None] = None
+
+    def init_code(self, p: Any) -> Code | None:
+        """The expression building this node's submodule (``None``: the node has none)."""
         return None
 
-    def call_code(self, p: Any, args: list[str], mod: str) -> str:
-        """Python expression computing the output(s); ``mod`` is ``self.<node>``."""
-        return f"{mod}({', '.join(args)})"
+    def call_code(self, p: Any, args: list[Code], mod: Code) -> Code:
+        """The expression computing the output(s); ``mod`` is ``self.<node>``."""
+        return c.call(mod, *args)
 
-    def unpack(self, outs: list[str]) -> str:
-        """Left-hand side that receives the outputs of ``call_code``."""
-        return ", ".join(outs)
+    def inplace_code(self, p: Any, args: list[Code], mod: Code) -> Code | None:
+        """The same computation overwriting ``args[0]`` (which nothing reads afterwards), or None."""
+        return None
 
-    def native_classes(self, p: Any) -> tuple[str, ...]:
+    def unpack(self, outs: list[Code]) -> Code:
+        """The assignment target that receives the outputs of ``call_code``."""
+        return outs[0] if len(outs) == 1 else c.tuple_of(*outs)
+
+    def native_classes(self, p: Any) -> tuple[Any, ...]:
         """The native classes these parameters need (default: all of ``natives``), in source order."""
         return self.natives
 
@@ -148,41 +168,53 @@ def numel(t: TensorType) -> Dim:
 
 
 def py(value: Any) -> str:
-    """A deterministic Python literal for a parameter value."""
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return f'float("{value}")'
-        return repr(value)
-    if isinstance(value, tuple):
-        inner = ", ".join(py(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, list):
-        return "[" + ", ".join(py(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, str):
-        text = repr(value)
-        if text.startswith("'") and '"' not in value:
-            text = '"' + text[1:-1] + '"'  # the quotes black and ruff format would choose
-        return text
-    return repr(value)
+    """A deterministic Python literal for a parameter value (for messages and reports)."""
+    from vibench.compiler.codegen.layout import flat
+
+    return flat(c.const(value))
 
 
 def call(fn: str, *args: Any, **kwargs: Any) -> str:
-    """``fn(arg, ..., key=value, ...)`` with literals rendered by :func:`py`; None kwargs dropped."""
+    """Legacy text form of a call, for blocks not yet moved to code nodes (see codegen.code.call)."""
+    from vibench.compiler.codegen.code import _Default
+
     parts = [a if isinstance(a, str) else py(a) for a in args]
-    parts += [f"{k}={py(v)}" for k, v in kwargs.items() if v is not _SKIP]
+    parts += [f"{k}={py(v)}" for k, v in kwargs.items() if v is not SKIP and not isinstance(v, _Default)]
     return f"{fn}({', '.join(parts)})"
 
 
-_SKIP = object()
+@functools.cache
+def _module_sources(filename: str) -> dict[str, str]:
+    with open(filename, encoding="utf-8") as fh:
+        text = fh.read()
+    out: dict[str, str] = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            segment = ast.get_source_segment(text, node)
+            assert segment is not None
+            decorators = "".join(f"@{ast.get_source_segment(text, d)}\n" for d in node.decorator_list)
+            out[node.name] = decorators + segment
+    return out
 
 
-def non_default(value: Any, default: Any) -> Any:
-    """``value`` if it differs from torch's default, else a marker that :func:`call` drops."""
-    return _SKIP if value == default else value
+def native_source(cls: Any) -> str:
+    """The source text of a native class (or function) of a block file, as model.py receives it."""
+    if isinstance(cls, str):  # transition: a native still in vibench/runtime/natives
+        import os
+
+        folder = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "runtime", "natives")
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                found = _module_sources(os.path.join(folder, name)).get(cls)
+                if found is not None:
+                    return found
+        raise RuntimeError(f"native `{cls}` not found (this is a bug)")
+    module = sys.modules[cls.__module__]
+    filename = getattr(module, "__file__", None)
+    sources = _module_sources(filename) if filename else {}
+    if cls.__name__ not in sources:
+        raise RuntimeError(f"native `{cls.__name__}` not found in {filename} (this is a bug)")
+    return sources[cls.__name__]
 
 
 def norm_axis(ctx: ShapeContext, axis: int, rank: int, param: str = "dim") -> int:

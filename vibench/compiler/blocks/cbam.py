@@ -8,11 +8,77 @@ squeeze-and-excitation gate (Hu et al., CVPR 2018).
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default, numel
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks_cnn import ChannelAttentionParams, SpatialAttentionParams
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import nn, torch
+
+
+class ChannelAttentionParams(BlockParams):
+    reduction: int = Field(16, ge=1, description="Bottleneck ratio of the shared MLP: hidden width C // reduction.")
+    pooling: Literal["avg_max", "avg"] = Field(
+        "avg_max", description="Pooled descriptors fed to the MLP: average and max (CBAM) or average only (SE)."
+    )
+    bias: bool = Field(False, description="Biases in the two linear layers of the shared MLP.")
+    in_channels: int | None = Field(None, ge=1, description="Channels C of [B, C, L] (inferred from the input).")
+
+
+class SpatialAttentionParams(BlockParams):
+    kernel_size: int = Field(7, ge=1, description="Odd width of the convolution over the pooled channel maps.")
+
+
+# -- torch implementations (copied into model.py) --------------------------------------------
+
+
+class ChannelAttention1d(nn.Module):
+    """Scale the channels of [B, C, L] by sigmoid gates from a shared MLP on pooled descriptors.
+
+    The per-channel average over L (and, with ``pooling="avg_max"``, the maximum) goes through the
+    same MLP ``fc`` (C -> C // reduction -> C with a ReLU between); the results are summed, squashed
+    by a sigmoid and multiply the channels.
+    """
+
+    def __init__(self, in_channels: int, reduction: int = 16, pooling: str = "avg_max", bias: bool = False) -> None:
+        super().__init__()
+        hidden = in_channels // reduction
+        self.fc = nn.Sequential(
+            nn.Linear(in_channels, hidden, bias=bias), nn.ReLU(), nn.Linear(hidden, in_channels, bias=bias)
+        )
+        self.pooling = pooling
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.fc(x.mean(dim=2))
+        if self.pooling == "avg_max":
+            logits = logits + self.fc(x.amax(dim=2))
+        return x * torch.sigmoid(logits).unsqueeze(2)
+
+
+class SpatialAttention1d(nn.Module):
+    """Scale the positions of [B, C, L] by sigmoid gates from a conv over the channel mean and max."""
+
+    def __init__(self, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return x * torch.sigmoid(self.conv(pooled))
+
+
+# -- blocks -----------------------------------------------------------------------------------
 
 
 def _signal(ctx: ShapeContext, t: TensorType) -> None:
@@ -32,7 +98,8 @@ class ChannelAttention(Block):
     name = "channel_attention"
     Params = ChannelAttentionParams
     category = "attention"
-    natives = ("ChannelAttention1d",)
+    natives = (ChannelAttention1d,)
+    fresh_output = True  # the gated input x * gates, a new product autograd does not keep
     test_hints = {"reduction": (1, 2, 4)}
 
     def infer(self, p: ChannelAttentionParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
@@ -59,9 +126,9 @@ class ChannelAttention(Block):
         mlp = 4 * p.in_channels * (p.in_channels // p.reduction)
         return (descriptors + 1) * numel(outs[0]) + descriptors * ins[0].shape[0] * mlp
 
-    def init_code(self, p: ChannelAttentionParams) -> str:
-        return call("ChannelAttention1d", p.in_channels, reduction=p.reduction,
-                    pooling=non_default(p.pooling, "avg_max"), bias=non_default(p.bias, False))
+    def init_code(self, p: ChannelAttentionParams) -> Code:
+        return c.call(ChannelAttention1d.__name__, p.in_channels, reduction=p.reduction,
+                      pooling=non_default(p.pooling, "avg_max"), bias=non_default(p.bias, False))
 
 
 @register
@@ -76,7 +143,8 @@ class SpatialAttention(Block):
     name = "spatial_attention"
     Params = SpatialAttentionParams
     category = "attention"
-    natives = ("SpatialAttention1d",)
+    natives = (SpatialAttention1d,)
+    fresh_output = True  # the gated input x * gates, a new product autograd does not keep
     test_hints = {"kernel_size": (1, 3, 5, 7)}
 
     def infer(self, p: SpatialAttentionParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
@@ -95,5 +163,5 @@ class SpatialAttention(Block):
         b, _, length = outs[0].shape
         return 3 * numel(outs[0]) + 4 * p.kernel_size * b * length
 
-    def init_code(self, p: SpatialAttentionParams) -> str:
-        return call("SpatialAttention1d", kernel_size=p.kernel_size)
+    def init_code(self, p: SpatialAttentionParams) -> Code:
+        return c.call(SpatialAttention1d.__name__, kernel_size=p.kernel_size)

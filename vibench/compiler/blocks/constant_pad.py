@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from vibench.compiler.blocks.base import NUMERIC_DTYPES, Block, ShapeContext, norm_axis, numel, py
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import SKIP, Code
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks_rnn import ConstantPadParams
+from vibench.schemas.blocks import BlockParams
+
+
+class ConstantPadParams(BlockParams):
+    dim: int = Field(description="Dimension to pad (1: the channels of [B, C, L]).")
+    before: int = Field(0, ge=0, description="Entries added at the start of the dimension.")
+    after: int = Field(0, ge=0, description="Entries added at the end of the dimension.")
+    value: float = Field(0.0, description="The value of the added entries.")
 
 
 @register
@@ -41,9 +52,8 @@ class ConstantPad(Block):
     def flops(self, p: ConstantPadParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0 if p.before + p.after == 0 else numel(outs[0])
 
-    def call_code(self, p: ConstantPadParams, args: list[str], mod: str) -> str:
+    def call_code(self, p: ConstantPadParams, args: list[Code], mod: Code) -> Code:
         if p.before + p.after == 0:
-            return args[0]
+            return args[0]  # the input itself: not a fresh tensor
         pads = (0, 0) * (-p.dim - 1) + (p.before, p.after)
-        value = f", value={py(p.value)}" if p.value else ""
-        return f"F.pad({args[0]}, {py(pads)}{value})"
+        return c.call("F.pad", args[0], pads, value=p.value if p.value else SKIP)

@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks import Conv1dParams, ConvTranspose1dParams
+from vibench.schemas.blocks import BlockParams
+
+
+class Conv1dParams(BlockParams):
+    out_channels: int = Field(ge=1, description="Output channels.")
+    kernel_size: int = Field(ge=1, description="Kernel width.")
+    stride: int = Field(1, ge=1, description="Stride.")
+    padding: Annotated[int, Field(ge=0)] | Literal["same", "valid"] = Field(
+        0, description="Zero padding on both sides, or 'same' / 'valid'."
+    )
+    dilation: int = Field(1, ge=1, description="Spacing between kernel taps.")
+    groups: int = Field(1, ge=1, description="Blocked connections; in and out channels must divide by it.")
+    bias: bool = Field(True, description="Learnable bias.")
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = Field("zeros", description="Padding mode.")
+    in_channels: int | None = Field(None, ge=1, description="Input channels (inferred from the input).")
+
+
+class ConvTranspose1dParams(BlockParams):
+    out_channels: int = Field(ge=1, description="Output channels.")
+    kernel_size: int = Field(ge=1, description="Kernel width.")
+    stride: int = Field(1, ge=1, description="Stride (the upsampling factor).")
+    padding: int = Field(0, ge=0, description="Implicit padding removed from both sides of the output.")
+    output_padding: int = Field(0, ge=0, description="Extra length added to one side of the output.")
+    dilation: int = Field(1, ge=1, description="Spacing between kernel taps.")
+    groups: int = Field(1, ge=1, description="Blocked connections.")
+    bias: bool = Field(True, description="Learnable bias.")
+    in_channels: int | None = Field(None, ge=1, description="Input channels (inferred from the input).")
 
 
 def _channels(ctx: ShapeContext, p: Conv1dParams | ConvTranspose1dParams, t: TensorType) -> int:
@@ -36,6 +68,7 @@ class Conv1d(Block):
     name = "conv1d"
     Params = Conv1dParams
     category = "convolution"
+    fresh_output = True
 
     def infer(self, p: Conv1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -62,8 +95,8 @@ class Conv1d(Block):
         b, c, length = outs[0].shape
         return 2 * b * c * length * (p.in_channels // p.groups) * p.kernel_size
 
-    def init_code(self, p: Conv1dParams) -> str:
-        return call(
+    def init_code(self, p: Conv1dParams) -> Code:
+        return c.call(
             "nn.Conv1d", p.in_channels, p.out_channels,
             kernel_size=p.kernel_size,
             stride=non_default(p.stride, 1),
@@ -99,6 +132,7 @@ class ConvTranspose1d(Block):
     name = "conv_transpose1d"
     Params = ConvTranspose1dParams
     category = "convolution"
+    fresh_output = True
 
     def infer(self, p: ConvTranspose1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -120,8 +154,8 @@ class ConvTranspose1d(Block):
         b, _, length = ins[0].shape
         return 2 * b * length * p.in_channels * (p.out_channels // p.groups) * p.kernel_size
 
-    def init_code(self, p: ConvTranspose1dParams) -> str:
-        return call(
+    def init_code(self, p: ConvTranspose1dParams) -> Code:
+        return c.call(
             "nn.ConvTranspose1d", p.in_channels, p.out_channels,
             kernel_size=p.kernel_size,
             stride=non_default(p.stride, 1),

@@ -2,11 +2,111 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default, norm_axis, numel
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, norm_axis, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks import MovingAverageParams, SeriesDecompositionParams, SpectralConv1dParams
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import F, nn, torch
+
+
+class MovingAverageParams(BlockParams):
+    kernel_size: int = Field(ge=1, description="Window of the moving average (odd keeps the length).")
+    dim: int = Field(1, description="Dimension to average along (time: 1 for [B, L, C]).")
+
+
+class SeriesDecompositionParams(BlockParams):
+    kernel_size: int = Field(ge=1, description="Moving-average window of the trend; must be odd.")
+    dim: int = Field(1, description="Time dimension (1 for [B, L, C]).")
+
+
+class SpectralConv1dParams(BlockParams):
+    out_channels: int = Field(ge=1, description="Output channels.")
+    modes: int = Field(ge=1, description="Lowest Fourier modes kept (at most L // 2 + 1).")
+    in_channels: int | None = Field(None, ge=1, description="Input channels (inferred from the input).")
+
+
+# -- torch implementations (copied into model.py) --------------------------------------------
+
+
+class MovingAverage(nn.Module):
+    """Moving average along one dimension with edge-replicated padding (Autoformer's `moving_avg`).
+
+    ``(kernel_size - 1) // 2`` copies of the first and last step are added on each side, then an
+    average pool of width ``kernel_size`` and stride 1 runs along that dimension, where it lies
+    (a [B, L, C] series is pooled as its [B, C, L] view, as the reference does): an odd kernel keeps
+    the length, an even one shortens it by one. No parameters.
+    """
+
+    def __init__(self, kernel_size: int, dim: int = 1) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad = (self.kernel_size - 1) // 2
+        if pad > 0:
+            sizes = list(x.shape)
+            sizes[self.dim] = pad
+            first = x.narrow(self.dim, 0, 1).expand(sizes)
+            last = x.narrow(self.dim, x.shape[self.dim] - 1, 1).expand(sizes)
+            x = torch.cat([first, x, last], dim=self.dim)
+        series = x.transpose(self.dim, -1)
+        if series.dim() <= 3:
+            return F.avg_pool1d(series, self.kernel_size, stride=1).transpose(self.dim, -1)
+        rows = series.reshape(-1, 1, series.shape[-1])
+        mean = F.avg_pool1d(rows, self.kernel_size, stride=1)
+        return mean.reshape(list(series.shape[:-1]) + [mean.shape[-1]]).transpose(self.dim, -1)
+
+
+class SeriesDecomposition(nn.Module):
+    """Split a series into seasonal (x minus trend) and trend (moving average) parts, same shape."""
+
+    def __init__(self, kernel_size: int, dim: int = 1) -> None:
+        super().__init__()
+        self.moving_avg = MovingAverage(kernel_size, dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        trend = self.moving_avg(x)
+        return x - trend, trend
+
+
+class SpectralConv1d(nn.Module):
+    """Multiply the lowest ``modes`` Fourier coefficients of [B, C_in, L] by learned complex weights.
+
+    rFFT over L, keep bins ``0..modes-1``, mix channels with ``weights`` (C_in, C_out, modes) complex
+    (initialised ``rand / (C_in * C_out)`` for real and imaginary parts, as in PHM-Vibench), zero the
+    other bins, inverse rFFT back to length L. Needs ``modes <= L // 2 + 1``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, modes: int) -> None:
+        super().__init__()
+        self.out_channels = out_channels
+        self.modes = modes
+        scale = 1.0 / (in_channels * out_channels)
+        self.weights = nn.Parameter(scale * torch.rand(in_channels, out_channels, modes, dtype=torch.cfloat))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-1]
+        spectrum = torch.fft.rfft(x, dim=-1)
+        out = torch.zeros(x.shape[0], self.out_channels, length // 2 + 1, dtype=torch.cfloat, device=x.device)
+        out[:, :, : self.modes] = torch.einsum("bix,iox->box", spectrum[:, :, : self.modes], self.weights)
+        return torch.fft.irfft(out, n=length, dim=-1)
+
+
+# -- blocks -----------------------------------------------------------------------------------
 
 
 def _averaged(ctx: ShapeContext, t: TensorType, kernel: int, dim: int) -> tuple[int, Dim]:
@@ -14,13 +114,18 @@ def _averaged(ctx: ShapeContext, t: TensorType, kernel: int, dim: int) -> tuple[
     ctx.rank("x", t, range(2, 9), "[B, L, ...]")
     axis = norm_axis(ctx, dim, len(t.shape))
     pad = (kernel - 1) // 2
-    ctx.require(t.shape[axis] + 2 * pad, ">=", kernel,
-                f"the padded series is at least as long as the window ({kernel})", param="kernel_size")
+    ctx.require(
+        t.shape[axis] + 2 * pad,
+        ">=",
+        kernel,
+        f"the padded series is at least as long as the window ({kernel})",
+        param="kernel_size",
+    )
     return axis, t.shape[axis] + 2 * pad - kernel + 1
 
 
 @register
-class MovingAverage(Block):
+class MovingAverageBlock(Block):
     """Moving average along one dimension with edge-replicated padding (the trend of Autoformer/DLinear).
 
     Odd ``kernel_size`` keeps the length; an even one shortens it by one. No parameters.
@@ -29,7 +134,7 @@ class MovingAverage(Block):
     name = "moving_average"
     Params = MovingAverageParams
     category = "decomposition"
-    natives = ("MovingAverage",)
+    natives = (MovingAverage,)
     imports = ("F",)
     test_ranks = (3,)
 
@@ -43,12 +148,12 @@ class MovingAverage(Block):
     def flops(self, p: MovingAverageParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0]) * p.kernel_size
 
-    def init_code(self, p: MovingAverageParams) -> str:
-        return call("MovingAverage", p.kernel_size, dim=non_default(p.dim, 1))
+    def init_code(self, p: MovingAverageParams) -> Code:
+        return c.call(MovingAverage.__name__, p.kernel_size, dim=non_default(p.dim, 1))
 
 
 @register
-class SeriesDecomposition(Block):
+class SeriesDecompositionBlock(Block):
     """Split a series into `seasonal` (x minus trend) and `trend` (moving average), both shaped like x.
 
     ``kernel_size`` must be odd (an even window would shorten the trend). Autoformer's and DLinear's
@@ -59,28 +164,33 @@ class SeriesDecomposition(Block):
     Params = SeriesDecompositionParams
     category = "decomposition"
     outputs = ("seasonal", "trend")
-    natives = ("MovingAverage", "SeriesDecomposition")
+    natives = (MovingAverage, SeriesDecomposition)
     imports = ("F",)
     test_ranks = (3,)
 
     def infer(self, p: SeriesDecompositionParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         if p.kernel_size % 2 == 0:
-            raise ctx.fail("the trend window must be odd so that trend and series have the same length",
-                           code="E301", param="kernel_size", expected="an odd kernel_size",
-                           found=str(p.kernel_size), hint=f"use {p.kernel_size + 1} or {p.kernel_size - 1}")
+            raise ctx.fail(
+                "the trend window must be odd so that trend and series have the same length",
+                code="E301",
+                param="kernel_size",
+                expected="an odd kernel_size",
+                found=str(p.kernel_size),
+                hint=f"use {p.kernel_size + 1} or {p.kernel_size - 1}",
+            )
         _averaged(ctx, t, p.kernel_size, p.dim)
         return [t, t]
 
     def flops(self, p: SeriesDecompositionParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0]) * (p.kernel_size + 1)
 
-    def init_code(self, p: SeriesDecompositionParams) -> str:
-        return call("SeriesDecomposition", p.kernel_size, dim=non_default(p.dim, 1))
+    def init_code(self, p: SeriesDecompositionParams) -> Code:
+        return c.call(SeriesDecomposition.__name__, p.kernel_size, dim=non_default(p.dim, 1))
 
 
 @register
-class SpectralConv1d(Block):
+class SpectralConv1dBlock(Block):
     """Fourier-neural-operator spectral convolution over [B, C, L]: learned complex weights on the lowest modes.
 
     Output [B, out_channels, L]. Weights are complex (C_in, C_out, modes); the parameter count counts
@@ -90,7 +200,8 @@ class SpectralConv1d(Block):
     name = "spectral_conv1d"
     Params = SpectralConv1dParams
     category = "spectral"
-    natives = ("SpectralConv1d",)
+    natives = (SpectralConv1d,)
+    fresh_output = True
 
     def infer(self, p: SpectralConv1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -100,8 +211,13 @@ class SpectralConv1d(Block):
             ctx.equal(t.shape[1], p.in_channels, port="x", what="input channels", t=t, param="in_channels")
         ctx.set("in_channels", ctx.concrete(t.shape[1], "the input channels", port="x"))
         b, _, length = t.shape
-        ctx.require(length // 2 + 1, ">=", p.modes, f"the signal has at least {p.modes} Fourier modes "
-                    "(L // 2 + 1 >= modes)", param="modes")
+        ctx.require(
+            length // 2 + 1,
+            ">=",
+            p.modes,
+            f"the signal has at least {p.modes} Fourier modes (L // 2 + 1 >= modes)",
+            param="modes",
+        )
         return [TensorType((b, p.out_channels, length), t.dtype)]
 
     def param_count(self, p: SpectralConv1dParams, ins: list[TensorType]) -> int:
@@ -116,5 +232,5 @@ class SpectralConv1d(Block):
         transforms = 2 * p.modes * (numel(ins[0]) + numel(outs[0]))
         return 8 * b * p.in_channels * p.out_channels * p.modes + transforms
 
-    def init_code(self, p: SpectralConv1dParams) -> str:
-        return call("SpectralConv1d", p.in_channels, p.out_channels, p.modes)
+    def init_code(self, p: SpectralConv1dParams) -> Code:
+        return c.call(SpectralConv1d.__name__, p.in_channels, p.out_channels, p.modes)

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, INT_DTYPES, Block, ShapeContext, call, non_default, numel
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, INT_DTYPES, Block, ShapeContext, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, product
-from vibench.schemas.blocks import EmbeddingParams, LinearParams
+from vibench.schemas.blocks import BlockParams
+
+
+class LinearParams(BlockParams):
+    out_features: int = Field(ge=1, description="Output features (last dimension).")
+    bias: bool = Field(True, description="Learnable bias.")
+    in_features: int | None = Field(None, ge=1, description="Input features (inferred from the last dimension).")
+
+
+class EmbeddingParams(BlockParams):
+    num_embeddings: int = Field(ge=1, description="Vocabulary size: inputs are integers in [0, num_embeddings).")
+    embedding_dim: int = Field(ge=1, description="Size of each embedding vector.")
+    padding_idx: int | None = Field(None, description="Index whose vector stays zero and gets no gradient.")
 
 
 @register
@@ -20,6 +36,7 @@ class Linear(Block):
     Params = LinearParams
     category = "dense"
     test_ranks = (2, 3)
+    fresh_output = True
 
     def infer(self, p: LinearParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -39,8 +56,8 @@ class Linear(Block):
         assert p.in_features is not None
         return 2 * p.in_features * numel(outs[0])
 
-    def init_code(self, p: LinearParams) -> str:
-        return call("nn.Linear", p.in_features, p.out_features, bias=non_default(p.bias, True))
+    def init_code(self, p: LinearParams) -> Code:
+        return c.call("nn.Linear", p.in_features, p.out_features, bias=non_default(p.bias, True))
 
 
 def _flatten_hint(t: TensorType, in_features: int) -> str | None:
@@ -58,6 +75,7 @@ class Embedding(Block):
     name = "embedding"
     Params = EmbeddingParams
     category = "dense"
+    fresh_output = True
     test_ranks = (2,)
     test_dtypes = ("int64",)
     test_hints = {"num_embeddings": (2, 5, 16)}  # random test ids are 0 and 1
@@ -76,5 +94,5 @@ class Embedding(Block):
     def flops(self, p: EmbeddingParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0
 
-    def init_code(self, p: EmbeddingParams) -> str:
-        return call("nn.Embedding", p.num_embeddings, p.embedding_dim, padding_idx=non_default(p.padding_idx, None))
+    def init_code(self, p: EmbeddingParams) -> Code:
+        return c.call("nn.Embedding", p.num_embeddings, p.embedding_dim, padding_idx=non_default(p.padding_idx, None))

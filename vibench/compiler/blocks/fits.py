@@ -2,15 +2,92 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import Block, ShapeContext, call, non_default, numel
+import math
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import Block, ShapeContext, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks_isfm_backbones import FrequencyInterpolationParams
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import F, nn, torch
+
+
+class FrequencyInterpolationParams(BlockParams):
+    cut_freq: int = Field(65, ge=1, description="Lowest Fourier bins kept and mapped (the low-pass cut-off).")
+    pred_len: int = Field(0, ge=0, description="Steps appended to the series (0: reconstruct the input length).")
+    channels: int | None = Field(None, ge=1, description="Channels C of [B, T, C] (inferred).")
+    seq_len: int | None = Field(
+        None, ge=1, description="Input length T (inferred; fixed at compile time only when pred_len > 0)."
+    )
+
+
+# -- torch implementations (copied into model.py) --------------------------------------------
+
+
+class ComplexLinear(nn.Module):
+    """Affine map over the last dimension with complex64 weight and bias (complex input).
+
+    Initialised like torch.nn.Linear converted to complex (real parts from torch's initialisation,
+    imaginary parts zero), as PHM-Vibench's ``nn.Linear(...).to(torch.cfloat)``.
+    """
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        weight = torch.empty(out_features, in_features)
+        nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+        bias = torch.empty(out_features).uniform_(-1 / math.sqrt(in_features), 1 / math.sqrt(in_features))
+        self.weight = nn.Parameter(weight.to(torch.cfloat))
+        self.bias = nn.Parameter(bias.to(torch.cfloat))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
+class FrequencyInterpolation(nn.Module):
+    """Low-pass and re-sample a series [B, T, C] in the frequency domain -> [B, T + pred_len, C].
+
+    Each channel is normalised over time (mean, unbiased variance + 1e-5); its rFFT is cut to the
+    lowest ``cut_freq`` bins, which the channel's complex linear map (``freq_upsampler.<c>``) turns
+    into ``int(cut_freq * ratio)`` bins, ratio = (T + pred_len) / T; these are zero-padded and
+    inverse-transformed to T + pred_len samples, scaled by the ratio and de-normalised. Needs
+    T // 2 + 1 >= cut_freq and T >= 2.
+    """
+
+    def __init__(self, cut_freq: int, channels: int, seq_len: int = 0, pred_len: int = 0) -> None:
+        super().__init__()
+        self.cut_freq = cut_freq
+        self.pred_len = pred_len
+        self.ratio = (seq_len + pred_len) / seq_len if seq_len > 0 else 1.0
+        out_freq = int(cut_freq * self.ratio)
+        self.freq_upsampler = nn.ModuleList([ComplexLinear(cut_freq, out_freq) for _ in range(channels)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=1, keepdim=True)
+        centred = x - mean
+        std = torch.sqrt(torch.var(centred, dim=1, keepdim=True) + 1e-5)
+        low = torch.fft.rfft(centred / std, dim=1)[:, : self.cut_freq].transpose(1, 2)  # [B, C, cut_freq]
+        mapped = torch.stack([layer(low[:, i]) for i, layer in enumerate(self.freq_upsampler)], dim=1)
+        out_len = x.shape[1] + self.pred_len
+        series = torch.fft.irfft(mapped.transpose(1, 2), n=out_len, dim=1) * self.ratio
+        return series * std + mean
+
+
+# -- block ------------------------------------------------------------------------------------
 
 
 @register
-class FrequencyInterpolation(Block):
+class FrequencyInterpolationBlock(Block):
     """FITS frequency interpolation over [B, T, C] -> [B, T + pred_len, C]: a complex linear map of the low bins.
 
     Per channel: normalise over time, rFFT, keep the lowest ``cut_freq`` bins, map them with a
@@ -24,8 +101,9 @@ class FrequencyInterpolation(Block):
     name = "frequency_interpolation"
     Params = FrequencyInterpolationParams
     category = "spectral"
-    natives = ("ComplexLinear", "FrequencyInterpolation")
+    natives = (ComplexLinear, FrequencyInterpolation)
     imports = ("F", "math")
+    fresh_output = True  # the de-normalised series, series * std + mean
     test_layouts = (("B L C",),)
     test_hints = {"cut_freq": (1, 2, 3, 5), "pred_len": (0, 0, 2, 5)}
 
@@ -64,6 +142,6 @@ class FrequencyInterpolation(Block):
         mapping = 8 * b * p.channels * p.cut_freq * self._out_freq(p)
         return mapping + 5 * (numel(ins[0]) + numel(outs[0])) + 6 * numel(outs[0])
 
-    def init_code(self, p: FrequencyInterpolationParams) -> str:
-        return call("FrequencyInterpolation", p.cut_freq, p.channels, seq_len=non_default(p.seq_len, None),
-                    pred_len=non_default(p.pred_len, 0))
+    def init_code(self, p: FrequencyInterpolationParams) -> Code:
+        return c.call(FrequencyInterpolation.__name__, p.cut_freq, p.channels, seq_len=non_default(p.seq_len, None),
+                      pred_len=non_default(p.pred_len, 0))

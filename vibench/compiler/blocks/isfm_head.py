@@ -1,36 +1,129 @@
-"""ISFM task-head blocks: named activations, reference-layout MLPs, per-system classifiers and
-prototypes, cross-attention and H_03's universal projection.
+"""ISFM task-head blocks: named activations, reference-layout MLPs, cross-attention and H_03's
+universal projection.
 
-Heads with one set of weights per system take ``num_classes`` as the reference does, a mapping
-system id -> class count, and route each sample by the ``system_id`` input [B] (the native
-``SystemRouter``; logits are padded with -inf up to the widest system).
+The heads with one set of weights per system (H_01's classifiers, H_02's prototypes) and their
+``SystemRouter`` are in :mod:`vibench.compiler.blocks.isfm_routing`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default, numel, py
-from vibench.compiler.blocks.isfm_hse import system_port
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, product
-from vibench.schemas.blocks_isfm_head import (
-    IsfmActivationParams,
-    IsfmCrossAttentionParams,
-    IsfmMlpParams,
-    IsfmSystemClassifierParams,
-    IsfmSystemPrototypesParams,
-    IsfmUniversalProjectionParams,
-)
+from vibench.schemas.blocks import BlockParams
 
-_MODULES = {"relu": "nn.ReLU()", "gelu": "nn.GELU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
-            "leaky_relu": "nn.LeakyReLU(0.1)", "elu": "nn.ELU()", "ELU": "nn.ELU()", "softplus": "nn.Softplus()",
-            "silu": "nn.SiLU()", "none": "nn.Identity()"}
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import F, nn, torch
+
+ActivationName = Literal["relu", "gelu", "tanh", "sigmoid", "leaky_relu", "elu", "ELU", "softplus", "silu", "none"]
 
 
-def _features(ctx: ShapeContext, t: TensorType, given: int | None, param: str, port: str = "x",
-              ranks: range | int = range(2, 9)) -> int:
+class IsfmActivationParams(BlockParams):
+    name: ActivationName = Field(
+        description="Activation as the ISFM reference components name it (leaky_relu has slope 0.1, 'ELU' is "
+        "E_03_Patch's spelling of elu, 'none' is the identity)."
+    )
+
+
+class IsfmMlpParams(BlockParams):
+    layers: tuple[int, ...] = Field(min_length=1, description="Output widths of the Linear layers, in order.")
+    activation: ActivationName = Field("relu", description="Activation after every Linear but the last.")
+    last_activation: ActivationName = Field("none", description="Activation after the last Linear.")
+    batch_norm: bool = Field(False, description="BatchNorm1d after every Linear that an activation follows.")
+    scale: float = Field(1.0, description="Constant the output is multiplied by (MultiTaskHead's rul_max_value).")
+    in_features: int | None = Field(None, ge=1, description="Input features (inferred from the last dimension).")
+
+
+class IsfmCrossAttentionParams(BlockParams):
+    num_heads: int = Field(8, ge=1, description="Attention heads; the width D must divide by it.")
+    qkv_bias: bool = Field(False, description="Biases in the query and key/value projections.")
+    dim: int | None = Field(None, ge=1, description="Feature width D (inferred from the inputs).")
+
+
+class IsfmUniversalProjectionParams(BlockParams):
+    max_len: int = Field(ge=1, description="Longest prediction (rows of the projection's output).")
+    max_out: int = Field(ge=1, description="Most channels of a prediction.")
+    in_features: int | None = Field(None, ge=1, description="Input features (inferred from the last dimension).")
+
+
+# -- torch implementations (copied into model.py) --------------------------------------------
+
+
+class IsfmCrossAttention(nn.Module):
+    """Multi-head cross-attention: ``query`` [B, M, D] attends over ``x`` [B, N, D] -> [B, M, D].
+
+    Separate projections ``q`` (D -> D) and ``kv`` (D -> 2D), scaled dot-product attention per head,
+    and an output projection ``proj`` (timm's CrossAttention layout, as in H_02_distance_cla).
+    """
+
+    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = False) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.q = nn.Linear(dim, dim, bias=qkv_bias)
+        self.kv = nn.Linear(dim, dim * 2, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, query: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        batch, length, dim = x.shape
+        queries = query.shape[1]
+        q = self.q(query).reshape(batch, queries, self.num_heads, self.head_dim).transpose(1, 2)
+        kv = self.kv(x).reshape(batch, length, 2, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(q, kv[0], kv[1])  # [B, heads, M, head_dim]
+        return self.proj(attended.transpose(1, 2).reshape(batch, queries, dim))
+
+
+class UniversalProjection(nn.Module):
+    """H_03_Linear_pred's "universal projection": features [B, F] -> [B, max_len, max_out], cropped.
+
+    ``weight`` is [F, max_len * max_out] (N(0, 1) init, as the reference) and ``bias`` zeros. The
+    result is cropped to the first ``length`` steps and ``channels`` channels; asking for more than
+    the projection holds raises ValueError (the reference silently returned less).
+    """
+
+    def __init__(self, in_features: int, max_len: int, max_out: int) -> None:
+        super().__init__()
+        self.max_len = max_len
+        self.max_out = max_out
+        self.weight = nn.Parameter(torch.randn(in_features, max_len * max_out))
+        self.bias = nn.Parameter(torch.zeros(max_len * max_out))
+
+    def forward(self, x: torch.Tensor, length: int, channels: int) -> torch.Tensor:
+        if length > self.max_len or channels > self.max_out:
+            raise ValueError("UniversalProjection: the requested prediction is longer or wider than max_len x max_out")
+        y = (x @ self.weight + self.bias).view(x.shape[0], self.max_len, self.max_out)
+        return y[:, :length, :channels]
+
+
+# -- helpers shared with isfm_routing ---------------------------------------------------------
+
+# The parameter-free torch module of each activation name, as the references hold them.
+_MODULES: dict[str, tuple[str, tuple[float, ...]]] = {
+    "relu": ("nn.ReLU", ()), "gelu": ("nn.GELU", ()), "tanh": ("nn.Tanh", ()), "sigmoid": ("nn.Sigmoid", ()),
+    "leaky_relu": ("nn.LeakyReLU", (0.1,)), "elu": ("nn.ELU", ()), "ELU": ("nn.ELU", ()),
+    "softplus": ("nn.Softplus", ()), "silu": ("nn.SiLU", ()), "none": ("nn.Identity", ()),
+}
+
+
+def activation_module(name: str) -> Code:
+    """``nn.GELU()``, ``nn.LeakyReLU(0.1)``, ... for an :data:`ActivationName`."""
+    cls, args = _MODULES[name]
+    return c.call(cls, *args)
+
+
+def feature_width(ctx: ShapeContext, t: TensorType, given: int | None, param: str, port: str = "x",
+                  ranks: range | int = range(2, 9)) -> int:
     """The concrete last dimension of ``t`` (checked against ``given``)."""
     ctx.rank(port, t, ranks, "[B, ..., F]")
     ctx.dtype(port, t, FLOAT_DTYPES)
@@ -39,20 +132,7 @@ def _features(ctx: ShapeContext, t: TensorType, given: int | None, param: str, p
     return ctx.concrete(t.shape[-1], f"the last dimension ({param})", port=port)
 
 
-def _classes(num_classes: int | dict[str, int]) -> list[int]:
-    return list(num_classes.values()) if isinstance(num_classes, dict) else [num_classes]
-
-
-def _router(heads: dict[str, str], width: int, in_features: int) -> str:
-    inner = ", ".join(f'"{k}": {h}' for k, h in heads.items())
-    widths = ", ".join(f'"{k}": {in_features}' for k in heads)
-    return f"SystemRouter({{{inner}}}, in_features={{{widths}}}, out_features={width})"
-
-
-def _routed_call(p: Any, args: list[str], mod: str) -> str:
-    if not isinstance(p.num_classes, dict):
-        return f"{mod}({args[0]})"  # one set of weights for every sample: system_id is not read
-    return f"{mod}({', '.join(args)})"
+# -- blocks -----------------------------------------------------------------------------------
 
 
 @register
@@ -77,11 +157,11 @@ class IsfmActivation(Block):
     def flops(self, p: IsfmActivationParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0 if p.name == "none" else numel(outs[0])
 
-    def init_code(self, p: IsfmActivationParams) -> str | None:
-        return None if p.name == "none" else _MODULES[p.name]  # a parameter-free module, like the reference's
+    def init_code(self, p: IsfmActivationParams) -> Code | None:
+        return None if p.name == "none" else activation_module(p.name)  # parameter-free, like the reference's
 
-    def call_code(self, p: IsfmActivationParams, args: list[str], mod: str) -> str:
-        return args[0] if p.name == "none" else f"{mod}({args[0]})"
+    def call_code(self, p: IsfmActivationParams, args: list[Code], mod: Code) -> Code:
+        return args[0] if p.name == "none" else c.call(mod, args[0])
 
 
 @register
@@ -104,7 +184,7 @@ class IsfmMlp(Block):
     def infer(self, p: IsfmMlpParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         ranks: range | int = 2 if p.batch_norm else range(1, 9)
-        ctx.set("in_features", _features(ctx, t, p.in_features, "in_features", ranks=ranks))
+        ctx.set("in_features", feature_width(ctx, t, p.in_features, "in_features", ranks=ranks))
         return [TensorType(t.shape[:-1] + (p.layers[-1],), t.dtype)]
 
     def _modules(self, p: IsfmMlpParams) -> list[tuple[str, int, int]]:
@@ -129,116 +209,18 @@ class IsfmMlp(Block):
         per_row = sum(2 * i * o if kind == "linear" else 4 * o for kind, i, o in self._modules(p))
         return product(outs[0].shape[:-1]) * per_row
 
-    def init_code(self, p: IsfmMlpParams) -> str:
-        parts = [f"nn.Linear({i}, {o})" if kind == "linear" else f"nn.BatchNorm1d({o})" if kind == "norm"
-                 else _MODULES[kind] for kind, i, o in self._modules(p)]
-        return f"nn.Sequential({', '.join(parts)})"
+    def init_code(self, p: IsfmMlpParams) -> Code:
+        parts = [c.call("nn.Linear", i, o) if kind == "linear" else c.call("nn.BatchNorm1d", o) if kind == "norm"
+                 else activation_module(kind) for kind, i, o in self._modules(p)]
+        return c.call("nn.Sequential", *parts)
 
-    def call_code(self, p: IsfmMlpParams, args: list[str], mod: str) -> str:
-        return f"{mod}({args[0]})" if p.scale == 1.0 else f"{mod}({args[0]}) * {py(p.scale)}"
-
-
-@register
-class IsfmSystemClassifier(Block):
-    """Class logits from one head per system (ISFM H_01 ``mutiple_fc``, MultiTaskHead): [B, F] -> [B, n].
-
-    Each system's head is ``Linear(F, n_s)``, or with ``hidden_features`` h: ``Linear(F, h)``,
-    activation, ``Linear(h, n_s)``. Each sample uses its own system's head (port ``system_id``, [B]
-    integers; optional with one system); n is the largest n_s and a narrower system's missing
-    classes are -inf. An id without a head raises ValueError. For one head shared by every sample
-    use ``linear`` or ``isfm_mlp``.
-    """
-
-    name = "isfm_system_classifier"
-    Params = IsfmSystemClassifierParams
-    category = "dense"
-    inputs = ("x", "system_id")
-    optional_inputs = ("system_id",)
-    natives = ("SystemRouter",)
-    test_ranks = (2,)
-    test_hints = {"num_classes": ({"1": 4}, {"7": 2}, {"1": 3, "2": 5}), "hidden_features": (0, 4)}
-
-    def infer(self, p: IsfmSystemClassifierParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
-        x = ins[0]
-        ctx.set("in_features", _features(ctx, x, p.in_features, "in_features"))
-        system_port(ctx, ins, p.num_classes, "num_classes", x.shape[0])
-        return [TensorType(x.shape[:-1] + (max(p.num_classes.values()),), x.dtype)]
-
-    def param_count(self, p: IsfmSystemClassifierParams, ins: list[TensorType]) -> int:
-        assert p.in_features is not None
-        f, h = p.in_features, p.hidden_features
-        if h:
-            return sum(f * h + h + h * n + n for n in p.num_classes.values())
-        return sum(f * n + n for n in p.num_classes.values())
-
-    def flops(self, p: IsfmSystemClassifierParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
-        assert p.in_features is not None
-        rows = product(ins[0].shape[:-1])
-        width = max(p.num_classes.values())
-        if p.hidden_features:
-            return 2 * rows * (p.in_features * p.hidden_features + p.hidden_features * width)
-        return 2 * rows * p.in_features * width
-
-    def _head(self, p: IsfmSystemClassifierParams, n: int) -> str:
-        if p.hidden_features:
-            h = p.hidden_features
-            return f"nn.Sequential(nn.Linear({p.in_features}, {h}), {_MODULES[p.activation]}, nn.Linear({h}, {n}))"
-        return f"nn.Linear({p.in_features}, {n})"
-
-    def init_code(self, p: IsfmSystemClassifierParams) -> str:
-        assert p.in_features is not None
-        heads = {k: self._head(p, n) for k, n in p.num_classes.items()}
-        return _router(heads, max(p.num_classes.values()), p.in_features)
+    def call_code(self, p: IsfmMlpParams, args: list[Code], mod: Code) -> Code:
+        out = c.call(mod, args[0])
+        return out if p.scale == 1.0 else c.binop(out, "*", p.scale)
 
 
 @register
-class IsfmSystemPrototypes(Block):
-    """Class logits as dot products with learned class prototypes per system (ISFM H_02): [B, D] -> [B, n].
-
-    Each system holds prototypes [1, n_s, D] (N(0, 1) init); a sample's logits are the dot
-    products of its features with its system's prototypes (port ``system_id``, [B] integers;
-    optional when there is one system). n is the largest n_s (narrower systems are padded with
-    -inf). With an int ``num_classes``, one set of prototypes serves every sample.
-    """
-
-    name = "isfm_system_prototypes"
-    Params = IsfmSystemPrototypesParams
-    category = "dense"
-    inputs = ("x", "system_id")
-    optional_inputs = ("system_id",)
-    natives = ("SystemRouter", "PrototypeLogits")
-    test_ranks = (2,)
-    test_hints = {"num_classes": (1, 3, {"1": 4}, {"7": 2})}
-
-    def infer(self, p: IsfmSystemPrototypesParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
-        x = ins[0]
-        ctx.set("dim", _features(ctx, x, p.dim, "dim", ranks=2))
-        system_port(ctx, ins, p.num_classes, "num_classes", x.shape[0])
-        return [TensorType((x.shape[0], max(_classes(p.num_classes))), x.dtype)]
-
-    def param_count(self, p: IsfmSystemPrototypesParams, ins: list[TensorType]) -> int:
-        assert p.dim is not None
-        return sum(n * p.dim for n in _classes(p.num_classes))
-
-    def flops(self, p: IsfmSystemPrototypesParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
-        return 2 * numel(outs[0]) * (p.dim or 1)
-
-    def native_classes(self, p: IsfmSystemPrototypesParams) -> tuple[str, ...]:
-        return self.natives if isinstance(p.num_classes, dict) else ("PrototypeLogits",)
-
-    def init_code(self, p: IsfmSystemPrototypesParams) -> str:
-        assert p.dim is not None
-        if not isinstance(p.num_classes, dict):
-            return call("PrototypeLogits", p.num_classes, p.dim)
-        heads = {k: call("PrototypeLogits", n, p.dim) for k, n in p.num_classes.items()}
-        return _router(heads, max(p.num_classes.values()), p.dim)
-
-    def call_code(self, p: IsfmSystemPrototypesParams, args: list[str], mod: str) -> str:
-        return _routed_call(p, args, mod)
-
-
-@register
-class IsfmCrossAttention(Block):
+class IsfmCrossAttentionBlock(Block):
     """Multi-head cross-attention with separate q / kv projections (ISFM H_02 ``cross_att``).
 
     ``query`` [B, M, D] attends over ``x`` [B, N, D]; output [B, M, D]. Weights ``q`` (D x D),
@@ -250,16 +232,18 @@ class IsfmCrossAttention(Block):
     Params = IsfmCrossAttentionParams
     category = "attention"
     inputs = ("query", "x")
-    natives = ("IsfmCrossAttention",)
+    natives = (IsfmCrossAttention,)
     imports = ("F",)  # F.scaled_dot_product_attention
+    fresh_output = True  # the output projection's result
     test_layouts = (("B M D", "B N D"),)
     test_hints = {"num_heads": (1, 2, 4)}
 
     def infer(self, p: IsfmCrossAttentionParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         query, x = ins
         ctx.rank("query", query, 3, "[B, M, D]")
-        dim = _features(ctx, x, p.dim, "dim", ranks=3)
+        dim = feature_width(ctx, x, p.dim, "dim", ranks=3)
         ctx.dtype("query", query, FLOAT_DTYPES)
+        ctx.dtype("x", x, frozenset({query.dtype}), f"{query.dtype}, the dtype of query")
         ctx.equal(query.shape[0], x.shape[0], port="query", what="batch size of query and x", t=query)
         ctx.equal(query.shape[2], dim, port="query", what="width D of query and x", t=query)
         if dim % p.num_heads:
@@ -281,9 +265,9 @@ class IsfmCrossAttention(Block):
         n = x.shape[1]
         return 2 * b * (2 * m * d * d + 2 * n * d * d) + 4 * b * m * n * d
 
-    def init_code(self, p: IsfmCrossAttentionParams) -> str:
-        return call("IsfmCrossAttention", p.dim, num_heads=non_default(p.num_heads, 8),
-                    qkv_bias=non_default(p.qkv_bias, False))
+    def init_code(self, p: IsfmCrossAttentionParams) -> Code:
+        return c.call(IsfmCrossAttention.__name__, p.dim, num_heads=non_default(p.num_heads, 8),
+                      qkv_bias=non_default(p.qkv_bias, False))
 
 
 @register
@@ -301,13 +285,13 @@ class IsfmUniversalProjection(Block):
     category = "dense"
     inputs = ("x", "target")
     optional_inputs = ("target",)
-    natives = ("UniversalProjection",)
+    natives = (UniversalProjection,)
     test_layouts = (("B F",), ("B F", "B L C"))
     test_hints = {"max_len": (8, 32, 64), "max_out": (1, 3, 8)}
 
     def infer(self, p: IsfmUniversalProjectionParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         x = ins[0]
-        ctx.set("in_features", _features(ctx, x, p.in_features, "in_features", ranks=2))
+        ctx.set("in_features", feature_width(ctx, x, p.in_features, "in_features", ranks=2))
         if len(ins) == 1:
             return [TensorType((x.shape[0], p.max_len, p.max_out), x.dtype)]
         target = ins[1]
@@ -328,10 +312,11 @@ class IsfmUniversalProjection(Block):
         assert p.in_features is not None
         return 2 * ins[0].shape[0] * p.in_features * p.max_len * p.max_out
 
-    def init_code(self, p: IsfmUniversalProjectionParams) -> str:
-        return call("UniversalProjection", p.in_features, max_len=p.max_len, max_out=p.max_out)
+    def init_code(self, p: IsfmUniversalProjectionParams) -> Code:
+        return c.call(UniversalProjection.__name__, p.in_features, max_len=p.max_len, max_out=p.max_out)
 
-    def call_code(self, p: IsfmUniversalProjectionParams, args: list[str], mod: str) -> str:
+    def call_code(self, p: IsfmUniversalProjectionParams, args: list[Code], mod: Code) -> Code:
         if len(args) == 1:
-            return f"{mod}({args[0]}, {p.max_len}, {p.max_out})"
-        return f"{mod}({args[0]}, {args[1]}.shape[1], {args[1]}.shape[2])"
+            return c.call(mod, args[0], p.max_len, p.max_out)
+        target = args[1]  # the signal to predict: only its shape is read
+        return c.call(mod, args[0], c.index(c.attr(target, "shape"), 1), c.index(c.attr(target, "shape"), 2))

@@ -2,21 +2,178 @@
 
 Both take a signal [B, L, C] and its sampling frequency ``fs`` [B] and append each sample's time
 stamps (index / fs) as extra channels before patching. E_02's per-system channel mixer routes each
-sample by its ``system_id`` (the native ``SystemRouter`` shared with the task heads).
+sample by its ``system_id`` (the native ``SystemRouter`` of
+:mod:`vibench.compiler.blocks.isfm_routing`, shared with the task heads).
 """
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, INT_DTYPES, Block, ShapeContext, call, non_default, numel
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, numel
+from vibench.compiler.blocks.isfm_routing import (
+    SystemRouter,
+    Systems,
+    check_system_keys,
+    router_code,
+    str_keys,
+    system_port,
+)
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks_isfm_hse import (
-    HseChannelMixerParams,
-    HsePatchSamplingParams,
-    HsePositionTableParams,
-    HseSequencePatchesParams,
-)
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import nn, torch
+
+
+class HsePatchSamplingParams(BlockParams):
+    patch_size_L: int = Field(ge=1, description="Samples per patch along time (the reference's patch_size_L).")
+    patch_size_C: int = Field(1, ge=1, description="Channels per patch (the reference's patch_size_C).")
+    num_patches: int = Field(ge=1, description="Patches drawn per sample (the output's token count P).")
+    eval_sampling: Literal["random", "seeded", "evenly_spaced"] = Field(
+        "random",
+        description="Patch starts in eval mode: 'random' redraws them on every call (the reference); 'seeded' "
+        "uses one fixed draw of start fractions; 'evenly_spaced' spreads them over the signal.",
+    )
+    seed: int = Field(0, ge=0, description="Seed of the fixed draw used by eval_sampling 'seeded'.")
+
+
+class HseSequencePatchesParams(BlockParams):
+    num_patches: int = Field(ge=1, description="Patches per sample, starts evenly spaced over the signal.")
+    patch_size_L: int = Field(ge=1, description="Samples per patch (the reference's patch_size_L).")
+
+
+class HseChannelMixerParams(BlockParams):
+    num_channels: Systems = Field(
+        description="Signal channels per system id (one mixer per system, chosen per sample by system_id)."
+    )
+    c_dim: int = Field(ge=1, description="Features per time step after mixing (the reference's c_dim).")
+
+    _keys = field_validator("num_channels", mode="before")(str_keys)
+    _check = field_validator("num_channels")(check_system_keys)
+
+    def __hash__(self) -> int:  # dict field: hash by its sorted items
+        return hash((tuple(sorted(self.num_channels.items())), self.c_dim))
+
+
+class HsePositionTableParams(BlockParams):
+    num_patches: int | None = Field(None, ge=1, description="Rows of the table: the token count P (inferred).")
+    dim: int | None = Field(None, ge=1, description="Token width (inferred from the input).")
+
+
+# -- torch implementations (copied into model.py) --------------------------------------------
+
+
+class HsePatchSampler(nn.Module):
+    """E_01_HSE's patches: ``num_patches`` blocks of patch_size_L steps x patch_size_C channels per sample.
+
+    Each block is gathered at a random start in time and in channels (channel indices wrap around)
+    together with its time stamps (repeated over the block's channels) and flattened time-major to
+    ``2 * patch_size_L * patch_size_C`` features: [B, L, C], fs [B] -> [B, P, 2 * pL * pC]. A signal
+    shorter than a patch (or with fewer channels) first has every step (channel) repeated
+    ``ceil(patch / size)`` times. Starts are redrawn on every call in training; in eval mode
+    ``eval_sampling`` picks them: "random" (as in training: the reference), "seeded" (one draw of
+    start fractions made at construction from ``seed``, the same for every call and sample) or
+    "evenly_spaced" (time starts spread from the first to the last possible start, channel starts
+    cycling). Draws use the global torch generator in the reference's order (time starts, then
+    channel starts), so ``torch.manual_seed`` reproduces the reference's patches.
+    """
+
+    fractions: torch.Tensor
+
+    def __init__(
+        self, patch_size_L: int, patch_size_C: int, num_patches: int, eval_sampling: str = "random", seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.patch_size_L = patch_size_L
+        self.patch_size_C = patch_size_C
+        self.num_patches = num_patches
+        self.eval_sampling = eval_sampling
+        fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
+        self.register_buffer("fractions", fractions, persistent=False)
+
+    def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
+        batch, length, channels = x.shape
+        time = torch.arange(length, device=x.device, dtype=x.dtype).unsqueeze(0) * (1.0 / fs).unsqueeze(1)
+        if self.patch_size_L > length:
+            repeats = (self.patch_size_L + length - 1) // length
+            x = x.repeat_interleave(repeats, dim=1)
+            time = time.repeat_interleave(repeats, dim=1)
+            length = x.shape[1]
+        if self.patch_size_C > channels:
+            x = x.repeat_interleave((self.patch_size_C + channels - 1) // channels, dim=2)
+            channels = x.shape[2]
+        last_l = length - self.patch_size_L
+        last_c = channels - self.patch_size_C
+        if self.training or self.eval_sampling == "random":
+            start_l = torch.randint(0, last_l + 1, (batch, self.num_patches), device=x.device)
+            start_c = torch.randint(0, last_c + 1, (batch, self.num_patches), device=x.device)
+        elif self.eval_sampling == "seeded":
+            start_l = (self.fractions[0] * (last_l + 1)).long().clamp(max=last_l).expand(batch, -1)
+            start_c = (self.fractions[1] * (last_c + 1)).long().clamp(max=last_c).expand(batch, -1)
+        else:
+            start_l = torch.linspace(0, last_l, self.num_patches, device=x.device).round().long().expand(batch, -1)
+            start_c = (torch.arange(self.num_patches, device=x.device) % (last_c + 1)).expand(batch, -1)
+        steps = start_l.unsqueeze(-1) + torch.arange(self.patch_size_L, device=x.device)  # [B, P, pL]
+        chans = (start_c.unsqueeze(-1) + torch.arange(self.patch_size_C, device=x.device)) % channels  # [B, P, pC]
+        rows = torch.arange(batch, device=x.device).view(batch, 1, 1)
+        values = x[rows.unsqueeze(-1), steps.unsqueeze(-1), chans.unsqueeze(2)]  # [B, P, pL, pC]
+        stamps = time[rows, steps].unsqueeze(-1).expand(-1, -1, -1, self.patch_size_C)
+        return torch.cat([values, stamps], dim=-1).flatten(2)
+
+
+class HseSequencePatches(nn.Module):
+    """E_02_HSE_v2's patches: the signal with a time channel, cut into evenly spaced windows.
+
+    The time channel ``index / fs`` is appended after the C signal channels; ``num_patches`` windows
+    of ``patch_size_L`` steps start at ``round(linspace(0, L - patch_size_L, num_patches))``, so they
+    overlap or leave gaps: [B, L, C], fs [B] -> [B, P, patch_size_L, C + 1]. Deterministic.
+    """
+
+    def __init__(self, num_patches: int, patch_size_L: int) -> None:
+        super().__init__()
+        self.num_patches = num_patches
+        self.patch_size_L = patch_size_L
+
+    def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
+        length = x.shape[1]
+        time = (torch.arange(length, device=x.device).unsqueeze(0) / fs.unsqueeze(1)).to(x.dtype)
+        signal = torch.cat([x, time.unsqueeze(-1)], dim=-1)
+        starts = torch.linspace(0, length - self.patch_size_L, self.num_patches, device=x.device).round().long()
+        steps = starts.unsqueeze(1) + torch.arange(self.patch_size_L, device=x.device)  # [P, pL]
+        return signal[:, steps]
+
+
+class HsePositionTable(nn.Module):
+    """Add E_02_HSE_v2's fixed sine-cosine table [1, P, D] to tokens [B, P, D].
+
+    Row ``p`` holds ``sin(p * w_k)`` in the first D/2 features and ``cos(p * w_k)`` in the last D/2,
+    ``w_k = 10000 ** (-2k / D)``. The table is a frozen parameter (``requires_grad=False``): it is in
+    ``state_dict`` and counted among the parameters, as in the reference.
+    """
+
+    def __init__(self, num_patches: int, dim: int) -> None:
+        super().__init__()
+        position = torch.arange(num_patches, dtype=torch.float64)
+        omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0))
+        angles = position.unsqueeze(1) * omega.unsqueeze(0)
+        table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
+        self.table = nn.Parameter(table.unsqueeze(0), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.table.to(x.dtype)
+
+
+# -- blocks -----------------------------------------------------------------------------------
 
 
 def _signal_and_rate(ctx: ShapeContext, ins: list[TensorType]) -> TensorType:
@@ -25,22 +182,9 @@ def _signal_and_rate(ctx: ShapeContext, ins: list[TensorType]) -> TensorType:
     ctx.dtype("x", x, FLOAT_DTYPES)
     ctx.rank("fs", fs, 1, "[B]")
     ctx.dtype("fs", fs, FLOAT_DTYPES, "a sampling frequency per sample, in Hz")
+    ctx.dtype("fs", fs, frozenset({x.dtype}), f"{x.dtype}, the dtype of x (mixed dtypes are not promoted)")
     ctx.equal(fs.shape[0], x.shape[0], port="fs", what="batch size of fs and x", t=fs)
     return x
-
-
-def system_port(ctx: ShapeContext, ins: list[TensorType], systems: int | dict[str, int], param: str,
-                batch: Dim) -> None:
-    """Check the optional ``system_id`` port: [B] integers, needed when several systems have heads."""
-    if len(ins) > 1:
-        ids = ins[1]
-        ctx.rank("system_id", ids, 1, "[B]")
-        ctx.dtype("system_id", ids, INT_DTYPES, "system ids")
-        ctx.equal(ids.shape[0], batch, port="system_id", what="batch size of system_id and x", t=ids)
-    elif isinstance(systems, dict) and len(systems) > 1:
-        raise ctx.fail(f"`{param}` maps {len(systems)} systems: each sample needs its system id", code="E405",
-                       port="system_id", param=param, expected="an input connected to port `system_id`",
-                       found="no system_id", hint="write `in: {x: ..., system_id: <[B] int64 input>}`")
 
 
 @register
@@ -59,7 +203,7 @@ class HsePatchSampling(Block):
     Params = HsePatchSamplingParams
     category = "embedding"
     inputs = ("x", "fs")
-    natives = ("HsePatchSampler",)
+    natives = (HsePatchSampler,)
     stochastic = True
     test_layouts = (("B L C", "B"),)
     test_hints = {"patch_size_L": (1, 4, 16, 64), "patch_size_C": (1, 2, 3), "num_patches": (1, 3, 8)}
@@ -71,14 +215,14 @@ class HsePatchSampling(Block):
     def flops(self, p: HsePatchSamplingParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0])
 
-    def init_code(self, p: HsePatchSamplingParams) -> str:
-        return call("HsePatchSampler", patch_size_L=p.patch_size_L, patch_size_C=p.patch_size_C,
-                    num_patches=p.num_patches, eval_sampling=non_default(p.eval_sampling, "random"),
-                    seed=non_default(p.seed, 0))
+    def init_code(self, p: HsePatchSamplingParams) -> Code:
+        return c.call(HsePatchSampler.__name__, patch_size_L=p.patch_size_L, patch_size_C=p.patch_size_C,
+                      num_patches=p.num_patches, eval_sampling=non_default(p.eval_sampling, "random"),
+                      seed=non_default(p.seed, 0))
 
 
 @register
-class HseSequencePatches(Block):
+class HseSequencePatchesBlock(Block):
     """Evenly spaced windows of a signal with a time channel (ISFM E_02_HSE_v2): [B, L, C] -> [B, P, pL, C + 1].
 
     The time stamps ``index / fs`` become channel C + 1; ``num_patches`` windows of ``patch_size_L``
@@ -90,7 +234,8 @@ class HseSequencePatches(Block):
     Params = HseSequencePatchesParams
     category = "embedding"
     inputs = ("x", "fs")
-    natives = ("HseSequencePatches",)
+    natives = (HseSequencePatches,)
+    fresh_output = True  # gathered by an index: a new tensor that autograd does not keep
     test_layouts = (("B L C", "B"),)
     test_hints = {"patch_size_L": (1, 4, 16), "num_patches": (1, 3, 8)}
 
@@ -104,8 +249,8 @@ class HseSequencePatches(Block):
     def flops(self, p: HseSequencePatchesParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0])
 
-    def init_code(self, p: HseSequencePatchesParams) -> str:
-        return call("HseSequencePatches", num_patches=p.num_patches, patch_size_L=p.patch_size_L)
+    def init_code(self, p: HseSequencePatchesParams) -> Code:
+        return c.call(HseSequencePatches.__name__, num_patches=p.num_patches, patch_size_L=p.patch_size_L)
 
 
 @register
@@ -123,7 +268,8 @@ class HseChannelMixer(Block):
     category = "embedding"
     inputs = ("x", "system_id")
     optional_inputs = ("system_id",)
-    natives = ("SystemRouter",)
+    natives = (SystemRouter,)
+    fresh_output = True  # torch.where's result: autograd keeps only the masks
     test_ranks = (2, 3, 4)
     test_hints = {"num_channels": ({"1": 1}, {"4": 2}, {"1": 2, "2": 2}), "c_dim": (1, 2, 8)}
 
@@ -155,16 +301,16 @@ class HseChannelMixer(Block):
         width = ins[0].shape[-1]
         return numel(outs[0]) * (4 * width + 4 * p.c_dim + 2)
 
-    def init_code(self, p: HseChannelMixerParams) -> str:
+    def init_code(self, p: HseChannelMixerParams) -> Code:
         hidden = 2 * p.c_dim
-        heads = ", ".join(f'"{k}": nn.Sequential(nn.Linear({c + 1}, {hidden}), nn.GELU(), nn.Linear({hidden}, '
-                          f'{p.c_dim}))' for k, c in p.num_channels.items())
-        widths = ", ".join(f'"{k}": {c + 1}' for k, c in p.num_channels.items())
-        return f"SystemRouter({{{heads}}}, in_features={{{widths}}}, out_features={p.c_dim})"
+        heads = {k: c.call("nn.Sequential", c.call("nn.Linear", n + 1, hidden), c.call("nn.GELU"),
+                           c.call("nn.Linear", hidden, p.c_dim)) for k, n in p.num_channels.items()}
+        widths = {k: n + 1 for k, n in p.num_channels.items()}
+        return router_code(heads, widths, p.c_dim)
 
 
 @register
-class HsePositionTable(Block):
+class HsePositionTableBlock(Block):
     """Add a frozen sine-cosine position table to tokens [B, P, D] (ISFM E_02_HSE_v2's ``pos_embed``).
 
     The table [1, P, D] has sines in the first D/2 features and cosines in the last D/2; it is a
@@ -175,7 +321,8 @@ class HsePositionTable(Block):
     name = "hse_position_table"
     Params = HsePositionTableParams
     category = "position"
-    natives = ("HsePositionTable",)
+    natives = (HsePositionTable,)
+    fresh_output = True  # x + table: autograd keeps neither
     test_layouts = (("B P D",),)
 
     def infer(self, p: HsePositionTableParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
@@ -197,5 +344,5 @@ class HsePositionTable(Block):
         assert p.num_patches is not None and p.dim is not None
         return p.num_patches * p.dim
 
-    def init_code(self, p: HsePositionTableParams) -> str:
-        return call("HsePositionTable", p.num_patches, p.dim)
+    def init_code(self, p: HsePositionTableParams) -> Code:
+        return c.call(HsePositionTable.__name__, p.num_patches, p.dim)

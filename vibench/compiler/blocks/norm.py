@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default, numel, py
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, product
-from vibench.schemas.blocks import BatchNorm1dParams, DropoutParams, GroupNormParams, LayerNormParams
+from vibench.schemas.blocks import BlockParams
+
+
+class BatchNorm1dParams(BlockParams):
+    num_features: int | None = Field(None, ge=1, description="Channels C of [B, C] or [B, C, L] (inferred).")
+    eps: float = Field(1e-5, gt=0, description="Added to the variance for stability.")
+    momentum: float | None = Field(0.1, ge=0, le=1, description="Running-statistics momentum (None: average).")
+    affine: bool = Field(True, description="Learnable scale and shift.")
+    track_running_stats: bool = Field(True, description="Keep running mean and variance for eval mode.")
+
+
+class LayerNormParams(BlockParams):
+    normalized_shape: int | tuple[int, ...] | None = Field(
+        None, description="Trailing dimensions to normalise (default: the last dimension)."
+    )
+    eps: float = Field(1e-5, gt=0, description="Added to the variance for stability.")
+    elementwise_affine: bool = Field(True, description="Learnable scale (and shift).")
+    bias: bool = Field(True, description="Learnable shift (with elementwise_affine).")
+
+
+class GroupNormParams(BlockParams):
+    num_groups: int = Field(ge=1, description="Groups the channels are split into.")
+    num_channels: int | None = Field(None, ge=1, description="Channels C of [B, C, ...] (inferred).")
+    eps: float = Field(1e-5, gt=0, description="Added to the variance for stability.")
+    affine: bool = Field(True, description="Learnable per-channel scale and shift.")
+
+
+class DropoutParams(BlockParams):
+    p: float = Field(0.5, ge=0, le=1, description="Probability of zeroing an element in training mode.")
 
 
 @register
@@ -16,6 +48,7 @@ class BatchNorm1d(Block):
     name = "batch_norm1d"
     Params = BatchNorm1dParams
     category = "normalisation"
+    fresh_output = True
     test_ranks = (2, 3)
 
     def infer(self, p: BatchNorm1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
@@ -38,10 +71,10 @@ class BatchNorm1d(Block):
     def flops(self, p: BatchNorm1dParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 2 * numel(outs[0])
 
-    def init_code(self, p: BatchNorm1dParams) -> str:
-        return call("nn.BatchNorm1d", p.num_features, eps=non_default(p.eps, 1e-5),
-                    momentum=non_default(p.momentum, 0.1), affine=non_default(p.affine, True),
-                    track_running_stats=non_default(p.track_running_stats, True))
+    def init_code(self, p: BatchNorm1dParams) -> Code:
+        return c.call("nn.BatchNorm1d", p.num_features, eps=non_default(p.eps, 1e-5),
+                      momentum=non_default(p.momentum, 0.1), affine=non_default(p.affine, True),
+                      track_running_stats=non_default(p.track_running_stats, True))
 
 
 @register
@@ -51,6 +84,7 @@ class LayerNorm(Block):
     name = "layer_norm"
     Params = LayerNormParams
     category = "normalisation"
+    fresh_output = True
     test_ranks = (2, 3)
 
     def infer(self, p: LayerNormParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
@@ -78,9 +112,9 @@ class LayerNorm(Block):
     def flops(self, p: LayerNormParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 5 * numel(outs[0])
 
-    def init_code(self, p: LayerNormParams) -> str:
-        return call("nn.LayerNorm", p.normalized_shape, eps=non_default(p.eps, 1e-5),
-                    elementwise_affine=non_default(p.elementwise_affine, True), bias=non_default(p.bias, True))
+    def init_code(self, p: LayerNormParams) -> Code:
+        return c.call("nn.LayerNorm", p.normalized_shape, eps=non_default(p.eps, 1e-5),
+                      elementwise_affine=non_default(p.elementwise_affine, True), bias=non_default(p.bias, True))
 
 
 def _prod(values: tuple[int, ...]) -> int:
@@ -97,6 +131,7 @@ class GroupNorm(Block):
     name = "group_norm"
     Params = GroupNormParams
     category = "normalisation"
+    fresh_output = True
     test_ranks = (3,)
 
     def infer(self, p: GroupNormParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
@@ -122,9 +157,9 @@ class GroupNorm(Block):
     def flops(self, p: GroupNormParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 5 * numel(outs[0])
 
-    def init_code(self, p: GroupNormParams) -> str:
-        return call("nn.GroupNorm", p.num_groups, p.num_channels, eps=non_default(p.eps, 1e-5),
-                    affine=non_default(p.affine, True))
+    def init_code(self, p: GroupNormParams) -> Code:
+        return c.call("nn.GroupNorm", p.num_groups, p.num_channels, eps=non_default(p.eps, 1e-5),
+                      affine=non_default(p.affine, True))
 
 
 @register
@@ -143,5 +178,8 @@ class Dropout(Block):
         ctx.dtype("x", t, FLOAT_DTYPES)
         return [t]
 
-    def call_code(self, p: DropoutParams, args: list[str], mod: str) -> str:
-        return f"F.dropout({args[0]}, p={py(p.p)}, training=self.training)"
+    def call_code(self, p: DropoutParams, args: list[Code], mod: Code) -> Code:
+        return c.call("F.dropout", args[0], p=p.p, training=c.dotted("self.training"))
+
+    def inplace_code(self, p: DropoutParams, args: list[Code], mod: Code) -> Code:
+        return c.call("F.dropout", args[0], p=p.p, training=c.dotted("self.training"), inplace=True)

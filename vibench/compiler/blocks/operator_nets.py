@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, py
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, product
-from vibench.schemas.blocks_no import CoordinateGridParams, DenseStackParams
+from vibench.schemas.blocks import BlockParams
 
-_ACTIVATIONS = {"relu": "nn.ReLU()", "gelu": "nn.GELU()"}
+
+class DenseStackParams(BlockParams):
+    widths: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        min_length=1, description="Output width of each layer, e.g. [128, 128, 128]."
+    )
+    activation: Literal["relu", "gelu"] = Field("relu", description="Activation after every layer.")
+    dropout: float = Field(0.0, ge=0, le=1, description="Dropout after every activation (kept at p = 0 too).")
+    bias: bool = Field(True, description="Biases in the linear layers.")
+    in_features: int | None = Field(None, ge=1, description="Input features (inferred from the last dimension).")
+
+
+class CoordinateGridParams(BlockParams):
+    channels: int = Field(1, ge=1, description="Copies of the coordinate per step (DeepONet's coord_dim).")
+    start: float = Field(0.0, description="Coordinate of the first step.")
+    end: float = Field(1.0, description="Coordinate of the last step.")
+
+
+_ACTIVATIONS = {"relu": "nn.ReLU", "gelu": "nn.GELU"}
 
 
 @register
@@ -49,12 +72,12 @@ class DenseStack(Block):
         rows = product(ins[0].shape[:-1])
         return sum(rows * (2 * a * b + 2 * b) for a, b in self._sizes(p))
 
-    def init_code(self, p: DenseStackParams) -> str:
-        layers = []
+    def init_code(self, p: DenseStackParams) -> Code:
+        layers: list[Code] = []
         for a, b in self._sizes(p):
-            layers.append(f"nn.Linear({a}, {b})" if p.bias else f"nn.Linear({a}, {b}, bias=False)")
-            layers += [_ACTIVATIONS[p.activation], f"nn.Dropout({py(p.dropout)})"]
-        return f"nn.Sequential({', '.join(layers)})"
+            layers.append(c.call("nn.Linear", a, b, bias=non_default(p.bias, True)))
+            layers += [c.call(_ACTIVATIONS[p.activation]), c.call("nn.Dropout", p.dropout)]
+        return c.call("nn.Sequential", *layers)
 
 
 @register
@@ -77,7 +100,7 @@ class CoordinateGrid(Block):
         b, length, _ = t.shape
         return [TensorType((b, length, p.channels), t.dtype)]
 
-    def call_code(self, p: CoordinateGridParams, args: list[str], mod: str) -> str:
-        x = args[0]
-        grid = f"torch.linspace({py(p.start)}, {py(p.end)}, {x}.shape[1]).to({x})"
-        return f"{grid}[None, :, None].expand({x}.shape[0], -1, {p.channels})"
+    def call_code(self, p: CoordinateGridParams, args: list[Code], mod: Code) -> Code:
+        shape = c.attr(args[0], "shape")
+        grid = c.method(c.call("torch.linspace", p.start, p.end, c.index(shape, 1)), "to", args[0])
+        return c.method(c.index(grid, None, c.span(), None), "expand", c.index(shape, 0), -1, p.channels)

@@ -2,30 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default, numel
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks import AdaptivePool1dParams, AvgPool1dParams, MaxPool1dParams
+from vibench.schemas.blocks import BlockParams
+
+
+class MaxPool1dParams(BlockParams):
+    kernel_size: int = Field(ge=1, description="Window width.")
+    stride: int | None = Field(None, ge=1, description="Step between windows (default: kernel_size).")
+    padding: int = Field(0, ge=0, description="Implicit -inf padding on both sides (at most kernel_size // 2).")
+    dilation: int = Field(1, ge=1, description="Spacing between window taps.")
+    ceil_mode: bool = Field(False, description="Round the output length up (needs a known length).")
+
+
+class AvgPool1dParams(BlockParams):
+    kernel_size: int = Field(ge=1, description="Window width.")
+    stride: int | None = Field(None, ge=1, description="Step between windows (default: kernel_size).")
+    padding: int = Field(0, ge=0, description="Implicit zero padding on both sides (at most kernel_size // 2).")
+    ceil_mode: bool = Field(False, description="Round the output length up (needs a known length).")
+    count_include_pad: bool = Field(True, description="Count padded zeros in the average.")
+
+
+class AdaptivePool1dParams(BlockParams):
+    output_size: int = Field(ge=1, description="Output length.")
 
 
 def _pooled_length(ctx: ShapeContext, length: Dim, kernel: int, stride: int, padding: int, dilation: int,
                    ceil_mode: bool) -> Dim:
+    """torch's output length (``pooling_output_shape``), which must be at least 1.
+
+    ceil_mode rounds ``(L + 2p - span) / stride`` up but drops a last window that would start in the
+    right padding (at or past ``L + p``); both steps together are one floor division,
+    ``(L + 2p - span + m - 1) // stride + 1`` with ``m = min(stride, span - p)`` (``m = 1`` without
+    ceil_mode). Checked against torch 2.13 for every L < 25, kernel < 9, stride < 7, dilation < 4.
+    """
     if padding > kernel // 2:
         raise ctx.fail("padding must be at most half the kernel size", param="padding",
                        expected=f"padding <= {kernel // 2}", found=str(padding))
     span = dilation * (kernel - 1) + 1
-    ctx.require(length + 2 * padding, ">=", span, f"the input is at least as long as the pooling window ({span})")
-    if not ceil_mode:
-        return (length + 2 * padding - span) // stride + 1
-    # ceil_mode drops a last window that would start inside the right padding: decide it on numbers.
-    n = ctx.concrete(length, "the input length (ceil_mode rounds on the actual length)", port="x")
-    out = -(-(n + 2 * padding - span) // stride) + 1
-    if (out - 1) * stride >= n + padding:
-        out -= 1
-    return out
+    m = min(stride, span - padding) if ceil_mode else 1
+    if m == 1:
+        ctx.require(length + 2 * padding, ">=", span,
+                    f"the input is at least as long as the pooling window ({span})")
+    else:  # the rounded-up window count may cover a window longer than the input
+        ctx.require(length + 2 * padding + m - 1, ">=", span,
+                    f"the input gives at least one window with ceil_mode (span {span}, stride {stride})")
+    return (length + 2 * padding - span + m - 1) // stride + 1
 
 
 @register
@@ -36,6 +66,7 @@ class MaxPool1d(Block):
     Params = MaxPool1dParams
     category = "pooling"
     imports = ("F",)
+    fresh_output = True
 
     def infer(self, p: MaxPool1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -49,10 +80,10 @@ class MaxPool1d(Block):
     def flops(self, p: MaxPool1dParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0]) * p.kernel_size
 
-    def call_code(self, p: MaxPool1dParams, args: list[str], mod: str) -> str:
-        return call("F.max_pool1d", args[0], p.kernel_size, stride=non_default(p.stride, None),
-                    padding=non_default(p.padding, 0), dilation=non_default(p.dilation, 1),
-                    ceil_mode=non_default(p.ceil_mode, False))
+    def call_code(self, p: MaxPool1dParams, args: list[Code], mod: Code) -> Code:
+        return c.call("F.max_pool1d", args[0], p.kernel_size, stride=non_default(p.stride, None),
+                      padding=non_default(p.padding, 0), dilation=non_default(p.dilation, 1),
+                      ceil_mode=non_default(p.ceil_mode, False))
 
 
 @register
@@ -63,6 +94,7 @@ class AvgPool1d(Block):
     Params = AvgPool1dParams
     category = "pooling"
     imports = ("F",)
+    fresh_output = True
 
     def infer(self, p: AvgPool1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -75,17 +107,18 @@ class AvgPool1d(Block):
     def flops(self, p: AvgPool1dParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0]) * p.kernel_size
 
-    def call_code(self, p: AvgPool1dParams, args: list[str], mod: str) -> str:
-        return call("F.avg_pool1d", args[0], p.kernel_size, stride=non_default(p.stride, None),
-                    padding=non_default(p.padding, 0), ceil_mode=non_default(p.ceil_mode, False),
-                    count_include_pad=non_default(p.count_include_pad, True))
+    def call_code(self, p: AvgPool1dParams, args: list[Code], mod: Code) -> Code:
+        return c.call("F.avg_pool1d", args[0], p.kernel_size, stride=non_default(p.stride, None),
+                      padding=non_default(p.padding, 0), ceil_mode=non_default(p.ceil_mode, False),
+                      count_include_pad=non_default(p.count_include_pad, True))
 
 
 class _Adaptive(Block):
     Params = AdaptivePool1dParams
     category = "pooling"
     imports = ("F",)
-    fn = ""
+    fresh_output = True
+    fn: ClassVar[str]  # the function, e.g. F.adaptive_avg_pool1d
 
     def infer(self, p: AdaptivePool1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -97,8 +130,8 @@ class _Adaptive(Block):
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(ins[0])
 
-    def call_code(self, p: AdaptivePool1dParams, args: list[str], mod: str) -> str:
-        return f"{self.fn}({args[0]}, {p.output_size})"
+    def call_code(self, p: AdaptivePool1dParams, args: list[Code], mod: Code) -> Code:
+        return c.call(self.fn, args[0], p.output_size)
 
 
 @register

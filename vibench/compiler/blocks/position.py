@@ -7,11 +7,64 @@ otherwise).
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, numel, py
+import math
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks import LearnedPositionalEncodingParams, SinusoidalPositionalEncodingParams
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import nn, torch
+
+
+class SinusoidalPositionalEncodingParams(BlockParams):
+    max_len: int = Field(5000, ge=1, description="Longest sequence supported (rows of the fixed table).")
+    d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+
+
+class LearnedPositionalEncodingParams(BlockParams):
+    max_len: int = Field(ge=1, description="Longest sequence supported (rows of the learned table).")
+    d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+    init_std: float = Field(0.02, ge=0, description="Standard deviation of the initial table (normal).")
+
+
+# -- torch implementation (copied into model.py) ---------------------------------------------
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """Add the fixed sine/cosine position table of "Attention Is All You Need" to [B, L, D].
+
+    Row ``t`` of the table holds ``sin(t * w_k)`` in even columns and ``cos(t * w_k)`` in odd ones,
+    ``w_k = 10000 ** (-2k / D)``. The table is a non-persistent buffer: it follows ``.to(device)``
+    but is not part of ``state_dict`` (it is recomputed, never learned). Needs ``L <= max_len``.
+    """
+
+    table: torch.Tensor
+
+    def __init__(self, d_model: int, max_len: int = 5000) -> None:
+        super().__init__()
+        position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+        frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+        table = torch.zeros(max_len, d_model)
+        table[:, 0::2] = torch.sin(position * frequency)
+        table[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
+        self.register_buffer("table", table, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.table[: x.shape[1]].to(x.dtype)
+
+
+# -- blocks -----------------------------------------------------------------------------------
 
 
 def _table_width(ctx: ShapeContext, t: TensorType, max_len: int, given: int | None) -> int:
@@ -26,7 +79,7 @@ def _table_width(ctx: ShapeContext, t: TensorType, max_len: int, given: int | No
 
 
 @register
-class SinusoidalPositionalEncoding(Block):
+class SinusoidalPositionalEncodingBlock(Block):
     """Add the fixed sine/cosine position table (Vaswani et al.) to [B, L, D]; no learned parameters.
 
     Output [B, L, D]. The table is a non-persistent buffer (not in ``state_dict``); needs
@@ -38,7 +91,8 @@ class SinusoidalPositionalEncoding(Block):
     category = "position"
     test_layouts = (("B L D",),)
     imports = ("math",)  # the native class computes its frequencies with math.log
-    natives = ("SinusoidalPositionalEncoding",)
+    natives = (SinusoidalPositionalEncoding,)
+    fresh_output = True  # x + table: autograd keeps neither
 
     def infer(self, p: SinusoidalPositionalEncodingParams, ins: list[TensorType],
               ctx: ShapeContext) -> list[TensorType]:
@@ -46,8 +100,8 @@ class SinusoidalPositionalEncoding(Block):
         ctx.set("d_model", _table_width(ctx, t, p.max_len, p.d_model))
         return [t]
 
-    def init_code(self, p: SinusoidalPositionalEncodingParams) -> str:
-        return call("SinusoidalPositionalEncoding", p.d_model, max_len=p.max_len)
+    def init_code(self, p: SinusoidalPositionalEncodingParams) -> Code:
+        return c.call(SinusoidalPositionalEncoding.__name__, p.d_model, max_len=p.max_len)
 
 
 @register
@@ -63,6 +117,7 @@ class LearnedPositionalEncoding(Block):
     category = "position"
     init_kind = "parameter"
     test_layouts = (("B L D",),)
+    fresh_output = True  # x + table: autograd keeps neither
 
     def infer(self, p: LearnedPositionalEncodingParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -76,8 +131,9 @@ class LearnedPositionalEncoding(Block):
     def flops(self, p: LearnedPositionalEncodingParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0])
 
-    def init_code(self, p: LearnedPositionalEncodingParams) -> str:
-        return f"nn.Parameter(torch.randn(1, {p.max_len}, {p.d_model}) * {py(p.init_std)})"
+    def init_code(self, p: LearnedPositionalEncodingParams) -> Code:
+        return c.call("nn.Parameter", c.binop(c.call("torch.randn", 1, p.max_len, p.d_model), "*", p.init_std))
 
-    def call_code(self, p: LearnedPositionalEncodingParams, args: list[str], mod: str) -> str:
-        return f"{args[0]} + {mod}[:, : {args[0]}.shape[1]]"
+    def call_code(self, p: LearnedPositionalEncodingParams, args: list[Code], mod: Code) -> Code:
+        length = c.index(c.attr(args[0], "shape"), 1)
+        return c.binop(args[0], "+", c.index(mod, c.span(), c.span(None, length)))

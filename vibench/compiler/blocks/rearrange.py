@@ -14,11 +14,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pydantic import Field
+
 from vibench.compiler.blocks.base import ALL_DTYPES, Block, ShapeContext, ShapeError
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, product
-from vibench.schemas.blocks import RearrangeParams
+from vibench.schemas.blocks import BlockParams
+
+
+class RearrangeParams(BlockParams):
+    pattern: str = Field(
+        description="einops-style pattern, e.g. 'b c (n p) -> b n (p c)'; parentheses split or merge axes."
+    )
+    sizes: dict[str, int] = Field(
+        default_factory=dict, description="Sizes of axes that a split cannot infer, e.g. {p: 16}."
+    )
+
+    def __hash__(self) -> int:  # dict field: hash by its sorted items
+        return hash((self.pattern, tuple(sorted(self.sizes.items()))))
+
 
 Group = tuple[str, ...]
 """The named axes of one dimension: one name, several (a parenthesised merge), or none (a unit axis)."""
@@ -200,28 +217,28 @@ class Rearrange(Block):
     def flops(self, p: RearrangeParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0
 
-    def call_code(self, p: RearrangeParams, args: list[str], mod: str) -> str:
+    def call_code(self, p: RearrangeParams, args: list[Code], mod: Code) -> Code:
         pat = parse_pattern(p.pattern)  # infer has checked it
         code = args[0]
         # 1. Split groups and drop unit axes, right to left so earlier positions stay valid.
         for k in range(len(pat.left) - 1, -1, -1):
             group = pat.left[k]
             if not group:
-                code += f".squeeze({k})"
+                code = c.method(code, "squeeze", k)
             elif len(group) > 1:
-                parts = ", ".join(str(p.sizes[a]) if a in p.sizes else "-1" for a in group)
-                code += f".unflatten({k}, ({parts}))"
+                parts = [p.sizes.get(a, -1) for a in group]
+                code = c.method(code, "unflatten", k, tuple(parts))
         # 2. Reorder the elementary axes into the right side's order.
         left, right = pat.left_axes, pat.right_axes
         order = [left.index(a) for a in right]
         if order != list(range(len(order))):
-            code += f".permute({', '.join(map(str, order))})"
+            code = c.method(code, "permute", *order)
         # 3. Merge groups and insert unit axes, left to right.
         for k, group in enumerate(pat.right):
             if not group:
-                code += f".unsqueeze({k})"
+                code = c.method(code, "unsqueeze", k)
             elif len(group) > 1:
-                code += f".flatten({k}, {k + len(group) - 1})"
+                code = c.method(code, "flatten", k, k + len(group) - 1)
         return code
 
 

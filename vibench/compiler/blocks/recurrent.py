@@ -10,11 +10,24 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks import RecurrentParams
+from vibench.schemas.blocks import BlockParams
+
+
+class RecurrentParams(BlockParams):
+    hidden_size: int = Field(ge=1, description="Hidden state size H.")
+    num_layers: int = Field(1, ge=1, description="Stacked recurrent layers.")
+    bias: bool = Field(True, description="Bias weights.")
+    dropout: float = Field(0.0, ge=0, le=1, description="Dropout between layers (not after the last).")
+    bidirectional: bool = Field(False, description="Run both directions; the output width doubles.")
+    input_size: int | None = Field(None, ge=1, description="Input features C of [B, L, C] (inferred).")
 
 
 class _Recurrent(Block):
@@ -59,8 +72,8 @@ class _Recurrent(Block):
         per_step = sum(2 * rows * (width + p.hidden_size) + 4 * rows for width in self._layer_inputs(p))
         return b * length * dirs * per_step
 
-    def init_code(self, p: RecurrentParams) -> str:
-        return call(
+    def init_code(self, p: RecurrentParams) -> Code:
+        return c.call(
             self.module, p.input_size, p.hidden_size,
             num_layers=non_default(p.num_layers, 1),
             bias=non_default(p.bias, True),
@@ -83,8 +96,8 @@ class Lstm(_Recurrent):
     gates = 4
     module = "nn.LSTM"
 
-    def unpack(self, outs: list[str]) -> str:
-        return f"{outs[0]}, ({outs[1]}, {outs[2]})"
+    def unpack(self, outs: list[Code]) -> Code:
+        return c.tuple_of(outs[0], c.tuple_of(outs[1], outs[2]))
 
 
 @register
@@ -99,6 +112,3 @@ class Gru(_Recurrent):
     outputs = ("out", "h_n")
     gates = 3
     module = "nn.GRU"
-
-    def unpack(self, outs: list[str]) -> str:
-        return f"{outs[0]}, {outs[1]}"

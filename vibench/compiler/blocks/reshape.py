@@ -4,20 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from vibench.compiler.blocks.base import Block, ShapeContext, norm_axis, py
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, fmt_shape, product
-from vibench.schemas.blocks import (
-    FlattenParams,
-    NoParams,
-    PermuteParams,
-    ReshapeParams,
-    SliceParams,
-    SqueezeParams,
-    TransposeParams,
-    UnsqueezeParams,
-)
+from vibench.schemas.blocks import BlockParams, NoParams
+
+
+class FlattenParams(BlockParams):
+    start_dim: int = Field(1, description="First dimension to merge.")
+    end_dim: int = Field(-1, description="Last dimension to merge.")
+
+
+class ReshapeParams(BlockParams):
+    shape: tuple[int, ...] = Field(
+        description="New shape: positive sizes, at most one -1 (inferred), and 0 to keep the input's "
+        "dimension at that position (e.g. [0, 16, -1] keeps the batch)."
+    )
+
+
+class PermuteParams(BlockParams):
+    dims: tuple[int, ...] = Field(description="The new order of the dimensions, e.g. [0, 2, 1].")
+
+
+class TransposeParams(BlockParams):
+    dim0: int = Field(description="First dimension to swap.")
+    dim1: int = Field(description="Second dimension to swap.")
+
+
+class UnsqueezeParams(BlockParams):
+    dim: int = Field(description="Position of the new size-1 dimension.")
+
+
+class SqueezeParams(BlockParams):
+    dim: int = Field(description="Dimension of size 1 to remove.")
+
+
+class SliceParams(BlockParams):
+    dim: int = Field(description="Dimension to slice.")
+    start: int = Field(0, description="First index (negative counts from the end).")
+    end: int | None = Field(
+        None, description="One past the last index (negative counts from the end; None: to the end)."
+    )
+    step: int = Field(1, ge=1, description="Step.")
 
 
 class _Layout(Block):
@@ -38,7 +71,7 @@ class Identity(_Layout):
     def infer(self, p: NoParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         return [ins[0]]
 
-    def call_code(self, p: NoParams, args: list[str], mod: str) -> str:
+    def call_code(self, p: NoParams, args: list[Code], mod: Code) -> Code:
         return args[0]
 
 
@@ -62,10 +95,10 @@ class Flatten(_Layout):
         merged = product(t.shape[start : end + 1])
         return [TensorType(t.shape[:start] + (merged,) + t.shape[end + 1 :], t.dtype)]
 
-    def call_code(self, p: FlattenParams, args: list[str], mod: str) -> str:
+    def call_code(self, p: FlattenParams, args: list[Code], mod: Code) -> Code:
         if p.end_dim == -1:
-            return f"torch.flatten({args[0]}, {p.start_dim})"
-        return f"torch.flatten({args[0]}, {p.start_dim}, {p.end_dim})"
+            return c.call("torch.flatten", args[0], p.start_dim)
+        return c.call("torch.flatten", args[0], p.start_dim, p.end_dim)
 
 
 @register
@@ -103,10 +136,10 @@ class Reshape(_Layout):
             ctx.equal(explicit, total, port="x", what="number of elements", t=t, param="shape")
         return [TensorType(tuple(out), t.dtype)]
 
-    def call_code(self, p: ReshapeParams, args: list[str], mod: str) -> str:
+    def call_code(self, p: ReshapeParams, args: list[Code], mod: Code) -> Code:
         x = args[0]
-        dims = [f"{x}.shape[{k}]" if d == 0 else str(d) for k, d in enumerate(p.shape)]
-        return f"{x}.reshape({', '.join(dims)})"
+        dims = [c.index(c.attr(x, "shape"), k) if d == 0 else d for k, d in enumerate(p.shape)]
+        return c.method(x, "reshape", *dims)
 
 
 @register
@@ -128,8 +161,8 @@ class Permute(_Layout):
             raise ctx.fail("`dims` must name each dimension once", param="dims", found=py(list(p.dims)))
         return [TensorType(tuple(t.shape[a] for a in axes), t.dtype)]
 
-    def call_code(self, p: PermuteParams, args: list[str], mod: str) -> str:
-        return f"{args[0]}.permute({', '.join(map(str, p.dims))})"
+    def call_code(self, p: PermuteParams, args: list[Code], mod: Code) -> Code:
+        return c.method(args[0], "permute", *p.dims)
 
 
 @register
@@ -148,8 +181,8 @@ class Transpose(_Layout):
         shape[a], shape[b] = shape[b], shape[a]
         return [TensorType(tuple(shape), t.dtype)]
 
-    def call_code(self, p: TransposeParams, args: list[str], mod: str) -> str:
-        return f"{args[0]}.transpose({p.dim0}, {p.dim1})"
+    def call_code(self, p: TransposeParams, args: list[Code], mod: Code) -> Code:
+        return c.method(args[0], "transpose", p.dim0, p.dim1)
 
 
 @register
@@ -164,8 +197,8 @@ class Unsqueeze(_Layout):
         axis = norm_axis(ctx, p.dim, len(t.shape) + 1)
         return [TensorType(t.shape[:axis] + (1,) + t.shape[axis:], t.dtype)]
 
-    def call_code(self, p: UnsqueezeParams, args: list[str], mod: str) -> str:
-        return f"{args[0]}.unsqueeze({p.dim})"
+    def call_code(self, p: UnsqueezeParams, args: list[Code], mod: Code) -> Code:
+        return c.method(args[0], "unsqueeze", p.dim)
 
 
 @register
@@ -183,8 +216,8 @@ class Squeeze(_Layout):
         ctx.equal(t.shape[axis], 1, port="x", what=f"dimension {p.dim} (squeezed)", t=t, param="dim")
         return [TensorType(t.shape[:axis] + t.shape[axis + 1 :], t.dtype)]
 
-    def call_code(self, p: SqueezeParams, args: list[str], mod: str) -> str:
-        return f"{args[0]}.squeeze({p.dim})"
+    def call_code(self, p: SqueezeParams, args: list[Code], mod: Code) -> Code:
+        return c.method(args[0], "squeeze", p.dim)
 
 
 @register
@@ -206,15 +239,11 @@ class Slice(_Layout):
         shape[axis] = size
         return [TensorType(tuple(shape), t.dtype)]
 
-    def call_code(self, p: SliceParams, args: list[str], mod: str) -> str:
-        axis = p.dim
-        start = "" if p.start == 0 else str(p.start)
-        end = "" if p.end is None else str(p.end)
-        step = "" if p.step == 1 else f":{p.step}"
-        index = f"{start}:{end}{step}"
-        if axis >= 0:
-            return f"{args[0]}[{', '.join([':'] * axis + [index])}]"
-        return f"{args[0]}[{', '.join(['...', index] + [':'] * (-axis - 1))}]"
+    def call_code(self, p: SliceParams, args: list[Code], mod: Code) -> Code:
+        index = c.span(None if p.start == 0 else p.start, p.end, None if p.step == 1 else p.step)
+        if p.dim >= 0:
+            return c.index(args[0], *[c.span() for _ in range(p.dim)], index)
+        return c.index(args[0], c.ELLIPSIS, index, *[c.span() for _ in range(-p.dim - 1)])
 
 
 def _bound(ctx: ShapeContext, n: Dim, value: int, param: str) -> Dim:

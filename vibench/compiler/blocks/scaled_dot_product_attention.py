@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, py
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import SKIP, Code
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, fmt_shape
-from vibench.schemas.blocks_rnn import ScaledDotProductAttentionParams
+from vibench.schemas.blocks import BlockParams
+
+
+class ScaledDotProductAttentionParams(BlockParams):
+    dropout: float = Field(0.0, ge=0, le=1, description="Dropout on the attention weights (training mode only).")
+    scale: float | None = Field(None, gt=0, description="Score scale; default 1 / sqrt(E) for query width E.")
+    is_causal: bool = Field(False, description="Mask out keys after each query position (L == S).")
 
 
 @register
@@ -59,13 +69,11 @@ class ScaledDotProductAttention(Block):
         # scores (L x S x E multiply-adds), softmax (about 5 per score), weighted sum (L x S x Ev)
         return rows * k.shape[-2] * (2 * q.shape[-1] + 5 + 2 * v.shape[-1])
 
-    def call_code(self, p: ScaledDotProductAttentionParams, args: list[str], mod: str) -> str:
-        q, k, v = args
-        parts = [q, k, v]
-        if p.dropout:
-            parts.append(f"dropout_p={py(p.dropout)} if self.training else 0.0")
-        if p.is_causal:
-            parts.append("is_causal=True")
-        if p.scale is not None:
-            parts.append(f"scale={py(p.scale)}")
-        return f"F.scaled_dot_product_attention({', '.join(parts)})"
+    def call_code(self, p: ScaledDotProductAttentionParams, args: list[Code], mod: Code) -> Code:
+        training = c.attr(c.ref("self"), "training")
+        return c.call(
+            "F.scaled_dot_product_attention", *args,
+            dropout_p=c.if_else(training, p.dropout, 0.0) if p.dropout else SKIP,
+            is_causal=True if p.is_causal else SKIP,
+            scale=SKIP if p.scale is None else p.scale,
+        )

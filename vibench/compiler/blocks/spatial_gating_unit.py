@@ -2,15 +2,58 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, numel
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks_mlp import SpatialGatingUnitParams
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import nn, torch
+
+
+class SpatialGatingUnitParams(BlockParams):
+    seq_len: int | None = Field(None, ge=1, description="Sequence length L of [B, L, D] (inferred; sizes the "
+                                "L x L spatial projection).")
+    d_model: int | None = Field(None, ge=2, description="Feature width D of [B, L, D], even (inferred).")
+
+
+# -- torch implementation (copied into model.py) ---------------------------------------------
+
+
+class SpatialGatingUnit(nn.Module):
+    """Split [B, L, D] into halves u, v; return u * spatial_proj(norm(v)) with the projection across the L steps.
+
+    ``spatial_proj`` starts at weights 0 and biases 1 (the gate passes u through), as in Liu et al.
+    """
+
+    def __init__(self, d_model: int, seq_len: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model // 2)
+        self.spatial_proj = nn.Linear(seq_len, seq_len)
+        nn.init.zeros_(self.spatial_proj.weight)
+        nn.init.ones_(self.spatial_proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u, v = x.chunk(2, dim=-1)
+        v = self.spatial_proj(self.norm(v).transpose(1, 2)).transpose(1, 2)
+        return u * v
+
+
+# -- block ------------------------------------------------------------------------------------
 
 
 @register
-class SpatialGatingUnit(Block):
+class SpatialGatingUnitBlock(Block):
     """gMLP spatial gating unit: [B, L, D] -> [B, L, D/2], u * proj_time(norm(v)) for the halves u, v of D.
 
     The second half ``v`` is layer-normalised (``norm``) and mixed across the L steps by an L x L
@@ -22,7 +65,8 @@ class SpatialGatingUnit(Block):
     name = "spatial_gating_unit"
     Params = SpatialGatingUnitParams
     category = "dense"
-    natives = ("SpatialGatingUnit",)
+    natives = (SpatialGatingUnit,)
+    fresh_output = True  # u * v: the product's backward keeps its factors, not the result
     test_layouts = (("B L D",), ("B L 4",), ("B 5 6",))
 
     def infer(self, p: SpatialGatingUnitParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
@@ -53,5 +97,5 @@ class SpatialGatingUnit(Block):
         # norm (about 5 per element), the L x L time mixing per feature, the gate
         return numel(outs[0]) * (2 * p.seq_len + 6)
 
-    def init_code(self, p: SpatialGatingUnitParams) -> str:
-        return call("SpatialGatingUnit", p.d_model, p.seq_len)
+    def init_code(self, p: SpatialGatingUnitParams) -> Code:
+        return c.call(SpatialGatingUnit.__name__, p.d_model, p.seq_len)

@@ -7,22 +7,30 @@ spectral model typically reads ``rfft -> abs`` (an amplitude spectrum) or ``rfft
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from vibench.compiler.blocks.base import (
-    COMPLEX_DTYPES,
-    NUMERIC_DTYPES,
-    Block,
-    ShapeContext,
-    call,
-    non_default,
-    norm_axis,
-    numel,
-)
+from pydantic import Field
+
+from vibench.compiler.blocks.base import COMPLEX_DTYPES, NUMERIC_DTYPES, Block, ShapeContext, norm_axis, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks import IrfftParams, NoParams, RfftParams
+from vibench.schemas.blocks import BlockParams, NoParams
+
+
+class RfftParams(BlockParams):
+    n: int | None = Field(None, ge=1, description="Signal length (crop or zero-pad); default: the input's.")
+    dim: int = Field(-1, description="Dimension to transform.")
+    norm: Literal["backward", "ortho", "forward"] = Field("backward", description="Normalisation mode.")
+
+
+class IrfftParams(BlockParams):
+    n: int | None = Field(None, ge=1, description="Output length; default 2 * (m - 1) for m input bins.")
+    dim: int = Field(-1, description="Dimension to transform.")
+    norm: Literal["backward", "ortho", "forward"] = Field("backward", description="Normalisation mode.")
+
 
 TO_COMPLEX = {"float32": "complex64", "float64": "complex128"}
 TO_REAL = {complex_: real for real, complex_ in TO_COMPLEX.items()}
@@ -48,6 +56,7 @@ class Rfft(Block):
     category = "spectral"
     test_ranks = (2, 3)
     test_dtypes = ("float32", "float64")
+    fresh_output = True  # the transform's backward needs neither its input nor its output
 
     def infer(self, p: RfftParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -61,9 +70,9 @@ class Rfft(Block):
     def flops(self, p: RfftParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return _fft_flops(numel(ins[0]), p.n if p.n is not None else _known(ins[0].shape[p.dim]))
 
-    def call_code(self, p: RfftParams, args: list[str], mod: str) -> str:
-        return call("torch.fft.rfft", args[0], n=non_default(p.n, None), dim=non_default(p.dim, -1),
-                    norm=non_default(p.norm, "backward"))
+    def call_code(self, p: RfftParams, args: list[Code], mod: Code) -> Code:
+        return c.call("torch.fft.rfft", args[0], n=non_default(p.n, None), dim=non_default(p.dim, -1),
+                      norm=non_default(p.norm, "backward"))
 
 
 @register
@@ -79,6 +88,7 @@ class Irfft(Block):
     category = "spectral"
     test_ranks = (2, 3)
     test_dtypes = ("complex64", "complex128")
+    fresh_output = True
 
     def infer(self, p: IrfftParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -95,9 +105,9 @@ class Irfft(Block):
     def flops(self, p: IrfftParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return _fft_flops(numel(outs[0]), p.n if p.n is not None else _known(outs[0].shape[p.dim]))
 
-    def call_code(self, p: IrfftParams, args: list[str], mod: str) -> str:
-        return call("torch.fft.irfft", args[0], n=non_default(p.n, None), dim=non_default(p.dim, -1),
-                    norm=non_default(p.norm, "backward"))
+    def call_code(self, p: IrfftParams, args: list[Code], mod: Code) -> Code:
+        return c.call("torch.fft.irfft", args[0], n=non_default(p.n, None), dim=non_default(p.dim, -1),
+                      norm=non_default(p.norm, "backward"))
 
 
 def _known(d: Dim) -> int | None:
@@ -121,8 +131,8 @@ class _ComplexPart(Block):
         ctx.dtype("x", t, self.accepts)
         return [TensorType(t.shape, TO_REAL.get(t.dtype, t.dtype))]
 
-    def call_code(self, p: Any, args: list[str], mod: str) -> str:
-        return f"{self.fn}({args[0]})"
+    def call_code(self, p: Any, args: list[Code], mod: Code) -> Code:
+        return c.call(self.fn, args[0])
 
 
 @register
@@ -136,6 +146,7 @@ class Abs(_ComplexPart):
     fn = "torch.abs"
     accepts = NUMERIC_DTYPES
     test_dtypes = ("float32", "complex64", "complex128")
+    fresh_output = True  # a new tensor (real and imag are views of their input)
 
 
 @register

@@ -2,15 +2,73 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, call, non_default
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks_dlinear import TemporalLinearParams
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import F, nn, torch
+
+
+class TemporalLinearParams(BlockParams):
+    out_features: int | None = Field(None, ge=1, description="Output length (default: the input length L).")
+    individual: bool = Field(False, description="One layer per channel instead of one shared by all channels.")
+    average_init: bool = Field(False, description="Start every weight at 1 / L (DLinear) instead of torch's default.")
+    in_features: int | None = Field(None, ge=1, description="Input length L of [B, C, L] (inferred).")
+    channels: int | None = Field(None, ge=1, description="Channels C of [B, C, L] (inferred; individual layers only).")
+
+
+# -- torch implementation (copied into model.py) ---------------------------------------------
+
+
+class TemporalLinear(nn.Module):
+    """Linear map along the last dimension of [B, C, L] -> [B, C, out_features].
+
+    Shared (``channels`` None): one layer, whose ``weight`` and ``bias`` are this module's own (the
+    ``state_dict`` of an ``nn.Linear``). Individual: one ``nn.Linear`` per channel, children ``0``,
+    ``1``, ... (an ``nn.ModuleList``'s keys). ``average_init`` starts every weight at 1 / L, DLinear's
+    initialisation (the output starts as the mean over time plus a bias).
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, channels: int | None = None, average_init: bool = False
+    ) -> None:
+        super().__init__()
+        layers = [nn.Linear(in_features, out_features) for _ in range(channels or 1)]
+        if average_init:
+            for layer in layers:
+                nn.init.constant_(layer.weight, 1.0 / in_features)
+        self.individual = channels is not None
+        if self.individual:
+            for k, layer in enumerate(layers):
+                self.add_module(str(k), layer)
+        else:
+            self.weight = layers[0].weight
+            self.bias = layers[0].bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.individual:
+            return F.linear(x, self.weight, self.bias)
+        return torch.stack([layer(x[:, k]) for k, layer in enumerate(self.children())], dim=1)
+
+
+# -- block ------------------------------------------------------------------------------------
 
 
 @register
-class TemporalLinear(Block):
+class TemporalLinearBlock(Block):
     """Linear map along the time axis of [B, C, L] -> [B, C, out_features], shared or one per channel.
 
     DLinear's seasonal and trend projections (Zeng et al., 2023): ``individual`` gives every channel
@@ -22,8 +80,9 @@ class TemporalLinear(Block):
     name = "temporal_linear"
     Params = TemporalLinearParams
     category = "dense"
-    natives = ("TemporalLinear",)
+    natives = (TemporalLinear,)
     imports = ("F",)
+    fresh_output = True  # F.linear or torch.stack: autograd keeps neither result
     test_layouts = (("B C L",),)
     test_hints = {"out_features": (None, 1, 5, 16)}
 
@@ -54,7 +113,7 @@ class TemporalLinear(Block):
         b, channels, _ = ins[0].shape
         return 2 * b * channels * p.in_features * p.out_features
 
-    def init_code(self, p: TemporalLinearParams) -> str:
-        return call("TemporalLinear", p.in_features, p.out_features,
-                    channels=p.channels if p.individual else non_default(None, None),
-                    average_init=non_default(p.average_init, False))
+    def init_code(self, p: TemporalLinearParams) -> Code:
+        return c.call(TemporalLinear.__name__, p.in_features, p.out_features,
+                      channels=p.channels if p.individual else non_default(None, None),
+                      average_init=non_default(p.average_init, False))

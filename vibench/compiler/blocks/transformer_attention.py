@@ -7,16 +7,229 @@ model width D must be known at compile time and divide by ``num_heads``.
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
 from vibench.compiler.blocks.attention import model_width
-from vibench.compiler.blocks.base import Block, ShapeContext, call, non_default
+from vibench.compiler.blocks.base import Block, ShapeContext
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks_transformer import (
-    AutoCorrelationParams,
-    LinformerAttentionParams,
-    ProbSparseAttentionParams,
-)
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import F, nn, torch
+
+
+class AutoCorrelationParams(BlockParams):
+    num_heads: int = Field(ge=1, description="Heads; the model width D must divide by it.")
+    factor: int = Field(1, ge=1, description="Delays kept: int(factor * ln L) (at most the correlation length).")
+    d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+
+
+class ProbSparseAttentionParams(BlockParams):
+    num_heads: int = Field(ge=1, description="Heads; the model width D must divide by it.")
+    mode: Literal["top_k", "prob_sparse"] = Field(
+        "top_k",
+        description="top_k: full scores, each query keeps its max(16, L // 4) best keys when L > 32 (PHM-Vibench); "
+        "prob_sparse: Informer's sampled query selection (the others get the mean of the values).",
+    )
+    factor: int = Field(5, ge=1, description="prob_sparse: keys sampled and queries kept are factor * ceil(ln L).")
+    seed: int | None = Field(
+        None,
+        ge=0,
+        description="prob_sparse: fixed seed for the key sampling (deterministic); None draws fresh samples from "
+        "torch's global generator on every call.",
+    )
+    dropout: float = Field(0.0, ge=0, le=1, description="Dropout on the attention weights.")
+    d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+
+
+class LinformerAttentionParams(BlockParams):
+    num_heads: int = Field(ge=1, description="Heads; the model width D must divide by it.")
+    seq_len: int = Field(ge=1, description="Rows of the learned length projections E and F (the design length).")
+    k: int = Field(ge=1, description="Projected length of keys and values (columns of E and F).")
+    dropout: float = Field(0.0, ge=0, le=1, description="Dropout on the attention weights.")
+    d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+
+
+# -- torch implementations (copied into model.py) --------------------------------------------
+
+
+class AutoCorrelation(nn.Module):
+    """Autoformer's auto-correlation self-attention over [B, L, D] (Wu et al., 2021).
+
+    Queries, keys and values are projected and split into heads; the FFT cross-correlation of
+    queries and keys scores every time delay; the ``int(factor * ln L)`` best delays (at most the
+    correlation length) get softmax weights and the output sums the values rolled by those delays.
+    Training mode picks the delays once for the whole batch and rolls (the reference's training
+    path); eval mode picks them per sample and gathers on the input's device (the reference's
+    inference path, which hard-codes ``.cuda()``). Output [B, L, D].
+    """
+
+    def __init__(self, d_model: int, num_heads: int, factor: int = 1) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.factor = factor
+        self.query_projection = nn.Linear(d_model, d_model)
+        self.key_projection = nn.Linear(d_model, d_model)
+        self.value_projection = nn.Linear(d_model, d_model)
+        self.out_projection = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        # [B, H, d_k, L]: time last, for the transforms and the delays
+        queries = self.query_projection(x).view(batch, length, self.num_heads, -1).permute(0, 2, 3, 1)
+        keys = self.key_projection(x).view(batch, length, self.num_heads, -1).permute(0, 2, 3, 1)
+        values = self.value_projection(x).view(batch, length, self.num_heads, -1).permute(0, 2, 3, 1)
+        spectrum = torch.fft.rfft(queries, dim=-1) * torch.conj(torch.fft.rfft(keys, dim=-1))
+        correlation = torch.fft.irfft(spectrum, dim=-1).mean(dim=1).mean(dim=1)  # [B, delays]
+        top_k = min(int(self.factor * math.log(length)), correlation.shape[-1])
+        if self.training:
+            aggregated = self._batch_delays(values, correlation, top_k)
+        else:
+            aggregated = self._sample_delays(values, correlation, top_k)
+        return self.out_projection(aggregated.permute(0, 3, 1, 2).reshape(batch, length, width))
+
+    def _batch_delays(self, values: torch.Tensor, correlation: torch.Tensor, top_k: int) -> torch.Tensor:
+        delays = torch.topk(correlation.mean(dim=0), top_k, dim=-1)[1]
+        weights = torch.softmax(correlation[:, delays], dim=-1)
+        aggregated = torch.zeros_like(values)
+        for i in range(top_k):
+            shifted = torch.roll(values, -int(delays[i]), -1)
+            aggregated = aggregated + shifted * weights[:, i].view(-1, 1, 1, 1)
+        return aggregated
+
+    def _sample_delays(self, values: torch.Tensor, correlation: torch.Tensor, top_k: int) -> torch.Tensor:
+        length = values.shape[-1]
+        scores, delays = torch.topk(correlation, top_k, dim=-1)
+        weights = torch.softmax(scores, dim=-1)
+        doubled = values.repeat(1, 1, 1, 2)
+        steps = torch.arange(length, device=values.device).view(1, 1, 1, length)
+        aggregated = torch.zeros_like(values)
+        for i in range(top_k):
+            index = (steps + delays[:, i].view(-1, 1, 1, 1)).expand_as(values)
+            shifted = torch.gather(doubled, dim=-1, index=index)
+            aggregated = aggregated + shifted * weights[:, i].view(-1, 1, 1, 1)
+        return aggregated
+
+
+class ProbSparseAttention(nn.Module):
+    """Informer-style sparse self-attention over [B, L, D] (Zhou et al., 2021).
+
+    ``top_k`` mode (PHM-Vibench's Informer): full scaled scores, and for L > 32 each query keeps
+    only its ``max(16, L // 4)`` highest scores (the rest are -inf) before the softmax.
+    ``prob_sparse`` mode (the paper): ``factor * ceil(ln L)`` keys are sampled per query to measure
+    its sparsity (max minus mean score); the ``factor * ceil(ln L)`` most active queries attend to
+    all keys and the others output the mean of the values. ``seed`` fixes the sampling (a fresh
+    generator with that seed on every call); None draws from torch's global generator.
+    Dropout acts on the attention weights. Output [B, L, D].
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        mode: str = "top_k",
+        factor: int = 5,
+        seed: int | None = None,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.mode = mode
+        self.factor = factor
+        self.seed = seed
+        self.query_projection = nn.Linear(d_model, d_model)
+        self.key_projection = nn.Linear(d_model, d_model)
+        self.value_projection = nn.Linear(d_model, d_model)
+        self.out_projection = nn.Linear(d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        # [B, H, L, d_k]
+        queries = self.query_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        keys = self.key_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        values = self.value_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        if self.mode == "top_k":
+            context = self._top_k(queries, keys, values)
+        else:
+            context = self._prob_sparse(queries, keys, values)
+        return self.out_projection(context.transpose(1, 2).reshape(batch, length, width))
+
+    def _top_k(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        length = queries.shape[2]
+        scores = torch.matmul(queries, keys.transpose(-2, -1)) / math.sqrt(queries.shape[-1])
+        if length > 32:
+            best, where = torch.topk(scores, max(16, length // 4), dim=-1)
+            scores = torch.full_like(scores, float("-inf")).scatter(-1, where, best)
+        return torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
+
+    def _prob_sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        length, depth = queries.shape[2], queries.shape[3]
+        count = max(1, min(self.factor * math.ceil(math.log(length)), length))
+        generator = None
+        if self.seed is not None:
+            generator = torch.Generator(device=queries.device).manual_seed(self.seed)
+        sampled = torch.randint(length, (length, count), generator=generator, device=queries.device)
+        sample_scores = torch.matmul(queries.unsqueeze(-2), keys[:, :, sampled].transpose(-2, -1)).squeeze(-2)
+        sparsity = sample_scores.max(dim=-1)[0] - sample_scores.sum(dim=-1) / length
+        active = sparsity.topk(count, dim=-1, sorted=False)[1].unsqueeze(-1).expand(-1, -1, -1, depth)
+        scores = torch.matmul(torch.gather(queries, 2, active), keys.transpose(-2, -1)) / math.sqrt(depth)
+        attended = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
+        context = values.mean(dim=2, keepdim=True).expand_as(values)
+        return context.scatter(2, active, attended)
+
+
+class LinformerAttention(nn.Module):
+    """Linformer's low-rank self-attention over [B, L, D] (Wang et al., 2020).
+
+    Keys and values are projected along time by learned matrices ``E`` and ``F`` of shape
+    (seq_len, k), so every query attends to k mixed positions instead of L. For L <= seq_len the
+    first L rows are used; for L > seq_len both matrices are resized to (L, k) by bilinear
+    interpolation (PHM-Vibench's behaviour). Dropout acts on the attention weights. Output [B, L, D].
+    """
+
+    def __init__(self, d_model: int, num_heads: int, seq_len: int, k: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.query_projection = nn.Linear(d_model, d_model)
+        self.key_projection = nn.Linear(d_model, d_model)
+        self.value_projection = nn.Linear(d_model, d_model)
+        self.out_projection = nn.Linear(d_model, d_model)
+        self.E = nn.Parameter(torch.randn(seq_len, k) * 0.02)
+        self.F = nn.Parameter(torch.randn(seq_len, k) * 0.02)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        # [B, H, L, d_k]
+        queries = self.query_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        keys = self.key_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        values = self.value_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
+        keys = torch.einsum("bhld,lk->bhkd", keys, self._fit(self.E, length))
+        values = torch.einsum("bhld,lk->bhkd", values, self._fit(self.F, length))
+        scores = torch.matmul(queries, keys.transpose(-2, -1)) / math.sqrt(queries.shape[-1])
+        context = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
+        return self.out_projection(context.transpose(1, 2).reshape(batch, length, width))
+
+    def _fit(self, projection: torch.Tensor, length: int) -> torch.Tensor:
+        if length <= projection.shape[0]:
+            return projection[:length]
+        grid = projection.unsqueeze(0).unsqueeze(0)
+        return F.interpolate(grid, size=(length, projection.shape[1]), mode="bilinear", align_corners=False)[0, 0]
+
+
+# -- blocks -----------------------------------------------------------------------------------
 
 
 def _projections(d_model: int | None) -> int:
@@ -32,6 +245,7 @@ def _projection_flops(ins: list[TensorType], d_model: int | None) -> Dim:
 
 class _SelfAttention(Block):
     category = "attention"
+    fresh_output = True  # the output projection's result (a Linear keeps its input, not its output)
     test_layouts = (("B L D",),)
     test_hints = {"num_heads": (1, 2, 4)}
 
@@ -43,7 +257,7 @@ class _SelfAttention(Block):
 
 
 @register
-class AutoCorrelation(_SelfAttention):
+class AutoCorrelationBlock(_SelfAttention):
     """Autoformer auto-correlation over [B, L, D]: FFT delay scores, values rolled by the best delays.
 
     The ``int(factor * ln L)`` delays with the highest mean correlation are kept and their rolled
@@ -54,7 +268,7 @@ class AutoCorrelation(_SelfAttention):
 
     name = "auto_correlation"
     Params = AutoCorrelationParams
-    natives = ("AutoCorrelation",)
+    natives = (AutoCorrelation,)
     imports = ("math",)
 
     def infer(self, p: AutoCorrelationParams | ProbSparseAttentionParams | LinformerAttentionParams,
@@ -71,12 +285,12 @@ class AutoCorrelation(_SelfAttention):
         b, length, d = ins[0].shape
         return _projection_flops(ins, p.d_model) + 24 * b * length * d
 
-    def init_code(self, p: AutoCorrelationParams) -> str:
-        return call("AutoCorrelation", p.d_model, p.num_heads, factor=non_default(p.factor, 1))
+    def init_code(self, p: AutoCorrelationParams) -> Code:
+        return c.call(AutoCorrelation.__name__, p.d_model, p.num_heads, factor=non_default(p.factor, 1))
 
 
 @register
-class ProbSparseAttention(_SelfAttention):
+class ProbSparseAttentionBlock(_SelfAttention):
     """Informer ProbSparse self-attention over [B, L, D]: top-k masked scores, or sampled active queries.
 
     ``mode: top_k`` is PHM-Vibench's version: full scaled scores, each query keeps its
@@ -87,7 +301,7 @@ class ProbSparseAttention(_SelfAttention):
 
     name = "prob_sparse_attention"
     Params = ProbSparseAttentionParams
-    natives = ("ProbSparseAttention",)
+    natives = (ProbSparseAttention,)
     imports = ("math",)
     stochastic = True
 
@@ -99,14 +313,14 @@ class ProbSparseAttention(_SelfAttention):
         b, length, _ = ins[0].shape
         return _projection_flops(ins, p.d_model) + 4 * b * length * length * p.d_model
 
-    def init_code(self, p: ProbSparseAttentionParams) -> str:
-        return call("ProbSparseAttention", p.d_model, p.num_heads, mode=non_default(p.mode, "top_k"),
-                    factor=non_default(p.factor, 5), seed=non_default(p.seed, None),
-                    dropout=non_default(p.dropout, 0.0))
+    def init_code(self, p: ProbSparseAttentionParams) -> Code:
+        return c.call(ProbSparseAttention.__name__, p.d_model, p.num_heads, mode=non_default(p.mode, "top_k"),
+                      factor=non_default(p.factor, 5), seed=non_default(p.seed, None),
+                      dropout=non_default(p.dropout, 0.0))
 
 
 @register
-class LinformerAttention(_SelfAttention):
+class LinformerAttentionBlock(_SelfAttention):
     """Linformer low-rank self-attention over [B, L, D]: keys and values projected along time to k rows.
 
     Learned projections ``E`` and ``F`` (seq_len, k) mix the L positions of keys and values into k
@@ -116,7 +330,7 @@ class LinformerAttention(_SelfAttention):
 
     name = "linformer_attention"
     Params = LinformerAttentionParams
-    natives = ("LinformerAttention",)
+    natives = (LinformerAttention,)
     imports = ("math", "F")
     stochastic = True
 
@@ -128,6 +342,6 @@ class LinformerAttention(_SelfAttention):
         b, length, _ = ins[0].shape
         return _projection_flops(ins, p.d_model) + 8 * b * length * p.k * p.d_model
 
-    def init_code(self, p: LinformerAttentionParams) -> str:
-        return call("LinformerAttention", p.d_model, p.num_heads, p.seq_len, p.k,
-                    dropout=non_default(p.dropout, 0.0))
+    def init_code(self, p: LinformerAttentionParams) -> Code:
+        return c.call(LinformerAttention.__name__, p.d_model, p.num_heads, p.seq_len, p.k,
+                      dropout=non_default(p.dropout, 0.0))

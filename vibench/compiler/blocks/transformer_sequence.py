@@ -2,25 +2,125 @@
 
 from __future__ import annotations
 
-from vibench.compiler.blocks.base import (
-    ALL_DTYPES,
-    FLOAT_DTYPES,
-    Block,
-    ShapeContext,
-    call,
-    non_default,
-    norm_axis,
-    numel,
-)
+import math
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import ALL_DTYPES, FLOAT_DTYPES, Block, ShapeContext, norm_axis, numel
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
-from vibench.schemas.blocks_transformer import (
-    InterpolatedPositionalEncodingParams,
-    MatchLengthParams,
-    SinusoidalPositionalBufferParams,
-    SlidingWindowsParams,
-)
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import F, nn, torch
+
+
+class SlidingWindowsParams(BlockParams):
+    size: int = Field(ge=1, description="Window length (samples per patch).")
+    step: int = Field(ge=1, description="Step between window starts (equal to size: non-overlapping patches).")
+    dim: int = Field(-1, description="Dimension to cut into windows; the window becomes a new last dimension.")
+
+
+class MatchLengthParams(BlockParams):
+    dim: int = Field(-1, description="Dimension of x to crop or pad.")
+    like_dim: int = Field(1, description="Dimension of `like` whose size is the target length.")
+    mode: Literal["replicate", "zeros"] = Field(
+        "replicate", description="How a short x is padded at the end: repeat its last step, or zeros."
+    )
+
+
+class SinusoidalPositionalBufferParams(BlockParams):
+    max_len: int = Field(5000, ge=1, description="Rows of the fixed table (the longest sequence).")
+    d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+
+
+class InterpolatedPositionalEncodingParams(BlockParams):
+    max_len: int = Field(ge=1, description="Rows of the learned table; longer sequences interpolate it linearly.")
+    d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+    init_std: float = Field(0.02, ge=0, description="Standard deviation of the initial table (normal).")
+
+
+# -- torch implementations (copied into model.py) --------------------------------------------
+
+
+class SinusoidalPositionBuffer(nn.Module):
+    """Add the fixed sine/cosine position table to [B, L, D], kept as the buffer ``pe`` [max_len, 1, D].
+
+    The table is that of "Attention Is All You Need" (sine in even columns, cosine in odd ones); unlike
+    ``SinusoidalPositionalEncoding`` it is a persistent buffer, so it is part of ``state_dict`` as in
+    PatchTST checkpoints. Needs ``L <= max_len``.
+    """
+
+    pe: torch.Tensor
+
+    def __init__(self, d_model: int, max_len: int = 5000) -> None:
+        super().__init__()
+        position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+        frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+        table = torch.zeros(max_len, d_model)
+        table[:, 0::2] = torch.sin(position * frequency)
+        table[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
+        self.register_buffer("pe", table.unsqueeze(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pe[: x.shape[1]].transpose(0, 1).to(x.dtype)
+
+
+class MatchLength(nn.Module):
+    """Crop or pad dimension ``dim`` of x to the size of dimension ``like_dim`` of ``like``.
+
+    A longer x keeps its first steps; a shorter one is extended at the end by repeating its last step
+    (``replicate``) or with zeros.
+    """
+
+    def __init__(self, dim: int = -1, like_dim: int = 1, mode: str = "replicate") -> None:
+        super().__init__()
+        self.dim = dim
+        self.like_dim = like_dim
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        target = like.shape[self.like_dim]
+        length = x.shape[self.dim]
+        if length >= target:
+            return x.narrow(self.dim, 0, target)
+        edge = x.narrow(self.dim, length - 1, 1)
+        if self.mode == "zeros":
+            edge = torch.zeros_like(edge)
+        shape = list(x.shape)
+        shape[self.dim] = target - length
+        return torch.cat([x, edge.expand(shape)], dim=self.dim)
+
+
+class InterpolatedPositionalEncoding(nn.Module):
+    """Add a learned position table [1, max_len, D] to [B, L, D]; longer sequences stretch it.
+
+    For ``L <= max_len`` the first L rows are added; for a longer sequence the table is resized to L
+    rows by linear interpolation (as PHM-Vibench's Informer and Linformer do). Normal initialisation
+    with standard deviation ``init_std``.
+    """
+
+    def __init__(self, d_model: int, max_len: int, init_std: float = 0.02) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(1, max_len, d_model) * init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[1]
+        if length <= self.table.shape[1]:
+            return x + self.table[:, :length]
+        stretched = F.interpolate(self.table.transpose(1, 2), size=length, mode="linear", align_corners=False)
+        return x + stretched.transpose(1, 2)
+
+
+# -- blocks -----------------------------------------------------------------------------------
 
 
 @register
@@ -53,12 +153,12 @@ class SlidingWindows(Block):
     def flops(self, p: SlidingWindowsParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0  # a view
 
-    def call_code(self, p: SlidingWindowsParams, args: list[str], mod: str) -> str:
-        return f"{args[0]}.unfold({p.dim}, {p.size}, {p.step})"
+    def call_code(self, p: SlidingWindowsParams, args: list[Code], mod: Code) -> Code:
+        return c.method(args[0], "unfold", p.dim, p.size, p.step)
 
 
 @register
-class MatchLength(Block):
+class MatchLengthBlock(Block):
     """Crop or pad one dimension of ``x`` to the size of a dimension of ``like`` (e.g. back to the input L).
 
     A longer x keeps its first steps; a shorter one is padded at the end, repeating its last step
@@ -69,7 +169,7 @@ class MatchLength(Block):
     Params = MatchLengthParams
     category = "shape"
     inputs = ("x", "like")
-    natives = ("MatchLength",)
+    natives = (MatchLength,)
     test_layouts = (("B N D", "B L C"),)
     test_hints = {"dim": (1, -2), "like_dim": (1, 2, -2)}
 
@@ -84,9 +184,9 @@ class MatchLength(Block):
         shape[axis] = target
         return [TensorType(tuple(shape), x.dtype)]
 
-    def init_code(self, p: MatchLengthParams) -> str:
-        return call("MatchLength", dim=non_default(p.dim, -1), like_dim=non_default(p.like_dim, 1),
-                    mode=non_default(p.mode, "replicate"))
+    def init_code(self, p: MatchLengthParams) -> Code:
+        return c.call(MatchLength.__name__, dim=non_default(p.dim, -1), like_dim=non_default(p.like_dim, 1),
+                      mode=non_default(p.mode, "replicate"))
 
 
 def _position_width(ctx: ShapeContext, t: TensorType, given: int | None) -> int:
@@ -109,8 +209,9 @@ class SinusoidalPositionalBuffer(Block):
     name = "sinusoidal_positional_buffer"
     Params = SinusoidalPositionalBufferParams
     category = "position"
-    natives = ("SinusoidalPositionBuffer",)
+    natives = (SinusoidalPositionBuffer,)
     imports = ("math",)
+    fresh_output = True  # x + table: autograd keeps neither
     test_layouts = (("B L D",),)
     test_hints = {"max_len": (32, 64, 5000)}
 
@@ -121,12 +222,12 @@ class SinusoidalPositionalBuffer(Block):
                     param="max_len")
         return [t]
 
-    def init_code(self, p: SinusoidalPositionalBufferParams) -> str:
-        return call("SinusoidalPositionBuffer", p.d_model, max_len=non_default(p.max_len, 5000))
+    def init_code(self, p: SinusoidalPositionalBufferParams) -> Code:
+        return c.call(SinusoidalPositionBuffer.__name__, p.d_model, max_len=non_default(p.max_len, 5000))
 
 
 @register
-class InterpolatedPositionalEncoding(Block):
+class InterpolatedPositionalEncodingBlock(Block):
     """Add a learned position table [1, max_len, D] to [B, L, D], stretched linearly when L > max_len.
 
     Sequences up to ``max_len`` add the table's first L rows; longer ones add the table resized to
@@ -137,8 +238,9 @@ class InterpolatedPositionalEncoding(Block):
     name = "interpolated_positional_encoding"
     Params = InterpolatedPositionalEncodingParams
     category = "position"
-    natives = ("InterpolatedPositionalEncoding",)
+    natives = (InterpolatedPositionalEncoding,)
     imports = ("F",)
+    fresh_output = True  # x + table: autograd keeps neither
     test_layouts = (("B L D",),)
 
     def infer(self, p: InterpolatedPositionalEncodingParams, ins: list[TensorType],
@@ -154,5 +256,6 @@ class InterpolatedPositionalEncoding(Block):
     def flops(self, p: InterpolatedPositionalEncodingParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 2 * numel(outs[0])
 
-    def init_code(self, p: InterpolatedPositionalEncodingParams) -> str:
-        return call("InterpolatedPositionalEncoding", p.d_model, p.max_len, init_std=non_default(p.init_std, 0.02))
+    def init_code(self, p: InterpolatedPositionalEncodingParams) -> Code:
+        return c.call(InterpolatedPositionalEncoding.__name__, p.d_model, p.max_len,
+                      init_std=non_default(p.init_std, 0.02))

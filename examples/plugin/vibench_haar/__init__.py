@@ -1,0 +1,1 @@
+"""An example vibench block plug-in: the one-level Haar wavelet transform (``haar_dwt``)."""

@@ -1,0 +1,223 @@
+"""Back end v2: model.py is built from code nodes, laid out as ruff formats it, parameterised the
+way a person writes it, safe for any string a spec holds, and trains (in-place ops are sound)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+
+import vibench
+from vibench import testing
+from tests.golden_cases import LIBRARY_CASES
+from tests.helpers import EXAMPLES, ROOT
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.layout import docstring, flat, split, string
+from vibench.compiler.codegen.namer import Namespace
+
+RUFF = os.path.join(os.path.dirname(sys.executable), "ruff")
+CONFIG = os.path.join(ROOT, "pyproject.toml")
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([RUFF, *args], capture_output=True, text=True)
+
+
+# -- layout: the oracle is ruff format ---------------------------------------------------------
+
+
+_NAMES = ["x", "hidden", "num_classes", "self.conv1", "torch.relu", "a_rather_long_variable_name_here"]
+_STRINGS = ["relu", "a " * 30, 'q"uote', "it's", "x\ny", "é\u2028", "back\\slash", '"""', "\x00\x1b"]
+
+
+def _tree(depth: int, r: random.Random) -> ast.expr:
+    k = r.random()
+    if depth <= 0 or k < 0.25:
+        kind = r.choice(["int", "name", "str", "float", "neg"])
+        if kind == "int":
+            return c.const(r.randint(0, 5000))
+        if kind == "name":
+            return c.dotted(r.choice(_NAMES))
+        if kind == "str":
+            return c.const(r.choice(_STRINGS))
+        if kind == "neg":
+            return c.const(-r.randint(1, 9))
+        return c.const(r.choice([0.1, 1e-05, 2.5, float("inf")]))
+    if k < 0.55:
+        args = [_tree(depth - 1, r) for _ in range(r.randint(0, 4))]
+        kwargs = {f"kw{i}": _tree(depth - 1, r) for i in range(r.randint(0, 3))}
+        return c.call(r.choice(["nn.Conv1d", "nn.Sequential", "F.pad", "Block"]), *args, **kwargs)
+    if k < 0.65:
+        return c.list_of(*[_tree(depth - 1, r) for _ in range(r.randint(0, 5))])
+    if k < 0.72:
+        return ast.Dict(keys=[c.const(f"key{i}") for i in range(3)], values=[_tree(depth - 1, r) for _ in range(3)])
+    if k < 0.8:
+        return c.binop(_tree(0, r), r.choice(["+", "*", "//", "-", "**"]), c.ref("k"))
+    if k < 0.85:
+        return c.method(c.ref("x"), "transpose", _tree(depth - 1, r), 2)
+    if k < 0.9:
+        return c.index(c.ref("x"), c.span(), c.span(r.randint(0, 9)))
+    if k < 0.95:
+        return c.call("nn.Sequential", c.starred(c.list_comp(_tree(depth - 1, r), "i", c.call("range", c.ref("n")))))
+    return c.if_else(c.compare(c.ref("s"), "!=", 1), _tree(0, r), _tree(0, r))
+
+
+def test_layout_is_what_ruff_format_writes(tmp_path) -> None:
+    """Random expression trees in the shapes model.py uses, laid out at three depths: ruff format
+    changes nothing and the text parses to the same tree."""
+    r = random.Random(20261203)
+    sources = []
+    for case in range(120):
+        tree = _tree(4, r)
+        indent = (4, 8, 12)[case % 3]
+        lines = split("value = ", tree, "", indent)
+        head = {4: "def f():\n", 8: "class A:\n    def f(self):\n", 12: "class A:\n    def f(self):\n        if k:\n"}
+        body = "\n".join(" " * indent + line for line in lines)
+        source = head[indent] + body + "\n"
+        parsed = ast.parse(source)
+        assignment = next(n for n in ast.walk(parsed) if isinstance(n, ast.Assign))
+        assert ast.dump(assignment.value) == ast.dump(ast.parse(flat(tree), mode="eval").body)
+        sources.append(source)
+        (tmp_path / f"case_{case}.py").write_text(source)
+    proc = _ruff("format", "--check", "--diff", "--config", CONFIG, "--no-cache", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+@pytest.mark.parametrize("value", ['say "hi"', "it's", "both ' and \"", "back\\slash", "line\nbreak", "\u2028",
+                                   "\x00", "é", "tab\there", "'''", '"""'])
+def test_strings_enter_code_only_as_literals(value: str) -> None:
+    assert ast.literal_eval(string(value)) == value
+    assert ast.literal_eval(flat(c.const({value: [value]}))) == {value: [value]}
+
+
+def test_docstrings_cannot_be_closed_from_inside() -> None:
+    hostile = ['An innocent line', 'ends here """ + __import__("os").system("true") + """', "back\\", "\u2028x", "q\""]
+    lines = docstring(hostile, 4)
+    source = "class A:\n" + "\n".join("    " + line if line else "" for line in lines) + "\n    pass\n"
+    tree = ast.parse(source)
+    assert len(tree.body) == 1 and isinstance(tree.body[0], ast.ClassDef)
+    doc = ast.get_docstring(tree.body[0]) or ""
+    assert '""" + __import__("os")' in doc  # kept as text, not code
+
+
+def test_names_never_shadow_builtins_keywords_or_modules() -> None:
+    ns = Namespace()
+    taken = [ns.take(n) for n in ("sum", "input", "class", "torch", "nn", "F", "self", "conv", "conv", "ﬁeld")]
+    assert taken == ["sum_1", "input_1", "class_1", "torch_1", "nn_1", "F_1", "self_1", "conv", "conv_1", "field"]
+
+
+def test_non_identifiers_are_refused_by_the_builders() -> None:
+    for bad in ("os.system('x')", "a b", "1x", "class"):
+        with pytest.raises(ValueError):
+            c.ref(bad)
+
+
+# -- every emitted file passes ruff ------------------------------------------------------------
+
+
+def _emitted(tmp_path) -> list[str]:
+    files = []
+    for spec, golden, params in [(e, os.path.basename(e) + ".py", {}) for e in EXAMPLES] + LIBRARY_CASES:
+        source = vibench.compile_spec(os.path.join(ROOT, spec), params=params or None).source
+        path = tmp_path / golden.replace(".yaml", "").replace(".json", "")
+        path.write_text(source)
+        files.append(str(path))
+    return files
+
+
+def test_every_emitted_file_passes_ruff_check_and_format(tmp_path) -> None:
+    files = _emitted(tmp_path)
+    fmt = _ruff("format", "--check", "--config", CONFIG, "--no-cache", *files)
+    assert fmt.returncode == 0, fmt.stdout[-4000:]
+    check = _ruff("check", "--no-cache", "--isolated", "--line-length", "120", "--select", "E,F,W,I,B,UP",
+                  "--target-version", "py310", *files)
+    assert check.returncode == 0, check.stdout[-4000:]
+
+
+# -- one class per structure, parameterised ----------------------------------------------------
+
+
+def _classes(source: str) -> dict[str, ast.ClassDef]:
+    return {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
+
+
+def _init_args(cls: ast.ClassDef) -> list[str]:
+    init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    return [a.arg for a in init.args.args[1:]]
+
+
+def test_resnet_has_one_basic_block_class_with_arguments() -> None:
+    source = vibench.compile_spec("cnn/ResNet1D", params={"num_classes": 4}).source
+    classes = _classes(source)
+    assert sorted(classes) == ["BasicBlock", "ResNet1D", "Shortcut"]
+    assert _init_args(classes["BasicBlock"]) == ["C", "channels", "stride"]
+    assert "self.downsample = Shortcut(C, channels) if stride != 1 or C != channels else nn.Identity()" in source
+    assert "nn.Sequential(BasicBlock(64, 128, stride=2), BasicBlock(128, 128))" in source
+
+
+def test_bottleneck_resnet_keeps_the_reference_structure() -> None:
+    source = vibench.compile_spec("cnn/ResNet1D", params={"num_classes": 4, "block_type": "bottleneck"}).source
+    assert sorted(_classes(source)) == ["Bottleneck", "ResNet1D", "Shortcut"]
+    assert "nn.Conv1d(channels, 4 * channels, kernel_size=1, bias=False)" in source
+
+
+def test_a_repeat_whose_count_differs_between_uses_is_a_loop() -> None:
+    source = vibench.compile_spec("mlp/DenseNetMLP").source
+    classes = _classes(source)
+    assert len(classes) <= 6, sorted(classes)
+    assert "for i in range(dense_layers)" in source
+
+
+# -- free parameters -----------------------------------------------------------------------------
+
+
+def test_the_model_class_takes_a_free_num_classes_and_refuses_structural_changes() -> None:
+    model_cls = type(vibench.build("cnn/ResNet1D", num_classes=4))
+    assert model_cls().classifier.out_features == 4
+    assert model_cls(num_classes=7).classifier.out_features == 7
+    assert model_cls(initial_channels=64).conv1.out_channels == 64  # the compiled value is accepted
+    with pytest.raises(ValueError, match="initial_channels=32 differs from the value this file was compiled"):
+        model_cls(initial_channels=32)
+    with pytest.raises(ValueError, match="num_classes=0"):
+        model_cls(num_classes=0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'widht'"):
+        model_cls(widht=3)
+
+
+# -- training: in-place operations never break autograd -----------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["cnn/ResNet1D", "cnn/MobileNet1D", "cnn/AttentionCNN", "mlp/ResNetMLP",
+                                  "mlp/DenseNetMLP", "cnn/TCN", "cnn/MultiScaleCNN"])
+def test_a_training_step_runs(spec: str) -> None:
+    """Autograd checks every tensor it saved is unmodified (version counters): an unsound in-place
+    activation or residual sum would raise here."""
+    import torch
+
+    small = {"cnn/ResNet1D": {"layers": [1, 1, 1, 1], "initial_channels": 8},
+             "cnn/MobileNet1D": {"width_multiplier": 0.25}, "cnn/AttentionCNN": {"channels": [16, 32]},
+             "mlp/ResNetMLP": {"hidden_dim": 16, "num_layers": 2}, "mlp/DenseNetMLP": {"block_config": [2, 2]},
+             "cnn/TCN": {"num_channels": [4, 4]}, "cnn/MultiScaleCNN": {"multiscale_channels": [8]}}[spec]
+    model = vibench.build(spec, num_classes=3, **small).train()
+    x = torch.randn(4, 256, 1, requires_grad=True)
+    model(x).square().mean().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
+
+
+@settings(max_examples=25, deadline=None)
+@given(chain=testing.chain_specs(max_nodes=6))
+def test_emitted_files_of_generated_specs_pass_ruff(chain: testing.ChainCase, tmp_path_factory) -> None:
+    source = vibench.compile_spec(text=chain.text, inputs=chain.bindings).source
+    path = tmp_path_factory.mktemp("gen") / "model.py"
+    path.write_text(source)
+    fmt = _ruff("format", "--check", "--diff", "--config", CONFIG, "--no-cache", str(path))
+    assert fmt.returncode == 0, fmt.stdout[-3000:]
+    check = _ruff("check", "--no-cache", "--isolated", "--line-length", "120", "--select", "E,F,W,I,B,UP",
+                  "--target-version", "py310", str(path))
+    assert check.returncode == 0, check.stdout[-3000:]

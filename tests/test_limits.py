@@ -1,0 +1,327 @@
+"""Resource limits, file safety and bounded messages, in-process (the CLI corpus is test_hostile.py).
+
+Covers: expression bombs (no MemoryError, RecursionError or hang escapes the evaluator), the
+compilation's shared expression budget, the loader's alias weights and bounded reads, parameter
+values given from outside, the node and parameter budgets (defaults and overrides), bounded
+diagnostics, PHM base-config confinement, and how outputs are written (symlinks, modes, `-o -`,
+`--graph`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vibench
+from vibench.compiler import cli, expr, load
+from vibench.compiler.diagnostics import MAX_FIELD, Diagnostic, SpecError, suggest
+from vibench.compiler.ir import Pos
+from vibench.compiler.phm import project_root
+
+HERE = Path(__file__).resolve().parent
+PLAIN = HERE / "hostile" / "inject_plain.yaml"
+
+
+def evaluate(text: str, env: dict | None = None) -> object:
+    return expr.evaluate_value(expr.parse_template("${" + text + "}", None), env or {})
+
+
+# --------------------------------------------------------------------------------------------
+# Expressions
+# --------------------------------------------------------------------------------------------
+
+BOMBS = {
+    "nested list literal": "[" * 150 + "1" + "]" * 150,
+    "nested operators": "-" * 1500 + "1",
+    "long operator chain": "+".join(["1"] * 500),
+    "string multiplication": "('a' * 99999 + 'b') * 99999",
+    "shared rows": "[[1] * 99999] * 99999",
+    "shared rows printed": "str([[1] * 99999] * 99999)",
+    "strings in a comprehension": "[('a' * 99999) for i in range(99999)]",
+    "comparison of huge lists": "[[1] * 99999] * 99999 == [[1] * 99999] * 99999",
+    "sum of ranges": "sum(range(99999)) * sum(range(99999)) * sum(range(99999))",
+    "sum of lists": "sum([[1]] * 99999, [])",
+    "nested comprehensions": "[[[[[[[[1 for a in range(10)] for b in range(10)] for c in range(10)] for d in range(10)]"
+                             " for e in range(10)] for f in range(10)] for g in range(10)] for h in range(10)]",
+    "comprehension product": "[i for i in range(99999) for j in range(99999)]",
+    "min of shared rows": "min([[1] * 99999] * 99999)",
+    "dict of ranges": "dict([[i, range(99999)] for i in range(99999)])",
+    "percent format": "'%*d' % (999999999, 1)",
+    "round to huge precision": "round(5, -10000000)",
+    "power tower": "9 ** 9 ** 9",
+    "long integer": "int('9' * 4300)",
+    "infinite ceil": "ceil(float('inf'))",
+    "value nested 70 deep": "[" * 70 + "1" + "]" * 70,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_expression_bombs_are_expression_errors(name: str) -> None:
+    with pytest.raises(expr.ExprError) as info:
+        with expr.budget():
+            evaluate(BOMBS[name])
+    assert len(info.value.message) < 600 and len(info.value.text) <= 200
+
+
+def test_large_parameter_values_are_charged_by_size() -> None:
+    env = {"rows": [[1] * 1000] * 50}  # 50,000 values
+    assert evaluate("len(rows)", env) == 50
+    with pytest.raises(expr.ExprError, match="too many steps"):
+        evaluate("[rows for i in range(100)]", env)  # each copy reads 50,000 values
+
+
+def test_ordinary_expressions_still_work() -> None:
+    assert evaluate("sum([[1, 2], [3]], [])") == [1, 2, 3]
+    assert evaluate("sum([1, 2, 3])") == 6
+    assert evaluate("round(2.567, 2)") == 2.57
+    assert evaluate("[i * 2 for i in range(5) if i != 2]") == [0, 2, 6, 8]
+    assert evaluate("'k' in m", {"m": {str(k): k for k in range(10_000)}}) is False
+    assert evaluate("'ab' * 3 + str(4)") == "ababab4"
+
+
+def test_the_compilation_budget_is_shared_by_every_expression() -> None:
+    cost = "len([i for i in range(20000)])"  # about 60,000 steps: within one expression's limit
+    assert evaluate(cost) == 20000
+    with expr.budget(200_000):
+        evaluate(cost)
+        evaluate(cost)
+        with pytest.raises(expr.ExprError, match="together take too many steps"):
+            evaluate(cost)
+    assert evaluate(cost) == 20000  # outside a compilation, each expression stands alone
+
+
+def test_repeated_expressions_exhaust_the_budget_of_a_compilation() -> None:
+    text = (HERE / "hostile" / "expr_repeat_budget.yaml").read_text(encoding="utf-8")
+    text = text.replace("range(20000)]) // 5000", "range(10000)]) // 2500").replace("repeat: 1000", "repeat: 40")
+    with pytest.raises(SpecError) as info:  # 40 copies of about 40,000 steps
+        vibench.check(text=text)
+    assert info.value.codes == ["E204"] and "per compilation" in info.value.diagnostics[0].message
+    program = vibench.check(text=text, max_nodes=300_000)  # ten steps per allowed node: 3,000,000
+    assert len(program.root.nodes[0].copies) == 40
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and values from outside
+# --------------------------------------------------------------------------------------------
+
+
+def test_aliases_of_long_strings_weigh_their_length() -> None:
+    def text(copies: int) -> str:  # a string of 101 size units, aliased
+        return 'a: &s "' + "x" * 6400 + '"\nb: [' + ", ".join(["*s"] * copies) + "]\n"
+
+    with pytest.raises(SpecError) as info:
+        load.load_text(text(1000))
+    assert info.value.codes == ["E002"] and "aliases" in info.value.diagnostics[0].message
+    assert len(load.load_text(text(100)).data["b"]) == 100  # some copies are fine
+
+
+def test_aliases_may_add_ten_times_what_a_large_file_writes() -> None:
+    rows = "\n".join(f"  r{k}: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]" for k in range(4000))  # ~48,000 values written
+    text = "base: &b [" + ", ".join(str(k) for k in range(100)) + "]\nrows:\n" + rows + "\n"
+    text += "copies: [" + ", ".join(["*b"] * 1500) + "]\n"  # 150,000 values added
+    assert len(load.load_text(text).data["copies"]) == 1500
+
+
+def test_a_file_that_grows_past_its_size_is_not_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = tmp_path / "grows.yaml"
+    spec.write_text("vibench: 1\nname: M\ndoc: " + "x" * 500 + "\n", encoding="utf-8")
+    monkeypatch.setattr(load, "MAX_BYTES", 100)
+    real_fstat = os.fstat
+
+    class Lying:  # the size a /proc file or a growing log would report
+        def __init__(self, st: os.stat_result) -> None:
+            self.st_mode, self.st_size = st.st_mode, 0
+
+    monkeypatch.setattr(load.os, "fstat", lambda fd: Lying(real_fstat(fd)))
+    with pytest.raises(SpecError) as info:
+        load.read_spec_file(str(spec))
+    assert info.value.codes == ["E002"] and "more than 100 bytes" in (info.value.diagnostics[0].found or "")
+
+
+@pytest.mark.parametrize("special", ["fifo", "folder"])
+def test_special_files_are_e004_through_the_api(special: str, tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    os.mkfifo(path) if special == "fifo" else path.mkdir()
+    with pytest.raises(SpecError) as info:
+        vibench.check(str(path))
+    (d,) = info.value.diagnostics
+    assert d.code == "E004" and "not a regular file" in d.message and d.pos is not None
+
+
+def test_oversized_api_parameters_are_e202() -> None:
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    itself: list = []
+    itself.append(itself)
+    for value in (deep, itself, list(range(200_000)), "x" * 10_000_000):
+        with pytest.raises(SpecError) as info:
+            vibench.check(str(PLAIN), params={"width": value})
+        assert info.value.codes == ["E202"] and "too large" in info.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("value, message", [
+    ("[" * 3000 + "]" * 3000, "nests deeper than 64"),
+    ("x" * 20_000, "value too long"),
+    ("&a [*a]", "refers to itself"),
+])
+def test_set_values_have_the_limits_of_a_spec(value: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([str(PLAIN), "--check", "--set", f"width={value}"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and len(err) < 1000
+
+
+# --------------------------------------------------------------------------------------------
+# Node and parameter budgets
+# --------------------------------------------------------------------------------------------
+
+CHAIN = "vibench: 1\nname: Chain\nparams: {depth: 10}\ninputs: {x: {shape: [B, 4, L]}}\nnodes:\n" \
+        "  conv: {block: conv1d, in: x, out_channels: 4, kernel_size: 1, repeat: \"${depth}\"}\noutputs: {y: conv}\n"
+
+
+def test_node_budget_default_and_override(capsys: pytest.CaptureFixture[str]) -> None:
+    assert len(vibench.check(text=CHAIN, params={"depth": 100_000}).root.nodes[0].copies) == 100_000
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=CHAIN, params={"depth": 100_001})
+    assert info.value.codes == ["E213"]
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=CHAIN, max_nodes=5)
+    assert info.value.codes == ["E213"] and "at most 5 nodes" in (info.value.diagnostics[0].expected or "")
+    with pytest.raises(ValueError, match="max_nodes"):
+        vibench.check(text=CHAIN, max_nodes=0)
+
+
+def test_parameter_budget_default_and_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = vibench.check(text=CHAIN)
+    assert program.root.param_count == 200  # 10 layers of 4 x 4 + 4
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=CHAIN, max_params=199)
+    (d,) = info.value.diagnostics
+    assert d.code == "E307" and "copy 10 of 10" in d.message and d.pos is not None
+    spec = tmp_path / "chain.yaml"
+    spec.write_text(CHAIN, encoding="utf-8")
+    assert cli.main([str(spec), "--check", "--max-params", "199"]) == cli.EXIT_SPEC
+    assert "error[E307]" in capsys.readouterr().err
+    assert cli.main([str(spec), "--check", "--max-params", "200", "--max-nodes", "10"]) == cli.EXIT_OK
+    assert cli.main([str(spec), "--check", "--max-nodes", "zero"]) == cli.EXIT_USAGE
+
+
+def test_composites_count_their_bodies() -> None:
+    text = (HERE / "hostile" / "dos_nested_composites.yaml").read_text(encoding="utf-8")
+    program = vibench.check(text=text.replace("repeat: 300", "repeat: 200"))  # 80,200 nodes
+    assert len(program.root.nodes[0].copies) == 200
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=text)
+    assert info.value.codes == ["E213"] and "copy 250 of 300" in info.value.diagnostics[0].message
+
+
+def test_a_100k_node_spec_answers_check(tmp_path: Path) -> None:
+    """Linear in the number of nodes (about 10 s of CPU here for 100,000); the timeout only catches hangs."""
+    lines = ["vibench: 1", "name: Chain", "inputs: {x: {shape: [B, 4, L]}}", "nodes:"]
+    lines += [f"  n{k}: {{block: relu, in: {'n' + str(k - 1) if k else 'x'}}}" for k in range(100_000)]
+    (tmp_path / "chain.yaml").write_text("\n".join(lines + ["outputs: {y: n99999}", ""]), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", "import sys; from vibench.compiler.cli import main; "
+                             "sys.exit(main())", "chain.yaml", "--check"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ok: Chain" in result.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# Diagnostics
+# --------------------------------------------------------------------------------------------
+
+
+def test_message_fields_are_clipped_to_one_line() -> None:
+    d = Diagnostic("E110", "x" * 10_000, Pos("f.yaml", 1, 1), found="a\nb", hint="h" * 10_000, notes=("n\r",) * 50)
+    assert len(d.message) < MAX_FIELD + 40 and d.found == "a\\nb" and "\n" not in "".join(d.notes)
+    assert len(d.notes) == 21 and d.notes[-1] == "... and 30 more notes"
+
+
+def test_long_source_lines_show_a_window_with_the_caret_under_the_column() -> None:
+    line = "a" * 5000 + " target " + "b" * 5000
+    d = Diagnostic("E110", "here", Pos("f.yaml", 1, 5002))
+    shown, caret = d.render({"f.yaml": line}).splitlines()[3:5]
+    assert len(shown) < 200
+    assert shown[caret.index("^")] == "t" and caret.count("^") == len("target")
+
+
+def test_render_shows_the_first_diagnostics_and_a_count() -> None:
+    err = SpecError([Diagnostic("E110", f"problem {k}", Pos("f.yaml", k + 1, 1)) for k in range(5000)])
+    text = err.render()
+    assert text.count("error[E110]") == 50 and text.endswith("(the first 50 of 5,000 are shown)")
+    assert len(err.to_json()) == 5000 and err.render(limit=None).count("error[") == 5000
+
+
+def test_did_you_mean_skips_long_names() -> None:
+    assert suggest("relu" * 250_000, ["relu", "gelu"]) is None
+    assert suggest("rleu", ["relu", "gelu", "x" * 1000]) == "did you mean `relu`?"
+    assert suggest("n5001x", [f"n{k}" for k in range(50_000)]) is not None
+
+
+# --------------------------------------------------------------------------------------------
+# PHM base configs and output files
+# --------------------------------------------------------------------------------------------
+
+
+def test_project_root_is_the_nearest_folder_with_a_marker(tmp_path: Path) -> None:
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    deep = tmp_path / "repo" / "configs" / "demo"
+    deep.mkdir(parents=True)
+    assert project_root(str(deep)) == str((tmp_path / "repo").resolve())
+    (tmp_path / "loose").mkdir()
+    assert project_root(str(tmp_path / "loose")) == str((tmp_path / "loose").resolve())
+
+
+def test_base_configs_resolve_from_the_project_root(tmp_path: Path) -> None:
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "configs" / "base").mkdir(parents=True)
+    (tmp_path / "repo" / "configs" / "demo").mkdir(parents=True)
+    (tmp_path / "repo" / "configs" / "base" / "m.yaml").write_text("model: {type: CNN, name: ResNet1D, "
+                                                                   "num_classes: 3}\n")
+    exp = tmp_path / "repo" / "configs" / "demo" / "e.yaml"
+    exp.write_text("base_configs: {model: configs/base/m.yaml}\n", encoding="utf-8")
+    assert str(vibench.check(str(exp)).root.outputs[0][2]) == "[B, 3]"
+
+
+def _compile(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        rc = cli.main(args)
+    finally:
+        os.chdir(old)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_output_through_a_symlink_replaces_its_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "real.py").write_text("old\n", encoding="utf-8")
+    (tmp_path / "real.py").chmod(0o640)
+    (tmp_path / "link.py").symlink_to("real.py")
+    assert _compile([str(PLAIN), "-o", "link.py"], tmp_path, capsys)[0] == cli.EXIT_OK
+    assert (tmp_path / "link.py").is_symlink() and "class Plain" in (tmp_path / "real.py").read_text()
+    assert stat.S_IMODE((tmp_path / "real.py").stat().st_mode) == 0o640  # an existing file keeps its mode
+
+
+def test_new_outputs_follow_the_umask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = os.umask(0o027)
+    try:
+        assert _compile([str(PLAIN), "-o", "new.py"], tmp_path, capsys)[0] == cli.EXIT_OK
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.py").stat().st_mode) == 0o640
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".vibench-")]
+
+
+def test_graph_alone_writes_only_the_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = _compile([str(PLAIN), "--graph", "g.mmd"], tmp_path, capsys)
+    assert rc == cli.EXIT_OK and "class Plain" not in out and (tmp_path / "g.mmd").read_text().startswith("flowchart")
+    rc, out, _ = _compile([str(PLAIN), "--graph", "g.dot", "-o", "-"], tmp_path, capsys)
+    assert rc == cli.EXIT_OK and "class Plain" in out and (tmp_path / "g.dot").exists()
+    assert not (tmp_path / "-").exists()

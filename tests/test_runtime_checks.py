@@ -1,0 +1,89 @@
+"""A built or emitted model checks its inputs at the entry of forward: a wrong rank, size or dtype,
+or a violated shape constraint, is a ValueError naming the model, the input and the rule — not a
+torch error deep inside. The checks can be switched off and stay inside compiled/exported graphs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import vibench
+
+SPEC = """
+vibench: 1
+name: Probe
+inputs:
+  x: {shape: [B, 2, L]}
+  fs: {shape: [B]}
+nodes:
+  conv: {block: conv1d, in: x, out_channels: 4, kernel_size: 9}
+  pool: {block: adaptive_avg_pool1d, in: conv, output_size: 1}
+  flat: {block: flatten, in: pool}
+  scale: {block: unsqueeze, in: fs, dim: 1}
+  out: {block: mul, in: [flat, scale]}
+outputs: {y: out}
+"""
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    return vibench.build(text=SPEC).eval()
+
+
+@pytest.mark.parametrize(("x", "fs", "words"), [
+    (torch.randn(2, 2), torch.ones(2), ["input `x` must be [B, 2, L] float32", "(2, 2)"]),
+    (torch.randn(2, 3, 64), torch.ones(2), ["input `x`", "(2, 3, 64)"]),
+    (torch.randn(2, 2, 64, dtype=torch.float64), torch.ones(2), ["input `x`", "torch.float64"]),
+    (torch.randn(2, 2, 64), torch.ones(3), ["inputs `x` and `fs` share the size `B`"]),
+    (torch.randn(2, 2, 64), torch.ones(2, 1), ["input `fs` must be [B] float32"]),
+    (torch.randn(2, 2, 8), torch.ones(2), ["L >= 9", "the input is at least as long as the kernel span"]),
+    (torch.randint(0, 2, (2, 2, 64)), torch.ones(2), ["input `x`", "torch.int64"]),
+])
+def test_a_bad_input_is_named_with_its_rule(model: torch.nn.Module, x: torch.Tensor, fs: torch.Tensor,
+                                            words: list[str]) -> None:
+    with pytest.raises(ValueError) as err:
+        model(x, fs)
+    assert str(err.value).startswith("Probe: ")
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_good_inputs_pass_and_the_checks_can_be_switched_off(model: torch.nn.Module) -> None:
+    assert model(torch.randn(3, 2, 64), torch.ones(3)).shape == (3, 4)
+    model.check_inputs = False
+    try:
+        with pytest.raises(RuntimeError):  # torch's own error, from inside the convolution
+            model(torch.randn(2, 3, 64), torch.ones(2))
+    finally:
+        model.check_inputs = True
+
+
+def test_the_checks_stay_in_compiled_and_exported_graphs(model: torch.nn.Module) -> None:
+    x, fs = torch.randn(2, 2, 64), torch.ones(2)
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(x, fs), model(x, fs))
+    exported = torch.export.export(model, (x, fs))
+    torch.testing.assert_close(exported.module()(x, fs), model(x, fs))
+    scripted = torch.jit.script(model)
+    torch.testing.assert_close(scripted(x, fs), model(x, fs))
+
+
+def test_an_emitted_file_checks_its_inputs_too(tmp_path) -> None:
+    import importlib.util
+
+    path = tmp_path / "probe_model.py"
+    path.write_text(vibench.compile_spec(text=SPEC).source)
+    spec = importlib.util.spec_from_file_location("probe_model", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(ValueError, match="input `x` must be"):
+        module.Probe()(torch.randn(2, 5, 64), torch.ones(2))
+
+
+def test_a_float64_spec_builds_float64_parameters() -> None:
+    model = vibench.build(text=SPEC.replace("x: {shape: [B, 2, L]}", "x: {shape: [B, 2, L], dtype: float64}")
+                          .replace("fs: {shape: [B]}", "fs: {shape: [B], dtype: float64}")).eval()
+    assert all(p.dtype == torch.float64 for p in model.parameters())
+    out = model(torch.randn(2, 2, 64, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
+    assert out.dtype == torch.float64

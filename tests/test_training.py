@@ -1,0 +1,141 @@
+"""Models at scale, as the PHM-Vibench guide asks of them: activation checkpointing (`checkpoint: true`),
+mixed precision (``torch.autocast``, bf16 on CPU) and distributed data parallel under ``torchrun``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import vibench
+from tests.helpers import ROOT
+
+CHECKPOINTED = """
+vibench: 1
+name: Checkpointed
+inputs: {x: {shape: [B, 4, L]}}
+blocks:
+  Pair:
+    params: {cout: 8}
+    inputs: {x: {shape: [B, C, L]}}
+    nodes:
+      conv: {block: conv1d, in: x, out_channels: "${cout}", kernel_size: 3, padding: 1}
+      drop: {block: dropout, in: conv, p: 0.2}
+      act: {block: gelu, in: drop}
+    outputs: {y: act}
+nodes:
+  first: {block: Pair, in: x, checkpoint: "${recompute}"}
+  second: {block: Pair, in: first, cout: 4, checkpoint: "${recompute}"}
+  head: {block: conv1d, in: second, out_channels: 2, kernel_size: 1, checkpoint: "${recompute}"}
+outputs: {y: head}
+"""
+
+
+def test_checkpointing_recomputes_the_same_gradients() -> None:
+    """With dropout inside: checkpointing replays the RNG, so the gradients equal the plain model's."""
+    plain = vibench.build(text=CHECKPOINTED.replace('"${recompute}"', "false")).train()
+    saved = vibench.build(text=CHECKPOINTED.replace('"${recompute}"', "true")).train()
+    assert "_checkpoint(self.first, x)" in vibench.compile_spec(text=CHECKPOINTED.replace('"${recompute}"', "true")).source
+    saved.load_state_dict(plain.state_dict())
+    x = torch.randn(3, 4, 64)
+    grads = []
+    for model in (plain, saved):
+        torch.manual_seed(7)
+        model(x).square().sum().backward()
+        grads.append({k: p.grad for k, p in model.named_parameters()})
+    for key, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][key], grad)
+
+
+def test_checkpoint_on_a_node_without_weights_is_an_error() -> None:
+    text = CHECKPOINTED.replace('"${recompute}"', "false").replace(
+        "act: {block: gelu, in: drop}", "act: {block: gelu, in: drop, checkpoint: true}")
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(text=text)
+    assert err.value.diagnostics[0].code == "E211"
+    assert "needs a node with a submodule" in err.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize(("spec", "params"), [
+    ("cnn/ResNet1D", {"num_classes": 4, "layers": [1, 1, 1, 1], "initial_channels": 16}),
+    ("transformer/PatchTST", {"num_classes": 4, "d_model": 32, "n_heads": 4, "num_layers": 1, "d_ff": 64}),
+    ("mlp/gMLP", {"num_classes": 4, "seq_len": 128, "hidden_dim": 32, "num_layers": 1}),
+])
+def test_models_run_under_cpu_autocast_in_bfloat16(spec: str, params: dict) -> None:
+    model = vibench.build(spec, **params).train()
+    x = torch.randn(2, 128, 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x)
+    assert out.dtype == torch.bfloat16
+    out.float().square().mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    model.eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(x).float()
+    with torch.no_grad():
+        full = model(x)
+    assert torch.allclose(low, full, atol=0.1, rtol=0.1)
+
+
+_DDP_SCRIPT = textwrap.dedent('''
+    import json, os, sys
+    import torch
+    import torch.distributed as dist
+    import vibench
+
+    spec, out = sys.argv[1], sys.argv[2]
+    params = {"num_classes": 3, "seq_len": 64, "hidden_dim": 16, "num_layers": 1, "dropout": 0.0}
+    distributed = "RANK" in os.environ
+    if distributed:
+        dist.init_process_group("gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+    else:
+        rank, world = 0, 1
+    torch.manual_seed(0)
+    model = vibench.build(spec, **params)
+    if distributed:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    generator = torch.Generator().manual_seed(1)
+    x, y = torch.randn(8, 64, 1, generator=generator), torch.randint(0, 3, (8,), generator=generator)
+    losses = []
+    for _ in range(3):
+        part = slice(rank * 8 // world, (rank + 1) * 8 // world)
+        loss = torch.nn.functional.cross_entropy(model(x[part]), y[part])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total = loss.detach().clone()
+        if distributed:
+            dist.all_reduce(total)
+            total /= world
+        losses.append(total.item())
+    if rank == 0:
+        json.dump(losses, open(out, "w"))
+    if distributed:
+        dist.destroy_process_group()
+''')
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_on_two_cpu_processes_matches_one_process(tmp_path) -> None:
+    """gloo, 2 processes, each half of the global batch: the same losses (and so the same updates)
+    as one process on the whole batch."""
+    script = tmp_path / "train.py"
+    script.write_text(_DDP_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    single = subprocess.run([sys.executable, str(script), "mlp/gMLP", str(tmp_path / "one.json")], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-2000:]
+    ddp = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(script), "mlp/gMLP",
+                          str(tmp_path / "two.json")], env=env, capture_output=True, text=True, timeout=600)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one = json.loads((tmp_path / "one.json").read_text())
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert one == pytest.approx(two, rel=1e-5, abs=1e-6)

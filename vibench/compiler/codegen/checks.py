@@ -1,0 +1,81 @@
+"""The checks at the entry of the model's ``forward``: each input's dtype, rank and fixed sizes, then
+the spec's shape constraints (``L >= 32``), each with a message naming the input and the rule.
+
+They run when ``model.check_inputs`` is true (the default), are skipped by TorchScript, and use
+``torch._check`` under ``torch.compile``/``torch.export`` (see ``_require`` in
+:mod:`vibench.compiler.codegen.support`), so a traced graph keeps them.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.forward import Line
+from vibench.compiler.ir import Unit
+from vibench.compiler.symbolic import Dim, Expr, FloorDiv, fmt_shape
+
+
+def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
+    """The guarded block of checks (empty when the model has no tensor inputs)."""
+    me = c.ref("self")
+    checks: list[ast.expr] = []
+    where: dict[str, ast.expr] = {}  # symbol -> the size it is read from
+    owner: dict[str, str] = {}
+    for name, t in unit.inputs:
+        x = c.ref(var[name])
+        sizes = [d if isinstance(d, int) else -1 for d in t.shape]
+        checks.append(c.call("_check_input", me, name, x, c.dotted(f"torch.{t.dtype}"), sizes,
+                             f"{fmt_shape(t.shape)} {t.dtype}"))
+        for axis, d in enumerate(t.shape):
+            if isinstance(d, Expr) and d == Expr.symbol(next(iter(d.symbols()))):
+                symbol = next(iter(d.symbols()))
+                size = c.index(c.attr(x, "shape"), axis)
+                if symbol in where:
+                    checks.append(c.call("_require", me, c.compare(size, "==", where[symbol]),
+                                         f"inputs `{owner[symbol]}` and `{name}` share the size `{symbol}`"))
+                else:
+                    where[symbol], owner[symbol] = size, name
+    for constraint in unit.constraints:
+        if not set(_symbols(constraint.lhs)) or not set(_symbols(constraint.lhs)) <= set(where):
+            continue
+        lhs = dim_code(constraint.lhs, where)
+        if constraint.op == "%":
+            test = c.compare(c.binop(lhs, "%", constraint.mod), "==", 0)
+        else:
+            test = c.compare(lhs, constraint.op, 0)
+        checks.append(c.call("_require", me, test, f"the inputs must satisfy {constraint.text} ({constraint.reason})"))
+    if not checks:
+        return []
+    guard = c.both([c.attr(me, "check_inputs"), c.not_(c.call("torch.jit.is_scripting"))])
+    return [Line(ast.If(test=guard, body=[], orelse=[]), "", [Line(ast.Expr(value=e)) for e in checks])]
+
+
+def _symbols(d: Dim) -> set[str]:
+    return d.symbols() if isinstance(d, Expr) else set()
+
+
+def dim_code(d: Dim, where: dict[str, ast.expr]) -> ast.expr:
+    """Python for a canonical size expression, with each symbol read from its input's shape."""
+    if isinstance(d, int):
+        return c.const(d)
+    terms: list[ast.expr] = []
+    for mono, coef in d.terms:
+        factors = [where[a] if isinstance(a, str) else _floordiv(a, where) for a in mono]
+        term = c.chain("*", ([abs(coef)] if abs(coef) != 1 else []) + factors)
+        terms.append(c.neg(term) if coef < 0 and not terms else term if coef > 0 or not terms else term)
+        if coef < 0 and len(terms) > 1:
+            terms[-1] = ast.UnaryOp(op=ast.USub(), operand=term)  # marked for subtraction below
+    out = terms[0]
+    for term in terms[1:]:
+        if isinstance(term, ast.UnaryOp) and isinstance(term.op, ast.USub):
+            out = c.binop(out, "-", term.operand)
+        else:
+            out = c.binop(out, "+", term)
+    if d.const:
+        out = c.binop(out, "+" if d.const > 0 else "-", abs(d.const))
+    return out
+
+
+def _floordiv(atom: FloorDiv, where: dict[str, ast.expr]) -> ast.expr:
+    return c.binop(dim_code(atom.num, where), "//", atom.den)

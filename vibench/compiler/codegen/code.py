@@ -1,0 +1,251 @@
+"""Building the Python that model.py holds, as :mod:`ast` nodes — never as pasted text.
+
+A block describes what it adds to ``__init__`` and ``forward`` with these helpers; the emitter
+lays the nodes out (:mod:`vibench.compiler.codegen.layout`). Data enters code only as
+:func:`const` (a literal the formatter renders, with every string escaped by one function) and
+names only through :func:`ref` / :func:`dotted`, which accept identifiers and nothing else. So a
+string from a spec, a file name or the command line can never become code.
+
+>>> from vibench.compiler.codegen.layout import flat
+>>> flat(call("nn.Conv1d", 1, 16, kernel_size=7, bias=SKIP))
+'nn.Conv1d(1, 16, kernel_size=7)'
+>>> flat(method(ref("x"), "transpose", 1, 2))
+'x.transpose(1, 2)'
+>>> flat(const({"name": 'say "hi"', "k": [1, 2.5, None]}))
+'{"name": \\'say "hi"\\', "k": [1, 2.5, None]}'
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+from collections.abc import Sequence
+from typing import Any
+
+Code = ast.expr
+"""A Python expression of the emitted file."""
+
+
+class _Skip:
+    """Marks a keyword argument to leave out (``non_default`` gives it for torch's defaults)."""
+
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+SKIP: Any = _Skip()
+
+
+class _Default:
+    """A keyword argument equal to torch's default: left out of the call, but remembered, so that the
+    calls of two uses of one class line up (:func:`full`) before the emitter decides what to write."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def non_default(value: Any, default: Any) -> Any:
+    """``value``, or a marker that leaves the keyword out when it equals torch's default."""
+    return _Default(value) if value == default and type(value) is type(default) else value
+
+
+def is_identifier(name: str) -> bool:
+    return isinstance(name, str) and name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
+
+
+def ref(name: str) -> ast.Name:
+    """A name of the emitted code (a local, an argument, a class); refuses anything but an identifier."""
+    if not is_identifier(name):
+        raise ValueError(f"not an identifier: {name!r} (this is a bug)")
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def dotted(path: str) -> Code:
+    """``torch.relu``, ``nn.Conv1d``, ``F.gelu``, ``math.sqrt`` or a class name, as nodes."""
+    parts = path.split(".")
+    node: Code = ref(parts[0])
+    for part in parts[1:]:
+        node = attr(node, part)
+    return node
+
+
+def attr(value: Code, name: str) -> ast.Attribute:
+    if not is_identifier(name):
+        raise ValueError(f"not an attribute name: {name!r} (this is a bug)")
+    return ast.Attribute(value=value, attr=name, ctx=ast.Load())
+
+
+def const(value: Any) -> Code:
+    """A literal for plain data: None, bools, ints, floats, strings, and lists / tuples / dicts of them."""
+    if isinstance(value, ast.AST):
+        return value  # type: ignore[return-value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return ast.Constant(value=value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return call("float", str(value))  # float("inf"), float("-inf"), float("nan")
+        return ast.Constant(value=value)
+    if isinstance(value, list):
+        return ast.List(elts=[const(v) for v in value], ctx=ast.Load())
+    if isinstance(value, tuple):
+        return ast.Tuple(elts=[const(v) for v in value], ctx=ast.Load())
+    if isinstance(value, dict):
+        return ast.Dict(keys=[const(k) for k in value], values=[const(v) for v in value.values()])
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} as a literal (this is a bug)")
+
+
+def _arg(value: Any) -> Code:
+    return value if isinstance(value, ast.AST) else const(value)  # type: ignore[return-value]
+
+
+def call(func: str | Code, *args: Any, **kwargs: Any) -> ast.Call:
+    """``func(arg, ..., key=value, ...)``; plain values become literals, :data:`SKIP` keywords are dropped."""
+    target = dotted(func) if isinstance(func, str) else func
+    keywords = []
+    omitted = []
+    for k, v in kwargs.items():
+        if not is_identifier(k):
+            raise ValueError(f"not a keyword: {k!r} (this is a bug)")
+        if v is SKIP:
+            continue
+        if isinstance(v, _Default):
+            omitted.append((len(keywords) + len(omitted), k, v.value))
+            continue
+        keywords.append(ast.keyword(arg=k, value=_arg(v)))
+    node = ast.Call(func=target, args=[_arg(a) for a in args], keywords=keywords)
+    if omitted:
+        node.vb_omitted = omitted  # type: ignore[attr-defined]
+    return node
+
+
+def full(tree: ast.expr) -> ast.expr:
+    """``tree`` (a block's freshly built constructor, changed in place) with every keyword left out
+    for being torch's default put back, marked so that :func:`trim` can leave it out again."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node, "vb_omitted", None):
+            for position, name, value in node.vb_omitted:  # type: ignore[attr-defined]
+                kw = ast.keyword(arg=name, value=const(value))
+                kw.vb_default = value  # type: ignore[attr-defined]
+                node.keywords.insert(position, kw)
+            node.vb_omitted = []  # type: ignore[attr-defined]
+    return tree
+
+
+def trim(tree: ast.expr) -> ast.expr:
+    """Leave out again the put-back keywords that are still literally torch's default."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            node.keywords = [
+                kw
+                for kw in node.keywords
+                if not (
+                    hasattr(kw, "vb_default")
+                    and isinstance(kw.value, ast.Constant)
+                    and type(kw.value.value) is type(kw.vb_default)
+                    and kw.value.value == kw.vb_default
+                )
+            ]
+    return tree
+
+
+def method(obj: Code, name: str, *args: Any, **kwargs: Any) -> ast.Call:
+    """``obj.name(...)``."""
+    return call(attr(obj, name), *args, **kwargs)
+
+
+def starred(value: Code) -> ast.Starred:
+    return ast.Starred(value=value, ctx=ast.Load())
+
+
+def index(obj: Code, *items: Any) -> ast.Subscript:
+    """``obj[item, ...]``; an item is a value, an expression or a :func:`span`."""
+    parts = [_arg(i) for i in items]
+    key: Code = parts[0] if len(parts) == 1 else ast.Tuple(elts=parts, ctx=ast.Load())
+    return ast.Subscript(value=obj, slice=key, ctx=ast.Load())
+
+
+def span(start: Any = None, stop: Any = None, step: Any = None) -> ast.Slice:
+    """A slice ``start:stop:step`` for :func:`index` (None parts are left out)."""
+    return ast.Slice(
+        lower=None if start is None else _arg(start),
+        upper=None if stop is None else _arg(stop),
+        step=None if step is None else _arg(step),
+    )
+
+
+ELLIPSIS = ast.Constant(value=Ellipsis)
+
+_BINOPS: dict[str, type[ast.operator]] = {
+    "+": ast.Add,
+    "-": ast.Sub,
+    "*": ast.Mult,
+    "/": ast.Div,
+    "//": ast.FloorDiv,
+    "%": ast.Mod,
+    "**": ast.Pow,
+    "@": ast.MatMult,
+}
+_CMPOPS: dict[str, type[ast.cmpop]] = {
+    "==": ast.Eq,
+    "!=": ast.NotEq,
+    "<": ast.Lt,
+    "<=": ast.LtE,
+    ">": ast.Gt,
+    ">=": ast.GtE,
+    "is": ast.Is,
+    "is not": ast.IsNot,
+    "in": ast.In,
+    "not in": ast.NotIn,
+}
+
+
+def binop(left: Any, op: str, right: Any) -> ast.BinOp:
+    return ast.BinOp(left=_arg(left), op=_BINOPS[op](), right=_arg(right))
+
+
+def chain(op: str, values: Sequence[Any]) -> Code:
+    """``a op b op c ...`` (left-associative)."""
+    out = _arg(values[0])
+    for v in values[1:]:
+        out = binop(out, op, v)
+    return out
+
+
+def compare(left: Any, op: str, right: Any) -> ast.Compare:
+    return ast.Compare(left=_arg(left), ops=[_CMPOPS[op]()], comparators=[_arg(right)])
+
+
+def neg(value: Any) -> ast.UnaryOp:
+    return ast.UnaryOp(op=ast.USub(), operand=_arg(value))
+
+
+def not_(value: Any) -> ast.UnaryOp:
+    return ast.UnaryOp(op=ast.Not(), operand=_arg(value))
+
+
+def both(values: Sequence[Any], op: str = "and") -> ast.BoolOp:
+    return ast.BoolOp(op=ast.And() if op == "and" else ast.Or(), values=[_arg(v) for v in values])
+
+
+def if_else(test: Any, body: Any, orelse: Any) -> ast.IfExp:
+    return ast.IfExp(test=_arg(test), body=_arg(body), orelse=_arg(orelse))
+
+
+def tuple_of(*items: Any) -> ast.Tuple:
+    return ast.Tuple(elts=[_arg(i) for i in items], ctx=ast.Load())
+
+
+def list_of(*items: Any) -> ast.List:
+    return ast.List(elts=[_arg(i) for i in items], ctx=ast.Load())
+
+
+def list_comp(element: Code, var: str, iterable: Code) -> ast.ListComp:
+    """``[element for var in iterable]``."""
+    target = ast.Name(id=ref(var).id, ctx=ast.Store())
+    return ast.ListComp(elt=element, generators=[ast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)])
+
+
+def names_in(node: ast.AST) -> set[str]:
+    """Every name an expression reads."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}

@@ -1,0 +1,349 @@
+"""The body of ``forward``: straight-line code in node order, written the way people write it.
+
+* A node whose first input dies there (nothing later reads it) writes its result into that
+  input's variable, so a chain of layers reuses one name (``out = self.bn1(out)``) and every
+  intermediate is freed as soon as it is dead; other dead intermediates are ``del``-ed.
+* Where the dying input is a fresh tensor that autograd does not keep (a convolution's, a norm's,
+  a sum's output), activations run in place (``torch.relu_``) and a residual sum is ``out += x``;
+  never on an input of ``forward``, a view, or a value read later.
+* Each line carries the node's output shape and its spec line as a comment.
+
+Chains are named after the ``forward`` input they start from, else after the node whose value they
+return, else after their first node.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.formula import explain
+from vibench.compiler.codegen.layout import comment_text, flat
+from vibench.compiler.codegen.namer import Namespace
+from vibench.compiler.codegen.plan import IN, MOD, Slot
+from vibench.compiler.codegen.structure import Structure
+from vibench.compiler.ir import TensorType, ValueRef
+from vibench.compiler.symbolic import fmt_dim
+
+CHAIN = "_vb_chain"
+
+
+@dataclass
+class Line:
+    """One statement of a method body, with its trailing comment and nested body (``for``/``if``)."""
+
+    stmt: ast.stmt
+    comment: str = ""
+    body: list[Line] = field(default_factory=list)
+    orelse: list[Line] = field(default_factory=list)
+
+
+@dataclass
+class Forward:
+    args: list[tuple[str, str]]  # (parameter name, annotation)
+    returns: str
+    lines: list[Line]
+    helpers: set[str] = field(default_factory=set)
+
+
+def forward(s: Structure, prologue: Callable[[dict[str, str]], list[Line]] | None = None) -> Forward:
+    """The forward of a structure; ``prologue`` gives statements to run first (given the input variables)."""
+    return _Writer(s).write(prologue)
+
+
+class _Writer:
+    def __init__(self, s: Structure) -> None:
+        self.s = s
+        self.plan = s.representative
+        self.unit = self.plan.unit
+        self.slots = list(self.plan.slots.values())
+        self.names = Namespace()
+        self.var: dict[tuple[str, str | None], str] = {}
+        self.chains: list[dict[str, Any]] = []
+        self.helpers: set[str] = set()  # support functions the body calls
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def key(self, ref: ValueRef) -> tuple[str, str | None]:
+        return (ref.node, ref.port)
+
+    def last_uses(self) -> dict[tuple[str, str | None], int]:
+        last: dict[tuple[str, str | None], int] = {}
+        for k, slot in enumerate(self.slots):
+            for ref in slot.inputs:
+                last[self.key(ref)] = k
+        for _, ref, _ in self.unit.outputs:
+            last[self.key(ref)] = len(self.slots)
+        return last
+
+    def fresh(self, ref: ValueRef) -> bool:
+        """May a node overwrite this value? Only a fresh tensor (see ``Block.fresh_output``) that one
+        node reads (a second reader could hold a view of it), made by a node every use of the class
+        runs (where an optional node is off, its "output" is its input)."""
+        slot = self.plan.slots.get(ref.node)
+        if slot is None or ref.node in self.s.optional:
+            return False
+        readers = sum(r == ref for s in self.slots for r in s.inputs) + sum(r == ref for _, r, _ in self.unit.outputs)
+        return bool(
+            slot.block is not None
+            and slot.block.fresh_output
+            and slot.kind in ("module", "function")
+            and len(slot.node.outputs) == 1
+            and readers == 1
+        )
+
+    # -- the body -------------------------------------------------------------------------------
+
+    def write(self, prologue: Callable[[dict[str, str]], list[Line]] | None) -> Forward:
+        args = []
+        for name, _ in self.unit.inputs:
+            var = self.names.take(name)
+            self.var[(name, None)] = var
+            args.append((var, "torch.Tensor"))
+        last = self.last_uses()
+        lines: list[Line] = prologue({n: self.var[(n, None)] for n, _ in self.unit.inputs}) if prologue else []
+        for k, slot in enumerate(self.slots):
+            made = self.statement(k, slot, last)
+            if slot.name in self.s.optional and not slot.ctors:  # a line only some uses of the class run
+                made = [Line(ast.If(test=c.attr(c.ref("self"), f"with_{slot.name}"), body=[], orelse=[]), "", made)]
+            lines += made
+            produced = {self.var.get((slot.name, p)) for p, _ in slot.node.outputs} | {self.var.get((slot.name, None))}
+            dead = [
+                self.var[self.key(r)]
+                for r in dict.fromkeys(slot.inputs)
+                if last.get(self.key(r)) == k and r.node in self.plan.slots
+            ]
+            dead = [
+                d for d in dict.fromkeys(dead) if d not in produced and d not in self.live_vars(k, last) and d != "_"
+            ]
+            if dead and k + 1 < len(self.slots):
+                lines.append(Line(ast.Delete(targets=[ast.Name(id=d, ctx=ast.Del()) for d in dead])))
+        lines.append(self.returning())
+        names = self.chain_names()
+        lines = [_rename(line, names) for line in lines]
+        return Forward(args, self.return_annotation(), lines, self.helpers)
+
+    def live_vars(self, k: int, last: dict[tuple[str, str | None], int]) -> set[str]:
+        return {self.var[v] for v, end in last.items() if end > k and v in self.var}
+
+    def statement(self, k: int, slot: Slot, last: dict[tuple[str, str | None], int]) -> list[Line]:
+        node = slot.node
+        ins = [self.var[self.key(r)] for r in slot.inputs]
+        comment = self.comment(slot)
+        attr = c.attr(c.ref("self"), slot.name)
+        if slot.kind == "parallel":
+            out: list[Line] = []
+            for j, (port, _) in enumerate(node.outputs):
+                target = self.names.take(f"{slot.name}_{port}")
+                self.var[(slot.name, port)] = target
+                value = _fill(slot.call, ins, c.index(attr, j))
+                out.append(Line(_assign(c.ref(target), value), self.comment(slot, port)))
+            return out
+        ports = [p for p, _ in node.outputs]
+        if len(ports) > 1:
+            used = {self.key(r) for s in self.slots for r in s.inputs} | {self.key(r) for _, r, _ in self.unit.outputs}
+            targets = []
+            for port in ports:
+                if (slot.name, port) in used:
+                    name = self.names.take(f"{slot.name}_{port}" if port != ports[0] else slot.name)
+                    self.var[(slot.name, port)] = name
+                    targets.append(c.ref(name))
+                else:
+                    targets.append(c.ref("_"))
+            value = _fill(slot.call, ins, attr)
+            unpacked = slot.block.unpack(targets) if slot.block is not None else c.tuple_of(*targets)
+            if isinstance(unpacked, str) and slot.block is not None:  # transition: a block not converted yet
+                unpacked = ast.parse(slot.block.unpack([t.id for t in targets]) + " = 0").body[0].targets[0]  # type: ignore
+            return [Line(_assign(unpacked, value), comment)]
+        source = slot.inputs[0] if slot.inputs else None
+        dies = source is not None and last.get(self.key(source)) == k and ins.count(ins[0]) == 1 and ins[0] != "_"
+        target = self.continue_chain(source, slot.name) if dies and source is not None else self.new_chain(slot.name)
+        self.var[(slot.name, ports[0])] = target
+        self.var[(slot.name, None)] = target
+        fresh = dies and source is not None and self.fresh(source)
+        if slot.kind == "chain":
+            lines = []
+            current = ins[0]
+            for k, call in enumerate(slot.chain):
+                lines.append(
+                    Line(
+                        _assign(c.ref(target), _fill(call, [current], attr)),
+                        comment if k == len(slot.chain) - 1 else "",
+                    )
+                )
+                current = target
+            return lines
+        if slot.kind == "repeat" and not slot.plain and slot.node.kind != "composite":
+            loop = Line(
+                ast.For(target=c.ref("layer"), iter=attr, body=[], orelse=[]),
+                comment,
+                [Line(_assign(c.ref(target), _fill(slot.call, [target], c.ref("layer"))))],
+            )
+            head = [] if target == ins[0] else [Line(_assign(c.ref(target), c.ref(ins[0])))]
+            return head + [loop]
+        block = slot.block
+        if (
+            fresh
+            and block is not None
+            and block.augmented
+            and len(ins) == 2
+            and ins[1] != ins[0]
+            and self.keeps_shape(slot)
+        ):
+            op = {"+": ast.Add(), "-": ast.Sub(), "*": ast.Mult()}[block.augmented]
+            stmt: ast.stmt = ast.AugAssign(target=ast.Name(id=target, ctx=ast.Store()), op=op, value=c.ref(ins[1]))
+            return [Line(stmt, comment)]
+        if fresh and slot.inplace is not None:
+            return [Line(_assign(c.ref(target), _fill(slot.inplace, ins, attr)), comment)]
+        plain = Line(_assign(c.ref(target), _fill(slot.call, ins, attr)), comment)
+        if slot.node.checkpoint and (slot.plain or slot.node.kind == "composite"):
+            self.helpers.add("_checkpoint")
+            saved = Line(_assign(c.ref(target), c.call("_checkpoint", attr, *[c.ref(v) for v in ins])))
+            return [
+                Line(ast.If(test=c.call("torch.jit.is_scripting"), body=[], orelse=[]), "", [plain], orelse=[saved])
+            ]
+        return [plain]
+
+    def keeps_shape(self, slot: Slot) -> bool:
+        """``a op= b`` writes into ``a``: only when the result has ``a``'s shape in every use (a
+        broadcast ``[B, 1, D] + [B, L, D]`` cannot be written into its first input)."""
+        for plan in self.s.plans:
+            mine = plan.slots.get(slot.name)
+            if mine is None:
+                continue
+            source = mine.inputs[0]
+            produced = (
+                plan.slots[source.node].node.output(source.port)
+                if source.node in plan.slots
+                else dict(plan.unit.inputs)[source.node]
+            )
+            if (
+                tuple(produced.shape) != tuple(mine.node.outputs[0][1].shape)
+                or produced.dtype != mine.node.outputs[0][1].dtype
+            ):
+                return False
+        return True
+
+    # -- chains and names -----------------------------------------------------------------------
+
+    def new_chain(self, first: str) -> str:
+        self.chains.append({"source": None, "first": first, "last": first})
+        return f"{CHAIN}{len(self.chains) - 1}"
+
+    def continue_chain(self, source: ValueRef, node: str) -> str:
+        var = self.var[self.key(source)]
+        if var.startswith(CHAIN):
+            self.chains[int(var[len(CHAIN) :])]["last"] = node
+            return var
+        if source.node in self.plan.slots:  # a value of a multi-output node: its own name carries on
+            return var
+        self.chains.append({"source": var, "first": node, "last": node})  # an input of forward dies here
+        return f"{CHAIN}{len(self.chains) - 1}"
+
+    def chain_names(self) -> dict[str, str]:
+        returned = {r.node for _, r, _ in self.unit.outputs}
+        out: dict[str, str] = {}
+        for k, chain in enumerate(self.chains):
+            if chain["source"] is not None:
+                out[f"{CHAIN}{k}"] = chain["source"]
+            elif chain["last"] in returned:
+                out[f"{CHAIN}{k}"] = self.names.take(chain["last"])
+            else:
+                out[f"{CHAIN}{k}"] = self.names.take(chain["first"])
+        return out
+
+    # -- return and comments --------------------------------------------------------------------
+
+    def returning(self) -> Line:
+        outs = [(name, self.var[self.key(ref)]) for name, ref, _ in self.unit.outputs]
+        if len(outs) == 1:
+            return Line(ast.Return(value=c.ref(outs[0][1])))
+        if self._is_root():
+            return Line(ast.Return(value=c.const({name: c.ref(var) for name, var in outs})))
+        return Line(ast.Return(value=c.tuple_of(*[c.ref(v) for _, v in outs])))
+
+    def _is_root(self) -> bool:
+        return self.s.is_root
+
+    def return_annotation(self) -> str:
+        n = len(self.unit.outputs)
+        if n == 1:
+            return "torch.Tensor"
+        if self._is_root():
+            return "dict[str, torch.Tensor]"
+        return "tuple[" + ", ".join(["torch.Tensor"] * n) + "]"
+
+    def comment(self, slot: Slot, port: str | None = None) -> str:
+        shapes = []
+        outputs = slot.node.outputs
+        chosen = [(p, t) for p, t in outputs if port is None or p == port]
+        for p, _ in chosen:
+            text = self.shape_text(slot.name, p)
+            shapes.append(text if len(chosen) == 1 else f"{p}: {text}")
+        text = comment_text(", ".join(shapes))
+        if slot.node.pos is not None:
+            text += "  " + comment_text(f"{os.path.basename(slot.node.pos.file)}:{slot.node.pos.line}")
+        return text
+
+    def shape_text(self, name: str, port: str) -> str:
+        types: list[TensorType] = []
+        uses: list[dict[str, Any]] = []
+        for plan, values in zip(self.s.plans, self.s.values or [{}] * len(self.s.plans), strict=False):
+            slot = plan.slots.get(name)
+            if slot is not None:
+                types.append(dict(slot.node.outputs)[port])
+                uses.append(values)
+        first = types[0]
+        dims = []
+        for axis, d in enumerate(first.shape):
+            column = [t.shape[axis] if axis < len(t.shape) else None for t in types]
+            if all(x == d for x in column):
+                dims.append(fmt_dim(d))
+                continue
+            formula = None
+            if all(isinstance(x, int) for x in column) and uses and all(uses):
+                names = [n for n in uses[0] if all(isinstance(u.get(n), int) for u in uses)]
+                formula = explain(column, uses, names)
+            dims.append(flat(formula) if formula is not None else "?")
+        return "[" + ", ".join(dims) + "]" + ("" if first.dtype == "float32" else f" {first.dtype}")
+
+
+def _assign(target: ast.expr, value: ast.expr) -> ast.stmt:
+    if isinstance(target, ast.Name):
+        target = ast.Name(id=target.id, ctx=ast.Store())
+    return ast.Assign(targets=[target], value=value, lineno=0)
+
+
+def _fill(tree: ast.expr, ins: list[str], mod: ast.expr) -> ast.expr:
+    """The call with its placeholders replaced by variables and the module."""
+
+    class Fill(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id == MOD:
+                return mod
+            if node.id.startswith(IN):
+                return c.ref(ins[int(node.id[len(IN) :])])
+            return node
+
+    return Fill().visit(_copy(tree))  # type: ignore[no-any-return]
+
+
+def _copy(tree: ast.expr) -> ast.expr:
+    import copy
+
+    return copy.deepcopy(tree)
+
+
+def _rename(line: Line, names: dict[str, str]) -> Line:
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in names:
+                return ast.Name(id=names[node.id], ctx=node.ctx)
+            return node
+
+    stmt = Rename().visit(line.stmt)
+    return Line(stmt, line.comment, [_rename(b, names) for b in line.body], [_rename(b, names) for b in line.orelse])

@@ -1,0 +1,511 @@
+"""Laying out code nodes as text that ``ruff format`` leaves unchanged (line length 120).
+
+Expressions are printed flat (:func:`flat`) with Python's precedence and ruff's spacing; a line
+that does not fit is split the way ruff (and black) split it: at the last bracket pair, its
+contents on one indented line when they fit, else one item per line with a trailing comma, each
+item split again as needed (:func:`split`). Strings are written by :func:`string` (the one
+escaping path for text in code); a string too long for its line becomes an implicit
+concatenation in parentheses; comments and docstrings are cleaned of line breaks and control
+characters by :func:`comment_text` and :func:`docstring`.
+
+``tests/test_codegen_layout.py`` checks the output against ``ruff format`` on generated trees.
+
+>>> from vibench.compiler.codegen import code as c
+>>> flat(c.binop(c.ref("a"), "**", 2))
+'a**2'
+>>> print("\\n".join(split("self.head = ", c.call("nn.Linear", 4096, 10), "", indent=100)))
+self.head = nn.Linear(
+    4096, 10
+)
+"""
+
+from __future__ import annotations
+
+import ast
+import unicodedata
+from collections.abc import Sequence
+
+WIDTH = 120
+
+# Precedence, lowest first (Python's grammar); a child weaker than its context is parenthesised.
+_TERNARY, _OR, _AND, _NOT, _CMP, _BOR, _BXOR, _BAND, _SHIFT, _ARITH, _TERM, _UNARY, _POW, _ATOM = range(14)
+_BINOP_TEXT = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+}
+_BINOP_PREC = {
+    ast.Add: _ARITH,
+    ast.Sub: _ARITH,
+    ast.Mult: _TERM,
+    ast.Div: _TERM,
+    ast.FloorDiv: _TERM,
+    ast.Mod: _TERM,
+    ast.MatMult: _TERM,
+    ast.Pow: _POW,
+    ast.BitOr: _BOR,
+    ast.BitAnd: _BAND,
+    ast.BitXor: _BXOR,
+    ast.LShift: _SHIFT,
+    ast.RShift: _SHIFT,
+}
+_CMP_TEXT = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# strings and text
+# --------------------------------------------------------------------------------------------
+
+
+def string(value: str) -> str:
+    """The literal ruff writes for ``value``: double quotes unless the text holds more double quotes
+    than single ones; backslashes, the quote, line breaks and every non-printable character escaped."""
+    quote = "'" if value.count('"') > value.count("'") else '"'
+    out = []
+    for ch in value:
+        if ch == "\\" or ch == quote:
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])  # \n, \t, \x00, \u2028 ...
+    return quote + "".join(out) + quote
+
+
+# Characters that end a line somewhere (Python's str.splitlines) or are invisible controls.
+_BREAKS = {"\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"}
+
+
+def _clean(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _BREAKS or ch == "\t":
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            out.append("?")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def comment_text(text: str) -> str:
+    """Text safe inside one ``#`` comment: no line breaks, no control or invisible characters."""
+    return " ".join(_clean(text).split())
+
+
+def comment_lines(text: str, indent: int, width: int = WIDTH) -> list[str]:
+    """``# text`` wrapped at word boundaries to fit the width (a single long word is cut)."""
+    room = max(width - indent - 2, 20)
+    words = comment_text(text).split(" ")
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        while len(word) > room:
+            if current:
+                lines.append(current)
+                current = ""
+            lines.append(word[:room])
+            word = word[room:]
+        if current and len(current) + 1 + len(word) > room:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current or not lines:
+        lines.append(current)
+    return ["# " + line if line else "#" for line in lines]
+
+
+def docstring(lines: Sequence[str], indent: int, width: int = WIDTH) -> list[str]:
+    """A docstring's source lines: every character of the text is data (backslashes, quotes and
+    line breaks cannot end it), long lines are wrapped, trailing spaces dropped."""
+    room = max(width - indent, 40)
+    body: list[str] = []
+    for raw in lines:
+        for part in _split_breaks(raw):
+            # Room for the quotes: a one-line docstring carries both on its line.
+            body += _wrap_words(_escape_doc(_clean(part).rstrip()), room - 6)
+    while body and not body[-1]:
+        body.pop()
+    while body and not body[0]:
+        body.pop(0)
+    if not body:
+        body = ["(no description)"]
+    if body[0].startswith(" ") or body[0].startswith('"'):
+        body[0] = body[0].lstrip(' "') or "(no description)"
+    if len(body) == 1 and len(body[0]) + 6 <= room:
+        return [f'"""{body[0]}"""']
+    return [f'"""{body[0]}'] + body[1:] + ['"""']
+
+
+def _split_breaks(text: str) -> list[str]:
+    parts = [""]
+    for ch in text:
+        if ch in _BREAKS:
+            parts.append("")
+        else:
+            parts[-1] += ch
+    return parts
+
+
+def _escape_doc(text: str) -> str:
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if text.endswith('"'):
+        text = text[:-1] + '\\"'
+    return text
+
+
+def _wrap_words(text: str, room: int) -> list[str]:
+    if len(text) <= room:
+        return [text]
+    lead = len(text) - len(text.lstrip(" "))
+    out: list[str] = []
+    current = text[:lead]
+    for word in text[lead:].split(" "):
+        while len(word) > room - lead:
+            if current.strip():
+                out.append(current)
+                current = text[:lead]
+            cut = room - lead
+            if word[:cut].endswith("\\"):  # never cut an escape in two
+                cut -= 1
+            out.append(" " * lead + word[:cut])
+            word = word[cut:]
+        if current.strip() and len(current) + 1 + len(word) > room:
+            out.append(current)
+            current = " " * lead + word
+        else:
+            current = f"{current} {word}" if current.strip() else current + word
+    if current.strip():
+        out.append(current)
+    return [line.rstrip() for line in out]
+
+
+# --------------------------------------------------------------------------------------------
+# flat expressions
+# --------------------------------------------------------------------------------------------
+
+
+def flat(e: ast.expr) -> str:
+    """One-line source of an expression, spaced as ruff spaces it."""
+    return _flat(e, _TERNARY)
+
+
+def _number(value: int | float | complex) -> str:
+    return repr(value)
+
+
+def _prec(e: ast.expr) -> int:
+    if isinstance(e, ast.IfExp):
+        return _TERNARY
+    if isinstance(e, ast.BoolOp):
+        return _OR if isinstance(e.op, ast.Or) else _AND
+    if isinstance(e, ast.UnaryOp):
+        return _NOT if isinstance(e.op, ast.Not) else _UNARY
+    if isinstance(e, ast.Compare):
+        return _CMP
+    if isinstance(e, ast.BinOp):
+        return _BINOP_PREC[type(e.op)]
+    if isinstance(e, ast.Constant) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
+        return _UNARY if e.value < 0 else _ATOM  # `-1` binds like a unary minus
+    if isinstance(e, ast.Starred):
+        return _TERNARY
+    return _ATOM
+
+
+def _flat(e: ast.expr, context: int) -> str:
+    text = _flat_bare(e)
+    if _prec(e) < context:
+        return f"({text})"
+    return text
+
+
+def _simple_power(e: ast.expr) -> bool:
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        return _simple_power(e.operand)
+    if isinstance(e, ast.Constant):
+        return isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
+    if isinstance(e, ast.Name):
+        return True
+    if isinstance(e, ast.Attribute):
+        return _simple_power(e.value) if not isinstance(e.value, ast.Constant) else False
+    return False
+
+
+def _flat_bare(e: ast.expr) -> str:
+    if isinstance(e, ast.Constant):
+        v = e.value
+        if v is Ellipsis:
+            return "..."
+        if isinstance(v, str):
+            return string(v)
+        if isinstance(v, bool) or v is None:
+            return repr(v)
+        return _number(v)
+    if isinstance(e, ast.Name):
+        return e.id
+    if isinstance(e, ast.Attribute):
+        base = _flat(e.value, _ATOM)
+        if isinstance(e.value, ast.Constant) and isinstance(e.value.value, int):
+            base = f"({base})"
+        return f"{base}.{e.attr}"
+    if isinstance(e, ast.Call):
+        return f"{_flat(e.func, _ATOM)}({', '.join(item for _, item in _call_items(e))})"
+    if isinstance(e, ast.Subscript):
+        return f"{_flat(e.value, _ATOM)}[{_subscript_text(e.slice)}]"
+    if isinstance(e, ast.List):
+        return "[" + ", ".join(_flat(x, _TERNARY) for x in e.elts) + "]"
+    if isinstance(e, ast.Tuple):
+        inner = ", ".join(_flat(x, _TERNARY) for x in e.elts)
+        return f"({inner},)" if len(e.elts) == 1 else f"({inner})"
+    if isinstance(e, ast.Dict):
+        return "{" + ", ".join(_dict_item(k, v) for k, v in zip(e.keys, e.values, strict=True)) + "}"
+    if isinstance(e, ast.Starred):
+        return "*" + _flat(e.value, _ATOM)
+    if isinstance(e, ast.BinOp):
+        prec = _BINOP_PREC[type(e.op)]
+        op = _BINOP_TEXT[type(e.op)]
+        if isinstance(e.op, ast.Pow):  # right-associative
+            left, right = _flat(e.left, prec + 1), _flat(e.right, prec)
+            if _simple_power(e.left) and _simple_power(e.right) and not left.startswith("("):
+                return f"{left}**{right}"
+            return f"{left} ** {right}"
+        return f"{_flat(e.left, prec)} {op} {_flat(e.right, prec + 1)}"
+    if isinstance(e, ast.UnaryOp):
+        if isinstance(e.op, ast.Not):
+            return "not " + _flat(e.operand, _NOT)
+        sign = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}[type(e.op)]
+        return sign + _flat(e.operand, _UNARY)
+    if isinstance(e, ast.BoolOp):
+        prec = _prec(e)
+        word = " or " if isinstance(e.op, ast.Or) else " and "
+        return word.join(_flat(v, prec + 1) for v in e.values)
+    if isinstance(e, ast.Compare):
+        parts = [_flat(e.left, _CMP + 1)]
+        for op, comp in zip(e.ops, e.comparators, strict=True):
+            parts.append(f"{_CMP_TEXT[type(op)]} {_flat(comp, _CMP + 1)}")
+        return " ".join(parts)
+    if isinstance(e, ast.IfExp):
+        return f"{_flat(e.body, _OR)} if {_flat(e.test, _OR)} else {_flat(e.orelse, _TERNARY)}"
+    if isinstance(e, ast.ListComp | ast.GeneratorExp):
+        inner = " ".join(_comp_parts(e))
+        return f"[{inner}]" if isinstance(e, ast.ListComp) else f"({inner})"
+    raise TypeError(f"cannot lay out {type(e).__name__} (this is a bug)")
+
+
+def _dict_item(k: ast.expr | None, v: ast.expr) -> str:
+    if k is None:
+        return "**" + _flat(v, _ATOM)
+    return f"{_flat(k, _TERNARY)}: {_flat(v, _TERNARY)}"
+
+
+def _call_items(e: ast.Call) -> list[tuple[str, str]]:
+    items = [("", _flat(a, _TERNARY)) for a in e.args]
+    for kw in e.keywords:
+        items.append(("", f"{kw.arg}={_flat(kw.value, _TERNARY)}" if kw.arg else "**" + _flat(kw.value, _ATOM)))
+    return items
+
+
+def _comp_parts(e: ast.ListComp | ast.GeneratorExp) -> list[str]:
+    parts = [_flat(e.elt, _TERNARY)]
+    for gen in e.generators:
+        parts.append(f"for {_flat(gen.target, _TERNARY)} in {_flat(gen.iter, _OR)}")
+        parts += [f"if {_flat(cond, _OR)}" for cond in gen.ifs]
+    return parts
+
+
+def _complex_slice_part(e: ast.expr | None) -> bool:
+    if e is None or isinstance(e, ast.Name | ast.Constant):
+        return False
+    if isinstance(e, ast.UnaryOp) and isinstance(e.operand, ast.Name | ast.Constant):
+        return False
+    return True
+
+
+def _slice_text(s: ast.Slice, spaced: bool) -> str:
+    lo = "" if s.lower is None else _flat(s.lower, _TERNARY)
+    hi = "" if s.upper is None else _flat(s.upper, _TERNARY)
+    if not spaced:
+        text = f"{lo}:{hi}"
+        if s.step is not None:
+            text += ":" + _flat(s.step, _TERNARY)
+        return text
+    text = (f"{lo} :" if lo else ":") + (f" {hi}" if hi else "")
+    if s.step is not None:
+        text += " : " + _flat(s.step, _TERNARY) if hi or lo else ": " + _flat(s.step, _TERNARY)
+    return text
+
+
+def _subscript_text(key: ast.expr) -> str:
+    parts = key.elts if isinstance(key, ast.Tuple) else [key]
+    spaced = any(
+        isinstance(p, ast.Slice) and any(_complex_slice_part(x) for x in (p.lower, p.upper, p.step)) for p in parts
+    )
+    texts = [_slice_text(p, spaced) if isinstance(p, ast.Slice) else _flat(p, _TERNARY) for p in parts]
+    if isinstance(key, ast.Tuple) and len(parts) == 1:
+        return texts[0] + ","
+    return ", ".join(texts)
+
+
+# --------------------------------------------------------------------------------------------
+# splitting long lines
+# --------------------------------------------------------------------------------------------
+
+
+class _Group:
+    """The last bracket pair of an expression: ``head`` + items + ``close``."""
+
+    def __init__(
+        self,
+        head: str,
+        items: list[tuple[str, ast.expr, str]],
+        close: str,
+        *,
+        commas: bool = True,
+        sole_comma: bool = False,
+        collection: bool = False,
+    ) -> None:
+        self.head = head  # text up to and including the opening bracket
+        self.items = items  # (prefix, expression, flat text) of each item
+        self.close = close  # the closing bracket (and anything after it on the line)
+        self.commas = commas  # items are comma-separated (comprehension clauses are not)
+        self.sole_comma = sole_comma  # a one-item tuple keeps its comma
+        self.collection = collection  # a list, tuple or dict literal: split, it takes one item per line
+
+
+def _group(e: ast.expr) -> _Group | None:
+    if isinstance(e, ast.Call):
+        items: list[tuple[str, ast.expr, str]] = [("", a, _flat(a, _TERNARY)) for a in e.args]
+        for kw in e.keywords:
+            prefix = f"{kw.arg}=" if kw.arg else "**"
+            items.append((prefix, kw.value, prefix + _flat(kw.value, _TERNARY if kw.arg else _ATOM)))
+        return _Group(_flat(e.func, _ATOM) + "(", items, ")")
+    if isinstance(e, ast.List):
+        return _Group("[", [("", x, _flat(x, _TERNARY)) for x in e.elts], "]", collection=True)
+    if isinstance(e, ast.Tuple):
+        return _Group(
+            "(", [("", x, _flat(x, _TERNARY)) for x in e.elts], ")", sole_comma=len(e.elts) == 1, collection=True
+        )
+    if isinstance(e, ast.Dict):
+        dict_items: list[tuple[str, ast.expr, str]] = []
+        for k, v in zip(e.keys, e.values, strict=True):
+            prefix = "**" if k is None else _flat(k, _TERNARY) + ": "
+            dict_items.append((prefix, v, _dict_item(k, v)))
+        return _Group("{", dict_items, "}", collection=True)
+    if isinstance(e, ast.Subscript):
+        key = e.slice
+        if isinstance(key, ast.Tuple) or isinstance(key, ast.Slice):
+            return None  # index tuples and slices are short in emitted code; they stay on their line
+        return _Group(_flat(e.value, _ATOM) + "[", [("", key, _flat(key, _TERNARY))], "]")
+    if isinstance(e, ast.ListComp | ast.GeneratorExp):
+        parts = _comp_parts(e)
+        first = e.elt
+        items = [("", first, parts[0])] + [("", ast.Constant(value=None), p) for p in parts[1:]]
+        opening, closing = ("[", "]") if isinstance(e, ast.ListComp) else ("(", ")")
+        return _Group(opening, items, closing, commas=False)
+    if isinstance(e, ast.Starred):
+        inner = _group(e.value)
+        if inner is None:
+            return None
+        inner.head = "*" + inner.head
+        return inner
+    if isinstance(e, ast.BinOp | ast.Compare | ast.BoolOp) and _prec(e) < _ATOM:
+        # The last bracket of the line is in the last operand (ruff's right-hand split).
+        last = (
+            e.right if isinstance(e, ast.BinOp) else e.comparators[-1] if isinstance(e, ast.Compare) else e.values[-1]
+        )
+        full = _flat(e, _TERNARY)
+        last_text = _flat(last, _TERNARY)
+        if not full.endswith(last_text) or _flat_bare(last) != last_text:
+            return None
+        inner = _group(last)
+        if inner is None:
+            return None
+        inner.head = full[: len(full) - len(last_text)] + inner.head
+        return inner
+    return None
+
+
+def _long_string(value: str, room: int) -> list[str]:
+    """Pieces of a long string, each written as its own literal of at most ``room`` characters."""
+    pieces: list[str] = []
+    current = ""
+    for ch in value:
+        if current and len(string(current + ch)) > room:
+            cut = current.rfind(" ")
+            if cut > len(current) // 2:
+                pieces.append(current[: cut + 1])
+                current = current[cut + 1 :]
+            else:
+                pieces.append(current)
+                current = ""
+        current += ch
+    if current:
+        pieces.append(current)
+    return [string(p) for p in pieces]
+
+
+def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH, *, inside: bool = False) -> list[str]:
+    """``prefix + e + suffix`` as one or more lines (the first unindented, the rest indented relative
+    to it), split like ruff when it does not fit in ``width`` at column ``indent`` (``inside``: the
+    expression is an item between brackets already)."""
+    text = prefix + _flat(e, _TERNARY) + suffix
+    if indent + len(text) <= width:
+        return [text]
+    if isinstance(e, ast.IfExp):  # `a if c else b`: one part per line, in parentheses unless inside brackets
+        at = indent if inside and not prefix else indent + 4
+        parts = split("", e.body, "", at, width, inside=True) + [f"if {_flat(e.test, _OR)}"]
+        parts += split("else ", e.orelse, "", at, width, inside=True)
+        if inside and not prefix:
+            return parts[:-1] + [parts[-1] + suffix]
+        return [prefix + "("] + ["    " + p for p in parts] + [")" + suffix]
+    if isinstance(e, ast.Constant) and isinstance(e.value, str):
+        room = width - indent - 4
+        return [prefix + "("] + ["    " + p for p in _long_string(e.value, room)] + [")" + suffix]
+    group = _group(e)
+    if group is None or not group.items:
+        return [text]
+    inner = indent + 4
+    lines = [prefix + group.head]
+    joined = (", " if group.commas else " ").join(t for _, _, t in group.items)
+    if group.sole_comma:
+        joined += ","
+    if len(group.items) == 1 or not group.commas:
+        if inner + len(joined) <= width:
+            lines.append("    " + joined)
+        elif not group.commas:
+            for k, (item_prefix, item, item_text) in enumerate(group.items):
+                body = split(item_prefix, item, "", inner, width, inside=True) if k == 0 else [item_text]
+                lines += ["    " + b for b in body]
+        else:
+            item_prefix, item, _ = group.items[0]
+            body = split(item_prefix, item, "," if group.sole_comma else "", inner, width, inside=True)
+            lines += ["    " + b for b in body]
+    elif inner + len(joined) <= width and not group.collection:
+        lines.append("    " + joined)
+    else:
+        for item_prefix, item, _ in group.items:
+            lines += ["    " + b for b in split(item_prefix, item, ",", inner, width, inside=True)]
+    lines.append(group.close + suffix)
+    return lines

@@ -1,0 +1,82 @@
+"""Helpers the emitted model.py carries (copied by source, like native blocks), and their use.
+
+* :func:`_check_settings` — the model class's keyword arguments: a free parameter must be of its
+  declared type and within its declared bounds; any other template parameter may only repeat the
+  value the file was compiled and shape-checked with (else ValueError naming the parameter and the
+  command that compiles it with the new value).
+* :func:`_check_input` and :func:`_require` — the checks at the entry of ``forward`` (dtype, rank,
+  fixed sizes, the spec's shape constraints): ``ValueError`` naming the input and the rule in eager
+  mode, ``torch._check`` while ``torch.compile``/``torch.export`` trace (the checks stay in the graph).
+* :func:`_checkpoint` — a node with ``checkpoint: true``: its activations are recomputed in the
+  backward pass instead of kept (TorchScript runs the node plainly).
+* :func:`load_reference_state_dict` — PHM-Vibench checkpoints through the class's rename map, with
+  nothing but torch (also Lightning checkpoints, whose keys start with ``network.``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import nn, torch
+
+
+def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
+    name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
+    for name, value in given.items():
+        if name in free:
+            kinds, low, high, wanted = free[name]
+            if type(value) not in kinds or (low is not None and value < low) or (high is not None and value > high):
+                raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
+        elif name not in fixed:
+            raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
+        elif type(value) is not type(fixed[name]) or value != fixed[name]:
+            raise ValueError(
+                f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"
+                f"checked with ({fixed[name]!r}); regenerate it: {command} --set {name}=..."
+            )
+
+
+def _require(model: nn.Module, ok: bool, message: str) -> None:
+    text = f"{type(model).__name__}: {message}"
+    if torch.compiler.is_compiling():
+        torch._check(ok, lambda: text)
+    elif not ok:
+        raise ValueError(text)
+
+
+def _check_input(
+    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shown: str
+) -> None:
+    ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
+    _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}")
+
+
+def _checkpoint(module: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    return torch.utils.checkpoint.checkpoint(module, *inputs, use_reentrant=False)
+
+
+def load_reference_state_dict(model: nn.Module, state_dict: dict, strict: bool = True, prefix: str = "network."):
+    """Load a PHM-Vibench state_dict or Lightning checkpoint into ``model`` through its rename map;
+    returns (missing, unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
+    renamed = {}
+    for key, value in state_dict.get("state_dict", state_dict).items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
+        key = key.removeprefix(prefix)
+        for pattern, replacement in type(model).REFERENCE_STATE_DICT_RENAMES:
+            key = re.sub(pattern, replacement, key)
+        renamed[key] = value
+    own = model.state_dict()
+    missing, unexpected = sorted(own.keys() - renamed.keys()), sorted(renamed.keys() - own.keys())
+    bad = sorted(k for k in own.keys() & renamed.keys() if own[k].shape != renamed[k].shape)
+    if bad or (strict and (missing or unexpected)):
+        raise KeyError(
+            f"the checkpoint does not fit: missing {missing[:8]}, unexpected {unexpected[:8]}, shape {bad[:8]}"
+        )
+    model.load_state_dict(renamed, strict=False)
+    return missing, unexpected

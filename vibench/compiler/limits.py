@@ -1,0 +1,50 @@
+"""The resource limits of one compilation, in one place.
+
+Specs may come from untrusted sources (a shared config, a model zoo), so every pass is bounded and
+reports a located error instead of hanging or exhausting memory. The limits a user may need to
+raise are options (``max_nodes``, ``max_params`` of :func:`vibench.check` / ``build``, and
+``--max-nodes`` / ``--max-params`` of ``vibench-compile``); the others are fixed:
+
+==========================  ============================================================  =====
+limit                       default                                                       code
+==========================  ============================================================  =====
+spec file                   regular files only, at most 16 MiB read (``load.MAX_BYTES``)   E004, E002
+YAML document               64 levels deep, 2,000,000 values; aliases add at most          E002
+                            100,000 values or ten times what the file writes out
+``--set`` value / API       10,000 characters (CLI), 64 levels, 100,000 values             usage, E202
+parameter
+expression                  2,000 characters, 100 levels, 100,000 steps, values up to      E203, E204
+                            100,000 elements and 2**62; all expressions of a compilation
+                            together 10 steps per allowed node (1,000,000 by default)
+nodes after expansion       :data:`MAX_NODES` (``repeat``, ``for_each`` and composite      E213
+                            bodies counted as the built model will have them); one
+                            ``for_each`` at most :data:`MAX_FOR_EACH` copies
+parameters                  :data:`MAX_PARAMS` elements per model, checked before any      E307
+                            weight exists
+diagnostics                 50 printed (then a count), each field 500 characters           --
+==========================  ============================================================  =====
+"""
+
+from __future__ import annotations
+
+MAX_NODES = 100_000
+"""Nodes of a model after expansion: each copy of a `repeat`/`for_each` node counts, and a
+composite node counts once plus the nodes of its body."""
+
+MAX_FOR_EACH = 1_000
+"""Copies of one `for_each` node (parallel branches side by side)."""
+
+MAX_PARAMS = 2**31
+"""Parameter elements of a model (the sum over every weight tensor)."""
+
+STEPS_PER_NODE = 10
+"""Expression steps a compilation may spend per allowed node (see :func:`vibench.compiler.expr.budget`)."""
+
+
+def check_limit(value: int | None, name: str, default: int) -> int:
+    """A limit given by a caller: a positive integer (None: the default)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value

@@ -1,0 +1,175 @@
+"""Compiled models by content: a second ``vibench.build`` of the same spec costs an import and a
+constructor, not a compilation.
+
+The key of a build is the SHA-256 of the vibench installation (its version and the size and time
+of every source file, so an edited compiler never reuses old output), the spec's text, the
+parameters, the bound inputs and the search path. An entry records the files the compilation read
+(templates, PHM base configs) with their own hashes; it is used only while they are unchanged.
+
+Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`; ``VIBENCH_CACHE=0``
+keeps them in memory only): ``m_<key>.py`` is the emitted model.py, imported as
+``vibench.models.m_<key>`` so that pickled models name a real module, and ``m_<key>.json`` its
+dependencies. Files are written atomically; an unwritable folder only disables the disk level.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import json
+import os
+import sys
+import tempfile
+import types
+from dataclasses import dataclass
+from typing import Any
+
+from vibench._version import __version__
+
+PACKAGE = "vibench.models"
+
+
+@dataclass(frozen=True)
+class Entry:
+    module: types.ModuleType
+    class_name: str
+
+
+_memory: dict[str, Entry] = {}
+
+
+@functools.cache
+def _installation() -> str:
+    """A digest of this vibench installation: version plus every source file's size and time."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha256(__version__.encode())
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "models"))
+        for name in sorted(files):
+            if name.endswith((".py", ".yaml", ".j2", ".json")):
+                path = os.path.join(folder, name)
+                st = os.stat(path)
+                digest.update(f"{os.path.relpath(path, root)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def key(spec_text: str, params: dict[str, Any] | None, inputs: dict[str, Any] | None, search: list[str]) -> str:
+    payload = json.dumps([_installation(), spec_text, _jsonable(params or {}), _jsonable(inputs or {}), search],
+                         sort_keys=True, default=repr)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): [type(k).__name__, _jsonable(v)] for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return [type(value).__name__, value] if not isinstance(value, str) else value
+
+
+def _file_hash(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def enabled() -> bool:
+    return os.environ.get("VIBENCH_CACHE", "1") not in ("0", "off", "false", "no")
+
+
+def lookup(k: str) -> Entry | None:
+    """A cached model module for key ``k`` whose dependencies are unchanged, or None."""
+    entry = _memory.get(k)
+    if entry is not None:
+        return entry
+    if not enabled():
+        return None
+    from vibench.models import cache_dir
+
+    folder = cache_dir()
+    meta_path = os.path.join(folder, f"m_{k}.json")
+    try:
+        with open(meta_path, encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or any(_file_hash(p) != h for p, h in meta.get("files", {}).items()):
+        return None
+    try:
+        _point_package_at(folder)
+        module = importlib.import_module(f"{PACKAGE}.m_{k}")
+    except Exception:  # noqa: BLE001 - a damaged entry is a miss; the build compiles again
+        sys.modules.pop(f"{PACKAGE}.m_{k}", None)
+        return None
+    entry = Entry(module, str(meta.get("class")))
+    _memory[k] = entry
+    return entry
+
+
+def store(k: str, source: str, class_name: str, files: set[str]) -> Entry:
+    """Make the module of a freshly compiled model (on disk when the cache folder is writable)."""
+    name = f"{PACKAGE}.m_{k}"
+    module = None
+    if enabled():
+        module = _store_on_disk(k, source, class_name, files)
+    if module is None:
+        module = _load_in_memory(name, source)
+    entry = Entry(module, class_name)
+    _memory[k] = entry
+    return entry
+
+
+def _store_on_disk(k: str, source: str, class_name: str, files: set[str]) -> types.ModuleType | None:
+    from vibench.models import cache_dir
+
+    folder = cache_dir()
+    try:
+        os.makedirs(folder, exist_ok=True)
+        _write(os.path.join(folder, f"m_{k}.py"), source)
+        meta = {"class": class_name, "vibench": __version__, "files": {p: _file_hash(p) for p in sorted(files)}}
+        _write(os.path.join(folder, f"m_{k}.json"), json.dumps(meta, indent=1))
+        importlib.invalidate_caches()
+        _point_package_at(folder)
+        return importlib.import_module(f"{PACKAGE}.m_{k}")
+    except (OSError, ImportError):
+        return None
+
+
+def _point_package_at(folder: str) -> None:
+    """``vibench.models`` imports from the current cache folder (it may change, e.g. in tests)."""
+    import vibench.models
+
+    if vibench.models.__path__[:1] != [folder]:
+        vibench.models.__path__[:] = [folder]
+
+
+def _write(path: str, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load_in_memory(name: str, source: str) -> types.ModuleType:
+    """The module without a file (the cache folder is off or unwritable): usable in this process."""
+    import linecache
+
+    if name in sys.modules:
+        return sys.modules[name]
+    filename = f"<vibench:{name}>"
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    code = compile(source, filename, "exec", dont_inherit=True)
+    sys.modules[name] = module
+    exec(code, module.__dict__)  # noqa: S102 - vibench's own emitted source
+    return module

@@ -1,0 +1,446 @@
+"""The oracles of the differential campaign: what must hold for any spec, and for a valid one.
+
+* :func:`check_static` (torch-free) — for any spec text: the compiler answers with a program or a
+  :class:`~vibench.SpecError` (never another exception), within a time limit, every diagnostic has
+  a position, compiling twice gives the same source or the same diagnostics, and an accepted spec's
+  model.py is valid Python in which :data:`~vibench.testing.mutations.MARKER` is never code;
+* :func:`check_runtime` (torch) — for a valid spec and concrete inputs: the static output shapes,
+  dtypes and parameter count equal those of a real forward pass; the emitted file imported from disk
+  and :func:`vibench.build` have the same ``state_dict`` keys and shapes and give the same outputs
+  for the same weights; eager outputs agree with ``torch.compile`` (backend ``eager``),
+  ``torch.export`` and ``torch.jit.script`` within a tolerance. A backend that fails is a finding of
+  its own kind (``export-failure``...); :data:`KNOWN_UNSUPPORTED` lists the blocks that cannot work
+  with a backend, and why.
+
+Each problem is a :class:`Finding`; its ``signature`` groups findings of one cause (kind, exception
+type and the innermost vibench frame), so that one representative per signature is minimised.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import os
+import re
+import signal
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vibench.testing.mutations import MARKER
+from vibench.testing.specs import TensorCase
+
+if TYPE_CHECKING:
+    import torch
+
+BACKENDS = ("compile", "export", "script")
+"""The compilers compared with eager execution, in the order they run."""
+
+_MHA_NO_BIAS = ("torch cannot script nn.MultiheadAttention(bias=False): its forward reads `in_proj_bias.dtype`, "
+                "and TorchScript types the None attribute as NoneType (torch 2.x; upstream)")
+KNOWN_UNSUPPORTED: dict[str, dict[str, str]] = {
+    "compile": {},
+    "export": {
+        "times_block": "the folding periods come from torch.topk of the FFT amplitudes: the reshape sizes are "
+                       "data-dependent, which torch.export cannot trace into one static graph (TimesNet's design)",
+    },
+    "script": {
+        "multi_head_attention": _MHA_NO_BIAS,
+        "transformer_encoder_layer": _MHA_NO_BIAS,
+    },
+}
+"""backend -> block -> why a spec with that block cannot go through that backend. Found by the campaign
+(``scripts/fuzz.py`` runs every block alone through every backend and prints what fails); only
+limits of the backend or of the block's very computation are listed, never a bug to fix."""
+
+KNOWN_CONDITIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("script", "multi_head_attention"): {"bias": False},
+    ("script", "transformer_encoder_layer"): {"bias": False},
+}
+"""(backend, block) -> parameter values a node needs for the entry of :data:`KNOWN_UNSUPPORTED` to
+apply (absent: any node of the block)."""
+
+STATIC_KINDS = ("uncaught-exception", "hang", "nondeterminism", "no-position", "bad-source", "code-injection")
+RUNTIME_KINDS = ("rejected", "build-failure", "emit-failure", "runtime-failure", "shape-mismatch",
+                 "dtype-mismatch", "param-count-mismatch", "emit-build-mismatch") + tuple(
+    f"{b}-{what}" for b in BACKENDS for what in ("failure", "mismatch"))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: its ``kind`` (see :data:`STATIC_KINDS`, :data:`RUNTIME_KINDS`), a one-line
+    ``message``, and a ``signature`` that is the same for findings of one cause."""
+
+    kind: str
+    message: str
+    signature: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message, "signature": self.signature}
+
+
+class Timeout(BaseException):
+    """Raised by :func:`time_limit` (a BaseException, so that no ``except Exception`` swallows it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`Timeout` in the block once it has used ``seconds`` of CPU time (``ITIMER_PROF``:
+    a loaded machine slows a case down without making it a hang; no limit off the main thread or
+    where there is no such timer). Code stuck inside one C call is interrupted only when it returns:
+    run untrusted cases in a process that a watchdog can kill as well (``scripts/fuzz.py`` does)."""
+    usable = seconds and hasattr(signal, "SIGPROF") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise Timeout(f"no answer within {seconds} s of CPU time")
+
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, float(seconds))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def _where(err: BaseException) -> str:
+    """``path:function`` of the innermost frame inside vibench (outside vibench.testing), else the last."""
+    frames = traceback.extract_tb(err.__traceback__)
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    inside = [f for f in frames if f.filename.startswith(package) and os.sep + "testing" + os.sep not in f.filename]
+    if not (inside or frames):
+        return "?"
+    frame = (inside or frames)[-1]
+    shown = os.path.relpath(frame.filename, os.path.dirname(package)) if frame.filename.startswith(package) \
+        else os.path.basename(frame.filename)
+    return f"{shown}:{frame.name}"
+
+
+def _one_line(err: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:limit]}"
+
+
+def _crash(kind: str, err: BaseException) -> Finding:
+    return Finding(kind, f"{_one_line(err)} (at {_where(err)})", f"{kind}:{type(err).__name__}:{_where(err)}")
+
+
+# --------------------------------------------------------------------------------------------
+# static
+# --------------------------------------------------------------------------------------------
+
+
+def check_static(text: str, path: str | None = None, params: dict[str, Any] | None = None, *,
+                 inputs: dict[str, tuple[int, ...]] | None = None, timeout: float | None = 10.0,
+                 search_path: list[str] | None = None) -> tuple[str, list[Finding]]:
+    """Compile ``text`` twice (as the file ``path``, when given: local references resolve next to it;
+    ``params`` and ``inputs`` as ``--set`` and ``--input``) and return the verdict — ``"ok"``,
+    ``"error"`` (a SpecError) or ``"crash"`` — and the findings.
+
+    >>> check_static("vibench: 1\\nname: M\\ninputs: {x: {shape: [B, 4]}}\\n"
+    ...              "nodes: {fc: {block: linear, in: x, out_features: 2}}\\noutputs: {y: fc}\\n")
+    ('ok', [])
+    >>> check_static("vibench: 1\\nname: M\\nnodes: {fc: {block: lineer}}\\n")[0]
+    'error'
+    """
+    verdict, _, findings = check_static_digest(text, path, params, inputs=inputs, timeout=timeout,
+                                               search_path=search_path)
+    return verdict, findings
+
+
+def check_static_digest(text: str, path: str | None = None, params: dict[str, Any] | None = None, *,
+                        inputs: dict[str, tuple[int, ...]] | None = None, timeout: float | None = 10.0,
+                        search_path: list[str] | None = None) -> tuple[str, str, list[Finding]]:
+    """:func:`check_static`, plus a digest of what the compiler answered (the source, or the diagnostics
+    as JSON and rendered), to compare answers across processes."""
+    import hashlib
+
+    first = _static_once(text, path, params, inputs, timeout, search_path)
+    if first[0] == "crash":
+        return "crash", "", first[2]
+    second = _static_once(text, path, params, inputs, timeout, search_path)
+    findings = list(first[2])
+    if second[0] == "crash":
+        return "crash", "", findings + [f for f in second[2] if f.kind in ("hang", "uncaught-exception")] + [
+            Finding("nondeterminism", "the second compile crashed, the first did not", "nondeterminism:crash")]
+    if (first[0], first[1]) != (second[0], second[1]):
+        findings.append(Finding("nondeterminism", f"two compiles differ ({first[0]} then {second[0]})",
+                                f"nondeterminism:{first[0]}"))
+    digest = hashlib.sha256(f"{first[0]}\n{first[1]}".encode("utf-8", "surrogatepass")).hexdigest()
+    return first[0], digest, findings
+
+
+def _static_once(text: str, path: str | None, params: dict[str, Any] | None,
+                 inputs: dict[str, tuple[int, ...]] | None, timeout: float | None,
+                 search_path: list[str] | None) -> tuple[str, str, list[Finding]]:
+    from vibench.api import compile_spec
+    from vibench.compiler.diagnostics import SpecError
+
+    try:
+        with time_limit(timeout):
+            try:
+                result = compile_spec(path, text=text, params=params, inputs=inputs, search_path=search_path)
+            except SpecError as err:
+                diagnostics = err.diagnostics
+                rendered = json.dumps([d.to_json() for d in diagnostics], sort_keys=True, default=str) + err.render()
+                findings = [Finding("no-position", f"{d.code}: {d.message[:160]}", f"no-position:{d.code}")
+                            for d in diagnostics if d.pos is None]
+                return "error", rendered, findings
+    except Timeout as err:
+        return "crash", "", [Finding("hang", f"no answer within {timeout} s of CPU time (at {_where(err)})",
+                                     f"hang:{_where(err)}")]
+    except Exception as err:  # noqa: BLE001 - the point: anything but SpecError (MemoryError, RecursionError...)
+        return "crash", "", [_crash("uncaught-exception", err)]
+    return "ok", result.source, _source_findings(result.source)
+
+
+def _source_findings(source: str) -> list[Finding]:
+    """An accepted spec's model.py must be valid Python in which the fuzz marker never is code."""
+    try:
+        tree = ast.parse(source)
+        compile(tree, "<model.py>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as err:
+        return [Finding("bad-source", f"the emitted file does not compile: {_one_line(err)}",
+                        f"bad-source:{type(err).__name__}:{getattr(err, 'msg', '')}")]
+    for node in ast.walk(tree):
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if name == MARKER:
+            line = getattr(node, "lineno", "?")
+            return [Finding("code-injection", f"`{MARKER}` from spec data is code at line {line}", "code-injection")]
+    return []
+
+
+# --------------------------------------------------------------------------------------------
+# runtime
+# --------------------------------------------------------------------------------------------
+
+
+def check_runtime(text: str, inputs: tuple[TensorCase, ...], *, backends: tuple[str, ...] = BACKENDS,
+                  timeout: float | None = 300.0, rtol: float = 1e-4, atol: float = 1e-5,
+                  workdir: str | None = None) -> list[Finding]:
+    """Run a valid spec (``inputs`` give the concrete sizes and dtypes) through every oracle; return
+    the findings (empty: all agree). ``workdir`` receives the emitted file (default: a temporary folder)."""
+    import tempfile
+
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="vibench-fuzz-"))
+        try:
+            with time_limit(timeout):
+                return _runtime(text, inputs, backends, rtol, atol, workdir)
+        except Timeout as err:
+            where = _where(err)
+            return [Finding("hang", f"no answer within {timeout} s of CPU time (at {where})", f"hang:{where}")]
+    return []  # pragma: no cover - ExitStack does not swallow
+
+
+def _runtime(text: str, inputs: tuple[TensorCase, ...], backends: tuple[str, ...], rtol: float, atol: float,
+             workdir: str) -> list[Finding]:
+    import vibench
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.symbolic import evaluate
+    from vibench.testing.blocks import random_inputs
+
+    bindings = {t.name: t.dims for t in inputs}
+    try:
+        result = vibench.compile_spec(text=text, inputs=bindings)
+    except SpecError as err:
+        return [Finding("rejected", f"a valid spec is refused: {err.codes}", f"rejected:{','.join(err.codes)}")]
+    except Exception as err:  # noqa: BLE001
+        return [_crash("uncaught-exception", err)]
+    program = result.program
+    try:
+        model = vibench.build(text=text, inputs=bindings).eval()
+    except Exception as err:  # noqa: BLE001
+        return [_crash("build-failure", err)]
+    try:
+        emitted = _import_emitted(result.source, program.root.name, workdir).eval()
+    except Exception as err:  # noqa: BLE001
+        return [_crash("emit-failure", err)]
+
+    findings: list[Finding] = []
+    names = [name for name, _, _ in program.root.outputs]
+    xs = random_inputs(inputs, seed=0)
+    try:
+        eager = _outputs(model, xs, names)
+    except Exception as err:  # noqa: BLE001
+        return [_crash("runtime-failure", err)]
+
+    env = dict(program.bindings)
+    if set(eager) != set(names):
+        findings.append(Finding("shape-mismatch", f"outputs {sorted(eager)} vs static {sorted(names)}",
+                                "shape-mismatch:names"))
+    for name, _, t in program.root.outputs:
+        if name not in eager:
+            continue
+        static = tuple(evaluate(d, env) for d in t.shape)
+        got = eager[name]
+        if tuple(got.shape) != static:
+            findings.append(Finding("shape-mismatch", f"output {name}: torch {tuple(got.shape)} vs static {t}",
+                                    "shape-mismatch"))
+        if str(got.dtype).removeprefix("torch.") != t.dtype:
+            findings.append(Finding("dtype-mismatch", f"output {name}: torch {got.dtype} vs static {t.dtype}",
+                                    f"dtype-mismatch:{t.dtype}->{got.dtype}"))
+    real = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+    if real != program.root.param_count:
+        findings.append(Finding("param-count-mismatch", f"torch {real} vs static {program.root.param_count}",
+                                "param-count-mismatch"))
+
+    built_state, emitted_state = model.state_dict(), emitted.state_dict()
+    shapes = {k: tuple(v.shape) for k, v in built_state.items()}
+    if shapes != {k: tuple(v.shape) for k, v in emitted_state.items()}:
+        findings.append(Finding("emit-build-mismatch", "state_dict keys or shapes differ", "emit-build-mismatch:state"))
+    else:
+        try:
+            emitted.load_state_dict(built_state)
+            other = _outputs(emitted, xs, names)
+        except Exception as err:  # noqa: BLE001
+            findings.append(_crash("emit-failure", err))
+        else:
+            problem = _compare(eager, other, 0.0, 0.0)
+            if problem:
+                findings.append(Finding("emit-build-mismatch", problem, "emit-build-mismatch:outputs"))
+
+    for backend in backends:
+        try:
+            with _quiet():
+                out = _BACKEND_RUNS[backend](model, xs, names)
+        except Timeout:
+            raise
+        except Exception as err:  # noqa: BLE001 - recorded: a backend that cannot take this model
+            findings.append(Finding(f"{backend}-failure", _one_line(err), f"{backend}-failure:{_reason(err)}"))
+            continue
+        problem = _compare(eager, out, rtol, atol)
+        if problem:
+            findings.append(Finding(f"{backend}-mismatch", problem, f"{backend}-mismatch"))
+    return findings
+
+
+def _import_emitted(source: str, class_name: str, workdir: str) -> torch.nn.Module:
+    """Write the emitted source to ``workdir`` and import it as a file, like a user would."""
+    import hashlib
+    import importlib.util
+    import sys
+
+    import torch
+
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    module_name = f"vibench_fuzz_{digest}"
+    path = os.path.join(workdir, f"{module_name}.py")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(module_name, None)
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        classes = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)
+                   and v.__module__ == module_name]
+        cls = classes[-1]
+    return cls()
+
+
+def _as_dict(result: Any, names: list[str]) -> dict[str, Any]:
+    if isinstance(result, dict):
+        return dict(result)
+    if len(names) == 1:
+        return {names[0]: result}
+    return {name: value for name, value in zip(names, result, strict=False)}
+
+
+def _fresh(xs: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [x.clone() for x in xs]  # a model that writes into its inputs must not change the next run's
+
+
+def _outputs(model: Any, xs: list[torch.Tensor], names: list[str]) -> dict[str, Any]:
+    import torch
+
+    torch.manual_seed(0)  # blocks that sample (at evaluation too) draw the same in every run
+    with torch.no_grad():
+        return _as_dict(model(*_fresh(xs)), names)
+
+
+def _run_compile(model: Any, xs: list[torch.Tensor], names: list[str]) -> dict[str, Any]:
+    import torch
+
+    try:
+        return _outputs(torch.compile(model, fullgraph=False, backend="eager"), xs, names)
+    finally:
+        torch._dynamo.reset()
+
+
+def _run_export(model: Any, xs: list[torch.Tensor], names: list[str]) -> dict[str, Any]:
+    import torch
+
+    program = torch.export.export(model, tuple(_fresh(xs)))
+    return _outputs(program.module(), xs, names)
+
+
+def _run_script(model: Any, xs: list[torch.Tensor], names: list[str]) -> dict[str, Any]:
+    import torch
+
+    return _outputs(torch.jit.script(model), xs, names)
+
+
+_BACKEND_RUNS = {"compile": _run_compile, "export": _run_export, "script": _run_script}
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    import logging
+    import warnings
+
+    loggers = [logging.getLogger(n) for n in ("torch._dynamo", "torch._export", "torch.export", "torch.fx")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
+
+
+def _reason(err: BaseException) -> str:
+    """The exception type and the first line of its message, with numbers and quoted names blurred."""
+    first = (str(err).strip().splitlines() or [""])[0]
+    first = re.sub(r"\d+", "N", first)
+    first = re.sub(r"'[^']*'|`[^`]*`|\"[^\"]*\"", "'…'", first)
+    return f"{type(err).__name__}: {first[:120]}"
+
+
+def _compare(expected: dict[str, Any], got: dict[str, Any], rtol: float, atol: float) -> str | None:
+    """None when ``got`` matches ``expected`` (tensors within tolerance, NaN equal to NaN), else why not."""
+    import torch
+
+    if set(expected) != set(got):
+        return f"outputs {sorted(got)} vs {sorted(expected)}"
+    for name, a in expected.items():
+        b = got[name]
+        if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+            if type(a) is not type(b):
+                return f"{name}: {type(b).__name__} vs {type(a).__name__}"
+            continue
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return f"{name}: {tuple(b.shape)} {b.dtype} vs {tuple(a.shape)} {a.dtype}"
+        if a.dtype.is_floating_point or a.dtype.is_complex:
+            scale = float(a.abs().nan_to_num(0.0, 0.0, 0.0).max()) if a.numel() else 0.0
+            if not torch.allclose(a, b, rtol=rtol, atol=atol * max(1.0, scale), equal_nan=True):
+                diff = (a - b).abs().nan_to_num(float("inf")).max().item() if a.numel() else 0.0
+                return f"{name}: max abs difference {diff:.3g} (scale {scale:.3g})"
+        elif not torch.equal(a, b):
+            return f"{name}: integer outputs differ"
+    return None

@@ -1,0 +1,137 @@
+"""Parameter values for a block, drawn from its pydantic model and its ``test_hints``."""
+
+from __future__ import annotations
+
+import functools
+import types
+import typing
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from vibench.testing.specs import block_of
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+    from pydantic.fields import FieldInfo
+
+_OMIT = object()  # "leave this parameter at its default"
+
+
+
+def _bounds(metadata: list[Any]) -> tuple[float | None, float | None, bool, bool]:
+    """(low, high, low excluded, high excluded) from annotated-types constraints (Ge, Gt, Le, Lt)."""
+    lo = hi = None
+    open_lo = open_hi = False
+    for m in metadata:
+        if getattr(m, "ge", None) is not None:
+            lo = m.ge
+        if getattr(m, "gt", None) is not None:
+            lo, open_lo = m.gt, True
+        if getattr(m, "le", None) is not None:
+            hi = m.le
+        if getattr(m, "lt", None) is not None:
+            hi, open_hi = m.lt, True
+    return lo, hi, open_lo, open_hi
+
+
+def _int_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: bool) -> SearchStrategy[int]:
+    import hypothesis.strategies as st
+
+    if lo is None and hi is None:
+        return st.integers(-4, 4)  # axis-like: dims, offsets
+    low = int(lo) + (1 if open_lo else 0) if lo is not None else int(hi) - 8  # type: ignore[arg-type]
+    high = int(hi) - (1 if open_hi else 0) if hi is not None else low + 7
+    small = st.integers(low, min(high, low + 7))
+    larger = [v for v in (16, 32, 64) if low <= v <= high]
+    return st.one_of(small, st.sampled_from(larger)) if larger else small
+
+
+def _float_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: bool) -> SearchStrategy[float]:
+    import hypothesis.strategies as st
+
+    low = float(lo) if lo is not None else (float(hi) - 2 if hi is not None else -1.0)
+    high = float(hi) if hi is not None else low + (1.0 if lo is not None else 2.0)
+    # A grid of 20 steps keeps the emitted literals short (0.35, not 0.3498713...).
+    first, last = (1 if open_lo else 0), (19 if open_hi else 20)
+    return st.integers(first, last).map(lambda k: round(low + (high - low) * k / 20, 6))
+
+
+def _type_strategy(tp: Any, metadata: list[Any]) -> SearchStrategy[Any]:
+    """Values of type ``tp`` within the bounds in ``metadata`` (the field's, or an ``Annotated`` member's)."""
+    import hypothesis.strategies as st
+
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        inner, *extra = typing.get_args(tp)
+        return _type_strategy(inner, [c for m in extra for c in getattr(m, "metadata", [m])])
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of([_type_strategy(arg, metadata) for arg in typing.get_args(tp)])
+    if origin is Literal:
+        return st.sampled_from(typing.get_args(tp))
+    if tp is type(None):
+        return st.none()
+    if tp is bool:
+        return st.booleans()
+    if tp is int:
+        return _int_strategy(*_bounds(metadata))
+    if tp is float:
+        return _float_strategy(*_bounds(metadata))
+    if tp is str:
+        return st.text(alphabet="abc ", min_size=1, max_size=6)
+    if origin in (tuple, list):
+        args = typing.get_args(tp)
+        element = _type_strategy(args[0], metadata) if args else st.integers(-2, 8)
+        values = st.lists(element, min_size=1, max_size=4)
+        return values.map(tuple) if origin is tuple else values
+    if origin is dict:
+        key_type, value_type = typing.get_args(tp)
+        return st.dictionaries(st.sampled_from("abcd"), _type_strategy(value_type, metadata), max_size=2)
+    raise TypeError(f"no strategy for parameter type {tp!r}; give the block `test_hints` for it")
+
+
+def _inferred(info: FieldInfo) -> bool:
+    """A field the shape rule fills in from the input (the catalogue's convention: default None and
+    "(inferred" in the description). Drawing it would mostly contradict the input, so it is left out."""
+    return info.default is None and "(inferred" in (info.description or "")
+
+
+def block_params(name: str) -> SearchStrategy[dict[str, Any]]:
+    """Parameter values for block ``name``: hinted choices, else drawn from each field's type and
+    bounds; optional fields are sometimes left out, inferred fields always are."""
+    import hypothesis.strategies as st
+
+    block = block_of(name)
+    hints = block.test_hints
+    hinted: set[str] = set()
+    parts: list[SearchStrategy[dict[str, Any]]] = []
+    for key, choices in hints.items():
+        keys = key if isinstance(key, tuple) else (key,)
+        hinted.update(keys)
+        pick = st.sampled_from(choices) if isinstance(key, tuple) else st.sampled_from(choices).map(_one)
+        parts.append(pick.map(functools.partial(_named, keys)))
+    for field, info in block.Params.model_fields.items():
+        if field in hinted or _inferred(info):
+            continue
+        value = _type_strategy(info.annotation, list(info.metadata))
+        if not info.is_required():
+            value = st.one_of(st.just(_OMIT), value)
+        parts.append(value.map(functools.partial(_named_unless_omitted, field)))
+    order = list(block.Params.model_fields)
+
+    def merge(dicts: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+        merged = {k: v for d in dicts for k, v in d.items()}
+        return {k: merged[k] for k in sorted(merged, key=order.index)}
+
+    return st.tuples(*parts).map(merge)
+
+
+def _one(value: Any) -> tuple[Any]:
+    return (value,)
+
+
+def _named(keys: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(keys, values, strict=True))
+
+
+def _named_unless_omitted(field: str, value: Any) -> dict[str, Any]:
+    return {} if value is _OMIT else {field: value}
+

@@ -1,0 +1,226 @@
+"""Minimising a failing spec: hierarchical delta debugging over the YAML tree, or over lines.
+
+:func:`minimise` keeps a change only while ``still_fails`` holds for the new text. On the tree it
+runs ddmin over the entries of every mapping and list, outermost first, until nothing more goes:
+entries of a ``nodes`` mapping are *bypassed* (deleted, their readers and outputs pointed at their
+first input, so a valid spec stays valid), others deleted; then scalars are simplified one by one.
+Text that is not a YAML mapping (or whose failure needs its exact text) is reduced by lines,
+ddmin-style. Every attempt costs one call of ``still_fails``; ``budget`` bounds them.
+
+>>> import yaml
+>>> def has_lstm(text):
+...     nodes = yaml.safe_load(text).get("nodes") or {}
+...     return any(node.get("block") == "lstm" for node in nodes.values())
+>>> text = "vibench: 1\\nname: M\\ndoc: long\\nnodes: {a: {block: relu, in: x}, b: {block: lstm, in: a}}\\n"
+>>> print(minimise(text, has_lstm), end="")
+nodes:
+  b:
+    block: lstm
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+def minimise(text: str, still_fails: Callable[[str], bool], budget: int = 300) -> str:
+    """The smallest text found (within ``budget`` calls of ``still_fails``) that still fails."""
+    import yaml
+
+    calls = [0]
+
+    def fails(candidate: str) -> bool:
+        if calls[0] >= budget:
+            return False
+        calls[0] += 1
+        try:
+            return still_fails(candidate)
+        except Exception:  # noqa: BLE001 - a predicate that cannot judge a candidate rejects it
+            return False
+
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        data = None
+    if isinstance(data, dict):
+        dumped = _dump(data)
+        if dumped == text or fails(dumped):
+            return _reduce_tree(data, dumped, fails)[1]
+    return _reduce_lines(text, fails)
+
+
+def _dump(data: Any) -> str:
+    import yaml
+
+    return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _reduce_tree(data: Any, text: str, fails: Callable[[str], bool]) -> tuple[Any, str]:
+    """Hierarchical delta debugging: ddmin over the entries of every mapping and list, outermost first
+    (entries of a ``nodes`` mapping are bypassed, not just deleted), then simpler scalars one by one."""
+    state = [data, text]
+
+    def attempt(candidate: Any) -> bool:
+        candidate_text = _dump(candidate)
+        if candidate_text != state[1] and fails(candidate_text):
+            state[0], state[1] = candidate, candidate_text
+            return True
+        return False
+
+    changed = True
+    while changed:
+        changed = False
+        for path in _containers(state[0]):
+            try:
+                container = _get(state[0], path)
+            except (KeyError, IndexError, TypeError):
+                continue  # gone with an earlier reduction
+            if isinstance(container, (dict, list)) and _ddmin(state, path, attempt):
+                changed = True
+        for path in list(_paths(state[0])):
+            try:
+                value = _get(state[0], path)
+            except (KeyError, IndexError, TypeError):
+                continue  # gone with an earlier simplification
+            for simple in _simpler(value):
+                smaller = copy.deepcopy(state[0])
+                _get(smaller, path[:-1])[path[-1]] = simple
+                if attempt(smaller):
+                    changed = True
+                    break
+    return state[0], state[1]
+
+
+def _keys(container: Any) -> list[Any]:
+    return list(container) if isinstance(container, dict) else list(range(len(container)))
+
+
+def _containers(data: Any) -> list[tuple]:
+    """Paths of every mapping and list, outermost first."""
+    out: list[tuple] = [()]
+    k = 0
+    while k < len(out):
+        node = _get(data, out[k])
+        out += [out[k] + (key,) for key in _keys(node) if isinstance(node[key], (dict, list))]
+        k += 1
+    return out
+
+
+def _ddmin(state: list[Any], path: tuple, attempt: Callable[[Any], bool]) -> bool:
+    """Remove as many entries of the container at ``path`` of ``state[0]`` as keeps the failure (ddmin)."""
+    keys = _keys(_get(state[0], path))
+    is_list = isinstance(_get(state[0], path), list)
+    removed = False
+    chunks = 2
+    while keys:
+        size = max(len(keys) // chunks, 1)
+        for start in range(0, len(keys), size):
+            chunk = keys[start:start + size]
+            if attempt(_without(state[0], path, chunk)):
+                keys = list(range(len(keys) - len(chunk))) if is_list else keys[:start] + keys[start + size:]
+                removed = True
+                chunks = max(chunks - 1, 2)
+                break
+        else:
+            if size == 1:
+                break
+            chunks = min(chunks * 2, len(keys))
+    return removed
+
+
+def _without(data: Any, path: tuple, keys: list[Any]) -> Any:
+    """A copy of ``data`` without the entries ``keys`` of the container at ``path`` (nodes are bypassed)."""
+    smaller = copy.deepcopy(data)
+    if path and path[-1] == "nodes" and isinstance(_get(smaller, path), dict):
+        for key in keys:
+            smaller = _bypass(smaller, path + (key,))
+        return smaller
+    container = _get(smaller, path)
+    for key in sorted(keys, reverse=True) if isinstance(container, list) else keys:
+        del container[key]
+    return smaller
+
+
+def _simpler(value: Any) -> list[Any]:
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, int):
+        return [v for v in (0, 1, value // 2) if abs(v) < abs(value)]
+    if isinstance(value, str) and len(value) > 40:  # long text (docs); names and references stay readable
+        return [value[:20]]
+    if isinstance(value, (list, dict)) and len(value) > 1:
+        return [value[:1] if isinstance(value, list) else dict(list(value.items())[:1])]
+    return []
+
+
+def _paths(data: Any, prefix: tuple = ()) -> Iterator[tuple]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield prefix + (key,)
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(data, list):
+        for k, value in enumerate(data):
+            yield prefix + (k,)
+            yield from _paths(value, prefix + (k,))
+
+
+def _get(data: Any, path: tuple) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def _bypass(data: Any, path: tuple) -> Any:
+    """Delete the node at ``path`` and make its readers (and outputs) read its first input instead."""
+    smaller = copy.deepcopy(data)
+    unit = _get(smaller, path[:-2])
+    name = path[-1]
+    node = unit["nodes"].pop(name)
+    source = _first_ref(node.get("in") if isinstance(node, dict) else None)
+
+    def redirect(ref: Any) -> Any:
+        if isinstance(ref, str) and (ref == name or ref.startswith(name + ".")):
+            return source if source is not None else ref
+        if isinstance(ref, list):
+            return [redirect(r) for r in ref]
+        if isinstance(ref, dict):
+            return {k: redirect(v) if k != "when" and k != "doc" else v for k, v in ref.items()}
+        return ref
+
+    for other in unit["nodes"].values():
+        if isinstance(other, dict) and "in" in other:
+            other["in"] = redirect(other["in"])
+    if isinstance(unit.get("outputs"), dict):
+        unit["outputs"] = {k: redirect(v) for k, v in unit["outputs"].items()}
+    return smaller
+
+
+def _first_ref(ref: Any) -> str | None:
+    if isinstance(ref, str):
+        return ref
+    if isinstance(ref, list) and ref:
+        return _first_ref(ref[0])
+    if isinstance(ref, dict) and ref:
+        return _first_ref(next(iter(ref.values())))
+    return None
+
+
+def _reduce_lines(text: str, fails: Callable[[str], bool]) -> str:
+    """ddmin over the lines of ``text`` (the text itself is known to fail)."""
+    lines = text.splitlines(keepends=True)
+    chunks = 2
+    while len(lines) >= 2:
+        size = max(len(lines) // chunks, 1)
+        reduced = False
+        for start in range(0, len(lines), size):
+            candidate = lines[:start] + lines[start + size:]
+            if candidate and fails("".join(candidate)):
+                lines, chunks, reduced = candidate, max(chunks - 1, 2), True
+                break
+        if not reduced:
+            if size == 1:
+                break
+            chunks = min(chunks * 2, len(lines))
+    return "".join(lines)

@@ -1,0 +1,156 @@
+"""Saved failures: a spec file per regression, with what to check and the expected verdict on top.
+
+A regression file (``tests/regressions/*.yaml``) starts with comment lines ``# fuzz-<key>: <value>``,
+then holds the spec text exactly as it failed. Keys:
+
+* ``check`` — ``static`` (:func:`~vibench.testing.check_static`) or ``runtime``
+  (:func:`~vibench.testing.check_runtime`);
+* ``kind`` — what was found (a finding kind); ``note`` — the message, where it failed;
+* ``expect`` (static) — the verdict a correct compiler gives: ``error`` (a located SpecError),
+  ``ok``, or ``any`` (either, as long as nothing else goes wrong);
+* ``origin`` (static) — the shipped spec it was mutated from: the text compiles as that file, so
+  its local references resolve; ``params`` — JSON template-parameter overrides;
+* ``inputs`` — concrete input sizes and dtypes, ``name=2,3,16:float32; ...`` (required for runtime
+  checks; static checks bind them like ``--input``); ``backends`` — the backends to compare;
+* ``status`` — ``open`` while the bug is not fixed (the replay is then an expected failure), else
+  ``fixed``.
+
+>>> from vibench.testing.regressions import parse
+>>> reg = parse("# fuzz-check: static\\n# fuzz-expect: error\\nvibench: 1\\n", "r.yaml")
+>>> reg.meta["expect"], reg.text
+('error', 'vibench: 1\\n')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+from vibench.testing.oracles import KNOWN_CONDITIONS, KNOWN_UNSUPPORTED, Finding, check_runtime, check_static
+from vibench.testing.specs import TensorCase
+
+PREFIX = "# fuzz-"
+
+
+@dataclass(frozen=True)
+class Regression:
+    path: str
+    meta: dict[str, str]
+    text: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.meta.get("status", "fixed") == "open"
+
+    def inputs(self) -> tuple[TensorCase, ...]:
+        """The runtime inputs (``inputs`` key): names, sizes and dtypes."""
+        out = []
+        for item in filter(None, (s.strip() for s in self.meta.get("inputs", "").split(";"))):
+            name, rest = item.split("=", 1)
+            dims, _, dtype = rest.partition(":")
+            sizes = tuple(int(d) for d in dims.split(",") if d)
+            out.append(TensorCase(name, sizes, sizes, dtype or "float32"))
+        return tuple(out)
+
+
+def parse(content: str, path: str) -> Regression:
+    meta: dict[str, str] = {}
+    rest = content
+    while rest.startswith(PREFIX):
+        line, _, rest = rest.partition("\n")
+        key, _, value = line[len(PREFIX):].partition(":")
+        meta[key.strip()] = value.strip()
+    return Regression(path, meta, rest)
+
+
+def load(path: str) -> Regression:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return parse(fh.read(), path)
+
+
+def save(directory: str, text: str, meta: dict[str, str]) -> str:
+    """Write a regression (named by its kind and a hash of the text) unless the same one exists; its path."""
+    os.makedirs(directory, exist_ok=True)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    path = os.path.join(directory, f"{meta.get('kind', 'finding')}-{digest}.yaml")
+    if not os.path.exists(path):
+        header = "".join(f"{PREFIX}{key}: {' '.join(str(value).split())}\n" for key, value in meta.items())
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(header + text)
+    return path
+
+
+def format_inputs(inputs: tuple[TensorCase, ...]) -> str:
+    return "; ".join(f"{t.name}={','.join(map(str, t.dims))}:{t.dtype}" for t in inputs)
+
+
+def replay(reg: Regression, root: str) -> list[Finding]:
+    """Run a regression's check; the findings (empty: it passes). Backend failures of blocks listed in
+    :data:`~vibench.testing.oracles.KNOWN_UNSUPPORTED` do not count."""
+    if reg.meta.get("check") == "runtime":
+        backends = tuple(b for b in reg.meta.get("backends", "compile,export,script").split(",") if b)
+        findings = check_runtime(reg.text, reg.inputs(), backends=backends)
+        return [f for f in findings if not known_unsupported(f, reg.text)]
+    origin = reg.meta.get("origin")
+    path = os.path.join(root, origin) if origin else None
+    params = json.loads(reg.meta["params"]) if reg.meta.get("params") else None
+    inputs = {t.name: t.dims for t in reg.inputs()} or None
+    verdict, findings = check_static(reg.text, path, params, inputs=inputs)
+    expect = reg.meta.get("expect", "any")
+    if verdict != "crash" and expect != "any" and verdict != expect:
+        findings.append(Finding("wrong-verdict", f"expected {expect}, got {verdict}", "wrong-verdict"))
+    return findings
+
+
+def known_unsupported(finding: Finding, text: str) -> bool:
+    """A backend failure of a spec with a node that :data:`~vibench.testing.oracles.KNOWN_UNSUPPORTED`
+    says the backend cannot take."""
+    backend, _, what = finding.kind.partition("-")
+    return what == "failure" and bool(unsupported_nodes(backend, text))
+
+
+def unsupported_nodes(backend: str, text: str) -> list[str]:
+    """The blocks of the nodes in ``text`` that ``backend`` is known not to take (one entry per node)."""
+    listed = KNOWN_UNSUPPORTED.get(backend, {})
+    found = []
+    for node in spec_nodes(text):
+        block = node.get("block")
+        if block in listed:
+            condition = KNOWN_CONDITIONS.get((backend, block), {})
+            if all(node.get(key, _MISSING) == value for key, value in condition.items()):
+                found.append(block)
+    return found
+
+
+_MISSING = object()
+
+
+def spec_blocks(text: str) -> set[str]:
+    """Every ``block:`` name written in a spec (model and composites); empty when it does not load."""
+    return {node["block"] for node in spec_nodes(text)}
+
+
+def spec_nodes(text: str) -> list[dict]:
+    """Every node mapping (one with a string ``block``) of a spec, composites' included."""
+    import yaml
+
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return []
+    found: list[dict] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("block"), str):
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data)
+    return found
