@@ -98,6 +98,22 @@ def test_more_nodes_than_allowed_are_refused_after_loading(tmp_path: Path) -> No
     refused_with_output_kept(tmp_path, ["chain.yaml", "--max-nodes", "1000"], "E213")
 
 
+def test_a_deep_strided_stack_has_exact_bounds(tmp_path: Path) -> None:
+    # 5,000 convolutions, every second one strided: the length is (L + c) // 2**2500, whose integers
+    # are beyond the float range. The checker's interval bounds stay exact (it once overflowed).
+    spec = tmp_path / "deep.yaml"
+    spec.write_text(
+        "vibench: 1\nname: Deep\ninputs: {x: {shape: [B, 4, L]}}\nnodes:\n"
+        "  c: {block: conv1d, repeat: 5000, in: x,\n"
+        '      with: {out_channels: 4, kernel_size: 3, stride: "${1 + i % 2}", padding: 1}}\n'
+        "outputs: {y: c}\n",
+        encoding="utf-8",
+    )
+    result = run_cli([str(spec), "--check"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "// " + str(2**2500) in result.stdout
+
+
 def test_thousands_of_errors_print_the_first_ones_and_a_count(tmp_path: Path) -> None:
     lines = ["vibench: 1", "name: Errors", "inputs: {x: {shape: [B, 4, L]}}", "nodes:"]
     lines += [f"  n{k}: {{block: conv1d, in: x, out_channels: -{k + 1}, kernel_size: 1}}" for k in range(5000)]

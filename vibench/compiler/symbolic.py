@@ -217,7 +217,7 @@ class Expr:
                     ahi = nhi // atom.den if nhi not in (INF, -INF) else nhi
                 mlo, mhi = _interval_mul(mlo, mhi, alo, ahi)
             tlo, thi = _interval_mul(mlo, mhi, c, c)
-            lo, hi = lo + tlo, hi + thi
+            lo, hi = _add(lo, tlo), _add(hi, thi)
         return lo, hi
 
     # -- rendering ----------------------------------------------------------------------------
@@ -283,11 +283,31 @@ def _interval_mul(alo: float, ahi: float, blo: float, bhi: float) -> tuple[float
     products = []
     for x in (alo, ahi):
         for y in (blo, bhi):
-            if (x == 0 and y in (INF, -INF)) or (y == 0 and x in (INF, -INF)):
-                products.append(0.0)
-            else:
-                products.append(x * y)
+            products.append(_mul(x, y))
     return min(products), max(products)
+
+
+# Bounds mix exact ints with float infinities. A nest of floor divisions (5,000 strided layers) gives
+# integers beyond the float range, and `int + inf` or `int * inf` would convert the int to a float
+# and overflow; these two keep the integers exact and let an infinity absorb them.
+def _is_inf(x: float) -> bool:
+    return isinstance(x, float) and math.isinf(x)
+
+
+def _mul(x: float, y: float) -> float:
+    if _is_inf(x) or _is_inf(y):
+        if x == 0 or y == 0:
+            return 0
+        return INF if (x > 0) == (y > 0) else -INF
+    return x * y
+
+
+def _add(x: float, y: float) -> float:
+    if _is_inf(x):
+        return x
+    if _is_inf(y):
+        return y
+    return x + y
 
 
 def floordiv(e: Dim, m: int) -> Dim:
