@@ -183,9 +183,11 @@ class SpecError(Exception):
 
 
 def _sort_key(d: Diagnostic) -> tuple:
+    """Errors first (in source order), then warnings (in source order)."""
+    first = d.severity != "error"
     if d.pos is None:
-        return ("", 0, 0, d.code)
-    return (d.pos.file, d.pos.line, d.pos.col, d.code)
+        return (first, "", 0, 0, d.code)
+    return (first, d.pos.file, d.pos.line, d.pos.col, d.code)
 
 
 @dataclass
@@ -211,8 +213,9 @@ class Collector:
         return [d for d in self.items if d.severity == "error"]
 
     def raise_if_any(self) -> None:
+        """End the pass with every diagnostic (warnings too, after the errors) when there are errors."""
         if self.errors:
-            raise SpecError(self.errors, self.sources)
+            raise SpecError(self.items, self.sources)
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:

@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import replace
 from typing import Any
 
-from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, closest, suggest
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
 from vibench.compiler.expr import ExprError, parse_template, parse_value, template_names
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, UnitDef
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
@@ -57,6 +57,7 @@ class Library:
         self.loading: list[str] = []
         self.read: set[str] = set()  # real paths of every file read (an output must not overwrite one)
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
+        self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
 
     # -- finding files ---------------------------------------------------------------------------
 
@@ -223,8 +224,12 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     anchor = _params_anchor(doc)
     given: dict[str, tuple[Any, Pos | None]] = {}
     too_big = []
+    ignored = dict(root.reference.ignored_keys) if root.reference is not None else {}
     for key, value in (overrides or {}).items():
         decl = root.param(key)
+        if decl is None and key in ignored:  # --set of a key the reference ignores: said, then dropped
+            library.warnings.append(ignored_key_warning(key, root, ignored[key], anchor))
+            continue
         given[key] = (value, (decl.pos if decl is not None else None) or anchor)
         problem = oversized(value)
         if problem is not None:
@@ -249,6 +254,13 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     if diags:
         raise SpecError(diags, library.sources)
     return replace(root, param_values=values)
+
+
+def ignored_key_warning(key: str, root: UnitDef, reason: str, pos: Pos | None) -> Diagnostic:
+    """W101: ``key`` is accepted but never read by the reference model that ``root`` reproduces."""
+    model = root.reference.model if root.reference is not None else root.name
+    return Diagnostic("W101", f"`{key}` is ignored by the reference {model}; vibench ignores it too", pos,
+                      severity="warning", found=reason)
 
 
 def _params_anchor(doc: LoadedDoc) -> Pos | None:
@@ -341,24 +353,16 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
             given[key] = (parse_value(value, pos), pos)
         except ExprError as err:
             diags.add(_expr_diag(err, pos, f"`with.{key}`"))
+    ignored = dict(base.reference.ignored_keys) if base.reference is not None else {}
     for key, _ in given.items():
-        if base.param(key) is None:
+        if base.param(key) is None and key in ignored:  # the reference accepts it and never reads it
+            library.warnings.append(ignored_key_warning(key, base, ignored[key], doc.pos(("with", key), key=True)))
+        elif base.param(key) is None:
             diags.add(Diagnostic("E201", f"unknown parameter `{key}` for template `{spec.extends}`",
                                  doc.pos(("with", key), key=True),
                                  expected="one of " + ", ".join(f"`{p.name}`" for p in base.params),
                                  hint=suggest(key, [p.name for p in base.params]) or "see `vibench-compile --list`"))
-    used: set[str] = set()
-    for value, _ in given.values():
-        used |= template_names(value)
-    try:
-        used |= template_names(parse_value(spec.metadata or {}, None))
-    except ExprError:
-        pass  # reported below, where the metadata is parsed
-    for decl in own:
-        if decl.name not in used:
-            diags.add(Diagnostic("E207", f"parameter `{decl.name}` is declared but never used", decl.pos,
-                                 hint="use it in a `with:` value as `${" + decl.name + "}`, or remove it"))
-    diags.raise_if_any()
+    diags.raise_if_any()  # a parameter of this file that `with:` does not read is W105, after the shapes pass
     params: list[ParamDecl] = []
     for decl in base.params:
         if decl.name in given:
@@ -387,7 +391,6 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
 
 def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | None, params: dict, inputs: dict,
           nodes: dict, outputs: dict, blocks: dict[str, UnitDef], diags: Collector, metadata: Any = None) -> UnitDef:
-    known_errors = len(diags.items)
     decls = _param_decls(doc, path, params, diags)
     input_decls = []
     for iname, ispec in inputs.items():
@@ -461,9 +464,6 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
     unit = UnitDef(name=name, qualname=qualname, doc=text, params=tuple(decls), inputs=tuple(input_decls),
                    nodes=tuple(node_defs), outputs=tuple(output_defs), file=doc.file, path=doc.path, blocks=blocks,
                    pos=doc.pos(path, key=bool(path)) if path else doc.pos(()), metadata=metadata)
-    # An expression that does not parse hides the names it reads: "never used" would be a false alarm.
-    if not any(d.code == "E203" for d in diags.items[known_errors:]):
-        _check_unused(unit, diags)
     return unit
 
 
@@ -687,20 +687,6 @@ def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
         for _, value, _ in node.params:
             used |= template_names(value)
     return used, inherits
-
-
-def _check_unused(unit: UnitDef, diags: Collector) -> None:
-    used, inherits = expression_names(unit)
-    if inherits:
-        return  # the node's block may read any of them (the shapes pass warns when none does: W104)
-    declared = {d.name for d in unit.params} | {"i", "item"}
-    for decl in unit.params:
-        if decl.name not in used:
-            # A misspelt use (`${widht}`) is the usual cause: name it.
-            typo = closest(decl.name, used - declared)
-            hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
-            diags.add(Diagnostic("E207", f"parameter `{decl.name}` is declared but never used", decl.pos,
-                                 hint=hint or "use it as `${" + decl.name + "}`, or remove it"))
 
 
 def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = None) -> Diagnostic:

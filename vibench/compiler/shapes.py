@@ -76,6 +76,7 @@ class _Specializer:
         self.stack: list[UnitDef] = []
         self.checked: dict[int, UnitDef] = {}
         self.param_memo: dict[tuple, Any] = {}
+        self.warned_unused: set[tuple[str, str]] = set()  # definitions checked for unused parameters
         self.max_nodes = MAX_NODES
         self.max_params = MAX_PARAMS
         self.node_counts: dict[int, int] = {}  # id(unit) -> its nodes after expansion

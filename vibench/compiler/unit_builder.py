@@ -82,6 +82,7 @@ class UnitBuilder:
 
     def build(self) -> Unit:
         udef = self.udef
+        self.warn_unused(udef)  # first: the warning comes with the errors of the nodes below
         active_inputs = [d for d in udef.inputs if self.flag(d.when, d.pos, f"`when` of input `{d.name}`")]
         self.inactive_inputs = {d.name for d in udef.inputs} - {d.name for d in active_inputs}
         declared = {d.name: self.declared(d) for d in active_inputs}
@@ -159,6 +160,28 @@ class UnitBuilder:
             state_dict_renames=self.renames(udef), definition=udef,
         )
 
+    def warn_unused(self, udef: UnitDef) -> None:
+        """W105, once per definition, for a declared parameter that no `${...}` reads (usually a typo
+        where it should be used). A warning, so that the file's other problems are reported with it."""
+        from vibench.compiler.diagnostics import closest
+        from vibench.compiler.resolve import expression_names
+
+        key = (udef.qualname, udef.file)
+        if key in self.owner.warned_unused:
+            return
+        self.owner.warned_unused.add(key)
+        used, inherits = expression_names(udef)
+        if inherits:
+            return  # the node's block may read any of them (W104 says when none does)
+        declared = {d.name for d in udef.params} | {"i", "item"}
+        for decl in udef.params:
+            if decl.name not in used:
+                typo = closest(decl.name, used - declared)
+                hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
+                self.owner.diags.add(Diagnostic("W105", f"parameter `{decl.name}` is declared but never used",
+                                                decl.pos, severity="warning",
+                                                hint=hint or "use it as `${" + decl.name + "}`, or remove it"))
+
     def warn_unread(self, udef: UnitDef) -> None:
         """W104 for a parameter the user set (in `with:` or a PHM-Vibench config) that no
         expression reads and no `inherit: true` node passed on: with these slot fillings it has no
@@ -166,7 +189,7 @@ class UnitBuilder:
         from vibench.compiler.resolve import expression_names
 
         if not any(nd.inherit for nd in udef.nodes):
-            return  # E207 covers unused parameters of a spec without inherit
+            return  # W105 covers unused parameters of a spec without inherit
         used, _ = expression_names(udef)
         takers = [os.path.splitext(n.block.rsplit("/", 1)[-1])[0] for n in self.nodes if n.kind == "composite"]
         found = ("the components here: " + ", ".join(takers)) if takers else None
