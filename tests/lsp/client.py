@@ -142,6 +142,25 @@ class LanguageServer:
             return "\n".join(c if isinstance(c, str) else c.get("value", "") for c in contents)
         return str(contents)
 
+    def definition(self, uri: str, line: int, character: int) -> list[dict[str, Any]]:
+        """The locations ``textDocument/definition`` answers (a single one as a list)."""
+        result = self.request("textDocument/definition",
+                              {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+        if result is None:
+            return []
+        return result if isinstance(result, list) else [result]
+
+    def document_symbols(self, uri: str) -> list[dict[str, Any]]:
+        return self.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}) or []
+
+    def code_actions(self, uri: str, diagnostics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The code actions for ``diagnostics`` (asked over the range of the first)."""
+        return self.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": diagnostics[0]["range"],
+                                                        "context": {"diagnostics": diagnostics}}) or []
+
+    def resolve(self, item: dict[str, Any]) -> dict[str, Any]:
+        return self.request("completionItem/resolve", item)
+
     def diagnostics(self, uri: str, timeout: float | None = None) -> list[dict[str, Any]]:
         """The diagnostics published for the current version of ``uri`` (waits for them)."""
         deadline = time.monotonic() + (timeout or self.timeout)

@@ -1,0 +1,317 @@
+"""What the language server knows besides the open documents: the block catalogue, the spec
+library's templates, spec files it references, and the document model's keys.
+
+Everything is read through the compiler (the registry, :mod:`vibench.schemas.template_schema`, the
+resolver's :class:`~vibench.compiler.resolve.Library`), computed once and cached: a block's
+parameters when first asked for, a spec file's interface until the file changes. :meth:`Catalog.warm`
+builds the expensive parts (about 2 s: importing the compiler, every library template) in the
+background when the server starts, so the first completion does not pay for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from vibench.compiler.blocks.base import Block
+    from vibench.compiler.ir import ParamDecl, UnitDef
+    from vibench.schemas.template_schema import TemplateInfo
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """A parameter as the editor shows it: a block's, a template's or a composite's."""
+
+    name: str
+    type: str
+    doc: str
+    required: bool
+    default: str | None  # the default as written in YAML/JSON, None when required or computed
+    bounds: str = ""  # ">= 1, <= 8"
+    choices: tuple[Any, ...] | None = None
+    slot: str | None = None  # a spec folder whose specs the value names
+
+    @property
+    def detail(self) -> str:
+        if self.required:
+            return f"{self.type} (required)"
+        return self.type + (f" = {self.default}" if self.default is not None else "")
+
+    def markdown(self) -> str:
+        """``**name**: `type`, bounds; default; the doc``."""
+        line = f"**{self.name}**: `{self.type}`" + (f", {self.bounds}" if self.bounds else "")
+        if self.slot:
+            line += f", a spec of `{self.slot}/`"
+        if self.required:
+            line += "; required"
+        elif self.default is not None:
+            line += f"; default `{self.default}`"
+        return line + (f"\n\n{self.doc}" if self.doc else "")
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """A spec file, library template or composite block: what it declares."""
+
+    name: str  # as referenced (`cnn/ResNet1D`, `./blocks.yaml#Down`)
+    path: str | None  # the file, None for a composite of the document itself
+    doc: str
+    params: tuple[ParamInfo, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    line: int = 1  # 1-based position of its definition in ``path``
+    col: int = 1
+
+    def param(self, name: str) -> ParamInfo | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def markdown(self) -> str:
+        text = f"**{self.name}**" + (f"\n\n{self.doc.strip()}" if self.doc.strip() else "")
+        if self.inputs or self.outputs:
+            text += f"\n\nInputs: {_names(self.inputs)}; outputs: {_names(self.outputs)}"
+        if self.params:
+            text += "\n\nParameters:\n" + "\n".join(f"- {_param_line(p)}" for p in self.params)
+        return text
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(f"`{n}`" for n in names) or "(none)"
+
+
+def _param_line(p: ParamInfo) -> str:
+    text = f"`{p.name}`: `{p.type}`"
+    if p.required:
+        text += ", required"
+    elif p.default is not None:
+        text += f" = `{p.default}`"
+    return text + (f" — {p.doc}" if p.doc else "")
+
+
+def _shown(value: Any) -> str | None:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def declared_param(decl: ParamDecl) -> ParamInfo:
+    """A declared (template or composite) parameter as a :class:`ParamInfo`."""
+    from vibench.compiler.ir import Template
+
+    bounds = ", ".join(f"{sign} {_number(v)}" for sign, v in ((">=", decl.ge), (">", decl.gt), ("<=", decl.le),
+                                                             ("<", decl.lt)) if v is not None)
+    if isinstance(decl.default, Template):
+        default: str | None = f"{decl.default.text} (computed)"
+    else:
+        default = None if decl.required else _shown(decl.default)
+    return ParamInfo(decl.name, decl.type, decl.doc or "", decl.required, default, bounds, decl.choices, decl.slot)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def unit_info(name: str, unit: UnitDef, path: str | None) -> UnitInfo:
+    line, col = (unit.pos.line, unit.pos.col) if unit.pos is not None else (1, 1)
+    return UnitInfo(name, path, unit.doc or "", tuple(declared_param(d) for d in unit.params),
+                    tuple(i.name for i in unit.inputs), tuple(o.name for o in unit.outputs), line, col)
+
+
+class Catalog:
+    """Blocks, templates and referenced spec files, cached (thread-safe: warmed in a thread)."""
+
+    def __init__(self, search_path: list[str] | None = None) -> None:
+        self.search_path = list(search_path or [])
+        self._lock = threading.RLock()
+        self._blocks: dict[str, Block] | None = None
+        self._block_params: dict[str, dict[str, ParamInfo]] = {}
+        self._templates: dict[str, TemplateInfo] | None = None
+        self._units: dict[tuple, UnitInfo | None] = {}
+
+    def add_folders(self, folders: list[str]) -> None:
+        """Add folders to the spec search path (and forget what was read without them)."""
+        with self._lock:
+            for folder in folders:
+                if folder not in self.search_path:
+                    self.search_path.append(folder)
+            self._templates = None
+            self._units = {}
+
+    def warm(self) -> None:
+        """Import the compiler's passes and load the block registry (about 1.5 s, once)."""
+        self.blocks()
+        import vibench.compiler.pipeline  # noqa: F401  (the compile path, imported once)
+
+    def warm_library(self) -> None:
+        """Read every block's parameters and the library's templates (about 2 s, once)."""
+        for name in self.blocks():
+            self.block_params(name)
+        self.templates()
+
+    # -- blocks --------------------------------------------------------------------------------
+
+    def blocks(self) -> dict[str, Block]:
+        """The registry, loaded under this catalogue's lock: the registry marks itself loaded
+        before its modules finish registering, so a second thread must not load it meanwhile
+        (the server's checker calls this before compiling)."""
+        with self._lock:
+            if self._blocks is None:
+                from vibench.compiler import registry
+
+                self._blocks = registry.all_blocks()
+            return self._blocks
+
+    def block(self, name: str) -> Block | None:
+        return self.blocks().get(name)
+
+    def block_params(self, name: str) -> dict[str, ParamInfo]:
+        """The parameters of catalogue block ``name`` (empty when there is no such block)."""
+        with self._lock:
+            cached = self._block_params.get(name)
+            if cached is not None:
+                return cached
+            block = self.block(name)
+            params = _block_params(block) if block is not None else {}
+            self._block_params[name] = params
+            return params
+
+    def block_markdown(self, name: str) -> str:
+        import inspect
+
+        block = self.block(name)
+        if block is None:
+            return ""
+        ports = ", ".join(f"`{p}`" for p in block.inputs) + (" (any number)" if block.variadic else "")
+        optional = "".join(f", `{p}` (optional)" for p in block.optional_inputs)
+        text = f"**{name}** (block, {block.category})\n\n{inspect.cleandoc(block.long_description)}"
+        text += f"\n\nInputs: {ports}{optional}; outputs: " + ", ".join(f"`{p}`" for p in block.outputs)
+        params = self.block_params(name)
+        if params:
+            text += "\n\nParameters:\n" + "\n".join(f"- {_param_line(p)}" for p in params.values())
+        return text
+
+    # -- templates and spec files --------------------------------------------------------------
+
+    def templates(self) -> dict[str, TemplateInfo]:
+        """The templates on the spec path and in the library, by name (``cnn/ResNet1D``)."""
+        self.blocks()
+        with self._lock:
+            if self._templates is None:
+                from vibench.schemas.template_schema import templates_on_path
+
+                self._templates = {t.name: t for t in templates_on_path(self.search_path)}
+            return self._templates
+
+    def library(self) -> Any:
+        from vibench.compiler.resolve import Library
+
+        return Library(self.search_path)
+
+    def find(self, ref: str, from_dir: str | None) -> str | None:
+        """The file a spec reference (``cnn/ResNet1D``, ``./base.yaml``; no ``#Block``) names, or None."""
+        from vibench.compiler.diagnostics import SpecError
+
+        try:
+            return str(self.library().find(ref, from_dir, None))
+        except SpecError:
+            return None
+
+    def unit(self, ref: str, from_dir: str | None) -> UnitInfo | None:
+        """The interface of the spec (or ``file#Block``) a reference names; None when it does not load."""
+        from vibench.compiler.diagnostics import SpecError
+
+        part, _, block = ref.partition("#")
+        path = self.find(part, from_dir)
+        if path is None:
+            return None
+        try:
+            stamp = os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+        key = (path, stamp, block)
+        self.blocks()
+        with self._lock:
+            if key in self._units:
+                return self._units[key]
+            try:
+                root, blocks = self.library().load(path, None)
+                unit = blocks.get(block) if block else root
+                info = unit_info(ref, unit, path) if unit is not None else None
+            except SpecError:
+                info = None
+            self._units[key] = info
+            return info
+
+    def slot_components(self, slot: str, from_dir: str | None) -> list[str]:
+        from vibench.compiler.resolve import slot_components
+
+        return slot_components(slot, self.library(), from_dir)
+
+
+def _block_params(block: Block) -> dict[str, ParamInfo]:
+    from vibench.schemas.jsonschema import bounds_text, type_text
+
+    schema = block.Params.model_json_schema()
+    props = schema.get("properties", {})
+    out = {}
+    for name, info in block.Params.model_fields.items():
+        prop = dict(props.get(name, {}))
+        members = prop.get("anyOf", [prop])
+        required = info.is_required()
+        default = None if required else _shown(info.get_default(call_default_factory=True))
+        out[name] = ParamInfo(name, type_text({k: v for k, v in prop.items() if k not in ("default", "description",
+                                                                                           "title")}),
+                              info.description or "", required, default, bounds_text(members))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the document model
+# --------------------------------------------------------------------------------------------
+
+
+def document_model(path: tuple) -> type[BaseModel] | None:
+    """The pydantic model of the mapping at ``path`` of a spec (None: not a fixed model)."""
+    from vibench.schemas import document as d
+
+    if path and path[0] == "blocks" and len(path) >= 2:
+        if len(path) == 2:
+            return d.BlockSpec
+        path = path[2:]
+        if path[:1] == ("nodes",):
+            return d.NodeSpec if len(path) == 2 else None
+    if path == ():
+        return d.SpecDocument
+    if len(path) == 2 and path[0] == "params":
+        return d.ParamSpec
+    if len(path) == 2 and path[0] == "inputs":
+        return d.InputSpec
+    if len(path) == 2 and path[0] == "outputs":
+        return d.OutputSpec
+    if len(path) == 2 and path[0] == "nodes":
+        return d.NodeSpec
+    if path == ("reference",):
+        return d.ReferenceSpec
+    return None
+
+
+def model_keys(model: type[BaseModel]) -> dict[str, tuple[str, str]]:
+    """Key (as written) -> (type, description) of a document model."""
+    out = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        out[key] = (_annotation_text(info.annotation), info.description or "")
+    return out
+
+
+def _annotation_text(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+    if text is None:
+        text = str(annotation).replace("typing.", "").replace("NoneType", "None")
+    return text

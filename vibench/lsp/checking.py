@@ -1,0 +1,182 @@
+"""Checking a document with the compiler, and placing its diagnostics in the document.
+
+:func:`check` runs the compiler's own pipeline (load, validate, resolve, shapes; PHM-Vibench
+configs through their ``model:`` section) on the editor's text and keeps the :class:`Program` when
+it succeeds: hover reads shapes, parameter counts and FLOPs from the last good one. :func:`problems`
+turns each :class:`~vibench.compiler.diagnostics.Diagnostic` into a range of the document (its
+position and span; the token there when the span is one character), a message with the expected,
+found, notes and hint lines, and, for a "did you mean `x`?" hint, the replacement of the misspelt
+name. A diagnostic located in another file (a template the document extends) is shown at the
+reference to that file, and carries the real location as related information.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vibench.lsp.outline import Outline
+from vibench.lsp.text import Lines
+
+if TYPE_CHECKING:
+    from vibench.compiler.diagnostics import Diagnostic
+    from vibench.compiler.ir import Program
+
+_DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
+_NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9_./#\-]+")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of compiling one version of a document."""
+
+    version: int | None
+    text: str
+    display: str  # the name the compiler gave the document's positions
+    program: Program | None  # None when there are errors
+    diagnostics: tuple[Diagnostic, ...]  # errors, or the warnings of a program
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A diagnostic placed in the document: offsets, the message to show, a quick fix."""
+
+    diagnostic: Diagnostic
+    start: int
+    end: int
+    message: str
+    elsewhere: tuple[str, int, int] | None = None  # (file path, line, col) when located in another file
+    fix: tuple[int, int, str] | None = None  # replace [start, end) with the text
+
+
+def check(text: str, path: str | None, version: int | None, search_path: list[str]) -> Checked:
+    """Compile ``text`` (the document at ``path``, None when unsaved) with the compiler's pipeline."""
+    from vibench.compiler.diagnostics import Diagnostic, SpecError
+    from vibench.compiler.pipeline import compile_program
+
+    display = path or "<untitled>"
+    started = time.perf_counter()
+    program: Program | None = None
+    try:
+        program = compile_program(path, text=text, display=display, search_path=search_path)
+        diagnostics: tuple[Diagnostic, ...] = tuple(program.warnings)
+    except SpecError as err:
+        diagnostics = err.diagnostics
+    except Exception as err:  # a compiler bug must not take the editor's server down; it is reported
+        diagnostics = (Diagnostic("internal", f"internal error in the compiler (a bug in vibench): "
+                                          f"{type(err).__name__}: {err}", None,
+                                  hint="please report it with this spec; `vibench-compile --check` shows the same"),)
+    return Checked(version, text, display, program, diagnostics, time.perf_counter() - started)
+
+
+def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
+    """The diagnostics of ``checked`` placed in its text (see the module docstring)."""
+    out = []
+    for d in checked.diagnostics:
+        if d.pos is not None and d.pos.file == checked.display:
+            start = lines.line_col_offset(d.pos.line, d.pos.col)
+            end = start + (d.span if d.span > 1 else _token_length(checked.text, start))
+            end = min(end, _line_end(checked.text, start))
+            problem = Problem(d, start, max(end, start), message(d))
+            out.append(_with_fix(problem, checked.text))
+        else:
+            start, end = _anchor(d, outline, checked.text)
+            where = None
+            if d.pos is not None:
+                where = (_file_path(d.pos.file), d.pos.line, d.pos.col)
+            prefix = f"in {d.pos}: " if d.pos is not None else ""
+            out.append(Problem(d, start, end, prefix + message(d), where))
+    return out
+
+
+def message(d: Diagnostic) -> str:
+    """The diagnostic as the editor shows it: the message, then expected, found, notes and hint."""
+    where = ""
+    if d.node and f"node `{d.node}`" not in d.message:
+        where = f" (node `{d.node}`" + (f", port `{d.port}`" if d.port and f"`{d.port}`" not in d.message else "") + ")"
+    lines = [d.message + where]
+    for label, value in (("expected", d.expected), ("found", d.found)):
+        if value is not None:
+            lines.append(f"{label}: {value}")
+    lines += [f"note: {n}" for n in d.notes]
+    if d.hint:
+        lines.append(f"hint: {d.hint}")
+    return "\n".join(lines)
+
+
+def suggestion(d: Diagnostic) -> str | None:
+    """The name a "did you mean `x`?" hint proposes."""
+    m = _DID_YOU_MEAN.search(d.hint or "")
+    return m.group(1) if m else None
+
+
+def _with_fix(problem: Problem, text: str) -> Problem:
+    """The problem with the replacement its "did you mean" proposes: the name in its range most
+    like the suggestion (a node in `node.port`, a name inside a `${...}`)."""
+    wanted = suggestion(problem.diagnostic)
+    if wanted is None:
+        return problem
+    span = text[problem.start:problem.end]
+    best: tuple[float, int, int] | None = None
+    for m in _NAMES.finditer(span):
+        if m.group() == wanted:
+            continue
+        ratio = difflib.SequenceMatcher(None, m.group().lower(), wanted.lower()).ratio()
+        if best is None or ratio > best[0]:
+            best = (ratio, m.start(), m.end())
+    if best is None or best[0] < 0.5:
+        return problem
+    _, a, b = best
+    return Problem(problem.diagnostic, problem.start, problem.end, problem.message, problem.elsewhere,
+                   (problem.start + a, problem.start + b, wanted))
+
+
+def _token_length(text: str, start: int) -> int:
+    """Characters of the value at ``start``: a quoted string, a name or number, or one."""
+    if start >= len(text):
+        return 0
+    quote = text[start]
+    if quote in "'\"":
+        end = text.find(quote, start + 1)
+        return end - start + 1 if end > start else 1
+    end = start
+    while end < len(text) and (text[end].isalnum() or text[end] in "_-.$/#"):
+        end += 1
+    return max(end - start, 1)
+
+
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end == -1 else end
+
+
+def _anchor(d: Diagnostic, outline: Outline, text: str) -> tuple[int, int]:
+    """Where the document refers to the file a diagnostic is in: `extends:`, a PHM `model: name`,
+    a node's `block:` naming the file; else the first line."""
+    stem = os.path.splitext(os.path.basename(d.pos.file))[0] if d.pos is not None else None
+    candidates: list[tuple[str | int, ...]] = [("extends",), ("model", "name")]
+    if stem is not None:
+        for unit in [(), *[("blocks", b) for b in outline.keys(("blocks",))]]:
+            for node in outline.keys((*unit, "nodes")):
+                block = outline.value((*unit, "nodes", node, "block"))
+                if block and stem in block:
+                    candidates.insert(0, (*unit, "nodes", node, "block"))
+    for path in candidates:
+        entry = outline.entry(path)
+        if entry is not None and entry.value_span is not None:
+            return entry.value_span
+    return 0, _line_end(text, 0)
+
+
+def _file_path(display: str) -> str:
+    """The file a compiler position names (library files are shown as `vibench/specs/...`)."""
+    from vibench.compiler.resolve import LIBRARY_DIR
+
+    if display.startswith("vibench/specs/"):
+        return os.path.join(LIBRARY_DIR, display[len("vibench/specs/"):])
+    return os.path.abspath(display)

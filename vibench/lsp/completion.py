@@ -1,0 +1,276 @@
+"""Completion: what may be written at the cursor, from the text and the last good check.
+
+Never waits for a compile: the cursor's place comes from :func:`vibench.lsp.outline.cursor_at`, the
+names from the document's outline and the catalogue, and shapes (as item details) from the last
+good program. Offered:
+
+* a node's keys: its block's parameters (type, default, doc) and the node keys not yet written;
+* ``block:`` values: the catalogue (one-line description; the full doc on resolve), the document's
+  composites and the library's templates;
+* node references in ``in:`` (string, list or port mapping) and ``outputs:``: the unit's inputs
+  and nodes, nearest preceding node first, ``node.port`` for multi-output nodes, each with its
+  checked shape; port names as the keys of an ``in:`` mapping;
+* ``extends:`` values: templates; ``with:`` keys (and a PHM config's ``model:`` keys): the
+  template's parameters; values of slots (``backbone: B_0...``) and of parameters with choices;
+* the document model's keys elsewhere (top level, ``params:``, ``inputs:``, ...) and its fixed
+  values (``dtype``).
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types as t
+
+from vibench.lsp.catalog import Catalog, ParamInfo, document_model, model_keys
+from vibench.lsp.document import (
+    Document,
+    block_interface,
+    checked_node,
+    is_phm,
+    is_reference,
+    node_block,
+    node_of,
+    references,
+    template_of,
+    template_param_path,
+    unit_of,
+    units_for,
+)
+from vibench.lsp.outline import Cursor
+
+KEY = t.CompletionItemKind.Property
+NODE_KEYS = ("block", "in", "repeat", "when", "for_each", "inherit", "with", "checkpoint", "doc")
+
+
+def complete(doc: Document, catalog: Catalog, offset: int) -> list[t.CompletionItem]:
+    cursor = doc.cursor(offset)
+    if cursor.role == "key":
+        return _keys(doc, catalog, cursor)
+    if cursor.role == "value":
+        return _values(doc, catalog, cursor)
+    return []
+
+
+def resolve(item: t.CompletionItem, catalog: Catalog) -> t.CompletionItem:
+    """Add the full documentation of a block or template item (kept out of the list: it is long)."""
+    data = item.data if isinstance(item.data, dict) else {}
+    if data.get("block"):
+        item.documentation = _markdown(catalog.block_markdown(data["block"]))
+    elif data.get("template"):
+        info = catalog.templates().get(data["template"])
+        if info is not None:
+            item.documentation = _markdown(info.markdown)
+    return item
+
+
+# --------------------------------------------------------------------------------------------
+# keys
+# --------------------------------------------------------------------------------------------
+
+
+def _keys(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.CompletionItem]:
+    o, path = doc.outline, cursor.path
+    unit = unit_of(path)
+    rel = path[len(unit):]
+    present = {str(k) for k in o.keys(path)} - {cursor.word}
+    if len(rel) == 2 and rel[0] == "nodes":  # a node's keys
+        params, _, _ = block_interface(doc, catalog, node_block(o, unit, str(rel[1])))
+        items = [_param_item(p, cursor, doc) for p in params if p.name not in present]
+        node_doc = model_keys(document_model(("nodes", "x")))  # type: ignore[arg-type]
+        items += [_key_item(k, node_doc[k][1], cursor, doc, node_doc[k][0], sort="1") for k in NODE_KEYS
+                  if k not in present and k in node_doc]
+        return items
+    if len(rel) == 3 and rel[0] == "nodes" and rel[2] == "with":
+        params, _, _ = block_interface(doc, catalog, node_block(o, unit, str(rel[1])))
+        return [_param_item(p, cursor, doc) for p in params if p.name not in present]
+    if len(rel) == 3 and rel[0] == "nodes" and rel[2] == "in":  # `in: {port: ...}`
+        _, ports, _ = block_interface(doc, catalog, node_block(o, unit, str(rel[1])))
+        return [_key_item(p, "input port", cursor, doc) for p in ports if p not in present]
+    if path == ("with",) or (path == ("model",) and is_phm(o)):
+        template = template_of(doc, catalog)
+        if template is None:
+            return []
+        items = [_param_item(p, cursor, doc) for p in template.params if p.name not in present]
+        if path == ("model",):
+            items += [_key_item(k, "PHM-Vibench model family and name", cursor, doc) for k in ("type", "name")
+                      if k not in present]
+        return items
+    if is_phm(o):
+        return []
+    model = document_model(path)
+    if model is None:
+        return []
+    return [_key_item(k, text, cursor, doc, type_) for k, (type_, text) in model_keys(model).items()
+            if k not in present and not (k == "$schema" and not doc.uri.endswith(".json"))]
+
+
+def _param_item(p: ParamInfo, cursor: Cursor, doc: Document) -> t.CompletionItem:
+    return t.CompletionItem(label=p.name, kind=KEY, detail=p.detail, documentation=_markdown(p.markdown()),
+                            sort_text=("0" if p.required else "1") + p.name,
+                            text_edit=_edit(doc, cursor, _key_text(doc, cursor, p.name)))
+
+
+def _key_item(key: str, text: str, cursor: Cursor, doc: Document, type_: str | None = None,
+              sort: str = "0") -> t.CompletionItem:
+    return t.CompletionItem(label=key, kind=KEY, detail=type_, documentation=_markdown(text) if text else None,
+                            sort_text=sort + key, text_edit=_edit(doc, cursor, _key_text(doc, cursor, key)))
+
+
+def _key_text(doc: Document, cursor: Cursor, key: str) -> str:
+    """``key: `` unless a colon already follows the word (or the document is JSON)."""
+    rest = doc.text[cursor.end:cursor.end + 40].lstrip(" \t")
+    if rest.startswith((":", '":')) or (doc.path or doc.uri).endswith(".json"):
+        return key
+    return key + ": "
+
+
+# --------------------------------------------------------------------------------------------
+# values
+# --------------------------------------------------------------------------------------------
+
+
+def _values(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.CompletionItem]:
+    o, path = doc.outline, cursor.path
+    unit = unit_of(path)
+    rel = path[len(unit):]
+    if len(rel) == 3 and rel[0] == "nodes" and rel[2] == "block":
+        return _block_names(doc, catalog, cursor)
+    if is_reference(path):
+        return _references(doc, catalog, cursor)
+    if path == ("extends",):
+        return _templates(doc, catalog, cursor, None)
+    if is_phm(o) and path == ("model", "type"):
+        from vibench.compiler.phm import FAMILY_FOLDERS
+
+        return [_value_item(k, f"templates in {v}/", cursor, doc) for k, v in FAMILY_FOLDERS.items()]
+    if is_phm(o) and path == ("model", "name"):
+        from vibench.compiler.phm import FAMILY_FOLDERS
+
+        folder = FAMILY_FOLDERS.get(o.value(("model", "type")) or "")
+        return _templates(doc, catalog, cursor, folder) if folder else []
+    name = template_param_path(doc, path)
+    if name is not None:
+        template = template_of(doc, catalog)
+        param = template.param(name) if template is not None else None
+        return _param_values(doc, catalog, cursor, param)
+    if len(rel) in (3, 4) and rel[0] == "nodes" and rel[2] not in NODE_KEYS:
+        params, _, _ = block_interface(doc, catalog, node_block(o, unit, str(rel[1])))
+        return _param_values(doc, catalog, cursor, next((p for p in params if p.name == rel[2]), None))
+    model = document_model(path[:-1]) if path else None
+    if model is not None and path[-1] == "dtype":
+        from vibench.schemas.document import DTYPES
+
+        return [_value_item(d, "element type", cursor, doc) for d in DTYPES]
+    return []
+
+
+def _block_names(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.CompletionItem]:
+    items = [t.CompletionItem(label=name, kind=t.CompletionItemKind.Class, detail=block.description,
+                              sort_text="1" + name, data={"block": name}, text_edit=_edit(doc, cursor, name))
+             for name, block in catalog.blocks().items()]
+    for name in doc.outline.keys(("blocks",)):
+        text = doc.outline.value(("blocks", name, "doc")) or "composite block of this file"
+        items.append(t.CompletionItem(label=str(name), kind=t.CompletionItemKind.Class, detail=text.strip(),
+                                      sort_text="0" + str(name), text_edit=_edit(doc, cursor, str(name))))
+    return items + _templates(doc, catalog, cursor, None, sort="2")
+
+
+def _templates(doc: Document, catalog: Catalog, cursor: Cursor, folder: str | None,
+               sort: str = "0") -> list[t.CompletionItem]:
+    items = []
+    for name, info in catalog.templates().items():
+        if folder is not None and not name.startswith(folder + "/"):
+            continue
+        label = name if folder is None else name[len(folder) + 1:]
+        if "/" in label and folder is not None:  # a PHM `name:` is a template of the family folder itself
+            continue
+        items.append(t.CompletionItem(label=label, kind=t.CompletionItemKind.Module, detail=info.summary,
+                                      sort_text=sort + label, data={"template": name},
+                                      text_edit=_edit(doc, cursor, label)))
+    return items
+
+
+def _references(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.CompletionItem]:
+    o, path = doc.outline, cursor.path
+    unit = unit_of(path)
+    here = node_of(path)
+    names = references(o, unit)
+    order = [n for n, _ in names]
+    at = order.index(here) if here in order else len(order)
+    items = []
+    for index, (name, what) in enumerate(names):
+        if name == here:
+            continue
+        rank = at - index if index < at else len(order) + index  # the nearest preceding node first
+        shape, ports = _checked_outputs(doc, catalog, unit, name, what)
+        detail = f"{what}" + (f" {shape}" if shape else "")
+        items.append(t.CompletionItem(label=name, kind=t.CompletionItemKind.Variable if what == "input"
+                                      else t.CompletionItemKind.Reference, detail=detail,
+                                      sort_text=f"{rank:06d}", text_edit=_edit(doc, cursor, name)))
+        for port, port_shape in ports:
+            label = f"{name}.{port}"
+            port_detail = f"output `{port}` of {name}" + (f" {port_shape}" if port_shape else "")
+            items.append(t.CompletionItem(label=label, kind=t.CompletionItemKind.Reference, detail=port_detail,
+                                          sort_text=f"{rank:06d}.{port}", text_edit=_edit(doc, cursor, label)))
+    return items
+
+
+def _checked_outputs(doc: Document, catalog: Catalog, unit: tuple, name: str,
+                     what: str) -> tuple[str, list[tuple[str, str]]]:
+    """(shape text, [(port, shape)] for a multi-output node) from the last good check, else the
+    block's declared outputs without shapes."""
+    from vibench.compiler.symbolic import fmt_shape
+
+    if what == "input":
+        for u in units_for(doc, unit):
+            for input_name, tensor in u.inputs:
+                if input_name == name:
+                    return fmt_shape(tensor.shape), []
+        return "", []
+    node = checked_node(doc, unit, name)
+    if node is not None:
+        outs = node.outputs
+        if len(outs) == 1:
+            return fmt_shape(outs[0][1].shape), []
+        return fmt_shape(outs[0][1].shape), [(p, fmt_shape(tt.shape)) for p, tt in outs]
+    _, _, outputs = block_interface(doc, catalog, node_block(doc.outline, unit, name))
+    return "", [(p, "") for p in outputs] if len(outputs) > 1 else []
+
+
+def _param_values(doc: Document, catalog: Catalog, cursor: Cursor, param: ParamInfo | None) -> list[t.CompletionItem]:
+    if param is None:
+        return []
+    if param.slot:
+        items = []
+        for name in catalog.slot_components(param.slot, doc.from_dir):
+            info = catalog.templates().get(f"{param.slot}/{name}")
+            items.append(t.CompletionItem(label=name, kind=t.CompletionItemKind.Module,
+                                          detail=info.summary if info else f"{param.slot}/{name}",
+                                          sort_text="0" + name, data={"template": f"{param.slot}/{name}"},
+                                          text_edit=_edit(doc, cursor, name)))
+        return items
+    if param.choices:
+        return [_value_item(str(c), param.doc, cursor, doc) for c in param.choices if c is not None]
+    if param.type == "bool":
+        return [_value_item(v, param.doc, cursor, doc) for v in ("true", "false")]
+    return []
+
+
+def _value_item(value: str, detail: str, cursor: Cursor, doc: Document) -> t.CompletionItem:
+    return t.CompletionItem(label=value, kind=t.CompletionItemKind.Value, detail=detail or None,
+                            text_edit=_edit(doc, cursor, value))
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _edit(doc: Document, cursor: Cursor, text: str) -> t.TextEdit:
+    """Replace the whole word at the cursor (``lstm.h_n`` replaces ``lstm.``, ``cnn/Res``...)."""
+    return t.TextEdit(range=span_range(doc, cursor.start, cursor.end), new_text=text)
+
+
+def span_range(doc: Document, start: int, end: int) -> t.Range:
+    return doc.range(start, end)
+
+
+def _markdown(text: str) -> t.MarkupContent:
+    return t.MarkupContent(kind=t.MarkupKind.Markdown, value=text)

@@ -1,0 +1,257 @@
+"""One open document: its text, its outline, and the last results of checking it.
+
+A :class:`Document` keeps the latest text (what completion and hover read) apart from the last
+*good* check (a :class:`~vibench.lsp.checking.Checked` with a program), so that shapes stay on
+hover while the text is broken mid-edit. The helpers below answer the questions every feature
+asks of the text: which unit (the model, or a composite under ``blocks:``) a path is in, which
+block a node uses, where node references are written, and what a block name stands for.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vibench.lsp.catalog import Catalog, ParamInfo, UnitInfo
+from vibench.lsp.outline import Cursor, Outline, Path, cursor_at, outline
+from vibench.lsp.text import Lines
+
+if TYPE_CHECKING:
+    from vibench.compiler.ir import Node, Program, Unit
+    from vibench.lsp.checking import Checked, Problem
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+PHM_SECTIONS = ("environment", "data", "model", "task", "trainer", "base_configs")
+
+
+@dataclass
+class Document:
+    """An open document and what the server knows about it."""
+
+    uri: str
+    path: str | None  # the file on disk, None for an unsaved buffer
+    text: str
+    version: int | None = None
+    encoding: str = "utf-16"
+    last: Checked | None = None  # the latest check
+    good: Checked | None = None  # the latest check that gave a program
+    problems: list[Problem] = field(default_factory=list)  # of the latest check, as published
+    _outline: Outline | None = field(default=None, repr=False)
+    _base: Outline | None = field(default=None, repr=False)  # an outline of an earlier version
+    _lines: Lines | None = field(default=None, repr=False)
+    _ranges: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)
+    _nodes: dict[Path, dict[str, Node]] = field(default_factory=dict, repr=False)  # of the good check
+
+    def update(self, text: str, version: int | None) -> None:
+        self.text, self.version = text, version
+        self._base = self._outline or self._base
+        self._outline = self._lines = None
+        self._ranges = {}
+
+    def range(self, start: int, end: int) -> Any:
+        """The LSP range of text offsets (cached: completion items share one)."""
+        key = (start, end)
+        found = self._ranges.get(key)
+        if found is None:
+            from lsprotocol import types as t
+
+            a, b = self.lines.position(start), self.lines.position(end)
+            found = self._ranges[key] = t.Range(start=t.Position(line=a[0], character=a[1]),
+                                                end=t.Position(line=b[0], character=b[1]))
+        return found
+
+    @property
+    def outline(self) -> Outline:
+        if self._outline is None:
+            self._outline = outline(self.text)
+        return self._outline
+
+    def adopt(self, computed: Outline) -> None:
+        """Keep an outline computed elsewhere (the checker thread) if it is of the current text."""
+        if self._outline is None and computed.text == self.text:
+            self._outline = computed
+
+    def cursor(self, offset: int, whole_word: bool = False) -> Cursor:
+        """What the text at ``offset`` is (reading only the cursor's line when the lines before it
+        are those of a known outline)."""
+        return cursor_at(self.text, offset, whole_word=whole_word, base=self._outline or self._base)
+
+    @property
+    def lines(self) -> Lines:
+        if self._lines is None:
+            self._lines = Lines(self.text, self.encoding)
+        return self._lines
+
+    @property
+    def from_dir(self) -> str | None:
+        return os.path.dirname(self.path) if self.path else None
+
+    @property
+    def program(self) -> Program | None:
+        return self.good.program if self.good is not None else None
+
+    @property
+    def stale(self) -> bool:
+        """Whether the text changed since the last good check."""
+        return self.good is None or self.good.text != self.text
+
+    def record(self, checked: Checked) -> None:
+        self.last = checked
+        if checked.program is not None:
+            self.good = checked
+            self._nodes = {}
+
+    def nodes(self, unit: Path) -> dict[str, Node]:
+        """The checked nodes of a unit by name (of its first specialisation, for a composite)."""
+        found = self._nodes.get(unit)
+        if found is None:
+            found = {}
+            for u in reversed(units_for(self, unit)):
+                found.update((n.name, n) for n in u.nodes)
+            self._nodes[unit] = found
+        return found
+
+    def is_spec(self, text_outline: Outline | None = None) -> bool:
+        """Whether to treat the document as a spec or a PHM-Vibench config (other YAML is left alone)."""
+        o = text_outline or self.outline
+        top = o.keys(())
+        name = (self.path or self.uri).lower()
+        if name.endswith(tuple(".vibench" + s for s in SPEC_SUFFIXES)) or "vibench/specs/" in name.replace("\\", "/"):
+            return True
+        return not top or "vibench" in top or is_phm(o)
+
+
+def is_phm(o: Outline) -> bool:
+    """A PHM-Vibench experiment config: sections such as `model:`, no `vibench:` key."""
+    top = o.keys(())
+    return "vibench" not in top and ("model" in top or "base_configs" in top) and any(
+        k in top for k in PHM_SECTIONS if k != "model")
+
+
+# --------------------------------------------------------------------------------------------
+# paths
+# --------------------------------------------------------------------------------------------
+
+
+def unit_of(path: Path) -> Path:
+    """The unit a path is in: ``("blocks", B)`` for a composite's body, ``()`` for the model."""
+    return path[:2] if len(path) >= 2 and path[0] == "blocks" else ()
+
+
+def node_of(path: Path) -> str | None:
+    """The node a path is inside (``("nodes", X, ...)`` within its unit)."""
+    rel = path[len(unit_of(path)):]
+    return str(rel[1]) if len(rel) >= 2 and rel[0] == "nodes" else None
+
+
+def is_reference(path: Path) -> bool:
+    """Whether a value at ``path`` names a node or input: in `in:` or `outputs:` of its unit."""
+    rel = path[len(unit_of(path)):]
+    if len(rel) >= 3 and rel[0] == "nodes" and rel[2] == "in":
+        return len(rel) <= 4
+    if len(rel) >= 2 and rel[0] == "outputs":
+        return len(rel) == 2 or (len(rel) == 3 and rel[2] == "from")
+    return False
+
+
+def node_block(o: Outline, unit: Path, node: str) -> str | None:
+    return o.value((*unit, "nodes", node, "block"))
+
+
+def references(o: Outline, unit: Path) -> list[tuple[str, str]]:
+    """(name, "input" | "node") of everything a node of ``unit`` may read, in document order."""
+    return [(str(k), "input") for k in o.keys((*unit, "inputs"))] + [(str(k), "node") for k in o.keys((*unit, "nodes"))]
+
+
+def is_library_ref(block: str) -> bool:
+    return "/" in block or "#" in block or block.endswith(SPEC_SUFFIXES)
+
+
+def composite_params(o: Outline, name: str) -> list[ParamInfo]:
+    """The parameters a composite of the document declares, read from its text."""
+    base: Path = ("blocks", name, "params")
+    out = []
+    for key in o.keys(base):
+        path = (*base, key)
+        if o.kind(path) == "scalar":
+            out.append(ParamInfo(str(key), "inferred from the default", "", False, o.value(path)))
+            continue
+        keys = o.keys(path)
+        out.append(ParamInfo(str(key), o.value((*path, "type")) or "inferred from the default",
+                             o.value((*path, "doc")) or "", "default" not in keys, o.value((*path, "default")),
+                             slot=o.value((*path, "slot"))))
+    return out
+
+
+def composite_info(o: Outline, name: str) -> UnitInfo | None:
+    if name not in o.keys(("blocks",)):
+        return None
+    base = ("blocks", name)
+    return UnitInfo(name, None, o.value((*base, "doc")) or "", tuple(composite_params(o, name)),
+                    tuple(str(k) for k in o.keys((*base, "inputs"))), tuple(str(k) for k in o.keys((*base, "outputs"))))
+
+
+def block_interface(doc: Document, catalog: Catalog, block: str | None) -> tuple[list[ParamInfo], list[str], list[str]]:
+    """(parameters, input ports, output ports) of what a `block:` value names; empty when unknown."""
+    if not block or "${" in block:
+        return [], [], []
+    found = catalog.block(block)
+    if found is not None:
+        return list(catalog.block_params(block).values()), [*found.inputs, *found.optional_inputs], list(found.outputs)
+    unit = composite_info(doc.outline, block) if not is_library_ref(block) else catalog.unit(block, doc.from_dir)
+    if unit is None:
+        return [], [], []
+    return list(unit.params), list(unit.inputs), list(unit.outputs)
+
+
+def template_of(doc: Document, catalog: Catalog) -> UnitInfo | None:
+    """The template the document instantiates: its `extends:`, or a PHM config's `model:` type/name."""
+    o = doc.outline
+    extends = o.value(("extends",))
+    if extends:
+        return catalog.unit(extends, doc.from_dir)
+    name = phm_template(o)
+    return catalog.unit(name, doc.from_dir) if name else None
+
+
+def phm_template(o: Outline) -> str | None:
+    """``cnn/ResNet1D`` for a PHM-Vibench `model: {type: CNN, name: ResNet1D}`."""
+    from vibench.compiler.phm import FAMILY_FOLDERS
+
+    if not is_phm(o):
+        return None
+    kind, name = o.value(("model", "type")), o.value(("model", "name"))
+    if not kind or not name or kind not in FAMILY_FOLDERS:
+        return None
+    return f"{FAMILY_FOLDERS[kind]}/{name}"
+
+
+def template_param_path(doc: Document, path: Path) -> str | None:
+    """The template parameter a value at ``path`` sets: under `with:`, or a PHM `model:` key."""
+    if len(path) in (2, 3) and path[0] == "with":
+        return str(path[1])
+    if len(path) in (2, 3) and path[0] == "model" and path[1] not in ("type", "name") and is_phm(doc.outline):
+        return str(path[1])
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# the last good program
+# --------------------------------------------------------------------------------------------
+
+
+def units_for(doc: Document, unit: Path) -> list[Unit]:
+    """The checked units of a document's unit: the root, or each specialisation of a composite."""
+    program = doc.program
+    if program is None:
+        return []
+    if not unit:
+        return [program.root]
+    suffix = f"#{unit[1]}"
+    return [u for u in program.units if u.qualname == f"{doc.good.display}{suffix}"] if doc.good else []
+
+
+def checked_node(doc: Document, unit: Path, name: str) -> Node | None:
+    """The node as last checked (the first specialisation, for a composite's node)."""
+    return doc.nodes(unit).get(name)

@@ -1,0 +1,194 @@
+"""Go to definition, document symbols and quick fixes.
+
+* definition: a node reference (``in:``, ``outputs:``; ``node.port`` too) -> the node's (or
+  input's) key in the same unit; a ``block:`` value -> the composite under ``blocks:`` or the spec
+  file (``file#Block``: the block in it); ``extends:``, a slot value (``backbone: B_08_PatchTST``)
+  and a PHM config's ``model: name`` -> the template file; a PHM ``base_configs:`` entry -> that file;
+* symbols: the model's inputs, nodes (with block and checked shape), outputs and parameters, and
+  each composite under ``blocks:`` with its own;
+* code actions: for each diagnostic whose hint says "did you mean `x`?", replace the misspelt name.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lsprotocol import types as t
+
+from vibench.lsp.catalog import Catalog
+from vibench.lsp.completion import span_range
+from vibench.lsp.document import (
+    Document,
+    checked_node,
+    is_library_ref,
+    is_phm,
+    is_reference,
+    node_block,
+    phm_template,
+    template_of,
+    template_param_path,
+    unit_of,
+)
+from vibench.lsp.outline import Path
+
+
+def definition(doc: Document, catalog: Catalog, offset: int) -> list[t.Location] | None:
+    cursor = doc.cursor(offset, whole_word=True)
+    if cursor.role != "value" or not cursor.word:
+        return None
+    o, path, word = doc.outline, cursor.path, cursor.word
+    unit = unit_of(path)
+    rel = path[len(unit):]
+    if is_reference(path):
+        name = word.split(".")[0]
+        for section in ("nodes", "inputs"):
+            target = _key_location(doc, (*unit, section, name))
+            if target is not None:
+                return [target]
+        return None
+    if len(rel) == 3 and rel[0] == "nodes" and rel[2] == "block":
+        if not is_library_ref(word):
+            target = _key_location(doc, ("blocks", word))
+            return [target] if target is not None else None
+        return _unit_location(catalog, word, doc.from_dir)
+    if path == ("extends",):
+        return _unit_location(catalog, word, doc.from_dir)
+    if len(path) == 2 and path[0] == "base_configs" and is_phm(o) and doc.from_dir:
+        return _file_location(os.path.join(doc.from_dir, o.value(path) or word))
+    if path == ("model", "name") and is_phm(o):
+        template_name = phm_template(o)
+        return _unit_location(catalog, template_name, doc.from_dir) if template_name else None
+    param_name = template_param_path(doc, path)
+    if param_name is not None:
+        template = template_of(doc, catalog)
+        param = template.param(param_name) if template is not None else None
+        if param is not None and param.slot:
+            return _unit_location(catalog, f"{param.slot}/{word}", doc.from_dir)
+    return None
+
+
+def _key_location(doc: Document, path: Path) -> t.Location | None:
+    entry = doc.outline.entry(path)
+    if entry is None or entry.key_span is None:
+        return None
+    return t.Location(uri=doc.uri, range=span_range(doc, *entry.key_span))
+
+
+def _file_location(file: str) -> list[t.Location] | None:
+    """The start of a PHM-Vibench base config (only the file is named: its text is not read here)."""
+    from pathlib import Path as FilePath
+
+    if not os.path.isfile(file):
+        return None
+    start = t.Position(line=0, character=0)
+    return [t.Location(uri=FilePath(os.path.abspath(file)).as_uri(), range=t.Range(start=start, end=start))]
+
+
+def _unit_location(catalog: Catalog, ref: str, from_dir: str | None) -> list[t.Location] | None:
+    from pathlib import Path as FilePath
+
+    part, _, block = ref.partition("#")
+    file = catalog.find(part, from_dir)
+    if file is None:
+        return None
+    line, col = 1, 1
+    if block:
+        unit = catalog.unit(ref, from_dir)
+        if unit is not None:
+            line, col = unit.line, unit.col
+    position = t.Position(line=line - 1, character=col - 1)
+    return [t.Location(uri=FilePath(file).as_uri(), range=t.Range(start=position, end=position))]
+
+
+# --------------------------------------------------------------------------------------------
+# symbols
+# --------------------------------------------------------------------------------------------
+
+
+def symbols(doc: Document) -> list[t.DocumentSymbol]:
+    o = doc.outline
+    out = _unit_symbols(doc, ())
+    for name in o.keys(("blocks",)):
+        entry = o.entry(("blocks", name))
+        if entry is None or entry.key_span is None:
+            continue
+        out.append(t.DocumentSymbol(name=str(name), kind=t.SymbolKind.Class, detail="composite block",
+                                    range=span_range(doc, entry.key_span[0], max(entry.end, entry.key_span[1])),
+                                    selection_range=span_range(doc, *entry.key_span),
+                                    children=_unit_symbols(doc, ("blocks", name))))
+    return out
+
+
+_SECTIONS = (("params", t.SymbolKind.Constant, "parameter"), ("inputs", t.SymbolKind.Variable, "input"),
+             ("nodes", t.SymbolKind.Function, None), ("outputs", t.SymbolKind.Field, "output"))
+
+
+def _unit_symbols(doc: Document, unit: Path) -> list[t.DocumentSymbol]:
+    from vibench.compiler.symbolic import fmt_shape
+
+    o = doc.outline
+    out = []
+    for section, kind, label in _SECTIONS:
+        for name in o.keys((*unit, section)):
+            entry = o.entry((*unit, section, name))
+            if entry is None or entry.key_span is None:
+                continue
+            detail = label
+            if section == "nodes":
+                detail = node_block(o, unit, str(name)) or "node"
+                node = checked_node(doc, unit, str(name))
+                if node is not None:
+                    detail += " " + "; ".join(fmt_shape(tt.shape) for _, tt in node.outputs)
+            out.append(t.DocumentSymbol(name=str(name), kind=kind, detail=detail,
+                                        range=span_range(doc, entry.key_span[0], max(entry.end, entry.key_span[1])),
+                                        selection_range=span_range(doc, *entry.key_span)))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# quick fixes
+# --------------------------------------------------------------------------------------------
+
+
+def code_actions(doc: Document, params: t.CodeActionParams) -> list[t.CodeAction]:
+    """A quick fix for each diagnostic in the request that carries a "did you mean" replacement."""
+    out = []
+    for diag in params.context.diagnostics:
+        fix = _fix_of(diag)
+        if fix is None:
+            continue
+        edit_range, new_text = fix
+        old = _text_in(doc, edit_range)
+        if old is None:
+            continue
+        out.append(t.CodeAction(title=f"Replace `{old}` with `{new_text}`", kind=t.CodeActionKind.QuickFix,
+                                diagnostics=[diag], is_preferred=True,
+                                edit=t.WorkspaceEdit(changes={doc.uri: [t.TextEdit(range=edit_range,
+                                                                                    new_text=new_text)]})))
+    return out
+
+
+def fix_data(doc: Document, fix: tuple[int, int, str]) -> dict[str, Any]:
+    """What a published diagnostic carries for its quick fix (clients send it back)."""
+    start, end, text = fix
+    a, b = doc.lines.position(start), doc.lines.position(end)
+    return {"fix": {"range": [a[0], a[1], b[0], b[1]], "newText": text}}
+
+
+def _fix_of(diag: t.Diagnostic) -> tuple[t.Range, str] | None:
+    data = diag.data if isinstance(diag.data, dict) else None
+    fix = data.get("fix") if data else None
+    if not isinstance(fix, dict) or not isinstance(fix.get("newText"), str):
+        return None
+    r = fix.get("range")
+    if not (isinstance(r, list) and len(r) == 4 and all(isinstance(x, int) for x in r)):
+        return None
+    start, end = t.Position(line=r[0], character=r[1]), t.Position(line=r[2], character=r[3])
+    return t.Range(start=start, end=end), fix["newText"]
+
+
+def _text_in(doc: Document, r: t.Range) -> str | None:
+    start = doc.lines.offset(r.start.line, r.start.character)
+    end = doc.lines.offset(r.end.line, r.end.character)
+    return doc.text[start:end] if start < end else None

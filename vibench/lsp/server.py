@@ -1,0 +1,266 @@
+"""The language server: pygls glue between LSP messages and the features of this package.
+
+Threads and timing. Requests (completion, hover, definition, symbols, code actions) run on the
+event loop and read only the current text, its outline (cached per version) and the last good
+check, so they never wait for a compile. Checks run one at a time on a worker thread: an edit
+(re)starts a per-document timer of ``debounce`` seconds; when it fires, the text of that moment is
+compiled and its diagnostics published, unless a newer edit arrived meanwhile (that one's timer
+publishes). Opening a document checks it at once, saving one re-checks every open document (a
+template it extends may be the file saved). A background thread imports the compiler and reads the
+block catalogue and the library while the client is still starting, so that the first request does
+not pay for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lsprotocol import types as t
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from vibench._version import __version__
+from vibench.lsp import checking, completion, hover, navigation
+from vibench.lsp.catalog import Catalog
+from vibench.lsp.completion import span_range
+from vibench.lsp.document import Document
+from vibench.lsp.outline import Outline, outline
+
+DEBOUNCE = 0.1
+"""Seconds of quiet after an edit before the document is checked."""
+TRIGGER_CHARACTERS = [".", "/", ":", ",", "[", "{", " "]
+
+
+class VibenchServer(LanguageServer):
+    """A pygls server holding the open documents, the catalogue and the check scheduler."""
+
+    def __init__(self, search_path: list[str] | None = None, debounce: float = DEBOUNCE) -> None:
+        super().__init__("vibench-lsp", __version__)
+        self.docs: dict[str, Document] = {}
+        self.catalog = Catalog(search_path)
+        self.debounce = debounce
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        # One worker runs every compile and the warm-up, one at a time.
+        self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vibench-check")
+        self._library_warm = False
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def open(self, uri: str, text: str, version: int | None) -> Document:
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        kind = self.workspace.position_encoding
+        encoding = str(getattr(kind, "value", kind) or "utf-16")  # an enum member, or its value
+        doc = self.docs[uri] = Document(uri, path, text, version, encoding)
+        return doc
+
+    def document(self, uri: str) -> Document | None:
+        doc = self.docs.get(uri)
+        if doc is not None:
+            source = self.workspace.get_text_document(uri).source
+            if source != doc.text:
+                doc.update(source, self.workspace.get_text_document(uri).version)
+        return doc
+
+    # -- checking -----------------------------------------------------------------------------
+
+    def schedule(self, uri: str, delay: float) -> None:
+        timer = self._timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        task = self._timers[uri] = asyncio.ensure_future(self._check_later(uri, delay))
+        task.add_done_callback(self._report_failure)
+
+    def _report_failure(self, task: asyncio.Task[None]) -> None:
+        """A check that failed inside the server (a bug) is logged to the client, not lost."""
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        self.window_log_message(t.LogMessageParams(
+            type=t.MessageType.Error, message=f"vibench-lsp: checking failed (a bug): {type(error).__name__}: {error}"))
+
+    async def _check_later(self, uri: str, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        doc = self.docs.get(uri)
+        if doc is None:
+            return
+        text, version = doc.text, doc.version
+        search = self.catalog.search_path
+
+        def run() -> tuple[checking.Checked | None, Outline] | None:
+            current = self.docs.get(uri)
+            if current is None or current.version != version:
+                return None  # superseded while waiting for the worker
+            text_outline = outline(text)
+            if not current.is_spec(text_outline):
+                return None, text_outline
+            self.catalog.blocks()  # the registry fully loaded before the compiler reads it
+            return checking.check(text, doc.path, version, search), text_outline
+
+        result = await asyncio.get_running_loop().run_in_executor(self._checker, run)
+        current = self.docs.get(uri)
+        if result is None or current is None or current.version != version:
+            return
+        checked, text_outline = result
+        current.adopt(text_outline)
+        if checked is None:  # not a spec: nothing to say
+            self.publish(current, [])
+            return
+        current.record(checked)
+        current.problems = checking.problems(checked, text_outline, current.lines)
+        self.publish(current, [_lsp_diagnostic(current, p) for p in current.problems])
+        if not self._library_warm:  # after the first check, read the rest while the user reads
+            self._library_warm = True
+            asyncio.get_running_loop().run_in_executor(self._checker, self.catalog.warm_library)
+
+    def publish(self, doc: Document, diagnostics: list[t.Diagnostic]) -> None:
+        self.text_document_publish_diagnostics(
+            t.PublishDiagnosticsParams(uri=doc.uri, diagnostics=diagnostics, version=doc.version))
+
+
+def _lsp_diagnostic(doc: Document, p: checking.Problem) -> t.Diagnostic:
+    from pathlib import Path
+
+    d = p.diagnostic
+    related = None
+    if p.elsewhere is not None:
+        file, line, col = p.elsewhere
+        where = t.Position(line=max(line - 1, 0), character=max(col - 1, 0))
+        related = [t.DiagnosticRelatedInformation(
+            location=t.Location(uri=Path(file).as_uri(), range=t.Range(start=where, end=where)),
+            message=f"{d.code}: {d.message}")]
+    severity = {"warning": t.DiagnosticSeverity.Warning, "note": t.DiagnosticSeverity.Information}.get(
+        d.severity, t.DiagnosticSeverity.Error)
+    return t.Diagnostic(range=span_range(doc, p.start, p.end), message=p.message, code=d.code, source="vibench",
+                        severity=severity,
+                        related_information=related, data=navigation.fix_data(doc, p.fix) if p.fix else None)
+
+
+def _configure(ls: VibenchServer, options: dict[str, Any]) -> None:
+    """Settings from `initializationOptions` or `workspace/didChangeConfiguration` (`vibench: {...}`):
+    ``specPath`` (folders added to the spec search path) and ``debounceMs``."""
+    extra = options.get("specPath")
+    if isinstance(extra, list):
+        ls.catalog.add_folders([os.path.abspath(os.path.expanduser(str(folder))) for folder in extra])
+    debounce = options.get("debounceMs")
+    if isinstance(debounce, int | float) and not isinstance(debounce, bool):
+        ls.debounce = max(0.0, float(debounce) / 1000)
+
+
+def create_server(search_path: list[str] | None = None, debounce: float = DEBOUNCE) -> VibenchServer:
+    """The server with every feature registered (``start_io()`` runs it on stdin/stdout)."""
+    server = VibenchServer(search_path, debounce)
+
+    @server.feature(t.INITIALIZE)
+    def initialize(ls: VibenchServer, params: t.InitializeParams) -> None:
+        options = params.initialization_options
+        if isinstance(options, dict):
+            _configure(ls, options)
+
+    @server.feature(t.INITIALIZED)
+    def initialized(ls: VibenchServer, params: t.InitializedParams) -> None:
+        ls._checker.submit(ls.catalog.warm)  # imports while the client is still starting
+
+    @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def configuration(ls: VibenchServer, params: t.DidChangeConfigurationParams) -> None:
+        settings = params.settings.get("vibench") if isinstance(params.settings, dict) else None
+        if isinstance(settings, dict):
+            _configure(ls, settings)
+            for uri in list(ls.docs):
+                ls.schedule(uri, ls.debounce)
+
+    @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: VibenchServer, params: t.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        ls.open(item.uri, item.text, item.version)
+        ls.schedule(item.uri, 0.0)
+
+    @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: VibenchServer, params: t.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        if uri not in ls.docs:
+            return
+        source = ls.workspace.get_text_document(uri).source
+        ls.docs[uri].update(source, params.text_document.version)
+        ls.schedule(uri, ls.debounce)
+
+    @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: VibenchServer, params: t.DidSaveTextDocumentParams) -> None:
+        for uri in list(ls.docs):
+            ls.schedule(uri, 0.0 if uri == params.text_document.uri else ls.debounce)
+
+    @server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: VibenchServer, params: t.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        timer = ls._timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        doc = ls.docs.pop(uri, None)
+        if doc is not None:
+            ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    @server.feature(t.TEXT_DOCUMENT_COMPLETION,
+                    t.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS, resolve_provider=True))
+    def on_completion(ls: VibenchServer, params: t.CompletionParams) -> t.CompletionList | None:
+        doc = ls.document(params.text_document.uri)
+        if doc is None or not doc.is_spec():
+            return None
+        offset = doc.lines.offset(params.position.line, params.position.character)
+        return t.CompletionList(is_incomplete=False, items=completion.complete(doc, ls.catalog, offset))
+
+    @server.feature(t.COMPLETION_ITEM_RESOLVE)
+    def on_resolve(ls: VibenchServer, item: t.CompletionItem) -> t.CompletionItem:
+        return completion.resolve(item, ls.catalog)
+
+    @server.feature(t.TEXT_DOCUMENT_HOVER)
+    def on_hover(ls: VibenchServer, params: t.HoverParams) -> t.Hover | None:
+        doc = ls.document(params.text_document.uri)
+        if doc is None or not doc.is_spec():
+            return None
+        return hover.hover(doc, ls.catalog, doc.lines.offset(params.position.line, params.position.character))
+
+    @server.feature(t.TEXT_DOCUMENT_DEFINITION)
+    def on_definition(ls: VibenchServer, params: t.DefinitionParams) -> list[t.Location] | None:
+        doc = ls.document(params.text_document.uri)
+        if doc is None or not doc.is_spec():
+            return None
+        offset = doc.lines.offset(params.position.line, params.position.character)
+        return navigation.definition(doc, ls.catalog, offset)
+
+    @server.feature(t.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def on_symbols(ls: VibenchServer, params: t.DocumentSymbolParams) -> list[t.DocumentSymbol] | None:
+        doc = ls.document(params.text_document.uri)
+        if doc is None or not doc.is_spec():
+            return None
+        return navigation.symbols(doc)
+
+    @server.feature(t.TEXT_DOCUMENT_CODE_ACTION,
+                    t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix]))
+    def on_code_action(ls: VibenchServer, params: t.CodeActionParams) -> list[t.CodeAction] | None:
+        doc = ls.document(params.text_document.uri)
+        if doc is None:
+            return None
+        return navigation.code_actions(doc, params)
+
+    return server
+
+
+def serve(argv: list[str] | None = None) -> int:
+    """Run the server on stdin/stdout (what ``vibench-lsp`` does)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="vibench-lsp", description="The vibench language server (LSP over stdio).")
+    parser.add_argument("--spec-path", "-I", action="append", default=[], metavar="DIR",
+                        help="extra folder for `extends:` and spec references (also VIBENCH_SPEC_PATH)")
+    parser.add_argument("--debounce-ms", type=float, default=DEBOUNCE * 1000,
+                        help="quiet time after an edit before checking (default %(default)g)")
+    parser.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (the default and only mode)")
+    parser.add_argument("--version", action="version", version=f"vibench-lsp {__version__}")
+    ns = parser.parse_args(argv)
+    env: Any = os.environ.get("VIBENCH_SPEC_PATH", "")
+    search = [os.path.abspath(p) for p in [*ns.spec_path, *env.split(os.pathsep)] if p]
+    create_server(search, max(0.0, ns.debounce_ms / 1000)).start_io()
+    return 0
