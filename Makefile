@@ -67,7 +67,8 @@ FUZZ_VALID ?= 500
 FUZZ_MUTATIONS ?= 5000
 FUZZ_SEED ?= 0
 fuzz: $(STAMP)
-	$(BIN)/python scripts/fuzz.py --valid $(FUZZ_VALID) --mutations $(FUZZ_MUTATIONS) --seed $(FUZZ_SEED) --out build/fuzz
+	$(BIN)/python scripts/fuzz.py --snapshot --valid $(FUZZ_VALID) --mutations $(FUZZ_MUTATIONS) --seed $(FUZZ_SEED) \
+	  --out build/fuzz
 
 lint: $(STAMP)
 	$(BIN)/ruff check vibench tests benchmarks examples scripts
@@ -76,6 +77,8 @@ lint: $(STAMP)
 # A PHM-Vibench checkout (github.com/PHMbench/PHM-Vibench at 6fa64c7) must already be at REFERENCE.
 reference: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements-dev.txt -r requirements-reference.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target "$(REFERENCE)/../pydeps" \
+	  timm==1.0.20 pywavelets==1.9.0 pytorch-wavelets==1.3.0
 	$(BIN)/python scripts/reference.py "$(REFERENCE)"
 
 clean:

@@ -14,8 +14,7 @@ ddmin-style. Every attempt costs one call of ``still_fails``; ``budget`` bounds 
 >>> text = "vibench: 1\\nname: M\\ndoc: long\\nnodes: {a: {block: relu, in: x}, b: {block: lstm, in: a}}\\n"
 >>> print(minimise(text, has_lstm), end="")
 nodes:
-  b:
-    block: lstm
+  b: {block: lstm}
 """
 
 from __future__ import annotations
@@ -54,7 +53,8 @@ def minimise(text: str, still_fails: Callable[[str], bool], budget: int = 300) -
 def _dump(data: Any) -> str:
     import yaml
 
-    return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=100,
+                     default_flow_style=None)
 
 
 def _reduce_tree(data: Any, text: str, fails: Callable[[str], bool]) -> tuple[Any, str]:

@@ -6,8 +6,9 @@ then holds the spec text exactly as it failed. Keys:
 * ``check`` — ``static`` (:func:`~vibench.testing.check_static`) or ``runtime``
   (:func:`~vibench.testing.check_runtime`);
 * ``kind`` — what was found (a finding kind); ``note`` — the message, where it failed;
-* ``expect`` (static) — the verdict a correct compiler gives: ``error`` (a located SpecError),
-  ``ok``, or ``any`` (either, as long as nothing else goes wrong);
+* ``expect`` — the verdict a correct compiler gives: ``error`` (a located SpecError), ``ok``, or
+  ``any`` (either, as long as nothing else goes wrong); runtime regressions are valid specs: ``ok``
+  (every oracle agrees);
 * ``origin`` (static) — the shipped spec it was mutated from: the text compiles as that file, so
   its local references resolve; ``params`` — JSON template-parameter overrides;
 * ``inputs`` — concrete input sizes and dtypes, ``name=2,3,16:float32; ...`` (required for runtime
@@ -97,7 +98,7 @@ def replay(reg: Regression, root: str) -> list[Finding]:
     path = os.path.join(root, origin) if origin else None
     params = json.loads(reg.meta["params"]) if reg.meta.get("params") else None
     inputs = {t.name: t.dims for t in reg.inputs()} or None
-    verdict, findings = check_static(reg.text, path, params, inputs=inputs)
+    verdict, findings = check_static(reg.text, path, params, inputs=inputs, timeout=5.0)
     expect = reg.meta.get("expect", "any")
     if verdict != "crash" and expect != "any" and verdict != expect:
         findings.append(Finding("wrong-verdict", f"expected {expect}, got {verdict}", "wrong-verdict"))

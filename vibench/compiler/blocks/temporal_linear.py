@@ -42,6 +42,8 @@ class TemporalLinear(nn.Module):
     initialisation (the output starts as the mean over time plus a bias).
     """
 
+    individual: torch.jit.Final[bool]
+
     def __init__(
         self, in_features: int, out_features: int, channels: int | None = None, average_init: bool = False
     ) -> None:
@@ -50,7 +52,7 @@ class TemporalLinear(nn.Module):
         if average_init:
             for layer in layers:
                 nn.init.constant_(layer.weight, 1.0 / in_features)
-        self.individual = channels is not None
+        self.individual = channels is not None  # a constant for TorchScript, which then drops the other branch
         if self.individual:
             for k, layer in enumerate(layers):
                 self.add_module(str(k), layer)

@@ -110,7 +110,7 @@ class TimesBlock(nn.Module):
 
 def inception_taps(num_kernels: int) -> int:
     """Weights per input/output channel pair of an inception block: 1 + 9 + 25 + ... + (2n - 1)^2."""
-    return sum((2 * i + 1) ** 2 for i in range(num_kernels))
+    return num_kernels * (2 * num_kernels - 1) * (2 * num_kernels + 1) // 3  # the sum in closed form
 
 
 # -- block ------------------------------------------------------------------------------------

@@ -96,14 +96,9 @@ class _Writer:
             )
         if first.kind == "module":
             return copies[0]
-        if first.kind == "parallel":
-            return c.call("nn.ModuleList", c.list_of(*copies))
-        if first.node.kind == "composite" or first.plain:
+        if first.kind != "parallel" and (first.node.kind == "composite" or first.plain):
             return c.call("nn.Sequential", *copies)
-        container = (
-            "nn.ParameterList" if first.block is not None and first.block.init_kind == "parameter" else "nn.ModuleList"
-        )
-        return c.call(container, c.list_of(*copies))
+        return c.call(_container(first), c.list_of(*copies))
 
     def comprehension(self, slots: list[Slot], present: list[int], nd: NodeDef | None) -> ast.expr:
         """A repeated node with a different number of copies per use: ``[... for i in range(count)]``."""
@@ -126,7 +121,7 @@ class _Writer:
         loop = c.list_comp(element, "i", c.call("range", count))
         if first.node.kind == "composite" or first.plain:
             return c.call("nn.Sequential", c.starred(loop))
-        return c.call("nn.ModuleList", loop)
+        return c.call(_container(first), loop)
 
     def copy_tree(self, tree: ast.expr, siblings: list[ast.expr]) -> ast.expr:
         """One copy's constructor; a composite's is a call of its class, whose defaulted arguments
@@ -402,3 +397,9 @@ def _reserved() -> frozenset[str]:
 
 
 __all__ = ["explain_structure", "constant_value"]
+
+
+def _container(slot: Slot) -> str:
+    """The list that holds a node's copies: parameters (a learned table) go in an ``nn.ParameterList``."""
+    parameters = slot.block is not None and slot.block.init_kind == "parameter"
+    return "nn.ParameterList" if parameters else "nn.ModuleList"

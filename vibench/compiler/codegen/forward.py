@@ -140,7 +140,8 @@ class _Writer:
             for j, (port, _) in enumerate(node.outputs):
                 target = self.names.take(f"{slot.name}_{port}")
                 self.var[(slot.name, port)] = target
-                value = _fill(slot.call, ins, c.index(attr, j))
+                # copies without modules differ in their calls' arguments: each has its own
+                value = _fill(slot.chain[j], ins, attr) if slot.chain else _fill(slot.call, ins, c.index(attr, j))
                 out.append(Line(_assign(c.ref(target), value), self.comment(slot, port)))
             return out
         ports = [p for p, _ in node.outputs]

@@ -118,8 +118,9 @@ def _slot(node: Node) -> Slot:
             ctors.append(c.full(made))
             fields.append(field_positions(b, copy))
     first = node.copies[0].params
-    if node.repeated and not ctors:  # copies without modules: one line each in forward
-        chain = [_call_code(b, copy.params, args[:1], mod) for b, copy in zip(blocks, node.copies, strict=True)]
+    if (node.repeated or node.parallel) and not ctors:  # copies without modules: one line each in forward
+        ins = args[:1] if node.repeated else args
+        chain = [_call_code(b, copy.params, ins, mod) for b, copy in zip(blocks, node.copies, strict=True)]
         return Slot(node.name, node, block, [], chain[0], None, [], chain)
     call = _call_code(block, first, args[:1] if node.repeated else args, mod)
     inplace = None if node.repeated or node.parallel else block.inplace_code(first, args, mod)
