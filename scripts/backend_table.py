@@ -90,6 +90,9 @@ def _imported_definitions(reference: str, source: str, tree: ast.Module) -> dict
         text = _read(reference, path)
         defs = {n.name: n for n in ast.parse(text).body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
         todo = [a.name for a in node.names if a.name in defs]
+        if any(a.name == "*" for a in node.names):  # a star import: the definitions the file reads by name
+            read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            todo += sorted(name for name in defs if name in read)
         seen: set[str] = set()
         while todo:
             name = todo.pop()

@@ -133,7 +133,9 @@ def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _candidates(names: Sequence[str], uses: Sequence[dict[str, Any]]) -> Iterator[tuple[ast.expr, Callable[[dict], Any]]]:
+def _candidates(
+    names: Sequence[str], uses: Sequence[dict[str, Any]]
+) -> Iterator[tuple[ast.expr, Callable[[dict], Any]]]:
     """Formulas over the integer arguments, simplest first (each with a function computing it)."""
     ints = [n for n in names if all(_int(u.get(n)) for u in uses)]
     others = [n for n in names if n not in ints]
