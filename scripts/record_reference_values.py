@@ -105,6 +105,11 @@ class ComponentCase:
     doc: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     atol: float = ATOL
+    # Components whose reference needs more than cls(Namespace(**args))(x): setup(case, ref_dir, inputs)
+    # builds the model, adds vibench's other inputs to `inputs` and returns (model, call text, forward).
+    setup: Any = None
+    strict: bool = True
+    leftover: list[str] = field(default_factory=list)
 
 
 ISFM = dict(embedding="E_01_HSE", backbone="B_04_Dlinear", task_head="H_01_Linear_cla",
@@ -276,6 +281,13 @@ CASES: list[Case | IsfmCase | ComponentCase] = [
                   "tokens", "individual=True is a constructor argument no config can set: the component alone.",
                   kwargs=dict(individual=True)),
 ]
+if __name__ != "__main__":  # more case tables, built from the classes above (as a script, main() imports this module)
+    from scripts.reference_cases_isfm import CASES as ISFM_LIBRARY3_CASES
+
+    CASES += ISFM_LIBRARY3_CASES
+    from scripts.reference_cases_registry import CASES as REGISTRY_CASES  # library III registry models
+
+    CASES += REGISTRY_CASES
 
 COMPONENT_KEYS = ("embedding", "backbone", "task_head", "classification_head", "prediction_head")
 
@@ -285,7 +297,7 @@ def covers(case: Case | IsfmCase | ComponentCase) -> list[str]:
     if isinstance(case, Case):
         return [case.model]
     if isinstance(case, ComponentCase):
-        return ["ISFM/" + case.model.split("/")[-1]]
+        return [case.model.split("/")[0] + "/" + case.model.split("/")[-1]]
     names = [case.model] + [f"ISFM/{case.args[k]}" for k in COMPONENT_KEYS if k in case.args]
     return sorted(set(names))
 
@@ -420,6 +432,9 @@ def record(case: Case | IsfmCase | ComponentCase, ref_dir: str) -> dict[str, Any
 
         def forward() -> dict[str, torch.Tensor]:
             return {case.output: model(x)}
+    elif isinstance(case, ComponentCase) and case.setup is not None:
+        model, call, forward = case.setup(case, ref_dir, inputs)
+        strict, leftover = case.strict, case.leftover
     elif isinstance(case, ComponentCase):
         from argparse import Namespace
 
@@ -559,4 +574,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from scripts.record_reference_values import main as module_main  # the module, with every case table
+
+    sys.exit(module_main())

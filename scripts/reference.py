@@ -52,7 +52,7 @@ COMPOSITES = ("M_01_ISFM", "M_02_ISFM", "M_03_ISFM")
 """ISFM composites: built through the reference's own ``model_factory`` with dataset metadata."""
 
 # The ISFM component packages' exports: class name -> module file (without .py). Their real
-# __init__s also import E_01_HTFE, E_com_00_PE, B_11, H_05, H_06, H_10 (unused by the composites).
+# __init__s also import E_01_HTFE and E_com_00_PE (unused by the composites).
 _PACKAGE_EXPORTS: dict[str, dict[str, str]] = {
     "src.model_factory.ISFM.embedding": {
         "E_01_HSE": "E_01_HSE", "E_02_HSE_v2": "E_02_HSE_rec", "E_03_Patch": "E_03_Patch",
@@ -61,11 +61,14 @@ _PACKAGE_EXPORTS: dict[str, dict[str, str]] = {
         "B_01_basic_transformer": "B_01_basic_transformer", "B_03_FITS": "B_03_FITS", "B_04_Dlinear": "B_04_Dlinear",
         "B_05_Mamba": "B_05_Mamba", "B_06_TimesNet": "B_06_TimesNet", "B_07_TSMixer": "B_07_TSMixer",
         "B_08_PatchTST": "B_08_PatchTST", "B_09_FNO": "B_09_FNO", "B_10_VIBT": "B_10_VIBT",
+        "B_11_MomentumEncoder": "B_11_MomentumEncoder",
     },
     "src.model_factory.ISFM.task_head": {
         "H_01_Linear_cla": "H_01_Linear_cla", "H_02_distance_cla": "H_02_distance_cla",
         "H_03_Linear_pred": "H_03_Linear_pred", "H_04_VIB_pred": "H_04_VIB_pred",
         "H_09_multiple_task": "H_09_multiple_task", "MultiTaskHead": "multi_task_head",
+        "H_05_RUL_pred": "H_05_RUL_pred", "H_06_Anomaly_det": "H_06_Anomaly_det",
+        "H_10_ProjectionHead": "H_10_ProjectionHead",
     },
 }
 
@@ -78,9 +81,22 @@ STAND_INS: dict[str, dict[str, Any]] = {
     # B_10_VIBT (not in the library) is star-imported by M_02_ISFM.
     "timm": {}, "timm.models": {},
     "timm.models.vision_transformer": {"Mlp": type("Mlp", (), {}), "Attention": type("Attention", (), {})},
+    # X_model: MWA_CNN imports ptwt (unused; it runs pytorch_wavelets), TSPN imports scipy.optimize and its
+    # Feature_extract sympy (both unused).
+    "ptwt": {},
+    "scipy": {"optimize": types.ModuleType("scipy.optimize")},
+    "scipy.optimize": {},
+    "sympy": {}, "sympy.abc": {"x": None},
 }
 """Module-level imports of the loaded files that no library model uses: stand-ins while a reference
 file executes, and only for packages that are not installed."""
+
+_PACKAGE_ATTRIBUTES: dict[str, dict[str, Any]] = {
+    # Transformer/Transformer_Dummy.py imports this decorator, which the package never defined (why the
+    # reference's Transformer package fails to import): an identity decorator lets the file load.
+    "src.model_factory": {"register_model": lambda *names: (lambda cls: cls)},
+}
+"""Names that reference files import from a package whose real ``__init__`` lacks them."""
 
 _OPTIONAL = ("wandb", "swanlab")
 """Imported by src/utils/utils.py inside ``try/except ImportError``; kept out while it loads."""
@@ -172,7 +188,8 @@ def build_reference_model(ref_dir: str | os.PathLike[str], name: str, args: Mapp
     cls = load_reference_class(ref_dir, name)
     if len(parts) == 3:
         return cls(Namespace(**args))
-    return cls(Namespace(**args), metadata)
+    with workarounds(ref_dir):  # X_model/MWA_CNN calls .cuda() while it is built
+        return cls(Namespace(**args), metadata)
 
 
 @contextlib.contextmanager
@@ -184,7 +201,9 @@ def workarounds(ref_dir: str | os.PathLike[str]) -> Iterator[None]:
       comments out ``from einops import einsum``; inside this block the module's ``einsum`` is
       einops', as evidently intended.
     * ``Transformer/Autoformer``'s eval path moves an index tensor with ``.cuda()``; without a GPU,
-      inside this block ``Tensor.cuda`` returns the tensor on its own device.
+      inside this block ``Tensor.cuda`` returns the tensor on its own device (also TSPN's Laplace
+      neural operator), and ``Module.cuda`` the module (X_model/MWA_CNN moves its wavelet transforms
+      to the GPU while it is built: build it inside this block).
     """
     import einops
     import torch
@@ -198,6 +217,8 @@ def workarounds(ref_dir: str | os.PathLike[str]) -> Iterator[None]:
     if not torch.cuda.is_available():
         saved.append((torch.Tensor, "cuda", torch.Tensor.cuda))
         torch.Tensor.cuda = lambda self, *args, **kwargs: self  # type: ignore[method-assign]
+        saved.append((torch.nn.Module, "cuda", torch.nn.Module.cuda))
+        torch.nn.Module.cuda = lambda self, *args, **kwargs: self  # type: ignore[method-assign]
     try:
         yield
     finally:
@@ -273,6 +294,7 @@ class _StubPackage(importlib.abc.Loader):
         return None
 
     def exec_module(self, module: types.ModuleType) -> None:
+        module.__dict__.update(_PACKAGE_ATTRIBUTES.get(module.__name__, {}))
         exports = _PACKAGE_EXPORTS.get(module.__name__, {})
         for attribute, file in exports.items():
             submodule = importlib.import_module(f"{module.__name__}.{file}")

@@ -30,7 +30,8 @@ from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.join(ROOT, "tests", "reference", "models.json")
-FAMILY_FOLDERS = {"ISFM": "isfm", "CNN": "cnn", "RNN": "rnn", "Transformer": "transformer", "MLP": "mlp", "NO": "no"}
+FAMILY_FOLDERS = {"ISFM": "isfm", "CNN": "cnn", "RNN": "rnn", "Transformer": "transformer", "MLP": "mlp", "NO": "no",
+                 "X_model": "x_model"}
 
 
 def rows() -> list[dict[str, Any]]:

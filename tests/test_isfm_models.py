@@ -429,5 +429,5 @@ def test_an_experiment_composed_from_the_demo_base_config(tmp_path) -> None:
     program = vibench.check(str(experiment), inputs={"x": [4, 1024, 1]})
     assert program.root.param_count == 315_914  # the reference's "B_08_PatchTST + factor=5" row
     codes = {w.message.split("`")[1]: (w.code, w.pos.file.rsplit("/", 1)[-1], w.pos.line) for w in program.warnings}
-    assert codes["factor"] == ("W101", "experiment.yaml", 6)
+    assert codes["factor"] == ("W104", "experiment.yaml", 6)  # only B_10_VIBT reads it
     assert codes["use_prompt"][0] == "W101"

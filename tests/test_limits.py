@@ -283,7 +283,7 @@ def test_base_configs_resolve_from_the_project_root(tmp_path: Path) -> None:
     (tmp_path / "repo" / "configs" / "base").mkdir(parents=True)
     (tmp_path / "repo" / "configs" / "demo").mkdir(parents=True)
     (tmp_path / "repo" / "configs" / "base" / "m.yaml").write_text("model: {type: CNN, name: ResNet1D, "
-                                                                   "num_classes: 3}\n")
+                                                                   "input_dim: 1, num_classes: 3}\n")
     exp = tmp_path / "repo" / "configs" / "demo" / "e.yaml"
     exp.write_text("base_configs: {model: configs/base/m.yaml}\n", encoding="utf-8")
     assert str(vibench.check(str(exp)).root.outputs[0][2]) == "[B, 3]"

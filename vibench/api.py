@@ -10,6 +10,7 @@ Bad specs raise :class:`vibench.SpecError` carrying every diagnostic.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,8 +62,12 @@ def check(
     search_path: list[str] | None = None,
     max_nodes: int | None = None,
     max_params: int | None = None,
+    metadata: Any = None,
 ) -> Program:
     """Validate and shape-check a spec; return the annotated graph (a :class:`Program`).
+
+    ``metadata``: PHM-Vibench's dataset metadata table (a path, or what
+    :func:`vibench.compiler.phm_metadata.read_metadata` returns) gives ``num_classes`` like ``--metadata``.
 
     >>> program = check(text=_TINY, params={"num_classes": 3}, inputs={"x": (2, 1, 1024)})
     >>> [(n.name, str(n.outputs[0][1])) for n in program.root.nodes]
@@ -71,8 +76,12 @@ def check(
     (('B', 2), ('L', 1024))
     """
     path = pipeline.find_spec(spec, search_path) if spec is not None else None
+    if isinstance(metadata, (str, os.PathLike)):
+        from vibench.compiler.phm_metadata import read_metadata
+
+        metadata = read_metadata(os.fspath(metadata))
     return pipeline.compile_program(path, text=text, params=params, inputs=inputs, search_path=search_path,
-                                    max_nodes=max_nodes, max_params=max_params)
+                                    max_nodes=max_nodes, max_params=max_params, metadata=metadata)
 
 
 def compile_spec(
@@ -85,6 +94,7 @@ def compile_spec(
     out_path: str | None = None,
     max_nodes: int | None = None,
     max_params: int | None = None,
+    metadata: Any = None,
 ) -> CompileResult:
     """Compile a spec to model.py source; ``out_path`` only feeds the header's regenerate line.
 
@@ -95,7 +105,7 @@ def compile_spec(
     True
     """
     program = check(spec, text=text, params=params, inputs=inputs, search_path=search_path,
-                    max_nodes=max_nodes, max_params=max_params)
+                    max_nodes=max_nodes, max_params=max_params, metadata=metadata)
     return CompileResult(source=pipeline.compile_source(program, out_path), program=program)
 
 

@@ -62,17 +62,17 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> 
 
 
 def load_reference_state_dict(model: nn.Module, state_dict: dict, strict: bool = True, prefix: str = "network."):
-    """Load a PHM-Vibench state_dict or Lightning checkpoint into ``model`` through its rename map;
-    returns (missing, unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
-    renamed = {}
-    for key, value in state_dict.get("state_dict", state_dict).items():
+    """Load a PHM-Vibench state_dict or Lightning checkpoint (model keys `network.*`) into ``model`` through its
+    rename map; returns (missing, unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
+    entries, own, renamed = state_dict.get("state_dict", state_dict), model.state_dict(), {}
+    if prefix and any(k.startswith(prefix) for k in entries) and not any(k.startswith(prefix) for k in own):
+        entries = {k.removeprefix(prefix): v for k, v in entries.items() if k.startswith(prefix)}
+    for key, value in entries.items():
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
-        key = key.removeprefix(prefix)
         for pattern, replacement in type(model).REFERENCE_STATE_DICT_RENAMES:
             key = re.sub(pattern, replacement, key)
         renamed[key] = value
-    own = model.state_dict()
     missing, unexpected = sorted(own.keys() - renamed.keys()), sorted(renamed.keys() - own.keys())
     bad = sorted(k for k in own.keys() & renamed.keys() if own[k].shape != renamed[k].shape)
     if bad or (strict and (missing or unexpected)):

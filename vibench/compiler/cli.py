@@ -2,7 +2,8 @@
 
     vibench-compile SPEC [-o OUT] [--check] [--set KEY=VALUE ...] [--input NAME=DIMS ...]
                     [--summary] [--graph OUT.mmd|OUT.dot] [--format text|json] [--spec-path DIR ...]
-                    [--max-nodes N] [--max-params N]
+                    [--max-nodes N] [--max-params N] [--metadata FILE]
+                    [--weights CKPT [--weights-prefix PREFIX] [--trust-checkpoint]]
     vibench-compile --list | --blocks
     vibench-compile schema [-o FILE] [--template NAME] [--spec-path DIR ...]
 
@@ -13,6 +14,10 @@ Outputs (``-o``, ``--graph``) are checked before compiling and written only afte
 succeeded: never over the spec or any file the compilation read, never over a device or folder;
 a symlink is written through (its target replaced atomically, the link kept); a new file gets
 0666 less the umask, a replaced one keeps its mode. ``-o -`` writes the source to standard output.
+
+``--weights CKPT`` (with ``-o model.py``) also writes ``model.pt`` beside it: the reference
+checkpoint's weights (a PHM-Vibench ``state_dict`` or Lightning checkpoint) renamed to the model's
+keys, a ``state_dict`` the emitted class loads with ``load_state_dict``.
 """
 
 from __future__ import annotations
@@ -62,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-params", type=_positive, metavar="N",
                    help="most parameter elements a model may have (default 2**31 = 2,147,483,648)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics and report format")
+    p.add_argument("--metadata", metavar="FILE",
+                   help="PHM-Vibench's metadata table (.csv or .xlsx): num_classes = max(Label) + 1 per Dataset_id, "
+                   "as PHM-Vibench's factory sets it")
+    p.add_argument("--weights", metavar="CKPT",
+                   help="with -o model.py: also write model.pt beside it, the reference checkpoint (state_dict or "
+                   "Lightning .ckpt) renamed to the model's keys, for model.load_state_dict")
+    p.add_argument("--weights-prefix", default="network.", metavar="PREFIX",
+                   help="the model's key prefix in a Lightning checkpoint (default: network.; '' for none)")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="read CKPT with torch.load(weights_only=False): only for a file you trust (Lightning "
+                   "checkpoints keep hyper-parameters that weights_only refuses)")
     p.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",
                    help="extra folder to search for `extends:` and block references (also VIBENCH_SPEC_PATH)")
     p.add_argument("--list", action="store_true", help="list the spec library's templates and exit")
@@ -140,18 +156,21 @@ def _compile(ns: argparse.Namespace) -> int:
         raise UsageError("--check writes nothing; drop -o or --check")
     path = _spec_path(ns.spec, ns.spec_path)
     params, shown = _parse_sets(ns.sets)
+    metadata = _read_metadata(ns.metadata)
+    weights_path = _weights_target(ns)
     inputs = _parse_inputs(ns.inputs)
     search = list(ns.spec_path) + [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
     to_file = ns.output is not None and ns.output != "-"
     # Outputs are checked before compiling (and against every file read, after): nothing is
     # written unless everything succeeds.
     targets = {f"{flag} {_clip(out)}": output_target(out, flag)
-               for flag, out in (("-o", ns.output if to_file else None), ("--graph", ns.graph)) if out is not None}
+               for flag, out in (("-o", ns.output if to_file else None), ("--graph", ns.graph),
+                                 ("--weights", weights_path)) if out is not None}
     if ns.graph and not ns.graph.lower().endswith(GRAPH_SUFFIXES):
         raise UsageError(f"--graph {_clip(ns.graph)}: use a .mmd, .md, .dot or .gv file name")
     if len(set(targets.values())) < len(targets):
         raise UsageError("-o and --graph name the same file")
-    refuse_inputs(targets, {os.path.realpath(path)})
+    refuse_inputs(targets, {os.path.realpath(path)} | ({os.path.realpath(ns.weights)} if ns.weights else set()))
 
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.pipeline import compile_program
@@ -161,7 +180,7 @@ def _compile(ns: argparse.Namespace) -> int:
         program = compile_program(path, params=params or None, inputs=inputs or None, search_path=search,
                                   display=ns.spec if os.path.exists(ns.spec) else None,
                                   overrides_text=shown, max_nodes=ns.max_nodes, max_params=ns.max_params,
-                                  files_read=read)
+                                  files_read=read, metadata=metadata)
         refuse_inputs(targets, read)
         source = None
         if not ns.check and (ns.output is not None or not ns.graph):  # --graph alone writes only the picture
@@ -170,6 +189,10 @@ def _compile(ns: argparse.Namespace) -> int:
             source = compile_source(program, out_path=ns.output if to_file else None)
     except SpecError as err:
         _print_errors(err, ns)
+        return EXIT_SPEC
+    weights = _reference_weights(program, ns) if weights_path is not None else None
+    if isinstance(weights, str):
+        print(f"vibench-compile: --weights {_clip(ns.weights)}: {weights}", file=sys.stderr)
         return EXIT_SPEC
 
     if program.warnings and ns.format == "text":
@@ -189,6 +212,8 @@ def _compile(ns: argparse.Namespace) -> int:
             sys.stdout.write(source)
     if graph is not None:
         write_atomic(ns.graph, graph)
+    if weights is not None and weights_path is not None:
+        write_atomic(weights_path, weights)
     if report_needed:
         from vibench.compiler.report import check_report, check_report_json
 
@@ -203,6 +228,52 @@ def _compile(ns: argparse.Namespace) -> int:
 
 
 GRAPH_SUFFIXES = (".mmd", ".mermaid", ".md", ".dot", ".gv")
+
+
+def _read_metadata(file: str | None) -> Any:
+    """The metadata table of --metadata (a usage error when it cannot be read)."""
+    if file is None:
+        return None
+    from vibench.compiler.phm_metadata import MetadataError, read_metadata
+
+    try:
+        return read_metadata(file)
+    except MetadataError as err:
+        raise UsageError(f"--metadata: {err}") from None
+
+
+def _weights_target(ns: argparse.Namespace) -> str | None:
+    """Where --weights writes: the -o file's name with .pt (model.py -> model.pt)."""
+    if ns.weights is None:
+        return None
+    if ns.check or ns.output in (None, "-"):
+        raise UsageError("--weights needs -o FILE (the state_dict is written beside it, as FILE's name with .pt)")
+    if not os.path.isfile(ns.weights):
+        raise UsageError(f"--weights {_clip(ns.weights)}: no such file")
+    target = os.path.splitext(ns.output)[0] + ".pt"
+    if os.path.realpath(target) == os.path.realpath(ns.output):
+        raise UsageError("-o names a .pt file; the weights would overwrite it (name the model file model.py)")
+    return target
+
+
+def _reference_weights(program: Any, ns: argparse.Namespace) -> bytes | str:
+    """The model's state_dict with the checkpoint loaded (torch.save bytes), or why it does not fit."""
+    import io
+
+    import torch
+
+    from vibench.runtime.build import build_program
+    from vibench.runtime.checkpoint import ReferenceCheckpointError, load_reference_state_dict
+
+    model = build_program(program)
+    try:
+        load_reference_state_dict(model, ns.weights, strict=True, prefix=ns.weights_prefix or None,
+                                  weights_only=not ns.trust_checkpoint)
+    except ReferenceCheckpointError as err:
+        return str(err)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
 
 
 def _read_text(path: str) -> str:
@@ -225,7 +296,10 @@ def _print_errors(err: Any, ns: argparse.Namespace) -> None:
         print(json.dumps(report, indent=2))
     else:
         print(err.render(limit=MAX_SHOWN), file=sys.stderr)
-        print(f"\n{n:,} error{'s' if n != 1 else ''} in {_clip(ns.spec, 200)}", file=sys.stderr)
+        errors = sum(d.severity == "error" for d in err.diagnostics)
+        warned = n - errors
+        tail = f" and {warned:,} warning{'s' if warned != 1 else ''}" if warned else ""
+        print(f"\n{errors:,} error{'s' if errors != 1 else ''}{tail} in {_clip(ns.spec, 200)}", file=sys.stderr)
 
 
 def _spec_path(spec: str, spec_path: list[str]) -> str:

@@ -19,7 +19,9 @@ also makes the safety rules cheap and exact:
   may add at most :data:`MAX_ALIAS_UNITS` units or ten times what the file writes out, whichever is
   more. Later passes walk the expanded values, so this bounds their work too; a "billion laughs"
   document (or one long string aliased a million times) stops with E002;
-* duplicate mapping keys are E005 (PyYAML silently keeps the last).
+* duplicate mapping keys are E005 (PyYAML silently keeps the last); with ``lenient_keys`` the last
+  one is kept, as PyYAML does, and every repeat is listed in :attr:`LoadedDoc.duplicates` (how a
+  PHM-Vibench experiment's sections other than `model:` are read, :mod:`vibench.compiler.phm`).
 
 Only regular files are read (a device such as ``/dev/zero``, a FIFO or a folder is E004, found
 without blocking on it), and never more than :data:`MAX_BYTES` bytes, whatever the file's size claims.
@@ -64,6 +66,9 @@ class LoadedDoc:
     text: str
     root: Loc | None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    duplicates: tuple[tuple[tuple, Pos, Pos], ...] = ()
+    """Keys written twice in one mapping (path of the key, position of the repeat, of the first): only with
+    ``lenient_keys``."""
 
     @property
     def sha256(self) -> str:
@@ -112,7 +117,7 @@ class LoadedDoc:
         return Pos(self.file, 1, 1)
 
 
-def read_spec_file(path: str, display: str | None = None) -> LoadedDoc:
+def read_spec_file(path: str, display: str | None = None, *, lenient_keys: bool = False) -> LoadedDoc:
     """Load a spec file from disk (E004 when it cannot be read or is not a regular file)."""
     shown = display if display is not None else path
     try:
@@ -140,7 +145,7 @@ def read_spec_file(path: str, display: str | None = None) -> LoadedDoc:
         raise SpecError([Diagnostic("E001", "spec file is not valid UTF-8", _offset_pos(raw, err.start, shown),
                                     found=f"byte 0x{raw[err.start]:02x}",
                                     hint="save the file as UTF-8")], {shown: shown_text}) from None
-    return load_text(text, shown, os.path.abspath(path))
+    return load_text(text, shown, os.path.abspath(path), lenient_keys=lenient_keys)
 
 
 def _regular(mode: int, shown: str) -> None:
@@ -194,17 +199,23 @@ def _offset_pos(raw: bytes, offset: int, file: str) -> Pos:
     return Pos(file, line, col)
 
 
-def load_text(text: str, file: str = "<string>", path: str | None = None) -> LoadedDoc:
-    """Load spec text (YAML, or JSON, which is read as YAML) into a :class:`LoadedDoc`."""
+def load_text(text: str, file: str = "<string>", path: str | None = None, *, lenient_keys: bool = False) -> LoadedDoc:
+    """Load spec text (YAML, or JSON, which is read as YAML) into a :class:`LoadedDoc`.
+
+    ``lenient_keys``: a repeated mapping key keeps its last value (as PyYAML) and is listed in
+    ``duplicates`` instead of raising E005.
+    """
     if len(text) > MAX_BYTES:
         raise SpecError([Diagnostic("E002", "spec text is too large", Pos(file, 1, 1),
                                     expected=f"at most {MAX_BYTES:,} characters")])
-    data, root = _Composer(text, file).compose()
-    return LoadedDoc(data=data, file=file, path=path, text=text, root=root)
+    composer = _Composer(text, file, [] if lenient_keys else None)
+    data, root = composer.compose()
+    return LoadedDoc(data=data, file=file, path=path, text=text, root=root,
+                     duplicates=tuple(composer.duplicates or ()))
 
 
 class _Composer:
-    def __init__(self, text: str, file: str) -> None:
+    def __init__(self, text: str, file: str, duplicates: list | None = None) -> None:
         import yaml
 
         self.yaml = yaml
@@ -215,6 +226,7 @@ class _Composer:
         self.aliased = 0  # size units that aliases add
         self.scalar_cache: dict[str, Any] = {}
         self.constructor = yaml.constructor.SafeConstructor()
+        self.duplicates = duplicates  # None: a repeated key is E005
 
     def error(self, code: str, message: str, mark: Any, **kw: Any) -> SpecError:
         pos = Pos(self.file, mark.line + 1, mark.column + 1) if mark is not None else Pos(self.file, 1, 1)
@@ -337,19 +349,25 @@ class _Composer:
             else:
                 key, key_loc, key_event = frame[3]
                 frame[3] = None
-                self._put(frame, key, key_loc, key_event, value, loc)
+                self._put(frame, key, key_loc, key_event, value, loc, stack)
         if result is None:  # pragma: no cover - a DocumentStart is always followed by a node
             raise self.error("E001", "empty document", None)
         return result
 
-    def _put(self, frame: list, key: Any, key_loc: Loc, key_event: Any, value: Any, loc: Loc) -> None:
+    def _put(self, frame: list, key: Any, key_loc: Loc, key_event: Any, value: Any, loc: Loc, stack: list) -> None:
         if key is _MERGE:
             frame[7].append((value, loc, key_event))
             return
         if isinstance(key, (dict, list)):
             raise self.error("E001", "mapping keys must be plain scalars", key_event.start_mark,
                              found="a mapping or sequence used as a key")
-        if key in frame[1]:
+        if key in frame[1] and self.duplicates is not None:  # PyYAML's way: the last one wins
+            path = tuple((f[3][0] if f[3] is not None else None) if f[0] == "map" else len(f[1])
+                         for f in stack[:-1]) + (key,)
+            first = frame[2].children[key][0]
+            self.duplicates.append((path, Pos(self.file, key_event.start_mark.line + 1,
+                                              key_event.start_mark.column + 1), Pos(self.file, *first)))
+        elif key in frame[1]:
             raise self.error("E005", f"duplicate key `{key}`", key_event.start_mark,
                              hint="each key may appear once in a mapping; YAML would silently keep the last")
         frame[1][key] = value

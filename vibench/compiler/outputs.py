@@ -55,8 +55,8 @@ def refuse_inputs(targets: dict[str, str], read: set[str]) -> None:
                                   "base config); refusing to overwrite it")
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part.
+def write_atomic(path: str, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to ``path`` so that readers see the old file or the new one, never a part.
 
     A symlink is written through: its target is replaced atomically and the link stays. A new file
     gets the usual mode (0666 less the umask, typically 0644); a replaced file keeps its mode.
@@ -76,8 +76,12 @@ def write_atomic(path: str, text: str) -> None:
     try:
         if hasattr(os, "fchmod"):  # not on Windows
             os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as raw:
+                raw.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
         os.replace(tmp, target)
     except OSError as err:
         try:

@@ -27,14 +27,22 @@ column only), nor its values (a bad value taken from it is named, not shown), so
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, suggest
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc, Loc, read_spec_file
+from vibench.compiler.phm_checks import duplicate_keys, find_template, num_classes_from, required_keys
+from vibench.compiler.phm_guide import ALIASES, apply_guide, fixed_key_reason
+from vibench.compiler.phm_metadata import DatasetMetadata
+from vibench.compiler.phm_reference import MODELS, type_for_name, why_not_buildable
 from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES, Library
 
-FAMILY_FOLDERS = {"ISFM": "isfm", "CNN": "cnn", "RNN": "rnn", "Transformer": "transformer", "MLP": "mlp", "NO": "no"}
+FAMILY_FOLDERS = {"ISFM": "isfm", "ISFM_Prompt": "isfm", "CNN": "cnn", "RNN": "rnn", "Transformer": "transformer",
+                  "MLP": "mlp", "NO": "no",
+                  "X_model": "x_model"}
+"""PHM-Vibench model type -> library folder (the prompt-guided ISFM_Prompt family lives with the ISFM specs)."""
 FACTORY_KEYS = {
     "weights_path": "the PHM-Vibench factory loads this checkpoint; use "
     "vibench.runtime.checkpoint.load_reference_state_dict",
@@ -48,10 +56,30 @@ def is_experiment(data: Any) -> bool:
     return isinstance(data, dict) and "vibench" not in data and ("model" in data or "base_configs" in data)
 
 
-def translate(doc: LoadedDoc, library: Library) -> tuple[LoadedDoc, list[Diagnostic]]:
-    """The equivalent spec document, and warnings about keys that have no effect."""
-    model, where = _model_section(doc, library)
+def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None = None,
+              given: Collection[str] = ()) -> tuple[LoadedDoc, list[Diagnostic]]:
+    """The equivalent spec document, and the notes and warnings about the config's keys.
+
+    ``metadata`` (PHM-Vibench's metadata table, read by :mod:`vibench.compiler.phm_metadata`)
+    gives ``num_classes`` as the reference factory does; ``given`` names the parameters set on the
+    command line (``--set``), which no key of the config needs to supply.
+    """
+    repeated, warnings = duplicate_keys(doc)
+    try:
+        synthesized, notes = _translate(doc, library, metadata, given)
+    except SpecError as err:  # the model's repeated keys come first, with what else is wrong
+        if not repeated:
+            raise
+        raise SpecError(repeated + list(err.diagnostics), err.sources) from None
+    if repeated:
+        raise SpecError(repeated, {doc.file: doc.text})
+    return synthesized, warnings + notes
+
+
+def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None,
+               given: Collection[str]) -> tuple[LoadedDoc, list[Diagnostic]]:
     warnings: list[Diagnostic] = []
+    model, where = _model_section(doc, library)
     model_pos = doc.pos(("model",), key=True) if "model" in doc.data else doc.pos(("base_configs",), key=True)
     kind, name = model.get("type"), model.get("name")
     if isinstance(kind, bool) or isinstance(name, bool):
@@ -72,18 +100,33 @@ def translate(doc: LoadedDoc, library: Library) -> tuple[LoadedDoc, list[Diagnos
     name_pos = doc.pos(("model", "name")) if "name" in own else where.get("name", model_pos)
     try:
         template = _template(kind, name, type_pos, name_pos, doc)
-        try:
-            path = library.find(template, None, name_pos)
-        except SpecError:
+        path, component = find_template(template, library, name_pos)
+        if path is None:
             raise _no_template(kind, name, FAMILY_FOLDERS[kind], name_pos, doc) from None
     except SpecError as err:  # a type or name from a base config is named, not shown
         hidden = [value for key, value in (("type", kind), ("name", name)) if key not in own and value]
         if not hidden:
             raise
         raise SpecError([_hide(d, hidden) for d in err.diagnostics], err.sources) from None
+    if component is not None:
+        template = component
+        warnings.append(Diagnostic("I102", f"`{kind}/{name}` is a component: vibench compiles `{template}` on its "
+                                   "own (a vibench extension)", name_pos, severity="note",
+                                   found="PHM-Vibench's factory builds only whole models (it would import "
+                                   f"src.model_factory.{kind}.{name}, which does not exist)"))
     root, _ = library.load(path, where.get("name", model_pos))
     declared = {p.name for p in root.params}
     ignored = dict(root.reference.ignored_keys) if root.reference is not None else {}
+    reference = root.reference.model if root.reference is not None else f"{kind}/{name}"
+    model = dict(model)
+    notes, errors = apply_guide(model, where, declared, reference,
+                                lambda path: doc.pos(("model", *path), key=True) if "model" in doc.data else model_pos)
+    warnings += notes
+    warnings += num_classes_from(model, where, root, metadata, given, model_pos)
+    missing, unneeded = required_keys(model, root, library, given, model_pos)
+    warnings += unneeded
+    if errors or missing:
+        raise SpecError(errors + missing, {doc.file: doc.text})
     with_: dict[str, Any] = {}
     with_locs: dict[str, Any] = {}
     for key, value in model.items():
@@ -94,15 +137,23 @@ def translate(doc: LoadedDoc, library: Library) -> tuple[LoadedDoc, list[Diagnos
             with_[key] = value
             with_locs[key] = key
         elif key in ignored:
-            warnings.append(Diagnostic("W101", f"`{key}` is ignored by the reference {kind}/{name}; vibench "
+            warnings.append(Diagnostic("W101", f"`{key}` is ignored by the reference {reference}; vibench "
                                        "ignores it too", pos, severity="warning", found=ignored[key]))
         elif key in FACTORY_KEYS:
             warnings.append(Diagnostic("W102", f"`{key}` is read by the PHM-Vibench factory, not by the model", pos,
                                        severity="warning", hint=FACTORY_KEYS[key]))
+        elif fixed_key_reason(key, reference) is not None:
+            warnings.append(Diagnostic("W101", f"`{key}` is ignored by the reference {reference}; vibench "
+                                       "ignores it too", pos, severity="warning",
+                                       found=fixed_key_reason(key, reference),
+                                       hint=f"`{template}` has no `{key}` parameter: its architecture is the "
+                                       "reference's"))
         else:
+            hint = suggest(key, declared) if key not in ALIASES else (
+                f"`{key}` is the model guide's name for `{ALIASES[key]}`, which `{template}` does not take")
             warnings.append(Diagnostic("W103", f"unknown key `{key}`: neither `{template}` nor the reference reads "
                                        "it", pos, severity="warning",
-                                       hint=suggest(key, declared) or "remove it, or check the template's "
+                                       hint=hint or "remove it, or check the template's "
                                        "parameters with `vibench-compile --list`"))
     data = {"vibench": 1, "extends": template, "with": with_}
     children: dict[str, Any] = {
@@ -126,9 +177,15 @@ def _entry(where: dict[str, Pos | None], key: str, default: Pos | None) -> tuple
 def _template(kind: str, name: str, type_pos: Pos | None, name_pos: Pos | None, doc: LoadedDoc) -> str:
     folder = FAMILY_FOLDERS.get(kind)
     if folder is None:
+        reason = why_not_buildable(kind, name)
+        family = type_for_name(kind)
+        hint = (f"`{kind}` is a model `name` of type `{family}`: write `type: {family}` and `name: {kind}`"
+                if family else suggest(kind, FAMILY_FOLDERS))
+        notes = (reason,) if reason else (f"PHM-Vibench has {', '.join(f'{kind}/{n}' for n in MODELS[kind])}; "
+                                          "vibench has no template for them yet",)
         raise SpecError([Diagnostic("E220", f"no vibench templates for PHM-Vibench model type `{kind}`", type_pos,
                                     expected="one of " + ", ".join(f"`{k}`" for k in FAMILY_FOLDERS),
-                                    hint=suggest(kind, FAMILY_FOLDERS))], {doc.file: doc.text})
+                                    notes=notes, hint=hint)], {doc.file: doc.text})
     if not name.replace("_", "").isalnum():
         raise _no_template(kind, name, folder, name_pos, doc)
     return f"{folder}/{name}"
@@ -138,8 +195,11 @@ def _no_template(kind: str, name: str, folder: str, pos: Pos | None, doc: Loaded
     base = os.path.join(LIBRARY_DIR, folder)
     available = sorted(os.path.splitext(f)[0] for f in os.listdir(base)
                        if f.endswith(SPEC_SUFFIXES)) if os.path.isdir(base) else []
+    reason = why_not_buildable(kind, name)
+    note = reason or "PHM-Vibench has this model; vibench has no template for it yet"
     return SpecError([Diagnostic("E220", f"no vibench template for PHM-Vibench model `{kind}/{name}`", pos,
                                  expected="one of " + (", ".join(f"`{a}`" for a in available) or "(none)"),
+                                 notes=(note,),
                                  hint=suggest(name, available) or "`vibench-compile --list` shows the library")],
                      {doc.file: doc.text})
 
@@ -216,10 +276,14 @@ def _base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None) -> 
                             {doc.file: doc.text})
         library.read.add(real)
         try:
-            base = read_spec_file(real, library.display(real))
+            base = read_spec_file(real, library.display(real), lenient_keys=True)
         except SpecError as err:  # reported at the entry, without the base file's text or values
             raise SpecError([_quiet(d, shown, pos) for d in err.diagnostics[:1]], {doc.file: doc.text}) from None
         section = base.data.get("model", base.data) if isinstance(base.data, dict) else None
+        nested = isinstance(base.data, dict) and "model" in base.data
+        repeats = [d for path, d, _ in base.duplicates if not nested or path[0] == "model"]  # others: PyYAML's way
+        if repeats:
+            raise SpecError([_quiet(Diagnostic("E005", "", repeats[0]), shown, pos)], {doc.file: doc.text})
         if not isinstance(section, dict):
             raise SpecError([Diagnostic("E102", f"base config `{shown}` holds no `model:` mapping", pos)],
                             {doc.file: doc.text})
@@ -241,7 +305,8 @@ def _hide(d: Diagnostic, values: list[str]) -> Diagnostic:
             text = text.replace(value, "<from the base config>") if text is not None else None
         return text
 
-    return replace(d, message=hide(d.message) or d.message, found=hide(d.found), hint=hide(d.hint))
+    return replace(d, message=hide(d.message) or d.message, found=hide(d.found), hint=hide(d.hint),
+                   notes=tuple(hide(note) or "" for note in d.notes))
 
 
 def _quiet(d: Diagnostic, ref: str, pos: Pos | None) -> Diagnostic:

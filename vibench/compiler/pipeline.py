@@ -20,12 +20,31 @@ from vibench.schemas.document import SpecDocument
 
 
 def load(path: str | None = None, text: str | None = None, display: str | None = None) -> LoadedDoc:
-    """Pass 1 for a path or for text (``display`` names the text in messages)."""
-    if text is not None:
-        return load_text(text, display or path or "<string>", os.path.abspath(path) if path else None)
-    if path is None:
-        raise TypeError("give a spec path or text")
-    return read_spec_file(path, display or _display(path))
+    """Pass 1 for a path or for text (``display`` names the text in messages).
+
+    A repeated key is E005, except in a PHM-Vibench experiment config, which is read again as
+    PyYAML reads it (the last value wins); :func:`vibench.compiler.phm.translate` then reports the
+    repeats (an error inside `model:`, a warning elsewhere).
+    """
+    def read(lenient: bool) -> LoadedDoc:
+        if text is not None:
+            return load_text(text, display or path or "<string>", os.path.abspath(path) if path else None,
+                             lenient_keys=lenient)
+        if path is None:
+            raise TypeError("give a spec path or text")
+        return read_spec_file(path, display or _display(path), lenient_keys=lenient)
+
+    try:
+        return read(False)
+    except SpecError as err:
+        if [d.code for d in err.diagnostics] != ["E005"]:
+            raise
+        from vibench.compiler import phm
+
+        doc = read(True)
+        if not phm.is_experiment(doc.data):
+            raise
+        return doc
 
 
 def find_spec(spec: str, search_path: list[str] | None = None) -> str:
@@ -76,8 +95,14 @@ def compile_program(
     max_nodes: int | None = None,
     max_params: int | None = None,
     files_read: set[str] | None = None,
+    metadata: Any = None,
 ) -> Program:
     """Load, validate, resolve and shape-check a spec (raises SpecError).
+
+    ``metadata`` (a :class:`vibench.compiler.phm_metadata.DatasetMetadata`, read from PHM-Vibench's
+    metadata table) gives ``num_classes`` as PHM-Vibench's factory does: for an experiment config it
+    replaces the config's value; for a vibench spec it is a ``num_classes`` override, like ``--set``
+    (an explicit ``params["num_classes"]`` wins in both cases).
 
     ``max_nodes`` and ``max_params`` bound the model (see :mod:`vibench.compiler.limits`); the
     expressions of the compilation share a budget of ``STEPS_PER_NODE * max_nodes`` steps.
@@ -93,7 +118,7 @@ def compile_program(
     budget = (nodes, limits.check_limit(max_params, "max_params", limits.MAX_PARAMS))
     with paused_gc(), expr.budget(limits.STEPS_PER_NODE * nodes):
         return _compile_program(path, text, params, inputs, search_path, display, overrides_text, budget,
-                                files_read)
+                                files_read, metadata)
 
 
 @contextlib.contextmanager
@@ -117,7 +142,7 @@ def paused_gc() -> Iterator[None]:
 def _compile_program(path: str | None, text: str | None, params: dict[str, Any] | None,
                      inputs: dict[str, tuple[int, ...]] | None, search_path: list[str] | None,
                      display: str | None, overrides_text: list[tuple[str, str]] | None,
-                     budget: tuple[int, int], files_read: set[str] | None) -> Program:
+                     budget: tuple[int, int], files_read: set[str] | None, metadata: Any = None) -> Program:
     doc = load(path, text, display)
     _check_declared_nodes(doc, budget[0])
     library = Library(search_path)
@@ -126,11 +151,18 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     try:
         from vibench.compiler import phm
 
+        from_metadata = None  # num_classes from the metadata table, recorded with the overrides (model.py's header)
         if phm.is_experiment(doc.data):  # a PHM-Vibench experiment config: use its `model:` section
-            doc, warnings = phm.translate(doc, library)
+            doc, warnings = phm.translate(doc, library, metadata=metadata, given=set(params or {}))
+            from_metadata = next((doc.data["with"]["num_classes"] for w in warnings if w.code == "I103"), None)
+        elif metadata is not None and "num_classes" not in (params or {}):
+            params = {**(params or {}), "num_classes": metadata.num_classes}
+            from_metadata = metadata.num_classes
         spec = validate(doc)
         root = resolve(doc, spec, library, params)
         shown = overrides_text if overrides_text is not None else [(k, _show(v)) for k, v in (params or {}).items()]
+        if from_metadata is not None and not any(k == "num_classes" for k, _ in shown):
+            shown = [*shown, ("num_classes", _show(from_metadata))]
         source = SourceInfo(
             display_path=doc.file,
             sha256=doc.sha256,
@@ -138,8 +170,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             input_bindings=tuple((k, ",".join(map(str, v))) for k, v in (inputs or {}).items()),
         )
         program = infer_program(root, library, source, inputs, max_nodes=budget[0], max_params=budget[1])
-        if warnings:
-            program = replace(program, warnings=tuple(warnings) + program.warnings)
+        if warnings or library.warnings:
+            program = replace(program, warnings=tuple(warnings) + tuple(library.warnings) + program.warnings)
         request = CompileRequest(path, text, tuple((params or {}).items()), tuple((inputs or {}).items()),
                                  tuple(search_path or ()), display)
         return replace(program, request=request)

@@ -30,7 +30,9 @@ LoadResult(missing_keys=['head.weight'], unexpected_keys=['step'])
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -81,24 +83,38 @@ def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor],
     return out
 
 
-def load_reference_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
-                              *, strict: bool = True) -> LoadResult:
+def load_reference_state_dict(model: torch.nn.Module,
+                              checkpoint: Mapping[str, Any] | str | os.PathLike[str],
+                              *, strict: bool = True, prefix: str | None = "network.",
+                              weights_only: bool = True) -> LoadResult:
     """Load a reference checkpoint into a vibench model (renamed with the model's declared map).
 
+    ``checkpoint`` is a ``state_dict``, a PyTorch Lightning checkpoint (a dict whose
+    ``"state_dict"`` holds the weights, next to entries such as ``epoch`` or ``optimizer_states``,
+    which are not read), or the path of a file holding either (read with ``torch.load`` on the CPU,
+    ``weights_only`` unless you pass ``weights_only=False`` for a file you trust). PHM-Vibench's
+    Lightning task keeps the model as its ``network``, so its keys start with ``prefix``
+    (``"network."``): when some do (and the model has no such keys of its own), only those are
+    the model's, with the prefix removed; the rest of the task's weights are left aside.
+    ``prefix=None`` takes every key as it is.
+
     With ``strict`` (the default) every key must match in name and shape. With ``strict=False``
-    keys on one side only are reported in the returned :class:`LoadResult` instead (the model's
-    missing ones keep their values), but every shared key must still match in shape. A value
-    that is not a tensor, a shape or dtype-kind mismatch (complex vs. real, floating vs. integer)
-    or, under ``strict``, a missing or unexpected key raises :class:`ReferenceCheckpointError`
-    listing all of them, before anything is copied. Should copying fail all the same (a module's
-    own loading hook), the overwritten tensors are restored before the error propagates.
+    keys on one side only are reported in the returned :class:`LoadResult` and in a
+    ``UserWarning`` instead (the model's missing ones keep their values), but every shared key must
+    still match in shape. A value that is not a tensor, a shape or dtype-kind mismatch (complex vs.
+    real, floating vs. integer) or, under ``strict``, a missing or unexpected key raises
+    :class:`ReferenceCheckpointError` listing all of them, before anything is copied; when
+    per-system classification heads are why, the message says which ``num_classes`` the
+    checkpoint was trained with. Should copying fail all the same (a module's own loading hook),
+    the overwritten tensors are restored before the error propagates.
     """
     renames = getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", [])
-    converted = convert_reference_state_dict(state_dict, renames)
     own = model.state_dict()
+    converted = convert_reference_state_dict(_model_entries(checkpoint, prefix, own, weights_only), renames)
     missing = sorted(set(own) - set(converted))
     unexpected = sorted(set(converted) - set(own))
     mismatched = sorted(filter(None, (_mismatch(k, own[k], converted[k]) for k in set(own) & set(converted))))
+    heads = head_mismatch(own, converted) if (mismatched or missing or unexpected) else ""
     if mismatched or (strict and (missing or unexpected)):
         problems = [f"shape or dtype mismatch ({len(mismatched)}): {_listing(mismatched)}"] if mismatched else []
         if strict and missing:
@@ -107,7 +123,7 @@ def load_reference_state_dict(model: torch.nn.Module, state_dict: Mapping[str, t
             problems.append(f"unexpected ({len(unexpected)}): {_listing(unexpected)}")
         raise ReferenceCheckpointError(
             f"the reference checkpoint does not fit {type(model).__name__} after renaming; nothing was loaded: "
-            + "; ".join(problems)
+            + "; ".join(problems) + (f". {heads}" if heads else "")
         )
     loading = {k: v for k, v in converted.items() if k in own}
     backup = {k: own[k].detach().clone() for k in loading}
@@ -121,7 +137,83 @@ def load_reference_state_dict(model: torch.nn.Module, state_dict: Mapping[str, t
         raise ReferenceCheckpointError(
             f"loading the reference checkpoint into {type(model).__name__} failed ({err}); the model was restored"
         ) from err
+    if missing or unexpected:
+        left = [f"missing ({len(missing)}): {_listing(missing)}"] if missing else []
+        left += [f"unexpected ({len(unexpected)}): {_listing(unexpected)}"] if unexpected else []
+        warnings.warn(f"the reference checkpoint loaded into {type(model).__name__} with keys left aside: "
+                      + "; ".join(left) + (f". {heads}" if heads else ""), UserWarning, stacklevel=2)
     return LoadResult(missing, unexpected)
+
+
+def read_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True) -> Any:
+    """``torch.load`` of a checkpoint file on the CPU; a file that needs more than tensors (a
+    Lightning checkpoint's hyper-parameters) is refused unless ``weights_only=False``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except OSError as err:
+        raise ReferenceCheckpointError(f"cannot read the checkpoint {os.fspath(path)}: {err.strerror or err}") from None
+    except Exception as err:  # noqa: BLE001 - torch.load raises many kinds for a damaged or unsafe file
+        if weights_only and "weights_only" in str(err):
+            raise ReferenceCheckpointError(
+                f"the checkpoint {os.fspath(path)} holds objects besides tensors (such as a Lightning checkpoint's "
+                "hyper-parameters); if you trust the file, load it with weights_only=False (--trust-checkpoint)"
+            ) from None
+        raise ReferenceCheckpointError(f"cannot read the checkpoint {os.fspath(path)}: {err}"[:500]) from None
+
+
+def _model_entries(checkpoint: Any, prefix: str | None, own: Mapping[str, Any], weights_only: bool) -> Any:
+    """The model's part of a checkpoint: a file read, Lightning's ``state_dict`` unwrapped, ``prefix`` removed."""
+    if isinstance(checkpoint, (str, os.PathLike)):
+        checkpoint = read_checkpoint(checkpoint, weights_only=weights_only)
+    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("state_dict"), Mapping):
+        checkpoint = checkpoint["state_dict"]  # a Lightning checkpoint
+    if not prefix or not isinstance(checkpoint, Mapping) or any(str(k).startswith(prefix) for k in own):
+        return checkpoint
+    if not any(isinstance(k, str) and k.startswith(prefix) for k in checkpoint):
+        return checkpoint
+    return {k[len(prefix):]: v for k, v in checkpoint.items() if isinstance(k, str) and k.startswith(prefix)}
+
+
+_SYSTEM_HEAD = re.compile(r"^(?P<module>.*?)\.heads\.(?P<system>[^.]+)\.(?P<rest>.+)$")
+
+
+def system_heads(state_dict: Mapping[str, torch.Tensor]) -> dict[str, dict[str, int]]:
+    """Per-system classification heads in a (renamed) state_dict: module -> {system id: classes}.
+
+    A head's classes are the rows of its last weight (``tokens`` of H_02: the prototypes).
+    """
+    found: dict[str, dict[str, int]] = {}
+    for key, value in state_dict.items():
+        match = _SYSTEM_HEAD.match(key)
+        if match is None or not isinstance(value, torch.Tensor) or value.dim() < 1:
+            continue
+        rest = match["rest"]
+        if rest == "tokens" and value.dim() >= 2:
+            found.setdefault(match["module"], {})[match["system"]] = int(value.shape[-2])
+        elif rest.endswith("weight") and value.dim() == 2:
+            found.setdefault(match["module"], {})[match["system"]] = int(value.shape[0])  # the last layer wins
+    return found
+
+
+def head_mismatch(own: Mapping[str, torch.Tensor], checkpoint: Mapping[str, torch.Tensor]) -> str:
+    """Why the classification heads of a checkpoint and a model differ, in terms of ``num_classes`` ('' if they
+    do not, or cannot tell)."""
+    theirs, ours = system_heads(checkpoint), system_heads(own)
+    for module, systems in theirs.items():
+        if ours.get(module) != systems:
+            ids = ", ".join(sorted(systems, key=_id_order))
+            form = "{" + ", ".join(f"{k}: {systems[k]}" for k in sorted(systems, key=_id_order)) + "}"
+            return f"The checkpoint has per-system heads {ids}: write num_classes: {form}"
+    if ours and not theirs:
+        shared = [v for k, v in checkpoint.items() if "shared" in k and k.endswith("weight") and v.dim() == 2]
+        if shared:
+            return (f"The checkpoint has one head for every system ({int(shared[-1].shape[0])} classes): write "
+                    f"num_classes: {int(shared[-1].shape[0])} (the int form)")
+    return ""
+
+
+def _id_order(key: str) -> tuple[int, str]:
+    return (int(key), key) if key.isdigit() else (1 << 62, key)
 
 
 def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:

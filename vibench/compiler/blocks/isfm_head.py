@@ -42,6 +42,9 @@ class IsfmMlpParams(BlockParams):
     last_activation: ActivationName = Field("none", description="Activation after the last Linear.")
     batch_norm: bool = Field(False, description="BatchNorm1d after every Linear that an activation follows.")
     scale: float = Field(1.0, description="Constant the output is multiplied by (MultiTaskHead's rul_max_value).")
+    dropout: float | None = Field(
+        None, ge=0, le=1, description="A Dropout of this rate after each activation but the last (None: no Dropout)."
+    )
     in_features: int | None = Field(None, ge=1, description="Input features (inferred from the last dimension).")
 
 
@@ -169,7 +172,8 @@ class IsfmMlp(Block):
     """Linear layers with activations in one nn.Sequential, indexed as the ISFM references index them.
 
     Each Linear is followed by an optional ``BatchNorm1d`` and its activation: ``activation`` after
-    every Linear but the last, ``last_activation`` after the last ('none': nothing follows it). So
+    every Linear but the last, ``last_activation`` after the last ('none': nothing follows it), and,
+    with ``dropout`` set (0 included), a ``Dropout`` after every activation but the last. So
     MultiTaskHead's ``shared_layers`` keep their keys (``0`` Linear, ``1`` BatchNorm1d, ``2``
     activation, ``3`` Linear...). The output is multiplied by ``scale`` when it is not 1.
     [*, F] -> [*, layers[-1]]; ``batch_norm`` needs a 2-D input [B, F].
@@ -179,7 +183,7 @@ class IsfmMlp(Block):
     Params = IsfmMlpParams
     category = "dense"
     test_ranks = (2, 3)
-    test_hints = {"layers": ((4,), (8, 1), (6, 3, 2))}
+    test_hints = {"layers": ((4,), (8, 1), (6, 3, 2)), "dropout": (None, 0.0)}
 
     def infer(self, p: IsfmMlpParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
@@ -198,6 +202,8 @@ class IsfmMlp(Block):
             if k < len(p.layers) - 1 or act != "none":
                 modules += [("norm", out, out)] if p.batch_norm else []
                 modules.append((act, out, out))
+                if p.dropout is not None and k < len(p.layers) - 1:
+                    modules.append(("dropout", out, out))
             width = out
         return modules
 
@@ -206,12 +212,14 @@ class IsfmMlp(Block):
                    for kind, i, o in self._modules(p))
 
     def flops(self, p: IsfmMlpParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
-        per_row = sum(2 * i * o if kind == "linear" else 4 * o for kind, i, o in self._modules(p))
+        per_row = sum(2 * i * o if kind == "linear" else 0 if kind == "dropout" else 4 * o
+                      for kind, i, o in self._modules(p))
         return product(outs[0].shape[:-1]) * per_row
 
     def init_code(self, p: IsfmMlpParams) -> Code:
         parts = [c.call("nn.Linear", i, o) if kind == "linear" else c.call("nn.BatchNorm1d", o) if kind == "norm"
-                 else activation_module(kind) for kind, i, o in self._modules(p)]
+                 else c.call("nn.Dropout", p.dropout) if kind == "dropout" else activation_module(kind)
+                 for kind, i, o in self._modules(p)]
         return c.call("nn.Sequential", *parts)
 
     def call_code(self, p: IsfmMlpParams, args: list[Code], mod: Code) -> Code:

@@ -1,0 +1,204 @@
+"""Checks of a PHM-Vibench experiment config that PHM-Vibench itself would fail or fill in.
+
+Used by :func:`vibench.compiler.phm.translate`; each function reads the config as PyYAML and
+the reference factory read it and reports what vibench would otherwise have to guess:
+
+* :func:`duplicate_keys` — a key written twice: PyYAML keeps the last value. Inside `model:` (or
+  `base_configs:`) that changes the model, so it stays E005 (reported with the config's other
+  errors, read the PyYAML way); elsewhere it is W110;
+* :func:`find_template` — the template of a `type/name`, or of an ISFM component on its own;
+* :func:`num_classes_from` — ``num_classes`` from the dataset metadata table (``--metadata``),
+  and W111 when it falls back to the template's default;
+* :func:`required_keys` — keys the reference model (and each component its slots hold) reads as
+  attributes and cannot be built without (:data:`vibench.compiler.phm_reference.REQUIRED_KEYS`):
+  E221 with the value vibench would use, or W112 when vibench needs no value for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection
+from typing import Any
+
+from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.ir import ParamDecl, Pos, UnitDef
+from vibench.compiler.load import LoadedDoc
+from vibench.compiler.phm_metadata import DatasetMetadata
+from vibench.compiler.phm_reference import REQUIRED_KEYS
+from vibench.compiler.resolve import LIBRARY_DIR, Library
+
+MODEL_SECTIONS = ("model", "base_configs")
+"""Top-level keys whose repeats change the model (E005); repeats anywhere else are W110."""
+
+
+def duplicate_keys(doc: LoadedDoc) -> tuple[list[Diagnostic], list[Diagnostic]]:
+    """(E005 for each key repeated inside `model:`, W110 for each one elsewhere)."""
+    errors, warnings = [], []
+    for path, pos, first in doc.duplicates:
+        key = path[-1]
+        notes = (f"`{key}` is first written at line {first.line}",)
+        last = _shown(_value_at(doc.data, path))
+        where = f"the `{path[0]}:` section" if len(path) > 1 else "the top level"
+        if path[0] in MODEL_SECTIONS:
+            errors.append(Diagnostic("E005", f"duplicate key `{key}` in {where}", pos, notes=notes,
+                                     found=f"PyYAML, and so PHM-Vibench, keeps the last value{last}",
+                                     hint="each key may appear once in the model's settings: remove the one "
+                                     "you do not mean"))
+        else:
+            warnings.append(Diagnostic("W110", f"duplicate key `{key}` in {where}", pos, severity="warning",
+                                       notes=notes, found=f"PyYAML, and so PHM-Vibench, keeps the last value{last}",
+                                       hint=f"vibench reads only the model's settings; remove one `{key}` so "
+                                       "that the file says what it means"))
+    return errors, warnings
+
+
+def find_template(template: str, library: Library, pos: Pos | None) -> tuple[str | None, str | None]:
+    """The file of ``template`` (``isfm/M_01_ISFM``), else of a component of that name in one of the
+    family's slot folders (``isfm/backbone/B_08_PatchTST``): (path, the component's name or None)."""
+    try:
+        return library.find(template, None, pos), None
+    except SpecError:
+        pass
+    folder, _, name = template.partition("/")
+    for sub in _subfolders(folder, library):
+        component = f"{folder}/{sub}/{name}"
+        try:
+            return library.find(component, None, pos), component
+        except SpecError:
+            continue
+    return None, None
+
+
+def _subfolders(folder: str, library: Library) -> list[str]:
+    found: set[str] = set()
+    for root in [*library.user_dirs, LIBRARY_DIR]:
+        base = os.path.join(root, folder)
+        if os.path.isdir(base):
+            found |= {entry for entry in os.listdir(base) if os.path.isdir(os.path.join(base, entry))}
+    return sorted(found)
+
+
+def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: UnitDef,
+                     metadata: DatasetMetadata | None, given: Collection[str],
+                     model_pos: Pos | None) -> list[Diagnostic]:
+    """Put the metadata's ``num_classes`` into ``model`` (the factory's rule); W111 on a silent default."""
+    decl = root.param("num_classes")
+    if decl is None or "num_classes" in given:
+        return []
+    if metadata is None:
+        if "num_classes" in model or decl.default is None:
+            return []
+        return [Diagnostic("W111", f"`num_classes` is not set: vibench uses the template's default "
+                           f"{_json(decl.default)}", model_pos, severity="warning",
+                           found="PHM-Vibench's factory fills it from the dataset metadata table",
+                           hint="pass the experiment's metadata table with `--metadata FILE`, or write "
+                           "`num_classes:` in the `model:` section")]
+    value: Any = dict(metadata.num_classes)
+    if "dict" not in decl.type:  # one classifier: the reference crashes on the factory's mapping
+        if len(value) != 1:
+            raise SpecError([Diagnostic(
+                "E202", f"`{root.name}` has one classifier, but the metadata table has {len(value)} systems",
+                where.get("num_classes", model_pos), expected="`num_classes` an int",
+                found=f"{_json(value)} from {metadata.path}",
+                hint="write `num_classes:` (an int) in the `model:` section, or use an ISFM model, whose heads "
+                "take one class count per system")])
+        value = next(iter(value.values()))
+    before = model.get("num_classes")
+    model["num_classes"] = value
+    where.setdefault("num_classes", model_pos)
+    replaced = f"; it replaces the config's `num_classes: {_json(before)}`, as PHM-Vibench's factory does" \
+        if before is not None and before != value else ""
+    return [Diagnostic("I103", f"`num_classes` is {_json(value)}, from the metadata table{replaced}",
+                       where["num_classes"], severity="note",
+                       found=f"max(Label) + 1 per Dataset_id in {metadata.path}")]
+
+
+def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given: Collection[str],
+                  model_pos: Pos | None) -> tuple[list[Diagnostic], list[Diagnostic]]:
+    """(E221 errors, W112 warnings) for keys the reference needs and the config lacks."""
+    errors: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
+    seen: set[str] = set()
+    for unit in _units(model, root, library):
+        reference = unit.reference.model if unit.reference is not None else None
+        for key in REQUIRED_KEYS.get(reference or "", ()):
+            if key in model or key in given or key in seen:
+                continue
+            seen.add(key)
+            owner = reference.split("/")[-1] if reference else unit.name
+            decls = [d for d in (root.param(key), unit.param(key)) if d is not None]
+            if not decls or (unit.reference is not None and key in unit.reference.ignored_keys):
+                warnings.append(Diagnostic(
+                    "W112", f"`{key}` is missing: PHM-Vibench's {owner} cannot be built without it", model_pos,
+                    severity="warning", found=f"vibench's `{unit.name}` does not read `{key}`",
+                    hint=f"add `{key}:` to the `model:` section if the config must also run in PHM-Vibench"))
+                continue
+            default, source = _default(decls, root, unit)
+            errors.append(Diagnostic(
+                "E221", f"`{key}` is missing: PHM-Vibench's {owner} cannot be built without it", model_pos,
+                expected=f"`{key}: ...` in the `model:` section",
+                found=f"no `{key}`; vibench would use `{key}: {default}` ({source})",
+                hint=f"add `{key}: {default}` to build what vibench would, or the value the experiment means"))
+    return errors, warnings
+
+
+def _units(model: dict[str, Any], root: UnitDef, library: Library) -> list[UnitDef]:
+    """The root template and, recursively, the components its slots (and theirs) hold."""
+    units: list[UnitDef] = []
+    queue, seen = [root], set()
+    while queue and len(units) < 64:
+        unit = queue.pop(0)
+        if unit.qualname in seen:
+            continue
+        seen.add(unit.qualname)
+        units.append(unit)
+        for decl in unit.params:
+            for component in _slot_values(decl, model):
+                try:
+                    found, _ = library.load(library.find(f"{decl.slot}/{component}", None, None), None)
+                except SpecError:
+                    continue  # an unknown component is E214 when the spec is resolved
+                queue.append(found)
+    return units
+
+
+def _slot_values(decl: ParamDecl, model: dict[str, Any]) -> list[str]:
+    if decl.slot is None:
+        return []
+    value = model.get(decl.name, decl.default)
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, str) and v.replace("_", "").isalnum()]
+
+
+def _default(decls: list[ParamDecl], root: UnitDef, unit: UnitDef) -> tuple[str, str]:
+    for decl in decls:
+        if decl.default is not None:
+            owner = root.name if decl is root.param(decl.name) else unit.name
+            return _json(decl.default), f"`{owner}`'s default"
+    return "null", f"`{unit.name}` then uses its own rule"
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (dict, list)) or value is None:
+        return ""
+    text = _json(value)
+    return f", `{text}`" if len(text) <= 60 else ""
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,148 @@
+"""``num_classes`` from PHM-Vibench's dataset metadata table, as its model factory computes it.
+
+PHM-Vibench describes every signal file in one metadata table (``metadata_file`` of an
+experiment's ``data:`` section, an ``.xlsx`` workbook or a CSV file) with, among others, the
+columns ``Dataset_id`` and ``Label``. Its factory then overwrites the config's ``num_classes``
+with ``{str(Dataset_id): max(Label) + 1}`` over all rows of each dataset; this module does the
+same without pandas: CSV through the standard library (comma- or tab-separated, UTF-8 or GBK,
+as PHM-Vibench's reader guesses), a workbook through ``openpyxl`` (the optional extra
+``vibench[metadata]``; imported only when a workbook is read). The compiler stays torch-free.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "metadata.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("Id,Dataset_id,Label\\n1,1,0\\n2,1,3\\n3,2,6\\n4,2,\\n")
+    >>> read_metadata(path).num_classes
+    {'1': 4, '2': 7}
+
+Rows whose ``Label`` is empty or not a number (unlabelled files) are skipped, and so are rows
+without a ``Dataset_id``; a table with no labelled row, or without the two columns, is refused
+with :class:`MetadataError` (the command line reports it as a usage error).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from typing import Any
+
+MAX_METADATA_BYTES = 64 * 1024 * 1024
+"""The most a metadata table may weigh (PHM-Vibench's own tables are a few MiB)."""
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+class MetadataError(ValueError):
+    """A metadata table that cannot be read or lacks what ``num_classes`` needs."""
+
+
+@dataclass(frozen=True)
+class DatasetMetadata:
+    """What vibench takes from a metadata table: the classes of each dataset (system) id."""
+
+    path: str
+    num_classes: dict[str, int]
+
+
+def read_metadata(path: str) -> DatasetMetadata:
+    """``num_classes`` per ``Dataset_id`` of the metadata table at ``path`` (CSV or ``.xlsx``)."""
+    try:
+        size = os.stat(path).st_size
+    except OSError as err:
+        raise MetadataError(f"cannot read the metadata table {path}: {err.strerror or err}") from None
+    if not os.path.isfile(path):
+        raise MetadataError(f"the metadata table {path} is not a regular file")
+    if size > MAX_METADATA_BYTES:
+        raise MetadataError(f"the metadata table {path} is too large ({size:,} bytes; at most {MAX_METADATA_BYTES:,})")
+    if path.lower().endswith(WORKBOOK_SUFFIXES):
+        header, rows = _workbook_rows(path)
+    elif path.lower().endswith(".xls"):
+        raise MetadataError(f"{path}: the old binary .xls format is not read; save the table as .xlsx or .csv")
+    else:
+        header, rows = _csv_rows(path)
+    return DatasetMetadata(path, num_classes_of(header, rows, path))
+
+
+def num_classes_of(header: list[Any], rows: Any, shown: str = "the metadata table") -> dict[str, int]:
+    """``{str(Dataset_id): max(Label) + 1}`` over ``rows`` (sequences in the order of ``header``)."""
+    names = [str(h).strip() if h is not None else "" for h in header]
+    missing = [c for c in ("Dataset_id", "Label") if c not in names]
+    if missing:
+        raise MetadataError(f"{shown} has no column {' or '.join(f'`{c}`' for c in missing)} (its columns: "
+                            f"{', '.join(n for n in names if n)[:300] or 'none'})")
+    dataset_at, label_at = names.index("Dataset_id"), names.index("Label")
+    largest: dict[str, int] = {}
+    for row in rows:
+        if max(dataset_at, label_at) >= len(row):
+            continue
+        dataset, label = _integer(row[dataset_at]), _integer(row[label_at])
+        if dataset is None or label is None:
+            continue
+        key = str(dataset)
+        largest[key] = max(largest.get(key, label), label)
+    if not largest:
+        raise MetadataError(f"{shown} has no row with both a `Dataset_id` and a numeric `Label`")
+    return {key: largest[key] + 1 for key in sorted(largest, key=_id_order)}
+
+
+def _id_order(key: str) -> tuple[int, str]:
+    return (int(key), key) if key.lstrip("-").isdigit() else (0, key)
+
+
+def _integer(value: Any) -> int | None:
+    """An integer cell (1, 1.0, "1", " 1 "), else None (empty, text, NaN, 1.5)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _csv_rows(path: str) -> tuple[list[Any], list[Any]]:
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    for encoding in ("utf-8-sig", "gbk"):  # PHM-Vibench's reader tries UTF-8, then GBK
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        text = raw.decode("latin-1")
+    sample = text[:4096]
+    delimiter = "," if sample.count(",") > sample.count("\t") else "\t"
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, [])
+        return header, list(reader)
+    except csv.Error as err:
+        raise MetadataError(f"{path} is not a readable CSV table: {err}") from None
+
+
+def _workbook_rows(path: str) -> tuple[list[Any], list[Any]]:
+    """The first sheet of a workbook (what ``pandas.read_excel`` reads by default)."""
+    try:
+        import openpyxl
+    except ImportError:
+        raise MetadataError(f"reading {path} needs openpyxl: pip install 'vibench[metadata]' (or save the "
+                            "table as CSV)") from None
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # noqa: BLE001 - openpyxl raises many kinds for a damaged file
+        raise MetadataError(f"{path} is not a readable .xlsx workbook: {type(err).__name__}: {err}"[:400]) from None
+    try:
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = list(next(rows, ()))
+        return header, [tuple(row) for row in rows]
+    finally:
+        workbook.close()

@@ -1,0 +1,86 @@
+"""What PHM-Vibench itself can build: its model registry and the keys its models cannot do without.
+
+Facts about the reference snapshot (github.com/PHMbench/PHM-Vibench at ``6fa64c7``,
+``src/model_factory``) that :mod:`vibench.compiler.phm` needs to tell a user *why* a config
+fails — in vibench and in PHM-Vibench alike — measured by building each reference class with
+one key removed at a time (``scripts/reference.py``):
+
+* :data:`MODELS` — the model files the factory can import, by type (the sub-package);
+* :data:`UNBUILDABLE` — models whose file exists but that the factory cannot build at all;
+* :data:`REQUIRED_KEYS` — the keys a model or ISFM component reads as attributes when it is
+  built (``args.e_layers``), so that a config without them stops PHM-Vibench with an
+  ``AttributeError``. ``num_classes`` is never listed: the factory always sets it from the
+  dataset metadata.
+"""
+
+from __future__ import annotations
+
+REFERENCE_SNAPSHOT = "6fa64c7"
+
+MODELS: dict[str, tuple[str, ...]] = {
+    "CNN": ("AttentionCNN", "MobileNet1D", "MultiScaleCNN", "ResNet1D", "TCN"),
+    "RNN": ("AttentionGRU", "AttentionLSTM", "ConvLSTM", "ResidualRNN", "TransformerRNN"),
+    "Transformer": ("Autoformer", "ConvTransformer", "Informer", "Linformer", "PatchTST", "Transformer_Dummy"),
+    "MLP": ("DenseNetMLP", "Dlinear", "MLPMixer", "ResNetMLP", "gMLP"),
+    "NO": ("DeepONet", "FNO", "GraphNO", "NeuralODE", "WaveletNO"),
+    "X_model": ("MWA_CNN", "TSPN"),
+    "ISFM": ("M_01_ISFM", "M_02_ISFM", "M_02_ISFM_heterogeneous_batch", "M_03_ISFM"),
+    "ISFM_Prompt": ("M_02_ISFM_Prompt",),
+}
+"""``type`` -> the ``name`` values whose module ``src/model_factory/<type>/<name>.py`` defines ``Model``."""
+
+UNBUILDABLE: dict[str, str] = {
+    "Transformer/Transformer_Dummy": "its module imports `register_model` from the factory package, which defines "
+    "no such name, so the factory's import fails",
+}
+"""Reference models that exist as files but that PHM-Vibench cannot build, with why."""
+
+_COMPOSITE = ("embedding", "backbone", "task_head")
+
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    # ISFM composites and components (built from the one `model:` namespace).
+    "ISFM/M_01_ISFM": _COMPOSITE,
+    "ISFM/M_02_ISFM": _COMPOSITE,
+    "ISFM/M_03_ISFM": _COMPOSITE,
+    "ISFM/E_01_HSE": ("output_dim", "num_patches", "patch_size_L", "patch_size_C"),
+    "ISFM/E_02_HSE_v2": ("num_patches", "patch_size_L", "hidden_dim", "c_dim"),
+    "ISFM/B_01_basic_transformer": ("output_dim", "num_heads", "num_layers"),
+    "ISFM/B_03_FITS": ("patch_size_C",),
+    "ISFM/B_04_Dlinear": ("output_dim", "num_patches"),
+    "ISFM/B_05_Mamba": ("output_dim",),
+    "ISFM/B_06_TimesNet": ("output_dim", "e_layers", "d_ff"),
+    "ISFM/B_07_TSMixer": ("d_model", "e_layers", "dropout", "seq_len", "enc_in"),
+    "ISFM/B_08_PatchTST": ("output_dim", "num_heads", "e_layers", "d_ff", "dropout", "activation", "factor"),
+    "ISFM/B_09_FNO": ("output_dim",),
+    "ISFM/H_01_Linear_cla": ("output_dim",),
+    "ISFM/H_02_distance_cla": ("output_dim",),
+    "ISFM/H_03_Linear_pred": ("output_dim", "num_patches"),
+    "ISFM/H_09_multiple_task": ("output_dim", "num_patches"),
+    "ISFM/MultiTaskHead": ("output_dim", "num_patches"),
+    # The classic families read `args.input_dim` (every other key through getattr with a default).
+    **{f"{family}/{name}": ("input_dim",) for family, names in MODELS.items() if family in ("CNN", "RNN", "Transformer")
+       for name in names},
+    **{f"MLP/{name}": ("input_dim",) for name in ("DenseNetMLP", "MLPMixer", "ResNetMLP", "gMLP")},
+    **{f"NO/{name}": ("input_dim",) for name in MODELS["NO"]},
+}
+"""Reference model (``reference.model`` of a template) -> keys it cannot be built without."""
+
+
+def why_not_buildable(kind: str, name: str) -> str | None:
+    """Why PHM-Vibench's factory cannot build ``kind/name`` (None when it can, as far as is known)."""
+    if kind not in MODELS:
+        return (f"PHM-Vibench has no model type `{kind}` either: its factory imports "
+                f"`src.model_factory.{kind}.{name}`, and there is no package `{kind}`")
+    if name not in MODELS[kind]:
+        return (f"PHM-Vibench has no model `{kind}/{name}` either: there is no "
+                f"`src/model_factory/{kind}/{name}.py` for its factory to import")
+    reason = UNBUILDABLE.get(f"{kind}/{name}")
+    return f"PHM-Vibench cannot build `{kind}/{name}` either: {reason}" if reason else None
+
+
+def type_for_name(name: str) -> str | None:
+    """The reference type that holds a model called ``name`` (``M_01_ISFM`` -> ``ISFM``), if any."""
+    for kind, names in MODELS.items():
+        if name in names:
+            return kind
+    return None
