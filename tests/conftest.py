@@ -24,6 +24,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# Models that the tests build go to a cache folder of this run (subprocesses inherit it), not the
+# user's: the suite neither fills ~/.cache nor depends on what an earlier run left there.
+if "VIBENCH_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["VIBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="vibench-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["VIBENCH_CACHE_DIR"], True)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from the current emitter")

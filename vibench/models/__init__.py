@@ -1,16 +1,23 @@
 """The modules of models that :func:`vibench.build` compiled, importable by name.
 
-``vibench.build`` writes each compiled model.py into the user cache folder as
-``vibench/models/m_<hash>.py`` (see :mod:`vibench.runtime.cache`); this package's ``__path__`` is
-that folder, so a model saved whole with ``torch.save(model)`` loads in another process with
-``torch.load(path, weights_only=False)`` as long as vibench is installed and the cache file is
-there. (``model.state_dict()`` with the emitted model.py, or with ``vibench.build`` of the same spec,
-is the portable way.)
+``vibench.build`` writes each compiled model.py into the user cache folder as ``m_<key>.py`` (see
+:mod:`vibench.runtime.cache`) and imports it as ``vibench.models.m_<key>``, so a model saved whole
+with ``torch.save(model)`` loads in another process with ``torch.load(path, weights_only=False)`` as
+long as vibench is installed and the cache file is there. (``model.state_dict()`` with the emitted
+model.py, or with ``vibench.build`` of the same spec, is the portable way.)
+
+The modules are found by :class:`_CacheFinder`, which goes straight to the file its name gives. The
+path-based finder would list the folder instead, again after every write: with 100,000 entries one
+listing took 27 ms, paid by every build that compiled (measured, 12-03).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from importlib.machinery import ModuleSpec
+from typing import Any
 
 
 def cache_dir() -> str:
@@ -22,4 +29,21 @@ def cache_dir() -> str:
     return os.path.join(base, "vibench", "models")
 
 
-__path__ = [cache_dir()]
+class _CacheFinder:
+    """Finds ``vibench.models.m_<hex>`` at ``<cache_dir()>/m_<hex>.py``, and nothing else."""
+
+    @classmethod
+    def find_spec(cls, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        prefix = __name__ + ".m_"
+        if not name.startswith(prefix) or not all(ch in "0123456789abcdefp" for ch in name[len(prefix):]):
+            return None
+        file = os.path.join(cache_dir(), name[len(__name__) + 1:] + ".py")
+        if not os.path.isfile(file):
+            return None
+        return importlib.util.spec_from_file_location(name, file)
+
+
+if not any(finder is _CacheFinder or type(finder).__name__ == "_CacheFinder" for finder in sys.meta_path):
+    sys.meta_path.insert(0, _CacheFinder)  # type: ignore[arg-type]
+
+__path__: list[str] = []  # nothing here is found by listing a folder

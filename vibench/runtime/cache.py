@@ -10,10 +10,14 @@ Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`
 keeps them in memory only): ``m_<key>.py`` is the emitted model.py, imported as
 ``vibench.models.m_<key>`` so that pickled models name a real module, and ``m_<key>.json`` its
 dependencies. Files are written atomically; an unwritable folder only disables the disk level.
+
+The folder keeps the :data:`MAX_ENTRIES` most recently used entries (``VIBENCH_CACHE_MAX``): a hit
+marks its entry used, and a store past the limit removes the least recently used ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -28,6 +32,8 @@ from typing import Any
 from vibench._version import __version__
 
 PACKAGE = "vibench.models"
+MAX_ENTRIES = 1000
+"""Default for ``VIBENCH_CACHE_MAX``: how many compiled models the cache folder keeps."""
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,12 @@ def lookup(k: str) -> Entry | None:
     if not isinstance(meta, dict) or any(_file_hash(p) != h for p, h in meta.get("files", {}).items()):
         return None
     try:
-        _point_package_at(folder)
         module = importlib.import_module(f"{PACKAGE}.m_{k}")
     except Exception:  # noqa: BLE001 - a damaged entry is a miss; the build compiles again
         sys.modules.pop(f"{PACKAGE}.m_{k}", None)
         return None
+    with contextlib.suppress(OSError):
+        os.utime(meta_path)  # recently used: the last to be evicted
     entry = Entry(module, str(meta.get("class")))
     _memory[k] = entry
     return entry
@@ -131,19 +138,37 @@ def _store_on_disk(k: str, source: str, class_name: str, files: set[str]) -> typ
         _write(os.path.join(folder, f"m_{k}.py"), source)
         meta = {"class": class_name, "vibench": __version__, "files": {p: _file_hash(p) for p in sorted(files)}}
         _write(os.path.join(folder, f"m_{k}.json"), json.dumps(meta, indent=1))
-        importlib.invalidate_caches()
-        _point_package_at(folder)
+        _evict(folder, f"m_{k}")
+        sys.modules.pop(f"{PACKAGE}.m_{k}", None)  # an older compilation under this key (a template changed)
         return importlib.import_module(f"{PACKAGE}.m_{k}")
     except (OSError, ImportError):
         return None
 
 
-def _point_package_at(folder: str) -> None:
-    """``vibench.models`` imports from the current cache folder (it may change, e.g. in tests)."""
-    import vibench.models
+def max_entries() -> int:
+    try:
+        return max(1, int(os.environ.get("VIBENCH_CACHE_MAX", MAX_ENTRIES)))
+    except ValueError:
+        return MAX_ENTRIES
 
-    if vibench.models.__path__[:1] != [folder]:
-        vibench.models.__path__[:] = [folder]
+
+def _evict(folder: str, keep: str) -> None:
+    """Remove the least recently used entries beyond :func:`max_entries` (never ``keep``)."""
+    limit = max_entries()
+    used: list[tuple[int, str]] = []
+    with os.scandir(folder) as it:
+        for item in it:
+            stem, ext = os.path.splitext(item.name)
+            if ext == ".json" and stem.startswith("m_") and stem != keep:
+                with contextlib.suppress(OSError):
+                    used.append((item.stat().st_mtime_ns, stem))
+    excess = len(used) + 1 - limit
+    if excess <= 0:
+        return
+    for _, stem in sorted(used)[:excess]:
+        for ext in (".json", ".py"):  # the metadata first: a .py without it is never used
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, stem + ext))
 
 
 def _write(path: str, text: str) -> None:

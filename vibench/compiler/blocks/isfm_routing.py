@@ -120,8 +120,12 @@ class SystemRouter(nn.Module):
         self.heads = nn.ModuleDict(heads)
         self.in_features = in_features
         self.out_features = out_features
+        self.only = next(iter(heads)) if len(heads) == 1 else ""  # one head: eager mode just runs it
 
     def forward(self, x: torch.Tensor, system_id: torch.Tensor | None = None) -> torch.Tensor:
+        if not torch.jit.is_scripting():
+            if self.only and not torch.compiler.is_compiling():
+                return self._one(x, system_id)
         out = x.new_full(list(x.shape[:-1]) + [self.out_features], float("nan"))
         rows = [-1] + [1] * (x.dim() - 1)  # a [B] mask broadcast over the other dimensions
         known = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
@@ -139,6 +143,17 @@ class SystemRouter(nn.Module):
         if torch.jit.is_scripting() or not torch.compiler.is_compiling():
             self._check(known, routed)
         return out
+
+    def _one(self, x: torch.Tensor, system_id: torch.Tensor | None) -> torch.Tensor:
+        if system_id is not None and not bool((system_id == int(self.only)).all()):
+            raise ValueError("SystemRouter: system_id holds an id that has no head")
+        if x.shape[-1] != self.in_features[self.only]:
+            raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
+        y = self.heads[self.only](x)
+        missing = self.out_features - y.shape[-1]
+        if missing > 0:
+            y = torch.cat([y, y.new_full(list(y.shape[:-1]) + [missing], float("-inf"))], dim=-1)
+        return y
 
     def _check(self, known: torch.Tensor, routed: torch.Tensor) -> None:
         if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)

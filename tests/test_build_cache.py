@@ -1,0 +1,130 @@
+"""vibench.build's cache of compiled models: a second build of the same spec compiles nothing, in
+this process (memory) or another (the cache folder); a changed template is compiled again; models
+saved whole load in another process; the folder keeps a bounded number of entries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import vibench
+from vibench.compiler import pipeline
+from vibench.runtime import cache
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = """vibench: 1
+name: Cached
+params: {width: {type: int, default: 8}}
+inputs: {x: {shape: [B, 4, L]}}
+nodes:
+  conv: {block: conv1d, in: x, out_channels: "${width}", kernel_size: 3, padding: 1}
+outputs: {y: conv}
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    where = tmp_path / "cache"
+    monkeypatch.setenv("VIBENCH_CACHE_DIR", str(where))
+    monkeypatch.setattr(cache, "_memory", {})
+    return where
+
+
+@pytest.fixture
+def compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real = pipeline.compile_source
+
+    def counting(program):  # type: ignore[no-untyped-def]
+        seen.append(program.root.name)
+        return real(program)
+
+    monkeypatch.setattr(pipeline, "compile_source", counting)
+    return seen
+
+
+def _run(code: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VIBENCH_CACHE_DIR": str(folder), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_a_second_build_compiles_nothing(folder: Path, compilations: list[str]) -> None:
+    first = vibench.build(text=SPEC)
+    second = vibench.build(text=SPEC)
+    assert compilations == ["Cached"]
+    assert type(first) is type(second)
+    assert type(first).__module__.startswith("vibench.models.m_")
+    assert (folder / (type(first).__module__.rsplit(".", 1)[1] + ".py")).is_file()
+
+
+def test_other_parameters_are_another_entry(folder: Path, compilations: list[str]) -> None:
+    narrow, wide = vibench.build(text=SPEC), vibench.build(text=SPEC, width=16)
+    assert compilations == ["Cached", "Cached"]
+    assert narrow.conv.out_channels == 8 and wide.conv.out_channels == 16
+
+
+def test_another_process_uses_the_cache_folder(folder: Path) -> None:
+    vibench.build(text=SPEC)
+    result = _run(f"""
+        import vibench
+        from vibench.compiler import pipeline
+        def refuse(program):
+            raise AssertionError("compiled again")
+        pipeline.compile_source = refuse
+        model = vibench.build(text={SPEC!r})
+        print(type(model).__module__)
+    """, folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().startswith("vibench.models.m_")
+
+
+def test_a_model_saved_whole_loads_in_another_process(folder: Path, tmp_path: Path) -> None:
+    model = vibench.build(text=SPEC).eval()
+    x = torch.randn(2, 4, 16)
+    torch.save({"model": model, "x": x, "y": model(x).detach()}, tmp_path / "whole.pt")
+    result = _run(f"""
+        import torch
+        saved = torch.load({str(tmp_path / "whole.pt")!r}, weights_only=False)
+        print(bool(torch.equal(saved["model"](saved["x"]), saved["y"])))
+    """, folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "True"
+
+
+def test_a_changed_template_is_compiled_again(folder: Path, compilations: list[str], tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(SPEC, encoding="utf-8")
+    user = "vibench: 1\nname: User\nextends: base.yaml\nwith: {width: 4}\n"
+    (tmp_path / "user.yaml").write_text(user, encoding="utf-8")
+    vibench.build(str(tmp_path / "user.yaml"))
+    vibench.build(str(tmp_path / "user.yaml"))
+    assert len(compilations) == 1
+    base.write_text(SPEC.replace("kernel_size: 3, padding: 1", "kernel_size: 5, padding: 2"), encoding="utf-8")
+    cache._memory.clear()
+    rebuilt = vibench.build(str(tmp_path / "user.yaml"))
+    assert len(compilations) == 2
+    assert rebuilt.conv.kernel_size == (5,)
+
+
+def test_the_folder_keeps_the_most_recently_used_entries(folder: Path, compilations: list[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIBENCH_CACHE_MAX", "3")
+    stem = {}
+    for width in (1, 2, 3):
+        stem[width] = type(vibench.build(text=SPEC, width=width)).__module__.rsplit(".", 1)[1]
+    for age, width in enumerate((1, 2, 3)):  # used in this order, width 1 first
+        os.utime(folder / f"{stem[width]}.json", ns=(age + 1, age + 1))
+    cache._memory.clear()
+    vibench.build(text=SPEC, width=1)  # a hit: width 1 is now the most recently used
+    assert len(compilations) == 3
+    stem[4] = type(vibench.build(text=SPEC, width=4)).__module__.rsplit(".", 1)[1]
+    kept = sorted(p.stem for p in folder.glob("m_*.json"))
+    assert kept == sorted([stem[1], stem[3], stem[4]])
+    assert sorted(p.stem for p in folder.glob("m_*.py")) == kept
