@@ -124,8 +124,10 @@ class SystemRouter(nn.Module):
 
     def forward(self, x: torch.Tensor, system_id: torch.Tensor | None = None) -> torch.Tensor:
         if not torch.jit.is_scripting():
-            if self.only and not torch.compiler.is_compiling():
-                return self._one(x, system_id)
+            if self.only and not torch.compiler.is_compiling():  # one head in eager mode: just run it
+                mine = x.new_ones(1, dtype=torch.bool) if system_id is None else system_id == int(self.only)
+                self._check(mine, mine & (x.shape[-1] == self.in_features[self.only]))
+                return self._pad(self.heads[self.only](x))
         out = x.new_full(list(x.shape[:-1]) + [self.out_features], float("nan"))
         rows = [-1] + [1] * (x.dim() - 1)  # a [B] mask broadcast over the other dimensions
         known = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
@@ -135,21 +137,12 @@ class SystemRouter(nn.Module):
             known = known | mine
             if x.shape[-1] == self.in_features[key]:
                 routed = routed | mine
-                y = head(x)
-                missing = self.out_features - y.shape[-1]
-                if missing > 0:
-                    y = torch.cat([y, y.new_full(list(y.shape[:-1]) + [missing], float("-inf"))], dim=-1)
-                out = torch.where(mine.view(rows), y, out)
+                out = torch.where(mine.view(rows), self._pad(head(x)), out)
         if torch.jit.is_scripting() or not torch.compiler.is_compiling():
             self._check(known, routed)
         return out
 
-    def _one(self, x: torch.Tensor, system_id: torch.Tensor | None) -> torch.Tensor:
-        if system_id is not None and not bool((system_id == int(self.only)).all()):
-            raise ValueError("SystemRouter: system_id holds an id that has no head")
-        if x.shape[-1] != self.in_features[self.only]:
-            raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
-        y = self.heads[self.only](x)
+    def _pad(self, y: torch.Tensor) -> torch.Tensor:
         missing = self.out_features - y.shape[-1]
         if missing > 0:
             y = torch.cat([y, y.new_full(list(y.shape[:-1]) + [missing], float("-inf"))], dim=-1)
