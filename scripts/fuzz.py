@@ -228,8 +228,8 @@ def run_mutations(args: argparse.Namespace, report: Report, workers: list[Worker
                                         "nondeterminism:hashseed"))
         case = f"mutation {i} of {shown} ({'; '.join(mutant.operators)})"[:400]
         for finding in findings:
-            report.add(finding, Example(finding, "static", mutant.text, case, mutant.path, mutant.params,
-                                        origin=mutant.origin), log)
+            report.add(finding, Example(finding, "static", mutant.text, case, mutant.path, origin=mutant.origin,
+                                        params=mutant.params), log)
         if (i + 1) % args.progress == 0 or i + 1 == args.mutations:
             rate = (i + 1) / (time.perf_counter() - start)
             print(f"  mutations {i + 1}/{args.mutations}  {rate:.1f}/s  findings {sum(report.kinds.values())}",

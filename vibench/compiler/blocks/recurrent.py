@@ -52,24 +52,26 @@ class _Recurrent(Block):
         state = TensorType((p.num_layers * dirs, b, p.hidden_size), t.dtype)
         return [out] + [state] * (len(self.outputs) - 1)
 
-    def _layer_inputs(self, p: RecurrentParams) -> list[int]:
+    def _layer_inputs(self, p: RecurrentParams) -> list[tuple[int, int]]:
+        """(input width, how many layers have it): the first layer reads the input, the others the
+        previous layer's output. Counted, not listed: num_layers is bounded only by the budget."""
         assert p.input_size is not None
         dirs = 2 if p.bidirectional else 1
-        return [p.input_size] + [p.hidden_size * dirs] * (p.num_layers - 1)
+        return [(p.input_size, 1), (p.hidden_size * dirs, p.num_layers - 1)]
 
     def param_count(self, p: RecurrentParams, ins: list[TensorType]) -> int:
         dirs = 2 if p.bidirectional else 1
         rows = self.gates * p.hidden_size
         total = 0
-        for width in self._layer_inputs(p):
-            total += dirs * (rows * (width + p.hidden_size) + (2 * rows if p.bias else 0))
+        for width, layers in self._layer_inputs(p):
+            total += layers * dirs * (rows * (width + p.hidden_size) + (2 * rows if p.bias else 0))
         return total
 
     def flops(self, p: RecurrentParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         dirs = 2 if p.bidirectional else 1
         b, length, _ = ins[0].shape
         rows = self.gates * p.hidden_size
-        per_step = sum(2 * rows * (width + p.hidden_size) + 4 * rows for width in self._layer_inputs(p))
+        per_step = sum(n * (2 * rows * (width + p.hidden_size) + 4 * rows) for width, n in self._layer_inputs(p))
         return b * length * dirs * per_step
 
     def init_code(self, p: RecurrentParams) -> Code:
