@@ -10,6 +10,7 @@ from vibench.compiler.blocks.base import NUMERIC_DTYPES, Block, ShapeContext, no
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
+from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, fmt_shape
 from vibench.schemas.blocks import BlockParams, NoParams
@@ -25,7 +26,8 @@ class SplitParams(BlockParams):
 
 
 class ChunkParams(BlockParams):
-    chunks: int = Field(ge=1, description="Number of equal pieces (the dimension must divide by it).")
+    chunks: int = Field(ge=1, le=MAX_FOR_EACH,
+                        description="Number of equal pieces (the dimension must divide by it; one output each).")
     dim: int = Field(-1, description="Dimension to split.")
 
 
