@@ -271,6 +271,7 @@ def test_a_phm_vibench_isfm_config_maps_and_reports_ignored_keys() -> None:
   output_dim: 128
   num_patches: 32
   patch_size_L: 128
+  patch_size_C: 1
   use_prompt: false
   weights_path: ckpt.pt
   outptu_dim: 3
