@@ -4,6 +4,14 @@ Pre: a UnitDef from ``resolve``. Post: the same UnitDef with its nodes in topolo
 broken by spec order), or a SpecError: unknown references (E401, with "did you mean"), a cycle
 (E402, the cycle path shown), nodes that reach no output (E403), names used twice (E404).
 Ports are checked later, when each node's block is known (E405).
+
+Where every node reads only nodes written before it (how specs are written), the spec order is
+already the answer: it is a topological order, it is the one ties-by-spec-order gives, and there
+is no cycle; which nodes reach an output is then one backward sweep. networkx is imported and used
+only when some node reads a later one (to order the graph, find and report a cycle). Measured:
+``import networkx`` is 180 ms of a cold ``--check`` whose whole budget is about 575 ms (0.25x
+``import torch``), and on a 10,000-node chain its DiGraph + ``is_directed_acyclic_graph`` +
+``ancestors`` + ``lexicographical_topological_sort`` took 190 ms, the sweep 15 ms.
 """
 
 from __future__ import annotations
@@ -11,13 +19,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
-from vibench.compiler.ir import UnitDef
+from vibench.compiler.ir import NodeDef, UnitDef
 
 
 def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef:
     """Check one unit's graph and return it with its nodes topologically ordered."""
-    import networkx as nx
-
     diags = Collector(sources=sources or {})
     inputs = {i.name for i in unit.inputs}
     nodes = {n.name: n for n in unit.nodes}
@@ -27,18 +33,19 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
             diags.add(Diagnostic("E404", f"node `{n.name}` has the name of an input of {where}", n.pos, node=n.name,
                                  hint="rename the node; inputs and nodes share one namespace"))
     known = inputs | set(nodes)
-    graph = nx.DiGraph()
-    for name in nodes:  # add_node: add_nodes_from tries to unpack each 2-letter name as (node, attrs)
-        graph.add_node(name)
+    edges: list[tuple[str, str]] = []
+    forward = True  # every node reads only nodes written before it
     for n in unit.nodes:
         for _, ref in n.inputs:
-            if ref.node not in known:
+            source = nodes.get(ref.node)
+            if source is not None:
+                edges.append((ref.node, n.name))
+                forward = forward and source.index < n.index
+            elif ref.node not in known:
                 diags.add(Diagnostic("E401", f"node `{n.name}` reads unknown value `{ref.node}`", ref.pos,
                                      node=n.name, span=len(str(ref)),
                                      hint=suggest(ref.node, known) or f"names defined in {where}: "
                                      + ", ".join(f"`{k}`" for k in sorted(known))))
-            elif ref.node in nodes:
-                graph.add_edge(ref.node, n.name)
             elif ref.port is not None:
                 diags.add(Diagnostic("E405", f"input `{ref.node}` has no ports; `{ref}` is not a value", ref.pos,
                                      node=n.name, hint=f"read the input as `{ref.node}`"))
@@ -53,6 +60,40 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
         diags.add(Diagnostic("E103", f"{where} has no outputs", unit.pos, hint="add `outputs: {name: node}`"))
     diags.raise_if_any()
 
+    forward = forward and len(nodes) == len(unit.nodes) and all(
+        n.index < m.index for n, m in zip(unit.nodes, unit.nodes[1:], strict=False))
+    if forward:
+        live = _live_in_order(unit, nodes)
+        order = None
+    else:
+        live, order = _analyse(unit, nodes, edges, where, sources)
+    for n in unit.nodes:
+        if n.name not in live:
+            diags.add(Diagnostic("E403", f"node `{n.name}` does not lead to any output of {where}", n.pos, node=n.name,
+                                 hint="use its value, list it under `outputs:`, or remove it"))
+    diags.raise_if_any()
+    return replace(unit, nodes=unit.nodes if order is None else tuple(nodes[name] for name in order))
+
+
+def _live_in_order(unit: UnitDef, nodes: dict[str, NodeDef]) -> set[str]:
+    """The nodes that lead to an output, for nodes that read only earlier nodes: one sweep from the
+    last node back (a node is live when an output or a live node reads it)."""
+    live = {out.ref.node for out in unit.outputs if out.ref.node in nodes}
+    for n in reversed(unit.nodes):
+        if n.name in live:
+            live.update(ref.node for _, ref in n.inputs if ref.node in nodes)
+    return live
+
+
+def _analyse(unit: UnitDef, nodes: dict[str, NodeDef], edges: list[tuple[str, str]], where: str,
+             sources: dict[str, str] | None) -> tuple[set[str], list[str]]:
+    """Liveness and topological order (ties by spec order) with networkx; E402 for a cycle."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for name in nodes:  # add_node: add_nodes_from tries to unpack each 2-letter name as (node, attrs)
+        graph.add_node(name)
+    graph.add_edges_from(edges)
     if not nx.is_directed_acyclic_graph(graph):
         cycle = nx.find_cycle(graph)
         path = [u for u, _ in cycle] + [cycle[0][0]]
@@ -64,17 +105,10 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
                                     found=" -> ".join(path),
                                     hint="a model is a DAG: one of these edges must read an earlier value")],
                         sources)
-
     live: set[str] = set()
     for out in unit.outputs:
         if out.ref.node in nodes:
             live.add(out.ref.node)
             live |= nx.ancestors(graph, out.ref.node)
-    for n in unit.nodes:
-        if n.name not in live:
-            diags.add(Diagnostic("E403", f"node `{n.name}` does not lead to any output of {where}", n.pos, node=n.name,
-                                 hint="use its value, list it under `outputs:`, or remove it"))
-    diags.raise_if_any()
-
     order = list(nx.lexicographical_topological_sort(graph, key=lambda name: nodes[name].index))
-    return replace(unit, nodes=tuple(nodes[name] for name in order))
+    return live, order

@@ -1,12 +1,7 @@
-"""The built-in block catalogue. Importing this package registers every block.
+"""The built-in block catalogue: one module per block family, each defining blocks with ``@register``.
 
-Every module in this package except ``base`` defines blocks with ``@register``; they are imported
-in name order, so adding a file adds its blocks (no list to keep in sync).
+Importing this package imports no block module: :mod:`vibench.compiler.registry` imports the one
+module that defines a block when the block is first looked up (through the generated index
+``_index.py``), and every module when the whole catalogue is listed. Adding a file adds its blocks
+(no list to keep by hand); refresh the index with ``python -m vibench.compiler.registry``.
 """
-
-import importlib
-import pkgutil
-
-for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if _module != "base":
-        importlib.import_module(f"{__name__}.{_module}")
