@@ -3,7 +3,8 @@
 #                synthetic vibration batch and print a shape/parameter summary
 #   make test  - set up .venv if needed and run the whole test suite (CI runs this)
 # Other targets: env, bench, golden (refresh golden files), schema (refresh the JSON Schema),
-# parity-table and isfm-matrix (refresh the README's generated tables), lint, reference (install
+# parity-table and isfm-matrix (refresh the README's generated tables), docs (refresh docs/blocks.md and
+# docs/templates.md from the registry and the library), lint, reference (install
 # what PHM-Vibench's model files import and check the checkout at REFERENCE, for
 # scripts/record_reference_values.py), fuzz (the differential campaign, scripts/fuzz.py: FUZZ_VALID
 # generated specs and FUZZ_MUTATIONS mutated shipped specs with FUZZ_SEED; report in build/fuzz).
@@ -15,7 +16,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | ck
 REFERENCE ?= .reference/PHM-Vibench
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: run test env bench golden schema parity-table isfm-matrix backend-table lint reference fuzz clean
+.PHONY: run test env bench golden schema parity-table isfm-matrix backend-table docs lint reference fuzz clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +26,10 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
+# Byte-compile vibench as `pip install` does for an installed package (PYTHONDONTWRITEBYTECODE=1 here
+# would otherwise make every run compile vibench's own modules again; compileall redoes changed files only).
 env: $(STAMP)
+	$(BIN)/python -m compileall -q vibench
 
 run: $(STAMP)
 	$(BIN)/python examples/run_demo.py
@@ -36,7 +40,7 @@ test: $(STAMP)
 # Every benchmark runs even when another misses its target or fails; the last lines list each one's
 # exit status. benchmarks/forward.py compares with the PHM-Vibench checkout at REFERENCE when there is
 # one (otherwise it prints vibench's own figures and says the comparison was skipped).
-BENCHMARKS = startup.py scale.py editor_latency.py \
+BENCHMARKS = startup.py scale.py editor_latency.py lsp_latency.py \
 	"forward.py $(if $(wildcard $(REFERENCE)/src/model_factory/model_factory.py),--reference $(REFERENCE))"
 bench: $(STAMP)
 	@status=0; report=; \
@@ -59,6 +63,9 @@ parity-table: $(STAMP)
 
 backend-table: $(STAMP)
 	$(BIN)/python scripts/backend_table.py
+
+docs: $(STAMP)
+	VIBENCH_SPEC_PATH= $(BIN)/python scripts/reference_docs.py
 
 isfm-matrix: $(STAMP)
 	$(BIN)/python scripts/isfm_matrix.py

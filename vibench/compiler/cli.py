@@ -1,10 +1,11 @@
 """``vibench-compile``: the command line.
 
     vibench-compile SPEC [-o OUT] [--check] [--set KEY=VALUE ...] [--input NAME=DIMS ...]
-                    [--summary] [--graph OUT.mmd|OUT.dot] [--format text|json] [--spec-path DIR ...]
+                    [--summary] [--graph OUT.html|.svg|.png|.dot|.mmd] [--depth N] [--format text|json]
+                    [--spec-path DIR ...]
                     [--max-nodes N] [--max-params N] [--metadata FILE]
                     [--weights CKPT [--weights-prefix PREFIX] [--trust-checkpoint]]
-    vibench-compile --list | --blocks
+    vibench-compile --list [TEMPLATE] | --blocks [BLOCK]
     vibench-compile schema [-o FILE] [--template NAME] [--spec-path DIR ...]
 
 Exit codes: 0 success, 1 the spec has errors, 2 usage errors (bad flags, unreadable paths, an
@@ -61,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="bind an input's dimensions, e.g. x=32,1,1024 (checks constraints, fixes symbols)")
     p.add_argument("--summary", action="store_true", help="print each node's output shape, parameters and FLOPs")
     p.add_argument("--graph", metavar="OUT",
-                   help="write the graph as Mermaid (.mmd/.md) or Graphviz DOT (.dot/.gv), only when the spec compiles")
+                   help="write the graph, only when the spec compiles: a self-contained page (.html), SVG or PNG "
+                   "(.svg/.png, needs Graphviz's dot), Graphviz DOT (.dot/.gv) or Mermaid (.mmd/.md)")
+    p.add_argument("--depth", type=_depth, default=0, metavar="N",
+                   help="with --summary and --graph: expand composite nodes N levels deep (default 0; the .html "
+                   "page starts there and expands or collapses on click)")
     p.add_argument("--max-nodes", type=_positive, metavar="N",
                    help="most nodes a model may have after expansion (default 100,000)")
     p.add_argument("--max-params", type=_positive, metavar="N",
@@ -80,8 +85,12 @@ def _parser() -> argparse.ArgumentParser:
                    "checkpoints keep hyper-parameters that weights_only refuses)")
     p.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",
                    help="extra folder to search for `extends:` and block references (also VIBENCH_SPEC_PATH)")
-    p.add_argument("--list", action="store_true", help="list the spec library's templates and exit")
-    p.add_argument("--blocks", action="store_true", help="list the block catalogue and exit")
+    p.add_argument("--list", nargs="?", const="", default=None, metavar="NAME",
+                   help="list the spec library's templates, or show one template's parameters, interface, slots "
+                   "and an example (--list cnn/ResNet1D), and exit")
+    p.add_argument("--blocks", nargs="?", const="", default=None, metavar="NAME",
+                   help="list the block catalogue, or show one block's parameters, ports, shape rule and an example "
+                   "(--blocks conv1d), and exit")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
 
@@ -93,6 +102,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got `{_clip(text)}`") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of levels (0 or more), got `{_clip(text)}`") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of levels (0 or more), got {value}")
     return value
 
 
@@ -142,18 +161,14 @@ def _compile(ns: argparse.Namespace) -> int:
 
         print(f"vibench-compile {__version__}")
         return EXIT_OK
-    if ns.list:
-        from vibench.compiler.library_index import list_templates
-
-        print(list_templates())
-        return EXIT_OK
-    if ns.blocks:
-        print(_list_blocks())
-        return EXIT_OK
+    if ns.list is not None or ns.blocks is not None:
+        return _reference(ns)
     if not ns.spec:
         raise UsageError("no spec given")
     if ns.check and ns.output:
         raise UsageError("--check writes nothing; drop -o or --check")
+    if ns.depth and not (ns.summary or ns.graph):
+        raise UsageError("--depth expands composites in --summary and --graph; give one of them")
     path = _spec_path(ns.spec, ns.spec_path)
     params, shown = _parse_sets(ns.sets)
     metadata = _read_metadata(ns.metadata)
@@ -166,8 +181,7 @@ def _compile(ns: argparse.Namespace) -> int:
     targets = {f"{flag} {_clip(out)}": output_target(out, flag)
                for flag, out in (("-o", ns.output if to_file else None), ("--graph", ns.graph),
                                  ("--weights", weights_path)) if out is not None}
-    if ns.graph and not ns.graph.lower().endswith(GRAPH_SUFFIXES):
-        raise UsageError(f"--graph {_clip(ns.graph)}: use a .mmd, .md, .dot or .gv file name")
+    _check_graph_target(ns.graph)
     if len(set(targets.values())) < len(targets):
         raise UsageError("-o and --graph name the same file")
     refuse_inputs(targets, {os.path.realpath(path)} | ({os.path.realpath(ns.weights)} if ns.weights else set()))
@@ -201,9 +215,12 @@ def _compile(ns: argparse.Namespace) -> int:
             print(warning.render(sources) + "\n", file=sys.stderr)
     graph = None
     if ns.graph:
-        from vibench.compiler.report import graph_text
+        from vibench.compiler.render import RenderError, graph_output
 
-        graph = graph_text(program, ns.graph)
+        try:
+            graph = graph_output(program, ns.graph, ns.depth)
+        except RenderError as err:
+            raise UsageError(f"--graph {_clip(ns.graph)}: {err}") from None
     report_needed = ns.check or ns.summary or ns.format == "json"
     if source is not None:
         if to_file:
@@ -219,15 +236,26 @@ def _compile(ns: argparse.Namespace) -> int:
 
         written = ns.output if to_file else None
         if ns.format == "json":
-            print(json.dumps(check_report_json(program, summary=ns.summary, written=written), indent=2))
+            report = check_report_json(program, summary=ns.summary, written=written, depth=ns.depth)
+            print(json.dumps(report, indent=2))
         elif to_file or ns.check or (ns.graph and source is None):
-            print(check_report(program, summary=ns.summary, written=written))
+            print(check_report(program, summary=ns.summary, written=written, depth=ns.depth))
         else:
-            print(check_report(program, summary=ns.summary, written=None), file=sys.stderr)
+            print(check_report(program, summary=ns.summary, written=None, depth=ns.depth), file=sys.stderr)
     return EXIT_OK
 
 
-GRAPH_SUFFIXES = (".mmd", ".mermaid", ".md", ".dot", ".gv")
+def _check_graph_target(graph: str | None) -> None:
+    """A --graph name with a known suffix; for .svg/.png, Graphviz's dot on PATH (checked before compiling)."""
+    if graph is None:
+        return
+    from vibench.compiler.render import DOT_SUFFIXES, GRAPH_SUFFIXES, dot_binary, missing_dot_message
+
+    suffix = os.path.splitext(graph.lower())[1]
+    if suffix not in GRAPH_SUFFIXES:
+        raise UsageError(f"--graph {_clip(graph)}: use a .html, .svg, .png, .dot, .gv, .mmd or .md file name")
+    if suffix in DOT_SUFFIXES and dot_binary() is None:
+        raise UsageError(f"--graph {_clip(graph)}: {missing_dot_message(DOT_SUFFIXES[suffix])}")
 
 
 def _read_metadata(file: str | None) -> Any:
@@ -375,6 +403,29 @@ def _parse_inputs(items: list[str]) -> dict[str, tuple[int, ...]]:
             raise UsageError(f"--input {name}: a dimension is larger than 2**62, got `{_clip(dims)}`")
         out[name] = values
     return out
+
+
+def _reference(ns: argparse.Namespace) -> int:
+    """``--list [NAME]`` and ``--blocks [NAME]``: the catalogue, or one entry's reference."""
+    from vibench.compiler import reference_docs
+
+    if ns.list is not None and ns.blocks is not None:
+        raise UsageError("--list and --blocks: give one of them")
+    try:
+        if ns.list:
+            search = list(ns.spec_path) + [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
+            print(reference_docs.template_reference(ns.list, search))
+        elif ns.list is not None:
+            from vibench.compiler.library_index import list_templates
+
+            print(list_templates())
+        elif ns.blocks:
+            print(reference_docs.block_reference(ns.blocks))
+        else:
+            print(_list_blocks())
+    except reference_docs.UnknownName as err:
+        raise UsageError(str(err)) from None
+    return EXIT_OK
 
 
 def _list_blocks() -> str:

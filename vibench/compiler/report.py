@@ -1,10 +1,10 @@
-"""Human and machine reports of a checked program: --check, --summary, --graph."""
+"""Human and machine reports of a checked program: --check and --summary (pictures: :mod:`render`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from vibench.compiler.ir import Node, Program, TensorType, Unit
+from vibench.compiler.ir import Node, Program, Unit
 from vibench.compiler.symbolic import Dim, evaluate, fmt_shape, free_symbols
 
 
@@ -28,7 +28,9 @@ def _flops(d: Dim, env: dict[str, int]) -> str:
     return str(v)
 
 
-def check_report(program: Program, *, summary: bool, written: str | None) -> str:
+def check_report(program: Program, *, summary: bool, written: str | None, depth: int = 0) -> str:
+    """The --check text; with ``summary``, a row per node (composites expanded ``depth`` levels:
+    their body's rows follow theirs, named by state_dict path, ``layer1.0.conv1``)."""
     root = program.root
     env = dict(program.bindings)
     lines = []
@@ -49,17 +51,19 @@ def check_report(program: Program, *, summary: bool, written: str | None) -> str
         lines.append("  bound: " + ", ".join(f"{k}={v}" for k, v in program.bindings))
     if summary:
         lines.append("")
-        lines += _table(root, env)
+        lines += _table(root, env, depth)
         lines.append(f"total FLOPs: {_flops(root.flops, env)}" + ("" if env else " (symbolic; bind with --input)"))
     return "\n".join(lines)
 
 
-def _table(unit: Unit, env: dict[str, int]) -> list[str]:
+def _table(unit: Unit, env: dict[str, int], depth: int = 0) -> list[str]:
+    from vibench.compiler.render import outer_shape
+
     rows = [("node", "block", "output", "params", "FLOPs")]
-    for node in unit.nodes:
-        out = "; ".join(_shape(t.shape, env) for _, t in node.outputs)
-        block = _block_label(node)
-        rows.append((node.name, block, out, f"{node.param_count:,}", _flops(node.flops, env)))
+    for path, node, level, mapping in _rows(unit, depth):
+        out = "; ".join(_shape(outer_shape(t.shape, mapping, {}), env) for _, t in node.outputs)
+        flops = _flops(outer_shape((node.flops,), mapping, {})[0], env)
+        rows.append(("  " * level + path, _block_label(node), out, f"{node.param_count:,}", flops))
     widths = [max(len(r[k]) for r in rows) for k in range(5)]
     lines: list[str] = []
     for r in rows:
@@ -68,14 +72,34 @@ def _table(unit: Unit, env: dict[str, int]) -> list[str]:
     return lines
 
 
+def _rows(unit: Unit, depth: int, prefix: str = "", level: int = 0,
+          mapping: dict[str, Dim] | None = None) -> list[tuple[str, Node, int, dict[str, Dim]]]:
+    """(state_dict-style path, node, nesting level, its symbols in the model's terms) of every node,
+    composites expanded ``depth`` levels deep."""
+    from vibench.compiler.render import body_mappings, value_types
+
+    mapping = mapping or {}
+    out: list[tuple[str, Node, int, dict[str, Dim]]] = []
+    types = value_types(unit) if level < depth else {}
+    for node in unit.nodes:
+        path = prefix + node.name
+        out.append((path, node, level, mapping))
+        if node.kind != "composite" or level >= depth:
+            continue
+        many = len(node.copies) > 1
+        for k, (copy, inner) in enumerate(zip(node.copies, body_mappings(node, mapping, types), strict=True)):
+            if copy.unit is not None:
+                out += _rows(copy.unit, depth, f"{path}.{k}." if many else f"{path}.", level + 1, inner)
+    return out
+
+
 def _block_label(node: Node) -> str:
-    if node.parallel:
-        names = dict.fromkeys((c.block or node.block).rsplit("#", 1)[-1] for c in node.copies)
-        return "for_each: " + ", ".join(names)
-    return node.block.rsplit("#", 1)[-1] + (f" x{len(node.copies)}" if node.repeated else "")
+    from vibench.compiler.render import block_label
+
+    return block_label(node)
 
 
-def check_report_json(program: Program, *, summary: bool, written: str | None) -> dict[str, Any]:
+def check_report_json(program: Program, *, summary: bool, written: str | None, depth: int = 0) -> dict[str, Any]:
     root = program.root
     env = dict(program.bindings)
 
@@ -95,70 +119,17 @@ def check_report_json(program: Program, *, summary: bool, written: str | None) -
     if written:
         out["written"] = written
     if summary:
+        from vibench.compiler.render import outer_shape
+
         out["nodes"] = [
-            {"name": n.name, "block": n.block, "outputs": {p: dims(t.shape) for p, t in n.outputs},
+            {"name": path, "block": n.block,
+             "outputs": {p: dims(outer_shape(t.shape, mapping, {})) for p, t in n.outputs},
              "parameters": n.param_count,
-             "flops": (lambda v: v if isinstance(v, int) else str(v))(_value(n.flops, env))}
-            for n in root.nodes
+             "flops": (lambda v: v if isinstance(v, int) else str(v))(_value(outer_shape((n.flops,), mapping, {})[0],
+                                                                               env))}
+            | ({"level": level} if depth else {})
+            for path, n, level, mapping in _rows(root, depth)
         ]
         flops = _value(root.flops, env)
         out["flops"] = flops if isinstance(flops, int) else str(flops)
     return out
-
-
-def graph_text(program: Program, path: str) -> str:
-    """Mermaid (``.mmd``/``.md``/``.mermaid``) or Graphviz DOT (``.dot``/``.gv``) with shapes on edges."""
-    lower = path.lower()
-    if lower.endswith((".dot", ".gv")):
-        return _dot(program)
-    if lower.endswith((".mmd", ".mermaid", ".md")):
-        text = _mermaid(program)
-        return f"```mermaid\n{text}```\n" if lower.endswith(".md") else text
-    from vibench.compiler.cli import UsageError
-
-    raise UsageError(f"--graph {path}: use a .mmd, .md, .dot or .gv file name")
-
-
-def _edges(unit: Unit) -> list[tuple[str, str, str]]:
-    types: dict[tuple[str, str | None], TensorType] = {(n, None): t for n, t in unit.inputs}
-    for node in unit.nodes:
-        for port, t in node.outputs:
-            types[(node.name, port)] = t
-    edges = []
-    for node in unit.nodes:
-        for _, ref in node.inputs:
-            edges.append((ref.node, node.name, fmt_shape(types[(ref.node, ref.port)].shape)))
-    for name, ref, t in unit.outputs:
-        edges.append((ref.node, f"out_{name}", fmt_shape(t.shape)))
-    return edges
-
-
-def _mermaid(program: Program) -> str:
-    unit = program.root
-    lines = ["flowchart TD"]
-    for name, _ in unit.inputs:
-        lines.append(f'  {name}(["{name}"])')
-    for node in unit.nodes:
-        block = _block_label(node)
-        lines.append(f'  {node.name}["{node.name}: {block}"]')
-    for name, _, _ in unit.outputs:
-        lines.append(f'  out_{name}(["{name}"])')
-    for a, b, label in _edges(unit):
-        lines.append(f'  {a} -->|"{label}"| {b}')
-    return "\n".join(lines) + "\n"
-
-
-def _dot(program: Program) -> str:
-    unit = program.root
-    lines = [f'digraph "{unit.name}" {{', "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];']
-    for name, _ in unit.inputs:
-        lines.append(f'  "{name}" [shape=ellipse];')
-    for node in unit.nodes:
-        block = _block_label(node)
-        lines.append(f'  "{node.name}" [label="{node.name}\\n{block}"];')
-    for name, _, _ in unit.outputs:
-        lines.append(f'  "out_{name}" [shape=ellipse, label="{name}"];')
-    for a, b, label in _edges(unit):
-        lines.append(f'  "{a}" -> "{b}" [label="{label}"];')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
