@@ -72,9 +72,8 @@ FIXED_IN_VIBENCH = ("register_model", "numpy.int64")
 """Reference failures that are bugs vibench's templates fix (vibench/specs/DEVIATIONS.md): such configs count as
 ones PHM-Vibench means to build."""
 
-VIBENCH_REFUSES = ("E005",)
-"""Refusals of configs PHM-Vibench builds: a key repeated inside `model:` with two values (PyYAML keeps the
-last; vibench asks which one is meant)."""
+VIBENCH_REFUSES: tuple[str, ...] = ()
+"""Refusals of configs PHM-Vibench builds: none (a key repeated inside `model:` is W113, the last value used)."""
 
 REFERENCE_REASONS = ("E214", "E220", "E221", "E222", "E202", "E301", "E302", "E305", "E204")
 """Codes that say why a config cannot be built (a missing model, component or key, or sizes that do not fit)."""

@@ -64,15 +64,12 @@ def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None
     gives ``num_classes`` as the reference factory does; ``given`` names the parameters set on the
     command line (``--set``), which no key of the config needs to supply.
     """
-    repeated, warnings = duplicate_keys(doc)
+    warnings = duplicate_keys(doc)
     try:
         synthesized, notes = _translate(doc, library, metadata, given)
-    except SpecError as err:  # the model's repeated keys come first, with what else is wrong
-        if not repeated:
-            raise
-        raise SpecError(repeated + list(err.diagnostics), err.sources) from None
-    if repeated:
-        raise SpecError(repeated, {doc.file: doc.text})
+    except SpecError as err:  # the repeated keys come with what else is wrong (the last value was read)
+        repeated = [d for d in warnings if d.code == "W113"]
+        raise SpecError(list(err.diagnostics) + repeated, err.sources) from None
     return synthesized, warnings + notes
 
 

@@ -3,9 +3,10 @@
 Used by :func:`vibench.compiler.phm.translate`; each function reads the config as PyYAML and
 the reference factory read it and reports what vibench would otherwise have to guess:
 
-* :func:`duplicate_keys` — a key written twice: PyYAML keeps the last value. Inside `model:` (or
-  `base_configs:`) that changes the model, so it stays E005 (reported with the config's other
-  errors, read the PyYAML way); elsewhere it is W110;
+* :func:`duplicate_keys` — a key written twice: PyYAML keeps the last value, and so does vibench
+  (PHM-Vibench builds such configs). Inside `model:` (or `base_configs:`) the first value is
+  silently dropped by PHM-Vibench, so vibench says which one it uses (W113); elsewhere vibench reads
+  nothing of it (W110);
 * :func:`find_template` — the template of a `type/name`, or of an ISFM component on its own;
 * :func:`num_classes_from` — ``num_classes`` from the dataset metadata table (``--metadata``),
   and W111 when it falls back to the template's default;
@@ -29,28 +30,31 @@ from vibench.compiler.phm_reference import REQUIRED_KEYS
 from vibench.compiler.resolve import LIBRARY_DIR, Library
 
 MODEL_SECTIONS = ("model", "base_configs")
-"""Top-level keys whose repeats change the model (E005); repeats anywhere else are W110."""
+"""Top-level keys whose repeats change the model (W113); repeats anywhere else are W110."""
 
 
-def duplicate_keys(doc: LoadedDoc) -> tuple[list[Diagnostic], list[Diagnostic]]:
-    """(E005 for each key repeated inside `model:`, W110 for each one elsewhere)."""
-    errors, warnings = [], []
+def duplicate_keys(doc: LoadedDoc) -> list[Diagnostic]:
+    """W113 for each key repeated inside `model:` (the last value is the model's, as in PHM-Vibench),
+    W110 for each one elsewhere."""
+    warnings = []
     for path, pos, first in doc.duplicates:
         key = path[-1]
         notes = (f"`{key}` is first written at line {first.line}",)
         last = _shown(_value_at(doc.data, path))
         where = f"the `{path[0]}:` section" if len(path) > 1 else "the top level"
         if path[0] in MODEL_SECTIONS:
-            errors.append(Diagnostic("E005", f"duplicate key `{key}` in {where}", pos, notes=notes,
-                                     found=f"PyYAML, and so PHM-Vibench, keeps the last value{last}",
-                                     hint="each key may appear once in the model's settings: remove the one "
-                                     "you do not mean"))
+            warnings.append(Diagnostic("W113", f"duplicate key `{key}` in {where}: the last value is used", pos,
+                                       severity="warning", notes=notes,
+                                       found=f"PyYAML, and so PHM-Vibench, keeps the last value{last}; the one "
+                                       f"at line {first.line} has no effect",
+                                       hint="remove the one you do not mean, so that the file says what the "
+                                       "model is"))
         else:
             warnings.append(Diagnostic("W110", f"duplicate key `{key}` in {where}", pos, severity="warning",
                                        notes=notes, found=f"PyYAML, and so PHM-Vibench, keeps the last value{last}",
                                        hint=f"vibench reads only the model's settings; remove one `{key}` so "
                                        "that the file says what it means"))
-    return errors, warnings
+    return warnings
 
 
 def find_template(template: str, library: Library, pos: Pos | None) -> tuple[str | None, str | None]:

@@ -119,6 +119,8 @@ def _where(err: BaseException) -> str:
     frame = (inside or frames)[-1]
     shown = os.path.relpath(frame.filename, os.path.dirname(package)) if frame.filename.startswith(package) \
         else os.path.basename(frame.filename)
+    # a built model's module is named by its cache key: one name for all, so one bug is one signature
+    shown = re.sub(r"m_p?[0-9a-f]{16,}", "m_<key>", shown)
     return f"{shown}:{frame.name}"
 
 
