@@ -131,7 +131,8 @@ def rows() -> list[dict]:
         modules = {f[: -len(".py")].replace("/", ".") for f in files}
         imports: dict[str, list[int]] = {}
         for f in files:  # definitions imported from reference modules the program does not cover itself
-            imports.update({k: v for k, v in sources[f].get("imports", {}).items() if k.rsplit(".", 1)[0] not in modules})
+            found = sources[f].get("imports", {})
+            imports.update({k: v for k, v in found.items() if k.rsplit(".", 1)[0] not in modules})
         support = _support_lines(source)
         out.append({
             "template": template,

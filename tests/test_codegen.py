@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 
 import vibench
-from vibench import testing
 from tests.golden_cases import LIBRARY_CASES
 from tests.helpers import EXAMPLES, ROOT
+from vibench import testing
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.layout import docstring, flat, split, string
 from vibench.compiler.codegen.namer import Namespace

@@ -72,8 +72,9 @@ def test_a_plugin_block_that_is_not_installed_is_an_unknown_block() -> None:
     run = _python("""
 import vibench
 try:
-    vibench.check(text="vibench: 1\\nname: M\\ninputs: {x: {shape: [B, 1, L]}}\\nnodes: {d: {block: haar_dwt, in: x}}\\n"
-                       "outputs: {y: d}\\n")
+    vibench.check(text="vibench: 1\\nname: M\\ninputs: {x: {shape: [B, 1, L]}}\\n"
+                  "nodes: {d: {block: haar_dwt, in: x}}\\n"
+                  "outputs: {y: d}\\n")
 except vibench.SpecError as err:
     print(err.diagnostics[0].code)
 """, path=[ROOT], cwd=ROOT)

@@ -7,7 +7,8 @@ import pytest
 
 import vibench
 
-NODE = "vibench: 1\nname: M\ninputs: {{x: {{shape: [B, 4, L]}}}}\nnodes:\n  n: {{block: conv1d, in: x, {params}}}\noutputs: {{y: n}}\n"
+NODE = ("vibench: 1\nname: M\ninputs: {{x: {{shape: [B, 4, L]}}}}\nnodes:\n"
+        "  n: {{block: conv1d, in: x, {params}}}\noutputs: {{y: n}}\n")
 
 
 @pytest.mark.parametrize(("params", "field", "found"), [

@@ -40,7 +40,8 @@ def test_checkpointing_recomputes_the_same_gradients() -> None:
     """With dropout inside: checkpointing replays the RNG, so the gradients equal the plain model's."""
     plain = vibench.build(text=CHECKPOINTED.replace('"${recompute}"', "false")).train()
     saved = vibench.build(text=CHECKPOINTED.replace('"${recompute}"', "true")).train()
-    assert "_checkpoint(self.first, x)" in vibench.compile_spec(text=CHECKPOINTED.replace('"${recompute}"', "true")).source
+    source = vibench.compile_spec(text=CHECKPOINTED.replace('"${recompute}"', "true")).source
+    assert "_checkpoint(self.first, x)" in source
     saved.load_state_dict(plain.state_dict())
     x = torch.randn(3, 4, 64)
     grads = []

@@ -242,8 +242,8 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
         params.append("**fixed: object")
         given: ast.expr = c.ref("fixed")
         if free_names:
-            given = ast.Dict(keys=[None] + [c.const(n) for n in free_names],
-                             values=[c.ref("fixed")] + [c.ref(n) for n in free_names])
+            entries: list[ast.expr] = [c.ref("fixed"), *(c.ref(n) for n in free_names)]
+            given = ast.Dict(keys=[None] + [c.const(n) for n in free_names], values=entries)
         bounds = c.const({n: _bounds(decls[n], values[n]) for n in free_names})
         call = c.call("_check_settings", c.ref("self"), given, bounds, _command(program, None))
         checks = split("", call, "", 2 * INDENT)

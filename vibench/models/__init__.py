@@ -46,4 +46,4 @@ class _CacheFinder:
 if not any(finder is _CacheFinder or type(finder).__name__ == "_CacheFinder" for finder in sys.meta_path):
     sys.meta_path.insert(0, _CacheFinder)  # type: ignore[arg-type]
 
-__path__: list[str] = []  # nothing here is found by listing a folder
+__path__ = []  # type: ignore[var-annotated]  # nothing here is found by listing a folder

@@ -102,8 +102,8 @@ def _arg(value: Any) -> Code:
 def call(func: str | Code, *args: Any, **kwargs: Any) -> ast.Call:
     """``func(arg, ..., key=value, ...)``; plain values become literals, :data:`SKIP` keywords are dropped."""
     target = dotted(func) if isinstance(func, str) else func
-    keywords = []
-    omitted = []
+    keywords: list[ast.keyword] = []
+    omitted: list[tuple[int, str, Any]] = []
     for k, v in kwargs.items():
         if not is_identifier(k):
             raise ValueError(f"not a keyword: {k!r} (this is a bug)")

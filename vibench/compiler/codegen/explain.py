@@ -167,6 +167,7 @@ class _Writer:
             call = self.copy_tree(ctor, siblings)
             if child.inline:
                 return _tagged(call)
+            assert isinstance(call, ast.Call)  # a composite's constructor is a call of its class
             out: dict[tuple, str] = {}
             by_name = {a.name: a for a in child.args}
             positional = [a for a in child.args if not a.has_default]

@@ -262,6 +262,7 @@ def _flat_bare(e: ast.expr) -> str:
             return string(v)
         if isinstance(v, bool) or v is None:
             return repr(v)
+        assert not isinstance(v, bytes)  # the emitter never writes bytes literals
         return _number(v)
     if isinstance(e, ast.Name):
         return e.id
@@ -303,8 +304,8 @@ def _flat_bare(e: ast.expr) -> str:
         return word.join(_flat(v, prec + 1) for v in e.values)
     if isinstance(e, ast.Compare):
         parts = [_flat(e.left, _CMP + 1)]
-        for op, comp in zip(e.ops, e.comparators, strict=True):
-            parts.append(f"{_CMP_TEXT[type(op)]} {_flat(comp, _CMP + 1)}")
+        for cmp, comp in zip(e.ops, e.comparators, strict=True):
+            parts.append(f"{_CMP_TEXT[type(cmp)]} {_flat(comp, _CMP + 1)}")
         return " ".join(parts)
     if isinstance(e, ast.IfExp):
         return f"{_flat(e.body, _OR)} if {_flat(e.test, _OR)} else {_flat(e.orelse, _TERNARY)}"

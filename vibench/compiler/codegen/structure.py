@@ -194,7 +194,7 @@ def _try_add(s: Structure, plan: UnitPlan, of_unit: dict[tuple, Structure]) -> b
     if names[rep] != union:
         return False
     optional: dict[str, Any] = dict(s.optional)
-    for name in union - set.intersection(*names):
+    for name in union - set[str].intersection(*names):
         when = _optional_condition(s.definition, plans, rep, name)
         if when is None:
             return False
