@@ -50,7 +50,7 @@ def test_the_generator_uses_the_language() -> None:
     features: set[str] = set()
 
     @seed(0)
-    @settings(max_examples=40, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(max_examples=120, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     @given(testing.graph_specs())
     def draw(case: testing.GraphCase) -> None:
         features.update(case.features)

@@ -345,8 +345,9 @@ def test_a_phm_config_completes_its_model_section(lsp: LanguageServer, folder: P
 def test_document_keys_complete(lsp: LanguageServer, folder: Path) -> None:
     doc = open_doc(lsp, folder, PROBE.replace("outputs:\n  logits: fc", "outputs:\n  logits: fc\n⟨top⟩")
                    .replace("Raw signal.}", "Raw signal., ⟨input_key⟩}"))
-    assert labels(lsp.completion(doc.uri, *doc.marks["top"])) == {"extends", "with", "reference", "metadata"}
-    assert labels(lsp.completion(doc.uri, *doc.marks["input_key"])) == {"dtype", "when", "optional"}
+    top = {"extends", "with", "reference", "metadata", "let", "checks"}
+    assert labels(lsp.completion(doc.uri, *doc.marks["top"])) == top
+    assert labels(lsp.completion(doc.uri, *doc.marks["input_key"])) == {"dtype", "when", "optional", "layout"}
 
 
 # --------------------------------------------------------------------------------------------

@@ -116,6 +116,8 @@ class TemporalLinear(nn.Module):
     initialisation (the output starts as the mean over time plus a bias).
     """
 
+    individual: torch.jit.Final[bool]
+
     def __init__(
         self, in_features: int, out_features: int, channels: int | None = None, average_init: bool = False
     ) -> None:
@@ -124,7 +126,7 @@ class TemporalLinear(nn.Module):
         if average_init:
             for layer in layers:
                 nn.init.constant_(layer.weight, 1.0 / in_features)
-        self.individual = channels is not None
+        self.individual = channels is not None  # a constant for TorchScript, which then drops the other branch
         if self.individual:
             for k, layer in enumerate(layers):
                 self.add_module(str(k), layer)
@@ -160,8 +162,14 @@ class SystemRouter(nn.Module):
         self.heads = nn.ModuleDict(heads)
         self.in_features = in_features
         self.out_features = out_features
+        self.only = next(iter(heads)) if len(heads) == 1 else ""  # one head: eager mode just runs it
 
     def forward(self, x: torch.Tensor, system_id: torch.Tensor | None = None) -> torch.Tensor:
+        if not torch.jit.is_scripting():
+            if self.only and not torch.compiler.is_compiling():  # one head in eager mode: just run it
+                mine = x.new_ones(1, dtype=torch.bool) if system_id is None else system_id == int(self.only)
+                self._check(mine, mine & (x.shape[-1] == self.in_features[self.only]))
+                return self._pad(self.heads[self.only](x))
         out = x.new_full(list(x.shape[:-1]) + [self.out_features], float("nan"))
         rows = [-1] + [1] * (x.dim() - 1)  # a [B] mask broadcast over the other dimensions
         known = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
@@ -171,14 +179,16 @@ class SystemRouter(nn.Module):
             known = known | mine
             if x.shape[-1] == self.in_features[key]:
                 routed = routed | mine
-                y = head(x)
-                missing = self.out_features - y.shape[-1]
-                if missing > 0:
-                    y = torch.cat([y, y.new_full(list(y.shape[:-1]) + [missing], float("-inf"))], dim=-1)
-                out = torch.where(mine.view(rows), y, out)
+                out = torch.where(mine.view(rows), self._pad(head(x)), out)
         if torch.jit.is_scripting() or not torch.compiler.is_compiling():
             self._check(known, routed)
         return out
+
+    def _pad(self, y: torch.Tensor) -> torch.Tensor:
+        missing = self.out_features - y.shape[-1]
+        if missing > 0:
+            y = torch.cat([y, y.new_full(list(y.shape[:-1]) + [missing], float("-inf"))], dim=-1)
+        return y
 
     def _check(self, known: torch.Tensor, routed: torch.Tensor) -> None:
         if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
@@ -199,7 +209,8 @@ def _check_input(
     model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shown: str
 ) -> None:
     ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
-    _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}")
+    if not ok or torch.compiler.is_compiling():  # the message only when it may be shown
+        _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}")
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
@@ -290,16 +301,16 @@ class B_04_Dlinear(nn.Module):
         self.Linear_Trend = TemporalLinear(32, 32, average_init=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # seasonal: [B, 32, D], trend: [B, 32, D] B_04_Dlinear.yaml:28
+        # seasonal: [B, 32, D], trend: [B, 32, D] B_04_Dlinear.yaml:32
         decomposition, decomposition_trend = self.decomposition(x)
-        decomposition = decomposition.transpose(1, 2)  # [B, D, 32]  B_04_Dlinear.yaml:29
-        decomposition_trend = decomposition_trend.transpose(1, 2)  # [B, D, 32]  B_04_Dlinear.yaml:30
-        decomposition = self.Linear_Seasonal(decomposition)  # [B, D, 32]  B_04_Dlinear.yaml:31
-        decomposition_trend = self.Linear_Trend(decomposition_trend)  # [B, D, 32]  B_04_Dlinear.yaml:37
-        decomposition += decomposition_trend  # [B, D, 32]  B_04_Dlinear.yaml:43
+        decomposition = decomposition.transpose(1, 2)  # [B, D, 32]  B_04_Dlinear.yaml:33
+        decomposition_trend = decomposition_trend.transpose(1, 2)  # [B, D, 32]  B_04_Dlinear.yaml:34
+        decomposition = self.Linear_Seasonal(decomposition)  # [B, D, 32]  B_04_Dlinear.yaml:35
+        decomposition_trend = self.Linear_Trend(decomposition_trend)  # [B, D, 32]  B_04_Dlinear.yaml:41
+        decomposition += decomposition_trend  # [B, D, 32]  B_04_Dlinear.yaml:47
         del decomposition_trend
-        decomposition = F.silu(decomposition, inplace=True)  # [B, D, 32]  B_04_Dlinear.yaml:44
-        decomposition = decomposition.transpose(1, 2)  # [B, 32, D]  B_04_Dlinear.yaml:45
+        decomposition = F.silu(decomposition, inplace=True)  # [B, D, 32]  B_04_Dlinear.yaml:48
+        decomposition = decomposition.transpose(1, 2)  # [B, 32, D]  B_04_Dlinear.yaml:49
         return decomposition
 
 
@@ -421,7 +432,7 @@ class M_02_ISFM(nn.Module):
             _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
             _check_input(self, "system_id", system_id, torch.int64, [-1], "[B] int64")
             _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
-        x = self.embedding(x, fs)  # [B, 32, 128]  M_01_ISFM.yaml:105
-        x = self.backbone(x)  # [B, 32, 128]  M_01_ISFM.yaml:112
-        x = self.task_head(x, system_id)  # [B, 10]  M_01_ISFM.yaml:129
+        x = self.embedding(x, fs)  # [B, 32, 128]  M_01_ISFM.yaml:147
+        x = self.backbone(x)  # [B, 32, 128]  M_01_ISFM.yaml:149
+        x = self.task_head(x, system_id)  # [B, 10]  M_01_ISFM.yaml:158
         return x

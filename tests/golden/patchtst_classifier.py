@@ -17,7 +17,8 @@ def _check_input(
     model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shown: str
 ) -> None:
     ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
-    _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}")
+    if not ok or torch.compiler.is_compiling():  # the message only when it may be shown
+        _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}")
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:

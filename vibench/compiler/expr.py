@@ -11,7 +11,8 @@ passed to ``eval``; this module walks the tree itself and accepts only:
   symbols whose value is known at compile time;
 * arithmetic ``+ - * / // % **``, comparisons, ``and or not``, ``a if c else b``, indexing and slicing;
 * calls of the functions in :data:`FUNCTIONS` (no attributes, no keyword arguments, no imports):
-  numeric helpers, ``get(mapping, key, default)``, ``keys``, ``omit(mapping, *keys)``, ``dict(pairs)``,
+  numeric helpers, ``get(mapping, key, default)``, ``keys``, ``omit(mapping, *keys)``,
+  ``merge(mapping, ...)``, ``dict(pairs)``, the type tests of :data:`PREDICATES` (``is_mapping``...),
   ``all``/``any`` and ``require(condition, message)``, which fails the compile with the spec
   author's message when the condition is false.
 
@@ -149,6 +150,37 @@ def _require(condition: Any, message: Any = "a requirement of the spec is not me
     return True
 
 
+def _merge(*mappings: Any) -> dict:
+    """The union of mappings; a later one wins on a shared key (``merge(defaults, given)``)."""
+    out: dict = {}
+    for m in mappings:
+        if not isinstance(m, dict):
+            raise ExprError(f"merge() takes mappings, found {type(m).__name__}")
+        out.update(m)
+    return out
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+PREDICATES: dict[str, Callable[[Any], bool]] = {
+    "is_mapping": lambda x: isinstance(x, dict),
+    "is_list": lambda x: isinstance(x, list | tuple),
+    "is_int": _is_int,
+    "is_number": _is_number,
+    "is_str": lambda x: isinstance(x, str),
+    "is_bool": lambda x: isinstance(x, bool),
+    "is_none": lambda x: x is None,
+}
+"""Type tests: ``is_mapping(num_classes)`` instead of ``str(num_classes)[:1] == '{'``. ``true`` is
+not an int and not a number (as for parameters)."""
+
+
 def _round(x: Any, ndigits: Any = None) -> Any:
     if ndigits is not None and (isinstance(ndigits, bool) or not isinstance(ndigits, int) or abs(ndigits) > 64):
         raise ExprError(f"round() takes at most 64 digits, found {str(ndigits)[:20]}")
@@ -175,6 +207,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "get": _get,
     "keys": _keys,
     "omit": _omit,
+    "merge": _merge,
     "dict": _dict,
     "require": _require,
     "all": all,
@@ -195,6 +228,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "floor": math.floor,
     "log2": math.log2,
     "sqrt": math.sqrt,
+    **PREDICATES,
 }
 """The only callables an expression may use."""
 

@@ -89,6 +89,7 @@ class InputDecl:
     pos: Pos | None = None
     when: Any = None  # bool, Template or None
     optional: bool = False  # taken only when some node reads it
+    layout: Any = None  # None, "BLC"/"BCL" or a Template giving one: `shape` is written channels-last
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,28 @@ class OutputDef:
     pos: Pos | None = None
     when: Any = None  # bool, Template or None
     doc: str | None = None
+    shape: tuple[Any, ...] | None = None  # the promised shape: ints, symbol or parameter names, Templates
+    shape_pos: Pos | None = None
+
+
+@dataclass(frozen=True)
+class LetDef:
+    """A `let:` entry: a value derived from the parameters (may hold templates), read like one."""
+
+    name: str
+    value: Any  # a plain value or Template (or a structure holding templates)
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True)
+class CheckDef:
+    """A `checks:` entry: ``that`` must hold; else E215 with ``message`` at the user's setting of ``at``."""
+
+    that: Any  # bool or Template
+    message: Any  # str or Template (interpolated)
+    at: str | None = None
+    pos: Pos | None = None
+    severity: str = "error"  # error (E215), warning (W106) or note (I104)
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +175,8 @@ class UnitDef:
     param_values: dict[str, Any] | None = None  # bound values (root unit only)
     metadata: Any = None  # the spec's `metadata:` (may hold templates)
     reference: Any = None  # the spec's `reference:` (a ReferenceSpec), root units only
+    lets: tuple[LetDef, ...] = ()
+    checks: tuple[CheckDef, ...] = ()
 
     def param(self, name: str) -> ParamDecl | None:
         for p in self.params:

@@ -22,13 +22,14 @@ from typing import Any
 
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
 from vibench.compiler.expr import ExprError, parse_template, parse_value, template_names
-from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, UnitDef
+from vibench.compiler.ir import CheckDef, InputDecl, LetDef, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, UnitDef
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
 from vibench.compiler.params import TypeSyntaxError, bind_params, check_value, infer_type, parse_type
 from vibench.schemas.document import SpecDocument
 
 LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+LAYOUTS = ("BLC", "BCL")  # the axis orders an input's `layout:` names
 
 # Names a node may not take: they would shadow nn.Module attributes or names model.py uses.
 # (tests/test_names.py checks this list against dir(torch.nn.Module).)
@@ -295,7 +296,7 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
         path = ("blocks", bname)
         _check_name(diags, doc, path, bname, "block", allow_upper=True)
         blocks[bname] = _unit(doc, path, bname, f"{doc.file}#{bname}", bspec.doc, bspec.params, bspec.inputs,
-                              bspec.nodes, bspec.outputs, blocks, diags)
+                              bspec.nodes, bspec.outputs, blocks, diags, lets=bspec.let, checks=bspec.checks)
     for section in ("name", "inputs", "nodes", "outputs"):
         if getattr(spec, section) is None:
             diags.add(Diagnostic("E103", f"missing required key `{section}` in the spec", doc.pos(()),
@@ -308,7 +309,7 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
     assert spec.name is not None and spec.inputs is not None and spec.nodes is not None and spec.outputs is not None
     _check_model_name(diags, doc, spec.name)
     root = _unit(doc, (), spec.name, f"{doc.file}", spec.doc, spec.params, spec.inputs, spec.nodes, spec.outputs,
-                 blocks, diags, metadata=spec.metadata)
+                 blocks, diags, metadata=spec.metadata, lets=spec.let, checks=spec.checks)
     if spec.reference is not None:
         renames = spec.reference.state_dict_renames  # one `${...}` is evaluated and checked by the shapes pass
         for k, (pattern, _) in enumerate(renames if isinstance(renames, list) else []):
@@ -329,8 +330,11 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
             diags.add(Diagnostic("E107", f"`{section}:` cannot be combined with `extends:`",
                                  doc.pos((section,), key=True),
                                  hint="a spec with `extends:` only sets the template's parameters under `with:`"))
-    if spec.blocks:
-        diags.add(Diagnostic("E107", "`blocks:` cannot be combined with `extends:`", doc.pos(("blocks",), key=True)))
+    for section, given_ in (("blocks", spec.blocks), ("let", spec.let), ("checks", spec.checks)):
+        if given_:
+            diags.add(Diagnostic("E107", f"`{section}:` cannot be combined with `extends:`",
+                                 doc.pos((section,), key=True),
+                                 hint="a spec with `extends:` only sets the template's parameters under `with:`"))
     assert spec.extends is not None
     if "#" in spec.extends:
         diags.add(Diagnostic("E205", f"`extends:` names a whole spec, not a block (`{spec.extends}`)",
@@ -390,8 +394,11 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
 
 
 def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | None, params: dict, inputs: dict,
-          nodes: dict, outputs: dict, blocks: dict[str, UnitDef], diags: Collector, metadata: Any = None) -> UnitDef:
+          nodes: dict, outputs: dict, blocks: dict[str, UnitDef], diags: Collector, metadata: Any = None,
+          lets: dict | None = None, checks: list | None = None) -> UnitDef:
     decls = _param_decls(doc, path, params, diags)
+    let_defs = _let_defs(doc, path, lets or {}, {d.name for d in decls}, diags)
+    check_defs = _check_defs(doc, path, checks or [], {d.name for d in decls}, diags)
     input_decls = []
     for iname, ispec in inputs.items():
         ipath = path + ("inputs", iname)
@@ -433,8 +440,9 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
                                      expected="an integer, a symbol name such as L, or `${...}`", found=repr(dim)))
         when = _parsed_flag(doc, ipath + ("when",), ispec.when, f"`when` of input `{iname}`", diags)
         shape = whole if whole is not None else tuple(dims)
+        layout = _layout(doc, ipath, iname, ispec, diags)
         input_decls.append(InputDecl(iname, shape, ispec.dtype, ispec.doc, doc.pos(ipath, key=True), when,
-                                     ispec.optional))
+                                     ispec.optional, layout))
     node_defs = []
     for index, (nname, nspec) in enumerate(nodes.items()):
         npath = path + ("nodes", nname)
@@ -448,8 +456,10 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
             output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath)), doc.pos(opath, key=True)))
         else:
             when = _parsed_flag(doc, opath + ("when",), target.when, f"`when` of output `{oname}`", diags)
+            promise = _promise(doc, opath, oname, target.shape, diags)
             output_defs.append(OutputDef(oname, _ref(target.from_, doc.pos(opath + ("from",))),
-                                         doc.pos(opath, key=True), when, target.doc))
+                                         doc.pos(opath, key=True), when, target.doc, promise,
+                                         doc.pos(opath + ("shape",))))
     if not outputs:
         diags.add(Diagnostic("E103", f"{'block' if path else 'model'} `{name}` has no outputs",
                              doc.pos(path + ("outputs",), key=True), expected="at least one output",
@@ -463,8 +473,93 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
             metadata = None
     unit = UnitDef(name=name, qualname=qualname, doc=text, params=tuple(decls), inputs=tuple(input_decls),
                    nodes=tuple(node_defs), outputs=tuple(output_defs), file=doc.file, path=doc.path, blocks=blocks,
-                   pos=doc.pos(path, key=bool(path)) if path else doc.pos(()), metadata=metadata)
+                   pos=doc.pos(path, key=bool(path)) if path else doc.pos(()), metadata=metadata,
+                   lets=tuple(let_defs), checks=tuple(check_defs))
     return unit
+
+
+def _let_defs(doc: LoadedDoc, path: tuple, lets: dict, params: set[str], diags: Collector) -> list[LetDef]:
+    """`let:` entries, parsed; a name must be an identifier that is not a parameter's (E210)."""
+    out = []
+    for lname, value in lets.items():
+        lpath = path + ("let", lname)
+        _check_name(diags, doc, lpath, lname, "parameter")
+        if lname in params:
+            diags.add(Diagnostic("E210", f"`let` value `{lname}` has the name of a parameter",
+                                 doc.pos(lpath, key=True), hint=f"rename it, e.g. `{lname}_value`"))
+            continue
+        pos = doc.pos(lpath)
+        try:
+            out.append(LetDef(str(lname), parse_value(value, pos), pos))
+        except ExprError as err:
+            diags.add(_expr_diag(err, pos, f"`let.{lname}`"))
+    return out
+
+
+def _check_defs(doc: LoadedDoc, path: tuple, checks: list, params: set[str], diags: Collector) -> list[CheckDef]:
+    """`checks:` entries, parsed; `at` must name a parameter (E210)."""
+    out = []
+    for k, check in enumerate(checks):
+        cpath = path + ("checks", k)
+        that = _parsed_flag(doc, cpath + ("that",), check.that, "`that` of a check", diags)
+        mpos = doc.pos(cpath + ("message",))
+        try:
+            message = parse_template(check.message, mpos)
+        except ExprError as err:
+            diags.add(_expr_diag(err, mpos, "the message of a check"))
+            continue
+        if check.at is not None and check.at not in params:
+            diags.add(Diagnostic("E210", f"check names unknown parameter `{check.at}` in `at`",
+                                 doc.pos(cpath + ("at",)), expected="one of " + ", ".join(sorted(params))[:300],
+                                 hint=suggest(check.at, params)))
+            continue
+        out.append(CheckDef(that, message, check.at, doc.pos(cpath, key=False), check.severity))
+    return out
+
+
+def _promise(doc: LoadedDoc, path: tuple, name: str, shape: list | None, diags: Collector) -> tuple | None:
+    """An output's promised `shape:`: ints, names (symbols or parameters) and parsed `${...}` (E212 otherwise)."""
+    if shape is None:
+        return None
+    dims: list[Any] = []
+    for k, dim in enumerate(shape):
+        dpos = doc.pos(path + ("shape", k))
+        if isinstance(_raw(doc, path + ("shape", k)), bool) or isinstance(dim, bool) or (
+                isinstance(dim, int) and dim < 1):
+            diags.add(Diagnostic("E212", f"a promised dimension of output `{name}` must be a positive integer, a name "
+                                 "or `${...}`", dpos, found=repr(_raw(doc, path + ("shape", k)))[:40]))
+        elif isinstance(dim, int) or (dim.isidentifier() and not keyword.iskeyword(dim)):
+            dims.append(dim)
+        elif "${" in dim:
+            try:
+                dims.append(parse_template(dim, dpos))
+            except ExprError as err:
+                diags.add(_expr_diag(err, dpos, f"the shape of output `{name}`"))
+        else:
+            diags.add(Diagnostic("E212", f"invalid dimension `{dim}` in the shape of output `{name}`", dpos,
+                                 expected="an integer, a symbol or parameter name, or `${...}`", found=repr(dim)))
+    return tuple(dims)
+
+
+def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector) -> Any:
+    """An input's `layout:`: BLC, BCL or a `${...}` (E212 otherwise, or for a shape that is not [B, L, C])."""
+    if spec.layout is None:
+        return None
+    pos = doc.pos(path + ("layout",))
+    try:
+        value = parse_template(spec.layout, pos)
+    except ExprError as err:
+        diags.add(_expr_diag(err, pos, f"the layout of input `{name}`"))
+        return None
+    if isinstance(value, str) and value not in LAYOUTS:
+        diags.add(Diagnostic("E212", f"the layout of input `{name}` must be BLC, BCL or `${{...}}`", pos,
+                             found=repr(value)[:60]))
+        return None
+    if isinstance(spec.shape, list) and len(spec.shape) != 3:
+        diags.add(Diagnostic("E212", f"input `{name}` has a `layout`, so its shape is written [B, L, C]", pos,
+                             expected="three dimensions, channels last", found=repr(spec.shape)[:80]))
+        return None
+    return value
 
 
 def _parsed_flag(doc: LoadedDoc, path: tuple, value: Any, where: str, diags: Collector) -> Any:
@@ -672,13 +767,21 @@ def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
     for decl in unit.params:
         used |= template_names(decl.default)
     for inp in unit.inputs:
-        used |= template_names(inp.when)
+        used |= template_names(inp.when) | template_names(inp.layout)
         for d in (inp.shape,) if isinstance(inp.shape, Template) else inp.shape:
             if isinstance(d, Template):
                 used |= template_names(d)
     for out in unit.outputs:
         used |= template_names(out.when)
+        for dim in out.shape or ():
+            used |= template_names(dim) | ({dim} if isinstance(dim, str) else set())
     used |= template_names(unit.metadata)
+    for let in unit.lets:
+        used |= template_names(let.value)
+    for check in unit.checks:
+        used |= template_names(check.that) | template_names(check.message)
+        if check.at is not None:
+            used.add(check.at)
     inherits = False
     for node in unit.nodes:
         inherits = inherits or node.inherit

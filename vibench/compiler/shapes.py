@@ -38,6 +38,7 @@ from vibench.compiler.ir import (
     Unit,
     UnitDef,
 )
+from vibench.compiler.lets import let_env
 from vibench.compiler.limits import MAX_NODES, MAX_PARAMS
 from vibench.compiler.resolve import Library
 from vibench.compiler.symbolic import NeedConcrete, evaluate, free_symbols
@@ -97,6 +98,7 @@ class _Specializer:
         bindings: dict[str, int] = {}
         names = {i.name: i for i in root.inputs}
         env = dict(root.param_values or {})
+        env = let_env(root, env, partial=True)  # the shapes pass reports a value it cannot compute
         for name, dims in input_dims.items():
             decl = names.get(name)
             if decl is None:
@@ -185,7 +187,7 @@ class _Specializer:
         return self.checked[key]
 
     def specialize(self, udef: UnitDef, params: dict[str, Any], allowed: dict[str, int],
-                   call_pos: Pos | None) -> Unit:
+                   call_pos: Pos | None, positions: dict[str, Pos | None] | None = None) -> Unit:
         """Specialise with the fewest compile-time symbols that work; NeedConcrete if more are needed
         than ``allowed`` provides."""
         pkey = (id(udef), freeze(params))
@@ -199,7 +201,7 @@ class _Specializer:
                     raise Failed()
                 return unit
             try:
-                unit = self.specialize_once(udef, params, concrete, call_pos)
+                unit = self.specialize_once(udef, params, concrete, call_pos, positions)
             except NeedConcrete as need:
                 if need.symbols <= set(allowed) and not need.symbols <= needed:
                     needed = needed | need.symbols
@@ -214,7 +216,8 @@ class _Specializer:
             return unit
 
     def specialize_once(self, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
-                        call_pos: Pos | None) -> Unit:
+                        call_pos: Pos | None, positions: dict[str, Pos | None] | None = None) -> Unit:
+        """``positions``: where the caller set each parameter (errors about a value are located there)."""
         # The stack holds the definitions as given (``graph`` returns a reordered copy).
         if any(u is udef or (u.qualname == udef.qualname and u.file == udef.file) for u in self.stack):
             chain = " -> ".join(u.name for u in self.stack) + f" -> {udef.name}"
@@ -223,7 +226,7 @@ class _Specializer:
             raise Failed()
         self.stack.append(udef)
         try:
-            return UnitBuilder(self, self.graph(udef), params, concrete).build()
+            return UnitBuilder(self, self.graph(udef), params, concrete, positions).build()
         finally:
             self.stack.pop()
 

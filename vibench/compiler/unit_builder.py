@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.blocks.base import Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
-from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, parse_value
+from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, parse_value, template_names
 from vibench.compiler.ir import (
     Constraint,
     Instance,
@@ -33,8 +33,11 @@ from vibench.compiler.ir import (
     UnitDef,
     ValueRef,
 )
+from vibench.compiler.keyed import group_value, visit_keyed
+from vibench.compiler.lets import let_env, let_reads, run_checks
 from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.params import bind_params
+from vibench.compiler.promises import check_promise
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete, fmt_shape, free_symbols, subs
 
 if TYPE_CHECKING:
@@ -48,7 +51,8 @@ class Failed(Exception):
 class UnitBuilder:
     """Builds one Unit: visits the nodes of one specialisation in order."""
 
-    def __init__(self, owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int]) -> None:
+    def __init__(self, owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
+                 positions: dict[str, Pos | None] | None = None) -> None:
         self.owner = owner
         self.udef = udef
         self.params = params
@@ -68,7 +72,10 @@ class UnitBuilder:
         self.from_list = False  # the current node reads a `for_each` node's whole list
         self.soft_ports: set[str] = set()  # `port?:` connections of the node being bound
         self.inherited: set[str] = set()  # parameters some `inherit: true` node passed on
-        self.param_pos = {d.name: d.pos for d in udef.params}
+        # Where each parameter's value was set: the caller's setting when known, else the declaration.
+        self.param_pos = {d.name: (positions or {}).get(d.name) or d.pos for d in udef.params}
+        self.let_reads = let_reads(udef)  # let name -> the parameters it reads
+        self.groups: dict[str, tuple[str, ...]] = {}  # `for_each` over a mapping: node -> its keys
         self.count = 0  # nodes of this unit so far, expanded (limit: owner.max_nodes, E213)
         self.param_total = 0  # parameter elements of this unit so far (limit: owner.max_params, E307)
 
@@ -83,6 +90,17 @@ class UnitBuilder:
     def build(self) -> Unit:
         udef = self.udef
         self.warn_unused(udef)  # first: the warning comes with the errors of the nodes below
+        deferred = []  # `let:` values that read the inputs' dimensions: computed once those are bound
+        for let in udef.lets:
+            try:
+                self.env[let.name] = evaluate_value(let.value, self.env) if contains_template(let.value) else let.value
+            except (ExprError, NeedConcrete):
+                deferred.append(let)
+        failures = run_checks(udef, self.env, self.param_pos) if not deferred else []
+        for d in failures:
+            self.owner.diags.add(d)
+        if any(d.severity == "error" for d in failures):
+            raise Failed()
         active_inputs = [d for d in udef.inputs if self.flag(d.when, d.pos, f"`when` of input `{d.name}`")]
         self.inactive_inputs = {d.name for d in udef.inputs} - {d.name for d in active_inputs}
         declared = {d.name: self.declared(d) for d in active_inputs}
@@ -112,6 +130,14 @@ class UnitBuilder:
             t = TensorType(tuple(dims), decl.dtype)
             inputs.append((decl.name, t))
             self.types[(decl.name, None)] = t
+        for let in deferred:
+            self.env[let.name] = self.evaluate(let.value, self.env, let.pos, f"`let.{let.name}`", udef.name)
+        if deferred:
+            failures = run_checks(udef, self.env, self.param_pos)
+            for d in failures:
+                self.owner.diags.add(d)
+            if any(d.severity == "error" for d in failures):
+                raise Failed()
         active_outputs = [o for o in udef.outputs if self.flag(o.when, o.pos, f"`when` of output `{o.name}`")]
         if not active_outputs:
             raise self.error(Diagnostic("E103", f"every output of `{udef.name}` is switched off", udef.pos,
@@ -129,10 +155,15 @@ class UnitBuilder:
         outputs = []
         for out in active_outputs:
             if out.ref.port == "*":  # `from: node.*`: every output of the node, under its port names
-                outputs += self.every_output(out)
-                continue
-            ref = self.value(out.ref, None)
-            outputs.append((out.name, ref, self.type_of(ref)))
+                produced = self.every_output(out)
+            else:
+                ref = self.value(out.ref, None)
+                produced = [(out.name, ref, self.type_of(ref))]
+            for name, _, t in produced if out.shape is not None else ():
+                broken = check_promise(out, name, t, self.env, self.space, udef.name)
+                if broken is not None:
+                    raise self.error(broken)
+            outputs += produced
         seen: dict[str, str] = {}
         for name, ref, _ in outputs:
             if name in seen:
@@ -173,7 +204,7 @@ class UnitBuilder:
         used, inherits = expression_names(udef)
         if inherits:
             return  # the node's block may read any of them (W104 says when none does)
-        declared = {d.name for d in udef.params} | {"i", "item"}
+        declared = {d.name for d in udef.params} | {let.name for let in udef.lets} | {"i", "item", "key"}
         for decl in udef.params:
             if decl.name not in used:
                 typo = closest(decl.name, used - declared)
@@ -213,6 +244,11 @@ class UnitBuilder:
 
     def every_output(self, out: OutputDef) -> list[tuple[str, ValueRef, TensorType]]:
         name = out.ref.node
+        if self.failed & {name}:
+            raise Failed()
+        if name in self.groups:  # `for_each` over a mapping: each copy's first output, under its key
+            return [(key, self.value(Ref(name, key, out.ref.pos), None), self.node_index[key].outputs[0][1])
+                    for key in self.groups[name]]
         target = self.node_index.get(name)
         if target is None or name in self.aliases:
             raise self.error(Diagnostic("E405", f"`{name}.*` names every output of a node, and `{name}` is "
@@ -258,7 +294,7 @@ class UnitBuilder:
 
     def declared(self, decl: Any) -> list[Any]:
         try:
-            return declared_dims(decl, self.params)
+            return declared_dims(decl, self.env)
         except ExprError as err:
             raise self.error(_expr_diag(err, decl.pos, f"the shape of input `{decl.name}`")) from None
         except ValueError as err:
@@ -272,6 +308,8 @@ class UnitBuilder:
         name = ref.node
         if name in self.failed:
             raise Failed()
+        if name in self.groups:
+            return group_value(self, ref, node)
         if name in self.inactive_inputs:
             raise self.error(Diagnostic("E405", f"input `{name}` is switched off (its `when` is false)", ref.pos,
                                         node=node, hint="switch this node off too, or feed it another value"))
@@ -344,6 +382,10 @@ class UnitBuilder:
         if nd.for_each is not None:
             self.visit_each(nd, refs)
             return
+        self.build_node(nd, refs, env)
+
+    def build_node(self, nd: NodeDef, refs: list, env: dict[str, Any]) -> None:
+        """A node switched on: its `repeat` copies (or one), each an instance of its block."""
         copies = 1
         if nd.repeat is not None:
             repeat_pos = getattr(nd.repeat, "pos", None) or nd.pos
@@ -395,9 +437,13 @@ class UnitBuilder:
         """A `for_each` node: one copy per element, all on the same inputs, side by side."""
         pos = getattr(nd.for_each, "pos", None) or nd.pos
         items = self.evaluate(nd.for_each, self.env, pos, "`for_each`", nd.name)
+        if isinstance(items, dict) and items:
+            self.make_room(nd, len(items), pos, f"`for_each` over {len(items):,} keys")
+            visit_keyed(self, nd, refs, items, pos)
+            return
         if not isinstance(items, list) or not items:
-            raise self.error(Diagnostic("E211", f"`for_each` of node `{nd.name}` must give a non-empty list", pos,
-                                        node=nd.name, found=repr(items)[:80]))
+            raise self.error(Diagnostic("E211", f"`for_each` of node `{nd.name}` must give a non-empty list or "
+                                        "mapping", pos, node=nd.name, found=repr(items)[:80]))
         if len(items) > MAX_FOR_EACH:
             raise self.error(Diagnostic("E213", f"`for_each` of node `{nd.name}` gives too many items", pos,
                                         node=nd.name, expected=f"at most {MAX_FOR_EACH:,} copies side by side",
@@ -560,10 +606,11 @@ class UnitBuilder:
             if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
                 raise self.error(Diagnostic("E211", f"{where} must give a mapping of parameters", nd.with_pos,
                                             node=nd.name, expected="{name: value, ...}", found=repr(extra)[:80]))
+            with_pos = self.source_pos(nd)
             for key, value in extra.items():
                 if key not in values:  # explicit parameters win
                     values[key] = value
-                    positions[key] = nd.with_pos
+                    positions[key] = with_pos
         if nd.inherit:
             # The block takes every parameter of this unit that it declares (explicit values win).
             accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
@@ -578,6 +625,21 @@ class UnitBuilder:
         if isinstance(block, UnitDef):
             return self.composite(nd, block, values, positions, ports, in_types, port_pos)
         return self.primitive(nd, block, values, positions, ports, in_types, port_pos)
+
+    def source_pos(self, nd: NodeDef) -> Pos | None:
+        """Where the values of a node's `with:` come from: the user's setting of the parameter it reads
+        (`${task_configs[key]}`, through `let:` values and `for_each`), else the `with:` itself."""
+        names = set(template_names(nd.with_))
+        if names & {"item", "key"}:
+            names |= template_names(nd.for_each)
+        read: set[str] = set()
+        for n in names:
+            read |= self.let_reads.get(n, {n} if n in self.param_pos else set())
+        order = [d.name for d in self.udef.params if d.name in read]
+        users = [n for n in order if (p := self.param_pos.get(n)) is not None and p.file != self.udef.file]
+        if users:
+            return self.param_pos[users[0]]
+        return self.param_pos[order[0]] if len(order) == 1 else nd.with_pos
 
     def primitive(self, nd: NodeDef, block: Block, values: dict[str, Any], positions: dict[str, Pos | None],
                   ports: list, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
@@ -662,11 +724,12 @@ class UnitBuilder:
                 self.owner.diags.add(_with_node(d, nd.name))
             raise Failed()
         named = dict(zip([p for p, _, _ in ports], in_types, strict=True))
+        env = let_env(block, bound, partial=True)  # the block's own pass reports a value it cannot compute
         for decl in block.inputs:
             if decl.when is None:
                 continue
             try:
-                active = evaluate_value(decl.when, bound)
+                active = evaluate_value(decl.when, env)
             except ExprError as err:
                 raise self.error(_expr_diag(err, decl.pos, f"`when` of input `{decl.name}`", nd.name)) from None
             if active and decl.name not in named:
@@ -679,10 +742,10 @@ class UnitBuilder:
                 raise self.error(Diagnostic("E405", f"input `{decl.name}` of block `{block.name}` is switched off "
                                             "for these parameters", port_pos.get(decl.name, nd.pos), node=nd.name,
                                             hint="remove it from `in:`"))
-        binding, call_constraints = self.unify(nd, block, bound, named, port_pos)
+        binding, call_constraints = self.unify(nd, block, env, named, port_pos)
         allowed = {s: v for s, v in binding.items() if isinstance(v, int)}
         try:
-            unit = self.owner.specialize(block, bound, allowed, nd.pos)
+            unit = self.owner.specialize(block, bound, allowed, nd.pos, positions)
         except NeedConcrete as need:
             # The block needs some of its symbols known; they are bound to our non-constant dims.
             ours: set[str] = set()
@@ -784,7 +847,7 @@ def declared_dims(decl: Any, params: dict[str, Any]) -> list[Any]:
     """An input's declared dims (ints, symbol names, templates); a whole-shape template is evaluated
     with the parameters (ExprError / ValueError when it does not give a list of dims)."""
     if not isinstance(decl.shape, Template):
-        return list(decl.shape)
+        return _laid_out(decl, list(decl.shape), params)
     value = evaluate_value(decl.shape, params)
     if not isinstance(value, (list, tuple)) or not value:
         raise ValueError(f"`{decl.shape.text}` gives {value!r}, not a list of dimensions")
@@ -797,7 +860,20 @@ def declared_dims(decl: Any, params: dict[str, Any]) -> list[Any]:
         if isinstance(d, str) and not d.isidentifier():
             raise ValueError(f"dimension {d!r} is not a symbol name")
         out.append(d)
-    return out
+    return _laid_out(decl, out, params)
+
+
+def _laid_out(decl: Any, dims: list[Any], params: dict[str, Any]) -> list[Any]:
+    """``dims`` written channels-last, in the order the input's `layout:` says the caller passes."""
+    layout = getattr(decl, "layout", None)
+    if layout is None:
+        return dims
+    value = evaluate_value(layout, params) if isinstance(layout, Template) else layout
+    if value not in ("BLC", "BCL"):
+        raise ValueError(f"its layout must be BLC or BCL, found {value!r}"[:120])
+    if len(dims) != 3:
+        raise ValueError(f"with a layout its shape is [B, L, C], found {len(dims)} dimensions")
+    return [dims[0], dims[2], dims[1]] if value == "BCL" else dims
 
 
 def _live_nodes(udef: UnitDef, outputs: list) -> set[str]:

@@ -85,6 +85,12 @@ class InputSpec(_Strict):
     when: bool | str | None = Field(
         None, description="Take this input only when true (a `${...}` over parameters); otherwise forward omits it."
     )
+    layout: str | None = Field(
+        None,
+        description="The axis order the caller passes, BLC or BCL (usually `${layout}`), for a `shape` written "
+        "channels-last [B, L, C]: BCL takes [B, C, L] (the template transposes it where it needs to).",
+        examples=["${layout}", "BCL"],
+    )
     optional: bool = Field(
         False,
         description="Take this input only when some node reads it: for a template whose slot components may or "
@@ -101,6 +107,12 @@ class OutputSpec(_Strict):
         None, description="Have this output only when true; nodes that only feed switched-off outputs are not built."
     )
     doc: str | None = Field(None, description="What this output carries.")
+    shape: list[DimValue] | None = Field(
+        None,
+        description="The shape this output promises: integers, symbols (B, L), parameter names or `${...}`; "
+        "a value the compiler proves different is E308.",
+        examples=[["B", "num_classes"]],
+    )
 
 
 OutputValue = str | OutputSpec
@@ -131,11 +143,12 @@ class NodeSpec(_Strict):
     when: bool | str | None = Field(
         None, description="Build this node only when true; when false the node passes its first input through."
     )
-    for_each: list[Any] | str | None = Field(
+    for_each: list[Any] | dict[str, Any] | str | None = Field(
         None,
         description="One copy per list element, side by side on the same inputs (`${item}` is the element, "
         "`${i}` its index); the node's value is the list of the copies' outputs, read whole by a block that "
-        "takes a list (concat, add, ensemble_fusion) or one by one as `node.0`, `node.1`, ...",
+        "takes a list (concat, add, ensemble_fusion) or one by one as `node.0`, `node.1`, ... Over a mapping, "
+        "one node per key, named by the key (`${key}`, `${item}` its value); `node.*` returns each under its key.",
     )
     inherit: bool = Field(
         False,
@@ -156,11 +169,42 @@ class NodeSpec(_Strict):
     doc: str | None = Field(None, description="A note kept as a comment in the emitted code.")
 
 
+class CheckSpec(_Strict):
+    """A condition the parameters must meet, reported with its message at the user's setting."""
+
+    that: bool | str = Field(description="The condition: a `${...}` over parameters and `let:` values.",
+                             examples=["${num_classes is None or is_int(num_classes)}"])
+    message: str = Field(
+        description="What is wrong, said to the user when the condition is false (may interpolate `${...}`); "
+        "the expression itself is never shown."
+    )
+    at: str | None = Field(
+        None,
+        description="The parameter the check is about: a failure is located where the user set it (`with:`, "
+        "--set or a PHM-Vibench config key), else at its declaration.",
+    )
+    severity: Literal["error", "warning", "note"] = Field(
+        "error",
+        description="error (E215, the compile stops), warning (W106) or note (I104: e.g. a value read as another "
+        "spelling); the model compiles after a warning or note.",
+    )
+
+
+LetEntry = Annotated[
+    Any,
+    Field(description="A value computed once from the parameters (usually a `${...}`), read like a parameter."),
+]
+
+
 class BlockSpec(_Strict):
     """A composite block: a sub-graph with its own parameters, emitted as its own nn.Module class."""
 
     doc: str | None = Field(None, description="What the block does (the class docstring).")
     params: dict[str, ParamEntry] = Field(default_factory=dict, description="Declared parameters.")
+    let: dict[str, LetEntry] = Field(
+        default_factory=dict, description="Named values derived from the parameters, computed once, in order."
+    )
+    checks: list[CheckSpec] = Field(default_factory=list, description="Conditions the parameters must meet.")
     inputs: dict[str, InputSpec] = Field(description="Tensor inputs with symbolic shapes.")
     nodes: dict[str, NodeSpec] = Field(description="The nodes, in order; the key is the node name.")
     outputs: dict[str, OutputValue] = Field(description="Output name -> node (or node.port).")
@@ -198,6 +242,16 @@ class SpecDocument(_Strict):
         None, alias="with", description="Values for the extended template's parameters."
     )
     params: dict[str, ParamEntry] = Field(default_factory=dict, description="Declared template parameters.")
+    let: dict[str, LetEntry] = Field(
+        default_factory=dict,
+        description="Named values derived from the parameters (`active_tasks: ${...}`), computed once, in order, "
+        "and usable anywhere a parameter is.",
+    )
+    checks: list[CheckSpec] = Field(
+        default_factory=list,
+        description="Conditions the parameters must meet: `{that: ${...}, message: ..., at: param}`; a failure is "
+        "E215 at the user's setting of `at`, with the message.",
+    )
     inputs: dict[str, InputSpec] | None = Field(None, description="Tensor inputs with symbolic shapes.")
     blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="Composite blocks local to this file.")
     nodes: dict[str, NodeSpec] | None = Field(None, description="The nodes, in order; the key is the node name.")

@@ -1,0 +1,102 @@
+"""Every `checks:` entry of the spec library reports at the user's key, in the user's file.
+
+:data:`CASES` breaks each check of the library from a user's spec (`extends:` + `with:`); a check
+without a case fails :func:`test_every_library_check_has_a_case`, so a new check comes with its test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+import vibench
+from vibench.compiler.resolve import LIBRARY_DIR
+
+# (template, index of the check in its file) -> (with: values, the code the check gives)
+CASES: dict[tuple[str, int], tuple[dict, str]] = {
+    ("isfm/M_01_ISFM", 0): ({"task_configs": {"clasification": {}}}, "E215"),
+    ("isfm/M_01_ISFM", 1): ({"task_configs": {"prediction": {}, "signal_prediction": {}}}, "E215"),
+    ("isfm/M_01_ISFM", 2): ({"task_configs": {"classification": {}}, "tasks": ["rul_prediction"]}, "E215"),
+    ("isfm/M_01_ISFM", 3): ({"task_configs": {"classification": {"head": "H_03_Linear_pred"}}}, "E215"),
+    ("isfm/M_01_ISFM", 4): ({"task_configs": {"regression": {}}}, "I104"),
+    ("isfm/M_01_ISFM", 5): ({"task_configs": {"signal_prediction": {"pred_len": 96}}}, "W106"),
+    ("isfm/task_head/H_02_Linear_cla_heterogeneous_batch", 0): ({"num_classes": {"1": 4, "2": 6}}, "E215"),
+    ("isfm/task_head/MultiTaskHead", 0): ({"pooled_input": True}, "E215"),
+    ("x_model/TSPN", 0): ({"signal_processing_configs": {"layer1": ["FFT"]}}, "E215"),
+}
+
+# Checks of a component reached through a composite's `inherit:`: still at the user's key.
+THROUGH = [
+    ("isfm/M_01_ISFM", {"task_head": "H_02_Linear_cla_heterogeneous_batch", "num_classes": {"1": 4, "2": 6}}),
+    ("isfm/M_02_ISFM", {"task_configs": {"classification": {}, "regression": {}}, "tasks": ["anomaly_detection"]}),
+]
+
+
+def _library_checks() -> set[tuple[str, int]]:
+    found = set()
+    for dirpath, _, names in os.walk(LIBRARY_DIR):
+        for name in names:
+            if not name.endswith(".yaml"):
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+            ref = os.path.splitext(os.path.relpath(path, LIBRARY_DIR))[0].replace(os.sep, "/")
+            units = [data] + list((data.get("blocks") or {}).values())
+            index = 0
+            for unit in units:
+                for _ in unit.get("checks") or []:
+                    found.add((ref, index))
+                    index += 1
+    return found
+
+
+def test_every_library_check_has_a_case() -> None:
+    assert _library_checks() == set(CASES)
+
+
+def _compile_user(tmp_path: Path, template: str, with_: dict) -> list:
+    user = tmp_path / "mine.yaml"
+    lines = ["vibench: 1", f"extends: {template}", "with:"] + [f"  {k}: {json.dumps(v)}" for k, v in with_.items()]
+    user.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        return list(vibench.check(str(user)).warnings)
+    except vibench.SpecError as err:
+        return list(err.diagnostics)
+
+
+@pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: f"{k[0]}#{k[1]}")
+def test_a_library_check_reports_at_the_users_key(tmp_path: Path, key: tuple[str, int]) -> None:
+    with_, code = CASES[key]
+    found = [d for d in _compile_user(tmp_path, key[0], with_) if d.code == code]
+    assert found, f"{key}: no {code}"
+    for d in found:
+        assert d.pos is not None and d.pos.file.endswith("mine.yaml"), f"{key}: {code} at {d.pos}"
+        assert d.pos.line >= 4  # a `with:` key, not the `extends:` line
+        assert "${" not in d.message  # the template's message, never its expression
+
+
+@pytest.mark.parametrize("template,with_", THROUGH, ids=[t for t, _ in THROUGH])
+def test_a_components_check_reached_through_inherit_reports_at_the_users_key(
+        tmp_path: Path, template: str, with_: dict) -> None:
+    errors = [d for d in _compile_user(tmp_path, template, with_) if d.severity == "error"]
+    assert [d.code for d in errors] == ["E215"]
+    assert errors[0].pos is not None and errors[0].pos.file.endswith("mine.yaml")
+
+
+def test_a_check_on_a_phm_vibench_config_key_is_located_at_that_key(tmp_path: Path) -> None:
+    config = tmp_path / "experiment.yaml"
+    config.write_text("model:\n  type: ISFM\n  name: M_01_ISFM\n  embedding: E_01_HSE\n  backbone: B_04_Dlinear\n"
+                      "  task_head: H_01_Linear_cla\n  output_dim: 64\n  num_patches: 8\n  patch_size_L: 16\n"
+                      "  patch_size_C: 1\n  num_classes: 4\n"
+                      "  task_configs:\n    classification: {num_classes: 4}\n    forecasting: {loss_weight: 0.5}\n",
+                      encoding="utf-8")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(config))
+    (d,) = [d for d in info.value.diagnostics if d.severity == "error"]
+    assert d.code == "E215" and "['forecasting']" in d.message
+    assert d.pos is not None and d.pos.file.endswith("experiment.yaml") and d.pos.line == 12

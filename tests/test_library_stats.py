@@ -1,0 +1,74 @@
+"""The spec library reads as data (issue 10): `scripts/library_stats.py` and its targets.
+
+The targets the library already meets are asserted; the ones it does not meet yet are strict
+expected failures that state the figure measured, so that meeting one turns this file red until
+its marker is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import library_stats  # noqa: E402
+
+STATS = library_stats.measure()
+TARGETS = library_stats.TARGETS
+
+# Templates added while issue 10 was under way that are not rewritten yet: file -> why.
+NOT_YET_REWRITTEN = {
+    "isfm/embedding/E_com_00_PE.yaml": "a new component template (its `block:` and `with:` choose among five "
+    "embeddings in long expressions)",
+}
+
+
+def test_expressions_are_found_with_their_braces_matched() -> None:
+    assert library_stats.expressions("a ${x} b ${ {'k': '}'}['k'] } c") == ["x", "{'k': '}'}['k']"]
+    assert library_stats.expressions("${[i for i in\n   range(3)]}") == ["[i for i in range(3)]"]
+
+
+def test_the_script_prints_the_figures() -> None:
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "library_stats.py")], check=True,
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "lines holding ${...}" in out and "longest expression" in out and "isfm/M_01_ISFM.yaml" in out
+
+
+def test_no_rewritten_template_has_an_expression_over_100_characters() -> None:
+    over = {f: n for f, n in STATS.longest_by_file.items()
+            if n > TARGETS["longest_expression"] and f not in NOT_YET_REWRITTEN}
+    assert not over, f"expressions longer than {TARGETS['longest_expression']} characters: {over}"
+
+
+def test_no_template_tests_a_type_by_its_text() -> None:
+    """`is_mapping(x)` and friends, not `str(x)[:1] == '{'`."""
+    found = []
+    for dirpath, _, names in os.walk(library_stats.LIBRARY):
+        for name in names:
+            if name.endswith(".yaml"):
+                with open(os.path.join(dirpath, name), encoding="utf-8") as fh:
+                    if ")[:1]" in fh.read():
+                        found.append(name)
+    assert not found
+
+
+@pytest.mark.xfail(strict=True, reason="17.6% of library lines hold `${` (target 8%): simple references such as "
+                   "`out_features: \"${num_classes}\"` are about 10% of the library on their own")
+def test_few_lines_hold_expressions() -> None:
+    assert STATS.template_line_share <= TARGETS["template_line_share"]
+
+
+@pytest.mark.xfail(strict=True, reason="M_01_ISFM.yaml has about 200 lines (target 90): its 45 flat "
+                   "hyperparameters are still declared (slot-scoped parameters are not built)")
+def test_m01_is_short() -> None:
+    assert STATS.m01_lines <= TARGETS["m01_lines"]
+
+
+@pytest.mark.xfail(strict=True, reason="isfm/embedding/E_com_00_PE.yaml is not rewritten yet")
+def test_no_expression_over_100_characters_anywhere() -> None:
+    assert STATS.longest <= TARGETS["longest_expression"]

@@ -1,0 +1,107 @@
+"""`let:` values and `checks:` of a unit, evaluated for one set of parameters.
+
+A ``let`` entry is computed once per specialisation, in order, from the parameters and the entries
+before it; the result is read by every ``${...}`` of the unit like a parameter (it is not an
+argument of the emitted class: its value is a consequence of the arguments). An entry that reads
+a dimension symbol of the unit's inputs (``${C * factor}``) is computed once the inputs are bound;
+the input declarations themselves can then not read it.
+
+A ``check`` is a condition the parameters must meet. When it is false the compile stops with E215:
+the check's message (never its expression), located where the user set the parameter named by
+``at`` (the ``with:`` key of their spec, a PHM-Vibench config key; the parameter's declaration for
+``--set`` and defaults), so that an error about the user's value points into the user's file.
+
+Example (a template)::
+
+    let:
+      per_system: "${is_mapping(num_classes)}"
+    checks:
+      - {that: "${not per_system or len(num_classes) > 0}", message: "num_classes maps no system", at: num_classes}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
+from vibench.compiler.ir import Pos, UnitDef
+from vibench.compiler.symbolic import NeedConcrete
+
+CODES = {"error": "E215", "warning": "W106", "note": "I104"}
+"""The code of a failed check, by its `severity`."""
+
+
+def let_env(udef: UnitDef, params: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+    """``params`` plus the unit's `let:` values (ExprError / NeedConcrete propagate; with ``partial``,
+    a value that cannot be computed from ``params`` alone, e.g. one that reads a dimension, is left out).
+
+    >>> from vibench.compiler.ir import LetDef
+    >>> from vibench.compiler.expr import parse_value
+    >>> u = UnitDef("U", "U", None, (), (), (), (), "f", None, lets=(LetDef("w2", parse_value("${w * 2}", None)),))
+    >>> let_env(u, {"w": 3})["w2"]
+    6
+    """
+    if not udef.lets:
+        return params
+    env = dict(params)
+    for let in udef.lets:
+        try:
+            env[let.name] = evaluate_value(let.value, env) if contains_template(let.value) else let.value
+        except (ExprError, NeedConcrete):
+            if not partial:
+                raise
+    return env
+
+
+def let_reads(udef: UnitDef) -> dict[str, set[str]]:
+    """The parameters each `let:` value reads, through the entries before it."""
+    params = {d.name for d in udef.params}
+    out: dict[str, set[str]] = {}
+    for let in udef.lets:
+        names = template_names(let.value)
+        out[let.name] = {n for n in names if n in params}.union(*(out[n] for n in names if n in out))
+    return out
+
+
+def run_checks(udef: UnitDef, env: dict[str, Any], positions: dict[str, Pos | None],
+               node: str | None = None) -> list[Diagnostic]:
+    """E215 (W106, I104 by `severity`) for every check of ``udef`` that ``env`` fails; E204/E211 for a check
+    that cannot be decided.
+
+    ``positions`` says where each parameter's value was set (absent: its declaration).
+    """
+    out: list[Diagnostic] = []
+    declared = {d.name: d.pos for d in udef.params}
+    for check in udef.checks:
+        try:
+            ok = evaluate_value(check.that, env) if contains_template(check.that) else check.that
+        except ExprError as err:
+            out.append(Diagnostic("E204", f"{err.message} in a check of `{udef.name}`", check.pos, node=node,
+                                  hint=err.hint))
+            continue
+        if not isinstance(ok, bool):
+            out.append(Diagnostic("E211", f"a check of `{udef.name}` must give true or false", check.pos, node=node,
+                                  expected="true or false", found=repr(ok)[:80]))
+            continue
+        if ok:
+            continue
+        try:
+            message = evaluate_value(check.message, env) if contains_template(check.message) else check.message
+        except ExprError as err:
+            message = f"a check of `{udef.name}` failed (its message cannot be written: {err.message})"
+        text = str(message)
+        text = text if len(text) <= 500 else text[:497] + "..."
+        at = check.at
+        pos = positions.get(at) or declared.get(at) if at is not None else None
+        found = f"`{at}` = {_shown(env.get(at))}" if at is not None else None
+        notes = (f"checked by {udef.name}" + (f" at {check.pos}" if check.pos is not None else ""),)
+        code = CODES[check.severity]
+        out.append(Diagnostic(code, text, pos or check.pos or udef.pos, node=node, found=found, notes=notes,
+                              severity=check.severity))
+    return out
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
