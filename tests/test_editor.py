@@ -108,11 +108,13 @@ def keys(items: list[dict]) -> set[str]:
 def test_block_names_complete_with_their_descriptions(yaml_server: LanguageServer, spec: str) -> None:
     path, text = SPECS[spec]
     lines = text.split("\n")
-    existing = re.search(r"block: (" + "|".join(BLOCKS) + r")\b", text)  # replace an existing name
+    # replace an existing name (a `block:` key, not the words "block: lstm" inside a doc string)
+    existing = re.search(r"(?:\{|^[ -]*)block: (" + "|".join(BLOCKS) + r")\b", text, re.M)
     assert existing or spec.startswith("library:"), f"{spec} has no catalogue node to edit"
     if existing:
-        line = text[: existing.start()].count("\n")
-        col = existing.start() - text.rfind("\n", 0, existing.start()) - 1 + len("block: ") + 1
+        start = existing.start(1) - len("block: ")  # where the key begins
+        line = text[:start].count("\n")
+        col = start - text.rfind("\n", 0, start) - 1 + len("block: ") + 1
         lines[line] = lines[line][:col] + "⟨replace⟩" + lines[line][col:]
     probed = with_probe("\n".join(lines), "  probe:\n    block: ⟨new⟩\n    in: x")
     found = complete(yaml_server, path, probed)
