@@ -51,7 +51,8 @@ def main() -> int:
     os.makedirs("build", exist_ok=True)
 
     import vibench
-    from vibench.compiler.cli import _parse_sets, _write_atomic
+    from vibench.compiler.cli import _parse_sets
+    from vibench.compiler.outputs import write_atomic
     from vibench.compiler.report import check_report
 
     out = os.path.join("build", "model.py")
@@ -62,7 +63,7 @@ def main() -> int:
     except vibench.SpecError as err:
         print(err.render(), file=sys.stderr)
         return 1
-    _write_atomic(out, result.source)
+    write_atomic(out, result.source)
     print(f"compiled {args.spec} in {time.perf_counter() - started:.2f} s -> {out}")
     print(check_report(result.program, summary=True, written=None), end="\n\n")
 
