@@ -86,7 +86,7 @@ class SystemPromptTable(nn.Module):
         ids = torch.where(system_id < 0, torch.zeros_like(system_id), system_id % self.num_prompts)
         prompts = self.prompt_embedding(ids)
         if self.max_norm > 0:
-            norms = prompts.norm(dim=-1, keepdim=True)
+            norms = torch.linalg.vector_norm(prompts, dim=-1, keepdim=True)  # TorchScript: not .norm(dim=)
             prompts = prompts * torch.clamp(self.max_norm / (norms + 1e-8), max=1.0)
         if self.tokens > 0:
             prompts = prompts.unsqueeze(1).expand(-1, self.tokens, -1)

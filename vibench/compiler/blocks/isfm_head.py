@@ -325,6 +325,8 @@ class IsfmUniversalProjection(Block):
 
     def call_code(self, p: IsfmUniversalProjectionParams, args: list[Code], mod: Code) -> Code:
         if len(args) == 1:
-            return c.call(mod, args[0], p.max_len, p.max_out)
+            # The module's own sizes, not p's: the copies of a `for_each`/`repeat` node share one call
+            # line (the first copy's), so literals from p would crop every copy to the first's size.
+            return c.call(mod, args[0], c.attr(mod, "max_len"), c.attr(mod, "max_out"))
         target = args[1]  # the signal to predict: only its shape is read
         return c.call(mod, args[0], c.index(c.attr(target, "shape"), 1), c.index(c.attr(target, "shape"), 2))
