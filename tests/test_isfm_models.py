@@ -352,21 +352,25 @@ def test_every_fact_sheet_isfm_key_is_mapped_or_reported(name) -> None:
     for key in FACT_SHEET_KEYS:
         assert key in declared or key in reported, f"`{key}` was dropped silently"
     assert {k for k, c in reported.items() if c == "W103"} == {
-        "in_dim", "out_dim", "stride", "patch_len", "fc_dropout", "head_dropout", "embedding_dim", "feature_dim",
-        "device"}  # keys no ISFM model reads
+        "in_dim", "out_dim", "fc_dropout", "head_dropout", "embedding_dim", "feature_dim",
+        "device"}  # keys no ISFM component reads
     assert reported["use_prompt"] == "W101" and reported["weight_path"] == "W102"
-    assert reported["d_model"] == "W104"  # E_01 + B_08 + H_09 have no d_model
+    # Read by components other than the chosen E_01 + B_08 + H_09 (slot-scoped): no effect here.
+    assert {k for k, c in reported.items() if c == "W104"} == {"d_model", "stride", "patch_len", "modes", "width",
+                                                              "factor", "num_layers", "individual", "top_k"}
+    unread = next(w for w in program.warnings if w.code == "W104" and "`patch_len`" in w.message)
+    assert "E_com_00_PE" in unread.hint
     assert [n for n, _, _ in program.root.outputs] == ["logits", "signal"]
 
 
-def test_readme_isfm_example_prints_what_the_readme_shows(tmp_path) -> None:
+def test_library_doc_isfm_example_prints_what_the_doc_shows(tmp_path) -> None:
     import os
     import re
     import subprocess
     import sys
 
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
-    section = readme[readme.index("### ISFM: slots"):]
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "library.md"), encoding="utf-8").read()
+    section = doc[doc.index("## ISFM: slots"):]
     spec = re.search(r"```yaml\n(vibench: 1\nextends: isfm/M_01_ISFM\n.*?)```", section, re.S).group(1)
     shown = re.search(r"\$ vibench-compile isfm_timesnet.yaml --check\n(.*?)```", section, re.S).group(1)
     (tmp_path / "isfm_timesnet.yaml").write_text(spec, encoding="utf-8")

@@ -54,7 +54,7 @@ def test_built_model_matches_the_reference(case) -> None:
 
 
 # Reference models outside the issues' lists (models.md §2 "Related, not in the requested list"),
-# with why; the README's parity table shows them as "not in the library".
+# with why; the parity table of docs/library.md shows them as "not in the library".
 OUT_OF_SCOPE: dict[str, str] = {}
 
 

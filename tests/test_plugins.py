@@ -1,7 +1,7 @@
 """A third-party block, one file in a package with a `vibench.blocks` entry point, works everywhere a
 built-in block does: the compiler finds it, model.py carries its implementation, models build and run.
 
-The package is `examples/plugin` (the README's "Adding a block"); the test installs it the way pip
+The package is `examples/plugin` (docs/extending.md, "Adding a block"); the test installs it the way pip
 does — the package on the path with a `.dist-info` folder naming the entry point — and runs
 vibench in a fresh process, so the real `importlib.metadata` discovery is exercised.
 """

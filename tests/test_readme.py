@@ -1,16 +1,27 @@
-"""The README's first spec and the outputs it shows are what vibench really prints."""
+"""The README's first spec and the outputs it shows are what vibench really prints; every spec
+example of the README and of the hand-written docs (docs/*.md) compiles as written; links between
+them resolve; the generated tables keep their markers."""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 
 import pytest
+import yaml
 
 from tests.helpers import ROOT
 from vibench.compiler.cli import main
 
 README = os.path.join(ROOT, "README.md")
+# docs/blocks.md and docs/templates.md are generated from the registry and the library and tested by
+# tests/test_reference_docs.py; every other page is written by hand, like the README.
+GENERATED = {"blocks.md", "templates.md"}
+ALL_PAGES = [README, *sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))]
+PAGES = [p for p in ALL_PAGES if os.path.basename(p) not in GENERATED]
+# docs/errors.md shows broken specs on purpose (tests/test_diagnostics.py checks it).
+EXAMPLE_PAGES = [p for p in PAGES if os.path.basename(p) != "errors.md"]
 
 
 def _readme() -> str:
@@ -68,14 +79,94 @@ def test_shape_error_is_the_readme_s(tiny, capsys: pytest.CaptureFixture[str]) -
     assert capsys.readouterr().err.splitlines() == _console("vibench-compile tiny.yaml --check")
 
 
-def _extends_blocks() -> list[str]:
-    blocks = re.findall(r"```yaml\n(.*?)```", _readme(), re.S)
-    return [b for b in blocks if re.match(r"(#[^\n]*\n)?vibench: 1\nextends: ", b)]
+def _yaml_blocks() -> list[tuple[str, str]]:
+    """(id, text) of every ```yaml block of the hand-written pages but errors.md."""
+    found = []
+    for page in EXAMPLE_PAGES:
+        with open(page, encoding="utf-8") as fh:
+            blocks = re.findall(r"```yaml\n(.*?)```", fh.read(), re.S)
+        name = os.path.relpath(page, ROOT)
+        found += [(f"{name}#{n}", text) for n, text in enumerate(blocks)]
+    return found
 
 
-@pytest.mark.parametrize("text", _extends_blocks(), ids=lambda t: t.split("\n")[1])
-def test_readme_template_examples_compile_as_written(text: str) -> None:
+def _spec_blocks() -> list[tuple[str, str]]:
+    """The blocks that are whole specs (a `vibench: 1` key after optional comment lines)."""
+    return [(id_, text) for id_, text in _yaml_blocks() if re.match(r"(#[^\n]*\n)*vibench: 1\b", text)]
+
+
+def test_the_docs_hold_spec_examples() -> None:
+    ids = [id_ for id_, _ in _spec_blocks()]
+    for page in ("README.md", "docs/language.md", "docs/library.md"):
+        assert any(i.startswith(page + "#") for i in ids), f"{page} lost its spec examples"
+    assert any("extends: " in text for _, text in _spec_blocks())
+
+
+@pytest.mark.parametrize(("where", "text"), _yaml_blocks(), ids=[i for i, _ in _yaml_blocks()])
+def test_every_yaml_example_is_yaml(where: str, text: str) -> None:
+    yaml.safe_load(text)  # fragments (an excerpt of a template) included
+
+
+@pytest.mark.parametrize(("where", "text"), _spec_blocks(), ids=[i for i, _ in _spec_blocks()])
+def test_spec_examples_compile_as_written(where: str, text: str) -> None:
     import vibench
 
     program = vibench.check(text=text)
     assert program.root.outputs
+
+
+def _slugs(text: str) -> set[str]:
+    """The anchors GitHub gives a page's headings."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    slugs: set[str] = set()
+    for title in re.findall(r"^#{1,6} (.+?)\s*$", text, re.M):
+        base = re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+        slug, n = base, 0
+        while slug in slugs:
+            n += 1
+            slug = f"{base}-{n}"
+        slugs.add(slug)
+    return slugs
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_relative_links_resolve(page: str) -> None:
+    with open(page, encoding="utf-8") as fh:
+        text = fh.read()
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+        if re.match(r"[a-z]+:", target):
+            continue  # http(s), mailto
+        path, _, anchor = target.partition("#")
+        file = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+        if not os.path.exists(file):
+            broken.append(target)
+        elif anchor and file.endswith(".md"):
+            with open(file, encoding="utf-8") as fh:
+                if anchor not in _slugs(fh.read()):
+                    broken.append(target)
+    assert not broken, f"{os.path.relpath(page, ROOT)}: broken links {broken}"
+
+
+def test_the_index_names_every_page() -> None:
+    index = _readme()[_readme().index("## More documentation"):]
+    for page in ALL_PAGES[1:]:
+        assert f"](docs/{os.path.basename(page)})" in index, f"the README's index lacks {page}"
+
+
+@pytest.mark.parametrize("script", ["parity_table", "isfm_matrix", "backend_table"])
+def test_each_generated_table_has_one_home(script: str) -> None:
+    """`make parity-table`, `isfm-matrix` and `backend-table` rewrite the one page holding the markers."""
+    import importlib
+
+    module = importlib.import_module(f"scripts.{script}")
+    homes = []
+    for page in ALL_PAGES:
+        with open(page, encoding="utf-8") as fh:
+            text = fh.read()
+        if module.START in text or module.END in text:
+            assert text.count(module.START) == text.count(module.END) == 1, page
+            assert text.index(module.START) < text.index(module.END), page
+            homes.append(os.path.relpath(page, ROOT))
+    assert len(homes) == 1, f"{script}'s markers are in {homes or 'no page'}"

@@ -237,7 +237,9 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
     if values:
         if support._check_settings not in helpers:
             helpers.append(support._check_settings)
-        fixed = {k: v for k, v in values.items() if k not in free_names}
+        # A slot-scoped parameter nobody set is left out: it means "each component's own default".
+        fixed = {k: v for k, v in values.items()
+                 if k not in free_names and not (v is None and k in decls and decls[k].scope)}
         cls.attributes += split("COMPILED_PARAMETERS = ", c.const(fixed), "", INDENT)
         params.append("**fixed: object")
         given: ast.expr = c.ref("fixed")

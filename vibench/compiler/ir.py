@@ -76,6 +76,7 @@ class ParamDecl:
     doc: str | None = None
     pos: Pos | None = None
     slot: str | None = None  # a spec folder whose specs the value names (a typed slot)
+    scope: tuple[str, ...] = ()  # slot-scoped: the components that declare it (see compiler/scoped.py)
 
 
 @dataclass(frozen=True)

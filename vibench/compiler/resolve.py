@@ -320,7 +320,9 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
                                      doc.pos(("reference", "state_dict_renames", k, 0)), found=pattern))
         root = replace(root, reference=spec.reference)
     diags.raise_if_any()
-    return root, blocks
+    from vibench.compiler.scoped import with_scoped_params
+
+    return with_scoped_params(root, library, from_dir), blocks
 
 
 def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags: Collector,

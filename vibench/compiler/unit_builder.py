@@ -21,6 +21,7 @@ from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
 from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, parse_value, template_names
 from vibench.compiler.ir import (
     Constraint,
+    ParamDecl,
     Instance,
     Node,
     NodeDef,
@@ -229,9 +230,7 @@ class UnitBuilder:
                     and decl.name not in used and decl.name not in self.inherited):
                 self.owner.diags.add(Diagnostic(
                     "W104", f"`{decl.name}` has no effect here: no component of this {udef.name} reads it",
-                    decl.pos, severity="warning", found=found,
-                    hint="it reaches only the components that declare it; remove it, or pick a component "
-                    "that takes it"))
+                    decl.pos, severity="warning", found=found, hint=_unread_hint(decl)))
 
     def component_renames(self) -> tuple[tuple[str, str], ...]:
         out: list[tuple[str, str]] = []
@@ -973,3 +972,11 @@ def freeze(value: Any) -> Any:
     if isinstance(value, bool):
         return ("__bool__", value)
     return value
+
+
+def _unread_hint(decl: ParamDecl) -> str:
+    if not decl.scope:
+        return "it reaches only the components that declare it; remove it, or pick a component that takes it"
+    takers = [t.rsplit("/", 1)[-1] for t in decl.scope]
+    shown = ", ".join(takers[:6]) + (f" and {len(takers) - 6} more" if len(takers) > 6 else "")
+    return f"it is read by {shown}; remove it, or pick one of them"

@@ -210,15 +210,30 @@ class BlockSpec(_Strict):
     outputs: dict[str, OutputValue] = Field(description="Output name -> node (or node.port).")
 
 
+def _by_reason(value: Any) -> Any:
+    """``{why: [key, ...]}`` entries of ``ignored_keys`` as ``{key: why}`` (other values are left to validation)."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for key, why in value.items():
+        if isinstance(why, list) and all(isinstance(k, str) for k in why):
+            out.update((k, key) for k in why)
+        else:
+            out[key] = why
+    return out
+
+
 class ReferenceSpec(_Strict):
     """The PHM-Vibench model a template reproduces, and how its configs and checkpoints map onto it."""
 
     model: str = Field(description="The reference model as `type/name` of its PHM-Vibench config, e.g. CNN/ResNet1D.")
     source: str | None = Field(None, description="Where the reference lives (file in the PHM-Vibench repository).")
-    ignored_keys: dict[str, str] = Field(
+    ignored_keys: Annotated[dict[str, str], BeforeValidator(_by_reason)] = Field(
         default_factory=dict,
-        description="Config keys the reference accepts but never reads, with why; reported as warnings when a "
-        "PHM-Vibench config sets them.",
+        description="Config keys the reference accepts but never reads, with why (`key: why`, or `why: [key, ...]` "
+        "for several keys with one reason); reported as warnings when a PHM-Vibench config sets them.",
+        json_schema_extra={"additionalProperties": {"anyOf": [{"type": "string"},
+                                                              {"type": "array", "items": {"type": "string"}}]}},
     )
     state_dict_renames: list[tuple[str, str]] | ShapeTemplate = Field(
         default_factory=list,

@@ -1,0 +1,144 @@
+"""Parameters scoped by slot.
+
+A composite with typed slots (``embedding: {type: str, slot: isfm/embedding}``) and ``inherit: true``
+nodes accepts every parameter that a component of one of its slot folders declares, without
+restating it: ``M_01_ISFM`` declares only its own parameters, and ``num_patches: 64`` set on it (in
+``with:``, ``--set`` or a PHM-Vibench config) reaches whichever chosen component declares
+``num_patches``. Such a parameter is added to the composite's declarations with
+
+- the union of the declaring components' types (``| None``) and default null ("not set here": each
+  component keeps its own default); the component that takes the value checks it against its own
+  declaration, bounds included, and reports a bad value at the user's line;
+- ``scope``: the components that declare it (shown by the editor, ``--list`` and docs).
+
+A value that no chosen component reads is W104 at its line (the unit builder's check, as before).
+
+The parameters of a component file are read from its ``params:`` (following ``extends:``) without
+compiling it — 28 ISFM components cost 60 ms through :func:`read_spec_file`, so each file's entry is
+cached by (path, mtime, size) for the life of the process (the language server and test runs compile
+M_01 many times).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.ir import ParamDecl, UnitDef
+from vibench.compiler.params import TypeSyntaxError, infer_type, parse_type
+
+if TYPE_CHECKING:
+    from vibench.compiler.resolve import Library
+
+MAX_SLOT_COMPONENTS = 1_000
+"""Specs one slot folder may hold (all are read for the slot's scoped parameters)."""
+
+_MAX_EXTENDS = 16  # an `extends:` chain longer than this is left to the component's own compile
+
+# One entry per component file: (mtime_ns, size) -> ((name, type, doc), ...)
+_FILE_PARAMS: dict[str, tuple[tuple[int, int], tuple[tuple[str, str, str | None], ...]]] = {}
+
+
+def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) -> UnitDef:
+    """``unit`` with a declaration for every parameter its slots' components declare and it does not."""
+    from vibench.compiler.resolve import slot_components
+
+    slots = [d for d in unit.params if d.slot is not None]
+    if not slots or not any(nd.inherit for nd in unit.nodes):
+        return unit
+    # A key the reference model ignores stays ignored (W101), as PHM-Vibench's composite never hands it on.
+    ignored = set(dict(unit.reference.ignored_keys)) if unit.reference is not None else set()
+    own = {d.name for d in unit.params} | {let.name for let in unit.lets} | ignored
+    found: dict[str, list[tuple[str, str, str | None]]] = {}  # name -> [(component, type, doc)]
+    for folder in dict.fromkeys(d.slot for d in slots):
+        assert folder is not None
+        names = slot_components(folder, library, from_dir)
+        if len(names) > MAX_SLOT_COMPONENTS:
+            decl = next(d for d in slots if d.slot == folder)
+            raise SpecError([Diagnostic(
+                "E214", f"slot folder `{folder}` holds {len(names)} specs", decl.pos or unit.pos,
+                expected=f"at most {MAX_SLOT_COMPONENTS:,} (every one is read for the slot's parameters)",
+                hint="split the folder into several slots")])
+        for name in names:
+            try:
+                path = library.find(f"{folder}/{name}", from_dir, None)
+            except SpecError:
+                continue
+            for pname, ptype, pdoc in component_params(path, library):
+                if pname not in own:
+                    found.setdefault(pname, []).append((f"{folder}/{name}", ptype, pdoc))
+    if not found:
+        return unit
+    added = tuple(_scoped_decl(name, takers) for name, takers in found.items())
+    return replace(unit, params=unit.params + added)
+
+
+def _scoped_decl(name: str, takers: list[tuple[str, str, str | None]]) -> ParamDecl:
+    types: list[str] = []
+    for _, ptype, _ in takers:
+        for part in ptype.split("|"):
+            part = part.strip()
+            if part not in types and part != "None":
+                types.append(part)
+    type_text = " | ".join(types + ["None"]) if "any" not in types else "any"
+    doc = next((d for _, _, d in takers if d), None)
+    short = ", ".join(t.rsplit("/", 1)[-1] for t, _, _ in takers)
+    text = (" ".join(doc.split()) + " " if doc else "") + f"Read by {short}."
+    return ParamDecl(name, type_text, None, False, doc=text, scope=tuple(t for t, _, _ in takers))
+
+
+def component_params(path: str, library: Library) -> tuple[tuple[str, str, str | None], ...]:
+    """(name, type, doc) of every parameter a component file declares (its own and its `extends:` base's)."""
+    return _params_of(path, library, 0)
+
+
+def _params_of(path: str, library: Library, depth: int) -> tuple[tuple[str, str, str | None], ...]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ()
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _FILE_PARAMS.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    from vibench.compiler.load import read_spec_file
+
+    try:
+        data = read_spec_file(path, library.display(path)).data
+    except SpecError:
+        return ()  # the component's own compile reports its problems, when it is chosen
+    out: list[tuple[str, str, str | None]] = []
+    if isinstance(data, dict):
+        base = data.get("extends")
+        if isinstance(base, str) and "#" not in base and depth < _MAX_EXTENDS:
+            try:
+                out += _params_of(library.find(base, os.path.dirname(path), None), library, depth + 1)
+            except SpecError:
+                pass
+        params = data.get("params")
+        for pname, pspec in (params.items() if isinstance(params, dict) else ()):
+            entry = _entry(pname, pspec)
+            if entry is not None and all(entry[0] != e[0] for e in out):
+                out.append(entry)
+    result = tuple(out)
+    _FILE_PARAMS[path] = (stamp, result)
+    return result
+
+
+def _entry(name: Any, spec: Any) -> tuple[str, str, str | None] | None:
+    if not isinstance(name, str) or not name.isidentifier() or not isinstance(spec, dict):
+        return None
+    type_text = spec.get("type")
+    if type_text is None and "default" in spec:
+        default = spec["default"]
+        type_text = "any" if "${" in str(default) else infer_type(default)
+    if not isinstance(type_text, str):
+        return None
+    try:
+        parse_type(type_text)
+    except TypeSyntaxError:
+        return None
+    doc = spec.get("doc")
+    return name, type_text, (doc if isinstance(doc, str) else None)
