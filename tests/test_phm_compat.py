@@ -321,3 +321,17 @@ def test_cli_json_reports_the_notes(tmp_path: Path, capsys: pytest.CaptureFixtur
     report = json.loads(capsys.readouterr().out)
     assert [w["severity"] for w in report["warnings"]] == ["note", "note"]
     assert os.path.exists(path)
+
+
+@pytest.mark.parametrize("extra, shown", [
+    ("  num_patches: 32\n", "vibench would use `seq_len: 32` (`B_07_TSMixer`'s default `${num_patches}`)"),
+    ("", "vibench computes it (`B_07_TSMixer`'s default is `${num_patches}`)"),
+])
+def test_e221_shows_the_value_of_a_computed_default_or_its_expression(extra: str, shown: str) -> None:
+    text = ("model:\n  type: ISFM\n  name: M_01_ISFM\n  embedding: E_01_HSE\n  task_head: H_01_Linear_cla\n"
+            "  backbone: B_07_TSMixer\n" + extra)
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(text=text)
+    [d] = [d for d in err.value.diagnostics if d.code == "E221" and "`seq_len`" in d.message]
+    assert d.found == "no `seq_len`; " + shown
+    assert "Template(" not in str(err.value)

@@ -146,3 +146,9 @@ def test_the_schema_offers_the_scoped_parameters_for_completion() -> None:
     # The `with:` schema of M_01 lists a backbone's parameter it no longer declares itself.
     assert "Residual Mamba blocks (the reference hard-codes 2; it ignores num_layers). Read by B_05_Mamba, " \
            "B_11_MomentumEncoder." in schema
+
+
+def test_m01_takes_the_domain_id_when_its_embedding_reads_it() -> None:
+    with_domain = vibench.check("isfm/M_01_ISFM", params={"embedding": "E_01_HSE_v2", "backbone": "B_08_PatchTST"})
+    assert [n for n, _ in with_domain.root.inputs] == ["x", "fs", "system_id", "domain_id"]
+    assert "domain_id" not in [n for n, _ in vibench.check("isfm/M_01_ISFM").root.inputs]

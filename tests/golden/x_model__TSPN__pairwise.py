@@ -38,11 +38,30 @@ class LaplaceNeuralOperator(nn.Module):
         self.weights_pole = nn.Parameter(scale * torch.rand(channels, channels, modes, dtype=torch.cfloat))
         self.weights_residue = nn.Parameter(scale * torch.rand(channels, channels, modes, dtype=torch.cfloat))
 
+    @staticmethod
+    def float32(value: float) -> float:
+        """``value`` rounded to the nearest float32, as a Python float."""
+        mantissa, exponent = math.frexp(value)
+        return math.ldexp(round(mantissa * 2**24), exponent - 24)
+
+    @staticmethod
+    def spacing(t: torch.Tensor, length: int) -> float:
+        """``t[1] - t[0]`` of ``t = linspace(0, 1, length)``, bit for bit, from the length alone.
+
+        For float64 and float32 t this is linspace's step ``1 / (L - 1)`` in t's precision (the float32
+        rounding done on Python floats), no tensor data, so torch.export can trace it; other dtypes read t.
+        """
+        if t.dtype == torch.float64:
+            return 1 / (length - 1)
+        if t.dtype == torch.float32:
+            return LaplaceNeuralOperator.float32(1 / LaplaceNeuralOperator.float32(float(length - 1)))
+        return float((t[1] - t[0]).item())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.transpose(1, 2)
         length = x.shape[-1]
         t = torch.linspace(0, 1, steps=length, dtype=x.dtype, device=x.device)
-        frequency = torch.fft.fftfreq(length, float((t[1] - t[0]).item()), device=x.device) * 2 * math.pi
+        frequency = torch.fft.fftfreq(length, self.spacing(t, length), device=x.device) * 2 * math.pi
         poles = torch.complex(torch.zeros_like(frequency), frequency).reshape(-1, 1, 1, 1)
         alpha = torch.fft.fft(x)
         response = self.weights_residue * torch.div(1, torch.sub(poles, self.weights_pole))
@@ -436,15 +455,18 @@ class TSPN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
-            _require(
-                self,
-                x.shape[1] - 2 >= 0,
-                (
-                    "the inputs must satisfy L >= 2 (a series of more than one step to normalise (L >= 2) (in block "
-                    "`SignalProcessingLayer`))"
-                ),
-            )
+            if torch.compiler.is_compiling() or not (
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] - 2 >= 0
+            ):
+                _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
+                _require(
+                    self,
+                    x.shape[1] - 2 >= 0,
+                    (
+                        "the inputs must satisfy L >= 2 (a series of more than one step to normalise (L >= 2) (in "
+                        "block `SignalProcessingLayer`))"
+                    ),
+                )
         x = self.signal_processing_layers(x)  # [B, L, 8]  TSPN.yaml:111
         x = self.feature_extractor_layers(x)  # [B, 104]  TSPN.yaml:120
         x = self.clf(x)  # [B, 9]  TSPN.yaml:121

@@ -23,7 +23,8 @@ from collections.abc import Collection
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
-from vibench.compiler.ir import ParamDecl, Pos, UnitDef
+from vibench.compiler.expr import template_names
+from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.phm_metadata import DatasetMetadata
 from vibench.compiler.phm_reference import REQUIRED_KEYS
@@ -138,12 +139,16 @@ def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given:
                     severity="warning", found=f"vibench's `{unit.name}` does not read `{key}`",
                     hint=f"add `{key}:` to the `model:` section if the config must also run in PHM-Vibench"))
                 continue
-            default, source = _default(decls, root, unit)
+            default, source = _default(decls, root, unit, model)
+            if default is None:  # an expression over other parameters: no single value to show
+                found, hint = f"no `{key}`; vibench computes it ({source})", \
+                    f"add `{key}:` with the value the experiment means"
+            else:
+                found = f"no `{key}`; vibench would use `{key}: {default}` ({source})"
+                hint = f"add `{key}: {default}` to build what vibench would, or the value the experiment means"
             errors.append(Diagnostic(
                 "E221", f"`{key}` is missing: PHM-Vibench's {owner} cannot be built without it", model_pos,
-                expected=f"`{key}: ...` in the `model:` section",
-                found=f"no `{key}`; vibench would use `{key}: {default}` ({source})",
-                hint=f"add `{key}: {default}` to build what vibench would, or the value the experiment means"))
+                expected=f"`{key}: ...` in the `model:` section", found=found, hint=hint))
     return errors, warnings
 
 
@@ -175,10 +180,25 @@ def _slot_values(decl: ParamDecl, model: dict[str, Any]) -> list[str]:
     return [v for v in values if isinstance(v, str) and v.replace("_", "").isalnum()]
 
 
-def _default(decls: list[ParamDecl], root: UnitDef, unit: UnitDef) -> tuple[str, str]:
+def _default(decls: list[ParamDecl], root: UnitDef, unit: UnitDef,
+             model: dict[str, Any]) -> tuple[str | None, str]:
+    """(the value shown, where it comes from); None when the default is an expression over
+    parameters the config does not set."""
+    from vibench.compiler.expr import ExprError, evaluate_value
+
     for decl in decls:
         if decl.default is not None:
             owner = root.name if decl is root.param(decl.name) else unit.name
+            if isinstance(decl.default, Template) or template_names(decl.default):
+                text = decl.default.text if isinstance(decl.default, Template) else "${...}"
+                names = template_names(decl.default)
+                if names <= set(model):
+                    try:
+                        value = evaluate_value(decl.default, {n: model[n] for n in names})
+                        return _json(value), f"`{owner}`'s default `{text[:80]}`"
+                    except ExprError:
+                        pass
+                return None, f"`{owner}`'s default is `{text[:80]}`"
             return _json(decl.default), f"`{owner}`'s default"
     return "null", f"`{unit.name}` then uses its own rule"
 

@@ -25,6 +25,7 @@ from vibench.compiler.expr import ExprError, parse_template, parse_value, templa
 from vibench.compiler.ir import CheckDef, InputDecl, LetDef, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, UnitDef
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
 from vibench.compiler.params import TypeSyntaxError, bind_params, check_value, infer_type, parse_type
+from vibench.compiler.scoped import with_scoped_params
 from vibench.schemas.document import SpecDocument
 
 LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
@@ -155,6 +156,15 @@ class Library:
         self.files[path] = result
         return result
 
+    def components(self, slot: str, from_dir: str | None = None) -> list[str]:
+        """The spec names a slot folder offers, on the search path and in the library (sorted)."""
+        names: set[str] = set()
+        for root in self.roots(from_dir):
+            folder = os.path.join(root, slot)
+            if os.path.isdir(folder):
+                names |= {os.path.splitext(f)[0] for f in os.listdir(folder) if f.endswith(SPEC_SUFFIXES)}
+        return sorted(names)
+
     def block(self, ref: str, from_dir: str | None, pos: Pos | None) -> UnitDef:
         """A composite named by a spec reference: ``path`` (its model) or ``path#Block``."""
         path_part, _, block_name = ref.partition("#")
@@ -169,12 +179,7 @@ class Library:
 
 def slot_components(slot: str, library: Library, from_dir: str | None = None) -> list[str]:
     """The spec names a slot folder offers, on the search path and in the library (sorted)."""
-    names: set[str] = set()
-    for root in library.roots(from_dir):
-        folder = os.path.join(root, slot)
-        if os.path.isdir(folder):
-            names |= {os.path.splitext(f)[0] for f in os.listdir(folder) if f.endswith(SPEC_SUFFIXES)}
-    return sorted(names)
+    return library.components(slot, from_dir)
 
 
 def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
@@ -320,8 +325,6 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
                                      doc.pos(("reference", "state_dict_renames", k, 0)), found=pattern))
         root = replace(root, reference=spec.reference)
     diags.raise_if_any()
-    from vibench.compiler.scoped import with_scoped_params
-
     return with_scoped_params(root, library, from_dir), blocks
 
 

@@ -43,8 +43,6 @@ _FILE_PARAMS: dict[str, tuple[tuple[int, int], tuple[tuple[str, str, str | None]
 
 def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) -> UnitDef:
     """``unit`` with a declaration for every parameter its slots' components declare and it does not."""
-    from vibench.compiler.resolve import slot_components
-
     slots = [d for d in unit.params if d.slot is not None]
     if not slots or not any(nd.inherit for nd in unit.nodes):
         return unit
@@ -54,7 +52,7 @@ def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) ->
     found: dict[str, list[tuple[str, str, str | None]]] = {}  # name -> [(component, type, doc)]
     for folder in dict.fromkeys(d.slot for d in slots):
         assert folder is not None
-        names = slot_components(folder, library, from_dir)
+        names = library.components(folder, from_dir)
         if len(names) > MAX_SLOT_COMPONENTS:
             decl = next(d for d in slots if d.slot == folder)
             raise SpecError([Diagnostic(

@@ -35,6 +35,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from vibench.schemas.document import NODE_KEYS, SpecDocument
+from vibench.schemas.param_schema import (  # noqa: F401 (re-exported)
+    _NAMED_CHILDREN,
+    _strip_titles,
+    block_param,
+    bounds_text,
+    param_markdown,
+    type_text,
+)
 
 if TYPE_CHECKING:
     from vibench.compiler.blocks.base import Block
@@ -51,9 +59,6 @@ UNKNOWN_BLOCK = (
     "Unknown block: not in the catalogue (`vibench-compile --blocks`). Composite blocks from `blocks:` "
     "start with an uppercase letter; library specs read `family/Name` or `file.yaml#Block`."
 )
-_TYPE_NAMES = {"integer": "int", "number": "float", "boolean": "bool", "string": "str", "null": "None",
-               "array": "list", "object": "dict"}
-
 
 def build_schema(template: str | None = None, search_path: list[str] | None = None,
                  blocks: Mapping[str, Block] | None = None) -> dict[str, Any]:
@@ -208,95 +213,6 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
     }
 
 
-def block_param(name: str, field: dict[str, Any], required: bool, default_text: str | None = None) -> dict[str, Any]:
-    """A parameter's schema: its type, or a ``${...}`` string; described with type, bounds and default
-    (``default_text``: how to show a default that is not plain data).
-
-    Each member of the union gets its own title (``name: type``): the hover heading of the member
-    that matched, and what keeps the server from joining the members' titles with ``||``.
-    """
-    field = _strip_titles(field)
-    annotations = {k: field.pop(k) for k in ("description", "default", "examples") if k in field}
-    members = field.pop("anyOf") if set(field) == {"anyOf"} else [field]
-    titled = [{"title": f"{name}: {type_text(m)}", **_template_inside(m)} for m in members]
-    if not any(_any_string(m) for m in members):
-        titled.append({"title": f"{name}: ${{...}}", "$ref": "#/$defs/Template"})
-    out: dict[str, Any] = {"title": name, "anyOf": titled}
-    default = annotations.get("default")
-    if default is not None:
-        out["default"] = default
-    if "examples" in annotations:
-        out["examples"] = annotations["examples"]
-    text = annotations.get("description", "")
-    out["description"] = text
-    if not required and default_text is None:
-        default_text = f"`{json.dumps(default)}`"
-    out["markdownDescription"] = param_markdown(text, type_text({"anyOf": members}), bounds_text(members),
-                                                None if required else default_text)
-    return out
-
-
-def param_markdown(text: str, type_: str, bounds: str, default: str | None) -> str:
-    """``Output channels.`` + a line like ``int, >= 1; required`` (``default``: None when required)."""
-    line = f"`{type_}`" + (f", {bounds}" if bounds else "")
-    line += "; required" if default is None else f"; default {default}"
-    line += ". A `${...}` expression is accepted too."
-    return f"{text}\n\n{line}" if text else line
-
-
-def _any_string(schema: dict[str, Any]) -> bool:
-    return schema.get("type") == "string" and not ({"enum", "const", "pattern", "format"} & set(schema))
-
-
-def _template_inside(schema: dict[str, Any]) -> dict[str, Any]:
-    """Let the items of a list (and the values of a mapping) be ``${...}`` strings too."""
-    out = dict(schema)
-    for key in ("items", "additionalProperties"):
-        sub = out.get(key)
-        if isinstance(sub, dict) and sub and not _any_string(sub):
-            out[key] = {"anyOf": [_template_inside(sub), {"$ref": "#/$defs/Template"}]}
-    if isinstance(out.get("prefixItems"), list):
-        out["prefixItems"] = [{"anyOf": [_template_inside(s), {"$ref": "#/$defs/Template"}]}
-                              for s in out["prefixItems"]]
-    return out
-
-
-def type_text(schema: Any) -> str:
-    """A Python-like rendering of a JSON Schema type: ``int | None``, ``list[int]``, ``'same' | 'valid'``."""
-    if not isinstance(schema, dict) or not schema:
-        return "any"
-    if "$ref" in schema:
-        return "${...}" if schema["$ref"] == "#/$defs/Template" else schema["$ref"].rsplit("/", 1)[-1]
-    if "const" in schema:
-        return repr(schema["const"])
-    if "enum" in schema:
-        return " | ".join(repr(v) if v is not None else "None" for v in schema["enum"])
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            return " | ".join(dict.fromkeys(type_text(m) for m in schema[key]))
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        return " | ".join(_TYPE_NAMES.get(str(k), str(k)) for k in kind)
-    if kind == "array":
-        if "prefixItems" in schema:
-            return "tuple[" + ", ".join(type_text(m) for m in schema["prefixItems"]) + "]"
-        return f"list[{type_text(schema.get('items', {}))}]"
-    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
-        return f"dict[str, {type_text(schema['additionalProperties'])}]"
-    return _TYPE_NAMES.get(kind, "any") if kind else "any"
-
-
-def bounds_text(members: list[dict[str, Any]]) -> str:
-    """``>= 1``, ``> 0, <= 1`` ... from the numeric members of a union."""
-    signs = (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
-    parts: list[str] = []
-    for m in members:
-        for key, sign in signs:
-            if key in m and f"{sign} {m[key]}" not in parts:
-                parts.append(f"{sign} {m[key]}")
-    return ", ".join(parts)
-
-
 def _snippets(blocks: Mapping[str, Block]) -> list[dict[str, Any]]:
     """One "new node" snippet per block: the node with ``block``, ``in`` and its required parameters."""
     out = []
@@ -347,28 +263,6 @@ def _retarget(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_retarget(v) for v in schema]
     return schema
-
-
-_NAMED_CHILDREN = ("properties", "$defs", "patternProperties", "dependentSchemas")
-
-
-def _strip_titles(schema: Any) -> Any:
-    """A copy without pydantic's generated ``title`` s (``Out Channels``); property names stay."""
-    if isinstance(schema, list):
-        return [_strip_titles(v) for v in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for k, v in schema.items():
-        if k == "title":
-            continue
-        if k in _NAMED_CHILDREN and isinstance(v, dict):
-            out[k] = {name: _strip_titles(sub) for name, sub in v.items()}
-        elif k in ("default", "examples", "const", "enum"):
-            out[k] = copy.deepcopy(v)
-        else:
-            out[k] = _strip_titles(v)
-    return out
 
 
 _SCHEMA_VALUED = ("additionalProperties", "items", "not", "if", "then", "else", "propertyNames", "contains")

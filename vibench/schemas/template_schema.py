@@ -96,7 +96,7 @@ def _info(name: str, path: str, library: Library, strict: bool = False) -> Templ
 
 def with_schema(info: TemplateInfo) -> dict[str, Any]:
     """The ``with:`` mapping of a template: its parameters, nothing else."""
-    from vibench.schemas.jsonschema import block_param
+    from vibench.schemas.param_schema import block_param
 
     assert info.params is not None
     props = {p.name: block_param(p.name, _field(p), required=p.required,
