@@ -12,6 +12,8 @@ import textwrap
 import pytest
 from hypothesis import HealthCheck, settings
 
+from vibench.compiler import pipeline
+
 settings.register_profile(
     "ci", derandomize=True, max_examples=40, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -21,6 +23,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Every compile in the tests (and in the CLI processes they start) checks the IR after each pass.
+os.environ["VIBENCH_VERIFY_IR"] = "1"
+pipeline.VERIFY_IR = True
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

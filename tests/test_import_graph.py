@@ -12,6 +12,7 @@ import ast
 import os
 
 import networkx as nx
+import pytest
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "vibench")
 
@@ -83,3 +84,24 @@ def test_the_graph_sees_lazy_imports() -> None:
     assert graph.has_edge("vibench.compiler.cli", "vibench.compiler.pipeline")
     assert graph.has_edge("vibench.compiler.resolve", "vibench.compiler.scoped")
     assert not graph.has_edge("vibench.compiler.scoped", "vibench.compiler.resolve")  # TYPE_CHECKING only
+
+
+def test_the_suite_verifies_the_ir_after_every_pass(monkeypatch) -> None:
+    """tests/conftest.py turns the checks on; a broken invariant is an AssertionError, not a model."""
+    import vibench
+    from vibench.compiler import ir, pipeline
+
+    assert pipeline.VERIFY_IR
+    calls: list[str] = []
+    monkeypatch.setattr(pipeline, "verify_definition", lambda unit: calls.append(f"definition {unit.name}"))
+    monkeypatch.setattr(pipeline, "verify_program", lambda program: calls.append(f"program {program.root.name}"))
+    vibench.check("cnn/ResNet1D")
+    assert calls == ["definition ResNet1D", "program ResNet1D"]
+    program = vibench.check("cnn/ResNet1D")
+    ir.verify_program(program)
+    broken = program.root.nodes[1]
+    bad = ir.Unit.__new__(ir.Unit)
+    bad.__dict__.update(program.root.__dict__)
+    object.__setattr__(bad, "nodes", (broken,) + program.root.nodes)  # a node read before it exists
+    with pytest.raises(AssertionError):
+        ir.verify(bad)

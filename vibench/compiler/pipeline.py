@@ -11,12 +11,17 @@ from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
-from vibench.compiler.ir import CompileRequest, Program, SourceInfo
+from vibench.compiler.ir import CompileRequest, Program, SourceInfo, verify_definition, verify_program
 from vibench.compiler.load import LoadedDoc, load_text, read_spec_file
 from vibench.compiler.resolve import Library, resolve
 from vibench.compiler.shapes import infer_program
 from vibench.compiler.validate import validate
 from vibench.schemas.document import SpecDocument
+
+VERIFY_IR = os.environ.get("VIBENCH_VERIFY_IR") == "1"
+"""Check the IR's invariants after each pass (:func:`~vibench.compiler.ir.verify_definition` after
+resolve, :func:`~vibench.compiler.ir.verify_program` after the shapes pass). The test suite turns it on
+(tests/conftest.py); an invariant broken there is a compiler bug, reported as an AssertionError."""
 
 
 def load(path: str | None = None, text: str | None = None, display: str | None = None) -> LoadedDoc:
@@ -160,6 +165,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             from_metadata = metadata.num_classes
         spec = validate(doc)
         root = resolve(doc, spec, library, params)
+        if VERIFY_IR:
+            verify_definition(root)
         shown = overrides_text if overrides_text is not None else [(k, _show(v)) for k, v in (params or {}).items()]
         if from_metadata is not None and not any(k == "num_classes" for k, _ in shown):
             shown = [*shown, ("num_classes", _show(from_metadata))]
@@ -170,6 +177,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             input_bindings=tuple((k, ",".join(map(str, v))) for k, v in (inputs or {}).items()),
         )
         program = infer_program(root, library, source, inputs, max_nodes=budget[0], max_params=budget[1])
+        if VERIFY_IR:
+            verify_program(program)
         if warnings or library.warnings:
             program = replace(program, warnings=tuple(warnings) + tuple(library.warnings) + program.warnings)
         request = CompileRequest(path, text, tuple((params or {}).items()), tuple((inputs or {}).items()),
