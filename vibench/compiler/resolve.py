@@ -44,8 +44,13 @@ register_load_state_dict_pre_hook register_module register_parameter register_st
 register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory smart_apply
 state_dict to to_empty train training type xpu zero_grad
 """.split())
+# torch.fx.GraphModule's own attributes: torch.export's program.module() rebuilds the model as one, and a
+# submodule under one of these names cannot be found there.
+FX_ATTRIBUTES = frozenset("""
+add_submodule code delete_all_unused_submodules delete_submodule graph meta print_readable recompile to_folder
+""".split())
 # `l`, `O` and `I` read like digits (ruff E741 refuses them as variable names in model.py).
-RESERVED_NAMES = MODULE_ATTRIBUTES | {"self", "torch", "nn", "F", "math", "super", "i", "l", "O", "I"}
+RESERVED_NAMES = MODULE_ATTRIBUTES | FX_ATTRIBUTES | {"self", "torch", "nn", "F", "math", "super", "i", "l", "O", "I"}
 
 
 class Library:
@@ -756,7 +761,8 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
                              "emitted code's own helpers"))
     elif what in ("node", "input") and name in RESERVED_NAMES:
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos,
-                             found=f"`{name}` is an nn.Module attribute or a name the emitted code uses",
+                             found=f"`{name}` is an nn.Module (or torch.fx GraphModule) attribute or a name the "
+                             "emitted code uses",
                              hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
     elif allow_upper and not name[:1].isupper():
         diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos,

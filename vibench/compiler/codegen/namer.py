@@ -54,6 +54,19 @@ MODULE_ATTRIBUTES = frozenset(
         "extra_repr",
         "dump_patches",
         "call_super_init",
+        "get_submodule",
+        "get_parameter",
+        "get_buffer",
+        # torch.fx.GraphModule's, which torch.export's program.module() rebuilds the model as
+        "graph",
+        "code",
+        "meta",
+        "recompile",
+        "print_readable",
+        "to_folder",
+        "add_submodule",
+        "delete_submodule",
+        "delete_all_unused_submodules",
     )
 )
 RESERVED = (
