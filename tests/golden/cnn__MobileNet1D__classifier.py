@@ -239,7 +239,8 @@ class MobileNet1D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1):
+                _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
         x = x.transpose(1, 2)  # [B, 1, L]  MobileNet1D.yaml:151
         x = self.features(x)  # [B, 1280, (L + 31) // 32]  MobileNet1D.yaml:152
         x = F.adaptive_avg_pool1d(x, 1)  # [B, 1280, 1]  MobileNet1D.yaml:158

@@ -114,15 +114,18 @@ class FaultAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, 1, -1], "[B, 1, L] float32")
-            _require(
-                self,
-                x.shape[2] // 4 - 2 >= 0,
-                (
-                    "the inputs must satisfy L >= 8 (the input is at least as long as the kernel span (4) (in block "
-                    "`Down`))"
-                ),
-            )
+            if torch.compiler.is_compiling() or not (
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] == 1 and x.shape[2] // 4 - 2 >= 0
+            ):
+                _check_input(self, "x", x, torch.float32, [-1, 1, -1], "[B, 1, L] float32")
+                _require(
+                    self,
+                    x.shape[2] // 4 - 2 >= 0,
+                    (
+                        "the inputs must satisfy L >= 8 (the input is at least as long as the kernel span (4) (in "
+                        "block `Down`))"
+                    ),
+                )
         x = self.enc1(x)  # [B, 16, L // 2]  fault_autoencoder.yaml:39
         x = self.enc2(x)  # [B, 32, L // 4]  fault_autoencoder.yaml:40
         x = self.bottleneck(x)  # [B, 64, L // 8]  fault_autoencoder.yaml:41

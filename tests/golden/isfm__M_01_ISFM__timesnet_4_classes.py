@@ -301,9 +301,16 @@ class M_01_ISFM(nn.Module):
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
-            _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
-            _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
+            if torch.compiler.is_compiling() or not (
+                x.dtype == torch.float32
+                and x.dim() == 3
+                and fs.dtype == torch.float32
+                and fs.dim() == 1
+                and fs.shape[0] == x.shape[0]
+            ):
+                _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
+                _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
+                _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
         x = self.embedding(x, fs)  # [B, 32, 128]  M_01_ISFM.yaml:73
         x = self.backbone(x)  # [B, 32, 128]  M_01_ISFM.yaml:75
         x = self.task_head(x)  # [B, 4]  M_01_ISFM.yaml:79

@@ -164,9 +164,16 @@ class E_01_HSE(nn.Module):
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
-            _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
-            _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
+            if torch.compiler.is_compiling() or not (
+                x.dtype == torch.float32
+                and x.dim() == 3
+                and fs.dtype == torch.float32
+                and fs.dim() == 1
+                and fs.shape[0] == x.shape[0]
+            ):
+                _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
+                _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
+                _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
         x = self.patches(x, fs)  # [B, 32, 256]  E_01_HSE.yaml:37
         x = self.linear1(x)  # [B, 32, 128]  E_01_HSE.yaml:45
         x = F.silu(x, inplace=True)  # [B, 32, 128]  E_01_HSE.yaml:46

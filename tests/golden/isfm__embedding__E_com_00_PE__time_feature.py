@@ -116,10 +116,19 @@ class E_com_00_PE(nn.Module):
 
     def forward(self, x: torch.Tensor, x_mark: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
-            _check_input(self, "x_mark", x_mark, torch.float32, [-1, -1, 4], "[B, L, 4] float32")
-            _require(self, x_mark.shape[0] == x.shape[0], "inputs `x` and `x_mark` share the size `B`")
-            _require(self, x_mark.shape[1] == x.shape[1], "inputs `x` and `x_mark` share the size `L`")
+            if torch.compiler.is_compiling() or not (
+                x.dtype == torch.float32
+                and x.dim() == 3
+                and x_mark.dtype == torch.float32
+                and x_mark.dim() == 3
+                and x_mark.shape[2] == 4
+                and x_mark.shape[0] == x.shape[0]
+                and x_mark.shape[1] == x.shape[1]
+            ):
+                _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
+                _check_input(self, "x_mark", x_mark, torch.float32, [-1, -1, 4], "[B, L, 4] float32")
+                _require(self, x_mark.shape[0] == x.shape[0], "inputs `x` and `x_mark` share the size `B`")
+                _require(self, x_mark.shape[1] == x.shape[1], "inputs `x` and `x_mark` share the size `L`")
         x = x[:, :, :1]  # [B, L, 1]  E_com_00_PE.yaml:161
         x_mark = self.module(x_mark)  # [B, L, 128]  E_com_00_PE.yaml:162
         x_mark = self.final_proj(x_mark)  # [B, L, 128]  E_com_00_PE.yaml:163

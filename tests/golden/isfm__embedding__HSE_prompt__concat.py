@@ -196,11 +196,21 @@ class HSE_prompt(nn.Module):
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor, system_id: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
-            _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
-            _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
-            _check_input(self, "system_id", system_id, torch.int64, [-1], "[B] int64")
-            _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
+            if torch.compiler.is_compiling() or not (
+                x.dtype == torch.float32
+                and x.dim() == 3
+                and fs.dtype == torch.float32
+                and fs.dim() == 1
+                and fs.shape[0] == x.shape[0]
+                and system_id.dtype == torch.int64
+                and system_id.dim() == 1
+                and system_id.shape[0] == x.shape[0]
+            ):
+                _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
+                _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
+                _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
+                _check_input(self, "system_id", system_id, torch.int64, [-1], "[B] int64")
+                _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
         x = self.patches(x, fs)  # [B, 64, 32]  HSE_prompt.yaml:38
         x = self.patch_linear1(x)  # [B, 64, 128]  HSE_prompt.yaml:46
         x = F.silu(x, inplace=True)  # [B, 64, 128]  HSE_prompt.yaml:47

@@ -169,7 +169,10 @@ class Dlinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, 512, 2], "[B, 512, 2] float32")
+            if torch.compiler.is_compiling() or not (
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] == 512 and x.shape[2] == 2
+            ):
+                _check_input(self, "x", x, torch.float32, [-1, 512, 2], "[B, 512, 2] float32")
         # seasonal: [B, 512, 2], trend: [B, 512, 2] Dlinear.yaml:36
         decomposition, decomposition_trend = self.decomposition(x)
         decomposition = decomposition.transpose(1, 2)  # [B, 2, 512]  Dlinear.yaml:41

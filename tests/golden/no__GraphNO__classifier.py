@@ -179,7 +179,8 @@ class GraphNO(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, 3], "[B, L, 3] float32")
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 3):
+                _check_input(self, "x", x, torch.float32, [-1, -1, 3], "[B, L, 3] float32")
         x = F.pad(x, (0, 1))  # [B, L, 4]  GraphNO.yaml:35
         x = x.unflatten(2, (2, -1))  # [B, L, 2, 2]  GraphNO.yaml:42
         x = x[:, -1:]  # [B, 1, 2, 2]  GraphNO.yaml:43

@@ -109,7 +109,8 @@ class ResNet18_1D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, 1, -1], "[B, 1, L] float32")
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] == 1):
+                _check_input(self, "x", x, torch.float32, [-1, 1, -1], "[B, 1, L] float32")
         x = self.conv1(x)  # [B, 64, (L + 1) // 2]  resnet18_1d.yaml:55
         x = self.bn1(x)  # [B, 64, (L + 1) // 2]  resnet18_1d.yaml:56
         x = torch.relu_(x)  # [B, 64, (L + 1) // 2]  resnet18_1d.yaml:57

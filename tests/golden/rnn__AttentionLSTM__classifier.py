@@ -151,7 +151,8 @@ class AttentionLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1):
+                _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
         lstm, (_, _) = self.lstm(x)  # out: [B, L, 256], h_n: [4, B, 128], c_n: [4, B, 128]  AttentionLSTM.yaml:55
         attention, _ = self.attention(lstm)  # out: [B, 256], weights: [B, L]  AttentionLSTM.yaml:62
         del lstm

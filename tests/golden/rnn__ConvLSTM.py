@@ -139,7 +139,8 @@ class ConvLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1):
+                _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
         x = x.transpose(1, 2)  # [B, 1, L]  ConvLSTM.yaml:80
         x = self.cell_list(x)  # [B, 64, L]  ConvLSTM.yaml:81
         x = self.output_projection(x)  # [B, 1, L]  ConvLSTM.yaml:89

@@ -147,17 +147,24 @@ class PatchTST(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
-            _require(
-                self,
-                x.shape[1] - 16 >= 0,
-                "the inputs must satisfy L >= 16 (the dimension holds at least one window of 16)",
-            )
-            _require(
-                self,
-                -(x.shape[1] // 8) + 5001 >= 0,
-                "the inputs must satisfy L <= 40015 (the sequence fits the position table (max_len = 5000))",
-            )
+            if torch.compiler.is_compiling() or not (
+                x.dtype == torch.float32
+                and x.dim() == 3
+                and x.shape[2] == 1
+                and x.shape[1] - 16 >= 0
+                and -(x.shape[1] // 8) + 5001 >= 0
+            ):
+                _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
+                _require(
+                    self,
+                    x.shape[1] - 16 >= 0,
+                    "the inputs must satisfy L >= 16 (the dimension holds at least one window of 16)",
+                )
+                _require(
+                    self,
+                    -(x.shape[1] // 8) + 5001 >= 0,
+                    "the inputs must satisfy L <= 40015 (the sequence fits the position table (max_len = 5000))",
+                )
         x = x.permute(0, 2, 1).flatten(0, 1)  # [B, L]  PatchTST.yaml:36
         x = x.unfold(1, 16, 8)  # [B, L // 8 - 1, 16]  PatchTST.yaml:41
         x = self.patch_embedding(x)  # [B, L // 8 - 1, 256]  PatchTST.yaml:42

@@ -230,7 +230,8 @@ class MWA_CNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1):
+                _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
         x = x.transpose(1, 2)  # [B, 1, L]  MWA_CNN.yaml:74
         # approx: [B, 1, (L + 1) // 2 + 15], detail: [B, 1, (L + 1) // 2 + 15] MWA_CNN.yaml:75
         dwt0, dwt0_detail = self.dwt0(x)

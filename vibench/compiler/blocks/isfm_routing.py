@@ -125,8 +125,12 @@ class SystemRouter(nn.Module):
     def forward(self, x: torch.Tensor, system_id: torch.Tensor | None = None) -> torch.Tensor:
         if not torch.jit.is_scripting():
             if self.only and not torch.compiler.is_compiling():  # one head in eager mode: just run it
-                mine = x.new_ones(1, dtype=torch.bool) if system_id is None else system_id == int(self.only)
-                self._check(mine, mine & (x.shape[-1] == self.in_features[self.only]))
+                # The ids are read on the host (one device sync, as in _check): cheaper than tensor ops.
+                ids = [0] if system_id is None else system_id.tolist()
+                if system_id is not None and ids.count(int(self.only)) != len(ids):
+                    raise ValueError("SystemRouter: system_id holds an id that has no head")
+                if x.shape[-1] != self.in_features[self.only] and len(ids) > 0:
+                    raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
                 return self._pad(self.heads[self.only](x))
         out = x.new_full(list(x.shape[:-1]) + [self.out_features], float("nan"))
         rows = [-1] + [1] * (x.dim() - 1)  # a [B] mask broadcast over the other dimensions

@@ -171,7 +171,7 @@ class ProbSparseAttention(nn.Module):
         scores = torch.matmul(queries, keys.transpose(-2, -1)) / math.sqrt(queries.shape[-1])
         if length > 32:
             best, where = torch.topk(scores, max(16, length // 4), dim=-1)
-            scores = torch.full_like(scores, float("-inf")).scatter(-1, where, best)
+            scores = torch.full_like(scores, float("-inf")).scatter_(-1, where, best)  # in place: no copy
         return torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
 
     def _prob_sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

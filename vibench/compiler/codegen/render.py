@@ -42,8 +42,29 @@ def statement(stmt: ast.stmt, indent: int) -> list[str]:
     if isinstance(stmt, ast.For):
         return [f"for {flat(stmt.target)} in {flat(stmt.iter)}:"]
     if isinstance(stmt, ast.If):
-        return [f"if {flat(stmt.test)}:"]
+        return _if(stmt.test, indent)
     raise TypeError(f"cannot lay out {type(stmt).__name__} (this is a bug)")
+
+
+def _if(test: ast.expr, indent: int) -> list[str]:
+    """``if test:``; too long, ``if a or not (b and c ...):`` splits as ruff splits it: the last
+    parentheses open at the end of the line, their operands on one line or one per line."""
+    line = f"if {flat(test)}:"
+    if indent + len(line) <= WIDTH or not (
+        isinstance(test, ast.BoolOp)
+        and isinstance(test.op, ast.Or)
+        and isinstance(test.values[-1], ast.UnaryOp)
+        and isinstance(test.values[-1].op, ast.Not)
+        and isinstance(test.values[-1].operand, ast.BoolOp)
+        and isinstance(test.values[-1].operand.op, ast.And)
+    ):
+        return [line]
+    head = " or ".join(flat(v) for v in test.values[:-1])
+    operands = [flat(v) for v in test.values[-1].operand.values]  # type: ignore[attr-defined]
+    inner = " and ".join(operands)
+    if indent + INDENT + len(inner) <= WIDTH:
+        return [f"if {head} or not (", " " * INDENT + inner, "):"]
+    return [f"if {head} or not ("] + [" " * INDENT + ("and " if k else "") + o for k, o in enumerate(operands)] + ["):"]
 
 
 def body(lines: Sequence[Line], indent: int) -> list[str]:
