@@ -21,11 +21,11 @@ from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
 from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, parse_value, template_names
 from vibench.compiler.ir import (
     Constraint,
-    ParamDecl,
     Instance,
     Node,
     NodeDef,
     OutputDef,
+    ParamDecl,
     Pos,
     Ref,
     Template,
