@@ -80,6 +80,7 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check vibench tests benchmarks examples scripts
 	$(BIN)/mypy
+	$(BIN)/mypy --strict --follow-imports=silent vibench/compiler/ir.py vibench/compiler/pipeline.py vibench/compiler/scoped.py
 
 # A PHM-Vibench checkout (github.com/PHMbench/PHM-Vibench at 6fa64c7) must already be at REFERENCE.
 reference: $(STAMP)

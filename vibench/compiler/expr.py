@@ -449,7 +449,7 @@ def evaluate_value(value: Any, env: dict[str, Any]) -> Any:
 
 def evaluate_template(t: Template, env: dict[str, Any]) -> Any:
     if t.whole:
-        return _Evaluator(env, t.text).run(t.parts[0])
+        return _Evaluator(env, t.text).run(t.expr)
     out = []
     length = 0
     for part in t.parts:

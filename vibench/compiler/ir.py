@@ -19,10 +19,24 @@ nodes of a Unit are in topological order with ties broken by spec order.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from vibench.compiler.symbolic import Dim, fmt_shape
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from vibench.compiler.diagnostics import Diagnostic
+    from vibench.schemas.document import ReferenceSpec
+
+Scalar: TypeAlias = "None | bool | int | float | str"
+SpecValue: TypeAlias = "Scalar | Template | list[SpecValue] | tuple[SpecValue, ...] | dict[str, SpecValue]"
+"""A value as a spec writes it: plain YAML data, where any string may be a ``${...}`` :class:`Template`
+(also inside lists and mappings)."""
+Flag: TypeAlias = "bool | Template | None"  # `when:`: a constant, or a template giving one
+DimSpec: TypeAlias = "int | str | Template"  # a declared dimension: a size, a symbol name or a template
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +63,19 @@ class Template:
     that is exactly one ``${...}`` evaluates to the expression's value, any other to a string."""
 
     text: str
-    parts: tuple[Any, ...]
+    parts: tuple[str | ast.expr, ...]  # literal text and parsed expressions, alternating
     pos: Pos | None
 
     @property
     def whole(self) -> bool:
         return len(self.parts) == 1 and not isinstance(self.parts[0], str)
+
+    @property
+    def expr(self) -> ast.expr:
+        """The expression of a template that is exactly one ``${...}`` (``whole``)."""
+        part = self.parts[0]
+        assert not isinstance(part, str), "not a whole template"
+        return part
 
     def __repr__(self) -> str:
         return f"Template({self.text!r})"
@@ -66,13 +87,13 @@ class ParamDecl:
 
     name: str
     type: str
-    default: Any = None
+    default: SpecValue = None
     required: bool = False
     ge: float | None = None
     gt: float | None = None
     le: float | None = None
     lt: float | None = None
-    choices: tuple[Any, ...] | None = None
+    choices: tuple[SpecValue, ...] | None = None
     doc: str | None = None
     pos: Pos | None = None
     slot: str | None = None  # a spec folder whose specs the value names (a typed slot)
@@ -84,13 +105,13 @@ class InputDecl:
     """A declared tensor input: dims are ints, symbol names or templates."""
 
     name: str
-    shape: Any  # tuple of dims (int, symbol name, Template), or one Template giving the list
+    shape: tuple[DimSpec, ...] | Template  # the dims, or one Template giving the list
     dtype: str = "float32"
     doc: str | None = None
     pos: Pos | None = None
-    when: Any = None  # bool, Template or None
+    when: Flag = None
     optional: bool = False  # taken only when some node reads it
-    layout: Any = None  # None, "BLC"/"BCL" or a Template giving one: `shape` is written channels-last
+    layout: str | Template | None = None  # "BLC"/"BCL" or a Template giving one: `shape` is written channels-last
 
 
 @dataclass(frozen=True)
@@ -111,17 +132,17 @@ class NodeDef:
 
     name: str
     index: int
-    block: Any  # str or Template
+    block: str | Template
     inputs: tuple[tuple[str | None, Ref], ...]
-    params: tuple[tuple[str, Any, Pos | None], ...]
-    repeat: Any = None  # int, Template or None
-    when: Any = None  # bool, Template or None
+    params: tuple[tuple[str, SpecValue, Pos | None], ...]
+    repeat: int | Template | None = None
+    when: Flag = None
     doc: str | None = None
     pos: Pos | None = None
     block_pos: Pos | None = None
     inherit: bool = False
-    for_each: Any = None  # list, Template or None
-    with_: Any = None  # mapping, Template or None: more parameters for the block
+    for_each: SpecValue = None  # a list or mapping, a Template giving one, or None
+    with_: SpecValue = None  # a mapping or a Template giving one: more parameters for the block
     with_pos: Pos | None = None
     checkpoint: bool = False  # activation checkpointing in the emitted forward
 
@@ -131,9 +152,9 @@ class OutputDef:
     name: str
     ref: Ref
     pos: Pos | None = None
-    when: Any = None  # bool, Template or None
+    when: Flag = None
     doc: str | None = None
-    shape: tuple[Any, ...] | None = None  # the promised shape: ints, symbol or parameter names, Templates
+    shape: tuple[DimSpec, ...] | None = None  # the promised shape: ints, symbol or parameter names, Templates
     shape_pos: Pos | None = None
 
 
@@ -142,7 +163,7 @@ class LetDef:
     """A `let:` entry: a value derived from the parameters (may hold templates), read like one."""
 
     name: str
-    value: Any  # a plain value or Template (or a structure holding templates)
+    value: SpecValue
     pos: Pos | None = None
 
 
@@ -150,8 +171,8 @@ class LetDef:
 class CheckDef:
     """A `checks:` entry: ``that`` must hold; else E215 with ``message`` at the user's setting of ``at``."""
 
-    that: Any  # bool or Template
-    message: Any  # str or Template (interpolated)
+    that: bool | Template
+    message: str | Template  # interpolated
     at: str | None = None
     pos: Pos | None = None
     severity: str = "error"  # error (E215), warning (W106) or note (I104)
@@ -173,9 +194,9 @@ class UnitDef:
     path: str | None  # absolute path of the file, None for in-memory text
     blocks: dict[str, UnitDef] = field(default_factory=dict)
     pos: Pos | None = None
-    param_values: dict[str, Any] | None = None  # bound values (root unit only)
-    metadata: Any = None  # the spec's `metadata:` (may hold templates)
-    reference: Any = None  # the spec's `reference:` (a ReferenceSpec), root units only
+    param_values: dict[str, SpecValue] | None = None  # bound values (root unit only)
+    metadata: SpecValue = None  # the spec's `metadata:` (may hold templates)
+    reference: ReferenceSpec | None = None  # the spec's `reference:`, root units only
     lets: tuple[LetDef, ...] = ()
     checks: tuple[CheckDef, ...] = ()
 
@@ -229,7 +250,7 @@ class Constraint:
 class Instance:
     """One copy of a node (a node with ``repeat: n`` has n)."""
 
-    params: Any  # validated params: a pydantic model (primitive) or tuple of (name, value) (composite)
+    params: BaseModel | tuple[tuple[str, SpecValue], ...]  # a primitive's validated model, a composite's values
     unit: Unit | None
     outputs: tuple[tuple[str, TensorType], ...]
     param_count: int
@@ -279,11 +300,11 @@ class Node:
 
 @dataclass(frozen=True)
 class Unit:
-    key: tuple
+    key: tuple[object, ...]
     name: str
     qualname: str
     doc: str | None
-    params: tuple[tuple[str, Any], ...]
+    params: tuple[tuple[str, SpecValue], ...]
     inputs: tuple[tuple[str, TensorType], ...]
     nodes: tuple[Node, ...]
     outputs: tuple[tuple[str, ValueRef, TensorType], ...]
@@ -291,7 +312,7 @@ class Unit:
     const_symbols: tuple[tuple[str, int], ...]
     file: str
     pos: Pos | None
-    metadata: Any = None  # evaluated `metadata:` (plain JSON-like values)
+    metadata: SpecValue = None  # evaluated `metadata:` (plain JSON-like values)
     state_dict_renames: tuple[tuple[str, str], ...] = ()  # from `reference:`, root unit only
     definition: UnitDef | None = field(default=None, compare=False, repr=False)  # the body as written
 
@@ -329,7 +350,7 @@ class CompileRequest:
 
     path: str | None
     text: str | None
-    params: tuple[tuple[str, Any], ...]
+    params: tuple[tuple[str, SpecValue], ...]
     inputs: tuple[tuple[str, tuple[int, ...]], ...]
     search_path: tuple[str, ...]
     display: str | None
@@ -341,7 +362,7 @@ class Program:
     units: tuple[Unit, ...]  # composite specialisations, children before parents
     source: SourceInfo
     bindings: tuple[tuple[str, int], ...]  # symbol values from --input
-    warnings: tuple[Any, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
     request: CompileRequest | None = field(default=None, compare=False)
 
 

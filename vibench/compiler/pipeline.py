@@ -152,7 +152,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     _check_declared_nodes(doc, budget[0])
     library = Library(search_path)
     library.sources[doc.file] = doc.text
-    warnings: list = []
+    warnings: list[Diagnostic] = []
     try:
         from vibench.compiler import phm
 
@@ -270,12 +270,12 @@ def free_parameters(program: Program) -> frozenset[str]:
     read -= elsewhere
     decls = {d.name: d for d in root.definition.params}
     free = set()
-    plans: dict = {}  # the program's unit plans, shared by its fingerprints
+    plans: dict[Any, Any] = {}  # the program's unit plans, shared by its fingerprints
     for name in sorted(read & set(values) & set(decls)):
         probes = _probes(decls[name], values[name])
         if not probes:
             continue
-        expected: tuple | None = None
+        expected: tuple[Any, ...] | None = None
         for probe in probes:
             try:
                 other = compile_program(request.path, text=request.text,
@@ -312,7 +312,7 @@ def _none_test(value: Any) -> bool:
                 and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.Constant)
                 and e.comparators[0].value is None)
 
-    return only(value.parts[0])
+    return only(value.expr)
 
 
 def _same_inner_types(a: Program, b: Program) -> bool:
@@ -331,11 +331,11 @@ def _probes(decl: Any, value: Any) -> list[Any]:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or decl.choices is not None:
         return []
     if isinstance(value, int):
-        options: list[Any] = [value + 1, value - 1]
+        options: list[float] = [value + 1, value - 1]
     else:
         options = [value / 2 + 0.01, (value + 1.0) / 2]
 
-    def ok(v: Any) -> bool:
+    def ok(v: float) -> bool:
         return ((decl.ge is None or v >= decl.ge) and (decl.gt is None or v > decl.gt)
                 and (decl.le is None or v <= decl.le) and (decl.lt is None or v < decl.lt) and v != value)
 

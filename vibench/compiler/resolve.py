@@ -397,7 +397,7 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
         except ExprError as err:
             diags.add(_expr_diag(err, doc.pos(("metadata",)), "`metadata`"))
             diags.raise_if_any()
-        metadata = {**(base.metadata or {}), **own_meta}
+        metadata = {**(base.metadata if isinstance(base.metadata, dict) else {}), **own_meta}
     root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname,
                    pos=doc.pos(()), metadata=metadata, reference=spec.reference or base.reference)
     return root, base_blocks

@@ -252,7 +252,7 @@ class _Writer:
         if "i" in reads:
             mapping["i"] = "i"
         try:
-            expr = translate(template.parts[0], mapping)
+            expr = translate(template.expr, mapping)
         except Untranslatable:
             return None
         if consts:
