@@ -170,3 +170,27 @@ def test_each_generated_table_has_one_home(script: str) -> None:
             assert text.index(module.START) < text.index(module.END), page
             homes.append(os.path.relpath(page, ROOT))
     assert len(homes) == 1, f"{script}'s markers are in {homes or 'no page'}"
+
+
+def test_the_first_commands_run_as_written(tmp_path) -> None:
+    """The README's opening commands, from a copy of the repository's examples/ (the commands live in
+    .venv/bin, as the README says: here, beside the running interpreter). CI also runs `make run` on
+    a clean clone (.ci/run), the README's main job."""
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    with open(README, encoding="utf-8") as f:
+        block = re.search(r"```\n(vibench-compile .*?)```", f.read(), re.S)
+    assert block is not None, "the README opens with the commands to run"
+    shutil.copytree(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    bin_dir = os.path.dirname(sys.executable)
+    lines = [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+    assert len(lines) == 3
+    for line in lines:
+        argv = shlex.split(line)
+        argv[0] = sys.executable if argv[0] == "python" else os.path.join(bin_dir, argv[0])
+        run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, f"{line}\n{run.stdout}{run.stderr}"
+    assert "\nclass ResNet18_1D(nn.Module):" in (tmp_path / "model.py").read_text(encoding="utf-8")
