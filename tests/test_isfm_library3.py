@@ -75,17 +75,13 @@ def test_every_combination_in_m01_compiles_or_is_refused_with_a_location(embeddi
         else:
             compiled += 1
             assert result.root.param_count > 0
-    if embedding == "E_01_HSE_v2":  # its prompt reads the operating-condition id, which M_01 does not pass
-        assert compiled == 0
-    else:
-        assert compiled > 0, f"no backbone and head fit {embedding} under this config"
+    assert compiled > 0, f"no backbone and head fit {embedding} under this config"
 
 
-def test_e01_hse_v2_in_m01_names_the_missing_input() -> None:
-    err = outcome("M_01_ISFM", "E_01_HSE_v2", "B_04_Dlinear", "H_01_Linear_cla")
-    assert isinstance(err, SpecError)
-    d = err.diagnostics[0]
-    assert (d.code, d.node) == ("E405", "embedding") and "domain_id" in d.message
+def test_e01_hse_v2_in_m01_takes_the_operating_condition_id() -> None:
+    program = outcome("M_01_ISFM", "E_01_HSE_v2", "B_04_Dlinear", "H_01_Linear_cla")
+    assert not isinstance(program, SpecError), program
+    assert [name for name, _ in program.root.inputs] == ["x", "fs", "system_id", "domain_id"]
 
 
 # M_02_ISFM is M_01's graph under the reference's name: a sample covering every component gives the
