@@ -11,7 +11,6 @@ failed rule: a call per input cost a small model (an ISFM task head) about a ten
 from __future__ import annotations
 
 import ast
-import copy
 
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.forward import Line
@@ -40,7 +39,7 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
                 size = c.index(c.attr(x, "shape"), axis)
                 if symbol in where:
                     fast.append(c.compare(size, "==", where[symbol]))
-                    checks.append(c.call("_require", me, copy.deepcopy(fast[-1]),
+                    checks.append(c.call("_require", me, c.clone(fast[-1]),
                                          f"inputs `{owner[symbol]}` and `{name}` share the size `{symbol}`"))
                 else:
                     where[symbol], owner[symbol] = size, name
@@ -52,7 +51,7 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
             test = c.compare(c.binop(lhs, "%", constraint.mod), "==", 0)
         else:
             test = c.compare(lhs, constraint.op, 0)
-        fast.append(copy.deepcopy(test))
+        fast.append(c.clone(test))
         checks.append(c.call("_require", me, test, f"the inputs must satisfy {constraint.text} ({constraint.reason})"))
     if not checks:
         return []

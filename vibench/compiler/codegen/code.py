@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import keyword
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 Code = ast.expr
@@ -43,6 +43,39 @@ class _Default:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+def clone(tree: Any) -> Any:
+    """A deep copy of an AST (nodes and lists copied; constants, names and positions shared, as they are
+    immutable). copy.deepcopy does the same with its memo and reduce machinery, about 4x slower: it was
+    a seventh of emitting a 3,000-node spec."""
+    if isinstance(tree, ast.AST):
+        new = tree.__class__.__new__(tree.__class__)
+        for name in tree._fields:
+            if hasattr(tree, name):
+                setattr(new, name, clone(getattr(tree, name)))
+        for name in tree._attributes:
+            if hasattr(tree, name):
+                setattr(new, name, getattr(tree, name))
+        return new
+    if isinstance(tree, list):
+        return [clone(item) for item in tree]
+    return tree
+
+
+def walk(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of ``tree`` (depth first): ast.walk without its generator per node, about 3x faster
+    on the small trees of one constructor or call."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in node._fields:
+            child = getattr(node, name, None)
+            if isinstance(child, ast.AST):
+                stack.append(child)
+            elif isinstance(child, list):
+                stack.extend(item for item in child if isinstance(item, ast.AST))
 
 
 def non_default(value: Any, default: Any) -> Any:
@@ -122,7 +155,7 @@ def call(func: str | Code, *args: Any, **kwargs: Any) -> ast.Call:
 def full(tree: ast.expr) -> ast.expr:
     """``tree`` (a block's freshly built constructor, changed in place) with every keyword left out
     for being torch's default put back, marked so that :func:`trim` can leave it out again."""
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Call) and getattr(node, "vb_omitted", None):
             for position, name, value in node.vb_omitted:  # type: ignore[attr-defined]
                 kw = ast.keyword(arg=name, value=const(value))
@@ -134,7 +167,7 @@ def full(tree: ast.expr) -> ast.expr:
 
 def trim(tree: ast.expr) -> ast.expr:
     """Leave out again the put-back keywords that are still literally torch's default."""
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Call):
             node.keywords = [
                 kw
@@ -248,4 +281,4 @@ def list_comp(element: Code, var: str, iterable: Code) -> ast.ListComp:
 
 def names_in(node: ast.AST) -> set[str]:
     """Every name an expression reads."""
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name)}

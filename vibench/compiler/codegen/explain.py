@@ -346,9 +346,8 @@ def _inlined(child: Structure, values: dict[str, Any]) -> ast.expr:
                 literal.vb_owner = by_arg[node.id].spec  # type: ignore[attr-defined]
             return literal
 
-    import copy
 
-    layers = {m.slot: Bind().visit(copy.deepcopy(m.ctor)) for m in child.members}
+    layers = {m.slot: Bind().visit(c.clone(m.ctor)) for m in child.members}
     return c.call("nn.Sequential", c.call("OrderedDict", **layers))
 
 

@@ -353,32 +353,40 @@ def _assign(target: ast.expr, value: ast.expr) -> ast.stmt:
     return ast.Assign(targets=[target], value=value, lineno=0)
 
 
+class _Fill(ast.NodeTransformer):
+    """Placeholders of a block's call replaced by the input variables and the module."""
+
+    def __init__(self, ins: list[str], mod: ast.expr) -> None:
+        self.ins = ins
+        self.mod = mod
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == MOD:
+            return self.mod
+        if node.id.startswith(IN):
+            return c.ref(self.ins[int(node.id[len(IN) :])])
+        return node
+
+
 def _fill(tree: ast.expr, ins: list[str], mod: ast.expr) -> ast.expr:
     """The call with its placeholders replaced by variables and the module."""
-
-    class Fill(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.AST:
-            if node.id == MOD:
-                return mod
-            if node.id.startswith(IN):
-                return c.ref(ins[int(node.id[len(IN) :])])
-            return node
-
-    return Fill().visit(_copy(tree))  # type: ignore[no-any-return]
+    return _Fill(ins, mod).visit(_copy(tree))  # type: ignore[no-any-return]
 
 
 def _copy(tree: ast.expr) -> ast.expr:
-    import copy
+    return c.clone(tree)  # type: ignore[no-any-return]
 
-    return copy.deepcopy(tree)
+
+class _Rename(ast.NodeTransformer):
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in self.names:
+            return ast.Name(id=self.names[node.id], ctx=node.ctx)
+        return node
 
 
 def _rename(line: Line, names: dict[str, str]) -> Line:
-    class Rename(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.AST:
-            if node.id in names:
-                return ast.Name(id=names[node.id], ctx=node.ctx)
-            return node
-
-    stmt = Rename().visit(line.stmt)
+    stmt = _Rename(names).visit(line.stmt)
     return Line(stmt, line.comment, [_rename(b, names) for b in line.body], [_rename(b, names) for b in line.orelse])

@@ -175,9 +175,11 @@ def leaves(e: ast.AST, path: tuple = ()) -> list[tuple[tuple, Any]]:
     if ok:
         return [(path, value)]
     out: list[tuple[tuple, Any]] = []
-    for name, child in ast.iter_fields(e):
+    for name in e._fields:
+        child = getattr(e, name, None)
         if isinstance(child, ast.AST):
-            out += leaves(child, path + (name,))
+            if not isinstance(child, ast.expr_context):
+                out += leaves(child, path + (name,))
         elif isinstance(child, list):
             for k, item in enumerate(child):
                 if isinstance(item, ast.AST):
