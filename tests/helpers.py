@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 import types
+from collections.abc import Iterator
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,3 +50,24 @@ def load_file_module(path: str, name: str) -> types.ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def fresh_dynamo() -> Iterator[None]:
+    """A pytest fixture body for tests that trace: no graph cache shared between tests, and dynamo's
+    and export's warnings kept out of the report (``_fresh_dynamo = pytest.fixture(autouse=True)(fresh_dynamo)``)."""
+    import logging
+    import warnings
+
+    import torch
+
+    loggers = [logging.getLogger(n) for n in ("torch._dynamo", "torch._export", "torch.export", "torch.fx")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    torch._dynamo.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+    torch._dynamo.reset()
+    for lg, level in zip(loggers, levels, strict=True):
+        lg.setLevel(level)

@@ -16,10 +16,7 @@ same order. The three ISFM composites cover the three ``eval_sampling`` modes an
 from __future__ import annotations
 
 import inspect
-import logging
 import os
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +24,7 @@ import pytest
 import torch
 
 import vibench
+from tests.helpers import fresh_dynamo
 from vibench.compiler.resolve import LIBRARY_DIR
 
 BACKENDS = ("compile", "export")
@@ -205,20 +203,7 @@ def eager(model: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> Any:
         return model(*args)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_dynamo() -> Iterator[None]:
-    """No graph cache shared between tests; dynamo's and export's warnings kept out of the report."""
-    loggers = [logging.getLogger(n) for n in ("torch._dynamo", "torch._export", "torch.export", "torch.fx")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    torch._dynamo.reset()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    torch._dynamo.reset()
-    for lg, level in zip(loggers, levels, strict=True):
-        lg.setLevel(level)
+_fresh_dynamo = pytest.fixture(autouse=True)(fresh_dynamo)
 
 
 @pytest.mark.parametrize("backend,case_id", [r for r in RUNS if r not in EXCEPTIONS])

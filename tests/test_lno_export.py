@@ -9,15 +9,13 @@ recorded reference values of x_model/TSPN depend on it).
 
 from __future__ import annotations
 
-import logging
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
 
 import vibench
+from tests.helpers import fresh_dynamo
 
 SPEC = """\
 vibench: 1
@@ -46,19 +44,7 @@ def lno_class(model: torch.nn.Module) -> Any:
     return found
 
 
-@pytest.fixture(autouse=True)
-def _fresh_dynamo() -> Iterator[None]:
-    loggers = [logging.getLogger(n) for n in ("torch._dynamo", "torch._export", "torch.export", "torch.fx")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    torch._dynamo.reset()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    torch._dynamo.reset()
-    for lg, level in zip(loggers, levels, strict=True):
-        lg.setLevel(level)
+_fresh_dynamo = pytest.fixture(autouse=True)(fresh_dynamo)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
