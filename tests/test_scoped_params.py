@@ -152,3 +152,10 @@ def test_m01_takes_the_domain_id_when_its_embedding_reads_it() -> None:
     with_domain = vibench.check("isfm/M_01_ISFM", params={"embedding": "E_01_HSE_v2", "backbone": "B_08_PatchTST"})
     assert [n for n, _ in with_domain.root.inputs] == ["x", "fs", "system_id", "domain_id"]
     assert "domain_id" not in [n for n, _ in vibench.check("isfm/M_01_ISFM").root.inputs]
+
+
+def test_a_set_value_no_chosen_component_reads_is_w104_too(library: Path) -> None:
+    program = vibench.check(str(library / "Host.yaml"), params={"depth": 3})  # --set or a build keyword
+    [w] = [w for w in program.warnings if w.code == "W104"]
+    assert w.message.startswith("`depth` (from --set) has no effect here") and "Deep" in w.hint
+    assert w.pos is not None and w.pos.file.endswith("Host.yaml")  # the template's `params:` section

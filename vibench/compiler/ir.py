@@ -199,6 +199,7 @@ class UnitDef:
     reference: ReferenceSpec | None = None  # the spec's `reference:`, root units only
     lets: tuple[LetDef, ...] = ()
     checks: tuple[CheckDef, ...] = ()
+    overridden: dict[str, Pos | None] = field(default_factory=dict)  # --set / keyword values: where shown
 
     def param(self, name: str) -> ParamDecl | None:
         for p in self.params:

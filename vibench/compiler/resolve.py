@@ -264,7 +264,7 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
             diags += check_slot(decl, values[decl.name], library, root, from_dir)
     if diags:
         raise SpecError(diags, library.sources)
-    return replace(root, param_values=values)
+    return replace(root, param_values=values, overridden={k: pos for k, (_, pos) in given.items()})
 
 
 def ignored_key_warning(key: str, root: UnitDef, reason: str, pos: Pos | None) -> Diagnostic:

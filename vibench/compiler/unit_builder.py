@@ -226,11 +226,15 @@ class UnitBuilder:
         takers = [os.path.splitext(n.block.rsplit("/", 1)[-1])[0] for n in self.nodes if n.kind == "composite"]
         found = ("the components here: " + ", ".join(takers)) if takers else None
         for decl in udef.params:
-            if (decl.pos is not None and decl.pos.file != udef.file and self.params.get(decl.name) is not None
+            by_user = decl.pos is not None and decl.pos.file != udef.file  # `with:` of the user's spec
+            overridden = decl.name in udef.overridden  # --set, or a keyword of vibench.build
+            if ((by_user or overridden) and self.params.get(decl.name) is not None
                     and decl.name not in used and decl.name not in self.inherited):
+                what = f"`{decl.name}`" + (" (from --set)" if overridden and not by_user else "")
                 self.owner.diags.add(Diagnostic(
-                    "W104", f"`{decl.name}` has no effect here: no component of this {udef.name} reads it",
-                    decl.pos, severity="warning", found=found, hint=_unread_hint(decl)))
+                    "W104", f"{what} has no effect here: no component of this {udef.name} reads it",
+                    decl.pos if by_user else udef.overridden[decl.name], severity="warning", found=found,
+                    hint=_unread_hint(decl)))
 
     def component_renames(self) -> tuple[tuple[str, str], ...]:
         out: list[tuple[str, str]] = []
