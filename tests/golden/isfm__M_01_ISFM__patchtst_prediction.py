@@ -168,7 +168,7 @@ class E_01_HSE(nn.Module):
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         x = self.patches(x, fs)  # [B, 32, 256]  E_01_HSE.yaml:37
         x = self.linear1(x)  # [B, 32, 128]  E_01_HSE.yaml:45
-        x = F.silu(x, inplace=True)  # [B, 32, 128]  E_01_HSE.yaml:46
+        x = F.silu(x)  # [B, 32, 128]  E_01_HSE.yaml:46
         x = self.linear2(x)  # [B, 32, 128]  E_01_HSE.yaml:47
         return x
 

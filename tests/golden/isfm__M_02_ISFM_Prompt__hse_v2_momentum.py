@@ -277,7 +277,7 @@ class E_01_HSE_v2(nn.Module):
     ) -> torch.Tensor:
         x = self.patches(x, fs)  # [B, 64, 32]  E_01_HSE_v2.yaml:111
         x = self.patch_linear1(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:119
-        x = F.silu(x, inplace=True)  # [B, 64, 128]  E_01_HSE_v2.yaml:120
+        x = F.silu(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:120
         x = self.patch_linear2(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:121
         system_id = self.prompt_encoder(system_id, domain_id, fs)  # [B, 64]  E_01_HSE_v2.yaml:122
         x = self.prompt_fusion(x, system_id)  # [B, 64, 128]  E_01_HSE_v2.yaml:129

@@ -76,9 +76,9 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.fc1(x)  # [B, N, 256]  B_07_TSMixer.yaml:37
-        x = torch.relu_(x)  # [B, N, 256]  B_07_TSMixer.yaml:38
+        x = torch.relu(x)  # [B, N, 256]  B_07_TSMixer.yaml:38
         x = self.fc2(x)  # [B, N, F_1]  B_07_TSMixer.yaml:39
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, N, F_1]  B_07_TSMixer.yaml:40
+        x = F.dropout(x, p=0.1, training=self.training)  # [B, N, F_1]  B_07_TSMixer.yaml:40
         return x
 
 

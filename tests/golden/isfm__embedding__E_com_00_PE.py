@@ -186,5 +186,5 @@ class E_com_00_PE(nn.Module):
         x = x[:, :, :1]  # [B, L, 1]  E_com_00_PE.yaml:161
         x = self.module(x)  # [B, L, 128]  E_com_00_PE.yaml:162
         x = self.final_proj(x)  # [B, L, 128]  E_com_00_PE.yaml:163
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, L, 128]  E_com_00_PE.yaml:164
+        x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 128]  E_com_00_PE.yaml:164
         return x

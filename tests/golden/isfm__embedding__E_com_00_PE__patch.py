@@ -131,7 +131,7 @@ class PatchEmbedding(nn.Module):
         x = x.squeeze(1)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:133
         dropout = self.value_embedding(x)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:134
         x = self.position_embedding(x)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:135
-        dropout += x  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:136
+        dropout = dropout + x  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:136
         del x
         # [B, (L + 8) // 64 - 1, 128] E_com_00_PE.yaml:137
         dropout = F.dropout(dropout, p=0.1, training=self.training, inplace=True)
@@ -227,6 +227,5 @@ class E_com_00_PE(nn.Module):
         x = x[:, :, :1]  # [B, L, 1]  E_com_00_PE.yaml:161
         x = self.module(x)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:162
         x = self.final_proj(x)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:163
-        # [B, (L + 8) // 64 - 1, 128] E_com_00_PE.yaml:164
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)
+        x = F.dropout(x, p=0.1, training=self.training)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:164
         return x

@@ -132,5 +132,5 @@ class E_com_00_PE(nn.Module):
         x = x[:, :, :1]  # [B, L, 1]  E_com_00_PE.yaml:161
         x_mark = self.module(x_mark)  # [B, L, 128]  E_com_00_PE.yaml:162
         x_mark = self.final_proj(x_mark)  # [B, L, 128]  E_com_00_PE.yaml:163
-        x_mark = F.dropout(x_mark, p=0.1, training=self.training, inplace=True)  # [B, L, 128]  E_com_00_PE.yaml:164
+        x_mark = F.dropout(x_mark, p=0.1, training=self.training)  # [B, L, 128]  E_com_00_PE.yaml:164
         return x_mark

@@ -213,11 +213,11 @@ class HSE_prompt(nn.Module):
                 _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
         x = self.patches(x, fs)  # [B, 64, 32]  HSE_prompt.yaml:38
         x = self.patch_linear1(x)  # [B, 64, 128]  HSE_prompt.yaml:46
-        x = F.silu(x, inplace=True)  # [B, 64, 128]  HSE_prompt.yaml:47
+        x = F.silu(x)  # [B, 64, 128]  HSE_prompt.yaml:47
         x = self.patch_linear2(x)  # [B, 64, 128]  HSE_prompt.yaml:48
         system_id = self.prompt_encoder(system_id)  # [B, 1, 64]  HSE_prompt.yaml:49
         system_id = self.prompt_proj(system_id)  # [B, 1, 128]  HSE_prompt.yaml:56
-        x += system_id  # [B, 64, 128]  HSE_prompt.yaml:61
+        x = x + system_id  # [B, 64, 128]  HSE_prompt.yaml:61
         del system_id
         x = torch.clamp(x, min=-100.0, max=100.0)  # [B, 64, 128]  HSE_prompt.yaml:65
         x = self.final_norm(x)  # [B, 64, 128]  HSE_prompt.yaml:72

@@ -213,7 +213,7 @@ class HSE_prompt(nn.Module):
                 _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
         x = self.patches(x, fs)  # [B, 64, 32]  HSE_prompt.yaml:38
         x = self.patch_linear1(x)  # [B, 64, 128]  HSE_prompt.yaml:46
-        x = F.silu(x, inplace=True)  # [B, 64, 128]  HSE_prompt.yaml:47
+        x = F.silu(x)  # [B, 64, 128]  HSE_prompt.yaml:47
         x = self.patch_linear2(x)  # [B, 64, 128]  HSE_prompt.yaml:48
         system_id = self.prompt_encoder(system_id)  # [B, 64, 64]  HSE_prompt.yaml:49
         x = torch.cat([x, system_id], dim=-1)  # [B, 64, 192]  HSE_prompt.yaml:66

@@ -78,7 +78,7 @@ class NormLinearAct(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm(x)  # [B, L, D]  DenseNetMLP.yaml:47
         x = self.linear(x)  # [B, L, out_features]  DenseNetMLP.yaml:48
-        x = torch.relu_(x)  # [B, L, out_features]  DenseNetMLP.yaml:49
+        x = torch.relu(x)  # [B, L, out_features]  DenseNetMLP.yaml:49
         x = F.dropout(x, p=0.1, training=self.training)  # [B, L, out_features]  DenseNetMLP.yaml:50
         return x
 

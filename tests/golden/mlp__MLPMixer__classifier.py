@@ -78,7 +78,7 @@ class FeedForward(nn.Module):
         x = F.gelu(x)  # [B, M, 512]  MLPMixer.yaml:48
         x = F.dropout(x, p=0.1, training=self.training)  # [B, M, 512]  MLPMixer.yaml:49
         x = self.fc2(x)  # [B, M, N]  MLPMixer.yaml:50
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, M, N]  MLPMixer.yaml:51
+        x = F.dropout(x, p=0.1, training=self.training)  # [B, M, N]  MLPMixer.yaml:51
         return x
 
 

@@ -74,11 +74,11 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = self.norm1(x)  # [B, L, 256]  ResNetMLP.yaml:38
         residual = self.linear1(residual)  # [B, L, 256]  ResNetMLP.yaml:39
-        residual = torch.relu_(residual)  # [B, L, 256]  ResNetMLP.yaml:40
+        residual = torch.relu(residual)  # [B, L, 256]  ResNetMLP.yaml:40
         residual = F.dropout(residual, p=0.1, training=self.training)  # [B, L, 256]  ResNetMLP.yaml:41
         residual = self.norm2(residual)  # [B, L, 256]  ResNetMLP.yaml:42
         residual = self.linear2(residual)  # [B, L, 256]  ResNetMLP.yaml:43
-        residual = F.dropout(residual, p=0.1, training=self.training, inplace=True)  # [B, L, 256]  ResNetMLP.yaml:44
+        residual = F.dropout(residual, p=0.1, training=self.training)  # [B, L, 256]  ResNetMLP.yaml:44
         residual = residual + x  # [B, L, 256]  ResNetMLP.yaml:45
         return residual
 

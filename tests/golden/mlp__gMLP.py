@@ -96,7 +96,7 @@ class GMLPBlock(nn.Module):
         residual = F.gelu(residual)  # [B, 512, 512]  gMLP.yaml:42
         residual = self.sgu(residual)  # [B, 512, 256]  gMLP.yaml:43
         residual = self.channel_proj2(residual)  # [B, 512, 256]  gMLP.yaml:44
-        residual = F.dropout(residual, p=0.1, training=self.training, inplace=True)  # [B, 512, 256]  gMLP.yaml:45
+        residual = F.dropout(residual, p=0.1, training=self.training)  # [B, 512, 256]  gMLP.yaml:45
         residual = residual + x  # [B, 512, 256]  gMLP.yaml:46
         return residual
 

@@ -96,7 +96,7 @@ class GMLPBlock(nn.Module):
         residual = F.gelu(residual)  # [B, 1024, 512]  gMLP.yaml:42
         residual = self.sgu(residual)  # [B, 1024, 256]  gMLP.yaml:43
         residual = self.channel_proj2(residual)  # [B, 1024, 256]  gMLP.yaml:44
-        residual = F.dropout(residual, p=0.1, training=self.training, inplace=True)  # [B, 1024, 256]  gMLP.yaml:45
+        residual = F.dropout(residual, p=0.1, training=self.training)  # [B, 1024, 256]  gMLP.yaml:45
         residual = residual + x  # [B, 1024, 256]  gMLP.yaml:46
         return residual
 

@@ -98,10 +98,10 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.fc1(x)  # [B, L, 512]  AttentionGRU.yaml:66
-        x = torch.relu_(x)  # [B, L, 512]  AttentionGRU.yaml:67
+        x = torch.relu(x)  # [B, L, 512]  AttentionGRU.yaml:67
         x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 512]  AttentionGRU.yaml:68
         x = self.fc2(x)  # [B, L, 128]  AttentionGRU.yaml:69
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, L, 128]  AttentionGRU.yaml:70
+        x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 128]  AttentionGRU.yaml:70
         return x
 
 

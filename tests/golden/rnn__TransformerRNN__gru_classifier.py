@@ -95,10 +95,10 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.fc1(x)  # [B, L, 512]  TransformerRNN.yaml:56
-        x = torch.relu_(x)  # [B, L, 512]  TransformerRNN.yaml:57
+        x = torch.relu(x)  # [B, L, 512]  TransformerRNN.yaml:57
         x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 512]  TransformerRNN.yaml:58
         x = self.fc2(x)  # [B, L, 256]  TransformerRNN.yaml:59
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, L, 256]  TransformerRNN.yaml:60
+        x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 256]  TransformerRNN.yaml:60
         return x
 
 

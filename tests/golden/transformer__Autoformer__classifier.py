@@ -173,10 +173,10 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.linear1(x)  # [B, L, 512]  Autoformer.yaml:36
-        x = torch.relu_(x)  # [B, L, 512]  Autoformer.yaml:37
+        x = torch.relu(x)  # [B, L, 512]  Autoformer.yaml:37
         x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 512]  Autoformer.yaml:38
         x = self.linear2(x)  # [B, L, 256]  Autoformer.yaml:39
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, L, 256]  Autoformer.yaml:40
+        x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 256]  Autoformer.yaml:40
         return x
 
 

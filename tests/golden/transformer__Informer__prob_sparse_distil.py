@@ -162,10 +162,10 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.linear1(x)  # [B, L, 512]  Informer.yaml:55
-        x = torch.relu_(x)  # [B, L, 512]  Informer.yaml:56
+        x = torch.relu(x)  # [B, L, 512]  Informer.yaml:56
         x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 512]  Informer.yaml:57
         x = self.linear2(x)  # [B, L, 256]  Informer.yaml:58
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, L, 256]  Informer.yaml:59
+        x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 256]  Informer.yaml:59
         return x
 
 

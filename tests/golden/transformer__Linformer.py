@@ -132,10 +132,10 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.linear1(x)  # [B, L, 512]  Linformer.yaml:42
-        x = torch.relu_(x)  # [B, L, 512]  Linformer.yaml:43
+        x = torch.relu(x)  # [B, L, 512]  Linformer.yaml:43
         x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 512]  Linformer.yaml:44
         x = self.linear2(x)  # [B, L, 256]  Linformer.yaml:45
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, L, 256]  Linformer.yaml:46
+        x = F.dropout(x, p=0.1, training=self.training)  # [B, L, 256]  Linformer.yaml:46
         return x
 
 

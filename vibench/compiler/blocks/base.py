@@ -131,6 +131,10 @@ class Block:
     # The output is a fresh tensor that autograd does not keep (conv, linear, norms, sums...): a
     # later node may overwrite it in place when nothing else reads it.
     fresh_output: ClassVar[bool] = False
+
+    def output_is_fresh(self, out: TensorType) -> bool:
+        """``fresh_output`` for this use (a block whose output is a view for some ranks says so here)."""
+        return self.fresh_output
     # ``a = a <op> b`` may be written ``a <op>= b`` when ``a`` dies here and is fresh ("+" for add).
     augmented: ClassVar[str | None] = None
 

@@ -96,9 +96,9 @@ class _Writer:
         readers = self.readers[ref]
         return bool(
             slot.block is not None
-            and slot.block.fresh_output
             and slot.kind in ("module", "function")
             and len(slot.node.outputs) == 1
+            and slot.block.output_is_fresh(slot.node.outputs[0][1])
             and readers == 1
         )
 
