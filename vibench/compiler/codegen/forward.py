@@ -354,7 +354,7 @@ def _assign(target: ast.expr, value: ast.expr) -> ast.stmt:
 
 
 class _Fill(ast.NodeTransformer):
-    """Placeholders of a block's call replaced by the input variables and the module."""
+    """A block's call with its stand-in names (the module's and the inputs' markers) replaced by the module and the input variables."""
 
     def __init__(self, ins: list[str], mod: ast.expr) -> None:
         self.ins = ins
