@@ -354,7 +354,7 @@ def _assign(target: ast.expr, value: ast.expr) -> ast.stmt:
 
 
 class _Fill(ast.NodeTransformer):
-    """A block's call with its stand-in names (the module's and the inputs' markers) replaced by the module and the input variables."""
+    """A block's call with its markers for the module and the inputs replaced by them."""
 
     def __init__(self, ins: list[str], mod: ast.expr) -> None:
         self.ins = ins
