@@ -116,8 +116,7 @@ class HybridLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self_attention = self.self_attention(x, x, x, need_weights=False)[0]  # [B, L, 256]  TransformerRNN.yaml:36
-        # [B, L, 256] TransformerRNN.yaml:37
-        self_attention = F.dropout(self_attention, p=0.1, training=self.training, inplace=True)
+        self_attention = F.dropout(self_attention, p=0.1, training=self.training)  # [B, L, 256]  TransformerRNN.yaml:37
         x = x + self_attention  # [B, L, 256]  TransformerRNN.yaml:38
         del self_attention
         x = self.norm1(x)  # [B, L, 256]  TransformerRNN.yaml:39
