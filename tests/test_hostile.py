@@ -344,3 +344,17 @@ def test_no_code_from_data(case: str, injections: dict[str, dict]) -> None:
 
 def test_the_corpus_is_complete() -> None:
     assert len(DOS_FILES) >= 20 and len(INJECT_FILES) >= 12
+
+
+@pytest.mark.parametrize("folder", ["../../etc", "/etc", "~/secrets", "isfm/../../..", "a\\\\b", "/"])
+def test_a_slot_folder_outside_the_search_path_is_refused(folder: str, tmp_path: Path) -> None:
+    """A slot names a folder of the search path; one that climbs out would list (and, for its
+    parameters, read) the files of any folder."""
+    spec = tmp_path / "t.yaml"
+    spec.write_text("vibench: 1\nname: T\nparams:\n"
+                    f"  part: {{type: str, default: x, slot: {json.dumps(folder)}}}\n"
+                    "inputs: {x: {shape: [B, 4]}}\nnodes:\n"
+                    "  n: {block: linear, in: x, out_features: 2, inherit: true}\noutputs: {y: n}\n", encoding="utf-8")
+    result = run_cli([str(spec), "--check"], tmp_path)
+    assert_refused(result, "E210")
+    assert "must be a folder inside the spec search path" in result.stderr and "t.yaml:4:" in result.stderr

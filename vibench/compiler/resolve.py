@@ -617,6 +617,11 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
             continue
         decl = ParamDecl(pname, type_text, default, required, pspec.ge, pspec.gt, pspec.le, pspec.lt,
                          tuple(pspec.choices) if pspec.choices is not None else None, pspec.doc, pos, pspec.slot)
+        if pspec.slot is not None and (os.path.isabs(pspec.slot) or pspec.slot.startswith("~") or "\\" in pspec.slot
+                                       or ".." in pspec.slot.split("/") or not pspec.slot.strip("/")):
+            diags.add(Diagnostic("E210", f"slot folder `{pspec.slot[:80]}` of parameter `{pname}` must be a folder "
+                                 "inside the spec search path", doc.pos(ppath + ("slot",)),
+                                 expected="a relative folder such as `isfm/backbone` (no `..`, not absolute)"))
         if pspec.slot is not None and type_text not in ("str", "list[str]", "str | None", "list[str] | None"):
             diags.add(Diagnostic("E210", f"slot parameter `{pname}` must be a str (or list[str]) naming specs",
                                  doc.pos(ppath + ("type",)), found=type_text))
