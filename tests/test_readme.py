@@ -194,3 +194,12 @@ def test_the_first_commands_run_as_written(tmp_path) -> None:
         run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, f"{line}\n{run.stdout}{run.stderr}"
     assert "\nclass ResNet18_1D(nn.Module):" in (tmp_path / "model.py").read_text(encoding="utf-8")
+
+
+def test_the_readme_lists_every_example() -> None:
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## The examples"):text.index("## The command line")]
+    listed = set(re.findall(r"^\| `([^`]+?)/?` \|", section, re.M))
+    present = {name for name in os.listdir(os.path.join(ROOT, "examples")) if not name.startswith((".", "__"))}
+    assert listed == present
