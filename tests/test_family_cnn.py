@@ -85,7 +85,7 @@ def test_match_input_length_gives_the_decoder_the_encoder_stride(template: str) 
     for length in (1024, 1001):
         program = vibench.check(text=template_text(template), params=params, inputs={"x": (2, length, 2)})
         expected = (2, stride * -(-length // stride), 3)  # the encoder rounds up: L when L % stride == 0
-        assert shapes_of(program)["channels_last"] == expected
+        assert shapes_of(program)["signal"] == expected
     model = build_program(program).eval()
     with torch.no_grad():
         assert model(torch.randn(2, 1001, 2)).shape == expected
@@ -309,7 +309,7 @@ def test_factory_config_without_a_class_count_builds_the_regression_head() -> No
     """The "via model_factory" rows pass only input_dim (the factory adds the dict): vibench builds the decoder."""
     program = vibench.check(text=experiment("CNN", "ResNet1D", {"input_dim": 1}), inputs={"x": (4, 1024, 1)})
     assert [name for name, _, _ in program.root.outputs] == ["signal"]
-    assert shapes_of(program)["channels_last"] == (4, 512, 1)
+    assert shapes_of(program)["signal"] == (4, 512, 1)
     assert program.root.param_count == 4_533_633
 
 

@@ -347,7 +347,7 @@ def test_document_keys_complete(lsp: LanguageServer, folder: Path) -> None:
                    .replace("Raw signal.}", "Raw signal., ⟨input_key⟩}"))
     top = {"extends", "with", "reference", "metadata", "let", "checks"}
     assert labels(lsp.completion(doc.uri, *doc.marks["top"])) == top
-    assert labels(lsp.completion(doc.uri, *doc.marks["input_key"])) == {"dtype", "when", "optional", "layout"}
+    assert labels(lsp.completion(doc.uri, *doc.marks["input_key"])) == {"dtype", "when", "optional", "layout", "as"}
 
 
 # --------------------------------------------------------------------------------------------

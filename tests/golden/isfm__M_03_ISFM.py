@@ -278,10 +278,10 @@ class E_01_HSE(nn.Module):
         self.linear2 = nn.Linear(128, 128)
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
-        x = self.patches(x, fs)  # [B, 32, 256]  E_01_HSE.yaml:37
-        x = self.linear1(x)  # [B, 32, 128]  E_01_HSE.yaml:45
-        x = F.silu(x)  # [B, 32, 128]  E_01_HSE.yaml:46
-        x = self.linear2(x)  # [B, 32, 128]  E_01_HSE.yaml:47
+        x = self.patches(x, fs)  # [B, 32, 256]  E_01_HSE.yaml:36
+        x = self.linear1(x)  # [B, 32, 128]  E_01_HSE.yaml:44
+        x = F.silu(x)  # [B, 32, 128]  E_01_HSE.yaml:45
+        x = self.linear2(x)  # [B, 32, 128]  E_01_HSE.yaml:46
         return x
 
 
@@ -400,7 +400,7 @@ class M_03_ISFM(nn.Module):
                 _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
                 _check_input(self, "system_id", system_id, torch.int64, [-1], "[B] int64")
                 _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
-        x = self.embedding(x, fs)  # [B, 32, 128]  M_01_ISFM.yaml:73
-        x = self.backbone(x)  # [B, 32, 128]  M_01_ISFM.yaml:75
-        x = self.task_head(x, system_id)  # [B, 10]  M_01_ISFM.yaml:79
+        x = self.embedding(x, fs)  # [B, 32, 128]  M_01_ISFM.yaml:61
+        x = self.backbone(x)  # [B, 32, 128]  M_01_ISFM.yaml:63
+        x = self.task_head(x, system_id)  # [B, 10]  M_01_ISFM.yaml:67
         return x

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
+import keyword
 import math
 import operator
 import warnings
@@ -393,6 +395,35 @@ def parse_value(value: Any, pos: Pos | None) -> Any:
     if isinstance(value, dict):
         return {k: parse_value(v, pos) for k, v in value.items()}
     return value
+
+
+def bare_name(value: Any) -> str | None:
+    """``value`` when it is a plain name such as ``channels``: in a field that takes no text, the name
+    of a parameter, ``let`` or loop variable in scope reads its value (``out_channels: channels`` is
+    ``out_channels: "${channels}"``), as a name does in a shape."""
+    if isinstance(value, str) and value.isidentifier() and not keyword.iskeyword(value) and not value.startswith("__"):
+        return value
+    return None
+
+
+def name_template(name: str, pos: Pos | None) -> Template:
+    """The template a plain name stands for (``channels`` -> ``${channels}``)."""
+    return Template("${" + name + "}", (_name_node(name),), pos)
+
+
+def written_name(name: str, pos: Pos | None) -> Template:
+    """A plain name where a template may stand, before the names pass knows whether it reads anything
+    (its text is the name itself, not ``${name}``: see :func:`is_written_name`)."""
+    return Template(name, (_name_node(name),), pos)
+
+
+def is_written_name(value: Any) -> bool:
+    return isinstance(value, Template) and "${" not in value.text
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_node(name: str) -> ast.expr:
+    return ast.Name(id=name, ctx=ast.Load())
 
 
 def contains_template(value: Any) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
+import types
+import typing
 from collections.abc import Callable
 from typing import Any, Union
 
@@ -98,6 +100,32 @@ def _adapter(type_text: str) -> Any:
     from pydantic import TypeAdapter
 
     return TypeAdapter(parse_type(type_text))
+
+
+def admits_text(annotation: Any) -> bool:
+    """Whether a field of this type takes a string (``str``, a string literal or enum, ``any``, or a
+    union with one): there a plain name is text; elsewhere it names a parameter (``bare_name``)."""
+    if annotation is Any:
+        return True
+    if isinstance(annotation, type):
+        return issubclass(annotation, str)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return any(isinstance(a, str) for a in typing.get_args(annotation))
+    if origin is typing.Annotated:
+        return admits_text(typing.get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return any(admits_text(a) for a in typing.get_args(annotation))
+    return False
+
+
+@functools.lru_cache(maxsize=256)
+def type_admits_text(type_text: str) -> bool:
+    """:func:`admits_text` of a declared type string (an unparsable one: True, so names stay text)."""
+    try:
+        return admits_text(parse_type(type_text))
+    except TypeSyntaxError:
+        return True
 
 
 def infer_type(value: Any) -> str:

@@ -21,10 +21,13 @@ from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
-from vibench.compiler.expr import ExprError, parse_template, parse_value, template_names
+from vibench.compiler.expr import (ExprError, bare_name, name_template, parse_template, parse_value, template_names,
+                                   written_name)
 from vibench.compiler.ir import CheckDef, InputDecl, LetDef, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, UnitDef
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
-from vibench.compiler.params import TypeSyntaxError, bind_params, check_value, infer_type, parse_type
+from vibench.compiler.adapters import with_adapters
+from vibench.compiler.names import name_units
+from vibench.compiler.params import TypeSyntaxError, bind_params, check_value, infer_type, parse_type, type_admits_text
 from vibench.compiler.scoped import with_scoped_params
 from vibench.schemas.document import SpecDocument
 
@@ -329,6 +332,7 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
                 diags.add(Diagnostic("E210", f"invalid regular expression in `reference.state_dict_renames`: {err}",
                                      doc.pos(("reference", "state_dict_renames", k, 0)), found=pattern))
         root = replace(root, reference=spec.reference)
+    root = name_units(root, blocks, library, from_dir, diags)
     diags.raise_if_any()
     return with_scoped_params(root, library, from_dir), blocks
 
@@ -410,6 +414,7 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
     let_defs = _let_defs(doc, path, lets or {}, {d.name for d in decls}, diags)
     check_defs = _check_defs(doc, path, checks or [], {d.name for d in decls}, diags)
     input_decls = []
+    names = {d.name for d in decls} | {let.name for let in let_defs}
     for iname, ispec in inputs.items():
         ipath = path + ("inputs", iname)
         _check_name(diags, doc, ipath, iname, "input")
@@ -450,7 +455,7 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
                                      expected="an integer, a symbol name such as L, or `${...}`", found=repr(dim)))
         when = _parsed_flag(doc, ipath + ("when",), ispec.when, f"`when` of input `{iname}`", diags)
         shape = whole if whole is not None else tuple(dims)
-        layout = _layout(doc, ipath, iname, ispec, diags)
+        layout = _layout(doc, ipath, iname, ispec, diags, names)
         input_decls.append(InputDecl(iname, shape, ispec.dtype, ispec.doc, doc.pos(ipath, key=True), when,
                                      ispec.optional, layout))
     node_defs = []
@@ -470,6 +475,10 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
             output_defs.append(OutputDef(oname, _ref(target.from_, doc.pos(opath + ("from",))),
                                          doc.pos(opath, key=True), when, target.doc, promise,
                                          doc.pos(opath + ("shape",))))
+    if any(not isinstance(o, str) and (o.as_ or o.layout) for o in outputs.values()) or any(
+            i.as_ for i in inputs.values()):
+        node_defs, output_defs = with_adapters(inputs, outputs, input_decls, node_defs, output_defs, names,
+                                               lambda kind, n: doc.pos(path + (kind, n, "as"), key=True), diags)
     if not outputs:
         diags.add(Diagnostic("E103", f"{'block' if path else 'model'} `{name}` has no outputs",
                              doc.pos(path + ("outputs",), key=True), expected="at least one output",
@@ -551,18 +560,22 @@ def _promise(doc: LoadedDoc, path: tuple, name: str, shape: list | None, diags: 
     return tuple(dims)
 
 
-def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector) -> Any:
-    """An input's `layout:`: BLC, BCL or a `${...}` (E212 otherwise, or for a shape that is not [B, L, C])."""
+def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector, names: set[str]) -> Any:
+    """An input's `layout:`: BLC, BCL, a parameter's name or a `${...}` (E212 otherwise, or for a shape that is
+    not [B, L, C])."""
     if spec.layout is None:
         return None
     pos = doc.pos(path + ("layout",))
-    try:
-        value = parse_template(spec.layout, pos)
-    except ExprError as err:
-        diags.add(_expr_diag(err, pos, f"the layout of input `{name}`"))
-        return None
+    if bare_name(spec.layout) in names:  # `layout: layout` reads the parameter
+        value: Any = name_template(spec.layout, pos)
+    else:
+        try:
+            value = parse_template(spec.layout, pos)
+        except ExprError as err:
+            diags.add(_expr_diag(err, pos, f"the layout of input `{name}`"))
+            return None
     if isinstance(value, str) and value not in LAYOUTS:
-        diags.add(Diagnostic("E212", f"the layout of input `{name}` must be BLC, BCL or `${{...}}`", pos,
+        diags.add(Diagnostic("E212", f"the layout of input `{name}` must be BLC, BCL, a parameter's name or `${{...}}`", pos,
                              found=repr(value)[:60]))
         return None
     if isinstance(spec.shape, list) and len(spec.shape) != 3:
@@ -577,6 +590,8 @@ def _parsed_flag(doc: LoadedDoc, path: tuple, value: Any, where: str, diags: Col
     if not isinstance(value, str):
         return value
     pos = doc.pos(path)
+    if bare_name(value):  # `when: classify`: read by the names pass (compiler/names.py)
+        return written_name(value, pos)
     try:
         parsed = parse_template(value, pos)
     except ExprError as err:
@@ -610,6 +625,8 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
                                  hint=suggest(type_text, ["int", "float", "bool", "str", "any"])))
             continue
         default = pspec.default
+        if bare_name(default) in params and not type_admits_text(type_text):  # `default: input_dim`
+            default = name_template(default, doc.pos(ppath + ("default",)))
         try:
             default = parse_value(default, doc.pos(ppath + ("default",)))
         except ExprError as err:
@@ -677,7 +694,9 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         for port, item in raw_in.items():
             inputs.append((str(port), _ref(item, vpos("in", port))))
     repeat = spec.repeat
-    if isinstance(repeat, str):
+    if bare_name(repeat):  # `repeat: num_layers`: the names pass reads the parameter (compiler/names.py)
+        repeat = written_name(repeat, vpos("repeat"))
+    elif isinstance(repeat, str):
         repeat = parsed("repeat", repeat)
         if isinstance(repeat, str):
             diags.add(Diagnostic("E211", f"`repeat` of node `{name}` must be an integer or `${{...}}`",
@@ -688,14 +707,18 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         diags.add(Diagnostic("E211", "`repeat` cannot be negative", doc.pos(path + ("repeat",)), found=str(repeat),
                              node=name))
     when = spec.when
-    if isinstance(when, str):
+    if bare_name(when):  # `when: classify`: read by the names pass
+        when = written_name(when, vpos("when"))
+    elif isinstance(when, str):
         when = parsed("when", when)
         if isinstance(when, str):
             diags.add(Diagnostic("E211", f"`when` of node `{name}` must be true, false or `${{...}}`",
                                  doc.pos(path + ("when",)), found=repr(spec.when), node=name,
                                  hint="write `true`/`false`, or a condition such as `when: \"${stride != 1}\"`"))
     for_each = spec.for_each
-    if for_each is not None:
+    if bare_name(for_each):  # `for_each: task_configs`: read by the names pass
+        for_each = written_name(for_each, vpos("for_each"))
+    elif for_each is not None:
         for_each = parsed("for_each", for_each)
         if isinstance(for_each, str):
             diags.add(Diagnostic("E211", f"`for_each` of node `{name}` must be a list or `${{...}}`",
@@ -781,12 +804,11 @@ def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
     """The names the unit's own `${...}` read, and whether some node has `inherit: true`."""
     used: set[str] = set()
     for decl in unit.params:
-        used |= template_names(decl.default)
+        used |= template_names(decl.default) | _names_written(decl.default)
     for inp in unit.inputs:
         used |= template_names(inp.when) | template_names(inp.layout)
         for d in (inp.shape,) if isinstance(inp.shape, Template) else inp.shape:
-            if isinstance(d, Template):
-                used |= template_names(d)
+            used |= template_names(d) | ({d} if isinstance(d, str) else set())  # a name in a shape reads it
     for out in unit.outputs:
         used |= template_names(out.when)
         for dim in out.shape or ():
@@ -804,8 +826,18 @@ def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
         used |= template_names(node.block) | template_names(node.repeat) | template_names(node.when)
         used |= template_names(node.for_each) | template_names(node.with_)
         for _, value, _ in node.params:
-            used |= template_names(value)
+            used |= template_names(value) | _names_written(value)
+        if isinstance(node.with_, dict):
+            used |= set().union(*(_names_written(v) for v in node.with_.values()))
     return used, inherits
+
+
+def _names_written(value: Any) -> set[str]:
+    """A plain name that may read a parameter (``out_channels: channels``): counted as a use."""
+    if isinstance(value, (list, dict)):
+        return set().union(*(_names_written(v) for v in (value if isinstance(value, list) else value.values())))
+    name = bare_name(value)
+    return {name} if name is not None else set()
 
 
 def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = None) -> Diagnostic:

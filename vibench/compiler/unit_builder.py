@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.blocks.base import Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
-from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, parse_value, template_names
+from vibench.compiler.expr import (ExprError, Unknown, bare_name, contains_template, evaluate_value, parse_value,
+                                   template_names)
 from vibench.compiler.ir import (
     Constraint,
     Instance,
@@ -37,6 +38,7 @@ from vibench.compiler.ir import (
 from vibench.compiler.keyed import group_value, visit_keyed
 from vibench.compiler.lets import let_env, let_reads, run_checks
 from vibench.compiler.limits import MAX_FOR_EACH
+from vibench.compiler.names import named_value
 from vibench.compiler.params import bind_params
 from vibench.compiler.promises import check_promise
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete, fmt_shape, free_symbols, subs
@@ -112,13 +114,20 @@ class UnitBuilder:
             elif s not in self.env:
                 self.env[s] = Unknown(f"`{s}` is a free dimension of {udef.name}'s input", symbol=s)
         inputs = []
+        lets = {let.name for let in udef.lets if let not in deferred}
         for decl in active_inputs:
             dims: list[Dim] = []
             for d in declared[decl.name]:
                 if isinstance(d, int):
                     dims.append(d)
+                elif isinstance(d, str) and (d in self.params or d in lets):  # a name reads the value
+                    value = self.env[d]
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                        raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
+                                                    "integer", decl.pos, found=f"{d} = {value!r}"[:80]))
+                    dims.append(value)
                 elif isinstance(d, str):
-                    dims.append(self.concrete.get(d, Expr.symbol(d)) if d not in self.params else self.params[d])
+                    dims.append(self.concrete.get(d, Expr.symbol(d)))
                 else:
                     try:
                         value = evaluate_value(d, self.env)
@@ -600,6 +609,7 @@ class UnitBuilder:
         values: dict[str, Any] = {}
         positions: dict[str, Pos | None] = {}
         for key, raw, pos in nd.params:
+            raw = named_value(block, key, raw, env, pos)  # `block: ${...}`: known only now
             # Expression errors point at the `${...}` value; other errors about the parameter at its key.
             values[key] = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
             positions[key] = pos
@@ -610,6 +620,12 @@ class UnitBuilder:
                 raise self.error(Diagnostic("E211", f"{where} must give a mapping of parameters", nd.with_pos,
                                             node=nd.name, expected="{name: value, ...}", found=repr(extra)[:80]))
             with_pos = self.source_pos(nd)
+            if isinstance(nd.with_, dict):  # plain names written in the mapping read parameters too
+                extra = dict(extra)
+                for key, raw in nd.with_.items():
+                    named_ = named_value(block, key, raw, env, nd.with_pos)
+                    if named_ is not raw:
+                        extra[key] = self.evaluate(named_, env, nd.with_pos, where, nd.name)
             for key, value in extra.items():
                 if key not in values:  # explicit parameters win
                     values[key] = value
@@ -710,12 +726,25 @@ class UnitBuilder:
                                             pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60]))
                 else:
                     diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
-                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60]))
+                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60],
+                                            hint=self.name_hint(block, field, value)))
             for d in diags:
                 self.owner.diags.add(d)
             raise Failed() from None
         self.owner.param_memo[key] = p
         return p
+
+    def name_hint(self, block: Block, field: str, value: Any) -> str | None:
+        """For a plain name that was taken as text: how to read the parameter, or which name was meant."""
+        name = bare_name(value)
+        if name is None:
+            return None
+        scope = [*self.env, "i", "key", "item"]
+        if name in scope:
+            return f"`{field}` takes text, so `{name}` is the text {name!r} here: write `${{{name}}}` to read `{name}`"
+        near = suggest(name, [n for n in self.env if not isinstance(self.env[n], Unknown)])
+        return f"a plain name reads a parameter, `let` or loop variable; none is named `{name}`" + (
+            f" ({near})" if near else "")
 
     def composite(self, nd: NodeDef, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
                   ports: list, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
@@ -849,8 +878,9 @@ class UnitBuilder:
 def declared_dims(decl: Any, params: dict[str, Any]) -> list[Any]:
     """An input's declared dims (ints, symbol names, templates); a whole-shape template is evaluated
     with the parameters (ExprError / ValueError when it does not give a list of dims)."""
-    if not isinstance(decl.shape, Template):
-        return _laid_out(decl, list(decl.shape), params)
+    if not isinstance(decl.shape, Template):  # a name of a parameter or `let` reads it (a symbol otherwise)
+        dims = [params[d] if isinstance(d, str) and _is_size(params.get(d)) else d for d in decl.shape]
+        return _laid_out(decl, dims, params)
     value = evaluate_value(decl.shape, params)
     if not isinstance(value, (list, tuple)) or not value:
         raise ValueError(f"`{decl.shape.text}` gives {value!r}, not a list of dimensions")
@@ -864,6 +894,10 @@ def declared_dims(decl: Any, params: dict[str, Any]) -> list[Any]:
             raise ValueError(f"dimension {d!r} is not a symbol name")
         out.append(d)
     return _laid_out(decl, out, params)
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _laid_out(decl: Any, dims: list[Any], params: dict[str, Any]) -> list[Any]:

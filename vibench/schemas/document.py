@@ -91,6 +91,13 @@ class InputSpec(_Strict):
         "channels-last [B, L, C]: BCL takes [B, C, L] (the template transposes it where it needs to).",
         examples=["${layout}", "BCL"],
     )
+    as_: Literal["BLC", "BCL"] | None = Field(
+        None,
+        alias="as",
+        description="The axis order the nodes read, BLC or BCL, whatever `layout` the caller passes: the compiler "
+        "transposes the input when the two differ, so no node switches on the layout.",
+        examples=["BCL"],
+    )
     optional: bool = Field(
         False,
         description="Take this input only when some node reads it: for a template whose slot components may or "
@@ -107,6 +114,16 @@ class OutputSpec(_Strict):
         None, description="Have this output only when true; nodes that only feed switched-off outputs are not built."
     )
     doc: str | None = Field(None, description="What this output carries.")
+    layout: str | None = Field(
+        None,
+        description="The axis order the caller gets, BLC or BCL (usually `${layout}`), for a 3-D output whose node "
+        "gives the order named by `as`: the compiler transposes it when the two differ.",
+        examples=["${layout}"],
+    )
+    as_: Literal["BLC", "BCL"] | None = Field(
+        None, alias="as", description="The axis order of the `from` node's value, BLC or BCL (with `layout`).",
+        examples=["BCL"],
+    )
     shape: list[DimValue] | None = Field(
         None,
         description="The shape this output promises: integers, symbols (B, L), parameter names or `${...}`; "

@@ -52,6 +52,7 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://vibench.dev/schemas/spec.schema.json"
 TEMPLATE_ID = "https://vibench.dev/schemas/templates/"
 TEMPLATE_PATTERN = r"\$\{"
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """A string holding a ``${...}`` template (evaluated when the spec compiles)."""
 OTHER_BLOCK_PATTERN = r"^(?:[A-Z][A-Za-z0-9_]*|.*[/#].*|.*\.(?:ya?ml|json)|.*\$\{.*)$"
 """``block:`` values the catalogue does not hold: composites, library references, templates."""
@@ -79,6 +80,7 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
     node_keys = _model(source["$defs"]["NodeSpec"])["properties"]
     # No description here: hover shows the parameter's own, not this one.
     defs["Template"] = {"type": "string", "pattern": TEMPLATE_PATTERN}
+    defs["Name"] = {"type": "string", "pattern": NAME_PATTERN}  # `out_channels: channels` (compiler/names.py)
     defs["Node"] = _node_union(blocks, node_keys, defs)
     for section in (root["properties"], defs["BlockSpec"]["properties"]):
         _object_member(section["nodes"])["defaultSnippets"] = _snippets(blocks)
@@ -202,7 +204,7 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
         info = block.Params.model_fields[pname]
         if pname not in required and "default" not in pschema:  # a default_factory
             pschema = {**pschema, "default": info.get_default(call_default_factory=True)}
-        props[pname] = block_param(pname, pschema, required=pname in required)
+        props[pname] = block_param(pname, pschema, required=pname in required, names=True)
     return {
         "title": name,
         "description": block.description,

@@ -15,9 +15,11 @@ _TYPE_NAMES = {"integer": "int", "number": "float", "boolean": "bool", "string":
                "array": "list", "object": "dict"}
 
 
-def block_param(name: str, field: dict[str, Any], required: bool, default_text: str | None = None) -> dict[str, Any]:
+def block_param(name: str, field: dict[str, Any], required: bool, default_text: str | None = None,
+                names: bool = False) -> dict[str, Any]:
     """A parameter's schema: its type, or a ``${...}`` string; described with type, bounds and default
-    (``default_text``: how to show a default that is not plain data).
+    (``default_text``: how to show a default that is not plain data). ``names``: a node's parameter,
+    where a plain name reads a parameter in scope when the type takes no text (``$defs/Name``).
 
     Each member of the union gets its own title (``name: type``): the hover heading of the member
     that matched, and what keeps the server from joining the members' titles with ``||``.
@@ -25,9 +27,11 @@ def block_param(name: str, field: dict[str, Any], required: bool, default_text: 
     field = _strip_titles(field)
     annotations = {k: field.pop(k) for k in ("description", "default", "examples") if k in field}
     members = field.pop("anyOf") if set(field) == {"anyOf"} else [field]
-    titled = [{"title": f"{name}: {type_text(m)}", **_template_inside(m)} for m in members]
+    titled = [{"title": f"{name}: {type_text(m)}", **_template_inside(m, names)} for m in members]
     if not any(_any_string(m) for m in members):
         titled.append({"title": f"{name}: ${{...}}", "$ref": "#/$defs/Template"})
+    if names and not any(_takes_text(m) for m in members):
+        titled.append({"title": f"{name}: a parameter's name", "$ref": "#/$defs/Name"})
     out: dict[str, Any] = {"title": name, "anyOf": titled}
     default = annotations.get("default")
     if default is not None:
@@ -51,20 +55,36 @@ def param_markdown(text: str, type_: str, bounds: str, default: str | None) -> s
     return f"{text}\n\n{line}" if text else line
 
 
+def _takes_text(schema: dict[str, Any]) -> bool:
+    """Any string member, also a choice of strings: there a plain name is text, not a reference."""
+    if schema.get("type") == "string" or isinstance(schema.get("const"), str):
+        return True
+    if any(isinstance(v, str) for v in schema.get("enum", ())):
+        return True
+    return any(_takes_text(m) for m in schema.get("anyOf", ()) + schema.get("oneOf", ())) or not schema
+
+
 def _any_string(schema: dict[str, Any]) -> bool:
     return schema.get("type") == "string" and not ({"enum", "const", "pattern", "format"} & set(schema))
 
 
-def _template_inside(schema: dict[str, Any]) -> dict[str, Any]:
-    """Let the items of a list (and the values of a mapping) be ``${...}`` strings too."""
+def _template_inside(schema: dict[str, Any], names: bool = False) -> dict[str, Any]:
+    """Let the items of a list (and the values of a mapping) be ``${...}`` strings too, and (``names``)
+    parameter names where the items take no text."""
     out = dict(schema)
+
+    def item(sub: dict[str, Any]) -> dict[str, Any]:
+        members = [_template_inside(sub, names), {"$ref": "#/$defs/Template"}]
+        if names and not _takes_text(sub):
+            members.append({"$ref": "#/$defs/Name"})
+        return {"anyOf": members}
+
     for key in ("items", "additionalProperties"):
         sub = out.get(key)
         if isinstance(sub, dict) and sub and not _any_string(sub):
-            out[key] = {"anyOf": [_template_inside(sub), {"$ref": "#/$defs/Template"}]}
+            out[key] = item(sub)
     if isinstance(out.get("prefixItems"), list):
-        out["prefixItems"] = [{"anyOf": [_template_inside(s), {"$ref": "#/$defs/Template"}]}
-                              for s in out["prefixItems"]]
+        out["prefixItems"] = [item(s) for s in out["prefixItems"]]
     return out
 
 

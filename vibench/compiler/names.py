@@ -1,0 +1,186 @@
+"""Plain names as values: ``out_channels: channels`` reads the parameter ``channels``.
+
+A spec reads a parameter, ``let`` value, loop variable (``i``, ``key``, ``item``) or input symbol by
+writing its name where a value of another kind than text is expected — a number, a flag, a list —
+exactly as a name does in a shape (``shape: [B, L, input_dim]``). In a parameter that takes text
+(``str``, a choice of strings, ``any``) a plain name stays text: ``activation: relu`` is the text,
+and reading a parameter there is written ``${activation}``. So no literal changes meaning, and a
+misspelt name in a number field is an error that suggests the name (E112), never a silent string.
+
+This pass runs once per spec file after resolution: every such name becomes the ``${name}``
+template it stands for, so later passes (type checking, the back end's parameterised classes,
+``free_parameters``) see one representation. A node whose block is only known once the
+parameters are (``block: ${backbone}``) is named the same way when it is built (:func:`named_value`).
+"""
+
+from __future__ import annotations
+
+import os
+import types
+import typing
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.expr import bare_name, is_written_name, name_template
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
+from vibench.compiler.ir import NodeDef, Pos, Template, UnitDef
+from vibench.compiler.params import TypeSyntaxError, admits_text, parse_type
+
+if TYPE_CHECKING:
+    from vibench.compiler.resolve import Library
+
+
+def named_value(block: Any, key: str, raw: Any, scope: Any, pos: Pos | None) -> Any:
+    """``raw``, or the ``${name}`` a plain name in ``scope`` stands for in a parameter of ``block`` (a
+    composite's :class:`UnitDef` or a catalogue block) that takes no text; inside a list or mapping
+    the item type decides (``sizes: {h: num_heads}`` for a ``dict[str, int]``)."""
+    if isinstance(raw, str):
+        name = bare_name(raw)
+        if name is None or name not in scope or takes_text(block, key):
+            return raw
+        return name_template(name, pos)
+    if isinstance(raw, (list, dict)) and _holds_name(raw):
+        annotation = _annotation(block, key)
+        return raw if annotation is None else _name_in(annotation, raw, scope, pos)
+    return raw
+
+
+def takes_text(block: Any, key: str) -> bool:
+    """Whether ``block``'s parameter ``key`` takes a string (an unknown parameter: True)."""
+    annotation = _annotation(block, key)
+    return annotation is None or admits_text(annotation)
+
+
+def _annotation(block: Any, key: str) -> Any:
+    """The type of ``block``'s parameter ``key`` (a typing object), None when unknown."""
+    if isinstance(block, UnitDef):
+        decl = next((d for d in block.params if d.name == key), None)
+        if decl is None:
+            return None
+        try:
+            return parse_type(decl.type)
+        except TypeSyntaxError:
+            return None
+    field = block.Params.model_fields.get(key)
+    return None if field is None else field.annotation
+
+
+def _name_in(annotation: Any, raw: Any, scope: Any, pos: Pos | None) -> Any:
+    if isinstance(raw, str):
+        name = bare_name(raw)
+        return name_template(name, pos) if name in scope and not admits_text(annotation) else raw
+    kind = (list, tuple) if isinstance(raw, list) else (dict,)
+    item = _item_type(annotation, kind)
+    if item is None:
+        return raw
+    if isinstance(raw, list):
+        return [_name_in(item, v, scope, pos) for v in raw]
+    if isinstance(raw, dict):
+        return {k: _name_in(item, v, scope, pos) for k, v in raw.items()}
+    return raw
+
+
+def _item_type(annotation: Any, kind: tuple[type, ...]) -> Any:
+    """The item type of a list (or the value type of a mapping) type, looking through unions."""
+    origin = typing.get_origin(annotation)
+    if origin in kind:
+        args = typing.get_args(annotation)
+        return (args[-1] if dict in kind else args[0]) if args else None
+    if origin is typing.Union or origin is types.UnionType or origin is typing.Annotated:
+        for member in typing.get_args(annotation):
+            found = _item_type(member, kind)
+            if found is not None:
+                return found
+    return None
+
+
+def _holds_name(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_holds_name(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_name(v) for v in value.values())
+    return bare_name(value) is not None
+
+
+def name_units(root: UnitDef, blocks: dict[str, UnitDef], library: Library, from_dir: str | None,
+               diags: Collector) -> UnitDef:
+    """``root`` and ``blocks`` (replaced in place) with their plain-name values made templates; a
+    ``repeat``/``when``/``for_each`` name that reads nothing is E211."""
+    for bname in list(blocks):
+        blocks[bname] = _name_unit(blocks[bname], blocks, library, from_dir, diags)
+    return _name_unit(root, blocks, library, from_dir, diags)
+
+
+def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from_dir: str | None,
+               diags: Collector) -> UnitDef:
+    values = {d.name for d in unit.params} | {let.name for let in unit.lets}
+    scope = set(values)
+    for decl in unit.inputs:
+        if not isinstance(decl.shape, Template):
+            scope |= {d for d in decl.shape if isinstance(d, str)}
+
+    nodes = []
+    for nd in unit.nodes:
+        new = nd
+        for key in ("repeat", "when", "for_each"):
+            raw = getattr(nd, key)
+            if is_written_name(raw):
+                new = replace(new, **{key: _flag(raw, key, nd, scope, values, diags)})
+        nodes.append(_name_node(new, scope, blocks, library, from_dir))
+    inputs = tuple(replace(d, when=_flag(d.when, "when", d, values, values, diags)) if is_written_name(d.when)
+                   else d for d in unit.inputs)
+    outputs = tuple(replace(o, when=_flag(o.when, "when", o, values, values, diags)) if is_written_name(o.when)
+                    else o for o in unit.outputs)
+    return replace(unit, nodes=tuple(nodes), inputs=inputs, outputs=outputs)
+_EXPECTED = {"repeat": "an integer, a parameter's name or `${...}`", "when": "true, false, a parameter's name or "
+             "`${...}`", "for_each": "a list, a parameter's name or `${...}`"}
+
+
+def _flag(written: Template, key: str, owner: Any, scope: set[str], values: set[str], diags: Collector) -> Any:
+    """``repeat: layers``, ``when: classify``, ``for_each: tasks``: the template of a name in scope, else
+    E211 (located at the value) and None."""
+    name, pos = written.text, written.pos
+    if name in scope:
+        return name_template(name, pos)
+    kind = "node" if isinstance(owner, NodeDef) else "input" if hasattr(owner, "dtype") else "output"
+    hint = suggest(name, sorted(values))
+    diags.add(Diagnostic("E211", f"`{key}` of {kind} `{owner.name}` must be {_EXPECTED[key]}", pos, found=repr(name),
+                         node=owner.name if kind == "node" else None,
+                         hint=hint or ("no parameter or `let` is named so: write a count such as `repeat: 2`"
+                                       if key == "repeat" else "no parameter or `let` is named so; write a condition"
+                                       " such as `when: \"${stride != 1}\"`")))
+    return None
+
+
+def _name_node(nd: NodeDef, scope: set[str], blocks: dict[str, UnitDef], library: Library,
+               from_dir: str | None) -> NodeDef:
+    candidates = [key for key, raw, _ in nd.params if _holds_name(raw)]
+    if isinstance(nd.with_, dict):
+        candidates += [key for key, raw in nd.with_.items() if _holds_name(raw)]
+    if not candidates or not isinstance(nd.block, str):
+        return nd  # nothing to name, or a block named by an expression: named when built
+    block = _block(nd.block, blocks, library, from_dir)
+    if block is None:
+        return nd  # an unknown block: reported when the node is built
+    local = scope | ({"i"} if nd.repeat is not None else set()) | ({"key", "item"} if nd.for_each is not None else set())
+    params = tuple((key, named_value(block, key, raw, local, pos), pos) for key, raw, pos in nd.params)
+    with_ = nd.with_
+    if isinstance(with_, dict):
+        with_ = {key: named_value(block, key, raw, local, nd.with_pos) for key, raw in with_.items()}
+    return replace(nd, params=params, with_=with_)
+
+
+def _block(name: str, blocks: dict[str, UnitDef], library: Library, from_dir: str | None) -> Any:
+    from vibench.compiler import registry
+
+    if name in blocks:
+        return blocks[name]
+    block = registry.get(name)
+    if block is not None:
+        return block
+    if "/" in name or "#" in name or name.endswith((".yaml", ".yml", ".json")):
+        try:
+            return library.block(name, from_dir or os.getcwd(), None)
+        except SpecError:
+            return None  # reported, with its position, when the node is built
+    return None
