@@ -101,6 +101,7 @@ def test_as_takes_only_blc_or_bcl() -> None:
 
 
 def test_an_adapter_never_takes_a_node_name() -> None:
-    text = ADAPTED.replace("  conv: {block: conv1d, in: x,", "  x_bcl: {block: identity, in: x}\n  conv: {block: conv1d, in: x_bcl,")
+    text = ADAPTED.replace("  conv: {block: conv1d, in: x,",
+                           "  x_bcl: {block: identity, in: x}\n  conv: {block: conv1d, in: x_bcl,")
     program = vibench.check(text=text)
     assert [n.name for n in program.root.nodes] == ["x_bcl2", "x_bcl", "conv", "y"]

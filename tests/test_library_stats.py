@@ -11,8 +11,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from tests.helpers import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))

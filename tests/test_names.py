@@ -52,10 +52,12 @@ WITH_NAMES = spec_text("""
 
 WITH_TEMPLATES = (WITH_NAMES.replace("out_features: width", 'out_features: "${width}"')
                   .replace("default: width", 'default: "${width}"')
-                  .replace("repeat: layers, cout: width, p: drop", 'repeat: "${layers}", cout: "${width}", p: "${drop}"')
-                  .replace("when: gated", 'when: "${gated}"').replace("for_each: widths, cout: item",
-                                                                      'for_each: "${widths}", cout: "${item}"')
-                  .replace("out_features: cout", 'out_features: "${cout}"').replace("out_features: C", 'out_features: "${C}"')
+                  .replace("repeat: layers, cout: width, p: drop",
+                           'repeat: "${layers}", cout: "${width}", p: "${drop}"')
+                  .replace("when: gated", 'when: "${gated}"')
+                  .replace("for_each: widths, cout: item", 'for_each: "${widths}", cout: "${item}"')
+                  .replace("out_features: cout", 'out_features: "${cout}"')
+                  .replace("out_features: C", 'out_features: "${C}"')
                   .replace("p: p}", 'p: "${p}"}').replace("out_features: output_dim", 'out_features: "${output_dim}"'))
 
 
@@ -158,3 +160,24 @@ def test_the_schema_takes_a_name_only_where_it_reads_a_parameter() -> None:
     text = json.dumps(defs["Node"])
     assert '"title": "out_features: a parameter\'s name"' in text
     assert '"title": "padding_mode: a parameter\'s name"' not in text  # a choice of strings: names are text
+
+
+def test_a_flag_or_count_that_names_nothing_is_e211_with_the_nearest_name() -> None:
+    text = WITH_NAMES.replace("repeat: layers,", "repeat: layer,").replace("when: gated}", "when: gate}")
+    diags = _error_list(text)
+    assert [(d.code, d.pos.line) for d in diags] == [("E211", _line(text, "repeat: layer,")),
+                                                     ("E211", _line(text, "when: gate}"))]
+    assert "`layers`" in (diags[0].hint or "") and "`gated`" in (diags[1].hint or "")
+    assert diags[0].found == "'layer'" and "a parameter's name" in diags[0].message
+
+
+def test_an_output_switched_by_a_flag_name() -> None:
+    text = WITH_NAMES.replace("outputs: {y: head}", "outputs: {y: head, z: {from: fc, when: gated}}")
+    assert [name for name, _, _ in vibench.check(text=text).root.outputs] == ["y", "z"]
+    assert [name for name, _, _ in vibench.check(text=text, params={"gated": False}).root.outputs] == ["y"]
+
+
+def _error_list(text: str) -> list:
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(text=text)
+    return list(err.value.diagnostics)

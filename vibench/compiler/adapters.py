@@ -4,7 +4,8 @@
 order, the nodes read it as ``[B, C, L]``; ``signal: {from: decoder, layout: "${layout}", as: BCL}``
 — ``decoder`` gives ``[B, C, L]``, the caller gets ``signal`` in ``layout`` order. Each becomes one
 ``transpose`` node (dims 1 and 2) whose ``when:`` is "the two orders differ", named after the input
-or output (``x_bcl``; ``signal``, the value returned as ``signal``), located at the ``as:`` key: the graph, shapes, emitted code
+or output (``x_bcl``; ``signal``, the value returned as ``signal``), located at the ``as:`` key: the
+graph, shapes, emitted code
 and parameter counts are exactly those of the hand-written switch it replaces.
 """
 
@@ -94,7 +95,8 @@ def _layout_value(value: Any, pos: Pos | None, name: str, names: set[str], diags
                              pos, found=err.text or None))
         return None
     if isinstance(parsed, str) and parsed not in LAYOUTS:
-        diags.add(Diagnostic("E212", f"the layout of output `{name}` must be BLC, BCL, a parameter's name or `${{...}}`", pos,
+        diags.add(Diagnostic("E212", f"the layout of output `{name}` must be BLC, BCL, a parameter's name or "
+                             "`${...}`", pos,
                              found=repr(parsed)[:60]))
         return None
     return parsed

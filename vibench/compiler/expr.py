@@ -42,7 +42,7 @@ import operator
 import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeGuard
 
 from vibench.compiler.diagnostics import suggest
 from vibench.compiler.ir import Pos, Template
@@ -417,7 +417,7 @@ def written_name(name: str, pos: Pos | None) -> Template:
     return Template(name, (_name_node(name),), pos)
 
 
-def is_written_name(value: Any) -> bool:
+def is_written_name(value: Any) -> TypeGuard[Template]:
     return isinstance(value, Template) and "${" not in value.text
 
 

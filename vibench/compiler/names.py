@@ -21,8 +21,8 @@ import typing
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.expr import bare_name, is_written_name, name_template
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
+from vibench.compiler.expr import bare_name, is_written_name, name_template
 from vibench.compiler.ir import NodeDef, Pos, Template, UnitDef
 from vibench.compiler.params import TypeSyntaxError, admits_text, parse_type
 
@@ -68,7 +68,7 @@ def _annotation(block: Any, key: str) -> Any:
 def _name_in(annotation: Any, raw: Any, scope: Any, pos: Pos | None) -> Any:
     if isinstance(raw, str):
         name = bare_name(raw)
-        return name_template(name, pos) if name in scope and not admits_text(annotation) else raw
+        return name_template(name, pos) if name is not None and name in scope and not admits_text(annotation) else raw
     kind = (list, tuple) if isinstance(raw, list) else (dict,)
     item = _item_type(annotation, kind)
     if item is None:
@@ -95,11 +95,14 @@ def _item_type(annotation: Any, kind: tuple[type, ...]) -> Any:
 
 
 def _holds_name(value: Any) -> bool:
-    if isinstance(value, list):
+    kind = type(value)
+    if kind is str:
+        return bare_name(value) is not None
+    if kind is list:
         return any(_holds_name(v) for v in value)
-    if isinstance(value, dict):
+    if kind is dict:
         return any(_holds_name(v) for v in value.values())
-    return bare_name(value) is not None
+    return False  # numbers, flags, templates (the common case: one type test)
 
 
 def name_units(root: UnitDef, blocks: dict[str, UnitDef], library: Library, from_dir: str | None,
@@ -118,7 +121,6 @@ def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from
     for decl in unit.inputs:
         if not isinstance(decl.shape, Template):
             scope |= {d for d in decl.shape if isinstance(d, str)}
-
     nodes = []
     for nd in unit.nodes:
         new = nd
@@ -132,6 +134,8 @@ def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from
     outputs = tuple(replace(o, when=_flag(o.when, "when", o, values, values, diags)) if is_written_name(o.when)
                     else o for o in unit.outputs)
     return replace(unit, nodes=tuple(nodes), inputs=inputs, outputs=outputs)
+
+
 _EXPECTED = {"repeat": "an integer, a parameter's name or `${...}`", "when": "true, false, a parameter's name or "
              "`${...}`", "for_each": "a list, a parameter's name or `${...}`"}
 
@@ -162,7 +166,8 @@ def _name_node(nd: NodeDef, scope: set[str], blocks: dict[str, UnitDef], library
     block = _block(nd.block, blocks, library, from_dir)
     if block is None:
         return nd  # an unknown block: reported when the node is built
-    local = scope | ({"i"} if nd.repeat is not None else set()) | ({"key", "item"} if nd.for_each is not None else set())
+    local = scope | ({"i"} if nd.repeat is not None else set())
+    local |= {"key", "item"} if nd.for_each is not None else set()
     params = tuple((key, named_value(block, key, raw, local, pos), pos) for key, raw, pos in nd.params)
     with_ = nd.with_
     if isinstance(with_, dict):

@@ -179,6 +179,9 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         program = infer_program(root, library, source, inputs, max_nodes=budget[0], max_params=budget[1])
         if VERIFY_IR:
             verify_program(program)
+        from vibench.compiler.roles import check_roles
+
+        warnings += check_roles(program)  # W107: a block reads channels from the time axis
         if warnings or library.warnings:
             program = replace(program, warnings=tuple(warnings) + tuple(library.warnings) + program.warnings)
         request = CompileRequest(path, text, tuple((params or {}).items()), tuple((inputs or {}).items()),

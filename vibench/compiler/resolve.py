@@ -20,12 +20,19 @@ import unicodedata
 from dataclasses import replace
 from typing import Any
 
+from vibench.compiler.adapters import with_adapters
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
-from vibench.compiler.expr import (ExprError, bare_name, name_template, parse_template, parse_value, template_names,
-                                   written_name)
+from vibench.compiler.expr import (
+    ExprError,
+    bare_name,
+    name_template,
+    parse_template,
+    parse_value,
+    template_names,
+    written_name,
+)
 from vibench.compiler.ir import CheckDef, InputDecl, LetDef, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, UnitDef
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
-from vibench.compiler.adapters import with_adapters
 from vibench.compiler.names import name_units
 from vibench.compiler.params import TypeSyntaxError, bind_params, check_value, infer_type, parse_type, type_admits_text
 from vibench.compiler.scoped import with_scoped_params
@@ -575,8 +582,8 @@ def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector,
             diags.add(_expr_diag(err, pos, f"the layout of input `{name}`"))
             return None
     if isinstance(value, str) and value not in LAYOUTS:
-        diags.add(Diagnostic("E212", f"the layout of input `{name}` must be BLC, BCL, a parameter's name or `${{...}}`", pos,
-                             found=repr(value)[:60]))
+        diags.add(Diagnostic("E212", f"the layout of input `{name}` must be BLC, BCL, a parameter's name or "
+                             "`${...}`", pos, found=repr(value)[:60]))
         return None
     if isinstance(spec.shape, list) and len(spec.shape) != 3:
         diags.add(Diagnostic("E212", f"input `{name}` has a `layout`, so its shape is written [B, L, C]", pos,

@@ -28,6 +28,7 @@ from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block
 from vibench.compiler.constraints import found_text
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, suggest
+from vibench.compiler.elaborate import Failed, declared_dims, freeze
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.graph import check_graph
 from vibench.compiler.ir import (
@@ -42,7 +43,8 @@ from vibench.compiler.lets import let_env
 from vibench.compiler.limits import MAX_NODES, MAX_PARAMS
 from vibench.compiler.resolve import Library
 from vibench.compiler.symbolic import NeedConcrete, evaluate, free_symbols
-from vibench.compiler.unit_builder import Failed, UnitBuilder, decl_text, declared_dims, freeze
+from vibench.compiler.typecheck import decl_text
+from vibench.compiler.unit_builder import UnitBuilder
 
 
 def infer_program(root: UnitDef, library: Library, source: SourceInfo,

@@ -1,0 +1,153 @@
+"""Warnings about a unit's parameters, and what its outputs and reference renames come to, in the shapes pass.
+
+The :class:`BuildWarnings` part of :class:`~vibench.compiler.unit_builder.UnitBuilder` adds W105 (a
+declared parameter that no ``${...}`` reads; once per definition, before the nodes are built, so that
+it comes with their errors) and W104 (a parameter the user set that no expression reads and no
+``inherit: true`` node passed on; for the root unit, once its nodes are built). It also gives the
+values an output ``from: node.*`` returns, and the unit's ``reference.state_dict_renames`` (its own,
+or its single-copy components' scoped to their nodes). It reads the definition and the built nodes;
+it writes only diagnostics.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.elaborate import Failed, _expr_diag
+from vibench.compiler.expr import ExprError, parse_value
+from vibench.compiler.ir import Node, OutputDef, ParamDecl, Pos, Ref, TensorType, UnitDef, ValueRef
+
+if TYPE_CHECKING:
+    from vibench.compiler.shapes import _Specializer
+
+
+class BuildWarnings:
+    """The warning and output methods of :class:`~vibench.compiler.unit_builder.UnitBuilder`, which sets
+    the state below (see its ``__init__``)."""
+
+    owner: _Specializer
+    params: dict[str, Any]
+    env: dict[str, Any]
+    aliases: dict[str, ValueRef]
+    failed: set[str]
+    nodes: list[Node]
+    node_index: dict[str, Node]
+    inherited: set[str]
+    groups: dict[str, tuple[str, ...]]
+
+    if TYPE_CHECKING:  # the driver's and elaboration's
+        def error(self, diag: Diagnostic) -> Failed: ...
+        def value(self, ref: Ref, node: str | None) -> ValueRef: ...
+        def evaluate(self, value: Any, env: dict[str, Any], pos: Pos | None, where: str, node: str) -> Any: ...
+
+    def warn_unused(self, udef: UnitDef) -> None:
+        """W105, once per definition, for a declared parameter that no `${...}` reads (usually a typo
+        where it should be used). A warning, so that the file's other problems are reported with it."""
+        from vibench.compiler.diagnostics import closest
+        from vibench.compiler.resolve import expression_names
+
+        key = (udef.qualname, udef.file)
+        if key in self.owner.warned_unused:
+            return
+        self.owner.warned_unused.add(key)
+        used, inherits = expression_names(udef)
+        if inherits:
+            return  # the node's block may read any of them (W104 says when none does)
+        declared = {d.name for d in udef.params} | {let.name for let in udef.lets} | {"i", "item", "key"}
+        for decl in udef.params:
+            if decl.name not in used:
+                typo = closest(decl.name, used - declared)
+                hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
+                self.owner.diags.add(Diagnostic("W105", f"parameter `{decl.name}` is declared but never used",
+                                                decl.pos, severity="warning",
+                                                hint=hint or "use it as `${" + decl.name + "}`, or remove it"))
+
+    def warn_unread(self, udef: UnitDef) -> None:
+        """W104 for a parameter the user set (in `with:` or a PHM-Vibench config) that no
+        expression reads and no `inherit: true` node passed on: with these slot fillings it has no
+        effect (the reference, which hands one namespace to every component, ignores it too)."""
+        from vibench.compiler.resolve import expression_names
+
+        if not any(nd.inherit for nd in udef.nodes):
+            return  # W105 covers unused parameters of a spec without inherit
+        used, _ = expression_names(udef)
+        takers = [os.path.splitext(n.block.rsplit("/", 1)[-1])[0] for n in self.nodes if n.kind == "composite"]
+        found = ("the components here: " + ", ".join(takers)) if takers else None
+        for decl in udef.params:
+            by_user = decl.pos is not None and decl.pos.file != udef.file  # `with:` of the user's spec
+            overridden = decl.name in udef.overridden  # --set, or a keyword of vibench.build
+            if ((by_user or overridden) and self.params.get(decl.name) is not None
+                    and decl.name not in used and decl.name not in self.inherited):
+                what = f"`{decl.name}`" + (" (from --set)" if overridden and not by_user else "")
+                self.owner.diags.add(Diagnostic(
+                    "W104", f"{what} has no effect here: no component of this {udef.name} reads it",
+                    decl.pos if by_user else udef.overridden[decl.name], severity="warning", found=found,
+                    hint=_unread_hint(decl)))
+
+    def renames(self, udef: UnitDef) -> tuple[tuple[str, str], ...]:
+        """`reference.state_dict_renames`: [pattern, replacement] pairs, or one `${...}` giving them.
+
+        A spec that declares none takes its single-copy components' own renames, scoped to the node
+        (`^(weight|bias)` of the head becomes `^task_head\\.(weight|bias)`): a composite of library
+        components loads the reference composite's checkpoint without restating them.
+        """
+        if udef.reference is None or not udef.reference.state_dict_renames:
+            return self.component_renames()
+        value = udef.reference.state_dict_renames
+        if isinstance(value, str):
+            where = "`reference.state_dict_renames`"
+            try:
+                value = self.evaluate(parse_value(value, udef.pos), self.env, udef.pos, where, udef.name)
+            except ExprError as err:
+                raise self.error(_expr_diag(err, udef.pos, where)) from None
+            pairs = isinstance(value, list) and all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(s, str) for s in r) for r in value)
+            bad = next((r[0] for r in value if not _is_regex(r[0])), None) if pairs else None
+            if not pairs or bad is not None:
+                raise self.error(Diagnostic("E210", f"{where} must give [pattern, replacement] pairs of strings with "
+                                            "valid regular expressions", udef.pos, found=repr(bad or value)[:120]))
+        return tuple((pattern, replacement) for pattern, replacement in value)
+
+    def component_renames(self) -> tuple[tuple[str, str], ...]:
+        out: list[tuple[str, str]] = []
+        for node in self.nodes:
+            unit = node.copies[0].unit if len(node.copies) == 1 and not node.parallel else None
+            for pattern, replacement in unit.state_dict_renames if unit is not None else ():
+                if pattern.startswith("^"):  # an unanchored rule cannot be scoped to the node
+                    out.append((f"^{re.escape(node.name)}\\.{pattern[1:]}", f"{node.name}.{replacement}"))
+        return tuple(out)
+
+    def every_output(self, out: OutputDef) -> list[tuple[str, ValueRef, TensorType]]:
+        name = out.ref.node
+        if self.failed & {name}:
+            raise Failed()
+        if name in self.groups:  # `for_each` over a mapping: each copy's first output, under its key
+            return [(key, self.value(Ref(name, key, out.ref.pos), None), self.node_index[key].outputs[0][1])
+                    for key in self.groups[name]]
+        target = self.node_index.get(name)
+        if target is None or name in self.aliases:
+            raise self.error(Diagnostic("E405", f"`{name}.*` names every output of a node, and `{name}` is "
+                                        + ("switched off" if name in self.aliases else "not a node"), out.ref.pos,
+                                        hint=f"return it as `{name}`"))
+        if self.failed & {name}:
+            raise Failed()
+        return [(port, ValueRef(name, port), t) for port, t in target.outputs]
+
+
+def _unread_hint(decl: ParamDecl) -> str:
+    if not decl.scope:
+        return "it reaches only the components that declare it; remove it, or pick a component that takes it"
+    takers = [t.rsplit("/", 1)[-1] for t in decl.scope]
+    shown = ", ".join(takers[:6]) + (f" and {len(takers) - 6} more" if len(takers) > 6 else "")
+    return f"it is read by {shown}; remove it, or pick one of them"
+
+
+def _is_regex(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True

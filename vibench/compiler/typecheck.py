@@ -1,0 +1,359 @@
+"""Type checking, in the shapes pass: each copy of a node typed against its block.
+
+The :class:`TypeCheck` part of :class:`~vibench.compiler.unit_builder.UnitBuilder` binds a node's
+inputs to its block's ports (E405); for a catalogue block it validates the parameters with the block's
+pydantic model (E104, E111-E113) and runs its shape rule (memoised per unit); for a composite block it
+binds the parameters, unifies the caller's input types with the block's declared input shapes (E301,
+E304), has the specialiser build the body and substitutes the body's output shapes and constraints back.
+It reads the builder's types and the node values elaboration gathered; it writes the unit's symbol
+space (the constraints) and returns each copy as an :class:`~vibench.compiler.ir.Instance`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.blocks.base import Block, ShapeError
+from vibench.compiler.constraints import NodeContext, SymbolSpace
+from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
+from vibench.compiler.elaborate import Failed, Ports, Refs, _expr_diag, declared_dims, freeze
+from vibench.compiler.expr import ExprError, Unknown, bare_name, evaluate_value
+from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
+from vibench.compiler.lets import let_env
+from vibench.compiler.params import bind_params
+from vibench.compiler.symbolic import Dim, NeedConcrete, fmt_shape, free_symbols, subs
+
+if TYPE_CHECKING:
+    from vibench.compiler.shapes import _Specializer
+
+
+class TypeCheck:
+    """The type-checking methods of :class:`~vibench.compiler.unit_builder.UnitBuilder`, which sets the
+    state below (see its ``__init__``)."""
+
+    owner: _Specializer
+    env: dict[str, Any]
+    space: SymbolSpace
+    prim_memo: dict[tuple[Any, ...], tuple[Any, ...]]
+    from_list: bool
+    soft_ports: set[str]
+
+    if TYPE_CHECKING:  # the driver's and elaboration's
+        def error(self, diag: Diagnostic) -> Failed: ...
+        def type_of(self, ref: ValueRef) -> TensorType: ...
+        def spelling(self, ref: ValueRef) -> str: ...
+        def evaluate(self, value: Any, env: dict[str, Any], pos: Pos | None, where: str, node: str) -> Any: ...
+
+    def bind_ports(self, nd: NodeDef, block: Block | UnitDef, refs: Refs) -> Ports:
+        optional: tuple[str, ...]
+        if isinstance(block, UnitDef):
+            names = tuple(i.name for i in block.inputs)
+            optional = tuple(i.name for i in block.inputs if i.when is not None or i.optional)
+            variadic, minimum = False, len(names) - len(optional)
+        else:
+            names, variadic, optional, minimum = block.inputs, block.variadic, block.optional_inputs, block.min_inputs
+        what = f"`{block.name}`"
+        if variadic:
+            if any(port is not None for port, _, _ in refs):
+                raise self.error(Diagnostic("E405", f"{what} takes a list of inputs, not named ports", nd.pos,
+                                            node=nd.name, hint="write `in: [a, b, ...]`"))
+            if len(refs) < (1 if self.from_list else minimum):
+                raise self.error(Diagnostic("E405", f"{what} needs at least {minimum} inputs",
+                                            refs[0][2] if refs and refs[0][2] else nd.pos, node=nd.name,
+                                            found=f"{len(refs)}", hint="list them: `in: [a, b, ...]`"))
+            return [(names[0], v, pos) for _, v, pos in refs]
+        bound: dict[str, tuple[ValueRef, Pos | None]] = {}
+        port: str | None  # a block port below, then a port as written in `in:`
+        positional = [r for r in refs if r[0] is None]
+        if positional and len(positional) != len(refs):
+            raise self.error(Diagnostic("E405", "`in:` mixes named and positional inputs", nd.pos, node=nd.name))
+        if positional:
+            if len(positional) > len(names):
+                raise self.error(Diagnostic(
+                    "E405", f"{what} takes {len(names)} input{'s' if len(names) != 1 else ''}",
+                    positional[len(names)][2], node=nd.name, expected=", ".join(names) or "no inputs",
+                    found=f"{len(positional)} inputs"))
+            for port, (_, v, pos) in zip(names, positional, strict=False):
+                bound[port] = (v, pos)
+        self.soft_ports.clear()
+        for port, v, pos in refs:
+            if port is None:
+                continue
+            if port.endswith("?"):  # `port?: name`: connected only if the block has that port (switched on)
+                port = port[:-1]
+                if port not in names:
+                    continue
+                self.soft_ports.add(port)
+            if port not in names:
+                raise self.error(Diagnostic("E405", f"{what} has no input port `{port}`", pos, node=nd.name,
+                                            expected="one of " + one_of(names), hint=suggest(port, names)))
+            bound[port] = (v, pos)
+        missing = [p for p in names if p not in bound and p not in optional]
+        if missing:
+            # `inn: x` is read as a block parameter; say so rather than only "no input".
+            typo = next(((k, pos) for k, _, pos in nd.params if k != "in" and suggest(k, ["in"])), None)
+            hint = (f"`{typo[0]}` is not a node key: did you mean `in`?" if typo
+                    else "name the inputs with `in:` (one name, a list, or port: name)")
+            raise self.error(Diagnostic("E405", f"node `{nd.name}` gives no input for port"
+                                        f"{'s' if len(missing) > 1 else ''} {', '.join(f'`{m}`' for m in missing)}"
+                                        f" of {what}", typo[1] if typo else nd.pos, node=nd.name, hint=hint))
+        return [(p, bound[p][0], bound[p][1]) for p in names if p in bound]
+
+    def primitive(self, nd: NodeDef, block: Block, values: dict[str, Any], positions: dict[str, Pos | None],
+                  ports: Ports, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
+        p = self.validate_params(nd, block, values, positions)
+        key = (block.name, p, tuple(in_types))
+        memo = self.prim_memo.get(key)
+        if memo is None:
+            ctx = NodeContext(SymbolSpace(), nd.name, block.name, nd.pos, positions, port_pos)
+            ctx.space.bounds = self.space.bounds
+            try:
+                outs = block.infer(p, list(in_types) if block.variadic else in_types, ctx)
+            except ShapeError as err:
+                raise self.error(self.shape_diag(err, nd, block.name, positions, port_pos, in_types, ports)) from None
+            except NeedConcrete as need:
+                need.node = nd.name
+                need.pos = need.pos or nd.pos
+                raise
+            final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
+            names = block.outputs if len(outs) == len(block.outputs) else tuple(str(k) for k in range(len(outs)))
+            outputs = tuple(zip(names, outs, strict=False))
+            memo = (final, outputs, block.param_count(final, in_types), block.flops(final, in_types, list(outs)),
+                    tuple(ctx.space.constraints))
+            self.prim_memo[key] = memo
+        final, outputs, count, flops, constraints = memo
+        for c in constraints:
+            self.space.record(Constraint(c.lhs, c.op, c.text, c.reason, c.mod, nd.name, nd.pos))
+        return Instance(params=final, unit=None, outputs=outputs, param_count=count, flops=flops)
+
+    def validate_params(self, nd: NodeDef, block: Block, values: dict[str, Any],
+                        positions: dict[str, Pos | None]) -> Any:
+        key = (block.name, freeze(values))
+        cached = self.owner.param_memo.get(key)
+        if cached is not None:
+            return cached
+        from pydantic import ValidationError
+
+        try:
+            p = block.Params.model_validate(values)
+        except ValidationError as err:
+            fields = list(block.Params.model_fields)
+            diags = []
+            invalid: dict[str, list[Any]] = {}  # field -> its errors (a union gives one per member)
+            for e in err.errors(include_url=False):
+                loc = e["loc"]
+                field = str(loc[0]) if loc else None
+                pos = positions.get(field, nd.pos) if field else nd.pos
+                if e["type"] == "extra_forbidden":
+                    hint = suggest(field or "", fields + ["in", "block", "repeat", "when", "doc"])
+                    diags.append(Diagnostic("E111", f"unknown parameter `{field}` for block `{block.name}`", pos,
+                                            node=nd.name, span=len(field or ""),
+                                            expected="one of " + one_of(fields) if fields else "no parameters",
+                                            hint=hint or f"`vibench-compile --blocks` describes `{block.name}`"))
+                elif e["type"] == "missing":
+                    doc = _field_doc(block, field)
+                    diags.append(Diagnostic("E113", f"block `{block.name}` needs parameter `{field}`", nd.pos,
+                                            node=nd.name, expected=f"`{field}`" + (f" ({doc})" if doc else ""),
+                                            hint=f"add `{field}: ...` to node `{nd.name}`"))
+                else:
+                    invalid.setdefault(str(loc[0]) if loc else "", []).append(e)
+            for field, errors in invalid.items():
+                pos = positions.get(field, nd.pos)
+                value = errors[0].get("input")
+                if all(e["type"] in _RANGE_ERRORS for e in errors):
+                    diags.append(Diagnostic("E104", f"value out of range for parameter `{field}` of `{block.name}`",
+                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60]))
+                else:
+                    diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
+                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60],
+                                            hint=self.name_hint(block, field, value)))
+            for d in diags:
+                self.owner.diags.add(d)
+            raise Failed() from None
+        self.owner.param_memo[key] = p
+        return p
+
+    def name_hint(self, block: Block, field: str, value: Any) -> str | None:
+        """For a plain name that was taken as text: how to read the parameter, or which name was meant."""
+        name = bare_name(value)
+        if name is None:
+            return None
+        scope = [*self.env, "i", "key", "item"]
+        if name in scope:
+            return f"`{field}` takes text, so `{name}` is the text {name!r} here: write `${{{name}}}` to read `{name}`"
+        near = suggest(name, [n for n in self.env if not isinstance(self.env[n], Unknown)])
+        return f"a plain name reads a parameter, `let` or loop variable; none is named `{name}`" + (
+            f" ({near})" if near else "")
+
+    def composite(self, nd: NodeDef, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
+                  ports: Ports, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
+        given = {k: (v, positions.get(k)) for k, v in values.items()}
+        bound, diags = bind_params(block.params, given, env={}, where=f"block `{block.name}`", unknown_code="E111",
+                                   call_pos=nd.pos)
+        if diags:
+            for d in diags:
+                self.owner.diags.add(_with_node(d, nd.name))
+            raise Failed()
+        named = dict(zip([p for p, _, _ in ports], in_types, strict=True))
+        env = let_env(block, bound, partial=True)  # the block's own pass reports a value it cannot compute
+        for decl in block.inputs:
+            if decl.when is None:
+                continue
+            try:
+                active = evaluate_value(decl.when, env)
+            except ExprError as err:
+                raise self.error(_expr_diag(err, decl.pos, f"`when` of input `{decl.name}`", nd.name)) from None
+            if active and decl.name not in named:
+                raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{decl.name}` here", nd.pos,
+                                            node=nd.name, hint=f"add `{decl.name}: <node>` to `in:`"))
+            if not active and decl.name in named and decl.name in self.soft_ports:
+                del named[decl.name]  # an optional connection to a port switched off for these parameters
+                continue
+            if not active and decl.name in named:
+                raise self.error(Diagnostic("E405", f"input `{decl.name}` of block `{block.name}` is switched off "
+                                            "for these parameters", port_pos.get(decl.name, nd.pos), node=nd.name,
+                                            hint="remove it from `in:`"))
+        binding, call_constraints = self.unify(nd, block, env, named, port_pos)
+        allowed = {s: v for s, v in binding.items() if isinstance(v, int)}
+        try:
+            unit = self.owner.specialize(block, bound, allowed, nd.pos, positions)
+        except NeedConcrete as need:
+            # The block needs some of its symbols known; they are bound to our non-constant dims.
+            ours: set[str] = set()
+            for s in need.symbols:
+                ours |= free_symbols(binding.get(s, 0))
+            if not ours:
+                raise
+            outer = NeedConcrete(frozenset(ours), f"{need.what} in block `{block.name}`")
+            outer.node = nd.name
+            outer.pos = nd.pos
+            raise outer from None
+        missing = [name for name, _ in unit.inputs if name not in named]
+        if missing:  # an `optional: true` input the body reads here
+            raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{missing[0]}` here", nd.pos,
+                                        node=nd.name, hint=f"add `{missing[0]}: <node>` to `in:`"))
+        mapping = {s: d for s, d in binding.items()}
+        for c in call_constraints + list(unit.constraints):
+            lhs = subs(c.lhs, mapping)
+            ctx = NodeContext(self.space, nd.name, block.name, nd.pos, positions, port_pos)
+            try:
+                if c.op == ">=":
+                    ctx.require(lhs, ">=", 0, f"{c.reason} (in block `{block.name}`)")
+                elif c.op == "==":
+                    ctx.require(lhs, "==", 0, f"{c.reason} (in block `{block.name}`)")
+                else:
+                    ctx.require(lhs, "%", c.mod, f"{c.reason} (in block `{block.name}`)")
+            except ShapeError as err:
+                notes = (f"the block states `{c.text}`" + (f" at {c.pos}" if c.pos else ""),)
+                raise self.error(Diagnostic(err.code, err.message, nd.pos, node=nd.name, expected=err.expected,
+                                            found=err.found, notes=notes)) from None
+        outputs = tuple((name, TensorType(tuple(subs(d, mapping) for d in t.shape), t.dtype))
+                        for name, _, t in unit.outputs)
+        flops = subs(unit.flops, mapping)
+        return Instance(params=tuple(sorted(bound.items())), unit=unit, outputs=outputs,
+                        param_count=unit.param_count, flops=flops)
+
+    def unify(self, nd: NodeDef, block: UnitDef, params: dict[str, Any], in_types: dict[str, TensorType],
+              port_pos: dict[str, Pos | None]) -> tuple[dict[str, Dim], list[Constraint]]:
+        binding: dict[str, Dim] = {}
+        constraints: list[Constraint] = []
+        for decl in block.inputs:
+            if decl.name not in in_types:
+                continue
+            t = in_types[decl.name]
+            pos = port_pos.get(decl.name, nd.pos)
+            try:
+                shape = declared_dims(decl, params)
+            except (ExprError, ValueError) as err:
+                raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}` of block `{block.name}`: "
+                                            f"{getattr(err, 'message', err)}", decl.pos, node=nd.name)) from None
+            if t.dtype != decl.dtype:
+                raise self.error(Diagnostic("E304", f"block `{block.name}` input `{decl.name}` is {decl.dtype}", pos,
+                                            node=nd.name, port=decl.name, expected=decl.dtype, found=t.dtype))
+            if len(t.shape) != len(shape):
+                raise self.error(Diagnostic("E301", f"block `{block.name}` expects a rank-{len(shape)} "
+                                            f"`{decl.name}`", pos, node=nd.name, port=decl.name,
+                                            expected=decl_text(shape), found=fmt_shape(t.shape)))
+            for want, got in zip(shape, t.shape, strict=False):
+                if isinstance(want, Template):
+                    want = self.evaluate(want, {**params}, pos, f"the shape of `{decl.name}`", nd.name)
+                if isinstance(want, str) and want in params:
+                    want = params[want]
+                if isinstance(want, str):
+                    if want in binding:
+                        want = binding[want]
+                    else:
+                        binding[want] = got
+                        continue
+                e = got - want
+                verdict = self.space.decide_eq(e)
+                if verdict is False:
+                    raise self.error(Diagnostic("E301", f"shape mismatch at input `{decl.name}` of block "
+                                                f"`{block.name}`", pos, node=nd.name, port=decl.name,
+                                                expected=decl_text(shape, params),
+                                                found=fmt_shape(t.shape)))
+                if verdict is None:
+                    constraints.append(Constraint(e, "==", f"{got} == {want}", f"input `{decl.name}` of "
+                                                  f"`{block.name}` fits", pos=pos))
+        return binding, constraints
+
+    def shape_diag(self, err: ShapeError, nd: NodeDef, block: str, positions: dict[str, Pos | None],
+                   port_pos: dict[str, Pos | None], in_types: list[TensorType], ports: Ports) -> Diagnostic:
+        pos = nd.pos
+        if err.param and positions.get(err.param):
+            pos = positions[err.param]
+        elif err.port and port_pos.get(err.port):
+            pos = port_pos[err.port]
+        found = err.found
+        notes = list(err.notes)
+        for port, v, _ in ports:
+            # The input the rule complains about, or all of them when it names none.
+            if port == err.port or (err.port is None and err.code in ("E301", "E302")):
+                notes.append(f"`{self.spelling(v)}` gives {fmt_shape(self.type_of(v).shape)}")
+        return Diagnostic(err.code, f"{err.message}", pos, node=nd.name, port=err.port,
+                          expected=err.expected, found=found, hint=err.hint, notes=tuple(notes))
+
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _expected(errors: list[dict[str, Any]]) -> str:
+    """What a parameter accepts, from pydantic's errors on it (one per member of a union)."""
+    texts = []
+    for e in errors:
+        msg = str(e["msg"])
+        for lead in ("Input should be a valid ", "Input should be "):
+            msg = msg.removeprefix(lead)
+        msg = msg.split(",", 1)[0] if msg.startswith(("integer", "number", "boolean", "string")) else msg
+        if msg not in texts:
+            texts.append(msg)
+    return " or ".join(texts)
+
+
+def _field_doc(block: Block, field: str | None) -> str | None:
+    if field is None:
+        return None
+    info = block.Params.model_fields.get(field)
+    return info.description if info is not None else None
+
+
+def _with_node(d: Diagnostic, node: str) -> Diagnostic:
+    from dataclasses import replace
+
+    return replace(d, node=d.node or node)
+
+
+def decl_text(shape: tuple[Any, ...] | list[Any], params: dict[str, Any] | None = None) -> str:
+    parts = []
+    for d in shape:
+        if isinstance(d, Template):
+            try:  # the block's own parameters: show `[B, 64]`, not `[B, ${width}]`
+                value = evaluate_value(d, params or {})
+            except (ExprError, NeedConcrete):
+                value = None
+            parts.append(str(value) if isinstance(value, int) else d.text)
+        elif isinstance(d, str) and params and d in params:
+            parts.append(str(params[d]))
+        else:
+            parts.append(str(d))
+    return "[" + ", ".join(parts) + "]"
