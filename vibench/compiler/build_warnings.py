@@ -47,7 +47,7 @@ class BuildWarnings:
         """W105, once per definition, for a declared parameter that no `${...}` reads (usually a typo
         where it should be used). A warning, so that the file's other problems are reported with it."""
         from vibench.compiler.diagnostics import closest
-        from vibench.compiler.resolve import expression_names
+        from vibench.compiler.resolve_decls import expression_names
 
         key = (udef.qualname, udef.file)
         if key in self.owner.warned_unused:
@@ -69,7 +69,7 @@ class BuildWarnings:
         """W104 for a parameter the user set (in `with:` or a PHM-Vibench config) that no
         expression reads and no `inherit: true` node passed on: with these slot fillings it has no
         effect (the reference, which hands one namespace to every component, ignores it too)."""
-        from vibench.compiler.resolve import expression_names
+        from vibench.compiler.resolve_decls import expression_names
 
         if not any(nd.inherit for nd in udef.nodes):
             return  # W105 covers unused parameters of a spec without inherit

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def visit_keyed(b: UnitBuilder, nd: NodeDef, refs: list, items: dict[Any, Any], pos: Pos | None) -> None:
     """Build node ``nd`` once per key of ``items`` (see the module docstring)."""
-    from vibench.compiler.resolve import RESERVED_NAMES
+    from vibench.compiler.resolve_decls import RESERVED_NAMES
 
     if len(items) > MAX_FOR_EACH:
         raise b.error(Diagnostic("E213", f"`for_each` of node `{nd.name}` gives too many keys", pos, node=nd.name,

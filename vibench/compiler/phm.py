@@ -32,7 +32,8 @@ from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, suggest
 from vibench.compiler.ir import Pos
-from vibench.compiler.load import LoadedDoc, Loc, read_spec_file
+from vibench.compiler.load import LoadedDoc, read_spec_file
+from vibench.compiler.load_compose import Loc
 from vibench.compiler.phm_checks import duplicate_keys, find_template, num_classes_from, required_keys
 from vibench.compiler.phm_guide import ALIASES, apply_guide, fixed_key_reason
 from vibench.compiler.phm_metadata import DatasetMetadata

@@ -239,7 +239,7 @@ def free_parameters(program: Program) -> frozenset[str]:
     from vibench.compiler.emit import fingerprint
     from vibench.compiler.expr import template_names
     from vibench.compiler.ir import Template, UnitDef
-    from vibench.compiler.resolve import expression_names
+    from vibench.compiler.resolve_decls import expression_names
 
     request, root = program.request, program.root
     if request is None or root.definition is None:

@@ -1,0 +1,217 @@
+"""The arguments of ``vibench-compile`` (see :mod:`vibench.compiler.cli`): its parsers, and the checks
+and conversions of option values (``--set``, ``--input``, ``--depth``, ``--weights``...).
+
+Every problem with the command line is a :class:`UsageError` (exit code 2), raised before anything
+is compiled or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="vibench-compile",
+        description="Compile a vibench spec (YAML/JSON) into a standalone PyTorch model.py.",
+        epilog="Subcommand: `vibench-compile schema [-o FILE]` writes the JSON Schema of the spec language.",
+    )
+    p.add_argument("spec", nargs="?",
+                   help="spec file (.yaml, .yml or .json), or a library template such as cnn/ResNet1D")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="write model.py here (atomically, through a symlink to its target; `-` for standard "
+                   "output); default: standard output, unless --graph is given")
+    p.add_argument("--check", action="store_true", help="validate and shape-check only; write nothing")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a template parameter (VALUE is read as YAML: 4, 0.1, true, [2,2,2,2])")
+    p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=DIMS",
+                   help="bind an input's dimensions, e.g. x=32,1,1024 (checks constraints, fixes symbols)")
+    p.add_argument("--summary", action="store_true", help="print each node's output shape, parameters and FLOPs")
+    p.add_argument("--graph", metavar="OUT",
+                   help="write the graph, only when the spec compiles: a self-contained page (.html), SVG or PNG "
+                   "(.svg/.png, needs Graphviz's dot), Graphviz DOT (.dot/.gv) or Mermaid (.mmd/.md)")
+    p.add_argument("--depth", type=_depth, default=0, metavar="N",
+                   help="with --summary and --graph: expand composite nodes N levels deep (default 0; the .html "
+                   "page starts there and expands or collapses on click)")
+    p.add_argument("--max-nodes", type=_positive, metavar="N",
+                   help="most nodes a model may have after expansion (default 100,000)")
+    p.add_argument("--max-params", type=_positive, metavar="N",
+                   help="most parameter elements a model may have (default 2**31 = 2,147,483,648)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics and report format")
+    p.add_argument("--metadata", metavar="FILE",
+                   help="PHM-Vibench's metadata table (.csv or .xlsx): num_classes = max(Label) + 1 per Dataset_id, "
+                   "as PHM-Vibench's factory sets it")
+    p.add_argument("--weights", metavar="CKPT",
+                   help="with -o model.py: also write model.pt beside it, the reference checkpoint (state_dict or "
+                   "Lightning .ckpt) renamed to the model's keys, for model.load_state_dict")
+    p.add_argument("--weights-prefix", default="network.", metavar="PREFIX",
+                   help="the model's key prefix in a Lightning checkpoint (default: network.; '' for none)")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="read CKPT with torch.load(weights_only=False): only for a file you trust (Lightning "
+                   "checkpoints keep hyper-parameters that weights_only refuses)")
+    p.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",
+                   help="extra folder to search for `extends:` and block references (also VIBENCH_SPEC_PATH)")
+    p.add_argument("--list", nargs="?", const="", default=None, metavar="NAME",
+                   help="list the spec library's templates, or show one template's parameters, interface, slots "
+                   "and an example (--list cnn/ResNet1D), and exit")
+    p.add_argument("--blocks", nargs="?", const="", default=None, metavar="NAME",
+                   help="list the block catalogue, or show one block's parameters, ports, shape rule and an example "
+                   "(--blocks conv1d), and exit")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    return p
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got `{_clip(text)}`") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of levels (0 or more), got `{_clip(text)}`") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of levels (0 or more), got {value}")
+    return value
+
+
+def _schema_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="vibench-compile schema", description="Write the JSON Schema of the spec language.")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically); default: standard output")
+    p.add_argument("--template", metavar="NAME",
+                   help="a schema for specs that extend this template (completes its `with:` parameters): "
+                   "family/Name on the spec path, or a spec file")
+    p.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",
+                   help="extra folder to search for --template (also VIBENCH_SPEC_PATH)")
+    return p
+
+
+def _check_graph_target(graph: str | None) -> None:
+    """A --graph name with a known suffix; for .svg/.png, Graphviz's dot on PATH (checked before compiling)."""
+    if graph is None:
+        return
+    from vibench.compiler.render import DOT_SUFFIXES, GRAPH_SUFFIXES, dot_binary, missing_dot_message
+
+    suffix = os.path.splitext(graph.lower())[1]
+    if suffix not in GRAPH_SUFFIXES:
+        raise UsageError(f"--graph {_clip(graph)}: use a .html, .svg, .png, .dot, .gv, .mmd or .md file name")
+    if suffix in DOT_SUFFIXES and dot_binary() is None:
+        raise UsageError(f"--graph {_clip(graph)}: {missing_dot_message(DOT_SUFFIXES[suffix])}")
+
+
+def _read_metadata(file: str | None) -> Any:
+    """The metadata table of --metadata (a usage error when it cannot be read)."""
+    if file is None:
+        return None
+    from vibench.compiler.phm_metadata import MetadataError, read_metadata
+
+    try:
+        return read_metadata(file)
+    except MetadataError as err:
+        raise UsageError(f"--metadata: {err}") from None
+
+
+def _weights_target(ns: argparse.Namespace) -> str | None:
+    """Where --weights writes: the -o file's name with .pt (model.py -> model.pt)."""
+    if ns.weights is None:
+        return None
+    if ns.check or ns.output in (None, "-"):
+        raise UsageError("--weights needs -o FILE (the state_dict is written beside it, as FILE's name with .pt)")
+    if not os.path.isfile(ns.weights):
+        raise UsageError(f"--weights {_clip(ns.weights)}: no such file")
+    target = os.path.splitext(ns.output)[0] + ".pt"
+    if os.path.realpath(target) == os.path.realpath(ns.output):
+        raise UsageError("-o names a .pt file; the weights would overwrite it (name the model file model.py)")
+    return target
+
+
+def _spec_path(spec: str, spec_path: list[str]) -> str:
+    if os.path.exists(spec):
+        if os.path.isdir(spec):
+            raise UsageError(f"{spec} is a folder, not a spec file")
+        return spec
+    # A library template name: cnn/ResNet1D
+    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
+
+    for root in list(spec_path) + [LIBRARY_DIR]:
+        for suffix in ("",) + SPEC_SUFFIXES:
+            cand = os.path.join(root, spec + suffix)
+            if os.path.isfile(cand):
+                return cand
+    raise UsageError(f"no such spec file: {spec}")
+
+
+MAX_SET_CHARS = 10_000
+MAX_DIM = 2**62
+
+
+def _parse_sets(items: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """``--set KEY=VALUE`` values, read as YAML by the spec loader: the same safety limits as a spec
+    file (no tags, nesting at most 64 levels, bounded aliases), and at most :data:`MAX_SET_CHARS`."""
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.load import load_text
+
+    out: dict[str, Any] = {}
+    shown: list[tuple[str, str]] = []
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set expects KEY=VALUE, got `{_clip(item)}`")
+        if len(key) > 200 or not key.isprintable():
+            raise UsageError(f"--set expects KEY=VALUE with a parameter name as KEY, got `{_clip(key)}`")
+        if len(text) > MAX_SET_CHARS:
+            raise UsageError(f"--set {key}: value too long ({len(text):,} characters; at most {MAX_SET_CHARS:,})")
+        try:
+            value = load_text(text, f"--set {key}").data if text.strip() else ""
+        except SpecError as err:
+            (diag, *_) = err.diagnostics
+            if "contains it" in diag.message:  # `&a [*a]`
+                raise UsageError(f"--set {key}: `{_clip(text)}` refers to itself") from None
+            raise UsageError(f"--set {key}: cannot read `{_clip(text)}` as a value: {diag.message}") from None
+        out[key] = value
+        shown.append((key, text))
+    return out, shown
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """A user's text in a message: one line, at most ``limit`` characters."""
+    flat = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def _parse_inputs(items: list[str]) -> dict[str, tuple[int, ...]]:
+    out: dict[str, tuple[int, ...]] = {}
+    for item in items:
+        name, sep, dims = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--input expects NAME=DIMS such as x=32,1,1024, got `{_clip(item)}`")
+        name = _clip(name.strip())
+        parts = [d for d in dims.replace("x", ",").split(",") if d.strip()]
+        try:
+            values = tuple(int(d) if len(d.strip()) < 30 else MAX_DIM + 1 for d in parts)
+        except ValueError:
+            raise UsageError(f"--input {name}: dimensions must be integers, got `{_clip(dims)}`") from None
+        if not values or any(v < 1 for v in values):
+            raise UsageError(f"--input {name}: dimensions must be positive integers, got `{_clip(dims)}`")
+        if any(v > MAX_DIM for v in values):
+            raise UsageError(f"--input {name}: a dimension is larger than 2**62, got `{_clip(dims)}`")
+        out[name] = values
+    return out

@@ -1,0 +1,222 @@
+"""Parsing ``${...}`` templates (see :mod:`vibench.compiler.expr`): text -> :class:`Template`.
+
+A template's expressions are parsed with :mod:`ast` and checked against the allowed syntax (nodes,
+calls of :data:`~vibench.compiler.expr_functions.FUNCTIONS` only, nesting, length): a failure is an
+:class:`ExprError` with ``syntax=True``. Also the helpers that read parsed values: plain names that
+stand for ``${name}`` (:func:`bare_name`, :func:`written_name`...) and the names a template reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import keyword
+import warnings
+from typing import Any, TypeGuard
+
+from vibench.compiler.expr_functions import FUNCTIONS, MAX_EXPR_CHARS, MAX_NESTING, ExprError
+from vibench.compiler.ir import Pos, Template
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------
+
+
+def has_template(value: str) -> bool:
+    return "${" in value
+
+
+_PARSED: dict[str, tuple | str] = {}  # template text -> its parts (specs and aliases repeat templates)
+
+
+def parse_template(text: str, pos: Pos | None) -> Template | str:
+    """Split a string into literal parts and parsed ``${...}`` expressions (ExprError on bad syntax)."""
+    parts = _PARSED.get(text)
+    if parts is None:
+        parts = _split_template(text)
+        if len(_PARSED) > 50_000:
+            _PARSED.clear()
+        _PARSED[text] = parts
+    return parts if isinstance(parts, str) else Template(text, parts, pos)
+
+
+def _split_template(text: str) -> tuple | str:
+    parts: list[Any] = []
+    buf: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        if text.startswith("$${", i):
+            buf.append("${")
+            i += 3
+            continue
+        if text.startswith("${", i):
+            end = _matching_brace(text, i + 2)
+            if end < 0:
+                raise ExprError("unclosed `${` (missing `}`)", text, syntax=True)
+            source = text[i + 2 : end].strip()
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            parts.append(parse_expression(source))
+            i = end + 1
+            continue
+        buf.append(text[i])
+        i += 1
+    if buf:
+        parts.append("".join(buf))
+    if all(isinstance(p, str) for p in parts):
+        return "".join(parts)
+    return tuple(parts)
+
+
+def _matching_brace(text: str, start: int) -> int:
+    depth = 0
+    quote = ""
+    for j in range(start, len(text)):
+        ch = text[j]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "{[(":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "}":
+            if depth == 0:
+                return j
+            depth -= 1
+    return -1
+
+
+def parse_expression(source: str) -> ast.expr:
+    if not source:
+        raise ExprError("empty expression `${}`", source, syntax=True)
+    if len(source) > MAX_EXPR_CHARS:
+        raise ExprError(f"expression longer than {MAX_EXPR_CHARS} characters", source[:60] + "...", syntax=True)
+    try:
+        with warnings.catch_warnings():  # `${1x}`: Python's SyntaxWarning must not reach the user's terminal
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+        detail = getattr(err, "msg", None) or str(err) or type(err).__name__
+        raise ExprError(f"invalid expression: {detail}", source, syntax=True) from None
+    _check_allowed(tree.body, source)
+    return tree.body
+
+
+_ALLOWED_NODES = (
+    ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Subscript,
+    ast.Slice, ast.List, ast.Tuple, ast.Call, ast.ListComp, ast.comprehension, ast.Load, ast.Store,
+    ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)
+
+
+def _check_allowed(node: ast.AST, source: str) -> None:
+    stack = [(node, 1)]
+    while stack:
+        sub, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ExprError(f"expression nests deeper than {MAX_NESTING} levels", source[:60], syntax=True,
+                            hint="split it into parameters with their own expressions")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(sub))
+        if not isinstance(sub, _ALLOWED_NODES):
+            what = type(sub).__name__
+            hint = "attribute access is not allowed in spec expressions" if isinstance(sub, ast.Attribute) else None
+            raise ExprError(f"`{what}` is not allowed", source, syntax=True,
+                            hint=hint or "spec expressions take names, literals, operators and allowed calls")
+        if isinstance(sub, ast.Call):
+            if isinstance(sub.func, ast.Attribute):
+                raise ExprError(f"attribute access (`{ast.unparse(sub.func)}`) is not allowed", source, syntax=True,
+                                hint=f"call one of the allowed functions instead: {', '.join(sorted(FUNCTIONS))}")
+            if not isinstance(sub.func, ast.Name) or sub.func.id not in FUNCTIONS:
+                name = sub.func.id if isinstance(sub.func, ast.Name) else ast.unparse(sub.func)
+                raise ExprError(f"call of `{name}` is not allowed", source, syntax=True,
+                                hint=f"allowed functions: {', '.join(sorted(FUNCTIONS))}")
+            if sub.keywords:
+                raise ExprError("keyword arguments are not allowed", source, syntax=True,
+                                hint="pass the arguments by position")
+        if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float, str, bool, type(None))):
+            raise ExprError(f"literal {sub.value!r} is not allowed", source, syntax=True)
+        if isinstance(sub, ast.comprehension) and (sub.is_async or not isinstance(sub.target, ast.Name)):
+            raise ExprError("comprehensions take one plain loop variable", source, syntax=True)
+        if isinstance(sub, ast.Name) and sub.id.startswith("__"):
+            raise ExprError(f"name `{sub.id}` is not allowed", source, syntax=True)
+
+
+def parse_value(value: Any, pos: Pos | None) -> Any:
+    """Replace every string with ``${...}`` in a (nested) value by a Template."""
+    if isinstance(value, str):
+        return parse_template(value, pos) if has_template(value) else value
+    if isinstance(value, list):
+        return [parse_value(v, pos) for v in value]
+    if isinstance(value, dict):
+        return {k: parse_value(v, pos) for k, v in value.items()}
+    return value
+
+
+def bare_name(value: Any) -> str | None:
+    """``value`` when it is a plain name such as ``channels``: in a field that takes no text, the name
+    of a parameter, ``let`` or loop variable in scope reads its value (``out_channels: channels`` is
+    ``out_channels: "${channels}"``), as a name does in a shape."""
+    if isinstance(value, str) and value.isidentifier() and not keyword.iskeyword(value) and not value.startswith("__"):
+        return value
+    return None
+
+
+def name_template(name: str, pos: Pos | None) -> Template:
+    """The template a plain name stands for (``channels`` -> ``${channels}``)."""
+    return Template("${" + name + "}", (_name_node(name),), pos)
+
+
+def written_name(name: str, pos: Pos | None) -> Template:
+    """A plain name where a template may stand, before the names pass knows whether it reads anything
+    (its text is the name itself, not ``${name}``: see :func:`is_written_name`)."""
+    return Template(name, (_name_node(name),), pos)
+
+
+def is_written_name(value: Any) -> TypeGuard[Template]:
+    return isinstance(value, Template) and "${" not in value.text
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_node(name: str) -> ast.expr:
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def contains_template(value: Any) -> bool:
+    if isinstance(value, Template):
+        return True
+    if isinstance(value, list):
+        return any(contains_template(v) for v in value)
+    if isinstance(value, dict):
+        return any(contains_template(v) for v in value.values())
+    return False
+
+
+_NO_NAMES: frozenset[str] = frozenset()
+_NAMES: dict[str, frozenset[str]] = {}  # template text -> the names it reads (specs repeat templates)
+
+
+def template_names(value: Any) -> frozenset[str]:
+    """Every name a (nested) value's templates read."""
+    if isinstance(value, Template):
+        names = _NAMES.get(value.text)
+        if names is None:
+            found: set[str] = set()
+            for part in value.parts:
+                if not isinstance(part, str):
+                    bound = {g.target.id for n in ast.walk(part) if isinstance(n, ast.ListComp)
+                             for g in n.generators if isinstance(g.target, ast.Name)}
+                    found |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name) and n.id not in bound}
+            if len(_NAMES) > 50_000:
+                _NAMES.clear()
+            names = _NAMES[value.text] = frozenset(found)
+        return names
+    if isinstance(value, list):
+        return frozenset().union(*(template_names(v) for v in value)) if value else _NO_NAMES
+    if isinstance(value, dict):
+        return frozenset().union(*(template_names(v) for v in value.values())) if value else _NO_NAMES
+    return _NO_NAMES

@@ -1,0 +1,158 @@
+"""The template reference: ``vibench-compile --list NAME`` (see :mod:`vibench.compiler.reference_docs`).
+
+A template's parameters are its declared ``params:``; its interface is the one checked at its
+defaults; its slots list the components their folders offer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vibench.compiler.reference_text import (
+    ParamRow,
+    UnknownName,
+    _clip,
+    _flow,
+    _indent,
+    _interface,
+    _json,
+    _table,
+)
+
+if TYPE_CHECKING:
+    from vibench.compiler.ir import ParamDecl, Program
+
+# --------------------------------------------------------------------------------------------
+# templates
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateDoc:
+    name: str
+    doc: str
+    params: tuple[ParamRow, ...]
+    interface: str  # checked at the defaults: "x [B, L, 1] -> logits [B, 10]", or the declared ports
+    inputs: tuple[tuple[str, str], ...]  # name -> declared doc
+    outputs: tuple[tuple[str, str], ...]
+    slots: tuple[tuple[str, str, str, tuple[str, ...]], ...]  # (param, folder, default, components)
+    blocks: tuple[tuple[str, str], ...]  # composites the template defines: name -> first doc line
+    problem: str = ""  # why it does not compile at its defaults
+
+
+def template_doc(name: str, search_path: list[str] | None = None) -> TemplateDoc:
+    """What the reference says about library template ``name`` (``cnn/ResNet1D``)."""
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.library_index import template_names
+    from vibench.compiler.resolve import Library, slot_components
+
+    library = Library(list(search_path or []))
+    try:
+        path = str(library.find(name, None, None))
+    except SpecError:
+        path = ""
+    if not path or name.startswith((".", "/")) or not os.path.isfile(path):
+        from vibench.compiler.diagnostics import closest, suggest
+
+        names = template_names()
+        hint = suggest(name, names)
+        if hint is None:  # `resnet1d` for cnn/ResNet1D: the name without its folder
+            by_leaf = {n.rsplit("/", 1)[-1]: n for n in names}
+            leaf = closest(name.rsplit("/", 1)[-1], by_leaf)
+            hint = f"did you mean `{by_leaf[leaf]}`?" if leaf else None
+        raise UnknownName(f"--list {_clip(name)}: no such template" + (f"; {hint}" if hint else "")
+                          + " (`vibench-compile --list` lists them all)")
+    unit, blocks = library.load(path, None)
+    rows = tuple(_declared_row(d) for d in unit.params)
+    problem = ""
+    try:
+        interface = _interface(_compile(path, search_path))
+    except SpecError as err:
+        interface = ""
+        problem = f"{err.diagnostics[0].code}: {err.diagnostics[0].message}"
+    slots = []
+    for d in unit.params:
+        if d.slot is not None:
+            components = tuple(slot_components(d.slot, library, os.path.dirname(path)))
+            slots.append((d.name, d.slot, _flow(d.default), components))
+    composites = tuple((b, _first_line(u.doc)) for b, u in blocks.items() if "#" not in b and b != unit.name)
+    return TemplateDoc(name, (unit.doc or "").strip(), rows, interface,
+                       tuple((i.name, i.doc or "") for i in unit.inputs),
+                       tuple((o.name, o.doc or "") for o in unit.outputs), tuple(slots), composites, problem)
+
+
+def _compile(path: str, search_path: list[str] | None) -> Program:
+    from vibench.compiler.pipeline import compile_program
+
+    return compile_program(path, search_path=list(search_path or []))
+
+
+def _declared_row(d: ParamDecl) -> ParamRow:
+    from vibench.compiler.ir import Template
+
+    bounds = [f"{sign} {_number(v)}" for sign, v in ((">=", d.ge), (">", d.gt), ("<=", d.le), ("<", d.lt))
+              if v is not None]
+    if d.choices is not None:
+        bounds.append("one of: " + ", ".join(_json(c) if not isinstance(c, str) else c for c in d.choices))
+    if d.slot is not None:
+        bounds.append(f"a spec in {d.slot}/")
+    if d.required:
+        default = "required"
+    elif isinstance(d.default, Template):
+        default = d.default.text
+    else:
+        default = _flow(d.default)
+    return ParamRow(d.name, d.type, default, ", ".join(bounds), " ".join((d.doc or "").split()))
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _example_rows(doc: TemplateDoc) -> list[ParamRow]:
+    """The parameters an example sets: the first two with a plain default (at that default)."""
+    return [r for r in doc.params if r.default not in ("required", "null") and not r.default.startswith("${")
+            and not r.type.startswith(("list", "dict"))][:2]
+
+
+def template_example(doc: TemplateDoc) -> str:
+    """A user spec that extends the template (its first parameters at their defaults)."""
+    values = [f"{r.name}: {r.default}" for r in _example_rows(doc)]
+    return f"vibench: 1\nextends: {doc.name}\nwith: {{{', '.join(values)}}}\n"
+
+
+def template_reference(name: str, search_path: list[str] | None = None) -> str:
+    """The text of ``vibench-compile --list NAME``."""
+    doc = template_doc(name, search_path)
+    lines = [f"{doc.name}: {_first_line(doc.doc)}", ""]
+    rest = doc.doc.split("\n", 1)[1].strip() if "\n" in doc.doc else ""
+    if rest:
+        lines += [*_indent(rest), ""]
+    lines += [f"interface at the defaults: {doc.interface or '(does not compile: ' + doc.problem + ')'}", ""]
+    for label, ports in (("inputs", doc.inputs), ("outputs", doc.outputs)):
+        if ports:
+            lines += [f"{label}:", *_table([(n, d or "") for n, d in ports])]
+    lines.append("")
+    if doc.params:
+        lines += ["parameters:", *_table([(r.name, r.type, r.default, r.bounds, r.doc) for r in doc.params]), ""]
+    for param, folder, default, components in doc.slots:
+        lines += [f"slot {param} (a spec in {folder}/, default {default}):", *_wrap(", ".join(components)), ""]
+    if doc.blocks:
+        lines += ["composite blocks:", *_table([(b, d) for b, d in doc.blocks]), ""]
+    lines += ["example (a spec of your own):", *_indent(template_example(doc).rstrip("\n")), "",
+              f"  or: vibench-compile {doc.name} --check" + "".join(
+                  f" --set {r.name}={r.default}" for r in _example_rows(doc))]
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int = 100) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="  ") or ["  (none)"]

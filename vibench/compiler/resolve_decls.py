@@ -1,0 +1,252 @@
+"""Pass 3, resolve: the declarations of a unit and the names it is written with.
+
+Parameter declarations (``params:``), ``let:`` values and ``checks:`` entries, parsed; ``when:`` flags;
+the checks every name meets (identifiers Python reads as written, not reserved: E106); and
+:func:`expression_names`, the names a unit's own ``${...}`` read. Used by :mod:`vibench.compiler.resolve`
+and :mod:`vibench.compiler.resolve_units`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+import unicodedata
+from typing import Any
+
+from vibench.compiler.diagnostics import Collector, Diagnostic, suggest
+from vibench.compiler.expr import (
+    ExprError,
+    bare_name,
+    name_template,
+    parse_template,
+    parse_value,
+    template_names,
+    written_name,
+)
+from vibench.compiler.ir import CheckDef, LetDef, ParamDecl, Pos, Template, UnitDef
+from vibench.compiler.load import LoadedDoc
+from vibench.compiler.params import TypeSyntaxError, check_value, infer_type, parse_type, type_admits_text
+
+# Names a node may not take: they would shadow nn.Module attributes or names model.py uses.
+# (tests/test_names.py checks this list against dir(torch.nn.Module).)
+MODULE_ATTRIBUTES = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double
+dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half
+ipu load_state_dict modules mtia named_buffers named_children named_modules named_parameters parameters
+register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
+register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
+register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
+register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory smart_apply
+state_dict to to_empty train training type xpu zero_grad
+""".split())
+# torch.fx.GraphModule's own attributes: torch.export's program.module() rebuilds the model as one, and a
+# submodule under one of these names cannot be found there.
+FX_ATTRIBUTES = frozenset("""
+add_submodule code delete_all_unused_submodules delete_submodule graph meta print_readable recompile to_folder
+""".split())
+# `l`, `O` and `I` read like digits (ruff E741 refuses them as variable names in model.py).
+RESERVED_NAMES = MODULE_ATTRIBUTES | FX_ATTRIBUTES | {"self", "torch", "nn", "F", "math", "super", "i", "l", "O", "I"}
+
+
+def _let_defs(doc: LoadedDoc, path: tuple, lets: dict, params: set[str], diags: Collector) -> list[LetDef]:
+    """`let:` entries, parsed; a name must be an identifier that is not a parameter's (E210)."""
+    out = []
+    for lname, value in lets.items():
+        lpath = path + ("let", lname)
+        _check_name(diags, doc, lpath, lname, "parameter")
+        if lname in params:
+            diags.add(Diagnostic("E210", f"`let` value `{lname}` has the name of a parameter",
+                                 doc.pos(lpath, key=True), hint=f"rename it, e.g. `{lname}_value`"))
+            continue
+        pos = doc.pos(lpath)
+        try:
+            out.append(LetDef(str(lname), parse_value(value, pos), pos))
+        except ExprError as err:
+            diags.add(_expr_diag(err, pos, f"`let.{lname}`"))
+    return out
+
+
+def _check_defs(doc: LoadedDoc, path: tuple, checks: list, params: set[str], diags: Collector) -> list[CheckDef]:
+    """`checks:` entries, parsed; `at` must name a parameter (E210)."""
+    out = []
+    for k, check in enumerate(checks):
+        cpath = path + ("checks", k)
+        that = _parsed_flag(doc, cpath + ("that",), check.that, "`that` of a check", diags)
+        mpos = doc.pos(cpath + ("message",))
+        try:
+            message = parse_template(check.message, mpos)
+        except ExprError as err:
+            diags.add(_expr_diag(err, mpos, "the message of a check"))
+            continue
+        if check.at is not None and check.at not in params:
+            diags.add(Diagnostic("E210", f"check names unknown parameter `{check.at}` in `at`",
+                                 doc.pos(cpath + ("at",)), expected="one of " + ", ".join(sorted(params))[:300],
+                                 hint=suggest(check.at, params)))
+            continue
+        out.append(CheckDef(that, message, check.at, doc.pos(cpath, key=False), check.severity))
+    return out
+
+
+def _parsed_flag(doc: LoadedDoc, path: tuple, value: Any, where: str, diags: Collector) -> Any:
+    """A `when:` value: a bool, a parsed `${...}`, or None; anything else is E211."""
+    if not isinstance(value, str):
+        return value
+    pos = doc.pos(path)
+    if bare_name(value):  # `when: classify`: read by the names pass (compiler/names.py)
+        return written_name(value, pos)
+    try:
+        parsed = parse_template(value, pos)
+    except ExprError as err:
+        diags.add(_expr_diag(err, pos, where))
+        return None
+    if isinstance(parsed, str):
+        diags.add(Diagnostic("E211", f"{where} must be true, false or `${{...}}`", pos, found=repr(value),
+                             hint="write a comparison, e.g. `${num_classes is not None}`"))
+        return None
+    return parsed
+
+
+def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) -> list[ParamDecl]:
+    out = []
+    for pname, pspec in params.items():
+        ppath = path + ("params", pname)
+        _check_name(diags, doc, ppath, pname, "parameter")
+        pos = doc.pos(ppath, key=True)
+        required = "default" not in pspec.model_fields_set
+        type_text = pspec.type or (infer_type(pspec.default) if not required else None)
+        if type_text is None:
+            diags.add(Diagnostic("E210", f"parameter `{pname}` needs a `type` or a `default`", pos,
+                                 hint="e.g. `{type: int}` for a required integer"))
+            continue
+        try:
+            parse_type(type_text)
+        except TypeSyntaxError as err:
+            diags.add(Diagnostic("E210", f"invalid type `{type_text}` for parameter `{pname}`: {err}",
+                                 doc.pos(ppath + ("type",)),
+                                 expected="int, float, bool, str, list[T], dict[str, T], A | B",
+                                 hint=suggest(type_text, ["int", "float", "bool", "str", "any"])))
+            continue
+        default = pspec.default
+        if bare_name(default) in params and not type_admits_text(type_text):  # `default: input_dim`
+            default = name_template(default, doc.pos(ppath + ("default",)))
+        try:
+            default = parse_value(default, doc.pos(ppath + ("default",)))
+        except ExprError as err:
+            diags.add(_expr_diag(err, doc.pos(ppath + ("default",)), f"the default of `{pname}`"))
+            continue
+        decl = ParamDecl(pname, type_text, default, required, pspec.ge, pspec.gt, pspec.le, pspec.lt,
+                         tuple(pspec.choices) if pspec.choices is not None else None, pspec.doc, pos, pspec.slot)
+        if pspec.slot is not None and (os.path.isabs(pspec.slot) or pspec.slot.startswith("~") or "\\" in pspec.slot
+                                       or ".." in pspec.slot.split("/") or not pspec.slot.strip("/")):
+            diags.add(Diagnostic("E210", f"slot folder `{pspec.slot[:80]}` of parameter `{pname}` must be a folder "
+                                 "inside the spec search path", doc.pos(ppath + ("slot",)),
+                                 expected="a relative folder such as `isfm/backbone` (no `..`, not absolute)"))
+        if pspec.slot is not None and type_text not in ("str", "list[str]", "str | None", "list[str] | None"):
+            diags.add(Diagnostic("E210", f"slot parameter `{pname}` must be a str (or list[str]) naming specs",
+                                 doc.pos(ppath + ("type",)), found=type_text))
+        if not required and not template_names(default) and "${" not in str(default):
+            _, code, message = check_value(decl, default)
+            if code is not None:
+                diags.add(Diagnostic("E210", f"the default of `{pname}` does not fit its declaration: {message}",
+                                     doc.pos(ppath + ("default",)), found=repr(default)[:80],
+                                     hint="change the default, or the `type`/bounds it must meet"))
+        out.append(decl)
+    return out
+
+
+# Names model.py defines at module level besides the classes: a model class may not take one.
+MODULE_LEVEL_NAMES = frozenset({"torch", "nn", "F", "math", "re", "OrderedDict", "super", "load_reference_state_dict"})
+
+
+def _check_model_name(diags: Collector, doc: LoadedDoc, name: str) -> None:
+    """The model's name is its class name in model.py: an identifier Python reads as written, and
+    not a name the file (or Python) already uses at module level."""
+    import builtins
+
+    pos = doc.pos(("name",))
+    if not name.isidentifier() or keyword.iskeyword(name):
+        diags.add(Diagnostic("E106", f"model name `{_shown(name)}` is not a valid Python class name", pos,
+                             hint="use letters, digits and underscores, starting with a letter"))
+    elif unicodedata.normalize("NFKC", name) != name:
+        diags.add(Diagnostic("E106", f"model name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
+                             pos, hint="write it in its normal form (Unicode NFKC): Python normalises identifiers"))
+    elif name in MODULE_LEVEL_NAMES or name in dir(builtins) or name.startswith("_"):
+        diags.add(Diagnostic("E106", f"model name `{name}` is taken in model.py", pos,
+                             found=f"`{name}` is a module, function or builtin that model.py uses",
+                             hint=f"rename the model, e.g. `{name}Model`"))
+
+
+def _shown(name: Any) -> str:
+    text = repr(name)[1:-1] if isinstance(name, str) else repr(name)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: str, allow_upper: bool = False) -> None:
+    pos = doc.pos(path, key=True)
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        diags.add(Diagnostic("E106", f"{what} name `{_shown(name)}` is not a valid identifier", pos,
+                             hint="use letters, digits and underscores, not starting with a digit or a keyword"))
+    elif unicodedata.normalize("NFKC", name) != name:
+        diags.add(Diagnostic("E106", f"{what} name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
+                             pos, hint="write it in its normal form (Unicode NFKC): Python normalises identifiers, "
+                             "so two names that differ only there would be one attribute in model.py"))
+    elif name.startswith("_"):
+        diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos,
+                             hint=f"e.g. `{name.lstrip('_') or what}`: names starting with `_` are kept for the "
+                             "emitted code's own helpers"))
+    elif what in ("node", "input") and name in RESERVED_NAMES:
+        diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos,
+                             found=f"`{name}` is an nn.Module (or torch.fx GraphModule) attribute or a name the "
+                             "emitted code uses",
+                             hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
+    elif allow_upper and not name[:1].isupper():
+        diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos,
+                             found=name, hint=f"e.g. `{name[:1].upper() + name[1:]}`: composite blocks become "
+                             "classes, and lowercase names belong to the block catalogue"))
+    elif what == "parameter" and name in ("i", "item"):
+        diags.add(Diagnostic("E106", f"parameter name `{name}` is reserved for the copies of `repeat`/`for_each`", pos))
+
+
+def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
+    """The names the unit's own `${...}` read, and whether some node has `inherit: true`."""
+    used: set[str] = set()
+    for decl in unit.params:
+        used |= template_names(decl.default) | _names_written(decl.default)
+    for inp in unit.inputs:
+        used |= template_names(inp.when) | template_names(inp.layout)
+        for d in (inp.shape,) if isinstance(inp.shape, Template) else inp.shape:
+            used |= template_names(d) | ({d} if isinstance(d, str) else set())  # a name in a shape reads it
+    for out in unit.outputs:
+        used |= template_names(out.when)
+        for dim in out.shape or ():
+            used |= template_names(dim) | ({dim} if isinstance(dim, str) else set())
+    used |= template_names(unit.metadata)
+    for let in unit.lets:
+        used |= template_names(let.value)
+    for check in unit.checks:
+        used |= template_names(check.that) | template_names(check.message)
+        if check.at is not None:
+            used.add(check.at)
+    inherits = False
+    for node in unit.nodes:
+        inherits = inherits or node.inherit
+        used |= template_names(node.block) | template_names(node.repeat) | template_names(node.when)
+        used |= template_names(node.for_each) | template_names(node.with_)
+        for _, value, _ in node.params:
+            used |= template_names(value) | _names_written(value)
+        if isinstance(node.with_, dict):
+            used |= set().union(*(_names_written(v) for v in node.with_.values()))
+    return used, inherits
+
+
+def _names_written(value: Any) -> set[str]:
+    """A plain name that may read a parameter (``out_channels: channels``): counted as a use."""
+    if isinstance(value, (list, dict)):
+        return set().union(*(_names_written(v) for v in (value if isinstance(value, list) else value.values())))
+    name = bare_name(value)
+    return {name} if name is not None else set()
+
+
+def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = None) -> Diagnostic:
+    return Diagnostic("E203" if err.syntax else "E204", f"{err.message} in {where}", pos, found=err.text or None,
+                      hint=err.hint, node=node)

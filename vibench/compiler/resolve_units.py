@@ -1,0 +1,274 @@
+"""Pass 3, resolve: the definition (:class:`UnitDef`) of one unit of a spec file, the model or a composite block.
+
+:func:`_unit` reads a unit's inputs (shapes, ``when:``, ``layout:``), nodes, outputs (with their promised
+shapes) and metadata, parsing every ``${...}``; its parameters, ``let:`` and ``checks:`` are read by
+:mod:`vibench.compiler.resolve_decls`. Errors: E103, E106, E2xx.
+"""
+
+from __future__ import annotations
+
+import keyword
+from typing import Any
+
+from vibench.compiler.adapters import with_adapters
+from vibench.compiler.diagnostics import Collector, Diagnostic
+from vibench.compiler.expr import ExprError, bare_name, name_template, parse_template, parse_value, written_name
+from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, UnitDef
+from vibench.compiler.load import LoadedDoc
+from vibench.compiler.resolve_decls import (
+    _check_defs,
+    _check_name,
+    _expr_diag,
+    _let_defs,
+    _param_decls,
+    _parsed_flag,
+)
+
+LAYOUTS = ("BLC", "BCL")  # the axis orders an input's `layout:` names
+
+
+def _raw(doc: LoadedDoc, path: tuple) -> Any:
+    """The loaded value at ``path`` before validation (None when absent)."""
+    value = doc.data
+    for part in path:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | None, params: dict, inputs: dict,
+          nodes: dict, outputs: dict, blocks: dict[str, UnitDef], diags: Collector, metadata: Any = None,
+          lets: dict | None = None, checks: list | None = None) -> UnitDef:
+    decls = _param_decls(doc, path, params, diags)
+    let_defs = _let_defs(doc, path, lets or {}, {d.name for d in decls}, diags)
+    check_defs = _check_defs(doc, path, checks or [], {d.name for d in decls}, diags)
+    input_decls = []
+    names = {d.name for d in decls} | {let.name for let in let_defs}
+    for iname, ispec in inputs.items():
+        ipath = path + ("inputs", iname)
+        _check_name(diags, doc, ipath, iname, "input")
+        dims: list[Any] = []
+        whole: Any = None
+        if isinstance(ispec.shape, str):
+            spos = doc.pos(ipath + ("shape",))
+            try:
+                whole = parse_template(ispec.shape, spos)
+            except ExprError as err:
+                diags.add(_expr_diag(err, spos, f"the shape of input `{iname}`"))
+            if isinstance(whole, str):
+                diags.add(Diagnostic("E212", f"the shape of input `{iname}` must be a list or one `${{...}}`", spos,
+                                     expected="[B, C, L] or `${...}` giving such a list", found=repr(ispec.shape)))
+                whole = None
+        for k, dim in enumerate(ispec.shape if isinstance(ispec.shape, list) else []):
+            dpos = doc.pos(ipath + ("shape", k))
+            if isinstance(_raw(doc, ipath + ("shape", k)), bool):  # validation reads `true` as 1
+                diags.add(Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", dpos,
+                                     found=repr(_raw(doc, ipath + ("shape", k))).lower()))
+                continue
+            if isinstance(dim, bool):
+                diags.add(Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", dpos,
+                                     found=repr(dim)))
+            elif isinstance(dim, int):
+                if dim < 1:
+                    diags.add(Diagnostic("E212", "a dimension must be positive", dpos, found=str(dim)))
+                dims.append(dim)
+            elif "${" in dim:
+                try:
+                    dims.append(parse_template(dim, dpos))
+                except ExprError as err:
+                    diags.add(_expr_diag(err, dpos, f"the shape of input `{iname}`"))
+            elif dim.isidentifier() and not keyword.iskeyword(dim):
+                dims.append(dim)
+            else:
+                diags.add(Diagnostic("E212", f"invalid dimension `{dim}` in the shape of input `{iname}`", dpos,
+                                     expected="an integer, a symbol name such as L, or `${...}`", found=repr(dim)))
+        when = _parsed_flag(doc, ipath + ("when",), ispec.when, f"`when` of input `{iname}`", diags)
+        shape = whole if whole is not None else tuple(dims)
+        layout = _layout(doc, ipath, iname, ispec, diags, names)
+        input_decls.append(InputDecl(iname, shape, ispec.dtype, ispec.doc, doc.pos(ipath, key=True), when,
+                                     ispec.optional, layout))
+    node_defs = []
+    for index, (nname, nspec) in enumerate(nodes.items()):
+        npath = path + ("nodes", nname)
+        _check_name(diags, doc, npath, nname, "node")
+        node_defs.append(_node(doc, npath, nname, index, nspec, diags))
+    output_defs = []
+    for oname, target in outputs.items():
+        opath = path + ("outputs", oname)
+        _check_name(diags, doc, opath, oname, "output")
+        if isinstance(target, str):
+            output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath)), doc.pos(opath, key=True)))
+        else:
+            when = _parsed_flag(doc, opath + ("when",), target.when, f"`when` of output `{oname}`", diags)
+            promise = _promise(doc, opath, oname, target.shape, diags)
+            output_defs.append(OutputDef(oname, _ref(target.from_, doc.pos(opath + ("from",))),
+                                         doc.pos(opath, key=True), when, target.doc, promise,
+                                         doc.pos(opath + ("shape",))))
+    if any(not isinstance(o, str) and (o.as_ or o.layout) for o in outputs.values()) or any(
+            i.as_ for i in inputs.values()):
+        node_defs, output_defs = with_adapters(inputs, outputs, input_decls, node_defs, output_defs, names,
+                                               lambda kind, n: doc.pos(path + (kind, n, "as"), key=True), diags)
+    if not outputs:
+        diags.add(Diagnostic("E103", f"{'block' if path else 'model'} `{name}` has no outputs",
+                             doc.pos(path + ("outputs",), key=True), expected="at least one output",
+                             hint="add `name: node` entries under `outputs:`"))
+    if metadata is not None:
+        mpos = doc.pos(path + ("metadata",))
+        try:
+            metadata = parse_value(metadata, mpos)
+        except ExprError as err:
+            diags.add(_expr_diag(err, mpos, "`metadata`"))
+            metadata = None
+    unit = UnitDef(name=name, qualname=qualname, doc=text, params=tuple(decls), inputs=tuple(input_decls),
+                   nodes=tuple(node_defs), outputs=tuple(output_defs), file=doc.file, path=doc.path, blocks=blocks,
+                   pos=doc.pos(path, key=bool(path)) if path else doc.pos(()), metadata=metadata,
+                   lets=tuple(let_defs), checks=tuple(check_defs))
+    return unit
+
+
+def _promise(doc: LoadedDoc, path: tuple, name: str, shape: list | None, diags: Collector) -> tuple | None:
+    """An output's promised `shape:`: ints, names (symbols or parameters) and parsed `${...}` (E212 otherwise)."""
+    if shape is None:
+        return None
+    dims: list[Any] = []
+    for k, dim in enumerate(shape):
+        dpos = doc.pos(path + ("shape", k))
+        if isinstance(_raw(doc, path + ("shape", k)), bool) or isinstance(dim, bool) or (
+                isinstance(dim, int) and dim < 1):
+            diags.add(Diagnostic("E212", f"a promised dimension of output `{name}` must be a positive integer, a name "
+                                 "or `${...}`", dpos, found=repr(_raw(doc, path + ("shape", k)))[:40]))
+        elif isinstance(dim, int) or (dim.isidentifier() and not keyword.iskeyword(dim)):
+            dims.append(dim)
+        elif "${" in dim:
+            try:
+                dims.append(parse_template(dim, dpos))
+            except ExprError as err:
+                diags.add(_expr_diag(err, dpos, f"the shape of output `{name}`"))
+        else:
+            diags.add(Diagnostic("E212", f"invalid dimension `{dim}` in the shape of output `{name}`", dpos,
+                                 expected="an integer, a symbol or parameter name, or `${...}`", found=repr(dim)))
+    return tuple(dims)
+
+
+def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector, names: set[str]) -> Any:
+    """An input's `layout:`: BLC, BCL, a parameter's name or a `${...}` (E212 otherwise, or for a shape that is
+    not [B, L, C])."""
+    if spec.layout is None:
+        return None
+    pos = doc.pos(path + ("layout",))
+    if bare_name(spec.layout) in names:  # `layout: layout` reads the parameter
+        value: Any = name_template(spec.layout, pos)
+    else:
+        try:
+            value = parse_template(spec.layout, pos)
+        except ExprError as err:
+            diags.add(_expr_diag(err, pos, f"the layout of input `{name}`"))
+            return None
+    if isinstance(value, str) and value not in LAYOUTS:
+        diags.add(Diagnostic("E212", f"the layout of input `{name}` must be BLC, BCL, a parameter's name or "
+                             "`${...}`", pos, found=repr(value)[:60]))
+        return None
+    if isinstance(spec.shape, list) and len(spec.shape) != 3:
+        diags.add(Diagnostic("E212", f"input `{name}` has a `layout`, so its shape is written [B, L, C]", pos,
+                             expected="three dimensions, channels last", found=repr(spec.shape)[:80]))
+        return None
+    return value
+
+
+def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: Collector) -> NodeDef:
+    # Positions come from the node's own location map: one lookup per key instead of a walk
+    # from the document root (a 10,000-node spec asks for ~80,000 positions).
+    here = doc.locate(path)
+    children = here.children if here is not None and isinstance(here.children, dict) else {}
+
+    def vpos(key: Any, item: int | None = None) -> Pos | None:
+        entry = children.get(key)
+        if entry is None:
+            return doc.pos(path + (key,))
+        loc = entry[1]
+        if item is not None:
+            if isinstance(loc.children, (list, dict)):
+                sub = loc.children[item] if isinstance(loc.children, list) else loc.children.get(item)
+                if sub is not None:
+                    loc = sub if isinstance(loc.children, list) else sub[1]
+        return Pos(doc.file, *loc.pos)
+
+    def kpos(key: Any) -> Pos | None:
+        entry = children.get(key)
+        return Pos(doc.file, *entry[0]) if entry is not None else doc.pos(path + (key,), key=True)
+
+    def parsed(key: str, value: Any) -> Any:
+        pos = vpos(key)
+        try:
+            return parse_value(value, pos)
+        except ExprError as err:
+            diags.add(_expr_diag(err, pos, f"`{key}` of node `{name}`", node=name))
+            return None
+
+    block = parsed("block", spec.block)
+    inputs: list[tuple[str | None, Ref]] = []
+    raw_in = spec.in_
+    if isinstance(raw_in, str):
+        inputs.append((None, _ref(raw_in, vpos("in"))))
+    elif isinstance(raw_in, list):
+        for k, item in enumerate(raw_in):
+            inputs.append((None, _ref(item, vpos("in", k))))
+    elif isinstance(raw_in, dict):
+        for port, item in raw_in.items():
+            inputs.append((str(port), _ref(item, vpos("in", port))))
+    repeat = spec.repeat
+    if bare_name(repeat):  # `repeat: num_layers`: the names pass reads the parameter (compiler/names.py)
+        repeat = written_name(repeat, vpos("repeat"))
+    elif isinstance(repeat, str):
+        repeat = parsed("repeat", repeat)
+        if isinstance(repeat, str):
+            diags.add(Diagnostic("E211", f"`repeat` of node `{name}` must be an integer or `${{...}}`",
+                                 doc.pos(path + ("repeat",)), found=repr(spec.repeat), node=name,
+                                 hint="write a count such as `repeat: 2`, or an expression such as "
+                                 "`repeat: \"${layers[0]}\"`"))
+    elif isinstance(repeat, int) and repeat < 0:
+        diags.add(Diagnostic("E211", "`repeat` cannot be negative", doc.pos(path + ("repeat",)), found=str(repeat),
+                             node=name))
+    when = spec.when
+    if bare_name(when):  # `when: classify`: read by the names pass
+        when = written_name(when, vpos("when"))
+    elif isinstance(when, str):
+        when = parsed("when", when)
+        if isinstance(when, str):
+            diags.add(Diagnostic("E211", f"`when` of node `{name}` must be true, false or `${{...}}`",
+                                 doc.pos(path + ("when",)), found=repr(spec.when), node=name,
+                                 hint="write `true`/`false`, or a condition such as `when: \"${stride != 1}\"`"))
+    for_each = spec.for_each
+    if bare_name(for_each):  # `for_each: task_configs`: read by the names pass
+        for_each = written_name(for_each, vpos("for_each"))
+    elif for_each is not None:
+        for_each = parsed("for_each", for_each)
+        if isinstance(for_each, str):
+            diags.add(Diagnostic("E211", f"`for_each` of node `{name}` must be a list or `${{...}}`",
+                                 vpos("for_each"), found=repr(spec.for_each), node=name))
+        if repeat is not None:
+            diags.add(Diagnostic("E211", f"node `{name}` has both `repeat` and `for_each`", vpos("for_each"),
+                                 node=name, hint="`repeat` chains copies, `for_each` runs them side by side: pick one"))
+    with_ = spec.with_
+    if with_ is not None:
+        with_ = parsed("with", with_)
+        if isinstance(with_, str):
+            diags.add(Diagnostic("E211", f"`with` of node `{name}` must be a mapping or `${{...}}`", vpos("with"),
+                                 found=repr(spec.with_), node=name,
+                                 hint="write parameters as a mapping, or one expression that gives one"))
+    params = []
+    for key, value in (spec.model_extra or {}).items():
+        params.append((str(key), parsed(str(key), value), kpos(key)))
+    return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
+                   when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=vpos("block"),
+                   inherit=spec.inherit, for_each=for_each, with_=with_, with_pos=vpos("with"),
+                   checkpoint=spec.checkpoint)
+
+
+def _ref(text: str, pos: Pos | None) -> Ref:
+    node, _, port = text.partition(".")
+    return Ref(node.strip(), port.strip() or None, pos)
