@@ -52,11 +52,6 @@ FACTORY_KEYS = {
 SECTIONS = ("environment", "data", "model", "task", "trainer")
 
 
-def is_experiment(data: Any) -> bool:
-    """True for a PHM-Vibench experiment config (a mapping with `model:` or `base_configs:`, no `vibench:`)."""
-    return isinstance(data, dict) and "vibench" not in data and ("model" in data or "base_configs" in data)
-
-
 def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None = None,
               given: Collection[str] = ()) -> tuple[LoadedDoc, list[Diagnostic]]:
     """The equivalent spec document, and the notes and warnings about the config's keys.

@@ -12,7 +12,7 @@ from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.ir import CompileRequest, Program, SourceInfo, verify_definition, verify_program
-from vibench.compiler.load import LoadedDoc, load_text, read_spec_file
+from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file
 from vibench.compiler.resolve import Library, resolve
 from vibench.compiler.shapes import infer_program
 from vibench.compiler.validate import validate
@@ -44,10 +44,8 @@ def load(path: str | None = None, text: str | None = None, display: str | None =
     except SpecError as err:
         if [d.code for d in err.diagnostics] != ["E005"]:
             raise
-        from vibench.compiler import phm
-
         doc = read(True)
-        if not phm.is_experiment(doc.data):
+        if not is_experiment(doc.data):
             raise
         return doc
 
@@ -154,10 +152,10 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     library.sources[doc.file] = doc.text
     warnings: list[Diagnostic] = []
     try:
-        from vibench.compiler import phm
-
         from_metadata = None  # num_classes from the metadata table, recorded with the overrides (model.py's header)
-        if phm.is_experiment(doc.data):  # a PHM-Vibench experiment config: use its `model:` section
+        if is_experiment(doc.data):  # a PHM-Vibench experiment config: use its `model:` section
+            from vibench.compiler import phm
+
             doc, warnings = phm.translate(doc, library, metadata=metadata, given=set(params or {}))
             from_metadata = next((doc.data["with"]["num_classes"] for w in warnings if w.code == "I103"), None)
         elif metadata is not None and "num_classes" not in (params or {}):
@@ -179,9 +177,10 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         program = infer_program(root, library, source, inputs, max_nodes=budget[0], max_params=budget[1])
         if VERIFY_IR:
             verify_program(program)
-        from vibench.compiler.roles import check_roles
+        if any(d.layout is not None for d in root.inputs):  # only a `layout:` gives axes roles
+            from vibench.compiler.roles import check_roles
 
-        warnings += check_roles(program)  # W107: a block reads channels from the time axis
+            warnings += check_roles(program)  # W107: a block reads channels from the time axis
         if warnings or library.warnings:
             program = replace(program, warnings=tuple(warnings) + tuple(library.warnings) + program.warnings)
         request = CompileRequest(path, text, tuple((params or {}).items()), tuple((inputs or {}).items()),
