@@ -254,6 +254,19 @@ def test_block_names_complete_with_their_descriptions(lsp: LanguageServer, folde
         assert f"`{field}`" in doc_text(resolved)
 
 
+def test_a_number_parameter_completes_the_specs_parameter_names(lsp: LanguageServer, folder: Path) -> None:
+    doc = open_doc(lsp, folder, PROBE.replace('out_channels: "${width}"', "out_channels: wi⟨here⟩"))
+    items = lsp.completion(doc.uri, *doc.marks["here"])
+    assert "width" in labels(items)
+    assert {i["detail"] for i in items if i["label"] == "width"} == {"parameter of this spec"}
+
+
+def test_a_text_parameter_offers_no_parameter_names(lsp: LanguageServer, folder: Path) -> None:
+    doc = open_doc(lsp, folder, PROBE.replace("kernel_size: 5, stride: 2}", "kernel_size: 5, stride: 2, "
+                                              "padding_mode: ⟨here⟩}"))
+    assert "width" not in labels(lsp.completion(doc.uri, *doc.marks["here"]))
+
+
 def test_a_nodes_keys_complete_with_its_blocks_parameters(lsp: LanguageServer, folder: Path) -> None:
     doc = open_doc(lsp, folder, PROBE.replace("kernel_size: 5, stride: 2}", "kernel_size: 5, stride: 2, ⟨here⟩}")
                    .replace("cout: 16}", "cout: 16, ⟨composite_key⟩}"))

@@ -12,6 +12,7 @@ good program. Offered:
   checked shape; port names as the keys of an ``in:`` mapping;
 * ``extends:`` values: templates; ``with:`` keys (and a PHM config's ``model:`` keys): the
   template's parameters; values of slots (``backbone: B_0...``) and of parameters with choices;
+* a block parameter that takes no text: the unit's parameter and ``let`` names (names as values);
 * the document model's keys elsewhere (top level, ``params:``, ``inputs:``, ...) and its fixed
   values (``dtype``).
 """
@@ -154,7 +155,8 @@ def _values(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.Completio
         return _param_values(doc, catalog, cursor, param)
     if len(rel) in (3, 4) and rel[0] == "nodes" and rel[2] not in NODE_KEYS:
         params, _, _ = block_interface(doc, catalog, node_block(o, unit, str(rel[1])))
-        return _param_values(doc, catalog, cursor, next((p for p in params if p.name == rel[2]), None))
+        param = next((p for p in params if p.name == rel[2]), None)
+        return _param_values(doc, catalog, cursor, param) + _names(doc, cursor, unit, param)
     model = document_model(path[:-1]) if path else None
     if model is not None and path[-1] == "dtype":
         from vibench.schemas.document import DTYPES
@@ -253,6 +255,27 @@ def _param_values(doc: Document, catalog: Catalog, cursor: Cursor, param: ParamI
     if param.type == "bool":
         return [_value_item(v, param.doc, cursor, doc) for v in ("true", "false")]
     return []
+
+
+def _names(doc: Document, cursor: Cursor, unit: tuple, param: ParamInfo | None) -> list[t.CompletionItem]:
+    """The unit's parameters and ``let`` values, for a block parameter that takes no text: there a
+    plain name reads its value (``out_channels: width``; docs/language.md, "Names as values")."""
+    if param is None or param.slot or param.choices or _takes_text(param.type):
+        return []
+    o = doc.outline
+    items = []
+    for section, what in (("params", "parameter"), ("let", "`let` value")):
+        for name in o.keys(unit + (section,)):
+            items.append(t.CompletionItem(label=str(name), kind=t.CompletionItemKind.Variable,
+                                          detail=f"{what} of this {'block' if unit else 'spec'}",
+                                          sort_text="2" + str(name), text_edit=_edit(doc, cursor, str(name))))
+    return items
+
+
+def _takes_text(type_: str) -> bool:
+    """Whether a parameter type as the editor shows it (``int``, ``'same' | 'valid' | int``) takes text."""
+    members = [m.strip() for m in type_.split("|")]
+    return any(m in ("str", "any", "") or m.startswith(("'", '"', "str")) for m in members)
 
 
 def _value_item(value: str, detail: str, cursor: Cursor, doc: Document) -> t.CompletionItem:
