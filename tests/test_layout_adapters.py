@@ -105,3 +105,12 @@ def test_an_adapter_never_takes_a_node_name() -> None:
                            "  x_bcl: {block: identity, in: x}\n  conv: {block: conv1d, in: x_bcl,")
     program = vibench.check(text=text)
     assert [n.name for n in program.root.nodes] == ["x_bcl2", "x_bcl", "conv", "y"]
+
+
+def test_as_on_a_value_without_three_dimensions_says_so_at_the_as_key() -> None:
+    text = ADAPTED.replace("  conv: {block: conv1d, in: x, out_channels: 5, kernel_size: 3, padding: 1}",
+                           "  conv: {block: conv1d, in: x, out_channels: 5, kernel_size: 3, padding: 1}\n"
+                           "  flat: {block: flatten, in: conv}").replace("y: {from: conv,", "y: {from: flat,")
+    (d,) = _error(text).diagnostics
+    assert d.code == "E212" and "`as: BCL` needs a value with three dimensions" in d.message
+    assert d.pos.line == _line(text, "y: {from: flat") and d.found == "rank 2"

@@ -77,7 +77,8 @@ def _transpose(name: str, source: str, layout: str | Template, order: str, pos: 
     else:
         differ = layout != order
     return NodeDef(name=name, index=index, block="transpose", inputs=((None, Ref(source, port, pos)),),
-                   params=(("dim0", 1, pos), ("dim1", 2, pos)), when=differ, doc=doc, pos=pos, block_pos=pos)
+                   params=(("dim0", 1, pos), ("dim1", 2, pos)), when=differ, doc=doc, pos=pos, block_pos=pos,
+                   adapter=f"as: {order}")
 
 
 def _layout_value(value: Any, pos: Pos | None, name: str, names: set[str], diags: Collector

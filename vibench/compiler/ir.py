@@ -145,6 +145,7 @@ class NodeDef:
     with_: SpecValue = None  # a mapping or a Template giving one: more parameters for the block
     with_pos: Pos | None = None
     checkpoint: bool = False  # activation checkpointing in the emitted forward
+    adapter: str | None = None  # "as: BCL" for the transpose an input's or output's `as:` adds (adapters.py)
 
 
 @dataclass(frozen=True)

@@ -310,6 +310,11 @@ class TypeCheck:
             # The input the rule complains about, or all of them when it names none.
             if port == err.port or (err.port is None and err.code in ("E301", "E302")):
                 notes.append(f"`{self.spelling(v)}` gives {fmt_shape(self.type_of(v).shape)}")
+        if nd.adapter is not None:  # the transpose of an `as:`: say so, not "dim1 out of range"
+            rank = len(in_types[0].shape) if in_types else 0
+            return Diagnostic("E212", f"`{nd.adapter}` needs a value with three dimensions [B, C, L] or [B, L, C]",
+                              nd.pos, found=f"rank {rank}", notes=tuple(notes),
+                              hint="`as:` and `layout:` are for [B, L, C] signals; remove them from this output")
         return Diagnostic(err.code, f"{err.message}", pos, node=nd.name, port=err.port,
                           expected=err.expected, found=found, hint=err.hint, notes=tuple(notes))
 
