@@ -18,7 +18,7 @@ from typing import Any
 from vibench.compiler.diagnostics import Collector, Diagnostic
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, Template
 
-LAYOUTS = ("BLC", "BCL")
+LAYOUTS = ("BLC", "BCL")  # the axis orders a `layout:` names
 
 
 def with_adapters(inputs: dict[str, Any], outputs: dict[str, Any], input_decls: list[InputDecl],
@@ -54,7 +54,7 @@ def with_adapters(inputs: dict[str, Any], outputs: dict[str, Any], input_decls: 
             outs.append(replace(out, ref=ref) if ref is not out.ref else out)
             continue
         pos = as_pos("outputs", out.name)
-        layout = _layout_value(getattr(spec, "layout", None), pos, out.name, names, diags)
+        layout = layout_value(getattr(spec, "layout", None), pos, f"output `{out.name}`", names, diags)
         if order is None or layout is None:
             if order is None:
                 diags.add(Diagnostic("E212", f"output `{out.name}` has a `layout` but no `as`", pos,
@@ -81,8 +81,9 @@ def _transpose(name: str, source: str, layout: str | Template, order: str, pos: 
                    adapter=f"as: {order}")
 
 
-def _layout_value(value: Any, pos: Pos | None, name: str, names: set[str], diags: Collector
-                  ) -> str | Template | None:
+def layout_value(value: Any, pos: Pos | None, what: str, names: set[str], diags: Collector) -> str | Template | None:
+    """A `layout:` (of ``what``: "input `x`" or "output `y`"): BLC, BCL, the name of a parameter or ``let``
+    in ``names``, or a ``${...}``; None (with E203/E204/E212 in ``diags``) otherwise."""
     from vibench.compiler.expr import ExprError, bare_name, name_template, parse_template
 
     if value is None:
@@ -92,12 +93,11 @@ def _layout_value(value: Any, pos: Pos | None, name: str, names: set[str], diags
     try:
         parsed = parse_template(value, pos)
     except ExprError as err:
-        diags.add(Diagnostic("E203" if err.syntax else "E204", f"{err.message} in the layout of output `{name}`",
-                             pos, found=err.text or None))
+        diags.add(Diagnostic("E203" if err.syntax else "E204", f"{err.message} in the layout of {what}", pos,
+                             found=err.text or None, hint=err.hint))
         return None
     if isinstance(parsed, str) and parsed not in LAYOUTS:
-        diags.add(Diagnostic("E212", f"the layout of output `{name}` must be BLC, BCL, a parameter's name or "
-                             "`${...}`", pos,
+        diags.add(Diagnostic("E212", f"the layout of {what} must be BLC, BCL, a parameter's name or `${{...}}`", pos,
                              found=repr(parsed)[:60]))
         return None
     return parsed

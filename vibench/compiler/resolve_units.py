@@ -10,9 +10,9 @@ from __future__ import annotations
 import keyword
 from typing import Any
 
-from vibench.compiler.adapters import with_adapters
+from vibench.compiler.adapters import layout_value, with_adapters
 from vibench.compiler.diagnostics import Collector, Diagnostic
-from vibench.compiler.expr import ExprError, bare_name, name_template, parse_template, parse_value, written_name
+from vibench.compiler.expr import ExprError, bare_name, parse_template, parse_value, written_name
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.resolve_decls import (
@@ -23,8 +23,6 @@ from vibench.compiler.resolve_decls import (
     _param_decls,
     _parsed_flag,
 )
-
-LAYOUTS = ("BLC", "BCL")  # the axis orders an input's `layout:` names
 
 
 def _raw(doc: LoadedDoc, path: tuple) -> Any:
@@ -160,17 +158,8 @@ def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector,
     if spec.layout is None:
         return None
     pos = doc.pos(path + ("layout",))
-    if bare_name(spec.layout) in names:  # `layout: layout` reads the parameter
-        value: Any = name_template(spec.layout, pos)
-    else:
-        try:
-            value = parse_template(spec.layout, pos)
-        except ExprError as err:
-            diags.add(_expr_diag(err, pos, f"the layout of input `{name}`"))
-            return None
-    if isinstance(value, str) and value not in LAYOUTS:
-        diags.add(Diagnostic("E212", f"the layout of input `{name}` must be BLC, BCL, a parameter's name or "
-                             "`${...}`", pos, found=repr(value)[:60]))
+    value = layout_value(spec.layout, pos, f"input `{name}`", names, diags)
+    if value is None:
         return None
     if isinstance(spec.shape, list) and len(spec.shape) != 3:
         diags.add(Diagnostic("E212", f"input `{name}` has a `layout`, so its shape is written [B, L, C]", pos,
