@@ -17,7 +17,7 @@ import torch
 
 import vibench
 from vibench.compiler.diagnostics import SpecError
-from vibench.testing import oracles
+from vibench.testing import oracles_runtime
 
 
 def _projections(sizes: list[int], target: str = "") -> str:
@@ -94,19 +94,19 @@ def test_only_outputs_that_a_seed_changes_count_as_random_draws() -> None:
     model = vibench.build(text=_SAMPLED, inputs={"x": (2, 8, 2), "fs": (2,)}).eval()
     xs = [torch.randn(2, 8, 2), torch.rand(2) + 1.0]
     names = ["patches", "plain"]
-    eager = oracles._outputs(model, xs, names)
-    assert oracles._drawn(model, xs, names, eager) == {"patches"}  # eval_sampling "random": drawn at eval too
+    eager = oracles_runtime._outputs(model, xs, names)
+    assert oracles_runtime._drawn(model, xs, names, eager) == {"patches"}  # eval_sampling "random": drawn at eval too
 
 
 def test_random_draws_are_compared_in_shape_and_dtype_only() -> None:
     a = {"drawn": torch.zeros(2, 3), "plain": torch.ones(2)}
     same_plain = {"drawn": torch.ones(2, 3), "plain": torch.ones(2)}
-    assert oracles._compare(a, same_plain, 1e-4, 1e-5, frozenset({"drawn"})) is None
+    assert oracles_runtime._compare(a, same_plain, 1e-4, 1e-5, frozenset({"drawn"})) is None
     other_values = {"drawn": torch.ones(2, 3), "plain": torch.zeros(2)}
-    assert "plain" in (oracles._compare(a, other_values, 1e-4, 1e-5, frozenset({"drawn"})) or "")
+    assert "plain" in (oracles_runtime._compare(a, other_values, 1e-4, 1e-5, frozenset({"drawn"})) or "")
     other_shape = {"drawn": torch.ones(3, 2), "plain": torch.ones(2)}
-    assert "drawn" in (oracles._compare(a, other_shape, 1e-4, 1e-5, frozenset({"drawn"})) or "")
-    assert "drawn" in (oracles._compare(a, same_plain, 1e-4, 1e-5) or "")  # not declared drawn: values count
+    assert "drawn" in (oracles_runtime._compare(a, other_shape, 1e-4, 1e-5, frozenset({"drawn"})) or "")
+    assert "drawn" in (oracles_runtime._compare(a, same_plain, 1e-4, 1e-5) or "")  # not declared drawn: values count
 
 
 def test_a_dead_random_copy_does_not_make_script_disagree() -> None:
@@ -122,4 +122,4 @@ outputs: {second: patches.1}
     from vibench.testing.specs import TensorCase
 
     inputs = (TensorCase("x", (2, 8, 2), (2, 8, 2), "float32"), TensorCase("fs", (2,), (2,), "float32"))
-    assert oracles.check_runtime(text, inputs, backends=("script",)) == []
+    assert oracles_runtime.check_runtime(text, inputs, backends=("script",)) == []

@@ -29,7 +29,8 @@ import json
 import os
 from dataclasses import dataclass
 
-from vibench.testing.oracles import KNOWN_CONDITIONS, KNOWN_UNSUPPORTED, Finding, check_runtime, check_static
+from vibench.testing.oracles import KNOWN_CONDITIONS, KNOWN_UNSUPPORTED, Finding, check_static
+from vibench.testing.oracles_runtime import check_runtime
 from vibench.testing.specs import TensorCase
 
 PREFIX = "# fuzz-"
