@@ -33,13 +33,18 @@ class LinformerAttention(nn.Module):
         batch, length, width = x.shape
         # [B, H, L, d_k]
         queries = self.query_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
-        keys = self.key_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
-        values = self.value_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
-        keys = torch.einsum("bhld,lk->bhkd", keys, self._fit(self.E, length))
-        values = torch.einsum("bhld,lk->bhkd", values, self._fit(self.F, length))
+        # [B, H, k, d_k]: the length projection first, then the linear map on k rows instead of L
+        keys = self._project(x, self._fit(self.E, length), self.key_projection.weight, self.key_projection.bias)
+        values = self._project(x, self._fit(self.F, length), self.value_projection.weight, self.value_projection.bias)
         scores = torch.matmul(queries, keys.transpose(-2, -1)) / math.sqrt(queries.shape[-1])
         context = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
         return self.out_projection(context.transpose(1, 2).reshape(batch, length, width))
+
+    def _project(self, x: torch.Tensor, rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """``rows``^T linear(x) as [B, H, k, d_k]: the weight applied to ``rows``^T x, plus the bias times the
+        column sums of ``rows`` (the same map, with the linear layer on k rows instead of L)."""
+        mixed = F.linear(torch.matmul(rows.t(), x), weight) + rows.sum(0).unsqueeze(-1) * bias
+        return mixed.view(x.shape[0], rows.shape[1], self.num_heads, -1).transpose(1, 2)
 
     def _fit(self, projection: torch.Tensor, length: int) -> torch.Tensor:
         if length <= projection.shape[0]:
