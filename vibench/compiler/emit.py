@@ -29,7 +29,7 @@ from vibench.compiler.codegen import support
 from vibench.compiler.codegen.checks import input_checks
 from vibench.compiler.codegen.explain import explain_structure
 from vibench.compiler.codegen.forward import forward
-from vibench.compiler.codegen.layout import comment_lines, comment_text, docstring, flat, split
+from vibench.compiler.codegen.layout import WIDTH, comment_lines, comment_text, docstring, flat, split
 from vibench.compiler.codegen.namer import MODULE_NAMES, Namespace
 from vibench.compiler.codegen.render import INDENT, body, signature
 from vibench.compiler.codegen.structure import Classes, Structure, env_of, group, thread
@@ -178,10 +178,16 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
                     natives.extend(n for n in slot.block.native_classes(copy.params) if n not in natives)
     cls = _Class(s.name, [])
     init = ["super().__init__()"]
+    texts: dict[int, tuple[Any, str]] = {}  # constructor -> its text (nodes built alike share one tree)
     for member in s.members:
-        if "math." in flat(member.ctor):
+        if id(member.ctor) not in texts:
+            texts[id(member.ctor)] = (member.ctor, flat(member.ctor))  # holding the tree keeps its id unique
+        text = texts[id(member.ctor)][1]
+        if "math." in text:
             imports.add("math")
-        init += split(f"self.{member.slot} = ", member.ctor, "", 2 * INDENT)
+        prefix = f"self.{member.slot} = "
+        fits = 2 * INDENT + len(prefix) + len(text) <= WIDTH  # then split() writes the line as it is
+        init += [prefix + text] if fits else split(prefix, member.ctor, "", 2 * INDENT)
     prologue = None
     if is_root:
         def prologue(var: dict[str, str]) -> list:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import keyword
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 Code = ast.expr
@@ -166,20 +166,60 @@ def full(tree: ast.expr) -> ast.expr:
 
 
 def trim(tree: ast.expr) -> ast.expr:
-    """Leave out again the put-back keywords that are still literally torch's default."""
-    for node in walk(tree):
-        if isinstance(node, ast.Call):
-            node.keywords = [
-                kw
-                for kw in node.keywords
-                if not (
-                    hasattr(kw, "vb_default")
-                    and isinstance(kw.value, ast.Constant)
-                    and type(kw.value.value) is type(kw.vb_default)
-                    and kw.value.value == kw.vb_default
-                )
-            ]
-    return tree
+    """Leave out again the put-back keywords that are still literally torch's default. ``tree`` is not
+    changed (one block's constructor is shared by the nodes that build it alike): a call that loses a
+    keyword, and every node above it, is a copy."""
+    return _trimmed(tree)  # type: ignore[return-value]
+
+
+def _trimmed(node: ast.AST) -> ast.AST:
+    changed = children(node, _trimmed)
+    if isinstance(node, ast.Call):
+        keywords = changed.get("keywords", node.keywords)
+        kept = [kw for kw in keywords if not _still_default(kw)]
+        if len(kept) != len(keywords):
+            changed["keywords"] = kept
+    return updated(node, changed)
+
+
+def children(node: ast.AST, visit: Callable[[ast.AST], ast.AST]) -> dict[str, Any]:
+    """The fields of ``node`` that ``visit`` changes (it returns a child itself to leave it), with their
+    new values: a rewrite that copies only the nodes on the way to a change (see :func:`updated`).
+    Expression contexts (``Load``, ``Store``) are left as they are, unvisited."""
+    changed: dict[str, Any] = {}
+    for name in node._fields:
+        child = getattr(node, name, None)
+        if isinstance(child, ast.AST):
+            if isinstance(child, ast.expr_context):
+                continue
+            new = visit(child)
+            if new is not child:
+                changed[name] = new
+        elif isinstance(child, list):
+            items = [visit(item) if isinstance(item, ast.AST) else item for item in child]
+            if any(a is not b for a, b in zip(items, child, strict=True)):
+                changed[name] = items
+    return changed
+
+
+def updated(node: ast.AST, changed: dict[str, Any]) -> ast.AST:
+    """``node`` itself when nothing changed, else a copy (with every attribute, marks included) with
+    the changed fields."""
+    if not changed:
+        return node
+    copy = node.__class__.__new__(node.__class__)
+    copy.__dict__.update(node.__dict__)
+    copy.__dict__.update(changed)
+    return copy
+
+
+def _still_default(kw: ast.keyword) -> bool:
+    return (
+        hasattr(kw, "vb_default")
+        and isinstance(kw.value, ast.Constant)
+        and type(kw.value.value) is type(kw.vb_default)
+        and kw.value.value == kw.vb_default
+    )
 
 
 def method(obj: Code, name: str, *args: Any, **kwargs: Any) -> ast.Call:

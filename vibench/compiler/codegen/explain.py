@@ -40,6 +40,7 @@ class _Writer:
         self.used: list[str] = []  # spec names read by the code, in first-use order
         self.new: list[tuple[str, str, list[Any]]] = []  # (argument, what it replaces, value per unit)
         self._keywords: dict[tuple, set[str]] = {}
+        self._as_is: dict[int, tuple[ast.expr, ast.expr]] = {}  # tree -> itself written, when nothing varies
 
     # -- names --------------------------------------------------------------------------------
 
@@ -191,10 +192,20 @@ class _Writer:
         units: list[int],
         copies: list[int] | None,
     ) -> ast.expr:
-        differ = differences(trees)
+        alone = len(trees) == 1 and not self.s.forced
+        if alone and id(trees[0]) in self._as_is:  # a constructor shared by nodes built alike (see plan.py)
+            return self._as_is[id(trees[0])][1]
+        first = leaves(trees[0])
+        # One use: only a literal unequal to itself (a NaN) differs.
+        differ = differences(trees) if len(trees) > 1 else {p: [v] for p, v in first if v != v}
+        if not differ and not self.s.forced:  # every literal stays as it is (see from_spec)
+            out = c.trim(trees[0])
+            if alone:
+                self._as_is[id(trees[0])] = (trees[0], out)  # holding the tree keeps its id unique
+            return out
         raw = {k: v for k, v, _ in nd.params} if nd is not None else {}
         by_path: dict[tuple, ast.expr] = {}
-        for path, value in leaves(trees[0]):
+        for path, value in first:
             values = differ.get(path, [value] * len(trees))
             param = owners.get(path)
             expr = self.from_spec(param, raw, nd, values, envs, consts, forced_only=path not in differ)

@@ -67,6 +67,8 @@ class _Writer:
         self.var: dict[tuple[str, str | None], str] = {}
         self.chains: list[dict[str, Any]] = []
         self.helpers: set[str] = set()  # support functions the body calls
+        self.basenames: dict[str, str] = {}
+        self.chained: list[ast.Name] = []  # the name nodes of chain variables, named once the chains end
         # How many times each value is read (node inputs and unit outputs), counted once: counting per
         # node made emit quadratic (a 1,000-node chain spent 7 s of its 8 s here).
         self.readers: Counter[ValueRef] = Counter(r for s in self.slots for r in s.inputs)
@@ -76,6 +78,17 @@ class _Writer:
 
     def key(self, ref: ValueRef) -> tuple[str, str | None]:
         return (ref.node, ref.port)
+
+    def ref(self, var: str, ctx: ast.expr_context | None = None) -> ast.Name:
+        """A variable of the body as a name node. Every variable goes through here: a chain's node is
+        remembered, to be given the chain's name in place at the end (walking every line for them
+        took a sixth of the time of ``forward``)."""
+        node = c.ref(var)
+        if ctx is not None:
+            node.ctx = ctx
+        if var.startswith(CHAIN):
+            self.chained.append(node)
+        return node
 
     def last_uses(self) -> dict[tuple[str, str | None], int]:
         last: dict[tuple[str, str | None], int] = {}
@@ -119,35 +132,38 @@ class _Writer:
                 made = [Line(ast.If(test=c.attr(c.ref("self"), f"with_{slot.name}"), body=[], orelse=[]), "", made)]
             lines += made
             live.advance(k)
-            produced = {self.var.get((slot.name, p)) for p, _ in slot.node.outputs} | {self.var.get((slot.name, None))}
             dead = [
                 self.var[self.key(r)]
                 for r in dict.fromkeys(slot.inputs)
                 if last.get(self.key(r)) == k and r.node in self.plan.slots
             ]
-            dead = [
-                d for d in dict.fromkeys(dead) if d not in produced and not live.holds(d) and d != "_"
-            ]
+            if dead:
+                produced = {self.var.get((slot.name, p)) for p, _ in slot.node.outputs}
+                produced.add(self.var.get((slot.name, None)))
+                dead = [d for d in dict.fromkeys(dead) if d not in produced and not live.holds(d) and d != "_"]
             if dead and k + 1 < len(self.slots):
-                lines.append(Line(ast.Delete(targets=[ast.Name(id=d, ctx=ast.Del()) for d in dead])))
+                lines.append(Line(ast.Delete(targets=[self.ref(d, ast.Del()) for d in dead])))
         lines.append(self.returning())
         names = self.chain_names()
-        lines = [_rename(line, names) for line in lines]
+        for placeholder in self.chained:
+            placeholder.id = names[placeholder.id]
         return Forward(args, self.return_annotation(), lines, self.helpers)
 
     def statement(self, k: int, slot: Slot, last: dict[tuple[str, str | None], int]) -> list[Line]:
         node = slot.node
-        ins = [self.var[self.key(r)] for r in slot.inputs]
+        ins = [self.var[(r.node, r.port)] for r in slot.inputs]
         comment = self.comment(slot)
         attr = c.attr(c.ref("self"), slot.name)
-        if slot.kind == "parallel":
+        kind = slot.kind
+        if kind == "parallel":
             out: list[Line] = []
             for j, (port, _) in enumerate(node.outputs):
                 target = self.names.take(f"{slot.name}_{port}")
                 self.var[(slot.name, port)] = target
                 # copies without modules differ in their calls' arguments: each has its own
-                value = _fill(slot.chain[j], ins, attr) if slot.chain else _fill(slot.call, ins, c.index(attr, j))
-                out.append(Line(_assign(c.ref(target), value), self.comment(slot, port)))
+                call, mod = (slot.chain[j], attr) if slot.chain else (slot.call, c.index(attr, j))
+                value = self.fill(call, ins, mod)
+                out.append(Line(self.assign(target, value), self.comment(slot, port)))
             return out
         ports = [p for p, _ in node.outputs]
         if len(ports) > 1:
@@ -156,10 +172,10 @@ class _Writer:
                 if self.readers[ValueRef(slot.name, port)]:
                     name = self.names.take(f"{slot.name}_{port}" if port != ports[0] else slot.name)
                     self.var[(slot.name, port)] = name
-                    targets.append(c.ref(name))
+                    targets.append(self.ref(name))
                 else:
                     targets.append(c.ref("_"))
-            value = _fill(slot.call, ins, attr)
+            value = self.fill(slot.call, ins, attr)
             unpacked = slot.block.unpack(targets) if slot.block is not None else c.tuple_of(*targets)
             if isinstance(unpacked, str) and slot.block is not None:  # transition: a block not converted yet
                 unpacked = ast.parse(slot.block.unpack([t.id for t in targets]) + " = 0").body[0].targets[0]  # type: ignore
@@ -170,25 +186,25 @@ class _Writer:
         self.var[(slot.name, ports[0])] = target
         self.var[(slot.name, None)] = target
         fresh = dies and source is not None and self.fresh(source)
-        if slot.kind == "chain":
+        if kind == "chain":
             lines = []
             current = ins[0]
             for k, call in enumerate(slot.chain):
                 lines.append(
                     Line(
-                        _assign(c.ref(target), _fill(call, [current], attr)),
+                        self.assign(target, self.fill(call, [current], attr)),
                         comment if k == len(slot.chain) - 1 else "",
                     )
                 )
                 current = target
             return lines
-        if slot.kind == "repeat" and not slot.plain and slot.node.kind != "composite":
+        if kind == "repeat" and not slot.plain and slot.node.kind != "composite":
             loop = Line(
                 ast.For(target=c.ref("layer"), iter=attr, body=[], orelse=[]),
                 comment,
-                [Line(_assign(c.ref(target), _fill(slot.call, [target], c.ref("layer"))))],
+                [Line(self.assign(target, self.fill(slot.call, [target], c.ref("layer"))))],
             )
-            head = [] if target == ins[0] else [Line(_assign(c.ref(target), c.ref(ins[0])))]
+            head = [] if target == ins[0] else [Line(self.assign(target, self.ref(ins[0])))]
             return head + [loop]
         block = slot.block
         if (
@@ -200,14 +216,18 @@ class _Writer:
             and self.keeps_shape(slot)
         ):
             op = {"+": ast.Add(), "-": ast.Sub(), "*": ast.Mult()}[block.augmented]
-            stmt: ast.stmt = ast.AugAssign(target=ast.Name(id=target, ctx=ast.Store()), op=op, value=c.ref(ins[1]))
+            stmt: ast.stmt = ast.AugAssign(target=self.ref(target, ast.Store()), op=op, value=self.ref(ins[1]))
             return [Line(stmt, comment)]
         if fresh and slot.inplace is not None:
-            return [Line(_assign(c.ref(target), _fill(slot.inplace, ins, attr)), comment)]
-        plain = Line(_assign(c.ref(target), _fill(slot.call, ins, attr)), comment)
+            return [Line(self.assign(target, self.fill(slot.inplace, ins, attr)), comment)]
+        if slot.plain:  # module(input)
+            value = ast.Call(func=attr, args=[self.ref(ins[0])], keywords=[])
+        else:
+            value = self.fill(slot.call, ins, attr)
+        plain = Line(self.assign(target, value), comment)
         if slot.node.checkpoint and (slot.plain or slot.node.kind == "composite"):
             self.helpers.add("_checkpoint")
-            saved = Line(_assign(c.ref(target), c.call("_checkpoint", attr, *[c.ref(v) for v in ins])))
+            saved = Line(self.assign(target, c.call("_checkpoint", attr, *[self.ref(v) for v in ins])))
             return [
                 Line(ast.If(test=c.call("torch.jit.is_scripting"), body=[], orelse=[]), "", [plain], orelse=[saved])
             ]
@@ -232,6 +252,12 @@ class _Writer:
             ):
                 return False
         return True
+
+    def fill(self, tree: ast.expr, ins: list[str], mod: ast.expr) -> ast.expr:
+        return _fill(tree, ins, mod, self.ref)
+
+    def assign(self, var: str, value: ast.expr) -> ast.stmt:
+        return _assign(self.ref(var, ast.Store()), value)
 
     # -- chains and names -----------------------------------------------------------------------
 
@@ -266,10 +292,10 @@ class _Writer:
     def returning(self) -> Line:
         outs = [(name, self.var[self.key(ref)]) for name, ref, _ in self.unit.outputs]
         if len(outs) == 1:
-            return Line(ast.Return(value=c.ref(outs[0][1])))
+            return Line(ast.Return(value=self.ref(outs[0][1])))
         if self._is_root():
-            return Line(ast.Return(value=c.const({name: c.ref(var) for name, var in outs})))
-        return Line(ast.Return(value=c.tuple_of(*[c.ref(v) for _, v in outs])))
+            return Line(ast.Return(value=c.const({name: self.ref(var) for name, var in outs})))
+        return Line(ast.Return(value=c.tuple_of(*[self.ref(v) for _, v in outs])))
 
     def _is_root(self) -> bool:
         return self.s.is_root
@@ -286,13 +312,21 @@ class _Writer:
         shapes = []
         outputs = slot.node.outputs
         chosen = [(p, t) for p, t in outputs if port is None or p == port]
-        for p, _ in chosen:
-            text = self.shape_text(slot.name, p)
+        one_use = len(self.s.plans) == 1
+        for p, t in chosen:
+            text = _shape(t) if one_use else self.shape_text(slot.name, p)
             shapes.append(text if len(chosen) == 1 else f"{p}: {text}")
         text = comment_text(", ".join(shapes))
-        if slot.node.pos is not None:
-            text += "  " + comment_text(f"{os.path.basename(slot.node.pos.file)}:{slot.node.pos.line}")
+        pos = slot.node.pos
+        if pos is not None:
+            text += "  " + comment_text(f"{self.basename(pos.file)}:{pos.line}")
         return text
+
+    def basename(self, path: str) -> str:
+        """``os.path.basename``, once per file (every node of a spec comes from one or a few)."""
+        if path not in self.basenames:
+            self.basenames[path] = os.path.basename(path)
+        return self.basenames[path]
 
     def shape_text(self, name: str, port: str) -> str:
         types: list[TensorType] = []
@@ -303,6 +337,8 @@ class _Writer:
                 types.append(dict(slot.node.outputs)[port])
                 uses.append(values)
         first = types[0]
+        if len(types) == 1:  # one use: every dimension is written as it is
+            return _shape(first)
         dims = []
         for axis, d in enumerate(first.shape):
             column = [t.shape[axis] if axis < len(t.shape) else None for t in types]
@@ -315,6 +351,11 @@ class _Writer:
                 formula = explain(column, uses, names)
             dims.append(flat(formula) if formula is not None else "?")
         return "[" + ", ".join(dims) + "]" + ("" if first.dtype == "float32" else f" {first.dtype}")
+
+
+def _shape(t: TensorType) -> str:
+    """``[B, 16, L]`` (and the dtype unless float32): the shape of a node that one use of the class makes."""
+    return "[" + ", ".join([fmt_dim(d) for d in t.shape]) + "]" + ("" if t.dtype == "float32" else f" {t.dtype}")
 
 
 class _Live:
@@ -348,45 +389,23 @@ class _Live:
 
 
 def _assign(target: ast.expr, value: ast.expr) -> ast.stmt:
-    if isinstance(target, ast.Name):
+    if isinstance(target, ast.Name) and not isinstance(target.ctx, ast.Store):  # never a chain's (see ref)
         target = ast.Name(id=target.id, ctx=ast.Store())
     return ast.Assign(targets=[target], value=value, lineno=0)
 
 
-class _Fill(ast.NodeTransformer):
-    """A block's call with its markers for the module and the inputs replaced by them."""
+def _fill(tree: ast.expr, ins: list[str], mod: ast.expr, ref: Callable[[str], ast.expr]) -> ast.expr:
+    """A block's call with its markers for the module and the inputs replaced by them (the inputs'
+    name nodes made by ``ref``). The nodes on the way to a marker are copies; the rest is shared with
+    the slot's call."""
 
-    def __init__(self, ins: list[str], mod: ast.expr) -> None:
-        self.ins = ins
-        self.mod = mod
+    def fill(node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.Name):
+            if node.id == MOD:
+                return mod
+            if node.id.startswith(IN):
+                return ref(ins[int(node.id[len(IN) :])])
+            return node
+        return c.updated(node, c.children(node, fill))
 
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        if node.id == MOD:
-            return self.mod
-        if node.id.startswith(IN):
-            return c.ref(self.ins[int(node.id[len(IN) :])])
-        return node
-
-
-def _fill(tree: ast.expr, ins: list[str], mod: ast.expr) -> ast.expr:
-    """The call with its placeholders replaced by variables and the module."""
-    return _Fill(ins, mod).visit(_copy(tree))  # type: ignore[no-any-return]
-
-
-def _copy(tree: ast.expr) -> ast.expr:
-    return c.clone(tree)  # type: ignore[no-any-return]
-
-
-class _Rename(ast.NodeTransformer):
-    def __init__(self, names: dict[str, str]) -> None:
-        self.names = names
-
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        if node.id in self.names:
-            return ast.Name(id=self.names[node.id], ctx=node.ctx)
-        return node
-
-
-def _rename(line: Line, names: dict[str, str]) -> Line:
-    stmt = _Rename(names).visit(line.stmt)
-    return Line(stmt, line.comment, [_rename(b, names) for b in line.body], [_rename(b, names) for b in line.orelse])
+    return fill(tree)  # type: ignore[return-value]

@@ -98,6 +98,8 @@ _BREAKS = {"\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028",
 
 
 def _clean(text: str) -> str:
+    if text.isprintable():  # no line break, tab, control or invisible character: nothing to change
+        return text
     out = []
     for ch in text:
         if ch in _BREAKS or ch == "\t":
@@ -216,7 +218,12 @@ def _number(value: int | float | complex) -> str:
     return repr(value)
 
 
+_ATOMS = frozenset({ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Tuple, ast.Dict, ast.ListComp})
+
+
 def _prec(e: ast.expr) -> int:
+    if e.__class__ in _ATOMS:  # the most common nodes, answered before the tests below
+        return _ATOM
     if isinstance(e, ast.IfExp):
         return _TERNARY
     if isinstance(e, ast.BoolOp):

@@ -18,6 +18,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block
 from vibench.compiler.codegen import code as c
@@ -60,11 +62,10 @@ class Slot:
             return "repeat"
         return "module" if self.ctors else "function"
 
-    @property
-    def plain(self) -> bool:
-        """The forward expression is ``module(input)``."""
+    def __post_init__(self) -> None:
+        self.inputs: tuple[ValueRef, ...] = tuple(v for _, v in self.node.inputs)
         call = self.call
-        return (
+        self.plain = (  # the forward expression is ``module(input)``
             isinstance(call, ast.Call)
             and isinstance(call.func, ast.Name)
             and call.func.id == MOD
@@ -73,10 +74,6 @@ class Slot:
             and isinstance(call.args[0], ast.Name)
             and call.args[0].id == f"{IN}0"
         )
-
-    @property
-    def inputs(self) -> tuple[ValueRef, ...]:
-        return tuple(v for _, v in self.node.inputs)
 
     @functools.cached_property
     def code_key(self) -> str:
@@ -95,36 +92,98 @@ def placeholders(n: int) -> list[ast.expr]:
     return [c.ref(f"{IN}{k}") for k in range(n)]
 
 
-def plan_unit(unit: Unit) -> UnitPlan:
+def plan_unit(unit: Unit, built: dict[Any, Any] | None = None) -> UnitPlan:
+    """The slots of a unit. ``built``: the code already built for a block and parameters (by
+    :func:`_slot`), shared by the units of one grouping; the trees in it are shared, never changed."""
+    built = {} if built is None else built
     slots: dict[str, Slot] = {}
     for node in unit.nodes:
-        slots[node.name] = _slot(node)
+        slots[node.name] = _slot(node, built)
     return UnitPlan(unit, slots)
 
 
-def _slot(node: Node) -> Slot:
-    args = placeholders(len(node.inputs))
-    mod = c.ref(MOD)
+def _slot(node: Node, built: dict[Any, Any]) -> Slot:
     if node.kind == "composite":
+        args = placeholders(len(node.inputs))
         ctors: list[ast.expr] = [Child(copy.unit) for copy in node.copies if copy.unit is not None]
-        return Slot(node.name, node, None, ctors, c.call(mod, *args[:1] if node.repeated else args))
+        return Slot(node.name, node, None, ctors, c.call(c.ref(MOD), *args[:1] if node.repeated else args))
     blocks = [_block(copy.block or node.block) for copy in node.copies]
-    block = blocks[0]
-    ctors = []
-    fields = []
-    for b, copy in zip(blocks, node.copies, strict=True):
-        made = _code(b.init_code(copy.params))
-        if made is not None:
-            ctors.append(c.full(made))
-            fields.append(field_positions(b, copy))
-    first = node.copies[0].params
+    codes = [_code_of(b, copy, built) for b, copy in zip(blocks, node.copies, strict=True)]
+    ctors = [code.ctor for code in codes if code.ctor is not None]
+    fields = [code.fields for code in codes if code.ctor is not None]
+    n = 1 if node.repeated else len(node.inputs)
     if (node.repeated or node.parallel) and not ctors:  # copies without modules: one line each in forward
-        ins = args[:1] if node.repeated else args
-        chain = [_call_code(b, copy.params, ins, mod) for b, copy in zip(blocks, node.copies, strict=True)]
-        return Slot(node.name, node, block, [], chain[0], None, [], chain)
-    call = _call_code(block, first, args[:1] if node.repeated else args, mod)
-    inplace = None if node.repeated or node.parallel else block.inplace_code(first, args, mod)
-    return Slot(node.name, node, block, ctors, call, inplace, fields)
+        chain = [code.calls(n, False)[0] for code in codes]
+        return Slot(node.name, node, blocks[0], [], chain[0], None, [], chain)
+    call, inplace = codes[0].calls(n, not (node.repeated or node.parallel))
+    return Slot(node.name, node, blocks[0], ctors, call, inplace, fields)
+
+
+class _Code:
+    """The code of one block with one set of parameters: its constructor (torch's defaults put back,
+    see ``code.full``) with the literal positions of its parameters, and its forward expressions. Built
+    once per grouping for the nodes that share them; the trees are shared and never changed."""
+
+    def __init__(self, block: Block, copy: Instance) -> None:
+        self.block = block
+        self.params = copy.params
+        made = _code(block.init_code(copy.params))
+        self.ctor: ast.expr | None = None if made is None else c.full(made)
+        self.fields = {} if made is None else field_positions(block, copy)
+        self._calls: dict[tuple[int, bool], tuple[ast.expr, ast.expr | None]] = {}
+
+    def calls(self, n: int, inplace: bool) -> tuple[ast.expr, ast.expr | None]:
+        """The forward expression with ``n`` inputs and (when asked) its in-place form."""
+        if (n, inplace) not in self._calls:
+            args, mod = placeholders(n), c.ref(MOD)
+            self._calls[n, inplace] = (
+                _call_code(self.block, self.params, args, mod),
+                self.block.inplace_code(self.params, args, mod) if inplace else None,
+            )
+        return self._calls[n, inplace]
+
+
+def _code_of(block: Block, copy: Instance, built: dict[Any, Any]) -> _Code:
+    key = _key(block, copy)
+    code = built.get(key) if key is not None else None
+    if code is None:
+        code = _Code(block, copy)
+        if key is not None:
+            built[key] = code
+    return code  # type: ignore[no-any-return]
+
+
+def _key(block: Block, copy: Instance) -> Any:
+    """What a block's code depends on: its parameters, and the types inside them (``1``, ``1.0`` and
+    ``True`` are equal but written differently, and so are ``0.0`` and ``-0.0``); None when the
+    parameters are not a hashable pydantic model (then the code is built for each node)."""
+    params = copy.params
+    if not isinstance(params, BaseModel):
+        return None
+    try:
+        hash(params)
+    except TypeError:
+        return None
+    values = params.__dict__.values()
+    kinds = tuple(map(type, values))
+    if not _SCALARS.issuperset(kinds):
+        kinds = tuple(k if k in _SCALARS else _types(v) for k, v in zip(kinds, values, strict=True))
+    return block.name, params, kinds
+
+
+_SCALARS = frozenset({int, bool, str, type(None)})  # floats are told apart by their text (-0.0 == 0.0)
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return type(value), tuple(_types(v) for v in value.__dict__.values())
+    if isinstance(value, (tuple, list)):
+        return type(value), tuple(_types(v) for v in value)
+    if isinstance(value, dict):
+        return dict, tuple((_types(k), _types(v)) for k, v in value.items())
+    if isinstance(value, float | complex):
+        return type(value), repr(value)
+    return type(value)
 
 
 def _block(name: str) -> Block:

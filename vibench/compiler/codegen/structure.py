@@ -129,10 +129,11 @@ def group(program: Program, plans: dict[int, UnitPlan] | None = None) -> Classes
     of_unit: dict[tuple, Structure] = {}
     by_def: dict[tuple[str, str], list[Structure]] = {}
     cache = plans if plans is not None else {}
+    built: dict[Any, Any] = {}  # code built per block and parameters, shared by the units' plans
 
     def plan_of(unit: Unit) -> UnitPlan:
         if id(unit) not in cache:
-            cache[id(unit)] = plan_unit(unit)
+            cache[id(unit)] = plan_unit(unit, built)
         return cache[id(unit)]
 
     for unit in program.units:
