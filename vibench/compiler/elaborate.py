@@ -174,6 +174,11 @@ class Elaborate:
         if self.owner.limit_hit:
             raise Failed()
         self.count += 1 + (self.owner.node_count(inst.unit) if inst.unit is not None else 0)
+        count = inst.param_count
+        if isinstance(count, int):
+            self.param_total += count
+        if self.count <= self.owner.max_nodes and self.param_total <= self.owner.max_params:
+            return  # within both limits (the common case: no message to write)
         which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
         if self.count > self.owner.max_nodes:
             self.owner.limit_hit = True
@@ -182,19 +187,15 @@ class Elaborate:
                 expected=f"at most {self.owner.max_nodes:,} nodes after expansion", found=f"{self.count:,} so far",
                 notes=("composite blocks count once plus the nodes of their body, for every copy",),
                 hint=_LIMIT_HINT))
-        count = inst.param_count
-        if isinstance(count, int):
-            self.param_total += count
-            if self.param_total > self.owner.max_params:
-                self.owner.limit_hit = True
-                alone = count > self.owner.max_params
-                raise self.error(Diagnostic(
-                    "E307", f"{which} has more parameters than the budget" if alone else
-                    f"the model exceeds the parameter budget at {which}", nd.pos, node=nd.name,
-                    expected=f"at most {self.owner.max_params:,} parameter elements per model",
-                    found=f"{count:,} in this node" + ("" if alone else f", {self.param_total:,} so far"),
-                    hint="check the sizes of this node's parameters (channels, features); if the model "
-                    "really is this large, raise the budget with --max-params (max_params= in the API)"))
+        self.owner.limit_hit = True
+        alone = count > self.owner.max_params
+        raise self.error(Diagnostic(
+            "E307", f"{which} has more parameters than the budget" if alone else
+            f"the model exceeds the parameter budget at {which}", nd.pos, node=nd.name,
+            expected=f"at most {self.owner.max_params:,} parameter elements per model",
+            found=f"{count:,} in this node" + ("" if alone else f", {self.param_total:,} so far"),
+            hint="check the sizes of this node's parameters (channels, features); if the model "
+            "really is this large, raise the budget with --max-params (max_params= in the API)"))
 
     def alias(self, nd: NodeDef, refs: Refs) -> None:
         if not refs:
@@ -209,9 +210,13 @@ class Elaborate:
         values: dict[str, Any] = {}
         positions: dict[str, Pos | None] = {}
         for key, raw, pos in nd.params:
-            raw = named_value(block, key, raw, env, pos)  # `block: ${...}`: known only now
-            # Expression errors point at the `${...}` value; other errors about the parameter at its key.
-            values[key] = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
+            kind = raw.__class__
+            if not (kind is int or kind is bool or raw is None):  # a number or a flag is its own value
+                raw = named_value(block, key, raw, env, pos)  # a plain name may read a parameter (`block: ${...}`)
+                if contains_template(raw):
+                    # Expression errors point at the `${...}` value; other errors about the parameter at its key.
+                    raw = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
+            values[key] = raw
             positions[key] = pos
         if nd.with_ is not None:
             where = f"`with` of node `{nd.name}`"
@@ -332,8 +337,12 @@ def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = N
 
 
 def freeze(value: Any) -> Any:
+    """``value`` as a hashable key in which 1, 1.0 and True (and a list and a tuple) differ."""
+    kind = value.__class__
+    if kind is str or kind is int or value is None:  # the common case first
+        return value
     if isinstance(value, dict):
-        return tuple(sorted((k, freeze(v)) for k, v in value.items()))
+        return tuple(sorted([(k, v if v.__class__ in _PLAIN else freeze(v)) for k, v in value.items()]))
     if isinstance(value, (list, tuple)):
         return ("__list__",) + tuple(freeze(v) for v in value)
     if isinstance(value, float):
@@ -341,3 +350,6 @@ def freeze(value: Any) -> Any:
     if isinstance(value, bool):
         return ("__bool__", value)
     return value
+
+
+_PLAIN = frozenset({str, int, type(None)})  # values that are their own key

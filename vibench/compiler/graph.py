@@ -28,18 +28,19 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
     inputs = {i.name for i in unit.inputs}
     nodes = {n.name: n for n in unit.nodes}
     where = f"block `{unit.name}`" if "#" in unit.qualname else f"model `{unit.name}`"
-    for n in unit.nodes:
+    for n in unit.nodes if not inputs.isdisjoint(nodes) else ():
         if n.name in inputs:
             diags.add(Diagnostic("E404", f"node `{n.name}` has the name of an input of {where}", n.pos, node=n.name,
                                  hint="rename the node; inputs and nodes share one namespace"))
     known = inputs | set(nodes)
-    edges: list[tuple[str, str]] = []
-    forward = True  # every node reads only nodes written before it
+    forward = True  # every node reads only nodes written before it, and the nodes are in spec order
+    last = unit.nodes[0].index - 1 if unit.nodes else 0  # the index of the node before
     for n in unit.nodes:
+        forward = forward and last < n.index
+        last = n.index
         for _, ref in n.inputs:
             source = nodes.get(ref.node)
             if source is not None:
-                edges.append((ref.node, n.name))
                 forward = forward and source.index < n.index
             elif ref.node not in known:
                 diags.add(Diagnostic("E401", f"node `{n.name}` reads unknown value `{ref.node}`", ref.pos,
@@ -60,14 +61,13 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
         diags.add(Diagnostic("E103", f"{where} has no outputs", unit.pos, hint="add `outputs: {name: node}`"))
     diags.raise_if_any()
 
-    forward = forward and len(nodes) == len(unit.nodes) and all(
-        n.index < m.index for n, m in zip(unit.nodes, unit.nodes[1:], strict=False))
-    if forward:
+    if forward and len(nodes) == len(unit.nodes):
         live = _live_in_order(unit, nodes)
         order = None
     else:
+        edges = [(ref.node, n.name) for n in unit.nodes for _, ref in n.inputs if ref.node in nodes]
         live, order = _analyse(unit, nodes, edges, where, sources)
-    for n in unit.nodes:
+    for n in unit.nodes if len(live) < len(nodes) else ():  # `live` holds names of nodes only
         if n.name not in live:
             diags.add(Diagnostic("E403", f"node `{n.name}` does not lead to any output of {where}", n.pos, node=n.name,
                                  hint="use its value, list it under `outputs:`, or remove it"))
@@ -81,7 +81,9 @@ def _live_in_order(unit: UnitDef, nodes: dict[str, NodeDef]) -> set[str]:
     live = {out.ref.node for out in unit.outputs if out.ref.node in nodes}
     for n in reversed(unit.nodes):
         if n.name in live:
-            live.update(ref.node for _, ref in n.inputs if ref.node in nodes)
+            for _, ref in n.inputs:
+                if ref.node in nodes:
+                    live.add(ref.node)
     return live
 
 

@@ -23,6 +23,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
+from vibench.compiler.fast_init import fast_init
 from vibench.compiler.symbolic import Dim, fmt_shape
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ Flag: TypeAlias = "bool | Template | None"  # `when:`: a constant, or a template
 DimSpec: TypeAlias = "int | str | Template"  # a declared dimension: a size, a symbol name or a template
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Pos:
     """A source position: file as the user named it, 1-based line and column."""
@@ -114,7 +116,8 @@ class InputDecl:
     layout: str | Template | None = None  # "BLC"/"BCL" or a Template giving one: `shape` is written channels-last
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Ref:
     """A reference to a value by name: ``node`` or ``node.port`` (``port`` None for the default)."""
 
@@ -126,7 +129,8 @@ class Ref:
         return self.node if self.port is None else f"{self.node}.{self.port}"
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class NodeDef:
     """One node as written. ``inputs`` pairs a target port (None: positional) with a reference."""
 
@@ -223,7 +227,8 @@ class TensorType:
         return fmt_shape(self.shape) + ("" if self.dtype == "float32" else f" {self.dtype}")
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ValueRef:
     """A produced value: a unit input (``port`` is None) or a node's output port."""
 
@@ -260,7 +265,8 @@ class Instance:
     block: str = ""  # the copy's block when it differs from the node's (for_each over block names)
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Node:
     name: str
     block: str  # registry name, or the composite's qualname

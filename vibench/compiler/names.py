@@ -124,11 +124,13 @@ def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from
     nodes = []
     for nd in unit.nodes:
         new = nd
-        for key in ("repeat", "when", "for_each"):
-            raw = getattr(nd, key)
-            if is_written_name(raw):
-                new = replace(new, **{key: _flag(raw, key, nd, scope, values, diags)})
-        nodes.append(_name_node(new, scope, blocks, library, from_dir))
+        if nd.repeat is not None or nd.when is not None or nd.for_each is not None:
+            for key in ("repeat", "when", "for_each"):
+                raw = getattr(nd, key)
+                if is_written_name(raw):
+                    new = replace(new, **{key: _flag(raw, key, nd, scope, values, diags)})
+        nodes.append(_name_node(new, scope, blocks, library, from_dir) if new.params or new.with_ is not None
+                     else new)
     inputs = tuple(replace(d, when=_flag(d.when, "when", d, values, values, diags)) if is_written_name(d.when)
                    else d for d in unit.inputs)
     outputs = tuple(replace(o, when=_flag(o.when, "when", o, values, values, diags)) if is_written_name(o.when)

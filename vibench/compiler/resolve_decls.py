@@ -182,6 +182,11 @@ def _shown(name: Any) -> str:
 
 
 def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: str, allow_upper: bool = False) -> None:
+    # A valid name (the common case) costs a few string tests: the position is looked up only for a diagnostic.
+    if name.__class__ is str and name.isidentifier() and name.isascii() and not name.startswith("_") and not (
+            keyword.iskeyword(name) or (what in ("node", "input") and name in RESERVED_NAMES)
+            or (allow_upper and not name[:1].isupper()) or (what == "parameter" and name in ("i", "item"))):
+        return
     pos = doc.pos(path, key=True)
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         diags.add(Diagnostic("E106", f"{what} name `{_shown(name)}` is not a valid identifier", pos,
@@ -228,12 +233,17 @@ def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
         if check.at is not None:
             used.add(check.at)
     inherits = False
-    for node in unit.nodes:
+    for node in unit.nodes:  # the loop of a 10,000-node spec: values without templates are skipped cheaply
         inherits = inherits or node.inherit
-        used |= template_names(node.block) | template_names(node.repeat) | template_names(node.when)
-        used |= template_names(node.for_each) | template_names(node.with_)
+        if not isinstance(node.block, str):
+            used |= template_names(node.block)
+        if node.repeat is not None or node.when is not None or node.for_each is not None or node.with_ is not None:
+            for value in (node.repeat, node.when, node.for_each, node.with_):
+                used |= template_names(value)
         for _, value, _ in node.params:
-            used |= template_names(value) | _names_written(value)
+            kind = value.__class__
+            if not (kind is int or kind is bool or value is None):  # a number or a flag reads no name
+                used |= template_names(value) | _names_written(value)
         if isinstance(node.with_, dict):
             used |= set().union(*(_names_written(v) for v in node.with_.values()))
     return used, inherits

@@ -15,6 +15,7 @@ from vibench.compiler.diagnostics import Collector, Diagnostic
 from vibench.compiler.expr import ExprError, bare_name, parse_template, parse_value, written_name
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, UnitDef
 from vibench.compiler.load import LoadedDoc
+from vibench.compiler.load_compose import Loc
 from vibench.compiler.resolve_decls import (
     _check_defs,
     _check_name,
@@ -90,10 +91,12 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
         input_decls.append(InputDecl(iname, shape, ispec.dtype, ispec.doc, doc.pos(ipath, key=True), when,
                                      ispec.optional, layout))
     node_defs = []
+    located = doc.locate(path + ("nodes",))  # each node's positions are read from here, not from the root
+    entries = located.children if located is not None and isinstance(located.children, dict) else {}
     for index, (nname, nspec) in enumerate(nodes.items()):
         npath = path + ("nodes", nname)
         _check_name(diags, doc, npath, nname, "node")
-        node_defs.append(_node(doc, npath, nname, index, nspec, diags))
+        node_defs.append(_node(doc, npath, nname, index, nspec, diags, entries.get(nname)))
     output_defs = []
     for oname, target in outputs.items():
         opath = path + ("outputs", oname)
@@ -168,16 +171,20 @@ def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector,
     return value
 
 
-def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: Collector) -> NodeDef:
-    # Positions come from the node's own location map: one lookup per key instead of a walk
-    # from the document root (a 10,000-node spec asks for ~80,000 positions).
-    here = doc.locate(path)
+def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: Collector,
+          entry: tuple[tuple[int, int], Loc] | None) -> NodeDef:
+    # Positions come from the node's own location map (``entry``: its key's position and its value's map),
+    # one lookup per key instead of a walk from the document root (a 10,000-node spec asks for ~80,000
+    # positions). A value's position is made only where it is kept (the block, a reference, a template)
+    # or reported.
+    here = entry[1] if entry is not None else doc.locate(path)
     children = here.children if here is not None and isinstance(here.children, dict) else {}
+    node_pos = Pos(doc.file, *entry[0]) if entry is not None else doc.pos(path, key=True)
 
     def vpos(key: Any, item: int | None = None) -> Pos | None:
         entry = children.get(key)
-        if entry is None:
-            return doc.pos(path + (key,))
+        if entry is None:  # a key the node does not write: the node's own position
+            return node_pos if here is not None else doc.pos(path + (key,))
         loc = entry[1]
         if item is not None:
             if isinstance(loc.children, (list, dict)):
@@ -190,15 +197,18 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         entry = children.get(key)
         return Pos(doc.file, *entry[0]) if entry is not None else doc.pos(path + (key,), key=True)
 
-    def parsed(key: str, value: Any) -> Any:
-        pos = vpos(key)
+    def parsed(key: str, value: Any, pos: Pos | None = None) -> Any:
+        if value.__class__ is str and "${" not in value or not isinstance(value, (str, list, dict)):
+            return value  # nothing to parse (a number, a flag, plain text)
+        pos = pos or vpos(key)
         try:
             return parse_value(value, pos)
         except ExprError as err:
             diags.add(_expr_diag(err, pos, f"`{key}` of node `{name}`", node=name))
             return None
 
-    block = parsed("block", spec.block)
+    block_pos = vpos("block")
+    block = parsed("block", spec.block, block_pos)
     inputs: list[tuple[str | None, Ref]] = []
     raw_in = spec.in_
     if isinstance(raw_in, str):
@@ -210,7 +220,7 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         for port, item in raw_in.items():
             inputs.append((str(port), _ref(item, vpos("in", port))))
     repeat = spec.repeat
-    if bare_name(repeat):  # `repeat: num_layers`: the names pass reads the parameter (compiler/names.py)
+    if repeat is not None and bare_name(repeat):  # `repeat: num_layers`: the names pass reads it (compiler/names.py)
         repeat = written_name(repeat, vpos("repeat"))
     elif isinstance(repeat, str):
         repeat = parsed("repeat", repeat)
@@ -223,7 +233,7 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         diags.add(Diagnostic("E211", "`repeat` cannot be negative", doc.pos(path + ("repeat",)), found=str(repeat),
                              node=name))
     when = spec.when
-    if bare_name(when):  # `when: classify`: read by the names pass
+    if when is not None and bare_name(when):  # `when: classify`: read by the names pass
         when = written_name(when, vpos("when"))
     elif isinstance(when, str):
         when = parsed("when", when)
@@ -232,7 +242,7 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
                                  doc.pos(path + ("when",)), found=repr(spec.when), node=name,
                                  hint="write `true`/`false`, or a condition such as `when: \"${stride != 1}\"`"))
     for_each = spec.for_each
-    if bare_name(for_each):  # `for_each: task_configs`: read by the names pass
+    if for_each is not None and bare_name(for_each):  # `for_each: task_configs`: read by the names pass
         for_each = written_name(for_each, vpos("for_each"))
     elif for_each is not None:
         for_each = parsed("for_each", for_each)
@@ -251,11 +261,12 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
                                  hint="write parameters as a mapping, or one expression that gives one"))
     params = []
     for key, value in (spec.model_extra or {}).items():
-        params.append((str(key), parsed(str(key), value), kpos(key)))
+        if isinstance(value, str) and "${" in value or isinstance(value, (list, dict)):
+            value = parsed(str(key), value)
+        params.append((str(key), value, kpos(key)))
     return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
-                   when=when, doc=spec.doc, pos=doc.pos(path, key=True), block_pos=vpos("block"),
-                   inherit=spec.inherit, for_each=for_each, with_=with_, with_pos=vpos("with"),
-                   checkpoint=spec.checkpoint)
+                   when=when, doc=spec.doc, pos=node_pos, block_pos=block_pos, inherit=spec.inherit,
+                   for_each=for_each, with_=with_, with_pos=vpos("with"), checkpoint=spec.checkpoint)
 
 
 def _ref(text: str, pos: Pos | None) -> Ref:

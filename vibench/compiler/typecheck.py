@@ -34,7 +34,7 @@ class TypeCheck:
     owner: _Specializer
     env: dict[str, Any]
     space: SymbolSpace
-    prim_memo: dict[tuple[Any, ...], tuple[Any, ...]]
+    prim_memo: dict[tuple[Any, ...], tuple[Instance, tuple[Constraint, ...]]]
     from_list: bool
     soft_ports: set[str]
 
@@ -62,9 +62,12 @@ class TypeCheck:
                                             refs[0][2] if refs and refs[0][2] else nd.pos, node=nd.name,
                                             found=f"{len(refs)}", hint="list them: `in: [a, b, ...]`"))
             return [(names[0], v, pos) for _, v, pos in refs]
+        self.soft_ports.clear()
+        if len(refs) == 1 == len(names) and refs[0][0] is None:  # one input for the one port (the common case)
+            return [(names[0], refs[0][1], refs[0][2])]
+        positional = [r for r in refs if r[0] is None]
         bound: dict[str, tuple[ValueRef, Pos | None]] = {}
         port: str | None  # a block port below, then a port as written in `in:`
-        positional = [r for r in refs if r[0] is None]
         if positional and len(positional) != len(refs):
             raise self.error(Diagnostic("E405", "`in:` mixes named and positional inputs", nd.pos, node=nd.name))
         if positional:
@@ -75,7 +78,6 @@ class TypeCheck:
                     found=f"{len(positional)} inputs"))
             for port, (_, v, pos) in zip(names, positional, strict=False):
                 bound[port] = (v, pos)
-        self.soft_ports.clear()
         for port, v, pos in refs:
             if port is None:
                 continue
@@ -100,35 +102,52 @@ class TypeCheck:
         return [(p, bound[p][0], bound[p][1]) for p in names if p in bound]
 
     def primitive(self, nd: NodeDef, block: Block, values: dict[str, Any], positions: dict[str, Pos | None],
-                  ports: Ports, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
-        p = self.validate_params(nd, block, values, positions)
-        key = (block.name, p, tuple(in_types))
-        memo = self.prim_memo.get(key)
+                  ports: Ports, in_types: list[TensorType]) -> Instance:
+        frozen = (block.name, freeze(values))
+        # Two memos, one answer: by the values as written (cheap to hash; a long chain of identical layers
+        # hits it), else by the validated parameters (equal models from different spellings share a result).
+        by_values = (frozen, tuple(in_types))
+        memo: tuple[Instance, tuple[Constraint, ...]] | None = self.prim_memo.get(by_values)
         if memo is None:
-            ctx = NodeContext(SymbolSpace(), nd.name, block.name, nd.pos, positions, port_pos)
-            ctx.space.bounds = self.space.bounds
-            try:
-                outs = block.infer(p, list(in_types) if block.variadic else in_types, ctx)
-            except ShapeError as err:
-                raise self.error(self.shape_diag(err, nd, block.name, positions, port_pos, in_types, ports)) from None
-            except NeedConcrete as need:
-                need.node = nd.name
-                need.pos = need.pos or nd.pos
-                raise
-            final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
-            names = block.outputs if len(outs) == len(block.outputs) else tuple(str(k) for k in range(len(outs)))
-            outputs = tuple(zip(names, outs, strict=False))
-            memo = (final, outputs, block.param_count(final, in_types), block.flops(final, in_types, list(outs)),
-                    tuple(ctx.space.constraints))
-            self.prim_memo[key] = memo
-        final, outputs, count, flops, constraints = memo
+            p = self.validate_params(nd, block, values, positions, frozen)
+            key = (block.name, p, by_values[1])
+            memo = self.prim_memo.get(key)
+            if memo is None:
+                memo = self.run_rule(nd, block, p, positions, ports, in_types)
+                self.prim_memo[key] = memo
+            self.prim_memo[by_values] = memo
+        instance, constraints = memo
         for c in constraints:
             self.space.record(Constraint(c.lhs, c.op, c.text, c.reason, c.mod, nd.name, nd.pos))
-        return Instance(params=final, unit=None, outputs=outputs, param_count=count, flops=flops)
+        return instance
+
+    def run_rule(self, nd: NodeDef, block: Block, p: Any, positions: dict[str, Pos | None], ports: Ports,
+                 in_types: list[TensorType]) -> tuple[Instance, tuple[Constraint, ...]]:
+        """A catalogue block's shape rule on validated parameters: the copy (shared by equal uses) and the
+        constraints it states."""
+        port_pos = {port: pos for port, _, pos in ports}
+        ctx = NodeContext(SymbolSpace(), nd.name, block.name, nd.pos, positions, port_pos)
+        ctx.space.bounds = self.space.bounds
+        try:
+            outs = block.infer(p, list(in_types) if block.variadic else in_types, ctx)
+        except ShapeError as err:
+            raise self.error(self.shape_diag(err, nd, block.name, positions, port_pos, in_types, ports)) from None
+        except NeedConcrete as need:
+            need.node = nd.name
+            need.pos = need.pos or nd.pos
+            raise
+        final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
+        names = block.outputs if len(outs) == len(block.outputs) else tuple(str(k) for k in range(len(outs)))
+        instance = Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=False)),
+                            param_count=block.param_count(final, in_types),
+                            flops=block.flops(final, in_types, list(outs)))
+        return instance, tuple(ctx.space.constraints)
 
     def validate_params(self, nd: NodeDef, block: Block, values: dict[str, Any],
-                        positions: dict[str, Pos | None]) -> Any:
-        key = (block.name, freeze(values))
+                        positions: dict[str, Pos | None], key: tuple[str, Any] | None = None) -> Any:
+        """The block's validated parameters (memoised per compilation by ``key``, the values frozen);
+        E104, E111-E113 located at this node's keys."""
+        key = key or (block.name, freeze(values))
         cached = self.owner.param_memo.get(key)
         if cached is not None:
             return cached

@@ -34,6 +34,7 @@ from vibench.compiler.elaborate import (
 )
 from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value
 from vibench.compiler.ir import (
+    Constraint,
     Instance,
     Node,
     NodeDef,
@@ -74,7 +75,7 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
         self.node_index: dict[str, Node] = {}
         # Shape-rule results per (block, params, input types); per unit because verdicts depend on
         # this unit's symbol bounds (which only tighten as nodes are visited).
-        self.prim_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.prim_memo: dict[tuple[Any, ...], tuple[Instance, tuple[Constraint, ...]]] = {}
         self.copy: tuple[int, int] | None = None  # (index, count) while building a copy of a `repeat` node
         self.inactive_inputs: set[str] = set()
         self.from_list = False  # the current node reads a `for_each` node's whole list
@@ -157,9 +158,10 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
         if not active_outputs:
             raise self.error(Diagnostic("E103", f"every output of `{udef.name}` is switched off", udef.pos,
                                         expected="at least one output whose `when` is true"))
-        live = _live_nodes(udef, active_outputs)
+        # With every output on, every node is live (the graph pass refuses a node that reaches no output).
+        live = _live_nodes(udef, active_outputs) if len(active_outputs) < len(udef.outputs) else None
         for nd in udef.nodes:
-            if nd.name not in live:
+            if live is not None and nd.name not in live:
                 continue  # feeds only switched-off outputs: not built
             try:
                 self.visit(nd)
@@ -226,10 +228,10 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
             return self.aliases[name]
         if (name, None) in self.types and name not in self.node_index:
             return ValueRef(name, None)
-        target = self.node_index[name]
-        ports = [p for p, _ in target.outputs]
+        outputs = self.node_index[name].outputs
         if ref.port is None:
-            return ValueRef(name, ports[0])
+            return ValueRef(name, outputs[0][0])
+        ports = [p for p, _ in outputs]
         if ref.port not in ports:
             raise self.error(Diagnostic("E405", f"node `{name}` has no output port `{ref.port}`", ref.pos, node=node,
                                         expected="one of " + one_of(ports), hint=suggest(ref.port, ports)))
@@ -258,7 +260,6 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
             target = self.node_index.get(value.node)
             if ref.port is None and target is not None and target.parallel:
                 refs += [(port, ValueRef(value.node, p), ref.pos) for p, _ in target.outputs]  # the whole list
-                self.from_list = True  # a list may hold a single value
                 self.from_list = True  # a list may hold a single value
             else:
                 refs.append((port, value, ref.pos))
@@ -290,7 +291,8 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
                 self.alias(nd, refs)
                 return
             self.make_room(nd, copies, repeat_pos, f"`repeat: {copies}`")
-        block_name = self.evaluate(nd.block, env, nd.block_pos, "`block`", nd.name)
+        block_name = nd.block if isinstance(nd.block, str) else self.evaluate(nd.block, env, nd.block_pos, "`block`",
+                                                                              nd.name)
         if not isinstance(block_name, str):
             raise self.error(Diagnostic("E110", "`block` must name a block", nd.block_pos, node=nd.name,
                                         found=repr(block_name)))
@@ -301,12 +303,15 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
                                         f"`{block_name}` has {len(ports)} input(s) and {_output_count(block)} "
                                         "output(s)", nd.pos, node=nd.name))
         instances: list[Instance] = []
-        in_types = [self.type_of(v) for _, v, _ in ports]
-        for k in range(copies):
-            local = env if nd.repeat is None else {**env, "i": k}
-            self.copy = (k, copies) if nd.repeat is not None else None
+        types = self.types
+        in_types = [types[(v.node, v.port)] for _, v, _ in ports]
+        if nd.repeat is None:  # one copy, in the unit's environment
+            instances.append(self.instance(nd, block, block_name, env, ports, in_types))
+            self.tally(nd, instances[0], 0, 1)
+        for k in range(copies if nd.repeat is not None else 0):
+            self.copy = (k, copies)
             try:
-                inst = self.instance(nd, block, block_name, local, ports, in_types)
+                inst = self.instance(nd, block, block_name, {**env, "i": k}, ports, in_types)
             finally:
                 self.copy = None
             instances.append(inst)
@@ -317,19 +322,19 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
             raise self.error(Diagnostic("E211", f"`checkpoint` of node `{nd.name}` needs a node with a submodule",
                                         nd.pos, node=nd.name, found=f"`{block_name}` has no weights to recompute",
                                         hint="checkpoint a layer or a composite block (a group of layers)"))
-        ports = _connected(ports, instances[0])
+        if instances[0].unit is not None:
+            ports = _connected(ports, instances[0])
         node = Node(name=nd.name, block=block.qualname if isinstance(block, UnitDef) else block_name, kind=kind,
-                    inputs=tuple((p, v) for p, v, _ in ports), copies=tuple(instances),
+                    inputs=tuple([(p, v) for p, v, _ in ports]), copies=tuple(instances),
                     repeated=nd.repeat is not None, pos=nd.pos, doc=nd.doc, checkpoint=nd.checkpoint)
         self.nodes.append(node)
         self.node_index[nd.name] = node
-        for port, t in node.outputs:
-            self.types[(nd.name, port)] = t
+        for port, t in instances[-1].outputs:  # node.outputs (its copies run in a chain)
+            types[(nd.name, port)] = t
 
     def instance(self, nd: NodeDef, block: Block | UnitDef, block_name: str, env: dict[str, Any],
                  ports: list[tuple[str, ValueRef, Pos | None]], in_types: list[TensorType]) -> Instance:
         values, positions = self.node_values(nd, block, env)
-        port_pos = {p: pos for p, _, pos in ports}
         if isinstance(block, UnitDef):
-            return self.composite(nd, block, values, positions, ports, in_types, port_pos)
-        return self.primitive(nd, block, values, positions, ports, in_types, port_pos)
+            return self.composite(nd, block, values, positions, ports, in_types, {p: pos for p, _, pos in ports})
+        return self.primitive(nd, block, values, positions, ports, in_types)
