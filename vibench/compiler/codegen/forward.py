@@ -145,8 +145,8 @@ class _Writer:
                 lines.append(Line(ast.Delete(targets=[self.ref(d, ast.Del()) for d in dead])))
         lines.append(self.returning())
         names = self.chain_names()
-        for placeholder in self.chained:
-            placeholder.id = names[placeholder.id]
+        for chained in self.chained:  # the name nodes of chain variables get their chain's name
+            chained.id = names[chained.id]
         return Forward(args, self.return_annotation(), lines, self.helpers)
 
     def statement(self, k: int, slot: Slot, last: dict[tuple[str, str | None], int]) -> list[Line]:
