@@ -15,23 +15,19 @@ Draws are hypothesis draws, so cases shrink and replay; the result is always a s
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler import registry
 from vibench.testing.blocks import RANK_LAYOUTS, symbol_sizes
-from vibench.testing.params import block_params
+from vibench.testing.graph_language import _LanguageSteps
+from vibench.testing.graph_parts import _fits, _layout, _Node, _params, _reads, _Unit, _Value
 from vibench.testing.specs import TensorCase, block_of, yaml_value
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
-    from vibench.compiler.blocks.base import Block
     from vibench.compiler.ir import Program, TensorType, Unit
-
-# Variadic blocks that can take a for_each node's whole list of values.
-_LIST_CONSUMERS = ("concat", "add", "mul", "ensemble_fusion")
 
 
 @dataclass(frozen=True)
@@ -51,64 +47,6 @@ class GraphCase:
     def bindings(self) -> dict[str, tuple[int, ...]]:
         """The concrete input shapes, as ``vibench.check(inputs=...)`` takes them."""
         return {t.name: t.dims for t in self.inputs}
-
-
-@dataclass
-class _Value:
-    ref: str  # how a node reads it: "x0", "n3", "n3.h_n", "n4.1"
-    node: str  # the producing node (or input) name
-    dims: tuple[int, ...]
-    dtype: str
-    symbols: tuple[str | None, ...]  # per dim: the symbol name when the static dim is a bare symbol
-
-
-@dataclass
-class _Node:
-    name: str
-    block: str
-    ins: list[str] | str  # refs in port order, or one ref to a whole for_each list
-    params: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)  # repeat, when, for_each
-
-    def line(self, indent: str) -> str:
-        block = registry.get(self.block)
-        if isinstance(self.ins, str):
-            in_text = self.ins
-        elif block is None or (len(self.ins) == 1 and len(block.inputs) == 1 and not block.variadic):
-            in_text = self.ins[0] if len(self.ins) == 1 else "[" + ", ".join(self.ins) + "]"
-        elif block.variadic:
-            in_text = "[" + ", ".join(self.ins) + "]"
-        else:
-            in_text = "{" + ", ".join(f"{port}: {ref}" for port, ref in zip(block.inputs, self.ins, strict=False)) + "}"
-        items = [f"block: {yaml_value(self.block)}", f"in: {in_text}"]
-        items += [f"{key}: {yaml_value(value)}" for key, value in self.extra.items()]
-        items += [f"{key}: {yaml_value(value)}" for key, value in self.params.items()]
-        return f"{indent}{self.name}: {{{', '.join(items)}}}"
-
-
-@dataclass
-class _Unit:
-    """The model or one local composite block under construction."""
-
-    name: str
-    nodes: list[_Node] = field(default_factory=list)
-    pool: list[_Value] = field(default_factory=list)
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    input_shape: tuple[str | int, ...] = ()  # composites: the declared shape of their one input `x`
-    input_dtype: str = "float32"
-    input_dims: tuple[int, ...] = ()
-    used_by: str = ""  # composites: the root node that checks the body while it grows
-
-    def consumed(self) -> set[str]:
-        used: set[str] = set()
-        for node in self.nodes:
-            for ref in [node.ins] if isinstance(node.ins, str) else node.ins:
-                used.add(ref.split(".")[0])
-        return used
-
-    def sinks(self) -> list[str]:
-        used = self.consumed()
-        return [n.name for n in self.nodes if n.name not in used]
 
 
 def graph_specs(max_nodes: int = 8, blocks: list[str] | None = None, tries: int = 8,
@@ -136,38 +74,7 @@ def graph_specs(max_nodes: int = 8, blocks: list[str] | None = None, tries: int 
     return graphs()
 
 
-@functools.cache
-def _params(name: str) -> SearchStrategy[dict[str, Any]]:
-    return block_params(name)
-
-
-def _layout(text: str) -> tuple[str | int, ...]:
-    return tuple(int(d) if d.isdigit() else d for d in text.split())
-
-
-def _fits(v: _Value, layout: tuple[str | int, ...], bound: dict[str, int], dtypes: tuple[str, ...]) -> bool:
-    """Whether value ``v`` can stand for ``layout`` (rank, dtype, fixed sizes, symbols already bound)."""
-    if len(v.dims) != len(layout) or v.dtype not in dtypes:
-        return False
-    for d, size in zip(layout, v.dims, strict=True):
-        if isinstance(d, int):
-            if d != size:
-                return False
-        elif d in bound and bound[d] != size:
-            return False
-    return True
-
-
-def _reads(block: Block, v: _Value) -> bool:
-    """Whether the first port of ``block`` is drawn with values like ``v`` (its test layouts, ranks, dtypes)."""
-    if v.dtype not in block.test_dtypes:
-        return False
-    if block.test_layouts:
-        return any(_fits(v, _layout(alt[0]), {}, block.test_dtypes) for alt in block.test_layouts)
-    return len(v.dims) in block.test_ranks
-
-
-class _Builder:
+class _Builder(_LanguageSteps):
     def __init__(self, draw: Any, names: list[str], tries: int, language: bool) -> None:
         self.draw = draw
         self.names = names
@@ -448,171 +355,6 @@ class _Builder:
         while len(self.inputs) > 1 and self.inputs[-1].name not in used:
             name = self.inputs.pop().name
             self.root.pool = [v for v in self.root.pool if v.ref != name]
-
-    # -- language ------------------------------------------------------------------------------
-
-    def decorate(self, unit: _Unit, node: _Node) -> None:
-        """Sometimes repeat the node (plain, or a parameter varying with ``${i}``), or switch it by ``when``."""
-        if not self.language:
-            return
-        if self.chance(15):
-            node.extra["repeat"] = copies = self.pick([0, 2, 2, 3])
-            ints = [k for k, v in node.params.items() if isinstance(v, int) and not isinstance(v, bool)]
-            varied = self.pick(ints) if copies and ints and self.chance(40) else None
-            original = node.params.get(varied) if varied is not None else None
-            if varied is not None:
-                node.params[varied] = f"${{{original} + i}}"
-            if self.accept(unit):
-                self.features.add("repeat" if varied is None else "repeat_index")
-                return
-            del node.extra["repeat"]
-            if varied is not None:
-                node.params[varied] = original
-        elif self.chance(10) and not isinstance(node.ins, str):
-            flag = ""
-            if unit is self.root and self.chance(60):
-                flag = f"f{len(self.flags)}"
-                self.flags[flag] = self.pick([True, False])
-                node.extra["when"] = self.pick([f"${{{flag}}}", f"${{not {flag}}}"])
-            else:
-                node.extra["when"] = self.pick([True, False])
-            if self.accept(unit):
-                self.features.add("when")
-                return
-            del node.extra["when"]
-            self.flags.pop(flag, None)
-
-    def new_composite(self) -> None:
-        """A local composite block grown on a value of the root, used by a new root node."""
-        candidates = [v for v in self.root.pool if 1 <= len(v.dims) <= 4]
-        if not candidates:
-            return
-        value = self.pick(candidates)
-        rank = len(value.dims)
-        symbols = RANK_LAYOUTS[rank]
-        shape = tuple(size if self.chance(20) else s for s, size in zip(symbols, value.dims, strict=True))
-        name = f"Sub{len(self.composites)}"
-        unit = _Unit(name, input_shape=shape, input_dtype=value.dtype, input_dims=value.dims)
-        unit.pool = [_Value("x", "x", value.dims, value.dtype,
-                            tuple(s if isinstance(s, str) else None for s in shape))]
-        use = _Node(self.fresh_name(), name, [value.ref], {})
-        unit.used_by = use.name
-        self.composites[name] = unit
-        self.root.nodes.append(use)
-        body_names = list(self.names)
-        for _ in range(self.pick([1, 1, 2, 3])):
-            nested = [c for c in self.composites if c != name]
-            if nested and self.chance(15):
-                if self.reuse_composite(unit, nested):
-                    self.features.add("nested_composite")
-                continue
-            self.primitive(unit, body_names)
-        if not unit.nodes:
-            self.root.nodes.remove(use)
-            del self.composites[name]
-            return
-        self.features.add("composite")
-        self._lift_param(unit, use)
-        self.decorate(self.root, use)
-
-    def _lift_param(self, unit: _Unit, use: _Node) -> None:
-        """Make one int parameter of the body a parameter of the composite; sometimes set it at the use."""
-        options = [(n, k) for n in unit.nodes if registry.get(n.block) is not None
-                   for k, v in n.params.items() if isinstance(v, int) and not isinstance(v, bool)]
-        if not options or not self.chance(60):
-            return
-        node, key = self.pick(options)
-        pname = f"w{len(unit.params)}"
-        default = node.params[key]
-        unit.params[pname] = {"type": "int", "default": default}
-        node.params[key] = f"${{{pname}}}"
-        if not self.accept(unit):
-            node.params[key] = default
-            del unit.params[pname]
-            self.accept(unit)
-            return
-        self.features.add("composite_param")
-        other = self.draw(_params(node.block)).get(key)
-        if isinstance(other, int) and not isinstance(other, bool) and other != default:
-            use.params[pname] = other
-            if not self.accept(unit):
-                del use.params[pname]
-                self.accept(unit)
-
-    def reuse_composite(self, unit: _Unit, names: list[str] | None = None) -> bool:
-        """A node using an existing composite on a value of ``unit``."""
-        name = self.pick(names or list(self.composites))
-        comp = self.composites[name]
-        layout = tuple(d if isinstance(d, int) else f"_{d}" for d in comp.input_shape)
-        fits = [v for v in unit.pool if _fits(v, layout, {}, (comp.input_dtype,))]
-        if not fits:
-            return False
-        node = _Node(self.fresh_name("a" if unit is not self.root else "n"), name, [self.pick(fits).ref], {})
-        for pname in comp.params:
-            if self.chance(30):
-                node.params[pname] = comp.params[pname]["default"]
-        unit.nodes.append(node)
-        if self.accept(unit):
-            self.features.add("composite_reuse")
-            return True
-        unit.nodes.pop()
-        return False
-
-    def for_each(self) -> None:
-        """A node with ``for_each`` (over a parameter's values, or over composite names); its list is
-        then sometimes consumed whole by a variadic block."""
-        node: _Node | None
-        if len(self.composites) >= 2 and self.chance(30):
-            members = list(self.composites)
-            first = self.composites[members[0]]
-            layout = tuple(d if isinstance(d, int) else f"_{d}" for d in first.input_shape)
-            fits = [v for v in self.root.pool if _fits(v, layout, {}, (first.input_dtype,))]
-            if not fits:
-                return
-            node = _Node(self.fresh_name(), "${item}", [self.pick(fits).ref], {},
-                         {"for_each": members[: self.pick([2, len(members)])]})
-            self.root.nodes.append(node)
-            if not self.accept(self.root):
-                self.root.nodes.pop()
-                return
-        else:
-            node = None
-            for _ in range(self.tries):
-                name = self.pick(self.names)
-                candidate = self._wire(self.root, name)
-                if candidate is None:
-                    continue
-                ints = [k for k, v in candidate.params.items() if isinstance(v, int) and not isinstance(v, bool)]
-                if not ints:
-                    self._drop_unused_inputs()
-                    continue
-                key = self.pick(ints)
-                values = [candidate.params[key]]
-                for _ in range(self.pick([1, 1, 2])):
-                    other = self.draw(_params(name)).get(key)
-                    values.append(other if isinstance(other, int) and not isinstance(other, bool) else values[0])
-                candidate.params[key] = "${item}"
-                candidate.extra["for_each"] = values
-                self.root.nodes.append(candidate)
-                if self.accept(self.root):
-                    node = candidate
-                    break
-                self.root.nodes.pop()
-                self._drop_unused_inputs()
-            if node is None:
-                return
-        self.features.add("for_each")
-        if self.chance(50):
-            name = self.pick(_LIST_CONSUMERS)
-            if name in self.names:
-                consumer = _Node(self.fresh_name(), name, node.name, dict(self.draw(_params(name))))
-                self.root.nodes.append(consumer)
-                if self.accept(self.root):
-                    self.features.add("for_each_list")
-                else:
-                    self.root.nodes.pop()
-
-    # -- the result ----------------------------------------------------------------------------
 
     def finish(self) -> GraphCase | None:
         if not self.root.nodes:

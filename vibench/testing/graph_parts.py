@@ -1,0 +1,109 @@
+"""The pieces of :mod:`vibench.testing.graphs`: the values, nodes and units a generated spec is grown
+from, and the checks of what a block's port can read. Moved out of ``graphs.py`` unchanged."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler import registry
+from vibench.testing.params import block_params
+from vibench.testing.specs import yaml_value
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+    from vibench.compiler.blocks.base import Block
+
+# Variadic blocks that can take a for_each node's whole list of values.
+_LIST_CONSUMERS = ("concat", "add", "mul", "ensemble_fusion")
+
+
+@dataclass
+class _Value:
+    ref: str  # how a node reads it: "x0", "n3", "n3.h_n", "n4.1"
+    node: str  # the producing node (or input) name
+    dims: tuple[int, ...]
+    dtype: str
+    symbols: tuple[str | None, ...]  # per dim: the symbol name when the static dim is a bare symbol
+
+
+@dataclass
+class _Node:
+    name: str
+    block: str
+    ins: list[str] | str  # refs in port order, or one ref to a whole for_each list
+    params: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)  # repeat, when, for_each
+
+    def line(self, indent: str) -> str:
+        block = registry.get(self.block)
+        if isinstance(self.ins, str):
+            in_text = self.ins
+        elif block is None or (len(self.ins) == 1 and len(block.inputs) == 1 and not block.variadic):
+            in_text = self.ins[0] if len(self.ins) == 1 else "[" + ", ".join(self.ins) + "]"
+        elif block.variadic:
+            in_text = "[" + ", ".join(self.ins) + "]"
+        else:
+            in_text = "{" + ", ".join(f"{port}: {ref}" for port, ref in zip(block.inputs, self.ins, strict=False)) + "}"
+        items = [f"block: {yaml_value(self.block)}", f"in: {in_text}"]
+        items += [f"{key}: {yaml_value(value)}" for key, value in self.extra.items()]
+        items += [f"{key}: {yaml_value(value)}" for key, value in self.params.items()]
+        return f"{indent}{self.name}: {{{', '.join(items)}}}"
+
+
+@dataclass
+class _Unit:
+    """The model or one local composite block under construction."""
+
+    name: str
+    nodes: list[_Node] = field(default_factory=list)
+    pool: list[_Value] = field(default_factory=list)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    input_shape: tuple[str | int, ...] = ()  # composites: the declared shape of their one input `x`
+    input_dtype: str = "float32"
+    input_dims: tuple[int, ...] = ()
+    used_by: str = ""  # composites: the root node that checks the body while it grows
+
+    def consumed(self) -> set[str]:
+        used: set[str] = set()
+        for node in self.nodes:
+            for ref in [node.ins] if isinstance(node.ins, str) else node.ins:
+                used.add(ref.split(".")[0])
+        return used
+
+    def sinks(self) -> list[str]:
+        used = self.consumed()
+        return [n.name for n in self.nodes if n.name not in used]
+
+
+@functools.cache
+def _params(name: str) -> SearchStrategy[dict[str, Any]]:
+    return block_params(name)
+
+
+def _layout(text: str) -> tuple[str | int, ...]:
+    return tuple(int(d) if d.isdigit() else d for d in text.split())
+
+
+def _fits(v: _Value, layout: tuple[str | int, ...], bound: dict[str, int], dtypes: tuple[str, ...]) -> bool:
+    """Whether value ``v`` can stand for ``layout`` (rank, dtype, fixed sizes, symbols already bound)."""
+    if len(v.dims) != len(layout) or v.dtype not in dtypes:
+        return False
+    for d, size in zip(layout, v.dims, strict=True):
+        if isinstance(d, int):
+            if d != size:
+                return False
+        elif d in bound and bound[d] != size:
+            return False
+    return True
+
+
+def _reads(block: Block, v: _Value) -> bool:
+    """Whether the first port of ``block`` is drawn with values like ``v`` (its test layouts, ranks, dtypes)."""
+    if v.dtype not in block.test_dtypes:
+        return False
+    if block.test_layouts:
+        return any(_fits(v, _layout(alt[0]), {}, block.test_dtypes) for alt in block.test_layouts)
+    return len(v.dims) in block.test_ranks
