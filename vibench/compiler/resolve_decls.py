@@ -167,7 +167,7 @@ def _check_model_name(diags: Collector, doc: LoadedDoc, name: str) -> None:
     if not name.isidentifier() or keyword.iskeyword(name):
         diags.add(Diagnostic("E106", f"model name `{_shown(name)}` is not a valid Python class name", pos,
                              hint="use letters, digits and underscores, starting with a letter"))
-    elif unicodedata.normalize("NFKC", name) != name:
+    elif not name.isascii() and unicodedata.normalize("NFKC", name) != name:  # ASCII is its own normal form
         diags.add(Diagnostic("E106", f"model name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
                              pos, hint="write it in its normal form (Unicode NFKC): Python normalises identifiers"))
     elif name in MODULE_LEVEL_NAMES or name in dir(builtins) or name.startswith("_"):
@@ -182,34 +182,32 @@ def _shown(name: Any) -> str:
 
 
 def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: str, allow_upper: bool = False) -> None:
-    # A valid name (the common case) costs a few string tests: the position is looked up only for a diagnostic.
-    if name.__class__ is str and name.isidentifier() and name.isascii() and not name.startswith("_") and not (
-            keyword.iskeyword(name) or (what in ("node", "input") and name in RESERVED_NAMES)
-            or (allow_upper and not name[:1].isupper()) or (what == "parameter" and name in ("i", "item"))):
-        return
-    pos = doc.pos(path, key=True)
+    def pos() -> Pos | None:  # looked up only for a diagnostic: a valid name (the common case) costs string tests
+        return doc.pos(path, key=True)
+
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        diags.add(Diagnostic("E106", f"{what} name `{_shown(name)}` is not a valid identifier", pos,
+        diags.add(Diagnostic("E106", f"{what} name `{_shown(name)}` is not a valid identifier", pos(),
                              hint="use letters, digits and underscores, not starting with a digit or a keyword"))
-    elif unicodedata.normalize("NFKC", name) != name:
+    elif not name.isascii() and unicodedata.normalize("NFKC", name) != name:  # ASCII is its own normal form
         diags.add(Diagnostic("E106", f"{what} name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
-                             pos, hint="write it in its normal form (Unicode NFKC): Python normalises identifiers, "
+                             pos(), hint="write it in its normal form (Unicode NFKC): Python normalises identifiers, "
                              "so two names that differ only there would be one attribute in model.py"))
     elif name.startswith("_"):
-        diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos,
+        diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos(),
                              hint=f"e.g. `{name.lstrip('_') or what}`: names starting with `_` are kept for the "
                              "emitted code's own helpers"))
     elif what in ("node", "input") and name in RESERVED_NAMES:
-        diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos,
+        diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos(),
                              found=f"`{name}` is an nn.Module (or torch.fx GraphModule) attribute or a name the "
                              "emitted code uses",
                              hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
     elif allow_upper and not name[:1].isupper():
-        diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos,
+        diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos(),
                              found=name, hint=f"e.g. `{name[:1].upper() + name[1:]}`: composite blocks become "
                              "classes, and lowercase names belong to the block catalogue"))
     elif what == "parameter" and name in ("i", "item"):
-        diags.add(Diagnostic("E106", f"parameter name `{name}` is reserved for the copies of `repeat`/`for_each`", pos))
+        diags.add(Diagnostic("E106", f"parameter name `{name}` is reserved for the copies of `repeat`/`for_each`",
+                             pos()))
 
 
 def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
