@@ -261,9 +261,7 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
                                  hint="write parameters as a mapping, or one expression that gives one"))
     params = []
     for key, value in (spec.model_extra or {}).items():
-        if isinstance(value, str) and "${" in value or isinstance(value, (list, dict)):
-            value = parsed(str(key), value)
-        params.append((str(key), value, kpos(key)))
+        params.append((str(key), parsed(str(key), value), kpos(key)))
     return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
                    when=when, doc=spec.doc, pos=node_pos, block_pos=block_pos, inherit=spec.inherit,
                    for_each=for_each, with_=with_, with_pos=vpos("with"), checkpoint=spec.checkpoint)
