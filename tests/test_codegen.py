@@ -174,6 +174,19 @@ def test_a_repeat_whose_count_differs_between_uses_is_a_loop() -> None:
     assert "for i in range(6)]" in source and "for i in range(24)]" in source
 
 
+@pytest.mark.parametrize(("node", "imported"), [
+    ("{block: constant_pad, in: x, dim: 0}", False),  # a pad of width 0 is its input
+    ("{block: constant_pad, in: x, dim: 0, before: 1}", True),
+    ("{block: relu, in: x}", False),
+    ("{block: gelu, in: x}", True),
+])
+def test_functional_is_imported_only_when_the_code_calls_it(node: str, imported: bool) -> None:
+    text = f"vibench: 1\nname: M\ninputs: {{x: {{shape: [2, 3]}}}}\nnodes:\n  n: {node}\noutputs: {{y: n}}\n"
+    source = vibench.compile_spec(text=text).source
+    assert ("import torch.nn.functional as F" in source) is imported
+    assert ("F." in source.split("class M(")[1]) is imported
+
+
 # -- free parameters -----------------------------------------------------------------------------
 
 

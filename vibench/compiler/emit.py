@@ -31,6 +31,7 @@ from vibench.compiler.codegen.explain import explain_structure
 from vibench.compiler.codegen.forward import forward
 from vibench.compiler.codegen.layout import WIDTH, comment_lines, comment_text, docstring, flat, split
 from vibench.compiler.codegen.namer import MODULE_NAMES, Namespace
+from vibench.compiler.codegen.plan import Slot
 from vibench.compiler.codegen.render import INDENT, body, signature
 from vibench.compiler.codegen.structure import Classes, Structure, env_of, group, thread
 from vibench.compiler.codegen.types import annotation_of
@@ -151,7 +152,8 @@ def _difference(base: Structure, s: Structure) -> str:
                 return f"_{name}"
             if value is False:
                 return f"_no_{name}"
-            return f"_{name}_{re.sub(r'[^0-9A-Za-z]+', '_', str(value)).strip('_')[:20]}"
+            text = f"neg{-value}" if isinstance(value, int | float) and value < 0 else str(value)
+            return f"_{name}_{re.sub(r'[^0-9A-Za-z]+', '_', text).strip('_')[:20]}"
     return "_variant"
 
 
@@ -173,9 +175,9 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
     for plan in s.plans:
         for slot in plan.slots.values():
             if slot.block is not None:
-                imports.update(slot.block.imports)
-                for copy in slot.node.copies:
-                    natives.extend(n for n in slot.block.native_classes(copy.params) if n not in natives)
+                brought = [n for copy in slot.node.copies for n in slot.block.native_classes(copy.params)]
+                imports.update(slot.block.imports if brought else _imports_named(slot))
+                natives.extend(n for n in brought if n not in natives)
     cls = _Class(s.name, [])
     init = ["super().__init__()"]
     texts: dict[int, tuple[Any, str]] = {}  # constructor -> its text (nodes built alike share one tree)
@@ -361,6 +363,16 @@ def _shell(text: str) -> str:
         return "'" + text.replace("'", "'\"'\"'") + "'"
     return "$'" + "".join(ch if ch.isprintable() and ch not in "'\\" else f"\\x{ord(ch):02x}" if ord(ch) < 256
                           else f"\\u{ord(ch):04x}" for ch in text) + "'"
+
+
+def _imports_named(slot: Slot) -> set[str]:
+    """The imports of a slot's block that its code names (a pad of width 0 is its input: no ``F``).
+    A block that brings native classes needs all of them: their source reads them."""
+    wanted = set(slot.block.imports) if slot.block is not None else set()
+    if not wanted:
+        return wanted
+    trees = [slot.call, *slot.ctors, *slot.chain] + ([slot.inplace] if slot.inplace is not None else [])
+    return wanted & set().union(*(c.names_in(t) for t in trees))
 
 
 def _import_lines(imports: set[str], classes: list[_Class]) -> list[str]:
