@@ -125,6 +125,57 @@ def test_rearrange_rejects_bad_patterns(pattern: str, sizes: str, code: str, say
 
 
 # --------------------------------------------------------------------------------------------
+# linear along another dimension
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("shape", "dim", "bias", "call"), [
+    ((4, 6), 0, True, "torch.addmm("),
+    ((4, 6), 0, False, "torch.matmul("),
+    ((3, 6, 5), 1, True, "torch.baddbmm("),
+    ((3, 6, 5), -2, False, "torch.matmul("),
+    ((6, 3, 5), 0, True, ".movedim(-3, -1)"),
+    ((2, 3, 6, 5), 2, True, ".movedim(-2, -1)"),
+    ((2, 6, 3, 5), -3, True, ".movedim(-3, -1)"),
+    ((3, 5, 6), -1, True, "x = self.n(x)"),
+])
+def test_linear_along_a_dimension_is_the_transposed_linear(shape: tuple[int, ...], dim: int, bias: bool,
+                                                           call: str) -> None:
+    """``dim:`` maps that dimension: the result is torch's Linear applied to the input with `dim` moved
+    last and moved back, in value and in gradient; the module is an nn.Linear (same state_dict)."""
+    shape_text = "[" + ", ".join(map(str, shape)) + "]"
+    text = one_node(f"{{block: linear, in: x, out_features: 7, dim: {dim}, bias: {str(bias).lower()}}}", shape_text)
+    source = vibench.compile_spec(text=text).source
+    assert call in source and "transpose" not in source
+    model = vibench.build(text=text)
+    assert isinstance(model.n, torch.nn.Linear) and model.n.weight.shape == (7, shape[dim])
+    assert set(model.state_dict()) == ({"n.weight", "n.bias"} if bias else {"n.weight"})
+    x = torch.randn(shape, requires_grad=True)
+    y = model(x)
+    expected = torch.nn.functional.linear(x.movedim(dim, -1), model.n.weight, model.n.bias).movedim(-1, dim)
+    assert y.shape == expected.shape == tuple(7 if k == dim % len(shape) else n for k, n in enumerate(shape))
+    torch.testing.assert_close(y, expected)
+    grad = torch.randn(y.shape)
+    got = torch.autograd.grad(y, [x, model.n.weight], grad)
+    want = torch.autograd.grad(expected, [x, model.n.weight], grad)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+    scripted = torch.jit.script(model)
+    torch.testing.assert_close(scripted(x), expected)
+
+
+def test_linear_dimension_errors_name_the_dimension() -> None:
+    out_of_range = spec_error(one_node("{block: linear, in: x, out_features: 4, dim: 3}", "[B, 6, 5]"))
+    (diag,) = out_of_range.diagnostics
+    assert diag.code == "E301" and diag.expected == "dim in [-3, 2]" and diag.found == "3"
+    mismatch = spec_error(one_node("{block: linear, in: x, out_features: 4, dim: 1, in_features: 5}", "[B, 6, 5]"))
+    (diag,) = mismatch.diagnostics
+    assert "dimension 1 (in_features)" in diag.message and "flatten" not in (diag.hint or "")
+    free = spec_error(one_node("{block: linear, in: x, out_features: 4, dim: 1}", "[B, L, 5]"))
+    assert free.diagnostics[0].code == "E303" and "dimension 1 (in_features)" in free.diagnostics[0].message
+
+
+# --------------------------------------------------------------------------------------------
 # attention and positional encodings
 # --------------------------------------------------------------------------------------------
 
