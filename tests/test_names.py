@@ -97,6 +97,16 @@ def test_a_name_in_a_text_parameter_is_text_and_the_error_says_how_to_read_it() 
     assert d.hint is not None and "`${act}`" in d.hint
 
 
+def test_text_equal_to_a_parameters_name_does_not_use_the_parameter() -> None:
+    """`approximate: tanh` is the text 'tanh' (a valid choice), so a parameter named `tanh` that nothing
+    reads is still W105; where the text is invalid, E112's "write ${tanh}" says it instead (above)."""
+    text = ("vibench: 1\nname: M\nparams:\n  tanh: {type: str, default: none}\n"
+            "inputs: {x: {shape: [B, 4]}}\nnodes:\n  n: {block: gelu, in: x, approximate: tanh}\noutputs: {y: n}\n")
+    program = vibench.check(text=text)
+    assert [(w.code, w.pos.line if w.pos else None) for w in program.warnings] == [("W105", 4)]
+    assert "`tanh` is declared but never used" in program.warnings[0].message
+
+
 def test_a_misspelt_name_in_a_number_field_suggests_the_name() -> None:
     text = WITH_NAMES.replace("  fc: {block: linear, in: x, out_features: width}",
                               "  fc: {block: linear, in: x, out_features: widht}")

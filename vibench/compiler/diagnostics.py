@@ -208,6 +208,11 @@ class Collector:
         for d in diags:
             self.add(d)
 
+    def drop(self, code: str, pos: Pos | None) -> None:
+        """Take back the diagnostics of ``code`` at ``pos`` (a later finding explains them better)."""
+        self.items = [d for d in self.items if not (d.code == code and d.pos == pos)]
+        self._seen = {k for k in self._seen if not (k[0] == code and k[1] == pos)}
+
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.items if d.severity == "error"]

@@ -241,7 +241,9 @@ def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
         for _, value, _ in node.params:
             kind = value.__class__
             if not (kind is int or kind is bool or value is None):  # a number or a flag reads no name
-                used |= template_names(value) | _names_written(value)
+                used |= template_names(value)
+                if not isinstance(node.block, str):  # a plain name is read when the block is known
+                    used |= _names_written(value)
         if isinstance(node.with_, dict):
             used |= set().union(*(_names_written(v) for v in node.with_.values()))
     return used, inherits

@@ -32,6 +32,7 @@ class TypeCheck:
     state below (see its ``__init__``)."""
 
     owner: _Specializer
+    udef: UnitDef
     env: dict[str, Any]
     space: SymbolSpace
     prim_memo: dict[tuple[Any, ...], tuple[Instance, tuple[Constraint, ...]]]
@@ -199,6 +200,9 @@ class TypeCheck:
             return None
         scope = [*self.env, "i", "key", "item"]
         if name in scope:
+            decl = next((d for d in self.udef.params if d.name == name), None)
+            if decl is not None:  # meant to read it: this hint says how, so no "never used" (W105) as well
+                self.owner.diags.drop("W105", decl.pos)
             return f"`{field}` takes text, so `{name}` is the text {name!r} here: write `${{{name}}}` to read `{name}`"
         near = suggest(name, [n for n in self.env if not isinstance(self.env[n], Unknown)])
         return f"a plain name reads a parameter, `let` or loop variable; none is named `{name}`" + (
