@@ -187,6 +187,19 @@ def test_functional_is_imported_only_when_the_code_calls_it(node: str, imported:
     assert ("F." in source.split("class M(")[1]) is imported
 
 
+def test_a_node_whose_value_is_its_input_writes_no_line() -> None:
+    """A pad of width 0 is its input: no `x = x` in forward, and the next node reads the same variable."""
+    import torch
+
+    text = ("vibench: 1\nname: M\ninputs: {x: {shape: [B, 3]}}\nnodes:\n  a: {block: relu, in: x}\n"
+            "  p: {block: constant_pad, in: a, dim: 1}\n  g: {block: gelu, in: p}\noutputs: {y: g}\n")
+    source = vibench.compile_spec(text=text).source
+    body = source.split("def forward")[1]
+    assert "x = x" not in body and "x = torch.relu(x)" in body and "x = F.gelu(x)" in body
+    x = torch.randn(4, 3)
+    torch.testing.assert_close(vibench.build(text=text)(x), torch.nn.functional.gelu(torch.relu(x)))
+
+
 # -- free parameters -----------------------------------------------------------------------------
 
 

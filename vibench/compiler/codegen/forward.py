@@ -128,7 +128,7 @@ class _Writer:
         lines: list[Line] = prologue({n: self.var[(n, None)] for n, _ in self.unit.inputs}) if prologue else []
         for k, slot in enumerate(self.slots):
             made = self.statement(k, slot, last)
-            if slot.name in self.s.optional and not slot.ctors:  # a line only some uses of the class run
+            if slot.name in self.s.optional and not slot.ctors and made:  # a line only some uses of the class run
                 made = [Line(ast.If(test=c.attr(c.ref("self"), f"with_{slot.name}"), body=[], orelse=[]), "", made)]
             lines += made
             live.advance(k)
@@ -224,6 +224,8 @@ class _Writer:
             value = ast.Call(func=attr, args=[self.ref(ins[0])], keywords=[])
         else:
             value = self.fill(slot.call, ins, attr)
+            if isinstance(value, ast.Name) and self.same_variable(target, value.id):
+                return []  # the value is its input (a pad of width 0), which this variable already holds
         plain = Line(self.assign(target, value), comment)
         if slot.node.checkpoint and (slot.plain or slot.node.kind == "composite"):
             self.helpers.add("_checkpoint")
@@ -274,6 +276,12 @@ class _Writer:
             return var
         self.chains.append({"source": var, "first": node, "last": node})  # an input of forward dies here
         return f"{CHAIN}{len(self.chains) - 1}"
+
+    def same_variable(self, var: str, name: str) -> bool:
+        """Whether ``var`` (perhaps a chain, named at the end) will be the variable ``name``."""
+        if var == name:
+            return True
+        return var.startswith(CHAIN) and self.chains[int(var[len(CHAIN) :])]["source"] == name
 
     def chain_names(self) -> dict[str, str]:
         returned = {r.node for _, r, _ in self.unit.outputs}
