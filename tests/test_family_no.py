@@ -155,3 +155,29 @@ def test_unknown_activation_is_an_error_not_a_silent_gelu() -> None:
         vibench.check(text=text)
     (diag,) = err.value.diagnostics
     assert diag.code == "E208" and diag.pos.line == text.splitlines().index("  activation: tanh") + 1
+
+
+def test_spectral_weights_are_the_references_values_stored_mode_by_mode() -> None:
+    """SpectralConv1d keeps PHM-Vibench's (in, out, modes) weights (same draw under the same seed) with each
+    mode's [in, out] matrix contiguous; loading a contiguous checkpoint keeps that layout, and the
+    output is the einsum of the reference's forward."""
+    text = ("vibench: 1\nname: S\ninputs: {x: {shape: [B, 6, 32]}}\n"
+            "nodes:\n  s: {block: spectral_conv1d, in: x, out_channels: 5, modes: 7}\noutputs: {y: s}\n")
+    torch.manual_seed(3)
+    model = vibench.build(text=text)
+    torch.manual_seed(3)
+    drawn = torch.rand(6, 5, 7, dtype=torch.cfloat) / 30
+    weights = model.s.weights
+    assert weights.shape == (6, 5, 7) and weights.permute(2, 0, 1).is_contiguous()
+    torch.testing.assert_close(weights.detach(), drawn)
+    loaded = torch.randn(6, 5, 7, dtype=torch.cfloat)
+    model.load_state_dict({"s.weights": loaded})
+    assert model.s.weights.permute(2, 0, 1).is_contiguous()
+    x = torch.randn(3, 6, 32, requires_grad=True)
+    spectrum = torch.fft.rfft(x)
+    expected = torch.zeros(3, 5, 17, dtype=torch.cfloat)
+    expected[:, :, :7] = torch.einsum("bix,iox->box", spectrum[:, :, :7], loaded)
+    y = model(x)
+    torch.testing.assert_close(y, torch.fft.irfft(expected, n=32))
+    y.square().sum().backward()
+    assert model.s.weights.grad is not None and model.s.weights.grad.stride() == model.s.weights.stride()
