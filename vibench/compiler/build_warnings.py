@@ -1,9 +1,10 @@
 """Warnings about a unit's parameters, and what its outputs and reference renames come to, in the shapes pass.
 
-The :class:`BuildWarnings` part of :class:`~vibench.compiler.unit_builder.UnitBuilder` adds W105 (a
-declared parameter that no ``${...}`` reads; once per definition, before the nodes are built, so that
-it comes with their errors) and W104 (a parameter the user set that no expression reads and no
-``inherit: true`` node passed on; for the root unit, once its nodes are built). It also gives the
+:func:`warn_unused` (run by elaboration) adds W105: a declared parameter that no ``${...}`` reads; once
+per definition, before the nodes are built, so that it comes with their errors. The
+:class:`BuildWarnings` part of :class:`~vibench.compiler.unit_builder.TypeChecker` adds W104 (a
+parameter the user set that no expression reads and no ``inherit: true`` node passed on; for the root
+unit, once its nodes are typed). It also gives the
 values an output ``from: node.*`` returns, and the unit's ``reference.state_dict_renames`` (its own,
 or its single-copy components' scoped to their nodes). It reads the definition and the built nodes;
 it writes only diagnostics.
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic
-from vibench.compiler.elaborate import Failed, _expr_diag
+from vibench.compiler.elaborated import Failed, expr_diag
 from vibench.compiler.expr import ExprError, parse_value
 from vibench.compiler.ir import Node, OutputDef, ParamDecl, Pos, Ref, TensorType, UnitDef, ValueRef
 
@@ -25,45 +27,23 @@ if TYPE_CHECKING:
 
 
 class BuildWarnings:
-    """The warning and output methods of :class:`~vibench.compiler.unit_builder.UnitBuilder`, which sets
+    """The warning and output methods of :class:`~vibench.compiler.unit_builder.TypeChecker`, which sets
     the state below (see its ``__init__``)."""
 
     owner: _Specializer
-    params: dict[str, Any]
-    env: dict[str, Any]
+    params: Mapping[str, Any]
+    env: Mapping[str, Any]
     aliases: dict[str, ValueRef]
     failed: set[str]
     nodes: list[Node]
     node_index: dict[str, Node]
-    inherited: set[str]
-    groups: dict[str, tuple[str, ...]]
+    inherited: frozenset[str]
+    groups: Mapping[str, tuple[str, ...]]
 
-    if TYPE_CHECKING:  # the driver's and elaboration's
+    if TYPE_CHECKING:  # the driver's
         def error(self, diag: Diagnostic) -> Failed: ...
         def value(self, ref: Ref, node: str | None) -> ValueRef: ...
-        def evaluate(self, value: Any, env: dict[str, Any], pos: Pos | None, where: str, node: str) -> Any: ...
-
-    def warn_unused(self, udef: UnitDef) -> None:
-        """W105, once per definition, for a declared parameter that no `${...}` reads (usually a typo
-        where it should be used). A warning, so that the file's other problems are reported with it."""
-        from vibench.compiler.diagnostics import closest
-        from vibench.compiler.resolve_decls import expression_names
-
-        key = (udef.qualname, udef.file)
-        if key in self.owner.warned_unused:
-            return
-        self.owner.warned_unused.add(key)
-        used, inherits = expression_names(udef)
-        if inherits:
-            return  # the node's block may read any of them (W104 says when none does)
-        declared = {d.name for d in udef.params} | {let.name for let in udef.lets} | {"i", "item", "key"}
-        for decl in udef.params:
-            if decl.name not in used:
-                typo = closest(decl.name, used - declared)
-                hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
-                self.owner.diags.add(Diagnostic("W105", f"parameter `{decl.name}` is declared but never used",
-                                                decl.pos, severity="warning",
-                                                hint=hint or "use it as `${" + decl.name + "}`, or remove it"))
+        def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str) -> Any: ...
 
     def warn_unread(self, udef: UnitDef) -> None:
         """W104 for a parameter the user set (in `with:` or a PHM-Vibench config) that no
@@ -102,7 +82,7 @@ class BuildWarnings:
             try:
                 value = self.evaluate(parse_value(value, udef.pos), self.env, udef.pos, where, udef.name)
             except ExprError as err:
-                raise self.error(_expr_diag(err, udef.pos, where)) from None
+                raise self.error(expr_diag(err, udef.pos, where)) from None
             pairs = isinstance(value, list) and all(
                 isinstance(r, list) and len(r) == 2 and all(isinstance(s, str) for s in r) for r in value)
             bad = next((r[0] for r in value if not _is_regex(r[0])), None) if pairs else None
@@ -135,6 +115,29 @@ class BuildWarnings:
         if self.failed & {name}:
             raise Failed()
         return [(port, ValueRef(name, port), t) for port, t in target.outputs]
+
+
+def warn_unused(owner: _Specializer, udef: UnitDef) -> None:
+    """W105, once per definition, for a declared parameter that no `${...}` reads (usually a typo
+    where it should be used). A warning, so that the file's other problems are reported with it."""
+    from vibench.compiler.diagnostics import closest
+    from vibench.compiler.resolve_decls import expression_names
+
+    key = (udef.qualname, udef.file)
+    if key in owner.warned_unused:
+        return
+    owner.warned_unused.add(key)
+    used, inherits = expression_names(udef)
+    if inherits:
+        return  # the node's block may read any of them (W104 says when none does)
+    declared = {d.name for d in udef.params} | {let.name for let in udef.lets} | {"i", "item", "key"}
+    for decl in udef.params:
+        if decl.name not in used:
+            typo = closest(decl.name, used - declared)
+            hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
+            owner.diags.add(Diagnostic("W105", f"parameter `{decl.name}` is declared but never used",
+                                       decl.pos, severity="warning",
+                                       hint=hint or "use it as `${" + decl.name + "}`, or remove it"))
 
 
 def _unread_hint(decl: ParamDecl) -> str:

@@ -1,70 +1,195 @@
-"""Elaboration, in the shapes pass: which nodes a unit has and with which values, before typing.
+"""Elaboration, the first half of the shapes pass: a unit's definition and values -> its concrete graph.
 
-The :class:`Elaborate` part of :class:`~vibench.compiler.unit_builder.UnitBuilder` evaluates
-``${...}`` values and ``when:`` flags in the unit's environment (parameters, ``let:`` values, loop
-variables), gathers a node's parameter values from its keys, ``with:`` and ``inherit: true``, expands
-``for_each`` into copies side by side, lets a switched-off node pass its input through, and counts
-nodes and parameter elements against the model's limits (E213, E307) before any weight exists.
-It reads the builder's parameters and environment; it writes the builder's nodes, types, aliases and
-counts (typing each copy is :mod:`vibench.compiler.typecheck`'s: ``bind_ports``, ``primitive``,
-``composite``). :class:`Failed`, raised by every part of the builder, is defined here, at the bottom
-of the builder's imports.
+:func:`elaborate` takes one :class:`~vibench.compiler.ir.UnitDef` with one set of parameter values and
+compile-time dimensions and gives an :class:`~vibench.compiler.elaborated.Elaborated` unit, before any
+node is typed: the ``let:`` values and ``checks:`` (E215), the active inputs typed from their
+declarations, the active outputs, and each node's ``when``, ``repeat``, ``for_each`` (over a list:
+copies side by side; over a mapping: one node per key) and, for every copy, its block and parameter
+values gathered from its keys, ``with:`` and ``inherit: true``. It counts copies against the node
+limit before making them (E213) and reports W105 once per definition. It reads the definition, the
+values and the specialiser's block table; it writes only diagnostics (and the specialiser's
+``limit_hit``). :func:`~vibench.compiler.unit_builder.typecheck` types the result.
 
-The module-level helpers are pure: an input's declared dimensions (``declared_dims``, in the order of
-its ``layout:``), the nodes the active outputs depend on, and ``freeze`` (values as a hashable key).
+A node that fails is left out with its diagnostics collected; the nodes after it are still
+elaborated, except those that read it (whose problem is the failure already reported).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block
+from vibench.compiler.build_warnings import warn_unused
 from vibench.compiler.diagnostics import Diagnostic
-from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
-from vibench.compiler.ir import Instance, Node, NodeDef, OutputDef, Pos, Template, TensorType, UnitDef, ValueRef
-from vibench.compiler.keyed import visit_keyed
+from vibench.compiler.elaborated import (
+    LIMIT_HINT,
+    ElabCopy,
+    ElabNode,
+    Elaborated,
+    Failed,
+    declared_dims,
+    expr_diag,
+    live_nodes,
+    output_count,
+    ref_problem,
+)
+from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, template_names
+from vibench.compiler.ir import InputDecl, NodeDef, Pos, Ref, SpecValue, TensorType, UnitDef
+from vibench.compiler.keyed import elaborate_keyed
+from vibench.compiler.lets import let_reads, run_checks
 from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.names import named_value
-from vibench.compiler.symbolic import NeedConcrete
+from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
-    from vibench.compiler.unit_builder import UnitBuilder
 
-Refs = list[tuple[str | None, ValueRef, Pos | None]]  # a node's inputs as written: (port or None, value, where)
-Ports = list[tuple[str, ValueRef, Pos | None]]  # the same bound to the block's ports
+RawRefs = list[tuple[str | None, Ref, Pos | None]]  # a node's inputs as written: (port or None, ref, where)
 
 
-class Failed(Exception):
-    """A node (or the block it uses) failed; the diagnostics are already collected."""
+def elaborate(owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
+              positions: Mapping[str, Pos | None] | None = None) -> Elaborated:
+    """``udef`` with ``params`` and the compile-time dimensions ``concrete``, elaborated (see the module
+    docstring). ``positions``: where the caller set each parameter. Raises :class:`Failed` when the
+    unit as a whole fails (a check, an input's shape, every output switched off), NeedConcrete when a
+    value needs a dimension the caller may know."""
+    return Elaborator(owner, udef, params, concrete, positions).run()
 
 
-class Elaborate:
-    """The elaboration methods of :class:`~vibench.compiler.unit_builder.UnitBuilder`, which sets the
-    state below (see its ``__init__``)."""
+class Evaluates:
+    """``${...}`` evaluation with located errors, shared by both halves of the shapes pass."""
 
     owner: _Specializer
-    udef: UnitDef
-    params: dict[str, Any]
-    env: dict[str, Any]
-    types: dict[tuple[str, str | None], TensorType]
-    aliases: dict[str, ValueRef]
-    nodes: list[Node]
-    node_index: dict[str, Node]
-    copy: tuple[int, int] | None
-    inherited: set[str]
-    param_pos: dict[str, Pos | None]
-    let_reads: dict[str, set[str]]
-    count: int
-    param_total: int
 
-    if TYPE_CHECKING:  # the driver's and the type checker's
-        def error(self, diag: Diagnostic) -> Failed: ...
-        def type_of(self, ref: ValueRef) -> TensorType: ...
-        def bind_ports(self, nd: NodeDef, block: Block | UnitDef, refs: Refs) -> Ports: ...
-        def instance(self, nd: NodeDef, block: Block | UnitDef, block_name: str, env: dict[str, Any],
-                     ports: Ports, in_types: list[TensorType]) -> Instance: ...
+    def error(self, diag: Diagnostic) -> Failed:
+        self.owner.diags.add(diag)
+        return Failed()
+
+    def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str) -> Any:
+        if not contains_template(value):
+            return value
+        try:
+            return evaluate_value(value, env)
+        except ExprError as err:
+            raise self.error(expr_diag(err, pos, where, node)) from None
+        except NeedConcrete as need:
+            need.node = node
+            need.pos = pos
+            raise
+
+
+class Elaborator(Evaluates):
+    """The state of one elaboration: the unit's environment and the nodes made so far."""
+
+    def __init__(self, owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
+                 positions: Mapping[str, Pos | None] | None) -> None:
+        self.owner = owner
+        self.udef = udef
+        self.params = params
+        self.concrete = concrete
+        self.env: dict[str, Any] = dict(params)
+        # Where each parameter's value was set: the caller's setting when known, else the declaration.
+        self.param_pos = {d.name: (positions or {}).get(d.name) or d.pos for d in udef.params}
+        self.let_reads = let_reads(udef)  # let name -> the parameters it reads
+        self.inherited: set[str] = set()
+        self.inactive_inputs: frozenset[str] = frozenset()
+        self.nodes: list[ElabNode] = []
+        self.names: set[str] = set()  # nodes made so far (a `for_each` over a mapping: its keys)
+        self.off: set[str] = set()  # nodes switched off: their value is their first input
+        self.groups: dict[str, tuple[str, ...]] = {}
+        self.failed: set[str] = set()
+        self.count = 0  # copies made so far: a lower bound of the unit's nodes after expansion (E213)
+
+    def run(self) -> Elaborated:
+        udef = self.udef
+        warn_unused(self.owner, udef)  # first: the warning comes with the errors of the nodes below
+        deferred = []  # `let:` values that read the inputs' dimensions: computed once those are bound
+        for let in udef.lets:
+            try:
+                self.env[let.name] = evaluate_value(let.value, self.env) if contains_template(let.value) else let.value
+            except (ExprError, NeedConcrete):
+                deferred.append(let)
+        if not deferred:
+            self.checks()
+        active = [d for d in udef.inputs if self.flag(d.when, d.pos, f"`when` of input `{d.name}`")]
+        self.inactive_inputs = frozenset(d.name for d in udef.inputs) - {d.name for d in active}
+        lets = {let.name for let in udef.lets if let not in deferred}
+        inputs = self.input_types(active, lets)
+        for let in deferred:
+            self.env[let.name] = self.evaluate(let.value, self.env, let.pos, f"`let.{let.name}`", udef.name)
+        if deferred:
+            self.checks()
+        outputs = [o for o in udef.outputs if self.flag(o.when, o.pos, f"`when` of output `{o.name}`")]
+        if not outputs:
+            raise self.error(Diagnostic("E103", f"every output of `{udef.name}` is switched off", udef.pos,
+                                        expected="at least one output whose `when` is true"))
+        # With every output on, every node is live (the graph pass refuses a node that reaches no output).
+        live = live_nodes(udef, outputs) if len(outputs) < len(udef.outputs) else None
+        for nd in udef.nodes:
+            if live is not None and nd.name not in live:
+                continue  # feeds only switched-off outputs: not built
+            try:
+                self.visit(nd)
+            except Failed:
+                self.failed.add(nd.name)
+        metadata: SpecValue = None
+        broken = False
+        if udef.metadata is not None:
+            try:
+                metadata = self.evaluate(udef.metadata, self.env, udef.pos, "`metadata`", udef.name)
+            except Failed:
+                broken = True
+        return Elaborated(
+            udef=udef, params=self.params, concrete=self.concrete, env=self.env, param_pos=self.param_pos,
+            inputs=tuple(inputs), inactive_inputs=self.inactive_inputs, outputs=tuple(outputs),
+            nodes=tuple(self.nodes), groups=self.groups, failed=frozenset(self.failed), broken=broken,
+            inherited=frozenset(self.inherited), metadata=metadata)
+
+    def checks(self) -> None:
+        failures = run_checks(self.udef, self.env, self.param_pos)
+        for d in failures:
+            self.owner.diags.add(d)
+        if any(d.severity == "error" for d in failures):
+            raise Failed()
+
+    def input_types(self, active: list[InputDecl], lets: set[str]) -> list[tuple[str, TensorType]]:
+        """The active inputs' types, from their declarations; a free dimension becomes a symbol (and an
+        ``Unknown`` in the environment, so that an expression reading it asks for it, NeedConcrete)."""
+        declared = {d.name: self.declared(d) for d in active}
+        for dims in declared.values():
+            for s in dims:
+                if not isinstance(s, str):
+                    continue
+                if s in self.concrete:
+                    self.env[s] = self.concrete[s]
+                elif s not in self.env:
+                    self.env[s] = Unknown(f"`{s}` is a free dimension of {self.udef.name}'s input", symbol=s)
+        inputs = []
+        for decl in active:
+            out: list[Dim] = []
+            for d in declared[decl.name]:
+                if isinstance(d, int):
+                    out.append(d)
+                elif isinstance(d, str) and (d in self.params or d in lets):  # a name reads the value
+                    value = self.env[d]
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                        raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
+                                                    "integer", decl.pos, found=f"{d} = {value!r}"[:80]))
+                    out.append(value)
+                elif isinstance(d, str):
+                    out.append(self.concrete.get(d, Expr.symbol(d)))
+                else:
+                    try:
+                        value = evaluate_value(d, self.env)
+                    except ExprError as err:
+                        raise self.error(expr_diag(err, d.pos, f"the shape of input `{decl.name}`")) from None
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                        raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
+                                                    "integer", d.pos, found=repr(value)))
+                    out.append(value)
+            inputs.append((decl.name, TensorType(tuple(out), decl.dtype)))
+        return inputs
 
     def flag(self, value: Any, pos: Pos | None, where: str) -> bool:
         """Evaluate a `when:` (None means true)."""
@@ -76,34 +201,88 @@ class Elaborate:
                                         expected="true or false", found=repr(result)))
         return result
 
-    def declared(self, decl: Any) -> list[Any]:
+    def declared(self, decl: InputDecl) -> list[Any]:
         try:
             return declared_dims(decl, self.env)
         except ExprError as err:
-            raise self.error(_expr_diag(err, decl.pos, f"the shape of input `{decl.name}`")) from None
+            raise self.error(expr_diag(err, decl.pos, f"the shape of input `{decl.name}`")) from None
         except ValueError as err:
             raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}`: {err}", decl.pos,
                                         expected="a list of integers and symbol names")) from None
 
-    def evaluate(self, value: Any, env: dict[str, Any], pos: Pos | None, where: str, node: str) -> Any:
-        if not contains_template(value):
-            return value
-        try:
-            return evaluate_value(value, env)
-        except ExprError as err:
-            raise self.error(_expr_diag(err, pos, where, node)) from None
-        except NeedConcrete as need:
-            need.node = node
-            need.pos = pos
-            raise
+    # -- nodes -----------------------------------------------------------------------------------
 
-    def visit_each(self, nd: NodeDef, refs: Refs) -> None:
+    def visit(self, nd: NodeDef) -> None:
+        refs: RawRefs = []
+        for port, ref in nd.inputs:
+            if port is not None and ref.port is None and ref.node in self.inactive_inputs:
+                continue  # `port: input` with a switched-off input: the port is simply not connected
+            if ref.node in self.failed:
+                raise Failed()
+            problem = ref_problem(ref, nd.name, self.groups, self.inactive_inputs, self.off)
+            if problem is not None:
+                raise self.error(problem)
+            refs.append((port, ref, ref.pos))
+        if nd.when is not None:
+            when_pos = getattr(nd.when, "pos", None) or nd.pos
+            when = self.evaluate(nd.when, self.env, when_pos, "`when`", nd.name)
+            if not isinstance(when, bool):
+                raise self.error(Diagnostic("E211", f"`when` of node `{nd.name}` must be true or false", when_pos,
+                                            node=nd.name, expected="true or false", found=repr(when),
+                                            hint="write a comparison, e.g. `${stride != 1}`"))
+            if not when:
+                self.switch_off(nd, refs)
+                return
+        if nd.for_each is not None:
+            self.visit_each(nd, refs)
+            return
+        self.build_node(nd, refs, self.env)
+
+    def add(self, node: ElabNode) -> None:
+        self.nodes.append(node)
+        self.names.add(node.name)
+        self.count += len(node.copies)
+
+    def switch_off(self, nd: NodeDef, refs: RawRefs) -> None:
+        if not refs:
+            raise self.error(Diagnostic("E405", f"node `{nd.name}` is switched off but has no input to pass through",
+                                        nd.pos, node=nd.name))
+        self.add(ElabNode(nd, tuple(refs), "off", ()))
+        self.off.add(nd.name)
+
+    def build_node(self, nd: NodeDef, refs: RawRefs, env: dict[str, Any]) -> None:
+        """A node switched on: its `repeat` copies (or one), each with its block and values."""
+        copies = 1
+        if nd.repeat is not None:
+            repeat_pos = getattr(nd.repeat, "pos", None) or nd.pos
+            copies = self.evaluate(nd.repeat, env, repeat_pos, "`repeat`", nd.name)
+            if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
+                raise self.error(Diagnostic("E211", f"`repeat` of node `{nd.name}` must be a non-negative integer",
+                                            repeat_pos, node=nd.name, expected="0, 1, 2, ...", found=repr(copies)))
+            if copies == 0:
+                self.switch_off(nd, refs)
+                return
+            self.make_room(nd, copies, repeat_pos, f"`repeat: {copies}`")
+        block_name = nd.block if isinstance(nd.block, str) else self.evaluate(nd.block, env, nd.block_pos, "`block`",
+                                                                              nd.name)
+        if not isinstance(block_name, str):
+            raise self.error(Diagnostic("E110", "`block` must name a block", nd.block_pos, node=nd.name,
+                                        found=repr(block_name)))
+        block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name)
+        if nd.repeat is None:  # one copy, in the unit's environment
+            copy = ElabCopy(block, block_name, *self.node_values(nd, block, env))
+            self.add(ElabNode(nd, tuple(refs), "one", (copy,)))
+            return
+        made = tuple(ElabCopy(block, block_name, *self.node_values(nd, block, {**env, "i": k})) for k in range(copies))
+        self.add(ElabNode(nd, tuple(refs), "repeat", made))
+
+    def visit_each(self, nd: NodeDef, refs: RawRefs) -> None:
         """A `for_each` node: one copy per element, all on the same inputs, side by side."""
         pos = getattr(nd.for_each, "pos", None) or nd.pos
         items = self.evaluate(nd.for_each, self.env, pos, "`for_each`", nd.name)
         if isinstance(items, dict) and items:
             self.make_room(nd, len(items), pos, f"`for_each` over {len(items):,} keys")
-            visit_keyed(cast("UnitBuilder", self), nd, refs, items, pos)
+            elaborate_keyed(self, nd, refs, items, pos)
             return
         if not isinstance(items, list) or not items:
             raise self.error(Diagnostic("E211", f"`for_each` of node `{nd.name}` must give a non-empty list or "
@@ -114,9 +293,7 @@ class Elaborate:
                                         found=f"{len(items):,} items", hint="for_each builds parallel branches; "
                                         "a chain of copies is `repeat:`"))
         self.make_room(nd, len(items), pos, f"`for_each` over {len(items):,} items")
-        instances: list[Instance] = []
-        first_ports: Ports | None = None
-        names: list[str] = []
+        copies = []
         for k, item in enumerate(items):
             local = {**self.env, "i": k, "item": item}
             block_name = self.evaluate(nd.block, local, nd.block_pos, "`block`", nd.name)
@@ -124,41 +301,14 @@ class Elaborate:
                 raise self.error(Diagnostic("E110", "`block` must name a block", nd.block_pos, node=nd.name,
                                             found=repr(block_name)))
             block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name)
-            if _output_count(block) != 1:
+            if output_count(block) != 1:
                 raise self.error(Diagnostic("E405", f"`for_each` copies give one value each; `{block_name}` has "
-                                            f"{_output_count(block)} outputs", nd.block_pos, node=nd.name))
-            ports = self.bind_ports(nd, block, refs)
-            if first_ports is None:
-                first_ports = ports
-            elif [p for p, _, _ in ports] != [p for p, _, _ in first_ports]:
-                raise self.error(Diagnostic("E405", f"the copies of `{nd.name}` take different inputs", nd.pos,
-                                            node=nd.name, found=f"`{names[0]}` vs `{block_name}`"))
-            in_types = [self.type_of(v) for _, v, _ in ports]
-            self.copy = (k, len(items))
-            try:
-                inst = self.instance(nd, block, block_name, local, ports, in_types)
-            finally:
-                self.copy = None
-            name = block.qualname if isinstance(block, UnitDef) else block_name
-            instances.append(replace(inst, block=name))
-            self.tally(nd, inst, k, len(items))
-            names.append(block_name)
-        assert first_ports is not None
-        first_ports = _connected(first_ports, instances[0])
-        kinds = {"composite" if c.unit is not None else "primitive" for c in instances}
-        if len(kinds) > 1:
-            raise self.error(Diagnostic("E405", f"the copies of `{nd.name}` mix catalogue and composite blocks",
-                                        nd.pos, node=nd.name, found=", ".join(names)))
-        node = Node(name=nd.name, block=instances[0].block, kind=kinds.pop(),
-                    inputs=tuple((p, v) for p, v, _ in first_ports), copies=tuple(instances), repeated=False,
-                    pos=nd.pos, doc=nd.doc, parallel=True)
-        self.nodes.append(node)
-        self.node_index[nd.name] = node
-        for port, t in node.outputs:
-            self.types[(nd.name, port)] = t
+                                            f"{output_count(block)} outputs", nd.block_pos, node=nd.name))
+            copies.append(ElabCopy(block, block_name, *self.node_values(nd, block, local)))
+        self.add(ElabNode(nd, tuple(refs), "each", tuple(copies)))
 
     def make_room(self, nd: NodeDef, copies: int, pos: Pos | None, what: str) -> None:
-        """E213 before building, when ``copies`` copies cannot fit in the node budget."""
+        """E213 before making ``copies`` copies that cannot fit in the node budget."""
         room = self.owner.max_nodes - self.count
         if copies > room:
             self.owner.limit_hit = True
@@ -166,42 +316,7 @@ class Elaborate:
                 "E213", f"{what} makes more nodes than a model may have", pos, node=nd.name,
                 expected=f"at most {self.owner.max_nodes:,} nodes after expansion"
                 + (f" ({room:,} left here)" if room < self.owner.max_nodes else ""),
-                found=f"{copies:,} copies", hint=_LIMIT_HINT))
-
-    def tally(self, nd: NodeDef, inst: Instance, k: int, copies: int) -> None:
-        """Count one copy of a node towards the model's limits: nodes after expansion (E213) and
-        parameter elements (E307), both before any weight exists. Reported once per compilation."""
-        if self.owner.limit_hit:
-            raise Failed()
-        self.count += 1 + (self.owner.node_count(inst.unit) if inst.unit is not None else 0)
-        count = inst.param_count
-        if isinstance(count, int):
-            self.param_total += count
-        if self.count <= self.owner.max_nodes and self.param_total <= self.owner.max_params:
-            return  # within both limits (the common case: no message to write)
-        which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
-        if self.count > self.owner.max_nodes:
-            self.owner.limit_hit = True
-            raise self.error(Diagnostic(
-                "E213", f"the model has more nodes than allowed at {which}", nd.pos, node=nd.name,
-                expected=f"at most {self.owner.max_nodes:,} nodes after expansion", found=f"{self.count:,} so far",
-                notes=("composite blocks count once plus the nodes of their body, for every copy",),
-                hint=_LIMIT_HINT))
-        self.owner.limit_hit = True
-        alone = count > self.owner.max_params
-        raise self.error(Diagnostic(
-            "E307", f"{which} has more parameters than the budget" if alone else
-            f"the model exceeds the parameter budget at {which}", nd.pos, node=nd.name,
-            expected=f"at most {self.owner.max_params:,} parameter elements per model",
-            found=f"{count:,} in this node" + ("" if alone else f", {self.param_total:,} so far"),
-            hint="check the sizes of this node's parameters (channels, features); if the model "
-            "really is this large, raise the budget with --max-params (max_params= in the API)"))
-
-    def alias(self, nd: NodeDef, refs: Refs) -> None:
-        if not refs:
-            raise self.error(Diagnostic("E405", f"node `{nd.name}` is switched off but has no input to pass through",
-                                        nd.pos, node=nd.name))
-        self.aliases[nd.name] = refs[0][1]
+                found=f"{copies:,} copies", hint=LIMIT_HINT))
 
     def node_values(self, nd: NodeDef, block: Block | UnitDef,
                     env: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Pos | None]]:
@@ -261,95 +376,3 @@ class Elaborate:
         if users:
             return self.param_pos[users[0]]
         return self.param_pos[order[0]] if len(order) == 1 else nd.with_pos
-
-
-def declared_dims(decl: Any, params: dict[str, Any]) -> list[Any]:
-    """An input's declared dims (ints, symbol names, templates); a whole-shape template is evaluated
-    with the parameters (ExprError / ValueError when it does not give a list of dims)."""
-    if not isinstance(decl.shape, Template):  # a name of a parameter or `let` reads it (a symbol otherwise)
-        dims = [params[d] if isinstance(d, str) and _is_size(params.get(d)) else d for d in decl.shape]
-        return _laid_out(decl, dims, params)
-    value = evaluate_value(decl.shape, params)
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ValueError(f"`{decl.shape.text}` gives {value!r}, not a list of dimensions")
-    out: list[Any] = []
-    for d in value:
-        if isinstance(d, bool) or not isinstance(d, (int, str)):
-            raise ValueError(f"dimension {d!r} is neither an integer nor a symbol name")
-        if isinstance(d, int) and d < 1:
-            raise ValueError(f"dimension {d} is not positive")
-        if isinstance(d, str) and not d.isidentifier():
-            raise ValueError(f"dimension {d!r} is not a symbol name")
-        out.append(d)
-    return _laid_out(decl, out, params)
-
-
-def _is_size(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _laid_out(decl: Any, dims: list[Any], params: dict[str, Any]) -> list[Any]:
-    """``dims`` written channels-last, in the order the input's `layout:` says the caller passes."""
-    layout = getattr(decl, "layout", None)
-    if layout is None:
-        return dims
-    value = evaluate_value(layout, params) if isinstance(layout, Template) else layout
-    if value not in ("BLC", "BCL"):
-        raise ValueError(f"its layout must be BLC or BCL, found {value!r}"[:120])
-    if len(dims) != 3:
-        raise ValueError(f"with a layout its shape is [B, L, C], found {len(dims)} dimensions")
-    return [dims[0], dims[2], dims[1]] if value == "BCL" else dims
-
-
-def _live_nodes(udef: UnitDef, outputs: list[OutputDef]) -> set[str]:
-    """Nodes some active output depends on (by name, through `in:`)."""
-    by_name = {n.name: n for n in udef.nodes}
-    live: set[str] = set()
-    stack = [o.ref.node for o in outputs]
-    while stack:
-        name = stack.pop()
-        if name in live or name not in by_name:
-            continue
-        live.add(name)
-        stack.extend(ref.node for _, ref in by_name[name].inputs)
-    return live
-
-
-def _output_count(block: Block | UnitDef) -> int:
-    return len(block.outputs)
-
-
-def _connected(ports: Ports, inst: Instance) -> Ports:
-    """The ports a composite's specialised body still takes (optional `port?` ones may be switched off)."""
-    if inst.unit is None:
-        return ports
-    live = {name for name, _ in inst.unit.inputs}
-    return [p for p in ports if p[0] in live]
-
-
-_LIMIT_HINT = ("if the model really is this large, raise the limit with --max-nodes (max_nodes= in the API); "
-               "otherwise check the `repeat`/`for_each` values")
-
-
-def _expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = None) -> Diagnostic:
-    return Diagnostic("E203" if err.syntax else "E204", f"{err.message} in {where}", pos, node=node,
-                      found=err.text or None, hint=err.hint)
-
-
-def freeze(value: Any) -> Any:
-    """``value`` as a hashable key in which 1, 1.0 and True (and a list and a tuple) differ."""
-    kind = value.__class__
-    if kind is str or kind is int or value is None:  # the common case first
-        return value
-    if isinstance(value, dict):
-        return tuple(sorted([(k, v if v.__class__ in _PLAIN else freeze(v)) for k, v in value.items()]))
-    if isinstance(value, (list, tuple)):
-        return ("__list__",) + tuple(freeze(v) for v in value)
-    if isinstance(value, float):
-        return ("__float__", value)
-    if isinstance(value, bool):
-        return ("__bool__", value)
-    return value
-
-
-_PLAIN = frozenset({str, int, type(None)})  # values that are their own key

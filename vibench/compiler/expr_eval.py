@@ -12,7 +12,7 @@ import ast
 import contextlib
 import math
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -98,7 +98,7 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
 # --------------------------------------------------------------------------------------------
 
 
-def evaluate_value(value: Any, env: dict[str, Any]) -> Any:
+def evaluate_value(value: Any, env: Mapping[str, Any]) -> Any:
     """Evaluate every Template inside a (nested) value."""
     if isinstance(value, Template):
         return evaluate_template(value, env)
@@ -109,7 +109,7 @@ def evaluate_value(value: Any, env: dict[str, Any]) -> Any:
     return value
 
 
-def evaluate_template(t: Template, env: dict[str, Any]) -> Any:
+def evaluate_template(t: Template, env: Mapping[str, Any]) -> Any:
     if t.whole:
         return _Evaluator(env, t.text).run(t.expr)
     out = []
@@ -136,7 +136,7 @@ _SCALARS = frozenset({int, float, bool, type(None)})
 
 
 class _Evaluator:
-    def __init__(self, env: dict[str, Any], text: str) -> None:
+    def __init__(self, env: Mapping[str, Any], text: str) -> None:
         self.env = env
         self.text = text
         self.steps = 0
@@ -358,7 +358,7 @@ class _Evaluator:
                 raise self.fail("repeated value is too long")
 
 
-def _known(env: dict[str, Any]) -> str | None:
+def _known(env: Mapping[str, Any]) -> str | None:
     names = sorted(k for k in env if not k.startswith("_"))
     if not names:
         return None

@@ -174,7 +174,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             overrides=tuple(shown),
             input_bindings=tuple((k, ",".join(map(str, v))) for k, v in (inputs or {}).items()),
         )
-        program = infer_program(root, library, source, inputs, max_nodes=budget[0], max_params=budget[1])
+        program = infer_program(root, library, source, inputs, max_nodes=budget[0], max_params=budget[1],
+                                verify_ir=VERIFY_IR)
         if VERIFY_IR:
             verify_program(program)
         if any(d.layout is not None for d in root.inputs):  # only a `layout:` gives axes roles

@@ -28,7 +28,8 @@ from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block
 from vibench.compiler.constraints import found_text
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, suggest
-from vibench.compiler.elaborate import Failed, declared_dims, freeze
+from vibench.compiler.elaborate import elaborate
+from vibench.compiler.elaborated import Failed, declared_dims, freeze, verify_elaborated
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.graph import check_graph
 from vibench.compiler.ir import (
@@ -38,23 +39,26 @@ from vibench.compiler.ir import (
     Template,
     Unit,
     UnitDef,
+    verify,
 )
 from vibench.compiler.lets import let_env
 from vibench.compiler.limits import MAX_NODES, MAX_PARAMS
 from vibench.compiler.resolve import Library
 from vibench.compiler.symbolic import NeedConcrete, evaluate, free_symbols
 from vibench.compiler.typecheck import decl_text
-from vibench.compiler.unit_builder import UnitBuilder
+from vibench.compiler.unit_builder import typecheck
 
 
 def infer_program(root: UnitDef, library: Library, source: SourceInfo,
                   input_dims: dict[str, tuple[int, ...]] | None = None, *,
-                  max_nodes: int = MAX_NODES, max_params: int = MAX_PARAMS) -> Program:
+                  max_nodes: int = MAX_NODES, max_params: int = MAX_PARAMS, verify_ir: bool = False) -> Program:
     """Specialise the root unit and everything it uses (see the module docstring).
 
     A model of more than ``max_nodes`` nodes after expansion is E213, one of more than
-    ``max_params`` parameter elements E307 (see :mod:`vibench.compiler.limits`)."""
+    ``max_params`` parameter elements E307 (see :mod:`vibench.compiler.limits`). With ``verify_ir``
+    (the tests), the IR invariants are checked after each pass over each unit."""
     spec = _Specializer(library)
+    spec.verify_ir = verify_ir
     spec.max_nodes, spec.max_params = max_nodes, max_params
     bindings: dict[str, int] = {}
     if input_dims:
@@ -73,17 +77,18 @@ class _Specializer:
     def __init__(self, library: Library) -> None:
         self.library = library
         self.diags = Collector(sources=library.sources)
-        self.cache: dict[tuple, Unit | None] = {}
-        self.needed: dict[tuple, frozenset[str]] = {}
+        self.cache: dict[tuple[object, ...], Unit | None] = {}
+        self.needed: dict[tuple[object, ...], frozenset[str]] = {}
         self.order: list[Unit] = []
         self.stack: list[UnitDef] = []
         self.checked: dict[int, UnitDef] = {}
-        self.param_memo: dict[tuple, Any] = {}
+        self.param_memo: dict[tuple[object, ...], Any] = {}
         self.warned_unused: set[tuple[str, str]] = set()  # definitions checked for unused parameters
         self.max_nodes = MAX_NODES
         self.max_params = MAX_PARAMS
         self.node_counts: dict[int, int] = {}  # id(unit) -> its nodes after expansion
         self.limit_hit = False  # E213 or E307 reported: other nodes over the limit stay silent
+        self.verify_ir = False  # check the IR after each pass (the tests)
 
     def node_count(self, unit: Unit) -> int:
         """How many nodes ``unit`` has once every copy and composite body is expanded."""
@@ -228,9 +233,22 @@ class _Specializer:
             raise Failed()
         self.stack.append(udef)
         try:
-            return UnitBuilder(self, self.graph(udef), params, concrete, positions).build()
+            return self.passes(self.graph(udef), params, concrete, positions)
         finally:
             self.stack.pop()
+
+    def passes(self, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
+               positions: dict[str, Pos | None] | None) -> Unit:
+        """The unit passes in order: elaborate (values, `when`/`repeat`/`for_each`/`with`/`inherit`: a
+        concrete graph), then type-check (ports, parameters, shapes, constraints). Each takes the frozen
+        result of the one before; with ``verify_ir`` its result's invariants are checked."""
+        elaborated = elaborate(self, udef, params, concrete, positions)
+        if self.verify_ir:
+            verify_elaborated(elaborated)
+        unit = typecheck(self, elaborated)
+        if self.verify_ir:
+            verify(unit)
+        return unit
 
     # -- helpers used by the unit builder ----------------------------------------------------------
 

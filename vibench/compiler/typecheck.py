@@ -1,6 +1,6 @@
 """Type checking, in the shapes pass: each copy of a node typed against its block.
 
-The :class:`TypeCheck` part of :class:`~vibench.compiler.unit_builder.UnitBuilder` binds a node's
+The :class:`TypeCheck` part of :class:`~vibench.compiler.unit_builder.TypeChecker` binds a node's
 inputs to its block's ports (E405); for a catalogue block it validates the parameters with the block's
 pydantic model (E104, E111-E113) and runs its shape rule (memoised per unit); for a composite block it
 binds the parameters, unifies the caller's input types with the block's declared input shapes (E301,
@@ -11,12 +11,13 @@ space (the constraints) and returns each copy as an :class:`~vibench.compiler.ir
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
-from vibench.compiler.elaborate import Failed, Ports, Refs, _expr_diag, declared_dims, freeze
+from vibench.compiler.elaborated import Failed, Ports, Refs, declared_dims, expr_diag, freeze
 from vibench.compiler.expr import ExprError, Unknown, bare_name, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.lets import let_env
@@ -28,22 +29,22 @@ if TYPE_CHECKING:
 
 
 class TypeCheck:
-    """The type-checking methods of :class:`~vibench.compiler.unit_builder.UnitBuilder`, which sets the
+    """The type-checking methods of :class:`~vibench.compiler.unit_builder.TypeChecker`, which sets the
     state below (see its ``__init__``)."""
 
     owner: _Specializer
     udef: UnitDef
-    env: dict[str, Any]
+    env: Mapping[str, Any]
     space: SymbolSpace
     prim_memo: dict[tuple[Any, ...], tuple[Instance, tuple[Constraint, ...]]]
     from_list: bool
     soft_ports: set[str]
 
-    if TYPE_CHECKING:  # the driver's and elaboration's
+    if TYPE_CHECKING:  # the driver's
         def error(self, diag: Diagnostic) -> Failed: ...
         def type_of(self, ref: ValueRef) -> TensorType: ...
         def spelling(self, ref: ValueRef) -> str: ...
-        def evaluate(self, value: Any, env: dict[str, Any], pos: Pos | None, where: str, node: str) -> Any: ...
+        def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str) -> Any: ...
 
     def bind_ports(self, nd: NodeDef, block: Block | UnitDef, refs: Refs) -> Ports:
         optional: tuple[str, ...]
@@ -225,7 +226,7 @@ class TypeCheck:
             try:
                 active = evaluate_value(decl.when, env)
             except ExprError as err:
-                raise self.error(_expr_diag(err, decl.pos, f"`when` of input `{decl.name}`", nd.name)) from None
+                raise self.error(expr_diag(err, decl.pos, f"`when` of input `{decl.name}`", nd.name)) from None
             if active and decl.name not in named:
                 raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{decl.name}` here", nd.pos,
                                             node=nd.name, hint=f"add `{decl.name}: <node>` to `in:`"))
@@ -363,6 +364,14 @@ def _field_doc(block: Block, field: str | None) -> str | None:
         return None
     info = block.Params.model_fields.get(field)
     return info.description if info is not None else None
+
+
+def connected(ports: Ports, inst: Instance) -> Ports:
+    """The ports a composite's specialised body still takes (optional `port?` ones may be switched off)."""
+    if inst.unit is None:
+        return ports
+    live = {name for name, _ in inst.unit.inputs}
+    return [p for p in ports if p[0] in live]
 
 
 def _with_node(d: Diagnostic, node: str) -> Diagnostic:

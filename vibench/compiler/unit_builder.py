@@ -1,16 +1,17 @@
-"""The body of one unit in the shapes pass: its nodes visited in order, each typed.
+"""Type checking, the second half of the shapes pass: an elaborated unit -> a typed :class:`Unit`.
 
-:class:`UnitBuilder` specialises one UnitDef for one set of parameters and compile-time
-dimensions (see :mod:`vibench.compiler.shapes` for the pass as a whole): it evaluates the unit's
-``when``/``repeat``/``for_each``, binds each node's inputs to ports, validates a primitive's
-parameters and runs its shape rule, unifies a composite's declared input shapes with the caller's
-and has the specialiser build its body, then collects outputs, metadata, reference renames and
-the W104 warnings of settings no component reads.
+:func:`typecheck` takes what :func:`~vibench.compiler.elaborate.elaborate` made of one unit and types
+it, node by node in order: it resolves each input to the value it names (through switched-off nodes
+and `for_each` groups), binds it to a port of the copy's block, validates a catalogue block's
+parameters and runs its shape rule, or unifies a composite block's declared input shapes with the
+caller's and has the specialiser build its body; then it counts the copies against the model's limits
+(E213, E307), types the outputs and checks their promised shapes, and adds W104, the reference renames
+and the metadata. It reads the elaborated unit; it writes the symbol space of the unit it returns and
+diagnostics.
 
-This module is the driver (the unit's inputs, the visit of each node, its outputs); the work is in
-the builder's parts: :mod:`vibench.compiler.elaborate` (values, ``when``/``for_each``/``with``/
-``inherit``, node limits), :mod:`vibench.compiler.typecheck` (ports, parameters, shapes) and
-:mod:`vibench.compiler.build_warnings` (W104/W105, ``node.*`` outputs, reference renames).
+This module is the driver (the visit of each node, the outputs); the port, parameter and shape work
+is :mod:`vibench.compiler.typecheck`'s and the warnings :mod:`vibench.compiler.build_warnings`'.
+A node that fails is left out with its diagnostics collected; the nodes that read it fail silently.
 """
 
 from __future__ import annotations
@@ -18,73 +19,61 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.blocks.base import Block
 from vibench.compiler.build_warnings import BuildWarnings
 from vibench.compiler.constraints import SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
-from vibench.compiler.elaborate import (
-    Elaborate,
+from vibench.compiler.elaborate import Evaluates
+from vibench.compiler.elaborated import (
+    LIMIT_HINT,
+    ElabCopy,
+    ElabNode,
+    Elaborated,
     Failed,
+    Ports,
     Refs,
-    _connected,
-    _expr_diag,
-    _live_nodes,
-    _output_count,
     freeze,
+    ref_problem,
 )
-from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value
-from vibench.compiler.ir import (
-    Constraint,
-    Instance,
-    Node,
-    NodeDef,
-    Pos,
-    Ref,
-    TensorType,
-    Unit,
-    UnitDef,
-    ValueRef,
-)
+from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Ref, TensorType, Unit, UnitDef, ValueRef
 from vibench.compiler.keyed import group_value
-from vibench.compiler.lets import let_reads, run_checks
 from vibench.compiler.promises import check_promise
-from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
-from vibench.compiler.typecheck import TypeCheck
+from vibench.compiler.typecheck import TypeCheck, connected
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
 
-__all__ = ["Failed", "UnitBuilder"]
+__all__ = ["Failed", "TypeChecker", "typecheck"]
 
 
-class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
-    """Builds one Unit: visits the nodes of one specialisation in order."""
+def typecheck(owner: _Specializer, elaborated: Elaborated) -> Unit:
+    """The typed unit (see the module docstring); :class:`Failed` when a node or output failed (the
+    diagnostics are collected), NeedConcrete when a rule needs a dimension the caller may know."""
+    return TypeChecker(owner, elaborated).run()
 
-    def __init__(self, owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
-                 positions: dict[str, Pos | None] | None = None) -> None:
+
+class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
+    """The state of one type check: the types of the values so far and the unit's symbol space."""
+
+    def __init__(self, owner: _Specializer, elaborated: Elaborated) -> None:
         self.owner = owner
-        self.udef = udef
-        self.params = params
-        self.concrete = concrete
+        self.elaborated = elaborated
+        self.udef = elaborated.udef
+        self.params = elaborated.params
+        self.env = elaborated.env
+        self.inherited = elaborated.inherited
+        self.groups = elaborated.groups
         self.space = SymbolSpace()
-        self.env: dict[str, Any] = dict(params)
-        self.types: dict[tuple[str, str | None], TensorType] = {}
+        self.types: dict[tuple[str, str | None], TensorType] = {(name, None): t for name, t in elaborated.inputs}
         self.aliases: dict[str, ValueRef] = {}
-        self.failed: set[str] = set()
+        self.failed: set[str] = set(elaborated.failed)
         self.nodes: list[Node] = []
         self.node_index: dict[str, Node] = {}
         # Shape-rule results per (block, params, input types); per unit because verdicts depend on
         # this unit's symbol bounds (which only tighten as nodes are visited).
         self.prim_memo: dict[tuple[Any, ...], tuple[Instance, tuple[Constraint, ...]]] = {}
-        self.copy: tuple[int, int] | None = None  # (index, count) while building a copy of a `repeat` node
-        self.inactive_inputs: set[str] = set()
+        self.copy: tuple[int, int] | None = None  # (index, count) while typing a copy of a `repeat` node
         self.from_list = False  # the current node reads a `for_each` node's whole list
         self.soft_ports: set[str] = set()  # `port?:` connections of the node being bound
-        self.inherited: set[str] = set()  # parameters some `inherit: true` node passed on
-        # Where each parameter's value was set: the caller's setting when known, else the declaration.
-        self.param_pos = {d.name: (positions or {}).get(d.name) or d.pos for d in udef.params}
-        self.let_reads = let_reads(udef)  # let name -> the parameters it reads
-        self.groups: dict[str, tuple[str, ...]] = {}  # `for_each` over a mapping: node -> its keys
         self.count = 0  # nodes of this unit so far, expanded (limit: owner.max_nodes, E213)
         self.param_total = 0  # parameter elements of this unit so far (limit: owner.max_params, E307)
 
@@ -96,88 +85,26 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
         self.owner.diags.add(diag)
         return Failed()
 
-    def build(self) -> Unit:
-        udef = self.udef
-        self.warn_unused(udef)  # first: the warning comes with the errors of the nodes below
-        deferred = []  # `let:` values that read the inputs' dimensions: computed once those are bound
-        for let in udef.lets:
+    def run(self) -> Unit:
+        el, udef = self.elaborated, self.udef
+        for node in el.nodes:
+            if node.name in self.failed:
+                continue
             try:
-                self.env[let.name] = evaluate_value(let.value, self.env) if contains_template(let.value) else let.value
-            except (ExprError, NeedConcrete):
-                deferred.append(let)
-        failures = run_checks(udef, self.env, self.param_pos) if not deferred else []
-        for d in failures:
-            self.owner.diags.add(d)
-        if any(d.severity == "error" for d in failures):
-            raise Failed()
-        active_inputs = [d for d in udef.inputs if self.flag(d.when, d.pos, f"`when` of input `{d.name}`")]
-        self.inactive_inputs = {d.name for d in udef.inputs} - {d.name for d in active_inputs}
-        declared = {d.name: self.declared(d) for d in active_inputs}
-        symbols = [d for dims in declared.values() for d in dims if isinstance(d, str)]
-        for s in symbols:
-            if s in self.concrete:
-                self.env[s] = self.concrete[s]
-            elif s not in self.env:
-                self.env[s] = Unknown(f"`{s}` is a free dimension of {udef.name}'s input", symbol=s)
-        inputs = []
-        lets = {let.name for let in udef.lets if let not in deferred}
-        for decl in active_inputs:
-            dims: list[Dim] = []
-            for d in declared[decl.name]:
-                if isinstance(d, int):
-                    dims.append(d)
-                elif isinstance(d, str) and (d in self.params or d in lets):  # a name reads the value
-                    value = self.env[d]
-                    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                        raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
-                                                    "integer", decl.pos, found=f"{d} = {value!r}"[:80]))
-                    dims.append(value)
-                elif isinstance(d, str):
-                    dims.append(self.concrete.get(d, Expr.symbol(d)))
-                else:
-                    try:
-                        value = evaluate_value(d, self.env)
-                    except ExprError as err:
-                        raise self.error(_expr_diag(err, d.pos, f"the shape of input `{decl.name}`")) from None
-                    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                        raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
-                                                    "integer", d.pos, found=repr(value)))
-                    dims.append(value)
-            t = TensorType(tuple(dims), decl.dtype)
-            inputs.append((decl.name, t))
-            self.types[(decl.name, None)] = t
-        for let in deferred:
-            self.env[let.name] = self.evaluate(let.value, self.env, let.pos, f"`let.{let.name}`", udef.name)
-        if deferred:
-            failures = run_checks(udef, self.env, self.param_pos)
-            for d in failures:
-                self.owner.diags.add(d)
-            if any(d.severity == "error" for d in failures):
-                raise Failed()
-        active_outputs = [o for o in udef.outputs if self.flag(o.when, o.pos, f"`when` of output `{o.name}`")]
-        if not active_outputs:
-            raise self.error(Diagnostic("E103", f"every output of `{udef.name}` is switched off", udef.pos,
-                                        expected="at least one output whose `when` is true"))
-        # With every output on, every node is live (the graph pass refuses a node that reaches no output).
-        live = _live_nodes(udef, active_outputs) if len(active_outputs) < len(udef.outputs) else None
-        for nd in udef.nodes:
-            if live is not None and nd.name not in live:
-                continue  # feeds only switched-off outputs: not built
-            try:
-                self.visit(nd)
+                self.visit(node)
             except Failed:
-                self.failed.add(nd.name)
-        if self.failed:
+                self.failed.add(node.name)
+        if self.failed or el.broken:
             raise Failed()
         outputs = []
-        for out in active_outputs:
+        for out in el.outputs:
             if out.ref.port == "*":  # `from: node.*`: every output of the node, under its port names
                 produced = self.every_output(out)
             else:
                 ref = self.value(out.ref, None)
                 produced = [(out.name, ref, self.type_of(ref))]
             for name, _, t in produced if out.shape is not None else ():
-                broken = check_promise(out, name, t, self.env, self.space, udef.name)
+                broken = check_promise(out, name, t, dict(self.env), self.space, udef.name)
                 if broken is not None:
                     raise self.error(broken)
             outputs += produced
@@ -188,23 +115,20 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
                                             found=f"{seen[name]} and {self.spelling(ref)}",
                                             hint="rename one of them (a `node.*` output takes its ports' names)"))
             seen[name] = self.spelling(ref)
-        if any(d.optional for d in active_inputs):  # `optional: true` inputs that no node reads are not taken
+        inputs = el.inputs
+        optional = {d.name for d in udef.inputs if d.optional}
+        if optional:  # `optional: true` inputs that no node reads are not taken
             read = {v.node for n in self.nodes for _, v in n.inputs} | {ref.node for _, ref, _ in outputs}
-            dropped = {d.name for d in active_inputs if d.optional and d.name not in read}
-            inputs = [(name, t) for name, t in inputs if name not in dropped]
+            inputs = tuple((name, t) for name, t in inputs if name not in optional or name in read)
         if len(self.owner.stack) == 1:
             self.warn_unread(udef)
-        metadata = None
-        if udef.metadata is not None:
-            pos = udef.pos
-            metadata = self.evaluate(udef.metadata, self.env, pos, "`metadata`", udef.name)
         return Unit(
-            key=(udef.qualname, freeze(self.params), tuple(sorted(self.concrete.items()))),
+            key=(udef.qualname, freeze(self.params), tuple(sorted(el.concrete.items()))),
             name=udef.name, qualname=udef.qualname, doc=udef.doc,
             params=tuple((p.name, self.params.get(p.name)) for p in udef.params),
-            inputs=tuple(inputs), nodes=tuple(self.nodes), outputs=tuple(outputs),
-            constraints=tuple(self.space.constraints), const_symbols=tuple(sorted(self.concrete.items())),
-            file=udef.file, pos=udef.pos, metadata=metadata,
+            inputs=inputs, nodes=tuple(self.nodes), outputs=tuple(outputs),
+            constraints=tuple(self.space.constraints), const_symbols=tuple(sorted(el.concrete.items())),
+            file=udef.file, pos=udef.pos, metadata=el.metadata,
             state_dict_renames=self.renames(udef), definition=udef,
         )
 
@@ -215,16 +139,13 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
         name = ref.node
         if name in self.failed:
             raise Failed()
+        if node is None:  # an output's (elaboration checked the nodes' inputs)
+            problem = ref_problem(ref, node, self.groups, self.elaborated.inactive_inputs, self.aliases)
+            if problem is not None:
+                raise self.error(problem)
         if name in self.groups:
-            return group_value(self, ref, node)
-        if name in self.inactive_inputs:
-            raise self.error(Diagnostic("E405", f"input `{name}` is switched off (its `when` is false)", ref.pos,
-                                        node=node, hint="switch this node off too, or feed it another value"))
+            return group_value(self, ref)
         if name in self.aliases:
-            if ref.port is not None:
-                raise self.error(Diagnostic("E405", f"`{name}` is switched off (`when`/`repeat: 0`), so it has no "
-                                            f"port `{ref.port}`", ref.pos, node=node,
-                                            hint=f"read it as `{name}`: a switched-off node passes its input through"))
             return self.aliases[name]
         if (name, None) in self.types and name not in self.node_index:
             return ValueRef(name, None)
@@ -249,92 +170,132 @@ class UnitBuilder(Elaborate, TypeCheck, BuildWarnings):
 
     # -- nodes -----------------------------------------------------------------------------------
 
-    def visit(self, nd: NodeDef) -> None:
-        env = self.env
+    def visit(self, en: ElabNode) -> None:
         self.from_list = False
-        refs = []
-        for port, ref in nd.inputs:
-            if port is not None and ref.port is None and ref.node in self.inactive_inputs:
-                continue  # `port: input` with a switched-off input: the port is simply not connected
-            value = self.value(ref, nd.name)
+        refs: Refs = []
+        for port, ref, pos in en.refs:
+            value = self.value(ref, en.name)
             target = self.node_index.get(value.node)
             if ref.port is None and target is not None and target.parallel:
-                refs += [(port, ValueRef(value.node, p), ref.pos) for p, _ in target.outputs]  # the whole list
+                refs += [(port, ValueRef(value.node, p), pos) for p, _ in target.outputs]  # the whole list
                 self.from_list = True  # a list may hold a single value
             else:
-                refs.append((port, value, ref.pos))
-        if nd.when is not None:
-            when_pos = getattr(nd.when, "pos", None) or nd.pos
-            when = self.evaluate(nd.when, env, when_pos, "`when`", nd.name)
-            if not isinstance(when, bool):
-                raise self.error(Diagnostic("E211", f"`when` of node `{nd.name}` must be true or false", when_pos,
-                                            node=nd.name, expected="true or false", found=repr(when),
-                                            hint="write a comparison, e.g. `${stride != 1}`"))
-            if not when:
-                self.alias(nd, refs)
-                return
-        if nd.for_each is not None:
-            self.visit_each(nd, refs)
-            return
-        self.build_node(nd, refs, env)
+                refs.append((port, value, pos))
+        if en.mode == "off":
+            self.aliases[en.name] = refs[0][1]  # elaboration made sure there is one
+        elif en.mode == "each":
+            self.visit_each(en, refs)
+        else:
+            self.build_node(en, refs)
 
-    def build_node(self, nd: NodeDef, refs: Refs, env: dict[str, Any]) -> None:
-        """A node switched on: its `repeat` copies (or one), each an instance of its block."""
-        copies = 1
-        if nd.repeat is not None:
-            repeat_pos = getattr(nd.repeat, "pos", None) or nd.pos
-            copies = self.evaluate(nd.repeat, env, repeat_pos, "`repeat`", nd.name)
-            if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
-                raise self.error(Diagnostic("E211", f"`repeat` of node `{nd.name}` must be a non-negative integer",
-                                            repeat_pos, node=nd.name, expected="0, 1, 2, ...", found=repr(copies)))
-            if copies == 0:
-                self.alias(nd, refs)
-                return
-            self.make_room(nd, copies, repeat_pos, f"`repeat: {copies}`")
-        block_name = nd.block if isinstance(nd.block, str) else self.evaluate(nd.block, env, nd.block_pos, "`block`",
-                                                                              nd.name)
-        if not isinstance(block_name, str):
-            raise self.error(Diagnostic("E110", "`block` must name a block", nd.block_pos, node=nd.name,
-                                        found=repr(block_name)))
-        block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name)
+    def visit_each(self, en: ElabNode, refs: Refs) -> None:
+        """A `for_each` node's copies, each typed on the same inputs, side by side."""
+        nd = en.nd
+        instances: list[Instance] = []
+        first_ports: Ports | None = None
+        names: list[str] = []
+        for k, copy in enumerate(en.copies):
+            block = copy.block
+            ports = self.bind_ports(nd, block, refs)
+            if first_ports is None:
+                first_ports = ports
+            elif [p for p, _, _ in ports] != [p for p, _, _ in first_ports]:
+                raise self.error(Diagnostic("E405", f"the copies of `{nd.name}` take different inputs", nd.pos,
+                                            node=nd.name, found=f"`{names[0]}` vs `{copy.block_name}`"))
+            in_types = [self.type_of(v) for _, v, _ in ports]
+            self.copy = (k, len(en.copies))
+            try:
+                inst = self.instance(nd, copy, ports, in_types)
+            finally:
+                self.copy = None
+            instances.append(replace(inst, block=block.qualname if isinstance(block, UnitDef) else copy.block_name))
+            self.tally(nd, inst, k, len(en.copies))
+            names.append(copy.block_name)
+        assert first_ports is not None
+        first_ports = connected(first_ports, instances[0])
+        kinds = {"composite" if c.unit is not None else "primitive" for c in instances}
+        if len(kinds) > 1:
+            raise self.error(Diagnostic("E405", f"the copies of `{nd.name}` mix catalogue and composite blocks",
+                                        nd.pos, node=nd.name, found=", ".join(names)))
+        self.add(Node(name=nd.name, block=instances[0].block, kind=kinds.pop(),
+                      inputs=tuple((p, v) for p, v, _ in first_ports), copies=tuple(instances), repeated=False,
+                      pos=nd.pos, doc=nd.doc, parallel=True))
+
+    def build_node(self, en: ElabNode, refs: Refs) -> None:
+        """A node's copies (one, or a `repeat` chain), each an instance of its block."""
+        nd = en.nd
+        first = en.copies[0]
+        block = first.block
         ports = self.bind_ports(nd, block, refs)
-        if nd.repeat is not None and (len(ports) != 1 or _output_count(block) != 1):
+        repeated = en.mode == "repeat"
+        if repeated and (len(ports) != 1 or len(block.outputs) != 1):
             raise self.error(Diagnostic("E405", f"`repeat` chains copies through one input and one output; "
-                                        f"`{block_name}` has {len(ports)} input(s) and {_output_count(block)} "
+                                        f"`{first.block_name}` has {len(ports)} input(s) and {len(block.outputs)} "
                                         "output(s)", nd.pos, node=nd.name))
         instances: list[Instance] = []
         types = self.types
         in_types = [types[(v.node, v.port)] for _, v, _ in ports]
-        if nd.repeat is None:  # one copy, in the unit's environment
-            instances.append(self.instance(nd, block, block_name, env, ports, in_types))
-            self.tally(nd, instances[0], 0, 1)
-        for k in range(copies if nd.repeat is not None else 0):
-            self.copy = (k, copies)
+        copies = len(en.copies)
+        for k, copy in enumerate(en.copies):
+            if repeated:
+                self.copy = (k, copies)
             try:
-                inst = self.instance(nd, block, block_name, {**env, "i": k}, ports, in_types)
+                inst = self.instance(nd, copy, ports, in_types)
             finally:
                 self.copy = None
             instances.append(inst)
             self.tally(nd, inst, k, copies)
             in_types = [inst.outputs[0][1]]
-        kind = "composite" if isinstance(block, UnitDef) else "primitive"
-        if nd.checkpoint and kind == "primitive" and not block.has_module(instances[0].params):  # type: ignore[union-attr]
+        composite = instances[0].unit is not None
+        if nd.checkpoint and not composite and not block.has_module(instances[0].params):  # type: ignore[union-attr]
             raise self.error(Diagnostic("E211", f"`checkpoint` of node `{nd.name}` needs a node with a submodule",
-                                        nd.pos, node=nd.name, found=f"`{block_name}` has no weights to recompute",
+                                        nd.pos, node=nd.name, found=f"`{first.block_name}` has no weights to recompute",
                                         hint="checkpoint a layer or a composite block (a group of layers)"))
-        if instances[0].unit is not None:
-            ports = _connected(ports, instances[0])
-        node = Node(name=nd.name, block=block.qualname if isinstance(block, UnitDef) else block_name, kind=kind,
-                    inputs=tuple([(p, v) for p, v, _ in ports]), copies=tuple(instances),
-                    repeated=nd.repeat is not None, pos=nd.pos, doc=nd.doc, checkpoint=nd.checkpoint)
-        self.nodes.append(node)
-        self.node_index[nd.name] = node
-        for port, t in instances[-1].outputs:  # node.outputs (its copies run in a chain)
-            types[(nd.name, port)] = t
+        if composite:
+            ports = connected(ports, instances[0])
+        name = block.qualname if composite else first.block_name  # type: ignore[union-attr]
+        self.add(Node(name=nd.name, block=name, kind="composite" if composite else "primitive",
+                      inputs=tuple([(p, v) for p, v, _ in ports]), copies=tuple(instances),
+                      repeated=repeated, pos=nd.pos, doc=nd.doc, checkpoint=nd.checkpoint))
 
-    def instance(self, nd: NodeDef, block: Block | UnitDef, block_name: str, env: dict[str, Any],
-                 ports: list[tuple[str, ValueRef, Pos | None]], in_types: list[TensorType]) -> Instance:
-        values, positions = self.node_values(nd, block, env)
+    def add(self, node: Node) -> None:
+        self.nodes.append(node)
+        self.node_index[node.name] = node
+        for port, t in node.outputs:
+            self.types[(node.name, port)] = t
+
+    def instance(self, nd: NodeDef, copy: ElabCopy, ports: Ports, in_types: list[TensorType]) -> Instance:
+        block = copy.block
+        values, positions = dict(copy.values), dict(copy.positions)
         if isinstance(block, UnitDef):
             return self.composite(nd, block, values, positions, ports, in_types, {p: pos for p, _, pos in ports})
         return self.primitive(nd, block, values, positions, ports, in_types)
+
+    def tally(self, nd: NodeDef, inst: Instance, k: int, copies: int) -> None:
+        """Count one copy of a node towards the model's limits: nodes after expansion (E213) and
+        parameter elements (E307), both before any weight exists. Reported once per compilation."""
+        if self.owner.limit_hit:
+            raise Failed()
+        self.count += 1 + (self.owner.node_count(inst.unit) if inst.unit is not None else 0)
+        count = inst.param_count
+        if isinstance(count, int):
+            self.param_total += count
+        if self.count <= self.owner.max_nodes and self.param_total <= self.owner.max_params:
+            return  # within both limits (the common case: no message to write)
+        which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
+        if self.count > self.owner.max_nodes:
+            self.owner.limit_hit = True
+            raise self.error(Diagnostic(
+                "E213", f"the model has more nodes than allowed at {which}", nd.pos, node=nd.name,
+                expected=f"at most {self.owner.max_nodes:,} nodes after expansion", found=f"{self.count:,} so far",
+                notes=("composite blocks count once plus the nodes of their body, for every copy",),
+                hint=LIMIT_HINT))
+        self.owner.limit_hit = True
+        alone = count > self.owner.max_params
+        raise self.error(Diagnostic(
+            "E307", f"{which} has more parameters than the budget" if alone else
+            f"the model exceeds the parameter budget at {which}", nd.pos, node=nd.name,
+            expected=f"at most {self.owner.max_params:,} parameter elements per model",
+            found=f"{count:,} in this node" + ("" if alone else f", {self.param_total:,} so far"),
+            hint="check the sizes of this node's parameters (channels, features); if the model "
+            "really is this large, raise the budget with --max-params (max_params= in the API)"))

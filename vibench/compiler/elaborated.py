@@ -1,0 +1,215 @@
+"""The IR between the two halves of the shapes pass: one unit elaborated, not yet typed.
+
+:func:`~vibench.compiler.elaborate.elaborate` turns a :class:`~vibench.compiler.ir.UnitDef` and one set
+of parameter values and compile-time dimensions into an :class:`Elaborated` unit: every ``let:``,
+``when:``, ``repeat:``, ``for_each:``, ``with:`` and ``inherit:`` evaluated, so each node is a list of
+copies, each a block with concrete parameter values (not yet validated). No tensor type exists yet
+except the unit's declared inputs. :func:`~vibench.compiler.unit_builder.typecheck` then binds ports,
+validates parameters and runs shape rules over it, and gives the :class:`~vibench.compiler.ir.Unit`.
+
+Both are frozen; :func:`verify_elaborated` checks the invariants the type checker relies on (the
+tests run it after every elaboration). The module also holds the helpers both halves share:
+:class:`Failed`, an input's declared dimensions, the nodes live for the active outputs, ``freeze``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
+from vibench.compiler.expr import ExprError, Unknown, evaluate_value
+from vibench.compiler.fast_init import fast_init
+from vibench.compiler.ir import NodeDef, OutputDef, Pos, Ref, SpecValue, Template, TensorType, UnitDef, ValueRef
+
+if TYPE_CHECKING:
+    from vibench.compiler.blocks.base import Block
+
+Refs = list[tuple[str | None, ValueRef, Pos | None]]  # a node's inputs, resolved: (port or None, value, where)
+Ports = list[tuple[str, ValueRef, Pos | None]]  # the same bound to the block's ports
+Mode = Literal["one", "repeat", "each", "off"]  # one copy; a chain of copies; copies side by side; switched off
+EnvValue: TypeAlias = "SpecValue | Unknown"  # a value in a unit: a parameter, `let` or dimension (Unknown: free)
+
+
+class Failed(Exception):
+    """A node (or the block it uses) failed; the diagnostics are already collected."""
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class ElabCopy:
+    """One copy of a node: its block, and its parameter values with ``${...}`` evaluated (not yet
+    validated) and where each was set (a bad value is reported there)."""
+
+    block: Block | UnitDef
+    block_name: str  # as the spec names it (a `for_each` over block names gives each copy its own)
+    values: Mapping[str, SpecValue]
+    positions: Mapping[str, Pos | None]
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class ElabNode:
+    """One node of the concrete graph, in the unit's order.
+
+    ``mode`` "off" (``when: false``, ``repeat: 0``): no copies; the node's value is its first input.
+    "one": one copy. "repeat": copies chained through their one input. "each": copies side by side
+    (``for_each`` over a list); a ``for_each`` over a mapping gives one "one" node per key instead,
+    named by the key (the unit's ``groups`` lists them)."""
+
+    nd: NodeDef
+    refs: tuple[tuple[str | None, Ref, Pos | None], ...]  # `in:` as written, less switched-off `port: input`s
+    mode: Mode
+    copies: tuple[ElabCopy, ...]
+
+    @property
+    def name(self) -> str:
+        return self.nd.name
+
+
+@dataclass(frozen=True)
+class Elaborated:
+    """A unit with one set of parameters elaborated (see the module docstring)."""
+
+    udef: UnitDef
+    params: Mapping[str, SpecValue]
+    concrete: Mapping[str, int]  # the input dimensions known at compile time
+    env: Mapping[str, EnvValue]  # parameters, `let:` values and input dimensions (``Unknown`` when free)
+    param_pos: Mapping[str, Pos | None]  # where each parameter was set: the caller's setting, else its declaration
+    inputs: tuple[tuple[str, TensorType], ...]  # the active inputs, typed from their declarations
+    inactive_inputs: frozenset[str]  # inputs whose `when` is false
+    outputs: tuple[OutputDef, ...]  # the active outputs
+    nodes: tuple[ElabNode, ...]
+    groups: Mapping[str, tuple[str, ...]]  # `for_each` over a mapping: the node as written -> its keys
+    failed: frozenset[str]  # nodes whose elaboration failed (their diagnostics are collected)
+    broken: bool  # the unit failed outside its nodes (e.g. `metadata:`); typing still reports its nodes
+    inherited: frozenset[str]  # parameters some `inherit: true` node passed on
+    metadata: SpecValue = None  # `metadata:` evaluated
+
+
+def verify_elaborated(unit: Elaborated) -> None:
+    """The invariants :func:`~vibench.compiler.unit_builder.typecheck` relies on (used by the tests
+    after every elaboration): node names are unique and never shadow an input; every input a node
+    reads is an input of the unit or an earlier node (or group); a node is switched off exactly when
+    it has no copies, and a single copy is one copy; each copy's values have their positions."""
+    seen = {name for name, _ in unit.inputs} | set(unit.inactive_inputs)
+    groups = dict(unit.groups)
+    for node in unit.nodes:
+        assert node.name not in seen, f"{node.name}: duplicate or shadowing name"
+        for _, ref, _ in node.refs:
+            assert ref.node in seen or ref.node in groups or ref.node in unit.failed, \
+                f"{node.name} reads {ref} before it exists"
+        assert (node.mode == "off") == (not node.copies), f"{node.name}: a switched-off node has no copies"
+        assert node.mode != "one" or len(node.copies) == 1, f"{node.name}: one copy"
+        for copy in node.copies:
+            assert set(copy.values) <= set(copy.positions), f"{node.name}: a value without its position"
+        seen.add(node.name)
+    for name, keys in groups.items():
+        assert all(k in seen for k in keys), f"group {name}: a key's node is missing"
+    assert unit.failed or unit.broken or unit.outputs, f"{unit.udef.name}: no active output"
+
+
+def declared_dims(decl: Any, params: Mapping[str, Any]) -> list[Any]:
+    """An input's declared dims (ints, symbol names, templates); a whole-shape template is evaluated
+    with the parameters (ExprError / ValueError when it does not give a list of dims)."""
+    if not isinstance(decl.shape, Template):  # a name of a parameter or `let` reads it (a symbol otherwise)
+        dims = [params[d] if isinstance(d, str) and _is_size(params.get(d)) else d for d in decl.shape]
+        return _laid_out(decl, dims, params)
+    value = evaluate_value(decl.shape, dict(params))
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"`{decl.shape.text}` gives {value!r}, not a list of dimensions")
+    out: list[Any] = []
+    for d in value:
+        if isinstance(d, bool) or not isinstance(d, (int, str)):
+            raise ValueError(f"dimension {d!r} is neither an integer nor a symbol name")
+        if isinstance(d, int) and d < 1:
+            raise ValueError(f"dimension {d} is not positive")
+        if isinstance(d, str) and not d.isidentifier():
+            raise ValueError(f"dimension {d!r} is not a symbol name")
+        out.append(d)
+    return _laid_out(decl, out, params)
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _laid_out(decl: Any, dims: list[Any], params: Mapping[str, Any]) -> list[Any]:
+    """``dims`` written channels-last, in the order the input's `layout:` says the caller passes."""
+    layout = getattr(decl, "layout", None)
+    if layout is None:
+        return dims
+    value = evaluate_value(layout, dict(params)) if isinstance(layout, Template) else layout
+    if value not in ("BLC", "BCL"):
+        raise ValueError(f"its layout must be BLC or BCL, found {value!r}"[:120])
+    if len(dims) != 3:
+        raise ValueError(f"with a layout its shape is [B, L, C], found {len(dims)} dimensions")
+    return [dims[0], dims[2], dims[1]] if value == "BCL" else dims
+
+
+def live_nodes(udef: UnitDef, outputs: list[OutputDef]) -> set[str]:
+    """Nodes some active output depends on (by name, through `in:`)."""
+    by_name = {n.name: n for n in udef.nodes}
+    live: set[str] = set()
+    stack = [o.ref.node for o in outputs]
+    while stack:
+        name = stack.pop()
+        if name in live or name not in by_name:
+            continue
+        live.add(name)
+        stack.extend(ref.node for _, ref in by_name[name].inputs)
+    return live
+
+
+def ref_problem(ref: Ref, node: str | None, groups: Mapping[str, tuple[str, ...]], inactive: frozenset[str],
+                off: Container[str]) -> Diagnostic | None:
+    """E405 when ``ref`` names a value that the elaborated graph does not have: a switched-off input, a
+    port of a switched-off node, or a `for_each` group as a whole (``node`` reads it; None: an output)."""
+    name = ref.node
+    if name in groups:
+        keys = groups[name]
+        if ref.port is None or ref.port not in keys:
+            return Diagnostic("E405", f"`{name}` is one node per key; read one as `{name}.<key>`", ref.pos,
+                              node=node, expected="one of " + one_of(keys),
+                              hint=suggest(ref.port or "", keys) or f"or return them all: `from: {name}.*`")
+        return None
+    if name in inactive:
+        return Diagnostic("E405", f"input `{name}` is switched off (its `when` is false)", ref.pos, node=node,
+                          hint="switch this node off too, or feed it another value")
+    if name in off and ref.port is not None:
+        return Diagnostic("E405", f"`{name}` is switched off (`when`/`repeat: 0`), so it has no port `{ref.port}`",
+                          ref.pos, node=node, hint=f"read it as `{name}`: a switched-off node passes its input through")
+    return None
+
+
+def output_count(block: Block | UnitDef) -> int:
+    return len(block.outputs)
+
+
+LIMIT_HINT = ("if the model really is this large, raise the limit with --max-nodes (max_nodes= in the API); "
+              "otherwise check the `repeat`/`for_each` values")
+
+
+def expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = None) -> Diagnostic:
+    return Diagnostic("E203" if err.syntax else "E204", f"{err.message} in {where}", pos, node=node,
+                      found=err.text or None, hint=err.hint)
+
+
+def freeze(value: Any) -> Any:
+    """``value`` as a hashable key in which 1, 1.0 and True (and a list and a tuple) differ."""
+    kind = value.__class__
+    if kind is str or kind is int or value is None:  # the common case first
+        return value
+    if isinstance(value, dict):
+        return tuple(sorted([(k, v if v.__class__ in _PLAIN else freeze(v)) for k, v in value.items()]))
+    if isinstance(value, (list, tuple)):
+        return ("__list__",) + tuple(freeze(v) for v in value)
+    if isinstance(value, float):
+        return ("__float__", value)
+    if isinstance(value, bool):
+        return ("__bool__", value)
+    return value
+
+
+_PLAIN = frozenset({str, int, type(None)})  # values that are their own key
