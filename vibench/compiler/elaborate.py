@@ -141,7 +141,7 @@ class Elaborator(Evaluates):
             except Failed:
                 broken = True
         return Elaborated(
-            udef=udef, params=self.params, concrete=self.concrete, env=self.env, param_pos=self.param_pos,
+            udef=udef, params=self.params, concrete=self.concrete, env=self.env,
             inputs=tuple(inputs), inactive_inputs=self.inactive_inputs, outputs=tuple(outputs),
             nodes=tuple(self.nodes), groups=self.groups, failed=frozenset(self.failed), broken=broken,
             inherited=frozenset(self.inherited), metadata=metadata)

@@ -76,7 +76,6 @@ class Elaborated:
     params: Mapping[str, SpecValue]
     concrete: Mapping[str, int]  # the input dimensions known at compile time
     env: Mapping[str, EnvValue]  # parameters, `let:` values and input dimensions (``Unknown`` when free)
-    param_pos: Mapping[str, Pos | None]  # where each parameter was set: the caller's setting, else its declaration
     inputs: tuple[tuple[str, TensorType], ...]  # the active inputs, typed from their declarations
     inactive_inputs: frozenset[str]  # inputs whose `when` is false
     outputs: tuple[OutputDef, ...]  # the active outputs
