@@ -7,7 +7,8 @@
 # docs/templates.md from the registry and the library), lint, reference (install
 # what PHM-Vibench's model files import and check the checkout at REFERENCE, for
 # scripts/record_reference_values.py), fuzz (the differential campaign, scripts/fuzz.py: FUZZ_VALID
-# generated specs and FUZZ_MUTATIONS mutated shipped specs with FUZZ_SEED; report in build/fuzz).
+# generated specs and FUZZ_MUTATIONS mutated shipped specs with FUZZ_SEED; report in build/fuzz),
+# device-check (every library template on a GPU against the CPU, scripts/device_check.py).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +17,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | ck
 REFERENCE ?= .reference/PHM-Vibench
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: run test env bench golden schema parity-table isfm-matrix backend-table docs lint reference fuzz clean
+.PHONY: run test env bench golden schema parity-table isfm-matrix backend-table docs lint reference fuzz device-check clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +77,13 @@ FUZZ_SEED ?= 0
 fuzz: $(STAMP)
 	$(BIN)/python scripts/fuzz.py --snapshot --valid $(FUZZ_VALID) --mutations $(FUZZ_MUTATIONS) --seed $(FUZZ_SEED) \
 	  --out build/fuzz
+
+# On a machine with a GPU: every library template on DEVICE against the CPU (outputs, bf16 autocast,
+# a training step; torch.compile for DEVICE_COMPILE). CI has no GPU; `DEVICE=cpu` runs the same checks.
+DEVICE ?= cuda
+DEVICE_COMPILE ?= cnn/ResNet1D transformer/PatchTST isfm/M_02_ISFM no/FNO mlp/MLPMixer x_model/TSPN
+device-check: $(STAMP)
+	$(BIN)/python scripts/device_check.py --device $(DEVICE) --compile $(DEVICE_COMPILE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check vibench tests benchmarks examples scripts

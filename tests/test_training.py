@@ -3,6 +3,7 @@ mixed precision (``torch.autocast``, bf16 on CPU) and distributed data parallel 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -83,6 +84,62 @@ def test_models_run_under_cpu_autocast_in_bfloat16(spec: str, params: dict) -> N
     assert torch.allclose(low, full, atol=0.1, rtol=0.1)
 
 
+# The natives that call torch.fft, and a small model holding each (tests/test_export.py's sizes).
+FFT_NATIVES = {
+    "SpectralConv1d": ("no/FNO", {"input_dim": 2, "width": 8, "modes": 4, "n_layers": 1}, (2, 64, 2)),
+    "AutoCorrelation": ("transformer/Autoformer", {"input_dim": 2, "d_model": 8, "n_heads": 2, "e_layers": 1,
+                                                   "d_ff": 16, "num_classes": 3}, (2, 64, 2)),
+    "LaplaceNeuralOperator": ("x_model/TSPN", {"in_channels": 2, "out_channels": 4, "scale": 2, "num_classes": 3,
+                                               "signal_processing_configs": {"layer1": ["LNO", "WF", "HT", "I"]}},
+                              (2, 64, 2)),
+}
+FFT_NATIVES["GaussianWaveFilter"] = FFT_NATIVES["HilbertEnvelope"] = FFT_NATIVES["LaplaceNeuralOperator"]
+
+
+@pytest.mark.parametrize("native", sorted(FFT_NATIVES))
+def test_fft_blocks_run_in_half_precision(native: str) -> None:
+    """torch.fft has no bfloat16 kernels (CPU or CUDA; half ones only on CUDA, for powers of two), and
+    CUDA's autocast hands it the bfloat16 of the layers before it (CPU autocast widens FFT inputs itself),
+    as does a model cast with ``.bfloat16()``. Each FFT native transforms in float32 and returns the
+    input's dtype: the float32 result on the widened input, rounded, instead of "Unsupported dtype"."""
+    spec, params, shape = FFT_NATIVES[native]
+    torch.manual_seed(0)
+    model = vibench.build(spec, inputs={"x": shape}, **params).eval()
+    module = next(m for m in model.modules() if type(m).__name__ == native)
+    seen: list[torch.Tensor] = []
+    module.register_forward_pre_hook(lambda _m, args: seen.append(args[0]) and None)
+    with torch.no_grad():
+        model(torch.randn(shape))
+    x = seen[0].bfloat16()
+    widened = copy.deepcopy(module).bfloat16().float()  # float32, with the bfloat16-rounded weights
+    module.bfloat16()
+    with torch.no_grad():
+        low, expected = module(x), widened(x.float())
+    assert low.dtype == torch.bfloat16 and low.shape == expected.shape
+    assert torch.isfinite(low).all()
+    if native == "AutoCorrelation":  # its projections run in bfloat16 too: close, not equal
+        assert float((low.float() - expected).norm() / expected.norm()) < 0.05
+    else:
+        assert torch.equal(low, expected.bfloat16())
+
+
+def test_feature_batch_norm_has_finite_gradients_for_a_feature_equal_across_the_batch() -> None:
+    """TSPN's batch standardisation, (x - mean) / (std + eps): a feature with the same value in every
+    sample (TSPN's `Mean` feature after its instance norm and linear mixing is one) has var 0, where
+    sqrt's derivative is infinite. Same values as the formula, and finite gradients."""
+    model = vibench.build(text="vibench: 1\nname: Standardise\ninputs: {x: {shape: [B, 3]}}\n"
+                               "nodes: {norm: {block: feature_batch_norm, in: x}}\noutputs: {y: norm}\n").train()
+    x = torch.tensor([[0.5, 1.0, -2.0], [0.5, 3.0, 1.0], [0.5, -1.0, 4.0]], requires_grad=True)
+    out = model(x)
+    mean, std = x.detach().mean(0), x.detach().var(0, unbiased=False).sqrt()
+    torch.testing.assert_close(out.detach(), (x.detach() - mean) / (std + 0.1))
+    (out * torch.arange(9.0).view(3, 3)).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    # Where var is 0 only the centring is differentiated: d/dx_i sum_j w_j (x_j - mean) / eps = (w_i - mean(w)) / eps.
+    weights = torch.tensor([0.0, 3.0, 6.0])
+    torch.testing.assert_close(x.grad[:, 0], (weights - weights.mean()) / 0.1)
+
+
 _DDP_SCRIPT = textwrap.dedent('''
     import json, os, sys
     import torch
@@ -140,3 +197,19 @@ def test_torchrun_ddp_on_two_cpu_processes_matches_one_process(tmp_path) -> None
     one = json.loads((tmp_path / "one.json").read_text())
     two = json.loads((tmp_path / "two.json").read_text())
     assert one == pytest.approx(two, rel=1e-5, abs=1e-6)
+
+
+def test_device_check_script_runs_its_checks_on_the_cpu(tmp_path) -> None:
+    """`make device-check` is run by hand on a GPU machine (CI has none); on the CPU the same script
+    must still run every check and report each one (so it cannot rot between GPU runs)."""
+    out = tmp_path / "rows.json"
+    command = [sys.executable, os.path.join(ROOT, "scripts", "device_check.py"), "--device", "cpu",
+               "--only", "x_model/TSPN", "isfm/embedding/E_01_HSE", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {row["case"]: row for row in json.loads(out.read_text())}
+    assert set(rows) == {"x_model/TSPN", "isfm/embedding/E_01_HSE"}
+    assert all(rows[c][k].startswith("ok") for c in rows for k in ("outputs", "autocast", "train"))
+    assert not rows["x_model/TSPN"]["random_in_eval"] and rows["x_model/TSPN"]["error"] == 0.0  # same device
+    assert rows["isfm/embedding/E_01_HSE"]["random_in_eval"]  # random patches in eval mode, as the reference
+    assert "2 cases, 0 with a failed check" in done.stdout

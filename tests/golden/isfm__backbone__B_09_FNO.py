@@ -29,11 +29,15 @@ class SpectralConv1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[-1]
+        dtype = x.dtype
+        # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
+        if dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
         spectrum = torch.fft.rfft(x, dim=-1)[:, :, : self.modes]
-        out = torch.zeros(x.shape[0], self.out_channels, length // 2 + 1, dtype=torch.cfloat, device=x.device)
+        out = torch.zeros(x.shape[0], self.out_channels, length // 2 + 1, dtype=spectrum.dtype, device=x.device)
         mixed = torch.bmm(spectrum.permute(2, 0, 1), self.weights.permute(2, 0, 1))  # [modes, B, out]
         out[:, :, : self.modes] = mixed.permute(1, 2, 0)
-        return torch.fft.irfft(out, n=length, dim=-1)
+        return torch.fft.irfft(out, n=length, dim=-1).to(dtype)
 
 
 def _require(model: nn.Module, ok: bool, message: str) -> None:

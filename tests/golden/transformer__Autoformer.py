@@ -35,8 +35,11 @@ class AutoCorrelation(nn.Module):
         queries = self.query_projection(x).view(batch, length, self.num_heads, -1).permute(0, 2, 3, 1)
         keys = self.key_projection(x).view(batch, length, self.num_heads, -1).permute(0, 2, 3, 1)
         values = self.value_projection(x).view(batch, length, self.num_heads, -1).permute(0, 2, 3, 1)
+        # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
+        if queries.dtype in (torch.float16, torch.bfloat16):
+            queries, keys = queries.float(), keys.float()
         spectrum = torch.fft.rfft(queries, dim=-1) * torch.conj(torch.fft.rfft(keys, dim=-1))
-        correlation = torch.fft.irfft(spectrum, dim=-1).mean(dim=1).mean(dim=1)  # [B, delays]
+        correlation = torch.fft.irfft(spectrum, dim=-1).mean(dim=1).mean(dim=1).to(values.dtype)  # [B, delays]
         top_k = min(int(self.factor * math.log(length)), correlation.shape[-1])
         if self.training:
             aggregated = self._batch_delays(values, correlation, top_k)

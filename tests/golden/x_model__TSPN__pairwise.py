@@ -58,6 +58,10 @@ class LaplaceNeuralOperator(nn.Module):
         return float((t[1] - t[0]).item())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
+        if dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
         x = x.transpose(1, 2)
         length = x.shape[-1]
         t = torch.linspace(0, 1, steps=length, dtype=x.dtype, device=x.device)
@@ -70,7 +74,7 @@ class LaplaceNeuralOperator(nn.Module):
         x1 = torch.real(torch.fft.ifft(transient, n=length))
         growth = torch.exp(torch.einsum("bix,kz->bixz", self.weights_pole, t.to(torch.complex64).reshape(1, -1)))
         x2 = torch.real(torch.einsum("bix,ioxz->boz", residues, growth)) / length
-        return (x1 + x2).transpose(1, 2)
+        return (x1 + x2).transpose(1, 2).to(dtype)
 
 
 class GaussianWaveFilter(nn.Module):
@@ -87,10 +91,14 @@ class GaussianWaveFilter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length, channels = x.shape[1], x.shape[2]
+        dtype = x.dtype
+        # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
+        if dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
         spectrum = torch.fft.rfft(x, dim=1, norm="ortho")
         omega = torch.linspace(0, 0.5, length // 2 + 1, device=x.device).view(1, -1, 1)
         filters = torch.exp(-(((omega - self.f_c) / (2 * self.f_b)) ** 2))
-        return torch.fft.irfft(spectrum * filters[:, :, :channels], n=length, dim=1, norm="ortho")
+        return torch.fft.irfft(spectrum * filters[:, :, :channels], n=length, dim=1, norm="ortho").to(dtype)
 
 
 class HilbertEnvelope(nn.Module):
@@ -98,11 +106,15 @@ class HilbertEnvelope(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
+        dtype = x.dtype
+        # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
+        if dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
         spectrum = torch.fft.fft(x.transpose(1, 2), dim=2)
         half = (length + 1) // 2
         spectrum[..., 1:half] *= 2
         spectrum[..., length // 2 + 1 :] = 0
-        return torch.fft.ifft(spectrum, dim=2).abs().transpose(1, 2)
+        return torch.fft.ifft(spectrum, dim=2).abs().transpose(1, 2).to(dtype)
 
 
 class ElementwiseOperator(nn.Module):
@@ -242,7 +254,9 @@ class FeatureBatchNorm(nn.Module):
             var = x.var(dim=0, unbiased=False)
             self.running_mean = (1 - self.eps) * self.running_mean + self.eps * mean.detach()
             self.running_var = (1 - self.eps) * self.running_var + self.eps * var.detach()
-            return (x - mean) / (var.sqrt() + self.eps)
+            # A feature equal across the batch has var 0, where sqrt's gradient is infinite (0 * inf = nan):
+            # clamped to the smallest normal number, the value is the same (eps dominates) and the gradient 0.
+            return (x - mean) / (var.clamp_min(torch.finfo(var.dtype).tiny).sqrt() + self.eps)
         return (x - self.running_mean) / (self.running_var.sqrt() + self.eps)
 
 

@@ -54,7 +54,9 @@ class FeatureBatchNorm(nn.Module):
             var = x.var(dim=0, unbiased=False)
             self.running_mean = (1 - self.eps) * self.running_mean + self.eps * mean.detach()
             self.running_var = (1 - self.eps) * self.running_var + self.eps * var.detach()
-            return (x - mean) / (var.sqrt() + self.eps)
+            # A feature equal across the batch has var 0, where sqrt's gradient is infinite (0 * inf = nan):
+            # clamped to the smallest normal number, the value is the same (eps dominates) and the gradient 0.
+            return (x - mean) / (var.clamp_min(torch.finfo(var.dtype).tiny).sqrt() + self.eps)
         return (x - self.running_mean) / (self.running_var.sqrt() + self.eps)
 
 

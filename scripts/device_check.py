@@ -1,0 +1,209 @@
+"""Every library template on an accelerator: the CPU's outputs, a training step, bf16 autocast.
+
+    python scripts/device_check.py [--device cuda] [--only NAME ...] [--compile NAME ...] [--out FILE]
+
+CI has no GPU, so this is run on demand on a machine that has one (see docs/performance.md for the
+last run). The cases are tests/test_export.py's: every library template at a small size, with the
+inputs its ``forward`` takes. For each case:
+
+1. **same outputs**: the model is built once, run in eval mode on the CPU, moved to the device and
+   run again on the same inputs (TF32 off, so the device computes in float32 too). A model that draws
+   at random in eval mode (E_01_HSE's patches, as in the reference) draws from the device's
+   generator, which differs from the CPU's: such a model is recognised by two device runs under two
+   seeds giving different outputs, and only its output shapes and dtypes are compared;
+2. **autocast**: eval under ``torch.autocast(device, dtype=torch.bfloat16)``: outputs finite and, for
+   a deterministic model, within 10% (relative norm) of the float32 outputs;
+3. with ``--compile NAME``: ``torch.compile`` (inductor) on the device gives the eager outputs;
+4. **training step** (last: it updates batch-norm statistics): train mode on the device, the loss is
+   the mean square of every floating output, ``backward``; every parameter that receives a gradient
+   on the CPU receives a finite one on the device.
+
+Prints one line per case and writes the rows as JSON with ``--out``. Exit status 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+ATOL, RTOL = 1e-4, 1e-3  # float32 on two devices: different kernels, different summation orders
+AUTOCAST_REL = 0.1  # bfloat16 keeps 8 bits of mantissa: ~0.4% per rounding, compounded over the layers
+
+
+def tensors(value: Any) -> list[Any]:
+    """The tensors of a model's outputs (a tensor, or a tuple/list/dict of them), in a fixed order."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [t for key in sorted(value) for t in tensors(value[key])]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in tensors(item)]
+    return []
+
+
+def run(model: Any, args: tuple, seed: int = 0, grad: bool = False) -> list[Any]:
+    import torch
+
+    torch.manual_seed(seed)
+    if grad:
+        return tensors(model(*args))
+    with torch.no_grad():
+        return tensors(model(*args))
+
+
+def max_error(found: list[Any], expected: list[Any]) -> float:
+    """The largest |found - expected| / (ATOL + RTOL |expected|): at most 1 when every element agrees."""
+    import torch
+
+    worst = 0.0
+    for f, e in zip(found, expected, strict=True):
+        if not f.is_floating_point() and not f.is_complex():
+            worst = max(worst, 0.0 if bool((f.cpu() == e.cpu()).all()) else float("inf"))
+            continue
+        f, e = f.detach().cpu().double(), e.detach().cpu().double()
+        if not bool((torch.isfinite(f) == torch.isfinite(e)).all()) or not bool((f[~torch.isfinite(f)] == e[
+                ~torch.isfinite(e)]).all()):
+            return float("inf")  # a mask (-inf) in one place and not the other
+        keep = torch.isfinite(e)
+        f, e = f[keep], e[keep]
+        worst = max(worst, float(((f - e).abs() / (ATOL + RTOL * e.abs())).max()) if f.numel() else 0.0)
+    return worst
+
+
+def signature(outs: list[Any]) -> list[tuple[tuple[int, ...], str]]:
+    return [(tuple(t.shape), str(t.dtype)) for t in outs]
+
+
+def check_case(case: Any, device: str, compile_it: bool) -> dict[str, Any]:
+    import torch
+
+    from tests.test_export import model_and_args
+
+    row: dict[str, Any] = {"case": case.id}
+    torch.manual_seed(0)  # the same initial weights on every run
+    model, args = model_and_args(case)
+    cpu_grads = _gradient_names(model, args)
+    expected = run(model, args)
+    model.to(device)
+    dev_args = tuple(a.to(device) for a in args)
+    found = run(model, dev_args)
+    row["random_in_eval"] = random = max_error(run(model, dev_args, seed=1), found) > 1.0
+    if signature(found) != signature(expected):
+        row["outputs"] = f"FAIL: {signature(found)} on {device}, {signature(expected)} on the CPU"
+    elif random:
+        row["outputs"] = "ok (shapes and dtypes: random in eval)"
+    else:
+        err = max_error(found, expected)
+        row["outputs"] = "ok" if err <= 1.0 else "FAIL"
+        row["error"] = err
+
+    try:
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
+            half = run(model, dev_args)
+        # Non-finite where float32 is too (the -inf that masks another system's classes), nowhere else.
+        pairs = [(h, f) for h, f in zip(half, found, strict=True) if f.is_floating_point()]
+        finite = all(bool((torch.isfinite(h) == torch.isfinite(f)).all()) for h, f in pairs)
+        rel = 0.0
+        if finite and not random:
+            for h, f in pairs:
+                keep = torch.isfinite(f)
+                if bool(keep.any()):
+                    h, f = h[keep].float(), f[keep]
+                    rel = max(rel, float((h - f).norm() / f.norm().clamp_min(1e-12)))
+        row["autocast_rel"] = rel
+        row["autocast"] = "ok" if finite and rel <= AUTOCAST_REL else f"FAIL: finite={finite}, rel={rel:.3g}"
+    except Exception as err:  # noqa: BLE001 - reported in the table, with the message
+        row["autocast"] = f"FAIL: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+
+    if compile_it:
+        try:
+            compiled = torch.compile(model)
+            err = max_error(run(compiled, dev_args), found)
+            row["compile"] = "ok" if random or err <= 1.0 else f"FAIL: error {err:.3g}"
+        except Exception as err:  # noqa: BLE001
+            row["compile"] = f"FAIL: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+    model.train()
+    outs = [t for t in run(model, dev_args, grad=True) if t.is_floating_point() and t.requires_grad]
+    loss = sum(t.float().square().mean() for t in outs)
+    model.zero_grad(set_to_none=True)
+    if outs:
+        loss.backward()
+    got = {n for n, p in model.named_parameters() if p.grad is not None}
+    bad = sorted(n for n in got if not bool(torch.isfinite(p_grad(model, n)).all()))
+    missing = sorted(cpu_grads - got)
+    row["train"] = "ok" if not bad and not missing else f"FAIL: non-finite {bad[:3]}, missing {missing[:3]}"
+
+    return row
+
+
+def p_grad(model: Any, name: str) -> Any:
+    return dict(model.named_parameters())[name].grad
+
+
+def _gradient_names(model: Any, args: tuple) -> set[str]:
+    """The parameters that receive a gradient from a CPU training step (the model left as it was)."""
+    model.train()
+    outs = [t for t in run(model, args, grad=True) if t.is_floating_point() and t.requires_grad]
+    if outs:
+        sum(t.float().square().mean() for t in outs).backward()
+    names = {n for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    model.eval()
+    return names
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--only", nargs="*", default=None, help="case ids (default: every case)")
+    parser.add_argument("--compile", nargs="*", default=[], help="case ids to also run through torch.compile")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+
+    import torch
+
+    from tests.test_export import CASES
+
+    if torch.device(args.device).type == "cuda":
+        if not torch.cuda.is_available():
+            print(f"no CUDA device: {args.device} cannot be checked")
+            return 1
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        print(f"{torch.cuda.get_device_name()} · torch {torch.__version__}")
+    cases = [c for c in CASES if args.only is None or c.id in args.only]
+    rows, failed = [], 0
+    for case in cases:
+        started = time.perf_counter()
+        try:
+            row = check_case(case, args.device, case.id in args.compile)
+        except Exception as err:  # noqa: BLE001 - one case's crash is a failed row, not the end of the run
+            row = {"case": case.id, "outputs": f"FAIL: {type(err).__name__}: {err}",
+                   "trace": traceback.format_exc()[-2000:]}
+        row["seconds"] = round(time.perf_counter() - started, 2)
+        rows.append(row)
+        bad = [k for k, v in row.items() if isinstance(v, str) and v.startswith("FAIL")]
+        failed += bool(bad)
+        print(f"{case.id:<52} outputs {row.get('outputs', '-'):<8.40} train {row.get('train', '-'):<6.40} "
+              f"autocast {row.get('autocast', '-'):<6.60} " + (f"compile {row['compile']}" if "compile" in row else ""))
+        if "trace" in row:
+            print(row["trace"])
+    print(f"{len(rows)} cases, {failed} with a failed check")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
