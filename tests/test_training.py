@@ -176,6 +176,7 @@ _DDP_SCRIPT = textwrap.dedent('''
     if rank == 0:
         json.dump(losses, open(out, "w"))
     if distributed:
+        dist.barrier()  # no rank closes its connections while the other still reads (gloo aborts then)
         dist.destroy_process_group()
 ''')
 
