@@ -97,7 +97,7 @@ lint: $(STAMP)
 reference: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements-dev.txt -r requirements-reference.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target "$(REFERENCE)/../pydeps" \
-	  timm==1.0.20 pywavelets==1.9.0 pytorch-wavelets==1.3.0
+	  timm==1.0.20 pywavelets==1.9.0 pytorch-wavelets==1.3.0 setuptools==79.0.1
 	$(BIN)/python scripts/reference.py "$(REFERENCE)"
 
 clean:

@@ -104,6 +104,15 @@ _OPTIONAL = ("wandb", "swanlab")
 _installed: str | None = None
 
 
+def pydeps(ref_dir: str | os.PathLike[str]) -> None:
+    """Put the folder with the reference's extra packages (X_model/MWA_CNN's pytorch_wavelets and PyWavelets,
+    which ``make reference`` installs beside the checkout) on sys.path: ``VIBENCH_PYDEPS``, else
+    ``<ref_dir>/../pydeps``."""
+    folder = os.environ.get("VIBENCH_PYDEPS") or os.path.join(ref_dir, os.pardir, "pydeps")
+    if os.path.isdir(folder) and folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
 def load_reference_class(ref_dir: str | os.PathLike[str], name: str) -> type:
     """The reference class ``name`` (``CNN/ResNet1D``, ``ISFM/M_01_ISFM``, ``ISFM/embedding/E_01_HSE``)."""
     module_name, attribute = _locate(name)

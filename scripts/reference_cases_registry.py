@@ -30,6 +30,7 @@ if ROOT not in sys.path:  # `python scripts/...` puts only scripts/ on the path
     sys.path.insert(0, ROOT)
 
 from scripts.record_reference_values import Case, ComponentCase  # noqa: E402
+from scripts.reference import pydeps  # noqa: E402
 
 FEATURES = ["Mean", "Std", "Var", "Entropy", "Max", "Min", "AbsMean", "Kurtosis", "RMS", "CrestFactor", "Skewness",
             "ClearanceFactor", "ShapeFactor"]
@@ -37,13 +38,6 @@ TSPN_RUNTIME = dict(device="cpu", in_dim=32, out_dim=32)  # read by TSPN's opera
 HUST = dict(device="cpu", skip_connection=True, num_classes=9, in_dim=4096, out_dim=4096, in_channels=3,
             out_channels=4, scale=4, f_c_mu=0, f_c_sigma=0.1, f_b_mu=0, f_b_sigma=0.1)
 """The model section of PHM-Vibench's configs/v0.0.9/demo/X_Single_DG/{TSPN,MWA_CNN}/HUST.yaml (device cpu)."""
-
-
-def pydeps(ref_dir: str) -> None:
-    """Put the folder with pytorch_wavelets and PyWavelets on sys.path (see the module docstring)."""
-    folder = os.environ.get("VIBENCH_PYDEPS") or os.path.join(ref_dir, os.pardir, "pydeps")
-    if os.path.isdir(folder) and folder not in sys.path:
-        sys.path.insert(0, folder)
 
 
 def _mwa_cnn(case: ComponentCase, ref_dir: str, inputs: dict[str, Any]) -> tuple[Any, str, Any]:
