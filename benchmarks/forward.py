@@ -353,7 +353,13 @@ def reference_side(case: Case, ref_dir: str, inputs: dict[str, Any], num_classes
 
     from scripts import reference
 
-    reference.pydeps(ref_dir)  # X_model/MWA_CNN's pytorch_wavelets
+    reference.pydeps(ref_dir)  # X_model/MWA_CNN's pytorch_wavelets, and timm
+    import scripts.record_reference_values  # noqa: F401 - first: it imports the case tables at its end
+    from scripts.reference_cases_isfm import torchvision_stand_in
+
+    # With pydeps on sys.path the real timm is found (B_10_VIBT, which the ISFM composites' package imports):
+    # it imports torchvision and PIL, which get inert stand-ins (B_10_VIBT never uses them).
+    torchvision_stand_in(os.environ.get("VIBENCH_TIMM", os.path.join(ref_dir, os.pardir, "pydeps")))
     if case.parity:
         return parity_side(case, ref_dir, inputs)
     args = dict(case.args)
@@ -396,11 +402,7 @@ def parity_side(case: Case, ref_dir: str, inputs: dict[str, Any]) -> Side:
 
     from scripts import reference
 
-    cc = parity_case(case)  # (imports the case tables in the order they need)
-    from scripts.reference_cases_isfm import torchvision_stand_in
-
-    # timm (B_10_VIBT, which M_02 and the momentum encoder's package import) imports torchvision and PIL.
-    torchvision_stand_in(os.environ.get("VIBENCH_TIMM", os.path.join(ref_dir, os.pardir, "pydeps")))
+    cc = parity_case(case)
 
     def build() -> tuple[Any, Callable[[], dict[str, Any]]]:
         if not hasattr(cc, "setup"):  # a composite: built from its metadata, called as its parity case is
