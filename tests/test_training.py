@@ -138,6 +138,8 @@ def test_feature_batch_norm_has_finite_gradients_for_a_feature_equal_across_the_
     # Where var is 0 only the centring is differentiated: d/dx_i sum_j w_j (x_j - mean) / eps = (w_i - mean(w)) / eps.
     weights = torch.tensor([0.0, 3.0, 6.0])
     torch.testing.assert_close(x.grad[:, 0], (weights - weights.mean()) / 0.1)
+    scripted = torch.jit.script(model)  # the emitted block stays scriptable (the fuzz campaign scripts models)
+    assert torch.equal(scripted(x.detach()), model(x.detach()))
 
 
 _DDP_SCRIPT = textwrap.dedent('''

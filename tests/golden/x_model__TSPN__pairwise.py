@@ -254,9 +254,12 @@ class FeatureBatchNorm(nn.Module):
             var = x.var(dim=0, unbiased=False)
             self.running_mean = (1 - self.eps) * self.running_mean + self.eps * mean.detach()
             self.running_var = (1 - self.eps) * self.running_var + self.eps * var.detach()
-            # A feature equal across the batch has var 0, where sqrt's gradient is infinite (0 * inf = nan):
-            # clamped to the smallest normal number, the value is the same (eps dominates) and the gradient 0.
-            return (x - mean) / (var.clamp_min(torch.finfo(var.dtype).tiny).sqrt() + self.eps)
+            # A feature equal across the batch has var 0, where sqrt's derivative is infinite (0 * inf = nan).
+            # The root is taken of positive variances only (a double where: TorchScript has no finfo for a
+            # clamp): the same values, and a zero gradient through var where it is 0.
+            positive = var > 0
+            std = torch.where(positive, torch.where(positive, var, torch.ones_like(var)).sqrt(), torch.zeros_like(var))
+            return (x - mean) / (std + self.eps)
         return (x - self.running_mean) / (self.running_var.sqrt() + self.eps)
 
 
