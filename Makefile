@@ -81,7 +81,8 @@ fuzz: $(STAMP)
 # On a machine with a GPU: every library template on DEVICE against the CPU (outputs, bf16 autocast,
 # a training step; torch.compile for DEVICE_COMPILE). CI has no GPU; `DEVICE=cpu` runs the same checks.
 DEVICE ?= cuda
-DEVICE_COMPILE ?= cnn/ResNet1D transformer/PatchTST isfm/M_02_ISFM no/FNO mlp/MLPMixer x_model/TSPN
+DEVICE_COMPILE ?= cnn/ResNet1D transformer/PatchTST transformer/Autoformer isfm/M_02_ISFM no/FNO mlp/MLPMixer \
+	x_model/TSPN
 device-check: $(STAMP)
 	$(BIN)/python scripts/device_check.py --device $(DEVICE) --compile $(DEVICE_COMPILE)
 
