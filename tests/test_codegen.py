@@ -248,3 +248,22 @@ def test_emitted_files_of_generated_specs_pass_ruff(chain: testing.ChainCase, tm
     check = _ruff("check", "--no-cache", "--isolated", "--line-length", "120", "--select", "E,F,W,I,B,UP",
                   "--target-version", "py310", str(path))
     assert check.returncode == 0, check.stdout[-3000:]
+
+
+@pytest.mark.parametrize(("dim", "out", "shape", "expected"), [
+    ("${-1 + i}", 2, (1, 12, 29), (2, 12, 2)),  # copy 0 a plain module call, copy 1 along dim 0
+    ("${i}", 3, (2, 3, 5), (3, 3, 5)),  # both along another dim than the last, each its own
+])
+def test_repeated_copies_whose_calls_differ_get_a_line_each(dim: str, out: int, shape: tuple, expected: tuple) -> None:
+    """`repeat` of a block whose forward expression depends on the copy (linear's `dim` from `i`): each copy
+    runs its own expression with its own module. One nn.Sequential, or one loop, ran copy 0's expression
+    for every copy (found by the fuzz campaign, seed 53)."""
+    import torch
+
+    text = ("vibench: 1\nname: Mapped\ninputs: {x: {shape: [B, C, L]}}\n"
+            f"nodes: {{lin: {{block: linear, in: x, repeat: 2, out_features: {out}, dim: '{dim}'}}}}\n"
+            "outputs: {y: lin}\n")
+    source = vibench.compile_spec(text=text, inputs={"x": shape}).source
+    assert "nn.ModuleList([nn.Linear(" in source and "self.lin[1]" in source, source
+    model = vibench.build(text=text, inputs={"x": shape})
+    assert tuple(model(torch.randn(shape)).shape) == expected

@@ -91,14 +91,13 @@ class _Writer:
             siblings = [s.ctors[k] for s in slots]
             trees = [self.copy_tree(s.ctors[k], siblings) for s in slots]
             owners = self.owners(first, k, siblings)
-            env_k = [dict(self.envs[u], i=k) if first.kind == "repeat" else self.envs[u] for u in present]
-            copies.append(
-                self.written(trees, owners, nd, env_k, {"i": k} if first.kind == "repeat" else {}, present, None)
-            )
+            repeated = first.kind in ("repeat", "chain")
+            env_k = [dict(self.envs[u], i=k) if repeated else self.envs[u] for u in present]
+            copies.append(self.written(trees, owners, nd, env_k, {"i": k} if repeated else {}, present, None))
         if first.kind == "module":
             return copies[0]
-        if first.kind != "parallel" and (first.node.kind == "composite" or first.plain):
-            return c.call("nn.Sequential", *copies)
+        if first.kind not in ("parallel", "chain") and (first.node.kind == "composite" or first.plain):
+            return c.call("nn.Sequential", *copies)  # called as a whole (a chain's copies are called one by one)
         return c.call(_container(first), c.list_of(*copies))
 
     def comprehension(self, slots: list[Slot], present: list[int], nd: NodeDef | None) -> ast.expr:

@@ -189,11 +189,12 @@ class _Writer:
         if kind == "chain":
             lines = []
             current = ins[0]
-            for k, call in enumerate(slot.chain):
+            for j, call in enumerate(slot.chain):
+                mod = c.index(attr, j) if slot.ctors else attr
                 lines.append(
                     Line(
-                        self.assign(target, self.fill(call, [current], attr)),
-                        comment if k == len(slot.chain) - 1 else "",
+                        self.assign(target, self.fill(call, [current], mod)),
+                        comment if j == len(slot.chain) - 1 else "",
                     )
                 )
                 current = target

@@ -50,7 +50,9 @@ class Slot:
     call: ast.expr  # the forward expression, with IN<k> for its inputs and MOD for its module
     inplace: ast.expr | None = None  # the in-place form of ``call`` (activations), if any
     fields: list[dict[tuple, str]] = field(default_factory=list)  # per copy: constant position -> parameter
-    chain: list[ast.expr] = field(default_factory=list)  # `repeat` of a block without a module: each copy's call
+    # `repeat` whose copies' calls differ (of a block without a module, or with one whose forward expression
+    # depends on the copy): each copy's call; with modules, copy k's MOD is the container's item k.
+    chain: list[ast.expr] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -116,6 +118,12 @@ def _slot(node: Node, built: dict[Any, Any]) -> Slot:
         chain = [code.calls(n, False)[0] for code in codes]
         return Slot(node.name, node, blocks[0], [], chain[0], None, [], chain)
     call, inplace = codes[0].calls(n, not (node.repeated or node.parallel))
+    if node.repeated and len(ctors) == len(codes) > 1:
+        calls = [code.calls(n, False)[0] for code in codes]
+        if any(ast.dump(other) != ast.dump(calls[0]) for other in calls[1:]):
+            # Copies whose forward expressions differ (a `dim` computed from `i`): a line per copy, each with
+            # its own module; one `nn.Sequential` or loop would run copy 0's expression for all of them.
+            return Slot(node.name, node, blocks[0], ctors, calls[0], None, fields, calls)
     return Slot(node.name, node, blocks[0], ctors, call, inplace, fields)
 
 
