@@ -226,8 +226,29 @@ def test_cli_json_output(case: Case, capsys: pytest.CaptureFixture[str]) -> None
     check_against(case, report["diagnostics"])
 
 
+@pytest.mark.parametrize("line", [7, 42, 170])
+def test_arrow_bars_and_notes_line_up_whatever_the_line_number_width(line: int) -> None:
+    """As rustc draws it: the bars and the `=` notes stand in the column after the line number's width,
+    the arrow's `-->` starts one column to their left."""
+    from vibench.compiler.ir import Pos
+
+    text = "\n".join(f"k{n}: {n}" for n in range(1, 200))
+    d = Diagnostic("E301", "shapes differ", Pos("s.yaml", line, 5), expected="4", found="3", hint="fix it",
+                   notes=("one note",))
+    rendered = d.render({"s.yaml": text}).splitlines()
+    width = len(str(line))
+    assert rendered[1] == " " * width + f"--> s.yaml:{line}:5"
+    assert rendered[3] == f"{line} | k{line}: {line}"
+    columns = {r.index(mark) for r in rendered[2:] for mark in ("|", "=") if r.lstrip().startswith(mark)}
+    assert columns == {width + 1}, "\n".join(rendered)
+    assert [r.strip()[:6] for r in rendered[-3:]] == ["= foun", "= note", "= hint"]
+    # without the source text: the arrow and the notes keep the same column
+    bare = Diagnostic("E301", "shapes differ", Pos("s.yaml", line, 5), found="3").render({}).splitlines()
+    assert bare[1:] == [" " * width + f"--> s.yaml:{line}:5", " " * width + " = found: 3"]
+
+
 def _sources(rendered: str) -> list[str]:
-    return sorted({m[1] for m in re.finditer(r"^  --> (.+):\d+:\d+$", rendered, flags=re.M)})
+    return sorted({m[1] for m in re.finditer(r"^ *--> (.+):\d+:\d+$", rendered, flags=re.M)})
 
 
 def _read(case: Case, file: str) -> str:
@@ -240,12 +261,12 @@ def _read(case: Case, file: str) -> str:
 def _assert_caret(rendered: str, file: str, line: int, col: int, sources: dict[str, str]) -> None:
     """The block for ``file:line:col`` shows the source line and a caret under column ``col``."""
     lines = rendered.splitlines()
-    arrow = f"  --> {file}:{line}:{col}"
+    gutter = " " * len(str(line))
+    arrow = f"{gutter}--> {file}:{line}:{col}"
     assert arrow in lines, f"no `{arrow}` in:\n{rendered}"
     k = lines.index(arrow)
     src_lines = sources[file].splitlines() + [""]
     src = src_lines[line - 1].expandtabs(1)
-    gutter = " " * len(str(line))
     assert lines[k + 1] == f"{gutter} |"
     assert lines[k + 2] == f"{line} | {src}"
     caret_line = lines[k + 3]

@@ -77,8 +77,11 @@ class Diagnostic:
         if self.port and f"port `{self.port}`" not in self.message:
             where += (", " if where else " at ") + f"port `{self.port}`"
         lines = [f"{self.severity}[{self.code}]: {self.message}{where}"]
+        # As rustc draws it: the bars and the `=` notes stand in the column after the line number's
+        # width, the arrow one column to their left (a 3-digit line number moves them all right).
+        gutter = " " * len(str(self.pos.line)) if self.pos is not None else " "
         if self.pos is not None:
-            lines.append(f"  --> {self.pos}")
+            lines.append(f"{gutter}--> {self.pos}")
             text = (sources or {}).get(self.pos.file)
             if text is not None and self.pos.line >= 1:
                 src_lines = _split_lines(text)
@@ -93,7 +96,6 @@ class Diagnostic:
                         tail = "..." if start + MAX_SOURCE_WIDTH < len(src) else ""
                         src = lead + src[start:start + MAX_SOURCE_WIDTH] + tail
                         col = col - start + len(lead)
-                    gutter = " " * len(str(self.pos.line))
                     lines.append(f"{gutter} |")
                     lines.append(f"{self.pos.line} | {src}")
                     span = self.span if self.span > 1 else _token_length(src, col - 1)
@@ -104,13 +106,13 @@ class Diagnostic:
                     lines.append(f"{gutter} | {caret}")
                     lines.append(f"{gutter} |")
         elif self.expected is not None:
-            lines.append(f"   = expected: {self.expected}")
+            lines.append(f"{gutter} = expected: {self.expected}")
         if self.found is not None:
-            lines.append(f"   = found: {self.found}")
+            lines.append(f"{gutter} = found: {self.found}")
         for note in self.notes:
-            lines.append(f"   = note: {note}")
+            lines.append(f"{gutter} = note: {note}")
         if self.hint is not None:
-            lines.append(f"   = hint: {self.hint}")
+            lines.append(f"{gutter} = hint: {self.hint}")
         return "\n".join(lines)
 
 
