@@ -352,15 +352,18 @@ def test_tcn_with_kernel_one_keeps_the_length() -> None:
         assert model(torch.randn(2, 50, 1)).shape == (2, 50, 1)
 
 
-@pytest.mark.parametrize("layers", [[1, 1, 1], [1, 1, 1, 1, 1]])
+@pytest.mark.parametrize("layers", [[1, 1, 1], [1, 1, 1, 1, 1], [1, 0, 1, 1], []])
 def test_resnet_needs_four_stages(layers: list[int]) -> None:
-    """The reference fails to build with fewer stages and silently ignores extra ones."""
+    """The reference fails to build with fewer stages, silently ignores extra ones, and builds one block
+    for a stage of 0 (`_make_layer` appends the first block before its loop): a check of the template,
+    reported at the parameter (here, given through the API, its declaration) with its message."""
     with pytest.raises(vibench.SpecError) as err:
         vibench.check(text=template_text("cnn/ResNet1D"), params={"layers": layers})
     (diag,) = err.value.diagnostics
-    line = spec_line(os.path.join(SPECS, "ResNet1D.yaml"), "    repeat: \"${layers[0] if len(layers) == 4")
-    assert (diag.code, diag.pos.line) == ("E211", line)
-    assert "four entries" in diag.found
+    line = spec_line(os.path.join(SPECS, "ResNet1D.yaml"), "  layers: {type:")
+    assert (diag.code, diag.pos.line) == ("E215", line)
+    assert "four entries" in diag.message and "${" not in diag.message
+    assert diag.found == f"`layers` = {layers}"
 
 
 def test_mobilenet_width_without_channels_is_a_located_error() -> None:

@@ -28,6 +28,8 @@ CASES: dict[tuple[str, int], tuple[dict, str]] = {
     ("isfm/task_head/MultiTaskHead", 0): ({"pooled_input": True}, "E215"),
     ("x_model/TSPN", 0): ({"signal_processing_configs": {"layer1": ["FFT"]}}, "E215"),
     ("isfm/embedding/E_com_00_PE", 0): ({"embed_type": "patch", "patch_len": 16}, "E215"),
+    ("cnn/ResNet1D", 0): ({"layers": [2, 2]}, "E215"),
+    ("transformer/ConvTransformer", 0): ({"conv_channels": []}, "E215"),
 }
 
 # Checks of a component reached through a composite's `inherit:`: still at the user's key.
@@ -101,3 +103,4 @@ def test_a_check_on_a_phm_vibench_config_key_is_located_at_that_key(tmp_path: Pa
     (d,) = [d for d in info.value.diagnostics if d.severity == "error"]
     assert d.code == "E215" and "['forecasting']" in d.message
     assert d.pos is not None and d.pos.file.endswith("experiment.yaml") and d.pos.line == 12
+
