@@ -135,4 +135,6 @@ def test_even_moving_average_window_is_a_compile_time_error() -> None:
         vibench.check(text=experiment("MLP", "Dlinear", {"input_dim": 1, "kernel_size": 24}))
     (diag,) = err.value.diagnostics
     assert diag.code == "E301" and diag.node == "decomposition"
-    assert diag.pos.line == spec_line(SPEC, "    kernel_size: ")  # the node's kernel_size parameter
+    assert diag.pos.line == 7  # the config's `kernel_size: 24`, with a note naming the template's node
+    (note,) = [n for n in diag.notes if n.startswith("the value set here")]
+    assert f"Dlinear.yaml:{spec_line(SPEC, '  decomposition:')}:" in note

@@ -104,3 +104,42 @@ def test_a_check_on_a_phm_vibench_config_key_is_located_at_that_key(tmp_path: Pa
     assert d.code == "E215" and "['forecasting']" in d.message
     assert d.pos is not None and d.pos.file.endswith("experiment.yaml") and d.pos.line == 12
 
+
+
+# Errors of a template's nodes about a value the user set: at the user's key, with the node in a note.
+# (template, with: values, code, parameter of the node the value reaches)
+NODE_CASES = [
+    ("transformer/PatchTST", {"n_heads": 7}, "E301", "nhead"),  # a shape rule's error about a parameter
+    ("rnn/TransformerRNN", {"n_heads": 3}, "E301", "num_heads"),
+    ("rnn/ConvLSTM", {"hidden_dims": [0]}, "E104", "out_channels"),  # through a composite's parameter
+    ("rnn/ConvLSTM", {"kernel_sizes": [-1]}, "E104", "kernel_size"),
+    ("no/DeepONet", {"branch_layers": [0]}, "E104", "widths"),  # and an E112 where the trunk reads it
+]
+
+
+@pytest.mark.parametrize("template,with_,code,field", NODE_CASES, ids=[f"{t}-{c}" for t, _, c, _ in NODE_CASES])
+def test_a_node_error_about_a_users_value_is_at_the_users_key(tmp_path: Path, template: str, with_: dict,
+                                                              code: str, field: str) -> None:
+    errors = [d for d in _compile_user(tmp_path, template, with_) if d.severity == "error"]
+    assert errors and errors[0].code == code, errors
+    for d in errors:
+        assert d.pos is not None and d.pos.file.endswith("mine.yaml") and d.pos.line == 4, d.pos
+        (note,) = [n for n in d.notes if n.startswith("the value set here")]
+        assert f"reaches `{field}` of node" in note and template + ".yaml" in note
+
+
+def test_a_node_error_in_the_users_own_spec_stays_at_the_node(tmp_path: Path) -> None:
+    spec = tmp_path / "own.yaml"
+    spec.write_text("vibench: 1\nname: Own\nparams:\n  heads: 7\ninputs:\n  x: {shape: [B, L, 16]}\nnodes:\n"
+                    "  enc: {block: transformer_encoder_layer, in: x, nhead: heads}\noutputs: {y: enc}\n",
+                    encoding="utf-8")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(spec))
+    (d,) = info.value.diagnostics
+    assert (d.code, d.pos.line) == ("E301", 8) and not [n for n in d.notes if n.startswith("the value set here")]
+
+
+def test_a_default_that_reads_a_reported_value_is_not_reported_again(tmp_path: Path) -> None:
+    """gMLP's `output_dim` defaults to `input_dim` (both `ge: 1`): `input_dim: 0` is one error, not two."""
+    errors = _compile_user(tmp_path, "mlp/gMLP", {"input_dim": 0})
+    assert [(d.code, d.pos.file.endswith("mine.yaml")) for d in errors] == [("E208", True)]

@@ -16,7 +16,7 @@ elaborated, except those that read it (whose problem is the failure already repo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block
@@ -91,6 +91,9 @@ class Elaborator(Evaluates):
         self.env: dict[str, Any] = dict(params)
         # Where each parameter's value was set: the caller's setting when known, else the declaration.
         self.param_pos = {d.name: (positions or {}).get(d.name) or d.pos for d in udef.params}
+        # The parameters set in another file than this unit's (a user's `with:` of a library template,
+        # a PHM-Vibench config): an error about a node value that reads one is reported at that setting.
+        self.set_elsewhere = {n for n, p in self.param_pos.items() if p is not None and p.file != udef.file}
         self.let_reads = let_reads(udef)  # let name -> the parameters it reads
         self.inherited: set[str] = set()
         self.inactive_inputs: frozenset[str] = frozenset()
@@ -329,8 +332,11 @@ class Elaborator(Evaluates):
             if not (kind is int or kind is bool or raw is None):  # a number or a flag is its own value
                 raw = named_value(block, key, raw, env, pos)  # a plain name may read a parameter (`block: ${...}`)
                 if contains_template(raw):
-                    # Expression errors point at the `${...}` value; other errors about the parameter at its key.
+                    # Expression errors point at the `${...}` value; other errors about the parameter at its key,
+                    # or at the setting elsewhere of a parameter the value reads (see `setting_pos`).
+                    read = template_names(raw) if self.set_elsewhere else ()
                     raw = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
+                    pos = self.setting_pos(read) or pos
             values[key] = raw
             positions[key] = pos
         if nd.with_ is not None:
@@ -368,11 +374,23 @@ class Elaborator(Evaluates):
         names = set(template_names(nd.with_))
         if names & {"item", "key"}:
             names |= template_names(nd.for_each)
+        read = self.parameters_read(names)
+        order = [d.name for d in self.udef.params if d.name in read]
+        return self.setting_pos(names) or (self.param_pos[order[0]] if len(order) == 1 else nd.with_pos)
+
+    def parameters_read(self, names: Iterable[str]) -> set[str]:
+        """The parameters of this unit that ``names`` (parameters, `let:` values, loop variables) read."""
         read: set[str] = set()
         for n in names:
             read |= self.let_reads.get(n, {n} if n in self.param_pos else set())
-        order = [d.name for d in self.udef.params if d.name in read]
-        users = [n for n in order if (p := self.param_pos.get(n)) is not None and p.file != self.udef.file]
-        if users:
-            return self.param_pos[users[0]]
-        return self.param_pos[order[0]] if len(order) == 1 else nd.with_pos
+        return read
+
+    def setting_pos(self, names: Iterable[str]) -> Pos | None:
+        """The setting in another file (see ``set_elsewhere``) of the first declared parameter that
+        ``names`` read, if any: a user's `with: {n_heads: 7}` of PatchTST is where `nhead: n_heads`
+        fails, not the template's line."""
+        if not self.set_elsewhere:
+            return None
+        read = self.parameters_read(names) & self.set_elsewhere
+        first = next((d.name for d in self.udef.params if d.name in read), None)
+        return None if first is None else self.param_pos[first]

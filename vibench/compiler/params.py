@@ -220,6 +220,9 @@ def bind_params(
                                     hint=suggest(key, by_name) or "remove it, or declare it in `params:`"))
     values: dict[str, Any] = {}
     state: dict[str, str] = {}
+    # Parameters whose value was reported (wrong type, out of bounds); a default that reads one is not
+    # reported again (gMLP's `output_dim: {default: input_dim, ge: 1}` with `input_dim: 0`: one error).
+    bad: set[str] = set()
 
     def value_of(name: str) -> Any:
         if state.get(name) == "done":
@@ -233,7 +236,7 @@ def bind_params(
             scope = env
         elif not decl.required:
             raw, pos = decl.default, getattr(decl.default, "pos", None) or decl.pos
-            scope = _LazyScope(value_of, by_name, env)
+            scope = _LazyScope(value_of, by_name, env, bad)
         else:
             state[name] = "done"
             values[name] = _MISSING
@@ -246,15 +249,19 @@ def bind_params(
         except ExprError as err:
             state[name] = "done"
             values[name] = _MISSING
-            diags.append(Diagnostic("E203" if err.syntax else "E204", f"cannot evaluate `{name}`: {err.message}",
-                                    pos, found=err.text or None, hint=err.hint))
+            if not (isinstance(scope, _LazyScope) and scope.read_bad):
+                diags.append(Diagnostic("E203" if err.syntax else "E204", f"cannot evaluate `{name}`: {err.message}",
+                                        pos, found=err.text or None, hint=err.hint))
             return _MISSING
         coerced, code, message = check_value(decl, value)
-        if code == "E202":
+        if code is not None:
+            bad.add(name)
+        caused = isinstance(scope, _LazyScope) and scope.read_bad  # by a value already reported: not again
+        if code == "E202" and not caused:
             diags.append(Diagnostic(code, f"wrong type for parameter `{name}` of {where}", pos,
                                     expected=decl.type, found=f"{repr(value)[:80]} ({_kind(value)})",
                                     notes=(message.partition(": ")[2],) if "[" in decl.type and message else ()))
-        elif code is not None:
+        elif code is not None and not caused:
             diags.append(Diagnostic(code, f"parameter `{name}` of {where} is out of bounds", pos,
                                     expected=(message or "").removeprefix("must be "), found=repr(value)[:80]))
         state[name] = "done"
@@ -269,10 +276,13 @@ def bind_params(
 class _LazyScope(dict):
     """The names a parameter default sees: the other parameters (evaluated on demand) and ``env``."""
 
-    def __init__(self, value_of: Callable[[str], Any], decls: dict[str, ParamDecl], env: dict[str, Any]) -> None:
+    def __init__(self, value_of: Callable[[str], Any], decls: dict[str, ParamDecl], env: dict[str, Any],
+                 bad: set[str] | None = None) -> None:
         super().__init__(env)
         self._value_of = value_of
         self._decls = decls
+        self._bad = bad if bad is not None else set()
+        self.read_bad = False  # whether the default read a parameter whose value was reported
 
     def __contains__(self, key: object) -> bool:
         return key in self._decls or super().__contains__(key)
@@ -280,6 +290,8 @@ class _LazyScope(dict):
     def __getitem__(self, key: str) -> Any:
         if key in self._decls:
             value = self._value_of(key)
+            if key in self._bad or value is _MISSING:
+                self.read_bad = True
             if value is _MISSING:
                 raise ExprError(f"parameter `{key}` has no valid value")
             return value

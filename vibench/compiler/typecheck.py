@@ -183,11 +183,13 @@ class TypeCheck:
                 value = errors[0].get("input")
                 if all(e["type"] in _RANGE_ERRORS for e in errors):
                     diags.append(Diagnostic("E104", f"value out of range for parameter `{field}` of `{block.name}`",
-                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60]))
+                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60],
+                                            notes=set_elsewhere(nd, field, pos)))
                 else:
                     diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
                                             pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60],
-                                            hint=self.name_hint(block, field, value)))
+                                            hint=self.name_hint(block, field, value),
+                                            notes=set_elsewhere(nd, field, pos)))
             for d in diags:
                 self.owner.diags.add(d)
             raise Failed() from None
@@ -329,7 +331,7 @@ class TypeCheck:
         elif err.port and port_pos.get(err.port):
             pos = port_pos[err.port]
         found = err.found
-        notes = list(err.notes)
+        notes = list(err.notes) + list(set_elsewhere(nd, err.param, pos) if err.param else ())
         for port, v, _ in ports:
             # The input the rule complains about, or all of them when it names none.
             if port == err.port or (err.port is None and err.code in ("E301", "E302")):
@@ -394,3 +396,11 @@ def decl_text(shape: tuple[Any, ...] | list[Any], params: dict[str, Any] | None 
         else:
             parts.append(str(d))
     return "[" + ", ".join(parts) + "]"
+
+
+def set_elsewhere(nd: NodeDef, field: str, pos: Pos | None) -> tuple[str, ...]:
+    """The note of an error about a node's parameter reported where its value was set, in another file
+    (a user's `with:` of a library template): which node reads it, and where that node is."""
+    if pos is None or nd.pos is None or pos.file == nd.pos.file:
+        return ()
+    return (f"the value set here reaches `{field}` of node `{nd.name}` at {nd.pos}",)
