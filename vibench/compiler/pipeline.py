@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
-from vibench.compiler.ir import CompileRequest, Program, SourceInfo, verify_definition, verify_program
+from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef, verify_definition, verify_program
 from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file
 from vibench.compiler.resolve import Library, resolve
 from vibench.compiler.shapes import infer_program
@@ -161,10 +161,6 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         elif metadata is not None and "num_classes" not in (params or {}):
             params = {**(params or {}), "num_classes": metadata.num_classes}
             from_metadata = metadata.num_classes
-        spec = validate(doc)
-        root = resolve(doc, spec, library, params)
-        if VERIFY_IR:
-            verify_definition(root)
         shown = overrides_text if overrides_text is not None else [(k, _show(v)) for k, v in (params or {}).items()]
         if from_metadata is not None and not any(k == "num_classes" for k, _ in shown):
             shown = [*shown, ("num_classes", _show(from_metadata))]
@@ -174,8 +170,26 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             overrides=tuple(shown),
             input_bindings=tuple((k, ",".join(map(str, v))) for k, v in (inputs or {}).items()),
         )
-        program = infer_program(root, library, source, inputs, max_nodes=budget[0], max_params=budget[1],
-                                verify_ir=VERIFY_IR)
+
+        def analyse(d: LoadedDoc, max_nodes: int) -> tuple[Program, UnitDef]:
+            spec = validate(d)
+            root = resolve(d, spec, library, params)
+            if VERIFY_IR:
+                verify_definition(root)
+            return infer_program(root, library, source, inputs, max_nodes=max_nodes, max_params=budget[1],
+                                 verify_ir=VERIFY_IR), root
+
+        try:
+            program, root = analyse(doc, budget[0])
+        except SpecError as err:  # an error inside a template: at the user's setting it comes from, if one
+            from vibench.compiler import blame, expr, limits
+
+            def trial(d: LoadedDoc) -> None:
+                nodes = min(budget[0], blame.MAX_TRIAL_NODES)
+                with expr.budget(limits.STEPS_PER_NODE * nodes):
+                    analyse(d, nodes)
+
+            raise SpecError(blame.blame_settings(doc, err.diagnostics, trial), err.sources) from None
         if VERIFY_IR:
             verify_program(program)
         if any(d.layout is not None for d in root.inputs):  # only a `layout:` gives axes roles
