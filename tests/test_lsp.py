@@ -212,17 +212,26 @@ def test_warnings_are_published_as_warnings(lsp: LanguageServer, folder: Path) -
 def test_an_error_inside_a_template_is_shown_at_the_reference(lsp: LanguageServer, folder: Path,
                                                              spec_path: Path) -> None:
     """`mine/TinyNet` is found on the configured spec path; an error its `with:` causes inside it is
-    shown on `extends:`, with the template's own location as related information."""
+    shown on the setting it comes from (`width: 6`), with the template's node as related information;
+    one that no setting explains is shown on `extends:`, likewise linked."""
     doc = open_doc(lsp, folder, "vibench: 1\nextends: mine/TinyNet\nwith: {width: 8}\n")
     assert doc.diagnostics == []
     lsp.change(doc.uri, "vibench: 1\nextends: mine/TinyNet\nwith: {width: 6}\n")
     (found,) = lsp.diagnostics(doc.uri)
     template = spec_path / "mine" / "TinyNet.yaml"
     head_line = TINY_NET.split("\n").index(next(x for x in TINY_NET.split("\n") if x.startswith("  head:")))
-    assert (found["code"], found["range"]) == ("E301", rng(1, 9, 21))
-    assert found["message"].startswith(f"in {template}:{head_line + 1}:")
+    assert (found["code"], found["range"]) == ("E301", rng(2, 14, 15))
+    assert f"{template}:{head_line + 1}:" in found["message"]  # the note naming the template's node
     (related,) = found["relatedInformation"]
     assert related["location"]["uri"] == template.as_uri()
+    assert related["location"]["range"]["start"]["line"] == head_line
+    # an error no setting explains (the head expects 5 features whatever `width` is): on `extends:`
+    (folder / "Broken.yaml").write_text(TINY_NET.replace('"${expected}"', "5"))
+    broken = open_doc(lsp, folder, "vibench: 1\nextends: ./Broken.yaml\nwith: {width: 6}\n")
+    (found,) = [d for d in broken.diagnostics if d["code"] == "E301"]  # (and the template's W105)
+    assert (found["code"], found["range"]) == ("E301", rng(1, 9, 22))
+    assert found["message"].startswith("in ") and f"Broken.yaml:{head_line + 1}:" in found["message"]
+    (related,) = found["relatedInformation"]
     assert related["location"]["range"]["start"]["line"] == head_line
 
 

@@ -63,4 +63,4 @@ def _identity(d: Diagnostic) -> tuple:
 def _moved(d: Diagnostic, doc: LoadedDoc, key: str) -> Diagnostic:
     where = f"node `{d.node}` at {d.pos}" if d.node else f"{d.pos}"
     note = f"raised by {where}; without this `{key}` the error goes away"
-    return replace(d, pos=doc.pos(("with", key)), span=1, notes=(note, *d.notes))
+    return replace(d, pos=doc.pos(("with", key)), span=1, notes=(note, *d.notes), origin=d.origin or d.pos)

@@ -42,6 +42,9 @@ class Diagnostic:
     severity: str = "error"
     notes: tuple[str, ...] = ()
     span: int = 1  # carets to draw under the position
+    # Reported at a user's setting (`with:`, a config key) although a template raised it: where it did
+    # (the node's line in the template). Said in a note too; the editor links to it.
+    origin: Pos | None = None
 
     def __post_init__(self) -> None:
         for key in ("message", "node", "port", "expected", "found", "hint"):
@@ -67,6 +70,8 @@ class Diagnostic:
                 out[key] = value
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.origin is not None:
+            out["origin"] = {"file": self.origin.file, "line": self.origin.line, "column": self.origin.col}
         return out
 
     def render(self, sources: dict[str, str] | None = None) -> str:

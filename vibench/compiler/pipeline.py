@@ -161,22 +161,24 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         elif metadata is not None and "num_classes" not in (params or {}):
             params = {**(params or {}), "num_classes": metadata.num_classes}
             from_metadata = metadata.num_classes
-        shown = overrides_text if overrides_text is not None else [(k, _show(v)) for k, v in (params or {}).items()]
-        if from_metadata is not None and not any(k == "num_classes" for k, _ in shown):
-            shown = [*shown, ("num_classes", _show(from_metadata))]
-        source = SourceInfo(
-            display_path=doc.file,
-            sha256=doc.sha256,
-            overrides=tuple(shown),
-            input_bindings=tuple((k, ",".join(map(str, v))) for k, v in (inputs or {}).items()),
-        )
+
+        def source() -> SourceInfo:  # after `resolve`, which refuses a value too deep to show (E202)
+            shown = overrides_text if overrides_text is not None else [(k, _show(v)) for k, v in (params or {}).items()]
+            if from_metadata is not None and not any(k == "num_classes" for k, _ in shown):
+                shown = [*shown, ("num_classes", _show(from_metadata))]
+            return SourceInfo(
+                display_path=doc.file,
+                sha256=doc.sha256,
+                overrides=tuple(shown),
+                input_bindings=tuple((k, ",".join(map(str, v))) for k, v in (inputs or {}).items()),
+            )
 
         def analyse(d: LoadedDoc, max_nodes: int) -> tuple[Program, UnitDef]:
             spec = validate(d)
             root = resolve(d, spec, library, params)
             if VERIFY_IR:
                 verify_definition(root)
-            return infer_program(root, library, source, inputs, max_nodes=max_nodes, max_params=budget[1],
+            return infer_program(root, library, source(), inputs, max_nodes=max_nodes, max_params=budget[1],
                                  verify_ir=VERIFY_IR), root
 
         try:

@@ -184,12 +184,12 @@ class TypeCheck:
                 if all(e["type"] in _RANGE_ERRORS for e in errors):
                     diags.append(Diagnostic("E104", f"value out of range for parameter `{field}` of `{block.name}`",
                                             pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60],
-                                            notes=set_elsewhere(nd, field, pos)))
+                                            notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
                 else:
                     diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
                                             pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60],
                                             hint=self.name_hint(block, field, value),
-                                            notes=set_elsewhere(nd, field, pos)))
+                                            notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
             for d in diags:
                 self.owner.diags.add(d)
             raise Failed() from None
@@ -342,7 +342,8 @@ class TypeCheck:
                               nd.pos, found=f"rank {rank}", notes=tuple(notes),
                               hint="`as:` and `layout:` are for [B, L, C] signals; remove them from this output")
         return Diagnostic(err.code, f"{err.message}", pos, node=nd.name, port=err.port,
-                          expected=err.expected, found=found, hint=err.hint, notes=tuple(notes))
+                          expected=err.expected, found=found, hint=err.hint, notes=tuple(notes),
+                          origin=origin_of(nd, pos))
 
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
@@ -398,9 +399,14 @@ def decl_text(shape: tuple[Any, ...] | list[Any], params: dict[str, Any] | None 
     return "[" + ", ".join(parts) + "]"
 
 
+def origin_of(nd: NodeDef, pos: Pos | None) -> Pos | None:
+    """The node's own position when an error about it is reported in another file (where a user set the
+    value it reads): see ``Diagnostic.origin``."""
+    return nd.pos if pos is not None and nd.pos is not None and pos.file != nd.pos.file else None
+
+
 def set_elsewhere(nd: NodeDef, field: str, pos: Pos | None) -> tuple[str, ...]:
     """The note of an error about a node's parameter reported where its value was set, in another file
     (a user's `with:` of a library template): which node reads it, and where that node is."""
-    if pos is None or nd.pos is None or pos.file == nd.pos.file:
-        return ()
-    return (f"the value set here reaches `{field}` of node `{nd.name}` at {nd.pos}",)
+    origin = origin_of(nd, pos)
+    return () if origin is None else (f"the value set here reaches `{field}` of node `{nd.name}` at {origin}",)

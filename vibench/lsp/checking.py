@@ -7,7 +7,8 @@ turns each :class:`~vibench.compiler.diagnostics.Diagnostic` into a range of the
 position and span; the token there when the span is one character), a message with the expected,
 found, notes and hint lines, and, for a "did you mean `x`?" hint, the replacement of the misspelt
 name. A diagnostic located in another file (a template the document extends) is shown at the
-reference to that file, and carries the real location as related information.
+reference to that file, and carries the real location as related information; so does one the
+compiler reports at the document's setting although the template raised it (``Diagnostic.origin``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Problem:
     start: int
     end: int
     message: str
-    elsewhere: tuple[str, int, int] | None = None  # (file path, line, col) when located in another file
+    elsewhere: tuple[str, int, int] | None = None  # (file path, line, col) when raised in another file
     fix: tuple[int, int, str] | None = None  # replace [start, end) with the text
 
 
@@ -82,7 +83,9 @@ def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
             start = lines.line_col_offset(d.pos.line, d.pos.col)
             end = start + (d.span if d.span > 1 else _token_length(checked.text, start))
             end = min(end, _line_end(checked.text, start))
-            problem = Problem(d, start, max(end, start), message(d))
+            # an error reported at the user's setting, raised in a template: linked to the template's node
+            origin = None if d.origin is None else (_file_path(d.origin.file), d.origin.line, d.origin.col)
+            problem = Problem(d, start, max(end, start), message(d), origin)
             out.append(_with_fix(problem, checked.text))
         else:
             start, end = _anchor(d, outline, checked.text)
