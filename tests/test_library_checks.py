@@ -165,6 +165,8 @@ def test_an_error_about_a_derived_size_is_at_the_setting_it_comes_from(tmp_path:
     assert d.pos is not None and d.pos.file.endswith("mine.yaml") and d.pos.line == 4 + list(with_).index(key)
     assert d.notes[0].startswith(f"raised by node `{node}` at ") and template + ".yaml" in d.notes[0]
     assert f"without this `{key}`" in d.notes[0]
+    origin = d.to_json()["origin"]  # where the template raised it, for --format json and the editor
+    assert origin["file"].endswith(template + ".yaml") and f":{origin['line']}:{origin['column']};" in d.notes[0]
 
 
 def test_a_setting_whose_absence_breaks_something_else_is_not_blamed(tmp_path: Path) -> None:
