@@ -164,24 +164,34 @@ def test_an_error_about_a_derived_size_is_at_the_setting_it_comes_from(tmp_path:
     key = next(iter(with_)) if len(with_) == 1 else list(with_)[1]
     assert d.pos is not None and d.pos.file.endswith("mine.yaml") and d.pos.line == 4 + list(with_).index(key)
     assert d.notes[0].startswith(f"raised by node `{node}` at ") and template + ".yaml" in d.notes[0]
-    assert f"without this `{key}`" in d.notes[0]
+    assert f"without this `{key}` the error goes away" in d.notes[0] or f"this `{key}` alone gives it" in d.notes[0]
     origin = d.to_json()["origin"]  # where the template raised it, for --format json and the editor
     assert origin["file"].endswith(template + ".yaml") and f":{origin['line']}:{origin['column']};" in d.notes[0]
 
 
-def test_a_setting_whose_absence_breaks_something_else_is_not_blamed(tmp_path: Path) -> None:
-    """Leaving out a required value gives E209, not a verdict: the error stays where it was raised."""
+def test_an_error_of_two_settings_together_stays_where_it_was_raised(tmp_path: Path) -> None:
+    """Two widths concatenated into 4 fixed heads: `a: 5` with `b: 6` gives 11 (no node reads either
+    setting). Neither alone gives that error (13, 14: other errors), and leaving either out brings
+    another error inside the template: no verdict, the error stays where it was raised."""
     (tmp_path / "base.yaml").write_text(
-        "vibench: 1\nname: Base\nparams:\n  width: {type: int}\n  heads: {type: int, default: 8}\n"
-        "inputs:\n  x: {shape: [B, L, 16]}\nnodes:\n  proj: {block: linear, in: x, out_features: width}\n"
-        "  enc: {block: transformer_encoder_layer, in: proj, nhead: 8}\noutputs: {y: enc}\n", encoding="utf-8")
-    (tmp_path / "mine.yaml").write_text("vibench: 1\nextends: ./base.yaml\nwith:\n  width: 30\n  heads: 4\n",
+        "vibench: 1\nname: Base\nparams:\n  a: 8\n  b: 8\ninputs:\n  x: {shape: [B, L, 16]}\nnodes:\n"
+        "  pa: {block: linear, in: x, out_features: a}\n  pb: {block: linear, in: x, out_features: b}\n"
+        "  both: {block: concat, in: [pa, pb], dim: -1}\n"
+        "  enc: {block: transformer_encoder_layer, in: both, nhead: 4}\noutputs: {y: enc}\n", encoding="utf-8")
+    (tmp_path / "mine.yaml").write_text("vibench: 1\nextends: ./base.yaml\nwith:\n  a: 5\n  b: 6\n",
                                         encoding="utf-8")
     with pytest.raises(vibench.SpecError) as info:
         vibench.check(str(tmp_path / "mine.yaml"))
     errors = [d for d in info.value.diagnostics if d.severity == "error"]
-    assert [(d.code, d.pos.file.endswith("base.yaml"), d.pos.line) for d in errors] == [("E301", True, 10)]
+    assert [(d.code, d.pos.file.endswith("base.yaml"), d.pos.line) for d in errors] == [("E301", True, 12)]
     assert not any(n.startswith("raised by") for n in errors[0].notes)
+    # one setting alone is told: `a: 5` gives 13, which no other setting explains
+    (tmp_path / "mine.yaml").write_text("vibench: 1\nextends: ./base.yaml\nwith:\n  a: 5\n  b: 8\n",
+                                        encoding="utf-8")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(tmp_path / "mine.yaml"))
+    (d,) = [d for d in info.value.diagnostics if d.severity == "error"]
+    assert (d.pos.file.endswith("mine.yaml"), d.pos.line) == (True, 4) and "this `a` alone gives it" in d.notes[0]
 
 
 def test_the_same_setting_in_a_phm_vibench_config_moves_to_its_key(tmp_path: Path) -> None:
