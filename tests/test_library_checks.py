@@ -244,3 +244,17 @@ def _templates() -> list[str]:
         refs += [os.path.relpath(os.path.join(dirpath, n), LIBRARY_DIR)[: -len(".yaml")].replace(os.sep, "/")
                  for n in names if n.endswith(".yaml")]
     return sorted(refs)
+
+
+def test_the_compilers_own_probes_skip_the_trials(tmp_path: Path) -> None:
+    """`free_parameters` only asks whether a value compiles: with `locate_settings=False` the error stays
+    where the template raised it (no trials on that path)."""
+    from vibench.compiler.pipeline import compile_program
+
+    user = tmp_path / "mine.yaml"
+    user.write_text("vibench: 1\nextends: transformer/Autoformer\nwith:\n  d_model: 30\n", encoding="utf-8")
+    for locate, in_users_file in ((True, True), (False, False)):
+        with pytest.raises(vibench.SpecError) as info:
+            compile_program(str(user), locate_settings=locate)
+        (d,) = info.value.diagnostics
+        assert d.pos.file.endswith("mine.yaml") is in_users_file

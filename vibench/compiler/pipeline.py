@@ -99,6 +99,7 @@ def compile_program(
     max_params: int | None = None,
     files_read: set[str] | None = None,
     metadata: Any = None,
+    locate_settings: bool = True,
 ) -> Program:
     """Load, validate, resolve and shape-check a spec (raises SpecError).
 
@@ -110,7 +111,9 @@ def compile_program(
     ``max_nodes`` and ``max_params`` bound the model (see :mod:`vibench.compiler.limits`); the
     expressions of the compilation share a budget of ``STEPS_PER_NODE * max_nodes`` steps.
     ``files_read``, when given, receives the real path of every file the compilation read (the
-    CLI refuses to write its output over one of them).
+    CLI refuses to write its output over one of them). ``locate_settings=False`` leaves an error
+    inside a template where it was raised (no trials, see :mod:`vibench.compiler.blame`): for the
+    compiler's own probes, which only ask whether a value compiles.
     """
     from vibench.compiler import expr, limits
 
@@ -121,7 +124,7 @@ def compile_program(
     budget = (nodes, limits.check_limit(max_params, "max_params", limits.MAX_PARAMS))
     with paused_gc(), expr.budget(limits.STEPS_PER_NODE * nodes):
         return _compile_program(path, text, params, inputs, search_path, display, overrides_text, budget,
-                                files_read, metadata)
+                                files_read, metadata, locate_settings)
 
 
 @contextlib.contextmanager
@@ -145,7 +148,8 @@ def paused_gc() -> Iterator[None]:
 def _compile_program(path: str | None, text: str | None, params: dict[str, Any] | None,
                      inputs: dict[str, tuple[int, ...]] | None, search_path: list[str] | None,
                      display: str | None, overrides_text: list[tuple[str, str]] | None,
-                     budget: tuple[int, int], files_read: set[str] | None, metadata: Any = None) -> Program:
+                     budget: tuple[int, int], files_read: set[str] | None, metadata: Any = None,
+                     locate_settings: bool = True) -> Program:
     doc = load(path, text, display)
     _check_declared_nodes(doc, budget[0])
     library = Library(search_path)
@@ -184,6 +188,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         try:
             program, root = analyse(doc, budget[0])
         except SpecError as err:  # an error inside a template: at the user's setting it comes from, if one
+            if not locate_settings:
+                raise
             from vibench.compiler import blame, expr, limits
 
             def trial(d: LoadedDoc) -> None:
@@ -300,7 +306,7 @@ def free_parameters(program: Program) -> frozenset[str]:
                 other = compile_program(request.path, text=request.text,
                                         params={**dict(request.params), name: probe},
                                         inputs=dict(request.inputs) or None, search_path=list(request.search_path),
-                                        display=request.display)
+                                        display=request.display, locate_settings=False)
             except SpecError:
                 break
             if not _same_inner_types(program, other):  # cheap first: a size inside the model changed
