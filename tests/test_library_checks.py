@@ -41,21 +41,20 @@ THROUGH = [
 
 def _library_checks() -> set[tuple[str, int]]:
     found = set()
-    for dirpath, _, names in os.walk(LIBRARY_DIR):
-        for name in names:
-            if not name.endswith(".yaml"):
-                continue
-            path = os.path.join(dirpath, name)
-            with open(path, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
-            ref = os.path.splitext(os.path.relpath(path, LIBRARY_DIR))[0].replace(os.sep, "/")
-            units = [data] + list((data.get("blocks") or {}).values())
-            index = 0
-            for unit in units:
-                for _ in unit.get("checks") or []:
-                    found.add((ref, index))
-                    index += 1
+    for ref in _templates():
+        data = _template_data(ref)
+        units = [data] + list((data.get("blocks") or {}).values())
+        index = 0
+        for unit in units:
+            for _ in unit.get("checks") or []:
+                found.add((ref, index))
+                index += 1
     return found
+
+
+def _template_data(ref: str) -> dict:
+    with open(os.path.join(LIBRARY_DIR, ref + ".yaml"), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
 
 
 def test_every_library_check_has_a_case() -> None:
@@ -225,9 +224,7 @@ def test_every_error_about_a_users_setting_of_a_library_parameter_is_in_the_user
     located_in_library = []
     tried = 0
     for ref in _templates():
-        with open(os.path.join(LIBRARY_DIR, ref + ".yaml"), encoding="utf-8") as fh:
-            declared = yaml.safe_load(fh).get("params") or {}
-        for name, decl in declared.items():
+        for name, decl in (_template_data(ref).get("params") or {}).items():
             for value in _hostile_values(decl):
                 tried += 1
                 for d in _compile_user(tmp_path, ref, {name: value}):
