@@ -55,6 +55,8 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...],
     # 1. The key alone gives the error: with the other settings at the template's defaults it is there.
     if len(settings) > 1:
         for key in settings:
+            if all(id(d) in cause for d in outside):
+                break
             alone = {_identity(d) for d in trial({key: settings[key]})}
             for d in outside:
                 if _identity(d) in alone:
