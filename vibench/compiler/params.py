@@ -277,11 +277,11 @@ class _LazyScope(dict):
     """The names a parameter default sees: the other parameters (evaluated on demand) and ``env``."""
 
     def __init__(self, value_of: Callable[[str], Any], decls: dict[str, ParamDecl], env: dict[str, Any],
-                 bad: set[str] | None = None) -> None:
+                 bad: set[str]) -> None:
         super().__init__(env)
         self._value_of = value_of
         self._decls = decls
-        self._bad = bad if bad is not None else set()
+        self._bad = bad  # the parameters whose value was reported (shared with bind_params)
         self.read_bad = False  # whether the default read a parameter whose value was reported
 
     def __contains__(self, key: object) -> bool:
