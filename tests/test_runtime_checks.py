@@ -87,3 +87,31 @@ def test_a_float64_spec_builds_float64_parameters() -> None:
     assert all(p.dtype == torch.float64 for p in model.parameters())
     out = model(torch.randn(2, 2, 64, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
     assert out.dtype == torch.float64
+
+
+BOUNDS = """
+vibench: 1
+name: Windows
+inputs:
+  x: {shape: [B, L]}
+nodes:
+  windows: {block: sliding_windows, in: x, size: 16, step: 8, dim: 1}
+  table: {block: sinusoidal_positional_buffer, in: windows, max_len: 5}
+outputs: {y: table}
+"""
+
+
+def test_a_bound_through_a_floor_division_is_tested_as_the_message_states_it() -> None:
+    """16-sample windows every 8 samples, at most 5 of them: (L - 16) // 8 + 1 <= 5, which model.py
+    tests as `x.shape[1] <= 55` (and L >= 16 for one window), exact at both edges."""
+    source = vibench.compile_spec(text=BOUNDS).source
+    assert "x.shape[1] >= 16" in source and "x.shape[1] <= 55" in source
+    model = vibench.build(text=BOUNDS).eval()
+    for length in (16, 23, 24, 55):
+        assert model(torch.randn(2, length)).shape == (2, (length - 16) // 8 + 1, 16)
+    for length, rule in ((15, "L >= 16"), (56, "L <= 55")):
+        with pytest.raises(ValueError, match=f"the inputs must satisfy {rule}"):
+            model(torch.randn(2, length))
+    model.check_inputs = False
+    with pytest.raises(RuntimeError):  # without the check, torch's own error from the position table
+        model(torch.randn(2, 56))

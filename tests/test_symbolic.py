@@ -174,3 +174,32 @@ def test_solve_docstring_examples():
 
     result = doctest.testmod(solve)
     assert result.attempted > 0 and result.failed == 0
+
+
+@settings(max_examples=300)
+@given(one_symbol_expressions(), st.integers(-60, 5000), st.booleans())
+def test_one_symbol_bounds_match_brute_force(e, shift, negate):
+    """``solve_ge`` turns ``e >= 0`` into ``L >= k`` or ``L <= k``: the symbol space narrows its
+    intervals with it, the messages print it, and model.py tests the input's size with it."""
+    from vibench.compiler.space import solve_ge
+
+    e = (-e if negate and not isinstance(e, int) else e) - shift
+    solved = solve_ge(e)
+    if solved is None:
+        return  # not a bound on L alone: kept as written
+    symbol, op, k = solved
+    assert symbol == "L"
+    for value in range(-40, 6000):
+        holds = evaluate(e, {"L": value}) >= 0
+        assert holds == (value >= k if op == ">=" else value <= k), (str(e), solved, value)
+
+
+def test_one_symbol_bounds_known_cases():
+    from vibench.compiler.space import solve_ge
+
+    L = Expr.symbol("L")
+    assert solve_ge(L - 16) == ("L", ">=", 16)
+    assert solve_ge(-(L // 8) + 5001) == ("L", "<=", 40015)  # L // 8 <= 5001: up to 8 * 5001 + 7
+    assert solve_ge((L + 3) // 4 - 7) == ("L", ">=", 25)
+    assert solve_ge(L - Expr.symbol("B")) is None
+    assert solve_ge(L // 2 - L // 3) is None

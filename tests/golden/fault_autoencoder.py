@@ -115,12 +115,12 @@ class FaultAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] == 1 and x.shape[2] // 4 - 2 >= 0
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] == 1 and x.shape[2] >= 8
             ):
                 _check_input(self, "x", x, torch.float32, [-1, 1, -1], "[B, 1, L] float32")
                 _require(
                     self,
-                    x.shape[2] // 4 - 2 >= 0,
+                    x.shape[2] >= 8,
                     (
                         "the inputs must satisfy L >= 8 (the input is at least as long as the kernel span (4) (in "
                         "block `Down`))"

@@ -301,20 +301,20 @@ class M_01_ISFM(nn.Module):
                 and system_id.dtype == torch.int64
                 and system_id.dim() == 1
                 and system_id.shape[0] == x.shape[0]
-                and x.shape[2] - 1 == 0
-                and x.shape[1] - 16 >= 0
+                and x.shape[2] == 1
+                and x.shape[1] >= 16
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
                 _check_input(self, "system_id", system_id, torch.int64, [-1], "[B] int64")
                 _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
                 _require(
                     self,
-                    x.shape[2] - 1 == 0,
+                    x.shape[2] == 1,
                     "the inputs must satisfy C == 1 (input `x` of `E_03_Patch` fits (in block `E_03_Patch`))",
                 )
                 _require(
                     self,
-                    x.shape[1] - 16 >= 0,
+                    x.shape[1] >= 16,
                     (
                         "the inputs must satisfy L >= 16 (the input is at least as long as the kernel span (16) (in "
                         "block `PatchProjection`) (in block `E_03_Patch`))"

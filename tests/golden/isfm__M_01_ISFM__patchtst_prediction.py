@@ -354,15 +354,15 @@ class M_01_ISFM(nn.Module):
                 and fs.dtype == torch.float32
                 and fs.dim() == 1
                 and fs.shape[0] == x.shape[0]
-                and -x.shape[1] + 1024 >= 0
-                and -x.shape[2] + 1 >= 0
+                and x.shape[1] <= 1024
+                and x.shape[2] <= 1
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
                 _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
                 _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
                 _require(
                     self,
-                    -x.shape[1] + 1024 >= 0,
+                    x.shape[1] <= 1024,
                     (
                         "the inputs must satisfy L <= 1024 (the prediction fits the projection's 1024 steps (max_len) "
                         "(in block `H_03_Linear_pred`))"
@@ -370,7 +370,7 @@ class M_01_ISFM(nn.Module):
                 )
                 _require(
                     self,
-                    -x.shape[2] + 1 >= 0,
+                    x.shape[2] <= 1,
                     (
                         "the inputs must satisfy C <= 1 (the prediction fits the projection's 1 channels (max_out) (in "
                         "block `H_03_Linear_pred`))"

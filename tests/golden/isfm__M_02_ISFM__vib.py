@@ -430,9 +430,9 @@ class M_02_ISFM(nn.Module):
                 and system_id.dtype == torch.int64
                 and system_id.dim() == 1
                 and system_id.shape[0] == x.shape[0]
-                and x.shape[1] - 256 >= 0
-                and x.shape[2] - 1 == 0
-                and -x.shape[2] + 2 >= 0
+                and x.shape[1] >= 256
+                and x.shape[2] == 1
+                and x.shape[2] <= 2
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
                 _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
@@ -441,7 +441,7 @@ class M_02_ISFM(nn.Module):
                 _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
                 _require(
                     self,
-                    x.shape[1] - 256 >= 0,
+                    x.shape[1] >= 256,
                     (
                         "the inputs must satisfy L >= 256 (the signal is at least one patch long (256 steps) (in block "
                         "`E_02_HSE_v2`))"
@@ -449,12 +449,12 @@ class M_02_ISFM(nn.Module):
                 )
                 _require(
                     self,
-                    x.shape[2] - 1 == 0,
+                    x.shape[2] == 1,
                     "the inputs must satisfy C == 1 (signal channels + the time channel (in block `E_02_HSE_v2`))",
                 )
                 _require(
                     self,
-                    -x.shape[2] + 2 >= 0,
+                    x.shape[2] <= 2,
                     (
                         "the inputs must satisfy C <= 2 (the windows hold the signal's channels (C <= K) (in block "
                         "`H_04_VIB_pred`))"

@@ -149,12 +149,12 @@ class B_03_FITS(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] // 2 - 64 >= 0
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] >= 128
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, T, 1] float32")
                 _require(
                     self,
-                    x.shape[1] // 2 - 64 >= 0,
+                    x.shape[1] >= 128,
                     (
                         "the inputs must satisfy T >= 128 (the series has at least cut_freq = 65 Fourier bins (T // 2 "
                         "+ 1 >= cut_freq))"

@@ -181,12 +181,12 @@ class B_06_TimesNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 128 and x.shape[1] - 10 >= 0
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 128 and x.shape[1] >= 10
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 128], "[B, P, 128] float32")
                 _require(
                     self,
-                    x.shape[1] - 10 >= 0,
+                    x.shape[1] >= 10,
                     (
                         "the inputs must satisfy P >= 10 (the series has at least top_k = 5 non-DC frequencies (T >= 2 "
                         "* top_k))"

@@ -155,12 +155,12 @@ class B_09_FNO(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 128 and x.shape[1] // 2 - 15 >= 0
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 128 and x.shape[1] >= 30
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 128], "[B, P, 128] float32")
                 _require(
                     self,
-                    x.shape[1] // 2 - 15 >= 0,
+                    x.shape[1] >= 30,
                     (
                         "the inputs must satisfy P >= 30 (the signal has at least 16 Fourier modes (L // 2 + 1 >= "
                         "modes) (in block `FourierLayer`))"

@@ -203,13 +203,11 @@ class B_11_MomentumEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] - 32 == 0
-            ):
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] == 32):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, P, D] float32")
                 _require(
                     self,
-                    x.shape[1] - 32 == 0,
+                    x.shape[1] == 32,
                     "the inputs must satisfy P == 32 (input `x` of `B_04_Dlinear` fits (in block `B_04_Dlinear`))",
                 )
         x = self.encoder(x)  # [B, 32, D]  B_11_MomentumEncoder.yaml:23

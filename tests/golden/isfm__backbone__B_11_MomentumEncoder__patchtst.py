@@ -173,13 +173,11 @@ class B_11_MomentumEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] - 128 == 0
-            ):
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 128):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, P, D] float32")
                 _require(
                     self,
-                    x.shape[2] - 128 == 0,
+                    x.shape[2] == 128,
                     "the inputs must satisfy D == 128 (input `x` of `B_08_PatchTST` fits (in block `B_08_PatchTST`))",
                 )
         x = self.encoder(x)  # [B, P, 128]  B_11_MomentumEncoder.yaml:23

@@ -163,14 +163,14 @@ class E_02_HSE_v2(nn.Module):
                 and fs.dtype == torch.float32
                 and fs.dim() == 1
                 and fs.shape[0] == x.shape[0]
-                and x.shape[1] - 256 >= 0
+                and x.shape[1] >= 256
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
                 _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
                 _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
                 _require(
                     self,
-                    x.shape[1] - 256 >= 0,
+                    x.shape[1] >= 256,
                     "the inputs must satisfy L >= 256 (the signal is at least one patch long (256 steps))",
                 )
         x = self.patches(x, fs)  # [B, 128, 256, 2]  E_02_HSE_v2.yaml:48

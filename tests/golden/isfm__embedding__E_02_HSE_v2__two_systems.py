@@ -241,8 +241,8 @@ class E_02_HSE_v2(nn.Module):
                 and system_id.dtype == torch.int64
                 and system_id.dim() == 1
                 and system_id.shape[0] == x.shape[0]
-                and x.shape[1] - 256 >= 0
-                and -x.shape[2] + 3 >= 0
+                and x.shape[1] >= 256
+                and x.shape[2] <= 3
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
                 _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
@@ -251,12 +251,12 @@ class E_02_HSE_v2(nn.Module):
                 _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
                 _require(
                     self,
-                    x.shape[1] - 256 >= 0,
+                    x.shape[1] >= 256,
                     "the inputs must satisfy L >= 256 (the signal is at least one patch long (256 steps))",
                 )
                 _require(
                     self,
-                    -x.shape[2] + 3 >= 0,
+                    x.shape[2] <= 3,
                     (
                         "the inputs must satisfy C <= 3 (some system in `num_channels` has this many channels (the "
                         "most: 3))"

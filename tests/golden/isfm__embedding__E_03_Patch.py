@@ -107,12 +107,12 @@ class E_03_Patch(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] - 16 >= 0
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] >= 16
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
                 _require(
                     self,
-                    x.shape[1] - 16 >= 0,
+                    x.shape[1] >= 16,
                     (
                         "the inputs must satisfy L >= 16 (the input is at least as long as the kernel span (16) (in "
                         "block `PatchProjection`))"

@@ -116,12 +116,12 @@ class E_03_Patch(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] == 2 and x.shape[2] - 128 >= 0
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] == 2 and x.shape[2] >= 128
             ):
                 _check_input(self, "x", x, torch.float32, [-1, 2, -1], "[B, 2, L] float32")
                 _require(
                     self,
-                    x.shape[2] - 128 >= 0,
+                    x.shape[2] >= 128,
                     (
                         "the inputs must satisfy L >= 128 (the input is at least as long as the kernel span (128) (in "
                         "block `PatchProjection`))"

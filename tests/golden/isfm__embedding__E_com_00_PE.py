@@ -171,13 +171,11 @@ class E_com_00_PE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and -x.shape[1] + 5000 >= 0
-            ):
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] <= 5000):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
                 _require(
                     self,
-                    -x.shape[1] + 5000 >= 0,
+                    x.shape[1] <= 5000,
                     (
                         "the inputs must satisfy L <= 5000 (the sequence fits the position table (max_len = 5000) (in "
                         "block `DataEmbedding`))"

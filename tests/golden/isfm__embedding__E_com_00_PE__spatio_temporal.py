@@ -144,13 +144,11 @@ class E_com_00_PE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
-            if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] - 4096 == 0
-            ):
+            if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[1] == 4096):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
                 _require(
                     self,
-                    x.shape[1] - 4096 == 0,
+                    x.shape[1] == 4096,
                     (
                         "the inputs must satisfy L == 4096 (sequence length L (one table row per step) (in block "
                         "`SpatioTemporalEmbedding`))"

@@ -140,20 +140,20 @@ class H_03_Linear_pred(nn.Module):
                 and target.dtype == torch.float32
                 and target.dim() == 3
                 and target.shape[0] == x.shape[0]
-                and -target.shape[1] + 4096 >= 0
-                and -target.shape[2] + 3 >= 0
+                and target.shape[1] <= 4096
+                and target.shape[2] <= 3
             ):
                 _check_input(self, "x", x, torch.float32, [-1, 32, 128], "[B, 32, 128] float32")
                 _check_input(self, "target", target, torch.float32, [-1, -1, -1], "[B, L, C] float32")
                 _require(self, target.shape[0] == x.shape[0], "inputs `x` and `target` share the size `B`")
                 _require(
                     self,
-                    -target.shape[1] + 4096 >= 0,
+                    target.shape[1] <= 4096,
                     "the inputs must satisfy L <= 4096 (the prediction fits the projection's 4096 steps (max_len))",
                 )
                 _require(
                     self,
-                    -target.shape[2] + 3 >= 0,
+                    target.shape[2] <= 3,
                     "the inputs must satisfy C <= 3 (the prediction fits the projection's 3 channels (max_out))",
                 )
         x = self.fc1(x)  # [B, 32, 64]  H_03_Linear_pred.yaml:34

@@ -141,14 +141,14 @@ class H_04_VIB_pred(nn.Module):
                 and target.dim() == 3
                 and target.shape[2] == 1
                 and target.shape[0] == x.shape[0]
-                and target.shape[1] - 256 >= 0
+                and target.shape[1] >= 256
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 64], "[B, P, 64] float32")
                 _check_input(self, "target", target, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
                 _require(self, target.shape[0] == x.shape[0], "inputs `x` and `target` share the size `B`")
                 _require(
                     self,
-                    target.shape[1] - 256 >= 0,
+                    target.shape[1] >= 256,
                     "the inputs must satisfy L >= 256 (the signal is at least one window long (L >= P))",
                 )
         condition = x.mean(dim=1)  # [B, 64]  H_04_VIB_pred.yaml:42

@@ -221,8 +221,8 @@ class H_04_VIB_pred(nn.Module):
                 and target.dtype == torch.float32
                 and target.dim() == 3
                 and target.shape[0] == x.shape[0]
-                and target.shape[1] - 256 >= 0
-                and -target.shape[2] + 3 >= 0
+                and target.shape[1] >= 256
+                and target.shape[2] <= 3
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 64], "[B, P, 64] float32")
                 _check_input(self, "system_id", system_id, torch.int64, [-1], "[B] int64")
@@ -231,12 +231,12 @@ class H_04_VIB_pred(nn.Module):
                 _require(self, target.shape[0] == x.shape[0], "inputs `x` and `target` share the size `B`")
                 _require(
                     self,
-                    target.shape[1] - 256 >= 0,
+                    target.shape[1] >= 256,
                     "the inputs must satisfy L >= 256 (the signal is at least one window long (L >= P))",
                 )
                 _require(
                     self,
-                    -target.shape[2] + 3 >= 0,
+                    target.shape[2] <= 3,
                     "the inputs must satisfy C <= 3 (the windows hold the signal's channels (C <= K))",
                 )
         condition = x.mean(dim=1)  # [B, 64]  H_04_VIB_pred.yaml:42

@@ -264,8 +264,8 @@ class MultiTaskHead(nn.Module):
                 and target.dtype == torch.float32
                 and target.dim() == 3
                 and target.shape[0] == x.shape[0]
-                and -target.shape[1] + 4096 >= 0
-                and -target.shape[2] + 3 >= 0
+                and target.shape[1] <= 4096
+                and target.shape[2] <= 3
             ):
                 _check_input(self, "x", x, torch.float32, [-1, 32, 128], "[B, 32, 128] float32")
                 _check_input(self, "system_id", system_id, torch.int64, [-1], "[B] int64")
@@ -274,7 +274,7 @@ class MultiTaskHead(nn.Module):
                 _require(self, target.shape[0] == x.shape[0], "inputs `x` and `target` share the size `B`")
                 _require(
                     self,
-                    -target.shape[1] + 4096 >= 0,
+                    target.shape[1] <= 4096,
                     (
                         "the inputs must satisfy L <= 4096 (the prediction fits the projection's 4096 steps (max_len) "
                         "(in block `H_03_Linear_pred`))"
@@ -282,7 +282,7 @@ class MultiTaskHead(nn.Module):
                 )
                 _require(
                     self,
-                    -target.shape[2] + 3 >= 0,
+                    target.shape[2] <= 3,
                     (
                         "the inputs must satisfy C <= 3 (the prediction fits the projection's 3 channels (max_out) (in "
                         "block `H_03_Linear_pred`))"

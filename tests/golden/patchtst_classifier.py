@@ -97,7 +97,7 @@ class PatchTSTClassifier(nn.Module):
                 and x.dim() == 3
                 and x.shape[1] == 2
                 and x.shape[2] % 16 == 0
-                and -(x.shape[2] // 16) + 256 >= 0
+                and x.shape[2] <= 4111
             ):
                 _check_input(self, "x", x, torch.float32, [-1, 2, -1], "[B, 2, L] float32")
                 _require(
@@ -110,7 +110,7 @@ class PatchTSTClassifier(nn.Module):
                 )
                 _require(
                     self,
-                    -(x.shape[2] // 16) + 256 >= 0,
+                    x.shape[2] <= 4111,
                     "the inputs must satisfy L <= 4111 (the sequence fits the position table (max_len = 256))",
                 )
         x = x.unflatten(2, (-1, 16)).flatten(0, 1)  # [2 * B, L // 16, 16]  patchtst_classifier.yaml:25

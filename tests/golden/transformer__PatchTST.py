@@ -174,18 +174,18 @@ class PatchTST(nn.Module):
                 x.dtype == torch.float32
                 and x.dim() == 3
                 and x.shape[2] == 1
-                and x.shape[1] - 16 >= 0
-                and -(x.shape[1] // 8) + 5001 >= 0
+                and x.shape[1] >= 16
+                and x.shape[1] <= 40015
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
                 _require(
                     self,
-                    x.shape[1] - 16 >= 0,
+                    x.shape[1] >= 16,
                     "the inputs must satisfy L >= 16 (the dimension holds at least one window of 16)",
                 )
                 _require(
                     self,
-                    -(x.shape[1] // 8) + 5001 >= 0,
+                    x.shape[1] <= 40015,
                     "the inputs must satisfy L <= 40015 (the sequence fits the position table (max_len = 5000))",
                 )
         series = x.permute(0, 2, 1).flatten(0, 1)  # [B, L]  PatchTST.yaml:36

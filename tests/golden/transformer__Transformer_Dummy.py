@@ -141,12 +141,12 @@ class Transformer_Dummy(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and -x.shape[1] + 5000 >= 0
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] <= 5000
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
                 _require(
                     self,
-                    -x.shape[1] + 5000 >= 0,
+                    x.shape[1] <= 5000,
                     "the inputs must satisfy L <= 5000 (the sequence fits the position table (max_len = 5000))",
                 )
         x = self.input_projection(x)  # [B, L, 64]  Transformer_Dummy.yaml:31

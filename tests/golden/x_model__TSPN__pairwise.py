@@ -473,12 +473,12 @@ class TSPN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] - 2 >= 0
+                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] >= 2
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
                 _require(
                     self,
-                    x.shape[1] - 2 >= 0,
+                    x.shape[1] >= 2,
                     (
                         "the inputs must satisfy L >= 2 (a series of more than one step to normalise (L >= 2) (in "
                         "block `SignalProcessingLayer`))"

@@ -15,6 +15,7 @@ import ast
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.forward import Line
 from vibench.compiler.ir import Unit
+from vibench.compiler.space import solve_ge
 from vibench.compiler.symbolic import Dim, Expr, FloorDiv, fmt_shape
 
 
@@ -46,11 +47,7 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
     for constraint in unit.constraints:
         if not set(_symbols(constraint.lhs)) or not set(_symbols(constraint.lhs)) <= set(where):
             continue
-        lhs = dim_code(constraint.lhs, where)
-        if constraint.op == "%":
-            test = c.compare(c.binop(lhs, "%", constraint.mod), "==", 0)
-        else:
-            test = c.compare(lhs, constraint.op, 0)
+        test = constraint_test(constraint.lhs, constraint.op, constraint.mod, where)
         fast.append(c.clone(test))
         checks.append(c.call("_require", me, test, f"the inputs must satisfy {constraint.text} ({constraint.reason})"))
     if not checks:
@@ -59,6 +56,22 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
     failed = c.both([c.call("torch.compiler.is_compiling"), c.not_(c.both(fast))], "or")
     calls = [Line(ast.If(test=failed, body=[], orelse=[]), "", [Line(ast.Expr(value=e)) for e in checks])]
     return [Line(ast.If(test=guard, body=[], orelse=[]), "", calls)]
+
+
+def constraint_test(lhs: Dim, op: str, mod: int, where: dict[str, ast.expr]) -> ast.expr:
+    """The test of ``lhs >= 0``, ``lhs == 0`` or ``lhs % mod == 0`` as its message states it: a bound
+    on one size where the floor divisions allow (``x.shape[1] <= 40015`` for ``-(L // 8) + 5001 >= 0``,
+    :func:`~vibench.compiler.space.solve_ge`), otherwise with the constant on the right
+    (``x.shape[2] // 4 == 32``)."""
+    if op == "%":
+        return c.compare(c.binop(dim_code(lhs, where), "%", mod), "==", 0)
+    if op == ">=":
+        solved = solve_ge(lhs)
+        if solved is not None and solved[0] in where:
+            symbol, bound, k = solved
+            return c.compare(c.clone(where[symbol]), bound, k)
+    k = lhs.const if isinstance(lhs, Expr) else 0
+    return c.compare(dim_code(lhs - k, where), op, -k)
 
 
 def _symbols(d: Dim) -> set[str]:
