@@ -161,6 +161,38 @@ def test_resnet_has_one_basic_block_class_with_arguments() -> None:
     assert "nn.Sequential(BasicBlock(64, 128, stride=2), BasicBlock(128, 128))" in source
 
 
+def test_a_class_reads_its_arguments_where_the_spec_does() -> None:
+    """A value the same in every use is still written as the argument the spec reads there, so the class
+    means what its signature says: TCN's blocks all have 25 channels (`cout`), and the only projected
+    shortcut reads a 1-channel input (`C`); a strided BasicBlock's inline shortcut has `stride`."""
+    import importlib.util
+    import sys
+    import tempfile
+
+    import torch
+
+    tcn = vibench.compile_spec("cnn/TCN", params={"num_classes": 4}).source
+    assert _init_args(_classes(tcn)["TemporalBlock"]) == ["C", "cout", "dilation"]
+    assert "self.conv1 = WeightNormCausalConv1d(C, cout, 2, dilation=dilation)" in tcn
+    assert "self.conv2 = WeightNormCausalConv1d(cout, cout, 2, dilation=dilation)" in tcn
+    assert "self.downsample = nn.Conv1d(C, cout, kernel_size=1) if C != cout else nn.Identity()" in tcn
+    resnet = vibench.compile_spec("cnn/ResNet1D", params={"num_classes": 4}).source
+    assert "conv=nn.Conv1d(C, channels, kernel_size=1, stride=stride, bias=False)" in resnet
+
+    with tempfile.TemporaryDirectory() as folder:  # the classes work with values the model does not use
+        path = os.path.join(folder, "tcn_model.py")
+        with open(path, "w") as fh:
+            fh.write(tcn)
+        spec = importlib.util.spec_from_file_location("tcn_model", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules.pop("tcn_model", None)
+        spec.loader.exec_module(module)
+        block = module.TemporalBlock(3, 8, 2)
+        assert block(torch.randn(2, 3, 50)).shape == (2, 8, 50)
+        assert block.downsample.in_channels == 3 and block.conv2.weight_v.shape == (8, 8, 2)
+
+
 def test_bottleneck_resnet_keeps_the_reference_structure() -> None:
     source = vibench.compile_spec("cnn/ResNet1D", params={"num_classes": 4, "block_type": "bottleneck"}).source
     assert sorted(_classes(source)) == ["Bottleneck", "ResNet1D"]

@@ -80,7 +80,7 @@ class BasicBlock(nn.Module):
         self.downsample = (
             nn.Sequential(
                 OrderedDict(
-                    conv=nn.Conv1d(C, channels, kernel_size=1, stride=2, bias=False), bn=nn.BatchNorm1d(channels)
+                    conv=nn.Conv1d(C, channels, kernel_size=1, stride=stride, bias=False), bn=nn.BatchNorm1d(channels)
                 )
             )
             if stride != 1 or C != channels

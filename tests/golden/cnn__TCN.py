@@ -96,9 +96,9 @@ class TemporalBlock(nn.Module):
 
     def __init__(self, C: int, cout: int, dilation: int) -> None:
         super().__init__()
-        self.conv1 = WeightNormCausalConv1d(C, 25, 2, dilation=dilation)
-        self.conv2 = WeightNormCausalConv1d(25, 25, 2, dilation=dilation)
-        self.downsample = nn.Conv1d(1, 25, kernel_size=1) if C != cout else nn.Identity()
+        self.conv1 = WeightNormCausalConv1d(C, cout, 2, dilation=dilation)
+        self.conv2 = WeightNormCausalConv1d(cout, cout, 2, dilation=dilation)
+        self.downsample = nn.Conv1d(C, cout, kernel_size=1) if C != cout else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(x)  # [B, 25, L]  TCN.yaml:44

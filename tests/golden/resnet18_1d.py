@@ -56,7 +56,7 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm1d(cout)
         self.downsample = (
             nn.Sequential(
-                OrderedDict(conv=nn.Conv1d(C, cout, kernel_size=1, stride=2, bias=False), bn=nn.BatchNorm1d(cout))
+                OrderedDict(conv=nn.Conv1d(C, cout, kernel_size=1, stride=stride, bias=False), bn=nn.BatchNorm1d(cout))
             )
             if stride != 1 or C != cout
             else nn.Identity()

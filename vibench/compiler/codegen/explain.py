@@ -8,7 +8,10 @@ expression, a formula found by search, a new argument or itself (see the structu
 from __future__ import annotations
 
 import ast
+import functools
 from typing import Any
+
+from pydantic import BaseModel
 
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.formula import Untranslatable, explain, translate
@@ -16,7 +19,7 @@ from vibench.compiler.codegen.namer import Namespace
 from vibench.compiler.codegen.plan import Child, Slot, constant_value, leaves
 from vibench.compiler.codegen.structure import Arg, Classes, Member, Structure, _node_def, _reads, env_of
 from vibench.compiler.codegen.types import annotation_of, annotation_of_value
-from vibench.compiler.codegen.unify import differences, replace
+from vibench.compiler.codegen.unify import differences, find, replace
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import NodeDef, Template, Unit
 from vibench.compiler.symbolic import NeedConcrete
@@ -25,8 +28,12 @@ from vibench.compiler.symbolic import NeedConcrete
 class _Writer:
     """Builds the members and arguments of one structure."""
 
-    def __init__(self, s: Structure, classes: Classes) -> None:
+    def __init__(self, s: Structure, classes: Classes, prefer: set[str] | None = None) -> None:
         self.s = s
+        # Spec names the class takes as arguments anyway (found by a first pass): a literal the same in
+        # every use is written as the spec's expression when that reads only these (`cout`, not `25`).
+        self.prefer = prefer
+        self.candidates: list[set[str]] = []  # first pass: what such expressions read
         self.classes = classes
         self.units = s.units
         self.envs = [env_of(u) for u in self.units]
@@ -93,7 +100,8 @@ class _Writer:
             owners = self.owners(first, k, siblings)
             repeated = first.kind in ("repeat", "chain")
             env_k = [dict(self.envs[u], i=k) if repeated else self.envs[u] for u in present]
-            copies.append(self.written(trees, owners, nd, env_k, {"i": k} if repeated else {}, present, None))
+            copies.append(self.written(trees, owners, nd, env_k, {"i": k} if repeated else {}, present, None,
+                                       _inferred(first, k)))
         if first.kind == "module":
             return copies[0]
         if first.kind not in ("parallel", "chain") and (first.node.kind == "composite" or first.plain):
@@ -190,6 +198,7 @@ class _Writer:
         consts: dict[str, Any],
         units: list[int],
         copies: list[int] | None,
+        inferred: frozenset[str] = frozenset(),
     ) -> ast.expr:
         alone = len(trees) == 1 and not self.s.forced
         if alone and id(trees[0]) in self._as_is:  # a constructor shared by nodes built alike (see plan.py)
@@ -197,7 +206,7 @@ class _Writer:
         first = leaves(trees[0])
         # One use: only a literal unequal to itself (a NaN) differs.
         differ = differences(trees) if len(trees) > 1 else {p: [v] for p, v in first if v != v}
-        if not differ and not self.s.forced:  # every literal stays as it is (see from_spec)
+        if not differ and not self.s.forced and not (inferred or self.may_prefer(nd)):  # every literal stays as it is
             out = c.trim(trees[0])
             if alone:
                 self._as_is[id(trees[0])] = (trees[0], out)  # holding the tree keeps its id unique
@@ -207,9 +216,14 @@ class _Writer:
         for path, value in first:
             values = differ.get(path, [value] * len(trees))
             param = owners.get(path)
-            expr = self.from_spec(param, raw, nd, values, envs, consts, forced_only=path not in differ)
+            # (a keyword left at torch's default everywhere stays left out)
+            same = path not in differ
+            expr = self.from_spec(param, raw, nd, values, envs, consts, forced_only=same,
+                                  prefer=not (same and _torch_default(trees[0], path, value)))
             if expr is None and path in differ:
                 expr = self.search(values, envs, f"{nd.name if nd else 'value'}_{param or 'value'}", units, copies)
+            elif expr is None and param in inferred and param not in raw and not _torch_default(trees[0], path, value):
+                expr = self.same_size(values, envs)
             if expr is not None:
                 by_path[path] = expr
         return c.trim(replace(trees[0], by_path))  # type: ignore[arg-type]
@@ -224,22 +238,62 @@ class _Writer:
         consts: dict[str, Any],
         *,
         forced_only: bool,
+        prefer: bool = True,
     ) -> ast.expr | None:
         """The spec's expression for a parameter's value, when it reproduces every use."""
         if param is None or nd is None:
             return None
         value = raw.get(param)
         if isinstance(value, Template):
-            if forced_only and not (_reads(value) & self.s.forced):
+            if forced_only and not (_reads(value) & self.s.forced) and not (
+                prefer and self.preferred(_reads(value) - set(consts))
+            ):
                 return None
             return self.verified(value, values, envs, consts)
         if param not in raw and nd.inherit and param in self.spec_names:
-            if forced_only and param not in self.s.forced:
+            if forced_only and param not in self.s.forced and not (prefer and self.preferred({param})):
                 return None
             if all(_same(env.get(param), v) for env, v in zip(envs, values, strict=True)) and self.readable({param}):
                 self.note(param)
                 return c.ref(self.arg(param))
         return None
+
+    def may_prefer(self, nd: NodeDef | None) -> bool:
+        """Could a literal of this node be written as the spec's expression though it is the same in every use?"""
+        if self.is_root or nd is None:
+            return False
+        return bool(nd.inherit) or any(isinstance(v, Template) for _, v, _ in nd.params)
+
+    def preferred(self, reads: set[str]) -> bool:
+        """Write a literal that is the same in every use as the spec's expression reading ``reads``? In
+        the first pass, remember ``reads`` (are they all arguments of the class in the end?); in the
+        second, yes when they are. Never at the root (one use: its literals are the values) nor for the
+        copy index ``i``."""
+        if self.is_root or not reads or "i" in reads:
+            return False
+        if self.prefer is None:
+            self.candidates.append(reads)
+            return False
+        return reads <= self.prefer
+
+    def same_size(self, values: list[Any], envs: list[dict[str, Any]]) -> ast.expr | None:
+        """An inferred size (``in_channels``) the same in every use, as the one argument of the class
+        equal to it in every use (``C``, ``cout``); an input size wins a tie with a parameter."""
+        if type(values[0]) is not int or self.is_root:
+            return None
+        names = [n for n in self.spec_names if n != "i" and self.readable({n})
+                 and all(_same(env.get(n), v) for env, v in zip(envs, values, strict=True))]
+        if self.prefer is None:
+            self.candidates += [{n} for n in names]
+            return None
+        names = [n for n in names if n in self.prefer]
+        if len(names) > 1:
+            symbols = {n for n, _ in self.units[0].const_symbols}
+            names = [n for n in names if n in symbols]
+        if len(names) != 1:
+            return None
+        self.note(names[0])
+        return c.ref(self.arg(names[0]))
 
     def verified(
         self, template: Template, values: list[Any], envs: list[dict[str, Any]], consts: dict[str, Any]
@@ -335,8 +389,14 @@ class _Writer:
 
 def explain_structure(s: Structure, classes: Classes) -> None:
     """Fill in ``members``, ``args`` and ``values`` of a grouped structure (children done first)."""
-    writer = _Writer(s, classes)
+    # A chain of layers written inline at its uses takes every spec name as an argument: its literals
+    # then carry the parameter they come from, and the class that builds it can write that (`stride=stride`).
+    writer = _Writer(s, classes, prefer=set(env_of(s.units[0])) if s.inline else None)
     s.members = writer.members()
+    used = set(writer.used)
+    if any(reads <= used for reads in writer.candidates):  # again, writing those literals as expressions
+        writer = _Writer(s, classes, prefer=used)
+        s.members = writer.members()
     s.args, s.values = writer.arguments() if not writer.is_root else ([], [{}])
     if writer.is_root:
         s.args = [Arg(writer.arg(n), n, "") for n in writer.used]
@@ -407,6 +467,29 @@ def _reserved() -> frozenset[str]:
 
 
 __all__ = ["explain_structure", "constant_value"]
+
+
+def _torch_default(tree: ast.expr, path: tuple, value: Any) -> bool:
+    """Is the literal at ``path`` a keyword argument equal to torch's default (left out when written)?"""
+    if len(path) < 2 or path[-1] != "value":
+        return False
+    kw = find(tree, path[:-1])
+    return isinstance(kw, ast.keyword) and hasattr(kw, "vb_default") and _same(kw.vb_default, value)
+
+
+def _inferred(slot: Slot, k: int) -> frozenset[str]:
+    """The parameters of a primitive copy that shape inference fills in (``in_channels``: no default)."""
+    if slot.node.kind == "composite" or k >= len(slot.node.copies):
+        return frozenset()
+    params = slot.node.copies[k].params
+    if not isinstance(params, BaseModel):
+        return frozenset()
+    return _unset_fields(type(params))
+
+
+@functools.lru_cache(maxsize=512)
+def _unset_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(n for n, f in model.model_fields.items() if f.default is None and not f.is_required())
 
 
 def _container(slot: Slot) -> str:

@@ -14,7 +14,9 @@ that differ become ``__init__`` arguments (``BasicBlock(in_channels, channels, s
 3. :func:`explain_structure`, bottom-up, writes every constructor: a literal that differs between
    uses — or that carries a free parameter — is written as the spec's own expression when that
    reproduces every use (``4 * channels``), else as a formula found by search, else as a new
-   argument. The class's arguments are the names those expressions read.
+   argument. The class's arguments are the names those expressions read. A second pass writes a
+   literal that is the same in every use as the spec's expression too when that reads only those
+   arguments (``cout``, not ``25``), and an inferred size as the argument equal to it.
 """
 
 from __future__ import annotations
