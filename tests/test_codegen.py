@@ -299,3 +299,20 @@ def test_repeated_copies_whose_calls_differ_get_a_line_each(dim: str, out: int, 
     assert "nn.ModuleList([nn.Linear(" in source and "self.lin[1]" in source, source
     model = vibench.build(text=text, inputs={"x": shape})
     assert tuple(model(torch.randn(shape)).shape) == expected
+
+
+def test_side_by_side_copies_whose_calls_differ_run_their_own() -> None:
+    """`for_each` copies of a block whose forward expression depends on the item (linear's `dim`): each
+    runs its own expression with its own module. Every copy ran copy 0's (found by the fuzz campaign,
+    seed 59; tests/regressions/runtime-failure-f13f619031.yaml)."""
+    import torch
+
+    text = ("vibench: 1\nname: Mapped\ninputs: {x: {shape: [B, C, L]}}\n"
+            "nodes: {lin: {block: linear, in: x, for_each: [2, 1], out_features: 3, dim: '${item}'}}\n"
+            "outputs: {by_length: lin.0, by_channel: lin.1}\n")
+    model = vibench.build(text=text, inputs={"x": (4, 5, 6)})
+    x = torch.randn(4, 5, 6)
+    out = model(x)
+    assert tuple(out["by_length"].shape) == (4, 5, 3) and tuple(out["by_channel"].shape) == (4, 3, 6)
+    torch.testing.assert_close(out["by_channel"], model.lin[1](x.movedim(1, -1)).movedim(-1, 1))
+

@@ -160,8 +160,9 @@ class _Writer:
             for j, (port, _) in enumerate(node.outputs):
                 target = self.names.take(f"{slot.name}_{port}")
                 self.var[(slot.name, port)] = target
-                # copies without modules differ in their calls' arguments: each has its own
-                call, mod = (slot.chain[j], attr) if slot.chain else (slot.call, c.index(attr, j))
+                # copies whose calls differ (in their arguments, or a `dim` read from `item`) have their own
+                call = slot.chain[j] if slot.chain else slot.call
+                mod = c.index(attr, j) if slot.ctors else attr
                 value = self.fill(call, ins, mod)
                 out.append(Line(self.assign(target, value), self.comment(slot, port)))
             return out

@@ -118,11 +118,11 @@ def _slot(node: Node, built: dict[Any, Any]) -> Slot:
         chain = [code.calls(n, False)[0] for code in codes]
         return Slot(node.name, node, blocks[0], [], chain[0], None, [], chain)
     call, inplace = codes[0].calls(n, not (node.repeated or node.parallel))
-    if node.repeated and len(ctors) == len(codes) > 1 and any(code is not codes[0] for code in codes):
+    if (node.repeated or node.parallel) and len(ctors) == len(codes) > 1 and any(c is not codes[0] for c in codes):
         calls = [code.calls(n, False)[0] for code in codes]  # (equal parameters share one code: one call)
         if any(ast.dump(other) != ast.dump(calls[0]) for other in calls[1:]):
-            # Copies whose forward expressions differ (a `dim` computed from `i`): a line per copy, each with
-            # its own module; one `nn.Sequential` or loop would run copy 0's expression for all of them.
+            # Copies whose forward expressions differ (a `dim` computed from `i` or `item`): a line per copy,
+            # each with its own module; one `nn.Sequential`, loop or call would run copy 0's expression for all.
             return Slot(node.name, node, blocks[0], ctors, calls[0], None, fields, calls)
     return Slot(node.name, node, blocks[0], ctors, call, inplace, fields)
 
