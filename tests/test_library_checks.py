@@ -113,6 +113,8 @@ NODE_CASES = [
     ("rnn/ConvLSTM", {"hidden_dims": [0]}, "E104", "out_channels"),  # through a composite's parameter
     ("rnn/ConvLSTM", {"kernel_sizes": [-1]}, "E104", "kernel_size"),
     ("no/DeepONet", {"branch_layers": [0]}, "E104", "widths"),  # and an E112 where the trunk reads it
+    # hidden width output_dim // 2 = 0: zero-wide Linears and a BatchNorm1d(0) that fails in forward
+    ("isfm/task_head/H_06_Anomaly_det", {"output_dim": 1}, "E104", "layers"),
 ]
 
 

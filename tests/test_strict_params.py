@@ -41,3 +41,16 @@ def test_an_int_is_a_float_and_a_list_is_a_tuple() -> None:
                                  "  r: {block: reshape, in: d, shape: [0, 2, -1]}\noutputs: {y: r}\n")
     assert program.root.node("d").copies[0].params.p == 0.0
     assert program.root.node("r").copies[0].params.shape == (0, 2, -1)
+
+
+@pytest.mark.parametrize(("layers", "code", "found"), [
+    ("[3, 0, 1]", "E104", "0 (item 1 of [3, 0, 1])"),  # a zero-wide Linear (and BatchNorm1d(0) fails in forward)
+    ("[3, true, 1]", "E112", "True (item 1 of [3, True, 1])"),
+])
+def test_an_item_of_a_list_parameter_is_named(layers: str, code: str, found: str) -> None:
+    text = ("vibench: 1\nname: M\ninputs: {x: {shape: [B, 4]}}\nnodes:\n"
+            f"  m: {{block: isfm_mlp, in: x, layers: {layers}, batch_norm: true}}\noutputs: {{y: m}}\n")
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(text=text)
+    (d,) = err.value.diagnostics
+    assert (d.code, d.found) == (code, found) and "`layers`" in d.message

@@ -181,13 +181,17 @@ class TypeCheck:
             for field, errors in invalid.items():
                 pos = positions.get(field, nd.pos)
                 value = errors[0].get("input")
+                found = repr(value)[:60]
+                where = errors[0]["loc"][1:2]
+                if where and type(where[0]) is int and field in values:  # an item of a list: which one, of what
+                    found += f" (item {where[0]} of {repr(values[field])[:60]})"
                 if all(e["type"] in _RANGE_ERRORS for e in errors):
                     diags.append(Diagnostic("E104", f"value out of range for parameter `{field}` of `{block.name}`",
-                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60],
+                                            pos, node=nd.name, expected=_expected(errors), found=found,
                                             notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
                 else:
                     diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
-                                            pos, node=nd.name, expected=_expected(errors), found=repr(value)[:60],
+                                            pos, node=nd.name, expected=_expected(errors), found=found,
                                             hint=self.name_hint(block, field, value),
                                             notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
             for d in diags:

@@ -7,7 +7,7 @@ The heads with one set of weights per system (H_01's classifiers, H_02's prototy
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
@@ -37,7 +37,9 @@ class IsfmActivationParams(BlockParams):
 
 
 class IsfmMlpParams(BlockParams):
-    layers: tuple[int, ...] = Field(min_length=1, description="Output widths of the Linear layers, in order.")
+    layers: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        min_length=1, description="Output widths of the Linear layers, in order (each at least 1)."
+    )
     activation: ActivationName = Field("relu", description="Activation after every Linear but the last.")
     last_activation: ActivationName = Field("none", description="Activation after the last Linear.")
     batch_norm: bool = Field(False, description="BatchNorm1d after every Linear that an activation follows.")
