@@ -206,6 +206,21 @@ def test_a_repeat_whose_count_differs_between_uses_is_a_loop() -> None:
     assert "for i in range(6)]" in source and "for i in range(24)]" in source
 
 
+def test_copies_written_out_read_no_loop_variable() -> None:
+    """Two dense blocks of 5 layers: the same count in both uses, so the copies are written out, each
+    with its own width (a formula over the copy index `i` is for a loop only: it was written here,
+    where no `i` exists, and the file failed with NameError; found by tests/test_library_sweep.py)."""
+    import torch
+
+    text = "vibench: 1\nname: Dense\nextends: mlp/DenseNetMLP\nwith: {block_config: [5, 5], output_dim: 2}\n"
+    source = vibench.compile_spec(text=text).source
+    assert "DenseLayer(64), DenseLayer(96), DenseLayer(128), DenseLayer(160), DenseLayer(192)" in source
+    namespace: dict = {}
+    exec(compile(source, "dense_model.py", "exec"), namespace)  # noqa: S102 - the file just emitted
+    model = namespace["Dense"]().eval()
+    assert model(torch.randn(2, 16, 1)).shape == (2, 16, 2)
+
+
 @pytest.mark.parametrize(("node", "imported"), [
     ("{block: constant_pad, in: x, dim: 0}", False),  # a pad of width 0 is its input
     ("{block: constant_pad, in: x, dim: 0, before: 1}", True),

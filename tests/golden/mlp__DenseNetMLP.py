@@ -150,11 +150,11 @@ class DenseNetMLP(nn.Module):
         self.input_projection = nn.Linear(1, 64)
         self.features = nn.Sequential(
             nn.Sequential(OrderedDict(layers=nn.Sequential(*[DenseLayer(64 + i * 32) for i in range(6)]))),
-            nn.Sequential(OrderedDict(transition=NormLinearAct(256, 256 // 2))),
+            nn.Sequential(OrderedDict(transition=NormLinearAct(256, 128))),
             nn.Sequential(OrderedDict(layers=nn.Sequential(*[DenseLayer(128 + i * 32) for i in range(12)]))),
-            nn.Sequential(OrderedDict(transition=NormLinearAct(512, 512 // 2))),
+            nn.Sequential(OrderedDict(transition=NormLinearAct(512, 256))),
             nn.Sequential(OrderedDict(layers=nn.Sequential(*[DenseLayer(256 + i * 32) for i in range(24)]))),
-            nn.Sequential(OrderedDict(transition=NormLinearAct(1024, 1024 // 2))),
+            nn.Sequential(OrderedDict(transition=NormLinearAct(1024, 512))),
             nn.Sequential(OrderedDict(layers=nn.Sequential(*[DenseLayer(512 + i * 32) for i in range(16)]))),
         )
         self.final_norm = nn.LayerNorm(1024)

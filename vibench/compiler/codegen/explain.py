@@ -221,7 +221,8 @@ class _Writer:
             expr = self.from_spec(param, raw, nd, values, envs, consts, forced_only=same,
                                   prefer=not (same and _torch_default(trees[0], path, value)))
             if expr is None and path in differ:
-                expr = self.search(values, envs, f"{nd.name if nd else 'value'}_{param or 'value'}", units, copies)
+                expr = self.search(values, envs, f"{nd.name if nd else 'value'}_{param or 'value'}", units, copies,
+                                   bound=set(consts))
             elif expr is None and param in inferred and param not in raw and not _torch_default(trees[0], path, value):
                 expr = self.same_size(values, envs)
             if expr is not None:
@@ -327,11 +328,14 @@ class _Writer:
         return expr
 
     def search(
-        self, values: list[Any], envs: list[dict[str, Any]], fallback: str, units: list[int], copies: list[int] | None
+        self, values: list[Any], envs: list[dict[str, Any]], fallback: str, units: list[int], copies: list[int] | None,
+        bound: set[str] | frozenset[str] = frozenset(),
     ) -> ast.expr:
         """A formula for values that differ between uses; else a new argument (a list indexed by the
-        copy inside a comprehension)."""
-        names = [n for n in self.spec_names if self.readable({n})] + (["i"] if all("i" in e for e in envs) else [])
+        copy inside a comprehension). ``bound``: names that are numbers where the formula is written
+        (``i`` of a copy written out, not looped over), so not variables it may read."""
+        names = [n for n in self.spec_names if self.readable({n}) and n not in bound]
+        names += ["i"] if "i" not in bound and all("i" in e for e in envs) else []
         safe = {n: self.arg(n) if n != "i" else "i" for n in names}
         uses = [{safe[n]: env[n] for n in names if n in env} for env in envs]
         expr = explain(values, uses, list(safe.values()))
@@ -416,6 +420,15 @@ def _inlined(child: Structure, values: dict[str, Any]) -> ast.expr:
                 literal.vb_owner = by_arg[node.id].spec  # type: ignore[attr-defined]
             return literal
 
+        def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # `32 + D` with D = 64 is written 96
+            self.generic_visit(node)
+            fold = _FOLD.get(type(node.op))
+            left, right = node.left, node.right
+            if (fold is not None and isinstance(left, ast.Constant) and isinstance(right, ast.Constant)
+                    and type(left.value) is int and type(right.value) is int
+                    and (right.value != 0 or isinstance(node.op, ast.Add | ast.Sub | ast.Mult))):
+                return c.const(fold(left.value, right.value))
+            return node
 
     layers = {m.slot: Bind().visit(c.clone(m.ctor)) for m in child.members}
     return c.call("nn.Sequential", c.call("OrderedDict", **layers))
@@ -440,6 +453,10 @@ def _tagged(tree: ast.expr) -> dict[tuple, str]:
 
     walk(tree, ())
     return out
+
+
+_FOLD: dict[type, Any] = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+                          ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
 
 
 def _bind(expr: ast.expr, consts: dict[str, Any]) -> ast.expr:
