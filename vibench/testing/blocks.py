@@ -110,14 +110,16 @@ def compile_case(case: BlockCase) -> tuple[BlockCase, Program]:
 
 
 def random_inputs(inputs: tuple[TensorCase, ...], seed: int = 0) -> list[torch.Tensor]:
-    """Random tensors of the given sizes and dtypes (integers and bools in {0, 1})."""
+    """Random tensors of the given sizes and dtypes (integers and bools in {0, 1}; ``fill``: that value)."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     out = []
     for t in inputs:
         dtype = getattr(torch, t.dtype)
-        if dtype.is_floating_point or dtype.is_complex:
+        if t.fill is not None:
+            out.append(torch.full(t.dims, t.fill, dtype=dtype))
+        elif dtype.is_floating_point or dtype.is_complex:
             out.append(torch.randn(t.dims, generator=generator, dtype=dtype))
         else:
             out.append(torch.randint(0, 2, t.dims, generator=generator).to(dtype))

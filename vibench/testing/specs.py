@@ -22,6 +22,7 @@ class TensorCase:
     shape: tuple[str | int, ...]
     dims: tuple[int, ...]
     dtype: str = "float32"
+    fill: int | None = None  # every element this value (an id that must name a configured system), not drawn
 
 
 @dataclass(frozen=True)
