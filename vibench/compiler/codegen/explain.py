@@ -100,8 +100,9 @@ class _Writer:
             owners = self.owners(first, k, siblings)
             repeated = first.kind in ("repeat", "chain")
             env_k = [dict(self.envs[u], i=k) if repeated else self.envs[u] for u in present]
+            inferred = frozenset() if self.is_root else _inferred(first, k)  # (the root writes its values)
             copies.append(self.written(trees, owners, nd, env_k, {"i": k} if repeated else {}, present, None,
-                                       _inferred(first, k)))
+                                       inferred))
         if first.kind == "module":
             return copies[0]
         if first.kind not in ("parallel", "chain") and (first.node.kind == "composite" or first.plain):
