@@ -8,18 +8,16 @@ expression, a formula found by search, a new argument or itself (see the structu
 from __future__ import annotations
 
 import ast
-import functools
 from typing import Any
-
-from pydantic import BaseModel
 
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.formula import Untranslatable, explain, translate
+from vibench.compiler.codegen.inline import inlined, tagged
 from vibench.compiler.codegen.namer import Namespace
-from vibench.compiler.codegen.plan import Child, Slot, constant_value, leaves
+from vibench.compiler.codegen.plan import Child, Slot, constant_value, inferred_fields, leaves
 from vibench.compiler.codegen.structure import Arg, Classes, Member, Structure, _node_def, _reads, env_of
 from vibench.compiler.codegen.types import annotation_of, annotation_of_value
-from vibench.compiler.codegen.unify import differences, find, replace
+from vibench.compiler.codegen.unify import at_torch_default, differences, replace
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import NodeDef, Template, Unit
 from vibench.compiler.symbolic import NeedConcrete
@@ -100,7 +98,7 @@ class _Writer:
             owners = self.owners(first, k, siblings)
             repeated = first.kind in ("repeat", "chain")
             env_k = [dict(self.envs[u], i=k) if repeated else self.envs[u] for u in present]
-            inferred = frozenset() if self.is_root else _inferred(first, k)  # (the root writes its values)
+            inferred = frozenset() if self.is_root else inferred_fields(first, k)  # (the root writes its values)
             copies.append(self.written(trees, owners, nd, env_k, {"i": k} if repeated else {}, present, None,
                                        inferred))
         if first.kind == "module":
@@ -141,7 +139,7 @@ class _Writer:
         child = self.classes.of_unit[tree.unit.key]
         values = self.child_values(tree.unit)
         if child.inline:
-            return _inlined(child, values)
+            return inlined(child, values)
         written = self.keywords_written(child, siblings)
         args: list[Any] = []
         keywords: dict[str, Any] = {}
@@ -175,7 +173,7 @@ class _Writer:
                 return {}
             call = self.copy_tree(ctor, siblings)
             if child.inline:
-                return _tagged(call)
+                return tagged(call)
             assert isinstance(call, ast.Call)  # a composite's constructor is a call of its class
             out: dict[tuple, str] = {}
             by_name = {a.name: a for a in child.args}
@@ -217,14 +215,13 @@ class _Writer:
         for path, value in first:
             values = differ.get(path, [value] * len(trees))
             param = owners.get(path)
-            # (a keyword left at torch's default everywhere stays left out)
             same = path not in differ
-            expr = self.from_spec(param, raw, nd, values, envs, consts, forced_only=same,
-                                  prefer=not (same and _torch_default(trees[0], path, value)))
-            if expr is None and path in differ:
+            left_out = same and at_torch_default(trees[0], path, value)  # a keyword at torch's default stays out
+            expr = self.from_spec(param, raw, nd, values, envs, consts, forced_only=same, prefer=not left_out)
+            if expr is None and not same:
                 expr = self.search(values, envs, f"{nd.name if nd else 'value'}_{param or 'value'}", units, copies,
                                    bound=set(consts))
-            elif expr is None and param in inferred and param not in raw and not _torch_default(trees[0], path, value):
+            elif expr is None and param in inferred and param not in raw and not left_out:
                 expr = self.same_size(values, envs)
             if expr is not None:
                 by_path[path] = expr
@@ -407,59 +404,6 @@ def explain_structure(s: Structure, classes: Classes) -> None:
         s.args = [Arg(writer.arg(n), n, "") for n in writer.used]
 
 
-def _inlined(child: Structure, values: dict[str, Any]) -> ast.expr:
-    """``nn.Sequential(OrderedDict(name=..., ...))`` for a chain-of-layers block, its arguments
-    written as this use's values (each literal remembers the parameter it carries)."""
-    by_arg = {a.name: a for a in child.args}
-
-    class Bind(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.AST:
-            if node.id not in by_arg:
-                return node
-            literal = c.const(values[node.id])
-            if not by_arg[node.id].symbol:
-                literal.vb_owner = by_arg[node.id].spec  # type: ignore[attr-defined]
-            return literal
-
-        def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # `32 + D` with D = 64 is written 96
-            self.generic_visit(node)
-            fold = _FOLD.get(type(node.op))
-            left, right = node.left, node.right
-            if (fold is not None and isinstance(left, ast.Constant) and isinstance(right, ast.Constant)
-                    and type(left.value) is int and type(right.value) is int
-                    and (right.value != 0 or isinstance(node.op, ast.Add | ast.Sub | ast.Mult))):
-                return c.const(fold(left.value, right.value))
-            return node
-
-    layers = {m.slot: Bind().visit(c.clone(m.ctor)) for m in child.members}
-    return c.call("nn.Sequential", c.call("OrderedDict", **layers))
-
-
-def _tagged(tree: ast.expr) -> dict[tuple, str]:
-    """Literal position -> the parameter it carries, for an inlined block's layers."""
-    out: dict[tuple, str] = {}
-
-    def walk(node: ast.AST, path: tuple) -> None:
-        owner = getattr(node, "vb_owner", None)
-        if owner is not None:
-            out[path] = owner
-            return
-        for name, child in ast.iter_fields(node):
-            if isinstance(child, ast.AST):
-                walk(child, path + (name,))
-            elif isinstance(child, list):
-                for k, item in enumerate(child):
-                    if isinstance(item, ast.AST):
-                        walk(item, path + (name, k))
-
-    walk(tree, ())
-    return out
-
-
-_FOLD: dict[type, Any] = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-                          ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
-
-
 def _bind(expr: ast.expr, consts: dict[str, Any]) -> ast.expr:
     """``expr`` with names replaced by literals (``i`` of an explicit copy)."""
 
@@ -485,29 +429,6 @@ def _reserved() -> frozenset[str]:
 
 
 __all__ = ["explain_structure", "constant_value"]
-
-
-def _torch_default(tree: ast.expr, path: tuple, value: Any) -> bool:
-    """Is the literal at ``path`` a keyword argument equal to torch's default (left out when written)?"""
-    if len(path) < 2 or path[-1] != "value":
-        return False
-    kw = find(tree, path[:-1])
-    return isinstance(kw, ast.keyword) and hasattr(kw, "vb_default") and _same(kw.vb_default, value)
-
-
-def _inferred(slot: Slot, k: int) -> frozenset[str]:
-    """The parameters of a primitive copy that shape inference fills in (``in_channels``: no default)."""
-    if slot.node.kind == "composite" or k >= len(slot.node.copies):
-        return frozenset()
-    params = slot.node.copies[k].params
-    if not isinstance(params, BaseModel):
-        return frozenset()
-    return _unset_fields(type(params))
-
-
-@functools.lru_cache(maxsize=512)
-def _unset_fields(model: type[BaseModel]) -> frozenset[str]:
-    return frozenset(n for n, f in model.model_fields.items() if f.default is None and not f.is_required())
 
 
 def _container(slot: Slot) -> str:

@@ -90,6 +90,21 @@ class UnitPlan:
     slots: dict[str, Slot]  # in node order
 
 
+def inferred_fields(slot: Slot, k: int) -> frozenset[str]:
+    """The parameters of a primitive copy that shape inference fills in (``in_channels``: no default)."""
+    if slot.node.kind == "composite" or k >= len(slot.node.copies):
+        return frozenset()
+    params = slot.node.copies[k].params
+    if not isinstance(params, BaseModel):
+        return frozenset()
+    return _unset_fields(type(params))
+
+
+@functools.lru_cache(maxsize=512)
+def _unset_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(n for n, f in model.model_fields.items() if f.default is None and not f.is_required())
+
+
 def placeholders(n: int) -> list[ast.expr]:
     return [c.ref(f"{IN}{k}") for k in range(n)]
 

@@ -92,3 +92,16 @@ def find(tree: ast.AST, path: tuple) -> Any:
     for part in path:
         node = node[part] if isinstance(part, int) else getattr(node, part)
     return node
+
+
+def at_torch_default(tree: ast.AST, path: tuple, value: Any) -> bool:
+    """Is the literal at ``path`` a keyword argument equal to torch's default (left out when written)?"""
+    if len(path) < 2 or path[-1] != "value":
+        return False
+    kw = find(tree, path[:-1])
+    default = getattr(kw, "vb_default", _NONE)
+    return isinstance(kw, ast.keyword) and type(default) is type(value) and default == value
+
+
+_NONE = object()
+
