@@ -9,6 +9,7 @@ builds it can write the spec's expression there (``stride=stride``).
 from __future__ import annotations
 
 import ast
+import operator
 from typing import Any
 
 from vibench.compiler.codegen import code as c
@@ -64,5 +65,5 @@ def tagged(tree: ast.expr) -> dict[tuple, str]:
     return out
 
 
-_FOLD: dict[type, Any] = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-                          ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
+_FOLD: dict[type, Any] = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+                          ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
