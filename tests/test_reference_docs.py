@@ -83,7 +83,7 @@ parameters:
                                                                            stage.
   num_classes         int | None  null          >= 1                       Classes of the classifier; null builds
                                                                            the decoder.
-  output_dim          int | None  null          >= 1                       Channels of the decoded signal (null -
+  output_dim          int | None  null          >= 1                       Channels of the decoded signal (null =
                                                                            input_dim).
   layout              str         BLC           one of: BLC, BCL           Axis order of x: BLC [B, L, C] or BCL
                                                                            [B, C, L].
