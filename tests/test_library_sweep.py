@@ -6,9 +6,9 @@ type within its declared bounds (small sizes, shallow depths). The spec `extends
 `with:` them. Refused: every error is located in the user's text. Accepted: on concrete inputs the
 runtime oracles of the fuzz campaign hold (:func:`vibench.testing.oracles_runtime.check_runtime`:
 static shapes, dtypes and parameter count equal a real forward pass; the emitted file and
-``vibench.build`` agree), with an ISFM model's ``system_id`` set to an id it has a head for.
+``vibench.build`` agree), with an ISFM model's ids (``system_id``, ``domain_id``) set to ids it has a head or row for.
 
-160 draws in the CI profile (about 15 s); ``HYPOTHESIS_PROFILE=dev`` draws 1,600. Draws like these,
+160 draws in the CI profile (about 25 s); ``HYPOTHESIS_PROFILE=dev`` draws 1,600. Draws like these,
 some thousands of them, found H_06_Anomaly_det building a BatchNorm1d(0) that failed in forward
 (`output_dim: 1`), and DenseNetMLP's dense layers written out with a formula over a loop variable no
 loop defined (`block_config: [5, 5]`); both have tests of their own.
@@ -95,17 +95,19 @@ def _inputs(text: str, program: Any) -> tuple[TensorCase, ...] | None:
     return None
 
 
-def _with_a_known_system(text: str, cases: tuple[TensorCase, ...]) -> tuple[TensorCase, ...]:
-    """``system_id`` filled with an id the model has a head (or a table row) for: 1, the id of a single
-    system, else 0 (``max_dataset_ids: 1``). A drawn id with no head is the user's error, which the
-    model reports (SystemRouter's ValueError) or torch does (an embedding's IndexError)."""
+def _known_ids(text: str, cases: tuple[TensorCase, ...]) -> tuple[TensorCase, ...]:
+    """Integer inputs (ids) filled with ids the model knows: ``system_id`` 1, the id of a single system,
+    else 0 (``max_dataset_ids: 1``); any other id (``domain_id``) 0, the first row of its table. A drawn
+    id the model has no head or row for is the user's error, which the model reports (SystemRouter's
+    ValueError) or torch does (an embedding's IndexError)."""
     import torch
 
     from vibench.testing import random_inputs
 
     model = vibench.build(text=text).eval()
     for system in (1, 0):
-        filled = tuple(replace(c, fill=system) if c.name == "system_id" else c for c in cases)
+        filled = tuple(c if not c.dtype.startswith("int") else replace(c, fill=system if c.name == "system_id" else 0)
+                       for c in cases)
         try:
             with torch.no_grad():
                 model(*random_inputs(filled))
@@ -130,7 +132,7 @@ def test_a_template_with_random_settings_is_refused_in_the_users_file_or_runs_as
     cases = _inputs(text, program)
     if cases is None:
         return
-    if any(c.name == "system_id" for c in cases):
-        cases = _with_a_known_system(text, cases)
+    if any(c.dtype.startswith("int") for c in cases):
+        cases = _known_ids(text, cases)
     findings = check_runtime(text, cases, backends=(), timeout=120)
     assert not findings, [f.to_json() for f in findings]
