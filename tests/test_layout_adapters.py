@@ -114,3 +114,17 @@ def test_as_on_a_value_without_three_dimensions_says_so_at_the_as_key() -> None:
     (d,) = _error(text).diagnostics
     assert d.code == "E212" and "`as: BCL` needs a value with three dimensions" in d.message
     assert d.pos.line == _line(text, "y: {from: flat") and d.found == "rank 2"
+
+
+def test_e02_hse_v2_reads_a_channels_first_signal_as_its_channels_last_one() -> None:
+    """E_02_HSE_v2 offered `layout: BCL` without `as: BLC`: its nodes read [B, C, L] as [B, L, C], so BCL
+    was refused for any length (or, with 1-sample patches, built a mixer over L + 1 features). Now
+    both layouts give the same tokens (the embedding is deterministic) on the same signal."""
+    import torch
+
+    sizes = {"num_patches": 8, "patch_size_L": 16, "input_dim": 2}
+    blc = vibench.build("isfm/embedding/E_02_HSE_v2", **sizes).eval()
+    bcl = vibench.build("isfm/embedding/E_02_HSE_v2", **sizes, layout="BCL").eval()
+    bcl.load_state_dict(blc.state_dict())
+    x, fs = torch.randn(2, 64, 2), torch.full((2,), 12000.0)
+    torch.testing.assert_close(bcl(x.transpose(1, 2), fs), blc(x, fs))

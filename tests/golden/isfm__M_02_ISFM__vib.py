@@ -227,11 +227,11 @@ class E_02_HSE_v2(nn.Module):
         self.pos_embed = HsePositionTable(128, 64)
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor, system_id: torch.Tensor) -> torch.Tensor:
-        x = self.patches(x, fs)  # [B, 128, 256, C + 1]  E_02_HSE_v2.yaml:48
-        x = self.channel_embedders(x, system_id)  # [B, 128, 256, 8]  E_02_HSE_v2.yaml:56
-        x = torch.flatten(x, 2)  # [B, 128, 2048]  E_02_HSE_v2.yaml:62
-        x = self.proj_patch(x)  # [B, 128, 64]  E_02_HSE_v2.yaml:63
-        x = self.pos_embed(x)  # [B, 128, 64]  E_02_HSE_v2.yaml:64
+        x = self.patches(x, fs)  # [B, 128, 256, C + 1]  E_02_HSE_v2.yaml:49
+        x = self.channel_embedders(x, system_id)  # [B, 128, 256, 8]  E_02_HSE_v2.yaml:57
+        x = torch.flatten(x, 2)  # [B, 128, 2048]  E_02_HSE_v2.yaml:63
+        x = self.proj_patch(x)  # [B, 128, 64]  E_02_HSE_v2.yaml:64
+        x = self.pos_embed(x)  # [B, 128, 64]  E_02_HSE_v2.yaml:65
         return x
 
 

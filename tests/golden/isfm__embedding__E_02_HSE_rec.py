@@ -162,9 +162,9 @@ class E_02_HSE_rec(nn.Module):
                     x.shape[1] >= 256,
                     "the inputs must satisfy L >= 256 (the signal is at least one patch long (256 steps))",
                 )
-        x = self.patches(x, fs)  # [B, 128, 256, 2]  E_02_HSE_v2.yaml:48
-        x = self.channel_mixer(x)  # [B, 128, 256, 8]  E_02_HSE_v2.yaml:49
-        x = torch.flatten(x, 2)  # [B, 128, 2048]  E_02_HSE_v2.yaml:62
-        x = self.proj_patch(x)  # [B, 128, 64]  E_02_HSE_v2.yaml:63
-        x = self.pos_embed(x)  # [B, 128, 64]  E_02_HSE_v2.yaml:64
+        x = self.patches(x, fs)  # [B, 128, 256, 2]  E_02_HSE_v2.yaml:49
+        x = self.channel_mixer(x)  # [B, 128, 256, 8]  E_02_HSE_v2.yaml:50
+        x = torch.flatten(x, 2)  # [B, 128, 2048]  E_02_HSE_v2.yaml:63
+        x = self.proj_patch(x)  # [B, 128, 64]  E_02_HSE_v2.yaml:64
+        x = self.pos_embed(x)  # [B, 128, 64]  E_02_HSE_v2.yaml:65
         return x
