@@ -278,7 +278,7 @@ class _Writer:
     def same_size(self, values: list[Any], envs: list[dict[str, Any]]) -> ast.expr | None:
         """An inferred size (``in_channels``) the same in every use, as the one argument of the class
         equal to it in every use (``C``, ``cout``); an input size wins a tie with a parameter."""
-        if type(values[0]) is not int or self.is_root:
+        if type(values[0]) is not int:  # (never at the root: its constructors pass no inferred fields)
             return None
         names = [n for n in self.spec_names if n != "i" and self.readable({n})
                  and all(_same(env.get(n), v) for env, v in zip(envs, values, strict=True))]
