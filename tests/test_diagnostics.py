@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 import vibench
 from vibench.compiler import cli, load
 from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.pipeline import compile_program
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "broken"
@@ -324,17 +325,18 @@ def test_errors_doc_example_reports_its_code(code: str) -> None:
     section = dict(_doc_sections())[code]
     example = re.search(r"```yaml\n(.*?)```", section, flags=re.S)[1]
     shown = re.search(r"^error\[" + code + r"\]: (.+)$", section, flags=re.M)[1]
-    params, inputs = {}, {}
+    params, inputs, shown_sets = {}, {}, []
     if m := re.search(r"^# \$ vibench-compile spec\.yaml (.+)$", example, flags=re.M):
         args = m[1].split()
         for flag, value in zip(args, args[1:], strict=False):
             key, _, text = value.partition("=")
             if flag == "--set":
                 params[key] = yaml.safe_load(text)
+                shown_sets.append((key, text))
             elif flag == "--input":
                 inputs[key] = tuple(int(d) for d in text.split(","))
-    with pytest.raises(SpecError) as info:
-        vibench.check(text=example, params=params or None, inputs=inputs or None)
+    with pytest.raises(SpecError) as info:  # as the command line compiles it (values named as --set's)
+        compile_program(text=example, params=params or None, inputs=inputs or None, overrides_text=shown_sets)
     messages = [d.render().splitlines()[0] for d in info.value.diagnostics if d.code == code]
     assert f"error[{code}]: {shown}" in messages, f"{code}: the compiler says {info.value.render()}"
 

@@ -153,8 +153,27 @@ def test_m01_takes_the_domain_id_when_its_embedding_reads_it() -> None:
     assert "domain_id" not in [n for n, _ in vibench.check("isfm/M_01_ISFM").root.inputs]
 
 
+def test_an_unknown_override_names_where_it_was_given(capsys: pytest.CaptureFixture[str]) -> None:
+    from vibench.compiler import cli
+
+    with pytest.raises(SpecError) as info:
+        vibench.check("cnn/ResNet1D", params={"num_clases": 3})
+    [d] = info.value.diagnostics
+    assert d.message.startswith("unknown parameter `num_clases` (given in Python)") and "num_classes" in d.hint
+    assert cli.main(["cnn/ResNet1D", "--check", "--set", "num_clases=3"]) == cli.EXIT_SPEC
+    assert "unknown parameter `num_clases` (from --set)" in capsys.readouterr().err
+
+
+def test_build_given_a_params_dict_is_told_to_pass_keywords() -> None:
+    with pytest.raises(SpecError) as info:
+        vibench.build("cnn/ResNet1D", params={"num_classes": 3})
+    [d] = info.value.diagnostics
+    assert d.code == "E201" and d.found == "a dict of parameters under the name `params`"
+    assert "build(spec, **params)" in d.hint and d.pos is not None and d.pos.file.endswith("ResNet1D.yaml")
+
+
 def test_a_set_value_no_chosen_component_reads_is_w104_too(library: Path) -> None:
     program = vibench.check(str(library / "Host.yaml"), params={"depth": 3})  # --set or a build keyword
     [w] = [w for w in program.warnings if w.code == "W104"]
-    assert w.message.startswith("`depth` (from --set) has no effect here") and "Deep" in w.hint
+    assert w.message.startswith("`depth` (from --set or vibench.build) has no effect here") and "Deep" in w.hint
     assert w.pos is not None and w.pos.file.endswith("Host.yaml")  # the template's `params:` section

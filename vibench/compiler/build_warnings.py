@@ -61,7 +61,7 @@ class BuildWarnings:
             overridden = decl.name in udef.overridden  # --set, or a keyword of vibench.build
             if ((by_user or overridden) and self.params.get(decl.name) is not None
                     and decl.name not in used and decl.name not in self.inherited):
-                what = f"`{decl.name}`" + (" (from --set)" if overridden and not by_user else "")
+                what = f"`{decl.name}`" + (" (from --set or vibench.build)" if overridden and not by_user else "")
                 self.owner.diags.add(Diagnostic(
                     "W104", f"{what} has no effect here: no component of this {udef.name} reads it",
                     decl.pos if by_user else udef.overridden[decl.name], severity="warning", found=found,

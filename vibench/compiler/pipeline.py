@@ -154,6 +154,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     _check_declared_nodes(doc, budget[0])
     library = Library(search_path)
     library.sources[doc.file] = doc.text
+    if overrides_text is None:  # values passed in Python (vibench.build's keywords, check's params=)
+        library.given_as = "given in Python"
     warnings: list[Diagnostic] = []
     try:
         from_metadata = None  # num_classes from the metadata table, recorded with the overrides (model.py's header)

@@ -48,6 +48,7 @@ class Library:
         self.read: set[str] = set()  # real paths of every file read (an output must not overwrite one)
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
         self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
+        self.given_as = "from --set"  # where override values come from, in messages (the API: Python)
 
     # -- finding files ---------------------------------------------------------------------------
 
@@ -238,8 +239,14 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
         return decl.pos or anchor, f"pass `--set {decl.name}=...` (or `{decl.name}=...` to vibench.build), " \
                                    "or give it a `default:`"
 
+    if "params" in given and root.param("params") is None and isinstance(given["params"][0], dict):
+        raise _error("E201", f"unknown parameter `params` ({library.given_as}) for model `{root.name}`",
+                     given["params"][1] or root.pos, found="a dict of parameters under the name `params`",
+                     hint="vibench.build takes the parameters themselves as keyword arguments: "
+                          "build(spec, num_classes=4), or build(spec, **params)")
     values, diags = bind_params(root.params, given, env={}, where=f"model `{root.name}`", unknown_code="E201",
-                                call_pos=root.pos, describe_given=lambda k: f"`{k}` (from --set)", missing=missing)
+                                call_pos=root.pos, describe_given=lambda k: f"`{k}` ({library.given_as})",
+                                missing=missing)
     diags = [replace(d, pos=d.pos or root.pos) for d in diags]
     for decl in root.params:
         if decl.slot is not None and decl.name in values:
