@@ -162,6 +162,13 @@ def test_a_folder_is_refused(tmp_path: Path) -> None:
     refused_with_output_kept(tmp_path, ["folder.yaml"])
 
 
+@pytest.mark.parametrize("flag", ["-o", "--graph"])
+def test_an_empty_output_path_is_a_usage_error(flag: str, tmp_path: Path) -> None:
+    result = run_cli([str(CORPUS / "inject_plain.yaml"), flag, ""], tmp_path)
+    assert_refused(result)
+    assert f"{flag} names no file (an empty path)" in result.stderr and not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("depth", [4_000, 60_000])
 def test_deeply_nested_set_values_are_usage_errors(depth: int, tmp_path: Path) -> None:
     spec = str(CORPUS / "inject_plain.yaml")

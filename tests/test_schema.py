@@ -149,6 +149,16 @@ def test_schema_command_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert capsys.readouterr().out == schema_text()
 
 
+def test_schema_command_takes_dash_as_standard_output_and_refuses_an_empty_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["schema", "-o", "-"]) == 0  # as `-o -` for a spec: standard output, no file named `-`
+    assert capsys.readouterr().out == schema_text() and not (tmp_path / "-").exists()
+    assert main(["schema", "-o", ""]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "-o names no file (an empty path)" in err
+
+
 def test_template_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "tiny.schema.json"
     assert main(["schema", "--template", "demo/TinyNet", "-I", str(LIBRARY_FIXTURE), "-o", str(out)]) == 0

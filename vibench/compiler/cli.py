@@ -264,7 +264,8 @@ def _schema(ns: argparse.Namespace) -> int:
         print(err.render(), file=sys.stderr)
         print(f"\nthe template {ns.template} has errors; no schema written", file=sys.stderr)
         return EXIT_SPEC
-    if ns.output:
+    if ns.output is not None and ns.output != "-":  # `-o -` is standard output, as for a spec
+        output_target(ns.output, "-o")  # an empty or non-file path is a usage error, not standard output
         write_atomic(ns.output, text)
     else:
         sys.stdout.write(text)

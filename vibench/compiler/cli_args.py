@@ -94,7 +94,7 @@ def _depth(text: str) -> int:
 
 def _schema_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="vibench-compile schema", description="Write the JSON Schema of the spec language.")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically); default: standard output")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically); default or `-`: standard output")
     p.add_argument("--template", metavar="NAME",
                    help="a schema for specs that extend this template (completes its `with:` parameters): "
                    "family/Name on the spec path, or a spec file")

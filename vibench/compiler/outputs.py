@@ -29,6 +29,9 @@ def _clip(text: str, limit: int = 80) -> str:
 def output_target(path: str, flag: str) -> str:
     """The file an output path writes: a symlink is followed to its target (which is replaced, the
     link kept). Refused: a missing folder, an existing folder, device, FIFO or other non-regular file."""
+    if not path:
+        raise OutputError(f"{flag} names no file (an empty path)"
+                          + ("; give a file name, or `-o -` for standard output" if flag == "-o" else ""))
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
