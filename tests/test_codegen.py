@@ -221,6 +221,46 @@ def test_copies_written_out_read_no_loop_variable() -> None:
     assert model(torch.randn(2, 16, 1)).shape == (2, 16, 2)
 
 
+_EQUAL_COPIES = """\
+vibench: 1
+name: Rep
+blocks:
+  Stack:
+    params: {width: {type: int}, depth: {type: int, default: 3}}
+    inputs: {x: {shape: [B, L, width]}}
+    nodes:
+      norms: {block: layer_norm, in: x, repeat: depth}
+      sum: {block: add, in: [norms, x]}
+    outputs: {y: sum}
+inputs: {x: {shape: [B, 16, 8]}}
+nodes:
+  a: {block: Stack, in: x, width: 8}
+  p: {block: linear, in: a, out_features: 4}
+  b: {block: Stack, in: p, width: 4}
+  norms: {block: layer_norm, in: b, repeat: 4}
+outputs: {y: norms}
+"""
+
+
+def test_equal_copies_are_a_comprehension() -> None:
+    """Three or more copies written the same are `[copy for _ in range(n)]`, with the spec's count
+    where a class has it, the number in the model class; the state_dict keys are the list's."""
+    import torch
+
+    source = vibench.compile_spec(text=_EQUAL_COPIES).source
+    assert "self.norms = nn.Sequential(*[nn.LayerNorm(width) for _ in range(depth)])" in source  # class Stack
+    assert "self.norms = nn.Sequential(*[nn.LayerNorm(4) for _ in range(4)])" in source  # the model
+    assert "nn.LayerNorm(width), nn.LayerNorm(width)" not in source
+    namespace: dict = {}
+    exec(compile(source, "rep_model.py", "exec"), namespace)  # noqa: S102 - the file just emitted
+    model = namespace["Rep"]().eval()
+    assert {"a.norms.2.weight", "b.norms.2.weight", "norms.3.weight"} <= set(model.state_dict())
+    assert "a.norms.3.weight" not in model.state_dict()
+    assert model(torch.randn(2, 16, 8)).shape == (2, 16, 4)
+    library = vibench.compile_spec("mlp/MLPMixer").source
+    assert "self.mixer_blocks = nn.Sequential(*[MixerBlock() for _ in range(8)])" in library
+
+
 @pytest.mark.parametrize(("node", "imported"), [
     ("{block: constant_pad, in: x, dim: 0}", False),  # a pad of width 0 is its input
     ("{block: constant_pad, in: x, dim: 0, before: 1}", True),

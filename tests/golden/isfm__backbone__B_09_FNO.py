@@ -148,7 +148,7 @@ class B_09_FNO(nn.Module):
         super().__init__()
         _check_settings(self, fixed, {}, "vibench-compile isfm/backbone/B_09_FNO")
         self.fc0 = nn.Linear(128, 256)
-        self.layers = nn.Sequential(FourierLayer(), FourierLayer(), FourierLayer(), FourierLayer())
+        self.layers = nn.Sequential(*[FourierLayer() for _ in range(4)])
         self.fc1 = nn.Linear(256, 128)
         self.check_inputs = True
 

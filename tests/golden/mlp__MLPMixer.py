@@ -164,16 +164,7 @@ class MLPMixer(nn.Module):
             "vibench-compile mlp/MLPMixer",
         )
         self.input_projection = nn.Linear(1, 256)
-        self.mixer_blocks = nn.Sequential(
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-        )
+        self.mixer_blocks = nn.Sequential(*[MixerBlock() for _ in range(8)])
         self.norm = nn.LayerNorm(256)
         self.output_projection = nn.Linear(256, output_dim)
         self.check_inputs = True

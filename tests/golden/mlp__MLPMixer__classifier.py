@@ -164,16 +164,7 @@ class MLPMixer(nn.Module):
             "vibench-compile mlp/MLPMixer --set num_classes=10 --set seq_len=1024",
         )
         self.input_projection = nn.Linear(1, 256)
-        self.mixer_blocks = nn.Sequential(
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-            MixerBlock(),
-        )
+        self.mixer_blocks = nn.Sequential(*[MixerBlock() for _ in range(8)])
         self.norm = nn.LayerNorm(256)
         self.classifier = nn.Linear(256, num_classes)
         self.check_inputs = True

@@ -124,9 +124,7 @@ class ResNetMLP(nn.Module):
             "vibench-compile mlp/ResNetMLP",
         )
         self.input_projection = nn.Linear(1, 256)
-        self.residual_blocks = nn.Sequential(
-            ResidualBlock(), ResidualBlock(), ResidualBlock(), ResidualBlock(), ResidualBlock(), ResidualBlock()
-        )
+        self.residual_blocks = nn.Sequential(*[ResidualBlock() for _ in range(6)])
         self.output_projection = nn.Linear(256, output_dim)
         self.check_inputs = True
 

@@ -124,9 +124,7 @@ class ResNetMLP(nn.Module):
             "vibench-compile mlp/ResNetMLP --set num_classes=10 --set layout=BCL",
         )
         self.input_projection = nn.Linear(1, 256)
-        self.residual_blocks = nn.Sequential(
-            ResidualBlock(), ResidualBlock(), ResidualBlock(), ResidualBlock(), ResidualBlock(), ResidualBlock()
-        )
+        self.residual_blocks = nn.Sequential(*[ResidualBlock() for _ in range(6)])
         self.classifier = nn.Linear(256, num_classes)
         self.check_inputs = True
 

@@ -149,7 +149,7 @@ class gMLP(nn.Module):
             "vibench-compile mlp/gMLP",
         )
         self.input_projection = nn.Linear(1, 256)
-        self.gmlp_blocks = nn.Sequential(GMLPBlock(), GMLPBlock(), GMLPBlock(), GMLPBlock(), GMLPBlock(), GMLPBlock())
+        self.gmlp_blocks = nn.Sequential(*[GMLPBlock() for _ in range(6)])
         self.norm = nn.LayerNorm(256)
         self.output_projection = nn.Linear(256, output_dim)
         self.check_inputs = True

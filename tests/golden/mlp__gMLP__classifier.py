@@ -149,7 +149,7 @@ class gMLP(nn.Module):
             "vibench-compile mlp/gMLP --set num_classes=10 --set seq_len=1024",
         )
         self.input_projection = nn.Linear(1, 256)
-        self.gmlp_blocks = nn.Sequential(GMLPBlock(), GMLPBlock(), GMLPBlock(), GMLPBlock(), GMLPBlock(), GMLPBlock())
+        self.gmlp_blocks = nn.Sequential(*[GMLPBlock() for _ in range(6)])
         self.norm = nn.LayerNorm(256)
         self.classifier = nn.Linear(256, num_classes)
         self.check_inputs = True

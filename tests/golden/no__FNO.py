@@ -141,7 +141,7 @@ class FNO(nn.Module):
         super().__init__()
         _check_settings(self, fixed, {}, "vibench-compile no/FNO")
         self.fc0 = nn.Linear(1, 64)
-        self.layers = nn.Sequential(FourierLayer(), FourierLayer(), FourierLayer(), FourierLayer())
+        self.layers = nn.Sequential(*[FourierLayer() for _ in range(4)])
         self.fc1 = nn.Linear(64, 1)
         self.check_inputs = True
 

@@ -135,7 +135,7 @@ class WaveletNO(nn.Module):
         super().__init__()
         _check_settings(self, fixed, {}, "vibench-compile no/WaveletNO")
         self.input_projection = nn.Linear(1, 64)
-        self.layers = nn.Sequential(WaveletLayer(), WaveletLayer(), WaveletLayer(), WaveletLayer())
+        self.layers = nn.Sequential(*[WaveletLayer() for _ in range(4)])
         self.output_projection = nn.Linear(64, 1)
         self.check_inputs = True
 

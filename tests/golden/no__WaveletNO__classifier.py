@@ -139,7 +139,7 @@ class WaveletNO(nn.Module):
             "vibench-compile no/WaveletNO --set num_classes=4",
         )
         self.input_projection = nn.Linear(1, 64)
-        self.layers = nn.Sequential(WaveletLayer(), WaveletLayer(), WaveletLayer(), WaveletLayer())
+        self.layers = nn.Sequential(*[WaveletLayer() for _ in range(4)])
         self.classifier = nn.Linear(64, num_classes)
         self.check_inputs = True
 

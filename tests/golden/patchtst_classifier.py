@@ -76,15 +76,12 @@ class PatchTSTClassifier(nn.Module):
         self.embed = nn.Linear(16, 64)
         self.position = nn.Parameter(torch.randn(1, 256, 64) * 0.02)
         self.encoder = nn.Sequential(
-            nn.TransformerEncoderLayer(
-                64, 4, dim_feedforward=128, activation="gelu", batch_first=True, norm_first=True
-            ),
-            nn.TransformerEncoderLayer(
-                64, 4, dim_feedforward=128, activation="gelu", batch_first=True, norm_first=True
-            ),
-            nn.TransformerEncoderLayer(
-                64, 4, dim_feedforward=128, activation="gelu", batch_first=True, norm_first=True
-            ),
+            *[
+                nn.TransformerEncoderLayer(
+                    64, 4, dim_feedforward=128, activation="gelu", batch_first=True, norm_first=True
+                )
+                for _ in range(3)
+            ]
         )
         self.norm = nn.LayerNorm(64)
         self.head = nn.Linear(128, num_classes)

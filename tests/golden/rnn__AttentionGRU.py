@@ -175,7 +175,7 @@ class AttentionGRU(nn.Module):
             "vibench-compile rnn/AttentionGRU",
         )
         self.input_projection = nn.Linear(1, 128)
-        self.gru_attention_layers = nn.Sequential(GRUWithAttention(), GRUWithAttention(), GRUWithAttention())
+        self.gru_attention_layers = nn.Sequential(*[GRUWithAttention() for _ in range(3)])
         self.output_projection = nn.Linear(128, output_dim)
         self.check_inputs = True
 

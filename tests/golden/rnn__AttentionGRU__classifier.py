@@ -195,7 +195,7 @@ class AttentionGRU(nn.Module):
             "vibench-compile rnn/AttentionGRU --set num_classes=10",
         )
         self.input_projection = nn.Linear(1, 128)
-        self.gru_attention_layers = nn.Sequential(GRUWithAttention(), GRUWithAttention(), GRUWithAttention())
+        self.gru_attention_layers = nn.Sequential(*[GRUWithAttention() for _ in range(3)])
         self.classifier = Classifier(num_classes)
         self.check_inputs = True
 

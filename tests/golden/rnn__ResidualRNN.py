@@ -120,14 +120,7 @@ class ResidualRNN(nn.Module):
             "vibench-compile rnn/ResidualRNN",
         )
         self.input_projection = nn.Linear(1, 128)
-        self.rnn_layers = nn.Sequential(
-            ResidualLSTMLayer(),
-            ResidualLSTMLayer(),
-            ResidualLSTMLayer(),
-            ResidualLSTMLayer(),
-            ResidualLSTMLayer(),
-            ResidualLSTMLayer(),
-        )
+        self.rnn_layers = nn.Sequential(*[ResidualLSTMLayer() for _ in range(6)])
         self.output_projection = nn.Linear(128, output_dim)
         self.check_inputs = True
 

@@ -140,14 +140,7 @@ class ResidualRNN(nn.Module):
             "vibench-compile rnn/ResidualRNN --set num_classes=10 --set rnn_type=gru",
         )
         self.input_projection = nn.Linear(1, 128)
-        self.rnn_layers = nn.Sequential(
-            ResidualGRULayer(),
-            ResidualGRULayer(),
-            ResidualGRULayer(),
-            ResidualGRULayer(),
-            ResidualGRULayer(),
-            ResidualGRULayer(),
-        )
+        self.rnn_layers = nn.Sequential(*[ResidualGRULayer() for _ in range(6)])
         self.classifier = Classifier(num_classes)
         self.check_inputs = True
 

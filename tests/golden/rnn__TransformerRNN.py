@@ -177,7 +177,7 @@ class TransformerRNN(nn.Module):
         _check_settings(self, fixed, {}, "vibench-compile rnn/TransformerRNN")
         self.input_embedding = nn.Linear(1, 256)
         self.pos_encoding = SinusoidalPositionBuffer(256)
-        self.hybrid_layers = nn.Sequential(HybridLayer(), HybridLayer(), HybridLayer(), HybridLayer())
+        self.hybrid_layers = nn.Sequential(*[HybridLayer() for _ in range(4)])
         self.output_projection = nn.Linear(256, 1)
         self.check_inputs = True
 

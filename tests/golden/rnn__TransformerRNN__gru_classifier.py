@@ -201,7 +201,7 @@ class TransformerRNN(nn.Module):
         )
         self.input_embedding = nn.Linear(1, 256)
         self.pos_encoding = SinusoidalPositionBuffer(256)
-        self.hybrid_layers = nn.Sequential(HybridLayer(), HybridLayer(), HybridLayer(), HybridLayer())
+        self.hybrid_layers = nn.Sequential(*[HybridLayer() for _ in range(4)])
         self.classifier = Classifier(num_classes)
         self.check_inputs = True
 

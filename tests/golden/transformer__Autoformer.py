@@ -252,14 +252,7 @@ class Autoformer(nn.Module):
         _check_settings(self, fixed, {}, "vibench-compile transformer/Autoformer")
         self.input_embedding = nn.Linear(1, 256)
         self.decomp = SeriesDecomposition(25)
-        self.encoder_layers = nn.Sequential(
-            AutoformerLayer(),
-            AutoformerLayer(),
-            AutoformerLayer(),
-            AutoformerLayer(),
-            AutoformerLayer(),
-            AutoformerLayer(),
-        )
+        self.encoder_layers = nn.Sequential(*[AutoformerLayer() for _ in range(6)])
         self.output_projection = nn.Linear(256, 1)
         self.check_inputs = True
 

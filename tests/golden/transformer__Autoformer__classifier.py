@@ -256,14 +256,7 @@ class Autoformer(nn.Module):
         )
         self.input_embedding = nn.Linear(1, 256)
         self.decomp = SeriesDecomposition(25)
-        self.encoder_layers = nn.Sequential(
-            AutoformerLayer(),
-            AutoformerLayer(),
-            AutoformerLayer(),
-            AutoformerLayer(),
-            AutoformerLayer(),
-            AutoformerLayer(),
-        )
+        self.encoder_layers = nn.Sequential(*[AutoformerLayer() for _ in range(6)])
         self.classifier = nn.Linear(256, num_classes)
         self.check_inputs = True
 

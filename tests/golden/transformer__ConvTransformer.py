@@ -194,10 +194,7 @@ class ConvTransformer(nn.Module):
         )
         self.pos_encoding = SinusoidalPositionBuffer(256)
         self.transformer = nn.Sequential(
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
+            *[nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True) for _ in range(4)]
         )
         self.output_projection = nn.Linear(256, 1)
         self.check_inputs = True

@@ -238,9 +238,7 @@ class Informer(nn.Module):
         _check_settings(self, fixed, {}, "vibench-compile transformer/Informer")
         self.input_embedding = nn.Linear(1, 256)
         self.pos_encoding = InterpolatedPositionalEncoding(256, 5000)
-        self.encoder_layers = nn.Sequential(
-            InformerLayer(), InformerLayer(), InformerLayer(), InformerLayer(), InformerLayer(), InformerLayer()
-        )
+        self.encoder_layers = nn.Sequential(*[InformerLayer() for _ in range(6)])
         self.output_projection = nn.Linear(256, 1)
         self.check_inputs = True
 

@@ -211,9 +211,7 @@ class Linformer(nn.Module):
         _check_settings(self, fixed, {}, "vibench-compile transformer/Linformer")
         self.input_embedding = nn.Linear(1, 256)
         self.pos_encoding = InterpolatedPositionalEncoding(256, 512)
-        self.encoder_layers = nn.Sequential(
-            LinformerLayer(), LinformerLayer(), LinformerLayer(), LinformerLayer(), LinformerLayer(), LinformerLayer()
-        )
+        self.encoder_layers = nn.Sequential(*[LinformerLayer() for _ in range(6)])
         self.output_projection = nn.Linear(256, 1)
         self.check_inputs = True
 

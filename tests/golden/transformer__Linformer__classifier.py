@@ -215,9 +215,7 @@ class Linformer(nn.Module):
         )
         self.input_embedding = nn.Linear(1, 256)
         self.pos_encoding = InterpolatedPositionalEncoding(256, 512)
-        self.encoder_layers = nn.Sequential(
-            LinformerLayer(), LinformerLayer(), LinformerLayer(), LinformerLayer(), LinformerLayer(), LinformerLayer()
-        )
+        self.encoder_layers = nn.Sequential(*[LinformerLayer() for _ in range(6)])
         self.classifier = nn.Linear(256, num_classes)
         self.check_inputs = True
 

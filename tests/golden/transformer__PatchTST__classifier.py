@@ -135,12 +135,7 @@ class PatchTST(nn.Module):
         self.patch_embedding = nn.Linear(16, 256)
         self.pos_encoding = SinusoidalPositionBuffer(256)
         self.transformer = nn.Sequential(
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
-            nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True),
+            *[nn.TransformerEncoderLayer(256, 8, dim_feedforward=512, batch_first=True) for _ in range(6)]
         )
         self.classifier = nn.Linear(256, num_classes)
         self.check_inputs = True

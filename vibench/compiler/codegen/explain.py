@@ -103,9 +103,22 @@ class _Writer:
                                        inferred))
         if first.kind == "module":
             return copies[0]
-        if first.kind not in ("parallel", "chain") and (first.node.kind == "composite" or first.plain):
+        whole = first.kind not in ("parallel", "chain") and (first.node.kind == "composite" or first.plain)
+        if first.kind == "repeat" and _alike(copies):  # n equal copies: [copy for _ in range(n)]
+            loop = c.list_comp(copies[0], "_", c.call("range", self.repeat_count(nd, n, present)))
+            return c.call("nn.Sequential", c.starred(loop)) if whole else c.call(_container(first), loop)
+        if whole:
             return c.call("nn.Sequential", *copies)  # called as a whole (a chain's copies are called one by one)
         return c.call(_container(first), c.list_of(*copies))
+
+    def repeat_count(self, nd: NodeDef | None, n: int, present: list[int]) -> ast.expr:
+        """The copy count of a repeated node: its `repeat:` as the spec writes it where the class can
+        (``range(num_layers)``), else the number (the model class writes its values)."""
+        if not self.is_root and nd is not None and isinstance(nd.repeat, Template):
+            count = self.verified(nd.repeat, [n] * len(present), [self.envs[u] for u in present], {})
+            if count is not None:
+                return count
+        return c.const(n)
 
     def comprehension(self, slots: list[Slot], present: list[int], nd: NodeDef | None) -> ast.expr:
         """A repeated node with a different number of copies per use: ``[... for i in range(count)]``."""
@@ -125,7 +138,7 @@ class _Writer:
             count = self.verified(nd.repeat, counts, [self.envs[u] for u in present], {})
         if count is None:
             count = self.search(counts, [self.envs[u] for u in present], f"{first.name}_copies", present, None)
-        loop = c.list_comp(element, "i", c.call("range", count))
+        loop = c.list_comp(element, "i" if "i" in c.names_in(element) else "_", c.call("range", count))
         if first.node.kind == "composite" or first.plain:
             return c.call("nn.Sequential", c.starred(loop))
         return c.call(_container(first), loop)
@@ -429,6 +442,15 @@ def _reserved() -> frozenset[str]:
 
 
 __all__ = ["explain_structure", "constant_value"]
+
+
+def _alike(copies: list[ast.expr]) -> bool:
+    """Three or more copies written the same (and reading no loop variable): a comprehension reads
+    better than the list."""
+    if len(copies) < 3 or {"_", "i"} & c.names_in(copies[0]):
+        return False
+    text = ast.dump(copies[0])
+    return all(ast.dump(x) == text for x in copies[1:])
 
 
 def _container(slot: Slot) -> str:
