@@ -261,6 +261,33 @@ def test_equal_copies_are_a_comprehension() -> None:
     assert "self.mixer_blocks = nn.Sequential(*[MixerBlock() for _ in range(8)])" in library
 
 
+def _forward_of(source: str, cls: str) -> str:
+    return source.split(f"class {cls}(")[1].split("    def forward(")[1].split("\n\n")[0]
+
+
+def test_no_del_where_only_in_place_lines_follow() -> None:
+    """`del x` frees memory for the lines after it: ResNet's `out += x` then `torch.relu_(out)` allocate
+    nothing, so none is written; before an in-place dropout (its mask is allocated) it stays."""
+    basic = _forward_of(vibench.compile_spec("cnn/ResNet1D").source, "BasicBlock")
+    assert basic.rstrip().endswith("out += x  # [B, channels, ?]  ResNet1D.yaml:58\n"
+                                   "        out = torch.relu_(out)  # [B, channels, ?]  ResNet1D.yaml:59\n"
+                                   "        return out")
+    cell = _forward_of(vibench.compile_spec("rnn/ConvLSTM").source, "ConvLSTMCell")
+    assert "del gates\n        gates_2 = F.dropout(gates_2, p=0.1, training=self.training, inplace=True)" in cell
+
+
+def test_a_shared_class_comments_shapes_true_in_every_use() -> None:
+    """A layer that some uses replace by nn.Identity() still runs there and gives its input: the shape
+    comment covers those uses (a stride-1 BasicBlock's downsample keeps L; it said (L + 1) // 2)."""
+    source = vibench.compile_spec("cnn/ResNet1D").source
+    assert "x = self.downsample(x)  # [B, channels, ?]  ResNet1D.yaml:56" in source
+    informer = vibench.compile_spec("transformer/Informer", params={"distil": True}).source
+    assert "x = self.distil(x)  # [B, ?, 256]  Informer.yaml:105" in informer  # the last layer has no distil
+    # A line under `if self.with_<node>:` runs only where the node is on: its shape is that of those uses.
+    mobile = vibench.compile_spec("cnn/MobileNet1D").source
+    assert "if self.with_residual:\n            residual += x  # [B, C, L]  MobileNet1D.yaml:119" in mobile
+
+
 @pytest.mark.parametrize(("node", "imported"), [
     ("{block: constant_pad, in: x, dim: 0}", False),  # a pad of width 0 is its input
     ("{block: constant_pad, in: x, dim: 0, before: 1}", True),

@@ -135,9 +135,8 @@ class AttentionBlock(nn.Module):
         out = self.conv2(out)  # [B, channels, ?]  AttentionCNN.yaml:62
         out = self.bn2(out)  # [B, channels, ?]  AttentionCNN.yaml:63
         out = self.attention(out)  # [B, channels, ?]  AttentionCNN.yaml:64
-        x = self.shortcut(x)  # [B, channels, (L + 1) // 2]  AttentionCNN.yaml:65
+        x = self.shortcut(x)  # [B, channels, ?]  AttentionCNN.yaml:65
         out = out + x  # [B, channels, ?]  AttentionCNN.yaml:67
-        del x
         out = torch.relu_(out)  # [B, channels, ?]  AttentionCNN.yaml:68
         return out
 

@@ -93,9 +93,8 @@ class BasicBlock(nn.Module):
         out = torch.relu_(out)  # [B, channels, ?]  ResNet1D.yaml:53
         out = self.conv2(out)  # [B, channels, ?]  ResNet1D.yaml:54
         out = self.bn2(out)  # [B, channels, ?]  ResNet1D.yaml:55
-        x = self.downsample(x)  # [B, channels, (L + 1) // 2]  ResNet1D.yaml:56
+        x = self.downsample(x)  # [B, channels, ?]  ResNet1D.yaml:56
         out += x  # [B, channels, ?]  ResNet1D.yaml:58
-        del x
         out = torch.relu_(out)  # [B, channels, ?]  ResNet1D.yaml:59
         return out
 

@@ -98,7 +98,6 @@ class Bottleneck(nn.Module):
         out = self.bn3(out)  # [B, 4 * channels, ?]  ResNet1D.yaml:78
         x = self.downsample(x)  # [B, 4 * channels, ?]  ResNet1D.yaml:79
         out += x  # [B, 4 * channels, ?]  ResNet1D.yaml:81
-        del x
         out = torch.relu_(out)  # [B, 4 * channels, ?]  ResNet1D.yaml:82
         return out
 

@@ -109,7 +109,6 @@ class TemporalBlock(nn.Module):
         out = F.dropout(out, p=0.2, training=self.training)  # [B, 25, L]  TCN.yaml:51
         x = self.downsample(x)  # [B, 25, L]  TCN.yaml:52
         out = out + x  # [B, 25, L]  TCN.yaml:53
-        del x
         out = torch.relu_(out)  # [B, 25, L]  TCN.yaml:54
         return out
 

@@ -68,9 +68,8 @@ class BasicBlock(nn.Module):
         out = torch.relu_(out)  # [B, cout, ?]  resnet18_1d.yaml:26
         out = self.conv2(out)  # [B, cout, ?]  resnet18_1d.yaml:27
         out = self.bn2(out)  # [B, cout, ?]  resnet18_1d.yaml:28
-        x = self.downsample(x)  # [B, cout, (L + 1) // 2]  resnet18_1d.yaml:29
+        x = self.downsample(x)  # [B, cout, ?]  resnet18_1d.yaml:29
         out += x  # [B, cout, ?]  resnet18_1d.yaml:35
-        del x
         out = torch.relu_(out)  # [B, cout, ?]  resnet18_1d.yaml:36
         return out
 

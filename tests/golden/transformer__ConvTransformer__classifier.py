@@ -141,7 +141,6 @@ class ConvBlock(nn.Module):
         act2 = self.norm2(act2)  # [B, cout, L]  ConvTransformer.yaml:76
         x = self.residual(x)  # [B, cout, L]  ConvTransformer.yaml:77
         act2 += x  # [B, cout, L]  ConvTransformer.yaml:78
-        del x
         act2 = torch.relu_(act2)  # [B, cout, L]  ConvTransformer.yaml:79
         return act2
 

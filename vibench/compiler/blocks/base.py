@@ -137,6 +137,9 @@ class Block:
         return self.fresh_output
     # ``a = a <op> b`` may be written ``a <op>= b`` when ``a`` dies here and is fresh ("+" for add).
     augmented: ClassVar[str | None] = None
+    # The in-place form (``inplace_code``) still allocates a tensor of the input's size (dropout's mask
+    # in training): a ``del`` just before it frees memory it can use.
+    inplace_allocates: ClassVar[bool] = False
 
     def init_code(self, p: Any) -> Code | None:
         """The expression building this node's submodule (``None``: the node has none)."""

@@ -171,6 +171,7 @@ class Dropout(Block):
     category = "regularisation"
     imports = ("F",)
     stochastic = True
+    inplace_allocates = True  # the mask, in training
     test_ranks = (2, 3)
 
     def infer(self, p: DropoutParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:

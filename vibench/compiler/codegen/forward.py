@@ -26,7 +26,7 @@ from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.formula import explain
 from vibench.compiler.codegen.layout import comment_text, flat
 from vibench.compiler.codegen.namer import Namespace
-from vibench.compiler.codegen.plan import IN, MOD, Slot
+from vibench.compiler.codegen.plan import IN, MOD, Slot, UnitPlan
 from vibench.compiler.codegen.structure import Structure
 from vibench.compiler.ir import TensorType, ValueRef
 from vibench.compiler.symbolic import fmt_dim
@@ -42,6 +42,20 @@ class Line:
     comment: str = ""
     body: list[Line] = field(default_factory=list)
     orelse: list[Line] = field(default_factory=list)
+    in_place: bool = False  # works in place (``out += x``, ``torch.relu_(out)``): allocates nothing
+
+
+def _without_idle_deletes(lines: list[Line]) -> list[Line]:
+    """Drop a ``del`` that only in-place lines follow: it frees memory early for what comes after,
+    and nothing after it allocates (ResNet's ``out += x`` then ``torch.relu_(out)``)."""
+    kept: list[Line] = []
+    idle = True  # every line after this point allocates nothing
+    for line in reversed(lines):
+        if isinstance(line.stmt, ast.Delete) and idle:
+            continue
+        idle = idle and line.in_place
+        kept.append(line)
+    return kept[::-1]
 
 
 @dataclass
@@ -143,6 +157,7 @@ class _Writer:
                 dead = [d for d in dict.fromkeys(dead) if d not in produced and not live.holds(d) and d != "_"]
             if dead and k + 1 < len(self.slots):
                 lines.append(Line(ast.Delete(targets=[self.ref(d, ast.Del()) for d in dead])))
+        lines = _without_idle_deletes(lines)
         lines.append(self.returning())
         names = self.chain_names()
         for chained in self.chained:  # the name nodes of chain variables get their chain's name
@@ -219,9 +234,10 @@ class _Writer:
         ):
             op = {"+": ast.Add(), "-": ast.Sub(), "*": ast.Mult()}[block.augmented]
             stmt: ast.stmt = ast.AugAssign(target=self.ref(target, ast.Store()), op=op, value=self.ref(ins[1]))
-            return [Line(stmt, comment)]
+            return [Line(stmt, comment, in_place=True)]
         if fresh and slot.inplace is not None:
-            return [Line(self.assign(target, self.fill(slot.inplace, ins, attr)), comment)]
+            idle = not block.inplace_allocates if block is not None else False
+            return [Line(self.assign(target, self.fill(slot.inplace, ins, attr)), comment, in_place=idle)]
         if slot.plain:  # module(input)
             value = ast.Call(func=attr, args=[self.ref(ins[0])], keywords=[])
         else:
@@ -342,9 +358,9 @@ class _Writer:
         types: list[TensorType] = []
         uses: list[dict[str, Any]] = []
         for plan, values in zip(self.s.plans, self.s.values or [{}] * len(self.s.plans), strict=False):
-            slot = plan.slots.get(name)
-            if slot is not None:
-                types.append(dict(slot.node.outputs)[port])
+            found = self.type_in(plan, name, port)
+            if found is not None:
+                types.append(found)
                 uses.append(values)
         first = types[0]
         if len(types) == 1:  # one use: every dimension is written as it is
@@ -361,6 +377,24 @@ class _Writer:
                 formula = explain(column, uses, names)
             dims.append(flat(formula) if formula is not None else "?")
         return "[" + ", ".join(dims) + "]" + ("" if first.dtype == "float32" else f" {first.dtype}")
+
+    def type_in(self, plan: UnitPlan, name: str, port: str | None, depth: int = 0) -> TensorType | None:
+        """The type of value ``name.port`` in one use of the class (None: no such value there). Where an
+        optional layer is ``nn.Identity()``, its line still runs and gives its input (ResNet's ``downsample``
+        of a stride-1 block keeps L, not (L + 1) // 2); a line under ``if self.with_<node>:`` runs only
+        where the node is on, so other uses say nothing of it."""
+        slot = plan.slots.get(name)
+        if slot is not None:
+            outputs = dict(slot.node.outputs)
+            return outputs.get(port) if port is not None else next(iter(outputs.values()), None)
+        if port is None:
+            return dict(plan.unit.inputs).get(name)
+        present = next((p.slots[name] for p in self.s.plans if name in p.slots), None)
+        if (present is None or not present.ctors or len(present.node.outputs) != 1 or not present.inputs
+                or depth > len(plan.slots)):
+            return None
+        source = present.inputs[0]
+        return self.type_in(plan, source.node, source.port, depth + 1)
 
 
 def _shape(t: TensorType) -> str:
