@@ -48,6 +48,26 @@ def test_a_bad_input_is_named_with_its_rule(model: torch.nn.Module, x: torch.Ten
         assert word in str(err.value)
 
 
+@pytest.mark.parametrize(("x", "hint"), [
+    (torch.randn(2, 64, 2), "(its last two axes look swapped: `x.transpose(-1, -2)` fits)"),
+    (torch.randn(2, 64), "(one sample without its batch axis? `x.unsqueeze(0)` fits)"),
+    (torch.randn(2, 2, 64, dtype=torch.float64), "(`x.to(torch.float32)` converts it)"),
+    (torch.randn(2, 3, 64), None),  # another channel count: nothing to suggest
+])
+def test_a_refused_input_says_what_it_looks_like(model: torch.nn.Module, x: torch.Tensor, hint: str | None) -> None:
+    with pytest.raises(ValueError) as err:
+        model(x, torch.ones(x.shape[0]))
+    message = str(err.value)
+    assert message.endswith(hint) if hint is not None else message.endswith("torch.float32")
+
+
+def test_swapped_axes_of_a_template_with_a_layout_name_the_setting() -> None:
+    model = vibench.build("cnn/TCN", num_classes=3).eval()  # reads [B, L, C] (layout BLC)
+    with pytest.raises(ValueError, match=r"`x.transpose\(-1, -2\)` fits, or compile the model with the other "
+                                         r"`layout`\)$"):
+        model(torch.randn(2, 1, 64))
+
+
 def test_good_inputs_pass_and_the_checks_can_be_switched_off(model: torch.nn.Module) -> None:
     assert model(torch.randn(3, 2, 64), torch.ones(3)).shape == (3, 4)
     model.check_inputs = False

@@ -20,7 +20,27 @@ def _check_input(
 ) -> None:
     ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
     if not ok or torch.compiler.is_compiling():  # the message only when it may be shown
-        _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}")
+        hint = "" if ok or torch.compiler.is_compiling() else _input_hint(model, name, x, dtype, sizes)
+        _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}{hint}")
+
+
+def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int]) -> str:
+    """What a refused input looks like: another dtype, swapped last axes or a missing batch axis."""
+    shape = list(x.shape)
+
+    def fits(found: list[int]) -> bool:
+        return len(found) == len(sizes) and all(s < 0 or s == n for s, n in zip(sizes, found, strict=True))
+
+    if fits(shape):
+        return f" (`{name}.to({dtype})` converts it)"
+    if len(shape) >= 2 and fits(shape[:-2] + shape[:-3:-1]):
+        layout = "layout" in getattr(type(model), "COMPILED_PARAMETERS", {})
+        return f" (its last two axes look swapped: `{name}.transpose(-1, -2)` fits" + (
+            ", or compile the model with the other `layout`)" if layout else ")"
+        )
+    if fits([1, *shape]):
+        return f" (one sample without its batch axis? `{name}.unsqueeze(0)` fits)"
+    return ""
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
