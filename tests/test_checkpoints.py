@@ -77,6 +77,20 @@ def test_a_file_with_objects_needs_weights_only_false(tmp_path: Path) -> None:
     assert loaded_from(model, weights)
 
 
+@pytest.mark.parametrize(("content", "found"), [(b"", "it is empty"), (b"root:x:0:0\n", "it starts with b'root'")])
+def test_a_file_that_is_no_checkpoint_is_named_so(tmp_path: Path, content: bytes, found: str) -> None:
+    (tmp_path / "notes.pt").write_bytes(content)
+    with pytest.raises(ReferenceCheckpointError, match=f"is not a PyTorch checkpoint .*; {found}"):
+        load_reference_state_dict(vibench.build(text=TWO_LAYERS), tmp_path / "notes.pt")
+
+
+def test_a_legacy_checkpoint_file_still_loads(tmp_path: Path) -> None:
+    model, weights = vibench.build(text=TWO_LAYERS), reference_weights()
+    torch.save(lightning(weights), tmp_path / "old.ckpt", _use_new_zipfile_serialization=False)
+    assert load_reference_state_dict(model, tmp_path / "old.ckpt") == LoadResult([], [])
+    assert loaded_from(model, weights)
+
+
 def test_the_prefix_is_configurable() -> None:
     model, weights = vibench.build(text=TWO_LAYERS), reference_weights()
     assert load_reference_state_dict(model, lightning(weights, "model."), prefix="model.") == LoadResult([], [])
@@ -182,6 +196,13 @@ def test_cli_weights_that_do_not_fit_write_nothing(tmp_path: Path, capsys: pytes
     assert "write num_classes: {1: 3, 2: 5}" in capsys.readouterr().err
     assert not (tmp_path / "model.py").exists() and not (tmp_path / "model.pt").exists()
     assert main([str(config), "--check", "--weights", str(checkpoint)]) == EXIT_USAGE
+
+
+def test_cli_weights_names_a_folder_as_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent(TWO_LAYERS))
+    assert main([str(tmp_path / "spec.yaml"), "-o", str(tmp_path / "m.py"), "--weights", str(tmp_path)]) == EXIT_USAGE
+    assert "is a folder, not a checkpoint file" in capsys.readouterr().err
+    assert not (tmp_path / "m.py").exists()
 
 
 def test_the_loader_in_model_py_takes_lightning_checkpoints(tmp_path: Path) -> None:

@@ -134,6 +134,8 @@ def _weights_target(ns: argparse.Namespace) -> str | None:
         return None
     if ns.check or ns.output in (None, "-"):
         raise UsageError("--weights needs -o FILE (the state_dict is written beside it, as FILE's name with .pt)")
+    if os.path.isdir(ns.weights):
+        raise UsageError(f"--weights {_clip(ns.weights)} is a folder, not a checkpoint file")
     if not os.path.isfile(ns.weights):
         raise UsageError(f"--weights {_clip(ns.weights)}: no such file")
     target = os.path.splitext(ns.output)[0] + ".pt"

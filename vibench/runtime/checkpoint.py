@@ -149,7 +149,15 @@ def read_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True) 
     """``torch.load`` of a checkpoint file on the CPU; a file that needs more than tensors (a
     Lightning checkpoint's hyper-parameters) is refused unless ``weights_only=False``."""
     try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
+            found = "it is empty" if not head else f"it starts with {head!r}"
+            raise ReferenceCheckpointError(f"{os.fspath(path)} is not a PyTorch checkpoint (torch.save writes a "
+                                           f"zip archive; {found})")
         return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except ReferenceCheckpointError:
+        raise
     except OSError as err:
         raise ReferenceCheckpointError(f"cannot read the checkpoint {os.fspath(path)}: {err.strerror or err}") from None
     except Exception as err:  # noqa: BLE001 - torch.load raises many kinds for a damaged or unsafe file
