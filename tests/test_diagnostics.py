@@ -398,6 +398,12 @@ USAGE_ERRORS = {
     "unknown flag": (["{spec}", "--chek"], "unrecognized arguments"),
     "bad format": (["{spec}", "--check", "--format", "xml"], "invalid choice"),
     "output folder missing": (["{spec}", "-o", "{tmp}/no/such/dir/out.py"], "does not exist"),
+    "spec path missing": (["cnn/ResNet1D", "--check", "--spec-path", "{tmp}/specz"], "/specz: no such folder"),
+    "spec path a file": (["{spec}", "--check", "-I", "{spec}"], "good.yaml: not a folder"),
+    "spec path of --list": (["--list", "cnn/ResNet1D", "-I", "{tmp}/specz"], "no such folder"),
+    "spec path of schema": (["schema", "-I", "{tmp}/specz"], "no such folder"),
+    "weights folder": (["{spec}", "-o", "{tmp}/m.py", "--weights", "{tmp}"], "is a folder, not a checkpoint file"),
+    "empty output": (["{spec}", "-o", ""], "-o names no file"),
 }
 
 GOOD_SPEC = """\

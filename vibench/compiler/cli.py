@@ -41,6 +41,7 @@ from vibench.compiler.cli_args import (
     _parser,
     _read_metadata,
     _schema_parser,
+    _search_path,
     _spec_path,
     _weights_target,
 )
@@ -92,12 +93,12 @@ def _compile(ns: argparse.Namespace) -> int:
         raise UsageError("--check writes nothing; drop -o or --check")
     if ns.depth and not (ns.summary or ns.graph):
         raise UsageError("--depth expands composites in --summary and --graph; give one of them")
+    search = _search_path(ns)
     path = _spec_path(ns.spec, ns.spec_path)
     params, shown = _parse_sets(ns.sets)
     metadata = _read_metadata(ns.metadata)
     weights_path = _weights_target(ns)
     inputs = _parse_inputs(ns.inputs)
-    search = list(ns.spec_path) + [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
     to_file = ns.output is not None and ns.output != "-"
     # Outputs are checked before compiling (and against every file read, after): nothing is
     # written unless everything succeeds.
@@ -222,7 +223,7 @@ def _reference(ns: argparse.Namespace) -> int:
         raise UsageError("--list and --blocks: give one of them")
     try:
         if ns.list:
-            search = list(ns.spec_path) + [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
+            search = _search_path(ns)
             print(reference_docs.template_reference(ns.list, search))
         elif ns.list is not None:
             from vibench.compiler.library_index import list_templates
@@ -255,7 +256,7 @@ def _schema(ns: argparse.Namespace) -> int:
     from vibench.compiler.diagnostics import SpecError
     from vibench.schemas.jsonschema import schema_text
 
-    search = list(ns.spec_path) + [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
+    search = _search_path(ns)
     try:
         text = schema_text(template=ns.template, search_path=search)
     except KeyError as err:

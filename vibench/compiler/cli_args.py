@@ -144,6 +144,16 @@ def _weights_target(ns: argparse.Namespace) -> str | None:
     return target
 
 
+def _search_path(ns: argparse.Namespace) -> list[str]:
+    """The folders searched for templates and spec references: each ``--spec-path`` (which must be a
+    folder: a mistyped one would only show later as an unknown template), then ``VIBENCH_SPEC_PATH``."""
+    for folder in ns.spec_path:
+        if not os.path.isdir(folder):
+            raise UsageError(f"--spec-path {_clip(folder)}: "
+                             + ("not a folder" if os.path.exists(folder) else "no such folder"))
+    return list(ns.spec_path) + [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
+
+
 def _spec_path(spec: str, spec_path: list[str]) -> str:
     if os.path.exists(spec):
         if os.path.isdir(spec):
