@@ -20,7 +20,7 @@ def _check_input(
 ) -> None:
     ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
     if not ok or torch.compiler.is_compiling():  # the message only when it may be shown
-        hint = "" if ok or torch.compiler.is_compiling() else _input_hint(model, name, x, dtype, sizes)
+        hint = "" if torch.compiler.is_compiling() or ok else _input_hint(model, name, x, dtype, sizes)
         _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}{hint}")
 
 
