@@ -211,6 +211,41 @@ def test_parameter_budget_default_and_override(tmp_path: Path, capsys: pytest.Ca
     assert cli.main([str(spec), "--check", "--max-nodes", "zero"]) == cli.EXIT_USAGE
 
 
+def _table_spec(max_len: int) -> str:
+    return ("vibench: 1\nname: Table\ninputs: {x: {shape: [B, 16, 8]}}\nnodes:\n"
+            f"  pos: {{block: sinusoidal_positional_buffer, in: x, max_len: {max_len}}}\noutputs: {{y: pos}}\n")
+
+
+def test_fixed_tables_count_against_the_parameter_budget() -> None:
+    """A position table of 10**9 rows is 8 * 10**9 floats the constructor would allocate (32 GB): it
+    was accepted with "0 parameters" and build() failed in torch's allocator. It is now E307 at the
+    node, before any tensor exists; the parameter count shown stays the parameters'."""
+    with pytest.raises(SpecError) as info:
+        vibench.build(text=_table_spec(10**9))
+    (d,) = info.value.diagnostics
+    assert d.code == "E307" and d.message == "node `pos` has more parameters and fixed tables than the budget"
+    assert d.found == "8,000,000,000 in this node (0 parameter and 8,000,000,000 table elements)"
+    assert d.pos is not None and d.pos.line == 5
+    assert vibench.check(text=_table_spec(10**9), max_params=8 * 10**9).root.param_count == 0  # the user's budget
+    with pytest.raises(SpecError, match="E307"):
+        vibench.check(text=_table_spec(5000), max_params=8 * 5000 - 1)
+    assert vibench.build(text=_table_spec(5000), max_params=8 * 5000).pos.pe.shape == (5000, 1, 8)
+
+
+def test_a_graph_operator_takes_at_most_4096_nodes() -> None:
+    """Its constructor computes the eigenvectors of the N x N Laplacian (time N^3)."""
+    def spec(nodes: int) -> str:
+        return ("vibench: 1\nname: G\ninputs: {x: {shape: [B, " + str(nodes) + ", 8]}}\nnodes:\n"
+                "  g: {block: graph_operator, in: x, num_layers: 1}\noutputs: {y: g}\n")
+
+    assert vibench.check(text=spec(4096)).root.nodes[0].buffer_count == 2 * 4096 * 4096
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=spec(4097))
+    (d,) = info.value.diagnostics
+    assert d.code == "E302" and d.expected == "at most 4,096 graph nodes N (the second-last dimension)"
+    assert d.found == "4097" and d.pos is not None and d.pos.line == 5
+
+
 def test_composites_count_their_bodies() -> None:
     text = (HERE / "hostile" / "dos_nested_composites.yaml").read_text(encoding="utf-8")
     program = vibench.check(text=text.replace("repeat: 300", "repeat: 200"))  # 80,200 nodes

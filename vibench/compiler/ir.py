@@ -263,6 +263,7 @@ class Instance:
     param_count: int
     flops: Dim
     block: str = ""  # the copy's block when it differs from the node's (for_each over block names)
+    buffer_count: int = 0  # elements of the fixed tables its constructor builds (Block.buffer_count)
 
 
 @fast_init
@@ -288,6 +289,10 @@ class Node:
     @property
     def param_count(self) -> int:
         return sum(c.param_count for c in self.copies)
+
+    @property
+    def buffer_count(self) -> int:
+        return sum(c.buffer_count for c in self.copies)
 
     @property
     def flops(self) -> Dim:
@@ -327,6 +332,10 @@ class Unit:
     @property
     def param_count(self) -> int:
         return sum(n.param_count for n in self.nodes)
+
+    @property
+    def buffer_count(self) -> int:
+        return sum(n.buffer_count for n in self.nodes)
 
     @property
     def flops(self) -> Dim:

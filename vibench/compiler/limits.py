@@ -19,8 +19,11 @@ expression                  2,000 characters, 100 levels, 100,000 steps, values 
 nodes after expansion       :data:`MAX_NODES` (``repeat``, ``for_each`` and composite      E213
                             bodies counted as the built model will have them); one
                             ``for_each`` at most :data:`MAX_FOR_EACH` copies
-parameters                  :data:`MAX_PARAMS` elements per model, checked before any      E307
-                            weight exists
+parameters                  :data:`MAX_PARAMS` elements per model, the fixed tables the    E307
+                            constructor builds included (position tables, graph
+                            buffers), checked before any weight exists
+graph nodes                 4,096 per ``graph_operator`` (its constructor's N x N         E302
+                            eigendecomposition)
 diagnostics                 50 printed (then a count), each field 500 characters           --
 ==========================  ============================================================  =====
 """
@@ -35,7 +38,8 @@ MAX_FOR_EACH = 1_000
 """Copies of one `for_each` node (parallel branches side by side)."""
 
 MAX_PARAMS = 2**31
-"""Parameter elements of a model (the sum over every weight tensor)."""
+"""Parameter elements of a model (the sum over every weight tensor), plus the elements of the fixed
+tables (buffers) its constructor builds from spec values, such as a position table's ``max_len`` rows."""
 
 STEPS_PER_NODE = 10
 """Expression steps a compilation may spend per allowed node (see :func:`vibench.compiler.expr.budget`)."""

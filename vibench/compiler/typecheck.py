@@ -142,7 +142,8 @@ class TypeCheck:
         names = block.outputs if len(outs) == len(block.outputs) else tuple(str(k) for k in range(len(outs)))
         instance = Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=False)),
                             param_count=block.param_count(final, in_types),
-                            flops=block.flops(final, in_types, list(outs)))
+                            flops=block.flops(final, in_types, list(outs)),
+                            buffer_count=block.buffer_count(final, in_types))
         return instance, tuple(ctx.space.constraints)
 
     def validate_params(self, nd: NodeDef, block: Block, values: dict[str, Any],
@@ -281,7 +282,7 @@ class TypeCheck:
                         for name, _, t in unit.outputs)
         flops = subs(unit.flops, mapping)
         return Instance(params=tuple(sorted(bound.items())), unit=unit, outputs=outputs,
-                        param_count=unit.param_count, flops=flops)
+                        param_count=unit.param_count, flops=flops, buffer_count=unit.buffer_count)
 
     def unify(self, nd: NodeDef, block: UnitDef, params: dict[str, Any], in_types: dict[str, TensorType],
               port_pos: dict[str, Pos | None]) -> tuple[dict[str, Dim], list[Constraint]]:

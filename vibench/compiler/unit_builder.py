@@ -277,7 +277,8 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         if self.owner.limit_hit:
             raise Failed()
         self.count += 1 + (self.owner.node_count(inst.unit) if inst.unit is not None else 0)
-        count = inst.param_count
+        tables = inst.buffer_count  # fixed tables the constructor builds count like weights
+        count = inst.param_count + tables
         if isinstance(count, int):
             self.param_total += count
         if self.count <= self.owner.max_nodes and self.param_total <= self.owner.max_params:
@@ -292,10 +293,14 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 hint=LIMIT_HINT))
         self.owner.limit_hit = True
         alone = count > self.owner.max_params
+        what = "parameters" if not tables else "parameters and fixed tables"
+        found = f"{count:,} in this node" if not tables else (
+            f"{count:,} in this node ({inst.param_count:,} parameter and {tables:,} table elements)")
         raise self.error(Diagnostic(
-            "E307", f"{which} has more parameters than the budget" if alone else
+            "E307", f"{which} has more {what} than the budget" if alone else
             f"the model exceeds the parameter budget at {which}", nd.pos, node=nd.name,
-            expected=f"at most {self.owner.max_params:,} parameter elements per model",
-            found=f"{count:,} in this node" + ("" if alone else f", {self.param_total:,} so far"),
-            hint="check the sizes of this node's parameters (channels, features); if the model "
-            "really is this large, raise the budget with --max-params (max_params= in the API)"))
+            expected=f"at most {self.owner.max_params:,} parameter elements per model (fixed tables included)",
+            found=found + ("" if alone else f", {self.param_total:,} so far"),
+            hint="check the sizes of this node's parameters (channels, features"
+            + ("; tables: max_len, graph nodes" if tables else "") + "); if the model really is this large, "
+            "raise the budget with --max-params (max_params= in the API)"))

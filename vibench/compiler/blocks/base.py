@@ -123,6 +123,12 @@ class Block:
     def param_count(self, p: Any, ins: list[TensorType]) -> int:
         return 0
 
+    def buffer_count(self, p: Any, ins: list[TensorType]) -> int:
+        """Elements of the fixed tables (buffers) the constructor builds from the parameters, such as a
+        position table of ``max_len`` rows: counted with the parameters against the model's budget
+        (E307), so a spec cannot make the constructor allocate without bound."""
+        return 0
+
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0])
 

@@ -36,6 +36,11 @@ else:
     from vibench.compiler.blocks.torchless import nn, torch
 
 
+MAX_GRAPH_NODES = 4096
+"""Nodes of one graph: the constructor's eigendecomposition of the N x N Laplacian takes time N^3
+(measured: 1,024 nodes 0.15 s, 2,048 1.2 s, 4,096 12.5 s on one core of the development machine)."""
+
+
 class GraphOperatorParams(BlockParams):
     num_layers: int = Field(4, ge=1, description="Graph layers (spectral at even indices when use_spectral).")
     num_modes: int = Field(8, ge=1, description="Graph Fourier modes kept by the spectral layers (at most N used).")
@@ -122,7 +127,8 @@ class GraphOperatorBlock(Block):
 
     Spectral layers (graph Fourier modes mixed by learned weights) alternate with spatial ones
     (self + neighbour-mean linear maps, LayerNorm, ReLU, Dropout). Output shaped like the input.
-    ``state_dict``: ``layers.<i>.*``, the buffers ``adj_matrix`` and ``eigenvectors``.
+    ``state_dict``: ``layers.<i>.*``, the buffers ``adj_matrix`` and ``eigenvectors``. At most 4,096
+    nodes: the constructor computes the eigenvectors of the N x N graph Laplacian.
     """
 
     name = "graph_operator"
@@ -142,7 +148,14 @@ class GraphOperatorBlock(Block):
                                         (p.channels, -1, "node features H", "channels")):
             if given is not None:
                 ctx.equal(t.shape[dim], given, port="x", what=what, t=t, param=param)
-        ctx.set("num_nodes", ctx.concrete(t.shape[-2], "the graph nodes N", port="x"))
+        nodes = ctx.concrete(t.shape[-2], "the graph nodes N", port="x")
+        if nodes > MAX_GRAPH_NODES:
+            raise ctx.fail(f"the graph has {nodes:,} nodes; the constructor computes the eigenvectors of its "
+                           f"{nodes:,} x {nodes:,} Laplacian (time N^3)", code="E302", port="x", param="num_nodes",
+                           expected=f"at most {MAX_GRAPH_NODES:,} graph nodes N (the second-last dimension)",
+                           found=str(nodes), hint="GraphNO's nodes are sensors or channels; put the time axis "
+                           "elsewhere (the last dimension holds the node features)")
+        ctx.set("num_nodes", nodes)
         ctx.set("channels", ctx.concrete(t.shape[-1], "the node features H", port="x"))
         return [t]
 
@@ -154,6 +167,10 @@ class GraphOperatorBlock(Block):
         h = p.channels
         spectral = self._spectral_layers(p)
         return spectral * 2 * h * h * p.num_modes + (p.num_layers - spectral) * (2 * (h * h + h) + 2 * h)
+
+    def buffer_count(self, p: GraphOperatorParams, ins: list[TensorType]) -> int:
+        assert p.num_nodes is not None
+        return 2 * p.num_nodes * p.num_nodes  # ``adj_matrix`` and ``eigenvectors``
 
     def flops(self, p: GraphOperatorParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         assert p.channels is not None and p.num_nodes is not None

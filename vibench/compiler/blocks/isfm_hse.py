@@ -220,6 +220,9 @@ class HsePatchSampling(Block):
     def flops(self, p: HsePatchSamplingParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0])
 
+    def buffer_count(self, p: HsePatchSamplingParams, ins: list[TensorType]) -> int:
+        return 2 * p.num_patches  # ``fractions``, the seeded starts
+
     def init_code(self, p: HsePatchSamplingParams) -> Code:
         return c.call(HsePatchSampler.__name__, patch_size_L=p.patch_size_L, patch_size_C=p.patch_size_C,
                       num_patches=p.num_patches, eval_sampling=non_default(p.eval_sampling, "random"),

@@ -100,6 +100,10 @@ class SinusoidalPositionalEncodingBlock(Block):
         ctx.set("d_model", _table_width(ctx, t, p.max_len, p.d_model))
         return [t]
 
+    def buffer_count(self, p: SinusoidalPositionalEncodingParams, ins: list[TensorType]) -> int:
+        assert p.d_model is not None
+        return p.max_len * p.d_model  # the table
+
     def init_code(self, p: SinusoidalPositionalEncodingParams) -> Code:
         return c.call(SinusoidalPositionalEncoding.__name__, p.d_model, max_len=p.max_len)
 

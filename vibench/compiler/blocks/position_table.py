@@ -77,5 +77,8 @@ class SinusoidalPositionTable(Block):
     def flops(self, p: SinusoidalPositionTableParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0  # a view of the buffer
 
+    def buffer_count(self, p: SinusoidalPositionTableParams, ins: list[TensorType]) -> int:
+        return p.max_len * p.d_model  # ``pe``
+
     def init_code(self, p: SinusoidalPositionTableParams) -> Code:
         return c.call(PositionTable.__name__, p.d_model, max_len=non_default(p.max_len, 5000))

@@ -222,6 +222,10 @@ class SinusoidalPositionalBuffer(Block):
                     param="max_len")
         return [t]
 
+    def buffer_count(self, p: SinusoidalPositionalBufferParams, ins: list[TensorType]) -> int:
+        assert p.d_model is not None
+        return p.max_len * p.d_model  # ``pe``
+
     def init_code(self, p: SinusoidalPositionalBufferParams) -> Code:
         return c.call(SinusoidalPositionBuffer.__name__, p.d_model, max_len=non_default(p.max_len, 5000))
 
