@@ -232,6 +232,27 @@ def test_fixed_tables_count_against_the_parameter_budget() -> None:
     assert vibench.build(text=_table_spec(5000), max_params=8 * 5000).pos.pe.shape == (5000, 1, 8)
 
 
+@pytest.mark.parametrize(("node", "shape"), [
+    ("{block: sinusoidal_positional_buffer, in: x, max_len: 40}", "[B, 16, 8]"),
+    ("{block: sinusoidal_positional_encoding, in: x, max_len: 40}", "[B, 16, 8]"),
+    ("{block: sinusoidal_position_table, in: x, d_model: 6, max_len: 40}", "[B, 16, 8]"),
+    ("{block: graph_operator, in: x, num_layers: 2}", "[B, 7, 4]"),
+    ("{block: graph_operator, in: x, num_layers: 2, use_spectral: false}", "[B, 7, 4]"),
+])
+def test_the_tables_counted_are_the_buffers_built(node: str, shape: str) -> None:
+    text = f"vibench: 1\nname: T\ninputs: {{x: {{shape: {shape}}}}}\nnodes:\n  n: {node}\noutputs: {{y: n}}\n"
+    counted = vibench.check(text=text).root.nodes[0].buffer_count
+    assert counted > 0 and counted == sum(b.numel() for b in vibench.build(text=text).buffers())
+
+
+def test_the_hse_sampler_counts_its_seeded_starts() -> None:
+    text = ("vibench: 1\nname: T\ninputs: {x: {shape: [B, 256, 2]}, fs: {shape: [B]}}\nnodes:\n"
+            "  n: {block: hse_patch_sampling, in: [x, fs], patch_size_L: 16, patch_size_C: 1, num_patches: 9}\n"
+            "outputs: {y: n}\n")
+    model = vibench.build(text=text)
+    assert vibench.check(text=text).root.nodes[0].buffer_count == model.n.fractions.numel() == 18
+
+
 def test_a_graph_operator_takes_at_most_4096_nodes() -> None:
     """Its constructor computes the eigenvectors of the N x N Laplacian (time N^3)."""
     def spec(nodes: int) -> str:
