@@ -253,6 +253,43 @@ def test_the_hse_sampler_counts_its_seeded_starts() -> None:
     assert vibench.check(text=text).root.nodes[0].buffer_count == model.n.fractions.numel() == 18
 
 
+def test_modules_built_per_channel_count_as_nodes() -> None:
+    """`individual` layers of 10,000,000 channels of one weight each were 20,000,000 parameters, within
+    budget, and build() ran for minutes making nn.Linear modules; they now count against the node
+    budget (E213), with a note saying why."""
+    text = ("vibench: 1\nname: PerChannel\ninputs: {x: {shape: [B, 10000000, 1]}}\nnodes:\n"
+            "  t: {block: temporal_linear, in: x, individual: true, out_features: 1}\noutputs: {y: t}\n")
+    with pytest.raises(SpecError) as info:
+        vibench.build(text=text)
+    (d,) = info.value.diagnostics
+    assert d.code == "E213" and d.found == "10,000,001 so far"
+    assert d.notes[-1] == "a block's per-channel, per-layer or per-system modules count as nodes: this one builds " \
+                          "10,000,000"
+    assert vibench.check(text=text.replace("10000000", "99999")).root.nodes[0].copies[0].submodules == 99999
+
+
+@pytest.mark.parametrize(("node", "small", "big"), [
+    ("{block: temporal_linear, in: x, individual: true}", "[B, 3, 8]", "[B, 6, 8]"),
+    ("{block: frequency_interpolation, in: x, cut_freq: 3}", "[B, 16, 2]", "[B, 16, 5]"),
+    ("{block: neural_ode, in: x, num_layers: NL}", "2", "5"),
+    ("{block: graph_operator, in: x, num_layers: NL}", "2", "5"),
+    ("{block: isfm_system_classifier, in: [x, system_id], num_classes: NC}", "{1: 3}", "{1: 3, 2: 4, 7: 2}"),
+])
+def test_the_modules_counted_grow_with_the_modules_built(node: str, small: str, big: str) -> None:
+    """The count never overstates what the constructor builds: going from the small setting to the big
+    one builds at least as many more modules as the count adds."""
+    def measured(setting: str) -> tuple[int, int]:
+        shape = setting if setting.startswith("[") else "[B, 4, 6]"
+        text = (f"vibench: 1\nname: M\ninputs: {{x: {{shape: {shape}}}, system_id: {{shape: [B], dtype: int64}}}}\n"
+                f"nodes:\n  n: {node.replace('NL', setting).replace('NC', setting)}\noutputs: {{y: n}}\n")
+        counted = vibench.check(text=text).root.nodes[0].copies[0].submodules
+        return counted, len(list(vibench.build(text=text).modules()))
+
+    (count_small, built_small), (count_big, built_big) = measured(small), measured(big)
+    assert count_big > count_small >= 0
+    assert built_big - built_small >= count_big - count_small
+
+
 def test_a_graph_operator_takes_at_most_4096_nodes() -> None:
     """Its constructor computes the eigenvectors of the N x N Laplacian (time N^3)."""
     def spec(nodes: int) -> str:

@@ -264,6 +264,7 @@ class Instance:
     flops: Dim
     block: str = ""  # the copy's block when it differs from the node's (for_each over block names)
     buffer_count: int = 0  # elements of the fixed tables its constructor builds (Block.buffer_count)
+    submodules: int = 0  # modules its constructor builds per channel, layer or system (Block.submodule_count)
 
 
 @fast_init

@@ -17,7 +17,8 @@ expression                  2,000 characters, 100 levels, 100,000 steps, values 
                             100,000 elements and 2**62; all expressions of a compilation
                             together 10 steps per allowed node (1,000,000 by default)
 nodes after expansion       :data:`MAX_NODES` (``repeat``, ``for_each`` and composite      E213
-                            bodies counted as the built model will have them); one
+                            bodies counted as the built model will have them, and the
+                            modules a block builds per channel, layer or system); one
                             ``for_each`` at most :data:`MAX_FOR_EACH` copies
 parameters                  :data:`MAX_PARAMS` elements per model, the fixed tables the    E307
                             constructor builds included (position tables, graph

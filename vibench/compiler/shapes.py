@@ -94,7 +94,7 @@ class _Specializer:
         """How many nodes ``unit`` has once every copy and composite body is expanded."""
         count = self.node_counts.get(id(unit))
         if count is None:
-            count = sum(1 + (self.node_count(c.unit) if c.unit is not None else 0)
+            count = sum(1 + c.submodules + (self.node_count(c.unit) if c.unit is not None else 0)
                         for n in unit.nodes for c in n.copies)
             self.node_counts[id(unit)] = count
         return count

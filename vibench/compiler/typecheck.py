@@ -143,7 +143,8 @@ class TypeCheck:
         instance = Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=False)),
                             param_count=block.param_count(final, in_types),
                             flops=block.flops(final, in_types, list(outs)),
-                            buffer_count=block.buffer_count(final, in_types))
+                            buffer_count=block.buffer_count(final, in_types),
+                            submodules=block.submodule_count(final, in_types))
         return instance, tuple(ctx.space.constraints)
 
     def validate_params(self, nd: NodeDef, block: Block, values: dict[str, Any],

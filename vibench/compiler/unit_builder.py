@@ -276,7 +276,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         parameter elements (E307), both before any weight exists. Reported once per compilation."""
         if self.owner.limit_hit:
             raise Failed()
-        self.count += 1 + (self.owner.node_count(inst.unit) if inst.unit is not None else 0)
+        self.count += 1 + inst.submodules + (self.owner.node_count(inst.unit) if inst.unit is not None else 0)
         tables = inst.buffer_count  # fixed tables the constructor builds count like weights
         count = inst.param_count + tables
         if isinstance(count, int):
@@ -289,7 +289,9 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             raise self.error(Diagnostic(
                 "E213", f"the model has more nodes than allowed at {which}", nd.pos, node=nd.name,
                 expected=f"at most {self.owner.max_nodes:,} nodes after expansion", found=f"{self.count:,} so far",
-                notes=("composite blocks count once plus the nodes of their body, for every copy",),
+                notes=("composite blocks count once plus the nodes of their body, for every copy",) + ((
+                    f"a block's per-channel, per-layer or per-system modules count as nodes: this one builds "
+                    f"{inst.submodules:,}",) if inst.submodules else ()),
                 hint=LIMIT_HINT))
         self.owner.limit_hit = True
         alone = count > self.owner.max_params

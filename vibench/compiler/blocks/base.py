@@ -123,6 +123,12 @@ class Block:
     def param_count(self, p: Any, ins: list[TensorType]) -> int:
         return 0
 
+    def submodule_count(self, p: Any, ins: list[TensorType]) -> int:
+        """Submodules the constructor builds one per channel, layer or system (``individual`` layers,
+        a stack of ``num_layers``): each counts as a node against the model's node budget (E213), so a
+        spec cannot make the constructor build millions of modules however few weights each holds."""
+        return 0
+
     def buffer_count(self, p: Any, ins: list[TensorType]) -> int:
         """Elements of the fixed tables (buffers) the constructor builds from the parameters, such as a
         position table of ``max_len`` rows: counted with the parameters against the model's budget

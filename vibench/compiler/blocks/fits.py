@@ -132,6 +132,10 @@ class FrequencyInterpolationBlock(Block):
         assert p.seq_len is not None
         return int(p.cut_freq * (p.seq_len + p.pred_len) / p.seq_len)
 
+    def submodule_count(self, p: FrequencyInterpolationParams, ins: list[TensorType]) -> int:
+        assert p.channels is not None
+        return p.channels  # one complex linear map per channel
+
     def param_count(self, p: FrequencyInterpolationParams, ins: list[TensorType]) -> int:
         assert p.channels is not None
         return p.channels * 2 * (p.cut_freq + 1) * self._out_freq(p)

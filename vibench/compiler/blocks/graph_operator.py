@@ -168,6 +168,9 @@ class GraphOperatorBlock(Block):
         spectral = self._spectral_layers(p)
         return spectral * 2 * h * h * p.num_modes + (p.num_layers - spectral) * (2 * (h * h + h) + 2 * h)
 
+    def submodule_count(self, p: GraphOperatorParams, ins: list[TensorType]) -> int:
+        return p.num_layers
+
     def buffer_count(self, p: GraphOperatorParams, ins: list[TensorType]) -> int:
         assert p.num_nodes is not None
         return 2 * p.num_nodes * p.num_nodes  # ``adj_matrix`` and ``eigenvectors``

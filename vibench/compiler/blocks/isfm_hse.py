@@ -301,6 +301,9 @@ class HseChannelMixer(Block):
                         f"(the most: {widths[-1] - 1})", param="num_channels")
         return [TensorType(x.shape[:-1] + (p.c_dim,), x.dtype)]
 
+    def submodule_count(self, p: HseChannelMixerParams, ins: list[TensorType]) -> int:
+        return 4 * len(p.num_channels)  # a mixer (Sequential of Linear, GELU, Linear) per system
+
     def param_count(self, p: HseChannelMixerParams, ins: list[TensorType]) -> int:
         hidden = 2 * p.c_dim
         return sum((c + 1) * hidden + hidden + hidden * p.c_dim + p.c_dim for c in p.num_channels.values())

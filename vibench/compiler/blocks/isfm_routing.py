@@ -226,6 +226,9 @@ class IsfmSystemClassifier(Block):
         system_port(ctx, ins, p.num_classes, "num_classes", x.shape[0])
         return [TensorType(x.shape[:-1] + (max(p.num_classes.values()),), x.dtype)]
 
+    def submodule_count(self, p: IsfmSystemClassifierParams, ins: list[TensorType]) -> int:
+        return len(p.num_classes) * (4 if p.hidden_features else 1)  # a head per system
+
     def param_count(self, p: IsfmSystemClassifierParams, ins: list[TensorType]) -> int:
         assert p.in_features is not None
         f, h = p.in_features, p.hidden_features
@@ -286,6 +289,9 @@ class IsfmSystemPrototypes(Block):
 
     def flops(self, p: IsfmSystemPrototypesParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 2 * numel(outs[0]) * (p.dim or 1)
+
+    def submodule_count(self, p: IsfmSystemPrototypesParams, ins: list[TensorType]) -> int:
+        return len(p.num_classes) if isinstance(p.num_classes, dict) else 0  # prototypes per system
 
     def native_classes(self, p: IsfmSystemPrototypesParams) -> tuple[type, ...]:
         return self.natives if isinstance(p.num_classes, dict) else (PrototypeLogits,)

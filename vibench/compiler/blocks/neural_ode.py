@@ -34,7 +34,8 @@ class NeuralOdeParams(BlockParams):
     activation: Literal["relu", "gelu"] = Field("relu", description="Activation after every layer of f but the first.")
     dropout: float = Field(0.1, ge=0, le=1, description="Dropout after every activation of f (training mode).")
     t_end: float = Field(1.0, gt=0, description="Integration interval [0, t_end].")
-    steps: int = Field(10, ge=1, description="Euler steps (time points linspace(0, t_end, steps + 1)).")
+    steps: int = Field(10, ge=1, le=100_000,
+                       description="Euler steps (time points linspace(0, t_end, steps + 1)); forward loops over them.")
     width: int | None = Field(None, ge=1, description="State width H of [..., H] (inferred).")
 
 
@@ -101,6 +102,9 @@ class NeuralOdeBlock(Block):
             ctx.equal(t.shape[-1], p.width, port="x", what="state width H", t=t, param="width")
         ctx.set("width", ctx.concrete(t.shape[-1], "the state width H", port="x"))
         return [t]
+
+    def submodule_count(self, p: NeuralOdeParams, ins: list[TensorType]) -> int:
+        return 3 * p.num_layers - 2  # Linear, then (Linear, activation, Dropout) per further layer
 
     def param_count(self, p: NeuralOdeParams, ins: list[TensorType]) -> int:
         assert p.width is not None

@@ -277,6 +277,9 @@ class SignalOperatorsBlock(Block):
                         param="operators")
         return [t]
 
+    def submodule_count(self, p: SignalOperatorsParams, ins: list[TensorType]) -> int:
+        return len(p.operators)
+
     def param_count(self, p: SignalOperatorsParams, ins: list[TensorType]) -> int:
         per = {"LNO": 4 * p.channels**4, "WF": 2 * p.channels}
         return sum(per.get(name, 0) for name in p.operators)

@@ -105,6 +105,9 @@ class TemporalLinearBlock(Block):
             ctx.set("channels", ctx.concrete(channels, "the channels C (one layer each)", port="x"))
         return [TensorType((b, channels, out), t.dtype)]
 
+    def submodule_count(self, p: TemporalLinearParams, ins: list[TensorType]) -> int:
+        return p.channels if p.individual and p.channels is not None else 0  # one nn.Linear per channel
+
     def param_count(self, p: TemporalLinearParams, ins: list[TensorType]) -> int:
         assert p.in_features is not None and p.out_features is not None
         layers = p.channels if p.individual and p.channels is not None else 1
