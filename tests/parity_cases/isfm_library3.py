@@ -42,10 +42,6 @@ OVERRIDES = {
         "why": "the reference's FFT branch `fft_proj` is computed and discarded; vibench does not build it "
         "(DEVIATIONS.md)",
     },
-    "H_10_ProjectionHead: canonical (input 256, hidden 256, out 128, LayerNorm)": {
-        "prefixes": {"projection", "norm"},
-        "why": "the LayerNorm is the node `norm` (the reference's `projection.3`, a declared rename)",
-    },
 }
 
 

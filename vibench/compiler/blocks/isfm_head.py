@@ -47,6 +47,7 @@ class IsfmMlpParams(BlockParams):
     dropout: float | None = Field(
         None, ge=0, le=1, description="A Dropout of this rate after each activation but the last (None: no Dropout)."
     )
+    layer_norm: bool = Field(False, description="A LayerNorm over the output, last in the Sequential (H_10 use_norm).")
     in_features: int | None = Field(None, ge=1, description="Input features (inferred from the last dimension).")
 
 
@@ -176,9 +177,10 @@ class IsfmMlp(Block):
 
     Each Linear is followed by an optional ``BatchNorm1d`` and its activation: ``activation`` after
     every Linear but the last, ``last_activation`` after the last ('none': nothing follows it), and,
-    with ``dropout`` set (0 included), a ``Dropout`` after every activation but the last. So
-    MultiTaskHead's ``shared_layers`` keep their keys (``0`` Linear, ``1`` BatchNorm1d, ``2``
-    activation, ``3`` Linear...). The output is multiplied by ``scale`` when it is not 1.
+    with ``dropout`` set (0 included), a ``Dropout`` after every activation but the last, and with
+    ``layer_norm`` a ``LayerNorm`` at the end. So MultiTaskHead's ``shared_layers`` keep their keys
+    (``0`` Linear, ``1`` BatchNorm1d, ``2`` activation, ``3`` Linear...), and H_10's projection its
+    ``projection.3`` LayerNorm. The output is multiplied by ``scale`` when it is not 1.
     [*, F] -> [*, layers[-1]]; ``batch_norm`` needs a 2-D input [B, F].
     """
 
@@ -208,10 +210,12 @@ class IsfmMlp(Block):
                 if p.dropout is not None and k < len(p.layers) - 1:
                     modules.append(("dropout", out, out))
             width = out
+        if p.layer_norm:
+            modules.append(("layer_norm", width, width))
         return modules
 
     def param_count(self, p: IsfmMlpParams, ins: list[TensorType]) -> int:
-        return sum(i * o + o if kind == "linear" else 2 * o if kind == "norm" else 0
+        return sum(i * o + o if kind == "linear" else 2 * o if kind in ("norm", "layer_norm") else 0
                    for kind, i, o in self._modules(p))
 
     def flops(self, p: IsfmMlpParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
@@ -221,6 +225,7 @@ class IsfmMlp(Block):
 
     def init_code(self, p: IsfmMlpParams) -> Code:
         parts = [c.call("nn.Linear", i, o) if kind == "linear" else c.call("nn.BatchNorm1d", o) if kind == "norm"
+                 else c.call("nn.LayerNorm", o) if kind == "layer_norm"
                  else c.call("nn.Dropout", p.dropout) if kind == "dropout" else activation_module(kind)
                  for kind, i, o in self._modules(p)]
         return c.call("nn.Sequential", *parts)
