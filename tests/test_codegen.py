@@ -280,12 +280,30 @@ def test_a_shared_class_comments_shapes_true_in_every_use() -> None:
     """A layer that some uses replace by nn.Identity() still runs there and gives its input: the shape
     comment covers those uses (a stride-1 BasicBlock's downsample keeps L; it said (L + 1) // 2)."""
     source = vibench.compile_spec("cnn/ResNet1D").source
-    assert "x = self.downsample(x)  # [B, channels, ?]  ResNet1D.yaml:56" in source
+    assert "x = self.downsample(x)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:56" in source
+    assert "out = self.conv1(x)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:50" in source
     informer = vibench.compile_spec("transformer/Informer", params={"distil": True}).source
-    assert "x = self.distil(x)  # [B, ?, 256]  Informer.yaml:105" in informer  # the last layer has no distil
+    assert "x = self.distil(x)  # [B, (L + 1) // 2 if distil else L, 256]  Informer.yaml:105" in informer
     # A line under `if self.with_<node>:` runs only where the node is on: its shape is that of those uses.
     mobile = vibench.compile_spec("cnn/MobileNet1D").source
     assert "if self.with_residual:\n            residual += x  # [B, C, L]  MobileNet1D.yaml:119" in mobile
+
+
+def test_a_size_that_differs_between_uses_is_explained_by_the_class_argument() -> None:
+    """A strided length is written with the argument (checked at every L in 1..256 in every use); a
+    flag splits the uses in two; anything else stays `?`."""
+    from vibench.compiler.codegen.formula import explain_symbolic
+    from vibench.compiler.symbolic import Expr
+
+    L = Expr.symbol("L")
+    uses = [{"stride": 1, "C": 8}, {"stride": 2, "C": 8}, {"stride": 4, "C": 16}]
+    assert explain_symbolic([L, (L + 1) // 2, (L + 3) // 4], uses) == "(L - 1) // stride + 1"
+    assert explain_symbolic([L, L // 2, L // 4], uses) == "L // stride"
+    assert explain_symbolic([L * 1, L * 2, L * 4], uses) == "L * stride"
+    assert explain_symbolic([L, (L + 1) // 2, L // 4], uses) is None  # no one form fits every use
+    flags = [{"distil": True}, {"distil": False}, {"distil": True}]
+    assert explain_symbolic([(L + 1) // 2, L, (L + 1) // 2], flags) == "(L + 1) // 2 if distil else L"
+    assert explain_symbolic([L, L + 1, L + 2], [{"i": 0}, {"i": 1}, {"i": 3}]) is None
 
 
 @pytest.mark.parametrize(("node", "imported"), [

@@ -149,15 +149,15 @@ class AttentionBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(x)  # [B, channels, ?]  AttentionCNN.yaml:58
-        out = self.bn1(out)  # [B, channels, ?]  AttentionCNN.yaml:60
-        out = torch.relu_(out)  # [B, channels, ?]  AttentionCNN.yaml:61
-        out = self.conv2(out)  # [B, channels, ?]  AttentionCNN.yaml:62
-        out = self.bn2(out)  # [B, channels, ?]  AttentionCNN.yaml:63
-        out = self.attention(out)  # [B, channels, ?]  AttentionCNN.yaml:64
-        x = self.shortcut(x)  # [B, channels, ?]  AttentionCNN.yaml:65
-        out = out + x  # [B, channels, ?]  AttentionCNN.yaml:67
-        out = torch.relu_(out)  # [B, channels, ?]  AttentionCNN.yaml:68
+        out = self.conv1(x)  # [B, channels, (L - 1) // stride + 1]  AttentionCNN.yaml:58
+        out = self.bn1(out)  # [B, channels, (L - 1) // stride + 1]  AttentionCNN.yaml:60
+        out = torch.relu_(out)  # [B, channels, (L - 1) // stride + 1]  AttentionCNN.yaml:61
+        out = self.conv2(out)  # [B, channels, (L - 1) // stride + 1]  AttentionCNN.yaml:62
+        out = self.bn2(out)  # [B, channels, (L - 1) // stride + 1]  AttentionCNN.yaml:63
+        out = self.attention(out)  # [B, channels, (L - 1) // stride + 1]  AttentionCNN.yaml:64
+        x = self.shortcut(x)  # [B, channels, (L - 1) // stride + 1]  AttentionCNN.yaml:65
+        out = out + x  # [B, channels, (L - 1) // stride + 1]  AttentionCNN.yaml:67
+        out = torch.relu_(out)  # [B, channels, (L - 1) // stride + 1]  AttentionCNN.yaml:68
         return out
 
 

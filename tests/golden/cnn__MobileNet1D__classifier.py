@@ -116,11 +116,11 @@ class InvertedResidual(nn.Module):
         residual = self.expand_bn(residual)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:111
         if self.with_expand_act:
             residual = F.relu6(residual)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:112
-        residual = self.depthwise(residual)  # [B, C * expand_ratio, ?]  MobileNet1D.yaml:113
-        residual = self.depthwise_bn(residual)  # [B, C * expand_ratio, ?]  MobileNet1D.yaml:115
-        residual = F.relu6(residual, inplace=True)  # [B, C * expand_ratio, ?]  MobileNet1D.yaml:116
-        residual = self.project(residual)  # [B, cout, ?]  MobileNet1D.yaml:117
-        residual = self.project_bn(residual)  # [B, cout, ?]  MobileNet1D.yaml:118
+        residual = self.depthwise(residual)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:113
+        residual = self.depthwise_bn(residual)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:115
+        residual = F.relu6(residual, inplace=True)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:116
+        residual = self.project(residual)  # [B, cout, (L - 1) // stride + 1]  MobileNet1D.yaml:117
+        residual = self.project_bn(residual)  # [B, cout, (L - 1) // stride + 1]  MobileNet1D.yaml:118
         if self.with_residual:
             residual += x  # [B, C, L]  MobileNet1D.yaml:119
         return residual

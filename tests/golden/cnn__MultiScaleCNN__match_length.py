@@ -98,9 +98,9 @@ class ConvBnRelu(nn.Module):
         self.bn = nn.BatchNorm1d(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)  # [B, cout, ?]  MultiScaleCNN.yaml:62
-        x = self.bn(x)  # [B, cout, ?]  MultiScaleCNN.yaml:64
-        x = torch.relu_(x)  # [B, cout, ?]  MultiScaleCNN.yaml:65
+        x = self.conv(x)  # [B, cout, (L - 1) // stride + 1]  MultiScaleCNN.yaml:62
+        x = self.bn(x)  # [B, cout, (L - 1) // stride + 1]  MultiScaleCNN.yaml:64
+        x = torch.relu_(x)  # [B, cout, (L - 1) // stride + 1]  MultiScaleCNN.yaml:65
         return x
 
 

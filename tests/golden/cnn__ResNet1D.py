@@ -108,14 +108,14 @@ class BasicBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(x)  # [B, channels, ?]  ResNet1D.yaml:50
-        out = self.bn1(out)  # [B, channels, ?]  ResNet1D.yaml:52
-        out = torch.relu_(out)  # [B, channels, ?]  ResNet1D.yaml:53
-        out = self.conv2(out)  # [B, channels, ?]  ResNet1D.yaml:54
-        out = self.bn2(out)  # [B, channels, ?]  ResNet1D.yaml:55
-        x = self.downsample(x)  # [B, channels, ?]  ResNet1D.yaml:56
-        out += x  # [B, channels, ?]  ResNet1D.yaml:58
-        out = torch.relu_(out)  # [B, channels, ?]  ResNet1D.yaml:59
+        out = self.conv1(x)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:50
+        out = self.bn1(out)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:52
+        out = torch.relu_(out)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:53
+        out = self.conv2(out)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:54
+        out = self.bn2(out)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:55
+        x = self.downsample(x)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:56
+        out += x  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:58
+        out = torch.relu_(out)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:59
         return out
 
 

@@ -111,14 +111,14 @@ class Bottleneck(nn.Module):
         out = self.conv1(x)  # [B, channels, L]  ResNet1D.yaml:70
         out = self.bn1(out)  # [B, channels, L]  ResNet1D.yaml:71
         out = torch.relu_(out)  # [B, channels, L]  ResNet1D.yaml:72
-        out = self.conv2(out)  # [B, channels, ?]  ResNet1D.yaml:73
-        out = self.bn2(out)  # [B, channels, ?]  ResNet1D.yaml:75
-        out = torch.relu_(out)  # [B, channels, ?]  ResNet1D.yaml:76
-        out = self.conv3(out)  # [B, 4 * channels, ?]  ResNet1D.yaml:77
-        out = self.bn3(out)  # [B, 4 * channels, ?]  ResNet1D.yaml:78
-        x = self.downsample(x)  # [B, 4 * channels, ?]  ResNet1D.yaml:79
-        out += x  # [B, 4 * channels, ?]  ResNet1D.yaml:81
-        out = torch.relu_(out)  # [B, 4 * channels, ?]  ResNet1D.yaml:82
+        out = self.conv2(out)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:73
+        out = self.bn2(out)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:75
+        out = torch.relu_(out)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:76
+        out = self.conv3(out)  # [B, 4 * channels, (L - 1) // stride + 1]  ResNet1D.yaml:77
+        out = self.bn3(out)  # [B, 4 * channels, (L - 1) // stride + 1]  ResNet1D.yaml:78
+        x = self.downsample(x)  # [B, 4 * channels, (L - 1) // stride + 1]  ResNet1D.yaml:79
+        out += x  # [B, 4 * channels, (L - 1) // stride + 1]  ResNet1D.yaml:81
+        out = torch.relu_(out)  # [B, 4 * channels, (L - 1) // stride + 1]  ResNet1D.yaml:82
         return out
 
 

@@ -83,14 +83,14 @@ class BasicBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(x)  # [B, cout, ?]  resnet18_1d.yaml:24
-        out = self.bn1(out)  # [B, cout, ?]  resnet18_1d.yaml:25
-        out = torch.relu_(out)  # [B, cout, ?]  resnet18_1d.yaml:26
-        out = self.conv2(out)  # [B, cout, ?]  resnet18_1d.yaml:27
-        out = self.bn2(out)  # [B, cout, ?]  resnet18_1d.yaml:28
-        x = self.downsample(x)  # [B, cout, ?]  resnet18_1d.yaml:29
-        out += x  # [B, cout, ?]  resnet18_1d.yaml:35
-        out = torch.relu_(out)  # [B, cout, ?]  resnet18_1d.yaml:36
+        out = self.conv1(x)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:24
+        out = self.bn1(out)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:25
+        out = torch.relu_(out)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:26
+        out = self.conv2(out)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:27
+        out = self.bn2(out)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:28
+        x = self.downsample(x)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:29
+        out += x  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:35
+        out = torch.relu_(out)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:36
         return out
 
 

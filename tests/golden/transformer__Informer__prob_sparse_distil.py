@@ -232,7 +232,7 @@ class InformerLayer(nn.Module):
         x = x + feed_forward  # [B, L, 256]  Informer.yaml:103
         del feed_forward
         x = self.norm2(x)  # [B, L, 256]  Informer.yaml:104
-        x = self.distil(x)  # [B, ?, 256]  Informer.yaml:105
+        x = self.distil(x)  # [B, (L + 1) // 2 if distil else L, 256]  Informer.yaml:105
         return x
 
 

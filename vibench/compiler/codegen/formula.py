@@ -187,3 +187,46 @@ def explain(values: Sequence[Any], uses: Sequence[dict[str, Any]], names: Sequen
 
 def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
+
+
+# A size that differs between the uses of a class and depends on a symbol of its inputs (the length
+# L of a strided block), written for a shape comment by one argument of the class: the forms strided
+# layers give, each checked at every value 1..256 of the symbol in every use (a comment, not code:
+# what the class computes is checked by the shapes pass).
+_LENGTH_FORMS: tuple[tuple[str, Callable[[int, int], int | None]], ...] = (
+    ("({s} - 1) // {a} + 1", lambda v, a: (v - 1) // a + 1 if a > 0 else None),
+    ("({s} + {a} - 1) // {a}", lambda v, a: (v + a - 1) // a if a > 0 else None),
+    ("{s} // {a}", lambda v, a: v // a if a > 0 else None),
+    ("{s} * {a}", lambda v, a: v * a),
+    ("{s} + {a}", lambda v, a: v + a),
+    ("{s} - {a}", lambda v, a: v - a),
+)
+_SAMPLES = range(1, 257)
+
+
+def explain_symbolic(column: Sequence[Any], uses: Sequence[dict[str, Any]]) -> str | None:
+    """Shape-comment text for a dimension with a symbol in some use (``(L - 1) // stride + 1``,
+    ``(L + 1) // 2 if distil else L``), or None."""
+    from vibench.compiler.symbolic import evaluate, fmt_dim, free_symbols
+
+    if not uses or len(uses) != len(column) or any(x is None for x in column):
+        return None
+    for name in uses[0]:  # a flag that splits the uses into two groups of one size each
+        if all(isinstance(u.get(name), bool) for u in uses) and name.isidentifier():
+            on = {fmt_dim(x) for x, u in zip(column, uses, strict=True) if u[name]}
+            off = {fmt_dim(x) for x, u in zip(column, uses, strict=True) if not u[name]}
+            if len(on) == 1 and len(off) == 1:
+                return f"{on.pop()} if {name} else {off.pop()}"
+    symbols = set().union(*(free_symbols(x) for x in column))
+    if len(symbols) != 1:
+        return None
+    (symbol,) = symbols
+    exact = [[evaluate(x, {symbol: v}) for v in _SAMPLES] for x in column]
+    for name in uses[0]:
+        if not name.isidentifier() or not all(_int(u.get(name)) for u in uses):
+            continue
+        for text, form in _LENGTH_FORMS:
+            if all(form(v, u[name]) == want[k] for u, want in zip(uses, exact, strict=True)
+                   for k, v in enumerate(_SAMPLES)):
+                return text.format(s=symbol, a=name)
+    return None
