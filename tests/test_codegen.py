@@ -269,9 +269,9 @@ def test_no_del_where_only_in_place_lines_follow() -> None:
     """`del x` frees memory for the lines after it: ResNet's `out += x` then `torch.relu_(out)` allocate
     nothing, so none is written; before an in-place dropout (its mask is allocated) it stays."""
     basic = _forward_of(vibench.compile_spec("cnn/ResNet1D").source, "BasicBlock")
-    assert basic.rstrip().endswith("out += x  # [B, channels, ?]  ResNet1D.yaml:58\n"
-                                   "        out = torch.relu_(out)  # [B, channels, ?]  ResNet1D.yaml:59\n"
-                                   "        return out")
+    assert basic.rstrip().endswith("out += x  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:58\n"
+                                   "        out = torch.relu_(out)  # [B, channels, (L - 1) // stride + 1]  "
+                                   "ResNet1D.yaml:59\n        return out")
     cell = _forward_of(vibench.compile_spec("rnn/ConvLSTM").source, "ConvLSTMCell")
     assert "del gates\n        gates_2 = F.dropout(gates_2, p=0.1, training=self.training, inplace=True)" in cell
 

@@ -95,10 +95,10 @@ class InvertedResidual(nn.Module):
     def __init__(self, C: int, cout: int, stride: int, expand_ratio: int) -> None:
         super().__init__()
         self.expand = nn.Conv1d(C, C * expand_ratio, kernel_size=1, bias=False) if expand_ratio != 1 else nn.Identity()
-        self.expand_bn = nn.BatchNorm1d(expand_ratio * C) if expand_ratio != 1 else nn.Identity()
+        self.expand_bn = nn.BatchNorm1d(C * expand_ratio) if expand_ratio != 1 else nn.Identity()
         self.with_expand_act = expand_ratio != 1
         self.depthwise = nn.Conv1d(
-            expand_ratio * C,
+            C * expand_ratio,
             C * expand_ratio,
             kernel_size=3,
             stride=stride,
@@ -106,8 +106,8 @@ class InvertedResidual(nn.Module):
             groups=C * expand_ratio,
             bias=False,
         )
-        self.depthwise_bn = nn.BatchNorm1d(expand_ratio * C)
-        self.project = nn.Conv1d(expand_ratio * C, cout, kernel_size=1, bias=False)
+        self.depthwise_bn = nn.BatchNorm1d(C * expand_ratio)
+        self.project = nn.Conv1d(C * expand_ratio, cout, kernel_size=1, bias=False)
         self.project_bn = nn.BatchNorm1d(cout)
         self.with_residual = stride == 1 and C == cout
 

@@ -91,7 +91,7 @@ class ConvLSTMCell(nn.Module):
 
     def __init__(self, C: int, hidden: int) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(hidden + C, 4 * hidden, kernel_size=3, padding="same")
+        self.conv = nn.Conv1d(C + hidden, 4 * hidden, kernel_size=3, padding="same")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, (0, 0, 0, 64))  # [B, C + hidden, L]  ConvLSTM.yaml:47

@@ -39,7 +39,8 @@ class _Writer:
         common = set(self.envs[0])
         for env in self.envs[1:]:
             common &= set(env)
-        self.spec_names = [n for n in self.envs[0] if n in common]
+        sizes = set(dict(self.units[0].const_symbols))  # input sizes first: `C * expand_ratio`, `C + growth`
+        self.spec_names = sorted((n for n in self.envs[0] if n in common), key=lambda n: n not in sizes)
         self.names = Namespace(reserved=_reserved())
         self.arg_of: dict[str, str] = {}  # spec name -> argument name
         self.used: list[str] = []  # spec names read by the code, in first-use order
