@@ -304,6 +304,14 @@ def test_a_size_that_differs_between_uses_is_explained_by_the_class_argument() -
     flags = [{"distil": True}, {"distil": False}, {"distil": True}]
     assert explain_symbolic([(L + 1) // 2, L, (L + 1) // 2], flags) == "(L + 1) // 2 if distil else L"
     assert explain_symbolic([L, L + 1, L + 2], [{"i": 0}, {"i": 1}, {"i": 3}]) is None
+    # Integer sizes: one argument plus, or times, the same constant in every use (comments only).
+    from vibench.compiler.codegen.formula import explain_offset
+
+    assert explain_offset([96, 160], [{"D": 64}, {"D": 128}], ["D"]) == "D + 32"
+    assert explain_offset([12, 24], [{"C": 4}, {"C": 8}], ["C"]) == "3 * C"
+    assert explain_offset([12, 25], [{"C": 4}, {"C": 8}], ["C"]) is None
+    dense = vibench.compile_spec("mlp/DenseNetMLP").source
+    assert "x = torch.cat([x, bottleneck], dim=-1)  # [B, L, D + 32]  DenseNetMLP.yaml:64" in dense
 
 
 @pytest.mark.parametrize(("node", "imported"), [

@@ -118,7 +118,7 @@ class DenseLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bottleneck = self.bottleneck(x)  # [B, L, 128]  DenseNetMLP.yaml:62
         bottleneck = self.main(bottleneck)  # [B, L, 32]  DenseNetMLP.yaml:63
-        x = torch.cat([x, bottleneck], dim=-1)  # [B, L, ?]  DenseNetMLP.yaml:64
+        x = torch.cat([x, bottleneck], dim=-1)  # [B, L, D + 32]  DenseNetMLP.yaml:64
         return x
 
 

@@ -230,3 +230,23 @@ def explain_symbolic(column: Sequence[Any], uses: Sequence[dict[str, Any]]) -> s
                    for k, v in enumerate(_SAMPLES)):
                 return text.format(s=symbol, a=name)
     return None
+
+
+def explain_offset(values: Sequence[Any], uses: Sequence[dict[str, Any]], names: Sequence[str]) -> str | None:
+    """Shape-comment text for integer sizes that are one argument plus (or times) the same constant in
+    every use (``D + 32``, ``3 * C``); None when none is. For comments only: in code a new argument
+    says more than a constant."""
+    if not uses or not all(_int(v) for v in values):
+        return None
+    for name in names:
+        if not name.isidentifier() or not all(_int(u.get(name)) for u in uses):
+            continue
+        offset = values[0] - uses[0][name]
+        if all(v - u[name] == offset for u, v in zip(uses, values, strict=True)):
+            return f"{name} + {offset}" if offset > 0 else f"{name} - {-offset}" if offset < 0 else name
+        base = uses[0][name]
+        if base and values[0] % base == 0:
+            factor = values[0] // base
+            if all(v == factor * u[name] for u, v in zip(uses, values, strict=True)):
+                return f"{factor} * {name}"
+    return None

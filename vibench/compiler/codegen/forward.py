@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vibench.compiler.codegen import code as c
-from vibench.compiler.codegen.formula import explain, explain_symbolic
+from vibench.compiler.codegen.formula import explain, explain_offset, explain_symbolic
 from vibench.compiler.codegen.layout import comment_text, flat
 from vibench.compiler.codegen.namer import Namespace
 from vibench.compiler.codegen.plan import IN, MOD, Slot, UnitPlan
@@ -371,11 +371,14 @@ class _Writer:
             if all(x == d for x in column):
                 dims.append(fmt_dim(d))
                 continue
-            formula = None
+            formula, text = None, None
             if all(isinstance(x, int) for x in column) and uses and all(uses):
                 names = [n for n in uses[0] if all(isinstance(u.get(n), int) for u in uses)]
                 formula = explain(column, uses, names)
-            dims.append(flat(formula) if formula is not None else explain_symbolic(column, uses) or "?")
+                text = explain_offset(column, uses, names) if formula is None else None
+            if formula is None and text is None:
+                text = explain_symbolic(column, uses)
+            dims.append(flat(formula) if formula is not None else text or "?")
         return "[" + ", ".join(dims) + "]" + ("" if first.dtype == "float32" else f" {first.dtype}")
 
     def type_in(self, plan: UnitPlan, name: str, port: str | None, depth: int = 0) -> TensorType | None:
