@@ -11,10 +11,18 @@ import ast
 from typing import Any
 
 from vibench.compiler.codegen import code as c
-from vibench.compiler.codegen.formula import Untranslatable, explain, translate
+from vibench.compiler.codegen.formula import Untranslatable, explain, same_value, translate
 from vibench.compiler.codegen.inline import inlined, tagged
 from vibench.compiler.codegen.namer import Namespace
-from vibench.compiler.codegen.plan import Child, Slot, constant_value, inferred_fields, leaves
+from vibench.compiler.codegen.plan import (
+    Child,
+    Slot,
+    constant_value,
+    container_of,
+    inferred_fields,
+    leaves,
+    written_alike,
+)
 from vibench.compiler.codegen.structure import Arg, Classes, Member, Structure, _node_def, _reads, env_of
 from vibench.compiler.codegen.types import annotation_of, annotation_of_value
 from vibench.compiler.codegen.unify import at_torch_default, differences, replace
@@ -105,12 +113,12 @@ class _Writer:
         if first.kind == "module":
             return copies[0]
         whole = first.kind not in ("parallel", "chain") and (first.node.kind == "composite" or first.plain)
-        if first.kind == "repeat" and _alike(copies):  # n equal copies: [copy for _ in range(n)]
+        if first.kind == "repeat" and written_alike(copies):  # n equal copies: [copy for _ in range(n)]
             loop = c.list_comp(copies[0], "_", c.call("range", self.repeat_count(nd, n, present)))
-            return c.call("nn.Sequential", c.starred(loop)) if whole else c.call(_container(first), loop)
+            return c.call("nn.Sequential", c.starred(loop)) if whole else c.call(container_of(first), loop)
         if whole:
             return c.call("nn.Sequential", *copies)  # called as a whole (a chain's copies are called one by one)
-        return c.call(_container(first), c.list_of(*copies))
+        return c.call(container_of(first), c.list_of(*copies))
 
     def repeat_count(self, nd: NodeDef | None, n: int, present: list[int]) -> ast.expr:
         """The copy count of a repeated node: its `repeat:` as the spec writes it where the class can
@@ -142,7 +150,7 @@ class _Writer:
         loop = c.list_comp(element, "i" if "i" in c.names_in(element) else "_", c.call("range", count))
         if first.node.kind == "composite" or first.plain:
             return c.call("nn.Sequential", c.starred(loop))
-        return c.call(_container(first), loop)
+        return c.call(container_of(first), loop)
 
     def copy_tree(self, tree: ast.expr, siblings: list[ast.expr]) -> ast.expr:
         """One copy's constructor; a composite's is a call of its class, whose defaulted arguments
@@ -171,7 +179,7 @@ class _Writer:
         if key not in self._keywords:
             uses = [self.child_values(t.unit) for t in siblings if isinstance(t, Child) and t.unit is not None]
             self._keywords[key] = {a.name for a in child.args if a.has_default and any(
-                not _same(v[a.name], a.default) for v in uses)}
+                not same_value(v[a.name], a.default) for v in uses)}
         return self._keywords[key]
 
     def child_values(self, unit: Unit) -> dict[str, Any]:
@@ -266,7 +274,8 @@ class _Writer:
         if param not in raw and nd.inherit and param in self.spec_names:
             if forced_only and param not in self.s.forced and not (prefer and self.preferred({param})):
                 return None
-            if all(_same(env.get(param), v) for env, v in zip(envs, values, strict=True)) and self.readable({param}):
+            same = all(same_value(env.get(param), v) for env, v in zip(envs, values, strict=True))
+            if same and self.readable({param}):
                 self.note(param)
                 return c.ref(self.arg(param))
         return None
@@ -295,7 +304,7 @@ class _Writer:
         if type(values[0]) is not int:  # (never at the root: its constructors pass no inferred fields)
             return None
         names = [n for n in self.spec_names if n != "i" and self.readable({n})
-                 and all(_same(env.get(n), v) for env, v in zip(envs, values, strict=True))]
+                 and all(same_value(env.get(n), v) for env, v in zip(envs, values, strict=True))]
         if self.prefer is None:
             self.candidates += [{n} for n in names]
             return None
@@ -317,7 +326,7 @@ class _Writer:
         if not self.readable(reads):
             return None
         try:
-            if not all(_same(evaluate_value(template, env), v) for env, v in zip(envs, values, strict=True)):
+            if not all(same_value(evaluate_value(template, env), v) for env, v in zip(envs, values, strict=True)):
                 return None
         except (ExprError, NeedConcrete):
             return None
@@ -428,10 +437,6 @@ def _bind(expr: ast.expr, consts: dict[str, Any]) -> ast.expr:
     return Bind().visit(expr)  # type: ignore[no-any-return]
 
 
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
-
-
 def _is_list(v: Any) -> bool:
     return isinstance(v, (list, dict))
 
@@ -443,18 +448,3 @@ def _reserved() -> frozenset[str]:
 
 
 __all__ = ["explain_structure", "constant_value"]
-
-
-def _alike(copies: list[ast.expr]) -> bool:
-    """Three or more copies written the same (and reading no loop variable): a comprehension reads
-    better than the list."""
-    if len(copies) < 3 or {"_", "i"} & c.names_in(copies[0]):
-        return False
-    text = ast.dump(copies[0])
-    return all(ast.dump(x) == text for x in copies[1:])
-
-
-def _container(slot: Slot) -> str:
-    """The list that holds a node's copies: parameters (a learned table) go in an ``nn.ParameterList``."""
-    parameters = slot.block is not None and slot.block.init_kind == "parameter"
-    return "nn.ParameterList" if parameters else "nn.ModuleList"

@@ -165,11 +165,11 @@ def explain(values: Sequence[Any], uses: Sequence[dict[str, Any]], names: Sequen
     (``2 if i == 0 else 1``).
     """
     first = values[0]
-    if all(_same(v, first) for v in values):
+    if all(same_value(v, first) for v in values):
         return c.const(first)
     for expr, fn in _candidates(names, uses):
         try:
-            if all(_same(fn(u), v) for u, v in zip(uses, values, strict=True)):
+            if all(same_value(fn(u), v) for u, v in zip(uses, values, strict=True)):
                 return expr
         except (KeyError, TypeError, ZeroDivisionError):
             continue
@@ -185,7 +185,8 @@ def explain(values: Sequence[Any], uses: Sequence[dict[str, Any]], names: Sequen
     return None
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same type (``1`` is not ``True`` nor ``1.0``)."""
     return type(a) is type(b) and a == b
 
 

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vibench.compiler.codegen import code as c
-from vibench.compiler.codegen.formula import explain, explain_offset, explain_symbolic
-from vibench.compiler.codegen.layout import comment_text, flat
+from vibench.compiler.codegen.comments import shape_in_every_use, shape_of
+from vibench.compiler.codegen.layout import comment_text
 from vibench.compiler.codegen.namer import Namespace
-from vibench.compiler.codegen.plan import IN, MOD, Slot, UnitPlan
+from vibench.compiler.codegen.plan import IN, MOD, Slot
 from vibench.compiler.codegen.structure import Structure
-from vibench.compiler.ir import TensorType, ValueRef
-from vibench.compiler.symbolic import fmt_dim
+from vibench.compiler.ir import ValueRef
 
 CHAIN = "_vb_chain"
 
@@ -340,7 +339,7 @@ class _Writer:
         chosen = [(p, t) for p, t in outputs if port is None or p == port]
         one_use = len(self.s.plans) == 1
         for p, t in chosen:
-            text = _shape(t) if one_use else self.shape_text(slot.name, p)
+            text = shape_of(t) if one_use else shape_in_every_use(self.s, slot.name, p)
             shapes.append(text if len(chosen) == 1 else f"{p}: {text}")
         text = comment_text(", ".join(shapes))
         pos = slot.node.pos
@@ -353,56 +352,6 @@ class _Writer:
         if path not in self.basenames:
             self.basenames[path] = os.path.basename(path)
         return self.basenames[path]
-
-    def shape_text(self, name: str, port: str) -> str:
-        types: list[TensorType] = []
-        uses: list[dict[str, Any]] = []
-        for plan, values in zip(self.s.plans, self.s.values or [{}] * len(self.s.plans), strict=False):
-            found = self.type_in(plan, name, port)
-            if found is not None:
-                types.append(found)
-                uses.append(values)
-        first = types[0]
-        if len(types) == 1:  # one use: every dimension is written as it is
-            return _shape(first)
-        dims = []
-        for axis, d in enumerate(first.shape):
-            column = [t.shape[axis] if axis < len(t.shape) else None for t in types]
-            if all(x == d for x in column):
-                dims.append(fmt_dim(d))
-                continue
-            formula, text = None, None
-            if all(isinstance(x, int) for x in column) and uses and all(uses):
-                names = [n for n in uses[0] if all(isinstance(u.get(n), int) for u in uses)]
-                formula = explain(column, uses, names)
-                text = explain_offset(column, uses, names) if formula is None else None
-            if formula is None and text is None:
-                text = explain_symbolic(column, uses)
-            dims.append(flat(formula) if formula is not None else text or "?")
-        return "[" + ", ".join(dims) + "]" + ("" if first.dtype == "float32" else f" {first.dtype}")
-
-    def type_in(self, plan: UnitPlan, name: str, port: str | None, depth: int = 0) -> TensorType | None:
-        """The type of value ``name.port`` in one use of the class (None: no such value there). Where an
-        optional layer is ``nn.Identity()``, its line still runs and gives its input (ResNet's ``downsample``
-        of a stride-1 block keeps L, not (L + 1) // 2); a line under ``if self.with_<node>:`` runs only
-        where the node is on, so other uses say nothing of it."""
-        slot = plan.slots.get(name)
-        if slot is not None:
-            outputs = dict(slot.node.outputs)
-            return outputs.get(port) if port is not None else next(iter(outputs.values()), None)
-        if port is None:
-            return dict(plan.unit.inputs).get(name)
-        present = next((p.slots[name] for p in self.s.plans if name in p.slots), None)
-        if (present is None or not present.ctors or len(present.node.outputs) != 1 or not present.inputs
-                or depth > len(plan.slots)):
-            return None
-        source = present.inputs[0]
-        return self.type_in(plan, source.node, source.port, depth + 1)
-
-
-def _shape(t: TensorType) -> str:
-    """``[B, 16, L]`` (and the dtype unless float32): the shape of a node that one use of the class makes."""
-    return "[" + ", ".join([fmt_dim(d) for d in t.shape]) + "]" + ("" if t.dtype == "float32" else f" {t.dtype}")
 
 
 class _Live:

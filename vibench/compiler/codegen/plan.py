@@ -90,6 +90,21 @@ class UnitPlan:
     slots: dict[str, Slot]  # in node order
 
 
+def written_alike(copies: list[ast.expr]) -> bool:
+    """Three or more copies written the same (and reading no loop variable): one comprehension,
+    ``[copy for _ in range(n)]``, reads better than the list."""
+    if len(copies) < 3 or {"_", "i"} & c.names_in(copies[0]):
+        return False
+    text = ast.dump(copies[0])
+    return all(ast.dump(x) == text for x in copies[1:])
+
+
+def container_of(slot: Slot) -> str:
+    """The list that holds a node's copies: parameters (a learned table) go in an ``nn.ParameterList``."""
+    parameters = slot.block is not None and slot.block.init_kind == "parameter"
+    return "nn.ParameterList" if parameters else "nn.ModuleList"
+
+
 def inferred_fields(slot: Slot, k: int) -> frozenset[str]:
     """The parameters of a primitive copy that shape inference fills in (``in_channels``: no default)."""
     if slot.node.kind == "composite" or k >= len(slot.node.copies):

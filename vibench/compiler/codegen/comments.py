@@ -1,0 +1,70 @@
+"""The shape in the comment of each line of ``forward``, true in every use of the class.
+
+A class shared by several uses (ResNet's ``BasicBlock`` at strides 1 and 2) writes a size that is
+the same in every use as it is, and one that differs with the class's arguments where a form fits
+every use (``(L - 1) // stride + 1``, ``D + 32``, ``(L + 1) // 2 if distil else L``), else ``?``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vibench.compiler.codegen.formula import explain, explain_offset, explain_symbolic
+from vibench.compiler.codegen.layout import flat
+from vibench.compiler.codegen.plan import UnitPlan
+from vibench.compiler.codegen.structure import Structure
+from vibench.compiler.ir import TensorType
+from vibench.compiler.symbolic import fmt_dim
+
+
+def shape_of(t: TensorType) -> str:
+    """``[B, 16, L]`` (and the dtype unless float32): the shape of a node that one use of the class makes."""
+    return "[" + ", ".join([fmt_dim(d) for d in t.shape]) + "]" + ("" if t.dtype == "float32" else f" {t.dtype}")
+
+
+def shape_in_every_use(s: Structure, name: str, port: str) -> str:
+    """The shape of value ``name.port`` of class ``s``, written so that it holds in every use."""
+    types: list[TensorType] = []
+    uses: list[dict[str, Any]] = []
+    for plan, values in zip(s.plans, s.values or [{}] * len(s.plans), strict=False):
+        found = type_in(s, plan, name, port)
+        if found is not None:
+            types.append(found)
+            uses.append(values)
+    first = types[0]
+    if len(types) == 1:  # one use: every dimension is written as it is
+        return shape_of(first)
+    dims = []
+    for axis, d in enumerate(first.shape):
+        column = [t.shape[axis] if axis < len(t.shape) else None for t in types]
+        if all(x == d for x in column):
+            dims.append(fmt_dim(d))
+            continue
+        formula, text = None, None
+        if all(isinstance(x, int) for x in column) and uses and all(uses):
+            names = [n for n in uses[0] if all(isinstance(u.get(n), int) for u in uses)]
+            formula = explain(column, uses, names)
+            text = explain_offset(column, uses, names) if formula is None else None
+        if formula is None and text is None:
+            text = explain_symbolic(column, uses)
+        dims.append(flat(formula) if formula is not None else text or "?")
+    return "[" + ", ".join(dims) + "]" + ("" if first.dtype == "float32" else f" {first.dtype}")
+
+
+def type_in(s: Structure, plan: UnitPlan, name: str, port: str | None, depth: int = 0) -> TensorType | None:
+    """The type of value ``name.port`` in one use of the class (None: no such value there). Where an
+    optional layer is ``nn.Identity()``, its line still runs and gives its input (ResNet's ``downsample``
+    of a stride-1 block keeps L, not (L + 1) // 2); a line under ``if self.with_<node>:`` runs only
+    where the node is on, so other uses say nothing of it."""
+    slot = plan.slots.get(name)
+    if slot is not None:
+        outputs = dict(slot.node.outputs)
+        return outputs.get(port) if port is not None else next(iter(outputs.values()), None)
+    if port is None:
+        return dict(plan.unit.inputs).get(name)
+    present = next((p.slots[name] for p in s.plans if name in p.slots), None)
+    if (present is None or not present.ctors or len(present.node.outputs) != 1 or not present.inputs
+            or depth > len(plan.slots)):
+        return None
+    source = present.inputs[0]
+    return type_in(s, plan, source.node, source.port, depth + 1)
