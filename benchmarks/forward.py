@@ -337,11 +337,17 @@ def vibench_side(case: Case, inputs: dict[str, Any], num_classes: dict[str, int]
     started, wall = time.process_time(), time.perf_counter()
     model = construct()
     cold = {"cpu": time.process_time() - started, "wall": time.perf_counter() - wall}
-    names = set(inspect.signature(model.forward).parameters)
-    feed = {k: v for k, v in inputs.items() if k in names}
+    # Called as the reference is: the leading inputs by position (a keyword call costs a small model
+    # about 2% more, a dict packed and unpacked per call), any input after a gap by name.
+    names = list(inspect.signature(model.forward).parameters)
+    lead = 0
+    while lead < len(names) and names[lead] in inputs:
+        lead += 1
+    args = [inputs[k] for k in names[:lead]]
+    feed = {k: inputs[k] for k in names[lead:] if k in inputs}
 
     def forward() -> dict[str, Any]:
-        out = model(**feed)
+        out = model(*args, **feed)
         return out if isinstance(out, dict) else {"": out}
 
     return Side(model, construct, forward), cold
