@@ -51,7 +51,10 @@ def test_a_bad_input_is_named_with_its_rule(model: torch.nn.Module, x: torch.Ten
 @pytest.mark.parametrize(("x", "hint"), [
     (torch.randn(2, 64, 2), "(its last two axes look swapped: `x.transpose(-1, -2)` fits)"),
     (torch.randn(2, 64), "(one sample without its batch axis? `x.unsqueeze(0)` fits)"),
-    (torch.randn(2, 2, 64, dtype=torch.float64), "(`x.to(torch.float32)` converts it)"),
+    (torch.randn(2, 2, 64, dtype=torch.float64), "(`x.to(torch.float32)` converts it, or `model.double()` casts the "
+                                                 "model)"),
+    (torch.randint(0, 2, (2, 2, 64)), "(`x.to(torch.float32)` converts it)"),
+    (torch.randn(2, 64, 2, dtype=torch.float64), "`x.transpose(-1, -2).to(torch.float32)` fits)"),
     (torch.randn(2, 3, 64), None),  # another channel count: nothing to suggest
 ])
 def test_a_refused_input_says_what_it_looks_like(model: torch.nn.Module, x: torch.Tensor, hint: str | None) -> None:

@@ -40,30 +40,45 @@ def _require(model: nn.Module, ok: bool, message: str) -> None:
 
 
 def _check_input(
-    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shown: str
+    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shape: str, cast: bool = True
 ) -> None:
+    declared, floats = dtype, _cast_dtype(model) if cast and dtype.is_floating_point else None
+    dtype = floats or dtype  # after model.double(), .half(), .bfloat16(): the model's dtype
     ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
     if not ok or torch.compiler.is_compiling():  # the message only when it may be shown
-        hint = "" if torch.compiler.is_compiling() or ok else _input_hint(model, name, x, dtype, sizes)
-        _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}{hint}")
+        hint = "" if torch.compiler.is_compiling() or ok else _input_hint(model, name, x, dtype, sizes, bool(floats))
+        wanted = str(dtype).removeprefix("torch.") + (" (the model's dtype)" if dtype != declared else "")
+        _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
 
 
-def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int]) -> str:
+def _cast_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the model's floating parameters (or buffers; None without any: complex weights stay)."""
+    for group in (model.parameters(), model.buffers()):
+        for t in group:
+            if t.is_floating_point():
+                return t.dtype
+    return None
+
+
+def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], cast: bool) -> str:
     """What a refused input looks like: another dtype, swapped last axes or a missing batch axis."""
     shape = list(x.shape)
+    to = "" if x.dtype == dtype else f".to({dtype})"
 
     def fits(found: list[int]) -> bool:
         return len(found) == len(sizes) and all(s < 0 or s == n for s, n in zip(sizes, found, strict=True))
 
     if fits(shape):
-        return f" (`{name}.to({dtype})` converts it)"
+        method = {torch.float64: "double", torch.float32: "float", torch.float16: "half"}.get(x.dtype, "bfloat16")
+        floats = cast and x.dtype.is_floating_point
+        return f" (`{name}{to}` converts it" + (f", or `model.{method}()` casts the model)" if floats else ")")
     if len(shape) >= 2 and fits(shape[:-2] + shape[:-3:-1]):
         layout = "layout" in getattr(type(model), "COMPILED_PARAMETERS", {})
-        return f" (its last two axes look swapped: `{name}.transpose(-1, -2)` fits" + (
+        return f" (its last two axes look swapped: `{name}.transpose(-1, -2){to}` fits" + (
             ", or compile the model with the other `layout`)" if layout else ")"
         )
     if fits([1, *shape]):
-        return f" (one sample without its batch axis? `{name}.unsqueeze(0)` fits)"
+        return f" (one sample without its batch axis? `{name}.unsqueeze(0){to}` fits)"
     return ""
 
 
@@ -178,7 +193,7 @@ class TCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1):
-                _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1] float32")
+                _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1]")
         x = x.transpose(1, 2)  # [B, 1, L]  TCN.yaml:58
         x = self.network(x)  # [B, 25, L]  TCN.yaml:61
         x = self.output_projection(x)  # [B, 1, L]  TCN.yaml:72

@@ -93,8 +93,10 @@ class InceptionBlock2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         reach_h = min(self.num_kernels - 1, x.shape[2] - 1)
         reach_w = min(self.num_kernels - 1, x.shape[3] - 1)
-        weight = torch.zeros(self.out_channels, x.shape[1], 2 * reach_h + 1, 2 * reach_w + 1, device=x.device)
-        bias = torch.zeros(self.out_channels, device=x.device)
+        like = self.kernels[0].weight  # the kernels' dtype (after model.double(), .bfloat16()) and device
+        assert isinstance(like, torch.Tensor)
+        weight = like.new_zeros(self.out_channels, x.shape[1], 2 * reach_h + 1, 2 * reach_w + 1)
+        bias = like.new_zeros(self.out_channels)
         for i, conv in enumerate(self.kernels):
             h, w = min(i, reach_h), min(i, reach_w)
             taps, shift = conv.weight, conv.bias
@@ -127,11 +129,12 @@ class TimesBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
-        amplitude = torch.fft.rfft(x, dim=1).abs()
+        # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
+        amplitude = torch.fft.rfft(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x, dim=1).abs()
         spectrum = amplitude.mean(0).mean(-1)
         spectrum[0] = 0
         bins = torch.topk(spectrum, self.top_k).indices
-        weights = F.softmax(amplitude.mean(-1)[:, bins], dim=1)
+        weights = F.softmax(amplitude.mean(-1)[:, bins], dim=1).to(x.dtype)
         frequencies: list[int] = bins.tolist()
         total = torch.zeros_like(x)
         for k, frequency in enumerate(frequencies):
@@ -153,30 +156,45 @@ def _require(model: nn.Module, ok: bool, message: str) -> None:
 
 
 def _check_input(
-    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shown: str
+    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shape: str, cast: bool = True
 ) -> None:
+    declared, floats = dtype, _cast_dtype(model) if cast and dtype.is_floating_point else None
+    dtype = floats or dtype  # after model.double(), .half(), .bfloat16(): the model's dtype
     ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
     if not ok or torch.compiler.is_compiling():  # the message only when it may be shown
-        hint = "" if torch.compiler.is_compiling() or ok else _input_hint(model, name, x, dtype, sizes)
-        _require(model, ok, f"input `{name}` must be {shown}; found {tuple(x.shape)} {x.dtype}{hint}")
+        hint = "" if torch.compiler.is_compiling() or ok else _input_hint(model, name, x, dtype, sizes, bool(floats))
+        wanted = str(dtype).removeprefix("torch.") + (" (the model's dtype)" if dtype != declared else "")
+        _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
 
 
-def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int]) -> str:
+def _cast_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the model's floating parameters (or buffers; None without any: complex weights stay)."""
+    for group in (model.parameters(), model.buffers()):
+        for t in group:
+            if t.is_floating_point():
+                return t.dtype
+    return None
+
+
+def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], cast: bool) -> str:
     """What a refused input looks like: another dtype, swapped last axes or a missing batch axis."""
     shape = list(x.shape)
+    to = "" if x.dtype == dtype else f".to({dtype})"
 
     def fits(found: list[int]) -> bool:
         return len(found) == len(sizes) and all(s < 0 or s == n for s, n in zip(sizes, found, strict=True))
 
     if fits(shape):
-        return f" (`{name}.to({dtype})` converts it)"
+        method = {torch.float64: "double", torch.float32: "float", torch.float16: "half"}.get(x.dtype, "bfloat16")
+        floats = cast and x.dtype.is_floating_point
+        return f" (`{name}{to}` converts it" + (f", or `model.{method}()` casts the model)" if floats else ")")
     if len(shape) >= 2 and fits(shape[:-2] + shape[:-3:-1]):
         layout = "layout" in getattr(type(model), "COMPILED_PARAMETERS", {})
-        return f" (its last two axes look swapped: `{name}.transpose(-1, -2)` fits" + (
+        return f" (its last two axes look swapped: `{name}.transpose(-1, -2){to}` fits" + (
             ", or compile the model with the other `layout`)" if layout else ")"
         )
     if fits([1, *shape]):
-        return f" (one sample without its batch axis? `{name}.unsqueeze(0)` fits)"
+        return f" (one sample without its batch axis? `{name}.unsqueeze(0){to}` fits)"
     return ""
 
 
@@ -327,8 +345,8 @@ class M_01_ISFM(nn.Module):
                 and fs.dim() == 1
                 and fs.shape[0] == x.shape[0]
             ):
-                _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C] float32")
-                _check_input(self, "fs", fs, torch.float32, [-1], "[B] float32")
+                _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C]")
+                _check_input(self, "fs", fs, torch.float32, [-1], "[B]")
                 _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
         x = self.embedding(x, fs)  # [B, 32, 128]  M_01_ISFM.yaml:61
         x = self.backbone(x)  # [B, 32, 128]  M_01_ISFM.yaml:63

@@ -194,7 +194,8 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
     if is_root:
         def prologue(var: dict[str, str]) -> list:
             lines = input_checks(unit, var)
-            for helper in (support._require, support._check_input, support._input_hint) if lines else ():
+            used = (support._require, support._check_input, support._cast_dtype, support._input_hint)
+            for helper in used if lines else ():
                 if helper not in helpers:
                     helpers.append(helper)
             return lines

@@ -51,7 +51,8 @@ class ComplexLinear(nn.Module):
         self.bias = nn.Parameter(bias.to(torch.cfloat))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight, self.bias)
+        # model.double() keeps complex weights complex64: a complex128 input widens them
+        return F.linear(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
 
 
 class FrequencyInterpolation(nn.Module):
@@ -73,6 +74,10 @@ class FrequencyInterpolation(nn.Module):
         self.freq_upsampler = nn.ModuleList([ComplexLinear(cut_freq, out_freq) for _ in range(channels)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
+        if dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
         mean = x.mean(dim=1, keepdim=True)
         centred = x - mean
         std = torch.sqrt(torch.var(centred, dim=1, keepdim=True) + 1e-5)
@@ -80,7 +85,7 @@ class FrequencyInterpolation(nn.Module):
         mapped = torch.stack([layer(low[:, i]) for i, layer in enumerate(self.freq_upsampler)], dim=1)
         out_len = x.shape[1] + self.pred_len
         series = torch.fft.irfft(mapped.transpose(1, 2), n=out_len, dim=1) * self.ratio
-        return series * std + mean
+        return (series * std + mean).to(dtype)
 
 
 # -- block ------------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ class SpectralGraphConv(nn.Module):
     def forward(self, x: torch.Tensor, adjacency: torch.Tensor, eigenvectors: torch.Tensor) -> torch.Tensor:
         modes = min(self.num_modes, x.shape[-2])
         spectrum = torch.matmul(eigenvectors.t()[:modes], x)
-        mixed = torch.einsum("...ki,ijk->...kj", spectrum, self.weights.real[:, :, :modes])
+        # .real of complex64 weights is float32: in the spectrum's dtype after model.double() or .bfloat16()
+        mixed = torch.einsum("...ki,ijk->...kj", spectrum, self.weights.real[:, :, :modes].to(spectrum.dtype))
         return torch.matmul(eigenvectors[:, :modes], mixed)
 
 

@@ -97,14 +97,16 @@ class LaplaceNeuralOperator(nn.Module):
         x = x.transpose(1, 2)
         length = x.shape[-1]
         t = torch.linspace(0, 1, steps=length, dtype=x.dtype, device=x.device)
-        frequency = torch.fft.fftfreq(length, self.spacing(t, length), device=x.device) * 2 * math.pi
+        frequency = torch.fft.fftfreq(length, self.spacing(t, length), dtype=x.dtype, device=x.device) * 2 * math.pi
         poles = torch.complex(torch.zeros_like(frequency), frequency).reshape(-1, 1, 1, 1)
         alpha = torch.fft.fft(x)
-        response = self.weights_residue * torch.div(1, torch.sub(poles, self.weights_pole))
+        # model.double() keeps complex weights complex64: a float64 signal's complex128 transform widens them
+        pole, residue = self.weights_pole.to(alpha.dtype), self.weights_residue.to(alpha.dtype)
+        response = residue * torch.div(1, torch.sub(poles, pole))
         transient = torch.einsum("bix,xiok->box", alpha, response)
         residues = torch.einsum("bix,xiok->bok", alpha, -response)
         x1 = torch.real(torch.fft.ifft(transient, n=length))
-        growth = torch.exp(torch.einsum("bix,kz->bixz", self.weights_pole, t.to(torch.complex64).reshape(1, -1)))
+        growth = torch.exp(torch.einsum("bix,kz->bixz", pole, t.to(alpha.dtype).reshape(1, -1)))
         x2 = torch.real(torch.einsum("bix,ioxz->boz", residues, growth)) / length
         return (x1 + x2).transpose(1, 2).to(dtype)
 

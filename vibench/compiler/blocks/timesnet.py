@@ -57,8 +57,10 @@ class InceptionBlock2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         reach_h = min(self.num_kernels - 1, x.shape[2] - 1)
         reach_w = min(self.num_kernels - 1, x.shape[3] - 1)
-        weight = torch.zeros(self.out_channels, x.shape[1], 2 * reach_h + 1, 2 * reach_w + 1, device=x.device)
-        bias = torch.zeros(self.out_channels, device=x.device)
+        like = self.kernels[0].weight  # the kernels' dtype (after model.double(), .bfloat16()) and device
+        assert isinstance(like, torch.Tensor)
+        weight = like.new_zeros(self.out_channels, x.shape[1], 2 * reach_h + 1, 2 * reach_w + 1)
+        bias = like.new_zeros(self.out_channels)
         for i, conv in enumerate(self.kernels):
             h, w = min(i, reach_h), min(i, reach_w)
             taps, shift = conv.weight, conv.bias
@@ -91,11 +93,12 @@ class TimesBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
-        amplitude = torch.fft.rfft(x, dim=1).abs()
+        # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
+        amplitude = torch.fft.rfft(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x, dim=1).abs()
         spectrum = amplitude.mean(0).mean(-1)
         spectrum[0] = 0
         bins = torch.topk(spectrum, self.top_k).indices
-        weights = F.softmax(amplitude.mean(-1)[:, bins], dim=1)
+        weights = F.softmax(amplitude.mean(-1)[:, bins], dim=1).to(x.dtype)
         frequencies: list[int] = bins.tolist()
         total = torch.zeros_like(x)
         for k, frequency in enumerate(frequencies):

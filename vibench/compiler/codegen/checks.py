@@ -26,11 +26,15 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
     fast: list[ast.expr] = []  # the same tests inline: the eager fast path
     where: dict[str, ast.expr] = {}  # symbol -> the size it is read from
     owner: dict[str, str] = {}
+    # A floating input follows a cast model's dtype (support._cast_dtype) unless the floating inputs
+    # differ in dtype: the parameters then say nothing of each input's.
+    floats = {t.dtype for _, t in unit.inputs if t.dtype.startswith(("float", "bfloat"))}
     for name, t in unit.inputs:
         x = c.ref(var[name])
         sizes = [d if isinstance(d, int) else -1 for d in t.shape]
-        checks.append(c.call("_check_input", me, name, x, c.dotted(f"torch.{t.dtype}"), sizes,
-                             f"{fmt_shape(t.shape)} {t.dtype}"))
+        mixed = {"cast": False} if len(floats) > 1 else {}
+        checks.append(c.call("_check_input", me, name, x, c.dotted(f"torch.{t.dtype}"), sizes, fmt_shape(t.shape),
+                             **mixed))
         fast.append(c.compare(c.attr(x, "dtype"), "==", c.dotted(f"torch.{t.dtype}")))
         fast.append(c.compare(c.method(x, "dim"), "==", len(sizes)))
         fast += [c.compare(c.index(c.attr(x, "shape"), k), "==", s) for k, s in enumerate(sizes) if s >= 0]
