@@ -70,6 +70,35 @@ def test_other_parameters_are_another_entry(folder: Path, compilations: list[str
     assert narrow.conv.out_channels == 8 and wide.conv.out_channels == 16
 
 
+def test_threads_building_at_once_compile_each_spec_once(folder: Path, compilations: list[str]) -> None:
+    """Twelve threads released together build three specs: each is compiled once and every build
+    succeeds (without the cache's lock, threads compiled the same spec side by side, and one importing
+    a module while another dropped it from sys.modules failed with importlib's KeyError)."""
+    import threading
+
+    widths = [4, 8, 16] * 4
+    start = threading.Barrier(len(widths))
+    built: dict[int, list[torch.nn.Module]] = {w: [] for w in widths}
+    failures: list[BaseException] = []
+
+    def build(width: int) -> None:
+        start.wait()
+        try:
+            built[width].append(vibench.build(text=SPEC, width=width))
+        except BaseException as err:  # noqa: BLE001 - reported below
+            failures.append(err)
+
+    threads = [threading.Thread(target=build, args=(w,)) for w in widths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(compilations) == ["Cached"] * 3
+    for width, models in built.items():
+        assert len({type(m) for m in models}) == 1 and models[0].conv.out_channels == width
+
+
 def test_another_process_uses_the_cache_folder(folder: Path) -> None:
     vibench.build(text=SPEC)
     result = _run(f"""

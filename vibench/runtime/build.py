@@ -25,7 +25,7 @@ def build_program(program: Program) -> torch.nn.Module:
 
     source = compile_source(program)
     k = "p" + cache.key(source, None, None, [])
-    entry = cache.lookup(k) or cache.store(k, source, program.root.name, set())
+    entry = cache.cached(k, lambda: (source, program.root.name, set()))
     return getattr(entry.module, entry.class_name)()
 
 
@@ -51,10 +51,12 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
     where = os.path.realpath(path) if path is not None else ""
     limits = {"max_nodes": max_nodes, "max_params": max_params}
     k = cache.key(where + "\0" + spec_text, {**params, "__limits__": limits}, inputs, list(search_path or []))
-    entry = cache.lookup(k)
-    if entry is None:
+
+    def make() -> tuple[str, str, set[str]]:
         read: set[str] = set()
         program = compile_program(path, text=text, params=params or None, inputs=inputs, search_path=search_path,
                                   max_nodes=max_nodes, max_params=max_params, files_read=read)
-        entry = cache.store(k, compile_source(program), program.root.name, read)
+        return compile_source(program), program.root.name, read
+
+    entry = cache.cached(k, make)
     return getattr(entry.module, entry.class_name)()

@@ -25,7 +25,9 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,22 @@ class Entry:
 
 
 _memory: dict[str, Entry] = {}
+# Held while an entry is looked up on disk, compiled or stored: threads building at once would
+# otherwise import one module while another drops it from sys.modules (a KeyError from importlib).
+# A hit in memory takes no lock; compilation is pure Python, so the lock costs threads no parallelism.
+_lock = threading.RLock()
+
+
+def cached(k: str, make: Callable[[], tuple[str, str, set[str]]]) -> Entry:
+    """The entry of key ``k``: from memory, the folder, or ``make()`` -> (source, class name, files read)."""
+    entry = _memory.get(k)
+    if entry is not None:
+        return entry
+    with _lock:
+        entry = lookup(k)
+        if entry is None:
+            entry = store(k, *make())
+        return entry
 
 
 @functools.cache
