@@ -394,6 +394,8 @@ USAGE_ERRORS = {
     "input without =": (["{spec}", "--check", "--input", "x"], "--input expects NAME=DIMS"),
     "input not integers": (["{spec}", "--check", "--input", "x=2,one,64"], "must be integers"),
     "input not positive": (["{spec}", "--check", "--input", "x=2,0,64"], "positive"),
+    "input empty field": (["{spec}", "--check", "--input", "x=2,,64"], "a dimension is missing (an empty field)"),
+    "input trailing comma": (["{spec}", "--check", "--input", "x=2,1,"], "a dimension is missing"),
     "check with output": (["{spec}", "--check", "-o", "{tmp}/out.py"], "--check writes nothing"),
     "unknown flag": (["{spec}", "--chek"], "unrecognized arguments"),
     "bad format": (["{spec}", "--check", "--format", "xml"], "invalid choice"),

@@ -216,7 +216,10 @@ def _parse_inputs(items: list[str]) -> dict[str, tuple[int, ...]]:
         if not sep or not name.strip():
             raise UsageError(f"--input expects NAME=DIMS such as x=32,1,1024, got `{_clip(item)}`")
         name = _clip(name.strip())
-        parts = [d for d in dims.replace("x", ",").split(",") if d.strip()]
+        parts = dims.replace("x", ",").split(",")
+        if dims.strip() and not all(d.strip() for d in parts):
+            raise UsageError(f"--input {name}: a dimension is missing (an empty field), got `{_clip(dims)}`")
+        parts = [d for d in parts if d.strip()]
         try:
             values = tuple(int(d) if len(d.strip()) < 30 else MAX_DIM + 1 for d in parts)
         except ValueError:
