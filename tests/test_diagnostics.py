@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -144,8 +144,18 @@ def _same_file(case: Case, expect_file: str | None, actual: str) -> bool:
     return actual == expect_file or actual.endswith("/" + expect_file)
 
 
-def check_against(case: Case, found: list[dict]) -> None:
-    """``found``: one dict per diagnostic with code, file, line, column and the texts."""
+def in_python(text: str) -> str:
+    """An expected message of the CLI as the Python API words it (``inputs['x']`` for ``--input x``)."""
+    text = text.replace("--input names", "`inputs` names").replace("--input binds", "the inputs bind")
+    text = re.sub(r"--input (\w+)=([^ `]+)", lambda m: f"inputs={{'{m[1]}': ({m[2].replace(',', ', ')})}}", text)
+    return re.sub(r"--input (\w+)", r"inputs['\1']", text)
+
+
+def check_against(case: Case, found: list[dict], api: bool = False) -> None:
+    """``found``: one dict per diagnostic with code, file, line, column and the texts (``api``: as
+    the Python API words them)."""
+    if api:
+        case = replace(case, expects=[replace(e, texts=[(f, in_python(t)) for f, t in e.texts]) for e in case.expects])
     for d in found:
         assert "file" in d and "line" in d and "column" in d, f"{case.id}: diagnostic without a position: {d}"
     remaining = list(found)
@@ -187,7 +197,7 @@ def test_api_reports_expected_diagnostics(case: Case) -> None:
         vibench.check(str(case.path), **case.api_kwargs())
     error = info.value
     assert all(isinstance(d, Diagnostic) for d in error.diagnostics)
-    check_against(case, [d.to_json() for d in error.diagnostics])
+    check_against(case, [d.to_json() for d in error.diagnostics], api=True)
     # The rendered text draws every diagnostic with its source line and a caret.
     text = error.render()
     assert str(error) == text
@@ -518,3 +528,42 @@ def test_mutated_specs_fail_cleanly(text: str, bind: bool) -> None:
             assert re.fullmatch(r"E\d{3}", d.code)
             assert d.pos is not None and d.pos.line >= 1 and d.pos.col >= 1, d
         assert err.render()
+
+
+API_INPUTS = [
+    ({"x": (2, 0, 64)}, ValueError, r"inputs\['x'\]: sizes are positive integers, got \(2, 0, 64\)"),
+    ({"x": (2, -1, 64)}, ValueError, "sizes are positive integers"),
+    ({"x": (2, 1, 2**63)}, ValueError, r"inputs\['x'\]: sizes are at most 2\*\*62"),
+    ({"x": (2.0, 1, 64)}, TypeError, r"inputs\['x'\]: sizes are integers, not float \(2.0\)"),
+    ({"x": (True, 1, 64)}, TypeError, "not bool"),
+    ({"x": "2,1,64"}, TypeError, r"inputs\['x'\] must be a tuple of sizes such as \(32, 1, 1024\), not str"),
+    ({"x": None}, TypeError, "not NoneType"),
+    ({"x": "tensor"}, TypeError, r"inputs\['x'\] takes the sizes, not a Tensor: pass its .shape"),
+    ([("x", (2, 1, 64))], TypeError, "inputs must be a dict of input name -> sizes"),
+    ({1: (2, 1, 64)}, TypeError, "an input name is a str, not int"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "error", "message"), API_INPUTS)
+def test_inputs_of_the_python_api_are_checked(inputs: object, error: type[Exception], message: str,
+                                              tmp_path: Path) -> None:
+    """vibench.check/build's ``inputs``: sizes, as the CLI's --input takes them (a string was read
+    character by character, a tensor row by row, and zero or negative sizes were shape-checked)."""
+    import torch
+
+    if inputs == {"x": "tensor"}:
+        inputs = {"x": torch.randn(2, 1, 64)}
+    with pytest.raises(error, match=message):
+        vibench.check(text=GOOD_SPEC, inputs=inputs)  # type: ignore[arg-type]
+
+
+def test_sizes_of_the_python_api_may_be_any_integers_and_are_named_as_given() -> None:
+    import numpy as np
+    import torch
+
+    for sizes in ((2, 1, 64), [2, 1, 64], torch.Size([2, 1, 64]), (np.int64(2), 1, torch.tensor(64))):
+        assert vibench.check(text=GOOD_SPEC, inputs={"x": sizes}).bindings == (("B", 2), ("L", 64))
+    with pytest.raises(SpecError, match=r"inputs\['x'\] has 2 dimensions, the input has 3"):
+        vibench.check(text=GOOD_SPEC, inputs={"x": (2, 64)})
+    with pytest.raises(SpecError, match=r"`inputs` names unknown input `y`"):
+        vibench.check(text=GOOD_SPEC, inputs={"y": (2, 1, 64)})

@@ -117,14 +117,49 @@ def compile_program(
     """
     from vibench.compiler import expr, limits
 
-    for name, dims in (inputs or {}).items():
-        if any(isinstance(d, int) and d > expr.MAX_INT for d in dims):
-            raise ValueError(f"inputs[{name!r}]: dimensions are at most 2**62")
+    inputs = input_sizes(inputs)
     nodes = limits.check_limit(max_nodes, "max_nodes", limits.MAX_NODES)
     budget = (nodes, limits.check_limit(max_params, "max_params", limits.MAX_PARAMS))
     with paused_gc(), expr.budget(limits.STEPS_PER_NODE * nodes):
         return _compile_program(path, text, params, inputs, search_path, display, overrides_text, budget,
                                 files_read, metadata, locate_settings)
+
+
+def input_sizes(inputs: Any) -> dict[str, tuple[int, ...]] | None:
+    """``inputs`` of the Python API as a dict of int tuples: TypeError or ValueError naming the entry
+    for anything but positive integer sizes (a torch.Size, a list and numpy integers are fine)."""
+    import operator
+
+    from vibench.compiler import expr
+
+    if inputs is None:
+        return None
+    if not isinstance(inputs, dict):
+        raise TypeError(f"inputs must be a dict of input name -> sizes such as {{'x': (32, 1, 1024)}}, "
+                        f"not {type(inputs).__name__}")
+    out: dict[str, tuple[int, ...]] = {}
+    for name, dims in inputs.items():
+        if not isinstance(name, str):
+            raise TypeError(f"inputs: an input name is a str, not {type(name).__name__} ({name!r:.40})")
+        what = f"inputs[{name!r:.60}]"
+        if hasattr(dims, "shape") and not isinstance(dims, tuple):
+            raise TypeError(f"{what} takes the sizes, not a {type(dims).__name__}: pass its .shape")
+        if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+            raise TypeError(f"{what} must be a tuple of sizes such as (32, 1, 1024), not {type(dims).__name__}")
+        sizes = []
+        for d in dims:
+            try:
+                if isinstance(d, bool):
+                    raise TypeError
+                sizes.append(operator.index(d))
+            except TypeError:
+                raise TypeError(f"{what}: sizes are integers, not {type(d).__name__} ({d!r:.40})") from None
+        if any(d < 1 for d in sizes):
+            raise ValueError(f"{what}: sizes are positive integers, got {tuple(sizes)}")
+        if any(d > expr.MAX_INT for d in sizes):
+            raise ValueError(f"{what}: sizes are at most 2**62")
+        out[name] = tuple(sizes)
+    return out
 
 
 @contextlib.contextmanager
@@ -155,7 +190,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     library = Library(search_path)
     library.sources[doc.file] = doc.text
     if overrides_text is None:  # values passed in Python (vibench.build's keywords, check's params=)
-        library.given_as = "given in Python"
+        library.given_as, library.in_python = "given in Python", True
     warnings: list[Diagnostic] = []
     try:
         from_metadata = None  # num_classes from the metadata table, recorded with the overrides (model.py's header)

@@ -49,6 +49,11 @@ class Library:
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
         self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
         self.given_as = "from --set"  # where override values come from, in messages (the API: Python)
+        self.in_python = False  # called from Python (vibench.build/check), not the command line
+
+    def input_named(self, name: str) -> str:
+        """A bound input as messages name it: ``--input x`` on the command line, ``inputs['x']`` in Python."""
+        return f"inputs[{name!r}]" if self.in_python else f"--input {name}"
 
     # -- finding files ---------------------------------------------------------------------------
 

@@ -107,10 +107,11 @@ class _Specializer:
         env = dict(root.param_values or {})
         env = let_env(root, env, partial=True)  # the shapes pass reports a value it cannot compute
         for name, dims in input_dims.items():
-            decl = names.get(name)
+            decl, label = names.get(name), self.library.input_named(name)
             if decl is None:
                 first = root.inputs[0].pos if root.inputs else root.pos
-                self.diags.add(Diagnostic("E305", f"--input names unknown input `{name}`", first,
+                given = "`inputs`" if self.library.in_python else "--input"
+                self.diags.add(Diagnostic("E305", f"{given} names unknown input `{name}`", first,
                                           expected="one of " + one_of(names),
                                           hint=suggest(name, names) or "bind the inputs the spec declares"))
                 continue
@@ -119,7 +120,7 @@ class _Specializer:
             except (ExprError, ValueError, NeedConcrete):
                 continue  # the shapes pass reports the declaration itself
             if len(dims) != len(shape):
-                self.diags.add(Diagnostic("E305", f"--input {name} has {len(dims)} dimensions, the input has "
+                self.diags.add(Diagnostic("E305", f"{label} has {len(dims)} dimensions, the input has "
                                           f"{len(shape)}", decl.pos, expected=decl_text(shape),
                                           found=",".join(map(str, dims))))
                 continue
@@ -131,12 +132,13 @@ class _Specializer:
                         continue
                 if isinstance(want, int):
                     if want != got:
-                        self.diags.add(Diagnostic("E305", f"--input {name}: dimension {k} is fixed to {want}",
+                        self.diags.add(Diagnostic("E305", f"{label}: dimension {k} is fixed to {want}",
                                                   decl.pos, expected=decl_text(shape),
                                                   found=",".join(map(str, dims))))
                 elif isinstance(want, str):
                     if want in bindings and bindings[want] != got:
-                        self.diags.add(Diagnostic("E305", f"--input binds `{want}` to both {bindings[want]} and {got}",
+                        both = "the inputs bind" if self.library.in_python else "--input binds"
+                        self.diags.add(Diagnostic("E305", f"{both} `{want}` to both {bindings[want]} and {got}",
                                                   decl.pos))
                     bindings[want] = got
         self.diags.raise_if_any()
@@ -162,12 +164,14 @@ class _Specializer:
             shape = decl.shape if isinstance(decl.shape, tuple) else ()
             if any(d in missing for d in shape if isinstance(d, str)):
                 dims = [f"<{d}>" if isinstance(d, str) else str(d) if isinstance(d, int) else "?" for d in shape]
-                example = f" (`--input {decl.name}={','.join(dims)}` with numbers)"
+                example = (f" (`inputs={{{decl.name!r}: ({', '.join(dims)})}}` with numbers)" if self.library.in_python
+                           else f" (`--input {decl.name}={','.join(dims)}` with numbers)")
                 break
+        bind = "`inputs=`" if self.library.in_python else "--input"
         self.diags.add(Diagnostic(
             "E303", f"{need.what} must be known at compile time", pos, node=need.node,
             found=f"it depends on {names}, which the input shape leaves free",
-            hint=f"give {names} a number in `inputs:` (or make it a parameter), bind it with --input{example}, "
+            hint=f"give {names} a number in `inputs:` (or make it a parameter), bind it with {bind}{example}, "
                  "or reduce that dimension first (e.g. pooling to a fixed size)"))
 
     def check_bindings(self, unit: Unit, bindings: dict[str, int]) -> None:

@@ -64,7 +64,8 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
     started = time.perf_counter()
     program: Program | None = None
     try:
-        program = compile_program(path, text=text, display=display, search_path=search_path)
+        # overrides_text=[]: the messages word bindings as the command line does (--input), not as Python
+        program = compile_program(path, text=text, display=display, search_path=search_path, overrides_text=[])
         diagnostics: tuple[Diagnostic, ...] = tuple(program.warnings)
     except SpecError as err:
         diagnostics = err.diagnostics
