@@ -567,3 +567,19 @@ def test_sizes_of_the_python_api_may_be_any_integers_and_are_named_as_given() ->
         vibench.check(text=GOOD_SPEC, inputs={"x": (2, 64)})
     with pytest.raises(SpecError, match=r"`inputs` names unknown input `y`"):
         vibench.check(text=GOOD_SPEC, inputs={"y": (2, 1, 64)})
+
+
+def test_numpy_scalars_are_the_python_values_they_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`num_classes=labels.max() + 1` is an np.int64: the API reads it as the int it holds (it was
+    E202, wrong type), also inside lists; arrays stay refused. build() keys its cache on the converted
+    values, so np.int64(3) and 3 are one compiled model."""
+    import numpy as np
+
+    program = vibench.check("cnn/ResNet1D", params={"num_classes": np.int64(3), "layers": [np.int32(1)] * 4,
+                                                     "layout": np.str_("BCL")})
+    assert program.root.outputs[0][2].shape[1] == 3
+    with pytest.raises(SpecError, match="wrong type for parameter `num_classes`"):
+        vibench.check("cnn/ResNet1D", params={"num_classes": np.array([3, 4])})
+    monkeypatch.setenv("VIBENCH_CACHE_DIR", str(tmp_path))
+    assert type(vibench.build(text=GOOD_SPEC, num_classes=np.int64(7))) is type(vibench.build(text=GOOD_SPEC,
+                                                                                               num_classes=7))

@@ -136,4 +136,6 @@ def build(
     """
     from vibench.runtime.build import build_spec
 
+    # As compile_program reads them, so that the cache key does too (np.int64(4) and 4 are one model).
+    params, inputs = pipeline.python_values(params), pipeline.input_sizes(inputs)
     return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params)

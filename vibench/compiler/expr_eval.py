@@ -339,7 +339,8 @@ class _Evaluator:
                 if value.symbol is not None:
                     raise NeedConcrete(frozenset({value.symbol}), f"the expression `{self.text}`")
                 raise self.fail(f"`{name}` is not known at compile time: {value.why}",
-                                hint="use a number or a parameter here, or bind the dimension (--input; in Python, inputs=)")
+                                hint="use a number or a parameter here, or bind the dimension "
+                                     "(--input; in Python, inputs=)")
             return value
         if name in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[name]

@@ -117,12 +117,26 @@ def compile_program(
     """
     from vibench.compiler import expr, limits
 
-    inputs = input_sizes(inputs)
+    inputs, params = input_sizes(inputs), python_values(params)
     nodes = limits.check_limit(max_nodes, "max_nodes", limits.MAX_NODES)
     budget = (nodes, limits.check_limit(max_params, "max_params", limits.MAX_PARAMS))
     with paused_gc(), expr.budget(limits.STEPS_PER_NODE * nodes):
         return _compile_program(path, text, params, inputs, search_path, display, overrides_text, budget,
                                 files_read, metadata, locate_settings)
+
+
+def python_values(value: Any, depth: int = 0) -> Any:
+    """Parameter values from Python with numpy scalars as the Python values they hold (``labels.max() + 1``
+    is an ``np.int64``), inside lists, tuples and dicts too (64 levels; the resolver bounds deeper ones)."""
+    if depth > 64:
+        return value
+    if isinstance(value, dict):
+        return {k: python_values(v, depth + 1) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(python_values(v, depth + 1) for v in value)
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 def input_sizes(inputs: Any) -> dict[str, tuple[int, ...]] | None:
