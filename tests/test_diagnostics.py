@@ -583,3 +583,34 @@ def test_numpy_scalars_are_the_python_values_they_hold(tmp_path: Path, monkeypat
     monkeypatch.setenv("VIBENCH_CACHE_DIR", str(tmp_path))
     assert type(vibench.build(text=GOOD_SPEC, num_classes=np.int64(7))) is type(vibench.build(text=GOOD_SPEC,
                                                                                                num_classes=7))
+
+
+class _FullDisk:
+    """A standard output on a full disk: every write fails with ENOSPC."""
+
+    def write(self, text: str) -> int:
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("argv", [["cnn/ResNet1D"], ["cnn/ResNet1D", "--check"], ["--list"], ["schema", "-o", "-"]])
+def test_an_unwritable_standard_output_is_a_usage_error(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Writing model.py (or a report) to a full disk was an internal error with a traceback."""
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdout", _FullDisk())
+    assert cli.main(argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "usage error: cannot write standard output: No space left on device" in err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_a_closed_standard_output_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdout", None)  # what Python sets when started with `>&-`
+    assert cli.main(["cnn/ResNet1D", "--check"]) == cli.EXIT_USAGE
+    assert "cannot write standard output: it is closed" in capsys.readouterr().err

@@ -55,10 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # pydantic scans every installed distribution for plugins the first time it validates
     # (about 20 ms of this command's start-up, measured); the CLI uses none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
     try:
         if args and args[0] == "schema":
-            return _schema(_schema_parser().parse_args(args[1:]))
-        return _compile(_parser().parse_args(args))
+            code = _schema(_schema_parser().parse_args(args[1:]))
+        else:
+            code = _compile(_parser().parse_args(args))
+        sys.stdout.flush()  # what is still buffered fails here (a full disk), not at interpreter exit
+        return code
     except (UsageError, OutputError) as err:
         print(f"vibench-compile: usage error: {err}", file=sys.stderr)
         print("run `vibench-compile --help` for the options", file=sys.stderr)
@@ -74,6 +78,39 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         traceback.print_exc()
         return EXIT_BUG
+    finally:
+        sys.stdout = stdout
+
+
+class _Stdout:
+    """Standard output whose write errors (a full disk, a closed device) are an OutputError, as the
+    errors of `-o FILE` are: a usage error naming the cause, not an internal error's traceback."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if self.stream is None:  # started with standard output closed (`>&-`)
+            raise OutputError("cannot write standard output: it is closed")
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputError(f"cannot write standard output: {err.strerror or err}") from None
+
+    def flush(self) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputError(f"cannot write standard output: {err.strerror or err}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 # --------------------------------------------------------------------------------------------
