@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -354,6 +355,27 @@ def test_the_model_class_takes_a_free_num_classes_and_refuses_structural_changes
         model_cls(num_classes=0)
     with pytest.raises(TypeError, match="unexpected keyword argument 'widht'"):
         model_cls(widht=3)
+
+
+@pytest.mark.parametrize(("bounds", "refused", "accepted", "wanted"), [
+    ("gt: 0, lt: 1", [0.0, 1.0, 1, -0.5, True, "0.5"], [0.5, 1e-9], "a number > 0.0 and < 1.0"),
+    ("ge: 0, le: 1", [-0.1, 1.5], [0.0, 1.0, 0, 1], "a number >= 0.0 and <= 1.0"),
+])
+def test_a_free_parameter_keeps_its_declared_bounds(bounds: str, refused: list, accepted: list, wanted: str) -> None:
+    """The model class checks a free parameter as the spec declares it: `gt`/`lt` exclude the bound
+    (they were tested as `ge`/`le`, so dropout=0.0 passed `gt: 0`)."""
+    text = ("vibench: 1\nname: Heads\nparams:\n  rate: {type: float, default: 0.5, " + bounds + "}\n"
+            "  width: {type: int, default: 4, ge: 1}\ninputs: {x: {shape: [B, 8]}}\nnodes:\n"
+            "  fc: {block: linear, in: x, out_features: width}\n  norm: {block: layer_norm, in: x, eps: rate}\n"
+            "outputs: {y: fc, z: norm}\n")
+    model_cls = type(vibench.build(text=text))
+    for value in refused:
+        with pytest.raises(ValueError, match=re.escape(f"rate={value!r} must be {wanted}")):
+            model_cls(rate=value)
+    for value in accepted:
+        assert model_cls(rate=value).norm.eps == value
+    with pytest.raises(ValueError, match=r"width=0 must be an int >= 1$"):
+        model_cls(width=0)
 
 
 # -- training: in-place operations never break autograd -----------------------------------------

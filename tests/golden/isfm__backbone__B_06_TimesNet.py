@@ -140,8 +140,14 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> 
     name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
     for name, value in given.items():
         if name in free:
-            kinds, low, high, wanted = free[name]
-            if type(value) not in kinds or (low is not None and value < low) or (high is not None and value > high):
+            kinds, ge, gt, le, lt, wanted = free[name]
+            if (
+                type(value) not in kinds
+                or (ge is not None and value < ge)
+                or (gt is not None and value <= gt)
+                or (le is not None and value > le)
+                or (lt is not None and value >= lt)
+            ):
                 raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
@@ -204,9 +210,9 @@ class B_06_TimesNet(nn.Module):
             self,
             {**fixed, "d_ff": d_ff, "top_k": top_k, "num_kernels": num_kernels},
             {
-                "d_ff": ((int,), 1, None, "an int >= 1.0"),
-                "top_k": ((int,), 1, None, "an int >= 1.0"),
-                "num_kernels": ((int,), 1, None, "an int >= 1.0"),
+                "d_ff": ((int,), 1, None, None, None, "an int >= 1"),
+                "top_k": ((int,), 1, None, None, None, "an int >= 1"),
+                "num_kernels": ((int,), 1, None, None, None, "an int >= 1"),
             },
             "vibench-compile isfm/backbone/B_06_TimesNet",
         )

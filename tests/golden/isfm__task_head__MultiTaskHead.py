@@ -147,8 +147,14 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> 
     name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
     for name, value in given.items():
         if name in free:
-            kinds, low, high, wanted = free[name]
-            if type(value) not in kinds or (low is not None and value < low) or (high is not None and value > high):
+            kinds, ge, gt, le, lt, wanted = free[name]
+            if (
+                type(value) not in kinds
+                or (ge is not None and value < ge)
+                or (gt is not None and value <= gt)
+                or (le is not None and value > le)
+                or (lt is not None and value >= lt)
+            ):
                 raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")

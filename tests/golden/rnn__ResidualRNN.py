@@ -62,8 +62,14 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> 
     name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
     for name, value in given.items():
         if name in free:
-            kinds, low, high, wanted = free[name]
-            if type(value) not in kinds or (low is not None and value < low) or (high is not None and value > high):
+            kinds, ge, gt, le, lt, wanted = free[name]
+            if (
+                type(value) not in kinds
+                or (ge is not None and value < ge)
+                or (gt is not None and value <= gt)
+                or (le is not None and value > le)
+                or (lt is not None and value >= lt)
+            ):
                 raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
@@ -151,7 +157,7 @@ class ResidualRNN(nn.Module):
         _check_settings(
             self,
             {**fixed, "output_dim": output_dim},
-            {"output_dim": ((int,), 1, None, "an int >= 1.0")},
+            {"output_dim": ((int,), 1, None, None, None, "an int >= 1")},
             "vibench-compile rnn/ResidualRNN",
         )
         self.input_projection = nn.Linear(1, 128)

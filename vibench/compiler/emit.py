@@ -268,17 +268,14 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
 
 
 def _bounds(d: ParamDecl, value: Any) -> Any:
-    """``((types...), low, high, what)`` of a free parameter (an int is accepted for a float)."""
+    """``((types...), ge, gt, le, lt, what)`` of a free parameter (an int is accepted for a float)."""
     kinds = (c.ref("float"), c.ref("int")) if isinstance(value, float) else (c.ref(type(value).__name__),)
-    low = d.ge if d.ge is not None else d.gt
-    high = d.le if d.le is not None else d.lt
-    if isinstance(value, int):
-        low = int(low) if low is not None and float(low).is_integer() else low
-        high = int(high) if high is not None and float(high).is_integer() else high
+    bounds = [d.ge, d.gt, d.le, d.lt]
+    if isinstance(value, int):  # `ge: 1` of an int parameter is written 1, not 1.0
+        bounds = [int(b) if b is not None and float(b).is_integer() else b for b in bounds]
     what = "a number" if isinstance(value, float) else f"an {type(value).__name__}"
-    what += "".join(f" {op} {bound}" for op, bound in ((">=", d.ge), (">", d.gt), ("<=", d.le), ("<", d.lt))
-                    if bound is not None)
-    return c.tuple_of(c.tuple_of(*kinds), low, high, what)
+    what += " and".join(f" {op} {b}" for op, b in zip((">=", ">", "<=", "<"), bounds, strict=True) if b is not None)
+    return c.tuple_of(c.tuple_of(*kinds), *bounds, what)
 
 
 def _dtype_cast(unit: Unit) -> str | None:
