@@ -523,8 +523,8 @@ class TSPN(nn.Module):
                     self,
                     x.shape[1] >= 2,
                     (
-                        "the inputs must satisfy L >= 2 (a series of more than one step to normalise (L >= 2) (in "
-                        "block `SignalProcessingLayer`))"
+                        "the inputs must satisfy L >= 2 (a series of more than one step to normalise (in block "
+                        "`SignalProcessingLayer`))"
                     ),
                 )
         x = self.signal_processing_layers(x)  # [B, L, 8]  TSPN.yaml:110

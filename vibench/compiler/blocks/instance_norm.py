@@ -39,7 +39,7 @@ class InstanceNorm1d(Block):
         if p.num_features is not None:
             ctx.equal(t.shape[1], p.num_features, port="x", what="channels (num_features)", t=t, param="num_features")
         ctx.set("num_features", ctx.concrete(t.shape[1], "the channel count (num_features)", port="x"))
-        ctx.require(t.shape[2], ">=", 2, "a series of more than one step to normalise (L >= 2)", param="num_features")
+        ctx.require(t.shape[2], ">=", 2, "a series of more than one step to normalise", param="num_features")
         return [t]
 
     def param_count(self, p: InstanceNorm1dParams, ins: list[TensorType]) -> int:

@@ -109,7 +109,7 @@ class SignalFeaturesBlock(Block):
         ctx.rank("x", t, 3, "[B, C, L]")
         ctx.dtype("x", t, FLOAT_DTYPES)
         if {"Std", "Var", "Kurtosis", "Skewness"} & set(p.features):
-            ctx.require(t.shape[2], ">=", 2, "unbiased statistics need two samples (L >= 2)", param="features")
+            ctx.require(t.shape[2], ">=", 2, "unbiased statistics need two samples", param="features")
         return [TensorType((t.shape[0], len(p.features) * t.shape[1]), t.dtype)]
 
     def flops(self, p: SignalFeaturesParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:

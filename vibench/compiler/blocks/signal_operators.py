@@ -275,7 +275,7 @@ class SignalOperatorsBlock(Block):
                 raise ctx.fail(f"`{name}` combines two halves of its group of {group} channels", param="operators",
                                expected="an even group", found=str(group))
         if "LNO" in p.operators:
-            ctx.require(t.shape[1], ">=", 2, "the Laplace operator's time grid has two points (L >= 2)",
+            ctx.require(t.shape[1], ">=", 2, "the Laplace operator's time grid has two points",
                         param="operators")
         return [t]
 
