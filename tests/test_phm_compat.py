@@ -152,6 +152,40 @@ def test_metadata_xlsx_gives_the_factorys_num_classes(tmp_path: Path) -> None:
     assert read_metadata(str(tmp_path / "metadata.xlsx")).num_classes == {"1": 4, "2": 7}
 
 
+def test_a_workbook_that_unpacks_beyond_the_limit_is_refused_unread(tmp_path: Path, monkeypatch) -> None:
+    """A .xlsx is a zip: a small file may unpack to gigabytes of sheet XML (0.7 MiB to 222 MB took a
+    minute and 500 MB). Its recorded unpacked size is checked before openpyxl reads a row."""
+    import zipfile
+
+    from vibench.compiler import phm_metadata
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in METADATA_ROWS:
+        book.active.append(list(row))
+    path = tmp_path / "metadata.xlsx"
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+    monkeypatch.setattr(phm_metadata, "MAX_METADATA_BYTES", unpacked - 1)
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: pytest.fail("the workbook was read"))
+    with pytest.raises(MetadataError, match=f"unpacks to {unpacked:,} bytes"):
+        read_metadata(str(path))
+
+
+def test_a_workbook_with_more_rows_than_excel_allows_is_refused(tmp_path: Path, monkeypatch) -> None:
+    from vibench.compiler import phm_metadata
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in METADATA_ROWS:
+        book.active.append(list(row))
+    book.save(tmp_path / "metadata.xlsx")
+    monkeypatch.setattr(phm_metadata, "MAX_WORKBOOK_ROWS", len(METADATA_ROWS) - 2)
+    with pytest.raises(MetadataError, match="has more than"):
+        read_metadata(str(tmp_path / "metadata.xlsx"))
+
+
 @pytest.mark.parametrize("rows", [[("Id", "Label"), (1, 2)], [("Dataset_id", "Label"), (1, "x")]])
 def test_a_metadata_table_without_labels_is_refused(tmp_path: Path, rows) -> None:
     with pytest.raises(MetadataError):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,9 @@ MAX_METADATA_BYTES = 64 * 1024 * 1024
 """The most a metadata table may weigh (PHM-Vibench's own tables are a few MiB)."""
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+MAX_WORKBOOK_ROWS = 1_048_576
+"""Excel's own row limit: a sheet claiming more is not a workbook Excel wrote."""
 
 
 class MetadataError(ValueError):
@@ -135,6 +139,17 @@ def _workbook_rows(path: str) -> tuple[list[Any], list[Any]]:
     except ImportError:
         raise MetadataError(f"reading {path} needs openpyxl: pip install 'vibench[metadata]' (or save the "
                             "table as CSV)") from None
+    # A workbook is a zip: 64 MiB of it may unpack to gigabytes of sheet XML (a "zip bomb": 0.7 MiB that
+    # unpacked to 222 MB took a minute and 500 MB of memory). zipfile never unpacks a member beyond its
+    # recorded size, so the recorded sizes bound what openpyxl reads.
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise MetadataError(f"{path} is not a readable .xlsx workbook: {err}"[:400]) from None
+    if unpacked > MAX_METADATA_BYTES:
+        raise MetadataError(f"the metadata table {path} unpacks to {unpacked:,} bytes (at most "
+                            f"{MAX_METADATA_BYTES:,}); save the columns Dataset_id and Label as CSV")
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as err:  # noqa: BLE001 - openpyxl raises many kinds for a damaged file
@@ -143,6 +158,11 @@ def _workbook_rows(path: str) -> tuple[list[Any], list[Any]]:
         sheet = workbook.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
         header = list(next(rows, ()))
-        return header, [tuple(row) for row in rows]
+        body: list[Any] = []
+        for row in rows:
+            if len(body) >= MAX_WORKBOOK_ROWS:
+                raise MetadataError(f"the metadata table {path} has more than {MAX_WORKBOOK_ROWS:,} rows")
+            body.append(tuple(row))
+        return header, body
     finally:
         workbook.close()
