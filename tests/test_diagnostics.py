@@ -614,3 +614,25 @@ def test_a_closed_standard_output_is_a_usage_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("sys.stdout", None)  # what Python sets when started with `>&-`
     assert cli.main(["cnn/ResNet1D", "--check"]) == cli.EXIT_USAGE
     assert "cannot write standard output: it is closed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"spec": 123}, "spec is a path or a template name such as 'cnn/ResNet1D', not int"),
+    ({"text": b"vibench: 1"}, r"text is the spec's YAML or JSON as a str, not bytes: decode it first"),
+    ({"spec": "cnn/ResNet1D", "params": [("num_classes", 3)]}, "params is a dict of parameter name -> value, not list"),
+    ({"spec": "cnn/ResNet1D", "search_path": [1]},
+     r"search_path is a list of folders \(str or os.PathLike\), got \[1\]"),
+    ({"spec": "cnn/ResNet1D", "metadata": 123}, "metadata is the path of PHM-Vibench's metadata table, not int"),
+])
+def test_api_arguments_of_the_wrong_kind_are_named(kwargs: dict, message: str) -> None:
+    """They were an AttributeError from inside the compiler (params, metadata), or a SpecError that
+    failed to render (bytes text)."""
+    with pytest.raises(TypeError, match=message):
+        vibench.check(**kwargs)
+
+
+def test_a_path_object_and_a_lone_search_folder_are_taken() -> None:
+    examples = ROOT / "examples"
+    assert vibench.check(examples / "resnet18_1d.yaml").root.name == "ResNet18_1D"
+    assert vibench.check("resnet18_1d", search_path=examples).root.name == "ResNet18_1D"
+    assert vibench.check("resnet18_1d", search_path=str(examples)).root.name == "ResNet18_1D"

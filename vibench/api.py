@@ -35,6 +35,30 @@ params: {num_classes: 4}
 """
 
 
+def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None,
+               metadata: Any = None) -> tuple[str | None, list[str] | None]:
+    """TypeError naming the argument for a value of the wrong kind (a dict's `.items` or a path's
+    `os.stat` failing inside the compiler said nothing of which argument); the spec as a str and the
+    search path as a list (one folder may be given alone)."""
+    if spec is not None and not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"spec is a path or a template name such as 'cnn/ResNet1D', not {type(spec).__name__}")
+    if text is not None and not isinstance(text, str):
+        hint = ": decode it first (text.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
+        raise TypeError(f"text is the spec's YAML or JSON as a str, not {type(text).__name__}{hint}")
+    if params is not None and not isinstance(params, dict):
+        raise TypeError(f"params is a dict of parameter name -> value, not {type(params).__name__}")
+    if isinstance(search_path, (str, os.PathLike)):
+        search_path = [search_path]
+    if search_path is not None:
+        if not isinstance(search_path, (list, tuple)) or not all(isinstance(f, (str, os.PathLike))
+                                                                 for f in search_path):
+            raise TypeError(f"search_path is a list of folders (str or os.PathLike), got {search_path!r:.80}")
+        search_path = [os.fspath(f) for f in search_path]
+    if metadata is not None and not isinstance(metadata, (str, os.PathLike)) and not hasattr(metadata, "num_classes"):
+        raise TypeError(f"metadata is the path of PHM-Vibench's metadata table, not {type(metadata).__name__}")
+    return (os.fspath(spec) if spec is not None else None), search_path
+
+
 @dataclass(frozen=True)
 class CompileResult:
     """What :func:`compile_spec` returns: the model.py source and the annotated graph."""
@@ -50,6 +74,7 @@ def load_spec(spec: str | None = None, *, text: str | None = None) -> SpecDocume
     >>> doc.extends, doc.with_
     ('cnn/ResNet1D', {'num_classes': 4})
     """
+    spec, _ = _arguments(spec, text)
     return pipeline.load_spec(spec, text)
 
 
@@ -75,6 +100,7 @@ def check(
     >>> program.bindings
     (('B', 2), ('L', 1024))
     """
+    spec, search_path = _arguments(spec, text, params, search_path, metadata)
     path = pipeline.find_spec(spec, search_path) if spec is not None else None
     if isinstance(metadata, (str, os.PathLike)):
         from vibench.compiler.phm_metadata import read_metadata
@@ -136,6 +162,7 @@ def build(
     """
     from vibench.runtime.build import build_spec
 
+    spec, search_path = _arguments(spec, text, None, search_path)
     # As compile_program reads them, so that the cache key does too (np.int64(4) and 4 are one model).
     params, inputs = pipeline.python_values(params), pipeline.input_sizes(inputs)
     return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params)
