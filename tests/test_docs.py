@@ -17,3 +17,24 @@ def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0, f"{name} has no docstring examples"
     assert result.failed == 0
+
+
+def test_the_fuzzing_example_of_the_api_page_runs(tmp_path, monkeypatch) -> None:
+    """docs/api.md's hypothesis example, as a user's test file: its tests are collected and pass."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "api.md"), encoding="utf-8") as fh:
+        page = fh.read()
+    block = re.search(r"<!-- fuzzing-example:start -->\n```python\n(.*?)```\n<!-- fuzzing-example:end -->", page, re.S)
+    assert block is not None
+    (tmp_path / "test_user_fuzzing.py").write_text(block.group(1), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": root}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                             str(tmp_path / "test_user_fuzzing.py")], cwd=root, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout
