@@ -11,7 +11,6 @@ read ``classification.fc.weight``); ``heads.classification`` reads one, and an o
 from __future__ import annotations
 
 import keyword
-import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +37,10 @@ def elaborate_keyed(e: Elaborator, nd: NodeDef, refs: RawRefs, items: dict[Any, 
     for k, (key, item) in enumerate(items.items()):
         shown = repr(key)[:60]
         if (not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key) or key.startswith("_")
-                or unicodedata.normalize("NFKC", key) != key or key in RESERVED_NAMES):
+                or not key.isascii() or key in RESERVED_NAMES):
             raise e.error(Diagnostic("E106", f"`for_each` of node `{nd.name}` would make a node named {shown}", pos,
-                                     node=nd.name, expected="identifiers (not reserved names) as the mapping's keys",
+                                     node=nd.name,
+                                     expected="ASCII identifiers (not reserved names) as the mapping's keys",
                                      hint="the keys name the copies, their attributes and state_dict keys"))
         if key in taken or key in e.names:
             raise e.error(Diagnostic("E106", f"`for_each` of node `{nd.name}` would make a second node `{key}`", pos,

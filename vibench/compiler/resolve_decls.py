@@ -170,10 +170,16 @@ def _check_model_name(diags: Collector, doc: LoadedDoc, name: str) -> None:
     elif not name.isascii() and unicodedata.normalize("NFKC", name) != name:  # ASCII is its own normal form
         diags.add(Diagnostic("E106", f"model name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
                              pos, hint="write it in its normal form (Unicode NFKC): Python normalises identifiers"))
+    elif not name.isascii():
+        diags.add(Diagnostic("E106", f"model name `{name}` is not ASCII", pos, hint=_ASCII_HINT))
     elif name in MODULE_LEVEL_NAMES or name in dir(builtins) or name.startswith("_"):
         diags.add(Diagnostic("E106", f"model name `{name}` is taken in model.py", pos,
                              found=f"`{name}` is a module, function or builtin that model.py uses",
                              hint=f"rename the model, e.g. `{name}Model`"))
+
+
+_ASCII_HINT = ("model.py names its classes, attributes, arguments and state_dict keys after the spec's names, "
+               "in ASCII letters, digits and underscores: write the name so, and say the rest in `doc:`")
 
 
 def _shown(name: Any) -> str:
@@ -192,6 +198,8 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
         diags.add(Diagnostic("E106", f"{what} name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
                              pos(), hint="write it in its normal form (Unicode NFKC): Python normalises identifiers, "
                              "so two names that differ only there would be one attribute in model.py"))
+    elif not name.isascii():
+        diags.add(Diagnostic("E106", f"{what} name `{name}` is not ASCII", pos(), hint=_ASCII_HINT))
     elif name.startswith("_"):
         diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos(),
                              hint=f"e.g. `{name.lstrip('_') or what}`: names starting with `_` are kept for the "
