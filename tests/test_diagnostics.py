@@ -636,3 +636,20 @@ def test_a_path_object_and_a_lone_search_folder_are_taken() -> None:
     assert vibench.check(examples / "resnet18_1d.yaml").root.name == "ResNet18_1D"
     assert vibench.check("resnet18_1d", search_path=examples).root.name == "ResNet18_1D"
     assert vibench.check("resnet18_1d", search_path=str(examples)).root.name == "ResNet18_1D"
+
+
+def test_the_caret_counts_terminal_columns_of_wide_characters() -> None:
+    """A CJK character takes two terminal columns: the caret after `doc: 卷积层` stands under the key it
+    names (it was three columns to the left), and one under a CJK name covers its width."""
+    text = ("vibench: 1\nname: Wide\ninputs: {x: {shape: [B, 1, L]}}\nnodes:\n"
+            "  conv: {block: conv1d, doc: 卷积层, in: x, out_channels: 4, kernel_size: 0}\noutputs: {y: conv}\n")
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=text)
+    lines = info.value.render().splitlines()
+    source = next(line for line in lines if "kernel_size: 0" in line)
+    caret = lines[lines.index(source) + 1]
+    wide = source.index("kernel_size") + 3  # the three characters of 卷积层 take six columns
+    assert caret.index("^") == wide and caret[wide:].startswith("^" * len("kernel_size") + " ")
+    with pytest.raises(SpecError) as info:
+        vibench.check(str(CORPUS / "e106_not_ascii.yaml"))
+    assert "13 | name: 故障分类\n   |       ^^^^^^^^\n" in info.value.render()

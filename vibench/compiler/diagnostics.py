@@ -14,6 +14,7 @@ diagnostics, then how many more there are (all of them stay in ``SpecError.diagn
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -105,7 +106,9 @@ class Diagnostic:
                     lines.append(f"{self.pos.line} | {src}")
                     span = self.span if self.span > 1 else _token_length(src, col - 1)
                     span = max(1, min(span, len(src) - col + 1))
-                    caret = " " * max(col - 1, 0) + "^" * span
+                    # In terminal columns: a CJK character takes two (a caret after `doc: 卷积层` sat under
+                    # the wrong word), a combining mark none.
+                    caret = " " * _width(src[:max(col - 1, 0)]) + "^" * max(1, _width(src[col - 1:col - 1 + span]))
                     if self.expected is not None:
                         caret += f" expected {self.expected}"
                     lines.append(f"{gutter} | {caret}")
@@ -134,6 +137,14 @@ def _split_lines(text: str) -> list[str]:
     # Many diagnostics in one file split it once (rendering 5,000 of them used to split it 5,000 times).
     lines = text.splitlines()
     return lines
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: wide and full-width characters take two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
 
 
 def _token_length(line: str, start: int) -> int:
