@@ -162,6 +162,25 @@ def test_list_and_blocks_without_a_name_keep_one_line_each(capsys: pytest.Captur
     assert any(line.startswith("cnn/ResNet1D ") for line in lines) and not any(line.startswith(" ") for line in lines)
 
 
+def test_list_and_blocks_give_the_catalogue_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--format json` was ignored by --list and --blocks (text came out)."""
+    import json
+
+    from vibench.compiler.library_index import template_names
+
+    assert main(["--list", "--format", "json"]) == 0
+    templates = json.loads(capsys.readouterr().out)
+    assert [t["name"] for t in templates] == template_names()
+    resnet = next(t for t in templates if t["name"] == "cnn/ResNet1D")
+    assert resnet["description"] and resnet["interface"].startswith("x [B, L, 1] -> ")
+    assert main(["--blocks", "--format", "json"]) == 0
+    blocks = json.loads(capsys.readouterr().out)
+    assert {b["name"] for b in blocks} == set(registry.all_blocks())
+    assert next(b for b in blocks if b["name"] == "conv1d")["category"] == registry.get("conv1d").category
+    assert main(["--list", "cnn/TCN", "--format", "json"]) == 2  # one entry's reference is text
+    assert "one entry's reference is text" in capsys.readouterr().err
+
+
 def test_block_reference_names_every_parameter_and_port() -> None:
     for name, block in registry.all_blocks().items():
         text = block_reference(name)

@@ -258,16 +258,24 @@ def _reference(ns: argparse.Namespace) -> int:
 
     if ns.list is not None and ns.blocks is not None:
         raise UsageError("--list and --blocks: give one of them")
+    if ns.format == "json" and (ns.list or ns.blocks):
+        raise UsageError("--format json lists the catalogue (--list, --blocks); one entry's reference is text")
     try:
         if ns.list:
             search = _search_path(ns)
             print(reference_docs.template_reference(ns.list, search))
         elif ns.list is not None:
-            from vibench.compiler.library_index import list_templates
+            from vibench.compiler.library_index import list_templates, template_entries
 
-            print(list_templates())
+            print(json.dumps(template_entries(), indent=2) if ns.format == "json" else list_templates())
         elif ns.blocks:
             print(reference_docs.block_reference(ns.blocks))
+        elif ns.format == "json":
+            from vibench.compiler import registry
+
+            blocks = registry.all_blocks()
+            print(json.dumps([{"name": n, "category": b.category, "description": b.description}
+                              for n, b in blocks.items()], indent=2))
         else:
             print(_list_blocks())
     except reference_docs.UnknownName as err:

@@ -68,6 +68,15 @@ def _slot_default(root, name: str) -> str:
     return ", ".join(value) if isinstance(value, list) else str(value)
 
 
+def template_entries() -> list[dict[str, str]]:
+    """``--list --format json``: each template's name, one-line description and checked interface."""
+    entries = []
+    for name in template_names():
+        text, interface = describe(name)
+        entries.append({"name": name, "description": text, "interface": interface})
+    return entries
+
+
 def list_templates() -> str:
     names = template_names()
     if not names:
