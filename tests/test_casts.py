@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import vibench
 from tests.test_export import CASES, model_and_args
+from tests.test_runtime_checks import SPEC  # Probe: x [B, 2, L] and fs [B], conv k9
 from vibench import testing
 from vibench.compiler import registry
 
@@ -63,22 +64,6 @@ def test_a_cast_template_runs_in_its_dtype(case: Any, dtype: torch.dtype) -> Non
         got, want = got[finite].double(), want[finite].double()
         difference = float((got - want).norm() / want.norm().clamp_min(1e-12))
         assert difference < tolerance, f"{case.id}: {difference:.2e} from float32"
-
-
-SPEC = """
-vibench: 1
-name: Probe
-inputs:
-  x: {shape: [B, 2, L]}
-  fs: {shape: [B]}
-nodes:
-  conv: {block: conv1d, in: x, out_channels: 4, kernel_size: 3}
-  pool: {block: adaptive_avg_pool1d, in: conv, output_size: 1}
-  flat: {block: flatten, in: pool}
-  scale: {block: unsqueeze, in: fs, dim: 1}
-  out: {block: mul, in: [flat, scale]}
-outputs: {y: out}
-"""
 
 
 def test_a_cast_model_names_its_dtype_and_an_uncast_one_the_cast() -> None:
