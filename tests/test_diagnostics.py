@@ -653,3 +653,24 @@ def test_the_caret_counts_terminal_columns_of_wide_characters() -> None:
     with pytest.raises(SpecError) as info:
         vibench.check(str(CORPUS / "e106_not_ascii.yaml"))
     assert "13 | name: 故障分类\n   |       ^^^^^^^^\n" in info.value.render()
+
+
+@pytest.mark.parametrize(("text", "words", "never"), [
+    ("vibench: 1\nname: A\ninputs: {x: {shape: [B, 4]}}\nblocks: {Z: not_a_block}\n"
+     "nodes: {fc: {block: linear, in: x, out_features: 2}}\noutputs: {y: fc}\n", ["expected mapping"], "instance of"),
+    ("vibench: 1\nname: A\nparams: {rows: {type: 'list[list[int]]', default: [[1, 2], [3, 4.5]]}}\n"
+     "inputs: {x: {shape: [B, 4]}}\nnodes: {fc: {block: linear, in: x, out_features: 2}}\noutputs: {y: fc}\n",
+     ["expected list[list[int]]: [1][1] is not an integer"], "Input should"),
+    ("vibench: 1\nname: A\ninputs: {x: {shape: [B, 4, 6]}}\n"
+     "nodes: {r: {block: rearrange, in: x, pattern: 'b c l -> b l c', sizes: 2}}\noutputs: {y: r}\n",
+     ["mapping"], "dictionary"),
+])
+def test_messages_speak_vibench_not_pydantic(text: str, words: list[str], never: str) -> None:
+    """pydantic's own words (`Input should be a valid integer`, `dictionary or instance of BlockSpec`,
+    `Value error, ...`) reached three kinds of message; they say what is expected in vibench's words."""
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=text)
+    rendered = info.value.render()
+    for word in words:
+        assert word in rendered, rendered
+    assert never not in rendered and "Value error" not in rendered, rendered

@@ -241,6 +241,19 @@ class Collector:
             raise SpecError(self.items, self.sources)
 
 
+def plain(msg: str) -> str:
+    """A pydantic error message in the words of vibench's own: what is expected, without pydantic's
+    lead (``Input should be a valid integer`` -> ``integer``, ``Value error, ...`` -> ``...``) and with
+    ``mapping`` for its ``dictionary`` (also ``dictionary or instance of BlockSpec``)."""
+    for lead in ("Input should be a valid ", "Input should be ", "Value error, "):
+        if msg.startswith(lead):
+            msg = msg[len(lead):]
+            break
+    if msg == "dictionary" or msg.startswith("dictionary or instance of "):
+        return "mapping"
+    return msg
+
+
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     """The candidate a misspelt ``name`` most likely meant, or None when nothing is close."""
     import difflib  # only when there is something to suggest

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, Union
 
-from vibench.compiler.diagnostics import Diagnostic, suggest
+from vibench.compiler.diagnostics import Diagnostic, plain, suggest
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import ParamDecl, Pos
 
@@ -188,8 +188,11 @@ def _num(x: float) -> str:
 
 def _short_error(e: dict) -> str:
     loc = "".join(f"[{p!r}]" for p in e.get("loc", ()))
-    msg = e.get("msg", "")
-    return f"{loc} {msg}".strip()
+    msg = str(e.get("msg", ""))
+    text = plain(msg)
+    if msg.startswith("Input should be a valid "):  # `[3][2] is not an integer`
+        text = f"is not {'an' if text[:1] in 'aeiou' else 'a'} {text}" if loc else f"not {text}"
+    return f"{loc} {text}".strip()
 
 
 def bind_params(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
-from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
+from vibench.compiler.diagnostics import Diagnostic, one_of, plain, suggest
 from vibench.compiler.elaborated import Failed, Ports, Refs, declared_dims, expr_diag, freeze
 from vibench.compiler.expr import ExprError, Unknown, bare_name, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
@@ -359,9 +359,7 @@ def _expected(errors: list[dict[str, Any]]) -> str:
     """What a parameter accepts, from pydantic's errors on it (one per member of a union)."""
     texts = []
     for e in errors:
-        msg = str(e["msg"])
-        for lead in ("Input should be a valid ", "Input should be "):
-            msg = msg.removeprefix(lead)
+        msg = plain(str(e["msg"]))
         msg = msg.split(",", 1)[0] if msg.startswith(("integer", "number", "boolean", "string")) else msg
         if msg not in texts:
             texts.append(msg)

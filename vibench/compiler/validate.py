@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, suggest
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, plain, suggest
 from vibench.compiler.load import LoadedDoc
 from vibench.schemas.document import NODE_KEYS, SpecDocument
 
@@ -127,12 +127,7 @@ def _key_diagnostic(path: tuple, doc: LoadedDoc) -> Diagnostic:
 
 
 def _expected_text(e: dict) -> str:
-    msg: str = e["msg"]
-    for lead in ("Input should be a valid ", "Input should be ", "Value error, "):
-        if msg.startswith(lead):
-            msg = msg[len(lead):]
-            break
-    return "mapping" if msg == "dictionary" else msg
+    return plain(str(e["msg"]))
 
 
 def _describe(path: tuple) -> str:
