@@ -631,6 +631,11 @@ def test_api_arguments_of_the_wrong_kind_are_named(kwargs: dict, message: str) -
         vibench.check(**kwargs)
 
 
+def test_build_without_a_spec_says_so() -> None:
+    with pytest.raises(TypeError, match="give a spec path or text"):  # it was a bare AssertionError
+        vibench.build()
+
+
 def test_a_path_object_and_a_lone_search_folder_are_taken() -> None:
     examples = ROOT / "examples"
     assert vibench.check(examples / "resnet18_1d.yaml").root.name == "ResNet18_1D"

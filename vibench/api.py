@@ -163,6 +163,8 @@ def build(
     from vibench.runtime.build import build_spec
 
     spec, search_path = _arguments(spec, text, None, search_path)
+    if spec is None and text is None:
+        raise TypeError("give a spec path or text")
     # As compile_program reads them, so that the cache key does too (np.int64(4) and 4 are one model).
     params, inputs = pipeline.python_values(params), pipeline.input_sizes(inputs)
     return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params)
