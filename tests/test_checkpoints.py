@@ -214,3 +214,9 @@ def test_the_loader_in_model_py_takes_lightning_checkpoints(tmp_path: Path) -> N
     assert loaded_from(model, weights)
     with pytest.raises(KeyError, match="unexpected"):
         module.load_reference_state_dict(model, lightning(weights), prefix="")
+    # The path of a checkpoint file too, read with weights_only (a path was an AttributeError: no .get).
+    torch.save(lightning(weights), tmp_path / "epoch=9.ckpt")
+    fresh = module.TwoLayers()
+    assert module.load_reference_state_dict(fresh, str(tmp_path / "epoch=9.ckpt")) == ([], [])
+    assert loaded_from(fresh, weights)
+    assert module.load_reference_state_dict(module.TwoLayers(), tmp_path / "epoch=9.ckpt") == ([], [])

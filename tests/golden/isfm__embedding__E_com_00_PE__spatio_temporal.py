@@ -82,9 +82,12 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> 
             )
 
 
-def load_reference_state_dict(model: nn.Module, state_dict: dict, strict: bool = True, prefix: str = "network."):
-    """Load a PHM-Vibench state_dict or Lightning checkpoint (model keys `network.*`) into ``model`` through its
-    rename map; returns (missing, unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
+def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True, prefix: str = "network."):
+    """Load a PHM-Vibench state_dict or Lightning checkpoint (model keys `network.*`), or the path of a file holding
+    one (read with torch.load(weights_only=True)), into ``model`` through its rename map; returns (missing,
+    unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
+    if not isinstance(state_dict, dict):  # a path: tensors only, as torch.load(weights_only=True) reads them
+        state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
     entries, own, renamed = state_dict.get("state_dict", state_dict), model.state_dict(), {}
     if prefix and any(k.startswith(prefix) for k in entries) and not any(k.startswith(prefix) for k in own):
         entries = {k.removeprefix(prefix): v for k, v in entries.items() if k.startswith(prefix)}
