@@ -204,7 +204,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     library = Library(search_path)
     library.sources[doc.file] = doc.text
     if overrides_text is None:  # values passed in Python (vibench.build's keywords, check's params=)
-        library.given_as, library.in_python = "given in Python", True
+        library.in_python = True
     warnings: list[Diagnostic] = []
     try:
         from_metadata = None  # num_classes from the metadata table, recorded with the overrides (model.py's header)

@@ -48,8 +48,12 @@ class Library:
         self.read: set[str] = set()  # real paths of every file read (an output must not overwrite one)
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
         self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
-        self.given_as = "from --set"  # where override values come from, in messages (the API: Python)
         self.in_python = False  # called from Python (vibench.build/check), not the command line
+
+    @property
+    def given_as(self) -> str:
+        """Where override values come from, in messages."""
+        return "given in Python" if self.in_python else "from --set"
 
     def input_named(self, name: str) -> str:
         """A bound input as messages name it: ``--input x`` on the command line, ``inputs['x']`` in Python."""
