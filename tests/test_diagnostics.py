@@ -395,6 +395,7 @@ def test_file_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 USAGE_ERRORS = {
     "missing file": (["does/not/exist.yaml", "--check"], "no such spec file"),
+    "missing file, a long name": (["c" * 5000, "--check"], "no such spec file: " + "c" * 80 + "...\n"),
     "folder": ([".", "--check"], "is a folder"),
     "no spec": (["--check"], "no spec given"),
     "set without =": (["{spec}", "--check", "--set", "num_classes"], "--set expects KEY=VALUE"),

@@ -158,7 +158,7 @@ def _search_path(ns: argparse.Namespace) -> list[str]:
 def _spec_path(spec: str, spec_path: list[str]) -> str:
     if os.path.exists(spec):
         if os.path.isdir(spec):
-            raise UsageError(f"{spec} is a folder, not a spec file")
+            raise UsageError(f"{_clip(spec)} is a folder, not a spec file")
         return spec
     # A library template name: cnn/ResNet1D
     from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
@@ -168,7 +168,7 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
             cand = os.path.join(root, spec + suffix)
             if os.path.isfile(cand):
                 return cand
-    raise UsageError(f"no such spec file: {spec}")
+    raise UsageError(f"no such spec file: {_clip(spec)}")
 
 
 MAX_SET_CHARS = 10_000
