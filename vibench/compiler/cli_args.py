@@ -126,7 +126,7 @@ def _read_metadata(file: str | None) -> Any:
     try:
         return read_metadata(file)
     except MetadataError as err:
-        raise UsageError(f"--metadata: {err}") from None
+        raise UsageError(f"--metadata: {_clip(str(err), 400)}") from None
 
 
 def _weights_target(ns: argparse.Namespace) -> str | None:
