@@ -91,6 +91,22 @@ def test_the_checks_stay_in_compiled_and_exported_graphs(model: torch.nn.Module)
     torch.testing.assert_close(scripted(x, fs), model(x, fs))
 
 
+def test_a_compiled_model_takes_new_sizes_and_exports_with_dynamic_ones(model: torch.nn.Module) -> None:
+    """A second size recompiles with dynamic shapes; the check's message then held a symbolic size, and
+    `torch.compile(fullgraph=True)` failed ("Can't convert torch._check*() message closure") at the
+    first call with another batch size or length (an epoch's last, smaller batch)."""
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    for shape in ((2, 2, 16), (2, 2, 64), (5, 2, 33), (1, 2, 9)):
+        x, fs = torch.randn(shape), torch.ones(shape[0])
+        torch.testing.assert_close(compiled(x, fs), model(x, fs))
+    batch, length = torch.export.Dim("batch"), torch.export.Dim("length", min=10)
+    exported = torch.export.export(model, (torch.randn(2, 2, 64), torch.ones(2)),
+                                   dynamic_shapes=({0: batch, 2: length}, {0: batch}))
+    x, fs = torch.randn(4, 2, 100), torch.ones(4)
+    torch.testing.assert_close(exported.module()(x, fs), model(x, fs))
+
+
 def test_an_emitted_file_checks_its_inputs_too(tmp_path) -> None:
     import importlib.util
 

@@ -23,9 +23,11 @@ def _check_input(
     declared, floats = dtype, _cast_dtype(model) if cast and dtype.is_floating_point else None
     dtype = floats or dtype  # after model.double(), .half(), .bfloat16(): the model's dtype
     ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
-    if not ok or torch.compiler.is_compiling():  # the message only when it may be shown
-        hint = "" if torch.compiler.is_compiling() or ok else _input_hint(model, name, x, dtype, sizes, bool(floats))
-        wanted = str(dtype).removeprefix("torch.") + (" (the model's dtype)" if dtype != declared else "")
+    wanted = str(dtype).removeprefix("torch.") + (" (the model's dtype)" if dtype != declared else "")
+    if torch.compiler.is_compiling():  # a traced message holds constants only (a dynamic size is not one)
+        _require(model, ok, f"input `{name}` must be {shape} {wanted}")
+    elif not ok:
+        hint = _input_hint(model, name, x, dtype, sizes, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
 
 
