@@ -157,3 +157,18 @@ def test_the_folder_keeps_the_most_recently_used_entries(folder: Path, compilati
     kept = sorted(p.stem for p in folder.glob("m_*.json"))
     assert kept == sorted([stem[1], stem[3], stem[4]])
     assert sorted(p.stem for p in folder.glob("m_*.py")) == kept
+
+
+def test_a_model_whose_file_was_evicted_still_scripts(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model built early in a sweep of more models than VIBENCH_CACHE_MAX kept running, but its
+    file was gone: inspect.getsource and torch.jit.script (which reads the source) failed with
+    "could not get source code". The source stays readable in the process that loaded it."""
+    import inspect
+
+    monkeypatch.setenv("VIBENCH_CACHE_MAX", "1")
+    first = vibench.build(text=SPEC, width=5)
+    vibench.build(text=SPEC, width=6)  # evicts the first model's files
+    assert not Path(inspect.getfile(type(first))).exists()
+    assert "class Cached" in inspect.getsource(type(first))
+    x = torch.randn(2, 4, 16)
+    torch.testing.assert_close(torch.jit.script(first.eval())(x), first(x))

@@ -129,6 +129,7 @@ def lookup(k: str) -> Entry | None:
         return None
     with contextlib.suppress(OSError):
         os.utime(meta_path)  # recently used: the last to be evicted
+    _pin_source(module)
     entry = Entry(module, str(meta.get("class")))
     _memory[k] = entry
     return entry
@@ -158,9 +159,25 @@ def _store_on_disk(k: str, source: str, class_name: str, files: set[str]) -> typ
         _write(os.path.join(folder, f"m_{k}.json"), json.dumps(meta, indent=1))
         _evict(folder, f"m_{k}")
         sys.modules.pop(f"{PACKAGE}.m_{k}", None)  # an older compilation under this key (a template changed)
-        return importlib.import_module(f"{PACKAGE}.m_{k}")
+        module = importlib.import_module(f"{PACKAGE}.m_{k}")
+        _pin_source(module)
+        return module
     except (OSError, ImportError):
         return None
+
+
+def _pin_source(module: types.ModuleType) -> None:
+    """Keep the module's source readable in this process after its file is evicted (by a later store
+    here or in another process): ``inspect.getsource`` and ``torch.jit.script`` read it through
+    linecache, whose entries without a modification time are never dropped by ``checkcache``. (A
+    model built early in a sweep of more than ``VIBENCH_CACHE_MAX`` models could not be scripted.)"""
+    import linecache
+
+    filename = getattr(module, "__file__", None)
+    if filename and linecache.getlines(filename):
+        entry = linecache.cache[filename]
+        if len(entry) == 4:  # (size, mtime, lines, fullname); a lazy entry has one item
+            linecache.cache[filename] = (entry[0], None, entry[2], entry[3])
 
 
 def max_entries() -> int:
