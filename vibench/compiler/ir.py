@@ -218,7 +218,8 @@ class UnitDef:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class TensorType:
     shape: tuple[Dim, ...]
     dtype: str = "float32"
@@ -253,7 +254,8 @@ class Constraint:
     pos: Pos | None = None
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Instance:
     """One copy of a node (a node with ``repeat: n`` has n)."""
 

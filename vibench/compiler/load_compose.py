@@ -111,9 +111,11 @@ class _Composer:
         scalar_cache = self.scalar_cache
         anchors = self.anchors
         missing = _MISSING
-        stack: list[list] = []  # frames: [is_map, container, loc, pending_key, size, anchor, start_mark, merges]
+        stack: list[list] = []  # [is_map, container, loc, pending_key, size, anchor, start_mark, merges | None]
         result: tuple[Any, Loc] | None = None
         written = self.written
+        chars_per_unit, max_expanded, max_depth = _CHARS_PER_UNIT, MAX_EXPANDED, MAX_DEPTH
+        frame: list | None = None  # stack[-1], kept in step with the stack
         for event in it:
             cls = type(event)
             value: Any
@@ -121,39 +123,54 @@ class _Composer:
             size: int
             if cls is scalar_event:
                 text = event.value
-                tag = event.tag
                 value = missing
-                if (tag is None or tag == "!") and event.implicit[0]:
+                if event.implicit[0] and ((tag := event.tag) is None or tag == "!"):
                     value = scalar_cache.get(text, missing)
                 if value is missing:
                     value = self._scalar(event)
                 mark = event.start_mark
-                loc = Loc((mark.line + 1, mark.column + 1))
-                size = 1 + len(text) // _CHARS_PER_UNIT
-                if event.anchor is not None:
-                    anchors[event.anchor] = (value, loc, size)
+                pos = (mark.line + 1, mark.column + 1)
+                size = 1 + len(text) // chars_per_unit
                 written += size
+                anchor = event.anchor
+                if anchor is None and frame is not None and frame[0] and frame[3] is None:
+                    # A key of the mapping being built: only its position is kept (no Loc).
+                    frame[4] += size
+                    frame[3] = (value, pos, event)
+                    if written + self.aliased > max_expanded:
+                        raise self._too_many(event)
+                    continue
+                loc = Loc(pos)
+                if anchor is not None:
+                    anchors[anchor] = (value, loc, size)
             elif cls is map_start or cls is seq_start:
-                self._check_container_tag(event, cls is map_start)
-                if len(stack) >= MAX_DEPTH:
+                if event.tag is not None:
+                    self._check_container_tag(event, cls is map_start)
+                if len(stack) >= max_depth:
                     raise self.error("E002", f"the document nests deeper than {MAX_DEPTH} levels", event.start_mark,
                                      hint="specs never need this much nesting; write the structure flatter")
                 is_map = cls is map_start
                 mark = event.start_mark
-                loc = Loc((mark.line + 1, mark.column + 1), {} if is_map else [])
-                stack.append([is_map, {} if is_map else [], loc, None, 1, event.anchor, mark, []])
+                if is_map:
+                    loc = Loc((mark.line + 1, mark.column + 1), {})
+                    frame = [True, {}, loc, None, 1, event.anchor, mark, None]
+                else:
+                    loc = Loc((mark.line + 1, mark.column + 1), [])
+                    frame = [False, [], loc, None, 1, event.anchor, mark, None]
+                stack.append(frame)
                 continue
             elif cls is map_end or cls is seq_end:
-                frame = stack.pop()
-                if frame[7]:
-                    self._apply_merges(frame)
-                value, loc, size = frame[1], frame[2], frame[4]
-                if frame[5] is not None:
-                    anchors[frame[5]] = (value, loc, size)
+                done = stack.pop()
+                frame = stack[-1] if stack else None
+                if done[7]:
+                    self._apply_merges(done)
+                value, loc, size = done[1], done[2], done[4]
+                if done[5] is not None:
+                    anchors[done[5]] = (value, loc, size)
                 written += 1
             elif cls is alias_event:
                 if event.anchor not in anchors:
-                    if any(frame[5] == event.anchor for frame in stack):
+                    if any(f[5] == event.anchor for f in stack):
                         raise self.error("E002", f"alias `*{event.anchor}` refers to a node that contains it",
                                          event.start_mark, hint="recursive structures are not allowed in specs")
                     raise self.error("E001", f"unknown alias `*{event.anchor}`", event.start_mark)
@@ -169,38 +186,41 @@ class _Composer:
             else:  # pragma: no cover - libyaml emits no other events inside a document
                 raise self.error("E001", f"unexpected YAML event {cls.__name__}", event.start_mark)
 
-            if written + self.aliased > MAX_EXPANDED:
-                raise self.error("E002", "the document holds too many values", event.start_mark,
-                                 expected=f"at most {MAX_EXPANDED:,} values (a long string counts one per "
-                                 f"{_CHARS_PER_UNIT} characters), aliases expanded",
-                                 hint="split the spec into files, or use `repeat:` for repeated layers")
-            if not stack:
+            if written + self.aliased > max_expanded:
+                raise self._too_many(event)
+            if frame is None:
                 result = (value, loc)
                 continue
-            frame = stack[-1]
             frame[4] += size
             if not frame[0]:
                 frame[1].append(value)
                 frame[2].children.append(loc)
             elif frame[3] is None:
-                frame[3] = (value, loc, event)  # a key
+                frame[3] = (value, loc.pos, event)  # a key written as an alias, an anchor or a collection
             else:
-                key, key_loc, key_event = frame[3]
+                key, key_pos, key_event = frame[3]
                 frame[3] = None
                 container = frame[1]
                 if key.__class__ is str and key not in container:  # the common case, checked in _put
                     container[key] = value
-                    frame[2].children[key] = (key_loc.pos, loc)
+                    frame[2].children[key] = (key_pos, loc)
                 else:
-                    self._put(frame, key, key_loc, key_event, value, loc, stack)
+                    self._put(frame, key, key_pos, key_event, value, loc, stack)
         self.written = written
         if result is None:  # pragma: no cover - a DocumentStart is always followed by a node
             raise self.error("E001", "empty document", None)
         return result
 
-    def _put(self, frame: list, key: Any, key_loc: Loc, key_event: Any, value: Any, loc: Loc, stack: list) -> None:
+    def _too_many(self, event: Any) -> SpecError:
+        return self.error("E002", "the document holds too many values", event.start_mark,
+                          expected=f"at most {MAX_EXPANDED:,} values (a long string counts one per "
+                          f"{_CHARS_PER_UNIT} characters), aliases expanded",
+                          hint="split the spec into files, or use `repeat:` for repeated layers")
+
+    def _put(self, frame: list, key: Any, key_pos: tuple[int, int], key_event: Any, value: Any, loc: Loc,
+             stack: list) -> None:
         if key is _MERGE:
-            frame[7].append((value, loc, key_event))
+            frame[7] = [*(frame[7] or ()), (value, loc, key_event)]
             return
         if isinstance(key, (dict, list)):
             raise self.error("E001", "mapping keys must be plain scalars", key_event.start_mark,
@@ -215,7 +235,7 @@ class _Composer:
             raise self.error("E005", f"duplicate key `{key}`", key_event.start_mark,
                              hint="each key may appear once in a mapping; YAML would silently keep the last")
         frame[1][key] = value
-        frame[2].children[key] = (key_loc.pos, loc)
+        frame[2].children[key] = (key_pos, loc)
 
     def _apply_merges(self, frame: list) -> None:
         for value, loc, key_event in frame[7]:
