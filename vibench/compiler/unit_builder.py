@@ -232,20 +232,23 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             raise self.error(Diagnostic("E405", f"`repeat` chains copies through one input and one output; "
                                         f"`{first.block_name}` has {len(ports)} input(s) and {len(block.outputs)} "
                                         "output(s)", nd.pos, node=nd.name))
-        instances: list[Instance] = []
         types = self.types
         in_types = [types[(v.node, v.port)] for _, v, _ in ports]
-        copies = len(en.copies)
-        for k, copy in enumerate(en.copies):
-            if repeated:
+        if not repeated:  # one copy (the common case)
+            instances = [self.instance(nd, first, ports, in_types)]
+            self.tally(nd, instances[0], 0, 1)
+        else:
+            instances = []
+            copies = len(en.copies)
+            for k, copy in enumerate(en.copies):
                 self.copy = (k, copies)
-            try:
-                inst = self.instance(nd, copy, ports, in_types)
-            finally:
-                self.copy = None
-            instances.append(inst)
-            self.tally(nd, inst, k, copies)
-            in_types = [inst.outputs[0][1]]
+                try:
+                    inst = self.instance(nd, copy, ports, in_types)
+                finally:
+                    self.copy = None
+                instances.append(inst)
+                self.tally(nd, inst, k, copies)
+                in_types = [inst.outputs[0][1]]
         composite = instances[0].unit is not None
         if nd.checkpoint and not composite and not block.has_module(instances[0].params):  # type: ignore[union-attr]
             raise self.error(Diagnostic("E211", f"`checkpoint` of node `{nd.name}` needs a node with a submodule",
