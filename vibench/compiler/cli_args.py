@@ -156,19 +156,16 @@ def _search_path(ns: argparse.Namespace) -> list[str]:
 
 
 def _spec_path(spec: str, spec_path: list[str]) -> str:
-    if os.path.exists(spec):
-        if os.path.isdir(spec):
-            raise UsageError(f"{_clip(spec)} is a folder, not a spec file")
-        return spec
-    # A library template name: cnn/ResNet1D
-    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
+    """The file a spec argument means (:func:`vibench.compiler.pipeline.find_spec`'s search), or a usage error."""
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.pipeline import find_spec
 
-    for root in list(spec_path) + [LIBRARY_DIR]:
-        for suffix in ("",) + SPEC_SUFFIXES:
-            cand = os.path.join(root, spec + suffix)
-            if os.path.isfile(cand):
-                return cand
-    raise UsageError(f"no such spec file: {_clip(spec)}")
+    if os.path.isdir(spec):
+        raise UsageError(f"{_clip(spec)} is a folder, not a spec file")
+    try:
+        return find_spec(spec, spec_path)
+    except SpecError:
+        raise UsageError(f"no such spec file: {_clip(spec)}") from None
 
 
 MAX_SET_CHARS = 10_000
