@@ -20,6 +20,7 @@ from vibench.compiler.load import LoadedDoc
 from vibench.schemas.document import NODE_KEYS, SpecDocument
 
 _UNIONS = (typing.Union, types.UnionType)  # `Union[A, B]` and `A | B` have different origins
+_PHM_SECTIONS = ("data", "task", "trainer", "environment")  # an experiment config's other sections
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
@@ -32,6 +33,16 @@ def validate(doc: LoadedDoc) -> SpecDocument:
                         found=found, hint="start the file with `vibench: 1`")],
             {doc.file: doc.text},
         )
+    spec_like = "vibench" in doc.data or any(k in doc.data for k in ("nodes", "inputs", "outputs", "blocks", "extends"))
+    sections = [] if spec_like else [k for k in doc.data if k in _PHM_SECTIONS]
+    if sections:  # a PHM-Vibench base config (data, task, trainer): no `model:` to compile
+        raise SpecError([Diagnostic(
+            "E103", "a PHM-Vibench config without a `model:` section", doc.pos((sections[0],), key=True),
+            expected="an experiment config with `model:` (or `base_configs:` that give one), or a vibench spec "
+            "(`vibench: 1`)", found=", ".join(f"`{k}:`" for k in sections) + " (PHM-Vibench's sections for the "
+            "data, task and trainer) and no `model:`",
+            hint="compile the experiment config that lists this file under `base_configs:`, or add a `model:` "
+            "section with `type` and `name`")], {doc.file: doc.text})
     try:
         return SpecDocument.model_validate(doc.data)
     except ValidationError as err:
