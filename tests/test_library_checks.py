@@ -205,6 +205,24 @@ def test_the_same_setting_in_a_phm_vibench_config_moves_to_its_key(tmp_path: Pat
     assert d.code == "E301" and d.pos.file.endswith("experiment.yaml") and d.pos.line == 5
 
 
+def test_a_phm_vibench_config_of_twenty_model_keys_is_blamed_too(tmp_path: Path) -> None:
+    """PHM-Vibench's configs/v0.0.9/multi_task_config.yaml sets 20 model keys; with at most 16 tried, its
+    E307 (the multi-task head's prediction layer: 3.2e9 weights) stayed inside the library template."""
+    keys = [("input_dim", 2), ("num_patches", 128), ("embedding", "E_01_HSE"), ("patch_size_L", 256),
+            ("patch_size_C", 1), ("output_dim", 1024), ("backbone", "B_08_PatchTST"), ("num_heads", 8),
+            ("num_layers", 3), ("d_ff", 2048), ("dropout", 0.1), ("e_layers", 2), ("factor", 5),
+            ("task_head", "MultiTaskHead"), ("hidden_dim", 512), ("use_batch_norm", True), ("activation", "gelu"),
+            ("rul_max_value", 2000.0), ("modes", 32), ("width", 128)]
+    config = tmp_path / "experiment.yaml"
+    config.write_text("model:\n  name: M_01_ISFM\n  type: ISFM\n" + "".join(f"  {k}: {v}\n" for k, v in keys),
+                      encoding="utf-8")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(config))
+    (d,) = [d for d in info.value.diagnostics if d.severity == "error"]
+    assert d.code == "E307" and d.pos.file.endswith("experiment.yaml")
+    assert d.notes[0].startswith("raised by node `universal_projection` at ") and "H_03_Linear_pred" in d.notes[0]
+
+
 def _hostile_values(decl: object) -> list:
     """Values a user may set that a template may refuse: empty, zero, negative, long, odd sizes."""
     kind = str(decl.get("type") or "") if isinstance(decl, dict) else ""

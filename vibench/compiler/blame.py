@@ -29,7 +29,7 @@ from typing import Any
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.load import LoadedDoc
 
-MAX_SETTINGS_TRIED = 16  # `with:` keys tried (two compiles each at most), on a failed compile only
+MAX_SETTINGS_TRIED = 32  # `with:` keys tried (two compiles each); PHM-Vibench configs set 20 and more model keys
 MAX_TRIAL_NODES = 2_000  # a trial stops (E213, no verdict) beyond this: the library's largest model has ~800
 
 
