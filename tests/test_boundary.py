@@ -87,3 +87,18 @@ def test_emission_is_byte_identical_within_a_process() -> None:
         first = vibench.compile_spec(os.path.join(ROOT, spec)).source
         second = vibench.compile_spec(os.path.join(ROOT, spec)).source
         assert first == second
+
+
+def test_python_dash_m_vibench_is_the_compiler_command(tmp_path) -> None:
+    """``python -m vibench`` where the scripts folder is not on PATH: the same command, codes and messages."""
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = tmp_path / "model.py"
+    proc = subprocess.run([PY, "-m", "vibench", RESNET, "-o", str(out)], capture_output=True, text=True, cwd=ROOT,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "class ResNet18_1D(nn.Module)" in out.read_text(encoding="utf-8")
+    proc = subprocess.run([PY, "-m", "vibench", "tests/broken/e301_shape_mismatch.yaml", "--check"],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+    assert proc.returncode == 1 and "error[E301]" in proc.stderr
+    proc = subprocess.run([PY, "-m", "vibench", "--no-such-flag"], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert proc.returncode == 2 and "usage error" in proc.stderr
