@@ -84,9 +84,13 @@ class WaveletDWT(nn.Module):
         length, taps, channels = x.shape[-1], self.h0.shape[-1], x.shape[1]
         pad = 2 * ((length + taps - 1) // 2 - 1) - length + taps
         x = F.pad(x, (pad // 2, pad - pad // 2))
-        filters = torch.cat([self.h0, self.h1], dim=0).repeat(channels, 1, 1).to(x.dtype)
-        both = F.conv1d(x, filters, stride=2, groups=channels)
-        return both[:, 0::2], both[:, 1::2]
+        if channels == 1:  # both filters in one convolution
+            both = F.conv1d(x, torch.cat([self.h0, self.h1]).to(x.dtype), stride=2)
+            return both[:, :1], both[:, 1:]
+        # A depthwise convolution per filter: 2-4x faster than one grouped convolution of both filters,
+        # forward and backward (whose grouped kernel is slow on the CPU); the same values.
+        low = F.conv1d(x, self.h0.expand(channels, 1, taps).to(x.dtype), stride=2, groups=channels)
+        return low, F.conv1d(x, self.h1.expand(channels, 1, taps).to(x.dtype), stride=2, groups=channels)
 
 
 # -- block ------------------------------------------------------------------------------------
