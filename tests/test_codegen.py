@@ -89,6 +89,28 @@ def test_layout_is_what_ruff_format_writes(tmp_path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
+def test_a_subscripted_call_is_split_at_the_call_as_ruff_does(tmp_path) -> None:
+    """`x = self.attention(q, k, v, need_weights=...)[0]` too long for its line: ruff splits the call's
+    arguments and keeps `[0]` after its parenthesis (the layout split the subscript's bracket, leaving a
+    139-character line in E_01_HSE_v2's model.py)."""
+    r = random.Random(20261205)
+    for case in range(60):
+        names = [r.choice(_NAMES) for _ in range(r.randint(1, 5))]
+        flag = c.both([c.call(c.dotted("torch.is_grad_enabled")), c.attr(c.dotted(names[0]), "is_cpu")])
+        call = c.call(r.choice(["self.prompt_attention", "self.cross_attention", "f"]), *map(c.dotted, names),
+                      need_weights=flag)
+        tree = c.index(call, r.choice([0, 1]))
+        indent = (4, 8, 12)[case % 3]
+        lines = split(r.choice(["value = ", "a_long_target_name_for_the_output = "]), tree, "", indent)
+        head = {4: "def f():\n", 8: "class A:\n    def f(self):\n", 12: "class A:\n    def f(self):\n        if k:\n"}
+        source = head[indent] + "\n".join(" " * indent + line for line in lines) + "\n"
+        assert ast.dump(next(n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Assign)).value) == ast.dump(
+            ast.parse(flat(tree), mode="eval").body)
+        (tmp_path / f"case_{case}.py").write_text(source)
+    proc = _ruff("format", "--check", "--diff", "--config", CONFIG, "--no-cache", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
 @pytest.mark.parametrize("value", ['say "hi"', "it's", "both ' and \"", "back\\slash", "line\nbreak", "\u2028",
                                    "\x00", "é", "tab\there", "'''", '"""'])
 def test_strings_enter_code_only_as_literals(value: str) -> None:

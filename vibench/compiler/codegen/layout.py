@@ -363,6 +363,11 @@ def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
     group = _group(e)
     if group is None or not group.items:
         return [text]
+    if isinstance(e, ast.Subscript) and indent + len(prefix + group.head) > width:
+        # The line up to the subscript's bracket does not fit: ruff leaves the subscript (`[0]`) after the
+        # bracket before it, as black's omitted trailers do (`x = f(\n    ...\n)[0]`).
+        trailer = _flat_bare(e)[len(_flat(e.value, _ATOM)) :]
+        return split(prefix, e.value, trailer + suffix, indent, width, inside=inside)
     inner = indent + 4
     lines = [prefix + group.head]
     joined = (", " if group.commas else " ").join(t for _, _, t in group.items)
