@@ -397,6 +397,8 @@ USAGE_ERRORS = {
     "missing file": (["does/not/exist.yaml", "--check"], "no such spec file"),
     "missing file, a long name": (["c" * 5000, "--check"], "no such spec file: " + "c" * 80 + "...\n"),
     "folder": ([".", "--check"], "is a folder"),
+    # a template name that leaves the library folder is not looked up there (vibench.check does the same)
+    "library name with ..": (["../specs/cnn/ResNet1D", "--check"], "no such spec file"),
     "no spec": (["--check"], "no spec given"),
     "set without =": (["{spec}", "--check", "--set", "num_classes"], "--set expects KEY=VALUE"),
     "set unreadable value": (["{spec}", "--check", "--set", "layers=[1, 2"], "cannot read"),
