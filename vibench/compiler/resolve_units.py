@@ -182,17 +182,14 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
     node_pos = Pos(doc.file, *entry[0]) if entry is not None else doc.pos(path, key=True)
     at = _NodePlaces(doc, path, here, children, node_pos)
 
-    file = doc.file
-    found = children.get("block")  # the common case inline: the key is written, its value is a scalar
-    block_pos = Pos(file, *found[1].pos) if found is not None else at.value("block")
+    block_pos = at.value("block")
     block = spec.block
     if block.__class__ is not str or "${" in block:
         block = _parsed(diags, name, "block", block, block_pos)
     inputs: list[tuple[str | None, Ref]] = []
     raw_in = spec.in_
     if isinstance(raw_in, str):
-        found = children.get("in")
-        inputs.append((None, _ref(raw_in, Pos(file, *found[1].pos) if found is not None else at.value("in"))))
+        inputs.append((None, _ref(raw_in, at.value("in"))))
     elif isinstance(raw_in, list):
         for k, item in enumerate(raw_in):
             inputs.append((None, _ref(item, at.value("in", k))))
@@ -240,6 +237,7 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
                                  found=repr(spec.with_), node=name,
                                  hint="write parameters as a mapping, or one expression that gives one"))
     params = []
+    file = doc.file
     for key, value in (spec.model_extra or {}).items():
         found = children.get(key)
         key_pos = Pos(file, *found[0]) if found is not None else doc.pos(path + (key,), key=True)
