@@ -142,12 +142,19 @@ def test_rearrange_rejects_bad_patterns(pattern: str, sizes: str, code: str, say
 def test_linear_along_a_dimension_is_the_transposed_linear(shape: tuple[int, ...], dim: int, bias: bool,
                                                            call: str) -> None:
     """``dim:`` maps that dimension: the result is torch's Linear applied to the input with `dim` moved
-    last and moved back, in value and in gradient; the module is an nn.Linear (same state_dict)."""
+    last and moved back, in value and in gradient; the module is an nn.Linear (same state_dict). Over
+    dimension 0 of [in, M] or 1 of [B, in, M] it is one product (``_linear_over``) in eager mode, and the
+    transposed call under TorchScript (which cannot pass the layer to a function)."""
     shape_text = "[" + ", ".join(map(str, shape)) + "]"
     text = one_node(f"{{block: linear, in: x, out_features: 7, dim: {dim}, bias: {str(bias).lower()}}}", shape_text)
     source = vibench.compile_spec(text=text).source
     model_class = source[source.index("\nclass "):]  # (the input-check helper names transpose in a hint)
-    assert call in model_class and "transpose" not in model_class
+    product = dim % len(shape) == len(shape) - 2 and len(shape) <= 3
+    if product:
+        helper = source[source.index("def _linear_over("):source.index("\ndef _bare(")]
+        assert call in helper and f"_linear_over(self.n, x, {dim % len(shape)})" in model_class
+    else:
+        assert call in model_class and "transpose" not in model_class and "_linear_over" not in source
     model = vibench.build(text=text)
     assert isinstance(model.n, torch.nn.Linear) and model.n.weight.shape == (7, shape[dim])
     assert set(model.state_dict()) == ({"n.weight", "n.bias"} if bias else {"n.weight"})

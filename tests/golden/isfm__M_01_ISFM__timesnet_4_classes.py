@@ -91,6 +91,9 @@ class InceptionBlock2d(nn.Module):
         self.kernels = nn.ModuleList(convs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_scripting():  # hooked or replaced kernels (see _bare): each called, then averaged
+            if not all(_bare(conv, nn.Conv2d) for conv in self.kernels):
+                return torch.stack([conv(x) for conv in self.kernels], dim=-1).mean(-1)
         reach_h = min(self.num_kernels - 1, x.shape[2] - 1)
         reach_w = min(self.num_kernels - 1, x.shape[3] - 1)
         like = self.kernels[0].weight  # the kernels' dtype (after model.double(), .bfloat16()) and device
@@ -145,6 +148,14 @@ class TimesBlock(nn.Module):
             folded = self.conv(grid).permute(0, 2, 3, 1).reshape(batch, rows * period, channels)[:, :length]
             total = total + folded * weights[:, k].reshape(batch, 1, 1)
         return total + x
+
+
+def _bare(layer: nn.Module, kind: type) -> bool:
+    """Whether ``layer`` is a plain ``kind`` (not a subclass, a quantized replacement or a wrapper) without
+    hooks, so that reading its weights gives what calling it would."""
+    return type(layer) is kind and not (
+        layer._forward_pre_hooks or layer._forward_hooks or layer._backward_pre_hooks or layer._backward_hooks
+    )
 
 
 def _require(model: nn.Module, ok: bool, message: str) -> None:

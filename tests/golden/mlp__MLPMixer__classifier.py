@@ -7,6 +7,27 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _linear_over(layer: nn.Linear, x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``layer`` over dimension ``dim`` of ``x``, 0 of [in, M] or 1 of [B, in, M]: ``weight @ x`` with the bias as
+    the column it starts from, no transposed copies. A layer that is not bare (``_bare``: quantized, wrapped,
+    hooked) is called as a module on the transposed input."""
+    if not _bare(layer, nn.Linear):
+        return layer(x.transpose(dim, -1)).transpose(dim, -1)
+    if layer.bias is None:
+        return torch.matmul(layer.weight, x)
+    if dim == 0:
+        return torch.addmm(layer.bias[:, None], layer.weight, x)
+    return torch.baddbmm(layer.bias[:, None], layer.weight.expand(x.shape[0], -1, -1), x)
+
+
+def _bare(layer: nn.Module, kind: type) -> bool:
+    """Whether ``layer`` is a plain ``kind`` (not a subclass, a quantized replacement or a wrapper) without
+    hooks, so that reading its weights gives what calling it would."""
+    return type(layer) is kind and not (
+        layer._forward_pre_hooks or layer._forward_hooks or layer._backward_pre_hooks or layer._backward_hooks
+    )
+
+
 def _require(model: nn.Module, ok: bool, message: str) -> None:
     text = f"{type(model).__name__}: {message}"
     if torch.compiler.is_compiling():
@@ -117,11 +138,11 @@ class TokenMixing(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # [B, 512, D] MLPMixer.yaml:62
-        x = torch.baddbmm(self.fc1.bias[:, None], self.fc1.weight.expand(x.shape[0], -1, -1), x)
+        x = self.fc1(x.transpose(1, 2)).transpose(1, 2) if torch.jit.is_scripting() else _linear_over(self.fc1, x, 1)
         x = F.gelu(x)  # [B, 512, D]  MLPMixer.yaml:63
         x = F.dropout(x, p=0.1, training=self.training)  # [B, 512, D]  MLPMixer.yaml:64
         # [B, 1024, D] MLPMixer.yaml:65
-        x = torch.baddbmm(self.fc2.bias[:, None], self.fc2.weight.expand(x.shape[0], -1, -1), x)
+        x = self.fc2(x.transpose(1, 2)).transpose(1, 2) if torch.jit.is_scripting() else _linear_over(self.fc2, x, 1)
         x = F.dropout(x, p=0.1, training=self.training)  # [B, 1024, D]  MLPMixer.yaml:66
         return x
 

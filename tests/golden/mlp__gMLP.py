@@ -24,11 +24,32 @@ class SpatialGatingUnit(nn.Module):
         u, v = x.chunk(2, dim=-1)
         v = self.norm(v)
         proj = self.spatial_proj  # across the L steps of [B, L, D/2]
-        if torch.is_grad_enabled():  # transposed around the layer: the weight's gradient is one product
+        if not torch.is_grad_enabled() and not torch.jit.is_scripting():  # weight @ v: no transposed copies
+            v = _linear_over(proj, v, 1)  # (0.9x the time)
+        else:  # transposed around the layer: the weight's gradient is one product
             v = proj(v.transpose(1, 2)).transpose(1, 2)
-        else:  # weight @ v, the bias a column: no transposed copies (0.9x the time)
-            v = torch.baddbmm(proj.bias[:, None], proj.weight.expand(v.shape[0], -1, -1), v)
         return u * v
+
+
+def _linear_over(layer: nn.Linear, x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``layer`` over dimension ``dim`` of ``x``, 0 of [in, M] or 1 of [B, in, M]: ``weight @ x`` with the bias as
+    the column it starts from, no transposed copies. A layer that is not bare (``_bare``: quantized, wrapped,
+    hooked) is called as a module on the transposed input."""
+    if not _bare(layer, nn.Linear):
+        return layer(x.transpose(dim, -1)).transpose(dim, -1)
+    if layer.bias is None:
+        return torch.matmul(layer.weight, x)
+    if dim == 0:
+        return torch.addmm(layer.bias[:, None], layer.weight, x)
+    return torch.baddbmm(layer.bias[:, None], layer.weight.expand(x.shape[0], -1, -1), x)
+
+
+def _bare(layer: nn.Module, kind: type) -> bool:
+    """Whether ``layer`` is a plain ``kind`` (not a subclass, a quantized replacement or a wrapper) without
+    hooks, so that reading its weights gives what calling it would."""
+    return type(layer) is kind and not (
+        layer._forward_pre_hooks or layer._forward_hooks or layer._backward_pre_hooks or layer._backward_hooks
+    )
 
 
 def _require(model: nn.Module, ok: bool, message: str) -> None:

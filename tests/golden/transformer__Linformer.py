@@ -33,9 +33,17 @@ class LinformerAttention(nn.Module):
         batch, length, width = x.shape
         # [B, H, L, d_k]
         queries = self.query_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
-        # [B, H, k, d_k]: the length projection first, then the linear map on k rows instead of L
-        keys = self._project(x, self._fit(self.E, length), self.key_projection.weight, self.key_projection.bias)
-        values = self._project(x, self._fit(self.F, length), self.value_projection.weight, self.value_projection.bias)
+        rows_k, rows_v = self._fit(self.E, length), self._fit(self.F, length)
+        bare = True
+        if not torch.jit.is_scripting():  # TorchScript cannot pass a module to a function
+            bare = _bare(self.key_projection, nn.Linear) and _bare(self.value_projection, nn.Linear)
+        if bare:
+            # [B, H, k, d_k]: the length projection first, then the linear map on k rows instead of L
+            keys = self._project(x, rows_k, self.key_projection.weight, self.key_projection.bias)
+            values = self._project(x, rows_v, self.value_projection.weight, self.value_projection.bias)
+        else:  # quantized, wrapped or hooked projections (see _bare): called on the L rows, then projected
+            keys = self._heads(torch.matmul(rows_k.t(), self.key_projection(x)))
+            values = self._heads(torch.matmul(rows_v.t(), self.value_projection(x)))
         scores = torch.matmul(queries, keys.transpose(-2, -1)) / math.sqrt(queries.shape[-1])
         context = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
         return self.out_projection(context.transpose(1, 2).reshape(batch, length, width))
@@ -43,14 +51,25 @@ class LinformerAttention(nn.Module):
     def _project(self, x: torch.Tensor, rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """``rows``^T linear(x) as [B, H, k, d_k]: the weight applied to ``rows``^T x, plus the bias times the
         column sums of ``rows`` (the same map, with the linear layer on k rows instead of L)."""
-        mixed = F.linear(torch.matmul(rows.t(), x), weight) + rows.sum(0).unsqueeze(-1) * bias
-        return mixed.view(x.shape[0], rows.shape[1], self.num_heads, -1).transpose(1, 2)
+        return self._heads(F.linear(torch.matmul(rows.t(), x), weight) + rows.sum(0).unsqueeze(-1) * bias)
+
+    def _heads(self, mixed: torch.Tensor) -> torch.Tensor:
+        """[B, k, D] -> [B, H, k, d_k]."""
+        return mixed.view(mixed.shape[0], mixed.shape[1], self.num_heads, -1).transpose(1, 2)
 
     def _fit(self, projection: torch.Tensor, length: int) -> torch.Tensor:
         if length <= projection.shape[0]:
             return projection[:length]
         grid = projection.unsqueeze(0).unsqueeze(0)
         return F.interpolate(grid, size=(length, projection.shape[1]), mode="bilinear", align_corners=False)[0, 0]
+
+
+def _bare(layer: nn.Module, kind: type) -> bool:
+    """Whether ``layer`` is a plain ``kind`` (not a subclass, a quantized replacement or a wrapper) without
+    hooks, so that reading its weights gives what calling it would."""
+    return type(layer) is kind and not (
+        layer._forward_pre_hooks or layer._forward_hooks or layer._backward_pre_hooks or layer._backward_hooks
+    )
 
 
 class InterpolatedPositionalEncoding(nn.Module):

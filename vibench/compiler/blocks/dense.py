@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from vibench.compiler.blocks.base import FLOAT_DTYPES, INT_DTYPES, Block, ShapeContext, norm_axis, numel
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.code import Code, non_default
+from vibench.compiler.codegen.support import _bare, _linear_over
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, product
@@ -37,7 +40,10 @@ class Linear(Block):
     ``dim: 1`` of [B, L, D] (MLP-Mixer's token mixing) is one batched product with the bias as its
     start (``torch.baddbmm``), which skips both copies (about 0.8x the time of the transposed form on
     [8, 1024, 128], one thread). The module is an ``nn.Linear`` either way, so its weights and
-    ``state_dict`` keys do not depend on ``dim``.
+    ``state_dict`` keys do not depend on ``dim``; the product is taken only while it is a bare
+    ``nn.Linear`` (``_linear_over``): after ``quantize_dynamic``, a LoRA wrapper or with hooks (pruning,
+    feature taps) it is called on the transposed input, as a model that transposes would call it
+    (TorchScript, which cannot pass a module to a function, always takes that form).
     """
 
     name = "linear"
@@ -46,6 +52,7 @@ class Linear(Block):
     test_ranks = (2, 3)
     test_hints = {"dim": (-1, -1, -2, 0, 1)}
     fresh_output = True
+    natives = (_linear_over, _bare)  # dim 0 or 1 only
 
     def output_is_fresh(self, out: TensorType) -> bool:
         # Over more than two dimensions torch returns the product as a view of a flat one: an in-place
@@ -85,13 +92,11 @@ class Linear(Block):
         if p.dim < 0:  # moved last and back: two views around the layer
             return c.method(c.call(mod, c.method(x, "movedim", p.dim, -1)), "movedim", -1, p.dim)
         # [in, M] (dim 0) or [B, in, M] (dim 1): weight @ x, the bias a column it starts from.
-        weight = c.attr(mod, "weight")
-        if not p.bias:
-            return c.call("torch.matmul", weight, x)
-        column = c.index(c.attr(mod, "bias"), c.span(), None)
-        if p.dim == 0:
-            return c.call("torch.addmm", column, weight, x)
-        return c.call("torch.baddbmm", column, c.method(weight, "expand", c.index(c.attr(x, "shape"), 0), -1, -1), x)
+        transposed = c.method(c.call(mod, c.method(x, "transpose", p.dim, p.dim + 1)), "transpose", p.dim, p.dim + 1)
+        return c.if_else(c.call("torch.jit.is_scripting"), transposed, c.call("_linear_over", mod, x, p.dim))
+
+    def native_classes(self, p: LinearParams) -> tuple[Any, ...]:
+        return self.natives if p.dim in (0, 1) else ()
 
 
 def _code_dim(axis: int, rank: int) -> int:

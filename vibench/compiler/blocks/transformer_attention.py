@@ -16,6 +16,7 @@ from vibench.compiler.blocks.attention import model_width
 from vibench.compiler.blocks.base import Block, ShapeContext
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.code import Code, non_default
+from vibench.compiler.codegen.support import _bare
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
@@ -221,9 +222,17 @@ class LinformerAttention(nn.Module):
         batch, length, width = x.shape
         # [B, H, L, d_k]
         queries = self.query_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
-        # [B, H, k, d_k]: the length projection first, then the linear map on k rows instead of L
-        keys = self._project(x, self._fit(self.E, length), self.key_projection.weight, self.key_projection.bias)
-        values = self._project(x, self._fit(self.F, length), self.value_projection.weight, self.value_projection.bias)
+        rows_k, rows_v = self._fit(self.E, length), self._fit(self.F, length)
+        bare = True
+        if not torch.jit.is_scripting():  # TorchScript cannot pass a module to a function
+            bare = _bare(self.key_projection, nn.Linear) and _bare(self.value_projection, nn.Linear)
+        if bare:
+            # [B, H, k, d_k]: the length projection first, then the linear map on k rows instead of L
+            keys = self._project(x, rows_k, self.key_projection.weight, self.key_projection.bias)
+            values = self._project(x, rows_v, self.value_projection.weight, self.value_projection.bias)
+        else:  # quantized, wrapped or hooked projections (see _bare): called on the L rows, then projected
+            keys = self._heads(torch.matmul(rows_k.t(), self.key_projection(x)))
+            values = self._heads(torch.matmul(rows_v.t(), self.value_projection(x)))
         scores = torch.matmul(queries, keys.transpose(-2, -1)) / math.sqrt(queries.shape[-1])
         context = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
         return self.out_projection(context.transpose(1, 2).reshape(batch, length, width))
@@ -231,8 +240,11 @@ class LinformerAttention(nn.Module):
     def _project(self, x: torch.Tensor, rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """``rows``^T linear(x) as [B, H, k, d_k]: the weight applied to ``rows``^T x, plus the bias times the
         column sums of ``rows`` (the same map, with the linear layer on k rows instead of L)."""
-        mixed = F.linear(torch.matmul(rows.t(), x), weight) + rows.sum(0).unsqueeze(-1) * bias
-        return mixed.view(x.shape[0], rows.shape[1], self.num_heads, -1).transpose(1, 2)
+        return self._heads(F.linear(torch.matmul(rows.t(), x), weight) + rows.sum(0).unsqueeze(-1) * bias)
+
+    def _heads(self, mixed: torch.Tensor) -> torch.Tensor:
+        """[B, k, D] -> [B, H, k, d_k]."""
+        return mixed.view(mixed.shape[0], mixed.shape[1], self.num_heads, -1).transpose(1, 2)
 
     def _fit(self, projection: torch.Tensor, length: int) -> torch.Tensor:
         if length <= projection.shape[0]:
@@ -342,7 +354,7 @@ class LinformerAttentionBlock(_SelfAttention):
 
     name = "linformer_attention"
     Params = LinformerAttentionParams
-    natives = (LinformerAttention,)
+    natives = (LinformerAttention, _bare)
     imports = ("math", "F")
     stochastic = True
 

@@ -10,6 +10,12 @@
   A floating input follows the model: after ``model.double()`` (``.half()``, ``.bfloat16()``) it must
   have the dtype of the model's parameters (``_cast_dtype``; not for a model whose floating inputs
   differ in dtype, where the parameters say nothing of each input).
+* :func:`_bare` — whether a native may read a layer's weights instead of calling it: only a plain
+  ``nn.Linear``/``nn.Conv2d`` without hooks. A layer that ``quantize_dynamic`` replaced, a wrapper
+  (LoRA), or one with hooks (pruning, old-style weight_norm, feature taps, Grad-CAM) is called.
+* :func:`_linear_over` — ``linear`` over dimension 0 of [in, M] or 1 of [B, in, M] as one matrix product
+  (the ``linear`` block, gMLP's spatial gating unit), or, for a layer that is not bare, the layer called
+  on the transposed input.
 * :func:`_checkpoint` — a node with ``checkpoint: true``: its activations are recomputed in the
   backward pass instead of kept (TorchScript runs the node plainly).
 * :func:`load_reference_state_dict` — PHM-Vibench checkpoints through the class's rename map, with
@@ -101,6 +107,27 @@ def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype
     if fits([1, *shape]):
         return f" (one sample without its batch axis? `{name}.unsqueeze(0){to}` fits)"
     return ""
+
+
+def _bare(layer: nn.Module, kind: type) -> bool:
+    """Whether ``layer`` is a plain ``kind`` (not a subclass, a quantized replacement or a wrapper) without
+    hooks, so that reading its weights gives what calling it would."""
+    return type(layer) is kind and not (
+        layer._forward_pre_hooks or layer._forward_hooks or layer._backward_pre_hooks or layer._backward_hooks
+    )
+
+
+def _linear_over(layer: nn.Linear, x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``layer`` over dimension ``dim`` of ``x``, 0 of [in, M] or 1 of [B, in, M]: ``weight @ x`` with the bias as
+    the column it starts from, no transposed copies. A layer that is not bare (``_bare``: quantized, wrapped,
+    hooked) is called as a module on the transposed input."""
+    if not _bare(layer, nn.Linear):
+        return layer(x.transpose(dim, -1)).transpose(dim, -1)
+    if layer.bias is None:
+        return torch.matmul(layer.weight, x)
+    if dim == 0:
+        return torch.addmm(layer.bias[:, None], layer.weight, x)
+    return torch.baddbmm(layer.bias[:, None], layer.weight.expand(x.shape[0], -1, -1), x)
 
 
 def _checkpoint(module: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
