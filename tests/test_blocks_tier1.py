@@ -225,6 +225,29 @@ def test_attention_heads_must_divide_the_width() -> None:
     assert diag.code == "E405"
 
 
+def test_sequence_first_layer_and_table_are_the_batch_first_ones_on_the_swapped_axes() -> None:
+    """``batch_first: false`` takes [L, B, D] as torch's default layout does (no transposes around the layer):
+    the same values as the batch-first layer and table on [B, L, D], with the same weights and buffer."""
+    chain = ("vibench: 1\nname: M\ninputs: {{x: {{shape: {shape}}}}}\nnodes:\n"
+             "  pos: {{block: sinusoidal_positional_buffer, in: x, max_len: 12, batch_first: {bf}}}\n"
+             "  enc: {{block: transformer_encoder_layer, in: pos, nhead: 2, dim_feedforward: 16, dropout: 0.0, "
+             "batch_first: {bf}}}\noutputs: {{y: enc}}\n")
+    sequence_first = chain.format(shape="[L, B, 8]", bf="false")
+    source = vibench.compile_spec(text=sequence_first).source
+    assert "SinusoidalPositionBuffer(8, max_len=12, batch_first=False)" in source
+    assert "batch_first=False" in source and ".transpose(" not in source[source.index("\nclass M"):]
+    ours = vibench.build(text=sequence_first).eval()
+    batch_first = vibench.build(text=chain.format(shape="[B, L, 8]", bf="true")).eval()
+    batch_first.load_state_dict(ours.state_dict())
+    x = torch.randn(5, 3, 8)  # L = 5, B = 3
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), batch_first(x.transpose(0, 1)).transpose(0, 1))
+    assert torch.equal(torch.jit.script(ours)(x), ours(x))
+    # The table bounds the sequence: dimension 0 here.
+    assert [c.text for c in vibench.check(text=sequence_first).root.constraints] == ["L <= 12"]
+    assert spec_error(chain.format(shape="[13, B, 8]", bf="false")).diagnostics[0].code == "E302"
+
+
 def test_sinusoidal_table_values_and_state() -> None:
     text = one_node("{block: sinusoidal_positional_encoding, in: x, max_len: 16}", "[B, L, 6]")
     model = vibench.build(text=text).eval()

@@ -17,9 +17,11 @@ class SinusoidalPositionBuffer(nn.Module):
     """
 
     pe: torch.Tensor
+    batch_first: torch.jit.Final[bool]
 
-    def __init__(self, d_model: int, max_len: int = 5000) -> None:
+    def __init__(self, d_model: int, max_len: int = 5000, batch_first: bool = True) -> None:
         super().__init__()
+        self.batch_first = batch_first  # False: x is [L, B, D], the positions along dimension 0
         position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
         frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
         table = torch.zeros(max_len, d_model)
@@ -28,6 +30,8 @@ class SinusoidalPositionBuffer(nn.Module):
         self.register_buffer("pe", table.unsqueeze(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.batch_first:
+            return x + self.pe[: x.shape[0]].to(x.dtype)
         return x + self.pe[: x.shape[1]].transpose(0, 1).to(x.dtype)
 
 

@@ -40,12 +40,14 @@ class TransformerEncoderLayerParams(BlockParams):
     layer_norm_eps: float = Field(1e-5, gt=0, description="LayerNorm epsilon.")
     norm_first: bool = Field(False, description="Pre-norm (True) or post-norm (False).")
     bias: bool = Field(True, description="Biases in linear and norm layers.")
+    batch_first: bool = Field(True, description="x is [B, L, D] (true) or [L, B, D], sequence first (false: "
+                              "torch's default layout, in which attention mixes dimension 0).")
 
 
 def model_width(ctx: ShapeContext, t: TensorType, port: str, given: int | None, param: str, heads: int,
-                heads_param: str) -> int:
+                heads_param: str, layout: str = "[B, L, D]") -> int:
     """The concrete width D of a [B, L, D] input, checked against ``given`` and divisible by ``heads``."""
-    ctx.rank(port, t, 3, "[B, L, D]")
+    ctx.rank(port, t, 3, layout)
     ctx.dtype(port, t, FLOAT_DTYPES)
     if given is not None:
         ctx.equal(t.shape[2], given, port=port, what=f"model width D ({param})", t=t, param=param)
@@ -148,8 +150,9 @@ class MultiHeadAttention(Block):
 class TransformerEncoderLayer(Block):
     """Transformer encoder layer over [B, L, D]: self-attention and a feed-forward network, each residual.
 
-    torch.nn.TransformerEncoderLayer with ``batch_first=True``; ``norm_first`` picks pre-norm (True)
-    or post-norm (False). The output has the input's shape [B, L, D].
+    torch.nn.TransformerEncoderLayer; ``norm_first`` picks pre-norm (True) or post-norm (False). The
+    output has the input's shape [B, L, D]. ``batch_first: false`` takes [L, B, D] as torch's default
+    does (attention over dimension 0): a model written for that layout runs without transposes.
     """
 
     name = "transformer_encoder_layer"
@@ -162,7 +165,8 @@ class TransformerEncoderLayer(Block):
 
     def infer(self, p: TransformerEncoderLayerParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
-        ctx.set("d_model", model_width(ctx, t, "x", p.d_model, "d_model", p.nhead, "nhead"))
+        ctx.set("d_model", model_width(ctx, t, "x", p.d_model, "d_model", p.nhead, "nhead",
+                                       "[B, L, D]" if p.batch_first else "[L, B, D]"))
         return [t]
 
     def param_count(self, p: TransformerEncoderLayerParams, ins: list[TensorType]) -> int:
@@ -176,7 +180,7 @@ class TransformerEncoderLayer(Block):
     def flops(self, p: TransformerEncoderLayerParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         d, f = p.d_model, p.dim_feedforward
         assert d is not None
-        b, length, _ = ins[0].shape
+        b, length, _ = ins[0].shape if p.batch_first else (ins[0].shape[1], ins[0].shape[0], None)
         attention = 8 * b * length * d * d + 4 * b * length * length * d
         return attention + 4 * b * length * d * f + 10 * b * length * d
 
@@ -187,7 +191,7 @@ class TransformerEncoderLayer(Block):
             dropout=non_default(p.dropout, 0.1),
             activation=non_default(p.activation, "relu"),
             layer_norm_eps=non_default(p.layer_norm_eps, 1e-5),
-            batch_first=True,
+            batch_first=p.batch_first,
             norm_first=non_default(p.norm_first, False),
             bias=non_default(p.bias, True),
         )

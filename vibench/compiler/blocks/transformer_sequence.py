@@ -40,6 +40,8 @@ class MatchLengthParams(BlockParams):
 class SinusoidalPositionalBufferParams(BlockParams):
     max_len: int = Field(5000, ge=1, description="Rows of the fixed table (the longest sequence).")
     d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+    batch_first: bool = Field(True, description="x is [B, L, D] (true) or [L, B, D], sequence first (false: the "
+                              "positions run along dimension 0, as in torch's sequence-first layers).")
 
 
 class InterpolatedPositionalEncodingParams(BlockParams):
@@ -60,9 +62,11 @@ class SinusoidalPositionBuffer(nn.Module):
     """
 
     pe: torch.Tensor
+    batch_first: torch.jit.Final[bool]
 
-    def __init__(self, d_model: int, max_len: int = 5000) -> None:
+    def __init__(self, d_model: int, max_len: int = 5000, batch_first: bool = True) -> None:
         super().__init__()
+        self.batch_first = batch_first  # False: x is [L, B, D], the positions along dimension 0
         position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
         frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
         table = torch.zeros(max_len, d_model)
@@ -71,6 +75,8 @@ class SinusoidalPositionBuffer(nn.Module):
         self.register_buffer("pe", table.unsqueeze(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.batch_first:
+            return x + self.pe[: x.shape[0]].to(x.dtype)
         return x + self.pe[: x.shape[1]].transpose(0, 1).to(x.dtype)
 
 
@@ -189,8 +195,8 @@ class MatchLengthBlock(Block):
                       mode=non_default(p.mode, "replicate"))
 
 
-def _position_width(ctx: ShapeContext, t: TensorType, given: int | None) -> int:
-    ctx.rank("x", t, 3, "[B, L, D]")
+def _position_width(ctx: ShapeContext, t: TensorType, given: int | None, layout: str = "[B, L, D]") -> int:
+    ctx.rank("x", t, 3, layout)
     ctx.dtype("x", t, FLOAT_DTYPES)
     if given is not None:
         ctx.equal(t.shape[2], given, port="x", what="model width D (d_model)", t=t, param="d_model")
@@ -203,7 +209,8 @@ class SinusoidalPositionalBuffer(Block):
 
     The values of ``sinusoidal_positional_encoding``, kept as a persistent buffer so that checkpoints
     holding the table (PHM-Vibench's PatchTST) load unchanged. No learned parameters; needs
-    ``L <= max_len``.
+    ``L <= max_len``. ``batch_first: false`` takes [L, B, D] (the positions along dimension 0), the
+    layout of torch's sequence-first layers.
     """
 
     name = "sinusoidal_positional_buffer"
@@ -217,9 +224,9 @@ class SinusoidalPositionalBuffer(Block):
 
     def infer(self, p: SinusoidalPositionalBufferParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
-        ctx.set("d_model", _position_width(ctx, t, p.d_model))
-        ctx.require(t.shape[1], "<=", p.max_len, f"the sequence fits the position table (max_len = {p.max_len})",
-                    param="max_len")
+        ctx.set("d_model", _position_width(ctx, t, p.d_model, "[B, L, D]" if p.batch_first else "[L, B, D]"))
+        ctx.require(t.shape[1 if p.batch_first else 0], "<=", p.max_len,
+                    f"the sequence fits the position table (max_len = {p.max_len})", param="max_len")
         return [t]
 
     def buffer_count(self, p: SinusoidalPositionalBufferParams, ins: list[TensorType]) -> int:
@@ -227,7 +234,8 @@ class SinusoidalPositionalBuffer(Block):
         return p.max_len * p.d_model  # ``pe``
 
     def init_code(self, p: SinusoidalPositionalBufferParams) -> Code:
-        return c.call(SinusoidalPositionBuffer.__name__, p.d_model, max_len=non_default(p.max_len, 5000))
+        return c.call(SinusoidalPositionBuffer.__name__, p.d_model, max_len=non_default(p.max_len, 5000),
+                      batch_first=non_default(p.batch_first, True))
 
 
 @register
