@@ -682,3 +682,21 @@ def test_messages_speak_vibench_not_pydantic(text: str, words: list[str], never:
     for word in words:
         assert word in rendered, rendered
     assert never not in rendered and "Value error" not in rendered, rendered
+
+
+def test_a_refused_override_says_where_its_value_came_from(capsys: pytest.CaptureFixture[str]) -> None:
+    """A --set value or a Python keyword is reported at the parameter's declaration, with a note naming the
+    command line or Python as the value's origin; a value written in the user's file needs no such note."""
+    assert cli.main(["cnn/ResNet1D", "--set", "num_classes=0", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E208]" in err
+    assert "note: the value is the one given on the command line: `--set num_classes=...`" in err
+    with pytest.raises(SpecError) as info:
+        vibench.build("cnn/ResNet1D", num_classes=2.5)
+    (diag,) = info.value.diagnostics
+    assert diag.code == "E202" and any("`num_classes` as given in Python" in n for n in diag.notes)
+    with pytest.raises(SpecError) as info:
+        vibench.check(text="vibench: 1\nextends: cnn/ResNet1D\nwith: {num_classes: 0}\n")
+    (diag,) = info.value.diagnostics
+    assert diag.code == "E208" and diag.pos is not None and diag.pos.line == 3
+    assert not any("given" in n for n in diag.notes)

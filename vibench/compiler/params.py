@@ -205,6 +205,7 @@ def bind_params(
     call_pos: Pos | None,
     describe_given: Callable[[str], str] = lambda k: f"`{k}`",
     missing: Callable[[ParamDecl], tuple[Pos | None, str]] | None = None,
+    origin: Callable[[str], str] | None = None,
 ) -> tuple[dict[str, Any], list[Diagnostic]]:
     """Bind values to declared parameters.
 
@@ -212,7 +213,9 @@ def bind_params(
     (the caller's names). Defaults may hold templates too; they see the other parameters of the
     same declaration list. Returns the bound values and any diagnostics (unknown names, missing
     required parameters, type and bound errors, expression errors). ``missing`` gives the position
-    and hint of an E209 for a declaration (default: ``call_pos`` and "set `name: ...`").
+    and hint of an E209 for a declaration (default: ``call_pos`` and "set `name: ...`"). ``origin``,
+    for values given outside the file (``--set``, Python keywords), gives a note saying where a
+    refused given value came from (the error is placed at the parameter's declaration).
     """
     diags: list[Diagnostic] = []
     by_name = {d.name: d for d in decls}
@@ -234,9 +237,11 @@ def bind_params(
             raise ExprError(f"parameter `{name}` depends on itself through its default")
         state[name] = "busy"
         decl = by_name[name]
+        told: tuple[str, ...] = ()
         if name in given:
             raw, pos = given[name]
             scope = env
+            told = (origin(name),) if origin is not None else ()
         elif not decl.required:
             raw, pos = decl.default, getattr(decl.default, "pos", None) or decl.pos
             scope = _LazyScope(value_of, by_name, env, bad)
@@ -254,7 +259,7 @@ def bind_params(
             values[name] = _MISSING
             if not (isinstance(scope, _LazyScope) and scope.read_bad):
                 diags.append(Diagnostic("E203" if err.syntax else "E204", f"cannot evaluate `{name}`: {err.message}",
-                                        pos, found=err.text or None, hint=err.hint))
+                                        pos, found=err.text or None, hint=err.hint, notes=told))
             return _MISSING
         coerced, code, message = check_value(decl, value)
         if code is not None:
@@ -263,10 +268,12 @@ def bind_params(
         if code == "E202" and not caused:
             diags.append(Diagnostic(code, f"wrong type for parameter `{name}` of {where}", pos,
                                     expected=decl.type, found=f"{repr(value)[:80]} ({_kind(value)})",
-                                    notes=(message.partition(": ")[2],) if "[" in decl.type and message else ()))
+                                    notes=((message.partition(": ")[2],) if "[" in decl.type and message else ())
+                                    + told))
         elif code is not None and not caused:
             diags.append(Diagnostic(code, f"parameter `{name}` of {where} is out of bounds", pos,
-                                    expected=(message or "").removeprefix("must be "), found=repr(value)[:80]))
+                                    expected=(message or "").removeprefix("must be "), found=repr(value)[:80],
+                                    notes=told))
         state[name] = "done"
         values[name] = coerced
         return coerced

@@ -55,6 +55,12 @@ class Library:
         """Where override values come from, in messages."""
         return "given in Python" if self.in_python else "from --set"
 
+    def value_origin(self, name: str) -> str:
+        """A note for a refused override: where its value came from (the error is at the declaration)."""
+        if self.in_python:
+            return f"the value is `{name}` as given in Python (a keyword of vibench.build, or check's `params=`)"
+        return f"the value is the one given on the command line: `--set {name}=...`"
+
     def input_named(self, name: str) -> str:
         """A bound input as messages name it: ``--input x`` on the command line, ``inputs['x']`` in Python."""
         return f"inputs[{name!r}]" if self.in_python else f"--input {name}"
@@ -255,7 +261,7 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
                           "build(spec, num_classes=4), or build(spec, **params)")
     values, diags = bind_params(root.params, given, env={}, where=f"model `{root.name}`", unknown_code="E201",
                                 call_pos=root.pos, describe_given=lambda k: f"`{k}` ({library.given_as})",
-                                missing=missing)
+                                missing=missing, origin=library.value_origin)
     diags = [replace(d, pos=d.pos or root.pos) for d in diags]
     for decl in root.params:
         if decl.slot is not None and decl.name in values:
