@@ -418,3 +418,55 @@ def test_graph_alone_writes_only_the_picture(tmp_path: Path, capsys: pytest.Capt
     rc, out, _ = _compile([str(PLAIN), "--graph", "g.dot", "-o", "-"], tmp_path, capsys)
     assert rc == cli.EXIT_OK and "class Plain" in out and (tmp_path / "g.dot").exists()
     assert not (tmp_path / "-").exists()
+
+
+def _padded(before: int, shape: str = "[B, 2, L]") -> str:
+    return (f"vibench: 1\nname: Padded\ninputs: {{x: {{shape: {shape}}}}}\nnodes:\n"
+            f"  pad: {{block: constant_pad, in: x, dim: 2, before: {before}}}\n"
+            "  up: {block: conv_transpose1d, in: pad, out_channels: 2, kernel_size: 4, stride: 4}\noutputs: {y: up}\n")
+
+
+def test_activation_budget_counts_the_sizes_a_spec_fixes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """E309: an output that holds more than max_activation elements at the smallest input. Sizes the inputs
+    leave open count at 1, so no batch or length is refused, also when --input binds a large one."""
+    limit = 2**31
+    fits = limit // 8 - 1  # 2 channels x (1 + fits) steps x 4 (upsampled) <= 2**31 at B = L = 1
+    assert vibench.check(text=_padded(fits)).root.nodes[1].outputs[0][1].shape[2] is not None
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=_padded(fits + 1))
+    (d,) = info.value.diagnostics
+    assert d.code == "E309" and d.message == "the output of node `up` is too large to compute"
+    assert d.found == f"[B, 2, 4 * L + {4 * (fits + 1)}] = at least {8 * (fits + 2):,} elements"
+    assert d.pos is not None and d.pos.line == 6 and "--max-activation" in (d.hint or "")
+    # The user's limit, in the API and on the command line.
+    assert vibench.check(text=_padded(fits + 1), max_activation=8 * (fits + 2)).root.name == "Padded"
+    spec = tmp_path / "padded.yaml"
+    spec.write_text(_padded(10**12), encoding="utf-8")
+    assert cli.main([str(spec), "--check"]) == cli.EXIT_SPEC
+    assert "error[E309]" in capsys.readouterr().err
+    assert cli.main([str(spec), "--check", "--max-activation", str(10**14)]) == cli.EXIT_OK
+    with pytest.raises(ValueError, match="max_activation"):
+        vibench.check(text=_padded(1), max_activation=0)
+    # Open sizes are not refused, however large the data makes them (here 8.6e9 elements at run time).
+    assert vibench.check(text=_padded(1)).root.name == "Padded"
+    assert vibench.check(text=_padded(1), inputs={"x": (1024, 2, 2**20)}).bindings == (("B", 1024), ("L", 2**20))
+    # A size the spec fixes counts as written: a declared input length of 2**28 with 8 outputs per step.
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=_padded(0, "[B, 2, 268435457]"))
+    assert info.value.codes == ["E309"]
+
+
+def test_every_library_template_and_example_is_within_the_activation_budget() -> None:
+    """At their defaults, with open sizes: the bound refuses nothing the library ships."""
+    from vibench.compiler.resolve import LIBRARY_DIR
+
+    refused = []
+    for folder, _, files in os.walk(LIBRARY_DIR):
+        for name in files:
+            if name.endswith(".yaml"):
+                try:
+                    vibench.check(os.path.join(folder, name))
+                except SpecError as err:
+                    if "E309" in err.codes:
+                        refused.append(name)
+    assert not refused

@@ -3,8 +3,9 @@
 Every function takes a spec as a path (``spec``) or as text (``text=``); ``params`` (or keyword
 arguments of :func:`build`) override template parameters like ``--set``; ``inputs`` binds input
 dimensions like ``--input``; ``search_path`` adds folders for ``extends:`` and block references.
-``max_nodes`` (default 100,000 nodes after expansion) and ``max_params`` (default 2**31 parameter
-elements) bound the model like ``--max-nodes`` / ``--max-params`` (E213, E307).
+``max_nodes`` (default 100,000 nodes after expansion), ``max_params`` (default 2**31 parameter
+elements) and ``max_activation`` (default 2**31 elements in one node output at the smallest input)
+bound the model like ``--max-nodes`` / ``--max-params`` / ``--max-activation`` (E213, E307, E309).
 Bad specs raise :class:`vibench.SpecError` carrying every diagnostic.
 """
 
@@ -88,6 +89,7 @@ def check(
     max_nodes: int | None = None,
     max_params: int | None = None,
     metadata: Any = None,
+    max_activation: int | None = None,
 ) -> Program:
     """Validate and shape-check a spec; return the annotated graph (a :class:`Program`).
 
@@ -107,7 +109,8 @@ def check(
 
         metadata = read_metadata(os.fspath(metadata))
     return pipeline.compile_program(path, text=text, params=params, inputs=inputs, search_path=search_path,
-                                    max_nodes=max_nodes, max_params=max_params, metadata=metadata)
+                                    max_nodes=max_nodes, max_params=max_params, metadata=metadata,
+                                    max_activation=max_activation)
 
 
 def compile_spec(
@@ -121,6 +124,7 @@ def compile_spec(
     max_nodes: int | None = None,
     max_params: int | None = None,
     metadata: Any = None,
+    max_activation: int | None = None,
 ) -> CompileResult:
     """Compile a spec to model.py source; ``out_path`` only feeds the header's regenerate line.
 
@@ -131,7 +135,7 @@ def compile_spec(
     True
     """
     program = check(spec, text=text, params=params, inputs=inputs, search_path=search_path,
-                    max_nodes=max_nodes, max_params=max_params, metadata=metadata)
+                    max_nodes=max_nodes, max_params=max_params, metadata=metadata, max_activation=max_activation)
     return CompileResult(source=pipeline.compile_source(program, out_path), program=program)
 
 
@@ -143,13 +147,14 @@ def build(
     search_path: list[str] | None = None,
     max_nodes: int | None = None,
     max_params: int | None = None,
+    max_activation: int | None = None,
     **params: Any,
 ) -> torch.nn.Module:
     """Build the nn.Module of a spec (imports torch). Keyword arguments set template parameters.
 
     ``spec`` is whatever ``vibench-compile`` takes: a spec file, a library template name such as
     ``cnn/ResNet1D``, or a PHM-Vibench experiment config. The model is checked against ``max_nodes``
-    and ``max_params`` before any weight is allocated. Compiled sources are cached by content
+    ``max_params`` and ``max_activation`` before any weight is allocated. Compiled sources are cached by content
     (in memory and in ``~/.cache/vibench/models``; ``VIBENCH_CACHE=0`` keeps them in memory), so a
     second build of the same spec costs an import and the constructor.
 
@@ -167,4 +172,4 @@ def build(
         raise TypeError("give a spec path or text")
     # As compile_program reads them, so that the cache key does too (np.int64(4) and 4 are one model).
     params, inputs = pipeline.python_values(params), pipeline.input_sizes(inputs)
-    return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params)
+    return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params, max_activation)

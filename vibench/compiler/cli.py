@@ -3,7 +3,7 @@
     vibench-compile SPEC [-o OUT] [--check] [--set KEY=VALUE ...] [--input NAME=DIMS ...]
                     [--summary] [--graph OUT.html|.svg|.png|.dot|.mmd] [--depth N] [--format text|json]
                     [--spec-path DIR ...]
-                    [--max-nodes N] [--max-params N] [--metadata FILE]
+                    [--max-nodes N] [--max-params N] [--max-activation N] [--metadata FILE]
                     [--weights CKPT [--weights-prefix PREFIX] [--trust-checkpoint]]
     vibench-compile --list [TEMPLATE] | --blocks [BLOCK]
     vibench-compile schema [-o FILE] [--template NAME] [--spec-path DIR ...]
@@ -155,7 +155,7 @@ def _compile(ns: argparse.Namespace) -> int:
         program = compile_program(path, params=params or None, inputs=inputs or None, search_path=search,
                                   display=ns.spec if os.path.exists(ns.spec) else None,
                                   overrides_text=shown, max_nodes=ns.max_nodes, max_params=ns.max_params,
-                                  files_read=read, metadata=metadata)
+                                  max_activation=ns.max_activation, files_read=read, metadata=metadata)
         refuse_inputs(targets, read)
         source = None
         if not ns.check and (ns.output is not None or not ns.graph):  # --graph alone writes only the picture

@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="most nodes a model may have after expansion (default 100,000)")
     p.add_argument("--max-params", type=_positive, metavar="N",
                    help="most parameter elements a model may have (default 2**31 = 2,147,483,648)")
+    p.add_argument("--max-activation", type=_positive, metavar="N",
+                   help="most elements one node's output may hold at the smallest input (default 2**31)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="diagnostics, report and catalogue (--list, --blocks) format")
     p.add_argument("--metadata", metavar="FILE",

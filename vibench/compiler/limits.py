@@ -2,8 +2,9 @@
 
 Specs may come from untrusted sources (a shared config, a model zoo), so every pass is bounded and
 reports a located error instead of hanging or exhausting memory. The limits a user may need to
-raise are options (``max_nodes``, ``max_params`` of :func:`vibench.check` / ``build``, and
-``--max-nodes`` / ``--max-params`` of ``vibench-compile``); the others are fixed:
+raise are options (``max_nodes``, ``max_params``, ``max_activation`` of :func:`vibench.check` /
+``build``, and ``--max-nodes`` / ``--max-params`` / ``--max-activation`` of ``vibench-compile``); the
+others are fixed:
 
 ==========================  ============================================================  =====
 limit                       default                                                       code
@@ -23,6 +24,9 @@ nodes after expansion       :data:`MAX_NODES` (``repeat``, ``for_each`` and comp
 parameters                  :data:`MAX_PARAMS` elements per model, the fixed tables the    E307
                             constructor builds included (position tables, graph
                             buffers), checked before any weight exists
+activations                 :data:`MAX_ACTIVATION` elements in one node output at the      E309
+                            smallest input (every size the inputs leave open, such as
+                            a batch or a length, at its least, ``--input`` or not)
 graph nodes                 4,096 per ``graph_operator`` (its constructor's N x N         E302
                             eigendecomposition)
 diagnostics                 50 printed (then a count), each field 500 characters           --
@@ -41,6 +45,13 @@ MAX_FOR_EACH = 1_000
 MAX_PARAMS = 2**31
 """Parameter elements of a model (the sum over every weight tensor), plus the elements of the fixed
 tables (buffers) its constructor builds from spec values, such as a position table's ``max_len`` rows."""
+
+MAX_ACTIVATION = 2**31
+"""Elements of one activation (a node's output tensor) at the smallest input the model takes: a size
+the spec fixes (a padding of 10**9, a 10**6-fold upsampling) would exhaust memory when the model runs,
+long after the compile said yes. Sizes the inputs leave open count at their least (1 for a batch or
+a length), also where ``--input`` / ``inputs=`` binds them: the bound measures what the spec fixes,
+never the data a user feeds."""
 
 STEPS_PER_NODE = 10
 """Expression steps a compilation may spend per allowed node (see :func:`vibench.compiler.expr.budget`)."""

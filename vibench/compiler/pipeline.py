@@ -98,6 +98,7 @@ def compile_program(
     max_nodes: int | None = None,
     max_params: int | None = None,
     files_read: set[str] | None = None,
+    max_activation: int | None = None,
     metadata: Any = None,
     locate_settings: bool = True,
 ) -> Program:
@@ -108,7 +109,7 @@ def compile_program(
     replaces the config's value; for a vibench spec it is a ``num_classes`` override, like ``--set``
     (an explicit ``params["num_classes"]`` wins in both cases).
 
-    ``max_nodes`` and ``max_params`` bound the model (see :mod:`vibench.compiler.limits`); the
+    ``max_nodes``, ``max_params`` and ``max_activation`` bound the model (see :mod:`vibench.compiler.limits`); the
     expressions of the compilation share a budget of ``STEPS_PER_NODE * max_nodes`` steps.
     ``files_read``, when given, receives the real path of every file the compilation read (the
     CLI refuses to write its output over one of them). ``locate_settings=False`` leaves an error
@@ -119,7 +120,8 @@ def compile_program(
 
     inputs, params = input_sizes(inputs), python_values(params)
     nodes = limits.check_limit(max_nodes, "max_nodes", limits.MAX_NODES)
-    budget = (nodes, limits.check_limit(max_params, "max_params", limits.MAX_PARAMS))
+    budget = (nodes, limits.check_limit(max_params, "max_params", limits.MAX_PARAMS),
+              limits.check_limit(max_activation, "max_activation", limits.MAX_ACTIVATION))
     with paused_gc(), expr.budget(limits.STEPS_PER_NODE * nodes):
         return _compile_program(path, text, params, inputs, search_path, display, overrides_text, budget,
                                 files_read, metadata, locate_settings)
@@ -197,7 +199,7 @@ def paused_gc() -> Iterator[None]:
 def _compile_program(path: str | None, text: str | None, params: dict[str, Any] | None,
                      inputs: dict[str, tuple[int, ...]] | None, search_path: list[str] | None,
                      display: str | None, overrides_text: list[tuple[str, str]] | None,
-                     budget: tuple[int, int], files_read: set[str] | None, metadata: Any = None,
+                     budget: tuple[int, int, int], files_read: set[str] | None, metadata: Any = None,
                      locate_settings: bool = True) -> Program:
     doc = load(path, text, display)
     _check_declared_nodes(doc, budget[0])
@@ -234,7 +236,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             if VERIFY_IR:
                 verify_definition(root)
             return infer_program(root, library, source(), inputs, max_nodes=max_nodes, max_params=budget[1],
-                                 verify_ir=VERIFY_IR), root
+                                 max_activation=budget[2], verify_ir=VERIFY_IR), root
 
         try:
             program, root = analyse(doc, budget[0])

@@ -42,7 +42,7 @@ from vibench.compiler.ir import (
     verify,
 )
 from vibench.compiler.lets import let_env
-from vibench.compiler.limits import MAX_NODES, MAX_PARAMS
+from vibench.compiler.limits import MAX_ACTIVATION, MAX_NODES, MAX_PARAMS
 from vibench.compiler.resolve import Library
 from vibench.compiler.symbolic import NeedConcrete, evaluate, free_symbols
 from vibench.compiler.typecheck import decl_text
@@ -51,15 +51,17 @@ from vibench.compiler.unit_builder import typecheck
 
 def infer_program(root: UnitDef, library: Library, source: SourceInfo,
                   input_dims: dict[str, tuple[int, ...]] | None = None, *,
-                  max_nodes: int = MAX_NODES, max_params: int = MAX_PARAMS, verify_ir: bool = False) -> Program:
+                  max_nodes: int = MAX_NODES, max_params: int = MAX_PARAMS, max_activation: int = MAX_ACTIVATION,
+                  verify_ir: bool = False) -> Program:
     """Specialise the root unit and everything it uses (see the module docstring).
 
     A model of more than ``max_nodes`` nodes after expansion is E213, one of more than
-    ``max_params`` parameter elements E307 (see :mod:`vibench.compiler.limits`). With ``verify_ir``
+    ``max_params`` parameter elements E307, an activation of more than ``max_activation`` elements at the
+    smallest input E309 (see :mod:`vibench.compiler.limits`). With ``verify_ir``
     (the tests), the IR invariants are checked after each pass over each unit."""
     spec = _Specializer(library)
     spec.verify_ir = verify_ir
-    spec.max_nodes, spec.max_params = max_nodes, max_params
+    spec.max_nodes, spec.max_params, spec.max_activation = max_nodes, max_params, max_activation
     bindings: dict[str, int] = {}
     if input_dims:
         bindings = spec.bind_inputs(root, input_dims)
@@ -86,6 +88,7 @@ class _Specializer:
         self.warned_unused: set[tuple[str, str]] = set()  # definitions checked for unused parameters
         self.max_nodes = MAX_NODES
         self.max_params = MAX_PARAMS
+        self.max_activation = MAX_ACTIVATION
         self.node_counts: dict[int, int] = {}  # id(unit) -> its nodes after expansion
         self.limit_hit = False  # E213 or E307 reported: other nodes over the limit stay silent
         self.verify_ir = False  # check the IR after each pass (the tests)

@@ -45,6 +45,16 @@ if TYPE_CHECKING:
 __all__ = ["Failed", "TypeChecker", "typecheck"]
 
 
+class _AllOnes(dict):
+    """Every symbol at 1 (:meth:`Expr.evaluate` reads symbols by subscript)."""
+
+    def __missing__(self, key: str) -> int:
+        return 1
+
+
+_ONES = _AllOnes()
+
+
 def typecheck(owner: _Specializer, elaborated: Elaborated) -> Unit:
     """The typed unit (see the module docstring); :class:`Failed` when a node or output failed (the
     diagnostics are collected), NeedConcrete when a rule needs a dimension the caller may know."""
@@ -76,6 +86,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         self.soft_ports: set[str] = set()  # `port?:` connections of the node being bound
         self.count = 0  # nodes of this unit so far, expanded (limit: owner.max_nodes, E213)
         self.param_total = 0  # parameter elements of this unit so far (limit: owner.max_params, E307)
+        self.sized: set[int] = set()  # ids of the instances whose outputs were measured (E309)
 
     def error(self, diag: Diagnostic) -> Failed:
         if self.copy is not None and self.copy[0] > 0 and diag.code.startswith("E3"):
@@ -274,6 +285,33 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             return self.composite(nd, block, values, positions, ports, in_types, {p: pos for p, _, pos in ports})
         return self.primitive(nd, block, values, positions, ports, in_types)
 
+    def measure(self, nd: NodeDef, inst: Instance, k: int, copies: int) -> None:
+        """E309 when an output of the copy holds more than ``max_activation`` elements at the smallest input:
+        every size the inputs leave open at its least (a lower bound over sizes >= 1, so nothing a real
+        input makes smaller is refused), also where --input binds it (the shapes stay symbolic)."""
+        limit = self.owner.max_activation
+        for port, t in inst.outputs:
+            at_ones = 1  # the size with every open size at 1: at least the smallest, so a quick pass
+            for d in t.shape:
+                at_ones *= max(0, d if isinstance(d, int) else d.evaluate(_ONES))
+            if at_ones <= limit:
+                continue
+            least = 1
+            for d in t.shape:
+                low = d if isinstance(d, int) else d.bounds({})[0]  # the least over open sizes >= 1
+                least *= int(low) if low > 0 else 0
+            if least <= limit:
+                continue
+            which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
+            output = f"output `{port}` of {which}" if len(inst.outputs) > 1 else f"the output of {which}"
+            self.owner.limit_hit = True
+            raise self.error(Diagnostic(
+                "E309", f"{output} is too large to compute", nd.pos, node=nd.name,
+                expected=f"at most {limit:,} elements in one activation, at the smallest input",
+                found=f"{t} = at least {least:,} elements",
+                hint="check the sizes this node's parameters give (padding, scale factors, repeats, widths); if "
+                "the model really is this large, raise the limit with --max-activation (max_activation= in the API)"))
+
     def tally(self, nd: NodeDef, inst: Instance, k: int, copies: int) -> None:
         """Count one copy of a node towards the model's limits: nodes after expansion (E213) and
         parameter elements (E307), both before any weight exists. Reported once per compilation."""
@@ -285,7 +323,10 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         if isinstance(count, int):
             self.param_total += count
         if self.count <= self.owner.max_nodes and self.param_total <= self.owner.max_params:
-            return  # within both limits (the common case: no message to write)
+            if id(inst) not in self.sized:  # then its activations (a memoised shape rule: one instance, many nodes)
+                self.sized.add(id(inst))
+                self.measure(nd, inst, k, copies)
+            return  # within the limits (the common case: no message to write)
         which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
         if self.count > self.owner.max_nodes:
             self.owner.limit_hit = True
