@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["Failed", "TypeChecker", "typecheck"]
 
 
-class _AllOnes(dict):
+class _AllOnes(dict[str, int]):
     """Every symbol at 1 (:meth:`Expr.evaluate` reads symbols by subscript)."""
 
     def __missing__(self, key: str) -> int:
