@@ -189,17 +189,55 @@ def test_linear_dimension_errors_name_the_dimension() -> None:
 
 
 def test_self_attention_passes_the_query_three_times_and_scripts() -> None:
-    text = one_node("{block: multi_head_attention, in: x, num_heads: 2}", "[B, L, 8]")
+    text = one_node("{block: multi_head_attention, in: x, num_heads: 2, dropout: 0.25}", "[B, L, 8]")
     source = vibench.compile_spec(text=text).source
-    assert "self.n = nn.MultiheadAttention(8, 2, batch_first=True)" in source
-    # the weights (torch's explicit attention) only in a CPU training step, where it is the faster path
-    assert "x = self.n(x, x, x, need_weights=torch.is_grad_enabled() and x.is_cpu)[0]" in source
-    model = vibench.build(text=text).eval()
+    assert "self.n = nn.MultiheadAttention(8, 2, dropout=0.25, batch_first=True)" in source
+    # the weights (torch's explicit attention) only in a CPU training step with dropout, the faster path there
+    assert "x = self.n(x, x, x, need_weights=self.training and x.is_cpu)[0]" in source
+    model = vibench.build(text=text)
     x = torch.randn(2, 5, 8)
     scripted = torch.jit.script(model)
-    assert torch.equal(scripted(x), model.n(x, x, x, need_weights=True)[0])  # grad on, CPU: the explicit path
-    with torch.no_grad():
-        assert torch.equal(scripted(x), model.n(x, x, x, need_weights=False)[0])  # the fused kernel
+    for module in (model, scripted):
+        torch.manual_seed(3)
+        found = module(x)
+        torch.manual_seed(3)
+        assert torch.equal(found, model.n(x, x, x, need_weights=True)[0])  # training, CPU: the explicit path
+    model.eval()
+    scripted = torch.jit.script(model)
+    assert torch.equal(scripted(x), model.n(x, x, x, need_weights=False)[0])  # the fused kernel
+    # Without dropout the fused kernel in training too (flash attention: twice the explicit path's speed).
+    plain = one_node("{block: multi_head_attention, in: x, num_heads: 2}", "[B, L, 8]")
+    assert "x = self.n(x, x, x, need_weights=False)[0]" in vibench.compile_spec(text=plain).source
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_core_with_dropout_is_written_out_in_a_cpu_training_step(causal: bool) -> None:
+    """``scaled_dot_product_attention`` with dropout: the fused kernel in eval mode (and on a GPU), the attention
+    written out (``_explicit_attention``) in a CPU training step, where the fused kernel's fallback is slower;
+    the same values without dropout, and the dropout mask an explicit attention draws."""
+    node = f"{{block: scaled_dot_product_attention, in: [x, x, x], dropout: 0.5, is_causal: {str(causal).lower()}}}"
+    text = one_node(node, "[B, H, L, 4]")
+    source = vibench.compile_spec(text=text).source
+    assert "_explicit_attention(x, x, x, 0.5" in source and "if self.training and x.is_cpu" in source
+    model = vibench.build(text=text)
+    q = torch.randn(2, 3, 6, 4, requires_grad=True)
+    fused = torch.nn.functional.scaled_dot_product_attention
+    model.eval()
+    torch.testing.assert_close(model(q), fused(q, q, q, is_causal=causal))
+    model.train()
+    torch.manual_seed(5)
+    found = model(q)
+    torch.manual_seed(5)
+    scores = (q / 2) @ q.transpose(-2, -1)  # scale 1 / sqrt(4)
+    if causal:
+        scores = scores.masked_fill(torch.ones(6, 6, dtype=torch.bool).triu(1), float("-inf"))
+    expected = torch.nn.functional.dropout(torch.softmax(scores, dim=-1), 0.5) @ q
+    torch.testing.assert_close(found, expected)
+    found.sum().backward()  # a training step through it
+    assert q.grad is not None and torch.isfinite(q.grad).all()
+    assert torch.equal(torch.jit.script(model.eval())(q), model(q))
+    plain = one_node("{block: scaled_dot_product_attention, in: [x, x, x]}", "[B, H, L, 4]")
+    assert "_explicit_attention" not in vibench.compile_spec(text=plain).source
 
 
 def test_cross_attention_infers_key_and_value_widths() -> None:

@@ -203,7 +203,7 @@ class SystemPromptEncoder(nn.Module):
         del sample_rate
         # [B, 2, 64] E_01_HSE_v2.yaml:68
         dataset_id = self.prompt_attention(
-            dataset_id, dataset_id, dataset_id, need_weights=torch.is_grad_enabled() and dataset_id.is_cpu
+            dataset_id, dataset_id, dataset_id, need_weights=self.training and dataset_id.is_cpu
         )[0]
         dataset_id = dataset_id.mean(dim=1)  # [B, 64]  E_01_HSE_v2.yaml:69
         dataset_id = self.final_projection(dataset_id)  # [B, 64]  E_01_HSE_v2.yaml:70
@@ -225,9 +225,7 @@ class PromptFusion(nn.Module):
         prompt = self.prompt_proj(prompt)  # [B, 128]  E_01_HSE_v2.yaml:82
         prompt = prompt.unsqueeze(1)  # [B, 1, 128]  E_01_HSE_v2.yaml:83
         # [B, P, 128] E_01_HSE_v2.yaml:84
-        cross_attention = self.cross_attention(
-            signal, prompt, prompt, need_weights=torch.is_grad_enabled() and signal.is_cpu
-        )[0]
+        cross_attention = self.cross_attention(signal, prompt, prompt, need_weights=self.training and signal.is_cpu)[0]
         del prompt
         signal = signal + cross_attention  # [B, P, 128]  E_01_HSE_v2.yaml:90
         del cross_attention

@@ -203,7 +203,7 @@ class SystemPromptEncoder(nn.Module):
         del sample_rate
         # [B, 2, 64] E_01_HSE_v2.yaml:68
         dataset_id = self.prompt_attention(
-            dataset_id, dataset_id, dataset_id, need_weights=torch.is_grad_enabled() and dataset_id.is_cpu
+            dataset_id, dataset_id, dataset_id, need_weights=self.training and dataset_id.is_cpu
         )[0]
         dataset_id = dataset_id.mean(dim=1)  # [B, 64]  E_01_HSE_v2.yaml:69
         dataset_id = self.final_projection(dataset_id)  # [B, 64]  E_01_HSE_v2.yaml:70

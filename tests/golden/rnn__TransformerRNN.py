@@ -166,7 +166,7 @@ class HybridLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # [B, L, 256] TransformerRNN.yaml:36
-        self_attention = self.self_attention(x, x, x, need_weights=torch.is_grad_enabled() and x.is_cpu)[0]
+        self_attention = self.self_attention(x, x, x, need_weights=self.training and x.is_cpu)[0]
         self_attention = F.dropout(self_attention, p=0.1, training=self.training)  # [B, L, 256]  TransformerRNN.yaml:37
         x = x + self_attention  # [B, L, 256]  TransformerRNN.yaml:38
         del self_attention
