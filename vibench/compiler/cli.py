@@ -14,7 +14,9 @@ output that would overwrite an input), 3 an internal error (a bug in vibench; pl
 Outputs (``-o``, ``--graph``) are checked before compiling and written only after everything
 succeeded: never over the spec or any file the compilation read, never over a device or folder;
 a symlink is written through (its target replaced atomically, the link kept); a new file gets
-0666 less the umask, a replaced one keeps its mode. ``-o -`` writes the source to standard output.
+0666 less the umask, a replaced one keeps its mode. ``-o -`` writes the source to standard output;
+a spec of ``-`` is read from standard input (named ``<stdin>`` in messages; templates and files it
+names are found from the current folder).
 
 ``--weights CKPT`` (with ``-o model.py``) also writes ``model.pt`` beside it: the reference
 checkpoint's weights (a PHM-Vibench ``state_dict`` or Lightning checkpoint) renamed to the model's
@@ -26,6 +28,7 @@ The parsers and the checks of option values are in :mod:`vibench.compiler.cli_ar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -48,6 +51,8 @@ from vibench.compiler.cli_args import (
 from vibench.compiler.outputs import OutputError, output_target, refuse_inputs, write_atomic
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+STDIN = "<stdin>"
+"""How a spec read from standard input (`vibench-compile -`) is named in messages and in model.py."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # pydantic scans every installed distribution for plugins the first time it validates
     # (about 20 ms of this command's start-up, measured); the CLI uses none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
+    # What reaches the terminal is drawn safe (diagnostics.terminal_safe): a spec or file name holding an
+    # escape sequence cannot clear the screen or retitle the window through a message that quotes it.
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Stdout(stdout), _Stderr(stderr)
     try:
         if args and args[0] == "schema":
             code = _schema(_schema_parser().parse_args(args[1:]))
@@ -79,17 +87,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         return EXIT_BUG
     finally:
-        sys.stdout = stdout
+        sys.stdout, sys.stderr = stdout, stderr
 
 
 class _Stdout:
     """Standard output whose write errors (a full disk, a closed device) are an OutputError, as the
-    errors of `-o FILE` are: a usage error naming the cause, not an internal error's traceback."""
+    errors of `-o FILE` are: a usage error naming the cause, not an internal error's traceback.
+    Text is written terminal-safe; model.py's source (`-o -`) goes through :meth:`write_raw`, the same
+    bytes as `-o FILE` writes."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
 
     def write(self, text: str) -> int:
+        from vibench.compiler.diagnostics import terminal_safe
+
+        self.write_raw(terminal_safe(text))
+        return len(text)
+
+    def write_raw(self, text: str) -> int:
         if self.stream is None:  # started with standard output closed (`>&-`)
             raise OutputError("cannot write standard output: it is closed")
         try:
@@ -113,6 +129,29 @@ class _Stdout:
         return getattr(self.stream, name)
 
 
+class _Stderr:
+    """Standard error, written terminal-safe; a closed or failing one is silent (nowhere to report it)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from vibench.compiler.diagnostics import terminal_safe
+
+        if self.stream is not None:
+            with contextlib.suppress(OSError):
+                self.stream.write(terminal_safe(text))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.stream is not None:
+            with contextlib.suppress(OSError):
+                self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -131,7 +170,8 @@ def _compile(ns: argparse.Namespace) -> int:
     if ns.depth and not (ns.summary or ns.graph):
         raise UsageError("--depth expands composites in --summary and --graph; give one of them")
     search = _search_path(ns)
-    path = _spec_path(ns.spec, ns.spec_path)
+    stdin = ns.spec == "-"  # the spec on standard input (a file named `-` is `./-`)
+    path = None if stdin else _spec_path(ns.spec, ns.spec_path)
     params, shown = _parse_sets(ns.sets)
     metadata = _read_metadata(ns.metadata)
     weights_path = _weights_target(ns)
@@ -145,15 +185,20 @@ def _compile(ns: argparse.Namespace) -> int:
     _check_graph_target(ns.graph)
     if len(set(targets.values())) < len(targets):
         raise UsageError("-o and --graph name the same file")
-    refuse_inputs(targets, {os.path.realpath(path)} | ({os.path.realpath(ns.weights)} if ns.weights else set()))
+    refuse_inputs(targets, ({os.path.realpath(path)} if path else set())
+                  | ({os.path.realpath(ns.weights)} if ns.weights else set()))
 
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.pipeline import compile_program
 
     read: set[str] = set()
+    text = None
     try:
-        program = compile_program(path, params=params or None, inputs=inputs or None, search_path=search,
-                                  display=ns.spec if os.path.exists(ns.spec) else None,
+        if stdin:
+            text = _read_stdin()
+        display = STDIN if stdin else ns.spec if os.path.exists(ns.spec) else None
+        program = compile_program(path, text=text, params=params or None, inputs=inputs or None, search_path=search,
+                                  display=display,
                                   overrides_text=shown, max_nodes=ns.max_nodes, max_params=ns.max_params,
                                   max_activation=ns.max_activation, files_read=read, metadata=metadata)
         refuse_inputs(targets, read)
@@ -171,7 +216,7 @@ def _compile(ns: argparse.Namespace) -> int:
         return EXIT_SPEC
 
     if program.warnings and ns.format == "text":
-        sources = {program.source.display_path: _read_text(path)}
+        sources = {program.source.display_path: text if text is not None else _read_text(path or "")}
         for warning in program.warnings:
             print(warning.render(sources) + "\n", file=sys.stderr)
     graph = None
@@ -187,7 +232,8 @@ def _compile(ns: argparse.Namespace) -> int:
         if to_file:
             write_atomic(ns.output, source)
         else:
-            sys.stdout.write(source)
+            out = sys.stdout  # model.py as -o FILE writes it (no terminal drawing)
+            (out.write_raw if isinstance(out, _Stdout) else out.write)(source)
     if graph is not None:
         write_atomic(ns.graph, graph)
     if weights is not None and weights_path is not None:
@@ -226,6 +272,17 @@ def _reference_weights(program: Any, ns: argparse.Namespace) -> bytes | str:
     return buffer.getvalue()
 
 
+def _read_stdin() -> str:
+    """The spec on standard input (bounded and decoded as a spec file is)."""
+    from vibench.compiler.load import read_spec_stream
+
+    if sys.stdin is None:  # started with standard input closed (`<&-`)
+        raise UsageError("the spec is `-` (standard input), which is closed")
+    if sys.stdin.isatty():
+        print("vibench-compile: reading the spec from standard input (end it with Ctrl-D)", file=sys.stderr)
+    return read_spec_stream(sys.stdin.buffer, STDIN)
+
+
 def _read_text(path: str) -> str:
     """The spec's text again, for rendering warnings (bounded like the loader's read)."""
     from vibench.compiler.load import MAX_BYTES
@@ -249,7 +306,8 @@ def _print_errors(err: Any, ns: argparse.Namespace) -> None:
         errors = sum(d.severity == "error" for d in err.diagnostics)
         warned = n - errors
         tail = f" and {warned:,} warning{'s' if warned != 1 else ''}" if warned else ""
-        print(f"\n{errors:,} error{'s' if errors != 1 else ''}{tail} in {_clip(ns.spec, 200)}", file=sys.stderr)
+        spec = STDIN if ns.spec == "-" else _clip(ns.spec, 200)
+        print(f"\n{errors:,} error{'s' if errors != 1 else ''}{tail} in {spec}", file=sys.stderr)
 
 
 def _reference(ns: argparse.Namespace) -> int:

@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Subcommand: `vibench-compile schema [-o FILE]` writes the JSON Schema of the spec language.",
     )
     p.add_argument("spec", nargs="?",
-                   help="spec file (.yaml, .yml or .json), or a library template such as cnn/ResNet1D")
+                   help="spec file (.yaml, .yml or .json), a library template such as cnn/ResNet1D, or `-` "
+                   "for standard input")
     p.add_argument("-o", "--output", metavar="OUT",
                    help="write model.py here (atomically, through a symlink to its target; `-` for standard "
                    "output); default: standard output, unless --graph is given")

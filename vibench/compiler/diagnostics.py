@@ -10,6 +10,11 @@ Output stays small whatever the spec: every text field of a diagnostic is clippe
 :data:`MAX_FIELD` characters, a long source line is shown as a window around the caret, "did you
 mean" compares short names only, and :meth:`SpecError.render` shows the first :data:`MAX_SHOWN`
 diagnostics, then how many more there are (all of them stay in ``SpecError.diagnostics``).
+
+Rendered text is safe on a terminal whatever the spec holds: control characters (an escape sequence
+that would clear the screen or retitle the window, a carriage return that would hide text) and
+bidirectional overrides, in the source excerpt or in a name the message quotes, are drawn as visible
+symbols (:func:`terminal_safe`), one column each so that the caret stays under its character.
 """
 
 from __future__ import annotations
@@ -121,7 +126,20 @@ class Diagnostic:
             lines.append(f"{gutter} = note: {note}")
         if self.hint is not None:
             lines.append(f"{gutter} = hint: {self.hint}")
-        return "\n".join(lines)
+        return terminal_safe("\n".join(lines))
+
+
+# C0 controls but tab and line feed as their Control Pictures (U+2400...), DEL as U+2421, C1 controls and the
+# bidirectional formatting characters (Trojan Source's reordering) as U+FFFD: each still one column wide.
+_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_TERMINAL = {i: 0x2400 + i for i in range(0x20) if i not in (0x09, 0x0A)} | {0x7F: 0x2421} | {
+    i: 0xFFFD for i in (*range(0x80, 0xA0), *_BIDI)}
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on (escape sequences, carriage returns, C1
+    controls, bidirectional overrides) drawn as a visible symbol; tabs and line breaks are kept."""
+    return text.translate(_TERMINAL)
 
 
 def clip(text: str, limit: int = MAX_FIELD) -> str:

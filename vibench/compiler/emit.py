@@ -332,9 +332,14 @@ def _template_name(display: str) -> str | None:
     return None
 
 
+def _from_text(program: Program) -> bool:
+    """Compiled from text, not a file (`<stdin>`, the API's `<string>`): regenerated with `vibench-compile -`."""
+    return program.source.display_path.startswith("<") and program.source.display_path.endswith(">")
+
+
 def _command(program: Program, out_path: str | None) -> str:
     src = program.source
-    spec = _template_name(src.display_path) or src.display_path
+    spec = "-" if _from_text(program) else _template_name(src.display_path) or src.display_path
     words = ["vibench-compile", _shell(spec)]
     if out_path is not None:
         words += ["-o", _shell(out_path)]
@@ -349,6 +354,8 @@ def _header(program: Program, out_path: str | None) -> list[str]:
             f"(sha256:{src.sha256[:16]}) - do not edit."
     lines = comment_lines(first, 0)
     command = _command(program, out_path or "model.py")
+    if _from_text(program):  # `vibench-compile -`: where the spec goes
+        command += ", the spec on standard input"
     lines += comment_lines(f"Regenerate: {command}", 0)
     return lines
 

@@ -124,15 +124,32 @@ def read_spec_file(path: str, display: str | None = None, *, lenient_keys: bool 
     except OSError as err:
         raise SpecError([Diagnostic("E004", f"cannot read spec file: {err.strerror or err}", Pos(shown, 1, 1),
                                     found=shown, hint="check the path and the file's permissions")]) from None
+    return load_text(decode_spec(raw, shown), shown, os.path.abspath(path), lenient_keys=lenient_keys)
+
+
+def read_spec_stream(stream: Any, shown: str = "<stdin>") -> str:
+    """The spec text of a binary stream (standard input): at most :data:`MAX_BYTES` bytes (E002
+    beyond), decoded as :func:`decode_spec` does; E004 when it cannot be read."""
     try:
-        text = raw.decode("utf-8-sig")
+        raw = stream.read(MAX_BYTES + 1)
+    except OSError as err:
+        raise SpecError([Diagnostic("E004", f"cannot read the spec: {err.strerror or err}", Pos(shown, 1, 1),
+                                    found=shown)]) from None
+    if len(raw) > MAX_BYTES:
+        raise _too_large(shown, f"more than {MAX_BYTES:,} bytes")
+    return decode_spec(raw, shown)
+
+
+def decode_spec(raw: bytes, shown: str) -> str:
+    """Spec bytes as text: UTF-8, a byte-order mark dropped; E001 at the first byte that is not UTF-8."""
+    try:
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         # The text with the bad bytes replaced, so that the message can show the line.
         shown_text = raw.decode("utf-8-sig", errors="replace")
         raise SpecError([Diagnostic("E001", "spec file is not valid UTF-8", _offset_pos(raw, err.start, shown),
                                     found=f"byte 0x{raw[err.start]:02x}",
                                     hint="save the file as UTF-8")], {shown: shown_text}) from None
-    return load_text(text, shown, os.path.abspath(path), lenient_keys=lenient_keys)
 
 
 def _regular(mode: int, shown: str) -> None:

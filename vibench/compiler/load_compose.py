@@ -59,6 +59,8 @@ class _Composer:
             return self._compose_stream(iter(parser.get_event, None))
         except yaml.MarkedYAMLError as err:
             raise self._syntax_error(err) from None
+        except yaml.reader.ReaderError as err:
+            raise self._reader_error(err) from None
         except yaml.YAMLError as err:
             raise self.error("E001", f"YAML syntax error: {err}", None) from None
         finally:
@@ -84,6 +86,20 @@ class _Composer:
         if "\t" in line[: mark.column + 1]:
             hint = "YAML does not allow tabs for indentation; indent with spaces"
         return self.error("E001", f"YAML syntax error: {problem}{context}", mark, notes=notes, hint=hint)
+
+    def _reader_error(self, err: Any) -> SpecError:
+        """E001 for a character YAML does not allow (a control character): at that character, whose
+        position libyaml gives as a byte offset into the UTF-8 text."""
+        before = self.text.encode("utf-8", "surrogatepass")[: err.position].decode("utf-8", "ignore")
+        line, column = before.count("\n"), len(before) - (before.rfind("\n") + 1)
+        char = err.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        escape = f"\\x{char:02x}" if isinstance(char, int) and char < 256 else f"\\u{char:04x}" if isinstance(
+            char, int) else "an escape"
+        return SpecError([Diagnostic("E001", f"YAML syntax error: {err.reason}", Pos(self.file, line + 1, column + 1),
+                                     found=f"the character {shown}",
+                                     hint=f"delete it, or write it as {escape} inside a double-quoted string")],
+                         {self.file: self.text})
 
     def _compose_stream(self, events: Any) -> tuple[Any, Loc | None]:
         yaml = self.yaml
