@@ -64,6 +64,27 @@ def test_a_refused_input_says_what_it_looks_like(model: torch.nn.Module, x: torc
     assert message.endswith(hint) if hint is not None else message.endswith("torch.float32")
 
 
+@pytest.mark.parametrize(("template", "shape", "hint"), [
+    ("cnn/TCN", (2, 64), "(an axis of size 1 left out? `x.unsqueeze(-1)` fits)"),  # reads [B, L, 1]
+    ("cnn/TCN", (64, 1), "(one sample without its batch axis? `x.unsqueeze(0)` fits)"),
+    ("cnn/TCN", (2, 64, 1, 1), None),
+])
+def test_a_signal_without_its_single_channel_axis_says_where_it_goes(template: str, shape: tuple[int, ...],
+                                                                     hint: str | None) -> None:
+    """A single-channel batch [B, L] for a model that reads [B, L, 1] got no hint."""
+    model = vibench.build(template, num_classes=3).eval()
+    with pytest.raises(ValueError) as err:
+        model(torch.randn(*shape))
+    message = str(err.value)
+    assert message.endswith(hint) if hint is not None else message.endswith("torch.float32")
+
+
+def test_a_missing_channel_axis_in_the_middle_is_found() -> None:
+    one = vibench.build(text=SPEC.replace("[B, 2, L]", "[B, 1, L]")).eval()
+    with pytest.raises(ValueError, match=r"\(an axis of size 1 left out\? `x.unsqueeze\(1\)` fits\)$"):
+        one(torch.randn(2, 64), torch.ones(2))
+
+
 def test_swapped_axes_of_a_template_with_a_layout_name_the_setting() -> None:
     model = vibench.build("cnn/TCN", num_classes=3).eval()  # reads [B, L, C] (layout BLC)
     with pytest.raises(ValueError, match=r"`x.transpose\(-1, -2\)` fits, or compile the model with the other "

@@ -295,7 +295,7 @@ def _cast_dtype(model: nn.Module) -> torch.dtype | None:
 
 
 def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], cast: bool) -> str:
-    """What a refused input looks like: another dtype, swapped last axes or a missing batch axis."""
+    """What a refused input looks like: another dtype, swapped last axes, a missing batch or size-1 axis."""
     shape = list(x.shape)
     to = "" if x.dtype == dtype else f".to({dtype})"
 
@@ -311,8 +311,10 @@ def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype
         return f" (its last two axes look swapped: `{name}.transpose(-1, -2){to}` fits" + (
             ", or compile the model with the other `layout`)" if layout else ")"
         )
-    if fits([1, *shape]):
-        return f" (one sample without its batch axis? `{name}.unsqueeze(0){to}` fits)"
+    for k in range(len(shape) + 1):  # a size-1 axis left out: the batch, or one channel of [B, L, 1] / [B, 1, L]
+        if fits([*shape[:k], 1, *shape[k:]]):
+            what = "one sample without its batch axis?" if k == 0 else "an axis of size 1 left out?"
+            return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
     return ""
 
 
