@@ -4,7 +4,9 @@ saved whole load in another process; the folder keeps a bounded number of entrie
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -172,3 +174,64 @@ def test_a_model_whose_file_was_evicted_still_scripts(folder: Path, monkeypatch:
     assert "class Cached" in inspect.getsource(type(first))
     x = torch.randn(2, 4, 16)
     torch.testing.assert_close(torch.jit.script(first.eval())(x), first(x))
+
+
+def _planted(folder: Path, canary: Path) -> str:
+    """Build once (an entry on disk), then forget it in this process and plant code in its module file,
+    as another user who can write in the folder would. Returns the module's name."""
+    name = type(vibench.build(text=SPEC)).__module__
+    cache._memory.clear()
+    sys.modules.pop(name, None)
+    module = folder / (name.rsplit(".", 1)[1] + ".py")
+    module.write_text(f"open({str(canary)!r}, 'w').close()\n" + module.read_text())
+    return name
+
+
+@pytest.mark.parametrize("how", ["writable by others", "another user's"])
+def test_a_folder_another_user_can_write_is_never_imported_from(how: str, folder: Path, tmp_path: Path,
+                                                                compilations: list[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache in a shared folder (VIBENCH_CACHE_DIR=/tmp/x, a group project folder) let anyone who can
+    write there plant the module the next build imports. Such a folder is not used: the build compiles
+    again and keeps the model in memory, with one warning naming the folder and why."""
+    canary = tmp_path / "planted-code-ran"
+    name = _planted(folder, canary)
+    monkeypatch.setattr(cache, "_warned", set())
+    if how == "writable by others":
+        folder.chmod(0o777)
+        warning = "is writable by other users (mode 777; `chmod go-w` it)"
+    else:
+        real = os.geteuid()
+        monkeypatch.setattr(os, "geteuid", lambda: real + 1)  # the folder is now someone else's
+        warning = f"belongs to another user (uid {real})"
+    with pytest.warns(RuntimeWarning, match=rf"in memory only: the cache folder .* {re.escape(warning)}"):
+        model = vibench.build(text=SPEC)
+    assert not canary.exists()
+    assert compilations == ["Cached", "Cached"]  # compiled again, not read from the folder
+    assert model.conv.out_channels == 8
+    sys.modules.pop(name, None)
+    with pytest.raises(ImportError, match=rf"vibench refuses to import {name}: the cache folder"):
+        importlib.import_module(name)  # as torch.load of a model saved whole would
+    assert not canary.exists()
+
+
+def test_a_module_file_of_another_user_is_never_imported(folder: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = tmp_path / "planted-code-ran"
+    name = _planted(folder, canary)
+    module = folder / (name.rsplit(".", 1)[1] + ".py")
+    module.chmod(0o666)
+    with pytest.raises(ImportError, match=r"the cached module .* is writable by other users"):
+        importlib.import_module(name)
+    assert not canary.exists()
+    model = vibench.build(text=SPEC)  # a refused entry is a miss: compiled again
+    assert model.conv.out_channels == 8 and not canary.exists()
+
+
+def test_the_cache_folder_is_created_private(folder: Path) -> None:
+    old = os.umask(0o002)  # user-private-group systems: new folders are group-writable by default
+    try:
+        vibench.build(text=SPEC)
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o700

@@ -13,6 +13,9 @@ dependencies. Files are written atomically; an unwritable folder only disables t
 
 The folder keeps the :data:`MAX_ENTRIES` most recently used entries (``VIBENCH_CACHE_MAX``): a hit
 marks its entry used, and a store past the limit removes the least recently used ones.
+
+A folder another user could write in (:func:`vibench.models.untrusted`) is not used: the entries stay
+in memory, and a warning says why once per folder. vibench creates the folder with mode 0700.
 """
 
 from __future__ import annotations
@@ -114,6 +117,8 @@ def lookup(k: str) -> Entry | None:
     from vibench.models import cache_dir
 
     folder = cache_dir()
+    if not os.path.isdir(folder) or _refused(folder):
+        return None
     meta_path = os.path.join(folder, f"m_{k}.json")
     try:
         with open(meta_path, encoding="utf-8") as fh:
@@ -124,7 +129,7 @@ def lookup(k: str) -> Entry | None:
         return None
     try:
         module = importlib.import_module(f"{PACKAGE}.m_{k}")
-    except Exception:  # noqa: BLE001 - a damaged entry is a miss; the build compiles again
+    except Exception:  # noqa: BLE001 - a damaged (or refused: not this user's) entry is a miss; compiled again
         sys.modules.pop(f"{PACKAGE}.m_{k}", None)
         return None
     with contextlib.suppress(OSError):
@@ -153,7 +158,9 @@ def _store_on_disk(k: str, source: str, class_name: str, files: set[str]) -> typ
 
     folder = cache_dir()
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if _refused(folder):
+            return None
         _write(os.path.join(folder, f"m_{k}.py"), source)
         meta = {"class": class_name, "vibench": __version__, "files": {p: _file_hash(p) for p in sorted(files)}}
         _write(os.path.join(folder, f"m_{k}.json"), json.dumps(meta, indent=1))
@@ -164,6 +171,28 @@ def _store_on_disk(k: str, source: str, class_name: str, files: set[str]) -> typ
         return module
     except (OSError, ImportError):
         return None
+
+
+_warned: set[str] = set()
+
+
+def _refused(folder: str) -> bool:
+    """Whether the folder is not this user's alone (then the cache stays in memory; warned once)."""
+    from vibench.models import untrusted
+
+    reason = untrusted(folder)
+    if reason is not None and folder not in _warned:
+        import warnings
+
+        _warned.add(folder)
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        frame: types.FrameType | None = sys._getframe(0)
+        level = 1
+        while frame is not None and frame.f_code.co_filename.startswith(package):  # to the caller of vibench
+            frame, level = frame.f_back, level + 1
+        warnings.warn(f"vibench keeps compiled models in memory only: {reason}; set VIBENCH_CACHE_DIR to a "
+                      "folder of your own", RuntimeWarning, stacklevel=level)
+    return reason is not None
 
 
 def _pin_source(module: types.ModuleType) -> None:
