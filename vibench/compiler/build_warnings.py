@@ -85,10 +85,16 @@ class BuildWarnings:
                 raise self.error(expr_diag(err, udef.pos, where)) from None
             pairs = isinstance(value, list) and all(
                 isinstance(r, list) and len(r) == 2 and all(isinstance(s, str) for s in r) for r in value)
-            bad = next((r[0] for r in value if not _is_regex(r[0])), None) if pairs else None
-            if not pairs or bad is not None:
-                raise self.error(Diagnostic("E210", f"{where} must give [pattern, replacement] pairs of strings with "
-                                            "valid regular expressions", udef.pos, found=repr(bad or value)[:120]))
+            if not pairs:
+                raise self.error(Diagnostic("E210", f"{where} must give [pattern, replacement] pairs of strings",
+                                            udef.pos, found=repr(value)[:120]))
+            from vibench.compiler.rename_rules import rename_problem
+
+            for pattern, replacement in value:
+                problem = rename_problem(pattern, replacement)
+                if problem is not None:
+                    raise self.error(Diagnostic("E210", f"{where}: {problem}", udef.pos,
+                                                found=repr([pattern, replacement])[:200]))
         return tuple((pattern, replacement) for pattern, replacement in value)
 
     def component_renames(self) -> tuple[tuple[str, str], ...]:
@@ -148,9 +154,3 @@ def _unread_hint(decl: ParamDecl) -> str:
     return f"it is read by {shown}; remove it, or pick one of them"
 
 
-def _is_regex(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True

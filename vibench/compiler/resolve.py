@@ -17,11 +17,10 @@ parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`v
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import replace
 from typing import Any
 
-from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, clip, suggest
 from vibench.compiler.expr import ExprError, parse_value
 from vibench.compiler.ir import ParamDecl, Pos, UnitDef
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
@@ -313,13 +312,15 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
     root = _unit(doc, (), spec.name, f"{doc.file}", spec.doc, spec.params, spec.inputs, spec.nodes, spec.outputs,
                  blocks, diags, metadata=spec.metadata, lets=spec.let, checks=spec.checks)
     if spec.reference is not None:
+        from vibench.compiler.rename_rules import rename_problem
+
         renames = spec.reference.state_dict_renames  # one `${...}` is evaluated and checked by the shapes pass
-        for k, (pattern, _) in enumerate(renames if isinstance(renames, list) else []):
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                diags.add(Diagnostic("E210", f"invalid regular expression in `reference.state_dict_renames`: {err}",
-                                     doc.pos(("reference", "state_dict_renames", k, 0)), found=pattern))
+        for k, (pattern, replacement) in enumerate(renames if isinstance(renames, list) else []):
+            problem = rename_problem(pattern, replacement)
+            if problem is not None:
+                diags.add(Diagnostic("E210", f"`reference.state_dict_renames`: {problem}",
+                                     doc.pos(("reference", "state_dict_renames", k, 0)),
+                                     found=clip(f"[{pattern!r}, {replacement!r}]", 200)))
         root = replace(root, reference=spec.reference)
     root = name_units(root, blocks, library, from_dir, diags)
     diags.raise_if_any()
