@@ -114,6 +114,12 @@ _ALLOWED_NODES = (
 )
 
 
+_ALLOWED_OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.USub, ast.UAdd,
+                      ast.Not)
+_OPERATOR_SYMBOLS = {ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
+                     ast.MatMult: "@", ast.Invert: "~"}
+
+
 def _check_allowed(node: ast.AST, source: str) -> None:
     stack = [(node, 1)]
     while stack:
@@ -127,6 +133,10 @@ def _check_allowed(node: ast.AST, source: str) -> None:
             hint = "attribute access is not allowed in spec expressions" if isinstance(sub, ast.Attribute) else None
             raise ExprError(f"`{what}` is not allowed", source, syntax=True,
                             hint=hint or "spec expressions take names, literals, operators and allowed calls")
+        if isinstance(sub, ast.BinOp | ast.UnaryOp) and not isinstance(sub.op, _ALLOWED_OPERATORS):
+            symbol = _OPERATOR_SYMBOLS.get(type(sub.op), type(sub.op).__name__)
+            raise ExprError(f"operator `{symbol}` is not allowed", source, syntax=True,
+                            hint="spec expressions take + - * / // % ** on numbers (and + * on strings and lists)")
         if isinstance(sub, ast.Call):
             if isinstance(sub.func, ast.Attribute):
                 raise ExprError(f"attribute access (`{ast.unparse(sub.func)}`) is not allowed", source, syntax=True,
