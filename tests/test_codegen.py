@@ -134,6 +134,41 @@ def test_names_never_shadow_builtins_keywords_or_modules() -> None:
     assert taken == ["sum_1", "input_1", "class_1", "torch_1", "nn_1", "F_1", "self_1", "conv", "conv_1", "field"]
 
 
+@pytest.mark.parametrize("name", ["check_inputs", "COMPILED_PARAMETERS", "REFERENCE_STATE_DICT_RENAMES", "METADATA"])
+def test_a_node_may_not_take_a_name_the_emitted_class_uses(name: str) -> None:
+    """A node `check_inputs` built a model whose constructor failed (a bool assigned over the
+    submodule), one named COMPILED_PARAMETERS one whose constructor called the dict."""
+    text = (f"vibench: 1\nname: M\ninputs: {{x: {{shape: [B, 3]}}}}\n"
+            f"nodes: {{{name}: {{block: linear, in: x, out_features: 2}}}}\noutputs: {{y: {name}}}\n")
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(text=text)
+    (diag,) = err.value.diagnostics
+    assert diag.code == "E106" and diag.message == f"node name `{name}` is reserved"
+
+
+def test_the_names_a_model_class_holds_are_reserved_for_it() -> None:
+    """Every attribute an emitted model (and its composite classes) holds beyond nn.Module's and its
+    nodes' is a name no node may take, so a new one cannot collide with a node unnoticed."""
+    import torch
+
+    from vibench.compiler import registry
+    from vibench.compiler.resolve_decls import RESERVED_NAMES
+
+    natives = {getattr(n, "__name__", "") for b in registry.all_blocks().values() for n in b.natives}
+    plain = set(dir(torch.nn.Module())) | set(vars(torch.nn.Module()))
+    checked = set()
+    for template in ("isfm/M_01_ISFM", "cnn/ResNet1D", "transformer/Autoformer"):
+        for module in vibench.build(template).modules():
+            cls = type(module)
+            if not cls.__module__.startswith("vibench.models.") or cls.__name__ in natives:
+                continue  # torch's layers, and the blocks' own classes (leaves: no node is their attribute)
+            own = (set(vars(cls)) | set(vars(module))) - plain - set(module._modules)
+            own = {n for n in own if not n.startswith("_")}
+            assert own <= RESERVED_NAMES | {"forward"}, (cls.__name__, own - RESERVED_NAMES)
+            checked.add(cls.__name__)
+    assert {"M_01_ISFM", "ResNet1D", "BasicBlock", "Autoformer"} <= checked
+
+
 def test_non_identifiers_are_refused_by_the_builders() -> None:
     for bad in ("os.system('x')", "a b", "1x", "class"):
         with pytest.raises(ValueError):

@@ -44,8 +44,12 @@ state_dict to to_empty train training type xpu zero_grad
 FX_ATTRIBUTES = frozenset("""
 add_submodule code delete_all_unused_submodules delete_submodule graph meta print_readable recompile to_folder
 """.split())
+# What vibench's emitted classes hold besides their nodes (emit.py: the input-check switch and the class
+# constants): a node of that name collided with it (`check_inputs` failed in the constructor).
+EMITTED_ATTRIBUTES = frozenset({"check_inputs", "COMPILED_PARAMETERS", "REFERENCE_STATE_DICT_RENAMES", "METADATA"})
 # `l`, `O` and `I` read like digits (ruff E741 refuses them as variable names in model.py).
-RESERVED_NAMES = MODULE_ATTRIBUTES | FX_ATTRIBUTES | {"self", "torch", "nn", "F", "math", "super", "i", "l", "O", "I"}
+RESERVED_NAMES = MODULE_ATTRIBUTES | FX_ATTRIBUTES | EMITTED_ATTRIBUTES | {
+    "self", "torch", "nn", "F", "math", "super", "i", "l", "O", "I"}
 
 
 def _let_defs(doc: LoadedDoc, path: tuple, lets: dict, params: set[str], diags: Collector) -> list[LetDef]:
