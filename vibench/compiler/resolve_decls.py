@@ -8,11 +8,13 @@ and :mod:`vibench.compiler.resolve_units`.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import os
 import unicodedata
 from typing import Any
 
+from vibench.compiler.codegen.namer import RESERVED as _NAMER_RESERVED
 from vibench.compiler.diagnostics import Collector, Diagnostic, suggest
 from vibench.compiler.expr import (
     ExprError,
@@ -44,6 +46,11 @@ state_dict to to_empty train training type xpu zero_grad
 FX_ATTRIBUTES = frozenset("""
 add_submodule code delete_all_unused_submodules delete_submodule graph meta print_readable recompile to_folder
 """.split())
+# Names an argument of an emitted method may not take (parameters: __init__'s; inputs: forward's): Python's
+# keywords and builtins, the modules model.py imports, `self`, and __init__'s `**fixed`.
+PYTHON_RESERVED = _NAMER_RESERVED
+ARGUMENT_NAMES = frozenset({"self", "cls", "fixed"})
+_BUILTINS = frozenset(dir(builtins))
 # What vibench's emitted classes hold besides their nodes (emit.py: the input-check switch and the class
 # constants): a node of that name collided with it (`check_inputs` failed in the constructor).
 EMITTED_ATTRIBUTES = frozenset({"check_inputs", "COMPILED_PARAMETERS", "REFERENCE_STATE_DICT_RENAMES", "METADATA"})
@@ -212,6 +219,17 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos(),
                              found=f"`{name}` is an nn.Module (or torch.fx GraphModule) attribute or a name the "
                              "emitted code uses",
+                             hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
+    elif what in ("parameter", "input") and (name in PYTHON_RESERVED or name in ARGUMENT_NAMES):
+        # A parameter is a keyword argument of the emitted class's __init__, an input one of forward: the
+        # caller's name, which the emitter cannot rename (`def __init__(self, self: int = 4)` did not parse,
+        # `super: int` broke super().__init__(), `range` would shadow the builtin the body calls).
+        why = ("a Python keyword" if keyword.issoftkeyword(name) else "a name the emitted method itself uses"
+               if name in ARGUMENT_NAMES or name in ("self", "super") else "a Python builtin" if name in _BUILTINS
+               else "a module model.py imports")
+        diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos(),
+                             found=f"`{name}` is {why}; {what}s become arguments of the emitted "
+                             f"{'constructor' if what == 'parameter' else 'forward'}",
                              hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
     elif allow_upper and not name[:1].isupper():
         diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos(),
