@@ -54,6 +54,10 @@ _TEXT_SNIPPETS = (
     "%YAML 1.1\n", "\x00", "\ufeff", "\u2028", "#", "- ", "? ", "|\n", ">-\n", "<<: *a\n", "---\n", "...\n",
     "\\", "${", "\r\n", "\x85", "a: &a [*a]\n",
 )
+# Names the emitted file uses for itself: a node, parameter or input renamed to one must be refused or work.
+_EMITTED_NAMES = ("fixed", "cls", "super", "range", "len", "int", "input", "type", "print", "check_inputs",
+                  "COMPILED_PARAMETERS", "REFERENCE_STATE_DICT_RENAMES", "METADATA", "math", "checkpoint", "re",
+                  "OrderedDict", "F", "torch")
 _KEYS = ("repeat", "when", "for_each", "inherit", "with", "doc", "in", "block", "dtype", "shape", "optional",
          "from", "extends", "params", "inputs", "outputs", "nodes", "blocks", "metadata", "reference", "name",
          "vibench", "default", "type", "ge", "le", "choices", "slot", "out_features", "kernel_size", "dim")
@@ -279,7 +283,8 @@ def _op_rename(data: Any, rng: random.Random) -> str:
         return ""
     container, key = rng.choice(slots)
     new = rng.choice([str(key)[:-1], str(key) + "_", str(key).upper(), "class", "self", "forward", "nn", "x",
-                      "ｘ", "a-b", "_", "__init__", "training", "0", rng.choice(_KEYS), str(key) + "\u200b"])
+                      "ｘ", "a-b", "_", "__init__", "training", "0", rng.choice(_KEYS), str(key) + "\u200b",
+                      rng.choice(_EMITTED_NAMES)])
     items = [(new if k == key else k, v) for k, v in container.items()]
     container.clear()
     container.update(items)
