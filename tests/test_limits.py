@@ -470,3 +470,73 @@ def test_every_library_template_and_example_is_within_the_activation_budget() ->
                     if "E309" in err.codes:
                         refused.append(name)
     assert not refused
+
+
+def _nested(levels: int) -> str:
+    """A model whose node uses block B0, which uses B1, ... B<levels-1>, which holds a Linear."""
+    lines = ["vibench: 1", "name: Deep", "inputs: {x: {shape: [B, 3]}}", "nodes: {a: {block: B0, in: x}}",
+             "outputs: {y: a}", "blocks:"]
+    for k in range(levels):
+        inner = f"B{k + 1}, in: x" if k < levels - 1 else "linear, in: x, out_features: 3"
+        lines += [f"  B{k}:", "    inputs: {x: {shape: [B, 3]}}",
+                  f"    nodes: {{a: {{block: {inner}}}, b: {{block: relu, in: a}}}}", "    outputs: {y: b}"]
+    return "\n".join(lines) + "\n"
+
+
+def test_composite_blocks_nest_at_most_the_limit() -> None:
+    """150 blocks inside each other exhausted Python's stack in the shapes pass (an internal error with a
+    traceback); the limit's depth compiles, builds and runs, one more level is E206 at the using node."""
+    from vibench.compiler.limits import MAX_NESTING
+
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=_nested(150))
+    (diag,) = info.value.diagnostics
+    assert diag.code == "E206" and diag.message == f"composite blocks nest deeper than {MAX_NESTING} levels"
+    assert diag.pos is not None and diag.pos.line == 9 + 4 * (MAX_NESTING - 1)  # the node of B<limit-1> using B<limit>
+    assert diag.found == f"{MAX_NESTING + 1} levels: Deep -> B0 -> B1 -> ... -> B{MAX_NESTING}"
+    with pytest.raises(SpecError, match="nest deeper than"):
+        vibench.check(text=_nested(MAX_NESTING + 1))
+    import torch
+
+    model = vibench.build(text=_nested(MAX_NESTING))
+    assert model(torch.randn(2, 3)).shape == (2, 3)
+
+
+def test_spec_files_extend_each_other_at_most_the_limit(tmp_path: Path) -> None:
+    """A chain of 400 files, each extending the next, exhausted Python's stack while loading."""
+    from vibench.compiler.limits import MAX_NESTING
+
+    def chain(length: int) -> Path:
+        for k in range(length):
+            (tmp_path / f"t{k}.yaml").write_text(f"vibench: 1\nextends: t{k + 1}\n")
+        (tmp_path / f"t{length}.yaml").write_text("vibench: 1\nname: T\ninputs: {x: {shape: [B, 3]}}\n"
+                                                  "nodes: {a: {block: relu, in: x}}\noutputs: {y: a}\n")
+        return tmp_path / "t0.yaml"
+
+    with pytest.raises(SpecError) as info:
+        vibench.check(chain(400))
+    (diag,) = info.value.diagnostics
+    assert diag.code == "E206" and diag.message == f"specs extend or use each other more than {MAX_NESTING} files deep"
+    assert diag.pos is not None and diag.pos.file.endswith(f"t{MAX_NESTING}.yaml") and diag.pos.line == 2
+    assert vibench.check(chain(MAX_NESTING - 1)).root.name == "T"  # MAX_NESTING files
+
+
+def test_parameter_defaults_read_each_other_at_most_the_limit() -> None:
+    """3,000 parameters, each defaulting to the next, exhausted Python's stack and ended in an internal
+    error (an uncaught 'depends on itself'); the chain is one E204 at the link past the limit."""
+    from vibench.compiler.limits import MAX_NESTING
+
+    def chain(length: int) -> str:
+        params = [f"  p{k}: {{type: int, default: p{k + 1}}}" for k in range(length)] + [f"  p{length}: 3"]
+        return "\n".join(["vibench: 1", "name: P", "params:", *params, "inputs: {x: {shape: [B, 3]}}",
+                          "nodes: {a: {block: linear, in: x, out_features: p0}}", "outputs: {y: a}", ""])
+
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=chain(3000))
+    (diag,) = info.value.diagnostics
+    assert diag.code == "E204"
+    assert diag.message == (f"cannot evaluate `p{MAX_NESTING - 1}`: parameter defaults read each other more than "
+                            f"{MAX_NESTING} deep (`p{MAX_NESTING}` is the next one)")
+    assert diag.pos is not None and diag.pos.line == 4 + MAX_NESTING - 1
+    program = vibench.check(text=chain(MAX_NESTING - 1))  # p0 .. p<limit-1> evaluating together: accepted
+    assert program.root.outputs[0][2].shape[1] == 3

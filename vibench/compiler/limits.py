@@ -27,6 +27,9 @@ parameters                  :data:`MAX_PARAMS` elements per model, the fixed tab
 activations                 :data:`MAX_ACTIVATION` elements in one node output at the      E309
                             smallest input (every size the inputs leave open, such as
                             a batch or a length, at its least, ``--input`` or not)
+nesting                     :data:`MAX_NESTING` levels of composite blocks inside each     E206, E204
+                            other, of spec files extending or using each other (E206),
+                            and of parameter defaults reading each other (E204)
 graph nodes                 4,096 per ``graph_operator`` (its constructor's N x N         E302
                             eigendecomposition)
 diagnostics                 50 printed (then a count), each field 500 characters           --
@@ -52,6 +55,13 @@ the spec fixes (a padding of 10**9, a 10**6-fold upsampling) would exhaust memor
 long after the compile said yes. Sizes the inputs leave open count at their least (1 for a batch or
 a length), also where ``--input`` / ``inputs=`` binds them: the bound measures what the spec fixes,
 never the data a user feeds."""
+
+MAX_NESTING = 32
+"""Levels of composite blocks used inside each other (a model's class inside its blocks' classes), of
+spec files that extend or use each other, and of parameter defaults that read each other (`a` defaults
+to `b`, which defaults to `c`...): every pass walks them depth first, and a few hundred levels
+exhausted Python's stack (an internal error at 150 nested blocks). The library nests blocks at most 4
+levels deep."""
 
 STEPS_PER_NODE = 10
 """Expression steps a compilation may spend per allowed node (see :func:`vibench.compiler.expr.budget`)."""

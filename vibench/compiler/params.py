@@ -19,6 +19,7 @@ from typing import Any, Union
 from vibench.compiler.diagnostics import Diagnostic, plain, suggest
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import ParamDecl, Pos
+from vibench.compiler.limits import MAX_NESTING
 
 _TOKEN = re.compile(r"\s*(\[|\]|,|\||\.\.\.|[A-Za-z_][A-Za-z0-9_]*)")
 _ATOMS: dict[str, Any] = {"int": int, "float": float, "bool": bool, "str": str, "any": Any, "None": type(None)}
@@ -226,6 +227,8 @@ def bind_params(
                                     hint=suggest(key, by_name) or "remove it, or declare it in `params:`"))
     values: dict[str, Any] = {}
     state: dict[str, str] = {}
+    busy: list[str] = []  # the defaults being evaluated, each reading the next
+    said_too_deep = False
     # Parameters whose value was reported (wrong type, out of bounds); a default that reads one is not
     # reported again (gMLP's `output_dim: {default: input_dim, ge: 1}` with `input_dim: 0`: one error).
     bad: set[str] = set()
@@ -235,7 +238,17 @@ def bind_params(
             return values[name]
         if state.get(name) == "busy":
             raise ExprError(f"parameter `{name}` depends on itself through its default")
+        if len(busy) >= MAX_NESTING:  # defaults read in a chain of thousands exhausted Python's stack
+            raise ExprError(f"{_TOO_DEEP} {MAX_NESTING} deep (`{name}` is the next one)",
+                            hint="give some of them values of their own")
         state[name] = "busy"
+        busy.append(name)
+        try:
+            return compute(name)
+        finally:
+            busy.pop()
+
+    def compute(name: str) -> Any:
         decl = by_name[name]
         told: tuple[str, ...] = ()
         if name in given:
@@ -257,9 +270,12 @@ def bind_params(
         except ExprError as err:
             state[name] = "done"
             values[name] = _MISSING
-            if not (isinstance(scope, _LazyScope) and scope.read_bad):
+            nonlocal said_too_deep
+            deep = err.message.startswith(_TOO_DEEP)  # one chain too deep is said once, not per 32 links
+            if not (isinstance(scope, _LazyScope) and scope.read_bad) and not (deep and said_too_deep):
                 diags.append(Diagnostic("E203" if err.syntax else "E204", f"cannot evaluate `{name}`: {err.message}",
                                         pos, found=err.text or None, hint=err.hint, notes=told))
+            said_too_deep = said_too_deep or deep
             return _MISSING
         coerced, code, message = check_value(decl, value)
         if code is not None:
@@ -281,6 +297,9 @@ def bind_params(
     for decl in decls:
         value_of(decl.name)
     return {k: v for k, v in values.items() if v is not _MISSING}, diags
+
+
+_TOO_DEEP = "parameter defaults read each other more than"
 
 
 class _LazyScope(dict):

@@ -23,6 +23,7 @@ from typing import Any
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, clip, suggest
 from vibench.compiler.expr import ExprError, parse_value
 from vibench.compiler.ir import ParamDecl, Pos, UnitDef
+from vibench.compiler.limits import MAX_NESTING
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
 from vibench.compiler.names import name_units
 from vibench.compiler.params import bind_params
@@ -147,6 +148,11 @@ class Library:
         if path in self.loading:
             chain = " -> ".join(self.display(p) for p in self.loading[self.loading.index(path):] + [path])
             raise _error("E206", "include cycle", pos, found=chain, hint="a spec cannot extend or use itself")
+        if len(self.loading) > MAX_NESTING:
+            shown = " -> ".join(self.display(p) for p in self.loading[:2]) + f" -> ... -> {self.display(path)}"
+            raise _error("E206", f"specs extend or use each other more than {MAX_NESTING} files deep", pos,
+                         found=f"{len(self.loading) + 1} files: {shown}",
+                         hint="extend the template a chain ends in directly, or merge the files between")
         self.loading.append(path)
         self.read.add(os.path.realpath(path))
         try:

@@ -42,7 +42,7 @@ from vibench.compiler.ir import (
     verify,
 )
 from vibench.compiler.lets import let_env
-from vibench.compiler.limits import MAX_ACTIVATION, MAX_NODES, MAX_PARAMS
+from vibench.compiler.limits import MAX_ACTIVATION, MAX_NESTING, MAX_NODES, MAX_PARAMS
 from vibench.compiler.resolve import Library
 from vibench.compiler.symbolic import NeedConcrete, evaluate, free_symbols
 from vibench.compiler.typecheck import decl_text
@@ -237,6 +237,13 @@ class _Specializer:
             chain = " -> ".join(u.name for u in self.stack) + f" -> {udef.name}"
             self.diags.add(Diagnostic("E206", f"block `{udef.name}` uses itself", call_pos, found=chain,
                                       hint="composite blocks cannot be recursive; use `repeat:` to chain copies"))
+            raise Failed()
+        if len(self.stack) > MAX_NESTING:  # the model's unit and MAX_NESTING levels of blocks inside it
+            shown = " -> ".join(u.name for u in self.stack[:3]) + " -> ... -> " + udef.name
+            self.diags.add(Diagnostic("E206", f"composite blocks nest deeper than {MAX_NESTING} levels", call_pos,
+                                      found=f"{len(self.stack)} levels: {shown}",
+                                      hint="flatten the hierarchy: put a block's nodes in its user, or chain "
+                                      "copies with `repeat:`"))
             raise Failed()
         self.stack.append(udef)
         try:
