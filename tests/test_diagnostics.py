@@ -623,6 +623,8 @@ def test_a_closed_standard_output_is_a_usage_error(monkeypatch: pytest.MonkeyPat
     ({"spec": 123}, "spec is a path or a template name such as 'cnn/ResNet1D', not int"),
     ({"text": b"vibench: 1"}, r"text is the spec's YAML or JSON as a str, not bytes: decode it first"),
     ({"spec": "cnn/ResNet1D", "params": [("num_classes", 3)]}, "params is a dict of parameter name -> value, not list"),
+    ({"spec": "cnn/ResNet1D", "params": {1: 3}}, r"params: a parameter name is a str, not int \(1\)"),
+    ({"spec": "cnn/ResNet1D", "params": {None: 3}}, r"params: a parameter name is a str, not NoneType \(None\)"),
     ({"spec": "cnn/ResNet1D", "search_path": [1]},
      r"search_path is a list of folders \(str or os.PathLike\), got \[1\]"),
     ({"spec": "cnn/ResNet1D", "metadata": 123}, "metadata is the path of PHM-Vibench's metadata table, not int"),

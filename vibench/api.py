@@ -48,6 +48,9 @@ def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None
         raise TypeError(f"text is the spec's YAML or JSON as a str, not {type(text).__name__}{hint}")
     if params is not None and not isinstance(params, dict):
         raise TypeError(f"params is a dict of parameter name -> value, not {type(params).__name__}")
+    bad_keys = [k for k in params or () if not isinstance(k, str)]
+    if bad_keys:
+        raise TypeError(f"params: a parameter name is a str, not {type(bad_keys[0]).__name__} ({bad_keys[0]!r:.40})")
     if isinstance(search_path, (str, os.PathLike)):
         search_path = [search_path]
     if search_path is not None:
