@@ -581,6 +581,12 @@ def test_numpy_scalars_are_the_python_values_they_hold(tmp_path: Path, monkeypat
     program = vibench.check("cnn/ResNet1D", params={"num_classes": np.int64(3), "layers": [np.int32(1)] * 4,
                                                      "layout": np.str_("BCL")})
     assert program.root.outputs[0][2].shape[1] == 3
+    import torch  # `labels.max() + 1` of a tensor of labels is a 0-d tensor: read as the int it holds too
+
+    program = vibench.check("cnn/ResNet1D", params={"num_classes": torch.tensor([0, 4]).max() + 1})
+    assert program.root.outputs[0][2].shape[1] == 5
+    with pytest.raises(SpecError, match="wrong type for parameter `num_classes`"):
+        vibench.check("cnn/ResNet1D", params={"num_classes": torch.tensor([3, 4])})
     with pytest.raises(SpecError, match="wrong type for parameter `num_classes`"):
         vibench.check("cnn/ResNet1D", params={"num_classes": np.array([3, 4])})
     monkeypatch.setenv("VIBENCH_CACHE_DIR", str(tmp_path))

@@ -128,15 +128,16 @@ def compile_program(
 
 
 def python_values(value: Any, depth: int = 0) -> Any:
-    """Parameter values from Python with numpy scalars as the Python values they hold (``labels.max() + 1``
-    is an ``np.int64``), inside lists, tuples and dicts too (64 levels; the resolver bounds deeper ones)."""
+    """Parameter values from Python with numpy scalars and 0-d torch tensors as the Python values they hold
+    (``labels.max() + 1`` is an ``np.int64`` or a ``tensor(4)``), inside lists, tuples and dicts too (64
+    levels; the resolver bounds deeper ones). Torch is never imported here: a tensor is known by its type."""
     if depth > 64:
         return value
     if isinstance(value, dict):
         return {k: python_values(v, depth + 1) for k, v in value.items()}
     if type(value) in (list, tuple):
         return type(value)(python_values(v, depth + 1) for v in value)
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+    if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
         return value.item()
     return value
 
