@@ -249,6 +249,7 @@ def bind_params(
             busy.pop()
 
     def compute(name: str) -> Any:
+        nonlocal said_too_deep
         decl = by_name[name]
         told: tuple[str, ...] = ()
         if name in given:
@@ -270,7 +271,6 @@ def bind_params(
         except ExprError as err:
             state[name] = "done"
             values[name] = _MISSING
-            nonlocal said_too_deep
             deep = err.message.startswith(_TOO_DEEP)  # one chain too deep is said once, not per 32 links
             if not (isinstance(scope, _LazyScope) and scope.read_bad) and not (deep and said_too_deep):
                 diags.append(Diagnostic("E203" if err.syntax else "E204", f"cannot evaluate `{name}`: {err.message}",

@@ -47,10 +47,9 @@ FX_ATTRIBUTES = frozenset("""
 add_submodule code delete_all_unused_submodules delete_submodule graph meta print_readable recompile to_folder
 """.split())
 # Names an argument of an emitted method may not take (parameters: __init__'s; inputs: forward's): Python's
-# keywords and builtins, the modules model.py imports, `self`, and __init__'s `**fixed`.
-PYTHON_RESERVED = _NAMER_RESERVED
+# keywords and builtins, the modules model.py imports (the namer's reserved names), `self`, `cls` and
+# __init__'s `**fixed`.
 ARGUMENT_NAMES = frozenset({"self", "cls", "fixed"})
-_BUILTINS = frozenset(dir(builtins))
 # What vibench's emitted classes hold besides their nodes (emit.py: the input-check switch and the class
 # constants): a node of that name collided with it (`check_inputs` failed in the constructor).
 EMITTED_ATTRIBUTES = frozenset({"check_inputs", "COMPILED_PARAMETERS", "REFERENCE_STATE_DICT_RENAMES", "METADATA"})
@@ -220,15 +219,12 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
                              found=f"`{name}` is an nn.Module (or torch.fx GraphModule) attribute or a name the "
                              "emitted code uses",
                              hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
-    elif what in ("parameter", "input") and (name in PYTHON_RESERVED or name in ARGUMENT_NAMES):
+    elif what in ("parameter", "input") and (name in _NAMER_RESERVED or name in ARGUMENT_NAMES):
         # A parameter is a keyword argument of the emitted class's __init__, an input one of forward: the
         # caller's name, which the emitter cannot rename (`def __init__(self, self: int = 4)` did not parse,
         # `super: int` broke super().__init__(), `range` would shadow the builtin the body calls).
-        why = ("a Python keyword" if keyword.issoftkeyword(name) else "a name the emitted method itself uses"
-               if name in ARGUMENT_NAMES or name in ("self", "super") else "a Python builtin" if name in _BUILTINS
-               else "a module model.py imports")
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos(),
-                             found=f"`{name}` is {why}; {what}s become arguments of the emitted "
+                             found=f"`{name}` is {_python_meaning(name)}; {what}s become arguments of the emitted "
                              f"{'constructor' if what == 'parameter' else 'forward'}",
                              hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
     elif allow_upper and not name[:1].isupper():
@@ -238,6 +234,15 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
     elif what == "parameter" and name in ("i", "item"):
         diags.add(Diagnostic("E106", f"parameter name `{name}` is reserved for the copies of `repeat`/`for_each`",
                              pos()))
+
+
+def _python_meaning(name: str) -> str:
+    """What a reserved argument name already is in the emitted file."""
+    if keyword.issoftkeyword(name):
+        return "a Python keyword"
+    if name in ARGUMENT_NAMES or name == "super":
+        return "a name the emitted method itself uses"
+    return "a Python builtin" if hasattr(builtins, name) else "a module model.py imports"
 
 
 def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
