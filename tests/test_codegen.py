@@ -344,7 +344,7 @@ def test_a_shared_class_comments_shapes_true_in_every_use() -> None:
     assert "x = self.distil(x)  # [B, (L + 1) // 2 if distil else L, 256]  Informer.yaml:105" in informer
     # A line under `if self.with_<node>:` runs only where the node is on: its shape is that of those uses.
     mobile = vibench.compile_spec("cnn/MobileNet1D").source
-    assert "if self.with_residual:\n            residual += x  # [B, C, L]  MobileNet1D.yaml:119" in mobile
+    assert "if self.with_residual:\n            out += x  # [B, C, L]  MobileNet1D.yaml:119" in mobile
 
 
 def test_a_size_that_differs_between_uses_is_explained_by_the_class_argument() -> None:

@@ -140,18 +140,18 @@ class InvertedResidual(nn.Module):
         self.with_residual = stride == 1 and C == cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = self.expand(x)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:109
-        residual = self.expand_bn(residual)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:111
+        out = self.expand(x)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:109
+        out = self.expand_bn(out)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:111
         if self.with_expand_act:
-            residual = F.relu6(residual)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:112
-        residual = self.depthwise(residual)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:113
-        residual = self.depthwise_bn(residual)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:115
-        residual = F.relu6(residual, inplace=True)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:116
-        residual = self.project(residual)  # [B, cout, (L - 1) // stride + 1]  MobileNet1D.yaml:117
-        residual = self.project_bn(residual)  # [B, cout, (L - 1) // stride + 1]  MobileNet1D.yaml:118
+            out = F.relu6(out)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:112
+        out = self.depthwise(out)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:113
+        out = self.depthwise_bn(out)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:115
+        out = F.relu6(out, inplace=True)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:116
+        out = self.project(out)  # [B, cout, (L - 1) // stride + 1]  MobileNet1D.yaml:117
+        out = self.project_bn(out)  # [B, cout, (L - 1) // stride + 1]  MobileNet1D.yaml:118
         if self.with_residual:
-            residual += x  # [B, C, L]  MobileNet1D.yaml:119
-        return residual
+            out += x  # [B, C, L]  MobileNet1D.yaml:119
+        return out
 
 
 class Features(nn.Module):

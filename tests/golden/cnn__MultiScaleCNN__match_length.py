@@ -155,13 +155,13 @@ class Inception(nn.Module):
         self.branch4 = ConvBnRelu(C, pool_proj)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        concat = self.branch1(x)  # [B, ch1x1, L]  MultiScaleCNN.yaml:80
+        out = self.branch1(x)  # [B, ch1x1, L]  MultiScaleCNN.yaml:80
         branch2 = self.branch2(x)  # [B, ch3x3, L]  MultiScaleCNN.yaml:81
         branch3 = self.branch3(x)  # [B, ch5x5, L]  MultiScaleCNN.yaml:82
         x = F.max_pool1d(x, 3, stride=1, padding=1)  # [B, C, L]  MultiScaleCNN.yaml:83
         x = self.branch4(x)  # [B, pool_proj, L]  MultiScaleCNN.yaml:84
-        concat = torch.cat([concat, branch2, branch3, x], dim=1)  # [B, ?, L]  MultiScaleCNN.yaml:85
-        return concat
+        out = torch.cat([out, branch2, branch3, x], dim=1)  # [B, ?, L]  MultiScaleCNN.yaml:85
+        return out
 
 
 class MultiScaleBlock(nn.Module):

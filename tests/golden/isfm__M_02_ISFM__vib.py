@@ -508,7 +508,7 @@ class M_02_ISFM(nn.Module):
                         "`H_04_VIB_pred`))"
                     ),
                 )
-        task_head = self.embedding(x, fs, system_id)  # [B, 128, 64]  M_01_ISFM.yaml:61
-        task_head = self.backbone(task_head)  # [B, 128, 64]  M_01_ISFM.yaml:63
-        task_head = self.task_head(task_head, system_id, x)  # [B, L, C]  M_01_ISFM.yaml:67
-        return task_head
+        out = self.embedding(x, fs, system_id)  # [B, 128, 64]  M_01_ISFM.yaml:61
+        out = self.backbone(out)  # [B, 128, 64]  M_01_ISFM.yaml:63
+        out = self.task_head(out, system_id, x)  # [B, L, C]  M_01_ISFM.yaml:67
+        return out

@@ -162,11 +162,11 @@ class ResidualBlock(nn.Module):
         self.mixer = MambaMixer(128, d_state=16, expand=2, d_conv=4, dt_rank=8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dropout = self.norm(x)  # [B, P, 128]  B_05_Mamba.yaml:39
-        dropout = self.mixer(dropout)  # [B, P, 128]  B_05_Mamba.yaml:40
-        dropout += x  # [B, P, 128]  B_05_Mamba.yaml:41
-        dropout = F.dropout(dropout, p=0.1, training=self.training, inplace=True)  # [B, P, 128]  B_05_Mamba.yaml:42
-        return dropout
+        out = self.norm(x)  # [B, P, 128]  B_05_Mamba.yaml:39
+        out = self.mixer(out)  # [B, P, 128]  B_05_Mamba.yaml:40
+        out += x  # [B, P, 128]  B_05_Mamba.yaml:41
+        out = F.dropout(out, p=0.1, training=self.training, inplace=True)  # [B, P, 128]  B_05_Mamba.yaml:42
+        return out
 
 
 class B_05_Mamba(nn.Module):

@@ -139,26 +139,23 @@ class AttentionLayer(nn.Module):
         self.out_projection = nn.Linear(128, 128)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out_projection = self.query_projection(x)  # [B, P, 128]  B_08_PatchTST.yaml:38
+        out = self.query_projection(x)  # [B, P, 128]  B_08_PatchTST.yaml:38
         key_projection = self.key_projection(x)  # [B, P, 128]  B_08_PatchTST.yaml:39
         x = self.value_projection(x)  # [B, P, 128]  B_08_PatchTST.yaml:40
-        # [B, 4, P, 32] B_08_PatchTST.yaml:41
-        out_projection = out_projection.unflatten(2, (4, -1)).permute(0, 2, 1, 3)
+        out = out.unflatten(2, (4, -1)).permute(0, 2, 1, 3)  # [B, 4, P, 32]  B_08_PatchTST.yaml:41
         # [B, 4, P, 32] B_08_PatchTST.yaml:42
         key_projection = key_projection.unflatten(2, (4, -1)).permute(0, 2, 1, 3)
         x = x.unflatten(2, (4, -1)).permute(0, 2, 1, 3)  # [B, 4, P, 32]  B_08_PatchTST.yaml:43
         # [B, 4, P, 32] B_08_PatchTST.yaml:44
-        out_projection = (
-            _explicit_attention(out_projection, key_projection, x, 0.1)
-            if self.training and out_projection.is_cpu
-            else F.scaled_dot_product_attention(
-                out_projection, key_projection, x, dropout_p=0.1 if self.training else 0.0
-            )
+        out = (
+            _explicit_attention(out, key_projection, x, 0.1)
+            if self.training and out.is_cpu
+            else F.scaled_dot_product_attention(out, key_projection, x, dropout_p=0.1 if self.training else 0.0)
         )
         del key_projection, x
-        out_projection = out_projection.permute(0, 2, 1, 3).flatten(2, 3)  # [B, P, 128]  B_08_PatchTST.yaml:48
-        out_projection = self.out_projection(out_projection)  # [B, P, 128]  B_08_PatchTST.yaml:49
-        return out_projection
+        out = out.permute(0, 2, 1, 3).flatten(2, 3)  # [B, P, 128]  B_08_PatchTST.yaml:48
+        out = self.out_projection(out)  # [B, P, 128]  B_08_PatchTST.yaml:49
+        return out
 
 
 class EncoderLayer(nn.Module):

@@ -153,12 +153,12 @@ class FourierLayer(nn.Module):
         self.conv = nn.Conv1d(256, 256, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        act = self.spectral(x)  # [B, 256, P]  B_09_FNO.yaml:35
+        out = self.spectral(x)  # [B, 256, P]  B_09_FNO.yaml:35
         x = self.conv(x)  # [B, 256, P]  B_09_FNO.yaml:36
-        act += x  # [B, 256, P]  B_09_FNO.yaml:37
+        out += x  # [B, 256, P]  B_09_FNO.yaml:37
         del x
-        act = F.gelu(act)  # [B, 256, P]  B_09_FNO.yaml:38
-        return act
+        out = F.gelu(out)  # [B, 256, P]  B_09_FNO.yaml:38
+        return out
 
 
 class B_09_FNO(nn.Module):

@@ -157,12 +157,12 @@ class DataEmbedding(nn.Module):
         self.position_embedding = PositionTable(128)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dropout = self.value_embedding(x)  # [B, L, 128]  E_com_00_PE.yaml:97
+        out = self.value_embedding(x)  # [B, L, 128]  E_com_00_PE.yaml:97
         x = self.position_embedding(x)  # [B, L, 128]  E_com_00_PE.yaml:98
-        dropout = dropout + x  # [B, L, 128]  E_com_00_PE.yaml:99
+        out = out + x  # [B, L, 128]  E_com_00_PE.yaml:99
         del x
-        dropout = F.dropout(dropout, p=0.1, training=self.training, inplace=True)  # [B, L, 128]  E_com_00_PE.yaml:100
-        return dropout
+        out = F.dropout(out, p=0.1, training=self.training, inplace=True)  # [B, L, 128]  E_com_00_PE.yaml:100
+        return out
 
 
 class E_com_00_PE(nn.Module):

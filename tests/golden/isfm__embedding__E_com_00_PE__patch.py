@@ -177,13 +177,13 @@ class PatchEmbedding(nn.Module):
         del zero_padded
         x = x.unfold(-1, 128, 64)  # [B, C, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:132
         x = x.squeeze(1)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:133
-        dropout = self.value_embedding(x)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:134
+        out = self.value_embedding(x)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:134
         x = self.position_embedding(x)  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:135
-        dropout = dropout + x  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:136
+        out = out + x  # [B, (L + 8) // 64 - 1, 128]  E_com_00_PE.yaml:136
         del x
         # [B, (L + 8) // 64 - 1, 128] E_com_00_PE.yaml:137
-        dropout = F.dropout(dropout, p=0.1, training=self.training, inplace=True)
-        return dropout
+        out = F.dropout(out, p=0.1, training=self.training, inplace=True)
+        return out
 
 
 class E_com_00_PE(nn.Module):

@@ -121,13 +121,13 @@ class SpatioTemporalEmbedding(nn.Module):
         self.adaptive_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(4096, 32)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with_steps = self.input_proj(x)  # [B, L, 64]  E_com_00_PE.yaml:148
+        out = self.input_proj(x)  # [B, L, 64]  E_com_00_PE.yaml:148
         node_emb = self.node_emb.expand(x.shape[0], x.shape[1], -1)  # [B, L, 32]  E_com_00_PE.yaml:149
-        with_steps = torch.cat([with_steps, node_emb], dim=-1)  # [B, L, 96]  E_com_00_PE.yaml:150
+        out = torch.cat([out, node_emb], dim=-1)  # [B, L, 96]  E_com_00_PE.yaml:150
         del node_emb
         x = self.adaptive_embedding.expand(x.shape[0], x.shape[1], -1)  # [B, L, 32]  E_com_00_PE.yaml:151
-        with_steps = torch.cat([with_steps, x], dim=-1)  # [B, L, 128]  E_com_00_PE.yaml:157
-        return with_steps
+        out = torch.cat([out, x], dim=-1)  # [B, L, 128]  E_com_00_PE.yaml:157
+        return out
 
 
 class E_com_00_PE(nn.Module):

@@ -254,10 +254,10 @@ class H_02_distance_cla(nn.Module):
                 _check_input(self, "system_id", system_id, torch.int64, [-1], "[B]")
                 _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
         x = self.proj_in(x)  # [B, P, 128]  H_02_distance_cla.yaml:33
-        category_tokes = x.mean(dim=1, keepdim=True)  # [B, 1, 128]  H_02_distance_cla.yaml:34
-        category_tokes = self.cross_att(category_tokes, x)  # [B, 1, 128]  H_02_distance_cla.yaml:35
+        out = x.mean(dim=1, keepdim=True)  # [B, 1, 128]  H_02_distance_cla.yaml:34
+        out = self.cross_att(out, x)  # [B, 1, 128]  H_02_distance_cla.yaml:35
         del x
-        category_tokes = self.mlp(category_tokes)  # [B, 1, 128]  H_02_distance_cla.yaml:36
-        category_tokes = torch.flatten(category_tokes, 1)  # [B, 128]  H_02_distance_cla.yaml:37
-        category_tokes = self.category_tokes(category_tokes, system_id)  # [B, 10]  H_02_distance_cla.yaml:38
-        return category_tokes
+        out = self.mlp(out)  # [B, 1, 128]  H_02_distance_cla.yaml:36
+        out = torch.flatten(out, 1)  # [B, 128]  H_02_distance_cla.yaml:37
+        out = self.category_tokes(out, system_id)  # [B, 10]  H_02_distance_cla.yaml:38
+        return out

@@ -180,10 +180,10 @@ class MixerBlock(nn.Module):
         token_norm = self.token_norm(x)  # [B, 1024, 256]  MLPMixer.yaml:78
         token_norm = self.token_mlp(token_norm)  # [B, 1024, 256]  MLPMixer.yaml:79
         token_norm = token_norm + x  # [B, 1024, 256]  MLPMixer.yaml:80
-        channel_residual = self.channel_norm(token_norm)  # [B, 1024, 256]  MLPMixer.yaml:81
-        channel_residual = self.channel_mlp(channel_residual)  # [B, 1024, 256]  MLPMixer.yaml:82
-        channel_residual = channel_residual + token_norm  # [B, 1024, 256]  MLPMixer.yaml:83
-        return channel_residual
+        out = self.channel_norm(token_norm)  # [B, 1024, 256]  MLPMixer.yaml:81
+        out = self.channel_mlp(out)  # [B, 1024, 256]  MLPMixer.yaml:82
+        out = out + token_norm  # [B, 1024, 256]  MLPMixer.yaml:83
+        return out
 
 
 class MLPMixer(nn.Module):

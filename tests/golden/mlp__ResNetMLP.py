@@ -120,15 +120,15 @@ class ResidualBlock(nn.Module):
         self.linear2 = nn.Linear(256, 256)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = self.norm1(x)  # [B, L, 256]  ResNetMLP.yaml:38
-        residual = self.linear1(residual)  # [B, L, 256]  ResNetMLP.yaml:39
-        residual = torch.relu(residual)  # [B, L, 256]  ResNetMLP.yaml:40
-        residual = F.dropout(residual, p=0.1, training=self.training)  # [B, L, 256]  ResNetMLP.yaml:41
-        residual = self.norm2(residual)  # [B, L, 256]  ResNetMLP.yaml:42
-        residual = self.linear2(residual)  # [B, L, 256]  ResNetMLP.yaml:43
-        residual = F.dropout(residual, p=0.1, training=self.training)  # [B, L, 256]  ResNetMLP.yaml:44
-        residual = residual + x  # [B, L, 256]  ResNetMLP.yaml:45
-        return residual
+        out = self.norm1(x)  # [B, L, 256]  ResNetMLP.yaml:38
+        out = self.linear1(out)  # [B, L, 256]  ResNetMLP.yaml:39
+        out = torch.relu(out)  # [B, L, 256]  ResNetMLP.yaml:40
+        out = F.dropout(out, p=0.1, training=self.training)  # [B, L, 256]  ResNetMLP.yaml:41
+        out = self.norm2(out)  # [B, L, 256]  ResNetMLP.yaml:42
+        out = self.linear2(out)  # [B, L, 256]  ResNetMLP.yaml:43
+        out = F.dropout(out, p=0.1, training=self.training)  # [B, L, 256]  ResNetMLP.yaml:44
+        out = out + x  # [B, L, 256]  ResNetMLP.yaml:45
+        return out
 
 
 class ResNetMLP(nn.Module):

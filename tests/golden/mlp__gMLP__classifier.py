@@ -165,14 +165,14 @@ class GMLPBlock(nn.Module):
         self.channel_proj2 = nn.Linear(256, 256)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = self.norm(x)  # [B, 1024, 256]  gMLP.yaml:40
-        residual = self.channel_proj1(residual)  # [B, 1024, 512]  gMLP.yaml:41
-        residual = F.gelu(residual)  # [B, 1024, 512]  gMLP.yaml:42
-        residual = self.sgu(residual)  # [B, 1024, 256]  gMLP.yaml:43
-        residual = self.channel_proj2(residual)  # [B, 1024, 256]  gMLP.yaml:44
-        residual = F.dropout(residual, p=0.1, training=self.training)  # [B, 1024, 256]  gMLP.yaml:45
-        residual = residual + x  # [B, 1024, 256]  gMLP.yaml:46
-        return residual
+        out = self.norm(x)  # [B, 1024, 256]  gMLP.yaml:40
+        out = self.channel_proj1(out)  # [B, 1024, 512]  gMLP.yaml:41
+        out = F.gelu(out)  # [B, 1024, 512]  gMLP.yaml:42
+        out = self.sgu(out)  # [B, 1024, 256]  gMLP.yaml:43
+        out = self.channel_proj2(out)  # [B, 1024, 256]  gMLP.yaml:44
+        out = F.dropout(out, p=0.1, training=self.training)  # [B, 1024, 256]  gMLP.yaml:45
+        out = out + x  # [B, 1024, 256]  gMLP.yaml:46
+        return out
 
 
 class gMLP(nn.Module):

@@ -191,9 +191,9 @@ class DeepONet(nn.Module):
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1]")
-        output_projection = self.branch_net(x)  # [B, L, 128]  DeepONet.yaml:58
+        out = self.branch_net(x)  # [B, L, 128]  DeepONet.yaml:58
         x = self.trunk_net(x)  # [B, L, 128]  DeepONet.yaml:64
-        output_projection = output_projection * x  # [B, L, 128]  DeepONet.yaml:71
+        out = out * x  # [B, L, 128]  DeepONet.yaml:71
         del x
-        output_projection = self.output_projection(output_projection)  # [B, L, 1]  DeepONet.yaml:72
-        return output_projection
+        out = self.output_projection(out)  # [B, L, 1]  DeepONet.yaml:72
+        return out

@@ -152,12 +152,12 @@ class FourierLayer(nn.Module):
         self.conv = nn.Conv1d(64, 64, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        act = self.spectral(x)  # [B, 64, L]  FNO.yaml:30
+        out = self.spectral(x)  # [B, 64, L]  FNO.yaml:30
         x = self.conv(x)  # [B, 64, L]  FNO.yaml:31
-        act += x  # [B, 64, L]  FNO.yaml:32
+        out += x  # [B, 64, L]  FNO.yaml:32
         del x
-        act = F.gelu(act)  # [B, 64, L]  FNO.yaml:33
-        return act
+        out = F.gelu(out)  # [B, 64, L]  FNO.yaml:33
+        return out
 
 
 class FNO(nn.Module):

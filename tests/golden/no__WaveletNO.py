@@ -137,14 +137,14 @@ class WaveletLayer(nn.Module):
         self.norm = nn.LayerNorm(64)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        act = x.transpose(1, 2)  # [B, 64, L]  WaveletNO.yaml:30
-        act = self.wavelet(act)  # [B, 64, L]  WaveletNO.yaml:31
-        act = act.transpose(1, 2)  # [B, L, 64]  WaveletNO.yaml:32
-        act = act + x  # [B, L, 64]  WaveletNO.yaml:33
-        act = self.norm(act)  # [B, L, 64]  WaveletNO.yaml:34
-        act = F.dropout(act, p=0.1, training=self.training, inplace=True)  # [B, L, 64]  WaveletNO.yaml:35
-        act = F.gelu(act)  # [B, L, 64]  WaveletNO.yaml:36
-        return act
+        out = x.transpose(1, 2)  # [B, 64, L]  WaveletNO.yaml:30
+        out = self.wavelet(out)  # [B, 64, L]  WaveletNO.yaml:31
+        out = out.transpose(1, 2)  # [B, L, 64]  WaveletNO.yaml:32
+        out = out + x  # [B, L, 64]  WaveletNO.yaml:33
+        out = self.norm(out)  # [B, L, 64]  WaveletNO.yaml:34
+        out = F.dropout(out, p=0.1, training=self.training, inplace=True)  # [B, L, 64]  WaveletNO.yaml:35
+        out = F.gelu(out)  # [B, L, 64]  WaveletNO.yaml:36
+        return out
 
 
 class WaveletNO(nn.Module):

@@ -138,24 +138,22 @@ class SelfAttention(nn.Module):
         self.out_projection = nn.Linear(128, 128)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out_projection = self.query_projection(x)  # [B, L, 128]  AttentionGRU.yaml:45
+        out = self.query_projection(x)  # [B, L, 128]  AttentionGRU.yaml:45
         key_projection = self.key_projection(x)  # [B, L, 128]  AttentionGRU.yaml:46
         x = self.value_projection(x)  # [B, L, 128]  AttentionGRU.yaml:47
-        out_projection = out_projection.unflatten(2, (8, -1)).permute(0, 2, 1, 3)  # [B, 8, L, 16]  AttentionGRU.yaml:48
+        out = out.unflatten(2, (8, -1)).permute(0, 2, 1, 3)  # [B, 8, L, 16]  AttentionGRU.yaml:48
         key_projection = key_projection.unflatten(2, (8, -1)).permute(0, 2, 1, 3)  # [B, 8, L, 16]  AttentionGRU.yaml:49
         x = x.unflatten(2, (8, -1)).permute(0, 2, 1, 3)  # [B, 8, L, 16]  AttentionGRU.yaml:50
         # [B, 8, L, 16] AttentionGRU.yaml:51
-        out_projection = (
-            _explicit_attention(out_projection, key_projection, x, 0.1)
-            if self.training and out_projection.is_cpu
-            else F.scaled_dot_product_attention(
-                out_projection, key_projection, x, dropout_p=0.1 if self.training else 0.0
-            )
+        out = (
+            _explicit_attention(out, key_projection, x, 0.1)
+            if self.training and out.is_cpu
+            else F.scaled_dot_product_attention(out, key_projection, x, dropout_p=0.1 if self.training else 0.0)
         )
         del key_projection, x
-        out_projection = out_projection.permute(0, 2, 1, 3).flatten(2, 3)  # [B, L, 128]  AttentionGRU.yaml:55
-        out_projection = self.out_projection(out_projection)  # [B, L, 128]  AttentionGRU.yaml:56
-        return out_projection
+        out = out.permute(0, 2, 1, 3).flatten(2, 3)  # [B, L, 128]  AttentionGRU.yaml:55
+        out = self.out_projection(out)  # [B, L, 128]  AttentionGRU.yaml:56
+        return out
 
 
 class FeedForward(nn.Module):

@@ -185,16 +185,16 @@ class ConvBlock(nn.Module):
         self.residual = nn.Conv1d(C, cout, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        act2 = self.conv1(x)  # [B, cout, L]  ConvTransformer.yaml:71
-        act2 = self.norm1(act2)  # [B, cout, L]  ConvTransformer.yaml:72
-        act2 = torch.relu_(act2)  # [B, cout, L]  ConvTransformer.yaml:73
-        act2 = F.dropout(act2, p=0.1, training=self.training)  # [B, cout, L]  ConvTransformer.yaml:74
-        act2 = self.conv2(act2)  # [B, cout, L]  ConvTransformer.yaml:75
-        act2 = self.norm2(act2)  # [B, cout, L]  ConvTransformer.yaml:76
+        out = self.conv1(x)  # [B, cout, L]  ConvTransformer.yaml:71
+        out = self.norm1(out)  # [B, cout, L]  ConvTransformer.yaml:72
+        out = torch.relu_(out)  # [B, cout, L]  ConvTransformer.yaml:73
+        out = F.dropout(out, p=0.1, training=self.training)  # [B, cout, L]  ConvTransformer.yaml:74
+        out = self.conv2(out)  # [B, cout, L]  ConvTransformer.yaml:75
+        out = self.norm2(out)  # [B, cout, L]  ConvTransformer.yaml:76
         x = self.residual(x)  # [B, cout, L]  ConvTransformer.yaml:77
-        act2 += x  # [B, cout, L]  ConvTransformer.yaml:78
-        act2 = torch.relu_(act2)  # [B, cout, L]  ConvTransformer.yaml:79
-        return act2
+        out += x  # [B, cout, L]  ConvTransformer.yaml:78
+        out = torch.relu_(out)  # [B, cout, L]  ConvTransformer.yaml:79
+        return out
 
 
 class ConvTransformer(nn.Module):

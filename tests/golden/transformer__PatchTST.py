@@ -235,13 +235,13 @@ class PatchTST(nn.Module):
                     x.shape[1] <= 40015,
                     "the inputs must satisfy L <= 40015 (the sequence fits the position table (max_len = 5000))",
                 )
-        series = x.permute(0, 2, 1).flatten(0, 1)  # [B, L]  PatchTST.yaml:36
-        series = series.unfold(1, 16, 8)  # [B, L // 8 - 1, 16]  PatchTST.yaml:41
-        series = self.patch_embedding(series)  # [B, L // 8 - 1, 256]  PatchTST.yaml:42
-        series = self.pos_encoding(series)  # [B, L // 8 - 1, 256]  PatchTST.yaml:43
-        series = self.transformer(series)  # [B, L // 8 - 1, 256]  PatchTST.yaml:44
-        series = self.output_projection(series)  # [B, L // 8 - 1, 16]  PatchTST.yaml:57
-        series = torch.flatten(series, 1)  # [B, 16 * (L // 8) - 16]  PatchTST.yaml:58
-        series = self.fitted(series, x)  # [B, L]  PatchTST.yaml:59
-        series = series.unflatten(0, (-1, 1)).permute(0, 2, 1)  # [B, L, 1]  PatchTST.yaml:60
-        return series
+        out = x.permute(0, 2, 1).flatten(0, 1)  # [B, L]  PatchTST.yaml:36
+        out = out.unfold(1, 16, 8)  # [B, L // 8 - 1, 16]  PatchTST.yaml:41
+        out = self.patch_embedding(out)  # [B, L // 8 - 1, 256]  PatchTST.yaml:42
+        out = self.pos_encoding(out)  # [B, L // 8 - 1, 256]  PatchTST.yaml:43
+        out = self.transformer(out)  # [B, L // 8 - 1, 256]  PatchTST.yaml:44
+        out = self.output_projection(out)  # [B, L // 8 - 1, 16]  PatchTST.yaml:57
+        out = torch.flatten(out, 1)  # [B, 16 * (L // 8) - 16]  PatchTST.yaml:58
+        out = self.fitted(out, x)  # [B, L]  PatchTST.yaml:59
+        out = out.unflatten(0, (-1, 1)).permute(0, 2, 1)  # [B, L, 1]  PatchTST.yaml:60
+        return out

@@ -222,9 +222,9 @@ class ChannelSE(nn.Module):
         conv0 = self.conv1(conv0)  # [B, C // 2, 1]  MWA_CNN.yaml:41
         conv0 = self.conv2(conv0)  # [B, C, 1]  MWA_CNN.yaml:42
         conv0 = torch.sigmoid(conv0)  # [B, C, 1]  MWA_CNN.yaml:43
-        sum_1 = x * conv0  # [B, C, L]  MWA_CNN.yaml:44
-        sum_1 += x  # [B, C, L]  MWA_CNN.yaml:45
-        return sum_1
+        out = x * conv0  # [B, C, L]  MWA_CNN.yaml:44
+        out += x  # [B, C, L]  MWA_CNN.yaml:45
+        return out
 
 
 class MWA_CNN(nn.Module):

@@ -383,11 +383,11 @@ class SignalProcessingLayer(nn.Module):
         x = x.transpose(1, 2)  # [B, C, L]  TSPN.yaml:52
         x = self.norm(x)  # [B, C, L]  TSPN.yaml:53
         x = x.transpose(1, 2)  # [B, L, C]  TSPN.yaml:54
-        sum_1 = self.weight_connection(x)  # [B, L, 16]  TSPN.yaml:55
-        sum_1 = self.signal_processing_modules(sum_1)  # [B, L, 16]  TSPN.yaml:56
+        out = self.weight_connection(x)  # [B, L, 16]  TSPN.yaml:55
+        out = self.signal_processing_modules(out)  # [B, L, 16]  TSPN.yaml:56
         x = self.skip_connection(x)  # [B, L, 16]  TSPN.yaml:65
-        sum_1 = sum_1 + x  # [B, L, 16]  TSPN.yaml:66
-        return sum_1
+        out = out + x  # [B, L, 16]  TSPN.yaml:66
+        return out
 
 
 class FeatureExtractorLayer(nn.Module):

@@ -301,13 +301,20 @@ class _Writer:
         return var.startswith(CHAIN) and self.chains[int(var[len(CHAIN) :])]["source"] == name
 
     def chain_names(self) -> dict[str, str]:
+        """A chain's variable: the input it took over (``x = self.conv(x)``); else, for a chain of several
+        nodes that a single-output class returns, ``out`` (the value being built: ``out = self.embedding(x)``,
+        ``out = self.backbone(out)``, ``return out``; named after its last node it read ``task_head =
+        self.embedding(x)``); a returned chain of a class with several outputs, its last node's name (the
+        output's: ``return {"logits": classifier, ...}``); else its first node's name."""
         returned = {r.node for _, r, _ in self.unit.outputs}
+        single = len(self.unit.outputs) == 1  # several outputs keep their nodes' names (`logits`, `signal`)
         out: dict[str, str] = {}
         for k, chain in enumerate(self.chains):
             if chain["source"] is not None:
                 out[f"{CHAIN}{k}"] = chain["source"]
             elif chain["last"] in returned:
-                out[f"{CHAIN}{k}"] = self.names.take(chain["last"])
+                generic = single and chain["first"] != chain["last"]
+                out[f"{CHAIN}{k}"] = self.names.take("out" if generic else chain["last"])
             else:
                 out[f"{CHAIN}{k}"] = self.names.take(chain["first"])
         return out
