@@ -323,6 +323,20 @@ def _forward_of(source: str, cls: str) -> str:
     return source.split(f"class {cls}(")[1].split("    def forward(")[1].split("\n\n")[0]
 
 
+def test_a_returned_chain_is_named_out_where_one_value_is_returned() -> None:
+    """The chain of values a class builds and returns reads `out = ...` (it was named after its last node:
+    `task_head = self.embedding(x, fs)`); a chain that took over an input keeps the input's name, and the
+    outputs of a class with several keep their nodes' names."""
+    model = vibench.compile_spec("isfm/M_01_ISFM", params={"task_head": "H_03_Linear_pred"}).source
+    forward = _forward_of(model, "M_01_ISFM")
+    assert "out = self.embedding(x, fs)" in forward and "out = self.backbone(out)" in forward
+    assert forward.rstrip().endswith("out = self.task_head(out, x)  # [B, L, C]  M_01_ISFM.yaml:67\n        return out")
+    mamba = _forward_of(vibench.compile_spec("isfm/backbone/B_05_Mamba").source, "ResidualBlock")
+    assert "-> torch.Tensor:\n        out = self.norm(x)" in mamba and "out += x" in mamba
+    two = vibench.compile_spec(os.path.join(ROOT, "examples", "fault_autoencoder.yaml")).source
+    assert 'return {"logits": classifier, "signal": x}' in two
+
+
 def test_no_del_where_only_in_place_lines_follow() -> None:
     """`del x` frees memory for the lines after it: ResNet's `out += x` then `torch.relu_(out)` allocate
     nothing, so none is written; before an in-place dropout (its mask is allocated) it stays."""
