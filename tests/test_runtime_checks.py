@@ -67,11 +67,12 @@ def test_a_refused_input_says_what_it_looks_like(model: torch.nn.Module, x: torc
 @pytest.mark.parametrize(("template", "shape", "hint"), [
     ("cnn/TCN", (2, 64), "(an axis of size 1 left out? `x.unsqueeze(-1)` fits)"),  # reads [B, L, 1]
     ("cnn/TCN", (64, 1), "(one sample without its batch axis? `x.unsqueeze(0)` fits)"),
-    ("cnn/TCN", (2, 64, 1, 1), None),
+    ("cnn/TCN", (2, 1, 64, 1), "(an extra axis of size 1? `x.squeeze(1)` fits)"),
+    ("cnn/TCN", (2, 64, 3, 1), None),  # four axes, none of size 1 to drop but the last, which leaves 3 channels
 ])
 def test_a_signal_without_its_single_channel_axis_says_where_it_goes(template: str, shape: tuple[int, ...],
                                                                      hint: str | None) -> None:
-    """A single-channel batch [B, L] for a model that reads [B, L, 1] got no hint."""
+    """A single-channel batch [B, L] for a model that reads [B, L, 1] got no hint, nor one with an axis too many."""
     model = vibench.build(template, num_classes=3).eval()
     with pytest.raises(ValueError) as err:
         model(torch.randn(*shape))

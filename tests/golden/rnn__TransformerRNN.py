@@ -67,7 +67,7 @@ def _cast_dtype(model: nn.Module) -> torch.dtype | None:
 
 
 def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], cast: bool) -> str:
-    """What a refused input looks like: another dtype, swapped last axes, a missing batch or size-1 axis."""
+    """What a refused input looks like: another dtype, swapped last axes, a missing or extra size-1 axis."""
     shape = list(x.shape)
     to = "" if x.dtype == dtype else f".to({dtype})"
 
@@ -87,7 +87,8 @@ def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype
         if fits([*shape[:k], 1, *shape[k:]]):
             what = "one sample without its batch axis?" if k == 0 else "an axis of size 1 left out?"
             return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
-    return ""
+    extra = [k for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]
+    return f" (an extra axis of size 1? `{name}.squeeze({extra[-1]}){to}` fits)" if extra else ""
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
