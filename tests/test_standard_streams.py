@@ -4,9 +4,12 @@ text that reaches a terminal drawn safe whatever a spec or a file name holds."""
 from __future__ import annotations
 
 import io
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import vibench
 from tests.helpers import ROOT
@@ -102,6 +105,15 @@ def test_terminal_safe_draws_controls_and_bidi_overrides_one_column_each() -> No
     assert terminal_safe("x\ry\x00z\x7f") == "x\u240dy\u2400z\u2421"
     assert terminal_safe("\x9b31m \u202eevil\u2066") == "\ufffd31m \ufffdevil\ufffd"
     assert terminal_safe("tab\tand\nline, 卷积层 é") == "tab\tand\nline, 卷积层 é"
+
+
+@given(st.text())
+def test_terminal_safe_leaves_no_control_character_and_keeps_the_length(text: str) -> None:
+    drawn = terminal_safe(text)
+    assert len(drawn) == len(text)  # one symbol per character: columns and carets stay where they were
+    bidi = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+    assert all(ch in "\t\n" or (unicodedata.category(ch) != "Cc" and ch not in bidi) for ch in drawn)
+    assert all(a == b for a, b in zip(text, drawn, strict=True) if a.isprintable() and a not in bidi)
 
 
 def test_a_name_holding_an_escape_sequence_is_drawn_not_sent() -> None:
