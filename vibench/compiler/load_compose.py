@@ -92,12 +92,10 @@ class _Composer:
         position libyaml gives as a byte offset into the UTF-8 text."""
         before = self.text.encode("utf-8", "surrogatepass")[: err.position].decode("utf-8", "ignore")
         line, column = before.count("\n"), len(before) - (before.rfind("\n") + 1)
-        char = err.character
-        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
-        escape = f"\\x{char:02x}" if isinstance(char, int) and char < 256 else f"\\u{char:04x}" if isinstance(
-            char, int) else "an escape"
+        char = err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "\0")
+        escape = f"\\x{char:02x}" if char < 256 else f"\\u{char:04x}"
         return SpecError([Diagnostic("E001", f"YAML syntax error: {err.reason}", Pos(self.file, line + 1, column + 1),
-                                     found=f"the character {shown}",
+                                     found=f"the character U+{char:04X}",
                                      hint=f"delete it, or write it as {escape} inside a double-quoted string")],
                          {self.file: self.text})
 
