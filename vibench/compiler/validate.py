@@ -69,6 +69,9 @@ def translate_errors(err: ValidationError, doc: LoadedDoc, model: type[BaseModel
     return out.items
 
 
+_ABSENT = object()
+
+
 def _data_path(data: Any, loc: tuple, etype: str) -> tuple:
     """Follow a pydantic ``loc`` through the data, skipping union-member tags."""
     path: list = []
@@ -81,6 +84,10 @@ def _data_path(data: Any, loc: tuple, etype: str) -> tuple:
         elif isinstance(cur, dict) and part == "in_" and "in" in cur:
             path.append("in")
             cur = cur["in"]
+        elif isinstance(cur, dict) and isinstance(part, str) and (
+                key := next((k for k in cur if not isinstance(k, str) and str(k) == part), _ABSENT)) is not _ABSENT:
+            path.append(key)  # a key that is not a string (`null:`, `1.5:`): pydantic's loc holds its text
+            cur = cur[key]
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             path.append(part)
             cur = cur[part]
@@ -134,7 +141,8 @@ def _key_diagnostic(path: tuple, doc: LoadedDoc) -> Diagnostic:
     if isinstance(key, bool):
         hint = f"YAML reads `{written}` as the boolean {str(key).lower()}; " + hint
     return Diagnostic("E102", f"key `{written}` in {_describe(path[:-1])} is not a string", pos,
-                      expected="a name (a string)", found=f"{_kind(key)} {key!r}", hint=hint)
+                      expected="a name (a string)", found="null" if key is None else f"{_kind(key)} {key!r}",
+                      hint=hint)
 
 
 def _expected_text(e: dict) -> str:
