@@ -115,8 +115,8 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
                           expected="`vibench: 1`", found=repr(_value(doc.data, path)),
                           hint="write the number `1`, without quotes" if _value(doc.data, path) == "1"
                           else "this vibench reads format version 1")
-    if first["loc"] and first["loc"][-1] == "[key]" and path:
-        return _key_diagnostic(path, doc)
+    if (etype == "invalid_key" or first["loc"] and first["loc"][-1] == "[key]") and path:
+        return _key_diagnostic(path, doc)  # `[key]`: a dict's key; invalid_key: one among a model's fields
     if etype in _RANGE_ERRORS:
         return Diagnostic("E104", f"value out of range for {where}", doc.pos(path),
                           expected=first["msg"].replace("Input should be ", ""), found=repr(_value(doc.data, path)))
