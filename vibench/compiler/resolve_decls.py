@@ -63,7 +63,7 @@ def _let_defs(doc: LoadedDoc, path: tuple, lets: dict, params: set[str], diags: 
     out = []
     for lname, value in lets.items():
         lpath = path + ("let", lname)
-        _check_name(diags, doc, lpath, lname, "parameter")
+        _check_name(diags, doc, lpath, lname, "let")
         if lname in params:
             diags.add(Diagnostic("E210", f"`let` value `{lname}` has the name of a parameter",
                                  doc.pos(lpath, key=True), hint=f"rename it, e.g. `{lname}_value`"))
@@ -219,20 +219,23 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
                              found=f"`{name}` is an nn.Module (or torch.fx GraphModule) attribute or a name the "
                              "emitted code uses",
                              hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
-    elif what in ("parameter", "input") and (name in _NAMER_RESERVED or name in ARGUMENT_NAMES):
+    elif what in ("parameter", "input", "let") and (name in _NAMER_RESERVED or name in ARGUMENT_NAMES):
         # A parameter is a keyword argument of the emitted class's __init__, an input one of forward: the
         # caller's name, which the emitter cannot rename (`def __init__(self, self: int = 4)` did not parse,
-        # `super: int` broke super().__init__(), `range` would shadow the builtin the body calls).
+        # `super: int` broke super().__init__(), `range` would shadow the builtin the body calls). A `let`
+        # is read like a parameter, and one named `min` or `len` would hide the expression function.
+        why = {"parameter": "parameters become arguments of the emitted constructor",
+               "input": "inputs become arguments of the emitted forward",
+               "let": "`let` names follow the rules of parameter names"}[what]
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos(),
-                             found=f"`{name}` is {_python_meaning(name)}; {what}s become arguments of the emitted "
-                             f"{'constructor' if what == 'parameter' else 'forward'}",
+                             found=f"`{name}` is {_python_meaning(name)}; {why}",
                              hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
     elif allow_upper and not name[:1].isupper():
         diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos(),
                              found=name, hint=f"e.g. `{name[:1].upper() + name[1:]}`: composite blocks become "
                              "classes, and lowercase names belong to the block catalogue"))
-    elif what == "parameter" and name in ("i", "item"):
-        diags.add(Diagnostic("E106", f"parameter name `{name}` is reserved for the copies of `repeat`/`for_each`",
+    elif what in ("parameter", "let") and name in ("i", "item"):
+        diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved for the copies of `repeat`/`for_each`",
                              pos()))
 
 
