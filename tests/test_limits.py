@@ -165,7 +165,46 @@ def test_oversized_api_parameters_are_e202() -> None:
         assert info.value.codes == ["E202"] and "too large" in info.value.diagnostics[0].message
 
 
+@pytest.mark.parametrize("value", [16**5000, -(2**62) - 1, [3, 2**70], {"k": 10**30}],
+                         ids=["16**5000", "-2**62-1", "in-a-list", "in-a-dict"])
+def test_api_integers_beyond_2_62_are_e202(value: object) -> None:
+    # 16**5000 reached json.dumps in the model's header and raised ValueError (4,300 digits).
+    with pytest.raises(SpecError) as info:
+        vibench.check(str(PLAIN), params={"width": value})
+    (d,) = info.value.diagnostics
+    assert d.code == "E202" and "beyond 2**62" in d.message and d.pos is not None
+
+
+HUGE_KERNEL = "vibench: 1\nname: T\ninputs: {x: {shape: [B, 1, L]}}\n" \
+              "nodes: {c: {block: conv1d, in: x, out_channels: 4, kernel_size: %s}}\noutputs: {y: c}\n"
+
+
+@pytest.mark.parametrize("literal", ["0x" + "f" * 5000, "9" * 5000, "9" * 30, "-4611686018427387905",
+                                     "0b1" + "0" * 63, "0" * 2000 + "1", "1_000" * 300],
+                         ids=["hex-5000", "dec-5000", "dec-30", "-2**62-1", "bin-2**63", "zeros", "underscores"])
+def test_integers_beyond_2_62_in_a_file_are_e001_at_the_literal(literal: str) -> None:
+    # The hexadecimal one passed the loader and crashed a constraint's message (int -> str beyond
+    # 4,300 digits); 5,000 decimal digits were reported as a bad `!!int` tag the file does not have.
+    text = HUGE_KERNEL % literal
+    with pytest.raises(SpecError) as info:
+        vibench.check(text=text)
+    (d,) = info.value.diagnostics
+    assert d.code == "E001" and d.message == "integer out of range", d.render()
+    assert (d.pos.line, d.pos.col) == (4, text.splitlines()[3].index(literal) + 1)
+    assert "2**62" in (d.expected or "") and "!!int" not in d.render() and len(d.render()) < 2000
+
+
+def test_the_largest_integer_a_file_may_hold_is_2_62() -> None:
+    for literal in ("4611686018427387904", "-4611686018427387904", "0x4000000000000000"):
+        with pytest.raises(SpecError) as info:
+            vibench.check(text=HUGE_KERNEL % literal)
+        assert info.value.codes in (["E302"], ["E104"]), literal  # read; then no kernel that size works
+    (conv,) = vibench.check(text=HUGE_KERNEL % ("0" * 900 + "7")).root.nodes
+    assert conv.param_count == 4 * 1 * 7 + 4  # a kernel of 7: leading zeros are not digits of size
+
+
 @pytest.mark.parametrize("value, message", [
+    ("0x" + "f" * 5000, "integer out of range"),
     ("[" * 3000 + "]" * 3000, "nests deeper than 64"),
     ("x" * 20_000, "value too long"),
     ("&a [*a]", "refers to itself"),

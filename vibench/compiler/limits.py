@@ -11,9 +11,10 @@ limit                       default                                             
 ==========================  ============================================================  =====
 spec file                   regular files only, at most 16 MiB read (``load.MAX_BYTES``)   E004, E002
 YAML document               64 levels deep, 2,000,000 values; aliases add at most          E002
-                            100,000 values or ten times what the file writes out
-``--set`` value / API       10,000 characters (CLI), 64 levels, 100,000 values             usage, E202
-parameter
+                            100,000 values or ten times what the file writes out;
+                            integers up to 2**62 in magnitude (E001)
+``--set`` value / API       10,000 characters (CLI), 64 levels, 100,000 values,            usage, E202
+parameter                   integers up to 2**62
 expression                  2,000 characters, 100 levels, 100,000 steps, values up to      E203, E204
                             100,000 elements and 2**62; all expressions of a compilation
                             together 10 steps per allowed node (1,000,000 by default)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
 from vibench.compiler.load_compose import _CHARS_PER_UNIT, MAX_ALIAS_UNITS, MAX_DEPTH, Loc, _Composer
 
@@ -176,9 +177,9 @@ def _too_large(shown: str, found: str) -> SpecError:
 def oversized(value: Any) -> str | None:
     """What is too big about a value given from outside a file (``--set``, API parameters), or None.
 
-    The limits of a loaded document apply: at most :data:`MAX_DEPTH` levels of nesting and
-    :data:`MAX_ALIAS_UNITS` size units (a value, or 64 characters of a string). A value that
-    contains itself nests without end and is refused too.
+    The limits of a loaded document apply: at most :data:`MAX_DEPTH` levels of nesting,
+    :data:`MAX_ALIAS_UNITS` size units (a value, or 64 characters of a string) and integers within
+    2**62 in magnitude. A value that contains itself nests without end and is refused too.
     """
     total = 0
     stack: list[tuple[Any, int]] = [(value, 0)]
@@ -187,6 +188,8 @@ def oversized(value: Any) -> str | None:
         total += 1 + (len(item) // _CHARS_PER_UNIT if isinstance(item, str | bytes) else 0)
         if total > MAX_ALIAS_UNITS:
             return f"it is larger than {MAX_ALIAS_UNITS:,} values"
+        if isinstance(item, int) and not -MAX_INT <= item <= MAX_INT:  # a file's integer is bounded at load too
+            return "an integer in it is beyond 2**62 in magnitude"
         if isinstance(item, dict):
             item = [*item.keys(), *item.values()]
         if isinstance(item, list | tuple | set | frozenset):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
 
 MAX_DEPTH = 64
@@ -305,11 +306,16 @@ class _Composer:
         yaml = self.yaml
         node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)
         constructor = self.constructor
+        if tag == _STD + "int" and len(text) > _MAX_INT_DIGITS:  # before int(), which refuses 4,301 digits
+            raise self._out_of_range(text, event, f"an integer literal of {len(text):,} characters")
         try:
             if tag == _STD + "str":
                 return text
             if tag == _STD + "int":
-                return constructor.construct_yaml_int(node)
+                value = constructor.construct_yaml_int(node)
+                if not -MAX_INT <= value <= MAX_INT:
+                    raise self._out_of_range(text, event)
+                return value
             if tag == _STD + "float":
                 return constructor.construct_yaml_float(node)
             if tag == _STD + "bool":
@@ -320,6 +326,17 @@ class _Composer:
             raise self.error("E001", f"invalid {kind} scalar `{text[:40]}`", event.start_mark,
                              expected=f"a valid {kind} after `!!{kind}`", found=repr(text[:40]),
                              hint=f"drop the `!!{kind}` tag, or write a valid {kind}") from None
+
+    def _out_of_range(self, text: str, event: Any, what: str = "") -> SpecError:
+        # The bound of every integer an expression computes (MAX_INT), so that no size, and no number in a
+        # diagnostic or in model.py, is unbounded: a 5,000-digit `kernel_size` reached int() in a
+        # constraint's message and crashed the compiler.
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        return self.error("E001", "integer out of range", event.start_mark,
+                          expected=f"at most 2**62 ({MAX_INT:,}) in magnitude",
+                          found=f"{what} `{shown}`" if what else f"`{shown}`",
+                          hint="no size in a spec comes near this; check the value, or quote it to make it "
+                               "a string")
 
 
 def _tag_text(tag: str) -> str:
@@ -334,3 +351,4 @@ class _Merge:
 
 _MERGE = _Merge()
 _MISSING = object()
+_MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in binary), fewer than int() reads
