@@ -95,6 +95,7 @@ def compiler_diagnostics(case: Case) -> list[Diagnostic]:
 
 
 YAML11_BOOLEANS = re.compile(r"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)\b")
+INTEGRAL_FLOAT = re.compile(r"[-+]?[0-9]+\.0*(?:[eE][-+]?[0-9]+)?(?=[\s,\]}]|$)")
 
 
 def static_limit(doc: LoadedDoc, d: Diagnostic) -> str | None:
@@ -106,6 +107,8 @@ def static_limit(doc: LoadedDoc, d: Diagnostic) -> str | None:
     source = doc.text.splitlines()[line - 1] if line <= len(doc.text.splitlines()) else ""
     if YAML11_BOOLEANS.match(source, d.pos.col - 1):
         return "a YAML 1.1 boolean word: the compiler reads YAML 1.1 (PyYAML), the server YAML 1.2"
+    if INTEGRAL_FLOAT.match(source, d.pos.col - 1):
+        return "an integral float: JSON Schema's `integer` admits 2.0, the compiler's fields are strict"
     if not isinstance(doc.data, dict):
         return None
     units = [((), doc.data)] + [(("blocks", name), unit) for name, unit in (doc.data.get("blocks") or {}).items()

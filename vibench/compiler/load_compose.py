@@ -9,6 +9,7 @@ PyYAML is imported when a composer is made, not with this module.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -300,6 +301,8 @@ class _Composer:
                 if tag in _SCALAR_TAGS:
                     return self._construct(tag, text, event)
                 return text  # timestamps and other implicit types stay strings
+        if _FLOAT_1_2.match(text):
+            return float(text)
         return text
 
     def _construct(self, tag: str, text: str, event: Any) -> Any:
@@ -351,4 +354,9 @@ class _Merge:
 
 _MERGE = _Merge()
 _MISSING = object()
+# YAML 1.2's (and JSON's) floats that YAML 1.1 reads as strings: an exponent without a dot or without a
+# sign (`1e-5`, `1.5e5`, `2E3`), a signed fraction without a leading digit (`-.5`). `eps: 1e-5`, as
+# docs/blocks.md prints the defaults and as every ML config writes it, was `expected number, found
+# '1e-5'`; a JSON spec's `1e-5` was the same string, and the YAML language server called it a number.
+_FLOAT_1_2 = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
 _MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in binary), fewer than int() reads

@@ -26,6 +26,11 @@ from vibench.compiler.resolve_decls import (
 )
 
 
+def _yaml_text(value: Any) -> str:
+    """A loaded scalar as the spec writes it: ``true``, ``4.0``, ``'L+1'``."""
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
 def _raw(doc: LoadedDoc, path: tuple) -> Any:
     """The loaded value at ``path`` before validation (None when absent)."""
     value = doc.data
@@ -64,9 +69,9 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
                 whole = None
         for k, dim in enumerate(ispec.shape if isinstance(ispec.shape, list) else []):
             dpos = doc.pos(ipath + ("shape", k))
-            if isinstance(_raw(doc, ipath + ("shape", k)), bool):  # validation reads `true` as 1
+            if isinstance(_raw(doc, ipath + ("shape", k)), bool | float):  # validation reads `true` as 1, 4.0 as 4
                 diags.add(Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", dpos,
-                                     found=repr(_raw(doc, ipath + ("shape", k))).lower()))
+                                     found=_yaml_text(_raw(doc, ipath + ("shape", k)))))
                 continue
             if isinstance(dim, bool):
                 diags.add(Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", dpos,
@@ -138,10 +143,10 @@ def _promise(doc: LoadedDoc, path: tuple, name: str, shape: list | None, diags: 
     dims: list[Any] = []
     for k, dim in enumerate(shape):
         dpos = doc.pos(path + ("shape", k))
-        if isinstance(_raw(doc, path + ("shape", k)), bool) or isinstance(dim, bool) or (
+        if isinstance(_raw(doc, path + ("shape", k)), bool | float) or isinstance(dim, bool) or (
                 isinstance(dim, int) and dim < 1):
             diags.add(Diagnostic("E212", f"a promised dimension of output `{name}` must be a positive integer, a name "
-                                 "or `${...}`", dpos, found=repr(_raw(doc, path + ("shape", k)))[:40]))
+                                 "or `${...}`", dpos, found=_yaml_text(_raw(doc, path + ("shape", k)))[:40]))
         elif isinstance(dim, int) or (dim.isidentifier() and not keyword.iskeyword(dim)):
             dims.append(dim)
         elif "${" in dim:

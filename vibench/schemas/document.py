@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool", "complex64", "complex128")
 """Tensor element types a spec may declare."""
@@ -67,7 +67,7 @@ ParamEntry = Annotated[
 ]
 
 
-DimValue = int | str
+DimValue = int | str  # a bool or a float (lax here) is E212 at the dimension, with the shape's other faults
 
 
 ShapeTemplate = Annotated[str, StringConstraints(pattern=r"^\s*\$\{.*\}\s*$")]
@@ -82,7 +82,7 @@ class InputSpec(_Strict):
         examples=[["B", 1, "L"], ["B", "${in_channels}", "L"]],
     )
     dtype: Dtype = Field("float32", description="Element type.")
-    when: bool | str | None = Field(
+    when: StrictBool | str | None = Field(
         None, description="Take this input only when true (a `${...}` over parameters); otherwise forward omits it."
     )
     layout: str | None = Field(
@@ -98,7 +98,7 @@ class InputSpec(_Strict):
         "transposes the input when the two differ, so no node switches on the layout.",
         examples=["BCL"],
     )
-    optional: bool = Field(
+    optional: StrictBool = Field(
         False,
         description="Take this input only when some node reads it: for a template whose slot components may or "
         "may not take it (connected with `port?: name`); otherwise forward omits it.",
@@ -110,7 +110,7 @@ class OutputSpec(_Strict):
     """An output with options: the value it returns and when the model has it."""
 
     from_: str = Field(alias="from", description="The node (or node.port) whose value is returned.")
-    when: bool | str | None = Field(
+    when: StrictBool | str | None = Field(
         None, description="Have this output only when true; nodes that only feed switched-off outputs are not built."
     )
     doc: str | None = Field(None, description="What this output carries.")
@@ -153,11 +153,12 @@ class NodeSpec(_Strict):
         description="Inputs by name: one name, a list (in port order), or a mapping port -> name. "
         "`node.port` picks one output of a multi-output node.",
     )
-    repeat: int | str | None = Field(
+    # Strict, as block and template parameters are: `repeat: 2.0` was read as 2, `checkpoint: 1` as true.
+    repeat: StrictInt | str | None = Field(
         None,
         description="Chain this many copies (each takes the previous one's output); `${i}` is the copy index.",
     )
-    when: bool | str | None = Field(
+    when: StrictBool | str | None = Field(
         None, description="Build this node only when true; when false the node passes its first input through."
     )
     for_each: list[Any] | dict[str, Any] | str | None = Field(
@@ -167,7 +168,7 @@ class NodeSpec(_Strict):
         "takes a list (concat, add, ensemble_fusion) or one by one as `node.0`, `node.1`, ... Over a mapping, "
         "one node per key, named by the key (`${key}`, `${item}` its value); `node.*` returns each under its key.",
     )
-    inherit: bool = Field(
+    inherit: StrictBool = Field(
         False,
         description="Pass every parameter of the enclosing spec that this node's block declares "
         "(how a template's flat hyperparameters reach the component filling a slot).",
@@ -178,7 +179,7 @@ class NodeSpec(_Strict):
         description="More parameters for the block as one mapping, usually a `${...}` (e.g. a task's settings "
         "from a template parameter); explicit parameters win over it, and it wins over `inherit`.",
     )
-    checkpoint: bool = Field(
+    checkpoint: StrictBool = Field(
         False,
         description="Activation (gradient) checkpointing: in training, keep only this node's inputs and run it "
         "again in the backward pass (torch.utils.checkpoint), trading compute for memory.",
@@ -189,7 +190,7 @@ class NodeSpec(_Strict):
 class CheckSpec(_Strict):
     """A condition the parameters must meet, reported with its message at the user's setting."""
 
-    that: bool | str = Field(description="The condition: a `${...}` over parameters and `let:` values.",
+    that: StrictBool | str = Field(description="The condition: a `${...}` over parameters and `let:` values.",
                              examples=["${num_classes is None or is_int(num_classes)}"])
     message: str = Field(
         description="What is wrong, said to the user when the condition is false (may interpolate `${...}`); "
