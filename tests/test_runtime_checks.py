@@ -48,6 +48,19 @@ def test_a_bad_input_is_named_with_its_rule(model: torch.nn.Module, x: torch.Ten
         assert word in str(err.value)
 
 
+def test_a_numpy_array_is_named_with_its_conversion(model: torch.nn.Module) -> None:
+    # It has a dtype, so the fast test sent it on, and `_check_input` failed on `x.dim()`:
+    # AttributeError: 'numpy.dtypes.Float32DType' object has no attribute 'is_floating_point'.
+    import numpy as np  # requirements-dev.txt pins it
+    with pytest.raises(TypeError) as err:
+        model(np.zeros((2, 2, 64), dtype=np.float32), torch.ones(2))
+    assert str(err.value) == "Probe: input `x` must be a tensor [B, 2, L]; found ndarray " \
+                             "(`torch.from_numpy(x)` converts it)"
+    with pytest.raises(TypeError) as err:
+        model(torch.zeros(2, 2, 64), np.ones(2, dtype=np.float32))
+    assert "input `fs` must be a tensor [B]; found ndarray" in str(err.value)
+
+
 @pytest.mark.parametrize(("x", "hint"), [
     (torch.randn(2, 64, 2), "(its last two axes look swapped: `x.transpose(-1, -2)` fits)"),
     (torch.randn(2, 64), "(one sample without its batch axis? `x.unsqueeze(0)` fits)"),

@@ -107,6 +107,10 @@ def _require(model: nn.Module, ok: bool, message: str) -> None:
 def _check_input(
     model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shape: str, cast: bool = True
 ) -> None:
+    if not isinstance(x, torch.Tensor):  # a numpy array has a dtype, so it passes the fast test to here
+        found, numpy = type(x).__qualname__, type(x).__module__ == "numpy"
+        convert = f" (`torch.from_numpy({name})` converts it)" if numpy else ""
+        raise TypeError(f"{type(model).__name__}: input `{name}` must be a tensor {shape}; found {found}{convert}")
     declared, floats = dtype, _cast_dtype(model) if cast and dtype.is_floating_point else None
     dtype = floats or dtype  # after model.double(), .half(), .bfloat16(): the model's dtype
     ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
