@@ -162,6 +162,40 @@ def test_list_and_blocks_without_a_name_keep_one_line_each(capsys: pytest.Captur
     assert any(line.startswith("cnn/ResNet1D ") for line in lines) and not any(line.startswith(" ") for line in lines)
 
 
+def test_list_shows_the_templates_of_the_spec_path_too(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--list -I DIR` listed the library alone (and took a mistyped folder silently), though
+    `--list NAME`, `extends:` and `vibench-compile NAME` find DIR's templates first."""
+    import json
+
+    tiny = ("vibench: 1\nname: Tiny\ndoc: A tiny template.\ninputs: {x: {shape: [B, 1, L]}}\n"
+            "nodes: {c: {block: conv1d, in: x, out_channels: 4, kernel_size: 3}}\noutputs: {y: c}\n")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "Tiny.yaml").write_text(tiny)
+    (tmp_path / "mine" / "Ext.yaml").write_text("vibench: 1\nextends: mine/Tiny\n")  # found on the spec path
+    (tmp_path / "cnn").mkdir()
+    (tmp_path / "cnn" / "ResNet1D.yaml").write_text(tiny)  # found before the library's
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "Hidden.yaml").write_text(tiny)
+    assert main(["--list", "-I", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    library, _, ours = out.partition(f"\nin {tmp_path} (spec path):\n")
+    assert ours.splitlines() == [
+        "cnn/ResNet1D  A tiny template.  (x [B, 1, L] -> y [B, 4, L - 2])",
+        "mine/Ext      (x [B, 1, L] -> y [B, 4, L - 2])",
+        "mine/Tiny     A tiny template.  (x [B, 1, L] -> y [B, 4, L - 2])",
+    ]
+    resnet = next(line for line in library.splitlines() if line.startswith("cnn/ResNet1D "))
+    assert resnet.endswith(f"[hidden by the one in {tmp_path}]") and "PHM-Vibench" in resnet
+    assert main(["--list", "-I", str(tmp_path), "--format", "json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["name"], e["shadowed_by"]) for e in entries if e["folder"] == str(tmp_path)] == [
+        ("cnn/ResNet1D", None), ("mine/Ext", None), ("mine/Tiny", None)]
+    assert next(e for e in entries if e["name"] == "cnn/ResNet1D" and e["folder"] is None)["shadowed_by"] == \
+        str(tmp_path)
+    assert main(["--list", "-I", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
 def test_list_and_blocks_give_the_catalogue_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     """`--format json` was ignored by --list and --blocks (text came out)."""
     import json

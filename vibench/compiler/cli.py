@@ -325,7 +325,8 @@ def _reference(ns: argparse.Namespace) -> int:
         elif ns.list is not None:
             from vibench.compiler.library_index import list_templates, template_entries
 
-            print(json.dumps(template_entries(), indent=2) if ns.format == "json" else list_templates())
+            search = _search_path(ns)
+            print(json.dumps(template_entries(search), indent=2) if ns.format == "json" else list_templates(search))
         elif ns.blocks:
             print(reference_docs.block_reference(ns.blocks))
         elif ns.format == "json":
