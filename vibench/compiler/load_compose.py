@@ -24,6 +24,7 @@ _CHARS_PER_UNIT = 64
 
 _STD = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
+_STR, _INT, _FLOAT, _BOOL, _MERGE_TAG = (_STD + t for t in ("str", "int", "float", "bool", "merge"))
 _TAG_HINT = "specs use plain mappings, sequences and scalars; tags that construct objects are refused"
 
 
@@ -296,12 +297,12 @@ class _Composer:
         candidates = resolvers.get(text[:1] if text else "", [])
         for tag, regexp in candidates:
             if regexp.match(text):
-                if tag == _STD + "merge":
+                if tag == _MERGE_TAG:
                     return _MERGE
                 if tag in _SCALAR_TAGS:
                     return self._construct(tag, text, event)
                 return text  # timestamps and other implicit types stay strings
-        if _FLOAT_1_2.match(text):
+        if text[:1] in _NUMBER_STARTS and _FLOAT_1_2.match(text):  # names (most plain scalars) skip the regex
             return float(text)
         return text
 
@@ -309,19 +310,19 @@ class _Composer:
         yaml = self.yaml
         node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)
         constructor = self.constructor
-        if tag == _STD + "int" and len(text) > _MAX_INT_DIGITS:  # before int(), which refuses 4,301 digits
+        if tag == _INT and len(text) > _MAX_INT_DIGITS:  # before int(), which refuses 4,301 digits
             raise self._out_of_range(text, event, f"an integer literal of {len(text):,} characters")
         try:
-            if tag == _STD + "str":
+            if tag == _STR:
                 return text
-            if tag == _STD + "int":
+            if tag == _INT:
                 value = constructor.construct_yaml_int(node)
                 if not -MAX_INT <= value <= MAX_INT:
                     raise self._out_of_range(text, event)
                 return value
-            if tag == _STD + "float":
+            if tag == _FLOAT:
                 return constructor.construct_yaml_float(node)
-            if tag == _STD + "bool":
+            if tag == _BOOL:
                 return constructor.construct_yaml_bool(node)
             return None
         except (ValueError, KeyError, OverflowError):
@@ -358,5 +359,6 @@ _MISSING = object()
 # sign (`1e-5`, `1.5e5`, `2E3`), a signed fraction without a leading digit (`-.5`). `eps: 1e-5`, as
 # docs/blocks.md prints the defaults and as every ML config writes it, was `expected number, found
 # '1e-5'`; a JSON spec's `1e-5` was the same string, and the YAML language server called it a number.
+_NUMBER_STARTS = frozenset("0123456789+-.")
 _FLOAT_1_2 = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
 _MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in binary), fewer than int() reads
