@@ -68,6 +68,36 @@ def test_expression_bombs_are_expression_errors(name: str) -> None:
     assert len(info.value.message) < 600 and len(info.value.text) <= 200
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("{'a': 1}", "a mapping literal `{...}` is not allowed"),
+    ("{x for x in [1]}", "a set comprehension is not allowed"),
+    ("sum(x for x in [1])", "a generator expression is not allowed"),
+    ("f'{1}'", "an f-string is not allowed"),
+    ("[*[1]]", "unpacking with `*` is not allowed"),
+    ("(y := 1)", "assignment with `:=` is not allowed"),
+    ("().__class__", "attribute access is not allowed"),
+])
+def test_refused_syntax_is_named_in_the_users_words(text: str, message: str) -> None:
+    # The messages named Python's AST classes: "`Dict` is not allowed", "`JoinedStr` is not allowed".
+    with pytest.raises(expr.ExprError) as info:
+        evaluate(text)
+    assert info.value.message == message and info.value.hint
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("int('9' * 4300)", "int() of a string of 4,300 characters (at most 100)"),  # not sys.set_int_max_str_digits
+    ("(-8) ** (1 / 3)", "(-8) ** 0.333333 has no real value (a negative number to a fractional power)"),
+    ("(-2.0) ** 0.5", "(-2.0) ** 0.5 has no real value (a negative number to a fractional power)"),
+])
+def test_values_without_a_spec_meaning_are_named(text: str, message: str) -> None:
+    # A complex power reached the parameter check as `wrong type ... found (1.0000000000000002+1.73...j)`.
+    with pytest.raises(expr.ExprError) as info:
+        with expr.budget():
+            evaluate(text)
+    assert info.value.message == message
+    assert evaluate("(-8) ** 2") == 64 and evaluate("int('12')") == 12 and evaluate("int('ff', 16)") == 255
+
+
 def test_large_parameter_values_are_charged_by_size() -> None:
     env = {"rows": [[1] * 1000] * 50}  # 50,000 values
     assert evaluate("len(rows)", env) == 50

@@ -349,6 +349,8 @@ class _Evaluator:
     def check_pow(self, base: Any, exp: Any) -> None:
         if isinstance(exp, int | float) and abs(exp) > 256:
             raise self.fail(f"exponent {exp} is too large")
+        if isinstance(base, int | float) and base < 0 and isinstance(exp, float) and not exp.is_integer():
+            raise self.fail(f"({base}) ** {exp:g} has no real value (a negative number to a fractional power)")
         if isinstance(base, int | float) and isinstance(exp, int | float) and abs(base) > 1 and exp > 0:
             if exp * math.log2(abs(base)) > 62:
                 raise self.fail(f"{base} ** {exp} is too large")

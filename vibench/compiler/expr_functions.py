@@ -105,6 +105,13 @@ PREDICATES: dict[str, Callable[[Any], bool]] = {
 not an int and not a number (as for parameters)."""
 
 
+def _int(x: Any = 0, *base: Any) -> int:
+    # int() of a long string: Python's refusal names sys.set_int_max_str_digits, a 4,000-digit one is slow.
+    if isinstance(x, str) and len(x) > 100:
+        raise ExprError(f"int() of a string of {len(x):,} characters (at most 100)")
+    return int(x, *base)
+
+
 def _round(x: Any, ndigits: Any = None) -> Any:
     if ndigits is not None and (isinstance(ndigits, bool) or not isinstance(ndigits, int) or abs(ndigits) > 64):
         raise ExprError(f"round() takes at most 64 digits, found {str(ndigits)[:20]}")
@@ -140,7 +147,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": max,
     "abs": abs,
     "len": len,
-    "int": int,
+    "int": _int,
     "float": float,
     "round": _round,
     "sum": _sum,

@@ -120,6 +120,23 @@ _OPERATOR_SYMBOLS = {ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.Bit
                      ast.MatMult: "@", ast.Invert: "~"}
 
 
+# What the user wrote, in words (the messages said "`Dict` is not allowed", "`JoinedStr` is not allowed").
+_SYNTAX_WORDS: dict[type, tuple[str, str | None]] = {
+    ast.Dict: ("a mapping literal `{...}`", "write the mapping in YAML (a parameter's default, `with:`, `let:`), "
+                                            "or build it with dict([[key, value], ...])"),
+    ast.DictComp: ("a mapping comprehension", "build the mapping with dict([[key, value] for ...])"),
+    ast.Set: ("a set literal `{...}`", "use a list [...]"),
+    ast.SetComp: ("a set comprehension", "use a list comprehension [... for ...]"),
+    ast.GeneratorExp: ("a generator expression", "use a list comprehension: sum([x for x in xs])"),
+    ast.JoinedStr: ("an f-string", "write the text outside `${...}`: a value \"layer_${i}\" interpolates"),
+    ast.Starred: ("unpacking with `*`", "join lists with +"),
+    ast.Lambda: ("a lambda", None),
+    ast.NamedExpr: ("assignment with `:=`", "name the value in `let:`"),
+    ast.Attribute: ("attribute access", "call one of the allowed functions instead"),
+    ast.Await: ("`await`", None),
+}
+
+
 def _check_allowed(node: ast.AST, source: str) -> None:
     stack = [(node, 1)]
     while stack:
@@ -129,9 +146,8 @@ def _check_allowed(node: ast.AST, source: str) -> None:
                             hint="split it into parameters with their own expressions")
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(sub))
         if not isinstance(sub, _ALLOWED_NODES):
-            what = type(sub).__name__
-            hint = "attribute access is not allowed in spec expressions" if isinstance(sub, ast.Attribute) else None
-            raise ExprError(f"`{what}` is not allowed", source, syntax=True,
+            what, hint = _SYNTAX_WORDS.get(type(sub), (f"`{type(sub).__name__}`", None))
+            raise ExprError(f"{what} is not allowed", source, syntax=True,
                             hint=hint or "spec expressions take names, literals, operators and allowed calls")
         if isinstance(sub, ast.BinOp | ast.UnaryOp) and not isinstance(sub.op, _ALLOWED_OPERATORS):
             symbol = _OPERATOR_SYMBOLS.get(type(sub.op), type(sub.op).__name__)
