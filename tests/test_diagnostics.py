@@ -647,6 +647,15 @@ def test_build_without_a_spec_says_so() -> None:
         vibench.build()
 
 
+@pytest.mark.parametrize("folder", ["/nonexistent-vibench-folder", __file__])
+def test_a_search_folder_that_is_not_one_is_named(folder: str) -> None:
+    # As --spec-path refuses it: the API took it silently, and a template in the folder the user meant
+    # was then "no such spec file or library template".
+    for call in (vibench.check, vibench.build):
+        with pytest.raises(ValueError, match=r"search_path: .* (does not exist|is not a folder)"):
+            call("cnn/ResNet1D", search_path=[folder])
+
+
 def test_a_path_object_and_a_lone_search_folder_are_taken() -> None:
     examples = ROOT / "examples"
     assert vibench.check(examples / "resnet18_1d.yaml").root.name == "ResNet18_1D"

@@ -58,6 +58,10 @@ def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None
                                                                  for f in search_path):
             raise TypeError(f"search_path is a list of folders (str or os.PathLike), got {search_path!r:.80}")
         search_path = [os.fspath(f) for f in search_path]
+        for folder in search_path:  # as --spec-path: a mistyped folder would only show as an unknown template
+            if not os.path.isdir(folder):
+                raise ValueError(f"search_path: {folder!r:.200} "
+                                 + ("is not a folder" if os.path.exists(folder) else "does not exist"))
     if metadata is not None and not isinstance(metadata, (str, os.PathLike)) and not hasattr(metadata, "num_classes"):
         raise TypeError(f"metadata is the path of PHM-Vibench's metadata table, not {type(metadata).__name__}")
     return (os.fspath(spec) if spec is not None else None), search_path
