@@ -31,8 +31,9 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from vibench.compiler.cli_args import (
@@ -48,7 +49,7 @@ from vibench.compiler.cli_args import (
     _spec_path,
     _weights_target,
 )
-from vibench.compiler.outputs import OutputError, output_target, refuse_inputs, write_atomic
+from vibench.compiler.outputs import OutputError, Outputs, output_target, refuse_inputs, write_atomic
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 STDIN = "<stdin>"
@@ -64,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # escape sequence cannot clear the screen or retitle the window through a message that quotes it.
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Stdout(stdout), _Stderr(stderr)
+    terminate = _on_sigterm()
     try:
         if args and args[0] == "schema":
             code = _schema(_schema_parser().parse_args(args[1:]))
@@ -77,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except _PipeClosed as err:
+        return err.code
     except BrokenPipeError:
         return EXIT_OK
     except Exception:  # noqa: BLE001 - last line of defence: a bug must not look like a spec error
@@ -88,6 +92,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUG
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+        terminate()
+
+
+def _on_sigterm() -> Any:
+    """SIGTERM (`timeout`, a CI job cancelled) ends the command as Ctrl-C does, through Python's clean-up:
+    the temporary files of outputs not yet renamed are removed (SIGTERM's default left them behind).
+    Returns what puts the previous handler back (nothing to do where none can be set: not in the main
+    thread)."""
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except (ValueError, OSError, AttributeError):
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 class _Stdout:
@@ -169,6 +189,10 @@ def _compile(ns: argparse.Namespace) -> int:
         raise UsageError("--check writes nothing; drop -o or --check")
     if ns.depth and not (ns.summary or ns.graph):
         raise UsageError("--depth expands composites in --summary and --graph; give one of them")
+    if ns.format == "json" and not ns.check and (ns.output == "-" or (ns.output is None and not ns.graph)):
+        # model.py and the JSON report both went to standard output: neither JSON nor Python
+        raise UsageError("--format json prints its report on standard output, where model.py would go too: "
+                         "write the model with -o FILE, or give --check")
     search = _search_path(ns)
     stdin = ns.spec == "-"  # the spec on standard input (a file named `-` is `./-`)
     path = None if stdin else _spec_path(ns.spec, ns.spec_path)
@@ -185,8 +209,10 @@ def _compile(ns: argparse.Namespace) -> int:
     _check_graph_target(ns.graph)
     if len(set(targets.values())) < len(targets):
         raise UsageError("-o and --graph name the same file")
-    refuse_inputs(targets, ({os.path.realpath(path)} if path else set())
-                  | ({os.path.realpath(ns.weights)} if ns.weights else set()))
+    refuse_inputs(targets, {os.path.realpath(f) for f in (path, ns.weights, ns.metadata) if f})
+    if stdin:
+        _refuse_stdin(targets)
+    checkpoint = _read_checkpoint(ns) if weights_path is not None else None
 
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.pipeline import compile_program
@@ -208,11 +234,17 @@ def _compile(ns: argparse.Namespace) -> int:
 
             source = compile_source(program, out_path=ns.output if to_file else None)
     except SpecError as err:
-        _print_errors(err, ns)
+        with _exit_code_kept(EXIT_SPEC):
+            _print_errors(err, ns)
         return EXIT_SPEC
-    weights = _reference_weights(program, ns) if weights_path is not None else None
-    if isinstance(weights, str):
-        print(f"vibench-compile: --weights {_clip(ns.weights)}: {weights}", file=sys.stderr)
+    weights = _reference_weights(program, ns, checkpoint) if weights_path is not None else None
+    if isinstance(weights, str):  # the checkpoint does not fit the model the spec describes
+        with _exit_code_kept(EXIT_SPEC):
+            message = f"--weights {_clip(ns.weights)}: {weights}"
+            if ns.format == "json":
+                print(json.dumps({"ok": False, "diagnostics": [], "weights": message}, indent=2))
+            else:
+                print(f"vibench-compile: {message}", file=sys.stderr)
         return EXIT_SPEC
 
     if program.warnings and ns.format == "text":
@@ -227,32 +259,54 @@ def _compile(ns: argparse.Namespace) -> int:
             graph = graph_output(program, ns.graph, ns.depth)
         except RenderError as err:
             raise UsageError(f"--graph {_clip(ns.graph)}: {err}") from None
-    report_needed = ns.check or ns.summary or ns.format == "json"
-    if source is not None:
-        if to_file:
-            write_atomic(ns.output, source)
-        else:
-            out = sys.stdout  # model.py as -o FILE writes it (no terminal drawing)
-            (out.write_raw if isinstance(out, _Stdout) else out.write)(source)
-    if graph is not None:
-        write_atomic(ns.graph, graph)
-    if weights is not None and weights_path is not None:
-        write_atomic(weights_path, weights)
-    if report_needed:
+    report, report_file = None, sys.stdout
+    if ns.check or ns.summary or ns.format == "json":
         from vibench.compiler.report import check_report, check_report_json
 
         written = ns.output if to_file else None
         if ns.format == "json":
-            report = check_report_json(program, summary=ns.summary, written=written, depth=ns.depth)
-            print(json.dumps(report, indent=2))
+            report = json.dumps(check_report_json(program, summary=ns.summary, written=written, depth=ns.depth),
+                                indent=2)
         elif to_file or ns.check or (ns.graph and source is None):
-            print(check_report(program, summary=ns.summary, written=written, depth=ns.depth))
+            report = check_report(program, summary=ns.summary, written=written, depth=ns.depth)
         else:
-            print(check_report(program, summary=ns.summary, written=None, depth=ns.depth), file=sys.stderr)
+            report, report_file = check_report(program, summary=ns.summary, written=None, depth=ns.depth), sys.stderr
+    # All or nothing: every file is written beside its target first, the model on standard output goes
+    # out, and only then are the files renamed over their targets; any failure (a full disk, a closed
+    # standard output, Ctrl-C) replaces none of them.
+    with Outputs() as outputs:
+        for target, content in ((ns.output if to_file else None, source), (ns.graph, graph),
+                                (weights_path, weights)):
+            if target is not None and content is not None:
+                outputs.stage(target, content)
+        if report is not None and getattr(report_file, "stream", report_file) is None:
+            raise OutputError("cannot write standard output: it is closed")
+        if source is not None and not to_file:
+            out = sys.stdout  # model.py as -o FILE writes it (no terminal drawing)
+            (out.write_raw if isinstance(out, _Stdout) else out.write)(source)
+            out.flush()
+        outputs.commit()
+    if report is not None:
+        print(report, file=report_file)
     return EXIT_OK
 
 
-def _reference_weights(program: Any, ns: argparse.Namespace) -> bytes | str:
+def _read_checkpoint(ns: argparse.Namespace) -> Any:
+    """The --weights file read before compiling: one that cannot be read is a usage error, as a bad
+    --metadata file is (torch's own warnings about the file are not shown)."""
+    import warnings
+
+    from vibench.runtime.checkpoint import ReferenceCheckpointError, read_checkpoint
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return read_checkpoint(ns.weights, weights_only=not ns.trust_checkpoint)
+    except ReferenceCheckpointError as err:
+        raise UsageError(f"--weights {_clip(ns.weights)}: {_clip(str(err), 400)}") from None
+
+
+def _reference_weights(program: Any, ns: argparse.Namespace, checkpoint: Any) -> bytes | str:
     """The model's state_dict with the checkpoint loaded (torch.save bytes), or why it does not fit."""
     import io
 
@@ -263,13 +317,47 @@ def _reference_weights(program: Any, ns: argparse.Namespace) -> bytes | str:
 
     model = build_program(program)
     try:
-        load_reference_state_dict(model, ns.weights, strict=True, prefix=ns.weights_prefix or None,
+        load_reference_state_dict(model, checkpoint, strict=True, prefix=ns.weights_prefix or None,
                                   weights_only=not ns.trust_checkpoint)
     except ReferenceCheckpointError as err:
         return str(err)
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getvalue()
+
+
+def _refuse_stdin(targets: dict[str, str]) -> None:
+    """A spec on standard input redirected from a file (`- -o spec.yaml < spec.yaml`) is a file this
+    compile reads, like a spec named by its path: no output may replace it."""
+    try:
+        held = os.fstat(sys.stdin.fileno()) if sys.stdin is not None else None
+    except (OSError, ValueError, AttributeError):  # closed, or a stream without a descriptor (tests)
+        return
+    if held is None:
+        return
+    for flag, target in targets.items():
+        try:
+            there = os.stat(target)
+        except OSError:
+            continue
+        if (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
+            raise OutputError(f"{flag} is the file standard input reads the spec from; refusing to overwrite it")
+
+
+@contextlib.contextmanager
+def _exit_code_kept(code: int) -> Iterator[None]:
+    """A closed pipe while the errors are printed (`vibench-compile bad.yaml | head -1`) still ends
+    with ``code``: a broken spec must not exit 0 under `set -o pipefail`."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise _PipeClosed(code) from None
+
+
+class _PipeClosed(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def _read_stdin() -> str:
@@ -291,7 +379,7 @@ def _read_text(path: str) -> str:
         return fh.read(MAX_BYTES).decode("utf-8-sig", errors="replace")
 
 
-def _print_errors(err: Any, ns: argparse.Namespace) -> None:
+def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> None:
     """At most MAX_SHOWN diagnostics, then how many more: a spec with thousands of errors answers fast."""
     from vibench.compiler.diagnostics import MAX_SHOWN
 
@@ -306,13 +394,14 @@ def _print_errors(err: Any, ns: argparse.Namespace) -> None:
         errors = sum(d.severity == "error" for d in err.diagnostics)
         warned = n - errors
         tail = f" and {warned:,} warning{'s' if warned != 1 else ''}" if warned else ""
-        spec = STDIN if ns.spec == "-" else _clip(ns.spec, 200)
+        spec = _clip(spec, 200) if spec is not None else STDIN if ns.spec == "-" else _clip(ns.spec, 200)
         print(f"\n{errors:,} error{'s' if errors != 1 else ''}{tail} in {spec}", file=sys.stderr)
 
 
 def _reference(ns: argparse.Namespace) -> int:
     """``--list [NAME]`` and ``--blocks [NAME]``: the catalogue, or one entry's reference."""
     from vibench.compiler import reference_docs
+    from vibench.compiler.diagnostics import SpecError
 
     if ns.list is not None and ns.blocks is not None:
         raise UsageError("--list and --blocks: give one of them")
@@ -339,6 +428,10 @@ def _reference(ns: argparse.Namespace) -> int:
             print(_list_blocks())
     except reference_docs.UnknownName as err:
         raise UsageError(str(err)) from None
+    except SpecError as err:  # a spec-path template that does not load (`--list x/Bad -I lib`)
+        with _exit_code_kept(EXIT_SPEC):
+            _print_errors(err, ns, ns.list)
+        return EXIT_SPEC
     return EXIT_OK
 
 

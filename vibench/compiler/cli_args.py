@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT",
                    help="write model.py here (atomically, through a symlink to its target; `-` for standard "
                    "output); default: standard output, unless --graph is given")
-    p.add_argument("--check", action="store_true", help="validate and shape-check only; write nothing")
+    p.add_argument("--check", action="store_true",
+                   help="validate and shape-check only; write no model.py (--graph still draws)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a template parameter (VALUE is read as YAML: 4, 0.1, true, [2,2,2,2])")
     p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=DIMS",

@@ -92,7 +92,7 @@ class Diagnostic:
         # width, the arrow one column to their left (a 3-digit line number moves them all right).
         gutter = " " * len(str(self.pos.line)) if self.pos is not None else " "
         if self.pos is not None:
-            lines.append(f"{gutter}--> {self.pos}")
+            lines.append(f"{gutter}--> {one_line(str(self.pos))}")  # a file name may hold a line break
             text = (sources or {}).get(self.pos.file)
             if text is not None and self.pos.line >= 1:
                 src_lines = _split_lines(text)
@@ -142,9 +142,15 @@ def terminal_safe(text: str) -> str:
     return text.translate(_TERMINAL)
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks written as ``\\n`` (``\\r``): a file name in a message cannot start a line
+    of its own (`q\\nerror[E999]: spoof.yaml` printed a forged diagnostic line)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def clip(text: str, limit: int = MAX_FIELD) -> str:
     """``text`` on one line (line breaks written as ``\\n``) and at most ``limit`` characters."""
-    flat = text.replace("\r", "\\r").replace("\n", "\\n")
+    flat = one_line(text)
     if len(flat) <= limit:
         return flat
     return flat[:limit] + f"... ({len(flat) - limit:,} more characters)"

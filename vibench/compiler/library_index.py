@@ -17,8 +17,8 @@ def template_names(folder: str = LIBRARY_DIR) -> list[str]:
     names = []
     for dirpath, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for f in files:
-            if f.endswith(SPEC_SUFFIXES) and not f.startswith("."):
+        for f in files:  # regular files only: a dangling link or a FIFO named *.yaml is no template
+            if f.endswith(SPEC_SUFFIXES) and not f.startswith(".") and os.path.isfile(os.path.join(dirpath, f)):
                 rel = os.path.relpath(os.path.join(dirpath, f), folder)
                 names.append(os.path.splitext(rel)[0].replace(os.sep, "/"))
     return sorted(set(names))  # Name.yaml and Name.json: one name, the first suffix's file

@@ -5,6 +5,7 @@
   config (hard links and symlinks included), never a folder, device or FIFO.
 * :func:`write_atomic` writes a temporary file in the target's folder and renames it over the
   target: readers see the old file or the new one, and on any error the old one is untouched.
+  :class:`Outputs` does it for several files at once: all are written, or none is replaced.
 * A symlink is written through: its target is replaced, the link kept. A new file gets 0666 less
   the umask (typically 0644); a replaced file keeps its mode.
 """
@@ -64,34 +65,63 @@ def write_atomic(path: str, text: str | bytes) -> None:
     A symlink is written through: its target is replaced atomically and the link stays. A new file
     gets the usual mode (0666 less the umask, typically 0644); a replaced file keeps its mode.
     """
-    target = output_target(path, "output")
-    folder = os.path.dirname(target)
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    except OSError as err:
-        raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".vibench-", suffix=".tmp", dir=folder)
-    except OSError as err:
-        raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
-    try:
-        if hasattr(os, "fchmod"):  # not on Windows
-            os.fchmod(fd, mode)
-        if isinstance(text, bytes):
-            with os.fdopen(fd, "wb") as raw:
-                raw.write(text)
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-        os.replace(tmp, target)
-    except OSError as err:
+    with Outputs() as outputs:
+        outputs.stage(path, text)
+        outputs.commit()
+
+
+class Outputs:
+    """Several output files written all or none: :meth:`stage` writes each to a temporary file beside
+    its target, :meth:`commit` renames them all over their targets. Leaving the ``with`` block
+    otherwise (an error, Ctrl-C, SIGTERM made an exception) removes the temporary files and replaces
+    nothing: `-o model.py --graph g.html` whose graph cannot be written leaves model.py as it was."""
+
+    def __init__(self) -> None:
+        self.staged: list[tuple[str, str, str]] = []  # (path as given, temporary file, target)
+
+    def __enter__(self) -> Outputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def stage(self, path: str, text: str | bytes) -> None:
+        target = output_target(path, "output")
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        except OSError as err:
+            raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".vibench-", suffix=".tmp", dir=os.path.dirname(target))
+        except OSError as err:
+            raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
+        self.staged.append((path, tmp, target))  # from here on, discard() removes it whatever happens
+        try:
+            with os.fdopen(fd, "wb") as raw:
+                if hasattr(os, "fchmod"):  # not on Windows
+                    os.fchmod(raw.fileno(), mode)
+                raw.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+        except OSError as err:
+            raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
+
+    def commit(self) -> None:
+        while self.staged:
+            path, tmp, target = self.staged[0]
+            try:
+                os.replace(tmp, target)
+            except OSError as err:
+                raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
+            self.staged.pop(0)
+
+    def discard(self) -> None:
+        for _, tmp, _ in self.staged:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        self.staged.clear()
 
 
 def _umask() -> int:

@@ -20,6 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vibench.compiler.diagnostics import terminal_safe
 from vibench.compiler.ir import Node, Program, TensorType, Unit, ValueRef
 from vibench.compiler.symbolic import Dim, evaluate, fmt_dim, fmt_shape, free_symbols, subs
 
@@ -52,7 +53,9 @@ def escape(text: str, target: Target) -> str:
         # pasted into a page or an SVG viewer never holds markup
         flat = text.replace("&", "&#38;").replace("<", "&#60;").replace(">", "&#62;")
         flat = flat.replace("\\", "\\\\").replace('"', '\\"')
-        return flat.replace("\r", "").replace("\n", "\\n")
+        # control characters (an escape sequence in a `doc:`) drawn as visible symbols, as on a terminal:
+        # `cat graph.dot` must not act on them
+        return terminal_safe(flat.replace("\r", "").replace("\n", "\\n"))
     if target == "mermaid":
         out = []
         for ch in text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vibench.compiler.diagnostics import one_line
 from vibench.compiler.ir import Node, Program, Unit
 from vibench.compiler.symbolic import Dim, evaluate, fmt_shape, free_symbols
 
@@ -36,7 +37,7 @@ def check_report(program: Program, *, summary: bool, written: str | None, depth:
     lines = []
     head = f"ok: {root.name} - {root.param_count:,} parameters"
     if written:
-        head += f", written to {written}"
+        head += f", written to {one_line(written)}"
     lines.append(head)
     for name, t in root.inputs:
         lines.append(f"  input  {name}: {_shape(t.shape, env)} {t.dtype}")
