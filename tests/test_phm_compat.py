@@ -209,6 +209,15 @@ def test_one_system_of_metadata_gives_an_int_to_a_single_classifier(tmp_path: Pa
     assert diag.code == "E202" and "2 systems" in diag.message
 
 
+def test_a_refused_num_classes_from_metadata_names_the_table(tmp_path: Path) -> None:
+    # E208 pointed at the config's `num_classes: 4` with "found: -4", nothing naming the table's labels.
+    path = write(tmp_path, "model: {type: CNN, name: ResNet1D, input_dim: 1, num_classes: 4}\n")
+    table = write_csv(tmp_path, [("Dataset_id", "Label"), (1, -5)])
+    (diag,) = check_errors(path, metadata=read_metadata(table))
+    assert diag.code == "E208" and diag.found == "-4"
+    assert diag.notes == (f"the value is max(Label) + 1 per Dataset_id of the metadata table {table} (--metadata)",)
+
+
 def test_cli_metadata_and_the_regenerate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "model:\n" + ISFM_KEYS)
     out = tmp_path / "model.py"

@@ -209,8 +209,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     if overrides_text is None:  # values passed in Python (vibench.build's keywords, check's params=)
         library.in_python = True
     warnings: list[Diagnostic] = []
+    from_metadata = None  # num_classes from the metadata table, recorded with the overrides (model.py's header)
     try:
-        from_metadata = None  # num_classes from the metadata table, recorded with the overrides (model.py's header)
         if is_experiment(doc.data):  # a PHM-Vibench experiment config: use its `model:` section
             from vibench.compiler import phm
 
@@ -267,6 +267,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         diagnostics = err.diagnostics
         if library.quiet:  # values taken from a PHM base config are named, not shown
             diagnostics = tuple(_unquoted(d) if d.pos in library.quiet else d for d in diagnostics)
+        if metadata is not None and from_metadata is not None:  # E208 at `num_classes: 4` said nothing of the table
+            diagnostics = tuple(_from_metadata(d, metadata.path) for d in diagnostics)
         raise SpecError(diagnostics, {**library.sources, **err.sources}) from None
     finally:
         if files_read is not None:
@@ -283,6 +285,16 @@ def _check_declared_nodes(doc: LoadedDoc, max_nodes: int) -> None:
                                     expected=f"at most {max_nodes:,} nodes after expansion",
                                     hint="if the model really is this large, raise the limit with --max-nodes "
                                     "(max_nodes= in the API)")], {doc.file: doc.text})
+
+
+def _from_metadata(d: Diagnostic, table: str) -> Diagnostic:
+    """A diagnostic about ``num_classes`` when the value came from ``--metadata``: a note says so."""
+    from vibench.compiler.diagnostics import clip
+
+    if "`num_classes`" not in d.message or any("metadata" in n for n in d.notes):
+        return d
+    note = f"the value is max(Label) + 1 per Dataset_id of the metadata table {clip(table, 200)} (--metadata)"
+    return replace(d, notes=(*d.notes, note))
 
 
 def _unquoted(d: Diagnostic) -> Diagnostic:
