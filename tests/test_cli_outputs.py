@@ -192,6 +192,13 @@ def test_a_spec_path_template_that_does_not_load_is_a_located_error(tmp_path: Pa
     assert "error[E001]" in err and "Bad.yaml:3:1" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv", [[str(TINY), "--list"], ["--blocks", "-o", "x.py"], ["--list", "--check"]])
+def test_the_catalogue_takes_no_spec_and_writes_nothing(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # `spec.yaml --list -o x.py` printed the catalogue and silently wrote nothing.
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert "prints the catalogue and exits: drop" in capsys.readouterr().err
+
+
 def test_links_and_fifos_named_like_specs_are_not_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "Gone.yaml").symlink_to(tmp_path / "nowhere.yaml")

@@ -182,6 +182,12 @@ def _compile(ns: argparse.Namespace) -> int:
         print(f"vibench-compile {__version__}")
         return EXIT_OK
     if ns.list is not None or ns.blocks is not None:
+        flag = "--list" if ns.list is not None else "--blocks"
+        ignored = [what for what, given in (("the spec", ns.spec), ("-o", ns.output), ("--check", ns.check),
+                                            ("--graph", ns.graph), ("--summary", ns.summary)) if given]
+        if ignored:  # `spec.yaml --list -o x.py` printed the catalogue and wrote nothing, silently
+            raise UsageError(f"{flag} prints the catalogue and exits: drop {' and '.join(ignored)} "
+                             f"(`{flag} NAME` shows one entry)")
         return _reference(ns)
     if not ns.spec:
         raise UsageError("no spec given")
