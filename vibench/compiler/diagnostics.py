@@ -19,6 +19,7 @@ symbols (:func:`terminal_safe`), one column each so that the caret stays under i
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -159,8 +160,15 @@ def clip(text: str, limit: int = MAX_FIELD) -> str:
 @lru_cache(maxsize=16)
 def _split_lines(text: str) -> list[str]:
     # Many diagnostics in one file split it once (rendering 5,000 of them used to split it 5,000 times).
-    lines = text.splitlines()
+    # The lines YAML counts (`\r\n`, `\n`, `\r`, NEL, U+2028, U+2029), which the positions count:
+    # str.splitlines also breaks at \x0b, \x0c and \x1c-\x1e, and showed the wrong line after one.
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "" and len(lines) > 1:
+        lines.pop()  # the break that ends the last line starts no line
     return lines
+
+
+_LINE_BREAK = re.compile("\r\n?|[\n\x85\u2028\u2029]")
 
 
 def _width(text: str) -> int:

@@ -26,6 +26,8 @@ _STD = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
 _STR, _INT, _FLOAT, _BOOL, _MERGE_TAG = (_STD + t for t in ("str", "int", "float", "bool", "merge"))
 _TAG_HINT = "specs use plain mappings, sequences and scalars; tags that construct objects are refused"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_YAML_BREAK = re.compile("\r\n?|[\n\x85\u2028\u2029]")  # where libyaml ends a line
 
 
 @dataclass(slots=True)
@@ -57,7 +59,10 @@ class _Composer:
     def compose(self) -> tuple[Any, Loc | None]:
         yaml = self.yaml
         # The C parser's events without `yaml.parse`'s generator around it (10,000 nodes: 135 ms, not 161).
-        parser = yaml.CSafeLoader(self.text)
+        try:
+            parser = yaml.CSafeLoader(self.text)
+        except UnicodeEncodeError as err:  # the text is not Unicode that UTF-8 can hold
+            raise self._surrogate_error(err.start) from None
         try:
             return self._compose_stream(iter(parser.get_event, None))
         except yaml.MarkedYAMLError as err:
@@ -94,13 +99,26 @@ class _Composer:
         """E001 for a character YAML does not allow (a control character): at that character, whose
         position libyaml gives as a byte offset into the UTF-8 text."""
         before = self.text.encode("utf-8", "surrogatepass")[: err.position].decode("utf-8", "ignore")
-        line, column = before.count("\n"), len(before) - (before.rfind("\n") + 1)
+        lines = _YAML_BREAK.split(before)  # `\r` alone ends a line too (it was counted on line 1)
+        line, column = len(lines) - 1, len(lines[-1])
         char = err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "\0")
         escape = f"\\x{char:02x}" if char < 256 else f"\\u{char:04x}"
         return SpecError([Diagnostic("E001", f"YAML syntax error: {err.reason}", Pos(self.file, line + 1, column + 1),
                                      found=f"the character U+{char:04X}",
                                      hint=f"delete it, or write it as {escape} inside a double-quoted string")],
                          {self.file: self.text})
+
+    def _surrogate_error(self, index: int) -> SpecError:
+        """E001 for a lone UTF-16 surrogate at ``self.text[index]``: text given to the API or by an
+        editor (no UTF-8 file holds one), located as libyaml counts lines and columns."""
+        char = ord(self.text[index])
+        lines = _YAML_BREAK.split(self.text[1 if self.text.startswith("\ufeff") else 0:index])
+        shown = _SURROGATE.sub("\ufffd", self.text)  # printable in the rendered message
+        return SpecError([Diagnostic("E001", f"the text holds a lone surrogate U+{char:04X}, which no file can hold",
+                                     Pos(self.file, len(lines), len(lines[-1]) + 1),
+                                     found=f"the character U+{char:04X}",
+                                     hint="delete it, or write the whole character it is half of")],
+                         {self.file: shown})
 
     def _compose_stream(self, events: Any) -> tuple[Any, Loc | None]:
         yaml = self.yaml

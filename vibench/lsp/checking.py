@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vibench.lsp.outline import Outline
-from vibench.lsp.text import Lines
+from vibench.lsp.text import BOM, Lines
 
 if TYPE_CHECKING:
     from vibench.compiler.diagnostics import Diagnostic
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 _DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
 _NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9_./#\-]+")
+_LINE_END = re.compile(r"[\r\n\x85\u2028\u2029]")  # a line break of LSP's or YAML's
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,10 @@ class Problem:
 
 
 def check(text: str, path: str | None, version: int | None, search_path: list[str]) -> Checked:
-    """Compile ``text`` (the document at ``path``, None when unsaved) with the compiler's pipeline."""
+    """Compile ``text`` (the document at ``path``, None when unsaved) with the compiler's pipeline.
+
+    A leading byte-order mark is dropped, as the compiler drops it when it reads a file; the
+    positions of the diagnostics are of the text without it (:meth:`Lines.line_col_offset`)."""
     from vibench.compiler.diagnostics import Diagnostic, SpecError
     from vibench.compiler.pipeline import compile_program
 
@@ -65,7 +69,8 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
     program: Program | None = None
     try:
         # overrides_text=[]: the messages word bindings as the command line does (--input), not as Python
-        program = compile_program(path, text=text, display=display, search_path=search_path, overrides_text=[])
+        source = text[1:] if text.startswith(BOM) else text
+        program = compile_program(path, text=source, display=display, search_path=search_path, overrides_text=[])
         diagnostics: tuple[Diagnostic, ...] = tuple(program.warnings)
     except SpecError as err:
         diagnostics = err.diagnostics
@@ -155,8 +160,8 @@ def _token_length(text: str, start: int) -> int:
 
 
 def _line_end(text: str, start: int) -> int:
-    end = text.find("\n", start)
-    return len(text) if end == -1 else end
+    found = _LINE_END.search(text, start)
+    return len(text) if found is None else found.start()
 
 
 def _anchor(d: Diagnostic, outline: Outline, text: str) -> tuple[int, int]:

@@ -12,6 +12,8 @@ fails: an unclosed bracket or quote ends at the end of the text or line.
   the text before it, so a half-typed word is placed where it would go.
 
 Offsets are indices into the text (code points); :class:`vibench.lsp.text.Lines` converts them.
+Lines end where YAML (the compiler) ends them, NEL and U+2028/U+2029 included; a leading
+byte-order mark is skipped, as the compiler skips it.
 
 >>> o = outline("nodes:\\n  conv: {block: conv1d, in: [x, y]}\\n")
 >>> o.keys(("nodes",)), o.value(("nodes", "conv", "block")), o.value(("nodes", "conv", "in", 1))
@@ -27,6 +29,7 @@ import re
 from dataclasses import dataclass
 
 from vibench.lsp.outline_model import Cursor, Entry, Outline, Path, closing_quote, unquote
+from vibench.lsp.text import BOM, yaml_lines
 
 WORD_CHARS = r"[A-Za-z0-9_./#\-]"
 _WORD_AFTER = re.compile(WORD_CHARS + "*")
@@ -70,7 +73,8 @@ class _Scanner:
     """
 
     def __init__(self, text: str) -> None:
-        self.text = text
+        self.text = text  # its line breaks written as `\n` (see :func:`yaml_lines`)
+        self.bom = 1 if text.startswith(BOM) else 0
         self.outline = Outline()
         self.outline.entries[()] = Entry((), None)
         self.stack: list[_Frame] = [_Frame("root", -1, ())]
@@ -87,11 +91,11 @@ class _Scanner:
 
     def run(self, start: int = 0, states: list[tuple | None] | None = None) -> _Scanner:
         """Scan from offset ``start`` (a line start); record the state at each line in ``states``."""
-        offset = start
-        for line in self.text[start:].split("\n"):
+        offset = max(start, self.bom)  # the text after a byte-order mark
+        for line in self.text[offset:].split("\n"):
             if states is not None:
                 states.append(self._state())
-            self._line(offset, line)
+            self._line(offset, line[:-1] if line.endswith("\r") else line)  # a `\r\n` line break
             offset += len(line) + 1
         if self.quote is not None:  # never closed: it ends with the text
             quote, begin, first, parts = self.quote
@@ -327,7 +331,7 @@ class _Scanner:
 
     def _scalar(self, start: int, end: int, value: str, is_key: bool, first: bool) -> None:
         top = self.top
-        col = start - (self.text.rfind("\n", 0, start) + 1)
+        col = start - _line_start(self.text, start, self.bom)
         if is_key:
             if first and not (top.kind == "bmap" and top.indent == col):
                 path = self._value_slot()
@@ -393,6 +397,11 @@ class _Scanner:
         return top.path, "none"
 
 
+def _line_start(text: str, offset: int, bom: int) -> int:
+    """The offset where the line of ``offset`` starts (after a byte-order mark on the first line)."""
+    return max(text.rfind("\n", 0, offset) + 1, bom)
+
+
 def _word_start(text: str, offset: int) -> int:
     start = offset
     while start > 0 and text[start - 1] in _WORD_SET:
@@ -403,7 +412,7 @@ def _word_start(text: str, offset: int) -> int:
 def outline(text: str) -> Outline:
     """Every key and scalar of ``text`` by path (see the module docstring)."""
     states: list[tuple | None] = []
-    result = _Scanner(text).run(states=states).finish()
+    result = _Scanner(yaml_lines(text)).run(states=states).finish()
     result.text, result.states = text, states
     return result
 
@@ -427,17 +436,19 @@ def cursor_at(text: str, offset: int, *, whole_word: bool = False, base: Outline
     offset = max(0, min(offset, len(text)))
     word, start, end = word_at(text, offset)
     cut = end if whole_word else offset
-    line_start = text.rfind("\n", 0, cut) + 1
-    scanner = _Scanner(text[:cut])
+    lines = yaml_lines(text[:cut])
+    bom = 1 if text.startswith(BOM) else 0
+    line_start = _line_start(lines, cut, bom)
+    scanner = _Scanner(lines)
     state = None
     if base is not None:
-        line = text.count("\n", 0, line_start)
+        line = lines.count("\n", 0, line_start)
         if line < len(base.states) and len(base.text) >= line_start and base.text[:line_start] == text[:line_start]:
             state = base.states[line]
     if state is not None:
         scanner.restore(state).run(line_start)
     else:
         scanner.run()
-    line_before = text[text.rfind("\n", 0, start) + 1:start]
+    line_before = lines[_line_start(lines, start, bom):start]
     path, role = scanner.cursor(cut, line_before)
     return Cursor(path, role, word, start, end)

@@ -46,6 +46,8 @@ class VibenchServer(LanguageServer):
         # One worker runs every compile and the warm-up, one at a time.
         self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vibench-check")
         self._library_warm = False
+        self.shutdown_requested = False
+        self.exit_code = 0  # of the process; 1 when `exit` comes before `shutdown` (as LSP asks)
 
     # -- documents ----------------------------------------------------------------------------
 
@@ -164,6 +166,15 @@ def create_server(search_path: list[str] | None = None, debounce: float = DEBOUN
     def initialized(ls: VibenchServer, params: t.InitializedParams) -> None:
         ls._checker.submit(ls.catalog.warm)  # imports while the client is still starting
 
+    @server.feature(t.SHUTDOWN)
+    def shutdown(ls: VibenchServer, params: None) -> None:
+        ls.shutdown_requested = True
+
+    @server.feature(t.EXIT)
+    def exit_(ls: VibenchServer, params: None) -> None:
+        # pygls ends the loop with SystemExit, which start_io() swallows: serve() returns the code.
+        ls.exit_code = 0 if ls.shutdown_requested else 1
+
     @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def configuration(ls: VibenchServer, params: t.DidChangeConfigurationParams) -> None:
         settings = params.settings.get("vibench") if isinstance(params.settings, dict) else None
@@ -249,7 +260,8 @@ def create_server(search_path: list[str] | None = None, debounce: float = DEBOUN
 
 
 def serve(argv: list[str] | None = None) -> int:
-    """Run the server on stdin/stdout (what ``vibench-lsp`` does)."""
+    """Run the server on stdin/stdout (what ``vibench-lsp`` does); the exit status is 1 when the
+    client sent `exit` without `shutdown` first, else 0."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="vibench-lsp", description="The vibench language server (LSP over stdio).")
@@ -262,5 +274,6 @@ def serve(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     env: Any = os.environ.get("VIBENCH_SPEC_PATH", "")
     search = [os.path.abspath(p) for p in [*ns.spec_path, *env.split(os.pathsep)] if p]
-    create_server(search, max(0.0, ns.debounce_ms / 1000)).start_io()
-    return 0
+    server = create_server(search, max(0.0, ns.debounce_ms / 1000))
+    server.start_io()
+    return server.exit_code

@@ -1,45 +1,90 @@
-"""Offsets in a document's text and LSP positions (line, character in the negotiated encoding)."""
+"""Offsets in a document's text and LSP positions (line, character in the negotiated encoding).
+
+Two notions of a line meet here. LSP ends a line at ``\\r\\n``, ``\\n`` or ``\\r``, and nothing
+else: every position sent to or read from the client counts lines so. The compiler reads YAML 1.1
+(libyaml), which also ends a line at NEL (U+0085), LINE SEPARATOR (U+2028) and PARAGRAPH SEPARATOR
+(U+2029), and it reads a file without its byte-order mark: its ``line:col`` positions are counted
+so, and :meth:`Lines.line_col_offset` converts them the compiler's way.
+"""
 
 from __future__ import annotations
 
 import bisect
+import re
+
+BOM = "\ufeff"
+LSP_BREAK = re.compile(r"\r\n?|\n")
+YAML_BREAK = re.compile(r"\r\n?|[\n\x85\u2028\u2029]")
+_LONE_YAML_BREAK = re.compile(r"\r(?!\n)|[\x85\u2028\u2029]")
+
+
+def yaml_lines(text: str) -> str:
+    """``text`` with each line break of YAML other than ``\\n`` and ``\\r\\n`` written as ``\\n``
+    (one character for one: offsets stay), for readers that split lines at ``\\n``.
+
+    >>> yaml_lines("a: 1\\rb: 2\\u2028c: 3\\r\\n")
+    'a: 1\\nb: 2\\nc: 3\\r\\n'
+    """
+    if "\r" not in text and text.isascii():
+        return text
+    return _LONE_YAML_BREAK.sub("\n", text)
+
+
+def _line_starts(text: str, breaks: re.Pattern[str]) -> list[int]:
+    return [0, *(m.end() for m in breaks.finditer(text))]
 
 
 class Lines:
     """Converts between text offsets (code points) and ``(line, character)`` positions.
 
     ``encoding`` is the position encoding agreed with the client: ``utf-16`` (the LSP default),
-    ``utf-8`` or ``utf-32``. Lines of plain ASCII, nearly all of a spec, convert for free.
+    ``utf-8`` or ``utf-32``. Lines of plain ASCII, nearly all of a spec, convert for free. A lone
+    surrogate (a client may send one) is one UTF-16 unit, one code point, and three UTF-8 bytes.
 
     >>> lines = Lines("a: 1\\nb: é2\\n")
     >>> lines.position(9), lines.offset(1, 4)
     ((1, 4), 9)
     >>> Lines("b: é2", "utf-8").position(4)
     (0, 5)
+    >>> Lines("a: 1\\rb: 2").position(7)
+    (1, 2)
     """
 
     def __init__(self, text: str, encoding: str = "utf-16") -> None:
         self.text = text
         self.encoding = encoding
-        self.starts = [0]
-        at = text.find("\n")
-        while at != -1:
-            self.starts.append(at + 1)
-            at = text.find("\n", at + 1)
+        if "\r" in text:
+            self.starts = _line_starts(text, LSP_BREAK)
+        else:
+            self.starts = [0]
+            at = text.find("\n")
+            while at != -1:
+                self.starts.append(at + 1)
+                at = text.find("\n", at + 1)
+        self._compiler_starts: list[int] | None = None
+
+    def _line_span(self, starts: list[int], line: int) -> tuple[int, int]:
+        """Offsets of the start and end (before its line break) of a line in ``starts``."""
+        start = starts[line]
+        if line + 1 >= len(starts):
+            return start, len(self.text)
+        end = starts[line + 1] - 1
+        if self.text[end] == "\n" and end > start and self.text[end - 1] == "\r":
+            end -= 1
+        return start, end
 
     def line_text(self, line: int) -> str:
         if line < 0 or line >= len(self.starts):
             return ""
-        start = self.starts[line]
-        end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
+        start, end = self._line_span(self.starts, line)
         return self.text[start:end]
 
     def _units(self, text: str) -> int:
         if text.isascii() or self.encoding == "utf-32":
             return len(text)
         if self.encoding == "utf-8":
-            return len(text.encode("utf-8"))
-        return len(text.encode("utf-16-le")) // 2
+            return len(text.encode("utf-8", "surrogatepass"))
+        return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
     def position(self, offset: int) -> tuple[int, int]:
         """The ``(line, character)`` of a text offset."""
@@ -64,8 +109,16 @@ class Lines:
         return self.starts[line] + len(text)
 
     def line_col_offset(self, line: int, col: int) -> int:
-        """The offset of a compiler position (1-based line and column, in code points)."""
-        if line - 1 >= len(self.starts):
+        """The offset of a compiler position (1-based line and column, in code points), counted as
+        the compiler counts: lines end at YAML's line breaks, and a leading byte-order mark is not
+        part of the text."""
+        if self._compiler_starts is None:
+            plain = "\r" not in self.text and self.text.isascii()
+            self._compiler_starts = self.starts if plain else _line_starts(self.text, YAML_BREAK)
+        starts = self._compiler_starts
+        if line - 1 >= len(starts):
             return len(self.text)
-        text = self.line_text(line - 1)
-        return self.starts[max(line - 1, 0)] + max(0, min(col - 1, len(text)))
+        start, end = self._line_span(starts, max(line - 1, 0))
+        if start == 0 and self.text.startswith(BOM):
+            start = 1
+        return start + max(0, min(col - 1, end - start))
