@@ -8,6 +8,7 @@ eager mode and under TorchScript, and gives NaN logits in a compiled or exported
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import pytest
@@ -112,13 +113,25 @@ def test_scripts_and_still_refuses_an_unknown_id(model: nn.Module, eager: torch.
     scripted = torch.jit.script(model)
     with torch.no_grad():
         torch.testing.assert_close(scripted(*_inputs()), eager)
-        with pytest.raises(torch.jit.Error, match="no head"):
+        with pytest.raises(torch.jit.Error, match=re.escape("holds 3, which has no head (heads: 1, 2)")):
             scripted(*_inputs(torch.tensor([2, 1, 3, 2])))
 
 
 def test_an_unknown_id_is_a_clear_error_in_eager_mode(model: nn.Module) -> None:
-    with torch.no_grad(), pytest.raises(ValueError, match="system_id holds an id that has no head"):
+    """The message names the ids without a head (a few of them) and those with one."""
+    with torch.no_grad(), pytest.raises(ValueError, match=re.escape(
+            "SystemRouter: system_id holds 3, which has no head (heads: 1, 2)")):
         model(*_inputs(torch.tensor([2, 1, 3, 2])))
+    router_class = type(_routers(model)[0])
+    one = router_class({"1": nn.Linear(2, 3)}, in_features={"1": 2}, out_features=3)  # eager mode's fast path
+    many = router_class({"10": nn.Linear(2, 3), "2": nn.Linear(2, 1)}, in_features={"10": 2, "2": 2}, out_features=3)
+    with torch.no_grad():
+        with pytest.raises(ValueError, match=re.escape("system_id holds 0, which has no head (heads: 1)") + "$"):
+            one(torch.randn(2, 2), torch.tensor([0, 1]))
+        with pytest.raises(ValueError, match=re.escape("holds 0, 3, which have no head (heads: 2, 10)")):
+            many(torch.randn(4, 2), torch.tensor([3, 2, 0, 3]))
+        with pytest.raises(ValueError, match=re.escape("holds 0, 1, 3, 4, ... (6 ids), which have no head")):
+            many(torch.randn(7, 2), torch.tensor([9, 4, 0, 10, 3, 1, 5]))
 
 
 def _mixed_widths(model: nn.Module) -> nn.Module:

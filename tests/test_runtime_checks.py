@@ -189,3 +189,38 @@ def test_a_bound_through_a_floor_division_is_tested_as_the_message_states_it() -
     model.check_inputs = False
     with pytest.raises(RuntimeError):  # without the check, torch's own error from the position table
         model(torch.randn(2, 56))
+
+
+# -- the model class's keyword arguments ----------------------------------------------------------
+
+
+def test_the_regenerate_hint_sets_the_changed_parameter_once() -> None:
+    """The hint for a fixed parameter keeps the command's other `--set` words and drops the changed
+    one's old value (it read `--set initial_channels=32 --set initial_channels=...`)."""
+    model_cls = type(vibench.build("cnn/ResNet1D", initial_channels=32, num_classes=4))
+    with pytest.raises(ValueError, match="initial_channels=64 differs") as refused:
+        model_cls(initial_channels=64)
+    assert str(refused.value).endswith(
+        "regenerate it: vibench-compile cnn/ResNet1D --set num_classes=4 --set initial_channels=..."
+    )
+
+
+@pytest.mark.parametrize("kind", ["numpy", "0-d tensor"])
+def test_the_model_class_takes_numpy_scalars_and_0d_tensors_as_build_does(kind: str) -> None:
+    """`labels.max() + 1` is an np.int64 or a tensor(4): vibench.build takes it, and so does the class it
+    returns, free parameters (built with the Python value) and fixed ones alike; model.py still imports
+    nothing but torch."""
+    import numpy as np  # requirements-dev.txt pins it
+
+    scalar = np.int64 if kind == "numpy" else torch.tensor
+    model_cls = type(vibench.build("cnn/ResNet1D", num_classes=scalar(5), initial_channels=scalar(32)))
+    model = model_cls(num_classes=scalar(7), initial_channels=scalar(32))
+    assert type(model.classifier.out_features) is int and model.classifier.out_features == 7
+    with pytest.raises(ValueError, match="initial_channels=64 differs"):
+        model_cls(initial_channels=scalar(64))
+    with pytest.raises(ValueError, match="num_classes=0 must be an int >= 1"):
+        model_cls(num_classes=scalar(0))
+    with pytest.raises(ValueError, match=r"num_classes=tensor\(\[5\]\) must be an int"):  # not a scalar
+        model_cls(num_classes=torch.tensor([5]))
+    source = vibench.compile_spec("cnn/ResNet1D", params={"num_classes": 5}).source
+    assert not [line for line in source.splitlines() if line.startswith(("import ", "from ")) and "numpy" in line]

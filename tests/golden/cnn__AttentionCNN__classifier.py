@@ -103,10 +103,13 @@ def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype
     return f" (an extra axis of size 1? `{name}.squeeze({extra[-1]}){to}` fits)" if extra else ""
 
 
-def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
-    name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
+def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
+    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
     for name, value in given.items():
+        if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
+            value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
         if name in free:
+            values[name] = value
             kinds, ge, gt, le, lt, wanted = free[name]
             if (
                 type(value) not in kinds
@@ -119,10 +122,12 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> 
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
         elif type(value) is not type(fixed[name]) or value != fixed[name]:
+            others = "".join(f" --set {word}" for key, word in (sets or {}).items() if key != name)
             raise ValueError(
                 f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"
-                f"checked with ({fixed[name]!r}); regenerate it: {command} --set {name}=..."
+                f"checked with ({fixed[name]!r}); regenerate it: {command}{others} --set {name}=..."
             )
+    return tuple(values[name] for name in free)
 
 
 def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True, prefix: str = "network."):
@@ -239,11 +244,12 @@ class AttentionCNN(nn.Module):
 
     def __init__(self, num_classes: int = 10, **fixed: object) -> None:
         super().__init__()
-        _check_settings(
+        (num_classes,) = _check_settings(
             self,
             {**fixed, "num_classes": num_classes},
             {"num_classes": ((int,), 1, None, None, None, "an int >= 1")},
-            "vibench-compile cnn/AttentionCNN --set num_classes=10",
+            "vibench-compile cnn/AttentionCNN",
+            {"num_classes": "num_classes=10"},
         )
         self.conv1 = nn.Conv1d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm1d(64)

@@ -172,18 +172,14 @@ class IsfmCrossAttention(nn.Module):
 class SystemRouter(nn.Module):
     """Give each sample the output of its system's head, without branching on the ids' values.
 
-    ``heads`` maps system ids (integers written as strings, the reference's ``str(Dataset_id)``) to
-    modules over the last dimension that treat samples independently; ``in_features`` gives each
-    head's input width. Every head whose width is x's runs on the whole batch, and ``torch.where``
-    keeps for each sample the rows of ``heads[str(system_id)]``: no Python branch depends on the ids,
-    so ``torch.compile(fullgraph=True)``, ``torch.export`` and ``torch.jit.script`` capture it.
-    Outputs narrower than ``out_features`` (systems with fewer classes) are padded with ``-inf``, so
-    softmax gives those classes probability 0. Without ``system_id`` every sample goes through the
-    only head.
-
-    A sample whose id has no head, or whose head expects another input width than x's, raises
-    ValueError in eager mode and under ``torch.jit.script``. A compiled or exported graph cannot
-    raise on tensor values: there the check is left out and such a sample's output row is NaN.
+    ``heads`` maps system ids (integers as strings, the reference's ``str(Dataset_id)``) to modules over
+    the last dimension that treat samples independently, of input widths ``in_features``. Every head of
+    x's width runs on the whole batch and ``torch.where`` keeps each sample's rows of its own head, so
+    ``torch.compile(fullgraph=True)``, ``torch.export`` and ``torch.jit.script`` capture it. Outputs
+    narrower than ``out_features`` (fewer classes) are padded with ``-inf`` (softmax gives 0). Without
+    ``system_id`` every sample goes through the only head. An id without a head (named with the ids
+    that have one), or whose head reads another width, raises ValueError in eager mode and scripted;
+    a compiled or exported graph cannot raise on values: there that sample's output row is NaN.
     """
 
     def __init__(self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int) -> None:
@@ -192,6 +188,7 @@ class SystemRouter(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
         self.only = next(iter(heads)) if len(heads) == 1 else ""  # one head: eager mode just runs it
+        self.systems = ", ".join(sorted(heads, key=int))  # the ids with a head, for messages
 
     def forward(self, x: torch.Tensor, system_id: torch.Tensor | None = None) -> torch.Tensor:
         if not torch.jit.is_scripting():
@@ -199,7 +196,7 @@ class SystemRouter(nn.Module):
                 # The ids are read on the host (one device sync, as in _check): cheaper than tensor ops.
                 ids = [0] if system_id is None else system_id.tolist()
                 if system_id is not None and ids.count(int(self.only)) != len(ids):
-                    raise ValueError("SystemRouter: system_id holds an id that has no head")
+                    raise ValueError(self._no_head(system_id[system_id != int(self.only)]))
                 if x.shape[-1] != self.in_features[self.only] and len(ids) > 0:
                     raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
                 return self._pad(self.heads[self.only](x))
@@ -214,7 +211,10 @@ class SystemRouter(nn.Module):
                 routed = routed | mine
                 out = torch.where(mine.view(rows), self._pad(head(x)), out)
         if torch.jit.is_scripting() or not torch.compiler.is_compiling():
-            self._check(known, routed)
+            if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
+                if system_id is not None and not bool(known.all()):
+                    raise ValueError(self._no_head(system_id[~known]))
+                raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
         return out
 
     def _pad(self, y: torch.Tensor) -> torch.Tensor:
@@ -223,11 +223,11 @@ class SystemRouter(nn.Module):
             y = torch.cat([y, y.new_full(list(y.shape[:-1]) + [missing], float("-inf"))], dim=-1)
         return y
 
-    def _check(self, known: torch.Tensor, routed: torch.Tensor) -> None:
-        if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
-            if not bool(known.all()):
-                raise ValueError("SystemRouter: system_id holds an id that has no head")
-            raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
+    def _no_head(self, ids: torch.Tensor) -> str:
+        unknown: list[int] = torch.unique(ids).tolist()  # a few of them, sorted
+        few = ", ".join([str(i) for i in unknown[:4]]) + (f", ... ({len(unknown)} ids)" if len(unknown) > 4 else "")
+        which = "which has" if len(unknown) == 1 else "which have"
+        return f"SystemRouter: system_id holds {few}, {which} no head (heads: {self.systems})"
 
 
 class PrototypeLogits(nn.Module):
@@ -324,10 +324,13 @@ def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype
     return f" (an extra axis of size 1? `{name}.squeeze({extra[-1]}){to}` fits)" if extra else ""
 
 
-def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
-    name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
+def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
+    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
     for name, value in given.items():
+        if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
+            value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
         if name in free:
+            values[name] = value
             kinds, ge, gt, le, lt, wanted = free[name]
             if (
                 type(value) not in kinds
@@ -340,10 +343,12 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> 
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
         elif type(value) is not type(fixed[name]) or value != fixed[name]:
+            others = "".join(f" --set {word}" for key, word in (sets or {}).items() if key != name)
             raise ValueError(
                 f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"
-                f"checked with ({fixed[name]!r}); regenerate it: {command} --set {name}=..."
+                f"checked with ({fixed[name]!r}); regenerate it: {command}{others} --set {name}=..."
             )
+    return tuple(values[name] for name in free)
 
 
 def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True, prefix: str = "network."):
@@ -554,10 +559,13 @@ class M_01_ISFM(nn.Module):
             self,
             fixed,
             {},
-            (
-                'vibench-compile isfm/M_01_ISFM --set \'task_configs={"classification":{"head":"H_02_distance_cla"},"si'
-                'gnal_prediction":{"loss_weight":0.5,"max_len":1024,"max_out":1}}\''
-            ),
+            "vibench-compile isfm/M_01_ISFM",
+            {
+                "task_configs": (
+                    '\'task_configs={"classification":{"head":"H_02_distance_cla"},"signal_prediction":{"loss_weight":0'
+                    '.5,"max_len":1024,"max_out":1}}\''
+                )
+            },
         )
         self.embedding = E_01_HSE()
         self.backbone = B_04_Dlinear()

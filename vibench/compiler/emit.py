@@ -256,8 +256,13 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
             entries: list[ast.expr] = [c.ref("fixed"), *(c.ref(n) for n in free_names)]
             given = ast.Dict(keys=[None] + [c.const(n) for n in free_names], values=entries)
         bounds = c.const({n: _bounds(decls[n], values[n]) for n in free_names})
-        call = c.call("_check_settings", c.ref("self"), given, bounds, _command(program, None))
-        checks = split("", call, "", 2 * INDENT)
+        # The `--set` words apart (parameter -> word): the hint for a changed parameter leaves out its old value.
+        sets = {k: _shell(f"{k}={v}") for k, v in program.source.overrides}
+        command = _command(program, None, sets=False)
+        call = c.call("_check_settings", c.ref("self"), given, bounds, command, *([sets] if sets else []))
+        # The free parameters come back as Python values (from numpy scalars, 0-d tensors): the layers take those.
+        back = flat(c.tuple_of(*(c.ref(n) for n in free_names))) + " = " if free_names else ""
+        checks = split(back, call, "", 2 * INDENT)
     tail = ["self.check_inputs = True"]
     dtype = _dtype_cast(unit)
     if dtype:
@@ -337,13 +342,14 @@ def _from_text(program: Program) -> bool:
     return program.source.display_path.startswith("<") and program.source.display_path.endswith(">")
 
 
-def _command(program: Program, out_path: str | None) -> str:
+def _command(program: Program, out_path: str | None, sets: bool = True) -> str:
+    """The command that compiles the file (without its ``--set`` words when not ``sets``)."""
     src = program.source
     spec = "-" if _from_text(program) else _template_name(src.display_path) or src.display_path
     words = ["vibench-compile", _shell(spec)]
     if out_path is not None:
         words += ["-o", _shell(out_path)]
-    words += [f"--set {_shell(f'{k}={v}')}" for k, v in src.overrides]
+    words += [f"--set {_shell(f'{k}={v}')}" for k, v in src.overrides if sets]
     words += [f"--input {_shell(f'{k}={v}')}" for k, v in src.input_bindings]
     return " ".join(words)
 

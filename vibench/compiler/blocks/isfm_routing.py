@@ -9,8 +9,8 @@ Routing never branches on the ids' values: every head whose input width is x's r
 batch and ``torch.where`` keeps each sample's own rows, so a routed model compiles to one graph
 (``torch.compile(fullgraph=True)``), exports (``torch.export``) and scripts (``torch.jit.script``).
 An id without a head (or whose head reads another width) raises ``ValueError`` in eager mode and
-under TorchScript; a compiled or exported graph cannot raise on values and gives that sample NaN
-outputs instead (tests/test_isfm_routing.py).
+under TorchScript, naming the ids without a head and those with one; a compiled or exported graph
+cannot raise on values and gives that sample NaN outputs instead (tests/test_isfm_routing.py).
 """
 
 from __future__ import annotations
@@ -101,18 +101,14 @@ class IsfmSystemPrototypesParams(BlockParams):
 class SystemRouter(nn.Module):
     """Give each sample the output of its system's head, without branching on the ids' values.
 
-    ``heads`` maps system ids (integers written as strings, the reference's ``str(Dataset_id)``) to
-    modules over the last dimension that treat samples independently; ``in_features`` gives each
-    head's input width. Every head whose width is x's runs on the whole batch, and ``torch.where``
-    keeps for each sample the rows of ``heads[str(system_id)]``: no Python branch depends on the ids,
-    so ``torch.compile(fullgraph=True)``, ``torch.export`` and ``torch.jit.script`` capture it.
-    Outputs narrower than ``out_features`` (systems with fewer classes) are padded with ``-inf``, so
-    softmax gives those classes probability 0. Without ``system_id`` every sample goes through the
-    only head.
-
-    A sample whose id has no head, or whose head expects another input width than x's, raises
-    ValueError in eager mode and under ``torch.jit.script``. A compiled or exported graph cannot
-    raise on tensor values: there the check is left out and such a sample's output row is NaN.
+    ``heads`` maps system ids (integers as strings, the reference's ``str(Dataset_id)``) to modules over
+    the last dimension that treat samples independently, of input widths ``in_features``. Every head of
+    x's width runs on the whole batch and ``torch.where`` keeps each sample's rows of its own head, so
+    ``torch.compile(fullgraph=True)``, ``torch.export`` and ``torch.jit.script`` capture it. Outputs
+    narrower than ``out_features`` (fewer classes) are padded with ``-inf`` (softmax gives 0). Without
+    ``system_id`` every sample goes through the only head. An id without a head (named with the ids
+    that have one), or whose head reads another width, raises ValueError in eager mode and scripted;
+    a compiled or exported graph cannot raise on values: there that sample's output row is NaN.
     """
 
     def __init__(self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int) -> None:
@@ -121,6 +117,7 @@ class SystemRouter(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
         self.only = next(iter(heads)) if len(heads) == 1 else ""  # one head: eager mode just runs it
+        self.systems = ", ".join(sorted(heads, key=int))  # the ids with a head, for messages
 
     def forward(self, x: torch.Tensor, system_id: torch.Tensor | None = None) -> torch.Tensor:
         if not torch.jit.is_scripting():
@@ -128,7 +125,7 @@ class SystemRouter(nn.Module):
                 # The ids are read on the host (one device sync, as in _check): cheaper than tensor ops.
                 ids = [0] if system_id is None else system_id.tolist()
                 if system_id is not None and ids.count(int(self.only)) != len(ids):
-                    raise ValueError("SystemRouter: system_id holds an id that has no head")
+                    raise ValueError(self._no_head(system_id[system_id != int(self.only)]))
                 if x.shape[-1] != self.in_features[self.only] and len(ids) > 0:
                     raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
                 return self._pad(self.heads[self.only](x))
@@ -143,7 +140,10 @@ class SystemRouter(nn.Module):
                 routed = routed | mine
                 out = torch.where(mine.view(rows), self._pad(head(x)), out)
         if torch.jit.is_scripting() or not torch.compiler.is_compiling():
-            self._check(known, routed)
+            if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
+                if system_id is not None and not bool(known.all()):
+                    raise ValueError(self._no_head(system_id[~known]))
+                raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
         return out
 
     def _pad(self, y: torch.Tensor) -> torch.Tensor:
@@ -152,11 +152,11 @@ class SystemRouter(nn.Module):
             y = torch.cat([y, y.new_full(list(y.shape[:-1]) + [missing], float("-inf"))], dim=-1)
         return y
 
-    def _check(self, known: torch.Tensor, routed: torch.Tensor) -> None:
-        if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
-            if not bool(known.all()):
-                raise ValueError("SystemRouter: system_id holds an id that has no head")
-            raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
+    def _no_head(self, ids: torch.Tensor) -> str:
+        unknown: list[int] = torch.unique(ids).tolist()  # a few of them, sorted
+        few = ", ".join([str(i) for i in unknown[:4]]) + (f", ... ({len(unknown)} ids)" if len(unknown) > 4 else "")
+        which = "which has" if len(unknown) == 1 else "which have"
+        return f"SystemRouter: system_id holds {few}, {which} no head (heads: {self.systems})"
 
 
 class PrototypeLogits(nn.Module):

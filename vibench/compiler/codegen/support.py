@@ -3,7 +3,10 @@
 * :func:`_check_settings` — the model class's keyword arguments: a free parameter must be of its
   declared type and within its declared bounds; any other template parameter may only repeat the
   value the file was compiled and shape-checked with (else ValueError naming the parameter and the
-  command that compiles it with the new value).
+  command that compiles it with the new value: ``command`` and the ``--set`` words of ``sets``, parameter
+  -> shell word, but the one it replaces). A numpy scalar or 0-d tensor counts as the Python value it
+  holds, as in ``vibench.build`` (known by its type's module: model.py imports nothing but torch); the
+  free parameters' values come back so read, for ``__init__`` to build with.
 * :func:`_check_input` and :func:`_require` — the checks at the entry of ``forward`` (dtype, rank,
   fixed sizes, the spec's shape constraints): ``ValueError`` naming the input and the rule in eager
   mode, ``torch._check`` while ``torch.compile``/``torch.export`` trace (the checks stay in the graph).
@@ -37,10 +40,13 @@ else:
     from vibench.compiler.blocks.torchless import F, nn, torch
 
 
-def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> None:
-    name_of, fixed = type(model).__name__, type(model).COMPILED_PARAMETERS
+def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
+    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
     for name, value in given.items():
+        if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
+            value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
         if name in free:
+            values[name] = value
             kinds, ge, gt, le, lt, wanted = free[name]
             if (
                 type(value) not in kinds
@@ -53,10 +59,12 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str) -> 
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
         elif type(value) is not type(fixed[name]) or value != fixed[name]:
+            others = "".join(f" --set {word}" for key, word in (sets or {}).items() if key != name)
             raise ValueError(
                 f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"
-                f"checked with ({fixed[name]!r}); regenerate it: {command} --set {name}=..."
+                f"checked with ({fixed[name]!r}); regenerate it: {command}{others} --set {name}=..."
             )
+    return tuple(values[name] for name in free)
 
 
 def _require(model: nn.Module, ok: bool, message: str) -> None:
