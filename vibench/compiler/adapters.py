@@ -54,6 +54,11 @@ def with_adapters(inputs: dict[str, Any], outputs: dict[str, Any], input_decls: 
             outs.append(replace(out, ref=ref) if ref is not out.ref else out)
             continue
         pos = as_pos("outputs", out.name)
+        if ref.port == "*":  # one transpose per output: `node.*` holds several (it said "no output port `*`")
+            diags.add(Diagnostic("E212", f"output `{out.name}` takes every output of `{ref.node}` (`.*`), which "
+                                 "`layout`/`as` cannot reorder", pos,
+                                 hint=f"name one output (`from: {ref.node}.PORT`) for each layout-aware output"))
+            continue
         layout = layout_value(getattr(spec, "layout", None), pos, f"output `{out.name}`", names, diags)
         if order is None or layout is None:
             if order is None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block
 from vibench.compiler.build_warnings import warn_unused
-from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import (
     LIMIT_HINT,
     ElabCopy,
@@ -124,8 +124,10 @@ class Elaborator(Evaluates):
         if deferred:
             self.checks()
         outputs = [o for o in udef.outputs if self.flag(o.when, o.pos, f"`when` of output `{o.name}`")]
-        if not outputs:
-            raise self.error(Diagnostic("E103", f"every output of `{udef.name}` is switched off", udef.pos,
+        if not outputs:  # at the first output's `when:` (it was at 1:1)
+            first = udef.outputs[0] if udef.outputs else None
+            where = (getattr(first.when, "pos", None) or first.pos) if first is not None else None
+            raise self.error(Diagnostic("E103", f"every output of `{udef.name}` is switched off", where or udef.pos,
                                         expected="at least one output whose `when` is true"))
         # With every output on, every node is live (the graph pass refuses a node that reaches no output).
         live = live_nodes(udef, outputs) if len(outputs) < len(udef.outputs) else None
@@ -250,6 +252,11 @@ class Elaborator(Evaluates):
         if not refs:
             raise self.error(Diagnostic("E405", f"node `{nd.name}` is switched off but has no input to pass through",
                                         nd.pos, node=nd.name))
+        if len(refs) > 1 and refs[0][0] is not None and isinstance(nd.block, str):
+            # `in: {y: z, x: x}`: the block's first port passes through, whatever order the mapping is written in
+            block = self.owner.lookup_block(nd.block, self.udef, nd.block_pos, nd.name)
+            ports = [i.name for i in block.inputs] if isinstance(block, UnitDef) else list(block.inputs)
+            refs = sorted(refs, key=lambda r: ports.index(r[0]) if r[0] in ports else len(ports))
         self.add(ElabNode(nd, tuple(refs), "off", ()))
         self.off.add(nd.name)
 
@@ -266,6 +273,13 @@ class Elaborator(Evaluates):
                 self.switch_off(nd, refs)
                 return
             self.make_room(nd, copies, repeat_pos, f"`repeat: {copies}`")
+            if not isinstance(nd.block, str) and "i" in template_names(nd.block) and "i" not in env:
+                # The copies of a chain are one block (one class in model.py); only their values may differ.
+                raise self.error(Diagnostic("E211", f"`block` of node `{nd.name}` reads `i`, but the copies of "
+                                            "`repeat` are all one block", nd.block_pos, node=nd.name,
+                                            found=f"block: {clip(getattr(nd.block, 'text', str(nd.block)), 80)}",
+                                            hint="vary the copies through their parameters (`${i}` works there), "
+                                            "or write the different blocks as nodes of their own"))
         block_name = nd.block if isinstance(nd.block, str) else self.evaluate(nd.block, env, nd.block_pos, "`block`",
                                                                               nd.name)
         if not isinstance(block_name, str):

@@ -74,14 +74,15 @@ def run_checks(udef: UnitDef, env: dict[str, Any], positions: dict[str, Pos | No
     out: list[Diagnostic] = []
     declared = {d.name: d.pos for d in udef.params}
     for check in udef.checks:
+        that_pos = getattr(check.that, "pos", None) or check.pos  # at the `that:` expression, not the list item
         try:
             ok = evaluate_value(check.that, env) if contains_template(check.that) else check.that
         except ExprError as err:
-            out.append(Diagnostic("E204", f"{err.message} in a check of `{udef.name}`", check.pos, node=node,
+            out.append(Diagnostic("E204", f"{err.message} in a check of `{udef.name}`", that_pos, node=node,
                                   hint=err.hint))
             continue
         if not isinstance(ok, bool):
-            out.append(Diagnostic("E211", f"a check of `{udef.name}` must give true or false", check.pos, node=node,
+            out.append(Diagnostic("E211", f"a check of `{udef.name}` must give true or false", that_pos, node=node,
                                   expected="true or false", found=repr(ok)[:80]))
             continue
         if ok:

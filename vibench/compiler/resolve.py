@@ -25,7 +25,7 @@ from vibench.compiler.expr import ExprError, parse_value
 from vibench.compiler.ir import ParamDecl, Pos, UnitDef
 from vibench.compiler.limits import MAX_NESTING
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
-from vibench.compiler.names import name_units
+from vibench.compiler.names import name_units, named_value
 from vibench.compiler.params import bind_params
 from vibench.compiler.resolve_decls import _check_model_name, _check_name, _expr_diag, _param_decls
 from vibench.compiler.resolve_units import _unit
@@ -361,10 +361,12 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
                              doc.pos(("params", name), key=True), hint="set it under `with:` instead"))
     # `with:` values become the template parameters' defaults; they may use this file's params.
     given = {}
+    own_names = {p.name for p in own} | {p.name for p in base.params}
     for key, value in (spec.with_ or {}).items():
         pos = doc.pos(("with", key))
         try:
-            given[key] = (parse_value(value, pos), pos)
+            # `num_classes: classes` reads a parameter (this file's or the template's), as in a node (names.py)
+            given[key] = (named_value(base, key, parse_value(value, pos), own_names, pos), pos)
         except ExprError as err:
             diags.add(_expr_diag(err, pos, f"`with.{key}`"))
     ignored = dict(base.reference.ignored_keys) if base.reference is not None else {}

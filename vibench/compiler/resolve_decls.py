@@ -234,9 +234,9 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
         diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos(),
                              found=name, hint=f"e.g. `{name[:1].upper() + name[1:]}`: composite blocks become "
                              "classes, and lowercase names belong to the block catalogue"))
-    elif what in ("parameter", "let") and name in ("i", "item"):
+    elif what in ("parameter", "let") and name in ("i", "item", "key"):  # `key`: a for_each over a mapping's
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved for the copies of `repeat`/`for_each`",
-                             pos()))
+                             pos(), hint=f"rename it, e.g. `{name}_`"))
 
 
 def _python_meaning(name: str) -> str:

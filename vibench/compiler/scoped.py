@@ -126,8 +126,10 @@ def _params_of(path: str, library: Library, depth: int) -> tuple[tuple[str, str,
 
 
 def _entry(name: Any, spec: Any) -> tuple[str, str, str | None] | None:
-    if not isinstance(name, str) or not name.isidentifier() or not isinstance(spec, dict):
+    if not isinstance(name, str) or not name.isidentifier():
         return None
+    if not isinstance(spec, dict):  # the shorthand `hidden: 64` declares an int with that default
+        spec = {"default": spec}
     type_text = spec.get("type")
     if type_text is None and "default" in spec:
         default = spec["default"]

@@ -108,6 +108,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         if self.failed or el.broken:
             raise Failed()
         outputs = []
+        seen: dict[str, str] = {}
         for out in el.outputs:
             if out.ref.port == "*":  # `from: node.*`: every output of the node, under its port names
                 produced = self.every_output(out)
@@ -118,14 +119,13 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 broken = check_promise(out, name, t, dict(self.env), self.space, udef.name)
                 if broken is not None:
                     raise self.error(broken)
+            for name, ref, _ in produced:  # located at the output that repeats a name (it was at 1:1)
+                if name in seen:
+                    raise self.error(Diagnostic("E405", f"two outputs are named `{name}`", out.pos or udef.pos,
+                                                found=f"{seen[name]} and {self.spelling(ref)}",
+                                                hint="rename one of them (a `node.*` output takes its ports' names)"))
+                seen[name] = self.spelling(ref)
             outputs += produced
-        seen: dict[str, str] = {}
-        for name, ref, _ in outputs:
-            if name in seen:
-                raise self.error(Diagnostic("E405", f"two outputs are named `{name}`", udef.pos,
-                                            found=f"{seen[name]} and {self.spelling(ref)}",
-                                            hint="rename one of them (a `node.*` output takes its ports' names)"))
-            seen[name] = self.spelling(ref)
         inputs = el.inputs
         optional = {d.name for d in udef.inputs if d.optional}
         if optional:  # `optional: true` inputs that no node reads are not taken

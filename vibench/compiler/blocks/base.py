@@ -240,5 +240,6 @@ def norm_axis(ctx: ShapeContext, axis: int, rank: int, param: str = "dim") -> in
     """Normalise a possibly negative axis against a rank (error when out of range)."""
     if not -rank <= axis < rank:
         raise ctx.fail(f"`{param}` {axis} is out of range for a rank-{rank} input", code="E301", param=param,
-                       expected=f"{param} in [{-rank}, {rank - 1}]", found=str(axis))
+                       expected=f"{param} in [{-rank}, {rank - 1}]" if rank else "an input with an axis (a rank-0 "
+                       "input has none)", found=str(axis))
     return axis % rank
