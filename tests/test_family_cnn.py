@@ -293,7 +293,7 @@ trainer: {max_epochs: 10}
     assert program.root.param_count == 113_582  # the reference: 114,132 for input_dim 1, 10 classes
     assert {(w.code, w.pos.line) for w in program.warnings} == {("W101", 11), ("W102", 12), ("W103", 13)}
     mobile = vibench.check(text=experiment("CNN", "MobileNet1D", {"input_dim": 1, "width_mult": 0.5}))
-    assert [w.code for w in mobile.warnings] == ["W101"]
+    assert [w.code for w in mobile.warnings] == ["W111", "W101"]  # W111: no num_classes, the decoder
 
 
 def test_class_counts_from_the_factory_dict_are_located_errors() -> None:

@@ -143,7 +143,7 @@ trainer: {max_epochs: 10}
     assert str(program.root.outputs[0][2]) == "[B, 4]"
     assert {(w.code, w.pos.line) for w in program.warnings} == {("W101", 10)}
     dense = vibench.check(text=experiment("MLP", "DenseNetMLP", {"input_dim": 1, "hidden_dim": 64, "num_layers": 2}))
-    assert [w.code for w in dense.warnings] == ["W101", "W101"]
+    assert [w.code for w in dense.warnings] == ["W111", "W101", "W101"]  # W111: no num_classes
 
 
 @pytest.mark.parametrize("template", ["MLPMixer", "gMLP"])

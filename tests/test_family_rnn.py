@@ -157,7 +157,7 @@ trainer: {max_epochs: 10}
     assert str(program.root.outputs[0][2]) == "[B, 6]"
     assert {(w.code, w.pos.line) for w in program.warnings} == {("W101", 11), ("W102", 12)}
     conv = vibench.check(text=experiment("RNN", "ConvLSTM", {"input_dim": 3, "return_all_layers": True}))
-    assert [w.code for w in conv.warnings] == ["W101"]
+    assert [w.code for w in conv.warnings] == ["W111", "W101"]  # W111: no num_classes, the sequence head
 
 
 @pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel lengths:UserWarning")

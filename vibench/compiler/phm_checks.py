@@ -9,7 +9,7 @@ the reference factory read it and reports what vibench would otherwise have to g
   nothing of it (W110);
 * :func:`find_template` — the template of a `type/name`, or of an ISFM component on its own;
 * :func:`num_classes_from` — ``num_classes`` from the dataset metadata table (``--metadata``),
-  and W111 when it falls back to the template's default;
+  and W111 when it falls back to the template's default (a number, or null: no classifier);
 * :func:`required_keys` — keys the reference model (and each component its slots hold) reads as
   attributes and cannot be built without (:data:`vibench.compiler.phm_reference.REQUIRED_KEYS`):
   E221 with the value vibench would use, or W112 when vibench needs no value for it.
@@ -92,11 +92,16 @@ def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: 
     if decl is None or "num_classes" in given:
         return []
     if metadata is None:
-        if "num_classes" in model or decl.default is None:
+        if "num_classes" in model or decl.required:
             return []
-        return [Diagnostic("W111", f"`num_classes` is not set: vibench uses the template's default "
-                           f"{_json(decl.default)}", model_pos, severity="warning",
-                           found="PHM-Vibench's factory fills it from the dataset metadata table",
+        if decl.default is None:  # the template then builds something else than a classifier
+            builds = next((part.strip().rstrip(".") for part in (decl.doc or "").split(";") if "null" in part),
+                          "null: no classifier")
+            message = f"`num_classes` is not set: vibench builds `{root.name}` without a classifier ({builds})"
+        else:
+            message = f"`num_classes` is not set: vibench uses the template's default {_json(decl.default)}"
+        return [Diagnostic("W111", message, model_pos, severity="warning",
+                           found="PHM-Vibench's factory always sets it, from the dataset metadata table",
                            hint="pass the experiment's metadata table with `--metadata FILE`, or write "
                            "`num_classes:` in the `model:` section")]
     value: Any = dict(metadata.num_classes)
@@ -106,8 +111,10 @@ def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: 
                 "E202", f"`{root.name}` has one classifier, but the metadata table has {len(value)} systems",
                 where.get("num_classes", model_pos), expected="`num_classes` an int",
                 found=f"{_json(value)} from {metadata.path}",
-                hint="write `num_classes:` (an int) in the `model:` section, or use an ISFM model, whose heads "
-                "take one class count per system")])
+                hint=f"the table gives {len(value)} systems and replaces the config's `num_classes`, as PHM-Vibench's "
+                "factory does: leave the table out (`--metadata`) and write `num_classes:` in the `model:` section, "
+                "set it with `--set num_classes=N`, or use an ISFM model, whose heads take one class count per "
+                "system")])
         value = next(iter(value.values()))
     before = model.get("num_classes")
     model["num_classes"] = value

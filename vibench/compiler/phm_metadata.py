@@ -77,14 +77,20 @@ def num_classes_of(header: list[Any], rows: Any, shown: str = "the metadata tabl
                             f"{', '.join(n for n in names if n)[:300] or 'none'})")
     dataset_at, label_at = names.index("Dataset_id"), names.index("Label")
     largest: dict[str, int] = {}
+    odd_id: Any = None  # a Dataset_id of a labelled row that is no integer
     for row in rows:
         if max(dataset_at, label_at) >= len(row):
             continue
         dataset, label = _integer(row[dataset_at]), _integer(row[label_at])
         if dataset is None or label is None:
+            if label is not None and odd_id is None and str(row[dataset_at] or "").strip():
+                odd_id = row[dataset_at]
             continue
         key = str(dataset)
         largest[key] = max(largest.get(key, label), label)
+    if not largest and odd_id is not None:
+        raise MetadataError(f"{shown}: `Dataset_id` must be an integer (the system id that keys `num_classes`), "
+                            f"not {str(odd_id).strip()[:60]!r}")
     if not largest:
         raise MetadataError(f"{shown} has no row with both a `Dataset_id` and a numeric `Label`")
     return {key: largest[key] + 1 for key in sorted(largest, key=_id_order)}

@@ -10,7 +10,10 @@ one key removed at a time (``scripts/reference.py``):
 * :data:`REQUIRED_KEYS` — the keys a model or ISFM component reads as attributes when it is
   built (``args.e_layers``), so that a config without them stops PHM-Vibench with an
   ``AttributeError``. ``num_classes`` is never listed: the factory always sets it from the
-  dataset metadata.
+  dataset metadata;
+* :data:`COMPONENTS` — the components each ISFM model looks up by name in its own tables
+  (``Embedding_dict``, ``Backbone_dict``, ``TaskHead_dict``): any other name is a ``KeyError``
+  there, although vibench's slots take every component of the folder.
 """
 
 from __future__ import annotations
@@ -64,6 +67,50 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     **{f"NO/{name}": ("input_dim",) for name in MODELS["NO"]},
 }
 """Reference model (``reference.model`` of a template) -> keys it cannot be built without."""
+
+
+_ISFM_BACKBONES = ("B_01_basic_transformer", "B_03_FITS", "B_04_Dlinear", "B_05_Mamba", "B_06_TimesNet",
+                   "B_07_TSMixer", "B_08_PatchTST", "B_09_FNO")
+
+COMPONENTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ISFM/M_01_ISFM": {
+        "embedding": ("E_01_HSE", "E_02_HSE_v2", "E_03_Patch"),
+        "backbone": _ISFM_BACKBONES,
+        "task_head": ("H_01_Linear_cla", "H_02_distance_cla", "H_03_Linear_pred", "H_09_multiple_task",
+                      "MultiTaskHead"),
+    },
+    "ISFM/M_02_ISFM": {
+        "embedding": ("E_01_HSE", "E_02_HSE_v2"),
+        "backbone": (*_ISFM_BACKBONES, "B_10_VIBT"),
+        "task_head": ("H_01_Linear_cla", "H_02_distance_cla", "H_03_Linear_pred", "H_09_multiple_task",
+                      "H_04_VIB_pred"),
+    },
+    "ISFM/M_02_ISFM_heterogeneous_batch": {
+        "embedding": ("E_01_HSE", "E_02_HSE_v2", "E_03_Patch"),
+        "backbone": _ISFM_BACKBONES,
+        "task_head": ("H_02_Linear_cla_heterogeneous_batch",),  # its only head: `task_head` is never read
+    },
+    "ISFM/M_03_ISFM": {
+        "embedding": ("E_01_HSE", "E_02_HSE_v2"),
+        "backbone": _ISFM_BACKBONES,
+        "task_head": ("H_01_Linear_cla", "H_02_distance_cla", "H_03_Linear_pred", "H_09_multiple_task"),
+    },
+    "ISFM_Prompt/M_02_ISFM_Prompt": {
+        "embedding": ("HSE_prompt", "E_01_HSE", "E_01_HSE_v2"),
+        "backbone": ("B_01_basic_transformer", "B_04_Dlinear", "B_05_Mamba", "B_06_TimesNet", "B_08_PatchTST",
+                     "B_09_FNO", "B_11_MomentumEncoder"),
+        "task_head": ("H_01_Linear_cla", "H_02_distance_cla", "H_03_Linear_pred", "H_09_multiple_task",
+                      "H_10_ProjectionHead"),
+    },
+}
+"""Reference ISFM model -> slot -> the component names its tables hold (``src/model_factory/ISFM*/M_*.py``
+at the snapshot): the names PHM-Vibench can build in that slot."""
+
+
+def unregistered(model: str, slot: str, component: str) -> tuple[str, ...] | None:
+    """The components the reference ``model`` builds in ``slot`` when ``component`` is not one of them, else None."""
+    names = COMPONENTS.get(model, {}).get(slot)
+    return names if names is not None and component not in names else None
 
 
 def why_not_buildable(kind: str, name: str) -> str | None:

@@ -31,9 +31,11 @@ def build_program(program: Program) -> torch.nn.Module:
 
 def build_spec(spec: str | None, text: str | None, params: dict[str, Any], inputs: dict[str, tuple[int, ...]] | None,
                search_path: list[str] | None, max_nodes: int | None = None,
-               max_params: int | None = None, max_activation: int | None = None) -> torch.nn.Module:
+               max_params: int | None = None, max_activation: int | None = None,
+               metadata: Any = None) -> torch.nn.Module:
     """The model of a spec path, template name, PHM-Vibench config or text, from the cache when it
-    was compiled before (see :func:`vibench.build`)."""
+    was compiled before (see :func:`vibench.build`); ``metadata`` is a read metadata table (its
+    ``num_classes`` is part of the cache key)."""
     from vibench.compiler.diagnostics import Diagnostic, SpecError
     from vibench.compiler.pipeline import compile_program, compile_source, find_spec
 
@@ -50,13 +52,16 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         spec_text = text
     where = os.path.realpath(path) if path is not None else ""
     limits = {"max_nodes": max_nodes, "max_params": max_params, "max_activation": max_activation}
-    k = cache.key(where + "\0" + spec_text, {**params, "__limits__": limits}, inputs, list(search_path or []))
+    keyed: dict[str, Any] = {**params, "__limits__": limits}
+    if metadata is not None:  # the table's class counts make the model, not its file (read before this)
+        keyed["__metadata__"] = {"path": str(metadata.path), "num_classes": dict(metadata.num_classes)}
+    k = cache.key(where + "\0" + spec_text, keyed, inputs, list(search_path or []))
 
     def make() -> tuple[str, str, set[str]]:
         read: set[str] = set()
         program = compile_program(path, text=text, params=params or None, inputs=inputs, search_path=search_path,
                                   max_nodes=max_nodes, max_params=max_params, max_activation=max_activation,
-                                  files_read=read)
+                                  files_read=read, metadata=metadata)
         return compile_source(program), program.root.name, read
 
     entry = cache.cached(k, make)
