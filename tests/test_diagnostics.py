@@ -689,6 +689,8 @@ def test_the_caret_counts_terminal_columns_of_wide_characters() -> None:
     ("vibench: 1\nname: A\ninputs: {x: {shape: [B, 4, 6]}}\n"
      "nodes: {r: {block: rearrange, in: x, pattern: 'b c l -> b l c', sizes: 2}}\noutputs: {y: r}\n",
      ["mapping"], "dictionary"),
+    ("vibench: 1\nname: A\ninputs: {x: {shape: 'B, 4'}}\nnodes: {fc: {block: linear, in: x, out_features: 2}}\n"
+     "outputs: {y: fc}\n", ["expected list or `${...}`"], "should match pattern"),
 ])
 def test_messages_speak_vibench_not_pydantic(text: str, words: list[str], never: str) -> None:
     """pydantic's own words (`Input should be a valid integer`, `dictionary or instance of BlockSpec`,
@@ -717,3 +719,22 @@ def test_a_refused_override_says_where_its_value_came_from(capsys: pytest.Captur
     (diag,) = info.value.diagnostics
     assert diag.code == "E208" and diag.pos is not None and diag.pos.line == 3
     assert not any("given" in n for n in diag.notes)
+
+
+def test_load_spec_names_the_functions_that_read_a_phm_config(tmp_path: Path) -> None:
+    """`load_spec` reads one spec document; a PHM-Vibench experiment config was reported as "a PHM-Vibench
+    config without a `model:` section" (it has one): the error says which functions read such a config."""
+    config = tmp_path / "experiment.yaml"
+    config.write_text("environment: {seed: 1}\ndata: {window_size: 1024}\n"
+                      "model: {type: CNN, name: ResNet1D, input_dim: 1, num_classes: 3}\n"
+                      "task: {name: classification}\n")
+    for kwargs in ({"spec": str(config)}, {"text": config.read_text()}):
+        with pytest.raises(SpecError) as info:
+            vibench.load_spec(**kwargs)
+        (diag,) = info.value.diagnostics
+        assert diag.code == "E103" and "not a PHM-Vibench experiment config" in diag.message
+        assert diag.pos is not None and (diag.pos.line, diag.pos.col) == (3, 1)  # at `model:`
+        assert diag.hint is not None
+        assert all(f"vibench.{name}" in diag.hint for name in ("check", "compile_spec", "build"))
+        assert "without a `model:` section" not in info.value.render()
+    assert vibench.check(str(config), inputs={"x": (2, 1024, 1)}).root.name  # what the message points to reads it

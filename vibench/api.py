@@ -76,14 +76,32 @@ class CompileResult:
 
 
 def load_spec(spec: str | None = None, *, text: str | None = None) -> SpecDocument:
-    """Load and validate a spec's structure (no templates resolved, no shapes checked).
+    """Load and validate the structure of one spec document, read from a path or from ``text`` (no
+    templates resolved, no shapes checked; a library name such as ``cnn/ResNet1D`` is not looked up).
+
+    A PHM-Vibench experiment config is no spec document: it is E103, naming :func:`check`,
+    :func:`compile_spec` and :func:`build`, which read it.
 
     >>> doc = load_spec(text="vibench: 1\\nextends: cnn/ResNet1D\\nwith: {num_classes: 4}\\n")
     >>> doc.extends, doc.with_
     ('cnn/ResNet1D', {'num_classes': 4})
     """
+    from vibench.compiler.load import is_experiment
+    from vibench.compiler.validate import validate
+
     spec, _ = _arguments(spec, text)
-    return pipeline.load_spec(spec, text)
+    doc = pipeline.load(spec, text)
+    if is_experiment(doc.data):
+        from vibench.compiler.diagnostics import Diagnostic, SpecError
+
+        key = "model" if "model" in doc.data else "base_configs"
+        raise SpecError([Diagnostic(
+            "E103", "`vibench.load_spec` reads a vibench spec, not a PHM-Vibench experiment config",
+            doc.pos((key,), key=True), expected="a vibench spec (`vibench: 1`)",
+            found=f"a PHM-Vibench experiment config (`{key}:`, no `vibench:`)",
+            hint="`vibench.check`, `vibench.compile_spec` and `vibench.build` read PHM-Vibench configs "
+            "(so does `vibench-compile`)")], {doc.file: doc.text})
+    return validate(doc)
 
 
 def check(
@@ -155,9 +173,11 @@ def build(
     max_nodes: int | None = None,
     max_params: int | None = None,
     max_activation: int | None = None,
+    metadata: Any = None,
     **params: Any,
 ) -> torch.nn.Module:
-    """Build the nn.Module of a spec (imports torch). Keyword arguments set template parameters.
+    """Build the nn.Module of a spec (imports torch). Keyword arguments set template parameters;
+    ``metadata`` gives ``num_classes`` from PHM-Vibench's metadata table, as for :func:`check`.
 
     ``spec`` is whatever ``vibench-compile`` takes: a spec file, a library template name such as
     ``cnn/ResNet1D``, or a PHM-Vibench experiment config. The model is checked against ``max_nodes``
@@ -174,9 +194,13 @@ def build(
     """
     from vibench.runtime.build import build_spec
 
-    spec, search_path = _arguments(spec, text, None, search_path)
+    spec, search_path = _arguments(spec, text, None, search_path, metadata)
     if spec is None and text is None:
         raise TypeError("give a spec path or text")
+    if isinstance(metadata, (str, os.PathLike)):
+        from vibench.compiler.phm_metadata import read_metadata
+
+        metadata = read_metadata(os.fspath(metadata))
     # As compile_program reads them, so that the cache key does too (np.int64(4) and 4 are one model).
     params, inputs = pipeline.python_values(params), pipeline.input_sizes(inputs)
-    return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params, max_activation)
+    return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params, max_activation, metadata)

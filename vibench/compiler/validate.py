@@ -120,7 +120,8 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
     if etype in _RANGE_ERRORS:
         return Diagnostic("E104", f"value out of range for {where}", doc.pos(path),
                           expected=first["msg"].replace("Input should be ", ""), found=repr(_value(doc.data, path)))
-    expected = sorted({_expected_text(e) for e in errors})
+    # `${...}` last: "expected list or `${...}`"
+    expected = sorted({_expected_text(e) for e in errors}, key=lambda text: (text == _TEMPLATE, text))
     value = _value(doc.data, path)
     hint = None
     if isinstance(value, bool) and "string" in expected:
@@ -145,7 +146,13 @@ def _key_diagnostic(path: tuple, doc: LoadedDoc) -> Diagnostic:
                       hint=hint)
 
 
+_TEMPLATE = "`${...}`"  # what a string must be where a whole value may be one expression (a shape)
+
+
 def _expected_text(e: dict) -> str:
+    if e["type"] == "string_pattern_mismatch":  # pydantic's "String should match pattern '^\\s*\\$\\{.*\\}\\s*$'"
+        pattern = str((e.get("ctx") or {}).get("pattern", ""))
+        return _TEMPLATE if r"\$\{" in pattern else f"a string matching `{pattern}`"
     return plain(str(e["msg"]))
 
 
