@@ -162,13 +162,15 @@ def _split_lines(text: str) -> list[str]:
     # Many diagnostics in one file split it once (rendering 5,000 of them used to split it 5,000 times).
     # The lines YAML counts (`\r\n`, `\n`, `\r`, NEL, U+2028, U+2029), which the positions count:
     # str.splitlines also breaks at \x0b, \x0c and \x1c-\x1e, and showed the wrong line after one.
-    lines = _LINE_BREAK.split(text)
+    lines = YAML_LINE_BREAK.split(text)
     if lines and lines[-1] == "" and len(lines) > 1:
         lines.pop()  # the break that ends the last line starts no line
     return lines
 
 
-_LINE_BREAK = re.compile("\r\n?|[\n\x85\u2028\u2029]")
+YAML_LINE_BREAK = re.compile("\r\n?|[\n\x85\u2028\u2029]")
+"""Where YAML (libyaml) ends a line, so where the compiler's positions count lines; LSP counts only
+``\\r\\n``, ``\\n`` and ``\\r`` (vibench/lsp/text.py)."""
 
 
 def _width(text: str) -> int:

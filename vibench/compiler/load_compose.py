@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.diagnostics import YAML_LINE_BREAK, Diagnostic, SpecError
 from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
 
@@ -27,7 +27,6 @@ _SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
 _STR, _INT, _FLOAT, _BOOL, _MERGE_TAG = (_STD + t for t in ("str", "int", "float", "bool", "merge"))
 _TAG_HINT = "specs use plain mappings, sequences and scalars; tags that construct objects are refused"
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_YAML_BREAK = re.compile("\r\n?|[\n\x85\u2028\u2029]")  # where libyaml ends a line
 
 
 @dataclass(slots=True)
@@ -99,7 +98,7 @@ class _Composer:
         """E001 for a character YAML does not allow (a control character): at that character, whose
         position libyaml gives as a byte offset into the UTF-8 text."""
         before = self.text.encode("utf-8", "surrogatepass")[: err.position].decode("utf-8", "ignore")
-        lines = _YAML_BREAK.split(before)  # `\r` alone ends a line too (it was counted on line 1)
+        lines = YAML_LINE_BREAK.split(before)  # `\r` alone ends a line too (it was counted on line 1)
         line, column = len(lines) - 1, len(lines[-1])
         char = err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "\0")
         escape = f"\\x{char:02x}" if char < 256 else f"\\u{char:04x}"
@@ -112,7 +111,7 @@ class _Composer:
         """E001 for a lone UTF-16 surrogate at ``self.text[index]``: text given to the API or by an
         editor (no UTF-8 file holds one), located as libyaml counts lines and columns."""
         char = ord(self.text[index])
-        lines = _YAML_BREAK.split(self.text[1 if self.text.startswith("\ufeff") else 0:index])
+        lines = YAML_LINE_BREAK.split(self.text[1 if self.text.startswith("\ufeff") else 0:index])
         shown = _SURROGATE.sub("\ufffd", self.text)  # printable in the rendered message
         return SpecError([Diagnostic("E001", f"the text holds a lone surrogate U+{char:04X}, which no file can hold",
                                      Pos(self.file, len(lines), len(lines[-1]) + 1),

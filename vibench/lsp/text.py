@@ -12,9 +12,10 @@ from __future__ import annotations
 import bisect
 import re
 
+from vibench.compiler.diagnostics import YAML_LINE_BREAK
+
 BOM = "\ufeff"
 LSP_BREAK = re.compile(r"\r\n?|\n")
-YAML_BREAK = re.compile(r"\r\n?|[\n\x85\u2028\u2029]")
 _LONE_YAML_BREAK = re.compile(r"\r(?!\n)|[\x85\u2028\u2029]")
 
 
@@ -114,7 +115,7 @@ class Lines:
         part of the text."""
         if self._compiler_starts is None:
             plain = "\r" not in self.text and self.text.isascii()
-            self._compiler_starts = self.starts if plain else _line_starts(self.text, YAML_BREAK)
+            self._compiler_starts = self.starts if plain else _line_starts(self.text, YAML_LINE_BREAK)
         starts = self._compiler_starts
         if line - 1 >= len(starts):
             return len(self.text)
