@@ -28,12 +28,10 @@ The parsers and the checks of option values are in :mod:`vibench.compiler.cli_ar
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from vibench.compiler.cli_args import (
@@ -49,6 +47,7 @@ from vibench.compiler.cli_args import (
     _spec_path,
     _weights_target,
 )
+from vibench.compiler.cli_streams import PipeClosed, Stderr, Stdout, exit_code_kept, on_sigterm, refuse_stdin
 from vibench.compiler.outputs import OutputError, Outputs, output_target, refuse_inputs, write_atomic
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -64,8 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # What reaches the terminal is drawn safe (diagnostics.terminal_safe): a spec or file name holding an
     # escape sequence cannot clear the screen or retitle the window through a message that quotes it.
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Stdout(stdout), _Stderr(stderr)
-    terminate = _on_sigterm()
+    sys.stdout, sys.stderr = Stdout(stdout), Stderr(stderr)
+    terminate = on_sigterm()
     try:
         if args and args[0] == "schema":
             code = _schema(_schema_parser().parse_args(args[1:]))
@@ -79,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except _PipeClosed as err:
+    except PipeClosed as err:
         return err.code
     except BrokenPipeError:
         return EXIT_OK
@@ -93,83 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         sys.stdout, sys.stderr = stdout, stderr
         terminate()
-
-
-def _on_sigterm() -> Any:
-    """SIGTERM (`timeout`, a CI job cancelled) ends the command as Ctrl-C does, through Python's clean-up:
-    the temporary files of outputs not yet renamed are removed (SIGTERM's default left them behind).
-    Returns what puts the previous handler back (nothing to do where none can be set: not in the main
-    thread)."""
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except (ValueError, OSError, AttributeError):
-        return lambda: None
-    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-
-
-class _Stdout:
-    """Standard output whose write errors (a full disk, a closed device) are an OutputError, as the
-    errors of `-o FILE` are: a usage error naming the cause, not an internal error's traceback.
-    Text is written terminal-safe; model.py's source (`-o -`) goes through :meth:`write_raw`, the same
-    bytes as `-o FILE` writes."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        from vibench.compiler.diagnostics import terminal_safe
-
-        self.write_raw(terminal_safe(text))
-        return len(text)
-
-    def write_raw(self, text: str) -> int:
-        if self.stream is None:  # started with standard output closed (`>&-`)
-            raise OutputError("cannot write standard output: it is closed")
-        try:
-            return self.stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as err:
-            raise OutputError(f"cannot write standard output: {err.strerror or err}") from None
-
-    def flush(self) -> None:
-        if self.stream is None:
-            return
-        try:
-            self.stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as err:
-            raise OutputError(f"cannot write standard output: {err.strerror or err}") from None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
-class _Stderr:
-    """Standard error, written terminal-safe; a closed or failing one is silent (nowhere to report it)."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        from vibench.compiler.diagnostics import terminal_safe
-
-        if self.stream is not None:
-            with contextlib.suppress(OSError):
-                self.stream.write(terminal_safe(text))
-        return len(text)
-
-    def flush(self) -> None:
-        if self.stream is not None:
-            with contextlib.suppress(OSError):
-                self.stream.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,7 +139,7 @@ def _compile(ns: argparse.Namespace) -> int:
         raise UsageError("-o and --graph name the same file")
     refuse_inputs(targets, {os.path.realpath(f) for f in (path, ns.weights, ns.metadata) if f})
     if stdin:
-        _refuse_stdin(targets)
+        refuse_stdin(targets)
     checkpoint = _read_checkpoint(ns) if weights_path is not None else None
 
     from vibench.compiler.diagnostics import SpecError
@@ -240,12 +162,12 @@ def _compile(ns: argparse.Namespace) -> int:
 
             source = compile_source(program, out_path=ns.output if to_file else None)
     except SpecError as err:
-        with _exit_code_kept(EXIT_SPEC):
+        with exit_code_kept(EXIT_SPEC):
             _print_errors(err, ns)
         return EXIT_SPEC
     weights = _reference_weights(program, ns, checkpoint) if weights_path is not None else None
     if isinstance(weights, str):  # the checkpoint does not fit the model the spec describes
-        with _exit_code_kept(EXIT_SPEC):
+        with exit_code_kept(EXIT_SPEC):
             message = f"--weights {_clip(ns.weights)}: {weights}"
             if ns.format == "json":
                 print(json.dumps({"ok": False, "diagnostics": [], "weights": message}, indent=2))
@@ -289,7 +211,7 @@ def _compile(ns: argparse.Namespace) -> int:
             raise OutputError("cannot write standard output: it is closed")
         if source is not None and not to_file:
             out = sys.stdout  # model.py as -o FILE writes it (no terminal drawing)
-            (out.write_raw if isinstance(out, _Stdout) else out.write)(source)
+            (out.write_raw if isinstance(out, Stdout) else out.write)(source)
             out.flush()
         outputs.commit()
     if report is not None:
@@ -330,40 +252,6 @@ def _reference_weights(program: Any, ns: argparse.Namespace, checkpoint: Any) ->
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getvalue()
-
-
-def _refuse_stdin(targets: dict[str, str]) -> None:
-    """A spec on standard input redirected from a file (`- -o spec.yaml < spec.yaml`) is a file this
-    compile reads, like a spec named by its path: no output may replace it."""
-    try:
-        held = os.fstat(sys.stdin.fileno()) if sys.stdin is not None else None
-    except (OSError, ValueError, AttributeError):  # closed, or a stream without a descriptor (tests)
-        return
-    if held is None:
-        return
-    for flag, target in targets.items():
-        try:
-            there = os.stat(target)
-        except OSError:
-            continue
-        if (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
-            raise OutputError(f"{flag} is the file standard input reads the spec from; refusing to overwrite it")
-
-
-@contextlib.contextmanager
-def _exit_code_kept(code: int) -> Iterator[None]:
-    """A closed pipe while the errors are printed (`vibench-compile bad.yaml | head -1`) still ends
-    with ``code``: a broken spec must not exit 0 under `set -o pipefail`."""
-    try:
-        yield
-    except BrokenPipeError:
-        raise _PipeClosed(code) from None
-
-
-class _PipeClosed(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def _read_stdin() -> str:
@@ -435,7 +323,7 @@ def _reference(ns: argparse.Namespace) -> int:
     except reference_docs.UnknownName as err:
         raise UsageError(str(err)) from None
     except SpecError as err:  # a spec-path template that does not load (`--list x/Bad -I lib`)
-        with _exit_code_kept(EXIT_SPEC):
+        with exit_code_kept(EXIT_SPEC):
             _print_errors(err, ns, ns.list)
         return EXIT_SPEC
     return EXIT_OK

@@ -1,0 +1,126 @@
+"""The command line's standard streams and signals: standard output and error written terminal-safe
+(:class:`Stdout`, :class:`Stderr`), SIGTERM ended like Ctrl-C (:func:`on_sigterm`), the exit status
+kept through a closed pipe (:func:`exit_code_kept`), and the file behind standard input refused as an
+output (:func:`refuse_stdin`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from vibench.compiler.outputs import OutputError
+
+
+def on_sigterm() -> Any:
+    """SIGTERM (`timeout`, a CI job cancelled) ends the command as Ctrl-C does, through Python's clean-up:
+    the temporary files of outputs not yet renamed are removed (SIGTERM's default left them behind).
+    Returns what puts the previous handler back (nothing to do where none can be set: not in the main
+    thread)."""
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except (ValueError, OSError, AttributeError):
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+class Stdout:
+    """Standard output whose write errors (a full disk, a closed device) are an OutputError, as the
+    errors of `-o FILE` are: a usage error naming the cause, not an internal error's traceback.
+    Text is written terminal-safe; model.py's source (`-o -`) goes through :meth:`write_raw`, the same
+    bytes as `-o FILE` writes."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from vibench.compiler.diagnostics import terminal_safe
+
+        self.write_raw(terminal_safe(text))
+        return len(text)
+
+    def write_raw(self, text: str) -> int:
+        if self.stream is None:  # started with standard output closed (`>&-`)
+            raise OutputError("cannot write standard output: it is closed")
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputError(f"cannot write standard output: {err.strerror or err}") from None
+
+    def flush(self) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputError(f"cannot write standard output: {err.strerror or err}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+class Stderr:
+    """Standard error, written terminal-safe; a closed or failing one is silent (nowhere to report it)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from vibench.compiler.diagnostics import terminal_safe
+
+        if self.stream is not None:
+            with contextlib.suppress(OSError):
+                self.stream.write(terminal_safe(text))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.stream is not None:
+            with contextlib.suppress(OSError):
+                self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def refuse_stdin(targets: dict[str, str]) -> None:
+    """A spec on standard input redirected from a file (`- -o spec.yaml < spec.yaml`) is a file this
+    compile reads, like a spec named by its path: no output may replace it."""
+    try:
+        held = os.fstat(sys.stdin.fileno()) if sys.stdin is not None else None
+    except (OSError, ValueError, AttributeError):  # closed, or a stream without a descriptor (tests)
+        return
+    if held is None:
+        return
+    for flag, target in targets.items():
+        try:
+            there = os.stat(target)
+        except OSError:
+            continue
+        if (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
+            raise OutputError(f"{flag} is the file standard input reads the spec from; refusing to overwrite it")
+
+
+@contextlib.contextmanager
+def exit_code_kept(code: int) -> Iterator[None]:
+    """A closed pipe while the errors are printed (`vibench-compile bad.yaml | head -1`) still ends
+    with ``code``: a broken spec must not exit 0 under `set -o pipefail`."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise PipeClosed(code) from None
+
+
+class PipeClosed(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
