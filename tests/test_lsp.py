@@ -367,7 +367,7 @@ def test_a_phm_config_completes_its_model_section(lsp: LanguageServer, folder: P
 def test_document_keys_complete(lsp: LanguageServer, folder: Path) -> None:
     doc = open_doc(lsp, folder, PROBE.replace("outputs:\n  logits: fc", "outputs:\n  logits: fc\n⟨top⟩")
                    .replace("Raw signal.}", "Raw signal., ⟨input_key⟩}"))
-    top = {"extends", "with", "reference", "metadata", "let", "checks"}
+    top = {"reference", "metadata", "let", "checks"}  # `extends:` (and `with:`) cannot join `nodes:` (E107)
     assert labels(lsp.completion(doc.uri, *doc.marks["top"])) == top
     assert labels(lsp.completion(doc.uri, *doc.marks["input_key"])) == {"dtype", "when", "optional", "layout", "as"}
 
@@ -546,6 +546,10 @@ def test_without_pygls_the_entry_point_says_what_to_install(tmp_path: Path) -> N
     ("nodes:\n  n5: {block: conv1d, in: {x: ⟨⟩", "value", ("nodes", "n5", "in", "x"), ""),
     ("nodes:\n  n5: {block: conv1d, ⟨⟩", "key", ("nodes", "n5"), ""),
     ('nodes:\n  n5: {block: "con⟨⟩', "value", ("nodes", "n5", "block"), "con"),
+    ('nodes:\n  n5: {block: "⟨⟩"}', "value", ("nodes", "n5", "block"), ""),  # a quote the editor closed
+    ("nodes:\n  n5: {block: relu, in: ['⟨⟩']}", "value", ("nodes", "n5", "in", 0), ""),
+    ('{"nodes": {"a": {"in": "⟨⟩"}}}', "value", ("nodes", "a", "in"), ""),
+    ('nodes:\n  n5: {block: ""⟨⟩}', "none", ("nodes", "n5"), ""),  # after the closing quote
     ('{"nodes": {"a": {"in": "n⟨⟩"}}}', "value", ("nodes", "a", "in"), "n"),
     ("nodes:\n  a:\n    in:\n    - x\n    - y⟨⟩", "value", ("nodes", "a", "in", 1), "y"),
     ("doc: |\n  text: here\nnodes:\n  a: {in: ⟨⟩", "value", ("nodes", "a", "in"), ""),

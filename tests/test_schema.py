@@ -86,6 +86,17 @@ def test_schema_rejects_what_the_compiler_rejects(text: str, where: list) -> Non
     assert best is not None and list(best.absolute_path)[: len(where)] == where, best
 
 
+@pytest.mark.parametrize("default", [8, 0.5, True, "relu", [1, 2], None])
+def test_a_parameter_shorthand_the_compiler_accepts_passes_the_schema(default: object) -> None:
+    """`width: <default>` declares a parameter of the default's type; `width: null` one of any type."""
+    import vibench
+
+    doc = {"vibench": 1, "name": "M", "params": {"width": default}, "inputs": {"x": {"shape": ["B", 4]}},
+           "nodes": {"a": {"block": "relu", "in": "x"}}, "outputs": {"y": "a"}}
+    vibench.check(text=json.dumps(doc))
+    assert not list(_validator().iter_errors(doc))
+
+
 @pytest.mark.parametrize("block", ["Stage", "cnn/ResNet1D", "./blocks.yaml#Res", "other.yaml", "${kind}"])
 def test_block_names_resolved_when_compiling_are_accepted(block: str) -> None:
     doc = {"vibench": 1, "name": "M", "inputs": {"x": {"shape": ["B", 4]}}, "outputs": {"y": "a"},

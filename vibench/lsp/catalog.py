@@ -187,10 +187,11 @@ class Catalog:
         block = self.block(name)
         if block is None:
             return ""
-        ports = ", ".join(f"`{p}`" for p in block.inputs) + (" (any number)" if block.variadic else "")
-        optional = "".join(f", `{p}` (optional)" for p in block.optional_inputs)
+        # `inputs` lists every port, the optional ones (`optional_inputs`) included: each is shown once
+        ports = ", ".join(f"`{p}`" + (" (optional)" if p in block.optional_inputs else "") for p in block.inputs)
+        ports += " (any number)" if block.variadic else ""
         text = f"**{name}** (block, {block.category})\n\n{inspect.cleandoc(block.long_description)}"
-        text += f"\n\nInputs: {ports}{optional}; outputs: " + ", ".join(f"`{p}`" for p in block.outputs)
+        text += f"\n\nInputs: {ports}; outputs: " + ", ".join(f"`{p}`" for p in block.outputs)
         params = self.block_params(name)
         if params:
             text += "\n\nParameters:\n" + "\n".join(f"- {_param_line(p)}" for p in params.values())

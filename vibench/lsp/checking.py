@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from vibench.compiler.ir import Program
 
 _DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
-_NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9_./#\-]+")
+_NAME_RUN = re.compile(r"[A-Za-z0-9_./#\-]+")  # a name with its separators: `rnn.out`, `cnn/ResNet1D`
+_SEPARATORS = "./#-"
 _LINE_END = re.compile(r"[\r\n\x85\u2028\u2029]")  # a line break of LSP's or YAML's
 
 
@@ -125,24 +126,44 @@ def suggestion(d: Diagnostic) -> str | None:
 
 
 def _with_fix(problem: Problem, text: str) -> Problem:
-    """The problem with the replacement its "did you mean" proposes: the name in its range most
-    like the suggestion (a node in `node.port`, a name inside a `${...}`)."""
+    """The problem with the replacement its "did you mean" proposes: the part of its range most like
+    the suggestion (:func:`_candidates`: a node in `node.port`, the port, a whole `cnn/Name`, a
+    name inside a `${...}`), so that the text becomes the suggested name."""
     wanted = suggestion(problem.diagnostic)
     if wanted is None:
         return problem
     span = text[problem.start:problem.end]
     best: tuple[float, int, int] | None = None
-    for m in _NAMES.finditer(span):
-        if m.group() == wanted:
+    for a, b in _candidates(span):
+        if span[a:b] == wanted:
             continue
-        ratio = difflib.SequenceMatcher(None, m.group().lower(), wanted.lower()).ratio()
+        ratio = difflib.SequenceMatcher(None, span[a:b].lower(), wanted.lower()).ratio()
         if best is None or ratio > best[0]:
-            best = (ratio, m.start(), m.end())
+            best = (ratio, a, b)
     if best is None or best[0] < 0.5:
         return problem
     _, a, b = best
     return Problem(problem.diagnostic, problem.start, problem.end, problem.message, problem.elsewhere,
                    (problem.start + a, problem.start + b, wanted))
+
+
+def _candidates(span: str) -> list[tuple[int, int]]:
+    """The spans a misspelt name may be in ``span``: each run of name characters, and each part of
+    it from its start or a separator to a separator or its end, so that the replacement never
+    takes a separator the name keeps.
+
+    >>> span = "rnn.out.x"
+    >>> [span[a:b] for a, b in _candidates(span)]
+    ['rnn', 'rnn.out', 'rnn.out.x', 'out', 'out.x', 'x']
+    """
+    out = []
+    for run in _NAME_RUN.finditer(span):
+        name, offset = run.group(), run.start()
+        cuts = [i for i, ch in enumerate(name) if ch in _SEPARATORS]
+        starts = [0, *(i + 1 for i in cuts)]
+        ends = [*cuts, len(name)]
+        out += [(offset + a, offset + b) for a in starts for b in ends if b > a]
+    return out
 
 
 def _token_length(text: str, start: int) -> int:

@@ -6,18 +6,22 @@ good program. Offered:
 
 * a node's keys: its block's parameters (type, default, doc) and the node keys not yet written;
 * ``block:`` values: the catalogue (one-line description; the full doc on resolve), the document's
-  composites and the library's templates;
+  composites (inside a composite, not itself nor one that uses it: E206) and the library's templates;
 * node references in ``in:`` (string, list or port mapping) and ``outputs:``: the unit's inputs
   and nodes, nearest preceding node first, ``node.port`` for multi-output nodes, each with its
   checked shape; port names as the keys of an ``in:`` mapping;
 * ``extends:`` values: templates; ``with:`` keys (and a PHM config's ``model:`` keys): the
   template's parameters; values of slots (``backbone: B_0...``) and of parameters with choices;
 * a block parameter that takes no text: the unit's parameter and ``let`` names (names as values);
-* the document model's keys elsewhere (top level, ``params:``, ``inputs:``, ...) and its fixed
-  values (``dtype``).
+* the document model's keys elsewhere (top level, ``params:``, ``inputs:``, ...; at the top level
+  only those the compiler combines with the keys written, E107) and its fixed values (``dtype``).
+
+In a JSON spec a value typed without its opening quote is inserted as a JSON string.
 """
 
 from __future__ import annotations
+
+import json
 
 from lsprotocol import types as t
 
@@ -100,8 +104,24 @@ def _keys(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.CompletionI
     model = document_model(path)
     if model is None:
         return []
+    refused = _refused_with(present) if path == () else set()
     return [_key_item(k, text, cursor, doc, type_) for k, (type_, text) in model_keys(model).items()
-            if k not in present and not (k == "$schema" and not doc.uri.endswith(".json"))]
+            if k not in present and k not in refused and not (k == "$schema" and not doc.uri.endswith(".json"))]
+
+
+# Top-level keys the compiler refuses next to `extends:` (E107; `with:` needs `extends:`).
+_EXTENDS = frozenset({"extends", "with"})
+_NOT_WITH_EXTENDS = frozenset({"inputs", "nodes", "outputs", "blocks", "let", "checks"})
+
+
+def _refused_with(present: set[str]) -> frozenset[str]:
+    """The top-level keys that cannot be combined with those written (``present``): a spec extends
+    a template and sets its parameters, or defines the whole model (resolve.py, E107)."""
+    if present & _EXTENDS:
+        return _NOT_WITH_EXTENDS
+    if present & _NOT_WITH_EXTENDS:
+        return _EXTENDS
+    return frozenset()
 
 
 def _param_item(p: ParamInfo, cursor: Cursor, doc: Document) -> t.CompletionItem:
@@ -119,7 +139,7 @@ def _key_item(key: str, text: str, cursor: Cursor, doc: Document, type_: str | N
 def _key_text(doc: Document, cursor: Cursor, key: str) -> str:
     """``key: `` unless a colon already follows the word (or the document is JSON)."""
     rest = doc.text[cursor.end:cursor.end + 40].lstrip(" \t")
-    if rest.startswith((":", '":')) or (doc.path or doc.uri).endswith(".json"):
+    if rest.startswith((":", '":')) or _is_json(doc):
         return key
     return key + ": "
 
@@ -167,13 +187,30 @@ def _values(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.Completio
 
 def _block_names(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.CompletionItem]:
     items = [t.CompletionItem(label=name, kind=t.CompletionItemKind.Class, detail=block.description,
-                              sort_text="1" + name, data={"block": name}, text_edit=_edit(doc, cursor, name))
+                              sort_text="1" + name, data={"block": name}, text_edit=_value_edit(doc, cursor, name))
              for name, block in catalog.blocks().items()]
+    unit = unit_of(cursor.path)
+    using = _composites_using(doc, str(unit[1])) if unit else set()
     for name in doc.outline.keys(("blocks",)):
+        if name in using:  # the composite itself, or one that uses it: a block would use itself (E206)
+            continue
         text = doc.outline.value(("blocks", name, "doc")) or "composite block of this file"
         items.append(t.CompletionItem(label=str(name), kind=t.CompletionItemKind.Class, detail=text.strip(),
-                                      sort_text="0" + str(name), text_edit=_edit(doc, cursor, str(name))))
+                                      sort_text="0" + str(name), text_edit=_value_edit(doc, cursor, str(name))))
     return items + _templates(doc, catalog, cursor, None, sort="2")
+
+
+def _composites_using(doc: Document, composite: str) -> set[str]:
+    """``composite`` and the document's composites that use it, directly or through others."""
+    o = doc.outline
+    uses = {str(b): {node_block(o, ("blocks", b), str(n)) for n in o.keys(("blocks", b, "nodes"))}
+            for b in o.keys(("blocks",))}
+    found = {composite}
+    while True:
+        more = {b for b, blocks in uses.items() if b not in found and blocks & found}
+        if not more:
+            return found
+        found |= more
 
 
 def _templates(doc: Document, catalog: Catalog, cursor: Cursor, folder: str | None,
@@ -187,7 +224,7 @@ def _templates(doc: Document, catalog: Catalog, cursor: Cursor, folder: str | No
             continue
         items.append(t.CompletionItem(label=label, kind=t.CompletionItemKind.Module, detail=info.summary,
                                       sort_text=sort + label, data={"template": name},
-                                      text_edit=_edit(doc, cursor, label)))
+                                      text_edit=_value_edit(doc, cursor, label)))
     return items
 
 
@@ -207,12 +244,12 @@ def _references(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.Compl
         detail = f"{what}" + (f" {shape}" if shape else "")
         items.append(t.CompletionItem(label=name, kind=t.CompletionItemKind.Variable if what == "input"
                                       else t.CompletionItemKind.Reference, detail=detail,
-                                      sort_text=f"{rank:06d}", text_edit=_edit(doc, cursor, name)))
+                                      sort_text=f"{rank:06d}", text_edit=_value_edit(doc, cursor, name)))
         for port, port_shape in ports:
             label = f"{name}.{port}"
             port_detail = f"output `{port}` of {name}" + (f" {port_shape}" if port_shape else "")
             items.append(t.CompletionItem(label=label, kind=t.CompletionItemKind.Reference, detail=port_detail,
-                                          sort_text=f"{rank:06d}.{port}", text_edit=_edit(doc, cursor, label)))
+                                          sort_text=f"{rank:06d}.{port}", text_edit=_value_edit(doc, cursor, label)))
     return items
 
 
@@ -248,12 +285,13 @@ def _param_values(doc: Document, catalog: Catalog, cursor: Cursor, param: ParamI
             items.append(t.CompletionItem(label=name, kind=t.CompletionItemKind.Module,
                                           detail=info.summary if info else f"{param.slot}/{name}",
                                           sort_text="0" + name, data={"template": f"{param.slot}/{name}"},
-                                          text_edit=_edit(doc, cursor, name)))
+                                          text_edit=_value_edit(doc, cursor, name)))
         return items
     if param.choices:
-        return [_value_item(str(c), param.doc, cursor, doc) for c in param.choices if c is not None]
+        return [_value_item(str(c), param.doc, cursor, doc, literal=not isinstance(c, str)) for c in param.choices
+                if c is not None]
     if param.type == "bool":
-        return [_value_item(v, param.doc, cursor, doc) for v in ("true", "false")]
+        return [_value_item(v, param.doc, cursor, doc, literal=True) for v in ("true", "false")]
     return []
 
 
@@ -268,7 +306,7 @@ def _names(doc: Document, cursor: Cursor, unit: tuple, param: ParamInfo | None) 
         for name in o.keys(unit + (section,)):
             items.append(t.CompletionItem(label=str(name), kind=t.CompletionItemKind.Variable,
                                           detail=f"{what} of this {'block' if unit else 'spec'}",
-                                          sort_text="2" + str(name), text_edit=_edit(doc, cursor, str(name))))
+                                          sort_text="2" + str(name), text_edit=_value_edit(doc, cursor, str(name))))
     return items
 
 
@@ -278,9 +316,9 @@ def _takes_text(type_: str) -> bool:
     return any(m in ("str", "any", "") or m.startswith(("'", '"', "str")) for m in members)
 
 
-def _value_item(value: str, detail: str, cursor: Cursor, doc: Document) -> t.CompletionItem:
+def _value_item(value: str, detail: str, cursor: Cursor, doc: Document, literal: bool = False) -> t.CompletionItem:
     return t.CompletionItem(label=value, kind=t.CompletionItemKind.Value, detail=detail or None,
-                            text_edit=_edit(doc, cursor, value))
+                            text_edit=_value_edit(doc, cursor, value, literal))
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,6 +327,18 @@ def _value_item(value: str, detail: str, cursor: Cursor, doc: Document) -> t.Com
 def _edit(doc: Document, cursor: Cursor, text: str) -> t.TextEdit:
     """Replace the whole word at the cursor (``lstm.h_n`` replaces ``lstm.``, ``cnn/Res``...)."""
     return t.TextEdit(range=span_range(doc, cursor.start, cursor.end), new_text=text)
+
+
+def _value_edit(doc: Document, cursor: Cursor, text: str, literal: bool = False) -> t.TextEdit:
+    """:func:`_edit` for a value: in JSON a string typed without its opening quote (``"in": st``)
+    is inserted quoted (``"stem"``); a ``literal`` (a number, ``true``) is inserted as it is."""
+    if not literal and _is_json(doc) and doc.text[cursor.start - 1:cursor.start] not in ('"', "'"):
+        text = json.dumps(text, ensure_ascii=False)
+    return _edit(doc, cursor, text)
+
+
+def _is_json(doc: Document) -> bool:
+    return (doc.path or doc.uri).endswith(".json")
 
 
 def span_range(doc: Document, start: int, end: int) -> t.Range:

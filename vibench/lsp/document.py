@@ -193,12 +193,14 @@ def composite_info(o: Outline, name: str) -> UnitInfo | None:
 
 
 def block_interface(doc: Document, catalog: Catalog, block: str | None) -> tuple[list[ParamInfo], list[str], list[str]]:
-    """(parameters, input ports, output ports) of what a `block:` value names; empty when unknown."""
+    """(parameters, input ports, output ports) of what a `block:` value names; empty when unknown.
+
+    A block's input ports include its optional ones (``Block.optional_inputs`` only marks them)."""
     if not block or "${" in block:
         return [], [], []
     found = catalog.block(block)
     if found is not None:
-        return list(catalog.block_params(block).values()), [*found.inputs, *found.optional_inputs], list(found.outputs)
+        return list(catalog.block_params(block).values()), list(found.inputs), list(found.outputs)
     unit = composite_info(doc.outline, block) if not is_library_ref(block) else catalog.unit(block, doc.from_dir)
     if unit is None:
         return [], [], []

@@ -82,6 +82,7 @@ class _Scanner:
         self.block_scalar: int | None = None  # the indentation a block scalar's lines exceed
         self.block_entry: Entry | None = None
         self.quote: tuple[str, int, bool, list[str]] | None = None  # a quoted string still open at a line end
+        self.open_quote = False  # whether the text ends inside a quoted string (`block: "` typed)
         # The last scalar read: (start, end, role, path); role "key" for a key or a key being typed.
         self.last_scalar: tuple[int, int, str, Path] | None = None
         self.last_token_end = 0
@@ -99,7 +100,7 @@ class _Scanner:
             offset += len(line) + 1
         if self.quote is not None:  # never closed: it ends with the text
             quote, begin, first, parts = self.quote
-            self.quote = None
+            self.quote, self.open_quote = None, True
             self._scalar(begin, len(self.text), unquote(" ".join(p.strip() for p in parts), quote), False, first)
             self._token(len(self.text))
         return self
@@ -369,7 +370,8 @@ class _Scanner:
     def cursor(self, offset: int, line_before: str) -> tuple[Path, str]:
         """(path, role) of a word ending at ``offset``, the end of the scanned text."""
         last = self.last_scalar
-        if last is not None and last[1] == offset and _word_start(self.text, offset) < offset:
+        # a word ends at the cursor, or the cursor is inside an open quote (editors close it: `block: "|"`)
+        if last is not None and last[1] == offset and (_word_start(self.text, offset) < offset or self.open_quote):
             return last[3], last[2]
         top = self.top
         if not top.flow and not line_before.strip(_SPACE):  # a blank line start, in block context

@@ -63,7 +63,7 @@ def _expand_param(value: Any) -> Any:
 
 ParamEntry = Annotated[
     ParamSpec,
-    BeforeValidator(_expand_param, json_schema_input_type=ParamSpec | int | float | bool | str | list),
+    BeforeValidator(_expand_param, json_schema_input_type=ParamSpec | int | float | bool | str | list | None),
 ]
 
 
