@@ -212,6 +212,11 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
         cls.init = signature("__init__", params, "None") + [" " * INDENT + line for line in init]
     args = ["self"] + [f"{name}: {annotation}" for name, annotation in fwd.args]
     cls.forward = signature("forward", args, fwd.returns) + [" " * INDENT + x for x in body(fwd.lines, 2 * INDENT)]
+    for m in fwd.methods:  # the calls of checkpointed nodes that are not `module(x)`
+        params = ["self", "module: nn.Module"] + [f"{p}: torch.Tensor" for p in m.params]
+        returned = split("return ", m.body, "", 2 * INDENT)
+        cls.methods.append(signature(m.name, params, "tuple" if m.returns_tuple else "torch.Tensor")
+                           + [" " * INDENT + line for line in returned])
     return cls
 
 

@@ -219,6 +219,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 inst = self.instance(nd, copy, ports, in_types)
             finally:
                 self.copy = None
+            self.check_checkpoint(nd, block, inst, copy.block_name)
             instances.append(replace(inst, block=block.qualname if isinstance(block, UnitDef) else copy.block_name))
             self.tally(nd, inst, k, len(en.copies))
             names.append(copy.block_name)
@@ -230,7 +231,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                                         nd.pos, node=nd.name, found=", ".join(names)))
         self.add(Node(name=nd.name, block=instances[0].block, kind=kinds.pop(),
                       inputs=tuple((p, v) for p, v, _ in first_ports), copies=tuple(instances), repeated=False,
-                      pos=nd.pos, doc=nd.doc, parallel=True))
+                      pos=nd.pos, doc=nd.doc, parallel=True, checkpoint=nd.checkpoint))
 
     def build_node(self, en: ElabNode, refs: Refs) -> None:
         """A node's copies (one, or a `repeat` chain), each an instance of its block."""
@@ -261,16 +262,20 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 self.tally(nd, inst, k, copies)
                 in_types = [inst.outputs[0][1]]
         composite = instances[0].unit is not None
-        if nd.checkpoint and not composite and not block.has_module(instances[0].params):  # type: ignore[union-attr]
-            raise self.error(Diagnostic("E211", f"`checkpoint` of node `{nd.name}` needs a node with a submodule",
-                                        nd.pos, node=nd.name, found=f"`{first.block_name}` has no weights to recompute",
-                                        hint="checkpoint a layer or a composite block (a group of layers)"))
+        self.check_checkpoint(nd, block, instances[0], first.block_name)
         if composite:
             ports = connected(ports, instances[0])
         name = block.qualname if composite else first.block_name  # type: ignore[union-attr]
         self.add(Node(name=nd.name, block=name, kind="composite" if composite else "primitive",
                       inputs=tuple([(p, v) for p, v, _ in ports]), copies=tuple(instances),
                       repeated=repeated, pos=nd.pos, doc=nd.doc, checkpoint=nd.checkpoint))
+
+    def check_checkpoint(self, nd: NodeDef, block: Any, inst: Instance, block_name: str) -> None:
+        """E211 for `checkpoint: true` on a node without a submodule (nothing to recompute)."""
+        if nd.checkpoint and inst.unit is None and not block.has_module(inst.params):
+            raise self.error(Diagnostic("E211", f"`checkpoint` of node `{nd.name}` needs a node with a submodule",
+                                        nd.pos, node=nd.name, found=f"`{block_name}` has no weights to recompute",
+                                        hint="checkpoint a layer or a composite block (a group of layers)"))
 
     def add(self, node: Node) -> None:
         self.nodes.append(node)

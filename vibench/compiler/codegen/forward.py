@@ -58,11 +58,23 @@ def _without_idle_deletes(lines: list[Line]) -> list[Line]:
 
 
 @dataclass
+class Method:
+    """A method of the class beside ``forward``: ``def name(self, module, *params): return body``, the call of a
+    checkpointed node that is not ``module(x)``."""
+
+    name: str
+    params: list[str]
+    body: ast.expr
+    returns_tuple: bool  # a node of several outputs: its call gives a tuple
+
+
+@dataclass
 class Forward:
     args: list[tuple[str, str]]  # (parameter name, annotation)
     returns: str
     lines: list[Line]
     helpers: set[str] = field(default_factory=set)
+    methods: list[Method] = field(default_factory=list)
 
 
 def forward(s: Structure, prologue: Callable[[dict[str, str]], list[Line]] | None = None) -> Forward:
@@ -80,6 +92,7 @@ class _Writer:
         self.var: dict[tuple[str, str | None], str] = {}
         self.chains: list[dict[str, Any]] = []
         self.helpers: set[str] = set()  # support functions the body calls
+        self.methods: list[Method] = []  # the calls of checkpointed nodes, by name
         self.basenames: dict[str, str] = {}
         self.chained: list[ast.Name] = []  # the name nodes of chain variables, named once the chains end
         # How many times each value is read (node inputs and unit outputs), counted once: counting per
@@ -161,7 +174,7 @@ class _Writer:
         names = self.chain_names()
         for chained in self.chained:  # the name nodes of chain variables get their chain's name
             chained.id = names[chained.id]
-        return Forward(args, self.return_annotation(), lines, self.helpers)
+        return Forward(args, self.return_annotation(), lines, self.helpers, self.methods)
 
     def statement(self, k: int, slot: Slot, last: dict[tuple[str, str | None], int]) -> list[Line]:
         node = slot.node
@@ -171,6 +184,8 @@ class _Writer:
         kind = slot.kind
         if kind == "parallel":
             out: list[Line] = []
+            saved: list[Line] = []
+            whole = ValueRef(slot.name, None)
             for j, (port, _) in enumerate(node.outputs):
                 target = self.names.take(f"{slot.name}_{port}")
                 self.var[(slot.name, port)] = target
@@ -178,8 +193,11 @@ class _Writer:
                 call = slot.chain[j] if slot.chain else slot.call
                 mod = c.index(attr, j) if slot.ctors else attr
                 value = self.fill(call, ins, mod)
-                out.append(Line(self.assign(target, value), self.comment(slot, port)))
-            return out
+                read = self.readers[ValueRef(slot.name, port)] > 0 or (j == 0 and self.readers[whole] > 0)
+                out.append(Line(self.store(target, value, read), self.comment(slot, port)))
+                if node.checkpoint:
+                    saved.append(Line(self.store(target, self.checkpointed(slot, call, ins, mod), read)))
+            return self.saving(out, saved) if node.checkpoint else out
         ports = [p for p, _ in node.outputs]
         if len(ports) > 1:
             targets: list[ast.expr] = []
@@ -194,7 +212,11 @@ class _Writer:
             unpacked = slot.block.unpack(targets) if slot.block is not None else c.tuple_of(*targets)
             if isinstance(unpacked, str) and slot.block is not None:  # transition: a block not converted yet
                 unpacked = ast.parse(slot.block.unpack([t.id for t in targets]) + " = 0").body[0].targets[0]  # type: ignore
-            return [Line(_assign(unpacked, value), comment)]
+            unpacking = [Line(_assign(unpacked, value), comment)]
+            if node.checkpoint:
+                saved = [Line(_assign(c.clone(unpacked), self.checkpointed(slot, slot.call, ins, attr, True)))]
+                return self.saving(unpacking, saved)
+            return unpacking
         source = slot.inputs[0] if slot.inputs else None
         dies = source is not None and last.get(self.key(source)) == k and ins.count(ins[0]) == 1 and ins[0] != "_"
         target = self.continue_chain(source, slot.name) if dies and source is not None else self.new_chain(slot.name)
@@ -204,6 +226,7 @@ class _Writer:
         if kind == "chain":
             lines = []
             current = ins[0]
+            saved = []
             for j, call in enumerate(slot.chain):
                 mod = c.index(attr, j) if slot.ctors else attr
                 lines.append(
@@ -212,17 +235,20 @@ class _Writer:
                         comment if j == len(slot.chain) - 1 else "",
                     )
                 )
+                if node.checkpoint:
+                    saved.append(Line(self.assign(target, self.checkpointed(slot, call, [current], mod))))
                 current = target
-            return lines
+            return self.saving(lines, saved) if node.checkpoint else lines
         if kind == "repeat" and not slot.plain and slot.node.kind != "composite":
-            loop = Line(
-                ast.For(target=c.ref("layer"), iter=attr, body=[], orelse=[]),
-                comment,
-                [Line(self.assign(target, self.fill(slot.call, [target], c.ref("layer"))))],
-            )
+            step = [Line(self.assign(target, self.fill(slot.call, [target], c.ref("layer"))))]
+            if node.checkpoint:
+                saved = [Line(self.assign(target, self.checkpointed(slot, slot.call, [target], c.ref("layer"))))]
+                step = self.saving(step, saved)
+            loop = Line(ast.For(target=c.ref("layer"), iter=attr, body=[], orelse=[]), comment, step)
             head = [] if target == ins[0] else [Line(self.assign(target, self.ref(ins[0])))]
             return head + [loop]
         block = slot.block
+        fresh = fresh and not node.checkpoint  # a checkpointed node runs through _checkpoint, not in place
         if (
             fresh
             and block is not None
@@ -244,13 +270,44 @@ class _Writer:
             if isinstance(value, ast.Name) and self.same_variable(target, value.id):
                 return []  # the value is its input (a pad of width 0), which this variable already holds
         plain = Line(self.assign(target, value), comment)
-        if slot.node.checkpoint and (slot.plain or slot.node.kind == "composite"):
-            self.helpers.add("_checkpoint")
-            saved = Line(self.assign(target, c.call("_checkpoint", attr, *[self.ref(v) for v in ins])))
-            return [
-                Line(ast.If(test=c.call("torch.jit.is_scripting"), body=[], orelse=[]), "", [plain], orelse=[saved])
-            ]
+        if node.checkpoint:
+            call = slot.call if not slot.plain else ast.Call(func=c.ref(MOD), args=[c.ref(f"{IN}0")], keywords=[])
+            return self.saving([plain], [Line(self.assign(target, self.checkpointed(slot, call, ins, attr)))])
         return [plain]
+
+    def checkpointed(self, slot: Slot, call: ast.expr, ins: list[str], mod: ast.expr, multiple: bool = False
+                     ) -> ast.expr:
+        """A node's call through ``_checkpoint`` (``checkpoint: true``): ``_checkpoint(self.layer, x)`` for a
+        plain ``module(x)``, else with the call as a method of the module and the distinct inputs (no lambda:
+        TorchScript cannot read one anywhere in ``forward``), so that the recomputation in the backward pass
+        calls the module (a loop's ``layer`` too) the forward pass called."""
+        self.helpers.add("_checkpoint")
+        distinct = list(dict.fromkeys(ins))
+        args = [self.ref(v) for v in distinct]
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == MOD
+            and not call.keywords
+            and [a.id if isinstance(a, ast.Name) else None for a in call.args] == [f"{IN}{k}" for k in range(len(ins))]
+            and len(distinct) == len(ins)
+        ):
+            return c.call("_checkpoint", mod, *args)
+        if isinstance(call, ast.IfExp) and ast.unparse(call.test) == "torch.jit.is_scripting()":
+            call = call.orelse  # the call runs through _checkpoint only where TorchScript does not compile it
+        params = ["x"] if len(distinct) == 1 else [f"x{k}" for k in range(len(distinct))]
+        body = _fill(call, [params[distinct.index(v)] for v in ins], c.ref("module"), c.ref)
+        # Spec names never start with `_`: no attribute is called so. Copies whose calls differ get one each.
+        same = [m for m in self.methods if m.name.startswith(f"_call_{slot.name}")]
+        found = next((m for m in same if m.params == params and ast.dump(m.body) == ast.dump(body)), None)
+        name = found.name if found else f"_call_{slot.name}" + (f"_{len(same)}" if same else "")
+        if found is None:
+            self.methods.append(Method(name, params, body, multiple))
+        return c.call("_checkpoint", mod, *args, call=c.attr(c.ref("self"), name))
+
+    def saving(self, plain: list[Line], saved: list[Line]) -> list[Line]:
+        """The lines of a checkpointed node: plain under TorchScript, else through ``_checkpoint``."""
+        return [Line(ast.If(test=c.call("torch.jit.is_scripting"), body=[], orelse=[]), "", plain, orelse=saved)]
 
     def keeps_shape(self, slot: Slot) -> bool:
         """``a op= b`` writes into ``a``: only when the result has ``a``'s shape in every use (a
@@ -277,6 +334,10 @@ class _Writer:
 
     def assign(self, var: str, value: ast.expr) -> ast.stmt:
         return _assign(self.ref(var, ast.Store()), value)
+
+    def store(self, var: str, value: ast.expr, read: bool) -> ast.stmt:
+        """``var = value``, or the bare call where nothing reads the value (a `for_each` copy no node reads)."""
+        return self.assign(var, value) if read else ast.Expr(value=value)
 
     # -- chains and names -----------------------------------------------------------------------
 

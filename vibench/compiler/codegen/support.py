@@ -22,7 +22,8 @@
 * :func:`_explicit_attention` — attention written out, which the ``scaled_dot_product_attention``
   block runs in a CPU training step with dropout (there faster than the fused kernel's fallback).
 * :func:`_checkpoint` — a node with ``checkpoint: true``: its activations are recomputed in the
-  backward pass instead of kept (TorchScript runs the node plainly).
+  backward pass instead of kept (TorchScript runs the node plainly); the recomputation restores the
+  buffers of the norms inside (BatchNorm's running statistics are updated once per step, not twice).
 * :func:`load_reference_state_dict` — PHM-Vibench checkpoints through the class's rename map, with
   nothing but torch (also Lightning checkpoints, whose keys start with ``network.``).
 """
@@ -166,8 +167,29 @@ def _explicit_attention(
     return torch.matmul(F.dropout(torch.softmax(scores, dim=-1), dropout_p), v)
 
 
-def _checkpoint(module: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-    return torch.utils.checkpoint.checkpoint(module, *inputs, use_reentrant=False)
+def _checkpoint(module: nn.Module, *inputs: torch.Tensor, call=None):
+    """``module(*inputs)``, or ``call(module, *inputs)``, with its activations recomputed in the backward pass instead
+    of kept. The recomputation leaves the running statistics of the norms inside as the forward pass left them
+    (torch's would update them a second time)."""
+    function = module if call is None else lambda *args: call(module, *args)
+    if torch.compiler.is_compiling():
+        return torch.utils.checkpoint.checkpoint(function, *inputs, use_reentrant=False)
+    calls: list[None] = []
+
+    def run(*args):
+        if not calls:  # the forward pass
+            calls.append(None)
+            return function(*args)
+        norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._NormBase) and m.training]
+        kept = [(b, b.clone()) for m in norms for b in m.buffers(recurse=False)]
+        try:
+            return function(*args)
+        finally:  # also when torch stops the recomputation early (an exception), once it has what it needs
+            with torch.no_grad():
+                for buffer, value in kept:
+                    buffer.copy_(value)
+
+    return torch.utils.checkpoint.checkpoint(run, *inputs, use_reentrant=False)
 
 
 def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True, prefix: str = "network."):
