@@ -150,8 +150,11 @@ def compile_spec(
     max_params: int | None = None,
     metadata: Any = None,
     max_activation: int | None = None,
+    inplace: bool = True,
 ) -> CompileResult:
     """Compile a spec to model.py source; ``out_path`` only feeds the header's regenerate line.
+    ``inplace=False`` (``--no-inplace``): no operation of ``forward`` writes into a layer's output, so
+    forward and backward hooks (feature taps, Grad-CAM) see it as the layer returned it.
 
     >>> result = compile_spec(text=_TINY)
     >>> print(result.source.splitlines()[0][:40])
@@ -161,7 +164,9 @@ def compile_spec(
     """
     program = check(spec, text=text, params=params, inputs=inputs, search_path=search_path,
                     max_nodes=max_nodes, max_params=max_params, metadata=metadata, max_activation=max_activation)
-    return CompileResult(source=pipeline.compile_source(program, out_path), program=program)
+    if not isinstance(inplace, bool):
+        raise TypeError(f"inplace must be True or False, not {inplace!r}")
+    return CompileResult(source=pipeline.compile_source(program, out_path, inplace), program=program)
 
 
 def build(

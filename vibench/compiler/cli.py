@@ -160,7 +160,7 @@ def _compile(ns: argparse.Namespace) -> int:
         if not ns.check and (ns.output is not None or not ns.graph):  # --graph alone writes only the picture
             from vibench.compiler.pipeline import compile_source
 
-            source = compile_source(program, out_path=ns.output if to_file else None)
+            source = compile_source(program, out_path=ns.output if to_file else None, inplace=not ns.no_inplace)
     except SpecError as err:
         with exit_code_kept(EXIT_SPEC):
             _print_errors(err, ns)

@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a template parameter (VALUE is read as YAML: 4, 0.1, true, [2,2,2,2])")
     p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=DIMS",
                    help="bind an input's dimensions, e.g. x=32,1,1024 (checks constraints, fixes symbols)")
+    p.add_argument("--no-inplace", action="store_true",
+                   help="no operation of forward writes into a layer's output (no torch.relu_, no +=): for hooks "
+                   "that keep outputs (feature taps, Grad-CAM), at the memory in-place work saves")
     p.add_argument("--summary", action="store_true", help="print each node's output shape, parameters and FLOPs")
     p.add_argument("--graph", metavar="OUT",
                    help="write the graph, only when the spec compiles: a self-contained page (.html), SVG or PNG "

@@ -51,23 +51,25 @@ class _Class:
     methods: list[list[str]] = field(default_factory=list)
 
 
-def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] = frozenset()) -> str:
+def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] = frozenset(),
+         inplace: bool = True) -> str:
     """Render the program as model.py source (``out_path`` only feeds the regenerate comment).
 
     ``free``: template parameters the model class accepts other values of (see the module docstring).
+    ``inplace=False``: no operation writes into a layer's output (:func:`~vibench.compiler.codegen.forward.forward`).
     """
     classes = _structures(program, free)
     imports: set[str] = set()
     natives: list[Any] = []
     helpers: list[Any] = []
-    rendered = [_class(s, program, imports, natives, helpers, free) for s in classes.structures]
+    rendered = [_class(s, program, imports, natives, helpers, free, inplace) for s in classes.structures]
     rendered = [r for r, s in zip(rendered, classes.structures, strict=True) if not s.inline]
     if any(s.inline for s in classes.structures):
         imports.add("collections")
     if support.load_reference_state_dict in helpers:
         imports.add("re")
     return _template().render(
-        header=_header(program, out_path),
+        header=_header(program, out_path, inplace),
         imports=_import_lines(imports, rendered),
         natives=[native_source(n) for n in natives] + [native_source(h) for h in helpers],
         classes=rendered,
@@ -169,7 +171,7 @@ def _builtins() -> frozenset[str]:
 
 
 def _class(s: Structure, program: Program, imports: set[str], natives: list[Any], helpers: list[Any],
-           free: frozenset[str]) -> _Class:
+           free: frozenset[str], inplace: bool = True) -> _Class:
     is_root = s is _root_of(program, s)
     unit = s.units[0]
     for plan in s.plans:
@@ -199,13 +201,13 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
                 if helper not in helpers:
                     helpers.append(helper)
             return lines
-    fwd = forward(s, prologue)
+    fwd = forward(s, prologue, inplace)
     if "_checkpoint" in fwd.helpers:
         imports.add("torch.utils.checkpoint")
         if support._checkpoint not in helpers:
             helpers.append(support._checkpoint)
     if is_root:
-        _root(cls, s, unit, program, init, helpers, free)
+        _root(cls, s, unit, program, init, helpers, free, inplace)
     else:
         cls.doc = _composite_doc(s, unit)
         params = ["self"] + [_param(a.name, a.annotation, a.default, a.has_default) for a in s.args]
@@ -232,7 +234,7 @@ def _param(name: str, annotation: str, default: Any, has_default: bool) -> str:
 
 
 def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[str], helpers: list[Any],
-          free: frozenset[str]) -> None:
+          free: frozenset[str], inplace: bool = True) -> None:
     decls = {d.name: d for d in (unit.definition.params if unit.definition is not None else ())}
     values = dict(unit.params)
     order = list(values)
@@ -263,7 +265,7 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
         bounds = c.const({n: _bounds(decls[n], values[n]) for n in free_names})
         # The `--set` words apart (parameter -> word): the hint for a changed parameter leaves out its old value.
         sets = {k: _shell(f"{k}={v}") for k, v in program.source.overrides}
-        command = _command(program, None, sets=False)
+        command = _command(program, None, sets=False, inplace=inplace)
         call = c.call("_check_settings", c.ref("self"), given, bounds, command, *([sets] if sets else []))
         # The free parameters come back as Python values (from numpy scalars, 0-d tensors): the layers take those.
         back = flat(c.tuple_of(*(c.ref(n) for n in free_names))) + " = " if free_names else ""
@@ -347,7 +349,7 @@ def _from_text(program: Program) -> bool:
     return program.source.display_path.startswith("<") and program.source.display_path.endswith(">")
 
 
-def _command(program: Program, out_path: str | None, sets: bool = True) -> str:
+def _command(program: Program, out_path: str | None, sets: bool = True, inplace: bool = True) -> str:
     """The command that compiles the file (without its ``--set`` words when not ``sets``)."""
     src = program.source
     spec = "-" if _from_text(program) else _template_name(src.display_path) or src.display_path
@@ -356,15 +358,16 @@ def _command(program: Program, out_path: str | None, sets: bool = True) -> str:
         words += ["-o", _shell(out_path)]
     words += [f"--set {_shell(f'{k}={v}')}" for k, v in src.overrides if sets]
     words += [f"--input {_shell(f'{k}={v}')}" for k, v in src.input_bindings]
+    words += [] if inplace else ["--no-inplace"]
     return " ".join(words)
 
 
-def _header(program: Program, out_path: str | None) -> list[str]:
+def _header(program: Program, out_path: str | None, inplace: bool = True) -> list[str]:
     src = program.source
     first = f"Generated by vibench-compile {__version__} from {comment_text(src.display_path)} " \
             f"(sha256:{src.sha256[:16]}) - do not edit."
     lines = comment_lines(first, 0)
-    command = _command(program, out_path or "model.py")
+    command = _command(program, out_path or "model.py", inplace=inplace)
     if _from_text(program):  # `vibench-compile -`: where the spec goes
         command += ", the spec on standard input"
     lines += comment_lines(f"Regenerate: {command}", 0)

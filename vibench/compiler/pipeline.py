@@ -303,12 +303,13 @@ def _unquoted(d: Diagnostic) -> Diagnostic:
     return replace(d, found="(a value from the base config, not shown)")
 
 
-def compile_source(program: Program, out_path: str | None = None) -> str:
-    """model.py for a program; its class accepts other values of the parameters :func:`free_parameters` finds."""
+def compile_source(program: Program, out_path: str | None = None, inplace: bool = True) -> str:
+    """model.py for a program; its class accepts other values of the parameters :func:`free_parameters` finds.
+    ``inplace=False``: no operation of ``forward`` writes into a layer's output (hooks see it as it was)."""
     from vibench.compiler.emit import emit  # jinja2 and the template only when emitting
 
     with paused_gc():
-        return emit(program, out_path=out_path, free=free_parameters(program))
+        return emit(program, out_path=out_path, free=free_parameters(program), inplace=inplace)
 
 
 def free_parameters(program: Program) -> frozenset[str]:

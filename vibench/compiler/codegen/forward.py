@@ -5,7 +5,8 @@
   intermediate is freed as soon as it is dead; other dead intermediates are ``del``-ed.
 * Where the dying input is a fresh tensor that autograd does not keep (a convolution's, a norm's,
   a sum's output), activations run in place (``torch.relu_``) and a residual sum is ``out += x``;
-  never on an input of ``forward``, a view, or a value read later.
+  never on an input of ``forward``, a view, or a value read later; nowhere with ``inplace=False``
+  (``--no-inplace``: for hooks that keep a layer's output, feature taps and Grad-CAM).
 * Each line carries the node's output shape and its spec line as a comment.
 
 Chains are named after the ``forward`` input they start from, else after the node whose value they
@@ -77,14 +78,19 @@ class Forward:
     methods: list[Method] = field(default_factory=list)
 
 
-def forward(s: Structure, prologue: Callable[[dict[str, str]], list[Line]] | None = None) -> Forward:
-    """The forward of a structure; ``prologue`` gives statements to run first (given the input variables)."""
-    return _Writer(s).write(prologue)
+def forward(
+    s: Structure, prologue: Callable[[dict[str, str]], list[Line]] | None = None, inplace: bool = True
+) -> Forward:
+    """The forward of a structure; ``prologue`` gives statements to run first (given the input variables).
+    ``inplace=False`` (``--no-inplace``) writes every result to a new tensor: a hook sees a layer's output as
+    it left the layer (no later ``torch.relu_`` or ``+=`` changes it), at the memory in-place work saves."""
+    return _Writer(s, inplace).write(prologue)
 
 
 class _Writer:
-    def __init__(self, s: Structure) -> None:
+    def __init__(self, s: Structure, inplace: bool = True) -> None:
         self.s = s
+        self.inplace = inplace
         self.plan = s.representative
         self.unit = self.plan.unit
         self.slots = list(self.plan.slots.values())
@@ -222,7 +228,7 @@ class _Writer:
         target = self.continue_chain(source, slot.name) if dies and source is not None else self.new_chain(slot.name)
         self.var[(slot.name, ports[0])] = target
         self.var[(slot.name, None)] = target
-        fresh = dies and source is not None and self.fresh(source)
+        fresh = self.inplace and dies and source is not None and self.fresh(source)
         if kind == "chain":
             lines = []
             current = ins[0]

@@ -1,0 +1,90 @@
+"""`--no-inplace` / ``compile_spec(..., inplace=False)``: model.py without in-place work, for hooks that keep a
+layer's output. By default the emitted forward runs activations and residual sums in place where autograd
+allows (faster, less memory); a forward hook on the layer before such an operation then holds the changed
+tensor, and a full backward hook there fails. Without in-place work both see the layer's own output."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import vibench
+from tests.helpers import load_file_module
+
+CASES = [
+    ("rnn/AttentionLSTM", {"input_dim": 1, "hidden_dim": 8, "num_layers": 1, "attention_dim": 4, "num_classes": 3},
+     (2, 16, 1), "classifier.fc1"),
+    ("mlp/Dlinear", {"input_dim": 2, "seq_len": 64, "kernel_size": 5}, (2, 64, 2), "Linear_Seasonal"),
+    ("cnn/ResNet1D", {"input_dim": 1, "num_classes": 3, "layers": [1, 1, 1, 1], "initial_channels": 8},
+     (2, 64, 1), "layer1.0.bn2"),
+]
+
+
+def _model(tmp_path, spec: str, params: dict, inplace: bool) -> torch.nn.Module:
+    result = vibench.compile_spec(spec, params=params, inplace=inplace)
+    path = tmp_path / f"model_{spec.replace('/', '_')}_{inplace}.py"
+    path.write_text(result.source)
+    module = load_file_module(str(path), path.stem)
+    return getattr(module, result.program.root.name)()
+
+
+def _in_place_work(source: str) -> list[str]:
+    """The statements of every forward (and method) that write into a tensor: `a += b`, `torch.relu_(a)`,
+    `F.silu(a, inplace=True)`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name != "__init__" and not node.name.startswith("_"):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.AugAssign):
+                    found.append(ast.unparse(inner))
+                elif isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
+                    torch_op = ast.unparse(inner.func.value) in ("torch", "F")
+                    if torch_op and inner.func.attr.endswith("_") or any(
+                            k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
+                            for k in inner.keywords):
+                        found.append(ast.unparse(inner))
+    return found
+
+
+@pytest.mark.parametrize(("spec", "params", "shape", "layer"), CASES, ids=[c[0] for c in CASES])
+def test_hooks_see_the_layer_output_without_in_place_work(tmp_path, spec, params, shape, layer) -> None:
+    default = _model(tmp_path, spec, params, True)
+    model = _model(tmp_path, spec, params, False)
+    model.load_state_dict(default.state_dict())
+    assert _in_place_work(vibench.compile_spec(spec, params=params).source), "the default works in place here"
+    assert _in_place_work(vibench.compile_spec(spec, params=params, inplace=False).source) == []
+    taps = {}
+    target = model.get_submodule(layer)
+    target.register_forward_hook(lambda mod, args, out: taps.update(args=args, out=out))
+    x = torch.randn(*shape)
+    model.eval(), default.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), default(x))  # the same model, only written out of place
+        torch.testing.assert_close(taps["out"], target(*taps["args"]))
+    model.train()
+    grads = []
+    target.register_full_backward_hook(lambda mod, grad_in, grad_out: grads.append(grad_out[0]))
+    model(x).square().sum().backward()  # a full backward hook fails on an output modified in place
+    assert grads and grads[0].shape == taps["out"].shape
+
+
+def test_the_command_line_option_is_in_the_regenerate_line(tmp_path) -> None:
+    out = tmp_path / "model.py"
+    proc = subprocess.run([sys.executable, "-m", "vibench", "rnn/AttentionLSTM", "--no-inplace", "-o", str(out),
+                           "--set", "num_classes=3"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    source = out.read_text()
+    header = " ".join(line.lstrip("# ") for line in source.split('"""')[0].splitlines() if line.startswith("#"))
+    assert "--set num_classes=3 --no-inplace" in header
+    assert "torch.relu(x)" in source and "torch.relu_(" not in source
+    hint = "vibench-compile rnn/AttentionLSTM --no-inplace"  # what a changed parameter's message says to run
+    assert hint in source
+
+
+def test_inplace_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="inplace must be True or False"):
+        vibench.compile_spec("mlp/Dlinear", inplace="no")  # type: ignore[arg-type]
