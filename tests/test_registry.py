@@ -77,3 +77,31 @@ def test_registry_catalogue_lists_every_block_file() -> None:
     names = registry.builtin_names()
     assert set(_index.BLOCK_MODULES) <= set(names)
     assert set(registry.builtin_index().values()) <= set(registry.block_modules())
+
+
+def test_registry_index_lists_the_builtin_natives() -> None:
+    """The names a plug-in native may not take are known without importing the catalogue."""
+    assert _index.NATIVE_MODULES == registry.builtin_natives()
+    assert _index.NATIVE_MODULES["MovingAverage"] == "vibench.compiler.blocks.decomposition"
+
+
+def test_the_index_and_the_registry_name_the_test_that_checks_the_index() -> None:
+    this = "tests/" + os.path.basename(__file__)
+    assert f"``{this}`` fails" in (registry.__doc__ or "")
+    assert f"({this} fails when it is stale)" in (_index.__doc__ or "").replace("\n", " ")
+
+
+def test_registry_looks_among_plugins_only_for_block_names() -> None:
+    """A library spec, a composite or a built-in is never looked up among the plug-ins (loading them
+    imports third-party code); any other block name loads them once, without importing torch."""
+    run = _python("""
+import sys
+from vibench.compiler import registry
+assert registry.get("relu") is not None
+assert registry.get("cnn/ResNet1D") is None and registry.get("Encoder") is None and registry.get("x.yaml") is None
+assert not registry._state["plugins"]
+assert registry.get("not_a_block") is None and registry._state["plugins"]
+assert "torch" not in sys.modules
+print("ok")
+""")
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]

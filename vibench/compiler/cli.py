@@ -326,7 +326,18 @@ def _reference(ns: argparse.Namespace) -> int:
         with exit_code_kept(EXIT_SPEC):
             _print_errors(err, ns, ns.list)
         return EXIT_SPEC
+    finally:
+        if ns.blocks is not None:
+            _plugin_warnings()
     return EXIT_OK
+
+
+def _plugin_warnings() -> None:
+    """The block plug-ins that did not load or were refused (W120, W121), on standard error."""
+    from vibench.compiler import registry
+
+    for warning in registry.plugin_warnings():
+        print(warning.render() + "\n", file=sys.stderr)
 
 
 def _list_blocks() -> str:
@@ -356,6 +367,8 @@ def _schema(ns: argparse.Namespace) -> int:
         print(err.render(), file=sys.stderr)
         print(f"\nthe template {ns.template} has errors; no schema written", file=sys.stderr)
         return EXIT_SPEC
+    finally:
+        _plugin_warnings()
     if ns.output is not None and ns.output != "-":  # `-o -` is standard output, as for a spec
         output_target(ns.output, "-o")  # an empty or non-file path is a usage error, not standard output
         write_atomic(ns.output, text)

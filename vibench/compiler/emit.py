@@ -68,12 +68,36 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
         imports.add("collections")
     if support.load_reference_state_dict in helpers:
         imports.add("re")
+    lines = _import_lines(imports, rendered)
+    check_top_level_names([*_imported_names(lines), *(n if isinstance(n, str) else n.__name__ for n in natives),
+                           *(h.__name__ for h in helpers), *(r.name for r in rendered)])
     return _template().render(
         header=_header(program, out_path, inplace),
-        imports=_import_lines(imports, rendered),
+        imports=lines,
         natives=[native_source(n) for n in natives] + [native_source(h) for h in helpers],
         classes=rendered,
     )
+
+
+def check_top_level_names(names: list[str]) -> None:
+    """The safety net behind the registry's checks (a plug-in native is refused when its name is taken):
+    model.py defines each top-level name once, else a later definition would silently replace one."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise RuntimeError(f"model.py would define `{name}` twice (this is a bug)")
+        seen.add(name)
+
+
+def _imported_names(lines: list[str]) -> list[str]:
+    """The names the import lines bind, once each (``import torch.utils.checkpoint`` binds ``torch`` again)."""
+    names = []
+    for words in (line.split() for line in lines):
+        if words[:1] == ["import"] and "as" not in words:
+            names.append(words[1].split(".")[0])
+        elif words[:1] in (["import"], ["from"]):
+            names.append(words[-1])
+    return list(dict.fromkeys(names))
 
 
 def _structures(program: Program, free: frozenset[str], plans: dict | None = None) -> Classes:

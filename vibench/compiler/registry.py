@@ -2,16 +2,29 @@
 
 Built-in blocks live in :mod:`vibench.compiler.blocks`, one or a few per module. A lookup imports
 only the module that defines the block, found in a generated index
-(:mod:`vibench.compiler.blocks._index`, block name -> module): importing all ~60 block modules
-cost about 0.4 s of a cold ``--check`` that needs a handful of them. A block module the index does
-not know yet (a new file) is still found: a name missing from the index imports the modules the
-index does not list before giving up, and ``tests/test_blocks.py`` fails while the index is stale,
-saying how to refresh it (``python -m vibench.compiler.registry``).
+(:mod:`vibench.compiler.blocks._index`, block name -> module, and the names of the built-in natives):
+importing all ~60 block modules cost about 0.4 s of a cold ``--check`` that needs a handful of them. A
+block module the index does not know yet (a new file) is still found: a name missing from the index
+imports the modules the index does not list before giving up, and ``tests/test_registry.py`` fails
+while the index is stale, saying how to refresh it (``python -m vibench.compiler.registry``).
 
 Third-party packages add blocks through the ``vibench.blocks`` entry-point group (each entry point
 names a module that registers blocks on import, or a Block subclass). Plugins are loaded the first
-time a name is not found among the built-ins, or when the whole catalogue is listed (``--blocks``,
-schema export).
+time a block name (:data:`~vibench.compiler.blocks.base.BLOCK_NAME`) is not found among the built-ins,
+or when the whole catalogue is listed (``--blocks``, schema export); never for a library spec
+(``cnn/ResNet1D``). Loading never raises and does not depend on the order the entry points are found in:
+
+* the entry points load in the order of their names (then values), each on its own: one that fails to
+  import, or names neither a module of blocks nor a Block subclass, is warning W120 (entry point,
+  distribution, the exception) and costs nothing else;
+* a plug-in block is admitted only when it meets the block contract (``contract_problems``,
+  ``native_problems`` in :mod:`~vibench.compiler.blocks.base`), its name is no built-in's (the
+  built-in keeps it), no other plug-in registers that name (then neither is used) and its natives'
+  names are not taken in model.py (a built-in native, a helper of model.py's support part, another
+  plug-in's native); else it is refused with warning W121 naming it, its entry point and why.
+
+:func:`plugin_warnings` holds those warnings once the plug-ins are loaded, and
+:func:`unknown_block_notes` the notes for an unknown block (E110) that a broken plug-in may explain.
 """
 
 from __future__ import annotations
@@ -20,29 +33,60 @@ import importlib
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vibench.compiler.blocks.base import Block
+    from vibench.compiler.blocks.base import Block, Problem
+    from vibench.compiler.diagnostics import Diagnostic
 
 PACKAGE = "vibench.compiler.blocks"
 INDEX_MODULE = "_index"
+GROUP = "vibench.blocks"
 
 _BLOCKS: dict[str, Block] = {}
 _state = {"builtins": False, "unindexed": False, "plugins": False}
+_staged: list[list[type]] = []  # while an entry point loads: the classes its modules register
+
+
+@dataclass
+class _Report:
+    """What loading the plug-ins said: the warnings, and the notes an unknown block (E110) gets."""
+
+    warnings: list[Diagnostic] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "`name = value` (distribution ...) failed to load (...)"
+    refused: dict[str, list[str]] = field(default_factory=dict)  # block name -> why each plug-in's was refused
+
+
+_report = _Report()
 
 
 def register(cls: type[Block]) -> type[Block]:
-    """Class decorator: add a Block subclass to the catalogue under ``cls.name``."""
+    """Class decorator: add a Block subclass to the catalogue under ``cls.name``.
+
+    While a plug-in's entry point loads, its blocks are only noted: the registry admits them, or
+    refuses them with a warning, once every entry point has loaded. Any other class that is not a
+    built-in is checked at once (ValueError when it breaks the contract or takes a registered name)."""
+    builtin = cls.__module__.startswith(PACKAGE + ".")
+    if _staged and not builtin:
+        if cls not in _staged[-1]:
+            _staged[-1].append(cls)
+        return cls
+    if not builtin:  # a block defined in a script, say
+        problems = _admission_problems(cls, _builtin_natives(), {})
+        if problems:
+            raise ValueError(f"block {_class_name(cls)} cannot be registered: " + "; ".join(p.text for p in problems))
     name = cls.name
     existing = _BLOCKS.get(name)
     if existing is not None and type(existing) is not cls:
-        if type(existing).__qualname__ == cls.__qualname__ and type(existing).__module__ == cls.__module__:
-            _BLOCKS[name] = cls()  # the same class re-imported (e.g. by a reload): replace
-            return cls
-        raise ValueError(f"block `{name}` is registered twice: {type(existing).__module__} and {cls.__module__}")
-    _BLOCKS[name] = cls()
+        if not _same_class(type(existing), cls):
+            raise ValueError(f"block `{name}` is registered twice: {type(existing).__module__} and {cls.__module__}")
+    _BLOCKS[name] = cls()  # (the same class re-imported, e.g. by a reload, replaces the first)
     return cls
+
+
+def _same_class(a: type, b: type) -> bool:
+    return a.__qualname__ == b.__qualname__ and a.__module__ == b.__module__
 
 
 def block_modules() -> list[str]:
@@ -62,6 +106,14 @@ def _index() -> dict[str, str]:
         return {}
     index: dict[str, str] = module.BLOCK_MODULES
     return index
+
+
+def _index_natives() -> dict[str, str]:
+    try:
+        module = importlib.import_module(f"{PACKAGE}.{INDEX_MODULE}")
+    except ImportError:  # pragma: no cover - the index is shipped
+        return {}
+    return dict(getattr(module, "NATIVE_MODULES", {}))
 
 
 def _import(module: str) -> None:
@@ -87,18 +139,216 @@ def _load_unindexed() -> None:
 
 
 def _load_plugins() -> None:
+    """Load every entry point of the ``vibench.blocks`` group, each on its own, in name order, then
+    admit or refuse the blocks they registered (see the module docstring). Never raises."""
     if _state["plugins"]:
         return
-    _state["plugins"] = True
-    from importlib.metadata import entry_points
+    _state["plugins"] = True  # a plug-in that looks a block up while it loads finds the built-ins
+    import importlib.metadata
+
+    global _report
+    _load_unindexed()
+    _report = _Report()
+    found: list[tuple[_Source, type]] = []
+    points = importlib.metadata.entry_points(group=GROUP)
+    for ep in sorted(points, key=lambda ep: (str(getattr(ep, "name", "")), str(getattr(ep, "value", "")))):
+        found += _load_entry_point(ep, found)
+    _admit(found)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a plug-in block comes from: its entry point and distribution."""
+
+    entry_point: str  # "name = module:attr", as entry_points.txt writes it
+    distribution: str | None
+
+    def __str__(self) -> str:
+        return f"`{self.entry_point}`" + (f" (distribution {self.distribution})" if self.distribution else "")
+
+
+def _source(ep: Any) -> _Source:
+    dist = getattr(ep, "dist", None)
+    name, version = getattr(dist, "name", None), getattr(dist, "version", None)
+    distribution = f"{name} {version}" if name and version else name
+    return _Source(f"{getattr(ep, 'name', '?')} = {getattr(ep, 'value', '?')}", distribution)
+
+
+def _load_entry_point(ep: Any, found: list[tuple[_Source, type]]) -> list[tuple[_Source, type]]:
+    """The block classes one entry point brings (W120 when it fails or brings none)."""
+    import types
 
     from vibench.compiler.blocks.base import Block
 
-    index = _index()
-    for ep in entry_points(group="vibench.blocks"):
+    source = _source(ep)
+    _staged.append([])
+    try:
         obj = ep.load()
-        if isinstance(obj, type) and issubclass(obj, Block) and obj.name not in _BLOCKS and obj.name not in index:
-            register(obj)
+    except (Exception, SystemExit) as err:  # a plug-in's own failure: reported, never raised
+        _report.failed.append(f"{source} failed to load ({_exception(err)})")
+        _warn("W120", f"block plug-in {source} failed to load: {_exception(err)}", found=None,
+              hint="its blocks are unavailable: install what it needs, or uninstall its distribution")
+        return []
+    finally:
+        classes = _staged.pop()
+    if isinstance(obj, type) and issubclass(obj, Block):
+        if obj not in classes:
+            classes.append(obj)
+    elif isinstance(obj, types.ModuleType):
+        owned = [c for _, c in found] + classes + [type(b) for b in _BLOCKS.values()]
+        if not any(c.__module__ == obj.__name__ or c.__module__.startswith(obj.__name__ + ".") for c in owned):
+            _warn("W120", f"block plug-in {source} registers no block", found=f"module {obj.__name__}",
+                  hint="register its blocks with `@register` (vibench.compiler.registry), or point the entry "
+                  "point at a Block subclass")
+    else:
+        what = "a function" if callable(obj) and not isinstance(obj, type) else f"a {type(obj).__name__}"
+        if isinstance(obj, type):
+            what = f"the class {obj.__module__}.{obj.__qualname__}"
+        _warn("W120", f"block plug-in {source} names {what}, not a Block subclass or a module that registers "
+              "blocks", found=None, hint="point the entry point at a Block subclass or at the module that "
+              "registers the blocks")
+    return [(source, cls) for cls in classes]
+
+
+def _admit(found: list[tuple[_Source, type]]) -> None:
+    """Register the plug-in blocks that may be, refuse the others (W121), in the entry points' order."""
+    first: dict[type, _Source] = {}  # a class two entry points bring counts once
+    for source, cls in found:
+        first.setdefault(cls, source)
+    same: dict[str, set[int]] = {}  # native name -> the plug-ins' objects of that name
+    for cls in first:
+        for native in getattr(cls, "natives", ()) if isinstance(getattr(cls, "natives", ()), tuple) else ():
+            if not isinstance(native, str) and not _is_vibench(native):
+                same.setdefault(getattr(native, "__name__", ""), set()).add(id(native))
+    others = {name: "another plug-in's native" for name, ids in same.items() if len(ids) > 1}
+    natives = _builtin_natives()
+    problems = {cls: _admission_problems(cls, natives, others) for cls in first}
+    by_name: dict[str, list[type]] = {}
+    for cls in first:
+        if not problems[cls]:
+            by_name.setdefault(_name_of(cls), []).append(cls)
+    for cls, source in first.items():
+        name = _name_of(cls)
+        if problems[cls]:
+            why = problems[cls][0]
+            _warn("W121", f"plug-in block {_shown_block(cls)} of {source} is refused: {why.text}",
+                  found=_class_name(cls), hint=why.hint, notes=tuple(p.text for p in problems[cls][1:]))
+            if name:
+                _report.refused.setdefault(name, []).append(f"of {source} was refused: {why.text}")
+        elif len(by_name[name]) > 1:
+            rivals = by_name[name]
+            if cls is rivals[0]:
+                named = " and ".join(str(first[c]) for c in sorted(rivals, key=lambda c: first[c].entry_point))
+                _warn("W121", f"plug-in block `{name}` is refused: two plug-ins register it, {named}",
+                      found=", ".join(_class_name(c) for c in rivals),
+                      hint="neither is used: uninstall one of the distributions, or rename one block")
+            _report.refused.setdefault(name, []).append(f"of {source} was refused: another plug-in registers it")
+        else:
+            try:
+                _BLOCKS[name] = cls()
+            except Exception as err:  # the plug-in's own constructor
+                _warn("W121", f"plug-in block `{name}` of {source} is refused: it cannot be created "
+                      f"({_exception(err)})", found=_class_name(cls), hint="a block's class takes no arguments")
+
+
+def _admission_problems(cls: Any, natives: dict[str, str], others: dict[str, str]) -> list[Problem]:
+    """What keeps a block that is not built-in out of the catalogue: the contract, a name a built-in
+    or another registered block holds, natives whose names model.py already defines (``natives``: the
+    built-ins', name -> module; ``others``: names of other plug-ins' natives)."""
+    from vibench.compiler.blocks.base import Problem, contract_problems, native_problems
+
+    problems = contract_problems(cls)
+    if problems:
+        return problems
+    if cls.name in _index() or _is_builtin(_BLOCKS.get(cls.name)):
+        return [Problem("a built-in block has that name",
+                        f"the built-in `{cls.name}` is used; rename the plug-in's block")]
+    held = _BLOCKS.get(cls.name)
+    if held is not None and not _same_class(type(held), cls):
+        return [Problem(f"the name is taken by {_class_name(type(held))}", "rename one of the blocks")]
+    taken = _model_py_names()
+    for native in cls.natives:
+        if isinstance(native, str) or _is_vibench(native):
+            continue  # a built-in native itself: model.py holds it once
+        name = native.__name__
+        why = (f"a built-in native ({natives[name]})" if name in natives else taken.get(name) or others.get(name))
+        if why:
+            problems.append(Problem(f"its native `{name}` has the name of {why}",
+                                    "rename the class (model.py defines each name once)"))
+    return problems + native_problems(cls)
+
+
+def _builtin_natives() -> dict[str, str]:
+    """Native name -> defining module, of the built-in blocks (the index's, and those imported)."""
+    natives = _index_natives()
+    for block in list(_BLOCKS.values()):
+        if _is_builtin(block):
+            for n in block.natives:
+                natives.setdefault(n if isinstance(n, str) else n.__name__, getattr(n, "__module__", ""))
+    return natives
+
+
+def _model_py_names() -> dict[str, str]:
+    """Top-level names every model.py may define besides natives -> what they are."""
+    import builtins
+
+    from vibench.compiler.blocks.base import _module_sources
+    from vibench.compiler.codegen import support
+    from vibench.compiler.codegen.namer import MODULE_NAMES
+
+    names = {name: "a Python builtin" for name in dir(builtins)}
+    names |= {name: "a name model.py imports" for name in (*MODULE_NAMES, "re", "OrderedDict")}
+    return names | {name: "a helper model.py defines" for name in _module_sources(support.__file__)}
+
+
+def _is_builtin(block: Any) -> bool:
+    return block is not None and type(block).__module__.startswith(PACKAGE + ".")
+
+
+def _is_vibench(obj: Any) -> bool:
+    return str(getattr(obj, "__module__", "")).split(".")[0] == "vibench"
+
+
+def _class_name(cls: Any) -> str:
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', repr(cls))}"
+
+
+def _name_of(cls: Any) -> str:
+    """The block name ``cls`` declares ("" when it declares none)."""
+    name = getattr(cls, "name", None)
+    return name if isinstance(name, str) else ""
+
+
+def _shown_block(cls: Any) -> str:
+    from vibench.compiler.blocks.base import shown_name
+
+    name = getattr(cls, "name", None)
+    return shown_name(name) if isinstance(name, str) else _class_name(cls)
+
+
+def _exception(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def _warn(code: str, message: str, *, found: str | None, hint: str, notes: tuple[str, ...] = ()) -> None:
+    from vibench.compiler.diagnostics import Diagnostic
+
+    _report.warnings.append(Diagnostic(code, message, found=found, hint=hint, notes=notes, severity="warning"))
+
+
+def plugin_warnings() -> tuple[Diagnostic, ...]:
+    """The warnings (W120, W121) about the plug-ins, in load order; empty while they are not loaded
+    (a process that never looks beyond the built-ins never loads them)."""
+    return tuple(_report.warnings)
+
+
+def unknown_block_notes(name: str) -> tuple[str, ...]:
+    """Notes for an unknown block ``name`` (E110): why a plug-in block of that name was refused, and
+    which plug-ins failed to load (one of them may have defined it)."""
+    if not _state["plugins"]:
+        return ()
+    refused = [f"plug-in block `{name}` {why}" for why in _report.refused.get(name, [])]
+    return tuple(refused + [f"block plug-in {failed}" for failed in _report.failed])
 
 
 def get(name: str) -> Block | None:
@@ -117,8 +367,11 @@ def get(name: str) -> Block | None:
         _load_unindexed()
         block = _BLOCKS.get(name)
     if block is None and not _state["plugins"]:
-        _load_plugins()
-        block = _BLOCKS.get(name)
+        from vibench.compiler.blocks.base import is_block_name
+
+        if is_block_name(name):  # a library spec or a composite is never a plug-in's
+            _load_plugins()
+            block = _BLOCKS.get(name)
     return block
 
 
@@ -130,8 +383,9 @@ def all_blocks() -> dict[str, Block]:
 
 
 def builtin_names() -> list[str]:
+    """The names of the built-in blocks (plug-ins left out), sorted."""
     _load_builtins()
-    return sorted(_BLOCKS)
+    return sorted(name for name, block in _BLOCKS.items() if _is_builtin(block))
 
 
 def builtin_index() -> dict[str, str]:
@@ -143,15 +397,33 @@ def builtin_index() -> dict[str, str]:
             if type(block).__module__.startswith(prefix)}
 
 
-def index_source(index: dict[str, str]) -> str:
-    """The text of the generated index module."""
+def builtin_natives() -> dict[str, str]:
+    """Native name -> the module defining it, of every built-in block's natives, by importing them all:
+    what the generated index must hold (a plug-in native may not take one of these names)."""
+    _load_builtins()
+    natives = {}
+    for block in _BLOCKS.values():
+        if _is_builtin(block):
+            for n in block.natives:
+                natives[n if isinstance(n, str) else n.__name__] = getattr(n, "__module__", "vibench.runtime.natives")
+    return dict(sorted(natives.items()))
+
+
+def index_source(index: dict[str, str], natives: dict[str, str] | None = None) -> str:
+    """The text of the generated index module (``natives``: :func:`builtin_natives` when not given)."""
+    natives = builtin_natives() if natives is None else natives
     lines = [
         '"""Block name -> the module of :mod:`vibench.compiler.blocks` that defines it, so that a lookup',
-        "imports one module, not the whole catalogue. Generated by `python -m vibench.compiler.registry`;",
-        'do not edit (tests/test_blocks.py fails when it is stale)."""',
+        "imports one module, not the whole catalogue, and the names of the built-in blocks' natives (which a",
+        "plug-in native may not take). Generated by `python -m vibench.compiler.registry`; do not edit",
+        '(tests/test_registry.py fails when it is stale)."""',
         "",
         "BLOCK_MODULES = {",
         *(f"    {json.dumps(name)}: {json.dumps(module)}," for name, module in sorted(index.items())),
+        "}",
+        "",
+        "NATIVE_MODULES = {",
+        *(f"    {json.dumps(name)}: {json.dumps(module)}," for name, module in sorted(natives.items())),
         "}",
         "",
     ]
@@ -165,7 +437,7 @@ def index_path() -> str:
 
 def main() -> int:
     """Rewrite the generated index from the block modules (``python -m vibench.compiler.registry``)."""
-    text = index_source(builtin_index())
+    text = index_source(builtin_index(), builtin_natives())
     with open(index_path(), "w", encoding="utf-8") as fh:
         fh.write(text)
     print(f"wrote {index_path()}")

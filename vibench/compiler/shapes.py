@@ -281,5 +281,6 @@ class _Specializer:
                 raise Failed() from None
         names = list(registry.all_blocks()) + list(udef.blocks)
         self.diags.add(Diagnostic("E110", f"unknown block `{name}`", pos, node=node, span=len(name),
-                                  hint=suggest(name, names) or "run `vibench-compile --blocks` for the catalogue"))
+                                  hint=suggest(name, names) or "run `vibench-compile --blocks` for the catalogue",
+                                  notes=registry.unknown_block_notes(name)))  # a plug-in that failed or was refused
         raise Failed()

@@ -15,15 +15,24 @@ A block subclasses :class:`Block`, sets ``name`` and ``Params`` (a pydantic mode
 A *native* block (logic that is not a graph of torch layers) defines its ``nn.Module`` classes in
 its own file on the stand-ins of :mod:`vibench.compiler.blocks.torchless` and lists the class
 objects in ``natives``; the emitter copies their source into model.py (:func:`native_source`).
+Only that source is copied: a native may read the builtins, ``torch`` and ``nn``, the names of the
+block's ``imports`` (``F``, ``math``) and the block's other natives, nothing else of its module.
+
+:func:`contract_problems` and :func:`native_problems` say, in words, where a class breaks this
+contract; the registry refuses such a plug-in block (the built-ins meet it, tests/test_plugins_contract.py).
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
+import inspect
+import keyword
+import re
 import sys
 from collections.abc import Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from pydantic import BaseModel
 
@@ -37,6 +46,13 @@ COMPLEX_DTYPES = frozenset({"complex64", "complex128"})
 INT_DTYPES = frozenset({"int64", "int32"})
 ALL_DTYPES = FLOAT_DTYPES | COMPLEX_DTYPES | INT_DTYPES | {"bool"}
 NUMERIC_DTYPES = FLOAT_DTYPES | COMPLEX_DTYPES | INT_DTYPES
+
+BLOCK_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+"""A catalogue block's name, as the built-ins' (``conv1d``, ``layer_norm``): what ``block:`` reads as a
+catalogue block, apart from a composite (``Encoder``), a library spec (``cnn/ResNet1D``,
+``file.yaml#Block``) and a ``${...}`` template."""
+IMPORTS = {"F": "F", "math": "math"}  # a block's `imports` -> the name model.py then defines
+MODEL_NAMES = frozenset({"torch", "nn"})  # what every model.py imports
 
 
 class ShapeError(Exception):
@@ -234,6 +250,156 @@ def native_source(cls: Any) -> str:
     if cls.__name__ not in sources:
         raise RuntimeError(f"native `{cls.__name__}` not found in {filename} (this is a bug)")
     return sources[cls.__name__]
+
+
+# --------------------------------------------------------------------------------------------
+# the contract, checked (plug-in blocks are refused when they break it)
+# --------------------------------------------------------------------------------------------
+
+
+class Problem(NamedTuple):
+    """Where a block breaks the contract, and how to fix it."""
+
+    text: str
+    hint: str
+
+
+FIX = "fix the block (docs/extending.md says what a block defines), or uninstall its distribution"
+
+
+def is_block_name(name: object) -> bool:
+    """Whether ``name`` may name a catalogue block (:data:`BLOCK_NAME`, not a Python keyword).
+
+    >>> is_block_name("haar_dwt"), is_block_name("cnn/ResNet1D"), is_block_name("class")
+    (True, False, False)
+    """
+    return isinstance(name, str) and BLOCK_NAME.fullmatch(name) is not None and not keyword.iskeyword(name)
+
+
+def shown_name(name: str) -> str:
+    """A block name for a message: ```relu``` when it is a name, its ``repr`` when it is not."""
+    return f"`{name}`" if BLOCK_NAME.fullmatch(name) else repr(name)
+
+
+def contract_problems(cls: Any) -> list[Problem]:
+    """What ``cls`` lacks to be a block (empty: nothing). Imports nothing and builds nothing: a Block
+    subclass with a :data:`BLOCK_NAME`, a ``Params`` subclass of BlockParams whose parameters a node can
+    hold (identifiers, not ``self``, not a node key such as ``repeat`` or ``doc``), a shape rule, ports
+    that are identifiers, ``imports`` model.py knows and natives whose source can be copied."""
+    from vibench.schemas.blocks import BlockParams
+
+    if not (isinstance(cls, type) and issubclass(cls, Block)):
+        return [Problem(f"{cls!r} is not a Block subclass", FIX)]
+    problems: list[Problem] = []
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str):
+        problems.append(Problem("it defines no `name` (a string)", FIX))
+    elif keyword.iskeyword(name):
+        problems.append(Problem(f"`{name}` is a Python keyword", "rename the block"))
+    elif not is_block_name(name):
+        problems.append(Problem(f"{shown_name(name)} is not a block name: lowercase ASCII letters, digits and `_`, "
+                                "starting with a letter, at most 64 characters (as `conv1d`, `layer_norm`)",
+                                "rename the block"))
+    params = getattr(cls, "Params", None)
+    if not (isinstance(params, type) and issubclass(params, BlockParams)):
+        problems.append(Problem("it defines no `Params` (a subclass of vibench.schemas.blocks.BlockParams)", FIX))
+    else:
+        problems += _param_problems(params)
+    if getattr(cls, "infer", None) is Block.infer:
+        problems.append(Problem("it defines no shape rule (`infer`)", FIX))
+    problems += _port_problems(cls)
+    unknown = [i for i in cls.imports if i not in IMPORTS] if isinstance(cls.imports, tuple) else [cls.imports]
+    if unknown:
+        problems.append(Problem(f"its `imports` {unknown!r} are not among {sorted(IMPORTS)}",
+                                "import what the native needs inside its methods, or use torch"))
+    if cls.init_kind not in ("module", "parameter"):
+        problems.append(Problem(f"its `init_kind` {cls.init_kind!r} is not \"module\" or \"parameter\"", FIX))
+    if not isinstance(cls.natives, tuple):
+        problems.append(Problem("its `natives` is not a tuple", FIX))
+    else:
+        problems += [Problem(f"its native {n!r} {why}", "define the native at the top level of the block's module")
+                     for n in cls.natives if (why := _not_copyable(n))]
+    return problems
+
+
+def _param_problems(params: type) -> list[Problem]:
+    from vibench.schemas.document import NODE_KEYS
+
+    problems = []
+    for field, info in params.model_fields.items():  # type: ignore[attr-defined]
+        key = info.alias or field
+        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+            problems.append(Problem(f"parameter {key!r} is not a Python identifier", "rename the parameter"))
+        elif key == "self":
+            problems.append(Problem("parameter `self` cannot be a block parameter (it is the module in model.py)",
+                                    "rename the parameter"))
+        elif key in NODE_KEYS:
+            problems.append(Problem(f"parameter `{key}` has the name of a node key (`{'`, `'.join(NODE_KEYS)}` are "
+                                    "the node's own: the node's would shadow it)", "rename the parameter"))
+    return problems
+
+
+def _port_problems(cls: type[Block]) -> list[Problem]:
+    problems = []
+    for attr in ("inputs", "outputs", "optional_inputs"):
+        ports = getattr(cls, attr)
+        if not isinstance(ports, tuple) or not all(isinstance(p, str) and p.isidentifier() for p in ports) \
+                or len(set(ports)) != len(ports):
+            problems.append(Problem(f"its `{attr}` {ports!r} is not a tuple of distinct identifiers", FIX))
+    return problems
+
+
+def _not_copyable(native: Any) -> str | None:
+    """Why ``native``'s source cannot be copied into model.py (None: it can)."""
+    if isinstance(native, str):
+        return None  # a built-in native by name (vibench/runtime/natives)
+    if not (isinstance(native, type) or inspect.isfunction(native)):
+        return "is not a class or a function"
+    if native.__qualname__ != native.__name__:
+        return "is not defined at the top level of its module"
+    try:
+        native_source(native)
+    except (OSError, RuntimeError, SyntaxError, KeyError):
+        return "has no source file vibench can read"
+    return None
+
+
+def native_problems(cls: type[Block]) -> list[Problem]:
+    """The module-level names ``cls``'s natives read that model.py does not define (see the module
+    docstring). Parses the natives' source; call it on a block that meets :func:`contract_problems`."""
+    defined = frozenset(dir(builtins)) | MODEL_NAMES | {IMPORTS[i] for i in cls.imports}
+    defined |= {n if isinstance(n, str) else n.__name__ for n in cls.natives}
+    problems = []
+    for native in cls.natives:
+        if isinstance(native, str):
+            continue
+        for name in sorted(free_names(native_source(native)) - defined):
+            hint = "define it inside the class, or as a class attribute"
+            if name in IMPORTS:
+                hint = f'list "{name}" in the block\'s `imports`'
+            problems.append(Problem(f"its native `{native.__name__}` reads the module-level name `{name}`, which "
+                                    "model.py does not define", hint))
+    return problems
+
+
+def free_names(source: str) -> set[str]:
+    """The global names that the top-level definitions in ``source`` read but do not define (builtins
+    included), annotations counted: model.py evaluates them.
+
+    >>> sorted(free_names("class A(nn.Module):\\n    def f(self):\\n        return SCALE * len(A.x)"))
+    ['SCALE', 'len', 'nn']
+    """
+    import symtable
+
+    top = symtable.symtable(source, "<native>", "exec")
+    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    read: set[str] = set()
+    tables = [top]
+    while tables:
+        table = tables.pop()
+        read |= {s.get_name() for s in table.get_symbols() if s.is_referenced() and s.is_global()}
+        tables += table.get_children()
+    return read - defined
 
 
 def norm_axis(ctx: ShapeContext, axis: int, rank: int, param: str = "dim") -> int:
