@@ -93,6 +93,17 @@ def test_a_signal_without_its_single_channel_axis_says_where_it_goes(template: s
     assert message.endswith(hint) if hint is not None else message.endswith("torch.float32")
 
 
+def test_every_axis_of_size_1_that_could_be_the_extra_one_is_named() -> None:
+    """[B, 1, L, 1] for a model of [B, L, C] with C open: dropping axis 1 or axis 3 both fit, and the sizes
+    cannot tell which is meant (the hint named only `squeeze(3)`, which reads L = 1, C = 1024)."""
+    text = "vibench: 1\nname: Open\ninputs: {x: {shape: [B, L, C]}}\nnodes: {act: {block: relu, in: x}}\n" \
+           "outputs: {y: act}\n"
+    model = vibench.build(text=text).eval()
+    with pytest.raises(ValueError, match=r"\(an extra axis of size 1\? `x.squeeze\(1\)` or `x.squeeze\(3\)` "
+                                         r"fits\)$"):
+        model(torch.randn(2, 1, 64, 1))
+
+
 def test_a_missing_channel_axis_in_the_middle_is_found() -> None:
     one = vibench.build(text=SPEC.replace("[B, 2, L]", "[B, 1, L]")).eval()
     with pytest.raises(ValueError, match=r"\(an axis of size 1 left out\? `x.unsqueeze\(1\)` fits\)$"):

@@ -63,8 +63,8 @@ def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype
         if fits([*shape[:k], 1, *shape[k:]]):
             what = "one sample without its batch axis?" if k == 0 else "an axis of size 1 left out?"
             return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
-    extra = [k for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]
-    return f" (an extra axis of size 1? `{name}.squeeze({extra[-1]}){to}` fits)" if extra else ""
+    extra = [f"`{name}.squeeze({k}){to}`" for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]
+    return f" (an extra axis of size 1? {' or '.join(extra)} fits)" if extra else ""
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
