@@ -4,16 +4,23 @@ that the fuzz campaign (``make fuzz``) and the test suite run on them.
 Everything a strategy needs comes from what a block declares — its pydantic parameter model
 (types, bounds, defaults), ``test_ranks``, ``test_dtypes``, ``test_layouts`` and ``test_hints``
 (see :class:`vibench.compiler.blocks.base.Block`) — so a new block, built-in or plugin, is covered
-without a line here. Block and chain draws are *plausible*, not guaranteed valid: compile them with
-:func:`compile_case`, which rejects (``hypothesis.reject``) the ones the compiler refuses.
+without a line here; its hints must make most draws valid (tests/test_testing_api.py checks every
+block under hypothesis's default health checks). Block draws are *plausible*, not guaranteed valid:
+compile them with :func:`compile_case`, which rejects (``hypothesis.reject``) the ones the compiler
+refuses. Optional ports are left out, except ``system_id`` (per-system routing,
+:data:`~vibench.testing.blocks.SYSTEM_PORT`), fed when a parameter maps system ids.
 
 * :func:`block_params` — parameter values for one block;
 * :func:`block_cases` — one node of a block on small inputs (a :class:`BlockCase`);
-* :func:`chain_specs` — small valid specs of several blocks in sequence (a :class:`ChainCase`);
+* :func:`chain_specs` — small valid specs of several blocks in sequence, the first on its own
+  inputs as :func:`block_cases` draws them (a :class:`ChainCase`);
 * :func:`graph_specs` — whole valid specs (a :class:`GraphCase`): DAGs over the whole catalogue with
   multi-input and multi-output blocks, local composites, ``repeat``, ``when`` and ``for_each``;
-* :func:`mutated_specs` — broken specs: mutations of the shipped specs (a :class:`Mutant`);
-* :func:`check_static` and :func:`check_runtime` — the oracles (a list of :class:`Finding`);
+* :func:`mutated_specs` — mutations of the shipped specs, each of 1..``max_operators`` operators
+  (a :class:`Mutant`; mostly broken specs, some still valid);
+* :func:`check_static` (spec text) and :func:`check_runtime` (spec text and its inputs: TensorCases
+  or a dict of sizes) — the oracles (a list of :class:`Finding`; an argument of the wrong kind or
+  value is a TypeError or ValueError, not a finding);
   :func:`minimise` and :mod:`vibench.testing.regressions` — shrinking and saving failures;
 * :func:`one_node_spec` — the spec text of one node; :func:`random_inputs` — tensors for a case.
 
@@ -22,11 +29,13 @@ sequence lengths (1..32, often a power of two), any other symbol is a width (1..
 16); integers in a layout are fixed sizes. Each symbol is declared either as a symbol (bound through
 ``inputs=``) or as its number, so shape rules meet both free and compile-time dimensions.
 hypothesis (and torch, for :func:`random_inputs` and :func:`check_runtime`) are imported only when a
-function here is called, so importing this package costs nothing::
+function here is called, so importing this package costs nothing. A case compiles in milliseconds,
+but a slow machine or a first use of a block may pass hypothesis's 200 ms deadline: turn it off::
 
-    from hypothesis import given
+    from hypothesis import given, settings
     from vibench.testing import block_cases, compile_case
 
+    @settings(deadline=None)
     @given(block_cases("conv1d"))
     def test_conv(case):
         case, program = compile_case(case)

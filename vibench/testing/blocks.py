@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler import registry
 from vibench.testing.params import block_params
-from vibench.testing.specs import NODE, BlockCase, ChainCase, TensorCase, _inputs_text, _node_text, block_of
+from vibench.testing.specs import (
+    NODE,
+    BlockCase,
+    ChainCase,
+    TensorCase,
+    _inputs_text,
+    _node_text,
+    block_of,
+    one_node_spec,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +70,7 @@ def _port_names(block: Block, count: int) -> list[str]:
     return list(block.inputs[:count])
 
 
-def _tensors(draw: Any, block: Block) -> tuple[TensorCase, ...]:
+def _tensors(draw: Any, block: Block, params: dict[str, Any] | None = None) -> tuple[TensorCase, ...]:
     import hypothesis.strategies as st
 
     layouts = draw(_layouts(block))
@@ -74,20 +84,56 @@ def _tensors(draw: Any, block: Block) -> tuple[TensorCase, ...]:
     for name, layout in zip(names, layouts, strict=True):
         shape = tuple(sizes[d] if d in fixed else d for d in layout)
         out.append(TensorCase(name, shape, tuple(sizes[d] if isinstance(d, str) else d for d in layout), dtype))
+    ids = _system_ids(block, params or {}, len(out))
+    if ids and "B" in sizes and (len(ids) > 1 or draw(st.booleans())):
+        batch = sizes["B"] if "B" in fixed else "B"
+        out.append(TensorCase(SYSTEM_PORT, (batch,), (sizes["B"],), "int64", fill=draw(st.sampled_from(ids))))
     return tuple(out)
 
 
+SYSTEM_PORT = "system_id"
+"""The optional port of per-system routing (:mod:`vibench.compiler.blocks.isfm_routing`): [B] integer
+ids, each naming a system that a parameter maps (``num_classes: {"1": 4, "7": 2}``)."""
+
+
+def _system_ids(block: Block, params: dict[str, Any], given: int) -> list[int]:
+    """The system ids a drawn case may feed to the block's optional ``system_id`` port (the port right
+    after the ``given`` ones): the keys of the first parameter that maps system ids; none without one."""
+    if block.variadic or SYSTEM_PORT not in block.optional_inputs or block.inputs.index(SYSTEM_PORT) != given:
+        return []
+    for value in params.values():
+        if isinstance(value, dict) and value and all(isinstance(k, str) and k.lstrip("-").isdigit() for k in value):
+            return sorted(int(k) for k in value)
+    return []
+
+
 def block_cases(name: str) -> SearchStrategy[BlockCase]:
-    """One node of block ``name`` on small inputs (not yet compiled: see :func:`compile_case`)."""
+    """One node of block ``name`` on small inputs (not yet compiled: see :func:`compile_case`).
+
+    The inputs are the block's required ports, plus its optional ``system_id`` port (see
+    :data:`SYSTEM_PORT`) when a drawn parameter maps system ids: always with several systems (the
+    block needs it then), else every other draw. The first draw in a process compiles a tiny spec,
+    so that the compiler's lazy imports (a few hundred ms) fall in the draw, not in a test's deadline.
+    """
     import hypothesis.strategies as st
 
     block = block_of(name)
 
     @st.composite
     def cases(draw: Any) -> BlockCase:
-        return BlockCase(name, draw(block_params(name)), _tensors(draw, block))
+        _warm_up()
+        params = draw(block_params(name))
+        return BlockCase(name, params, _tensors(draw, block, params))
 
     return cases()
+
+
+@functools.cache
+def _warm_up() -> None:
+    """Compile a one-node spec once: the first compile in a process imports most of the compiler."""
+    from vibench.api import check
+
+    check(text=one_node_spec("relu", {}, (TensorCase("x", ("B", 4), (2, 4)),)), inputs={"x": (2, 4)})
 
 
 def compile_case(case: BlockCase) -> tuple[BlockCase, Program]:
@@ -131,12 +177,44 @@ def random_inputs(inputs: tuple[TensorCase, ...], seed: int = 0) -> list[torch.T
 # --------------------------------------------------------------------------------------------
 
 
-def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int = 6) -> SearchStrategy[ChainCase]:
-    """Small valid specs: an input ``x`` and up to ``max_nodes`` blocks, each reading the previous one.
+MAX_STEPS = 256
+"""The most nodes :func:`chain_specs` and steps :func:`~vibench.testing.graph_specs` take (``max_nodes``):
+each step compiles the spec grown so far, so a draw costs about steps² / 2 node compiles (seconds at
+256; a draw of 10**6 steps ran for minutes). Far below the compiler's own node limit,
+:data:`vibench.compiler.limits.MAX_NODES`."""
 
-    Each step draws a block whose ``test_ranks`` and ``test_dtypes`` admit the current value, then
-    its parameters, and keeps the node only if the spec still compiles (up to ``tries`` draws per
-    step). A block with several required inputs reads the previous value on each of them.
+
+def strategy_blocks(max_nodes: int, blocks: list[str] | None, tries: int) -> list[str]:
+    """The block names a spec strategy draws from, after checking its arguments: TypeError for a value
+    of the wrong kind (``blocks="relu"``: write ``["relu"]``), ValueError for ``max_nodes`` outside
+    1..:data:`MAX_STEPS`, ``tries`` below 1 or no blocks, KeyError for an unknown block."""
+    for what, value, high in (("max_nodes", max_nodes, MAX_STEPS), ("tries", tries, None)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{what} is an int, not {type(value).__name__}")
+        if value < 1 or (high is not None and value > high):
+            raise ValueError(f"{what} must be at least 1" + (f" and at most {high}" if high else "") + f", got {value}")
+    if blocks is None:
+        return sorted(registry.all_blocks())
+    if isinstance(blocks, str) or not isinstance(blocks, (list, tuple)):
+        hint = f": write [{blocks!r}]" if isinstance(blocks, str) else ""
+        raise TypeError(f"blocks is a list of block names, not a {type(blocks).__name__}{hint}")
+    if not blocks:
+        raise ValueError("blocks is empty: give at least one block name (None: the whole catalogue)")
+    for name in blocks:
+        if not isinstance(name, str):
+            raise TypeError(f"blocks: a block name is a str, not {type(name).__name__} ({name!r:.40})")
+        block_of(name)
+    return list(blocks)
+
+
+def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int = 6) -> SearchStrategy[ChainCase]:
+    """Small valid specs of 1..``max_nodes`` blocks in sequence (``max_nodes`` at most :data:`MAX_STEPS`).
+
+    The first node is drawn as by :func:`block_cases` (a block of ``blocks``, default the whole
+    catalogue, on its own inputs, which become the spec's inputs); each later node is a block whose
+    ``test_ranks`` and ``test_dtypes`` admit the previous node's output, and reads it on each of its
+    required ports. A node is kept only if the spec still compiles (up to ``tries`` draws per step).
+    ``blocks`` is a list of names (a str is a TypeError: write ``["relu"]``).
     """
     import hypothesis
     import hypothesis.strategies as st
@@ -144,31 +222,38 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
     from vibench.api import check
     from vibench.compiler.diagnostics import SpecError
 
-    names = blocks if blocks is not None else list(registry.all_blocks())
+    names = strategy_blocks(max_nodes, blocks, tries)
 
     @st.composite
     def chains(draw: Any) -> ChainCase:
-        rank = draw(st.sampled_from([2, 3]))
-        layout = RANK_LAYOUTS[rank]
-        x = TensorCase("x", layout, tuple(draw(symbol_sizes(s)) for s in layout))
+        inputs: tuple[TensorCase, ...] = ()
         lines: list[str] = []
         nodes: list[tuple[str, str]] = []
-        current, rank, dtype = "x", len(layout), x.dtype
+        current, rank, dtype = "", 0, ""
         for k in range(draw(st.integers(1, max_nodes))):
-            fitting = [n for n in names if rank in block_of(n).test_ranks and dtype in block_of(n).test_dtypes]
+            fitting = names if k == 0 else [n for n in names
+                                            if rank in block_of(n).test_ranks and dtype in block_of(n).test_dtypes]
             if not fitting:
                 break
             for _ in range(tries):
                 name = draw(st.sampled_from(fitting))
                 block = block_of(name)
-                count = block.min_inputs if block.variadic else len(block.inputs) - len(block.optional_inputs)
-                line = _node_text(f"n{k}", name, draw(block_params(name)), [current] * count)
-                text = _chain_text(x, lines + [line], f"n{k}")
+                params = draw(block_params(name))
+                if k == 0:
+                    ins = _tensors(draw, block, params)
+                    reads = [t.name for t in ins]
+                else:
+                    ins = inputs
+                    reads = [current] * (block.min_inputs if block.variadic
+                                         else len(block.inputs) - len(block.optional_inputs))
+                line = _node_text(f"n{k}", name, params, reads)
+                text = _chain_text(ins, lines + [line], f"n{k}")
                 try:
-                    program = check(text=text, inputs={"x": x.dims})
+                    program = check(text=text, inputs={t.name: t.dims for t in ins})
                 except SpecError:
                     continue
                 out = program.root.node(f"n{k}").outputs[0][1]
+                inputs = ins
                 lines.append(line)
                 nodes.append((f"n{k}", name))
                 current, rank, dtype = f"n{k}", len(out.shape), out.dtype
@@ -177,11 +262,11 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
                 break
         if not nodes:
             hypothesis.reject()
-        return ChainCase(_chain_text(x, lines, current), (x,), tuple(nodes))
+        return ChainCase(_chain_text(inputs, lines, current), inputs, tuple(nodes))
 
     return chains()
 
 
-def _chain_text(x: TensorCase, node_lines: list[str], last: str) -> str:
-    lines = ["vibench: 1", "name: ChainCase", *_inputs_text((x,)), "nodes:", *node_lines, "outputs:", f"  y: {last}"]
+def _chain_text(inputs: tuple[TensorCase, ...], node_lines: list[str], last: str) -> str:
+    lines = ["vibench: 1", "name: ChainCase", *_inputs_text(inputs), "nodes:", *node_lines, "outputs:", f"  y: {last}"]
     return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler import registry
-from vibench.testing.blocks import RANK_LAYOUTS, symbol_sizes
+from vibench.testing.blocks import RANK_LAYOUTS, strategy_blocks, symbol_sizes
 from vibench.testing.graph_language import _LanguageSteps
 from vibench.testing.graph_parts import _fits, _layout, _Node, _params, _reads, _Unit, _Value
 from vibench.testing.specs import TensorCase, block_of, yaml_value
@@ -55,11 +55,13 @@ def graph_specs(max_nodes: int = 8, blocks: list[str] | None = None, tries: int 
     the whole registry). Each step adds a node (or, with ``language``, a composite block, a
     ``for_each`` node, or decorates a node with ``repeat`` / ``when``); a step is kept only if the
     spec still compiles with its concrete input sizes (up to ``tries`` draws per step).
+    ``max_nodes`` is 1..:data:`~vibench.testing.blocks.MAX_STEPS`; ``blocks`` is a list of names
+    (a str is a TypeError: write ``["relu"]``); ``tries`` is at least 1 (ValueError otherwise).
     """
     import hypothesis
     import hypothesis.strategies as st
 
-    names = sorted(blocks if blocks is not None else registry.all_blocks())
+    names = sorted(strategy_blocks(max_nodes, blocks, tries))
 
     @st.composite
     def graphs(draw: Any) -> GraphCase:

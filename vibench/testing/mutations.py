@@ -91,10 +91,14 @@ def shipped_specs(root: str | None = None) -> list[tuple[str, str]]:
 
 
 def mutated_specs(sources: list[tuple[str, str]] | None = None, max_operators: int = 3) -> SearchStrategy[Mutant]:
-    """Mutants of ``sources`` (default :func:`shipped_specs`): (shown name, path) pairs."""
+    """Mutants of ``sources`` (default :func:`shipped_specs`): (shown name, path) pairs, each with
+    1..``max_operators`` operators (see :func:`mutate`). ValueError for no sources."""
     import hypothesis.strategies as st
 
+    _check_operators(max_operators)
     pool = sources if sources is not None else shipped_specs()
+    if not pool:
+        raise ValueError("sources is empty: give at least one (shown name, path) pair (None: the shipped specs)")
     texts = {path: _read(path) for _, path in pool}
 
     @st.composite
@@ -113,9 +117,15 @@ def _read(path: str) -> str:
 
 def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | None = None,
            max_operators: int = 3) -> Mutant:
-    """Apply 1..``max_operators`` random operators to spec ``text`` (tree ones first, then text ones)."""
+    """Apply 1..``max_operators`` random operators to spec ``text`` (tree ones first, then text ones).
+
+    ``max_operators`` is at least 1 (ValueError otherwise). A tree operator that finds nothing to act
+    on (no node to rewire) is skipped; when none acted, one text operator is applied, so every mutant
+    lists at least one operator. Most mutants are broken specs, not all: an edit may keep a spec valid.
+    """
     import yaml
 
+    _check_operators(max_operators)
     count = 1 + int(rng.random() ** 2 * max_operators)
     operators: list[str] = []
     params: dict[str, Any] | None = None
@@ -134,11 +144,20 @@ def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | 
             params = _overrides(data, rng)
             operators.append(f"set: {sorted(params)}")
         text = yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=100)
+    if not operators and not text_ops:  # the tree operators found nothing to act on: a text one always does
+        text_ops = 1
     for _ in range(text_ops):
         name, text_op = rng.choice(_TEXT_OPERATORS)
         text = text_op(text, rng)
         operators.append(name)
     return Mutant(text, origin, path, tuple(operators), params)
+
+
+def _check_operators(max_operators: int) -> None:
+    if isinstance(max_operators, bool) or not isinstance(max_operators, int):
+        raise TypeError(f"max_operators is an int, not {type(max_operators).__name__}")
+    if max_operators < 1:
+        raise ValueError(f"max_operators must be at least 1, got {max_operators}")
 
 
 # --------------------------------------------------------------------------------------------

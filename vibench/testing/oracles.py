@@ -148,6 +148,10 @@ def check_static(text: str, path: str | None = None, params: dict[str, Any] | No
     ('ok', [])
     >>> check_static("vibench: 1\\nname: M\\nnodes: {fc: {block: lineer}}\\n")[0]
     'error'
+
+    A caller's mistake is no finding: an argument of the wrong kind (``text`` not a str, ``params``
+    not a dict...) is a TypeError, a ``timeout`` that is not positive a ValueError, raised before
+    the compiler runs (``timeout=None``: no limit).
     """
     verdict, _, findings = check_static_digest(text, path, params, inputs=inputs, timeout=timeout,
                                                search_path=search_path)
@@ -161,6 +165,7 @@ def check_static_digest(text: str, path: str | None = None, params: dict[str, An
     as JSON and rendered), to compare answers across processes."""
     import hashlib
 
+    check_arguments(text, path, params, inputs, timeout, search_path)
     first = _static_once(text, path, params, inputs, timeout, search_path)
     if first[0] == "crash":
         return "crash", "", first[2]
@@ -174,6 +179,24 @@ def check_static_digest(text: str, path: str | None = None, params: dict[str, An
                                 f"nondeterminism:{first[0]}"))
     digest = hashlib.sha256(f"{first[0]}\n{first[1]}".encode("utf-8", "surrogatepass")).hexdigest()
     return first[0], digest, findings
+
+
+def check_arguments(text: Any, path: Any = None, params: Any = None, inputs: Any = None, timeout: Any = None,
+                    search_path: Any = None) -> None:
+    """TypeError or ValueError, naming the argument, for what the caller of an oracle got wrong (as
+    :func:`vibench.check` would raise it, where a compiler crash must not be mistaken for it)."""
+    from vibench.api import _arguments
+    from vibench.compiler.pipeline import input_sizes
+
+    if text is None:
+        raise TypeError("text is the spec's YAML or JSON as a str, not None")
+    _arguments(path, text, params, search_path)  # text of another kind, path, params, search_path
+    input_sizes(inputs)
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout is a number of seconds (None: no limit), not {type(timeout).__name__}")
+        if not 0 < timeout < float("inf"):
+            raise ValueError(f"timeout must be a positive number of seconds (None: no limit), got {timeout}")
 
 
 def _static_once(text: str, path: str | None, params: dict[str, Any] | None,

@@ -11,42 +11,91 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from vibench.testing.oracles import BACKENDS, Finding, Timeout, _crash, _one_line, _where, time_limit
+from vibench.testing.oracles import BACKENDS, Finding, Timeout, _crash, _one_line, _where, check_arguments, time_limit
 from vibench.testing.specs import TensorCase
 
 if TYPE_CHECKING:
     import torch
 
-def check_runtime(text: str, inputs: tuple[TensorCase, ...], *, backends: tuple[str, ...] = BACKENDS,
-                  timeout: float | None = 300.0, rtol: float = 1e-4, atol: float = 1e-5,
-                  workdir: str | None = None) -> list[Finding]:
-    """Run a valid spec (``inputs`` give the concrete sizes and dtypes) through every oracle; return
-    the findings (empty: all agree). ``workdir`` receives the emitted file (default: a temporary folder)."""
+    from vibench.compiler.ir import Program
+
+def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequence[int]], *,
+                  backends: tuple[str, ...] = BACKENDS, timeout: float | None = 300.0, rtol: float = 1e-4,
+                  atol: float = 1e-5, workdir: str | None = None) -> list[Finding]:
+    """Run a valid spec through every oracle; return the findings (empty: all agree). ``workdir``
+    receives the emitted file (default: a temporary folder).
+
+    ``inputs`` gives every input the model takes, in any order (they are passed by the spec's
+    declaration): :class:`~vibench.testing.TensorCase` values (name, sizes, dtype, ``fill``), or a
+    dict of input name -> sizes as :func:`vibench.check` takes it (each input then random in its
+    declared dtype). A caller's mistake is a TypeError or ValueError, not a finding: ``inputs`` of
+    another kind, a ``timeout`` that is not positive (None: no limit), an input of the model left out.
+
+    >>> spec = ("vibench: 1\\nname: M\\ninputs: {x: {shape: [B, 4]}}\\n"
+    ...         "nodes: {fc: {block: linear, in: x, out_features: 2}}\\noutputs: {y: fc}\\n")
+    >>> check_runtime(spec, {"x": (2, 4)}, backends=())
+    []
+    """
     import tempfile
 
+    cases = _cases(inputs)
+    check_arguments(text, inputs=_sizes(inputs, cases), timeout=timeout)
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="vibench-fuzz-"))
         try:
             with time_limit(timeout):
-                return _runtime(text, inputs, backends, rtol, atol, workdir)
+                return _runtime(text, _sizes(inputs, cases), cases, backends, rtol, atol, workdir)
         except Timeout as err:
             where = _where(err)
             return [Finding("hang", f"no answer within {timeout} s of CPU time (at {where})", f"hang:{where}")]
     return []  # pragma: no cover - ExitStack does not swallow
 
 
-def _runtime(text: str, inputs: tuple[TensorCase, ...], backends: tuple[str, ...], rtol: float, atol: float,
-             workdir: str) -> list[Finding]:
+def _cases(inputs: Any) -> tuple[TensorCase, ...] | None:
+    """``inputs`` as TensorCases; None for a dict of sizes (their dtypes are known after compiling)."""
+    if isinstance(inputs, Mapping):
+        return None
+    if isinstance(inputs, Sequence) and not isinstance(inputs, (str, bytes)):
+        wrong = [t for t in inputs if not isinstance(t, TensorCase)]
+        if not wrong:
+            return tuple(inputs)
+        found = f"a {type(inputs).__name__} holding {type(wrong[0]).__name__}"
+    else:
+        found = type(inputs).__name__
+    raise TypeError("inputs is a sequence of vibench.testing.TensorCase or a dict of input name -> sizes such as "
+                    f"{{'x': (2, 1, 64)}}, not {found}")
+
+
+def _sizes(inputs: Any, cases: tuple[TensorCase, ...] | None) -> dict[str, tuple[int, ...]]:
+    return {t.name: t.dims for t in cases} if cases is not None else dict(inputs)
+
+
+def _ordered(cases: tuple[TensorCase, ...] | None, bindings: dict[str, tuple[int, ...]],
+             program: Program) -> tuple[TensorCase, ...]:
+    """The inputs in the order the model's forward takes them (the spec's declaration); ValueError for
+    an input of the model that ``inputs`` left out."""
+    declared = program.root.inputs
+    given = {t.name: t for t in cases} if cases is not None else {
+        name: TensorCase(name, tuple(d if isinstance(d, int) else str(d) for d in t.shape), tuple(bindings[name]),
+                         t.dtype) for name, t in declared if name in bindings}
+    missing = [name for name, _ in declared if name not in given]
+    if missing:
+        raise ValueError(f"inputs leaves out {', '.join(map(repr, missing))}: give every input the model takes "
+                         f"({', '.join(name for name, _ in declared)})")
+    return tuple(given[name] for name, _ in declared)
+
+
+def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[TensorCase, ...] | None,
+             backends: tuple[str, ...], rtol: float, atol: float, workdir: str) -> list[Finding]:
     import vibench
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.symbolic import evaluate
     from vibench.testing.blocks import random_inputs
 
-    bindings = {t.name: t.dims for t in inputs}
     try:
         result = vibench.compile_spec(text=text, inputs=bindings)
     except SpecError as err:
@@ -65,7 +114,7 @@ def _runtime(text: str, inputs: tuple[TensorCase, ...], backends: tuple[str, ...
 
     findings: list[Finding] = []
     names = [name for name, _, _ in program.root.outputs]
-    xs = random_inputs(inputs, seed=0)
+    xs = random_inputs(_ordered(cases, bindings, program), seed=0)
     try:
         eager = _outputs(model, xs, names)
     except Exception as err:  # noqa: BLE001

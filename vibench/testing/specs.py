@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,8 @@ class BlockCase:
 
 @dataclass(frozen=True)
 class ChainCase:
-    """A spec of blocks in sequence on one input ``x``; ``nodes`` pairs node names with blocks."""
+    """A spec of blocks in sequence (the first reads ``inputs``, each other the node before it);
+    ``nodes`` pairs node names with blocks."""
 
     text: str
     inputs: tuple[TensorCase, ...]
@@ -64,10 +66,18 @@ class ChainCase:
 
 
 def yaml_value(value: Any) -> str:
-    """A YAML flow literal that loads back as ``value`` (floats always carry a '.', as YAML 1.1 wants).
+    """A YAML flow literal that loads back as ``value`` (``yaml.safe_load`` and the compiler's loader
+    alike; a tuple loads as a list). Floats always carry a '.', as YAML 1.1 wants; strings are
+    double-quoted with every character outside printable ASCII escaped (``\\UXXXXXXXX`` above the
+    BMP); mapping keys may be str, int, float, bool or None.
+
+    Raises ValueError for what no spec can hold (a non-finite float, a string with a lone surrogate)
+    and TypeError for any other type (a set, bytes, a tuple as a key...).
 
     >>> yaml_value({"p": 16, "eps": 1e-05, "mode": "same", "dims": (0, 2, 1), "bias": None})
     '{"p": 16, "eps": 1.0e-05, "mode": "same", "dims": [0, 2, 1], "bias": null}'
+    >>> print(yaml_value({1: "é", "b": "\\U0001d505\\n"}))
+    {1: "\\u00e9", "b": "\\U0001d505\\n"}
     """
     if value is None or isinstance(value, bool):
         return json.dumps(value)
@@ -76,13 +86,42 @@ def yaml_value(value: Any) -> str:
             raise ValueError(f"cannot write the non-finite float {value} into a spec")
         text = repr(value)
         return text.replace("e", ".0e") if "." not in text else text
-    if isinstance(value, (int, str)):
-        return json.dumps(value)
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, str):
+        return _quoted(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {yaml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(k)}: {yaml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} into a spec")
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_NOT_PRINTABLE_ASCII = re.compile(r'[\\"]|[^ -~]')
+
+
+def _quoted(text: str) -> str:
+    """A double-quoted YAML scalar of ``text``: ASCII only, as ``json.dumps`` writes it below U+10000,
+    but a character above as one ``\\UXXXXXXXX`` escape (YAML has no surrogate pairs)."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group(0)
+        code = ord(char)
+        if char in _ESCAPES:
+            return _ESCAPES[char]
+        if 0xD800 <= code <= 0xDFFF:
+            raise ValueError(f"cannot write a lone surrogate (U+{code:04X}) into a spec: YAML has no such character")
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    return '"' + _NOT_PRINTABLE_ASCII.sub(escape, text) + '"'
+
+
+def _key(key: Any) -> str:
+    if key is None or isinstance(key, (str, int, float)):  # bool is an int
+        return yaml_value(key)
+    raise TypeError(f"cannot write a {type(key).__name__} mapping key into a spec: keys are str, int, float, "
+                    "bool or None")
 
 
 def _inputs_text(inputs: tuple[TensorCase, ...]) -> list[str]:

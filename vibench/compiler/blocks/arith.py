@@ -226,6 +226,7 @@ class Chunk(_Pieces):
     """Split along one dimension into equal pieces (torch.chunk); read them as `node.0`, `node.1`..."""
 
     name = "chunk"
+    test_hints = {"chunks": (4, 2, 1)}  # what drawn axes divide into (16 to 64 seldom do: filtered draws)
     Params = ChunkParams
 
     def infer(self, p: ChunkParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:

@@ -279,7 +279,11 @@ class HseChannelMixer(Block):
     natives = (SystemRouter,)
     fresh_output = True  # torch.where's result: autograd keeps only the masks
     test_ranks = (2, 3, 4)
-    test_hints = {"num_channels": ({"1": 1}, {"4": 2}, {"1": 2, "2": 2}), "c_dim": (1, 2, 8)}
+    # x's last dimension is C + 1 = 2 for every hinted system (several systems: vibench.testing feeds
+    # system_id). "B C L" first keeps the reference example symbolic (x [B, C, L], L == 2).
+    test_layouts = (("B C L",), ("B 2",), ("B L 2",), ("B H L 2",))
+    test_hints = {"num_channels": ({"1": 1}, {"4": 1}, {"1": 1, "2": 1}, {"0": 1, "3": 1, "7": 1}),
+                  "c_dim": (1, 2, 8)}
 
     def infer(self, p: HseChannelMixerParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         x = ins[0]
