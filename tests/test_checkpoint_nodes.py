@@ -9,6 +9,7 @@ hooks), which is what checkpointing is for."""
 from __future__ import annotations
 
 import ast
+
 import pytest
 import torch
 
@@ -139,7 +140,8 @@ def test_a_checkpointed_model_still_scripts_and_compiles() -> None:
     with torch.no_grad():
         torch.testing.assert_close(torch.jit.script(saved)(x), saved(x))
     # Dynamo does not trace nn.LSTM (tests/test_export.py lists it): the same calls after a linear layer
-    _, saved, _ = _pair(CALLS.replace("{block: lstm, in: x, hidden_size: 8,", "{block: linear, in: x, out_features: 8,"))
+    linear = CALLS.replace("{block: lstm, in: x, hidden_size: 8,", "{block: linear, in: x, out_features: 8,")
+    _, saved, _ = _pair(linear)
     saved.train()
     compiled = torch.compile(saved, fullgraph=True, backend="eager")
     torch.manual_seed(0)
