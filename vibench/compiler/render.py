@@ -55,7 +55,7 @@ def escape(text: str, target: Target) -> str:
         flat = flat.replace("\\", "\\\\").replace('"', '\\"')
         # control characters (an escape sequence in a `doc:`) drawn as visible symbols, as on a terminal:
         # `cat graph.dot` must not act on them
-        return terminal_safe(flat.replace("\r", "").replace("\n", "\\n"))
+        return terminal_safe(flat.replace("\r\n", "\n").replace("\n", "\\n"))  # a lone \r drawn as ␍
     if target == "mermaid":
         out = []
         for ch in text:
@@ -263,7 +263,10 @@ def _short(block: str) -> str:
     """A composite's name without its file (``a/b.yaml#Down`` -> ``Down``; ``a/E_01_HSE.yaml`` -> ``E_01_HSE``)."""
     if "#" in block:
         return block.rsplit("#", 1)[-1]
-    stem, suffix = os.path.splitext(block.replace("\\", "/").rsplit("/", 1)[-1])
+    name = block.rsplit("/", 1)[-1]
+    if os.sep == "\\":  # where `\` separates folders (Windows); elsewhere it is part of the name
+        name = name.rsplit("\\", 1)[-1]
+    stem, suffix = os.path.splitext(name)
     return stem if suffix.lower() in (".yaml", ".yml", ".json") else block
 
 

@@ -95,9 +95,12 @@ def _rows(unit: Unit, depth: int, prefix: str = "", level: int = 0,
 
 
 def _block_label(node: Node) -> str:
+    """The block column: on one line (a composite's file name may hold a line break, which printed a
+    forged line of its own)."""
+    from vibench.compiler.diagnostics import one_line
     from vibench.compiler.render import block_label
 
-    return block_label(node)
+    return one_line(block_label(node))
 
 
 def check_report_json(program: Program, *, summary: bool, written: str | None, depth: int = 0) -> dict[str, Any]:
