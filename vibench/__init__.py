@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any
 from vibench._version import __version__
 
 if TYPE_CHECKING:
-    from vibench.api import build, check, compile_spec, load_spec
+    from vibench.api import build, check, clear_cache, compile_spec, load_spec
     from vibench.compiler.diagnostics import SpecError
 
-__all__ = ["__version__", "load_spec", "check", "compile_spec", "build", "SpecError"]
+__all__ = ["__version__", "load_spec", "check", "compile_spec", "build", "clear_cache", "SpecError"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("load_spec", "check", "compile_spec", "build", "CompileResult"):
+    if name in ("load_spec", "check", "compile_spec", "build", "clear_cache", "CompileResult"):
         from vibench import api
 
         return getattr(api, name)

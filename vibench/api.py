@@ -1,4 +1,4 @@
-"""The public API: load_spec, check, compile_spec, build.
+"""The public API: load_spec, check, compile_spec, build (and clear_cache).
 
 Every function takes a spec as a path (``spec``) or as text (``text=``); ``params`` (or keyword
 arguments of :func:`build`) override template parameters like ``--set``; ``inputs`` binds input
@@ -187,8 +187,9 @@ def build(
     ``spec`` is whatever ``vibench-compile`` takes: a spec file, a library template name such as
     ``cnn/ResNet1D``, or a PHM-Vibench experiment config. The model is checked against ``max_nodes``
     ``max_params`` and ``max_activation`` before any weight is allocated. Compiled sources are cached by content
-    (in memory and in ``~/.cache/vibench/models``; ``VIBENCH_CACHE=0`` keeps them in memory), so a
-    second build of the same spec costs an import and the constructor.
+    (in memory and in ``~/.cache/vibench/models``; ``VIBENCH_CACHE=0`` keeps them in memory;
+    :func:`clear_cache` empties it), so a second build of the same spec costs an import and the
+    constructor; an edited template or plug-in block is compiled again.
 
     >>> import torch
     >>> model = build(text=_TINY, num_classes=5).eval()
@@ -209,3 +210,14 @@ def build(
     # As compile_program reads them, so that the cache key does too (np.int64(4) and 4 are one model).
     params, inputs = pipeline.python_values(params), pipeline.input_sizes(inputs)
     return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params, max_activation, metadata)
+
+
+def clear_cache() -> None:
+    """Forget every model :func:`build` compiled, in memory and in the cache folder
+    (:func:`vibench.models.cache_dir`: its ``m_*.py`` and ``m_*.json`` files, nothing else); the next
+    build of a spec compiles it again. Models already built keep working. Deleting the folder clears
+    it too; ``VIBENCH_CACHE=0`` leaves it unused (models are cached in memory only).
+    """
+    from vibench.runtime import cache
+
+    cache.clear()

@@ -8,7 +8,9 @@ shapes pass. Errors: E106, E107, E2xx.
 
 The :class:`Library` finds spec files (``cnn/ResNet1D``, ``./blocks.yaml``, ``file#Block``) on the
 search path — the spec's own folder, folders the user adds, then the shipped library — and never
-outside it. Files are loaded once per compilation.
+outside it. Files are loaded once per compilation. A Library notes every file it read (``read``) and
+every path a lookup tried before the file it took (``absent``): a file created at one of those later
+would be found instead, so ``vibench.build``'s cache keeps both (:func:`recording_absent`).
 
 Each unit of a file (the model, its composite blocks) is read by :mod:`vibench.compiler.resolve_units`;
 parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`vibench.compiler.resolve_decls`.
@@ -16,7 +18,10 @@ parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`v
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +40,27 @@ from vibench.schemas.document import SpecDocument
 LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
+_ABSENT: ContextVar[set[str] | None] = ContextVar("vibench_library_absent", default=None)
+
+
+@contextlib.contextmanager
+def recording_absent() -> Iterator[set[str]]:
+    """The ``absent`` paths of every :class:`Library` made while the block runs (in this thread or
+    task): how ``vibench.build`` learns what its compilation's lookups did not find, since
+    :func:`~vibench.compiler.pipeline.compile_program` keeps its Library to itself.
+
+    >>> with recording_absent() as absent:
+    ...     _ = Library().find("cnn/ResNet1D", "/nowhere", None)
+    >>> sorted(absent)[:1]
+    ['/nowhere/cnn/ResNet1D.json']
+    """
+    absent: set[str] = set()
+    token = _ABSENT.set(absent)
+    try:
+        yield absent
+    finally:
+        _ABSENT.reset(token)
+
 
 class Library:
     """Spec files on the search path, loaded once each."""
@@ -46,6 +72,9 @@ class Library:
         self.sources: dict[str, str] = {}
         self.loading: list[str] = []
         self.read: set[str] = set()  # real paths of every file read (an output must not overwrite one)
+        recording = _ABSENT.get()
+        # absolute paths a lookup tried before the file it took (all of them when it found none)
+        self.absent: set[str] = recording if recording is not None else set()
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
         self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
         self.in_python = False  # called from Python (vibench.build/check), not the command line
@@ -102,14 +131,16 @@ class Library:
             options = [stem] if stem.endswith(SPEC_SUFFIXES) else [stem + s for s in SPEC_SUFFIXES]
             candidates += options
         real_roots = [os.path.realpath(r) for r in roots]
-        for cand in candidates:
+        for index, cand in enumerate(candidates):
             if os.path.isfile(cand):
+                self.absent.update(os.path.abspath(c) for c in candidates[:index])
                 real = os.path.realpath(cand)
                 if not any(real == r or real.startswith(r + os.sep) for r in real_roots):
                     raise _error("E205", f"spec reference `{ref}` points outside the spec search path", pos,
                                  found=self.display(cand),
                                  hint="add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
                 return real
+        self.absent.update(os.path.abspath(c) for c in candidates)
         searched = [b for b in bases if b is not None]
         where = "relative to the spec's folder" if relative else "on the search path"
         raise _error("E205", f"unknown spec `{ref}`", pos, hint=self._hint(ref, searched, relative),

@@ -14,14 +14,23 @@ Code is imported from the folder only while nobody else can have written it (:fu
 POSIX the folder belongs to this user and no other user may write in it, and the file belongs to this
 user. A cache shared through a group-writable or world-writable folder (``VIBENCH_CACHE_DIR=/tmp/x``)
 would let another user plant the module that the next build imports.
+
+:class:`_CacheLoader` runs the module's source only when it is the source its entry's record
+(``m_<key>.json``) names, compiled at each import: bytecode is never read or written. A ``.pyc`` is
+valid for Python while the source keeps its whole-second time and size, so a module rewritten within
+one second at the same size ran the old code, and a ``__pycache__`` another user could write in ran
+theirs (the trade: 2 to 3.5 ms of compilation per model per process, see :mod:`vibench.runtime.cache`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import sys
-from importlib.machinery import ModuleSpec
+import types
+from importlib.machinery import ModuleSpec, SourceFileLoader
 from typing import Any
 
 
@@ -54,6 +63,37 @@ def untrusted(folder: str, file: str | None = None) -> str | None:
     return None
 
 
+def source_problem(module_path: str, source: bytes) -> str | None:
+    """Why ``source``, read from ``module_path`` (an ``m_<key>.py``), is not the source its entry's
+    record (``m_<key>.json``, written by :mod:`vibench.runtime.cache`) names by its SHA-256 (a truncated
+    file, one rewritten since), or None when it is."""
+    record = os.path.splitext(module_path)[0] + ".json"
+    try:
+        with open(record, encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except (OSError, ValueError):
+        return f"its record {record} is missing or damaged"
+    recorded = meta.get("source") if isinstance(meta, dict) else None
+    if not isinstance(recorded, str):
+        return f"its record {record} names no source hash (written by an older vibench)"
+    if hashlib.sha256(source).hexdigest() != recorded:
+        return f"{module_path} is not the source its record names (damaged or rewritten)"
+    return None
+
+
+class _CacheLoader(SourceFileLoader):
+    """Loads a cache module from its source, checked against its entry's record; no bytecode."""
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        path = self.get_filename(fullname)
+        source = self.get_data(path)
+        problem = source_problem(path, source)
+        if problem is not None:
+            raise ImportError(f"vibench refuses to import {fullname}: {problem}; vibench.build compiles "
+                              "it again", name=fullname, path=path)
+        return self.source_to_code(source, path)
+
+
 class _CacheFinder:
     """Finds ``vibench.models.m_<hex>`` at ``<cache_dir()>/m_<hex>.py``, and nothing else."""
 
@@ -69,7 +109,7 @@ class _CacheFinder:
         reason = untrusted(folder, file)
         if reason is not None:
             raise ImportError(f"vibench refuses to import {name}: {reason}", name=name, path=file)
-        return importlib.util.spec_from_file_location(name, file)
+        return importlib.util.spec_from_file_location(name, file, loader=_CacheLoader(name, file))
 
 
 if not any(finder is _CacheFinder or type(finder).__name__ == "_CacheFinder" for finder in sys.meta_path):

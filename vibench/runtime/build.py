@@ -10,6 +10,7 @@ constructor. The modules are importable as ``vibench.models.m_<hash>`` (tracebac
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -25,7 +26,7 @@ def build_program(program: Program) -> torch.nn.Module:
 
     source = compile_source(program)
     k = "p" + cache.key(source, None, None, [])
-    entry = cache.cached(k, lambda: (source, program.root.name, set()))
+    entry = cache.cached(k, lambda: cache.Compiled(source, program.root.name))
     return getattr(entry.module, entry.class_name)()
 
 
@@ -50,19 +51,69 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
                                         found=path)]) from None
     else:
         spec_text = text
-    where = os.path.realpath(path) if path is not None else ""
+    # Where `extends:` and block references are looked up from: the spec's folder as given (a symlink's,
+    # not its target's), or for text the working folder; and the search path's folders, resolved.
+    if path is not None:
+        where = os.path.realpath(path) + "\0" + os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    else:
+        where = "<text>\0" + os.path.realpath(os.getcwd())
+    folders = [os.path.realpath(folder) for folder in search_path or []]
     limits = {"max_nodes": max_nodes, "max_params": max_params, "max_activation": max_activation}
     keyed: dict[str, Any] = {**params, "__limits__": limits}
     if metadata is not None:  # the table's class counts make the model, not its file (read before this)
         keyed["__metadata__"] = {"path": str(metadata.path), "num_classes": dict(metadata.num_classes)}
-    k = cache.key(where + "\0" + spec_text, keyed, inputs, list(search_path or []))
+    k = cache.key(where + "\0" + spec_text, keyed, inputs, folders)
 
-    def make() -> tuple[str, str, set[str]]:
+    def make() -> cache.Compiled:
+        from vibench.compiler.resolve import recording_absent
+
         read: set[str] = set()
-        program = compile_program(path, text=text, params=params or None, inputs=inputs, search_path=search_path,
-                                  max_nodes=max_nodes, max_params=max_params, max_activation=max_activation,
-                                  files_read=read, metadata=metadata)
-        return compile_source(program), program.root.name, read
+        with recording_absent() as absent:
+            program = compile_program(path, text=text, params=params or None, inputs=inputs,
+                                      search_path=search_path, max_nodes=max_nodes, max_params=max_params,
+                                      max_activation=max_activation, files_read=read, metadata=metadata)
+        return cache.Compiled(compile_source(program), program.root.name, frozenset(read | plugin_files(program)),
+                              frozenset(absent))
 
     entry = cache.cached(k, make)
     return getattr(entry.module, entry.class_name)()
+
+
+def plugin_files(program: Program) -> set[str]:
+    """The real paths of the source files of the blocks from outside vibench that ``program`` uses (a
+    plug-in's): the modules defining each block's class, its ``Params`` and its natives, with their
+    base classes up to vibench's. The cache checks them like the spec's files, so an edited plug-in
+    is compiled again (vibench's own blocks are part of the key, :func:`cache._installation`).
+
+    >>> from vibench.api import _TINY, check
+    >>> plugin_files(check(text=_TINY))
+    set()
+    """
+    import inspect
+
+    from vibench.compiler import registry
+
+    names: set[str] = set()
+    for unit in (program.root, *program.units):
+        for node in unit.nodes:
+            if node.kind == "primitive":
+                names.add(node.block)
+                names.update(copy.block for copy in node.copies if copy.block)
+    files: set[str] = set()
+    for name in sorted(names):
+        block = registry.get(name)
+        if block is None or _is_vibench(type(block)):
+            continue
+        for cls in (type(block), getattr(block, "Params", object), *(n for n in block.natives if isinstance(n, type))):
+            for base in cls.__mro__:
+                if _is_vibench(base) or base is object:
+                    break
+                with contextlib.suppress(TypeError, OSError):  # a class without a file (built in, typed at a prompt)
+                    file = inspect.getsourcefile(base)
+                    if file is not None:
+                        files.add(os.path.realpath(file))
+    return files
+
+
+def _is_vibench(cls: type) -> bool:
+    return str(getattr(cls, "__module__", "")).split(".")[0] == "vibench"
