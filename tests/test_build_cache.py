@@ -43,9 +43,9 @@ def compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = pipeline.compile_source
 
-    def counting(program):  # type: ignore[no-untyped-def]
+    def counting(program, **options):  # type: ignore[no-untyped-def]
         seen.append(program.root.name)
-        return real(program)
+        return real(program, **options)
 
     monkeypatch.setattr(pipeline, "compile_source", counting)
     return seen
@@ -106,7 +106,7 @@ def test_another_process_uses_the_cache_folder(folder: Path) -> None:
     result = _run(f"""
         import vibench
         from vibench.compiler import pipeline
-        def refuse(program):
+        def refuse(program, **options):
             raise AssertionError("compiled again")
         pipeline.compile_source = refuse
         model = vibench.build(text={SPEC!r})

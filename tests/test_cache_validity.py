@@ -49,9 +49,9 @@ def compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = pipeline.compile_source
 
-    def counting(program):  # type: ignore[no-untyped-def]
+    def counting(program, **options):  # type: ignore[no-untyped-def]
         seen.append(program.root.name)
-        return real(program)
+        return real(program, **options)
 
     monkeypatch.setattr(pipeline, "compile_source", counting)
     return seen

@@ -103,3 +103,25 @@ def test_no_library_template_works_in_place_with_the_option() -> None:
         text = f"vibench: 1\nextends: {case.template}\n"
         source = vibench.compile_spec(text=text, inputs={"x": case.x}, params=case.params, inplace=False).source
         assert _in_place_work(source) == [], case.id
+
+
+def test_build_takes_the_option_and_keys_its_cache_by_it() -> None:
+    """`vibench.build(..., inplace=False)`: a feature tap on AttentionLSTM's `classifier.fc1` holds the layer's
+    output; the default build (cached under another key) keeps working in place."""
+    spec, params, shape, layer = CASES[0]
+    plain = vibench.build(spec, inplace=False, **params).eval()
+    default = vibench.build(spec, **params).eval()
+    default.load_state_dict(plain.state_dict())
+    taps = {}
+    for name, model in (("plain", plain), ("default", default)):
+        target = model.get_submodule(layer)
+        target.register_forward_hook(lambda mod, args, out, name=name: taps.update({name: (mod, args, out)}))
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x), default(x))
+        mod, args, out = taps["plain"]
+        torch.testing.assert_close(out, mod(*args))
+        mod, args, out = taps["default"]
+        assert not torch.equal(out, mod(*args))  # the default's relu_ changed the tensor the tap kept
+    with pytest.raises(TypeError, match="inplace must be True or False"):
+        vibench.build(spec, inplace=0, **params)

@@ -179,10 +179,13 @@ def build(
     max_params: int | None = None,
     max_activation: int | None = None,
     metadata: Any = None,
+    inplace: bool = True,
     **params: Any,
 ) -> torch.nn.Module:
     """Build the nn.Module of a spec (imports torch). Keyword arguments set template parameters;
-    ``metadata`` gives ``num_classes`` from PHM-Vibench's metadata table, as for :func:`check`.
+    ``metadata`` gives ``num_classes`` from PHM-Vibench's metadata table, as for :func:`check`;
+    ``inplace=False`` builds the model without in-place work, for hooks that keep a layer's output
+    (as :func:`compile_spec` and ``--no-inplace``).
 
     ``spec`` is whatever ``vibench-compile`` takes: a spec file, a library template name such as
     ``cnn/ResNet1D``, or a PHM-Vibench experiment config. The model is checked against ``max_nodes``
@@ -209,7 +212,10 @@ def build(
         metadata = read_metadata(os.fspath(metadata))
     # As compile_program reads them, so that the cache key does too (np.int64(4) and 4 are one model).
     params, inputs = pipeline.python_values(params), pipeline.input_sizes(inputs)
-    return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params, max_activation, metadata)
+    if not isinstance(inplace, bool):
+        raise TypeError(f"inplace must be True or False, not {inplace!r}")
+    return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params, max_activation, metadata,
+                      inplace)
 
 
 def clear_cache() -> None:

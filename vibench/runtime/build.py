@@ -33,10 +33,10 @@ def build_program(program: Program) -> torch.nn.Module:
 def build_spec(spec: str | None, text: str | None, params: dict[str, Any], inputs: dict[str, tuple[int, ...]] | None,
                search_path: list[str] | None, max_nodes: int | None = None,
                max_params: int | None = None, max_activation: int | None = None,
-               metadata: Any = None) -> torch.nn.Module:
+               metadata: Any = None, inplace: bool = True) -> torch.nn.Module:
     """The model of a spec path, template name, PHM-Vibench config or text, from the cache when it
     was compiled before (see :func:`vibench.build`); ``metadata`` is a read metadata table (its
-    ``num_classes`` is part of the cache key)."""
+    ``num_classes`` is part of the cache key); ``inplace=False``: model.py without in-place work."""
     from vibench.compiler.diagnostics import Diagnostic, SpecError
     from vibench.compiler.pipeline import compile_program, compile_source, find_spec
 
@@ -59,7 +59,7 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         where = "<text>\0" + os.path.realpath(os.getcwd())
     folders = [os.path.realpath(folder) for folder in search_path or []]
     limits = {"max_nodes": max_nodes, "max_params": max_params, "max_activation": max_activation}
-    keyed: dict[str, Any] = {**params, "__limits__": limits}
+    keyed: dict[str, Any] = {**params, "__limits__": limits, "__inplace__": inplace}
     if metadata is not None:  # the table's class counts make the model, not its file (read before this)
         keyed["__metadata__"] = {"path": str(metadata.path), "num_classes": dict(metadata.num_classes)}
     k = cache.key(where + "\0" + spec_text, keyed, inputs, folders)
@@ -72,7 +72,7 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
             program = compile_program(path, text=text, params=params or None, inputs=inputs,
                                       search_path=search_path, max_nodes=max_nodes, max_params=max_params,
                                       max_activation=max_activation, files_read=read, metadata=metadata)
-        return cache.Compiled(compile_source(program), program.root.name, frozenset(read | plugin_files(program)),
+        return cache.Compiled(compile_source(program, inplace=inplace), program.root.name, frozenset(read | plugin_files(program)),
                               frozenset(absent))
 
     entry = cache.cached(k, make)
