@@ -78,6 +78,9 @@ class Library:
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
         self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
         self.in_python = False  # called from Python (vibench.build/check), not the command line
+        # The compiled spec's folder (for text, the working folder): a file it uses from a subfolder may
+        # use files of this folder too (`../c.yaml#X`, `c#X`), as the spec itself may.
+        self.home: str | None = None
 
     @property
     def given_as(self) -> str:
@@ -100,6 +103,8 @@ class Library:
         roots = []
         if from_dir:
             roots.append(from_dir)
+        if self.home and self.home != from_dir:
+            roots.append(self.home)
         roots += self.user_dirs
         roots.append(LIBRARY_DIR)
         return roots
@@ -258,6 +263,8 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     ``overrides`` are ``--set`` values (or keyword arguments of :func:`vibench.build`).
     """
     library.sources[doc.file] = doc.text
+    if library.home is None:
+        library.home = os.path.dirname(os.path.abspath(doc.path)) if doc.path else library.cwd
     if doc.path:
         library.loading.append(doc.path)
     try:
