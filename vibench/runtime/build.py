@@ -72,8 +72,8 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
             program = compile_program(path, text=text, params=params or None, inputs=inputs,
                                       search_path=search_path, max_nodes=max_nodes, max_params=max_params,
                                       max_activation=max_activation, files_read=read, metadata=metadata)
-        return cache.Compiled(compile_source(program, inplace=inplace), program.root.name, frozenset(read | plugin_files(program)),
-                              frozenset(absent))
+        source = compile_source(program, inplace=inplace)
+        return cache.Compiled(source, program.root.name, frozenset(read | plugin_files(program)), frozenset(absent))
 
     entry = cache.cached(k, make)
     return getattr(entry.module, entry.class_name)()

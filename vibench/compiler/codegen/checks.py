@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from vibench.compiler.codegen import code as c
-from vibench.compiler.codegen.forward import Line
+from vibench.compiler.codegen.statements import Line
 from vibench.compiler.ir import Unit
 from vibench.compiler.space import solve_ge
 from vibench.compiler.symbolic import Dim, Expr, FloorDiv, fmt_shape

@@ -20,7 +20,6 @@ import itertools
 import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from vibench.compiler.codegen import code as c
@@ -28,54 +27,11 @@ from vibench.compiler.codegen.comments import shape_in_every_use, shape_of
 from vibench.compiler.codegen.layout import comment_text
 from vibench.compiler.codegen.namer import Namespace
 from vibench.compiler.codegen.plan import IN, MOD, Slot
+from vibench.compiler.codegen.statements import Forward, Line, Method, assign_to, fill_markers, without_idle_deletes
 from vibench.compiler.codegen.structure import Structure
 from vibench.compiler.ir import ValueRef
 
 CHAIN = "_vb_chain"
-
-
-@dataclass
-class Line:
-    """One statement of a method body, with its trailing comment and nested body (``for``/``if``)."""
-
-    stmt: ast.stmt
-    comment: str = ""
-    body: list[Line] = field(default_factory=list)
-    orelse: list[Line] = field(default_factory=list)
-    in_place: bool = False  # works in place (``out += x``, ``torch.relu_(out)``): allocates nothing
-
-
-def _without_idle_deletes(lines: list[Line]) -> list[Line]:
-    """Drop a ``del`` that only in-place lines follow: it frees memory early for what comes after,
-    and nothing after it allocates (ResNet's ``out += x`` then ``torch.relu_(out)``)."""
-    kept: list[Line] = []
-    idle = True  # every line after this point allocates nothing
-    for line in reversed(lines):
-        if isinstance(line.stmt, ast.Delete) and idle:
-            continue
-        idle = idle and line.in_place
-        kept.append(line)
-    return kept[::-1]
-
-
-@dataclass
-class Method:
-    """A method of the class beside ``forward``: ``def name(self, module, *params): return body``, the call of a
-    checkpointed node that is not ``module(x)``."""
-
-    name: str
-    params: list[str]
-    body: ast.expr
-    returns_tuple: bool  # a node of several outputs: its call gives a tuple
-
-
-@dataclass
-class Forward:
-    args: list[tuple[str, str]]  # (parameter name, annotation)
-    returns: str
-    lines: list[Line]
-    helpers: set[str] = field(default_factory=set)
-    methods: list[Method] = field(default_factory=list)
 
 
 def forward(
@@ -175,7 +131,7 @@ class _Writer:
                 dead = [d for d in dict.fromkeys(dead) if d not in produced and not live.holds(d) and d != "_"]
             if dead and k + 1 < len(self.slots):
                 lines.append(Line(ast.Delete(targets=[self.ref(d, ast.Del()) for d in dead])))
-        lines = _without_idle_deletes(lines)
+        lines = without_idle_deletes(lines)
         lines.append(self.returning())
         names = self.chain_names()
         for chained in self.chained:  # the name nodes of chain variables get their chain's name
@@ -218,9 +174,9 @@ class _Writer:
             unpacked = slot.block.unpack(targets) if slot.block is not None else c.tuple_of(*targets)
             if isinstance(unpacked, str) and slot.block is not None:  # transition: a block not converted yet
                 unpacked = ast.parse(slot.block.unpack([t.id for t in targets]) + " = 0").body[0].targets[0]  # type: ignore
-            unpacking = [Line(_assign(unpacked, value), comment)]
+            unpacking = [Line(assign_to(unpacked, value), comment)]
             if node.checkpoint:
-                saved = [Line(_assign(c.clone(unpacked), self.checkpointed(slot, slot.call, ins, attr, True)))]
+                saved = [Line(assign_to(c.clone(unpacked), self.checkpointed(slot, slot.call, ins, attr, True)))]
                 return self.saving(unpacking, saved)
             return unpacking
         source = slot.inputs[0] if slot.inputs else None
@@ -302,7 +258,7 @@ class _Writer:
         if isinstance(call, ast.IfExp) and ast.unparse(call.test) == "torch.jit.is_scripting()":
             call = call.orelse  # the call runs through _checkpoint only where TorchScript does not compile it
         params = ["x"] if len(distinct) == 1 else [f"x{k}" for k in range(len(distinct))]
-        body = _fill(call, [params[distinct.index(v)] for v in ins], c.ref("module"), c.ref)
+        body = fill_markers(call, [params[distinct.index(v)] for v in ins], c.ref("module"), c.ref)
         # Spec names never start with `_`: no attribute is called so. Copies whose calls differ get one each.
         same = [m for m in self.methods if m.name.startswith(f"_call_{slot.name}")]
         found = next((m for m in same if m.params == params and ast.dump(m.body) == ast.dump(body)), None)
@@ -336,10 +292,10 @@ class _Writer:
         return True
 
     def fill(self, tree: ast.expr, ins: list[str], mod: ast.expr) -> ast.expr:
-        return _fill(tree, ins, mod, self.ref)
+        return fill_markers(tree, ins, mod, self.ref)
 
     def assign(self, var: str, value: ast.expr) -> ast.stmt:
-        return _assign(self.ref(var, ast.Store()), value)
+        return assign_to(self.ref(var, ast.Store()), value)
 
     def store(self, var: str, value: ast.expr, read: bool) -> ast.stmt:
         """``var = value``, or the bare call where nothing reads the value (a `for_each` copy no node reads)."""
@@ -456,26 +412,3 @@ class _Live:
 
     def holds(self, name: str) -> bool:
         return self.count[name] > 0
-
-
-def _assign(target: ast.expr, value: ast.expr) -> ast.stmt:
-    if isinstance(target, ast.Name) and not isinstance(target.ctx, ast.Store):  # never a chain's (see ref)
-        target = ast.Name(id=target.id, ctx=ast.Store())
-    return ast.Assign(targets=[target], value=value, lineno=0)
-
-
-def _fill(tree: ast.expr, ins: list[str], mod: ast.expr, ref: Callable[[str], ast.expr]) -> ast.expr:
-    """A block's call with its markers for the module and the inputs replaced by them (the inputs'
-    name nodes made by ``ref``). The nodes on the way to a marker are copies; the rest is shared with
-    the slot's call."""
-
-    def fill(node: ast.AST) -> ast.AST:
-        if isinstance(node, ast.Name):
-            if node.id == MOD:
-                return mod
-            if node.id.startswith(IN):
-                return ref(ins[int(node.id[len(IN) :])])
-            return node
-        return c.updated(node, c.children(node, fill))
-
-    return fill(tree)  # type: ignore[return-value]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from vibench.compiler.codegen.forward import Line
 from vibench.compiler.codegen.layout import WIDTH, comment_lines, flat, split
+from vibench.compiler.codegen.statements import Line
 
 INDENT = 4
 

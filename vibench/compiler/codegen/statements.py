@@ -1,0 +1,79 @@
+"""The statements a method body is made of (:class:`Line`), what :mod:`~vibench.compiler.codegen.forward`
+gives the emitter (:class:`Forward`, with the :class:`Method` of a checkpointed call), and the small tree
+operations it builds statements with."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.plan import IN, MOD
+
+
+@dataclass
+class Line:
+    """One statement of a method body, with its trailing comment and nested body (``for``/``if``)."""
+
+    stmt: ast.stmt
+    comment: str = ""
+    body: list[Line] = field(default_factory=list)
+    orelse: list[Line] = field(default_factory=list)
+    in_place: bool = False  # works in place (``out += x``, ``torch.relu_(out)``): allocates nothing
+
+
+def without_idle_deletes(lines: list[Line]) -> list[Line]:
+    """Drop a ``del`` that only in-place lines follow: it frees memory early for what comes after,
+    and nothing after it allocates (ResNet's ``out += x`` then ``torch.relu_(out)``)."""
+    kept: list[Line] = []
+    idle = True  # every line after this point allocates nothing
+    for line in reversed(lines):
+        if isinstance(line.stmt, ast.Delete) and idle:
+            continue
+        idle = idle and line.in_place
+        kept.append(line)
+    return kept[::-1]
+
+
+@dataclass
+class Method:
+    """A method of the class beside ``forward``: ``def name(self, module, *params): return body``, the call of a
+    checkpointed node that is not ``module(x)``."""
+
+    name: str
+    params: list[str]
+    body: ast.expr
+    returns_tuple: bool  # a node of several outputs: its call gives a tuple
+
+
+@dataclass
+class Forward:
+    args: list[tuple[str, str]]  # (parameter name, annotation)
+    returns: str
+    lines: list[Line]
+    helpers: set[str] = field(default_factory=set)
+    methods: list[Method] = field(default_factory=list)
+
+
+def assign_to(target: ast.expr, value: ast.expr) -> ast.stmt:
+    if isinstance(target, ast.Name) and not isinstance(target.ctx, ast.Store):  # never a chain's (see ref)
+        target = ast.Name(id=target.id, ctx=ast.Store())
+    return ast.Assign(targets=[target], value=value, lineno=0)
+
+
+def fill_markers(tree: ast.expr, ins: list[str], mod: ast.expr, ref: Callable[[str], ast.expr]) -> ast.expr:
+    """A block's call with its markers for the module and the inputs replaced by them (the inputs'
+    name nodes made by ``ref``). The nodes on the way to a marker are copies; the rest is shared with
+    the slot's call."""
+
+    def fill(node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.Name):
+            if node.id == MOD:
+                return mod
+            if node.id.startswith(IN):
+                return ref(ins[int(node.id[len(IN) :])])
+            return node
+        return c.updated(node, c.children(node, fill))
+
+    return fill(tree)  # type: ignore[return-value]
