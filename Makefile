@@ -3,7 +3,7 @@
 #                synthetic vibration batch and print a shape/parameter summary
 #   make test  - set up .venv if needed and run the whole test suite (CI runs this)
 # Other targets: env, bench, golden (refresh golden files), schema (refresh the JSON Schema),
-# parity-table and isfm-matrix (refresh the README's generated tables), docs (refresh docs/blocks.md and
+# parity-table and isfm-matrix (refresh docs/library.md's generated tables), docs (refresh docs/blocks.md and
 # docs/templates.md from the registry and the library), lint, reference (install
 # what PHM-Vibench's model files import and check the checkout at REFERENCE, for
 # scripts/record_reference_values.py), fuzz (the differential campaign, scripts/fuzz.py: FUZZ_VALID
@@ -15,13 +15,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 REFERENCE ?= .reference/PHM-Vibench
+# An extra package index for torch (e.g. https://download.pytorch.org/whl/cpu): where pip finds no CPU
+# wheel of the pinned torch, PyPI's Linux wheel is the CUDA build (gigabytes). Empty: pip's own config.
+TORCH_INDEX ?=
 export HYPOTHESIS_PROFILE ?= ci
 
 .PHONY: run test env bench golden schema parity-table isfm-matrix backend-table docs lint reference fuzz device-check clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+	  -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
 	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-*

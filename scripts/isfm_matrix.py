@@ -1,7 +1,7 @@
-"""Write the README's ISFM slot matrix: {3 embeddings} x {6 backbones} x {H_01, H_02, H_03} in M_01_ISFM.
+"""Write the ISFM slot matrix of docs/library.md: {3 embeddings} x {6 backbones} x {H_01, H_02, H_03} in M_01_ISFM.
 
-    python scripts/isfm_matrix.py          # rewrite the matrix in README.md
-    python scripts/isfm_matrix.py --check  # exit 1 when README.md is out of date (used by the tests)
+    python scripts/isfm_matrix.py          # rewrite the matrix in docs/library.md
+    python scripts/isfm_matrix.py --check  # exit 1 when docs/library.md is out of date (used by the tests)
 
 Each cell is the static analysis of one combination (no torch) under the demo config: the
 parameter count, or the compile-time error that names the mismatch. tests/test_isfm_models.py

@@ -1,7 +1,7 @@
-"""Write the README's parity table (model | reference params | vibench params | output shape | status).
+"""Write the parity table of docs/library.md (model | reference params | vibench params | output shape | status).
 
-    python scripts/parity_table.py          # rewrite the table in README.md
-    python scripts/parity_table.py --check  # exit 1 when README.md is out of date (used by the tests)
+    python scripts/parity_table.py          # rewrite the table in docs/library.md
+    python scripts/parity_table.py --check  # exit 1 when docs/library.md is out of date (used by the tests)
 
 The table covers every reference variant PHM-Vibench builds and runs (tests/reference/models.json,
 status "ok"); vibench's numbers come from the static analysis (no torch). Runtime agreement is
