@@ -21,7 +21,7 @@ import vibench
 from vibench.compiler import cli, expr, load
 from vibench.compiler.diagnostics import MAX_FIELD, Diagnostic, SpecError, suggest
 from vibench.compiler.ir import Pos
-from vibench.compiler.phm import project_root
+from vibench.compiler.phm_base import project_root
 
 HERE = Path(__file__).resolve().parent
 PLAIN = HERE / "hostile" / "inject_plain.yaml"

@@ -10,6 +10,12 @@ others are fixed:
 limit                       default                                                       code
 ==========================  ============================================================  =====
 spec file                   regular files only, at most 16 MiB read (``load.MAX_BYTES``)   E004, E002
+spec files together         64 MiB read, 2,000 files and 4,000,000 values in one          E002
+                            compilation (:data:`MAX_SOURCE_BYTES`,
+                            :data:`MAX_SOURCE_FILES`, :data:`MAX_SOURCE_VALUES`): the
+                            spec, templates, files that `block:` names, base configs,
+                            slot components; a file used again is read once, counts once
+PHM-Vibench config          1,000 `base_configs` entries                                  E002
 YAML document               64 levels deep, 2,000,000 values; aliases add at most          E002
                             100,000 values or ten times what the file writes out;
                             integers up to 2**62 in magnitude (E001)
@@ -63,6 +69,29 @@ spec files that extend or use each other, and of parameter defaults that read ea
 to `b`, which defaults to `c`...): every pass walks them depth first, and a few hundred levels
 exhausted Python's stack (an internal error at 150 nested blocks). The library nests blocks at most 4
 levels deep."""
+
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
+"""Bytes of spec files one compilation reads, all files together: the spec, the templates it extends,
+the files its `block:` references name, a PHM-Vibench config's base configs and the components of its
+slot folders. A file used again (400 `base_configs` entries naming one file, a template two nodes use)
+is read once per compilation and counts once; each other path counts, so 200 hard links to one 15 MiB
+file stop at the fifth. Four files at the 16 MiB limit of one file fit; the shipped library is 0.4 MiB.
+Reading 64 MiB (of comments, which load no values) takes about 0.4 s.
+Without it, 200 such links took 18 s and 3.1 GB, and a slot folder of 1,000 of them over a minute."""
+
+MAX_SOURCE_FILES = 2_000
+"""Spec files one compilation reads (distinct paths). Bytes do not bound the cost of small files: 10,000
+files of 300 bytes, each a `block:` of one node, took 6.1 s to compile (0.6 ms a file), so this allows
+about a second of it. A slot folder at its limit (1,000 components) and the whole shipped library (61
+files) fit together."""
+
+MAX_SOURCE_VALUES = 4_000_000
+"""Values (YAML scalars and collections, aliases expanded; one per 64 characters of a string) in all the
+documents one compilation loads: twice what one file may hold (2,000,000), so a file at its own limit
+still compiles with its templates. Bytes do not bound this: 3.8 MiB of `[1,1,1,...]` is 2,000,000 values,
+3.6 s and 330 MiB to load, and 64 MiB of such files would take a minute. The file that crosses the limit
+is loaded before it is counted: block files of 1,900,000 values each stop at the third, after 8 s and
+950 MiB (measured). The largest library model, isfm/M_01_ISFM, reads 29 files, 104 KiB, 7,600 values."""
 
 STEPS_PER_NODE = 10
 """Expression steps a compilation may spend per allowed node (see :func:`vibench.compiler.expr.budget`)."""

@@ -26,22 +26,117 @@ also makes the safety rules cheap and exact:
 Only regular files are read (a device such as ``/dev/zero``, a FIFO or a folder is E004, found
 without blocking on it), and never more than :data:`MAX_BYTES` bytes, whatever the file's size claims.
 
+Inside :func:`source_budget` (one compilation, see :func:`vibench.compiler.pipeline.compile_program`)
+the files read share one budget: :data:`~vibench.compiler.limits.MAX_SOURCE_BYTES` bytes,
+:data:`~vibench.compiler.limits.MAX_SOURCE_FILES` files and
+:data:`~vibench.compiler.limits.MAX_SOURCE_VALUES` loaded values, E002
+(:class:`SourceBudgetExceeded`) beyond, located at the reference that crossed it. A file read again
+is read once: its text is kept by real path, its loaded document by path and name.
+
 The composer and the document limits live in :mod:`vibench.compiler.load_compose`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
+from vibench.compiler.limits import MAX_SOURCE_BYTES, MAX_SOURCE_FILES, MAX_SOURCE_VALUES
 from vibench.compiler.load_compose import _CHARS_PER_UNIT, MAX_ALIAS_UNITS, MAX_DEPTH, Loc, _Composer
 
 MAX_BYTES = 16 * 1024 * 1024
+_WHAT_COUNTS = "the spec, its templates, the files its `block:` references name, base configs and slot components"
+
+
+class SourceBudgetExceeded(SpecError):
+    """E002: the files of one compilation read past a limit of :func:`source_budget` together. Callers
+    that skip a file they cannot load (a slot's components) let this one through."""
+
+
+@dataclass
+class SourceBudget:
+    """What one compilation may still read, and what it has read (see :func:`source_budget`)."""
+
+    max_bytes: int = MAX_SOURCE_BYTES
+    max_files: int = MAX_SOURCE_FILES
+    max_values: int = MAX_SOURCE_VALUES
+    files: int = 0
+    bytes_read: int = 0
+    values: int = 0
+    texts: dict[str, str] = field(default_factory=dict)  # real path -> text: each file is read once
+    docs: dict[tuple[str, str, bool], LoadedDoc] = field(default_factory=dict)  # (path, name, lenient) -> doc
+
+    def charge_file(self, size: int, shown: str) -> None:
+        """Count a file of ``size`` bytes about to be read (E002 when it does not fit)."""
+        if self.files >= self.max_files:
+            raise self._exceeded(f"more than {self.max_files:,} spec files", f"`{shown}` would be file "
+                                 f"{self.files + 1:,}", f"{self.max_files:,} files", shown)
+        self.files += 1
+        self.charge_bytes(size, shown)
+
+    def charge_bytes(self, size: int, shown: str) -> None:
+        """Count ``size`` more bytes read from ``shown`` (E002 beyond the budget)."""
+        if self.bytes_read + size > self.max_bytes:
+            raise self._exceeded(f"more than {_mib(self.max_bytes)} of spec files",
+                                 f"`{shown}` ({size:,} bytes) after {self.bytes_read:,} bytes in "
+                                 f"{self.files - 1:,} files", f"{self.max_bytes:,} bytes",
+                                 shown)
+        self.bytes_read += size
+
+    def charge_values(self, values: int, shown: str) -> None:
+        """Count the values of a document just loaded (E002 beyond the budget)."""
+        if self.values + values > self.max_values:
+            raise self._exceeded(f"more than {self.max_values:,} values from its spec files",
+                                 f"`{shown}` ({values:,} values) after {self.values:,}",
+                                 f"{self.max_values:,} values (a value is a scalar, list or mapping, aliases "
+                                 f"expanded; a long string counts one per {_CHARS_PER_UNIT} characters)", shown)
+        self.values += values
+
+    @staticmethod
+    def _exceeded(what: str, found: str, limit: str, shown: str) -> SourceBudgetExceeded:
+        return SourceBudgetExceeded([Diagnostic(
+            "E002", f"the compilation reads {what}", Pos(shown, 1, 1), found=found,
+            expected=f"at most {limit}, all files together",
+            notes=(f"one compilation reads at most {limit} from spec files: {_WHAT_COUNTS}; a file used "
+                   "again is read once and counts once",),
+            hint="reference fewer or smaller files: merge small block files into one, name one file from "
+            "several places rather than copies of it, keep data out of spec files")])
+
+
+def _mib(size: int) -> str:
+    return f"{size // 2**20:,} MiB" if size % 2**20 == 0 else f"{size:,} bytes"
+
+
+_SOURCES: ContextVar[SourceBudget | None] = ContextVar("vibench_source_budget", default=None)
+
+
+@contextlib.contextmanager
+def source_budget(max_bytes: int = MAX_SOURCE_BYTES, max_files: int = MAX_SOURCE_FILES,
+                  max_values: int = MAX_SOURCE_VALUES) -> Iterator[SourceBudget]:
+    """Share one budget among the spec files read inside (in this thread or task): one compilation.
+
+    Every :func:`read_spec_file` inside counts against it, and reads a file it read before only once:
+
+    >>> spec = os.path.join(os.path.dirname(__file__), "..", "specs", "cnn", "ResNet1D.yaml")
+    >>> with source_budget(max_files=1) as sources:
+    ...     first = read_spec_file(spec)
+    ...     (first is read_spec_file(spec), sources.files)
+    (True, 1)
+    """
+    sources = SourceBudget(max_bytes, max_files, max_values)
+    token = _SOURCES.set(sources)
+    try:
+        yield sources
+    finally:
+        _SOURCES.reset(token)
 
 
 @dataclass
@@ -105,9 +200,39 @@ class LoadedDoc:
         return Pos(self.file, 1, 1)
 
 
-def read_spec_file(path: str, display: str | None = None, *, lenient_keys: bool = False) -> LoadedDoc:
-    """Load a spec file from disk (E004 when it cannot be read or is not a regular file)."""
+def read_spec_file(path: str, display: str | None = None, *, lenient_keys: bool = False,
+                   at: Pos | None = None) -> LoadedDoc:
+    """Load a spec file from disk (E004 when it cannot be read or is not a regular file).
+
+    Inside :func:`source_budget` the file counts against the compilation's budget (E002 at ``at``, the
+    reference that names the file, when it does not fit) and a file read before is not read again.
+    """
     shown = display if display is not None else path
+    sources = _SOURCES.get()
+    if sources is None:
+        return load_text(decode_spec(_read_bytes(path, shown, None), shown), shown, os.path.abspath(path),
+                         lenient_keys=lenient_keys)
+    key = (os.path.abspath(path), shown, lenient_keys)
+    doc = sources.docs.get(key)
+    if doc is not None:
+        return doc
+    real = os.path.realpath(path)
+    try:
+        text = sources.texts.get(real)
+        if text is None:
+            text = decode_spec(_read_bytes(path, shown, sources), shown)
+            sources.texts[real] = text
+        doc = load_text(text, shown, key[0], lenient_keys=lenient_keys)
+    except SourceBudgetExceeded as err:
+        if at is None:
+            raise
+        raise SourceBudgetExceeded([replace(d, pos=at) for d in err.diagnostics]) from None
+    sources.docs[key] = doc
+    return doc
+
+
+def _read_bytes(path: str, shown: str, sources: SourceBudget | None) -> bytes:
+    """The bytes of a regular file, at most :data:`MAX_BYTES` (E002 beyond, E004 when it cannot be read)."""
     try:
         _regular(os.stat(path).st_mode, shown)  # devices, FIFOs and sockets are never opened
         # O_NONBLOCK: should the path become a FIFO meanwhile, opening it must not wait for a writer.
@@ -116,16 +241,20 @@ def read_spec_file(path: str, display: str | None = None, *, lenient_keys: bool 
             size = os.fstat(fh.fileno()).st_size
             if size > MAX_BYTES:
                 raise _too_large(shown, f"{size:,} bytes")
+            if sources is not None:
+                sources.charge_file(size, shown)  # before reading: a file past the budget is never read
             raw = fh.read(MAX_BYTES + 1)  # bounded even when the size above was wrong (a growing file)
             if len(raw) > MAX_BYTES:
                 raise _too_large(shown, f"more than {MAX_BYTES:,} bytes")
+            if sources is not None and len(raw) > size:  # it grew since: the bytes read count
+                sources.charge_bytes(len(raw) - size, shown)
     except IsADirectoryError:
         raise SpecError([Diagnostic("E004", "spec file is a folder, not a regular file", Pos(shown, 1, 1),
                                     found=shown, hint="give the path of a .yaml, .yml or .json file")]) from None
     except OSError as err:
         raise SpecError([Diagnostic("E004", f"cannot read spec file: {err.strerror or err}", Pos(shown, 1, 1),
                                     found=shown, hint="check the path and the file's permissions")]) from None
-    return load_text(decode_spec(raw, shown), shown, os.path.abspath(path), lenient_keys=lenient_keys)
+    return raw
 
 
 def read_spec_stream(stream: Any, shown: str = "<stdin>") -> str:
@@ -217,6 +346,9 @@ def load_text(text: str, file: str = "<string>", path: str | None = None, *, len
                                     expected=f"at most {MAX_BYTES:,} characters")])
     composer = _Composer(text, file, [] if lenient_keys else None)
     data, root = composer.compose()
+    sources = _SOURCES.get()
+    if sources is not None:  # the values of every document a compilation loads, together
+        sources.charge_values(composer.written + composer.aliased, file)
     return LoadedDoc(data=data, file=file, path=path, text=text, root=root,
                      duplicates=tuple(composer.duplicates or ()))
 

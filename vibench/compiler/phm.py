@@ -25,21 +25,26 @@ The project root is the nearest folder above the experiment (its own folder incl
 ``.git`` or a ``configs`` folder — PHM-Vibench's layout — but never the home folder or ``/``;
 without such a folder it is the experiment's own folder. Nothing a base config holds is echoed in
 messages: not its lines (a YAML error in it is reported at the `base_configs` entry, by line and
-column only), nor its values (a bad value taken from it is named, not shown), so pointing
-`base_configs` at a secret does not print the secret.
+column only), nor its values, nor its keys. Every diagnostic located at a `base_configs` entry is
+phrased by :func:`~vibench.compiler.phm_base.hide_base_values` — the code, the position and the
+template parameter it concerns, never the value or what a pass computed from it — and keys no one
+reads are counted, not named (W103), so pointing `base_configs` at a secret does not print the secret.
+
+Each base config file is read once however many entries name it, and the files count against the
+compilation's budget of spec files (:func:`vibench.compiler.load.source_budget`).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Collection
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, one_of, suggest
 from vibench.compiler.ir import Pos
-from vibench.compiler.load import LoadedDoc, read_spec_file
+from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
+from vibench.compiler.phm_base import base_model, hide, hide_base_values
 from vibench.compiler.phm_checks import duplicate_keys, find_template, num_classes_from, required_keys
 from vibench.compiler.phm_guide import ALIASES, apply_guide, fixed_key_reason
 from vibench.compiler.phm_metadata import DatasetMetadata
@@ -56,6 +61,9 @@ FACTORY_KEYS = {
     "weight_path": "a misspelling of `weights_path` that even the PHM-Vibench factory ignores",
 }
 SECTIONS = ("environment", "data", "model", "task", "trainer")
+MAX_BASE_CONFIGS = 1_000
+"""Entries of `base_configs` (PHM-Vibench's configs have five): each is looked up on disk, about 90 µs, so
+500,000 entries of distinct spellings of one path took 45 s; 1,000 take a tenth of a second."""
 
 
 def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None = None,
@@ -107,7 +115,7 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
         hidden = [value for key, value in (("type", kind), ("name", name)) if key in from_bases and value]
         if not hidden:
             raise
-        raise SpecError([_hide(d, hidden) for d in err.diagnostics], err.sources) from None
+        raise SpecError([hide(d, hidden) for d in err.diagnostics], err.sources) from None
     if component is not None:
         template = component
         warnings.append(Diagnostic("I102", f"`{kind}/{name}` is a component: vibench compiles `{template}` on its "
@@ -121,9 +129,14 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     model = dict(model)
     notes, errors = apply_guide(model, where, declared, reference,
                                 lambda path: doc.pos(("model", *path), key=True) if "model" in doc.data else model_pos)
-    warnings += notes
+    # The guide's notes and errors, and the metadata's note, quote the values they read: at a base config's entry
+    # they are phrased without them (the base configs' own warnings, W113 and W114, quote nothing).
+    public = declared | set(ignored) | set(FACTORY_KEYS) | set(ALIASES) | {"depth", "num_classes"}
+    warnings += hide_base_values(notes, library.quiet, public)
+    errors = list(hide_base_values(errors, library.quiet, public))
     errors += _unknown_given(given, declared, ignored, reference, template, root.name, library, model_pos)
-    warnings += num_classes_from(model, where, root, metadata, given, model_pos)
+    warnings += hide_base_values(num_classes_from(model, where, root, metadata, given, model_pos), library.quiet,
+                                 public)
     missing, unneeded = required_keys(model, root, library, given, model_pos)
     warnings += unneeded
     if errors or missing:
@@ -131,6 +144,7 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     warnings += _unregistered_components(model, where, reference, model_pos, from_bases)
     with_: dict[str, Any] = {}
     with_locs: dict[str, Any] = {}
+    unread: dict[Pos | None, int] = {}  # base config entry -> how many of its keys nothing reads (W103, unnamed)
     for key, value in model.items():
         pos = where.get(key, model_pos)
         if key in ("type", "name"):
@@ -150,6 +164,8 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
                                        found=fixed_key_reason(key, reference),
                                        hint=f"`{template}` has no `{key}` parameter: its architecture is the "
                                        "reference's"))
+        elif key in from_bases and key not in ALIASES:  # its name is the base config's: counted, not shown
+            unread[pos] = unread.get(pos, 0) + 1
         else:
             hint = suggest(key, declared) if key not in ALIASES else (
                 f"`{key}` is the model guide's name for `{ALIASES[key]}`, which `{template}` does not take")
@@ -157,6 +173,12 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
                                        "it", pos, severity="warning",
                                        hint=hint or "remove it, or check the template's "
                                        "parameters with `vibench-compile --list`"))
+    for pos, count in unread.items():
+        keys = "a key" if count == 1 else f"{count:,} keys"
+        warnings.append(Diagnostic("W103", f"the base config has {keys} that neither `{template}` nor the "
+                                   "reference reads", pos, severity="warning",
+                                   hint="their names are not shown here: compare that file's `model:` section with "
+                                   f"`vibench-compile --list {template}`"))
     data = {"vibench": 1, "extends": template, "with": with_}
     children: dict[str, Any] = {
         "vibench": ((1, 1), Loc((1, 1))),
@@ -261,7 +283,11 @@ def _model_section(doc: LoadedDoc, library: Library, warnings: list[Diagnostic]
 
     Every `base_configs` entry is a whole config file, merged in order whatever the entry's name; then
     the experiment's own keys, with its dotted keys (``model.num_classes: 7``) expanded — only in a config
-    with `base_configs`, as there. Warnings (W113, W114) go to ``warnings``."""
+    with `base_configs`, as there. Warnings (W113, W114) go to ``warnings``, once per file.
+
+    A file named by several entries is read, checked and merged once (400 entries of one file cost one):
+    its keys keep the order in which they were first written and the value of the last entry that has them,
+    as merging every entry in turn would give."""
     data = doc.data
     merged: dict[str, Any] = {}
     where: dict[str, Pos | None] = {}
@@ -271,6 +297,13 @@ def _model_section(doc: LoadedDoc, library: Library, warnings: list[Diagnostic]
             raise SpecError([Diagnostic("E102", "`base_configs` must map sections to files",
                                         doc.pos(("base_configs",)), found=type(bases).__name__)],
                             {doc.file: doc.text})
+        if len(bases) > MAX_BASE_CONFIGS:
+            raise SpecError([Diagnostic("E002", f"`base_configs` has {len(bases):,} entries",
+                                        doc.pos(("base_configs",), key=True),
+                                        expected=f"at most {MAX_BASE_CONFIGS:,} base configs",
+                                        hint="merge base configs into fewer files")], {doc.file: doc.text})
+        sections: dict[tuple[str, bool], dict[str, Any]] = {}  # (real path, flat) -> its model keys
+        entries: list[tuple[Pos | None, tuple[str, bool]]] = []  # the entries whose file has model keys
         for entry, ref in bases.items():  # PHM-Vibench merges each file whole, whatever the entry's name
             if ref is None:
                 continue
@@ -278,10 +311,16 @@ def _model_section(doc: LoadedDoc, library: Library, warnings: list[Diagnostic]
             if not isinstance(ref, str):
                 raise SpecError([Diagnostic("E102", f"`base_configs.{entry}` must be a file path", pos)],
                                 {doc.file: doc.text})
-            section = _base_model(ref, doc, library, pos, entry == "model", warnings)
-            for key, value in section.items():
-                merged[key] = value
-                where[key] = pos
+            file = base_model(ref, doc, library, pos, entry == "model", warnings, sections)
+            if file is not None:
+                entries.append((pos, file))
+        last = {file: index for index, (_, file) in enumerate(entries)}
+        for file in last:  # the keys in the order they are first written (dicts keep the first insertion)
+            merged.update(dict.fromkeys(sections[file]))
+        for index, (pos, file) in enumerate(entries):  # each value from the last entry that has it
+            if last[file] == index:
+                merged.update(sections[file])
+                where.update(dict.fromkeys(sections[file], pos))
     from_bases = set(merged)
     own = data.get("model")
     if own is not None:
@@ -343,112 +382,6 @@ def _dotted_keys(doc: LoadedDoc, composed: bool, warnings: list[Diagnostic]) -> 
 
 def _layout(message: str, pos: Pos | None, found: str, hint: str) -> Diagnostic:
     return Diagnostic("W114", message, pos, severity="warning", found=found, hint=hint)
-
-
-def project_root(folder: str) -> str:
-    """The project root of a config in ``folder``: the nearest folder at or above it that holds
-    ``.git`` or a ``configs`` folder (never the home folder or ``/``), else ``folder`` itself."""
-    start = os.path.realpath(folder)
-    refused = {os.path.realpath(os.path.expanduser("~")), os.path.realpath(os.sep)}
-    current = start
-    while current not in refused:
-        if os.path.exists(os.path.join(current, ".git")) or os.path.isdir(os.path.join(current, "configs")):
-            return current
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    return start
-
-
-def _base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat: bool,
-                warnings: list[Diagnostic]) -> dict[str, Any]:
-    """The `model:` section of a base config file, found in the experiment's project or on the search path
-    (empty when the file has none; with ``flat``, for `base_configs.model`, its top-level keys, W114)."""
-    shown = _clip(ref)
-    from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
-    root = project_root(from_dir)
-    bases = list(dict.fromkeys([from_dir, root, library.cwd, *library.user_dirs]))
-    allowed = [os.path.realpath(d) for d in [root, *library.user_dirs]]
-    if os.path.isabs(ref) or ref.startswith("~"):
-        raise SpecError([Diagnostic("E205", f"base config `{shown}` is an absolute path", pos,
-                                    hint="write it relative to the experiment file or its project's root")],
-                        {doc.file: doc.text})
-    for base_dir in bases:
-        cand = os.path.normpath(os.path.join(base_dir, ref))
-        if not os.path.isfile(cand):
-            continue
-        real = os.path.realpath(cand)
-        if not any(real == r or real.startswith(r + os.sep) for r in allowed):
-            continue  # outside the project: never read (and not named, so the error does not confirm it exists)
-        if doc.path and real == os.path.realpath(doc.path):
-            raise SpecError([Diagnostic("E206", "the experiment names itself as its base config", pos)],
-                            {doc.file: doc.text})
-        library.read.add(real)
-        try:
-            base = read_spec_file(real, library.display(real), lenient_keys=True)
-        except SpecError as err:  # reported at the entry, without the base file's text or values
-            raise SpecError([_quiet(d, shown, pos) for d in err.diagnostics[:1]], {doc.file: doc.text}) from None
-        nested = isinstance(base.data, dict) and "model" in base.data
-        if not nested and not flat and (base.data is None or isinstance(base.data, dict)):
-            return {}  # a data, task or trainer file: nothing of the model
-        section = base.data.get("model", base.data) if isinstance(base.data, dict) else None
-        if not isinstance(section, dict):
-            raise SpecError([Diagnostic("E102", f"base config `{shown}` holds no `model:` mapping", pos)],
-                            {doc.file: doc.text})
-        if any(not isinstance(key, str) for key in section):
-            key = next(key for key in section if not isinstance(key, str))
-            at = base.pos(("model", key) if nested else (key,), key=True)
-            where = f" (line {at.line}, column {at.col})" if at is not None else ""
-            raise SpecError([Diagnostic("E102", f"base config `{shown}` has a key in `model:` that is not a "
-                                        f"string{where}", pos, expected="a name (a string)",
-                                        hint="quote it in that file; its contents are not shown here")],
-                            {doc.file: doc.text})
-        if not nested:
-            warnings.append(_layout(f"base config `{shown}` has no `model:` section: vibench reads its top-level "
-                                    "keys as the model's", pos, "PHM-Vibench merges a base config whole, so these "
-                                    "keys land at the top level of the config, where its model factory does not "
-                                    "read them", "nest them under `model:` in that file"))
-        for path, at, first in base.duplicates:  # others: PyYAML's way, as for the experiment's own sections
-            if not nested or path[0] == "model":
-                inside = " in its `model:` section" if nested else ""
-                warnings.append(Diagnostic("W113", f"base config `{shown}` repeats a key{inside} (line {at.line}, "
-                                           f"column {at.col}): the last value is used", pos,
-                                           severity="warning", notes=(f"it is first written at line {first.line}",),
-                                           found="PyYAML, and so PHM-Vibench, keeps the last value; the first one "
-                                           "has no effect",
-                                           hint="remove the one you do not mean in that file; its contents are not "
-                                           "shown here"))
-        library.quiet.add(pos)
-        return section
-    searched = ", ".join(library.display(d) for d in allowed)
-    raise SpecError([Diagnostic("E205", f"base config `{shown}` not found in the experiment's project", pos,
-                                notes=(f"base configs are read only inside: {searched}",),
-                                hint="write the path relative to the experiment or its project root (the folder "
-                                "with `.git` or `configs/`), or add its folder with --spec-path")],
-                    {doc.file: doc.text})
-
-
-def _hide(d: Diagnostic, values: list[str]) -> Diagnostic:
-    from dataclasses import replace
-
-    def hide(text: str | None) -> str | None:  # whole names only: a suggested `MobileNet1D` stays readable
-        for value in values:
-            text = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(value)}(?![A-Za-z0-9_])", "<from the base config>",
-                          text) if text is not None else None
-        return text
-
-    return replace(d, message=hide(d.message) or d.message, found=hide(d.found), hint=hide(d.hint),
-                   notes=tuple(hide(note) or "" for note in d.notes))
-
-
-def _quiet(d: Diagnostic, ref: str, pos: Pos | None) -> Diagnostic:
-    """A problem inside a base config, said without quoting the file."""
-    where = f" (line {d.pos.line}, column {d.pos.col})" if d.pos is not None else ""
-    kinds = {"E001": "is not valid YAML", "E002": "is too large or too deep", "E003": "uses a YAML tag",
-             "E004": "cannot be read", "E005": "repeats a key"}
-    return Diagnostic(d.code, f"base config `{ref}` {kinds.get(d.code, 'cannot be loaded')}{where}", pos,
-                      hint="check that file; its contents are not shown here")
 
 
 def _clip(text: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef, verify_definition, verify_program
-from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file
+from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file, source_budget
 from vibench.compiler.resolve import Library, resolve
 from vibench.compiler.shapes import infer_program
 from vibench.compiler.validate import validate
@@ -110,7 +110,8 @@ def compile_program(
     (an explicit ``params["num_classes"]`` wins in both cases).
 
     ``max_nodes``, ``max_params`` and ``max_activation`` bound the model (see :mod:`vibench.compiler.limits`); the
-    expressions of the compilation share a budget of ``STEPS_PER_NODE * max_nodes`` steps.
+    expressions of the compilation share a budget of ``STEPS_PER_NODE * max_nodes`` steps, and the spec files
+    it reads one of bytes, files and values (:func:`vibench.compiler.load.source_budget`), each file read once.
     ``files_read``, when given, receives the real path of every file the compilation read (the
     CLI refuses to write its output over one of them). ``locate_settings=False`` leaves an error
     inside a template where it was raised (no trials, see :mod:`vibench.compiler.blame`): for the
@@ -122,7 +123,8 @@ def compile_program(
     nodes = limits.check_limit(max_nodes, "max_nodes", limits.MAX_NODES)
     budget = (nodes, limits.check_limit(max_params, "max_params", limits.MAX_PARAMS),
               limits.check_limit(max_activation, "max_activation", limits.MAX_ACTIVATION))
-    with paused_gc(), expr.budget(limits.STEPS_PER_NODE * nodes):
+    sources = source_budget(limits.MAX_SOURCE_BYTES, limits.MAX_SOURCE_FILES, limits.MAX_SOURCE_VALUES)
+    with paused_gc(), expr.budget(limits.STEPS_PER_NODE * nodes), sources:
         return _compile_program(path, text, params, inputs, search_path, display, overrides_text, budget,
                                 files_read, metadata, locate_settings)
 
@@ -210,11 +212,13 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         library.in_python = True
     warnings: list[Diagnostic] = []
     from_metadata = None  # num_classes from the metadata table, recorded with the overrides (model.py's header)
+    translated = False  # past phm.translate, whose own diagnostics quote nothing of a base config
     try:
         if is_experiment(doc.data):  # a PHM-Vibench experiment config: use its `model:` section
             from vibench.compiler import phm
 
             doc, warnings = phm.translate(doc, library, metadata=metadata, given=set(params or {}))
+            translated = True
             from_metadata = next((doc.data["with"]["num_classes"] for w in warnings if w.code == "I103"), None)
         elif metadata is not None and "num_classes" not in (params or {}):
             params = {**(params or {}), "num_classes": metadata.num_classes}
@@ -258,15 +262,14 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             from vibench.compiler.roles import check_roles
 
             warnings += check_roles(program)  # W107: a block reads channels from the time axis
-        if warnings or library.warnings:
-            program = replace(program, warnings=tuple(warnings) + tuple(library.warnings) + program.warnings)
+        if warnings or library.warnings or translated:
+            later = _base_values_hidden(tuple(library.warnings) + program.warnings, doc, library, translated)
+            program = replace(program, warnings=tuple(warnings) + later)
         request = CompileRequest(path, text, tuple((params or {}).items()), tuple((inputs or {}).items()),
                                  tuple(search_path or ()), display)
         return replace(program, request=request)
     except SpecError as err:
-        diagnostics = err.diagnostics
-        if library.quiet:  # values taken from a PHM base config are named, not shown
-            diagnostics = tuple(_unquoted(d) if d.pos in library.quiet else d for d in diagnostics)
+        diagnostics = _base_values_hidden(err.diagnostics, doc, library, translated)
         if metadata is not None and from_metadata is not None:  # E208 at `num_classes: 4` said nothing of the table
             diagnostics = tuple(_from_metadata(d, metadata.path) for d in diagnostics)
         raise SpecError(diagnostics, {**library.sources, **err.sources}) from None
@@ -297,10 +300,18 @@ def _from_metadata(d: Diagnostic, table: str) -> Diagnostic:
     return replace(d, notes=(*d.notes, note))
 
 
-def _unquoted(d: Diagnostic) -> Diagnostic:
-    if d.found is None:
-        return d
-    return replace(d, found="(a value from the base config, not shown)")
+def _base_values_hidden(diagnostics: tuple[Diagnostic, ...], doc: LoadedDoc, library: Library,
+                        translated: bool) -> tuple[Diagnostic, ...]:
+    """The diagnostics of the passes after a PHM-Vibench config's translation with those located at a
+    `base_configs` entry said without the base config's contents (:func:`vibench.compiler.phm.hide_base_values`):
+    they may name the template parameter the value was given for, never the value."""
+    if not translated or not library.quiet:
+        return diagnostics
+    from vibench.compiler.phm_base import hide_base_values
+
+    given = doc.data.get("with") if isinstance(doc.data, dict) else None
+    names = {key for key in given if doc.pos(("with", key)) in library.quiet} if isinstance(given, dict) else set()
+    return hide_base_values(diagnostics, library.quiet, names)
 
 
 def compile_source(program: Program, out_path: str | None = None, inplace: bool = True) -> str:

@@ -192,7 +192,7 @@ class Library:
         self.loading.append(path)
         self.read.add(os.path.realpath(path))
         try:
-            doc = read_spec_file(path, self.display(path))
+            doc = read_spec_file(path, self.display(path), at=pos)  # a budget error lands at the reference
             self.sources[doc.file] = doc.text
             spec = _validate(doc)
             result = resolve_file(doc, spec, self)

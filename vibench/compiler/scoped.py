@@ -16,7 +16,10 @@ A value that no chosen component reads is W104 at its line (the unit builder's c
 The parameters of a component file are read from its ``params:`` (following ``extends:``) without
 compiling it — 28 ISFM components cost 60 ms through :func:`read_spec_file`, so each file's entry is
 cached by (path, mtime, size) for the life of the process (the language server and test runs compile
-M_01 many times).
+M_01 many times). A component that cannot be loaded is skipped (its own compile reports why, when it is
+chosen), but the files a slot reads count against the compilation's budget of spec files
+(:func:`vibench.compiler.load.source_budget`): past it the compile stops with E002 at the slot's
+declaration, so a folder of 1,000 large specs is not read whole.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
-from vibench.compiler.ir import ParamDecl, UnitDef
+from vibench.compiler.ir import ParamDecl, Pos, UnitDef
 from vibench.compiler.params import TypeSyntaxError, infer_type, parse_type
 
 if TYPE_CHECKING:
@@ -53,8 +56,8 @@ def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) ->
     for folder in dict.fromkeys(d.slot for d in slots):
         assert folder is not None
         names = library.components(folder, from_dir)
+        decl = next(d for d in slots if d.slot == folder)
         if len(names) > MAX_SLOT_COMPONENTS:
-            decl = next(d for d in slots if d.slot == folder)
             raise SpecError([Diagnostic(
                 "E214", f"slot folder `{folder}` holds {len(names)} specs", decl.pos or unit.pos,
                 expected=f"at most {MAX_SLOT_COMPONENTS:,} (every one is read for the slot's parameters)",
@@ -64,7 +67,7 @@ def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) ->
                 path = library.find(f"{folder}/{name}", from_dir, None)
             except SpecError:
                 continue
-            for pname, ptype, pdoc in component_params(path, library):
+            for pname, ptype, pdoc in component_params(path, library, decl.pos or unit.pos):
                 if pname not in own:
                     found.setdefault(pname, []).append((f"{folder}/{name}", ptype, pdoc))
     if not found:
@@ -87,12 +90,13 @@ def _scoped_decl(name: str, takers: list[tuple[str, str, str | None]]) -> ParamD
     return ParamDecl(name, type_text, None, False, doc=text, scope=tuple(t for t, _, _ in takers))
 
 
-def component_params(path: str, library: Library) -> tuple[tuple[str, str, str | None], ...]:
-    """(name, type, doc) of every parameter a component file declares (its own and its `extends:` base's)."""
-    return _params_of(path, library, 0)
+def component_params(path: str, library: Library, at: Pos | None = None) -> tuple[tuple[str, str, str | None], ...]:
+    """(name, type, doc) of every parameter a component file declares (its own and its `extends:` base's);
+    E002 at ``at`` (the slot's declaration) when reading it takes the compilation past its budget of files."""
+    return _params_of(path, library, 0, at)
 
 
-def _params_of(path: str, library: Library, depth: int) -> tuple[tuple[str, str, str | None], ...]:
+def _params_of(path: str, library: Library, depth: int, at: Pos | None) -> tuple[tuple[str, str, str | None], ...]:
     try:
         st = os.stat(path)
     except OSError:
@@ -101,10 +105,12 @@ def _params_of(path: str, library: Library, depth: int) -> tuple[tuple[str, str,
     hit = _FILE_PARAMS.get(path)
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    from vibench.compiler.load import read_spec_file
+    from vibench.compiler.load import SourceBudgetExceeded, read_spec_file
 
     try:
-        data = read_spec_file(path, library.display(path)).data
+        data = read_spec_file(path, library.display(path), at=at).data
+    except SourceBudgetExceeded:
+        raise
     except SpecError:
         return ()  # the component's own compile reports its problems, when it is chosen
     out: list[tuple[str, str, str | None]] = []
@@ -112,7 +118,9 @@ def _params_of(path: str, library: Library, depth: int) -> tuple[tuple[str, str,
         base = data.get("extends")
         if isinstance(base, str) and "#" not in base and depth < _MAX_EXTENDS:
             try:
-                out += _params_of(library.find(base, os.path.dirname(path), None), library, depth + 1)
+                out += _params_of(library.find(base, os.path.dirname(path), None), library, depth + 1, at)
+            except SourceBudgetExceeded:
+                raise
             except SpecError:
                 pass
         params = data.get("params")

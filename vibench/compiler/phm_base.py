@@ -1,0 +1,179 @@
+"""PHM-Vibench base configs: finding one in the experiment's project (:func:`project_root`), reading its
+`model:` section once per compilation (:func:`base_model`), and saying a diagnostic about a value it gave
+without quoting what the file holds (:func:`hide_base_values`, :func:`hide`): a base config is trusted no
+more than the experiment, and its values, keys and what a pass computes from them stay out of messages."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
+from vibench.compiler.ir import Pos
+from vibench.compiler.load import LoadedDoc, SourceBudgetExceeded, read_spec_file
+
+if TYPE_CHECKING:
+    from vibench.compiler.resolve import Library
+
+
+def _layout_warning(message: str, pos: Pos | None, found: str, hint: str) -> Diagnostic:
+    return Diagnostic("W114", message, pos, severity="warning", found=found, hint=hint)
+
+
+def project_root(folder: str) -> str:
+    """The project root of a config in ``folder``: the nearest folder at or above it that holds
+    ``.git`` or a ``configs`` folder (never the home folder or ``/``), else ``folder`` itself."""
+    start = os.path.realpath(folder)
+    refused = {os.path.realpath(os.path.expanduser("~")), os.path.realpath(os.sep)}
+    current = start
+    while current not in refused:
+        if os.path.exists(os.path.join(current, ".git")) or os.path.isdir(os.path.join(current, "configs")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return start
+
+
+def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat: bool,
+                warnings: list[Diagnostic], sections: dict[tuple[str, bool], dict[str, Any]]
+                ) -> tuple[str, bool] | None:
+    """The key in ``sections`` of the `model:` section of a base config file, found in the experiment's project
+    or on the search path (None when the file has none; with ``flat``, for `base_configs.model`, its top-level
+    keys, W114). A file already in ``sections`` is not read or checked again."""
+    shown = clip(ref, 120)
+    from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
+    root = project_root(from_dir)
+    bases = list(dict.fromkeys([from_dir, root, library.cwd, *library.user_dirs]))
+    allowed = [os.path.realpath(d) for d in [root, *library.user_dirs]]
+    if os.path.isabs(ref) or ref.startswith("~"):
+        raise SpecError([Diagnostic("E205", f"base config `{shown}` is an absolute path", pos,
+                                    hint="write it relative to the experiment file or its project's root")],
+                        {doc.file: doc.text})
+    for base_dir in bases:
+        cand = os.path.normpath(os.path.join(base_dir, ref))
+        if not os.path.isfile(cand):
+            continue
+        real = os.path.realpath(cand)
+        if not any(real == r or real.startswith(r + os.sep) for r in allowed):
+            continue  # outside the project: never read (and not named, so the error does not confirm it exists)
+        if doc.path and real == os.path.realpath(doc.path):
+            raise SpecError([Diagnostic("E206", "the experiment names itself as its base config", pos)],
+                            {doc.file: doc.text})
+        library.read.add(real)
+        if (real, flat) in sections:
+            library.quiet.add(pos)
+            return real, flat
+        try:
+            base = read_spec_file(real, library.display(real), lenient_keys=True, at=pos)
+        except SourceBudgetExceeded as err:  # names the file (a path the experiment wrote), not what it holds
+            raise SpecError(err.diagnostics, {doc.file: doc.text}) from None
+        except SpecError as err:  # reported at the entry, without the base file's text or values
+            raise SpecError([_quiet(d, shown, pos) for d in err.diagnostics[:1]], {doc.file: doc.text}) from None
+        nested = isinstance(base.data, dict) and "model" in base.data
+        if not nested and not flat and (base.data is None or isinstance(base.data, dict)):
+            return None  # a data, task or trainer file: nothing of the model
+        section = base.data.get("model", base.data) if isinstance(base.data, dict) else None
+        if not isinstance(section, dict):
+            raise SpecError([Diagnostic("E102", f"base config `{shown}` holds no `model:` mapping", pos)],
+                            {doc.file: doc.text})
+        if any(not isinstance(key, str) for key in section):
+            key = next(key for key in section if not isinstance(key, str))
+            at = base.pos(("model", key) if nested else (key,), key=True)
+            where = f" (line {at.line}, column {at.col})" if at is not None else ""
+            raise SpecError([Diagnostic("E102", f"base config `{shown}` has a key in `model:` that is not a "
+                                        f"string{where}", pos, expected="a name (a string)",
+                                        hint="quote it in that file; its contents are not shown here")],
+                            {doc.file: doc.text})
+        if not nested:
+            warnings.append(_layout_warning(
+                f"base config `{shown}` has no `model:` section: vibench reads its top-level keys as the model's",
+                pos, "PHM-Vibench merges a base config whole, so these keys land at the top level of the config, "
+                "where its model factory does not read them", "nest them under `model:` in that file"))
+        for path, at, first in base.duplicates:  # others: PyYAML's way, as for the experiment's own sections
+            if not nested or path[0] == "model":
+                inside = " in its `model:` section" if nested else ""
+                warnings.append(Diagnostic("W113", f"base config `{shown}` repeats a key{inside} (line {at.line}, "
+                                           f"column {at.col}): the last value is used", pos,
+                                           severity="warning", notes=(f"it is first written at line {first.line}",),
+                                           found="PyYAML, and so PHM-Vibench, keeps the last value; the first one "
+                                           "has no effect",
+                                           hint="remove the one you do not mean in that file; its contents are not "
+                                           "shown here"))
+        library.quiet.add(pos)
+        sections[real, flat] = section
+        return real, flat
+    searched = ", ".join(library.display(d) for d in allowed)
+    raise SpecError([Diagnostic("E205", f"base config `{shown}` not found in the experiment's project", pos,
+                                notes=(f"base configs are read only inside: {searched}",),
+                                hint="write the path relative to the experiment or its project root (the folder "
+                                "with `.git` or `configs/`), or add its folder with --spec-path")],
+                    {doc.file: doc.text})
+
+
+def hide(d: Diagnostic, values: list[str]) -> Diagnostic:
+    from dataclasses import replace
+
+    def hide(text: str | None) -> str | None:  # whole names only: a suggested `MobileNet1D` stays readable
+        for value in values:
+            text = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(value)}(?![A-Za-z0-9_])", "<from the base config>",
+                          text) if text is not None else None
+        return text
+
+    return replace(d, message=hide(d.message) or d.message, found=hide(d.found), hint=hide(d.hint),
+                   notes=tuple(hide(note) or "" for note in d.notes))
+
+
+_NOT_SHOWN = "(a value from the base config, not shown)"
+_REASONS = {
+    "E202": "has the wrong type", "E203": "is not a valid expression", "E204": "cannot be evaluated",
+    "E208": "is out of bounds, or not one of the choices", "E211": "gives an invalid `repeat` or `when`",
+    "E213": "makes more nodes than a model may have", "E214": "names no component of the slot's folder",
+    "E215": "fails a check of the template", "E222": "is a model-guide value that cannot be applied",
+    "E301": "gives shapes that do not fit", "E302": "breaks a constraint of the template",
+    "E307": "gives more parameters than a model may have", "E309": "makes an output too large to compute",
+    "W101": "is ignored by the reference; vibench ignores it too", "W104": "is read by no chosen component",
+    "I101": "is read as the model guide documents it", "I103": "is replaced by the metadata table's class count",
+}
+"""What a diagnostic at a base config's entry says about the value, by code (others: "cannot be used")."""
+_PUBLIC_EXPECTED = {"E202", "E208", "E209", "E214", "E222"}
+"""Codes whose ``expected`` comes from the template's declaration (a type, bounds, the slot's components)."""
+
+
+def hide_base_values(diagnostics: Iterable[Diagnostic], quiet: Collection[Pos | None],
+                     names: Collection[str]) -> tuple[Diagnostic, ...]:
+    """``diagnostics`` with each one located at a `base_configs` entry (a position in ``quiet``) said without
+    what the base config holds: a message that names the template parameter it concerns (the first of
+    ``names`` the message or a note quotes in backticks) and why, by code; no found value, no notes, and an
+    ``expected`` only where the template's declaration gives it. Position, span, node and origin stay.
+
+    >>> d = Diagnostic("E204", "cannot evaluate `width`: hunter2", Pos("e.yaml", 3, 10), found="${hunter2}")
+    >>> quiet = hide_base_values([d], {Pos("e.yaml", 3, 10)}, {"width"})[0]
+    >>> quiet.message, quiet.found
+    ('the value of `width` from the base config cannot be evaluated', '(a value from the base config, not shown)')
+    """
+    return tuple(_unquoted(d, names) if d.pos in quiet else d for d in diagnostics)
+
+
+def _unquoted(d: Diagnostic, names: Collection[str]) -> Diagnostic:
+    quoted = (name for text in (d.message, *d.notes) for name in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", text))
+    name = next((n for n in quoted if n in names), None)
+    reason = _REASONS.get(d.code, "cannot be used" if d.severity == "error" else "has no effect as written")
+    return replace(d, message=f"{f'the value of `{name}`' if name else 'a value'} from the base config {reason}",
+                   found=_NOT_SHOWN if d.found is not None else None,
+                   expected=d.expected if d.code in _PUBLIC_EXPECTED else None,
+                   hint="check it in that file: what a base config holds is never shown in messages",
+                   notes=())
+
+
+def _quiet(d: Diagnostic, ref: str, pos: Pos | None) -> Diagnostic:
+    """A problem inside a base config, said without quoting the file."""
+    where = f" (line {d.pos.line}, column {d.pos.col})" if d.pos is not None else ""
+    kinds = {"E001": "is not valid YAML", "E002": "is too large or too deep", "E003": "uses a YAML tag",
+             "E004": "cannot be read", "E005": "repeats a key"}
+    return Diagnostic(d.code, f"base config `{ref}` {kinds.get(d.code, 'cannot be loaded')}{where}", pos,
+                      hint="check that file; its contents are not shown here")
