@@ -204,3 +204,14 @@ def test_build_takes_the_metadata_table_and_keys_its_cache_on_it(tmp_path: Path,
     assert vibench.build(path, metadata=str(table)).classifier.out_features == 4
     table.write_text("Dataset_id,Label\n1,0\n1,5\n")
     assert vibench.build(path, metadata=str(table)).classifier.out_features == 6
+
+
+def test_past_the_first_hundred_unknown_keys_are_counted(tmp_path: Path) -> None:
+    """Each unknown key of the model section was a W103 with its own "did you mean" (600,000 keys: 40 s of
+    hints); the first 100 are named, the rest counted in one W103."""
+    keys = "".join(f"  unknown_key_{k}: 1\n" for k in range(150))
+    program = vibench.check(project(tmp_path, RESNET + "  num_classes: 4\n" + keys))
+    unknown = warned(program, "W103")
+    assert len(unknown) == 101
+    assert sum("unknown key `unknown_key_" in w.message for w in unknown) == 100
+    assert unknown[-1].message == "50 more unknown keys that neither `cnn/ResNet1D` nor the reference reads"
