@@ -55,6 +55,43 @@ def spec_text(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
 
 
+@pytest.fixture
+def folder(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """The build cache's folder for one test (a new ``VIBENCH_CACHE_DIR``, memory emptied): the cache
+    tests (tests/test_build_cache.py, tests/test_cache_validity.py); a test module may define its own."""
+    from vibench.runtime import cache
+
+    where = tmp_path / "cache"
+    monkeypatch.setenv("VIBENCH_CACHE_DIR", str(where))
+    monkeypatch.setattr(cache, "_memory", {})
+    return where
+
+
+@pytest.fixture
+def compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the models compiled to source while the test runs (vibench.build's cache misses)."""
+    seen: list[str] = []
+    real = pipeline.compile_source
+
+    def counting(program, **options):  # type: ignore[no-untyped-def]
+        seen.append(program.root.name)
+        return real(program, **options)
+
+    monkeypatch.setattr(pipeline, "compile_source", counting)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def lsp():
+    """vibench's own language server over stdio (tests/lsp/vibench_lsp.py), one per test module; a module
+    that needs other settings defines its own."""
+    from tests.lsp.vibench_lsp import start_vibench_server
+
+    server = start_vibench_server()
+    yield server
+    server.shutdown()
+
+
 @pytest.fixture(scope="session")
 def yaml_server():
     """One real yaml-language-server for the whole session (tests/lsp/server.py; skips without node)."""

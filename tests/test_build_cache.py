@@ -16,7 +16,6 @@ import pytest
 import torch
 
 import vibench
-from vibench.compiler import pipeline
 from vibench.runtime import cache
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,27 +27,6 @@ nodes:
   conv: {block: conv1d, in: x, out_channels: "${width}", kernel_size: 3, padding: 1}
 outputs: {y: conv}
 """
-
-
-@pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    where = tmp_path / "cache"
-    monkeypatch.setenv("VIBENCH_CACHE_DIR", str(where))
-    monkeypatch.setattr(cache, "_memory", {})
-    return where
-
-
-@pytest.fixture
-def compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    real = pipeline.compile_source
-
-    def counting(program, **options):  # type: ignore[no-untyped-def]
-        seen.append(program.root.name)
-        return real(program, **options)
-
-    monkeypatch.setattr(pipeline, "compile_source", counting)
-    return seen
 
 
 def _run(code: str, folder: Path) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,6 @@ import pytest
 import torch
 
 import vibench
-from vibench.compiler import pipeline
 from vibench.runtime import cache
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,27 +33,6 @@ nodes:
 outputs: {y: conv}
 """
 USER = "vibench: 1\nname: User\nextends: base\n"
-
-
-@pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    where = tmp_path / "cache"
-    monkeypatch.setenv("VIBENCH_CACHE_DIR", str(where))
-    monkeypatch.setattr(cache, "_memory", {})
-    return where
-
-
-@pytest.fixture
-def compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    real = pipeline.compile_source
-
-    def counting(program, **options):  # type: ignore[no-untyped-def]
-        seen.append(program.root.name)
-        return real(program, **options)
-
-    monkeypatch.setattr(pipeline, "compile_source", counting)
-    return seen
 
 
 def _base(width: int) -> str:

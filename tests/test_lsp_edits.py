@@ -18,7 +18,6 @@ import pytest
 pytest.importorskip("pygls", reason="vibench-lsp needs the `lsp` extra (pygls): pip install -r requirements-dev.txt")
 
 from tests.lsp.client import LanguageServer, file_uri  # noqa: E402
-from tests.lsp.vibench_lsp import start_vibench_server  # noqa: E402
 from vibench.compiler import registry  # noqa: E402
 
 SPEC = """\
@@ -44,13 +43,6 @@ CURSOR = "⟨⟩"
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lsp_edits")
-
-
-@pytest.fixture(scope="module")
-def lsp():
-    server = start_vibench_server()
-    yield server
-    server.shutdown()
 
 
 _NUMBER = itertools.count()

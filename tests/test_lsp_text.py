@@ -20,7 +20,7 @@ pytest.importorskip("pygls", reason="vibench-lsp needs the `lsp` extra (pygls): 
 
 from tests.lsp.client import LanguageServer, file_uri  # noqa: E402
 from tests.lsp.server import ROOT  # noqa: E402
-from tests.lsp.vibench_lsp import TIMEOUT, start_vibench_server  # noqa: E402
+from tests.lsp.vibench_lsp import TIMEOUT  # noqa: E402
 from vibench.lsp.text import Lines  # noqa: E402
 
 SPEC = """\
@@ -163,13 +163,6 @@ def test_the_features_answer_on_any_text(text: str) -> None:
 # --------------------------------------------------------------------------------------------
 # the server
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def lsp():
-    server = start_vibench_server()
-    yield server
-    server.shutdown()
 
 
 _NUMBER = itertools.count()
