@@ -21,17 +21,10 @@ import pytest
 import torch
 
 import vibench
+from tests.test_build_cache import SPEC
 from vibench.runtime import cache
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = """vibench: 1
-name: Cached
-params: {width: {type: int, default: 8}}
-inputs: {x: {shape: [B, 4, L]}}
-nodes:
-  conv: {block: conv1d, in: x, out_channels: "${width}", kernel_size: 3, padding: 1}
-outputs: {y: conv}
-"""
 USER = "vibench: 1\nname: User\nextends: base\n"
 
 
