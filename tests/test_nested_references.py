@@ -51,3 +51,16 @@ def test_a_file_outside_the_spec_folder_is_still_refused(tmp_path: Path) -> None
         vibench.check(str(spec))
     assert [d.code for d in err.value.diagnostics] == ["E205"]
     assert "points outside the spec search path" in err.value.diagnostics[0].message
+
+
+def test_a_link_that_leads_outside_is_named_as_written(tmp_path: Path) -> None:
+    """`x.yaml -> /etc/passwd`: the E205 names the reference's path, never where the link leads (it said
+    `found: /etc/passwd`, telling a spec what the machine's links point at)."""
+    (tmp_path / "x.yaml").symlink_to("/etc/passwd")
+    spec = tmp_path / "a.yaml"
+    spec.write_text("vibench: 1\nextends: ./x.yaml\n")
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(str(spec))
+    (d,) = err.value.diagnostics
+    assert d.code == "E205" and "points outside the spec search path" in d.message
+    assert "passwd" not in str(d.found) and "passwd" not in d.render()

@@ -141,8 +141,9 @@ class Library:
                 self.absent.update(os.path.abspath(c) for c in candidates[:index])
                 real = os.path.realpath(cand)
                 if not any(real == r or real.startswith(r + os.sep) for r in real_roots):
+                    # Named as written, never resolved: where a link leads outside is not the spec's to learn.
                     raise _error("E205", f"spec reference `{ref}` points outside the spec search path", pos,
-                                 found=self.display(cand),
+                                 found=clip(os.path.relpath(cand, self.cwd).replace(os.sep, "/"), 200),
                                  hint="add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
                 return real
         self.absent.update(os.path.abspath(c) for c in candidates)
