@@ -56,35 +56,62 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def measure(compiler: dict[str, list[str]], baseline: dict[str, list[str]], runs: int,
+            env: dict[str, str]) -> dict[str, list[float]]:
+    """Seconds of each command over ``runs`` rounds; vibench's bytecode is restored however it ends."""
+    times: dict[str, list[float]] = {}
+    try:
+        for _ in range(runs):
+            for name, cmd in compiler.items():  # a fresh checkout's first run: no bytecode of vibench
+                drop_bytecode()
+                times.setdefault(f"{name} (no .pyc)", []).append(timed(cmd, env))
+            compileall.compile_dir(PACKAGE, quiet=1)
+            for name, cmd in baseline.items():
+                times.setdefault(name, []).append(timed(cmd, env))
+                if name == "python -c pass":
+                    for cname, ccmd in compiler.items():
+                        times.setdefault(f"{cname} (bytecode)", []).append(timed(ccmd, env))
+    finally:
+        compileall.compile_dir(PACKAGE, quiet=1)
+    return times
+
+
 def main() -> int:
+    from vibench.compiler.cli_args import _positive
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--spec", default=os.path.join("examples", "resnet18_1d.yaml"))
+    parser.add_argument("--runs", type=_positive, default=11,
+                        help="rounds of every command; medians are reported (default: 11)")
+    parser.add_argument("--spec", default=None,
+                        help="spec file (a path from the current folder) or a library template such as "
+                        "cnn/ResNet1D (default: examples/resnet18_1d.yaml of the checkout)")
     args = parser.parse_args()
-    out = os.path.join(tempfile.mkdtemp(), "model.py")
+    if args.spec is None:
+        spec = os.path.join(ROOT, "examples", "resnet18_1d.yaml")
+    else:  # the commands run in the checkout: a path from the caller's folder is made absolute
+        spec = os.path.abspath(args.spec) if os.path.exists(args.spec) else args.spec
     script = console_script()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "VIBENCH_CACHE": "0"}
-    baseline = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "import torch": [sys.executable, "-c", "import torch"],
-    }
-    compiler = {
-        "--check": [script, args.spec, "--check"],
-        "-o": [script, args.spec, "-o", out],
-    }
-    times: dict[str, list[float]] = {}
-    load_before = os.getloadavg()
-    for _ in range(args.runs):
-        for name, cmd in compiler.items():  # a fresh checkout's first run: no bytecode of vibench
-            drop_bytecode()
-            times.setdefault(f"{name} (no .pyc)", []).append(timed(cmd, env))
-        compileall.compile_dir(PACKAGE, quiet=1)
-        for name, cmd in baseline.items():
-            times.setdefault(name, []).append(timed(cmd, env))
-            if name == "python -c pass":
-                for cname, ccmd in compiler.items():
-                    times.setdefault(f"{cname} (bytecode)", []).append(timed(ccmd, env))
-    load_after = os.getloadavg()
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "model.py")
+        baseline = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "import torch": [sys.executable, "-c", "import torch"],
+        }
+        compiler = {
+            "--check": [script, spec, "--check"],
+            "-o": [script, spec, "-o", out],
+        }
+        load_before = os.getloadavg()
+        try:
+            # Once with vibench's bytecode in place: a spec that does not compile stops here, before a .pyc goes.
+            for cmd in compiler.values():
+                timed(cmd, env)
+            times = measure(compiler, baseline, args.runs, env)
+        except subprocess.CalledProcessError as err:
+            print(f"startup: `{' '.join(err.cmd)}` failed (exit {err.returncode}); nothing was timed", file=sys.stderr)
+            return 1
+        load_after = os.getloadavg()
     med = {k: statistics.median(v) for k, v in times.items()}
     torch_time = med["import torch"]
     print(f"console script: {script}; {args.runs} rounds; load average {load_before[0]:.2f} before, "

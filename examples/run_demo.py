@@ -1,6 +1,6 @@
 """The README's main job: compile a shipped spec, run the model on a synthetic vibration batch.
 
-    python examples/run_demo.py [SPEC] [--set KEY=VALUE ...]
+    python examples/run_demo.py [SPEC] [--set KEY=VALUE ...] [--batch B] [--length L]
 
 1. ``vibench-compile SPEC -o build/model.py`` (the same compiler the CLI runs; no torch needed);
 2. import build/model.py as a plain Python file (it needs nothing but torch);
@@ -41,45 +41,71 @@ def synthetic_vibration(batch: int, channels: int, length: int, fs: float = 12_0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("spec", nargs="?", default=DEFAULT_SPEC)
-    parser.add_argument("--set", dest="sets", action="append", default=[])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--length", type=int, default=2048)
-    args = parser.parse_args()
-    os.chdir(ROOT)
-    os.makedirs("build", exist_ok=True)
-
     import vibench
-    from vibench.compiler.cli import _parse_sets
+    from vibench.compiler.cli_args import UsageError, _parse_sets, _positive
     from vibench.compiler.outputs import write_atomic
+    from vibench.compiler.pipeline import find_spec
     from vibench.compiler.report import check_report
 
-    out = os.path.join("build", "model.py")
-    params, _ = _parse_sets(args.sets)
-    started = time.perf_counter()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("spec", nargs="?", default=None, metavar="SPEC",
+                        help="spec file (a path from the current folder) or a library template such as "
+                        f"cnn/ResNet1D; default: {DEFAULT_SPEC} of the checkout")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a template parameter, as vibench-compile --set (VALUE is read as YAML)")
+    parser.add_argument("--batch", type=_positive, default=8, help="samples in the synthetic batch (default: 8)")
+    parser.add_argument("--length", type=_positive, default=2048,
+                        help="samples per signal, the size L of the model's inputs (default: 2048)")
+    args = parser.parse_args()
     try:
-        result = vibench.compile_spec(args.spec, params=params or None, out_path=out)
+        params, _ = _parse_sets(args.sets)
+    except UsageError as err:
+        parser.error(str(err))
+    # The spec as vibench-compile reads it from the caller's folder, named from the checkout (where the
+    # demo runs, so that build/ lands there) when it lies inside it.
+    try:
+        spec = os.path.join(ROOT, DEFAULT_SPEC) if args.spec is None else os.path.abspath(find_spec(args.spec))
     except vibench.SpecError as err:
         print(err.render(), file=sys.stderr)
         return 1
+    if spec.startswith(ROOT + os.sep):
+        spec = os.path.relpath(spec, ROOT)
+    os.chdir(ROOT)
+    os.makedirs("build", exist_ok=True)
+
+    out = os.path.join("build", "model.py")
+    started = time.perf_counter()
+    try:
+        result = vibench.compile_spec(spec, params=params or None, out_path=out)
+    except vibench.SpecError as err:
+        print(err.render(), file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - started
+    root = result.program.root
+    sizes = {"B": args.batch, "L": args.length}  # any other free size (channels C, ...) is 1
+    shapes = {name: tuple(d if isinstance(d, int) else sizes.get(str(d), 1) for d in t.shape)
+              for name, t in root.inputs}
+    try:  # the batch's sizes against the model's constraints (L a multiple of the patch length, ...)
+        vibench.check(spec, params=params or None, inputs=shapes)
+    except vibench.SpecError as err:
+        print(f"the demo's batch (--batch {args.batch}, --length {args.length}) does not fit {spec}:", file=sys.stderr)
+        print(err.render(), file=sys.stderr)
+        return 1
     write_atomic(out, result.source)
-    print(f"compiled {args.spec} in {time.perf_counter() - started:.2f} s -> {out}")
+    print(f"compiled {spec} in {elapsed:.2f} s -> {os.path.abspath(out)}")
     print(check_report(result.program, summary=True, written=None), end="\n\n")
 
     import torch
 
-    spec = importlib.util.spec_from_file_location("vibench_demo_model", out)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # model.py needs nothing but torch
-    root = result.program.root
+    module_spec = importlib.util.spec_from_file_location("vibench_demo_model", out)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)  # model.py needs nothing but torch
     torch.manual_seed(0)
     model = getattr(module, root.name)().eval()
     batch = {}
-    sizes = {"B": args.batch, "L": args.length}  # any other free size (channels C, ...) is 1
     for name, t in root.inputs:
-        dims = [d if isinstance(d, int) else sizes.get(str(d), 1) for d in t.shape]
+        dims = shapes[name]
         if t.dtype.startswith("int"):  # an id per sample (e.g. ISFM's system_id): system 1
             batch[name] = torch.ones(*dims, dtype=getattr(torch, t.dtype))
         elif name == "fs":  # ISFM's sampling rate per sample
@@ -95,7 +121,7 @@ def main() -> int:
         output = model(**batch)
         elapsed = time.perf_counter() - started
     count = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
-    print(f"model {root.name}: {count:,} parameters (imported from {out})")
+    print(f"model {root.name}: {count:,} parameters (imported from {os.path.abspath(out)})")
     for name, value in batch.items():
         what = "synthetic bearing vibration (fs = 12 kHz)" if value.is_floating_point() and value.dim() == 3 else (
             "system id 1" if not value.is_floating_point() else "sampling rate 12 kHz" if name == "fs" else "random")

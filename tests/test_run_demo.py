@@ -4,6 +4,7 @@ and runs it on a synthetic signal (run here as a subprocess)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,5 +18,7 @@ def test_the_demo_compiles_imports_and_runs_a_shipped_spec(tmp_path: Path) -> No
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "output logits: (8, 10)" in run.stdout
-    assert "imported from build/model.py" in run.stdout
+    imported = re.search(r"\(imported from (\S+)\)", run.stdout)
+    assert imported is not None and os.path.isabs(imported.group(1)), run.stdout
+    assert Path(imported.group(1)).samefile(ROOT / "build" / "model.py")
     assert (ROOT / "build" / "model.py").is_file()  # the demo writes into the checkout, as `make run` does

@@ -1,0 +1,104 @@
+"""The command lines of examples/run_demo.py and the benchmarks: bad arguments are usage errors (exit 2,
+no traceback), a spec path is read from the caller's folder, and a benchmark that cannot run here says
+so and exits with the status `make bench` reports as skipped. Each script runs as a subprocess with tiny
+arguments; nothing here depends on timing.
+
+benchmarks/startup.py removes the checkout's bytecode while it measures, so it is only run here with
+arguments it refuses before touching any."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIPPED = 77  # benchmarks/editor_latency.py's exit status when it cannot run; `make bench` knows it
+
+
+def run(script: str, *args: str, cwd: Path = ROOT, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "usage:" in result.stderr and message in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--batch", "0"], "--batch: expected a positive integer, got 0"),
+    (["--batch", "-1"], "--batch: expected a positive integer, got -1"),
+    (["--length", "0"], "--length: expected a positive integer, got 0"),
+    (["--set", "foo"], "--set expects KEY=VALUE, got `foo`"),
+])
+def test_run_demo_refuses_bad_arguments_with_a_usage_error(args: list[str], message: str) -> None:
+    assert_usage_error(run("examples/run_demo.py", *args), message)
+
+
+def test_run_demo_reads_a_spec_path_from_the_callers_folder(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "examples" / "tiny_cnn.json", tmp_path / "mine.json")
+    result = run("examples/run_demo.py", "mine.json", "--batch", "2", "--length", "256", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"compiled {tmp_path / 'mine.json'} in " in result.stdout
+    assert "output logits: (2, 4)" in result.stdout
+    written = re.search(r"-> (\S+)\n", result.stdout)
+    assert written is not None and os.path.isabs(written.group(1)), result.stdout
+    assert Path(written.group(1)).samefile(ROOT / "build" / "model.py")
+
+
+def test_run_demo_names_a_length_the_model_cannot_take_before_running_it() -> None:
+    result = run("examples/run_demo.py", "examples/patchtst_classifier.yaml", "--length", "2050")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "--length 2050" in result.stderr and "L % 16 == 0" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sizes", "0"], "--sizes: expected a positive integer, got 0"),
+    (["--sizes", "-5"], "--sizes: expected a positive integer, got -5"),
+    (["--sizes", "100", "100", "100"], "--sizes: each size once (repeated: 100)"),
+    (["--runs", "0"], "--runs: expected a positive integer, got 0"),
+])
+def test_scale_refuses_bad_arguments_with_a_usage_error(args: list[str], message: str) -> None:
+    assert_usage_error(run("benchmarks/scale.py", *args), message)
+
+
+def test_scale_says_when_its_sizes_check_no_target() -> None:
+    result = run("benchmarks/scale.py", "--sizes", "50", "--runs", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "targets not checked" in result.stdout
+    assert "targets missed" not in result.stdout
+
+
+def test_startup_refuses_bad_arguments_before_touching_bytecode() -> None:
+    assert_usage_error(run("benchmarks/startup.py", "--runs", "0"), "--runs: expected a positive integer, got 0")
+
+
+def test_startup_stops_on_a_spec_that_does_not_compile_before_touching_bytecode(tmp_path: Path) -> None:
+    if not (Path(sys.executable).parent / "vibench-compile").exists():
+        pytest.skip("vibench-compile is not installed next to this interpreter")
+    bytecode = sorted((ROOT / "vibench").rglob("*.pyc"))
+    result = run("benchmarks/startup.py", "--spec", "missing.yaml", "--runs", "1", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "missing.yaml" in result.stderr and "nothing was timed" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert sorted((ROOT / "vibench").rglob("*.pyc")) == bytecode
+
+
+def test_editor_latency_without_node_is_skipped_as_make_bench_expects(tmp_path: Path) -> None:
+    result = run("benchmarks/editor_latency.py", "--runs", "1", path=str(tmp_path))  # a PATH with no node or npm
+    assert result.returncode == SKIPPED, result.stderr[-2000:]
+    assert result.stdout.startswith("editor latency: skipped: ") and result.stdout.count("\n") == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    bench = (ROOT / "Makefile").read_text().split("\nbench:", 1)[1].split("\n\n", 1)[0]
+    assert f"[ $$code -eq {SKIPPED} ]; then what=skipped" in bench
