@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from vibench.compiler.ir import Pos
@@ -48,7 +48,10 @@ class Diagnostic:
     hint: str | None = None
     severity: str = "error"
     notes: tuple[str, ...] = ()
-    span: int = 1  # carets to draw under the position
+    # Carets to draw under the position: the length of the name or value there as the pass read it (1: the token
+    # there). Where it is written in quotes, the carets cover it as written, quotes and escapes included
+    # (`"kernel_sise"`): a SpecError sets this to that length, for editors too (:func:`_as_written`).
+    span: int = 1
     # Reported at a user's setting (`with:`, a config key) although a template raised it: where it did
     # (the node's line in the template). Said in a note too; the editor links to it.
     origin: Pos | None = None
@@ -110,7 +113,7 @@ class Diagnostic:
                         col = col - start + len(lead)
                     lines.append(f"{gutter} |")
                     lines.append(f"{self.pos.line} | {src}")
-                    span = self.span if self.span > 1 else _token_length(src, col - 1)
+                    span = _quoted_length(src, col - 1) or (self.span if self.span > 1 else _token_length(src, col - 1))
                     span = max(1, min(span, len(src) - col + 1))
                     # In terminal columns: a CJK character takes two (a caret after `doc: 卷积层` sat under
                     # the wrong word), a combining mark none.
@@ -185,14 +188,44 @@ def _token_length(line: str, start: int) -> int:
     """How many carets underline the value at ``start``: a quoted string, a name or number, or 1."""
     if start >= len(line):
         return 1
-    quote = line[start]
-    if quote in "'\"":
-        end = line.find(quote, start + 1)
-        return end - start + 1 if end > start else 1
+    quoted = _quoted_length(line, start)
+    if quoted is not None:
+        return quoted
+    if line[start] in "'\"":  # a quoted string that does not close on this line
+        return 1
     end = start
     while end < len(line) and (line[end].isalnum() or line[end] in "_-.$/#"):
         end += 1
     return max(end - start, 1)
+
+
+# One character (or escape) per repetition: a string that does not close backtracks in linear time.
+_QUOTED = {'"': re.compile(r'"(?:[^"\\]|\\.)*"'), "'": re.compile(r"'(?:[^']|'')*'")}
+
+
+def _quoted_length(line: str, start: int) -> int | None:
+    r"""Characters of the quoted scalar that starts at ``line[start]``, its quotes and escapes included (YAML's
+    rules: ``\"`` in double quotes, ``''`` in single ones); None when none starts there or it does not close
+    on this line.
+
+    >>> _quoted_length(r'x: "a\"b" # c', 3), _quoted_length("x: 'it''s'", 3), _quoted_length("it's", 2)
+    (6, 7, None)
+    """
+    pattern = _QUOTED.get(line[start:start + 1]) if start >= 0 else None
+    found = pattern.match(line, start) if pattern is not None else None
+    return found.end() - start if found is not None else None
+
+
+def _as_written(d: Diagnostic, sources: dict[str, str]) -> Diagnostic:
+    """``d`` with its span covering the quoted scalar at its position as written: a pass gives the length of
+    the name it read, which falls short of ``"kernel_sise"`` by the quotes (and the escapes in it)."""
+    pos = d.pos
+    text = sources.get(pos.file) if pos is not None else None
+    if text is None or pos is None or pos.line < 1 or pos.col < 1:
+        return d
+    lines = _split_lines(text)
+    length = _quoted_length(lines[pos.line - 1], pos.col - 1) if pos.line <= len(lines) else None
+    return d if length is None or length == d.span else replace(d, span=length)
 
 
 class SpecError(Exception):
@@ -208,8 +241,8 @@ class SpecError(Exception):
     """
 
     def __init__(self, diagnostics: Sequence[Diagnostic], sources: dict[str, str] | None = None) -> None:
-        self.diagnostics = tuple(sorted(diagnostics, key=_sort_key))
         self.sources = dict(sources or {})
+        self.diagnostics = tuple(sorted((_as_written(d, self.sources) for d in diagnostics), key=_sort_key))
         super().__init__(self.diagnostics[0].message if self.diagnostics else "")
 
     def __str__(self) -> str:  # rendered on demand: passes raise and re-raise these
@@ -303,6 +336,22 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
         if name.lower() in lowered:
             matches = [lowered[name.lower()]]
     return matches[0] if matches else None
+
+
+NO_SLASH_COMMENTS = "specs (YAML or JSON) have no `//` or `/* */` comments"
+"""Said where a `//` or `/* */` comment, which YAML reads as text, made a syntax error or a key."""
+COMMENT_FIX = "YAML's comments are `# ...` and JSON has none: delete the comment, or write it as `# ...`"
+
+
+def comment_hint(key: object) -> str | None:
+    """The hint for an unknown key that starts like a comment (``/* width */ "out_channels"``), or None.
+
+    >>> comment_hint("kernel_sise") is None, comment_hint("// layers").startswith("it starts like a comment")
+    (True, True)
+    """
+    if isinstance(key, str) and key.lstrip().startswith(("//", "/*")):
+        return f"it starts like a comment, but {NO_SLASH_COMMENTS}, so YAML read it as a key; {COMMENT_FIX}"
+    return None
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:

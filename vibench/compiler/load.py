@@ -23,6 +23,9 @@ also makes the safety rules cheap and exact:
   one is kept, as PyYAML does, and every repeat is listed in :attr:`LoadedDoc.duplicates` (how a
   PHM-Vibench experiment's sections other than `model:` are read, :mod:`vibench.compiler.phm`).
 
+JSON, read as YAML, means what JSON means by a surrogate-pair escape (``"\\ud83d\\ude00"``, which libyaml
+refuses alone): the one character beyond U+FFFF; positions stay those of the text as written.
+
 Only regular files are read (a device such as ``/dev/zero``, a FIFO or a folder is E004, found
 without blocking on it), and never more than :data:`MAX_BYTES` bytes, whatever the file's size claims.
 

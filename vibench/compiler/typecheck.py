@@ -12,11 +12,12 @@ space (the constraints) and returns each copy as an :class:`~vibench.compiler.ir
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
-from vibench.compiler.diagnostics import Diagnostic, one_of, plain, suggest
+from vibench.compiler.diagnostics import Diagnostic, comment_hint, one_of, plain, suggest
 from vibench.compiler.elaborated import Failed, Ports, Refs, declared_dims, expr_diag, freeze
 from vibench.compiler.expr import ExprError, Unknown, bare_name, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
@@ -168,7 +169,7 @@ class TypeCheck:
                 field = str(loc[0]) if loc else None
                 pos = positions.get(field, nd.pos) if field else nd.pos
                 if e["type"] == "extra_forbidden":
-                    hint = suggest(field or "", fields + ["in", "block", "repeat", "when", "doc"])
+                    hint = comment_hint(field) or suggest(field or "", [*fields, *_NODE_KEYS])
                     diags.append(Diagnostic("E111", f"unknown parameter `{field}` for block `{block.name}`", pos,
                                             node=nd.name, span=len(field or ""),
                                             expected="one of " + one_of(fields) if fields else "no parameters",
@@ -223,7 +224,10 @@ class TypeCheck:
         bound, diags = bind_params(block.params, given, env={}, where=f"block `{block.name}`", unknown_code="E111",
                                    call_pos=nd.pos)
         if diags:
-            for d in diags:
+            commented = {positions.get(k): hint for k in values if (hint := comment_hint(k)) is not None}
+            for d in diags:  # `/* width */ "out_channels"`: a comment YAML read as part of a key
+                if d.code == "E111" and d.pos is not None and d.pos in commented:
+                    d = replace(d, hint=commented[d.pos])
                 self.owner.diags.add(_with_node(d, nd.name))
             raise Failed()
         named = dict(zip([p for p, _, _ in ports], in_types, strict=True))
@@ -381,9 +385,10 @@ def connected(ports: Ports, inst: Instance) -> Ports:
     return [p for p in ports if p[0] in live]
 
 
-def _with_node(d: Diagnostic, node: str) -> Diagnostic:
-    from dataclasses import replace
+_NODE_KEYS = ("in", "block", "repeat", "when", "doc")
 
+
+def _with_node(d: Diagnostic, node: str) -> Diagnostic:
     return replace(d, node=d.node or node)
 
 

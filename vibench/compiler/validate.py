@@ -15,7 +15,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, plain, suggest
+from vibench.compiler.diagnostics import (
+    YAML_LINE_BREAK,
+    Collector,
+    Diagnostic,
+    SpecError,
+    comment_hint,
+    one_of,
+    plain,
+    suggest,
+)
 from vibench.compiler.load import LoadedDoc
 from vibench.schemas.document import NODE_KEYS, SpecDocument
 
@@ -27,7 +36,7 @@ _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_e
 def validate(doc: LoadedDoc) -> SpecDocument:
     """Validate the structure of a loaded spec."""
     if not isinstance(doc.data, dict):
-        found = "an empty document" if doc.data is None else f"a {_kind(doc.data)}"
+        found = _not_a_mapping(doc)
         raise SpecError(
             [Diagnostic("E102", "a spec must be a mapping", doc.pos(()), expected="a mapping with `vibench: 1`",
                         found=found, hint="start the file with `vibench: 1`")],
@@ -47,6 +56,19 @@ def validate(doc: LoadedDoc) -> SpecDocument:
         return SpecDocument.model_validate(doc.data)
     except ValidationError as err:
         raise SpecError(translate_errors(err, doc, SpecDocument), {doc.file: doc.text}) from None
+
+
+def _not_a_mapping(doc: LoadedDoc) -> str:
+    """What a document that is not a mapping is: `an integer`, `a list`, `null`, `an empty document` (an
+    empty file, one of comments only, or a bare `---`)."""
+    if doc.data is not None:
+        kind = _kind(doc.data)
+        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+    pos = doc.pos(())
+    lines = YAML_LINE_BREAK.split(doc.text)
+    written = lines[pos.line - 1][pos.col - 1:] if doc.root is not None and pos is not None and \
+        pos.line <= len(lines) else ""
+    return "null" if written.startswith(("null", "Null", "NULL", "~", "!!null")) else "an empty document"
 
 
 def translate_errors(err: ValidationError, doc: LoadedDoc, model: type[BaseModel], prefix: tuple = ()) -> list:
@@ -105,7 +127,8 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
         allowed = _fields_at(model, path[:-1])
         return Diagnostic("E101", f"unknown key `{key}` in {_describe(path[:-1])}", doc.pos(path, key=True),
                           expected=f"one of {one_of(allowed)}" if allowed else None, span=len(str(key)),
-                          hint=suggest(str(key), allowed) or "remove it, or check the spec language reference")
+                          hint=comment_hint(key) or suggest(str(key), allowed)
+                          or "remove it, or check the spec language reference")
     if etype == "missing":
         key = "in" if path and path[-1] == "in_" else (path[-1] if path else "?")
         return Diagnostic("E103", f"missing required key `{key}` in {_describe(path[:-1])}",
