@@ -607,15 +607,17 @@ class _FullDisk:
 
 
 @pytest.mark.parametrize("argv", [["cnn/ResNet1D"], ["cnn/ResNet1D", "--check"], ["--list"], ["schema", "-o", "-"]])
-def test_an_unwritable_standard_output_is_a_usage_error(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+def test_an_unwritable_standard_output_is_a_write_error(argv: list[str], monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    """Writing model.py (or a report) to a full disk was an internal error with a traceback."""
+    """Writing model.py (or a report) to a full disk was an internal error with a traceback; then a
+    usage error pointing at --help, which cannot help: now the failure itself, exit 2."""
     capsys.readouterr()
     monkeypatch.setattr("sys.stdout", _FullDisk())
     assert cli.main(argv) == cli.EXIT_USAGE
     err = capsys.readouterr().err
-    assert "usage error: cannot write standard output: No space left on device" in err
+    assert "vibench-compile: cannot write standard output: No space left on device" in err
     assert "Traceback" not in err and "internal error" not in err
+    assert "usage error" not in err and "--help" not in err
 
 
 def test_a_closed_standard_output_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,

@@ -3,7 +3,7 @@
 
 import sys
 
-from vibench.compiler.cli import main
+from vibench.compiler.cli_entry import main  # Ctrl-C during the imports: one line, no traceback
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -220,9 +220,10 @@ def build(
 
 def clear_cache() -> None:
     """Forget every model :func:`build` compiled, in memory and in the cache folder
-    (:func:`vibench.models.cache_dir`: its ``m_*.py`` and ``m_*.json`` files, nothing else); the next
-    build of a spec compiles it again. Models already built keep working. Deleting the folder clears
-    it too; ``VIBENCH_CACHE=0`` leaves it unused (models are cached in memory only).
+    (:func:`vibench.models.cache_dir`: its ``m_*.py`` and ``m_*.json`` files and the ``.vibench-tmp-*``
+    files a killed write left, nothing else); the next build of a spec compiles it again. Models
+    already built keep working. Deleting the folder clears it too; ``VIBENCH_CACHE=0`` leaves it
+    unused (models are cached in memory only).
     """
     from vibench.runtime import cache
 

@@ -9,14 +9,17 @@
     vibench-compile schema [-o FILE] [--template NAME] [--spec-path DIR ...]
 
 Exit codes: 0 success, 1 the spec has errors, 2 usage errors (bad flags, unreadable paths, an
-output that would overwrite an input), 3 an internal error (a bug in vibench; please report it).
+output that would overwrite an input) and outputs that cannot be written, 3 an internal error (a bug
+in vibench; please report it); Ctrl-C 130 and SIGTERM 143, with one line saying so.
 
 Outputs (``-o``, ``--graph``) are checked before compiling and written only after everything
-succeeded: never over the spec or any file the compilation read, never over a device or folder;
-a symlink is written through (its target replaced atomically, the link kept); a new file gets
-0666 less the umask, a replaced one keeps its mode. ``-o -`` writes the source to standard output;
-a spec of ``-`` is read from standard input (named ``<stdin>`` in messages; templates and files it
-names are found from the current folder).
+succeeded, all or none (:class:`vibench.compiler.outputs.Outputs`), before anything goes to standard
+output: never over the spec or any file the compilation read, never over a device or folder, never
+to a name ending in ``/``; a symlink is written through (its target replaced atomically, the link
+kept); a new file gets 0666 less the umask, a replaced one keeps its mode. ``-o -`` writes the source
+to standard output, as ``-o /dev/stdout`` does (``/dev/stderr``: standard error); a spec of ``-`` is
+read from standard input (named ``<stdin>`` in messages; templates and files it names are found from
+the current folder).
 
 ``--weights CKPT`` (with ``-o model.py``) also writes ``model.pt`` beside it: the reference
 checkpoint's weights (a PHM-Vibench ``state_dict`` or Lightning checkpoint) renamed to the model's
@@ -47,8 +50,25 @@ from vibench.compiler.cli_args import (
     _spec_path,
     _weights_target,
 )
-from vibench.compiler.cli_streams import PipeClosed, Stderr, Stdout, exit_code_kept, on_sigterm, refuse_stdin
-from vibench.compiler.outputs import OutputError, Outputs, output_target, refuse_inputs, write_atomic
+from vibench.compiler.cli_streams import (
+    PipeClosed,
+    Stderr,
+    Stdout,
+    Terminated,
+    exit_code_kept,
+    on_sigterm,
+    refuse_stdin,
+    standard_stream,
+    stopped,
+)
+from vibench.compiler.outputs import (
+    OutputError,
+    Outputs,
+    OutputWriteError,
+    output_stream,
+    output_target,
+    refuse_inputs,
+)
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 STDIN = "<stdin>"
@@ -65,22 +85,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = Stdout(stdout), Stderr(stderr)
     terminate = on_sigterm()
+    outputs = Outputs()  # the files this run writes, all or none; what was written, when a signal stops it
     try:
         if args and args[0] == "schema":
-            code = _schema(_schema_parser().parse_args(args[1:]))
+            code = _schema(_schema_parser().parse_args(args[1:]), outputs)
         else:
-            code = _compile(_parser().parse_args(args))
+            code = _compile(_parser().parse_args(args), outputs)
         sys.stdout.flush()  # what is still buffered fails here (a full disk), not at interpreter exit
         return code
+    except OutputWriteError as err:  # an I/O failure (a full disk, no permission), not a bad command line
+        print(f"vibench-compile: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except (UsageError, OutputError) as err:
         print(f"vibench-compile: usage error: {err}", file=sys.stderr)
         print("run `vibench-compile --help` for the options", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        stopped("interrupted", outputs)
         return 130
+    except Terminated:
+        stopped("terminated", outputs)
+        raise
     except PipeClosed as err:
         return err.code
-    except BrokenPipeError:
+    except BrokenPipeError:  # standard output's reader is gone: the files were written before it
+        if outputs.staged:
+            print("vibench-compile: standard output was closed; no file written", file=sys.stderr)
+            return EXIT_USAGE
         return EXIT_OK
     except Exception:  # noqa: BLE001 - last line of defence: a bug must not look like a spec error
         import traceback
@@ -90,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         return EXIT_BUG
     finally:
+        outputs.discard()
         sys.stdout, sys.stderr = stdout, stderr
         terminate()
 
@@ -97,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _compile(ns: argparse.Namespace) -> int:
+def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
     if ns.version:
         from vibench._version import __version__
 
@@ -113,11 +145,18 @@ def _compile(ns: argparse.Namespace) -> int:
         return _reference(ns)
     if not ns.spec:
         raise UsageError("no spec given")
+    # `-o /dev/stdout` is standard output itself, as `-o -` (written through its link, the file a shell
+    # appends to was replaced); `-o /dev/stderr` is standard error. None: a file, or no -o.
+    stream = 1 if ns.output == "-" else None
+    if ns.output not in (None, "-"):
+        stream = output_stream(ns.output, "-o")
+    if stream is not None:
+        ns.output = "-"
     if ns.check and ns.output:
         raise UsageError("--check writes nothing; drop -o or --check")
     if ns.depth and not (ns.summary or ns.graph):
         raise UsageError("--depth expands composites in --summary and --graph; give one of them")
-    if ns.format == "json" and not ns.check and (ns.output == "-" or (ns.output is None and not ns.graph)):
+    if ns.format == "json" and not ns.check and (stream == 1 or (ns.output is None and not ns.graph)):
         # model.py and the JSON report both went to standard output: neither JSON nor Python
         raise UsageError("--format json prints its report on standard output, where model.py would go too: "
                          "write the model with -o FILE, or give --check")
@@ -197,23 +236,25 @@ def _compile(ns: argparse.Namespace) -> int:
                                 indent=2)
         elif to_file or ns.check or (ns.graph and source is None):
             report = check_report(program, summary=ns.summary, written=written, depth=ns.depth)
-        else:
-            report, report_file = check_report(program, summary=ns.summary, written=None, depth=ns.depth), sys.stderr
-    # All or nothing: every file is written beside its target first, the model on standard output goes
-    # out, and only then are the files renamed over their targets; any failure (a full disk, a closed
-    # standard output, Ctrl-C) replaces none of them.
-    with Outputs() as outputs:
-        for target, content in ((ns.output if to_file else None, source), (ns.graph, graph),
-                                (weights_path, weights)):
-            if target is not None and content is not None:
-                outputs.stage(target, content)
-        if report is not None and getattr(report_file, "stream", report_file) is None:
-            raise OutputError("cannot write standard output: it is closed")
-        if source is not None and not to_file:
-            out = sys.stdout  # model.py as -o FILE writes it (no terminal drawing)
-            (out.write_raw if isinstance(out, Stdout) else out.write)(source)
-            out.flush()
-        outputs.commit()
+        else:  # model.py on a standard stream, the report on the other one
+            report = check_report(program, summary=ns.summary, written=None, depth=ns.depth)
+            report_file = sys.stdout if stream == 2 else sys.stderr
+    model_file = standard_stream(stream) if source is not None and not to_file else None
+    for written_to in (report_file if report is not None else None, model_file):
+        if written_to is not None and getattr(written_to, "stream", written_to) is None:  # `>&-` or `2>&-`
+            what = "standard error" if written_to is sys.stderr else getattr(written_to, "what", "standard output")
+            raise OutputError(f"cannot write {what}: it is closed")
+    # All or nothing: every file is written beside its target first, then all are renamed over their
+    # targets (any failure, a full disk or Ctrl-C, replaces none of them), and only then does model.py go
+    # to standard output: a reader that is gone (`| head`) cannot keep a file from being written.
+    for target, content, flag in ((ns.output if to_file else None, source, "-o"), (ns.graph, graph, "--graph"),
+                                  (weights_path, weights, "--weights")):
+        if target is not None and content is not None:
+            outputs.stage(target, content, flag)
+    outputs.commit()
+    if model_file is not None and source is not None:
+        model_file.write_raw(source)  # model.py as -o FILE writes it (no terminal drawing)
+        model_file.flush()
     if report is not None:
         print(report, file=report_file)
     return EXIT_OK
@@ -354,7 +395,7 @@ def _list_blocks() -> str:
     return "\n".join(lines)
 
 
-def _schema(ns: argparse.Namespace) -> int:
+def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
     from vibench.compiler.diagnostics import SpecError
     from vibench.schemas.jsonschema import schema_text
 
@@ -369,11 +410,13 @@ def _schema(ns: argparse.Namespace) -> int:
         return EXIT_SPEC
     finally:
         _plugin_warnings()
-    if ns.output is not None and ns.output != "-":  # `-o -` is standard output, as for a spec
-        output_target(ns.output, "-o")  # an empty or non-file path is a usage error, not standard output
-        write_atomic(ns.output, text)
+    # `-o -` (or /dev/stdout) is standard output, as for a spec; an empty path is a usage error
+    stream = 1 if ns.output in (None, "-") else output_stream(ns.output, "-o")
+    if stream is None:
+        outputs.stage(ns.output, text, "-o")
+        outputs.commit()
     else:
-        sys.stdout.write(text)
+        standard_stream(stream).write(text)
     return EXIT_OK
 
 

@@ -1,7 +1,8 @@
 """The command line's standard streams and signals: standard output and error written terminal-safe
-(:class:`Stdout`, :class:`Stderr`), SIGTERM ended like Ctrl-C (:func:`on_sigterm`), the exit status
-kept through a closed pipe (:func:`exit_code_kept`), and the file behind standard input refused as an
-output (:func:`refuse_stdin`)."""
+(:class:`Stdout`, :class:`Stderr`; model.py on either, :func:`standard_stream`), SIGTERM ended like
+Ctrl-C (:func:`on_sigterm`, :class:`Terminated`) and either told in one line (:func:`stopped`), the
+exit status kept through a closed pipe (:func:`exit_code_kept`), and the file behind standard input
+refused as an output (:func:`refuse_stdin`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from vibench.compiler.outputs import OutputError
+from vibench.compiler.outputs import OutputError, Outputs, OutputWriteError
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised where the command was (:func:`on_sigterm`): exits with 128 + 15 = 143."""
 
 
 def on_sigterm() -> Any:
@@ -21,7 +26,7 @@ def on_sigterm() -> Any:
     Returns what puts the previous handler back (nothing to do where none can be set: not in the main
     thread)."""
     def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
+        raise Terminated(128 + signum)
 
     try:
         previous = signal.signal(signal.SIGTERM, stop)
@@ -31,13 +36,16 @@ def on_sigterm() -> Any:
 
 
 class Stdout:
-    """Standard output whose write errors (a full disk, a closed device) are an OutputError, as the
-    errors of `-o FILE` are: a usage error naming the cause, not an internal error's traceback.
+    """Standard output whose write errors (a full disk, a failing device) are an OutputWriteError, as
+    those of `-o FILE` are: a message naming the cause, not an internal error's traceback (a stream
+    closed before the start, `>&-`, is a usage error).
     Text is written terminal-safe; model.py's source (`-o -`) goes through :meth:`write_raw`, the same
-    bytes as `-o FILE` writes."""
+    bytes as `-o FILE` writes. ``what`` says which stream in messages (``-o /dev/stderr`` writes model.py
+    to standard error through one of these)."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, what: str = "standard output") -> None:
         self.stream = stream
+        self.what = what
 
     def write(self, text: str) -> int:
         from vibench.compiler.diagnostics import terminal_safe
@@ -47,13 +55,13 @@ class Stdout:
 
     def write_raw(self, text: str) -> int:
         if self.stream is None:  # started with standard output closed (`>&-`)
-            raise OutputError("cannot write standard output: it is closed")
+            raise OutputError(f"cannot write {self.what}: it is closed")
         try:
             return self.stream.write(text)
         except BrokenPipeError:
             raise
         except OSError as err:
-            raise OutputError(f"cannot write standard output: {err.strerror or err}") from None
+            raise OutputWriteError(f"cannot write {self.what}: {err.strerror or err}") from None
 
     def flush(self) -> None:
         if self.stream is None:
@@ -63,7 +71,7 @@ class Stdout:
         except BrokenPipeError:
             raise
         except OSError as err:
-            raise OutputError(f"cannot write standard output: {err.strerror or err}") from None
+            raise OutputWriteError(f"cannot write {self.what}: {err.strerror or err}") from None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
@@ -90,6 +98,21 @@ class Stderr:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
+
+
+def standard_stream(number: int | None) -> Stdout:
+    """Standard output (1, or None: no -o), or standard error (2: `-o /dev/stderr`), written as the
+    model's source is: its bytes as they are, a write error an OutputError naming the stream."""
+    if number == 2:
+        return Stdout(sys.stderr.stream if isinstance(sys.stderr, Stderr) else sys.stderr, "standard error")
+    return sys.stdout if isinstance(sys.stdout, Stdout) else Stdout(sys.stdout)
+
+
+def stopped(how: str, outputs: Outputs) -> None:
+    """The one line Ctrl-C or SIGTERM ends the command with, saying whether files were written (the
+    signal came while they were renamed, and was taken once all were)."""
+    done = f" after writing {' and '.join(outputs.written)}" if outputs.written else "; no file written"
+    print(f"vibench-compile: {how}{done}", file=sys.stderr)
 
 
 def refuse_stdin(targets: dict[str, str]) -> None:

@@ -2,7 +2,10 @@
 
 * Outputs are checked before compiling (:func:`output_target`) and against every file the
   compilation read (:func:`refuse_inputs`): never the spec, a template it extends or a PHM base
-  config (hard links and symlinks included), never a folder, device or FIFO.
+  config (hard links and symlinks included), never a folder, device or FIFO, never a name that
+  means a folder (``out/``, ``out/.``) or a file descriptor (``/dev/stdout``, ``/dev/fd/3``: the
+  file or pipe behind it would be replaced; :func:`output_stream` says which standard stream a
+  name means, for the options that write one).
 * :func:`write_atomic` writes a temporary file in the target's folder and renames it over the
   target: readers see the old file or the new one, and on any error the old one is untouched.
   :class:`Outputs` does it for several files at once: all are written, or none is replaced.
@@ -12,13 +15,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import stat
 import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 
 class OutputError(Exception):
     """An output path that cannot or must not be written (a usage error of the CLI)."""
+
+
+class OutputWriteError(OutputError):
+    """An output that could not be written (a full disk, a file too large, no permission): an I/O
+    failure, not a mistake on the command line. The message names the output and says what was
+    replaced, if anything."""
 
 
 def _clip(text: str, limit: int = 80) -> str:
@@ -27,16 +41,74 @@ def _clip(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
+_STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+_DESCRIPTOR_FOLDERS = ("/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/")
+_STREAM_NAMES = {0: "standard input", 1: "standard output", 2: "standard error"}
+
+
+def _descriptor(path: str) -> int | None:
+    """The file descriptor a path names as written (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``:
+    1), or None for any other path. Never resolved: its link leads to whatever the descriptor holds (the
+    log that standard output appends to, ``pipe:[...]``), which an atomic write would replace."""
+    if os.name != "posix":
+        return None
+    where = os.path.abspath(path)  # `//`, `/./` and a relative path normalised; no link followed
+    if where in _STREAMS:
+        return _STREAMS[where]
+    for folder in _DESCRIPTOR_FOLDERS:
+        number = where[len(folder):]
+        if where.startswith(folder) and number.isascii() and number.isdigit():
+            return int(number)
+    return None
+
+
+def _refuse_folder_name(path: str, flag: str) -> None:
+    """A name that can only mean a folder (``out/``, ``out/.``, ``..``): refused, as ``cp`` refuses it
+    (``-o notes.txt/`` replaced notes.txt; ``-o outdir/`` wrote a file named outdir)."""
+    last = os.path.basename(path)
+    if last not in ("", ".", ".."):
+        return
+    tail = "trailing /" if not last else f"ends with {last}"
+    raise OutputError(f"{flag} {_clip(path)}: names a folder ({tail}); give a file name")
+
+
+def output_stream(path: str, flag: str) -> int | None:
+    """1 or 2 when ``path`` names standard output or standard error itself (``/dev/stdout``,
+    ``/dev/fd/2``, ``/proc/self/fd/1``), which is then written as a stream (as ``-o -``), else None.
+    Another descriptor (``/dev/fd/3``, ``/dev/stdin``) is an OutputError.
+
+    >>> output_stream("/dev/stdout", "-o"), output_stream("model.py", "-o")
+    (1, None)
+    """
+    if not path:
+        return None
+    _refuse_folder_name(path, flag)
+    number = _descriptor(path)
+    if number in (1, 2):
+        return number
+    if number is not None:
+        raise OutputError(f"{flag} {_clip(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}, "
+                          "not a file; give a file name" + (", or `-o -` for standard output" if flag == "-o" else ""))
+    return None
+
+
 def output_target(path: str, flag: str) -> str:
     """The file an output path writes: a symlink is followed to its target (which is replaced, the
-    link kept). Refused: a missing folder, an existing folder, device, FIFO or other non-regular file."""
+    link kept). Refused: an empty path, a name ending in ``/`` (or ``/.``), a file descriptor's name
+    (``/dev/stdout``: a caller that writes streams asks :func:`output_stream` first), a missing
+    folder, an existing folder, device, FIFO or other non-regular file."""
     if not path:
         raise OutputError(f"{flag} names no file (an empty path)"
                           + ("; give a file name, or `-o -` for standard output" if flag == "-o" else ""))
+    _refuse_folder_name(path, flag)
+    number = _descriptor(path)
+    if number is not None:
+        raise OutputError(f"{flag} {_clip(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}, "
+                          "not a file; give a file name")
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
-        raise OutputError(f"cannot write {_clip(path)}: folder {_clip(folder)} does not exist")
+        raise OutputError(f"cannot write {flag} {_clip(path)}: folder {_clip(folder)} does not exist")
     if os.path.lexists(target) and not os.path.isfile(target):
         raise OutputError(f"{flag} {_clip(path)} is not a regular file; refusing to replace it"
                           + (" (use --check to write nothing, or `-o -` for standard output)" if flag == "-o" else ""))
@@ -59,25 +131,34 @@ def refuse_inputs(targets: dict[str, str], read: set[str]) -> None:
                                   "base config); refusing to overwrite it")
 
 
-def write_atomic(path: str, text: str | bytes) -> None:
+def write_atomic(path: str, text: str | bytes, flag: str | None = None) -> None:
     """Write ``text`` (or bytes) to ``path`` so that readers see the old file or the new one, never a part.
 
     A symlink is written through: its target is replaced atomically and the link stays. A new file
     gets the usual mode (0666 less the umask, typically 0644); a replaced file keeps its mode.
+    ``flag`` (``-o``) is how messages name the output, before its path.
     """
     with Outputs() as outputs:
-        outputs.stage(path, text)
+        outputs.stage(path, text, flag)
         outputs.commit()
+
+
+class _Staged(NamedTuple):
+    label: str  # how messages name the output: `-o model.py`
+    tmp: str  # the temporary file beside the target, holding the new contents
+    target: str  # the file it replaces (a symlink's target)
 
 
 class Outputs:
     """Several output files written all or none: :meth:`stage` writes each to a temporary file beside
-    its target, :meth:`commit` renames them all over their targets. Leaving the ``with`` block
-    otherwise (an error, Ctrl-C, SIGTERM made an exception) removes the temporary files and replaces
-    nothing: `-o model.py --graph g.html` whose graph cannot be written leaves model.py as it was."""
+    its target, :meth:`commit` renames them all over their targets, putting back the ones it replaced
+    when a later one fails. Leaving the ``with`` block otherwise (an error, Ctrl-C, SIGTERM made an
+    exception) removes the temporary files and replaces nothing: `-o model.py --graph g.html` whose
+    graph cannot be written leaves model.py as it was. :attr:`written` names the outputs once committed."""
 
     def __init__(self) -> None:
-        self.staged: list[tuple[str, str, str]] = []  # (path as given, temporary file, target)
+        self.staged: list[_Staged] = []
+        self.written: list[str] = []
 
     def __enter__(self) -> Outputs:
         return self
@@ -85,43 +166,192 @@ class Outputs:
     def __exit__(self, *exc: object) -> None:
         self.discard()
 
-    def stage(self, path: str, text: str | bytes) -> None:
-        target = output_target(path, "output")
+    def stage(self, path: str, text: str | bytes, flag: str | None = None) -> None:
+        """Write ``text`` beside ``path``'s target, to be renamed over it by :meth:`commit`. ``flag``
+        (``-o``, ``--graph``) names the output in messages."""
+        label = f"{flag} {_clip(path)}" if flag else _clip(path)
+        target = output_target(path, flag or "output")
         try:
             mode = stat.S_IMODE(os.stat(target).st_mode)
         except FileNotFoundError:
             mode = 0o666 & ~_umask()
         except OSError as err:
-            raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
+            raise OutputWriteError(f"cannot write {label}: {err.strerror or err}") from None
         try:
             fd, tmp = tempfile.mkstemp(prefix=".vibench-", suffix=".tmp", dir=os.path.dirname(target))
         except OSError as err:
-            raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
-        self.staged.append((path, tmp, target))  # from here on, discard() removes it whatever happens
+            raise OutputWriteError(f"cannot write {label}: {err.strerror or err}") from None
+        self.staged.append(_Staged(label, tmp, target))  # from here on, discard() removes it whatever happens
         try:
             with os.fdopen(fd, "wb") as raw:
                 if hasattr(os, "fchmod"):  # not on Windows
                     os.fchmod(raw.fileno(), mode)
                 raw.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         except OSError as err:
-            raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
+            raise OutputWriteError(f"cannot write {label}: {err.strerror or err}") from None
 
     def commit(self) -> None:
-        while self.staged:
-            path, tmp, target = self.staged[0]
+        """Rename every staged file over its target: all are replaced, or none is (OutputWriteError).
+
+        Each existing target but the last is kept first (a hard link beside it, a copy where a link
+        cannot be made), so that a rename that fails (an immutable file, another user's file in a
+        sticky folder) puts back the ones already replaced; the message names any it could not put
+        back. SIGINT and SIGTERM wait until the renames are done (:func:`held_signals`)."""
+        if not self.staged:
+            return
+        with held_signals():
+            kept = self._keep_previous()
+            done: list[_Staged] = []
             try:
-                os.replace(tmp, target)
+                for item in self.staged:
+                    os.replace(item.tmp, item.target)
+                    done.append(item)
             except OSError as err:
-                raise OutputError(f"cannot write {_clip(path)}: {err.strerror or err}") from None
-            self.staged.pop(0)
+                failed = self.staged[len(done)]
+                del self.staged[: len(done)]  # renamed: discard() has no temporary file of theirs to remove
+                raise OutputWriteError(_undo(failed, err, done, kept)) from None
+            self.staged.clear()
+            _remove(kept.values())
+            self.written = [item.label for item in done]
+
+    def _keep_previous(self) -> dict[str, str]:
+        """Target -> a file holding its present contents, for each existing target but the last (whose
+        rename, the last one, cannot fail after another succeeded). OutputWriteError when one cannot be kept."""
+        kept: dict[str, str] = {}
+        for item in self.staged[:-1]:
+            try:
+                backup = _keep(item.target)
+            except OSError as err:
+                _remove(kept.values())
+                raise OutputWriteError(f"cannot write {item.label}: cannot keep the file it replaces, to put it "
+                                       f"back should another output fail ({err.strerror or err}); no output "
+                                       "replaced") from None
+            if backup is not None:
+                kept[item.target] = backup
+        return kept
 
     def discard(self) -> None:
-        for _, tmp, _ in self.staged:
+        for item in self.staged:
             try:
-                os.unlink(tmp)
+                os.unlink(item.tmp)
             except OSError:
                 pass
         self.staged.clear()
+
+
+def _keep(target: str) -> str | None:
+    """A new name beside ``target`` for its present contents: a hard link, or a copy (with its mode)
+    where no link can be made; None when there is no such file."""
+    folder = os.path.dirname(target)
+    for _ in range(100):
+        backup = os.path.join(folder, f".vibench-{os.urandom(6).hex()}.bak")
+        try:
+            os.link(target, backup)
+            return backup
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            return None
+        except OSError:  # no hard links on this file system, or not permitted (protected_hardlinks)
+            break
+    try:
+        original = open(target, "rb")
+    except FileNotFoundError:
+        return None
+    with original:
+        fd, backup = tempfile.mkstemp(prefix=".vibench-", suffix=".bak", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as copy:
+                shutil.copyfileobj(original, copy)
+            shutil.copymode(target, backup)
+        except BaseException:
+            _remove([backup])
+            raise
+    return backup
+
+
+def _undo(failed: _Staged, err: OSError, done: list[_Staged], kept: dict[str, str]) -> str:
+    """Put back the outputs ``done`` replaced (or remove the ones that were new) after ``failed``'s
+    rename failed with ``err``; the message to report, naming each output that stayed written."""
+    stuck: list[str] = []
+    for item in reversed(done):
+        backup = kept.pop(item.target, None)
+        try:
+            if backup is None:
+                os.unlink(item.target)  # there was no file before
+            else:
+                os.replace(backup, item.target)
+        except OSError as undo:
+            stuck.append(f"{item.label} was written and could not be put back ({undo.strerror or undo}"
+                         + (f"; its previous contents are in {_clip(backup, 200)})" if backup else ")"))
+    _remove(kept.values())
+    reason = f"cannot write {failed.label}: {err.strerror or err}"
+    return (f"{reason}; " + "; ".join(stuck)) if stuck else f"{reason} (no output replaced)"
+
+
+def _remove(paths: Iterable[str]) -> None:
+    for path in list(paths):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+_HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def held_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM held off for the ``with`` block, then taken: their handlers run when it ends
+    (Ctrl-C's KeyboardInterrupt, the CLI's exit on SIGTERM), never between two renames of
+    :meth:`Outputs.commit`. They are blocked for this thread (``pthread_sigmask``, which holds a
+    default action too) and, in the main thread, Python's handlers are deferred as well: a signal the
+    kernel gives to another thread (torch's) would otherwise run its handler here. The mask and the
+    handlers are put back however the block ends."""
+    caught: list[int] = []
+    deferred: dict[int, Any] = {}
+
+    def later(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    try:
+        for number in _HELD:
+            handler = signal.getsignal(number)
+            if callable(handler):
+                signal.signal(number, later)
+                deferred[number] = handler
+    except ValueError:  # not the main thread: Python runs no handler in this one
+        pass
+    except BaseException:  # a signal taken just before (signal.signal first runs the handlers of any that came)
+        _put_back(deferred)
+        raise
+    previous = None
+    try:
+        if hasattr(signal, "pthread_sigmask"):  # not on Windows
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+        yield
+    finally:
+        try:
+            _put_back(deferred)
+        finally:
+            if previous is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # one that came meanwhile is taken here
+        for signum in dict.fromkeys(caught):
+            deferred[signum](signum, None)
+
+
+def _put_back(handlers: dict[int, Any]) -> None:
+    """Put each signal's handler back. ``signal.signal`` first runs the handlers of signals that came
+    meanwhile: one that raises (Ctrl-C's, once put back) is raised when all are back, not halfway."""
+    raised: BaseException | None = None
+    for number, handler in handlers.items():
+        for _ in range(10):  # once more for each signal that came while putting them back
+            try:
+                signal.signal(number, handler)
+                break
+            except BaseException as err:  # noqa: BLE001 - raised below, once every handler is back
+                raised = raised or err
+    if raised is not None:
+        raise raised
 
 
 def _umask() -> int:

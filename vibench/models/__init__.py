@@ -71,7 +71,7 @@ def source_problem(module_path: str, source: bytes) -> str | None:
     try:
         with open(record, encoding="utf-8") as fh:
             meta = json.load(fh)
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - any record that cannot be read (nested too deep: RecursionError) is damaged
         return f"its record {record} is missing or damaged"
     recorded = meta.get("source") if isinstance(meta, dict) else None
     if not isinstance(recorded, str):

@@ -16,9 +16,13 @@ Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`
 keeps them in memory only): ``m_<key>.py`` is the emitted model.py, imported as
 ``vibench.models.m_<key>`` so that pickled models name a real module, and ``m_<key>.json`` its record:
 ``{"class": ..., "vibench": ..., "source": <SHA-256 of m_<key>.py>, "files": {path: SHA-256 or null},
-"absent": [path, ...]}``. Files are written atomically; an unwritable folder only disables the disk
-level. A damaged entry (a record that is not this shape, a module that is not the source its record
-names or lacks its class) is a miss: compiled again and replaced, never an exception.
+"absent": [path, ...], "check": <SHA-256 of the other fields>}``. Files are written atomically,
+through a temporary file named ``.vibench-tmp-*`` beside them; an unwritable folder only disables the
+disk level, and a write whose temporary file vanished (:func:`clear` in another process) is a failed
+write: the model is kept in memory. A damaged entry (a record that cannot be read, is not this shape
+or does not match its ``check``, a module that is not the source its record names, a class its module
+lacks or that is not a ``torch.nn.Module`` defined there) is a miss: compiled again and replaced,
+never an exception, never another object.
 
 Cache modules are compiled from their source at each import and never use bytecode (no
 ``__pycache__``, see :class:`vibench.models._CacheLoader`): Python's timestamp ``.pyc`` is keyed on the
@@ -33,9 +37,10 @@ when last hashed; a file changed since is hashed again, and a file changed withi
 absent path: a few microseconds a build.
 
 The folder keeps the :data:`MAX_ENTRIES` most recently used entries (``VIBENCH_CACHE_MAX``): a hit
-marks its entry used, and a store past the limit removes the least recently used ones (and any
-``.pyc`` an older vibench left in ``__pycache__``). :func:`clear` forgets every entry
-(``vibench.clear_cache()``).
+marks its entry used, and a store past the limit removes the least recently used ones. A store also
+removes any ``.pyc`` an older vibench left in ``__pycache__``, and the temporary files of writes killed
+midway that are older than :data:`TEMP_MAX_AGE_S` (a younger one may be another process's write in
+progress). :func:`clear` forgets every entry and every temporary file (``vibench.clear_cache()``).
 
 A folder another user could write in (:func:`vibench.models.untrusted`) is not used: the entries stay
 in memory, and a warning says why once per folder. vibench creates the folder with mode 0700.
@@ -63,6 +68,12 @@ from vibench._version import __version__
 PACKAGE = "vibench.models"
 MAX_ENTRIES = 1000
 """Default for ``VIBENCH_CACHE_MAX``: how many compiled models the cache folder keeps."""
+TEMP_PREFIX = ".vibench-tmp-"
+"""How the temporary files of the folder's writes begin: vibench's own, so that :func:`clear` and
+eviction may remove those a killed process left."""
+TEMP_MAX_AGE_S = 3600
+"""A temporary file older than this (seconds since its last change) is a killed write's: eviction
+removes it. A live write takes milliseconds."""
 SETTLE_NS = 2_000_000_000
 """A file whose modification or change time is this recent (2 s: coarse file-system clocks, FAT's
 2-second times) is hashed at every check: an edit within the same clock tick keeps its times."""
@@ -185,14 +196,14 @@ def _file_hash(path: str) -> str | None:
     try:
         with open(path, "rb") as fh:
             return hashlib.sha256(fh.read()).hexdigest()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a path holding NUL (from a damaged record)
         return None
 
 
 def _stat(path: str) -> os.stat_result | None:
     try:
         return os.stat(path)
-    except OSError:
+    except (OSError, ValueError):
         return None
 
 
@@ -236,7 +247,7 @@ def lookup(k: str) -> Entry | None:
     except Exception:  # noqa: BLE001 - a damaged (or refused: not this user's) entry is a miss; compiled again
         sys.modules.pop(name, None)
         return None
-    if not isinstance(getattr(module, class_name, None), type):  # a record naming a class its module lacks
+    if not _model_class(module, class_name):  # a record naming a class its module lacks, or another object
         sys.modules.pop(name, None)
         return None
     with contextlib.suppress(OSError):
@@ -247,13 +258,23 @@ def lookup(k: str) -> Entry | None:
     return entry
 
 
+def _model_class(module: types.ModuleType, class_name: str) -> bool:
+    """Whether ``class_name`` is a ``torch.nn.Module`` subclass that ``module`` defines (a damaged record
+    naming ``OrderedDict``, which the module imports, made build return an OrderedDict)."""
+    import torch
+
+    cls = getattr(module, class_name, None)
+    return isinstance(cls, type) and issubclass(cls, torch.nn.Module) and cls.__module__ == module.__name__
+
+
 def _read_record(path: str) -> tuple[str, Deps] | None:
-    """The class name and dependencies an ``m_<key>.json`` records, or None when it is missing or is not
-    the shape this version writes (an older vibench's, a damaged file)."""
+    """The class name and dependencies an ``m_<key>.json`` records, or None when it is missing, cannot be
+    read (nested too deep for the parser, not UTF-8, anything else) or is not the shape this version
+    writes (an older vibench's, a damaged file)."""
     try:
         with open(path, encoding="utf-8") as fh:
             meta = json.load(fh)
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - a damaged record is a miss (RecursionError, MemoryError, ...), never an error
         return None
     if not isinstance(meta, dict):
         return None
@@ -264,7 +285,16 @@ def _read_record(path: str) -> tuple[str, Deps] | None:
         return None
     if not isinstance(absent, list) or not all(isinstance(p, str) for p in absent):
         return None
+    if meta.get("check") != _record_check(meta):  # an edit that kept the shape: another class named, a file left out
+        return None
     return class_name, Deps(dict(files), absent)
+
+
+def _record_check(meta: dict[str, Any]) -> str:
+    """The SHA-256 of a record's fields, which the record holds as ``check``: a record changed since it
+    was written (damaged, or edited by hand) is a miss, whatever it names."""
+    fields = {name: meta.get(name) for name in ("class", "vibench", "source", "files", "absent")}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def store(k: str, compiled: Compiled) -> Entry:
@@ -289,9 +319,10 @@ def _store_on_disk(k: str, compiled: Compiled, deps: Deps) -> types.ModuleType |
         if _refused(folder):
             return None
         _write(os.path.join(folder, f"m_{k}.py"), compiled.source)
-        meta = {"class": compiled.class_name, "vibench": __version__,
-                "source": hashlib.sha256(compiled.source.encode("utf-8")).hexdigest(),
-                "files": dict(sorted(deps.files.items())), "absent": list(deps.absent)}
+        meta: dict[str, Any] = {"class": compiled.class_name, "vibench": __version__,
+                                 "source": hashlib.sha256(compiled.source.encode("utf-8")).hexdigest(),
+                                 "files": dict(sorted(deps.files.items())), "absent": list(deps.absent)}
+        meta["check"] = _record_check(meta)
         _write(os.path.join(folder, f"m_{k}.json"), json.dumps(meta, indent=1))
         _evict(folder, f"m_{k}")
         sys.modules.pop(f"{PACKAGE}.m_{k}", None)  # an older compilation under this key (a template changed)
@@ -349,10 +380,11 @@ def max_entries() -> int:
 
 
 def _evict(folder: str, keep: str) -> None:
-    """Remove the least recently used entries beyond :func:`max_entries` (never ``keep``), and the
-    bytecode older vibench versions wrote."""
+    """Remove the least recently used entries beyond :func:`max_entries` (never ``keep``), the
+    bytecode older vibench versions wrote, and temporary files older than :data:`TEMP_MAX_AGE_S`."""
     limit = max_entries()
     used: list[tuple[int, str]] = []
+    stale = time.time() - TEMP_MAX_AGE_S
     with os.scandir(folder) as it:
         for item in it:
             stem, ext = os.path.splitext(item.name)
@@ -361,6 +393,10 @@ def _evict(folder: str, keep: str) -> None:
                     used.append((item.stat().st_mtime_ns, stem))
             elif item.name == "__pycache__" and item.is_dir(follow_symlinks=False):
                 _remove_bytecode(item.path)
+            elif item.name.startswith(TEMP_PREFIX):
+                with contextlib.suppress(OSError):
+                    if item.stat(follow_symlinks=False).st_mtime < stale:
+                        os.unlink(item.path)
     excess = len(used) + 1 - limit
     if excess <= 0:
         return
@@ -388,7 +424,9 @@ def _remove_bytecode(pycache: str) -> None:
 
 def clear() -> None:
     """Forget every compiled model: the entries in memory and those in the cache folder (its
-    ``m_*.py`` and ``m_*.json`` files; nothing else in it is touched). Models already built keep working."""
+    ``m_*.py`` and ``m_*.json`` files, and the ``.vibench-tmp-*`` files of writes: one in progress in
+    another process then fails, and keeps its model in memory; nothing else in the folder is touched).
+    Models already built keep working."""
     from vibench.models import cache_dir
 
     with _lock:
@@ -397,24 +435,31 @@ def clear() -> None:
         if not os.path.isdir(folder) or _refused(folder):  # a folder vibench does not use holds nothing of its
             return
         with os.scandir(folder) as it:
-            stems = {os.path.splitext(item.name)[0] for item in it
-                     if item.name.startswith("m_") and item.name.endswith((".json", ".py"))}
+            names = [item.name for item in it]
+        stems = {os.path.splitext(name)[0] for name in names
+                 if name.startswith("m_") and name.endswith((".json", ".py"))}
         for stem in sorted(stems):
             _remove_entry(folder, stem)
+        for name in names:
+            if name.startswith(TEMP_PREFIX):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
         pycache = os.path.join(folder, "__pycache__")
         if os.path.isdir(pycache) and not os.path.islink(pycache):
             _remove_bytecode(pycache)
 
 
 def _write(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    """Write ``path`` atomically. An OSError when it fails, also when the temporary file was removed
+    meanwhile (:func:`clear` in another process): the caller keeps the model in memory."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=TEMP_PREFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:  # the bytes its record's hash names
             fh.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 

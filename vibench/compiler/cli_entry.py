@@ -1,0 +1,50 @@
+"""The ``vibench-compile`` console script: Ctrl-C and SIGTERM end it with one line from its first
+statement on, while the command line's modules are still being imported (a Ctrl-C there printed the
+30-line traceback of the import it interrupted). Imports nothing but :mod:`signal` before that."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+
+class _Stopped(SystemExit):
+    """SIGTERM before :func:`vibench.compiler.cli.main` took it over (or after it gave it back)."""
+
+
+def main() -> int:
+    """Run :func:`vibench.compiler.cli.main`; a Ctrl-C (130) or SIGTERM (143) that comes before it
+    handles them itself ends the command with one line on standard error, no traceback."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stopped(128 + signum)
+
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # one that is ignored stays ignored
+            signal.signal(signal.SIGTERM, stop)
+    except (ValueError, OSError):  # not the main thread
+        pass
+    started = False
+    try:
+        from vibench.compiler.cli import main as run
+
+        started = True
+        return run()
+    except KeyboardInterrupt:
+        _say("interrupted", started)
+        return 130
+    except _Stopped as stopped:
+        _say("terminated", started)
+        return int(stopped.code or 143)
+
+
+def _say(how: str, started: bool) -> None:
+    """The one line, as :func:`vibench.compiler.cli.main` prints it (which knows what it wrote: once it
+    started, only "interrupted" is sure)."""
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write(f"vibench-compile: {how}{'' if started else '; no file written'}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
