@@ -36,7 +36,8 @@ the files read share one budget: :data:`~vibench.compiler.limits.MAX_SOURCE_BYTE
 (:class:`SourceBudgetExceeded`) beyond, located at the reference that crossed it. A file read again
 is read once: its text is kept by real path, its loaded document by path and name.
 
-The composer and the document limits live in :mod:`vibench.compiler.load_compose`.
+The composer and the document limits live in :mod:`vibench.compiler.load_compose`; what happens when
+libyaml refuses the text (the surrogate-pair rewrite, E001 diagnostics) in :mod:`vibench.compiler.load_refusals`.
 """
 
 from __future__ import annotations

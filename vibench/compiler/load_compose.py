@@ -9,19 +9,23 @@ PyYAML is imported when a composer is made, not with this module.
 JSON is read as YAML, with one repair: libyaml refuses a character beyond U+FFFF escaped as a UTF-16
 surrogate pair (``"\\ud83d\\ude00"``, as Python's ``json.dumps`` writes it), so the double-quoted
 scalar it refused has its pairs rewritten as YAML's ``\\U0001f600`` and the text is read again (at
-most :data:`MAX_PAIR_SCALARS` scalars); positions are mapped back to the text as written.
+most :data:`MAX_PAIR_SCALARS` scalars); positions are mapped back to the text as written. That repair,
+and the E001 for every other refusal of libyaml's, live in :mod:`vibench.compiler.load_refusals`,
+imported only when libyaml refuses the text.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.diagnostics import COMMENT_FIX, NO_SLASH_COMMENTS, YAML_LINE_BREAK, Diagnostic, SpecError
+from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
+
+if TYPE_CHECKING:
+    from vibench.compiler.load_refusals import RefusedText
 
 MAX_DEPTH = 64
 MAX_EXPANDED = 2_000_000
@@ -32,24 +36,9 @@ _STD = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
 _STR, _INT, _FLOAT, _BOOL, _MERGE_TAG = (_STD + t for t in ("str", "int", "float", "bool", "merge"))
 _TAG_HINT = "specs use plain mappings, sequences and scalars; tags that construct objects are refused"
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_BAD_ESCAPE = "found invalid Unicode character escape code"  # libyaml's words for `\ud800`
 _SECOND_DOCUMENT = "did not find expected <document start>"  # libyaml's words for text after the document
 MAX_PAIR_SCALARS = 100  # double-quoted scalars whose surrogate-pair escapes are rewritten, each costing a reread
 _MAX_REREAD = 16 * 2**20  # characters read again for them in all (about 4 s): a 16 MiB file gets few
-_PAIR = r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"  # `\ud83d\ude00`: 12 characters
-_PAIR_AT = re.compile(_PAIR)
-_PAIR_OR_ESCAPE_OR_QUOTE = re.compile(_PAIR + r'|\\.|"', re.S)  # a double-quoted scalar's tokens that matter
-_ESCAPE_AT = re.compile(r"\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
-_ONE_DOCUMENT_HINT = "keep one spec per file (one YAML mapping or JSON object); write another in a file of its own"
-_SHORTER = 2  # `\U0001F600` is 2 characters shorter than the pair it replaces
-_PAIR_HINT = ("write these characters as UTF-8 (`json.dumps(..., ensure_ascii=False)`): vibench rewrites "
-              f"surrogate-pair escapes (`\\ud83d\\ude00`) in at most {MAX_PAIR_SCALARS} strings of a file "
-              "(fewer in a very large one)")
-# A comment as JSON-with-comments writes it, where a token starts (a line's first, or after `,` `{` `[`): YAML
-# reads it as text, so it is a syntax error or part of a key. Strings and `#` comments are blanked first.
-_SLASH_COMMENT = re.compile(r"(?:^|[,{\[])[ \t]*(//|/\*)")
-_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"?|\'(?:[^\']|\'\')*\'?|(?<!\S)#.*')
 
 
 @dataclass(slots=True)
@@ -73,12 +62,8 @@ class _Composer:
         self.scalar_cache: dict[str, Any] = {}
         self.constructor = yaml.constructor.SafeConstructor()
         self.duplicates = duplicates  # None: a repeated key is E005
-        # Lines (0-based) where surrogate pairs were rewritten: the columns, in the text libyaml reads, of each
-        # `\U...` escape that stands for a pair. A position after one is 2 columns further right as written.
-        self.shifts: dict[int, list[int]] = {}
         self.parsed = text  # what libyaml reads: the text, its surrogate pairs rewritten where it refused them
-        self.rewritten = 0  # scalars whose pairs were rewritten
-        self.reread = 0  # characters libyaml read before each rewrite: read again
+        self.refused: RefusedText | None = None  # made when libyaml first refuses the text
 
     def error(self, code: str, message: str, mark: Any, **kw: Any) -> SpecError:
         pos = Pos(self.file, *self._written((mark.line + 1, mark.column + 1))) if mark is not None \
@@ -92,160 +77,41 @@ class _Composer:
             try:
                 parser = yaml.CSafeLoader(self.parsed)
             except UnicodeEncodeError as err:  # the text is not Unicode that UTF-8 can hold
-                raise self._surrogate_error(err.start) from None
+                raise self._refusals().surrogate_error(err.start) from None
             try:
                 data, root = self._compose_stream(iter(parser.get_event, None))
             except yaml.MarkedYAMLError as err:
-                rewritten = self._pairs_rewritten(self.parsed, err)
+                refused = self._refusals()
+                rewritten = refused.pairs_rewritten(self.parsed, err)
                 if rewritten is None:
-                    raise self._syntax_error(err, self.parsed) from None
+                    raise refused.syntax_error(err, self.parsed) from None
                 self.parsed = rewritten
+                self.anchors.clear()  # read again from the start
+                self.written = self.aliased = 0
+                if self.duplicates is not None:
+                    self.duplicates.clear()
                 continue
             except yaml.reader.ReaderError as err:
-                raise self._reader_error(err, self.parsed) from None
+                raise self._refusals().reader_error(err, self.parsed) from None
             except yaml.YAMLError as err:
                 raise self.error("E001", f"YAML syntax error: {err}", None) from None
             finally:
                 parser.dispose()
-            if self.shifts and root is not None:
-                self._unshift(root)
+            if self.refused is not None and root is not None:
+                self.refused.unshift(root)
             return data, root
 
-    def _pairs_rewritten(self, parsed: str, err: Any) -> str | None:
-        """The text for libyaml to read again: ``parsed`` with each surrogate-pair escape (``\\ud83d\\ude00``,
-        valid JSON) of the double-quoted scalar where libyaml refused one written as one ``\\U0001F600``; None
-        when libyaml refused something else (a lone surrogate is E001). Only in a double-quoted scalar is a
-        backslash an escape, so only that scalar is rewritten, from its opening quote (libyaml's context
-        mark) to its closing one, by YAML's escape rules. E001 after :data:`MAX_PAIR_SCALARS` scalars."""
-        mark, start_mark = err.problem_mark, err.context_mark
-        if err.problem != _BAD_ESCAPE or mark is None or start_mark is None:
-            return None
-        bom = 1 if parsed.startswith("\ufeff") else 0  # libyaml's index does not count it
-        at, start = mark.index + bom - 2, start_mark.index + bom  # the refused escape's backslash; the quote
-        if not _PAIR_AT.match(parsed, at) or parsed[start:start + 1] != '"':
-            return None
-        if self.rewritten >= MAX_PAIR_SCALARS or self.reread + mark.index > _MAX_REREAD:
-            raise self._syntax_error(err, parsed, hint=_PAIR_HINT) from None
-        self.rewritten += 1
-        self.reread += mark.index
-        pairs: list[tuple[int, str]] = []  # (index of the pair, its `\U` escape)
-        end = len(parsed)
-        for token in _PAIR_OR_ESCAPE_OR_QUOTE.finditer(parsed, start + 1):
-            if token[0] == '"':
-                end = token.start()
-                break
-            if token[1] is not None:
-                code = 0x10000 + (int(token[1], 16) - 0xD800) * 0x400 + int(token[2], 16) - 0xDC00
-                pairs.append((token.start(), f"\\U{code:08X}"))
-        if not any(index == at for index, _ in pairs):  # pragma: no cover - libyaml and the scan agree
-            return None
-        breaks = [b.end() for b in YAML_LINE_BREAK.finditer(parsed, start, end)]
-        pieces, last = [], 0
-        on_line: dict[int, int] = {}  # pairs of this scalar rewritten so far on each line
-        for index, escape in pairs:
-            above = bisect_right(breaks, index)  # line breaks between the quote and the pair
-            line = start_mark.line + above
-            column = start_mark.column + index - start if above == 0 else index - breaks[above - 1]
-            column -= _SHORTER * on_line.get(line, 0)  # in the text with this scalar's earlier pairs rewritten
-            on_line[line] = on_line.get(line, 0) + 1
-            columns = self.shifts.setdefault(line, [])
-            columns[:] = sorted([c - _SHORTER if c > column else c for c in columns] + [column])
-            pieces += [parsed[last:index], escape]
-            last = index + len(escape) + _SHORTER
-        pieces.append(parsed[last:])
-        self.anchors.clear()  # read again from the start
-        self.written = self.aliased = 0
-        if self.duplicates is not None:
-            self.duplicates.clear()
-        return "".join(pieces)
+    def _refusals(self) -> RefusedText:
+        """The error path's helper, made (and its module imported) when libyaml first refuses the text."""
+        if self.refused is None:
+            from vibench.compiler.load_refusals import RefusedText
+
+            self.refused = RefusedText(self.text, self.file, max_scalars=MAX_PAIR_SCALARS, max_reread=_MAX_REREAD)
+        return self.refused
 
     def _written(self, pos: tuple[int, int]) -> tuple[int, int]:
         """A 1-based (line, column) in the text libyaml read, as a position in the text as written."""
-        columns = self.shifts.get(pos[0] - 1) if self.shifts else None
-        if not columns:
-            return pos
-        return pos[0], pos[1] + _SHORTER * bisect_right(columns, pos[1] - 1 - len("\\U0001F600"))
-
-    def _unshift(self, root: Loc) -> None:
-        """Every position of the document as written (see :meth:`_written`); a Loc shared by aliases once."""
-        seen: set[int] = set()
-        stack = [root]
-        while stack:
-            loc = stack.pop()
-            if id(loc) in seen:
-                continue
-            seen.add(id(loc))
-            loc.pos = self._written(loc.pos)
-            if isinstance(loc.children, dict):
-                for key, (key_pos, child) in loc.children.items():
-                    loc.children[key] = (self._written(key_pos), child)
-                    stack.append(child)
-            elif loc.children:
-                stack.extend(loc.children)
-
-    def _syntax_error(self, err: Any, parsed: str, hint: str | None = None) -> SpecError:
-        """E001 for a libyaml error: at the problem, with where the unfinished construct began, and where a
-        `//` or `/* */` comment before it (which YAML reads as text) starts."""
-        mark, context_mark = err.problem_mark, err.context_mark
-        problem = err.problem or "invalid YAML"
-        context = f" ({err.context})" if err.context else ""
-        notes: tuple[str, ...] = ()
-        found: str | None = None
-        span = 1
-        comment = _slash_comment(self.text, *(self._written((mark.line + 1, mark.column + 1)) if mark is not None
-                                               else (len(self.text) + 1, 1)))
-        if mark is None or (mark.index >= len(parsed) and context_mark is not None):
-            # Unexpected end of the file: the start of the unclosed quote or bracket says more.
-            mark, context_mark = context_mark or mark, None
-            notes = ("the file ends before this is closed",)
-            problem = problem.replace("end of stream", "end of file")
-        if context_mark is not None and err.context and (context_mark.line, context_mark.column) != (
-                mark.line, mark.column):
-            line, column = self._written((context_mark.line + 1, context_mark.column + 1))
-            notes = (f"{err.context.replace('while ', '', 1)} that starts at line {line}, column {column}",)
-        where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        line_text = (YAML_LINE_BREAK.split(parsed, maxsplit=where[0])[where[0] - 1:] or [""])[0]
-        if hint is None and "\t" in line_text[:where[1]]:
-            hint = "YAML does not allow tabs for indentation; indent with spaces"
-        escape = _refused_escape(parsed, mark) if problem == _BAD_ESCAPE and mark is not None else None
-        if escape is not None:  # at the escape's backslash, not at its digits
-            where, (found, span) = (where[0], where[1] - 2), escape
-            hint = hint or ("write the whole character: as UTF-8, as `\\U0001F600`, or as both halves of its "
-                            "surrogate pair together (`\\ud83d\\ude00`)")
-        if comment is not None:
-            token, line, column = comment
-            notes += (f"`{token}` at line {line}, column {column} starts a comment, but {NO_SLASH_COMMENTS}",)
-            hint = hint or f"{COMMENT_FIX} (a JSON spec is read as YAML)"
-        return SpecError([Diagnostic("E001", f"YAML syntax error: {problem}{context}",
-                                     Pos(self.file, *self._written(where)), found=found, notes=notes, span=span,
-                                     hint=hint or "check indentation, brackets and quotes around this position")],
-                         {self.file: self.text})
-
-    def _reader_error(self, err: Any, parsed: str) -> SpecError:
-        """E001 for a character YAML does not allow (a control character): at that character, whose
-        position libyaml gives as a byte offset into the UTF-8 text."""
-        before = parsed.encode("utf-8", "surrogatepass")[: err.position].decode("utf-8", "ignore")
-        lines = YAML_LINE_BREAK.split(before)  # `\r` alone ends a line too (it was counted on line 1)
-        line, column = len(lines) - 1, len(lines[-1])
-        char = err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "\0")
-        escape = f"\\x{char:02x}" if char < 256 else f"\\u{char:04x}"
-        return SpecError([Diagnostic("E001", f"YAML syntax error: {err.reason}",
-                                     Pos(self.file, *self._written((line + 1, column + 1))),
-                                     found=f"the character U+{char:04X}",
-                                     hint=f"delete it, or write it as {escape} inside a double-quoted string")],
-                         {self.file: self.text})
-
-    def _surrogate_error(self, index: int) -> SpecError:
-        """E001 for a lone UTF-16 surrogate at ``self.text[index]``: text given to the API or by an
-        editor (no UTF-8 file holds one), located as libyaml counts lines and columns."""
-        char = ord(self.text[index])
-        lines = YAML_LINE_BREAK.split(self.text[1 if self.text.startswith("\ufeff") else 0:index])
-        shown = _SURROGATE.sub("\ufffd", self.text)  # printable in the rendered message
-        return SpecError([Diagnostic("E001", f"the text holds a lone surrogate U+{char:04X}, which no file can hold",
-                                     Pos(self.file, len(lines), len(lines[-1]) + 1),
-                                     found=f"the character U+{char:04X}",
-                                     hint="delete it, or write the whole character it is half of")],
-                         {self.file: shown})
+        return pos if self.refused is None else self.refused.written(pos)
 
     def _compose_stream(self, events: Any) -> tuple[Any, Loc | None]:
         yaml = self.yaml
@@ -260,24 +126,10 @@ class _Composer:
         except yaml.MarkedYAMLError as err:
             if err.problem != _SECOND_DOCUMENT or err.problem_mark is None:
                 raise
-            raise self._after_document(err.problem_mark) from None
+            raise self._refusals().after_document(err.problem_mark, self.parsed) from None
         if not isinstance(following, yaml.StreamEndEvent):
-            raise self.error("E001", "a spec file holds exactly one YAML document", following.start_mark,
-                             found="a second document (`---`)", hint=_ONE_DOCUMENT_HINT)
+            raise self._refusals().second_document(following.start_mark)
         return data, loc
-
-    def _after_document(self, mark: Any) -> SpecError:
-        """E001 for text after a whole document without `---`: a second JSON object after the first (or text
-        after `...`), or a bracket or comma left over after the one that closed the document."""
-        stray = self.parsed[mark.index + (1 if self.parsed.startswith("\ufeff") else 0):][:1]
-        if stray in ("}", "]"):
-            return self.error("E001", f"YAML syntax error: unmatched `{stray}` after the end of the document", mark,
-                              hint="remove it, or the bracket before it that closes too early")
-        if stray == ",":
-            return self.error("E001", "YAML syntax error: `,` after the end of the document", mark,
-                              hint="remove it: JSON has no comma after the last value")
-        return self.error("E001", "a spec file holds exactly one YAML document", mark,
-                          found="more text after the document ends (a second document)", hint=_ONE_DOCUMENT_HINT)
 
     def _document(self, it: Any) -> tuple[Any, Loc]:
         # Explicit stack instead of recursion: depth is checked, never bounded by the C stack.
@@ -505,42 +357,6 @@ class _Composer:
                           found=f"{what} `{shown}`" if what else f"`{shown}`",
                           hint="no size in a spec comes near this; check the value, or quote it to make it "
                                "a string")
-
-
-def _refused_escape(parsed: str, mark: Any) -> tuple[str, int] | None:
-    """What the escape is whose digits libyaml refused at ``mark``, and its length: a lone surrogate, a code
-    beyond U+10FFFF, or a surrogate pair that was not rewritten (more than :data:`MAX_PAIR_SCALARS`)."""
-    at = mark.index + (1 if parsed.startswith("\ufeff") else 0) - 2  # libyaml's index does not count a BOM
-    escape = _ESCAPE_AT.match(parsed, at) if at >= 0 else None
-    if escape is None:
-        return None
-    if (pair := _PAIR_AT.match(parsed, at)) is not None:
-        return f"the escape `{pair[0]}`, a UTF-16 surrogate pair", len(pair[0])
-    what = "half of a UTF-16 surrogate pair without its other half" if 0xD800 <= int(escape[0][2:], 16) <= 0xDFFF \
-        else "beyond U+10FFFF"
-    return f"the escape `{escape[0]}`, {what}", len(escape[0])
-
-
-def _slash_comment(text: str, line: int, column: int) -> tuple[str, int, int] | None:
-    """The last `//` or `/*` comment (JSON-with-comments') that starts a token before ``line``, ``column``
-    (1-based) of ``text``: ``(token, line, column)``, or None. Strings and `#` comments are skipped, line by line.
-
-    >>> _slash_comment('{"a": 1, // one\\n "url": "http://x", "b": 2}', 2, 30)
-    ('//', 1, 10)
-    """
-    lines = YAML_LINE_BREAK.split(text, maxsplit=line)
-    if len(lines) >= line:  # the text reaches that line: up to the column
-        lines = lines[:line]
-        lines[-1] = lines[-1][:max(column - 1, 0)]
-    for number in range(len(lines), 0, -1):
-        source = lines[number - 1]
-        if "//" not in source and "/*" not in source:
-            continue
-        blanked = _STRING_OR_COMMENT.sub(lambda m: " " * len(m[0]), source)
-        found = list(_SLASH_COMMENT.finditer(blanked))
-        if found:
-            return found[-1][1], number, found[-1].start(1) + 1
-    return None
 
 
 def _tag_text(tag: str) -> str:
