@@ -24,7 +24,10 @@ class HseSequencePatches(nn.Module):
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
-        time = (torch.arange(length, device=x.device).unsqueeze(0) / fs.unsqueeze(1)).to(x.dtype)
+        # in float32 or wider, then x's dtype; a rate that became inf (a float16 fs) gives NaN, not silent zeros
+        rate = fs.to(torch.float64 if x.dtype == torch.float64 or fs.dtype == torch.float64 else torch.float32)
+        rate = rate.masked_fill(rate.isinf(), float("nan"))
+        time = (torch.arange(length, device=x.device).unsqueeze(0) / rate.unsqueeze(1)).to(x.dtype)
         signal = torch.cat([x, time.unsqueeze(-1)], dim=-1)
         starts = torch.linspace(0, length - self.patch_size_L, self.num_patches, device=x.device).round().long()
         steps = starts.unsqueeze(1) + torch.arange(self.patch_size_L, device=x.device)  # [P, pL]
@@ -155,20 +158,30 @@ def _require(model: nn.Module, ok: bool, message: str) -> None:
 
 
 def _check_input(
-    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shape: str, cast: bool = True
+    model: nn.Module,
+    name: str,
+    x: torch.Tensor,
+    dtype: torch.dtype,
+    sizes: list[int],
+    shape: str,
+    cast: bool = True,
+    keep: bool = False,
 ) -> None:
-    if not isinstance(x, torch.Tensor):  # a numpy array has a dtype, so it passes the fast test to here
-        found, numpy = type(x).__qualname__, type(x).__module__ == "numpy"
-        convert = f" (`torch.from_numpy({name})` converts it)" if numpy else ""
-        raise TypeError(f"{type(model).__name__}: input `{name}` must be a tensor {shape}; found {found}{convert}")
     declared, floats = dtype, _cast_dtype(model) if cast and dtype.is_floating_point else None
     dtype = floats or dtype  # after model.double(), .half(), .bfloat16(): the model's dtype
-    ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
+    keep = keep and dtype != declared  # read in any floating dtype (a sampling rate): the declared one stays
     wanted = str(dtype).removeprefix("torch.") + (" (the model's dtype)" if dtype != declared else "")
+    wanted = str(declared).removeprefix("torch.") + " or " + wanted if keep else wanted
+    to = declared if keep else dtype  # what a hint converts to
+    if not isinstance(x, torch.Tensor):  # a numpy array, a list, a number, None: the fast test sent it here
+        found = ("None" if x is None else type(x).__qualname__) + _input_hint(model, name, x, to, sizes, shape)
+        raise TypeError(f"{type(model).__name__}: input `{name}` must be a tensor {shape}; found {found}")
+    ok = x.dtype == dtype or (keep and x.dtype == declared)
+    ok = ok and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
     if torch.compiler.is_compiling():  # a traced message holds constants only (a dynamic size is not one)
         _require(model, ok, f"input `{name}` must be {shape} {wanted}")
     elif not ok:
-        hint = _input_hint(model, name, x, dtype, sizes, bool(floats))
+        hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
 
 
@@ -181,8 +194,22 @@ def _cast_dtype(model: nn.Module) -> torch.dtype | None:
     return None
 
 
-def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], cast: bool) -> str:
-    """What a refused input looks like: another dtype, swapped last axes, a missing or extra size-1 axis."""
+def _input_hint(
+    model: nn.Module, name: str, x: object, dtype: torch.dtype, sizes: list[int], written: str, cast: bool = True
+) -> str:
+    """What a refused input looks like: not a tensor (a numpy array, a list, a number for a [B] input), another
+    dtype, swapped last axes, a missing or extra size-1 axis. ``written``: its shape as the spec writes it, `[B]`."""
+    if not isinstance(x, torch.Tensor):
+        if type(x).__module__ == "numpy" and getattr(x, "ndim", 0) > 0:
+            return f" (`torch.from_numpy({name})` converts it)"
+        if isinstance(x, (list, tuple)):
+            return f" (`torch.tensor({name}, dtype={dtype})` converts it)"
+        if not isinstance(x, (int, float)) or isinstance(x, bool) or len(sizes) > 1:
+            return ""
+        fill = float(x) if dtype.is_floating_point else int(x)  # also a numpy float64, which is a float
+        if not sizes:
+            return f" (`torch.tensor({fill!r}, dtype={dtype})` makes it)"
+        return f" (one value for each sample? `torch.full(({written[1:-1]},), {fill!r}, dtype={dtype})` makes it)"
     shape = list(x.shape)
     to = "" if x.dtype == dtype else f".to({dtype})"
 
@@ -483,12 +510,12 @@ class M_02_ISFM(nn.Module):
     def forward(self, x: torch.Tensor, fs: torch.Tensor, system_id: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32
+                getattr(x, "dtype", None) == torch.float32
                 and x.dim() == 3
-                and fs.dtype == torch.float32
+                and getattr(fs, "dtype", None) == torch.float32
                 and fs.dim() == 1
                 and fs.shape[0] == x.shape[0]
-                and system_id.dtype == torch.int64
+                and getattr(system_id, "dtype", None) == torch.int64
                 and system_id.dim() == 1
                 and system_id.shape[0] == x.shape[0]
                 and x.shape[1] >= 256
@@ -496,7 +523,7 @@ class M_02_ISFM(nn.Module):
                 and x.shape[2] <= 2
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C]")
-                _check_input(self, "fs", fs, torch.float32, [-1], "[B]")
+                _check_input(self, "fs", fs, torch.float32, [-1], "[B]", keep=True)
                 _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
                 _check_input(self, "system_id", system_id, torch.int64, [-1], "[B]")
                 _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")

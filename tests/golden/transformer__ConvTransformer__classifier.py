@@ -46,20 +46,30 @@ def _require(model: nn.Module, ok: bool, message: str) -> None:
 
 
 def _check_input(
-    model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], shape: str, cast: bool = True
+    model: nn.Module,
+    name: str,
+    x: torch.Tensor,
+    dtype: torch.dtype,
+    sizes: list[int],
+    shape: str,
+    cast: bool = True,
+    keep: bool = False,
 ) -> None:
-    if not isinstance(x, torch.Tensor):  # a numpy array has a dtype, so it passes the fast test to here
-        found, numpy = type(x).__qualname__, type(x).__module__ == "numpy"
-        convert = f" (`torch.from_numpy({name})` converts it)" if numpy else ""
-        raise TypeError(f"{type(model).__name__}: input `{name}` must be a tensor {shape}; found {found}{convert}")
     declared, floats = dtype, _cast_dtype(model) if cast and dtype.is_floating_point else None
     dtype = floats or dtype  # after model.double(), .half(), .bfloat16(): the model's dtype
-    ok = x.dtype == dtype and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
+    keep = keep and dtype != declared  # read in any floating dtype (a sampling rate): the declared one stays
     wanted = str(dtype).removeprefix("torch.") + (" (the model's dtype)" if dtype != declared else "")
+    wanted = str(declared).removeprefix("torch.") + " or " + wanted if keep else wanted
+    to = declared if keep else dtype  # what a hint converts to
+    if not isinstance(x, torch.Tensor):  # a numpy array, a list, a number, None: the fast test sent it here
+        found = ("None" if x is None else type(x).__qualname__) + _input_hint(model, name, x, to, sizes, shape)
+        raise TypeError(f"{type(model).__name__}: input `{name}` must be a tensor {shape}; found {found}")
+    ok = x.dtype == dtype or (keep and x.dtype == declared)
+    ok = ok and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
     if torch.compiler.is_compiling():  # a traced message holds constants only (a dynamic size is not one)
         _require(model, ok, f"input `{name}` must be {shape} {wanted}")
     elif not ok:
-        hint = _input_hint(model, name, x, dtype, sizes, bool(floats))
+        hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
 
 
@@ -72,8 +82,22 @@ def _cast_dtype(model: nn.Module) -> torch.dtype | None:
     return None
 
 
-def _input_hint(model: nn.Module, name: str, x: torch.Tensor, dtype: torch.dtype, sizes: list[int], cast: bool) -> str:
-    """What a refused input looks like: another dtype, swapped last axes, a missing or extra size-1 axis."""
+def _input_hint(
+    model: nn.Module, name: str, x: object, dtype: torch.dtype, sizes: list[int], written: str, cast: bool = True
+) -> str:
+    """What a refused input looks like: not a tensor (a numpy array, a list, a number for a [B] input), another
+    dtype, swapped last axes, a missing or extra size-1 axis. ``written``: its shape as the spec writes it, `[B]`."""
+    if not isinstance(x, torch.Tensor):
+        if type(x).__module__ == "numpy" and getattr(x, "ndim", 0) > 0:
+            return f" (`torch.from_numpy({name})` converts it)"
+        if isinstance(x, (list, tuple)):
+            return f" (`torch.tensor({name}, dtype={dtype})` converts it)"
+        if not isinstance(x, (int, float)) or isinstance(x, bool) or len(sizes) > 1:
+            return ""
+        fill = float(x) if dtype.is_floating_point else int(x)  # also a numpy float64, which is a float
+        if not sizes:
+            return f" (`torch.tensor({fill!r}, dtype={dtype})` makes it)"
+        return f" (one value for each sample? `torch.full(({written[1:-1]},), {fill!r}, dtype={dtype})` makes it)"
     shape = list(x.shape)
     to = "" if x.dtype == dtype else f".to({dtype})"
 
@@ -268,7 +292,7 @@ class ConvTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                x.dtype == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] <= 5000
+                getattr(x, "dtype", None) == torch.float32 and x.dim() == 3 and x.shape[2] == 1 and x.shape[1] <= 5000
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1]")
                 _require(

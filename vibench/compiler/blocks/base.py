@@ -103,6 +103,9 @@ class Block:
     variadic: ClassVar[bool] = False  # one port taking any number (>= min_inputs) of tensors
     min_inputs: ClassVar[int] = 1
     optional_inputs: ClassVar[tuple[str, ...]] = ()
+    # Ports whose tensor the native reads in any floating dtype (a sampling rate: it computes with it in float32 or
+    # wider): a model input that only such ports read may keep its declared dtype in a model cast with .half().
+    any_float_inputs: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ("out",)
     category: ClassVar[str] = "misc"
     imports: ClassVar[tuple[str, ...]] = ()  # extra imports the emitted code needs: "F", "math"
@@ -341,7 +344,7 @@ def _param_problems(params: type) -> list[Problem]:
 
 def _port_problems(cls: type[Block]) -> list[Problem]:
     problems = []
-    for attr in ("inputs", "outputs", "optional_inputs"):
+    for attr in ("inputs", "outputs", "optional_inputs", "any_float_inputs"):
         ports = getattr(cls, attr)
         if not isinstance(ports, tuple) or not all(isinstance(p, str) and p.isidentifier() for p in ports) \
                 or len(set(ports)) != len(ports):

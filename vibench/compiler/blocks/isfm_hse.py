@@ -103,7 +103,11 @@ class HsePatchSampler(nn.Module):
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
-        time = torch.arange(length, device=x.device, dtype=x.dtype).unsqueeze(0) * (1.0 / fs).unsqueeze(1)
+        # Time stamps in float32 or wider, then x's dtype (float16 rounds indices above 2048 and holds no rate
+        # above 65,504 Hz); a rate that became inf (a float16 fs) gives NaN stamps, not silent zeros.
+        rate = fs.to(torch.float64 if x.dtype == torch.float64 or fs.dtype == torch.float64 else torch.float32)
+        period = (1.0 / rate).masked_fill(rate.isinf(), float("nan"))
+        time = (torch.arange(length, device=x.device, dtype=rate.dtype).unsqueeze(0) * period.unsqueeze(1)).to(x.dtype)
         if self.patch_size_L > length:
             repeats = (self.patch_size_L + length - 1) // length
             x = x.repeat_interleave(repeats, dim=1)
@@ -149,7 +153,10 @@ class HseSequencePatches(nn.Module):
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
-        time = (torch.arange(length, device=x.device).unsqueeze(0) / fs.unsqueeze(1)).to(x.dtype)
+        # in float32 or wider, then x's dtype; a rate that became inf (a float16 fs) gives NaN, not silent zeros
+        rate = fs.to(torch.float64 if x.dtype == torch.float64 or fs.dtype == torch.float64 else torch.float32)
+        rate = rate.masked_fill(rate.isinf(), float("nan"))
+        time = (torch.arange(length, device=x.device).unsqueeze(0) / rate.unsqueeze(1)).to(x.dtype)
         signal = torch.cat([x, time.unsqueeze(-1)], dim=-1)
         starts = torch.linspace(0, length - self.patch_size_L, self.num_patches, device=x.device).round().long()
         steps = starts.unsqueeze(1) + torch.arange(self.patch_size_L, device=x.device)  # [P, pL]
@@ -208,6 +215,7 @@ class HsePatchSampling(Block):
     Params = HsePatchSamplingParams
     category = "embedding"
     inputs = ("x", "fs")
+    any_float_inputs = ("fs",)  # the time stamps are computed in float32 or wider, then take x's dtype
     natives = (HsePatchSampler,)
     stochastic = True
     test_layouts = (("B L C", "B"),)
@@ -242,6 +250,7 @@ class HseSequencePatchesBlock(Block):
     Params = HseSequencePatchesParams
     category = "embedding"
     inputs = ("x", "fs")
+    any_float_inputs = ("fs",)  # the time channel is computed in float32 or wider, then takes x's dtype
     natives = (HseSequencePatches,)
     fresh_output = True  # gathered by an index: a new tensor that autograd does not keep
     test_layouts = (("B L C", "B"),)

@@ -6,15 +6,19 @@ They run when ``model.check_inputs`` is true (the default), are skipped by Torch
 :mod:`vibench.compiler.codegen.support`), so a traced graph keeps them. In eager mode one inline
 condition (every test, in order, joined by ``and``) guards the calls, which only run to name the
 failed rule: a call per input cost a small model (an ISFM task head) about a tenth of its forward.
+The fast test reads a dtype with ``getattr(x, "dtype", None)``, so that a list, a number or None reaches
+``_check_input``'s TypeError (``x.dtype`` raised AttributeError; it costs ~6 ns, an ``isinstance`` ~25 ns
+and a line per input).
 """
 
 from __future__ import annotations
 
 import ast
 
+from vibench.compiler import registry
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.statements import Line
-from vibench.compiler.ir import Unit
+from vibench.compiler.ir import Node, Unit, ValueRef
 from vibench.compiler.space import solve_ge
 from vibench.compiler.symbolic import Dim, Expr, FloorDiv, fmt_shape
 
@@ -27,15 +31,16 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
     where: dict[str, ast.expr] = {}  # symbol -> the size it is read from
     owner: dict[str, str] = {}
     # A floating input follows a cast model's dtype (support._cast_dtype) unless the floating inputs
-    # differ in dtype: the parameters then say nothing of each input's.
+    # differ in dtype: the parameters then say nothing of each input's. One that only ports reading any
+    # floating dtype take (a sampling rate) may also keep its declared dtype.
     floats = {t.dtype for _, t in unit.inputs if t.dtype.startswith(("float", "bfloat"))}
     for name, t in unit.inputs:
         x = c.ref(var[name])
         sizes = [d if isinstance(d, int) else -1 for d in t.shape]
-        mixed = {"cast": False} if len(floats) > 1 else {}
+        how = {"cast": False} if len(floats) > 1 else {"keep": True} if t.dtype in floats and keeps(unit, name) else {}
         checks.append(c.call("_check_input", me, name, x, c.dotted(f"torch.{t.dtype}"), sizes, fmt_shape(t.shape),
-                             **mixed))
-        fast.append(c.compare(c.attr(x, "dtype"), "==", c.dotted(f"torch.{t.dtype}")))
+                             **how))
+        fast.append(c.compare(c.call("getattr", x, "dtype", None), "==", c.dotted(f"torch.{t.dtype}")))
         fast.append(c.compare(c.method(x, "dim"), "==", len(sizes)))
         fast += [c.compare(c.index(c.attr(x, "shape"), k), "==", s) for k, s in enumerate(sizes) if s >= 0]
         for axis, d in enumerate(t.shape):
@@ -60,6 +65,23 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
     failed = c.both([c.call("torch.compiler.is_compiling"), c.not_(c.both(fast))], "or")
     calls = [Line(ast.If(test=failed, body=[], orelse=[]), "", [Line(ast.Expr(value=e)) for e in checks])]
     return [Line(ast.If(test=guard, body=[], orelse=[]), "", calls)]
+
+
+def keeps(unit: Unit, name: str) -> bool:
+    """Whether input ``name`` of ``unit`` is read, and only by ports that take any floating dtype
+    (:attr:`~vibench.compiler.blocks.base.Block.any_float_inputs`: the HSE embeddings' ``fs``), also
+    inside composites: a cast model may then take it in its declared dtype too (a float32 sampling rate
+    in a ``.half()`` model, where float16 would hold no rate above 65,504 Hz)."""
+    readers = [(node, port) for node in unit.nodes for port, ref in node.inputs if ref == ValueRef(name, None)]
+    return bool(readers) and all(_reads_any_float(node, port) for node, port in readers)
+
+
+def _reads_any_float(node: Node, port: str) -> bool:
+    units = {id(copy.unit): copy.unit for copy in node.copies if copy.unit is not None}
+    if units:
+        return all(keeps(unit, port) for unit in units.values())
+    blocks = {copy.block or node.block for copy in node.copies}
+    return all((block := registry.get(name)) is not None and port in block.any_float_inputs for name in blocks)
 
 
 def constraint_test(lhs: Dim, op: str, mod: int, where: dict[str, ast.expr]) -> ast.expr:
