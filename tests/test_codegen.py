@@ -334,14 +334,14 @@ def test_a_returned_chain_is_named_out_where_one_value_is_returned() -> None:
     mamba = _forward_of(vibench.compile_spec("isfm/backbone/B_05_Mamba").source, "ResidualBlock")
     assert "-> torch.Tensor:\n        out = self.norm(x)" in mamba and "out += x" in mamba
     two = vibench.compile_spec(os.path.join(ROOT, "examples", "fault_autoencoder.yaml")).source
-    assert 'return {"logits": classifier, "signal": x}' in two
+    assert 'return {"logits": classifier, "signal": reconstruction}' in two
 
 
 def test_no_del_where_only_in_place_lines_follow() -> None:
-    """`del x` frees memory for the lines after it: ResNet's `out += x` then `torch.relu_(out)` allocate
+    """`del x` frees memory for the lines after it: ResNet's `out += downsample` then `torch.relu_(out)` allocate
     nothing, so none is written; before an in-place dropout (its mask is allocated) it stays."""
     basic = _forward_of(vibench.compile_spec("cnn/ResNet1D").source, "BasicBlock")
-    assert basic.rstrip().endswith("out += x  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:58\n"
+    assert basic.rstrip().endswith("out += downsample  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:58\n"
                                    "        out = torch.relu_(out)  # [B, channels, (L - 1) // stride + 1]  "
                                    "ResNet1D.yaml:59\n        return out")
     cell = _forward_of(vibench.compile_spec("rnn/ConvLSTM").source, "ConvLSTMCell")
@@ -352,7 +352,7 @@ def test_a_shared_class_comments_shapes_true_in_every_use() -> None:
     """A layer that some uses replace by nn.Identity() still runs there and gives its input: the shape
     comment covers those uses (a stride-1 BasicBlock's downsample keeps L; it said (L + 1) // 2)."""
     source = vibench.compile_spec("cnn/ResNet1D").source
-    assert "x = self.downsample(x)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:56" in source
+    assert "downsample = self.downsample(x)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:56" in source
     assert "out = self.conv1(x)  # [B, channels, (L - 1) // stride + 1]  ResNet1D.yaml:50" in source
     informer = vibench.compile_spec("transformer/Informer", params={"distil": True}).source
     assert "x = self.distil(x)  # [B, (L + 1) // 2 if distil else L, 256]  Informer.yaml:105" in informer
@@ -383,7 +383,7 @@ def test_a_size_that_differs_between_uses_is_explained_by_the_class_argument() -
     assert explain_offset([12, 24], [{"C": 4}, {"C": 8}], ["C"]) == "3 * C"
     assert explain_offset([12, 25], [{"C": 4}, {"C": 8}], ["C"]) is None
     dense = vibench.compile_spec("mlp/DenseNetMLP").source
-    assert "x = torch.cat([x, bottleneck], dim=-1)  # [B, L, D + 32]  DenseNetMLP.yaml:64" in dense
+    assert "dense = torch.cat([x, bottleneck], dim=-1)  # [B, L, D + 32]  DenseNetMLP.yaml:64" in dense
 
 
 @pytest.mark.parametrize(("node", "imported"), [

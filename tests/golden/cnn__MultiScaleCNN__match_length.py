@@ -93,7 +93,7 @@ def _input_hint(
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
-    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
+    name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -125,15 +125,20 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
     if not isinstance(state_dict, dict):  # a path: tensors only, as torch.load(weights_only=True) reads them
         state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-    entries, own, renamed = state_dict.get("state_dict", state_dict), model.state_dict(), {}
-    if prefix and any(k.startswith(prefix) for k in entries) and not any(k.startswith(prefix) for k in own):
-        entries = {k.removeprefix(prefix): v for k, v in entries.items() if k.startswith(prefix)}
+    entries, own = state_dict.get("state_dict", state_dict), model.state_dict()
     for key, value in entries.items():
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
-        for pattern, replacement in type(model).REFERENCE_STATE_DICT_RENAMES:
-            key = re.sub(pattern, replacement, key)
-        renamed[key] = value
+    # As written, and without a Lightning module's `prefix` (TCN's own keys start with `network.` too): the
+    # reading that names more of the model's keys.
+    readings: list[dict] = []
+    for found in [entries, {k.removeprefix(prefix): v for k, v in entries.items() if prefix and k.startswith(prefix)}]:
+        readings.append({})
+        for key, value in found.items():
+            for pattern, replacement in getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ()):
+                key = re.sub(pattern, replacement, key)
+            readings[-1][key] = value
+    renamed = max(readings, key=lambda r: len(r.keys() & own.keys()))
     missing, unexpected = sorted(own.keys() - renamed.keys()), sorted(renamed.keys() - own.keys())
     bad = sorted(k for k in own.keys() & renamed.keys() if own[k].shape != renamed[k].shape)
     if bad or (strict and (missing or unexpected)):
@@ -189,13 +194,13 @@ class Inception(nn.Module):
         self.branch4 = ConvBnRelu(C, pool_proj)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.branch1(x)  # [B, ch1x1, L]  MultiScaleCNN.yaml:80
+        branch1 = self.branch1(x)  # [B, ch1x1, L]  MultiScaleCNN.yaml:80
         branch2 = self.branch2(x)  # [B, ch3x3, L]  MultiScaleCNN.yaml:81
         branch3 = self.branch3(x)  # [B, ch5x5, L]  MultiScaleCNN.yaml:82
-        x = F.max_pool1d(x, 3, stride=1, padding=1)  # [B, C, L]  MultiScaleCNN.yaml:83
-        x = self.branch4(x)  # [B, pool_proj, L]  MultiScaleCNN.yaml:84
-        out = torch.cat([out, branch2, branch3, x], dim=1)  # [B, ?, L]  MultiScaleCNN.yaml:85
-        return out
+        pool = F.max_pool1d(x, 3, stride=1, padding=1)  # [B, C, L]  MultiScaleCNN.yaml:83
+        pool = self.branch4(pool)  # [B, pool_proj, L]  MultiScaleCNN.yaml:84
+        concat = torch.cat([branch1, branch2, branch3, pool], dim=1)  # [B, ?, L]  MultiScaleCNN.yaml:85
+        return concat
 
 
 class MultiScaleBlock(nn.Module):
@@ -222,11 +227,10 @@ class MultiScaleBlock(nn.Module):
         scale_convs_0 = self.scale_convs[0](x)  # [B, cout // 3, L]  MultiScaleCNN.yaml:96
         scale_convs_1 = self.scale_convs[1](x)  # [B, cout // 3, L]  MultiScaleCNN.yaml:96
         scale_convs_2 = self.scale_convs[2](x)  # [B, scale_convs_cout, L]  MultiScaleCNN.yaml:96
-        # [B, cout, L] MultiScaleCNN.yaml:102
-        scale_convs_0 = torch.cat([scale_convs_0, scale_convs_1, scale_convs_2], dim=1)
-        del scale_convs_1, scale_convs_2
-        scale_convs_0 = self.fusion(scale_convs_0)  # [B, cout, L]  MultiScaleCNN.yaml:103
-        return scale_convs_0
+        out = torch.cat([scale_convs_0, scale_convs_1, scale_convs_2], dim=1)  # [B, cout, L]  MultiScaleCNN.yaml:102
+        del scale_convs_0, scale_convs_1, scale_convs_2
+        out = self.fusion(out)  # [B, cout, L]  MultiScaleCNN.yaml:103
+        return out
 
 
 class UpStage(nn.Module):

@@ -90,7 +90,7 @@ def _input_hint(
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
-    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
+    name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -212,7 +212,8 @@ class FaultAutoencoder(nn.Module):
         classifier = torch.flatten(classifier, 1)  # [B, 64]  fault_autoencoder.yaml:43
         classifier = F.dropout(classifier, p=0.2, training=self.training)  # [B, 64]  fault_autoencoder.yaml:44
         classifier = self.classifier(classifier)  # [B, 4]  fault_autoencoder.yaml:45
-        x = self.dec1(x)  # [B, 32, 2 * (L // 8)]  fault_autoencoder.yaml:46
-        x = self.dec2(x)  # [B, 16, 4 * (L // 8)]  fault_autoencoder.yaml:47
-        x = self.reconstruction(x)  # [B, 1, 8 * (L // 8)]  fault_autoencoder.yaml:48
-        return {"logits": classifier, "signal": x}
+        reconstruction = self.dec1(x)  # [B, 32, 2 * (L // 8)]  fault_autoencoder.yaml:46
+        del x
+        reconstruction = self.dec2(reconstruction)  # [B, 16, 4 * (L // 8)]  fault_autoencoder.yaml:47
+        reconstruction = self.reconstruction(reconstruction)  # [B, 1, 8 * (L // 8)]  fault_autoencoder.yaml:48
+        return {"logits": classifier, "signal": reconstruction}

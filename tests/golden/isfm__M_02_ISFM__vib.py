@@ -234,7 +234,7 @@ def _input_hint(
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
-    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
+    name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -266,15 +266,20 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
     if not isinstance(state_dict, dict):  # a path: tensors only, as torch.load(weights_only=True) reads them
         state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-    entries, own, renamed = state_dict.get("state_dict", state_dict), model.state_dict(), {}
-    if prefix and any(k.startswith(prefix) for k in entries) and not any(k.startswith(prefix) for k in own):
-        entries = {k.removeprefix(prefix): v for k, v in entries.items() if k.startswith(prefix)}
+    entries, own = state_dict.get("state_dict", state_dict), model.state_dict()
     for key, value in entries.items():
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
-        for pattern, replacement in type(model).REFERENCE_STATE_DICT_RENAMES:
-            key = re.sub(pattern, replacement, key)
-        renamed[key] = value
+    # As written, and without a Lightning module's `prefix` (TCN's own keys start with `network.` too): the
+    # reading that names more of the model's keys.
+    readings: list[dict] = []
+    for found in [entries, {k.removeprefix(prefix): v for k, v in entries.items() if prefix and k.startswith(prefix)}]:
+        readings.append({})
+        for key, value in found.items():
+            for pattern, replacement in getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ()):
+                key = re.sub(pattern, replacement, key)
+            readings[-1][key] = value
+    renamed = max(readings, key=lambda r: len(r.keys() & own.keys()))
     missing, unexpected = sorted(own.keys() - renamed.keys()), sorted(renamed.keys() - own.keys())
     bad = sorted(k for k in own.keys() & renamed.keys() if own[k].shape != renamed[k].shape)
     if bad or (strict and (missing or unexpected)):
@@ -338,11 +343,11 @@ class Attention(nn.Module):
         del x
         split = self.q_norm(split)  # [B, 4, P, 16]  B_10_VIBT.yaml:31
         split_1 = self.k_norm(split_1)  # [B, 4, P, 16]  B_10_VIBT.yaml:32
-        split = F.scaled_dot_product_attention(split, split_1, split_2)  # [B, 4, P, 16]  B_10_VIBT.yaml:33
-        del split_1, split_2
-        split = split.permute(0, 2, 1, 3).flatten(2, 3)  # [B, P, 64]  B_10_VIBT.yaml:34
-        split = self.proj(split)  # [B, P, 64]  B_10_VIBT.yaml:35
-        return split
+        out = F.scaled_dot_product_attention(split, split_1, split_2)  # [B, 4, P, 16]  B_10_VIBT.yaml:33
+        del split, split_1, split_2
+        out = out.permute(0, 2, 1, 3).flatten(2, 3)  # [B, P, 64]  B_10_VIBT.yaml:34
+        out = self.proj(out)  # [B, P, 64]  B_10_VIBT.yaml:35
+        return out
 
 
 class Mlp(nn.Module):
@@ -379,21 +384,21 @@ class ViBTBlock(nn.Module):
         mod, mod_1, mod_2, mod_3, mod_4, mod_5 = torch.chunk(condition, 6, dim=-1)
         del condition
         norm1 = self.norm1(x)  # [B, P, 64]  B_10_VIBT.yaml:60
-        norm1 = norm1 * (1 + mod_1.unsqueeze(1)) + mod.unsqueeze(1)  # [B, P, 64]  B_10_VIBT.yaml:61
-        del mod_1, mod
-        norm1 = self.attn(norm1)  # [B, P, 64]  B_10_VIBT.yaml:62
+        attn_in = norm1 * (1 + mod_1.unsqueeze(1)) + mod.unsqueeze(1)  # [B, P, 64]  B_10_VIBT.yaml:61
+        del norm1, mod_1, mod
+        attn_in = self.attn(attn_in)  # [B, P, 64]  B_10_VIBT.yaml:62
         mod_2 = mod_2.unsqueeze(1)  # [B, 1, 64]  B_10_VIBT.yaml:63
-        mod_2 = mod_2 * norm1  # [B, P, 64]  B_10_VIBT.yaml:64
-        del norm1
+        mod_2 = mod_2 * attn_in  # [B, P, 64]  B_10_VIBT.yaml:64
+        del attn_in
         x = x + mod_2  # [B, P, 64]  B_10_VIBT.yaml:65
         del mod_2
         norm2 = self.norm2(x)  # [B, P, 64]  B_10_VIBT.yaml:66
-        norm2 = norm2 * (1 + mod_4.unsqueeze(1)) + mod_3.unsqueeze(1)  # [B, P, 64]  B_10_VIBT.yaml:67
-        del mod_4, mod_3
-        norm2 = self.mlp(norm2)  # [B, P, 64]  B_10_VIBT.yaml:68
+        mlp_in = norm2 * (1 + mod_4.unsqueeze(1)) + mod_3.unsqueeze(1)  # [B, P, 64]  B_10_VIBT.yaml:67
+        del norm2, mod_4, mod_3
+        mlp_in = self.mlp(mlp_in)  # [B, P, 64]  B_10_VIBT.yaml:68
         mod_5 = mod_5.unsqueeze(1)  # [B, 1, 64]  B_10_VIBT.yaml:69
-        mod_5 = mod_5 * norm2  # [B, P, 64]  B_10_VIBT.yaml:70
-        del norm2
+        mod_5 = mod_5 * mlp_in  # [B, P, 64]  B_10_VIBT.yaml:70
+        del mlp_in
         x = x + mod_5  # [B, P, 64]  B_10_VIBT.yaml:71
         return x
 
@@ -429,14 +434,14 @@ class H_04_VIB_pred(nn.Module):
         condition = self.final_mod(condition)  # [B, 128]  H_04_VIB_pred.yaml:44
         mod, mod_1 = torch.chunk(condition, 2, dim=-1)  # 0: [B, 64], 1: [B, 64]  H_04_VIB_pred.yaml:45
         del condition
-        x = self.final_norm(x)  # [B, P, 64]  H_04_VIB_pred.yaml:46
-        x = x * (1 + mod.unsqueeze(1)) + mod_1.unsqueeze(1)  # [B, P, 64]  H_04_VIB_pred.yaml:47
-        del mod, mod_1
-        x = self.proj_out(x)  # [B, P, 2048]  H_04_VIB_pred.yaml:48
-        x = x.unflatten(2, (256, -1))  # [B, P, 256, 8]  H_04_VIB_pred.yaml:49
-        x = self.pred_heads(x, system_id)  # [B, P, 256, 2]  H_04_VIB_pred.yaml:57
-        x = self.signal(x, target.shape[1], target.shape[2])  # [B, L, C]  H_04_VIB_pred.yaml:64
-        return x
+        final_norm = self.final_norm(x)  # [B, P, 64]  H_04_VIB_pred.yaml:46
+        out = final_norm * (1 + mod.unsqueeze(1)) + mod_1.unsqueeze(1)  # [B, P, 64]  H_04_VIB_pred.yaml:47
+        del final_norm, mod, mod_1
+        out = self.proj_out(out)  # [B, P, 2048]  H_04_VIB_pred.yaml:48
+        out = out.unflatten(2, (256, -1))  # [B, P, 256, 8]  H_04_VIB_pred.yaml:49
+        out = self.pred_heads(out, system_id)  # [B, P, 256, 2]  H_04_VIB_pred.yaml:57
+        out = self.signal(out, target.shape[1], target.shape[2])  # [B, L, C]  H_04_VIB_pred.yaml:64
+        return out
 
 
 class M_02_ISFM(nn.Module):

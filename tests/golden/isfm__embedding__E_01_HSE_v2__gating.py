@@ -158,7 +158,7 @@ def _input_hint(
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
-    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
+    name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -190,15 +190,20 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
     if not isinstance(state_dict, dict):  # a path: tensors only, as torch.load(weights_only=True) reads them
         state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-    entries, own, renamed = state_dict.get("state_dict", state_dict), model.state_dict(), {}
-    if prefix and any(k.startswith(prefix) for k in entries) and not any(k.startswith(prefix) for k in own):
-        entries = {k.removeprefix(prefix): v for k, v in entries.items() if k.startswith(prefix)}
+    entries, own = state_dict.get("state_dict", state_dict), model.state_dict()
     for key, value in entries.items():
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
-        for pattern, replacement in type(model).REFERENCE_STATE_DICT_RENAMES:
-            key = re.sub(pattern, replacement, key)
-        renamed[key] = value
+    # As written, and without a Lightning module's `prefix` (TCN's own keys start with `network.` too): the
+    # reading that names more of the model's keys.
+    readings: list[dict] = []
+    for found in [entries, {k.removeprefix(prefix): v for k, v in entries.items() if prefix and k.startswith(prefix)}]:
+        readings.append({})
+        for key, value in found.items():
+            for pattern, replacement in getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ()):
+                key = re.sub(pattern, replacement, key)
+            readings[-1][key] = value
+    renamed = max(readings, key=lambda r: len(r.keys() & own.keys()))
     missing, unexpected = sorted(own.keys() - renamed.keys()), sorted(renamed.keys() - own.keys())
     bad = sorted(k for k in own.keys() & renamed.keys() if own[k].shape != renamed[k].shape)
     if bad or (strict and (missing or unexpected)):
@@ -226,30 +231,28 @@ class SystemPromptEncoder(nn.Module):
         self.final_norm = nn.LayerNorm(64)
 
     def forward(self, dataset_id: torch.Tensor, domain_id: torch.Tensor, sample_rate: torch.Tensor) -> torch.Tensor:
-        dataset_id = self.dataset_embedding(dataset_id)  # [B, 21]  E_01_HSE_v2.yaml:55
-        domain_id = self.domain_embedding(domain_id)  # [B, 21]  E_01_HSE_v2.yaml:56
-        dataset_id = torch.cat([dataset_id, domain_id], dim=-1)  # [B, 42]  E_01_HSE_v2.yaml:57
-        del domain_id
-        dataset_id = self.system_fusion(dataset_id)  # [B, 64]  E_01_HSE_v2.yaml:58
-        dataset_id = self.system_norm(dataset_id)  # [B, 64]  E_01_HSE_v2.yaml:59
+        dataset_embedding = self.dataset_embedding(dataset_id)  # [B, 21]  E_01_HSE_v2.yaml:55
+        domain_embedding = self.domain_embedding(domain_id)  # [B, 21]  E_01_HSE_v2.yaml:56
+        system_concat = torch.cat([dataset_embedding, domain_embedding], dim=-1)  # [B, 42]  E_01_HSE_v2.yaml:57
+        del dataset_embedding, domain_embedding
+        system_concat = self.system_fusion(system_concat)  # [B, 64]  E_01_HSE_v2.yaml:58
+        system_concat = self.system_norm(system_concat)  # [B, 64]  E_01_HSE_v2.yaml:59
         sample_rate = sample_rate.unsqueeze(-1)  # [B, 1]  E_01_HSE_v2.yaml:60
         sample_rate = sample_rate * 0.0001  # [B, 1]  E_01_HSE_v2.yaml:61
         sample_rate = self.sample_rate_proj(sample_rate)  # [B, 22]  E_01_HSE_v2.yaml:62
         sample_rate = self.sample_fusion(sample_rate)  # [B, 64]  E_01_HSE_v2.yaml:63
         sample_rate = self.sample_norm(sample_rate)  # [B, 64]  E_01_HSE_v2.yaml:64
-        dataset_id = dataset_id.unsqueeze(1)  # [B, 1, 64]  E_01_HSE_v2.yaml:65
+        system_concat = system_concat.unsqueeze(1)  # [B, 1, 64]  E_01_HSE_v2.yaml:65
         sample_rate = sample_rate.unsqueeze(1)  # [B, 1, 64]  E_01_HSE_v2.yaml:66
-        dataset_id = torch.cat([dataset_id, sample_rate], dim=1)  # [B, 2, 64]  E_01_HSE_v2.yaml:67
-        del sample_rate
+        out = torch.cat([system_concat, sample_rate], dim=1)  # [B, 2, 64]  E_01_HSE_v2.yaml:67
+        del system_concat, sample_rate
         # [B, 2, 64] E_01_HSE_v2.yaml:68
-        dataset_id = self.prompt_attention(
-            dataset_id, dataset_id, dataset_id, need_weights=self.training and dataset_id.is_cpu
-        )[0]
-        dataset_id = dataset_id.mean(dim=1)  # [B, 64]  E_01_HSE_v2.yaml:69
-        dataset_id = self.final_projection(dataset_id)  # [B, 64]  E_01_HSE_v2.yaml:70
-        dataset_id = self.final_norm(dataset_id)  # [B, 64]  E_01_HSE_v2.yaml:71
-        dataset_id = F.dropout(dataset_id, p=0.1, training=self.training, inplace=True)  # [B, 64]  E_01_HSE_v2.yaml:72
-        return dataset_id
+        out = self.prompt_attention(out, out, out, need_weights=self.training and out.is_cpu)[0]
+        out = out.mean(dim=1)  # [B, 64]  E_01_HSE_v2.yaml:69
+        out = self.final_projection(out)  # [B, 64]  E_01_HSE_v2.yaml:70
+        out = self.final_norm(out)  # [B, 64]  E_01_HSE_v2.yaml:71
+        out = F.dropout(out, p=0.1, training=self.training, inplace=True)  # [B, 64]  E_01_HSE_v2.yaml:72
+        return out
 
 
 class PromptFusion(nn.Module):
@@ -265,13 +268,13 @@ class PromptFusion(nn.Module):
         gate_proj = self.gate_proj(prompt)  # [B, 128]  E_01_HSE_v2.yaml:98
         gate_proj = torch.sigmoid_(gate_proj)  # [B, 128]  E_01_HSE_v2.yaml:99
         gate_proj = gate_proj.unsqueeze(1)  # [B, 1, 128]  E_01_HSE_v2.yaml:100
-        prompt = self.transform_proj(prompt)  # [B, 128]  E_01_HSE_v2.yaml:101
-        prompt = prompt.unsqueeze(1)  # [B, 1, 128]  E_01_HSE_v2.yaml:102
-        signal = signal - prompt  # [B, P, 128]  E_01_HSE_v2.yaml:103
+        transform_proj = self.transform_proj(prompt)  # [B, 128]  E_01_HSE_v2.yaml:101
+        transform_proj = transform_proj.unsqueeze(1)  # [B, 1, 128]  E_01_HSE_v2.yaml:102
+        signal = signal - transform_proj  # [B, P, 128]  E_01_HSE_v2.yaml:103
         signal *= gate_proj  # [B, P, 128]  E_01_HSE_v2.yaml:104
         del gate_proj
-        signal += prompt  # [B, P, 128]  E_01_HSE_v2.yaml:105
-        del prompt
+        signal += transform_proj  # [B, P, 128]  E_01_HSE_v2.yaml:105
+        del transform_proj
         signal = self.norm(signal)  # [B, P, 128]  E_01_HSE_v2.yaml:106
         signal = F.dropout(signal, p=0.1, training=self.training, inplace=True)  # [B, P, 128]  E_01_HSE_v2.yaml:107
         return signal
@@ -359,9 +362,9 @@ class E_01_HSE_v2(nn.Module):
         x = self.patch_linear1(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:119
         x = F.silu(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:120
         x = self.patch_linear2(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:121
-        system_id = self.prompt_encoder(system_id, domain_id, fs)  # [B, 64]  E_01_HSE_v2.yaml:122
-        x = self.prompt_fusion(x, system_id)  # [B, 64, 128]  E_01_HSE_v2.yaml:129
-        del system_id
-        x = self.final_norm(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:134
-        x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, 64, 128]  E_01_HSE_v2.yaml:135
-        return x
+        prompt_encoder = self.prompt_encoder(system_id, domain_id, fs)  # [B, 64]  E_01_HSE_v2.yaml:122
+        out = self.prompt_fusion(x, prompt_encoder)  # [B, 64, 128]  E_01_HSE_v2.yaml:129
+        del x, prompt_encoder
+        out = self.final_norm(out)  # [B, 64, 128]  E_01_HSE_v2.yaml:134
+        out = F.dropout(out, p=0.1, training=self.training, inplace=True)  # [B, 64, 128]  E_01_HSE_v2.yaml:135
+        return out

@@ -92,7 +92,7 @@ def _input_hint(
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
-    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
+    name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -147,8 +147,8 @@ class BasicBlock(nn.Module):
         out = torch.relu_(out)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:26
         out = self.conv2(out)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:27
         out = self.bn2(out)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:28
-        x = self.downsample(x)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:29
-        out += x  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:35
+        downsample = self.downsample(x)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:29
+        out += downsample  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:35
         out = torch.relu_(out)  # [B, cout, (L - 1) // stride + 1]  resnet18_1d.yaml:36
         return out
 

@@ -110,7 +110,7 @@ def _input_hint(
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
-    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
+    name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -142,15 +142,20 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
     if not isinstance(state_dict, dict):  # a path: tensors only, as torch.load(weights_only=True) reads them
         state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-    entries, own, renamed = state_dict.get("state_dict", state_dict), model.state_dict(), {}
-    if prefix and any(k.startswith(prefix) for k in entries) and not any(k.startswith(prefix) for k in own):
-        entries = {k.removeprefix(prefix): v for k, v in entries.items() if k.startswith(prefix)}
+    entries, own = state_dict.get("state_dict", state_dict), model.state_dict()
     for key, value in entries.items():
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
-        for pattern, replacement in type(model).REFERENCE_STATE_DICT_RENAMES:
-            key = re.sub(pattern, replacement, key)
-        renamed[key] = value
+    # As written, and without a Lightning module's `prefix` (TCN's own keys start with `network.` too): the
+    # reading that names more of the model's keys.
+    readings: list[dict] = []
+    for found in [entries, {k.removeprefix(prefix): v for k, v in entries.items() if prefix and k.startswith(prefix)}]:
+        readings.append({})
+        for key, value in found.items():
+            for pattern, replacement in getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ()):
+                key = re.sub(pattern, replacement, key)
+            readings[-1][key] = value
+    renamed = max(readings, key=lambda r: len(r.keys() & own.keys()))
     missing, unexpected = sorted(own.keys() - renamed.keys()), sorted(renamed.keys() - own.keys())
     bad = sorted(k for k in own.keys() & renamed.keys() if own[k].shape != renamed[k].shape)
     if bad or (strict and (missing or unexpected)):
@@ -172,19 +177,23 @@ class SelfAttention(nn.Module):
         self.out_projection = nn.Linear(128, 128)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.query_projection(x)  # [B, L, 128]  AttentionGRU.yaml:45
+        query_projection = self.query_projection(x)  # [B, L, 128]  AttentionGRU.yaml:45
         key_projection = self.key_projection(x)  # [B, L, 128]  AttentionGRU.yaml:46
-        x = self.value_projection(x)  # [B, L, 128]  AttentionGRU.yaml:47
-        out = out.unflatten(2, (8, -1)).permute(0, 2, 1, 3)  # [B, 8, L, 16]  AttentionGRU.yaml:48
+        value_projection = self.value_projection(x)  # [B, L, 128]  AttentionGRU.yaml:47
+        # [B, 8, L, 16] AttentionGRU.yaml:48
+        query_projection = query_projection.unflatten(2, (8, -1)).permute(0, 2, 1, 3)
         key_projection = key_projection.unflatten(2, (8, -1)).permute(0, 2, 1, 3)  # [B, 8, L, 16]  AttentionGRU.yaml:49
-        x = x.unflatten(2, (8, -1)).permute(0, 2, 1, 3)  # [B, 8, L, 16]  AttentionGRU.yaml:50
+        # [B, 8, L, 16] AttentionGRU.yaml:50
+        value_projection = value_projection.unflatten(2, (8, -1)).permute(0, 2, 1, 3)
         # [B, 8, L, 16] AttentionGRU.yaml:51
         out = (
-            _explicit_attention(out, key_projection, x, 0.1)
-            if self.training and out.is_cpu
-            else F.scaled_dot_product_attention(out, key_projection, x, dropout_p=0.1 if self.training else 0.0)
+            _explicit_attention(query_projection, key_projection, value_projection, 0.1)
+            if self.training and query_projection.is_cpu
+            else F.scaled_dot_product_attention(
+                query_projection, key_projection, value_projection, dropout_p=0.1 if self.training else 0.0
+            )
         )
-        del key_projection, x
+        del query_projection, key_projection, value_projection
         out = out.permute(0, 2, 1, 3).flatten(2, 3)  # [B, L, 128]  AttentionGRU.yaml:55
         out = self.out_projection(out)  # [B, L, 128]  AttentionGRU.yaml:56
         return out

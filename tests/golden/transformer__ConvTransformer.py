@@ -122,7 +122,7 @@ def _input_hint(
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
-    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
+    name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -154,15 +154,20 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
     if not isinstance(state_dict, dict):  # a path: tensors only, as torch.load(weights_only=True) reads them
         state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-    entries, own, renamed = state_dict.get("state_dict", state_dict), model.state_dict(), {}
-    if prefix and any(k.startswith(prefix) for k in entries) and not any(k.startswith(prefix) for k in own):
-        entries = {k.removeprefix(prefix): v for k, v in entries.items() if k.startswith(prefix)}
+    entries, own = state_dict.get("state_dict", state_dict), model.state_dict()
     for key, value in entries.items():
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
-        for pattern, replacement in type(model).REFERENCE_STATE_DICT_RENAMES:
-            key = re.sub(pattern, replacement, key)
-        renamed[key] = value
+    # As written, and without a Lightning module's `prefix` (TCN's own keys start with `network.` too): the
+    # reading that names more of the model's keys.
+    readings: list[dict] = []
+    for found in [entries, {k.removeprefix(prefix): v for k, v in entries.items() if prefix and k.startswith(prefix)}]:
+        readings.append({})
+        for key, value in found.items():
+            for pattern, replacement in getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ()):
+                key = re.sub(pattern, replacement, key)
+            readings[-1][key] = value
+    renamed = max(readings, key=lambda r: len(r.keys() & own.keys()))
     missing, unexpected = sorted(own.keys() - renamed.keys()), sorted(renamed.keys() - own.keys())
     bad = sorted(k for k in own.keys() & renamed.keys() if own[k].shape != renamed[k].shape)
     if bad or (strict and (missing or unexpected)):
@@ -192,14 +197,13 @@ class MultiScaleConv(nn.Module):
         scale_convs_0 = self.scale_convs[0](x)  # [B, 21, L]  ConvTransformer.yaml:50
         scale_convs_1 = self.scale_convs[1](x)  # [B, 21, L]  ConvTransformer.yaml:50
         scale_convs_2 = self.scale_convs[2](x)  # [B, 21, L]  ConvTransformer.yaml:50
-        # [B, 63, L] ConvTransformer.yaml:57
-        scale_convs_0 = torch.cat([scale_convs_0, scale_convs_1, scale_convs_2], dim=1)
-        del scale_convs_1, scale_convs_2
-        scale_convs_0 = self.adjust_conv(scale_convs_0)  # [B, 64, L]  ConvTransformer.yaml:58
-        scale_convs_0 = self.norm(scale_convs_0)  # [B, 64, L]  ConvTransformer.yaml:59
-        scale_convs_0 = torch.relu_(scale_convs_0)  # [B, 64, L]  ConvTransformer.yaml:60
-        scale_convs_0 = F.dropout(scale_convs_0, p=0.1, training=self.training)  # [B, 64, L]  ConvTransformer.yaml:61
-        return scale_convs_0
+        out = torch.cat([scale_convs_0, scale_convs_1, scale_convs_2], dim=1)  # [B, 63, L]  ConvTransformer.yaml:57
+        del scale_convs_0, scale_convs_1, scale_convs_2
+        out = self.adjust_conv(out)  # [B, 64, L]  ConvTransformer.yaml:58
+        out = self.norm(out)  # [B, 64, L]  ConvTransformer.yaml:59
+        out = torch.relu_(out)  # [B, 64, L]  ConvTransformer.yaml:60
+        out = F.dropout(out, p=0.1, training=self.training)  # [B, 64, L]  ConvTransformer.yaml:61
+        return out
 
 
 class ConvBlock(nn.Module):
@@ -225,8 +229,8 @@ class ConvBlock(nn.Module):
         out = F.dropout(out, p=0.1, training=self.training)  # [B, cout, L]  ConvTransformer.yaml:74
         out = self.conv2(out)  # [B, cout, L]  ConvTransformer.yaml:75
         out = self.norm2(out)  # [B, cout, L]  ConvTransformer.yaml:76
-        x = self.residual(x)  # [B, cout, L]  ConvTransformer.yaml:77
-        out += x  # [B, cout, L]  ConvTransformer.yaml:78
+        residual = self.residual(x)  # [B, cout, L]  ConvTransformer.yaml:77
+        out += residual  # [B, cout, L]  ConvTransformer.yaml:78
         out = torch.relu_(out)  # [B, cout, L]  ConvTransformer.yaml:79
         return out
 

@@ -145,7 +145,7 @@ def _input_hint(
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
-    name_of, fixed, values = type(model).__name__, type(model).COMPILED_PARAMETERS, {}
+    name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -177,15 +177,20 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
     if not isinstance(state_dict, dict):  # a path: tensors only, as torch.load(weights_only=True) reads them
         state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-    entries, own, renamed = state_dict.get("state_dict", state_dict), model.state_dict(), {}
-    if prefix and any(k.startswith(prefix) for k in entries) and not any(k.startswith(prefix) for k in own):
-        entries = {k.removeprefix(prefix): v for k, v in entries.items() if k.startswith(prefix)}
+    entries, own = state_dict.get("state_dict", state_dict), model.state_dict()
     for key, value in entries.items():
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
-        for pattern, replacement in type(model).REFERENCE_STATE_DICT_RENAMES:
-            key = re.sub(pattern, replacement, key)
-        renamed[key] = value
+    # As written, and without a Lightning module's `prefix` (TCN's own keys start with `network.` too): the
+    # reading that names more of the model's keys.
+    readings: list[dict] = []
+    for found in [entries, {k.removeprefix(prefix): v for k, v in entries.items() if prefix and k.startswith(prefix)}]:
+        readings.append({})
+        for key, value in found.items():
+            for pattern, replacement in getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ()):
+                key = re.sub(pattern, replacement, key)
+            readings[-1][key] = value
+    renamed = max(readings, key=lambda r: len(r.keys() & own.keys()))
     missing, unexpected = sorted(own.keys() - renamed.keys()), sorted(renamed.keys() - own.keys())
     bad = sorted(k for k in own.keys() & renamed.keys() if own[k].shape != renamed[k].shape)
     if bad or (strict and (missing or unexpected)):
@@ -323,37 +328,37 @@ class MWA_CNN(nn.Module):
         # approx: [B, 1, (L + 1) // 2 + 15], detail: [B, 1, (L + 1) // 2 + 15] MWA_CNN.yaml:74
         dwt0, dwt0_detail = self.dwt0(x)
         del x
-        dwt0 = torch.cat([dwt0, dwt0_detail], dim=1)  # [B, 2, (L + 1) // 2 + 15]  MWA_CNN.yaml:75
-        del dwt0_detail
-        dwt0 = self.sconv1(dwt0)  # [B, 12, (L + 1) // 2 + 13]  MWA_CNN.yaml:76
+        merge0 = torch.cat([dwt0, dwt0_detail], dim=1)  # [B, 2, (L + 1) // 2 + 15]  MWA_CNN.yaml:75
+        del dwt0, dwt0_detail
+        merge0 = self.sconv1(merge0)  # [B, 12, (L + 1) // 2 + 13]  MWA_CNN.yaml:76
         # approx: [B, 12, (L + 1) // 4 + 22], detail: [B, 12, (L + 1) // 4 + 22] MWA_CNN.yaml:77
-        dwt1, dwt1_detail = self.dwt1(dwt0)
-        del dwt0
-        dwt1 = torch.cat([dwt1, dwt1_detail], dim=1)  # [B, 24, (L + 1) // 4 + 22]  MWA_CNN.yaml:78
-        del dwt1_detail
+        dwt1, dwt1_detail = self.dwt1(merge0)
+        del merge0
+        merge1 = torch.cat([dwt1, dwt1_detail], dim=1)  # [B, 24, (L + 1) // 4 + 22]  MWA_CNN.yaml:78
+        del dwt1, dwt1_detail
         # [B, 24, (L + 1) // 4 + 22] MWA_CNN.yaml:79
-        dwt1 = F.dropout(dwt1, p=0.1, training=self.training, inplace=True)
-        dwt1 = self.cse1(dwt1)  # [B, 24, (L + 1) // 4 + 22]  MWA_CNN.yaml:80
-        dwt1 = self.sconv2(dwt1)  # [B, 24, (L + 1) // 4 + 20]  MWA_CNN.yaml:81
+        merge1 = F.dropout(merge1, p=0.1, training=self.training, inplace=True)
+        merge1 = self.cse1(merge1)  # [B, 24, (L + 1) // 4 + 22]  MWA_CNN.yaml:80
+        merge1 = self.sconv2(merge1)  # [B, 24, (L + 1) // 4 + 20]  MWA_CNN.yaml:81
         # approx: [B, 24, (L + 5) // 8 + 25], detail: [B, 24, (L + 5) // 8 + 25] MWA_CNN.yaml:82
-        dwt2, dwt2_detail = self.dwt2(dwt1)
-        del dwt1
-        dwt2 = torch.cat([dwt2, dwt2_detail], dim=1)  # [B, 48, (L + 5) // 8 + 25]  MWA_CNN.yaml:83
-        del dwt2_detail
+        dwt2, dwt2_detail = self.dwt2(merge1)
+        del merge1
+        merge2 = torch.cat([dwt2, dwt2_detail], dim=1)  # [B, 48, (L + 5) // 8 + 25]  MWA_CNN.yaml:83
+        del dwt2, dwt2_detail
         # [B, 48, (L + 5) // 8 + 25] MWA_CNN.yaml:84
-        dwt2 = F.dropout(dwt2, p=0.1, training=self.training, inplace=True)
-        dwt2 = self.cse2(dwt2)  # [B, 48, (L + 5) // 8 + 25]  MWA_CNN.yaml:85
-        dwt2 = self.sconv3(dwt2)  # [B, 48, (L + 5) // 8 + 23]  MWA_CNN.yaml:86
+        merge2 = F.dropout(merge2, p=0.1, training=self.training, inplace=True)
+        merge2 = self.cse2(merge2)  # [B, 48, (L + 5) // 8 + 25]  MWA_CNN.yaml:85
+        merge2 = self.sconv3(merge2)  # [B, 48, (L + 5) // 8 + 23]  MWA_CNN.yaml:86
         # approx: [B, 48, (L + 5) // 16 + 27], detail: [B, 48, (L + 5) // 16 + 27] MWA_CNN.yaml:87
-        dwt3, dwt3_detail = self.dwt3(dwt2)
-        del dwt2
-        dwt3 = torch.cat([dwt3, dwt3_detail], dim=1)  # [B, 96, (L + 5) // 16 + 27]  MWA_CNN.yaml:88
-        del dwt3_detail
+        dwt3, dwt3_detail = self.dwt3(merge2)
+        del merge2
+        out = torch.cat([dwt3, dwt3_detail], dim=1)  # [B, 96, (L + 5) // 16 + 27]  MWA_CNN.yaml:88
+        del dwt3, dwt3_detail
         # [B, 96, (L + 5) // 16 + 27] MWA_CNN.yaml:89
-        dwt3 = F.dropout(dwt3, p=0.1, training=self.training, inplace=True)
-        dwt3 = self.cse3(dwt3)  # [B, 96, (L + 5) // 16 + 27]  MWA_CNN.yaml:90
-        dwt3 = self.sconv6(dwt3)  # [B, 96, (L + 5) // 16 + 25]  MWA_CNN.yaml:91
-        dwt3 = F.adaptive_avg_pool1d(dwt3, 1)  # [B, 96, 1]  MWA_CNN.yaml:92
-        dwt3 = torch.flatten(dwt3, 1)  # [B, 96]  MWA_CNN.yaml:93
-        dwt3 = self.fc(dwt3)  # [B, 9]  MWA_CNN.yaml:94
-        return dwt3
+        out = F.dropout(out, p=0.1, training=self.training, inplace=True)
+        out = self.cse3(out)  # [B, 96, (L + 5) // 16 + 27]  MWA_CNN.yaml:90
+        out = self.sconv6(out)  # [B, 96, (L + 5) // 16 + 25]  MWA_CNN.yaml:91
+        out = F.adaptive_avg_pool1d(out, 1)  # [B, 96, 1]  MWA_CNN.yaml:92
+        out = torch.flatten(out, 1)  # [B, 96]  MWA_CNN.yaml:93
+        out = self.fc(out)  # [B, 9]  MWA_CNN.yaml:94
+        return out

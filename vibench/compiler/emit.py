@@ -121,7 +121,9 @@ def fingerprint(program: Program, free: frozenset[str], plans: dict | None = Non
                       [(m.slot, ast.dump(m.ctor)) for m in s.members], [_dump(line) for line in fwd.lines]))
     root = program.root
     fixed = {k: v for k, v in root.params if k not in free}
-    parts.append((repr(root.metadata), root.state_dict_renames, repr(fixed)))
+    # The input checks: a parameter that bounds an input (H_03_Linear_pred's max_len: L <= max_len) is not free.
+    checks = [(str(k.lhs), k.op, k.mod) for k in root.constraints]
+    parts.append((repr(root.metadata), root.state_dict_renames, repr(fixed), checks))
     return tuple(repr(p) for p in parts)
 
 

@@ -94,8 +94,9 @@ def load_reference_state_dict(model: torch.nn.Module,
     which are not read), or the path of a file holding either (read with ``torch.load`` on the CPU,
     ``weights_only`` unless you pass ``weights_only=False`` for a file you trust). PHM-Vibench's
     Lightning task keeps the model as its ``network``, so its keys start with ``prefix``
-    (``"network."``): when some do (and the model has no such keys of its own), only those are
-    the model's, with the prefix removed; the rest of the task's weights are left aside.
+    (``"network."``): when some do, only those are the model's, with the prefix removed (for a
+    model whose own keys start so, as TCN's ``network``, when that names more of them); the rest of
+    the task's weights are left aside.
     ``prefix=None`` takes every key as it is.
 
     With ``strict`` (the default) every key must match in name and shape. With ``strict=False``
@@ -110,7 +111,7 @@ def load_reference_state_dict(model: torch.nn.Module,
     """
     renames = getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", [])
     own = model.state_dict()
-    converted = convert_reference_state_dict(_model_entries(checkpoint, prefix, own, weights_only), renames)
+    converted = convert_reference_state_dict(_model_entries(checkpoint, prefix, own, renames, weights_only), renames)
     missing = sorted(set(own) - set(converted))
     unexpected = sorted(set(converted) - set(own))
     mismatched = sorted(filter(None, (_mismatch(k, own[k], converted[k]) for k in set(own) & set(converted))))
@@ -169,17 +170,35 @@ def read_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True) 
         raise ReferenceCheckpointError(f"cannot read the checkpoint {os.fspath(path)}: {err}"[:500]) from None
 
 
-def _model_entries(checkpoint: Any, prefix: str | None, own: Mapping[str, Any], weights_only: bool) -> Any:
-    """The model's part of a checkpoint: a file read, Lightning's ``state_dict`` unwrapped, ``prefix`` removed."""
+def _model_entries(checkpoint: Any, prefix: str | None, own: Mapping[str, Any], renames: Sequence[Sequence[str]],
+                   weights_only: bool) -> Any:
+    """The model's part of a checkpoint: a file read, Lightning's ``state_dict`` unwrapped, ``prefix``
+    removed. Where the model's own keys start with ``prefix`` too (TCN keeps its blocks in ``network``),
+    the prefix is removed when that names more of the model's keys after renaming: a Lightning
+    checkpoint's ``network.network.0...``, not a plain state_dict's ``network.0...``."""
     if isinstance(checkpoint, (str, os.PathLike)):
         checkpoint = read_checkpoint(checkpoint, weights_only=weights_only)
     if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("state_dict"), Mapping):
         checkpoint = checkpoint["state_dict"]  # a Lightning checkpoint
-    if not prefix or not isinstance(checkpoint, Mapping) or any(str(k).startswith(prefix) for k in own):
+    if not prefix or not isinstance(checkpoint, Mapping):
         return checkpoint
     if not any(isinstance(k, str) and k.startswith(prefix) for k in checkpoint):
         return checkpoint
-    return {k[len(prefix):]: v for k, v in checkpoint.items() if isinstance(k, str) and k.startswith(prefix)}
+    stripped = {k[len(prefix):]: v for k, v in checkpoint.items() if isinstance(k, str) and k.startswith(prefix)}
+    if not any(str(k).startswith(prefix) for k in own):
+        return stripped
+
+    compiled = [(re.compile(pattern), replacement) for pattern, replacement in renames]
+
+    def named(entries: Mapping[str, Any]) -> int:  # keys only: a bad value or a collision is reported later
+        found = set()
+        for key in entries:
+            for pattern, replacement in compiled:
+                key = pattern.sub(replacement, key) if isinstance(key, str) else key
+            found.add(key)
+        return len(found & set(own))
+
+    return stripped if named(stripped) > named(checkpoint) else checkpoint
 
 
 _SYSTEM_HEAD = re.compile(r"^(?P<module>.*?)\.heads\.(?P<system>[^.]+)\.(?P<rest>.+)$")

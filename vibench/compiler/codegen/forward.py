@@ -181,10 +181,11 @@ class _Writer:
             return unpacking
         source = slot.inputs[0] if slot.inputs else None
         dies = source is not None and last.get(self.key(source)) == k and ins.count(ins[0]) == 1 and ins[0] != "_"
-        target = self.continue_chain(source, slot.name) if dies and source is not None else self.new_chain(slot.name)
+        fresh = self.inplace and dies and source is not None and self.fresh(source)
+        carry = dies and source is not None and (fresh and slot.inplace is not None or self.carries(slot, source, ins))
+        target = self.continue_chain(source, slot.name) if carry and source is not None else self.new_chain(slot.name)
         self.var[(slot.name, ports[0])] = target
         self.var[(slot.name, None)] = target
-        fresh = self.inplace and dies and source is not None and self.fresh(source)
         if kind == "chain":
             lines = []
             current = ins[0]
@@ -316,6 +317,26 @@ class _Writer:
             return var
         self.chains.append({"source": var, "first": node, "last": node})  # an input of forward dies here
         return f"{CHAIN}{len(self.chains) - 1}"
+
+    def carries(self, slot: Slot, source: ValueRef, ins: list[str]) -> bool:
+        """Whether a node's value takes the name of its first input, which dies there (``out =
+        self.bn1(out)``). Not where that reads as something it is not: the last of several readers of
+        a value (``x = self.value_projection(x)`` beside the query and key projections; the last of
+        several heads of shared features), a node that joins values computed here (attention's query,
+        key and value; inputs of ``forward`` such as ``fs`` do not count), or a
+        tensor of another dtype taking over an input of ``forward`` (float prompts in ``system_id``).
+        A sum (or difference, product) keeps its first input's name in every case: ``x = x + attention``,
+        ``out += downsample``. The first input's variable is otherwise deleted where it dies, as any other."""
+        summed = slot.block is not None and bool(slot.block.augmented)  # `x = x + attention`: the idiom
+        if self.readers[source] > 1 and not summed:
+            return False
+        joined = {(r.node, r.port) for r in slot.inputs if r.node in self.plan.slots}
+        if len(joined) > 1 and not summed:
+            return False
+        if source.node not in self.plan.slots:
+            given = dict(self.unit.inputs).get(source.node)
+            return given is None or given.dtype == slot.node.outputs[0][1].dtype
+        return True
 
     def same_variable(self, var: str, name: str) -> bool:
         """Whether ``var`` (perhaps a chain, named at the end) will be the variable ``name``."""
