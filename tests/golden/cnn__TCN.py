@@ -26,6 +26,11 @@ class WeightNormCausalConv1d(nn.Module):
         self.dilation = dilation
         self.padding = dilation * (kernel_size - 1)
 
+    def extra_repr(self) -> str:
+        out_channels, in_channels, kernel_size = self.weight_v.shape
+        bias = "" if self.bias is not None else ", bias=False"
+        return f"{in_channels}, {out_channels}, kernel_size={kernel_size}, dilation={self.dilation}{bias}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight_v * (self.weight_g / torch.linalg.vector_norm(self.weight_v, dim=(1, 2), keepdim=True))
         return F.conv1d(F.pad(x, (self.padding, 0)), weight, self.bias, dilation=self.dilation)

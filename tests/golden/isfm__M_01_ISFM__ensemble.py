@@ -34,8 +34,14 @@ class HsePatchSampler(nn.Module):
         self.patch_size_C = patch_size_C
         self.num_patches = num_patches
         self.eval_sampling = eval_sampling
+        self.seed = seed
         fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
         self.register_buffer("fractions", fractions, persistent=False)
+
+    def extra_repr(self) -> str:
+        patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}, num_patches={self.num_patches}"
+        seed = f", seed={self.seed}" if self.eval_sampling == "seeded" else ""
+        return f"{patch}, eval_sampling={self.eval_sampling!r}{seed}"
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
@@ -104,6 +110,7 @@ class InceptionBlock2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, num_kernels: int = 6) -> None:
         super().__init__()
         self.num_kernels = num_kernels
+        self.in_channels = in_channels
         self.out_channels = out_channels
         convs = [nn.Conv2d(in_channels, out_channels, kernel_size=2 * i + 1, padding=i) for i in range(num_kernels)]
         for conv in convs:
@@ -111,6 +118,9 @@ class InceptionBlock2d(nn.Module):
             assert conv.bias is not None
             nn.init.zeros_(conv.bias)
         self.kernels = nn.ModuleList(convs)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, num_kernels={self.num_kernels}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():  # hooked or replaced kernels (see _bare): each called, then averaged
@@ -151,6 +161,9 @@ class TimesBlock(nn.Module):
         self.conv = nn.Sequential(
             InceptionBlock2d(d_model, d_ff, num_kernels), nn.GELU(), InceptionBlock2d(d_ff, d_model, num_kernels)
         )
+
+    def extra_repr(self) -> str:
+        return f"top_k={self.top_k}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
@@ -194,6 +207,9 @@ class MovingAverage(nn.Module):
         self.kernel_size = kernel_size
         self.dim = dim
 
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, dim={self.dim}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pad = (self.kernel_size - 1) // 2
         if pad > 0:
@@ -216,6 +232,9 @@ class SeriesDecomposition(nn.Module):
     def __init__(self, kernel_size: int, dim: int = 1) -> None:
         super().__init__()
         self.moving_avg = MovingAverage(kernel_size, dim)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.moving_avg.kernel_size}, dim={self.moving_avg.dim}"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         trend = self.moving_avg(x)
@@ -241,6 +260,8 @@ class TemporalLinear(nn.Module):
         if average_init:
             for layer in layers:
                 nn.init.constant_(layer.weight, 1.0 / in_features)
+        self.in_features = in_features
+        self.out_features = out_features
         self.individual = channels is not None  # a constant for TorchScript, which then drops the other branch
         if self.individual:
             for k, layer in enumerate(layers):
@@ -248,6 +269,10 @@ class TemporalLinear(nn.Module):
         else:
             self.weight = layers[0].weight
             self.bias = layers[0].bias
+
+    def extra_repr(self) -> str:
+        channels = f", channels={len(self._modules)}" if self.individual else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}{channels}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.individual:
@@ -323,6 +348,9 @@ class AttentionFusion(nn.Module):
         super().__init__()
         self.score = nn.Linear(d_model, d_model)
         self.context = nn.Linear(d_model, 1, bias=False)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.score.in_features}"
 
     def forward(self, members: list[torch.Tensor]) -> torch.Tensor:
         stacked = torch.stack(members, dim=-2)  # [..., N, D]

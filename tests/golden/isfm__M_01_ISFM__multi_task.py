@@ -34,8 +34,14 @@ class HsePatchSampler(nn.Module):
         self.patch_size_C = patch_size_C
         self.num_patches = num_patches
         self.eval_sampling = eval_sampling
+        self.seed = seed
         fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
         self.register_buffer("fractions", fractions, persistent=False)
+
+    def extra_repr(self) -> str:
+        patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}, num_patches={self.num_patches}"
+        seed = f", seed={self.seed}" if self.eval_sampling == "seeded" else ""
+        return f"{patch}, eval_sampling={self.eval_sampling!r}{seed}"
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
@@ -88,6 +94,9 @@ class MovingAverage(nn.Module):
         self.kernel_size = kernel_size
         self.dim = dim
 
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, dim={self.dim}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pad = (self.kernel_size - 1) // 2
         if pad > 0:
@@ -110,6 +119,9 @@ class SeriesDecomposition(nn.Module):
     def __init__(self, kernel_size: int, dim: int = 1) -> None:
         super().__init__()
         self.moving_avg = MovingAverage(kernel_size, dim)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.moving_avg.kernel_size}, dim={self.moving_avg.dim}"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         trend = self.moving_avg(x)
@@ -135,6 +147,8 @@ class TemporalLinear(nn.Module):
         if average_init:
             for layer in layers:
                 nn.init.constant_(layer.weight, 1.0 / in_features)
+        self.in_features = in_features
+        self.out_features = out_features
         self.individual = channels is not None  # a constant for TorchScript, which then drops the other branch
         if self.individual:
             for k, layer in enumerate(layers):
@@ -142,6 +156,10 @@ class TemporalLinear(nn.Module):
         else:
             self.weight = layers[0].weight
             self.bias = layers[0].bias
+
+    def extra_repr(self) -> str:
+        channels = f", channels={len(self._modules)}" if self.individual else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}{channels}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.individual:
@@ -163,6 +181,9 @@ class IsfmCrossAttention(nn.Module):
         self.q = nn.Linear(dim, dim, bias=qkv_bias)
         self.kv = nn.Linear(dim, dim * 2, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.proj.in_features}, num_heads={self.num_heads}"
 
     def forward(self, query: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         batch, length, dim = x.shape
@@ -241,6 +262,9 @@ class PrototypeLogits(nn.Module):
         super().__init__()
         self.tokens = nn.Parameter(torch.randn(1, num_classes, dim))
 
+    def extra_repr(self) -> str:
+        return f"num_classes={self.tokens.shape[1]}, dim={self.tokens.shape[2]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.tokens[0].t()
 
@@ -259,6 +283,9 @@ class UniversalProjection(nn.Module):
         self.max_out = max_out
         self.weight = nn.Parameter(torch.randn(in_features, max_len * max_out))
         self.bias = nn.Parameter(torch.zeros(max_len * max_out))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.weight.shape[0]}, max_len={self.max_len}, max_out={self.max_out}"
 
     def forward(self, x: torch.Tensor, length: int, channels: int) -> torch.Tensor:
         if length > self.max_len or channels > self.max_out:

@@ -34,8 +34,14 @@ class HsePatchSampler(nn.Module):
         self.patch_size_C = patch_size_C
         self.num_patches = num_patches
         self.eval_sampling = eval_sampling
+        self.seed = seed
         fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
         self.register_buffer("fractions", fractions, persistent=False)
+
+    def extra_repr(self) -> str:
+        patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}, num_patches={self.num_patches}"
+        seed = f", seed={self.seed}" if self.eval_sampling == "seeded" else ""
+        return f"{patch}, eval_sampling={self.eval_sampling!r}{seed}"
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
@@ -106,6 +112,9 @@ class UniversalProjection(nn.Module):
         self.max_out = max_out
         self.weight = nn.Parameter(torch.randn(in_features, max_len * max_out))
         self.bias = nn.Parameter(torch.zeros(max_len * max_out))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.weight.shape[0]}, max_len={self.max_len}, max_out={self.max_out}"
 
     def forward(self, x: torch.Tensor, length: int, channels: int) -> torch.Tensor:
         if length > self.max_len or channels > self.max_out:

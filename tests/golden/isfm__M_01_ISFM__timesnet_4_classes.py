@@ -34,8 +34,14 @@ class HsePatchSampler(nn.Module):
         self.patch_size_C = patch_size_C
         self.num_patches = num_patches
         self.eval_sampling = eval_sampling
+        self.seed = seed
         fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
         self.register_buffer("fractions", fractions, persistent=False)
+
+    def extra_repr(self) -> str:
+        patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}, num_patches={self.num_patches}"
+        seed = f", seed={self.seed}" if self.eval_sampling == "seeded" else ""
+        return f"{patch}, eval_sampling={self.eval_sampling!r}{seed}"
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
@@ -86,6 +92,7 @@ class InceptionBlock2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, num_kernels: int = 6) -> None:
         super().__init__()
         self.num_kernels = num_kernels
+        self.in_channels = in_channels
         self.out_channels = out_channels
         convs = [nn.Conv2d(in_channels, out_channels, kernel_size=2 * i + 1, padding=i) for i in range(num_kernels)]
         for conv in convs:
@@ -93,6 +100,9 @@ class InceptionBlock2d(nn.Module):
             assert conv.bias is not None
             nn.init.zeros_(conv.bias)
         self.kernels = nn.ModuleList(convs)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, num_kernels={self.num_kernels}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():  # hooked or replaced kernels (see _bare): each called, then averaged
@@ -133,6 +143,9 @@ class TimesBlock(nn.Module):
         self.conv = nn.Sequential(
             InceptionBlock2d(d_model, d_ff, num_kernels), nn.GELU(), InceptionBlock2d(d_ff, d_model, num_kernels)
         )
+
+    def extra_repr(self) -> str:
+        return f"top_k={self.top_k}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape

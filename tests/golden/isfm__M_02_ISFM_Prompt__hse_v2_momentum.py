@@ -35,8 +35,14 @@ class HsePatchSampler(nn.Module):
         self.patch_size_C = patch_size_C
         self.num_patches = num_patches
         self.eval_sampling = eval_sampling
+        self.seed = seed
         fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
         self.register_buffer("fractions", fractions, persistent=False)
+
+    def extra_repr(self) -> str:
+        patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}, num_patches={self.num_patches}"
+        seed = f", seed={self.seed}" if self.eval_sampling == "seeded" else ""
+        return f"{patch}, eval_sampling={self.eval_sampling!r}{seed}"
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape

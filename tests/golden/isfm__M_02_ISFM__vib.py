@@ -22,6 +22,9 @@ class HseSequencePatches(nn.Module):
         self.num_patches = num_patches
         self.patch_size_L = patch_size_L
 
+    def extra_repr(self) -> str:
+        return f"num_patches={self.num_patches}, patch_size_L={self.patch_size_L}"
+
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
         # in float32 or wider, then x's dtype; a rate that became inf (a float16 fs) gives NaN, not silent zeros
@@ -113,6 +116,9 @@ class HsePositionTable(nn.Module):
         table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
         self.table = nn.Parameter(table.unsqueeze(0), requires_grad=False)
 
+    def extra_repr(self) -> str:
+        return f"num_patches={self.table.shape[1]}, dim={self.table.shape[2]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.table.to(x.dtype)
 
@@ -123,7 +129,11 @@ class ScaledRMSNorm(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.scale = dim**0.5
+        self.dim = dim
         self.g = nn.Parameter(torch.ones(1))
+
+    def extra_repr(self) -> str:
+        return str(self.dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(x, dim=-1) * self.scale * self.g

@@ -34,6 +34,11 @@ class MambaMixer(nn.Module):
         self.D = nn.Parameter(torch.ones(inner))
         self.out_proj = nn.Linear(inner, d_model, bias=False)
 
+    def extra_repr(self) -> str:
+        d_model = self.in_proj.in_features
+        sizes = f"d_model={d_model}, d_state={self.d_state}, expand={self.inner // d_model}"
+        return f"{sizes}, d_conv={self.conv1d.kernel_size[0]}, dt_rank={self.dt_rank}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
         signal, gate = self.in_proj(x).split([self.inner, self.inner], dim=-1)

@@ -27,6 +27,10 @@ class SpectralConv1d(nn.Module):
         # them on every call: 0.3x its time at 256 channels). Gradients and loaded weights keep the layout.
         self.weights = nn.Parameter(weights.permute(2, 0, 1).contiguous().permute(1, 2, 0))
 
+    def extra_repr(self) -> str:
+        in_channels, out_channels, modes = self.weights.shape
+        return f"{in_channels}, {out_channels}, modes={modes}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[-1]
         dtype = x.dtype

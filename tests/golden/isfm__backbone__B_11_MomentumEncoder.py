@@ -22,6 +22,9 @@ class MovingAverage(nn.Module):
         self.kernel_size = kernel_size
         self.dim = dim
 
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, dim={self.dim}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pad = (self.kernel_size - 1) // 2
         if pad > 0:
@@ -44,6 +47,9 @@ class SeriesDecomposition(nn.Module):
     def __init__(self, kernel_size: int, dim: int = 1) -> None:
         super().__init__()
         self.moving_avg = MovingAverage(kernel_size, dim)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.moving_avg.kernel_size}, dim={self.moving_avg.dim}"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         trend = self.moving_avg(x)
@@ -69,6 +75,8 @@ class TemporalLinear(nn.Module):
         if average_init:
             for layer in layers:
                 nn.init.constant_(layer.weight, 1.0 / in_features)
+        self.in_features = in_features
+        self.out_features = out_features
         self.individual = channels is not None  # a constant for TorchScript, which then drops the other branch
         if self.individual:
             for k, layer in enumerate(layers):
@@ -76,6 +84,10 @@ class TemporalLinear(nn.Module):
         else:
             self.weight = layers[0].weight
             self.bias = layers[0].bias
+
+    def extra_repr(self) -> str:
+        channels = f", channels={len(self._modules)}" if self.individual else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}{channels}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.individual:

@@ -21,6 +21,9 @@ class MatchLength(nn.Module):
         self.like_dim = like_dim
         self.mode = mode
 
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, like_dim={self.like_dim}, mode={self.mode!r}"
+
     def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         target = like.shape[self.like_dim]
         length = x.shape[self.dim]
@@ -59,8 +62,14 @@ class HsePatchSampler(nn.Module):
         self.patch_size_C = patch_size_C
         self.num_patches = num_patches
         self.eval_sampling = eval_sampling
+        self.seed = seed
         fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
         self.register_buffer("fractions", fractions, persistent=False)
+
+    def extra_repr(self) -> str:
+        patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}, num_patches={self.num_patches}"
+        seed = f", seed={self.seed}" if self.eval_sampling == "seeded" else ""
+        return f"{patch}, eval_sampling={self.eval_sampling!r}{seed}"
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape

@@ -20,6 +20,9 @@ class HseSequencePatches(nn.Module):
         self.num_patches = num_patches
         self.patch_size_L = patch_size_L
 
+    def extra_repr(self) -> str:
+        return f"num_patches={self.num_patches}, patch_size_L={self.patch_size_L}"
+
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
         # in float32 or wider, then x's dtype; a rate that became inf (a float16 fs) gives NaN, not silent zeros
@@ -49,6 +52,9 @@ class HsePositionTable(nn.Module):
         angles = position.unsqueeze(1) * omega.unsqueeze(0)
         table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
         self.table = nn.Parameter(table.unsqueeze(0), requires_grad=False)
+
+    def extra_repr(self) -> str:
+        return f"num_patches={self.table.shape[1]}, dim={self.table.shape[2]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.table.to(x.dtype)

@@ -23,6 +23,9 @@ class MatchLength(nn.Module):
         self.like_dim = like_dim
         self.mode = mode
 
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, like_dim={self.like_dim}, mode={self.mode!r}"
+
     def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         target = like.shape[self.like_dim]
         length = x.shape[self.dim]
@@ -54,6 +57,9 @@ class PositionTable(nn.Module):
         table[:, 0::2] = torch.sin(position * frequency)
         table[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
         self.register_buffer("pe", table.unsqueeze(0))
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.pe.shape[2]}, max_len={self.pe.shape[1]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pe[:, : x.shape[1]].expand(x.shape[0], -1, -1)

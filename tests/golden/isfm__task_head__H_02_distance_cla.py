@@ -23,6 +23,9 @@ class IsfmCrossAttention(nn.Module):
         self.kv = nn.Linear(dim, dim * 2, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
+    def extra_repr(self) -> str:
+        return f"dim={self.proj.in_features}, num_heads={self.num_heads}"
+
     def forward(self, query: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         batch, length, dim = x.shape
         queries = query.shape[1]
@@ -99,6 +102,9 @@ class PrototypeLogits(nn.Module):
     def __init__(self, num_classes: int, dim: int) -> None:
         super().__init__()
         self.tokens = nn.Parameter(torch.randn(1, num_classes, dim))
+
+    def extra_repr(self) -> str:
+        return f"num_classes={self.tokens.shape[1]}, dim={self.tokens.shape[2]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.tokens[0].t()

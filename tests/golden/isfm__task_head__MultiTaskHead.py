@@ -23,6 +23,9 @@ class UniversalProjection(nn.Module):
         self.weight = nn.Parameter(torch.randn(in_features, max_len * max_out))
         self.bias = nn.Parameter(torch.zeros(max_len * max_out))
 
+    def extra_repr(self) -> str:
+        return f"in_features={self.weight.shape[0]}, max_len={self.max_len}, max_out={self.max_out}"
+
     def forward(self, x: torch.Tensor, length: int, channels: int) -> torch.Tensor:
         if length > self.max_len or channels > self.max_out:
             raise ValueError("UniversalProjection: the requested prediction is longer or wider than max_len x max_out")

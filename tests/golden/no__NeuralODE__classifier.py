@@ -31,6 +31,9 @@ class EulerODE(nn.Module):
         self.t_end = t_end
         self.steps = steps
 
+    def extra_repr(self) -> str:
+        return f"t_end={self.t_end}, steps={self.steps}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = torch.linspace(0.0, self.t_end, self.steps + 1, device=x.device)
         for k in range(self.steps):

@@ -29,6 +29,9 @@ class AutoCorrelation(nn.Module):
         self.value_projection = nn.Linear(d_model, d_model)
         self.out_projection = nn.Linear(d_model, d_model)
 
+    def extra_repr(self) -> str:
+        return f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}, factor={self.factor}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, width = x.shape
         # [B, H, d_k, L]: time last, for the transforms and the delays
@@ -87,6 +90,9 @@ class MovingAverage(nn.Module):
         self.kernel_size = kernel_size
         self.dim = dim
 
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, dim={self.dim}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pad = (self.kernel_size - 1) // 2
         if pad > 0:
@@ -109,6 +115,9 @@ class SeriesDecomposition(nn.Module):
     def __init__(self, kernel_size: int, dim: int = 1) -> None:
         super().__init__()
         self.moving_avg = MovingAverage(kernel_size, dim)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.moving_avg.kernel_size}, dim={self.moving_avg.dim}"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         trend = self.moving_avg(x)

@@ -31,6 +31,9 @@ class SinusoidalPositionBuffer(nn.Module):
         table[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
         self.register_buffer("pe", table.unsqueeze(1))
 
+    def extra_repr(self) -> str:
+        return f"d_model={self.pe.shape[2]}, max_len={self.pe.shape[0]}, batch_first={self.batch_first}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.batch_first:
             return x + self.pe[: x.shape[0]].to(x.dtype)

@@ -42,6 +42,10 @@ class ProbSparseAttention(nn.Module):
         self.out_projection = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
 
+    def extra_repr(self) -> str:
+        heads = f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}"
+        return f"{heads}, mode={self.mode!r}, factor={self.factor}, seed={self.seed}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, width = x.shape
         # [B, H, L, d_k]
@@ -90,6 +94,9 @@ class InterpolatedPositionalEncoding(nn.Module):
     def __init__(self, d_model: int, max_len: int, init_std: float = 0.02) -> None:
         super().__init__()
         self.table = nn.Parameter(torch.randn(1, max_len, d_model) * init_std)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.table.shape[2]}, max_len={self.table.shape[1]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]

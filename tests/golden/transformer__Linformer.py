@@ -29,6 +29,10 @@ class LinformerAttention(nn.Module):
         self.F = nn.Parameter(torch.randn(seq_len, k) * 0.02)
         self.dropout = nn.Dropout(dropout)
 
+    def extra_repr(self) -> str:
+        heads = f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}"
+        return f"{heads}, seq_len={self.E.shape[0]}, k={self.E.shape[1]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, width = x.shape
         # [B, H, L, d_k]
@@ -83,6 +87,9 @@ class InterpolatedPositionalEncoding(nn.Module):
     def __init__(self, d_model: int, max_len: int, init_std: float = 0.02) -> None:
         super().__init__()
         self.table = nn.Parameter(torch.randn(1, max_len, d_model) * init_std)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.table.shape[2]}, max_len={self.table.shape[1]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]

@@ -22,6 +22,10 @@ class SoftmaxLinear(nn.Module):
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         nn.init.uniform_(self.bias, -1 / math.sqrt(in_features), 1 / math.sqrt(in_features))
 
+    def extra_repr(self) -> str:
+        out_features, in_features = self.weight.shape
+        return f"in_features={in_features}, out_features={out_features}, temperature={self.temperature}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, torch.softmax(self.weight / self.temperature, dim=0), self.bias)
 
@@ -35,6 +39,9 @@ class LaplaceNeuralOperator(nn.Module):
         scale = 1 / (channels * channels)
         self.weights_pole = nn.Parameter(scale * torch.rand(channels, channels, modes, dtype=torch.cfloat))
         self.weights_residue = nn.Parameter(scale * torch.rand(channels, channels, modes, dtype=torch.cfloat))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.weights_pole.shape[0]}"
 
     @staticmethod
     def float32(value: float) -> float:
@@ -89,6 +96,9 @@ class GaussianWaveFilter(nn.Module):
         nn.init.normal_(self.f_c, mean=f_c_mu, std=f_c_sigma)
         nn.init.normal_(self.f_b, mean=f_b_mu, std=f_b_sigma)
 
+    def extra_repr(self) -> str:
+        return f"channels={self.f_c.shape[2]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length, channels = x.shape[1], x.shape[2]
         dtype = x.dtype
@@ -124,6 +134,9 @@ class ElementwiseOperator(nn.Module):
         super().__init__()
         self.kind = kind
 
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "Squ":
             return x**2
@@ -136,6 +149,9 @@ class PairwiseOperator(nn.Module):
     def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         half = x.shape[-1] // 2
@@ -181,6 +197,10 @@ class SignalOperators(nn.Module):
                 modules[key] = nn.Identity()
         self.operators = nn.ModuleDict(modules)
         self.groups = len(operators)
+        self.channels = channels
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}, channels={self.channels}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         chunks = torch.split(x, x.shape[2] // self.groups, dim=2)
@@ -198,6 +218,9 @@ class SignalFeatures(nn.Module):
     def __init__(self, features: list[str]) -> None:
         super().__init__()
         self.features = features
+
+    def extra_repr(self) -> str:
+        return f"features={self.features}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.mean(dim=-1, keepdim=True)
@@ -247,6 +270,9 @@ class FeatureBatchNorm(nn.Module):
         self.eps = eps
         self.register_buffer("running_mean", torch.zeros(1, num_features))
         self.register_buffer("running_var", torch.ones(1, num_features))
+
+    def extra_repr(self) -> str:
+        return f"{self.running_mean.shape[1]}, eps={self.eps}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:

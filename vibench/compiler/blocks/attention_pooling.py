@@ -41,6 +41,9 @@ class AttentionPooling(nn.Module):
         self.attention_linear = nn.Linear(d_model, attention_dim)
         self.context_vector = nn.Linear(attention_dim, 1, bias=False)
 
+    def extra_repr(self) -> str:
+        return f"d_model={self.attention_linear.in_features}, attention_dim={self.attention_linear.out_features}"
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scores = self.context_vector(torch.tanh(self.attention_linear(x))).squeeze(-1)  # [B, L]
         weights = torch.softmax(scores, dim=1)

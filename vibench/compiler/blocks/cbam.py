@@ -58,6 +58,11 @@ class ChannelAttention1d(nn.Module):
             nn.Linear(in_channels, hidden, bias=bias), nn.ReLU(), nn.Linear(hidden, in_channels, bias=bias)
         )
         self.pooling = pooling
+        self.in_channels = in_channels
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, reduction={self.reduction}, pooling={self.pooling!r}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.fc(x.mean(dim=2))
@@ -72,6 +77,9 @@ class SpatialAttention1d(nn.Module):
     def __init__(self, kernel_size: int = 7) -> None:
         super().__init__()
         self.conv = nn.Conv1d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.conv.kernel_size[0]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)

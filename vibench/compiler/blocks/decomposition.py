@@ -55,6 +55,9 @@ class MovingAverage(nn.Module):
         self.kernel_size = kernel_size
         self.dim = dim
 
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, dim={self.dim}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pad = (self.kernel_size - 1) // 2
         if pad > 0:
@@ -77,6 +80,9 @@ class SeriesDecomposition(nn.Module):
     def __init__(self, kernel_size: int, dim: int = 1) -> None:
         super().__init__()
         self.moving_avg = MovingAverage(kernel_size, dim)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.moving_avg.kernel_size}, dim={self.moving_avg.dim}"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         trend = self.moving_avg(x)
@@ -101,6 +107,10 @@ class SpectralConv1d(nn.Module):
         # so forward multiplies all modes in one bmm without copying the weights (an einsum transposes
         # them on every call: 0.3x its time at 256 channels). Gradients and loaded weights keep the layout.
         self.weights = nn.Parameter(weights.permute(2, 0, 1).contiguous().permute(1, 2, 0))
+
+    def extra_repr(self) -> str:
+        in_channels, out_channels, modes = self.weights.shape
+        return f"{in_channels}, {out_channels}, modes={modes}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[-1]

@@ -48,6 +48,9 @@ class FeatureBatchNorm(nn.Module):
         self.register_buffer("running_mean", torch.zeros(1, num_features))
         self.register_buffer("running_var", torch.ones(1, num_features))
 
+    def extra_repr(self) -> str:
+        return f"{self.running_mean.shape[1]}, eps={self.eps}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             mean = x.mean(dim=0)

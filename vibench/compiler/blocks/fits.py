@@ -50,6 +50,9 @@ class ComplexLinear(nn.Module):
         self.weight = nn.Parameter(weight.to(torch.cfloat))
         self.bias = nn.Parameter(bias.to(torch.cfloat))
 
+    def extra_repr(self) -> str:
+        return f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # model.double() keeps complex weights complex64: a complex128 input widens them
         return F.linear(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
@@ -68,10 +71,15 @@ class FrequencyInterpolation(nn.Module):
     def __init__(self, cut_freq: int, channels: int, seq_len: int = 0, pred_len: int = 0) -> None:
         super().__init__()
         self.cut_freq = cut_freq
+        self.seq_len = seq_len
         self.pred_len = pred_len
         self.ratio = (seq_len + pred_len) / seq_len if seq_len > 0 else 1.0
         out_freq = int(cut_freq * self.ratio)
         self.freq_upsampler = nn.ModuleList([ComplexLinear(cut_freq, out_freq) for _ in range(channels)])
+
+    def extra_repr(self) -> str:
+        channels = len(self.freq_upsampler)
+        return f"cut_freq={self.cut_freq}, channels={channels}, seq_len={self.seq_len}, pred_len={self.pred_len}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = x.dtype

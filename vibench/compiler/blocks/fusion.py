@@ -51,6 +51,9 @@ class ConcatFusion(nn.Module):
         super().__init__()
         self.proj = nn.Linear(num_members * d_model, d_model)
 
+    def extra_repr(self) -> str:
+        return f"num_members={self.proj.in_features // self.proj.out_features}, d_model={self.proj.out_features}"
+
     def forward(self, members: list[torch.Tensor]) -> torch.Tensor:
         return self.proj(torch.cat(members, dim=-1))
 
@@ -61,6 +64,9 @@ class GatedFusion(nn.Module):
     def __init__(self, num_members: int, d_model: int) -> None:
         super().__init__()
         self.gate = nn.Linear(num_members * d_model, num_members)
+
+    def extra_repr(self) -> str:
+        return f"num_members={self.gate.out_features}, d_model={self.gate.in_features // self.gate.out_features}"
 
     def forward(self, members: list[torch.Tensor]) -> torch.Tensor:
         weights = torch.softmax(self.gate(torch.cat(members, dim=-1)), dim=-1)  # [..., N]
@@ -74,6 +80,9 @@ class AttentionFusion(nn.Module):
         super().__init__()
         self.score = nn.Linear(d_model, d_model)
         self.context = nn.Linear(d_model, 1, bias=False)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.score.in_features}"
 
     def forward(self, members: list[torch.Tensor]) -> torch.Tensor:
         stacked = torch.stack(members, dim=-2)  # [..., N, D]

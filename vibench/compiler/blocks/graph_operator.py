@@ -61,6 +61,9 @@ class SpectralGraphConv(nn.Module):
         self.num_modes = num_modes
         self.weights = nn.Parameter(torch.randn(channels, channels, num_modes, dtype=torch.cfloat) * 0.02)
 
+    def extra_repr(self) -> str:
+        return f"{self.weights.shape[0]}, num_modes={self.num_modes}"
+
     def forward(self, x: torch.Tensor, adjacency: torch.Tensor, eigenvectors: torch.Tensor) -> torch.Tensor:
         modes = min(self.num_modes, x.shape[-2])
         spectrum = torch.matmul(eigenvectors.t()[:modes], x)
@@ -79,6 +82,9 @@ class GraphConv(nn.Module):
         self.norm = nn.LayerNorm(channels)
         self.dropout = nn.Dropout(dropout)
 
+    def extra_repr(self) -> str:
+        return f"{self.linear_self.in_features}, dropout={self.dropout.p}"
+
     def forward(self, x: torch.Tensor, adjacency: torch.Tensor, eigenvectors: torch.Tensor) -> torch.Tensor:
         out = self.linear_self(x) + self.linear_neighbor(torch.matmul(adjacency, x))
         return self.dropout(torch.relu(self.norm(out)))
@@ -90,6 +96,9 @@ class GraphOperator(nn.Module):
     Buffers: ``adj_matrix`` (row-normalised adjacency, no self-loops) and, with ``use_spectral``,
     ``eigenvectors`` (of the graph Laplacian; kept out of ``state_dict`` otherwise).
     """
+
+    adj_matrix: torch.Tensor
+    eigenvectors: torch.Tensor
 
     def __init__(
         self,
@@ -112,6 +121,11 @@ class GraphOperator(nn.Module):
         laplacian = torch.diag(adjacency.sum(dim=1)) - adjacency
         self.register_buffer("adj_matrix", adjacency)
         self.register_buffer("eigenvectors", torch.linalg.eigh(laplacian)[1], persistent=use_spectral)
+        self.use_spectral = use_spectral
+
+    def extra_repr(self) -> str:
+        nodes, layers = self.adj_matrix.shape[0], len(self.layers)
+        return f"num_nodes={nodes}, num_layers={layers}, use_spectral={self.use_spectral}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

@@ -49,6 +49,11 @@ class HtfePatchSampler(nn.Module):
         self.patch_size_C = patch_size_C
         self.num_patches = num_patches
         self.period = 1.0 / f_s
+        self.f_s = f_s
+
+    def extra_repr(self) -> str:
+        patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}"
+        return f"{patch}, num_patches={self.num_patches}, f_s={self.f_s}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape

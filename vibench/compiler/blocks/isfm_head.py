@@ -81,6 +81,9 @@ class IsfmCrossAttention(nn.Module):
         self.kv = nn.Linear(dim, dim * 2, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
+    def extra_repr(self) -> str:
+        return f"dim={self.proj.in_features}, num_heads={self.num_heads}"
+
     def forward(self, query: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         batch, length, dim = x.shape
         queries = query.shape[1]
@@ -104,6 +107,9 @@ class UniversalProjection(nn.Module):
         self.max_out = max_out
         self.weight = nn.Parameter(torch.randn(in_features, max_len * max_out))
         self.bias = nn.Parameter(torch.zeros(max_len * max_out))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.weight.shape[0]}, max_len={self.max_len}, max_out={self.max_out}"
 
     def forward(self, x: torch.Tensor, length: int, channels: int) -> torch.Tensor:
         if length > self.max_len or channels > self.max_out:

@@ -98,8 +98,14 @@ class HsePatchSampler(nn.Module):
         self.patch_size_C = patch_size_C
         self.num_patches = num_patches
         self.eval_sampling = eval_sampling
+        self.seed = seed
         fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
         self.register_buffer("fractions", fractions, persistent=False)
+
+    def extra_repr(self) -> str:
+        patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}, num_patches={self.num_patches}"
+        seed = f", seed={self.seed}" if self.eval_sampling == "seeded" else ""
+        return f"{patch}, eval_sampling={self.eval_sampling!r}{seed}"
 
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape
@@ -151,6 +157,9 @@ class HseSequencePatches(nn.Module):
         self.num_patches = num_patches
         self.patch_size_L = patch_size_L
 
+    def extra_repr(self) -> str:
+        return f"num_patches={self.num_patches}, patch_size_L={self.patch_size_L}"
+
     def forward(self, x: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
         # in float32 or wider, then x's dtype; a rate that became inf (a float16 fs) gives NaN, not silent zeros
@@ -180,6 +189,9 @@ class HsePositionTable(nn.Module):
         angles = position.unsqueeze(1) * omega.unsqueeze(0)
         table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
         self.table = nn.Parameter(table.unsqueeze(0), requires_grad=False)
+
+    def extra_repr(self) -> str:
+        return f"num_patches={self.table.shape[1]}, dim={self.table.shape[2]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.table.to(x.dtype)

@@ -166,6 +166,9 @@ class PrototypeLogits(nn.Module):
         super().__init__()
         self.tokens = nn.Parameter(torch.randn(1, num_classes, dim))
 
+    def extra_repr(self) -> str:
+        return f"num_classes={self.tokens.shape[1]}, dim={self.tokens.shape[2]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.tokens[0].t()
 

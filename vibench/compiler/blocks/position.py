@@ -60,6 +60,9 @@ class SinusoidalPositionalEncoding(nn.Module):
         table[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
         self.register_buffer("table", table, persistent=False)
 
+    def extra_repr(self) -> str:
+        return f"d_model={self.table.shape[1]}, max_len={self.table.shape[0]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.table[: x.shape[1]].to(x.dtype)
 

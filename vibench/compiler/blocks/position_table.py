@@ -46,6 +46,9 @@ class PositionTable(nn.Module):
         table[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
         self.register_buffer("pe", table.unsqueeze(0))
 
+    def extra_repr(self) -> str:
+        return f"d_model={self.pe.shape[2]}, max_len={self.pe.shape[1]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pe[:, : x.shape[1]].expand(x.shape[0], -1, -1)
 

@@ -38,7 +38,11 @@ class ScaledRMSNorm(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.scale = dim**0.5
+        self.dim = dim
         self.g = nn.Parameter(torch.ones(1))
+
+    def extra_repr(self) -> str:
+        return str(self.dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(x, dim=-1) * self.scale * self.g

@@ -48,6 +48,9 @@ class SignalFeatures(nn.Module):
         super().__init__()
         self.features = features
 
+    def extra_repr(self) -> str:
+        return f"features={self.features}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.mean(dim=-1, keepdim=True)
         rms = torch.sqrt(torch.mean(x**2, dim=-1, keepdim=True))

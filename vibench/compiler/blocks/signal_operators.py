@@ -70,6 +70,9 @@ class LaplaceNeuralOperator(nn.Module):
         self.weights_pole = nn.Parameter(scale * torch.rand(channels, channels, modes, dtype=torch.cfloat))
         self.weights_residue = nn.Parameter(scale * torch.rand(channels, channels, modes, dtype=torch.cfloat))
 
+    def extra_repr(self) -> str:
+        return f"channels={self.weights_pole.shape[0]}"
+
     @staticmethod
     def float32(value: float) -> float:
         """``value`` rounded to the nearest float32, as a Python float."""
@@ -123,6 +126,9 @@ class GaussianWaveFilter(nn.Module):
         nn.init.normal_(self.f_c, mean=f_c_mu, std=f_c_sigma)
         nn.init.normal_(self.f_b, mean=f_b_mu, std=f_b_sigma)
 
+    def extra_repr(self) -> str:
+        return f"channels={self.f_c.shape[2]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length, channels = x.shape[1], x.shape[2]
         dtype = x.dtype
@@ -158,6 +164,9 @@ class ElementwiseOperator(nn.Module):
         super().__init__()
         self.kind = kind
 
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "Squ":
             return x**2
@@ -170,6 +179,9 @@ class PairwiseOperator(nn.Module):
     def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         half = x.shape[-1] // 2
@@ -215,6 +227,10 @@ class SignalOperators(nn.Module):
                 modules[key] = nn.Identity()
         self.operators = nn.ModuleDict(modules)
         self.groups = len(operators)
+        self.channels = channels
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}, channels={self.channels}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         chunks = torch.split(x, x.shape[2] // self.groups, dim=2)

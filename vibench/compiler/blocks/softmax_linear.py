@@ -51,6 +51,10 @@ class SoftmaxLinear(nn.Module):
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         nn.init.uniform_(self.bias, -1 / math.sqrt(in_features), 1 / math.sqrt(in_features))
 
+    def extra_repr(self) -> str:
+        out_features, in_features = self.weight.shape
+        return f"in_features={in_features}, out_features={out_features}, temperature={self.temperature}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, torch.softmax(self.weight / self.temperature, dim=0), self.bias)
 

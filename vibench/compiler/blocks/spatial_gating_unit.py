@@ -39,10 +39,14 @@ class SpatialGatingUnit(nn.Module):
 
     def __init__(self, d_model: int, seq_len: int) -> None:
         super().__init__()
+        self.d_model = d_model
         self.norm = nn.LayerNorm(d_model // 2)
         self.spatial_proj = nn.Linear(seq_len, seq_len)
         nn.init.zeros_(self.spatial_proj.weight)
         nn.init.ones_(self.spatial_proj.bias)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.d_model}, seq_len={self.spatial_proj.in_features}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u, v = x.chunk(2, dim=-1)

@@ -54,6 +54,10 @@ class SystemPromptTable(nn.Module):
         self.max_norm = max_norm
         self.tokens = tokens
 
+    def extra_repr(self) -> str:
+        sizes = f"{self.num_prompts}, {self.prompt_embedding.embedding_dim}"
+        return f"{sizes}, max_norm={self.max_norm}, tokens={self.tokens}"
+
     def forward(self, system_id: torch.Tensor) -> torch.Tensor:
         ids = torch.where(system_id < 0, torch.zeros_like(system_id), system_id % self.num_prompts)
         prompts = self.prompt_embedding(ids)

@@ -52,6 +52,8 @@ class TemporalLinear(nn.Module):
         if average_init:
             for layer in layers:
                 nn.init.constant_(layer.weight, 1.0 / in_features)
+        self.in_features = in_features
+        self.out_features = out_features
         self.individual = channels is not None  # a constant for TorchScript, which then drops the other branch
         if self.individual:
             for k, layer in enumerate(layers):
@@ -59,6 +61,10 @@ class TemporalLinear(nn.Module):
         else:
             self.weight = layers[0].weight
             self.bias = layers[0].bias
+
+    def extra_repr(self) -> str:
+        channels = f", channels={len(self._modules)}" if self.individual else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}{channels}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.individual:

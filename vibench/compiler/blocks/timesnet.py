@@ -47,6 +47,7 @@ class InceptionBlock2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, num_kernels: int = 6) -> None:
         super().__init__()
         self.num_kernels = num_kernels
+        self.in_channels = in_channels
         self.out_channels = out_channels
         convs = [nn.Conv2d(in_channels, out_channels, kernel_size=2 * i + 1, padding=i) for i in range(num_kernels)]
         for conv in convs:
@@ -54,6 +55,9 @@ class InceptionBlock2d(nn.Module):
             assert conv.bias is not None
             nn.init.zeros_(conv.bias)
         self.kernels = nn.ModuleList(convs)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, num_kernels={self.num_kernels}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():  # hooked or replaced kernels (see _bare): each called, then averaged
@@ -94,6 +98,9 @@ class TimesBlock(nn.Module):
         self.conv = nn.Sequential(
             InceptionBlock2d(d_model, d_ff, num_kernels), nn.GELU(), InceptionBlock2d(d_ff, d_model, num_kernels)
         )
+
+    def extra_repr(self) -> str:
+        return f"top_k={self.top_k}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, channels = x.shape

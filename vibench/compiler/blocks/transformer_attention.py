@@ -85,6 +85,9 @@ class AutoCorrelation(nn.Module):
         self.value_projection = nn.Linear(d_model, d_model)
         self.out_projection = nn.Linear(d_model, d_model)
 
+    def extra_repr(self) -> str:
+        return f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}, factor={self.factor}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, width = x.shape
         # [B, H, d_k, L]: time last, for the transforms and the delays
@@ -161,6 +164,10 @@ class ProbSparseAttention(nn.Module):
         self.out_projection = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
 
+    def extra_repr(self) -> str:
+        heads = f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}"
+        return f"{heads}, mode={self.mode!r}, factor={self.factor}, seed={self.seed}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, width = x.shape
         # [B, H, L, d_k]
@@ -217,6 +224,10 @@ class LinformerAttention(nn.Module):
         self.E = nn.Parameter(torch.randn(seq_len, k) * 0.02)
         self.F = nn.Parameter(torch.randn(seq_len, k) * 0.02)
         self.dropout = nn.Dropout(dropout)
+
+    def extra_repr(self) -> str:
+        heads = f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}"
+        return f"{heads}, seq_len={self.E.shape[0]}, k={self.E.shape[1]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, width = x.shape

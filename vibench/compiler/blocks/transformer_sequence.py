@@ -74,6 +74,9 @@ class SinusoidalPositionBuffer(nn.Module):
         table[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
         self.register_buffer("pe", table.unsqueeze(1))
 
+    def extra_repr(self) -> str:
+        return f"d_model={self.pe.shape[2]}, max_len={self.pe.shape[0]}, batch_first={self.batch_first}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.batch_first:
             return x + self.pe[: x.shape[0]].to(x.dtype)
@@ -92,6 +95,9 @@ class MatchLength(nn.Module):
         self.dim = dim
         self.like_dim = like_dim
         self.mode = mode
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, like_dim={self.like_dim}, mode={self.mode!r}"
 
     def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         target = like.shape[self.like_dim]
@@ -117,6 +123,9 @@ class InterpolatedPositionalEncoding(nn.Module):
     def __init__(self, d_model: int, max_len: int, init_std: float = 0.02) -> None:
         super().__init__()
         self.table = nn.Parameter(torch.randn(1, max_len, d_model) * init_std)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.table.shape[2]}, max_len={self.table.shape[1]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]

@@ -51,6 +51,10 @@ class WaveletConv1d(nn.Module):
         self.alpha = nn.Parameter(torch.tensor(0.5))
         self.beta = nn.Parameter(torch.tensor(0.5))
 
+    def extra_repr(self) -> str:
+        conv = self.conv_low
+        return f"{conv.in_channels}, {conv.out_channels}, kernel_size={conv.kernel_size[0]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.alpha * self.conv_low(x) + self.beta * self.conv_high(x)
 

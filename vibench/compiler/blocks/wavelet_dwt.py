@@ -53,6 +53,7 @@ class WaveletDWT(nn.Module):
 
     def __init__(self, wavelet: str = "db16") -> None:
         super().__init__()
+        self.wavelet = wavelet
         filters = {  # decomposition low-pass filters (Daubechies; haar = db1), as PyWavelets gives them
             "haar": "0.7071067811865476 0.7071067811865476",
             "db1": "0.7071067811865476 0.7071067811865476",
@@ -79,6 +80,9 @@ class WaveletDWT(nn.Module):
         highpass = [(-1.0) ** (k + 1) * lowpass[taps - 1 - k] for k in range(taps)]
         self.register_buffer("h0", torch.tensor(lowpass[::-1], dtype=torch.float32).reshape(1, 1, taps))
         self.register_buffer("h1", torch.tensor(highpass[::-1], dtype=torch.float32).reshape(1, 1, taps))
+
+    def extra_repr(self) -> str:
+        return f"wavelet={self.wavelet!r}"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         length, taps, channels = x.shape[-1], self.h0.shape[-1], x.shape[1]
