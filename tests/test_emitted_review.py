@@ -3,12 +3,14 @@ that the input checks ignored, and a Lightning checkpoint that TCN could not loa
 
 from __future__ import annotations
 
+import os
 import types
 
 import pytest
 import torch
 
 import vibench
+from tests.parity import ROOT
 from tests.test_codegen import _forward_of
 from tests.test_reference_values import load_artifact, reference_state_dict, vibench_text
 
@@ -99,3 +101,16 @@ def test_tcn_in_model_py_loads_a_lightning_checkpoint() -> None:
         with torch.no_grad():
             outputs.append(model(x))
     assert torch.equal(outputs[0], outputs[1])
+
+
+def test_a_size_that_is_a_free_argument_is_written_by_its_name() -> None:
+    """Shape comments and the docstring of a classifier showed the default width (`# [B, 4]`), which
+    is wrong for `Model(num_classes=3)`; the sizes that move with a free parameter are named."""
+    source = vibench.compile_spec(os.path.join(ROOT, "examples", "fault_autoencoder.yaml")).source
+    assert "classifier = self.classifier(classifier)  # [B, num_classes]  fault_autoencoder.yaml:45" in source
+    assert "        logits [B, num_classes] float32\n" in source
+    assert "    Parameters: 21,189 (with num_classes=4)\n" in source
+    gru = vibench.compile_spec("rnn/AttentionGRU", params={"num_classes": 3}).source
+    assert "x = self.classifier(x)  # [B, num_classes]  AttentionGRU.yaml" in gru
+    fixed = vibench.compile_spec("cnn/ResNet1D").source  # no free parameter: sizes stay numbers
+    assert "(with " not in fixed and "# [B, 16 * ((L + 31) // 32), 1]" in fixed

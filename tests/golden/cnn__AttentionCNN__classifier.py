@@ -252,8 +252,8 @@ class AttentionCNN(nn.Module):
     Inputs:
         x [B, L, 1] float32: The signal window.
     Outputs:
-        logits [B, 10] float32: Class scores [B, num_classes].
-    Parameters: 1,799,810
+        logits [B, num_classes] float32: Class scores [B, num_classes].
+    Parameters: 1,799,810 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -314,5 +314,5 @@ class AttentionCNN(nn.Module):
         x = F.adaptive_avg_pool1d(x, 1)  # [B, 512, 1]  AttentionCNN.yaml:139
         x = torch.flatten(x, 1)  # [B, 512]  AttentionCNN.yaml:140
         x = F.dropout(x, p=0.1, training=self.training)  # [B, 512]  AttentionCNN.yaml:141
-        x = self.classifier(x)  # [B, 10]  AttentionCNN.yaml:142
+        x = self.classifier(x)  # [B, num_classes]  AttentionCNN.yaml:142
         return x

@@ -250,8 +250,8 @@ class MobileNet1D(nn.Module):
     Inputs:
         x [B, L, 1] float32: The signal window.
     Outputs:
-        logits [B, 10] float32: Class scores [B, num_classes].
-    Parameters: 2,193,098
+        logits [B, num_classes] float32: Class scores [B, num_classes].
+    Parameters: 2,193,098 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -336,5 +336,5 @@ class MobileNet1D(nn.Module):
         x = F.adaptive_avg_pool1d(x, 1)  # [B, 1280, 1]  MobileNet1D.yaml:157
         x = torch.flatten(x, 1)  # [B, 1280]  MobileNet1D.yaml:158
         x = F.dropout(x, p=0.2, training=self.training)  # [B, 1280]  MobileNet1D.yaml:159
-        x = self.classifier(x)  # [B, 10]  MobileNet1D.yaml:160
+        x = self.classifier(x)  # [B, num_classes]  MobileNet1D.yaml:160
         return x

@@ -203,8 +203,8 @@ class ResNet1D(nn.Module):
     Inputs:
         x [B, L, 1] float32: The signal window.
     Outputs:
-        logits [B, 10] float32: Class scores [B, num_classes].
-    Parameters: 5,938,506
+        logits [B, num_classes] float32: Class scores [B, num_classes].
+    Parameters: 5,938,506 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -263,5 +263,5 @@ class ResNet1D(nn.Module):
         x = self.layer4(x)  # [B, 2048, (L + 31) // 32]  ResNet1D.yaml:156
         x = F.adaptive_avg_pool1d(x, 1)  # [B, 2048, 1]  ResNet1D.yaml:162
         x = torch.flatten(x, 1)  # [B, 2048]  ResNet1D.yaml:163
-        x = self.classifier(x)  # [B, 10]  ResNet1D.yaml:164
+        x = self.classifier(x)  # [B, num_classes]  ResNet1D.yaml:164
         return x

@@ -219,8 +219,8 @@ class TCN(nn.Module):
     Inputs:
         x [B, 1, L] float32: The signal window.
     Outputs:
-        logits [B, 10] float32: Class scores [B, num_classes].
-    Parameters: 9,510
+        logits [B, num_classes] float32: Class scores [B, num_classes].
+    Parameters: 9,510 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -261,5 +261,5 @@ class TCN(nn.Module):
         x = self.network(x)  # [B, 25, L]  TCN.yaml:61
         x = F.adaptive_avg_pool1d(x, 1)  # [B, 25, 1]  TCN.yaml:69
         x = torch.flatten(x, 1)  # [B, 25]  TCN.yaml:70
-        x = self.classifier(x)  # [B, 10]  TCN.yaml:71
+        x = self.classifier(x)  # [B, num_classes]  TCN.yaml:71
         return x

@@ -165,11 +165,11 @@ class FaultAutoencoder(nn.Module):
     Inputs:
         x [B, 1, L] float32: Raw signal.
     Outputs:
-        logits [B, 4] float32
+        logits [B, num_classes] float32
         signal [B, 1, 8 * (L // 8)] float32
     Constraints:
         L >= 8
-    Parameters: 21,189
+    Parameters: 21,189 (with num_classes=4)
     """
 
     COMPILED_PARAMETERS = {"in_channels": 1, "width": 16}
@@ -211,7 +211,7 @@ class FaultAutoencoder(nn.Module):
         classifier = F.adaptive_avg_pool1d(x, 1)  # [B, 64, 1]  fault_autoencoder.yaml:42
         classifier = torch.flatten(classifier, 1)  # [B, 64]  fault_autoencoder.yaml:43
         classifier = F.dropout(classifier, p=0.2, training=self.training)  # [B, 64]  fault_autoencoder.yaml:44
-        classifier = self.classifier(classifier)  # [B, 4]  fault_autoencoder.yaml:45
+        classifier = self.classifier(classifier)  # [B, num_classes]  fault_autoencoder.yaml:45
         reconstruction = self.dec1(x)  # [B, 32, 2 * (L // 8)]  fault_autoencoder.yaml:46
         del x
         reconstruction = self.dec2(reconstruction)  # [B, 16, 4 * (L // 8)]  fault_autoencoder.yaml:47

@@ -207,8 +207,8 @@ class DenseNetMLP(nn.Module):
         x [B, L, 1] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        signal [B, L, 1] float32: Per-step regression output.
-    Parameters: 68,673
+        signal [B, L, output_dim] float32: Per-step regression output.
+    Parameters: 68,673 (with output_dim=1)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -254,5 +254,5 @@ class DenseNetMLP(nn.Module):
         x = self.input_projection(x)  # [B, L, 64]  DenseNetMLP.yaml:100
         x = self.features(x)  # [B, L, 128]  DenseNetMLP.yaml:101
         x = self.final_norm(x)  # [B, L, 128]  DenseNetMLP.yaml:112
-        x = self.output_projection(x)  # [B, L, 1]  DenseNetMLP.yaml:115
+        x = self.output_projection(x)  # [B, L, output_dim]  DenseNetMLP.yaml:115
         return x

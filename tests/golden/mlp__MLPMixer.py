@@ -243,8 +243,8 @@ class MLPMixer(nn.Module):
         x [B, 512, 1] float32: Raw signal of seq_len steps, one row of input_dim channels per step (BLC) or one
         row per channel (BCL).
     Outputs:
-        signal [B, 512, 1] float32: Per-step regression output.
-    Parameters: 6,315,265
+        signal [B, 512, output_dim] float32: Per-step regression output.
+    Parameters: 6,315,265 (with output_dim=1)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -286,5 +286,5 @@ class MLPMixer(nn.Module):
         x = self.input_projection(x)  # [B, 512, 256]  MLPMixer.yaml:94
         x = self.mixer_blocks(x)  # [B, 512, 256]  MLPMixer.yaml:95
         x = self.norm(x)  # [B, 512, 256]  MLPMixer.yaml:102
-        x = self.output_projection(x)  # [B, 512, 1]  MLPMixer.yaml:105
+        x = self.output_projection(x)  # [B, 512, output_dim]  MLPMixer.yaml:105
         return x

@@ -243,8 +243,8 @@ class MLPMixer(nn.Module):
         x [B, 1024, 1] float32: Raw signal of seq_len steps, one row of input_dim channels per step (BLC) or one
         row per channel (BCL).
     Outputs:
-        logits [B, 10] float32: Class scores.
-    Parameters: 10,515,978
+        logits [B, num_classes] float32: Class scores.
+    Parameters: 10,515,978 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -288,5 +288,5 @@ class MLPMixer(nn.Module):
         x = self.mixer_blocks(x)  # [B, 1024, 256]  MLPMixer.yaml:95
         x = self.norm(x)  # [B, 1024, 256]  MLPMixer.yaml:102
         x = x.mean(dim=1)  # [B, 256]  MLPMixer.yaml:103
-        x = self.classifier(x)  # [B, 10]  MLPMixer.yaml:104
+        x = self.classifier(x)  # [B, num_classes]  MLPMixer.yaml:104
         return x

@@ -187,8 +187,8 @@ class ResNetMLP(nn.Module):
         x [B, L, 1] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        signal [B, L, 1] float32: Per-step regression output.
-    Parameters: 796,417
+        signal [B, L, output_dim] float32: Per-step regression output.
+    Parameters: 796,417 (with output_dim=1)
     """
 
     REFERENCE_STATE_DICT_RENAMES = []
@@ -223,5 +223,5 @@ class ResNetMLP(nn.Module):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1]")
         x = self.input_projection(x)  # [B, L, 256]  ResNetMLP.yaml:53
         x = self.residual_blocks(x)  # [B, L, 256]  ResNetMLP.yaml:54
-        x = self.output_projection(x)  # [B, L, 1]  ResNetMLP.yaml:62
+        x = self.output_projection(x)  # [B, L, output_dim]  ResNetMLP.yaml:62
         return x

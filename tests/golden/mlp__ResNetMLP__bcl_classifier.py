@@ -187,8 +187,8 @@ class ResNetMLP(nn.Module):
         x [B, 1, L] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        logits [B, 10] float32: Class scores.
-    Parameters: 798,730
+        logits [B, num_classes] float32: Class scores.
+    Parameters: 798,730 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = []
@@ -226,5 +226,5 @@ class ResNetMLP(nn.Module):
         x = self.input_projection(x)  # [B, L, 256]  ResNetMLP.yaml:53
         x = self.residual_blocks(x)  # [B, L, 256]  ResNetMLP.yaml:54
         x = x.mean(dim=1)  # [B, 256]  ResNetMLP.yaml:60
-        x = self.classifier(x)  # [B, 10]  ResNetMLP.yaml:61
+        x = self.classifier(x)  # [B, num_classes]  ResNetMLP.yaml:61
         return x

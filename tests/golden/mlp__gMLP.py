@@ -236,8 +236,8 @@ class gMLP(nn.Module):
         x [B, 512, 1] float32: Raw signal of seq_len steps, one row of input_dim channels per step (BLC) or one
         row per channel (BCL).
     Outputs:
-        signal [B, 512, 1] float32: Per-step regression output.
-    Parameters: 2,767,617
+        signal [B, 512, output_dim] float32: Per-step regression output.
+    Parameters: 2,767,617 (with output_dim=1)
     """
 
     REFERENCE_STATE_DICT_RENAMES = []
@@ -275,5 +275,5 @@ class gMLP(nn.Module):
         x = self.input_projection(x)  # [B, 512, 256]  gMLP.yaml:57
         x = self.gmlp_blocks(x)  # [B, 512, 256]  gMLP.yaml:58
         x = self.norm(x)  # [B, 512, 256]  gMLP.yaml:64
-        x = self.output_projection(x)  # [B, 512, 1]  gMLP.yaml:67
+        x = self.output_projection(x)  # [B, 512, output_dim]  gMLP.yaml:67
         return x

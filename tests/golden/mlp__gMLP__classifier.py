@@ -236,8 +236,8 @@ class gMLP(nn.Module):
         x [B, 1024, 1] float32: Raw signal of seq_len steps, one row of input_dim channels per step (BLC) or one
         row per channel (BCL).
     Outputs:
-        logits [B, 10] float32: Class scores.
-    Parameters: 7,491,594
+        logits [B, num_classes] float32: Class scores.
+    Parameters: 7,491,594 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = []
@@ -277,5 +277,5 @@ class gMLP(nn.Module):
         x = self.gmlp_blocks(x)  # [B, 1024, 256]  gMLP.yaml:58
         x = self.norm(x)  # [B, 1024, 256]  gMLP.yaml:64
         x = x.mean(dim=1)  # [B, 256]  gMLP.yaml:65
-        x = self.classifier(x)  # [B, 10]  gMLP.yaml:66
+        x = self.classifier(x)  # [B, num_classes]  gMLP.yaml:66
         return x

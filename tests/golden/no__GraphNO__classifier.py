@@ -246,8 +246,8 @@ class GraphNO(nn.Module):
     Inputs:
         x [B, L, 3] float32: The signal window; its channels become the graph's node features.
     Outputs:
-        logits [B, 4] float32: Class scores [B, num_classes].
-    Parameters: 148,420
+        logits [B, num_classes] float32: Class scores [B, num_classes].
+    Parameters: 148,420 (with num_classes=4)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -293,5 +293,5 @@ class GraphNO(nn.Module):
         x = self.input_projection(x)  # [B, 2, 64]  GraphNO.yaml:49
         x = self.operator(x)  # [B, 2, 64]  GraphNO.yaml:50
         x = x.mean(dim=1)  # [B, 64]  GraphNO.yaml:58
-        x = self.classifier(x)  # [B, 4]  GraphNO.yaml:59
+        x = self.classifier(x)  # [B, num_classes]  GraphNO.yaml:59
         return x

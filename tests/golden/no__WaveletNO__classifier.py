@@ -204,8 +204,8 @@ class WaveletNO(nn.Module):
     Inputs:
         x [B, L, 1] float32: Input function sampled at L points.
     Outputs:
-        logits [B, 4] float32: Class scores [B, num_classes].
-    Parameters: 99,724
+        logits [B, num_classes] float32: Class scores [B, num_classes].
+    Parameters: 99,724 (with num_classes=4)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -244,5 +244,5 @@ class WaveletNO(nn.Module):
         x = self.input_projection(x)  # [B, L, 64]  WaveletNO.yaml:43
         x = self.layers(x)  # [B, L, 64]  WaveletNO.yaml:44
         x = x.mean(dim=1)  # [B, 64]  WaveletNO.yaml:46
-        x = self.classifier(x)  # [B, 4]  WaveletNO.yaml:47
+        x = self.classifier(x)  # [B, num_classes]  WaveletNO.yaml:47
         return x

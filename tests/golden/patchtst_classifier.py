@@ -126,11 +126,11 @@ class PatchTSTClassifier(nn.Module):
     Inputs:
         x [B, 2, L] float32: Raw multichannel signal.
     Outputs:
-        logits [B, 10] float32
+        logits [B, num_classes] float32
     Constraints:
         L % 16 == 0
         L <= 4111
-    Parameters: 119,306
+    Parameters: 119,306 (with num_classes=10)
     """
 
     COMPILED_PARAMETERS = {
@@ -198,5 +198,5 @@ class PatchTSTClassifier(nn.Module):
         x = self.norm(x)  # [2 * B, L // 16, 64]  patchtst_classifier.yaml:43
         x = x.mean(dim=1)  # [2 * B, 64]  patchtst_classifier.yaml:44
         x = x.unflatten(0, (-1, 2)).flatten(1, 2)  # [B, 128]  patchtst_classifier.yaml:45
-        x = self.head(x)  # [B, 10]  patchtst_classifier.yaml:50
+        x = self.head(x)  # [B, num_classes]  patchtst_classifier.yaml:50
         return x

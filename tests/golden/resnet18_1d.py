@@ -162,8 +162,8 @@ class ResNet18_1D(nn.Module):
     Inputs:
         x [B, 1, L] float32: Raw signal.
     Outputs:
-        logits [B, 10] float32
-    Parameters: 3,849,034
+        logits [B, num_classes] float32
+    Parameters: 3,849,034 (with num_classes=10)
     """
 
     COMPILED_PARAMETERS = {"in_channels": 1, "width": 64, "layers": [2, 2, 2, 2]}
@@ -201,5 +201,5 @@ class ResNet18_1D(nn.Module):
         x = self.layer4(x)  # [B, 512, (L + 31) // 32]  resnet18_1d.yaml:62
         x = F.adaptive_avg_pool1d(x, 1)  # [B, 512, 1]  resnet18_1d.yaml:63
         x = torch.flatten(x, 1)  # [B, 512]  resnet18_1d.yaml:64
-        x = self.classifier(x)  # [B, 10]  resnet18_1d.yaml:65
+        x = self.classifier(x)  # [B, num_classes]  resnet18_1d.yaml:65
         return x

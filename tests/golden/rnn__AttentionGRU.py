@@ -259,8 +259,8 @@ class AttentionGRU(nn.Module):
         x [B, L, 1] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        signal [B, L, 1] float32: Per-step regression output.
-    Parameters: 892,417
+        signal [B, L, output_dim] float32: Per-step regression output.
+    Parameters: 892,417 (with output_dim=1)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -298,5 +298,5 @@ class AttentionGRU(nn.Module):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1]")
         x = self.input_projection(x)  # [B, L, 128]  AttentionGRU.yaml:109
         x = self.gru_attention_layers(x)  # [B, L, 128]  AttentionGRU.yaml:113
-        x = self.output_projection(x)  # [B, L, 1]  AttentionGRU.yaml:121
+        x = self.output_projection(x)  # [B, L, output_dim]  AttentionGRU.yaml:121
         return x

@@ -279,8 +279,8 @@ class AttentionGRU(nn.Module):
         x [B, L, 1] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        logits [B, 10] float32: Class scores.
-    Parameters: 901,194
+        logits [B, num_classes] float32: Class scores.
+    Parameters: 901,194 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -320,5 +320,5 @@ class AttentionGRU(nn.Module):
         x = self.input_projection(x)  # [B, L, 128]  AttentionGRU.yaml:109
         x = self.gru_attention_layers(x)  # [B, L, 128]  AttentionGRU.yaml:113
         x = x.mean(dim=1)  # [B, 128]  AttentionGRU.yaml:119
-        x = self.classifier(x)  # [B, 10]  AttentionGRU.yaml:120
+        x = self.classifier(x)  # [B, num_classes]  AttentionGRU.yaml:120
         return x

@@ -165,8 +165,8 @@ class AttentionLSTM(nn.Module):
         x [B, L, 1] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        signal [B, L, 1] float32: Per-step regression output.
-    Parameters: 529,665
+        signal [B, L, output_dim] float32: Per-step regression output.
+    Parameters: 529,665 (with output_dim=1)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -203,5 +203,5 @@ class AttentionLSTM(nn.Module):
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1]")
         lstm, (_, _) = self.lstm(x)  # out: [B, L, 256], h_n: [4, B, 128], c_n: [4, B, 128]  AttentionLSTM.yaml:54
-        lstm = self.output_projection(lstm)  # [B, L, 1]  AttentionLSTM.yaml:63
+        lstm = self.output_projection(lstm)  # [B, L, output_dim]  AttentionLSTM.yaml:63
         return lstm

@@ -207,8 +207,8 @@ class AttentionLSTM(nn.Module):
         x [B, L, 1] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        logits [B, 10] float32: Class scores.
-    Parameters: 580,106
+        logits [B, num_classes] float32: Class scores.
+    Parameters: 580,106 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -249,5 +249,5 @@ class AttentionLSTM(nn.Module):
         lstm, (_, _) = self.lstm(x)  # out: [B, L, 256], h_n: [4, B, 128], c_n: [4, B, 128]  AttentionLSTM.yaml:54
         attention, _ = self.attention(lstm)  # out: [B, 256], weights: [B, L]  AttentionLSTM.yaml:61
         del lstm
-        attention = self.classifier(attention)  # [B, 10]  AttentionLSTM.yaml:62
+        attention = self.classifier(attention)  # [B, num_classes]  AttentionLSTM.yaml:62
         return attention

@@ -220,8 +220,8 @@ class ConvLSTM(nn.Module):
         x [B, L, 1] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        logits [B, 10] float32: Class scores.
-    Parameters: 151,146
+        logits [B, num_classes] float32: Class scores.
+    Parameters: 151,146 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -259,5 +259,5 @@ class ConvLSTM(nn.Module):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1]")
         x = x.transpose(1, 2)  # [B, 1, L]  ConvLSTM.yaml:76
         x = self.cell_list(x)  # [B, 64, L]  ConvLSTM.yaml:80
-        x = self.classifier(x)  # [B, 10]  ConvLSTM.yaml:87
+        x = self.classifier(x)  # [B, num_classes]  ConvLSTM.yaml:87
         return x

@@ -180,8 +180,8 @@ class ResidualRNN(nn.Module):
         x [B, L, 1] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        signal [B, L, 1] float32: Per-step regression output.
-    Parameters: 794,497
+        signal [B, L, output_dim] float32: Per-step regression output.
+    Parameters: 794,497 (with output_dim=1)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -219,5 +219,5 @@ class ResidualRNN(nn.Module):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 1], "[B, L, 1]")
         x = self.input_projection(x)  # [B, L, 128]  ResidualRNN.yaml:77
         x = self.rnn_layers(x)  # [B, L, 128]  ResidualRNN.yaml:78
-        x = self.output_projection(x)  # [B, L, 1]  ResidualRNN.yaml:85
+        x = self.output_projection(x)  # [B, L, output_dim]  ResidualRNN.yaml:85
         return x

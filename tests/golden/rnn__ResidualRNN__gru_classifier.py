@@ -200,8 +200,8 @@ class ResidualRNN(nn.Module):
         x [B, L, 1] float32: Raw signal, one row of input_dim channels per time step (BLC) or one row per channel
         (BCL).
     Outputs:
-        logits [B, 10] float32: Class scores.
-    Parameters: 605,130
+        logits [B, num_classes] float32: Class scores.
+    Parameters: 605,130 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -241,5 +241,5 @@ class ResidualRNN(nn.Module):
         x = self.input_projection(x)  # [B, L, 128]  ResidualRNN.yaml:77
         x = self.rnn_layers(x)  # [B, L, 128]  ResidualRNN.yaml:78
         x = x.mean(dim=1)  # [B, 128]  ResidualRNN.yaml:83
-        x = self.classifier(x)  # [B, 10]  ResidualRNN.yaml:84
+        x = self.classifier(x)  # [B, num_classes]  ResidualRNN.yaml:84
         return x

@@ -262,10 +262,10 @@ class TransformerRNN(nn.Module):
     Inputs:
         x [B, L, 1] float32: The signal window.
     Outputs:
-        logits [B, 4] float32: Class scores [B, num_classes].
+        logits [B, num_classes] float32: Class scores [B, num_classes].
     Constraints:
         L <= 5000
-    Parameters: 3,723,396
+    Parameters: 3,723,396 (with num_classes=4)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -316,5 +316,5 @@ class TransformerRNN(nn.Module):
         x = self.pos_encoding(x)  # [B, L, 256]  TransformerRNN.yaml:81
         x = self.hybrid_layers(x)  # [B, L, 256]  TransformerRNN.yaml:82
         x = x.mean(dim=1)  # [B, 256]  TransformerRNN.yaml:91
-        x = self.classifier(x)  # [B, 4]  TransformerRNN.yaml:92
+        x = self.classifier(x)  # [B, num_classes]  TransformerRNN.yaml:92
         return x

@@ -122,8 +122,8 @@ class TinyCNN(nn.Module):
     Inputs:
         x [B, 1, L] float32: Raw signal.
     Outputs:
-        logits [B, 4] float32
-    Parameters: 1,924
+        logits [B, num_classes] float32
+    Parameters: 1,924 (with num_classes=4)
     """
 
     COMPILED_PARAMETERS = {"in_channels": 1}
@@ -157,5 +157,5 @@ class TinyCNN(nn.Module):
         x = torch.relu_(x)  # [B, 32, (L + 1) // 2]  tiny_cnn.json:19
         x = F.adaptive_avg_pool1d(x, 1)  # [B, 32, 1]  tiny_cnn.json:20
         x = torch.flatten(x, 1)  # [B, 32]  tiny_cnn.json:21
-        x = self.head(x)  # [B, 4]  tiny_cnn.json:22
+        x = self.head(x)  # [B, num_classes]  tiny_cnn.json:22
         return x

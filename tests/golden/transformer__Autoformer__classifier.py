@@ -320,10 +320,10 @@ class Autoformer(nn.Module):
     Inputs:
         x [B, L, 1] float32: Raw multichannel signal.
     Outputs:
-        logits [B, 10] float32: Class scores.
+        logits [B, num_classes] float32: Class scores.
     Constraints:
         L >= 2
-    Parameters: 3,159,562
+    Parameters: 3,159,562 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -378,5 +378,5 @@ class Autoformer(nn.Module):
         decomp = decomp + decomp_trend  # [B, L, 256]  Autoformer.yaml:74
         del decomp_trend
         decomp = decomp.mean(dim=1)  # [B, 256]  Autoformer.yaml:76
-        decomp = self.classifier(decomp)  # [B, 10]  Autoformer.yaml:77
+        decomp = self.classifier(decomp)  # [B, num_classes]  Autoformer.yaml:77
         return decomp

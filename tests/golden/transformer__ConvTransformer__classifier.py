@@ -253,10 +253,10 @@ class ConvTransformer(nn.Module):
     Inputs:
         x [B, L, 1] float32: The signal window.
     Outputs:
-        logits [B, 4] float32: Class scores [B, num_classes].
+        logits [B, num_classes] float32: Class scores [B, num_classes].
     Constraints:
         L <= 5000
-    Parameters: 2,526,334
+    Parameters: 2,526,334 (with num_classes=4)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -313,5 +313,5 @@ class ConvTransformer(nn.Module):
         x = self.pos_encoding(x)  # [B, L, 256]  ConvTransformer.yaml:102
         x = self.transformer(x)  # [B, L, 256]  ConvTransformer.yaml:103
         x = x.mean(dim=1)  # [B, 256]  ConvTransformer.yaml:111
-        x = self.classifier(x)  # [B, 4]  ConvTransformer.yaml:112
+        x = self.classifier(x)  # [B, num_classes]  ConvTransformer.yaml:112
         return x

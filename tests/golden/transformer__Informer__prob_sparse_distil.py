@@ -327,8 +327,8 @@ class Informer(nn.Module):
     Inputs:
         x [B, L, 1] float32: Raw multichannel signal.
     Outputs:
-        logits [B, 10] float32: Class scores.
-    Parameters: 3,259,146
+        logits [B, num_classes] float32: Class scores.
+    Parameters: 3,259,146 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -382,5 +382,5 @@ class Informer(nn.Module):
         x = self.pos_encoding(x)  # [B, L, 256]  Informer.yaml:113
         x = self.encoder_layers(x)  # [B, (L + 3) // 4, 256]  Informer.yaml:114
         x = x.mean(dim=1)  # [B, 256]  Informer.yaml:126
-        x = self.classifier(x)  # [B, 10]  Informer.yaml:127
+        x = self.classifier(x)  # [B, num_classes]  Informer.yaml:127
         return x

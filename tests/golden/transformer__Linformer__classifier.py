@@ -296,8 +296,8 @@ class Linformer(nn.Module):
     Inputs:
         x [B, L, 1] float32: Raw multichannel signal.
     Outputs:
-        logits [B, 10] float32: Class scores.
-    Parameters: 4,869,642
+        logits [B, num_classes] float32: Class scores.
+    Parameters: 4,869,642 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -343,5 +343,5 @@ class Linformer(nn.Module):
         x = self.pos_encoding(x)  # [B, L, 256]  Linformer.yaml:78
         x = self.encoder_layers(x)  # [B, L, 256]  Linformer.yaml:82
         x = x.mean(dim=1)  # [B, 256]  Linformer.yaml:92
-        x = self.classifier(x)  # [B, 10]  Linformer.yaml:93
+        x = self.classifier(x)  # [B, num_classes]  Linformer.yaml:93
         return x

@@ -194,11 +194,11 @@ class PatchTST(nn.Module):
     Inputs:
         x [B, L, 1] float32: Raw multichannel signal.
     Outputs:
-        logits [B, 10] float32: Class scores.
+        logits [B, num_classes] float32: Class scores.
     Constraints:
         L >= 16
         L <= 40015
-    Parameters: 3,169,546
+    Parameters: 3,169,546 (with num_classes=10)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -263,5 +263,5 @@ class PatchTST(nn.Module):
         x = x.mean(dim=1)  # [B, 256]  PatchTST.yaml:52
         x = x.unflatten(0, (-1, 1))  # [B, 1, 256]  PatchTST.yaml:53
         x = x.mean(dim=1)  # [B, 256]  PatchTST.yaml:54
-        x = self.classifier(x)  # [B, 10]  PatchTST.yaml:55
+        x = self.classifier(x)  # [B, num_classes]  PatchTST.yaml:55
         return x

@@ -195,10 +195,10 @@ class Transformer_Dummy(nn.Module):
     Inputs:
         x [B, L, 1] float32: The signal window.
     Outputs:
-        logits [B, 4] float32: Class scores [B, num_classes].
+        logits [B, num_classes] float32: Class scores [B, num_classes].
     Constraints:
         B <= 5000
-    Parameters: 100,356
+    Parameters: 100,356 (with num_classes=4)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -249,5 +249,5 @@ class Transformer_Dummy(nn.Module):
         x = F.dropout(x, p=0.1, training=self.training, inplace=True)  # [B, L, 64]  Transformer_Dummy.yaml:37
         x = self.transformer_encoder(x)  # [B, L, 64]  Transformer_Dummy.yaml:38
         x = x.mean(dim=1)  # [B, 64]  Transformer_Dummy.yaml:46
-        x = self.classifier(x)  # [B, 4]  Transformer_Dummy.yaml:47
+        x = self.classifier(x)  # [B, num_classes]  Transformer_Dummy.yaml:47
         return x

@@ -285,8 +285,8 @@ class MWA_CNN(nn.Module):
     Inputs:
         x [B, L, 1] float32: The signal window.
     Outputs:
-        logits [B, 9] float32: Class scores [B, num_classes].
-    Parameters: 87,417
+        logits [B, num_classes] float32: Class scores [B, num_classes].
+    Parameters: 87,417 (with num_classes=9)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -364,5 +364,5 @@ class MWA_CNN(nn.Module):
         out = self.sconv6(out)  # [B, 96, (L + 5) // 16 + 25]  MWA_CNN.yaml:91
         out = F.adaptive_avg_pool1d(out, 1)  # [B, 96, 1]  MWA_CNN.yaml:92
         out = torch.flatten(out, 1)  # [B, 96]  MWA_CNN.yaml:93
-        out = self.fc(out)  # [B, 9]  MWA_CNN.yaml:94
+        out = self.fc(out)  # [B, num_classes]  MWA_CNN.yaml:94
         return out

@@ -528,10 +528,10 @@ class TSPN(nn.Module):
     Inputs:
         x [B, L, 1] float32: The signal window.
     Outputs:
-        logits [B, 9] float32: Class scores [B, num_classes].
+        logits [B, num_classes] float32: Class scores [B, num_classes].
     Constraints:
         L >= 2
-    Parameters: 14,889
+    Parameters: 14,889 (with num_classes=9)
     """
 
     REFERENCE_STATE_DICT_RENAMES = [
@@ -605,5 +605,5 @@ class TSPN(nn.Module):
                 )
         x = self.signal_processing_layers(x)  # [B, L, 8]  TSPN.yaml:110
         x = self.feature_extractor_layers(x)  # [B, 104]  TSPN.yaml:119
-        x = self.clf(x)  # [B, 9]  TSPN.yaml:120
+        x = self.clf(x)  # [B, num_classes]  TSPN.yaml:120
         return x

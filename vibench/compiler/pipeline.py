@@ -320,11 +320,15 @@ def compile_source(program: Program, out_path: str | None = None, inplace: bool 
     from vibench.compiler.emit import emit  # jinja2 and the template only when emitting
 
     with paused_gc():
-        return emit(program, out_path=out_path, free=free_parameters(program), inplace=inplace)
+        sizes: dict[tuple[str, str, int], str] = {}
+        free = free_parameters(program, sizes)
+        return emit(program, out_path=out_path, free=free, sizes=sizes, inplace=inplace)
 
 
-def free_parameters(program: Program) -> frozenset[str]:
-    """The template parameters the emitted model class may take other values of.
+def free_parameters(program: Program, sizes: dict[tuple[str, str, int], str] | None = None) -> frozenset[str]:
+    """The template parameters the emitted model class may take other values of; ``sizes`` (given) gets
+    the sizes that are such a parameter, (node, port, axis) -> its name (a head's width: ``num_classes``),
+    for the comments and the docstring to name.
 
     A candidate is a number parameter that only sizes the model's output layers: the only ``${...}``
     that read it are whole ``${p}`` parameters of built nodes whose value the model only returns (a
@@ -394,7 +398,20 @@ def free_parameters(program: Program) -> frozenset[str]:
                 break
         else:
             free.add(name)
+            if sizes is not None:
+                sizes.update(_moved(program, other, name, values[name], probe))
     return frozenset(free)
+
+
+def _moved(program: Program, other: Program, name: str, value: Any, probe: Any) -> dict[tuple[str, str, int], str]:
+    """The model's sizes that are parameter ``name``: equal to its value here and to ``probe`` in ``other``
+    (the program compiled with the probe), (node, port, axis) -> ``name``."""
+    moved = {}
+    for x, y in zip(program.root.nodes, other.root.nodes, strict=True):
+        for (port, a), (_, b) in zip(x.outputs, y.outputs, strict=True):
+            moved.update({(x.name, port, k): name for k, (d, e) in enumerate(zip(a.shape, b.shape, strict=False))
+                          if type(d) is int and d == value and e == probe})
+    return moved
 
 
 def _none_test(value: Any) -> bool:

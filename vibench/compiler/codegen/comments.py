@@ -17,9 +17,11 @@ from vibench.compiler.ir import TensorType
 from vibench.compiler.symbolic import fmt_dim
 
 
-def shape_of(t: TensorType) -> str:
-    """``[B, 16, L]`` (and the dtype unless float32): the shape of a node that one use of the class makes."""
-    return "[" + ", ".join([fmt_dim(d) for d in t.shape]) + "]" + ("" if t.dtype == "float32" else f" {t.dtype}")
+def shape_of(t: TensorType, named: dict[int, str] | None = None) -> str:
+    """``[B, 16, L]`` (and the dtype unless float32): the shape of a node that one use of the class makes;
+    ``named``: axes whose size is a free parameter of the model class, written by its name."""
+    dims = [named[k] if named and k in named else fmt_dim(d) for k, d in enumerate(t.shape)]
+    return "[" + ", ".join(dims) + "]" + ("" if t.dtype == "float32" else f" {t.dtype}")
 
 
 def shape_in_every_use(s: Structure, name: str, port: str) -> str:

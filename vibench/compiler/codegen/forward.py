@@ -35,18 +35,24 @@ CHAIN = "_vb_chain"
 
 
 def forward(
-    s: Structure, prologue: Callable[[dict[str, str]], list[Line]] | None = None, inplace: bool = True
+    s: Structure,
+    prologue: Callable[[dict[str, str]], list[Line]] | None = None,
+    inplace: bool = True,
+    sizes: dict[tuple[str, str, int], str] | None = None,
 ) -> Forward:
     """The forward of a structure; ``prologue`` gives statements to run first (given the input variables).
     ``inplace=False`` (``--no-inplace``) writes every result to a new tensor: a hook sees a layer's output as
-    it left the layer (no later ``torch.relu_`` or ``+=`` changes it), at the memory in-place work saves."""
-    return _Writer(s, inplace).write(prologue)
+    it left the layer (no later ``torch.relu_`` or ``+=`` changes it), at the memory in-place work saves.
+    ``sizes``: (node, port, axis) -> the free parameter that size is, named in the shape comments."""
+    return _Writer(s, inplace, sizes).write(prologue)
 
 
 class _Writer:
-    def __init__(self, s: Structure, inplace: bool = True) -> None:
+    def __init__(self, s: Structure, inplace: bool = True, sizes: dict[tuple[str, str, int], str] | None = None
+                 ) -> None:
         self.s = s
         self.inplace = inplace
+        self.sizes = sizes or {}
         self.plan = s.representative
         self.unit = self.plan.unit
         self.slots = list(self.plan.slots.values())
@@ -390,7 +396,8 @@ class _Writer:
         chosen = [(p, t) for p, t in outputs if port is None or p == port]
         one_use = len(self.s.plans) == 1
         for p, t in chosen:
-            text = shape_of(t) if one_use else shape_in_every_use(self.s, slot.name, p)
+            named = {k: n for (node, q, k), n in self.sizes.items() if node == slot.name and q == p}
+            text = shape_of(t, named) if one_use else shape_in_every_use(self.s, slot.name, p)
             shapes.append(text if len(chosen) == 1 else f"{p}: {text}")
         text = comment_text(", ".join(shapes))
         pos = slot.node.pos
