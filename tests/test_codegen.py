@@ -424,8 +424,9 @@ def test_the_model_class_takes_a_free_num_classes_and_refuses_structural_changes
         model_cls(initial_channels=32)
     with pytest.raises(ValueError, match="num_classes=0"):
         model_cls(num_classes=0)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'widht'"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'widht'") as refused:
         model_cls(widht=3)
+    assert "(takes: ['num_classes', 'input_dim'," in str(refused.value)  # what a typo could have meant
 
 
 @pytest.mark.parametrize(("bounds", "refused", "accepted", "wanted"), [

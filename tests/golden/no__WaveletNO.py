@@ -131,7 +131,7 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
             ):
                 raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
         elif name not in fixed:
-            raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r}")
+            raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r} (takes: {[*free, *fixed]})")
         elif type(value) is not type(fixed[name]) or value != fixed[name]:
             others = "".join(f" --set {word}" for key, word in (sets or {}).items() if key != name)
             raise ValueError(
