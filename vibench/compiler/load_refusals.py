@@ -36,7 +36,9 @@ _ONE_DOCUMENT_HINT = "keep one spec per file (one YAML mapping or JSON object); 
 _SHORTER = 2  # `\U0001F600` is 2 characters shorter than the pair it replaces
 # A comment as JSON-with-comments writes it, where a token starts (a line's first, or after `,` `{` `[`): YAML
 # reads it as text, so it is a syntax error or part of a key. Strings and `#` comments are blanked first.
-_SLASH_COMMENT = re.compile(r"(?:^|[,{\[])[ \t]*(//|/\*)")
+# A `//` or `/*` that starts a token and is followed by a space, the end of the line or more of itself (a
+# comment's usual look; `[//nas/a]` and `[/*.csv]` are plain values).
+_SLASH_COMMENT = re.compile(r"(?:^|[,{\[])[ \t]*(//(?=[ \t/]|$)|/\*(?=[ \t*]|$))")
 _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"?|\'(?:[^\']|\'\')*\'?|(?<!\S)#.*')
 
 
@@ -88,18 +90,20 @@ class RefusedText:
             return None
         breaks = [b.end() for b in YAML_LINE_BREAK.finditer(parsed, start, end)]
         pieces, last = [], 0
-        on_line: dict[int, int] = {}  # pairs of this scalar rewritten so far on each line
+        added: dict[int, list[int]] = {}  # line -> columns of this scalar's `\U` escapes, left to right
         for index, escape in pairs:
             above = bisect_right(breaks, index)  # line breaks between the quote and the pair
             line = start_mark.line + above
             column = start_mark.column + index - start if above == 0 else index - breaks[above - 1]
-            column -= _SHORTER * on_line.get(line, 0)  # in the text with this scalar's earlier pairs rewritten
-            on_line[line] = on_line.get(line, 0) + 1
-            columns = self.shifts.setdefault(line, [])
-            columns[:] = sorted([c - _SHORTER if c > column else c for c in columns] + [column])
+            on_line = added.setdefault(line, [])
+            on_line.append(column - _SHORTER * len(on_line))  # in the text with this scalar's earlier pairs rewritten
             pieces += [parsed[last:index], escape]
             last = index + len(escape) + _SHORTER
         pieces.append(parsed[last:])
+        for line, columns in added.items():  # once per line (per pair, 32,000 pairs on one line took 11 s)
+            # Escapes of scalars rewritten before lie before or after this one's on the line: those after move.
+            moved = [c - _SHORTER * len(columns) if c > columns[0] else c for c in self.shifts.get(line, [])]
+            self.shifts[line] = sorted(moved + columns)
         return "".join(pieces)
 
     def _pair_hint(self) -> str:
@@ -235,8 +239,10 @@ def _refused_escape(parsed: str, mark: Any) -> tuple[str, int] | None:
 
 
 def _slash_comment(text: str, line: int, column: int) -> tuple[str, int, int] | None:
-    """The last `//` or `/*` comment (JSON-with-comments') that starts a token before ``line``, ``column``
-    (1-based) of ``text``: ``(token, line, column)``, or None. Strings and `#` comments are skipped, line by line.
+    """The last `//` or `/*` comment (JSON-with-comments') that starts a token on ``line`` before ``column``
+    (1-based) of ``text``, or on the last line before it that is not blank (where libyaml stumbles over
+    what a comment left): ``(token, line, column)``, or None. Strings and `#` comments are skipped, line
+    by line (a string over several lines is not seen whole: hence only those two lines).
 
     >>> _slash_comment('{"a": 1, // one\\n "url": "http://x", "b": 2}', 2, 30)
     ('//', 1, 10)
@@ -247,10 +253,11 @@ def _slash_comment(text: str, line: int, column: int) -> tuple[str, int, int] | 
         lines[-1] = lines[-1][:max(column - 1, 0)]
     for number in range(len(lines), 0, -1):
         source = lines[number - 1]
-        if "//" not in source and "/*" not in source:
-            continue
-        blanked = _STRING_OR_COMMENT.sub(lambda m: " " * len(m[0]), source)
-        found = list(_SLASH_COMMENT.finditer(blanked))
-        if found:
-            return found[-1][1], number, found[-1].start(1) + 1
+        if "//" in source or "/*" in source:
+            blanked = _STRING_OR_COMMENT.sub(lambda m: " " * len(m[0]), source)
+            found = list(_SLASH_COMMENT.finditer(blanked))
+            if found:
+                return found[-1][1], number, found[-1].start(1) + 1
+        if number < len(lines) and source.strip():
+            return None  # the line before the error's, checked
     return None
