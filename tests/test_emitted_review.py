@@ -114,3 +114,32 @@ def test_a_size_that_is_a_free_argument_is_written_by_its_name() -> None:
     assert "x = self.classifier(x)  # [B, num_classes]  AttentionGRU.yaml" in gru
     fixed = vibench.compile_spec("cnn/ResNet1D").source  # no free parameter: sizes stay numbers
     assert "(with " not in fixed and "# [B, 16 * ((L + 31) // 32), 1]" in fixed
+
+
+PICK = """\
+vibench: 1
+name: Pick
+params:
+  kind: {type: str, default: relu, choices: [relu, sub]}
+inputs:
+  x: {shape: [B, 4, L]}
+nodes:
+  doubled: {block: scale, in: x, factor: 2.0WHEN}
+  pick: {block: "${kind}", in: {"x?": x, "y?": doubled}}
+outputs: {y: pick}
+"""
+
+
+def test_a_node_only_a_missing_optional_port_reads_is_w108() -> None:
+    """E_com_00_PE with time_feature emitted `x = x[:, :, :1]` that nothing read: its only reader took it
+    through `x?`, a port the chosen block lacks. Such a node is W108; `when:` switches it off."""
+    relu = vibench.check(text=PICK.replace("WHEN", ""))
+    (w,) = [d for d in relu.warnings if d.code == "W108"]
+    assert "node `doubled` runs, but nothing reads it here" in w.message and (w.pos.line, w.pos.col) == (8, 3)
+    assert not [d for d in vibench.check(text=PICK.replace("WHEN", ""), params={"kind": "sub"}).warnings
+                if d.code == "W108"]
+    switched = PICK.replace("WHEN", ", when: \"${kind == 'sub'}\"")
+    assert not [d for d in vibench.check(text=switched).warnings if d.code == "W108"]
+    assert "doubled" not in vibench.compile_spec(text=switched).source
+    time_feature = vibench.compile_spec("isfm/embedding/E_com_00_PE", params={"embed_type": "time_feature"})
+    assert "x[:, :, :1]" not in time_feature.source

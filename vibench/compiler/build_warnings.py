@@ -4,7 +4,8 @@
 per definition, before the nodes are built, so that it comes with their errors. The
 :class:`BuildWarnings` part of :class:`~vibench.compiler.unit_builder.TypeChecker` adds W104 (a
 parameter the user set that no expression reads and no ``inherit: true`` node passed on; for the root
-unit, once its nodes are typed). It also gives the
+unit, once its nodes are typed) and W108 (a node only optional ports the chosen blocks lack would read).
+It also gives the
 values an output ``from: node.*`` returns, and the unit's ``reference.state_dict_renames`` (its own,
 or its single-copy components' scoped to their nodes). It reads the definition and the built nodes;
 it writes only diagnostics.
@@ -66,6 +67,24 @@ class BuildWarnings:
                     "W104", f"{what} has no effect here: no component of this {udef.name} reads it",
                     decl.pos if by_user else udef.overridden[decl.name], severity="warning", found=found,
                     hint=_unread_hint(decl)))
+
+    def warn_unread_nodes(self, udef: UnitDef, outputs: list[tuple[str, ValueRef, TensorType]]) -> None:
+        """W108 for a node whose only readers take it through an optional port (``x?: node``) that the
+        block chosen here does not have: it still runs, and nothing reads its value (E403 refuses a
+        node no output needs before the blocks are known; this is the same after). Once per node."""
+        live = {ref.node for _, ref, _ in outputs}
+        for node in reversed(self.nodes):  # built in order: a reader comes after what it reads
+            if node.name in live:
+                live.update(v.node for _, v in node.inputs)
+        definitions = {nd.name: nd for nd in udef.nodes}
+        for node in self.nodes:
+            if node.name not in live:
+                nd = definitions.get(node.name)
+                self.owner.diags.add(Diagnostic(
+                    "W108", f"node `{node.name}` runs, but nothing reads it here",
+                    nd.pos if nd is not None else udef.pos, severity="warning", node=node.name,
+                    found="read only through optional ports (`port?:`) that the blocks chosen here do not have",
+                    hint="switch it off where those blocks are chosen (`when:`), as E_com_00_PE's first_channel"))
 
     def renames(self, udef: UnitDef) -> tuple[tuple[str, str], ...]:
         """`reference.state_dict_renames`: [pattern, replacement] pairs, or one `${...}` giving them.

@@ -40,6 +40,7 @@ class TypeCheck:
     prim_memo: dict[tuple[Any, ...], tuple[Instance, tuple[Constraint, ...]]]
     from_list: bool
     soft_ports: set[str]
+    dropped_soft: bool
 
     if TYPE_CHECKING:  # the driver's
         def error(self, diag: Diagnostic) -> Failed: ...
@@ -87,6 +88,7 @@ class TypeCheck:
             if port.endswith("?"):  # `port?: name`: connected only if the block has that port (switched on)
                 port = port[:-1]
                 if port not in names:
+                    self.dropped_soft = True  # what it names may now be read by no one (W108)
                     continue
                 self.soft_ports.add(port)
             if port not in names:

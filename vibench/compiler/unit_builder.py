@@ -84,6 +84,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         self.copy: tuple[int, int] | None = None  # (index, count) while typing a copy of a `repeat` node
         self.from_list = False  # the current node reads a `for_each` node's whole list
         self.soft_ports: set[str] = set()  # `port?:` connections of the node being bound
+        self.dropped_soft = False  # a `port?:` connection left out: its block lacks the port
         self.count = 0  # nodes of this unit so far, expanded (limit: owner.max_nodes, E213)
         self.param_total = 0  # parameter elements of this unit so far (limit: owner.max_params, E307)
         self.sized: set[int] = set()  # ids of the instances whose outputs were measured (E309)
@@ -133,6 +134,8 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             inputs = tuple((name, t) for name, t in inputs if name not in optional or name in read)
         if len(self.owner.stack) == 1:
             self.warn_unread(udef)
+        if self.dropped_soft:
+            self.warn_unread_nodes(udef, outputs)
         return Unit(
             key=(udef.qualname, freeze(self.params), tuple(sorted(el.concrete.items()))),
             name=udef.name, qualname=udef.qualname, doc=udef.doc,
