@@ -83,7 +83,8 @@ def test_a_repeated_key_in_a_base_model_file_is_w113_without_its_text(tmp_path: 
     path = write(tmp_path, "base_configs: {model: base.yaml}\n")
     (w113,) = [w for w in vibench.check(path).warnings if w.code == "W113"]
     assert (w113.pos.line, w113.pos.col) == (1, 23) and "(line 11, column 3)" in w113.message
-    assert "48" not in w113.render() and "output_dim" not in w113.render()
+    shown = w113.render().replace(str(tmp_path), "TMP")  # pytest's folder may hold the digits (pytest-148)
+    assert "48" not in shown and "output_dim" not in shown
 
 
 def test_a_vibench_spec_keeps_e005_for_any_repeated_key(tmp_path: Path) -> None:
