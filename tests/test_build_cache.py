@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import vibench
-from vibench.runtime import cache
+from vibench.runtime import cache, cache_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = """vibench: 1
@@ -174,7 +174,7 @@ def test_a_folder_another_user_can_write_is_never_imported_from(how: str, folder
     again and keeps the model in memory, with one warning naming the folder and why."""
     canary = tmp_path / "planted-code-ran"
     name = _planted(folder, canary)
-    monkeypatch.setattr(cache, "_warned", set())
+    monkeypatch.setattr(cache_folder, "_warned", set())
     if how == "writable by others":
         folder.chmod(0o777)
         warning = "is writable by other users (mode 777; `chmod go-w` it)"

@@ -21,7 +21,7 @@ import torch
 
 import vibench
 from tests.test_build_cache import SPEC
-from vibench.runtime import cache
+from vibench.runtime import cache, cache_folder
 
 SMALL_RESNET = {"initial_channels": 4, "layers": [1, 1, 1, 1]}
 
@@ -105,7 +105,7 @@ def _temporaries(folder: Path) -> list[str]:
 def test_clear_cache_removes_the_temporary_files_of_killed_writes(folder: Path) -> None:
     # A build SIGKILLed between writing `.tmp-xxxx` and renaming it left the file there forever.
     vibench.build(text=SPEC)
-    killed = folder / f"{cache.TEMP_PREFIX}k1ll3d"
+    killed = folder / f"{cache_folder.TEMP_PREFIX}k1ll3d"
     killed.write_text("half a model")
     (folder / ".tmp-someone-elses").write_text("")  # a name vibench never writes: not its to remove
     vibench.clear_cache()
@@ -114,10 +114,10 @@ def test_clear_cache_removes_the_temporary_files_of_killed_writes(folder: Path) 
 
 def test_a_store_removes_temporary_files_older_than_an_hour(folder: Path) -> None:
     vibench.build(text=SPEC)
-    old, live = folder / f"{cache.TEMP_PREFIX}old", folder / f"{cache.TEMP_PREFIX}live"
+    old, live = folder / f"{cache_folder.TEMP_PREFIX}old", folder / f"{cache_folder.TEMP_PREFIX}live"
     old.write_text("killed two hours ago")
     live.write_text("another process's write in progress")
-    hours_ago = time.time() - 2 * cache.TEMP_MAX_AGE_S
+    hours_ago = time.time() - 2 * cache_folder.TEMP_MAX_AGE_S
     os.utime(old, (hours_ago, hours_ago))
     vibench.build(text=SPEC, width=16)  # a store
     assert _temporaries(folder) == [live.name]
@@ -129,11 +129,11 @@ def test_a_write_whose_temporary_file_vanished_keeps_the_model_in_memory(folder:
     real = os.replace
 
     def cleared_meanwhile(src: str, dst: str) -> None:
-        if os.path.basename(src).startswith(cache.TEMP_PREFIX):
+        if os.path.basename(src).startswith(cache_folder.TEMP_PREFIX):
             os.unlink(src)
         real(src, dst)
 
-    monkeypatch.setattr(cache.os, "replace", cleared_meanwhile)
+    monkeypatch.setattr(cache_folder.os, "replace", cleared_meanwhile)
     model = vibench.build(text=SPEC)
     assert model(torch.randn(1, 4, 8)).shape == (1, 8, 8)
     assert sys.modules[type(model).__module__].__file__.startswith("<vibench:")  # kept in memory

@@ -16,13 +16,13 @@ Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`
 keeps them in memory only): ``m_<key>.py`` is the emitted model.py, imported as
 ``vibench.models.m_<key>`` so that pickled models name a real module, and ``m_<key>.json`` its record:
 ``{"class": ..., "vibench": ..., "source": <SHA-256 of m_<key>.py>, "files": {path: SHA-256 or null},
-"absent": [path, ...], "check": <SHA-256 of the other fields>}``. Files are written atomically,
-through a temporary file named ``.vibench-tmp-*`` beside them; an unwritable folder only disables the
-disk level, and a write whose temporary file vanished (:func:`clear` in another process) is a failed
-write: the model is kept in memory. A damaged entry (a record that cannot be read, is not this shape
-or does not match its ``check``, a module that is not the source its record names, a class its module
-lacks or that is not a ``torch.nn.Module`` defined there) is a miss: compiled again and replaced,
-never an exception, never another object.
+"absent": [path, ...], "check": <SHA-256 of the other fields>}``. The folder's upkeep (atomic
+writes, eviction, emptying it, refusing a folder that is not the user's alone) is
+:mod:`vibench.runtime.cache_folder`'s; an unwritable or refused folder only disables the disk level,
+and a failed write keeps the model in memory. A damaged entry (a record that cannot be read, is not
+this shape or does not match its ``check``, a module that is not the source its record names, a class
+its module lacks or that is not a ``torch.nn.Module`` defined there) is a miss: compiled again and
+replaced, never an exception, never another object.
 
 Cache modules are compiled from their source at each import and never use bytecode (no
 ``__pycache__``, see :class:`vibench.models._CacheLoader`): Python's timestamp ``.pyc`` is keyed on the
@@ -36,14 +36,8 @@ when last hashed; a file changed since is hashed again, and a file changed withi
 :data:`SETTLE_NS` of its check is always hashed, as git treats racily clean files) and one per
 absent path: a few microseconds a build.
 
-The folder keeps the :data:`MAX_ENTRIES` most recently used entries (``VIBENCH_CACHE_MAX``): a hit
-marks its entry used, and a store past the limit removes the least recently used ones. A store also
-removes any ``.pyc`` an older vibench left in ``__pycache__``, and the temporary files of writes killed
-midway that are older than :data:`TEMP_MAX_AGE_S` (a younger one may be another process's write in
-progress). :func:`clear` forgets every entry and every temporary file (``vibench.clear_cache()``).
-
-A folder another user could write in (:func:`vibench.models.untrusted`) is not used: the entries stay
-in memory, and a warning says why once per folder. vibench creates the folder with mode 0700.
+A hit in the folder marks its entry used (the folder keeps the most recently used ones);
+:func:`clear` forgets every entry, in memory and in the folder (``vibench.clear_cache()``).
 """
 
 from __future__ import annotations
@@ -55,7 +49,6 @@ import importlib
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 import types
@@ -64,16 +57,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vibench._version import __version__
+from vibench.runtime import cache_folder
 
 PACKAGE = "vibench.models"
-MAX_ENTRIES = 1000
-"""Default for ``VIBENCH_CACHE_MAX``: how many compiled models the cache folder keeps."""
-TEMP_PREFIX = ".vibench-tmp-"
-"""How the temporary files of the folder's writes begin: vibench's own, so that :func:`clear` and
-eviction may remove those a killed process left."""
-TEMP_MAX_AGE_S = 3600
-"""A temporary file older than this (seconds since its last change) is a killed write's: eviction
-removes it. A live write takes milliseconds."""
 SETTLE_NS = 2_000_000_000
 """A file whose modification or change time is this recent (2 s: coarse file-system clocks, FAT's
 2-second times) is hashed at every check: an edit within the same clock tick keeps its times."""
@@ -231,7 +217,7 @@ def lookup(k: str) -> Entry | None:
     from vibench.models import cache_dir
 
     folder = cache_dir()
-    if not os.path.isdir(folder) or _refused(folder):
+    if not os.path.isdir(folder) or cache_folder.refused(folder):
         return None
     meta_path = os.path.join(folder, f"m_{k}.json")
     record = _read_record(meta_path)
@@ -316,15 +302,15 @@ def _store_on_disk(k: str, compiled: Compiled, deps: Deps) -> types.ModuleType |
     folder = cache_dir()
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        if _refused(folder):
+        if cache_folder.refused(folder):
             return None
-        _write(os.path.join(folder, f"m_{k}.py"), compiled.source)
+        cache_folder.write(os.path.join(folder, f"m_{k}.py"), compiled.source)
         meta: dict[str, Any] = {"class": compiled.class_name, "vibench": __version__,
                                  "source": hashlib.sha256(compiled.source.encode("utf-8")).hexdigest(),
                                  "files": dict(sorted(deps.files.items())), "absent": list(deps.absent)}
         meta["check"] = _record_check(meta)
-        _write(os.path.join(folder, f"m_{k}.json"), json.dumps(meta, indent=1))
-        _evict(folder, f"m_{k}")
+        cache_folder.write(os.path.join(folder, f"m_{k}.json"), json.dumps(meta, indent=1))
+        cache_folder.evict(folder, f"m_{k}")
         sys.modules.pop(f"{PACKAGE}.m_{k}", None)  # an older compilation under this key (a template changed)
         module = importlib.import_module(f"{PACKAGE}.m_{k}")
         _pin_source(module)
@@ -332,28 +318,6 @@ def _store_on_disk(k: str, compiled: Compiled, deps: Deps) -> types.ModuleType |
     except (OSError, ImportError):
         sys.modules.pop(f"{PACKAGE}.m_{k}", None)
         return None
-
-
-_warned: set[str] = set()
-
-
-def _refused(folder: str) -> bool:
-    """Whether the folder is not this user's alone (then the cache stays in memory; warned once)."""
-    from vibench.models import untrusted
-
-    reason = untrusted(folder)
-    if reason is not None and folder not in _warned:
-        import warnings
-
-        _warned.add(folder)
-        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        frame: types.FrameType | None = sys._getframe(0)
-        level = 1
-        while frame is not None and frame.f_code.co_filename.startswith(package):  # to the caller of vibench
-            frame, level = frame.f_back, level + 1
-        warnings.warn(f"vibench keeps compiled models in memory only: {reason}; set VIBENCH_CACHE_DIR to a "
-                      "folder of your own", RuntimeWarning, stacklevel=level)
-    return reason is not None
 
 
 def _pin_source(module: types.ModuleType) -> None:
@@ -372,96 +336,14 @@ def _pin_source(module: types.ModuleType) -> None:
             linecache.cache[filename] = (entry[0], None, entry[2], entry[3])
 
 
-def max_entries() -> int:
-    try:
-        return max(1, int(os.environ.get("VIBENCH_CACHE_MAX", MAX_ENTRIES)))
-    except ValueError:
-        return MAX_ENTRIES
-
-
-def _evict(folder: str, keep: str) -> None:
-    """Remove the least recently used entries beyond :func:`max_entries` (never ``keep``), the
-    bytecode older vibench versions wrote, and temporary files older than :data:`TEMP_MAX_AGE_S`."""
-    limit = max_entries()
-    used: list[tuple[int, str]] = []
-    stale = time.time() - TEMP_MAX_AGE_S
-    with os.scandir(folder) as it:
-        for item in it:
-            stem, ext = os.path.splitext(item.name)
-            if ext == ".json" and stem.startswith("m_") and stem != keep:
-                with contextlib.suppress(OSError):
-                    used.append((item.stat().st_mtime_ns, stem))
-            elif item.name == "__pycache__" and item.is_dir(follow_symlinks=False):
-                _remove_bytecode(item.path)
-            elif item.name.startswith(TEMP_PREFIX):
-                with contextlib.suppress(OSError):
-                    if item.stat(follow_symlinks=False).st_mtime < stale:
-                        os.unlink(item.path)
-    excess = len(used) + 1 - limit
-    if excess <= 0:
-        return
-    for _, stem in sorted(used)[:excess]:
-        _remove_entry(folder, stem)
-
-
-def _remove_entry(folder: str, stem: str) -> None:
-    for ext in (".json", ".py"):  # the record first: a .py without it is never used
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(folder, stem + ext))
-
-
-def _remove_bytecode(pycache: str) -> None:
-    """Delete the cache modules' ``.pyc`` files (this version never reads or writes them) and the folder
-    when nothing else is left in it."""
-    with contextlib.suppress(OSError), os.scandir(pycache) as it:
-        for item in it:
-            if item.name.startswith("m_") and item.name.endswith(".pyc"):
-                with contextlib.suppress(OSError):
-                    os.unlink(item.path)
-    with contextlib.suppress(OSError):
-        os.rmdir(pycache)
-
-
 def clear() -> None:
-    """Forget every compiled model: the entries in memory and those in the cache folder (its
-    ``m_*.py`` and ``m_*.json`` files, and the ``.vibench-tmp-*`` files of writes: one in progress in
-    another process then fails, and keeps its model in memory; nothing else in the folder is touched).
-    Models already built keep working."""
+    """Forget every compiled model: the entries in memory and those in the cache folder
+    (:func:`vibench.runtime.cache_folder.empty`). Models already built keep working."""
     from vibench.models import cache_dir
 
     with _lock:
         _memory.clear()
-        folder = cache_dir()
-        if not os.path.isdir(folder) or _refused(folder):  # a folder vibench does not use holds nothing of its
-            return
-        with os.scandir(folder) as it:
-            names = [item.name for item in it]
-        stems = {os.path.splitext(name)[0] for name in names
-                 if name.startswith("m_") and name.endswith((".json", ".py"))}
-        for stem in sorted(stems):
-            _remove_entry(folder, stem)
-        for name in names:
-            if name.startswith(TEMP_PREFIX):
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(folder, name))
-        pycache = os.path.join(folder, "__pycache__")
-        if os.path.isdir(pycache) and not os.path.islink(pycache):
-            _remove_bytecode(pycache)
-
-
-def _write(path: str, text: str) -> None:
-    """Write ``path`` atomically. An OSError when it fails, also when the temporary file was removed
-    meanwhile (:func:`clear` in another process): the caller keeps the model in memory."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=TEMP_PREFIX)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:  # the bytes its record's hash names
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        cache_folder.empty(cache_dir())
 
 
 def _load_in_memory(name: str, source: str) -> types.ModuleType:

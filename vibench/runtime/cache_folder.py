@@ -1,0 +1,145 @@
+"""The upkeep of the build cache's folder (:func:`vibench.models.cache_dir`): writing its files,
+refusing a folder that is not the user's alone, evicting old entries and emptying it. What an entry
+holds and when it is used is :mod:`vibench.runtime.cache`'s; this module knows only files.
+
+Files are written atomically (:func:`write`), through a temporary file named ``.vibench-tmp-*``
+beside them; a write whose temporary file vanished (:func:`empty` in another process) is a failed
+write, and the caller keeps the model in memory.
+
+The folder keeps the :data:`MAX_ENTRIES` most recently used entries (``VIBENCH_CACHE_MAX``): a hit
+marks its entry used, and a store past the limit removes the least recently used ones (:func:`evict`).
+A store also removes any ``.pyc`` an older vibench left in ``__pycache__``, and the temporary files
+of writes killed midway that are older than :data:`TEMP_MAX_AGE_S` (a younger one may be another
+process's write in progress). :func:`empty` removes every entry and every temporary file
+(``vibench.clear_cache()``).
+
+A folder another user could write in (:func:`vibench.models.untrusted`) is not used (:func:`refused`):
+the entries stay in memory, and a warning says why once per folder. vibench creates the folder with
+mode 0700.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import types
+
+MAX_ENTRIES = 1000
+"""Default for ``VIBENCH_CACHE_MAX``: how many compiled models the cache folder keeps."""
+TEMP_PREFIX = ".vibench-tmp-"
+"""How the temporary files of the folder's writes begin: vibench's own, so that :func:`empty` and
+eviction may remove those a killed process left."""
+TEMP_MAX_AGE_S = 3600
+"""A temporary file older than this (seconds since its last change) is a killed write's: eviction
+removes it. A live write takes milliseconds."""
+
+_warned: set[str] = set()
+
+
+def refused(folder: str) -> bool:
+    """Whether the folder is not this user's alone (then the cache stays in memory; warned once)."""
+    from vibench.models import untrusted
+
+    reason = untrusted(folder)
+    if reason is not None and folder not in _warned:
+        import warnings
+
+        _warned.add(folder)
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        frame: types.FrameType | None = sys._getframe(0)
+        level = 1
+        while frame is not None and frame.f_code.co_filename.startswith(package):  # to the caller of vibench
+            frame, level = frame.f_back, level + 1
+        warnings.warn(f"vibench keeps compiled models in memory only: {reason}; set VIBENCH_CACHE_DIR to a "
+                      "folder of your own", RuntimeWarning, stacklevel=level)
+    return reason is not None
+
+
+def write(path: str, text: str) -> None:
+    """Write ``path`` atomically. An OSError when it fails, also when the temporary file was removed
+    meanwhile (:func:`empty` in another process): the caller keeps the model in memory."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=TEMP_PREFIX)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:  # the bytes its record's hash names
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def max_entries() -> int:
+    try:
+        return max(1, int(os.environ.get("VIBENCH_CACHE_MAX", MAX_ENTRIES)))
+    except ValueError:
+        return MAX_ENTRIES
+
+
+def evict(folder: str, keep: str) -> None:
+    """Remove the least recently used entries beyond :func:`max_entries` (never ``keep``), the
+    bytecode older vibench versions wrote, and temporary files older than :data:`TEMP_MAX_AGE_S`."""
+    limit = max_entries()
+    used: list[tuple[int, str]] = []
+    stale = time.time() - TEMP_MAX_AGE_S
+    with os.scandir(folder) as it:
+        for item in it:
+            stem, ext = os.path.splitext(item.name)
+            if ext == ".json" and stem.startswith("m_") and stem != keep:
+                with contextlib.suppress(OSError):
+                    used.append((item.stat().st_mtime_ns, stem))
+            elif item.name == "__pycache__" and item.is_dir(follow_symlinks=False):
+                _remove_bytecode(item.path)
+            elif item.name.startswith(TEMP_PREFIX):
+                with contextlib.suppress(OSError):
+                    if item.stat(follow_symlinks=False).st_mtime < stale:
+                        os.unlink(item.path)
+    excess = len(used) + 1 - limit
+    if excess <= 0:
+        return
+    for _, stem in sorted(used)[:excess]:
+        _remove_entry(folder, stem)
+
+
+def empty(folder: str) -> None:
+    """Remove every entry in ``folder`` (its ``m_*.py`` and ``m_*.json`` files) and the
+    ``.vibench-tmp-*`` files of writes (one in progress in another process then fails, and keeps its
+    model in memory); nothing else in the folder is touched, and nothing in a folder vibench does not
+    use (missing, or :func:`refused`)."""
+    if not os.path.isdir(folder) or refused(folder):  # a folder vibench does not use holds nothing of its
+        return
+    with os.scandir(folder) as it:
+        names = [item.name for item in it]
+    stems = {os.path.splitext(name)[0] for name in names
+             if name.startswith("m_") and name.endswith((".json", ".py"))}
+    for stem in sorted(stems):
+        _remove_entry(folder, stem)
+    for name in names:
+        if name.startswith(TEMP_PREFIX):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+    pycache = os.path.join(folder, "__pycache__")
+    if os.path.isdir(pycache) and not os.path.islink(pycache):
+        _remove_bytecode(pycache)
+
+
+def _remove_entry(folder: str, stem: str) -> None:
+    for ext in (".json", ".py"):  # the record first: a .py without it is never used
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, stem + ext))
+
+
+def _remove_bytecode(pycache: str) -> None:
+    """Delete the cache modules' ``.pyc`` files (this version never reads or writes them) and the folder
+    when nothing else is left in it."""
+    with contextlib.suppress(OSError), os.scandir(pycache) as it:
+        for item in it:
+            if item.name.startswith("m_") and item.name.endswith(".pyc"):
+                with contextlib.suppress(OSError):
+                    os.unlink(item.path)
+    with contextlib.suppress(OSError):
+        os.rmdir(pycache)
