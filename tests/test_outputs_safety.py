@@ -282,6 +282,19 @@ def test_a_name_ending_in_a_slash_is_refused(argv: list[str], message: str, tmp_
     assert (tmp_path / "notes.txt").read_text() == "my notes\n"
 
 
+@pytest.mark.parametrize("links", [["loop.py"], ["a.py", "b.py"]])
+def test_a_symbolic_link_loop_is_named(links: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # `-o loop.py` (a link to itself) said "is not a regular file".
+    monkeypatch.chdir(tmp_path)
+    for here, there in zip(links, links[1:] + links[:1], strict=True):
+        os.symlink(there, here)
+    assert cli.main([str(TINY), "-o", links[0]]) == cli.EXIT_USAGE
+    assert (f"usage error: -o {links[0]} is a symbolic link that leads round in a loop, to no file"
+            in capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(links)
+
+
 # -- how failures are named ----------------------------------------------------------------------
 
 

@@ -109,6 +109,9 @@ def output_target(path: str, flag: str) -> str:
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {flag} {_clip(path)}: folder {_clip(folder)} does not exist")
+    if os.path.islink(target):  # realpath stops where links go round (`a -> b -> a`)
+        raise OutputError(f"{flag} {_clip(path)} is a symbolic link that leads round in a loop, to no file; "
+                          "remove the link or give another name")
     if os.path.lexists(target) and not os.path.isfile(target):
         raise OutputError(f"{flag} {_clip(path)} is not a regular file; refusing to replace it"
                           + (" (use --check to write nothing, or `-o -` for standard output)" if flag == "-o" else ""))
