@@ -314,3 +314,43 @@ def test_a_json_boolean_is_inserted_bare(lsp: LanguageServer, folder: Path) -> N
     text, items = complete(lsp, folder, spec, ".vibench.json")
     true = next(i for i in items if i["label"] == "true")
     assert json.loads(apply(text, [true["textEdit"]]))["nodes"]["fc"]["bias"] is True
+
+
+# --------------------------------------------------------------------------------------------
+# keys: with their colon, after a closing quote, quoted in JSON
+# --------------------------------------------------------------------------------------------
+
+KEYS = ("vibench: 1\nname: K\ninputs:\n  x: {shape: [B, 4]}\nnodes:\n"
+        "  fc: {block: linear, in: x, out_features: 4, KEY}\noutputs:\n  y: fc\n")
+KEYS_BLOCK = ("vibench: 1\nname: K\ninputs:\n  x: {shape: [B, 4]}\nnodes:\n  fc:\n    block: linear\n    in: x\n"
+              "    out_features: 4\n    KEY\noutputs:\n  y: fc\n")
+KEYS_JSON = ('{\n  "vibench": 1,\n  "name": "K",\n  "inputs": {"x": {"shape": ["B", 4]}},\n'
+             '  "nodes": {"fc": {"block": "linear", "in": "x", "out_features": 4, KEY}},\n'
+             '  "outputs": {"y": "fc"}\n}\n')
+
+
+@pytest.mark.parametrize(("template", "key", "suffix", "written"), [
+    (KEYS, '"⟨⟩"', ".yaml", '"bias": '),  # a quote the editor closed: the colon goes after it
+    (KEYS, '"bi⟨⟩"', ".yaml", '"bias": '),
+    (KEYS, "'bi⟨⟩'", ".yaml", "'bias': "),
+    (KEYS, "bi⟨⟩", ".yaml", "bias: "),
+    (KEYS, '"bi⟨⟩": false', ".yaml", '"bias": false'),  # a colon follows already: only the name changes
+    (KEYS_BLOCK, '"⟨⟩"', ".yaml", '"bias": '),
+    (KEYS_JSON, "bi⟨⟩", ".json", '"bias": '),  # typed without its quote in JSON: a JSON string, and its colon
+    (KEYS_JSON, '"bi⟨⟩"', ".json", '"bias": '),
+    (KEYS_JSON, '"⟨⟩"', ".json", '"bias": '),
+    (KEYS_JSON, "bi⟨⟩: false", ".json", '"bias": false'),
+])
+def test_a_key_is_written_with_its_colon_after_its_quotes(lsp: LanguageServer, folder: Path, template: str,
+                                                          key: str, suffix: str, written: str) -> None:
+    """What a completed key leaves compiles once its value is typed (`false`, where none is written)."""
+    import vibench
+
+    text, items = complete(lsp, folder, template.replace("KEY", key), suffix)
+    (bias,) = [i for i in items if i["label"] == "bias"]
+    done = apply(text, [bias["textEdit"]])
+    assert done == template.replace("KEY", written)
+    finished = done.replace(written, written + "false") if written.endswith(": ") else done
+    if suffix == ".json":
+        assert json.loads(finished)["nodes"]["fc"]["bias"] is False
+    vibench.check(text=finished)

@@ -59,6 +59,7 @@ class LanguageServer:
         self._versions: dict[str, int] = {}
         self._version_counter = 0
         self._publications: dict[str, int] = {}  # publishDiagnostics received, per uri
+        self.shown: list[dict[str, Any]] = []  # the params of each window/showMessage, in order
         self._changed = threading.Condition()
         self._write_lock = threading.Lock()
         self.stderr_lines: list[str] = []
@@ -243,6 +244,10 @@ class LanguageServer:
         if "method" in message and "id" in message:  # a request from the server
             self._send({"jsonrpc": "2.0", "id": message["id"], "result": self._answer(message)})
         elif "method" in message:
+            if message["method"] == "window/showMessage":
+                with self._changed:
+                    self.shown.append(message["params"])
+                    self._changed.notify_all()
             if message["method"] == "textDocument/publishDiagnostics":
                 params = message["params"]
                 with self._changed:

@@ -10,7 +10,8 @@ type, go to definition, document symbols and "did you mean" quick fixes. It spea
 The server needs the optional dependency pygls (``pip install 'vibench[lsp]'``), imported only
 when it starts; like the compiler, it never imports torch. Modules: :mod:`~vibench.lsp.outline`
 (a tolerant reading of the text), :mod:`~vibench.lsp.catalog` (blocks, templates, spec files),
-:mod:`~vibench.lsp.checking` (compiling and placing diagnostics), :mod:`~vibench.lsp.document`,
+:mod:`~vibench.lsp.checking` (compiling and placing diagnostics), :mod:`~vibench.lsp.spec_kind`
+(which documents are specs, from their top-level keys), :mod:`~vibench.lsp.document`,
 the features (:mod:`~vibench.lsp.completion`, :mod:`~vibench.lsp.hover`,
 :mod:`~vibench.lsp.navigation`) and :mod:`~vibench.lsp.server` (the LSP glue).
 """

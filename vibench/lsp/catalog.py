@@ -312,7 +312,53 @@ def model_keys(model: type[BaseModel]) -> dict[str, tuple[str, str]]:
 
 
 def _annotation_text(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    if text is None:
-        text = str(annotation).replace("typing.", "").replace("NoneType", "None")
-    return text
+    """A document key's type as a reader says it (``mapping of name -> parameter``, ``list of (int | str) |
+    ${...}``): pydantic's own text shows ``Annotated[...]`` with validator reprs (memory addresses)."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    if annotation is None or annotation is type(None):
+        return "null"
+    if annotation is typing.Any:
+        return "any"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _annotated_text(args[0], args[1:])
+    if origin in (typing.Union, types.UnionType):
+        shown = [_annotation_text(a) for a in args if a is not type(None)]
+        return " | ".join(shown) if shown else "null"
+    if origin is typing.Literal:
+        return " | ".join(repr(a) if isinstance(a, str) else str(a).lower() for a in args)
+    if origin is list:
+        return f"list of {_member_text(args[0])}" if args else "list"
+    if origin is tuple:
+        return "(" + ", ".join(_annotation_text(a) for a in args if a is not Ellipsis) + ")"
+    if origin is dict:
+        return f"mapping of name -> {_member_text(args[1])}" if len(args) == 2 else "mapping"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _MODEL_NAMES.get(annotation.__name__, "mapping")
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return "value"  # never a repr: it may hold a validator's address
+
+
+# The document models as the editor names them (their keys are described on hover of each).
+_MODEL_NAMES = {"ParamSpec": "parameter", "InputSpec": "input", "OutputSpec": "output", "NodeSpec": "node",
+                "BlockSpec": "composite block", "CheckSpec": "check", "ReferenceSpec": "reference"}
+
+
+def _member_text(annotation: Any) -> str:
+    """A list's or mapping's member type, parenthesised when it is a union."""
+    text = _annotation_text(annotation)
+    return f"({text})" if " | " in text else text
+
+
+def _annotated_text(base: Any, metadata: tuple[Any, ...]) -> str:
+    """``Annotated[str, StringConstraints(pattern=...${...}...)]`` is a whole-value ``${...}``; any other
+    annotation is its base type (strictness and validators do not change what one writes)."""
+    pattern = next((getattr(m, "pattern", None) for m in metadata if getattr(m, "pattern", None)), None)
+    if base is str and pattern and "$" in pattern:
+        return "${...}"
+    return _annotation_text(base)

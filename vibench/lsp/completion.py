@@ -16,7 +16,9 @@ good program. Offered:
 * the document model's keys elsewhere (top level, ``params:``, ``inputs:``, ...; at the top level
   only those the compiler combines with the keys written, E107) and its fixed values (``dtype``).
 
-In a JSON spec a value typed without its opening quote is inserted as a JSON string.
+In a JSON spec (language id `json` or `jsonc`, or a name ending `.json`) a name typed without its
+opening quote is inserted as a JSON string, a key with its colon (``"bias": ``); a key typed inside
+quotes gets its colon after the closing quote.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def _keys(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.CompletionI
         return []
     refused = _refused_with(present) if path == () else set()
     return [_key_item(k, text, cursor, doc, type_) for k, (type_, text) in model_keys(model).items()
-            if k not in present and k not in refused and not (k == "$schema" and not doc.uri.endswith(".json"))]
+            if k not in present and k not in refused and not (k == "$schema" and not doc.is_json)]
 
 
 # Top-level keys the compiler refuses next to `extends:` (E107; `with:` needs `extends:`).
@@ -126,22 +128,37 @@ def _refused_with(present: set[str]) -> frozenset[str]:
 
 def _param_item(p: ParamInfo, cursor: Cursor, doc: Document) -> t.CompletionItem:
     return t.CompletionItem(label=p.name, kind=KEY, detail=p.detail, documentation=_markdown(p.markdown()),
-                            sort_text=("0" if p.required else "1") + p.name,
-                            text_edit=_edit(doc, cursor, _key_text(doc, cursor, p.name)))
+                            sort_text=("0" if p.required else "1") + p.name, text_edit=_key_edit(doc, cursor, p.name))
 
 
 def _key_item(key: str, text: str, cursor: Cursor, doc: Document, type_: str | None = None,
               sort: str = "0") -> t.CompletionItem:
     return t.CompletionItem(label=key, kind=KEY, detail=type_, documentation=_markdown(text) if text else None,
-                            sort_text=sort + key, text_edit=_edit(doc, cursor, _key_text(doc, cursor, key)))
+                            sort_text=sort + key, text_edit=_key_edit(doc, cursor, key))
 
 
-def _key_text(doc: Document, cursor: Cursor, key: str) -> str:
-    """``key: `` unless a colon already follows the word (or the document is JSON)."""
-    rest = doc.text[cursor.end:cursor.end + 40].lstrip(" \t")
-    if rest.startswith((":", '":')) or _is_json(doc):
-        return key
-    return key + ": "
+def _key_edit(doc: Document, cursor: Cursor, key: str) -> t.TextEdit:
+    """Write ``key`` with its colon (``key: ``), unless one follows already, as the document writes keys.
+
+    Typed inside quotes (``"bi|"``, or ``"|"`` an editor closed), the key's closing quote goes before the
+    colon: the edit takes the closing quote too (``bias": ``). Typed without a quote in JSON, the key is
+    written as a JSON string (``"bias": ``). A ``$`` before the word (``$schema``) is part of the key."""
+    start, end = cursor.start, cursor.end
+    if key.startswith("$") and doc.text[start - 1:start] == "$":
+        start -= 1
+    quote = doc.text[start - 1:start] if doc.text[start - 1:start] in ('"', "'") else ""
+    closed = bool(quote) and doc.text[end:end + 1] == quote
+    after = doc.text[end + closed:end + closed + 40].lstrip(" \t")
+    colon = "" if after.startswith(":") else ": "
+    if quote and closed and not colon:  # `"bi|": 1`: only the name changes
+        text = key
+    elif quote:  # `"bi|"` or `"bi|`: the key, its closing quote (rewritten if there was one), the colon
+        text, end = key + quote + colon, end + closed
+    elif doc.is_json:
+        text = json.dumps(key, ensure_ascii=False) + colon
+    else:
+        text = key + colon
+    return t.TextEdit(range=span_range(doc, start, end), new_text=text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,13 +349,9 @@ def _edit(doc: Document, cursor: Cursor, text: str) -> t.TextEdit:
 def _value_edit(doc: Document, cursor: Cursor, text: str, literal: bool = False) -> t.TextEdit:
     """:func:`_edit` for a value: in JSON a string typed without its opening quote (``"in": st``)
     is inserted quoted (``"stem"``); a ``literal`` (a number, ``true``) is inserted as it is."""
-    if not literal and _is_json(doc) and doc.text[cursor.start - 1:cursor.start] not in ('"', "'"):
+    if not literal and doc.is_json and doc.text[cursor.start - 1:cursor.start] not in ('"', "'"):
         text = json.dumps(text, ensure_ascii=False)
     return _edit(doc, cursor, text)
-
-
-def _is_json(doc: Document) -> bool:
-    return (doc.path or doc.uri).endswith(".json")
 
 
 def span_range(doc: Document, start: int, end: int) -> t.Range:

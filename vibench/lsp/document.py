@@ -13,16 +13,17 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vibench.lsp import spec_kind
 from vibench.lsp.catalog import Catalog, ParamInfo, UnitInfo
 from vibench.lsp.outline import Cursor, Outline, Path, cursor_at, outline
+from vibench.lsp.spec_kind import SPEC_SUFFIXES
 from vibench.lsp.text import Lines
 
 if TYPE_CHECKING:
     from vibench.compiler.ir import Node, Program, Unit
     from vibench.lsp.checking import Checked, Problem
 
-SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-PHM_SECTIONS = ("environment", "data", "model", "task", "trainer", "base_configs")
+JSON_LANGUAGES = ("json", "jsonc")
 
 
 @dataclass
@@ -37,14 +38,21 @@ class Document:
     last: Checked | None = None  # the latest check
     good: Checked | None = None  # the latest check that gave a program
     problems: list[Problem] = field(default_factory=list)  # of the latest check, as published
+    language_id: str | None = None  # as the client opened it: `yaml`, `json`, `jsonc`, ...
+    revision: int = 0  # counts the texts this document has had (a client's version may be None)
+    told_too_large: bool = False  # whether the user was told the text is beyond MAX_BYTES
     _outline: Outline | None = field(default=None, repr=False)
-    _base: Outline | None = field(default=None, repr=False)  # an outline of an earlier version
+    # The outline of an earlier version, kept only until this version's is built (cursor_at reads
+    # only the cursor's line of text that starts like it): never two outlines at once for long.
+    _base: Outline | None = field(default=None, repr=False)
     _lines: Lines | None = field(default=None, repr=False)
     _ranges: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)
     _nodes: dict[Path, dict[str, Node]] = field(default_factory=dict, repr=False)  # of the good check
+    _kind: tuple[int, bool] | None = field(default=None, repr=False)  # (revision, is a spec) last decided
 
     def update(self, text: str, version: int | None) -> None:
         self.text, self.version = text, version
+        self.revision += 1
         self._base = self._outline or self._base
         self._outline = self._lines = None
         self._ranges = {}
@@ -63,14 +71,15 @@ class Document:
 
     @property
     def outline(self) -> Outline:
+        """Every key and value of the text (built once per version; only ever asked of a spec)."""
         if self._outline is None:
-            self._outline = outline(self.text)
+            self._outline, self._base = outline(self.text), None
         return self._outline
 
     def adopt(self, computed: Outline) -> None:
         """Keep an outline computed elsewhere (the checker thread) if it is of the current text."""
         if self._outline is None and computed.text == self.text:
-            self._outline = computed
+            self._outline, self._base = computed, None
 
     def cursor(self, offset: int, whole_word: bool = False) -> Cursor:
         """What the text at ``offset`` is (reading only the cursor's line when the lines before it
@@ -112,21 +121,49 @@ class Document:
             self._nodes[unit] = found
         return found
 
-    def is_spec(self, text_outline: Outline | None = None) -> bool:
-        """Whether to treat the document as a spec or a PHM-Vibench config (other YAML is left alone)."""
-        o = text_outline or self.outline
-        top = o.keys(())
-        name = (self.path or self.uri).lower()
-        if name.endswith(tuple(".vibench" + s for s in SPEC_SUFFIXES)) or "vibench/specs/" in name.replace("\\", "/"):
-            return True
-        return not top or "vibench" in top or is_phm(o)
+    @property
+    def name(self) -> str:
+        return self.path or self.uri
+
+    @property
+    def is_json(self) -> bool:
+        """Whether completion writes JSON: the client's language id says so (`json`, `jsonc`), or the
+        name ends with `.json` in any case (the suffix vibench-compile reads specs from)."""
+        return self.language_id in JSON_LANGUAGES or self.name.lower().endswith(".json")
+
+    @property
+    def too_large(self) -> bool:
+        """Beyond :data:`~vibench.lsp.spec_kind.MAX_BYTES` (vibench-compile's limit): the server reads none of it."""
+        return spec_kind.too_large(self.text)
+
+    def is_spec(self) -> bool:
+        """Whether to treat the document as a spec or a PHM-Vibench config (other YAML and JSON is left
+        alone; :mod:`vibench.lsp.spec_kind`). Decided once per version, from the top-level keys (never the
+        outline); a document longer than :data:`~vibench.lsp.spec_kind.INLINE_SCAN` keeps its last decision
+        until the checker thread, which decides for each version it checks, says otherwise (:meth:`know`)."""
+        known = self._kind
+        if known is not None and known[0] == self.revision:
+            return known[1]
+        if known is not None and len(self.text) > spec_kind.INLINE_SCAN:
+            return known[1] and len(self.text) <= spec_kind.MAX_BYTES
+        spec = not self.too_large and spec_kind.is_spec(self.text, self.name)
+        self._kind = (self.revision, spec)
+        return spec
+
+    def answers_completion(self) -> bool:
+        """Completion answers for a spec and for a short text with no top-level key yet (one being started,
+        e.g. ``{}`` in a new ``.json`` file, which is no spec for diagnostics: :func:`spec_kind.being_started`)."""
+        return self.is_spec() or spec_kind.being_started(self.text)
+
+    def know(self, revision: int, spec: bool) -> None:
+        """Keep a decision made elsewhere (the checker thread) on the text of ``revision``."""
+        if self._kind is None or self._kind[0] <= revision:
+            self._kind = (revision, spec)
 
 
 def is_phm(o: Outline) -> bool:
     """A PHM-Vibench experiment config: sections such as `model:`, no `vibench:` key."""
-    top = o.keys(())
-    return "vibench" not in top and ("model" in top or "base_configs" in top) and any(
-        k in top for k in PHM_SECTIONS if k != "model")
+    return spec_kind.is_phm_keys(o.keys(()))
 
 
 # --------------------------------------------------------------------------------------------

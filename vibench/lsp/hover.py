@@ -37,11 +37,14 @@ def hover(doc: Document, catalog: Catalog, offset: int) -> t.Hover | None:
     cursor = doc.cursor(offset, whole_word=True)
     if not cursor.word:
         return None
-    text = _text(doc, catalog, cursor.path, cursor.role, cursor.word)
+    word, start = cursor.word, cursor.start
+    if cursor.role == "key" and doc.text[start - 1:start] == "$":  # `$schema`: `$` is no name character
+        word, start = "$" + word, start - 1
+    text = _text(doc, catalog, cursor.path, cursor.role, word)
     if not text:
         return None
     return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text),
-                   range=span_range(doc, cursor.start, cursor.end))
+                   range=span_range(doc, start, cursor.end))
 
 
 def _text(doc: Document, catalog: Catalog, path: tuple, role: str, word: str) -> str | None:

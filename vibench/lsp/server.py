@@ -2,13 +2,15 @@
 
 Threads and timing. Requests (completion, hover, definition, symbols, code actions) run on the
 event loop and read only the current text, its outline (cached per version) and the last good
-check, so they never wait for a compile. Checks run one at a time on a worker thread: an edit
-(re)starts a per-document timer of ``debounce`` seconds; when it fires, the text of that moment is
-compiled and its diagnostics published, unless a newer edit arrived meanwhile (that one's timer
-publishes). Opening a document checks it at once, saving one re-checks every open document (a
-template it extends may be the file saved). A background thread imports the compiler and reads the
-block catalogue and the library while the client is still starting, so that the first request does
-not pay for it.
+check, so they never wait for a compile. Whether a document is a spec at all is told from its
+top-level keys (:mod:`vibench.lsp.spec_kind`), so a large file that is none (``package-lock.json``)
+never has an outline, and one beyond vibench-compile's 16 MiB is not read at all (the user is told
+once). Checks run one at a time on a worker thread: an edit (re)starts a per-document timer of
+``debounce`` seconds; when it fires, the text of that moment is compiled and its diagnostics
+published, unless a newer edit arrived meanwhile (that one's timer publishes). Opening a document
+checks it at once, saving one re-checks every open document (a template it extends may be the file
+saved). A background thread imports the compiler and reads the block catalogue and the library
+while the client is still starting, so that the first request does not pay for it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from vibench._version import __version__
-from vibench.lsp import checking, completion, hover, navigation
+from vibench.lsp import checking, completion, hover, navigation, spec_kind
 from vibench.lsp.catalog import Catalog
 from vibench.lsp.completion import span_range
 from vibench.lsp.document import Document
@@ -51,11 +53,11 @@ class VibenchServer(LanguageServer):
 
     # -- documents ----------------------------------------------------------------------------
 
-    def open(self, uri: str, text: str, version: int | None) -> Document:
+    def open(self, uri: str, text: str, version: int | None, language_id: str | None = None) -> Document:
         path = to_fs_path(uri) if uri.startswith("file:") else None
         kind = self.workspace.position_encoding
         encoding = str(getattr(kind, "value", kind) or "utf-16")  # an enum member, or its value
-        doc = self.docs[uri] = Document(uri, path, text, version, encoding)
+        doc = self.docs[uri] = Document(uri, path, text, version, encoding, language_id=language_id)
         return doc
 
     def document(self, uri: str) -> Document | None:
@@ -89,28 +91,33 @@ class VibenchServer(LanguageServer):
         doc = self.docs.get(uri)
         if doc is None:
             return
-        text, version = doc.text, doc.version
+        if doc.too_large:  # read no further: not even whether it is a spec
+            self._tell_too_large(doc)
+            self.publish(doc, [])
+            return
+        text, version, revision, name = doc.text, doc.version, doc.revision, doc.name
         search = self.catalog.search_path
 
-        def run() -> tuple[checking.Checked | None, Outline] | None:
+        def run() -> tuple[checking.Checked, Outline] | tuple[None, None] | None:
+            """The check and outline of a spec; (None, None): not a spec; None: superseded."""
             current = self.docs.get(uri)
             if current is None or current.version != version:
                 return None  # superseded while waiting for the worker
-            text_outline = outline(text)
-            if not current.is_spec(text_outline):
-                return None, text_outline
+            if not spec_kind.is_spec(text, name):  # from the top-level keys: no outline of a non-spec
+                return None, None
             self.catalog.blocks()  # the registry fully loaded before the compiler reads it
-            return checking.check(text, doc.path, version, search), text_outline
+            return checking.check(text, doc.path, version, search), outline(text)
 
         result = await asyncio.get_running_loop().run_in_executor(self._checker, run)
         current = self.docs.get(uri)
         if result is None or current is None or current.version != version:
             return
         checked, text_outline = result
-        current.adopt(text_outline)
-        if checked is None:  # not a spec: nothing to say
+        current.know(revision, checked is not None)
+        if checked is None or text_outline is None:  # not a spec: nothing to say
             self.publish(current, [])
             return
+        current.adopt(text_outline)
         current.record(checked)
         current.problems = checking.problems(checked, text_outline, current.lines)
         self.publish(current, [_lsp_diagnostic(current, p) for p in current.problems])
@@ -118,9 +125,22 @@ class VibenchServer(LanguageServer):
             self._library_warm = True
             asyncio.get_running_loop().run_in_executor(self._checker, self.catalog.warm_library)
 
+    def _tell_too_large(self, doc: Document) -> None:
+        """Say once per opened document why a file beyond vibench-compile's limit gets nothing."""
+        if doc.told_too_large:
+            return
+        doc.told_too_large = True
+        self.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=too_large_message(doc)))
+
     def publish(self, doc: Document, diagnostics: list[t.Diagnostic]) -> None:
         self.text_document_publish_diagnostics(
             t.PublishDiagnosticsParams(uri=doc.uri, diagnostics=diagnostics, version=doc.version))
+
+
+def too_large_message(doc: Document) -> str:
+    name = os.path.basename(doc.path) if doc.path else doc.uri
+    return (f"vibench-lsp: {name} is larger than {spec_kind.MAX_BYTES // 2**20} MiB, the most vibench-compile reads "
+            "(E002); vibench-lsp does not read it: no diagnostics, completion or hover for it")
 
 
 def _lsp_diagnostic(doc: Document, p: checking.Problem) -> t.Diagnostic:
@@ -186,7 +206,7 @@ def create_server(search_path: list[str] | None = None, debounce: float = DEBOUN
     @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: VibenchServer, params: t.DidOpenTextDocumentParams) -> None:
         item = params.text_document
-        ls.open(item.uri, item.text, item.version)
+        ls.open(item.uri, item.text, item.version, item.language_id)
         ls.schedule(item.uri, 0.0)
 
     @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
@@ -217,7 +237,7 @@ def create_server(search_path: list[str] | None = None, debounce: float = DEBOUN
                     t.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS, resolve_provider=True))
     def on_completion(ls: VibenchServer, params: t.CompletionParams) -> t.CompletionList | None:
         doc = ls.document(params.text_document.uri)
-        if doc is None or not doc.is_spec():
+        if doc is None or not doc.answers_completion():
             return None
         offset = doc.lines.offset(params.position.line, params.position.character)
         return t.CompletionList(is_incomplete=False, items=completion.complete(doc, ls.catalog, offset))

@@ -40,7 +40,7 @@ class ParamSpec(_Strict):
         examples=["int", "float", "list[int]", "int | None"],
     )
     default: Any = Field(
-        None, description="Default value; a parameter without one is required (see `model_fields_set`)."
+        None, description="Default value; a parameter without one is required."
     )
     ge: float | None = Field(None, description="Lower bound (inclusive) for numbers.")
     gt: float | None = Field(None, description="Lower bound (exclusive) for numbers.")

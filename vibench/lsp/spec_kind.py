@@ -1,0 +1,173 @@
+"""Which open documents the server answers for, told cheaply: from the name and the top-level keys.
+
+The server is attached to every YAML and JSON file, most of which are no spec (CI workflows, a
+10 MB ``package-lock.json``), so this must never read a document the way the outline does (every key
+and value, in Python, a few seconds and hundreds of MB for such a file). :func:`top_keys` finds only
+the top-level keys, with regular expressions doing the reading: lines at the first key's
+indentation for block YAML; for a ``{...}`` document, the members at depth 1, stepping over nested
+brackets and strings. :func:`is_spec` then applies the rule of docs/editor.md:
+
+* a file named ``*.vibench.yaml`` / ``.yml`` / ``.json`` or under ``vibench/specs/``: a spec;
+* an empty text (whitespace and ``#`` comments only): a spec (one being started);
+* a top-level mapping with ``vibench`` or a close misspelling of it (the compiler's "did you mean",
+  so that its E101 shows), or with ``nodes`` and ``inputs`` or ``outputs`` (the compiler then reports
+  the missing ``vibench``), or a PHM-Vibench experiment config (:func:`is_phm_keys`): a spec;
+* anything else (``{}``, a list, a scalar, other mappings): not a spec.
+
+A text larger than :data:`MAX_BYTES`, vibench-compile's own limit, is not read at all (:func:`too_large`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from vibench.lsp.text import BOM, yaml_lines
+
+MAX_BYTES = 16 * 1024 * 1024
+"""The most UTF-8 bytes of a document the server reads: vibench-compile's limit (``vibench.compiler.load.MAX_BYTES``,
+E002 in docs/errors.md), so the server never reads what the compiler would refuse."""
+
+INLINE_SCAN = 1024 * 1024
+"""Characters up to which a request decides afresh, on the event loop, whether a new version is a spec (a few
+ms at most). A longer document keeps its last decision for the requests, and the checker thread decides anew
+for each version it checks: an edit to a 10 MB file does not cost each keystroke a scan of it."""
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")  # vibench.compiler.resolve's, without importing the compiler
+PHM_SECTIONS = ("environment", "data", "model", "task", "trainer", "base_configs")
+
+EMPTY: list[str] = []
+"""What :func:`top_keys` returns for an empty text (compare with ``is``): not the same as ``{}``."""
+
+# Before the first node: blanks, comments, directives, `---`.
+_SKIP = re.compile(r"(?:[ \t\n]+|#[^\n]*|%[^\n]*|---(?=[ \t\n]|$))*")
+_SLASH_COMMENTS = re.compile(r"(?:[ \t\n]+|//[^\n]*|/\*.*?(?:\*/|$))*", re.S)  # JSON-with-comments' (not YAML's)
+_STRING = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"?'  # a double-quoted string, not over a line break (JSON has none)
+_DEEP = re.compile(rf'[^"{{}}\[\]]*(?:{_STRING}[^"{{}}\[\]]*)*')  # up to the next bracket, strings skipped
+_MEMBER = re.compile(rf'[^"{{}}\[\],]*(?:{_STRING}[^"{{}}\[\],]*)*')  # the same, stopping at a comma too
+_FLOW_KEY = re.compile(r"""(?:\s+|//[^\n]*|/\*.*?\*/|\#[^\n]*)*
+    (?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\n]|'')*)'|([^\s:,{}\[\]"'\#][^:,{}\[\]\#\n]*?))\s*:""", re.S | re.X)
+_BLOCK_KEY = r"""^{indent}(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\n]|'')*)'
+    |([^\s\#'"\[\]{{}},&*!|>%@`?:-][^\n]*?|[?:-][^\s][^\n]*?))[ \t]*:(?=[ \t]|$)"""  # a key at {indent}
+
+
+def too_large(text: str) -> bool:
+    """Whether ``text`` is more than :data:`MAX_BYTES` bytes of UTF-8 (counted only when it may be)."""
+    if len(text) > MAX_BYTES:
+        return True
+    if len(text) * 4 <= MAX_BYTES or text.isascii():
+        return False
+    return len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES
+
+
+def spec_by_name(name: str) -> bool:
+    """``*.vibench.yaml`` (``.yml``, ``.json``, any case) or a file of the spec library (``vibench/specs/``)."""
+    name = name.lower().replace("\\", "/")
+    return name.endswith(tuple(".vibench" + s for s in SPEC_SUFFIXES)) or "vibench/specs/" in name
+
+
+def is_spec(text: str, name: str) -> bool:
+    """Whether to treat ``text`` (the document ``name``, a path or uri) as a spec (the module's rule)."""
+    if spec_by_name(name):
+        return True
+    keys = top_keys(text)
+    if keys is EMPTY:
+        return True
+    if not keys:
+        return False
+    top = set(keys)
+    return (any(_near_vibench(k) for k in top) or ("nodes" in top and ("inputs" in top or "outputs" in top))
+            or is_phm_keys(top))
+
+
+STARTED_AT_MOST = 4096
+"""Characters up to which a text with no top-level key yet (``{}``, ``{"vi``, ``vib``) counts as a spec being
+started: completion answers there (so ``vibench`` can be offered), diagnostics do not (a ``{}`` that is some
+tool's settings file gets no E103)."""
+
+
+def being_started(text: str) -> bool:
+    """A short text with no top-level key yet: where a new spec starts, for completion only."""
+    return len(text) <= STARTED_AT_MOST and not top_keys(text)
+
+
+def is_phm_keys(top: Collection[str | int]) -> bool:
+    """A PHM-Vibench experiment config, by its top-level keys: sections such as `model:`, no `vibench:` key."""
+    return "vibench" not in top and ("model" in top or "base_configs" in top) and any(
+        k in top for k in PHM_SECTIONS if k != "model")
+
+
+def _near_vibench(key: str) -> bool:
+    """``vibench``, or a key the compiler would ask about with "did you mean `vibench`?"."""
+    if key == "vibench":
+        return True
+    if not 3 <= len(key) <= 16:  # difflib's ratio (>= 0.6) with a 7-letter word needs 3 to 16 letters
+        return False
+    from vibench.compiler.diagnostics import closest
+
+    return closest(key, ("vibench",)) == "vibench"
+
+
+def top_keys(text: str) -> list[str] | None:
+    """The top-level keys of ``text`` in order; :data:`EMPTY` (itself) for an empty text; None when the
+    top level is no mapping (a list, a scalar)."""
+    text = yaml_lines(text[1:] if text.startswith(BOM) else text)
+    start = _end(_SKIP, text, 0)
+    if start == len(text):
+        return EMPTY
+    if text.startswith(("//", "/*"), start):  # a JSON-with-comments header: the object may follow
+        start = _end(_SLASH_COMMENTS, text, start)
+    if text.startswith("{", start):
+        return _flow_keys(text, start)
+    if text.startswith("[", start):
+        return None
+    return _block_keys(text, start)
+
+
+def _flow_keys(text: str, at: int) -> list[str]:
+    """The keys at depth 1 of the ``{...}`` at ``at``: each nested container is stepped over, one regular
+    expression match from bracket to bracket (strings skipped), so Python loops once per bracket."""
+    keys: list[str] = []
+    depth, n = 0, len(text)
+    while at < n:
+        ch = text[at]
+        at += 1
+        if ch in "}]":
+            depth -= 1
+            if depth == 0:
+                break
+        elif ch in "{[":
+            depth += 1
+        if depth == 1 and ch in "{,":  # a member starts: its key
+            key = _FLOW_KEY.match(text, at)
+            if key is not None:
+                keys.append(_unquote(key))
+                at = key.end()
+        at = _end(_MEMBER if depth == 1 else _DEEP, text, at)
+    return keys
+
+
+def _block_keys(text: str, start: int) -> list[str] | None:
+    """The keys of the block mapping whose first key is at ``start`` (lines at its indentation), or None
+    when the first line holds no key (a ``- `` item, a scalar)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    pattern = re.compile(_BLOCK_KEY.format(indent=f"[ ]{{{start - line_start}}}"), re.M | re.X)
+    first = pattern.match(text, line_start)
+    if first is None:
+        return None
+    return [_unquote(m) for m in pattern.finditer(text, line_start)]
+
+
+def _end(pattern: re.Pattern[str], text: str, at: int) -> int:
+    """Where ``pattern`` (one that matches the empty string too) stops reading from ``at``."""
+    m = pattern.match(text, at)
+    return m.end() if m is not None else at
+
+
+def _unquote(m: re.Match[str]) -> str:
+    double, single, plain = m.groups()
+    if double is not None:
+        return double.replace('\\"', '"')
+    if single is not None:
+        return single.replace("''", "'")
+    return plain.strip()
