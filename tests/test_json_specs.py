@@ -174,6 +174,38 @@ def test_a_slash_comment_before_a_syntax_error_is_named(line: int, edit: object,
     assert "`# ...`" in (d.hint or "") and "JSON has none" in (d.hint or "")
 
 
+PRETTY = json.dumps(SPEC, indent=2)
+
+
+@pytest.mark.parametrize(("text", "comment"), [
+    # on the last member, no comma after it: E001 at the `//` itself (it was cut off with the error's column)
+    (PRETTY.replace('"logits": "head"\n  }', '"logits": "head"\n  } // the head'), "//"),
+    (PRETTY.replace('"name": "TinyJson",', '"name": "TinyJson" // the name\n  ,'), "//"),
+    # a header over several lines: E001 two lines after its `*/`, past the `{`
+    ("/*\n * Model spec\n */\n" + PRETTY, "/*"),
+    # a comment over two lines before a key: E001 at that key, the line after the `*/`
+    (PRETTY.replace('  "inputs"', '  /* multi\n     line */\n  "inputs"'), "/*"),
+    # the error inside the comment's text (YAML reads `: ` there), lines after its `/*`
+    (PRETTY.replace('  "inputs"', '  /*\n     the input\n     shape: B, 1, L\n  */\n  "inputs"'), "/*"),
+])
+def test_a_comment_on_the_last_member_or_over_several_lines_is_named(text: str, comment: str) -> None:
+    d = only(error_of(text), "E001")
+    where = column_of(text, comment)
+    assert any(f"`{comment}` at line {where[0]}, column {where[1]} starts a comment" in n for n in d.notes), (
+        d.pos, d.notes)
+    assert "`# ...`" in (d.hint or "")
+
+
+@pytest.mark.parametrize("value", ['"src/**/*.csv"', "[src/**/, b]", '"see http://x /* y */"'])
+def test_a_glob_or_a_url_near_a_syntax_error_is_no_comment(value: str) -> None:
+    """A `*/` with no comment's `/*` before it, or slashes inside a string, next to an unrelated error."""
+    text = f"vibench: 1\nname: M\nmetadata: {{files: {value}}}\ninputs: {{x: {{shape: [B, 1, L]}}}}\n" \
+           "nodes: {a: {block: relu, in: x}\noutputs: {y: a}\n"
+    d = only(error_of(text), "E001")
+    assert not any("comment" in n for n in d.notes) and d.hint == (
+        "check indentation, brackets and quotes around this position")
+
+
 def test_slashes_in_a_string_are_no_comment() -> None:
     text = '{"vibench": 1, "doc": "see https://example.org, // not a comment"\n "name": "M"}'
     d = only(error_of(text), "E001")

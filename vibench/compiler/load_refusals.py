@@ -34,12 +34,14 @@ _PAIR_OR_ESCAPE_OR_QUOTE = re.compile(_PAIR + r'|\\.|"', re.S)  # a double-quote
 _ESCAPE_AT = re.compile(r"\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
 _ONE_DOCUMENT_HINT = "keep one spec per file (one YAML mapping or JSON object); write another in a file of its own"
 _SHORTER = 2  # `\U0001F600` is 2 characters shorter than the pair it replaces
-# A comment as JSON-with-comments writes it, where a token starts (a line's first, or after `,` `{` `[`): YAML
-# reads it as text, so it is a syntax error or part of a key. Strings and `#` comments are blanked first.
-# A `//` or `/*` that starts a token and is followed by a space, the end of the line or more of itself (a
-# comment's usual look; `[//nas/a]` and `[/*.csv]` are plain values).
-_SLASH_COMMENT = re.compile(r"(?:^|[,{\[])[ \t]*(//(?=[ \t/]|$)|/\*(?=[ \t*]|$))")
+# A comment as JSON-with-comments writes it, where a token starts (a line's first; after `,` `{` `[`; after a
+# value that ends with `}` `]` or a string's closing quote): YAML reads it as text, so it is a syntax error or
+# part of a key. Strings are blanked first, all but their quotes, and `#` comments wholly. A `//` or `/*` that
+# starts a token and is followed by a space, the end of the line or more of itself (a comment's usual look;
+# `[//nas/a]` and `[/*.csv]` are plain values); and the `*/` that ends a `/*` comment, wherever it is.
+_SLASH_COMMENT = re.compile(r"(?:^|[,{\[\]}\"'])[ \t]*(//(?=[ \t/]|$)|/\*(?=[ \t*]|$))|(\*/)")
 _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"?|\'(?:[^\']|\'\')*\'?|(?<!\S)#.*')
+_PUNCTUATION_ONLY = re.compile(r"[\s{}\[\],]*")  # a line with no value on it: `{`, `},`
 
 
 class RefusedText:
@@ -239,25 +241,55 @@ def _refused_escape(parsed: str, mark: Any) -> tuple[str, int] | None:
 
 
 def _slash_comment(text: str, line: int, column: int) -> tuple[str, int, int] | None:
-    """The last `//` or `/*` comment (JSON-with-comments') that starts a token on ``line`` before ``column``
-    (1-based) of ``text``, or on the last line before it that is not blank (where libyaml stumbles over
-    what a comment left): ``(token, line, column)``, or None. Strings and `#` comments are skipped, line
-    by line (a string over several lines is not seen whole: hence only those two lines).
+    """The `//` or `/*` comment (JSON-with-comments') that YAML read as text where libyaml stumbled at ``line``,
+    ``column`` (1-based) of ``text``: ``(token, line, column)``, or None. That is the last one that starts a token
+    on the error line at or before the column, or on the last line before it with a value (blank lines and lines
+    of brackets and commas are passed over); a ``*/`` there stands for the ``/*`` it closes, on whichever line;
+    and a ``/*`` not closed before the error holds it. Strings and `#` comments are skipped line by line (a
+    string over several lines is not seen whole: hence no `//` further up is looked at). Linear in the text up
+    to the error.
 
     >>> _slash_comment('{"a": 1, // one\\n "url": "http://x", "b": 2}', 2, 30)
     ('//', 1, 10)
+    >>> _slash_comment('/*\\n * Model spec\\n */\\n{\\n  "vibench": 1}', 5, 12)
+    ('/*', 1, 1)
     """
-    lines = YAML_LINE_BREAK.split(text, maxsplit=line)
-    if len(lines) >= line:  # the text reaches that line: up to the column
-        lines = lines[:line]
-        lines[-1] = lines[-1][:max(column - 1, 0)]
+    lines = YAML_LINE_BREAK.split(text, maxsplit=line)[:line]
+    near = True  # on the error line or the lines up to the one before it with a value
+    closing = False  # a `*/` seen: its `/*` is wanted
     for number in range(len(lines), 0, -1):
         source = lines[number - 1]
-        if "//" in source or "/*" in source:
-            blanked = _STRING_OR_COMMENT.sub(lambda m: " " * len(m[0]), source)
-            found = list(_SLASH_COMMENT.finditer(blanked))
-            if found:
-                return found[-1][1], number, found[-1].start(1) + 1
-        if number < len(lines) and source.strip():
-            return None  # the line before the error's, checked
+        limit = column - 1 if number == line else len(source)  # tokens from this index on come after the error
+        for token, at in reversed(_comment_tokens(source, limit)):
+            if token == "*/":
+                if not near and not closing:
+                    return None  # a comment closed further up: not what libyaml stumbled over
+                closing = True
+            elif token == "/*" or (near and not closing):
+                return token, number, at + 1
+        if number < line and not _PUNCTUATION_ONLY.fullmatch(source):
+            near = False
     return None
+
+
+def _comment_tokens(source: str, limit: int) -> list[tuple[str, int]]:
+    """The `//`, `/*` and `*/` of a line that start before index ``limit`` + 1, outside strings, in order."""
+    if "/" not in source:
+        return []
+    blanked = _STRING_OR_COMMENT.sub(_blank, source)
+    found = []
+    for m in _SLASH_COMMENT.finditer(blanked):
+        token = m[1] or m[2]
+        at = m.start(1) if m[1] else m.start(2)
+        if at <= limit:
+            found.append((token, at))
+    return found
+
+
+def _blank(m: re.Match[str]) -> str:
+    """A string as its quotes with spaces between (a value ends there), a `#` comment as spaces."""
+    text = m[0]
+    if text[0] == "#" or len(text) < 2:
+        return " " * len(text)
+    end = text[-1] if text[-1] == text[0] else " "
+    return text[0] + " " * (len(text) - 2) + end
