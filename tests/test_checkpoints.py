@@ -94,7 +94,7 @@ def test_a_legacy_checkpoint_file_still_loads(tmp_path: Path) -> None:
 def test_the_prefix_is_configurable() -> None:
     model, weights = vibench.build(text=TWO_LAYERS), reference_weights()
     assert load_reference_state_dict(model, lightning(weights, "model."), prefix="model.") == LoadResult([], [])
-    with pytest.raises(ReferenceCheckpointError, match=r"unexpected \(5\): loss_fn.pos_weight, network.body.bias"):
+    with pytest.raises(ReferenceCheckpointError, match=r"unexpected \(5\): 'loss_fn.pos_weight', 'network.body.bias'"):
         load_reference_state_dict(model, lightning(weights), prefix=None)
 
 
@@ -103,7 +103,7 @@ def test_non_strict_loading_warns_and_returns_what_it_left_aside() -> None:
     checkpoint = lightning(weights)
     del checkpoint["state_dict"]["network.body.bias"]
     checkpoint["state_dict"]["network.extra.weight"] = torch.zeros(1)
-    with pytest.warns(UserWarning, match=r"missing \(1\): body.bias; unexpected \(1\): extra.weight"):
+    with pytest.warns(UserWarning, match=r"missing \(1\): 'body.bias'; unexpected \(1\): 'extra.weight'"):
         result = load_reference_state_dict(model, checkpoint, strict=False)
     assert result == LoadResult(["body.bias"], ["extra.weight"])
     with pytest.raises(ReferenceCheckpointError, match="missing"):

@@ -25,7 +25,8 @@ the current folder).
 checkpoint's weights (a PHM-Vibench ``state_dict`` or Lightning checkpoint) renamed to the model's
 keys, a ``state_dict`` the emitted class loads with ``load_state_dict``.
 
-The parsers and the checks of option values are in :mod:`vibench.compiler.cli_args`.
+The parsers and the checks of option values are in :mod:`vibench.compiler.cli_args`, those of
+``--weights`` (and model.pt) in :mod:`vibench.compiler.cli_weights`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ from vibench.compiler.cli_args import (
     _schema_parser,
     _search_path,
     _spec_path,
-    _weights_target,
 )
 from vibench.compiler.cli_streams import (
     PipeClosed,
@@ -61,6 +61,7 @@ from vibench.compiler.cli_streams import (
     standard_stream,
     stopped,
 )
+from vibench.compiler.cli_weights import read_checkpoint_arg, reference_weights, weights_output, weights_target
 from vibench.compiler.outputs import (
     OutputError,
     Outputs,
@@ -165,21 +166,24 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
     path = None if stdin else _spec_path(ns.spec, ns.spec_path)
     params, shown = _parse_sets(ns.sets)
     metadata = _read_metadata(ns.metadata)
-    weights_path = _weights_target(ns)
+    weights_path = weights_target(ns)
     inputs = _parse_inputs(ns.inputs)
     to_file = ns.output is not None and ns.output != "-"
     # Outputs are checked before compiling (and against every file read, after): nothing is
     # written unless everything succeeds.
     targets = {f"{flag} {_clip(out)}": output_target(out, flag)
-               for flag, out in (("-o", ns.output if to_file else None), ("--graph", ns.graph),
-                                 ("--weights", weights_path)) if out is not None}
+               for flag, out in (("-o", ns.output if to_file else None), ("--graph", ns.graph)) if out is not None}
+    if weights_path is not None:
+        label, real = weights_output(ns, weights_path)
+        targets[label] = real
     _check_graph_target(ns.graph)
     if len(set(targets.values())) < len(targets):
         raise UsageError("-o and --graph name the same file")
-    refuse_inputs(targets, {os.path.realpath(f) for f in (path, ns.weights, ns.metadata) if f})
+    named = ((path, "the spec"), (ns.metadata, "the --metadata table"), (ns.weights, "the checkpoint --weights reads"))
+    refuse_inputs(targets, {os.path.realpath(f): what for f, what in named if f})
     if stdin:
         refuse_stdin(targets)
-    checkpoint = _read_checkpoint(ns) if weights_path is not None else None
+    checkpoint = read_checkpoint_arg(ns) if weights_path is not None else None
 
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.pipeline import compile_program
@@ -204,20 +208,19 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
         with exit_code_kept(EXIT_SPEC):
             _print_errors(err, ns)
         return EXIT_SPEC
-    weights = _reference_weights(program, ns, checkpoint) if weights_path is not None else None
-    if isinstance(weights, str):  # the checkpoint does not fit the model the spec describes
-        with exit_code_kept(EXIT_SPEC):
-            message = f"--weights {_clip(ns.weights)}: {weights}"
-            if ns.format == "json":
-                print(json.dumps({"ok": False, "diagnostics": [], "weights": message}, indent=2))
-            else:
-                print(f"vibench-compile: {message}", file=sys.stderr)
-        return EXIT_SPEC
-
-    if program.warnings and ns.format == "text":
+    if program.warnings and ns.format == "text":  # before a checkpoint that does not fit: a note may say why
         sources = {program.source.display_path: text if text is not None else _read_text(path or "")}
         for warning in program.warnings:
             print(warning.render(sources) + "\n", file=sys.stderr)
+    weights = reference_weights(program, ns, checkpoint) if weights_path is not None else None
+    if isinstance(weights, str):  # the checkpoint does not fit the model the spec describes
+        with exit_code_kept(EXIT_SPEC):
+            if ns.format == "json":
+                notes = [w.to_json() for w in program.warnings]
+                print(json.dumps({"ok": False, "diagnostics": notes, "weights": weights}, indent=2))
+            else:
+                print(f"vibench-compile: {weights}", file=sys.stderr)
+        return EXIT_SPEC
     graph = None
     if ns.graph:
         from vibench.compiler.render import RenderError, graph_output
@@ -258,41 +261,6 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
     if report is not None:
         print(report, file=report_file)
     return EXIT_OK
-
-
-def _read_checkpoint(ns: argparse.Namespace) -> Any:
-    """The --weights file read before compiling: one that cannot be read is a usage error, as a bad
-    --metadata file is (torch's own warnings about the file are not shown)."""
-    import warnings
-
-    from vibench.runtime.checkpoint import ReferenceCheckpointError, read_checkpoint
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return read_checkpoint(ns.weights, weights_only=not ns.trust_checkpoint)
-    except ReferenceCheckpointError as err:
-        raise UsageError(f"--weights {_clip(ns.weights)}: {_clip(str(err), 400)}") from None
-
-
-def _reference_weights(program: Any, ns: argparse.Namespace, checkpoint: Any) -> bytes | str:
-    """The model's state_dict with the checkpoint loaded (torch.save bytes), or why it does not fit."""
-    import io
-
-    import torch
-
-    from vibench.runtime.build import build_program
-    from vibench.runtime.checkpoint import ReferenceCheckpointError, load_reference_state_dict
-
-    model = build_program(program)
-    try:
-        load_reference_state_dict(model, checkpoint, strict=True, prefix=ns.weights_prefix or None,
-                                  weights_only=not ns.trust_checkpoint)
-    except ReferenceCheckpointError as err:
-        return str(err)
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    return buffer.getvalue()
 
 
 def _read_stdin() -> str:

@@ -1,5 +1,6 @@
 """The arguments of ``vibench-compile`` (see :mod:`vibench.compiler.cli`): its parsers, and the checks
-and conversions of option values (``--set``, ``--input``, ``--depth``, ``--weights``...).
+and conversions of option values (``--set``, ``--input``, ``--depth``...;
+``--weights`` in :mod:`vibench.compiler.cli_weights`).
 
 Every problem with the command line is a :class:`UsageError` (exit code 2), raised before anything
 is compiled or written.
@@ -63,11 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="CKPT",
                    help="with -o model.py: also write model.pt beside it, the reference checkpoint (state_dict or "
                    "Lightning .ckpt) renamed to the model's keys, for model.load_state_dict")
-    p.add_argument("--weights-prefix", default="network.", metavar="PREFIX",
-                   help="the model's key prefix in a Lightning checkpoint (default: network.; '' for none)")
+    p.add_argument("--weights-prefix", metavar="PREFIX",
+                   help="with --weights: the model's key prefix in a Lightning checkpoint (default: network.; '' "
+                   "for none)")
     p.add_argument("--trust-checkpoint", action="store_true",
-                   help="read CKPT with torch.load(weights_only=False): only for a file you trust (Lightning "
-                   "checkpoints keep hyper-parameters that weights_only refuses)")
+                   help="with --weights: read CKPT with torch.load(weights_only=False): only for a file you trust "
+                   "(Lightning checkpoints keep hyper-parameters that weights_only refuses)")
     p.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",
                    help="extra folder to search for `extends:` and block references (also VIBENCH_SPEC_PATH)")
     p.add_argument("--list", nargs="?", const="", default=None, metavar="NAME",
@@ -134,22 +136,6 @@ def _read_metadata(file: str | None) -> Any:
         return read_metadata(file)
     except MetadataError as err:
         raise UsageError(f"--metadata: {_clip(str(err), 400)}") from None
-
-
-def _weights_target(ns: argparse.Namespace) -> str | None:
-    """Where --weights writes: the -o file's name with .pt (model.py -> model.pt)."""
-    if ns.weights is None:
-        return None
-    if ns.check or ns.output in (None, "-"):
-        raise UsageError("--weights needs -o FILE (the state_dict is written beside it, as FILE's name with .pt)")
-    if os.path.isdir(ns.weights):
-        raise UsageError(f"--weights {_clip(ns.weights)} is a folder, not a checkpoint file")
-    if not os.path.isfile(ns.weights):
-        raise UsageError(f"--weights {_clip(ns.weights)}: no such file")
-    target = os.path.splitext(ns.output)[0] + ".pt"
-    if os.path.realpath(target) == os.path.realpath(ns.output):
-        raise UsageError("-o names a .pt file; the weights would overwrite it (name the model file model.py)")
-    return target
 
 
 def _search_path(ns: argparse.Namespace) -> list[str]:

@@ -109,20 +109,40 @@ def output_target(path: str, flag: str) -> str:
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {flag} {_clip(path)}: folder {_clip(folder)} does not exist")
-    if os.path.islink(target):  # realpath stops where links go round (`a -> b -> a`)
-        raise OutputError(f"{flag} {_clip(path)} is a symbolic link that leads round in a loop, to no file; "
-                          "remove the link or give another name")
+    loop = broken_link(target)  # realpath stops where links go round (`a -> b -> a`)
+    if loop:
+        raise OutputError(f"{flag} {_clip(path)} {loop}; remove the link or give another name")
     if os.path.lexists(target) and not os.path.isfile(target):
         raise OutputError(f"{flag} {_clip(path)} is not a regular file; refusing to replace it"
                           + (" (use --check to write nothing, or `-o -` for standard output)" if flag == "-o" else ""))
     return target
 
 
-def refuse_inputs(targets: dict[str, str], read: set[str]) -> None:
+def broken_link(path: str) -> str:
+    """How a message names a symbolic link that leads to no file: 'is a symbolic link that leads round
+    in a loop, to no file' (``a -> b -> a``) or 'is a dangling symbolic link ...'; '' for any other path."""
+    if not os.path.islink(path) or os.path.exists(path):
+        return ""
+    if os.path.islink(os.path.realpath(path)):  # realpath stops where links go round
+        return "is a symbolic link that leads round in a loop, to no file"
+    try:
+        to = f" (to {_clip(os.readlink(path))}, which does not exist)"
+    except OSError:
+        to = ""
+    return f"is a dangling symbolic link{to}"
+
+
+READ = "the spec, a template it extends or a base config"
+"""What :func:`refuse_inputs` says a file read is, unless told."""
+
+
+def refuse_inputs(targets: dict[str, str], read: set[str] | dict[str, str]) -> None:
     """OutputError when an output (``targets``: flag and path as shown -> real path) would overwrite
-    the spec or any file the compilation read (real paths)."""
+    the spec or any file the compilation read (real paths; or real paths -> what each is, as
+    'the --metadata table')."""
+    named = read if isinstance(read, dict) else dict.fromkeys(read, READ)
     for flag, target in targets.items():
-        for source in read:
+        for source, what in named.items():
             same = target == source
             if not same and os.path.exists(target) and os.path.exists(source):
                 try:
@@ -130,8 +150,7 @@ def refuse_inputs(targets: dict[str, str], read: set[str]) -> None:
                 except OSError:
                     same = False
             if same:
-                raise OutputError(f"{flag} is a file this compile reads (the spec, a template it extends or a "
-                                  "base config); refusing to overwrite it")
+                raise OutputError(f"{flag} is a file this compile reads ({what}); refusing to overwrite it")
 
 
 def write_atomic(path: str, text: str | bytes, flag: str | None = None) -> None:

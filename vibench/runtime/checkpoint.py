@@ -33,10 +33,14 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
+
+DEFAULT_PREFIX = "network."
+"""The model's key prefix in PHM-Vibench's Lightning checkpoints (its task keeps the model as ``network``)."""
 
 
 class ReferenceCheckpointError(KeyError, ValueError):
@@ -75,8 +79,8 @@ def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor],
             new = pattern.sub(replacement, new)
         if new in out and not (out[new].shape == value.shape and torch.equal(out[new], value)):
             raise ReferenceCheckpointError(
-                f"reference keys collide after renaming: {sources[new]!r} and {key!r} hold different tensors and "
-                f"both map to {new!r}"
+                f"reference keys collide after renaming: {_key(sources[new])} and {_key(key)} hold different tensors "
+                f"and both map to {_key(new)}"
             )
         out[new] = value
         sources.setdefault(new, key)
@@ -85,7 +89,7 @@ def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor],
 
 def load_reference_state_dict(model: torch.nn.Module,
                               checkpoint: Mapping[str, Any] | str | os.PathLike[str],
-                              *, strict: bool = True, prefix: str | None = "network.",
+                              *, strict: bool = True, prefix: str | None = DEFAULT_PREFIX,
                               weights_only: bool = True) -> LoadResult:
     """Load a reference checkpoint into a vibench model (renamed with the model's declared map).
 
@@ -104,28 +108,33 @@ def load_reference_state_dict(model: torch.nn.Module,
     ``UserWarning`` instead (the model's missing ones keep their values), but every shared key must
     still match in shape. A value that is not a tensor, a shape or dtype-kind mismatch (complex vs.
     real, floating vs. integer) or, under ``strict``, a missing or unexpected key raises
-    :class:`ReferenceCheckpointError` listing all of them, before anything is copied; when
-    per-system classification heads are why, the message says which ``num_classes`` the
-    checkpoint was trained with. Should copying fail all the same (a module's own loading hook),
-    the overwritten tensors are restored before the error propagates.
+    :class:`ReferenceCheckpointError` listing them (at most 8 of each kind, each key as ``repr``
+    writes it and clipped), before anything is copied; when per-system classification heads are
+    why, the message says which ``num_classes`` the checkpoint was trained with, and when no key
+    starts with ``prefix`` but most share another that fits, it names that one. Should copying fail
+    all the same (a module's own loading hook), the overwritten tensors are restored before the
+    error propagates.
     """
     renames = getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", [])
     own = model.state_dict()
-    converted = convert_reference_state_dict(_model_entries(checkpoint, prefix, own, renames, weights_only), renames)
+    entries = _unwrapped(checkpoint, weights_only)
+    converted = convert_reference_state_dict(_model_entries(entries, prefix, own, renames), renames)
     missing = sorted(set(own) - set(converted))
     unexpected = sorted(set(converted) - set(own))
     mismatched = sorted(filter(None, (_mismatch(k, own[k], converted[k]) for k in set(own) & set(converted))))
     heads = head_mismatch(own, converted) if (mismatched or missing or unexpected) else ""
+    prefixed = _prefix_hint(entries, prefix, own, renames) if missing or unexpected else ""
+    hints = ". ".join(filter(None, [heads, prefixed]))
     if mismatched or (strict and (missing or unexpected)):
         problems = [f"shape or dtype mismatch ({len(mismatched)}): {_listing(mismatched)}"] if mismatched else []
         if strict and missing:
-            problems.append(f"missing ({len(missing)}): {_listing(missing)}")
+            problems.append(f"missing ({len(missing)}): {_keys(missing)}")
         if strict and unexpected:
-            problems.append(f"unexpected ({len(unexpected)}): {_listing(unexpected)}")
-        raise ReferenceCheckpointError(
+            problems.append(f"unexpected ({len(unexpected)}): {_keys(unexpected)}")
+        raise ReferenceCheckpointError(_bounded(
             f"the reference checkpoint does not fit {type(model).__name__} after renaming; nothing was loaded: "
-            + "; ".join(problems) + (f". {heads}" if heads else "")
-        )
+            + "; ".join(problems) + (f". {hints}" if hints else "")
+        ))
     loading = {k: v for k, v in converted.items() if k in own}
     backup = {k: own[k].detach().clone() for k in loading}
     try:
@@ -139,47 +148,105 @@ def load_reference_state_dict(model: torch.nn.Module,
             f"loading the reference checkpoint into {type(model).__name__} failed ({err}); the model was restored"
         ) from err
     if missing or unexpected:
-        left = [f"missing ({len(missing)}): {_listing(missing)}"] if missing else []
-        left += [f"unexpected ({len(unexpected)}): {_listing(unexpected)}"] if unexpected else []
-        warnings.warn(f"the reference checkpoint loaded into {type(model).__name__} with keys left aside: "
-                      + "; ".join(left) + (f". {heads}" if heads else ""), UserWarning, stacklevel=2)
+        left = [f"missing ({len(missing)}): {_keys(missing)}"] if missing else []
+        left += [f"unexpected ({len(unexpected)}): {_keys(unexpected)}"] if unexpected else []
+        warnings.warn(_bounded(f"the reference checkpoint loaded into {type(model).__name__} with keys left aside: "
+                               + "; ".join(left) + (f". {hints}" if hints else "")), UserWarning, stacklevel=2)
     return LoadResult(missing, unexpected)
 
 
 def read_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True) -> Any:
     """``torch.load`` of a checkpoint file on the CPU; a file that needs more than tensors (a
-    Lightning checkpoint's hyper-parameters) is refused unless ``weights_only=False``."""
+    Lightning checkpoint's hyper-parameters) is refused unless ``weights_only=False``. A damaged or
+    truncated file is named so, with torch's own short reason."""
+    shown = _shown(os.fspath(path), 200)
     try:
         with open(path, "rb") as fh:
             head = fh.read(4)
         if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
             found = "it is empty" if not head else f"it starts with {head!r}"
-            raise ReferenceCheckpointError(f"{os.fspath(path)} is not a PyTorch checkpoint (torch.save writes a "
+            raise ReferenceCheckpointError(f"{shown} is not a PyTorch checkpoint (torch.save writes a "
                                            f"zip archive; {found})")
         return torch.load(path, map_location="cpu", weights_only=weights_only)
     except ReferenceCheckpointError:
         raise
     except OSError as err:
-        raise ReferenceCheckpointError(f"cannot read the checkpoint {os.fspath(path)}: {err.strerror or err}") from None
+        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {err.strerror or err}") from None
     except Exception as err:  # noqa: BLE001 - torch.load raises many kinds for a damaged or unsafe file
-        if weights_only and "weights_only" in str(err):
+        text = str(err)
+        refused = _refusal(text) if weights_only else None
+        if refused:
             raise ReferenceCheckpointError(
-                f"the checkpoint {os.fspath(path)} holds objects besides tensors (such as a Lightning checkpoint's "
-                "hyper-parameters); if you trust the file, load it with weights_only=False (--trust-checkpoint)"
+                f"the checkpoint {shown} holds objects besides tensors: torch's weights_only refused {refused}. "
+                "A Lightning checkpoint's hyper-parameters are such objects; if you trust the file, load it with "
+                "weights_only=False (--trust-checkpoint)"
             ) from None
-        raise ReferenceCheckpointError(f"cannot read the checkpoint {os.fspath(path)}: {err}"[:500]) from None
+        if isinstance(err, EOFError) or not text.strip() or "truncated" in text:
+            raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file ends early "
+                                           "(truncated?)") from None
+        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file is damaged or not a PyTorch "
+                                       f"checkpoint (torch: {_torch_reason(text)})") from None
 
 
-def _model_entries(checkpoint: Any, prefix: str | None, own: Mapping[str, Any], renames: Sequence[Sequence[str]],
-                   weights_only: bool) -> Any:
-    """The model's part of a checkpoint: a file read, Lightning's ``state_dict`` unwrapped, ``prefix``
-    removed. Where the model's own keys start with ``prefix`` too (TCN keeps its blocks in ``network``),
-    the prefix is removed when that names more of the model's keys after renaming: a Lightning
-    checkpoint's ``network.network.0...``, not a plain state_dict's ``network.0...``."""
+_REFUSALS = (  # what torch's weights_only unpickler refuses in a sound file (torch/_weights_only_unpickler.py)
+    (re.compile(r"GLOBAL (\S+) was not an allowed global"), "GLOBAL {0}"),
+    (re.compile(r"unsupported GLOBAL (\S+) whose module (\S+) is blocked"), "GLOBAL {0} (its module {1} is blocked)"),
+    (re.compile(r"call reduce for unrecognized function ([^\n]+)"), "a call of {0}"),
+    (re.compile(r"Can only create new object for nn.Parameter .* but got ([^\n]+)"), "an object of {0}"),
+    (re.compile(r"must be imported to load ([^\n]+)"), "{0}"),
+    (re.compile(r"with (TorchScript archives|files saved in the legacy .tar format)"), "{0}"),
+)
+
+
+def _refusal(text: str) -> str | None:
+    """What torch's weights_only refused, clipped and escaped (``GLOBAL argparse.Namespace``), or None
+    when ``text`` is no such refusal: torch names weights_only in every unpickling error, a damaged
+    file's ``Unsupported operand 255`` too. A global whose name is not a dotted Python name is damage."""
+    for pattern, form in _REFUSALS:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        if "GLOBAL" in form and not all(part.isidentifier() for part in match[1].split(".")):
+            return None
+        return _shown(form.format(*(g.rstrip(".") for g in match.groups())), 120)
+    return None
+
+
+def _torch_reason(text: str) -> str:
+    """torch's reason for refusing a file without its advice (weights_only, the documentation), short."""
+    text = text.split("\n\nCheck the documentation of torch.load")[0]
+    text = text.rpartition("WeightsUnpickler error:")[2] or text.rpartition("from a trusted source.")[2] or text
+    text = text.split(". This is an internal miniz error")[0]
+    return _shown(" ".join(text.split()) or "no reason given", 160)
+
+
+def _unwrapped(checkpoint: Any, weights_only: bool) -> Any:
+    """A checkpoint's entries: the file read, a Lightning checkpoint's ``state_dict`` taken out."""
     if isinstance(checkpoint, (str, os.PathLike)):
         checkpoint = read_checkpoint(checkpoint, weights_only=weights_only)
     if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("state_dict"), Mapping):
         checkpoint = checkpoint["state_dict"]  # a Lightning checkpoint
+    return checkpoint
+
+
+def _named(entries: Mapping[Any, Any], own: Mapping[str, Any], renames: Sequence[Sequence[str]]) -> int:
+    """How many of the model's keys ``entries`` name after renaming (keys only: a bad value or a
+    collision is reported later)."""
+    compiled = [(re.compile(pattern), replacement) for pattern, replacement in renames]
+    found = set()
+    for key in entries:
+        for pattern, replacement in compiled:
+            key = pattern.sub(replacement, key) if isinstance(key, str) else key
+        found.add(key)
+    return len(found & set(own))
+
+
+def _model_entries(checkpoint: Any, prefix: str | None, own: Mapping[str, Any],
+                   renames: Sequence[Sequence[str]]) -> Any:
+    """The model's part of a checkpoint's entries: ``prefix`` removed. Where the model's own keys start
+    with ``prefix`` too (TCN keeps its blocks in ``network``), the prefix is removed when that names
+    more of the model's keys after renaming: a Lightning checkpoint's ``network.network.0...``, not a
+    plain state_dict's ``network.0...``."""
     if not prefix or not isinstance(checkpoint, Mapping):
         return checkpoint
     if not any(isinstance(k, str) and k.startswith(prefix) for k in checkpoint):
@@ -187,49 +254,60 @@ def _model_entries(checkpoint: Any, prefix: str | None, own: Mapping[str, Any], 
     stripped = {k[len(prefix):]: v for k, v in checkpoint.items() if isinstance(k, str) and k.startswith(prefix)}
     if not any(str(k).startswith(prefix) for k in own):
         return stripped
+    return stripped if _named(stripped, own, renames) > _named(checkpoint, own, renames) else checkpoint
 
-    compiled = [(re.compile(pattern), replacement) for pattern, replacement in renames]
 
-    def named(entries: Mapping[str, Any]) -> int:  # keys only: a bad value or a collision is reported later
-        found = set()
-        for key in entries:
-            for pattern, replacement in compiled:
-                key = pattern.sub(replacement, key) if isinstance(key, str) else key
-            found.add(key)
-        return len(found & set(own))
-
-    return stripped if named(stripped) > named(checkpoint) else checkpoint
+def _prefix_hint(entries: Any, prefix: str | None, own: Mapping[str, Any], renames: Sequence[Sequence[str]]) -> str:
+    """When no key starts with ``prefix`` (all were taken as they are): names the first dotted part most
+    keys share when removing it would name more of the model's keys; else says so for a prefix other
+    than the default (which a plain state_dict lacks); '' otherwise."""
+    if not prefix or not isinstance(entries, Mapping) or any(isinstance(k, str) and k.startswith(prefix)
+                                                             for k in entries):
+        return ""
+    firsts = Counter(k.partition(".")[0] + "." for k in entries if isinstance(k, str) and "." in k)
+    note = f"No key starts with the prefix {_key(prefix)}, so every key was taken as it is"
+    common, count = firsts.most_common(1)[0] if firsts else ("", 0)
+    stripped = {k[len(common):]: v for k, v in entries.items() if isinstance(k, str) and k.startswith(common)}
+    if not common or _named(stripped, own, renames) <= _named(entries, own, renames):
+        return note if prefix != DEFAULT_PREFIX else ""  # the default fits a plain state_dict: no news
+    return (f"{note}; the keys start with {_key(common)} ({count} of {len(entries)}): try prefix={_key(common)} "
+            f"(--weights-prefix {_shown(common, 120)})")
 
 
 _SYSTEM_HEAD = re.compile(r"^(?P<module>.*?)\.heads\.(?P<system>[^.]+)\.(?P<rest>.+)$")
 
 
-def system_heads(state_dict: Mapping[str, torch.Tensor]) -> dict[str, dict[str, int]]:
+def system_heads(state_dict: Mapping[str, torch.Tensor], ids: Collection[str] | None = ()) -> dict[str, dict[str, int]]:
     """Per-system classification heads in a (renamed) state_dict: module -> {system id: classes}.
 
-    A head's classes are the rows of its last weight (``tokens`` of H_02: the prototypes).
+    A head's classes are the rows of its last weight (``tokens`` of H_02: the prototypes). A system id
+    is an integer (PHM-Vibench's Dataset_id) or one of ``ids`` (``None``: any): the second ``heads``
+    of ``mutiple_fc.heads.heads.1.weight`` is no system.
     """
     found: dict[str, dict[str, int]] = {}
     for key, value in state_dict.items():
-        match = _SYSTEM_HEAD.match(key)
+        match = _SYSTEM_HEAD.match(key) if isinstance(key, str) else None
         if match is None or not isinstance(value, torch.Tensor) or value.dim() < 1:
             continue
-        rest = match["rest"]
+        system, rest = match["system"], match["rest"]
+        if ids is not None and not (system.isascii() and system.isdigit()) and system not in ids:
+            continue
         if rest == "tokens" and value.dim() >= 2:
-            found.setdefault(match["module"], {})[match["system"]] = int(value.shape[-2])
+            found.setdefault(match["module"], {})[system] = int(value.shape[-2])
         elif rest.endswith("weight") and value.dim() == 2:
-            found.setdefault(match["module"], {})[match["system"]] = int(value.shape[0])  # the last layer wins
+            found.setdefault(match["module"], {})[system] = int(value.shape[0])  # the last layer wins
     return found
 
 
 def head_mismatch(own: Mapping[str, torch.Tensor], checkpoint: Mapping[str, torch.Tensor]) -> str:
     """Why the classification heads of a checkpoint and a model differ, in terms of ``num_classes`` ('' if they
-    do not, or cannot tell)."""
-    theirs, ours = system_heads(checkpoint), system_heads(own)
+    do not, or cannot tell). The checkpoint's system ids are integers or the model's own."""
+    ours = system_heads(own, ids=None)
+    theirs = system_heads(checkpoint, ids={system for systems in ours.values() for system in systems})
     for module, systems in theirs.items():
         if ours.get(module) != systems:
-            ids = ", ".join(sorted(systems, key=_id_order))
-            form = "{" + ", ".join(f"{k}: {systems[k]}" for k in sorted(systems, key=_id_order)) + "}"
+            ids = ", ".join(_shown(k, 40) for k in sorted(systems, key=_id_order))
+            form = "{" + ", ".join(f"{_shown(k, 40)}: {systems[k]}" for k in sorted(systems, key=_id_order)) + "}"
             return f"The checkpoint has per-system heads {ids}: write num_classes: {form}"
     if ours and not theirs:
         shared = [v for k, v in checkpoint.items() if "shared" in k and k.endswith("weight") and v.dim() == 2]
@@ -240,7 +318,7 @@ def head_mismatch(own: Mapping[str, torch.Tensor], checkpoint: Mapping[str, torc
 
 
 def _id_order(key: str) -> tuple[int, str]:
-    return (int(key), key) if key.isdigit() else (1 << 62, key)
+    return (int(key), key) if key.isascii() and key.isdigit() else (1 << 62, key)
 
 
 def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
@@ -249,12 +327,12 @@ def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
             f"a reference checkpoint is a mapping of names to tensors, found {type(state_dict).__name__} "
             "(a Lightning checkpoint keeps it under 'state_dict')"
         )
-    bad = [f"{key!r} ({type(value).__name__})" for key, value in state_dict.items()
+    bad = [f"{_key(key)} ({type(value).__name__})" for key, value in state_dict.items()
            if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
     if bad:
-        raise ReferenceCheckpointError(
+        raise ReferenceCheckpointError(_bounded(
             f"a reference checkpoint maps names (str) to tensors; {len(bad)} entries do not: {_listing(bad)}"
-        )
+        ))
     return state_dict
 
 
@@ -264,10 +342,39 @@ def _mismatch(key: str, own: torch.Tensor, theirs: torch.Tensor) -> str:
                  and own.is_floating_point() == theirs.is_floating_point())
     if own.shape == theirs.shape and same_kind:
         return ""
-    return (f"{key} (model {list(own.shape)} {str(own.dtype).removeprefix('torch.')}, "
+    return (f"{_key(key)} (model {list(own.shape)} {str(own.dtype).removeprefix('torch.')}, "
             f"checkpoint {list(theirs.shape)} {str(theirs.dtype).removeprefix('torch.')})")
 
 
-def _listing(items: Sequence[str], limit: int = 8) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+MAX_KEY_CHARS = 120
+"""The most characters of one checkpoint key a message shows."""
+MAX_MESSAGE_CHARS = 4000
+"""The most characters of a message about a checkpoint (8 keys of each kind at most, each clipped)."""
+
+
+def _key(key: Any) -> str:
+    """A checkpoint key in a message, as ``repr`` writes it (a newline in a key cannot start a line of
+    its own), at most :data:`MAX_KEY_CHARS` of it."""
+    if isinstance(key, str) and len(key) > MAX_KEY_CHARS:
+        return f"{key[:MAX_KEY_CHARS]!r}... ({len(key):,} characters)"
+    shown = repr(key)
+    return shown if len(shown) <= MAX_KEY_CHARS + 2 else shown[:MAX_KEY_CHARS] + "..."
+
+
+def _shown(text: str, limit: int) -> str:
+    """Text from a file or from torch in a message: control characters escaped, at most ``limit`` characters."""
+    flat = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def _bounded(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + "... (clipped)"
+
+
+def _keys(keys: Sequence[Any]) -> str:
+    return _listing([_key(k) for k in keys[:8]], total=len(keys))
+
+
+def _listing(items: Sequence[str], limit: int = 8, total: int | None = None) -> str:
+    total = len(items) if total is None else total
+    return ", ".join(items[:limit]) + (f", ... ({total - limit} more)" if total > limit else "")
