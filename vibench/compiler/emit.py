@@ -208,7 +208,8 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
             if slot.block is not None:
                 brought = [n for copy in slot.node.copies for n in slot.block.native_classes(copy.params)]
                 imports.update(slot.block.imports if brought else _imports_named(slot))
-                natives.extend(n for n in brought if n not in natives)
+                if brought:  # (most blocks bring none: no generator per node)
+                    natives.extend(n for n in brought if n not in natives)
     cls = _Class(s.name, [])
     init = ["super().__init__()"]
     texts: dict[int, tuple[Any, str]] = {}  # constructor -> its text (nodes built alike share one tree)
@@ -353,7 +354,9 @@ def _root_doc(unit: Unit, sizes: dict[tuple[str, str, int], str]) -> list[str]:
     for name, t in unit.inputs:
         lines.append(f"    {name} {fmt_shape(t.shape)} {t.dtype}" + (f": {docs[name]}" if docs.get(name) else ""))
     lines.append("Outputs:")
-    ports = {n.name: n.outputs[0][0] for n in unit.nodes if n.outputs}
+    # The first port of each node an output names without a port (not of every node: `outputs` is computed).
+    unported = {ref.node for _, ref, _ in unit.outputs if not ref.port}
+    ports = {n.name: n.outputs[0][0] for n in unit.nodes if n.name in unported and n.outputs}
     for name, ref, t in unit.outputs:
         port = ref.port or ports.get(ref.node)
         named = {k: p for (node, q, k), p in sizes.items() if node == ref.node and q == port}

@@ -87,11 +87,18 @@ def is_identifier(name: str) -> bool:
     return isinstance(name, str) and name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
 
 
-def ref(name: str) -> ast.Name:
-    """A name of the emitted code (a local, an argument, a class); refuses anything but an identifier."""
+# One context node for every name and attribute read: no pass changes a context node (a store
+# replaces it, see ``ref``), as Python's own parser shares them. Fields are passed positionally: an
+# AST constructor takes keywords about 2.5x slower, and these two make most nodes of ``forward``.
+_LOAD = ast.Load()
+
+
+def ref(name: str, ctx: ast.expr_context = _LOAD) -> ast.Name:
+    """A name of the emitted code (a local, an argument, a class); refuses anything but an identifier.
+    ``ctx``: ``ast.Store()`` for an assignment's target, ``ast.Del()`` for a ``del``."""
     if not is_identifier(name):
         raise ValueError(f"not an identifier: {name!r} (this is a bug)")
-    return ast.Name(id=name, ctx=ast.Load())
+    return ast.Name(name, ctx)
 
 
 def dotted(path: str) -> Code:
@@ -106,7 +113,7 @@ def dotted(path: str) -> Code:
 def attr(value: Code, name: str) -> ast.Attribute:
     if not is_identifier(name):
         raise ValueError(f"not an attribute name: {name!r} (this is a bug)")
-    return ast.Attribute(value=value, attr=name, ctx=ast.Load())
+    return ast.Attribute(value, name, _LOAD)
 
 
 def const(value: Any) -> Code:

@@ -104,6 +104,10 @@ class _Writer:
         for k in range(n):
             siblings = [s.ctors[k] for s in slots]
             trees = [self.copy_tree(s.ctors[k], siblings) for s in slots]
+            known = self.as_is(trees)
+            if known is not None:  # written already for a node built alike: skip gathering what `written` reads
+                copies.append(known)
+                continue
             owners = self.owners(first, k, siblings)
             repeated = first.kind in ("repeat", "chain")
             env_k = [dict(self.envs[u], i=k) if repeated else self.envs[u] for u in present]
@@ -222,8 +226,9 @@ class _Writer:
         inferred: frozenset[str] = frozenset(),
     ) -> ast.expr:
         alone = len(trees) == 1 and not self.s.forced
-        if alone and id(trees[0]) in self._as_is:  # a constructor shared by nodes built alike (see plan.py)
-            return self._as_is[id(trees[0])][1]
+        known = self.as_is(trees)
+        if known is not None:
+            return known
         first = leaves(trees[0])
         # One use: only a literal unequal to itself (a NaN) differs.
         differ = differences(trees) if len(trees) > 1 else {p: [v] for p, v in first if v != v}
@@ -248,6 +253,13 @@ class _Writer:
             if expr is not None:
                 by_path[path] = expr
         return c.trim(replace(trees[0], by_path))  # type: ignore[arg-type]
+
+    def as_is(self, trees: list[ast.expr]) -> ast.expr | None:
+        """The written form of a constructor shared by nodes built alike (see plan.py) that ``written`` found
+        to have nothing to rewrite, when it was asked for it before (for one use, nothing forced)."""
+        if len(trees) == 1 and not self.s.forced and id(trees[0]) in self._as_is:
+            return self._as_is[id(trees[0])][1]
+        return None
 
     def from_spec(
         self,

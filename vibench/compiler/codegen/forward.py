@@ -29,7 +29,7 @@ from vibench.compiler.codegen.namer import Namespace
 from vibench.compiler.codegen.plan import IN, MOD, Slot
 from vibench.compiler.codegen.statements import Forward, Line, Method, assign_to, fill_markers, without_idle_deletes
 from vibench.compiler.codegen.structure import Structure
-from vibench.compiler.ir import ValueRef
+from vibench.compiler.ir import TensorType, ValueRef
 
 CHAIN = "_vb_chain"
 
@@ -61,7 +61,12 @@ class _Writer:
         self.chains: list[dict[str, Any]] = []
         self.helpers: set[str] = set()  # support functions the body calls
         self.methods: list[Method] = []  # the calls of checkpointed nodes, by name
-        self.basenames: dict[str, str] = {}
+        self.files: dict[str, str] = {}  # memos of the comments: file -> `name:`, type -> shape, text -> cleaned
+        self.shapes: dict[TensorType, str] = {}
+        self.comments: dict[str, str] = {}
+        self.named: dict[tuple[str, str], dict[int, str]] = {}  # (node, port) -> {axis: free parameter}
+        for (node, port, axis), name in self.sizes.items():
+            self.named.setdefault((node, port), {})[axis] = name
         self.chained: list[ast.Name] = []  # the name nodes of chain variables, named once the chains end
         # How many times each value is read (node inputs and unit outputs), counted once: counting per
         # node made emit quadratic (a 1,000-node chain spent 7 s of its 8 s here).
@@ -77,9 +82,7 @@ class _Writer:
         """A variable of the body as a name node. Every variable goes through here: a chain's node is
         remembered, to be given the chain's name in place at the end (walking every line for them
         took a sixth of the time of ``forward``)."""
-        node = c.ref(var)
-        if ctx is not None:
-            node.ctx = ctx
+        node = c.ref(var) if ctx is None else c.ref(var, ctx)
         if var.startswith(CHAIN):
             self.chained.append(node)
         return node
@@ -233,7 +236,7 @@ class _Writer:
             idle = not block.inplace_allocates if block is not None else False
             return [Line(self.assign(target, self.fill(slot.inplace, ins, attr)), comment, in_place=idle)]
         if slot.plain:  # module(input)
-            value = ast.Call(func=attr, args=[self.ref(ins[0])], keywords=[])
+            value = ast.Call(attr, [self.ref(ins[0])], [])  # (fields by position: see code.ref)
         else:
             value = self.fill(slot.call, ins, attr)
             if isinstance(value, ast.Name) and self.same_variable(target, value.id):
@@ -396,20 +399,38 @@ class _Writer:
         chosen = [(p, t) for p, t in outputs if port is None or p == port]
         one_use = len(self.s.plans) == 1
         for p, t in chosen:
-            named = {k: n for (node, q, k), n in self.sizes.items() if node == slot.name and q == p}
-            text = shape_of(t, named) if one_use else shape_in_every_use(self.s, slot.name, p)
+            named = self.named.get((slot.name, p))
+            text = self.shape(t, named) if one_use else shape_in_every_use(self.s, slot.name, p)
             shapes.append(text if len(chosen) == 1 else f"{p}: {text}")
-        text = comment_text(", ".join(shapes))
+        text = self.cleaned(", ".join(shapes))
         pos = slot.node.pos
         if pos is not None:
-            text += "  " + comment_text(f"{self.basename(pos.file)}:{pos.line}")
+            # The same text as comment_text(f"{file}:{line}"): the digits after the colon hold no space or
+            # character it changes, so they only lengthen its last word.
+            text += "  " + self.where(pos.file) + str(pos.line)
         return text
 
-    def basename(self, path: str) -> str:
-        """``os.path.basename``, once per file (every node of a spec comes from one or a few)."""
-        if path not in self.basenames:
-            self.basenames[path] = os.path.basename(path)
-        return self.basenames[path]
+    def shape(self, t: TensorType, named: dict[int, str] | None) -> str:
+        """``shape_of(t)``, once per type (the nodes of a chain mostly share a few shapes). Equal types
+        write alike: a size is an int or an ``Expr``, equal only to one of the same canonical form."""
+        if named:
+            return shape_of(t, named)
+        if t not in self.shapes:
+            self.shapes[t] = shape_of(t)
+        return self.shapes[t]
+
+    def cleaned(self, text: str) -> str:
+        """``comment_text(text)``, once per distinct text."""
+        if text not in self.comments:
+            self.comments[text] = comment_text(text)
+        return self.comments[text]
+
+    def where(self, path: str) -> str:
+        """The start of a node's place in its comment, ``file:`` (cleaned), once per file (every node of a
+        spec comes from one or a few)."""
+        if path not in self.files:
+            self.files[path] = comment_text(f"{os.path.basename(path)}:")
+        return self.files[path]
 
 
 class _Live:

@@ -112,7 +112,7 @@ def _prec(e: ast.expr) -> int:
 
 def _flat(e: ast.expr, context: int) -> str:
     text = _flat_bare(e)
-    if _prec(e) < context:
+    if context > _TERNARY and _prec(e) < context:  # (nothing binds looser than a ternary: no test needed)
         return f"({text})"
     return text
 
@@ -148,7 +148,7 @@ def _flat_bare(e: ast.expr) -> str:
             base = f"({base})"
         return f"{base}.{e.attr}"
     if isinstance(e, ast.Call):
-        return f"{_flat(e.func, _ATOM)}({', '.join(item for _, item in _call_items(e))})"
+        return f"{_flat(e.func, _ATOM)}({', '.join(_call_items(e))})"
     if isinstance(e, ast.Subscript):
         return f"{_flat(e.value, _ATOM)}[{_subscript_text(e.slice)}]"
     if isinstance(e, ast.List):
@@ -197,10 +197,10 @@ def _dict_item(k: ast.expr | None, v: ast.expr) -> str:
     return f"{_flat(k, _TERNARY)}: {_flat(v, _TERNARY)}"
 
 
-def _call_items(e: ast.Call) -> list[tuple[str, str]]:
-    items = [("", _flat(a, _TERNARY)) for a in e.args]
+def _call_items(e: ast.Call) -> list[str]:
+    items = [_flat(a, _TERNARY) for a in e.args]
     for kw in e.keywords:
-        items.append(("", f"{kw.arg}={_flat(kw.value, _TERNARY)}" if kw.arg else "**" + _flat(kw.value, _ATOM)))
+        items.append(f"{kw.arg}={_flat(kw.value, _TERNARY)}" if kw.arg else "**" + _flat(kw.value, _ATOM))
     return items
 
 

@@ -213,14 +213,14 @@ _SCALARS = frozenset({int, bool, str, type(None)})  # floats are told apart by t
 
 
 def _types(value: Any) -> Any:
+    if isinstance(value, float | complex):  # the common case (a norm's `eps`, a dropout's `p`) first
+        return type(value), repr(value)
     if isinstance(value, BaseModel):
         return type(value), tuple(_types(v) for v in value.__dict__.values())
     if isinstance(value, (tuple, list)):
         return type(value), tuple(_types(v) for v in value)
     if isinstance(value, dict):
         return dict, tuple((_types(k), _types(v)) for k, v in value.items())
-    if isinstance(value, float | complex):
-        return type(value), repr(value)
     return type(value)
 
 

@@ -59,7 +59,7 @@ class Forward:
 def assign_to(target: ast.expr, value: ast.expr) -> ast.stmt:
     if isinstance(target, ast.Name) and not isinstance(target.ctx, ast.Store):  # never a chain's (see ref)
         target = ast.Name(id=target.id, ctx=ast.Store())
-    return ast.Assign(targets=[target], value=value, lineno=0)
+    return ast.Assign([target], value, lineno=0)  # (fields by position: see code.ref)
 
 
 def fill_markers(tree: ast.expr, ins: list[str], mod: ast.expr, ref: Callable[[str], ast.expr]) -> ast.expr:
