@@ -61,6 +61,7 @@ class _Composer:
         self.aliased = 0  # size units that aliases add
         self.scalar_cache: dict[str, Any] = {}
         self.constructor = yaml.constructor.SafeConstructor()
+        self.implicit_resolvers = yaml.resolver.Resolver.yaml_implicit_resolvers  # first character -> [(tag, regexp)]
         self.duplicates = duplicates  # None: a repeated key is E005
         self.parsed = text  # what libyaml reads: the text, its surrogate pairs rewritten where it refused them
         self.refused: RefusedText | None = None  # made when libyaml first refuses the text
@@ -143,11 +144,21 @@ class _Composer:
         scalar_cache = self.scalar_cache
         anchors = self.anchors
         missing = _MISSING
-        stack: list[list] = []  # [is_map, container, loc, pending_key, size, anchor, start_mark, merges | None]
+        stack: list[list] = []  # [is_map, container, loc, pending_key, units_before, anchor, merges | None]
         result: tuple[Any, Loc] | None = None
-        written = self.written
-        chars_per_unit, max_expanded, max_depth = _CHARS_PER_UNIT, MAX_EXPANDED, MAX_DEPTH
-        frame: list | None = None  # stack[-1], kept in step with the stack
+        # Size units so far: `written` (the values the file writes out) and `aliased` (what aliases add); a
+        # container's size is what they grew by from its start to its end (its own unit included), so no
+        # per-child sum is kept. `room` is what `written` may reach before the document is too large.
+        written, aliased = self.written, self.aliased
+        room = MAX_EXPANDED - aliased
+        chars_per_unit, max_depth = _CHARS_PER_UNIT, MAX_DEPTH
+        # The container being built (stack[-1]) and its fields the loop reads for every child, as locals;
+        # its pending key (the key read, its value not yet) goes into the frame while a child is built.
+        frame: list | None = None
+        is_map = False
+        container: Any = None
+        children: Any = None
+        pending: tuple[Any, tuple[int, int], Any] | None = None
         for event in it:
             cls = type(event)
             value: Any
@@ -155,22 +166,24 @@ class _Composer:
             size: int
             if cls is scalar_event:
                 text = event.value
-                value = missing
-                if event.implicit[0] and ((tag := event.tag) is None or tag == "!"):
+                if (tag := event.tag) is not None and tag != "!":
+                    value = self._tagged(event)
+                elif not event.implicit[0]:
+                    value = text  # quoted or block scalar: a string
+                else:  # a plain scalar: resolved once per text
                     value = scalar_cache.get(text, missing)
-                if value is missing:
-                    value = self._scalar(event)
+                    if value is missing:
+                        value = scalar_cache[text] = self._resolve_plain(text, event)
                 mark = event.start_mark
                 pos = (mark.line + 1, mark.column + 1)
                 size = 1 + len(text) // chars_per_unit
                 written += size
+                if written > room:
+                    raise self._too_many(event)
                 anchor = event.anchor
-                if anchor is None and frame is not None and frame[0] and frame[3] is None:
+                if is_map and pending is None and anchor is None:
                     # A key of the mapping being built: only its position is kept (no Loc).
-                    frame[4] += size
-                    frame[3] = (value, pos, event)
-                    if written + self.aliased > max_expanded:
-                        raise self._too_many(event)
+                    pending = (value, pos, event)
                     continue
                 loc = Loc(pos)
                 if anchor is not None:
@@ -181,25 +194,31 @@ class _Composer:
                 if len(stack) >= max_depth:
                     raise self.error("E002", f"the document nests deeper than {MAX_DEPTH} levels", event.start_mark,
                                      hint="specs never need this much nesting; write the structure flatter")
-                is_map = cls is map_start
+                if frame is not None:
+                    frame[3] = pending
                 mark = event.start_mark
-                if is_map:
-                    loc = Loc((mark.line + 1, mark.column + 1), {})
-                    frame = [True, {}, loc, None, 1, event.anchor, mark, None]
-                else:
-                    loc = Loc((mark.line + 1, mark.column + 1), [])
-                    frame = [False, [], loc, None, 1, event.anchor, mark, None]
+                is_map = cls is map_start
+                container, children = ({}, {}) if is_map else ([], [])
+                frame = [is_map, container, Loc((mark.line + 1, mark.column + 1), children), None,
+                         written + aliased, event.anchor, None]
                 stack.append(frame)
+                pending = None
                 continue
             elif cls is map_end or cls is seq_end:
                 done = stack.pop()
-                frame = stack[-1] if stack else None
-                if done[7]:
+                if stack:
+                    frame = stack[-1]
+                    is_map, container, children, pending = frame[0], frame[1], frame[2].children, frame[3]
+                else:
+                    frame, is_map = None, False
+                if done[6]:
                     self._apply_merges(done)
-                value, loc, size = done[1], done[2], done[4]
-                if done[5] is not None:
-                    anchors[done[5]] = (value, loc, size)
                 written += 1
+                if written > room:
+                    raise self._too_many(event)
+                value, loc = done[1], done[2]
+                if done[5] is not None:
+                    anchors[done[5]] = (value, loc, written + aliased - done[4])
             elif cls is alias_event:
                 if event.anchor not in anchors:
                     if any(f[5] == event.anchor for f in stack):
@@ -207,38 +226,36 @@ class _Composer:
                                          event.start_mark, hint="recursive structures are not allowed in specs")
                     raise self.error("E001", f"unknown alias `*{event.anchor}`", event.start_mark)
                 value, loc, size = anchors[event.anchor]
-                self.aliased += size
-                if self.aliased > max(MAX_ALIAS_UNITS, 10 * written):
+                aliased += size
+                room = MAX_EXPANDED - aliased
+                if aliased > max(MAX_ALIAS_UNITS, 10 * written):
                     raise self.error("E002", "aliases expand the document beyond the size limit", event.start_mark,
                                      expected=f"aliases that add at most {MAX_ALIAS_UNITS:,} values (or ten "
                                      "times what the file writes out)",
                                      hint="this looks like a 'billion laughs' document; write the values out")
+                if written > room:
+                    raise self._too_many(event)
             elif cls is doc_end:
                 break
             else:  # pragma: no cover - libyaml emits no other events inside a document
                 raise self.error("E001", f"unexpected YAML event {cls.__name__}", event.start_mark)
 
-            if written + self.aliased > max_expanded:
-                raise self._too_many(event)
             if frame is None:
                 result = (value, loc)
-                continue
-            frame[4] += size
-            if not frame[0]:
-                frame[1].append(value)
-                frame[2].children.append(loc)
-            elif frame[3] is None:
-                frame[3] = (value, loc.pos, event)  # a key written as an alias, an anchor or a collection
+            elif not is_map:
+                container.append(value)
+                children.append(loc)
+            elif pending is None:
+                pending = (value, loc.pos, event)  # a key written as an alias, an anchor or a collection
             else:
-                key, key_pos, key_event = frame[3]
-                frame[3] = None
-                container = frame[1]
+                key, key_pos, key_event = pending
+                pending = None
                 if key.__class__ is str and key not in container:  # the common case, checked in _put
                     container[key] = value
-                    frame[2].children[key] = (key_pos, loc)
+                    children[key] = (key_pos, loc)
                 else:
                     self._put(frame, key, key_pos, key_event, value, loc, stack)
-        self.written = written
+        self.written, self.aliased = written, aliased
         if result is None:  # pragma: no cover - a DocumentStart is always followed by a node
             raise self.error("E001", "empty document", None)
         return result
@@ -252,7 +269,7 @@ class _Composer:
     def _put(self, frame: list, key: Any, key_pos: tuple[int, int], key_event: Any, value: Any, loc: Loc,
              stack: list) -> None:
         if key is _MERGE:
-            frame[7] = [*(frame[7] or ()), (value, loc, key_event)]
+            frame[6] = [*(frame[6] or ()), (value, loc, key_event)]
             return
         if isinstance(key, (dict, list)):
             raise self.error("E001", "mapping keys must be plain scalars", key_event.start_mark,
@@ -271,7 +288,7 @@ class _Composer:
         frame[2].children[key] = (key_pos, loc)
 
     def _apply_merges(self, frame: list) -> None:
-        for value, loc, key_event in frame[7]:
+        for value, loc, key_event in frame[6]:
             sources = value if isinstance(value, list) else [value]
             locs = loc.children if isinstance(value, list) else [loc]
             for src, src_loc in zip(sources, locs, strict=False):
@@ -291,27 +308,16 @@ class _Composer:
         raise self.error("E003", f"YAML tag `{_tag_text(tag)}` is not allowed in a spec", event.start_mark,
                          hint=_TAG_HINT)
 
-    def _scalar(self, event: Any) -> Any:
+    def _tagged(self, event: Any) -> Any:
+        """A scalar with an explicit tag (not the non-specific ``!``): a standard scalar tag only (E003)."""
         tag = event.tag
-        text = event.value
-        if tag is None or tag == "!":
-            if not event.implicit[0]:
-                return text  # quoted or block scalar: a string
-            cached = self.scalar_cache.get(text, _MISSING)
-            if cached is not _MISSING:
-                return cached
-            value = self._resolve_plain(text, event)
-            self.scalar_cache[text] = value
-            return value
         if tag not in _SCALAR_TAGS:
             raise self.error("E003", f"YAML tag `{_tag_text(tag)}` is not allowed in a spec", event.start_mark,
                              hint=_TAG_HINT)
-        return self._construct(tag, text, event)
+        return self._construct(tag, event.value, event)
 
     def _resolve_plain(self, text: str, event: Any) -> Any:
-        resolvers = self.yaml.resolver.Resolver.yaml_implicit_resolvers
-        candidates = resolvers.get(text[:1] if text else "", [])
-        for tag, regexp in candidates:
+        for tag, regexp in self.implicit_resolvers.get(text[:1], ()):
             if regexp.match(text):
                 if tag == _MERGE_TAG:
                     return _MERGE
