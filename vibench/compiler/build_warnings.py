@@ -98,21 +98,22 @@ class BuildWarnings:
         value = udef.reference.state_dict_renames
         if isinstance(value, str):
             where = "`reference.state_dict_renames`"
+            at = udef.renames_pos or udef.pos  # the `${...}` (a template's own, for a spec that extends it)
             try:
-                value = self.evaluate(parse_value(value, udef.pos), self.env, udef.pos, where, udef.name)
+                value = self.evaluate(parse_value(value, at), self.env, at, where, udef.name)
             except ExprError as err:
-                raise self.error(expr_diag(err, udef.pos, where)) from None
+                raise self.error(expr_diag(err, at, where)) from None
             pairs = isinstance(value, list) and all(
                 isinstance(r, list) and len(r) == 2 and all(isinstance(s, str) for s in r) for r in value)
             if not pairs:
                 raise self.error(Diagnostic("E210", f"{where} must give [pattern, replacement] pairs of strings",
-                                            udef.pos, found=repr(value)[:120]))
+                                            at, found=repr(value)[:120]))
             from vibench.compiler.rename_rules import rename_problem
 
             for pattern, replacement in value:
                 problem = rename_problem(pattern, replacement)
                 if problem is not None:
-                    raise self.error(Diagnostic("E210", f"{where}: {problem}", udef.pos,
+                    raise self.error(Diagnostic("E210", f"{where}: {problem}", at,
                                                 found=repr([pattern, replacement])[:200]))
         return tuple((pattern, replacement) for pattern, replacement in value)
 

@@ -66,13 +66,14 @@ class Evaluates:
         self.owner.diags.add(diag)
         return Failed()
 
-    def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str) -> Any:
+    def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str, *,
+                 nested: bool = False) -> Any:  # nested: an error is at the template that failed, when known
         if not contains_template(value):
             return value
         try:
             return evaluate_value(value, env)
         except ExprError as err:
-            raise self.error(expr_diag(err, pos, where, node)) from None
+            raise self.error(expr_diag(err, (err.pos if nested else None) or pos, where, node)) from None
         except NeedConcrete as need:
             need.node = node
             need.pos = pos
@@ -142,7 +143,7 @@ class Elaborator(Evaluates):
         broken = False
         if udef.metadata is not None:
             try:
-                metadata = self.evaluate(udef.metadata, self.env, udef.pos, "`metadata`", udef.name)
+                metadata = self.evaluate(udef.metadata, self.env, udef.pos, "`metadata`", udef.name, nested=True)
             except Failed:
                 broken = True
         return Elaborated(

@@ -99,9 +99,13 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
 
 
 def evaluate_value(value: Any, env: Mapping[str, Any]) -> Any:
-    """Evaluate every Template inside a (nested) value."""
+    """Evaluate every Template inside a (nested) value (an ExprError says which one failed: its ``pos``)."""
     if isinstance(value, Template):
-        return evaluate_template(value, env)
+        try:
+            return evaluate_template(value, env)
+        except ExprError as err:
+            err.pos = err.pos or value.pos
+            raise
     if isinstance(value, list):
         return [evaluate_value(v, env) for v in value]
     if isinstance(value, dict):

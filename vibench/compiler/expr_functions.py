@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vibench.compiler.ir import Pos
 
 MAX_INT = 2**62
 MAX_LEN = 100_000
@@ -22,7 +25,9 @@ MAX_VALUE_DEPTH = 64  # levels of nested lists and mappings in a value (as in a 
 
 
 class ExprError(Exception):
-    """An expression that cannot be parsed (``syntax=True``) or evaluated."""
+    """An expression that cannot be parsed (``syntax=True``) or evaluated. ``pos``: where the template
+    that failed is written, when known (set by :func:`~vibench.compiler.expr_parse.parse_located` and by
+    the evaluation of a nested value; a caller whose value has one position may ignore it)."""
 
     def __init__(self, message: str, text: str = "", *, syntax: bool = False, hint: str | None = None) -> None:
         super().__init__(message)
@@ -30,6 +35,7 @@ class ExprError(Exception):
         self.text = text
         self.syntax = syntax
         self.hint = hint
+        self.pos: Pos | None = None
 
 
 def _range(*args: Any) -> list[int]:

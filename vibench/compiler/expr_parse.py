@@ -12,6 +12,7 @@ import ast
 import functools
 import keyword
 import warnings
+from collections.abc import Callable
 from typing import Any, TypeGuard
 
 from vibench.compiler.expr_functions import FUNCTIONS, MAX_EXPR_CHARS, MAX_NESTING, ExprError
@@ -180,6 +181,25 @@ def parse_value(value: Any, pos: Pos | None) -> Any:
         return [parse_value(v, pos) for v in value]
     if isinstance(value, dict):
         return {k: parse_value(v, pos) for k, v in value.items()}
+    return value
+
+
+def parse_located(value: Any, path: tuple, pos_of: Callable[[tuple], Pos | None]) -> Any:
+    """:func:`parse_value` of the value at ``path`` of a document, each template at its own entry
+    (``pos_of(path)``, asked only for a string holding ``${``); an ExprError carries the failing one's pos."""
+    if isinstance(value, str):
+        if not has_template(value):
+            return value
+        pos = pos_of(path)
+        try:
+            return parse_template(value, pos)
+        except ExprError as err:
+            err.pos = err.pos or pos
+            raise
+    if isinstance(value, list):
+        return [parse_located(v, path + (i,), pos_of) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: parse_located(v, path + (k,), pos_of) for k, v in value.items()}
     return value
 
 

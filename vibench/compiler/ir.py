@@ -202,6 +202,7 @@ class UnitDef:
     param_values: dict[str, SpecValue] | None = None  # bound values (root unit only)
     metadata: SpecValue = None  # the spec's `metadata:` (may hold templates)
     reference: ReferenceSpec | None = None  # the spec's `reference:`, root units only
+    renames_pos: Pos | None = None  # where its `state_dict_renames` is written (a template's: the template's)
     lets: tuple[LetDef, ...] = ()
     checks: tuple[CheckDef, ...] = ()
     overridden: dict[str, Pos | None] = field(default_factory=dict)  # --set / keyword values: where shown

@@ -33,7 +33,7 @@ from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_fil
 from vibench.compiler.names import name_units, named_value
 from vibench.compiler.params import bind_params
 from vibench.compiler.resolve_decls import _check_model_name, _check_name, _expr_diag, _param_decls
-from vibench.compiler.resolve_units import _unit
+from vibench.compiler.resolve_units import _unit, parsed_metadata, reference_renames_pos
 from vibench.compiler.scoped import with_scoped_params
 from vibench.schemas.document import SpecDocument
 
@@ -357,16 +357,7 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
     root = _unit(doc, (), spec.name, f"{doc.file}", spec.doc, spec.params, spec.inputs, spec.nodes, spec.outputs,
                  blocks, diags, metadata=spec.metadata, lets=spec.let, checks=spec.checks)
     if spec.reference is not None:
-        from vibench.compiler.rename_rules import rename_problem
-
-        renames = spec.reference.state_dict_renames  # one `${...}` is evaluated and checked by the shapes pass
-        for k, (pattern, replacement) in enumerate(renames if isinstance(renames, list) else []):
-            problem = rename_problem(pattern, replacement)
-            if problem is not None:
-                diags.add(Diagnostic("E210", f"`reference.state_dict_renames`: {problem}",
-                                     doc.pos(("reference", "state_dict_renames", k, 0)),
-                                     found=clip(f"[{pattern!r}, {replacement!r}]", 200)))
-        root = replace(root, reference=spec.reference)
+        root = replace(root, reference=spec.reference, renames_pos=reference_renames_pos(doc, spec.reference, diags))
     root = name_units(root, blocks, library, from_dir, diags)
     diags.raise_if_any()
     return with_scoped_params(root, library, from_dir), blocks
@@ -433,14 +424,13 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
         diags.raise_if_any()
     metadata = base.metadata
     if spec.metadata:
-        try:
-            own_meta = parse_value(spec.metadata, doc.pos(("metadata",)))
-        except ExprError as err:
-            diags.add(_expr_diag(err, doc.pos(("metadata",)), "`metadata`"))
-            diags.raise_if_any()
+        own_meta = parsed_metadata(doc, (), spec.metadata, diags)
+        diags.raise_if_any()
         metadata = {**(base.metadata if isinstance(base.metadata, dict) else {}), **own_meta}
-    root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname,
-                   pos=doc.pos(()), metadata=metadata, reference=spec.reference or base.reference)
+    renames_pos = reference_renames_pos(doc, spec.reference, diags) if spec.reference else base.renames_pos
+    diags.raise_if_any()
+    root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname, pos=doc.pos(()),
+                   metadata=metadata, reference=spec.reference or base.reference, renames_pos=renames_pos)
     return root, base_blocks
 
 

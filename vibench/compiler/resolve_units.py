@@ -8,11 +8,12 @@ shapes) and metadata, parsing every ``${...}``; its parameters, ``let:`` and ``c
 from __future__ import annotations
 
 import keyword
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.adapters import layout_value, with_adapters
-from vibench.compiler.diagnostics import Collector, Diagnostic
+from vibench.compiler.diagnostics import Collector, Diagnostic, clip
 from vibench.compiler.expr import ExprError, bare_name, parse_template, parse_value, written_name
+from vibench.compiler.expr_parse import parse_located
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
@@ -24,6 +25,9 @@ from vibench.compiler.resolve_decls import (
     _param_decls,
     _parsed_flag,
 )
+
+if TYPE_CHECKING:
+    from vibench.schemas.document import ReferenceSpec
 
 
 def _yaml_text(value: Any) -> str:
@@ -123,17 +127,38 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
                              doc.pos(path + ("outputs",), key=True), expected="at least one output",
                              hint="add `name: node` entries under `outputs:`"))
     if metadata is not None:
-        mpos = doc.pos(path + ("metadata",))
-        try:
-            metadata = parse_value(metadata, mpos)
-        except ExprError as err:
-            diags.add(_expr_diag(err, mpos, "`metadata`"))
-            metadata = None
+        metadata = parsed_metadata(doc, path, metadata, diags)
     unit = UnitDef(name=name, qualname=qualname, doc=text, params=tuple(decls), inputs=tuple(input_decls),
                    nodes=tuple(node_defs), outputs=tuple(output_defs), file=doc.file, path=doc.path, blocks=blocks,
                    pos=doc.pos(path, key=bool(path)) if path else doc.pos(()), metadata=metadata,
                    lets=tuple(let_defs), checks=tuple(check_defs))
     return unit
+
+
+def parsed_metadata(doc: LoadedDoc, path: tuple, metadata: Any, diags: Collector) -> Any:
+    """A unit's `metadata:`, each `${...}` parsed at its own entry (None and E203 when one does not parse)."""
+    try:
+        return parse_located(metadata, path + ("metadata",), doc.pos)
+    except ExprError as err:
+        diags.add(_expr_diag(err, err.pos or doc.pos(path + ("metadata",)), "`metadata`"))
+        return None
+
+
+def reference_renames_pos(doc: LoadedDoc, reference: ReferenceSpec | None, diags: Collector) -> Pos | None:
+    """Where `reference.state_dict_renames` is written (None without one); E210 for a [pattern,
+    replacement] pair of the list that is no rule (one `${...}` is checked by the shapes pass)."""
+    if reference is None or not reference.state_dict_renames:
+        return None
+    from vibench.compiler.rename_rules import rename_problem
+
+    renames = reference.state_dict_renames
+    for k, (pattern, replacement) in enumerate(renames if isinstance(renames, list) else []):
+        problem = rename_problem(pattern, replacement)
+        if problem is not None:
+            diags.add(Diagnostic("E210", f"`reference.state_dict_renames`: {problem}",
+                                 doc.pos(("reference", "state_dict_renames", k, 0)),
+                                 found=clip(f"[{pattern!r}, {replacement!r}]", 200)))
+    return doc.pos(("reference", "state_dict_renames"))
 
 
 def _promise(doc: LoadedDoc, path: tuple, name: str, shape: list | None, diags: Collector) -> tuple | None:

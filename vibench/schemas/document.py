@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic_core import PydanticCustomError
 
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool", "complex64", "complex128")
 """Tensor element types a spec may declare."""
@@ -241,6 +242,18 @@ def _by_reason(value: Any) -> Any:
     return out
 
 
+def _rename_pair(value: Any) -> Any:
+    """A rename of another length than two: one error that says what a rename is (pydantic's own says
+    `missing required key 1` or `at most 2 items`); other values are left to validation."""
+    if isinstance(value, (list, tuple)) and len(value) != 2:
+        raise PydanticCustomError("rename_pair", '`[pattern, replacement]`, two strings (a regular expression over '
+                                  'the reference\'s keys and what it becomes), e.g. `["^classifier[.]", "head."]`')
+    return value
+
+
+RenamePair = Annotated[tuple[str, str], BeforeValidator(_rename_pair)]
+
+
 class ReferenceSpec(_Strict):
     """The PHM-Vibench model a template reproduces, and how its configs and checkpoints map onto it."""
 
@@ -253,7 +266,7 @@ class ReferenceSpec(_Strict):
         json_schema_extra={"additionalProperties": {"anyOf": [{"type": "string"},
                                                               {"type": "array", "items": {"type": "string"}}]}},
     )
-    state_dict_renames: list[tuple[str, str]] | ShapeTemplate = Field(
+    state_dict_renames: list[RenamePair] | ShapeTemplate = Field(
         default_factory=list,
         description="Regex rewrites from reference state_dict keys to this model's (applied in order), so a "
         "reference checkpoint loads with vibench.runtime.checkpoint.load_reference_state_dict; or one `${...}` "
