@@ -153,30 +153,91 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
 def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True, prefix: str = "network."):
     """Load a PHM-Vibench state_dict or Lightning checkpoint (model keys `network.*`), or the path of a file holding
     one (read with torch.load(weights_only=True)), into ``model`` through its rename map; returns (missing,
-    unexpected). Nothing is loaded when a shape differs (or keys, with ``strict``)."""
-    if not isinstance(state_dict, dict):  # a path: tensors only, as torch.load(weights_only=True) reads them
+    unexpected). All or nothing, as vibench.runtime.checkpoint's: a checkpoint that does not fit (a value that is no
+    tensor with values, keys that collide after renaming, a shape or dtype-kind mismatch, or missing or unexpected
+    keys with ``strict``) raises a KeyError (also a ValueError) before anything is copied; a copy that fails all the
+    same restores the model."""
+    error = type("ReferenceCheckpointError", (KeyError, ValueError), {"__str__": lambda e: str(e.args[0])})
+    name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
+    own, converted = model.state_dict(), dict[str, torch.Tensor]()
+
+    def key(k) -> str:  # as repr writes it, clipped
+        return repr(k) if len(repr(k)) <= 122 else repr(k)[:120] + "..."
+
+    def listing(items: list) -> str:
+        more = f", ... ({len(items) - 8} more)" if len(items) > 8 else ""
+        return f"({len(items)}): " + ", ".join(items[:8]) + more
+
+    def renamed(k):
+        for pattern, replacement in renames if isinstance(k, str) else ():
+            k = re.sub(pattern, replacement, k)
+        return k
+
+    def flaw(v) -> str:  # what keeps a value from loading ('' for a tensor with values)
+        if not isinstance(v, torch.Tensor):
+            return type(v).__name__
+        what = "meta" if v.is_meta else "quantized" if v.is_quantized else str(v.layout)[6:]
+        return "" if what == "strided" else f"{what} tensor"
+
+    def kind(t) -> tuple:
+        return t.shape, t.is_complex(), t.is_floating_point()
+
+    def form(t) -> str:
+        return f"{list(t.shape)} {str(t.dtype)[6:]}"
+
+    if isinstance(state_dict, (str, bytes)) or hasattr(state_dict, "__fspath__"):  # a path: tensors only
+        with open(state_dict, "rb") as fh:
+            head = fh.read(4)
+        if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
+            raise error(f"{key(str(state_dict))} is not a PyTorch checkpoint (torch.save writes a zip archive)")
         state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-    entries, own = state_dict.get("state_dict", state_dict), model.state_dict()
-    for key, value in entries.items():
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
-    # As written, and without a Lightning module's `prefix` (TCN's own keys start with `network.` too): the
-    # reading that names more of the model's keys.
-    readings: list[dict] = []
-    for found in [entries, {k.removeprefix(prefix): v for k, v in entries.items() if prefix and k.startswith(prefix)}]:
-        readings.append({})
-        for key, value in found.items():
-            for pattern, replacement in getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ()):
-                key = re.sub(pattern, replacement, key)
-            readings[-1][key] = value
-    renamed = max(readings, key=lambda r: len(r.keys() & own.keys()))
-    missing, unexpected = sorted(own.keys() - renamed.keys()), sorted(renamed.keys() - own.keys())
-    bad = sorted(k for k in own.keys() & renamed.keys() if own[k].shape != renamed[k].shape)
-    if bad or (strict and (missing or unexpected)):
-        raise KeyError(
-            f"the checkpoint does not fit: missing {missing[:8]}, unexpected {unexpected[:8]}, shape {bad[:8]}"
+    if isinstance(state_dict, dict) and isinstance(state_dict.get("state_dict"), dict):
+        state_dict = state_dict["state_dict"]  # a Lightning checkpoint
+    if not isinstance(state_dict, dict):
+        raise error(f"a reference checkpoint is a mapping of names to tensors, found {type(state_dict).__name__}")
+    # As written, or the keys that start with `prefix`, without it (a Lightning module's; TCN's own keys start with
+    # `network.` too: the reading that names more of the model's keys).
+    ours = {
+        k[len(prefix) :]: v for k, v in state_dict.items() if prefix and isinstance(k, str) and k.startswith(prefix)
+    }
+    named = [len({renamed(k) for k in entries} & own.keys()) for entries in (ours, state_dict)]
+    if ours and (not any(k.startswith(prefix) for k in own) or named[0] > named[1]):
+        state_dict = ours
+    bad = [f"{key(k)} ({flaw(v) or 'Tensor'})" for k, v in state_dict.items() if flaw(v) or not isinstance(k, str)]
+    if bad:
+        raise error(f"a reference checkpoint maps names (str) to tensors; entries that do not {listing(bad)}")
+    for k, v in state_dict.items():
+        new = renamed(k)
+        if new in converted and not (converted[new].shape == v.shape and torch.equal(converted[new], v)):
+            first = next(s for s in state_dict if renamed(s) == new)
+            raise error(
+                f"reference keys collide after renaming: {key(first)} and {key(k)} hold different tensors and both "
+                f"map to {key(new)}"
+            )
+        converted[new] = v
+    missing, unexpected = sorted(own.keys() - converted.keys()), sorted(converted.keys() - own.keys())
+    mismatched = sorted(
+        f"{key(k)} (model {form(own[k])}, checkpoint {form(converted[k])})"
+        for k in own.keys() & converted.keys()
+        if kind(own[k]) != kind(converted[k])
+    )
+    problems = [f"shape or dtype mismatch {listing(mismatched)}"] if mismatched else []
+    for what, keys in (("missing", missing), ("unexpected", unexpected)) if strict else ():
+        if keys:
+            problems.append(f"{what} {listing([key(k) for k in keys])}")
+    if problems:
+        raise error(
+            f"the reference checkpoint does not fit {name} after renaming; nothing was loaded: " + "; ".join(problems)
         )
-    model.load_state_dict(renamed, strict=False)
+    backup = {k: own[k].detach().clone() for k in converted.keys() & own.keys()}
+    try:
+        model.load_state_dict({k: converted[k] for k in backup}, strict=False)
+    except Exception as err:
+        current = model.state_dict()
+        with torch.no_grad():  # in place, past the loading hooks that may have raised
+            for k, value in backup.items():
+                current[k].copy_(value)
+        raise error(f"loading the reference checkpoint into {name} failed ({err}); the model was restored") from err
     return missing, unexpected
 
 
