@@ -273,10 +273,10 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
 def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True, prefix: str = "network."):
     """Load a PHM-Vibench state_dict or Lightning checkpoint (model keys `network.*`), or the path of a file holding
     one (read with torch.load(weights_only=True)), into ``model`` through its rename map; returns (missing,
-    unexpected). All or nothing, as vibench.runtime.checkpoint's: a checkpoint that does not fit (a value that is no
-    tensor with values, keys that collide after renaming, a shape or dtype-kind mismatch, or missing or unexpected
-    keys with ``strict``) raises a KeyError (also a ValueError) before anything is copied; a copy that fails all the
-    same restores the model."""
+    unexpected). All or nothing, as vibench.runtime.checkpoint's: a checkpoint that does not fit (a key over 1,024
+    characters, a value that is no tensor with values, keys that collide after renaming, a shape or dtype-kind
+    mismatch, or missing or unexpected keys with ``strict``) raises a KeyError (also a ValueError) before anything is
+    copied; a copy that fails all the same restores the model."""
     error = type("ReferenceCheckpointError", (KeyError, ValueError), {"__str__": lambda e: str(e.args[0])})
     name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
     own, converted = model.state_dict(), dict[str, torch.Tensor]()
@@ -315,6 +315,10 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         state_dict = state_dict["state_dict"]  # a Lightning checkpoint
     if not isinstance(state_dict, dict):
         raise error(f"a reference checkpoint is a mapping of names to tensors, found {type(state_dict).__name__}")
+    # A rename's time grows with a key's length; the library's longest model key has 84 characters.
+    long = [f"{key(k)} ({len(k):,} characters)" for k in state_dict if isinstance(k, str) and len(k) > 1024]
+    if long:
+        raise error(f"a reference checkpoint's keys have at most 1,024 characters; nothing was loaded: {listing(long)}")
     # As written, or the keys that start with `prefix`, without it (a Lightning module's; TCN's own keys start with
     # `network.` too: the reading that names more of the model's keys).
     ours = {

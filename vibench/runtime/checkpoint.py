@@ -41,6 +41,12 @@ import torch
 
 DEFAULT_PREFIX = "network."
 """The model's key prefix in PHM-Vibench's Lightning checkpoints (its task keeps the model as ``network``)."""
+MAX_KEY_LENGTH = 1024
+"""The most characters of a checkpoint key that is renamed; a longer one is refused before any rename
+runs on it. A rule's time grows with the key's length (a spec's ``.*`` from every character of it), and
+``reference.state_dict_renames`` is checked for keys up to this long
+(``vibench.compiler.rename_rules.MAX_KEY``); the library's models' longest key has 84 characters
+(TSPN's ``signal_processing_layers.1.signal_processing_modules.operators.LNO_1.weights_residue``)."""
 
 
 class ReferenceCheckpointError(KeyError, ValueError):
@@ -118,6 +124,7 @@ def load_reference_state_dict(model: torch.nn.Module,
     renames = getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", [])
     own = model.state_dict()
     entries = _unwrapped(checkpoint, weights_only)
+    _short_keys(entries)
     converted = convert_reference_state_dict(_model_entries(entries, prefix, own, renames), renames)
     missing = sorted(set(own) - set(converted))
     unexpected = sorted(set(converted) - set(own))
@@ -327,6 +334,7 @@ def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
             f"a reference checkpoint is a mapping of names to tensors, found {type(state_dict).__name__} "
             "(a Lightning checkpoint keeps it under 'state_dict')"
         )
+    _short_keys(state_dict)
     bad = [f"{_key(key)} ({type(value).__name__})" for key, value in state_dict.items()
            if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
     if bad:
@@ -334,6 +342,17 @@ def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
             f"a reference checkpoint maps names (str) to tensors; {len(bad)} entries do not: {_listing(bad)}"
         ))
     return state_dict
+
+
+def _short_keys(entries: Any) -> None:
+    """Refuses a checkpoint with a key over :data:`MAX_KEY_LENGTH` characters, before a rename runs on it."""
+    long = [key for key in entries if isinstance(key, str) and len(key) > MAX_KEY_LENGTH] \
+        if isinstance(entries, Mapping) else []
+    if long:
+        raise ReferenceCheckpointError(_bounded(
+            f"a reference checkpoint's keys have at most {MAX_KEY_LENGTH:,} characters (a model's come nowhere near); "
+            f"{len(long)} are longer, so none was renamed and nothing was loaded: {_keys(long)}"
+        ))
 
 
 def _mismatch(key: str, own: torch.Tensor, theirs: torch.Tensor) -> str:
