@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import gc
 import os
@@ -11,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.free_params import free_parameters, unprobed_note
 from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef, verify_definition, verify_program
 from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file, source_budget
 from vibench.compiler.resolve import Library, resolve
@@ -267,7 +267,10 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             program = replace(program, warnings=tuple(warnings) + later)
         request = CompileRequest(path, text, tuple((params or {}).items()), tuple((inputs or {}).items()),
                                  tuple(search_path or ()), display)
-        return replace(program, request=request)
+        program = replace(program, request=request)
+        if locate_settings and (note := unprobed_note(program)) is not None:  # not in the probes themselves
+            program = replace(program, warnings=(*program.warnings, note))
+        return program
     except SpecError as err:
         diagnostics = _base_values_hidden(err.diagnostics, doc, library, translated)
         if metadata is not None and from_metadata is not None:  # E208 at `num_classes: 4` said nothing of the table
@@ -323,143 +326,6 @@ def compile_source(program: Program, out_path: str | None = None, inplace: bool 
         sizes: dict[tuple[str, str, int], str] = {}
         free = free_parameters(program, sizes)
         return emit(program, out_path=out_path, free=free, sizes=sizes, inplace=inplace)
-
-
-def free_parameters(program: Program, sizes: dict[tuple[str, str, int], str] | None = None) -> frozenset[str]:
-    """The template parameters the emitted model class may take other values of; ``sizes`` (given) gets
-    the sizes that are such a parameter, (node, port, axis) -> its name (a head's width: ``num_classes``),
-    for the comments and the docstring to name.
-
-    A candidate is a number parameter that only sizes the model's output layers: the only ``${...}``
-    that read it are whole ``${p}`` parameters of built nodes whose value the model only returns (a
-    classifier head's ``out_features: ${num_classes}``) and ``when:`` tests of whether it is set
-    (``${p is not None}``); no ``inherit:`` passes it on. It is free when compiling the spec with
-    another value in its declared bounds succeeds, gives every other node the same types and gives
-    the same code (the parameter appears in it by name) — so it changes no structure, no other size
-    and no constraint. The emitted class then checks a new value against the declared type and
-    bounds. (The check costs one compilation and two emissions per candidate; models have one
-    candidate, ``num_classes``, or none.)
-    """
-    from vibench.compiler.emit import fingerprint
-    from vibench.compiler.expr import template_names
-    from vibench.compiler.ir import Template, UnitDef
-    from vibench.compiler.resolve_decls import expression_names
-
-    request, root = program.request, program.root
-    if request is None or root.definition is None:
-        return frozenset()
-    values = dict(root.params)
-    built = {n.name for n in root.nodes}
-    consumed = {v.node for n in root.nodes for _, v in n.inputs}
-    heads = {ref.node for _, ref, _ in root.outputs} - consumed
-    head_defs = [nd for nd in root.definition.nodes if nd.name in heads and nd.name in built and not nd.inherit]
-    elsewhere_in_heads: set[str] = set()  # read by a head in anything but a whole `${p}`
-    read: set[str] = set()
-    for nd in head_defs:
-        for _, raw, _ in nd.params:
-            whole = isinstance(raw, Template) and raw.whole and isinstance(raw.parts[0], ast.Name)
-            (read if whole else elsewhere_in_heads).update(template_names(raw))
-    # `when: ${p is not None}` reads only whether p is set: a number for a number keeps the structure.
-    outputs = tuple(replace(o, when=None) if _none_test(o.when) else o for o in root.definition.outputs)
-    nodes = tuple(replace(nd, when=None) if _none_test(nd.when) else nd for nd in root.definition.nodes
-                  if nd not in head_defs)
-    others = UnitDef(root.definition.name, root.definition.qualname, None, root.definition.params,
-                     root.definition.inputs, nodes, outputs, root.definition.file, None,
-                     metadata=root.definition.metadata)
-    elsewhere, inherits = expression_names(others)
-    elsewhere |= elsewhere_in_heads
-    for nd in head_defs:
-        elsewhere |= template_names(nd.block) | template_names(nd.repeat)
-        elsewhere |= set() if _none_test(nd.when) else template_names(nd.when)
-        elsewhere |= template_names(nd.for_each) | template_names(nd.with_)
-    if inherits:
-        return frozenset()
-    read -= elsewhere
-    decls = {d.name: d for d in root.definition.params}
-    free = set()
-    plans: dict[Any, Any] = {}  # the program's unit plans, shared by its fingerprints
-    for name in sorted(read & set(values) & set(decls)):
-        probes = _probes(decls[name], values[name])
-        if not probes:
-            continue
-        expected: tuple[Any, ...] | None = None
-        for probe in probes:
-            try:
-                other = compile_program(request.path, text=request.text,
-                                        params={**dict(request.params), name: probe},
-                                        inputs=dict(request.inputs) or None, search_path=list(request.search_path),
-                                        display=request.display, locate_settings=False)
-            except SpecError:
-                break
-            if not _same_inner_types(program, other):  # cheap first: a size inside the model changed
-                break
-            expected = expected or fingerprint(program, frozenset({name}), plans)
-            if fingerprint(other, frozenset({name})) != expected:
-                break
-        else:
-            free.add(name)
-            if sizes is not None:
-                sizes.update(_moved(program, other, name, values[name], probe))
-    return frozenset(free)
-
-
-def _moved(program: Program, other: Program, name: str, value: Any, probe: Any) -> dict[tuple[str, str, int], str]:
-    """The model's sizes that are parameter ``name``: equal to its value here and to ``probe`` in ``other``
-    (the program compiled with the probe), (node, port, axis) -> ``name``."""
-    moved = {}
-    for x, y in zip(program.root.nodes, other.root.nodes, strict=True):
-        for (port, a), (_, b) in zip(x.outputs, y.outputs, strict=True):
-            moved.update({(x.name, port, k): name for k, (d, e) in enumerate(zip(a.shape, b.shape, strict=False))
-                          if type(d) is int and d == value and e == probe})
-    return moved
-
-
-def _none_test(value: Any) -> bool:
-    """Is this `when:` a test of whether parameters are set (`p is None`, `p is not None`, and/or)?"""
-    import ast
-
-    from vibench.compiler.ir import Template
-
-    if not isinstance(value, Template) or not value.whole:
-        return False
-
-    def only(e: ast.expr) -> bool:
-        if isinstance(e, ast.BoolOp):
-            return all(only(v) for v in e.values)
-        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
-            return only(e.operand)
-        return (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Is | ast.IsNot)
-                and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.Constant)
-                and e.comparators[0].value is None)
-
-    return only(value.expr)
-
-
-def _same_inner_types(a: Program, b: Program) -> bool:
-    """Do both programs give every model node the same output types, except nodes whose value is
-    only returned (a classifier head's width)?"""
-    returned = {ref.node for _, ref, _ in a.root.outputs}
-    read = {v.node for n in a.root.nodes for _, v in n.inputs}
-    if [n.name for n in a.root.nodes] != [n.name for n in b.root.nodes]:
-        return False
-    return all(x.outputs == y.outputs for x, y in zip(a.root.nodes, b.root.nodes, strict=True)
-               if not (x.name in returned and x.name not in read))
-
-
-def _probes(decl: Any, value: Any) -> list[Any]:
-    """Another value of a number parameter within its declared bounds (none for other types)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or decl.choices is not None:
-        return []
-    if isinstance(value, int):
-        options: list[float] = [value + 1, value - 1]
-    else:
-        options = [value / 2 + 0.01, (value + 1.0) / 2]
-
-    def ok(v: float) -> bool:
-        return ((decl.ge is None or v >= decl.ge) and (decl.gt is None or v > decl.gt)
-                and (decl.le is None or v <= decl.le) and (decl.lt is None or v < decl.lt) and v != value)
-
-    return [v for v in options if ok(v)][:1]  # one other value: the syntactic rules above do the rest
 
 
 def _show(value: Any) -> str:

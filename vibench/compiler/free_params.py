@@ -1,0 +1,237 @@
+"""Free parameters: the template parameters model.py's class takes as real constructor arguments.
+
+A parameter is free when the compiler shows that another value changes no structure, no other size and
+no constraint (see :func:`free_parameters`): it compiles the whole spec again with another value of each
+candidate and compares the code. That probing is bounded (:func:`probe_limit`): a spec of many candidates
+on a large body would otherwise cost one compilation and two fingerprints per candidate, quadratic in the
+spec's size. Candidates past the bound stay fixed (model.py takes only their compiled values, a correct
+and conservative answer) and note I105 says how many (:func:`unprobed_note`).
+"""
+
+from __future__ import annotations
+
+import ast
+import gc
+import math
+from dataclasses import replace
+from typing import Any
+
+from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.ir import CompileRequest, Program, Unit
+
+MAX_PROBES = 4
+"""Candidates probed per compilation at most: -o then costs at most 4 compilations and 8 fingerprints (each
+about an emission) more than without free parameters, whatever the spec. What the library needs: most
+models have one candidate (``num_classes``) or none, TimesNet 3, MultiTaskHead 4 (one per task head)."""
+
+PROBE_NODES = 20_000
+"""Expanded nodes compiled by the probes together at most (``nodes × probed candidates``), except that one
+candidate is always probed: a model of 20,000 nodes or more probes one, one of 5,000 or fewer up to
+:data:`MAX_PROBES`. One probe of a 20,000-node body costs about 4 s (a compilation and two fingerprints,
+measured), so the probes of any model past 5,000 nodes add at most about that much, or one probe's worth."""
+
+
+def free_parameters(program: Program, sizes: dict[tuple[str, str, int], str] | None = None) -> frozenset[str]:
+    """The template parameters the emitted model class may take other values of; ``sizes`` (given) gets
+    the sizes that are such a parameter, (node, port, axis) -> its name (a head's width: ``num_classes``),
+    for the comments and the docstring to name.
+
+    A candidate (:func:`candidates`) is a number parameter that only sizes the model's output layers. It
+    is free when compiling the spec with another finite value in its declared bounds (:func:`_probes`)
+    succeeds, gives every other node the same types and gives the same code (the parameter appears in it
+    by name) — so it changes no structure, no other size and no constraint. The emitted class then checks
+    a new value against the declared type and bounds. A value that is not finite (nan, inf) is never free:
+    no other value can be shown to give the same code. Only the first :func:`probe_limit` candidates are
+    probed (``num_classes`` first, then by name); the others stay fixed.
+    """
+    request = program.request
+    names = candidates(program)
+    if request is None or not names:
+        return frozenset()
+    decls = {d.name: d for d in program.root.definition.params} if program.root.definition is not None else {}
+    values = dict(program.root.params)
+    free = set()
+    plans: dict[Any, Any] = {}  # the program's unit plans, shared by its fingerprints
+    for name in names[:probe_limit(program)]:
+        probes = _probes(decls[name], values[name])
+        moved = _probe(program, request, name, probes, plans) if probes else None
+        if not gc.isenabled():  # compile_source pauses the collector: free this probe's programs now
+            gc.collect()
+        if moved is not None:
+            free.add(name)
+            if sizes is not None:
+                sizes.update(moved)
+    return frozenset(free)
+
+
+def _probe(program: Program, request: CompileRequest, name: str, probes: list[Any],
+           plans: dict[Any, Any]) -> dict[tuple[str, str, int], str] | None:
+    """The sizes that are parameter ``name`` when each probe value compiles to the same code (``name`` is
+    free), else None. The probe's program is released on return."""
+    from vibench.compiler.emit import fingerprint
+    from vibench.compiler.pipeline import compile_program
+
+    expected: tuple[Any, ...] | None = None
+    moved: dict[tuple[str, str, int], str] = {}
+    for probe in probes:
+        try:
+            other = compile_program(request.path, text=request.text, params={**dict(request.params), name: probe},
+                                    inputs=dict(request.inputs) or None, search_path=list(request.search_path),
+                                    display=request.display, locate_settings=False)
+        except SpecError:
+            return None
+        if not _same_inner_types(program, other):  # cheap first: a size inside the model changed
+            return None
+        expected = expected or fingerprint(program, frozenset({name}), plans)
+        if fingerprint(other, frozenset({name})) != expected:
+            return None
+        moved = _moved(program, other, name, dict(program.root.params)[name], probe)
+        del other
+    return moved
+
+
+def candidates(program: Program) -> list[str]:
+    """The parameters :func:`free_parameters` may find free, in the order it probes them (``num_classes``
+    first, then by name): number parameters that only size the model's output layers. The only
+    ``${...}`` that read one are whole ``${p}`` parameters of built nodes whose value the model only
+    returns (a classifier head's ``out_features: ${num_classes}``) and ``when:`` tests of whether it is
+    set (``${p is not None}``); no ``inherit:`` passes it on. Reads the spec as written (no compilation)."""
+    from vibench.compiler.expr import template_names
+    from vibench.compiler.ir import Template, UnitDef
+    from vibench.compiler.resolve_decls import expression_names
+
+    request, root = program.request, program.root
+    if request is None or root.definition is None:
+        return []
+    built = {n.name for n in root.nodes}
+    consumed = {v.node for n in root.nodes for _, v in n.inputs}
+    heads = {ref.node for _, ref, _ in root.outputs} - consumed
+    head_defs = [nd for nd in root.definition.nodes if nd.name in heads and nd.name in built and not nd.inherit]
+    elsewhere_in_heads: set[str] = set()  # read by a head in anything but a whole `${p}`
+    read: set[str] = set()
+    for nd in head_defs:
+        for _, raw, _ in nd.params:
+            whole = isinstance(raw, Template) and raw.whole and isinstance(raw.parts[0], ast.Name)
+            (read if whole else elsewhere_in_heads).update(template_names(raw))
+    # `when: ${p is not None}` reads only whether p is set: a number for a number keeps the structure.
+    outputs = tuple(replace(o, when=None) if _none_test(o.when) else o for o in root.definition.outputs)
+    head_ids = {id(nd) for nd in head_defs}  # (`nd not in head_defs` compared nodes: quadratic in the heads)
+    nodes = tuple(replace(nd, when=None) if _none_test(nd.when) else nd for nd in root.definition.nodes
+                  if id(nd) not in head_ids)
+    others = UnitDef(root.definition.name, root.definition.qualname, None, root.definition.params,
+                     root.definition.inputs, nodes, outputs, root.definition.file, None,
+                     metadata=root.definition.metadata)
+    elsewhere, inherits = expression_names(others)
+    elsewhere |= elsewhere_in_heads
+    for nd in head_defs:
+        elsewhere |= template_names(nd.block) | template_names(nd.repeat)
+        elsewhere |= set() if _none_test(nd.when) else template_names(nd.when)
+        elsewhere |= template_names(nd.for_each) | template_names(nd.with_)
+    if inherits:
+        return []
+    values = dict(root.params)
+    decls = {d.name: d for d in root.definition.params}
+    found = (read - elsewhere) & set(values) & set(decls)
+    return sorted(found, key=lambda name: (name != "num_classes", name))
+
+
+def expanded_nodes(program: Program) -> int:
+    """The model's nodes once every copy and composite body is expanded (as the ``max_nodes`` limit counts
+    them): what one compilation of the spec costs, about."""
+    counts: dict[int, int] = {}
+
+    def count(unit: Unit) -> int:
+        if id(unit) not in counts:
+            counts[id(unit)] = sum(1 + c.submodules + (count(c.unit) if c.unit is not None else 0)
+                                   for n in unit.nodes for c in n.copies)
+        return counts[id(unit)]
+
+    return count(program.root)
+
+
+def probe_limit(program: Program) -> int:
+    """How many candidates :func:`free_parameters` probes: at most :data:`MAX_PROBES`, and at most
+    :data:`PROBE_NODES` expanded nodes compiled by the probes together, but always one."""
+    return min(MAX_PROBES, max(1, PROBE_NODES // max(1, expanded_nodes(program))))
+
+
+def unprobed_note(program: Program) -> Diagnostic | None:
+    """I105 when :func:`free_parameters` leaves candidates unprobed (fixed at their compiled values)."""
+    names = candidates(program)
+    limit = probe_limit(program)
+    if len(names) <= limit or program.root.definition is None:
+        return None
+    left = names[limit:]
+    decls = {d.name: d for d in program.root.definition.params}
+    shown = ", ".join(left[:10]) + (f" and {len(left) - 10:,} more" if len(left) > 10 else "")
+    plural = "s" if limit != 1 else ""
+    return Diagnostic(
+        "I105", f"{len(left):,} of {len(names):,} parameters that only size the model's outputs were not probed: "
+        "model.py's class takes them at their compiled values only",
+        decls[left[0]].pos, severity="note",
+        notes=(f"not probed: {shown}",
+               f"whether a parameter is free is proved by compiling the whole spec again with another value; "
+               f"a model of {expanded_nodes(program):,} nodes gets {limit} such compilation{plural}"),
+        hint="compile with another value to change one (--set NAME=VALUE, or the keyword in vibench.build)")
+
+
+def _moved(program: Program, other: Program, name: str, value: Any, probe: Any) -> dict[tuple[str, str, int], str]:
+    """The model's sizes that are parameter ``name``: equal to its value here and to ``probe`` in ``other``
+    (the program compiled with the probe), (node, port, axis) -> ``name``."""
+    moved = {}
+    for x, y in zip(program.root.nodes, other.root.nodes, strict=True):
+        for (port, a), (_, b) in zip(x.outputs, y.outputs, strict=True):
+            moved.update({(x.name, port, k): name for k, (d, e) in enumerate(zip(a.shape, b.shape, strict=False))
+                          if type(d) is int and d == value and e == probe})
+    return moved
+
+
+def _none_test(value: Any) -> bool:
+    """Is this `when:` a test of whether parameters are set (`p is None`, `p is not None`, and/or)?"""
+    from vibench.compiler.ir import Template
+
+    if not isinstance(value, Template) or not value.whole:
+        return False
+
+    def only(e: ast.expr) -> bool:
+        if isinstance(e, ast.BoolOp):
+            return all(only(v) for v in e.values)
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+            return only(e.operand)
+        return (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Is | ast.IsNot)
+                and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.Constant)
+                and e.comparators[0].value is None)
+
+    return only(value.expr)
+
+
+def _same_inner_types(a: Program, b: Program) -> bool:
+    """Do both programs give every model node the same output types, except nodes whose value is
+    only returned (a classifier head's width)?"""
+    returned = {ref.node for _, ref, _ in a.root.outputs}
+    read = {v.node for n in a.root.nodes for _, v in n.inputs}
+    if [n.name for n in a.root.nodes] != [n.name for n in b.root.nodes]:
+        return False
+    return all(x.outputs == y.outputs for x, y in zip(a.root.nodes, b.root.nodes, strict=True)
+               if not (x.name in returned and x.name not in read))
+
+
+def _probes(decl: Any, value: Any) -> list[Any]:
+    """Another value of a number parameter within its declared bounds: finite and not close to ``value``
+    (none for other types, and none for a value that is not finite: nan/2 is nan again, and nan differs
+    from itself, so a nan "probe" proved nothing)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or decl.choices is not None:
+        return []
+    if isinstance(value, float) and not math.isfinite(value):
+        return []
+    if isinstance(value, int):
+        options: list[float] = [value + 1, value - 1]
+    else:
+        options = [value / 2 + 0.01, (value + 1.0) / 2]
+
+    def ok(v: float) -> bool:
+        differs = v != value if isinstance(v, int) else math.isfinite(v) and not math.isclose(v, value, rel_tol=1e-6)
+        return (differs and (decl.ge is None or v >= decl.ge) and (decl.gt is None or v > decl.gt)
+                and (decl.le is None or v <= decl.le) and (decl.lt is None or v < decl.lt))
+
+    return [v for v in options if ok(v)][:1]  # one other value: the syntactic rules of `candidates` do the rest
