@@ -22,7 +22,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from vibench._version import __version__
 from vibench.compiler.blocks.base import native_source
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen import support
@@ -30,16 +29,17 @@ from vibench.compiler.codegen.checks import input_checks
 from vibench.compiler.codegen.comments import shape_of
 from vibench.compiler.codegen.explain import explain_structure
 from vibench.compiler.codegen.forward import forward
-from vibench.compiler.codegen.layout import WIDTH, comment_lines, comment_text, docstring, flat, split
+from vibench.compiler.codegen.header import command as regenerate
+from vibench.compiler.codegen.header import header, shell
+from vibench.compiler.codegen.layout import WIDTH, docstring, flat, split
 from vibench.compiler.codegen.namer import MODULE_NAMES, Namespace
 from vibench.compiler.codegen.plan import Slot
 from vibench.compiler.codegen.render import INDENT, body, signature
 from vibench.compiler.codegen.structure import Classes, Structure, env_of, group, thread
 from vibench.compiler.codegen.types import annotation_of
 from vibench.compiler.ir import ParamDecl, Program, Unit
+from vibench.compiler.resolve_units import check_metadata_value
 from vibench.compiler.symbolic import fmt_shape
-
-LIBRARY_PREFIX = "vibench/specs/"
 
 
 @dataclass
@@ -75,7 +75,7 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
     check_top_level_names([*_imported_names(lines), *(n if isinstance(n, str) else n.__name__ for n in natives),
                            *(h.__name__ for h in helpers), *(r.name for r in rendered)])
     return _template().render(
-        header=_header(program, out_path, inplace),
+        header=header(program, out_path, inplace),
         imports=lines,
         natives=[native_source(n) for n in natives] + [native_source(h) for h in helpers],
         classes=rendered,
@@ -271,6 +271,7 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
     free_names = sorted((n for n in free if n in values), key=order.index)
     cls.doc = _root_doc(unit, sizes or {})
     if unit.metadata:
+        check_metadata_value(unit.metadata, unit.definition.pos if unit.definition is not None else None)
         cls.attributes += split("METADATA = ", c.const(unit.metadata), "", INDENT)
     has_reference = bool(unit.state_dict_renames) or (
         unit.definition is not None and unit.definition.reference is not None)
@@ -294,8 +295,8 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
             given = ast.Dict(keys=[None] + [c.const(n) for n in free_names], values=entries)
         bounds = c.const({n: _bounds(decls[n], values[n]) for n in free_names})
         # The `--set` words apart (parameter -> word): the hint for a changed parameter leaves out its old value.
-        sets = {k: _shell(f"{k}={v}") for k, v in program.source.overrides}
-        command = _command(program, None, sets=False, inplace=inplace)
+        sets = {k: shell(f"{k}={v}") for k, v in program.source.overrides}
+        command = regenerate(program, None, sets=False, inplace=inplace)
         call = c.call("_check_settings", c.ref("self"), given, bounds, command, *([sets] if sets else []))
         # The free parameters come back as Python values (from numpy scalars, 0-d tensors): the layers take those.
         back = flat(c.tuple_of(*(c.ref(n) for n in free_names))) + " = " if free_names else ""
@@ -372,54 +373,8 @@ def _root_doc(unit: Unit, sizes: dict[tuple[str, str, int], str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# file parts
+# file parts (the header and its command: codegen/header.py)
 # --------------------------------------------------------------------------------------------
-
-
-def _template_name(display: str) -> str | None:
-    if display.startswith(LIBRARY_PREFIX) and display.endswith(".yaml"):
-        return display[len(LIBRARY_PREFIX): -len(".yaml")]
-    return None
-
-
-def _from_text(program: Program) -> bool:
-    """Compiled from text, not a file (`<stdin>`, the API's `<string>`): regenerated with `vibench-compile -`."""
-    return program.source.display_path.startswith("<") and program.source.display_path.endswith(">")
-
-
-def _command(program: Program, out_path: str | None, sets: bool = True, inplace: bool = True) -> str:
-    """The command that compiles the file (without its ``--set`` words when not ``sets``)."""
-    src = program.source
-    spec = "-" if _from_text(program) else _template_name(src.display_path) or src.display_path
-    words = ["vibench-compile", _shell(spec)]
-    if out_path is not None:
-        words += ["-o", _shell(out_path)]
-    words += [f"--set {_shell(f'{k}={v}')}" for k, v in src.overrides if sets]
-    words += [f"--input {_shell(f'{k}={v}')}" for k, v in src.input_bindings]
-    words += [] if inplace else ["--no-inplace"]
-    return " ".join(words)
-
-
-def _header(program: Program, out_path: str | None, inplace: bool = True) -> list[str]:
-    src = program.source
-    first = f"Generated by vibench-compile {__version__} from {comment_text(src.display_path)} " \
-            f"(sha256:{src.sha256[:16]}) - do not edit."
-    lines = comment_lines(first, 0)
-    command = _command(program, out_path or "model.py", inplace=inplace)
-    if _from_text(program):  # `vibench-compile -`: where the spec goes
-        command += ", the spec on standard input"
-    lines += comment_lines(f"Regenerate: {command}", 0)
-    return lines
-
-
-def _shell(text: str) -> str:
-    """A shell word for ``text`` (bash ANSI-C quoting when it holds control characters)."""
-    if re.fullmatch(r"[A-Za-z0-9_./=,:@%+-]+", text):
-        return text
-    if text.isprintable():
-        return "'" + text.replace("'", "'\"'\"'") + "'"
-    return "$'" + "".join(ch if ch.isprintable() and ch not in "'\\" else f"\\x{ord(ch):02x}" if ord(ch) < 256
-                          else f"\\u{ord(ch):04x}" for ch in text) + "'"
 
 
 def _imports_named(slot: Slot) -> set[str]:

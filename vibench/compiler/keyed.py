@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def elaborate_keyed(e: Elaborator, nd: NodeDef, refs: RawRefs, items: dict[Any, Any], pos: Pos | None) -> None:
     """Make node ``nd`` once per key of ``items`` (see the module docstring)."""
-    from vibench.compiler.resolve_decls import RESERVED_NAMES
+    from vibench.compiler.resolve_decls import MAX_NAME, RESERVED_NAMES
 
     if len(items) > MAX_FOR_EACH:
         raise e.error(Diagnostic("E213", f"`for_each` of node `{nd.name}` gives too many keys", pos, node=nd.name,
@@ -42,6 +42,10 @@ def elaborate_keyed(e: Elaborator, nd: NodeDef, refs: RawRefs, items: dict[Any, 
                                      node=nd.name,
                                      expected="ASCII identifiers (not reserved names) as the mapping's keys",
                                      hint="the keys name the copies, their attributes and state_dict keys"))
+        if len(key) > MAX_NAME:
+            raise e.error(Diagnostic("E106", f"`for_each` of node `{nd.name}` would make a node named {shown}", pos,
+                                     node=nd.name, expected=f"keys of at most {MAX_NAME} characters (node names)",
+                                     found=f"{len(key):,} characters"))
         if key in taken or key in e.names:
             raise e.error(Diagnostic("E106", f"`for_each` of node `{nd.name}` would make a second node `{key}`", pos,
                                      node=nd.name, hint="rename the node or input, or the mapping's key"))

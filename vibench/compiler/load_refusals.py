@@ -168,6 +168,10 @@ class RefusedText:
             where, (found, span) = (where[0], where[1] - 2), escape
             hint = hint or ("write the whole character: as UTF-8, as `\\U0001F600`, or as both halves of its "
                             "surrogate pair together (`\\ud83d\\ude00`)")
+        if mark is not None and _long_key(parsed, mark.index):
+            notes += (f"the key before it is longer than {MAX_KEY:,} characters: YAML (which reads JSON specs too) "
+                      f"limits a key to {MAX_KEY:,} characters",)
+            hint = hint or "shorten the key (a name has at most 32 characters)"
         if comment is not None:
             token, line, column = comment
             notes += (f"`{token}` at line {line}, column {column} starts a comment, but {NO_SLASH_COMMENTS}",)
@@ -224,6 +228,27 @@ class RefusedText:
     def _error(self, message: str, mark: Any, **kw: Any) -> SpecError:
         pos = Pos(self.file, *self.written((mark.line + 1, mark.column + 1)))
         return SpecError([Diagnostic("E001", message, pos, **kw)], {self.file: self.text})
+
+
+MAX_KEY = 1024  # libyaml's longest simple key: from its first character to its `:`
+
+
+def _long_key(parsed: str, index: int) -> bool:
+    """Whether a key longer than :data:`MAX_KEY` characters ends just before ``parsed[index]`` (blanks
+    between): a quoted one (`"a...a": 1`, as JSON writes every key), or a plain one that begins its line."""
+    before = parsed[:index].rstrip(" \t")
+    if before.endswith('"') or before.endswith("'"):
+        quote, k = before[-1], len(before) - 2
+        while k >= 0:
+            if before[k] == quote and (quote == "'" or (k - len(before[:k].rstrip("\\"))) % 2 == 0):
+                if quote == "'" and k > 0 and before[k - 1] == "'":  # `''` is a quote inside single quotes
+                    k -= 2
+                    continue
+                return len(before) - k > MAX_KEY
+            k -= 1
+        return False
+    line = before[before.rfind("\n") + 1:].lstrip(" -")
+    return len(line) > MAX_KEY and not any(ch in line for ch in "{[,#")
 
 
 def _refused_escape(parsed: str, mark: Any) -> tuple[str, int] | None:

@@ -12,6 +12,7 @@ import builtins
 import keyword
 import os
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from vibench.compiler.codegen.namer import RESERVED as _NAMER_RESERVED
@@ -53,6 +54,13 @@ ARGUMENT_NAMES = frozenset({"self", "cls", "fixed"})
 # What vibench's emitted classes hold besides their nodes (emit.py: the input-check switch and the class
 # constants): a node of that name collided with it (`check_inputs` failed in the constructor).
 EMITTED_ATTRIBUTES = frozenset({"check_inputs", "COMPILED_PARAMETERS", "REFERENCE_STATE_DICT_RENAMES", "METADATA"})
+# The longest name a spec may declare (E106): model.py writes two names on one line (`"output": node_port,` in
+# forward's return, `and a.shape[0] == b.shape[0]` in the input checks), and every such line fits ruff's 120
+# columns at 32 characters a name (tests/test_emitted_bounds.py; at 40 the input checks overflow). The
+# library's longest name has 28. A class name (the model's, a composite block's) stands after a node's on
+# `self.node = Block(`: 48 characters, and the library's longest (H_02_Linear_cla_heterogeneous_batch) has 35.
+MAX_NAME = 32
+MAX_CLASS_NAME = 48
 # `l`, `O` and `I` read like digits (ruff E741 refuses them as variable names in model.py).
 RESERVED_NAMES = MODULE_ATTRIBUTES | FX_ATTRIBUTES | EMITTED_ATTRIBUTES | {
     "self", "torch", "nn", "F", "math", "super", "i", "l", "O", "I"}
@@ -177,17 +185,38 @@ def _check_model_name(diags: Collector, doc: LoadedDoc, name: str) -> None:
     if not name.isidentifier() or keyword.iskeyword(name):
         diags.add(Diagnostic("E106", f"model name `{_shown(name)}` is not a valid Python class name", pos,
                              hint="use letters, digits and underscores, starting with a letter"))
-    elif not name.isascii() and unicodedata.normalize("NFKC", name) != name:  # ASCII is its own normal form
-        diags.add(Diagnostic("E106", f"model name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
-                             pos, hint="write it in its normal form (Unicode NFKC): Python normalises identifiers"))
-    elif not name.isascii():
-        diags.add(Diagnostic("E106", f"model name `{name}` is not ASCII", pos, hint=_ASCII_HINT))
+    elif (problem := name_problem(name, "model")) is not None:
+        diags.add(problem(pos))
     elif name in MODULE_LEVEL_NAMES or name in dir(builtins) or name.startswith("_"):
         diags.add(Diagnostic("E106", f"model name `{name}` is taken in model.py", pos,
                              found=f"`{name}` is a module, function or builtin that model.py uses",
                              hint=f"rename the model, e.g. `{name}Model`"))
 
 
+def name_problem(name: str, what: str) -> Callable[[Pos | None], Diagnostic] | None:
+    """The E106 (given where it is written) of an identifier that Python reads as another name (NFKC),
+    that is not ASCII, or that is longer than :data:`MAX_NAME`; None when it is none of these. Every name
+    a spec declares meets it, shape symbols included (`L` and `Ｌ` look alike in the docstring)."""
+    if not name.isascii() and unicodedata.normalize("NFKC", name) != name:  # ASCII is its own normal form
+        normal = unicodedata.normalize("NFKC", name)
+        hint = "write it in its normal form (Unicode NFKC): Python normalises identifiers" + _NFKC_WHY.get(what, (
+            ", so two names that differ only there would be one attribute in model.py"))
+        return lambda pos: Diagnostic(
+            "E106", f"{what} name `{_shown(name)[:80]}` reads as `{_shown(normal)[:80]}` in Python", pos, hint=hint)
+    if not name.isascii():
+        return lambda pos: Diagnostic("E106", f"{what} name `{_shown(name)[:80]}` is not ASCII", pos, hint=_ASCII_HINT)
+    limit = MAX_CLASS_NAME if what in ("model", "block") else MAX_NAME
+    if len(name) > limit:
+        return lambda pos: Diagnostic(
+            "E106", f"{what} name `{name[:40]}...` is too long", pos, expected=f"at most {limit} characters",
+            found=f"{len(name):,} characters",
+            hint="model.py writes names in its code lines, which fit 120 columns (docs/language.md, \"Names\"); "
+            "say the rest in `doc:`")
+    return None
+
+
+_NFKC_WHY = {"model": "", "shape symbol": (
+    "; two symbols that differ only there (`L`, `Ｌ`) are different sizes that read alike in model.py's docstring")}
 _ASCII_HINT = ("model.py names its classes, attributes, arguments and state_dict keys after the spec's names, "
                "in ASCII letters, digits and underscores: write the name so, and say the rest in `doc:`")
 
@@ -204,12 +233,8 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         diags.add(Diagnostic("E106", f"{what} name `{_shown(name)}` is not a valid identifier", pos(),
                              hint="use letters, digits and underscores, not starting with a digit or a keyword"))
-    elif not name.isascii() and unicodedata.normalize("NFKC", name) != name:  # ASCII is its own normal form
-        diags.add(Diagnostic("E106", f"{what} name `{name}` reads as `{unicodedata.normalize('NFKC', name)}` in Python",
-                             pos(), hint="write it in its normal form (Unicode NFKC): Python normalises identifiers, "
-                             "so two names that differ only there would be one attribute in model.py"))
-    elif not name.isascii():
-        diags.add(Diagnostic("E106", f"{what} name `{name}` is not ASCII", pos(), hint=_ASCII_HINT))
+    elif (problem := name_problem(name, what)) is not None:
+        diags.add(problem(pos()))
     elif name.startswith("_"):
         diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos(),
                              hint=f"e.g. `{name.lstrip('_') or what}`: names starting with `_` are kept for the "

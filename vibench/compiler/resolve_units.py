@@ -8,6 +8,8 @@ shapes) and metadata, parsing every ``${...}``; its parameters, ``let:`` and ``c
 from __future__ import annotations
 
 import keyword
+import unicodedata
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.adapters import layout_value, with_adapters
@@ -24,6 +26,7 @@ from vibench.compiler.resolve_decls import (
     _let_defs,
     _param_decls,
     _parsed_flag,
+    name_problem,
 )
 
 if TYPE_CHECKING:
@@ -90,6 +93,7 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
                 except ExprError as err:
                     diags.add(_expr_diag(err, dpos, f"the shape of input `{iname}`"))
             elif dim.isidentifier() and not keyword.iskeyword(dim):
+                _symbol(dim, dpos, diags)
                 dims.append(dim)
             else:
                 diags.add(Diagnostic("E212", f"invalid dimension `{dim}` in the shape of input `{iname}`", dpos,
@@ -135,8 +139,63 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
     return unit
 
 
+# `metadata:` is written out as the class attribute METADATA, one entry a line, each level 4 columns further
+# in: at 12 levels a key of 32 columns and the longest number (`-2.2250738585072014e-308`) still fit ruff's
+# 120 (tests/test_emitted_bounds.py). The library nests 2 levels, with keys of at most 17 characters.
+MAX_METADATA_DEPTH = 12
+MAX_METADATA_KEY = 32
+
+
+def metadata_problem(value: Any, at: tuple = ()) -> tuple[tuple, bool, Diagnostic] | None:
+    """The first entry of a `metadata:` value (or of what its `${...}` gave) nested more than
+    :data:`MAX_METADATA_DEPTH` mappings and lists deep, or whose key model.py writes in more than
+    :data:`MAX_METADATA_KEY` columns: (its path below `metadata:`, whether the key is meant, an E104
+    without position); None when there is none."""
+    from vibench.compiler.codegen.text import string
+
+    if len(at) >= MAX_METADATA_DEPTH and isinstance(value, dict | list):
+        return at, False, Diagnostic("E104", "`metadata` is nested too deep", None,
+                                     expected=f"at most {MAX_METADATA_DEPTH} levels of mappings and lists",
+                                     found=f"a {'mapping' if isinstance(value, dict) else 'list'} at level "
+                                     f"{len(at) + 1}")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(value, dict):
+            written = string(key)[1:-1] if isinstance(key, str) else repr(key)
+            width = len(written) + sum(unicodedata.east_asian_width(ch) in "WF" for ch in written)
+            if width > MAX_METADATA_KEY:
+                return at + (key,), True, Diagnostic(
+                    "E104", f"`metadata` key `{written[:40]}...` is too long", None,
+                    expected=f"at most {MAX_METADATA_KEY} characters (as model.py writes the key)",
+                    found=f"{width:,} characters", hint="model.py writes METADATA one entry a line, which fits "
+                    "120 columns: shorten the key, or make it a value (`{name: ..., value: ...}`)")
+        found = metadata_problem(item, at + (key,))
+        if found is not None:
+            return found
+    return None
+
+
+def check_metadata_value(value: Any, pos: Pos | None) -> None:
+    """E104 (a SpecError at ``pos``, the unit) when what a `metadata:` evaluated to breaks the bounds of
+    :func:`metadata_problem`, its `${...}` having given a deeper value or a longer key than the spec wrote."""
+    problem = metadata_problem(value)
+    if problem is not None:
+        from vibench.compiler.diagnostics import SpecError
+
+        at, _, diag = problem
+        where = "".join(f"[{k!r}]" for k in at)[:200]
+        raise SpecError([replace(diag, pos=pos, notes=(f"at METADATA{where}, as the `${{...}}` of `metadata` "
+                                                      "evaluate",))])
+
+
 def parsed_metadata(doc: LoadedDoc, path: tuple, metadata: Any, diags: Collector) -> Any:
-    """A unit's `metadata:`, each `${...}` parsed at its own entry (None and E203 when one does not parse)."""
+    """A unit's `metadata:`, each `${...}` parsed at its own entry (None and E203 when one does not parse;
+    E104 at an entry nested or keyed beyond what model.py's METADATA lines hold)."""
+    problem = metadata_problem(metadata)
+    if problem is not None:
+        at, key, diag = problem
+        diags.add(replace(diag, pos=doc.pos(path + ("metadata",) + at, key=key)))
+        return None
     try:
         return parse_located(metadata, path + ("metadata",), doc.pos)
     except ExprError as err:
@@ -173,6 +232,8 @@ def _promise(doc: LoadedDoc, path: tuple, name: str, shape: list | None, diags: 
             diags.add(Diagnostic("E212", f"a promised dimension of output `{name}` must be a positive integer, a name "
                                  "or `${...}`", dpos, found=_yaml_text(_raw(doc, path + ("shape", k)))[:40]))
         elif isinstance(dim, int) or (dim.isidentifier() and not keyword.iskeyword(dim)):
+            if isinstance(dim, str):
+                _symbol(dim, dpos, diags)
             dims.append(dim)
         elif "${" in dim:
             try:
@@ -183,6 +244,13 @@ def _promise(doc: LoadedDoc, path: tuple, name: str, shape: list | None, diags: 
             diags.add(Diagnostic("E212", f"invalid dimension `{dim}` in the shape of output `{name}`", dpos,
                                  expected="an integer, a symbol or parameter name, or `${...}`", found=repr(dim)))
     return tuple(dims)
+
+
+def _symbol(name: str, pos: Pos | None, diags: Collector) -> None:
+    """E106 for a shape symbol (or a parameter's name in a shape) that breaks the rules of names."""
+    problem = name_problem(name, "shape symbol")
+    if problem is not None:
+        diags.add(problem(pos))
 
 
 def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector, names: set[str]) -> Any:

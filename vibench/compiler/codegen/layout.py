@@ -84,7 +84,13 @@ def flat(e: ast.expr) -> str:
 
 
 def _number(value: int | float | complex) -> str:
-    return repr(value)
+    """A number as ruff format writes it: ``repr``, less the ``+`` of a positive exponent.
+
+    >>> _number(1e16), _number(1.5e-05), _number(-1e308), _number(3)
+    ('1e16', '1.5e-05', '-1e308', '3')
+    """
+    text = repr(value)
+    return text.replace("e+", "e") if isinstance(value, float | complex) else text
 
 
 _ATOMS = frozenset({ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Tuple, ast.Dict, ast.ListComp})
