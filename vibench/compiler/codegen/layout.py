@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 
-from vibench.compiler.codegen.text import WIDTH, comment_lines, comment_text, docstring, string
+from vibench.compiler.codegen.text import WIDTH, comment_lines, comment_text, docstring, long_string, string
 
 __all__ = ["WIDTH", "comment_lines", "comment_text", "docstring", "flat", "split", "string"]
 
@@ -330,25 +330,6 @@ def _group(e: ast.expr) -> _Group | None:
     return None
 
 
-def _long_string(value: str, room: int) -> list[str]:
-    """Pieces of a long string, each written as its own literal of at most ``room`` characters."""
-    pieces: list[str] = []
-    current = ""
-    for ch in value:
-        if current and len(string(current + ch)) > room:
-            cut = current.rfind(" ")
-            if cut > len(current) // 2:
-                pieces.append(current[: cut + 1])
-                current = current[cut + 1 :]
-            else:
-                pieces.append(current)
-                current = ""
-        current += ch
-    if current:
-        pieces.append(current)
-    return [string(p) for p in pieces]
-
-
 def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH, *, inside: bool = False) -> list[str]:
     """``prefix + e + suffix`` as one or more lines (the first unindented, the rest indented relative
     to it), split like ruff when it does not fit in ``width`` at column ``indent`` (``inside``: the
@@ -365,8 +346,13 @@ def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
         return [prefix + "("] + ["    " + p for p in parts] + [")" + suffix]
     if isinstance(e, ast.Constant) and isinstance(e.value, str):
         room = width - indent - 4
-        return [prefix + "("] + ["    " + p for p in _long_string(e.value, room)] + [")" + suffix]
+        return [prefix + "("] + ["    " + p for p in long_string(e.value, room)] + [")" + suffix]
     group = _group(e)
+    if inside and not prefix and isinstance(e, ast.BinOp | ast.BoolOp | ast.Compare):
+        from vibench.compiler.codegen.wrapping import operator_lines, parenthesized  # (it builds on this module)
+
+        if parenthesized(e):  # an operand chain between brackets: one operand per line, as ruff splits it
+            return operator_lines("", e, indent, width, suffix)
     if group is None or not group.items:
         return [text]
     if isinstance(e, ast.Subscript) and indent + len(prefix + group.head) > width:

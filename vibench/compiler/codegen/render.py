@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from vibench.compiler.codegen.layout import WIDTH, comment_lines, flat, split
 from vibench.compiler.codegen.statements import Line
+from vibench.compiler.codegen.wrapping import assigned, delete, operator_lines, unpacking
 
 INDENT = 4
 
@@ -24,19 +25,21 @@ def target_text(t: ast.expr) -> str:
 
 def statement(stmt: ast.stmt, indent: int) -> list[str]:
     if isinstance(stmt, ast.Assign):
-        return split(target_text(stmt.targets[0]) + " = ", stmt.value, "", indent)
+        if isinstance(stmt.targets[0], ast.Tuple):
+            return unpacking(stmt.targets[0], stmt.value, indent)
+        return assigned(target_text(stmt.targets[0]) + " = ", stmt.value, indent)
     if isinstance(stmt, ast.AugAssign):
         op = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*="}[type(stmt.op)]
-        return split(f"{target_text(stmt.target)} {op} ", stmt.value, "", indent)
+        return assigned(f"{target_text(stmt.target)} {op} ", stmt.value, indent)
     if isinstance(stmt, ast.Return):
         assert stmt.value is not None
         if isinstance(stmt.value, ast.Tuple):
             text = "return " + ", ".join(flat(e) for e in stmt.value.elts)
             if indent + len(text) <= WIDTH:
                 return [text]
-        return split("return ", stmt.value, "", indent)
+        return assigned("return ", stmt.value, indent)
     if isinstance(stmt, ast.Delete):
-        return ["del " + ", ".join(flat(t) for t in stmt.targets)]
+        return delete([flat(t) for t in stmt.targets], indent)
     if isinstance(stmt, ast.Expr):
         return split("", stmt.value, "", indent)
     if isinstance(stmt, ast.For):
@@ -60,11 +63,11 @@ def _if(test: ast.expr, indent: int) -> list[str]:
     ):
         return [line]
     head = " or ".join(flat(v) for v in test.values[:-1])
-    operands = [flat(v) for v in test.values[-1].operand.values]  # type: ignore[attr-defined]
-    inner = " and ".join(operands)
+    inner = flat(test.values[-1].operand)  # type: ignore[attr-defined]
     if indent + INDENT + len(inner) <= WIDTH:
         return [f"if {head} or not (", " " * INDENT + inner, "):"]
-    return [f"if {head} or not ("] + [" " * INDENT + ("and " if k else "") + o for k, o in enumerate(operands)] + ["):"]
+    body = operator_lines("", test.values[-1].operand, indent + INDENT)  # type: ignore[attr-defined]
+    return [f"if {head} or not ("] + [" " * INDENT + x for x in body] + ["):"]
 
 
 def body(lines: Sequence[Line], indent: int) -> list[str]:

@@ -139,3 +139,22 @@ def _wrap_words(text: str, room: int) -> list[str]:
     if current.strip():
         out.append(current)
     return [line.rstrip() for line in out]
+
+
+def long_string(value: str, room: int) -> list[str]:
+    """Pieces of a long string, each written as its own literal of at most ``room`` characters."""
+    pieces: list[str] = []
+    current = ""
+    for ch in value:
+        if current and len(string(current + ch)) > room:
+            cut = current.rfind(" ")
+            if cut > len(current) // 2:
+                pieces.append(current[: cut + 1])
+                current = current[cut + 1 :]
+            else:
+                pieces.append(current)
+                current = ""
+        current += ch
+    if current:
+        pieces.append(current)
+    return [string(p) for p in pieces]
