@@ -1,7 +1,8 @@
 """The modules of models that :func:`vibench.build` compiled, importable by name.
 
-``vibench.build`` writes each compiled model.py into the user cache folder as ``m_<key>.py`` (see
-:mod:`vibench.runtime.cache`) and imports it as ``vibench.models.m_<key>``, so a model saved whole
+``vibench.build`` writes each compiled model.py into the user cache folder as ``m_<hash>.py``, a hash
+of its build's key and of its source, so that a name stands for one code (see
+:mod:`vibench.runtime.cache`), and imports it as ``vibench.models.m_<hash>``, so a model saved whole
 with ``torch.save(model)`` loads in another process with ``torch.load(path, weights_only=False)`` as
 long as vibench is installed and the cache file is there. (``model.state_dict()`` with the emitted
 model.py, or with ``vibench.build`` of the same spec, is the portable way.)
@@ -16,7 +17,7 @@ user. A cache shared through a group-writable or world-writable folder (``VIBENC
 would let another user plant the module that the next build imports.
 
 :class:`_CacheLoader` runs the module's source only when it is the source its entry's record
-(``m_<key>.json``) names, compiled at each import: bytecode is never read or written. A ``.pyc`` is
+(``m_<hash>.json``) names, compiled at each import: bytecode is never read or written. A ``.pyc`` is
 valid for Python while the source keeps its whole-second time and size, so a module rewritten within
 one second at the same size ran the old code, and a ``__pycache__`` another user could write in ran
 theirs (the trade: 2 to 3.5 ms of compilation per model per process, see :mod:`vibench.runtime.cache`).
@@ -64,8 +65,8 @@ def untrusted(folder: str, file: str | None = None) -> str | None:
 
 
 def source_problem(module_path: str, source: bytes) -> str | None:
-    """Why ``source``, read from ``module_path`` (an ``m_<key>.py``), is not the source its entry's
-    record (``m_<key>.json``, written by :mod:`vibench.runtime.cache`) names by its SHA-256 (a truncated
+    """Why ``source``, read from ``module_path`` (an ``m_<hash>.py``), is not the source its entry's
+    record (``m_<hash>.json``, written by :mod:`vibench.runtime.cache`) names by its SHA-256 (a truncated
     file, one rewritten since), or None when it is."""
     record = os.path.splitext(module_path)[0] + ".json"
     try:

@@ -13,16 +13,24 @@ used, from memory or from the folder, only while all of that still holds; else t
 again and the entry replaced.
 
 Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`; ``VIBENCH_CACHE=0``
-keeps them in memory only): ``m_<key>.py`` is the emitted model.py, imported as
-``vibench.models.m_<key>`` so that pickled models name a real module, and ``m_<key>.json`` its record:
-``{"class": ..., "vibench": ..., "source": <SHA-256 of m_<key>.py>, "files": {path: SHA-256 or null},
-"absent": [path, ...], "check": <SHA-256 of the other fields>}``. The folder's upkeep (atomic
-writes, eviction, emptying it, refusing a folder that is not the user's alone) is
+keeps them in memory only). A module's name stands for one code: ``m_<name>.py`` is an emitted
+model.py, imported as ``vibench.models.m_<name>`` so that pickled models name a real module, where
+``<name>`` is the SHA-256 of the key and of the source (:func:`module_stem`); ``m_<name>.json`` is its
+record: ``{"class": ..., "vibench": ..., "key": <key>, "source": <SHA-256 of m_<name>.py>, "files":
+{path: SHA-256 or null}, "absent": [path, ...], "check": <SHA-256 of the other fields>}``; and
+``k_<key>`` names the key's current module (:func:`vibench.runtime.cache_folder.read_index`). A spec
+compiled again to other code (a template it extends was edited) gets a new module; the old one stays
+imported in this process and its files stay in the folder until evicted, so a model built or saved
+before keeps its class and its code: it pickles, and loads in another process, as it ran. A module
+already imported under a name is the code that name stands for: it is reused, never imported again,
+so a spec built again after :func:`clear` (or after its entry was evicted) gives the class of the
+models built before it when its code is the same (``isinstance`` holds, they pickle). The folder's
+upkeep (atomic writes, eviction, emptying it, refusing a folder that is not the user's alone) is
 :mod:`vibench.runtime.cache_folder`'s; an unwritable or refused folder only disables the disk level,
-and a failed write keeps the model in memory. A damaged entry (a record that cannot be read, is not
-this shape or does not match its ``check``, a module that is not the source its record names, a class
-its module lacks or that is not a ``torch.nn.Module`` defined there) is a miss: compiled again and
-replaced, never an exception, never another object.
+and a failed write keeps the model in memory. A damaged entry (an index, or a record, that cannot be
+read, is not this shape or does not match its ``check`` or key, a module that is not the source its
+record names, a class its module lacks or that is not a ``torch.nn.Module`` defined there) is a miss:
+compiled again and replaced, never an exception, never another object.
 
 Cache modules are compiled from their source at each import and never use bytecode (no
 ``__pycache__``, see :class:`vibench.models._CacheLoader`): Python's timestamp ``.pyc`` is keyed on the
@@ -36,7 +44,7 @@ when last hashed; a file changed since is hashed again, and a file changed withi
 :data:`SETTLE_NS` of its check is always hashed, as git treats racily clean files) and one per
 absent path: a few microseconds a build.
 
-A hit in the folder marks its entry used (the folder keeps the most recently used ones);
+A hit in the folder marks its entry and index used (the folder keeps the most recently used ones);
 :func:`clear` forgets every entry, in memory and in the folder (``vibench.clear_cache()``).
 """
 
@@ -170,6 +178,13 @@ def key(spec_text: str, params: dict[str, Any] | None, inputs: dict[str, Any] | 
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+def module_stem(k: str, source: str) -> str:
+    """The file name (without ``.py``) of the module of key ``k`` compiled to ``source``, and the last
+    part of its module's name: a name stands for one code, and one key (its record's dependencies)."""
+    code = hashlib.sha256(source.encode("utf-8")).hexdigest()
+    return "m_" + hashlib.sha256(f"{k}\0{code}".encode()).hexdigest()[:32]
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): [type(k).__name__, _jsonable(v)] for k, v in value.items()}
@@ -219,26 +234,33 @@ def lookup(k: str) -> Entry | None:
     folder = cache_dir()
     if not os.path.isdir(folder) or cache_folder.refused(folder):
         return None
-    meta_path = os.path.join(folder, f"m_{k}.json")
-    record = _read_record(meta_path)
+    stem = cache_folder.read_index(folder, k)
+    if stem is None:
+        return None
+    meta_path = os.path.join(folder, f"{stem}.json")
+    record = _read_record(meta_path, k)
     if record is None:
         return None
     class_name, deps = record
     if not deps.valid():
         return None
-    name = f"{PACKAGE}.m_{k}"
-    sys.modules.pop(name, None)  # a module imported earlier under this key may be another compilation's
-    try:
-        module = importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - a damaged (or refused: not this user's) entry is a miss; compiled again
-        sys.modules.pop(name, None)
+    name = f"{PACKAGE}.{stem}"
+    module = sys.modules.get(name)  # imported before: the code this name stands for, kept (models hold its class)
+    if module is None:
+        try:
+            module = importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a damaged (or refused: not this user's) entry is a miss; compiled again
+            sys.modules.pop(name, None)
+            return None
+        if not _model_class(module, class_name):  # a record naming a class its module lacks, or another object
+            sys.modules.pop(name, None)
+            return None
+        _pin_source(module)
+    elif not _model_class(module, class_name):
         return None
-    if not _model_class(module, class_name):  # a record naming a class its module lacks, or another object
-        sys.modules.pop(name, None)
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(meta_path)  # recently used: the last to be evicted
-    _pin_source(module)
+    for used in (meta_path, cache_folder.index_path(folder, k)):
+        with contextlib.suppress(OSError):
+            os.utime(used)  # recently used: the last to be evicted
     entry = Entry(module, class_name, deps)
     _memory[k] = entry
     return entry
@@ -253,16 +275,16 @@ def _model_class(module: types.ModuleType, class_name: str) -> bool:
     return isinstance(cls, type) and issubclass(cls, torch.nn.Module) and cls.__module__ == module.__name__
 
 
-def _read_record(path: str) -> tuple[str, Deps] | None:
-    """The class name and dependencies an ``m_<key>.json`` records, or None when it is missing, cannot be
-    read (nested too deep for the parser, not UTF-8, anything else) or is not the shape this version
-    writes (an older vibench's, a damaged file)."""
+def _read_record(path: str, k: str) -> tuple[str, Deps] | None:
+    """The class name and dependencies an ``m_<name>.json`` of key ``k`` records, or None when it is
+    missing, cannot be read (nested too deep for the parser, not UTF-8, anything else), is not the shape
+    this version writes (an older vibench's, a damaged file) or is another key's."""
     try:
         with open(path, encoding="utf-8") as fh:
             meta = json.load(fh)
     except Exception:  # noqa: BLE001 - a damaged record is a miss (RecursionError, MemoryError, ...), never an error
         return None
-    if not isinstance(meta, dict):
+    if not isinstance(meta, dict) or meta.get("key") != k:
         return None
     class_name, files, absent = meta.get("class"), meta.get("files"), meta.get("absent")
     if not isinstance(class_name, str) or not class_name.isidentifier() or not isinstance(meta.get("source"), str):
@@ -279,45 +301,54 @@ def _read_record(path: str) -> tuple[str, Deps] | None:
 def _record_check(meta: dict[str, Any]) -> str:
     """The SHA-256 of a record's fields, which the record holds as ``check``: a record changed since it
     was written (damaged, or edited by hand) is a miss, whatever it names."""
-    fields = {name: meta.get(name) for name in ("class", "vibench", "source", "files", "absent")}
+    fields = {name: meta.get(name) for name in ("class", "vibench", "key", "source", "files", "absent")}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def store(k: str, compiled: Compiled) -> Entry:
-    """Make the module of a freshly compiled model (on disk when the cache folder is writable)."""
+    """Make the module of a freshly compiled model (on disk when the cache folder is writable). A module
+    of its name imported before is this very code (:func:`module_stem`): it is kept, not imported again."""
     deps = Deps.of(compiled.files, compiled.absent)
+    name = f"{PACKAGE}.{module_stem(k, compiled.source)}"
     module = None
     if enabled():
-        module = _store_on_disk(k, compiled, deps)
+        module = _store_on_disk(k, name, compiled, deps)
     if module is None:
-        module = _load_in_memory(f"{PACKAGE}.m_{k}", compiled.source)
+        module = sys.modules.get(name) or _load_in_memory(name, compiled.source)
     entry = Entry(module, compiled.class_name, deps)
     _memory[k] = entry
     return entry
 
 
-def _store_on_disk(k: str, compiled: Compiled, deps: Deps) -> types.ModuleType | None:
+def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.ModuleType | None:
     from vibench.models import cache_dir
 
     folder = cache_dir()
+    stem = name.rsplit(".", 1)[1]
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         if cache_folder.refused(folder):
             return None
-        cache_folder.write(os.path.join(folder, f"m_{k}.py"), compiled.source)
-        meta: dict[str, Any] = {"class": compiled.class_name, "vibench": __version__,
+        cache_folder.write(os.path.join(folder, f"{stem}.py"), compiled.source)
+        meta: dict[str, Any] = {"class": compiled.class_name, "vibench": __version__, "key": k,
                                  "source": hashlib.sha256(compiled.source.encode("utf-8")).hexdigest(),
                                  "files": dict(sorted(deps.files.items())), "absent": list(deps.absent)}
         meta["check"] = _record_check(meta)
-        cache_folder.write(os.path.join(folder, f"m_{k}.json"), json.dumps(meta, indent=1))
-        cache_folder.evict(folder, f"m_{k}")
-        sys.modules.pop(f"{PACKAGE}.m_{k}", None)  # an older compilation under this key (a template changed)
-        module = importlib.import_module(f"{PACKAGE}.m_{k}")
-        _pin_source(module)
-        return module
-    except (OSError, ImportError):
-        sys.modules.pop(f"{PACKAGE}.m_{k}", None)
+        cache_folder.write(os.path.join(folder, f"{stem}.json"), json.dumps(meta, indent=1))
+        cache_folder.write_index(folder, k, stem)  # last: an index names only a whole entry
+        cache_folder.evict(folder, stem, k)
+    except OSError:
         return None
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        sys.modules.pop(name, None)
+        return None
+    _pin_source(module)
+    return module
 
 
 def _pin_source(module: types.ModuleType) -> None:
@@ -329,7 +360,7 @@ def _pin_source(module: types.ModuleType) -> None:
 
     filename = getattr(module, "__file__", None)
     if filename:
-        linecache.cache.pop(filename, None)  # an older compilation's lines under this file name
+        linecache.cache.pop(filename, None)  # read again: lines cached from a file damaged since
     if filename and linecache.getlines(filename):
         entry = linecache.cache[filename]
         if len(entry) == 4:  # (size, mtime, lines, fullname); a lazy entry has one item
@@ -347,8 +378,7 @@ def clear() -> None:
 
 
 def _load_in_memory(name: str, source: str) -> types.ModuleType:
-    """The module without a file (the cache folder is off or unwritable): usable in this process. A
-    module of that name from an earlier compilation (a template changed since) is replaced."""
+    """The module without a file (the cache folder is off or unwritable): usable in this process."""
     import linecache
 
     filename = f"<vibench:{name}>"

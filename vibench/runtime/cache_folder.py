@@ -6,8 +6,12 @@ Files are written atomically (:func:`write`), through a temporary file named ``.
 beside them; a write whose temporary file vanished (:func:`empty` in another process) is a failed
 write, and the caller keeps the model in memory.
 
-The folder keeps the :data:`MAX_ENTRIES` most recently used entries (``VIBENCH_CACHE_MAX``): a hit
-marks its entry used, and a store past the limit removes the least recently used ones (:func:`evict`).
+An entry is a module ``m_<name>.py`` and its record ``m_<name>.json``; an index ``k_<key>`` names the
+module a key's build uses now (:func:`read_index`). A module stays when its key's index names another
+(a spec compiled again to other code): models saved whole before still load. The folder keeps the
+:data:`MAX_ENTRIES` most recently used entries (``VIBENCH_CACHE_MAX``), and as many indexes: a hit
+marks its entry and its index used, and a store past the limit removes the least recently used ones
+(:func:`evict`; an index whose module is gone is a miss, compiled again).
 A store also removes any ``.pyc`` an older vibench left in ``__pycache__``, and the temporary files
 of writes killed midway that are older than :data:`TEMP_MAX_AGE_S` (a younger one may be another
 process's write in progress). :func:`empty` removes every entry and every temporary file
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import time
@@ -37,6 +42,7 @@ TEMP_MAX_AGE_S = 3600
 removes it. A live write takes milliseconds."""
 
 _warned: set[str] = set()
+_STEM = re.compile(r"m_[0-9a-f]{32}")
 
 
 def refused(folder: str) -> bool:
@@ -73,6 +79,25 @@ def write(path: str, text: str) -> None:
         raise
 
 
+def index_path(folder: str, key: str) -> str:
+    return os.path.join(folder, f"k_{key}")
+
+
+def read_index(folder: str, key: str) -> str | None:
+    """The stem (``m_<name>``) of the module that key ``key``'s build uses now, or None when its index is
+    missing or damaged."""
+    try:
+        with open(index_path(folder, key), "rb") as fh:
+            stem = fh.read(64).decode("ascii").strip()
+    except (OSError, ValueError):
+        return None
+    return stem if _STEM.fullmatch(stem) else None
+
+
+def write_index(folder: str, key: str, stem: str) -> None:
+    write(index_path(folder, key), stem + "\n")
+
+
 def max_entries() -> int:
     try:
         return max(1, int(os.environ.get("VIBENCH_CACHE_MAX", MAX_ENTRIES)))
@@ -80,11 +105,13 @@ def max_entries() -> int:
         return MAX_ENTRIES
 
 
-def evict(folder: str, keep: str) -> None:
-    """Remove the least recently used entries beyond :func:`max_entries` (never ``keep``), the
-    bytecode older vibench versions wrote, and temporary files older than :data:`TEMP_MAX_AGE_S`."""
+def evict(folder: str, keep: str, key: str) -> None:
+    """Remove the least recently used entries and indexes beyond :func:`max_entries` (never the entry
+    ``keep`` or the index of ``key``), the bytecode older vibench versions wrote, and temporary files
+    older than :data:`TEMP_MAX_AGE_S`."""
     limit = max_entries()
     used: list[tuple[int, str]] = []
+    indexes: list[tuple[int, str]] = []
     stale = time.time() - TEMP_MAX_AGE_S
     with os.scandir(folder) as it:
         for item in it:
@@ -92,21 +119,24 @@ def evict(folder: str, keep: str) -> None:
             if ext == ".json" and stem.startswith("m_") and stem != keep:
                 with contextlib.suppress(OSError):
                     used.append((item.stat().st_mtime_ns, stem))
+            elif item.name.startswith("k_") and item.name != f"k_{key}" and not ext:
+                with contextlib.suppress(OSError):
+                    indexes.append((item.stat().st_mtime_ns, item.name))
             elif item.name == "__pycache__" and item.is_dir(follow_symlinks=False):
                 _remove_bytecode(item.path)
             elif item.name.startswith(TEMP_PREFIX):
                 with contextlib.suppress(OSError):
                     if item.stat(follow_symlinks=False).st_mtime < stale:
                         os.unlink(item.path)
-    excess = len(used) + 1 - limit
-    if excess <= 0:
-        return
-    for _, stem in sorted(used)[:excess]:
+    for _, stem in sorted(used)[:max(0, len(used) + 1 - limit)]:
         _remove_entry(folder, stem)
+    for _, name in sorted(indexes)[:max(0, len(indexes) + 1 - limit)]:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, name))
 
 
 def empty(folder: str) -> None:
-    """Remove every entry in ``folder`` (its ``m_*.py`` and ``m_*.json`` files) and the
+    """Remove every entry in ``folder`` (its ``m_*.py``, ``m_*.json`` and ``k_*`` files) and the
     ``.vibench-tmp-*`` files of writes (one in progress in another process then fails, and keeps its
     model in memory); nothing else in the folder is touched, and nothing in a folder vibench does not
     use (missing, or :func:`refused`)."""
@@ -119,7 +149,7 @@ def empty(folder: str) -> None:
     for stem in sorted(stems):
         _remove_entry(folder, stem)
     for name in names:
-        if name.startswith(TEMP_PREFIX):
+        if name.startswith(TEMP_PREFIX) or (name.startswith("k_") and "." not in name):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(folder, name))
     pycache = os.path.join(folder, "__pycache__")
