@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import gc
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -31,10 +32,12 @@ candidate is always probed: a model of 20,000 nodes or more probes one, one of 5
 measured), so the probes of any model past 5,000 nodes add at most about that much, or one probe's worth."""
 
 
-def free_parameters(program: Program, sizes: dict[tuple[str, str, int], str] | None = None) -> frozenset[str]:
+def free_parameters(program: Program, compile_program: Callable[..., Program],
+                    sizes: dict[tuple[str, str, int], str] | None = None) -> frozenset[str]:
     """The template parameters the emitted model class may take other values of; ``sizes`` (given) gets
     the sizes that are such a parameter, (node, port, axis) -> its name (a head's width: ``num_classes``),
-    for the comments and the docstring to name.
+    for the comments and the docstring to name. ``compile_program`` is :func:`vibench.compiler.pipeline.
+    compile_program` (passed in: the pipeline imports this module).
 
     A candidate (:func:`candidates`) is a number parameter that only sizes the model's output layers. It
     is free when compiling the spec with another finite value in its declared bounds (:func:`_probes`)
@@ -54,7 +57,7 @@ def free_parameters(program: Program, sizes: dict[tuple[str, str, int], str] | N
     plans: dict[Any, Any] = {}  # the program's unit plans, shared by its fingerprints
     for name in names[:probe_limit(program)]:
         probes = _probes(decls[name], values[name])
-        moved = _probe(program, request, name, probes, plans) if probes else None
+        moved = _probe(program, compile_program, request, name, probes, plans) if probes else None
         if not gc.isenabled():  # compile_source pauses the collector: free this probe's programs now
             gc.collect()
         if moved is not None:
@@ -64,12 +67,11 @@ def free_parameters(program: Program, sizes: dict[tuple[str, str, int], str] | N
     return frozenset(free)
 
 
-def _probe(program: Program, request: CompileRequest, name: str, probes: list[Any],
-           plans: dict[Any, Any]) -> dict[tuple[str, str, int], str] | None:
+def _probe(program: Program, compile_program: Callable[..., Program], request: CompileRequest, name: str,
+           probes: list[Any], plans: dict[Any, Any]) -> dict[tuple[str, str, int], str] | None:
     """The sizes that are parameter ``name`` when each probe value compiles to the same code (``name`` is
     free), else None. The probe's program is released on return."""
     from vibench.compiler.emit import fingerprint
-    from vibench.compiler.pipeline import compile_program
 
     expected: tuple[Any, ...] | None = None
     moved: dict[tuple[str, str, int], str] = {}

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from vibench.compiler import free_params
 from vibench.compiler.diagnostics import Diagnostic, SpecError
-from vibench.compiler.free_params import free_parameters, unprobed_note
+from vibench.compiler.free_params import unprobed_note
 from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef, verify_definition, verify_program
 from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file, source_budget
 from vibench.compiler.resolve import Library, resolve
@@ -315,6 +316,12 @@ def _base_values_hidden(diagnostics: tuple[Diagnostic, ...], doc: LoadedDoc, lib
     given = doc.data.get("with") if isinstance(doc.data, dict) else None
     names = {key for key in given if doc.pos(("with", key)) in library.quiet} if isinstance(given, dict) else set()
     return hide_base_values(diagnostics, library.quiet, names)
+
+
+def free_parameters(program: Program, sizes: dict[tuple[str, str, int], str] | None = None) -> frozenset[str]:
+    """The parameters the emitted class may take other values of (:func:`free_params.free_parameters`, whose
+    probes compile the spec again with :func:`compile_program`)."""
+    return free_params.free_parameters(program, compile_program, sizes)
 
 
 def compile_source(program: Program, out_path: str | None = None, inplace: bool = True) -> str:

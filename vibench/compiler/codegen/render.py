@@ -9,9 +9,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from vibench.compiler.codegen.layout import WIDTH, comment_lines, flat, split
+from vibench.compiler.codegen.layout import WIDTH, comment_lines, flat, operator_lines, split
 from vibench.compiler.codegen.statements import Line
-from vibench.compiler.codegen.wrapping import assigned, delete, operator_lines, unpacking
+from vibench.compiler.codegen.wrapping import assigned, delete, unpacking
 
 INDENT = 4
 

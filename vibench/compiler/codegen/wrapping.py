@@ -18,82 +18,9 @@ from __future__ import annotations
 
 import ast
 
-from vibench.compiler.codegen.layout import (
-    _ATOM,
-    _BINOP_PREC,
-    _BINOP_TEXT,
-    _CMP,
-    _CMP_TEXT,
-    _POW,
-    WIDTH,
-    _flat,
-    _group,
-    _prec,
-    flat,
-    split,
-)
+from vibench.compiler.codegen.layout import WIDTH, _group, flat, operator_lines, parenthesized, split
 
 INDENT = 4
-
-
-def _operands(e: ast.expr) -> list[tuple[str, ast.expr, str]]:
-    """``e``'s operands at its loosest operator level, each as (leading operator, operand, flat text): a
-    left-associative chain ``a + b - c`` is three operands; a tighter operand (``b * c`` in
-    ``a + b * c``) is one."""
-    if isinstance(e, ast.BinOp):
-        prec = _BINOP_PREC[type(e.op)]
-        left = e.left
-        same = isinstance(left, ast.BinOp) and _prec(left) == prec and prec != _POW
-        head = _operands(left) if same else [("", left, _flat(left, prec))]
-        return head + [(_BINOP_TEXT[type(e.op)], e.right, _flat(e.right, prec + 1))]
-    if isinstance(e, ast.BoolOp):
-        word = "or" if isinstance(e.op, ast.Or) else "and"
-        prec = _prec(e)
-        return [("" if k == 0 else word, v, _flat(v, prec + 1)) for k, v in enumerate(e.values)]
-    assert isinstance(e, ast.Compare)
-    rest = [(_CMP_TEXT[type(op)], v, _flat(v, _CMP + 1)) for op, v in zip(e.ops, e.comparators, strict=True)]
-    return [("", e.left, _flat(e.left, _CMP + 1)), *rest]
-
-
-def _last_operand(e: ast.expr) -> ast.expr:
-    if isinstance(e, ast.BinOp):
-        return e.right
-    if isinstance(e, ast.BoolOp):
-        return e.values[-1]
-    assert isinstance(e, ast.Compare)
-    return e.comparators[-1]
-
-
-def parenthesized(e: ast.expr) -> bool:
-    """Whether ruff puts ``e`` (an assigned or returned value too long for its line) in parentheses
-    and splits it at its operators, rather than at its last operand's brackets: ruff omits the
-    parentheses only for one operator whose right operand has brackets (``a + self.f(\\n    x\\n)``)."""
-    if not isinstance(e, ast.BinOp | ast.BoolOp | ast.Compare) or _prec(e) >= _ATOM:
-        return False
-    if _is_power(e):
-        return False  # `a**b` is not split (the emitter's powers are short)
-    return len(_operands(e)) > 2 or _group(_last_operand(e)) is None
-
-
-def operator_lines(lead: str, e: ast.expr, indent: int, width: int = WIDTH, suffix: str = "") -> list[str]:
-    """``e`` between brackets at column ``indent``, one operand per line with its operator leading
-    (``lead`` before the first); an operand too long for its line splits the same way at its own
-    operators, on the same column (``and a.shape[2]\n+ b.shape[2]\n== 0``), or at its brackets."""
-    lines: list[str] = []
-    for k, (op, operand, text) in enumerate(_operands(e)):
-        first = lead if k == 0 else f"{op} "
-        if indent + len(first + text) <= width or text != flat(operand):  # fits, or in parentheses: whole
-            lines.append(first + text)
-        elif isinstance(operand, ast.BinOp | ast.BoolOp | ast.Compare) and not _is_power(operand):
-            lines += operator_lines(first, operand, indent, width)
-        else:  # an operand with brackets splits at them (`+ self.f(\n    x\n)`)
-            lines += split(first, operand, "", indent, width, inside=True)
-    lines[-1] += suffix
-    return lines
-
-
-def _is_power(e: ast.expr) -> bool:
-    return isinstance(e, ast.BinOp) and isinstance(e.op, ast.Pow)
 
 
 def chain(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH) -> list[str]:
