@@ -21,10 +21,10 @@ class HsePatchSampler(nn.Module):
     start fractions made at construction from ``seed``, the same for every call and sample) or
     "evenly_spaced" (time starts spread from the first to the last possible start, channel starts
     cycling). Draws use the global torch generator in the reference's order (time starts, then
-    channel starts), so ``torch.manual_seed`` reproduces the reference's patches.
+    channel starts), so ``torch.manual_seed`` reproduces the reference's patches. The seeded
+    fractions are plain Python floats, not a buffer: a model built on the meta device, then
+    ``to_empty()`` and ``load_state_dict`` (whose keys are the reference's) keeps them.
     """
-
-    fractions: torch.Tensor
 
     def __init__(
         self, patch_size_L: int, patch_size_C: int, num_patches: int, eval_sampling: str = "random", seed: int = 0
@@ -35,8 +35,8 @@ class HsePatchSampler(nn.Module):
         self.num_patches = num_patches
         self.eval_sampling = eval_sampling
         self.seed = seed
-        fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
-        self.register_buffer("fractions", fractions, persistent=False)
+        generator = torch.Generator().manual_seed(seed)  # on the CPU, even under `with torch.device("meta")`
+        self.fractions = torch.rand(2, num_patches, generator=generator, device="cpu").tolist()
 
     def extra_repr(self) -> str:
         patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}, num_patches={self.num_patches}"
@@ -63,9 +63,10 @@ class HsePatchSampler(nn.Module):
         if self.training or self.eval_sampling == "random":
             start_l = torch.randint(0, last_l + 1, (batch, self.num_patches), device=x.device)
             start_c = torch.randint(0, last_c + 1, (batch, self.num_patches), device=x.device)
-        elif self.eval_sampling == "seeded":
-            start_l = (self.fractions[0] * (last_l + 1)).long().clamp(max=last_l).expand(batch, -1)
-            start_c = (self.fractions[1] * (last_c + 1)).long().clamp(max=last_c).expand(batch, -1)
+        elif self.eval_sampling == "seeded":  # float32 whatever the model's dtype: the same starts after .half()
+            fractions = torch.tensor(self.fractions, dtype=torch.float32, device=x.device)
+            start_l = (fractions[0] * (last_l + 1)).long().clamp(max=last_l).expand(batch, -1)
+            start_c = (fractions[1] * (last_c + 1)).long().clamp(max=last_c).expand(batch, -1)
         else:
             start_l = torch.linspace(0, last_l, self.num_patches, device=x.device).round().long().expand(batch, -1)
             start_c = (torch.arange(self.num_patches, device=x.device) % (last_c + 1)).expand(batch, -1)
@@ -253,6 +254,11 @@ def _input_hint(
         )
     for k in range(len(shape) + 1):  # a size-1 axis left out: the batch, or one channel of [B, L, 1] / [B, 1, L]
         if fits([*shape[:k], 1, *shape[k:]]):
+            code = getattr(model.forward, "__code__", None)  # an input after the first: its batch size is set
+            if k == 0 and sizes[0] < 0 and code is not None and code.co_varnames[1:2] != (name,):  # fs of 0-d: B
+                batch = ", ".join([written[1:-1].split(",")[0].strip()] + ["-1"] * len(shape))  # fs.expand(B)
+                one = f"`{name}.unsqueeze(0){to}` for a batch of 1"
+                return f" (the same for every sample? `{name}.expand({batch}){to}` fits, or {one})"
             what = "one sample without its batch axis?" if k == 0 else "an axis of size 1 left out?"
             return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
     extra = [f"`{name}.squeeze({k}){to}`" for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]

@@ -105,6 +105,11 @@ def _input_hint(
         )
     for k in range(len(shape) + 1):  # a size-1 axis left out: the batch, or one channel of [B, L, 1] / [B, 1, L]
         if fits([*shape[:k], 1, *shape[k:]]):
+            code = getattr(model.forward, "__code__", None)  # an input after the first: its batch size is set
+            if k == 0 and sizes[0] < 0 and code is not None and code.co_varnames[1:2] != (name,):  # fs of 0-d: B
+                batch = ", ".join([written[1:-1].split(",")[0].strip()] + ["-1"] * len(shape))  # fs.expand(B)
+                one = f"`{name}.unsqueeze(0){to}` for a batch of 1"
+                return f" (the same for every sample? `{name}.expand({batch}){to}` fits, or {one})"
             what = "one sample without its batch axis?" if k == 0 else "an axis of size 1 left out?"
             return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
     extra = [f"`{name}.squeeze({k}){to}`" for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]

@@ -85,10 +85,10 @@ class HsePatchSampler(nn.Module):
     start fractions made at construction from ``seed``, the same for every call and sample) or
     "evenly_spaced" (time starts spread from the first to the last possible start, channel starts
     cycling). Draws use the global torch generator in the reference's order (time starts, then
-    channel starts), so ``torch.manual_seed`` reproduces the reference's patches.
+    channel starts), so ``torch.manual_seed`` reproduces the reference's patches. The seeded
+    fractions are plain Python floats, not a buffer: a model built on the meta device, then
+    ``to_empty()`` and ``load_state_dict`` (whose keys are the reference's) keeps them.
     """
-
-    fractions: torch.Tensor
 
     def __init__(
         self, patch_size_L: int, patch_size_C: int, num_patches: int, eval_sampling: str = "random", seed: int = 0
@@ -99,8 +99,8 @@ class HsePatchSampler(nn.Module):
         self.num_patches = num_patches
         self.eval_sampling = eval_sampling
         self.seed = seed
-        fractions = torch.rand(2, num_patches, generator=torch.Generator().manual_seed(seed))
-        self.register_buffer("fractions", fractions, persistent=False)
+        generator = torch.Generator().manual_seed(seed)  # on the CPU, even under `with torch.device("meta")`
+        self.fractions = torch.rand(2, num_patches, generator=generator, device="cpu").tolist()
 
     def extra_repr(self) -> str:
         patch = f"patch_size_L={self.patch_size_L}, patch_size_C={self.patch_size_C}, num_patches={self.num_patches}"
@@ -127,9 +127,10 @@ class HsePatchSampler(nn.Module):
         if self.training or self.eval_sampling == "random":
             start_l = torch.randint(0, last_l + 1, (batch, self.num_patches), device=x.device)
             start_c = torch.randint(0, last_c + 1, (batch, self.num_patches), device=x.device)
-        elif self.eval_sampling == "seeded":
-            start_l = (self.fractions[0] * (last_l + 1)).long().clamp(max=last_l).expand(batch, -1)
-            start_c = (self.fractions[1] * (last_c + 1)).long().clamp(max=last_c).expand(batch, -1)
+        elif self.eval_sampling == "seeded":  # float32 whatever the model's dtype: the same starts after .half()
+            fractions = torch.tensor(self.fractions, dtype=torch.float32, device=x.device)
+            start_l = (fractions[0] * (last_l + 1)).long().clamp(max=last_l).expand(batch, -1)
+            start_c = (fractions[1] * (last_c + 1)).long().clamp(max=last_c).expand(batch, -1)
         else:
             start_l = torch.linspace(0, last_l, self.num_patches, device=x.device).round().long().expand(batch, -1)
             start_c = (torch.arange(self.num_patches, device=x.device) % (last_c + 1)).expand(batch, -1)
@@ -241,7 +242,7 @@ class HsePatchSampling(Block):
         return numel(outs[0])
 
     def buffer_count(self, p: HsePatchSamplingParams, ins: list[TensorType]) -> int:
-        return 2 * p.num_patches  # ``fractions``, the seeded starts
+        return 2 * p.num_patches  # ``fractions``, the seeded starts (Python floats)
 
     def init_code(self, p: HsePatchSamplingParams) -> Code:
         return c.call(HsePatchSampler.__name__, patch_size_L=p.patch_size_L, patch_size_C=p.patch_size_C,
