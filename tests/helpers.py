@@ -16,6 +16,16 @@ EXAMPLES = sorted(
 
 # Symbol values used to run examples: B is the batch, every other free symbol a length.
 SYMBOL_VALUES = {"B": 2}
+# One linear layer whose reference names it `classifier`: the smallest spec with a rename map, for the tests of
+# the checkpoint loaders (the runtime's, the copy in model.py, --weights).
+TINY_REFERENCE_SPEC = """\
+vibench: 1
+name: Tiny
+reference: {model: CNN/Tiny, state_dict_renames: [["^classifier[.]", "head."]]}
+inputs: {x: {shape: [B, 3]}}
+nodes: {head: {block: linear, in: x, out_features: 2}}
+outputs: {y: head}
+"""
 DEFAULT_LENGTH = 256
 
 

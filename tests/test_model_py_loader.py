@@ -7,7 +7,6 @@ reference checkpoint to rename again."""
 from __future__ import annotations
 
 import re
-import textwrap
 import types
 import warnings
 from collections.abc import Callable
@@ -19,18 +18,11 @@ import torch
 
 import vibench
 from tests.golden_cases import LIBRARY_CASES
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, TINY_REFERENCE_SPEC
 from vibench.runtime.checkpoint import convert_reference_state_dict
 from vibench.runtime.checkpoint import load_reference_state_dict as runtime_loader
 
-TINY = textwrap.dedent("""\
-    vibench: 1
-    name: Tiny
-    reference: {model: CNN/Tiny, state_dict_renames: [["^classifier[.]", "head."]]}
-    inputs: {x: {shape: [B, 3]}}
-    nodes: {head: {block: linear, in: x, out_features: 2}}
-    outputs: {y: head}
-""")
+TINY = TINY_REFERENCE_SPEC
 
 
 def emitted(text: str, name: str = "emitted_tiny") -> types.ModuleType:

@@ -20,6 +20,7 @@ import torch
 import yaml
 
 import vibench
+from tests.helpers import TINY_REFERENCE_SPEC
 from vibench.compiler import rename_rules
 from vibench.compiler.cli import EXIT_SPEC, main
 from vibench.compiler.rename_rules import rename_problem
@@ -104,14 +105,7 @@ def test_the_bounds_agree() -> None:
     assert f"len(k) > {MAX_KEY}" in helper.read_text() and f"at most {MAX_KEY:,} characters" in helper.read_text()
 
 
-TINY = textwrap.dedent("""\
-    vibench: 1
-    name: Tiny
-    reference: {model: CNN/Tiny, state_dict_renames: [["^classifier[.]", "head."]]}
-    inputs: {x: {shape: [B, 3]}}
-    nodes: {head: {block: linear, in: x, out_features: 2}}
-    outputs: {y: head}
-""")
+TINY = TINY_REFERENCE_SPEC
 
 
 def _emitted() -> types.ModuleType:

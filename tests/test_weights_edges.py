@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import vibench
+from tests.helpers import TINY_REFERENCE_SPEC
 from vibench.compiler.cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, main
 from vibench.runtime.checkpoint import (
     ReferenceCheckpointError,
@@ -25,14 +26,7 @@ from vibench.runtime.checkpoint import (
     read_checkpoint,
 )
 
-TINY = """\
-vibench: 1
-name: Tiny
-reference: {model: CNN/Tiny, state_dict_renames: [["^classifier[.]", "head."]]}
-inputs: {x: {shape: [B, 3]}}
-nodes: {head: {block: linear, in: x, out_features: 2}}
-outputs: {y: head}
-"""
+TINY = TINY_REFERENCE_SPEC
 
 EXPERIMENT = """\
 model:
