@@ -30,7 +30,7 @@ from vibench.runtime.checkpoint import load_reference_state_dict as runtime_load
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_KEY = 1024
-STEPS = "the pattern can take more than 16,400 steps from each character of a key of 1,024 characters"
+STEPS = "the pattern can take more than 16,793,600 steps on a key of 1,024 characters"
 
 
 def _spec(renames: str) -> str:
@@ -48,6 +48,9 @@ def _spec(renames: str) -> str:
     ".{0,40}" * 4 + "!",  # bounded repetitions multiply too
     "(a?)*!",
     "(?=.*.*!)",  # inside an assertion
+    "^.*.*.*!",  # anchored: tried from the first character only, but a key's length cubed from there
+    "^(.*?)\\.(.*?)\\.(.*)$",
+    "(?m)^(.*)\\.(.*)$",  # MULTILINE: `^` matches after every line break, so it is no anchor
 ])
 def test_a_pattern_whose_repetitions_multiply_is_e210_at_the_pattern(pattern: str) -> None:
     assert rename_problem(pattern, "x") is not None
@@ -72,6 +75,9 @@ def test_a_computed_pattern_is_bounded_too() -> None:
 @pytest.mark.parametrize("pattern", [
     ".*!", ".*\\.(weight|bias)$", "^(\\w+)\\.(\\w+)\\.conv$", "[^.]*\\.[^.]*\\.[^.]*\\.[^.]*\\.x",
     "(?:a|b|c|d).*\\.x", ".{0,1000}!", ".*?!", "(?i)^[^.]*\\.x",
+    # anchored with `^` (or `\A`): the matcher starts at the first character only, so two `.*` are fine
+    "^(.*)\\.(.*)$", "^(.*)_(.*)$", "^model\\.(.*)\\.bn\\.(.*)$", "^(.*)\\.conv(\\d)\\.(.*)$", "^(.+?)\\.(.+)$",
+    "^.*attn.*$", "\\A(.*)\\.(.*)\\Z",
 ])
 def test_one_overlapping_repetition_and_rules_that_stop_at_dots_are_accepted(pattern: str) -> None:
     assert rename_problem(pattern, "x") is None

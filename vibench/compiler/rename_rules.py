@@ -16,7 +16,9 @@ checkpoint, so a rule is checked where the spec writes it, not when a user loads
   length cubed, from each of its characters, on a key it does not fit; ``a?a?...a?aaa...`` doubles
   with each ``a?``), and the pattern's author chooses how many. A key is at most :data:`MAX_KEY`
   characters (the loaders refuse longer ones before a rule runs), so one ``.*`` is fine and two are
-  not; a repetition of one character that cannot match the character that must follow it
+  not — except in a pattern anchored with ``^`` (``^(.*)\\.(.*)$``), which the matcher tries from the
+  key's first character only, so it gets the budget of all the starts (``MAX_STEPS * MAX_KEY``); a
+  repetition of one character that cannot match the character that must follow it
   (``[^.]*\\.``, ``\\d+\\.``, ``(\\w+)$``) backs off without trying the rest again: it runs over the
   key once. The library's rules take at most 1,070 steps (:data:`MAX_STEPS` is 16,400); the worst
   patterns admitted took under 0.1 s on a key of :data:`MAX_KEY` characters (measured).
@@ -60,9 +62,13 @@ def rename_problem(pattern: str, replacement: str) -> str | None:
     if _nested_repeat(parsed):
         return ("a repetition that holds another repetition or alternatives (such as `(a+)+` or `(a|ab)*`) "
                 "can take time exponential in a key's length; write one level (`a+`, `(a|ab)` once)")
-    if _steps(parsed, 1, _END, not parsed.state.flags & re.IGNORECASE)[1] > MAX_STEPS:
-        return (f"the pattern can take more than {MAX_STEPS:,} steps from each character of a key of {MAX_KEY:,} "
-                "characters, and Python's matcher takes them all on a key the pattern does not fit: repetitions "
+    # Python's matcher tries a pattern from every character of a key, or only from the first when it is
+    # anchored there: the budget is for all its starts together.
+    budget = MAX_STEPS * MAX_KEY if _anchored(parsed) else MAX_STEPS
+    if _steps(parsed, 1, _END, not parsed.state.flags & re.IGNORECASE, budget)[1] > budget:
+        return (f"the pattern can take more than {MAX_STEPS * MAX_KEY:,} steps on a key of {MAX_KEY:,} characters "
+                "(from its first character when anchored with `^`, else from each), and Python's matcher takes "
+                "them all on a key the pattern does not fit: repetitions "
                 "and alternatives that can overlap what follows them multiply (`.*.*` takes the key's length "
                 "squared). Write one `.*` at most, anchor the rule with `^`, and between dots write `[^.]*` or "
                 "`\\w+`, which stop at the next dot (`^[^.]*\\.[^.]*\\.weight$`)")
@@ -74,12 +80,21 @@ _END = "end"
 _ONE_CHARACTER = {_sre.LITERAL, _sre.NOT_LITERAL, _sre.ANY, _sre.IN}
 
 
-def _steps(parsed: Any, paths: int, follow: str | None, exact: bool) -> tuple[int, int]:
+def _anchored(parsed: Any) -> bool:
+    """Whether the pattern matches only from a key's first character (``^`` without MULTILINE, ``\\A``)."""
+    items = list(parsed)
+    if not items or items[0][0] is not _sre.AT:
+        return False
+    where = items[0][1]
+    return where is _sre.AT_BEGINNING_STRING or (where is _sre.AT_BEGINNING and not parsed.state.flags & re.MULTILINE)
+
+
+def _steps(parsed: Any, paths: int, follow: str | None, exact: bool, budget: int = MAX_STEPS) -> tuple[int, int]:
     """(ways out, steps) of ``parsed`` reached in ``paths`` ways, at one position of a key of
-    :data:`MAX_KEY` characters: an upper bound, both capped just over :data:`MAX_STEPS`. ``follow`` is
+    :data:`MAX_KEY` characters: an upper bound, both capped just over ``budget``. ``follow`` is
     what must match after it: one character, :data:`_END`, or None when unknown; ``exact`` is False
     under case-insensitive matching, where a character class is not compared with what follows it."""
-    steps, items, cap = 0, list(parsed), MAX_STEPS + 1
+    steps, items, cap = 0, list(parsed), budget + 1
     for i, (op, av) in enumerate(items):
         after = _first(items, i + 1, follow)
         if op in _REPEATS:
@@ -92,20 +107,20 @@ def _steps(parsed: Any, paths: int, follow: str | None, exact: bool) -> tuple[in
             else:  # a group: each round from where the last one ended
                 rounds, out = paths, paths if low == 0 else 0
                 for k in range(1, high + 1):
-                    rounds, more = _steps(sub, rounds, None, exact)
+                    rounds, more = _steps(sub, rounds, None, exact, budget)
                     steps, out = steps + more, out + (rounds if k >= low else 0)
                     if steps > cap or out > cap:
                         break
                 paths = out
         elif op is _sre.BRANCH or op is _sre.GROUPREF_EXISTS:
             branches = av[1] if op is _sre.BRANCH else [b for b in av[1:] if b is not None] + [[]] * (av[2] is None)
-            ends = [_steps(branch, paths, after, exact) for branch in branches]
+            ends = [_steps(branch, paths, after, exact, budget) for branch in branches]
             paths, steps = sum(e[0] for e in ends), steps + sum(e[1] for e in ends)
         elif op is _sre.SUBPATTERN:  # (?i:...) and the like: classes not compared with what follows
-            paths, more = _steps(av[-1], paths, after, exact and not (av[1] or av[2]))
+            paths, more = _steps(av[-1], paths, after, exact and not (av[1] or av[2]), budget)
             steps += more
         elif op in (_sre.ASSERT, _sre.ASSERT_NOT) or op is getattr(_sre, "ATOMIC_GROUP", None):
-            steps += _steps(av if op not in (_sre.ASSERT, _sre.ASSERT_NOT) else av[1], paths, _END, exact)[1]
+            steps += _steps(av if op not in (_sre.ASSERT, _sre.ASSERT_NOT) else av[1], paths, _END, exact, budget)[1]
         else:
             steps += paths
         paths, steps = min(paths, cap), min(steps, cap)
