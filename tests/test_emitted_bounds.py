@@ -278,3 +278,24 @@ def test_a_shape_symbol_python_reads_as_another_is_e106(tmp_path: Path, other: s
     spec["inputs"]["y"]["shape"][2] = "λ"
     (diag,) = _errors(spec, tmp_path)
     assert diag.code == "E106" and diag.message == "shape symbol name `λ` is not ASCII"
+
+
+def test_second_structures_of_a_block_at_the_name_limits_give_a_file_ruff_accepts(tmp_path: Path) -> None:
+    """A block used with other values gets classes named after the difference (`<Block>_<param>_<value>`);
+    with a block and a parameter name at their limits that name is cut, so `self.<node> = <Class>()` (a
+    bare call: nothing to split at) still fits, and cut names that meet get numbers."""
+    block, param, node = "B" * MAX_CLASS_NAME, "p" * MAX_NAME, "n" * MAX_NAME
+    values = [4.0, -1.5, -2.5, -3.5]
+    nodes = {f"{node[:-1]}{k}": {"block": block, "in": f"{node[:-1]}{k - 1}" if k else "x", param: v}
+             for k, v in enumerate(values)}
+    spec = {"vibench": 1, "name": "Collide", "inputs": {"x": {"shape": ["B", 4]}},
+            "blocks": {block: {"params": {param: {"type": "float", "default": 1.0}},
+                               "inputs": {"u": {"shape": ["B", 4]}},
+                               "nodes": {"s": {"block": "scale", "in": "u", "factor": "${" + param + "}"}},
+                               "outputs": {"o": "s"}}},
+            "nodes": nodes, "outputs": {"y": f"{node[:-1]}3"}}
+    source = vibench.compile_spec(text=json.dumps(spec)).source
+    classes = [line.split("(")[0].removeprefix("class ") for line in source.splitlines() if line.startswith("class ")]
+    assert len(classes) == 5 and len(set(classes)) == 5  # four structures of the block, then the model
+    module = _ruff_accepts(source, tmp_path)
+    assert module.Collide()(__import__("torch").ones(2, 4)).shape == (2, 4)

@@ -167,7 +167,14 @@ def _name_classes(classes: Classes, program: Program) -> None:
             first[key] = s
             s.name = names.take(unit.name)
         else:
-            s.name = names.take(unit.name + _difference(first[key], s))
+            name = unit.name + _difference(first[key], s)
+            s.name = names.take(name[:MAX_VARIANT_NAME].rstrip("_"))
+
+
+MAX_VARIANT_NAME = 64
+"""Characters of a second structure's class name before the number `take` may add (`_2`): a block name of
+up to 48 (E106) and as much of the difference as fits, so `self.<32-character node> = <Class>()` stays
+within the line width (a bare call has nothing to split at)."""
 
 
 def _difference(base: Structure, s: Structure) -> str:
