@@ -167,6 +167,12 @@ def test_a_spec_is_told_by_the_documented_rule(name: str, text: str, spec: bool)
     ("  a: 1\n  'b': |\n    c: 2\n  \"d\": [x]\n", ["a", "b", "d"]),
     ("%YAML 1.1\n---\na: 1\nb:\n  c: 2\n", ["a", "b"]),
     ("\ufeffa: 1\rb: 2\r", ["a", "b"]),
+    # the root node's tag or anchor, and explicit keys (`? key` with `: value` on the next line)
+    ("--- !!map\nvibench: 1\nnodes: {}\n", ["vibench", "nodes"]),
+    ("&root\nvibench: 1\n", ["vibench"]),
+    ("!!map {vibench: 1, nodes: {}}", ["vibench", "nodes"]),
+    ("? vibench\n: 1\nnodes: {}\n", ["vibench", "nodes"]),
+    ("a: 1\n? b\n: 2\nc: 3\n", ["a", "b", "c"]),
 ])
 def test_the_top_level_keys_are_found_without_reading_the_rest(text: str, keys: list[str]) -> None:
     assert spec_kind.top_keys(text) == keys

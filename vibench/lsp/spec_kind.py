@@ -39,8 +39,9 @@ PHM_SECTIONS = ("environment", "data", "model", "task", "trainer", "base_configs
 EMPTY: list[str] = []
 """What :func:`top_keys` returns for an empty text (compare with ``is``): not the same as ``{}``."""
 
-# Before the first node: blanks, comments, directives, `---`.
-_SKIP = re.compile(r"(?:[ \t\n]+|#[^\n]*|%[^\n]*|---(?=[ \t\n]|$))*")
+# Before the first node: blanks, comments, directives, `---`, and the root node's tag or anchor (`--- !!map`,
+# `&root`: no plain scalar starts with `!` or `&`).
+_SKIP = re.compile(r"(?:[ \t\n]+|#[^\n]*|%[^\n]*|---(?=[ \t\n]|$)|[!&][^ \t\n]*(?=[ \t\n]|$))*")
 _SLASH_COMMENTS = re.compile(r"(?:[ \t\n]+|//[^\n]*|/\*.*?(?:\*/|$))*", re.S)  # JSON-with-comments' (not YAML's)
 _STRING = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"?'  # a double-quoted string, not over a line break (JSON has none)
 _DEEP = re.compile(rf'[^"{{}}\[\]]*(?:{_STRING}[^"{{}}\[\]]*)*')  # up to the next bracket, strings skipped
@@ -49,6 +50,9 @@ _FLOW_KEY = re.compile(r"""(?:\s+|//[^\n]*|/\*.*?\*/|\#[^\n]*)*
     (?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\n]|'')*)'|([^\s:,{}\[\]"'\#][^:,{}\[\]\#\n]*?))\s*:""", re.S | re.X)
 _BLOCK_KEY = r"""^{indent}(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\n]|'')*)'
     |([^\s\#'"\[\]{{}},&*!|>%@`?:-][^\n]*?|[?:-][^\s][^\n]*?))[ \t]*:(?=[ \t]|$)"""  # a key at {indent}
+
+
+_EXPLICIT_KEY = r"^{indent}\?[ \t]+([^\s#'\"\[\]{{}},&*!|>%@`][^\n#]*?)[ \t]*$"  # a plain key after `? `
 
 
 def too_large(text: str) -> bool:
@@ -151,11 +155,14 @@ def _block_keys(text: str, start: int) -> list[str] | None:
     """The keys of the block mapping whose first key is at ``start`` (lines at its indentation), or None
     when the first line holds no key (a ``- `` item, a scalar)."""
     line_start = text.rfind("\n", 0, start) + 1
-    pattern = re.compile(_BLOCK_KEY.format(indent=f"[ ]{{{start - line_start}}}"), re.M | re.X)
-    first = pattern.match(text, line_start)
-    if first is None:
+    indent = f"[ ]{{{start - line_start}}}"
+    pattern = re.compile(_BLOCK_KEY.format(indent=indent), re.M | re.X)
+    explicit = re.compile(_EXPLICIT_KEY.format(indent=indent), re.M)  # `? vibench` / `: 1` on the next line
+    if pattern.match(text, line_start) is None and explicit.match(text, line_start) is None:
         return None
-    return [_unquote(m) for m in pattern.finditer(text, line_start)]
+    found = [(m.start(), _unquote(m)) for m in pattern.finditer(text, line_start)]
+    found += [(m.start(), m[1]) for m in explicit.finditer(text, line_start)]
+    return [key for _, key in sorted(found)]
 
 
 def _end(pattern: re.Pattern[str], text: str, at: int) -> int:
