@@ -129,6 +129,18 @@ def test_a_truncated_legacy_checkpoint_says_it_ends_early(tmp_path: Path, weight
         read_checkpoint(tmp_path / "cut.pt", weights_only=weights_only)
 
 
+@pytest.mark.parametrize("legacy", [False, True])
+@pytest.mark.parametrize("keep", [0.5, -30, -1, -5])  # a fraction of the file, or all but that many bytes
+def test_a_checkpoint_cut_anywhere_says_it_ends_early(tmp_path: Path, legacy: bool, keep: float) -> None:
+    # A zip cut short said "damaged or not a PyTorch checkpoint (... failed finding central directory)", a
+    # legacy file cut 5 bytes short "(... unexpected EOF ...)".
+    torch.save(good_weights(), tmp_path / "whole.pt", _use_new_zipfile_serialization=not legacy)
+    data = (tmp_path / "whole.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: int(len(data) * keep)] if keep > 0 else data[: int(keep)])
+    with pytest.raises(ReferenceCheckpointError, match=r"the file ends early \(truncated\?\)$"):
+        read_checkpoint(tmp_path / "cut.pt")
+
+
 def test_a_truncated_checkpoint_on_the_command_line(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     torch.save(good_weights(), spec.parent / "legacy.pt", _use_new_zipfile_serialization=False)
     data = (spec.parent / "legacy.pt").read_bytes()

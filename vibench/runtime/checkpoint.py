@@ -188,7 +188,9 @@ def read_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True) 
                 "A Lightning checkpoint's hyper-parameters are such objects; if you trust the file, load it with "
                 "weights_only=False (--trust-checkpoint)"
             ) from None
-        if isinstance(err, EOFError) or not text.strip() or "truncated" in text:
+        # A zip cut short has lost its central directory (at the end); a legacy pickle ends mid-record.
+        if isinstance(err, EOFError) or not text.strip() or any(
+                sign in text for sign in ("truncated", "unexpected EOF", "failed finding central directory")):
             raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file ends early "
                                            "(truncated?)") from None
         raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file is damaged or not a PyTorch "
