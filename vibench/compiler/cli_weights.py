@@ -16,9 +16,7 @@ from typing import Any
 
 from vibench.compiler.cli_args import UsageError, _clip
 from vibench.compiler.outputs import OutputError, broken_link, output_target
-
-DEFAULT_PREFIX = "network."
-"""The model's key prefix in a PHM-Vibench Lightning checkpoint (its task keeps the model as ``network``)."""
+from vibench.compiler.rename_rules import DEFAULT_PREFIX
 
 MAX_MESSAGE_CHARS = 4000
 """The most characters of a checkpoint's message the command prints (a key may be 200,000 long)."""

@@ -29,6 +29,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+DEFAULT_PREFIX = "network."
+"""The model's key prefix in PHM-Vibench's Lightning checkpoints (its task keeps the model as ``network``):
+the default of ``--weights-prefix`` and of the runtime's loader (here, where both sides can import it
+without torch)."""
 MAX_PATTERN = 500
 """Characters of one pattern (the library's longest has 60)."""
 MAX_KEY = 1024

@@ -39,14 +39,13 @@ from typing import Any, NamedTuple
 
 import torch
 
-DEFAULT_PREFIX = "network."
-"""The model's key prefix in PHM-Vibench's Lightning checkpoints (its task keeps the model as ``network``)."""
-MAX_KEY_LENGTH = 1024
-"""The most characters of a checkpoint key that is renamed; a longer one is refused before any rename
-runs on it. A rule's time grows with the key's length (a spec's ``.*`` from every character of it), and
-``reference.state_dict_renames`` is checked for keys up to this long
-(``vibench.compiler.rename_rules.MAX_KEY``); the library's models' longest key has 84 characters
-(TSPN's ``signal_processing_layers.1.signal_processing_modules.operators.LNO_1.weights_residue``)."""
+# The most characters of a checkpoint key that is renamed; a longer one is refused before any rename runs on
+# it. A rule's time grows with the key's length (a spec's `.*` from every character of it), and
+# `reference.state_dict_renames` is checked for keys up to this long (one constant for both sides, in
+# rename_rules, which imports no torch); the library's models' longest key has 84 characters (TSPN's
+# `signal_processing_layers.1.signal_processing_modules.operators.LNO_1.weights_residue`).
+from vibench.compiler.rename_rules import DEFAULT_PREFIX
+from vibench.compiler.rename_rules import MAX_KEY as MAX_KEY_LENGTH
 
 
 class ReferenceCheckpointError(KeyError, ValueError):
