@@ -8,6 +8,7 @@ arguments it refuses before touching any."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -102,3 +103,34 @@ def test_editor_latency_without_node_is_skipped_as_make_bench_expects(tmp_path: 
     assert "Traceback" not in result.stderr
     bench = (ROOT / "Makefile").read_text().split("\nbench:", 1)[1].split("\n\n", 1)[0]
     assert f"[ $$code -eq {SKIPPED} ]; then what=skipped" in bench
+
+
+def test_forward_runs_each_case_in_a_process_of_its_own(tmp_path: Path) -> None:
+    """Without a reference: vibench's own figures, from a case's own process, reach the report (the
+    case's figures come back through a file; the parent never builds the template)."""
+    out = tmp_path / "forward.json"
+    result = run("benchmarks/forward.py", "--only", "mlp/Dlinear", "--budget", "0.05", "--min-pairs", "1",
+                 "--out", str(out), "--default-malloc")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "comparison with PHM-Vibench is SKIPPED" in result.stdout
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    (case,) = report["cases"]
+    assert case["process"] != report["process"]
+    assert case["template"] == "mlp/Dlinear" and case["error"] is None
+    assert case["forward"]["vibench_ms"] > 0 and case["train"]["vibench_ms"] > 0 and case["parameters"] > 0
+
+
+def test_forward_reports_a_case_whose_process_fails_and_goes_on() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_forward", ROOT / "benchmarks" / "forward.py")
+    assert spec is not None and spec.loader is not None
+    forward = sys.modules["bench_forward"] = importlib.util.module_from_spec(spec)  # dataclasses look it up
+    try:
+        spec.loader.exec_module(forward)
+    finally:
+        del sys.modules["bench_forward"]
+    row = forward.run_case_isolated(forward.CASES[0], ["--budget", "not-a-number"], str(ROOT / "build"))
+    assert row.error is not None and row.error.startswith("its process ended with status 2: ")
+    assert "invalid float value: 'not-a-number'" in row.error
