@@ -299,3 +299,40 @@ def test_second_structures_of_a_block_at_the_name_limits_give_a_file_ruff_accept
     assert len(classes) == 5 and len(set(classes)) == 5  # four structures of the block, then the model
     module = _ruff_accepts(source, tmp_path)
     assert module.Collide()(__import__("torch").ones(2, 4)).shape == (2, 4)
+
+
+BIG = """vibench: 1
+name: Big
+params:
+  num_classes: {type: int, default: 4, ge: 1}
+inputs:
+  x: {shape: [B, 50000]}
+nodes:
+  wide: {block: linear, in: x, out_features: 50000}
+  head: {block: linear, in: wide, out_features: "${num_classes}"}
+outputs:
+  logits: head
+"""
+
+
+def test_a_raised_size_limit_is_in_the_regenerate_command_and_the_probes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model of 2.5e9 weights compiles with --max-params raised. The command it printed left the option
+    out (running it failed with E307), and num_classes was probed under the default limit, so the class
+    refused another value of it."""
+    from vibench.compiler.cli import EXIT_OK, main
+
+    (tmp_path / "big.yaml").write_text(BIG)
+    monkeypatch.chdir(tmp_path)
+    assert main(["big.yaml", "--max-params", "3000000000", "--max-activation", "4294967296", "-o", "m.py"]) == EXIT_OK
+    first = Path("m.py").read_text()
+    line = next(x for x in first.splitlines() if x.startswith("# Regenerate: "))
+    assert line == "# Regenerate: vibench-compile big.yaml -o m.py --max-params 3000000000 --max-activation 4294967296"
+    assert "def __init__(self, num_classes: int = 4, **fixed: object)" in first
+    Path("m.py").unlink()
+    assert main(shlex.split(line.removeprefix("# Regenerate: "))[1:]) == EXIT_OK
+    assert Path("m.py").read_text() == first
+    small = BIG.replace("50000", "5")
+    assert "--max-" not in vibench.compile_spec(text=small).source
+    lowered = vibench.compile_spec(text=small, max_nodes=10, max_params=10**6).source  # any value not the default
+    assert "# Regenerate: vibench-compile - -o model.py --max-nodes 10 --max-params 1000000," in lowered

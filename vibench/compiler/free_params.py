@@ -82,7 +82,7 @@ def _probe(program: Program, compile_program: Callable[..., Program], request: C
         try:
             other = compile_program(request.path, text=request.text, params={**dict(request.params), name: probe},
                                     inputs=dict(request.inputs) or None, search_path=list(request.search_path),
-                                    display=request.display, locate_settings=False)
+                                    display=request.display, locate_settings=False, **limits_of(request))
         except SpecError:
             return None
         if not _same_inner_types(program, other):  # cheap first: a size inside the model changed
@@ -93,6 +93,14 @@ def _probe(program: Program, compile_program: Callable[..., Program], request: C
         moved = _moved(program, other, name, dict(program.root.params)[name], probe)
         del other
     return moved
+
+
+def limits_of(request: CompileRequest) -> dict[str, int]:
+    """The limits the program was compiled under, as keywords of ``compile_program`` (a model that needed
+    ``--max-params`` raised is probed under the same limit)."""
+    if request.limits is None:
+        return {}
+    return dict(zip(("max_nodes", "max_params", "max_activation"), request.limits, strict=True))
 
 
 def candidates(program: Program) -> list[str]:

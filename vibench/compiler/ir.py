@@ -375,6 +375,7 @@ class CompileRequest:
     inputs: tuple[tuple[str, tuple[int, ...]], ...]
     search_path: tuple[str, ...]
     display: str | None
+    limits: tuple[int, int, int] | None = None  # max_nodes, max_params, max_activation it was compiled under
 
 
 @dataclass(frozen=True)

@@ -267,7 +267,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             later = _base_values_hidden(tuple(library.warnings) + program.warnings, doc, library, translated)
             program = replace(program, warnings=tuple(warnings) + later)
         request = CompileRequest(path, text, tuple((params or {}).items()), tuple((inputs or {}).items()),
-                                 tuple(search_path or ()), display)
+                                 tuple(search_path or ()), display, budget)
         program = replace(program, request=request)
         if locate_settings and (note := unprobed_note(program)) is not None:  # not in the probes themselves
             program = replace(program, warnings=(*program.warnings, note))

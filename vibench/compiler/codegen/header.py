@@ -2,7 +2,8 @@
 
 :func:`command` lists every option that changes the file: the spec (a library template by its name),
 the spec search path (``-I``, the folders ``extends:`` and ``block:`` references were found in),
-``-o``, ``--set`` (``num_classes`` from ``--metadata`` included), ``--input`` and ``--no-inplace``;
+``-o``, ``--set`` (``num_classes`` from ``--metadata`` included), ``--input``, the size limits that are not the
+defaults (``--max-nodes``, ``--max-params``, ``--max-activation``) and ``--no-inplace``;
 each word goes through :func:`shell`, the one quoting path.
 
 >>> shell("a b.yaml"), shell("a\\udcffb.yaml"), shell("tab\\there")
@@ -42,8 +43,20 @@ def command(program: Program, out_path: str | None, sets: bool = True, inplace: 
         words += ["-o", shell(out_path)]
     words += [f"--set {shell(f'{k}={v}')}" for k, v in src.overrides if sets]
     words += [f"--input {shell(f'{k}={v}')}" for k, v in src.input_bindings]
+    words += [f"--{option} {value}" for option, value in raised_limits(program)]
     words += [] if inplace else ["--no-inplace"]
     return " ".join(words)
+
+
+def raised_limits(program: Program) -> list[tuple[str, int]]:
+    """The size limits (``--max-nodes``, ``--max-params``, ``--max-activation``) the program was compiled under
+    that are not the defaults: the model may need them to compile again."""
+    from vibench.compiler import limits
+
+    given = program.request.limits if program.request is not None else None
+    defaults = (limits.MAX_NODES, limits.MAX_PARAMS, limits.MAX_ACTIVATION)
+    names = ("max-nodes", "max-params", "max-activation")
+    return [(n, v) for n, v, d in zip(names, given or defaults, defaults, strict=True) if v != d]
 
 
 def header(program: Program, out_path: str | None, inplace: bool = True) -> list[str]:
