@@ -206,10 +206,12 @@ def test_metadata_a_parameter_makes_too_deep_is_e104(tmp_path: Path) -> None:
     deep: object = 1
     for _ in range(MAX_METADATA_DEPTH):
         deep = [deep]
-    with pytest.raises(vibench.SpecError) as err:
-        vibench.compile_spec(str(tmp_path / "p.json"), params={"deep": deep})
-    (diag,) = err.value.diagnostics
-    assert diag.code == "E104" and "METADATA['k0'][0]" in diag.notes[0]
+    for run in (vibench.compile_spec, vibench.check):  # check too: it only failed when model.py was written
+        with pytest.raises(vibench.SpecError) as err:
+            run(str(tmp_path / "p.json"), params={"deep": deep})
+        (diag,) = err.value.diagnostics
+        assert diag.code == "E104" and "METADATA['k0'][0]" in diag.notes[0]
+        assert diag.pos is not None and diag.pos.line == 1
 
 
 # -- 3. the regenerate command ------------------------------------------------------------------

@@ -257,6 +257,11 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
                     analyse(d, nodes)
 
             raise SpecError(blame.blame_settings(doc, err.diagnostics, trial), err.sources) from None
+        if program.root.metadata:  # what its `${...}` gave, as model.py will write it (--check says so too)
+            from vibench.compiler.resolve_units import check_metadata_value
+
+            definition = program.root.definition
+            check_metadata_value(program.root.metadata, definition.pos if definition is not None else None)
         if VERIFY_IR:
             verify_program(program)
         if any(d.layout is not None for d in root.inputs):  # only a `layout:` gives axes roles
