@@ -72,10 +72,10 @@ def test_the_exceptions_are_still_needed(measured) -> None:
 
 def test_the_forward_benchmark_covers_every_template_with_a_reference(measured) -> None:
     """Issue 8 measures forward speed "for every library template with a reference": a template that gains a
-    reference file (a row above) without a case in benchmarks/forward.py fails here."""
-    from benchmarks.forward import CASES
+    reference file (a row above) without a case in benchmarks/forward_cases.py fails here."""
+    from benchmarks.forward_cases import CASES
 
     with_reference = {r["template"] for r in measured}
     benchmarked = {case.template for case in CASES}
-    assert with_reference - benchmarked == set(), "add a Case to benchmarks/forward.py"
+    assert with_reference - benchmarked == set(), "add a Case to benchmarks/forward_cases.py"
     assert benchmarked - with_reference == set(), "a benchmarked template has no reference file"
