@@ -1,0 +1,394 @@
+"""The scanner behind :mod:`vibench.lsp.outline`: spec text read line by line, never failing.
+
+:class:`Scanner` keeps a stack of open YAML containers (block and flow mappings and sequences) and
+records every key and scalar it reads into an :class:`~vibench.lsp.outline_model.Outline`. Its
+state at a line start is a small tuple, so :func:`~vibench.lsp.outline.cursor_at` can resume at
+the cursor's line. Also the characters of a name (:data:`WORD_CHARS`) and where a word starts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vibench.lsp.outline_model import Entry, Outline, Path, closing_quote, unquote
+from vibench.lsp.text import BOM
+
+WORD_CHARS = r"[A-Za-z0-9_./#\-]"
+_WORD_SET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./#-")
+_SPACE = " \t"
+_FLOW_STOP = ",[]{}"
+# Plain scalars: up to `: ` (or `:` before a flow indicator, in flow context), ` #`, the line end, and
+# in flow context `,[]{}`; inner spaces belong to the scalar, trailing ones do not.
+_FLOW_PLAIN = re.compile(r"(?:[^:#,\[\]{}\s]|:(?![\s,\[\]{}]|$)|(?<=\S)#|[ \t]+(?=[^\s#:,\[\]{}]|:(?![\s,\[\]{}]|$)))+")
+_BLOCK_PLAIN = re.compile(r"(?:[^:#\s]|:(?!\s|$)|(?<=\S)#|[ \t]+(?=[^\s#:]|:(?!\s|$)))+")
+
+
+@dataclass
+class _Frame:
+    kind: str  # "root", "bmap", "bseq", "fmap", "fseq"
+    indent: int  # column of a block container's keys or dashes (-1 for the root and flow containers)
+    path: Path
+    key: str | None = None  # mappings: the current key
+    index: int = -1  # sequences: the current item
+    state: str = "value"  # "key": expecting a key; "value": expecting a value; "done": value given
+
+    @property
+    def flow(self) -> bool:
+        return self.kind in ("fmap", "fseq")
+
+    def slot(self) -> Path | None:
+        """Where a value goes now: the current key's or item's path (None: no key yet)."""
+        if self.kind == "root":
+            return ()
+        if self.kind in ("bmap", "fmap"):
+            return None if self.key is None else (*self.path, self.key)
+        return (*self.path, self.index)
+
+
+class Scanner:
+    """Reads text line by line into an :class:`Outline`, keeping a stack of open containers.
+
+    Block containers close when a line is indented less than their keys (or dashes); flow ones at
+    their bracket. The state at a line start (the stack, flow depth, block scalar) is a small tuple,
+    so a scan can resume at any line (:meth:`restore`).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text  # its line breaks written as `\n` (see :func:`yaml_lines`)
+        self.bom = 1 if text.startswith(BOM) else 0
+        self.outline = Outline()
+        self.outline.entries[()] = Entry((), None)
+        self.stack: list[_Frame] = [_Frame("root", -1, ())]
+        self.last_end = 0
+        self.block_scalar: int | None = None  # the indentation a block scalar's lines exceed
+        self.block_entry: Entry | None = None
+        self.quote: tuple[str, int, bool, list[str]] | None = None  # a quoted string still open at a line end
+        self.open_quote = False  # whether the text ends inside a quoted string (`block: "` typed)
+        # The last scalar read: (start, end, role, path); role "key" for a key or a key being typed.
+        self.last_scalar: tuple[int, int, str, Path] | None = None
+        self.last_token_end = 0
+        self.flow_depth = 0  # open flow containers
+
+    # -- driving ------------------------------------------------------------------------------
+
+    def run(self, start: int = 0, states: list[tuple | None] | None = None) -> Scanner:
+        """Scan from offset ``start`` (a line start); record the state at each line in ``states``."""
+        offset = max(start, self.bom)  # the text after a byte-order mark
+        for line in self.text[offset:].split("\n"):
+            if states is not None:
+                states.append(self._state())
+            self._line(offset, line[:-1] if line.endswith("\r") else line)  # a `\r\n` line break
+            offset += len(line) + 1
+        if self.quote is not None:  # never closed: it ends with the text
+            quote, begin, first, parts = self.quote
+            self.quote, self.open_quote = None, True
+            self._scalar(begin, len(self.text), unquote(" ".join(p.strip() for p in parts), quote), False, first)
+            self._token(len(self.text))
+        return self
+
+    def finish(self) -> Outline:
+        while len(self.stack) > 1:
+            self._pop()
+        self.outline.entries[()].end = self.last_end
+        return self.outline
+
+    def _state(self) -> tuple | None:
+        if self.quote is not None:
+            return None
+        frames = tuple((f.kind, f.indent, f.path, f.key, f.index, f.state) for f in self.stack)
+        return frames, self.flow_depth, self.block_scalar, self.last_end
+
+    def restore(self, state: tuple) -> Scanner:
+        frames, self.flow_depth, self.block_scalar, self.last_end = state
+        self.stack = [_Frame(*f) for f in frames]
+        return self
+
+    @property
+    def top(self) -> _Frame:
+        return self.stack[-1]
+
+    @property
+    def in_flow(self) -> bool:
+        return self.flow_depth > 0
+
+    def _line(self, start: int, line: str) -> None:
+        if self.block_scalar is not None:
+            indent = len(line) - len(line.lstrip(" "))
+            if not line.strip():
+                return
+            if indent > self.block_scalar:
+                self._extend(start + len(line.rstrip()))
+                entry = self.block_entry
+                if entry is not None:  # the text, lines joined (indentation inside it is not kept)
+                    entry.end = self.last_end
+                    entry.value = line.strip() if not entry.value else entry.value + "\n" + line.strip()
+                return
+            self.block_scalar = None
+        i, n = 0, len(line)
+        line_start = not self.in_flow
+        if self.quote is not None:
+            i = self._continue_quote(start, line)
+            if i < 0:
+                return
+            line_start = False
+        while i < n:
+            ch = line[i]
+            if ch in _SPACE:
+                i += 1
+                continue
+            if ch == "#" and (i == 0 or line[i - 1] in _SPACE):
+                return
+            first = False
+            if line_start:
+                if i == 0 and (line.startswith(("---", "...")) and line[3:4] in ("", " ", "\t")):
+                    i += 3
+                    continue
+                if i == 0 and ch == "%":
+                    return
+                dash = ch == "-" and line[i + 1:i + 2] in ("", " ", "\t")
+                self._line_start(i, dash)
+                if dash:
+                    self._dash(i)
+                    self._token(start + i + 1)
+                    i += 1
+                    continue  # what follows the dash starts an item at its own column
+                line_start, first = False, True
+            if ch in "{[":
+                self._open("fmap" if ch == "{" else "fseq")
+                self._token(start + i + 1)
+                i += 1
+            elif ch in "}]":
+                self._token(start + i + 1)
+                self._close()
+                i += 1
+            elif ch == "," and self.in_flow:
+                self._token(start + i + 1)
+                self._comma()
+                i += 1
+            elif ch == ":" and line[i + 1:i + 2] in ("", " ", "\t"):
+                i += 1  # a colon without a key before it
+            elif ch in "|>" and not self.in_flow and self.top.state == "value":
+                self._block_scalar(start + i, start + len(line.rstrip()))
+                return
+            elif ch in "&!":
+                while i < n and line[i] not in _SPACE:
+                    i += 1
+            else:
+                i = self._read_scalar(start, line, i, first)
+
+    def _read_scalar(self, start: int, line: str, i: int, first: bool) -> int:
+        n = len(line)
+        if line[i] in "'\"":
+            close = closing_quote(line, i + 1, line[i])
+            if close is None:  # the string goes on on the next lines
+                self.quote = (line[i], start + i, first, [line[i + 1:]])
+                return n
+            return self._after_scalar(start, line, i, close, unquote(line[i + 1:close - 1], line[i]), True, first)
+        m = (_FLOW_PLAIN if self.flow_depth else _BLOCK_PLAIN).match(line, i)
+        end = m.end() if m else i
+        return self._after_scalar(start, line, i, end, line[i:end], False, first)
+
+    def _continue_quote(self, start: int, line: str) -> int:
+        """Read a line of a quoted string begun on an earlier line; the index after it, or -1."""
+        assert self.quote is not None
+        quote, begin, first, parts = self.quote
+        close = closing_quote(line, 0, quote)
+        if close is None:
+            parts.append(line)
+            return -1
+        parts.append(line[:close - 1])
+        self.quote = None
+        value = " ".join(p.strip() for p in parts)
+        return self._after_scalar(start, line, -1, close, unquote(value, quote), True, first, begin - start)
+
+    def _after_scalar(self, start: int, line: str, i: int, end: int, value: str, quoted: bool, first: bool,
+                      begin: int | None = None) -> int:
+        """Whether the scalar ending at ``line[end]`` is a key; record it; the index to go on from."""
+        n = len(line)
+        k = end
+        while k < n and line[k] in _SPACE:
+            k += 1
+        is_key = k < n and line[k] == ":" and (quoted or self.in_flow or line[k + 1:k + 2] in ("", " ", "\t"))
+        self._scalar(start + (i if begin is None else begin), start + end, value, is_key, first)
+        self._token(start + end)
+        return k + 1 if is_key else max(end, i + 1)
+
+    # -- structure ----------------------------------------------------------------------------
+
+    def _token(self, end: int) -> None:
+        self.last_end = max(self.last_end, end)
+        self.last_token_end = end
+
+    def _extend(self, end: int) -> None:
+        self.last_end = max(self.last_end, end)
+
+    def _enter(self, path: Path, key_span: tuple[int, int] | None) -> Entry:
+        entry = self.outline.entries.get(path)
+        if entry is None:
+            entry = self.outline.entries[path] = Entry(path, key_span, end=key_span[1] if key_span else 0)
+            self.outline.children.setdefault(path[:-1], []).append(path[-1])
+        return entry
+
+    def _container(self, path: Path, kind: str) -> None:
+        entry = self.outline.entries.get(path)
+        if entry is not None and entry.kind == "none":
+            entry.kind = kind
+
+    def _push(self, frame: _Frame) -> None:
+        self._container(frame.path, "map" if frame.kind in ("bmap", "fmap") else "seq")
+        self.stack.append(frame)
+        if frame.flow:
+            self.flow_depth += 1
+
+    def _pop(self) -> None:
+        frame = self.stack.pop()
+        if frame.flow:
+            self.flow_depth -= 1
+        entry = self.outline.entries.get(frame.path)
+        if entry is not None:
+            entry.end = max(entry.end, self.last_end)
+        self.top.state = "done"
+
+    def _line_start(self, col: int, dash: bool) -> None:
+        """Close the block containers a line at ``col`` leaves."""
+        while self.top.kind in ("bmap", "bseq"):
+            if self.top.indent > col or (self.top.kind == "bseq" and self.top.indent == col and not dash):
+                self._pop()
+                continue
+            break
+
+    def _value_slot(self) -> Path | None:
+        """Where a new value (or container) goes: the slot of the top frame, if it awaits one."""
+        top = self.top
+        if top.state != "value":
+            return None
+        return top.slot()
+
+    def _dash(self, col: int) -> None:
+        top = self.top
+        if top.kind == "bseq" and top.indent == col:
+            top.index += 1
+        else:
+            path = self._value_slot()
+            if path is None:
+                path = top.slot() or top.path
+            self._push(_Frame("bseq", col, path, index=0))
+        seq = self.top
+        seq.state = "value"
+        self._enter((*seq.path, seq.index), None)
+
+    def _open(self, kind: str) -> None:
+        path = self._value_slot()
+        if path is None:
+            path = self.top.slot() or self.top.path
+        frame = _Frame(kind, -1, path, state="key" if kind == "fmap" else "value", index=0)
+        if self.top.kind == "fseq":
+            self._enter(path, None)
+        self._push(frame)
+
+    def _close(self) -> None:
+        while len(self.stack) > 1:
+            flow = self.top.flow
+            self._pop()
+            if flow:
+                break
+
+    def _comma(self) -> None:
+        top = self.top
+        if top.kind == "fmap":
+            top.key, top.state = None, "key"
+        elif top.kind == "fseq":
+            top.index += 1
+            top.state = "value"
+
+    def _block_scalar(self, start: int, end: int) -> None:
+        path = self.top.slot()
+        if path is not None:
+            entry = self._enter(path, None) if path else self.outline.entries[()]
+            entry.kind, entry.value, entry.value_span, entry.end = "scalar", "", (start, end), end
+            self.block_entry = entry
+        self.top.state = "done"
+        self.block_scalar = max(self.top.indent, 0) if self.top.kind == "bmap" else 0
+        self._token(end)
+
+    def _scalar(self, start: int, end: int, value: str, is_key: bool, first: bool) -> None:
+        top = self.top
+        col = start - line_start_at(self.text, start, self.bom)
+        if is_key:
+            if first and not (top.kind == "bmap" and top.indent == col):
+                path = self._value_slot()
+                if path is None:
+                    path = top.slot() or top.path
+                self._push(_Frame("bmap", col, path, state="key"))
+                top = self.top
+            if top.kind in ("bmap", "fmap"):
+                top.key, top.state = value, "value"
+                self._enter((*top.path, value), (start, end))
+                self.last_scalar = (start, end, "key", top.path)
+            return
+        if first and top.kind == "bmap" and top.indent == col:  # a key being typed (no colon yet)
+            self.last_scalar = (start, end, "key", top.path)
+            return
+        if first and top.kind == "bmap" and top.state == "value" and col > top.indent:
+            # `conv:` then a word on the next line: most likely the first key of a mapping being typed
+            path = top.slot()
+            self.last_scalar = (start, end, "key", path if path is not None else top.path)
+            return
+        if top.kind == "fmap" and top.state == "key":  # `{block` being typed
+            self.last_scalar = (start, end, "key", top.path)
+            return
+        slot = self._value_slot()
+        if slot is None:
+            self.last_scalar = None  # a continuation line or stray text
+            return
+        entry = self._enter(slot, None) if slot else self.outline.entries[()]
+        entry.kind, entry.value, entry.value_span, entry.end = "scalar", value, (start, end), end
+        top.state = "done"
+        self.last_scalar = (start, end, "value", slot)
+
+    # -- the cursor ---------------------------------------------------------------------------
+
+    def cursor(self, offset: int, line_before: str) -> tuple[Path, str]:
+        """(path, role) of a word ending at ``offset``, the end of the scanned text."""
+        last = self.last_scalar
+        # a word ends at the cursor, or the cursor is inside an open quote (editors close it: `block: "|"`)
+        if last is not None and last[1] == offset and (word_start(self.text, offset) < offset or self.open_quote):
+            return last[3], last[2]
+        top = self.top
+        if not top.flow and not line_before.strip(_SPACE):  # a blank line start, in block context
+            col = len(line_before)
+            self._line_start(col, False)
+            top = self.top
+            if top.kind == "bmap" and top.indent == col:
+                return top.path, "key"
+            if top.state == "value" and col > top.indent:
+                slot = top.slot()
+                if top.kind == "bseq":
+                    return slot if slot is not None else top.path, "value"
+                return (slot if slot is not None else top.path), "key"
+            return top.path, "none"
+        if top.kind == "fmap":
+            if top.state == "key":
+                return top.path, "key"
+            if top.state == "value":
+                return top.slot() or top.path, "value"
+            return top.path, "none"
+        if top.state == "value":
+            slot = top.slot()
+            if slot is not None:
+                return slot, "value"
+        return top.path, "none"
+
+
+def line_start_at(text: str, offset: int, bom: int) -> int:
+    """The offset where the line of ``offset`` starts (after a byte-order mark on the first line)."""
+    return max(text.rfind("\n", 0, offset) + 1, bom)
+
+
+def word_start(text: str, offset: int) -> int:
+    """Where the name that ends at ``offset`` starts (``offset`` itself when none does)."""
+    start = offset
+    while start > 0 and text[start - 1] in _WORD_SET:
+        start -= 1
+    return start
