@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from vibench.compiler.ir import Program
 from vibench.runtime import cache
+
+if TYPE_CHECKING:
+    from vibench.compiler.blocks.base import Block
 
 
 def build_program(program: Program) -> torch.nn.Module:
@@ -73,24 +77,21 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
                                       search_path=search_path, max_nodes=max_nodes, max_params=max_params,
                                       max_activation=max_activation, files_read=read, metadata=metadata)
         source = compile_source(program, inplace=inplace)
-        return cache.Compiled(source, program.root.name, frozenset(read | plugin_files(program)), frozenset(absent))
+        blocks = tuple((name, cache.admitted(name) or "") for name in plugin_blocks(program))
+        code = frozenset(plugin_files(program))
+        return cache.Compiled(source, program.root.name, frozenset(read) | code, frozenset(absent), blocks, code)
 
     entry = cache.cached(k, make)
     return getattr(entry.module, entry.class_name)()
 
 
-def plugin_files(program: Program) -> set[str]:
-    """The real paths of the source files of the blocks from outside vibench that ``program`` uses (a
-    plug-in's): the modules defining each block's class, its ``Params`` and its natives, with their
-    base classes up to vibench's. The cache checks them like the spec's files, so an edited plug-in
-    is compiled again (vibench's own blocks are part of the key, :func:`cache._installation`).
+def plugin_blocks(program: Program) -> dict[str, Block]:
+    """The blocks from outside vibench (a plug-in's, or a script's) that ``program`` uses, by name.
 
     >>> from vibench.api import _TINY, check
-    >>> plugin_files(check(text=_TINY))
-    set()
+    >>> plugin_blocks(check(text=_TINY))
+    {}
     """
-    import inspect
-
     from vibench.compiler import registry
 
     names: set[str] = set()
@@ -99,21 +100,68 @@ def plugin_files(program: Program) -> set[str]:
             if node.kind == "primitive":
                 names.add(node.block)
                 names.update(copy.block for copy in node.copies if copy.block)
-    files: set[str] = set()
+    blocks: dict[str, Block] = {}
     for name in sorted(names):
         block = registry.get(name)
-        if block is None or _is_vibench(type(block)):
-            continue
-        for cls in (type(block), getattr(block, "Params", object), *(n for n in block.natives if isinstance(n, type))):
-            for base in cls.__mro__:
-                if _is_vibench(base) or base is object:
+        if block is not None and not _is_vibench(type(block)):
+            blocks[name] = block
+    return blocks
+
+
+def plugin_files(program: Program) -> set[str]:
+    """The real paths of the source files of the blocks from outside vibench that ``program`` uses (a
+    plug-in's): every module imported so far (by the compilation, at least) of the packages that define
+    each block's class, its ``Params``, its natives (classes and functions) and their base classes up to
+    vibench's — the block's module, the natives' and every module of the package they import (a shape
+    rule's helper), whatever the distribution's metadata lists (an editable install lists none) — and
+    the files defining those objects outside such a package. The cache checks them like the spec's
+    files, so a plug-in edited anywhere it could change the model is compiled again (vibench's own
+    blocks are part of the key, :func:`cache._installation`); a plug-in package's modules that no one
+    imported cannot have changed the model.
+
+    >>> from vibench.api import _TINY, check
+    >>> plugin_files(check(text=_TINY))
+    set()
+    """
+    import inspect
+
+    roots: set[str] = set()
+    files: set[str] = set()
+    for block in plugin_blocks(program).values():
+        natives = (n for n in block.natives if not isinstance(n, str))
+        for obj in (type(block), getattr(block, "Params", object), *natives):
+            for part in obj.__mro__ if isinstance(obj, type) else (obj,):
+                if _is_vibench(part) or part is object:
                     break
-                with contextlib.suppress(TypeError, OSError):  # a class without a file (built in, typed at a prompt)
-                    file = inspect.getsourcefile(base)
+                root = _package_root(str(getattr(part, "__module__", "")))
+                if root is not None:
+                    roots.add(root)
+                with contextlib.suppress(TypeError, OSError):  # an object without a file (built in, typed at a prompt)
+                    file = inspect.getsourcefile(part)
                     if file is not None:
                         files.add(os.path.realpath(file))
+    if roots:
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and (name in roots or _under(name, roots)):
+                files.add(os.path.realpath(file))
     return files
 
 
-def _is_vibench(cls: type) -> bool:
-    return str(getattr(cls, "__module__", "")).split(".")[0] == "vibench"
+def _package_root(module: str) -> str | None:
+    """The outermost package of ``module`` that has a file (a namespace package has none: the package
+    one level in is the plug-in's), or None (``module`` is not imported or has no file)."""
+    parts = module.split(".")
+    for end in range(1, len(parts) + 1):
+        name = ".".join(parts[:end])
+        if getattr(sys.modules.get(name), "__file__", None):
+            return name
+    return None
+
+
+def _under(name: str, roots: set[str]) -> bool:
+    return any(name.startswith(root + ".") for root in roots)
+
+
+def _is_vibench(obj: Any) -> bool:
+    return str(getattr(obj, "__module__", "")).split(".")[0] == "vibench"

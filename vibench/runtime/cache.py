@@ -7,17 +7,23 @@ the real path of its folder as given, or for ``text=`` the real working folder, 
 is looked up from), the spec's text, the parameters (with the limits and the metadata table's class
 counts), the bound inputs and the real paths of the search-path folders. An entry records what the
 compilation depended on beyond its key (:class:`Deps`): every file it read (templates, PHM base
-configs, the source files of the plug-in blocks it used) with its SHA-256, and every path a template
-lookup tried and found no file at (a file created there later would be found first). An entry is
+configs, and the source files of the plug-in blocks it used: every imported module of their packages,
+see :func:`vibench.runtime.build.plugin_files`) with its SHA-256, every path a template lookup tried
+and found no file at (a file created there later would be found first), and which class the registry
+admitted as each plug-in block the model uses (a rival plug-in installed since, or the plug-in
+uninstalled or refused, leaves the name unknown: the build then fails as ``--check`` does). An entry is
 used, from memory or from the folder, only while all of that still holds; else the spec is compiled
-again and the entry replaced.
+again and the entry replaced. A plug-in runs as the process imported it: a model compiled after one of
+its files was edited in this process is kept in memory only (:func:`store`), so the next process, which
+imports the edited plug-in, compiles the spec again.
 
 Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`; ``VIBENCH_CACHE=0``
 keeps them in memory only). A module's name stands for one code: ``m_<name>.py`` is an emitted
 model.py, imported as ``vibench.models.m_<name>`` so that pickled models name a real module, where
 ``<name>`` is the SHA-256 of the key and of the source (:func:`module_stem`); ``m_<name>.json`` is its
 record: ``{"class": ..., "vibench": ..., "key": <key>, "source": <SHA-256 of m_<name>.py>, "files":
-{path: SHA-256 or null}, "absent": [path, ...], "check": <SHA-256 of the other fields>}``; and
+{path: SHA-256 or null}, "absent": [path, ...], "blocks": {plug-in block name: its class}, "check": <SHA-256
+of the other fields>}``; and
 ``k_<key>`` names the key's current module (:func:`vibench.runtime.cache_folder.read_index`). A spec
 compiled again to other code (a template it extends was edited) gets a new module; the old one stays
 imported in this process and its files stay in the folder until evicted, so a model built or saved
@@ -41,8 +47,9 @@ the first build of a model in a process, never by a hit in memory.
 
 A hit in memory checks the record cheaply: one ``stat`` per file read (its size, times and inode as
 when last hashed; a file changed since is hashed again, and a file changed within
-:data:`SETTLE_NS` of its check is always hashed, as git treats racily clean files) and one per
-absent path: a few microseconds a build.
+:data:`SETTLE_NS` of its check is always hashed, as git treats racily clean files), one per
+absent path and one registry lookup per plug-in block: a few microseconds a build. A hit in the folder
+of a model with plug-in blocks loads the plug-ins (as compiling it would), to ask the registry.
 
 A hit in the folder marks its entry and index used (the folder keeps the most recently used ones);
 :func:`clear` forgets every entry, in memory and in the folder (``vibench.clear_cache()``).
@@ -76,31 +83,39 @@ SETTLE_NS = 2_000_000_000
 @dataclass(frozen=True)
 class Compiled:
     """What a compilation gives the cache: the model.py source, the model class's name, the real
-    paths of the files it read and the absolute paths its lookups found no file at."""
+    paths of the files it read, the absolute paths its lookups found no file at, the plug-in blocks
+    it used (name -> :func:`admitted`) and, among ``files``, those of imported code (a plug-in's
+    modules: compiled as this process imported them, which the file may no longer be)."""
 
     source: str
     class_name: str
     files: frozenset[str] = frozenset()
     absent: frozenset[str] = frozenset()
+    blocks: tuple[tuple[str, str], ...] = ()
+    code: frozenset[str] = frozenset()
 
 
 class Deps:
     """What an entry's model was compiled from, beyond its key: ``files`` (path -> SHA-256, None for a
-    file that could not be read) and ``absent`` paths. :meth:`valid` says whether it all still holds."""
+    file that could not be read), ``absent`` paths and plug-in ``blocks`` (name -> the class the
+    registry admitted, :func:`admitted`). :meth:`valid` says whether it all still holds."""
 
-    __slots__ = ("files", "absent", "_seen")
+    __slots__ = ("files", "absent", "blocks", "_seen")
 
-    def __init__(self, files: dict[str, str | None], absent: Iterable[str]) -> None:
+    def __init__(self, files: dict[str, str | None], absent: Iterable[str],
+                 blocks: dict[str, str] | None = None) -> None:
         self.files = files
         self.absent = tuple(sorted(absent))
+        self.blocks = dict(sorted((blocks or {}).items()))
         self._seen: dict[str, tuple[int, int, int, int]] = {}  # path -> its stat when its hash last matched
 
     @classmethod
-    def of(cls, files: Iterable[str], absent: Iterable[str]) -> Deps:
-        """The record of a compilation that just read ``files`` and found ``absent`` missing (those in
-        vibench's own folder left out: a file added there changes the installation, part of the key)."""
+    def of(cls, files: Iterable[str], absent: Iterable[str], blocks: Iterable[tuple[str, str]] = ()) -> Deps:
+        """The record of a compilation that just read ``files``, found ``absent`` missing (those in
+        vibench's own folder left out: a file added there changes the installation, part of the key) and
+        used the plug-in ``blocks``."""
         package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-        deps = cls({}, (path for path in absent if not path.startswith(package)))
+        deps = cls({}, (path for path in absent if not path.startswith(package)), dict(blocks))
         for path in sorted(files):
             st = _stat(path)
             deps.files[path] = _file_hash(path)
@@ -109,8 +124,9 @@ class Deps:
         return deps
 
     def valid(self) -> bool:
-        """Whether every file is as it was and no absent path holds a file (hashing only the files
-        whose ``stat`` changed, or that changed too recently for their times to tell)."""
+        """Whether every file is as it was, no absent path holds a file (hashing only the files whose
+        ``stat`` changed, or that changed too recently for their times to tell) and the registry admits
+        the same class as each plug-in block (which loads the plug-ins, once a process)."""
         for path in self.absent:
             if os.path.isfile(path):
                 return False
@@ -127,7 +143,20 @@ class Deps:
                 return False
             if _settled(st):
                 self._seen[path] = signature
+        for name, cls in self.blocks.items():
+            if admitted(name) != cls:
+                return False
         return True
+
+
+def admitted(name: str) -> str | None:
+    """The class (``module.qualname``) the registry holds as block ``name``, or None when it holds none:
+    for a plug-in's block, None once the plug-in is uninstalled, fails to load, or is refused (a rival
+    plug-in registers the same name), as ``--check`` then reports E110."""
+    from vibench.compiler import registry
+
+    block = registry.get(name)
+    return None if block is None else f"{type(block).__module__}.{type(block).__qualname__}"
 
 
 @dataclass(frozen=True)
@@ -138,6 +167,9 @@ class Entry:
 
 
 _memory: dict[str, Entry] = {}
+# The SHA-256 of each file of imported code (a plug-in's module) when this process first compiled with
+# it: a file that differs later was edited after the import, and the code compiled is the imported one.
+_imported: dict[str, str | None] = {}
 # Held while an entry is looked up on disk, compiled or stored: threads building at once would
 # otherwise import one module while another drops it from sys.modules (a KeyError from importlib).
 # A hit in memory takes no lock; compilation is pure Python, so the lock costs threads no parallelism.
@@ -286,38 +318,55 @@ def _read_record(path: str, k: str) -> tuple[str, Deps] | None:
         return None
     if not isinstance(meta, dict) or meta.get("key") != k:
         return None
-    class_name, files, absent = meta.get("class"), meta.get("files"), meta.get("absent")
+    class_name, files, absent, blocks = meta.get("class"), meta.get("files"), meta.get("absent"), meta.get("blocks")
     if not isinstance(class_name, str) or not class_name.isidentifier() or not isinstance(meta.get("source"), str):
         return None
     if not isinstance(files, dict) or not all(isinstance(h, str) or h is None for h in files.values()):
         return None
     if not isinstance(absent, list) or not all(isinstance(p, str) for p in absent):
         return None
+    if not isinstance(blocks, dict) or not all(isinstance(c, str) for c in blocks.values()):
+        return None
     if meta.get("check") != _record_check(meta):  # an edit that kept the shape: another class named, a file left out
         return None
-    return class_name, Deps(dict(files), absent)
+    return class_name, Deps(dict(files), absent, blocks)
 
 
 def _record_check(meta: dict[str, Any]) -> str:
     """The SHA-256 of a record's fields, which the record holds as ``check``: a record changed since it
     was written (damaged, or edited by hand) is a miss, whatever it names."""
-    fields = {name: meta.get(name) for name in ("class", "vibench", "key", "source", "files", "absent")}
+    fields = {name: meta.get(name) for name in ("class", "vibench", "key", "source", "files", "absent", "blocks")}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def store(k: str, compiled: Compiled) -> Entry:
     """Make the module of a freshly compiled model (on disk when the cache folder is writable). A module
-    of its name imported before is this very code (:func:`module_stem`): it is kept, not imported again."""
-    deps = Deps.of(compiled.files, compiled.absent)
+    of its name imported before is this very code (:func:`module_stem`): it is kept, not imported again.
+
+    A model compiled with a plug-in module that was edited since this process first compiled with it
+    stays in memory: the process runs the module as it imported it, so the record would pair the edited
+    file with the old code, and the next process would build the old model from the folder."""
+    deps = Deps.of(compiled.files, compiled.absent, compiled.blocks)
     name = f"{PACKAGE}.{module_stem(k, compiled.source)}"
     module = None
-    if enabled():
+    if _as_imported(compiled.code, deps) and enabled():
         module = _store_on_disk(k, name, compiled, deps)
     if module is None:
         module = sys.modules.get(name) or _load_in_memory(name, compiled.source)
     entry = Entry(module, compiled.class_name, deps)
     _memory[k] = entry
     return entry
+
+
+def _as_imported(code: frozenset[str], deps: Deps) -> bool:
+    """Whether every file of imported ``code`` has the SHA-256 it had when this process first compiled
+    with it (a file new to the process is taken as imported as it is now: one edited between its import
+    and that first compilation is not told apart)."""
+    same = True
+    for path in sorted(code):
+        digest = deps.files.get(path)
+        same = _imported.setdefault(path, digest) == digest and same
+    return same
 
 
 def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.ModuleType | None:
@@ -332,7 +381,8 @@ def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.M
         cache_folder.write(os.path.join(folder, f"{stem}.py"), compiled.source)
         meta: dict[str, Any] = {"class": compiled.class_name, "vibench": __version__, "key": k,
                                  "source": hashlib.sha256(compiled.source.encode("utf-8")).hexdigest(),
-                                 "files": dict(sorted(deps.files.items())), "absent": list(deps.absent)}
+                                 "files": dict(sorted(deps.files.items())), "absent": list(deps.absent),
+                                 "blocks": deps.blocks}
         meta["check"] = _record_check(meta)
         cache_folder.write(os.path.join(folder, f"{stem}.json"), json.dumps(meta, indent=1))
         cache_folder.write_index(folder, k, stem)  # last: an index names only a whole entry
