@@ -209,15 +209,18 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
             _print_errors(err, ns)
         return EXIT_SPEC
     if program.warnings and ns.format == "text":  # before a checkpoint that does not fit: a note may say why
-        sources = {program.source.display_path: text if text is not None else _read_text(path or "")}
-        for warning in program.warnings:
-            print(warning.render(sources) + "\n", file=sys.stderr)
+        _print_warnings(program, text if text is not None else _read_text(path or ""))
     weights = reference_weights(program, ns, checkpoint) if weights_path is not None else None
     if isinstance(weights, str):  # the checkpoint does not fit the model the spec describes
         with exit_code_kept(EXIT_SPEC):
             if ns.format == "json":
-                notes = [w.to_json() for w in program.warnings]
-                print(json.dumps({"ok": False, "diagnostics": notes, "weights": weights}, indent=2))
+                from vibench.compiler.diagnostics import MAX_SHOWN
+
+                failed: dict[str, Any] = {"ok": False, "diagnostics": [w.to_json() for w in
+                                                                       program.warnings[:MAX_SHOWN]]}
+                if len(program.warnings) > MAX_SHOWN:
+                    failed["omitted"] = len(program.warnings) - MAX_SHOWN
+                print(json.dumps(failed | {"weights": weights}, indent=2))
             else:
                 print(f"vibench-compile: {weights}", file=sys.stderr)
         return EXIT_SPEC
@@ -272,6 +275,20 @@ def _read_stdin() -> str:
     if sys.stdin.isatty():
         print("vibench-compile: reading the spec from standard input (end it with Ctrl-D)", file=sys.stderr)
     return read_spec_stream(sys.stdin.buffer, STDIN)
+
+
+def _print_warnings(program: Any, text: str) -> None:
+    """The warnings and notes of a spec that compiled, on standard error: at most MAX_SHOWN, then how many more
+    (as for errors: 50,000 warnings printed megabytes)."""
+    from vibench.compiler.diagnostics import MAX_SHOWN
+
+    sources = {program.source.display_path: text}
+    for warning in program.warnings[:MAX_SHOWN]:
+        print(warning.render(sources) + "\n", file=sys.stderr)
+    more = len(program.warnings) - MAX_SHOWN
+    if more > 0:
+        print(f"... and {more:,} more (the first {MAX_SHOWN} of {len(program.warnings):,} are shown)\n",
+              file=sys.stderr)
 
 
 def _read_text(path: str) -> str:

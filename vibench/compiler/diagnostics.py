@@ -117,7 +117,8 @@ class Diagnostic:
                     span = max(1, min(span, len(src) - col + 1))
                     # In terminal columns: a CJK character takes two (a caret after `doc: 卷积层` sat under
                     # the wrong word), a combining mark none.
-                    caret = " " * _width(src[:max(col - 1, 0)]) + "^" * max(1, _width(src[col - 1:col - 1 + span]))
+                    caret = " " * display_width(src[:max(col - 1, 0)])
+                    caret += "^" * max(1, display_width(src[col - 1:col - 1 + span]))
                     if self.expected is not None:
                         caret += f" expected {self.expected}"
                     lines.append(f"{gutter} | {caret}")
@@ -176,12 +177,39 @@ YAML_LINE_BREAK = re.compile("\r\n?|[\n\x85\u2028\u2029]")
 ``\\r\\n``, ``\\n`` and ``\\r`` (vibench/lsp/text.py)."""
 
 
-def _width(text: str) -> int:
-    """Terminal columns of ``text``: wide and full-width characters take two, combining marks none."""
+def display_width(text: str) -> int:
+    """Terminal columns of ``text`` as :func:`terminal_safe` draws it: wide and full-width characters take two;
+    marks and format characters none (a combining accent, a Thai or Devanagari vowel sign, U+FE0F, a zero-width
+    space: categories Mn, Me, Cf); a character terminal_safe draws as a symbol (a control, a bidirectional
+    override) one. A tab counts one: expand it, or write it as ``\\t``, first.
+
+    >>> display_width("conv"), display_width("卷积"), display_width("ที่นี่"), display_width("a\u200bb")
+    (4, 4, 2, 2)
+    """
     if text.isascii():
         return len(text)
-    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-               for ch in text)
+    return sum(_char_width(ch) for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    if ord(ch) in _TERMINAL:
+        return 1
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (:func:`display_width`), on the left when
+    ``right`` (a number column): a table of names in CJK stays aligned."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
+
+
+def one_cell(text: str) -> str:
+    """``text`` for one cell of a table: on one line (:func:`one_line`) and with each tab written ``\\t`` (a tab
+    moves the cursor to the next tab stop, which no column width accounts for)."""
+    return one_line(text).replace("\t", "\\t")
 
 
 def _token_length(line: str, start: int) -> int:

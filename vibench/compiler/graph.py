@@ -2,7 +2,8 @@
 
 Pre: a UnitDef from ``resolve``. Post: the same UnitDef with its nodes in topological order (ties
 broken by spec order), or a SpecError: unknown references (E401, with "did you mean"), a cycle
-(E402, the cycle path shown), nodes that reach no output (E403), names used twice (E404).
+(E402, the cycle path shown), nodes that reach no output (E403, raised as :class:`UnusedNodes`, which
+carries the ordered unit: a caller may go on checking it), names used twice (E404).
 Ports are checked later, when each node's block is known (E405).
 
 Where every node reads only nodes written before it (how specs are written), the spec order is
@@ -71,8 +72,21 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
         if n.name not in live:
             diags.add(Diagnostic("E403", f"node `{n.name}` does not lead to any output of {where}", n.pos, node=n.name,
                                  hint="use its value, list it under `outputs:`, or remove it"))
-    diags.raise_if_any()
-    return replace(unit, nodes=unit.nodes if order is None else tuple(nodes[name] for name in order))
+    ordered = replace(unit, nodes=unit.nodes if order is None else tuple(nodes[name] for name in order))
+    if diags.errors:  # only E403s: the graph is sound, and its nodes can be checked as any others
+        raise UnusedNodes(diags.items, diags.sources, ordered)
+    return ordered
+
+
+class UnusedNodes(SpecError):
+    """E403 alone: nodes that reach no output, in a graph that is otherwise sound (every reference known, no
+    cycle). ``unit`` is the checked, ordered unit: the later passes may check it, dead nodes included, so that
+    the spec's other problems (an unknown block or parameter in a live node) are reported with the E403s
+    (docs/errors.md: independent problems are reported together)."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str], unit: UnitDef) -> None:
+        super().__init__(diagnostics, sources)
+        self.unit = unit
 
 
 def _live_in_order(unit: UnitDef, nodes: dict[str, NodeDef]) -> set[str]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import Pos, UnitDef
 from vibench.compiler.symbolic import NeedConcrete
@@ -91,8 +91,8 @@ def run_checks(udef: UnitDef, env: dict[str, Any], positions: dict[str, Pos | No
             message = evaluate_value(check.message, env) if contains_template(check.message) else check.message
         except ExprError as err:
             message = f"a check of `{udef.name}` failed (its message cannot be written: {err.message})"
-        text = str(message)
-        text = text if len(text) <= 500 else text[:497] + "..."
+        # clipped once, after its line breaks are written `\\r`, `\\n`: the count of characters left out is right
+        text = clip(str(message))
         at = check.at
         pos = positions.get(at) or declared.get(at) if at is not None else None
         found = f"`{at}` = {_shown(env.get(at))}" if at is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from vibench.compiler.diagnostics import display_width, one_cell, pad
 from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
 
 MAX_LISTED = 1000
@@ -71,15 +72,21 @@ def list_templates(search_path: list[str] | None = None) -> str:
     shadowed = _shadowed(sections)
     lines = []
     for folder, names, left_out in sections:
+        # File and folder names on one line each (`\n` and `\t` written so: a file named `a\nFAKE  entry.yaml`
+        # printed a listing line of its own), aligned in terminal columns (a CJK name takes two per character)
+        shown = {name: one_cell(name) for name in names}
         if folder is not None:
-            lines += ["", f"in {folder} (spec path):" if names else f"in {folder} (spec path): no specs"]
+            lines += ["", f"in {one_cell(folder)} (spec path):" if names else
+                      f"in {one_cell(folder)} (spec path): no specs"]
         elif not names:
             lines.append("the spec library is empty")
-        width = max((len(n) for n in names), default=0)
+        width = max((display_width(n) for n in shown.values()), default=0)
         for name in names:
             text, interface = describe(name, _path(folder, name), search_path)
-            note = f"[hidden by the one in {shadowed[(folder, name)]}]" if (folder, name) in shadowed else ""
-            lines.append("  ".join([f"{name:<{width}}", *filter(None, [text, interface and f"({interface})", note])]))
+            note = f"[hidden by the one in {one_cell(shadowed[(folder, name)])}]" if (folder, name) in shadowed else ""
+            row = [pad(shown[name], width), *filter(None, [one_cell(text), interface and f"({one_cell(interface)})",
+                                                           note])]
+            lines.append("  ".join(row))
         if left_out:
             lines.append(f"... and {left_out:,} more (the first {MAX_LISTED:,} are listed)")
     return "\n".join(lines)

@@ -112,8 +112,18 @@ def _number(value: float) -> str:
 
 
 def _first_line(text: str | None) -> str:
+    return _doc_parts(text)[0]
+
+
+def _doc_parts(text: str | None) -> tuple[str, str]:
+    """(first line, the rest) of a doc, split at the same line breaks (``str.splitlines``: \\r, U+2028 too), so that
+    no text between a first line ended by one of those and the next ``\\n`` is lost.
+
+    >>> _doc_parts("Summary.\\u2028More.\\nLast.")
+    ('Summary.', 'More.\\nLast.')
+    """
     lines = (text or "").strip().splitlines()
-    return lines[0] if lines else ""
+    return (lines[0], "\n".join(lines[1:]).strip()) if lines else ("", "")
 
 
 def _example_rows(doc: TemplateDoc) -> list[ParamRow]:
@@ -131,8 +141,8 @@ def template_example(doc: TemplateDoc) -> str:
 def template_reference(name: str, search_path: list[str] | None = None) -> str:
     """The text of ``vibench-compile --list NAME``."""
     doc = template_doc(name, search_path)
-    lines = [f"{doc.name}: {_first_line(doc.doc)}", ""]
-    rest = doc.doc.split("\n", 1)[1].strip() if "\n" in doc.doc else ""
+    first, rest = _doc_parts(doc.doc)
+    lines = [f"{doc.name}: {first}", ""]
     if rest:
         lines += [*_indent(rest), ""]
     lines += [f"interface at the defaults: {doc.interface or '(does not compile: ' + doc.problem + ')'}", ""]

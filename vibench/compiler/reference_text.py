@@ -69,22 +69,64 @@ def _indent(text: str, prefix: str = "  ") -> list[str]:
 
 
 WIDTH = 100  # text columns of --blocks NAME / --list NAME before the last column wraps
+CELL_WIDTH = 48
+"""Terminal columns a cell of a column other than the last may take: a longer one (a default of 300 numbers, a
+type listing ten choices) does not widen its column; it is clipped there to the column's width and written in
+full under its row, so that one long value neither widens every row nor pushes the descriptions off the screen."""
+MAX_SPILLED = 2_000  # characters of such a cell written under its row
+MIN_CLIPPED = 10  # columns a clipped cell keeps in its row (`[0, 1, ...`)
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
     """Aligned columns, two spaces apart, indented by two; the last column wraps at :data:`WIDTH`
-    (continued under itself), keeping at least 40 columns."""
+    (continued under itself), keeping at least 40 columns. Columns are measured in terminal columns (a CJK
+    character takes two), every cell is on one line (a line break or tab in it written ``\\n``, ``\\t``), and a
+    cell of another column wider than :data:`CELL_WIDTH` is clipped in its row (``...``) and follows in full
+    under the row, under the second column, wrapped at :data:`WIDTH`.
+
+    >>> print("\\n".join(_table([("a", "int", "1", "A."), ("b", "list", str(list(range(20))), "B.")])))
+      a  int   1           A.
+      b  list  [0, 1, ...  B.
+         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+    """
     import textwrap
 
-    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]) - 1)]
+    from vibench.compiler.diagnostics import clip, display_width, one_cell, pad
+
+    cells = [[one_cell(c) for c in r[:-1]] for r in rows]
+    widths = []
+    for k in range(len(rows[0]) - 1):
+        fitting = [display_width(r[k]) for r in cells if display_width(r[k]) <= CELL_WIDTH]
+        long = len(fitting) < len(cells)
+        widths.append(max(max(fitting, default=0), MIN_CLIPPED if long else 0))
+    shown = [[c if display_width(c) <= CELL_WIDTH else _clip_columns(c, w) for c, w in zip(r, widths, strict=True)]
+             for r in cells]
     left = 2 + sum(w + 2 for w in widths)
+    under = " " * (2 + (widths[0] + 2 if len(widths) > 1 else 0))  # where a long cell is written in full
     lines = []
-    for r in rows:
-        head = "  " + "".join(c.ljust(w) + "  " for c, w in zip(r, widths, strict=False))
+    for r, full, short in zip(rows, cells, shown, strict=True):
+        head = "  " + "".join(pad(c, w) + "  " for c, w in zip(short, widths, strict=True))
         parts = textwrap.wrap(r[-1], max(40, WIDTH - left)) or [""]
         lines.append((head + parts[0]).rstrip())
         lines += [" " * left + part for part in parts[1:]]
+        for cell, clipped in zip(full, short, strict=True):
+            if cell != clipped:  # (a default of megabytes: its first MAX_SPILLED characters)
+                lines += textwrap.wrap(clip(cell, MAX_SPILLED), WIDTH, initial_indent=under, subsequent_indent=under,
+                                       break_on_hyphens=False)
     return lines
+
+
+def _clip_columns(text: str, width: int) -> str:
+    """The start of ``text`` that fits ``width`` terminal columns with ``...`` after it."""
+    from vibench.compiler.diagnostics import display_width
+
+    used = end = 0
+    for ch in text:
+        used += display_width(ch)
+        if used > width - 3:
+            break
+        end += 1
+    return text[:end] + "..."
 
 
 def _json(value: Any) -> str:

@@ -61,9 +61,28 @@ def escape(text: str, target: Target) -> str:
         for ch in text:
             out.append(f"#{ord(ch)};" if ch in '"#<>&`[](){}|;' or not ch.isprintable() else ch)
         return "".join(out)
-    # script: JSON text for inline <script>: every <, >, & and line separator as a \\u escape
-    table = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-    return "".join(table.get(ch, ch) for ch in text)
+    # script: JSON text for inline <script>: every <, >, & and line separator as a \\u escape (str.translate:
+    # a page of megabytes is escaped in C, not a character at a time)
+    return text.translate(_SCRIPT)
+
+
+_SCRIPT = {ord(ch): f"\\u{ord(ch):04x}" for ch in "<>&\u2028\u2029"}
+
+MAX_DOC = 500
+"""Characters of a ``doc:`` a picture shows (a tooltip): a longer one is clipped, so that a long doc in a
+``repeat`` body, drawn once per copy, cannot grow the picture beyond its boxes (docs/cli.md)."""
+
+
+def tooltip(doc: str | None) -> str:
+    """``doc`` as a picture's tooltip shows it: at most :data:`MAX_DOC` characters, then how many were left out.
+
+    >>> tooltip("x" * 600)[-28:]
+    'xxx... (100 more characters)'
+    """
+    text = doc or ""
+    if len(text) <= MAX_DOC:
+        return text
+    return text[:MAX_DOC] + f"... ({len(text) - MAX_DOC:,} more characters)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,13 +174,14 @@ class _Builder:
         inputs = [(port, producers[_key(ref)], shapes[_key(ref)]) for port, ref in node.inputs]
         units = [c.unit for c in node.copies]
         if node.kind != "composite" or level >= self.depth or any(u is None for u in units):
-            item = Item(self.new_id(), "node", node.name, label, node.doc or "", level)
+            item = Item(self.new_id(), "node", node.name, label, tooltip(node.doc), level)
             for _, source, shape in inputs:
                 self.edges.append((source, item.id, shape))
             outs: dict[tuple[str, str | None], str] = {(node.name, p): item.id for p, _ in node.outputs}
             outs[(node.name, None)] = item.id
             return item, outs
-        group = Item(self.new_id(), "group", node.name, label, node.doc or "", level)
+        # a frame is labelled with the composite's path (`layer2.0.downsample`), as --summary names its rows
+        group = Item(self.new_id(), "group", path, label, tooltip(node.doc), level)
         feeds = {port: (source, shape) for port, source, shape in inputs}
         outs = {}
         previous: dict[tuple[str, str | None], str] | None = None
@@ -177,7 +197,7 @@ class _Builder:
             items, produced = self.unit(unit, f"{path}.{k}." if len(node.copies) > 1 else f"{path}.", level + 1,
                                         feeds, mappings[k])
             if len(node.copies) > 1:
-                group.children.append(Item(self.new_id(), "group", f"{node.name}.{k}", unit.name, "", level + 1,
+                group.children.append(Item(self.new_id(), "group", f"{path}.{k}", unit.name, "", level + 1,
                                            items))
             else:
                 group.children.extend(items)
@@ -272,12 +292,12 @@ def _short(block: str) -> str:
 
 def _input_doc(unit: Unit, name: str) -> str:
     d = unit.definition
-    return next((i.doc or "" for i in d.inputs if i.name == name), "") if d is not None else ""
+    return next((tooltip(i.doc) for i in d.inputs if i.name == name), "") if d is not None else ""
 
 
 def _output_doc(unit: Unit, name: str) -> str:
     d = unit.definition
-    return next((o.doc or "" for o in d.outputs if o.name == name), "") if d is not None else ""
+    return next((tooltip(o.doc) for o in d.outputs if o.name == name), "") if d is not None else ""
 
 
 def _walk(items: list[Item]) -> list[Item]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vibench.compiler.diagnostics import one_line
+from vibench.compiler.diagnostics import MAX_SHOWN, display_width, one_cell, one_line, pad
 from vibench.compiler.ir import Node, Program, Unit
 from vibench.compiler.symbolic import Dim, evaluate, fmt_shape, free_symbols
 
@@ -65,11 +65,12 @@ def _table(unit: Unit, env: dict[str, int], depth: int = 0) -> list[str]:
         out = "; ".join(_shape(outer_shape(t.shape, mapping, {}), env) for _, t in node.outputs)
         flops = _flops(outer_shape((node.flops,), mapping, {})[0], env)
         rows.append(("  " * level + path, _block_label(node), out, f"{node.param_count:,}", flops))
-    widths = [max(len(r[k]) for r in rows) for k in range(5)]
+    # in terminal columns: a block named in CJK takes two per character (docs/cli.md)
+    widths = [max(display_width(r[k]) for r in rows) for k in range(5)]
     lines: list[str] = []
     for r in rows:
-        lines.append("  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
-                              r[3].rjust(widths[3]), r[4].rjust(widths[4])]).rstrip())
+        cells = [pad(cell, width, right=k >= 3) for k, (cell, width) in enumerate(zip(r, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
     return lines
 
 
@@ -96,11 +97,10 @@ def _rows(unit: Unit, depth: int, prefix: str = "", level: int = 0,
 
 def _block_label(node: Node) -> str:
     """The block column: on one line (a composite's file name may hold a line break, which printed a
-    forged line of its own)."""
-    from vibench.compiler.diagnostics import one_line
+    forged line of its own), a tab written ``\\t`` (it moved the columns after it to the next tab stop)."""
     from vibench.compiler.render import block_label
 
-    return one_line(block_label(node))
+    return one_cell(block_label(node))
 
 
 def check_report_json(program: Program, *, summary: bool, written: str | None, depth: int = 0) -> dict[str, Any]:
@@ -118,8 +118,10 @@ def check_report_json(program: Program, *, summary: bool, written: str | None, d
         "outputs": {n: {"shape": dims(t.shape), "dtype": t.dtype} for n, _, t in root.outputs},
         "constraints": [{"constraint": c.text, "node": c.node, "reason": c.reason} for c in root.constraints],
         "bindings": env,
-        "warnings": [w.to_json() for w in program.warnings],
+        "warnings": [w.to_json() for w in program.warnings[:MAX_SHOWN]],
     }
+    if len(program.warnings) > MAX_SHOWN:  # as a failed compile's `omitted`: the report stays small
+        out["warnings_omitted"] = len(program.warnings) - MAX_SHOWN
     if written:
         out["written"] = written
     if summary:

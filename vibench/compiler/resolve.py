@@ -174,6 +174,14 @@ class Library:
                             names.add(("./" if ref.startswith("./") else "") + os.path.splitext(rel)[0])
                 if len(names) > 2000:
                     break
+        # A name that holds `#` cannot be written in a reference (`#` separates a file from a block in it): never
+        # suggested (`./part#1` was suggested for `./part#1.yaml`, as written); said why when the user wrote one.
+        hashed = sorted(n for n in names if "#" in n and n.startswith(ref + "#"))
+        if hashed:
+            return (f"`#` separates a spec file from a block in it (`file.yaml#Block`), so this reference names a "
+                    f"block of `{ref}`: a file whose name holds `#`, such as `{clip(hashed[0], 200)}`, cannot be named "
+                    "in a reference; rename it without `#`")
+        names = {n for n in names if "#" not in n}
         return suggest(ref, names) or (None if relative else "run `vibench-compile --list` to see the library")
 
     # -- loading ---------------------------------------------------------------------------------

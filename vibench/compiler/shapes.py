@@ -31,7 +31,7 @@ from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_o
 from vibench.compiler.elaborate import elaborate
 from vibench.compiler.elaborated import Failed, declared_dims, freeze, verify_elaborated
 from vibench.compiler.expr import ExprError, evaluate_value
-from vibench.compiler.graph import check_graph
+from vibench.compiler.graph import UnusedNodes, check_graph
 from vibench.compiler.ir import (
     Pos,
     Program,
@@ -195,6 +195,9 @@ class _Specializer:
         if key not in self.checked:
             try:
                 self.checked[key] = check_graph(udef, self.library.sources)
+            except UnusedNodes as err:  # E403: reported with the problems the later passes find
+                self.diags.extend(err.diagnostics)
+                self.checked[key] = err.unit
             except SpecError as err:
                 self.diags.extend(err.diagnostics)
                 raise Failed() from None
