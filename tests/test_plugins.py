@@ -47,6 +47,10 @@ assert main([{spec!r}, "-o", "model.py"]) == 0
 model = vibench.build({spec!r}).eval()
 out = model(torch.randn(2, 1, 1000))
 assert out.shape == (2, 4), out.shape
+from vibench import testing
+with open({spec!r}, encoding="utf-8") as fh:
+    findings = testing.check_runtime(fh.read(), {{"x": (2, 1, 67)}}, backends=("script",))
+assert findings == [], findings
 """, path=[str(site), ROOT], cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     assert "haar_dwt" in run.stdout
@@ -63,6 +67,10 @@ x = torch.arange(16.0).reshape(1, 1, 16)
 assert net.dwt(x).shape == (1, 4, 2)
 low = net.dwt(x)[0, 0]  # the approximation of a ramp, scaled by 2 ** (3 / 2)
 assert torch.allclose(low, torch.tensor([3.5, 11.5]) * 2 ** 1.5)
+# TorchScript takes it, as vibench.testing.check_runtime asks of every block (an odd length included)
+scripted = torch.jit.script(net)
+signal = torch.randn(2, 1, 1001)
+assert torch.equal(scripted(signal), net(signal))
 print("standalone ok")
 """, path=[str(tmp_path)], cwd=tmp_path)
     assert alone.returncode == 0, alone.stderr[-2000:]

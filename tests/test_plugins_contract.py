@@ -333,3 +333,172 @@ def test_a_block_registered_from_python_is_checked_at_once(monkeypatch: pytest.M
     good = block("script_block", **infer)
     registry.register(good)
     assert type(registry.get("script_block")) is good
+
+
+# -- what a spec can give, and what vibench.testing reads -----------------------------------------
+
+
+def _block(block_name: str = "probe", params: type | None = None, **body: object) -> type[base.Block]:
+    """A Block subclass defined here (its `Params`: one int `k`, unless given)."""
+    from pydantic import Field
+
+    from vibench.schemas.blocks import BlockParams
+
+    if params is None:
+        params = type("KParams", (BlockParams,), {"__annotations__": {"k": int}, "k": Field(1, ge=1)})
+    return type("Probe", (base.Block,), {"name": block_name, "Params": params, "__module__": __name__,
+                                         "infer": lambda self, p, ins, ctx: ins, **body})
+
+
+def _texts(cls: type[base.Block]) -> list[str]:
+    return [p.text for p in base.contract_problems(cls)]
+
+
+def test_a_parameter_name_must_be_an_ascii_identifier() -> None:
+    """model.py passes a parameter as a keyword argument, which codegen writes only for an ASCII
+    identifier: `größe` was admitted, passed --check and crashed -o with `ValueError: not a keyword`."""
+    from pydantic import Field
+
+    from vibench.schemas.blocks import BlockParams
+
+    params = type("UParams", (BlockParams,), {"__annotations__": {"größe": int}, "größe": Field(1, ge=1)})
+    assert _texts(_block(params=params)) == [
+        "parameter 'größe' is not a Python identifier of ASCII letters, digits and `_`"]
+
+
+def test_parameter_types_a_spec_cannot_give_are_refused() -> None:
+    """An Enum (the strict models take only its members, which no spec holds: E112 on every value), a set,
+    a class of the plug-in's own: each names the parameter; what a spec gives is admitted."""
+    import enum
+    from typing import Annotated, Any, Literal, NewType
+
+    from pydantic import BaseModel, Field
+
+    from vibench.schemas.blocks import BlockParams
+
+    class Mode(str, enum.Enum):
+        fast = "fast"
+        slow = "slow"
+
+    class Inner(BaseModel):
+        k: int = 1
+
+    def params(annotation: Any, default: Any) -> type:
+        return type("TParams", (BlockParams,), {"__annotations__": {"value": annotation}, "value": Field(default)})
+
+    assert _texts(_block(params=params(Mode, Mode.fast))) == [
+        "parameter `value` has the type Mode, which no spec value is (a spec gives None, bool, int, float, str, "
+        "and lists and mappings of them)"]
+    (problem,) = base.contract_problems(_block(params=params(Mode | None, None)))
+    assert problem.hint == ("declare a choice as a Literal of its values (Literal['fast', 'slow']), as the built-in "
+                            "blocks do")
+    for refused in (set[int], dict[str, Mode], list[Inner], tuple[int, Mode], Literal[Mode.fast], bytes):
+        assert len(_texts(_block(params=params(refused, None)))) == 1, refused
+    width = NewType("width", int)
+    for given in (int, float | None, Literal["a", 3, None], tuple[int, ...], tuple[int, str], list[float],
+                  dict[str, Annotated[int, Field(ge=1)]], Any, width, int | dict[str, int]):
+        assert _texts(_block(params=params(given, None))) == [], given
+
+
+@pytest.mark.parametrize(("body", "text"), [
+    ({"test_ranks": 3}, "its `test_ranks` 3 is not a non-empty tuple of ranks from 1 to 8, as (2, 3)"),
+    ({"test_ranks": ()}, "its `test_ranks` () is not"),
+    ({"test_ranks": (0, 3)}, "its `test_ranks` (0, 3) is not"),
+    ({"test_ranks": (True,)}, "its `test_ranks` (True,) is not"),
+    ({"test_dtypes": "float32"}, "its `test_dtypes` 'float32' is not a non-empty tuple of dtype names"),
+    ({"test_dtypes": ("float99",)}, "its `test_dtypes` ('float99',) is not"),
+    ({"test_layouts": ("B C L",)}, "its `test_layouts` ('B C L',) is not a tuple of alternatives"),
+    ({"test_layouts": (("B C-L",),)}, "its `test_layouts` (('B C-L',),) is not"),
+    ({"test_layouts": (("B C L", "B C L"),)}, "its `test_layouts` alternative ('B C L', 'B C L') has 2 layouts "
+                                              "for 1 input ports"),
+    ({"test_hints": [("k", (1,))]}, "its `test_hints` [('k', (1,))] is not a dict of parameter -> choices"),
+    ({"test_hints": {"kk": (1, 2)}}, "its `test_hints` name 'kk', which is not a parameter of its `Params`"),
+    ({"test_hints": {"k": 3}}, "its `test_hints` for 'k' is 3, not a non-empty tuple of choices"),
+    ({"test_hints": {"k": ()}}, "its `test_hints` for 'k' is (), not"),
+    ({"test_hints": {("k",): (1, 2)}}, "its `test_hints` for ('k',) has a choice that is not a tuple of 1 values"),
+    ({"test_hints": {3: (1,)}}, "its `test_hints` key 3 is not a parameter name"),
+    ({"category": "evil\nimport os"}, "its `category` 'evil\\nimport os' is not a name of 1 to 40 printable"),
+    ({"category": "spectral\u202e"}, "its `category` 'spectral\\u202e' is not"),
+    ({"category": ""}, "its `category` '' is not"),
+])
+def test_test_attributes_and_category_of_the_wrong_kind_are_refused(body: dict, text: str) -> None:
+    """What vibench.testing's strategies read (a bare 3 for `test_ranks` was hypothesis's "Cannot sample
+    from 3" in every strategy over the catalogue), and the category `--blocks` prints as a heading."""
+    texts = _texts(_block(**body))
+    assert len(texts) == 1 and texts[0].startswith(text), texts
+
+
+def test_test_attributes_of_the_right_kind_are_admitted() -> None:
+    cls = _block(test_ranks=(2, 3), test_dtypes=("float32", "float64"), test_hints={"k": (1, 2), ("k",): ((3,),)},
+                 test_layouts=(("B C L",), ("B 4 8",)), inputs=("x", "w"), optional_inputs=("w",),
+                 category="Spektral-Analyse")
+    assert _texts(cls) == []
+
+
+def test_a_docstring_prints_its_controls_as_escapes() -> None:
+    """`--blocks`, the schema and hover show a plug-in's docstring: a bidirectional override or a terminal
+    escape in it is shown, not acted on; line breaks stay."""
+    cls = _block(__doc__="Evil\u202e doc\x1b[2J.\n\n    More\u2028text.")
+    assert cls().description == "Evil\\u202e doc\\x1b[2J."
+    assert cls().long_description == "Evil\\u202e doc\\x1b[2J.\n\n    More\\u2028text."
+    assert all(registry.get(n).long_description == (type(registry.get(n)).__doc__ or "").strip()  # type: ignore
+               for n in registry.builtin_names())
+
+
+def test_plugins_that_break_these_rules_are_refused_end_to_end(tmp_path: Path) -> None:
+    """Installed: a non-ASCII parameter, an Enum parameter and a bare `test_ranks` are refused (W121) and
+    a spec naming them is E110, exit 1, not an internal error at -o (exit 3)."""
+    site = tmp_path / "site"
+    source = HEADER + '''
+import enum
+
+
+class Mode(str, enum.Enum):
+    fast = "fast"
+
+
+class UParams(BlockParams):
+    größe: int = Field(1, ge=1, description="size.")
+
+
+class EParams(BlockParams):
+    mode: Mode = Field(Mode.fast, description="How.")
+
+
+def simple(block_name, params, **body):
+    class S(Block):
+        """A block."""
+
+        Params = params
+
+        def infer(self, p, ins, ctx):
+            return [ins[0]]
+
+    S.name = block_name
+    for key, value in body.items():
+        setattr(S, key, value)
+    register(S)
+
+
+simple("nonascii_param", UParams)
+simple("enum_param", EParams)
+simple("bare_ranks", KParams, test_ranks=3)
+simple("fine_block", KParams)
+'''
+    install(site, "p_rules", {"p_rules/__init__.py": source}, ["rules = p_rules"])
+    (tmp_path / "spec.yaml").write_text(spec_text("fine_block", "nonascii_param", shape="[B, 4, L]"))
+    run = run_python("""
+        from vibench.compiler.cli import main
+        assert main(["spec.yaml", "-o", "model.py"]) == 1
+        assert main(["--blocks", "fine_block"]) == 0
+        print("done")
+    """, [site], tmp_path)
+    assert run.returncode == 0 and run.stdout.rstrip().endswith("done"), run.stdout[-2000:] + run.stderr[-3000:]
+    assert "Traceback" not in run.stderr and not (tmp_path / "model.py").exists()
+    lead = "plug-in block `{}` of `rules = p_rules` (distribution p_rules 0.1) was refused: "
+    assert "error[E110]: unknown block `nonascii_param`" in run.stderr
+    assert lead.format("nonascii_param") + "parameter 'größe' is not a Python identifier" in run.stderr
+    for name, reason in [("enum_param", "parameter `mode` has the type Mode, which no spec value is"),
+                         ("bare_ranks", "its `test_ranks` 3 is not a non-empty tuple")]:
+        assert f"warning[W121]: plug-in block `{name}` of `rules = p_rules` (distribution p_rules 0.1) is refused: " \
+               f"{reason}" in run.stderr, run.stderr[-3000:]

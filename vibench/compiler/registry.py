@@ -143,17 +143,42 @@ def _load_plugins() -> None:
     admit or refuse the blocks they registered (see the module docstring). Never raises."""
     if _state["plugins"]:
         return
-    _state["plugins"] = True  # a plug-in that looks a block up while it loads finds the built-ins
-    import importlib.metadata
-
     global _report
     _load_unindexed()
+    held = set(_BLOCKS)
+    _state["plugins"] = True  # a plug-in that looks a block up while it loads finds the built-ins
     _report = _Report()
-    found: list[tuple[_Source, type]] = []
-    points = importlib.metadata.entry_points(group=GROUP)
-    for ep in sorted(points, key=lambda ep: (str(getattr(ep, "name", "")), str(getattr(ep, "value", "")))):
-        found += _load_entry_point(ep, found)
-    _admit(found)
+    try:
+        found: list[tuple[_Source, type]] = []
+        for ep in _entry_points():
+            found += _load_entry_point(ep, found)
+        _admit(found)
+    except BaseException:
+        # A failure of vibench's own (each plug-in's is a warning where it happens), or an interrupt: the
+        # plug-ins count as not loaded, so that the next lookup loads them again rather than finding a
+        # half-filled catalogue and report.
+        for name in set(_BLOCKS) - held:
+            if not _is_builtin(_BLOCKS[name]):  # (a built-in's module stays imported: its block stays)
+                del _BLOCKS[name]
+        _report = _Report()
+        _state["plugins"] = False
+        raise
+
+
+def _entry_points() -> list[Any]:
+    """The entry points of the ``vibench.blocks`` group in the order of their names (then values); none,
+    with warning W120, when the installed distributions cannot be listed (a distribution's metadata
+    that does not decode, say)."""
+    import importlib.metadata
+
+    try:
+        points = list(importlib.metadata.entry_points(group=GROUP))
+        return sorted(points, key=lambda ep: (str(getattr(ep, "name", "")), str(getattr(ep, "value", ""))))
+    except Exception as err:  # a broken distribution on the path: reported, never raised
+        _report.failed.append(f"discovery failed ({_exception(err)})")
+        _warn("W120", f"the block plug-ins could not be listed: {_exception(err)}", found=None,
+              hint="no plug-in block is available: repair or uninstall the distribution whose metadata is broken")
+        return []
 
 
 @dataclass(frozen=True)
@@ -168,8 +193,11 @@ class _Source:
 
 
 def _source(ep: Any) -> _Source:
-    dist = getattr(ep, "dist", None)
-    name, version = getattr(dist, "name", None), getattr(dist, "version", None)
+    try:  # reads the distribution's METADATA, which may not decode
+        dist = getattr(ep, "dist", None)
+        name, version = getattr(dist, "name", None), getattr(dist, "version", None)
+    except Exception:  # noqa: BLE001 - the entry point is then named without its distribution
+        name = version = None
     distribution = f"{name} {version}" if name and version else name
     return _Source(f"{getattr(ep, 'name', '?')} = {getattr(ep, 'value', '?')}", distribution)
 
@@ -217,12 +245,11 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
         first.setdefault(cls, source)
     same: dict[str, set[int]] = {}  # native name -> the plug-ins' objects of that name
     for cls in first:
-        for native in getattr(cls, "natives", ()) if isinstance(getattr(cls, "natives", ()), tuple) else ():
-            if not isinstance(native, str) and not _is_vibench(native):
-                same.setdefault(getattr(native, "__name__", ""), set()).add(id(native))
+        for native in _plugin_natives(cls):
+            same.setdefault(str(getattr(native, "__name__", "")), set()).add(id(native))
     others = {name: "another plug-in's native" for name, ids in same.items() if len(ids) > 1}
     natives = _builtin_natives()
-    problems = {cls: _admission_problems(cls, natives, others) for cls in first}
+    problems = {cls: _checked(cls, natives, others) for cls in first}
     by_name: dict[str, list[type]] = {}
     for cls in first:
         if not problems[cls]:
@@ -249,6 +276,25 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
             except Exception as err:  # the plug-in's own constructor
                 _warn("W121", f"plug-in block `{name}` of {source} is refused: it cannot be created "
                       f"({_exception(err)})", found=_class_name(cls), hint="a block's class takes no arguments")
+
+
+def _plugin_natives(cls: type) -> list[Any]:
+    """The natives of a plug-in's class that are its own (not a built-in's reused); none when its
+    ``natives`` is no tuple (the contract check then says so)."""
+    natives = getattr(cls, "natives", ())
+    return [n for n in natives if not isinstance(n, str) and not _is_vibench(n)] if isinstance(natives, tuple) else []
+
+
+def _checked(cls: type, natives: dict[str, str], others: dict[str, str]) -> list[Problem]:
+    """:func:`_admission_problems`, with whatever a check raises on this class as the reason to refuse it:
+    one block that breaks a check in a way nobody foresaw (a property that raises, a source file no
+    decoder reads) costs only itself."""
+    from vibench.compiler.blocks.base import FIX, Problem
+
+    try:
+        return _admission_problems(cls, natives, others)
+    except Exception as err:  # noqa: BLE001 - the plug-in's own failure: reported with W121, never raised
+        return [Problem(f"checking it raised {_exception(err)}", FIX)]
 
 
 def _admission_problems(cls: Any, natives: dict[str, str], others: dict[str, str]) -> list[Problem]:
@@ -327,7 +373,11 @@ def _shown_block(cls: Any) -> str:
 
 
 def _exception(err: BaseException) -> str:
-    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    try:
+        text = str(err)
+    except Exception:  # noqa: BLE001 - a plug-in's exception whose __str__ fails: named by its type
+        text = ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def _warn(code: str, message: str, *, found: str | None, hint: str, notes: tuple[str, ...] = ()) -> None:

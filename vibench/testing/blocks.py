@@ -118,11 +118,12 @@ def block_cases(name: str) -> SearchStrategy[BlockCase]:
     import hypothesis.strategies as st
 
     block = block_of(name)
+    params_of = block_params(name)  # a parameter it cannot draw is an error now, naming it
 
     @st.composite
     def cases(draw: Any) -> BlockCase:
         _warm_up()
-        params = draw(block_params(name))
+        params = draw(params_of)
         return BlockCase(name, params, _tensors(draw, block, params))
 
     return cases()
@@ -138,7 +139,12 @@ def _warm_up() -> None:
 
 def compile_case(case: BlockCase) -> tuple[BlockCase, Program]:
     """Compile a case with its concrete input shapes; ``hypothesis.reject()`` when the compiler refuses
-    it. A multi-output node is compiled again with every port as an output (returned case)."""
+    it. A multi-output node is compiled again with every port as an output (returned case).
+
+    Any other exception is a bug of the block or of the compiler, and the test fails with it: it
+    propagates unchanged, with a note naming the block and the spec it compiled (a spec strategy, which
+    draws many blocks, records such a spec in its case's ``crashes`` instead).
+    """
     import hypothesis
 
     from vibench.api import check
@@ -152,7 +158,18 @@ def compile_case(case: BlockCase) -> tuple[BlockCase, Program]:
             program = check(text=case.text, inputs=case.bindings)
     except SpecError:
         hypothesis.reject()
+    except Exception as err:
+        _note(err, f"while compiling a case of block `{case.block}` (not a SpecError: a bug of the block or of "
+              f"vibench), spec:\n{case.text}")
+        raise
     return case, program
+
+
+def _note(err: BaseException, text: str) -> None:
+    """Add ``text`` to the traceback of ``err`` (Python 3.11 and later; nothing before)."""
+    add_note = getattr(err, "add_note", None)
+    if add_note is not None:
+        add_note(text)
 
 
 def random_inputs(inputs: tuple[TensorCase, ...], seed: int = 0) -> list[torch.Tensor]:
@@ -187,14 +204,18 @@ each step compiles the spec grown so far, so a draw costs about steps² / 2 node
 def strategy_blocks(max_nodes: int, blocks: list[str] | None, tries: int) -> list[str]:
     """The block names a spec strategy draws from, after checking its arguments: TypeError for a value
     of the wrong kind (``blocks="relu"``: write ``["relu"]``), ValueError for ``max_nodes`` outside
-    1..:data:`MAX_STEPS`, ``tries`` below 1 or no blocks, KeyError for an unknown block."""
+    1..:data:`MAX_STEPS`, ``tries`` below 1 or no blocks, KeyError for an unknown block; a block whose
+    parameters cannot be drawn is the TypeError or ValueError of :func:`block_params`, naming it."""
     for what, value, high in (("max_nodes", max_nodes, MAX_STEPS), ("tries", tries, None)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{what} is an int, not {type(value).__name__}")
         if value < 1 or (high is not None and value > high):
             raise ValueError(f"{what} must be at least 1" + (f" and at most {high}" if high else "") + f", got {value}")
     if blocks is None:
-        return sorted(registry.all_blocks())
+        names = sorted(registry.all_blocks())
+        for name in names:
+            block_params(name)  # each admitted block's parameters can be drawn (the block contract)
+        return names
     if isinstance(blocks, str) or not isinstance(blocks, (list, tuple)):
         hint = f": write [{blocks!r}]" if isinstance(blocks, str) else ""
         raise TypeError(f"blocks is a list of block names, not a {type(blocks).__name__}{hint}")
@@ -204,6 +225,7 @@ def strategy_blocks(max_nodes: int, blocks: list[str] | None, tries: int) -> lis
         if not isinstance(name, str):
             raise TypeError(f"blocks: a block name is a str, not {type(name).__name__} ({name!r:.40})")
         block_of(name)
+        block_params(name)  # a parameter it cannot draw: an error naming the block, before any draw
     return list(blocks)
 
 
@@ -213,7 +235,9 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
     The first node is drawn as by :func:`block_cases` (a block of ``blocks``, default the whole
     catalogue, on its own inputs, which become the spec's inputs); each later node is a block whose
     ``test_ranks`` and ``test_dtypes`` admit the previous node's output, and reads it on each of its
-    required ports. A node is kept only if the spec still compiles (up to ``tries`` draws per step).
+    required ports. A node is kept only if the spec still compiles (up to ``tries`` draws per step);
+    a spec that made the compiler raise something other than a SpecError drops its step too, and is
+    kept in the case's ``crashes``, as :func:`~vibench.testing.graph_specs` keeps them.
     ``blocks`` is a list of names (a str is a TypeError: write ``["relu"]``).
     """
     import hypothesis
@@ -230,6 +254,7 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
         lines: list[str] = []
         nodes: list[tuple[str, str]] = []
         current, rank, dtype = "", 0, ""
+        crashes: list[tuple[str, str]] = []
         for k in range(draw(st.integers(1, max_nodes))):
             fitting = names if k == 0 else [n for n in names
                                             if rank in block_of(n).test_ranks and dtype in block_of(n).test_dtypes]
@@ -252,6 +277,9 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
                     program = check(text=text, inputs={t.name: t.dims for t in ins})
                 except SpecError:
                     continue
+                except Exception as err:  # noqa: BLE001 - a bug of a block or of the compiler: kept, the step dropped
+                    crashes.append((text, f"{type(err).__name__}: {err}"[:300]))
+                    continue
                 out = program.root.node(f"n{k}").outputs[0][1]
                 inputs = ins
                 lines.append(line)
@@ -262,7 +290,7 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
                 break
         if not nodes:
             hypothesis.reject()
-        return ChainCase(_chain_text(inputs, lines, current), inputs, tuple(nodes))
+        return ChainCase(_chain_text(inputs, lines, current), inputs, tuple(nodes), tuple(crashes))
 
     return chains()
 

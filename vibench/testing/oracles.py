@@ -150,8 +150,8 @@ def check_static(text: str, path: str | None = None, params: dict[str, Any] | No
     'error'
 
     A caller's mistake is no finding: an argument of the wrong kind (``text`` not a str, ``params``
-    not a dict...) is a TypeError, a ``timeout`` that is not positive a ValueError, raised before
-    the compiler runs (``timeout=None``: no limit).
+    not a dict...) is a TypeError, a ``timeout`` that is not positive or a ``path`` that names no spec
+    file (nor library template) a ValueError, raised before the compiler runs (``timeout=None``: no limit).
     """
     verdict, _, findings = check_static_digest(text, path, params, inputs=inputs, timeout=timeout,
                                                search_path=search_path)
@@ -186,11 +186,18 @@ def check_arguments(text: Any, path: Any = None, params: Any = None, inputs: Any
     """TypeError or ValueError, naming the argument, for what the caller of an oracle got wrong (as
     :func:`vibench.check` would raise it, where a compiler crash must not be mistaken for it)."""
     from vibench.api import _arguments
-    from vibench.compiler.pipeline import input_sizes
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.pipeline import find_spec, input_sizes
 
     if text is None:
         raise TypeError("text is the spec's YAML or JSON as a str, not None")
-    _arguments(path, text, params, search_path)  # text of another kind, path, params, search_path
+    spec, folders = _arguments(path, text, params, search_path)  # text of another kind, path, params, search_path
+    if spec is not None:
+        try:
+            find_spec(spec, folders)  # the compiler's E004 has no position in the text: it is no finding
+        except SpecError:
+            raise ValueError(f"path {spec!r:.200} names no spec file or library template: give the file that text "
+                             "is a copy of (its folder resolves local references), or None") from None
     input_sizes(inputs)
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):

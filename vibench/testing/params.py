@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import types
 import typing
@@ -77,15 +78,24 @@ def _type_strategy(tp: Any, metadata: list[Any]) -> SearchStrategy[Any]:
         return _float_strategy(*_bounds(metadata))
     if tp is str:
         return st.text(alphabet="abc ", min_size=1, max_size=6)
-    if origin in (tuple, list):
-        args = typing.get_args(tp)
+    if tp is Any:
+        return st.one_of(st.none(), st.booleans(), st.integers(-2, 8), st.sampled_from(["a", "b"]))
+    if getattr(tp, "__supertype__", None) is not None:  # typing.NewType("Width", int)
+        return _type_strategy(tp.__supertype__, metadata)
+    if tp in (tuple, list, dict):
+        origin = tp
+    if origin in (tuple, list, collections.abc.Sequence):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        if origin is tuple and len(args) > 1:  # tuple[int, str]: one value of each
+            return st.tuples(*(_type_strategy(a, metadata) for a in args))
         element = _type_strategy(args[0], metadata) if args else st.integers(-2, 8)
         values = st.lists(element, min_size=1, max_size=4)
         return values.map(tuple) if origin is tuple else values
-    if origin is dict:
-        key_type, value_type = typing.get_args(tp)
-        return st.dictionaries(st.sampled_from("abcd"), _type_strategy(value_type, metadata), max_size=2)
-    raise TypeError(f"no strategy for parameter type {tp!r}; give the block `test_hints` for it")
+    if origin in (dict, collections.abc.Mapping):
+        key_type, value_type = typing.get_args(tp) or (str, int)
+        keys = st.integers(0, 3) if key_type is int else st.sampled_from("abcd")
+        return st.dictionaries(keys, _type_strategy(value_type, metadata), max_size=2)
+    raise TypeError(f"no strategy for parameter type {tp!r}")
 
 
 def _inferred(info: FieldInfo) -> bool:
@@ -95,33 +105,57 @@ def _inferred(info: FieldInfo) -> bool:
 
 
 def block_params(name: str) -> SearchStrategy[dict[str, Any]]:
-    """Parameter values for block ``name``: hinted choices, else drawn from each field's type and
-    bounds; optional fields are sometimes left out, inferred fields always are."""
+    """Parameter values for block ``name``, keyed as a spec writes them: hinted choices, else drawn
+    from each field's type and bounds; optional fields are sometimes left out, inferred fields always
+    are. A parameter it cannot draw (a hint no spec can hold, a type it has no values of) is a
+    TypeError or ValueError naming the block and the parameter, raised here, not in a draw."""
     import hypothesis.strategies as st
 
     block = block_of(name)
-    hints = block.test_hints
+    fields = block.Params.model_fields
+    spec_key = {field: info.alias if isinstance(info.alias, str) else field for field, info in fields.items()}
     hinted: set[str] = set()
     parts: list[SearchStrategy[dict[str, Any]]] = []
-    for key, choices in hints.items():
-        keys = key if isinstance(key, tuple) else (key,)
+    for key, choices in block.test_hints.items():
+        keys = tuple(spec_key.get(k, k) for k in (key if isinstance(key, tuple) else (key,)))
+        _check_choices(name, key, choices)
         hinted.update(keys)
         pick = st.sampled_from(choices) if isinstance(key, tuple) else st.sampled_from(choices).map(_one)
         parts.append(pick.map(functools.partial(_named, keys)))
-    for field, info in block.Params.model_fields.items():
-        if field in hinted or _inferred(info):
+    for field, info in fields.items():
+        if spec_key[field] in hinted or _inferred(info):
             continue
-        value = _type_strategy(info.annotation, list(info.metadata))
+        try:
+            value = _type_strategy(info.annotation, list(info.metadata))
+        except TypeError as err:
+            raise TypeError(f"block `{name}`: parameter `{spec_key[field]}` cannot be drawn ({err}); give the "
+                            f"block `test_hints` for it") from None
         if not info.is_required():
             value = st.one_of(st.just(_OMIT), value)
-        parts.append(value.map(functools.partial(_named_unless_omitted, field)))
-    order = list(block.Params.model_fields)
+        parts.append(value.map(functools.partial(_named_unless_omitted, spec_key[field])))
+    order = [spec_key[field] for field in fields]
 
     def merge(dicts: tuple[dict[str, Any], ...]) -> dict[str, Any]:
         merged = {k: v for d in dicts for k, v in d.items()}
         return {k: merged[k] for k in sorted(merged, key=order.index)}
 
     return st.tuples(*parts).map(merge)
+
+
+def _check_choices(name: str, key: Any, choices: Any) -> None:
+    """TypeError or ValueError naming the block and the parameter for ``test_hints`` choices that no
+    spec can hold (an Enum member, a set...), or that are not a sequence to sample from."""
+    from vibench.testing.specs import yaml_value
+
+    if not isinstance(choices, (tuple, list)) or not choices:
+        raise TypeError(f"block `{name}`: test_hints[{key!r}] is {type(choices).__name__}, not a non-empty tuple "
+                        "of choices")
+    for choice in choices:
+        try:
+            yaml_value(choice)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"block `{name}`: test_hints[{key!r}] offers {choice!r:.60}, which a spec cannot hold "
+                            f"({err})") from None
 
 
 def _one(value: Any) -> tuple[Any]:

@@ -49,11 +49,14 @@ class BlockCase:
 @dataclass(frozen=True)
 class ChainCase:
     """A spec of blocks in sequence (the first reads ``inputs``, each other the node before it);
-    ``nodes`` pairs node names with blocks."""
+    ``nodes`` pairs node names with blocks; ``crashes`` holds any spec text that made the compiler raise
+    something other than a SpecError while the chain was grown (each a pair of the spec text and the
+    exception's one-line description), as :class:`~vibench.testing.GraphCase` does."""
 
     text: str
     inputs: tuple[TensorCase, ...]
     nodes: tuple[tuple[str, str], ...]
+    crashes: tuple[tuple[str, str], ...] = ()
 
     @property
     def bindings(self) -> dict[str, tuple[int, ...]]:
@@ -180,8 +183,10 @@ def one_node_spec(block: str, params: dict[str, Any], inputs: tuple[TensorCase, 
 
 
 def block_of(name: str) -> Block:
-    """The registered block ``name`` (KeyError when there is none)."""
+    """The registered block ``name`` (KeyError when there is none, with why a plug-in block of that
+    name was refused, if one was: see :func:`vibench.compiler.registry.unknown_block_notes`)."""
     block = registry.get(name)
     if block is None:
-        raise KeyError(f"unknown block `{name}`")
+        notes = registry.unknown_block_notes(name) if isinstance(name, str) else ()
+        raise KeyError(f"unknown block `{name}`" + "".join(f"; {note}" for note in notes))
     return block

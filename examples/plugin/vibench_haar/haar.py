@@ -40,13 +40,16 @@ class HaarDWT(nn.Module):
         self.levels = levels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        details = []
+        details: list[torch.Tensor] = []  # annotated, and no reversed(): TorchScript scripts this method
         for _ in range(self.levels):
             even, odd = x[..., 0 : x.shape[-1] // 2 * 2 : 2], x[..., 1 : x.shape[-1] // 2 * 2 : 2]
             details.append((even - odd) * 0.7071067811865476)
             x = (even + odd) * 0.7071067811865476
         cut = x.shape[-1]
-        return torch.cat([x] + [d[..., :cut] for d in reversed(details)], dim=1)
+        parts = [x]
+        for level in range(len(details) - 1, -1, -1):  # the coarsest details first
+            parts.append(details[level][..., :cut])
+        return torch.cat(parts, dim=1)
 
 
 @register

@@ -127,12 +127,16 @@ class Block:
 
     @property
     def description(self) -> str:
-        doc = (type(self).__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else self.name
+        doc = self.long_description
+        return doc.split("\n", 1)[0] if doc else self.name
 
     @property
     def long_description(self) -> str:
-        return (type(self).__doc__ or "").strip()
+        """The class docstring, stripped; a character that would act rather than show where it is printed
+        (a control, a bidirectional override, a line separator: anything but ``\\n`` and ``\\t`` that is
+        not printable) is written as its escape, ``\\u202e``."""
+        doc = type(self).__doc__
+        return visible_text(doc.strip()) if isinstance(doc, str) else ""
 
     # -- shape rule ----------------------------------------------------------------------------
 
@@ -201,6 +205,18 @@ class Block:
 # --------------------------------------------------------------------------------------------
 
 
+def visible_text(text: str) -> str:
+    """``text`` with every character that is not printable, but line breaks and tabs, escaped as ``repr``
+    writes it, so that a terminal or an editor shows it instead of acting on it.
+
+    >>> visible_text("Evil\\u202e doc.\\nSecond\\tline\\x1b[2J")
+    'Evil\\\\u202e doc.\\nSecond\\tline\\\\x1b[2J'
+    """
+    if text.replace("\n", "").replace("\t", "").isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else repr(ch)[1:-1] for ch in text)
+
+
 def numel(t: TensorType) -> Dim:
     return product(t.shape)
 
@@ -223,7 +239,16 @@ def call(fn: str, *args: Any, **kwargs: Any) -> str:
 
 @functools.cache
 def _module_sources(filename: str) -> dict[str, str]:
-    with open(filename, encoding="utf-8") as fh:
+    """The source of each top-level class and function of a module file, read as Python reads it: in
+    the encoding its coding cookie or byte-order mark declares, else UTF-8 (:func:`tokenize.open`).
+    OSError for a module without a source file (bytecode only), SyntaxError or ValueError (a
+    UnicodeDecodeError) for a file that is not the source Python imported."""
+    import importlib.machinery
+    import tokenize
+
+    if not filename.endswith(tuple(importlib.machinery.SOURCE_SUFFIXES)):
+        raise OSError(f"{filename} is not a Python source file (a module shipped as bytecode only has none)")
+    with tokenize.open(filename) as fh:
         text = fh.read()
     out: dict[str, str] = {}
     for node in ast.parse(text).body:
@@ -287,8 +312,10 @@ def shown_name(name: str) -> str:
 def contract_problems(cls: Any) -> list[Problem]:
     """What ``cls`` lacks to be a block (empty: nothing). Imports nothing and builds nothing: a Block
     subclass with a :data:`BLOCK_NAME`, a ``Params`` subclass of BlockParams whose parameters a node can
-    hold (identifiers, not ``self``, not a node key such as ``repeat`` or ``doc``), a shape rule, ports
-    that are identifiers, ``imports`` model.py knows and natives whose source can be copied."""
+    hold (ASCII identifiers, not ``self``, not a node key such as ``repeat`` or ``doc``, of types a spec
+    can give: not an Enum), a shape rule, ports that are identifiers, a one-line printable ``category``,
+    test attributes of the kinds :mod:`vibench.testing` reads, ``imports`` model.py knows and natives
+    whose source can be copied."""
     from vibench.schemas.blocks import BlockParams
 
     if not (isinstance(cls, type) and issubclass(cls, Block)):
@@ -304,13 +331,21 @@ def contract_problems(cls: Any) -> list[Problem]:
                                 "starting with a letter, at most 64 characters (as `conv1d`, `layer_norm`)",
                                 "rename the block"))
     params = getattr(cls, "Params", None)
+    fields: dict[str, Any] | None = None
     if not (isinstance(params, type) and issubclass(params, BlockParams)):
         problems.append(Problem("it defines no `Params` (a subclass of vibench.schemas.blocks.BlockParams)", FIX))
     else:
         problems += _param_problems(params)
+        fields = dict(params.model_fields)
     if getattr(cls, "infer", None) is Block.infer:
         problems.append(Problem("it defines no shape rule (`infer`)", FIX))
     problems += _port_problems(cls)
+    category = cls.category
+    if not (isinstance(category, str) and 0 < len(category) <= 40 and category.isprintable()
+            and category.strip() == category):
+        problems.append(Problem(f"its `category` {_shown(category)} is not a name of 1 to 40 printable characters on "
+                                "one line (as \"spectral\")", "name the category in plain words"))
+    problems += _test_problems(cls, fields)
     unknown = [i for i in cls.imports if i not in IMPORTS] if isinstance(cls.imports, tuple) else [cls.imports]
     if unknown:
         problems.append(Problem(f"its `imports` {unknown!r} are not among {sorted(IMPORTS)}",
@@ -331,15 +366,121 @@ def _param_problems(params: type) -> list[Problem]:
     problems = []
     for field, info in params.model_fields.items():  # type: ignore[attr-defined]
         key = info.alias or field
-        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
-            problems.append(Problem(f"parameter {key!r} is not a Python identifier", "rename the parameter"))
+        if not c.is_identifier(key):  # model.py passes it as a keyword argument: an ASCII identifier
+            problems.append(Problem(f"parameter {key!r} is not a Python identifier of ASCII letters, digits and `_`",
+                                    "rename the parameter"))
         elif key == "self":
             problems.append(Problem("parameter `self` cannot be a block parameter (it is the module in model.py)",
                                     "rename the parameter"))
         elif key in NODE_KEYS:
             problems.append(Problem(f"parameter `{key}` has the name of a node key (`{'`, `'.join(NODE_KEYS)}` are "
                                     "the node's own: the node's would shadow it)", "rename the parameter"))
+        else:
+            problems += _type_problems(key, info.annotation)
     return problems
+
+
+SPEC_VALUES = "a spec gives None, bool, int, float, str, and lists and mappings of them"
+
+
+def _type_problem(annotation: Any) -> Any:
+    """The part of a parameter's type that no spec value can be (``None``: a spec can give each part).
+    A spec holds plain data (:data:`SPEC_VALUES`) and the parameter models are strict: an Enum, a
+    class of the plug-in's own or a set can never be set from a spec."""
+    import collections.abc
+    import types
+    import typing
+
+    if annotation is Any or annotation in (bool, int, float, str, type(None), list, tuple, dict):
+        return None
+    if getattr(annotation, "__supertype__", None) is not None:  # typing.NewType("Width", int)
+        return _type_problem(annotation.__supertype__)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_problem(args[0])
+    if origin is typing.Literal:
+        return None if all(type(a) in (bool, int, float, str, type(None)) for a in args) else annotation
+    if origin in (typing.Union, types.UnionType, list, tuple, dict, collections.abc.Sequence,
+                  collections.abc.Mapping):
+        return next((found for a in args if a is not Ellipsis and (found := _type_problem(a)) is not None), None)
+    return annotation
+
+
+def _type_problems(key: str, annotation: Any) -> list[Problem]:
+    import enum
+
+    found = _type_problem(annotation)
+    if found is None:
+        return []
+    name = found.__name__ if isinstance(found, type) else repr(found)
+    hint = "declare it as one of those types"
+    if isinstance(found, type) and issubclass(found, enum.Enum):
+        values = ", ".join(repr(m.value) for m in list(found)[:8])
+        hint = f"declare a choice as a Literal of its values (Literal[{values}]), as the built-in blocks do"
+    return [Problem(f"parameter `{key}` has the type {name}, which no spec value is ({SPEC_VALUES})", hint)]
+
+
+TEST_FIX = ("fix the block's `test_*` attributes (what vibench.testing draws the block's cases from: see the "
+            "Block class of vibench/compiler/blocks/base.py)")
+_LAYOUT = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*)(?: +(?:[A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*))*")
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut at ``limit`` characters (``repr`` escapes what does not print)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _test_problems(cls: type[Block], fields: dict[str, Any] | None) -> list[Problem]:
+    """Where the test attributes (``test_ranks``, ``test_dtypes``, ``test_layouts``, ``test_hints``) are not
+    of the kind :mod:`vibench.testing` reads; ``fields``: the parameters (None: no valid ``Params``)."""
+    problems = []
+    ranks, dtypes = cls.test_ranks, cls.test_dtypes
+    if not (isinstance(ranks, tuple) and ranks and all(type(r) is int and 1 <= r <= 8 for r in ranks)):
+        problems.append(Problem(f"its `test_ranks` {_shown(ranks)} is not a non-empty tuple of ranks from 1 to 8, "
+                                "as (2, 3)", TEST_FIX))
+    if not (isinstance(dtypes, tuple) and dtypes and all(isinstance(d, str) and d in ALL_DTYPES for d in dtypes)):
+        problems.append(Problem(f"its `test_dtypes` {_shown(dtypes)} is not a non-empty tuple of dtype names, as "
+                                f"(\"float32\",) ({', '.join(sorted(ALL_DTYPES))})", TEST_FIX))
+    problems += _layout_problems(cls)
+    hints = cls.test_hints
+    if not isinstance(hints, dict):
+        return problems + [Problem(f"its `test_hints` {_shown(hints)} is not a dict of parameter -> choices", TEST_FIX)]
+    names = set(fields or ()) | {info.alias for info in (fields or {}).values() if isinstance(info.alias, str)}
+    for key, choices in hints.items():
+        keys = key if isinstance(key, tuple) else (key,)
+        if not keys or not all(isinstance(k, str) for k in keys):
+            problems.append(Problem(f"its `test_hints` key {_shown(key)} is not a parameter name or a tuple of them",
+                                    TEST_FIX))
+        elif fields is not None and any(k not in names for k in keys):
+            unknown = next(k for k in keys if k not in names)
+            problems.append(Problem(f"its `test_hints` name {unknown!r}, which is not a parameter of its `Params`",
+                                    TEST_FIX))
+        elif not isinstance(choices, (tuple, list)) or not choices:
+            problems.append(Problem(f"its `test_hints` for {key!r} is {_shown(choices)}, not a non-empty tuple of "
+                                    "choices", TEST_FIX))
+        elif isinstance(key, tuple) and not all(isinstance(v, (tuple, list)) and len(v) == len(key) for v in choices):
+            problems.append(Problem(f"its `test_hints` for {key!r} has a choice that is not a tuple of {len(key)} "
+                                    "values, one per parameter", TEST_FIX))
+    return problems
+
+
+def _layout_problems(cls: type[Block]) -> list[Problem]:
+    layouts = cls.test_layouts
+    if not (isinstance(layouts, tuple) and all(isinstance(alt, tuple) and alt and all(
+            isinstance(text, str) and _LAYOUT.fullmatch(text) for text in alt) for alt in layouts)):
+        return [Problem(f"its `test_layouts` {_shown(layouts)} is not a tuple of alternatives, each a tuple of one "
+                        "layout per input port (symbols and sizes, as (\"B N K\", \"B K M\"))", TEST_FIX)]
+    inputs, optional = cls.inputs, cls.optional_inputs
+    if cls.variadic or not (isinstance(inputs, tuple) and isinstance(optional, tuple)):
+        return []
+    low, high = len(inputs) - len(optional), len(inputs)
+    wrong = next((alt for alt in layouts if not low <= len(alt) <= high), None)
+    if wrong is None:
+        return []
+    ports = f"{low}" if low == high else f"{low} to {high}"
+    return [Problem(f"its `test_layouts` alternative {_shown(wrong)} has {len(wrong)} layouts for {ports} input "
+                    "ports", TEST_FIX)]
 
 
 def _port_problems(cls: type[Block]) -> list[Problem]:
@@ -360,11 +501,26 @@ def _not_copyable(native: Any) -> str | None:
         return "is not a class or a function"
     if native.__qualname__ != native.__name__:
         return "is not defined at the top level of its module"
+    import importlib.machinery
+
+    filename = getattr(sys.modules.get(native.__module__), "__file__", None)
+    if not isinstance(filename, str):
+        return f"has no source file vibench can read: its module {native.__module__} has no file"
+    if not filename.endswith(tuple(importlib.machinery.SOURCE_SUFFIXES)):
+        return f"has no source file vibench can read: its module is bytecode only ({filename})"
     try:
-        native_source(native)
-    except (OSError, RuntimeError, SyntaxError, KeyError):
-        return "has no source file vibench can read"
+        sources = _module_sources(filename)
+    except (OSError, SyntaxError, ValueError) as err:  # ValueError: a UnicodeDecodeError, a null byte
+        return f"has no source file vibench can read ({type(err).__name__}: {_one_line(str(err))})"
+    if native.__name__ not in sources:
+        return f"is not a top-level class or function of {filename}, where vibench reads its source"
     return None
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """``text`` on one line, cut at ``limit`` characters (for a reason inside a warning)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def native_problems(cls: type[Block]) -> list[Problem]:
