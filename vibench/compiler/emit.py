@@ -157,6 +157,10 @@ def _name_classes(classes: Classes, program: Program) -> None:
                                     hint=f"rename the model, e.g. `{program.root.name}Model`")])
     names.reserve(program.root.name)
     classes.root.name = program.root.name
+    for s in classes.structures:  # a class never takes the name of a constructor's argument, which would hide it
+        for unit in s.units:
+            for name in _argument_names(unit):
+                names.reserve(name)
     first: dict[tuple[str, str], Structure] = {}
     for s in classes.structures:
         if s is classes.root:
@@ -169,6 +173,13 @@ def _name_classes(classes: Classes, program: Program) -> None:
         else:
             name = unit.name + _difference(first[key], s)
             s.name = names.take(name[:MAX_VARIANT_NAME].rstrip("_"))
+
+
+def _argument_names(unit: Unit) -> list[str]:
+    """The names a unit's class may take as constructor arguments: its parameters, `let` values and input sizes
+    (``__init__(self, Stage: int)`` made the constructor's ``Stage()`` call an int)."""
+    lets = [let.name for let in unit.definition.lets] if unit.definition is not None else []
+    return [name for name, _ in unit.params] + lets + [name for name, _ in unit.const_symbols]
 
 
 MAX_VARIANT_NAME = 64

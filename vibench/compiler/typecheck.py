@@ -2,7 +2,9 @@
 
 The :class:`TypeCheck` part of :class:`~vibench.compiler.unit_builder.TypeChecker` binds a node's
 inputs to its block's ports (E405); for a catalogue block it validates the parameters with the block's
-pydantic model (E104, E111-E113) and runs its shape rule (memoised per unit); for a composite block it
+pydantic model (E104, E111-E113) and runs its shape rule (memoised per unit; a plug-in block's through
+:mod:`~vibench.compiler.plugin_calls`, which checks what it returns and runs its code: E114), and refuses a
+parameter, input or `let` named like a native the block copies into model.py (E106); for a composite block it
 binds the parameters, unifies the caller's input types with the block's declared input shapes (E301,
 E304), has the specialiser build the body and substitutes the body's output shapes and constraints back.
 It reads the builder's types and the node values elaboration gathered; it writes the unit's symbol
@@ -11,6 +13,7 @@ space (the constraints) and returns each copy as an :class:`~vibench.compiler.ir
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -23,6 +26,8 @@ from vibench.compiler.expr import ExprError, Unknown, bare_name, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.lets import let_env
 from vibench.compiler.params import bind_params
+from vibench.compiler.plugin_calls import PluginFailure, is_plugin
+from vibench.compiler.plugin_calls import rule as plugin_rule
 from vibench.compiler.symbolic import Dim, NeedConcrete, fmt_shape, free_symbols, subs
 
 if TYPE_CHECKING:
@@ -124,7 +129,27 @@ class TypeCheck:
         instance, constraints = memo
         for c in constraints:
             self.space.record(Constraint(c.lhs, c.op, c.text, c.reason, c.mod, nd.name, nd.pos))
+        if block.natives:
+            self.check_native_names(nd, block, instance.params)
         return instance
+
+    def check_native_names(self, nd: NodeDef, block: Block, p: Any) -> None:
+        """E106 for a parameter, input or `let` of this unit, or of a unit around it, named like a native class
+        or function this node's block copies into model.py: as an argument of the emitted constructor or
+        forward it would hide the native (`def __init__(self, MovingAverage: int = 4)` made the constructor's
+        `MovingAverage(5)` call an int). Arguments are the caller's names, which the emitter cannot rename."""
+        natives = {n if isinstance(n, str) else n.__name__: n for n in block.native_classes(p)}
+        for udef in self.owner.stack:
+            for what, decls in (("parameter", udef.params), ("input", udef.inputs), ("let", udef.lets)):
+                for d in decls:
+                    if d.name in natives:
+                        kind = "function" if inspect.isfunction(natives[d.name]) else "class"
+                        why = "a forward" if what == "input" else "a constructor"
+                        self.owner.diags.add(Diagnostic(
+                            "E106", f"{what} name `{d.name}` is taken in model.py", d.pos,
+                            found=f"block `{block.name}` (node `{nd.name}`) brings the native {kind} `{d.name}` "
+                            f"into model.py, and {why} argument of that name would hide it",
+                            hint=f"rename the {what}, e.g. `{d.name}_`"))
 
     def run_rule(self, nd: NodeDef, block: Block, p: Any, positions: dict[str, Pos | None], ports: Ports,
                  in_types: list[TensorType]) -> tuple[Instance, tuple[Constraint, ...]]:
@@ -134,6 +159,8 @@ class TypeCheck:
         ctx = NodeContext(SymbolSpace(), nd.name, block.name, nd.pos, positions, port_pos)
         ctx.space.bounds = self.space.bounds
         try:
+            if is_plugin(block):  # checked: what a plug-in's methods raise or return wrongly is E114 here
+                return plugin_rule(block, p, in_types, ctx), tuple(ctx.space.constraints)
             outs = block.infer(p, list(in_types) if block.variadic else in_types, ctx)
         except ShapeError as err:
             raise self.error(self.shape_diag(err, nd, block.name, positions, port_pos, in_types, ports)) from None
@@ -141,6 +168,8 @@ class TypeCheck:
             need.node = nd.name
             need.pos = need.pos or nd.pos
             raise
+        except PluginFailure as failure:
+            raise self.error(failure.diagnostic(nd.pos, nd.name)) from None
         final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
         names = block.outputs if len(outs) == len(block.outputs) else tuple(str(k) for k in range(len(outs)))
         instance = Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=False)),

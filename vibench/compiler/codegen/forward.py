@@ -22,14 +22,17 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from vibench.compiler import plugin_calls, registry
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.comments import shape_in_every_use, shape_of
 from vibench.compiler.codegen.layout import comment_text
-from vibench.compiler.codegen.namer import Namespace
+from vibench.compiler.codegen.namer import RESERVED, Namespace
 from vibench.compiler.codegen.plan import IN, MOD, Slot
 from vibench.compiler.codegen.statements import Forward, Line, Method, assign_to, fill_markers, without_idle_deletes
 from vibench.compiler.codegen.structure import Structure
+from vibench.compiler.diagnostics import SpecError
 from vibench.compiler.ir import TensorType, ValueRef
+from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 
 CHAIN = "_vb_chain"
 
@@ -56,7 +59,7 @@ class _Writer:
         self.plan = s.representative
         self.unit = self.plan.unit
         self.slots = list(self.plan.slots.values())
-        self.names = Namespace()
+        self.names = Namespace(reserved=RESERVED | _natives(s))  # a local never hides a native model.py defines
         self.var: dict[tuple[str, str | None], str] = {}
         self.chains: list[dict[str, Any]] = []
         self.helpers: set[str] = set()  # support functions the body calls
@@ -180,9 +183,7 @@ class _Writer:
                 else:
                     targets.append(c.ref("_"))
             value = self.fill(slot.call, ins, attr)
-            unpacked = slot.block.unpack(targets) if slot.block is not None else c.tuple_of(*targets)
-            if isinstance(unpacked, str) and slot.block is not None:  # transition: a block not converted yet
-                unpacked = ast.parse(slot.block.unpack([t.id for t in targets]) + " = 0").body[0].targets[0]  # type: ignore
+            unpacked = _unpack(slot, targets)
             unpacking = [Line(assign_to(unpacked, value), comment)]
             if node.checkpoint:
                 saved = [Line(assign_to(c.clone(unpacked), self.checkpointed(slot, slot.call, ins, attr, True)))]
@@ -461,3 +462,27 @@ class _Live:
 
     def holds(self, name: str) -> bool:
         return self.count[name] > 0
+
+
+def _unpack(slot: Slot, targets: list[ast.expr]) -> ast.expr:
+    """The assignment target of a node of several outputs (a plug-in block's checked: E114 at the node)."""
+    block = slot.block
+    if block is None:
+        return c.tuple_of(*targets)
+    if not is_plugin(block):
+        return block.unpack(targets)
+    names = frozenset(t.id for t in targets if isinstance(t, ast.Name))
+    try:
+        return plugin_calls.code(block, "unpack", targets, targets=names)
+    except PluginFailure as failure:
+        raise SpecError([failure.diagnostic(slot.node.pos, slot.node.name)]) from None
+
+
+def _natives(s: Structure) -> frozenset[str]:
+    """The names of the native classes and functions the blocks of a structure's nodes bring into model.py."""
+    names: set[str] = set()
+    for plan in s.plans:
+        for slot in plan.slots.values():
+            blocks = [slot.block] + [registry.get(copy.block) for copy in slot.node.copies if copy.block]
+            names.update(n if isinstance(n, str) else n.__name__ for b in blocks if b is not None for n in b.natives)
+    return frozenset(names)

@@ -18,8 +18,9 @@ import keyword
 import re
 import unicodedata
 
-# Names of the emitted file's module scope: imports and the helpers it may define.
-MODULE_NAMES = frozenset({"torch", "nn", "F", "math", "checkpoint"})
+# Names of the emitted file's module scope: imports and the helpers it may define (``OrderedDict``: the class
+# a chain of layers written inline at its use is built with, ``nn.Sequential(OrderedDict(...))``).
+MODULE_NAMES = frozenset({"torch", "nn", "F", "math", "checkpoint", "OrderedDict"})
 # Names nn.Module itself uses: an attribute with one of these names would break the module.
 MODULE_ATTRIBUTES = frozenset(
     name

@@ -20,10 +20,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from vibench.compiler import registry
+from vibench.compiler import plugin_calls, registry
 from vibench.compiler.blocks.base import Block
 from vibench.compiler.codegen import code as c
+from vibench.compiler.diagnostics import SpecError
 from vibench.compiler.ir import Instance, Node, Unit, ValueRef
+from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 
 IN = "_vb_in"
 MOD = "_vb_mod"
@@ -130,7 +132,10 @@ def plan_unit(unit: Unit, built: dict[Any, Any] | None = None) -> UnitPlan:
     built = {} if built is None else built
     slots: dict[str, Slot] = {}
     for node in unit.nodes:
-        slots[node.name] = _slot(node, built)
+        try:
+            slots[node.name] = _slot(node, built)
+        except PluginFailure as failure:  # a plug-in block's code raised or is not code nodes: E114 at the node
+            raise SpecError([failure.diagnostic(node.pos, node.name)]) from None
     return UnitPlan(unit, slots)
 
 
@@ -165,7 +170,7 @@ class _Code:
     def __init__(self, block: Block, copy: Instance) -> None:
         self.block = block
         self.params = copy.params
-        made = _code(block.init_code(copy.params))
+        made = _init_code(block, copy.params)
         self.ctor: ast.expr | None = None if made is None else c.full(made)
         self.fields = {} if made is None else field_positions(block, copy)
         self._calls: dict[tuple[int, bool], tuple[ast.expr, ast.expr | None]] = {}
@@ -176,7 +181,7 @@ class _Code:
             args, mod = placeholders(n), c.ref(MOD)
             self._calls[n, inplace] = (
                 _call_code(self.block, self.params, args, mod),
-                self.block.inplace_code(self.params, args, mod) if inplace else None,
+                _inplace_code(self.block, self.params, args, mod) if inplace else None,
             )
         return self._calls[n, inplace]
 
@@ -309,7 +314,7 @@ def _cached_positions(name: str, params: Any) -> dict[tuple, str]:
 
 
 def _positions(block: Block, params: Any) -> dict[tuple, str]:
-    base = _code(block.init_code(params))
+    base = _init_code(block, params)
     if base is None:
         return {}
     before = dict(leaves(c.full(base)))
@@ -320,7 +325,7 @@ def _positions(block: Block, params: Any) -> dict[tuple, str]:
         if probe is None:
             continue
         try:
-            after = _code(block.init_code(params.model_copy(update={name: probe})))
+            after = _init_code(block, params.model_copy(update={name: probe}))
         except Exception:  # noqa: BLE001 - a perturbed value the block cannot take maps nothing
             continue
         if after is None:
@@ -331,22 +336,24 @@ def _positions(block: Block, params: Any) -> dict[tuple, str]:
     return {path: names[0] for path, names in owners.items() if len(names) == 1}
 
 
-# -- transition: blocks whose code generation still returns text -------------------------------
+# -- the blocks' code: a plug-in's checked ------------------------------------------------------
 
 
-def _code(made: Any) -> Any:
-    if isinstance(made, str):
-        return ast.parse(made, mode="eval").body
-    return made
+def _init_code(block: Block, params: Any) -> ast.expr | None:
+    """The expression building the node's submodule (None: it has none). A plug-in block's is checked to be
+    code nodes (:mod:`vibench.compiler.plugin_calls`): text is refused, never parsed."""
+    if is_plugin(block):
+        return plugin_calls.optional_code(block, "init_code", params)
+    return block.init_code(params)
 
 
 def _call_code(block: Block, p: Any, args: list[ast.expr], mod: ast.expr) -> ast.expr:
-    made: Any
-    try:
-        made = block.call_code(p, args, mod)
-    except (TypeError, AttributeError, ValueError):
-        made = ""
-    if isinstance(made, str):
-        made = block.call_code(p, [a.id for a in args], MOD)  # type: ignore[arg-type,attr-defined]
-        return ast.parse(made, mode="eval").body
-    return made  # type: ignore[no-any-return]
+    if is_plugin(block):
+        return plugin_calls.code(block, "call_code", p, args, mod)
+    return block.call_code(p, args, mod)
+
+
+def _inplace_code(block: Block, p: Any, args: list[ast.expr], mod: ast.expr) -> ast.expr | None:
+    if is_plugin(block):
+        return plugin_calls.optional_code(block, "inplace_code", p, args, mod)
+    return block.inplace_code(p, args, mod)

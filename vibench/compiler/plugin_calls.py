@@ -1,0 +1,337 @@
+"""Calling a plug-in block: a method that raises, or returns what it may not, is error E114 at the node
+that uses the block, naming the block, its plug-in and what went wrong; never a traceback of vibench.
+
+vibench calls its own blocks directly (one that fails is a bug in vibench: an internal error). A block
+from anywhere else (a ``vibench.blocks`` entry point's, or a class a script registers) is called through
+:func:`call`, which turns its exceptions into :class:`PluginFailure`, and what it returns is checked
+before the compiler uses it:
+
+* ``infer``: a list of :class:`~vibench.compiler.ir.TensorType`, one per port of ``outputs`` (one or more
+  when the block declares none, as ``split`` does), each dim a whole number >= 0 or a symbolic expression
+  and each dtype one of vibench's (``float32``, ``int64``, ...);
+* ``param_count``, ``buffer_count``, ``submodule_count``: whole numbers >= 0; ``flops``: one as well, or a
+  symbolic expression;
+* ``init_code``, ``call_code``, ``inplace_code``, ``unpack``: expressions made of code nodes
+  (:mod:`vibench.compiler.codegen.code`), whose names are identifiers and whose constants plain values.
+  Text is refused, never parsed: a plug-in that formatted a spec's string into source text would let the
+  spec write code into model.py.
+
+The shapes pass runs all of them on every node of a plug-in block (:func:`rule`), so that ``--check`` and
+the editor report what writing model.py would meet; the emitter checks its own calls with :func:`code` and
+:func:`optional_code`.
+
+>>> PluginFailure("my_block", "`infer` returned a wrong value", found="None").diagnostic(None, "n0").code
+'E114'
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import math
+import operator
+import reprlib
+from typing import Any
+
+from vibench.compiler.blocks.base import ALL_DTYPES, Block, ShapeError
+from vibench.compiler.codegen import code as c
+from vibench.compiler.constraints import NodeContext
+from vibench.compiler.diagnostics import Diagnostic, clip
+from vibench.compiler.ir import Instance, Pos, TensorType
+from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
+
+CODE = "E114"
+GROUP = "vibench.blocks"  # the entry-point group of block plug-ins (see vibench.compiler.registry)
+CODE_NODES = "code nodes built with vibench.compiler.codegen.code (`c.call`, `c.ref`, `c.const`, ...)"
+_SHOWN = 160  # characters of a plug-in's value or exception message in a diagnostic
+
+
+class PluginFailure(Exception):
+    """A plug-in block's method raised, or returned what it may not: ``problem`` says which and how."""
+
+    def __init__(self, block: str, problem: str, *, expected: str | None = None, found: str | None = None,
+                 origin: str = "", notes: tuple[str, ...] = ()) -> None:
+        super().__init__(problem)
+        self.block = block
+        self.problem = problem
+        self.expected = expected
+        self.found = found
+        self.origin = origin
+        self.notes = notes
+
+    def diagnostic(self, pos: Pos | None, node: str | None) -> Diagnostic:
+        """E114 at the node that uses the block."""
+        origin = (f"`{self.block}` is a block of {self.origin}",) if self.origin else ()
+        where = f" at node `{node}`" if node else ""
+        return Diagnostic(CODE, f"plug-in block `{self.block}` failed{where}: {self.problem}", pos, node=node,
+                          expected=self.expected, found=self.found, notes=origin + self.notes,
+                          hint="the plug-in is at fault, not the spec: report it to the plug-in's authors, or "
+                          "uninstall its distribution")
+
+
+def is_plugin(block: Block) -> bool:
+    """Whether ``block`` is not one of vibench's own (its class is defined outside the vibench package)."""
+    return str(getattr(type(block), "__module__", "")).split(".")[0] != "vibench"
+
+
+def failure(block: Block, problem: str, **details: Any) -> PluginFailure:
+    """A :class:`PluginFailure` of ``block``, naming its plug-in."""
+    return PluginFailure(block.name, problem, origin=origin(block), **details)
+
+
+def call(block: Block, method: str, *args: Any, passing: tuple[type[BaseException], ...] = ()) -> Any:
+    """``block.<method>(*args)``; an exception (but those of ``passing``) is a :class:`PluginFailure`."""
+    try:
+        return getattr(block, method)(*args)
+    except passing:
+        raise
+    except (Exception, SystemExit) as err:  # the plug-in's own failure, whatever it is
+        raise failure(block, f"its `{method}` raised {_clip(type(err).__name__)}", found=exception_text(err)) from None
+
+
+def rule(block: Block, p: Any, ins: list[TensorType], ctx: NodeContext) -> Instance:
+    """A plug-in block's copy on one node: its shape rule, counts and code run and checked (see the module
+    docstring). ShapeError and NeedConcrete pass through, as for any block."""
+    outs = outputs(block, call(block, "infer", p, list(ins), ctx, passing=(ShapeError, NeedConcrete)))
+    final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
+    names = block.outputs or tuple(str(k) for k in range(len(outs)))
+    instance = Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=True)),
+                        param_count=count(block, "param_count", final, list(ins)),
+                        flops=flops(block, final, list(ins), list(outs)),
+                        buffer_count=count(block, "buffer_count", final, list(ins)),
+                        submodules=count(block, "submodule_count", final, list(ins)))
+    _code_of_node(block, final, len(ins), outs)
+    return instance
+
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+
+
+def outputs(block: Block, outs: Any) -> list[TensorType]:
+    """What ``infer`` returned, checked: one TensorType per output port (see the module docstring)."""
+    ports = tuple(block.outputs)
+    want = (f"{len(ports)} TensorType{'s' if len(ports) != 1 else ''} in a list, one per output port "
+            f"({', '.join(f'`{p}`' for p in ports)})" if ports else "a list of one or more TensorTypes")
+    if not isinstance(outs, list | tuple):
+        raise failure(block, "`infer` returned a wrong value", expected=want, found=shown(outs))
+    if (ports and len(outs) != len(ports)) or not outs:
+        raise failure(block, f"`infer` returned {len(outs)} output{'s' if len(outs) != 1 else ''} for "
+                      f"{len(ports) or 'any number of'} output port{'s' if len(ports) != 1 else ''}",
+                      expected=want, found=shown(outs),
+                      notes=("a block of several outputs names them in `outputs`; one that gives any number "
+                             "declares `outputs = ()`",))
+    checked = []
+    for k, t in enumerate(outs):
+        if not isinstance(t, TensorType):
+            raise failure(block, "`infer` returned a wrong value", expected="a TensorType for each output",
+                          found=f"output {k} is {shown(t)}")
+        shape = t.shape
+        if not isinstance(shape, tuple | list):
+            raise failure(block, f"`infer` returned a wrong shape for output {k}", expected="a tuple of dims",
+                          found=shown(shape))
+        dims = []
+        for j, d in enumerate(shape):
+            dim = _dim(d)
+            if dim is None:
+                raise failure(block, f"`infer` returned a wrong shape for output {k}",
+                              expected="dims that are whole numbers >= 0 or symbolic expressions "
+                              "(vibench.compiler.symbolic, as the input types hold)",
+                              found=f"dimension {j} is {shown(d)} (in {shown(shape)})")
+            dims.append(dim)
+        if not isinstance(t.dtype, str) or t.dtype not in ALL_DTYPES:
+            raise failure(block, f"`infer` returned an unknown dtype for output {k}",
+                          expected="one of " + ", ".join(sorted(ALL_DTYPES)), found=shown(t.dtype))
+        checked.append(TensorType(tuple(dims), t.dtype))
+    return checked
+
+
+def count(block: Block, method: str, *args: Any) -> int:
+    """``param_count``, ``buffer_count`` or ``submodule_count``: a whole number >= 0."""
+    value = call(block, method, *args)
+    number = _whole(value)
+    if number is None or number < 0:
+        raise failure(block, f"`{method}` returned {'a negative number' if number is not None else 'a wrong value'}",
+                      expected="a whole number >= 0", found=shown(value))
+    return number
+
+
+def flops(block: Block, *args: Any) -> Dim:
+    """``flops``: a whole number >= 0 or a symbolic expression."""
+    value = call(block, "flops", *args)
+    dim = _dim(value)
+    if dim is None:
+        raise failure(block, "`flops` returned a wrong value",
+                      expected="a whole number >= 0 or a symbolic expression", found=shown(value))
+    return dim
+
+
+def _whole(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(operator.index(value))  # (a numpy integer is one)
+    except Exception:  # noqa: BLE001 - not a whole number, whatever its __index__ raises
+        return None
+
+
+def _dim(value: Any) -> Dim | None:
+    if isinstance(value, Expr):
+        return value
+    number = _whole(value)
+    return number if number is not None and number >= 0 else None
+
+
+# --------------------------------------------------------------------------------------------
+# code
+# --------------------------------------------------------------------------------------------
+
+
+def code(block: Block, method: str, *args: Any, targets: frozenset[str] | None = None) -> ast.expr:
+    """``block.<method>(*args)`` (``call_code``, or ``unpack`` with ``targets``), checked to be an expression of
+    code nodes (with ``targets``: an assignment target made of those names)."""
+    made = _made(block, method, args, None, targets)
+    assert made is not None  # (None is refused unless optional)
+    return made
+
+
+def optional_code(block: Block, method: str, *args: Any) -> ast.expr | None:
+    """``init_code`` or ``inplace_code``: None, or an expression of code nodes."""
+    return _made(block, method, args, CODE_NODES + ", or None", None)
+
+
+def _made(block: Block, method: str, args: tuple[Any, ...], optional: str | None, targets: frozenset[str] | None
+          ) -> ast.expr | None:
+    made = call(block, method, *args)
+    if made is None and optional is not None:
+        return None
+    if isinstance(made, str):
+        raise failure(block, f"`{method}` returned text, not code nodes", expected=CODE_NODES, found=shown(made),
+                      notes=("model.py is built from code nodes, never from pasted text, so that a parameter "
+                             "value enters it only as a literal (`c.const`): see docs/extending.md",))
+    problem = code_problem(made, targets)
+    if problem is not None:
+        expected = optional or CODE_NODES
+        if targets is not None:
+            expected = "an assignment target of the names it is given (a tuple of them, as `c.tuple_of(*outs)`)"
+        raise failure(block, f"`{method}` returned {problem}", expected=expected, found=shown(made))
+    return made  # type: ignore[no-any-return]
+
+
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, type(Ellipsis))
+_NAMES = {ast.Name: "id", ast.Attribute: "attr", ast.keyword: "arg", ast.arg: "arg"}
+_TARGETS = (ast.Name, ast.Tuple, ast.List, ast.Starred, ast.expr_context)
+
+
+def code_problem(tree: Any, targets: frozenset[str] | None = None) -> str | None:
+    """What keeps ``tree`` from being an expression of model.py (None: nothing): not an ``ast.expr``, a
+    node of no expression, a name that is not an identifier, a constant that is no plain value; with
+    ``targets``, anything but those names in a tuple."""
+    if not isinstance(tree, ast.expr):
+        return f"{shown(tree)}, not an expression"
+    try:
+        for node in c.walk(tree):
+            if targets is not None and not isinstance(node, _TARGETS):
+                return f"a {type(node).__name__} node where only names may stand"
+            field = _NAMES.get(type(node))
+            name = getattr(node, field, None) if field is not None else None
+            unnamed = name is None and isinstance(node, ast.keyword)  # `**kwargs`: a keyword without a name
+            if field is not None and not unnamed and not (isinstance(name, str) and c.is_identifier(name)):
+                return f"the name {shown(name)}, not an identifier"
+            if targets is not None and isinstance(node, ast.Name) and node.id not in targets:
+                return f"the name `{node.id}`, not one of the outputs it is given"
+            if isinstance(node, ast.Constant) and not _plain(node.value):
+                return f"the constant {shown(node.value)}, not a plain value"
+        expression = ast.Expression(body=c.clone(tree))
+        compile(ast.fix_missing_locations(expression), "<plug-in code>", "eval")  # every node where it may be
+    except (TypeError, ValueError, SyntaxError, RecursionError, AttributeError) as err:
+        return f"a tree that is not an expression ({exception_text(err)})"
+    return None
+
+
+def _plain(value: Any) -> bool:
+    """A constant model.py can write as a literal (a float that is a number: ``nan`` would be a name)."""
+    return type(value) in _PLAIN and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _code_of_node(block: Block, p: Any, n_inputs: int, outs: list[TensorType]) -> None:
+    """Run what the emitter will run for a node of ``block`` (its code, natives and in-place facts), so that
+    the shapes pass reports a failure writing model.py would meet."""
+    args = [c.ref(f"_vb_in{k}") for k in range(n_inputs)]
+    mod = c.ref("_vb_mod")
+    optional_code(block, "init_code", p)
+    call(block, "has_module", p)
+    code(block, "call_code", p, args, mod)
+    optional_code(block, "inplace_code", p, args, mod)
+    if len(outs) > 1:
+        names = [f"_vb_out{k}" for k in range(len(outs))]
+        code(block, "unpack", [c.ref(n) for n in names], targets=frozenset(names))
+    call(block, "output_is_fresh", outs[0])
+    natives = call(block, "native_classes", p)
+    if not isinstance(natives, tuple | list) or any(n not in block.natives for n in natives):
+        raise failure(block, "`native_classes` returned a wrong value", expected="some of the block's `natives`",
+                      found=shown(natives))
+    if block.augmented not in (None, "+", "-", "*"):
+        raise failure(block, "its `augmented` is not an operator model.py writes", expected='None, "+", "-" or "*"',
+                      found=shown(block.augmented))
+
+
+# --------------------------------------------------------------------------------------------
+# words
+# --------------------------------------------------------------------------------------------
+
+
+def origin(block: Block) -> str:
+    """The plug-in ``block`` comes from, as warnings W120 and W121 name it (```name = module`` (distribution
+    NAME VERSION)``), or the module that defines it when no entry point brings that module."""
+    cls = type(block)
+    module = str(getattr(cls, "__module__", "?"))
+    try:
+        return _entry_point(cls, module) or f"the module `{module}` (registered by it, not through a `{GROUP}` " \
+            "entry point)"
+    except Exception:  # noqa: BLE001 - installed metadata that does not read: the module names it
+        return f"the module `{module}`"
+
+
+def _entry_point(cls: type, module: str) -> str | None:
+    points = sorted(importlib.metadata.entry_points(group=GROUP),
+                    key=lambda ep: (str(getattr(ep, "name", "")), str(getattr(ep, "value", ""))))
+    for ep in points:
+        target, _, attr = str(getattr(ep, "value", "")).partition(":")
+        target, attr = target.strip(), attr.strip()
+        if (module == target or module.startswith(target + ".")) and attr in ("", cls.__qualname__):
+            dist = getattr(ep, "dist", None)
+            name, version = getattr(dist, "name", None), getattr(dist, "version", None)
+            distribution = f"{name} {version}" if name and version else name
+            where = f"`{getattr(ep, 'name', '?')} = {getattr(ep, 'value', '?')}`"
+            return f"the plug-in {where}" + (f" (distribution {distribution})" if distribution else "")
+    return None
+
+
+def exception_text(err: BaseException) -> str:
+    """``Type: message`` of an exception, on one line and bounded (a plug-in's message is any text)."""
+    try:
+        text = str(err)
+    except Exception:  # noqa: BLE001 - an exception whose message cannot be made
+        text = "(its message cannot be shown)"
+    name = type(err).__name__
+    return _clip(f"{name}: {text}" if text else name)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+_REPR.maxlevel = 3
+
+
+def shown(value: Any) -> str:
+    """A plug-in's value for a message: its repr, bounded (``reprlib``: a long list or text is cut)."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # noqa: BLE001 - a repr that fails
+        text = f"a {type(value).__name__}"
+    return _clip(text)
+
+
+def _clip(text: str) -> str:
+    return clip(text, _SHOWN)
