@@ -13,14 +13,15 @@ from scripts.backend_table import CLASS_SLACK, LINE_RATIO, main, rows
 # what they lack -- the spec's doc string with inputs, outputs and parameter count, and the table of
 # compiled settings -- a fixed ~30 lines that 1.3x of a 30-60 line file cannot hold -- and the eager
 # fast path of the input checks (one condition over every input, laid out one test per line by ruff's
-# style when long: up to ~10 lines; it took H_01's forward from 1.03 to 0.95 of the reference's). For
+# style when long: up to ~10 lines; it took H_01's forward from 1.03 to 0.95 of the reference's; since
+# 12-05 it also tests that no size is 0, which split B_07_TSMixer's one-line condition into 6). For
 # these the bound is the reference's lines + FIXED_OVERHEAD.
 THIN_WRAPPERS = {
     "isfm/backbone/B_01_basic_transformer": "31-line reference: nn.TransformerEncoder in a class",
     "isfm/backbone/B_07_TSMixer": "60-line reference: two MLPs in a loop",
     "isfm/task_head/H_01_Linear_cla": "67-line reference: a mean and a Linear per system",
 }
-FIXED_OVERHEAD = 47
+FIXED_OVERHEAD = 51
 
 # Reference files that import layers from a third-party package: the emitted file must hold what the
 # reference imports, so the bound is 1.3 x (the reference's lines + the imported classes' lines). Only

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+import unittest.mock
 
 import numpy as np
 import pytest
@@ -90,14 +91,31 @@ def test_a_cast_isfm_model_takes_a_float32_rate_and_keeps_high_rates_apart(isfm:
     assert difference < (0.02 if dtype == torch.float16 else 0.1), difference
 
 
-def test_a_float16_rate_that_overflowed_gives_nan_not_silent_zero_stamps(isfm: torch.nn.Module) -> None:
+def test_a_float16_rate_that_overflowed_is_refused_not_silent_zero_stamps(isfm: torch.nn.Module) -> None:
+    """On the CPU the rate is checked (a ValueError with the float32 hint); where it is not checked (an
+    accelerator, a traced graph) an inf rate gives NaN stamps, never the zeros every such rate gave alike."""
     half = copy.deepcopy(isfm).half()
+    patches = vibench.build("isfm/embedding/E_02_HSE_v2", num_patches=4, patch_size_L=8, hidden_dim=8,
+                            c_dim=2).patches
     with torch.no_grad():
         assert half(x=X.half(), fs=_rate(60_000.0, torch.float16)).isfinite().all()
-        assert half(x=X.half(), fs=_rate(100_000.0, torch.float16)).isnan().all()  # fs.half() is inf
-        stamps = vibench.build("isfm/embedding/E_02_HSE_v2", num_patches=4, patch_size_L=8, hidden_dim=8,
-                               c_dim=2).patches(X.half(), _rate(100_000.0, torch.float16))[..., -1]
+        for run in (lambda fs: half(x=X.half(), fs=fs), lambda fs: patches(X.half(), fs)):
+            with pytest.raises(ValueError, match=r"sample 0 holds inf \(a float16 fs holds no rate above 65,504 "
+                                                 r"Hz: give fs in float32\)$"):
+                run(_rate(100_000.0, torch.float16))  # fs.half() is inf
+        with unittest.mock.patch.object(torch.compiler, "is_compiling", return_value=True):  # as traced
+            stamps = patches(X.half(), _rate(100_000.0, torch.float16))[..., -1]
     assert stamps.isnan().all()
+
+
+@pytest.mark.parametrize("rates", [[0.0, 12000.0], [12000.0, float("nan")], [-12000.0, 12000.0]])
+def test_a_rate_that_is_not_positive_and_finite_is_refused(isfm: torch.nn.Module, rates: list[float]) -> None:
+    """fs of 0 or NaN gave that sample NaN logits and a negative one other finite logits, silently (the
+    reference computes 1 / fs alike)."""
+    k = next(i for i, r in enumerate(rates) if not r > 0)
+    with pytest.raises(ValueError, match=rf"input `fs` \(the sampling rate of each sample, in Hz\) must be positive "
+                                         rf"and finite; sample {k} holds {rates[k]}$"):
+        isfm(x=X, fs=torch.tensor(rates))
 
 
 def test_a_refused_rate_is_converted_to_float32_not_to_the_models_float16(isfm: torch.nn.Module) -> None:

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vibench
+from vibench.compiler.codegen.checks import positive
 from vibench.testing.oracles_runtime import check_runtime
 from vibench.testing.specs import TensorCase
 
@@ -86,7 +87,8 @@ def _inputs(text: str, program: Any) -> tuple[TensorCase, ...] | None:
                 if not isinstance(d, int) and (len(d.symbols()) != 1 or str(d) not in d.symbols()):
                     return None  # a derived size: left to the family tests
                 dims.append(d if isinstance(d, int) else SIZES.get(str(d), length))
-            cases.append(TensorCase(name, tuple(str(d) for d in t.shape), tuple(dims), t.dtype))
+            cases.append(TensorCase(name, tuple(str(d) for d in t.shape), tuple(dims), t.dtype,
+                                    positive=positive(program.root, name)))
         try:
             vibench.check(text=text, inputs={c.name: c.dims for c in cases})
         except vibench.SpecError:

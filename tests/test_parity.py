@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests.parity import build_case, compile_case, covered_cases, ok_rows, real_scalars, row_id
+from vibench.compiler.codegen.checks import positive
 from vibench.compiler.symbolic import evaluate
 
 CASES = covered_cases()
@@ -45,6 +46,8 @@ def test_built_model_matches_the_reference(case) -> None:
     for name, (shape, dtype) in case.inputs.items():
         if dtype.startswith("int"):
             feed[name] = torch.ones(shape, dtype=getattr(torch, dtype))
+        elif positive(program.root, name):  # a sampling rate, which the model refuses unless positive
+            feed[name] = torch.rand(shape, generator=gen, dtype=getattr(torch, dtype)) + 0.5
         else:
             feed[name] = torch.randn(shape, generator=gen, dtype=getattr(torch, dtype))
     with torch.no_grad():

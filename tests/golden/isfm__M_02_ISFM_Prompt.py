@@ -9,6 +9,29 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _check_rates(fs: torch.Tensor, rate: torch.Tensor) -> None:
+    """A ValueError unless every sampling rate is positive and finite (0 or NaN gave that sample NaN
+    outputs, a negative rate time running backwards, silently). Checked on the CPU in eager mode only: on
+    an accelerator the test would wait for the device at every call, and a traced graph takes none;
+    there an inf rate (a float16 fs above 65,504 Hz) gives NaN time stamps."""
+    if not torch.jit.is_scripting():  # TorchScript compiles none of this
+        if rate.device.type != "cpu" or torch.compiler.is_compiling():
+            return
+        bad = ~((rate > 0) & rate.isfinite())
+        if bool(bad.any()):
+            k = int(bad.nonzero()[0, 0])
+            value = float(fs[k])
+            hint = (
+                " (a float16 fs holds no rate above 65,504 Hz: give fs in float32)"
+                if (fs.dtype == torch.float16 and value == float("inf"))
+                else ""
+            )
+            raise ValueError(
+                f"input `fs` (the sampling rate of each sample, in Hz) must be positive and finite; "
+                f"sample {k} holds {value}{hint}"
+            )
+
+
 class HsePatchSampler(nn.Module):
     """E_01_HSE's patches: ``num_patches`` blocks of patch_size_L steps x patch_size_C channels per sample.
 
@@ -48,6 +71,7 @@ class HsePatchSampler(nn.Module):
         # Time stamps in float32 or wider, then x's dtype (float16 rounds indices above 2048 and holds no rate
         # above 65,504 Hz); a rate that became inf (a float16 fs) gives NaN stamps, not silent zeros.
         rate = fs.to(torch.float64 if x.dtype == torch.float64 or fs.dtype == torch.float64 else torch.float32)
+        _check_rates(fs, rate)
         period = (1.0 / rate).masked_fill(rate.isinf(), float("nan"))
         time = (torch.arange(length, device=x.device, dtype=rate.dtype).unsqueeze(0) * period.unsqueeze(1)).to(x.dtype)
         if self.patch_size_L > length:
@@ -225,6 +249,12 @@ def _check_input(
     elif not ok:
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
+    elif 0 in x.shape:  # the shapes were checked for sizes of at least 1
+        axis = list(x.shape).index(0)
+        raise ValueError(
+            f"{type(model).__name__}: input `{name}` must be {shape} with every size at least 1; "
+            f"found {tuple(x.shape)} (axis {axis} is empty)"
+        )
 
 
 def _cast_dtype(model: nn.Module) -> torch.dtype | None:
@@ -278,6 +308,14 @@ def _input_hint(
             return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
     extra = [f"`{name}.squeeze({k}){to}`" for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]
     return f" (an extra axis of size 1? {' or '.join(extra)} fits)" if extra else ""
+
+
+def _same_size(model: nn.Module, first: str, size: int, second: str, other: int, symbol: str) -> None:
+    message = f"inputs `{first}` and `{second}` share the size `{symbol}`"
+    if torch.compiler.is_compiling():  # a traced message holds constants only
+        _require(model, other == size, message)
+    elif other != size:
+        _require(model, False, f"{message}; found {size} and {other}")
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
@@ -594,6 +632,7 @@ class M_02_ISFM_Prompt(nn.Module):
             if torch.compiler.is_compiling() or not (
                 getattr(x, "dtype", None) == torch.float32
                 and x.dim() == 3
+                and x.numel() > 0
                 and getattr(fs, "dtype", None) == torch.float32
                 and fs.dim() == 1
                 and fs.shape[0] == x.shape[0]
@@ -603,9 +642,9 @@ class M_02_ISFM_Prompt(nn.Module):
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C]")
                 _check_input(self, "fs", fs, torch.float32, [-1], "[B]", keep=True)
-                _require(self, fs.shape[0] == x.shape[0], "inputs `x` and `fs` share the size `B`")
+                _same_size(self, "x", x.shape[0], "fs", fs.shape[0], "B")
                 _check_input(self, "system_id", system_id, torch.int64, [-1], "[B]")
-                _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
+                _same_size(self, "x", x.shape[0], "system_id", system_id.shape[0], "B")
         x = self.embedding(x, fs, system_id)  # [B, 64, 128]  M_02_ISFM_Prompt.yaml:37
         x = self.backbone(x)  # [B, 64, 128]  M_02_ISFM_Prompt.yaml:45
         x = self.task_head(x, system_id)  # [B, 10]  M_02_ISFM_Prompt.yaml:49

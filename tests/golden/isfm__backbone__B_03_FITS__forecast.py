@@ -104,6 +104,12 @@ def _check_input(
     elif not ok:
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
+    elif 0 in x.shape:  # the shapes were checked for sizes of at least 1
+        axis = list(x.shape).index(0)
+        raise ValueError(
+            f"{type(model).__name__}: input `{name}` must be {shape} with every size at least 1; "
+            f"found {tuple(x.shape)} (axis {axis} is empty)"
+        )
 
 
 def _cast_dtype(model: nn.Module) -> torch.dtype | None:
@@ -321,7 +327,11 @@ class B_03_FITS(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs and not torch.jit.is_scripting():
             if torch.compiler.is_compiling() or not (
-                getattr(x, "dtype", None) == torch.float32 and x.dim() == 3 and x.shape[1] == 1024 and x.shape[2] == 1
+                getattr(x, "dtype", None) == torch.float32
+                and x.dim() == 3
+                and x.shape[1] == 1024
+                and x.shape[2] == 1
+                and x.numel() > 0
             ):
                 _check_input(self, "x", x, torch.float32, [-1, 1024, 1], "[B, 1024, 1]")
         x = self.fits(x)  # [B, 1280, 1]  B_03_FITS.yaml:30

@@ -43,6 +43,12 @@ def _check_input(
     elif not ok:
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
+    elif 0 in x.shape:  # the shapes were checked for sizes of at least 1
+        axis = list(x.shape).index(0)
+        raise ValueError(
+            f"{type(model).__name__}: input `{name}` must be {shape} with every size at least 1; "
+            f"found {tuple(x.shape)} (axis {axis} is empty)"
+        )
 
 
 def _cast_dtype(model: nn.Module) -> torch.dtype | None:
@@ -96,6 +102,14 @@ def _input_hint(
             return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
     extra = [f"`{name}.squeeze({k}){to}`" for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]
     return f" (an extra axis of size 1? {' or '.join(extra)} fits)" if extra else ""
+
+
+def _same_size(model: nn.Module, first: str, size: int, second: str, other: int, symbol: str) -> None:
+    message = f"inputs `{first}` and `{second}` share the size `{symbol}`"
+    if torch.compiler.is_compiling():  # a traced message holds constants only
+        _require(model, other == size, message)
+    elif other != size:
+        _require(model, False, f"{message}; found {size} and {other}")
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
@@ -278,6 +292,7 @@ class E_com_00_PE(nn.Module):
             if torch.compiler.is_compiling() or not (
                 getattr(x, "dtype", None) == torch.float32
                 and x.dim() == 3
+                and x.numel() > 0
                 and getattr(x_mark, "dtype", None) == torch.float32
                 and x_mark.dim() == 3
                 and x_mark.shape[2] == 4
@@ -286,8 +301,8 @@ class E_com_00_PE(nn.Module):
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C]")
                 _check_input(self, "x_mark", x_mark, torch.float32, [-1, -1, 4], "[B, L, 4]")
-                _require(self, x_mark.shape[0] == x.shape[0], "inputs `x` and `x_mark` share the size `B`")
-                _require(self, x_mark.shape[1] == x.shape[1], "inputs `x` and `x_mark` share the size `L`")
+                _same_size(self, "x", x.shape[0], "x_mark", x_mark.shape[0], "B")
+                _same_size(self, "x", x.shape[1], "x_mark", x_mark.shape[1], "L")
         x_mark = self.module(x_mark)  # [B, L, 128]  E_com_00_PE.yaml:163
         x_mark = self.final_proj(x_mark)  # [B, L, 128]  E_com_00_PE.yaml:164
         x_mark = F.dropout(x_mark, p=0.1, training=self.training)  # [B, L, 128]  E_com_00_PE.yaml:165

@@ -102,6 +102,12 @@ def _check_input(
     elif not ok:
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
+    elif 0 in x.shape:  # the shapes were checked for sizes of at least 1
+        axis = list(x.shape).index(0)
+        raise ValueError(
+            f"{type(model).__name__}: input `{name}` must be {shape} with every size at least 1; "
+            f"found {tuple(x.shape)} (axis {axis} is empty)"
+        )
 
 
 def _cast_dtype(model: nn.Module) -> torch.dtype | None:
@@ -155,6 +161,14 @@ def _input_hint(
             return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
     extra = [f"`{name}.squeeze({k}){to}`" for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]
     return f" (an extra axis of size 1? {' or '.join(extra)} fits)" if extra else ""
+
+
+def _same_size(model: nn.Module, first: str, size: int, second: str, other: int, symbol: str) -> None:
+    message = f"inputs `{first}` and `{second}` share the size `{symbol}`"
+    if torch.compiler.is_compiling():  # a traced message holds constants only
+        _require(model, other == size, message)
+    elif other != size:
+        _require(model, False, f"{message}; found {size} and {other}")
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
@@ -310,13 +324,14 @@ class H_02_Linear_cla_heterogeneous_batch(nn.Module):
                 getattr(x, "dtype", None) == torch.float32
                 and x.dim() == 3
                 and x.shape[2] == 128
+                and x.numel() > 0
                 and getattr(system_id, "dtype", None) == torch.int64
                 and system_id.dim() == 1
                 and system_id.shape[0] == x.shape[0]
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, 128], "[B, P, 128]")
                 _check_input(self, "system_id", system_id, torch.int64, [-1], "[B]")
-                _require(self, system_id.shape[0] == x.shape[0], "inputs `x` and `system_id` share the size `B`")
+                _same_size(self, "x", x.shape[0], "system_id", system_id.shape[0], "B")
         x = x.mean(dim=1)  # [B, 128]  H_02_Linear_cla_heterogeneous_batch.yaml:36
         x = self.heads(x, system_id)  # [B, 10]  H_02_Linear_cla_heterogeneous_batch.yaml:47
         return x

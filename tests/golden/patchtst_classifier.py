@@ -39,6 +39,12 @@ def _check_input(
     elif not ok:
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
+    elif 0 in x.shape:  # the shapes were checked for sizes of at least 1
+        axis = list(x.shape).index(0)
+        raise ValueError(
+            f"{type(model).__name__}: input `{name}` must be {shape} with every size at least 1; "
+            f"found {tuple(x.shape)} (axis {axis} is empty)"
+        )
 
 
 def _cast_dtype(model: nn.Module) -> torch.dtype | None:
@@ -177,6 +183,7 @@ class PatchTSTClassifier(nn.Module):
                 getattr(x, "dtype", None) == torch.float32
                 and x.dim() == 3
                 and x.shape[1] == 2
+                and x.numel() > 0
                 and x.shape[2] % 16 == 0
                 and x.shape[2] <= 4111
             ):

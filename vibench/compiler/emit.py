@@ -25,7 +25,7 @@ from typing import Any
 from vibench.compiler.blocks.base import native_source
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen import support
-from vibench.compiler.codegen.checks import input_checks
+from vibench.compiler.codegen.checks import input_checks, shares_sizes
 from vibench.compiler.codegen.comments import shape_of
 from vibench.compiler.codegen.explain import explain_structure
 from vibench.compiler.codegen.forward import forward
@@ -244,7 +244,8 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
     if is_root:
         def prologue(var: dict[str, str]) -> list:
             lines = input_checks(unit, var)
-            used = (support._require, support._check_input, support._cast_dtype, support._input_hint)
+            used: tuple[Any, ...] = (support._require, support._check_input, support._cast_dtype, support._input_hint)
+            used += (support._same_size,) if shares_sizes(unit) else ()
             for helper in used if lines else ():
                 if helper not in helpers:
                     helpers.append(helper)

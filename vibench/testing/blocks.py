@@ -83,7 +83,8 @@ def _tensors(draw: Any, block: Block, params: dict[str, Any] | None = None) -> t
     out = []
     for name, layout in zip(names, layouts, strict=True):
         shape = tuple(sizes[d] if d in fixed else d for d in layout)
-        out.append(TensorCase(name, shape, tuple(sizes[d] if isinstance(d, str) else d for d in layout), dtype))
+        out.append(TensorCase(name, shape, tuple(sizes[d] if isinstance(d, str) else d for d in layout), dtype,
+                              positive=name in block.positive_inputs))
     ids = _system_ids(block, params or {}, len(out))
     if ids and "B" in sizes and (len(ids) > 1 or draw(st.booleans())):
         batch = sizes["B"] if "B" in fixed else "B"
@@ -173,7 +174,8 @@ def _note(err: BaseException, text: str) -> None:
 
 
 def random_inputs(inputs: tuple[TensorCase, ...], seed: int = 0) -> list[torch.Tensor]:
-    """Random tensors of the given sizes and dtypes (integers and bools in {0, 1}; ``fill``: that value)."""
+    """Random tensors of the given sizes and dtypes (integers and bools in {0, 1}; ``fill``: that value;
+    ``positive``: floats from 0.5 to 1.5)."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
@@ -182,6 +184,8 @@ def random_inputs(inputs: tuple[TensorCase, ...], seed: int = 0) -> list[torch.T
         dtype = getattr(torch, t.dtype)
         if t.fill is not None:
             out.append(torch.full(t.dims, t.fill, dtype=dtype))
+        elif t.positive and dtype.is_floating_point:
+            out.append(torch.rand(t.dims, generator=generator, dtype=dtype) + 0.5)
         elif dtype.is_floating_point or dtype.is_complex:
             out.append(torch.randn(t.dims, generator=generator, dtype=dtype))
         else:

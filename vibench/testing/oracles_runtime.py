@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.testing.oracles import BACKENDS, Finding, Timeout, _crash, _one_line, _where, check_arguments, time_limit
@@ -86,7 +87,10 @@ def _ordered(cases: tuple[TensorCase, ...] | None, bindings: dict[str, tuple[int
     if missing:
         raise ValueError(f"inputs leaves out {', '.join(map(repr, missing))}: give every input the model takes "
                          f"({', '.join(name for name, _ in declared)})")
-    return tuple(given[name] for name, _ in declared)
+    from vibench.compiler.codegen.checks import positive
+
+    return tuple(replace(given[name], positive=True) if positive(program.root, name) else given[name]
+                 for name, _ in declared)
 
 
 def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[TensorCase, ...] | None,

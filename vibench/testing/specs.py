@@ -24,6 +24,7 @@ class TensorCase:
     dims: tuple[int, ...]
     dtype: str = "float32"
     fill: int | None = None  # every element this value (an id that must name a configured system), not drawn
+    positive: bool = False  # drawn positive (a sampling rate: Block.positive_inputs reads it)
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,7 @@ NATIVE_MODULES = {
     "WaveletDWT": "vibench.compiler.blocks.wavelet_dwt",
     "WeightNormCausalConv1d": "vibench.compiler.blocks.causal_conv",
     "_bare": "vibench.compiler.codegen.support",
+    "_check_rates": "vibench.compiler.blocks.isfm_hse",
     "_explicit_attention": "vibench.compiler.codegen.support",
     "_linear_over": "vibench.compiler.codegen.support",
 }

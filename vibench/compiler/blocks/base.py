@@ -106,6 +106,9 @@ class Block:
     # Ports whose tensor the native reads in any floating dtype (a sampling rate: it computes with it in float32 or
     # wider): a model input that only such ports read may keep its declared dtype in a model cast with .half().
     any_float_inputs: ClassVar[tuple[str, ...]] = ()
+    # Ports whose values must be positive and finite (a sampling rate; the native refuses others at run time):
+    # vibench.testing draws positive values for a model input that such a port reads.
+    positive_inputs: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ("out",)
     category: ClassVar[str] = "misc"
     imports: ClassVar[tuple[str, ...]] = ()  # extra imports the emitted code needs: "F", "math"
@@ -485,7 +488,7 @@ def _layout_problems(cls: type[Block]) -> list[Problem]:
 
 def _port_problems(cls: type[Block]) -> list[Problem]:
     problems = []
-    for attr in ("inputs", "outputs", "optional_inputs", "any_float_inputs"):
+    for attr in ("inputs", "outputs", "optional_inputs", "any_float_inputs", "positive_inputs"):
         ports = getattr(cls, attr)
         if not isinstance(ports, tuple) or not all(isinstance(p, str) and p.isidentifier() for p in ports) \
                 or len(set(ports)) != len(ports):

@@ -112,6 +112,7 @@ class HsePatchSampler(nn.Module):
         # Time stamps in float32 or wider, then x's dtype (float16 rounds indices above 2048 and holds no rate
         # above 65,504 Hz); a rate that became inf (a float16 fs) gives NaN stamps, not silent zeros.
         rate = fs.to(torch.float64 if x.dtype == torch.float64 or fs.dtype == torch.float64 else torch.float32)
+        _check_rates(fs, rate)
         period = (1.0 / rate).masked_fill(rate.isinf(), float("nan"))
         time = (torch.arange(length, device=x.device, dtype=rate.dtype).unsqueeze(0) * period.unsqueeze(1)).to(x.dtype)
         if self.patch_size_L > length:
@@ -145,6 +146,29 @@ class HsePatchSampler(nn.Module):
         return torch.cat([values, stamps], dim=-1).flatten(2)
 
 
+def _check_rates(fs: torch.Tensor, rate: torch.Tensor) -> None:
+    """A ValueError unless every sampling rate is positive and finite (0 or NaN gave that sample NaN
+    outputs, a negative rate time running backwards, silently). Checked on the CPU in eager mode only: on
+    an accelerator the test would wait for the device at every call, and a traced graph takes none;
+    there an inf rate (a float16 fs above 65,504 Hz) gives NaN time stamps."""
+    if not torch.jit.is_scripting():  # TorchScript compiles none of this
+        if rate.device.type != "cpu" or torch.compiler.is_compiling():
+            return
+        bad = ~((rate > 0) & rate.isfinite())
+        if bool(bad.any()):
+            k = int(bad.nonzero()[0, 0])
+            value = float(fs[k])
+            hint = (
+                " (a float16 fs holds no rate above 65,504 Hz: give fs in float32)"
+                if (fs.dtype == torch.float16 and value == float("inf"))
+                else ""
+            )
+            raise ValueError(
+                f"input `fs` (the sampling rate of each sample, in Hz) must be positive and finite; "
+                f"sample {k} holds {value}{hint}"
+            )
+
+
 class HseSequencePatches(nn.Module):
     """E_02_HSE_v2's patches: the signal with a time channel, cut into evenly spaced windows.
 
@@ -165,6 +189,7 @@ class HseSequencePatches(nn.Module):
         length = x.shape[1]
         # in float32 or wider, then x's dtype; a rate that became inf (a float16 fs) gives NaN, not silent zeros
         rate = fs.to(torch.float64 if x.dtype == torch.float64 or fs.dtype == torch.float64 else torch.float32)
+        _check_rates(fs, rate)
         rate = rate.masked_fill(rate.isinf(), float("nan"))
         time = (torch.arange(length, device=x.device).unsqueeze(0) / rate.unsqueeze(1)).to(x.dtype)
         signal = torch.cat([x, time.unsqueeze(-1)], dim=-1)
@@ -228,8 +253,9 @@ class HsePatchSampling(Block):
     Params = HsePatchSamplingParams
     category = "embedding"
     inputs = ("x", "fs")
+    positive_inputs = ("fs",)  # a sampling rate: _check_rates refuses others
     any_float_inputs = ("fs",)  # the time stamps are computed in float32 or wider, then take x's dtype
-    natives = (HsePatchSampler,)
+    natives = (_check_rates, HsePatchSampler)
     stochastic = True
     test_layouts = (("B L C", "B"),)
     test_hints = {"patch_size_L": (1, 4, 16, 64), "patch_size_C": (1, 2, 3), "num_patches": (1, 3, 8)}
@@ -263,8 +289,9 @@ class HseSequencePatchesBlock(Block):
     Params = HseSequencePatchesParams
     category = "embedding"
     inputs = ("x", "fs")
+    positive_inputs = ("fs",)  # a sampling rate: _check_rates refuses others
     any_float_inputs = ("fs",)  # the time channel is computed in float32 or wider, then takes x's dtype
-    natives = (HseSequencePatches,)
+    natives = (_check_rates, HseSequencePatches)
     fresh_output = True  # gathered by an index: a new tensor that autograd does not keep
     test_layouts = (("B L C", "B"),)
     test_hints = {"patch_size_L": (1, 4, 16), "num_patches": (1, 3, 8)}

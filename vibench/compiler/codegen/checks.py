@@ -6,6 +6,10 @@ They run when ``model.check_inputs`` is true (the default), are skipped by Torch
 :mod:`vibench.compiler.codegen.support`), so a traced graph keeps them. In eager mode one inline
 condition (every test, in order, joined by ``and``) guards the calls, which only run to name the
 failed rule: a call per input cost a small model (an ISFM task head) about a tenth of its forward.
+Every size of an input is at least 1, as the shapes were checked (a symbol stands for a positive
+integer): an input whose shape holds a symbol no earlier input gave adds ``x.numel() > 0`` to the fast
+test, and ``_check_input`` names the empty axis (a length of 0 gave NaN or finite logits from an empty
+window, a ZeroDivisionError or torch's own error deep in ``forward``, depending on the template).
 The fast test reads a dtype with ``getattr(x, "dtype", None)``, so that a list, a number or None reaches
 ``_check_input``'s TypeError (``x.dtype`` raised AttributeError; it costs ~6 ns, an ``isinstance`` ~25 ns
 and a line per input).
@@ -24,7 +28,8 @@ from vibench.compiler.symbolic import Dim, Expr, FloorDiv, fmt_shape
 
 
 def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
-    """The guarded block of checks (empty when the model has no tensor inputs)."""
+    """The guarded block of checks (empty when the model has no tensor inputs). They call
+    ``_check_input`` and ``_require``, and ``_same_size`` where inputs share a size (:func:`shares_sizes`)."""
     me = c.ref("self")
     checks: list[ast.expr] = []
     fast: list[ast.expr] = []  # the same tests inline: the eager fast path
@@ -43,14 +48,16 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
         fast.append(c.compare(c.call("getattr", x, "dtype", None), "==", c.dotted(f"torch.{t.dtype}")))
         fast.append(c.compare(c.method(x, "dim"), "==", len(sizes)))
         fast += [c.compare(c.index(c.attr(x, "shape"), k), "==", s) for k, s in enumerate(sizes) if s >= 0]
+        if any(not isinstance(d, int) and not d.symbols() <= set(where) for d in t.shape):
+            fast.append(c.compare(c.method(x, "numel"), ">", 0))  # a size first read here: none is 0
         for axis, d in enumerate(t.shape):
             if isinstance(d, Expr) and d == Expr.symbol(next(iter(d.symbols()))):
                 symbol = next(iter(d.symbols()))
                 size = c.index(c.attr(x, "shape"), axis)
                 if symbol in where:
                     fast.append(c.compare(size, "==", where[symbol]))
-                    checks.append(c.call("_require", me, c.clone(fast[-1]),
-                                         f"inputs `{owner[symbol]}` and `{name}` share the size `{symbol}`"))
+                    checks.append(c.call("_same_size", me, owner[symbol], c.clone(where[symbol]), name,
+                                         c.clone(size), symbol))
                 else:
                     where[symbol], owner[symbol] = size, name
     for constraint in unit.constraints:
@@ -67,21 +74,54 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
     return [Line(ast.If(test=guard, body=[], orelse=[]), "", calls)]
 
 
+def shares_sizes(unit: Unit) -> bool:
+    """Whether two inputs of ``unit`` share a size symbol (``x`` [B, L, C] and ``fs`` [B]): its checks
+    then call ``_same_size``."""
+    seen: set[str] = set()
+    for _, t in unit.inputs:
+        here = {s for d in t.shape if isinstance(d, Expr) and d == Expr.symbol(next(iter(d.symbols())))
+                for s in d.symbols()}
+        if here & seen:
+            return True
+        seen |= here
+    return False
+
+
 def keeps(unit: Unit, name: str) -> bool:
     """Whether input ``name`` of ``unit`` is read, and only by ports that take any floating dtype
     (:attr:`~vibench.compiler.blocks.base.Block.any_float_inputs`: the HSE embeddings' ``fs``), also
     inside composites: a cast model may then take it in its declared dtype too (a float32 sampling rate
     in a ``.half()`` model, where float16 would hold no rate above 65,504 Hz)."""
+    return read_only_by(unit, name, "any_float_inputs")
+
+
+def positive(unit: Unit, name: str) -> bool:
+    """Whether some port that reads input ``name`` of ``unit`` (inside composites too) takes positive values
+    only (:attr:`~vibench.compiler.blocks.base.Block.positive_inputs`: a sampling rate): vibench.testing
+    draws positive values for it."""
     readers = [(node, port) for node in unit.nodes for port, ref in node.inputs if ref == ValueRef(name, None)]
-    return bool(readers) and all(_reads_any_float(node, port) for node, port in readers)
+    for node, port in readers:
+        units = {id(copy.unit): copy.unit for copy in node.copies if copy.unit is not None}
+        if any(positive(u, port) for u in units.values()) or any(
+                (block := registry.get(copy.block or node.block)) is not None and port in block.positive_inputs
+                for copy in node.copies if copy.unit is None):
+            return True
+    return False
 
 
-def _reads_any_float(node: Node, port: str) -> bool:
+def read_only_by(unit: Unit, name: str, ports: str) -> bool:
+    """Whether input ``name`` of ``unit`` is read, and only by the ports a block lists in its attribute
+    ``ports``, also inside composites."""
+    readers = [(node, port) for node in unit.nodes for port, ref in node.inputs if ref == ValueRef(name, None)]
+    return bool(readers) and all(_reads_as(node, port, ports) for node, port in readers)
+
+
+def _reads_as(node: Node, port: str, ports: str) -> bool:
     units = {id(copy.unit): copy.unit for copy in node.copies if copy.unit is not None}
     if units:
-        return all(keeps(unit, port) for unit in units.values())
+        return all(read_only_by(unit, port, ports) for unit in units.values())
     blocks = {copy.block or node.block for copy in node.copies}
-    return all((block := registry.get(name)) is not None and port in block.any_float_inputs for name in blocks)
+    return all((block := registry.get(name)) is not None and port in getattr(block, ports) for name in blocks)
 
 
 def constraint_test(lhs: Dim, op: str, mod: int, where: dict[str, ast.expr]) -> ast.expr:

@@ -7,7 +7,7 @@
   -> shell word, but the one it replaces). A numpy scalar or 0-d tensor counts as the Python value it
   holds, as in ``vibench.build`` (known by its type's module: model.py imports nothing but torch); the
   free parameters' values come back so read, for ``__init__`` to build with.
-* :func:`_check_input` and :func:`_require` — the checks at the entry of ``forward`` (dtype, rank,
+* :func:`_check_input`, :func:`_require` and :func:`_same_size` — the checks at the entry of ``forward`` (dtype, rank,
   fixed sizes, the spec's shape constraints): ``ValueError`` naming the input and the rule in eager
   mode, ``torch._check`` while ``torch.compile``/``torch.export`` trace (the checks stay in the graph).
   A floating input follows the model: after ``model.double()`` (``.half()``, ``.bfloat16()``) it must
@@ -81,6 +81,14 @@ def _require(model: nn.Module, ok: bool, message: str) -> None:
         raise ValueError(text)
 
 
+def _same_size(model: nn.Module, first: str, size: int, second: str, other: int, symbol: str) -> None:
+    message = f"inputs `{first}` and `{second}` share the size `{symbol}`"
+    if torch.compiler.is_compiling():  # a traced message holds constants only
+        _require(model, other == size, message)
+    elif other != size:
+        _require(model, False, f"{message}; found {size} and {other}")
+
+
 def _check_input(
     model: nn.Module,
     name: str,
@@ -107,6 +115,12 @@ def _check_input(
     elif not ok:
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
+    elif 0 in x.shape:  # the shapes were checked for sizes of at least 1
+        axis = list(x.shape).index(0)
+        raise ValueError(
+            f"{type(model).__name__}: input `{name}` must be {shape} with every size at least 1; "
+            f"found {tuple(x.shape)} (axis {axis} is empty)"
+        )
 
 
 def _cast_dtype(model: nn.Module) -> torch.dtype | None:
