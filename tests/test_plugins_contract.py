@@ -1,4 +1,4 @@
-"""What a plug-in block must be to be registered: the block contract (vibench/compiler/blocks/base.py),
+"""What a plug-in block must be to be registered: the block contract (vibench/compiler/blocks/contract.py),
 a block name like the built-ins', parameter names a node can hold, native classes whose names and
 module-level reads model.py can carry. Anything else is refused at registration with a warning (W121)
 naming the entry point, instead of an internal error later or a wrong model.py; the built-in blocks
@@ -13,7 +13,7 @@ import pytest
 
 from tests.test_plugins_loading import BLOCK, install, run_python, spec_text
 from vibench.compiler import emit, registry
-from vibench.compiler.blocks import base
+from vibench.compiler.blocks import base, contract
 
 HEADER = '''
 from typing import TYPE_CHECKING
@@ -277,8 +277,8 @@ def test_builtin_blocks_meet_the_plugin_contract(name: str) -> None:
     """The rules plug-ins are held to describe the built-ins too (they are not checked on import)."""
     block = registry.get(name)
     assert block is not None
-    assert base.contract_problems(type(block)) == []
-    assert base.native_problems(type(block)) == []
+    assert contract.contract_problems(type(block)) == []
+    assert contract.native_problems(type(block)) == []
 
 
 def test_free_global_names_of_a_native() -> None:
@@ -292,7 +292,7 @@ class Net(Base):
         total = sum(v for v in local if v > THRESHOLD)
         return [total for _ in range(n)], self.LIMIT, Net
 '''
-    assert base.free_names(source) == {"decorate", "Base", "WIDTH", "Tensor", "int", "DEFAULT", "Out", "helper",
+    assert contract.free_names(source) == {"decorate", "Base", "WIDTH", "Tensor", "int", "DEFAULT", "Out", "helper",
                                        "sum", "THRESHOLD", "range"}
 
 
@@ -304,15 +304,15 @@ def test_emit_refuses_two_top_level_definitions_of_one_name() -> None:
 
 
 def test_block_names() -> None:
-    assert all(base.is_block_name(n) for n in ["relu", "conv1d", "haar_dwt", "a" * 64])
-    assert not any(base.is_block_name(n) for n in ["", "a b", "Relu", "x.y", "cnn/ResNet1D", "a" * 65, "class",
+    assert all(contract.is_block_name(n) for n in ["relu", "conv1d", "haar_dwt", "a" * 64])
+    assert not any(contract.is_block_name(n) for n in ["", "a b", "Relu", "x.y", "cnn/ResNet1D", "a" * 65, "class",
                                                    "evil\nimport os", "_private", "1d", "réseau"])
 
 
 def test_block_template_is_a_valid_block() -> None:
     namespace: dict = {}
     exec(compile(BLOCK.format(cls="B", name="tmp_block", fn="torch.relu"), "<block>", "exec"), namespace)
-    assert base.contract_problems(namespace["B"]) == []
+    assert contract.contract_problems(namespace["B"]) == []
 
 
 def test_a_block_registered_from_python_is_checked_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -351,7 +351,7 @@ def _block(block_name: str = "probe", params: type | None = None, **body: object
 
 
 def _texts(cls: type[base.Block]) -> list[str]:
-    return [p.text for p in base.contract_problems(cls)]
+    return [p.text for p in contract.contract_problems(cls)]
 
 
 def test_a_parameter_name_must_be_an_ascii_identifier() -> None:
@@ -389,7 +389,7 @@ def test_parameter_types_a_spec_cannot_give_are_refused() -> None:
     assert _texts(_block(params=params(Mode, Mode.fast))) == [
         "parameter `value` has the type Mode, which no spec value is (a spec gives None, bool, int, float, str, "
         "and lists and mappings of them)"]
-    (problem,) = base.contract_problems(_block(params=params(Mode | None, None)))
+    (problem,) = contract.contract_problems(_block(params=params(Mode | None, None)))
     assert problem.hint == ("declare a choice as a Literal of its values (Literal['fast', 'slow']), as the built-in "
                             "blocks do")
     for refused in (set[int], dict[str, Mode], list[Inner], tuple[int, Mode], Literal[Mode.fast], bytes):

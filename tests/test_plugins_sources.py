@@ -22,7 +22,7 @@ import pytest
 from tests.test_plugins_contract import HEADER
 from tests.test_plugins_loading import HAAR_SPEC, install, install_haar, run_python, spec_text
 from vibench.compiler import registry
-from vibench.compiler.blocks import base
+from vibench.compiler.blocks import base, contract
 
 NATIVE = '''
 class {cls}(nn.Module):
@@ -127,7 +127,7 @@ def test_a_native_is_read_in_the_encoding_its_file_declares(tmp_path: Path, monk
     name = "vibench_test_native_" + encoding.replace(" ", "_").replace("-", "_")
     module = _module(tmp_path, name, data)
     monkeypatch.setitem(sys.modules, name, module)
-    assert base._not_copyable(module.Native) is None
+    assert contract._not_copyable(module.Native) is None
     assert base.native_source(module.Native).startswith('class Native:\n    """Caf\u00e9."""')
 
 
@@ -140,13 +140,13 @@ def test_a_native_without_a_readable_source_is_refused_with_the_reason(tmp_path:
     py_compile.compile(str(tmp_path / "vibench_test_sourceless.py"), cfile=str(compiled), doraise=True)
     module.__file__ = str(compiled)
     monkeypatch.setitem(sys.modules, "vibench_test_sourceless", module)
-    assert base._not_copyable(module.Native) == (f"has no source file vibench can read: its module is bytecode "
+    assert contract._not_copyable(module.Native) == (f"has no source file vibench can read: its module is bytecode "
                                                  f"only ({compiled})")
 
     lying = _module(tmp_path, "vibench_test_lying", SOURCE.encode("utf-8"))
     (tmp_path / "vibench_test_lying.py").write_bytes(SOURCE.encode("latin-1"))  # changed since the import
     monkeypatch.setitem(sys.modules, "vibench_test_lying", lying)
-    why = base._not_copyable(lying.Native)
+    why = contract._not_copyable(lying.Native)
     assert why is not None and why.startswith("has no source file vibench can read (UnicodeDecodeError: ")
 
 
@@ -172,14 +172,14 @@ def test_a_block_whose_check_raises_costs_only_itself(monkeypatch: pytest.Monkey
     """A check that raises on one class (what a source file in an unforeseen encoding did) refuses that
     block with W121 and the exception; the block beside it is admitted."""
     broken, good = _block_class("broken_check"), _block_class("good_check")
-    real = base.contract_problems
+    real = contract.contract_problems
 
-    def contract_problems(cls: object) -> list[base.Problem]:
+    def contract_problems(cls: object) -> list[contract.Problem]:
         if cls is broken:
             raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
         return real(cls)
 
-    monkeypatch.setattr(base, "contract_problems", contract_problems)
+    monkeypatch.setattr(contract, "contract_problems", contract_problems)
     source = registry._Source("plug = p_plug", "p_plug 0.1")
     registry._admit([(source, broken), (source, good)])
     assert type(registry.get("good_check")) is good

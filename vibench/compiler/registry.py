@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vibench.compiler.blocks.base import Block, Problem
+    from vibench.compiler.blocks.base import Block
+    from vibench.compiler.blocks.contract import Problem
     from vibench.compiler.diagnostics import Diagnostic
 
 PACKAGE = "vibench.compiler.blocks"
@@ -289,7 +290,7 @@ def _checked(cls: type, natives: dict[str, str], others: dict[str, str]) -> list
     """:func:`_admission_problems`, with whatever a check raises on this class as the reason to refuse it:
     one block that breaks a check in a way nobody foresaw (a property that raises, a source file no
     decoder reads) costs only itself."""
-    from vibench.compiler.blocks.base import FIX, Problem
+    from vibench.compiler.blocks.contract import FIX, Problem
 
     try:
         return _admission_problems(cls, natives, others)
@@ -301,7 +302,7 @@ def _admission_problems(cls: Any, natives: dict[str, str], others: dict[str, str
     """What keeps a block that is not built-in out of the catalogue: the contract, a name a built-in
     or another registered block holds, natives whose names model.py already defines (``natives``: the
     built-ins', name -> module; ``others``: names of other plug-ins' natives)."""
-    from vibench.compiler.blocks.base import Problem, contract_problems, native_problems
+    from vibench.compiler.blocks.contract import Problem, contract_problems, native_problems
 
     problems = contract_problems(cls)
     if problems:
@@ -366,7 +367,7 @@ def _name_of(cls: Any) -> str:
 
 
 def _shown_block(cls: Any) -> str:
-    from vibench.compiler.blocks.base import shown_name
+    from vibench.compiler.blocks.contract import shown_name
 
     name = getattr(cls, "name", None)
     return shown_name(name) if isinstance(name, str) else _class_name(cls)
@@ -417,7 +418,7 @@ def get(name: str) -> Block | None:
         _load_unindexed()
         block = _BLOCKS.get(name)
     if block is None and not _state["plugins"]:
-        from vibench.compiler.blocks.base import is_block_name
+        from vibench.compiler.blocks.contract import is_block_name
 
         if is_block_name(name):  # a library spec or a composite is never a plug-in's
             _load_plugins()

@@ -1,0 +1,302 @@
+"""The contract a block class keeps, checked: a plug-in block that breaks it is refused (W121) with the
+reason and how to fix it; vibench's own blocks meet it (tests/test_plugins_contract.py). What a block
+defines is in :mod:`vibench.compiler.blocks.base`; :func:`contract_problems` checks the class and its
+parameters, ports, test attributes and category, :func:`native_problems` the natives it copies into
+model.py (top-level, with readable source, reading only what model.py defines).
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import keyword
+import re
+import sys
+from typing import Any, NamedTuple
+
+from vibench.compiler.blocks.base import (
+    ALL_DTYPES,
+    BLOCK_NAME,
+    IMPORTS,
+    MODEL_NAMES,
+    Block,
+    _module_sources,
+    native_source,
+)
+from vibench.compiler.codegen import code as c
+
+
+class Problem(NamedTuple):
+    """Where a block breaks the contract, and how to fix it."""
+
+    text: str
+    hint: str
+
+
+FIX = "fix the block (docs/extending.md says what a block defines), or uninstall its distribution"
+
+
+def is_block_name(name: object) -> bool:
+    """Whether ``name`` may name a catalogue block (:data:`BLOCK_NAME`, not a Python keyword).
+
+    >>> is_block_name("haar_dwt"), is_block_name("cnn/ResNet1D"), is_block_name("class")
+    (True, False, False)
+    """
+    return isinstance(name, str) and BLOCK_NAME.fullmatch(name) is not None and not keyword.iskeyword(name)
+
+
+def shown_name(name: str) -> str:
+    """A block name for a message: ```relu``` when it is a name, its ``repr`` when it is not."""
+    return f"`{name}`" if BLOCK_NAME.fullmatch(name) else repr(name)
+
+
+def contract_problems(cls: Any) -> list[Problem]:
+    """What ``cls`` lacks to be a block (empty: nothing). Imports nothing and builds nothing: a Block
+    subclass with a :data:`BLOCK_NAME`, a ``Params`` subclass of BlockParams whose parameters a node can
+    hold (ASCII identifiers, not ``self``, not a node key such as ``repeat`` or ``doc``, of types a spec
+    can give: not an Enum), a shape rule, ports that are identifiers, a one-line printable ``category``,
+    test attributes of the kinds :mod:`vibench.testing` reads, ``imports`` model.py knows and natives
+    whose source can be copied."""
+    from vibench.schemas.blocks import BlockParams
+
+    if not (isinstance(cls, type) and issubclass(cls, Block)):
+        return [Problem(f"{cls!r} is not a Block subclass", FIX)]
+    problems: list[Problem] = []
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str):
+        problems.append(Problem("it defines no `name` (a string)", FIX))
+    elif keyword.iskeyword(name):
+        problems.append(Problem(f"`{name}` is a Python keyword", "rename the block"))
+    elif not is_block_name(name):
+        problems.append(Problem(f"{shown_name(name)} is not a block name: lowercase ASCII letters, digits and `_`, "
+                                "starting with a letter, at most 64 characters (as `conv1d`, `layer_norm`)",
+                                "rename the block"))
+    params = getattr(cls, "Params", None)
+    fields: dict[str, Any] | None = None
+    if not (isinstance(params, type) and issubclass(params, BlockParams)):
+        problems.append(Problem("it defines no `Params` (a subclass of vibench.schemas.blocks.BlockParams)", FIX))
+    else:
+        problems += _param_problems(params)
+        fields = dict(params.model_fields)
+    if getattr(cls, "infer", None) is Block.infer:
+        problems.append(Problem("it defines no shape rule (`infer`)", FIX))
+    problems += _port_problems(cls)
+    category = cls.category
+    if not (isinstance(category, str) and 0 < len(category) <= 40 and category.isprintable()
+            and category.strip() == category):
+        problems.append(Problem(f"its `category` {_shown(category)} is not a name of 1 to 40 printable characters on "
+                                "one line (as \"spectral\")", "name the category in plain words"))
+    problems += _test_problems(cls, fields)
+    unknown = [i for i in cls.imports if i not in IMPORTS] if isinstance(cls.imports, tuple) else [cls.imports]
+    if unknown:
+        problems.append(Problem(f"its `imports` {unknown!r} are not among {sorted(IMPORTS)}",
+                                "import what the native needs inside its methods, or use torch"))
+    if cls.init_kind not in ("module", "parameter"):
+        problems.append(Problem(f"its `init_kind` {cls.init_kind!r} is not \"module\" or \"parameter\"", FIX))
+    if not isinstance(cls.natives, tuple):
+        problems.append(Problem("its `natives` is not a tuple", FIX))
+    else:
+        problems += [Problem(f"its native {n!r} {why}", "define the native at the top level of the block's module")
+                     for n in cls.natives if (why := _not_copyable(n))]
+    return problems
+
+
+def _param_problems(params: type) -> list[Problem]:
+    from vibench.schemas.document import NODE_KEYS
+
+    problems = []
+    for field, info in params.model_fields.items():  # type: ignore[attr-defined]
+        key = info.alias or field
+        if not c.is_identifier(key):  # model.py passes it as a keyword argument: an ASCII identifier
+            problems.append(Problem(f"parameter {key!r} is not a Python identifier of ASCII letters, digits and `_`",
+                                    "rename the parameter"))
+        elif key == "self":
+            problems.append(Problem("parameter `self` cannot be a block parameter (it is the module in model.py)",
+                                    "rename the parameter"))
+        elif key in NODE_KEYS:
+            problems.append(Problem(f"parameter `{key}` has the name of a node key (`{'`, `'.join(NODE_KEYS)}` are "
+                                    "the node's own: the node's would shadow it)", "rename the parameter"))
+        else:
+            problems += _type_problems(key, info.annotation)
+    return problems
+
+
+SPEC_VALUES = "a spec gives None, bool, int, float, str, and lists and mappings of them"
+
+
+def _type_problem(annotation: Any) -> Any:
+    """The part of a parameter's type that no spec value can be (``None``: a spec can give each part).
+    A spec holds plain data (:data:`SPEC_VALUES`) and the parameter models are strict: an Enum, a
+    class of the plug-in's own or a set can never be set from a spec."""
+    import collections.abc
+    import types
+    import typing
+
+    if annotation is Any or annotation in (bool, int, float, str, type(None), list, tuple, dict):
+        return None
+    if getattr(annotation, "__supertype__", None) is not None:  # typing.NewType("Width", int)
+        return _type_problem(annotation.__supertype__)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_problem(args[0])
+    if origin is typing.Literal:
+        return None if all(type(a) in (bool, int, float, str, type(None)) for a in args) else annotation
+    if origin in (typing.Union, types.UnionType, list, tuple, dict, collections.abc.Sequence,
+                  collections.abc.Mapping):
+        return next((found for a in args if a is not Ellipsis and (found := _type_problem(a)) is not None), None)
+    return annotation
+
+
+def _type_problems(key: str, annotation: Any) -> list[Problem]:
+    import enum
+
+    found = _type_problem(annotation)
+    if found is None:
+        return []
+    name = found.__name__ if isinstance(found, type) else repr(found)
+    hint = "declare it as one of those types"
+    if isinstance(found, type) and issubclass(found, enum.Enum):
+        values = ", ".join(repr(m.value) for m in list(found)[:8])
+        hint = f"declare a choice as a Literal of its values (Literal[{values}]), as the built-in blocks do"
+    return [Problem(f"parameter `{key}` has the type {name}, which no spec value is ({SPEC_VALUES})", hint)]
+
+
+TEST_FIX = ("fix the block's `test_*` attributes (what vibench.testing draws the block's cases from: see the "
+            "Block class of vibench/compiler/blocks/base.py)")
+_LAYOUT = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*)(?: +(?:[A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*))*")
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut at ``limit`` characters (``repr`` escapes what does not print)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _test_problems(cls: type[Block], fields: dict[str, Any] | None) -> list[Problem]:
+    """Where the test attributes (``test_ranks``, ``test_dtypes``, ``test_layouts``, ``test_hints``) are not
+    of the kind :mod:`vibench.testing` reads; ``fields``: the parameters (None: no valid ``Params``)."""
+    problems = []
+    ranks, dtypes = cls.test_ranks, cls.test_dtypes
+    if not (isinstance(ranks, tuple) and ranks and all(type(r) is int and 1 <= r <= 8 for r in ranks)):
+        problems.append(Problem(f"its `test_ranks` {_shown(ranks)} is not a non-empty tuple of ranks from 1 to 8, "
+                                "as (2, 3)", TEST_FIX))
+    if not (isinstance(dtypes, tuple) and dtypes and all(isinstance(d, str) and d in ALL_DTYPES for d in dtypes)):
+        problems.append(Problem(f"its `test_dtypes` {_shown(dtypes)} is not a non-empty tuple of dtype names, as "
+                                f"(\"float32\",) ({', '.join(sorted(ALL_DTYPES))})", TEST_FIX))
+    problems += _layout_problems(cls)
+    hints = cls.test_hints
+    if not isinstance(hints, dict):
+        return problems + [Problem(f"its `test_hints` {_shown(hints)} is not a dict of parameter -> choices", TEST_FIX)]
+    names = set(fields or ()) | {info.alias for info in (fields or {}).values() if isinstance(info.alias, str)}
+    for key, choices in hints.items():
+        keys = key if isinstance(key, tuple) else (key,)
+        if not keys or not all(isinstance(k, str) for k in keys):
+            problems.append(Problem(f"its `test_hints` key {_shown(key)} is not a parameter name or a tuple of them",
+                                    TEST_FIX))
+        elif fields is not None and any(k not in names for k in keys):
+            unknown = next(k for k in keys if k not in names)
+            problems.append(Problem(f"its `test_hints` name {unknown!r}, which is not a parameter of its `Params`",
+                                    TEST_FIX))
+        elif not isinstance(choices, (tuple, list)) or not choices:
+            problems.append(Problem(f"its `test_hints` for {key!r} is {_shown(choices)}, not a non-empty tuple of "
+                                    "choices", TEST_FIX))
+        elif isinstance(key, tuple) and not all(isinstance(v, (tuple, list)) and len(v) == len(key) for v in choices):
+            problems.append(Problem(f"its `test_hints` for {key!r} has a choice that is not a tuple of {len(key)} "
+                                    "values, one per parameter", TEST_FIX))
+    return problems
+
+
+def _layout_problems(cls: type[Block]) -> list[Problem]:
+    layouts = cls.test_layouts
+    if not (isinstance(layouts, tuple) and all(isinstance(alt, tuple) and alt and all(
+            isinstance(text, str) and _LAYOUT.fullmatch(text) for text in alt) for alt in layouts)):
+        return [Problem(f"its `test_layouts` {_shown(layouts)} is not a tuple of alternatives, each a tuple of one "
+                        "layout per input port (symbols and sizes, as (\"B N K\", \"B K M\"))", TEST_FIX)]
+    inputs, optional = cls.inputs, cls.optional_inputs
+    if cls.variadic or not (isinstance(inputs, tuple) and isinstance(optional, tuple)):
+        return []
+    low, high = len(inputs) - len(optional), len(inputs)
+    wrong = next((alt for alt in layouts if not low <= len(alt) <= high), None)
+    if wrong is None:
+        return []
+    ports = f"{low}" if low == high else f"{low} to {high}"
+    return [Problem(f"its `test_layouts` alternative {_shown(wrong)} has {len(wrong)} layouts for {ports} input "
+                    "ports", TEST_FIX)]
+
+
+def _port_problems(cls: type[Block]) -> list[Problem]:
+    problems = []
+    for attr in ("inputs", "outputs", "optional_inputs", "any_float_inputs", "positive_inputs"):
+        ports = getattr(cls, attr)
+        if not isinstance(ports, tuple) or not all(isinstance(p, str) and p.isidentifier() for p in ports) \
+                or len(set(ports)) != len(ports):
+            problems.append(Problem(f"its `{attr}` {ports!r} is not a tuple of distinct identifiers", FIX))
+    return problems
+
+
+def _not_copyable(native: Any) -> str | None:
+    """Why ``native``'s source cannot be copied into model.py (None: it can)."""
+    if isinstance(native, str):
+        return None  # a built-in native by name (vibench/runtime/natives)
+    if not (isinstance(native, type) or inspect.isfunction(native)):
+        return "is not a class or a function"
+    if native.__qualname__ != native.__name__:
+        return "is not defined at the top level of its module"
+    import importlib.machinery
+
+    filename = getattr(sys.modules.get(native.__module__), "__file__", None)
+    if not isinstance(filename, str):
+        return f"has no source file vibench can read: its module {native.__module__} has no file"
+    if not filename.endswith(tuple(importlib.machinery.SOURCE_SUFFIXES)):
+        return f"has no source file vibench can read: its module is bytecode only ({filename})"
+    try:
+        sources = _module_sources(filename)
+    except (OSError, SyntaxError, ValueError) as err:  # ValueError: a UnicodeDecodeError, a null byte
+        return f"has no source file vibench can read ({type(err).__name__}: {_one_line(str(err))})"
+    if native.__name__ not in sources:
+        return f"is not a top-level class or function of {filename}, where vibench reads its source"
+    return None
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """``text`` on one line, cut at ``limit`` characters (for a reason inside a warning)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def native_problems(cls: type[Block]) -> list[Problem]:
+    """The module-level names ``cls``'s natives read that model.py does not define (see the module
+    docstring). Parses the natives' source; call it on a block that meets :func:`contract_problems`."""
+    defined = frozenset(dir(builtins)) | MODEL_NAMES | {IMPORTS[i] for i in cls.imports}
+    defined |= {n if isinstance(n, str) else n.__name__ for n in cls.natives}
+    problems = []
+    for native in cls.natives:
+        if isinstance(native, str):
+            continue
+        for name in sorted(free_names(native_source(native)) - defined):
+            hint = "define it inside the class, or as a class attribute"
+            if name in IMPORTS:
+                hint = f'list "{name}" in the block\'s `imports`'
+            problems.append(Problem(f"its native `{native.__name__}` reads the module-level name `{name}`, which "
+                                    "model.py does not define", hint))
+    return problems
+
+
+def free_names(source: str) -> set[str]:
+    """The global names that the top-level definitions in ``source`` read but do not define (builtins
+    included), annotations counted: model.py evaluates them.
+
+    >>> sorted(free_names("class A(nn.Module):\\n    def f(self):\\n        return SCALE * len(A.x)"))
+    ['SCALE', 'len', 'nn']
+    """
+    import symtable
+
+    top = symtable.symtable(source, "<native>", "exec")
+    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    read: set[str] = set()
+    tables = [top]
+    while tables:
+        table = tables.pop()
+        read |= {s.get_name() for s in table.get_symbols() if s.is_referenced() and s.is_global()}
+        tables += table.get_children()
+    return read - defined
