@@ -257,3 +257,11 @@ def test_an_empty_axis_is_refused_as_the_shapes_were_checked_for_sizes_of_at_lea
             for k, v in inputs.items()}
     with pytest.raises(ValueError, match=r"input `x` must be \[.*\] with every size at least 1; found"):
         model(**args)
+
+
+def test_an_empty_axis_is_refused_under_torch_compile_too(model: torch.nn.Module) -> None:
+    """The test ran in eager mode only: a compiled ISFM model met its ZeroDivisionError again."""
+    compiled = torch.compile(model, backend="eager", dynamic=True)
+    compiled(torch.randn(2, 2, 64), torch.ones(2))
+    with pytest.raises(ValueError, match=r"input `x` must be \[B, 2, L\] with every size at least 1"):
+        compiled(torch.randn(2, 2, 0), torch.ones(2))

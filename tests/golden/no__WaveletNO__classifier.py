@@ -61,6 +61,7 @@ def _check_input(
     ok = ok and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
     if torch.compiler.is_compiling():  # a traced message holds constants only (a dynamic size is not one)
         _require(model, ok, f"input `{name}` must be {shape} {wanted}")
+        _require(model, x.numel() > 0, f"input `{name}` must be {shape} with every size at least 1")
     elif not ok:
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
