@@ -228,15 +228,6 @@ def py(value: Any) -> str:
     return flat(c.const(value))
 
 
-def call(fn: str, *args: Any, **kwargs: Any) -> str:
-    """Legacy text form of a call, for blocks not yet moved to code nodes (see codegen.code.call)."""
-    from vibench.compiler.codegen.code import _Default
-
-    parts = [a if isinstance(a, str) else py(a) for a in args]
-    parts += [f"{k}={py(v)}" for k, v in kwargs.items() if v is not SKIP and not isinstance(v, _Default)]
-    return f"{fn}({', '.join(parts)})"
-
-
 @functools.cache
 def _module_sources(filename: str) -> dict[str, str]:
     """The source of each top-level class and function of a module file, read as Python reads it: in
