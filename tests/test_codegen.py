@@ -348,6 +348,56 @@ def test_no_del_where_only_in_place_lines_follow() -> None:
     assert "del gates\n        gates_2 = F.dropout(gates_2, p=0.1, training=self.training, inplace=True)" in cell
 
 
+_GUARDED = """vibench: 1
+name: M
+inputs: {x: {shape: [B, 4]}}
+blocks:
+  Unit:
+    params: {a: {type: int}, b: {type: int}}
+    inputs: {x: {shape: [B, 4]}}
+    nodes:
+      lin: {block: linear, in: x, out_features: 4, when: "${a != 1}"}
+      act: {block: relu, in: lin, when: "${%s != 1}"}
+      out: {block: linear, in: act, out_features: 4}
+    outputs: {y: out}
+nodes:
+  u1: {block: Unit, in: x, a: 1, b: 2}
+  u2: {block: Unit, in: u1, a: 2, b: 2}
+  u3: {block: Unit, in: u2, a: 2, b: 1}
+outputs: {y: u3}
+"""
+
+
+@pytest.mark.parametrize(("guard", "in_place"), [("a", True), ("b", False)])
+def test_an_optional_node_works_in_place_on_a_value_made_under_the_same_when(guard: str, in_place: bool) -> None:
+    """A node under `when` may overwrite the output of a node under the same `when` text (they are on and off
+    together: MobileNet1D's expand_act after expand_bn); under another `when` the producer may be off where the
+    reader runs, and its "output" is then the class's input, which must stay untouched."""
+    import torch
+
+    text = _GUARDED % guard
+    source = vibench.compile_spec(text=text).source
+    unit = _forward_of(source, "Unit")
+    assert ("torch.relu_(" in unit) is in_place and ("torch.relu(" in unit) is not in_place
+    # Values and gradients equal those of the model written without in-place work, input left as it was.
+    model = vibench.build(text=text)
+    plain = vibench.build(text=text, inplace=False)
+    plain.load_state_dict(model.state_dict())
+    x = torch.randn(3, 4, requires_grad=True)
+    kept = x.detach().clone()
+    y = model(x)
+    y.sum().backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    x2 = kept.clone().requires_grad_(True)
+    y2 = plain(x2)
+    y2.sum().backward()
+    torch.testing.assert_close(y, y2)
+    torch.testing.assert_close(x.detach(), kept)
+    for g, p in zip(grads, plain.parameters(), strict=True):
+        torch.testing.assert_close(g, p.grad)
+    assert "relu_" not in vibench.compile_spec(text=text, inplace=False).source.split("class Unit")[1]
+
+
 def test_a_shared_class_comments_shapes_true_in_every_use() -> None:
     """A layer that some uses replace by nn.Identity() still runs there and gives its input: the shape
     comment covers those uses (a stride-1 BasicBlock's downsample keeps L; it said (L + 1) // 2)."""

@@ -260,7 +260,7 @@ class InvertedResidual(nn.Module):
         out = self.expand(x)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:109
         out = self.expand_bn(out)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:111
         if self.with_expand_act:
-            out = F.relu6(out)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:112
+            out = F.relu6(out, inplace=True)  # [B, C * expand_ratio, L]  MobileNet1D.yaml:112
         out = self.depthwise(out)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:113
         out = self.depthwise_bn(out)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:115
         out = F.relu6(out, inplace=True)  # [B, C * expand_ratio, (L - 1) // stride + 1]  MobileNet1D.yaml:116

@@ -99,12 +99,13 @@ class _Writer:
             last[self.key(ref)] = len(self.slots)
         return last
 
-    def fresh(self, ref: ValueRef) -> bool:
-        """May a node overwrite this value? Only a fresh tensor (see ``Block.fresh_output``) that one
-        node reads (a second reader could hold a view of it), made by a node every use of the class
-        runs (where an optional node is off, its "output" is its input)."""
+    def fresh(self, ref: ValueRef, reader: str) -> bool:
+        """May node ``reader`` overwrite this value? Only a fresh tensor (see ``Block.fresh_output``) that
+        one node reads (a second reader could hold a view of it), made by a node that runs wherever the
+        reader runs: every use of the class, or the uses of the reader's own ``when`` (where an optional
+        node is off, its "output" is its input)."""
         slot = self.plan.slots.get(ref.node)
-        if slot is None or ref.node in self.s.optional:
+        if slot is None or (ref.node in self.s.optional and not self.runs_with(ref.node, reader)):
             return False
         readers = self.readers[ref]
         return bool(
@@ -114,6 +115,14 @@ class _Writer:
             and slot.block.output_is_fresh(slot.node.outputs[0][1])
             and readers == 1
         )
+
+    def runs_with(self, node: str, reader: str) -> bool:
+        """Is optional ``node`` present in every use of the class where ``reader`` is? True where both carry
+        the same ``when`` text (evaluated in the same class-level scope, so they are on and off together)."""
+        if reader not in self.s.optional:
+            return False
+        a, b = self.s.optional[node], self.s.optional[reader]
+        return type(a) is type(b) and getattr(a, "text", a) == getattr(b, "text", b)
 
     # -- the body -------------------------------------------------------------------------------
 
@@ -191,7 +200,7 @@ class _Writer:
             return unpacking
         source = slot.inputs[0] if slot.inputs else None
         dies = source is not None and last.get(self.key(source)) == k and ins.count(ins[0]) == 1 and ins[0] != "_"
-        fresh = self.inplace and dies and source is not None and self.fresh(source)
+        fresh = self.inplace and dies and source is not None and self.fresh(source, slot.name)
         carry = dies and source is not None and (fresh and slot.inplace is not None or self.carries(slot, source, ins))
         target = self.continue_chain(source, slot.name) if carry and source is not None else self.new_chain(slot.name)
         self.var[(slot.name, ports[0])] = target
