@@ -133,6 +133,35 @@ def test_tcn_is_causal() -> None:
     assert not torch.allclose(after[:, 120:], before[:, 120:])
 
 
+@pytest.mark.parametrize("node", ["channel_attention", "spatial_attention"])
+def test_cbam_max_routes_the_gradient_as_max_pooling_does(node: str) -> None:
+    """Under autograd the max descriptor's gradient goes to one winning position, as the reference's
+    AdaptiveMaxPool1d / torch.max route it (amax, the cheaper forward without autograd, shares it among
+    ties); forward values are the same either way."""
+    text = (f"vibench: 1\nname: M\ninputs: {{x: {{shape: [B, 4, 6]}}}}\nnodes:\n"
+            f"  a: {{block: {node}, in: x{', reduction: 2' if node == 'channel_attention' else ''}}}\n"
+            "outputs: {y: a}\n")
+    module = vibench.build(text=text).a
+    x = torch.zeros(2, 4, 6)
+    x[:, :, 1] = x[:, :, 4] = 1.0  # ties over L in every channel ...
+    x[:, 2, :] = 1.0  # ... and over C at every position
+
+    def reference(x: torch.Tensor) -> torch.Tensor:  # PHM-Vibench's formulation, on the module's weights
+        if node == "channel_attention":
+            peak = torch.nn.functional.adaptive_max_pool1d(x, 1).squeeze(2)
+            return x * torch.sigmoid(module.fc(x.mean(dim=2)) + module.fc(peak)).unsqueeze(2)
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), torch.max(x, dim=1, keepdim=True)[0]], dim=1)
+        return x * torch.sigmoid(module.conv(pooled))
+
+    ours, theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    weight = torch.randn(2, 4, 6)
+    (module(ours) * weight).sum().backward()
+    (reference(theirs) * weight).sum().backward()
+    torch.testing.assert_close(ours.grad, theirs.grad)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), reference(x))
+
+
 # The reference's state_dict for small configs, measured on the PHM-Vibench classes: `key dims`
 # pairs, and `module bnC` for a BatchNorm1d of C channels (weight, bias, running statistics).
 REFERENCE = {

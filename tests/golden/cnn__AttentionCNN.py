@@ -8,6 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _peak(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """The maximum over ``dim``. ``amax`` is the cheaper forward; under autograd ``max``'s backward (to the
+    one position that won, as the reference's max pooling routes it) cost 0.23-0.48 ms where amax's
+    (shared among ties) cost 0.63-0.74 ms, forward and backward of [8, 64-256, 128-512] on 1 thread."""
+    return x.max(dim=dim)[0] if torch.is_grad_enabled() else x.amax(dim=dim)
+
+
 class ChannelAttention1d(nn.Module):
     """Scale the channels of [B, C, L] by sigmoid gates from a shared MLP on pooled descriptors.
 
@@ -32,7 +39,7 @@ class ChannelAttention1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.fc(x.mean(dim=2))
         if self.pooling == "avg_max":
-            logits = logits + self.fc(x.amax(dim=2))
+            logits = logits + self.fc(_peak(x, 2))
         return x * torch.sigmoid(logits).unsqueeze(2)
 
 
@@ -47,7 +54,7 @@ class SpatialAttention1d(nn.Module):
         return f"kernel_size={self.conv.kernel_size[0]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), _peak(x, 1).unsqueeze(1)], dim=1)
         return x * torch.sigmoid(self.conv(pooled))
 
 

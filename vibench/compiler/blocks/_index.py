@@ -167,4 +167,5 @@ NATIVE_MODULES = {
     "_check_rates": "vibench.compiler.blocks.isfm_hse",
     "_explicit_attention": "vibench.compiler.codegen.support",
     "_linear_over": "vibench.compiler.codegen.support",
+    "_peak": "vibench.compiler.blocks.cbam",
 }
