@@ -50,7 +50,7 @@ class LanguageServer:
     """One language-server process and the documents opened in it."""
 
     def __init__(self, command: list[str], settings: dict[str, Any], cwd: str | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.timeout = timeout
         self._next_id = 0
@@ -60,14 +60,17 @@ class LanguageServer:
         self._version_counter = 0
         self._publications: dict[str, int] = {}  # publishDiagnostics received, per uri
         self.shown: list[dict[str, Any]] = []  # the params of each window/showMessage, in order
+        self.logged: list[dict[str, Any]] = []  # the params of each window/logMessage, in order
+        self.unframed: list[bytes] = []  # what came on standard output that is no well-framed JSON-RPC message
         self._changed = threading.Condition()
         self._write_lock = threading.Lock()
         self.stderr_lines: list[str] = []
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, cwd=cwd)
+                                     stderr=subprocess.PIPE, cwd=cwd, env=env)
         self._reader = threading.Thread(target=self._read_loop, name="lsp-reader", daemon=True)
         self._reader.start()
-        threading.Thread(target=self._drain_stderr, name="lsp-stderr", daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, name="lsp-stderr", daemon=True)
+        self._stderr_reader.start()
 
     # -- protocol ---------------------------------------------------------------------------------
 
@@ -177,6 +180,16 @@ class LanguageServer:
                                    + self._stderr_tail())
                 self._changed.wait(left)
 
+    def wait_until(self, done: Any, what: str, timeout: float | None = None) -> None:
+        """Wait until ``done()`` (read under the lock that messages are recorded under) is true."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        with self._changed:
+            while not done():
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise LspError(f"no {what} within the timeout" + self._stderr_tail())
+                self._changed.wait(left)
+
     def shutdown(self) -> None:
         if self.proc.poll() is None:
             try:
@@ -186,6 +199,8 @@ class LanguageServer:
             except (LspError, OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        self._reader.join(timeout=self.timeout)  # all the server wrote is read (its streams end with it)
+        self._stderr_reader.join(timeout=self.timeout)
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
@@ -193,11 +208,7 @@ class LanguageServer:
     # -- JSON-RPC ---------------------------------------------------------------------------------
 
     def request(self, method: str, params: Any, timeout: float | None = None) -> Any:
-        with self._write_lock:
-            self._next_id += 1
-            msg_id = self._next_id
-        pending = self._pending[msg_id] = _Pending()
-        self._send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        msg_id, pending = self.send_request(method, params)
         if not pending.done.wait(timeout or self.timeout):
             self._pending.pop(msg_id, None)
             raise LspError(f"{method}: no answer within {timeout or self.timeout} s" + self._stderr_tail())
@@ -205,6 +216,15 @@ class LanguageServer:
         if pending.error is not None:
             raise LspError(f"{method}: {pending.error.get('message')}")
         return pending.result
+
+    def send_request(self, method: str, params: Any) -> tuple[int, _Pending]:
+        """Send a request without waiting: its id, and what is set (``done``) when its answer comes."""
+        with self._write_lock:
+            self._next_id += 1
+            msg_id = self._next_id
+        pending = self._pending[msg_id] = _Pending()
+        self._send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        return msg_id, pending
 
     def notify(self, method: str, params: Any) -> None:
         self._send({"jsonrpc": "2.0", "method": method, "params": params})
@@ -220,6 +240,9 @@ class LanguageServer:
                 raise LspError(f"the server is gone: {err}" + self._stderr_tail()) from None
 
     def _read_loop(self) -> None:
+        """Read messages as LSP frames them (``Name: value`` header lines ending ``\r\n``, an empty line,
+        a body of ``Content-Length`` bytes holding a JSON-RPC 2.0 object); anything else is kept in
+        :attr:`unframed` and skipped."""
         stream = self.proc.stdout
         assert stream is not None
         while True:
@@ -229,15 +252,25 @@ class LanguageServer:
                 if not line:
                     self._wake_all()
                     return
-                line = line.strip()
-                if not line:
+                if line == b"\r\n":
                     break
-                name, _, value = line.decode("ascii").partition(":")
-                if name.lower() == "content-length":
+                name, colon, value = line.partition(b":")
+                if not (line.endswith(b"\r\n") and colon and name.isascii() and name.strip() == name):
+                    self.unframed.append(line)
+                    continue
+                if name.lower() == b"content-length":
                     length = int(value)
             if length is None:
+                self.unframed.append(b"(a header without Content-Length)")
                 continue
-            message = json.loads(stream.read(length).decode("utf-8"))
+            body = stream.read(length)
+            try:
+                message = json.loads(body.decode("utf-8"))
+            except ValueError:
+                message = None
+            if not (isinstance(message, dict) and message.get("jsonrpc") == "2.0"):
+                self.unframed.append(body)
+                continue
             self._dispatch(message)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
@@ -247,6 +280,10 @@ class LanguageServer:
             if message["method"] == "window/showMessage":
                 with self._changed:
                     self.shown.append(message["params"])
+                    self._changed.notify_all()
+            if message["method"] == "window/logMessage":
+                with self._changed:
+                    self.logged.append(message["params"])
                     self._changed.notify_all()
             if message["method"] == "textDocument/publishDiagnostics":
                 params = message["params"]

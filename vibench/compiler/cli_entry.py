@@ -1,6 +1,8 @@
 """The ``vibench-compile`` console script: Ctrl-C and SIGTERM end it with one line from its first
 statement on, while the command line's modules are still being imported (a Ctrl-C there printed the
-30-line traceback of the import it interrupted). Imports nothing but :mod:`signal` before that."""
+30-line traceback of the import it interrupted). Imports nothing but :mod:`signal` before that. A
+BaseException of another class that reaches the top (a plug-in's own, raised by its import) is exit 3 with a
+line saying so above its traceback, as an internal error is."""
 
 from __future__ import annotations
 
@@ -37,6 +39,28 @@ def main() -> int:
     except _Stopped as stopped:
         _say("terminated", started)
         return int(stopped.code or 143)
+    except (SystemExit, Exception):  # an exit; an Exception is cli.main's to report (once it runs)
+        raise
+    except BaseException as err:  # noqa: BLE001 - no Exception: a plug-in's own class, GeneratorExit, ...
+        _stopped_by(err)
+        return 3
+
+
+def _stopped_by(err: BaseException) -> None:
+    """A BaseException that is no Exception, no exit and no interrupt reached the top (a plug-in's own class,
+    raised where vibench does not run the plug-in through :func:`vibench.compiler.plugin_calls.call`, as its
+    module's import): said as :func:`vibench.compiler.cli.main` says an internal error (exit 3), with the
+    traceback, never as Python's bare one."""
+    import traceback
+
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write(f"vibench-compile: stopped by {type(err).__name__}, which is not an Exception (raised by "
+                             "vibench or a plug-in it ran; please report it with the spec):\n")
+            traceback.print_exception(err, file=sys.stderr)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _say(how: str, started: bool) -> None:

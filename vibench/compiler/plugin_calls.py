@@ -3,8 +3,9 @@ that uses the block, naming the block, its plug-in and what went wrong; never a 
 
 vibench calls its own blocks directly (one that fails is a bug in vibench: an internal error). A block
 from anywhere else (a ``vibench.blocks`` entry point's, or a class a script registers) is called through
-:func:`call`, which turns its exceptions into :class:`PluginFailure`, and what it returns is checked
-before the compiler uses it:
+:func:`call`, which turns its exceptions into :class:`PluginFailure` (a ``BaseException`` too; only a Ctrl-C or a
+SIGTERM on the main thread stops the run, :func:`interrupts`), and what it returns is checked before the compiler
+uses it:
 
 * ``infer``: a list of :class:`~vibench.compiler.ir.TensorType`, one per port of ``outputs`` (one or more
   when the block declares none, as ``split`` does), each dim a whole number >= 0 or a symbolic expression
@@ -31,6 +32,7 @@ import importlib.metadata
 import math
 import operator
 import reprlib
+import threading
 from typing import Any
 
 from vibench.compiler.blocks.base import ALL_DTYPES, Block, ShapeError
@@ -80,13 +82,36 @@ def failure(block: Block, problem: str, **details: Any) -> PluginFailure:
 
 
 def call(block: Block, method: str, *args: Any, passing: tuple[type[BaseException], ...] = ()) -> Any:
-    """``block.<method>(*args)``; an exception (but those of ``passing``) is a :class:`PluginFailure`."""
+    """``block.<method>(*args)``; an exception (but those of ``passing``, and an interrupt: :func:`interrupts`)
+    is a :class:`PluginFailure`, whatever its class: ``SystemExit``, ``GeneratorExit``,
+    ``asyncio.CancelledError`` or a ``BaseException`` of the plug-in's own too."""
     try:
         return getattr(block, method)(*args)
     except passing:
         raise
-    except (Exception, SystemExit) as err:  # the plug-in's own failure, whatever it is
+    except BaseException as err:  # noqa: BLE001 - the plug-in's own failure, whatever it is (interrupts go on)
+        if interrupts(err):
+            raise
         raise failure(block, f"its `{method}` raised {_clip(type(err).__name__)}", found=exception_text(err)) from None
+
+
+def interrupts(err: BaseException) -> bool:
+    """Whether ``err``, raised while vibench ran a plug-in's code, stops the whole run rather than being the
+    plug-in's failure: a Ctrl-C (``KeyboardInterrupt``) or an exception that vibench's own signal handlers
+    raise (SIGTERM's ``Terminated``, the test oracles' ``Timeout``: a BaseException, not an Exception, of the
+    vibench package) — on the main thread only. Python runs signal handlers on the main thread alone, so on
+    any other thread (the language server's checks run on a worker thread) nothing is an interrupt: a
+    plug-in that raises ``KeyboardInterrupt`` there gets E114, it does not stop the server.
+
+    >>> interrupts(KeyboardInterrupt()), interrupts(SystemExit(3)), interrupts(GeneratorExit())
+    (True, False, False)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if isinstance(err, KeyboardInterrupt):
+        return True
+    own = str(getattr(type(err), "__module__", "")).split(".")[0] == "vibench"
+    return own and not isinstance(err, Exception)
 
 
 def rule(block: Block, p: Any, ins: list[TensorType], ctx: NodeContext) -> Instance:

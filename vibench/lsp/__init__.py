@@ -13,7 +13,9 @@ when it starts; like the compiler, it never imports torch. Modules: :mod:`~viben
 :mod:`~vibench.lsp.checking` (compiling and placing diagnostics), :mod:`~vibench.lsp.spec_kind`
 (which documents are specs, from their top-level keys), :mod:`~vibench.lsp.document`,
 the features (:mod:`~vibench.lsp.completion`, :mod:`~vibench.lsp.hover`,
-:mod:`~vibench.lsp.navigation`) and :mod:`~vibench.lsp.server` (the LSP glue).
+:mod:`~vibench.lsp.navigation`), :mod:`~vibench.lsp.visible` (what is shown, escaped),
+:mod:`~vibench.lsp.stdio` (standard output kept for the protocol), :mod:`~vibench.lsp.protocol`
+(workarounds for pygls) and :mod:`~vibench.lsp.server` (the LSP glue).
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vibench.lsp.visible import code, plain
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
@@ -45,13 +47,13 @@ class ParamInfo:
 
     def markdown(self) -> str:
         """``**name**: `type`, bounds; default; the doc``."""
-        line = f"**{self.name}**: `{self.type}`" + (f", {self.bounds}" if self.bounds else "")
+        line = f"**{plain(self.name)}**: {code(self.type)}" + (f", {self.bounds}" if self.bounds else "")
         if self.slot:
-            line += f", a spec of `{self.slot}/`"
+            line += f", a spec of {code(self.slot + '/')}"
         if self.required:
             line += "; required"
         elif self.default is not None:
-            line += f"; default `{self.default}`"
+            line += f"; default {code(self.default)}"
         return line + (f"\n\n{self.doc}" if self.doc else "")
 
 
@@ -72,7 +74,7 @@ class UnitInfo:
         return next((p for p in self.params if p.name == name), None)
 
     def markdown(self) -> str:
-        text = f"**{self.name}**" + (f"\n\n{self.doc.strip()}" if self.doc.strip() else "")
+        text = f"**{plain(self.name)}**" + (f"\n\n{self.doc.strip()}" if self.doc.strip() else "")
         if self.inputs or self.outputs:
             text += f"\n\nInputs: {_names(self.inputs)}; outputs: {_names(self.outputs)}"
         if self.params:
@@ -81,15 +83,15 @@ class UnitInfo:
 
 
 def _names(names: tuple[str, ...]) -> str:
-    return ", ".join(f"`{n}`" for n in names) or "(none)"
+    return ", ".join(code(n) for n in names) or "(none)"
 
 
 def _param_line(p: ParamInfo) -> str:
-    text = f"`{p.name}`: `{p.type}`"
+    text = f"{code(p.name)}: {code(p.type)}"
     if p.required:
         text += ", required"
     elif p.default is not None:
-        text += f" = `{p.default}`"
+        text += f" = {code(p.default)}"
     return text + (f" — {p.doc}" if p.doc else "")
 
 
@@ -188,10 +190,10 @@ class Catalog:
         if block is None:
             return ""
         # `inputs` lists every port, the optional ones (`optional_inputs`) included: each is shown once
-        ports = ", ".join(f"`{p}`" + (" (optional)" if p in block.optional_inputs else "") for p in block.inputs)
+        ports = ", ".join(code(p) + (" (optional)" if p in block.optional_inputs else "") for p in block.inputs)
         ports += " (any number)" if block.variadic else ""
-        text = f"**{name}** (block, {block.category})\n\n{inspect.cleandoc(block.long_description)}"
-        text += f"\n\nInputs: {ports}; outputs: " + ", ".join(f"`{p}`" for p in block.outputs)
+        text = f"**{plain(name)}** (block, {plain(block.category)})\n\n{inspect.cleandoc(block.long_description)}"
+        text += f"\n\nInputs: {ports}; outputs: " + ", ".join(code(p) for p in block.outputs)
         params = self.block_params(name)
         if params:
             text += "\n\nParameters:\n" + "\n".join(f"- {_param_line(p)}" for p in params.values())

@@ -9,6 +9,9 @@ found, notes and hint lines, and, for a "did you mean `x`?" hint, the replacemen
 name. A diagnostic located in another file (a template the document extends) is shown at the
 reference to that file, and carries the real location as related information; so does one the
 compiler reports at the document's setting although the template raised it (``Diagnostic.origin``).
+A diagnostic in the document's own file read again from disk (``block: ./m.yaml#Inner`` in m.yaml: the
+compiler names that copy from the working folder) is placed in the document when the file saved holds the
+text checked; while the text differs from the saved file, it is shown at the reference, as another file's.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ class Checked:
     program: Program | None  # None when there are errors
     diagnostics: tuple[Diagnostic, ...]  # errors, or the warnings of a program
     seconds: float
+    # the names of positions in this text: `display`, and another name of the same file (the compiler names
+    # a file it reads from disk from the working folder: a reference to the document itself) while the file
+    # saved holds this very text, so that the positions read from it are positions of the text
+    own_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -64,29 +71,58 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
     positions of the diagnostics are of the text without it (:meth:`Lines.line_col_offset`)."""
     from vibench.compiler.diagnostics import Diagnostic, SpecError
     from vibench.compiler.pipeline import compile_program
+    from vibench.compiler.plugin_calls import interrupts
 
     display = path or "<untitled>"
     started = time.perf_counter()
     program: Program | None = None
+    source = text[1:] if text.startswith(BOM) else text
     try:
         # overrides_text=[]: the messages word bindings as the command line does (--input), not as Python
-        source = text[1:] if text.startswith(BOM) else text
         program = compile_program(path, text=source, display=display, search_path=search_path, overrides_text=[])
         diagnostics: tuple[Diagnostic, ...] = tuple(program.warnings)
     except SpecError as err:
         diagnostics = err.diagnostics
-    except Exception as err:  # a compiler bug must not take the editor's server down; it is reported
+    except BaseException as err:  # noqa: BLE001 - a compiler bug must not take the editor's server down: reported
+        if interrupts(err):  # (only on the main thread: the server checks on a worker thread)
+            raise
         diagnostics = (Diagnostic("internal", f"internal error in the compiler (a bug in vibench): "
                                           f"{type(err).__name__}: {err}", None,
                                   hint="please report it with this spec; `vibench-compile --check` shows the same"),)
-    return Checked(version, text, display, program, diagnostics, time.perf_counter() - started)
+    own = _own_names(diagnostics, path, display, source)
+    return Checked(version, text, display, program, diagnostics, time.perf_counter() - started, own)
+
+
+def _own_names(diagnostics: tuple[Diagnostic, ...], path: str | None, display: str, source: str) -> frozenset[str]:
+    """``display``, and each other name the diagnostics give the file at ``path`` while that file holds
+    ``source`` (see :attr:`Checked.own_names`); the file is read only when a diagnostic names it otherwise."""
+    names = {display}
+    if path is None:
+        return frozenset(names)
+    here = os.path.realpath(path)
+    others = {d.pos.file for d in diagnostics if d.pos is not None and d.pos.file != display}
+    same = {name for name in others if os.path.realpath(_file_path(name)) == here}
+    if same and _saved_text(path) == source:
+        names |= same
+    return frozenset(names)
+
+
+def _saved_text(path: str) -> str | None:
+    """The text of the file at ``path`` as the compiler reads it (UTF-8, no byte-order mark); None if unreadable."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            saved = f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return saved[1:] if saved.startswith(BOM) else saved
 
 
 def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
     """The diagnostics of ``checked`` placed in its text (see the module docstring)."""
     out = []
+    own = checked.own_names or {checked.display}
     for d in checked.diagnostics:
-        if d.pos is not None and d.pos.file == checked.display:
+        if d.pos is not None and d.pos.file in own:
             start = lines.line_col_offset(d.pos.line, d.pos.col)
             end = start + (d.span if d.span > 1 else _token_length(checked.text, start))
             end = min(end, _line_end(checked.text, start))

@@ -31,6 +31,7 @@ from vibench.lsp.document import (
     unit_of,
     units_for,
 )
+from vibench.lsp.visible import code, plain
 
 
 def hover(doc: Document, catalog: Catalog, offset: int) -> t.Hover | None:
@@ -109,7 +110,7 @@ def node_text(doc: Document, catalog: Catalog, unit: tuple, name: str) -> str:
 
     o = doc.outline
     block = node_block(o, unit, name) or "?"
-    lines = [f"**{name}**: `{block}`"]
+    lines = [f"**{plain(name)}**: {code(block)}"]
     own_doc = o.value((*unit, "nodes", name, "doc"))
     units = units_for(doc, unit)
     shown = 0
@@ -123,12 +124,12 @@ def node_text(doc: Document, catalog: Catalog, unit: tuple, name: str) -> str:
             break
         if unit:
             params = ", ".join(f"{k}={v}" for k, v in u.params)
-            lines.append(f"\nin `{u.name}`" + (f" ({params})" if params else "") + ":")
+            lines.append(f"\nin {code(u.name)}" + (f" ({plain(params)})" if params else "") + ":")
         outs = node.outputs
         if len(outs) == 1:
-            lines.append(f"- output: `{fmt_shape(outs[0][1].shape)}`" + _dtype(outs[0][1].dtype))
+            lines.append(f"- output: {code(fmt_shape(outs[0][1].shape))}" + _dtype(outs[0][1].dtype))
         else:
-            lines += [f"- output `{p}`: `{fmt_shape(tt.shape)}`" + _dtype(tt.dtype) for p, tt in outs]
+            lines += [f"- output {code(p)}: {code(fmt_shape(tt.shape))}" + _dtype(tt.dtype) for p, tt in outs]
         copies = f" ({len(node.copies)} copies)" if node.repeated or node.parallel else ""
         lines.append(f"- parameters: {node.param_count:,}{copies}")
         lines.append(f"- FLOPs: {_flops(node.flops)}")
@@ -148,17 +149,18 @@ def input_text(doc: Document, unit: tuple, name: str) -> str:
     from vibench.compiler.symbolic import fmt_shape, free_symbols
 
     o = doc.outline
-    lines = [f"**{name}** (input)"]
+    lines = [f"**{plain(name)}** (input)"]
     for u in units_for(doc, unit)[:1]:
         tensor = dict(u.inputs).get(name)
         if tensor is None:
             continue
-        lines.append(f"- shape: `{fmt_shape(tensor.shape)}`" + _dtype(tensor.dtype, always=True))
+        lines.append(f"- shape: {code(fmt_shape(tensor.shape))}" + _dtype(tensor.dtype, always=True))
         symbols = set().union(*(free_symbols(d) for d in tensor.shape)) if tensor.shape else set()
         constraints = [c for c in u.constraints if free_symbols(c.lhs) & symbols]
         if constraints:
             lines.append("- constraints:")
-            lines += [f"  - `{c.text}`" + (f" ({c.node})" if c.node else "") + f": {c.reason}" for c in constraints]
+            lines += [f"  - {code(c.text)}" + (f" ({plain(c.node)})" if c.node else "") + f": {c.reason}"
+                      for c in constraints]
         elif symbols:
             lines.append("- constraints: none (any positive " + ", ".join(sorted(symbols)) + ")")
     own_doc = o.value((*unit, "inputs", name, "doc"))
@@ -170,11 +172,11 @@ def input_text(doc: Document, unit: tuple, name: str) -> str:
 def output_text(doc: Document, unit: tuple, name: str) -> str:
     from vibench.compiler.symbolic import fmt_shape
 
-    lines = [f"**{name}** (output)"]
+    lines = [f"**{plain(name)}** (output)"]
     for u in units_for(doc, unit)[:1]:
         for out_name, ref, tensor in u.outputs:
             if out_name == name:
-                lines.append(f"- `{ref}`: `{fmt_shape(tensor.shape)}`" + _dtype(tensor.dtype))
+                lines.append(f"- {code(str(ref))}: {code(fmt_shape(tensor.shape))}" + _dtype(tensor.dtype))
     return "\n".join(lines)
 
 
@@ -188,8 +190,8 @@ def extends_text(doc: Document, catalog: Catalog) -> str | None:
     program = doc.program
     if program is not None:
         root = program.root
-        ins = ", ".join(f"{n} `{fmt_shape(tt.shape)}`" for n, tt in root.inputs)
-        outs = ", ".join(f"{n} `{fmt_shape(tt.shape)}`" for n, _, tt in root.outputs)
+        ins = ", ".join(f"{plain(n)} {code(fmt_shape(tt.shape))}" for n, tt in root.inputs)
+        outs = ", ".join(f"{plain(n)} {code(fmt_shape(tt.shape))}" for n, _, tt in root.outputs)
         text = (f"**this model**: {ins} -> {outs}; {root.param_count:,} parameters, FLOPs {_flops(root.flops)}"
                 f"\n\n---\n\n{text}")
     return text
@@ -205,4 +207,4 @@ def _flops(value: object) -> str:
             if abs(value) >= scale:
                 return f"{value:,} ({value / scale:.2f}{unit})"
         return f"{value:,}"
-    return f"`{value}`"
+    return code(str(value))

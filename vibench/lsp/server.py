@@ -11,6 +11,12 @@ published, unless a newer edit arrived meanwhile (that one's timer publishes). O
 checks it at once, saving one re-checks every open document (a template it extends may be the file
 saved). A background thread imports the compiler and reads the block catalogue and the library
 while the client is still starting, so that the first request does not pay for it.
+
+Streams and text. The protocol has private copies of standard input and output; what the process
+prints (a plug-in's ``print`` or ``os.write(1, ...)``) goes to standard error (:mod:`vibench.lsp.stdio`).
+Every text the editor shows is escaped (:mod:`vibench.lsp.visible`). The pygls protocol carries three
+workarounds (:mod:`vibench.lsp.protocol`): no future kept per notification, an error answer to a request
+whose parameters do not read, an edit of a document that is not open ignored.
 """
 
 from __future__ import annotations
@@ -25,11 +31,12 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from vibench._version import __version__
-from vibench.lsp import checking, completion, hover, navigation, spec_kind
+from vibench.lsp import checking, completion, hover, navigation, spec_kind, visible
 from vibench.lsp.catalog import Catalog
 from vibench.lsp.completion import span_range
 from vibench.lsp.document import Document
 from vibench.lsp.outline import Outline, outline
+from vibench.lsp.protocol import VibenchProtocol
 
 DEBOUNCE = 0.1
 """Seconds of quiet after an edit before the document is checked."""
@@ -40,7 +47,7 @@ class VibenchServer(LanguageServer):
     """A pygls server holding the open documents, the catalogue and the check scheduler."""
 
     def __init__(self, search_path: list[str] | None = None, debounce: float = DEBOUNCE) -> None:
-        super().__init__("vibench-lsp", __version__)
+        super().__init__("vibench-lsp", __version__, protocol_cls=VibenchProtocol)
         self.docs: dict[str, Document] = {}
         self.catalog = Catalog(search_path)
         self.debounce = debounce
@@ -82,8 +89,8 @@ class VibenchServer(LanguageServer):
         if task.cancelled() or task.exception() is None:
             return
         error = task.exception()
-        self.window_log_message(t.LogMessageParams(
-            type=t.MessageType.Error, message=f"vibench-lsp: checking failed (a bug): {type(error).__name__}: {error}"))
+        self.window_log_message(t.LogMessageParams(type=t.MessageType.Error, message=visible.visible(
+            f"vibench-lsp: checking failed (a bug): {type(error).__name__}: {error}")))
 
     async def _check_later(self, uri: str, delay: float) -> None:
         if delay > 0:
@@ -108,7 +115,17 @@ class VibenchServer(LanguageServer):
             self.catalog.blocks()  # the registry fully loaded before the compiler reads it
             return checking.check(text, doc.path, version, search), outline(text)
 
-        result = await asyncio.get_running_loop().run_in_executor(self._checker, run)
+        def guarded() -> tuple[checking.Checked, Outline] | tuple[None, None] | None:
+            """run(), whose BaseException (a plug-in's KeyboardInterrupt as the registry imports it, say) is
+            reported as a failure: raised in the event loop, a KeyboardInterrupt would end the server."""
+            try:
+                return run()
+            except Exception:
+                raise
+            except BaseException as err:  # noqa: BLE001 - never a signal: this is not the main thread
+                raise RuntimeError(f"{type(err).__name__}: {err}") from None
+
+        result = await asyncio.get_running_loop().run_in_executor(self._checker, guarded)
         current = self.docs.get(uri)
         if result is None or current is None or current.version != version:
             return
@@ -130,7 +147,8 @@ class VibenchServer(LanguageServer):
         if doc.told_too_large:
             return
         doc.told_too_large = True
-        self.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=too_large_message(doc)))
+        self.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning,
+                                                     message=visible.visible(too_large_message(doc))))
 
     def publish(self, doc: Document, diagnostics: list[t.Diagnostic]) -> None:
         self.text_document_publish_diagnostics(
@@ -153,11 +171,11 @@ def _lsp_diagnostic(doc: Document, p: checking.Problem) -> t.Diagnostic:
         where = t.Position(line=max(line - 1, 0), character=max(col - 1, 0))
         related = [t.DiagnosticRelatedInformation(
             location=t.Location(uri=Path(file).as_uri(), range=t.Range(start=where, end=where)),
-            message=f"{d.code}: {d.message}")]
+            message=visible.visible(f"{d.code}: {d.message}"))]
     severity = {"warning": t.DiagnosticSeverity.Warning, "note": t.DiagnosticSeverity.Information}.get(
         d.severity, t.DiagnosticSeverity.Error)
-    return t.Diagnostic(range=span_range(doc, p.start, p.end), message=p.message, code=d.code, source="vibench",
-                        severity=severity,
+    return t.Diagnostic(range=span_range(doc, p.start, p.end), message=visible.visible(p.message), code=d.code,
+                        source="vibench", severity=severity,
                         related_information=related, data=navigation.fix_data(doc, p.fix) if p.fix else None)
 
 
@@ -240,18 +258,20 @@ def create_server(search_path: list[str] | None = None, debounce: float = DEBOUN
         if doc is None or not doc.answers_completion():
             return None
         offset = doc.lines.offset(params.position.line, params.position.character)
-        return t.CompletionList(is_incomplete=False, items=completion.complete(doc, ls.catalog, offset))
+        items = completion.complete(doc, ls.catalog, offset)
+        return t.CompletionList(is_incomplete=False, items=[visible.completion_item(item) for item in items])
 
     @server.feature(t.COMPLETION_ITEM_RESOLVE)
     def on_resolve(ls: VibenchServer, item: t.CompletionItem) -> t.CompletionItem:
-        return completion.resolve(item, ls.catalog)
+        return visible.completion_item(completion.resolve(item, ls.catalog))
 
     @server.feature(t.TEXT_DOCUMENT_HOVER)
     def on_hover(ls: VibenchServer, params: t.HoverParams) -> t.Hover | None:
         doc = ls.document(params.text_document.uri)
         if doc is None or not doc.is_spec():
             return None
-        return hover.hover(doc, ls.catalog, doc.lines.offset(params.position.line, params.position.character))
+        offset = doc.lines.offset(params.position.line, params.position.character)
+        return visible.hover(hover.hover(doc, ls.catalog, offset))
 
     @server.feature(t.TEXT_DOCUMENT_DEFINITION)
     def on_definition(ls: VibenchServer, params: t.DefinitionParams) -> list[t.Location] | None:
@@ -266,7 +286,7 @@ def create_server(search_path: list[str] | None = None, debounce: float = DEBOUN
         doc = ls.document(params.text_document.uri)
         if doc is None or not doc.is_spec():
             return None
-        return navigation.symbols(doc)
+        return [visible.symbol(symbol) for symbol in navigation.symbols(doc)]
 
     @server.feature(t.TEXT_DOCUMENT_CODE_ACTION,
                     t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix]))
@@ -274,7 +294,7 @@ def create_server(search_path: list[str] | None = None, debounce: float = DEBOUN
         doc = ls.document(params.text_document.uri)
         if doc is None:
             return None
-        return navigation.code_actions(doc, params)
+        return [visible.code_action(action) for action in navigation.code_actions(doc, params)]
 
     return server
 
@@ -283,6 +303,8 @@ def serve(argv: list[str] | None = None) -> int:
     """Run the server on stdin/stdout (what ``vibench-lsp`` does); the exit status is 1 when the
     client sent `exit` without `shutdown` first, else 0."""
     import argparse
+
+    from vibench.lsp.stdio import take_stdio
 
     parser = argparse.ArgumentParser(prog="vibench-lsp", description="The vibench language server (LSP over stdio).")
     parser.add_argument("--spec-path", "-I", action="append", default=[], metavar="DIR",
@@ -294,6 +316,7 @@ def serve(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     env: Any = os.environ.get("VIBENCH_SPEC_PATH", "")
     search = [os.path.abspath(p) for p in [*ns.spec_path, *env.split(os.pathsep)] if p]
+    channel_in, channel_out = take_stdio()  # before anything else runs: a plug-in's print goes to stderr
     server = create_server(search, max(0.0, ns.debounce_ms / 1000))
-    server.start_io()
+    server.start_io(channel_in, channel_out)
     return server.exit_code
