@@ -98,7 +98,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict --follow-imports=silent vibench/compiler/ir.py vibench/compiler/pipeline.py vibench/compiler/scoped.py \
 		vibench/compiler/unit_builder.py vibench/compiler/elaborate.py vibench/compiler/typecheck.py \
-		vibench/compiler/build_warnings.py vibench/compiler/names.py vibench/compiler/adapters.py vibench/compiler/roles.py \
+		vibench/compiler/typecheck_composite.py vibench/compiler/build_warnings.py vibench/compiler/names.py \
+		vibench/compiler/adapters.py vibench/compiler/roles.py \
 		vibench/compiler/reference_text.py vibench/compiler/reference_templates.py
 
 # A PHM-Vibench checkout (github.com/PHMbench/PHM-Vibench at 6fa64c7) must already be at REFERENCE.

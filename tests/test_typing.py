@@ -13,6 +13,7 @@ import sys
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 STRICT = ["vibench/compiler/ir.py", "vibench/compiler/pipeline.py", "vibench/compiler/scoped.py",
           "vibench/compiler/unit_builder.py", "vibench/compiler/elaborate.py", "vibench/compiler/typecheck.py",
+          "vibench/compiler/typecheck_composite.py",
           "vibench/compiler/build_warnings.py", "vibench/compiler/elaborated.py", "vibench/compiler/keyed.py",
           "vibench/compiler/shapes.py", "vibench/compiler/names.py", "vibench/compiler/adapters.py",
           "vibench/compiler/roles.py", "vibench/compiler/reference_text.py", "vibench/compiler/reference_templates.py"]

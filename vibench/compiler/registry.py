@@ -25,40 +25,42 @@ or when the whole catalogue is listed (``--blocks``, schema export); never for a
 
 :func:`plugin_warnings` holds those warnings once the plug-ins are loaded, and
 :func:`unknown_block_notes` the notes for an unknown block (E110) that a broken plug-in may explain.
+What holds no state is in :mod:`~vibench.compiler.registry_index` (the block modules, reading the index)
+and :mod:`~vibench.compiler.registry_plugins` (naming plug-ins in warnings, the names they may not take).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.registry_index import PACKAGE, _index, _index_natives, _is_builtin, block_modules, index_path
+from vibench.compiler.registry_plugins import (
+    _class_name,
+    _exception,
+    _is_vibench,
+    _model_py_names,
+    _name_of,
+    _plugin_natives,
+    _Report,
+    _same_class,
+    _shown_block,
+    _Source,
+    _source,
+)
 
 if TYPE_CHECKING:
     from vibench.compiler.blocks.base import Block
     from vibench.compiler.blocks.contract import Problem
     from vibench.compiler.diagnostics import Diagnostic
 
-PACKAGE = "vibench.compiler.blocks"
-INDEX_MODULE = "_index"
 GROUP = "vibench.blocks"
 
 _BLOCKS: dict[str, Block] = {}
 _state = {"builtins": False, "unindexed": False, "plugins": False}
 _staged: list[list[type]] = []  # while an entry point loads: the classes its modules register
-
-
-@dataclass
-class _Report:
-    """What loading the plug-ins said: the warnings, and the notes an unknown block (E110) gets."""
-
-    warnings: list[Diagnostic] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # "`name = value` (distribution ...) failed to load (...)"
-    refused: dict[str, list[str]] = field(default_factory=dict)  # block name -> why each plug-in's was refused
-
-
 _report = _Report()
 
 
@@ -84,37 +86,6 @@ def register(cls: type[Block]) -> type[Block]:
             raise ValueError(f"block `{name}` is registered twice: {type(existing).__module__} and {cls.__module__}")
     _BLOCKS[name] = cls()  # (the same class re-imported, e.g. by a reload, replaces the first)
     return cls
-
-
-def _same_class(a: type, b: type) -> bool:
-    return a.__qualname__ == b.__qualname__ and a.__module__ == b.__module__
-
-
-def block_modules() -> list[str]:
-    """The modules of the built-in catalogue, by name: every module of the blocks package but
-    ``base`` and private ones (``_index``), in name order. Listing them imports nothing."""
-    import pkgutil
-
-    package = importlib.import_module(PACKAGE)
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__)
-                  if m.name != "base" and not m.name.startswith("_"))
-
-
-def _index() -> dict[str, str]:
-    try:
-        module = importlib.import_module(f"{PACKAGE}.{INDEX_MODULE}")
-    except ImportError:  # pragma: no cover - the index is shipped; without it every lookup is a full load
-        return {}
-    index: dict[str, str] = module.BLOCK_MODULES
-    return index
-
-
-def _index_natives() -> dict[str, str]:
-    try:
-        module = importlib.import_module(f"{PACKAGE}.{INDEX_MODULE}")
-    except ImportError:  # pragma: no cover - the index is shipped
-        return {}
-    return dict(getattr(module, "NATIVE_MODULES", {}))
 
 
 def _import(module: str) -> None:
@@ -180,27 +151,6 @@ def _entry_points() -> list[Any]:
         _warn("W120", f"the block plug-ins could not be listed: {_exception(err)}", found=None,
               hint="no plug-in block is available: repair or uninstall the distribution whose metadata is broken")
         return []
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Where a plug-in block comes from: its entry point and distribution."""
-
-    entry_point: str  # "name = module:attr", as entry_points.txt writes it
-    distribution: str | None
-
-    def __str__(self) -> str:
-        return f"`{self.entry_point}`" + (f" (distribution {self.distribution})" if self.distribution else "")
-
-
-def _source(ep: Any) -> _Source:
-    try:  # reads the distribution's METADATA, which may not decode
-        dist = getattr(ep, "dist", None)
-        name, version = getattr(dist, "name", None), getattr(dist, "version", None)
-    except Exception:  # noqa: BLE001 - the entry point is then named without its distribution
-        name = version = None
-    distribution = f"{name} {version}" if name and version else name
-    return _Source(f"{getattr(ep, 'name', '?')} = {getattr(ep, 'value', '?')}", distribution)
 
 
 def _load_entry_point(ep: Any, found: list[tuple[_Source, type]]) -> list[tuple[_Source, type]]:
@@ -279,13 +229,6 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
                       f"({_exception(err)})", found=_class_name(cls), hint="a block's class takes no arguments")
 
 
-def _plugin_natives(cls: type) -> list[Any]:
-    """The natives of a plug-in's class that are its own (not a built-in's reused); none when its
-    ``natives`` is no tuple (the contract check then says so)."""
-    natives = getattr(cls, "natives", ())
-    return [n for n in natives if not isinstance(n, str) and not _is_vibench(n)] if isinstance(natives, tuple) else []
-
-
 def _checked(cls: type, natives: dict[str, str], others: dict[str, str]) -> list[Problem]:
     """:func:`_admission_problems`, with whatever a check raises on this class as the reason to refuse it:
     one block that breaks a check in a way nobody foresaw (a property that raises, a source file no
@@ -333,52 +276,6 @@ def _builtin_natives() -> dict[str, str]:
             for n in block.natives:
                 natives.setdefault(n if isinstance(n, str) else n.__name__, getattr(n, "__module__", ""))
     return natives
-
-
-def _model_py_names() -> dict[str, str]:
-    """Top-level names every model.py may define besides natives -> what they are."""
-    import builtins
-
-    from vibench.compiler.blocks.base import _module_sources
-    from vibench.compiler.codegen import support
-    from vibench.compiler.codegen.namer import MODULE_NAMES
-
-    names = {name: "a Python builtin" for name in dir(builtins)}
-    names |= {name: "a name model.py imports" for name in (*MODULE_NAMES, "re", "OrderedDict")}
-    return names | {name: "a helper model.py defines" for name in _module_sources(support.__file__)}
-
-
-def _is_builtin(block: Any) -> bool:
-    return block is not None and type(block).__module__.startswith(PACKAGE + ".")
-
-
-def _is_vibench(obj: Any) -> bool:
-    return str(getattr(obj, "__module__", "")).split(".")[0] == "vibench"
-
-
-def _class_name(cls: Any) -> str:
-    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', repr(cls))}"
-
-
-def _name_of(cls: Any) -> str:
-    """The block name ``cls`` declares ("" when it declares none)."""
-    name = getattr(cls, "name", None)
-    return name if isinstance(name, str) else ""
-
-
-def _shown_block(cls: Any) -> str:
-    from vibench.compiler.blocks.contract import shown_name
-
-    name = getattr(cls, "name", None)
-    return shown_name(name) if isinstance(name, str) else _class_name(cls)
-
-
-def _exception(err: BaseException) -> str:
-    try:
-        text = str(err)
-    except Exception:  # noqa: BLE001 - a plug-in's exception whose __str__ fails: named by its type
-        text = ""
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def _warn(code: str, message: str, *, found: str | None, hint: str, notes: tuple[str, ...] = ()) -> None:
@@ -479,11 +376,6 @@ def index_source(index: dict[str, str], natives: dict[str, str] | None = None) -
         "",
     ]
     return "\n".join(lines)
-
-
-def index_path() -> str:
-    package = importlib.import_module(PACKAGE)
-    return os.path.join(os.path.dirname(package.__file__ or ""), INDEX_MODULE + ".py")
 
 
 def main() -> int:

@@ -4,9 +4,10 @@ The :class:`TypeCheck` part of :class:`~vibench.compiler.unit_builder.TypeChecke
 inputs to its block's ports (E405); for a catalogue block it validates the parameters with the block's
 pydantic model (E104, E111-E113) and runs its shape rule (memoised per unit; a plug-in block's through
 :mod:`~vibench.compiler.plugin_calls`, which checks what it returns and runs its code: E114), and refuses a
-parameter, input or `let` named like a native the block copies into model.py (E106); for a composite block it
-binds the parameters, unifies the caller's input types with the block's declared input shapes (E301,
-E304), has the specialiser build the body and substitutes the body's output shapes and constraints back.
+parameter, input or `let` named like a native the block copies into model.py (E106); for a composite block
+(:mod:`~vibench.compiler.typecheck_composite`) it binds the parameters, unifies the caller's input types
+with the block's declared input shapes (E301, E304), has the specialiser build the body and substitutes
+the body's output shapes and constraints back.
 It reads the builder's types and the node values elaboration gathered; it writes the unit's symbol
 space (the constraints) and returns each copy as an :class:`~vibench.compiler.ir.Instance`.
 """
@@ -15,28 +16,28 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, comment_hint, one_of, plain, suggest
-from vibench.compiler.elaborated import Failed, Ports, Refs, declared_dims, expr_diag, freeze
-from vibench.compiler.expr import ExprError, Unknown, bare_name, evaluate_value
-from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
-from vibench.compiler.lets import let_env
-from vibench.compiler.params import bind_params
+from vibench.compiler.elaborated import Failed, Ports, Refs, freeze
+from vibench.compiler.expr import Unknown, bare_name
+from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, TensorType, UnitDef, ValueRef
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 from vibench.compiler.plugin_calls import rule as plugin_rule
-from vibench.compiler.symbolic import Dim, NeedConcrete, fmt_shape, free_symbols, subs
+from vibench.compiler.symbolic import NeedConcrete, fmt_shape
+from vibench.compiler.typecheck_composite import CompositeCheck, connected, decl_text
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
 
+__all__ = ["TypeCheck", "connected", "decl_text", "origin_of", "set_elsewhere"]
 
-class TypeCheck:
-    """The type-checking methods of :class:`~vibench.compiler.unit_builder.TypeChecker`, which sets the
-    state below (see its ``__init__``)."""
+
+class TypeCheck(CompositeCheck):
+    """The type-checking methods of :class:`~vibench.compiler.unit_builder.TypeChecker` (a composite block's
+    are :class:`CompositeCheck`'s), which sets the state below (see its ``__init__``)."""
 
     owner: _Specializer
     udef: UnitDef
@@ -249,121 +250,6 @@ class TypeCheck:
         return f"a plain name reads a parameter, `let` or loop variable; none is named `{name}`" + (
             f" ({near})" if near else "")
 
-    def composite(self, nd: NodeDef, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
-                  ports: Ports, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
-        given = {k: (v, positions.get(k)) for k, v in values.items()}
-        bound, diags = bind_params(block.params, given, env={}, where=f"block `{block.name}`", unknown_code="E111",
-                                   call_pos=nd.pos)
-        if diags:
-            commented = {positions.get(k): hint for k in values if (hint := comment_hint(k)) is not None}
-            for d in diags:  # `/* width */ "out_channels"`: a comment YAML read as part of a key
-                if d.code == "E111" and d.pos is not None and d.pos in commented:
-                    d = replace(d, hint=commented[d.pos])
-                self.owner.diags.add(_with_node(d, nd.name))
-            raise Failed()
-        named = dict(zip([p for p, _, _ in ports], in_types, strict=True))
-        env = let_env(block, bound, partial=True)  # the block's own pass reports a value it cannot compute
-        for decl in block.inputs:
-            if decl.when is None:
-                continue
-            try:
-                active = evaluate_value(decl.when, env)
-            except ExprError as err:
-                raise self.error(expr_diag(err, decl.pos, f"`when` of input `{decl.name}`", nd.name)) from None
-            if active and decl.name not in named:
-                raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{decl.name}` here", nd.pos,
-                                            node=nd.name, hint=f"add `{decl.name}: <node>` to `in:`"))
-            if not active and decl.name in named and decl.name in self.soft_ports:
-                del named[decl.name]  # an optional connection to a port switched off for these parameters
-                continue
-            if not active and decl.name in named:
-                raise self.error(Diagnostic("E405", f"input `{decl.name}` of block `{block.name}` is switched off "
-                                            "for these parameters", port_pos.get(decl.name, nd.pos), node=nd.name,
-                                            hint="remove it from `in:`"))
-        binding, call_constraints = self.unify(nd, block, env, named, port_pos)
-        allowed = {s: v for s, v in binding.items() if isinstance(v, int)}
-        try:
-            unit = self.owner.specialize(block, bound, allowed, nd.pos, positions)
-        except NeedConcrete as need:
-            # The block needs some of its symbols known; they are bound to our non-constant dims.
-            ours: set[str] = set()
-            for s in need.symbols:
-                ours |= free_symbols(binding.get(s, 0))
-            if not ours:
-                raise
-            outer = NeedConcrete(frozenset(ours), f"{need.what} in block `{block.name}`")
-            outer.node = nd.name
-            outer.pos = nd.pos
-            raise outer from None
-        missing = [name for name, _ in unit.inputs if name not in named]
-        if missing:  # an `optional: true` input the body reads here
-            raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{missing[0]}` here", nd.pos,
-                                        node=nd.name, hint=f"add `{missing[0]}: <node>` to `in:`"))
-        mapping = {s: d for s, d in binding.items()}
-        for c in call_constraints + list(unit.constraints):
-            lhs = subs(c.lhs, mapping)
-            ctx = NodeContext(self.space, nd.name, block.name, nd.pos, positions, port_pos)
-            try:
-                if c.op == ">=":
-                    ctx.require(lhs, ">=", 0, f"{c.reason} (in block `{block.name}`)")
-                elif c.op == "==":
-                    ctx.require(lhs, "==", 0, f"{c.reason} (in block `{block.name}`)")
-                else:
-                    ctx.require(lhs, "%", c.mod, f"{c.reason} (in block `{block.name}`)")
-            except ShapeError as err:
-                notes = (f"the block states `{c.text}`" + (f" at {c.pos}" if c.pos else ""),)
-                raise self.error(Diagnostic(err.code, err.message, nd.pos, node=nd.name, expected=err.expected,
-                                            found=err.found, notes=notes)) from None
-        outputs = tuple((name, TensorType(tuple(subs(d, mapping) for d in t.shape), t.dtype))
-                        for name, _, t in unit.outputs)
-        flops = subs(unit.flops, mapping)
-        return Instance(params=tuple(sorted(bound.items())), unit=unit, outputs=outputs,
-                        param_count=unit.param_count, flops=flops, buffer_count=unit.buffer_count)
-
-    def unify(self, nd: NodeDef, block: UnitDef, params: dict[str, Any], in_types: dict[str, TensorType],
-              port_pos: dict[str, Pos | None]) -> tuple[dict[str, Dim], list[Constraint]]:
-        binding: dict[str, Dim] = {}
-        constraints: list[Constraint] = []
-        for decl in block.inputs:
-            if decl.name not in in_types:
-                continue
-            t = in_types[decl.name]
-            pos = port_pos.get(decl.name, nd.pos)
-            try:
-                shape = declared_dims(decl, params)
-            except (ExprError, ValueError) as err:
-                raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}` of block `{block.name}`: "
-                                            f"{getattr(err, 'message', err)}", decl.pos, node=nd.name)) from None
-            if t.dtype != decl.dtype:
-                raise self.error(Diagnostic("E304", f"block `{block.name}` input `{decl.name}` is {decl.dtype}", pos,
-                                            node=nd.name, port=decl.name, expected=decl.dtype, found=t.dtype))
-            if len(t.shape) != len(shape):
-                raise self.error(Diagnostic("E301", f"block `{block.name}` expects a rank-{len(shape)} "
-                                            f"`{decl.name}`", pos, node=nd.name, port=decl.name,
-                                            expected=decl_text(shape), found=fmt_shape(t.shape)))
-            for want, got in zip(shape, t.shape, strict=False):
-                if isinstance(want, Template):
-                    want = self.evaluate(want, {**params}, pos, f"the shape of `{decl.name}`", nd.name)
-                if isinstance(want, str) and want in params:
-                    want = params[want]
-                if isinstance(want, str):
-                    if want in binding:
-                        want = binding[want]
-                    else:
-                        binding[want] = got
-                        continue
-                e = got - want
-                verdict = self.space.decide_eq(e)
-                if verdict is False:
-                    raise self.error(Diagnostic("E301", f"shape mismatch at input `{decl.name}` of block "
-                                                f"`{block.name}`", pos, node=nd.name, port=decl.name,
-                                                expected=decl_text(shape, params),
-                                                found=fmt_shape(t.shape)))
-                if verdict is None:
-                    constraints.append(Constraint(e, "==", f"{got} == {want}", f"input `{decl.name}` of "
-                                                  f"`{block.name}` fits", pos=pos))
-        return binding, constraints
-
     def shape_diag(self, err: ShapeError, nd: NodeDef, block: str, positions: dict[str, Pos | None],
                    port_pos: dict[str, Pos | None], in_types: list[TensorType], ports: Ports) -> Diagnostic:
         pos = nd.pos
@@ -408,35 +294,7 @@ def _field_doc(block: Block, field: str | None) -> str | None:
     return info.description if info is not None else None
 
 
-def connected(ports: Ports, inst: Instance) -> Ports:
-    """The ports a composite's specialised body still takes (optional `port?` ones may be switched off)."""
-    if inst.unit is None:
-        return ports
-    live = {name for name, _ in inst.unit.inputs}
-    return [p for p in ports if p[0] in live]
-
-
 _NODE_KEYS = ("in", "block", "repeat", "when", "doc")
-
-
-def _with_node(d: Diagnostic, node: str) -> Diagnostic:
-    return replace(d, node=d.node or node)
-
-
-def decl_text(shape: tuple[Any, ...] | list[Any], params: dict[str, Any] | None = None) -> str:
-    parts = []
-    for d in shape:
-        if isinstance(d, Template):
-            try:  # the block's own parameters: show `[B, 64]`, not `[B, ${width}]`
-                value = evaluate_value(d, params or {})
-            except (ExprError, NeedConcrete):
-                value = None
-            parts.append(str(value) if isinstance(value, int) else d.text)
-        elif isinstance(d, str) and params and d in params:
-            parts.append(str(params[d]))
-        else:
-            parts.append(str(d))
-    return "[" + ", ".join(parts) + "]"
 
 
 def origin_of(nd: NodeDef, pos: Pos | None) -> Pos | None:
