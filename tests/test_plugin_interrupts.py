@@ -11,8 +11,9 @@ What vibench decides (vibench/compiler/plugin_calls.py, :func:`interrupts`):
 * on any other thread (the language server's checks, an API call from a worker) no signal is ever
   delivered, so a KeyboardInterrupt is the plug-in's failure: E114 (tests/test_lsp_plugins.py for the
   server);
-* a BaseException a plug-in raises where vibench does not call it through plugin_calls (its import) ends
-  `vibench-compile` with exit 3 and a line saying so above the traceback, as an internal error does.
+* a BaseException a plug-in's import raises is its failure to load (W120), as an ImportError is; one that
+  reaches the top elsewhere ends `vibench-compile` with exit 3 and a line saying so above the traceback, as
+  an internal error does.
 """
 
 from __future__ import annotations
@@ -155,12 +156,28 @@ def test_off_the_main_thread_a_keyboard_interrupt_is_the_plugins_failure(site: P
     assert run.stdout.split("\n")[:2] == ["['E114']", "interrupted"]
 
 
-def test_a_base_exception_raised_by_a_plugins_import_is_said_in_one_line(tmp_path: Path) -> None:
+def test_a_base_exception_raised_by_a_plugins_import_is_w120(tmp_path: Path) -> None:
+    """The plug-in's own BaseException at import is its failure to load (W120), as an ImportError is: the other
+    blocks stay available and the spec's own error is reported (it ended the command with exit 3)."""
     site = tmp_path / "site"
     source = "class Boom(BaseException):\n    pass\n\n\nraise Boom('at import')\n"
     install(site, "p_import", {"p_import/__init__.py": source}, ["imported = p_import"])
     run = compile_cli(site, tmp_path, "p_missing")  # a block not built in: the plug-ins are loaded
-    assert run.returncode == 3, run.stdout + run.stderr
-    first = run.stderr.split("\n")[0]
-    assert first.startswith("vibench-compile: stopped by Boom, which is not an Exception"), run.stderr
-    assert "p_import.Boom: at import" in run.stderr
+    shown = run.stdout + run.stderr
+    assert run.returncode == 1 and "error[E110]" in shown and "Traceback" not in shown, shown
+    listed = run_python("""
+        from vibench.compiler.cli import main
+        assert main(["--blocks"]) == 0
+    """, [site], tmp_path)
+    assert listed.returncode == 0 and "conv1d" in listed.stdout, listed.stderr[-3000:]
+    assert "warning[W120]: block plug-in `imported = p_import`" in listed.stderr, listed.stderr[-3000:]
+    assert "Boom: at import" in listed.stderr and "Traceback" not in listed.stderr
+
+
+def test_a_keyboard_interrupt_in_a_plugins_import_stops_the_command(tmp_path: Path) -> None:
+    """On the main thread a KeyboardInterrupt while a plug-in imports is a Ctrl-C: exit 130, one line."""
+    site = tmp_path / "site"
+    install(site, "p_import", {"p_import/__init__.py": "raise KeyboardInterrupt\n"}, ["imported = p_import"])
+    run = compile_cli(site, tmp_path, "p_missing")
+    assert run.returncode == 130, run.stdout + run.stderr
+    assert run.stderr.strip() == "vibench-compile: interrupted; no file written"

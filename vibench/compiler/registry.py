@@ -163,7 +163,11 @@ def _load_entry_point(ep: Any, found: list[tuple[_Source, type]]) -> list[tuple[
     _staged.append([])
     try:
         obj = ep.load()
-    except (Exception, SystemExit) as err:  # a plug-in's own failure: reported, never raised
+    except BaseException as err:  # noqa: BLE001 - a plug-in's own failure, whatever its class: reported, never raised
+        from vibench.compiler.plugin_calls import interrupts
+
+        if interrupts(err):  # Ctrl-C or SIGTERM on the main thread stops the run
+            raise
         _report.failed.append(f"{source} failed to load ({_exception(err)})")
         _warn("W120", f"block plug-in {source} failed to load: {_exception(err)}", found=None,
               hint="its blocks are unavailable: install what it needs, or uninstall its distribution")
