@@ -12,15 +12,18 @@ process sharing one cache folder, so every case is a hit in the folder, as in a 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
+import torch
 
 import vibench
 from tests.test_plugins_loading import HAAR_SPEC, install, install_haar
@@ -305,3 +308,106 @@ def test_a_hit_in_memory_asks_the_registry(folder: Path, compilations: list[str]
 
 def _source(model: object) -> str:
     return inspect.getsource(type(model))
+
+
+# -- blocks defined by code without a file -------------------------------------------------------------
+
+TIMES = '''
+from vibench.compiler.blocks.base import Block
+from vibench.compiler.codegen import code as c
+from vibench.schemas.blocks import BlockParams
+
+
+class Times(Block):
+    """Multiplies by a constant."""
+
+    name = "times_const"
+    Params = BlockParams
+
+    def infer(self, p, ins, ctx):
+        return [ins[0]]
+
+    def call_code(self, p, args, mod):
+        return c.binop(args[0], "*", c.const(FACTOR))
+'''
+TIMES_SPEC = "vibench: 1\nname: T\ninputs: {x: {shape: [B, 1, L]}}\nnodes:\n  t: {block: times_const, in: x}\n" \
+             "outputs: {y: t}\n"
+
+
+def _cell(module: str, factor: float, cell: int) -> type:
+    """The block ``Times`` as a notebook cell defines it: code without a file, run in ``module``'s namespace
+    (a module without a file, as a prompt's or a kernel's ``__main__``)."""
+    namespace = sys.modules[module].__dict__
+    exec(compile(TIMES.replace("FACTOR", str(factor)), f"<ipython-input-{cell}>", "exec"), namespace)  # noqa: S102
+    return namespace["Times"]
+
+
+def _times(model: torch.nn.Module) -> float:
+    """What the model makes of ones: the block's constant."""
+    return model(torch.ones(1, 1, 2)).flatten()[0].item()
+
+
+@pytest.mark.parametrize("namespace", ["a module without a file", "a script's module"])
+def test_a_block_defined_again_without_a_file_is_compiled_again(namespace: str, folder: Path, tmp_path: Path,
+                                                                compilations: list[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block typed at a prompt has no file to hash and kept its name when defined again: the first
+    definition's model came back, in this process and from the folder in the next. Such a model is kept
+    in memory only, tied to the very class. (A cell run in the namespace of a script's ``__main__``: the
+    module has a file, the class's code has none.)"""
+    module = types.ModuleType("vibench_cache_prompt")
+    if namespace == "a script's module":
+        module.__file__ = str(tmp_path / "script.py")
+        Path(module.__file__).write_text("# the script that runs the cells\n", encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "vibench_cache_prompt", module)
+    monkeypatch.setitem(registry._BLOCKS, "times_const", _cell("vibench_cache_prompt", 2.0, 1)())
+    assert _times(vibench.build(text=TIMES_SPEC)) == 2.0
+    assert _times(vibench.build(text=TIMES_SPEC)) == 2.0
+    assert len(compilations) == 1
+    monkeypatch.setitem(registry._BLOCKS, "times_const", _cell("vibench_cache_prompt", 3.0, 2)())
+    assert _times(vibench.build(text=TIMES_SPEC)) == 3.0
+    assert len(compilations) == 2
+    assert not folder.exists() or not list(folder.glob("m_*"))
+
+
+def test_an_entry_of_a_block_with_a_file_is_not_used_for_one_without(folder: Path, tmp_path: Path,
+                                                                     compilations: list[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder holds the model of `prompt_blocks.Times` from a file; a class of that very name typed at
+    a prompt since (its module now has no file) is another block, whatever the file still says."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "vibench_cache_cell.py").write_text(TIMES.replace("FACTOR", "2.0"), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        from_file = importlib.import_module("vibench_cache_cell")
+        monkeypatch.setitem(registry._BLOCKS, "times_const", from_file.Times())
+        name = type(vibench.build(text=TIMES_SPEC)).__module__
+        assert list(folder.glob("m_*.json"))
+        monkeypatch.setitem(sys.modules, "vibench_cache_cell", types.ModuleType("vibench_cache_cell"))
+        monkeypatch.setitem(registry._BLOCKS, "times_const", _cell("vibench_cache_cell", 3.0, 1)())
+        cache._memory.clear()
+        sys.modules.pop(name, None)
+        assert _times(vibench.build(text=TIMES_SPEC)) == 3.0
+        assert len(compilations) == 2
+    finally:
+        monkeypatch.undo()
+        sys.modules.pop("vibench_cache_cell", None)
+
+
+PROMPT = """
+import sys, torch, vibench
+from vibench.compiler.registry import register
+exec(compile({block!r}.replace("class Times", "@register\\nclass Times"), "<stdin>", "exec"))
+print(vibench.build(text={spec!r})(torch.ones(1, 1, 2)).flatten()[0].item())
+"""
+
+
+def test_a_block_typed_at_a_prompt_gives_its_own_model_in_the_next_process(folder: Path, tmp_path: Path) -> None:
+    """`python -c` twice, the block's constant changed between: the second process built the first's
+    model from the folder (the record named the block by its name and no file)."""
+    for factor in ("2.0", "3.0"):
+        code = PROMPT.format(block=TIMES.replace("FACTOR", factor), spec=TIMES_SPEC)
+        run = _python(["-c", textwrap.dedent(code)], tmp_path, folder, [])
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.stdout.strip() == factor

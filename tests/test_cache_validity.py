@@ -22,7 +22,7 @@ import torch
 
 import vibench
 from tests.test_build_cache import SPEC
-from vibench.runtime import cache
+from vibench.runtime import cache, cache_deps
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = "vibench: 1\nname: User\nextends: base\n"
@@ -63,10 +63,10 @@ def test_an_edited_template_is_compiled_again_in_the_same_process(cache_on: str,
 
 def test_a_hit_in_memory_hashes_only_files_whose_stat_changed(folder: Path, tmp_path: Path, compilations: list[str],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache, "SETTLE_NS", -(10**18))  # every file's times count as settled
+    monkeypatch.setattr(cache_deps, "SETTLE_NS", -(10**18))  # every file's times count as settled
     hashed: list[str] = []
-    real = cache._file_hash
-    monkeypatch.setattr(cache, "_file_hash", lambda path: hashed.append(path) or real(path))
+    real = cache_deps._file_hash
+    monkeypatch.setattr(cache_deps, "_file_hash", lambda path: hashed.append(path) or real(path))
     base = tmp_path / "base.yaml"
     base.write_text(_base(8), encoding="utf-8")
     (tmp_path / "user.yaml").write_text(USER, encoding="utf-8")
@@ -154,6 +154,42 @@ def test_a_template_created_earlier_on_the_search_path_is_used(where: str, folde
     assert vibench.build(str(tmp_path / "user.yaml"), search_path=search).conv.out_channels == 3
     _forget(name)
     assert vibench.build(str(tmp_path / "user.yaml"), search_path=search).conv.out_channels == 3
+    assert len(compilations) == 2  # the last build: the new entry, from the folder
+
+
+def _point(link: Path, target: str) -> None:
+    """Point the symbolic link ``link`` at ``target``, at once (as `ln -sfn` does)."""
+    fresh = link.with_name(link.name + ".new")
+    fresh.symlink_to(target)
+    os.replace(fresh, link)
+
+
+@pytest.mark.parametrize("where", ["memory", "folder"])
+@pytest.mark.parametrize("link", ["the template", "its folder on the search path"])
+def test_a_template_reached_through_a_link_pointed_elsewhere_is_compiled_again(
+        link: str, where: str, folder: Path, tmp_path: Path, compilations: list[str]) -> None:
+    """The record held the real path a lookup read, not the path it took: a link pointed at another
+    template (base.yaml -> v2.yaml; lib/fam -> fam_v2) left the recorded file unchanged, and the model of
+    the old template came back. A lookup records where it went; another resolution is another template."""
+    for version, width in (("v1", 5), ("v2", 7)):
+        (tmp_path / "lib" / f"fam_{version}").mkdir(parents=True)
+        (tmp_path / "lib" / f"fam_{version}" / "Base.yaml").write_text(_base(width), encoding="utf-8")
+        (tmp_path / f"{version}.yaml").write_text(_base(width), encoding="utf-8")
+    if link == "the template":
+        moved, search, user = tmp_path / "base.yaml", None, USER
+    else:
+        moved, search, user = tmp_path / "lib" / "fam", [str(tmp_path / "lib")], USER.replace("base", "fam/Base")
+    target = "v{}.yaml" if link == "the template" else "fam_v{}"
+    moved.symlink_to(target.format(1))
+    (tmp_path / "user.yaml").write_text(user, encoding="utf-8")
+    name = type(vibench.build(str(tmp_path / "user.yaml"), search_path=search)).__module__
+    assert vibench.build(str(tmp_path / "user.yaml"), search_path=search).conv.out_channels == 5
+    _point(moved, target.format(2))
+    if where == "folder":
+        _forget(name)
+    assert vibench.build(str(tmp_path / "user.yaml"), search_path=search).conv.out_channels == 7
+    _forget(name)
+    assert vibench.build(str(tmp_path / "user.yaml"), search_path=search).conv.out_channels == 7
     assert len(compilations) == 2  # the last build: the new entry, from the folder
 
 

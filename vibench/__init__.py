@@ -26,9 +26,14 @@ Importing vibench is cheap and never imports torch; only :func:`build` does.
 
 from __future__ import annotations
 
+import time as _time
 from typing import TYPE_CHECKING, Any
 
-from vibench._version import __version__
+# When this process loaded vibench, before any of its modules: vibench.runtime.cache writes no model to
+# the cache folder once a vibench file changed since (its key would name code that did not run).
+_LOADED_NS = _time.time_ns()
+
+from vibench._version import __version__  # noqa: E402
 
 if TYPE_CHECKING:
     from vibench.api import build, check, clear_cache, compile_spec, load_spec

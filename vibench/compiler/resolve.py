@@ -8,9 +8,11 @@ shapes pass. Errors: E106, E107, E2xx.
 
 The :class:`Library` finds spec files (``cnn/ResNet1D``, ``./blocks.yaml``, ``file#Block``) on the
 search path — the spec's own folder, folders the user adds, then the shipped library — and never
-outside it. Files are loaded once per compilation. A Library notes every file it read (``read``) and
-every path a lookup tried before the file it took (``absent``): a file created at one of those later
-would be found instead, so ``vibench.build``'s cache keeps both (:func:`recording_absent`).
+outside it. Files are loaded once per compilation. A Library notes every file it read (``read``), every
+path a lookup tried before the file it took (``absent``): a file created at one of those later would be
+found instead, and each path a lookup took that is not its real path (``links``: a symbolic link, of the
+file or of a folder on the way, pointed elsewhere later leads to another file), so ``vibench.build``'s
+cache keeps all three (:func:`recording_absent`, :func:`recording_links`).
 
 Each unit of a file (the model, its composite blocks) is read by :mod:`vibench.compiler.resolve_units`;
 parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`vibench.compiler.resolve_decls`.
@@ -41,6 +43,7 @@ LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 _ABSENT: ContextVar[set[str] | None] = ContextVar("vibench_library_absent", default=None)
+_LINKS: ContextVar[dict[str, str] | None] = ContextVar("vibench_library_links", default=None)
 
 
 @contextlib.contextmanager
@@ -62,6 +65,24 @@ def recording_absent() -> Iterator[set[str]]:
         _ABSENT.reset(token)
 
 
+@contextlib.contextmanager
+def recording_links() -> Iterator[dict[str, str]]:
+    """The ``links`` of every :class:`Library` made while the block runs (in this thread or task): each
+    path a lookup took that is not the real path it read (a link on the way) -> that real path.
+
+    >>> with recording_links() as links:
+    ...     _ = Library().find("cnn/ResNet1D", None, None)
+    >>> links
+    {}
+    """
+    links: dict[str, str] = {}
+    token = _LINKS.set(links)
+    try:
+        yield links
+    finally:
+        _LINKS.reset(token)
+
+
 class Library:
     """Spec files on the search path, loaded once each."""
 
@@ -75,6 +96,9 @@ class Library:
         recording = _ABSENT.get()
         # absolute paths a lookup tried before the file it took (all of them when it found none)
         self.absent: set[str] = recording if recording is not None else set()
+        # the path a lookup took -> the real path it read, where they differ (a link on the way)
+        linking = _LINKS.get()
+        self.links: dict[str, str] = linking if linking is not None else {}
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
         self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
         self.in_python = False  # called from Python (vibench.build/check), not the command line
@@ -145,6 +169,8 @@ class Library:
                     raise _error("E205", f"spec reference `{ref}` points outside the spec search path", pos,
                                  found=clip(os.path.relpath(cand, self.cwd).replace(os.sep, "/"), 200),
                                  hint="add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
+                if os.path.abspath(cand) != real:
+                    self.links[os.path.abspath(cand)] = real
                 return real
         self.absent.update(os.path.abspath(c) for c in candidates)
         searched = [b for b in bases if b is not None]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vibench.compiler.ir import Program
-from vibench.runtime import cache
+from vibench.runtime import cache, cache_deps
 
 if TYPE_CHECKING:
     from vibench.compiler.blocks.base import Block
@@ -30,7 +30,7 @@ def build_program(program: Program) -> torch.nn.Module:
 
     source = compile_source(program)
     k = "p" + cache.key(source, None, None, [])
-    entry = cache.cached(k, lambda: cache.Compiled(source, program.root.name))
+    entry = cache.cached(k, lambda: cache_deps.Compiled(source, program.root.name))
     return getattr(entry.module, entry.class_name)()
 
 
@@ -68,18 +68,22 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         keyed["__metadata__"] = {"path": str(metadata.path), "num_classes": dict(metadata.num_classes)}
     k = cache.key(where + "\0" + spec_text, keyed, inputs, folders)
 
-    def make() -> cache.Compiled:
-        from vibench.compiler.resolve import recording_absent
+    def make() -> cache_deps.Compiled:
+        from vibench.compiler.resolve import recording_absent, recording_links
 
         read: set[str] = set()
-        with recording_absent() as absent:
+        with recording_absent() as absent, recording_links() as links:
             program = compile_program(path, text=text, params=params or None, inputs=inputs,
                                       search_path=search_path, max_nodes=max_nodes, max_params=max_params,
                                       max_activation=max_activation, files_read=read, metadata=metadata)
         source = compile_source(program, inplace=inplace)
-        blocks = tuple((name, cache.admitted(name) or "") for name in plugin_blocks(program))
+        used = plugin_blocks(program)
+        blocks = tuple((name, cache_deps.admitted(name) or "") for name in used)
         code = frozenset(plugin_files(program))
-        return cache.Compiled(source, program.root.name, frozenset(read) | code, frozenset(absent), blocks, code)
+        return cache_deps.Compiled(source, program.root.name, frozenset(read) | code, frozenset(absent), blocks,
+                                   code, links=tuple(sorted(links.items())),
+                                   classes=tuple((name, type(block)) for name, block in used.items()),
+                                   memory_only=any(cache_deps.defined_without_file(b) for b in used.values()))
 
     entry = cache.cached(k, make)
     return getattr(entry.module, entry.class_name)()

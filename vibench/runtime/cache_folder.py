@@ -13,13 +13,16 @@ module a key's build uses now (:func:`read_index`). A module stays when its key'
 marks its entry and its index used, and a store past the limit removes the least recently used ones
 (:func:`evict`; an index whose module is gone is a miss, compiled again).
 A store also removes any ``.pyc`` an older vibench left in ``__pycache__``, and the temporary files
-of writes killed midway that are older than :data:`TEMP_MAX_AGE_S` (a younger one may be another
+of writes killed midway, and the modules whose record was never written (a write that failed or was
+killed between the two), that are older than :data:`TEMP_MAX_AGE_S` (a younger one may be another
 process's write in progress). :func:`empty` removes every entry and every temporary file
 (``vibench.clear_cache()``).
 
-A folder another user could write in (:func:`vibench.models.untrusted`) is not used (:func:`refused`):
-the entries stay in memory, and a warning says why once per folder. vibench creates the folder with
-mode 0700.
+A folder another user could write in (:func:`vibench.models.untrusted`), or that is a symbolic link,
+is not used (:func:`refused`): the entries stay in memory, and a warning says why once per folder; so
+does an entry refused for the same reasons (:func:`warn`). vibench creates the folder, and each folder
+above it that is missing (``~/.cache``, ``vibench``), with mode 0700 (:func:`make`). On a platform that
+cannot open the folder safely (:data:`vibench.models.SAFE`: Windows) the folder is not used, silently.
 """
 
 from __future__ import annotations
@@ -47,21 +50,47 @@ _STEM = re.compile(r"m_[0-9a-f]{32}")
 
 def refused(folder: str) -> bool:
     """Whether the folder is not this user's alone (then the cache stays in memory; warned once)."""
-    from vibench.models import untrusted
+    from vibench.models import SAFE, untrusted
 
+    if not SAFE:
+        return True
     reason = untrusted(folder)
-    if reason is not None and folder not in _warned:
-        import warnings
-
-        _warned.add(folder)
-        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        frame: types.FrameType | None = sys._getframe(0)
-        level = 1
-        while frame is not None and frame.f_code.co_filename.startswith(package):  # to the caller of vibench
-            frame, level = frame.f_back, level + 1
-        warnings.warn(f"vibench keeps compiled models in memory only: {reason}; set VIBENCH_CACHE_DIR to a "
-                      "folder of your own", RuntimeWarning, stacklevel=level)
+    if reason is not None:
+        warn(folder, f"vibench keeps compiled models in memory only: {reason}; set VIBENCH_CACHE_DIR to a "
+             "folder of your own")
     return reason is not None
+
+
+def warn(folder: str, message: str) -> None:
+    """A ``RuntimeWarning`` about the cache folder, said once per folder in a process, at the caller of
+    vibench: the folder, or an entry in it, is refused (:class:`vibench.models.Refused`)."""
+    if folder in _warned:
+        return
+    import warnings
+
+    _warned.add(folder)
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame: types.FrameType | None = sys._getframe(0)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):  # to the caller of vibench
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, RuntimeWarning, stacklevel=level)
+
+
+def make(folder: str) -> None:
+    """Create ``folder`` and each missing folder above it with mode 0700 (``os.makedirs`` gives its mode
+    to the last folder only: under umask 002 the cache home and ``vibench`` were made 0775)."""
+    missing = []
+    path = os.path.abspath(folder)
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+            os.mkdir(path, 0o700)
 
 
 def write(path: str, text: str) -> None:
@@ -83,12 +112,14 @@ def index_path(folder: str, key: str) -> str:
     return os.path.join(folder, f"k_{key}")
 
 
-def read_index(folder: str, key: str) -> str | None:
-    """The stem (``m_<name>``) of the module that key ``key``'s build uses now, or None when its index is
-    missing or damaged."""
+def read_index(handle: int, folder: str, key: str) -> str | None:
+    """The stem (``m_<name>``) of the module that key ``key``'s build uses now, read through the folder's
+    checked ``handle`` (:func:`vibench.models.opened`), or None when its index is missing or damaged
+    (:class:`vibench.models.Refused` when another user could have written it)."""
+    from vibench.models import read
+
     try:
-        with open(index_path(folder, key), "rb") as fh:
-            stem = fh.read(64).decode("ascii").strip()
+        stem = read(handle, folder, f"k_{key}")[:64].decode("ascii").strip()
     except (OSError, ValueError):
         return None
     return stem if _STEM.fullmatch(stem) else None
@@ -108,17 +139,24 @@ def max_entries() -> int:
 def evict(folder: str, keep: str, key: str) -> None:
     """Remove the least recently used entries and indexes beyond :func:`max_entries` (never the entry
     ``keep`` or the index of ``key``), the bytecode older vibench versions wrote, and temporary files
-    older than :data:`TEMP_MAX_AGE_S`."""
+    and modules without a record older than :data:`TEMP_MAX_AGE_S`."""
     limit = max_entries()
     used: list[tuple[int, str]] = []
     indexes: list[tuple[int, str]] = []
+    modules: dict[str, float] = {}  # stem -> time of an m_<name>.py
+    records: set[str] = set()
     stale = time.time() - TEMP_MAX_AGE_S
     with os.scandir(folder) as it:
         for item in it:
             stem, ext = os.path.splitext(item.name)
-            if ext == ".json" and stem.startswith("m_") and stem != keep:
+            if ext == ".json" and stem.startswith("m_"):
+                records.add(stem)
+                if stem != keep:
+                    with contextlib.suppress(OSError):
+                        used.append((item.stat().st_mtime_ns, stem))
+            elif ext == ".py" and _STEM.fullmatch(stem) and stem != keep:
                 with contextlib.suppress(OSError):
-                    used.append((item.stat().st_mtime_ns, stem))
+                    modules[stem] = item.stat(follow_symlinks=False).st_mtime
             elif item.name.startswith("k_") and item.name != f"k_{key}" and not ext:
                 with contextlib.suppress(OSError):
                     indexes.append((item.stat().st_mtime_ns, item.name))
@@ -128,6 +166,10 @@ def evict(folder: str, keep: str, key: str) -> None:
                 with contextlib.suppress(OSError):
                     if item.stat(follow_symlinks=False).st_mtime < stale:
                         os.unlink(item.path)
+    for stem in sorted(set(modules) - records):  # a record write that failed or was killed: never used
+        if modules[stem] < stale:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, f"{stem}.py"))
     for _, stem in sorted(used)[:max(0, len(used) + 1 - limit)]:
         _remove_entry(folder, stem)
     for _, name in sorted(indexes)[:max(0, len(indexes) + 1 - limit)]:

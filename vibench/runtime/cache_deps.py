@@ -1,0 +1,198 @@
+"""What a model in :mod:`vibench.runtime.cache` was compiled from beyond its key (:class:`Deps`), and
+whether that still holds: the files it read (hashed again only when their ``stat`` changed), the paths
+its template lookups found nothing at, where each lookup through a symbolic link led, and the plug-in
+blocks it used (their class, by name in the folder, by identity in memory). A plug-in block defined by
+code without a file (:func:`defined_without_file`) has nothing on disk to check: its models stay in
+memory, tied to the very class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SETTLE_NS = 2_000_000_000
+"""A file whose modification or change time is this recent (2 s: coarse file-system clocks, FAT's
+2-second times) is hashed at every check: an edit within the same clock tick keeps its times."""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What a compilation gives the cache: the model.py source, the model class's name, the real
+    paths of the files it read, the absolute paths its lookups found no file at, the plug-in blocks
+    it used (name -> :func:`admitted`) and, among ``files``, those of imported code (a plug-in's
+    modules: compiled as this process imported them, which the file may no longer be); ``links``: each
+    path a template lookup took -> the real path it read; ``classes``: each plug-in block's class
+    object; ``memory_only``: a block was defined by code without a file (:func:`defined_without_file`)."""
+
+    source: str
+    class_name: str
+    files: frozenset[str] = frozenset()
+    absent: frozenset[str] = frozenset()
+    blocks: tuple[tuple[str, str], ...] = ()
+    code: frozenset[str] = frozenset()
+    links: tuple[tuple[str, str], ...] = ()
+    classes: tuple[tuple[str, type], ...] = ()
+    memory_only: bool = False
+
+
+class Deps:
+    """What an entry's model was compiled from, beyond its key: ``files`` (path -> SHA-256, None for a
+    file that could not be read), ``absent`` paths, plug-in ``blocks`` (name -> the class the registry
+    admitted, :func:`admitted`), ``links`` (each path a template lookup took -> the real path it resolved
+    to) and, for an entry in memory, ``classes`` (name -> the very class object of each plug-in block).
+    :meth:`valid` says whether it all still holds."""
+
+    __slots__ = ("files", "absent", "blocks", "links", "classes", "_seen", "_resolved")
+
+    def __init__(self, files: dict[str, str | None], absent: Iterable[str], blocks: dict[str, str] | None = None,
+                 links: dict[str, str] | None = None, classes: dict[str, type] | None = None) -> None:
+        self.files = files
+        self.absent = tuple(sorted(absent))
+        self.blocks = dict(sorted((blocks or {}).items()))
+        self.links = dict(sorted((links or {}).items()))
+        self.classes = classes
+        self._seen: dict[str, tuple[int, int, int, int]] = {}  # path -> its stat when its hash last matched
+        self._resolved: dict[str, tuple[int, int, int, int]] = {}  # link -> its stat when its real path matched
+
+    @classmethod
+    def of(cls, files: Iterable[str], absent: Iterable[str], blocks: Iterable[tuple[str, str]] = (),
+           links: Iterable[tuple[str, str]] = (), classes: Iterable[tuple[str, type]] = ()) -> Deps:
+        """The record of a compilation that just read ``files``, found ``absent`` missing (those in
+        vibench's own folder left out: a file added there changes the installation, part of the key),
+        resolved the template paths of ``links`` to real paths and used the plug-in ``blocks``, whose
+        classes were ``classes``."""
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+        deps = cls({}, (path for path in absent if not path.startswith(package)), dict(blocks), dict(links),
+                   dict(classes))
+        for path in sorted(files):
+            st = _stat(path)
+            deps.files[path] = _file_hash(path)
+            if st is not None and _settled(st):
+                deps._seen[path] = _signature(st)
+        for path, real in deps.links.items():
+            st = _stat(path)  # before the real path: a link changed after it has another stat
+            if st is not None and os.path.realpath(path) == real:
+                deps._resolved[path] = _signature(st)
+        return deps
+
+    def valid(self) -> bool:
+        """Whether every file is as it was, every template path resolves to the real path it did, no
+        absent path holds a file (hashing only the files whose ``stat`` changed, or that changed too
+        recently for their times to tell; resolving only the paths whose ``stat`` changed: a link pointed
+        elsewhere leads to another file) and the registry holds the same class as each plug-in block (in
+        memory the very class object; else the same name, which loads the plug-ins, once a process)."""
+        for path in self.absent:
+            if os.path.isfile(path):
+                return False
+        for path, real in self.links.items():
+            st = _stat(path)
+            if st is None:
+                return False
+            signature = _signature(st)
+            if self._resolved.get(path) != signature:
+                if os.path.realpath(path) != real:
+                    return False
+                self._resolved[path] = signature
+        for path, digest in self.files.items():
+            st = _stat(path)
+            if st is None:
+                if digest is None:  # unreadable then and now
+                    continue
+                return False
+            signature = _signature(st)
+            if self._seen.get(path) == signature:
+                continue
+            if _file_hash(path) != digest:
+                return False
+            if _settled(st):
+                self._seen[path] = signature
+        if self.classes is not None:
+            if self.classes:
+                from vibench.compiler import registry
+
+                for name, block_class in self.classes.items():
+                    if type(registry.get(name)) is not block_class:
+                        return False
+            return True
+        for name, cls in self.blocks.items():
+            if admitted(name) != cls:
+                return False
+        return True
+
+
+def defined_without_file(block: object) -> bool:
+    """Whether a plug-in ``block``'s class, its ``Params``, a native of it, or a base class of those from
+    outside vibench, was defined by code that has no file: typed at a prompt, run by ``exec`` or
+    ``python -c``, a notebook cell (a class whose module has no file or whose body was compiled from no
+    file, a function whose code names no file). Nothing on disk tells one such definition from the next:
+    its model is never written to the folder, and is used again only while the registry holds the very
+    same class.
+
+    >>> from vibench.compiler import registry
+    >>> defined_without_file(registry.get("relu"))
+    False
+    """
+    natives = (native for native in getattr(block, "natives", ()) if not isinstance(native, str))
+    for obj in (type(block), getattr(block, "Params", object), *natives):
+        for part in obj.__mro__ if isinstance(obj, type) else (obj,):
+            if part is object or str(getattr(part, "__module__", "")).split(".")[0] == "vibench":
+                break
+            if _without_file(part):
+                return True
+    return False
+
+
+def _without_file(obj: object) -> bool:
+    if not isinstance(obj, type):
+        code = getattr(obj, "__code__", None)
+        return isinstance(code, types.CodeType) and not os.path.isfile(code.co_filename)
+    if not isinstance(getattr(sys.modules.get(obj.__module__), "__file__", None), str):
+        return True
+    for attribute in list(vars(obj).values()):  # the functions its body defined: compiled where the class was
+        function = attribute.__func__ if isinstance(attribute, (staticmethod, classmethod)) else attribute
+        if not isinstance(function, types.FunctionType):
+            continue
+        code = function.__code__
+        body = getattr(code, "co_qualname", "").startswith(obj.__qualname__ + ".")  # not a generated one (dataclasses)
+        if body and not os.path.isfile(code.co_filename):
+            return True
+    return False
+
+
+def admitted(name: str) -> str | None:
+    """The class (``module.qualname``) the registry holds as block ``name``, or None when it holds none:
+    for a plug-in's block, None once the plug-in is uninstalled, fails to load, or is refused (a rival
+    plug-in registers the same name), as ``--check`` then reports E110."""
+    from vibench.compiler import registry
+
+    block = registry.get(name)
+    return None if block is None else f"{type(block).__module__}.{type(block).__qualname__}"
+
+
+def _file_hash(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except (OSError, ValueError):  # ValueError: a path holding NUL (from a damaged record)
+        return None
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino  # ctime: os.utime cannot set it back
+
+
+def _settled(st: os.stat_result) -> bool:
+    return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > SETTLE_NS
