@@ -161,16 +161,21 @@ def test_a_value_cannot_close_its_code_span_in_a_hover(lsp: LanguageServer, tmp_
 
 def test_a_plugin_raising_keyboard_interrupt_at_import_does_not_end_the_server(tmp_path: Path) -> None:
     """The block registry imports the plug-ins on the checker's thread: a KeyboardInterrupt there (not a
-    Ctrl-C: none reaches that thread) is reported in the log, and the server answers on (it ended)."""
+    Ctrl-C: none reaches that thread) is the plug-in's failure to load, named where a block is missing, and
+    the server answers on (it ended)."""
     site = tmp_path / "site"
     install(site, "p_kbimport", {"p_kbimport/__init__.py": "raise KeyboardInterrupt\n"}, ["kb = p_kbimport"])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "VIBENCH_CACHE": "0"}
     lsp = start_vibench_server(env=env)
     try:
+        missing = file_uri(tmp_path / "missing.yaml")
+        lsp.open(missing, spec_text("p_missing"))
+        (e110,) = lsp.diagnostics(missing)
+        assert e110["code"] == "E110" and "failed to load (KeyboardInterrupt" in e110["message"], e110
         uri = file_uri(tmp_path / "m.yaml")
         lsp.open(uri, spec_text("relu"))
-        lsp.wait_until(lambda: any("KeyboardInterrupt" in m["message"] for m in lsp.logged), "log of the failure")
         assert lsp.hover(uri, 4, 3).startswith("**n0**: `relu`")
+        assert not any("KeyboardInterrupt" in m["message"] for m in lsp.logged)  # no crash of a check logged
     finally:
         lsp.shutdown()
     assert lsp.proc.returncode == 0
