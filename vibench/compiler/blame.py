@@ -8,83 +8,134 @@ error about a node value that *reads* a setting is already reported at that sett
 sees the number 30, not where it came from).
 
 So, when an error stays outside the user's file, the spec is checked again with one setting at a
-time: first each `with:` key alone (the others at the template's defaults), then each key left
-out. A key that alone gives the error, or without which the error goes away while nothing of its
-own breaks (no required value missing, no other error inside the template), is where the user
-reads it: the error moves to that key, with a note saying where the template raised it and
-which trial told. Errors that need two settings together stay where they were raised.
+time. The settings are the `with:` keys and the values given with the compile (``--set``, the
+``params=`` of vibench.check, the keywords of vibench.build), which a trial drops or keeps like the
+others. First, with every setting at the template's default (the *baseline*), then each setting
+alone, then each setting left out. A setting that alone gives the error (and the baseline does not),
+or without which the error goes away while nothing of its own breaks (no required value missing,
+no other error inside the template), is where the user reads it. So is one without which the same
+check of the same node says something else (`C == 1` instead of `C == 2`): the setting gives the
+value it checks. The error moves to that `with:` key, with a note saying where the template raised
+it and which trial told; a given value is said to come from the command line (or from Python), at
+its `with:` key when the file sets the same key, else where it was raised. Errors that need two
+settings together, or that the template's defaults give as well, stay where they were raised.
 
-This runs only on the way out of a failed compile, for at most :data:`MAX_SETTINGS_TRIED` keys
-(two trials each), each trial under the compile's own limits and at most :data:`MAX_TRIAL_NODES`
-nodes (a model larger than that gets no verdict), so the trials of a hostile spec cost a bounded
-amount.
+This runs only on the way out of a failed compile, for at most :data:`MAX_SETTINGS_TRIED` settings
+(two trials each, and the baseline), each trial under the compile's own limits and at most
+:data:`MAX_TRIAL_NODES` nodes (a model larger than that gets no verdict), so the trials of a hostile
+spec cost a bounded amount.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.load import LoadedDoc
 
-MAX_SETTINGS_TRIED = 32  # `with:` keys tried (two compiles each); PHM-Vibench configs set 20 and more model keys
+MAX_SETTINGS_TRIED = 32  # settings tried (two compiles each); PHM-Vibench configs set 20 and more model keys
 MAX_TRIAL_NODES = 2_000  # a trial stops (E213, no verdict) beyond this: the library's largest model has ~800
 
+Trial = Callable[[LoadedDoc, dict[str, Any]], Any]
+"""Compiles a document with the given values (``--set``), raising SpecError."""
+Setting = tuple[bool, str]
+"""(given with the compile rather than under `with:`, the key)."""
 
-def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...],
-                   check: Callable[[LoadedDoc], Any]) -> tuple[Diagnostic, ...]:
-    """``diagnostics`` with each error raised outside ``doc``'s file moved to the `with:` key of ``doc``
-    it comes from, when a trial tells (``check`` compiles a document, raising SpecError)."""
+
+def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: Trial,
+                   overrides: Mapping[str, Any] | None = None,
+                   origin: Callable[[str], str] | None = None) -> tuple[Diagnostic, ...]:
+    """``diagnostics`` with each error raised outside ``doc``'s file moved to the setting of ``doc`` it
+    comes from, when a trial tells. ``check(doc, overrides)`` compiles a document with those values;
+    ``overrides`` are the values the compile was given (``--set``), ``origin(key)`` the note that says
+    where such a value came from (the one E208 gives it)."""
     data = doc.data
-    settings = data.get("with") if isinstance(data, dict) and "extends" in data else None
+    settings = data.get("with", {}) if isinstance(data, dict) and "extends" in data else None
+    given = dict(overrides or {})
     outside = [d for d in diagnostics if d.severity == "error" and d.pos is not None and d.pos.file != doc.file]
-    if not outside or not isinstance(settings, dict) or not 0 < len(settings) <= MAX_SETTINGS_TRIED:
+    candidates: list[Setting] = [(False, key) for key in settings or {}] + [(True, key) for key in given]
+    if not outside or not isinstance(settings, dict) or not 0 < len(candidates) <= MAX_SETTINGS_TRIED:
         return diagnostics
     errors = {_identity(d) for d in diagnostics if d.severity == "error"}
 
-    def trial(kept: dict[str, Any]) -> list[Diagnostic]:
+    def trial(kept: list[Setting]) -> list[Diagnostic]:
+        values = {key: settings[key] for by_value, key in kept if not by_value}
         try:
-            check(replace(doc, data={**data, "with": kept}))
+            check(replace(doc, data={**data, "with": values}), {key: given[key] for by_value, key in kept if by_value})
         except SpecError as err:
             return [d for d in err.diagnostics if d.severity == "error"]
         return []
 
-    cause: dict[int, tuple[str, str]] = {}  # id of an error outside -> (the key it comes from, why)
-    # 1. The key alone gives the error: with the other settings at the template's defaults it is there.
-    if len(settings) > 1:
-        for key in settings:
+    cause: dict[int, tuple[Setting, str, str]] = {}  # id of an error outside -> (its setting, trial, what it said)
+    # 1. The setting alone gives the error: with the others at the template's defaults it is there, and with
+    #    all of them at the defaults it is not (else every setting alone gives it). A baseline that misses a
+    #    required value (E209) cannot tell.
+    if len(candidates) > 1:
+        baseline = trial([])
+        default = {_identity(d) for d in baseline} if not any(d.code == "E209" for d in baseline) else None
+        for setting in candidates if default is not None else []:
             if all(id(d) in cause for d in outside):
                 break
-            alone = {_identity(d) for d in trial({key: settings[key]})}
+            alone = {_identity(d) for d in trial([setting])}
             for d in outside:
-                if _identity(d) in alone:
-                    cause.setdefault(id(d), (key, f"this `{key}` alone gives it"))
-    # 2. Without the key the error goes away, and leaving it out breaks nothing of its own: no required
-    #    value goes missing (E209), no other node of the template fails first. (A new error at another of
-    #    the user's settings is one the failure hid: the nodes after a failed one are not checked.)
-    for key in settings:
+                if _identity(d) in alone and _identity(d) not in (default or set()):
+                    cause.setdefault(id(d), (setting, "alone", ""))
+    # 2. Without the setting the error goes away, and leaving it out breaks nothing of its own: no required value
+    #    goes missing (E209), no other node of the template fails first. (A new error at another of the user's
+    #    settings is one the failure hid: the nodes after a failed one are not checked.) Or without it the same
+    #    check of the same node says something else, and without any other setting it does not: that setting,
+    #    and it alone, gives the value checked (two that each change it are two settings together).
+    changers: dict[int, list[tuple[Setting, str]]] = {}  # id of an error outside -> the settings that change it
+    for setting in candidates:
         if all(id(d) in cause for d in outside):
             break
-        found = trial({k: v for k, v in settings.items() if k != key})
-        new = [d for d in found if _identity(d) not in errors]
-        if any(d.code == "E209" or d.pos is None or d.pos.file != doc.file for d in new):
-            continue
+        found = trial([other for other in candidates if other != setting])
         remaining = {_identity(d) for d in found}
+        changed = {id(d): s for d in outside if _identity(d) not in remaining
+                   for s in found if _place(s) == _place(d)}
+        new = [s for s in found if _identity(s) not in errors and all(s is not c for c in changed.values())]
+        if any(s.code == "E209" or s.pos is None or s.pos.file != doc.file for s in new):
+            continue
         for d in outside:
-            if _identity(d) not in remaining:
-                cause.setdefault(id(d), (key, f"without this `{key}` the error goes away"))
+            if id(d) in changed:
+                changers.setdefault(id(d), []).append((setting, clip(changed[id(d)].message, 120)))
+            elif _identity(d) not in remaining:
+                cause.setdefault(id(d), (setting, "away", ""))
+    for d in outside:
+        if id(d) not in cause and len(changers.get(id(d), [])) == 1:
+            (setting, other), = changers[id(d)]
+            cause[id(d)] = (setting, "changed", other)
     if not cause:
         return diagnostics
-    return tuple(_moved(d, doc, *cause[id(d)]) if id(d) in cause else d for d in diagnostics)
+    said = origin or (lambda key: f"the value of `{key}` is the one given with the parameters")
+    return tuple(_moved(d, doc, settings, *cause[id(d)], said) if id(d) in cause else d for d in diagnostics)
 
 
 def _identity(d: Diagnostic) -> tuple:
     return d.code, d.pos, d.node, d.message
 
 
-def _moved(d: Diagnostic, doc: LoadedDoc, key: str, why: str) -> Diagnostic:
+def _place(d: Diagnostic) -> tuple:
+    """The check an error comes from, whatever values it names."""
+    return d.code, d.pos, d.node
+
+
+def _moved(d: Diagnostic, doc: LoadedDoc, settings: dict[str, Any], setting: Setting, verdict: str, other: str,
+           origin: Callable[[str], str]) -> Diagnostic:
+    by_value, key = setting
     where = f"node `{d.node}` at {d.pos}" if d.node else f"{d.pos}"
-    note = f"raised by {where}; {why}"
-    return replace(d, pos=doc.pos(("with", key)), span=1, notes=(note, *d.notes), origin=d.origin or d.pos)
+    if not by_value:
+        why = {"alone": f"this `{key}` alone gives it", "away": f"without this `{key}` the error goes away",
+               "changed": f"this `{key}` gives the value it checks: without it, it reads \"{other}\""}[verdict]
+        return replace(d, pos=doc.pos(("with", key)), span=1, notes=(f"raised by {where}; {why}", *d.notes),
+                       origin=d.origin or d.pos)
+    given = origin(key)
+    why = {"alone": f"{given}, which alone gives it", "away": f"{given}; without it the error goes away",
+           "changed": f"{given}; it gives the value checked: without it, it reads \"{other}\""}[verdict]
+    notes = tuple(n for n in d.notes if n != given)  # E208 of a given value says where it came from already
+    if key not in settings:  # the user's file does not set it: the error stays where it was raised, said to be theirs
+        return replace(d, notes=(why, *notes))
+    return replace(d, pos=doc.pos(("with", key)), span=1, notes=(f"raised by {where}; {why}", *notes),
+                   origin=d.origin or d.pos)

@@ -5,6 +5,7 @@ more than the experiment, and its values, keys and what a pass computes from the
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Collection, Iterable
@@ -147,20 +148,27 @@ _PUBLIC_EXPECTED = {"E202", "E208", "E209", "E214", "E222"}
 def hide_base_values(diagnostics: Iterable[Diagnostic], quiet: Collection[Pos | None],
                      names: Collection[str]) -> tuple[Diagnostic, ...]:
     """``diagnostics`` with each one located at a `base_configs` entry (a position in ``quiet``) said without
-    what the base config holds: a message that names the template parameter it concerns (the first of
-    ``names`` the message or a note quotes in backticks) and why, by code; no found value, no notes, and an
-    ``expected`` only where the template's declaration gives it. Position, span, node and origin stay.
+    what the base config holds: a message that names the template parameter it concerns (the parameter a
+    failed check is `at:`, else the first of ``names`` the message or a note quotes in backticks) and why, by
+    code; no found value, no notes, and an ``expected`` only where the template's declaration gives it.
+    Position, span, node and origin stay. Two that read the same once said so (two checks of one value) are
+    one.
 
     >>> d = Diagnostic("E204", "cannot evaluate `width`: hunter2", Pos("e.yaml", 3, 10), found="${hunter2}")
     >>> quiet = hide_base_values([d], {Pos("e.yaml", 3, 10)}, {"width"})[0]
     >>> quiet.message, quiet.found
     ('the value of `width` from the base config cannot be evaluated', '(a value from the base config, not shown)')
     """
-    return tuple(_unquoted(d, names) if d.pos in quiet else d for d in diagnostics)
+    out: dict[Diagnostic, None] = {}  # in order, each once: the hidden ones may now read alike
+    for d in diagnostics:
+        out.setdefault(_unquoted(d, names) if d.pos in quiet else d, None)
+    return tuple(out)
 
 
 def _unquoted(d: Diagnostic, names: Collection[str]) -> Diagnostic:
-    quoted = (name for text in (d.message, *d.notes) for name in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", text))
+    checked = re.match(r"`([A-Za-z_][A-Za-z0-9_]*)` = ", d.found or "")  # a failed check's: its `at:` = value
+    quoted = itertools.chain([checked.group(1)] if checked else [], (
+        name for text in (d.message, *d.notes) for name in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", text)))
     name = next((n for n in quoted if n in names), None)
     reason = _REASONS.get(d.code, "cannot be used" if d.severity == "error" else "has no effect as written")
     return replace(d, message=f"{f'the value of `{name}`' if name else 'a value'} from the base config {reason}",

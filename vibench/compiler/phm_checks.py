@@ -5,8 +5,8 @@ the reference factory read it and reports what vibench would otherwise have to g
 
 * :func:`duplicate_keys` — a key written twice: PyYAML keeps the last value, and so does vibench
   (PHM-Vibench builds such configs). Inside `model:` (or `base_configs:`) the first value is
-  silently dropped by PHM-Vibench, so vibench says which one it uses (W113); elsewhere vibench reads
-  nothing of it (W110);
+  silently dropped by PHM-Vibench, so vibench says which one it uses (W113), also for a mapping written
+  elsewhere that `model:` reads through an alias or a `<<` merge; elsewhere vibench reads nothing of it (W110);
 * :func:`find_template` — the template of a `type/name`, or of an ISFM component on its own;
 * :func:`num_classes_from` — ``num_classes`` from the dataset metadata table (``--metadata``),
   and W111 when it falls back to the template's default (a number, or null: no classifier);
@@ -38,12 +38,17 @@ def duplicate_keys(doc: LoadedDoc) -> list[Diagnostic]:
     """W113 for each key repeated inside `model:` (the last value is the model's, as in PHM-Vibench),
     W110 for each one elsewhere."""
     warnings = []
+    read: set[Pos] | None = None  # where the keys the `model:` section reads are written, once needed
     for path, pos, first in doc.duplicates:
         key = path[-1]
         notes = (f"`{key}` is first written at line {first.line}",)
         last = _shown(_value_at(doc.data, path))
         where = f"the `{path[0]}:` section" if len(path) > 1 else "the top level"
-        if path[0] in MODEL_SECTIONS:
+        if path[0] not in MODEL_SECTIONS and len(path) > 1:
+            read = _model_keys(doc) if read is None else read
+            if pos in read:  # written elsewhere, read by the model through an alias or a `<<` merge
+                where = f"the `{path[0]}:` section, which `model:` reads (through an alias or a `<<` merge)"
+        if path[0] in MODEL_SECTIONS or (read is not None and pos in read):
             warnings.append(Diagnostic("W113", f"duplicate key `{key}` in {where}: the last value is used", pos,
                                        severity="warning", notes=notes,
                                        found=f"PyYAML, and so PHM-Vibench, keeps the last value{last}; the one "
@@ -56,6 +61,27 @@ def duplicate_keys(doc: LoadedDoc) -> list[Diagnostic]:
                                        hint=f"vibench reads only the model's settings; remove one `{key}` so "
                                        "that the file says what it means"))
     return warnings
+
+
+def _model_keys(doc: LoadedDoc) -> set[Pos]:
+    """The positions of the keys written for the `model:` and `base_configs:` sections, wherever they are
+    written: an alias shares the anchored mapping's positions, a `<<` merge copies the merged keys'."""
+    out: set[Pos] = set()
+    seen: set[int] = set()
+    top = doc.root.children if doc.root is not None and isinstance(doc.root.children, dict) else {}
+    stack = [top[section][1] for section in MODEL_SECTIONS if section in top]
+    while stack:
+        loc = stack.pop()
+        if id(loc) in seen:  # an alias: walked once
+            continue
+        seen.add(id(loc))
+        if isinstance(loc.children, dict):
+            for key_pos, child in loc.children.values():
+                out.add(Pos(doc.file, *key_pos))
+                stack.append(child)
+        elif isinstance(loc.children, list):
+            stack.extend(loc.children)
+    return out
 
 
 def find_template(template: str, library: Library, pos: Pos | None) -> tuple[str | None, str | None]:

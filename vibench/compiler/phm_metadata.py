@@ -28,12 +28,18 @@ import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 MAX_METADATA_BYTES = 64 * 1024 * 1024
 """The most a metadata table may weigh (PHM-Vibench's own tables are a few MiB)."""
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+MAX_NUMBER_CHARS = 100
+"""A cell longer than this is not read as a number (it is text: the row is skipped, as an unlabelled one)."""
+MAX_INTEGER_DIGITS = 64
+"""The most digits of an integer cell (a system id, a class index): beyond, the table is refused."""
 
 MAX_WORKBOOK_ROWS = 1_048_576
 """Excel's own row limit: a sheet claiming more is not a workbook Excel wrote."""
@@ -78,12 +84,18 @@ def num_classes_of(header: list[Any], rows: Any, shown: str = "the metadata tabl
     dataset_at, label_at = names.index("Dataset_id"), names.index("Label")
     largest: dict[str, int] = {}
     odd_id: Any = None  # a Dataset_id of a labelled row that is no integer
+    odd_label: Any = None  # a Label that is a number but no integer
     for row in rows:
         if max(dataset_at, label_at) >= len(row):
             continue
-        dataset, label = _integer(row[dataset_at]), _integer(row[label_at])
-        if dataset is None or label is None:
-            if label is not None and odd_id is None and str(row[dataset_at] or "").strip():
+        label_number = _number(row[label_at], "Label", shown)
+        label = _integer(label_number)
+        if label is None:  # unlabelled (skipped), or a fraction
+            odd_label = row[label_at] if label_number is not None and odd_label is None else odd_label
+            continue
+        dataset = _integer(_number(row[dataset_at], "Dataset_id", shown))
+        if dataset is None:
+            if odd_id is None and str(row[dataset_at] or "").strip():
                 odd_id = row[dataset_at]
             continue
         key = str(dataset)
@@ -91,6 +103,9 @@ def num_classes_of(header: list[Any], rows: Any, shown: str = "the metadata tabl
     if not largest and odd_id is not None:
         raise MetadataError(f"{shown}: `Dataset_id` must be an integer (the system id that keys `num_classes`), "
                             f"not {str(odd_id).strip()[:60]!r}")
+    if not largest and odd_label is not None:
+        raise MetadataError(f"{shown}: `Label` must be an integer (the class index that counts `num_classes`), "
+                            f"not {str(odd_label).strip()[:60]!r}")
     if not largest:
         raise MetadataError(f"{shown} has no row with both a `Dataset_id` and a numeric `Label`")
     return {key: largest[key] + 1 for key in sorted(largest, key=_id_order)}
@@ -100,20 +115,35 @@ def _id_order(key: str) -> tuple[int, str]:
     return (int(key), key) if key.lstrip("-").isdigit() else (0, key)
 
 
-def _integer(value: Any) -> int | None:
-    """An integer cell (1, 1.0, "1", " 1 "), else None (empty, text, NaN, 1.5)."""
+def _number(value: Any, column: str, shown: str) -> Decimal | None:
+    """A number cell exactly as written (1, 1.0, "1", " 1 ", "1e23": a float cell as Python writes it, text as
+    it reads), else None (empty, text, NaN, infinite, longer than :data:`MAX_NUMBER_CHARS`)."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    if len(text) > MAX_NUMBER_CHARS:
         return None
-    return int(number) if number.is_integer() else None
+    try:
+        number = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    if number.adjusted() >= MAX_INTEGER_DIGITS:  # 1e999999999 is 11 characters: never expanded
+        raise MetadataError(f"{shown}: the `{column}` {text[:60]!r} is too large (at most "
+                            f"{MAX_INTEGER_DIGITS} digits)")
+    return number
+
+
+def _integer(number: Decimal | None) -> int | None:
+    """``number`` as an int when it is a whole number (1, 1.0, 1e23), else None (None, 1.5).
+
+    >>> _integer(Decimal("9007199254740993")), _integer(Decimal("1e23")), _integer(Decimal("2.5"))
+    (9007199254740993, 100000000000000000000000, None)
+    """
+    if number is None or number != number.to_integral_value():
+        return None
+    return int(number)
 
 
 def _csv_classes(path: str) -> dict[str, int]:

@@ -236,27 +236,33 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
                 input_bindings=tuple((k, ",".join(map(str, v))) for k, v in (inputs or {}).items()),
             )
 
-        def analyse(d: LoadedDoc, max_nodes: int) -> tuple[Program, UnitDef]:
+        def analyse(d: LoadedDoc, max_nodes: int, overrides: dict[str, Any] | None) -> tuple[Program, UnitDef]:
             spec = validate(d)
-            root = resolve(d, spec, library, params)
+            root = resolve(d, spec, library, overrides)
             if VERIFY_IR:
                 verify_definition(root)
             return infer_program(root, library, source(), inputs, max_nodes=max_nodes, max_params=budget[1],
                                  max_activation=budget[2], verify_ir=VERIFY_IR), root
 
         try:
-            program, root = analyse(doc, budget[0])
+            program, root = analyse(doc, budget[0], params)
         except SpecError as err:  # an error inside a template: at the user's setting it comes from, if one
             if not locate_settings:
                 raise
             from vibench.compiler import blame, expr, limits
 
-            def trial(d: LoadedDoc) -> None:
+            def trial(d: LoadedDoc, overrides: dict[str, Any]) -> None:
                 nodes = min(budget[0], blame.MAX_TRIAL_NODES)
                 with expr.budget(limits.STEPS_PER_NODE * nodes):
-                    analyse(d, nodes)
+                    analyse(d, nodes, overrides)
 
-            raise SpecError(blame.blame_settings(doc, err.diagnostics, trial), err.sources) from None
+            def origin(key: str) -> str:  # where a given value came from, as E208 says it
+                if key == "num_classes" and metadata is not None and from_metadata is not None and not translated:
+                    return _metadata_note(metadata.path)
+                return library.value_origin(key)
+
+            located = blame.blame_settings(doc, err.diagnostics, trial, params, origin)
+            raise SpecError(located, err.sources) from None
         if program.root.metadata:  # what its `${...}` gave, as model.py will write it (--check says so too)
             from vibench.compiler.resolve_units import check_metadata_value
 
@@ -280,7 +286,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     except SpecError as err:
         diagnostics = _base_values_hidden(err.diagnostics, doc, library, translated)
         if metadata is not None and from_metadata is not None:  # E208 at `num_classes: 4` said nothing of the table
-            diagnostics = tuple(_from_metadata(d, metadata.path) for d in diagnostics)
+            diagnostics = tuple(_from_metadata(d, metadata.path, library.value_origin("num_classes"))
+                                for d in diagnostics)
         raise SpecError(diagnostics, {**library.sources, **err.sources}) from None
     finally:
         if files_read is not None:
@@ -299,14 +306,19 @@ def _check_declared_nodes(doc: LoadedDoc, max_nodes: int) -> None:
                                     "(max_nodes= in the API)")], {doc.file: doc.text})
 
 
-def _from_metadata(d: Diagnostic, table: str) -> Diagnostic:
-    """A diagnostic about ``num_classes`` when the value came from ``--metadata``: a note says so."""
+def _from_metadata(d: Diagnostic, table: str, not_given: str) -> Diagnostic:
+    """A diagnostic about ``num_classes`` when the value came from ``--metadata``: a note says so, instead of
+    ``not_given``, which says it was given with the parameters."""
+    notes = tuple(n for n in d.notes if n != not_given)
+    if "`num_classes`" not in d.message or any("metadata" in n for n in notes):
+        return replace(d, notes=notes)
+    return replace(d, notes=(*notes, _metadata_note(table)))
+
+
+def _metadata_note(table: str) -> str:
     from vibench.compiler.diagnostics import clip
 
-    if "`num_classes`" not in d.message or any("metadata" in n for n in d.notes):
-        return d
-    note = f"the value is max(Label) + 1 per Dataset_id of the metadata table {clip(table, 200)} (--metadata)"
-    return replace(d, notes=(*d.notes, note))
+    return f"the value is max(Label) + 1 per Dataset_id of the metadata table {clip(table, 200)} (--metadata)"
 
 
 def _base_values_hidden(diagnostics: tuple[Diagnostic, ...], doc: LoadedDoc, library: Library,
