@@ -120,6 +120,33 @@ def test_a_plugin_reading_standard_input_reads_nothing_of_the_protocol(noisy_sit
     assert lsp.proc.returncode == 0 and lsp.unframed == []
 
 
+@pytest.mark.skipif(os.name != "posix", reason="file descriptors 0-2 as POSIX has them")
+def test_started_without_standard_error_the_process_writes_nothing_into_the_protocol() -> None:
+    """Started with descriptor 2 closed (`2>&-`), the protocol's private copy of standard input took number 2
+    and descriptor 1 became a copy of it: what the process printed went into the client's channel (a
+    socket given as both). Now 2 is the null device first, and so is what the process writes."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import os, sys\n"
+        "from vibench.lsp.stdio import take_stdio\n"
+        "channel_in, channel_out = take_stdio()\n"
+        "ours = {(os.fstat(f.fileno()).st_dev, os.fstat(f.fileno()).st_ino) for f in (channel_in, channel_out)}\n"
+        "for fd in (0, 1, 2):\n"
+        "    st = os.fstat(fd)\n"
+        "    assert (st.st_dev, st.st_ino) not in ours, fd\n"
+        "os.write(1, b'PRINTED')\n"
+        "print('PRINTED TOO')\n"
+        "channel_out.write(b'PROTOCOL')\n"
+        "channel_out.flush()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], input=b"", stdout=subprocess.PIPE, cwd=str(ROOT),
+                         preexec_fn=lambda: os.close(2), timeout=120)
+    assert run.returncode == 0
+    assert run.stdout == b"PROTOCOL"
+
+
 # --------------------------------------------------------------------------------------------
 # pygls workarounds (in-process: the protocol fed as the server's read loop feeds it)
 # --------------------------------------------------------------------------------------------

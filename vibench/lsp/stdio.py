@@ -25,21 +25,32 @@ def take_stdio() -> tuple[BinaryIO, BinaryIO]:
                 stream.flush()
             except (OSError, ValueError):
                 pass
+    # A descriptor 0-2 the process was started without (`2>&-`) is the null device first: else the dup
+    # below would take its number, and standard error would then be a copy of the protocol's channel.
+    closed = [fd for fd in (0, 1, 2) if not _is_open(fd)]
+    for fd in closed:
+        _to_null(fd, os.O_RDONLY if fd == 0 else os.O_WRONLY)
     channel_in = os.fdopen(os.dup(0), "rb")
     channel_out = os.fdopen(os.dup(1), "wb")
-    try:
-        os.dup2(2, 1)
-        log = sys.stderr
-    except OSError:  # started with standard error closed (`2>&-`): what is printed goes nowhere
-        _to_null(1, os.O_WRONLY)
-        log = None
+    os.dup2(2, 1)
+    log = sys.stderr if 2 not in closed else None  # started with standard error closed: printing goes nowhere
     _to_null(0, os.O_RDONLY)
     sys.stdout = log if log is not None else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process's life
     return channel_in, channel_out
 
 
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
 def _to_null(fd: int, mode: int) -> None:
     null = os.open(os.devnull, mode)
+    if null == fd:  # ``fd`` was closed: the null device took its number
+        return
     try:
         os.dup2(null, fd)
     finally:
