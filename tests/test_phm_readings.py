@@ -39,6 +39,30 @@ def test_a_task_head_outside_the_task_head_folder_is_refused(tmp_path: Path, hea
     assert head in d.message and d.found is not None and d.found.startswith("`task_configs` = ")
 
 
+@pytest.mark.parametrize("head", ["H_03_Linear_pred#", "H_04_VIB_pred#"])
+def test_a_head_named_with_an_empty_fragment_is_refused(tmp_path: Path, head: str) -> None:
+    """`H_03_Linear_pred#` read as the spec itself and passed the fit check, which compares names (a
+    classification output [B, L, C]): a reference whose `#` names no block is E110, at the user's key."""
+    config = tmp_path / "experiment.yaml"
+    config.write_text(f"model:\n{ISFM_MODEL}  task_configs: {{classification: {{head: \"{head}\"}}}}\n",
+                      encoding="utf-8")
+    (d,) = _errors(config)
+    assert d.code == "E110" and d.pos is not None and (d.pos.file, d.pos.line) == (str(config), 12)
+    assert d.message == f"`isfm/task_head/{head}` names no block after `#`"
+
+
+def test_a_file_reference_with_an_empty_fragment_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "parts.yaml").write_text("vibench: 1\nname: P\ninputs: {x: {shape: [B, 4]}}\n"
+                                         "nodes: {r: {block: relu, in: x}}\noutputs: {y: r}\n", encoding="utf-8")
+    spec = tmp_path / "m.yaml"
+    spec.write_text("vibench: 1\nname: M\ninputs: {x: {shape: [B, 4]}}\n"
+                    "nodes: {p: {block: ./parts.yaml#, in: x}}\noutputs: {y: p}\n", encoding="utf-8")
+    (d,) = _errors(spec)
+    assert d.code == "E110" and "`./parts.yaml#` names no block after `#`" in d.message
+    spec.write_text(spec.read_text().replace("parts.yaml#", "parts.yaml"), encoding="utf-8")
+    vibench.check(str(spec))
+
+
 def test_a_head_of_the_folder_still_fits_its_task_or_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "experiment.yaml"
     config.write_text(f"model:\n{ISFM_MODEL}  task_configs: {{classification: {{head: H_03_Linear_pred}}}}\n",

@@ -247,8 +247,12 @@ class Library:
 
     def block(self, ref: str, from_dir: str | None, pos: Pos | None) -> UnitDef:
         """A composite named by a spec reference: ``path`` (its model) or ``path#Block``."""
-        path_part, _, block_name = ref.partition("#")
+        path_part, hashed, block_name = ref.partition("#")
         root, blocks = self.load(self.find(path_part, from_dir, pos), pos)
+        if hashed and not block_name:  # `file#`: a name a check comparing names would not see as `file`
+            raise _error("E110", f"`{ref}` names no block after `#`", pos, expected="`path` or `path#Block`",
+                         found=f"`{ref}`", hint=f"its model is `{path_part}`; its blocks: "
+                         f"{', '.join(sorted(blocks)) or '(none)'}")
         if not block_name:
             return root
         if block_name not in blocks:
