@@ -119,3 +119,24 @@ def test_phm_vibenchs_own_config_with_a_wrong_input_is_located_in_it() -> None:
     d = _error(REAL_CONFIG, inputs={"x": (2, 1024, 5)})
     assert d.code == "E305" and d.pos is not None and d.pos.file.endswith("exp1_mse_lossforgeneration.yaml")
     assert "`input_dim`" in d.notes[0]
+
+
+@pytest.mark.parametrize("order", [("d_model=40", "n_heads=16"), ("n_heads=16", "d_model=40")])
+def test_settings_that_each_take_the_error_away_are_all_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], order: tuple[str, str]) -> None:
+    """40 wide does not divide into 16 heads: without either value the error goes away. The note named the
+    first one tried as if it alone were the cause; it names both now, whatever their order."""
+    spec = tmp_path / "a.yaml"
+    spec.write_text("vibench: 1\nextends: transformer/Autoformer\nwith: {input_dim: 1, num_classes: 3}\n",
+                    encoding="utf-8")
+    assert main([str(spec), "--check", "--set", order[0], "--set", order[1]]) == 1
+    err = capsys.readouterr().err
+    assert "error[E301]: the model width 40 does not divide into 16 heads" in err
+    first, second = (key.split("=")[0] for key in order)
+    assert (f"`--set {first}=...`; without it the error goes away, as it does without `--set {second}`"
+            in " ".join(err.split())), err
+    spec.write_text(spec.read_text().replace("num_classes: 3", "num_classes: 3, d_model: 40"), encoding="utf-8")
+    assert main([str(spec), "--check", "--set", "n_heads=16"]) == 1  # one in the file, one given
+    err = " ".join(capsys.readouterr().err.split())
+    assert "a.yaml:3:" in err
+    assert "without this `d_model` the error goes away, as it does without `--set n_heads`" in err

@@ -18,7 +18,8 @@ check of the same node says something else (`C == 1` instead of `C == 2`): the s
 value it checks. The error moves to that `with:` key, with a note saying where the template raised
 it and which trial told; a given value is said to come from the command line (or from Python), at
 its `with:` key when the file sets the same key, else where it was raised. Errors that need two
-settings together, or that the template's defaults give as well, stay where they were raised.
+settings together, or that the template's defaults give as well, stay where they were raised; one that
+goes away without any one of several settings moves to the first of them, its note naming the others.
 
 This runs only on the way out of a failed compile, for at most :data:`MAX_SETTINGS_TRIED` settings
 (two trials each, and the baseline), each trial under the compile's own limits and at most
@@ -86,8 +87,11 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     #    goes missing (E209), no other node of the template fails first. (A new error at another of the user's
     #    settings is one the failure hid: the nodes after a failed one are not checked.) Or without it the same
     #    check of the same node says something else, and without any other setting it does not: that setting,
-    #    and it alone, gives the value checked (two that each change it are two settings together).
+    #    and it alone, gives the value checked (two that each change it are two settings together). Where several
+    #    settings each take the error away (a width and a head count that do not divide; the factors of a
+    #    parameter budget), it moves to the first and its note names the others.
     changers: dict[int, list[tuple[Setting, str]]] = {}  # id of an error outside -> the settings that change it
+    removers: dict[int, list[Setting]] = {}  # id of an error outside -> the settings without which it goes away
     for setting in candidates:
         if all(id(d) in cause for d in outside):
             break
@@ -102,7 +106,11 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
             if id(d) in changed:
                 changers.setdefault(id(d), []).append((setting, clip(changed[id(d)].message, 120)))
             elif _identity(d) not in remaining:
-                cause.setdefault(id(d), (setting, "away", ""))
+                removers.setdefault(id(d), []).append(setting)
+    for d in outside:  # the first setting without which it goes away, naming the others that do the same
+        if id(d) not in cause and removers.get(id(d)):
+            first, *others = removers[id(d)]
+            cause[id(d)] = (first, "away", " or ".join(f"`--set {k}`" if given else f"`{k}`" for given, k in others))
     for d in outside:
         if id(d) not in cause and len(changers.get(id(d), [])) == 1:
             (setting, other), = changers[id(d)]
@@ -127,12 +135,14 @@ def _moved(d: Diagnostic, doc: LoadedDoc, settings: dict[str, Any], setting: Set
     by_value, key = setting
     where = f"node `{d.node}` at {d.pos}" if d.node else f"{d.pos}"
     if not by_value:
-        why = {"alone": f"this `{key}` alone gives it", "away": f"without this `{key}` the error goes away",
+        also = f", as it does without {other}" if verdict == "away" and other else ""
+        why = {"alone": f"this `{key}` alone gives it", "away": f"without this `{key}` the error goes away{also}",
                "changed": f"this `{key}` gives the value it checks: without it, it reads \"{other}\""}[verdict]
         return replace(d, pos=doc.pos(("with", key)), span=1, notes=(f"raised by {where}; {why}", *d.notes),
                        origin=d.origin or d.pos)
     given = origin(key)
-    why = {"alone": f"{given}, which alone gives it", "away": f"{given}; without it the error goes away",
+    also = f", as it does without {other}" if verdict == "away" and other else ""
+    why = {"alone": f"{given}, which alone gives it", "away": f"{given}; without it the error goes away{also}",
            "changed": f"{given}; it gives the value checked: without it, it reads \"{other}\""}[verdict]
     notes = tuple(n for n in d.notes if n != given)  # E208 of a given value says where it came from already
     if key not in settings:  # the user's file does not set it: the error stays where it was raised, said to be theirs
