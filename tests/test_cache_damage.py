@@ -128,10 +128,10 @@ def test_a_write_whose_temporary_file_vanished_keeps_the_model_in_memory(folder:
     # clear_cache() in another process removed the temporary file this build was writing.
     real = os.replace
 
-    def cleared_meanwhile(src: str, dst: str) -> None:
+    def cleared_meanwhile(src: str, dst: str, **dir_fds: int) -> None:
         if os.path.basename(src).startswith(cache_folder.TEMP_PREFIX):
-            os.unlink(src)
-        real(src, dst)
+            os.unlink(src, dir_fd=dir_fds.get("src_dir_fd"))
+        real(src, dst, **dir_fds)
 
     monkeypatch.setattr(cache_folder.os, "replace", cleared_meanwhile)
     for name in [name for name in sys.modules if name.startswith("vibench.models.m_")]:

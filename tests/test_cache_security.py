@@ -14,8 +14,11 @@ import importlib
 import json
 import os
 import sys
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,3 +166,147 @@ def test_a_relative_vibench_cache_dir_does_not_move_with_the_working_folder(tmp_
     assert models.cache_dir() == str(tmp_path / "a" / "cache")
     monkeypatch.chdir(tmp_path / "b")
     assert models.cache_dir() == str(tmp_path / "a" / "cache")
+
+
+# -- writes, eviction and marks of use go through the checked handle too --------------------------------
+# A QA probe: the reads went through the checked handle, but the writes still went by path. With
+# VIBENCH_CACHE_DIR=/tmp/x/models and /tmp/x another user's, they swapped in a folder of their own after
+# the check and put a link under the temporary file's name: chmod followed it (a private file of the
+# user's became 0644) and the rename put the link in place as m_*.py; eviction and clear_cache listed and
+# removed vibench-named files of the swapped-in folder, and a hit's utime followed its links. Each test
+# swaps the folder at the moment such an attacker would, right before the step that used the path.
+
+
+@pytest.fixture
+def swap(folder: Path, tmp_path: Path) -> Callable[[], Path]:
+    """Swap in someone else's folder (writable by all) at the cache folder's path, once: the checked
+    folder goes to the returned path. What a rename loop in a folder above the cache does when it wins."""
+    theirs, aside = tmp_path / "theirs", tmp_path / "aside"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+
+    def swap_once() -> Path:
+        if not aside.exists():
+            os.rename(folder, aside)
+            os.rename(theirs, folder)
+        return aside
+
+    return swap_once
+
+
+def _private(tmp_path: Path) -> Path:
+    """A file of the user's that nobody else may read, outside the cache: what the links lead to."""
+    private = tmp_path / "private"
+    private.write_text("secret")
+    private.chmod(0o600)
+    hours_ago = time.time() - 7200
+    os.utime(private, (hours_ago, hours_ago))
+    return private
+
+
+def test_a_folder_swapped_before_a_write_gets_nothing_and_no_link_is_followed(
+        folder: Path, tmp_path: Path, swap: Callable[[], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder is swapped as a temporary file is created, and a link to a private file put under the
+    temporary file's name: nothing is written into the swapped-in folder, the private file keeps its
+    mode, and the entry lands in the folder that was checked."""
+    private = _private(tmp_path)
+    real_open = os.open
+
+    def open_after_swap(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        name = os.path.basename(path)
+        if not name.startswith(cache_folder.TEMP_PREFIX):
+            return real_open(path, flags, mode, dir_fd=dir_fd)
+        swap()
+        fd = real_open(path, flags, mode, dir_fd=dir_fd)
+        planted = folder / name  # the path names their folder now
+        if planted.exists():
+            planted.rename(folder / f"{name}.moved")
+        planted.symlink_to(private)
+        return fd
+
+    with monkeypatch.context() as patch, warnings.catch_warnings():
+        patch.setattr(os, "open", open_after_swap)
+        warnings.simplefilter("ignore", RuntimeWarning)  # their folder is refused at the import: in memory
+        model = vibench.build(text=SPEC)
+    assert model.conv.out_channels == 8
+    assert private.stat().st_mode & 0o777 == 0o600 and private.read_text() == "secret"
+    theirs = sorted(path.name for path in folder.iterdir())
+    assert theirs and all(name.startswith(cache_folder.TEMP_PREFIX) for name in theirs), theirs  # their links only
+    assert all((folder / name).is_symlink() for name in theirs)
+    stem = type(model).__module__.rsplit(".", 1)[1]
+    aside = swap()
+    written = sorted(path.name for path in aside.iterdir())
+    assert written == sorted([f"{stem}.json", f"{stem}.py", *(n for n in written if n.startswith("k_"))])
+    assert not any((aside / name).is_symlink() for name in written)
+    assert (aside / f"{stem}.py").stat().st_mode & 0o777 == 0o644
+
+
+def _vibench_named(where: Path) -> list[str]:
+    """Files named as vibench names its own, old enough for eviction, in ``where``."""
+    hours_ago = time.time() - 2 * cache_folder.TEMP_MAX_AGE_S
+    names = [f"m_{'0' * 32}.json", f"m_{'0' * 32}.py", f"k_{'0' * 32}", f"{cache_folder.TEMP_PREFIX}old"]
+    for name in names:
+        (where / name).write_text("theirs")
+        os.utime(where / name, (hours_ago, hours_ago))
+    return sorted(names)
+
+
+@pytest.mark.parametrize("step", ["eviction", "clear_cache"])
+def test_a_folder_swapped_before_it_is_listed_loses_nothing(step: str, folder: Path, tmp_path: Path,
+                                                            swap: Callable[[], Path],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder is swapped as it is listed to evict (a store) or to empty (clear_cache): the files of
+    the swapped-in folder named like vibench's are not removed; the folder that was checked is cleaned."""
+    monkeypatch.setenv("VIBENCH_CACHE_MAX", "1")
+    first = type(vibench.build(text=SPEC)).__module__.rsplit(".", 1)[1]
+    theirs = _vibench_named(tmp_path / "theirs")
+    real_scandir = os.scandir
+
+    def scandir_after_swap(path: Any = ".") -> Any:
+        if isinstance(path, int) or os.fspath(path) == str(folder):
+            swap()
+        return real_scandir(path)
+
+    with monkeypatch.context() as patch, warnings.catch_warnings():
+        patch.setattr(os, "scandir", scandir_after_swap)
+        warnings.simplefilter("ignore", RuntimeWarning)  # their folder is refused at the import: in memory
+        if step == "eviction":
+            vibench.build(text=SPEC, width=16)
+        else:
+            vibench.clear_cache()
+    assert sorted(path.name for path in folder.iterdir()) == theirs
+    aside = swap()
+    assert not (aside / f"{first}.json").exists()  # evicted (one entry kept) or cleared, in the checked folder
+
+
+def test_a_folder_swapped_before_a_hit_marks_its_entry_touches_nothing_outside(
+        folder: Path, tmp_path: Path, swap: Callable[[], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hit in the folder marks its record and index used: swapped before that, with links under their
+    names, the link is not followed (the private file keeps its time) and the checked folder's entry is
+    marked."""
+    private = _private(tmp_path)
+    name = type(vibench.build(text=SPEC)).__module__
+    stem = name.rsplit(".", 1)[1]
+    (index,) = [path.name for path in folder.iterdir() if path.name.startswith("k_")]
+    for planted in (f"{stem}.json", index):
+        (tmp_path / "theirs" / planted).symlink_to(private)
+    hours_ago = time.time() - 7200
+    for used in (f"{stem}.json", index):
+        os.utime(folder / used, (hours_ago, hours_ago))
+    before = private.stat().st_mtime_ns
+    _forget(name)
+    real_utime = os.utime
+
+    def utime_after_swap(path: Any, *args: Any, **kwargs: Any) -> None:
+        if os.path.basename(os.fspath(path)).startswith(("m_", "k_")):
+            swap()
+        real_utime(path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "utime", utime_after_swap)
+        model = vibench.build(text=SPEC)
+    assert type(model).__module__ == name  # a hit
+    assert private.stat().st_mtime_ns == before
+    assert all((folder / planted).is_symlink() for planted in (f"{stem}.json", index))
+    aside = swap()
+    assert (aside / f"{stem}.json").stat().st_mtime > hours_ago + 3600  # the checked folder's entry is marked

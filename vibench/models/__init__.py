@@ -50,9 +50,12 @@ _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # O_NONBLOCK: opening a FIFO left in the folder returns at once (it is then refused: not a regular file)
 _O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
-SAFE = os.name == "posix" and bool(_O_DIRECTORY and _O_NOFOLLOW) and os.open in os.supports_dir_fd
-"""Whether this platform opens the cache folder without following a link at its last part, and its files
-relative to that handle (POSIX). Elsewhere (Windows) the cache folder is not used: models stay in memory."""
+SAFE = (os.name == "posix" and bool(_O_DIRECTORY and _O_NOFOLLOW) and hasattr(os, "fchmod")
+        and {os.open, os.stat, os.rename, os.unlink, os.rmdir, os.utime} <= os.supports_dir_fd
+        and os.scandir in os.supports_fd and os.utime in os.supports_follow_symlinks)
+"""Whether this platform opens the cache folder without following a link at its last part, and reads,
+writes, renames, removes, lists and marks its files relative to that handle (POSIX). Elsewhere (Windows)
+the cache folder is not used: models stay in memory."""
 
 _named: dict[str, str] = {}  # a relative VIBENCH_CACHE_DIR -> the folder it named when first used
 

@@ -41,7 +41,8 @@ models built before it when its code is the same (``isinstance`` holds, they pic
 upkeep (atomic writes, eviction, emptying it, refusing a folder that is not the user's alone) is
 :mod:`vibench.runtime.cache_folder`'s; an unwritable or refused folder only disables the disk level,
 and a failed write keeps the model in memory. The folder, the index, the record and the module are read
-through one handle on the folder, each file checked on its own handle (:func:`vibench.models.opened`):
+through one handle on the folder, each file checked on its own handle (:func:`vibench.models.opened`),
+and written, removed and marked used through one too (never by path, never through a link):
 an entry refused there (another user's file) is a miss, and a ``RuntimeWarning`` says so once per
 folder; an entry removed by another process between two steps is a miss too. A damaged entry (an
 index, or a record, that cannot be read, is not this shape or does not match its ``check`` or key, a
@@ -70,7 +71,6 @@ A hit in the folder marks its entry and index used (the folder keeps the most re
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import importlib
@@ -240,9 +240,7 @@ def lookup(k: str) -> Entry | None:
             return None
     elif not _model_class(module, class_name):
         return None
-    for used in (f"{stem}.json", f"k_{k}"):
-        with contextlib.suppress(OSError):
-            os.utime(os.path.join(folder, used))  # recently used: the last to be evicted
+    cache_folder.touch(folder, (f"{stem}.json", f"k_{k}"))  # recently used: the last to be evicted
     deps.classes = classes
     entry = Entry(module, class_name, deps)
     _memory[k] = entry
@@ -363,23 +361,27 @@ def _as_imported(code: frozenset[str], deps: Deps) -> bool:
 
 
 def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.ModuleType | None:
-    from vibench.models import cache_dir
+    from vibench import models
 
-    folder = cache_dir()
+    folder = models.cache_dir()
     stem = name.rsplit(".", 1)[1]
     try:
         cache_folder.make(folder)
         if cache_folder.refused(folder):
             return None
-        cache_folder.write(os.path.join(folder, f"{stem}.py"), compiled.source)
-        meta: dict[str, Any] = {"class": compiled.class_name, "vibench": __version__, "key": k,
-                                 "source": hashlib.sha256(compiled.source.encode("utf-8")).hexdigest(),
-                                 "files": dict(sorted(deps.files.items())), "absent": list(deps.absent),
-                                 "blocks": deps.blocks, "links": deps.links}
-        meta["check"] = _record_check(meta)
-        cache_folder.write(os.path.join(folder, f"{stem}.json"), json.dumps(meta, indent=1))
-        cache_folder.write_index(folder, k, stem)  # last: an index names only a whole entry
-        cache_folder.evict(folder, stem, k)
+        with models.opened(folder) as handle:  # every file written through one checked handle
+            cache_folder.write(handle, f"{stem}.py", compiled.source)
+            meta: dict[str, Any] = {"class": compiled.class_name, "vibench": __version__, "key": k,
+                                     "source": hashlib.sha256(compiled.source.encode("utf-8")).hexdigest(),
+                                     "files": dict(sorted(deps.files.items())), "absent": list(deps.absent),
+                                     "blocks": deps.blocks, "links": deps.links}
+            meta["check"] = _record_check(meta)
+            cache_folder.write(handle, f"{stem}.json", json.dumps(meta, indent=1))
+            cache_folder.write_index(handle, k, stem)  # last: an index names only a whole entry
+            cache_folder.evict(handle, stem, k)
+    except models.Refused as err:  # swapped after refused() looked: another's folder now
+        cache_folder.warn(folder, f"vibench keeps compiled models in memory only: {err}")
+        return None
     except OSError:
         return None
     # Imported before: this very code (its name is a hash of it). Else imported from the bytes the loader

@@ -6,6 +6,14 @@ Files are written atomically (:func:`write`), through a temporary file named ``.
 beside them; a write whose temporary file vanished (:func:`empty` in another process) is a failed
 write, and the caller keeps the model in memory.
 
+Every file is written, renamed, removed, listed and marked used relative to one handle on the folder,
+opened and checked once (:func:`vibench.models.opened`), never by its path again, and never through a
+link: a temporary file is created with ``O_EXCL | O_NOFOLLOW`` and its mode set on its descriptor. Writes
+by path let anyone who may rename entries in a folder above the cache (a shared
+``VIBENCH_CACHE_DIR=/tmp/x/models``) swap in a folder of their own after the check, with a link named as
+the temporary file: ``chmod`` made another file of the user's readable by all, the rename put the link in
+place, and eviction and ``utime`` reached into the swapped-in folder (a QA probe did).
+
 An entry is a module ``m_<name>.py`` and its record ``m_<name>.json``; an index ``k_<key>`` names the
 module a key's build uses now (:func:`read_index`). A module stays when its key's index names another
 (a spec compiled again to other code): models saved whole before still load. The folder keeps the
@@ -30,8 +38,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import sys
-import tempfile
 import time
 import types
 
@@ -45,6 +53,11 @@ TEMP_MAX_AGE_S = 3600
 removes it. A live write takes milliseconds."""
 
 _warned: set[str] = set()
+# a new file, never through a link, never one that is there: a temporary file of :func:`write`
+_O_NOFOLLOW, _O_CLOEXEC = getattr(os, "O_NOFOLLOW", 0), getattr(os, "O_CLOEXEC", 0)
+_O_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
+# a folder in the cache folder (its __pycache__), never through a link
+_O_SUBFOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 _STEM = re.compile(r"m_[0-9a-f]{32}")
 
 
@@ -93,23 +106,35 @@ def make(folder: str) -> None:
             os.mkdir(path, 0o700)
 
 
-def write(path: str, text: str) -> None:
-    """Write ``path`` atomically. An OSError when it fails, also when the temporary file was removed
-    meanwhile (:func:`empty` in another process): the caller keeps the model in memory."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=TEMP_PREFIX)
+def write(handle: int, name: str, text: str) -> None:
+    """Write the file ``name`` of the folder that :func:`vibench.models.opened` gave ``handle`` for,
+    atomically: a temporary file created there (``O_EXCL | O_NOFOLLOW``, a random name), its mode set on
+    its descriptor, then renamed to ``name``, all relative to ``handle``. An OSError when it fails, also
+    when the temporary file was removed meanwhile (:func:`empty` in another process): the caller keeps the
+    model in memory."""
+    tmp = TEMP_PREFIX + secrets.token_hex(8)
+    fd = os.open(tmp, _O_CREATE, 0o600, dir_fd=handle)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:  # the bytes its record's hash names
+            os.fchmod(fh.fileno(), 0o644)
             fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.replace(tmp, name, src_dir_fd=handle, dst_dir_fd=handle)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            os.unlink(tmp, dir_fd=handle)
         raise
 
 
-def index_path(folder: str, key: str) -> str:
-    return os.path.join(folder, f"k_{key}")
+def touch(folder: str, names: tuple[str, ...]) -> None:
+    """Mark the files ``names`` of ``folder`` used now (eviction removes the least recently used), through
+    a checked handle on it and without following a link; nothing when the folder or a file is gone or the
+    folder is refused."""
+    from vibench.models import Refused, opened
+
+    with contextlib.suppress(OSError, Refused), opened(folder) as handle:
+        for name in names:
+            with contextlib.suppress(OSError):
+                os.utime(name, dir_fd=handle, follow_symlinks=False)
 
 
 def read_index(handle: int, folder: str, key: str) -> str | None:
@@ -125,8 +150,8 @@ def read_index(handle: int, folder: str, key: str) -> str | None:
     return stem if _STEM.fullmatch(stem) else None
 
 
-def write_index(folder: str, key: str, stem: str) -> None:
-    write(index_path(folder, key), stem + "\n")
+def write_index(handle: int, key: str, stem: str) -> None:
+    write(handle, f"k_{key}", stem + "\n")
 
 
 def max_entries() -> int:
@@ -136,82 +161,94 @@ def max_entries() -> int:
         return MAX_ENTRIES
 
 
-def evict(folder: str, keep: str, key: str) -> None:
-    """Remove the least recently used entries and indexes beyond :func:`max_entries` (never the entry
-    ``keep`` or the index of ``key``), the bytecode older vibench versions wrote, and temporary files
-    and modules without a record older than :data:`TEMP_MAX_AGE_S`."""
+def evict(handle: int, keep: str, key: str) -> None:
+    """Remove, from the folder that :func:`vibench.models.opened` gave ``handle`` for, the least recently
+    used entries and indexes beyond :func:`max_entries` (never the entry ``keep`` or the index of ``key``),
+    the bytecode older vibench versions wrote, and temporary files and modules without a record older
+    than :data:`TEMP_MAX_AGE_S`. The folder is listed and its files removed relative to ``handle``."""
     limit = max_entries()
     used: list[tuple[int, str]] = []
     indexes: list[tuple[int, str]] = []
     modules: dict[str, float] = {}  # stem -> time of an m_<name>.py
     records: set[str] = set()
     stale = time.time() - TEMP_MAX_AGE_S
-    with os.scandir(folder) as it:
+    with os.scandir(handle) as it:
         for item in it:
             stem, ext = os.path.splitext(item.name)
             if ext == ".json" and stem.startswith("m_"):
                 records.add(stem)
                 if stem != keep:
                     with contextlib.suppress(OSError):
-                        used.append((item.stat().st_mtime_ns, stem))
+                        used.append((item.stat(follow_symlinks=False).st_mtime_ns, stem))
             elif ext == ".py" and _STEM.fullmatch(stem) and stem != keep:
                 with contextlib.suppress(OSError):
                     modules[stem] = item.stat(follow_symlinks=False).st_mtime
             elif item.name.startswith("k_") and item.name != f"k_{key}" and not ext:
                 with contextlib.suppress(OSError):
-                    indexes.append((item.stat().st_mtime_ns, item.name))
+                    indexes.append((item.stat(follow_symlinks=False).st_mtime_ns, item.name))
             elif item.name == "__pycache__" and item.is_dir(follow_symlinks=False):
-                _remove_bytecode(item.path)
+                _remove_bytecode(handle)
             elif item.name.startswith(TEMP_PREFIX):
                 with contextlib.suppress(OSError):
                     if item.stat(follow_symlinks=False).st_mtime < stale:
-                        os.unlink(item.path)
+                        os.unlink(item.name, dir_fd=handle)
     for stem in sorted(set(modules) - records):  # a record write that failed or was killed: never used
         if modules[stem] < stale:
             with contextlib.suppress(OSError):
-                os.unlink(os.path.join(folder, f"{stem}.py"))
+                os.unlink(f"{stem}.py", dir_fd=handle)
     for _, stem in sorted(used)[:max(0, len(used) + 1 - limit)]:
-        _remove_entry(folder, stem)
+        _remove_entry(handle, stem)
     for _, name in sorted(indexes)[:max(0, len(indexes) + 1 - limit)]:
         with contextlib.suppress(OSError):
-            os.unlink(os.path.join(folder, name))
+            os.unlink(name, dir_fd=handle)
 
 
 def empty(folder: str) -> None:
     """Remove every entry in ``folder`` (its ``m_*.py``, ``m_*.json`` and ``k_*`` files) and the
     ``.vibench-tmp-*`` files of writes (one in progress in another process then fails, and keeps its
     model in memory); nothing else in the folder is touched, and nothing in a folder vibench does not
-    use (missing, or :func:`refused`)."""
+    use (missing, or :func:`refused`). The folder is listed and its files removed through one checked
+    handle on it (:func:`vibench.models.opened`)."""
+    from vibench.models import Refused, opened
+
     if not os.path.isdir(folder) or refused(folder):  # a folder vibench does not use holds nothing of its
         return
-    with os.scandir(folder) as it:
-        names = [item.name for item in it]
-    stems = {os.path.splitext(name)[0] for name in names
-             if name.startswith("m_") and name.endswith((".json", ".py"))}
-    for stem in sorted(stems):
-        _remove_entry(folder, stem)
-    for name in names:
-        if name.startswith(TEMP_PREFIX) or (name.startswith("k_") and "." not in name):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(folder, name))
-    pycache = os.path.join(folder, "__pycache__")
-    if os.path.isdir(pycache) and not os.path.islink(pycache):
-        _remove_bytecode(pycache)
+    with contextlib.suppress(FileNotFoundError, Refused), opened(folder) as handle:  # gone, or swapped meanwhile
+        with os.scandir(handle) as it:
+            names = [item.name for item in it]
+        stems = {os.path.splitext(name)[0] for name in names
+                 if name.startswith("m_") and name.endswith((".json", ".py"))}
+        for stem in sorted(stems):
+            _remove_entry(handle, stem)
+        for name in names:
+            if name.startswith(TEMP_PREFIX) or (name.startswith("k_") and "." not in name):
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=handle)
+        if "__pycache__" in names:
+            _remove_bytecode(handle)
 
 
-def _remove_entry(folder: str, stem: str) -> None:
+def _remove_entry(handle: int, stem: str) -> None:
     for ext in (".json", ".py"):  # the record first: a .py without it is never used
         with contextlib.suppress(OSError):
-            os.unlink(os.path.join(folder, stem + ext))
+            os.unlink(stem + ext, dir_fd=handle)
 
 
-def _remove_bytecode(pycache: str) -> None:
-    """Delete the cache modules' ``.pyc`` files (this version never reads or writes them) and the folder
-    when nothing else is left in it."""
-    with contextlib.suppress(OSError), os.scandir(pycache) as it:
-        for item in it:
-            if item.name.startswith("m_") and item.name.endswith(".pyc"):
-                with contextlib.suppress(OSError):
-                    os.unlink(item.path)
+def _remove_bytecode(handle: int) -> None:
+    """Delete the cache modules' ``.pyc`` files in the ``__pycache__`` of the folder of ``handle`` (this
+    version never reads or writes them), opened without following a link, and that folder when nothing
+    else is left in it."""
+    try:
+        pycache = os.open("__pycache__", _O_SUBFOLDER, dir_fd=handle)
+    except OSError:  # none, or not a folder (a link)
+        return
+    try:
+        with contextlib.suppress(OSError), os.scandir(pycache) as it:
+            for item in it:
+                if item.name.startswith("m_") and item.name.endswith(".pyc"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(item.name, dir_fd=pycache)
+    finally:
+        os.close(pycache)
     with contextlib.suppress(OSError):
-        os.rmdir(pycache)
+        os.rmdir("__pycache__", dir_fd=handle)
