@@ -12,7 +12,7 @@ outside it. Files are loaded once per compilation. A Library notes every file it
 path a lookup tried before the file it took (``absent``): a file created at one of those later would be
 found instead, and each path a lookup took that is not its real path (``links``: a symbolic link, of the
 file or of a folder on the way, pointed elsewhere later leads to another file), so ``vibench.build``'s
-cache keeps all three (:func:`recording_absent`, :func:`recording_links`).
+cache keeps all three (:mod:`vibench.compiler.resolve_recording`).
 
 Each unit of a file (the model, its composite blocks) is read by :mod:`vibench.compiler.resolve_units`;
 parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`vibench.compiler.resolve_decls`.
@@ -20,10 +20,7 @@ parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`v
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -35,53 +32,13 @@ from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_fil
 from vibench.compiler.names import name_units, named_value
 from vibench.compiler.params import bind_params
 from vibench.compiler.resolve_decls import _check_model_name, _check_name, _expr_diag, _param_decls
+from vibench.compiler.resolve_recording import _ABSENT, _LINKS
 from vibench.compiler.resolve_units import _unit, parsed_metadata, reference_renames_pos
 from vibench.compiler.scoped import with_scoped_params
 from vibench.schemas.document import SpecDocument
 
 LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-
-_ABSENT: ContextVar[set[str] | None] = ContextVar("vibench_library_absent", default=None)
-_LINKS: ContextVar[dict[str, str] | None] = ContextVar("vibench_library_links", default=None)
-
-
-@contextlib.contextmanager
-def recording_absent() -> Iterator[set[str]]:
-    """The ``absent`` paths of every :class:`Library` made while the block runs (in this thread or
-    task): how ``vibench.build`` learns what its compilation's lookups did not find, since
-    :func:`~vibench.compiler.pipeline.compile_program` keeps its Library to itself.
-
-    >>> with recording_absent() as absent:
-    ...     _ = Library().find("cnn/ResNet1D", "/nowhere", None)
-    >>> sorted(absent)[:1]
-    ['/nowhere/cnn/ResNet1D.json']
-    """
-    absent: set[str] = set()
-    token = _ABSENT.set(absent)
-    try:
-        yield absent
-    finally:
-        _ABSENT.reset(token)
-
-
-@contextlib.contextmanager
-def recording_links() -> Iterator[dict[str, str]]:
-    """The ``links`` of every :class:`Library` made while the block runs (in this thread or task): each
-    path a lookup took that is not the real path it read (a link on the way) -> that real path.
-
-    >>> with recording_links() as links:
-    ...     _ = Library().find("cnn/ResNet1D", None, None)
-    >>> links
-    {}
-    """
-    links: dict[str, str] = {}
-    token = _LINKS.set(links)
-    try:
-        yield links
-    finally:
-        _LINKS.reset(token)
-
 
 class Library:
     """Spec files on the search path, loaded once each."""

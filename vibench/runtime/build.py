@@ -69,7 +69,7 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
     k = cache.key(where + "\0" + spec_text, keyed, inputs, folders)
 
     def make() -> cache_deps.Compiled:
-        from vibench.compiler.resolve import recording_absent, recording_links
+        from vibench.compiler.resolve_recording import recording_absent, recording_links
 
         read: set[str] = set()
         with recording_absent() as absent, recording_links() as links:
