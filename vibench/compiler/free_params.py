@@ -170,9 +170,13 @@ def probe_limit(program: Program) -> int:
 
 def unprobed_note(program: Program) -> Diagnostic | None:
     """I105 when :func:`free_parameters` leaves candidates unprobed (fixed at their compiled values)."""
-    names = candidates(program)
+    if program.root.definition is None:
+        return None
     limit = probe_limit(program)
-    if len(names) <= limit or program.root.definition is None:
+    if len(program.root.definition.params) <= limit:  # candidates are declared parameters: no more than these
+        return None  # (and reading the spec for them is skipped: 12 ms of a 10,000-node spec's 370 ms --check)
+    names = candidates(program)
+    if len(names) <= limit:
         return None
     left = names[limit:]
     decls = {d.name: d for d in program.root.definition.params}
