@@ -35,12 +35,13 @@ def _model(tmp_path, spec: str, params: dict, inplace: bool) -> torch.nn.Module:
 
 def _in_place_work(source: str) -> list[str]:
     """The statements of every emitted class's forward that write into a tensor: `a += b`, `torch.relu_(a)`,
-    `F.silu(a, inplace=True)` (a native block's own code, copied into model.py, is its own business)."""
+    `F.silu(a, inplace=True)`, and the modules its ``__init__`` makes to work in place (`nn.ReLU(inplace=True)`
+    in an `nn.Sequential`). A native block's own code, copied into model.py, is its own business."""
     found = []
     natives = registry.builtin_natives()
     emitted = [n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name not in natives]
     for node in (m for cls in emitted for m in cls.body):
-        if isinstance(node, ast.FunctionDef) and node.name == "forward":
+        if isinstance(node, ast.FunctionDef) and node.name in ("forward", "__init__"):
             for inner in ast.walk(node):
                 if isinstance(inner, ast.AugAssign):
                     found.append(ast.unparse(inner))
@@ -125,3 +126,34 @@ def test_build_takes_the_option_and_keys_its_cache_by_it() -> None:
         assert not torch.equal(out, mod(*args))  # the default's relu_ changed the tensor the tap kept
     with pytest.raises(TypeError, match="inplace must be True or False"):
         vibench.build(spec, inplace=0, **params)
+
+
+def test_sequential_activations_work_in_place_only_by_default() -> None:
+    """An ISFM head's `nn.Sequential` (isfm_mlp) holds `nn.ReLU(inplace=True)` after its Linears, as H_10's
+    reference does; `inplace=False` makes it `nn.ReLU()`, so a hook on the Linear keeps the Linear's output.
+    Both give the same outputs and gradients."""
+    torch.manual_seed(0)
+    spec, params = "isfm/task_head/H_06_Anomaly_det", {"output_dim": 8, "hidden_dim": 6}
+    default_source = vibench.compile_spec(spec, params=params).source
+    plain_source = vibench.compile_spec(spec, params=params, inplace=False).source
+    assert "nn.ReLU(inplace=True)" in default_source and "inplace=True" not in plain_source
+    default = vibench.build(spec, **params)
+    plain = vibench.build(spec, inplace=False, **params)
+    plain.load_state_dict(default.state_dict())
+    taps = {}
+    for name, model in (("plain", plain), ("default", default)):
+        model.anomaly_net[0].register_forward_hook(lambda mod, args, out, name=name: taps.update({name: (args, out)}))
+    x = torch.randn(4, 3, 8)
+    default.eval(), plain.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(default(x), plain(x))
+    for name, model in (("plain", plain), ("default", default)):
+        (args, out), linear = taps[name], model.anomaly_net[0]
+        assert torch.equal(out, linear(*args)) == (name == "plain")  # the default's ReLU wrote over it
+    default.train(), plain.train()
+    torch.manual_seed(0)
+    default(x).square().sum().backward()
+    torch.manual_seed(0)
+    plain(x).square().sum().backward()
+    for (name, a), b in zip(default.named_parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)

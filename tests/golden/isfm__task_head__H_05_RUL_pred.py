@@ -254,13 +254,13 @@ class H_05_RUL_pred(nn.Module):
         )
         self.rul_net = nn.Sequential(
             nn.Linear(128, 64),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(64, 32),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(32, 1),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
         self.check_inputs = True
 

@@ -255,10 +255,10 @@ class H_06_Anomaly_det(nn.Module):
         _check_settings(self, fixed, {}, "vibench-compile isfm/task_head/H_06_Anomaly_det")
         self.anomaly_net = nn.Sequential(
             nn.Linear(128, 64),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Dropout(0.1),
             nn.Linear(64, 32),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Dropout(0.1),
             nn.Linear(32, 1),
         )

@@ -256,7 +256,9 @@ class H_10_ProjectionHead(nn.Module):
     def __init__(self, **fixed: object) -> None:
         super().__init__()
         _check_settings(self, fixed, {}, "vibench-compile isfm/task_head/H_10_ProjectionHead")
-        self.projection = nn.Sequential(nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 128), nn.LayerNorm(128))
+        self.projection = nn.Sequential(
+            nn.Linear(128, 128), nn.ReLU(inplace=True), nn.Linear(128, 128), nn.LayerNorm(128)
+        )
         self.check_inputs = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

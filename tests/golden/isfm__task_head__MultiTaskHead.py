@@ -412,7 +412,12 @@ class MultiTaskHead(nn.Module):
         super().__init__()
         _check_settings(self, fixed, {}, "vibench-compile isfm/task_head/MultiTaskHead")
         self.shared_layers = nn.Sequential(
-            nn.Linear(128, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU()
+            nn.Linear(128, 256),
+            nn.BatchNorm1d(256),
+            nn.ReLU(inplace=True),
+            nn.Linear(256, 256),
+            nn.BatchNorm1d(256),
+            nn.ReLU(inplace=True),
         )
         self.fault_classification_heads = SystemRouter(
             {"1": nn.Sequential(nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))},
@@ -420,9 +425,14 @@ class MultiTaskHead(nn.Module):
             out_features=10,
         )
         self.rul_prediction_head = nn.Sequential(
-            nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 1), nn.ReLU()
+            nn.Linear(256, 128),
+            nn.ReLU(inplace=True),
+            nn.Linear(128, 64),
+            nn.ReLU(inplace=True),
+            nn.Linear(64, 1),
+            nn.ReLU(inplace=True),
         )
-        self.anomaly_detection_head = nn.Sequential(nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 1))
+        self.anomaly_detection_head = nn.Sequential(nn.Linear(256, 128), nn.ReLU(inplace=True), nn.Linear(128, 1))
         self.signal_prediction_head = H_03_Linear_pred()
         self.check_inputs = True
 

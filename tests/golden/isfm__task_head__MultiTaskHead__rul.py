@@ -286,7 +286,7 @@ class MultiTaskHead(nn.Module):
             nn.Linear(128, 64), nn.BatchNorm1d(64), nn.GELU(), nn.Linear(64, 64), nn.BatchNorm1d(64), nn.GELU()
         )
         self.rul_prediction_head = nn.Sequential(
-            nn.Linear(64, 32), nn.GELU(), nn.Linear(32, 16), nn.GELU(), nn.Linear(16, 1), nn.ReLU()
+            nn.Linear(64, 32), nn.GELU(), nn.Linear(32, 16), nn.GELU(), nn.Linear(16, 1), nn.ReLU(inplace=True)
         )
         self.check_inputs = True
 

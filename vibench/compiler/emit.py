@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,16 +231,21 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
                     natives.extend(n for n in brought if n not in natives)
     cls = _Class(s.name, [])
     init = ["super().__init__()"]
-    texts: dict[int, tuple[Any, str]] = {}  # constructor -> its text (nodes built alike share one tree)
+    texts: dict[int, tuple[Any, Any, str]] = {}  # constructor -> (it, as written, its text); alike nodes share one
     for member in s.members:
         if id(member.ctor) not in texts:
-            texts[id(member.ctor)] = (member.ctor, flat(member.ctor))  # holding the tree keeps its id unique
-        text = texts[id(member.ctor)][1]
+            tree = member.ctor
+            text = flat(tree)
+            if not inplace and "inplace=True" in text:
+                tree = _out_of_place(tree)
+                text = flat(tree)
+            texts[id(member.ctor)] = (member.ctor, tree, text)  # holding the tree keeps its id unique
+        _, tree, text = texts[id(member.ctor)]
         if "math." in text:
             imports.add("math")
         prefix = f"self.{member.slot} = "
         fits = 2 * INDENT + len(prefix) + len(text) <= WIDTH  # then split() writes the line as it is
-        init += [prefix + text] if fits else split(prefix, member.ctor, "", 2 * INDENT)
+        init += [prefix + text] if fits else split(prefix, tree, "", 2 * INDENT)
     prologue = None
     if is_root:
         def prologue(var: dict[str, str]) -> list:
@@ -269,6 +275,20 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
         cls.methods.append(signature(m.name, params, "tuple" if m.returns_tuple else "torch.Tensor")
                            + [" " * INDENT + line for line in returned])
     return cls
+
+
+def _out_of_place(ctor: ast.expr) -> ast.expr:
+    """A copy of a constructor whose modules (``nn.ReLU(inplace=True)`` in an ``nn.Sequential``) work out
+    of place: ``--no-inplace`` promises that no layer's output is written over, inside a module too."""
+
+    class Drop(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.Call:
+            self.generic_visit(node)
+            node.keywords = [k for k in node.keywords if not (
+                k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True)]
+            return node
+
+    return Drop().visit(deepcopy(ctor))  # type: ignore[no-any-return]
 
 
 def _root_of(program: Program, s: Structure) -> Structure | None:

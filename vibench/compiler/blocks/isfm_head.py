@@ -129,10 +129,17 @@ _MODULES: dict[str, tuple[str, tuple[float, ...]]] = {
 }
 
 
-def activation_module(name: str) -> Code:
-    """``nn.GELU()``, ``nn.LeakyReLU(0.1)``, ... for an :data:`ActivationName`."""
+# The activations whose backward reads their result (not their input): in place after a layer whose
+# backward does not read its output. LeakyReLU's slope (0.1) is positive, as in-place backward needs.
+_IN_PLACE = frozenset({"relu", "leaky_relu", "elu", "ELU"})
+
+
+def activation_module(name: str, inplace: bool = False) -> Code:
+    """``nn.GELU()``, ``nn.LeakyReLU(0.1)``, ... for an :data:`ActivationName` (``inplace=True`` passed on:
+    for a name in :data:`_IN_PLACE` only)."""
     cls, args = _MODULES[name]
-    return c.call(cls, *args)
+    assert not inplace or name in _IN_PLACE
+    return c.call(cls, *args, inplace=True) if inplace else c.call(cls, *args)
 
 
 def feature_width(ctx: ShapeContext, t: TensorType, given: int | None, param: str, port: str = "x",
@@ -230,9 +237,13 @@ class IsfmMlp(Block):
         return product(outs[0].shape[:-1]) * per_row
 
     def init_code(self, p: IsfmMlpParams) -> Code:
+        # An activation here always follows a Linear or a BatchNorm1d, whose backward needs its input, not
+        # its output: ReLU, LeakyReLU and ELU (whose own backward reads their result) work in place, as
+        # H_10's reference ReLU does (one allocation less per layer; the others would save a copy of it).
         parts = [c.call("nn.Linear", i, o) if kind == "linear" else c.call("nn.BatchNorm1d", o) if kind == "norm"
                  else c.call("nn.LayerNorm", o) if kind == "layer_norm"
-                 else c.call("nn.Dropout", p.dropout) if kind == "dropout" else activation_module(kind)
+                 else c.call("nn.Dropout", p.dropout) if kind == "dropout"
+                 else activation_module(kind, inplace=kind in _IN_PLACE)
                  for kind, i, o in self._modules(p)]
         return c.call("nn.Sequential", *parts)
 
