@@ -21,6 +21,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SPEC = os.path.join("examples", "resnet18_1d.yaml")
 
 
+def free_sizes(inputs, batch: int, length: int) -> tuple[dict[str, int], str | None]:
+    """The demo's sizes of the model's free symbols, and the name of the length symbol: the first input's
+    leading symbol is the batch; the length is `L`, else the one symbol of a 3-D signal input whose other
+    non-batch axis is fixed (`[B, 1, T]`, `[B, T, 2]`). Other free sizes (channels C, ...) are 1."""
+    sizes: dict[str, int] = {}
+    shapes = [t.shape for _, t in inputs]
+    if shapes and shapes[0] and not isinstance(shapes[0][0], int):
+        sizes[str(shapes[0][0])] = batch
+    names = {str(d) for shape in shapes for d in shape if not isinstance(d, int)}
+    length_name = "L" if "L" in names else None
+    for shape in shapes if length_name is None else ():
+        rest = [d for d in shape[1:] if not isinstance(d, int) and str(d) not in sizes]
+        if len(shape) == 3 and len(rest) == 1 and rest[0].__class__ is not int and str(rest[0]).isidentifier():
+            length_name = str(rest[0])
+            break
+    if length_name is not None:
+        sizes[length_name] = length
+    return sizes, length_name
+
+
 def synthetic_vibration(batch: int, channels: int, length: int, fs: float = 12_000.0, seed: int = 0):
     """Bearing-like vibration: 1x/2x shaft harmonics, fault impacts ringing at a resonance, noise."""
     import torch
@@ -82,9 +102,12 @@ def main() -> int:
         return 1
     elapsed = time.perf_counter() - started
     root = result.program.root
-    sizes = {"B": args.batch, "L": args.length}  # any other free size (channels C, ...) is 1
+    sizes, length_name = free_sizes(root.inputs, args.batch, args.length)
     shapes = {name: tuple(d if isinstance(d, int) else sizes.get(str(d), 1) for d in t.shape)
               for name, t in root.inputs}
+    ones = sorted({str(d) for _, t in root.inputs for d in t.shape if not isinstance(d, int)} - set(sizes))
+    if ones:
+        print(f"(free size{'s' if len(ones) > 1 else ''} {', '.join(ones)} set to 1)")
     try:  # the batch's sizes against the model's constraints (L a multiple of the patch length, ...)
         vibench.check(spec, params=params or None, inputs=shapes)
     except vibench.SpecError as err:
@@ -110,7 +133,7 @@ def main() -> int:
             batch[name] = torch.ones(*dims, dtype=getattr(torch, t.dtype))
         elif name == "fs":  # ISFM's sampling rate per sample
             batch[name] = torch.full(dims, 12_000.0)
-        elif len(dims) == 3 and str(t.shape[1]) == "L":  # (B, L, C) layout
+        elif len(dims) == 3 and length_name is not None and str(t.shape[1]) == length_name:  # (B, L, C) layout
             batch[name] = synthetic_vibration(dims[0], dims[2], dims[1]).transpose(1, 2)
         elif len(dims) == 3:
             batch[name] = synthetic_vibration(dims[0], dims[1], dims[2])

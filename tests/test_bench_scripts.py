@@ -57,6 +57,24 @@ def test_run_demo_reads_a_spec_path_from_the_callers_folder(tmp_path: Path) -> N
     assert Path(written.group(1)).samefile(ROOT / "build" / "model.py")
 
 
+@pytest.mark.parametrize(("shape", "permute", "expected"), [
+    ("[B, 1, T]", "", "input  x: (2, 1, 300)"),  # channels first, the length named T
+    ("[N, T, 2]", "  xt: {block: permute, in: x, dims: [0, 2, 1]}\n", "input  x: (2, 300, 2)"),  # channels last
+])
+def test_run_demo_sizes_a_length_symbol_of_any_name(tmp_path: Path, shape: str, permute: str, expected: str) -> None:
+    """--length sizes the signal's one free axis besides the batch, whatever its name (it sized only `L`, so
+    `[B, 1, T]` ran at T = 1 and was refused); other free sizes are 1, and the demo says so."""
+    spec = (f"vibench: 1\nname: Named\ninputs:\n  x: {{shape: {shape}}}\nnodes:\n{permute}"
+            f"  conv: {{block: conv1d, in: {'xt' if permute else 'x'}, out_channels: 4, kernel_size: 9}}\n"
+            "  pool: {block: adaptive_avg_pool1d, in: conv, output_size: 1}\n"
+            "outputs:\n  y: pool\n")
+    (tmp_path / "named.yaml").write_text(spec)
+    result = run("examples/run_demo.py", "named.yaml", "--batch", "2", "--length", "300", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert expected in result.stdout and "output y: (2, 4, 1)" in result.stdout
+    assert "set to 1" not in result.stdout
+
+
 def test_run_demo_names_a_length_the_model_cannot_take_before_running_it() -> None:
     result = run("examples/run_demo.py", "examples/patchtst_classifier.yaml", "--length", "2050")
     assert result.returncode == 1, result.stderr[-2000:]
