@@ -220,3 +220,35 @@ def test_the_loader_in_model_py_takes_lightning_checkpoints(tmp_path: Path) -> N
     assert module.load_reference_state_dict(fresh, str(tmp_path / "epoch=9.ckpt")) == ([], [])
     assert loaded_from(fresh, weights)
     assert module.load_reference_state_dict(module.TwoLayers(), tmp_path / "epoch=9.ckpt") == ([], [])
+
+
+def test_library_renames_leave_the_names_they_write_alone() -> None:
+    """docs/phm.md: renaming is idempotent, so vibench's own state_dict loads through either loader: every
+    template's own keys (at its defaults, built on the meta device: no weights allocated) pass its renames
+    unchanged (E_02_HSE_rec's `^channel_embedders\\.` wrote `channel_embedders.heads.heads.1...` over its own
+    keys with per-system channel mixers: tested below)."""
+    import re
+
+    from vibench.compiler.resolve import LIBRARY_DIR
+
+    checked = 0
+    for path in sorted(Path(LIBRARY_DIR).rglob("*.yaml")):
+        if "state_dict_renames" not in path.read_text():
+            continue
+        with torch.device("meta"):
+            model = vibench.build(str(path))
+        rules = type(model).REFERENCE_STATE_DICT_RENAMES
+        for key in model.state_dict():
+            renamed = key
+            for pattern, repl in rules:
+                renamed = re.sub(pattern, repl, renamed)
+            assert renamed == key, f"{path.name}: {key} -> {renamed}"
+        checked += 1
+    assert checked > 30
+
+
+def test_per_system_hse_rec_loads_its_own_state_dict() -> None:
+    """E_02_HSE_rec with per-system channel mixers: its own keys go through its renames unchanged."""
+    model = vibench.build("isfm/embedding/E_02_HSE_rec", num_channels={1: 1, 2: 1})
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    assert load_reference_state_dict(model, state) == LoadResult([], [])
