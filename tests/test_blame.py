@@ -84,9 +84,9 @@ def test_a_class_count_from_the_metadata_table_is_said_to_be_the_tables(tmp_path
     never "given on the command line: `--set num_classes=...`"."""
     spec, table = tmp_path / "mine.yaml", tmp_path / "metadata.csv"
     spec.write_text("vibench: 1\nextends: cnn/ResNet1D\nwith: {input_dim: 1, initial_channels: 8}\n", encoding="utf-8")
-    table.write_text("Id,Dataset_id,Label\n1,1,3\n", encoding="utf-8")
+    table.write_text("Id,Dataset_id,Label\n1,1,99999999999999\n", encoding="utf-8")  # a classifier too large
     d = _error(spec, metadata=str(table))
-    assert d.code == "E202" and d.notes[0].startswith("the value is max(Label) + 1 per Dataset_id of the metadata")
+    assert d.code == "E307" and d.notes[0].startswith("the value is max(Label) + 1 per Dataset_id of the metadata")
     assert d.notes[0].endswith("(--metadata), which alone gives it") and len(d.notes) == 1
 
 

@@ -65,6 +65,7 @@ class _Composer:
         self.duplicates = duplicates  # None: a repeated key is E005
         self.parsed = text  # what libyaml reads: the text, its surrogate pairs rewritten where it refused them
         self.refused: RefusedText | None = None  # made when libyaml first refuses the text
+        self.json = file.lower().endswith(".json")  # a leading zero is refused in any number (not JSON)
 
     def error(self, code: str, message: str, mark: Any, **kw: Any) -> SpecError:
         pos = Pos(self.file, *self._written((mark.line + 1, mark.column + 1))) if mark is not None \
@@ -325,6 +326,10 @@ class _Composer:
                     return self._construct(tag, text, event)
                 return text  # timestamps and other implicit types stay strings
         if text[:1] in _NUMBER_STARTS and _FLOAT_1_2.match(text):  # names (most plain scalars) skip the regex
+            if _LEADING_ZERO.match(text):  # `08`: YAML 1.1 reads no octal integer, YAML 1.2 eight
+                raise self._yaml_1_1_number(text, event, None)
+            if self.json and _JSON_LEADING_ZERO.match(text):  # `01e3`
+                raise self._yaml_1_1_number(text, event, float(text))
             return float(text)
         return text
 
@@ -334,6 +339,9 @@ class _Composer:
         constructor = self.constructor
         if tag == _INT and len(text) > _MAX_INT_DIGITS:  # before int(), which refuses 4,301 digits
             raise self._out_of_range(text, event, f"an integer literal of {len(text):,} characters")
+        if (tag == _INT or tag == _FLOAT) and (":" in text or (tag == _INT and _LEADING_ZERO.match(text))
+                                               or (self.json and _JSON_LEADING_ZERO.match(text))):
+            self._refuse_yaml_1_1_number(tag, node, event)
         try:
             if tag == _STR:
                 return text
@@ -352,6 +360,51 @@ class _Composer:
             raise self.error("E001", f"invalid {kind} scalar `{text[:40]}`", event.start_mark,
                              expected=f"a valid {kind} after `!!{kind}`", found=repr(text[:40]),
                              hint=f"drop the `!!{kind}` tag, or write a valid {kind}") from None
+
+    def _refuse_yaml_1_1_number(self, tag: str, node: Any, event: Any) -> None:
+        """E001 for an int or float scalar that YAML 1.1 reads otherwise than YAML 1.2, JSON and Python do (a
+        leading zero of the same value either way, `007`, is read but in a `.json` spec); one that is not even a
+        valid YAML 1.1 number (`!!int 09`) is left to the E001 of an invalid scalar."""
+        try:
+            construct = self.constructor.construct_yaml_int if tag == _INT else self.constructor.construct_yaml_float
+            value = construct(node)
+        except (ValueError, KeyError, OverflowError):
+            return
+        if tag == _INT and ":" not in node.value and not self.json and value == int(node.value.replace("_", ""), 10):
+            return  # `007`, `00`: the number every reader means
+        raise self._yaml_1_1_number(node.value, event, value)
+
+    def _yaml_1_1_number(self, text: str, event: Any, value: int | float | None) -> SpecError:
+        """E001 for ``text``, which YAML 1.1 reads as ``value`` (None: as no integer) where a reader of YAML 1.2,
+        JSON or Python reads another number or none: base 60 (`1:30`, 90), a leading zero (`010`, octal 8;
+        `08`, no integer), and in a JSON spec a leading zero of any number (`01.5`). A spec never means one
+        silently: `num_classes: 010` gave 8 classes."""
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        read = "" if value is None else str(value) if isinstance(value, int) else repr(value)
+        read = read if len(read) <= 40 else read[:40] + "..."
+        quoted = f'quote it (`"{shown}"`) to keep the text'
+        if ":" in text:
+            return self.error("E001", f"`{shown}` is a base-60 number in YAML 1.1", event.start_mark,
+                              expected="a number written in decimal, or a quoted string",
+                              found=f"`{shown}`, which YAML 1.1 reads in base 60 as {read}", span=len(text),
+                              hint=f"write {read} if that number is meant, or {quoted} (a time, "
+                              "a ratio)")
+        json = "JSON has no leading zero, and " if self.json else ""
+        if not _LEADING_ZERO.match(text):  # JSON's `01.5`, `01e3`: YAML reads the number meant
+            return self.error("E001", f"`{shown}` is not a JSON number: it has a leading zero", event.start_mark,
+                              expected="a JSON number (no leading zero)", found=f"`{shown}`",
+                              hint=f"write {_LEADING_ZEROS.sub(_SIGN, text)}, or {quoted}")
+        decimal = str(int(text.replace("_", ""), 10))
+        if value is None:
+            message = f"`{shown}` has a leading zero: YAML 1.1 reads it as no integer (its digits are not octal)"
+            found, meant = f"`{shown}`: {json}YAML 1.1 reads a leading zero as octal", ""
+        else:
+            message = f"`{shown}` has a leading zero: YAML 1.1 reads it as the octal number {read}"
+            found = f"`{shown}`: {json}YAML 1.2 and Python read {decimal} or refuse it"
+            meant = f" (or {value}, if the octal number is meant)" if str(value) != decimal else ""  # JSON's `007`
+        return self.error("E001", message, event.start_mark, expected="a decimal integer without a leading zero",
+                          found=found,
+                          hint=f"write {decimal}{meant}, or {quoted}")
 
     def _out_of_range(self, text: str, event: Any, what: str = "") -> SpecError:
         # The bound of every integer an expression computes (MAX_INT), so that no size, and no number in a
@@ -383,4 +436,10 @@ _MISSING = object()
 # '1e-5'`; a JSON spec's `1e-5` was the same string, and the YAML language server called it a number.
 _NUMBER_STARTS = frozenset("0123456789+-.")
 _FLOAT_1_2 = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+# YAML 1.1's numbers that YAML 1.2, JSON and Python read otherwise (or refuse): a leading zero (`010` is octal 8,
+# `08` no integer) and base 60 (`1:30` is 90, checked by its `:`). A spec's `num_classes: 010` gave 8 classes.
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+\Z")
+_JSON_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]")  # in a .json spec, floats too: `01.5` is not JSON
+_LEADING_ZEROS = re.compile(r"^([-+]?)0+(?=[0-9])")
+_SIGN = r"\1"  # what _LEADING_ZEROS keeps
 _MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in binary), fewer than int() reads

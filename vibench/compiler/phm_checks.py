@@ -8,7 +8,8 @@ the reference factory read it and reports what vibench would otherwise have to g
   silently dropped by PHM-Vibench, so vibench says which one it uses (W113), also for a mapping written
   elsewhere that `model:` reads through an alias or a `<<` merge; elsewhere vibench reads nothing of it (W110);
 * :func:`find_template` — the template of a `type/name`, or of an ISFM component on its own;
-* :func:`num_classes_from` — ``num_classes`` from the dataset metadata table (``--metadata``),
+* :func:`num_classes_from` — ``num_classes`` from the dataset metadata table (``--metadata``, by
+  :func:`classes_for`, which a vibench spec's compile uses too), W116 for the rows it skips,
   and W111 when it falls back to the template's default (a number, or null: no classifier);
 * :func:`required_keys` — keys the reference model (and each component its slots hold) reads as
   attributes and cannot be built without (:data:`vibench.compiler.phm_reference.REQUIRED_KEYS`):
@@ -26,7 +27,7 @@ from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.expr import template_names
 from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
-from vibench.compiler.phm_metadata import DatasetMetadata
+from vibench.compiler.phm_metadata import DatasetMetadata, skipped_rows_warning
 from vibench.compiler.phm_reference import REQUIRED_KEYS
 from vibench.compiler.resolve import LIBRARY_DIR, Library
 
@@ -130,18 +131,11 @@ def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: 
                            found="PHM-Vibench's factory always sets it, from the dataset metadata table",
                            hint="pass the experiment's metadata table with `--metadata FILE`, or write "
                            "`num_classes:` in the `model:` section")]
-    value: Any = dict(metadata.num_classes)
-    if "dict" not in decl.type:  # one classifier: the reference crashes on the factory's mapping
-        if len(value) != 1:
-            raise SpecError([Diagnostic(
-                "E202", f"`{root.name}` has one classifier, but the metadata table has {len(value)} systems",
-                where.get("num_classes", model_pos), expected="`num_classes` an int",
-                found=f"{_json(value)} from {metadata.path}",
-                hint=f"the table gives {len(value)} systems and replaces the config's `num_classes`, as PHM-Vibench's "
-                "factory does: leave the table out (`--metadata`) and write `num_classes:` in the `model:` section, "
-                "set it with `--set num_classes=N`, or use an ISFM model, whose heads take one class count per "
-                "system")])
-        value = next(iter(value.values()))
+    value = classes_for(decl, metadata, root.name, where.get("num_classes", model_pos),
+                        "replaces the config's `num_classes`, as PHM-Vibench's factory does: leave the table out "
+                        "(`--metadata`) and write `num_classes:` in the `model:` section, set it with `--set "
+                        "num_classes=N`")
+    warnings = [w for w in (skipped_rows_warning(metadata),) if w is not None]
     before = model.get("num_classes")
     model["num_classes"] = value
     where.setdefault("num_classes", model_pos)
@@ -149,7 +143,24 @@ def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: 
         if before is not None and before != value else ""
     return [Diagnostic("I103", f"`num_classes` is {_json(value)}, from the metadata table{replaced}",
                        where["num_classes"], severity="note",
-                       found=f"max(Label) + 1 per Dataset_id in {metadata.path}")]
+                       found=f"max(Label) + 1 per Dataset_id in {metadata.path}"), *warnings]
+
+
+def classes_for(decl: ParamDecl, metadata: DatasetMetadata, model: str, pos: Pos | None, fix: str) -> Any:
+    """The metadata's ``num_classes`` for the parameter ``decl`` of ``model``: the mapping of the factory for a
+    parameter that takes one (ISFM's heads, one per system), else the count of a single-system table; a table of
+    several systems for one classifier is E202 at ``pos`` (``fix``: what the hint says to do, after "the table
+    gives N systems and ...")."""
+    value: Any = dict(metadata.num_classes)
+    if "dict" in decl.type:
+        return value
+    if len(value) != 1:  # one classifier: the reference crashes on the factory's mapping
+        raise SpecError([Diagnostic(
+            "E202", f"`{model}` has one classifier, but the metadata table has {len(value)} systems", pos,
+            expected="`num_classes` an int", found=f"{_json(value)} from {metadata.path}",
+            hint=f"the table gives {len(value)} systems and {fix}, or use an ISFM model, whose heads take one class "
+            "count per system")])
+    return next(iter(value.values()))
 
 
 def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given: Collection[str],

@@ -15,9 +15,11 @@ as PHM-Vibench's reader guesses), a workbook through ``openpyxl`` (the optional 
     >>> read_metadata(path).num_classes
     {'1': 4, '2': 7}
 
-Rows whose ``Label`` is empty or not a number (unlabelled files) are skipped, and so are rows
-without a ``Dataset_id``; a table with no labelled row, or without the two columns, is refused
-with :class:`MetadataError` (the command line reports it as a usage error).
+Rows whose ``Label`` is empty or a missing value as pandas reads one (``NaN``, ``n/a``: unlabelled
+files) are skipped, and so are rows without a ``Dataset_id``; a table with no labelled row, or
+without the two columns, is refused with :class:`MetadataError` (the command line reports it as a
+usage error). A row whose ``Label`` or ``Dataset_id`` is written but is no integer (``4.5``, ``x``)
+is skipped too, and said: :func:`skipped_rows_warning` gives W116 for them, with the first one's line.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from vibench.compiler.diagnostics import Diagnostic, clip
+from vibench.compiler.ir import Pos
 
 MAX_METADATA_BYTES = 64 * 1024 * 1024
 """The most a metadata table may weigh (PHM-Vibench's own tables are a few MiB)."""
@@ -49,12 +54,29 @@ class MetadataError(ValueError):
     """A metadata table that cannot be read or lacks what ``num_classes`` needs."""
 
 
+# What pandas (and so PHM-Vibench's reader) reads as a missing value: a row labelled so is an unlabelled file.
+_MISSING_VALUES = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                             "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+
+
+@dataclass(frozen=True)
+class SkippedRows:
+    """Rows of a metadata table skipped although written: a ``Label`` or ``Dataset_id`` that is no integer."""
+
+    count: int
+    line: int  # of the first one: its line in a CSV file, its row in a workbook (the header's is 1)
+    column: str  # the column that made the first one skipped: `Label` or `Dataset_id`
+    value: str  # that cell, as written
+
+
 @dataclass(frozen=True)
 class DatasetMetadata:
-    """What vibench takes from a metadata table: the classes of each dataset (system) id."""
+    """What vibench takes from a metadata table: the classes of each dataset (system) id, and the rows it
+    skipped for a ``Label`` or ``Dataset_id`` that is no integer (None: none)."""
 
     path: str
     num_classes: dict[str, int]
+    skipped: SkippedRows | None = None
 
 
 def read_metadata(path: str) -> DatasetMetadata:
@@ -68,14 +90,40 @@ def read_metadata(path: str) -> DatasetMetadata:
     if size > MAX_METADATA_BYTES:
         raise MetadataError(f"the metadata table {path} is too large ({size:,} bytes; at most {MAX_METADATA_BYTES:,})")
     if path.lower().endswith(WORKBOOK_SUFFIXES):
-        return DatasetMetadata(path, _workbook_classes(path))
+        return _workbook_classes(path)
     if path.lower().endswith(".xls"):
         raise MetadataError(f"{path}: the old binary .xls format is not read; save the table as .xlsx or .csv")
-    return DatasetMetadata(path, _csv_classes(path))
+    return _csv_classes(path)
+
+
+def skipped_rows_warning(metadata: DatasetMetadata) -> Diagnostic | None:
+    """W116 at the first row the table's ``num_classes`` skipped for a ``Label`` or ``Dataset_id`` that is no
+    integer (None when it skipped none): PHM-Vibench's factory would count, or stop at, what vibench left out."""
+    skipped = getattr(metadata, "skipped", None)  # None too for a table given as another object
+    if skipped is None:
+        return None
+    rows = "1 row" if skipped.count == 1 else f"{skipped.count:,} rows"
+    kind = "line" if not metadata.path.lower().endswith(WORKBOOK_SUFFIXES) else "row"
+    what = "the class index" if skipped.column == "Label" else "the system id that keys `num_classes`"
+    shown = clip(metadata.path, 200)
+    return Diagnostic("W116", f"{rows} of the metadata table {shown} skipped: a `Label` or `Dataset_id` that is no "
+                      "integer", Pos(shown, skipped.line, 1), severity="warning",
+                      found=f"{kind} {skipped.line:,}, the first: `{skipped.column}` {clip(skipped.value, 60)!r}, "
+                      f"not an integer ({what})",
+                      notes=("`num_classes` counts the other rows only, as max(Label) + 1 per Dataset_id; "
+                             "PHM-Vibench's factory would read these rows too",),
+                      hint="fix the cells (a class index is a whole number), or empty the `Label` of a file that "
+                      "has no class")
 
 
 def num_classes_of(header: list[Any], rows: Any, shown: str = "the metadata table") -> dict[str, int]:
     """``{str(Dataset_id): max(Label) + 1}`` over ``rows`` (sequences in the order of ``header``)."""
+    return _classes(header, enumerate(rows, 2), shown)[0]
+
+
+def _classes(header: list[Any], rows: Any, shown: str) -> tuple[dict[str, int], SkippedRows | None]:
+    """:func:`num_classes_of` over ``rows`` of (line, row), and the rows it skipped for a written ``Label`` or
+    ``Dataset_id`` that is no integer."""
     names = [str(h).strip() if h is not None else "" for h in header]
     missing = [c for c in ("Dataset_id", "Label") if c not in names]
     if missing:
@@ -84,19 +132,25 @@ def num_classes_of(header: list[Any], rows: Any, shown: str = "the metadata tabl
     dataset_at, label_at = names.index("Dataset_id"), names.index("Label")
     largest: dict[str, int] = {}
     odd_id: Any = None  # a Dataset_id of a labelled row that is no integer
-    odd_label: Any = None  # a Label that is a number but no integer
-    for row in rows:
+    odd_label: Any = None  # a Label that is written but no integer
+    skipped = 0
+    first: tuple[int, str, str] | None = None  # (line, column, cell) of the first row skipped so
+    for line, row in rows:
         if max(dataset_at, label_at) >= len(row):
             continue
-        label_number = _number(row[label_at], "Label", shown)
-        label = _integer(label_number)
-        if label is None:  # unlabelled (skipped), or a fraction
-            odd_label = row[label_at] if label_number is not None and odd_label is None else odd_label
+        label = _integer(_number(row[label_at], "Label", shown))
+        if label is None:  # unlabelled (skipped), or a fraction or text (said)
+            if not _missing(row[label_at]):
+                odd_label = row[label_at] if odd_label is None else odd_label
+                skipped += 1
+                first = first or (line, "Label", _cell(row[label_at]))
             continue
         dataset = _integer(_number(row[dataset_at], "Dataset_id", shown))
         if dataset is None:
-            if odd_id is None and str(row[dataset_at] or "").strip():
-                odd_id = row[dataset_at]
+            if not _missing(row[dataset_at]):
+                odd_id = row[dataset_at] if odd_id is None else odd_id
+                skipped += 1
+                first = first or (line, "Dataset_id", _cell(row[dataset_at]))
             continue
         key = str(dataset)
         largest[key] = max(largest.get(key, label), label)
@@ -108,7 +162,18 @@ def num_classes_of(header: list[Any], rows: Any, shown: str = "the metadata tabl
                             f"not {str(odd_label).strip()[:60]!r}")
     if not largest:
         raise MetadataError(f"{shown} has no row with both a `Dataset_id` and a numeric `Label`")
-    return {key: largest[key] + 1 for key in sorted(largest, key=_id_order)}
+    said = SkippedRows(skipped, *first) if first is not None else None
+    return {key: largest[key] + 1 for key in sorted(largest, key=_id_order)}, said
+
+
+def _missing(value: Any) -> bool:
+    """A cell pandas reads as a missing value (empty, ``NaN``, ``n/a``...): an unlabelled file, never said."""
+    return value is None or (isinstance(value, float) and value != value) or \
+        (isinstance(value, str) and value.strip() in _MISSING_VALUES)
+
+
+def _cell(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value).strip()
 
 
 def _id_order(key: str) -> tuple[int, str]:
@@ -146,7 +211,7 @@ def _integer(number: Decimal | None) -> int | None:
     return int(number)
 
 
-def _csv_classes(path: str) -> dict[str, int]:
+def _csv_classes(path: str) -> DatasetMetadata:
     """The rows are read as they are counted, never held: 64 MiB of short rows held as lists took 1.5 GB."""
     with open(path, "rb") as fh:
         raw = fh.read()
@@ -163,12 +228,20 @@ def _csv_classes(path: str) -> dict[str, int]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, [])
-        return num_classes_of(header, reader, path)
+        return DatasetMetadata(path, *_classes(header, _numbered(reader), path))
     except csv.Error as err:
         raise MetadataError(f"{path} is not a readable CSV table: {err}") from None
 
 
-def _workbook_classes(path: str) -> dict[str, int]:
+def _numbered(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a ``csv.reader`` with the line each starts at (a quoted cell may hold line breaks)."""
+    start = reader.line_num + 1
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1
+
+
+def _workbook_classes(path: str) -> DatasetMetadata:
     """The first sheet of a workbook (what ``pandas.read_excel`` reads by default), read row by row."""
     try:
         import openpyxl
@@ -194,7 +267,7 @@ def _workbook_classes(path: str) -> dict[str, int]:
         sheet = workbook.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
         header = list(next(rows, ()))
-        return num_classes_of(header, _at_most(rows, MAX_WORKBOOK_ROWS, path), path)
+        return DatasetMetadata(path, *_classes(header, enumerate(_at_most(rows, MAX_WORKBOOK_ROWS, path), 2), path))
     finally:
         workbook.close()
 

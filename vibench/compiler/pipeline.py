@@ -222,8 +222,9 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             translated = True
             from_metadata = next((doc.data["with"]["num_classes"] for w in warnings if w.code == "I103"), None)
         elif metadata is not None and "num_classes" not in (params or {}):
-            params = {**(params or {}), "num_classes": metadata.num_classes}
-            from_metadata = metadata.num_classes
+            from_metadata, metadata_warnings = _classes_from_metadata(doc, metadata, search_path)
+            params = {**(params or {}), "num_classes": from_metadata}
+            warnings += metadata_warnings
 
         def source() -> SourceInfo:  # after `resolve`, which refuses a value too deep to show (E202)
             shown = overrides_text if overrides_text is not None else [(k, _show(v)) for k, v in (params or {}).items()]
@@ -313,6 +314,41 @@ def _from_metadata(d: Diagnostic, table: str, not_given: str) -> Diagnostic:
     if "`num_classes`" not in d.message or any("metadata" in n for n in notes):
         return replace(d, notes=notes)
     return replace(d, notes=(*notes, _metadata_note(table)))
+
+
+def _classes_from_metadata(doc: LoadedDoc, metadata: Any,
+                           search_path: list[str] | None) -> tuple[Any, list[Diagnostic]]:
+    """A vibench spec's ``num_classes`` from a metadata table, as for a PHM-Vibench config
+    (:func:`vibench.compiler.phm_checks.classes_for`): the count of a single-system table for one classifier,
+    the mapping for a parameter that takes one (per-system heads), E202 at the declaration for a table of several
+    systems and one classifier; and W116 for the rows the table skipped.
+
+    The declaration is read from the spec resolved apart, in a library of its own (the compile's own records
+    stay as they were); a spec that does not resolve, or has no ``num_classes``, takes the mapping, and the
+    compile then reports what is wrong."""
+    from vibench.compiler.phm_checks import classes_for
+    from vibench.compiler.phm_metadata import skipped_rows_warning
+    from vibench.compiler.resolve import resolve_file
+
+    warnings = [w for w in (skipped_rows_warning(metadata),) if w is not None]
+    probe = Library(search_path)
+    probe.home = os.path.dirname(os.path.abspath(doc.path)) if doc.path else probe.cwd  # as `resolve` sets it
+    if doc.path:
+        probe.loading.append(doc.path)
+    try:
+        root, _ = resolve_file(doc, validate(doc), probe)
+    except SpecError:
+        return dict(metadata.num_classes), warnings
+    decl = root.param("num_classes")
+    if decl is None:
+        return dict(metadata.num_classes), warnings
+    try:
+        value = classes_for(decl, metadata, root.name, decl.pos, "takes the place of `num_classes`, as PHM-Vibench's "
+                            "factory does: leave the table out (`--metadata`) and set `--set num_classes=N`")
+    except SpecError as err:
+        notes = (_metadata_note(metadata.path),)
+        raise SpecError([replace(d, notes=notes) for d in err.diagnostics], dict(probe.sources)) from None
+    return value, warnings
 
 
 def _metadata_note(table: str) -> str:
