@@ -21,9 +21,9 @@ to standard output, as ``-o /dev/stdout`` does (``/dev/stderr``: standard error)
 read from standard input (named ``<stdin>`` in messages; templates and files it names are found from
 the current folder).
 
-``--weights CKPT`` (with ``-o model.py``) also writes ``model.pt`` beside it: the reference
-checkpoint's weights (a PHM-Vibench ``state_dict`` or Lightning checkpoint) renamed to the model's
-keys, a ``state_dict`` the emitted class loads with ``load_state_dict``.
+``--weights CKPT`` (with ``-o OUT``) also writes OUT's name with ``.pt`` beside it (``-o exp.py``:
+``exp.pt``): the reference checkpoint's weights (a PHM-Vibench ``state_dict`` or Lightning checkpoint)
+renamed to the model's keys, a ``state_dict`` the emitted class loads with ``load_state_dict``.
 
 The parsers and the checks of option values are in :mod:`vibench.compiler.cli_args`, those of
 ``--weights`` (and model.pt) in :mod:`vibench.compiler.cli_weights`.
@@ -40,6 +40,7 @@ from typing import Any
 
 from vibench.compiler.cli_args import (
     UsageError,
+    _catalogue_ignored,
     _check_graph_target,
     _clip,
     _parse_inputs,
@@ -50,6 +51,7 @@ from vibench.compiler.cli_args import (
     _search_path,
     _spec_path,
 )
+from vibench.compiler.cli_schema import schema_reads
 from vibench.compiler.cli_streams import (
     PipeClosed,
     Stderr,
@@ -138,10 +140,10 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
         return EXIT_OK
     if ns.list is not None or ns.blocks is not None:
         flag = "--list" if ns.list is not None else "--blocks"
-        ignored = [what for what, given in (("the spec", ns.spec), ("-o", ns.output), ("--check", ns.check),
-                                            ("--graph", ns.graph), ("--summary", ns.summary)) if given]
+        ignored = _catalogue_ignored(ns)
         if ignored:  # `spec.yaml --list -o x.py` printed the catalogue and wrote nothing, silently
-            raise UsageError(f"{flag} prints the catalogue and exits: drop {' and '.join(ignored)} "
+            dropped = " and ".join([", ".join(ignored[:-1]), ignored[-1]] if len(ignored) > 1 else ignored)
+            raise UsageError(f"{flag} prints the catalogue and exits: drop {dropped} "
                              f"(`{flag} NAME` shows one entry)")
         return _reference(ns)
     if not ns.spec:
@@ -398,6 +400,9 @@ def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
     # `-o -` (or /dev/stdout) is standard output, as for a spec; an empty path is a usage error
     stream = 1 if ns.output in (None, "-") else output_stream(ns.output, "-o")
     if stream is None:
+        target = output_target(ns.output, "-o")
+        if os.path.exists(target):  # a new file is none the schema read
+            refuse_inputs({f"-o {_clip(ns.output)}": target}, schema_reads(ns.template, search))
         outputs.stage(ns.output, text, "-o")
         outputs.commit()
     else:

@@ -62,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="PHM-Vibench's metadata table (.csv or .xlsx): num_classes = max(Label) + 1 per Dataset_id, "
                    "as PHM-Vibench's factory sets it")
     p.add_argument("--weights", metavar="CKPT",
-                   help="with -o model.py: also write model.pt beside it, the reference checkpoint (state_dict or "
-                   "Lightning .ckpt) renamed to the model's keys, for model.load_state_dict")
+                   help="with -o FILE: also write FILE's name with .pt beside it (-o model.py: model.pt), the "
+                   "reference checkpoint (state_dict or Lightning .ckpt) renamed to the model's keys, for "
+                   "model.load_state_dict")
     p.add_argument("--weights-prefix", metavar="PREFIX",
                    help="with --weights: the model's key prefix in a Lightning checkpoint (default: network.; '' "
                    "for none)")
@@ -113,6 +114,19 @@ def _schema_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _catalogue_ignored(ns: argparse.Namespace) -> list[str]:
+    """The arguments given with ``--list`` or ``--blocks`` that only a compile reads (`--list cnn/TCN
+    --set num_classes=4` showed the defaults, silently), and ``--spec-path`` with ``--blocks``."""
+    given = (("the spec", ns.spec is not None), ("-o", ns.output is not None), ("--check", ns.check),
+             ("--set", ns.sets), ("--input", ns.inputs), ("--no-inplace", ns.no_inplace), ("--summary", ns.summary),
+             ("--graph", ns.graph is not None), ("--depth", ns.depth), ("--max-nodes", ns.max_nodes is not None),
+             ("--max-params", ns.max_params is not None), ("--max-activation", ns.max_activation is not None),
+             ("--metadata", ns.metadata is not None), ("--weights", ns.weights is not None),
+             ("--weights-prefix", ns.weights_prefix is not None), ("--trust-checkpoint", ns.trust_checkpoint),
+             ("--spec-path", ns.blocks is not None and ns.spec_path))  # blocks come from the registry
+    return [flag for flag, on in given if on]
+
+
 def _check_graph_target(graph: str | None) -> None:
     """A --graph name with a known suffix; for .svg/.png, Graphviz's dot on PATH (checked before compiling)."""
     if graph is None:
@@ -139,13 +153,16 @@ def _read_metadata(file: str | None) -> Any:
 
 
 def _search_path(ns: argparse.Namespace) -> list[str]:
-    """The folders searched for templates and spec references: each ``--spec-path`` (which must be a
-    folder: a mistyped one would only show later as an unknown template), then ``VIBENCH_SPEC_PATH``."""
-    for folder in ns.spec_path:
-        if not os.path.isdir(folder):
-            raise UsageError(f"--spec-path {_clip(folder)}: "
-                             + ("not a folder" if os.path.exists(folder) else "no such folder"))
-    return list(ns.spec_path) + [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
+    """The folders searched for templates and spec references: each ``--spec-path``, then each entry of
+    ``VIBENCH_SPEC_PATH`` (empty ones skipped, as ``PATH`` does: a trailing ``:``). Each must be a folder:
+    a mistyped one would only show later as an unknown template."""
+    from_env = [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
+    for named, folders in (("--spec-path", ns.spec_path), ("VIBENCH_SPEC_PATH entry", from_env)):
+        for folder in folders:
+            if not os.path.isdir(folder):
+                raise UsageError(f"{named} {_clip(folder)}: "
+                                 + ("not a folder" if os.path.exists(folder) else "no such folder"))
+    return list(ns.spec_path) + from_env
 
 
 def _spec_path(spec: str, spec_path: list[str]) -> str:
@@ -188,7 +205,9 @@ def _parse_sets(items: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]
             (diag, *_) = err.diagnostics
             if "contains it" in diag.message:  # `&a [*a]`
                 raise UsageError(f"--set {key}: `{_clip(text)}` refers to itself") from None
-            raise UsageError(f"--set {key}: cannot read `{_clip(text)}` as a value: {diag.message}") from None
+            # The hint too, unless it speaks of a position (a syntax error's): `--set n=010` says to write 10.
+            hint = f"; {diag.hint}" if diag.hint and "position" not in diag.hint else ""
+            raise UsageError(f"--set {key}: cannot read `{_clip(text)}` as a value: {diag.message}{hint}") from None
         out[key] = value
         shown.append((key, text))
     return out, shown
