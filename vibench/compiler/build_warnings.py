@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Failed, expr_diag
 from vibench.compiler.expr import ExprError, parse_value
 from vibench.compiler.ir import Node, OutputDef, ParamDecl, Pos, Ref, TensorType, UnitDef, ValueRef
@@ -107,14 +107,14 @@ class BuildWarnings:
                 isinstance(r, list) and len(r) == 2 and all(isinstance(s, str) for s in r) for r in value)
             if not pairs:
                 raise self.error(Diagnostic("E210", f"{where} must give [pattern, replacement] pairs of strings",
-                                            at, found=repr(value)[:120]))
+                                            at, found=clip(repr(value), 120)))
             from vibench.compiler.rename_rules import rename_problem
 
             for pattern, replacement in value:
                 problem = rename_problem(pattern, replacement)
                 if problem is not None:
                     raise self.error(Diagnostic("E210", f"{where}: {problem}", at,
-                                                found=repr([pattern, replacement])[:200]))
+                                                found=clip(repr([pattern, replacement]), 200)))
         return tuple((pattern, replacement) for pattern, replacement in value)
 
     def component_renames(self) -> tuple[tuple[str, str], ...]:

@@ -181,7 +181,7 @@ class Elaborator(Evaluates):
                     value = self.env[d]
                     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                         raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
-                                                    "integer", decl.pos, found=f"{d} = {value!r}"[:80]))
+                                                    "integer", decl.pos, found=clip(f"{d} = {value!r}", 80)))
                     out.append(value)
                 elif isinstance(d, str):
                     out.append(self.concrete.get(d, Expr.symbol(d)))
@@ -304,7 +304,7 @@ class Elaborator(Evaluates):
             return
         if not isinstance(items, list) or not items:
             raise self.error(Diagnostic("E211", f"`for_each` of node `{nd.name}` must give a non-empty list or "
-                                        "mapping", pos, node=nd.name, found=repr(items)[:80]))
+                                        "mapping", pos, node=nd.name, found=clip(repr(items), 80)))
         if len(items) > MAX_FOR_EACH:
             raise self.error(Diagnostic("E213", f"`for_each` of node `{nd.name}` gives too many items", pos,
                                         node=nd.name, expected=f"at most {MAX_FOR_EACH:,} copies side by side",
@@ -359,7 +359,7 @@ class Elaborator(Evaluates):
             extra = self.evaluate(nd.with_, env, getattr(nd.with_, "pos", None) or nd.with_pos, where, nd.name)
             if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
                 raise self.error(Diagnostic("E211", f"{where} must give a mapping of parameters", nd.with_pos,
-                                            node=nd.name, expected="{name: value, ...}", found=repr(extra)[:80]))
+                                            node=nd.name, expected="{name: value, ...}", found=clip(repr(extra), 80)))
             with_pos = self.source_pos(nd)
             if isinstance(nd.with_, dict):  # plain names written in the mapping read parameters too
                 extra = dict(extra)

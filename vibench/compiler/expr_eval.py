@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from vibench.compiler.diagnostics import suggest
+from vibench.compiler.diagnostics import clip, suggest
 from vibench.compiler.expr_functions import (
     FUNCTIONS,
     MAX_INT,
@@ -284,12 +284,12 @@ class _Evaluator:
             index = self.eval(node.slice, local)
             if isinstance(base, dict):
                 if index not in base:
-                    raise self.fail(f"key {repr(index)[:60]} not found", hint=suggest(str(index), map(str, base)))
+                    raise self.fail(f"key {clip(repr(index), 60)} not found", hint=suggest(str(index), map(str, base)))
                 return base[index]
             if not isinstance(base, (list, tuple, str)):
                 raise self.fail(f"cannot index a {type(base).__name__}")
             if not isinstance(index, int):
-                raise self.fail(f"list index must be an integer, found {repr(index)[:60]}")
+                raise self.fail(f"list index must be an integer, found {clip(repr(index), 60)}")
             if not -len(base) <= index < len(base):
                 raise self.fail(f"index {index} is out of range for a list of length {len(base)}")
             return base[index]

@@ -14,7 +14,7 @@ import keyword
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Failed
 from vibench.compiler.ir import NodeDef, Pos, Ref, ValueRef
 from vibench.compiler.limits import MAX_FOR_EACH
@@ -35,7 +35,7 @@ def elaborate_keyed(e: Elaborator, nd: NodeDef, refs: RawRefs, items: dict[Any, 
     taken = {n.name for n in e.udef.nodes} | {d.name for d in e.udef.inputs}
     keys: list[str] = []
     for k, (key, item) in enumerate(items.items()):
-        shown = repr(key)[:60]
+        shown = clip(repr(key), 60)
         if (not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key) or key.startswith("_")
                 or not key.isascii() or key in RESERVED_NAMES):
             raise e.error(Diagnostic("E106", f"`for_each` of node `{nd.name}` would make a node named {shown}", pos,

@@ -83,7 +83,7 @@ def run_checks(udef: UnitDef, env: dict[str, Any], positions: dict[str, Pos | No
             continue
         if not isinstance(ok, bool):
             out.append(Diagnostic("E211", f"a check of `{udef.name}` must give true or false", that_pos, node=node,
-                                  expected="true or false", found=repr(ok)[:80]))
+                                  expected="true or false", found=clip(repr(ok), 80)))
             continue
         if ok:
             continue

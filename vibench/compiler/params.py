@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, Union
 
-from vibench.compiler.diagnostics import Diagnostic, plain, suggest
+from vibench.compiler.diagnostics import Diagnostic, clip, plain, suggest
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import ParamDecl, Pos
 from vibench.compiler.limits import MAX_NESTING
@@ -283,12 +283,12 @@ def bind_params(
         caused = isinstance(scope, _LazyScope) and scope.read_bad  # by a value already reported: not again
         if code == "E202" and not caused:
             diags.append(Diagnostic(code, f"wrong type for parameter `{name}` of {where}", pos,
-                                    expected=decl.type, found=f"{repr(value)[:80]} ({_kind(value)})",
+                                    expected=decl.type, found=f"{clip(repr(value), 80)} ({_kind(value)})",
                                     notes=((message.partition(": ")[2],) if "[" in decl.type and message else ())
                                     + told))
         elif code is not None and not caused:
             diags.append(Diagnostic(code, f"parameter `{name}` of {where} is out of bounds", pos,
-                                    expected=(message or "").removeprefix("must be "), found=repr(value)[:80],
+                                    expected=(message or "").removeprefix("must be "), found=clip(repr(value), 80),
                                     notes=told))
         state[name] = "done"
         values[name] = coerced

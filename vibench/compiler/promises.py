@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.expr import ExprError, Unknown, evaluate_value
 from vibench.compiler.ir import OutputDef, Template, TensorType
 from vibench.compiler.space import SymbolSpace
@@ -45,7 +45,7 @@ def check_promise(out: OutputDef, name: str, t: TensorType, env: dict[str, Any],
         wanted.append(want)
         if isinstance(want, bool) or not isinstance(want, int | Expr):
             return Diagnostic("E308", f"the promised shape of output `{name}` has dimension {k} = {want!r}", pos,
-                              expected="a positive integer or a symbol", found=repr(want)[:60])
+                              expected="a positive integer or a symbol", found=clip(repr(want), 60))
         if space.decide_eq(got - want) is False:
             return _broken(name, unit, out, pos, fmt_shape(tuple(wanted) + tuple(
                 _shown(d, env) for d in out.shape[k + 1:])), t, f"dimension {k} is {got}, never {want}")

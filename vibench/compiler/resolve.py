@@ -33,6 +33,7 @@ from vibench.compiler.names import name_units, named_value
 from vibench.compiler.params import bind_params
 from vibench.compiler.resolve_decls import _check_model_name, _check_name, _expr_diag, _param_decls
 from vibench.compiler.resolve_recording import _ABSENT, _LINKS
+from vibench.compiler.resolve_refusals import refuse_phm, refuse_unusable, slot_hint
 from vibench.compiler.resolve_units import _unit, parsed_metadata, reference_renames_pos
 from vibench.compiler.scoped import with_scoped_params
 from vibench.schemas.document import SpecDocument
@@ -131,6 +132,10 @@ class Library:
                 return real
         self.absent.update(os.path.abspath(c) for c in candidates)
         searched = [b for b in bases if b is not None]
+        inside = [p for p in candidates + [os.path.normpath(os.path.join(b, ref)) for b in searched]
+                  if any(os.path.realpath(p).startswith(r + os.sep) for r in real_roots)]
+        refuse_unusable(ref, [p for p in inside if p in candidates], [p for p in inside if p not in candidates],
+                         pos, self.cwd)
         where = "relative to the spec's folder" if relative else "on the search path"
         raise _error("E205", f"unknown spec `{ref}`", pos, hint=self._hint(ref, searched, relative),
                      notes=(f"searched {where}: " + ", ".join(self.display(r) for r in searched),))
@@ -164,7 +169,8 @@ class Library:
             return (f"`#` separates a spec file from a block in it (`file.yaml#Block`), so this reference names a "
                     f"block of `{ref}`: a file whose name holds `#`, such as `{clip(hashed[0], 200)}`, cannot be named "
                     "in a reference; rename it without `#`")
-        names = {n for n in names if "#" not in n}
+        # Never the name as written (a FIFO or a folder named `x.yaml` is listed as a file): it is no spec.
+        names = {n for n in names if "#" not in n and os.path.normpath(n) != os.path.normpath(ref)}
         return suggest(ref, names) or (None if relative else "run `vibench-compile --list` to see the library")
 
     # -- loading ---------------------------------------------------------------------------------
@@ -186,6 +192,7 @@ class Library:
         try:
             doc = read_spec_file(path, self.display(path), at=pos)  # a budget error lands at the reference
             self.sources[doc.file] = doc.text
+            refuse_phm(doc, pos, LIBRARY_DIR)
             spec = _validate(doc)
             result = resolve_file(doc, spec, self)
         finally:
@@ -224,17 +231,19 @@ def slot_components(slot: str, library: Library, from_dir: str | None = None) ->
 
 
 def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
-               from_dir: str | None = None) -> list[Diagnostic]:
-    """E214 for every component a slot value names that its folder does not hold."""
+               from_dir: str | None = None, note: str | None = None) -> list[Diagnostic]:
+    """E214 for every component a slot value names that its folder does not hold (``note``: where the value
+    came from, for a value given on the command line or in Python)."""
     names = value if isinstance(value, list) else [value]
     offered = slot_components(decl.slot or "", library, from_dir)
     out = []
     for name in names:
         if name is not None and name not in offered:
+            text = str(name)
             out.append(Diagnostic(
-                "E214", f"`{name}` is not a component for slot `{decl.name}` ({decl.slot}/...)", decl.pos or root.pos,
-                expected="one of " + (", ".join(f"`{n}`" for n in offered) or "(none found)"),
-                hint=suggest(str(name), offered) or f"add `{decl.slot}/{name}.yaml` to a --spec-path folder"))
+                "E214", f"`{clip(text, 200)}` is not a component for slot `{decl.name}` ({decl.slot}/...)",
+                decl.pos or root.pos, expected="one of " + (", ".join(f"`{n}`" for n in offered) or "(none found)"),
+                notes=(note,) if note else (), hint=slot_hint(text, decl.slot or "", offered, SPEC_SUFFIXES)))
     return out
 
 
@@ -305,7 +314,8 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     for decl in root.params:
         if decl.slot is not None and decl.name in values:
             from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
-            diags += check_slot(decl, values[decl.name], library, root, from_dir)
+            note = library.value_origin(decl.name) if decl.name in given else None
+            diags += check_slot(decl, values[decl.name], library, root, from_dir, note)
     if diags:
         raise SpecError(diags, library.sources)
     return replace(root, param_values=values, overridden={k: pos for k, (_, pos) in given.items()})

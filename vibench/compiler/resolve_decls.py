@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vibench.compiler.codegen.namer import RESERVED as _NAMER_RESERVED
-from vibench.compiler.diagnostics import Collector, Diagnostic, suggest
+from vibench.compiler.diagnostics import Collector, Diagnostic, clip, suggest
 from vibench.compiler.expr import (
     ExprError,
     bare_name,
@@ -166,7 +166,7 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
             _, code, message = check_value(decl, default)
             if code is not None:
                 diags.add(Diagnostic("E210", f"the default of `{pname}` does not fit its declaration: {message}",
-                                     doc.pos(ppath + ("default",)), found=repr(default)[:80],
+                                     doc.pos(ppath + ("default",)), found=clip(repr(default), 80),
                                      hint="change the default, or the `type`/bounds it must meet"))
         out.append(decl)
     return out

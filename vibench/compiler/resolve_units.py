@@ -230,7 +230,7 @@ def _promise(doc: LoadedDoc, path: tuple, name: str, shape: list | None, diags: 
         if isinstance(_raw(doc, path + ("shape", k)), bool | float) or isinstance(dim, bool) or (
                 isinstance(dim, int) and dim < 1):
             diags.add(Diagnostic("E212", f"a promised dimension of output `{name}` must be a positive integer, a name "
-                                 "or `${...}`", dpos, found=_yaml_text(_raw(doc, path + ("shape", k)))[:40]))
+                                 "or `${...}`", dpos, found=clip(_yaml_text(_raw(doc, path + ("shape", k))), 40)))
         elif isinstance(dim, int) or (dim.isidentifier() and not keyword.iskeyword(dim)):
             if isinstance(dim, str):
                 _symbol(dim, dpos, diags)
@@ -264,7 +264,7 @@ def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector,
         return None
     if isinstance(spec.shape, list) and len(spec.shape) != 3:
         diags.add(Diagnostic("E212", f"input `{name}` has a `layout`, so its shape is written [B, L, C]", pos,
-                             expected="three dimensions, channels last", found=repr(spec.shape)[:80]))
+                             expected="three dimensions, channels last", found=clip(repr(spec.shape), 80)))
         return None
     return value
 

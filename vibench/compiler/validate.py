@@ -20,12 +20,14 @@ from vibench.compiler.diagnostics import (
     Collector,
     Diagnostic,
     SpecError,
+    clip,
     comment_hint,
     one_of,
     plain,
     suggest,
 )
-from vibench.compiler.load import LoadedDoc
+from vibench.compiler.ir import Pos
+from vibench.compiler.load import LoadedDoc, is_experiment
 from vibench.schemas.document import NODE_KEYS, SpecDocument
 
 _UNIONS = (typing.Union, types.UnionType)  # `Union[A, B]` and `A | B` have different origins
@@ -42,20 +44,49 @@ def validate(doc: LoadedDoc) -> SpecDocument:
                         found=found, hint="start the file with `vibench: 1`")],
             {doc.file: doc.text},
         )
-    spec_like = "vibench" in doc.data or any(k in doc.data for k in ("nodes", "inputs", "outputs", "blocks", "extends"))
-    sections = [] if spec_like else [k for k in doc.data if k in _PHM_SECTIONS]
-    if sections:  # a PHM-Vibench base config (data, task, trainer): no `model:` to compile
-        raise SpecError([Diagnostic(
-            "E103", "a PHM-Vibench config without a `model:` section", doc.pos((sections[0],), key=True),
-            expected="an experiment config with `model:` (or `base_configs:` that give one), or a vibench spec "
-            "(`vibench: 1`)", found=", ".join(f"`{k}:`" for k in sections) + " (PHM-Vibench's sections for the "
-            "data, task and trainer) and no `model:`",
-            hint="compile the experiment config that lists this file under `base_configs:`, or add a `model:` "
-            "section with `type` and `name`")], {doc.file: doc.text})
+    refusal = phm_refusal(doc)
+    if refusal is not None:
+        raise refusal
     try:
         return SpecDocument.model_validate(doc.data)
     except ValidationError as err:
         raise SpecError(translate_errors(err, doc, SpecDocument), {doc.file: doc.text}) from None
+
+
+def phm_refusal(doc: LoadedDoc, at: Pos | None = None, template: str | None = None) -> SpecError | None:
+    """E103 for a PHM-Vibench config where a vibench spec is needed, or None for anything else.
+
+    An experiment config (`model:` or `base_configs:`, no `vibench:`) compiles on its own but cannot be
+    extended or used as a block; a base config (only `data:`, `task:`, ...) has no model at all. ``at``:
+    the reference that names the file (`extends:`, `block:`), where the error is reported; without one, it
+    is reported in the file. ``template``: the library template the experiment's `model:` section picks,
+    when the caller knows it (named in the hint)."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return None
+    if is_experiment(data):
+        key = "model" if "model" in data else "base_configs"
+        shown = clip(doc.file, 200)
+        target = f"the template its `model:` section names: `extends: {template}`" if template else \
+            "the library template its `model:` section's `type` and `name` pick (`vibench-compile --list`)"
+        return SpecError([Diagnostic(
+            "E103", f"`{shown}` is a PHM-Vibench experiment config, not a vibench spec: it cannot be extended or "
+            "used as a block", at or doc.pos((key,), key=True), expected="a vibench spec (`vibench: 1`)",
+            found=f"a PHM-Vibench experiment config (`{key}:`, no `vibench:`)",
+            hint=f"compile it directly (`vibench-compile {shown}`), or extend {target}, with that section's other "
+            "keys under `with:`")], {doc.file: doc.text})
+    spec_like = "vibench" in data or any(k in data for k in ("nodes", "inputs", "outputs", "blocks", "extends"))
+    sections = [] if spec_like else [k for k in data if k in _PHM_SECTIONS]
+    if not sections:
+        return None
+    return SpecError([Diagnostic(  # a PHM-Vibench base config (data, task, trainer): no `model:` to compile
+        "E103", f"`{clip(doc.file, 200)}` is a PHM-Vibench config without a `model:` section",
+        at or doc.pos((sections[0],), key=True),
+        expected="an experiment config with `model:` (or `base_configs:` that give one), or a vibench spec "
+        "(`vibench: 1`)", found=", ".join(f"`{k}:`" for k in sections) + " (PHM-Vibench's sections for the "
+        "data, task and trainer) and no `model:`",
+        hint="compile the experiment config that lists this file under `base_configs:`, or add a `model:` "
+        "section with `type` and `name`")], {doc.file: doc.text})
 
 
 def _not_a_mapping(doc: LoadedDoc) -> str:
@@ -140,6 +171,10 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
                           else "this vibench reads format version 1")
     if (etype == "invalid_key" or first["loc"] and first["loc"][-1] == "[key]") and path:
         return _key_diagnostic(path, doc)  # `[key]`: a dict's key; invalid_key: one among a model's fields
+    if etype == "empty_key":  # `nodes:` with nothing under it: YAML reads the value as null
+        return Diagnostic("E102", f"{where} is empty (null)", doc.pos(path), expected=first["ctx"]["what"],
+                          found="null",
+                          hint=f"give `{path[-1]}:` its value (a key with nothing after it is null in YAML)")
     if etype in _RANGE_ERRORS:
         return Diagnostic("E104", f"value out of range for {where}", doc.pos(path),
                           expected=first["msg"].replace("Input should be ", ""), found=repr(_value(doc.data, path)))
