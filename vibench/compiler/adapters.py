@@ -15,7 +15,7 @@ import ast
 from dataclasses import replace
 from typing import Any
 
-from vibench.compiler.diagnostics import Collector, Diagnostic
+from vibench.compiler.diagnostics import Collector, Diagnostic, clip
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, Template
 
 LAYOUTS = ("BLC", "BCL")  # the axis orders a `layout:` names
@@ -58,6 +58,10 @@ def with_adapters(inputs: dict[str, Any], outputs: dict[str, Any], input_decls: 
             diags.add(Diagnostic("E212", f"output `{out.name}` takes every output of `{ref.node}` (`.*`), which "
                                  "`layout`/`as` cannot reorder", pos,
                                  hint=f"name one output (`from: {ref.node}.PORT`) for each layout-aware output"))
+            continue
+        if getattr(spec, "layout", None) is None:  # `as:` alone (with neither, the output was kept above)
+            diags.add(Diagnostic("E212", f"output `{out.name}` has `as: {order}` but no `layout`", pos,
+                                 hint="add `layout: \"${layout}\"` (the order the caller gets)"))
             continue
         layout = layout_value(getattr(spec, "layout", None), pos, f"output `{out.name}`", names, diags)
         if order is None or layout is None:
@@ -103,7 +107,7 @@ def layout_value(value: Any, pos: Pos | None, what: str, names: set[str], diags:
         return None
     if isinstance(parsed, str) and parsed not in LAYOUTS:
         diags.add(Diagnostic("E212", f"the layout of {what} must be BLC, BCL, a parameter's name or `${{...}}`", pos,
-                             found=repr(parsed)[:60]))
+                             found=clip(repr(parsed), 60)))
         return None
     return parsed
 

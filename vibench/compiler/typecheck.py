@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
-from vibench.compiler.diagnostics import Diagnostic, comment_hint, one_of, plain, suggest
+from vibench.compiler.diagnostics import Diagnostic, clip, comment_hint, one_of, plain, suggest
 from vibench.compiler.elaborated import Failed, Ports, Refs, freeze
 from vibench.compiler.expr import Unknown, bare_name
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, TensorType, UnitDef, ValueRef
@@ -211,15 +211,21 @@ class TypeCheck(CompositeCheck):
                     diags.append(Diagnostic("E113", f"block `{block.name}` needs parameter `{field}`", nd.pos,
                                             node=nd.name, expected=f"`{field}`" + (f" ({doc})" if doc else ""),
                                             hint=f"add `{field}: ...` to node `{nd.name}`"))
+                elif not loc:  # about no one parameter (a block's model validator): its text says what to do
+                    given = ", ".join(f"{k}: {v!r}" for k, v in values.items())
+                    text = plain(str(e["msg"]))
+                    diags.append(Diagnostic("E112", f"block `{block.name}` at node `{nd.name}`: {text}", nd.pos,
+                                            node=nd.name, found=given or "no parameters",
+                                            hint=f"`vibench-compile --blocks {block.name}` describes its parameters"))
                 else:
-                    invalid.setdefault(str(loc[0]) if loc else "", []).append(e)
+                    invalid.setdefault(str(loc[0]), []).append(e)
             for field, errors in invalid.items():
                 pos = positions.get(field, nd.pos)
                 value = errors[0].get("input")
-                found = repr(value)[:60]
+                found = clip(repr(value), 60)
                 where = errors[0]["loc"][1:2]
                 if where and type(where[0]) is int and field in values:  # an item of a list: which one, of what
-                    found += f" (item {where[0]} of {repr(values[field])[:60]})"
+                    found += f" (item {where[0]} of {clip(repr(values[field]), 60)})"
                 if all(e["type"] in _RANGE_ERRORS for e in errors):
                     diags.append(Diagnostic("E104", f"value out of range for parameter `{field}` of `{block.name}`",
                                             pos, node=nd.name, expected=_expected(errors), found=found,

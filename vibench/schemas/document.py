@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool", "complex64", "complex128")
@@ -26,6 +35,13 @@ Scalar = int | float | bool | str | None
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True, populate_by_name=True)
+
+
+def _some_choices(value: Any) -> Any:
+    """``choices: []`` would refuse every value ("must be one of" nothing): refused where it is written."""
+    if isinstance(value, list) and not value:
+        raise PydanticCustomError("empty_choices", "a list of at least one value (`choices: []` allows none)")
+    return value
 
 
 class ParamSpec(_Strict):
@@ -43,11 +59,13 @@ class ParamSpec(_Strict):
     default: Any = Field(
         None, description="Default value; a parameter without one is required."
     )
-    ge: float | None = Field(None, description="Lower bound (inclusive) for numbers.")
-    gt: float | None = Field(None, description="Lower bound (exclusive) for numbers.")
-    le: float | None = Field(None, description="Upper bound (inclusive) for numbers.")
-    lt: float | None = Field(None, description="Upper bound (exclusive) for numbers.")
-    choices: list[Scalar] | None = Field(None, description="The only values allowed.")
+    # Strict: `ge: "10"` was read as 10, `le: true` as 1.
+    ge: StrictFloat | None = Field(None, description="Lower bound (inclusive) for numbers.")
+    gt: StrictFloat | None = Field(None, description="Lower bound (exclusive) for numbers.")
+    le: StrictFloat | None = Field(None, description="Upper bound (inclusive) for numbers.")
+    lt: StrictFloat | None = Field(None, description="Upper bound (exclusive) for numbers.")
+    choices: Annotated[list[Scalar] | None, BeforeValidator(_some_choices)] = Field(
+        None, min_length=1, description="The only values allowed.")
     slot: str | None = Field(
         None,
         description="A spec-library folder, e.g. isfm/backbone: the value (a str, or a list of str) names specs in "
@@ -274,14 +292,40 @@ class ReferenceSpec(_Strict):
     )
 
 
+def _format_version(value: Any) -> Any:
+    """``true`` and ``1.0`` equal 1, and pydantic's ``Literal[1]`` takes them: only the integer is the version."""
+    if type(value) is not int:
+        raise PydanticCustomError("literal_error", "Input should be 1")
+    return value
+
+
+def _given_as(tp: Any, what: str) -> BeforeValidator:
+    """For ``tp | None`` with the default None: a key written with nothing under it (``nodes:``) or ``null`` is
+    E102 at that key (not "missing", E103); the JSON Schema shows ``tp`` alone. ``what``: what it expects."""
+
+    def given(value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("empty_key", "{what}, not an empty value (null)", {"what": what})
+        return value
+
+    return BeforeValidator(given, json_schema_input_type=tp)
+
+
+_NAME_GIVEN = _given_as(str, "a class name")
+_EXTENDS_GIVEN = _given_as(str, "a template name or file")
+_INPUTS_GIVEN = _given_as(dict[str, InputSpec], "a mapping of input names to shapes")
+_NODES_GIVEN = _given_as(dict[str, NodeSpec], "a mapping of node names to nodes")
+_OUTPUTS_GIVEN = _given_as(dict[str, OutputValue], "a mapping of output names to nodes")
+
+
 class SpecDocument(_Strict):
     """A vibench spec: a model as a DAG of typed blocks, or a template instantiation (`extends`)."""
 
     schema_: str | None = Field(None, alias="$schema", description="The JSON Schema of this file (JSON specs).")
-    vibench: Literal[1] = Field(description="Spec format version.")
-    name: str | None = Field(None, description="The model's class name in model.py.")
+    vibench: Annotated[Literal[1], BeforeValidator(_format_version)] = Field(description="Spec format version.")
+    name: Annotated[str | None, _NAME_GIVEN] = Field(None, description="The model's class name in model.py.")
     doc: str | None = Field(None, description="What the model is; becomes the class docstring.")
-    extends: str | None = Field(
+    extends: Annotated[str | None, _EXTENDS_GIVEN] = Field(
         None, description="A template to instantiate, from the spec library (cnn/ResNet1D) or a relative path."
     )
     with_: dict[str, Any] | None = Field(
@@ -298,10 +342,12 @@ class SpecDocument(_Strict):
         description="Conditions the parameters must meet: `{that: ${...}, message: ..., at: param}`; a failure is "
         "E215 at the user's setting of `at`, with the message.",
     )
-    inputs: dict[str, InputSpec] | None = Field(None, description="Tensor inputs with symbolic shapes.")
+    inputs: Annotated[dict[str, InputSpec] | None, _INPUTS_GIVEN] = Field(
+        None, description="Tensor inputs with symbolic shapes.")
     blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="Composite blocks local to this file.")
-    nodes: dict[str, NodeSpec] | None = Field(None, description="The nodes, in order; the key is the node name.")
-    outputs: dict[str, OutputValue] | None = Field(
+    nodes: Annotated[dict[str, NodeSpec] | None, _NODES_GIVEN] = Field(
+        None, description="The nodes, in order; the key is the node name.")
+    outputs: Annotated[dict[str, OutputValue] | None, _OUTPUTS_GIVEN] = Field(
         None, description="Output name -> node (or node.port); several outputs make forward return a dict."
     )
     reference: ReferenceSpec | None = Field(

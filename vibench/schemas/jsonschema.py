@@ -56,6 +56,8 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """A string holding a ``${...}`` template (evaluated when the spec compiles)."""
 OTHER_BLOCK_PATTERN = r"^(?:[A-Z][A-Za-z0-9_]*|.*[/#].*|.*\.(?:ya?ml|json)|.*\$\{.*)$"
 """``block:`` values the catalogue does not hold: composites, library references, templates."""
+EXTENDS_EXCLUDES = ("inputs", "nodes", "outputs")
+"""Sections a spec with ``extends:`` cannot have (E107); ``blocks``, ``let`` and ``checks`` only empty."""
 UNKNOWN_BLOCK = (
     "Unknown block: not in the catalogue (`vibench-compile --blocks`). Composite blocks from `blocks:` "
     "start with an uppercase letter; library specs read `family/Name` or `file.yaml#Block`."
@@ -97,9 +99,12 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
         conditions = [template_schema.with_condition(t) for t in templates if t.params is not None]
         if conditions:
             root["allOf"] = conditions
-        # Without `extends:` a spec defines the whole model (the compiler's E103 otherwise).
+        # With `extends:` a spec sets the template's parameters, nothing else (E107); without, it defines
+        # the whole model (E103) and has no `with:` (E107).
         root["if"] = {"required": ["extends"]}
-        root["else"] = {"required": ["name", "inputs", "nodes", "outputs"]}
+        root["then"] = {"properties": {**dict.fromkeys(EXTENDS_EXCLUDES, False), "blocks": {"maxProperties": 0},
+                                       "let": {"maxProperties": 0}, "checks": {"maxItems": 0}}}
+        root["else"] = {"required": ["name", "inputs", "nodes", "outputs"], "properties": {"with": False}}
     else:
         schema_id = f"{TEMPLATE_ID}{quote(template, safe='/')}.schema.json"
         template_schema.narrow(root, template_schema.load_template(template, search_path or []))
@@ -156,7 +161,7 @@ def _node_union(blocks: Mapping[str, Block], node_keys: dict[str, Any], defs: di
         },
         "required": ["block"],
         "oneOf": alternatives,
-        "allOf": [_required_params(name, block) for name, block in blocks.items() if _required(block)],
+        "allOf": [rule for name, block in blocks.items() if (rule := _required_params(name, block)) is not None],
     }
 
 
@@ -164,15 +169,48 @@ def _required(block: Block) -> list[str]:
     return [f for f, info in block.Params.model_fields.items() if info.is_required()]
 
 
-def _required_params(name: str, block: Block) -> dict[str, Any]:
-    """``if block == name then required: its parameters``, next to the ``oneOf``, not in it.
+def _one_of_groups(block: Block) -> list[list[str]]:
+    """The parameter groups of which a node must give one in full, not null (``clamp``: ``min`` or ``max``),
+    declared on the block's parameter model as ``json_schema_extra={"anyOf": [{"required": [...]}, ...]}``."""
+    extra = block.Params.model_config.get("json_schema_extra")
+    members = extra.get("anyOf") if isinstance(extra, dict) else None
+    groups = [m.get("required") for m in members if isinstance(m, dict)] if isinstance(members, list) else []
+    return [[str(p) for p in g] for g in groups if isinstance(g, list)]
+
+
+# A node whose block takes parameters from elsewhere: `inherit: true` or a `with: ${...}`.
+_PASSED_ON = {"anyOf": [{"properties": {"inherit": {"const": True}}, "required": ["inherit"]},
+                        {"properties": {"with": {"type": "string"}}, "required": ["with"]}]}
+
+
+def _given(name: str, not_null: bool = False) -> dict[str, Any]:
+    """The node gives parameter ``name``: as its own key, or in its ``with:`` mapping."""
+    here: dict[str, Any] = {"required": [name]}
+    if not_null:
+        here["properties"] = {name: {"not": {"type": "null"}}}
+    return {"anyOf": [here, {"properties": {"with": {"type": "object", **here}}, "required": ["with"]}]}
+
+
+def _required_params(name: str, block: Block) -> dict[str, Any] | None:
+    """``if block == name then required: its parameters``, next to the ``oneOf``, not in it; None when
+    the block requires none.
 
     While completing, the server matches ``block: lin`` against ``linear`` by prefix; an alternative
     that lacked a required key would then tie with ``linear``'s and both offer their keys. With the
-    requirement outside the alternatives, ``lin``'s matches cleanly and wins.
+    requirement outside the alternatives, ``lin``'s matches cleanly and wins. A parameter given in the
+    node's ``with:`` mapping counts; ``inherit: true`` or a ``with: ${...}`` may give any (the compiler
+    knows which). Each rule is an ``if``/``else``: the server reports only the ``else`` ("missing property").
     """
-    return {"if": {"properties": {"block": {"const": name, "pattern": f"^{re.escape(name)}$"}}, "required": ["block"]},
-            "then": {"required": _required(block)}}
+    rules: list[dict[str, Any]] = [{"if": _given(p), "else": {"required": [p]}} for p in _required(block)]
+    groups = _one_of_groups(block)
+    if groups:
+        rules.append({"if": {"anyOf": [{"allOf": [_given(p, not_null=True) for p in g]} for g in groups]},
+                      "else": {"anyOf": [{"required": g, "properties": {p: {"not": {"type": "null"}} for p in g}}
+                                         for g in groups]}})
+    if not rules:
+        return None
+    tag = {"properties": {"block": {"const": name, "pattern": f"^{re.escape(name)}$"}}, "required": ["block"]}
+    return {"if": tag, "then": {"if": _PASSED_ON, "else": {"allOf": rules}}}
 
 
 def _node_key_def(key: str) -> str:
@@ -200,6 +238,7 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
     }
     for key in NODE_KEYS[1:]:
         props[key] = {"$ref": f"#/$defs/{_node_key_def(key)}"}
+    props["with"] = _node_with(name, list(params.get("properties", {})), node_keys["with"])
     for pname, pschema in params.get("properties", {}).items():
         info = block.Params.model_fields[pname]
         if pname not in required and "default" not in pschema:  # a default_factory
@@ -213,6 +252,15 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
         "required": ["block"],  # the parameters' `required` is on the union, see _required_params
         "additionalProperties": False,
     }
+
+
+def _node_with(name: str, params: list[str], common: dict[str, Any]) -> dict[str, Any]:
+    """A node's ``with:`` for block ``name``: a mapping of its parameters (a misspelt key is E111), or ``${...}``."""
+    mapping = {"title": "with: dict", "type": "object", "properties": {p: {} for p in params},
+               "additionalProperties": False}
+    return {"title": "with", "description": common["description"], "markdownDescription": common["description"],
+            "anyOf": [mapping, {"title": "with: ${...}", "$ref": "#/$defs/Template"},
+                      {"title": "with: None", "type": "null"}]}
 
 
 def _snippets(blocks: Mapping[str, Block]) -> list[dict[str, Any]]:

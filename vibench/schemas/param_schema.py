@@ -61,7 +61,7 @@ def _takes_text(schema: dict[str, Any]) -> bool:
         return True
     if any(isinstance(v, str) for v in schema.get("enum", ())):
         return True
-    return any(_takes_text(m) for m in schema.get("anyOf", ()) + schema.get("oneOf", ())) or not schema
+    return any(_takes_text(m) for m in [*schema.get("anyOf", ()), *schema.get("oneOf", ())]) or not schema
 
 
 def _any_string(schema: dict[str, Any]) -> bool:

@@ -99,8 +99,10 @@ def with_schema(info: TemplateInfo) -> dict[str, Any]:
     from vibench.schemas.param_schema import block_param
 
     assert info.params is not None
+    # names: `with: {num_classes: classes}` reads the spec's own parameter `classes` (docs/language.md).
     props = {p.name: block_param(p.name, _field(p), required=p.required,
-                                 default_text=None if _plain(p.default) else "computed from other parameters")
+                                 default_text=None if _plain(p.default) else "computed from other parameters",
+                                 names=True)
              for p in info.params}
     text = f"Values for the parameters of `{info.name}`."
     return {"title": "with", "type": "object", "description": text, "markdownDescription": text,
@@ -116,7 +118,7 @@ def with_condition(info: TemplateInfo) -> dict[str, Any]:
 
 def narrow(root: dict[str, Any], info: TemplateInfo) -> None:
     """Turn the document schema into one for specs that extend ``info`` (in place)."""
-    for key in ("inputs", "nodes", "outputs", "blocks"):  # not allowed next to `extends:` (E107)
+    for key in ("inputs", "nodes", "outputs", "blocks", "let", "checks"):  # not allowed next to `extends:` (E107)
         root["properties"].pop(key)
     extends: dict[str, Any] = {"title": "extends", "description": info.summary, "markdownDescription": info.markdown}
     if info.name.endswith((".yaml", ".yml", ".json")):
@@ -142,7 +144,8 @@ def _field(p: ParamDecl) -> dict[str, Any]:
         from vibench.compiler.resolve import Library, slot_components
 
         component = {"anyOf": [{"enum": slot_components(p.slot, Library())}, {"type": "string"}]}
-        schema = {"type": "array", "items": component} if p.type.startswith("list") else component
+        if p.choices is None:  # each text member of the type (`str`, `list[str] | None`) names a component
+            schema = _with_strings(schema, component)
     bounds = {"minimum": p.ge, "exclusiveMinimum": p.gt, "maximum": p.le, "exclusiveMaximum": p.lt}
     bounds = {k: int(v) if float(v).is_integer() else v for k, v in bounds.items() if v is not None}
     if bounds:
@@ -153,6 +156,18 @@ def _field(p: ParamDecl) -> dict[str, Any]:
     schema["description"] = p.doc or f"Parameter `{p.name}` ({p.type})."
     if not p.required and _plain(p.default):
         schema["default"] = p.default
+    return schema
+
+
+def _with_strings(schema: Any, component: dict[str, Any], top: bool = True) -> Any:
+    """``schema`` with each ``{"type": "string"}`` in it replaced by ``component`` (typed ``string`` as well
+    below the top: a list's items read as text, so a plain name there is a component, not a parameter)."""
+    if schema == {"type": "string"}:
+        return dict(component) if top else {"type": "string", **component}
+    if isinstance(schema, dict):
+        return {k: _with_strings(v, component, top and k == "anyOf") for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_with_strings(v, component, top) for v in schema]
     return schema
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, numel
 from vibench.compiler.codegen import code as c
@@ -14,21 +14,28 @@ from vibench.schemas.blocks import BlockParams
 
 
 class ClampParams(BlockParams):
+    # One of the two, not null: the JSON Schema says so too (jsonschema.py reads this `anyOf`).
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["min"]}, {"required": ["max"]}]})
+
     min: float | None = Field(None, description="Lower bound (None: no lower bound).")
     max: float | None = Field(None, description="Upper bound (None: no upper bound).")
 
     @model_validator(mode="after")
     def _bounds(self) -> ClampParams:
+        # The message completes "block `clamp` at node `n`: ..." (typecheck.py, errors about no one parameter).
         if self.min is None and self.max is None:
             raise ValueError("give `min`, `max` or both")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"`min` ({self.min}) is larger than `max` ({self.max})")
+            raise ValueError("`min` must be at most `max`")
         return self
 
 
 @register
 class Clamp(Block):
-    """Limit every element to [min, max] (torch.clamp); same shape out, e.g. HSE_prompt's ±100 guard."""
+    """Limit every element to [min, max] (torch.clamp); same shape out, e.g. HSE_prompt's ±100 guard.
+
+    Give `min`, `max` or both (neither is E112); `min` must be at most `max`.
+    """
 
     name = "clamp"
     Params = ClampParams
