@@ -72,6 +72,26 @@ def test_a_switched_off_node_passes_its_blocks_first_port_through(written: str, 
     assert torch.equal(model(x, torch.randn(2, 7)), x)
 
 
+@pytest.mark.parametrize("name", ["max_nodes", "inputs", "metadata", "inplace"])
+def test_a_parameter_named_after_an_option_of_build_is_reserved(name: str) -> None:
+    """`vibench.build(spec, max_nodes=8)` is build's node limit: a parameter of that name could not be set
+    there (the parameter kept its default, silently). E106 at the declaration."""
+    d = error(f"vibench: 1\nname: P\nparams: {{{name}: 4}}\ninputs: {{x: {{shape: [B, 4]}}}}\n"
+              f"nodes: {{fc: {{block: linear, in: x, out_features: {name}}}}}\noutputs: {{y: fc}}\n")
+    assert d.code == "E106" and f"parameter name `{name}` is reserved" in d.message  # type: ignore[attr-defined]
+    assert (d.pos.line, d.pos.col) == (3, 10) and "build's own option" in d.found  # type: ignore[attr-defined]
+
+
+def test_the_reserved_build_options_are_builds_keywords() -> None:
+    """The names E106 keeps for build are exactly its arguments other than the parameters' **keywords."""
+    import inspect
+
+    from vibench.compiler.resolve_decls import BUILD_OPTIONS
+
+    signature = inspect.signature(vibench.build).parameters.values()
+    assert BUILD_OPTIONS == {p.name for p in signature if p.kind is not inspect.Parameter.VAR_KEYWORD}
+
+
 def test_a_parameter_named_key_is_reserved_as_i_and_item_are() -> None:
     # Inside a for_each over a mapping `${key}` silently meant the loop's key, not the parameter.
     d = error("vibench: 1\nname: K\nparams: {key: 3, cfg: {type: \"dict[str, int]\", default: {a: 2, b: 7}}}\n"

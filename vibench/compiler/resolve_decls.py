@@ -51,6 +51,11 @@ add_submodule code delete_all_unused_submodules delete_submodule graph meta prin
 # keywords and builtins, the modules model.py imports (the namer's reserved names), `self`, `cls` and
 # __init__'s `**fixed`.
 ARGUMENT_NAMES = frozenset({"self", "cls", "fixed"})
+# vibench.build's own arguments (tests/test_names.py keeps the two in step): its other keywords set the spec's
+# parameters, so a parameter of one of these names could not be set through it (`build(spec, max_nodes=8)`
+# was the node limit, silently, and the parameter kept its default).
+BUILD_OPTIONS = frozenset({"spec", "text", "inputs", "search_path", "max_nodes", "max_params", "max_activation",
+                           "metadata", "inplace"})
 # What vibench's emitted classes hold besides their nodes (emit.py: the input-check switch and the class
 # constants): a node of that name collided with it (`check_inputs` failed in the constructor).
 EMITTED_ATTRIBUTES = frozenset({"check_inputs", "COMPILED_PARAMETERS", "REFERENCE_STATE_DICT_RENAMES", "METADATA"})
@@ -254,6 +259,11 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
                "let": "`let` names follow the rules of parameter names"}[what]
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos(),
                              found=f"`{name}` is {_python_meaning(name)}; {why}",
+                             hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
+    elif what == "parameter" and name in BUILD_OPTIONS:
+        diags.add(Diagnostic("E106", f"parameter name `{name}` is reserved", pos(),
+                             found=f"`vibench.build(..., {name}=...)` is build's own option, so the parameter could "
+                             "not be set there",
                              hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
     elif allow_upper and not name[:1].isupper():
         diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos(),
