@@ -106,9 +106,9 @@ class HsePatchSampler(nn.Module):
 
 def _require(model: nn.Module, ok: bool, message: str) -> None:
     text = f"{type(model).__name__}: {message}"
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() and not isinstance(ok, bool):  # a symbolic size: the check stays in the graph
         torch._check(ok, lambda: text)
-    elif not ok:
+    elif not ok:  # also while tracing, where it is known then (dynamo reports `raised exception ValueError(text)`)
         raise ValueError(text)
 
 
@@ -133,12 +133,14 @@ def _check_input(
         raise TypeError(f"{type(model).__name__}: input `{name}` must be a tensor {shape}; found {found}")
     ok = x.dtype == dtype or (keep and x.dtype == declared)
     ok = ok and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
-    if torch.compiler.is_compiling():  # a traced message holds constants only (a dynamic size is not one)
+    traced = torch.compiler.is_compiling()
+    if traced and not isinstance(ok, bool):  # a symbolic size: a traced message holds constants only
         _require(model, ok, f"input `{name}` must be {shape} {wanted}")
-        _require(model, x.numel() > 0, f"input `{name}` must be {shape} with every size at least 1")
-    elif not ok:
+    elif not ok:  # also while tracing, where a dtype, a rank or a static size decided it: the eager message
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
         _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
+    if traced:  # decided while tracing (a dynamic batch of 0 passes)
+        _require(model, x.numel() > 0, f"input `{name}` must be {shape} with every size at least 1")
     elif 0 in x.shape:  # the shapes were checked for sizes of at least 1
         axis = list(x.shape).index(0)
         raise ValueError(
@@ -162,13 +164,16 @@ def _input_hint(
     """What a refused input looks like: not a tensor (a numpy array, a list, a number for a [B] input), another
     dtype, swapped last axes, a missing or extra size-1 axis. ``written``: its shape as the spec writes it, `[B]`."""
     if not isinstance(x, torch.Tensor):
-        if type(x).__module__ == "numpy" and getattr(x, "ndim", 0) > 0:
-            return f" (`torch.from_numpy({name})` converts it)"
+        if type(x).__module__ == "numpy" and getattr(x, "ndim", 0) > 0:  # an array: its dtype may differ too
+            to = "" if str(getattr(x, "dtype", "")) == str(dtype).removeprefix("torch.") else f".to({dtype})"
+            return f" (`torch.from_numpy({name}){to}` converts it)"
+        if type(x).__module__ == "numpy" and getattr(x, "ndim", 1) == 0 and hasattr(x, "item"):
+            x = x.item()  # a numpy scalar (np.float32(1000.0)) or 0-d array: the Python value it holds
         if isinstance(x, (list, tuple)):
             return f" (`torch.tensor({name}, dtype={dtype})` converts it)"
         if not isinstance(x, (int, float)) or isinstance(x, bool) or len(sizes) > 1:
             return ""
-        fill = float(x) if dtype.is_floating_point else int(x)  # also a numpy float64, which is a float
+        fill = float(x) if dtype.is_floating_point else int(x)
         if not sizes:
             return f" (`torch.tensor({fill!r}, dtype={dtype})` makes it)"
         return f" (one value for each sample? `torch.full(({written[1:-1]},), {fill!r}, dtype={dtype})` makes it)"
@@ -201,10 +206,10 @@ def _input_hint(
 
 
 def _same_size(model: nn.Module, first: str, size: int, second: str, other: int, symbol: str) -> None:
-    message = f"inputs `{first}` and `{second}` share the size `{symbol}`"
-    if torch.compiler.is_compiling():  # a traced message holds constants only
-        _require(model, other == size, message)
-    elif other != size:
+    message, same = f"inputs `{first}` and `{second}` share the size `{symbol}`", other == size
+    if torch.compiler.is_compiling() and not isinstance(same, bool):  # a traced message holds constants only
+        _require(model, same, message)
+    elif not same:
         _require(model, False, f"{message}; found {size} and {other}")
 
 
@@ -216,12 +221,17 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
         if name in free:
             values[name] = value
             kinds, ge, gt, le, lt, wanted = free[name]
-            if (
+            if type(value) is int and not -(2**62) <= value <= 2**62:  # the compiler's bound on any integer (E202)
+                raise ValueError(
+                    f"{name_of}: {name} must be {wanted}, within 2**62 in magnitude; found an int of "
+                    f"{value.bit_length():,} bits"
+                )
+            if (  # as the compiler compares: nan is within no bound
                 type(value) not in kinds
-                or (ge is not None and value < ge)
-                or (gt is not None and value <= gt)
-                or (le is not None and value > le)
-                or (lt is not None and value >= lt)
+                or (ge is not None and not value >= ge)
+                or (gt is not None and not value > gt)
+                or (le is not None and not value <= le)
+                or (lt is not None and not value < lt)
             ):
                 raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
         elif name not in fixed:
