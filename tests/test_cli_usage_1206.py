@@ -125,6 +125,15 @@ def test_empty_spec_path_variable_entries_are_skipped(library: Path, monkeypatch
     assert cli.main(["--list"]) == cli.EXIT_OK
 
 
+def test_a_template_on_the_spec_path_variable_is_a_spec_argument(library: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`VIBENCH_SPEC_PATH=lib vibench-compile fam/T` finds the template as `-I lib fam/T` does (only --spec-path
+    folders were searched for the spec argument: "no such spec file")."""
+    monkeypatch.setenv("VIBENCH_SPEC_PATH", "lib")
+    assert cli.main(["fam/T", "--check"]) == cli.EXIT_OK, capsys.readouterr().err
+    assert "ok: T" in capsys.readouterr().out
+
+
 # -- --weights names its file after -o ---------------------------------------------------------------------
 
 

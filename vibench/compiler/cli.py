@@ -165,7 +165,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
                          "write the model with -o FILE, or give --check")
     search = _search_path(ns)
     stdin = ns.spec == "-"  # the spec on standard input (a file named `-` is `./-`)
-    path = None if stdin else _spec_path(ns.spec, ns.spec_path)
+    path = None if stdin else _spec_path(ns.spec, search)
     params, shown = _parse_sets(ns.sets)
     metadata = _read_metadata(ns.metadata)
     weights_path = weights_target(ns)
