@@ -208,8 +208,9 @@ each step compiles the spec grown so far, so a draw costs about steps² / 2 node
 def strategy_blocks(max_nodes: int, blocks: list[str] | None, tries: int) -> list[str]:
     """The block names a spec strategy draws from, after checking its arguments: TypeError for a value
     of the wrong kind (``blocks="relu"``: write ``["relu"]``), ValueError for ``max_nodes`` outside
-    1..:data:`MAX_STEPS`, ``tries`` below 1 or no blocks, KeyError for an unknown block; a block whose
-    parameters cannot be drawn is the TypeError or ValueError of :func:`block_params`, naming it."""
+    1..:data:`MAX_STEPS`, ``tries`` below 1, no blocks or an unknown block (an
+    :class:`~vibench.testing.specs.UnknownBlockError`, also a KeyError, with the name it may have meant);
+    a block whose parameters cannot be drawn is the TypeError or ValueError of :func:`block_params`, naming it."""
     for what, value, high in (("max_nodes", max_nodes, MAX_STEPS), ("tries", tries, None)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{what} is an int, not {type(value).__name__}")

@@ -37,7 +37,7 @@ class _LanguageSteps:
         if not self.language:
             return
         if self.chance(15):
-            node.extra["repeat"] = copies = self.pick([0, 2, 2, 3])
+            node.extra["repeat"] = copies = self.pick([2, 2, 3, 0])  # shrinks to 2: a switched-off node last
             ints = [k for k, v in node.params.items() if isinstance(v, int) and not isinstance(v, bool)]
             varied = self.pick(ints) if copies and ints and self.chance(40) else None
             original = node.params.get(varied) if varied is not None else None

@@ -56,24 +56,46 @@ def graph_specs(max_nodes: int = 8, blocks: list[str] | None = None, tries: int 
     ``for_each`` node, or decorates a node with ``repeat`` / ``when``); a step is kept only if the
     spec still compiles with its concrete input sizes (up to ``tries`` draws per step).
     ``max_nodes`` is 1..:data:`~vibench.testing.blocks.MAX_STEPS`; ``blocks`` is a list of names
-    (a str is a TypeError: write ``["relu"]``); ``tries`` is at least 1 (ValueError otherwise).
+    (a str is a TypeError: write ``["relu"]``); ``tries`` is at least 1 (ValueError otherwise);
+    ``language`` is a bool (TypeError otherwise).
+
+    Optional features shrink toward off and a ``repeat`` toward its smallest count that builds the
+    node, so a minimal failing case is the simplest spec that still has what made it fail; a case's
+    ``blocks`` are those of the nodes the model builds (not one switched off by ``repeat: 0`` or ``when``).
     """
     import hypothesis
     import hypothesis.strategies as st
 
+    if not isinstance(language, bool):
+        raise TypeError(f"language is a bool (False: plain nodes only), not {type(language).__name__} "
+                        f"({language!r:.40})")
     names = sorted(strategy_blocks(max_nodes, blocks, tries))
 
     @st.composite
     def graphs(draw: Any) -> GraphCase:
         builder = _Builder(draw, names, tries, language)
+        step = _step(builder)
         for _ in range(draw(st.integers(1, max_nodes), label="steps")):
-            builder.step()
+            draw(step)
         case = builder.finish()
         if case is None:
             hypothesis.reject()
         return case
 
     return graphs()
+
+
+def _step(builder: _Builder) -> SearchStrategy[None]:
+    """One step of ``builder`` as one draw (a span of hypothesis's choices, drawn as before), so that the
+    shrinker can delete a step whole when it lowers the number of steps."""
+    import hypothesis.strategies as st
+
+    @st.composite
+    def step(draw: Any) -> None:
+        builder.draw = draw  # hypothesis's own draw function, as before: the span is what the composite adds
+        builder.step()
+
+    return step()
 
 
 class _Builder(_LanguageSteps):
@@ -95,9 +117,11 @@ class _Builder(_LanguageSteps):
     # -- drawing helpers -----------------------------------------------------------------------
 
     def chance(self, percent: int) -> bool:
+        """True ``percent`` times in 100; shrinks toward False (a draw shrinks toward 0), so that a
+        minimal case has no optional feature it does not need."""
         import hypothesis.strategies as st
 
-        return bool(self.draw(st.integers(0, 99)) < percent)
+        return bool(self.draw(st.integers(0, 99)) >= 100 - percent)
 
     def pick(self, items: list[Any] | tuple[Any, ...]) -> Any:
         import hypothesis.strategies as st
@@ -371,9 +395,21 @@ class _Builder(_LanguageSteps):
                 outputs += [("o_" + ref.replace(".", "_"), ref) for ref in ports]
         if expose_all:
             self.features.add("all_values_out")
-        if not outputs or self.compile(outputs) is None:
+        program = self.compile(outputs) if outputs else None
+        if program is None:
             return None
-        blocks = sorted({n.block for u in [self.root, *self.composites.values()] for n in u.nodes
-                         if registry.get(n.block) is not None})
-        return GraphCase(self.text(outputs), tuple(self.inputs), tuple(blocks), tuple(sorted(self.features)),
-                         tuple(self.crashes))
+        return GraphCase(self.text(outputs), tuple(self.inputs), tuple(sorted(_built_blocks(program.root))),
+                         tuple(sorted(self.features)), tuple(self.crashes))
+
+
+def _built_blocks(unit: Unit) -> set[str]:
+    """The catalogue blocks of the nodes that ``unit`` builds, through its composites: a node switched off
+    (``repeat: 0``, a false ``when``) is not in the compiled unit, so it counts for nothing."""
+    found: set[str] = set()
+    for node in unit.nodes:
+        for copy in node.copies:
+            if copy.unit is not None:
+                found |= _built_blocks(copy.unit)
+            elif registry.get(copy.block or node.block) is not None:
+                found.add(copy.block or node.block)
+    return found

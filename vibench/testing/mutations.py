@@ -63,14 +63,14 @@ def shipped_specs(root: str | None = None) -> list[tuple[str, str]]:
 
 
 def mutated_specs(sources: list[tuple[str, str]] | None = None, max_operators: int = 3) -> SearchStrategy[Mutant]:
-    """Mutants of ``sources`` (default :func:`shipped_specs`): (shown name, path) pairs, each with
-    1..``max_operators`` operators (see :func:`mutate`). ValueError for no sources."""
+    """Mutants of ``sources`` (default :func:`shipped_specs`): a list of (shown name, path) pairs
+    (``[("resnet18_1d.yaml", "examples/resnet18_1d.yaml")]``), each with 1..``max_operators`` operators
+    (see :func:`mutate`). TypeError for ``sources`` of another kind (a bare path: write it as a pair
+    in a list), ValueError for no sources or a path that names no readable text file."""
     import hypothesis.strategies as st
 
     _check_operators(max_operators)
-    pool = sources if sources is not None else shipped_specs()
-    if not pool:
-        raise ValueError("sources is empty: give at least one (shown name, path) pair (None: the shipped specs)")
+    pool = _check_sources(sources) if sources is not None else shipped_specs()
     texts = {path: _read(path) for _, path in pool}
 
     @st.composite
@@ -82,9 +82,41 @@ def mutated_specs(sources: list[tuple[str, str]] | None = None, max_operators: i
     return mutants()
 
 
+_EXAMPLE_SOURCE = "[('resnet18_1d.yaml', 'examples/resnet18_1d.yaml')]"
+
+
+def _check_sources(sources: Any) -> list[tuple[str, str]]:
+    """``sources`` as a list of (shown name, path) pairs of str: TypeError or ValueError naming the entry."""
+    if isinstance(sources, (str, bytes, os.PathLike)) or not isinstance(sources, (list, tuple)):
+        hint = f": write [({os.path.basename(os.fspath(sources))!r:.60}, {os.fspath(sources)!r:.100})]" \
+            if isinstance(sources, (str, os.PathLike)) else ""
+        raise TypeError(f"sources is a list of (shown name, path) pairs such as {_EXAMPLE_SOURCE}, not a "
+                        f"{type(sources).__name__}{hint}")
+    if isinstance(sources, tuple) and len(sources) == 2 and all(isinstance(p, str) for p in sources):
+        raise TypeError(f"sources is a list of (shown name, path) pairs, not one pair: write [{sources!r:.160}]")
+    if not sources:
+        raise ValueError("sources is empty: give at least one (shown name, path) pair (None: the shipped specs)")
+    pool = []
+    for k, pair in enumerate(sources):
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+            found = f"a {type(pair).__name__} of {len(pair)} items" if isinstance(pair, (list, tuple)) \
+                else type(pair).__name__
+            hint = f": write ({os.path.basename(pair)!r:.60}, {pair!r:.100})" if isinstance(pair, str) else ""
+            raise TypeError(f"sources[{k}] is a (shown name, path) pair of str such as "
+                            f"('resnet18_1d.yaml', 'examples/resnet18_1d.yaml'), not {found} ({pair!r:.60}){hint}")
+        shown, path = pair
+        if not os.path.isfile(path):
+            raise ValueError(f"sources[{k}]: path {path!r:.200} names no file (a spec file, YAML or JSON)")
+        pool.append((shown, path))
+    return pool
+
+
 def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as fh:
-        return fh.read()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as err:  # unreadable, or not text: the caller's argument
+        raise ValueError(f"sources: cannot read the spec file {path!r:.200} ({type(err).__name__}: {err})") from None
 
 
 def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | None = None,

@@ -21,6 +21,7 @@ from vibench.testing.specs import TensorCase
 if TYPE_CHECKING:
     import torch
 
+    from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.ir import Program
 
 def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequence[int]], *,
@@ -32,8 +33,10 @@ def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequenc
     ``inputs`` gives every input the model takes, in any order (they are passed by the spec's
     declaration): :class:`~vibench.testing.TensorCase` values (name, sizes, dtype, ``fill``), or a
     dict of input name -> sizes as :func:`vibench.check` takes it (each input then random in its
-    declared dtype). A caller's mistake is a TypeError or ValueError, not a finding: ``inputs`` of
-    another kind, a ``timeout`` that is not positive (None: no limit), an input of the model left out.
+    declared dtype). ``backends`` names some of :data:`~vibench.testing.oracles.BACKENDS` (a tuple:
+    ``("script",)``; ``()`` for none). A caller's mistake is a TypeError or ValueError, not a finding:
+    ``inputs`` or ``backends`` of another kind, an unknown backend, a ``timeout`` that is not positive
+    (None: no limit), an input of the model left out or one it does not take.
 
     >>> spec = ("vibench: 1\\nname: M\\ninputs: {x: {shape: [B, 4]}}\\n"
     ...         "nodes: {fc: {block: linear, in: x, out_features: 2}}\\noutputs: {y: fc}\\n")
@@ -44,6 +47,7 @@ def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequenc
 
     cases = _cases(inputs)
     check_arguments(text, inputs=_sizes(inputs, cases), timeout=timeout)
+    backends = _backends(backends)
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="vibench-fuzz-"))
@@ -71,6 +75,25 @@ def _cases(inputs: Any) -> tuple[TensorCase, ...] | None:
                     f"{{'x': (2, 1, 64)}}, not {found}")
 
 
+def _backends(backends: Any) -> tuple[str, ...]:
+    """``backends`` as a tuple of names of :data:`BACKENDS`: TypeError for a str (``"script"``: write
+    ``("script",)``) or a value of another kind, ValueError for an unknown name."""
+    from vibench.compiler.diagnostics import one_of, suggest
+
+    if isinstance(backends, (str, bytes)) or not isinstance(backends, (tuple, list)):
+        hint = f": write ({backends!r:.40},)" if isinstance(backends, str) else ""
+        raise TypeError(f"backends is a tuple of backend names such as {BACKENDS}, not a "
+                        f"{type(backends).__name__}{hint}")
+    for name in backends:
+        if not isinstance(name, str):
+            raise TypeError(f"backends: a backend name is a str, not {type(name).__name__} ({name!r:.40})")
+        if name not in _BACKEND_RUNS:
+            meant = suggest(name, BACKENDS)
+            raise ValueError(f"backends: unknown backend {name!r:.60}; the backends are {one_of(BACKENDS)}"
+                             + (f": {meant}" if meant else ""))
+    return tuple(backends)
+
+
 def _sizes(inputs: Any, cases: tuple[TensorCase, ...] | None) -> dict[str, tuple[int, ...]]:
     return {t.name: t.dims for t in cases} if cases is not None else dict(inputs)
 
@@ -93,6 +116,26 @@ def _ordered(cases: tuple[TensorCase, ...] | None, bindings: dict[str, tuple[int
                  for name, _ in declared)
 
 
+def _check_unknown_inputs(text: str, bindings: dict[str, tuple[int, ...]], err: SpecError) -> None:
+    """ValueError naming the inputs of ``bindings`` that the spec does not declare, when the compiler
+    refused them (E305): a caller's mistake, not a finding. Only on that error path: the spec's
+    inputs are then read by compiling it with no sizes bound."""
+    import vibench
+    from vibench.compiler.diagnostics import SpecError, suggest
+
+    if "E305" not in err.codes:
+        return
+    try:
+        declared = [name for name, _ in vibench.check(text=text).root.inputs]
+    except SpecError:
+        return  # the spec itself is refused: the finding stands
+    unknown = [name for name in bindings if name not in declared]
+    if unknown:
+        hints = [f"`{name}`: {hint}" for name in unknown if (hint := suggest(name, declared))]
+        raise ValueError(f"inputs names {', '.join(map(repr, unknown))}, which the model does not take: give only "
+                         f"the inputs it takes ({', '.join(declared)})" + "".join(f"; {h}" for h in hints)) from None
+
+
 def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[TensorCase, ...] | None,
              backends: tuple[str, ...], rtol: float, atol: float, workdir: str) -> list[Finding]:
     import vibench
@@ -103,6 +146,7 @@ def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[Tenso
     try:
         result = vibench.compile_spec(text=text, inputs=bindings)
     except SpecError as err:
+        _check_unknown_inputs(text, bindings, err)
         return [Finding("rejected", f"a valid spec is refused: {err.codes}", f"rejected:{','.join(err.codes)}")]
     except Exception as err:  # noqa: BLE001
         return [_crash("uncaught-exception", err)]
@@ -295,7 +339,9 @@ def _reason(err: BaseException) -> str:
 def _compare(expected: dict[str, Any], got: dict[str, Any], rtol: float, atol: float,
              drawn: frozenset[str] = frozenset()) -> str | None:
     """None when ``got`` matches ``expected`` (tensors within tolerance, NaN equal to NaN), else why not.
-    Of the outputs in ``drawn`` (random draws, see :func:`_drawn`) only shapes and dtypes count."""
+    Of the outputs in ``drawn`` (random draws, see :func:`_drawn`) only shapes and dtypes count. An
+    output that is a parameter itself (``learned_table``) requires grad even under ``no_grad``: the
+    tensors are detached, so that no conversion to a Python number warns (an error under ``-W error``)."""
     import torch
 
     if set(expected) != set(got):
@@ -306,6 +352,7 @@ def _compare(expected: dict[str, Any], got: dict[str, Any], rtol: float, atol: f
             if type(a) is not type(b):
                 return f"{name}: {type(b).__name__} vs {type(a).__name__}"
             continue
+        a, b = a.detach(), b.detach()
         if a.shape != b.shape or a.dtype != b.dtype:
             return f"{name}: {tuple(b.shape)} {b.dtype} vs {tuple(a.shape)} {a.dtype}"
         if name in drawn:

@@ -144,9 +144,7 @@ def _in_text(block: Block, names: list[str]) -> str:
 
 
 def _node_text(node: str, block_name: str, params: dict[str, Any], inputs: list[str], repeat: int | None = None) -> str:
-    block = registry.get(block_name)
-    if block is None:
-        raise KeyError(f"unknown block `{block_name}`")
+    block = block_of(block_name)
     items = [f"block: {block_name}", f"in: {_in_text(block, inputs)}"]
     if repeat is not None:
         items.append(f"repeat: {repeat}")
@@ -182,12 +180,32 @@ def one_node_spec(block: str, params: dict[str, Any], inputs: tuple[TensorCase, 
     return "\n".join(lines) + "\n"
 
 
+class UnknownBlockError(KeyError, ValueError):
+    """A block name that the registry does not hold: an argument of the wrong value (a ValueError),
+    and a KeyError as well, as it was before it said what the name may have meant."""
+
+    def __str__(self) -> str:  # the message as written, not KeyError's quoted repr
+        return str(self.args[0])
+
 
 def block_of(name: str) -> Block:
-    """The registered block ``name`` (KeyError when there is none, with why a plug-in block of that
-    name was refused, if one was: see :func:`vibench.compiler.registry.unknown_block_notes`)."""
+    """The registered block ``name``: TypeError for a name that is not a str, :class:`UnknownBlockError`
+    (a ValueError and a KeyError) when there is none, with the name it may have meant and why a
+    plug-in block of that name was refused, if one was (see
+    :func:`vibench.compiler.registry.unknown_block_notes`).
+
+    >>> from vibench.testing.specs import block_of
+    >>> block_of("reluu")
+    Traceback (most recent call last):
+    vibench.testing.specs.UnknownBlockError: unknown block `reluu`; did you mean `relu`?
+    """
+    from vibench.compiler.diagnostics import clip, suggest
+
+    if not isinstance(name, str):
+        raise TypeError(f"a block name is a str, not {type(name).__name__} ({name!r:.40})")
     block = registry.get(name)
     if block is None:
-        notes = registry.unknown_block_notes(name) if isinstance(name, str) else ()
-        raise KeyError(f"unknown block `{name}`" + "".join(f"; {note}" for note in notes))
+        notes = [*registry.unknown_block_notes(name),
+                 suggest(name, registry.all_blocks()) or "`vibench-compile --blocks` lists the catalogue"]
+        raise UnknownBlockError(f"unknown block `{clip(name, 60)}`" + "".join(f"; {note}" for note in notes))
     return block
