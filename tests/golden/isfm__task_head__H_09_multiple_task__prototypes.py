@@ -222,6 +222,12 @@ def _same_size(model: nn.Module, first: str, size: int, second: str, other: int,
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
     name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
+
+    def listed(v: object) -> object:  # a tuple is the list the file writes (YAML has no tuples), at any depth
+        if type(v) in (list, tuple):
+            return [listed(item) for item in v]
+        return {k: listed(item) for k, item in v.items()} if type(v) is dict else v
+
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -243,7 +249,7 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
                 raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r} (takes: {[*free, *fixed]})")
-        elif type(value) is not type(fixed[name]) or value != fixed[name]:
+        elif type(listed(value)) is not type(fixed[name]) or listed(value) != listed(fixed[name]):
             others = "".join(f" --set {word}" for key, word in (sets or {}).items() if key != name)
             raise ValueError(
                 f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"

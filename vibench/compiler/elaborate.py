@@ -17,6 +17,7 @@ elaborated, except those that read it (whose problem is the failure already repo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block
@@ -239,10 +240,25 @@ class Elaborator(Evaluates):
             if not when:
                 self.switch_off(nd, refs)
                 return
+        if nd.checkpoint.__class__ is not bool:  # `checkpoint: "${recompute}"`, `checkpoint: recompute`
+            nd = replace(nd, checkpoint=self.checkpoint(nd))
         if nd.for_each is not None:
             self.visit_each(nd, refs)
             return
         self.build_node(nd, refs, self.env)
+
+    def checkpoint(self, nd: NodeDef) -> bool:
+        """A node's `checkpoint:` written as an expression or a name, evaluated as its `when:` is (None: the
+        name read nothing, already reported)."""
+        if nd.checkpoint is None:
+            return False
+        pos = getattr(nd.checkpoint, "pos", None) or nd.pos
+        value = self.evaluate(nd.checkpoint, self.env, pos, "`checkpoint`", nd.name)
+        if not isinstance(value, bool):
+            raise self.error(Diagnostic("E211", f"`checkpoint` of node `{nd.name}` must be true or false", pos,
+                                        node=nd.name, expected="true or false", found=repr(value),
+                                        hint="write a flag parameter, e.g. `${recompute}`, or a comparison"))
+        return value
 
     def add(self, node: ElabNode) -> None:
         self.nodes.append(node)

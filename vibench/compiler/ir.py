@@ -148,7 +148,7 @@ class NodeDef:
     for_each: SpecValue = None  # a list or mapping, a Template giving one, or None
     with_: SpecValue = None  # a mapping or a Template giving one: more parameters for the block
     with_pos: Pos | None = None
-    checkpoint: bool = False  # activation checkpointing in the emitted forward
+    checkpoint: Flag = False  # activation checkpointing in the emitted forward (a bool once elaborated)
     adapter: str | None = None  # "as: BCL" for the transpose an input's or output's `as:` adds (adapters.py)
 
 

@@ -108,7 +108,7 @@ def _holds_name(value: Any) -> bool:
 def name_units(root: UnitDef, blocks: dict[str, UnitDef], library: Library, from_dir: str | None,
                diags: Collector) -> UnitDef:
     """``root`` and ``blocks`` (replaced in place) with their plain-name values made templates; a
-    ``repeat``/``when``/``for_each`` name that reads nothing is E211."""
+    ``repeat``/``when``/``for_each``/``checkpoint`` name that reads nothing is E211."""
     for bname in list(blocks):
         blocks[bname] = _name_unit(blocks[bname], blocks, library, from_dir, diags)
     return _name_unit(root, blocks, library, from_dir, diags)
@@ -124,8 +124,8 @@ def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from
     nodes = []
     for nd in unit.nodes:
         new = nd
-        if nd.repeat is not None or nd.when is not None or nd.for_each is not None:
-            for key in ("repeat", "when", "for_each"):
+        if nd.repeat is not None or nd.when is not None or nd.for_each is not None or nd.checkpoint is not False:
+            for key in ("repeat", "when", "for_each", "checkpoint"):
                 raw = getattr(nd, key)
                 if is_written_name(raw):
                     new = replace(new, **{key: _flag(raw, key, nd, scope, values, diags)})
@@ -139,12 +139,15 @@ def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from
 
 
 _EXPECTED = {"repeat": "an integer, a parameter's name or `${...}`", "when": "true, false, a parameter's name or "
-             "`${...}`", "for_each": "a list, a parameter's name or `${...}`"}
+             "`${...}`", "for_each": "a list, a parameter's name or `${...}`",
+             "checkpoint": "true, false, a parameter's name or `${...}`"}
+_NO_NAME = {"repeat": "no parameter or `let` is named so: write a count such as `repeat: 2`",
+            "checkpoint": "no parameter or `let` is named so: write `checkpoint: true`, or a parameter's name"}
 
 
 def _flag(written: Template, key: str, owner: Any, scope: set[str], values: set[str], diags: Collector) -> Any:
-    """``repeat: layers``, ``when: classify``, ``for_each: tasks``: the template of a name in scope, else
-    E211 (located at the value) and None."""
+    """``repeat: layers``, ``when: classify``, ``for_each: tasks``, ``checkpoint: recompute``: the template of
+    a name in scope, else E211 (located at the value) and None."""
     name, pos = written.text, written.pos
     if name in scope:
         return name_template(name, pos)
@@ -152,9 +155,8 @@ def _flag(written: Template, key: str, owner: Any, scope: set[str], values: set[
     hint = suggest(name, sorted(values))
     diags.add(Diagnostic("E211", f"`{key}` of {kind} `{owner.name}` must be {_EXPECTED[key]}", pos, found=repr(name),
                          node=owner.name if kind == "node" else None,
-                         hint=hint or ("no parameter or `let` is named so: write a count such as `repeat: 2`"
-                                       if key == "repeat" else "no parameter or `let` is named so; write a condition"
-                                       " such as `when: \"${stride != 1}\"`")))
+                         hint=hint or _NO_NAME.get(key, "no parameter or `let` is named so; write a condition such "
+                                                   "as `when: \"${stride != 1}\"`")))
     return None
 
 

@@ -1,10 +1,13 @@
 """Declared parameters: their type language, checking values, and binding values to them.
 
 Type strings: ``int``, ``float``, ``bool``, ``str``, ``any``, ``None``, ``list[T]``,
-``dict[K, V]`` (K: ``str`` or ``int``), ``tuple[T, ...]`` and unions ``A | B`` (so ``int | None``
-is an optional int). They are parsed here (never evaluated) into typing objects and checked by
-pydantic ``TypeAdapter`` in strict mode: ``true`` is not an int and ``"4"`` is not a number; an int
-is accepted where a float is expected.
+``dict[K, V]`` (K: ``str`` or ``int``), ``tuple[T, ...]``, ``tuple[A, B, ...]`` of a fixed length and
+unions ``A | B`` (so ``int | None`` is an optional int). They are parsed here (never evaluated) into
+typing objects and checked by pydantic ``TypeAdapter`` in strict mode: ``true`` is not an int and ``"4"``
+is not a number; an int is accepted where a float is expected. The one conversion is that a list (what
+YAML, JSON and ``--set`` write) is accepted where a tuple is declared, as block parameters accept it; a
+parameter's value keeps the list form (a tuple given through the Python API becomes a list), the form
+expressions, list-typed parameters and model.py's ``COMPILED_PARAMETERS`` read.
 """
 
 from __future__ import annotations
@@ -57,11 +60,18 @@ def parse_type(text: str) -> Any:
                 expect("]")
                 return list[inner]  # type: ignore[valid-type]
             if tok == "tuple":
-                inner = union()
+                items = [union()]
                 expect(",")
-                expect("...")
+                if pos < len(tokens) and tokens[pos] == "...":
+                    pos += 1
+                    expect("]")
+                    return tuple[items[0], ...]  # type: ignore[valid-type]
+                items.append(union())
+                while pos < len(tokens) and tokens[pos] == ",":
+                    pos += 1
+                    items.append(union())
                 expect("]")
-                return tuple[inner, ...]  # type: ignore[valid-type]
+                return types.GenericAlias(tuple, tuple(items))  # `tuple[int, int]`: exactly two items
             key = union()
             if key not in (str, int, Union[int, str], Union[str, int]):  # noqa: UP007
                 raise TypeSyntaxError("dict keys must be str or int")
@@ -100,7 +110,38 @@ def _tokens(text: str) -> list[str]:
 def _adapter(type_text: str) -> Any:
     from pydantic import TypeAdapter
 
-    return TypeAdapter(parse_type(type_text))
+    return TypeAdapter(_lists_as_tuples(parse_type(type_text)))
+
+
+def _lists_as_tuples(annotation: Any) -> Any:
+    """``annotation`` with each tuple type (at any depth) also taking a list, whose length a fixed-length
+    tuple checks first (pydantic's own messages say `field required` for a missing item)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is list or origin is dict:
+        return types.GenericAlias(origin, tuple(_lists_as_tuples(a) for a in args))
+    if origin is Union or origin is types.UnionType:
+        return Union[tuple(_lists_as_tuples(a) for a in args)]  # noqa: UP007
+    if origin is not tuple:
+        return annotation
+    from pydantic import BeforeValidator
+
+    variadic = len(args) == 2 and args[1] is Ellipsis
+    items = (_lists_as_tuples(args[0]), ...) if variadic else tuple(_lists_as_tuples(a) for a in args)
+    length = None if variadic else len(args)
+    validator = BeforeValidator(functools.partial(_list_as_tuple, length=length))
+    return typing.Annotated[types.GenericAlias(tuple, items), validator]
+
+
+def _list_as_tuple(value: Any, length: int | None) -> Any:
+    """A list (or tuple) as a tuple; one of another length than a fixed-length tuple's is refused."""
+    from pydantic_core import PydanticCustomError
+
+    if not isinstance(value, (list, tuple)):
+        return value  # refused by the tuple type itself: `not tuple`
+    if length is not None and len(value) != length:
+        raise PydanticCustomError("tuple_length", "must have exactly {length} items, found {found}",
+                                  {"found": len(value), "length": length})
+    return tuple(value)
 
 
 def admits_text(annotation: Any) -> bool:
@@ -162,8 +203,8 @@ def check_value(decl: ParamDecl, value: Any) -> tuple[Any, str | None, str | Non
     except Exception as err:  # pydantic.ValidationError
         detail = "; ".join(_short_error(e) for e in getattr(err, "errors", lambda: [])()[:3]) or str(err)
         return value, "E202", f"expected {decl.type}: {detail}"
-    if isinstance(coerced, tuple):
-        coerced = list(coerced)
+    if isinstance(coerced, tuple) or "tuple" in decl.type:  # kept as lists: what expressions and list types read
+        coerced = _tuples_as_lists(coerced)
     if isinstance(coerced, (int, float)) and not isinstance(coerced, bool):
         for bound, ok, text in (
             (decl.ge, lambda b: coerced >= b, ">="),
@@ -176,6 +217,14 @@ def check_value(decl: ParamDecl, value: Any) -> tuple[Any, str | None, str | Non
     if decl.choices is not None and coerced not in decl.choices:
         return coerced, "E208", "must be one of " + ", ".join(repr(c) for c in decl.choices)
     return coerced, None, None
+
+
+def _tuples_as_lists(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_tuples_as_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _tuples_as_lists(v) for k, v in value.items()}
+    return value
 
 
 def _kind(value: Any) -> str:

@@ -311,6 +311,8 @@ def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
         if node.repeat is not None or node.when is not None or node.for_each is not None or node.with_ is not None:
             for value in (node.repeat, node.when, node.for_each, node.with_):
                 used |= template_names(value)
+        if node.checkpoint is not False:  # `checkpoint: "${recompute}"` or `checkpoint: recompute` reads it
+            used |= template_names(node.checkpoint)
         for _, value, _ in node.params:
             kind = value.__class__
             if not (kind is int or kind is bool or value is None):  # a number or a flag reads no name

@@ -316,6 +316,16 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
             diags.add(Diagnostic("E211", f"`when` of node `{name}` must be true, false or `${{...}}`",
                                  doc.pos(path + ("when",)), found=repr(spec.when), node=name,
                                  hint="write `true`/`false`, or a condition such as `when: \"${stride != 1}\"`"))
+    checkpoint: Any = spec.checkpoint
+    if isinstance(checkpoint, str) and bare_name(checkpoint):  # `checkpoint: recompute`: read by the names pass
+        checkpoint = written_name(checkpoint, at.value("checkpoint"))
+    elif isinstance(checkpoint, str):
+        checkpoint = _parsed(diags, name, "checkpoint", checkpoint, at.value("checkpoint"))
+        if isinstance(checkpoint, str):
+            diags.add(Diagnostic("E211", f"`checkpoint` of node `{name}` must be true, false or `${{...}}`",
+                                 at.value("checkpoint"), found=repr(spec.checkpoint), node=name,
+                                 hint="write `true`/`false`, a parameter's name, or an expression such as "
+                                 "`checkpoint: \"${recompute}\"`"))
     for_each = spec.for_each
     if for_each is not None and bare_name(for_each):  # `for_each: task_configs`: read by the names pass
         for_each = written_name(for_each, at.value("for_each"))
@@ -346,7 +356,7 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
     return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
                    when=when, doc=spec.doc, pos=node_pos, block_pos=block_pos, inherit=spec.inherit,
                    for_each=for_each, with_=with_, with_pos=at.value("with") if with_ is not None else node_pos,
-                   checkpoint=spec.checkpoint)
+                   checkpoint=checkpoint)
 
 
 class _NodePlaces:

@@ -234,7 +234,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                                         nd.pos, node=nd.name, found=", ".join(names)))
         self.add(Node(name=nd.name, block=instances[0].block, kind=kinds.pop(),
                       inputs=tuple((p, v) for p, v, _ in first_ports), copies=tuple(instances), repeated=False,
-                      pos=nd.pos, doc=nd.doc, parallel=True, checkpoint=nd.checkpoint))
+                      pos=nd.pos, doc=nd.doc, parallel=True, checkpoint=nd.checkpoint is True))
 
     def build_node(self, en: ElabNode, refs: Refs) -> None:
         """A node's copies (one, or a `repeat` chain), each an instance of its block."""
@@ -271,11 +271,11 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         name = block.qualname if composite else first.block_name  # type: ignore[union-attr]
         self.add(Node(name=nd.name, block=name, kind="composite" if composite else "primitive",
                       inputs=tuple([(p, v) for p, v, _ in ports]), copies=tuple(instances),
-                      repeated=repeated, pos=nd.pos, doc=nd.doc, checkpoint=nd.checkpoint))
+                      repeated=repeated, pos=nd.pos, doc=nd.doc, checkpoint=nd.checkpoint is True))
 
     def check_checkpoint(self, nd: NodeDef, block: Any, inst: Instance, block_name: str) -> None:
         """E211 for `checkpoint: true` on a node without a submodule (nothing to recompute)."""
-        if nd.checkpoint and inst.unit is None and not block.has_module(inst.params):
+        if nd.checkpoint is True and inst.unit is None and not block.has_module(inst.params):
             raise self.error(Diagnostic("E211", f"`checkpoint` of node `{nd.name}` needs a node with a submodule",
                                         nd.pos, node=nd.name, found=f"`{block_name}` has no weights to recompute",
                                         hint="checkpoint a layer or a composite block (a group of layers)"))

@@ -198,10 +198,11 @@ class NodeSpec(_Strict):
         description="More parameters for the block as one mapping, usually a `${...}` (e.g. a task's settings "
         "from a template parameter); explicit parameters win over it, and it wins over `inherit`.",
     )
-    checkpoint: StrictBool = Field(
+    checkpoint: StrictBool | str = Field(
         False,
         description="Activation (gradient) checkpointing: in training, keep only this node's inputs and run it "
-        "again in the backward pass (torch.utils.checkpoint), trading compute for memory.",
+        "again in the backward pass (torch.utils.checkpoint), trading compute for memory: true or false, "
+        "a bool parameter's name, or a `${...}` that gives one.",
     )
     doc: str | None = Field(None, description="A note kept as a comment in the emitted code.")
 

@@ -247,6 +247,8 @@ def _same_interface(rep: UnitPlan, plan: UnitPlan, optional: dict[str, Any]) -> 
 def _same_slot(a: Slot, b: Slot, same_child: Any, rep: UnitPlan, plan: UnitPlan, optional: dict[str, Any]) -> bool:
     if a.kind != b.kind or a.node.block != b.node.block or a.node.kind != b.node.kind:
         return False
+    if a.node.checkpoint != b.node.checkpoint:  # `checkpoint: save` of a composite's parameter: another forward
+        return False
     if a.code_key != b.code_key:
         return False
     if [p for p, _ in a.node.outputs] != [p for p, _ in b.node.outputs]:

@@ -4,11 +4,12 @@
   declared type and within its declared bounds, as the compiler checks a value (nan is within no bound;
   an int within 2**62 in magnitude; the parameter budget, which needs the whole model, is not checked: the
   class does not know the count a new value gives); any other template parameter may only repeat the
-  value the file was compiled and shape-checked with (else ValueError naming the parameter and the
-  command that compiles it with the new value: ``command`` and the ``--set`` words of ``sets``, parameter
-  -> shell word, but the one it replaces). A numpy scalar or 0-d tensor counts as the Python value it
-  holds, as in ``vibench.build`` (known by its type's module: model.py imports nothing but torch); the
-  free parameters' values come back so read, for ``__init__`` to build with.
+  value the file was compiled and shape-checked with, a tuple counting as the list the file writes (else
+  ValueError naming the parameter and the command that compiles it with the new value: ``command`` and
+  the ``--set`` words of ``sets``, parameter -> shell word, but the one it replaces). A numpy scalar or
+  0-d tensor counts as the Python value it holds, as in ``vibench.build`` (known by its type's module:
+  model.py imports nothing but torch); the free parameters' values come back so read, for ``__init__``
+  to build with.
 * :func:`_check_input`, :func:`_require` and :func:`_same_size` — the checks at the entry of ``forward`` (dtype, rank,
   fixed sizes, the spec's shape constraints): ``ValueError`` naming the input and the rule in eager
   mode, ``torch._check`` while ``torch.compile``/``torch.export`` trace (the checks stay in the graph).
@@ -51,6 +52,12 @@ else:
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
     name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
+
+    def listed(v: object) -> object:  # a tuple is the list the file writes (YAML has no tuples), at any depth
+        if type(v) in (list, tuple):
+            return [listed(item) for item in v]
+        return {k: listed(item) for k, item in v.items()} if type(v) is dict else v
+
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
             value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
@@ -72,7 +79,7 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
                 raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r} (takes: {[*free, *fixed]})")
-        elif type(value) is not type(fixed[name]) or value != fixed[name]:
+        elif type(listed(value)) is not type(fixed[name]) or listed(value) != listed(fixed[name]):
             others = "".join(f" --set {word}" for key, word in (sets or {}).items() if key != name)
             raise ValueError(
                 f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"
