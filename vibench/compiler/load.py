@@ -21,7 +21,10 @@ also makes the safety rules cheap and exact:
   document (or one long string aliased a million times) stops with E002;
 * duplicate mapping keys are E005 (PyYAML silently keeps the last); with ``lenient_keys`` the last
   one is kept, as PyYAML does, and every repeat is listed in :attr:`LoadedDoc.duplicates` (how a
-  PHM-Vibench experiment's sections other than `model:` are read, :mod:`vibench.compiler.phm`).
+  PHM-Vibench experiment's sections other than `model:` are read, :mod:`vibench.compiler.phm`);
+* a number that YAML 1.1 reads otherwise than YAML 1.2 (base 60, `1:30`; a leading zero, `010`, `08`) is E001
+  (:class:`~vibench.compiler.load_compose.YAML11NumberError`); with ``lenient_keys`` it is read as PyYAML
+  reads it (90, 8, the string `08`) and listed with that E001 in :attr:`LoadedDoc.numbers`.
 
 JSON, read as YAML, means what JSON means by a surrogate-pair escape (``"\\ud83d\\ude00"``, which libyaml
 refuses alone): the one character beyond U+FFFF; positions stay those of the text as written.
@@ -155,6 +158,9 @@ class LoadedDoc:
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
     duplicates: tuple[tuple[tuple, Pos, Pos], ...] = ()
     """Keys written twice in one mapping (path of the key, position of the repeat, of the first): only with
+    ``lenient_keys``."""
+    numbers: tuple[tuple[Pos, Diagnostic], ...] = ()
+    """YAML 1.1 numbers read as PyYAML reads them (their position, the E001 of a strict read): only with
     ``lenient_keys``."""
 
     @property
@@ -343,18 +349,19 @@ def load_text(text: str, file: str = "<string>", path: str | None = None, *, len
     """Load spec text (YAML, or JSON, which is read as YAML) into a :class:`LoadedDoc`.
 
     ``lenient_keys``: a repeated mapping key keeps its last value (as PyYAML) and is listed in
-    ``duplicates`` instead of raising E005.
+    ``duplicates`` instead of raising E005; a YAML 1.1 number (`1:30`, `010`, `08`) is read as PyYAML
+    reads it and listed in ``numbers`` instead of raising E001.
     """
     if len(text) > MAX_BYTES:
         raise SpecError([Diagnostic("E002", "spec text is too large", Pos(file, 1, 1),
                                     expected=f"at most {MAX_BYTES:,} characters")])
-    composer = _Composer(text, file, [] if lenient_keys else None)
+    composer = _Composer(text, file, [] if lenient_keys else None, [] if lenient_keys else None)
     data, root = composer.compose()
     sources = _SOURCES.get()
     if sources is not None:  # the values of every document a compilation loads, together
         sources.charge_values(composer.written + composer.aliased, file)
     return LoadedDoc(data=data, file=file, path=path, text=text, root=root,
-                     duplicates=tuple(composer.duplicates or ()))
+                     duplicates=tuple(composer.duplicates or ()), numbers=tuple(composer.numbers or ()))
 
 
 def is_experiment(data: Any) -> bool:

@@ -3,7 +3,9 @@
 :class:`_Composer` turns PyYAML's C parser events into plain values and a map of source positions
 (:class:`Loc`), enforcing the safety rules as it builds: standard tags only (E003), at most
 :data:`MAX_DEPTH` levels (E002), the expanded size bounded by :data:`MAX_EXPANDED` and
-:data:`MAX_ALIAS_UNITS` (E002), duplicate keys refused (E005) or listed, and ``<<`` merges applied.
+:data:`MAX_ALIAS_UNITS` (E002), duplicate keys refused (E005) or listed, and ``<<`` merges applied. A number
+that YAML 1.1 reads otherwise than YAML 1.2 (`1:30`, `010`, `08`) is E001 (:class:`YAML11NumberError`), or in
+a lenient read (a PHM-Vibench config's) read as PyYAML reads it and listed with that E001.
 PyYAML is imported when a composer is made, not with this module.
 
 JSON is read as YAML, with one repair: libyaml refuses a character beyond U+FFFF escaped as a UTF-16
@@ -41,6 +43,11 @@ MAX_PAIR_SCALARS = 100  # double-quoted scalars whose surrogate-pair escapes are
 _MAX_REREAD = 16 * 2**20  # characters read again for them in all (about 4 s): a 16 MiB file gets few
 
 
+class YAML11NumberError(SpecError):
+    """The E001 of a number that YAML 1.1 reads otherwise than YAML 1.2 (`1:30`, `010`, `08`): a PHM-Vibench
+    experiment config is read again as PyYAML reads it (:func:`vibench.compiler.pipeline.load`)."""
+
+
 @dataclass(slots=True)
 class Loc:
     """Source positions of one value: its own position and, for containers, its children's."""
@@ -50,7 +57,7 @@ class Loc:
 
 
 class _Composer:
-    def __init__(self, text: str, file: str, duplicates: list | None = None) -> None:
+    def __init__(self, text: str, file: str, duplicates: list | None = None, numbers: list | None = None) -> None:
         import yaml
 
         self.yaml = yaml
@@ -59,18 +66,19 @@ class _Composer:
         self.anchors: dict[str, tuple[Any, Loc, int]] = {}
         self.written = 0  # size units of the values the file writes out
         self.aliased = 0  # size units that aliases add
-        self.scalar_cache: dict[str, Any] = {}
+        self.scalar_cache: dict[str, Any] = {} if numbers is None else _LenientCache()
         self.constructor = yaml.constructor.SafeConstructor()
         self.implicit_resolvers = yaml.resolver.Resolver.yaml_implicit_resolvers  # first character -> [(tag, regexp)]
         self.duplicates = duplicates  # None: a repeated key is E005
+        self.numbers = numbers  # None: a YAML 1.1 number is E001; else (position, its E001) each, read as PyYAML
         self.parsed = text  # what libyaml reads: the text, its surrogate pairs rewritten where it refused them
         self.refused: RefusedText | None = None  # made when libyaml first refuses the text
         self.json = file.lower().endswith(".json")  # a leading zero is refused in any number (not JSON)
 
-    def error(self, code: str, message: str, mark: Any, **kw: Any) -> SpecError:
+    def error(self, code: str, message: str, mark: Any, error: type[SpecError] = SpecError, **kw: Any) -> SpecError:
         pos = Pos(self.file, *self._written((mark.line + 1, mark.column + 1))) if mark is not None \
             else Pos(self.file, 1, 1)
-        return SpecError([Diagnostic(code, message, pos, **kw)], {self.file: self.text})
+        return error([Diagnostic(code, message, pos, **kw)], {self.file: self.text})
 
     def compose(self) -> tuple[Any, Loc | None]:
         yaml = self.yaml
@@ -92,6 +100,8 @@ class _Composer:
                 self.written = self.aliased = 0
                 if self.duplicates is not None:
                     self.duplicates.clear()
+                if self.numbers is not None:
+                    self.numbers.clear()
                 continue
             except yaml.reader.ReaderError as err:
                 raise self._refusals().reader_error(err, self.parsed) from None
@@ -327,9 +337,9 @@ class _Composer:
                 return text  # timestamps and other implicit types stay strings
         if text[:1] in _NUMBER_STARTS and _FLOAT_1_2.match(text):  # names (most plain scalars) skip the regex
             if _LEADING_ZERO.match(text):  # `08`: YAML 1.1 reads no octal integer, YAML 1.2 eight
-                raise self._yaml_1_1_number(text, event, None)
+                return self._pyyaml_number(text, event, None, text)  # PyYAML: the string
             if self.json and _JSON_LEADING_ZERO.match(text):  # `01e3`
-                raise self._yaml_1_1_number(text, event, float(text))
+                return self._pyyaml_number(text, event, float(text), text)
             return float(text)
         return text
 
@@ -341,7 +351,11 @@ class _Composer:
             raise self._out_of_range(text, event, f"an integer literal of {len(text):,} characters")
         if (tag == _INT or tag == _FLOAT) and (":" in text or (tag == _INT and _LEADING_ZERO.match(text))
                                                or (self.json and _JSON_LEADING_ZERO.match(text))):
-            self._refuse_yaml_1_1_number(tag, node, event)
+            read = self._refuse_yaml_1_1_number(tag, node, event)
+            if read is not None:  # a lenient read: PyYAML's number
+                if tag == _INT and not -MAX_INT <= read <= MAX_INT:
+                    raise self._out_of_range(text, event)
+                return read
         try:
             if tag == _STR:
                 return text
@@ -361,18 +375,30 @@ class _Composer:
                              expected=f"a valid {kind} after `!!{kind}`", found=repr(text[:40]),
                              hint=f"drop the `!!{kind}` tag, or write a valid {kind}") from None
 
-    def _refuse_yaml_1_1_number(self, tag: str, node: Any, event: Any) -> None:
+    def _refuse_yaml_1_1_number(self, tag: str, node: Any, event: Any) -> int | float | None:
         """E001 for an int or float scalar that YAML 1.1 reads otherwise than YAML 1.2, JSON and Python do (a
         leading zero of the same value either way, `007`, is read but in a `.json` spec); one that is not even a
-        valid YAML 1.1 number (`!!int 09`) is left to the E001 of an invalid scalar."""
+        valid YAML 1.1 number (`!!int 09`) is left to the E001 of an invalid scalar. None, or in a lenient read
+        the number YAML 1.1 reads."""
         try:
             construct = self.constructor.construct_yaml_int if tag == _INT else self.constructor.construct_yaml_float
             value = construct(node)
         except (ValueError, KeyError, OverflowError):
-            return
+            return None
         if tag == _INT and ":" not in node.value and not self.json and value == int(node.value.replace("_", ""), 10):
-            return  # `007`, `00`: the number every reader means
-        raise self._yaml_1_1_number(node.value, event, value)
+            return None  # `007`, `00`: the number every reader means
+        return self._pyyaml_number(node.value, event, value, value)
+
+    def _pyyaml_number(self, text: str, event: Any, value: int | float | None, read: Any) -> Any:
+        """``read``, PyYAML's value of ``text``, listed in ``numbers`` with its E001 in a lenient read; else
+        that E001."""
+        err = self._yaml_1_1_number(text, event, value)
+        if self.numbers is None:
+            raise err
+        self.numbers.append((err.diagnostics[0].pos, err.diagnostics[0]))
+        if isinstance(self.scalar_cache, _LenientCache):  # each occurrence is listed: none is cached
+            self.scalar_cache.uncached.add(text)
+        return read
 
     def _yaml_1_1_number(self, text: str, event: Any, value: int | float | None) -> SpecError:
         """E001 for ``text``, which YAML 1.1 reads as ``value`` (None: as no integer) where a reader of YAML 1.2,
@@ -385,6 +411,7 @@ class _Composer:
         quoted = f'quote it (`"{shown}"`) to keep the text'
         if ":" in text:
             return self.error("E001", f"`{shown}` is a base-60 number in YAML 1.1", event.start_mark,
+                              YAML11NumberError,
                               expected="a number written in decimal, or a quoted string",
                               found=f"`{shown}`, which YAML 1.1 reads in base 60 as {read}", span=len(text),
                               hint=f"write {read} if that number is meant, or {quoted} (a time, "
@@ -392,6 +419,7 @@ class _Composer:
         json = "JSON has no leading zero, and " if self.json else ""
         if not _LEADING_ZERO.match(text):  # JSON's `01.5`, `01e3`: YAML reads the number meant
             return self.error("E001", f"`{shown}` is not a JSON number: it has a leading zero", event.start_mark,
+                              YAML11NumberError,
                               expected="a JSON number (no leading zero)", found=f"`{shown}`",
                               hint=f"write {_LEADING_ZEROS.sub(_SIGN, text)}, or {quoted}")
         decimal = str(int(text.replace("_", ""), 10))
@@ -402,7 +430,8 @@ class _Composer:
             message = f"`{shown}` has a leading zero: YAML 1.1 reads it as the octal number {read}"
             found = f"`{shown}`: {json}YAML 1.2 and Python read {decimal} or refuse it"
             meant = f" (or {value}, if the octal number is meant)" if str(value) != decimal else ""  # JSON's `007`
-        return self.error("E001", message, event.start_mark, expected="a decimal integer without a leading zero",
+        return self.error("E001", message, event.start_mark, YAML11NumberError,
+                          expected="a decimal integer without a leading zero",
                           found=found,
                           hint=f"write {decimal}{meant}, or {quoted}")
 
@@ -429,6 +458,19 @@ class _Merge:
 
 
 _MERGE = _Merge()
+
+
+class _LenientCache(dict):
+    """The plain scalars' cache of a lenient read, which keeps no YAML 1.1 number: each one is listed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uncached: set[str] = set()
+
+    def __setitem__(self, text: str, value: Any) -> None:
+        if text not in self.uncached:
+            super().__setitem__(text, value)
+
 _MISSING = object()
 # YAML 1.2's (and JSON's) floats that YAML 1.1 reads as strings: an exponent without a dot or without a
 # sign (`1e-5`, `1.5e5`, `2E3`), a signed fraction without a leading digit (`-.5`). `eps: 1e-5`, as

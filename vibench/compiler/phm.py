@@ -45,7 +45,13 @@ from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
 from vibench.compiler.phm_base import base_model, hide, hide_base_values
-from vibench.compiler.phm_checks import duplicate_keys, find_template, num_classes_from, required_keys
+from vibench.compiler.phm_checks import (
+    duplicate_keys,
+    find_template,
+    num_classes_from,
+    required_keys,
+    yaml_1_1_numbers,
+)
 from vibench.compiler.phm_guide import ALIASES, apply_guide, fixed_key_reason
 from vibench.compiler.phm_metadata import DatasetMetadata
 from vibench.compiler.phm_reference import MODELS, type_for_name, unregistered, why_not_buildable
@@ -76,6 +82,9 @@ def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None
     gives ``num_classes`` as the reference factory does; ``given`` names the parameters set on the
     command line (``--set``), which no key of the config needs to supply.
     """
+    numbers = yaml_1_1_numbers(doc)  # `num_classes: 010`: E001, as in a spec; elsewhere PyYAML's number
+    if numbers:
+        raise SpecError(numbers, {doc.file: doc.text})
     warnings = duplicate_keys(doc)
     layout: list[Diagnostic] = []  # what the base configs and dotted keys say (W113, W114), kept with errors
     try:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc, SourceBudgetExceeded, read_spec_file
+from vibench.compiler.phm_checks import yaml_1_1_numbers
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -95,6 +96,14 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
                 f"base config `{shown}` has no `model:` section: vibench reads its top-level keys as the model's",
                 pos, "PHM-Vibench merges a base config whole, so these keys land at the top level of the config, "
                 "where its model factory does not read them", "nest them under `model:` in that file"))
+        numbers = yaml_1_1_numbers(base, ("model",) if nested else None)
+        if numbers:  # `num_classes: 010` in the base config's model keys: E001, as in the experiment
+            at = numbers[0].pos
+            where = f" (line {at.line}, column {at.col})" if at is not None else ""
+            raise SpecError([Diagnostic("E001", f"base config `{shown}` has a YAML 1.1 number in its model keys"
+                                        f"{where}", pos, expected="a number written in decimal, or a quoted string",
+                                        hint="write it in decimal in that file, or quote it; its contents are "
+                                        "not shown here")], {doc.file: doc.text})
         for path, at, first in base.duplicates:  # others: PyYAML's way, as for the experiment's own sections
             if not nested or path[0] == "model":
                 inside = " in its `model:` section" if nested else ""

@@ -7,6 +7,8 @@ the reference factory read it and reports what vibench would otherwise have to g
   (PHM-Vibench builds such configs). Inside `model:` (or `base_configs:`) the first value is
   silently dropped by PHM-Vibench, so vibench says which one it uses (W113), also for a mapping written
   elsewhere that `model:` reads through an alias or a `<<` merge; elsewhere vibench reads nothing of it (W110);
+* :func:`yaml_1_1_numbers` — a number that YAML 1.1 reads otherwise than YAML 1.2 (`1:30`, `010`, `08`): E001
+  inside `model:` (or `base_configs:`), as in a vibench spec; elsewhere read as PyYAML reads it, silently;
 * :func:`find_template` — the template of a `type/name`, or of an ISFM component on its own;
 * :func:`num_classes_from` — ``num_classes`` from the dataset metadata table (``--metadata``, by
   :func:`classes_for`, which a vibench spec's compile uses too), W116 for the rows it skips,
@@ -64,18 +66,33 @@ def duplicate_keys(doc: LoadedDoc) -> list[Diagnostic]:
     return warnings
 
 
-def _model_keys(doc: LoadedDoc) -> set[Pos]:
-    """The positions of the keys written for the `model:` and `base_configs:` sections, wherever they are
-    written: an alias shares the anchored mapping's positions, a `<<` merge copies the merged keys'."""
+def yaml_1_1_numbers(doc: LoadedDoc, sections: tuple[str, ...] | None = MODEL_SECTIONS) -> list[Diagnostic]:
+    """The E001 of each YAML 1.1 number (`1:30`, `010`, `08`) that the model reads: written in ``sections``
+    (None: anywhere in the document, a base config without a `model:` section), or elsewhere and read
+    through an alias or a `<<` merge. The others are PyYAML's numbers, as PHM-Vibench reads them."""
+    if not doc.numbers:
+        return []
+    read = _model_keys(doc, values=True, sections=sections)
+    return [d for pos, d in doc.numbers if pos in read]
+
+
+def _model_keys(doc: LoadedDoc, *, values: bool = False,
+                sections: tuple[str, ...] | None = MODEL_SECTIONS) -> set[Pos]:
+    """The positions of the keys written for the `model:` and `base_configs:` sections (or ``sections``;
+    None: the whole document), wherever they are written, and with ``values`` their values' too: an alias
+    shares the anchored mapping's positions, a `<<` merge copies the merged keys'."""
     out: set[Pos] = set()
     seen: set[int] = set()
     top = doc.root.children if doc.root is not None and isinstance(doc.root.children, dict) else {}
-    stack = [top[section][1] for section in MODEL_SECTIONS if section in top]
+    stack = ([doc.root] if doc.root is not None else []) if sections is None else \
+        [top[section][1] for section in sections if section in top]
     while stack:
         loc = stack.pop()
         if id(loc) in seen:  # an alias: walked once
             continue
         seen.add(id(loc))
+        if values:
+            out.add(Pos(doc.file, *loc.pos))
         if isinstance(loc.children, dict):
             for key_pos, child in loc.children.values():
                 out.add(Pos(doc.file, *key_pos))

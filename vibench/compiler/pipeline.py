@@ -14,6 +14,7 @@ from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.free_params import unprobed_note
 from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef, verify_definition, verify_program
 from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file, source_budget
+from vibench.compiler.load_compose import YAML11NumberError
 from vibench.compiler.resolve import Library, resolve
 from vibench.compiler.shapes import infer_program
 from vibench.compiler.validate import validate
@@ -28,9 +29,10 @@ resolve, :func:`~vibench.compiler.ir.verify_program` after the shapes pass). The
 def load(path: str | None = None, text: str | None = None, display: str | None = None) -> LoadedDoc:
     """Pass 1 for a path or for text (``display`` names the text in messages).
 
-    A repeated key is E005, except in a PHM-Vibench experiment config, which is read again as
-    PyYAML reads it (the last value wins); :func:`vibench.compiler.phm.translate` then reports the
-    repeats (an error inside `model:`, a warning elsewhere).
+    A repeated key is E005 and a YAML 1.1 number (`1:30`, `010`) E001, except in a PHM-Vibench experiment
+    config, which is read again as PyYAML reads it (the last value wins; `010` is 8);
+    :func:`vibench.compiler.phm.translate` then reports the repeats (an error inside `model:`, a warning
+    elsewhere) and the numbers inside `model:` (E001).
     """
     def read(lenient: bool) -> LoadedDoc:
         if text is not None:
@@ -43,7 +45,7 @@ def load(path: str | None = None, text: str | None = None, display: str | None =
     try:
         return read(False)
     except SpecError as err:
-        if [d.code for d in err.diagnostics] != ["E005"]:
+        if [d.code for d in err.diagnostics] != ["E005"] and not isinstance(err, YAML11NumberError):
             raise
         doc = read(True)
         if not is_experiment(doc.data):
