@@ -49,7 +49,7 @@ def test_schema_refuses_to_overwrite_a_file_it_read(library: Path, argv: list[st
     before = {p: p.read_bytes() for p in library.rglob("*.yaml")}
     assert cli.main(argv) == cli.EXIT_USAGE  # exit 0, the template replaced by the schema
     err = capsys.readouterr().err
-    assert f"-o {output} is a file this compile reads" in err and "refusing to overwrite it" in err
+    assert f"-o {output} is a file the schema reads" in err and "refusing to overwrite it" in err
     assert "Traceback" not in err
     assert {p: p.read_bytes() for p in library.rglob("*.yaml")} == before
     assert not [p for p in library.parent.rglob(".vibench-*")]  # no temporary file left

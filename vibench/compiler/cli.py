@@ -402,7 +402,10 @@ def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
     if stream is None:
         target = output_target(ns.output, "-o")
         if os.path.exists(target):  # a new file is none the schema read
-            refuse_inputs({f"-o {_clip(ns.output)}": target}, schema_reads(ns.template, search))
+            try:
+                refuse_inputs({f"-o {_clip(ns.output)}": target}, schema_reads(ns.template, search))
+            except OutputError as err:  # the schema compiles nothing: say what it reads
+                raise OutputError(str(err).replace("a file this compile reads", "a file the schema reads")) from None
         outputs.stage(ns.output, text, "-o")
         outputs.commit()
     else:

@@ -22,6 +22,7 @@ def schema_reads(template: str | None, search_path: list[str]) -> dict[str, str]
     before it is parsed)."""
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES, Library
+    from vibench.schemas.template_schema import templates_under
 
     library = Library(search_path)
     roots = [*library.user_dirs, LIBRARY_DIR]
@@ -30,8 +31,7 @@ def schema_reads(template: str | None, search_path: list[str]) -> dict[str, str]
             os.path.join(root, template + suffix) for root in roots for suffix in ("", *SPEC_SUFFIXES)]
         paths = [os.path.abspath(c) for c in candidates if os.path.isfile(c)][:1]
     else:  # as vibench.schemas.template_schema.templates_on_path walks the spec path
-        paths = [os.path.join(folder, f) for root in roots for folder, _, files in os.walk(root)
-                 for f in sorted(files) if f.endswith(SPEC_SUFFIXES)]
+        paths = [path for root in roots for path in templates_under(root, SPEC_SUFFIXES)]
     for path in paths:
         try:
             library.load(path, None)

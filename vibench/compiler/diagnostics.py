@@ -158,7 +158,18 @@ def clip(text: str, limit: int = MAX_FIELD) -> str:
     flat = one_line(text)
     if len(flat) <= limit:
         return flat
-    return flat[:limit] + f"... ({len(flat) - limit:,} more characters)"
+    cut = limit
+    for m in _ESCAPE.finditer(flat, 0, limit + 10):  # from the start: `\\n` is `\\` then `n`
+        if m.start() >= limit:
+            break
+        if m.end() > limit:  # never end inside `\n`, `\x41`, `\u1234`, `\U0001f600` or `\\`: cut before it
+            cut = m.start()
+            break
+    return flat[:cut] + f"... ({len(flat) - cut:,} more characters)"
+
+
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3}|.)", re.DOTALL)
+"""A backslash escape as repr() and :func:`one_line` write them."""
 
 
 @lru_cache(maxsize=16)

@@ -133,7 +133,8 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
     out = []
     for pname, pspec in params.items():
         ppath = path + ("params", pname)
-        _check_name(diags, doc, ppath, pname, "parameter")
+        # a local composite block's parameters are not build()'s keywords: only the root spec's (path ())
+        _check_name(diags, doc, ppath, pname, "parameter", root=not path)
         pos = doc.pos(ppath, key=True)
         required = "default" not in pspec.model_fields_set
         type_text = pspec.type or (infer_type(pspec.default) if not required else None)
@@ -231,7 +232,8 @@ def _shown(name: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: str, allow_upper: bool = False) -> None:
+def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: str, allow_upper: bool = False,
+                root: bool = True) -> None:
     def pos() -> Pos | None:  # looked up only for a diagnostic: a valid name (the common case) costs string tests
         return doc.pos(path, key=True)
 
@@ -260,7 +262,7 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos(),
                              found=f"`{name}` is {_python_meaning(name)}; {why}",
                              hint=f"rename it, e.g. `{name}_`" if not name.endswith("_") else None))
-    elif what == "parameter" and name in BUILD_OPTIONS:
+    elif what == "parameter" and root and name in BUILD_OPTIONS:
         diags.add(Diagnostic("E106", f"parameter name `{name}` is reserved", pos(),
                              found=f"`vibench.build(..., {name}=...)` is build's own option, so the parameter could "
                              "not be set there",

@@ -8,7 +8,9 @@ reference, for :class:`vibench.compiler.resolve.Library`.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import stat
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, closest, suggest
@@ -23,7 +25,15 @@ def refuse_unusable(ref: str, candidates: list[str], written: list[str], pos: Po
     for path in candidates:
         try:
             mode = os.stat(path).st_mode  # never opened: a FIFO would wait for a writer
-        except (OSError, ValueError):
+        except (OSError, ValueError) as err:
+            if os.path.islink(path):  # there, but leads nowhere: not an unknown spec with a did-you-mean
+                loop = isinstance(err, OSError) and err.errno == errno.ELOOP
+                raise SpecError([Diagnostic(
+                    "E004", f"spec reference `{clip(ref, 200)}` is " + (
+                        "a symbolic link loop" if loop else
+                        "a broken symbolic link (its target does not exist)"), pos,
+                    found=clip(os.path.relpath(path, cwd).replace(os.sep, "/"), 200),
+                    hint="point the link at a .yaml, .yml or .json spec file, or remove it")]) from None
             continue
         if not stat.S_ISREG(mode):
             raise SpecError([Diagnostic(
@@ -64,6 +74,9 @@ def refuse_phm(doc: LoadedDoc, pos: Pos | None, library_dir: str) -> None:
         raise error
 
 
+_COMPONENT = re.compile(r"[^\W][\w.-]*")  # a name a component file may have: no leading dot or dash, no spaces
+
+
 def slot_hint(name: str, slot: str, offered: list[str], suffixes: tuple[str, ...]) -> str | None:
     """A "did you mean" for a slot value, or how to add the component; never a path to create for a value
     that is a path (`/etc/passwd`, `../../cnn/ResNet1D`, `x.yaml`): a slot value names a component."""
@@ -72,4 +85,7 @@ def slot_hint(name: str, slot: str, offered: list[str], suffixes: tuple[str, ...
         close = closest(base, offered) if base else None
         return (f"write `{close}`: " if close else "") + "a slot value is a component's name, without a folder " \
             f"or a suffix (one of those `{slot}/` offers, listed above)"
+    if not _COMPONENT.fullmatch(name):  # `""`, `" "`, `.`, `-x`: no file by that name to add
+        close = suggest(name.strip(), offered) if name.strip() else None
+        return close or f"a slot value is a component's name (one of those `{slot}/` offers, listed above)"
     return suggest(name, offered) or f"add `{slot}/{name}.yaml` to a --spec-path folder"

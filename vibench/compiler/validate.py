@@ -124,6 +124,13 @@ def translate_errors(err: ValidationError, doc: LoadedDoc, model: type[BaseModel
 
 _ABSENT = object()
 
+# Keys of a spec (or a composite block) that take a mapping or a list and not null, with what each takes:
+# a bare `blocks:` is "empty (null)" as a bare `nodes:` is (document.py's empty_key), not "wrong type".
+_EMPTY_EXPECTED = {"blocks": "a mapping of composite block names to their definitions",
+                   "let": "a mapping of names to `${...}` expressions",
+                   "checks": "a list of checks",
+                   "params": "a mapping of parameter names to their declarations"}
+
 
 def _data_path(data: Any, loc: tuple, etype: str) -> tuple:
     """Follow a pydantic ``loc`` through the data, skipping union-member tags."""
@@ -171,6 +178,11 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
                           else "this vibench reads format version 1")
     if (etype == "invalid_key" or first["loc"] and first["loc"][-1] == "[key]") and path:
         return _key_diagnostic(path, doc)  # `[key]`: a dict's key; invalid_key: one among a model's fields
+    top = len(path) == 1 or (len(path) == 3 and path[0] == "blocks")  # the spec's keys, or a composite's
+    empty = _EMPTY_EXPECTED.get(path[-1]) if top and isinstance(path[-1], str) else None
+    if empty is not None and _value(doc.data, path) is None:  # `blocks:` bare, as document.py's empty_key
+        first = {**first, "type": "empty_key", "ctx": {"what": empty}}
+        etype = "empty_key"
     if etype == "empty_key":  # `nodes:` with nothing under it: YAML reads the value as null
         return Diagnostic("E102", f"{where} is empty (null)", doc.pos(path), expected=first["ctx"]["what"],
                           found="null",
@@ -184,8 +196,9 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
     hint = None
     if isinstance(value, bool) and "string" in expected:
         hint = "YAML reads yes/no/on/off/true/false as booleans; quote the word to keep it a string"
-    return Diagnostic("E102", f"wrong type for {where}", doc.pos(path),
-                      expected=" or ".join(expected), found=f"{_kind(value)} {_short(value)}", hint=hint)
+    found = "null" if value is None else f"{_kind(value)} {_short(value)}"  # not "null None"
+    return Diagnostic("E102", f"wrong type for {where}", doc.pos(path), expected=" or ".join(expected), found=found,
+                      hint=hint)
 
 
 def _key_diagnostic(path: tuple, doc: LoadedDoc) -> Diagnostic:

@@ -100,11 +100,12 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
         if conditions:
             root["allOf"] = conditions
         # With `extends:` a spec sets the template's parameters, nothing else (E107); without, it defines
-        # the whole model (E103) and has no `with:` (E107).
+        # the whole model (E103) and has no `with:` (E107); a bare `with:` (null) is no values, as the compiler
+        # reads it.
         root["if"] = {"required": ["extends"]}
         root["then"] = {"properties": {**dict.fromkeys(EXTENDS_EXCLUDES, False), "blocks": {"maxProperties": 0},
                                        "let": {"maxProperties": 0}, "checks": {"maxItems": 0}}}
-        root["else"] = {"required": ["name", "inputs", "nodes", "outputs"], "properties": {"with": False}}
+        root["else"] = {"required": ["name", "inputs", "nodes", "outputs"], "properties": {"with": {"type": "null"}}}
     else:
         schema_id = f"{TEMPLATE_ID}{quote(template, safe='/')}.schema.json"
         template_schema.narrow(root, template_schema.load_template(template, search_path or []))

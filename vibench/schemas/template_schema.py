@@ -47,13 +47,38 @@ def templates_on_path(search_path: list[str]) -> list[TemplateInfo]:
     library = Library(search_path)
     found: dict[str, str] = {}
     for root in [*library.user_dirs, LIBRARY_DIR]:
-        for dirpath, dirnames, files in os.walk(root):
-            dirnames.sort()
-            for f in sorted(files):
-                if f.endswith(SPEC_SUFFIXES):
-                    rel = os.path.relpath(os.path.join(dirpath, f), root)
-                    found.setdefault(os.path.splitext(rel)[0].replace(os.sep, "/"), os.path.join(dirpath, f))
+        for path in templates_under(root, SPEC_SUFFIXES):
+            rel = os.path.relpath(path, root)
+            found.setdefault(os.path.splitext(rel)[0].replace(os.sep, "/"), path)
     return [_info(name, found[name], library) for name in sorted(found)]
+
+
+SCHEMA_HEAD = ('"$schema": "https://json-schema.org/draft/2020-12/schema"', '"$id": "https://vibench.dev/schemas/')
+
+
+def templates_under(root: str, suffixes: tuple[str, ...]) -> list[str]:
+    """The spec files under ``root`` that are templates (in walk order, names sorted): hidden folders
+    (``.vscode``, ``.git``) skipped, and no schema ``vibench-compile schema`` wrote (``schema -I . -o
+    .vscode/vibench.schema.json`` listed its own previous output as an invalid template, and refused
+    to overwrite it as a file it read)."""
+    paths = []
+    for folder, dirnames, files in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        paths += [os.path.join(folder, f) for f in sorted(files)
+                  if f.endswith(suffixes) and not _written_schema(os.path.join(folder, f))]
+    return paths
+
+
+def _written_schema(path: str) -> bool:
+    """Whether ``path`` is a JSON Schema ``vibench-compile schema`` wrote (its first lines say so)."""
+    if not path.endswith(".json"):
+        return False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    return all(line in head for line in SCHEMA_HEAD)
 
 
 def load_template(ref: str, search_path: list[str]) -> TemplateInfo:
