@@ -21,24 +21,31 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SPEC = os.path.join("examples", "resnet18_1d.yaml")
 
 
-def free_sizes(inputs, batch: int, length: int) -> tuple[dict[str, int], str | None]:
-    """The demo's sizes of the model's free symbols, and the name of the length symbol: the first input's
-    leading symbol is the batch; the length is `L`, else the one symbol of a 3-D signal input whose other
-    non-batch axis is fixed (`[B, 1, T]`, `[B, T, 2]`). Other free sizes (channels C, ...) are 1."""
-    sizes: dict[str, int] = {}
-    shapes = [t.shape for _, t in inputs]
-    if shapes and shapes[0] and not isinstance(shapes[0][0], int):
-        sizes[str(shapes[0][0])] = batch
+def free_sizes(inputs, batch: int, length: int) -> tuple[dict[str, int], set[str]]:
+    """The demo's sizes of the model's free symbols, and the names of the length symbols. The batch is the
+    leading symbol the inputs of rank 2 or more share (`B` if it is one; the first input's leading symbol when
+    no input has rank 2). A length is `L`, and any symbol that is the one free axis besides the batch of an
+    input of rank 2 or 3 (`[B, T]`, `[B, 1, T]`, `[B, T, 2]`); each gets --length. Other free sizes
+    (channels C, ...) are 1."""
+    def symbol(d) -> str | None:
+        return str(d) if not isinstance(d, int) and str(d).isidentifier() else None
+
+    shapes = [tuple(t.shape) for _, t in inputs]
+    leads = [symbol(s[0]) for s in shapes if len(s) >= 2]
+    leads = [d for d in leads if d is not None]
+    if not leads:
+        leads = [d for s in shapes[:1] if s and (d := symbol(s[0])) is not None]
+    shared = [d for d in dict.fromkeys(leads) if all(d in (symbol(a) for a in s[:1]) for s in shapes if len(s) >= 2)]
+    batch_name = "B" if "B" in leads else (shared or leads or [None])[0]
+    sizes: dict[str, int] = {} if batch_name is None else {batch_name: batch}
     names = {str(d) for shape in shapes for d in shape if not isinstance(d, int)}
-    length_name = "L" if "L" in names else None
-    for shape in shapes if length_name is None else ():
-        rest = [d for d in shape[1:] if not isinstance(d, int) and str(d) not in sizes]
-        if len(shape) == 3 and len(rest) == 1 and rest[0].__class__ is not int and str(rest[0]).isidentifier():
-            length_name = str(rest[0])
-            break
-    if length_name is not None:
-        sizes[length_name] = length
-    return sizes, length_name
+    lengths = {"L"} & names - set(sizes)
+    for shape in shapes:
+        rest = [symbol(d) for d in shape if not isinstance(d, int) and str(d) != batch_name]
+        if len(shape) in (2, 3) and len(rest) == 1 and rest[0] is not None:
+            lengths.add(rest[0])
+    sizes.update(dict.fromkeys(sorted(lengths), length))
+    return sizes, lengths
 
 
 def synthetic_vibration(batch: int, channels: int, length: int, fs: float = 12_000.0, seed: int = 0):
@@ -102,7 +109,7 @@ def main() -> int:
         return 1
     elapsed = time.perf_counter() - started
     root = result.program.root
-    sizes, length_name = free_sizes(root.inputs, args.batch, args.length)
+    sizes, lengths = free_sizes(root.inputs, args.batch, args.length)
     shapes = {name: tuple(d if isinstance(d, int) else sizes.get(str(d), 1) for d in t.shape)
               for name, t in root.inputs}
     ones = sorted({str(d) for _, t in root.inputs for d in t.shape if not isinstance(d, int)} - set(sizes))
@@ -133,7 +140,7 @@ def main() -> int:
             batch[name] = torch.ones(*dims, dtype=getattr(torch, t.dtype))
         elif name == "fs":  # ISFM's sampling rate per sample
             batch[name] = torch.full(dims, 12_000.0)
-        elif len(dims) == 3 and length_name is not None and str(t.shape[1]) == length_name:  # (B, L, C) layout
+        elif len(dims) == 3 and str(t.shape[1]) in lengths:  # (B, L, C) layout
             batch[name] = synthetic_vibration(dims[0], dims[2], dims[1]).transpose(1, 2)
         elif len(dims) == 3:
             batch[name] = synthetic_vibration(dims[0], dims[1], dims[2])

@@ -68,8 +68,11 @@ def test_check_runtime_refuses_caller_mistakes(kwargs: dict[str, Any], error: ty
 
 
 def test_check_runtime_still_reports_a_refused_spec_with_its_own_inputs() -> None:
-    wrong = LINEAR.replace("[B, 4]", "[B, 5]")  # 4 given for a fixed 5: the compiler's E305, a finding
-    (finding,) = testing.check_runtime(wrong, {"x": (2, 4)}, backends=())
+    """Sizes of the declared rank that the model's constraints refuse (a kernel longer than the signal) are the
+    compiler's refusal, a finding; a size against a fixed one is the caller's mistake (tests/test_runtime2_1206.py)."""
+    short = ("vibench: 1\nname: K\ninputs: {x: {shape: [B, 1, L]}}\n"
+             "nodes: {c: {block: conv1d, in: x, out_channels: 2, kernel_size: 9}}\noutputs: {y: c}\n")
+    (finding,) = testing.check_runtime(short, {"x": (2, 1, 4)}, backends=())
     assert finding.kind == "rejected" and "E305" in finding.message
 
 

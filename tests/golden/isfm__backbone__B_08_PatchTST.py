@@ -86,6 +86,8 @@ def _input_hint(
     """What a refused input looks like: not a tensor (a numpy array, a list, a number for a [B] input), another
     dtype, swapped last axes, a missing or extra size-1 axis. ``written``: its shape as the spec writes it, `[B]`."""
     if not isinstance(x, torch.Tensor):
+        if type(x).__module__ == "numpy" and torch.compiler.is_compiling():  # dynamo cannot read its attributes
+            return f" (`torch.from_numpy({name})` converts it)"
         if type(x).__module__ == "numpy" and getattr(x, "ndim", 0) > 0:  # an array: its dtype may differ too
             to = "" if str(getattr(x, "dtype", "")) == str(dtype).removeprefix("torch.") else f".to({dtype})"
             return f" (`torch.from_numpy({name}){to}` converts it)"

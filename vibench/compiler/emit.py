@@ -336,7 +336,8 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
         if free_names:
             entries: list[ast.expr] = [c.ref("fixed"), *(c.ref(n) for n in free_names)]
             given = ast.Dict(keys=[None] + [c.const(n) for n in free_names], values=entries)
-        bounds = c.const({n: _bounds(decls[n], values[n]) for n in free_names})
+        sized = set((sizes or {}).values())  # the free parameters that are an output's size: at least 1
+        bounds = c.const({n: _bounds(decls[n], values[n], n in sized) for n in free_names})
         # The `--set` words apart (parameter -> word): the hint for a changed parameter leaves out its old value.
         sets = {k: shell(f"{k}={v}") for k, v in program.source.overrides}
         command = regenerate(program, None, sets=False, inplace=inplace)
@@ -353,10 +354,14 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
         helpers.append(support.load_reference_state_dict)
 
 
-def _bounds(d: ParamDecl, value: Any) -> Any:
-    """``((types...), ge, gt, le, lt, what)`` of a free parameter (an int is accepted for a float)."""
+def _bounds(d: ParamDecl, value: Any, size: bool = False) -> Any:
+    """``((types...), ge, gt, le, lt, what)`` of a free parameter (an int is accepted for a float); ``size``:
+    it is an output's size, so an int of it is at least 1 whatever its declared bounds (as the compiler's E104)."""
     kinds = (c.ref("float"), c.ref("int")) if isinstance(value, float) else (c.ref(type(value).__name__),)
     bounds = [d.ge, d.gt, d.le, d.lt]
+    if size and isinstance(value, int) and not isinstance(value, bool):  # an output's size: at least 1
+        if not ((d.ge is not None and d.ge >= 1) or (d.gt is not None and d.gt >= 0)):
+            bounds[0:2] = [1 if d.ge is None else max(d.ge, 1), None]
     if isinstance(value, int):  # `ge: 1` of an int parameter is written 1, not 1.0
         bounds = [int(b) if b is not None and float(b).is_integer() else b for b in bounds]
     what = "a number" if isinstance(value, float) else f"an {type(value).__name__}"

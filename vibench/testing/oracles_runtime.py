@@ -36,7 +36,8 @@ def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequenc
     declared dtype). ``backends`` names some of :data:`~vibench.testing.oracles.BACKENDS` (a tuple:
     ``("script",)``; ``()`` for none). A caller's mistake is a TypeError or ValueError, not a finding:
     ``inputs`` or ``backends`` of another kind, an unknown backend, a ``timeout`` that is not positive
-    (None: no limit), an input of the model left out or one it does not take.
+    (None: no limit), an input of the model left out or one it does not take, sizes of another rank
+    than the input's declared shape or another value of a fixed size.
 
     >>> spec = ("vibench: 1\\nname: M\\ninputs: {x: {shape: [B, 4]}}\\n"
     ...         "nodes: {fc: {block: linear, in: x, out_features: 2}}\\noutputs: {y: fc}\\n")
@@ -126,14 +127,31 @@ def _check_unknown_inputs(text: str, bindings: dict[str, tuple[int, ...]], err: 
     if "E305" not in err.codes:
         return
     try:
-        declared = [name for name, _ in vibench.check(text=text).root.inputs]
+        shapes = [(name, t.shape) for name, t in vibench.check(text=text).root.inputs]
+        declared = [name for name, _ in shapes]
     except SpecError:
         return  # the spec itself is refused: the finding stands
     unknown = [name for name in bindings if name not in declared]
+    _check_declared_shapes(dict(shapes), bindings)
     if unknown:
         hints = [f"`{name}`: {hint}" for name in unknown if (hint := suggest(name, declared))]
         raise ValueError(f"inputs names {', '.join(map(repr, unknown))}, which the model does not take: give only "
                          f"the inputs it takes ({', '.join(declared)})" + "".join(f"; {h}" for h in hints)) from None
+
+
+def _check_declared_shapes(shapes: dict[str, Any], bindings: dict[str, tuple[int, ...]]) -> None:
+    """ValueError for sizes of ``bindings`` of another rank than the input's declared shape, or another
+    size on a fixed axis: a caller's mistake, not a finding."""
+    for name, dims in bindings.items():
+        if name not in shapes:
+            continue
+        shape = shapes[name]
+        wrong = len(dims) != len(shape) or any(isinstance(d, int) and d != n for d, n in zip(shape, dims, strict=True))
+        if wrong:
+            written = "[" + ", ".join(str(d) for d in shape) + "]"
+            what = f"{len(dims)} sizes for {len(shape)} axes" if len(dims) != len(shape) else "another fixed size"
+            raise ValueError(f"inputs gives {name!r} the sizes {tuple(dims)}, but the model declares it {written}: "
+                             f"{what}") from None
 
 
 def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[TensorCase, ...] | None,
