@@ -270,6 +270,18 @@ def test_a_number_parameter_completes_the_specs_parameter_names(lsp: LanguageSer
     assert {i["detail"] for i in items if i["label"] == "width"} == {"parameter of this spec"}
 
 
+@pytest.mark.parametrize(("key", "flags"), [("when", True), ("checkpoint", True), ("repeat", False),
+                                             ("for_each", False)])
+def test_a_node_key_that_takes_a_name_completes_the_specs_parameter_names(lsp: LanguageServer, folder: Path,
+                                                                           key: str, flags: bool) -> None:
+    """`when: classify`, `checkpoint: recompute`, `repeat: layers`: the spec's names (and true/false for a flag)."""
+    doc = open_doc(lsp, folder, PROBE.replace("kernel_size: 5, stride: 2}", f"kernel_size: 5, stride: 2, "
+                                              f"{key}: wi⟨here⟩}}"))
+    items = lsp.completion(doc.uri, *doc.marks["here"])
+    assert "width" in labels(items)
+    assert {"true", "false"} <= labels(items) if flags else not {"true", "false"} & labels(items)
+
+
 def test_a_text_parameter_offers_no_parameter_names(lsp: LanguageServer, folder: Path) -> None:
     doc = open_doc(lsp, folder, PROBE.replace("kernel_size: 5, stride: 2}", "kernel_size: 5, stride: 2, "
                                               "padding_mode: ⟨here⟩}"))

@@ -190,6 +190,10 @@ def _values(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.Completio
         template = template_of(doc, catalog)
         param = template.param(name) if template is not None else None
         return _param_values(doc, catalog, cursor, param)
+    if len(rel) == 3 and rel[0] == "nodes" and rel[2] in _NAMED_NODE_KEYS:  # `when: classify`, `repeat: layers`
+        flags = [_value_item(v, "literal", cursor, doc, literal=True) for v in ("true", "false")
+                 if rel[2] in ("when", "checkpoint")]
+        return flags + _unit_names(doc, cursor, unit)
     if len(rel) in (3, 4) and rel[0] == "nodes" and rel[2] not in NODE_KEYS:
         params, _, _ = block_interface(doc, catalog, node_block(o, unit, str(rel[1])))
         param = next((p for p in params if p.name == rel[2]), None)
@@ -317,6 +321,15 @@ def _names(doc: Document, cursor: Cursor, unit: tuple, param: ParamInfo | None) 
     plain name reads its value (``out_channels: width``; docs/language.md, "Names as values")."""
     if param is None or param.slot or param.choices or _takes_text(param.type):
         return []
+    return _unit_names(doc, cursor, unit)
+
+
+# The node keys that take a parameter's name as their value (docs/language.md, "Names as values").
+_NAMED_NODE_KEYS = frozenset({"when", "repeat", "checkpoint", "for_each"})
+
+
+def _unit_names(doc: Document, cursor: Cursor, unit: tuple) -> list[t.CompletionItem]:
+    """The unit's parameter and ``let`` names, as values."""
     o = doc.outline
     items = []
     for section, what in (("params", "parameter"), ("let", "`let` value")):
