@@ -270,6 +270,23 @@ def test_a_number_parameter_completes_the_specs_parameter_names(lsp: LanguageSer
     assert {i["detail"] for i in items if i["label"] == "width"} == {"parameter of this spec"}
 
 
+def test_the_servers_node_keys_are_the_languages() -> None:
+    from vibench.lsp.document import NODE_KEYS as SERVER_NODE_KEYS
+
+    assert SERVER_NODE_KEYS == NODE_KEYS
+
+
+def test_a_slot_value_of_a_nodes_template_block_hovers_and_jumps_to_the_component(lsp: LanguageServer,
+                                                                                   folder: Path) -> None:
+    """`backbone: B_08_PatchTST` in a node whose block is isfm/M_01_ISFM: as under `with:` (nothing before)."""
+    doc = open_doc(lsp, folder, "vibench: 1\nname: Two\ninputs: {x: {shape: [B, 1024, 2]}}\nnodes:\n"
+                   "  m: {block: isfm/M_01_ISFM, in: x, backbone: B_08_Patch⟨here⟩TST}\noutputs: {y: m.logits}\n")
+    line, col = doc.marks["here"]
+    assert "PatchTST" in lsp.hover(doc.uri, line, col)
+    (target,) = lsp.definition(doc.uri, line, col)
+    assert target["uri"].endswith("/isfm/backbone/B_08_PatchTST.yaml")
+
+
 @pytest.mark.parametrize(("key", "flags"), [("when", True), ("checkpoint", True), ("repeat", False),
                                              ("for_each", False)])
 def test_a_node_key_that_takes_a_name_completes_the_specs_parameter_names(lsp: LanguageServer, folder: Path,

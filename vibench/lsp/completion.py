@@ -29,6 +29,7 @@ from lsprotocol import types as t
 
 from vibench.lsp.catalog import Catalog, ParamInfo, document_model, model_keys
 from vibench.lsp.document import (
+    NODE_KEYS,
     Document,
     block_interface,
     checked_node,
@@ -45,7 +46,6 @@ from vibench.lsp.document import (
 from vibench.lsp.outline import Cursor
 
 KEY = t.CompletionItemKind.Property
-NODE_KEYS = ("block", "in", "repeat", "when", "for_each", "inherit", "with", "checkpoint", "doc")
 
 
 def complete(doc: Document, catalog: Catalog, offset: int) -> list[t.CompletionItem]:

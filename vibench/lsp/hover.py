@@ -27,9 +27,9 @@ from vibench.lsp.document import (
     is_reference,
     node_block,
     template_of,
-    template_param_path,
     unit_of,
     units_for,
+    value_slot,
 )
 from vibench.lsp.visible import code, plain
 
@@ -86,13 +86,10 @@ def _text(doc: Document, catalog: Catalog, path: tuple, role: str, word: str) ->
         return node_text(doc, catalog, unit, name) if name in o.keys((*unit, "nodes")) else None
     if path == ("extends",) or (path == ("model", "name") and is_phm(o)):
         return extends_text(doc, catalog)
-    param_name = template_param_path(doc, path)
-    if param_name is not None:
-        template = template_of(doc, catalog)
-        param = template.param(param_name) if template is not None else None
-        if param is not None and param.slot:
-            component = catalog.unit(f"{param.slot}/{word}", doc.from_dir)
-            return component.markdown() if component is not None else None
+    slot = value_slot(doc, catalog, path)
+    if slot is not None:
+        component = catalog.unit(f"{slot}/{word}", doc.from_dir)
+        return component.markdown() if component is not None else None
     return None
 
 

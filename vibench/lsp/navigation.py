@@ -26,9 +26,8 @@ from vibench.lsp.document import (
     is_reference,
     node_block,
     phm_template,
-    template_of,
-    template_param_path,
     unit_of,
+    value_slot,
 )
 from vibench.lsp.outline import Path
 
@@ -59,13 +58,8 @@ def definition(doc: Document, catalog: Catalog, offset: int) -> list[t.Location]
     if path == ("model", "name") and is_phm(o):
         template_name = phm_template(o)
         return _unit_location(catalog, template_name, doc.from_dir) if template_name else None
-    param_name = template_param_path(doc, path)
-    if param_name is not None:
-        template = template_of(doc, catalog)
-        param = template.param(param_name) if template is not None else None
-        if param is not None and param.slot:
-            return _unit_location(catalog, f"{param.slot}/{word}", doc.from_dir)
-    return None
+    slot = value_slot(doc, catalog, path)
+    return _unit_location(catalog, f"{slot}/{word}", doc.from_dir) if slot is not None else None
 
 
 def _key_location(doc: Document, path: Path) -> t.Location | None:
