@@ -212,7 +212,7 @@ def test_list_and_blocks_give_the_catalogue_as_json(capsys: pytest.CaptureFixtur
     assert {b["name"] for b in blocks} == set(registry.all_blocks())
     assert next(b for b in blocks if b["name"] == "conv1d")["category"] == registry.get("conv1d").category
     assert main(["--list", "cnn/TCN", "--format", "json"]) == 2  # one entry's reference is text
-    assert "one entry's reference is text" in capsys.readouterr().err
+    assert "one entry's reference is text" in json.loads(capsys.readouterr().out)["usage_error"]
 
 
 def test_block_reference_names_every_parameter_and_port() -> None:

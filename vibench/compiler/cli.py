@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -89,17 +90,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout, sys.stderr = Stdout(stdout), Stderr(stderr)
     terminate = on_sigterm()
     outputs = Outputs()  # the files this run writes, all or none; what was written, when a signal stops it
+    ns: argparse.Namespace | None = None  # known once the command line parsed: a usage error after it heeds --format
     try:
         if args and args[0] == "schema":
             code = _schema(_schema_parser().parse_args(args[1:]), outputs)
         else:
-            code = _compile(_parser().parse_args(args), outputs)
+            ns = _parser().parse_args(args)
+            code = _compile(ns, outputs)
         sys.stdout.flush()  # what is still buffered fails here (a full disk), not at interpreter exit
         return code
     except OutputWriteError as err:  # an I/O failure (a full disk, no permission), not a bad command line
         print(f"vibench-compile: {err}", file=sys.stderr)
         return EXIT_USAGE
     except (UsageError, OutputError) as err:
+        # as a spec's diagnostics: one JSON object on standard output (unless it is closed: `>&-`)
+        if ns is not None and ns.format == "json" and getattr(sys.stdout, "stream", None) is not None:
+            print(_json({"ok": False, "usage_error": str(err)}, indent=2))
+            return EXIT_USAGE
         print(f"vibench-compile: usage error: {err}", file=sys.stderr)
         print("run `vibench-compile --help` for the options", file=sys.stderr)
         return EXIT_USAGE
@@ -130,6 +137,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+
+
+def _json(value: Any, indent: int = 2) -> str:
+    """``value`` as JSON text that strict parsers read: a file name's byte that is not UTF-8 (Python's
+    surrogate escape, ``\\udce9``, which json.dumps wrote as a lone surrogate) as the text ``\\xe9``, as
+    model.py's header writes it; any other lone surrogate as the text ``\\ud800``."""
+    return json.dumps(_no_surrogates(value), indent=indent)
+
+
+def _no_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub(_shown_surrogate, value) if _SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_surrogates(v) for v in value]
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown_surrogate(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
 def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
@@ -222,7 +254,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
                                                                        program.warnings[:MAX_SHOWN]]}
                 if len(program.warnings) > MAX_SHOWN:
                     failed["omitted"] = len(program.warnings) - MAX_SHOWN
-                print(json.dumps(failed | {"weights": weights}, indent=2))
+                print(_json(failed | {"weights": weights}, indent=2))
             else:
                 print(f"vibench-compile: {weights}", file=sys.stderr)
         return EXIT_SPEC
@@ -240,7 +272,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
 
         written = ns.output if to_file else None
         if ns.format == "json":
-            report = json.dumps(check_report_json(program, summary=ns.summary, written=written, depth=ns.depth),
+            report = _json(check_report_json(program, summary=ns.summary, written=written, depth=ns.depth),
                                 indent=2)
         elif to_file or ns.check or (ns.graph and source is None):
             report = check_report(program, summary=ns.summary, written=written, depth=ns.depth)
@@ -310,7 +342,7 @@ def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> 
         report: dict[str, Any] = {"ok": False, "diagnostics": err.to_json(limit=MAX_SHOWN)}
         if n > MAX_SHOWN:
             report["omitted"] = n - MAX_SHOWN
-        print(json.dumps(report, indent=2))
+        print(_json(report, indent=2))
     else:
         print(err.render(limit=MAX_SHOWN), file=sys.stderr)
         errors = sum(d.severity == "error" for d in err.diagnostics)
@@ -337,14 +369,14 @@ def _reference(ns: argparse.Namespace) -> int:
             from vibench.compiler.library_index import list_templates, template_entries
 
             search = _search_path(ns)
-            print(json.dumps(template_entries(search), indent=2) if ns.format == "json" else list_templates(search))
+            print(_json(template_entries(search), indent=2) if ns.format == "json" else list_templates(search))
         elif ns.blocks:
             print(reference_docs.block_reference(ns.blocks))
         elif ns.format == "json":
             from vibench.compiler import registry
 
             blocks = registry.all_blocks()
-            print(json.dumps([{"name": n, "category": b.category, "description": b.description}
+            print(_json([{"name": n, "category": b.category, "description": b.description}
                               for n, b in blocks.items()], indent=2))
         else:
             print(_list_blocks())

@@ -22,6 +22,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _Once(argparse.Action):
+    """A single-value option given twice is a usage error naming it: argparse kept the last value, so
+    `--graph a.dot --graph b.html` wrote only b.html, exit 0."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        given: set[str] = namespace.__dict__.setdefault("_given_once", set())
+        if self.dest in given:
+            raise argparse.ArgumentError(self, "given twice; give it once")
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="vibench-compile",
@@ -31,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("spec", nargs="?",
                    help="spec file (.yaml, .yml or .json), a library template such as cnn/ResNet1D, or `-` "
                    "for standard input")
-    p.add_argument("-o", "--output", metavar="OUT",
+    p.add_argument("-o", "--output", action=_Once, metavar="OUT",
                    help="write model.py here (atomically, through a symlink to its target; `-` for standard "
                    "output); default: standard output, unless --graph is given")
     p.add_argument("--check", action="store_true",
@@ -44,28 +57,28 @@ def _parser() -> argparse.ArgumentParser:
                    help="no operation of forward writes into a layer's output (no torch.relu_, no +=): for hooks "
                    "that keep outputs (feature taps, Grad-CAM), at the memory in-place work saves")
     p.add_argument("--summary", action="store_true", help="print each node's output shape, parameters and FLOPs")
-    p.add_argument("--graph", metavar="OUT",
+    p.add_argument("--graph", action=_Once, metavar="OUT",
                    help="write the graph, only when the spec compiles: a self-contained page (.html), SVG or PNG "
                    "(.svg/.png, needs Graphviz's dot), Graphviz DOT (.dot/.gv) or Mermaid (.mmd/.md)")
-    p.add_argument("--depth", type=_depth, default=0, metavar="N",
+    p.add_argument("--depth", type=_depth, action=_Once, default=0, metavar="N",
                    help="with --summary and --graph: expand composite nodes N levels deep (default 0; the .html "
                    "page starts there and expands or collapses on click)")
-    p.add_argument("--max-nodes", type=_positive, metavar="N",
+    p.add_argument("--max-nodes", type=_positive, action=_Once, metavar="N",
                    help="most nodes a model may have after expansion (default 100,000)")
-    p.add_argument("--max-params", type=_positive, metavar="N",
+    p.add_argument("--max-params", type=_positive, action=_Once, metavar="N",
                    help="most parameter elements a model may have (default 2**31 = 2,147,483,648)")
-    p.add_argument("--max-activation", type=_positive, metavar="N",
+    p.add_argument("--max-activation", type=_positive, action=_Once, metavar="N",
                    help="most elements one node's output may hold at the smallest input (default 2**31)")
-    p.add_argument("--format", choices=("text", "json"), default="text",
+    p.add_argument("--format", action=_Once, choices=("text", "json"), default="text",
                    help="diagnostics, report and catalogue (--list, --blocks) format")
-    p.add_argument("--metadata", metavar="FILE",
+    p.add_argument("--metadata", action=_Once, metavar="FILE",
                    help="PHM-Vibench's metadata table (.csv or .xlsx): num_classes = max(Label) + 1 per Dataset_id, "
                    "as PHM-Vibench's factory sets it")
-    p.add_argument("--weights", metavar="CKPT",
+    p.add_argument("--weights", action=_Once, metavar="CKPT",
                    help="with -o FILE: also write FILE's name with .pt beside it (-o model.py: model.pt), the "
                    "reference checkpoint (state_dict or Lightning .ckpt) renamed to the model's keys, for "
                    "model.load_state_dict")
-    p.add_argument("--weights-prefix", metavar="PREFIX",
+    p.add_argument("--weights-prefix", action=_Once, metavar="PREFIX",
                    help="with --weights: the model's key prefix in a Lightning checkpoint (default: network.; '' "
                    "for none)")
     p.add_argument("--trust-checkpoint", action="store_true",
@@ -73,10 +86,10 @@ def _parser() -> argparse.ArgumentParser:
                    "(Lightning checkpoints keep hyper-parameters that weights_only refuses)")
     p.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",
                    help="extra folder to search for `extends:` and block references (also VIBENCH_SPEC_PATH)")
-    p.add_argument("--list", nargs="?", const="", default=None, metavar="NAME",
+    p.add_argument("--list", nargs="?", action=_Once, const="", default=None, metavar="NAME",
                    help="list the spec library's templates, or show one template's parameters, interface, slots "
                    "and an example (--list cnn/ResNet1D), and exit")
-    p.add_argument("--blocks", nargs="?", const="", default=None, metavar="NAME",
+    p.add_argument("--blocks", nargs="?", action=_Once, const="", default=None, metavar="NAME",
                    help="list the block catalogue, or show one block's parameters, ports, shape rule and an example "
                    "(--blocks conv1d), and exit")
     p.add_argument("--version", action="store_true", help="print the version and exit")
@@ -105,8 +118,9 @@ def _depth(text: str) -> int:
 
 def _schema_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="vibench-compile schema", description="Write the JSON Schema of the spec language.")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically); default or `-`: standard output")
-    p.add_argument("--template", metavar="NAME",
+    p.add_argument("-o", "--output", action=_Once, metavar="FILE",
+                   help="write here (atomically); default or `-`: standard output")
+    p.add_argument("--template", action=_Once, metavar="NAME",
                    help="a schema for specs that extend this template (completes its `with:` parameters): "
                    "family/Name on the spec path, or a spec file")
     p.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",

@@ -24,7 +24,7 @@ from vibench.compiler.diagnostics import terminal_safe
 from vibench.compiler.ir import Node, Program, TensorType, Unit, ValueRef
 from vibench.compiler.symbolic import Dim, evaluate, fmt_dim, fmt_shape, free_symbols, subs
 
-Target = Literal["html", "dot", "mermaid", "script"]
+Target = Literal["html", "dot", "dot-tooltip", "mermaid", "script"]
 
 TEXT_SUFFIXES = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "markdown", ".dot": "dot", ".gv": "dot",
                  ".html": "html", ".htm": "html"}
@@ -38,8 +38,9 @@ class RenderError(Exception):
 
 
 def escape(text: str, target: Target) -> str:
-    """``text`` made inert in ``target``: HTML/SVG text and attributes, a double-quoted DOT string,
-    a quoted Mermaid label, or JSON inside an HTML ``<script>`` element (no ``</script>``, no ``<!--``).
+    """``text`` made inert in ``target``: HTML/SVG text and attributes, a double-quoted DOT string (a
+    tooltip's apart), a quoted Mermaid label, or JSON inside an HTML ``<script>`` element (no ``</script>``,
+    no ``<!--``).
 
     >>> escape('a "b" </script>', "html")
     'a &quot;b&quot; &lt;/script&gt;'
@@ -48,11 +49,13 @@ def escape(text: str, target: Target) -> str:
         import html
 
         return html.escape(text, quote=True)
-    if target == "dot":
+    if target in ("dot", "dot-tooltip"):
         # a quoted DOT string; <, > and & as entities (Graphviz shows the characters), so a DOT file
         # pasted into a page or an SVG viewer never holds markup
         flat = text.replace("&", "&#38;").replace("<", "&#60;").replace(">", "&#62;")
-        flat = flat.replace("\\", "\\\\").replace('"', '\\"')
+        # a backslash escaped once in a label; twice in a tooltip, which Graphviz (2.43) reads as an escString
+        # twice (`\\N` in a .dot file became `\N`, then the node's name: `doc: C:\Nodes` showed `C:n2odes`)
+        flat = flat.replace("\\", "\\\\\\\\" if target == "dot-tooltip" else "\\\\").replace('"', '\\"')
         # control characters (an escape sequence in a `doc:`) drawn as visible symbols, as on a terminal:
         # `cat graph.dot` must not act on them
         return terminal_safe(flat.replace("\r\n", "\n").replace("\n", "\\n"))  # a lone \r drawn as ␍
@@ -194,7 +197,7 @@ class _Builder:
                 feeds = dict(feeds)
                 feeds[unit.inputs[0][0]] = (previous[("@out", first_out)],
                                             self.shape(node.copies[k - 1].outputs[0][1].shape, mapping))
-            items, produced = self.unit(unit, f"{path}.{k}." if len(node.copies) > 1 else f"{path}.", level + 1,
+            items, produced = self.unit(unit, f"{path}.{k}." if indexed(node) else f"{path}.", level + 1,
                                         feeds, mappings[k])
             if len(node.copies) > 1:
                 group.children.append(Item(self.new_id(), "group", f"{path}.{k}", unit.name, "", level + 1,
@@ -211,6 +214,12 @@ class _Builder:
         if (node.name, first) in outs:
             outs[(node.name, None)] = outs[(node.name, first)]
         return group, outs
+
+
+def indexed(node: Node) -> bool:
+    """Whether model.py holds ``node``'s copies in an indexed container (nn.Sequential, nn.ModuleList), so
+    that its submodules' state_dict keys read ``name.<k>.``: a `repeat` or `for_each` node, even of one copy."""
+    return node.repeated or node.parallel
 
 
 def value_types(unit: Unit) -> dict[str, TensorType]:
@@ -344,11 +353,11 @@ def dot(v: View) -> str:
     def emit(items: list[Item], indent: str) -> None:
         for item in items:
             label = escape(item.name + (f"\n{item.detail}" if item.detail else ""), "dot")
-            tip = f', tooltip="{escape(item.doc, "dot")}"' if item.doc else ""
+            tip = f', tooltip="{escape(item.doc, "dot-tooltip")}"' if item.doc else ""
             if item.kind == "group":
                 lines.append(f'{indent}subgraph "cluster_{item.id}" {{')
                 lines.append(f'{indent}  label="{label}"; style="rounded,dashed"; color="#7a8aa6";'
-                             + (f' tooltip="{escape(item.doc, "dot")}";' if item.doc else ""))
+                             + (f' tooltip="{escape(item.doc, "dot-tooltip")}";' if item.doc else ""))
                 emit(item.children, indent + "  ")
                 lines.append(f"{indent}}}")
             elif item.kind in ("input", "output", "port"):

@@ -78,7 +78,7 @@ def _rows(unit: Unit, depth: int, prefix: str = "", level: int = 0,
           mapping: dict[str, Dim] | None = None) -> list[tuple[str, Node, int, dict[str, Dim]]]:
     """(state_dict-style path, node, nesting level, its symbols in the model's terms) of every node,
     composites expanded ``depth`` levels deep."""
-    from vibench.compiler.render import body_mappings, value_types
+    from vibench.compiler.render import body_mappings, indexed, value_types
 
     mapping = mapping or {}
     out: list[tuple[str, Node, int, dict[str, Dim]]] = []
@@ -88,7 +88,9 @@ def _rows(unit: Unit, depth: int, prefix: str = "", level: int = 0,
         out.append((path, node, level, mapping))
         if node.kind != "composite" or level >= depth:
             continue
-        many = len(node.copies) > 1
+        # a `repeat` or `for_each` node holds its copies in an indexed container (nn.Sequential,
+        # nn.ModuleList) even when it makes one copy: its rows are `network.0.conv1`, as state_dict names them
+        many = indexed(node)
         for k, (copy, inner) in enumerate(zip(node.copies, body_mappings(node, mapping, types), strict=True)):
             if copy.unit is not None:
                 out += _rows(copy.unit, depth, f"{path}.{k}." if many else f"{path}.", level + 1, inner)

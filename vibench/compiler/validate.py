@@ -129,7 +129,11 @@ _ABSENT = object()
 _EMPTY_EXPECTED = {"blocks": "a mapping of composite block names to their definitions",
                    "let": "a mapping of names to `${...}` expressions",
                    "checks": "a list of checks",
-                   "params": "a mapping of parameter names to their declarations"}
+                   "params": "a mapping of parameter names to their declarations",
+                   # a composite's (the spec's own come as document.py's empty_key, with these words)
+                   "inputs": "a mapping of input names to shapes",
+                   "nodes": "a mapping of node names to nodes",
+                   "outputs": "a mapping of output names to nodes"}
 
 
 def _data_path(data: Any, loc: tuple, etype: str) -> tuple:
