@@ -198,14 +198,17 @@ class Elaborator(Evaluates):
             inputs.append((decl.name, TensorType(tuple(out), decl.dtype)))
         return inputs
 
-    def flag(self, value: Any, pos: Pos | None, where: str) -> bool:
-        """Evaluate a `when:` (None means true)."""
+    def flag(self, value: Any, pos: Pos | None, where: str, node: str | None = None, hint: str | None = None) -> bool:
+        """Evaluate a `when:` (None means true) or a node's `checkpoint:` written as an expression or a name;
+        E211 unless it gives a bool. ``where`` names the key (with ``node``: the node's key, `when`)."""
         if value is None:
             return True
-        result = self.evaluate(value, self.env, getattr(value, "pos", None) or pos, where, self.udef.name)
+        at = getattr(value, "pos", None) or pos
+        result = self.evaluate(value, self.env, at, where, node or self.udef.name)
         if not isinstance(result, bool):
-            raise self.error(Diagnostic("E211", f"{where} must be true or false", getattr(value, "pos", None) or pos,
-                                        expected="true or false", found=repr(result)))
+            what = f"{where} of node `{node}`" if node is not None else where
+            raise self.error(Diagnostic("E211", f"{what} must be true or false", at, node=node,
+                                        expected="true or false", found=repr(result), hint=hint))
         return result
 
     def declared(self, decl: InputDecl) -> list[Any]:
@@ -230,35 +233,17 @@ class Elaborator(Evaluates):
             if problem is not None:
                 raise self.error(problem)
             refs.append((port, ref, ref.pos))
-        if nd.when is not None:
-            when_pos = getattr(nd.when, "pos", None) or nd.pos
-            when = self.evaluate(nd.when, self.env, when_pos, "`when`", nd.name)
-            if not isinstance(when, bool):
-                raise self.error(Diagnostic("E211", f"`when` of node `{nd.name}` must be true or false", when_pos,
-                                            node=nd.name, expected="true or false", found=repr(when),
-                                            hint="write a comparison, e.g. `${stride != 1}`"))
-            if not when:
-                self.switch_off(nd, refs)
-                return
-        if nd.checkpoint.__class__ is not bool:  # `checkpoint: "${recompute}"`, `checkpoint: recompute`
-            nd = replace(nd, checkpoint=self.checkpoint(nd))
+        if not self.flag(nd.when, nd.pos, "`when`", nd.name, "write a comparison, e.g. `${stride != 1}`"):
+            self.switch_off(nd, refs)
+            return
+        if nd.checkpoint.__class__ is not bool:  # `checkpoint: "${recompute}"`; None: a name that read nothing
+            on = nd.checkpoint is not None and self.flag(nd.checkpoint, nd.pos, "`checkpoint`", nd.name,
+                                                         "write a flag parameter, e.g. `${recompute}`, or a comparison")
+            nd = replace(nd, checkpoint=on)
         if nd.for_each is not None:
             self.visit_each(nd, refs)
             return
         self.build_node(nd, refs, self.env)
-
-    def checkpoint(self, nd: NodeDef) -> bool:
-        """A node's `checkpoint:` written as an expression or a name, evaluated as its `when:` is (None: the
-        name read nothing, already reported)."""
-        if nd.checkpoint is None:
-            return False
-        pos = getattr(nd.checkpoint, "pos", None) or nd.pos
-        value = self.evaluate(nd.checkpoint, self.env, pos, "`checkpoint`", nd.name)
-        if not isinstance(value, bool):
-            raise self.error(Diagnostic("E211", f"`checkpoint` of node `{nd.name}` must be true or false", pos,
-                                        node=nd.name, expected="true or false", found=repr(value),
-                                        hint="write a flag parameter, e.g. `${recompute}`, or a comparison"))
-        return value
 
     def add(self, node: ElabNode) -> None:
         self.nodes.append(node)
