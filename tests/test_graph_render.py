@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT
-from vibench.compiler import cli, render
+from vibench.compiler import cli, render, render_graphviz
 from vibench.compiler.cli import main
 
 PAYLOAD = '</script><script>alert(1)</script> "quoted" \'single\' & <b>'
@@ -183,7 +183,7 @@ def test_html_page_starts_at_the_depth(hostile: Path, capsys: pytest.CaptureFixt
 
 def test_svg_without_graphviz_is_a_clear_usage_error(hostile: Path, capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render, "dot_binary", lambda: None)
+    monkeypatch.setattr(render_graphviz, "dot_binary", lambda: None)
     for name in ("g.svg", "g.png"):
         rc, out, err = _run(["hostile.yaml", "--graph", name], capsys)
         assert rc == cli.EXIT_USAGE and out == ""
@@ -206,7 +206,7 @@ def test_graphviz_failure_is_a_usage_error(hostile: Path, capsys: pytest.Capture
     fake = hostile / "dot"
     fake.write_text("#!/bin/sh\necho 'Error: syntax error in line 1' >&2\nexit 1\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(render, "dot_binary", lambda: str(fake))
+    monkeypatch.setattr(render_graphviz, "dot_binary", lambda: str(fake))
     (hostile / "g.svg").write_text("old")
     rc, _, err = _run(["hostile.yaml", "--graph", "g.svg"], capsys)
     assert rc == cli.EXIT_USAGE and "Graphviz `dot` failed: Error: syntax error" in err
@@ -261,7 +261,7 @@ def test_svg_is_what_dot_writes(hostile: Path, capsys: pytest.CaptureFixture[str
     fake = hostile / "dot"
     fake.write_text('#!/bin/sh\ncat > "$(dirname "$0")/fed.dot"\necho "<svg>$1</svg>"\n')
     fake.chmod(0o755)
-    monkeypatch.setattr(render, "dot_binary", lambda: str(fake))
+    monkeypatch.setattr(render_graphviz, "dot_binary", lambda: str(fake))
     assert _run(["hostile.yaml", "--graph", "g.svg", "--depth", "1"], capsys)[0] == 0
     assert (hostile / "g.svg").read_text() == "<svg>-Tsvg</svg>\n"
     assert (hostile / "fed.dot").read_text().startswith('digraph "Hostile" {')

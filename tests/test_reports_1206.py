@@ -110,7 +110,7 @@ def test_svg_tooltips_show_a_doc_with_backslashes_exactly(tmp_path: Path, monkey
     import html
     import re
 
-    from vibench.compiler.render import dot_binary
+    from vibench.compiler.render_graphviz import dot_binary
 
     if dot_binary() is None:
         pytest.skip("Graphviz's dot is not installed")

@@ -145,7 +145,8 @@ def _check_graph_target(graph: str | None) -> None:
     """A --graph name with a known suffix; for .svg/.png, Graphviz's dot on PATH (checked before compiling)."""
     if graph is None:
         return
-    from vibench.compiler.render import DOT_SUFFIXES, GRAPH_SUFFIXES, dot_binary, missing_dot_message
+    from vibench.compiler.render import DOT_SUFFIXES, GRAPH_SUFFIXES
+    from vibench.compiler.render_graphviz import dot_binary, missing_dot_message
 
     suffix = os.path.splitext(graph.lower())[1]
     if suffix not in GRAPH_SUFFIXES:

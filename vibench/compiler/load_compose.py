@@ -25,6 +25,12 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
+from vibench.compiler.load_numbers import (
+    _JSON_LEADING_ZERO,
+    _LEADING_ZERO,
+    Yaml11Numbers,
+    _LenientCache,
+)
 
 if TYPE_CHECKING:
     from vibench.compiler.load_refusals import RefusedText
@@ -43,11 +49,6 @@ MAX_PAIR_SCALARS = 100  # double-quoted scalars whose surrogate-pair escapes are
 _MAX_REREAD = 16 * 2**20  # characters read again for them in all (about 4 s): a 16 MiB file gets few
 
 
-class YAML11NumberError(SpecError):
-    """The E001 of a number that YAML 1.1 reads otherwise than YAML 1.2 (`1:30`, `010`, `08`): a PHM-Vibench
-    experiment config is read again as PyYAML reads it (:func:`vibench.compiler.pipeline.load`)."""
-
-
 @dataclass(slots=True)
 class Loc:
     """Source positions of one value: its own position and, for containers, its children's."""
@@ -56,7 +57,7 @@ class Loc:
     children: Any = None  # dict key -> (key (line, col), Loc) for mappings; list[Loc] for sequences
 
 
-class _Composer:
+class _Composer(Yaml11Numbers):
     def __init__(self, text: str, file: str, duplicates: list | None = None, numbers: list | None = None) -> None:
         import yaml
 
@@ -375,66 +376,6 @@ class _Composer:
                              expected=f"a valid {kind} after `!!{kind}`", found=repr(text[:40]),
                              hint=f"drop the `!!{kind}` tag, or write a valid {kind}") from None
 
-    def _refuse_yaml_1_1_number(self, tag: str, node: Any, event: Any) -> int | float | None:
-        """E001 for an int or float scalar that YAML 1.1 reads otherwise than YAML 1.2, JSON and Python do (a
-        leading zero of the same value either way, `007`, is read but in a `.json` spec); one that is not even a
-        valid YAML 1.1 number (`!!int 09`) is left to the E001 of an invalid scalar. None, or in a lenient read
-        the number YAML 1.1 reads."""
-        try:
-            construct = self.constructor.construct_yaml_int if tag == _INT else self.constructor.construct_yaml_float
-            value = construct(node)
-        except (ValueError, KeyError, OverflowError):
-            return None
-        if tag == _INT and ":" not in node.value and not self.json and value == int(node.value.replace("_", ""), 10):
-            return None  # `007`, `00`: the number every reader means
-        return self._pyyaml_number(node.value, event, value, value)
-
-    def _pyyaml_number(self, text: str, event: Any, value: int | float | None, read: Any) -> Any:
-        """``read``, PyYAML's value of ``text``, listed in ``numbers`` with its E001 in a lenient read; else
-        that E001."""
-        err = self._yaml_1_1_number(text, event, value)
-        if self.numbers is None:
-            raise err
-        self.numbers.append((err.diagnostics[0].pos, err.diagnostics[0]))
-        if isinstance(self.scalar_cache, _LenientCache):  # each occurrence is listed: none is cached
-            self.scalar_cache.uncached.add(text)
-        return read
-
-    def _yaml_1_1_number(self, text: str, event: Any, value: int | float | None) -> SpecError:
-        """E001 for ``text``, which YAML 1.1 reads as ``value`` (None: as no integer) where a reader of YAML 1.2,
-        JSON or Python reads another number or none: base 60 (`1:30`, 90), a leading zero (`010`, octal 8;
-        `08`, no integer), and in a JSON spec a leading zero of any number (`01.5`). A spec never means one
-        silently: `num_classes: 010` gave 8 classes."""
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        read = "" if value is None else str(value) if isinstance(value, int) else repr(value)
-        read = read if len(read) <= 40 else read[:40] + "..."
-        quoted = f'quote it (`"{shown}"`) to keep the text'
-        if ":" in text:
-            return self.error("E001", f"`{shown}` is a base-60 number in YAML 1.1", event.start_mark,
-                              YAML11NumberError,
-                              expected="a number written in decimal, or a quoted string",
-                              found=f"`{shown}`, which YAML 1.1 reads in base 60 as {read}", span=len(text),
-                              hint=f"write {read} if that number is meant, or {quoted} (a time, "
-                              "a ratio)")
-        json = "JSON has no leading zero, and " if self.json else ""
-        if not _LEADING_ZERO.match(text):  # JSON's `01.5`, `01e3`: YAML reads the number meant
-            return self.error("E001", f"`{shown}` is not a JSON number: it has a leading zero", event.start_mark,
-                              YAML11NumberError,
-                              expected="a JSON number (no leading zero)", found=f"`{shown}`",
-                              hint=f"write {_LEADING_ZEROS.sub(_SIGN, text)}, or {quoted}")
-        decimal = str(int(text.replace("_", ""), 10))
-        if value is None:
-            message = f"`{shown}` has a leading zero: YAML 1.1 reads it as no integer (its digits are not octal)"
-            found, meant = f"`{shown}`: {json}YAML 1.1 reads a leading zero as octal", ""
-        else:
-            message = f"`{shown}` has a leading zero: YAML 1.1 reads it as the octal number {read}"
-            found = f"`{shown}`: {json}YAML 1.2 and Python read {decimal} or refuse it"
-            meant = f" (or {value}, if the octal number is meant)" if str(value) != decimal else ""  # JSON's `007`
-        return self.error("E001", message, event.start_mark, YAML11NumberError,
-                          expected="a decimal integer without a leading zero",
-                          found=found,
-                          hint=f"write {decimal}{meant}, or {quoted}")
-
     def _out_of_range(self, text: str, event: Any, what: str = "") -> SpecError:
         # The bound of every integer an expression computes (MAX_INT), so that no size, and no number in a
         # diagnostic or in model.py, is unbounded: a 5,000-digit `kernel_size` reached int() in a
@@ -460,17 +401,6 @@ class _Merge:
 _MERGE = _Merge()
 
 
-class _LenientCache(dict):
-    """The plain scalars' cache of a lenient read, which keeps no YAML 1.1 number: each one is listed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.uncached: set[str] = set()
-
-    def __setitem__(self, text: str, value: Any) -> None:
-        if text not in self.uncached:
-            super().__setitem__(text, value)
-
 _MISSING = object()
 # YAML 1.2's (and JSON's) floats that YAML 1.1 reads as strings: an exponent without a dot or without a
 # sign (`1e-5`, `1.5e5`, `2E3`), a signed fraction without a leading digit (`-.5`). `eps: 1e-5`, as
@@ -478,10 +408,4 @@ _MISSING = object()
 # '1e-5'`; a JSON spec's `1e-5` was the same string, and the YAML language server called it a number.
 _NUMBER_STARTS = frozenset("0123456789+-.")
 _FLOAT_1_2 = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
-# YAML 1.1's numbers that YAML 1.2, JSON and Python read otherwise (or refuse): a leading zero (`010` is octal 8,
-# `08` no integer) and base 60 (`1:30` is 90, checked by its `:`). A spec's `num_classes: 010` gave 8 classes.
-_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+\Z")
-_JSON_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]")  # in a .json spec, floats too: `01.5` is not JSON
-_LEADING_ZEROS = re.compile(r"^([-+]?)0+(?=[0-9])")
-_SIGN = r"\1"  # what _LEADING_ZEROS keeps
 _MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in binary), fewer than int() reads

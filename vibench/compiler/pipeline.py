@@ -14,7 +14,7 @@ from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.free_params import unprobed_note
 from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef, verify_definition, verify_program
 from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file, source_budget
-from vibench.compiler.load_compose import YAML11NumberError
+from vibench.compiler.load_numbers import YAML11NumberError
 from vibench.compiler.resolve import Library, resolve
 from vibench.compiler.shapes import infer_program
 from vibench.compiler.validate import validate

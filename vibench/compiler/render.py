@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vibench.compiler.diagnostics import terminal_safe
 from vibench.compiler.ir import Node, Program, TensorType, Unit, ValueRef
+from vibench.compiler.render_graphviz import RenderError, render_with_dot
 from vibench.compiler.symbolic import Dim, evaluate, fmt_dim, fmt_shape, free_symbols, subs
 
 Target = Literal["html", "dot", "dot-tooltip", "mermaid", "script"]
@@ -30,11 +29,6 @@ TEXT_SUFFIXES = {".mmd": "mermaid", ".mermaid": "mermaid", ".md": "markdown", ".
                  ".html": "html", ".htm": "html"}
 DOT_SUFFIXES = {".svg": "svg", ".png": "png"}
 GRAPH_SUFFIXES = tuple(TEXT_SUFFIXES) + tuple(DOT_SUFFIXES)
-DOT_TIMEOUT_S = 120
-
-
-class RenderError(Exception):
-    """A picture that cannot be made (no Graphviz, or dot failed); a usage error for the CLI."""
 
 
 def escape(text: str, target: Target) -> str:
@@ -372,34 +366,6 @@ def dot(v: View) -> str:
         lines.append(f'  {a} -> {b} [label="{escape(label, "dot")}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def dot_binary() -> str | None:
-    """The Graphviz ``dot`` program on PATH, or None."""
-    return shutil.which("dot")
-
-
-def render_with_dot(text: str, fmt: str) -> bytes:
-    """``dot -T<fmt>`` of DOT ``text`` (svg or png); :class:`RenderError` when it cannot run."""
-    program = dot_binary()
-    if program is None:
-        raise RenderError(missing_dot_message(fmt))
-    try:
-        done = subprocess.run([program, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True,
-                              timeout=DOT_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise RenderError(f"Graphviz `dot` failed: {err}") from None
-    if done.returncode != 0:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RenderError("Graphviz `dot` failed" + (f": {detail[0][:200]}" if detail else
-                                                     f" (exit {done.returncode})"))
-    return done.stdout
-
-
-def missing_dot_message(fmt: str) -> str:
-    return (f"a .{fmt} picture needs Graphviz's `dot`, which is not on PATH: install Graphviz "
-            "(apt install graphviz, brew install graphviz, conda install graphviz), or write a .html page "
-            "(self-contained, no Graphviz needed), a .dot or a .mmd file instead")
 
 
 def graph_output(program: Program, path: str, depth: int = 0) -> str | bytes:

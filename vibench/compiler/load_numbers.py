@@ -1,0 +1,113 @@
+"""YAML 1.1's numbers that YAML 1.2, JSON and Python read otherwise (see :mod:`vibench.compiler.load_compose`):
+base 60 (`1:30` is 90) and a leading zero (`010` is octal 8, `08` no integer); in a `.json` spec any leading
+zero. A spec's is E001 (:class:`YAML11NumberError`: `num_classes: 010` gave 8 classes); a lenient read (a
+PHM-Vibench experiment config's, :func:`vibench.compiler.pipeline.load`) keeps PyYAML's value and lists each
+with its E001, which :mod:`vibench.compiler.phm` raises inside `model:` only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.diagnostics import SpecError
+
+INT_TAG = "tag:yaml.org,2002:int"
+
+
+class YAML11NumberError(SpecError):
+    """The E001 of a number that YAML 1.1 reads otherwise than YAML 1.2 (`1:30`, `010`, `08`): a PHM-Vibench
+    experiment config is read again as PyYAML reads it (:func:`vibench.compiler.pipeline.load`)."""
+
+
+class _LenientCache(dict):
+    """The plain scalars' cache of a lenient read, which keeps no YAML 1.1 number: each one is listed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uncached: set[str] = set()
+
+    def __setitem__(self, text: str, value: Any) -> None:
+        if text not in self.uncached:
+            super().__setitem__(text, value)
+
+
+class Yaml11Numbers:
+    """The composer's handling of these numbers (a mixin of :class:`vibench.compiler.load_compose._Composer`)."""
+
+    if TYPE_CHECKING:  # the composer's
+        json: bool
+        numbers: list | None
+        scalar_cache: dict[str, Any]
+        constructor: Any
+
+        def error(self, code: str, message: str, mark: Any, error: type[SpecError] = SpecError,
+                  **kw: Any) -> SpecError: ...
+
+    def _refuse_yaml_1_1_number(self, tag: str, node: Any, event: Any) -> int | float | None:
+        """E001 for an int or float scalar that YAML 1.1 reads otherwise than YAML 1.2, JSON and Python do (a
+        leading zero of the same value either way, `007`, is read but in a `.json` spec); one that is not even a
+        valid YAML 1.1 number (`!!int 09`) is left to the E001 of an invalid scalar. None, or in a lenient read
+        the number YAML 1.1 reads."""
+        try:
+            construct = self.constructor.construct_yaml_int if tag == INT_TAG else self.constructor.construct_yaml_float
+            value = construct(node)
+        except (ValueError, KeyError, OverflowError):
+            return None
+        if tag == INT_TAG and ":" not in node.value and not self.json and value == int(node.value.replace("_", ""), 10):
+            return None  # `007`, `00`: the number every reader means
+        return self._pyyaml_number(node.value, event, value, value)
+
+    def _pyyaml_number(self, text: str, event: Any, value: int | float | None, read: Any) -> Any:
+        """``read``, PyYAML's value of ``text``, listed in ``numbers`` with its E001 in a lenient read; else
+        that E001."""
+        err = self._yaml_1_1_number(text, event, value)
+        if self.numbers is None:
+            raise err
+        self.numbers.append((err.diagnostics[0].pos, err.diagnostics[0]))
+        if isinstance(self.scalar_cache, _LenientCache):  # each occurrence is listed: none is cached
+            self.scalar_cache.uncached.add(text)
+        return read
+
+    def _yaml_1_1_number(self, text: str, event: Any, value: int | float | None) -> SpecError:
+        """E001 for ``text``, which YAML 1.1 reads as ``value`` (None: as no integer) where a reader of YAML 1.2,
+        JSON or Python reads another number or none: base 60 (`1:30`, 90), a leading zero (`010`, octal 8;
+        `08`, no integer), and in a JSON spec a leading zero of any number (`01.5`). A spec never means one
+        silently: `num_classes: 010` gave 8 classes."""
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        read = "" if value is None else str(value) if isinstance(value, int) else repr(value)
+        read = read if len(read) <= 40 else read[:40] + "..."
+        quoted = f'quote it (`"{shown}"`) to keep the text'
+        if ":" in text:
+            return self.error("E001", f"`{shown}` is a base-60 number in YAML 1.1", event.start_mark,
+                              YAML11NumberError,
+                              expected="a number written in decimal, or a quoted string",
+                              found=f"`{shown}`, which YAML 1.1 reads in base 60 as {read}", span=len(text),
+                              hint=f"write {read} if that number is meant, or {quoted} (a time, "
+                              "a ratio)")
+        json = "JSON has no leading zero, and " if self.json else ""
+        if not _LEADING_ZERO.match(text):  # JSON's `01.5`, `01e3`: YAML reads the number meant
+            return self.error("E001", f"`{shown}` is not a JSON number: it has a leading zero", event.start_mark,
+                              YAML11NumberError,
+                              expected="a JSON number (no leading zero)", found=f"`{shown}`",
+                              hint=f"write {_LEADING_ZEROS.sub(_SIGN, text)}, or {quoted}")
+        decimal = str(int(text.replace("_", ""), 10))
+        if value is None:
+            message = f"`{shown}` has a leading zero: YAML 1.1 reads it as no integer (its digits are not octal)"
+            found, meant = f"`{shown}`: {json}YAML 1.1 reads a leading zero as octal", ""
+        else:
+            message = f"`{shown}` has a leading zero: YAML 1.1 reads it as the octal number {read}"
+            found = f"`{shown}`: {json}YAML 1.2 and Python read {decimal} or refuse it"
+            meant = f" (or {value}, if the octal number is meant)" if str(value) != decimal else ""  # JSON's `007`
+        return self.error("E001", message, event.start_mark, YAML11NumberError,
+                          expected="a decimal integer without a leading zero",
+                          found=found,
+                          hint=f"write {decimal}{meant}, or {quoted}")
+
+
+# YAML 1.1's numbers that YAML 1.2, JSON and Python read otherwise (or refuse): a leading zero (`010` is octal 8,
+# `08` no integer) and base 60 (`1:30` is 90, checked by its `:`). A spec's `num_classes: 010` gave 8 classes.
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+\Z")
+_JSON_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]")  # in a .json spec, floats too: `01.5` is not JSON
+_LEADING_ZEROS = re.compile(r"^([-+]?)0+(?=[0-9])")
+_SIGN = r"\1"  # what _LEADING_ZEROS keeps
