@@ -21,12 +21,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SPEC = os.path.join("examples", "resnet18_1d.yaml")
 
 
+# Symbols that name channels or features, never the length (`[B, 512, C]`: Dlinear's length is fixed).
+CHANNEL_NAMES = frozenset({"C", "D", "F", "channels", "in_channels", "features", "input_dim"})
+
+
 def free_sizes(inputs, batch: int, length: int) -> tuple[dict[str, int], set[str]]:
     """The demo's sizes of the model's free symbols, and the names of the length symbols. The batch is the
     leading symbol the inputs of rank 2 or more share (`B` if it is one; the first input's leading symbol when
     no input has rank 2). A length is `L`, and any symbol that is the one free axis besides the batch of an
-    input of rank 2 or 3 (`[B, T]`, `[B, 1, T]`, `[B, T, 2]`); each gets --length. Other free sizes
-    (channels C, ...) are 1."""
+    input of rank 2 or 3 (`[B, T]`, `[B, 1, T]`, `[B, T, 2]`) and not a channel name (CHANNEL_NAMES); each gets
+    --length. Other free sizes (channels C, ...) are 1."""
     def symbol(d) -> str | None:
         return str(d) if not isinstance(d, int) and str(d).isidentifier() else None
 
@@ -42,7 +46,7 @@ def free_sizes(inputs, batch: int, length: int) -> tuple[dict[str, int], set[str
     lengths = {"L"} & names - set(sizes)
     for shape in shapes:
         rest = [symbol(d) for d in shape if not isinstance(d, int) and str(d) != batch_name]
-        if len(shape) in (2, 3) and len(rest) == 1 and rest[0] is not None:
+        if len(shape) in (2, 3) and len(rest) == 1 and rest[0] is not None and rest[0] not in CHANNEL_NAMES:
             lengths.add(rest[0])
     sizes.update(dict.fromkeys(sorted(lengths), length))
     return sizes, lengths

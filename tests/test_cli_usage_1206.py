@@ -143,3 +143,35 @@ def test_docs_name_the_weights_file_after_the_output() -> None:
     assert "also write `model.pt` beside it" not in row and "`-o exp.py`: `exp.pt`" in row
     helps = {a.dest: a.help or "" for a in cli._parser()._actions}
     assert "model.pt beside it" not in helps["weights"] and "FILE's name with .pt" in helps["weights"]
+
+
+def test_an_option_given_twice_with_format_json_is_a_json_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """Raised while the command line is parsed (before --format is known from it): read from the words."""
+    import json
+
+    assert cli.main(["cnn/ResNet1D", "--check", "--format", "json", "--depth", "1", "--depth", "2"]) == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"ok": False, "usage_error": "argument --depth: given twice; give it once"}
+    assert captured.err == ""
+
+
+def test_a_file_names_non_utf8_byte_is_shown_as_xe9_in_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    graph = os.fsdecode(b"o\xe9.bad")
+    assert cli.main([str(Path(ROOT) / "examples" / "tiny_cnn.json"), "--format", "json", "--graph", graph]) == 2
+    message = json.loads(capsys.readouterr().out)["usage_error"]
+    assert message.startswith("--graph o\\xe9.bad: ") and "\\udc" not in message
+    assert cli.main([str(Path(ROOT) / "examples" / "tiny_cnn.json"), "--graph", graph]) == 2
+    assert "--graph o\\xe9.bad: " in capsys.readouterr().err
+
+
+def test_list_skips_a_schema_written_on_the_spec_path(library: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["schema", "-I", "lib", "-o", "lib/vibench.schema.json"]) == cli.EXIT_OK
+    capsys.readouterr()
+    assert cli.main(["--list", "-I", "lib"]) == cli.EXIT_OK
+    listing = capsys.readouterr().out
+    assert "fam/T" in listing and "vibench.schema" not in listing

@@ -287,16 +287,19 @@ def test_a_slot_value_of_a_nodes_template_block_hovers_and_jumps_to_the_componen
     assert target["uri"].endswith("/isfm/backbone/B_08_PatchTST.yaml")
 
 
-@pytest.mark.parametrize(("key", "flags"), [("when", True), ("checkpoint", True), ("repeat", False),
-                                             ("for_each", False)])
+@pytest.mark.parametrize(("key", "offered"), [("when", "flag"), ("checkpoint", "flag"), ("repeat", "width"),
+                                               ("for_each", "sizes")])
 def test_a_node_key_that_takes_a_name_completes_the_specs_parameter_names(lsp: LanguageServer, folder: Path,
-                                                                           key: str, flags: bool) -> None:
-    """`when: classify`, `checkpoint: recompute`, `repeat: layers`: the spec's names (and true/false for a flag)."""
-    doc = open_doc(lsp, folder, PROBE.replace("kernel_size: 5, stride: 2}", f"kernel_size: 5, stride: 2, "
-                                              f"{key}: wi⟨here⟩}}"))
-    items = lsp.completion(doc.uri, *doc.marks["here"])
-    assert "width" in labels(items)
-    assert {"true", "false"} <= labels(items) if flags else not {"true", "false"} & labels(items)
+                                                                           key: str, offered: str) -> None:
+    """`when: flag`, `checkpoint: flag` (and true/false), `repeat: width`, `for_each: sizes`: the spec's names of
+    the type the key takes (`repeat: flag` would be E211)."""
+    text = PROBE.replace("kernel_size: 5, stride: 2}", f"kernel_size: 5, stride: 2, {key}: ⟨here⟩}}").replace(
+        "  width: {type: int, default: 8, ge: 1, doc: Channels of the stem.}\n",
+        "  width: {type: int, default: 8, ge: 1, doc: Channels of the stem.}\n  flag: false\n"
+        "  sizes: {type: \"list[int]\", default: [1, 2]}\n")
+    doc = open_doc(lsp, folder, text)
+    got = labels(lsp.completion(doc.uri, *doc.marks["here"])) & {"width", "flag", "sizes", "true", "false"}
+    assert got == {offered} | ({"true", "false"} if key in ("when", "checkpoint") else set())
 
 
 def test_a_text_parameter_offers_no_parameter_names(lsp: LanguageServer, folder: Path) -> None:

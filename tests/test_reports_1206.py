@@ -185,9 +185,11 @@ def test_usage_error_with_format_json_is_a_json_object(tmp_path: Path, monkeypat
     assert captured.err == ""
     assert cli.main(["cnn/TCN", "--format", "json"]) == cli.EXIT_USAGE  # model.py and the report on stdout
     assert "--format json prints its report" in json.loads(capsys.readouterr().out)["usage_error"]
-    assert cli.main(["--bogus", "--format", "json"]) == cli.EXIT_USAGE  # argparse's: before --format is known
+    assert cli.main(["--bogus", "--format", "json"]) == cli.EXIT_USAGE  # argparse's: --format read from the words
+    assert "unrecognized arguments: --bogus" in json.loads(capsys.readouterr().out)["usage_error"]
+    assert cli.main(["--bogus", "--format", "json", "--format", "json"]) == cli.EXIT_USAGE  # given twice: text
     captured = capsys.readouterr()
-    assert captured.out == "" and "unrecognized arguments: --bogus" in captured.err
+    assert captured.out == "" and "argument --format: given twice" in captured.err
 
 
 # -- 6. a file name's non-UTF-8 byte in JSON -----------------------------------------------------------------

@@ -75,3 +75,11 @@ def test_run_demo_gives_every_length_symbol_the_length(tmp_path, inputs: str, no
     assert result.returncode == 0, result.stderr[-3000:]
     assert all(line in result.stdout for line in expected), result.stdout
     assert "set to 1" not in result.stdout
+
+
+def test_run_demo_keeps_a_channel_symbol_at_one_next_to_a_fixed_length(tmp_path) -> None:
+    """mlp/Dlinear's x is [B, 512, C]: C is its one free axis besides the batch, and got --length (256
+    channels of 512 samples); a channel name is never the length."""
+    result = run("examples/run_demo.py", "mlp/Dlinear", "--batch", "2", "--length", "256", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "input  x: (2, 512, 1)" in result.stdout and "(free size C set to 1)" in result.stdout

@@ -104,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except (UsageError, OutputError) as err:
         # as a spec's diagnostics: one JSON object on standard output (unless it is closed: `>&-`)
-        if ns is not None and ns.format == "json" and getattr(sys.stdout, "stream", None) is not None:
+        wants_json = ns.format == "json" if ns is not None else _format_json(args)  # (an option given twice)
+        if wants_json and getattr(sys.stdout, "stream", None) is not None:
             print(_json({"ok": False, "usage_error": str(err)}, indent=2))
             return EXIT_USAGE
         print(f"vibench-compile: usage error: {err}", file=sys.stderr)
@@ -137,6 +138,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+
+
+def _format_json(args: Sequence[str]) -> bool:
+    """Whether a compile's command line asks for ``--format json`` (read as written: a usage error raised
+    while it is parsed, `--depth 1 --depth 2`, heeds it too)."""
+    if args and args[0] == "schema":
+        return False
+    given = [args[k + 1] for k, a in enumerate(args[:-1]) if a == "--format"]
+    given += [a.partition("=")[2] for a in args if a.startswith("--format=")]
+    return given == ["json"]
 
 
 def _json(value: Any, indent: int = 2) -> str:

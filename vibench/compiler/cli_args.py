@@ -229,8 +229,11 @@ def _parse_sets(items: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]
 
 
 def _clip(text: str, limit: int = 80) -> str:
-    """A user's text in a message: one line, at most ``limit`` characters."""
-    flat = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    """A user's text in a message: one line, at most ``limit`` characters; a file name's byte that is not
+    UTF-8 (Python's surrogate escape) as ``\\xe9``, as model.py's header and the JSON output write it."""
+    flat = text if text.isprintable() else "".join(
+        f"\\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF else ch.encode("unicode_escape").decode("ascii")
+        for ch in text)
     return flat if len(flat) <= limit else flat[:limit] + "..."
 
 

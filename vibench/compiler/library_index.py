@@ -14,13 +14,17 @@ MAX_LISTED = 1000
 
 def template_names(folder: str = LIBRARY_DIR) -> list[str]:
     """Every spec under ``folder`` (the library by default) as ``family/Name``, sorted; hidden folders
-    (``.git``, ``.venv``) are skipped."""
+    (``.git``, ``.venv``) and the JSON Schemas ``vibench-compile schema`` wrote are skipped."""
+    from vibench.schemas.template_schema import written_schema
+
     names = []
     for dirpath, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for f in files:  # regular files only: a dangling link or a FIFO named *.yaml is no template
-            if f.endswith(SPEC_SUFFIXES) and not f.startswith(".") and os.path.isfile(os.path.join(dirpath, f)):
-                rel = os.path.relpath(os.path.join(dirpath, f), folder)
+            path = os.path.join(dirpath, f)
+            if f.endswith(SPEC_SUFFIXES) and not f.startswith(".") and os.path.isfile(path) \
+                    and not written_schema(path):
+                rel = os.path.relpath(path, folder)
                 names.append(os.path.splitext(rel)[0].replace(os.sep, "/"))
     return sorted(set(names))  # Name.yaml and Name.json: one name, the first suffix's file
 

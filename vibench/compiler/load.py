@@ -23,7 +23,7 @@ also makes the safety rules cheap and exact:
   one is kept, as PyYAML does, and every repeat is listed in :attr:`LoadedDoc.duplicates` (how a
   PHM-Vibench experiment's sections other than `model:` are read, :mod:`vibench.compiler.phm`);
 * a number that YAML 1.1 reads otherwise than YAML 1.2 (base 60, `1:30`; a leading zero, `010`, `08`) is E001
-  (:class:`~vibench.compiler.load_compose.YAML11NumberError`); with ``lenient_keys`` it is read as PyYAML
+  (:class:`~vibench.compiler.load_numbers.YAML11NumberError`); with ``lenient_keys`` it is read as PyYAML
   reads it (90, 8, the string `08`) and listed with that E001 in :attr:`LoadedDoc.numbers`.
 
 JSON, read as YAML, means what JSON means by a surrogate-pair escape (``"\\ud83d\\ude00"``, which libyaml

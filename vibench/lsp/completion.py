@@ -43,7 +43,7 @@ from vibench.lsp.document import (
     unit_of,
     units_for,
 )
-from vibench.lsp.outline import Cursor
+from vibench.lsp.outline import Cursor, Outline
 
 KEY = t.CompletionItemKind.Property
 
@@ -193,7 +193,7 @@ def _values(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.Completio
     if len(rel) == 3 and rel[0] == "nodes" and rel[2] in _NAMED_NODE_KEYS:  # `when: classify`, `repeat: layers`
         flags = [_value_item(v, "literal", cursor, doc, literal=True) for v in ("true", "false")
                  if rel[2] in ("when", "checkpoint")]
-        return flags + _unit_names(doc, cursor, unit)
+        return flags + _unit_names(doc, cursor, unit, _NAMED_NODE_KEYS[rel[2]])
     if len(rel) in (3, 4) and rel[0] == "nodes" and rel[2] not in NODE_KEYS:
         params, _, _ = block_interface(doc, catalog, node_block(o, unit, str(rel[1])))
         param = next((p for p in params if p.name == rel[2]), None)
@@ -324,20 +324,40 @@ def _names(doc: Document, cursor: Cursor, unit: tuple, param: ParamInfo | None) 
     return _unit_names(doc, cursor, unit)
 
 
-# The node keys that take a parameter's name as their value (docs/language.md, "Names as values").
-_NAMED_NODE_KEYS = frozenset({"when", "repeat", "checkpoint", "for_each"})
+# The node keys that take a parameter's name as their value (docs/language.md, "Names as values"), and the
+# declared types of the names they take (`repeat: act` of a str parameter is E211).
+_NAMED_NODE_KEYS = {"when": ("bool",), "checkpoint": ("bool",), "repeat": ("int",), "for_each": ("list", "dict")}
 
 
-def _unit_names(doc: Document, cursor: Cursor, unit: tuple) -> list[t.CompletionItem]:
-    """The unit's parameter and ``let`` names, as values."""
+def _unit_names(doc: Document, cursor: Cursor, unit: tuple, kinds: tuple[str, ...] = ()) -> list[t.CompletionItem]:
+    """The unit's parameter and ``let`` names, as values; with ``kinds``, only parameters whose declared type
+    (or shorthand default) is one of them, and every ``let`` (its type is not written)."""
     o = doc.outline
     items = []
     for section, what in (("params", "parameter"), ("let", "`let` value")):
         for name in o.keys(unit + (section,)):
+            if kinds and section == "params" and not _declared_as(o, unit + (section, name), kinds):
+                continue
             items.append(t.CompletionItem(label=str(name), kind=t.CompletionItemKind.Variable,
                                           detail=f"{what} of this {'block' if unit else 'spec'}",
                                           sort_text="2" + str(name), text_edit=_value_edit(doc, cursor, str(name))))
     return items
+
+
+def _declared_as(o: Outline, path: tuple, kinds: tuple[str, ...]) -> bool:
+    """Whether the parameter at ``path`` is declared as one of ``kinds`` (``type: int``, ``int | None``,
+    ``list[int]``; the shorthand ``width: 8`` by its value); a type not written (``any``) counts as any."""
+    written = o.value((*path, "type")) if o.kind(path) == "map" else None
+    if written is None:  # by the value: the shorthand's, or the declaration's default
+        at = (*path, "default") if o.kind(path) == "map" else path
+        kind, value = o.kind(at), o.value(at)
+        if kind in ("seq", "map"):
+            return ("list" if kind == "seq" else "dict") in kinds
+        if value is None:
+            return True
+        written = "bool" if value in ("true", "false") else "int" if value.lstrip("-").isdigit() else "str"
+    members = [m.strip().split("[")[0] for m in written.split("|")]
+    return any(m in kinds or m in ("any", "") for m in members)
 
 
 def _takes_text(type_: str) -> bool:

@@ -64,12 +64,13 @@ def templates_under(root: str, suffixes: tuple[str, ...]) -> list[str]:
     paths = []
     for folder, dirnames, files in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        paths += [os.path.join(folder, f) for f in sorted(files)
-                  if f.endswith(suffixes) and not _written_schema(os.path.join(folder, f))]
+        paths += [os.path.join(folder, f) for f in sorted(files)  # as --list's library_index.template_names
+                  if f.endswith(suffixes) and not f.startswith(".") and os.path.isfile(os.path.join(folder, f))
+                  and not written_schema(os.path.join(folder, f))]
     return paths
 
 
-def _written_schema(path: str) -> bool:
+def written_schema(path: str) -> bool:
     """Whether ``path`` is a JSON Schema ``vibench-compile schema`` wrote (its first lines say so)."""
     if not path.endswith(".json"):
         return False
