@@ -32,9 +32,7 @@ The parsers and the checks of option values are in :mod:`vibench.compiler.cli_ar
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -52,6 +50,7 @@ from vibench.compiler.cli_args import (
     _search_path,
     _spec_path,
 )
+from vibench.compiler.cli_json import format_json, to_json
 from vibench.compiler.cli_schema import schema_reads
 from vibench.compiler.cli_streams import (
     PipeClosed,
@@ -104,9 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except (UsageError, OutputError) as err:
         # as a spec's diagnostics: one JSON object on standard output (unless it is closed: `>&-`)
-        wants_json = ns.format == "json" if ns is not None else _format_json(args)  # (an option given twice)
+        wants_json = ns.format == "json" if ns is not None else format_json(args)  # (an option given twice)
         if wants_json and getattr(sys.stdout, "stream", None) is not None:
-            print(_json({"ok": False, "usage_error": str(err)}, indent=2))
+            print(to_json({"ok": False, "usage_error": str(err)}, indent=2))
             return EXIT_USAGE
         print(f"vibench-compile: usage error: {err}", file=sys.stderr)
         print("run `vibench-compile --help` for the options", file=sys.stderr)
@@ -138,41 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-
-
-def _format_json(args: Sequence[str]) -> bool:
-    """Whether a compile's command line asks for ``--format json`` (read as written: a usage error raised
-    while it is parsed, `--depth 1 --depth 2`, heeds it too)."""
-    if args and args[0] == "schema":
-        return False
-    given = [args[k + 1] for k, a in enumerate(args[:-1]) if a == "--format"]
-    given += [a.partition("=")[2] for a in args if a.startswith("--format=")]
-    return given == ["json"]
-
-
-def _json(value: Any, indent: int = 2) -> str:
-    """``value`` as JSON text that strict parsers read: a file name's byte that is not UTF-8 (Python's
-    surrogate escape, ``\\udce9``, which json.dumps wrote as a lone surrogate) as the text ``\\xe9``, as
-    model.py's header writes it; any other lone surrogate as the text ``\\ud800``."""
-    return json.dumps(_no_surrogates(value), indent=indent)
-
-
-def _no_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return _SURROGATE.sub(_shown_surrogate, value) if _SURROGATE.search(value) else value
-    if isinstance(value, dict):
-        return {_no_surrogates(k): _no_surrogates(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_no_surrogates(v) for v in value]
-    return value
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _shown_surrogate(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
 def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
@@ -265,7 +229,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
                                                                        program.warnings[:MAX_SHOWN]]}
                 if len(program.warnings) > MAX_SHOWN:
                     failed["omitted"] = len(program.warnings) - MAX_SHOWN
-                print(_json(failed | {"weights": weights}, indent=2))
+                print(to_json(failed | {"weights": weights}, indent=2))
             else:
                 print(f"vibench-compile: {weights}", file=sys.stderr)
         return EXIT_SPEC
@@ -283,7 +247,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
 
         written = ns.output if to_file else None
         if ns.format == "json":
-            report = _json(check_report_json(program, summary=ns.summary, written=written, depth=ns.depth),
+            report = to_json(check_report_json(program, summary=ns.summary, written=written, depth=ns.depth),
                                 indent=2)
         elif to_file or ns.check or (ns.graph and source is None):
             report = check_report(program, summary=ns.summary, written=written, depth=ns.depth)
@@ -353,7 +317,7 @@ def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> 
         report: dict[str, Any] = {"ok": False, "diagnostics": err.to_json(limit=MAX_SHOWN)}
         if n > MAX_SHOWN:
             report["omitted"] = n - MAX_SHOWN
-        print(_json(report, indent=2))
+        print(to_json(report, indent=2))
     else:
         print(err.render(limit=MAX_SHOWN), file=sys.stderr)
         errors = sum(d.severity == "error" for d in err.diagnostics)
@@ -380,14 +344,14 @@ def _reference(ns: argparse.Namespace) -> int:
             from vibench.compiler.library_index import list_templates, template_entries
 
             search = _search_path(ns)
-            print(_json(template_entries(search), indent=2) if ns.format == "json" else list_templates(search))
+            print(to_json(template_entries(search), indent=2) if ns.format == "json" else list_templates(search))
         elif ns.blocks:
             print(reference_docs.block_reference(ns.blocks))
         elif ns.format == "json":
             from vibench.compiler import registry
 
             blocks = registry.all_blocks()
-            print(_json([{"name": n, "category": b.category, "description": b.description}
+            print(to_json([{"name": n, "category": b.category, "description": b.description}
                               for n, b in blocks.items()], indent=2))
         else:
             print(_list_blocks())
