@@ -396,7 +396,9 @@ def test_file_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 USAGE_ERRORS = {
     "missing file": (["does/not/exist.yaml", "--check"], "no such spec file"),
-    "missing file, a long name": (["c" * 5000, "--check"], "no such spec file: " + "c" * 80 + "...\n"),
+    # a flooding name is cut in the middle (its start and the file's own name stay in view), to 240 characters
+    "missing file, a long name": (["c" * 5000 + ".yaml", "--check"],
+                                  "no such spec file: " + "c" * 80 + "..." + "c" * 152 + ".yaml\n"),
     "folder": ([".", "--check"], "is a folder"),
     # a template name that leaves the library folder is not looked up there (vibench.check does the same)
     "library name with ..": (["../specs/cnn/ResNet1D", "--check"], "no such spec file"),
@@ -741,3 +743,32 @@ def test_load_spec_names_the_functions_that_read_a_phm_config(tmp_path: Path) ->
         assert all(f"vibench.{name}" in diag.hint for name in ("check", "compile_spec", "build"))
         assert "without a `model:` section" not in info.value.render()
     assert vibench.check(str(config), inputs={"x": (2, 1024, 1)}).root.name  # what the message points to reads it
+
+
+def test_a_long_path_a_person_typed_is_shown_whole_and_a_flood_keeps_its_file_name(tmp_path, capsys):
+    # Usage errors named a path by its first 80 characters: in a deep project folder the file's own name was cut
+    # off ("cannot write -o /home/.../experiments/2026-12/run_4/mo..."). A typed path is shown whole; only a
+    # name built to flood the terminal is cut, in the middle, and never inside an escape.
+    from vibench.compiler.display import MAX_PATH, clip_path
+
+    deep = tmp_path / ("project_" * 12) / "experiments" / "run_4"
+    out = str(deep / "model.py")
+    assert 120 < len(out) < MAX_PATH
+    rc = cli.main(["cnn/TCN", "-o", out])
+    err = capsys.readouterr().err
+    assert rc == cli.EXIT_USAGE
+    assert f"folder {deep} does not exist" in err, err
+    assert clip_path("a" * 300 + "\n" * 50 + "b" * 300 + "/m.py") == "a" * 80 + "..." + "b" * 152 + "/m.py"
+    cut = clip_path("\udce9" * 200)  # each byte is four characters, \xe9: the cuts fall between two of them
+    assert cut.startswith("\\xe9" * 20 + "...") and cut.endswith("\\xe9" * 39) and len(cut) <= MAX_PATH
+
+
+def test_a_non_utf8_file_name_byte_is_written_as_xe9_in_text_diagnostics(tmp_path, capsys, monkeypatch):
+    # Usage errors, JSON and model.py's header wrote such a byte as \xe9; the text diagnostics showed \udce9.
+    name = os.fsdecode(b"b\xe9d.yaml")
+    (tmp_path / name).write_text("vibench: 1\nname: X\nnodes: {a: {block: relu, in: q}}\n")
+    monkeypatch.chdir(tmp_path)
+    rc = cli.main([name, "--check"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "--> b\\xe9d.yaml:1:1" in err and "in b\\xe9d.yaml" in err and "\\udc" not in err, err

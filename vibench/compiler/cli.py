@@ -41,7 +41,6 @@ from vibench.compiler.cli_args import (
     UsageError,
     _catalogue_ignored,
     _check_graph_target,
-    _clip,
     _parse_inputs,
     _parse_sets,
     _parser,
@@ -64,6 +63,7 @@ from vibench.compiler.cli_streams import (
     stopped,
 )
 from vibench.compiler.cli_weights import read_checkpoint_arg, reference_weights, weights_output, weights_target
+from vibench.compiler.display import clip_path
 from vibench.compiler.outputs import (
     OutputError,
     Outputs,
@@ -180,7 +180,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
     to_file = ns.output is not None and ns.output != "-"
     # Outputs are checked before compiling (and against every file read, after): nothing is
     # written unless everything succeeds.
-    targets = {f"{flag} {_clip(out)}": output_target(out, flag)
+    targets = {f"{flag} {clip_path(out)}": output_target(out, flag)
                for flag, out in (("-o", ns.output if to_file else None), ("--graph", ns.graph)) if out is not None}
     if weights_path is not None:
         label, real = weights_output(ns, weights_path)
@@ -240,7 +240,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
         try:
             graph = graph_output(program, ns.graph, ns.depth)
         except RenderError as err:
-            raise UsageError(f"--graph {_clip(ns.graph)}: {err}") from None
+            raise UsageError(f"--graph {clip_path(ns.graph)}: {err}") from None
     report, report_file = None, sys.stdout
     if ns.check or ns.summary or ns.format == "json":
         from vibench.compiler.report import check_report, check_report_json
@@ -323,7 +323,7 @@ def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> 
         errors = sum(d.severity == "error" for d in err.diagnostics)
         warned = n - errors
         tail = f" and {warned:,} warning{'s' if warned != 1 else ''}" if warned else ""
-        spec = _clip(spec, 200) if spec is not None else STDIN if ns.spec == "-" else _clip(ns.spec, 200)
+        spec = clip_path(spec) if spec is not None else STDIN if ns.spec == "-" else clip_path(ns.spec)
         print(f"\n{errors:,} error{'s' if errors != 1 else ''}{tail} in {spec}", file=sys.stderr)
 
 
@@ -410,7 +410,7 @@ def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
         target = output_target(ns.output, "-o")
         if os.path.exists(target):  # a new file is none the schema read
             try:
-                refuse_inputs({f"-o {_clip(ns.output)}": target}, schema_reads(ns.template, search))
+                refuse_inputs({f"-o {clip_path(ns.output)}": target}, schema_reads(ns.template, search))
             except OutputError as err:  # the schema compiles nothing: say what it reads
                 raise OutputError(str(err).replace("a file this compile reads", "a file the schema reads")) from None
         outputs.stage(ns.output, text, "-o")

@@ -12,6 +12,8 @@ import argparse
 import os
 from typing import Any
 
+from vibench.compiler.display import clip_path, escaped
+
 
 class UsageError(Exception):
     pass
@@ -150,9 +152,9 @@ def _check_graph_target(graph: str | None) -> None:
 
     suffix = os.path.splitext(graph.lower())[1]
     if suffix not in GRAPH_SUFFIXES:
-        raise UsageError(f"--graph {_clip(graph)}: use a .html, .svg, .png, .dot, .gv, .mmd or .md file name")
+        raise UsageError(f"--graph {clip_path(graph)}: use a .html, .svg, .png, .dot, .gv, .mmd or .md file name")
     if suffix in DOT_SUFFIXES and dot_binary() is None:
-        raise UsageError(f"--graph {_clip(graph)}: {missing_dot_message(DOT_SUFFIXES[suffix])}")
+        raise UsageError(f"--graph {clip_path(graph)}: {missing_dot_message(DOT_SUFFIXES[suffix])}")
 
 
 def _read_metadata(file: str | None) -> Any:
@@ -175,7 +177,7 @@ def _search_path(ns: argparse.Namespace) -> list[str]:
     for named, folders in (("--spec-path", ns.spec_path), ("VIBENCH_SPEC_PATH entry", from_env)):
         for folder in folders:
             if not os.path.isdir(folder):
-                raise UsageError(f"{named} {_clip(folder)}: "
+                raise UsageError(f"{named} {clip_path(folder)}: "
                                  + ("not a folder" if os.path.exists(folder) else "no such folder"))
     return list(ns.spec_path) + from_env
 
@@ -186,11 +188,11 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
     from vibench.compiler.pipeline import find_spec
 
     if os.path.isdir(spec):
-        raise UsageError(f"{_clip(spec)} is a folder, not a spec file")
+        raise UsageError(f"{clip_path(spec)} is a folder, not a spec file")
     try:
         return find_spec(spec, spec_path)
     except SpecError:
-        raise UsageError(f"no such spec file: {_clip(spec)}") from None
+        raise UsageError(f"no such spec file: {clip_path(spec)}") from None
 
 
 MAX_SET_CHARS = 10_000
@@ -231,9 +233,7 @@ def _parse_sets(items: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]
 def _clip(text: str, limit: int = 80) -> str:
     """A user's text in a message: one line, at most ``limit`` characters; a file name's byte that is not
     UTF-8 (Python's surrogate escape) as ``\\xe9``, as model.py's header and the JSON output write it."""
-    flat = text if text.isprintable() else "".join(
-        f"\\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF else ch.encode("unicode_escape").decode("ascii")
-        for ch in text)
+    flat = escaped(text)
     return flat if len(flat) <= limit else flat[:limit] + "..."
 
 

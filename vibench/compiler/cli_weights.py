@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from vibench.compiler.cli_args import UsageError, _clip
+from vibench.compiler.display import clip_path
 from vibench.compiler.outputs import OutputError, broken_link, output_target
 from vibench.compiler.rename_rules import DEFAULT_PREFIX
 
@@ -35,13 +36,13 @@ def weights_target(ns: argparse.Namespace) -> str | None:
         raise UsageError("--weights needs -o FILE (the state_dict is written beside it, as FILE's name with .pt)")
     problem = checkpoint_problem(ns.weights)
     if problem:
-        raise UsageError(f"--weights {_clip(ns.weights)}{problem}")
+        raise UsageError(f"--weights {clip_path(ns.weights)}{problem}")
     target = os.path.splitext(ns.output)[0] + ".pt"
     if os.path.realpath(target) == os.path.realpath(ns.output):
         raise UsageError("-o names a .pt file; the weights would overwrite it (name the model file model.py)")
     if _same_file(target, ns.weights):
-        raise UsageError(f"-o {_clip(ns.output)} would write {_clip(target)}, which is the checkpoint --weights "
-                         "reads; choose another -o name")
+        raise UsageError(f"-o {clip_path(ns.output)} would write {clip_path(target)}, which is the checkpoint "
+                         "--weights reads; choose another -o name")
     return target
 
 
@@ -64,9 +65,9 @@ def weights_output(ns: argparse.Namespace, target: str) -> tuple[str, str]:
     try:
         real = output_target(target, "the weights file")
     except OutputError as err:
-        raise UsageError(f"cannot write the weights beside -o {_clip(ns.output)}: {err} (choose another -o name)") \
+        raise UsageError(f"cannot write the weights beside -o {clip_path(ns.output)}: {err} (choose another -o name)") \
             from None
-    return f"the weights file {_clip(target)} (beside -o {_clip(ns.output)})", real
+    return f"the weights file {clip_path(target)} (beside -o {clip_path(ns.output)})", real
 
 
 def read_checkpoint_arg(ns: argparse.Namespace) -> Any:
@@ -81,7 +82,7 @@ def read_checkpoint_arg(ns: argparse.Namespace) -> Any:
             warnings.simplefilter("ignore")
             return read_checkpoint(ns.weights, weights_only=not ns.trust_checkpoint)
     except ReferenceCheckpointError as err:
-        raise UsageError(f"--weights {_clip(ns.weights)}: {_clip(str(err), 700)}") from None
+        raise UsageError(f"--weights {clip_path(ns.weights)}: {_clip(str(err), 700)}") from None
 
 
 def reference_weights(program: Any, ns: argparse.Namespace, checkpoint: Any) -> bytes | str:
@@ -99,7 +100,7 @@ def reference_weights(program: Any, ns: argparse.Namespace, checkpoint: Any) -> 
     try:
         load_reference_state_dict(model, checkpoint, strict=True, prefix=prefix, weights_only=not ns.trust_checkpoint)
     except ReferenceCheckpointError as err:
-        message = f"--weights {_clip(ns.weights)}: {_clip(str(err), MAX_MESSAGE_CHARS)}"
+        message = f"--weights {clip_path(ns.weights)}: {_clip(str(err), MAX_MESSAGE_CHARS)}"
         return message + _metadata_note(ns, message)
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
@@ -113,7 +114,7 @@ def _metadata_note(ns: argparse.Namespace, message: str) -> str:
         return ""
     if any(item.partition("=")[0].strip() == "num_classes" for item in ns.sets):  # --set wins over the table
         return ""
-    return (f". Here num_classes comes from the --metadata table {_clip(ns.metadata)} (max(Label) + 1 per "
+    return (f". Here num_classes comes from the --metadata table {clip_path(ns.metadata)} (max(Label) + 1 per "
             "Dataset_id), which replaces the config's: correct the table, or leave out --metadata")
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from vibench.compiler.display import _ESCAPE
 from vibench.compiler.ir import Pos
 
 MAX_FIELD = 500  # characters of a message, expected, found, hint or note
@@ -137,8 +138,10 @@ class Diagnostic:
 # C0 controls but tab and line feed as their Control Pictures (U+2400...), DEL as U+2421, C1 controls and the
 # bidirectional formatting characters (Trojan Source's reordering) as U+FFFD: each still one column wide.
 _BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
-_TERMINAL = {i: 0x2400 + i for i in range(0x20) if i not in (0x09, 0x0A)} | {0x7F: 0x2421} | {
-    i: 0xFFFD for i in (*range(0x80, 0xA0), *_BIDI)}
+# A file name's byte that is not UTF-8 (Python's surrogate escape, U+DC80...U+DCFF) as `\xe9`, as usage errors,
+# JSON and model.py's header write it (the text output showed `\udce9`).
+_TERMINAL: dict[int, int | str] = {i: 0x2400 + i for i in range(0x20) if i not in (0x09, 0x0A)} | {0x7F: 0x2421} | {
+    i: 0xFFFD for i in (*range(0x80, 0xA0), *_BIDI)} | {i: f"\\x{i - 0xDC00:02x}" for i in range(0xDC80, 0xDD00)}
 
 
 def terminal_safe(text: str) -> str:
@@ -168,8 +171,6 @@ def clip(text: str, limit: int = MAX_FIELD) -> str:
     return flat[:cut] + f"... ({len(flat) - cut:,} more characters)"
 
 
-_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3}|.)", re.DOTALL)
-"""A backslash escape as repr() and :func:`one_line` write them."""
 
 
 @lru_cache(maxsize=16)

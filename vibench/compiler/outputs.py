@@ -24,6 +24,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
+from vibench.compiler.display import clip_path
+
 
 class OutputError(Exception):
     """An output path that cannot or must not be written (a usage error of the CLI)."""
@@ -33,12 +35,6 @@ class OutputWriteError(OutputError):
     """An output that could not be written (a full disk, a file too large, no permission): an I/O
     failure, not a mistake on the command line. The message names the output and says what was
     replaced, if anything."""
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    """A path in a message: one line, at most ``limit`` characters."""
-    flat = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
-    return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
 _STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
@@ -69,7 +65,7 @@ def _refuse_folder_name(path: str, flag: str) -> None:
     if last not in ("", ".", ".."):
         return
     tail = "trailing /" if not last else f"ends with {last}"
-    raise OutputError(f"{flag} {_clip(path)}: names a folder ({tail}); give a file name")
+    raise OutputError(f"{flag} {clip_path(path)}: names a folder ({tail}); give a file name")
 
 
 def output_stream(path: str, flag: str) -> int | None:
@@ -87,7 +83,7 @@ def output_stream(path: str, flag: str) -> int | None:
     if number in (1, 2):
         return number
     if number is not None:
-        raise OutputError(f"{flag} {_clip(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}, "
+        raise OutputError(f"{flag} {clip_path(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}, "
                           "not a file; give a file name" + (", or `-o -` for standard output" if flag == "-o" else ""))
     return None
 
@@ -103,17 +99,17 @@ def output_target(path: str, flag: str) -> str:
     _refuse_folder_name(path, flag)
     number = _descriptor(path)
     if number is not None:
-        raise OutputError(f"{flag} {_clip(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}, "
+        raise OutputError(f"{flag} {clip_path(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}, "
                           "not a file; give a file name")
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
-        raise OutputError(f"cannot write {flag} {_clip(path)}: folder {_clip(folder)} does not exist")
+        raise OutputError(f"cannot write {flag} {clip_path(path)}: folder {clip_path(folder)} does not exist")
     loop = broken_link(target)  # realpath stops where links go round (`a -> b -> a`)
     if loop:
-        raise OutputError(f"{flag} {_clip(path)} {loop}; remove the link or give another name")
+        raise OutputError(f"{flag} {clip_path(path)} {loop}; remove the link or give another name")
     if os.path.lexists(target) and not os.path.isfile(target):
-        raise OutputError(f"{flag} {_clip(path)} is not a regular file; refusing to replace it"
+        raise OutputError(f"{flag} {clip_path(path)} is not a regular file; refusing to replace it"
                           + (" (use --check to write nothing, or `-o -` for standard output)" if flag == "-o" else ""))
     return target
 
@@ -126,7 +122,7 @@ def broken_link(path: str) -> str:
     if os.path.islink(os.path.realpath(path)):  # realpath stops where links go round
         return "is a symbolic link that leads round in a loop, to no file"
     try:
-        to = f" (to {_clip(os.readlink(path))}, which does not exist)"
+        to = f" (to {clip_path(os.readlink(path))}, which does not exist)"
     except OSError:
         to = ""
     return f"is a dangling symbolic link{to}"
@@ -191,7 +187,7 @@ class Outputs:
     def stage(self, path: str, text: str | bytes, flag: str | None = None) -> None:
         """Write ``text`` beside ``path``'s target, to be renamed over it by :meth:`commit`. ``flag``
         (``-o``, ``--graph``) names the output in messages."""
-        label = f"{flag} {_clip(path)}" if flag else _clip(path)
+        label = f"{flag} {clip_path(path)}" if flag else clip_path(path)
         target = output_target(path, flag or "output")
         try:
             mode = stat.S_IMODE(os.stat(target).st_mode)
@@ -305,7 +301,7 @@ def _undo(failed: _Staged, err: OSError, done: list[_Staged], kept: dict[str, st
                 os.replace(backup, item.target)
         except OSError as undo:
             stuck.append(f"{item.label} was written and could not be put back ({undo.strerror or undo}"
-                         + (f"; its previous contents are in {_clip(backup, 200)})" if backup else ")"))
+                         + (f"; its previous contents are in {clip_path(backup)})" if backup else ")"))
     _remove(kept.values())
     reason = f"cannot write {failed.label}: {err.strerror or err}"
     return (f"{reason}; " + "; ".join(stuck)) if stuck else f"{reason} (no output replaced)"
