@@ -1,7 +1,7 @@
 # vibench: the two commands of the README.
 #   make run   - set up .venv if needed, compile a shipped spec to build/model.py, run it on a
 #                synthetic vibration batch and print a shape/parameter summary
-#   make test  - set up .venv if needed and run the whole test suite (CI runs this)
+#   make test  - set up .venv if needed and run the whole test suite, one process per core (CI runs this)
 # Other targets: env, bench, golden (refresh golden files), schema (refresh the JSON Schema),
 # parity-table and isfm-matrix (refresh docs/library.md's generated tables), docs (refresh docs/blocks.md and
 # docs/templates.md from the registry and the library), lint, reference (install
@@ -19,6 +19,9 @@ REFERENCE ?= .reference/PHM-Vibench
 # wheel of the pinned torch, PyPI's Linux wheel is the CUDA build (gigabytes). Empty: pip's own config.
 TORCH_INDEX ?=
 export HYPOTHESIS_PROFILE ?= ci
+# Processes `make test` runs the suite in (pytest-xdist): one per CPU core, at most 8 (each imports torch);
+# TEST_WORKERS=0 runs it in make's own process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 8 ? n : 8 )))
 
 .PHONY: run test env bench golden schema parity-table isfm-matrix backend-table docs lint reference fuzz device-check clean
 
@@ -40,7 +43,7 @@ run: $(STAMP)
 	$(BIN)/python examples/run_demo.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # Every benchmark runs even when another misses its target or fails; the last lines list each one's
 # exit status. benchmarks/forward.py compares with the PHM-Vibench checkout at REFERENCE when there is

@@ -134,7 +134,10 @@ def main() -> int:
     module_spec = importlib.util.spec_from_file_location("vibench_demo_model", out)
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)  # model.py needs nothing but torch
+    # model.py needs nothing but torch. Run as that file is the text this run wrote there: a demo started beside
+    # this one rewrites build/model.py, and reading the file back ran the other's model (seen in parallel tests).
+    sys.modules[module_spec.name] = module
+    exec(compile(result.source, module_spec.origin or out, "exec"), module.__dict__)
     torch.manual_seed(0)
     model = getattr(module, root.name)().eval()
     batch = {}
