@@ -96,6 +96,9 @@ class Elaborator(Evaluates):
         # The parameters set in another file than this unit's (a user's `with:` of a library template,
         # a PHM-Vibench config): an error about a node value that reads one is reported at that setting.
         self.set_elsewhere = {n for n, p in self.param_pos.items() if p is not None and p.file != udef.file}
+        # The parameters a caller set, null included: a node's keys, `with:` of an extending spec, --set, keyword
+        # arguments of vibench.build, a PHM-Vibench config's keys. `inherit: true` passes on a null set here.
+        self.given = set(positions or ()) | set(udef.overridden) | {d.name for d in udef.params if d.given}
         self.let_reads = let_reads(udef)  # let name -> the parameters it reads
         self.inherited: set[str] = set()
         self.inactive_inputs: frozenset[str] = frozenset()
@@ -376,8 +379,12 @@ class Elaborator(Evaluates):
             # The block takes every parameter of this unit that it declares (explicit values win).
             accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
             for name in accepted:
-                # null means "not set here": the block keeps its own default.
-                if name not in values and self.params.get(name) is not None:
+                # A null nobody set (a default, a slot-scoped parameter) means "not set here": the block keeps its own
+                # default. A null a user wrote is passed on: `act: null` in a flat ISFM config is H_03's "no
+                # activation", as in the reference (it was dropped, and H_03 kept its default relu).
+                if name in values or name not in self.params:
+                    continue
+                if self.params[name] is not None or name in self.given:
                     values[name] = self.params[name]
                     # A bad value is reported where it was set (`with:` of the user's spec), if known.
                     positions[name] = self.param_pos.get(name) or nd.pos

@@ -100,6 +100,7 @@ class ParamDecl:
     pos: Pos | None = None
     slot: str | None = None  # a spec folder whose specs the value names (a typed slot)
     scope: tuple[str, ...] = ()  # slot-scoped: the components that declare it (see compiler/scoped.py)
+    given: bool = False  # set by `with:` of a spec that extends the template (null included: see elaborate.py)
 
 
 @dataclass(frozen=True)

@@ -418,7 +418,8 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
     for decl in base.params:
         if decl.name in given:
             # Errors in the value point at `with:` in this file, not at the template's declaration.
-            params.append(replace(decl, default=given[decl.name][0], required=False, pos=given[decl.name][1]))
+            params.append(replace(decl, default=given[decl.name][0], required=False, pos=given[decl.name][1],
+                                  given=True))
         else:
             params.append(decl)
     # The file's own parameters come first so that `with:` values (now defaults) can read them.
