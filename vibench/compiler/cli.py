@@ -58,6 +58,7 @@ from vibench.compiler.cli_streams import (
     Terminated,
     exit_code_kept,
     on_sigterm,
+    plugin_output_to,
     refuse_stdin,
     standard_stream,
     stopped,
@@ -91,11 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     outputs = Outputs()  # the files this run writes, all or none; what was written, when a signal stops it
     ns: argparse.Namespace | None = None  # known once the command line parsed: a usage error after it heeds --format
     try:
-        if args and args[0] == "schema":
-            code = _schema(_schema_parser().parse_args(args[1:]), outputs)
-        else:
-            ns = _parser().parse_args(args)
-            code = _compile(ns, outputs)
+        # Standard output is this command's (model.py, the JSON report, the schema): a plug-in's print goes to
+        # standard error (Python-level: see cli_streams.plugin_output_to for why not descriptor 1).
+        with plugin_output_to(sys.stderr):
+            if args and args[0] == "schema":
+                code = _schema(_schema_parser().parse_args(args[1:]), outputs)
+            else:
+                ns = _parser().parse_args(args)
+                code = _compile(ns, outputs)
         sys.stdout.flush()  # what is still buffered fails here (a full disk), not at interpreter exit
         return code
     except OutputWriteError as err:  # an I/O failure (a full disk, no permission), not a bad command line

@@ -1,8 +1,9 @@
 """The command line's standard streams and signals: standard output and error written terminal-safe
 (:class:`Stdout`, :class:`Stderr`; model.py on either, :func:`standard_stream`), SIGTERM ended like
 Ctrl-C (:func:`on_sigterm`, :class:`Terminated`) and either told in one line (:func:`stopped`), the
-exit status kept through a closed pipe (:func:`exit_code_kept`), and the file behind standard input
-refused as an output (:func:`refuse_stdin`)."""
+exit status kept through a closed pipe (:func:`exit_code_kept`), the file behind standard input
+refused as an output (:func:`refuse_stdin`), and a plug-in's printing kept off standard output
+(:func:`plugin_output_to`, :func:`plugin_stdout`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -147,3 +149,55 @@ class PipeClosed(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+# --------------------------------------------------------------------------------------------
+# a plug-in's printing
+# --------------------------------------------------------------------------------------------
+
+# Where a plug-in's standard output goes while the command line runs (the innermost :func:`plugin_output_to`);
+# empty: nowhere else, as in the Python API.
+_PLUGIN_STDOUT: list[Any] = []
+
+
+@contextlib.contextmanager
+def plugin_output_to(stream: Any) -> Iterator[None]:
+    """While it lasts, code of a block plug-in (its import, and every method vibench calls:
+    :func:`plugin_stdout`) prints to ``stream`` rather than to ``sys.stdout``.
+
+    The command line owns its standard output: model.py (``-o -``), the JSON report, the schema and the
+    catalogue go there, and a plug-in's ``print`` must not land in them (nor raise BrokenPipeError into a
+    plug-in under ``| head``), so :func:`vibench.compiler.cli.main` sends a plug-in's printing to standard
+    error. The Python API (``vibench.build``, ``compile_spec``) sets nothing: there the caller's program owns
+    ``sys.stdout``, and vibench returns its results rather than printing them, so a plug-in's ``print``
+    goes where any library's does (swapping a caller's ``sys.stdout`` behind its back would break its own
+    redirections and threads).
+
+    Python-level only, by choice: a write to file descriptor 1 itself (``os.write(1, ...)``, a C extension's
+    ``printf``) still reaches standard output. Moving descriptor 1 as the language server does
+    (:mod:`vibench.lsp.stdio`, which holds it for the process's life: one stray byte breaks its protocol)
+    would have to last the process's life here too: ``main`` runs in-process (tests, scripts) and must hand
+    the caller's descriptor 1 back as it found it, and a C library's buffered ``printf`` is flushed at exit,
+    after that, so a move for the command's run alone would still let it through while costing every
+    in-process caller a descriptor swap. A plug-in that writes to the descriptor is a bug for its authors."""
+    _PLUGIN_STDOUT.append(stream)
+    try:
+        yield
+    finally:
+        _PLUGIN_STDOUT.pop()
+
+
+@contextlib.contextmanager
+def plugin_stdout() -> Iterator[None]:
+    """Around a call of a plug-in's code: ``sys.stdout`` is the stream :func:`plugin_output_to` set (nothing
+    changes when none is set, or off the main thread), and is put back afterwards whatever the plug-in did
+    with it, so that vibench's own output still goes to the real standard output."""
+    if not _PLUGIN_STDOUT or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = sys.stdout
+    sys.stdout = _PLUGIN_STDOUT[-1]
+    try:
+        yield
+    finally:
+        sys.stdout = saved

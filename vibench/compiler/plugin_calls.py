@@ -28,18 +28,22 @@ the editor report what writing model.py would meet; the emitter checks its own c
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib.metadata
 import math
 import operator
 import reprlib
+import sys
 import threading
 from typing import Any
 
-from vibench.compiler.blocks.base import ALL_DTYPES, Block, ShapeError
+from vibench.compiler.blocks.base import ALL_DTYPES, IMPORTS, MODEL_NAMES, Block, ShapeError
+from vibench.compiler.cli_streams import plugin_stdout
 from vibench.compiler.codegen import code as c
 from vibench.compiler.constraints import NodeContext
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import Instance, Pos, TensorType
+from vibench.compiler.registry_plugins import _raised_at
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
 
 CODE = "E114"
@@ -84,15 +88,21 @@ def failure(block: Block, problem: str, **details: Any) -> PluginFailure:
 def call(block: Block, method: str, *args: Any, passing: tuple[type[BaseException], ...] = ()) -> Any:
     """``block.<method>(*args)``; an exception (but those of ``passing``, and an interrupt: :func:`interrupts`)
     is a :class:`PluginFailure`, whatever its class: ``SystemExit``, ``GeneratorExit``,
-    ``asyncio.CancelledError`` or a ``BaseException`` of the plug-in's own too."""
+    ``asyncio.CancelledError`` or a ``BaseException`` of the plug-in's own too; its note says where in the
+    plug-in's own files it was raised (file, line and source line: none of vibench's frames). Under the
+    command line what the plug-in prints goes to standard error
+    (:func:`~vibench.compiler.cli_streams.plugin_stdout`)."""
     try:
-        return getattr(block, method)(*args)
+        with plugin_stdout():
+            return getattr(block, method)(*args)
     except passing:
         raise
     except BaseException as err:  # noqa: BLE001 - the plug-in's own failure, whatever it is (interrupts go on)
         if interrupts(err):
             raise
-        raise failure(block, f"its `{method}` raised {_clip(type(err).__name__)}", found=exception_text(err)) from None
+        notes = _raised_at(err, str(getattr(type(block), "__module__", "")))
+        raise failure(block, f"its `{method}` raised {_clip(type(err).__name__)}", found=exception_text(err),
+                      notes=notes) from None
 
 
 def interrupts(err: BaseException) -> bool:
@@ -285,10 +295,10 @@ def _code_of_node(block: Block, p: Any, n_inputs: int, outs: list[TensorType]) -
     the shapes pass reports a failure writing model.py would meet."""
     args = [c.ref(f"_vb_in{k}") for k in range(n_inputs)]
     mod = c.ref("_vb_mod")
-    optional_code(block, "init_code", p)
+    made = {"init_code": optional_code(block, "init_code", p)}
     call(block, "has_module", p)
-    code(block, "call_code", p, args, mod)
-    optional_code(block, "inplace_code", p, args, mod)
+    made["call_code"] = code(block, "call_code", p, args, mod)
+    made["inplace_code"] = optional_code(block, "inplace_code", p, args, mod)
     if len(outs) > 1:
         names = [f"_vb_out{k}" for k in range(len(outs))]
         code(block, "unpack", [c.ref(n) for n in names], targets=frozenset(names))
@@ -297,9 +307,61 @@ def _code_of_node(block: Block, p: Any, n_inputs: int, outs: list[TensorType]) -
     if not isinstance(natives, tuple | list) or any(n not in block.natives for n in natives):
         raise failure(block, "`native_classes` returned a wrong value", expected="some of the block's `natives`",
                       found=shown(natives))
+    given = {f"_vb_in{k}" for k in range(n_inputs)} | {"_vb_mod"}
+    for method, tree in made.items():
+        if tree is not None:
+            _check_names(block, method, tree, given, natives)
     if block.augmented not in (None, "+", "-", "*"):
         raise failure(block, "its `augmented` is not an operator model.py writes", expected='None, "+", "-" or "*"',
                       found=shown(block.augmented))
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _check_names(block: Block, method: str, tree: ast.expr, given: set[str], natives: Any) -> None:
+    """The names ``tree`` (what ``method`` returned) reads must be defined in model.py where it stands: the
+    arguments it was given, ``self``, torch and nn, the block's ``imports``, its natives for these parameters
+    (``natives``: what ``native_classes`` returned, copied into model.py) and Python's builtins. Another name
+    (a native left out of ``natives``, a helper of the plug-in's module) would be a NameError when model.py
+    runs: E114 now, with a "did you mean" over the block's natives."""
+    from vibench.compiler.diagnostics import suggest
+
+    own = {n if isinstance(n, str) else str(getattr(n, "__name__", "")) for n in natives}
+    defined = given | own | MODEL_NAMES | {"self"} | {IMPORTS[i] for i in block.imports if i in IMPORTS}
+    bound = {node.arg for node in c.walk(tree) if isinstance(node, ast.arg)}  # lambda parameters
+    bound |= {node.id for node in c.walk(tree) if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)}
+    for node in c.walk(tree):
+        if not isinstance(node, ast.Name) or node.id in defined or node.id in bound or node.id in _BUILTINS:
+            continue
+        name = node.id
+        all_natives = [n if isinstance(n, str) else str(getattr(n, "__name__", "")) for n in block.natives]
+        notes: list[str] = []
+        if name in all_natives:
+            notes.append(f"`{name}` is one of its `natives`, but `native_classes` does not return it for these "
+                         "parameters, so model.py does not define it")
+        elif name in IMPORTS:
+            notes.append(f'model.py imports `{name}` for a block that lists "{name}" in its `imports`')
+        else:
+            module = sys.modules.get(str(getattr(type(block), "__module__", "")))
+            if isinstance(getattr(module, name, None), type) or callable(getattr(module, name, None)):
+                notes.append(f"`{name}` is defined in the plug-in's module {getattr(module, '__name__', '?')}: list "
+                             "it in the block's `natives` so that model.py holds its source")
+        hint = suggest(name, all_natives)
+        raise failure(block, f"its `{method}` reads the name `{name}`, which model.py does not define "
+                      "(model.py would fail with a NameError)", expected="names model.py defines: the block's "
+                      "natives, torch, nn, its `imports`, Python's builtins and the arguments it is given",
+                      found=f"`{name}` in {_source_of(tree)}",
+                      notes=((hint,) if hint else ()) + tuple(notes))
+
+
+def _source_of(tree: ast.expr) -> str:
+    """A code tree as model.py would write it, for a message (bounded)."""
+    try:
+        text = ast.unparse(ast.fix_missing_locations(c.clone(tree)))
+    except Exception:  # noqa: BLE001 - a tree unparse does not take: named by its kind
+        return f"a {type(tree).__name__} node"
+    return _clip(f"`{text}`")
 
 
 # --------------------------------------------------------------------------------------------

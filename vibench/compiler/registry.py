@@ -34,16 +34,21 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.registry_index import PACKAGE, _index, _index_natives, _is_builtin, block_modules, index_path
 from vibench.compiler.registry_plugins import (
     _class_name,
+    _defined_at,
     _exception,
     _is_vibench,
+    _load_hint,
     _model_py_names,
     _name_of,
+    _native_imports,
     _plugin_natives,
+    _raised_at,
     _Report,
     _same_class,
     _shown_block,
@@ -115,8 +120,15 @@ def _load_plugins() -> None:
     admit or refuse the blocks they registered (see the module docstring). Never raises."""
     if _state["plugins"]:
         return
-    global _report
+    from vibench.compiler.cli_streams import plugin_stdout
+
     _load_unindexed()
+    with plugin_stdout():  # under the command line, what a plug-in prints goes to standard error
+        _load_plugin_entry_points()
+
+
+def _load_plugin_entry_points() -> None:
+    global _report
     held = set(_BLOCKS)
     _state["plugins"] = True  # a plug-in that looks a block up while it loads finds the built-ins
     _report = _Report()
@@ -155,8 +167,6 @@ def _entry_points() -> list[Any]:
 
 def _load_entry_point(ep: Any, found: list[tuple[_Source, type]]) -> list[tuple[_Source, type]]:
     """The block classes one entry point brings (W120 when it fails or brings none)."""
-    import types
-
     from vibench.compiler.blocks.base import Block
 
     source = _source(ep)
@@ -169,8 +179,9 @@ def _load_entry_point(ep: Any, found: list[tuple[_Source, type]]) -> list[tuple[
         if interrupts(err):  # Ctrl-C or SIGTERM on the main thread stops the run
             raise
         _report.failed.append(f"{source} failed to load ({_exception(err)})")
+        module = str(getattr(ep, "value", "")).partition(":")[0].strip()
         _warn("W120", f"block plug-in {source} failed to load: {_exception(err)}", found=None,
-              hint="its blocks are unavailable: install what it needs, or uninstall its distribution")
+              hint=_load_hint(err, module), notes=_raised_at(err, module))
         return []
     finally:
         classes = _staged.pop()
@@ -214,7 +225,8 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
         if problems[cls]:
             why = problems[cls][0]
             _warn("W121", f"plug-in block {_shown_block(cls)} of {source} is refused: {why.text}",
-                  found=_class_name(cls), hint=why.hint, notes=tuple(p.text for p in problems[cls][1:]))
+                  found=_class_name(cls), hint=why.hint,
+                  notes=_located(cls) + tuple(p.text for p in problems[cls][1:]))
             if name:
                 _report.refused.setdefault(name, []).append(f"of {source} was refused: {why.text}")
         elif len(by_name[name]) > 1:
@@ -223,14 +235,22 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
                 named = " and ".join(str(first[c]) for c in sorted(rivals, key=lambda c: first[c].entry_point))
                 _warn("W121", f"plug-in block `{name}` is refused: two plug-ins register it, {named}",
                       found=", ".join(_class_name(c) for c in rivals),
-                      hint="neither is used: uninstall one of the distributions, or rename one block")
+                      hint="neither is used: uninstall one of the distributions, or rename one block",
+                      notes=tuple(note for c in rivals for note in _located(c)))
             _report.refused.setdefault(name, []).append(f"of {source} was refused: another plug-in registers it")
         else:
             try:
                 _BLOCKS[name] = cls()
             except Exception as err:  # the plug-in's own constructor
                 _warn("W121", f"plug-in block `{name}` of {source} is refused: it cannot be created "
-                      f"({_exception(err)})", found=_class_name(cls), hint="a block's class takes no arguments")
+                      f"({_exception(err)})", found=_class_name(cls), hint="a block's class takes no arguments",
+                      notes=_located(cls) + _raised_at(err, str(getattr(cls, "__module__", ""))))
+
+
+def _located(cls: type) -> tuple[str, ...]:
+    """A note of where a refused plug-in class is defined (``FILE:LINE``), when its source can be found."""
+    where = _defined_at(cls)
+    return (f"{_class_name(cls)} is defined at {where}",) if where else ()
 
 
 def _checked(cls: type, natives: dict[str, str], others: dict[str, str]) -> list[Problem]:
@@ -269,7 +289,23 @@ def _admission_problems(cls: Any, natives: dict[str, str], others: dict[str, str
         if why:
             problems.append(Problem(f"its native `{name}` has the name of {why}",
                                     "rename the class (model.py defines each name once)"))
-    return problems + native_problems(cls)
+    return problems + native_problems(cls) + _import_problems(cls)
+
+
+def _import_problems(cls: Any) -> list[Problem]:
+    """The imports inside a plug-in's natives of a module other than torch, math and what model.py imports
+    itself: copied into model.py with the native's source, they would make model.py need that module."""
+    from vibench.compiler.blocks.contract import IMPORTS_HINT, Problem
+
+    problems = []
+    for native in cls.natives:
+        if isinstance(native, str) or _is_vibench(native):
+            continue
+        for module, file, line in _native_imports(native):
+            problems.append(Problem(
+                f"its native `{native.__name__}` imports `{module}` (at {file}:{line}), which model.py would then "
+                f"need", IMPORTS_HINT))
+    return problems
 
 
 def _builtin_natives() -> dict[str, str]:

@@ -97,3 +97,159 @@ def _exception(err: BaseException) -> str:
     except Exception:  # noqa: BLE001 - a plug-in's exception whose __str__ fails: named by its type
         text = ""
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+# --------------------------------------------------------------------------------------------
+# where in a plug-in's own files
+# --------------------------------------------------------------------------------------------
+
+
+def _own_files(module: str) -> tuple[str, ...]:
+    """Where the plug-in of ``module`` keeps its code: the folders of its top-level package (each ending in
+    a path separator), or the file of a top-level module; never vibench's own. Imports nothing."""
+    import importlib.util
+    import os
+    import sys
+
+    top = module.split(".")[0]
+    loaded = sys.modules.get(top)
+    paths: Any = getattr(loaded, "__path__", None)
+    file: Any = getattr(loaded, "__file__", None)
+    if loaded is None and top and top != "__main__":
+        try:  # a plug-in that failed to import is not in sys.modules; its top-level spec imports nothing
+            spec = importlib.util.find_spec(top)
+        except Exception:  # noqa: BLE001 - an odd finder on the path: the plug-in is then not located
+            spec = None
+        if spec is not None:
+            paths, file = spec.submodule_search_locations, spec.origin
+    places: list[str] = []
+    try:
+        if paths:
+            places = [os.path.join(os.path.realpath(p), "") for p in list(paths) if isinstance(p, str)]
+        elif isinstance(file, str) and os.path.isfile(file):
+            places = [os.path.realpath(file)]
+    except Exception:  # noqa: BLE001 - a package's __path__ of the plug-in's own making
+        return ()
+    vibench = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "")
+    return tuple(p for p in places if not p.startswith(vibench))
+
+
+def _plugin_frame(err: BaseException, module: str) -> tuple[str, int, str] | None:
+    """(file, line, source line) of the deepest place in the plug-in's own files (:func:`_own_files` of
+    ``module``) that ``err`` was raised through, or the line a SyntaxError of one of those files names;
+    None when it came from none of them. vibench's frames and those of other libraries are left out."""
+    import linecache
+    import os
+    import traceback
+
+    own = _own_files(module)
+    if not own:
+        return None
+
+    def mine(path: Any) -> bool:
+        if not isinstance(path, str) or path.startswith("<"):
+            return False
+        real = os.path.realpath(path)
+        return any(real == place or (place.endswith(os.sep) and real.startswith(place)) for place in own)
+
+    found = None
+    try:
+        for frame, line in traceback.walk_tb(err.__traceback__):
+            if line is not None and mine(frame.f_code.co_filename):
+                found = (frame.f_code.co_filename, line)
+        if isinstance(err, SyntaxError) and mine(err.filename) and isinstance(err.lineno, int):
+            found = (str(err.filename), err.lineno)
+    except Exception:  # noqa: BLE001 - an exception of the plug-in's making with an odd traceback or filename
+        return None
+    if found is None:
+        return None
+    text = linecache.getline(found[0], found[1]).strip()
+    if not text and isinstance(err, SyntaxError) and isinstance(err.text, str):
+        text = err.text.strip()
+    return found[0], found[1], text
+
+
+def _raised_at(err: BaseException, module: str) -> tuple[str, ...]:
+    """A note of where in the plug-in's own files ``err`` was raised (``FILE:LINE`` and its source line);
+    none when it was raised elsewhere."""
+    frame = _plugin_frame(err, module)
+    if frame is None:
+        return ()
+    file, line, text = frame
+    shown = text if len(text) <= 120 else text[:117] + "..."
+    return (f"raised at {file}:{line}" + (f": `{shown}`" if shown else ""),)
+
+
+def _load_hint(err: BaseException, module: str) -> str:
+    """W120's hint for an entry point that failed to load: a missing dependency is installed, a bug in the
+    plug-in's own code (any other exception) is fixed where it was raised."""
+    top = module.split(".")[0]
+    if isinstance(err, ImportError):
+        missing = getattr(err, "name", None)
+        missing = missing.split(".")[0] if isinstance(missing, str) and missing else None
+        if missing is not None and missing == top:
+            return ("the entry point names a module its distribution does not hold: reinstall the distribution, "
+                    "or uninstall it")
+        if missing is not None:
+            return (f"its blocks are unavailable: install the module `{missing}` it imports, or uninstall its "
+                    "distribution")
+        return "its blocks are unavailable: install what it needs, or uninstall its distribution"
+    frame = _plugin_frame(err, module)
+    where = f" at {frame[0]}:{frame[1]}" if frame is not None else ""
+    return (f"its blocks are unavailable: a bug in the plug-in's own code, not a missing dependency: fix the "
+            f"plug-in{where} (or report it to its authors), or uninstall its distribution")
+
+
+def _defined_at(obj: Any) -> str | None:
+    """``FILE:LINE`` where a plug-in's class (or function) is defined, or None where that cannot be read."""
+    import inspect
+
+    try:
+        file = inspect.getsourcefile(obj)
+        lines, line = inspect.getsourcelines(obj)
+    except Exception:  # noqa: BLE001 - no source (bytecode only, a class made at run time), an odd class
+        return None
+    for k, text in enumerate(lines):  # the `class` line, below its decorators
+        if text.lstrip().startswith(("class ", "def ", "async def ")):
+            line += k
+            break
+    return f"{file}:{line}" if file else None
+
+
+# --------------------------------------------------------------------------------------------
+# what a native may import
+# --------------------------------------------------------------------------------------------
+
+# The modules a native may import inside its methods: torch, math and what model.py imports itself.
+NATIVE_IMPORTS = frozenset({"torch", "math", "collections", "re"})
+
+
+def _native_imports(native: Any) -> list[tuple[str, str, int]]:
+    """(module, file, line) of each import statement inside ``native`` (a plug-in's top-level class or
+    function) of a module other than :data:`NATIVE_IMPORTS`: copied into model.py, it would make model.py
+    need that module. Reads the native's module file as Python does."""
+    import ast
+    import sys
+    import tokenize
+
+    file = getattr(sys.modules.get(getattr(native, "__module__", "")), "__file__", None)
+    if not isinstance(file, str):
+        return []
+    with tokenize.open(file) as fh:
+        tree = ast.parse(fh.read(), file)
+    name = getattr(native, "__name__", None)
+    found: list[tuple[str, str, int]] = []
+    for top in tree.body:
+        if isinstance(top, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and top.name == name:
+            found = []  # (a name defined twice is the last definition, as Python and model.py have it)
+            for node in ast.walk(top):
+                modules: list[str] = []
+                if not isinstance(node, ast.Import | ast.ImportFrom):
+                    continue
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                else:
+                    modules = ["." * node.level + (node.module or "")]
+                found += [(m, file, node.lineno) for m in modules
+                          if m.startswith(".") or m.split(".")[0] not in NATIVE_IMPORTS]
+    return found

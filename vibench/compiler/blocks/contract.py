@@ -12,6 +12,7 @@ import inspect
 import keyword
 import re
 import sys
+import types
 from typing import Any, NamedTuple
 
 from vibench.compiler.blocks.base import (
@@ -35,6 +36,11 @@ class Problem(NamedTuple):
 
 FIX = "fix the block (docs/extending.md says what a block defines), or uninstall its distribution"
 
+
+IMPORTS_HINT = ("model.py needs only torch: compute it with torch (or math, listed in the block's `imports`) "
+                "and drop the import")
+"""The hint for a native that would make model.py import another module (an unknown `imports` entry, a module
+read at module level, an import inside the native's methods)."""
 
 def is_block_name(name: object) -> bool:
     """Whether ``name`` may name a catalogue block (:data:`BLOCK_NAME`, not a Python keyword).
@@ -89,8 +95,7 @@ def contract_problems(cls: Any) -> list[Problem]:
     problems += _test_problems(cls, fields)
     unknown = [i for i in cls.imports if i not in IMPORTS] if isinstance(cls.imports, tuple) else [cls.imports]
     if unknown:
-        problems.append(Problem(f"its `imports` {unknown!r} are not among {sorted(IMPORTS)}",
-                                "import what the native needs inside its methods, or use torch"))
+        problems.append(Problem(f"its `imports` {unknown!r} are not among {sorted(IMPORTS)}", IMPORTS_HINT))
     if cls.init_kind not in ("module", "parameter"):
         problems.append(Problem(f"its `init_kind` {cls.init_kind!r} is not \"module\" or \"parameter\"", FIX))
     if not isinstance(cls.natives, tuple):
@@ -274,11 +279,14 @@ def native_problems(cls: type[Block]) -> list[Problem]:
         if isinstance(native, str):
             continue
         for name in sorted(free_names(native_source(native)) - defined):
-            hint = "define it inside the class, or as a class attribute"
+            hint, what = "define it inside the class, or as a class attribute", ""
+            held = getattr(sys.modules.get(str(getattr(cls, "__module__", ""))), name, None)
             if name in IMPORTS:
                 hint = f'list "{name}" in the block\'s `imports`'
+            elif isinstance(held, types.ModuleType):  # `import numpy as np` beside it: model.py would need numpy
+                hint, what = IMPORTS_HINT, f" (the module `{held.__name__}`)"
             problems.append(Problem(f"its native `{native.__name__}` reads the module-level name `{name}`, which "
-                                    "model.py does not define", hint))
+                                    f"model.py does not define{what}", hint))
     return problems
 
 
