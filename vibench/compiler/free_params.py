@@ -108,44 +108,141 @@ def candidates(program: Program) -> list[str]:
     first, then by name): number parameters that only size the model's output layers. The only
     ``${...}`` that read one are whole ``${p}`` parameters of built nodes whose value the model only
     returns (a classifier head's ``out_features: ${num_classes}``) and ``when:`` tests of whether it is
-    set (``${p is not None}``); no ``inherit:`` passes it on. Reads the spec as written (no compilation)."""
-    from vibench.compiler.expr import template_names
-    from vibench.compiler.ir import Template, UnitDef
-    from vibench.compiler.resolve_decls import expression_names
+    set (``${p is not None}``); no ``inherit:`` passes it on. Nothing else reads it: no ``let:``, no
+    ``checks:``, no ``when:``, ``repeat:``, ``for_each:``, ``with:``, ``checkpoint:``, shape or other
+    expression. Where such a head is a composite, the parameter it takes the value as is read the same
+    way inside it (:func:`_sizes_only`, recursively) and declares no type or bound that the model's
+    parameter does not imply (the class checks only the model's). Reads the spec as written (no
+    compilation), with the compiled composites for the bodies the heads build.
 
-    request, root = program.request, program.root
-    if request is None or root.definition is None:
+    One probe (:func:`_probes`) then proves a value free: a value read only as a head's size cannot cross
+    a threshold of the spec's own (``${8 if n < 100 else 9}``, ``when: ${n < 100}``), as another probe
+    value could not show."""
+    root = program.root
+    if program.request is None or root.definition is None:
         return []
-    built = {n.name for n in root.nodes}
-    consumed = {v.node for n in root.nodes for _, v in n.inputs}
-    heads = {ref.node for _, ref, _ in root.outputs} - consumed
-    head_defs = [nd for nd in root.definition.nodes if nd.name in heads and nd.name in built and not nd.inherit]
-    elsewhere_in_heads: set[str] = set()  # read by a head in anything but a whole `${p}`
-    read: set[str] = set()
-    for nd in head_defs:
-        for _, raw, _ in nd.params:
-            whole = isinstance(raw, Template) and raw.whole and isinstance(raw.parts[0], ast.Name)
-            (read if whole else elsewhere_in_heads).update(template_names(raw))
-    # `when: ${p is not None}` reads only whether p is set: a number for a number keeps the structure.
-    outputs = tuple(replace(o, when=None) if _none_test(o.when) else o for o in root.definition.outputs)
-    head_ids = {id(nd) for nd in head_defs}  # (`nd not in head_defs` compared nodes: quadratic in the heads)
-    nodes = tuple(replace(nd, when=None) if _none_test(nd.when) else nd for nd in root.definition.nodes
-                  if id(nd) not in head_ids)
-    others = UnitDef(root.definition.name, root.definition.qualname, None, root.definition.params,
-                     root.definition.inputs, nodes, outputs, root.definition.file, None,
-                     metadata=root.definition.metadata)
-    elsewhere, inherits = expression_names(others)
-    elsewhere |= elsewhere_in_heads
-    for nd in head_defs:
-        elsewhere |= template_names(nd.block) | template_names(nd.repeat)
-        elsewhere |= set() if _none_test(nd.when) else template_names(nd.when)
-        elsewhere |= template_names(nd.for_each) | template_names(nd.with_)
+    elsewhere, uses, inherits = _reads(root.definition, root)
     if inherits:
         return []
-    values = dict(root.params)
     decls = {d.name: d for d in root.definition.params}
+    values = dict(root.params)
+    memo: dict[tuple[int, str, str], bool] = {}
+    read = set()
+    for nd, key, name in uses:  # (a value no probe can try, such as a string, stays fixed anyway: not read)
+        read.add(name)
+        if name in decls and name in values and name not in elsewhere and _probes(decls[name], values[name]) \
+                and not _passed_as_size(root, nd.name, key, (decls[name], values[name]), memo):
+            elsewhere.add(name)
     found = (read - elsewhere) & set(values) & set(decls)
     return sorted(found, key=lambda name: (name != "num_classes", name))
+
+
+def _reads(definition: Any, unit: Unit) -> tuple[set[str], list[tuple[Any, str, str]], bool]:
+    """What a body as written (``definition``, compiled as ``unit``) reads: (the names read anywhere but
+    as a whole ``${p}`` parameter of a head, those uses as (node, parameter, name), whether a node
+    outside the heads has ``inherit: true``). A head is a built node whose value the body only returns
+    (none of its nodes reads it) and that inherits nothing; a ``when:`` that tests only whether names are
+    set (``${p is not None}``) reads no value."""
+    from vibench.compiler.expr import template_names
+    from vibench.compiler.ir import Template, UnitDef
+    from vibench.compiler.resolve_decls import _names_written, expression_names
+
+    built = {n.name for n in unit.nodes}
+    consumed = {v.node for n in unit.nodes for _, v in n.inputs}
+    heads = {ref.node for _, ref, _ in unit.outputs} - consumed
+    head_defs = [nd for nd in definition.nodes if nd.name in heads and nd.name in built and not nd.inherit]
+    elsewhere: set[str] = set()  # read by a head in anything but a whole `${p}`
+    uses: list[tuple[Any, str, str]] = []
+    for nd in head_defs:
+        for key, raw, _ in nd.params:
+            if isinstance(raw, Template) and raw.whole and isinstance(raw.parts[0], ast.Name):
+                uses.append((nd, key, raw.parts[0].id))
+            else:
+                elsewhere |= template_names(raw) | _names_written(raw)
+        elsewhere |= template_names(nd.block) | template_names(nd.repeat) | template_names(nd.checkpoint)
+        elsewhere |= set() if _none_test(nd.when) else template_names(nd.when)
+        elsewhere |= template_names(nd.for_each) | template_names(nd.with_) | _names_written(nd.with_)
+    # `when: ${p is not None}` reads only whether p is set: a number for a number keeps the structure.
+    outputs = tuple(replace(o, when=None) if _none_test(o.when) else o for o in definition.outputs)
+    head_ids = {id(nd) for nd in head_defs}  # (`nd not in head_defs` compared nodes: quadratic in the heads)
+    nodes = tuple(replace(nd, when=None) if _none_test(nd.when) else nd for nd in definition.nodes
+                  if id(nd) not in head_ids)
+    # Everything but the heads, `let:` and `checks:` included: a name they read is no size only.
+    others = UnitDef(definition.name, definition.qualname, None, definition.params, definition.inputs, nodes,
+                     outputs, definition.file, None, metadata=definition.metadata, lets=definition.lets,
+                     checks=definition.checks)
+    names, inherits = expression_names(others)
+    return elsewhere | names, uses, inherits
+
+
+def _passed_as_size(unit: Unit, node: str, key: str, outer: tuple[Any, Any],
+                    memo: dict[tuple[int, str, str], bool]) -> bool:
+    """Is a value of the model's parameter ``outer`` (its declaration and compiled value) that head
+    ``node`` of ``unit`` takes as its parameter ``key`` (a whole ``${p}``) only a size there? Yes for a
+    built-in block (the probe shows what its own rules make of another value); for a composite, when
+    every copy's body reads ``key`` only as its heads' sizes (:func:`_sizes_only`)."""
+    compiled = unit.node(node)
+    bodies = [c.unit for c in compiled.copies if c.unit is not None]
+    if compiled.kind == "primitive" and not bodies:
+        return True
+    return bool(bodies) and all(_sizes_only(body, key, outer, memo) for body in bodies)
+
+
+def _sizes_only(body: Unit, key: str, outer: tuple[Any, Any], memo: dict[tuple[int, str, str], bool]) -> bool:
+    """Does composite ``body`` read its parameter ``key``, given a value of the model's parameter
+    ``outer`` (declaration, value), only as its heads' sizes (as :func:`candidates` asks of the model),
+    recursively through the composites those heads are, and does ``key``'s declaration admit every value
+    the class admits (:func:`_admits`: the class checks only the model's declared type and bounds)?"""
+    memo_key = (id(body), key, outer[0].name)
+    done = memo.get(memo_key)
+    if done is not None:
+        return done
+    memo[memo_key] = False  # (a body cannot contain itself; conservative if one did)
+    definition = body.definition
+    inner = definition.param(key) if definition is not None else None
+    ok = inner is not None and _admits(*outer, inner)
+    if ok:
+        elsewhere, uses, inherits = _reads(definition, body)
+        ok = not inherits and key not in elsewhere and all(
+            _passed_as_size(body, nd.name, k, outer, memo) for nd, k, name in uses if name == key)
+    memo[memo_key] = ok
+    return ok
+
+
+def _admits(outer: Any, value: Any, inner: Any) -> bool:
+    """Does composite parameter declaration ``inner`` admit every value that model.py's class admits for
+    the model's parameter ``outer`` compiled as ``value`` (one of ``value``'s type, an int too for a float,
+    within ``outer``'s bounds)? The same type, ``any``, or for an int a type that takes every int (``int``,
+    ``int | None``); no choices; and each bound of ``inner`` implied by one of ``outer`` (``ge: 1`` by
+    ``ge: 1``, ``ge: 2`` or ``gt: 1``, not by an int's ``gt: 0``: conservative). The alternative, the
+    class checking the composites' bounds too, would need them in model.py; a fixed parameter is
+    always correct."""
+    import typing
+
+    from vibench.compiler.params import TypeSyntaxError, parse_type
+
+    if inner.choices is not None:
+        return False
+    if inner.type != outer.type and inner.type != "any":
+        try:
+            kind = parse_type(inner.type)
+        except TypeSyntaxError:
+            return False
+        if type(value) is not int or not (kind is int or (typing.get_origin(kind) is typing.Union
+                                                          and int in typing.get_args(kind))):
+            return False
+
+    def above(bound: Any, strict: bool) -> bool:  # every admitted value is >= bound (> bound: strict)
+        return ((outer.ge is not None and (outer.ge > bound if strict else outer.ge >= bound))
+                or (outer.gt is not None and outer.gt >= bound))
+
+    def below(bound: Any, strict: bool) -> bool:  # every admitted value is <= bound (< bound: strict)
+        return ((outer.le is not None and (outer.le < bound if strict else outer.le <= bound))
+                or (outer.lt is not None and outer.lt <= bound))
+
+    lower = (inner.ge is None or above(inner.ge, False)) and (inner.gt is None or above(inner.gt, True))
+    upper = (inner.le is None or below(inner.le, False)) and (inner.lt is None or below(inner.lt, True))
+    return lower and upper
 
 
 def expanded_nodes(program: Program) -> int:
