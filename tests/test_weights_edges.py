@@ -350,10 +350,13 @@ def test_vibench_s_own_model_pt_gets_no_nonsense_hint(tmp_path: Path, capsys: py
 def test_heads_of_a_part_the_model_does_not_build_get_no_num_classes_hint() -> None:
     # H_09 under M_01 with task_id: prediction builds no classification head; the checkpoint of the full model has
     # one per system. The hint said "write num_classes: {1: 5}", which the user had written (parity QA pass).
-    own = {"task_head.prediction_head.0.weight": torch.zeros(8, 16)}
-    checkpoint = {**own, "task_head.mutiple_fc.heads.1.weight": torch.zeros(5, 16)}
+    # (the keys of M_01 + H_09 built with num_classes {"1": 5}, task_id prediction / num_classes 5)
+    own = {"task_head.task_heads.prediction.fc1.weight": torch.zeros(8, 16)}
+    checkpoint = {**own, "task_head.task_heads.classification.mutiple_fc.heads.1.weight": torch.zeros(5, 16)}
     hint = head_mismatch(own, checkpoint)
     assert "write num_classes" not in hint
     assert hint.startswith("The checkpoint has per-system heads 1 under ") and "does not build" in hint
-    shared = {"task_head.mutiple_fc.shared.weight": torch.zeros(5, 16)}  # the int form: a head for every system
+    shared = {**own, "task_head.task_heads.classification.shared_fc.weight": torch.zeros(5, 16)}  # the int form
     assert head_mismatch(shared, checkpoint).endswith("write num_classes: {1: 5}")
+    assert head_mismatch({"shared_fc.weight": torch.zeros(5, 16)},  # H_01 alone: its heads at the top
+                         {"mutiple_fc.heads.1.weight": torch.zeros(5, 16)}).endswith("write num_classes: {1: 5}")

@@ -315,7 +315,9 @@ def head_mismatch(own: Mapping[str, torch.Tensor], checkpoint: Mapping[str, torc
     for module, systems in theirs.items():
         if ours.get(module) != systems:
             ids = ", ".join(_shown(k, 40) for k in sorted(systems, key=_id_order))
-            if not any(isinstance(k, str) and k.startswith(module + ".") for k in own):
+            parent = module.rpartition(".")[0]
+            heads = (module + ".", f"{parent}.shared" if parent else "shared")  # per-system heads, or the int form's
+            if not any(isinstance(k, str) and k.startswith(heads) for k in own):
                 # no num_classes gives a head the model does not build at all (H_09 with a task_id that leaves it out)
                 return (f"The checkpoint has per-system heads {ids} under {_key(module)}, a part this model does not "
                         "build with its parameters: build it with the settings the checkpoint was trained with")
