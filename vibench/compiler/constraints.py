@@ -32,7 +32,7 @@ from typing import Any
 
 from vibench.compiler.blocks.base import ShapeError
 from vibench.compiler.ir import Constraint, Pos, TensorType
-from vibench.compiler.solve import quadratic_roots, single_symbol, strip_common_factor
+from vibench.compiler.solve import MAX_DIM, quadratic_roots, single_symbol, strip_common_factor
 from vibench.compiler.space import SymbolSpace, compares_with_number, solve_ge
 from vibench.compiler.symbolic import INF, Dim, NeedConcrete, bounds, fmt_shape, free_symbols
 
@@ -221,10 +221,11 @@ class NodeContext:
 
     def _single_size(self, text: str, what: str, s: str, v: int, *, port: str | None = None,
                      param: str | None = None) -> ShapeError:
-        lo = int(self.space.bounds.get(s, (1, INF))[0])
+        lo, hi = self.space.bounds.get(s, (1, INF))
+        top = "2**31" if hi >= MAX_DIM else str(int(hi))
         return ShapeError("E306", f"{what}: `{text}` holds only when {s} = {v}", port=port, param=param,
                           expected=f"`{text}` to hold for more than one size of {s}",
-                          found=f"of {lo} <= {s} <= 2**31, only {s} = {v} meets it",
+                          found=f"of {int(lo)} <= {s} <= {top}, only {s} = {v} meets it",
                           hint=f"check the sizes of the layers that lead here; if {s} is always {v}, "
                                f"write {v} in the input's shape instead of {s}")
 
@@ -233,8 +234,10 @@ class NodeContext:
         s = single_symbol(strip_common_factor(e))
         if s is None:
             return ()
-        lo = int(self.space.bounds.get(s, (1, INF))[0])
-        return (f"no size of {s} in {lo} <= {s} <= 2**31 meets it",)
+        lo, hi = self.space.bounds.get(s, (1, INF))
+        top = "2**31" if hi >= MAX_DIM else str(int(hi))
+        sources = ", ".join(f"`{c.text}` from node `{c.node}`" for c in self.space.bound_sources(s) if c.node)
+        return (f"no size of {s} in {int(lo)} <= {s} <= {top} meets it" + (f" ({sources})" if sources else ""),)
 
     def require(self, lhs: Dim, op: str, rhs: Dim, reason: str, *, param: str | None = None) -> None:
         if op == "%":
@@ -274,7 +277,7 @@ class NodeContext:
         if isinstance(e, int) or bounds(e, {})[1] < 0:
             return None
         symbols = free_symbols(e)
-        for c in reversed(self.space.constraints):
+        for c in reversed(self.space.outer + self.space.constraints):
             if c.op == ">=" and free_symbols(c.lhs) & symbols:
                 return f"`{c.text}`, needed by node `{c.node}`: {c.reason}"
         return None

@@ -36,7 +36,7 @@ from vibench.compiler.elaborated import (
     ref_problem,
 )
 from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, template_names
-from vibench.compiler.ir import InputDecl, NodeDef, Pos, Ref, SpecValue, TensorType, UnitDef
+from vibench.compiler.ir import InputDecl, LetDef, NodeDef, Pos, Ref, SpecValue, TensorType, UnitDef
 from vibench.compiler.keyed import elaborate_keyed
 from vibench.compiler.lets import let_reads, run_checks
 from vibench.compiler.limits import MAX_FOR_EACH
@@ -67,7 +67,7 @@ class Evaluates:
         self.owner.diags.add(diag)
         return Failed()
 
-    def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str, *,
+    def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str | None, *,
                  nested: bool = False) -> Any:  # nested: an error is at the template that failed, when known
         if not contains_template(value):
             return value
@@ -114,6 +114,7 @@ class Elaborator(Evaluates):
         warn_unused(self.owner, udef)  # first: the warning comes with the errors of the nodes below
         deferred = []  # `let:` values that read the inputs' dimensions: computed once those are bound
         for let in udef.lets:
+            self.read_above(let)
             try:
                 self.env[let.name] = evaluate_value(let.value, self.env) if contains_template(let.value) else let.value
             except (ExprError, NeedConcrete):
@@ -124,8 +125,9 @@ class Elaborator(Evaluates):
         self.inactive_inputs = frozenset(d.name for d in udef.inputs) - {d.name for d in active}
         lets = {let.name for let in udef.lets if let not in deferred}
         inputs = self.input_types(active, lets)
+        whose = f"of {'model' if len(self.owner.stack) <= 1 else 'block'} `{udef.name}`"
         for let in deferred:
-            self.env[let.name] = self.evaluate(let.value, self.env, let.pos, f"`let.{let.name}`", udef.name)
+            self.env[let.name] = self.evaluate(let.value, self.env, let.pos, f"`let.{let.name}` {whose}", None)
         if deferred:
             self.checks()
         outputs = [o for o in udef.outputs if self.flag(o.when, o.pos, f"`when` of output `{o.name}`")]
@@ -290,7 +292,8 @@ class Elaborator(Evaluates):
         if not isinstance(block_name, str):
             raise self.error(Diagnostic("E110", "`block` must name a block", nd.block_pos, node=nd.name,
                                         found=repr(block_name)))
-        block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name)
+        block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name,
+                                        self.block_setting(nd))
         if nd.repeat is None:  # one copy, in the unit's environment
             copy = ElabCopy(block, block_name, *self.node_values(nd, block, env))
             self.add(ElabNode(nd, tuple(refs), "one", (copy,)))
@@ -322,7 +325,8 @@ class Elaborator(Evaluates):
             if not isinstance(block_name, str):
                 raise self.error(Diagnostic("E110", "`block` must name a block", nd.block_pos, node=nd.name,
                                             found=repr(block_name)))
-            block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name)
+            block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name,
+                                        self.block_setting(nd))
             if output_count(block) != 1:
                 raise self.error(Diagnostic("E405", f"`for_each` copies give one value each; `{block_name}` has "
                                             f"{output_count(block)} outputs", nd.block_pos, node=nd.name))
@@ -407,6 +411,33 @@ class Elaborator(Evaluates):
         for n in names:
             read |= self.let_reads.get(n, {n} if n in self.param_pos else set())
         return read
+
+    def read_above(self, let: LetDef) -> None:
+        """E204 for a `let:` value that reads itself or one defined below it (they are computed in order)."""
+        read = template_names(let.value)
+        if not read:
+            return
+        names = [d.name for d in self.udef.lets]
+        ahead = [n for n in names[names.index(let.name):] if n in read]
+        if not ahead:
+            return
+        name = ahead[0]
+        text = getattr(let.value, "text", None)
+        if name == let.name:
+            raise self.error(Diagnostic("E204", f"`let.{name}` reads itself", let.pos, found=text,
+                                        hint="a `let` value reads the parameters, the inputs' sizes and the `let` "
+                                        "values above it"))
+        other = next(d for d in self.udef.lets if d.name == name)
+        cycle = let.name in template_names(other.value)
+        raise self.error(Diagnostic(
+            "E204", f"`let.{let.name}` reads `{name}`, which is defined below it", let.pos, found=text,
+            notes=(f"`{name}` is defined at {other.pos}",) if other.pos else (),
+            hint=(f"`{let.name}` and `{name}` read each other: compute one of them from the parameters" if cycle
+                  else f"`let` values are computed in order: move `{name}` above `{let.name}`")))
+
+    def block_setting(self, nd: NodeDef) -> Pos | None:
+        """Where a user set, in another file, the name a `block: ${...}` of this node reads, if anywhere."""
+        return None if isinstance(nd.block, str) else self.setting_pos(template_names(nd.block))
 
     def setting_pos(self, names: Iterable[str]) -> Pos | None:
         """The setting in another file (see ``set_elsewhere``) of the first declared parameter that

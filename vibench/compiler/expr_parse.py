@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ast
 import functools
+import io
 import keyword
+import tokenize
+import unicodedata
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeGuard
@@ -53,8 +56,8 @@ def _split_template(text: str) -> tuple | str:
             continue
         if text.startswith("${", i):
             end = _matching_brace(text, i + 2)
-            if end < 0:
-                raise ExprError("unclosed `${` (missing `}`)", text, syntax=True)
+            if isinstance(end, str):
+                raise ExprError(end, text, syntax=True)
             source = text[i + 2 : end].strip()
             if buf:
                 parts.append("".join(buf))
@@ -71,8 +74,10 @@ def _split_template(text: str) -> tuple | str:
     return tuple(parts)
 
 
-def _matching_brace(text: str, start: int) -> int:
-    depth = 0
+def _matching_brace(text: str, start: int) -> int | str:
+    """The index of the `}` that closes the `${` before ``start``, or the message saying what is unclosed:
+    a `(` or `[` still open at that `}` (`${ks[0}`), or the `${` itself when no `}` follows."""
+    opened: list[int] = []  # the indices of the brackets open so far
     quote = ""
     for j in range(start, len(text)):
         ch = text[j]
@@ -82,14 +87,27 @@ def _matching_brace(text: str, start: int) -> int:
         elif ch in "'\"":
             quote = ch
         elif ch in "{[(":
-            depth += 1
+            opened.append(j)
         elif ch in ")]":
-            depth -= 1
+            if opened and text[opened[-1]] != "{":  # a stray closer is the parser's to report
+                opened.pop()
         elif ch == "}":
-            if depth == 0:
+            if not opened:
                 return j
-            depth -= 1
-    return -1
+            if text[opened[-1]] != "{":
+                return _unclosed(text, start, opened[-1], "before `}`")
+            opened.pop()
+    brackets = [k for k in opened if text[k] != "{"]
+    if brackets:
+        return _unclosed(text, start, brackets[-1], "and `}`")
+    return "unclosed `${` (missing `}`)"
+
+
+def _unclosed(text: str, start: int, k: int, where: str) -> str:
+    closer = ")" if text[k] == "(" else "]"
+    before = text[max(start, k - 20):k + 1]
+    return (f"unclosed `{text[k]}` (missing `{closer}` {where}): it opens at `{before}`, "
+            f"character {k - start + 1} after `${{`")
 
 
 def parse_expression(source: str) -> ast.expr:
@@ -104,8 +122,34 @@ def parse_expression(source: str) -> ast.expr:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         detail = getattr(err, "msg", None) or str(err) or type(err).__name__
         raise ExprError(f"invalid expression: {detail}", source, syntax=True) from None
+    if not source.isascii():
+        _check_ascii_names(source)
     _check_allowed(tree.body, source)
     return tree.body
+
+
+def _check_ascii_names(source: str) -> None:
+    """E203 for a name that is not ASCII: Python reads `ｗｉｄｔｈ` as `width` (NFKC), and `wіdth` (a
+    Cyrillic `і`) looks like `width` but is another name; a spec's names are ASCII (docs/language.md)."""
+    try:
+        tokens = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.NAME]
+    except (tokenize.TokenError, SyntaxError):  # (parsed already: not expected)
+        return
+    for name in tokens:
+        if name.isascii():
+            continue
+        ch = next(c for c in name if not c.isascii())
+        what = f"`{ch}` is U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"
+        normal = unicodedata.normalize("NFKC", name)
+        if normal != name:
+            fix = f"write `{normal}`" if normal.isascii() else _ASCII_NAMES
+            raise ExprError(f"name `{name}` is not ASCII (Python reads it as `{normal}`)", source, syntax=True,
+                            hint=f"{what}; {fix}")
+        raise ExprError(f"name `{name}` is not ASCII", source, syntax=True,
+                        hint=f"{what}, not the ASCII letter it may look like; {_ASCII_NAMES}")
+
+
+_ASCII_NAMES = "a spec's names are ASCII letters, digits and underscores"
 
 
 _ALLOWED_NODES = (

@@ -254,6 +254,7 @@ class Constraint:
     mod: int = 0
     node: str | None = None
     pos: Pos | None = None
+    code: str = "E305"  # the code of its violation by --input: E308 for an output's promised shape
 
 
 @fast_init

@@ -4,17 +4,21 @@ A promise states the shape an output has. Each dimension is an integer, a parame
 name, a `${...}`, or a symbol: a symbol of the unit's inputs stands for that dimension
 (``B``), any other symbol is bound by its first use (``[B, n, n]`` promises a square). The shapes
 pass checks every promise against what the graph computes: a different rank, or a dimension the
-compiler proves different (``L // 32`` is never ``L``, ``10`` is not ``4``), is E308 at the
-promise. A dimension that depends on the input sizes and may or may not match is not an error.
+compiler proves different (``L // 32`` is never ``L``, ``10`` is not ``4``), or equal at a single
+size only (``(L + 1) // 2`` promised as ``L``), is E308 at the promise. A dimension that depends on
+the input sizes and may or may not match is a constraint (``[B, L, L]`` of a ``[B, L, 3]`` output:
+``L == 3``), listed by ``--check`` and checked when ``--input`` binds the sizes (E308 again).
 """
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
+from vibench.compiler.constraints import eq_text
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.expr import ExprError, Unknown, evaluate_value
-from vibench.compiler.ir import OutputDef, Template, TensorType
+from vibench.compiler.ir import Constraint, OutputDef, Template, TensorType
 from vibench.compiler.space import SymbolSpace
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete, fmt_shape
 
@@ -26,6 +30,7 @@ def check_promise(out: OutputDef, name: str, t: TensorType, env: dict[str, Any],
     pos = out.shape_pos or out.pos
     wanted: list[Dim] = []
     bound: dict[str, Dim] = {}
+    pending: list[tuple[Dim, str, str]] = []
     if len(out.shape) != len(t.shape):
         promised = "[" + ", ".join(str(_shown(d, env)) for d in out.shape) + "]"
         return _broken(name, unit, out, pos, promised, t, f"rank {len(t.shape)}, not {len(out.shape)}")
@@ -46,9 +51,20 @@ def check_promise(out: OutputDef, name: str, t: TensorType, env: dict[str, Any],
         if isinstance(want, bool) or not isinstance(want, int | Expr):
             return Diagnostic("E308", f"the promised shape of output `{name}` has dimension {k} = {want!r}", pos,
                               expected="a positive integer or a symbol", found=clip(repr(want), 60))
-        if space.decide_eq(got - want) is False:
-            return _broken(name, unit, out, pos, fmt_shape(tuple(wanted) + tuple(
-                _shown(d, env) for d in out.shape[k + 1:])), t, f"dimension {k} is {got}, never {want}")
+        verdict = space.decide_eq(got - want)
+        if verdict is True:
+            continue
+        promised = fmt_shape(tuple(wanted) + tuple(_shown(d, env) for d in out.shape[k + 1:]))
+        if verdict is False:
+            return _broken(name, unit, out, pos, promised, t, f"dimension {k} is {got}, never {want}")
+        pin = space.pinned(want - got, "==")
+        if pin is not None:  # equal at one size only (`(L + 1) // 2` promised as `L`): not a size requirement
+            return _broken(name, unit, out, pos, promised, t,
+                           f"dimension {k} is {got}, equal to {want} only when {pin[0]} = {pin[1]}")
+        pending.append((want - got, eq_text(want, got), promised))
+    for lhs, text, promised in pending:  # holds for some input sizes: checked when --input binds them
+        space.record(Constraint(lhs, "==", text, f"output `{name}` promises {promised} and `{out.ref}` gives "
+                                f"{fmt_shape(t.shape)}", pos=pos, code="E308"))
     return None
 
 
@@ -57,8 +73,16 @@ def _value(dim: Any, env: dict[str, Any]) -> Any:
         try:
             return evaluate_value(dim, env)
         except (ExprError, NeedConcrete) as err:
-            text = err.message if isinstance(err, ExprError) else "it depends on an input size"
-            return Diagnostic("E204", f"{text} in the promised shape", dim.pos, found=dim.text)
+            if isinstance(err, ExprError):
+                return Diagnostic("E204", f"{err.message} in the promised shape", dim.pos, found=dim.text)
+            names = sorted(err.symbols)
+            plain = len(dim.parts) == 1 and isinstance(dim.parts[0], ast.Name)  # `"${B}"`: the symbol itself
+            hint = (f"write the symbol plainly, `{names[0]}` (not `{dim.text}`): a symbol in a promise stands for "
+                    "that dimension of the input" if plain and len(names) == 1 else
+                    "a `${...}` in a promise computes a number: write a symbol plainly (`[B, L]`) to promise an "
+                    "input's size")
+            return Diagnostic("E204", "it depends on an input size in the promised shape", dim.pos, found=dim.text,
+                              hint=hint)
     if isinstance(dim, str) and dim in env and not isinstance(env[dim], Unknown):
         return env[dim]
     return dim

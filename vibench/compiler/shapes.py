@@ -133,6 +133,8 @@ class _Specializer:
                         want = evaluate_value(want, env)
                     except (ExprError, NeedConcrete):
                         continue
+                    if isinstance(want, bool) or not isinstance(want, int | str) or (type(want) is int and want < 1):
+                        continue  # not a size (`${n - 4}` at n = 4): the shapes pass's E212, at the declaration
                 if isinstance(want, int):
                     if want != got:
                         self.diags.add(Diagnostic("E305", f"{label}: dimension {k} is fixed to {want}",
@@ -184,7 +186,8 @@ class _Specializer:
             value = evaluate(c.lhs, bindings)
             ok = value >= 0 if c.op == ">=" else value == 0 if c.op == "==" else value % c.mod == 0
             if not ok:  # found: `L = 1024, so L // 128 = 8` for `L // 128 == 32`
-                self.diags.add(Diagnostic("E305", f"the input shapes violate a constraint: {c.text}", c.pos,
+                what = "break a promised shape" if c.code == "E308" else "violate a constraint"
+                self.diags.add(Diagnostic(c.code, f"the input shapes {what}: {c.text}", c.pos,
                                           node=c.node, expected=c.text, found=found_text(c, bindings),
                                           notes=(f"needed because {c.reason}",)))
 
@@ -269,7 +272,11 @@ class _Specializer:
 
     # -- helpers used by the unit builder ----------------------------------------------------------
 
-    def lookup_block(self, name: str, udef: UnitDef, pos: Pos | None, node: str) -> Block | UnitDef:
+    def lookup_block(self, name: str, udef: UnitDef, pos: Pos | None, node: str,
+                     setting: Pos | None = None) -> Block | UnitDef:
+        """The block ``name`` names; E110 when none. ``setting``: where a user set the name a template's
+        `block: ${...}` reads, in another file (the unknown name is reported there, with a note naming
+        the template's node, as E301 is: ``typecheck.set_elsewhere``)."""
         if name in udef.blocks:
             return udef.blocks[name]
         block = registry.get(name)
@@ -283,7 +290,12 @@ class _Specializer:
                 self.diags.extend(err.diagnostics)
                 raise Failed() from None
         names = list(registry.all_blocks()) + list(udef.blocks)
-        self.diags.add(Diagnostic("E110", f"unknown block `{name}`", pos, node=node, span=len(name),
+        notes = registry.unknown_block_notes(name)  # a plug-in that failed or was refused
+        origin, span = None, len(name)
+        if setting is not None and pos is not None and setting.file != pos.file:
+            origin, pos, span = pos, setting, 1  # (the carets cover the token there: a key, or the value)
+            notes = (f"the value set here reaches `block` of node `{node}` at {origin}", *notes)
+        self.diags.add(Diagnostic("E110", f"unknown block `{name}`", pos, node=node, span=span,
                                   hint=suggest(name, names) or "run `vibench-compile --blocks` for the catalogue",
-                                  notes=registry.unknown_block_notes(name)))  # a plug-in that failed or was refused
+                                  notes=tuple(notes), origin=origin))
         raise Failed()

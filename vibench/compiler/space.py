@@ -33,6 +33,9 @@ class SymbolSpace:
         self.bounds: dict[str, tuple[float, float]] = {}
         self.constraints: list[Constraint] = []
         self._keys: set[tuple] = set()
+        # A node's own space (its rule's statements) shares the unit's bounds; the unit's constraints,
+        # which set them, are read here for messages only (which node bounds `L <= 5`).
+        self.outer: list[Constraint] = []
 
     def _samples(self, symbols: set[str]) -> list[dict[str, int]]:
         out = []
@@ -145,6 +148,16 @@ class SymbolSpace:
                 continue
             kept.append(c)
         self.constraints = kept
+
+    def bound_sources(self, s: str) -> list[Constraint]:
+        """The recorded constraints that set the bounds of ``s`` (`L >= 10`, `L <= 5`), lower bound first."""
+        lo, hi = self.bounds.get(s, (1, INF))
+        found: dict[str, Constraint] = {}
+        for c in self.outer + self.constraints:
+            solved = solve_ge(c.lhs) if c.op == ">=" else None
+            if solved is not None and solved[0] == s and solved[2] == (lo if solved[1] == ">=" else hi):
+                found.setdefault(solved[1], c)
+        return [found[op] for op in (">=", "<=") if op in found]
 
     def _redundant(self, lhs: Dim, s: str, op: str, k: int) -> bool:
         # A one-symbol bound built the interval it would be checked against: it is redundant only next

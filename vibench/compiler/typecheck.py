@@ -159,6 +159,7 @@ class TypeCheck(CompositeCheck):
         port_pos = {port: pos for port, _, pos in ports}
         ctx = NodeContext(SymbolSpace(), nd.name, block.name, nd.pos, positions, port_pos)
         ctx.space.bounds = self.space.bounds
+        ctx.space.outer = self.space.constraints  # (what set the bounds, for messages)
         try:
             if is_plugin(block):  # checked: what a plug-in's methods raise or return wrongly is E114 here
                 return plugin_rule(block, p, in_types, ctx), tuple(ctx.space.constraints)
@@ -268,7 +269,9 @@ class TypeCheck(CompositeCheck):
         for port, v, _ in ports:
             # The input the rule complains about, or all of them when it names none.
             if port == err.port or (err.port is None and err.code in ("E301", "E302")):
-                notes.append(f"`{self.spelling(v)}` gives {fmt_shape(self.type_of(v).shape)}")
+                note = (*self.gives(v), f"`{self.spelling(v)}` gives {fmt_shape(self.type_of(v).shape)}")[0]
+                if note not in notes:  # `in: [x, x, x]`: once
+                    notes.append(note)
         if nd.adapter is not None:  # the transpose of an `as:`: say so, not "dim1 out of range"
             rank = len(in_types[0].shape) if in_types else 0
             return Diagnostic("E212", f"`{nd.adapter}` needs a value with three dimensions [B, C, L] or [B, L, C]",

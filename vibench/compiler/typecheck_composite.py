@@ -20,7 +20,7 @@ from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, comment_hint
 from vibench.compiler.elaborated import Failed, Ports, declared_dims, expr_diag
 from vibench.compiler.expr import ExprError, evaluate_value
-from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, Template, TensorType, UnitDef
+from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.lets import let_env
 from vibench.compiler.params import bind_params
 from vibench.compiler.symbolic import Dim, NeedConcrete, fmt_shape, free_symbols, subs
@@ -36,9 +36,12 @@ class CompositeCheck:
     owner: _Specializer
     space: SymbolSpace
     soft_ports: set[str]
+    node_index: dict[str, Node]
 
     if TYPE_CHECKING:  # the driver's
         def error(self, diag: Diagnostic) -> Failed: ...
+        def spelling(self, ref: ValueRef) -> str: ...
+        def type_of(self, ref: ValueRef) -> TensorType: ...
         def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str) -> Any: ...
 
     def composite(self, nd: NodeDef, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
@@ -72,7 +75,8 @@ class CompositeCheck:
                 raise self.error(Diagnostic("E405", f"input `{decl.name}` of block `{block.name}` is switched off "
                                             "for these parameters", port_pos.get(decl.name, nd.pos), node=nd.name,
                                             hint="remove it from `in:`"))
-        binding, call_constraints = self.unify(nd, block, env, named, port_pos)
+        sources = {p: v for p, v, _ in ports}
+        binding, call_constraints = self.unify(nd, block, env, named, port_pos, sources)
         allowed = {s: v for s, v in binding.items() if isinstance(v, int)}
         try:
             unit = self.owner.specialize(block, bound, allowed, nd.pos, positions)
@@ -112,8 +116,18 @@ class CompositeCheck:
         return Instance(params=tuple(sorted(bound.items())), unit=unit, outputs=outputs,
                         param_count=unit.param_count, flops=flops, buffer_count=unit.buffer_count)
 
+    def gives(self, v: ValueRef) -> tuple[str, ...]:
+        """The note on a value a composite's output gave: which block (and file) made it, the component a
+        slot chose (`backbone` (B_21_Bad, ...) gives [B, 32, 64] in M_01_ISFM); none for other values."""
+        node = self.node_index.get(v.node)
+        unit = node.copies[0].unit if node is not None and node.copies else None
+        if unit is None:
+            return ()
+        return (f"`{self.spelling(v)}` ({unit.name}, {unit.file}) gives {fmt_shape(self.type_of(v).shape)}",)
+
     def unify(self, nd: NodeDef, block: UnitDef, params: dict[str, Any], in_types: dict[str, TensorType],
-              port_pos: dict[str, Pos | None]) -> tuple[dict[str, Dim], list[Constraint]]:
+              port_pos: dict[str, Pos | None],
+              sources: Mapping[str, ValueRef] | None = None) -> tuple[dict[str, Dim], list[Constraint]]:
         binding: dict[str, Dim] = {}
         constraints: list[Constraint] = []
         for decl in block.inputs:
@@ -121,6 +135,8 @@ class CompositeCheck:
                 continue
             t = in_types[decl.name]
             pos = port_pos.get(decl.name, nd.pos)
+            source = (sources or {}).get(decl.name)
+            notes = self.gives(source) if source is not None else ()
             try:
                 shape = declared_dims(decl, params)
             except (ExprError, ValueError) as err:
@@ -132,7 +148,7 @@ class CompositeCheck:
             if len(t.shape) != len(shape):
                 raise self.error(Diagnostic("E301", f"block `{block.name}` expects a rank-{len(shape)} "
                                             f"`{decl.name}`", pos, node=nd.name, port=decl.name,
-                                            expected=decl_text(shape), found=fmt_shape(t.shape)))
+                                            expected=decl_text(shape), found=fmt_shape(t.shape), notes=notes))
             for want, got in zip(shape, t.shape, strict=False):
                 if isinstance(want, Template):
                     want = self.evaluate(want, {**params}, pos, f"the shape of `{decl.name}`", nd.name)
@@ -150,7 +166,7 @@ class CompositeCheck:
                     raise self.error(Diagnostic("E301", f"shape mismatch at input `{decl.name}` of block "
                                                 f"`{block.name}`", pos, node=nd.name, port=decl.name,
                                                 expected=decl_text(shape, params),
-                                                found=fmt_shape(t.shape)))
+                                                found=fmt_shape(t.shape), notes=notes))
                 if verdict is None:
                     constraints.append(Constraint(e, "==", f"{got} == {want}", f"input `{decl.name}` of "
                                                   f"`{block.name}` fits", pos=pos))

@@ -120,12 +120,16 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 broken = check_promise(out, name, t, dict(self.env), self.space, udef.name)
                 if broken is not None:
                     raise self.error(broken)
-            for name, ref, _ in produced:  # located at the output that repeats a name (it was at 1:1)
+            for name, _, _ in produced:  # located at the output that repeats a name (it was at 1:1)
+                # Which two entries: `y: {from: h.*}` gives `z` (its key), and `z: h.y` is named so.
+                src = out.ref.node
+                entry = (f"`{out.name}: {{from: {src}.*}}` gives `{name}` (`{src}.{name}`)" if out.ref.port == "*"
+                         else f"`{out.name}: {src}{'' if out.ref.port is None else '.' + out.ref.port}`")
                 if name in seen:
                     raise self.error(Diagnostic("E405", f"two outputs are named `{name}`", out.pos or udef.pos,
-                                                found=f"{seen[name]} and {self.spelling(ref)}",
+                                                found=f"{seen[name]} and {entry}",
                                                 hint="rename one of them (a `node.*` output takes its ports' names)"))
-                seen[name] = self.spelling(ref)
+                seen[name] = entry
             outputs += produced
         inputs = el.inputs
         optional = {d.name for d in udef.inputs if d.optional}
