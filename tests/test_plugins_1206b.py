@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from vibench.compiler.blocks.base import Block
 from vibench.compiler.codegen import code as c
@@ -87,13 +87,44 @@ class StdoutThiefBlock(Block):
     def call_code(self, p, args, mod):
         print("PLUGIN-SAYS call_code")
         return c.call("torch.relu", args[0])
+
+
+class LoudParams(BlockParams):
+    k: int = Field(2, ge=1, description="k.", validate_default=True)
+
+    @field_validator("k")
+    @classmethod
+    def _k(cls, v):
+        print("PLUGIN-SAYS validator")
+        return v
+
+    @model_validator(mode="after")
+    def _all(self):
+        print("PLUGIN-SAYS model_validator")
+        import io
+
+        sys.stdout = io.StringIO()  # and never put back: model.py still reaches standard output
+        return self
+
+
+@register
+class ValidatedBlock(Block):
+    """Its parameters' pydantic validators print (they ran outside the guarded plug-in calls: QA of 1206b)."""
+
+    name, Params, category = "p_valid", LoudParams, "qa"
+
+    def infer(self, p, ins, ctx):
+        return [ins[0]]
+
+    def call_code(self, p, args, mod):
+        return c.binop(args[0], "*", p.k)
 '''
 
 
 def _printer_site(tmp_path: Path) -> Path:
     site = tmp_path / "site"
     install(site, "p_printer", {"p_printer/__init__.py": PRINTER}, ["printer = p_printer"])
-    (tmp_path / "spec.yaml").write_text(spec_text("p_print", "p_thief", shape="[B, 2, L]"))
+    (tmp_path / "spec.yaml").write_text(spec_text("p_print", "p_thief", "p_valid", shape="[B, 2, L]"))
     return site
 
 
@@ -115,7 +146,7 @@ def test_a_printing_plugin_leaves_model_py_on_standard_output_intact(tmp_path: P
     piped = _cli(["spec.yaml", "-o", "-"], site, tmp_path)
     assert piped.returncode == 0, piped.stderr[-3000:]
     assert "PLUGIN-SAYS" not in piped.stdout
-    for where in ("import", "import write", "infer", "init_code", "call_code"):
+    for where in ("import", "import write", "infer", "init_code", "call_code", "validator", "model_validator"):
         assert f"PLUGIN-SAYS {where}" in piped.stderr, where
     written = _cli(["spec.yaml", "-o", "model.py"], site, tmp_path)
     assert written.returncode == 0, written.stderr[-3000:]
@@ -199,8 +230,13 @@ class ScipyScale(nn.Module):
 
 class MathScale(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import itertools
         import math
+        import warnings
+
         import torch.nn.functional as F
+        if not list(itertools.islice(x.shape, 1)):
+            warnings.warn("empty")
         return F.relu(x) * math.sqrt(2.0)
 
 
@@ -219,7 +255,8 @@ class InlineImportBlock(Block):
 
 @register
 class MathImportBlock(Block):
-    """Its native imports math and torch.nn.functional inside forward: model.py has them."""
+    """Its native imports the standard library (math, itertools, warnings) and torch.nn.functional inside
+    forward: model.py runs wherever Python and torch do (the standard library was refused at first)."""
 
     name, Params, category, natives = "p_math", KParams, "qa", (MathScale,)
 
@@ -268,7 +305,7 @@ def test_a_native_that_imports_a_module_inside_its_methods_is_refused(tmp_path: 
     imports = warnings["plug-in block `p_imports`"]
     assert "its `imports` ['numpy']" in imports["message"], imports
     assert "model.py needs only torch" in imports["hint"] and "inside its methods" not in imports["hint"], imports
-    assert "plug-in block `p_math`" not in warnings  # math and torch: model.py imports them
+    assert "plug-in block `p_math`" not in warnings  # torch and the standard library: wherever model.py runs
     assert "error[E110]: unknown block `p_inline`" in run.stderr
     assert "import numpy" not in (tmp_path / "model.py").read_text()
 

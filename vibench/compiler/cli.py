@@ -58,6 +58,7 @@ from vibench.compiler.cli_streams import (
     Terminated,
     exit_code_kept,
     on_sigterm,
+    own_stdout,
     plugin_output_to,
     refuse_stdin,
     standard_stream,
@@ -92,13 +93,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     outputs = Outputs()  # the files this run writes, all or none; what was written, when a signal stops it
     ns: argparse.Namespace | None = None  # known once the command line parsed: a usage error after it heeds --format
     try:
-        # Standard output is this command's (model.py, the JSON report, the schema): a plug-in's print goes to
-        # standard error (Python-level: see cli_streams.plugin_output_to for why not descriptor 1).
-        with plugin_output_to(sys.stderr):
-            if args and args[0] == "schema":
-                code = _schema(_schema_parser().parse_args(args[1:]), outputs)
-            else:
-                ns = _parser().parse_args(args)
+        # Once the command line is read (--help prints on standard output), standard output is this command's
+        # (model.py, the JSON report, the schema; written through own_stdout): whatever else prints meanwhile -
+        # a plug-in's import, methods or validators - goes to standard error (cli_streams.plugin_output_to).
+        if args and args[0] == "schema":
+            schema_ns = _schema_parser().parse_args(args[1:])
+            with plugin_output_to(sys.stderr):
+                code = _schema(schema_ns, outputs)
+        else:
+            ns = _parser().parse_args(args)
+            with plugin_output_to(sys.stderr):
                 code = _compile(ns, outputs)
         sys.stdout.flush()  # what is still buffered fails here (a full disk), not at interpreter exit
         return code
@@ -147,7 +151,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
     if ns.version:
         from vibench._version import __version__
 
-        print(f"vibench-compile {__version__}")
+        print(f"vibench-compile {__version__}", file=own_stdout())
         return EXIT_OK
     if ns.list is not None or ns.blocks is not None:
         flag = "--list" if ns.list is not None else "--blocks"
@@ -233,7 +237,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
                                                                        program.warnings[:MAX_SHOWN]]}
                 if len(program.warnings) > MAX_SHOWN:
                     failed["omitted"] = len(program.warnings) - MAX_SHOWN
-                print(to_json(failed | {"weights": weights}, indent=2))
+                print(to_json(failed | {"weights": weights}, indent=2), file=own_stdout())
             else:
                 print(f"vibench-compile: {weights}", file=sys.stderr)
         return EXIT_SPEC
@@ -245,7 +249,8 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
             graph = graph_output(program, ns.graph, ns.depth)
         except RenderError as err:
             raise UsageError(f"--graph {clip_path(ns.graph)}: {err}") from None
-    report, report_file = None, sys.stdout
+    report = None
+    report_file: Any = own_stdout()  # standard error instead when model.py goes to standard output
     if ns.check or ns.summary or ns.format == "json":
         from vibench.compiler.report import check_report, check_report_json
 
@@ -257,7 +262,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
             report = check_report(program, summary=ns.summary, written=written, depth=ns.depth)
         else:  # model.py on a standard stream, the report on the other one
             report = check_report(program, summary=ns.summary, written=None, depth=ns.depth)
-            report_file = sys.stdout if stream == 2 else sys.stderr
+            report_file = own_stdout() if stream == 2 else sys.stderr
     model_file = standard_stream(stream) if source is not None and not to_file else None
     for written_to in (report_file if report is not None else None, model_file):
         if written_to is not None and getattr(written_to, "stream", written_to) is None:  # `>&-` or `2>&-`
@@ -321,7 +326,7 @@ def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> 
         report: dict[str, Any] = {"ok": False, "diagnostics": err.to_json(limit=MAX_SHOWN)}
         if n > MAX_SHOWN:
             report["omitted"] = n - MAX_SHOWN
-        print(to_json(report, indent=2))
+        print(to_json(report, indent=2), file=own_stdout())
     else:
         print(err.render(limit=MAX_SHOWN), file=sys.stderr)
         errors = sum(d.severity == "error" for d in err.diagnostics)
@@ -343,22 +348,23 @@ def _reference(ns: argparse.Namespace) -> int:
     try:
         if ns.list:
             search = _search_path(ns)
-            print(reference_docs.template_reference(ns.list, search))
+            print(reference_docs.template_reference(ns.list, search), file=own_stdout())
         elif ns.list is not None:
             from vibench.compiler.library_index import list_templates, template_entries
 
             search = _search_path(ns)
-            print(to_json(template_entries(search), indent=2) if ns.format == "json" else list_templates(search))
+            print(to_json(template_entries(search), indent=2) if ns.format == "json" else list_templates(search),
+                  file=own_stdout())
         elif ns.blocks:
-            print(reference_docs.block_reference(ns.blocks))
+            print(reference_docs.block_reference(ns.blocks), file=own_stdout())
         elif ns.format == "json":
             from vibench.compiler import registry
 
             blocks = registry.all_blocks()
             print(to_json([{"name": n, "category": b.category, "description": b.description}
-                              for n, b in blocks.items()], indent=2))
+                           for n, b in blocks.items()], indent=2), file=own_stdout())
         else:
-            print(_list_blocks())
+            print(_list_blocks(), file=own_stdout())
     except reference_docs.UnknownName as err:
         raise UsageError(str(err)) from None
     except SpecError as err:  # a spec-path template that does not load (`--list x/Bad -I lib`)

@@ -3,7 +3,7 @@
 Ctrl-C (:func:`on_sigterm`, :class:`Terminated`) and either told in one line (:func:`stopped`), the
 exit status kept through a closed pipe (:func:`exit_code_kept`), the file behind standard input
 refused as an output (:func:`refuse_stdin`), and a plug-in's printing kept off standard output
-(:func:`plugin_output_to`, :func:`plugin_stdout`)."""
+(:func:`plugin_output_to`, :func:`own_stdout`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import contextlib
 import os
 import signal
 import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,7 +106,7 @@ def standard_stream(number: int | None) -> Stdout:
     model's source is: its bytes as they are, a write error an OutputError naming the stream."""
     if number == 2:
         return Stdout(sys.stderr.stream if isinstance(sys.stderr, Stderr) else sys.stderr, "standard error")
-    return sys.stdout if isinstance(sys.stdout, Stdout) else Stdout(sys.stdout)
+    return own_stdout()
 
 
 def stopped(how: str, outputs: Outputs) -> None:
@@ -155,23 +154,21 @@ class PipeClosed(Exception):
 # a plug-in's printing
 # --------------------------------------------------------------------------------------------
 
-# Where a plug-in's standard output goes while the command line runs (the innermost :func:`plugin_output_to`);
-# empty: nowhere else, as in the Python API.
-_PLUGIN_STDOUT: list[Any] = []
+# The command's own standard output while :func:`plugin_output_to` holds ``sys.stdout`` (innermost last).
+_OWN: list[Any] = []
 
 
 @contextlib.contextmanager
 def plugin_output_to(stream: Any) -> Iterator[None]:
-    """While it lasts, code of a block plug-in (its import, and every method vibench calls:
-    :func:`plugin_stdout`) prints to ``stream`` rather than to ``sys.stdout``.
-
-    The command line owns its standard output: model.py (``-o -``), the JSON report, the schema and the
-    catalogue go there, and a plug-in's ``print`` must not land in them (nor raise BrokenPipeError into a
-    plug-in under ``| head``), so :func:`vibench.compiler.cli.main` sends a plug-in's printing to standard
-    error. The Python API (``vibench.build``, ``compile_spec``) sets nothing: there the caller's program owns
-    ``sys.stdout``, and vibench returns its results rather than printing them, so a plug-in's ``print``
-    goes where any library's does (swapping a caller's ``sys.stdout`` behind its back would break its own
-    redirections and threads).
+    """While it lasts, ``sys.stdout`` is ``stream``, and the command writes its own output (model.py for
+    ``-o -``, the JSON report, the schema, the catalogue) through :func:`own_stdout`, the ``sys.stdout`` it
+    found. So nothing else that runs meanwhile - a plug-in's import, its methods, its parameters' pydantic
+    validators, its properties - prints into that output (it landed in ``-o -`` model.py and broke
+    ``--format json``), and a plug-in that replaces ``sys.stdout`` cannot take the output away; what they
+    print goes to ``stream`` (standard error). :func:`vibench.compiler.cli.main` holds it once the command
+    line is read (``--help`` stays on standard output). The Python API (``vibench.build``, ``compile_spec``)
+    sets nothing: there the caller's program owns ``sys.stdout``, and vibench returns its results rather than
+    printing them.
 
     Python-level only, by choice: a write to file descriptor 1 itself (``os.write(1, ...)``, a C extension's
     ``printf``) still reaches standard output. Moving descriptor 1 as the language server does
@@ -180,24 +177,17 @@ def plugin_output_to(stream: Any) -> Iterator[None]:
     the caller's descriptor 1 back as it found it, and a C library's buffered ``printf`` is flushed at exit,
     after that, so a move for the command's run alone would still let it through while costing every
     in-process caller a descriptor swap. A plug-in that writes to the descriptor is a bug for its authors."""
-    _PLUGIN_STDOUT.append(stream)
+    own = sys.stdout
+    _OWN.append(own)
+    sys.stdout = stream
     try:
         yield
     finally:
-        _PLUGIN_STDOUT.pop()
+        sys.stdout = own
+        _OWN.pop()
 
 
-@contextlib.contextmanager
-def plugin_stdout() -> Iterator[None]:
-    """Around a call of a plug-in's code: ``sys.stdout`` is the stream :func:`plugin_output_to` set (nothing
-    changes when none is set, or off the main thread), and is put back afterwards whatever the plug-in did
-    with it, so that vibench's own output still goes to the real standard output."""
-    if not _PLUGIN_STDOUT or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = sys.stdout
-    sys.stdout = _PLUGIN_STDOUT[-1]
-    try:
-        yield
-    finally:
-        sys.stdout = saved
+def own_stdout() -> Stdout:
+    """The command's standard output: the one :func:`plugin_output_to` kept, else ``sys.stdout``."""
+    own = _OWN[-1] if _OWN else sys.stdout
+    return own if isinstance(own, Stdout) else Stdout(own)

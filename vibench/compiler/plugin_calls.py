@@ -38,7 +38,6 @@ import threading
 from typing import Any
 
 from vibench.compiler.blocks.base import ALL_DTYPES, IMPORTS, MODEL_NAMES, Block, ShapeError
-from vibench.compiler.cli_streams import plugin_stdout
 from vibench.compiler.codegen import code as c
 from vibench.compiler.constraints import NodeContext
 from vibench.compiler.diagnostics import Diagnostic, clip
@@ -89,12 +88,10 @@ def call(block: Block, method: str, *args: Any, passing: tuple[type[BaseExceptio
     """``block.<method>(*args)``; an exception (but those of ``passing``, and an interrupt: :func:`interrupts`)
     is a :class:`PluginFailure`, whatever its class: ``SystemExit``, ``GeneratorExit``,
     ``asyncio.CancelledError`` or a ``BaseException`` of the plug-in's own too; its note says where in the
-    plug-in's own files it was raised (file, line and source line: none of vibench's frames). Under the
-    command line what the plug-in prints goes to standard error
-    (:func:`~vibench.compiler.cli_streams.plugin_stdout`)."""
+    plug-in's own files it was raised (file, line and source line: none of vibench's frames)."""
+    stdout = sys.stdout  # (a plug-in that replaces it takes nothing from the calls after it)
     try:
-        with plugin_stdout():
-            return getattr(block, method)(*args)
+        return getattr(block, method)(*args)
     except passing:
         raise
     except BaseException as err:  # noqa: BLE001 - the plug-in's own failure, whatever it is (interrupts go on)
@@ -103,6 +100,8 @@ def call(block: Block, method: str, *args: Any, passing: tuple[type[BaseExceptio
         notes = _raised_at(err, str(getattr(type(block), "__module__", "")))
         raise failure(block, f"its `{method}` raised {_clip(type(err).__name__)}", found=exception_text(err),
                       notes=notes) from None
+    finally:
+        sys.stdout = stdout
 
 
 def interrupts(err: BaseException) -> bool:

@@ -120,11 +120,8 @@ def _load_plugins() -> None:
     admit or refuse the blocks they registered (see the module docstring). Never raises."""
     if _state["plugins"]:
         return
-    from vibench.compiler.cli_streams import plugin_stdout
-
     _load_unindexed()
-    with plugin_stdout():  # under the command line, what a plug-in prints goes to standard error
-        _load_plugin_entry_points()
+    _load_plugin_entry_points()
 
 
 def _load_plugin_entry_points() -> None:
@@ -293,8 +290,8 @@ def _admission_problems(cls: Any, natives: dict[str, str], others: dict[str, str
 
 
 def _import_problems(cls: Any) -> list[Problem]:
-    """The imports inside a plug-in's natives of a module other than torch, math and what model.py imports
-    itself: copied into model.py with the native's source, they would make model.py need that module."""
+    """The imports inside a plug-in's natives of a module other than torch and Python's standard library:
+    copied into model.py with the native's source, they would make model.py need that module."""
     from vibench.compiler.blocks.contract import IMPORTS_HINT, Problem
 
     problems = []

@@ -9,6 +9,7 @@ registry's catalogue and the report of the last load stay in the registry.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -220,8 +221,9 @@ def _defined_at(obj: Any) -> str | None:
 # what a native may import
 # --------------------------------------------------------------------------------------------
 
-# The modules a native may import inside its methods: torch, math and what model.py imports itself.
-NATIVE_IMPORTS = frozenset({"torch", "math", "collections", "re"})
+# The modules a native may import inside its methods: torch and Python's standard library (model.py runs
+# wherever Python and torch do; `import warnings` or `itertools` inside a method was refused at first).
+NATIVE_IMPORTS = frozenset({"torch"}) | frozenset(sys.stdlib_module_names)
 
 
 def _native_imports(native: Any) -> list[tuple[str, str, int]]:
