@@ -76,3 +76,15 @@ def test_a_composites_own_null_parameter_is_passed_on_only_when_set(tmp_path):
     x = -torch.ones(2, 4)
     assert torch.equal(vibench.build(str(spec))(x), torch.zeros(2, 4))  # default null: Inner's relu
     assert torch.equal(vibench.build(str(spec), act=None)(x), x)  # a null the caller set: no activation
+
+
+def test_a_null_for_a_parameter_that_takes_none_is_not_set():
+    # B_04_Dlinear's moving_avg is an int (its reference hard-codes 65 and never reads the key): a config's
+    # `moving_avg: null` keeps the default, as before, rather than an E202 (a QA pass over config nulls: ~50 keys
+    # flipped from ok to E202 with the first version of the null rule).
+    config = {"model": {"type": "ISFM", "name": "M_01_ISFM", **H03, "backbone": "B_04_Dlinear", "moving_avg": None,
+                        "num_classes": {"1": 5}}}
+    null = vibench.build(text=yaml.safe_dump(config), inputs=INPUTS)
+    del config["model"]["moving_avg"]
+    unset = vibench.build(text=yaml.safe_dump(config), inputs=INPUTS)
+    assert repr(null) == repr(unset)

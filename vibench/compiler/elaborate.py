@@ -41,6 +41,7 @@ from vibench.compiler.keyed import elaborate_keyed
 from vibench.compiler.lets import let_reads, run_checks
 from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.names import named_value
+from vibench.compiler.params import TypeSyntaxError, parse_type
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
 
 if TYPE_CHECKING:
@@ -384,11 +385,13 @@ class Elaborator(Evaluates):
             accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
             for name in accepted:
                 # A null nobody set (a default, a slot-scoped parameter) means "not set here": the block keeps its own
-                # default. A null a user wrote is passed on: `act: null` in a flat ISFM config is H_03's "no
-                # activation", as in the reference (it was dropped, and H_03 kept its default relu).
+                # default. A null a user wrote is passed on where the block takes null: `act: null` in a flat ISFM
+                # config is H_03's "no activation", as in the reference (it was dropped, and H_03 kept its default
+                # relu). Where the block takes no null (`moving_avg: null` for B_04_Dlinear, whose reference never
+                # reads the key) it still means "not set", as PHM-Vibench's configs write it.
                 if name in values or name not in self.params:
                     continue
-                if self.params[name] is not None or name in self.given:
+                if self.params[name] is not None or (name in self.given and _takes_null(block, name)):
                     values[name] = self.params[name]
                     # A bad value is reported where it was set (`with:` of the user's spec), if known.
                     positions[name] = self.param_pos.get(name) or nd.pos
@@ -448,3 +451,26 @@ class Elaborator(Evaluates):
         read = self.parameters_read(names) & self.set_elsewhere
         first = next((d.name for d in self.udef.params if d.name in read), None)
         return None if first is None else self.param_pos[first]
+
+
+def _takes_null(block: Block | UnitDef, name: str) -> bool:
+    """Does ``block``'s parameter ``name`` take null (its type admits None, or is `any`)?"""
+    import types
+    import typing
+
+    if isinstance(block, UnitDef):
+        decl = block.param(name)
+        if decl is None:
+            return False
+        try:
+            kind = parse_type(decl.type)
+        except TypeSyntaxError:
+            return False
+    else:
+        field = block.Params.model_fields.get(name)
+        if field is None:
+            return False
+        kind = field.annotation
+    if kind is Any or kind is None or kind is type(None):
+        return True
+    return typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
