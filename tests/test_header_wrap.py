@@ -1,12 +1,16 @@
-"""model.py's Regenerate comment wraps between options, never between an option and its value.
+"""model.py's Regenerate comment is the command as shell reads it back, wrapped like a shell command.
 
 A plug-in QA pass found `... --set` ending one comment line and `# num_layers=3` starting the next: copying the
-first line dropped the setting.
+first line dropped the setting. A second pass found that a path cut across lines lost or gained a space. Now a line
+that goes on ends in ` \\` (between words) or `\\` (inside a word, quotes closed and opened again), never between
+an option and its value: the lines without their `# ` run in bash as the one-line command would.
 """
 
 from __future__ import annotations
 
-import re
+import subprocess
+
+import pytest
 
 import vibench
 from vibench.compiler.codegen.text import WIDTH
@@ -22,17 +26,28 @@ def regenerate_lines(source: str) -> list[str]:
     return [line[2:] for line in lines[start:end]]
 
 
-def test_an_option_and_its_value_stay_on_one_line(tmp_path):
-    out = tmp_path / ("a_rather_long_output_folder_name_" * 2) / "model.py"
+def shell_words(lines: list[str]) -> list[str]:
+    """The words bash reads from the comment's lines (`Regenerate: ` dropped)."""
+    text = "\n".join(lines).removeprefix("Regenerate: ")
+    done = subprocess.run(["bash", "-c", f"set -- {text}\nprintf '%s\\0' \"$@\""], capture_output=True, check=True)
+    return done.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
+
+
+@pytest.mark.parametrize("folder", [
+    "a_rather_long_output_folder_name_" * 5,  # cut inside a plain word
+    "a folder's name with spaces, 'quotes' and \"more\" " * 3,  # cut inside '...'
+    "tab\there and \x1b escapes and é " * 4,  # cut inside $'...'
+])
+def test_the_comment_runs_as_the_command(tmp_path, folder):
+    out = tmp_path / folder / "model.py"
     out.parent.mkdir()
     result = vibench.compile_spec("isfm/M_01_ISFM", params=SETS, out_path=str(out))
     lines = regenerate_lines(result.source)
-    assert len(lines) >= 2  # the case wraps
-    for line in lines:
-        assert len(line) + 2 <= WIDTH
-        assert not re.search(r"(^|\s)(-o|-I|--set|--input)$", line), lines
-        assert not re.match(r"[a-z_]+=", line), lines  # no value without its option
-    joined = " ".join(lines)
-    assert f"-o {out}" in "".join(lines)  # a path longer than a line is cut inside, its option kept with its start
-    for key, value in SETS.items():
-        assert f"--set {key}={value}" in joined
+    assert len(lines) >= 3  # the case wraps, and cuts the path
+    assert all(len(line) + 2 <= WIDTH for line in lines)
+    assert all(line.endswith("\\") for line in lines[:-1])
+    words = shell_words(lines)
+    assert words[:4] == ["vibench-compile", "isfm/M_01_ISFM", "-o", str(out)]
+    assert words[4:] == [w for k, v in SETS.items() for w in ("--set", f"{k}={v}")]
+    for line in lines[1:]:  # no value without its option at the start of a line
+        assert not line.startswith(tuple(f"{k}=" for k in SETS))

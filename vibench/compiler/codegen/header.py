@@ -73,17 +73,53 @@ def header(program: Program, out_path: str | None, inplace: bool = True) -> list
     words = ["Regenerate:", *_command_words(program, out_path or "model.py", True, inplace)]
     if from_text(program):  # `vibench-compile -`: where the spec goes
         words[-1] += ", the spec on standard input"
-    # Wrapped between options, never between an option and its value (`--set` at a line's end and
-    # `num_layers=3` on the next: copying the first line dropped the setting).
-    room = WIDTH - 2
+    # Wrapped as a shell command is: a line that goes on ends in ` \` (or in `\` inside a word), so the lines
+    # without their `# ` run as they stand. Between options, never between an option and its value (`--set` at
+    # a line's end and `num_layers=3` on the next: copying the first line dropped the setting); a word longer
+    # than a line (a long path) is cut inside, its option kept with its start.
+    room = WIDTH - 4  # `# ` and ` \`
     rows = [""]
     for word in (comment_text(w) for w in words):
         if rows[-1] and len(rows[-1]) + 1 + len(word) > room:
+            rows[-1] += " \\"
             rows.append("")
         rows[-1] = f"{rows[-1]} {word}" if rows[-1] else word
-        while len(rows[-1]) > room:  # a word longer than a line (a long path) is cut, its option kept with it
-            rows[-1:] = [rows[-1][:room].rstrip(), rows[-1][room:].lstrip()]
-    return lines + ["# " + row for row in rows if row]
+        while len(rows[-1]) > room + 1:  # (`\` alone needs one character)
+            rows[-1:] = _cut(rows[-1], room - 1)
+    return lines + ["# " + row for row in rows]
+
+
+def _cut(row: str, at: int) -> list[str]:
+    """``row`` cut inside a word at ``at`` or before, as shell reads it back: the first part ends in ``\\``
+    (the line goes on); outside quotes never at a space (it would be lost), never inside an escape of
+    ``$'...'``; a cut inside quotes closes them before the ``\\`` and opens them again on the next line
+    (shell joins ``'ab'`` and ``'cd'`` into ``abcd``)."""
+    cuts = [(k, quote) for k, quote in _cut_points(row)
+            if 0 < k <= at and (quote or (row[k - 1] != " " and row[k] != " "))]
+    k, quote = max(cuts) if cuts else (at, "")
+    if k <= len(quote) + 1:  # (no cut that shortens the row: not expected) cut where asked
+        k, quote = at, ""
+    return [row[:k] + quote[-1:] + "\\", quote + row[k:]]
+
+
+def _cut_points(row: str) -> list[tuple[int, str]]:
+    """The indices of ``row`` where a cut leaves every escape whole, each with the quote open there (`'`,
+    `$'`, `"` or none), as :func:`shell` writes its words."""
+    points, quote, k = [], "", 0
+    while k < len(row):
+        points.append((k, quote))
+        if quote == "$'" and row[k] == "\\":  # `\xe9`, `\u00e9`, `\U0001f600`, `\'`, `\\`: one piece
+            k += {"x": 4, "u": 6, "U": 10}.get(row[k + 1:k + 2], 2)
+        elif not quote and row.startswith("$'", k):
+            quote, k = "$'", k + 2
+        else:  # (shell writes a quote inside '...' as '"'"')
+            ch = row[k]
+            if not quote and ch in "'\"":
+                quote = ch
+            elif quote == ch == '"' or (ch == "'" and quote in ("'", "$'")):
+                quote = ""
+            k += 1
+    return points
 
 
 def shell(text: str) -> str:
