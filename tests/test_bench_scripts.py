@@ -106,12 +106,13 @@ def test_startup_refuses_bad_arguments_before_touching_bytecode() -> None:
 def test_startup_stops_on_a_spec_that_does_not_compile_before_touching_bytecode(tmp_path: Path) -> None:
     if not (Path(sys.executable).parent / "vibench-compile").exists():
         pytest.skip("vibench-compile is not installed next to this interpreter")
-    bytecode = sorted((ROOT / "vibench").rglob("*.pyc"))
+    bytecode = set((ROOT / "vibench").rglob("*.pyc"))
     result = run("benchmarks/startup.py", "--spec", "missing.yaml", "--runs", "1", cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "missing.yaml" in result.stderr and "nothing was timed" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    assert sorted((ROOT / "vibench").rglob("*.pyc")) == bytecode
+    # startup.py clears bytecode to time a cold start: none of it is gone (another test worker may add some)
+    assert bytecode <= set((ROOT / "vibench").rglob("*.pyc"))
 
 
 def test_editor_latency_without_node_is_skipped_as_make_bench_expects(tmp_path: Path) -> None:
