@@ -520,3 +520,20 @@ def test_failures_name_the_plugin_file_and_line(tmp_path: Path) -> None:
     assert "warning[W121]: plug-in block `p_refused`" in blocks
     assert f"= note: p_raises.RefusedBlock is defined at {refused_at}" in blocks, blocks
     assert "vibench/compiler" not in blocks
+
+
+def test_code_of_a_kind_model_py_does_not_write_is_e114_not_an_internal_error() -> None:
+    """A plug-in's call_code returning a lambda, a dict or set comprehension, `:=` or an f-string reached the
+    emitter, which stopped with "internal error ... cannot lay out Lambda (this is a bug)" (a QA pass of 1206b)."""
+    import ast
+
+    from vibench.compiler.plugin_calls import code_problem
+
+    for text, kind in [("(lambda t, s=2: t * s)(x)", "Lambda"), ("{i: v for i, v in enumerate([x])}[0]", "DictComp"),
+                       ("(y := x)", "NamedExpr"), ("x if f'{1}' == '1' else x", "JoinedStr"),
+                       ("len({v for v in [x]})", "SetComp"), ("len({x})", "Set")]:
+        problem = code_problem(ast.parse(text, mode="eval").body)
+        assert problem is not None and problem.startswith(f"a {kind} node, which model.py's code does not use"), text
+    for text in ["torch.stack([u * 2 for u in x.unbind(1)], dim=1)", "x[..., :None] * 1", "-x ** 2 if x else (x, *y)",
+                 "torch.clamp(x, **{'min': -1.0})", "sum(v for v in x)", "not a and b < c <= d"]:
+        assert code_problem(ast.parse(text, mode="eval").body) is None, text

@@ -39,6 +39,7 @@ from typing import Any
 
 from vibench.compiler.blocks.base import ALL_DTYPES, IMPORTS, MODEL_NAMES, Block, ShapeError
 from vibench.compiler.codegen import code as c
+from vibench.compiler.codegen.flat_expressions import LAID_OUT
 from vibench.compiler.constraints import NodeContext
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import Instance, Pos, TensorType
@@ -277,6 +278,9 @@ def code_problem(tree: Any, targets: frozenset[str] | None = None) -> str | None
                 return f"the name `{node.id}`, not one of the outputs it is given"
             if isinstance(node, ast.Constant) and not _plain(node.value):
                 return f"the constant {shown(node.value)}, not a plain value"
+            if isinstance(node, ast.expr) and not isinstance(node, LAID_OUT):  # (was an internal error at -o)
+                return (f"a {type(node).__name__} node, which model.py's code does not use (write the computation "
+                        "in a native, the block's own torch class or function)")
         expression = ast.Expression(body=c.clone(tree))
         compile(ast.fix_missing_locations(expression), "<plug-in code>", "eval")  # every node where it may be
     except (TypeError, ValueError, SyntaxError, RecursionError, AttributeError) as err:

@@ -121,6 +121,11 @@ def _simple_power(e: ast.expr) -> bool:
     return False
 
 
+LAID_OUT = (ast.Constant, ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Dict,
+            ast.Starred, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.ListComp, ast.GeneratorExp)
+"""The expression nodes :func:`flat_bare` writes (a plug-in's code with another is refused: plugin_calls)."""
+
+
 def flat_bare(e: ast.expr) -> str:
     """:func:`flat` of ``e`` without the parentheses its context may need."""
     if isinstance(e, ast.Constant):
