@@ -82,7 +82,8 @@ def test_the_command_line_option_is_in_the_regenerate_line(tmp_path) -> None:
                            "--set", "num_classes=3"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     source = out.read_text()
-    header = " ".join(line.lstrip("# ") for line in source.split('"""')[0].splitlines() if line.startswith("#"))
+    header = " ".join(line.lstrip("# ").removesuffix(" \\") for line in source.split('"""')[0].splitlines()
+                      if line.startswith("#"))  # (a line that goes on ends in ` \`, as in a shell command)
     assert "--set num_classes=3 --no-inplace" in header
     assert "torch.relu(x)" in source and "torch.relu_(" not in source
     hint = "vibench-compile rnn/AttentionLSTM --no-inplace"  # what a changed parameter's message says to run
