@@ -20,11 +20,11 @@ symbols (:func:`terminal_safe`), one column each so that the caret stays under i
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from vibench.compiler.codegen.text import char_width
 from vibench.compiler.display import _ESCAPE
 from vibench.compiler.ir import Pos
 
@@ -204,11 +204,8 @@ def display_width(text: str) -> int:
 
 
 def _char_width(ch: str) -> int:
-    if ord(ch) in _TERMINAL:
-        return 1
-    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+    # One rule for the terminal and for model.py's lines (ruff's): vibench.compiler.codegen.text.char_width.
+    return 1 if ord(ch) in _TERMINAL else char_width(ch)
 
 
 def pad(text: str, width: int, right: bool = False) -> str:

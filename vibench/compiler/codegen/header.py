@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from vibench._version import __version__
-from vibench.compiler.codegen.text import WIDTH, comment_lines, comment_text
+from vibench.compiler.codegen.text import WIDTH, breaks_at, char_width, comment_lines, comment_text, width
 from vibench.compiler.ir import Program
 
 LIBRARY_PREFIX = "vibench/specs/"
@@ -76,29 +76,37 @@ def header(program: Program, out_path: str | None, inplace: bool = True) -> list
     # Wrapped as a shell command is: a line that goes on ends in ` \` (or in `\` inside a word), so the lines
     # without their `# ` run as they stand. Between options, never between an option and its value (`--set` at
     # a line's end and `num_layers=3` on the next: copying the first line dropped the setting); a word longer
-    # than a line (a long path) is cut inside, its option kept with its start.
+    # than a line (a long path) is cut inside, its option kept with its start. Widths are columns (`width`: a CJK
+    # character takes two, as ruff counts it).
     room = WIDTH - 4  # `# ` and ` \`
     rows = [""]
     for word in (comment_text(w) for w in words):
-        if rows[-1] and len(rows[-1]) + 1 + len(word) > room:
+        if rows[-1] and width(rows[-1]) + 1 + width(word) > room:
+            while width(rows[-1]) > room:  # (a row of room + 1 ends the command only: ` \` follows)
+                rows[-1:] = _cut(rows[-1], room - 1)
             rows[-1] += " \\"
             rows.append("")
         rows[-1] = f"{rows[-1]} {word}" if rows[-1] else word
-        while len(rows[-1]) > room + 1:  # (`\` alone needs one character)
+        while width(rows[-1]) > room + 1:  # (`\` alone needs one character)
             rows[-1:] = _cut(rows[-1], room - 1)
     return lines + ["# " + row for row in rows]
 
 
 def _cut(row: str, at: int) -> list[str]:
-    """``row`` cut inside a word at ``at`` or before, as shell reads it back: the first part ends in ``\\``
-    (the line goes on); outside quotes never at a space (it would be lost), never inside an escape of
-    ``$'...'``; a cut inside quotes closes them before the ``\\`` and opens them again on the next line
-    (shell joins ``'ab'`` and ``'cd'`` into ``abcd``)."""
+    """``row`` cut inside a word at column ``at`` or before, as shell reads it back: the first part ends in
+    ``\\`` (the line goes on); outside quotes never at a space (it would be lost), never inside an escape of
+    ``$'...'``, never between a character and its combining marks (:func:`breaks_at`); a cut inside quotes
+    closes them before the ``\\`` and opens them again on the next line (shell joins ``'ab'`` and ``'cd'``
+    into ``abcd``)."""
+    ends = [0]  # ends[k]: the columns of row[:k]
+    for ch in row:
+        ends.append(ends[-1] + char_width(ch))
+    fits = max(k for k in range(len(row) + 1) if ends[k] <= at)  # (ASCII: at)
     cuts = [(k, quote) for k, quote in _cut_points(row)
-            if 0 < k <= at and (quote or (row[k - 1] != " " and row[k] != " "))]
-    k, quote = max(cuts) if cuts else (at, "")
-    if k <= len(quote) + 1:  # (no cut that shortens the row: not expected) cut where asked
-        k, quote = at, ""
+            if 0 < k <= fits and breaks_at(row, k) and (quote or (row[k - 1] != " " and row[k] != " "))]
+    k, quote = max(cuts) if cuts else (fits, "")
+    if k <= len(quote) + 1 or ends[k] <= len(quote):  # (no cut that shortens the row: not expected) cut where asked
+        k, quote = max(fits, 1), ""
     return [row[:k] + quote[-1:] + "\\", quote + row[k:]]
 
 

@@ -40,6 +40,7 @@ from vibench.compiler.codegen.flat_expressions import (
     precedence,
 )
 from vibench.compiler.codegen.text import WIDTH, comment_lines, comment_text, docstring, long_string, string
+from vibench.compiler.codegen.text import width as columns  # (`width` here: a line's width)
 
 __all__ = ["WIDTH", "comment_lines", "comment_text", "docstring", "flat", "split", "string"]
 
@@ -123,7 +124,7 @@ def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
     to it), split like ruff when it does not fit in ``width`` at column ``indent`` (``inside``: the
     expression is an item between brackets already)."""
     text = prefix + flat_in(e, TERNARY) + suffix
-    if indent + len(text) <= width:
+    if indent + columns(text) <= width:
         return [text]
     if isinstance(e, ast.IfExp):  # `a if c else b`: one part per line, in parentheses unless inside brackets
         at = indent if inside and not prefix else indent + 4
@@ -141,7 +142,7 @@ def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
             return operator_lines("", e, indent, width, suffix)
     if group is None or not group.items:
         return [text]
-    if isinstance(e, ast.Subscript) and indent + len(prefix + group.head) > width:
+    if isinstance(e, ast.Subscript) and indent + columns(prefix + group.head) > width:
         # The line up to the subscript's bracket does not fit: ruff leaves the subscript (`[0]`) after the
         # bracket before it, as black's omitted trailers do (`x = f(\n    ...\n)[0]`).
         trailer = flat_bare(e)[len(flat_in(e.value, ATOM)) :]
@@ -152,7 +153,7 @@ def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
     if group.sole_comma:
         joined += ","
     if len(group.items) == 1 or not group.commas:
-        if inner + len(joined) <= width:
+        if inner + columns(joined) <= width:
             lines.append("    " + joined)
         elif not group.commas:
             for k, (item_prefix, item, item_text) in enumerate(group.items):
@@ -162,7 +163,7 @@ def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
             item_prefix, item, _ = group.items[0]
             body = split(item_prefix, item, "," if group.sole_comma else "", inner, width, inside=True)
             lines += ["    " + b for b in body]
-    elif inner + len(joined) <= width and not group.collection:
+    elif inner + columns(joined) <= width and not group.collection:
         lines.append("    " + joined)
     else:
         for item_prefix, item, _ in group.items:
@@ -220,7 +221,7 @@ def operator_lines(lead: str, e: ast.expr, indent: int, width: int = WIDTH, suff
     lines: list[str] = []
     for k, (op, operand, text) in enumerate(_operands(e)):
         first = lead if k == 0 else f"{op} "
-        if indent + len(first + text) <= width or text != flat(operand):  # fits, or in parentheses: whole
+        if indent + columns(first + text) <= width or text != flat(operand):  # fits, or in parentheses: whole
             lines.append(first + text)
         elif isinstance(operand, ast.BinOp | ast.BoolOp | ast.Compare) and not _is_power(operand):
             lines += operator_lines(first, operand, indent, width)

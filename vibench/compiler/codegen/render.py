@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from vibench.compiler.codegen.layout import WIDTH, comment_lines, flat, operator_lines, split
 from vibench.compiler.codegen.statements import Line
+from vibench.compiler.codegen.text import width
 from vibench.compiler.codegen.wrapping import assigned, delete, unpacking
 
 INDENT = 4
@@ -35,7 +36,7 @@ def statement(stmt: ast.stmt, indent: int) -> list[str]:
         assert stmt.value is not None
         if isinstance(stmt.value, ast.Tuple):
             text = "return " + ", ".join(flat(e) for e in stmt.value.elts)
-            if indent + len(text) <= WIDTH:
+            if indent + width(text) <= WIDTH:
                 return [text]
         return assigned("return ", stmt.value, indent)
     if isinstance(stmt, ast.Delete):
@@ -53,7 +54,7 @@ def _if(test: ast.expr, indent: int) -> list[str]:
     """``if test:``; too long, ``if a or not (b and c ...):`` splits as ruff splits it: the last
     parentheses open at the end of the line, their operands on one line or one per line."""
     line = f"if {flat(test)}:"
-    if indent + len(line) <= WIDTH or not (
+    if indent + width(line) <= WIDTH or not (
         isinstance(test, ast.BoolOp)
         and isinstance(test.op, ast.Or)
         and isinstance(test.values[-1], ast.UnaryOp)
@@ -64,7 +65,7 @@ def _if(test: ast.expr, indent: int) -> list[str]:
         return [line]
     head = " or ".join(flat(v) for v in test.values[:-1])
     inner = flat(test.values[-1].operand)  # type: ignore[attr-defined]
-    if indent + INDENT + len(inner) <= WIDTH:
+    if indent + INDENT + width(inner) <= WIDTH:
         return [f"if {head} or not (", " " * INDENT + inner, "):"]
     body = operator_lines("", test.values[-1].operand, indent + INDENT)  # type: ignore[attr-defined]
     return [f"if {head} or not ("] + [" " * INDENT + x for x in body] + ["):"]
@@ -77,7 +78,7 @@ def body(lines: Sequence[Line], indent: int) -> list[str]:
         text = statement(line.stmt, indent)
         if line.comment:
             trailing = f"{text[-1]}  # {line.comment}"
-            if len(text) == 1 and indent + len(trailing) <= WIDTH:
+            if len(text) == 1 and indent + width(trailing) <= WIDTH:
                 text = [trailing]
             else:
                 out += comment_lines(line.comment, indent)
@@ -93,9 +94,9 @@ def body(lines: Sequence[Line], indent: int) -> list[str]:
 def signature(name: str, params: Sequence[str], returns: str, indent: int = INDENT) -> list[str]:
     """``def name(params) -> returns:`` on one line, or split like ruff splits it."""
     line = f"def {name}({', '.join(params)}) -> {returns}:"
-    if indent + len(line) <= WIDTH:
+    if indent + width(line) <= WIDTH:
         return [line]
     joined = ", ".join(params)
-    if indent + INDENT + len(joined) <= WIDTH:
+    if indent + INDENT + width(joined) <= WIDTH:
         return [f"def {name}(", " " * INDENT + joined, f") -> {returns}:"]
     return [f"def {name}("] + [" " * INDENT + p + "," for p in params] + [f") -> {returns}:"]

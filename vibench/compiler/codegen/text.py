@@ -1,18 +1,126 @@
 """Text in emitted code: string literals (:func:`string`, the one escaping path for text in code),
 comments and docstrings cleaned of line breaks and control characters (:func:`comment_text`,
 :func:`comment_lines`, :func:`docstring`). A part of :mod:`vibench.compiler.codegen.layout`, which
-re-exports these; moved out of it unchanged.
+re-exports these.
+
+Lines are measured in columns as ruff measures them (:func:`width`: a CJK character or an emoji takes two, a
+combining accent none), not in characters, and a line is cut only where :func:`breaks_at` allows: never
+between a character and the marks that follow it.
 
 >>> print(string('say "hi"'))
 'say "hi"'
+>>> width("conv"), width("卷积"), width("e\u0301"), width("😀")
+(4, 4, 1, 2)
 """
 
 from __future__ import annotations
 
+import bisect
 import unicodedata
 from collections.abc import Sequence
+from functools import cache
 
 WIDTH = 120
+
+# Where ruff's widths (the `unicode-width` crate, 0.2: Unicode 16) differ from the rule in char_width, for the
+# characters Python's own Unicode database knows (found by measuring each with ruff's E501): (first, last, width),
+# in order.
+_RUFF_WIDTHS = (
+    (0x0600, 0x0604, 1), (0x06DD, 0x06DD, 1),  # Arabic number signs (prepended concatenation marks)
+    (0x09BE, 0x09BE, 0), (0x09D7, 0x09D7, 0), (0x0B3E, 0x0B3E, 0), (0x0B57, 0x0B57, 0),  # vowel signs and
+    (0x0BBE, 0x0BBE, 0), (0x0BD7, 0x0BD7, 0), (0x0CC0, 0x0CC0, 0), (0x0CC2, 0x0CC2, 0),  # length marks that
+    (0x0CC7, 0x0CD6, 0), (0x0D3E, 0x0D3E, 0), (0x0D4E, 0x0D4E, 0), (0x0D57, 0x0D57, 0),  # extend a grapheme
+    (0x0DCF, 0x0DCF, 0), (0x0DDF, 0x0DDF, 0),
+    (0x1160, 0x11FF, 0),  # Hangul medial vowels and final consonants (they join the syllable before them)
+    (0x17A4, 0x17A4, 2), (0x17D8, 0x17D8, 3),  # Khmer QAA and BEYYAL
+    (0x1B35, 0x1B3D, 0), (0x1B43, 0x1B43, 0),  # Balinese vowel signs
+    (0x2630, 0x2637, 2), (0x268A, 0x268F, 2),  # trigrams, digrams (wide in Unicode 16.0)
+    (0x2D7F, 0x2D7F, 1),  # Tifinagh consonant joiner
+    (0x3164, 0x3164, 0),  # Hangul filler
+    (0x4DC0, 0x4DFF, 2),  # hexagrams (wide in Unicode 16.0)
+    (0xA8FA, 0xA8FA, 0),  # Devanagari caret
+    (0xD7B0, 0xD7FB, 0),  # Hangul Jamo Extended-B (medial vowels and final consonants)
+    (0xFF9E, 0xFFA0, 0),  # half-width voiced sound marks, half-width Hangul filler
+    (0xFFF9, 0xFFFB, 1),  # interlinear annotation
+    (0x110BD, 0x110BD, 1), (0x110CD, 0x110CD, 1),  # Kaithi number signs
+    (0x111C2, 0x111C3, 0), (0x1133E, 0x1133E, 0), (0x11357, 0x11357, 0), (0x114B0, 0x114B0, 0),
+    (0x114BD, 0x114BD, 0), (0x115AF, 0x115AF, 0), (0x1171E, 0x1171E, 1), (0x11930, 0x11930, 0),
+    (0x1193F, 0x1193F, 0), (0x11941, 0x11941, 0), (0x11A84, 0x11A89, 0), (0x11D46, 0x11D46, 0),
+    (0x13430, 0x13438, 1),  # Egyptian hieroglyph format controls
+    (0x1D300, 0x1D376, 2),  # Tai Xuan Jing symbols, counting rods (wide in Unicode 16.0)
+)
+_RUFF_STARTS = [first for first, _, _ in _RUFF_WIDTHS]
+ZWJ = "\u200d"
+
+
+def width(text: str) -> int:
+    """Columns of ``text`` as ruff measures a line against the line length (E501 and ``ruff format`` alike): the
+    sum of its characters' :func:`char_width` (ruff adds up characters: an emoji ZWJ sequence counts each of
+    its emoji). Code written with a tab or a line break in it is not measured here."""
+    if text.isascii():
+        return len(text)
+    return sum(map(char_width, text))
+
+
+_columns = width  # (for the functions whose `width` is the line's)
+
+
+@cache
+def char_width(ch: str) -> int:
+    """The columns of one character, as the `unicode-width` crate that ruff uses counts them: wide and full-width
+    characters (East Asian Width W or F: CJK, most emoji) two; marks and format characters (a combining accent, a
+    variation selector, a zero-width joiner or space: categories Mn, Me, Cf) none; others one. (A control
+    character counts one here, as a terminal shows it escaped; emitted code never holds one.)"""
+    code = ord(ch)
+    if code < 0x300:
+        return 0 if 0xAD == code else 1  # (U+00AD, the soft hyphen, is a format character)
+    k = bisect.bisect_right(_RUFF_STARTS, code) - 1
+    if k >= 0 and code <= _RUFF_WIDTHS[k][1]:
+        return _RUFF_WIDTHS[k][2]
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def breaks_at(text: str, k: int) -> bool:
+    """Whether a line may be cut before ``text[k]``: not before a mark or another character of no width (a
+    combining accent, a variation selector, a Hangul vowel), a spacing mark, a zero-width joiner or an emoji
+    skin tone, not after a zero-width joiner, and not inside a pair of regional indicators (a flag)."""
+    if k <= 0 or k >= len(text):
+        return True
+    ch, before = text[k], text[k - 1]
+    if before == ZWJ:
+        return False
+    if ch < "\u0300":
+        return True
+    if char_width(ch) == 0 or unicodedata.category(ch) == "Mc" or "\U0001f3fb" <= ch <= "\U0001f3ff":
+        return False
+    if _regional(ch) and _regional(before):
+        run = 0
+        while k - run - 1 >= 0 and _regional(text[k - run - 1]):
+            run += 1
+        return run % 2 == 0
+    return True
+
+
+def _regional(ch: str) -> bool:
+    return "\U0001f1e6" <= ch <= "\U0001f1ff"
+
+
+def fitting(text: str, room: int) -> int:
+    """How many characters of ``text`` start it within ``room`` columns, ending where :func:`breaks_at` allows;
+    at least one (a character wider than the room, or marks on one character wider than it, are cut anyway)."""
+    if text.isascii():
+        return max(1, min(room, len(text)))
+    used, best, anywhere = 0, 0, 0
+    for k, ch in enumerate(text):
+        used += char_width(ch)
+        if used > room:
+            break
+        anywhere = k + 1
+        if breaks_at(text, k + 1):
+            best = k + 1
+    return best or anywhere or 1
 
 
 def string(value: str) -> str:
@@ -60,13 +168,14 @@ def comment_lines(text: str, indent: int, width: int = WIDTH) -> list[str]:
     lines: list[str] = []
     current = ""
     for word in words:
-        while len(word) > room:
+        while _columns(word) > room:
             if current:
                 lines.append(current)
                 current = ""
-            lines.append(word[:room])
-            word = word[room:]
-        if current and len(current) + 1 + len(word) > room:
+            cut = fitting(word, room)
+            lines.append(word[:cut])
+            word = word[cut:]
+        if current and _columns(current) + 1 + _columns(word) > room:
             lines.append(current)
             current = word
         else:
@@ -85,17 +194,28 @@ def docstring(lines: Sequence[str], indent: int, width: int = WIDTH) -> list[str
         for part in _split_breaks(raw):
             # Room for the quotes: a one-line docstring carries both on its line.
             body += _wrap_words(_escape_doc(_clean(part).rstrip()), room - 6)
+    body = [_indented(line) for line in body]
     while body and not body[-1]:
         body.pop()
     while body and not body[0]:
         body.pop(0)
     if not body:
         body = ["(no description)"]
-    if body[0].startswith(" ") or body[0].startswith('"'):
-        body[0] = body[0].lstrip(' "') or "(no description)"
-    if len(body) == 1 and len(body[0]) + 6 <= room:
+    if body[0][:1].isspace() or body[0].startswith('"'):
+        body[0] = body[0].lstrip(' "')
+        while body[0][:1].isspace() or body[0].startswith('"'):  # (an ideographic space, U+3000, and a quote)
+            body[0] = body[0][1:]
+        body[0] = body[0] or "(no description)"
+    if len(body) == 1 and _columns(body[0]) + 6 <= room:
         return [f'"""{body[0]}"""']
     return [f'"""{body[0]}'] + body[1:] + ['"""']
+
+
+def _indented(line: str) -> str:
+    """``line`` as ruff writes a docstring's line: the spaces that indent it, then its text without the other
+    white space that starts it (an ideographic space, U+3000, a no-break space)."""
+    lead = len(line) - len(line.lstrip(" "))
+    return line[:lead] + line[lead:].lstrip() if line[lead : lead + 1].isspace() else line
 
 
 def _split_breaks(text: str) -> list[str]:
@@ -116,22 +236,23 @@ def _escape_doc(text: str) -> str:
 
 
 def _wrap_words(text: str, room: int) -> list[str]:
-    if len(text) <= room:
+    if width(text) <= room:
         return [text]
     lead = len(text) - len(text.lstrip(" "))
     out: list[str] = []
     current = text[:lead]
+    left = room - lead if lead < room else 40  # (a line indented past the room: pieces of 40 columns, one a line)
     for word in text[lead:].split(" "):
-        while len(word) > room - lead:
+        while width(word) > left:
             if current.strip():
                 out.append(current)
                 current = text[:lead]
-            cut = room - lead
-            if word[:cut].endswith("\\"):  # never cut an escape in two
-                cut -= 1
+            cut = fitting(word, left)
+            if (cut - len(word[:cut].rstrip("\\"))) % 2:  # never cut an escape (`\\`, `\"`) in two
+                cut = cut - 1 if cut > 1 else 2
             out.append(" " * lead + word[:cut])
             word = word[cut:]
-        if current.strip() and len(current) + 1 + len(word) > room:
+        if current.strip() and width(current) + 1 + width(word) > room:
             out.append(current)
             current = " " * lead + word
         else:
@@ -142,18 +263,22 @@ def _wrap_words(text: str, room: int) -> list[str]:
 
 
 def long_string(value: str, room: int) -> list[str]:
-    """Pieces of a long string, each written as its own literal of at most ``room`` characters."""
+    """Pieces of a long string, each written as its own literal of at most ``room`` columns (:func:`width`),
+    cut after a space when one is in the second half of the piece, and where :func:`breaks_at` allows."""
     pieces: list[str] = []
     current = ""
     for ch in value:
-        if current and len(string(current + ch)) > room:
-            cut = current.rfind(" ")
+        if current and width(string(current + ch)) > room:
+            joined = current + ch
+            cut = next((k for k in range(len(current) - 1, -1, -1) if current[k] == " " and breaks_at(joined, k + 1)),
+                       -1)
             if cut > len(current) // 2:
                 pieces.append(current[: cut + 1])
                 current = current[cut + 1 :]
             else:
-                pieces.append(current)
-                current = ""
+                k = next((k for k in range(len(current), 0, -1) if breaks_at(joined, k)), len(current))
+                pieces.append(current[:k])
+                current = current[k:]
         current += ch
     if current:
         pieces.append(current)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 
 from vibench.compiler.codegen.layout import WIDTH, _group, flat, operator_lines, parenthesized, split
+from vibench.compiler.codegen.text import width as columns  # (`width` here: a line's width)
 
 INDENT = 4
 
@@ -26,7 +27,7 @@ INDENT = 4
 def chain(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH) -> list[str]:
     """``prefix (``, the operands on one line or one per line (the operator leading), ``)suffix``."""
     inner = flat(e)
-    if indent + INDENT + len(inner) <= width:
+    if indent + INDENT + columns(inner) <= width:
         return [prefix + "(", " " * INDENT + inner, ")" + suffix]
     body = operator_lines("", e, indent + INDENT, width)
     return [prefix + "("] + [" " * INDENT + x for x in body] + [")" + suffix]
@@ -34,7 +35,7 @@ def chain(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
 
 def assigned(prefix: str, value: ast.expr, indent: int, suffix: str = "") -> list[str]:
     """``prefix + value`` (an assignment's right side, a returned value) as ruff lays it out."""
-    if indent + len(prefix + flat(value) + suffix) > WIDTH and parenthesized(value):
+    if indent + columns(prefix + flat(value) + suffix) > WIDTH and parenthesized(value):
         return chain(prefix, value, suffix, indent)
     return split(prefix, value, suffix, indent)
 
@@ -50,12 +51,12 @@ def unpacking(target: ast.Tuple, value: ast.expr, indent: int) -> list[str]:
     items = _target_items(target)
     targets = f"({items[0]},)" if len(items) == 1 else ", ".join(items)
     head = targets + " = "
-    if indent + len(head + flat(value)) <= WIDTH:
+    if indent + columns(head + flat(value)) <= WIDTH:
         return [head + flat(value)]
     group = _group(value) if isinstance(value, ast.Call | ast.Subscript | ast.Attribute) else None
-    if group is not None and group.items and indent + len(head + group.head) <= WIDTH:
+    if group is not None and group.items and indent + columns(head + group.head) <= WIDTH:
         return split(head, value, "", indent)
-    if indent + len(head) + 1 <= WIDTH:
+    if indent + columns(head) + 1 <= WIDTH:
         return [head + "("] + [" " * INDENT + x for x in split("", value, "", indent + INDENT)] + [")"]
     lines = ["("] + [" " * INDENT + item + "," for item in items]
     return lines + assigned(") = ", value, indent)
@@ -64,6 +65,6 @@ def unpacking(target: ast.Tuple, value: ast.expr, indent: int) -> list[str]:
 def delete(names: list[str], indent: int) -> list[str]:
     """``del a, b``; too long, ``del (\\n    a,\\n    b,\\n)``."""
     line = "del " + ", ".join(names)
-    if indent + len(line) <= WIDTH:
+    if indent + columns(line) <= WIDTH:
         return [line]
     return ["del ("] + [" " * INDENT + n + "," for n in names] + [")"]
