@@ -601,7 +601,6 @@ class M_02_ISFM(nn.Module):
     Constraints:
         L >= 256
         C == 1
-        C <= 2
     Parameters: 355,823
     """
 
@@ -663,7 +662,6 @@ class M_02_ISFM(nn.Module):
                 and system_id.shape[0] == x.shape[0]
                 and x.shape[1] >= 256
                 and x.shape[2] == 1
-                and x.shape[2] <= 2
             ):
                 _check_input(self, "x", x, torch.float32, [-1, -1, -1], "[B, L, C]")
                 _check_input(self, "fs", fs, torch.float32, [-1], "[B]", keep=True)
@@ -682,14 +680,6 @@ class M_02_ISFM(nn.Module):
                     self,
                     x.shape[2] == 1,
                     "the inputs must satisfy C == 1 (signal channels + the time channel (in block `E_02_HSE_v2`))",
-                )
-                _require(
-                    self,
-                    x.shape[2] <= 2,
-                    (
-                        "the inputs must satisfy C <= 2 (the windows hold the signal's channels (C <= K) (in block "
-                        "`H_04_VIB_pred`))"
-                    ),
                 )
         out = self.embedding(x, fs, system_id)  # [B, 128, 64]  M_01_ISFM.yaml:61
         out = self.backbone(out)  # [B, 128, 64]  M_01_ISFM.yaml:63

@@ -133,7 +133,8 @@ def _place(d: Diagnostic) -> tuple:
 def _moved(d: Diagnostic, doc: LoadedDoc, settings: dict[str, Any], setting: Setting, verdict: str, other: str,
            origin: Callable[[str], str]) -> Diagnostic:
     by_value, key = setting
-    where = f"node `{d.node}` at {d.pos}" if d.node else f"{d.pos}"
+    raised = d.origin or d.pos  # (an error moved once already, to a `with:` two files up, says where it was raised)
+    where = f"node `{d.node}` at {raised}" if d.node else f"{raised}"
     if not by_value:
         also = f", as it does without {other}" if verdict == "away" and other else ""
         why = {"alone": f"this `{key}` alone gives it", "away": f"without this `{key}` the error goes away{also}",

@@ -60,13 +60,19 @@ class BuildWarnings:
         for decl in udef.params:
             by_user = decl.pos is not None and decl.pos.file != udef.file  # `with:` of the user's spec
             overridden = decl.name in udef.overridden  # --set, or a keyword of vibench.build
-            if ((by_user or overridden) and self.params.get(decl.name) is not None
-                    and decl.name not in used and decl.name not in self.inherited):
+            if (by_user or overridden) and decl.name not in used and decl.name not in self.inherited:
                 what = f"`{decl.name}`" + (" (from --set or vibench.build)" if overridden and not by_user else "")
-                self.owner.diags.add(Diagnostic(
-                    "W104", f"{what} has no effect here: no component of this {udef.name} reads it",
-                    decl.pos if by_user else udef.overridden[decl.name], severity="warning", found=found,
-                    hint=_unread_hint(decl)))
+                pos = decl.pos if by_user else udef.overridden[decl.name]
+                if self.params.get(decl.name) is not None:
+                    self.owner.diags.add(Diagnostic(
+                        "W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
+                        severity="warning", found=found, hint=_unread_hint(decl)))
+                elif decl.name in self.params and decl.scope:  # a null no component takes: each keeps its default
+                    self.owner.diags.add(Diagnostic(
+                        "W104", f"{what} set to null has no effect here: no component of this {udef.name} takes "
+                        "null for it, and each keeps its own default", pos, severity="warning", found=found,
+                        hint=f"give `{decl.name}` a value (the reference may read null as one of its own: "
+                        "B_08_PatchTST's `activation: null` is gelu there), or remove it"))
 
     def warn_unread_nodes(self, udef: UnitDef, outputs: list[tuple[str, ValueRef, TensorType]]) -> None:
         """W108 for a node whose only readers take it through an optional port (``x?: node``) that the

@@ -61,7 +61,10 @@ def eq_text(lhs: Dim, rhs: Dim) -> str:
             x, roots = quadratic
             return " or ".join(f"{x} == {r}" for r in roots)
         if lhs.const != 0:
-            return f"{lhs - lhs.const} == {-lhs.const}"
+            variable = lhs - lhs.const
+            if not isinstance(variable, int) and all(c < 0 for _, c in variable.terms):
+                return f"{-variable} == {lhs.const}"  # `5 - L == 0` reads `L == 5`, not `-L == -5`
+            return f"{variable} == {-lhs.const}"
     return f"{lhs} == {rhs}"
 
 
@@ -239,7 +242,10 @@ class NodeContext:
         sources = ", ".join(f"`{c.text}` from node `{c.node}`" for c in self.space.bound_sources(s) if c.node)
         return (f"no size of {s} in {int(lo)} <= {s} <= {top} meets it" + (f" ({sources})" if sources else ""),)
 
-    def require(self, lhs: Dim, op: str, rhs: Dim, reason: str, *, param: str | None = None) -> None:
+    def require(self, lhs: Dim, op: str, rhs: Dim, reason: str, *, param: str | None = None,
+                code: str = "E305") -> None:
+        """Record ``lhs op rhs`` (``%``: divisible), or raise E302/E306 when no size, or one only, meets it.
+        ``code``: what breaking it with --input is (E308 for a composite's promise, re-stated at its call)."""
         if op == "%":
             assert isinstance(rhs, int)
             verdict = self.space.decide_mod(lhs, rhs)
@@ -259,7 +265,8 @@ class NodeContext:
                                  expected=eq_text(lhs, rhs), found=_values(lhs, rhs), notes=self._never(e))
             if verdict is None:
                 self._refuse_pin(e, "==", eq_text(lhs, rhs), reason, param=param)
-                self.space.record(Constraint(e, "==", eq_text(lhs, rhs), reason, node=self.node, pos=self.pos))
+                self.space.record(Constraint(e, "==", eq_text(lhs, rhs), reason, node=self.node, pos=self.pos,
+                                             code=code))
             return
         e = {">=": lambda: lhs - rhs, ">": lambda: lhs - rhs - 1,
              "<=": lambda: rhs - lhs, "<": lambda: rhs - lhs - 1}[op]()
@@ -270,7 +277,7 @@ class NodeContext:
                              found=self._conflict(e) or _values(lhs, rhs), notes=self._never(e))
         if verdict is None:
             self._refuse_pin(e, ">=", ge_text(e), reason, param=param)
-            self.space.record(Constraint(e, ">=", ge_text(e), reason, node=self.node, pos=self.pos))
+            self.space.record(Constraint(e, ">=", ge_text(e), reason, node=self.node, pos=self.pos, code=code))
 
     def _conflict(self, e: Dim) -> str | None:
         """The earlier constraint that makes ``e >= 0`` impossible, when one does (not ``e`` alone)."""

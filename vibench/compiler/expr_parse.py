@@ -78,11 +78,15 @@ def _matching_brace(text: str, start: int) -> int | str:
     """The index of the `}` that closes the `${` before ``start``, or the message saying what is unclosed:
     a `(` or `[` still open at that `}` (`${ks[0}`), or the `${` itself when no `}` follows."""
     opened: list[int] = []  # the indices of the brackets open so far
-    quote = ""
+    quote, escaped = "", False
     for j in range(start, len(text)):
         ch = text[j]
         if quote:
-            if ch == quote:
+            if escaped:  # `'it\'s'`: the quote after a backslash does not end the string
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
                 quote = ""
         elif ch in "'\"":
             quote = ch

@@ -131,6 +131,11 @@ class SymbolSpace:
         self.constraints.append(c)
         if c.op == ">=":
             self._tighten(c.lhs)
+        elif c.op == "==" and _pin(c.lhs) is not None:
+            # `L == 3` narrows L to [3, 3]: a later `L == 4` (another node's, another output's promise) is then
+            # decided impossible (both were recorded, and no size met them: an unsound accept)
+            self._tighten(c.lhs)
+            self._tighten(-c.lhs)
 
     def _tighten(self, e: Dim) -> None:
         # A constraint that reads `S >= k` (or `S <= k`) for one symbol narrows S's interval, and
@@ -154,10 +159,13 @@ class SymbolSpace:
         lo, hi = self.bounds.get(s, (1, INF))
         found: dict[str, Constraint] = {}
         for c in self.outer + self.constraints:
+            if c.op == "==" and _pin(c.lhs) == (s, lo) and lo == hi:  # `L == 3`: both bounds
+                found.setdefault(">=", c)
+                found.setdefault("<=", c)
             solved = solve_ge(c.lhs) if c.op == ">=" else None
             if solved is not None and solved[0] == s and solved[2] == (lo if solved[1] == ">=" else hi):
                 found.setdefault(solved[1], c)
-        return [found[op] for op in (">=", "<=") if op in found]
+        return list(dict.fromkeys(found[op] for op in (">=", "<=") if op in found))
 
     def _redundant(self, lhs: Dim, s: str, op: str, k: int) -> bool:
         # A one-symbol bound built the interval it would be checked against: it is redundant only next
@@ -182,6 +190,16 @@ def compares_with_number(e: Dim) -> bool:
         return True
     signs = {c > 0 for _, c in e.terms}
     return len(signs) == 1
+
+
+def _pin(e: Dim) -> tuple[str, int] | None:
+    """``e == 0`` as ``S == k`` for one symbol S and a whole k (``2*L - 6``: L == 3), else None."""
+    if isinstance(e, int):
+        return None
+    up, down = solve_ge(e), solve_ge(-e)
+    if up is None or down is None or up[0] != down[0] or {up[1], down[1]} != {">=", "<="} or up[2] != down[2]:
+        return None
+    return up[0], up[2]
 
 
 def solve_ge(e: Dim) -> tuple[str, str, int] | None:

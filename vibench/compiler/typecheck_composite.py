@@ -100,15 +100,12 @@ class CompositeCheck:
             lhs = subs(c.lhs, mapping)
             ctx = NodeContext(self.space, nd.name, block.name, nd.pos, positions, port_pos)
             try:
-                if c.op == ">=":
-                    ctx.require(lhs, ">=", 0, f"{c.reason} (in block `{block.name}`)")
-                elif c.op == "==":
-                    ctx.require(lhs, "==", 0, f"{c.reason} (in block `{block.name}`)")
-                else:
-                    ctx.require(lhs, "%", c.mod, f"{c.reason} (in block `{block.name}`)")
+                ctx.require(lhs, c.op, c.mod if c.op == "%" else 0, f"{c.reason} (in block `{block.name}`)",
+                            code=c.code)
             except ShapeError as err:
                 notes = (f"the block states `{c.text}`" + (f" at {c.pos}" if c.pos else ""),)
-                raise self.error(Diagnostic(err.code, err.message, nd.pos, node=nd.name, expected=err.expected,
+                code = "E308" if c.code == "E308" else err.code  # a promise of the block's, broken at this call
+                raise self.error(Diagnostic(code, err.message, nd.pos, node=nd.name, expected=err.expected,
                                             found=err.found, notes=notes)) from None
         outputs = tuple((name, TensorType(tuple(subs(d, mapping) for d in t.shape), t.dtype))
                         for name, _, t in unit.outputs)

@@ -75,15 +75,16 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
 
 
 def shares_sizes(unit: Unit) -> bool:
-    """Whether two inputs of ``unit`` share a size symbol (``x`` [B, L, C] and ``fs`` [B]): its checks
-    then call ``_same_size``."""
+    """Whether a size symbol of ``unit``'s inputs is read twice - by two inputs (``x`` [B, L, C] and ``fs``
+    [B]) or by two axes of one (``x`` [B, L, L]: model.py raised NameError, `_same_size` not defined): its
+    checks then call ``_same_size``."""
     seen: set[str] = set()
     for _, t in unit.inputs:
-        here = {s for d in t.shape if isinstance(d, Expr) and d == Expr.symbol(next(iter(d.symbols())))
-                for s in d.symbols()}
-        if here & seen:
-            return True
-        seen |= here
+        for d in t.shape:
+            if isinstance(d, Expr) and d == Expr.symbol(symbol := next(iter(d.symbols()))):
+                if symbol in seen:
+                    return True
+                seen.add(symbol)
     return False
 
 
