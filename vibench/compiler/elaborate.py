@@ -38,10 +38,10 @@ from vibench.compiler.elaborated import (
 from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import InputDecl, LetDef, NodeDef, Pos, Ref, SpecValue, TensorType, UnitDef
 from vibench.compiler.keyed import elaborate_keyed
-from vibench.compiler.lets import let_reads, run_checks
+from vibench.compiler.lets import let_order_problem, let_reads, run_checks
 from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.names import named_value
-from vibench.compiler.params import TypeSyntaxError, parse_type
+from vibench.compiler.params import takes_null
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
 
 if TYPE_CHECKING:
@@ -391,7 +391,7 @@ class Elaborator(Evaluates):
                 # reads the key) it still means "not set", as PHM-Vibench's configs write it.
                 if name in values or name not in self.params:
                     continue
-                if self.params[name] is not None or (name in self.given and _takes_null(block, name)):
+                if self.params[name] is not None or (name in self.given and takes_null(block, name)):
                     values[name] = self.params[name]
                     # A bad value is reported where it was set (`with:` of the user's spec), if known.
                     positions[name] = self.param_pos.get(name) or nd.pos
@@ -417,26 +417,9 @@ class Elaborator(Evaluates):
 
     def read_above(self, let: LetDef) -> None:
         """E204 for a `let:` value that reads itself or one defined below it (they are computed in order)."""
-        read = template_names(let.value)
-        if not read:
-            return
-        names = [d.name for d in self.udef.lets]
-        ahead = [n for n in names[names.index(let.name):] if n in read]
-        if not ahead:
-            return
-        name = ahead[0]
-        text = getattr(let.value, "text", None)
-        if name == let.name:
-            raise self.error(Diagnostic("E204", f"`let.{name}` reads itself", let.pos, found=text,
-                                        hint="a `let` value reads the parameters, the inputs' sizes and the `let` "
-                                        "values above it"))
-        other = next(d for d in self.udef.lets if d.name == name)
-        cycle = let.name in template_names(other.value)
-        raise self.error(Diagnostic(
-            "E204", f"`let.{let.name}` reads `{name}`, which is defined below it", let.pos, found=text,
-            notes=(f"`{name}` is defined at {other.pos}",) if other.pos else (),
-            hint=(f"`{let.name}` and `{name}` read each other: compute one of them from the parameters" if cycle
-                  else f"`let` values are computed in order: move `{name}` above `{let.name}`")))
+        diag = let_order_problem(self.udef, let)
+        if diag is not None:
+            raise self.error(diag)
 
     def block_setting(self, nd: NodeDef) -> Pos | None:
         """Where a user set, in another file, the name a `block: ${...}` of this node reads, if anywhere."""
@@ -452,25 +435,3 @@ class Elaborator(Evaluates):
         first = next((d.name for d in self.udef.params if d.name in read), None)
         return None if first is None else self.param_pos[first]
 
-
-def _takes_null(block: Block | UnitDef, name: str) -> bool:
-    """Does ``block``'s parameter ``name`` take null (its type admits None, or is `any`)?"""
-    import types
-    import typing
-
-    if isinstance(block, UnitDef):
-        decl = block.param(name)
-        if decl is None:
-            return False
-        try:
-            kind = parse_type(decl.type)
-        except TypeSyntaxError:
-            return False
-    else:
-        field = block.Params.model_fields.get(name)
-        if field is None:
-            return False
-        kind = field.annotation
-    if kind is Any or kind is None or kind is type(None):
-        return True
-    return typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)

@@ -25,7 +25,7 @@ from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
-from vibench.compiler.ir import Pos, UnitDef
+from vibench.compiler.ir import LetDef, Pos, UnitDef
 from vibench.compiler.symbolic import NeedConcrete
 
 CODES = {"error": "E215", "warning": "W106", "note": "I104"}
@@ -106,3 +106,27 @@ def run_checks(udef: UnitDef, env: dict[str, Any], positions: dict[str, Pos | No
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def let_order_problem(udef: UnitDef, let: LetDef) -> Diagnostic | None:
+    """E204 for a `let:` value of ``udef`` that reads itself or one defined below it (they are computed in
+    order, as docs/language.md says), else None."""
+    read = template_names(let.value)
+    if not read:
+        return None
+    names = [d.name for d in udef.lets]
+    ahead = [n for n in names[names.index(let.name):] if n in read]
+    if not ahead:
+        return None
+    name = ahead[0]
+    text = getattr(let.value, "text", None)
+    if name == let.name:
+        return Diagnostic("E204", f"`let.{name}` reads itself", let.pos, found=text,
+                          hint="a `let` value reads the parameters, the inputs' sizes and the `let` values above it")
+    other = next(d for d in udef.lets if d.name == name)
+    cycle = let.name in template_names(other.value)
+    return Diagnostic(
+        "E204", f"`let.{let.name}` reads `{name}`, which is defined below it", let.pos, found=text,
+        notes=(f"`{name}` is defined at {other.pos}",) if other.pos else (),
+        hint=(f"`{let.name}` and `{name}` read each other: compute one of them from the parameters" if cycle
+              else f"`let` values are computed in order: move `{name}` above `{let.name}`"))

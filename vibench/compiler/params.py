@@ -384,3 +384,24 @@ _MISSING = object()
 
 def referenced_names(value: Any) -> frozenset[str]:
     return template_names(value)
+
+
+def takes_null(block: Any, name: str) -> bool:
+    """Does parameter ``name`` of ``block`` (a composite's UnitDef, or a built-in block with its pydantic
+    ``Params``) take null: its type admits None, or is `any`? (`inherit: true` passes a user's null only there.)"""
+    if hasattr(block, "param"):  # a UnitDef
+        decl = block.param(name)
+        if decl is None:
+            return False
+        try:
+            kind = parse_type(decl.type)
+        except TypeSyntaxError:
+            return False
+    else:
+        field = block.Params.model_fields.get(name)
+        if field is None:
+            return False
+        kind = field.annotation
+    if kind is Any or kind is None or kind is type(None):
+        return True
+    return typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
