@@ -99,3 +99,22 @@ def test_a_null_no_component_takes_is_a_warning():
     assert null.code == "W104" and null.message.startswith("`activation` set to null has no effect here")
     config["model"]["activation"] = "gelu"
     assert not [w for w in vibench.check(text=yaml.safe_dump(config)).warnings if "activation" in w.message]
+
+
+def test_one_promise_that_pins_a_size_twice_is_refused():
+    # [B, L, L, L] of [B, L, 3, 4]: L == 3 and L == 4 from one promise (the two-output case was refused already)
+    spec = ("vibench: 1\nname: P3\ninputs: {x: {shape: [B, L, 3, 4]}}\nnodes:\n  a: {block: identity, in: x}\n"
+            "outputs:\n  y: {from: a, shape: [B, L, L, L]}\n")
+    with pytest.raises(SpecError) as err:
+        vibench.check(text=spec)
+    assert codes(err.value) == ["E308"] and "no size meets `L == 4`" in err.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("doc", ['ends with triple """', '"quoted" start', '"""', 'a \\" b"', '"\\', 'x\\\\"'])
+def test_a_docstring_keeps_its_quotes(tmp_path, doc):
+    # a doc ending in `"""` gained a backslash; a doc starting with a quote lost it (a QA pass of 1206b)
+    spec = (f"vibench: 1\nname: D\ndoc: {yaml.safe_dump(doc, default_style=chr(34)).strip()}\n"
+            "inputs: {x: {shape: [B, 4]}}\nnodes: {fc: {block: linear, in: x, out_features: 2}}\noutputs: {y: fc}\n")
+    (tmp_path / "d.py").write_text(vibench.compile_spec(text=spec).source)
+    module = load_file_module(str(tmp_path / "d.py"), f"d_1206c_{abs(hash(doc))}")
+    assert module.D.__doc__.startswith(doc)

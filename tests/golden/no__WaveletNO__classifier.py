@@ -286,7 +286,7 @@ class WaveletLayer(nn.Module):
 
 
 class WaveletNO(nn.Module):
-    """Wavelet" neural operator: residual layers of a plain and a dilated convolution mixed by learned scalars.
+    """\"Wavelet" neural operator: residual layers of a plain and a dilated convolution mixed by learned scalars.
     As PHM-Vibench's NO/WaveletNO (after Gupta et al., "Multiwavelet-based Operator Learning for
     Differential Equations", NeurIPS 2021). Each time step is lifted to hidden_dim channels; each of
     num_layers layers adds alpha * conv3(x) + beta * dilated_conv3(x) to its input, then applies

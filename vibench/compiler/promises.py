@@ -63,6 +63,9 @@ def check_promise(out: OutputDef, name: str, t: TensorType, env: dict[str, Any],
                            f"dimension {k} is {got}, equal to {want} only when {pin[0]} = {pin[1]}")
         pending.append((want - got, eq_text(want, got), promised))
     for lhs, text, promised in pending:  # holds for some input sizes: checked when --input binds them
+        if space.decide_eq(lhs) is False:  # with the ones recorded just before (`[B, L, L, L]` of [B, L, 3, 4])
+            return _broken(name, unit, out, pos, promised, t, f"no size meets `{text}` with the promise's other "
+                           "dimensions")
         space.record(Constraint(lhs, "==", text, f"output `{name}` promises {promised} and `{out.ref}` gives "
                                 f"{fmt_shape(t.shape)}", pos=pos, code="E308"))
     return None

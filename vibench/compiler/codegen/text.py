@@ -201,11 +201,10 @@ def docstring(lines: Sequence[str], indent: int, width: int = WIDTH) -> list[str
         body.pop(0)
     if not body:
         body = ["(no description)"]
-    if body[0][:1].isspace() or body[0].startswith('"'):
-        body[0] = body[0].lstrip(' "')
-        while body[0][:1].isspace() or body[0].startswith('"'):  # (an ideographic space, U+3000, and a quote)
-            body[0] = body[0][1:]
-        body[0] = body[0] or "(no description)"
+    if body[0][:1].isspace():  # ruff strips a docstring's leading white space (an ideographic space, U+3000, too)
+        body[0] = body[0].lstrip() or "(no description)"
+    if body[0].startswith('"'):  # escaped: `""""` would end the opening quotes (the quote was dropped)
+        body[0] = "\\" + body[0]
     if len(body) == 1 and _columns(body[0]) + 6 <= room:
         return [f'"""{body[0]}"""']
     return [f'"""{body[0]}'] + body[1:] + ['"""']
@@ -230,7 +229,8 @@ def _split_breaks(text: str) -> list[str]:
 
 def _escape_doc(text: str) -> str:
     text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    if text.endswith('"'):
+    slashes = len(text[:-1]) - len(text[:-1].rstrip("\\"))
+    if text.endswith('"') and slashes % 2 == 0:  # a last quote not escaped yet (`\"\"\"` of a `"""` is)
         text = text[:-1] + '\\"'
     return text
 
