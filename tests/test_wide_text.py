@@ -198,3 +198,75 @@ def test_a_docstring_line_indented_past_the_width_is_wrapped() -> None:
             "print(len(docstring(['Head', ' ' * 130 + 'x' * 300 + ' ab cd', ' ' * 100 + 'y' * 300], 4)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0 and int(done.stdout) > 3, done.stderr[-2000:]
+
+
+LABEL_PLUGIN = '''
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from vibench.compiler.blocks.base import Block
+from vibench.compiler.codegen import code as c
+from vibench.compiler.registry import register
+from vibench.schemas.blocks import BlockParams
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+else:
+    from vibench.compiler.blocks.torchless import nn, torch
+
+
+class LabelParams(BlockParams):
+    label: str = Field("x", description="A name kept on the layer.")
+
+
+class Labelled(nn.Module):
+    def __init__(self, label: str = "x") -> None:
+        super().__init__()
+        self.label = label
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@register
+class LabelledBlock(Block):
+    """Keeps a label."""
+
+    name, Params, category, natives = "p_label", LabelParams, "qa", (Labelled,)
+
+    def infer(self, p, ins, ctx):
+        return [ins[0]]
+
+    def init_code(self, p):
+        return c.call("Labelled", label=p.label)
+'''
+
+
+def test_a_layer_line_with_wide_text_is_measured_in_columns(tmp_path: Path) -> None:
+    """emit.py wrote a layer's constructor on one line when its characters fit: 50 CJK characters of a plug-in's
+    string setting made a 150-column line (ruff E501)."""
+    from tests.test_plugins_loading import install, run_python
+
+    site = tmp_path / "site"
+    install(site, "p_label", {"p_label/__init__.py": LABEL_PLUGIN}, ["label = p_label"])
+    label = "振" * 50
+    (tmp_path / "s.yaml").write_text("vibench: 1\nname: M\ninputs: {x: {shape: [B, 1, L]}}\nnodes:\n"
+                                     f"  n0: {{block: p_label, in: x, label: {label}}}\noutputs: {{y: n0}}\n",
+                                     encoding="utf-8")
+    done = run_python("from vibench.compiler.cli import main; raise SystemExit(main(['s.yaml', '-o', 'm.py']))",
+                      [site], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    path = str(tmp_path / "m.py")
+    fmt = _ruff("format", "--check", "--diff", "--config", CONFIG, "--no-cache", path)
+    assert fmt.returncode == 0, fmt.stdout[-4000:]
+    check = _ruff("check", "--no-cache", "--isolated", "--line-length", "120", "--select", "E,F,W,I,B,UP",
+                  "--target-version", "py310", path)
+    assert check.returncode == 0, check.stdout[-4000:]
+    from vibench.compiler.codegen.text import width
+
+    source = (tmp_path / "m.py").read_text(encoding="utf-8")
+    assert label in source and all(width(line) <= WIDTH for line in source.splitlines())

@@ -37,6 +37,7 @@ from vibench.compiler.codegen.namer import MODULE_NAMES, Namespace
 from vibench.compiler.codegen.plan import Slot
 from vibench.compiler.codegen.render import INDENT, body, signature
 from vibench.compiler.codegen.structure import Classes, Structure, env_of, group, thread
+from vibench.compiler.codegen.text import width
 from vibench.compiler.codegen.types import annotation_of
 from vibench.compiler.ir import ParamDecl, Program, Unit
 from vibench.compiler.resolve_units import check_metadata_value
@@ -243,7 +244,8 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
         if "math." in text:
             imports.add("math")
         prefix = f"self.{member.slot} = "
-        fits = 2 * INDENT + len(prefix) + len(text) <= WIDTH  # then split() writes the line as it is
+        fits = 2 * INDENT + len(prefix) + width(text) <= WIDTH  # then split() writes the line as it is (in ruff's
+        # columns: a plug-in's string setting may hold wide text)
         init += [prefix + text] if fits else split(prefix, tree, "", 2 * INDENT)
     prologue = None
     if is_root:
