@@ -25,6 +25,7 @@ import pytest
 
 import vibench
 from tests.helpers import ROOT, load_file_module
+from tests.test_plugins_1206b import HEADER
 from vibench.compiler.codegen.text import WIDTH, long_string
 
 RUFF = os.path.join(os.path.dirname(sys.executable), "ruff")
@@ -200,24 +201,7 @@ def test_a_docstring_line_indented_past_the_width_is_wrapped() -> None:
     assert done.returncode == 0 and int(done.stdout) > 3, done.stderr[-2000:]
 
 
-LABEL_PLUGIN = '''
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from pydantic import Field
-
-from vibench.compiler.blocks.base import Block
-from vibench.compiler.codegen import code as c
-from vibench.compiler.registry import register
-from vibench.schemas.blocks import BlockParams
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
-else:
-    from vibench.compiler.blocks.torchless import nn, torch
-
+LABEL_PLUGIN = HEADER + '''
 
 class LabelParams(BlockParams):
     label: str = Field("x", description="A name kept on the layer.")
