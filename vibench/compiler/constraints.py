@@ -34,7 +34,7 @@ from vibench.compiler.blocks.base import ShapeError
 from vibench.compiler.ir import Constraint, Pos, TensorType
 from vibench.compiler.solve import MAX_DIM, quadratic_roots, single_symbol, strip_common_factor
 from vibench.compiler.space import SymbolSpace, compares_with_number, solve_ge
-from vibench.compiler.symbolic import INF, Dim, NeedConcrete, bounds, fmt_shape, free_symbols
+from vibench.compiler.symbolic import INF, Dim, Expr, NeedConcrete, bounds, fmt_shape, free_symbols
 
 __all__ = ["NodeContext", "SymbolSpace", "eq_text", "found_text", "ge_text"]
 
@@ -60,11 +60,11 @@ def eq_text(lhs: Dim, rhs: Dim) -> str:
         if quadratic is not None and quadratic[1]:
             x, roots = quadratic
             return " or ".join(f"{x} == {r}" for r in roots)
-        if lhs.const != 0:
-            variable = lhs - lhs.const
-            if not isinstance(variable, int) and all(c < 0 for _, c in variable.terms):
-                return f"{-variable} == {lhs.const}"  # `5 - L == 0` reads `L == 5`, not `-L == -5`
-            return f"{variable} == {-lhs.const}"
+        plus = Expr._make({m: c for m, c in lhs.terms if c > 0}, max(lhs.const, 0))
+        minus = Expr._make({m: -c for m, c in lhs.terms if c < 0}, max(-lhs.const, 0))
+        if isinstance(plus, int):  # `5 - L == 0` reads `L == 5`, not `-L == -5`
+            plus, minus = minus, plus
+        return f"{plus} == {minus}"  # `L - C - 3 == 0` reads `L == C + 3`
     return f"{lhs} == {rhs}"
 
 

@@ -23,7 +23,7 @@ from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.lets import let_env
 from vibench.compiler.params import bind_params
-from vibench.compiler.symbolic import Dim, NeedConcrete, fmt_shape, free_symbols, subs
+from vibench.compiler.symbolic import Dim, Expr, NeedConcrete, fmt_shape, free_symbols, subs
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
@@ -147,10 +147,17 @@ class CompositeCheck:
                                             f"`{decl.name}`", pos, node=nd.name, port=decl.name,
                                             expected=decl_text(shape), found=fmt_shape(t.shape), notes=notes))
             for want, got in zip(shape, t.shape, strict=False):
+                at = (want.pos if isinstance(want, Template) else None) or decl.pos or pos
                 if isinstance(want, Template):
                     want = self.evaluate(want, {**params}, pos, f"the shape of `{decl.name}`", nd.name)
                 if isinstance(want, str) and want in params:
                     want = params[want]
+                if isinstance(want, bool) or not isinstance(want, (int, str, Expr)) or (isinstance(want, int)
+                                                                                       and want < 1):
+                    raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` of block `{block.name}` "
+                                                "must be a positive integer", at,
+                                                node=nd.name, found=repr(want),
+                                                notes=(f"at the call of `{block.name}` at {pos}",) if pos else ()))
                 if isinstance(want, str):
                     if want in binding:
                         want = binding[want]
