@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -61,6 +62,7 @@ from vibench.compiler.cli_streams import (
     own_stdout,
     plugin_output_to,
     refuse_stdin,
+    signal_received,
     standard_stream,
     stopped,
 )
@@ -132,6 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return EXIT_OK
     except Exception:  # noqa: BLE001 - last line of defence: a bug must not look like a spec error
+        if signal_received() == signal.SIGINT:  # the interrupt, turned into another exception by what it stopped
+            stopped("interrupted", outputs)
+            return 130
+        if signal_received() == signal.SIGTERM:
+            stopped("terminated", outputs)
+            raise Terminated(128 + signal.SIGTERM) from None
         import traceback
 
         print("vibench-compile: internal error (this is a bug in vibench; please report it with the spec):",
@@ -407,7 +415,10 @@ def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
     try:
         text = schema_text(template=ns.template, search_path=search)
     except KeyError as err:
-        raise UsageError(str(err.args[0])) from None
+        from vibench.compiler.reference_templates import template_hint
+
+        hint = template_hint(ns.template)
+        raise UsageError(str(err.args[0]) + (f"; {hint}" if hint else "")) from None
     except SpecError as err:
         print(err.render(), file=sys.stderr)
         print(f"\nthe template {ns.template} has errors; no schema written", file=sys.stderr)

@@ -21,7 +21,9 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
+        from vibench.compiler.display import escaped
+
+        raise UsageError(escaped(message))  # `unrecognized arguments: a\nb`: one line, as every usage error
 
 
 class _Once(argparse.Action):
@@ -63,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="write the graph, only when the spec compiles: a self-contained page (.html), SVG or PNG "
                    "(.svg/.png, needs Graphviz's dot), Graphviz DOT (.dot/.gv) or Mermaid (.mmd/.md)")
     p.add_argument("--depth", type=_depth, action=_Once, default=0, metavar="N",
-                   help="with --summary and --graph: expand composite nodes N levels deep (default 0; the .html "
+                   help="with --summary or --graph: expand composite nodes N levels deep (default 0; the .html "
                    "page starts there and expands or collapses on click)")
     p.add_argument("--max-nodes", type=_positive, action=_Once, metavar="N",
                    help="most nodes a model may have after expansion (default 100,000)")
@@ -192,7 +194,10 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
     try:
         return find_spec(spec, spec_path)
     except SpecError:
-        raise UsageError(f"no such spec file: {clip_path(spec)}") from None
+        from vibench.compiler.reference_templates import template_hint
+
+        hint = None if spec.endswith(("/", ".yaml", ".yml", ".json")) else template_hint(spec)
+        raise UsageError(f"no such spec file: {clip_path(spec)}" + (f"; {hint}" if hint else "")) from None
 
 
 MAX_SET_CHARS = 10_000

@@ -32,7 +32,9 @@ def main() -> int:
         from vibench.compiler.cli import main as run
 
         started = True
-        return run()
+        code = run()
+        _settled()
+        return code
     except KeyboardInterrupt:
         _say("interrupted", started)
         return 130
@@ -44,6 +46,17 @@ def main() -> int:
     except BaseException as err:  # noqa: BLE001 - no Exception: a plug-in's own class, GeneratorExit, ...
         _stopped_by(err)
         return 3
+
+
+def _settled() -> None:
+    """The command has done its work and said so (its files written or none, its exit status chosen): a Ctrl-C
+    or SIGTERM from here to the process's end changes nothing, so it is ignored (one that came while the
+    interpreter shut down ended it with 130 and no line, although every file had been written)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass
 
 
 def _stopped_by(err: BaseException) -> None:

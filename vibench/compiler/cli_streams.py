@@ -24,16 +24,42 @@ class Terminated(SystemExit):
 def on_sigterm() -> Any:
     """SIGTERM (`timeout`, a CI job cancelled) ends the command as Ctrl-C does, through Python's clean-up:
     the temporary files of outputs not yet renamed are removed (SIGTERM's default left them behind).
-    Returns what puts the previous handler back (nothing to do where none can be set: not in the main
-    thread)."""
+    Both signals are noted as they come (:func:`signal_received`): code they interrupt may swallow the
+    exception they raise or turn it into another (pydantic, building a validator, made a KeyboardInterrupt
+    a SchemaError, which read as an internal error). Returns what puts the previous handlers back (nothing to
+    do where none can be set: not in the main thread)."""
+    del _received[:]
+
     def stop(signum: int, frame: Any) -> None:
+        _received.append(signum)
         raise Terminated(128 + signum)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        _received.append(signum)
+        raise KeyboardInterrupt
 
     try:
         previous = signal.signal(signal.SIGTERM, stop)
     except (ValueError, OSError, AttributeError):
         return lambda: None
-    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.default_int_handler:  # one that is ignored (`nohup`, a background job) stays ignored
+        signal.signal(signal.SIGINT, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        if before is signal.default_int_handler:
+            signal.signal(signal.SIGINT, before)
+
+    return restore
+
+
+_received: list[int] = []
+
+
+def signal_received() -> int | None:
+    """The last SIGINT or SIGTERM this command got since :func:`on_sigterm` (None: none)."""
+    return _received[-1] if _received else None
 
 
 class Stdout:

@@ -142,8 +142,11 @@ def _shape_text(shape: list[int | str] | str) -> str:
 
 
 def _slot_default(root, name: str) -> str:
+    """A slot's default as a spec spells it: a component's name, a list of them, or null (none chosen)."""
     value = dict(root.params).get(name)
-    return ", ".join(value) if isinstance(value, list) else str(value)
+    if value is None:
+        return "null"
+    return (", ".join(map(str, value)) or "[]") if isinstance(value, list) else str(value)
 
 
 

@@ -45,7 +45,6 @@ class TemplateDoc:
 def template_doc(name: str, search_path: list[str] | None = None) -> TemplateDoc:
     """What the reference says about library template ``name`` (``cnn/ResNet1D``)."""
     from vibench.compiler.diagnostics import SpecError
-    from vibench.compiler.library_index import template_names
     from vibench.compiler.resolve import Library, slot_components
 
     library = Library(list(search_path or []))
@@ -54,14 +53,7 @@ def template_doc(name: str, search_path: list[str] | None = None) -> TemplateDoc
     except SpecError:
         path = ""
     if not path or name.startswith((".", "/")) or not os.path.isfile(path):
-        from vibench.compiler.diagnostics import closest, suggest
-
-        names = template_names()
-        hint = suggest(name, names)
-        if hint is None:  # `resnet1d` for cnn/ResNet1D: the name without its folder
-            by_leaf = {n.rsplit("/", 1)[-1]: n for n in names}
-            leaf = closest(name.rsplit("/", 1)[-1], by_leaf)
-            hint = f"did you mean `{by_leaf[leaf]}`?" if leaf else None
+        hint = template_hint(name)
         raise UnknownName(f"--list {_clip(name)}: no such template" + (f"; {hint}" if hint else "")
                           + " (`vibench-compile --list` lists them all)")
     unit, blocks = library.load(path, None)
@@ -113,6 +105,20 @@ def _number(value: float) -> str:
 
 def _first_line(text: str | None) -> str:
     return _doc_parts(text)[0]
+
+
+def template_hint(name: str) -> str | None:
+    """"did you mean `cnn/ResNet1D`?" for a library template name mistyped (`cnn/ResNt`, `resnet1d`), or None."""
+    from vibench.compiler.diagnostics import closest, suggest
+    from vibench.compiler.library_index import template_names
+
+    names = template_names()
+    hint = suggest(name, names)
+    if hint is None:  # `resnet1d` for cnn/ResNet1D: the name without its folder
+        by_leaf = {n.rsplit("/", 1)[-1]: n for n in names}
+        leaf = closest(name.rsplit("/", 1)[-1], by_leaf)
+        hint = f"did you mean `{by_leaf[leaf]}`?" if leaf else None
+    return hint
 
 
 def _doc_parts(text: str | None) -> tuple[str, str]:
