@@ -107,9 +107,10 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
                 changers.setdefault(id(d), []).append((setting, clip(changed[id(d)].message, 120)))
             elif _identity(d) not in remaining:
                 removers.setdefault(id(d), []).append(setting)
+    said = origin or (lambda key: f"the value of `{key}` is the one given with the parameters")
     for d in outside:  # the first setting without which it goes away, naming the others that do the same
         if id(d) not in cause and removers.get(id(d)):
-            first, *others = removers[id(d)]
+            first, *others = _own_value_first(d, removers[id(d)], said)
             cause[id(d)] = (first, "away", " or ".join(f"`--set {k}`" if given else f"`{k}`" for given, k in others))
     for d in outside:
         if id(d) not in cause and len(changers.get(id(d), [])) == 1:
@@ -117,8 +118,15 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
             cause[id(d)] = (setting, "changed", other)
     if not cause:
         return diagnostics
-    said = origin or (lambda key: f"the value of `{key}` is the one given with the parameters")
     return tuple(_moved(d, doc, settings, *cause[id(d)], said) if id(d) in cause else d for d in diagnostics)
+
+
+def _own_value_first(d: Diagnostic, settings: list[Setting], said: Callable[[str], str]) -> list[Setting]:
+    """``settings`` (each of which takes ``d`` away) with the given value that ``d`` says its value is first: E208
+    of a value given with the compile notes where it came from (``origin``), and a `with:` key that only lets
+    the check run (a slot's component that reads the value) is not what it refuses."""
+    own = [s for s in settings if s[0] and said(s[1]) in d.notes]
+    return own + [s for s in settings if s not in own]
 
 
 def _identity(d: Diagnostic) -> tuple:

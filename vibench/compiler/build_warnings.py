@@ -172,6 +172,21 @@ def warn_unused(owner: _Specializer, udef: UnitDef) -> None:
                                        hint=hint or "use it as `${" + decl.name + "}`, or remove it"))
 
 
+def forgive_unused(owner: _Specializer, udef: UnitDef, node: str) -> None:
+    """Take back W105 for the parameters that node ``node`` of ``udef`` names as plain values
+    (``out_channels: p``) when its block is unknown (E110, E205): a plain name reads a parameter only
+    where the block's parameter takes no text, which nobody can tell now; the error says what is wrong."""
+    from vibench.compiler.resolve_decls import _names_written
+
+    named: set[str] = set()
+    for nd in udef.nodes:
+        if nd.name == node:
+            named |= set().union(*(_names_written(value) for _, value, _ in nd.params))
+    for decl in udef.params:
+        if decl.name in named:
+            owner.diags.drop("W105", decl.pos)
+
+
 def _unread_hint(decl: ParamDecl) -> str:
     if not decl.scope:
         return "it reaches only the components that declare it; remove it, or pick a component that takes it"

@@ -114,8 +114,10 @@ class NodeContext:
     """The :class:`ShapeContext` given to a block's shape rule for one node."""
 
     def __init__(self, space: SymbolSpace, node: str, block: str, pos: Pos | None,
-                 param_pos: dict[str, Pos | None], port_pos: dict[str, Pos | None]) -> None:
+                 param_pos: dict[str, Pos | None], port_pos: dict[str, Pos | None],
+                 float_dtype: str = "float32") -> None:
         self.space = space
+        self.float_dtype = float_dtype  # the model's (see ShapeContext)
         self.node = node
         self.block = block
         self.pos = pos

@@ -304,7 +304,7 @@ def bind_params(
         if name in given:
             raw, pos = given[name]
             scope = env
-            told = (origin(name),) if origin is not None else ()
+            told = (note,) if origin is not None and (note := origin(name)) else ()
         elif not decl.required:
             raw, pos = decl.default, getattr(decl.default, "pos", None) or decl.pos
             scope = _LazyScope(value_of, by_name, env, bad)

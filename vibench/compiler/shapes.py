@@ -25,11 +25,12 @@ import os
 from typing import Any
 
 from vibench.compiler import registry
-from vibench.compiler.blocks.base import Block
+from vibench.compiler.blocks.base import Block, model_float_dtype
+from vibench.compiler.build_warnings import forgive_unused
 from vibench.compiler.constraints import found_text
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, suggest
 from vibench.compiler.elaborate import elaborate
-from vibench.compiler.elaborated import Failed, declared_dims, freeze, verify_elaborated
+from vibench.compiler.elaborated import Elaborated, Failed, declared_dims, freeze, verify_elaborated
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.graph import UnusedNodes, check_graph
 from vibench.compiler.ir import (
@@ -59,15 +60,22 @@ def infer_program(root: UnitDef, library: Library, source: SourceInfo,
     ``max_params`` parameter elements E307, an activation of more than ``max_activation`` elements at the
     smallest input E309 (see :mod:`vibench.compiler.limits`). With ``verify_ir``
     (the tests), the IR invariants are checked after each pass over each unit."""
-    spec = _Specializer(library)
-    spec.verify_ir = verify_ir
-    spec.max_nodes, spec.max_params, spec.max_activation = max_nodes, max_params, max_activation
-    bindings: dict[str, int] = {}
-    if input_dims:
-        bindings = spec.bind_inputs(root, input_dims)
-    unit = spec.root(root, bindings)
-    spec.diags.raise_if_any()
-    assert unit is not None
+    float_dtype: str | None = None  # the model's: from the root's inputs (see _Specializer.passes)
+    while True:
+        spec = _Specializer(library)
+        spec.verify_ir, spec.fixed_float_dtype = verify_ir, float_dtype
+        spec.max_nodes, spec.max_params, spec.max_activation = max_nodes, max_params, max_activation
+        bindings: dict[str, int] = {}
+        if input_dims:
+            bindings = spec.bind_inputs(root, input_dims)
+        unit = spec.root(root, bindings)
+        spec.diags.raise_if_any()
+        assert unit is not None
+        # The module is cast to the float dtype of the inputs it takes (emit's `self.to(...)`), known for sure
+        # only now: should they give another than the one guessed before typing (_cast_dtype), type again.
+        float_dtype = model_float_dtype(t.dtype for _, t in unit.inputs)
+        if float_dtype == spec.float_dtype or spec.fixed_float_dtype is not None:
+            break
     if input_dims:
         spec.check_bindings(unit, bindings)
         spec.diags.raise_if_any()
@@ -92,6 +100,10 @@ class _Specializer:
         self.node_counts: dict[int, int] = {}  # id(unit) -> its nodes after expansion
         self.limit_hit = False  # E213 or E307 reported: other nodes over the limit stay silent
         self.verify_ir = False  # check the IR after each pass (the tests)
+        # The dtype of the model's float weights and buffers (blocks.base.model_float_dtype), which the shape rules
+        # read (ShapeContext.float_dtype): from the root unit's active inputs once it is elaborated, or fixed.
+        self.float_dtype = "float32"
+        self.fixed_float_dtype: str | None = None
 
     def node_count(self, unit: Unit) -> int:
         """How many nodes ``unit`` has once every copy and composite body is expanded."""
@@ -176,8 +188,9 @@ class _Specializer:
         self.diags.add(Diagnostic(
             "E303", f"{need.what} must be known at compile time", pos, node=need.node,
             found=f"it depends on {names}, which the input shape leaves free",
-            hint=f"give {names} a number in `inputs:` (or make it a parameter), bind it with {bind}{example}, "
-                 "or reduce that dimension first (e.g. pooling to a fixed size)"))
+            hint=_time_axis_hint(root, need.node, missing)
+            or f"give {names} a number in `inputs:` (or make it a parameter), bind it with {bind}{example}, "
+               "or reduce that dimension first (e.g. pooling to a fixed size)"))
 
     def check_bindings(self, unit: Unit, bindings: dict[str, int]) -> None:
         for c in unit.constraints:
@@ -265,6 +278,8 @@ class _Specializer:
         elaborated = elaborate(self, udef, params, concrete, positions)
         if self.verify_ir:
             verify_elaborated(elaborated)
+        if len(self.stack) == 1:  # the root: its inputs decide the model's float dtype (before any node is typed)
+            self.float_dtype = self.fixed_float_dtype or _cast_dtype(elaborated)
         unit = typecheck(self, elaborated)
         if self.verify_ir:
             verify(unit)
@@ -288,6 +303,7 @@ class _Specializer:
                 return self.library.block(name, from_dir, pos)
             except SpecError as err:
                 self.diags.extend(err.diagnostics)
+                forgive_unused(self, udef, node)
                 raise Failed() from None
         names = list(registry.all_blocks()) + list(udef.blocks)
         notes = registry.unknown_block_notes(name)  # a plug-in that failed or was refused
@@ -298,4 +314,37 @@ class _Specializer:
         self.diags.add(Diagnostic("E110", f"unknown block `{name}`", pos, node=node, span=span,
                                   hint=suggest(name, names) or "run `vibench-compile --blocks` for the catalogue",
                                   notes=tuple(notes), origin=origin))
+        forgive_unused(self, udef, node)  # whether it reads the parameters its values name is unknown
         raise Failed()
+
+
+def _cast_dtype(root: Elaborated) -> str:
+    """The float dtype of the root's inputs as model.py takes them (an `optional: true` input that nothing
+    reads is not taken; ``infer_program`` checks the guess against the typed unit): the module's float dtype."""
+    optional = {d.name for d in root.udef.inputs if d.optional}
+    read = {ref.node for n in root.nodes if n.copies for _, ref, _ in n.refs} | {o.ref.node for o in root.outputs}
+    return model_float_dtype(t.dtype for name, t in root.inputs if name not in optional or name in read)
+
+
+def _time_axis_hint(root: UnitDef, node: str | None, missing: list[str]) -> str | None:
+    """For a node of ``root`` whose block reads channels (see :mod:`~vibench.compiler.roles`) and needs a
+    free symbol that is an input's time axis by its `layout:` (a shape with a layout is written [B, L, C]):
+    the axes are swapped, so binding the length is the wrong fix (``x [B, L, 4], layout: BLC`` into a
+    ``conv1d`` reads L as its channels; with ``[B, 128, 4]`` it is W107)."""
+    from vibench.compiler.roles import CHANNELS_FIRST, RECURRENT
+
+    nd = next((n for n in root.nodes if n.name == node), None)
+    if nd is None or not isinstance(nd.block, str) or nd.block not in CHANNELS_FIRST | RECURRENT:
+        return None
+    for decl in root.inputs:
+        shape = decl.shape if isinstance(decl.shape, tuple) else ()
+        if decl.layout is not None and len(shape) == 3 and shape[1] in missing:
+            time = shape[1]
+            if nd.block in RECURRENT:
+                what, order = "its features from the last dimension", "BLC"
+            else:
+                what, order = "its channels from dimension 1", "BCL"
+            return (f"`{time}` is the time axis of input `{decl.name}` by its `layout:`, and `{nd.block}` reads "
+                    f"{what}: transpose first (`{{block: transpose, dim0: 1, dim1: 2}}`), or read the input "
+                    f"`as: {order}`")
+    return None

@@ -157,7 +157,7 @@ class TypeCheck(CompositeCheck):
         """A catalogue block's shape rule on validated parameters: the copy (shared by equal uses) and the
         constraints it states."""
         port_pos = {port: pos for port, _, pos in ports}
-        ctx = NodeContext(SymbolSpace(), nd.name, block.name, nd.pos, positions, port_pos)
+        ctx = NodeContext(SymbolSpace(), nd.name, block.name, nd.pos, positions, port_pos, self.owner.float_dtype)
         ctx.space.bounds = self.space.bounds
         ctx.space.outer = self.space.constraints  # (what set the bounds, for messages)
         try:

@@ -37,6 +37,7 @@ class CompositeCheck:
     space: SymbolSpace
     soft_ports: set[str]
     node_index: dict[str, Node]
+    udef: UnitDef
 
     if TYPE_CHECKING:  # the driver's
         def error(self, diag: Diagnostic) -> Failed: ...
@@ -47,8 +48,11 @@ class CompositeCheck:
     def composite(self, nd: NodeDef, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
                   ports: Ports, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
         given = {k: (v, positions.get(k)) for k, v in values.items()}
+        own = {k for k, _, _ in nd.params} | (set(nd.with_) if isinstance(nd.with_, dict) else set())
+        passed = {k for k in values if nd.inherit and k not in own and k in self.udef.overridden}
+        library = self.owner.library
         bound, diags = bind_params(block.params, given, env={}, where=f"block `{block.name}`", unknown_code="E111",
-                                   call_pos=nd.pos)
+                                   call_pos=nd.pos, origin=lambda k: library.value_origin(k) if k in passed else "")
         if diags:
             commented = {positions.get(k): hint for k in values if (hint := comment_hint(k)) is not None}
             for d in diags:  # `/* width */ "out_channels"`: a comment YAML read as part of a key

@@ -28,7 +28,7 @@ import ast
 import functools
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
@@ -43,6 +43,18 @@ COMPLEX_DTYPES = frozenset({"complex64", "complex128"})
 INT_DTYPES = frozenset({"int64", "int32"})
 ALL_DTYPES = FLOAT_DTYPES | COMPLEX_DTYPES | INT_DTYPES | {"bool"}
 NUMERIC_DTYPES = FLOAT_DTYPES | COMPLEX_DTYPES | INT_DTYPES
+
+
+def model_float_dtype(input_dtypes: Iterable[str]) -> str:
+    """The dtype of a model's float weights and buffers at run time, from the dtypes of its inputs: the one
+    floating dtype they share, which model.py casts the module to (``self.to(torch.float64)``), else float32
+    (no float input, or several: the module is not cast).
+
+    >>> model_float_dtype(["float64", "int64"]), model_float_dtype(["int64"]), model_float_dtype(["float16", "float32"])
+    ('float64', 'float32', 'float32')
+    """
+    floats = {d for d in input_dtypes if d in FLOAT_DTYPES}
+    return floats.pop() if len(floats) == 1 else "float32"
 
 BLOCK_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 """A catalogue block's name, as the built-ins' (``conv1d``, ``layer_norm``): what ``block:`` reads as a
@@ -89,6 +101,10 @@ class ShapeContext(Protocol):
     def set(self, name: str, value: Any) -> None: ...
 
     def dtype(self, port: str, t: TensorType, allowed: frozenset[str], what: str = "") -> None: ...
+
+    # The dtype of the model's float weights and buffers at run time (:func:`model_float_dtype`): the dtype of
+    # an output made from them rather than from a float input (an embedding's rows, a position table).
+    float_dtype: str
 
 
 class Block:

@@ -136,7 +136,7 @@ class Embedding(Block):
         if p.padding_idx is not None and not -p.num_embeddings <= p.padding_idx < p.num_embeddings:
             raise ctx.fail("padding_idx must index the table", param="padding_idx",
                            expected=f"in [{-p.num_embeddings}, {p.num_embeddings - 1}]", found=str(p.padding_idx))
-        return [TensorType(t.shape + (p.embedding_dim,), "float32")]
+        return [TensorType(t.shape + (p.embedding_dim,), ctx.float_dtype)]
 
     def param_count(self, p: EmbeddingParams, ins: list[TensorType]) -> int:
         return p.num_embeddings * p.embedding_dim

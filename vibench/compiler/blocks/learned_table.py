@@ -41,7 +41,7 @@ class LearnedTable(Block):
         b, length, _ = t.shape
         if p.rows != 1:
             ctx.equal(length, p.rows, port="x", what="sequence length L (one table row per step)", t=t, param="rows")
-        return [TensorType((b, length, p.width), "float32")]
+        return [TensorType((b, length, p.width), ctx.float_dtype)]
 
     def param_count(self, p: LearnedTableParams, ins: list[TensorType]) -> int:
         return p.rows * p.width

@@ -75,7 +75,7 @@ class SinusoidalPositionTable(Block):
         b, length, _ = t.shape
         ctx.require(length, "<=", p.max_len, f"the sequence fits the position table (max_len = {p.max_len})",
                     param="max_len")
-        return [TensorType((b, length, p.d_model), "float32")]
+        return [TensorType((b, length, p.d_model), ctx.float_dtype)]
 
     def flops(self, p: SinusoidalPositionTableParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0  # a view of the buffer

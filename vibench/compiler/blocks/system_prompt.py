@@ -92,8 +92,8 @@ class SystemPrompt(Block):
         ctx.rank("system_id", ids, 1, "[B]")
         ctx.dtype("system_id", ids, INT_DTYPES, "system ids")
         if p.tokens is not None:
-            return [TensorType((ids.shape[0], p.tokens, p.prompt_dim), "float32")]
-        return [TensorType((ids.shape[0], p.prompt_dim), "float32")]
+            return [TensorType((ids.shape[0], p.tokens, p.prompt_dim), ctx.float_dtype)]
+        return [TensorType((ids.shape[0], p.prompt_dim), ctx.float_dtype)]
 
     def param_count(self, p: SystemPromptParams, ins: list[TensorType]) -> int:
         return p.num_prompts * p.prompt_dim
