@@ -200,15 +200,28 @@ class _Evaluator:
                 break
         self.spend(total)
 
+    def too_large(self, value: int) -> ExprError:
+        """The error for an integer beyond :data:`MAX_INT` in magnitude, wherever the expression made it."""
+        digits = str(value)
+        shown = digits if len(digits) <= 24 else digits[:20] + "..."
+        return self.fail(f"integer {shown} is too large (at most 2**62 in magnitude)",
+                         hint="expressions compute sizes and counts; none comes near 2**62")
+
+    def bounded(self, value: Any) -> Any:
+        """``value``, refused when it is an integer beyond :data:`MAX_INT` in magnitude: every integer an
+        expression produces (a literal, a negation, an operator's or a function's result) meets one bound."""
+        if isinstance(value, int) and not isinstance(value, bool) and not -MAX_INT <= value <= MAX_INT:
+            raise self.too_large(value)
+        return value
+
     def check(self, value: Any) -> Any:
         kind = type(value)
         if kind is int or kind is float or kind is bool or value is None:  # the common case, kept cheap
             if kind is int and not -MAX_INT <= value <= MAX_INT:
-                raise self.fail(f"integer {str(value)[:20]}... is too large")
+                raise self.too_large(value)
             self.steps += 1
             return value
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-            raise self.fail(f"integer {str(value)[:20]}... is too large")
+        self.bounded(value)  # an int subclass
         if isinstance(value, (str, list, tuple)) and len(value) > MAX_LEN:
             raise self.fail(f"value of length {len(value):,} is too long (limit {MAX_LEN:,})")
         self.charge(value)
@@ -218,8 +231,8 @@ class _Evaluator:
         self.steps += 1
         if self.steps > self.limit:
             self.spend(0)
-        if isinstance(node, ast.Constant):
-            return node.value
+        if isinstance(node, ast.Constant):  # `9223372036854775808` is too large as written, not only once used
+            return self.bounded(node.value)
         if isinstance(node, ast.Name):
             return self.name(node.id, local)
         if isinstance(node, ast.BinOp):
@@ -241,9 +254,9 @@ class _Evaluator:
             if isinstance(node.op, ast.Not):
                 return not v
             if isinstance(node.op, ast.USub):
-                return -v
+                return self.bounded(-v)
             if isinstance(node.op, ast.UAdd):
-                return +v
+                return self.bounded(+v)
             raise self.fail("`~` is not allowed")
         if isinstance(node, ast.BoolOp):
             if isinstance(node.op, ast.And):

@@ -177,7 +177,7 @@ def _one_node_spec(block: Block, params: dict[str, Any], shapes: list[tuple[str 
     if len(block.outputs) == 1:
         lines.append("  y: layer")
     else:
-        lines += [f"  {port}: layer.{port}" for port in block.outputs] or ["  y: layer"]
+        lines += [f"  {port}: layer.{port}" for port in block.outputs] or ["  y: layer.0"]  # numbered: the first
     return "\n".join(lines) + "\n"
 
 

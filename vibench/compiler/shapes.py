@@ -130,6 +130,16 @@ class _Specializer:
                                           expected="one of " + one_of(names),
                                           hint=suggest(name, names) or "bind the inputs the spec declares"))
                 continue
+            try:  # an input switched off by its `when` is not the model's: binding it is E305, as an unknown name
+                on = evaluate_value(decl.when, env) if decl.when is not None else True
+            except (ExprError, NeedConcrete):
+                on = True  # elaboration reports the `when` itself
+            if on is False:
+                given = "`inputs`" if self.library.in_python else "--input"
+                self.diags.add(Diagnostic("E305", f"{given} binds input `{name}`, which is switched off (its `when` "
+                                          "is false)", decl.pos, hint="leave it out, or set the parameters that "
+                                          "switch it on"))
+                continue
             try:
                 shape = declared_dims(decl, env)
             except (ExprError, ValueError, NeedConcrete):

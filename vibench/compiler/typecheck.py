@@ -15,6 +15,7 @@ space (the constraints) and returns each copy as an :class:`~vibench.compiler.ir
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -239,6 +240,15 @@ class TypeCheck(CompositeCheck):
             for d in diags:
                 self.owner.diags.add(d)
             raise Failed() from None
+        field = _not_finite(p)
+        if field is not None:  # `factor: .nan`, `1e400`, `${1e308 * 10}`: model.py would compute with nan or inf
+            pos = positions.get(field, nd.pos)
+            self.owner.diags.add(Diagnostic(
+                "E104", f"value out of range for parameter `{field}` of `{block.name}`", pos, node=nd.name,
+                expected="a finite number", found=clip(repr(values.get(field, getattr(p, field))), 60),
+                hint="NaN or infinity (a number too large for a float, 1e400, is infinity) would make every output "
+                     "NaN or infinite", notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
+            raise Failed()
         self.owner.param_memo[key] = p
         return p
 
@@ -317,3 +327,19 @@ def set_elsewhere(nd: NodeDef, field: str, pos: Pos | None) -> tuple[str, ...]:
     (a user's `with:` of a library template): which node reads it, and where that node is."""
     origin = origin_of(nd, pos)
     return () if origin is None else (f"the value set here reaches `{field}` of node `{nd.name}` at {origin}",)
+
+
+def _not_finite(p: Any) -> str | None:
+    """The first parameter of validated block parameters ``p`` holding a float NaN or infinity (also inside a
+    list, tuple or mapping), or None."""
+    def bad(value: Any) -> bool:
+        if isinstance(value, float):
+            return not math.isfinite(value)
+        if isinstance(value, (list, tuple)):
+            return any(bad(v) for v in value)
+        if isinstance(value, dict):
+            return any(bad(v) for v in value.values())
+        return False
+
+    return next((name for name in type(p).model_fields if bad(getattr(p, name, None))), None)
+

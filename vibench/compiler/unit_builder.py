@@ -115,6 +115,9 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 produced = self.every_output(out)
             else:
                 ref = self.value(out.ref, None)
+                whole = self.whole_list(ref)
+                if whole is not None:
+                    raise self.error(self.list_taken(out.ref, whole, None, f"output `{out.name}` is one tensor"))
                 produced = [(out.name, ref, self.type_of(ref))]
             for name, _, t in produced if out.shape is not None else ():
                 broken = check_promise(out, name, t, dict(self.env), self.space, udef.name)
@@ -153,7 +156,10 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
     # -- values ----------------------------------------------------------------------------------
 
     def value(self, ref: Ref, node: str | None) -> ValueRef:
-        """The produced value a reference names (graph checks guarantee the name exists)."""
+        """The produced value a reference names (graph checks guarantee the name exists). A bare name reads
+        a node's one output, or the first of its named outputs (`lstm` is `lstm.out`); a `for_each` node's
+        is its whole list, ``ValueRef(node, None)`` (:meth:`whole_list`), which its reader takes whole or
+        refuses; numbered outputs (`chunk`'s pieces) have no first one: E405."""
         name = ref.node
         if name in self.failed:
             raise Failed()
@@ -167,14 +173,44 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             return self.aliases[name]
         if (name, None) in self.types and name not in self.node_index:
             return ValueRef(name, None)
-        outputs = self.node_index[name].outputs
+        target = self.node_index[name]
+        outputs = target.outputs
         if ref.port is None:
+            if target.parallel:
+                return ValueRef(name, None)
+            if len(outputs) > 1 and all(p.isdigit() for p, _ in outputs):
+                last = len(outputs) - 1
+                raise self.error(Diagnostic(
+                    "E405", f"a bare `{name}` names none of the {len(outputs)} numbered outputs of node `{name}`",
+                    ref.pos, node=node, found=f"`{name}`",
+                    expected=f"`{name}.0` or `{name}.1`" if last == 1 else f"one of `{name}.0` to `{name}.{last}`",
+                    hint=f"read one as `{name}.0`; only a node with named outputs reads as its first (`lstm` is "
+                    "`lstm.out`)"))
             return ValueRef(name, outputs[0][0])
         ports = [p for p, _ in outputs]
         if ref.port not in ports:
             raise self.error(Diagnostic("E405", f"node `{name}` has no output port `{ref.port}`", ref.pos, node=node,
                                         expected="one of " + one_of(ports), hint=suggest(ref.port, ports)))
         return ValueRef(name, ref.port)
+
+    def whole_list(self, value: ValueRef) -> Node | None:
+        """The `for_each` node when ``value`` is its whole list (see :meth:`value`), else None."""
+        target = self.node_index.get(value.node) if value.port is None else None
+        return target if target is not None and target.parallel else None
+
+    def list_taken(self, ref: Ref, whole: Node, node: str | None, reader: str) -> Diagnostic:
+        """E405 for a `for_each` node's whole list where one value is needed: ``ref`` names the list of
+        ``whole``'s copies, and ``reader`` says why one value is needed (a block that takes no list, an output)."""
+        name, count = whole.name, len(whole.outputs)
+        copies = f"{count} cop{'y' if count == 1 else 'ies'}"
+        passed = f"`{ref.node}` (switched off: it passes `{name}` through)" if ref.node != name else f"`{name}`"
+        more = f"; or return each: `{{from: {name}.*}}`" if node is None else ""
+        return Diagnostic(
+            "E405", f"{passed} is the list of the copies of `for_each` node `{name}`; {reader}",
+            ref.pos, node=node, expected=f"one copy: `{name}.0`" + (f" to `{name}.{count - 1}`" if count > 1 else ""),
+            found=f"the whole list ({copies})",
+            hint=f"read one copy as `{name}.0`, or take them all with a block that takes a list of inputs (`concat`, "
+            f"`add`, `ensemble_fusion`){more}")
 
     def spelling(self, ref: ValueRef) -> str:
         """How a spec names a value: `pool` for the only output of `pool`, `qkv.q` for one of several."""
@@ -193,12 +229,16 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         refs: Refs = []
         for port, ref, pos in en.refs:
             value = self.value(ref, en.name)
-            target = self.node_index.get(value.node)
-            if ref.port is None and target is not None and target.parallel:
-                refs += [(port, ValueRef(value.node, p), pos) for p, _ in target.outputs]  # the whole list
-                self.from_list = True  # a list may hold a single value
-            else:
+            whole = self.whole_list(value)
+            if whole is None or en.mode == "off":  # a switched-off node passes a list through whole
                 refs.append((port, value, pos))
+                continue
+            single = next((c for c in en.copies if isinstance(c.block, UnitDef) or not c.block.variadic), None)
+            if single is not None:  # only a block that takes a list of inputs (`concat`...) takes it whole
+                reader = f"`{single.block_name}` takes one value per input"
+                raise self.error(self.list_taken(ref, whole, en.name, reader))
+            refs += [(port, ValueRef(whole.name, p), pos) for p, _ in whole.outputs]
+            self.from_list = True  # a list may hold a single value
         if en.mode == "off":
             self.aliases[en.name] = refs[0][1]  # elaboration made sure there is one
         elif en.mode == "each":
