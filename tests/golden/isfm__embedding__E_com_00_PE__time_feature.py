@@ -9,12 +9,14 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _require(model: nn.Module, ok: bool, message: str) -> None:
+def _require(model: nn.Module, ok: bool, message: str, found: list[tuple[str, int, str]] | tuple = ()) -> None:
     text = f"{type(model).__name__}: {message}"
     if torch.compiler.is_compiling() and not isinstance(ok, bool):  # a symbolic size: the check stays in the graph
         torch._check(ok, lambda: text)
     elif not ok:  # also while tracing, where it is known then (dynamo reports `raised exception ValueError(text)`)
-        raise ValueError(text)
+        sizes = ", ".join(f"{what} = {value} ({where})" for what, value, where in found if where)
+        so = " and ".join(f"{what} = {value}" for what, value, where in found if not where)
+        raise ValueError(text + (f"; found {sizes}" if sizes else "") + (f", so {so}" if so else ""))
 
 
 def _check_input(
@@ -123,10 +125,17 @@ def _same_size(model: nn.Module, first: str, size: int, second: str, other: int,
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
     name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
 
-    def listed(v: object) -> object:  # a tuple is the list the file writes (YAML has no tuples), at any depth
-        if type(v) in (list, tuple):
-            return [listed(item) for item in v]
-        return {k: listed(item) for k, item in v.items()} if type(v) is dict else v
+    def same(v: object, w: object) -> bool:  # as the compiler compares v with the value w it wrote, at any depth
+        if type(v).__module__ in ("numpy", "torch") and getattr(v, "ndim", 1) == 0 and hasattr(v, "item"):
+            v = v.item()  # a numpy scalar or 0-d tensor in a list: the Python value it holds
+        if type(w) is float and type(v) in (int, float):  # an int for a float is that float (a bool is no number)
+            return v == w or (v != v and w != w)  # nan repeats nan: the same file
+        if isinstance(v, (list, tuple)) and isinstance(w, (list, tuple)):  # a tuple is the list the file writes
+            exact = {type(v), type(w)} <= {list, tuple}
+            return exact and len(v) == len(w) and all(same(a, b) for a, b in zip(v, w, strict=True))
+        if isinstance(v, dict) and isinstance(w, dict):
+            return type(v) is type(w) is dict and v.keys() == w.keys() and all(same(v[k], w[k]) for k in v)
+        return type(v) is type(w) and v == w
 
     for name, value in given.items():
         if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
@@ -149,7 +158,7 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
                 raise ValueError(f"{name_of}: {name}={value!r} must be {wanted}")
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r} (takes: {[*free, *fixed]})")
-        elif type(listed(value)) is not type(fixed[name]) or listed(value) != listed(fixed[name]):
+        elif not same(value, fixed[name]):
             others = "".join(f" --set {word}" for key, word in (sets or {}).items() if key != name)
             raise ValueError(
                 f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"

@@ -61,7 +61,7 @@ def check_promise(out: OutputDef, name: str, t: TensorType, env: dict[str, Any],
         if pin is not None:  # equal at one size only (`(L + 1) // 2` promised as `L`): not a size requirement
             return _broken(name, unit, out, pos, promised, t,
                            f"dimension {k} is {got}, equal to {want} only when {pin[0]} = {pin[1]}")
-        pending.append((want - got, eq_text(want, got), promised))
+        pending.append((want - got, eq_text(want - got, 0), promised))
     for lhs, text, promised in pending:  # holds for some input sizes: checked when --input binds them
         if space.decide_eq(lhs) is False:  # with the ones recorded just before (`[B, L, L, L]` of [B, L, 3, 4])
             return _broken(name, unit, out, pos, promised, t, f"no size meets `{text}` with the promise's other "

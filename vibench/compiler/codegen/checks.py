@@ -6,6 +6,9 @@ They run when ``model.check_inputs`` is true (the default), are skipped by Torch
 :mod:`vibench.compiler.codegen.support`), so a traced graph keeps them. In eager mode one inline
 condition (every test, in order, joined by ``and``) guards the calls, which only run to name the
 failed rule: a call per input cost a small model (an ISFM task head) about a tenth of its forward.
+A constraint's call also hands ``_require`` the sizes it reads and the value of each side of its text
+(:func:`found_sizes`), so its message says what the input gave; they are read on that failing path
+only (and while tracing, where they leave the graph as it was).
 Every size of an input is at least 1, as the shapes were checked (a symbol stands for a positive
 integer): an input whose shape holds a symbol no earlier input gave adds ``x.numel() > 0`` to the fast
 test, and ``_check_input`` names the empty axis (a length of 0 gave NaN or finite logits from an empty
@@ -22,7 +25,7 @@ import ast
 from vibench.compiler import registry
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.statements import Line
-from vibench.compiler.ir import Node, Unit, ValueRef
+from vibench.compiler.ir import Constraint, Node, Unit, ValueRef
 from vibench.compiler.space import solve_ge
 from vibench.compiler.symbolic import Dim, Expr, FloorDiv, fmt_shape
 
@@ -35,6 +38,7 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
     fast: list[ast.expr] = []  # the same tests inline: the eager fast path
     where: dict[str, ast.expr] = {}  # symbol -> the size it is read from
     owner: dict[str, str] = {}
+    source: dict[str, str] = {}  # symbol -> that size as its message names it, `x.shape[1]`
     # A floating input follows a cast model's dtype (support._cast_dtype) unless the floating inputs
     # differ in dtype: the parameters then say nothing of each input's. One that only ports reading any
     # floating dtype take (a sampling rate) may also keep its declared dtype.
@@ -59,19 +63,56 @@ def input_checks(unit: Unit, var: dict[str, str]) -> list[Line]:
                     checks.append(c.call("_same_size", me, owner[symbol], c.clone(where[symbol]), name,
                                          c.clone(size), symbol))
                 else:
-                    where[symbol], owner[symbol] = size, name
+                    where[symbol], owner[symbol], source[symbol] = size, name, f"{name}.shape[{axis}]"
     for constraint in unit.constraints:
         if not set(_symbols(constraint.lhs)) or not set(_symbols(constraint.lhs)) <= set(where):
             continue
         test = constraint_test(constraint.lhs, constraint.op, constraint.mod, where)
         fast.append(c.clone(test))
-        checks.append(c.call("_require", me, test, f"the inputs must satisfy {constraint.text} ({constraint.reason})"))
+        message = f"the inputs must satisfy {constraint.text} ({constraint.reason})"
+        checks.append(c.call("_require", me, test, message, found_sizes(constraint, where, source)))
     if not checks:
         return []
     guard = c.both([c.attr(me, "check_inputs"), c.not_(c.call("torch.jit.is_scripting"))])
     failed = c.both([c.call("torch.compiler.is_compiling"), c.not_(c.both(fast))], "or")
     calls = [Line(ast.If(test=failed, body=[], orelse=[]), "", [Line(ast.Expr(value=e)) for e in checks])]
     return [Line(ast.If(test=guard, body=[], orelse=[]), "", calls)]
+
+
+def found_sizes(constraint: Constraint, where: dict[str, ast.expr], source: dict[str, str]) -> ast.List:
+    """What ``_require`` reports of a broken constraint, as ``(what, value, where)`` triples read on its failing
+    path only: each size the constraint reads, with the input axis it comes from (``("L", x.shape[1],
+    "x.shape[1]")``), then each side of its text that is not a bare size or number (``("L // 128", x.shape[1] //
+    128, "")``), as the compiler's ``--input`` says it (:func:`~vibench.compiler.constraints.found_text`)."""
+    found = [c.tuple_of(s, c.clone(where[s]), source[s]) for s in sorted(_symbols(constraint.lhs))]
+    sides: dict[str, ast.expr] = {}
+    try:
+        tree = ast.parse(constraint.text, mode="eval").body  # the compiler's rendering of the sizes, never run
+    except (SyntaxError, ValueError, RecursionError):
+        return c.list_of(*found)
+    for alternative in tree.values if isinstance(tree, ast.BoolOp) else [tree]:
+        for side in [alternative.left, *alternative.comparators] if isinstance(alternative, ast.Compare) else []:
+            text = ast.get_source_segment(constraint.text, side)
+            code = None if isinstance(side, (ast.Name, ast.Constant)) else _read_sizes(side, where)
+            if text and code is not None:
+                sides.setdefault(text, code)
+    return c.list_of(*found, *(c.tuple_of(text, code, "") for text, code in sides.items()))
+
+
+def _read_sizes(side: ast.expr, where: dict[str, ast.expr]) -> ast.expr | None:
+    """``side`` (sizes, ints, ``+ - * // %``) with each size read from its input's shape; None if it holds
+    anything else."""
+    if isinstance(side, ast.Name):
+        return c.clone(where[side.id]) if side.id in where else None
+    if isinstance(side, ast.Constant):
+        return c.const(side.value) if type(side.value) is int else None
+    if isinstance(side, ast.UnaryOp) and isinstance(side.op, ast.USub):
+        operand = _read_sizes(side.operand, where)
+        return None if operand is None else ast.UnaryOp(op=ast.USub(), operand=operand)
+    if isinstance(side, ast.BinOp) and isinstance(side.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)):
+        left, right = _read_sizes(side.left, where), _read_sizes(side.right, where)
+        return None if left is None or right is None else ast.BinOp(left=left, op=type(side.op)(), right=right)
+    return None
 
 
 def shares_sizes(unit: Unit) -> bool:
@@ -129,7 +170,10 @@ def constraint_test(lhs: Dim, op: str, mod: int, where: dict[str, ast.expr]) -> 
     """The test of ``lhs >= 0``, ``lhs == 0`` or ``lhs % mod == 0`` as its message states it: a bound
     on one size where the floor divisions allow (``x.shape[1] <= 40015`` for ``-(L // 8) + 5001 >= 0``,
     :func:`~vibench.compiler.space.solve_ge`), otherwise with the constant on the right
-    (``x.shape[2] // 4 == 32``)."""
+    (``x.shape[2] // 4 == 32``); an equality or a divisibility of sizes that all count negatively is tested
+    negated (``t.shape[1] == 4`` for ``4 - K == 0``, not ``-t.shape[1] == -4``)."""
+    if op in ("==", "%") and isinstance(lhs, Expr) and all(coef < 0 for _, coef in lhs.terms):
+        lhs = -lhs
     if op == "%":
         return c.compare(c.binop(dim_code(lhs, where), "%", mod), "==", 0)
     if op == ">=":
