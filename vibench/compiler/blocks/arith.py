@@ -81,7 +81,22 @@ class _Elementwise(Block):
         return (len(ins) - 1) * numel(outs[0])
 
     def call_code(self, p: Any, args: list[Code], mod: Code) -> Code:
+        if len(args) > MAX_CHAIN:
+            return self.folded(args[0], c.list_of(*args[1:]))
         return c.chain(self.op, args)
+
+    def folded(self, first: Code, rest: Code) -> Code:
+        """``first op rest[0] op rest[1] ...`` as one call (more than :data:`MAX_CHAIN` inputs)."""
+        raise NotImplementedError
+
+
+MAX_CHAIN = 100
+"""Inputs of `add` and `mul` written as one ``a + b + c ...``. More are written as one call, ``sum([b, c, ...],
+a)`` or ``math.prod([b, c, ...], start=a)``, which adds (multiplies) from left to right as the chain does, each
+step the same ``+`` (``*``) of two tensors, so the result is the same to the bit: an expression nests once per
+operator, and 600 inputs (a `for_each` may make 1,000; an `in:` list is longer) passed the depth Python compiles
+(about 3,000 nested operators in CPython 3.11) and the depth its own tools walk (ast.unparse stops before 500).
+TorchScript compiles neither call: a model that sums this many inputs is not scriptable."""
 
 
 @register
@@ -92,6 +107,9 @@ class Add(_Elementwise):
     op = "+"
     augmented = "+"
 
+    def folded(self, first: Code, rest: Code) -> Code:
+        return c.call("sum", rest, first)
+
 
 @register
 class Mul(_Elementwise):
@@ -100,6 +118,10 @@ class Mul(_Elementwise):
     name = "mul"
     op = "*"
     augmented = "*"
+    imports = ("math",)
+
+    def folded(self, first: Code, rest: Code) -> Code:
+        return c.call("math.prod", rest, start=first)
 
 
 @register

@@ -176,17 +176,57 @@ def trim(tree: ast.expr) -> ast.expr:
     """Leave out again the put-back keywords that are still literally torch's default. ``tree`` is not
     changed (one block's constructor is shared by the nodes that build it alike): a call that loses a
     keyword, and every node above it, is a copy."""
-    return _trimmed(tree)  # type: ignore[return-value]
+    return rewrite(tree, lambda node: None, _trimmed)  # type: ignore[return-value]
 
 
-def _trimmed(node: ast.AST) -> ast.AST:
-    changed = children(node, _trimmed)
+def _trimmed(node: ast.AST, changed: dict[str, Any]) -> ast.AST:
     if isinstance(node, ast.Call):
         keywords = changed.get("keywords", node.keywords)
         kept = [kw for kw in keywords if not _still_default(kw)]
         if len(kept) != len(keywords):
             changed["keywords"] = kept
     return updated(node, changed)
+
+
+def rewrite(
+    tree: ast.AST,
+    replace: Callable[[ast.AST], ast.AST | None],
+    rebuild: Callable[[ast.AST, dict[str, Any]], ast.AST] | None = None,
+) -> ast.AST:
+    """``tree`` with every node that ``replace`` gives a node for replaced by it (None: keep the node and
+    rewrite its children), copying only the nodes on the way to a change: ``rebuild(node, changed)`` makes
+    a node of its rewritten children (default :func:`updated`). A node met twice is rewritten once.
+
+    It walks with a stack of its own, not Python's: a block's code may nest as deep as it has inputs
+    (``a + b + ...`` of 600 inputs was a RecursionError of ``add``), and no depth is refused here."""
+    finish = rebuild or updated
+    done: dict[int, ast.AST] = {}
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in done:
+            continue
+        if expanded:
+            done[id(node)] = finish(node, children(node, lambda child: done[id(child)]))
+            continue
+        new = replace(node)
+        if new is not None:
+            done[id(node)] = new
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in _child_nodes(node) if id(child) not in done)
+    return done[id(tree)]
+
+
+def _child_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """The children :func:`children` visits: the nodes of ``node``'s fields and lists, contexts left out."""
+    for name in node._fields:
+        child = getattr(node, name, None)
+        if isinstance(child, ast.AST):
+            if not isinstance(child, ast.expr_context):
+                yield child
+        elif isinstance(child, list):
+            yield from (item for item in child if isinstance(item, ast.AST))
 
 
 def children(node: ast.AST, visit: Callable[[ast.AST], ast.AST]) -> dict[str, Any]:

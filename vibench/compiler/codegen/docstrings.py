@@ -22,8 +22,7 @@ def composite_doc(s: Structure, unit: Unit) -> list[str]:
     if s.args:
         lines += ["", "Arguments:"]
         for a in s.args:
-            doc = f": {a.doc}" if a.doc else ""
-            lines.append(f"    {a.name}{doc}")
+            lines += _item(a.name, a.doc)
     return lines
 
 
@@ -35,7 +34,7 @@ def root_doc(unit: Unit, sizes: dict[tuple[str, str, int], str], free: list[str]
         docs = {i.name: i.doc for i in unit.definition.inputs} | {o.name: o.doc for o in unit.definition.outputs}
     lines.append("Inputs:")
     for name, t in unit.inputs:
-        lines.append(f"    {name} {fmt_shape(t.shape)} {t.dtype}" + (f": {docs[name]}" if docs.get(name) else ""))
+        lines += _item(f"{name} {fmt_shape(t.shape)} {t.dtype}", docs.get(name))
     lines.append("Outputs:")
     # The first port of each node an output names without a port (not of every node: `outputs` is computed).
     unported = {ref.node for _, ref, _ in unit.outputs if not ref.port}
@@ -44,7 +43,7 @@ def root_doc(unit: Unit, sizes: dict[tuple[str, str, int], str], free: list[str]
         port = ref.port or ports.get(ref.node)
         named = {k: p for (node, q, k), p in sizes.items() if node == ref.node and q == port}
         shape = shape_of(t, named).removesuffix(f" {t.dtype}")
-        lines.append(f"    {name} {shape} {t.dtype}" + (f": {docs[name]}" if docs.get(name) else ""))
+        lines += _item(f"{name} {shape} {t.dtype}", docs.get(name))
     if unit.constraints:
         lines.append("Constraints:")
         lines += [f"    {c_.text}" for c_ in unit.constraints]
@@ -54,6 +53,15 @@ def root_doc(unit: Unit, sizes: dict[tuple[str, str, int], str], free: list[str]
     given = ", ".join(f"{p}={values[p]!r}" for p in listed if p in values)
     lines.append(f"Parameters: {unit.param_count:,}" + (f" (with {given})" if given else ""))
     return lines
+
+
+def _item(head: str, doc: str | None) -> list[str]:
+    """One entry of a list of the docstring (an argument, an input, an output): ``    head: doc``, the lines of
+    a doc of several lines after the first indented under it (they started the line, out of the list)."""
+    if not doc:
+        return [f"    {head}"]
+    first, *more = doc.splitlines() or [""]
+    return [f"    {head}: {first}"] + [f"        {line}".rstrip() for line in more]
 
 
 def _counted(unit: Unit, free: list[str]) -> list[str]:

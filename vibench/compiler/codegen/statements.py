@@ -67,13 +67,13 @@ def fill_markers(tree: ast.expr, ins: list[str], mod: ast.expr, ref: Callable[[s
     name nodes made by ``ref``). The nodes on the way to a marker are copies; the rest is shared with
     the slot's call."""
 
-    def fill(node: ast.AST) -> ast.AST:
+    def fill(node: ast.AST) -> ast.AST | None:
         if isinstance(node, ast.Name):
             if node.id == MOD:
                 return mod
             if node.id.startswith(IN):
                 return ref(ins[int(node.id[len(IN) :])])
             return node
-        return c.updated(node, c.children(node, fill))
+        return None  # (its children are filled)
 
-    return fill(tree)  # type: ignore[return-value]
+    return c.rewrite(tree, fill)  # type: ignore[return-value]

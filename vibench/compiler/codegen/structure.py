@@ -68,17 +68,23 @@ class Structure:
     args: list[Arg] = field(default_factory=list)
     values: list[dict[str, Any]] = field(default_factory=list)  # per unit: arg name -> value
     members: list[Member] = field(default_factory=list)
+    every: set[str] | None = None  # the slots every use has (kept by _try_add; None: not counted yet)
+    any: set[str] | None = None  # the slots some use has
+    positions: dict[int, int] = field(default_factory=dict, repr=False)  # id(unit) -> its index (see position)
 
     @property
     def units(self) -> list[Unit]:
         return [p.unit for p in self.plans]
 
     def position(self, unit: Unit) -> int:
-        """The index of one of this structure's units (by identity)."""
-        for k, p in enumerate(self.plans):
-            if p.unit is unit:
-                return k
-        raise KeyError(unit.name)
+        """The index of one of this structure's units (by identity), from an index of them built once per
+        number of uses (a scan per lookup is quadratic in the uses of a composite)."""
+        if len(self.positions) != len(self.plans):
+            self.positions = {id(p.unit): k for k, p in reversed(list(enumerate(self.plans)))}
+        k = self.positions.get(id(unit))
+        if k is None or self.plans[k].unit is not unit:
+            raise KeyError(unit.name)
+        return k
 
     @property
     def representative(self) -> UnitPlan:
@@ -190,25 +196,35 @@ def _children_first(root: Structure, of_unit: dict[tuple, Structure]) -> list[St
 
 
 def _try_add(s: Structure, plan: UnitPlan, of_unit: dict[tuple, Structure]) -> bool:
-    plans = s.plans + [plan]
-    names = [set(p.slots) for p in plans]
-    union = set().union(*names)
-    rep = max(range(len(plans)), key=lambda k: len(names[k]))
-    if names[rep] != union:
+    """Add ``plan`` to ``s`` if its code matches the structure's (see :func:`group`). Linear in the new plan's size
+    and the structure's slots, not in its uses: the slot names every use has and any use has are kept up to
+    date, and the uses already in ``s`` match its representative, so while that stays only the new use is
+    checked (scanning the uses for each new one made 5,000 uses of one composite take over a minute)."""
+    names = set(plan.slots)
+    if s.every is None or s.any is None:
+        s.every = set[str].intersection(*(set(p.slots) for p in s.plans))
+        s.any = set().union(*(set(p.slots) for p in s.plans))
+    union = s.any | names
+    common = s.every & names
+    old_rep = s.plans[s.rep]
+    # The first use with the most slots represents the structure (`max` keeps the first of equals).
+    rep = len(s.plans) if len(names) > len(old_rep.slots) else s.rep
+    r = plan if rep == len(s.plans) else old_rep
+    if set(r.slots) != union:
         return False
-    optional: dict[str, Any] = dict(s.optional)
-    for name in union - set[str].intersection(*names):
-        when = _optional_condition(s.definition, plans, rep, name)
+    plans = [*s.plans, plan]
+    optional: dict[str, Any] = {}
+    for name in sorted(union - common):  # (sorted: the `when` of each is looked up in the same order every run)
+        known = rep == s.rep and name in s.optional  # checked for the uses already in s: only the new one is left
+        when = _optional_condition(s.definition, plans, rep, name, [plan] if known else plans)
         if when is None:
             return False
         optional[name] = when
+    optional = {name: optional.get(name, when) for name, when in s.optional.items()} | optional
+    unchanged = rep == s.rep and optional.keys() == s.optional.keys()
     same_child = _same_child(of_unit)
-    r = plans[rep]
-    # The uses already in the structure match its representative; when that stays, only the new
-    # use needs checking.
-    checked = plans[:-1] if rep == s.rep and optional.keys() == s.optional.keys() else []
-    for p in plans:
-        if p is r or any(p is q for q in checked):
+    for p in [plan] if unchanged else plans:
+        if p is r:
             continue
         if not _same_interface(r, p, optional):
             return False
@@ -218,6 +234,7 @@ def _try_add(s: Structure, plan: UnitPlan, of_unit: dict[tuple, Structure]) -> b
     s.plans = plans
     s.rep = rep
     s.optional = optional
+    s.every, s.any = common, union
     return True
 
 
@@ -265,8 +282,10 @@ def _same_slot(a: Slot, b: Slot, same_child: Any, rep: UnitPlan, plan: UnitPlan,
     return all(matches(x, y, same_child) for x, y in zip(a.ctors, b.ctors, strict=True))
 
 
-def _optional_condition(definition: UnitDef | None, plans: list[UnitPlan], rep: int, name: str) -> Any:
-    """The `when` of a node present in some uses only, if it can make the class (else None)."""
+def _optional_condition(definition: UnitDef | None, plans: list[UnitPlan], rep: int, name: str,
+                        checked: list[UnitPlan]) -> Any:
+    """The `when` of a node present in some uses only, if it can make the class (else None); ``checked``: the
+    uses of ``plans`` whose presence of the node is left to compare with the condition."""
     if definition is None:
         return None
     nd = _node_def(definition, name)
@@ -275,7 +294,7 @@ def _optional_condition(definition: UnitDef | None, plans: list[UnitPlan], rep: 
         return None
     if not (slot.kind == "module" and slot.plain) and not (slot.kind == "function" and _sole_reader(plans[rep], slot)):
         return None
-    for p in plans:
+    for p in checked:
         try:
             present = evaluate_value(nd.when, env_of(p.unit))
         except (ExprError, NeedConcrete):

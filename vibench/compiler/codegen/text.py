@@ -16,6 +16,7 @@ between a character and the marks that follow it.
 from __future__ import annotations
 
 import bisect
+import re
 import unicodedata
 from collections.abc import Sequence
 from functools import cache
@@ -107,20 +108,45 @@ def _regional(ch: str) -> bool:
     return "\U0001f1e6" <= ch <= "\U0001f1ff"
 
 
-def fitting(text: str, room: int) -> int:
-    """How many characters of ``text`` start it within ``room`` columns, ending where :func:`breaks_at` allows;
-    at least one (a character wider than the room, or marks on one character wider than it, are cut anyway)."""
+def fitting(text: str, room: int, start: int = 0) -> int:
+    """How many characters of ``text`` from ``start`` on start it within ``room`` columns, ending where
+    :func:`breaks_at` allows; at least one (a character wider than the room, or marks on one character wider than
+    it, are cut anyway). ``start`` spares a caller that cuts a long text into lines a copy of the rest per line."""
     if text.isascii():
-        return max(1, min(room, len(text)))
+        return max(1, min(room, len(text) - start))
     used, best, anywhere = 0, 0, 0
-    for k, ch in enumerate(text):
-        used += char_width(ch)
+    for k in range(start, len(text)):
+        used += char_width(text[k])
         if used > room:
             break
-        anywhere = k + 1
+        anywhere = k + 1 - start
         if breaks_at(text, k + 1):
-            best = k + 1
+            best = k + 1 - start
     return best or anywhere or 1
+
+
+def cut_to_fit(word: str, room: int, whole_escapes: bool = False) -> list[str]:
+    """``word`` cut into pieces of at most ``room`` columns (:func:`fitting`), the last one the rest, which fits.
+    ``whole_escapes``: a piece never ends inside an escape (``\\\\``, ``\\"``) of a docstring's text.
+
+    Linear in the length of ``word``: each piece is measured once and the rest is never copied (cutting a 1 MB
+    word by slicing off one line at a time took seconds, and measured the rest again for each line).
+
+    >>> cut_to_fit("abcdefgh", 3)
+    ['abc', 'def', 'gh']
+    """
+    pieces: list[str] = []
+    rest = width(word)
+    start = 0
+    while rest > room:
+        cut = start + fitting(word, room, start)
+        if whole_escapes and (cut - start - len(word[start:cut].rstrip("\\"))) % 2:
+            cut = cut - 1 if cut - start > 1 else start + 2
+        pieces.append(word[start:cut])
+        rest -= width(pieces[-1])
+        start = cut
+    pieces.append(word[start:])
+    return pieces
 
 
 def string(value: str) -> str:
@@ -167,14 +193,12 @@ def comment_lines(text: str, indent: int, width: int = WIDTH) -> list[str]:
     words = comment_text(text).split(" ")
     lines: list[str] = []
     current = ""
-    for word in words:
-        while _columns(word) > room:
-            if current:
-                lines.append(current)
-                current = ""
-            cut = fitting(word, room)
-            lines.append(word[:cut])
-            word = word[cut:]
+    for whole in words:
+        *pieces, word = cut_to_fit(whole, room)
+        if pieces and current:
+            lines.append(current)
+            current = ""
+        lines += pieces
         if current and _columns(current) + 1 + _columns(word) > room:
             lines.append(current)
             current = word
@@ -218,13 +242,11 @@ def _indented(line: str) -> str:
 
 
 def _split_breaks(text: str) -> list[str]:
-    parts = [""]
-    for ch in text:
-        if ch in _BREAKS:
-            parts.append("")
-        else:
-            parts[-1] += ch
-    return parts
+    """``text`` cut at every character of ``_BREAKS`` (``\\r\\n`` is two breaks, an empty part between)."""
+    return _BREAK_AT.split(text)
+
+
+_BREAK_AT = re.compile("[" + "".join(sorted(_BREAKS)) + "]")
 
 
 def _escape_doc(text: str) -> str:
@@ -242,16 +264,12 @@ def _wrap_words(text: str, room: int) -> list[str]:
     out: list[str] = []
     current = text[:lead]
     left = room - lead if lead < room else 40  # (a line indented past the room: pieces of 40 columns, one a line)
-    for word in text[lead:].split(" "):
-        while width(word) > left:
-            if current.strip():
-                out.append(current)
-                current = text[:lead]
-            cut = fitting(word, left)
-            if (cut - len(word[:cut].rstrip("\\"))) % 2:  # never cut an escape (`\\`, `\"`) in two
-                cut = cut - 1 if cut > 1 else 2
-            out.append(" " * lead + word[:cut])
-            word = word[cut:]
+    for whole in text[lead:].split(" "):
+        *pieces, word = cut_to_fit(whole, left, whole_escapes=True)  # (never an escape, `\\`, `\"`, in two)
+        if pieces and current.strip():
+            out.append(current)
+            current = text[:lead]
+        out += [" " * lead + piece for piece in pieces]
         if current.strip() and width(current) + 1 + width(word) > room:
             out.append(current)
             current = " " * lead + word
@@ -264,11 +282,19 @@ def _wrap_words(text: str, room: int) -> list[str]:
 
 def long_string(value: str, room: int) -> list[str]:
     """Pieces of a long string, each written as its own literal of at most ``room`` columns (:func:`width`),
-    cut after a space when one is in the second half of the piece, and where :func:`breaks_at` allows."""
+    cut after a space when one is in the second half of the piece, and where :func:`breaks_at` allows.
+    The literal's width is kept up to date as the piece grows (measuring ``string(piece)`` again for each
+    character cost a piece's length per character of the string)."""
     pieces: list[str] = []
     current = ""
+    doubles, singles, in_double, in_single = _literal_widths(current)
     for ch in value:
-        if current and width(string(current + ch)) > room:
+        inner = _escaped_width(ch)
+        if doubles + (ch == '"') > singles + (ch == "'"):
+            grown = in_single + inner + (ch == "'")  # (the width of string(current + ch))
+        else:
+            grown = in_double + inner + (ch == '"')
+        if current and grown > room:
             joined = current + ch
             cut = next((k for k in range(len(current) - 1, -1, -1) if current[k] == " " and breaks_at(joined, k + 1)),
                        -1)
@@ -279,7 +305,26 @@ def long_string(value: str, room: int) -> list[str]:
                 k = next((k for k in range(len(current), 0, -1) if breaks_at(joined, k)), len(current))
                 pieces.append(current[:k])
                 current = current[k:]
+            doubles, singles, in_double, in_single = _literal_widths(current)
         current += ch
+        doubles += ch == '"'
+        singles += ch == "'"
+        in_double += inner + (ch == '"')
+        in_single += inner + (ch == "'")
     if current:
         pieces.append(current)
     return [string(p) for p in pieces]
+
+
+def _escaped_width(ch: str) -> int:
+    """The columns of ``ch`` in a literal of :func:`string`, but the quote (which one escapes depends on the text)."""
+    if ch == "\\":
+        return 2
+    return char_width(ch) if ch.isprintable() else width(repr(ch)[1:-1])
+
+
+def _literal_widths(text: str) -> tuple[int, int, int, int]:
+    """The double and single quotes of ``text``, and the width of its literal in double quotes and in single ones."""
+    doubles, singles = text.count('"'), text.count("'")
+    inner = sum(map(_escaped_width, text))
+    return doubles, singles, 2 + inner + doubles, 2 + inner + singles
