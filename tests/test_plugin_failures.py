@@ -149,6 +149,8 @@ def _compile_each(tmp_path: Path, blocks: list[str], labels: dict[str, str] | No
         text = SPEC.replace("BLOCK", name)
         if labels and name in labels:
             text = text.replace(f"block: {name}, ", f"block: {name}, label: {json.dumps(labels[name])}, ")
+        if OUTPUTS.get(name) == "()":  # numbered outputs: a bare name reads none of them (E405), `n0.0` the first
+            text = text.replace("{y: n0}", "{y: n0.0}")
         (tmp_path / f"{name}.yaml").write_text(text)
         specs[name] = text
     run = run_python(f"""
