@@ -36,14 +36,14 @@ _LOADED_NS = _time.time_ns()
 from vibench._version import __version__  # noqa: E402
 
 if TYPE_CHECKING:
-    from vibench.api import build, check, clear_cache, compile_spec, load_spec
+    from vibench.api import SpecWarning, build, check, clear_cache, compile_spec, load_spec
     from vibench.compiler.diagnostics import SpecError
 
-__all__ = ["__version__", "load_spec", "check", "compile_spec", "build", "clear_cache", "SpecError"]
+__all__ = ["__version__", "load_spec", "check", "compile_spec", "build", "clear_cache", "SpecError", "SpecWarning"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("load_spec", "check", "compile_spec", "build", "clear_cache", "CompileResult"):
+    if name in ("load_spec", "check", "compile_spec", "build", "clear_cache", "CompileResult", "SpecWarning"):
         from vibench import api
 
         return getattr(api, name)

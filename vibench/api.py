@@ -2,16 +2,19 @@
 
 Every function takes a spec as a path (``spec``) or as text (``text=``); ``params`` (or keyword
 arguments of :func:`build`) override template parameters like ``--set``; ``inputs`` binds input
-dimensions like ``--input``; ``search_path`` adds folders for ``extends:`` and block references.
+dimensions like ``--input``; ``search_path`` adds folders for ``extends:`` and block references, searched
+before those of ``VIBENCH_SPEC_PATH`` (as ``--spec-path`` is).
 ``max_nodes`` (default 100,000 nodes after expansion), ``max_params`` (default 2**31 parameter
 elements) and ``max_activation`` (default 2**31 elements in one node output at the smallest input)
 bound the model like ``--max-nodes`` / ``--max-params`` / ``--max-activation`` (E213, E307, E309).
-Bad specs raise :class:`vibench.SpecError` carrying every diagnostic.
+Bad specs raise :class:`vibench.SpecError` carrying every diagnostic; :func:`build` gives the warnings and
+notes ``--check`` prints as :class:`SpecWarning` warnings.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +37,13 @@ nodes:
 outputs: {logits: fc}
 params: {num_classes: 4}
 """
+
+
+class SpecWarning(UserWarning):
+    r"""A warning or note of a spec that compiled (W104, I103, ...), given by :func:`build` as the text
+    ``vibench-compile --check`` prints, whose first line is ``warning[CODE]: ...`` (``note[CODE]: ...`` for a
+    note): ``warnings.filterwarnings("error", category=SpecWarning)`` makes them errors, ``"ignore"``
+    silences them (with ``message=r"note\["``, the notes only)."""
 
 
 def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None,
@@ -65,6 +75,18 @@ def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None
     if metadata is not None and not isinstance(metadata, (str, os.PathLike)) and not hasattr(metadata, "num_classes"):
         raise TypeError(f"metadata is the path of PHM-Vibench's metadata table, not {type(metadata).__name__}")
     return (os.fspath(spec) if spec is not None else None), search_path
+
+
+def _with_environment(search_path: list[str] | None) -> list[str] | None:
+    """``search_path`` followed by the folders of ``VIBENCH_SPEC_PATH`` (empty entries skipped, as ``PATH``
+    does), the search path ``vibench-compile`` uses; a ``ValueError`` names an entry that is not a folder, as
+    the command line's usage error does."""
+    from_env = [folder for folder in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if folder]
+    for folder in from_env:
+        if not os.path.isdir(folder):
+            raise ValueError(f"VIBENCH_SPEC_PATH entry {folder!r:.200} "
+                             + ("is not a folder" if os.path.exists(folder) else "does not exist"))
+    return [*(search_path or []), *from_env] or None
 
 
 @dataclass(frozen=True)
@@ -128,6 +150,7 @@ def check(
     (('B', 2), ('L', 1024))
     """
     spec, search_path = _arguments(spec, text, params, search_path, metadata)
+    search_path = _with_environment(search_path)
     path = pipeline.find_spec(spec, search_path) if spec is not None else None
     if isinstance(metadata, (str, os.PathLike)):
         from vibench.compiler.phm_metadata import read_metadata
@@ -192,7 +215,9 @@ def build(
     ``max_params`` and ``max_activation`` before any weight is allocated. Compiled sources are cached by content
     (in memory and in ``~/.cache/vibench/models``; ``VIBENCH_CACHE=0`` keeps them in memory;
     :func:`clear_cache` empties it), so a second build of the same spec costs an import and the
-    constructor; an edited template or plug-in block is compiled again.
+    constructor; an edited template or plug-in block is compiled again. The spec's warnings and notes
+    (``W104``: a parameter set here that no block reads, ...) are :class:`SpecWarning` warnings, at each build,
+    from the cache too.
 
     >>> import torch
     >>> model = build(text=_TINY, num_classes=5).eval()
@@ -206,6 +231,7 @@ def build(
     spec, search_path = _arguments(spec, text, None, search_path, metadata)
     if spec is None and text is None:
         raise TypeError("give a spec path or text")
+    search_path = _with_environment(search_path)
     if isinstance(metadata, (str, os.PathLike)):
         from vibench.compiler.phm_metadata import read_metadata
 
@@ -214,8 +240,11 @@ def build(
     params, inputs = pipeline.python_values(params), pipeline.input_sizes(inputs)
     if not isinstance(inplace, bool):
         raise TypeError(f"inplace must be True or False, not {inplace!r}")
-    return build_spec(spec, text, params, inputs, search_path, max_nodes, max_params, max_activation, metadata,
-                      inplace)
+    model, warned = build_spec(spec, text, params, inputs, search_path, max_nodes, max_params, max_activation,
+                               metadata, inplace)
+    for _, message in warned:  # at the caller's line; a hit in the cache gives them too
+        warnings.warn(message, SpecWarning, stacklevel=2)
+    return model
 
 
 def clear_cache() -> None:

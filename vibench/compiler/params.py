@@ -203,6 +203,8 @@ def check_value(decl: ParamDecl, value: Any) -> tuple[Any, str | None, str | Non
     except Exception as err:  # pydantic.ValidationError
         detail = "; ".join(_short_error(e) for e in getattr(err, "errors", lambda: [])()[:3]) or str(err)
         return value, "E202", f"expected {decl.type}: {detail}"
+    if "any" in decl.type and (odd := _no_spec_value(coerced)) is not None:  # from Python: a set, bytes, a class
+        return value, "E202", f"expected {decl.type}: a {odd} is no value a spec can hold (YAML has none)"
     if isinstance(coerced, tuple) or "tuple" in decl.type:  # kept as lists: what expressions and list types read
         coerced = _tuples_as_lists(coerced)
     if isinstance(coerced, (int, float)) and not isinstance(coerced, bool):
@@ -217,6 +219,20 @@ def check_value(decl: ParamDecl, value: Any) -> tuple[Any, str | None, str | Non
     if decl.choices is not None and coerced not in decl.choices:
         return coerced, "E208", "must be one of " + ", ".join(repr(c) for c in decl.choices)
     return coerced, None, None
+
+
+def _no_spec_value(value: Any, depth: int = 0) -> str | None:
+    """The type name of the first part of ``value`` that no spec can write (None, bools, numbers, text, lists
+    and mappings can), or None; values nested deeper than the resolver allows are its to refuse."""
+    if depth > 64 or value is None or type(value) in (bool, int, float, str):
+        return None
+    if type(value) in (list, tuple):
+        return next((odd for v in value if (odd := _no_spec_value(v, depth + 1)) is not None), None)
+    if type(value) is dict:
+        if any(type(k) not in (str, int, bool, float) and k is not None for k in value):
+            return "mapping with a key that is no number or text"
+        return next((odd for v in value.values() if (odd := _no_spec_value(v, depth + 1)) is not None), None)
+    return type(value).__name__
 
 
 def _tuples_as_lists(value: Any) -> Any:

@@ -395,4 +395,7 @@ def _show(value: Any) -> str:
 
     if isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"))
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):  # no YAML value (a set, bytes): binding says E202 for it
+        return repr(value)[:200]

@@ -16,10 +16,12 @@ A value that no chosen component reads is W104 at its line (the unit builder's c
 The parameters of a component file are read from its ``params:`` (following ``extends:``) without
 compiling it — 28 ISFM components cost 60 ms through :func:`read_spec_file`, so each file's entry is
 cached by (path, mtime, size) for the life of the process (the language server and test runs compile
-M_01 many times). A component that cannot be loaded is skipped (its own compile reports why, when it is
-chosen), but the files a slot reads count against the compilation's budget of spec files
-(:func:`vibench.compiler.load.source_budget`): past it the compile stops with E002 at the slot's
-declaration, so a folder of 1,000 large specs is not read whole.
+M_01 many times). Each file read for them, the entry cached or not, is one the compilation read
+(``library.read``): ``vibench.build``'s cache checks it, as a component deleted or edited since can make
+a parameter unknown (E201) or change its type. A component that cannot be loaded is skipped (its own
+compile reports why, when it is chosen), but the files a slot reads count against the compilation's
+budget of spec files (:func:`vibench.compiler.load.source_budget`): past it the compile stops with E002
+at the slot's declaration, so a folder of 1,000 large specs is not read whole.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ MAX_SLOT_COMPONENTS = 1_000
 
 _MAX_EXTENDS = 16  # an `extends:` chain longer than this is left to the component's own compile
 
-# One entry per component file: (mtime_ns, size) -> ((name, type, doc), ...)
-_FILE_PARAMS: dict[str, tuple[tuple[int, int], tuple[tuple[str, str, str | None], ...]]] = {}
+# One entry per component file: (mtime_ns, size) -> (its `extends:` reference or None, its own (name, type, doc), ...)
+_FILE_PARAMS: dict[str, tuple[tuple[int, int], tuple[str | None, tuple[tuple[str, str, str | None], ...]]]] = {}
 
 
 def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) -> UnitDef:
@@ -101,36 +103,48 @@ def _params_of(path: str, library: Library, depth: int, at: Pos | None) -> tuple
         st = os.stat(path)
     except OSError:
         return ()
+    library.read.add(os.path.realpath(path))
     stamp = (st.st_mtime_ns, st.st_size)
     hit = _FILE_PARAMS.get(path)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    from vibench.compiler.load import SourceBudgetExceeded, read_spec_file
+    if hit is None or hit[0] != stamp:
+        from vibench.compiler.load import SourceBudgetExceeded, read_spec_file
 
-    try:
-        data = read_spec_file(path, library.display(path), at=at).data
-    except SourceBudgetExceeded:
-        raise
-    except SpecError:
-        return ()  # the component's own compile reports its problems, when it is chosen
+        try:
+            data = read_spec_file(path, library.display(path), at=at).data
+        except SourceBudgetExceeded:
+            raise
+        except SpecError:
+            return ()  # the component's own compile reports its problems, when it is chosen
+        hit = (stamp, _own_params(data))
+        _FILE_PARAMS[path] = hit
+    base, own = hit[1]
     out: list[tuple[str, str, str | None]] = []
-    if isinstance(data, dict):
-        base = data.get("extends")
-        if isinstance(base, str) and "#" not in base and depth < _MAX_EXTENDS:
-            try:
-                out += _params_of(library.find(base, os.path.dirname(path), None), library, depth + 1, at)
-            except SourceBudgetExceeded:
-                raise
-            except SpecError:
-                pass
-        params = data.get("params")
-        for pname, pspec in (params.items() if isinstance(params, dict) else ()):
-            entry = _entry(pname, pspec)
-            if entry is not None and all(entry[0] != e[0] for e in out):
-                out.append(entry)
-    result = tuple(out)
-    _FILE_PARAMS[path] = (stamp, result)
-    return result
+    if base is not None and depth < _MAX_EXTENDS:  # looked up again each time: it depends on the search path
+        from vibench.compiler.load import SourceBudgetExceeded
+
+        try:
+            out += _params_of(library.find(base, os.path.dirname(path), None), library, depth + 1, at)
+        except SourceBudgetExceeded:
+            raise
+        except SpecError:
+            pass
+    out += [entry for entry in own if all(entry[0] != e[0] for e in out)]
+    return tuple(out)
+
+
+def _own_params(data: Any) -> tuple[str | None, tuple[tuple[str, str, str | None], ...]]:
+    """A component file's `extends:` reference (None when it has none a slot follows) and the parameters
+    its own ``params:`` declares."""
+    if not isinstance(data, dict):
+        return None, ()
+    base = data.get("extends")
+    params = data.get("params")
+    own: list[tuple[str, str, str | None]] = []
+    for pname, pspec in (params.items() if isinstance(params, dict) else ()):
+        entry = _entry(pname, pspec)
+        if entry is not None and all(entry[0] != e[0] for e in own):
+            own.append(entry)
+    return (base if isinstance(base, str) and "#" not in base else None), tuple(own)
 
 
 def _entry(name: Any, spec: Any) -> tuple[str, str, str | None] | None:

@@ -10,15 +10,20 @@ constructor. The modules are importable as ``vibench.models.m_<hash>`` (tracebac
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
+import importlib.util
 import os
 import sys
+import types
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from vibench.compiler.ir import Program
-from vibench.runtime import cache, cache_deps
+from vibench.runtime import cache, cache_deps, cache_key
 
 if TYPE_CHECKING:
     from vibench.compiler.blocks.base import Block
@@ -37,11 +42,12 @@ def build_program(program: Program) -> torch.nn.Module:
 def build_spec(spec: str | None, text: str | None, params: dict[str, Any], inputs: dict[str, tuple[int, ...]] | None,
                search_path: list[str] | None, max_nodes: int | None = None,
                max_params: int | None = None, max_activation: int | None = None,
-               metadata: Any = None, inplace: bool = True) -> torch.nn.Module:
+               metadata: Any = None, inplace: bool = True) -> tuple[torch.nn.Module, tuple[tuple[str, str], ...]]:
     """The model of a spec path, template name, PHM-Vibench config or text, from the cache when it
-    was compiled before (see :func:`vibench.build`); ``metadata`` is a read metadata table (its
-    ``num_classes`` is part of the cache key); ``inplace=False``: model.py without in-place work."""
-    from vibench.compiler.diagnostics import Diagnostic, SpecError
+    was compiled before (see :func:`vibench.build`), and the compilation's warnings and notes (code, text
+    as ``--check`` prints it; kept with the entry, so a hit gives them too); ``metadata`` is a read metadata
+    table (its ``num_classes`` is part of the cache key); ``inplace=False``: model.py without in-place work."""
+    from vibench.compiler.diagnostics import MAX_SHOWN, Diagnostic, SpecError
     from vibench.compiler.pipeline import compile_program, compile_source, find_spec
 
     path = find_spec(spec, search_path) if spec is not None else None
@@ -63,10 +69,9 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         where = "<text>\0" + os.path.realpath(os.getcwd())
     folders = [os.path.realpath(folder) for folder in search_path or []]
     limits = {"max_nodes": max_nodes, "max_params": max_params, "max_activation": max_activation}
-    keyed: dict[str, Any] = {**params, "__limits__": limits, "__inplace__": inplace}
+    options: dict[str, Any] = {"limits": limits, "inplace": inplace}  # apart from the parameters: no name is theirs
     if metadata is not None:  # the table's class counts make the model, not its file (read before this)
-        keyed["__metadata__"] = {"path": str(metadata.path), "num_classes": dict(metadata.num_classes)}
-    k = cache.key(where + "\0" + spec_text, keyed, inputs, folders)
+        options["metadata"] = {"path": str(metadata.path), "num_classes": dict(metadata.num_classes)}
 
     def make() -> cache_deps.Compiled:
         from vibench.compiler.resolve_recording import recording_absent, recording_links
@@ -77,16 +82,27 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
                                       search_path=search_path, max_nodes=max_nodes, max_params=max_params,
                                       max_activation=max_activation, files_read=read, metadata=metadata)
         source = compile_source(program, inplace=inplace)
+        shown = {program.source.display_path: spec_text}  # as the CLI renders them, at most MAX_SHOWN
+        warned = [(warning.code, warning.render(shown)) for warning in program.warnings[:MAX_SHOWN]]
+        if len(program.warnings) > MAX_SHOWN:
+            warned.append(("", f"... and {len(program.warnings) - MAX_SHOWN:,} more warnings (the first "
+                               f"{MAX_SHOWN} of {len(program.warnings):,} are shown)"))
         used = plugin_blocks(program)
         blocks = tuple((name, cache_deps.admitted(name) or "") for name in used)
         code = frozenset(plugin_files(program))
         return cache_deps.Compiled(source, program.root.name, frozenset(read) | code, frozenset(absent), blocks,
                                    code, links=tuple(sorted(links.items())),
                                    classes=tuple((name, type(block)) for name, block in used.items()),
-                                   memory_only=any(cache_deps.defined_without_file(b) for b in used.values()))
+                                   memory_only=any(cache_deps.defined_without_file(b) for b in used.values()),
+                                   warnings=tuple(warned))
 
-    entry = cache.cached(k, make)
-    return getattr(entry.module, entry.class_name)()
+    try:
+        k = cache.key(where + "\0" + spec_text, params, inputs, folders, options)
+    except cache_key.Unkeyable:  # a value no compilation takes: compiled (and refused there), never cached
+        entry = cache.unkeyed(make())
+    else:
+        entry = cache.cached(k, make)
+    return getattr(entry.module, entry.class_name)(), entry.warnings
 
 
 def plugin_blocks(program: Program) -> dict[str, Block]:
@@ -114,14 +130,17 @@ def plugin_blocks(program: Program) -> dict[str, Block]:
 
 def plugin_files(program: Program) -> set[str]:
     """The real paths of the source files of the blocks from outside vibench that ``program`` uses (a
-    plug-in's): every module imported so far (by the compilation, at least) of the packages that define
-    each block's class, its ``Params``, its natives (classes and functions) and their base classes up to
-    vibench's — the block's module, the natives' and every module of the package they import (a shape
-    rule's helper), whatever the distribution's metadata lists (an editable install lists none) — and
-    the files defining those objects outside such a package. The cache checks them like the spec's
+    plug-in's), and of the code they import. It starts from every module imported so far (by the
+    compilation, at least) of the packages that define each block's class, its ``Params``, its natives
+    (classes and functions) and their base classes up to vibench's — the block's module, the natives' and
+    every module of the package they import (a shape rule's helper), whatever the distribution's metadata
+    lists (an editable install lists none) — and the files defining those objects outside such a package;
+    then adds, transitively, every imported module that one of them refers to that is the user's code
+    (:func:`imported_code`): a helper module beside the package (``import helper``), another package of a
+    namespace package (``mylab.common`` for ``mylab.blocks``). The cache checks them like the spec's
     files, so a plug-in edited anywhere it could change the model is compiled again (vibench's own
-    blocks are part of the key, :func:`cache._installation`); a plug-in package's modules that no one
-    imported cannot have changed the model.
+    blocks are part of the key, :func:`cache._installation`); a module that no one imported cannot have
+    changed the model.
 
     >>> from vibench.api import _TINY, check
     >>> plugin_files(check(text=_TINY))
@@ -131,13 +150,16 @@ def plugin_files(program: Program) -> set[str]:
 
     roots: set[str] = set()
     files: set[str] = set()
+    modules: set[str] = set()
     for block in plugin_blocks(program).values():
         natives = (n for n in block.natives if not isinstance(n, str))
         for obj in (type(block), getattr(block, "Params", object), *natives):
             for part in obj.__mro__ if isinstance(obj, type) else (obj,):
                 if _is_vibench(part) or part is object:
                     break
-                root = _package_root(str(getattr(part, "__module__", "")))
+                module = str(getattr(part, "__module__", ""))
+                modules.add(module)
+                root = _package_root(module)
                 if root is not None:
                     roots.add(root)
                 with contextlib.suppress(TypeError, OSError):  # an object without a file (built in, typed at a prompt)
@@ -145,11 +167,120 @@ def plugin_files(program: Program) -> set[str]:
                     if file is not None:
                         files.add(os.path.realpath(file))
     if roots:
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if isinstance(file, str) and (name in roots or _under(name, roots)):
-                files.add(os.path.realpath(file))
+        modules.update(name for name in list(sys.modules) if name in roots or _under(name, roots))
+    return files | imported_code(modules)
+
+
+def imported_code(start: Iterable[str]) -> set[str]:
+    """The real paths of the files of the imported modules ``start`` and of every imported module they
+    refer to, transitively, that is the user's code: not vibench (part of the key), not the standard
+    library, not an installed distribution (a module under site-packages: it changes with an install,
+    not with an edit), and not a module without a file. A module refers to another by a global that is
+    the module, or a class or function defined there, or an object of a class defined there (``import
+    helper``, ``from helper import scale``), and by an ``import`` statement anywhere in its source, in a
+    function too (``from helper import SCALE`` leaves an int behind; ``from . import rules``): a module
+    such a statement names that was not imported when the compilation ended did not run in it. Not seen:
+    a module imported by a name computed at run time (``importlib.import_module(name)``) and held
+    nowhere, and files a plug-in opens itself.
+
+    >>> import json  # the module given, none of the standard library's that it imports
+    >>> imported_code(["json"]) == {os.path.realpath(json.__file__)}
+    True
+    """
+    files: set[str] = set()
+    seen = set(start)
+    todo = sorted(seen)
+    while todo:
+        module = sys.modules.get(todo.pop())
+        if module is None:
+            continue
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            files.add(os.path.realpath(file))
+        for name in sorted(_references(module) - seen):
+            seen.add(name)
+            if _users_code(name):
+                todo.append(name)
     return files
+
+
+def _references(module: types.ModuleType) -> set[str]:
+    """The names of the modules ``module`` refers to (see :func:`imported_code`)."""
+    names: set[str] = set()
+    for value in list(vars(module).values()):
+        if isinstance(value, types.ModuleType):
+            owner = getattr(value, "__name__", None)
+        elif isinstance(value, (type, types.FunctionType)):
+            owner = getattr(value, "__module__", None)
+        else:
+            owner = type(value).__module__
+        if isinstance(owner, str):
+            names.add(owner)
+    package = getattr(module, "__package__", None)
+    for level, name, members in _import_statements(getattr(module, "__file__", None)):
+        if level:
+            try:
+                name = importlib.util.resolve_name("." * level + name, package if isinstance(package, str) else "")
+            except (ImportError, ValueError):
+                continue
+        parts = name.split(".")
+        names.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))  # `import a.b` runs `a` too
+        names.update(f"{name}.{member}" for member in members)  # `from a import b`: `b` may be a module
+    return names
+
+
+# file -> ((mtime_ns, size), its import statements): a plug-in's modules are parsed once while unchanged
+_IMPORTS: dict[str, tuple[tuple[int, int], tuple[tuple[int, str, tuple[str, ...]], ...]]] = {}
+
+
+def _import_statements(file: object) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
+    """(level, module, names imported from it) of every ``import`` in a Python source file."""
+    if not isinstance(file, str) or not file.endswith(".py"):
+        return ()
+    try:
+        st = os.stat(file)
+        stamp = (st.st_mtime_ns, st.st_size)
+        hit = _IMPORTS.get(file)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        with open(file, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):  # the module ran; its source is gone
+        return ()
+    found: list[tuple[int, str, tuple[str, ...]]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(0, alias.name, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.level, node.module or "", tuple(a.name for a in node.names if a.name != "*")))
+    _IMPORTS[file] = (stamp, tuple(found))
+    return tuple(found)
+
+
+def _users_code(name: str) -> bool:
+    """Whether imported module ``name`` is the user's code (see :func:`imported_code`)."""
+    top = name.partition(".")[0]
+    if top == "vibench" or top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        return False
+    file = getattr(sys.modules.get(name), "__file__", None)
+    if not isinstance(file, str):
+        return False
+    real = os.path.realpath(file)
+    return not any(real.startswith(folder) for folder in _installed_folders())
+
+
+@functools.cache
+def _installed_folders() -> tuple[str, ...]:
+    """The folders of the standard library and of installed distributions (site-packages), as real paths
+    ending in a separator."""
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    folders = [paths.get(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")]
+    folders += site.getsitepackages() if hasattr(site, "getsitepackages") else []
+    folders.append(site.getusersitepackages() if hasattr(site, "getusersitepackages") else None)
+    return tuple(sorted({os.path.join(os.path.realpath(f), "") for f in folders if isinstance(f, str) and f}))
 
 
 def _package_root(module: str) -> str | None:

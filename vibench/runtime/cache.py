@@ -6,18 +6,34 @@ every source file, so an edited compiler never reuses old output; a process whos
 after it imported vibench writes no entry to the folder, :func:`installation_as_loaded`, since its key
 could name code that did not run), the spec (its real path and the real path of its folder as given, or
 for ``text=`` the real working folder, which ``extends:`` is looked up from), the spec's text, the
-parameters (with the limits and the metadata table's class counts), the bound inputs and the real paths
-of the search-path folders. An entry records what the compilation depended on beyond its key
-(:class:`~vibench.runtime.cache_deps.Deps`): every file it read (templates, PHM base configs, and the
-source files of the plug-in blocks it used: every imported module of their packages, see
-:func:`vibench.runtime.build.plugin_files`) with its SHA-256, every path a template lookup tried and
-found no file at (a file created there later would be found first), the real path each template lookup
-resolved to (a symbolic link, of the file or of a folder on the way, pointed elsewhere since is another
-template), and which class the registry admitted as each plug-in block the model uses (a rival plug-in
-installed since, or the plug-in uninstalled or refused, leaves the name unknown: the build then fails as
-``--check`` does; in memory, the very class object: a block defined again is another). An entry is used,
-from memory or from the folder, only while all of that still holds; else the spec is compiled again and
-the entry replaced. A plug-in runs as the process imported it: a model compiled after one of its files
+parameters, the bound inputs, apart from them the limits, ``inplace`` and the metadata table's class
+counts, and the real paths of the search-path folders (``search_path``'s, then ``VIBENCH_SPEC_PATH``'s).
+Two requests never share a key: every value is written with its type (a tuple is not a list, ``1`` not
+``"1"`` nor ``True``) and a mapping as its entries in their order (a template builds a layer per entry,
+in that order), :func:`key`; a request holding a value it cannot write exactly (of another type, or
+nested deeper than 64 levels) is compiled every time and never cached. An entry records what the
+compilation depended on beyond its key (:class:`~vibench.runtime.cache_deps.Deps`): every file it read
+(templates, PHM base configs, the components a slot's parameters were read from, and the source files of
+the plug-in blocks it used, :func:`vibench.runtime.build.plugin_files`) with its SHA-256, every path a
+template lookup tried and found no file at (a file created there later would be found first), the real
+path each template lookup resolved to (a symbolic link, of the file or of a folder on the way, pointed
+elsewhere since is another template), and which class the registry admitted as each plug-in block the
+model uses (a rival plug-in installed since, or the plug-in uninstalled or refused, leaves the name
+unknown: the build then fails as ``--check`` does; in memory, the very class object: a block defined
+again is another). An entry is used, from memory or from the folder, only while all of that still holds;
+else the spec is compiled again and the entry replaced.
+
+The source files of a plug-in are every imported module of the packages defining its blocks (their
+classes, ``Params``, natives and base classes) and, transitively, every imported module of the user's
+code those refer to, by a global (a module, or a class, function or object of one) or by an ``import``
+statement anywhere in their source (``from helper import SCALE`` leaves only an int): a helper module
+beside the package, another package of a namespace package. Code outside the user's is not followed:
+vibench (part of the key), the standard library and installed distributions (under site-packages: they
+change with an install, not an edit). Not seen either: a module imported by a computed name and held
+nowhere, and a file the plug-in opens itself; a plug-in that reads such inputs changes its models only
+with its own files (:func:`vibench.runtime.build.imported_code`). An entry keeps the compilation's
+warnings and notes too (the text ``--check`` prints), which ``vibench.build`` gives at every build, from
+the cache as well. A plug-in runs as the process imported it: a model compiled after one of its files
 was edited in this process is kept in memory only (:func:`store`), so the next process, which imports
 the edited plug-in, compiles the spec again. So is a model whose plug-in blocks were defined by code
 without a file (at a prompt, by ``exec`` or ``python -c``, in a notebook cell: nothing on disk tells one
@@ -25,28 +41,28 @@ definition from the next, :func:`defined_without_file`), and an entry in the fol
 such a block holds a name it records.
 
 Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`; ``VIBENCH_CACHE=0``
-keeps them in memory only). A module's name stands for one code: ``m_<name>.py`` is an emitted
-model.py, imported as ``vibench.models.m_<name>`` so that pickled models name a real module, where
-``<name>`` is the SHA-256 of the key and of the source (:func:`module_stem`); ``m_<name>.json`` is its
-record: ``{"class": ..., "vibench": ..., "key": <key>, "source": <SHA-256 of m_<name>.py>, "files":
-{path: SHA-256 or null}, "absent": [path, ...], "blocks": {plug-in block name: its class}, "links": {path
-a template lookup took: its real path}, "check": <SHA-256 of the other fields>}``; and
-``k_<key>`` names the key's current module (:func:`vibench.runtime.cache_folder.read_index`). A spec
-compiled again to other code (a template it extends was edited) gets a new module; the old one stays
-imported in this process and its files stay in the folder until evicted, so a model built or saved
-before keeps its class and its code: it pickles, and loads in another process, as it ran. A module
-already imported under a name is the code that name stands for: it is reused, never imported again,
-so a spec built again after :func:`clear` (or after its entry was evicted) gives the class of the
-models built before it when its code is the same (``isinstance`` holds, they pickle). The folder's
-upkeep (atomic writes, eviction, emptying it, refusing a folder that is not the user's alone) is
-:mod:`vibench.runtime.cache_folder`'s; an unwritable or refused folder only disables the disk level,
-and a failed write keeps the model in memory. The folder, the index, the record and the module are read
-through one handle on the folder, each file checked on its own handle (:func:`vibench.models.opened`),
-and written, removed and marked used through one too (never by path, never through a link):
-an entry refused there (another user's file) is a miss, and a ``RuntimeWarning`` says so once per
-folder; an entry removed by another process between two steps is a miss too. A damaged entry (an
-index, or a record, that cannot be read, is not this shape or does not match its ``check`` or key, a
-module that is not the source its record names, a class its module lacks or that is not a
+keeps them in memory only). A module's name stands for one code: ``m_<name>.py`` is an emitted model.py,
+imported as ``vibench.models.m_<name>`` so that pickled models name a real module, where ``<name>`` is
+the SHA-256 of the key and of the source (:func:`module_stem`); ``m_<name>.json`` is its record:
+``{"class": ..., "vibench": ..., "key": <key>, "source": <SHA-256 of m_<name>.py>, "files": {path:
+SHA-256 or null}, "absent": [path, ...], "blocks": {plug-in block name: its class}, "links": {path a
+template lookup took: its real path}, "warnings": [[code, text], ...], "check": <SHA-256 of the other
+fields>}``; and ``k_<key>`` names the key's current module
+(:func:`vibench.runtime.cache_folder.read_index`). A spec compiled again to other code (a template it
+extends was edited) gets a new module; the old one stays imported in this process and its files stay in
+the folder until evicted, so a model built or saved before keeps its class and its code: it pickles, and
+loads in another process, as it ran. A module already imported under a name is the code that name stands
+for: it is reused, never imported again, so a spec built again after :func:`clear` (or after its entry
+was evicted) gives the class of the models built before it when its code is the same (``isinstance``
+holds, they pickle). The folder's upkeep (atomic writes, eviction, emptying it, refusing a folder that
+is not the user's alone) is :mod:`vibench.runtime.cache_folder`'s; an unwritable or refused folder only
+disables the disk level, and a failed write keeps the model in memory. The folder, the index, the record
+and the module are read through one handle on the folder, each file checked on its own handle
+(:func:`vibench.models.opened`), and written, removed and marked used through one too (never by path,
+never through a link): an entry refused there (another user's file) is a miss, and a ``RuntimeWarning``
+says so once per folder; an entry removed by another process between two steps is a miss too. A damaged
+entry (an index, or a record, that cannot be read, is not this shape or does not match its ``check`` or
+key, a module that is not the source its record names, a class its module lacks or that is not a
 ``torch.nn.Module`` defined there) is a miss: compiled again and replaced, never an exception, never
 another object.
 
@@ -86,6 +102,7 @@ from typing import Any
 from vibench._version import __version__
 from vibench.runtime import cache_deps, cache_folder
 from vibench.runtime.cache_deps import Compiled, Deps, defined_without_file
+from vibench.runtime.cache_key import encoded
 
 PACKAGE = "vibench.models"
 
@@ -95,6 +112,8 @@ class Entry:
     module: types.ModuleType
     class_name: str
     deps: Deps = field(default_factory=lambda: Deps({}, ()))
+    # The compilation's warnings and notes: (code, the text --check prints), given again at each hit.
+    warnings: tuple[tuple[str, str], ...] = ()
 
 
 _memory: dict[str, Entry] = {}
@@ -165,10 +184,20 @@ def installation_as_loaded() -> bool:
     return True
 
 
-def key(spec_text: str, params: dict[str, Any] | None, inputs: dict[str, Any] | None, search: list[str]) -> str:
-    """The key of a build; ``search`` holds the search-path folders as real paths (the caller's part)."""
-    payload = json.dumps([_installation(), spec_text, _jsonable(params or {}), _jsonable(inputs or {}), search],
-                         sort_keys=True, default=repr)
+def key(spec_text: str, params: dict[str, Any] | None, inputs: dict[str, Any] | None, search: list[str],
+        options: dict[str, Any] | None = None) -> str:
+    """The key of a build; ``search`` holds the search-path folders as real paths (the caller's part) and
+    ``options`` what else makes the model (limits, ``inplace``, the metadata's class counts), apart from
+    ``params`` so that no parameter name can stand for one. Two requests that differ in any value, in the
+    type of any value or key (a tuple and a list, ``1`` and ``"1"``, ``1`` and ``True``) or in the order of
+    a mapping's entries have two keys (:func:`~vibench.runtime.cache_key.encoded`);
+    :class:`~vibench.runtime.cache_key.Unkeyable` for a value it cannot write.
+
+    >>> key("spec", {"n": {"a": 1, "b": 2}}, None, []) == key("spec", {"n": {"b": 2, "a": 1}}, None, [])
+    False
+    """
+    payload = json.dumps([_installation(), spec_text, encoded(params or {}), encoded(inputs or {}), search,
+                          encoded(options or {})])
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
@@ -177,14 +206,6 @@ def module_stem(k: str, source: str) -> str:
     part of its module's name: a name stands for one code, and one key (its record's dependencies)."""
     code = hashlib.sha256(source.encode("utf-8")).hexdigest()
     return "m_" + hashlib.sha256(f"{k}\0{code}".encode()).hexdigest()[:32]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): [type(k).__name__, _jsonable(v)] for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return [type(value).__name__, value] if not isinstance(value, str) else value
 
 
 def enabled() -> bool:
@@ -223,7 +244,7 @@ def lookup(k: str) -> Entry | None:
     record = _read_record(text, k)
     if record is None:
         return None
-    class_name, deps = record
+    class_name, deps, warned = record
     if not deps.valid():
         return None
     classes = _classes(deps.blocks)
@@ -242,7 +263,7 @@ def lookup(k: str) -> Entry | None:
         return None
     cache_folder.touch(folder, (f"{stem}.json", f"k_{k}"))  # recently used: the last to be evicted
     deps.classes = classes
-    entry = Entry(module, class_name, deps)
+    entry = Entry(module, class_name, deps, warned)
     _memory[k] = entry
     return entry
 
@@ -293,8 +314,8 @@ def _model_class(module: types.ModuleType, class_name: str) -> bool:
     return isinstance(cls, type) and issubclass(cls, torch.nn.Module) and cls.__module__ == module.__name__
 
 
-def _read_record(text: bytes, k: str) -> tuple[str, Deps] | None:
-    """The class name and dependencies that ``text``, an ``m_<name>.json`` of key ``k``, records, or None
+def _read_record(text: bytes, k: str) -> tuple[str, Deps, tuple[tuple[str, str], ...]] | None:
+    """The class name, dependencies and warnings that ``text``, an ``m_<name>.json`` of key ``k``, records, or None
     when it cannot be read (nested too deep for the parser, not UTF-8, anything else), is not the shape
     this version writes (an older vibench's, a damaged file) or is another key's."""
     try:
@@ -304,7 +325,7 @@ def _read_record(text: bytes, k: str) -> tuple[str, Deps] | None:
     if not isinstance(meta, dict) or meta.get("key") != k:
         return None
     class_name, files, absent, blocks = meta.get("class"), meta.get("files"), meta.get("absent"), meta.get("blocks")
-    links = meta.get("links")
+    links, warned = meta.get("links"), meta.get("warnings")
     if not isinstance(class_name, str) or not class_name.isidentifier() or not isinstance(meta.get("source"), str):
         return None
     if not isinstance(files, dict) or not all(isinstance(h, str) or h is None for h in files.values()):
@@ -315,16 +336,19 @@ def _read_record(text: bytes, k: str) -> tuple[str, Deps] | None:
         return None
     if not isinstance(links, dict) or not all(isinstance(r, str) for r in links.values()):
         return None
+    if not isinstance(warned, list) or not all(isinstance(w, list) and len(w) == 2
+                                               and all(isinstance(t, str) for t in w) for w in warned):
+        return None
     if meta.get("check") != _record_check(meta):  # an edit that kept the shape: another class named, a file left out
         return None
-    return class_name, Deps(dict(files), absent, blocks, links)
+    return class_name, Deps(dict(files), absent, blocks, links), tuple((code, text) for code, text in warned)
 
 
 def _record_check(meta: dict[str, Any]) -> str:
     """The SHA-256 of a record's fields, which the record holds as ``check``: a record changed since it
     was written (damaged, or edited by hand) is a miss, whatever it names."""
     fields = {name: meta.get(name)
-              for name in ("class", "vibench", "key", "source", "files", "absent", "blocks", "links")}
+              for name in ("class", "vibench", "key", "source", "files", "absent", "blocks", "links", "warnings")}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -344,9 +368,19 @@ def store(k: str, compiled: Compiled) -> Entry:
         module = _store_on_disk(k, name, compiled, deps)
     if module is None:
         module = sys.modules.get(name) or _load_in_memory(name, compiled.source)
-    entry = Entry(module, compiled.class_name, deps)
+    entry = Entry(module, compiled.class_name, deps, compiled.warnings)
     _memory[k] = entry
     return entry
+
+
+def unkeyed(compiled: Compiled) -> Entry:
+    """The module of a model compiled for a request without a key
+    (:class:`~vibench.runtime.cache_key.Unkeyable`), in memory and in no entry: the next such build
+    compiles again."""
+    name = f"{PACKAGE}.{module_stem('unkeyed', compiled.source)}"
+    with _lock:
+        module = sys.modules.get(name) or _load_in_memory(name, compiled.source)
+    return Entry(module, compiled.class_name, Deps({}, ()), compiled.warnings)
 
 
 def _as_imported(code: frozenset[str], deps: Deps) -> bool:
@@ -374,7 +408,8 @@ def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.M
             meta: dict[str, Any] = {"class": compiled.class_name, "vibench": __version__, "key": k,
                                      "source": hashlib.sha256(compiled.source.encode("utf-8")).hexdigest(),
                                      "files": dict(sorted(deps.files.items())), "absent": list(deps.absent),
-                                     "blocks": deps.blocks, "links": deps.links}
+                                     "blocks": deps.blocks, "links": deps.links,
+                                     "warnings": [list(warning) for warning in compiled.warnings]}
             meta["check"] = _record_check(meta)
             cache_folder.write(handle, f"{stem}.json", json.dumps(meta, indent=1))
             cache_folder.write_index(handle, k, stem)  # last: an index names only a whole entry

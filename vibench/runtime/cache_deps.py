@@ -28,7 +28,8 @@ class Compiled:
     it used (name -> :func:`admitted`) and, among ``files``, those of imported code (a plug-in's
     modules: compiled as this process imported them, which the file may no longer be); ``links``: each
     path a template lookup took -> the real path it read; ``classes``: each plug-in block's class
-    object; ``memory_only``: a block was defined by code without a file (:func:`defined_without_file`)."""
+    object; ``memory_only``: a block was defined by code without a file (:func:`defined_without_file`);
+    ``warnings``: the program's warnings and notes, each (code, its text as ``--check`` prints it)."""
 
     source: str
     class_name: str
@@ -39,6 +40,7 @@ class Compiled:
     links: tuple[tuple[str, str], ...] = ()
     classes: tuple[tuple[str, type], ...] = ()
     memory_only: bool = False
+    warnings: tuple[tuple[str, str], ...] = ()
 
 
 class Deps:

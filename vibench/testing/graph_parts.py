@@ -77,6 +77,22 @@ class _Unit:
         used = self.consumed()
         return [n.name for n in self.nodes if n.name not in used]
 
+    def sink_refs(self) -> list[str]:
+        """What an output reads of each sink: the node's name where that is one value, every copy of a
+        ``for_each`` node (``{from: n.*}``), the first of numbered outputs (``n.0``: a bare name of several
+        numbered outputs is E405)."""
+        refs = []
+        for name in self.sinks():
+            node = next(n for n in self.nodes if n.name == name)
+            ports = [v.ref for v in self.pool if v.node == name]
+            if "for_each" in node.extra:
+                refs.append(f"{{from: {name}.*}}")
+            elif name in ports or not ports:
+                refs.append(name)
+            else:
+                refs.append(ports[0])
+        return refs
+
 
 @functools.cache
 def _params(name: str) -> SearchStrategy[dict[str, Any]]:

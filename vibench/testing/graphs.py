@@ -195,7 +195,7 @@ class _Builder(_LanguageSteps):
                              f"dtype: {unit.input_dtype}}}}}")
                 lines.append("    nodes:")
                 lines += [node.line("      ") for node in unit.nodes]
-                sinks = unit.sinks()
+                sinks = unit.sink_refs()
                 lines.append("    outputs: {" + ", ".join(f"y{k}: {s}" for k, s in enumerate(sinks)) + "}")
         lines.append("inputs:")
         for t in self.inputs:
@@ -204,7 +204,8 @@ class _Builder(_LanguageSteps):
         lines += [node.line("  ") for node in self.root.nodes]
         lines.append("outputs:")
         if outputs is None:
-            outputs = [(f"o_{s}", s) for s in self.root.sinks()] or [("o_x0", self.inputs[0].name)]
+            outputs = [(f"o_{s}", ref) for s, ref in zip(self.root.sinks(), self.root.sink_refs(), strict=True)] or [
+                ("o_x0", self.inputs[0].name)]
         lines += [f"  {name}: {ref}" for name, ref in outputs]
         return "\n".join(lines) + "\n"
 
@@ -277,7 +278,7 @@ class _Builder(_LanguageSteps):
                                 for d in t.shape)
                 if len(typed) > 1 or listed:
                     pool.append(_Value(f"{node.name}.{port}", node.name, dims, t.dtype, symbols))
-                if k == 0 and not listed:
+                if k == 0 and not listed and not (len(typed) > 1 and port.isdigit()):  # numbered: `n.0` only
                     pool.append(_Value(node.name, node.name, dims, t.dtype, symbols))
         unit.pool = pool
 

@@ -157,7 +157,8 @@ def one_node_spec(block: str, params: dict[str, Any], inputs: tuple[TensorCase, 
     """The text of a spec with one node (named :data:`NODE`) of ``block`` reading ``inputs``.
 
     ``inputs`` are in the block's port order (the positional order of ``in:``); ``outputs`` names
-    the ports to return (``y_<port>`` each), or None for the node's default output ``y``;
+    the ports to return (``y_<port>`` each), or None for the node's default output ``y`` (the first
+    named output, or ``layer.0`` of numbered ones);
     ``repeat`` chains that many copies of the node.
 
     >>> print(one_node_spec("linear", {"out_features": 3}, (TensorCase("x", ("B", 8), (2, 8)),)))
@@ -173,8 +174,10 @@ def one_node_spec(block: str, params: dict[str, Any], inputs: tuple[TensorCase, 
     """
     lines = ["vibench: 1", "name: BlockCase", *_inputs_text(inputs), "nodes:",
              _node_text(NODE, block, params, [t.name for t in inputs], repeat), "outputs:"]
-    if outputs is None:
-        lines.append(f"  y: {NODE}")
+    if outputs is None:  # a block of numbered outputs (chunk, split): the first, `layer.0` (a bare name is E405)
+        known = registry.get(block)
+        numbered = known is not None and not known.outputs
+        lines.append(f"  y: {NODE}.0" if numbered else f"  y: {NODE}")
     else:
         lines += [f"  y_{port}: {NODE}.{port}" for port in outputs]
     return "\n".join(lines) + "\n"
