@@ -481,11 +481,12 @@ def test_the_model_class_takes_a_free_num_classes_and_refuses_structural_changes
 
 @pytest.mark.parametrize(("bounds", "refused", "accepted", "wanted"), [
     ("gt: 0, lt: 1", [0.0, 1.0, 1, -0.5, True, "0.5"], [0.5, 1e-9], "a number > 0.0 and < 1.0"),
-    ("ge: 0, le: 1", [-0.1, 1.5], [0.0, 1.0, 0, 1], "a number >= 0.0 and <= 1.0"),
+    # layer_norm's eps is > 0 (its field): the class refuses 0 as the compiler does (`--set rate=0.0` is E104)
+    ("ge: 0, le: 1", [-0.1, 1.5, 0.0, 0], [1e-9, 1.0, 1], "a number > 0.0 and <= 1.0"),
 ])
 def test_a_free_parameter_keeps_its_declared_bounds(bounds: str, refused: list, accepted: list, wanted: str) -> None:
-    """The model class checks a free parameter as the spec declares it: `gt`/`lt` exclude the bound
-    (they were tested as `ge`/`le`, so dropout=0.0 passed `gt: 0`)."""
+    """The model class checks a free parameter as the spec and the block's field declare it: `gt`/`lt` exclude
+    the bound (they were tested as `ge`/`le`, so dropout=0.0 passed `gt: 0`)."""
     text = ("vibench: 1\nname: Heads\nparams:\n  rate: {type: float, default: 0.5, " + bounds + "}\n"
             "  width: {type: int, default: 4, ge: 1}\ninputs: {x: {shape: [B, 8]}}\nnodes:\n"
             "  fc: {block: linear, in: x, out_features: width}\n  norm: {block: layer_norm, in: x, eps: rate}\n"

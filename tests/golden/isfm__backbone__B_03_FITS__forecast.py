@@ -331,25 +331,22 @@ class B_03_FITS(nn.Module):
         x [B, 1024, 1] float32: A raw series, time along dimension 1.
     Outputs:
         tokens [B, 1280, 1] float32: The interpolated series [B, T + pred_len, C].
-    Parameters: 10,692 (with pred_len=256, cut_freq=65)
+    Parameters: 10,692
     """
 
     REFERENCE_STATE_DICT_RENAMES = [["^freq_upsampler\\.", "fits.freq_upsampler."]]
-    COMPILED_PARAMETERS = {"patch_size_C": 1, "seq_len": 1024}
+    COMPILED_PARAMETERS = {"patch_size_C": 1, "seq_len": 1024, "pred_len": 256, "cut_freq": 65}
 
-    def __init__(self, pred_len: int = 256, cut_freq: int = 65, **fixed: object) -> None:
+    def __init__(self, **fixed: object) -> None:
         super().__init__()
-        (pred_len, cut_freq) = _check_settings(
+        _check_settings(
             self,
-            {**fixed, "pred_len": pred_len, "cut_freq": cut_freq},
-            {
-                "pred_len": ((int,), 0, None, None, None, "an int >= 0"),
-                "cut_freq": ((int,), 1, None, None, None, "an int >= 1"),
-            },
+            fixed,
+            {},
             "vibench-compile isfm/backbone/B_03_FITS",
             {"seq_len": "seq_len=1024", "pred_len": "pred_len=256"},
         )
-        self.fits = FrequencyInterpolation(cut_freq, 1, seq_len=1024, pred_len=pred_len)
+        self.fits = FrequencyInterpolation(65, 1, seq_len=1024, pred_len=256)
         self.check_inputs = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

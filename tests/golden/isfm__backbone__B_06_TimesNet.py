@@ -366,26 +366,16 @@ class B_06_TimesNet(nn.Module):
         tokens [B, P, 128] float32: Tokens [B, P, D].
     Constraints:
         P >= 10
-    Parameters: 37,491,200 (with d_ff=256, num_kernels=6)
+    Parameters: 37,491,200
     """
 
     REFERENCE_STATE_DICT_RENAMES = []
-    COMPILED_PARAMETERS = {"output_dim": 128, "e_layers": 2, "top_k": 5}
+    COMPILED_PARAMETERS = {"output_dim": 128, "d_ff": 256, "e_layers": 2, "top_k": 5, "num_kernels": 6}
 
-    def __init__(self, d_ff: int = 256, num_kernels: int = 6, **fixed: object) -> None:
+    def __init__(self, **fixed: object) -> None:
         super().__init__()
-        (d_ff, num_kernels) = _check_settings(
-            self,
-            {**fixed, "d_ff": d_ff, "num_kernels": num_kernels},
-            {
-                "d_ff": ((int,), 1, None, None, None, "an int >= 1"),
-                "num_kernels": ((int,), 1, None, None, None, "an int >= 1"),
-            },
-            "vibench-compile isfm/backbone/B_06_TimesNet",
-        )
-        self.blocks = nn.Sequential(
-            TimesBlock(128, d_ff, num_kernels=num_kernels), TimesBlock(128, d_ff, num_kernels=num_kernels)
-        )
+        _check_settings(self, fixed, {}, "vibench-compile isfm/backbone/B_06_TimesNet")
+        self.blocks = nn.Sequential(TimesBlock(128, 256), TimesBlock(128, 256))
         self.check_inputs = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -39,6 +39,8 @@ from vibench.compiler.codegen.render import INDENT, body, signature
 from vibench.compiler.codegen.structure import Classes, Structure, env_of, group, thread
 from vibench.compiler.codegen.text import width
 from vibench.compiler.codegen.types import annotation_of
+from vibench.compiler.free_bounds import FINITE, Bounds, tighten
+from vibench.compiler.free_params import code_names, reached_bounds
 from vibench.compiler.ir import ParamDecl, Program, Unit
 from vibench.compiler.resolve_units import check_metadata_value
 
@@ -107,7 +109,8 @@ def _imported_names(lines: list[str]) -> list[str]:
 def _structures(program: Program, free: frozenset[str], plans: dict | None = None) -> Classes:
     classes = group(program, plans)
     _name_classes(classes, program)
-    thread(classes, set(free))
+    # The names the code reads: `num_classes` for the class's `classes` (with: {num_classes: classes}).
+    thread(classes, set(code_names(program, free).values()))
     for s in classes.structures:
         explain_structure(s, classes)
     return classes
@@ -309,6 +312,7 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
     values = dict(unit.params)
     order = list(values)
     free_names = sorted((n for n in free if n in values), key=order.index)
+    reads = code_names(program, frozenset(free_names))  # keyword -> the parameter the code reads
     cls.doc = root_doc(unit, sizes or {}, free_names)
     if unit.metadata:
         check_metadata_value(unit.metadata, unit.definition.pos if unit.definition is not None else None)
@@ -325,8 +329,8 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
         if support._check_settings not in helpers:
             helpers.append(support._check_settings)
         # A slot-scoped parameter nobody set is left out: it means "each component's own default".
-        fixed = {k: v for k, v in values.items()
-                 if k not in free_names and not (v is None and k in decls and decls[k].scope)}
+        fixed = {k: v for k, v in values.items() if k not in free_names and k not in reads.values()
+                 and not (v is None and k in decls and decls[k].scope)}
         cls.attributes += split("COMPILED_PARAMETERS = ", c.const(fixed), "", INDENT)
         params.append("**fixed: object")
         given: ast.expr = c.ref("fixed")
@@ -334,13 +338,14 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
             entries: list[ast.expr] = [c.ref("fixed"), *(c.ref(n) for n in free_names)]
             given = ast.Dict(keys=[None] + [c.const(n) for n in free_names], values=entries)
         sized = set((sizes or {}).values())  # the free parameters that are an output's size: at least 1
-        bounds = c.const({n: _bounds(decls[n], values[n], n in sized) for n in free_names})
+        fields = reached_bounds(program) if free_names else {}  # those of the block fields they set
+        bounds = c.const({n: _bounds(decls[n], values[n], n in sized, fields.get(n, ())) for n in free_names})
         # The `--set` words apart (parameter -> word): the hint for a changed parameter leaves out its old value.
         sets = {k: shell(f"{k}={v}") for k, v in program.source.overrides}
         command = regenerate(program, None, sets=False, inplace=inplace)
         call = c.call("_check_settings", c.ref("self"), given, bounds, command, *([sets] if sets else []))
         # The free parameters come back as Python values (from numpy scalars, 0-d tensors): the layers take those.
-        back = flat(c.tuple_of(*(c.ref(n) for n in free_names))) + " = " if free_names else ""
+        back = flat(c.tuple_of(*(c.ref(reads[n]) for n in free_names))) + " = " if free_names else ""
         checks = split(back, call, "", 2 * INDENT)
     tail = ["self.check_inputs = True"]
     dtype = _dtype_cast(unit)
@@ -351,18 +356,26 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
         helpers.append(support.load_reference_state_dict)
 
 
-def _bounds(d: ParamDecl, value: Any, size: bool = False) -> Any:
+def _bounds(d: ParamDecl, value: Any, size: bool = False, fields: tuple[Bounds, ...] = ()) -> Any:
     """``((types...), ge, gt, le, lt, what)`` of a free parameter (an int is accepted for a float); ``size``:
-    it is an output's size, so an int of it is at least 1 whatever its declared bounds (as the compiler's E104)."""
+    it is an output's size, so an int of it is at least 1 whatever its declared bounds (as the compiler's E104);
+    ``fields``: the bounds of the block fields it sets (``free_params.reached_bounds``), which the compiler's
+    E104 checks too (a free dropout's ``ge: 0, le: 1``, a norm's ``eps`` ``gt: 0``)."""
     kinds = (c.ref("float"), c.ref("int")) if isinstance(value, float) else (c.ref(type(value).__name__),)
     bounds = [d.ge, d.gt, d.le, d.lt]
-    if size and isinstance(value, int) and not isinstance(value, bool):  # an output's size: at least 1
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if size and whole:  # an output's size: at least 1
         if not ((d.ge is not None and d.ge >= 1) or (d.gt is not None and d.gt >= 0)):
             bounds[0:2] = [1 if d.ge is None else max(d.ge, 1), None]
+    for reached in fields:
+        bounds = tighten(bounds, reached, whole=whole)
     if isinstance(value, int):  # `ge: 1` of an int parameter is written 1, not 1.0
         bounds = [int(b) if b is not None and float(b).is_integer() else b for b in bounds]
     what = "a number" if isinstance(value, float) else f"an {type(value).__name__}"
-    what += " and".join(f" {op} {b}" for op, b in zip((">=", ">", "<=", "<"), bounds, strict=True) if b is not None)
+    if any(b is not None and abs(b) == FINITE for b in bounds):  # (a block's float: the compiler's E104)
+        what = "a finite number"
+    what += " and".join(f" {op} {b}" for op, b in zip((">=", ">", "<=", "<"), bounds, strict=True)
+                        if b is not None and abs(b) != FINITE)
     return c.tuple_of(c.tuple_of(*kinds), *bounds, what)
 
 

@@ -1,11 +1,17 @@
 """Free parameters: the template parameters model.py's class takes as real constructor arguments.
 
-A parameter is free when the compiler shows that another value changes no structure, no other size and
-no constraint (see :func:`free_parameters`): it compiles the whole spec again with another value of each
-candidate and compares the code. That probing is bounded (:func:`probe_limit`): a spec of many candidates
-on a large body would otherwise cost one compilation and two fingerprints per candidate, quadratic in the
-spec's size. Candidates past the bound stay fixed (model.py takes only their compiled values, a correct
-and conservative answer) and note I105 says how many (:func:`unprobed_note`).
+A parameter is free when every read of it is an output size of a head (a block parameter whose shape rule
+only places it whole at output axes: :mod:`vibench.compiler.free_sizes`; ``num_classes`` of a classifier's
+``out_features``) or a head's setting that its shape rule never touches and whose pydantic field checks
+nothing the class does not check too (a dropout ``p``, a norm's ``eps``: :mod:`vibench.compiler.free_bounds`;
+the class checks those fields' bounds with the parameter's own, :func:`reached_bounds`), and the compiler
+shows that another value changes no structure, no other size and no constraint (see
+:func:`free_parameters`): it compiles the whole spec again with another value of each candidate and
+compares the code and every node's output types. That probing is bounded
+(:func:`probe_limit`): a spec of many candidates on a large body would otherwise cost one compilation and
+two fingerprints per candidate, quadratic in the spec's size. Candidates past the bound stay fixed
+(model.py takes only their compiled values, a correct and conservative answer) and note I105 says how many
+(:func:`unprobed_note`).
 """
 
 from __future__ import annotations
@@ -18,12 +24,15 @@ from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.free_bounds import Bounds, admits, as_size
+from vibench.compiler.free_sizes import model_float_dtype, read_bounds
 from vibench.compiler.ir import CompileRequest, Program, Unit
 
 MAX_PROBES = 4
 """Candidates probed per compilation at most: -o then costs at most 4 compilations and 8 fingerprints (each
 about an emission) more than without free parameters, whatever the spec. What the library needs: most
-models have one candidate (``num_classes``) or none, TimesNet 3, MultiTaskHead 4 (one per task head)."""
+models have one candidate (``num_classes``) or none, H_05_RUL_pred 2 (``dropout``, ``rul_max_value``); 4
+leaves a model of several heads its head widths."""
 
 PROBE_NODES = 20_000
 """Expanded nodes compiled by the probes together at most (``nodes × probed candidates``), except that one
@@ -39,13 +48,15 @@ def free_parameters(program: Program, compile_program: Callable[..., Program],
     for the comments and the docstring to name. ``compile_program`` is :func:`vibench.compiler.pipeline.
     compile_program` (passed in: the pipeline imports this module).
 
-    A candidate (:func:`candidates`) is a number parameter that only sizes the model's output layers. It
-    is free when compiling the spec with another finite value in its declared bounds (:func:`_probes`)
-    succeeds, gives every other node the same types and gives the same code (the parameter appears in it
-    by name) — so it changes no structure, no other size and no constraint. The emitted class then checks
-    a new value against the declared type and bounds. A value that is not finite (nan, inf) is never free:
-    no other value can be shown to give the same code. Only the first :func:`probe_limit` candidates are
-    probed (``num_classes`` first, then by name); the others stay fixed.
+    A candidate (:func:`candidates`) is a number parameter that only sizes the model's output layers. It is
+    free when compiling the spec with another finite value in its declared bounds (:func:`_probes`) succeeds,
+    gives every node the same types but at the sizes that are the parameter (:func:`_only_sizes_moved`) and
+    gives the same code (the parameter appears in it by name) — so it changes no structure, no other size and
+    no constraint. The class takes it under the name :func:`keyword_of` gives (the spec's own ``classes`` of
+    ``with: {num_classes: classes}``). The emitted class then checks a new value against the declared type and
+    bounds. A value that is not finite (nan, inf) is never free: no other value can be shown to give the same
+    code. Only the first :func:`probe_limit` candidates are probed (``num_classes`` first, then by name); the
+    others stay fixed.
     """
     request = program.request
     names = candidates(program)
@@ -56,41 +67,46 @@ def free_parameters(program: Program, compile_program: Callable[..., Program],
     free = set()
     plans: dict[Any, Any] = {}  # the program's unit plans, shared by its fingerprints
     for name in names[:probe_limit(program)]:
-        probes = _probes(decls[name], values[name])
-        moved = _probe(program, compile_program, request, name, probes, plans) if probes else None
+        keyword = keyword_of(program, name)
+        probes = _probes(decls[keyword], values[keyword])
+        moved = _probe(program, compile_program, request, (name, keyword), probes, plans) if probes else None
         if not gc.isenabled():  # compile_source pauses the collector: free this probe's programs now
             # Only the youngest generation, where everything made since the collector paused is: a full
             # collection walks the caller's whole heap (0.5 s each with 2M objects, as in a training script
             # or a test process; it made the test suite take 17 minutes instead of 7).
             gc.collect(0)
         if moved is not None:
-            free.add(name)
+            free.add(keyword)
             if sizes is not None:
                 sizes.update(moved)
     return frozenset(free)
 
 
-def _probe(program: Program, compile_program: Callable[..., Program], request: CompileRequest, name: str,
-           probes: list[Any], plans: dict[Any, Any]) -> dict[tuple[str, str, int], str] | None:
-    """The sizes that are parameter ``name`` when each probe value compiles to the same code (``name`` is
-    free), else None. The probe's program is released on return."""
+def _probe(program: Program, compile_program: Callable[..., Program], request: CompileRequest,
+           names: tuple[str, str], probes: list[Any], plans: dict[Any, Any]) -> dict[tuple[str, str, int], str] | None:
+    """The sizes that are the free parameter when each probe value compiles to the same code, else None.
+    ``names``: (the parameter the code reads, the one model.py's class takes: :func:`keyword_of`); the
+    probes are values of the second. The probe's program is released on return."""
     from vibench.compiler.emit import fingerprint
 
+    name, keyword = names
+    value = dict(program.root.params)[keyword]
     expected: tuple[Any, ...] | None = None
     moved: dict[tuple[str, str, int], str] = {}
     for probe in probes:
         try:
-            other = compile_program(request.path, text=request.text, params={**dict(request.params), name: probe},
+            other = compile_program(request.path, text=request.text,
+                                    params={**dict(request.params), keyword: probe},
                                     inputs=dict(request.inputs) or None, search_path=list(request.search_path),
                                     display=request.display, locate_settings=False, **limits_of(request))
         except SpecError:
             return None
-        if not _same_inner_types(program, other):  # cheap first: a size inside the model changed
+        if not _only_sizes_moved(program, other, value, probe):  # cheap first: another size changed
             return None
-        expected = expected or fingerprint(program, frozenset({name}), plans)
-        if fingerprint(other, frozenset({name})) != expected:
+        expected = expected or fingerprint(program, frozenset(names), plans)
+        if fingerprint(other, frozenset(names)) != expected:
             return None
-        moved = _moved(program, other, name, dict(program.root.params)[name], probe)
+        moved = _moved(program, other, keyword, value, probe)
         del other
     return moved
 
@@ -105,36 +121,62 @@ def limits_of(request: CompileRequest) -> dict[str, int]:
 
 def candidates(program: Program) -> list[str]:
     """The parameters :func:`free_parameters` may find free, in the order it probes them (``num_classes``
-    first, then by name): number parameters that only size the model's output layers. The only
-    ``${...}`` that read one are whole ``${p}`` parameters of built nodes whose value the model only
-    returns (a classifier head's ``out_features: ${num_classes}``) and ``when:`` tests of whether it is
-    set (``${p is not None}``); no ``inherit:`` passes it on. Nothing else reads it: no ``let:``, no
-    ``checks:``, no ``when:``, ``repeat:``, ``for_each:``, ``with:``, ``checkpoint:``, shape or other
-    expression. Where such a head is a composite, the parameter it takes the value as is read the same
-    way inside it (:func:`_sizes_only`, recursively) and declares no type or bound that the model's
+    first, then by name): number parameters that only size the model's output layers or set what their
+    shape rules never read. The only ``${...}`` that read one are whole ``${p}`` parameters of built nodes
+    whose value the model only returns (a classifier head's ``out_features: ${num_classes}``) and ``when:``
+    tests of whether it is set (``${p is not None}``); no ``inherit:`` passes it on. Nothing else reads it:
+    no ``let:``, no ``checks:``, no ``when:``, ``repeat:``, ``for_each:``, ``with:``, ``checkpoint:``, shape
+    or other expression. Where such a head is a composite, the parameter it takes the value as is read the
+    same way inside it (:func:`_sizes_only`, recursively) and declares no type or bound that the model's
     parameter does not imply (the class checks only the model's). Reads the spec as written (no
     compilation), with the compiled composites for the bodies the heads build.
 
-    One probe (:func:`_probes`) then proves a value free: a value read only as a head's size cannot cross
-    a threshold of the spec's own (``${8 if n < 100 else 9}``, ``when: ${n < 100}``), as another probe
-    value could not show."""
+    A built-in head must take it, as one node (no ``repeat:``, ``for_each:``), as a parameter its shape
+    rule only places whole at output axes (``out_features``, not ``stride``, ``kernel_size`` or
+    ``num_groups``) or never touches, with a field whose every check the class makes too (a dropout ``p``,
+    a norm's ``eps``): :func:`~vibench.compiler.free_sizes.read_bounds`; :func:`reached_bounds` says what the
+    class then checks. One probe (:func:`_probes`) then proves a value free: a value read only so cannot
+    cross a threshold of the spec's own (``${8 if n < 100 else 9}``, ``when: ${n < 100}``) nor of a block's
+    rules, as another probe value could not show."""
+    return sorted(_candidates(program), key=lambda name: (name != "num_classes", name))
+
+
+def reached_bounds(program: Program) -> dict[str, tuple[Bounds, ...]]:
+    """Each candidate, as the parameter model.py's class takes (:func:`keyword_of`) -> the bounds of the block
+    fields it reaches that the class checks too (a dropout's ``ge: 0, le: 1``; none for an output size)."""
+    return {keyword_of(program, name): bounds for name, bounds in _candidates(program).items()}
+
+
+def _candidates(program: Program) -> dict[str, tuple[Bounds, ...]]:
+    """:func:`candidates` -> the bounds of the block fields each reaches (:func:`reached_bounds`)."""
     root = program.root
     if program.request is None or root.definition is None:
-        return []
+        return {}
     elsewhere, uses, inherits = _reads(root.definition, root)
     if inherits:
-        return []
+        return {}
     decls = {d.name: d for d in root.definition.params}
     values = dict(root.params)
-    memo: dict[tuple[int, str, str], bool] = {}
-    read = set()
+    memo: _Memo = {}
+    dtype = model_float_dtype(root)
+    read: dict[str, tuple[Bounds, ...]] = {}
     for nd, key, name in uses:  # (a value no probe can try, such as a string, stays fixed anyway: not read)
-        read.add(name)
-        if name in decls and name in values and name not in elsewhere and _probes(decls[name], values[name]) \
-                and not _passed_as_size(root, nd.name, key, (decls[name], values[name]), memo):
+        read.setdefault(name, ())
+        if name not in decls or name not in values or name in elsewhere:
+            continue
+        keyword = keyword_of(program, name)
+        outer = (decls[keyword], values[keyword])  # what the class checks (of the parameter it takes)
+        # The class also checks that a size is at least 1 (emit's `_bounds`): `classes` with no bound admits
+        # `num_classes: {ge: 1}`. (Composites are still asked to admit what the declaration alone admits.)
+        sized = (as_size(*outer), values[keyword])
+        bounds = _passed_as_size(root, nd.name, key, outer, memo, dtype) if _probes(*outer) and (
+            keyword == name or admits(*sized, decls[name])) else None
+        if bounds is None:
             elsewhere.add(name)
-    found = (read - elsewhere) & set(values) & set(decls)
-    return sorted(found, key=lambda name: (name != "num_classes", name))
+        else:
+            read[name] += bounds
+    return {name: bounds for name, bounds in read.items() if name not in elsewhere and name in values
+            and name in decls}
 
 
 def _reads(definition: Any, unit: Unit) -> tuple[set[str], list[tuple[Any, str, str]], bool]:
@@ -175,74 +217,53 @@ def _reads(definition: Any, unit: Unit) -> tuple[set[str], list[tuple[Any, str, 
     return elsewhere | names, uses, inherits
 
 
-def _passed_as_size(unit: Unit, node: str, key: str, outer: tuple[Any, Any],
-                    memo: dict[tuple[int, str, str], bool]) -> bool:
-    """Is a value of the model's parameter ``outer`` (its declaration and compiled value) that head
-    ``node`` of ``unit`` takes as its parameter ``key`` (a whole ``${p}``) only a size there? Yes for a
-    built-in block (the probe shows what its own rules make of another value); for a composite, when
-    every copy's body reads ``key`` only as its heads' sizes (:func:`_sizes_only`)."""
+_Memo = dict[tuple[int, str, str], "tuple[Bounds, ...] | None"]  # (body, parameter, model's parameter) -> bounds
+
+
+def _passed_as_size(unit: Unit, node: str, key: str, outer: tuple[Any, Any], memo: _Memo,
+                    dtype: str) -> tuple[Bounds, ...] | None:
+    """Is a value of the model's parameter ``outer`` (what the class checks of it, and its compiled value)
+    that head ``node`` of ``unit`` takes as its parameter ``key`` (a whole ``${p}``) only a size there, or a
+    setting no shape rule reads? Then the bounds of the block fields it reaches (:func:`reached_bounds`), else
+    None. For a built-in block, :func:`~vibench.compiler.free_sizes.read_bounds` (``dtype``: the model's
+    float dtype); for a composite, when its one copy's body reads ``key`` only so (:func:`_sizes_only`). A
+    node of several copies (``repeat:``, ``for_each:``) is neither: one copy's input is another's output."""
     compiled = unit.node(node)
-    bodies = [c.unit for c in compiled.copies if c.unit is not None]
-    if compiled.kind == "primitive" and not bodies:
-        return True
-    return bool(bodies) and all(_sizes_only(body, key, outer, memo) for body in bodies)
+    if compiled.kind == "primitive":
+        bounds = read_bounds(unit, compiled, key, dtype)
+        return None if bounds is None else (bounds,)
+    if compiled.repeated or compiled.parallel or len(compiled.copies) != 1 or compiled.copies[0].unit is None:
+        return None
+    body = compiled.copies[0].unit
+    return _sizes_only(body, key, outer, memo, dtype)
 
 
-def _sizes_only(body: Unit, key: str, outer: tuple[Any, Any], memo: dict[tuple[int, str, str], bool]) -> bool:
+def _sizes_only(body: Unit, key: str, outer: tuple[Any, Any], memo: _Memo, dtype: str) -> tuple[Bounds, ...] | None:
     """Does composite ``body`` read its parameter ``key``, given a value of the model's parameter
-    ``outer`` (declaration, value), only as its heads' sizes (as :func:`candidates` asks of the model),
-    recursively through the composites those heads are, and does ``key``'s declaration admit every value
-    the class admits (:func:`_admits`: the class checks only the model's declared type and bounds)?"""
+    ``outer`` (declaration, value), only as :func:`candidates` asks of the model (its heads' sizes or
+    settings no shape rule reads), recursively through the composites those heads are, and does ``key``'s
+    declaration admit every value the class admits (:func:`~vibench.compiler.free_bounds.admits`: the class
+    checks the model's declared type and bounds, not the composites')? Then the bounds of the block fields
+    it reaches, else None."""
     memo_key = (id(body), key, outer[0].name)
-    done = memo.get(memo_key)
-    if done is not None:
-        return done
-    memo[memo_key] = False  # (a body cannot contain itself; conservative if one did)
+    if memo_key in memo:
+        return memo[memo_key]
+    memo[memo_key] = None  # (a body cannot contain itself; conservative if one did)
     definition = body.definition
     inner = definition.param(key) if definition is not None else None
-    ok = inner is not None and _admits(*outer, inner)
-    if ok:
+    found: tuple[Bounds, ...] | None = None
+    if inner is not None and admits(*outer, inner):
         elsewhere, uses, inherits = _reads(definition, body)
-        ok = not inherits and key not in elsewhere and all(
-            _passed_as_size(body, nd.name, k, outer, memo) for nd, k, name in uses if name == key)
-    memo[memo_key] = ok
-    return ok
-
-
-def _admits(outer: Any, value: Any, inner: Any) -> bool:
-    """Does composite parameter declaration ``inner`` admit every value that model.py's class admits for
-    the model's parameter ``outer`` compiled as ``value`` (one of ``value``'s type, an int too for a float,
-    within ``outer``'s bounds)? The same type, ``any``, or for an int a type that takes every int (``int``,
-    ``int | None``); no choices; and each bound of ``inner`` implied by one of ``outer`` (``ge: 1`` by
-    ``ge: 1``, ``ge: 2`` or ``gt: 1``, not by an int's ``gt: 0``: conservative). The alternative, the
-    class checking the composites' bounds too, would need them in model.py; a fixed parameter is
-    always correct."""
-    import typing
-
-    from vibench.compiler.params import TypeSyntaxError, parse_type
-
-    if inner.choices is not None:
-        return False
-    if inner.type != outer.type and inner.type != "any":
-        try:
-            kind = parse_type(inner.type)
-        except TypeSyntaxError:
-            return False
-        if type(value) is not int or not (kind is int or (typing.get_origin(kind) is typing.Union
-                                                          and int in typing.get_args(kind))):
-            return False
-
-    def above(bound: Any, strict: bool) -> bool:  # every admitted value is >= bound (> bound: strict)
-        return ((outer.ge is not None and (outer.ge > bound if strict else outer.ge >= bound))
-                or (outer.gt is not None and outer.gt >= bound))
-
-    def below(bound: Any, strict: bool) -> bool:  # every admitted value is <= bound (< bound: strict)
-        return ((outer.le is not None and (outer.le < bound if strict else outer.le <= bound))
-                or (outer.lt is not None and outer.lt <= bound))
-
-    lower = (inner.ge is None or above(inner.ge, False)) and (inner.gt is None or above(inner.gt, True))
-    upper = (inner.le is None or below(inner.le, False)) and (inner.lt is None or below(inner.lt, True))
-    return lower and upper
+        if not inherits and key not in elsewhere:
+            found = ()
+            for nd, k, name in uses:
+                bounds = _passed_as_size(body, nd.name, k, outer, memo, dtype) if name == key else ()
+                if bounds is None:
+                    found = None
+                    break
+                found += bounds
+    memo[memo_key] = found
+    return found
 
 
 def expanded_nodes(program: Program) -> int:
@@ -319,15 +340,60 @@ def _none_test(value: Any) -> bool:
     return only(value.expr)
 
 
-def _same_inner_types(a: Program, b: Program) -> bool:
-    """Do both programs give every model node the same output types, except nodes whose value is
-    only returned (a classifier head's width)?"""
-    returned = {ref.node for _, ref, _ in a.root.outputs}
-    read = {v.node for n in a.root.nodes for _, v in n.inputs}
+def _only_sizes_moved(a: Program, b: Program, value: Any, probe: Any) -> bool:
+    """Do both programs build the same nodes with the same output types, but for sizes that are the free
+    parameter (``value`` in ``a``, ``probe`` in ``b``)? A head's other sizes count too: a `stride` that
+    sets an output's length is no free parameter."""
     if [n.name for n in a.root.nodes] != [n.name for n in b.root.nodes]:
         return False
-    return all(x.outputs == y.outputs for x, y in zip(a.root.nodes, b.root.nodes, strict=True)
-               if not (x.name in returned and x.name not in read))
+    for x, y in zip(a.root.nodes, b.root.nodes, strict=True):
+        ours, theirs = x.outputs, y.outputs
+        if [(port, t.dtype, len(t.shape)) for port, t in ours] != [(port, t.dtype, len(t.shape)) for port, t in theirs]:
+            return False
+        for (_, s), (_, t) in zip(ours, theirs, strict=True):
+            if any(d != e and not (type(d) is int and d == value and e == probe)
+                   for d, e in zip(s.shape, t.shape, strict=True)):
+                return False
+    return True
+
+
+def keyword_of(program: Program, name: str) -> str:
+    """The parameter model.py's class takes for free parameter ``name``: the spec's own parameter ``p``
+    when ``name`` is only bound to it by ``with: {name: p}`` (a spec that ``extends:`` a template,
+    ``Mine(classes=3)`` for ``with: {num_classes: classes}``), nothing else reads ``p`` and the
+    compilation did not set ``name`` itself; else ``name``."""
+    from vibench.compiler.ir import Template
+
+    definition = program.root.definition
+    if definition is None or program.request is None or name in dict(program.request.params):
+        return name
+    decls = {d.name: d for d in definition.params}
+    values = dict(program.root.params)
+    default = decls[name].default if name in decls else None
+    if not (isinstance(default, Template) and default.whole and isinstance(default.expr, ast.Name)
+            and decls[name].given):
+        return name
+    keyword = default.expr.id
+    if keyword not in decls or keyword not in values or type(values[keyword]) is not type(values.get(name)) \
+            or values[keyword] != values[name]:
+        return name
+    rest = replace(definition, params=tuple(replace(d, default=None) if d.name == name else d
+                                            for d in definition.params))
+    elsewhere, uses, inherits = _reads(rest, program.root)
+    if inherits or keyword in elsewhere or any(n == keyword for _, _, n in uses):
+        return name
+    return keyword
+
+
+def code_names(program: Program, free: frozenset[str]) -> dict[str, str]:
+    """Each free parameter -> the parameter the code reads for it (:func:`keyword_of`: ``classes`` ->
+    ``num_classes``; itself for most)."""
+    fed = {}
+    for name, _ in program.root.params:
+        keyword = keyword_of(program, name)
+        if keyword != name:
+            fed[keyword] = name
+    return {n: fed.get(n, n) for n in free}
 
 
 def _probes(decl: Any, value: Any) -> list[Any]:
