@@ -23,7 +23,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
-from vibench.compiler.blocks.base import native_source
+from vibench.compiler.blocks.base import model_float_dtype, native_source
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen import support
 from vibench.compiler.codegen.checks import input_checks, shares_sizes
@@ -380,12 +380,9 @@ def _bounds(d: ParamDecl, value: Any, size: bool = False, fields: tuple[Bounds, 
 
 
 def _dtype_cast(unit: Unit) -> str | None:
-    floats = {t.dtype for _, t in unit.inputs if t.dtype.startswith(("float", "bfloat"))}
-    if len(floats) == 1:
-        dtype = floats.pop()
-        if dtype != "float32":
-            return f"self.to(torch.{dtype})"
-    return None
+    """The module's cast to its inputs' float dtype: the rule the shapes pass typed the tables with."""
+    dtype = model_float_dtype(t.dtype for _, t in unit.inputs)
+    return f"self.to(torch.{dtype})" if dtype != "float32" else None
 
 
 # --------------------------------------------------------------------------------------------
