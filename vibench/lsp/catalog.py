@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from vibench.compiler.blocks.base import Block
+    from vibench.compiler.diagnostics import Diagnostic
     from vibench.compiler.ir import ParamDecl, UnitDef
     from vibench.schemas.template_schema import TemplateInfo
 
@@ -134,7 +135,7 @@ class Catalog:
         self._blocks: dict[str, Block] | None = None
         self._block_params: dict[str, dict[str, ParamInfo]] = {}
         self._templates: dict[str, TemplateInfo] | None = None
-        self._units: dict[tuple, UnitInfo | None] = {}
+        self._units: dict[tuple, UnitInfo | Diagnostic | None] = {}
 
     def add_folders(self, folders: list[str]) -> None:
         """Add folders to the spec search path (and forget what was read without them)."""
@@ -227,6 +228,32 @@ class Catalog:
 
     def unit(self, ref: str, from_dir: str | None) -> UnitInfo | None:
         """The interface of the spec (or ``file#Block``) a reference names; None when it does not load."""
+        loaded = self._load(ref, from_dir)
+        return loaded if isinstance(loaded, UnitInfo) else None
+
+    def unit_error(self, ref: str, from_dir: str | None) -> Diagnostic | None:
+        """Why the spec file a reference names does not load: the first of its errors (E001 for its YAML,
+        E101 for an unknown key ...); None when it loads, or no file is found."""
+        loaded = self._load(ref, from_dir)
+        return None if loaded is None or isinstance(loaded, UnitInfo) else loaded
+
+    def definition(self, ref: str, from_dir: str | None) -> tuple[str, int, int] | None:
+        """(file, line, col), 1-based, of what a reference names: the spec file (its start), or the block
+        of ``file#Block`` in it. When the file does not load (an error elsewhere in it), the block is found
+        by its key under ``blocks:`` in the file's text; the file's start when not even that is there."""
+        part, _, block = ref.partition("#")
+        path = self.find(part, from_dir)
+        if path is None or not block:
+            return None if path is None else (path, 1, 1)
+        unit = self.unit(ref, from_dir)
+        if unit is not None:
+            return path, unit.line, unit.col
+        found = _key_position(path, ("blocks", block))
+        return (path, *found) if found is not None else (path, 1, 1)
+
+    def _load(self, ref: str, from_dir: str | None) -> UnitInfo | Diagnostic | None:
+        """The unit a reference names; the first error of its file when that does not load; None when
+        no file is found or the file holds no such block (cached until the file changes)."""
         from vibench.compiler.diagnostics import SpecError
 
         part, _, block = ref.partition("#")
@@ -242,12 +269,13 @@ class Catalog:
         with self._lock:
             if key in self._units:
                 return self._units[key]
+            info: UnitInfo | Diagnostic | None
             try:
                 root, blocks = self.library().load(path, None)
                 unit = blocks.get(block) if block else root
                 info = unit_info(ref, unit, path) if unit is not None else None
-            except SpecError:
-                info = None
+            except SpecError as err:
+                info = err.diagnostics[0] if err.diagnostics else None
             self._units[key] = info
             return info
 
@@ -255,6 +283,27 @@ class Catalog:
         from vibench.compiler.resolve import slot_components
 
         return slot_components(slot, self.library(), from_dir)
+
+
+def _key_position(path: str, keys: tuple[str, ...]) -> tuple[int, int] | None:
+    """1-based (line, col) of the key at ``keys`` in the spec file at ``path``, read by the tolerant
+    outline (so also in a file that does not load); None when it is not there or the file is not read."""
+    from vibench.lsp.outline import outline
+    from vibench.lsp.spec_kind import MAX_BYTES
+    from vibench.lsp.text import BOM, Lines
+
+    try:
+        if os.path.getsize(path) > MAX_BYTES:
+            return None
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            text = f.read()
+    except OSError:
+        return None
+    entry = outline(text).entry(keys)
+    if entry is None or entry.key_span is None:
+        return None
+    line, char = Lines(text, "utf-32").position(entry.key_span[0])  # code points, as the compiler counts
+    return line + 1, char + 1 - (1 if line == 0 and text.startswith(BOM) else 0)
 
 
 def _block_params(block: Block) -> dict[str, ParamInfo]:

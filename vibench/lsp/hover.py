@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import os
+
 from lsprotocol import types as t
 
 from vibench.lsp.catalog import Catalog, document_model, model_keys
@@ -98,8 +100,25 @@ def block_text(doc: Document, catalog: Catalog, name: str) -> str | None:
         return catalog.block_markdown(name)
     if "${" in name:
         return None
-    unit = catalog.unit(name, doc.from_dir) if is_library_ref(name) else composite_info(doc.outline, name)
-    return unit.markdown() if unit is not None else None
+    if not is_library_ref(name):
+        unit = composite_info(doc.outline, name)
+        return unit.markdown() if unit is not None else None
+    unit = catalog.unit(name, doc.from_dir)
+    if unit is not None:
+        return unit.markdown()
+    return unloaded_text(catalog, name, doc.from_dir)
+
+
+def unloaded_text(catalog: Catalog, ref: str, from_dir: str | None) -> str | None:
+    """For a spec reference whose file has errors: that it has, and the first of them; None when the
+    file is not found or loads (and holds no such block)."""
+    error = catalog.unit_error(ref, from_dir)
+    if error is None:
+        return None
+    where = f"{os.path.basename(error.pos.file)}:{error.pos.line}:{error.pos.col}" if error.pos is not None else ""
+    file = ref.partition("#")[0]
+    return (f"**{plain(ref)}**\n\n{code(file)} has errors, so what it declares is not known until they are fixed; "
+            f"the first: {code(error.code)}" + (f" at {code(where)}" if where else "") + f": {plain(error.message)}")
 
 
 def node_text(doc: Document, catalog: Catalog, unit: tuple, name: str) -> str:
@@ -182,7 +201,8 @@ def extends_text(doc: Document, catalog: Catalog) -> str | None:
 
     template = template_of(doc, catalog)
     if template is None:
-        return None
+        extends = doc.outline.value(("extends",))
+        return unloaded_text(catalog, extends, doc.from_dir) if extends else None
     text = template.markdown()
     program = doc.program
     if program is not None:

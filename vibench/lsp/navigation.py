@@ -80,17 +80,14 @@ def _file_location(file: str) -> list[t.Location] | None:
 
 
 def _unit_location(catalog: Catalog, ref: str, from_dir: str | None) -> list[t.Location] | None:
+    """The spec file a reference names, at its block for ``file#Block`` (found in the file's text when
+    the file has errors, see :meth:`Catalog.definition`)."""
     from pathlib import Path as FilePath
 
-    part, _, block = ref.partition("#")
-    file = catalog.find(part, from_dir)
-    if file is None:
+    found = catalog.definition(ref, from_dir)
+    if found is None:
         return None
-    line, col = 1, 1
-    if block:
-        unit = catalog.unit(ref, from_dir)
-        if unit is not None:
-            line, col = unit.line, unit.col
+    file, line, col = found
     position = t.Position(line=line - 1, character=col - 1)
     return [t.Location(uri=FilePath(file).as_uri(), range=t.Range(start=position, end=position))]
 

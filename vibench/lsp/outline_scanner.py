@@ -4,6 +4,11 @@
 records every key and scalar it reads into an :class:`~vibench.lsp.outline_model.Outline`. Its
 state at a line start is a small tuple, so :func:`~vibench.lsp.outline.cursor_at` can resume at
 the cursor's line. Also the characters of a name (:data:`WORD_CHARS`) and where a word starts.
+
+Like the compiler's loader, the scanner reads at most :data:`~vibench.compiler.load_compose.MAX_DEPTH`
+nested containers: where the text nests deeper (the compiler's E002), the outline ends, so that
+``[[[[...`` costs time and memory in proportion to the text and its depth up to that limit, not to
+the square of its depth (each entry's path holds every level above it).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from vibench.compiler.load_compose import MAX_DEPTH
 from vibench.lsp.outline_model import Entry, Outline, Path, closing_quote, unquote
 from vibench.lsp.text import BOM
 
@@ -22,6 +28,10 @@ _FLOW_STOP = ",[]{}"
 # in flow context `,[]{}`; inner spaces belong to the scalar, trailing ones do not.
 _FLOW_PLAIN = re.compile(r"(?:[^:#,\[\]{}\s]|:(?![\s,\[\]{}]|$)|(?<=\S)#|[ \t]+(?=[^\s#:,\[\]{}]|:(?![\s,\[\]{}]|$)))+")
 _BLOCK_PLAIN = re.compile(r"(?:[^:#\s]|:(?!\s|$)|(?<=\S)#|[ \t]+(?=[^\s#:]|:(?!\s|$)))+")
+
+
+class _TooDeep(Exception):
+    """Raised by :meth:`Scanner._push` beyond :data:`MAX_DEPTH` containers; :meth:`Scanner.run` stops there."""
 
 
 @dataclass
@@ -69,16 +79,23 @@ class Scanner:
         self.last_scalar: tuple[int, int, str, Path] | None = None
         self.last_token_end = 0
         self.flow_depth = 0  # open flow containers
+        self.too_deep = False  # the text nests deeper than MAX_DEPTH containers: the outline ends there
 
     # -- driving ------------------------------------------------------------------------------
 
     def run(self, start: int = 0, states: list[tuple | None] | None = None) -> Scanner:
         """Scan from offset ``start`` (a line start); record the state at each line in ``states``."""
         offset = max(start, self.bom)  # the text after a byte-order mark
+        if self.too_deep:
+            return self
         for line in self.text[offset:].split("\n"):
             if states is not None:
                 states.append(self._state())
-            self._line(offset, line[:-1] if line.endswith("\r") else line)  # a `\r\n` line break
+            try:
+                self._line(offset, line[:-1] if line.endswith("\r") else line)  # a `\r\n` line break
+            except _TooDeep:  # the compiler refuses the text (E002): nothing after this is outlined
+                self.too_deep, self.quote = True, None
+                return self
             offset += len(line) + 1
         if self.quote is not None:  # never closed: it ends with the text
             quote, begin, first, parts = self.quote
@@ -236,6 +253,8 @@ class Scanner:
             entry.kind = kind
 
     def _push(self, frame: _Frame) -> None:
+        if len(self.stack) > MAX_DEPTH:  # MAX_DEPTH containers open (and the root frame): one more is E002
+            raise _TooDeep
         self._container(frame.path, "map" if frame.kind in ("bmap", "fmap") else "seq")
         self.stack.append(frame)
         if frame.flow:
@@ -314,7 +333,9 @@ class Scanner:
 
     def _scalar(self, start: int, end: int, value: str, is_key: bool, first: bool) -> None:
         top = self.top
-        col = start - line_start_at(self.text, start, self.bom)
+        # the column matters only for the first token of a line (near its start): a long line of
+        # flow text does not search back to its start for each scalar
+        col = start - line_start_at(self.text, start, self.bom) if first else -1
         if is_key:
             if first and not (top.kind == "bmap" and top.indent == col):
                 path = self._value_slot()
@@ -351,6 +372,8 @@ class Scanner:
 
     def cursor(self, offset: int, line_before: str) -> tuple[Path, str]:
         """(path, role) of a word ending at ``offset``, the end of the scanned text."""
+        if self.too_deep:  # the scan stopped before the cursor
+            return self.top.path, "none"
         last = self.last_scalar
         # a word ends at the cursor, or the cursor is inside an open quote (editors close it: `block: "|"`)
         if last is not None and last[1] == offset and (word_start(self.text, offset) < offset or self.open_quote):

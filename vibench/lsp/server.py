@@ -9,8 +9,10 @@ once). Checks run one at a time on a worker thread: an edit (re)starts a per-doc
 ``debounce`` seconds; when it fires, the text of that moment is compiled and its diagnostics
 published, unless a newer edit arrived meanwhile (that one's timer publishes). Opening a document
 checks it at once, saving one re-checks every open document (a template it extends may be the file
-saved). A background thread imports the compiler and reads the block catalogue and the library
-while the client is still starting, so that the first request does not pay for it.
+saved). `exit` ends the process at once, also in the middle of a check: the worker is a daemon thread,
+and a busy one is not waited for (:mod:`vibench.lsp.worker`). A background thread imports the compiler
+and reads the block catalogue and the library while the client is still starting, so that the first
+request does not pay for it.
 
 Streams and text. The protocol has private copies of standard input and output; what the process
 prints (a plug-in's ``print`` or ``os.write(1, ...)``) goes to standard error (:mod:`vibench.lsp.stdio`).
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from concurrent.futures import ThreadPoolExecutor
+import sys
 from typing import Any
 
 from lsprotocol import types as t
@@ -37,6 +39,7 @@ from vibench.lsp.completion import span_range
 from vibench.lsp.document import Document
 from vibench.lsp.outline import Outline, outline
 from vibench.lsp.protocol import VibenchProtocol
+from vibench.lsp.worker import Worker
 
 DEBOUNCE = 0.1
 """Seconds of quiet after an edit before the document is checked."""
@@ -52,8 +55,9 @@ class VibenchServer(LanguageServer):
         self.catalog = Catalog(search_path)
         self.debounce = debounce
         self._timers: dict[str, asyncio.Task[None]] = {}
-        # One worker runs every compile and the warm-up, one at a time.
-        self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vibench-check")
+        # One worker runs every compile and the warm-up, one at a time; a daemon thread, so that `exit`
+        # ends the process even while a check runs (vibench.lsp.worker).
+        self._checker = Worker("vibench-check")
         self._library_warm = False
         self.shutdown_requested = False
         self.exit_code = 0  # of the process; 1 when `exit` comes before `shutdown` (as LSP asks)
@@ -319,4 +323,14 @@ def serve(argv: list[str] | None = None) -> int:
     channel_in, channel_out = take_stdio()  # before anything else runs: a plug-in's print goes to stderr
     server = create_server(search, max(0.0, ns.debounce_ms / 1000))
     server.start_io(channel_in, channel_out)
+    if server._checker.busy():
+        # A check (or the warm-up) is still running: end now, without waiting for it, and without
+        # finalizing the interpreter under a thread that may be importing or printing.
+        for stream in (channel_out, sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(server.exit_code)
     return server.exit_code

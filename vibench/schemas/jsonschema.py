@@ -14,7 +14,11 @@ following what yaml-language-server measurably does with each keyword (``docs/ed
   completion offers them all (also when replacing an existing name) and hover shows the one chosen;
   an unknown name gets one message (the first member's ``patternErrorMessage``);
 * every block parameter also accepts a ``${...}`` string, and its description states its type,
-  bounds and default; ``nodes`` maps carry "new node" snippets; name-keyed maps take string keys;
+  bounds and default; ``nodes`` maps carry "new node" snippets; every mapping whose keys are not
+  fixed (name-keyed maps, ``metadata:``, a composite node's parameters) takes string keys only;
+* an integer or number also accepts, as a string, the YAML 1.1 forms the compiler reads as numbers
+  and yaml-language-server (YAML 1.2) as strings: ``1_000``, ``0b101``, ``-0x1f``, ``0.1_0``
+  (:data:`INTEGER_1_1`, :data:`NUMBER_1_1`);
 * ``extends:`` completes the templates on the spec path (the shipped library, plus ``--spec-path``
   folders), and ``with:`` the parameters of the one named (an ``if``/``then`` per template);
 * ``title`` s are set on purpose, not by pydantic: the server shows the first title it meets as the
@@ -56,6 +60,13 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """A string holding a ``${...}`` template (evaluated when the spec compiles)."""
 OTHER_BLOCK_PATTERN = r"^(?:[A-Z][A-Za-z0-9_]*|.*[/#].*|.*\.(?:ya?ml|json)|.*\$\{.*)$"
 """``block:`` values the catalogue does not hold: composites, library references, templates."""
+INTEGER_1_1 = (r"^(?:[-+]?0b[01_]*[01][01_]*|[-+]0x[0-9a-fA-F_]*[0-9a-fA-F][0-9a-fA-F_]*"
+               r"|0x(?:_+[0-9a-fA-F]|[0-9a-fA-F]+_)[0-9a-fA-F_]*|[-+]?[1-9][0-9]*_[0-9_]*)$")
+"""Integers as YAML 1.1 (PyYAML, so the compiler) reads them that YAML 1.2 reads as strings: with ``_``
+(``1_000``), binary (``0b101``), a signed hexadecimal (``-0x1f``). Their bounds are not checked."""
+NUMBER_1_1 = (INTEGER_1_1[:-2] + r"|[-+]?[0-9][0-9_]*(?:_[0-9_]*\.[0-9_]*|\.[0-9_]*_[0-9_]*)(?:[eE][-+][0-9]+)?"
+              r"|\.[0-9]+_[0-9_]*(?:[eE][-+][0-9]+)?)$")
+""":data:`INTEGER_1_1`, and floats with ``_`` (``0.1_0``, ``1_0.5``, ``.5_0``)."""
 EXTENDS_EXCLUDES = ("inputs", "nodes", "outputs")
 """Sections a spec with ``extends:`` cannot have (E107); ``blocks``, ``let`` and ``checks`` only empty."""
 UNKNOWN_BLOCK = (
@@ -83,6 +94,8 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
     # No description here: hover shows the parameter's own, not this one.
     defs["Template"] = {"type": "string", "pattern": TEMPLATE_PATTERN}
     defs["Name"] = {"type": "string", "pattern": NAME_PATTERN}  # `out_channels: channels` (compiler/names.py)
+    defs["Integer_1_1"] = {"type": "string", "pattern": INTEGER_1_1}
+    defs["Number_1_1"] = {"type": "string", "pattern": NUMBER_1_1}
     defs["Node"] = _node_union(blocks, node_keys, defs)
     for section in (root["properties"], defs["BlockSpec"]["properties"]):
         _object_member(section["nodes"])["defaultSnippets"] = _snippets(blocks)
@@ -113,6 +126,7 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
     root["description"] = root["markdownDescription"] = description
     schema = {"$schema": DIALECT, "$id": schema_id, **root, "$defs": defs}
     _string_keys(schema)
+    _yaml_1_1_numbers(schema)
     return schema
 
 
@@ -321,15 +335,24 @@ _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 
 
 def _string_keys(schema: Any) -> None:
-    """Every mapping keyed by names (``nodes``, ``inputs``, ``sizes`` ...) takes only string keys.
+    """Every mapping whose keys are not all listed (``nodes``, ``inputs``, ``sizes``, ``metadata``, a
+    composite node's parameters ...) takes only string keys.
 
     JSON keys are always strings, but YAML reads ``true:`` or ``1:`` as a boolean or number key,
     which the compiler refuses (E102); through this ``propertyNames`` the server reports it too.
+    A mapping with ``additionalProperties: false`` needs none (a key that is not listed is refused), and
+    the object schemas of conditions (no ``additionalProperties``) get none: yaml-language-server would
+    offer a placeholder key ``property`` wherever they apply; so it would in a free-form mapping
+    (``additionalProperties: true``: ``metadata``, ``with``), whose one is ``doNotSuggest``. The maps
+    nested in a ``metadata:`` value have no schema: the compiler takes any keys there.
     """
     if not isinstance(schema, dict):
         return
-    if schema.get("type") == "object" and isinstance(schema.get("additionalProperties"), dict):
+    extra = schema.get("additionalProperties")
+    if schema.get("type") == "object" and isinstance(extra, dict):
         schema.setdefault("propertyNames", {"type": "string"})
+    elif schema.get("type") == "object" and extra is True:  # free-form: no placeholder key to complete
+        schema.setdefault("propertyNames", {"type": "string", "doNotSuggest": True})
     for key in _SCHEMA_VALUED:
         _string_keys(schema.get(key))
     for key in _SCHEMA_LISTS:
@@ -338,6 +361,34 @@ def _string_keys(schema: Any) -> None:
     for key in _NAMED_CHILDREN:
         for sub in (schema.get(key) or {}).values():
             _string_keys(sub)
+
+
+def _yaml_1_1_numbers(schema: Any) -> None:
+    """Next to each ``integer`` (``number``) member of an ``anyOf``, the same title for a string
+    matching :data:`INTEGER_1_1` (:data:`NUMBER_1_1`).
+
+    yaml-language-server reads YAML 1.2, where ``1_000`` and ``0b101`` are strings; the compiler reads
+    YAML 1.1, where they are integers: without this the server flags values the compiler accepts.
+    """
+    if isinstance(schema, list):
+        for sub in schema:
+            _yaml_1_1_numbers(sub)
+        return
+    if not isinstance(schema, dict):
+        return
+    for value in schema.values():
+        _yaml_1_1_numbers(value)
+    members = schema.get("anyOf")
+    if not isinstance(members, list):
+        return
+    out = []
+    for member in members:
+        out.append(member)
+        kind = member.get("type") if isinstance(member, dict) else None
+        if kind in ("integer", "number"):
+            ref = "#/$defs/Integer_1_1" if kind == "integer" else "#/$defs/Number_1_1"
+            out.append({**({"title": member["title"]} if "title" in member else {}), "$ref": ref})
+    schema["anyOf"] = out
 
 
 def _object_member(prop: dict[str, Any]) -> dict[str, Any]:
