@@ -40,7 +40,6 @@ from vibench.compiler.codegen.structure import Classes, Structure, env_of, group
 from vibench.compiler.codegen.text import width
 from vibench.compiler.codegen.types import annotation_of
 from vibench.compiler.free_bounds import FINITE, Bounds, tighten
-from vibench.compiler.free_params import code_names, reached_bounds
 from vibench.compiler.ir import ParamDecl, Program, Unit
 from vibench.compiler.resolve_units import check_metadata_value
 
@@ -56,19 +55,25 @@ class _Class:
 
 
 def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] = frozenset(),
-         sizes: dict[tuple[str, str, int], str] | None = None, inplace: bool = True) -> str:
+         sizes: dict[tuple[str, str, int], str] | None = None, inplace: bool = True,
+         reads: dict[str, str] | None = None, fields: dict[str, tuple[Any, ...]] | None = None) -> str:
     """Render the program as model.py source (``out_path`` only feeds the regenerate comment).
 
     ``free``: template parameters the model class accepts other values of (see the module docstring);
     ``sizes``: the model's sizes that are one of them, (node, port, axis) -> its name, which the shape
     comments and the docstring write (``[B, num_classes]``, not the default's ``[B, 4]``).
     ``inplace=False``: no operation writes into a layer's output (:func:`~vibench.compiler.codegen.forward.forward`).
+    ``reads``: each free parameter -> the parameter the code reads for it (``free_params.code_names``: ``classes``
+    -> ``num_classes``; itself when missing); ``fields``: the bounds of the block fields each sets that the class
+    checks too (``free_params.reached_bounds``). The caller computes both (pipeline.compile_source), so that this
+    module does not import free_params, which imports :func:`fingerprint`.
     """
-    classes = _structures(program, free)
+    classes = _structures(program, free, reads=reads)
     imports: set[str] = set()
     natives: list[Any] = []
     helpers: list[Any] = []
-    rendered = [_class(s, program, imports, natives, helpers, free, inplace, sizes or {}) for s in classes.structures]
+    rendered = [_class(s, program, imports, natives, helpers, free, inplace, sizes or {}, reads, fields)
+                for s in classes.structures]
     rendered = [r for r, s in zip(rendered, classes.structures, strict=True) if not s.inline]
     if any(s.inline for s in classes.structures):
         imports.add("collections")
@@ -106,21 +111,23 @@ def _imported_names(lines: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _structures(program: Program, free: frozenset[str], plans: dict | None = None) -> Classes:
+def _structures(program: Program, free: frozenset[str], plans: dict | None = None,
+                reads: dict[str, str] | None = None) -> Classes:
     classes = group(program, plans)
     _name_classes(classes, program)
     # The names the code reads: `num_classes` for the class's `classes` (with: {num_classes: classes}).
-    thread(classes, set(code_names(program, free).values()))
+    thread(classes, {(reads or {}).get(n, n) for n in free})
     for s in classes.structures:
         explain_structure(s, classes)
     return classes
 
 
-def fingerprint(program: Program, free: frozenset[str], plans: dict | None = None) -> tuple:
+def fingerprint(program: Program, free: frozenset[str], plans: dict | None = None,
+                reads: dict[str, str] | None = None) -> tuple:
     """The code of every class, without comments, docstrings and the free parameters' defaults: equal
     fingerprints mean the same model.py up to those (see ``pipeline.free_parameters``). ``plans``
-    caches the units' plans between calls on one program."""
-    classes = _structures(program, free, plans)
+    caches the units' plans between calls on one program; ``reads`` as :func:`emit` takes it."""
+    classes = _structures(program, free, plans, reads)
     parts: list[Any] = []
     for s in classes.structures:
         fwd = forward(s)
@@ -222,7 +229,8 @@ def _builtins() -> frozenset[str]:
 
 
 def _class(s: Structure, program: Program, imports: set[str], natives: list[Any], helpers: list[Any],
-           free: frozenset[str], inplace: bool = True, sizes: dict[tuple[str, str, int], str] | None = None) -> _Class:
+           free: frozenset[str], inplace: bool = True, sizes: dict[tuple[str, str, int], str] | None = None,
+           reads: dict[str, str] | None = None, fields: dict[str, tuple[Any, ...]] | None = None) -> _Class:
     is_root = s is _root_of(program, s)
     unit = s.units[0]
     for plan in s.plans:
@@ -266,7 +274,7 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
         if support._checkpoint not in helpers:
             helpers.append(support._checkpoint)
     if is_root:
-        _root(cls, s, unit, program, init, helpers, free, inplace, sizes or {})
+        _root(cls, s, unit, program, init, helpers, free, inplace, sizes or {}, reads, fields)
     else:
         cls.doc = composite_doc(s, unit)
         params = ["self"] + [_param(a.name, a.annotation, a.default, a.has_default) for a in s.args]
@@ -307,12 +315,13 @@ def _param(name: str, annotation: str, default: Any, has_default: bool) -> str:
 
 
 def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[str], helpers: list[Any],
-          free: frozenset[str], inplace: bool = True, sizes: dict[tuple[str, str, int], str] | None = None) -> None:
+          free: frozenset[str], inplace: bool = True, sizes: dict[tuple[str, str, int], str] | None = None,
+          code_reads: dict[str, str] | None = None, field_bounds: dict[str, tuple[Any, ...]] | None = None) -> None:
     decls = {d.name: d for d in (unit.definition.params if unit.definition is not None else ())}
     values = dict(unit.params)
     order = list(values)
     free_names = sorted((n for n in free if n in values), key=order.index)
-    reads = code_names(program, frozenset(free_names))  # keyword -> the parameter the code reads
+    reads = {n: (code_reads or {}).get(n, n) for n in free_names}  # keyword -> the parameter the code reads
     cls.doc = root_doc(unit, sizes or {}, free_names)
     if unit.metadata:
         check_metadata_value(unit.metadata, unit.definition.pos if unit.definition is not None else None)
@@ -338,7 +347,7 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
             entries: list[ast.expr] = [c.ref("fixed"), *(c.ref(n) for n in free_names)]
             given = ast.Dict(keys=[None] + [c.const(n) for n in free_names], values=entries)
         sized = set((sizes or {}).values())  # the free parameters that are an output's size: at least 1
-        fields = reached_bounds(program) if free_names else {}  # those of the block fields they set
+        fields = dict(field_bounds or {}) if free_names else {}  # those of the block fields they set
         bounds = c.const({n: _bounds(decls[n], values[n], n in sized, fields.get(n, ())) for n in free_names})
         # The `--set` words apart (parameter -> word): the hint for a changed parameter leaves out its old value.
         sets = {k: shell(f"{k}={v}") for k, v in program.source.overrides}

@@ -103,8 +103,8 @@ def _probe(program: Program, compile_program: Callable[..., Program], request: C
             return None
         if not _only_sizes_moved(program, other, value, probe):  # cheap first: another size changed
             return None
-        expected = expected or fingerprint(program, frozenset(names), plans)
-        if fingerprint(other, frozenset(names)) != expected:
+        expected = expected or fingerprint(program, frozenset(names), plans, code_names(program, frozenset(names)))
+        if fingerprint(other, frozenset(names), reads=code_names(other, frozenset(names))) != expected:
             return None
         moved = _moved(program, other, keyword, value, probe)
         del other

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from vibench.compiler import free_params
-from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.free_params import unprobed_note
 from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef, verify_definition, verify_program
 from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file, source_budget
@@ -383,11 +383,14 @@ def compile_source(program: Program, out_path: str | None = None, inplace: bool 
     """model.py for a program; its class accepts other values of the parameters :func:`free_parameters` finds.
     ``inplace=False``: no operation of ``forward`` writes into a layer's output (hooks see it as it was)."""
     from vibench.compiler.emit import emit  # jinja2 and the template only when emitting
+    from vibench.compiler.free_params import code_names, reached_bounds
 
     with paused_gc():
         sizes: dict[tuple[str, str, int], str] = {}
         free = free_parameters(program, sizes)
-        return emit(program, out_path=out_path, free=free, sizes=sizes, inplace=inplace)
+        reads = code_names(program, free)
+        fields = reached_bounds(program) if free else {}
+        return emit(program, out_path=out_path, free=free, sizes=sizes, inplace=inplace, reads=reads, fields=fields)
 
 
 def _show(value: Any) -> str:
@@ -398,4 +401,4 @@ def _show(value: Any) -> str:
     try:
         return json.dumps(value, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):  # no YAML value (a set, bytes): binding says E202 for it
-        return repr(value)[:200]
+        return clip(repr(value), 200)
