@@ -160,15 +160,25 @@ print(model(torch.ones(1, 4))[0, 0].item())
 """
 
 
-def test_an_edited_helper_of_a_plugin_is_compiled_again_by_the_next_process(tmp_path: Path, folder: Path) -> None:
-    """The QA's repro: qaplug/blk.py imports the top-level `qahelper`; the next process built SCALE 2."""
+@pytest.mark.parametrize("helper", ["qa1206d_plug_helper", "nntplib", "link"])
+def test_an_edited_helper_of_a_plugin_is_compiled_again_by_the_next_process(tmp_path: Path, folder: Path,
+                                                                            helper: str) -> None:
+    """The QA's repro: qaplug/blk.py imports the top-level `qahelper`; the next process built SCALE 2. Also a
+    helper named like a standard-library module (a plug-in's own `wave.py`: it was judged by its name) and one
+    reached through a link that is re-pointed (`ln -sfn v2.py helper.py`: only the old target was recorded)."""
     site = tmp_path / "site"
     (site / "qa1206d_plug").mkdir(parents=True)
     (site / "qa1206d_plug" / "__init__.py").write_text("")
-    block = BLOCK.format(imports="import qa1206d_plug_helper\nfrom vibench.compiler.registry import register",
-                         name="qa1206d_plug_scale", scale="qa1206d_plug_helper.SCALE")
+    module = "qa1206d_plug_link" if helper == "link" else helper
+    block = BLOCK.format(imports=f"import {module}\nfrom vibench.compiler.registry import register",
+                         name="qa1206d_plug_scale", scale=f"{module}.SCALE")
     (site / "qa1206d_plug" / "blk.py").write_text(block.replace("\nclass Scale", "\n@register\nclass Scale"))
-    (site / "qa1206d_plug_helper.py").write_text("SCALE = 2\n")
+    if helper == "link":
+        (site / "v1.py").write_text("SCALE = 2\n")
+        (site / "v2.py").write_text("SCALE = 3\n")
+        (site / f"{module}.py").symlink_to("v1.py")
+    else:
+        (site / f"{module}.py").write_text("SCALE = 2\n")
     (tmp_path / "spec.yaml").write_text(_plugin_spec("qa1206d_plug_scale"))
     env = {**os.environ, "VIBENCH_CACHE_DIR": str(folder), "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
 
@@ -179,7 +189,12 @@ def test_an_edited_helper_of_a_plugin_is_compiled_again_by_the_next_process(tmp_
         return done.stdout.strip()
 
     assert run() == "2.0"
-    (site / "qa1206d_plug_helper.py").write_text("SCALE = 3\n")
+    assert run() == "2.0"  # from the folder
+    if helper == "link":
+        (site / f"{module}.py").unlink()
+        (site / f"{module}.py").symlink_to("v2.py")
+    else:
+        (site / f"{module}.py").write_text("SCALE = 3\n")
     assert run() == "3.0"
 
 

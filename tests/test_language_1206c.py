@@ -70,7 +70,7 @@ def test_two_equalities_no_size_meets_are_refused(spec):
         vibench.check(text=textwrap.dedent(spec))
     assert codes(err.value) in (["E308"], ["E301"], ["E302"])
     if codes(err.value) == ["E301"]:
-        assert "no size of L in 3 <= L <= 3 meets it (`3 == L` from node `a`)" in err.value.diagnostics[0].notes
+        assert "no size of L in 3 <= L <= 3 meets it (`L == 3` from node `a`)" in err.value.diagnostics[0].notes
 
 
 def test_an_escaped_quote_inside_a_string_does_not_end_it():

@@ -67,7 +67,7 @@ from vibench.compiler.cli_streams import (
     stopped,
 )
 from vibench.compiler.cli_weights import read_checkpoint_arg, reference_weights, weights_output, weights_target
-from vibench.compiler.display import clip_path
+from vibench.compiler.display import clip_path, escaped
 from vibench.compiler.outputs import (
     OutputError,
     Outputs,
@@ -418,7 +418,7 @@ def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
         from vibench.compiler.reference_templates import template_hint
 
         hint = template_hint(ns.template)
-        raise UsageError(str(err.args[0]) + (f"; {hint}" if hint else "")) from None
+        raise UsageError(escaped(str(err.args[0])) + (f"; {hint}" if hint else "")) from None
     except SpecError as err:
         print(err.render(), file=sys.stderr)
         print(f"\nthe template {ns.template} has errors; no schema written", file=sys.stderr)

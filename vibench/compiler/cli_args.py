@@ -196,7 +196,8 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
     except SpecError:
         from vibench.compiler.reference_templates import template_hint
 
-        hint = None if spec.endswith(("/", ".yaml", ".yml", ".json")) else template_hint(spec)
+        path_like = spec.startswith((".", "/")) or spec.endswith(("/", ".yaml", ".yml", ".json"))
+        hint = None if path_like else template_hint(spec)  # a name as `extends:` reads it, not a path
         raise UsageError(f"no such spec file: {clip_path(spec)}" + (f"; {hint}" if hint else "")) from None
 
 

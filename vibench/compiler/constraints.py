@@ -55,6 +55,10 @@ def ge_text(e: Dim) -> str:
 def eq_text(lhs: Dim, rhs: Dim) -> str:
     """A readable ``lhs == rhs``: ``L // 128 - 32 == 0`` reads ``L // 128 == 32``, and a recorded
     alternative ``(L - 1) * (L - 4) == 0`` reads ``L == 1 or L == 4``."""
+    if not (isinstance(rhs, int) and rhs == 0):  # `4 == L` (a block's check) reads `L == 4`: as a difference
+        diff = lhs - rhs
+        if not isinstance(diff, int):
+            return eq_text(diff, 0)
     if isinstance(rhs, int) and rhs == 0 and not isinstance(lhs, int):
         quadratic = quadratic_roots(lhs)
         if quadratic is not None and quadratic[1]:
@@ -152,7 +156,7 @@ class NodeContext:
         if verdict is False:
             raise ShapeError("E301", f"{what} does not match", port=port, param=param,
                              expected=str(expected), found=f"{found}{shape}", hint=hint, notes=self._never(e))
-        text = f"{found} == {expected}"
+        text = eq_text(found, expected)  # `4 == L` reads `L == 4`
         self._refuse_pin(e, "==", text, what, port=port, param=param)
         self.space.record(Constraint(e, "==", text, what, node=self.node, pos=self.pos))
 

@@ -349,7 +349,8 @@ def bind_params(
         if code == "E202" and not caused:
             diags.append(Diagnostic(code, f"wrong type for parameter `{name}` of {where}", pos,
                                     expected=decl.type, found=f"{clip(repr(value), 80)} ({_kind(value)})",
-                                    notes=((message.partition(": ")[2],) if "[" in decl.type and message else ())
+                                    notes=((message.partition(": ")[2],) if ("[" in decl.type or "any" in decl.type)
+                                           and message else ())
                                     + told))
         elif code is not None and not caused:
             diags.append(Diagnostic(code, f"parameter `{name}` of {where} is out of bounds", pos,

@@ -138,8 +138,8 @@ def python_values(value: Any, depth: int = 0) -> Any:
     levels; the resolver bounds deeper ones). Torch is never imported here: a tensor is known by its type."""
     if depth > 64:
         return value
-    if isinstance(value, dict):
-        return {k: python_values(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, dict):  # keys too: `num_classes={np.int64(1): 4}` from a pandas groupby
+        return {python_values(k, depth + 1): python_values(v, depth + 1) for k, v in value.items()}
     if type(value) in (list, tuple):
         return type(value)(python_values(v, depth + 1) for v in value)
     if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):

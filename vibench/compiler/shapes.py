@@ -77,6 +77,7 @@ def infer_program(root: UnitDef, library: Library, source: SourceInfo,
         if float_dtype == spec.float_dtype or spec.fixed_float_dtype is not None:
             break
     if input_dims:
+        spec.refuse_untaken(root, unit, input_dims)
         spec.check_bindings(unit, bindings)
         spec.diags.raise_if_any()
     return Program(root=unit, units=tuple(spec.order), source=source, bindings=tuple(sorted(bindings.items())),
@@ -93,6 +94,7 @@ class _Specializer:
         self.stack: list[UnitDef] = []
         self.checked: dict[int, UnitDef] = {}
         self.param_memo: dict[tuple[object, ...], Any] = {}
+        self.switched_off: set[str] = set()  # inputs `--input` bound although their `when` is false (E305 said)
         self.warned_unused: set[tuple[str, str]] = set()  # definitions checked for unused parameters
         self.max_nodes = MAX_NODES
         self.max_params = MAX_PARAMS
@@ -139,6 +141,7 @@ class _Specializer:
                 self.diags.add(Diagnostic("E305", f"{given} binds input `{name}`, which is switched off (its `when` "
                                           "is false)", decl.pos, hint="leave it out, or set the parameters that "
                                           "switch it on"))
+                self.switched_off.add(name)
                 continue
             try:
                 shape = declared_dims(decl, env)
@@ -201,6 +204,17 @@ class _Specializer:
             hint=_time_axis_hint(root, need.node, missing)
             or f"give {names} a number in `inputs:` (or make it a parameter), bind it with {bind}{example}, "
                "or reduce that dimension first (e.g. pooling to a fixed size)"))
+
+    def refuse_untaken(self, root: UnitDef, unit: Unit, input_dims: dict[str, tuple[int, ...]]) -> None:
+        """E305 for a bound input the typed model does not take: `optional: true` and read by no node here
+        (M_01_ISFM's system_id with one num_classes for every sample); the sizes it bound are not the model's."""
+        taken = {name for name, _ in unit.inputs}
+        given = "`inputs`" if self.library.in_python else "--input"
+        for decl in root.inputs:
+            if decl.name in input_dims and decl.name not in taken and decl.name not in self.switched_off:
+                self.diags.add(Diagnostic("E305", f"{given} binds input `{decl.name}`, which this model does not "
+                                          "take: it is optional and nothing reads it here", decl.pos,
+                                          hint="leave it out (forward has no such argument)"))
 
     def check_bindings(self, unit: Unit, bindings: dict[str, int]) -> None:
         for c in unit.constraints:
@@ -346,8 +360,11 @@ def _time_axis_hint(root: UnitDef, node: str | None, missing: list[str]) -> str 
     nd = next((n for n in root.nodes if n.name == node), None)
     if nd is None or not isinstance(nd.block, str) or nd.block not in CHANNELS_FIRST | RECURRENT:
         return None
+    read = {ref.node for _, ref in nd.inputs}
     for decl in root.inputs:
         shape = decl.shape if isinstance(decl.shape, tuple) else ()
+        if decl.name not in read:  # another input, or one read through its `as:` adapter (a node of its own)
+            continue
         if decl.layout is not None and len(shape) == 3 and shape[1] in missing:
             time = shape[1]
             if nd.block in RECURRENT:

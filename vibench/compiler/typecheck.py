@@ -240,14 +240,17 @@ class TypeCheck(CompositeCheck):
             for d in diags:
                 self.owner.diags.add(d)
             raise Failed() from None
-        field = _not_finite(p)
+        field = _not_finite(p, getattr(block, "infinite_ok", frozenset()))
         if field is not None:  # `factor: .nan`, `1e400`, `${1e308 * 10}`: model.py would compute with nan or inf
             pos = positions.get(field, nd.pos)
+            infinite = field in getattr(block, "infinite_ok", ())
             self.owner.diags.add(Diagnostic(
                 "E104", f"value out of range for parameter `{field}` of `{block.name}`", pos, node=nd.name,
-                expected="a finite number", found=clip(repr(values.get(field, getattr(p, field))), 60),
-                hint="NaN or infinity (a number too large for a float, 1e400, is infinity) would make every output "
-                     "NaN or infinite", notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
+                expected="a number, or -inf or inf" if infinite else "a finite number",
+                found=clip(repr(values.get(field, getattr(p, field))), 60),
+                hint="NaN compares false with every number, so the outputs would be NaN" if infinite else
+                     "NaN or infinity (a number too large for a float, 1e400, is infinity) here would reach the "
+                     "outputs as NaN or infinity", notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
             raise Failed()
         self.owner.param_memo[key] = p
         return p
@@ -329,17 +332,17 @@ def set_elsewhere(nd: NodeDef, field: str, pos: Pos | None) -> tuple[str, ...]:
     return () if origin is None else (f"the value set here reaches `{field}` of node `{nd.name}` at {origin}",)
 
 
-def _not_finite(p: Any) -> str | None:
-    """The first parameter of validated block parameters ``p`` holding a float NaN or infinity (also inside a
-    list, tuple or mapping), or None."""
-    def bad(value: Any) -> bool:
+def _not_finite(p: Any, infinite_ok: frozenset[str] = frozenset()) -> str | None:
+    """The first parameter of validated block parameters ``p`` holding a float NaN, or an infinity where the block
+    does not take one (``infinite_ok``), also inside a list, tuple or mapping; else None."""
+    def bad(value: Any, infinite: bool) -> bool:
         if isinstance(value, float):
-            return not math.isfinite(value)
+            return math.isnan(value) or (math.isinf(value) and not infinite)
         if isinstance(value, (list, tuple)):
-            return any(bad(v) for v in value)
+            return any(bad(v, infinite) for v in value)
         if isinstance(value, dict):
-            return any(bad(v) for v in value.values())
+            return any(bad(v, infinite) for v in value.values())
         return False
 
-    return next((name for name in type(p).model_fields if bad(getattr(p, name, None))), None)
+    return next((name for name in type(p).model_fields if bad(getattr(p, name, None), name in infinite_ok)), None)
 

@@ -178,10 +178,11 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         if ref.port is None:
             if target.parallel:
                 return ValueRef(name, None)
-            if len(outputs) > 1 and all(p.isdigit() for p, _ in outputs):
-                last = len(outputs) - 1
+            if len(outputs) > 1 and outputs[0][0].isdigit():  # numbered first (also beside named ones: `c.*, z`)
+                numbered = [p for p, _ in outputs if p.isdigit()]
+                last = len(numbered) - 1
                 raise self.error(Diagnostic(
-                    "E405", f"a bare `{name}` names none of the {len(outputs)} numbered outputs of node `{name}`",
+                    "E405", f"a bare `{name}` names none of the {len(numbered)} numbered outputs of node `{name}`",
                     ref.pos, node=node, found=f"`{name}`",
                     expected=f"`{name}.0` or `{name}.1`" if last == 1 else f"one of `{name}.0` to `{name}.{last}`",
                     hint=f"read one as `{name}.0`; only a node with named outputs reads as its first (`lstm` is "

@@ -63,8 +63,9 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         spec_text = text
     # Where `extends:` and block references are looked up from: the spec's folder as given (a symlink's,
     # not its target's), or for text the working folder; and the search path's folders, resolved.
-    if path is not None:
-        where = os.path.realpath(path) + "\0" + os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    if path is not None:  # and the path as given: the warnings an entry keeps name the file as the caller did
+        where = (os.path.realpath(path) + "\0" + os.path.realpath(os.path.dirname(os.path.abspath(path)))
+                 + "\0" + path)
     else:
         where = "<text>\0" + os.path.realpath(os.getcwd())
     folders = [os.path.realpath(folder) for folder in search_path or []]
@@ -165,7 +166,7 @@ def plugin_files(program: Program) -> set[str]:
                 with contextlib.suppress(TypeError, OSError):  # an object without a file (built in, typed at a prompt)
                     file = inspect.getsourcefile(part)
                     if file is not None:
-                        files.add(os.path.realpath(file))
+                        files |= _as_read(file)
     if roots:
         modules.update(name for name in list(sys.modules) if name in roots or _under(name, roots))
     return files | imported_code(modules)
@@ -196,7 +197,7 @@ def imported_code(start: Iterable[str]) -> set[str]:
             continue
         file = getattr(module, "__file__", None)
         if isinstance(file, str):
-            files.add(os.path.realpath(file))
+            files |= _as_read(file)
         for name in sorted(_references(module) - seen):
             seen.add(name)
             if _users_code(name):
@@ -257,10 +258,18 @@ def _import_statements(file: object) -> tuple[tuple[int, str, tuple[str, ...]], 
     return tuple(found)
 
 
+def _as_read(file: str) -> set[str]:
+    """A module file's real path, and the path Python imported it by when a link leads there: re-pointing the
+    link (``ln -sfn v2.py helper.py``) changes what that path reads, not the old target."""
+    real, given = os.path.realpath(file), os.path.abspath(file)
+    return {real, given} if given != real else {real}
+
+
 def _users_code(name: str) -> bool:
-    """Whether imported module ``name`` is the user's code (see :func:`imported_code`)."""
+    """Whether imported module ``name`` is the user's code (see :func:`imported_code`): by where its file is,
+    not by its name (a plug-in's own `wave.py` or `signal.py` beside it is the user's)."""
     top = name.partition(".")[0]
-    if top == "vibench" or top in sys.stdlib_module_names or top in sys.builtin_module_names:
+    if top == "vibench" or top in sys.builtin_module_names:
         return False
     file = getattr(sys.modules.get(name), "__file__", None)
     if not isinstance(file, str):

@@ -120,7 +120,7 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
                                        "let": {"maxProperties": 0}, "checks": {"maxItems": 0}}}
         root["else"] = {"required": ["name", "inputs", "nodes", "outputs"], "properties": {"with": {"type": "null"}}}
     else:
-        schema_id = f"{TEMPLATE_ID}{quote(template, safe='/')}.schema.json"
+        schema_id = f"{TEMPLATE_ID}{quote(template, safe='/', errors='surrogateescape')}.schema.json"
         template_schema.narrow(root, template_schema.load_template(template, search_path or []))
         description += f" This schema is for specs that extend `{template}`."
     root["description"] = root["markdownDescription"] = description

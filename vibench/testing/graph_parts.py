@@ -79,14 +79,18 @@ class _Unit:
 
     def sink_refs(self) -> list[str]:
         """What an output reads of each sink: the node's name where that is one value, every copy of a
-        ``for_each`` node (``{from: n.*}``), the first of numbered outputs (``n.0``: a bare name of several
-        numbered outputs is E405)."""
+        ``for_each`` node (``{from: n.*}``; a later such sink its first copy), the first of numbered outputs
+        (``n.0``: a bare name of several numbered outputs is E405)."""
         refs = []
+        starred = False  # one `{from: n.*}` only: its outputs are named by copy (`0`, `1`), a second would clash
         for name in self.sinks():
             node = next(n for n in self.nodes if n.name == name)
             ports = [v.ref for v in self.pool if v.node == name]
-            if "for_each" in node.extra:
+            if "for_each" in node.extra and not starred:
                 refs.append(f"{{from: {name}.*}}")
+                starred = True
+            elif "for_each" in node.extra:
+                refs.append(f"{name}.0")
             elif name in ports or not ports:
                 refs.append(name)
             else:

@@ -114,6 +114,9 @@ class Block:
     Params: ClassVar[type[BaseModel]]
     inputs: ClassVar[tuple[str, ...]] = ("x",)
     variadic: ClassVar[bool] = False  # one port taking any number (>= min_inputs) of tensors
+    # Float parameters that may be infinite (a pad value of -inf before a max, a clamp bound); every other
+    # float must be finite (E104), and NaN never passes.
+    infinite_ok: ClassVar[frozenset[str]] = frozenset()
     min_inputs: ClassVar[int] = 1
     optional_inputs: ClassVar[tuple[str, ...]] = ()
     # Ports whose tensor the native reads in any floating dtype (a sampling rate: it computes with it in float32 or

@@ -17,8 +17,8 @@ class ClampParams(BlockParams):
     # One of the two, not null: the JSON Schema says so too (jsonschema.py reads this `anyOf`).
     model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["min"]}, {"required": ["max"]}]})
 
-    min: float | None = Field(None, description="Lower bound (None: no lower bound).")
-    max: float | None = Field(None, description="Upper bound (None: no upper bound).")
+    min: float | None = Field(None, description="Lower bound (None or -inf: no lower bound).")
+    max: float | None = Field(None, description="Upper bound (None or inf: no upper bound).")
 
     @model_validator(mode="after")
     def _bounds(self) -> ClampParams:
@@ -38,6 +38,7 @@ class Clamp(Block):
     """
 
     name = "clamp"
+    infinite_ok = frozenset({"min", "max"})  # -inf/inf: no bound; a -inf pad before a max
     Params = ClampParams
     category = "activation"
     fresh_output = True

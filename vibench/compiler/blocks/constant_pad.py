@@ -17,7 +17,7 @@ class ConstantPadParams(BlockParams):
     dim: int = Field(description="Dimension to pad (1: the channels of [B, C, L]).")
     before: int = Field(0, ge=0, description="Entries added at the start of the dimension.")
     after: int = Field(0, ge=0, description="Entries added at the end of the dimension.")
-    value: float = Field(0.0, description="The value of the added entries.")
+    value: float = Field(0.0, description="The value of the added entries (-inf before a max: never picked).")
 
 
 @register
@@ -30,6 +30,7 @@ class ConstantPad(Block):
     """
 
     name = "constant_pad"
+    infinite_ok = frozenset({"value"})  # -inf/inf: no bound; a -inf pad before a max
     Params = ConstantPadParams
     category = "shape"
     imports = ("F",)

@@ -83,10 +83,12 @@ def char_width(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
 
 
-def breaks_at(text: str, k: int) -> bool:
+def breaks_at(text: str, k: int, lo: int = 0) -> bool:
     """Whether a line may be cut before ``text[k]``: not before a mark or another character of no width (a
     combining accent, a variation selector, a Hangul vowel), a spacing mark, a zero-width joiner or an emoji
-    skin tone, not after a zero-width joiner, and not inside a pair of regional indicators (a flag)."""
+    skin tone, not after a zero-width joiner, and not inside a pair of regional indicators (a flag), paired
+    from ``lo`` on (the start of the line being cut: a run of flags is walked back at most to there, so cutting
+    a long run into lines stays linear)."""
     if k <= 0 or k >= len(text):
         return True
     ch, before = text[k], text[k - 1]
@@ -98,7 +100,7 @@ def breaks_at(text: str, k: int) -> bool:
         return False
     if _regional(ch) and _regional(before):
         run = 0
-        while k - run - 1 >= 0 and _regional(text[k - run - 1]):
+        while k - run - 1 >= lo and _regional(text[k - run - 1]):
             run += 1
         return run % 2 == 0
     return True
@@ -120,7 +122,7 @@ def fitting(text: str, room: int, start: int = 0) -> int:
         if used > room:
             break
         anywhere = k + 1 - start
-        if breaks_at(text, k + 1):
+        if breaks_at(text, k + 1, start):
             best = k + 1 - start
     return best or anywhere or 1
 
