@@ -16,17 +16,8 @@ from __future__ import annotations
 import pytest
 
 import vibench
-from vibench.compiler.diagnostics import Diagnostic
+from tests.test_language_1206d import _error
 from vibench.testing.graph_parts import _Node, _Unit, _Value
-
-
-def _error(text: str, **kwargs: object) -> Diagnostic:
-    with pytest.raises(vibench.SpecError) as info:
-        vibench.check(text=text, **kwargs)  # type: ignore[arg-type]
-    errors = [d for d in info.value.diagnostics if d.severity == "error"]
-    assert len(errors) == 1, errors
-    return errors[0]
-
 
 ONE = """\
 vibench: 1
@@ -86,7 +77,8 @@ outputs: {k: k}
 
 def test_a_bare_name_of_a_composite_whose_outputs_start_numbered_is_e405() -> None:
     d = _error(MIXED.replace("READ", "o"))
-    assert d.code == "E405" and "numbered outputs of node `o`" in d.message and d.expected == "`o.0` or `o.1`", d
+    assert d.code == "E405" and "numbered outputs of node `o`" in d.message, d
+    assert d.expected == "`o.0` or `o.1`, or `o.z`", d
     vibench.check(text=MIXED.replace("READ", "o.1"))
     vibench.check(text=MIXED.replace("READ", "o.z"))
 
@@ -222,3 +214,89 @@ def test_wrapping_a_long_run_of_flags_is_linear(monkeypatch) -> None:
     pieces = text.cut_to_fit("\U0001f1ef" * 4000, 80)
     assert "".join(pieces) == "\U0001f1ef" * 4000 and all(len(p) % 2 == 0 for p in pieces[:-1])
     assert calls < 4000 * 200, calls  # a line's worth per character, not the run's
+
+
+# -- several float dtypes among the inputs ----------------------------------------------------------------------
+
+MIXED_FLOATS = """\
+vibench: 1
+name: Mx
+inputs:
+  x: {shape: [B, 8], dtype: float64}
+  z: {shape: [B, 8], dtype: float16}
+nodes:
+  a: {block: BLOCK, in: x}
+  b: {block: relu, in: z}
+outputs: {a: a, b: b}
+"""
+
+
+def test_a_block_with_weights_given_another_float_dtype_than_the_models_is_e304() -> None:
+    """x float64 and z float16: model.py leaves the module float32, and a linear on x compiled, then torch refused
+    it ("mat1 and mat2 must have the same dtype")."""
+    d = _error(MIXED_FLOATS.replace("BLOCK", "linear, out_features: 3"))
+    assert d.code == "E304" and d.node == "a" and (d.expected, d.found) == ("float32", "float64"), d
+
+
+def test_weightless_blocks_take_any_float_dtype() -> None:
+    torch = pytest.importorskip("torch")
+    model = vibench.build(text=MIXED_FLOATS.replace("BLOCK", "tanh"))  # no weights: each keeps its dtype
+    a, b = model(torch.randn(2, 8, dtype=torch.float64), torch.randn(2, 8, dtype=torch.float16)).values()
+    assert (a.dtype, b.dtype) == (torch.float64, torch.float16)
+
+
+# -- a third pass (on 107c6cb) -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dtype", "value"), [("int64", "-.inf"), ("int64", ".inf"), ("int64", "1e300"),
+                                               ("int32", "3000000000"), ("int64", "0.5")])
+def test_an_integer_tensor_is_padded_with_a_whole_number_it_holds(dtype: str, value: str) -> None:
+    """`value: -.inf` on int64 was an internal OverflowError once infinity passed E104; 1e300 compiled and torch
+    refused it in forward ("cannot be converted to type int64_t without overflow")."""
+    text = (f"vibench: 1\nname: P\ninputs: {{x: {{shape: [B, 4], dtype: {dtype}}}}}\nnodes:\n"
+            f"  p: {{block: constant_pad, in: x, dim: 1, after: 2, value: {value}}}\noutputs: {{y: p}}\n")
+    d = _error(text)
+    assert d.code == "E304" and "cannot be padded" in d.message and d.expected.startswith("a whole number"), d
+
+
+def test_the_time_axis_hint_follows_the_value_back_through_nodes() -> None:
+    text = """\
+vibench: 1
+name: T
+inputs: {x: {shape: [B, L, 4], layout: BLC}}
+nodes:
+  d: {block: dropout, in: x, p: 0.1}
+  n: {block: conv1d, in: d, out_channels: 8, kernel_size: 3}
+outputs: {y: n}
+"""
+    d = _error(text)
+    assert d.code == "E303" and "time axis of input `x`" in (d.hint or ""), d
+
+
+@pytest.mark.parametrize(("z", "text"), [("[B, 16, 3]", "L * L == 16"), ("[B, L, 3]", "L == L * L")])
+def test_an_equality_of_a_block_is_never_read_as_roots(z: str, text: str) -> None:
+    """`16 == L * L` read `L == -4 or L == 4` (a size is never negative), `L == L * L` read `L == 0 or L == 1`."""
+    spec = ("vibench: 1\nname: Q\ninputs: {x: {shape: [B, 2, L, L]}, z: {shape: " + z + "}}\nnodes:\n"
+            "  f: {block: flatten, in: x, start_dim: 2}\n  m: {block: matmul, in: [f, z]}\noutputs: {y: m}\n")
+    assert [c.text for c in vibench.check(text=spec).root.constraints] == [text]
+
+
+def test_a_schema_of_a_template_whose_name_is_not_utf8_is_written(tmp_path, monkeypatch) -> None:
+    import json
+    import os
+
+    from vibench.compiler.cli import main
+
+    lib = tmp_path / "odd"
+    lib.mkdir()
+    (lib / os.fsdecode(b"n\xffx.yaml")).write_text("vibench: 1\nname: N\ninputs: {x: {shape: [B, 4]}}\n"
+                                                   "nodes: {a: {block: relu, in: x}}\noutputs: {y: a}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["schema", "--spec-path", "odd", "--template", os.fsdecode(b"n\xffx"), "-o", "odd.json"]) == 0
+    schema = json.loads((tmp_path / "odd.json").read_bytes().decode("utf-8"))  # UTF-8, the byte escaped
+    assert schema["$id"].endswith("/n%FFx.schema.json") and schema["description"].endswith("extend `n\\xffx`.")
+
+
+def test_a_bare_name_of_mixed_outputs_offers_the_named_ones_too() -> None:
+    d = _error(MIXED.replace("READ", "o").replace("chunks: 2", "chunks: 1"))
+    assert d.code == "E405" and d.expected == "`o.0`, or `o.z`", d

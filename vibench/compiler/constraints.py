@@ -57,19 +57,23 @@ def eq_text(lhs: Dim, rhs: Dim) -> str:
     alternative ``(L - 1) * (L - 4) == 0`` reads ``L == 1 or L == 4``."""
     if not (isinstance(rhs, int) and rhs == 0):  # `4 == L` (a block's check) reads `L == 4`: as a difference
         diff = lhs - rhs
-        if not isinstance(diff, int):
-            return eq_text(diff, 0)
+        return _sides(diff) if not isinstance(diff, int) else f"{lhs} == {rhs}"  # (never as roots: `L * L == 16`)
     if isinstance(rhs, int) and rhs == 0 and not isinstance(lhs, int):
         quadratic = quadratic_roots(lhs)
         if quadratic is not None and quadratic[1]:
             x, roots = quadratic
             return " or ".join(f"{x} == {r}" for r in roots)
-        plus = Expr._make({m: c for m, c in lhs.terms if c > 0}, max(lhs.const, 0))
-        minus = Expr._make({m: -c for m, c in lhs.terms if c < 0}, max(-lhs.const, 0))
-        if isinstance(plus, int):  # `5 - L == 0` reads `L == 5`, not `-L == -5`
-            plus, minus = minus, plus
-        return f"{plus} == {minus}"  # `L - C - 3 == 0` reads `L == C + 3`
+        return _sides(lhs)
     return f"{lhs} == {rhs}"
+
+
+def _sides(lhs: Expr) -> str:
+    """``lhs == 0`` with the positive terms on one side and the negative on the other (`L == C + 3`)."""
+    plus = Expr._make({m: c for m, c in lhs.terms if c > 0}, max(lhs.const, 0))
+    minus = Expr._make({m: -c for m, c in lhs.terms if c < 0}, max(-lhs.const, 0))
+    if isinstance(plus, int):  # `5 - L == 0` reads `L == 5`, not `-L == -5`
+        plus, minus = minus, plus
+    return f"{plus} == {minus}"  # `L - C - 3 == 0` reads `L == C + 3`
 
 
 def found_text(c: Constraint, bindings: dict[str, int]) -> str:

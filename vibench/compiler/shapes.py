@@ -360,10 +360,19 @@ def _time_axis_hint(root: UnitDef, node: str | None, missing: list[str]) -> str 
     nd = next((n for n in root.nodes if n.name == node), None)
     if nd is None or not isinstance(nd.block, str) or nd.block not in CHANNELS_FIRST | RECURRENT:
         return None
-    read = {ref.node for _, ref in nd.inputs}
+    by_name = {n.name: n for n in root.nodes}
+    read: set[str] = set()  # the inputs the node's value comes from, through nodes before it (a dropout, a norm)
+    todo = [ref.node for _, ref in nd.inputs]
+    while todo:
+        name = todo.pop()
+        if name in read:
+            continue
+        read.add(name)
+        if name in by_name:
+            todo += [ref.node for _, ref in by_name[name].inputs]
     for decl in root.inputs:
         shape = decl.shape if isinstance(decl.shape, tuple) else ()
-        if decl.name not in read:  # another input, or one read through its `as:` adapter (a node of its own)
+        if decl.name not in read:  # another input's (one read through its `as:` adapter has its axes swapped)
             continue
         if decl.layout is not None and len(shape) == 3 and shape[1] in missing:
             time = shape[1]

@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.blocks.base import Block, ShapeError
+from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, clip, comment_hint, one_of, plain, suggest
 from vibench.compiler.elaborated import Failed, Ports, Refs, freeze
@@ -180,7 +180,26 @@ class TypeCheck(CompositeCheck):
                             flops=block.flops(final, in_types, list(outs)),
                             buffer_count=block.buffer_count(final, in_types),
                             submodules=block.submodule_count(final, in_types))
+        self.weights_dtype(nd, block, instance, ports, in_types)
         return instance, tuple(ctx.space.constraints)
+
+    def weights_dtype(self, nd: NodeDef, block: Block, instance: Instance, ports: Ports,
+                      in_types: list[TensorType]) -> None:
+        """E304 for a float input of a block with weights whose dtype is not the model's float dtype: model.py
+        casts the module to the one float dtype its inputs share, and leaves it float32 when they have several
+        (x float64 and z float16 into two linears compiled, and torch refused the float64 x: "mat1 and mat2 must
+        have the same dtype"). A port the block reads in any float dtype (``any_float_inputs``) is exempt."""
+        if isinstance(instance.param_count, int) and instance.param_count == 0:
+            return
+        model = self.owner.float_dtype
+        exempt = set(getattr(block, "any_float_inputs", ()))
+        for (port, _, pos), t in zip(ports, in_types, strict=False):
+            if t.dtype in FLOAT_DTYPES and t.dtype != model and port not in exempt:
+                raise self.error(Diagnostic(
+                    "E304", f"block `{block.name}` holds {model} weights, and its input `{port}` is {t.dtype}",
+                    pos or nd.pos, node=nd.name, port=port, expected=model, found=t.dtype,
+                    hint="model.py casts its module to the float dtype of its inputs when they share one, and "
+                         "leaves it float32 when they have several: give the float inputs one dtype"))
 
     def validate_params(self, nd: NodeDef, block: Block, values: dict[str, Any],
                         positions: dict[str, Pos | None], key: tuple[str, Any] | None = None) -> Any:

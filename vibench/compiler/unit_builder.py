@@ -180,13 +180,16 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 return ValueRef(name, None)
             if len(outputs) > 1 and outputs[0][0].isdigit():  # numbered first (also beside named ones: `c.*, z`)
                 numbered = [p for p, _ in outputs if p.isdigit()]
+                named = [f"`{name}.{p}`" for p, _ in outputs if not p.isdigit()]
                 last = len(numbered) - 1
+                pieces = (f"`{name}.0`" if last == 0 else f"`{name}.0` or `{name}.1`" if last == 1 else
+                          f"one of `{name}.0` to `{name}.{last}`")
                 raise self.error(Diagnostic(
                     "E405", f"a bare `{name}` names none of the {len(numbered)} numbered outputs of node `{name}`",
                     ref.pos, node=node, found=f"`{name}`",
-                    expected=f"`{name}.0` or `{name}.1`" if last == 1 else f"one of `{name}.0` to `{name}.{last}`",
-                    hint=f"read one as `{name}.0`; only a node with named outputs reads as its first (`lstm` is "
-                    "`lstm.out`)"))
+                    expected=pieces + (f", or {', '.join(named)}" if named else ""),
+                    hint=f"read one as `{name}.0`; a bare name reads a node's first output only when that one is "
+                    "named (`lstm` is `lstm.out`)"))
             return ValueRef(name, outputs[0][0])
         ports = [p for p, _ in outputs]
         if ref.port not in ports:

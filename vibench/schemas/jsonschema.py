@@ -120,9 +120,11 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
                                        "let": {"maxProperties": 0}, "checks": {"maxItems": 0}}}
         root["else"] = {"required": ["name", "inputs", "nodes", "outputs"], "properties": {"with": {"type": "null"}}}
     else:
+        from vibench.compiler.display import escaped  # (a file name's byte that is not UTF-8: `\\xff`)
+
         schema_id = f"{TEMPLATE_ID}{quote(template, safe='/', errors='surrogateescape')}.schema.json"
         template_schema.narrow(root, template_schema.load_template(template, search_path or []))
-        description += f" This schema is for specs that extend `{template}`."
+        description += f" This schema is for specs that extend `{escaped(template)}`."
     root["description"] = root["markdownDescription"] = description
     schema = {"$schema": DIALECT, "$id": schema_id, **root, "$defs": defs}
     _string_keys(schema)
@@ -131,8 +133,14 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
 
 
 def schema_text(template: str | None = None, search_path: list[str] | None = None) -> str:
-    """The schema as deterministic, indented JSON text (what ``vibench-compile schema`` writes)."""
-    return json.dumps(build_schema(template, search_path), indent=2, ensure_ascii=False) + "\n"
+    """The schema as deterministic, indented JSON text (what ``vibench-compile schema`` writes). A lone surrogate
+    (a template file name's byte that is not UTF-8) is written as its JSON escape, ``\\udcff``: the file stays
+    UTF-8, which an editor reads, and a JSON reader reads the name back."""
+    text = json.dumps(build_schema(template, search_path), indent=2, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 
 from vibench.compiler.blocks.base import NUMERIC_DTYPES, Block, ShapeContext, norm_axis, numel, py
@@ -41,9 +43,12 @@ class ConstantPad(Block):
         (t,) = ins
         ctx.rank("x", t, range(1, 9), "[...]")
         ctx.dtype("x", t, NUMERIC_DTYPES)
-        if t.dtype in ("int64", "int32") and p.value != int(p.value):
-            raise ctx.fail(f"an integer tensor cannot be padded with {p.value}", code="E304", param="value",
-                           expected="a whole number", found=py(p.value))
+        if t.dtype in ("int64", "int32"):  # a whole number the dtype holds (torch: "cannot be converted")
+            bits = 63 if t.dtype == "int64" else 31
+            whole = math.isfinite(p.value) and float(p.value).is_integer()
+            if not whole or not -(2**bits) <= int(p.value) < 2**bits:
+                raise ctx.fail(f"an {t.dtype} tensor cannot be padded with {p.value}", code="E304", param="value",
+                               expected=f"a whole number from -2**{bits} to 2**{bits} - 1", found=py(p.value))
         axis = norm_axis(ctx, p.dim, len(t.shape))
         ctx.set("dim", axis - len(t.shape))  # counted from the end, as torch.nn.functional.pad's pads are
         shape = list(t.shape)
