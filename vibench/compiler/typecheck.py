@@ -189,12 +189,12 @@ class TypeCheck(CompositeCheck):
         casts the module to the one float dtype its inputs share, and leaves it float32 when they have several
         (x float64 and z float16 into two linears compiled, and torch refused the float64 x: "mat1 and mat2 must
         have the same dtype"). A port the block reads in any float dtype (``any_float_inputs``) is exempt."""
-        if isinstance(instance.param_count, int) and instance.param_count == 0:
-            return
         model = self.owner.float_dtype
-        exempt = set(getattr(block, "any_float_inputs", ()))
         for (port, _, pos), t in zip(ports, in_types, strict=False):
-            if t.dtype in FLOAT_DTYPES and t.dtype != model and port not in exempt:
+            if t.dtype == model or t.dtype not in FLOAT_DTYPES:  # (the common case first: every node runs this)
+                continue
+            weightless = isinstance(instance.param_count, int) and instance.param_count == 0
+            if not weightless and port not in getattr(block, "any_float_inputs", ()):
                 raise self.error(Diagnostic(
                     "E304", f"block `{block.name}` holds {model} weights, and its input `{port}` is {t.dtype}",
                     pos or nd.pos, node=nd.name, port=port, expected=model, found=t.dtype,
