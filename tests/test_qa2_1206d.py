@@ -300,3 +300,18 @@ def test_a_schema_of_a_template_whose_name_is_not_utf8_is_written(tmp_path, monk
 def test_a_bare_name_of_mixed_outputs_offers_the_named_ones_too() -> None:
     d = _error(MIXED.replace("READ", "o").replace("chunks: 2", "chunks: 1"))
     assert d.code == "E405" and d.expected == "`o.0`, or `o.z`", d
+
+
+@pytest.mark.parametrize(("encoding", "character"), [("utf-16", 108), ("utf-8", 112), ("utf-32", 106)])
+def test_definition_in_another_file_is_in_the_clients_encoding(tmp_path, encoding: str, character: int) -> None:
+    """`Blk:` after two emoji on its line: the server said character 106 (code points) whatever was agreed."""
+    from vibench.lsp.catalog import Catalog
+    from vibench.lsp.navigation import _unit_location
+
+    (tmp_path / "lib.yaml").write_text(
+        "vibench: 1\nname: L\ninputs: {x: {shape: [B, 3]}}\nnodes: {h: {block: relu, in: x}}\noutputs: {y: h}\n"
+        'blocks: {A: {doc: "\U0001f600\U0001f600", inputs: {x: {shape: [B, 3]}}, nodes: {h: {block: relu, in: x}}, '
+        "outputs: {y: h}}, Blk: {inputs: {x: {shape: [B, 3]}}, nodes: {h: {block: relu, in: x}}, outputs: {y: h}}}\n",
+        encoding="utf-8")
+    (location,) = _unit_location(Catalog([]), "./lib.yaml#Blk", str(tmp_path), encoding) or []
+    assert (location.range.start.line, location.range.start.character) == (5, character)

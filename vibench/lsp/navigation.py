@@ -50,16 +50,16 @@ def definition(doc: Document, catalog: Catalog, offset: int) -> list[t.Location]
         if not is_library_ref(word):
             target = _key_location(doc, ("blocks", word))
             return [target] if target is not None else None
-        return _unit_location(catalog, word, doc.from_dir)
+        return _unit_location(catalog, word, doc.from_dir, doc.encoding)
     if path == ("extends",):
-        return _unit_location(catalog, word, doc.from_dir)
+        return _unit_location(catalog, word, doc.from_dir, doc.encoding)
     if len(path) == 2 and path[0] == "base_configs" and is_phm(o) and doc.from_dir:
         return _file_location(os.path.join(doc.from_dir, o.value(path) or word))
     if path == ("model", "name") and is_phm(o):
         template_name = phm_template(o)
-        return _unit_location(catalog, template_name, doc.from_dir) if template_name else None
+        return _unit_location(catalog, template_name, doc.from_dir, doc.encoding) if template_name else None
     slot = value_slot(doc, catalog, path)
-    return _unit_location(catalog, f"{slot}/{word}", doc.from_dir) if slot is not None else None
+    return _unit_location(catalog, f"{slot}/{word}", doc.from_dir, doc.encoding) if slot is not None else None
 
 
 def _key_location(doc: Document, path: Path) -> t.Location | None:
@@ -79,16 +79,29 @@ def _file_location(file: str) -> list[t.Location] | None:
     return [t.Location(uri=FilePath(os.path.abspath(file)).as_uri(), range=t.Range(start=start, end=start))]
 
 
-def _unit_location(catalog: Catalog, ref: str, from_dir: str | None) -> list[t.Location] | None:
+def _unit_location(catalog: Catalog, ref: str, from_dir: str | None,
+                   encoding: str = "utf-16") -> list[t.Location] | None:
     """The spec file a reference names, at its block for ``file#Block`` (found in the file's text when
-    the file has errors, see :meth:`Catalog.definition`)."""
+    the file has errors, see :meth:`Catalog.definition`). The compiler's position (code points, YAML's line
+    breaks) is given in the client's ``encoding`` and lines, as every other position."""
     from pathlib import Path as FilePath
+
+    from vibench.lsp.text import Lines
 
     found = catalog.definition(ref, from_dir)
     if found is None:
         return None
     file, line, col = found
     position = t.Position(line=line - 1, character=col - 1)
+    if (line, col) != (1, 1):
+        try:
+            with open(file, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+                lines = Lines(fh.read(), encoding)
+        except OSError:
+            pass
+        else:
+            where, character = lines.position(lines.line_col_offset(line, col))
+            position = t.Position(line=where, character=character)
     return [t.Location(uri=FilePath(file).as_uri(), range=t.Range(start=position, end=position))]
 
 
