@@ -354,8 +354,6 @@ def _classes_from_metadata(doc: LoadedDoc, metadata: Any,
 
 
 def _metadata_note(table: str) -> str:
-    from vibench.compiler.diagnostics import clip
-
     return f"the value is max(Label) + 1 per Dataset_id of the metadata table {clip(table, 200)} (--metadata)"
 
 

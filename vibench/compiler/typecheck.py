@@ -194,7 +194,7 @@ class TypeCheck(CompositeCheck):
             if t.dtype == model or t.dtype not in FLOAT_DTYPES:  # (the common case first: every node runs this)
                 continue
             weightless = isinstance(instance.param_count, int) and instance.param_count == 0
-            if not weightless and port not in getattr(block, "any_float_inputs", ()):
+            if not weightless and port not in block.any_float_inputs:
                 raise self.error(Diagnostic(
                     "E304", f"block `{block.name}` holds {model} weights, and its input `{port}` is {t.dtype}",
                     pos or nd.pos, node=nd.name, port=port, expected=model, found=t.dtype,
@@ -259,10 +259,10 @@ class TypeCheck(CompositeCheck):
             for d in diags:
                 self.owner.diags.add(d)
             raise Failed() from None
-        field = _not_finite(p, getattr(block, "infinite_ok", frozenset()))
+        field = _not_finite(p, block.infinite_ok)
         if field is not None:  # `factor: .nan`, `1e400`, `${1e308 * 10}`: model.py would compute with nan or inf
             pos = positions.get(field, nd.pos)
-            infinite = field in getattr(block, "infinite_ok", ())
+            infinite = field in block.infinite_ok
             self.owner.diags.add(Diagnostic(
                 "E104", f"value out of range for parameter `{field}` of `{block.name}`", pos, node=nd.name,
                 expected="a number, or -inf or inf" if infinite else "a finite number",
