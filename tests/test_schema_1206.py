@@ -66,7 +66,7 @@ def test_the_schema_accepts_what_the_compiler_accepts(validator: jsonschema.Draf
 REFUSED = {
     "with: misspelt key": (HEAD + "nodes: {a: {block: conv1d, in: x, out_channels: 8, kernel_size: 3, "
                            "with: {kernel_sise: 3}}}\n",
-                           ("E111", 5, 74, "unknown parameter `kernel_sise` for block `conv1d`")),
+                           ("E111", 5, 75, "unknown parameter `kernel_sise` for block `conv1d`")),
     "with: a required parameter missing": (HEAD + "nodes: {a: {block: conv1d, in: x, with: {kernel_size: 3}}}\n",
                                            ("E113", 5, 9, "block `conv1d` needs parameter `out_channels`")),
     "clamp without bounds": (HEAD + "nodes: {a: {block: clamp, in: x}}\n",

@@ -7,19 +7,20 @@ error about a node value that *reads* a setting is already reported at that sett
 ``Elaborator.setting_pos``); a size *derived* from a setting cannot be traced that way (the node
 sees the number 30, not where it came from).
 
-So, when an error stays outside the user's file, the spec is checked again with one setting at a
-time. The settings are the `with:` keys and the values given with the compile (``--set``, the
-``params=`` of vibench.check, the keywords of vibench.build), which a trial drops or keeps like the
-others. First, with every setting at the template's default (the *baseline*), then each setting
-alone, then each setting left out. A setting that alone gives the error (and the baseline does not),
-or without which the error goes away while nothing of its own breaks (no required value missing,
-no other error inside the template), is where the user reads it. So is one without which the same
-check of the same node says something else (`C == 1` instead of `C == 2`): the setting gives the
-value it checks. The error moves to that `with:` key, with a note saying where the template raised
-it and which trial told; a given value is said to come from the command line (or from Python), at
-its `with:` key when the file sets the same key, else where it was raised. Errors that need two
-settings together, or that the template's defaults give as well, stay where they were raised; one that
-goes away without any one of several settings moves to the first of them, its note naming the others.
+So, when an error stays outside the user's file, the spec is checked again with one setting at a time; so is
+an error in the compiled file itself (a template compiled by name, or a `with:` key that ``--set`` overrides)
+when values were given with the compile, trying those values only. The settings are the `with:` keys and the
+values given with the compile (``--set``, the ``params=`` of vibench.check, the keywords of vibench.build),
+which a trial drops or keeps like the others. First, with every setting at the template's default (the
+*baseline*), then each setting alone, then each setting left out. A setting that alone gives the error (and
+the baseline does not), or without which the error goes away while nothing of its own breaks (no required
+value missing, no other error inside the template), is where the user reads it. So is one without which the
+same check of the same node says something else (`C == 1` instead of `C == 2`): the setting gives the value it
+checks. The error moves to that `with:` key, with a note saying where the template raised it and which trial
+told; a given value is said to come from the command line (or from Python), at its `with:` key when the file
+sets the same key, else where it was raised. Errors that need two settings together, or that the template's
+defaults give as well, stay where they were raised; one that goes away without any one of several settings
+moves to the first of them, its note naming the others.
 
 This runs only on the way out of a failed compile, for at most :data:`MAX_SETTINGS_TRIED` settings
 (two trials each, and the baseline), each trial under the compile's own limits and at most
@@ -47,27 +48,43 @@ Setting = tuple[bool, str]
 
 def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: Trial,
                    overrides: Mapping[str, Any] | None = None,
-                   origin: Callable[[str], str] | None = None) -> tuple[Diagnostic, ...]:
+                   origin: Callable[[str], str] | None = None,
+                   spelling: Callable[[str], str] = lambda key: f"--set {key}") -> tuple[Diagnostic, ...]:
     """``diagnostics`` with each error raised outside ``doc``'s file moved to the setting of ``doc`` it
     comes from, when a trial tells. ``check(doc, overrides)`` compiles a document with those values;
     ``overrides`` are the values the compile was given (``--set``), ``origin(key)`` the note that says
-    where such a value came from (the one E208 gives it)."""
+    where such a value came from (the one E208 gives it), ``spelling(key)`` how a note names one (``--set
+    key``, or ``key=`` from Python)."""
     data = doc.data
-    settings = data.get("with", {}) if isinstance(data, dict) and "extends" in data else None
+    extending = isinstance(data, dict) and "extends" in data
+    settings = data.get("with", {}) if extending else {}
     given = dict(overrides or {})
+    said = origin or (lambda key: f"the value of `{key}` is the one given with the parameters")
+    # An error outside the file may come from any setting; one in the file (a template compiled itself, a value
+    # reported at the `with:` key that --set overrides) from a given value only, unless it says so already.
     outside = [d for d in diagnostics if d.severity == "error" and d.pos is not None and d.pos.file != doc.file]
+    inside = [d for d in diagnostics if d.severity == "error" and d not in outside and given
+              and not any(said(key) in d.notes for key in given)]
     candidates: list[Setting] = [(False, key) for key in settings or {}] + [(True, key) for key in given]
-    if not outside or not isinstance(settings, dict) or not 0 < len(candidates) <= MAX_SETTINGS_TRIED:
+    if not isinstance(settings, dict) or not 0 < len(candidates) <= MAX_SETTINGS_TRIED:
+        return diagnostics
+    outside += inside
+    if not outside:
         return diagnostics
     errors = {_identity(d) for d in diagnostics if d.severity == "error"}
+    mine = {id(d) for d in inside}
 
     def trial(kept: list[Setting]) -> list[Diagnostic]:
         values = {key: settings[key] for by_value, key in kept if not by_value}
         try:
-            check(replace(doc, data={**data, "with": values}), {key: given[key] for by_value, key in kept if by_value})
+            check(replace(doc, data={**data, "with": values}) if extending else doc,
+                  {key: given[key] for by_value, key in kept if by_value})
         except SpecError as err:
             return [d for d in err.diagnostics if d.severity == "error"]
         return []
+
+    def fits(d: Diagnostic, setting: Setting) -> bool:
+        return id(d) not in mine or setting[0]
 
     cause: dict[int, tuple[Setting, str, str]] = {}  # id of an error outside -> (its setting, trial, what it said)
     # 1. The setting alone gives the error: with the others at the template's defaults it is there, and with
@@ -81,7 +98,7 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
                 break
             alone = {_identity(d) for d in trial([setting])}
             for d in outside:
-                if _identity(d) in alone and _identity(d) not in (default or set()):
+                if _identity(d) in alone and _identity(d) not in (default or set()) and fits(d, setting):
                     cause.setdefault(id(d), (setting, "alone", ""))
     # 2. Without the setting the error goes away, and leaving it out breaks nothing of its own: no required value
     #    goes missing (E209), no other node of the template fails first. (A new error at another of the user's
@@ -103,15 +120,17 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
         if any(s.code == "E209" or s.pos is None or s.pos.file != doc.file for s in new):
             continue
         for d in outside:
+            if not fits(d, setting):
+                continue
             if id(d) in changed:
                 changers.setdefault(id(d), []).append((setting, clip(changed[id(d)].message, 120)))
             elif _identity(d) not in remaining:
                 removers.setdefault(id(d), []).append(setting)
-    said = origin or (lambda key: f"the value of `{key}` is the one given with the parameters")
     for d in outside:  # the first setting without which it goes away, naming the others that do the same
         if id(d) not in cause and removers.get(id(d)):
             first, *others = _own_value_first(d, removers[id(d)], said)
-            cause[id(d)] = (first, "away", " or ".join(f"`--set {k}`" if given else f"`{k}`" for given, k in others))
+            named = (f"`{spelling(k)}`" if given else f"`{k}`" for given, k in others)
+            cause[id(d)] = (first, "away", " or ".join(named))
     for d in outside:
         if id(d) not in cause and len(changers.get(id(d), [])) == 1:
             (setting, other), = changers[id(d)]

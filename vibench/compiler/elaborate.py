@@ -369,17 +369,19 @@ class Elaborator(Evaluates):
             if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
                 raise self.error(Diagnostic("E211", f"{where} must give a mapping of parameters", nd.with_pos,
                                             node=nd.name, expected="{name: value, ...}", found=clip(repr(extra), 80)))
-            with_pos = self.source_pos(nd)
-            if isinstance(nd.with_, dict):  # plain names written in the mapping read parameters too
+            with_pos = self.source_pos(nd.with_, nd)
+            written = nd.with_ if isinstance(nd.with_, dict) else {}
+            if written:  # plain names written in the mapping read parameters too
                 extra = dict(extra)
-                for key, raw in nd.with_.items():
+                for key, raw in written.items():
                     named_ = named_value(block, key, raw, env, nd.with_pos)
                     if named_ is not raw:
                         extra[key] = self.evaluate(named_, env, nd.with_pos, where, nd.name)
+            keys = dict(nd.with_keys)  # a mapping written out: each value is where its key sets it
             for key, value in extra.items():
                 if key not in values:  # explicit parameters win
                     values[key] = value
-                    positions[key] = with_pos
+                    positions[key] = self.source_pos(written[key], nd, keys[key]) if key in keys else with_pos
         if nd.inherit:
             # The block takes every parameter of this unit that it declares (explicit values win).
             accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
@@ -398,15 +400,16 @@ class Elaborator(Evaluates):
                     self.inherited.add(name)
         return values, positions
 
-    def source_pos(self, nd: NodeDef) -> Pos | None:
-        """Where the values of a node's `with:` come from: the user's setting of the parameter it reads
-        (`${task_configs[key]}`, through `let:` values and `for_each`), else the `with:` itself."""
-        names = set(template_names(nd.with_))
+    def source_pos(self, value: Any, nd: NodeDef, own: Pos | None = None) -> Pos | None:
+        """Where a value of a node's `with:` (the whole mapping, or one key's) comes from: the user's setting
+        of the parameter it reads (`${task_configs[key]}`, through `let:` values and `for_each`), else where it
+        is written (``own``; the `with:` itself by default)."""
+        names = set(template_names(value))
         if names & {"item", "key"}:
             names |= template_names(nd.for_each)
         read = self.parameters_read(names)
         order = [d.name for d in self.udef.params if d.name in read]
-        return self.setting_pos(names) or (self.param_pos[order[0]] if len(order) == 1 else nd.with_pos)
+        return self.setting_pos(names) or (self.param_pos[order[0]] if len(order) == 1 else own or nd.with_pos)
 
     def parameters_read(self, names: Iterable[str]) -> set[str]:
         """The parameters of this unit that ``names`` (parameters, `let:` values, loop variables) read."""

@@ -149,6 +149,7 @@ class NodeDef:
     for_each: SpecValue = None  # a list or mapping, a Template giving one, or None
     with_: SpecValue = None  # a mapping or a Template giving one: more parameters for the block
     with_pos: Pos | None = None
+    with_keys: tuple[tuple[str, Pos | None], ...] = ()  # where a `with:` written as a mapping sets each key
     checkpoint: Flag = False  # activation checkpointing in the emitted forward (a bool once elaborated)
     adapter: str | None = None  # "as: BCL" for the transpose an input's or output's `as:` adds (adapters.py)
 

@@ -264,7 +264,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
                     return _metadata_note(metadata.path)
                 return library.value_origin(key)
 
-            located = blame.blame_settings(doc, err.diagnostics, trial, params, origin)
+            located = blame.blame_settings(doc, err.diagnostics, trial, params, origin,
+                                           lambda key: f"{key}=" if library.in_python else f"--set {key}")
             raise SpecError(located, err.sources) from None
         if program.root.metadata:  # what its `${...}` gave, as model.py will write it (--check says so too)
             from vibench.compiler.resolve_units import check_metadata_value

@@ -356,7 +356,16 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
     return NodeDef(name=name, index=index, block=block, inputs=tuple(inputs), params=tuple(params), repeat=repeat,
                    when=when, doc=spec.doc, pos=node_pos, block_pos=block_pos, inherit=spec.inherit,
                    for_each=for_each, with_=with_, with_pos=at.value("with") if with_ is not None else node_pos,
+                   with_keys=_keys_at(doc, children.get("with"), with_),
                    checkpoint=checkpoint)
+
+
+def _keys_at(doc: LoadedDoc, entry: tuple[tuple[int, int], Loc] | None, value: Any) -> tuple[tuple[str, Pos], ...]:
+    """Where a mapping written out (a node's `with:`) has each of its keys, as a node's own keys are placed."""
+    if entry is None or not isinstance(value, dict) or not isinstance(entry[1].children, dict):
+        return ()
+    keys = entry[1].children
+    return tuple((str(k), Pos(doc.file, *keys[k][0])) for k in value if k in keys)
 
 
 class _NodePlaces:
