@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Failed, expr_diag
 from vibench.compiler.expr import ExprError, parse_value
-from vibench.compiler.ir import Node, OutputDef, ParamDecl, Pos, Ref, TensorType, UnitDef, ValueRef
+from vibench.compiler.ir import Node, OutputDef, ParamDecl, Pos, Ref, Template, TensorType, UnitDef, ValueRef
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
@@ -163,9 +163,12 @@ def warn_unused(owner: _Specializer, udef: UnitDef) -> None:
     if inherits:
         return  # the node's block may read any of them (W104 says when none does)
     declared = {d.name for d in udef.params} | {let.name for let in udef.lets} | {"i", "item", "key"}
+    # A bare name in a shape that no parameter has is a size symbol (`B`, `L`), declared by that use: no typo.
+    shapes = [d.shape for d in udef.inputs if not isinstance(d.shape, Template)] + [o.shape or () for o in udef.outputs]
+    symbols = {dim for shape in shapes for dim in shape if isinstance(dim, str)}
     for decl in udef.params:
         if decl.name not in used:
-            typo = closest(decl.name, used - declared)
+            typo = closest(decl.name, used - declared - symbols)
             hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
             owner.diags.add(Diagnostic("W105", f"parameter `{decl.name}` is declared but never used",
                                        decl.pos, severity="warning",

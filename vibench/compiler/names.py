@@ -142,7 +142,9 @@ _EXPECTED = {"repeat": "an integer, a parameter's name or `${...}`", "when": "tr
              "`${...}`", "for_each": "a list, a parameter's name or `${...}`",
              "checkpoint": "true, false, a parameter's name or `${...}`"}
 _NO_NAME = {"repeat": "no parameter or `let` is named so: write a count such as `repeat: 2`",
-            "checkpoint": "no parameter or `let` is named so: write `checkpoint: true`, or a parameter's name"}
+            "checkpoint": "no parameter or `let` is named so: write `checkpoint: true`, or a parameter's name",
+            "for_each": "no parameter or `let` is named so: write a list such as `for_each: [3, 5]`, or a "
+                        "parameter's name"}
 
 
 def _flag(written: Template, key: str, owner: Any, scope: set[str], values: set[str], diags: Collector) -> Any:

@@ -334,9 +334,9 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         if isinstance(for_each, str):
             diags.add(Diagnostic("E211", f"`for_each` of node `{name}` must be a list or `${{...}}`",
                                  at.value("for_each"), found=repr(spec.for_each), node=name))
-        if repeat is not None:
-            diags.add(Diagnostic("E211", f"node `{name}` has both `repeat` and `for_each`", at.value("for_each"),
-                                 node=name, hint="`repeat` chains copies, `for_each` runs them side by side: pick one"))
+    if for_each is not None and repeat is not None:  # (`for_each: ks`, a name, too: its repeat was dropped)
+        diags.add(Diagnostic("E211", f"node `{name}` has both `repeat` and `for_each`", at.value("for_each"),
+                             node=name, hint="`repeat` chains copies, `for_each` runs them side by side: pick one"))
     with_ = spec.with_
     if with_ is not None:
         with_ = _parsed(diags, name, "with", with_, at.value("with"))
