@@ -338,10 +338,12 @@ def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> 
     else:
         print(err.render(limit=MAX_SHOWN), file=sys.stderr)
         errors = sum(d.severity == "error" for d in err.diagnostics)
-        warned = n - errors
-        tail = f" and {warned:,} warning{'s' if warned != 1 else ''}" if warned else ""
+        warned = sum(d.severity == "warning" for d in err.diagnostics)
+        counts = [f"{k:,} {word}{'s' if k != 1 else ''}" for k, word in
+                  ((errors, "error"), (warned, "warning"), (n - errors - warned, "note")) if k or word == "error"]
+        said = counts[0] if len(counts) == 1 else ", ".join(counts[:-1]) + " and " + counts[-1]
         spec = clip_path(spec) if spec is not None else STDIN if ns.spec == "-" else clip_path(ns.spec)
-        print(f"\n{errors:,} error{'s' if errors != 1 else ''}{tail} in {spec}", file=sys.stderr)
+        print(f"\n{said} in {spec}", file=sys.stderr)
 
 
 def _reference(ns: argparse.Namespace) -> int:

@@ -40,7 +40,7 @@ import os
 from collections.abc import Collection
 from typing import Any
 
-from vibench.compiler.diagnostics import Diagnostic, SpecError, one_of, suggest
+from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, one_of, suggest
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
@@ -110,6 +110,15 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
                                     found=repr(kind if key == "type" else name), expected="a string",
                                     hint="YAML reads an unquoted `NO`, `no`, `off` or `yes` as true/false: "
                                     f"quote it, e.g. `{key}: \"NO\"`")], {doc.file: doc.text})
+    present = [key for key, value in (("type", kind), ("name", name)) if not isinstance(value, str | None)]
+    if present:  # written, but not as a name (`name: [ResNet1D]`): said at the value, not as if it were missing
+        key = present[0]
+        pos = doc.pos(("model", key)) if key in own_keys else where.get(key, model_pos)
+        value = kind if key == "type" else name
+        raise SpecError([Diagnostic("E103", f"`{key}` of the `model:` section must be a name", pos,
+                                    found=clip(repr(value), 80), expected="a string (`type: CNN`, `name: ResNet1D`)",
+                                    hint="they select the PHM-Vibench model class the template reproduces")],
+                        {doc.file: doc.text})
     if not isinstance(kind, str) or not isinstance(name, str):
         raise SpecError([Diagnostic("E103", "the `model:` section needs `type` and `name`", model_pos,
                                     expected="e.g. `type: CNN` and `name: ResNet1D`",

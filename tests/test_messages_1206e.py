@@ -1,0 +1,47 @@
+"""Messages of 12-06's fourth pass: a PHM config's `name: [ResNet1D]` is "must be a name" at the value (it said
+the section "needs `type` and `name`", at `model:`), and the closing count says notes are notes ("1 error and
+1 warning" counted an I104 note)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import vibench
+from vibench.compiler.cli import main
+
+
+@pytest.mark.parametrize(("section", "key", "line", "col"), [
+    ("  type: CNN\n  name: [ResNet1D]\n", "name", 3, 9),
+    ("  type: {a: 1}\n  name: ResNet1D\n", "type", 2, 9),
+])
+def test_a_model_type_or_name_that_is_no_string_is_refused_at_its_value(
+        tmp_path: Path, section: str, key: str, line: int, col: int) -> None:
+    config = tmp_path / "experiment.yaml"
+    config.write_text("model:\n" + section + "  num_classes: 3\n", encoding="utf-8")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(config))
+    (d,) = info.value.diagnostics
+    assert (d.code, d.message) == ("E103", f"`{key}` of the `model:` section must be a name")
+    assert d.pos is not None and (d.pos.line, d.pos.col) == (line, col)
+
+
+def test_a_missing_name_is_still_said_missing(tmp_path: Path) -> None:
+    config = tmp_path / "experiment.yaml"
+    config.write_text("model:\n  type: CNN\n  num_classes: 3\n", encoding="utf-8")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(config))
+    assert info.value.diagnostics[0].message == "the `model:` section needs `type` and `name`"
+
+
+def test_the_closing_count_names_notes_as_notes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("vibench: 1\nname: M\nparams: {m: 2, w: 0}\n"
+                    "checks:\n  - {that: '${m != 2}', message: m is two, at: m, severity: note}\n"
+                    "  - {that: '${m > 5}', message: m is small, at: m, severity: warning}\n"
+                    "inputs: {x: {shape: [B, 4]}}\nnodes: {fc: {block: linear, in: x, out_features: 0}}\n"
+                    "outputs: {y: fc}\n", encoding="utf-8")
+    assert main([str(spec), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert err.rstrip().splitlines()[-1].startswith("1 error, 2 warnings and 1 note in ")
