@@ -2,7 +2,9 @@
 
 A promise states the shape an output has. Each dimension is an integer, a parameter (or `let:`)
 name, a `${...}`, or a symbol: a symbol of the unit's inputs stands for that dimension
-(``B``), any other symbol is bound by its first use (``[B, n, n]`` promises a square). The shapes
+(``B``), any other symbol is bound by its first use (``[B, n, n]`` promises a square). A ``${...}`` or a
+parameter's name is a value, as in an input's shape: one that is no positive integer is E212 at the promise
+(``"${k} + 5"`` gives the text ``2 + 5``, never a symbol). The shapes
 pass checks every promise against what the graph computes: a different rank, or a dimension the
 compiler proves different (``L // 32`` is never ``L``, ``10`` is not ``4``), or equal at a single
 size only (``(L + 1) // 2`` promised as ``L``), is E308 at the promise. A dimension that depends on
@@ -38,19 +40,21 @@ def check_promise(out: OutputDef, name: str, t: TensorType, env: dict[str, Any],
         want = _value(dim, env)
         if isinstance(want, Diagnostic):
             return want
-        if isinstance(want, str):  # a symbol: the input's dimension, or bound by its first use here
-            if want in bound:
-                want = bound[want]
-            elif isinstance(env.get(want), Unknown):
-                want = Expr.symbol(want)
+        # A symbol is a name written plainly that no parameter or `let` gives a value: the input's dimension, or
+        # bound by its first use here. A `${...}` or a parameter's name is a value, whatever it gives (`"${k}x"`
+        # gives the text '2x'), and must be a size, as in an input's shape.
+        if isinstance(dim, str) and (dim not in env or isinstance(env[dim], Unknown)):
+            if dim in bound:
+                want = bound[dim]
+            elif isinstance(env.get(dim), Unknown):
+                want = Expr.symbol(dim)
             else:
-                bound[want] = got
+                bound[dim] = got
                 wanted.append(got)
                 continue
+        elif isinstance(want, bool) or not isinstance(want, int) or want < 1:
+            return _not_a_size(name, dim, want, pos)
         wanted.append(want)
-        if isinstance(want, bool) or not isinstance(want, int | Expr):
-            return Diagnostic("E308", f"the promised shape of output `{name}` has dimension {k} = {want!r}", pos,
-                              expected="a positive integer or a symbol", found=clip(repr(want), 60))
         verdict = space.decide_eq(got - want)
         if verdict is True:
             continue
@@ -89,6 +93,20 @@ def _value(dim: Any, env: dict[str, Any]) -> Any:
     if isinstance(dim, str) and dim in env and not isinstance(env[dim], Unknown):
         return env[dim]
     return dim
+
+
+def _not_a_size(name: str, dim: Any, value: Any, pos: Any) -> Diagnostic:
+    """E212 for a promised dimension whose value (of a `${...}` or a parameter) is not a positive integer."""
+    if isinstance(dim, Template):
+        found, at = f"`{dim.text}` gives {value!r}", dim.pos or pos
+    else:
+        found, at = f"{dim} = {value!r}", pos
+    hint = ("the text around `${...}` makes this dimension a string: write it as one `${...}` that computes a "
+            "positive integer from parameters (`\"${k + 5}\"`), or as a plain symbol (`L`)"
+            if isinstance(dim, Template) and not dim.whole and isinstance(value, str) else None)
+    return Diagnostic("E212", f"a promised dimension of output `{name}` must be a positive integer", at,
+                      expected="a positive integer, a symbol, or a parameter or `${...}` giving a positive integer",
+                      found=clip(found, 80), hint=hint)
 
 
 def _shown(dim: Any, env: dict[str, Any]) -> Any:

@@ -15,7 +15,8 @@ file or of a folder on the way, pointed elsewhere later leads to another file), 
 cache keeps all three (:mod:`vibench.compiler.resolve_recording`).
 
 Each unit of a file (the model, its composite blocks) is read by :mod:`vibench.compiler.resolve_units`;
-parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`vibench.compiler.resolve_decls`.
+parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`vibench.compiler.resolve_decls`;
+a typed slot's value is checked (E214) against the folder of the file that declares it by :mod:`vibench.compiler.slots`.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from vibench.compiler.names import name_units, named_value
 from vibench.compiler.params import bind_params
 from vibench.compiler.resolve_decls import _check_model_name, _check_name, _expr_diag, _param_decls
 from vibench.compiler.resolve_recording import _ABSENT, _LINKS
-from vibench.compiler.resolve_refusals import refuse_phm, refuse_unusable, slot_hint
+from vibench.compiler.resolve_refusals import refuse_phm, refuse_unusable
 from vibench.compiler.resolve_units import _unit, parsed_metadata, reference_renames_pos
 from vibench.compiler.scoped import with_scoped_params
+from vibench.compiler.slots import check_slot, note_slot_folders, slot_folder
+from vibench.compiler.slots import slot_components as slot_components  # where callers import it from
 from vibench.schemas.document import SpecDocument
 
 LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
@@ -58,6 +61,9 @@ class Library:
         linking = _LINKS.get()
         self.links: dict[str, str] = linking if linking is not None else {}
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
+        # a slot parameter's declaration (or the `with:` value that sets it) -> the folder of the file that
+        # declares the slot, where its components are looked for first (compiler/slots.py)
+        self.slot_folders: dict[Pos, str] = {}
         self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
         self.in_python = False  # called from Python (vibench.build/check), not the command line
         # The compiled spec's folder (for text, the working folder): a file it uses from a subfolder may
@@ -225,28 +231,6 @@ class Library:
         return blocks[block_name]
 
 
-def slot_components(slot: str, library: Library, from_dir: str | None = None) -> list[str]:
-    """The spec names a slot folder offers, on the search path and in the library (sorted)."""
-    return library.components(slot, from_dir)
-
-
-def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
-               from_dir: str | None = None, note: str | None = None) -> list[Diagnostic]:
-    """E214 for every component a slot value names that its folder does not hold (``note``: where the value
-    came from, for a value given on the command line or in Python)."""
-    names = value if isinstance(value, list) else [value]
-    offered = slot_components(decl.slot or "", library, from_dir)
-    out = []
-    for name in names:
-        if name is not None and name not in offered:
-            text = str(name)
-            out.append(Diagnostic(
-                "E214", f"`{clip(text, 200)}` is not a component for slot `{decl.name}` ({decl.slot}/...)",
-                decl.pos or root.pos, expected="one of " + (", ".join(f"`{n}`" for n in offered) or "(none found)"),
-                notes=(note,) if note else (), hint=slot_hint(text, decl.slot or "", offered, SPEC_SUFFIXES)))
-    return out
-
-
 def _validate(doc: LoadedDoc) -> SpecDocument:
     from vibench.compiler.validate import validate
 
@@ -313,7 +297,7 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     diags = [replace(d, pos=d.pos or root.pos) for d in diags]
     for decl in root.params:
         if decl.slot is not None and decl.name in values:
-            from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
+            from_dir = slot_folder(library, decl) or (os.path.dirname(doc.path) if doc.path else library.cwd)
             note = library.value_origin(decl.name) if decl.name in given else None
             diags += check_slot(decl, values[decl.name], library, root, from_dir, note)
     if diags:
@@ -365,6 +349,7 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
         root = replace(root, reference=spec.reference, renames_pos=reference_renames_pos(doc, spec.reference, diags))
     root = name_units(root, blocks, library, from_dir, diags)
     diags.raise_if_any()
+    note_slot_folders(library, root.params, from_dir)
     return with_scoped_params(root, library, from_dir), blocks
 
 
@@ -387,9 +372,10 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
                              hint="use a composite block in a node instead: "
                              f"`{{block: \"{spec.extends}\", in: ...}}`"))
     diags.raise_if_any()
-    base, base_blocks = library.load(library.find(spec.extends, from_dir, doc.pos(("extends",))),
-                                     doc.pos(("extends",)))
+    base_path = library.find(spec.extends, from_dir, doc.pos(("extends",)))
+    base, base_blocks = library.load(base_path, doc.pos(("extends",)))
     own = _param_decls(doc, (), spec.params, diags)
+    note_slot_folders(library, own, from_dir)
     clash = [p.name for p in own if base.param(p.name) is not None]
     for name in clash:
         diags.add(Diagnostic("E210", f"parameter `{name}` is already a parameter of `{spec.extends}`",
@@ -420,6 +406,8 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
             # Errors in the value point at `with:` in this file, not at the template's declaration.
             params.append(replace(decl, default=given[decl.name][0], required=False, pos=given[decl.name][1],
                                   given=True))
+            # a slot set here is still the template's: its components are looked for from the template's folder
+            note_slot_folders(library, params[-1:], slot_folder(library, decl) or os.path.dirname(base_path))
         else:
             params.append(decl)
     # The file's own parameters come first so that `with:` values (now defaults) can read them.
