@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -198,6 +199,10 @@ class Outputs:
         try:
             fd, tmp = tempfile.mkstemp(prefix=".vibench-", suffix=".tmp", dir=os.path.dirname(target))
         except OSError as err:
+            if isinstance(err, PermissionError) or err.errno == errno.EROFS:  # the folder's, not the file's
+                raise OutputWriteError(f"cannot create a file in folder {_folder_shown(path, target)} "
+                                       f"({err.strerror or err}): {flag or 'each output'} writes a temporary file "
+                                       "beside its target and renames it") from None
             raise OutputWriteError(f"cannot write {label}: {err.strerror or err}") from None
         self.staged.append(_Staged(label, tmp, target))  # from here on, discard() removes it whatever happens
         try:
@@ -255,6 +260,14 @@ class Outputs:
             except OSError:
                 pass
         self.staged.clear()
+
+
+def _folder_shown(path: str, target: str) -> str:
+    """The folder of an output's ``target`` as a message names it, ending in ``/``: as the user's ``path``
+    gives it (``ro/``, ``./``) when that is the folder, else its real path (``path`` is a link elsewhere)."""
+    given = os.path.dirname(path) or "."
+    folder = given if os.path.realpath(given) == os.path.dirname(target) else os.path.dirname(target)
+    return clip_path(folder.rstrip("/") + "/")
 
 
 def _keep(target: str) -> str | None:

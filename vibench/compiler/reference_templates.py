@@ -163,9 +163,28 @@ def template_reference(name: str, search_path: list[str] | None = None) -> str:
     if doc.blocks:
         lines += ["composite blocks:", *_table([(b, d) for b, d in doc.blocks]), ""]
     lines += ["example (a spec of your own):", *_indent(template_example(doc).rstrip("\n")), "",
-              f"  or: vibench-compile {doc.name} --check" + "".join(
-                  f" --set {r.name}={r.default}" for r in _example_rows(doc))]
+              "  or: " + template_command(doc, search_path)]
     return "\n".join(lines)
+
+
+def template_command(doc: TemplateDoc, search_path: list[str] | None = None) -> str:
+    """The command that checks the template with its example's settings, each word quoted as model.py's
+    Regenerate line quotes it (:func:`vibench.compiler.codegen.header.shell`), with an ``-I`` for each
+    folder of ``search_path`` but those ``VIBENCH_SPEC_PATH`` gives (the command finds them too).
+
+    >>> row = ParamRow("classes", "any", '{"1": 10}', "", "")
+    >>> print(template_command(TemplateDoc("my/Net", "", (row,), "", (), (), (), ()), ["lib"]))
+    vibench-compile my/Net -I lib --check --set 'classes={"1": 10}'
+    """
+    from vibench.compiler.codegen.header import path_word, shell
+
+    folders = list(search_path or [])
+    from_env = [folder for folder in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if folder]
+    if from_env and folders[len(folders) - len(from_env):] == from_env:
+        del folders[len(folders) - len(from_env):]
+    words = ["vibench-compile", path_word(doc.name), *(f"-I {path_word(f)}" for f in folders), "--check"]
+    words += [f"--set {shell(f'{r.name}={r.default}')}" for r in _example_rows(doc)]
+    return " ".join(words)
 
 
 def _wrap(text: str, width: int = 100) -> list[str]:

@@ -1,10 +1,11 @@
 """The command that regenerates a model.py, as its header and its class's settings check write it.
 
-:func:`command` lists every option that changes the file: the spec (a library template by its name),
-the spec search path (``-I``, the folders ``extends:`` and ``block:`` references were found in),
+:func:`command` lists every option that changes the file: the spec (a file of the installed library by its
+template name, when that name finds the same file), the spec search path (``-I``, the folders ``extends:`` and
+``block:`` references were found in),
 ``-o``, ``--set`` (``num_classes`` from ``--metadata`` included), ``--input``, the size limits that are not the
 defaults (``--max-nodes``, ``--max-params``, ``--max-activation``) and ``--no-inplace``;
-each word goes through :func:`shell`, the one quoting path.
+each word goes through :func:`shell`, the one quoting path (a path through :func:`path_word`: ``./-x.json``).
 
 >>> shell("a b.yaml"), shell("a\\udcffb.yaml"), shell("tab\\there")
 ("'a b.yaml'", "$'a\\\\xffb.yaml'", "$'tab\\\\x09here'")
@@ -12,6 +13,7 @@ each word goes through :func:`shell`, the one quoting path.
 
 from __future__ import annotations
 
+import os
 import re
 
 from vibench._version import __version__
@@ -19,13 +21,29 @@ from vibench.compiler.codegen.text import WIDTH, breaks_at, char_width, comment_
 from vibench.compiler.display import escaped
 from vibench.compiler.ir import Program
 
-LIBRARY_PREFIX = "vibench/specs/"
 
+def _template_name(program: Program) -> str | None:
+    """The library template name that regenerates ``program`` (``cnn/ResNet1D``), or None: only when the
+    file compiled is, by its real path, one of the installed library's (a user's own file under a folder
+    named ``vibench/specs/`` is not), and the name finds that same file again (an ``-I`` folder's
+    ``cnn/ResNet1D.yaml`` would be found first)."""
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.pipeline import find_spec
+    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
 
-def _template_name(display: str) -> str | None:
-    if display.startswith(LIBRARY_PREFIX) and display.endswith(".yaml"):
-        return display[len(LIBRARY_PREFIX): -len(".yaml")]
-    return None
+    request = program.request
+    if request is None or request.path is None:
+        return None
+    real, lib = os.path.realpath(request.path), os.path.realpath(LIBRARY_DIR)
+    stem, suffix = os.path.splitext(os.path.relpath(real, lib))
+    if not real.startswith(lib + os.sep) or suffix not in SPEC_SUFFIXES:
+        return None
+    name = stem.replace(os.sep, "/")
+    try:
+        found = find_spec(name, list(request.search_path))
+    except SpecError:
+        return None
+    return name if os.path.realpath(found) == real else None
 
 
 def from_text(program: Program) -> bool:
@@ -41,12 +59,12 @@ def command(program: Program, out_path: str | None, sets: bool = True, inplace: 
 def _command_words(program: Program, out_path: str | None, sets: bool, inplace: bool) -> list[str]:
     """:func:`command`'s words, an option together with its value (the header wraps between them only)."""
     src = program.source
-    spec = "-" if from_text(program) else _template_name(src.display_path) or src.display_path
-    words = ["vibench-compile", shell(spec)]
+    spec = "-" if from_text(program) else path_word(_template_name(program) or src.display_path)
+    words = ["vibench-compile", spec]
     folders = program.request.search_path if program.request is not None else ()
-    words += [f"-I {shell(folder)}" for folder in folders]
+    words += [f"-I {path_word(folder)}" for folder in folders]
     if out_path is not None:
-        words += [f"-o {shell(out_path)}"]
+        words += [f"-o {path_word(out_path)}"]
     words += [f"--set {shell(f'{k}={v}')}" for k, v in src.overrides if sets]
     words += [f"--input {shell(f'{k}={v}')}" for k, v in src.input_bindings]
     words += [f"--{option} {value}" for option, value in raised_limits(program)]
@@ -129,6 +147,16 @@ def _cut_points(row: str) -> list[tuple[int, str]]:
                 quote = ""
             k += 1
     return points
+
+
+def path_word(path: str) -> str:
+    """:func:`shell`'s word for a path (or template name) given as an argument: one that starts with ``-``
+    gets ``./`` before it, as the command line would read it as an option (``-x.json``, ``-o -y.py``).
+
+    >>> path_word("-x.json"), path_word("cnn/ResNet1D")
+    ('./-x.json', 'cnn/ResNet1D')
+    """
+    return shell("./" + path if path.startswith("-") else path)
 
 
 def shell(text: str) -> str:
