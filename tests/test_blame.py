@@ -14,7 +14,7 @@ from vibench.compiler.diagnostics import Diagnostic
 
 RESNET_CONFIG = "model:\n  type: CNN\n  name: ResNet1D\n  num_classes: 3\n  input_dim: 1\n  initial_channels: 8\n"
 ISFM_CONFIG = ("model:\n  type: ISFM\n  name: M_01_ISFM\n  embedding: E_02_HSE_v2\n  backbone: B_04_Dlinear\n"
-               "  task_head: H_04_VIB_pred\n  input_dim: 2\n  output_dim: 64\n  num_patches: 16\n  patch_size_L: 32\n"
+               "  task_head: H_04_VIB_pred\n  num_channels: 2\n  output_dim: 64\n  num_patches: 16\n  patch_size_L: 32\n"
                "  patch_size_C: 1\n  num_classes: 4\n  hidden_dim: 64\n  c_dim: 8\n")
 
 
@@ -98,15 +98,16 @@ def test_an_error_of_the_templates_defaults_is_blamed_on_no_key(resnet_config: P
 
 
 def test_an_input_against_a_width_two_components_fix_stands_at_that_setting(tmp_path: Path) -> None:
-    """E_02_HSE_v2 and H_04_VIB_pred both read `input_dim: 2`: no key alone gives the constraint, and without
-    `input_dim` the same check reads `C == 1` -- the key gives the value it checks. The error is in the
+    """E_02_HSE_v2 and H_04_VIB_pred both read `num_channels: 2` (the reference needs it under M_01_ISFM): no key
+    alone gives the constraint, and without `num_channels` the same check reads `C == 1` -- the key gives the
+    value it checks. The error is in the
     user's file, not at vibench/specs/isfm/M_01_ISFM.yaml's embedding node."""
     config = tmp_path / "experiment.yaml"
     config.write_text(ISFM_CONFIG, encoding="utf-8")
     d = _error(config, inputs={"x": (2, 1024, 5)})
     assert d.code == "E305" and d.pos is not None and (d.pos.file, d.pos.line, d.pos.col) == (str(config), 7, 3)
     assert d.notes[0].startswith("raised by node `embedding` at vibench/specs/isfm/M_01_ISFM.yaml:")
-    assert "this `input_dim` gives the value it checks: without it, it reads" in d.notes[0]
+    assert "this `num_channels` gives the value it checks: without it, it reads" in d.notes[0]
     assert d.origin is not None and d.origin.file.endswith("M_01_ISFM.yaml")
 
 

@@ -24,6 +24,7 @@ CASES: dict[tuple[str, int], tuple[dict, str]] = {
     ("isfm/M_01_ISFM", 3): ({"task_configs": {"classification": {"head": "H_03_Linear_pred"}}}, "E215"),
     ("isfm/M_01_ISFM", 4): ({"task_configs": {"regression": {}}}, "I104"),
     ("isfm/M_01_ISFM", 5): ({"task_configs": {"signal_prediction": {"pred_len": 96}}}, "W106"),
+    ("isfm/M_01_ISFM", 6): ({"task_configs": {"classification": {"loss_weight": -3}}}, "E215"),
     ("isfm/task_head/H_02_Linear_cla_heterogeneous_batch", 0): ({"num_classes": {"1": 4, "2": 6}}, "E215"),
     ("isfm/task_head/MultiTaskHead", 0): ({"pooled_input": True}, "E215"),
     ("x_model/TSPN", 0): ({"signal_processing_configs": {"layer1": ["FFT"]}}, "E215"),

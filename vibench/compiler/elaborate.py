@@ -16,7 +16,7 @@ elaborated, except those that read it (whose problem is the failure already repo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ from vibench.compiler.lets import let_order_problem, let_reads, run_checks
 from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.names import named_value
 from vibench.compiler.params import takes_null
+from vibench.compiler.setting_places import SettingPlaces
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class Evaluates:
             raise
 
 
-class Elaborator(Evaluates):
+class Elaborator(Evaluates, SettingPlaces):
     """The state of one elaboration: the unit's environment and the nodes made so far."""
 
     def __init__(self, owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
@@ -97,6 +98,9 @@ class Elaborator(Evaluates):
         # The parameters set in another file than this unit's (a user's `with:` of a library template,
         # a PHM-Vibench config): an error about a node value that reads one is reported at that setting.
         self.set_elsewhere = {n for n, p in self.param_pos.items() if p is not None and p.file != udef.file}
+        # Where each entry of such a value is written: the file's `with:` (not a caller's setting, not --set).
+        self.places = {d.name: d.places for d in udef.params if d.places is not None and d.name in self.set_elsewhere
+                       and d.name not in (positions or {}) and d.name not in udef.overridden}
         # The parameters a caller set, null included: a node's keys, `with:` of an extending spec, --set, keyword
         # arguments of vibench.build, a PHM-Vibench config's keys. `inherit: true` passes on a null set here.
         self.given = set(positions or ()) | set(udef.overridden) | {d.name for d in udef.params if d.given}
@@ -358,9 +362,9 @@ class Elaborator(Evaluates):
                 if contains_template(raw):
                     # Expression errors point at the `${...}` value; other errors about the parameter at its key,
                     # or at the setting elsewhere of a parameter the value reads (see `setting_pos`).
-                    read = template_names(raw) if self.set_elsewhere else ()
+                    read = raw
                     raw = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
-                    pos = self.setting_pos(read) or pos
+                    pos = self.value_setting(read, nd, env) or pos
             values[key] = raw
             positions[key] = pos
         if nd.with_ is not None:
@@ -369,7 +373,7 @@ class Elaborator(Evaluates):
             if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
                 raise self.error(Diagnostic("E211", f"{where} must give a mapping of parameters", nd.with_pos,
                                             node=nd.name, expected="{name: value, ...}", found=clip(repr(extra), 80)))
-            with_pos = self.source_pos(nd.with_, nd)
+            with_pos = self.source_pos(nd.with_, nd, env=env)
             written = nd.with_ if isinstance(nd.with_, dict) else {}
             if written:  # plain names written in the mapping read parameters too
                 extra = dict(extra)
@@ -381,7 +385,7 @@ class Elaborator(Evaluates):
             for key, value in extra.items():
                 if key not in values:  # explicit parameters win
                     values[key] = value
-                    positions[key] = self.source_pos(written[key], nd, keys[key]) if key in keys else with_pos
+                    positions[key] = self.source_pos(written[key], nd, keys[key], env) if key in keys else with_pos
         if nd.inherit:
             # The block takes every parameter of this unit that it declares (explicit values win).
             accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
@@ -400,41 +404,8 @@ class Elaborator(Evaluates):
                     self.inherited.add(name)
         return values, positions
 
-    def source_pos(self, value: Any, nd: NodeDef, own: Pos | None = None) -> Pos | None:
-        """Where a value of a node's `with:` (the whole mapping, or one key's) comes from: the user's setting
-        of the parameter it reads (`${task_configs[key]}`, through `let:` values and `for_each`), else where it
-        is written (``own``; the `with:` itself by default)."""
-        names = set(template_names(value))
-        if names & {"item", "key"}:
-            names |= template_names(nd.for_each)
-        read = self.parameters_read(names)
-        order = [d.name for d in self.udef.params if d.name in read]
-        return self.setting_pos(names) or (self.param_pos[order[0]] if len(order) == 1 else own or nd.with_pos)
-
-    def parameters_read(self, names: Iterable[str]) -> set[str]:
-        """The parameters of this unit that ``names`` (parameters, `let:` values, loop variables) read."""
-        read: set[str] = set()
-        for n in names:
-            read |= self.let_reads.get(n, {n} if n in self.param_pos else set())
-        return read
-
     def read_above(self, let: LetDef) -> None:
         """E204 for a `let:` value that reads itself or one defined below it (they are computed in order)."""
         diag = let_order_problem(self.udef, let)
         if diag is not None:
             raise self.error(diag)
-
-    def block_setting(self, nd: NodeDef) -> Pos | None:
-        """Where a user set, in another file, the name a `block: ${...}` of this node reads, if anywhere."""
-        return None if isinstance(nd.block, str) else self.setting_pos(template_names(nd.block))
-
-    def setting_pos(self, names: Iterable[str]) -> Pos | None:
-        """The setting in another file (see ``set_elsewhere``) of the first declared parameter that
-        ``names`` read, if any: a user's `with: {n_heads: 7}` of PatchTST is where `nhead: n_heads`
-        fails, not the template's line."""
-        if not self.set_elsewhere:
-            return None
-        read = self.parameters_read(names) & self.set_elsewhere
-        first = next((d.name for d in self.udef.params if d.name in read), None)
-        return None if first is None else self.param_pos[first]
-

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from vibench.compiler.diagnostics import Diagnostic
+    from vibench.compiler.setting_places import Places
     from vibench.schemas.document import ReferenceSpec
 
 Scalar: TypeAlias = "None | bool | int | float | str"
@@ -101,6 +102,7 @@ class ParamDecl:
     slot: str | None = None  # a spec folder whose specs the value names (a typed slot)
     scope: tuple[str, ...] = ()  # slot-scoped: the components that declare it (see compiler/scoped.py)
     given: bool = False  # set by `with:` of a spec that extends the template (null included: see elaborate.py)
+    places: Places | None = field(default=None, compare=False)  # where `with:` wrote each entry (setting_places.py)
 
 
 @dataclass(frozen=True)

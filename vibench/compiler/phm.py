@@ -47,6 +47,7 @@ from vibench.compiler.load_compose import Loc
 from vibench.compiler.phm_base import base_model, hide, hide_base_values
 from vibench.compiler.phm_checks import (
     duplicate_keys,
+    empty_slots,
     find_template,
     num_classes_from,
     required_keys,
@@ -157,6 +158,7 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     errors += _unknown_given(given, declared, ignored, reference, template, root.name, library, model_pos)
     warnings += hide_base_values(num_classes_from(model, where, root, metadata, given, model_pos), library.quiet,
                                  public)
+    empty_slots(model, root, given)  # M_02_ISFM_Prompt without a backbone: none, as there (nn.Identity)
     missing, unneeded = required_keys(model, root, library, given, model_pos)
     warnings += unneeded
     if errors or missing:

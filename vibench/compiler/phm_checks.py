@@ -14,8 +14,10 @@ the reference factory read it and reports what vibench would otherwise have to g
   :func:`classes_for`, which a vibench spec's compile uses too), W116 for the rows it skips,
   and W111 when it falls back to the template's default (a number, or null: no classifier);
 * :func:`required_keys` — keys the reference model (and each component its slots hold) reads as
-  attributes and cannot be built without (:data:`vibench.compiler.phm_reference.REQUIRED_KEYS`):
-  E221 with the value vibench would use, or W112 when vibench needs no value for it.
+  attributes and cannot be built without (:func:`vibench.compiler.phm_reference.required`):
+  E221 with the value vibench would use, or W112 when vibench needs no value for it;
+* :func:`empty_slots` — the slots the reference model leaves empty when their key is missing or false
+  (:data:`vibench.compiler.phm_reference.EMPTY_SLOTS`): set to null, which the template builds as nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from vibench.compiler.expr import template_names
 from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.phm_metadata import DatasetMetadata, skipped_rows_warning
-from vibench.compiler.phm_reference import REQUIRED_KEYS
+from vibench.compiler.phm_reference import EMPTY_SLOTS, required
 from vibench.compiler.resolve import LIBRARY_DIR, Library
 
 MODEL_SECTIONS = ("model", "base_configs")
@@ -186,9 +188,10 @@ def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given:
     errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     seen: set[str] = set()
+    composite = root.reference.model if root.reference is not None else None
     for unit in _units(model, root, library):
         reference = unit.reference.model if unit.reference is not None else None
-        for key in REQUIRED_KEYS.get(reference or "", ()):
+        for key in required(reference or "", model, composite):
             if key in model or key in given or key in seen:
                 continue
             seen.add(key)
@@ -211,6 +214,17 @@ def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given:
                 "E221", f"`{key}` is missing: PHM-Vibench's {owner} cannot be built without it", model_pos,
                 expected=f"`{key}: ...` in the `model:` section", found=found, hint=hint))
     return errors, warnings
+
+
+def empty_slots(model: dict[str, Any], root: UnitDef, given: Collection[str]) -> None:
+    """Set to null each slot of ``root`` that its reference model fills with an ``nn.Identity`` when the
+    config leaves it out or false (M_02_ISFM_Prompt's `backbone` and `task_head`), so that vibench builds
+    what PHM-Vibench does rather than the template's default component (a template whose slot does not take
+    null says so: E202 for the parameter). A slot given on the command line (``given``) keeps its value."""
+    reference = root.reference.model if root.reference is not None else ""
+    for slot in EMPTY_SLOTS.get(reference, ()):
+        if slot not in given and not model.get(slot):
+            model[slot] = None
 
 
 def _units(model: dict[str, Any], root: UnitDef, library: Library) -> list[UnitDef]:

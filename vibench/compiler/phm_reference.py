@@ -10,13 +10,20 @@ one key removed at a time (``scripts/reference.py``):
 * :data:`REQUIRED_KEYS` — the keys a model or ISFM component reads as attributes when it is
   built (``args.e_layers``), so that a config without them stops PHM-Vibench with an
   ``AttributeError``. ``num_classes`` is never listed: the factory always sets it from the
-  dataset metadata;
+  dataset metadata; :data:`REQUIRED_WHEN` adds the keys read only for some values of another key
+  (TSPN's operators), :data:`SET_BY_COMPOSITE` the keys a composite sets itself before building its
+  components, and :func:`required` puts the three together;
+* :data:`EMPTY_SLOTS` — slots a composite leaves empty (an ``nn.Identity``) when their key is missing
+  or false, instead of needing it;
 * :data:`COMPONENTS` — the components each ISFM model looks up by name in its own tables
   (``Embedding_dict``, ``Backbone_dict``, ``TaskHead_dict``): any other name is a ``KeyError``
   there, although vibench's slots take every component of the folder.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
 
 REFERENCE_SNAPSHOT = "6fa64c7"
 
@@ -45,8 +52,10 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "ISFM/M_01_ISFM": _COMPOSITE,
     "ISFM/M_02_ISFM": _COMPOSITE,
     "ISFM/M_03_ISFM": _COMPOSITE,
+    "ISFM/M_02_ISFM_heterogeneous_batch": ("embedding", "backbone"),  # its only head: `task_head` is never read
+    "ISFM_Prompt/M_02_ISFM_Prompt": ("embedding",),  # no backbone or task head: an nn.Identity (EMPTY_SLOTS)
     "ISFM/E_01_HSE": ("output_dim", "num_patches", "patch_size_L", "patch_size_C"),
-    "ISFM/E_02_HSE_v2": ("num_patches", "patch_size_L", "hidden_dim", "c_dim"),
+    "ISFM/E_02_HSE_v2": ("num_patches", "patch_size_L", "hidden_dim", "c_dim", "num_channels"),
     "ISFM/B_01_basic_transformer": ("output_dim", "num_heads", "num_layers"),
     "ISFM/B_03_FITS": ("patch_size_C",),
     "ISFM/B_04_Dlinear": ("output_dim", "num_patches"),
@@ -55,18 +64,74 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "ISFM/B_07_TSMixer": ("d_model", "e_layers", "dropout", "seq_len", "enc_in"),
     "ISFM/B_08_PatchTST": ("output_dim", "num_heads", "e_layers", "d_ff", "dropout", "activation", "factor"),
     "ISFM/B_09_FNO": ("output_dim",),
+    "ISFM/B_10_VIBT": ("hidden_dim", "num_heads", "num_layers", "factor"),
     "ISFM/H_01_Linear_cla": ("output_dim",),
+    "ISFM/H_02_Linear_cla_heterogeneous_batch": ("output_dim",),
     "ISFM/H_02_distance_cla": ("output_dim",),
     "ISFM/H_03_Linear_pred": ("output_dim", "num_patches"),
+    "ISFM/H_04_VIB_pred": ("hidden_dim", "patch_size_L", "c_dim", "num_channels"),
     "ISFM/H_09_multiple_task": ("output_dim", "num_patches"),
     "ISFM/MultiTaskHead": ("output_dim", "num_patches"),
-    # The classic families read `args.input_dim` (every other key through getattr with a default).
+    # The classic families read `args.input_dim` (every other key through getattr with a default), except
+    # Transformer_Dummy and MLP/Dlinear (all through getattr).
     **{f"{family}/{name}": ("input_dim",) for family, names in MODELS.items() if family in ("CNN", "RNN", "Transformer")
        for name in names},
+    "Transformer/Transformer_Dummy": ("input_dim", "hidden_dim", "num_heads", "num_layers", "dropout"),
     **{f"MLP/{name}": ("input_dim",) for name in ("DenseNetMLP", "MLPMixer", "ResNetMLP", "gMLP")},
     **{f"NO/{name}": ("input_dim",) for name in MODELS["NO"]},
+    "X_model/MWA_CNN": ("in_channels",),
+    # `device`: TSPN moves each layer there while it is built.
+    "X_model/TSPN": ("signal_processing_configs", "feature_extractor_configs", "in_channels", "out_channels", "scale",
+                     "skip_connection", "device"),
 }
-"""Reference model (``reference.model`` of a template) -> keys it cannot be built without."""
+"""Reference model (``reference.model`` of a template) -> keys it cannot be built without, whatever the config."""
+
+
+def _tspn_operators(config: Mapping[str, Any]) -> set[str]:
+    """The signal-processing operators of a TSPN config (its `signal_processing_configs` layers' lists)."""
+    layers = config.get("signal_processing_configs")
+    if not isinstance(layers, dict):
+        return set()
+    return {name for names in layers.values() if isinstance(names, list) for name in names if isinstance(name, str)}
+
+
+REQUIRED_WHEN: dict[str, tuple[tuple[Callable[[Mapping[str, Any]], bool], tuple[str, ...]], ...]] = {
+    "X_model/TSPN": (
+        # Every operator's base class (SignalProcessingBase and its two-input twin) reads them.
+        (lambda config: bool(_tspn_operators(config)), ("in_dim", "out_dim")),
+        # WaveFilters initialises its frequencies from them.
+        (lambda config: "WF" in _tspn_operators(config), ("f_c_mu", "f_c_sigma", "f_b_mu", "f_b_sigma")),
+    ),
+}
+"""Reference model -> (when the config's keys say so, the keys it then cannot be built without)."""
+
+SET_BY_COMPOSITE: dict[str, tuple[str, ...]] = {
+    "ISFM/M_02_ISFM": ("num_channels",),
+    "ISFM/M_02_ISFM_heterogeneous_batch": ("num_channels",),
+}
+"""Composite -> keys it sets itself (from the dataset metadata) before building its components, which
+therefore need no value in the config; under M_01_ISFM, E_02_HSE_v2 stops on a missing `num_channels`."""
+
+EMPTY_SLOTS: dict[str, tuple[str, ...]] = {
+    "ISFM_Prompt/M_02_ISFM_Prompt": ("backbone", "task_head"),
+}
+"""Composite -> slots it fills with an ``nn.Identity`` when their key is missing or false
+(``if hasattr(args_m, 'backbone') and args_m.backbone``)."""
+
+
+def required(model: str, config: Mapping[str, Any], composite: str | None = None) -> tuple[str, ...]:
+    """The keys reference ``model`` (a component of ``composite``, if given) cannot be built without,
+    for the keys ``config`` holds:
+
+    >>> required("X_model/TSPN", {"signal_processing_configs": {"layer1": ["I"]}})[-2:]
+    ('in_dim', 'out_dim')
+    >>> "num_channels" in required("ISFM/E_02_HSE_v2", {}, composite="ISFM/M_02_ISFM")
+    False
+    """
+    keys = REQUIRED_KEYS.get(model, ()) + tuple(
+        key for applies, keys in REQUIRED_WHEN.get(model, ()) if applies(config) for key in keys)
+    skipped = SET_BY_COMPOSITE.get(composite or "", ())
+    return tuple(key for key in keys if key not in skipped)
 
 
 _ISFM_BACKBONES = ("B_01_basic_transformer", "B_03_FITS", "B_04_Dlinear", "B_05_Mamba", "B_06_TimesNet",

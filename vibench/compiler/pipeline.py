@@ -17,6 +17,7 @@ from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec
 from vibench.compiler.load_numbers import YAML11NumberError
 from vibench.compiler.resolve import Library, resolve
 from vibench.compiler.shapes import infer_program
+from vibench.compiler.spec_files import find_spec as find_spec  # where callers import it from
 from vibench.compiler.validate import validate
 from vibench.schemas.document import SpecDocument
 
@@ -51,28 +52,6 @@ def load(path: str | None = None, text: str | None = None, display: str | None =
         if not is_experiment(doc.data):
             raise
         return doc
-
-
-def find_spec(spec: str, search_path: list[str] | None = None) -> str:
-    """The file a spec name means: an existing path, else a template on the search path or in the
-    library (``cnn/ResNet1D``); SpecError E004 when there is none."""
-    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
-
-    if os.path.exists(spec):
-        return spec
-    if not os.path.isabs(spec) and ".." not in spec.split("/"):
-        for root in list(search_path or []) + [LIBRARY_DIR]:
-            for suffix in ("",) + SPEC_SUFFIXES:
-                candidate = os.path.join(root, spec + suffix)
-                if os.path.isfile(candidate):
-                    return candidate
-    raise SpecError([Diagnostic("E004", "no such spec file or library template", None, found=_clip(spec),
-                                hint="give a path, or a template name such as cnn/ResNet1D "
-                                "(`vibench-compile --list` lists them)")])
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _display(path: str) -> str:

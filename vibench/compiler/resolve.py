@@ -37,12 +37,13 @@ from vibench.compiler.resolve_recording import _ABSENT, _LINKS
 from vibench.compiler.resolve_refusals import refuse_phm, refuse_unusable
 from vibench.compiler.resolve_units import _unit, parsed_metadata, reference_renames_pos
 from vibench.compiler.scoped import with_scoped_params
+from vibench.compiler.setting_places import Places
 from vibench.compiler.slots import check_slot, note_slot_folders, slot_folder
 from vibench.compiler.slots import slot_components as slot_components  # where callers import it from
+from vibench.compiler.spec_files import LIBRARY_DIR as LIBRARY_DIR  # where callers import them from
+from vibench.compiler.spec_files import SPEC_SUFFIXES as SPEC_SUFFIXES
 from vibench.schemas.document import SpecDocument
 
-LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
-SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 class Library:
     """Spec files on the search path, loaded once each."""
@@ -405,7 +406,7 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
         if decl.name in given:
             # Errors in the value point at `with:` in this file, not at the template's declaration.
             params.append(replace(decl, default=given[decl.name][0], required=False, pos=given[decl.name][1],
-                                  given=True))
+                                  given=True, places=Places.of(doc, ("with", decl.name))))
             # a slot set here is still the template's: its components are looked for from the template's folder
             note_slot_folders(library, params[-1:], slot_folder(library, decl) or os.path.dirname(base_path))
         else:

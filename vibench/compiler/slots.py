@@ -52,7 +52,7 @@ def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
     """E214 for every component a slot value names that its folder does not hold (``from_dir``: the folder of
     the file that declares the slot; ``note``: where the value came from, for a value given on the command line
     or in Python)."""
-    from vibench.compiler.resolve import SPEC_SUFFIXES  # resolve imports this module
+    from vibench.compiler.spec_files import SPEC_SUFFIXES
 
     names = value if isinstance(value, list) else [value]
     slot = decl.slot or ""

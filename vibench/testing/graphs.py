@@ -15,10 +15,11 @@ Draws are hypothesis draws, so cases shrink and replay; the result is always a s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler import registry
+from vibench.compiler.codegen.checks import positive
 from vibench.testing.blocks import RANK_LAYOUTS, strategy_blocks, symbol_sizes
 from vibench.testing.graph_language import _LanguageSteps
 from vibench.testing.graph_parts import _fits, _layout, _Node, _params, _reads, _Unit, _Value
@@ -399,7 +400,10 @@ class _Builder(_LanguageSteps):
         program = self.compile(outputs) if outputs else None
         if program is None:
             return None
-        return GraphCase(self.text(outputs), tuple(self.inputs), tuple(sorted(_built_blocks(program.root))),
+        # An input that a port of Block.positive_inputs reads (a sampling rate), through composites too, is drawn
+        # positive: block_cases' and chain_specs' rule for a node's own ports, as check_runtime applies it to a spec.
+        inputs = tuple(replace(t, positive=True) if positive(program.root, t.name) else t for t in self.inputs)
+        return GraphCase(self.text(outputs), inputs, tuple(sorted(_built_blocks(program.root))),
                          tuple(sorted(self.features)), tuple(self.crashes))
 
 

@@ -28,8 +28,7 @@ def _template_name(program: Program) -> str | None:
     named ``vibench/specs/`` is not), and the name finds that same file again (an ``-I`` folder's
     ``cnn/ResNet1D.yaml`` would be found first)."""
     from vibench.compiler.diagnostics import SpecError
-    from vibench.compiler.pipeline import find_spec
-    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
+    from vibench.compiler.spec_files import LIBRARY_DIR, SPEC_SUFFIXES, find_spec
 
     request = program.request
     if request is None or request.path is None:
