@@ -221,7 +221,8 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     unexpected). All or nothing, as vibench.runtime.checkpoint's: a checkpoint that does not fit (a key over 1,024
     characters, a value that is no tensor with values, keys that collide after renaming, a shape or dtype-kind
     mismatch, or missing or unexpected keys with ``strict``) raises a KeyError (also a ValueError) before anything is
-    copied; a copy that fails all the same restores the model."""
+    copied; a copy that fails all the same restores the model. A file torch cannot read (missing, cut short, damaged,
+    not a checkpoint, holding objects besides tensors) is that error too, in the runtime's words."""
     error = type("ReferenceCheckpointError", (KeyError, ValueError), {"__str__": lambda e: str(e.args[0])})
     name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
     own, converted = model.state_dict(), dict[str, torch.Tensor]()
@@ -250,12 +251,61 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     def form(t) -> str:
         return f"{list(t.shape)} {str(t.dtype)[6:]}"
 
+    def shown(text: str, limit: int) -> str:  # text from a file or from torch: control characters escaped, clipped
+        flat = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+        return flat if len(flat) <= limit else flat[:limit] + "..."
+
+    def unreadable(place: str, err: Exception) -> str:  # why torch.load refused a file, as the runtime's loader says
+        text = str(err)
+        refusals = (  # what weights_only refuses in a sound file (torch/_weights_only_unpickler.py)
+            (r"GLOBAL (\S+) was not an allowed global", "GLOBAL {0}"),
+            (r"unsupported GLOBAL (\S+) whose module (\S+) is blocked", "GLOBAL {0} (its module {1} is blocked)"),
+            (r"call reduce for unrecognized function ([^\n]+)", "a call of {0}"),
+            (r"Can only create new object for nn.Parameter .* but got ([^\n]+)", "an object of {0}"),
+            (r"must be imported to load ([^\n]+)", "{0}"),
+            (r"with (TorchScript archives|files saved in the legacy .tar format)", "{0}"),
+        )
+        for pattern, words in refusals:
+            match = re.search(pattern, text)
+            if match is None:
+                continue
+            # torch names weights_only in every unpickling error; a "global" that is no dotted name is damage
+            if "GLOBAL" not in words or all(part.isidentifier() for part in match[1].split(".")):
+                refused = shown(words.format(*(g.rstrip(".") for g in match.groups())), 120)
+                return (
+                    f"the checkpoint {place} holds objects besides tensors: torch's weights_only refused {refused}. "
+                    "A Lightning checkpoint's hyper-parameters are such objects; if you trust the file, read it with "
+                    "torch.load(path, weights_only=False) and pass what it holds"
+                )
+            break
+        # A zip cut short has lost its central directory (at the end); a legacy pickle ends mid-record.
+        ends = ("truncated", "unexpected EOF", "failed finding central directory")
+        if isinstance(err, EOFError) or not text.strip() or any(sign in text for sign in ends):
+            return f"cannot read the checkpoint {place}: the file ends early (truncated?)"
+        reason = text.split("\n\nCheck the documentation of torch.load")[0]  # torch's reason, not its advice
+        reason = reason.rpartition("WeightsUnpickler error:")[2] or reason.rpartition("trusted source.")[2] or reason
+        reason = shown(" ".join(reason.split(". This is an internal miniz error")[0].split()) or "no reason given", 160)
+        return f"cannot read the checkpoint {place}: the file is damaged or not a PyTorch checkpoint (torch: {reason})"
+
+    def read(path):  # torch.load on the CPU, tensors only; a file it cannot read is an error saying why
+        place = path.__fspath__() if hasattr(path, "__fspath__") else path
+        place = shown(place.decode(errors="backslashreplace") if isinstance(place, bytes) else place, 200)
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+            if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
+                found = "it is empty" if not head else f"it starts with {head!r}"
+                raise error(f"{place} is not a PyTorch checkpoint (torch.save writes a zip archive; {found})")
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except error:
+            raise
+        except OSError as err:
+            raise error(f"cannot read the checkpoint {place}: {err.strerror or err}") from None
+        except Exception as err:  # torch.load raises many kinds for a damaged or unsafe file
+            raise error(unreadable(place, err)) from None
+
     if isinstance(state_dict, (str, bytes)) or hasattr(state_dict, "__fspath__"):  # a path: tensors only
-        with open(state_dict, "rb") as fh:
-            head = fh.read(4)
-        if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
-            raise error(f"{key(str(state_dict))} is not a PyTorch checkpoint (torch.save writes a zip archive)")
-        state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
+        state_dict = read(state_dict)
     if isinstance(state_dict, dict) and isinstance(state_dict.get("state_dict"), dict):
         state_dict = state_dict["state_dict"]  # a Lightning checkpoint
     if not isinstance(state_dict, dict):
