@@ -207,8 +207,11 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             params = {**(params or {}), "num_classes": from_metadata}
             warnings += metadata_warnings
 
-        def source() -> SourceInfo:  # after `resolve`, which refuses a value too deep to show (E202)
-            shown = overrides_text if overrides_text is not None else [(k, _show(v)) for k, v in (params or {}).items()]
+        def source(given: dict[str, Any] | None) -> SourceInfo:  # after `resolve`, which refuses a value too deep to
+            # show (E202); ``given``: the values this compile was given (a blame trial's are some of them)
+            shown = [(k, _show(v)) for k, v in (given or {}).items()]
+            if overrides_text is not None and given is params:  # as the command line wrote them
+                shown = overrides_text
             if from_metadata is not None and not any(k == "num_classes" for k, _ in shown):
                 shown = [*shown, ("num_classes", _show(from_metadata))]
             return SourceInfo(
@@ -223,7 +226,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             root = resolve(d, spec, library, overrides)
             if VERIFY_IR:
                 verify_definition(root)
-            return infer_program(root, library, source(), inputs, max_nodes=max_nodes, max_params=budget[1],
+            return infer_program(root, library, source(overrides), inputs, max_nodes=max_nodes, max_params=budget[1],
                                  max_activation=budget[2], verify_ir=VERIFY_IR), root
 
         try:

@@ -4,13 +4,15 @@ The :class:`CompositeCheck` part of :class:`~vibench.compiler.unit_builder.TypeC
 :class:`~vibench.compiler.typecheck.TypeCheck`) binds the node's values to the block's parameters
 (E111), checks the inputs the block's `when` switches on or off (E405), unifies the caller's input
 types with the block's declared input shapes (E212, E301, E304), has the specialiser build the body
-and substitutes the body's output shapes and constraints back. It reads the builder's types; it
+(an error inside it gets a note naming this call: :meth:`CompositeCheck.name_call`) and substitutes the
+body's output shapes and constraints back. It reads the builder's types; it
 writes the unit's symbol space (the constraints) and returns the copy as an
 :class:`~vibench.compiler.ir.Instance`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.blocks.base import ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, comment_hint
-from vibench.compiler.elaborated import Failed, Ports, declared_dims, expr_diag
+from vibench.compiler.elaborated import Failed, Ports, declared_dims, expr_diag, freeze
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.lets import let_env
@@ -38,6 +40,7 @@ class CompositeCheck:
     soft_ports: set[str]
     node_index: dict[str, Node]
     udef: UnitDef
+    copy: tuple[int, int] | None  # (index, count) while typing a copy of a `repeat` or `for_each` node
 
     if TYPE_CHECKING:  # the driver's
         def error(self, diag: Diagnostic) -> Failed: ...
@@ -82,8 +85,19 @@ class CompositeCheck:
         sources = {p: v for p, v, _ in ports}
         binding, call_constraints = self.unify(nd, block, env, named, port_pos, sources)
         allowed = {s: v for s, v in binding.items() if isinstance(v, int)}
+        known = {id(d) for d in self.owner.diags.items}  # (a W105 dropped meanwhile shifts the list: not by index)
         try:
             unit = self.owner.specialize(block, bound, allowed, nd.pos, positions)
+        except Failed:
+            if len(self.owner.stack) > MAX_CALL_NOTES:  # (this unit's depth: the model's is 1)
+                self.name_call(known, nd.pos, DEEPER_CALLS)
+                raise
+            # The body is checked once per (values, input sizes it needed known): say which sizes, as
+            # ``specialize`` keys them, so "the first call" is the first of that body.
+            needed = self.owner.needed.get((id(block), freeze(bound)), frozenset())
+            self.name_call(known, nd.pos, call_note(nd, block, values,
+                                                    {s: allowed[s] for s in needed if s in allowed}, self.copy))
+            raise
         except NeedConcrete as need:
             # The block needs some of its symbols known; they are bound to our non-constant dims.
             ours: set[str] = set()
@@ -116,6 +130,18 @@ class CompositeCheck:
         flops = subs(unit.flops, mapping)
         return Instance(params=tuple(sorted(bound.items())), unit=unit, outputs=outputs,
                         param_count=unit.param_count, flops=flops, buffer_count=unit.buffer_count)
+
+    def name_call(self, known: set[int], call: Pos | None, note: str) -> None:
+        """Say which call an error raised inside a block's body comes from (its position is in the body, which
+        every call shares): ``note`` goes before the error's other notes, so an error nested in several
+        composites lists the calls outermost first (each caller adds its own as the failure passes through).
+        ``known``: the ids of the diagnostics there before the call; one at the ``call`` itself (E206) needs none."""
+        items = self.owner.diags.items
+        for i, d in enumerate(items):
+            if id(d) not in known and d.severity == "error" and (d.pos != call or call is None):
+                if note == DEEPER_CALLS and d.notes[:1] == (DEEPER_CALLS,):
+                    continue  # said once for all the calls below the listed ones
+                items[i] = replace(d, notes=(note, *d.notes))
 
     def gives(self, v: ValueRef) -> tuple[str, ...]:
         """The note on a value a composite's output gave: which block (and file) made it, the component a
@@ -187,6 +213,39 @@ def connected(ports: Ports, inst: Instance) -> Ports:
         return ports
     live = {name for name, _ in inst.unit.inputs}
     return [p for p in ports if p[0] in live]
+
+
+MAX_SHOWN_VALUES = 4  # parameter values a call note shows (M_01_ISFM's components take dozens)
+MAX_CALL_NOTES = 8  # calls an error's notes list, outermost first (the library nests 4 deep; the limit is 32)
+DEEPER_CALLS = f"in calls nested more than {MAX_CALL_NOTES} deep, not listed"
+
+
+def call_note(nd: NodeDef, block: UnitDef, values: Mapping[str, Any], sizes: Mapping[str, int],
+              copy: tuple[int, int] | None) -> str:
+    """The note that names the call of a composite an error in its body comes from: `in `b` at
+    comp2.yaml:16:3, the first call of `Blk` with n = 0`. A later call with the same values (and input
+    ``sizes`` the body needed known) shares the checked body and its errors, so the note names the first."""
+    order = [p.name for p in block.params if p.name in values]
+    order += sorted(k for k in values if k not in order)
+    shown = ", ".join(f"{k} = {_value_text(values[k])}" for k in order[:MAX_SHOWN_VALUES])
+    if len(order) > MAX_SHOWN_VALUES:
+        shown += f" and {len(order) - MAX_SHOWN_VALUES} more values"
+    shown = shown or "its default values"
+    if sizes:
+        shown += f" and input size{'s' if len(sizes) > 1 else ''} " + ", ".join(
+            f"{s} = {v}" for s, v in sorted(sizes.items()))
+    which = f"`{nd.name}`" if copy is None else f"`{nd.name}` (copy {copy[0] + 1} of {copy[1]})"
+    where = f" at {nd.pos}" if nd.pos is not None else ""
+    return f"in {which}{where}, the first call of `{block.name}` with {shown}"
+
+
+def _value_text(value: Any) -> str:
+    """A parameter value as JSON writes it (`0`, `"relu"`, `[2, 2]`), cut at 40 characters."""
+    try:
+        text = json.dumps(value, default=repr)
+    except (TypeError, ValueError, RecursionError):  # (a value the loader bounds; a type it does not know)
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _with_node(d: Diagnostic, node: str) -> Diagnostic:

@@ -384,11 +384,14 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 self.measure(nd, inst, k, copies)
             return  # within the limits (the common case: no message to write)
         which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
+        # (a composite's body counts its own: the model's totals are known only at its callers)
+        inside = f" in block `{self.udef.name}`" if len(self.owner.stack) > 1 else ""
         if self.count > self.owner.max_nodes:
             self.owner.limit_hit = True
             raise self.error(Diagnostic(
                 "E213", f"the model has more nodes than allowed at {which}", nd.pos, node=nd.name,
-                expected=f"at most {self.owner.max_nodes:,} nodes after expansion", found=f"{self.count:,} so far",
+                expected=f"at most {self.owner.max_nodes:,} nodes after expansion",
+                found=f"{self.count:,} so far{inside}",
                 notes=("composite blocks count once plus the nodes of their body, for every copy",) + ((
                     f"a block's per-channel, per-layer or per-system modules count as nodes: this one builds "
                     f"{inst.submodules:,}",) if inst.submodules else ()),
@@ -402,7 +405,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             "E307", f"{which} has more {what} than the budget" if alone else
             f"the model exceeds the parameter budget at {which}", nd.pos, node=nd.name,
             expected=f"at most {self.owner.max_params:,} parameter elements per model (fixed tables included)",
-            found=found + ("" if alone else f", {self.param_total:,} so far"),
+            found=found + ("" if alone else f", {self.param_total:,} so far{inside}"),
             hint="check the sizes of this node's parameters (channels, features"
             + ("; tables: max_len, graph nodes" if tables else "") + "); if the model really is this large, "
             "raise the budget with --max-params (max_params= in the API)"))
