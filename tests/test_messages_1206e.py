@@ -45,3 +45,32 @@ def test_the_closing_count_names_notes_as_notes(tmp_path: Path, capsys: pytest.C
     assert main([str(spec), "--check"]) == 1
     err = capsys.readouterr().err
     assert err.rstrip().splitlines()[-1].startswith("1 error, 2 warnings and 1 note in ")
+
+
+@pytest.mark.parametrize("link", ["dangling", "loop"])
+def test_a_spec_that_is_a_link_to_no_file_is_said_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      link: str) -> None:
+    spec = tmp_path / "spec.yaml"
+    if link == "dangling":
+        spec.symlink_to(tmp_path / "gone.yaml")
+    else:
+        (tmp_path / "other.yaml").symlink_to(spec)
+        spec.symlink_to(tmp_path / "other.yaml")
+    assert main([str(spec), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "no such spec file" not in err
+    assert ("dangling symbolic link" if link == "dangling" else "leads round in a loop") in err
+
+
+def test_a_boolean_for_text_gets_the_yaml_words_hint(tmp_path: Path) -> None:
+    """`--set act=yes` is True: E202 says how YAML read the word (as a spec's own `act: yes` does)."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("vibench: 1\nname: M\nparams: {act: {type: str, default: relu}}\ninputs: {x: {shape: [B, 4]}}\n"
+                    "nodes: {a: {block: '${act}', in: x}}\noutputs: {y: a}\n", encoding="utf-8")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(spec), params={"act": True})
+    d = info.value.diagnostics[0]
+    assert d.code == "E202" and d.hint is not None and "quote the word" in d.hint
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(spec), params={"act": 3})
+    assert info.value.diagnostics[0].hint is None

@@ -191,6 +191,10 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
 
     if os.path.isdir(spec):
         raise UsageError(f"{clip_path(spec)} is a folder, not a spec file")
+    from vibench.compiler.outputs import broken_link
+
+    if broken := broken_link(spec):  # a link to no file: said so, not "no such spec file"
+        raise UsageError(f"the spec {clip_path(spec)} {broken}")
     try:
         return find_spec(spec, spec_path)
     except SpecError:

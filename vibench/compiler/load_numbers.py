@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import SpecError
 
+BOOL_WORDS_HINT = "YAML reads yes/no/on/off/true/false as booleans; quote the word to keep it a string"
+"""The hint of a boolean where text is expected (`act: yes`, `--set act=no`)."""
+
 INT_TAG = "tag:yaml.org,2002:int"
 
 

@@ -23,6 +23,7 @@ from vibench.compiler.diagnostics import Diagnostic, clip, plain, suggest
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import ParamDecl, Pos
 from vibench.compiler.limits import MAX_NESTING
+from vibench.compiler.load_numbers import BOOL_WORDS_HINT
 
 _TOKEN = re.compile(r"\s*(\[|\]|,|\||\.\.\.|[A-Za-z_][A-Za-z0-9_]*)")
 _ATOMS: dict[str, Any] = {"int": int, "float": float, "bool": bool, "str": str, "any": Any, "None": type(None)}
@@ -347,8 +348,10 @@ def bind_params(
             bad.add(name)
         caused = isinstance(scope, _LazyScope) and scope.read_bad  # by a value already reported: not again
         if code == "E202" and not caused:
+            words = isinstance(value, bool) and re.search(r"\bstr\b", decl.type) is not None  # `act: yes`
             diags.append(Diagnostic(code, f"wrong type for parameter `{name}` of {where}", pos,
                                     expected=decl.type, found=f"{clip(repr(value), 80)} ({_kind(value)})",
+                                    hint=BOOL_WORDS_HINT if words else None,
                                     notes=((message.partition(": ")[2],) if ("[" in decl.type or "any" in decl.type)
                                            and message else ())
                                     + told))

@@ -42,6 +42,7 @@ from vibench.compiler.slots import check_slot, note_slot_folders, slot_folder
 from vibench.compiler.slots import slot_components as slot_components  # where callers import it from
 from vibench.compiler.spec_files import LIBRARY_DIR as LIBRARY_DIR  # where callers import them from
 from vibench.compiler.spec_files import SPEC_SUFFIXES as SPEC_SUFFIXES
+from vibench.compiler.spec_paths import unnamable, within
 from vibench.schemas.document import SpecDocument
 
 
@@ -115,6 +116,11 @@ class Library:
         if os.path.isabs(ref) or ref.startswith("~"):
             raise _error("E205", f"spec reference `{ref}` is an absolute path", pos,
                          hint="name library specs as `family/Name` and your own files relative to the spec")
+        problem = unnamable(ref)
+        if problem is not None:  # before any look-up: the operating system refuses such a path (a bare ValueError)
+            raise _error("E205", f"spec reference `{clip(ref, 200)}` {problem}", pos,
+                         expected="a spec such as `cnn/ResNet1D` or `./base.yaml`",
+                         hint="no file can be named so: remove the character from the reference")
         candidates: list[str] = []
         relative = ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)
         bases = [from_dir] if (relative and from_dir) else roots
@@ -129,7 +135,7 @@ class Library:
             if os.path.isfile(cand):
                 self.absent.update(os.path.abspath(c) for c in candidates[:index])
                 real = os.path.realpath(cand)
-                if not any(real == r or real.startswith(r + os.sep) for r in real_roots):
+                if not within(real, real_roots):
                     # Named as written, never resolved: where a link leads outside is not the spec's to learn.
                     raise _error("E205", f"spec reference `{ref}` points outside the spec search path", pos,
                                  found=clip(os.path.relpath(cand, self.cwd).replace(os.sep, "/"), 200),
@@ -208,13 +214,9 @@ class Library:
         return result
 
     def components(self, slot: str, from_dir: str | None = None) -> list[str]:
-        """The spec names a slot folder offers, on the search path and in the library (sorted)."""
-        names: set[str] = set()
-        for root in self.roots(from_dir):
-            folder = os.path.join(root, slot)
-            if os.path.isdir(folder):
-                names |= {os.path.splitext(f)[0] for f in os.listdir(folder) if f.endswith(SPEC_SUFFIXES)}
-        return sorted(names)
+        """The spec names a slot folder offers, from ``from_dir``, on the search path and in the library (sorted);
+        never through a symbolic link that leads outside the search path (:func:`vibench.compiler.slots.slot_dirs`)."""
+        return slot_components(slot, self, from_dir)
 
     def block(self, ref: str, from_dir: str | None, pos: Pos | None) -> UnitDef:
         """A composite named by a spec reference: ``path`` (its model) or ``path#Block``."""

@@ -29,6 +29,7 @@ from vibench.compiler.expr import (
 from vibench.compiler.ir import CheckDef, LetDef, ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.params import TypeSyntaxError, check_value, infer_type, parse_type, type_admits_text
+from vibench.compiler.spec_paths import unnamable
 
 # Names a node may not take: they would shadow nn.Module attributes or names model.py uses.
 # (tests/test_names.py checks this list against dir(torch.nn.Module).)
@@ -161,10 +162,12 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
         decl = ParamDecl(pname, type_text, default, required, pspec.ge, pspec.gt, pspec.le, pspec.lt,
                          tuple(pspec.choices) if pspec.choices is not None else None, pspec.doc, pos, pspec.slot)
         if pspec.slot is not None and (os.path.isabs(pspec.slot) or pspec.slot.startswith("~") or "\\" in pspec.slot
-                                       or ".." in pspec.slot.split("/") or not pspec.slot.strip("/")):
-            diags.add(Diagnostic("E210", f"slot folder `{pspec.slot[:80]}` of parameter `{pname}` must be a folder "
-                                 "inside the spec search path", doc.pos(ppath + ("slot",)),
-                                 expected="a relative folder such as `isfm/backbone` (no `..`, not absolute)"))
+                                       or ".." in pspec.slot.split("/") or not pspec.slot.strip("/")
+                                       or unnamable(pspec.slot)):
+            diags.add(Diagnostic("E210", f"slot folder `{pspec.slot[:80]}` of parameter `{pname}` must be a "
+                                 "folder inside the spec search path", doc.pos(ppath + ("slot",)),
+                                 expected="a relative folder such as `isfm/backbone` (no `..`, not absolute)",
+                                 found=f"a name that {why}" if (why := unnamable(pspec.slot)) else None))
         if pspec.slot is not None and type_text not in ("str", "list[str]", "str | None", "list[str] | None"):
             diags.add(Diagnostic("E210", f"slot parameter `{pname}` must be a str (or list[str]) naming specs",
                                  doc.pos(ppath + ("type",)), found=type_text))

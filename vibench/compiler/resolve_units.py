@@ -8,7 +8,6 @@ shapes) and metadata, parsing every ``${...}``; its parameters, ``let:`` and ``c
 from __future__ import annotations
 
 import keyword
-import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,14 @@ from vibench.compiler.expr_parse import parse_located
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
+from vibench.compiler.metadata_bounds import (  # noqa: F401 (emit.py, pipeline.py and tests read the bounds here)
+    MAX_METADATA_CHARS,
+    MAX_METADATA_DEPTH,
+    MAX_METADATA_KEY,
+    check_metadata_value,
+    metadata_problem,
+    metadata_size_problem,
+)
 from vibench.compiler.resolve_decls import (
     _check_defs,
     _check_name,
@@ -139,59 +146,10 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
     return unit
 
 
-# `metadata:` is written out as the class attribute METADATA, one entry a line, each level 4 columns further
-# in: at 12 levels a key of 32 columns and the longest number (`-2.2250738585072014e-308`) still fit ruff's
-# 120 (tests/test_emitted_bounds.py). The library nests 2 levels, with keys of at most 17 characters.
-MAX_METADATA_DEPTH = 12
-MAX_METADATA_KEY = 32
-
-
-def metadata_problem(value: Any, at: tuple = ()) -> tuple[tuple, bool, Diagnostic] | None:
-    """The first entry of a `metadata:` value (or of what its `${...}` gave) nested more than
-    :data:`MAX_METADATA_DEPTH` mappings and lists deep, or whose key model.py writes in more than
-    :data:`MAX_METADATA_KEY` columns: (its path below `metadata:`, whether the key is meant, an E104
-    without position); None when there is none."""
-    from vibench.compiler.codegen.text import string
-
-    if len(at) >= MAX_METADATA_DEPTH and isinstance(value, dict | list):
-        return at, False, Diagnostic("E104", "`metadata` is nested too deep", None,
-                                     expected=f"at most {MAX_METADATA_DEPTH} levels of mappings and lists",
-                                     found=f"a {'mapping' if isinstance(value, dict) else 'list'} at level "
-                                     f"{len(at) + 1}")
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        if isinstance(value, dict):
-            written = string(key)[1:-1] if isinstance(key, str) else repr(key)
-            width = len(written) + sum(unicodedata.east_asian_width(ch) in "WF" for ch in written)
-            if width > MAX_METADATA_KEY:
-                return at + (key,), True, Diagnostic(
-                    "E104", f"`metadata` key `{written[:40]}...` is too long", None,
-                    expected=f"at most {MAX_METADATA_KEY} characters (as model.py writes the key)",
-                    found=f"{width:,} characters", hint="model.py writes METADATA one entry a line, which fits "
-                    "120 columns: shorten the key, or make it a value (`{name: ..., value: ...}`)")
-        found = metadata_problem(item, at + (key,))
-        if found is not None:
-            return found
-    return None
-
-
-def check_metadata_value(value: Any, pos: Pos | None) -> None:
-    """E104 (a SpecError at ``pos``, the unit) when what a `metadata:` evaluated to breaks the bounds of
-    :func:`metadata_problem`, its `${...}` having given a deeper value or a longer key than the spec wrote."""
-    problem = metadata_problem(value)
-    if problem is not None:
-        from vibench.compiler.diagnostics import SpecError
-
-        at, _, diag = problem
-        where = "".join(f"[{k!r}]" for k in at)[:200]
-        raise SpecError([replace(diag, pos=pos, notes=(f"at METADATA{where}, as the `${{...}}` of `metadata` "
-                                                      "evaluate",))])
-
-
 def parsed_metadata(doc: LoadedDoc, path: tuple, metadata: Any, diags: Collector) -> Any:
     """A unit's `metadata:`, each `${...}` parsed at its own entry (None and E203 when one does not parse;
-    E104 at an entry nested or keyed beyond what model.py's METADATA lines hold)."""
-    problem = metadata_problem(metadata)
+    E104 at an entry nested or keyed beyond what model.py's METADATA lines hold, or past its size)."""
+    problem = metadata_size_problem(metadata, evaluated=False) or metadata_problem(metadata)
     if problem is not None:
         at, key, diag = problem
         diags.add(replace(diag, pos=doc.pos(path + ("metadata",) + at, key=key)))

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import ParamDecl, UnitDef
 from vibench.compiler.resolve_refusals import slot_hint
+from vibench.compiler.spec_files import SPEC_SUFFIXES
+from vibench.compiler.spec_paths import unnamable, within
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -40,11 +42,43 @@ def slot_components(slot: str, library: Library, from_dir: str | None = None) ->
     """The spec names a slot folder offers, from ``from_dir`` (the declaring file's folder), on the search path
     and in the library (sorted).
 
+    Never through a symbolic link that leads outside the search path, the folder's or a file's: as
+    :meth:`Library.find` refuses such a link, what lies there is not the spec's to learn (not even its names).
+
     >>> from vibench.compiler.resolve import Library
     >>> "B_08_PatchTST" in slot_components("isfm/backbone", Library())
     True
     """
-    return library.components(slot, from_dir)
+    real_roots = [os.path.realpath(r) for r in library.roots(from_dir)]
+    names: set[str] = set()
+    for folder, refused in slot_dirs(slot, library, from_dir):
+        if refused is not None:
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                names |= {os.path.splitext(e.name)[0] for e in entries if e.name.endswith(SPEC_SUFFIXES)
+                          and not (e.is_symlink() and not within(os.path.realpath(e.path), real_roots))}
+        except OSError:  # removed or unreadable since: it offers nothing
+            continue
+    return sorted(names)
+
+
+def slot_dirs(slot: str, library: Library, from_dir: str | None = None) -> list[tuple[str, str | None]]:
+    """Each folder a slot's components are looked for in (``slot`` under each root, from ``from_dir``), with why
+    it offers none: ``"absent"``, ``"outside"`` (it leads outside the search path through a symbolic link, and is
+    never listed: whether it is there is not said either), or None where its specs are offered. Empty for a slot
+    no folder can be named (:func:`~vibench.compiler.spec_paths.unnamable`)."""
+    if unnamable(slot) is not None:
+        return []
+    real_roots = [os.path.realpath(r) for r in library.roots(from_dir)]
+    out: list[tuple[str, str | None]] = []
+    for root in dict.fromkeys(library.roots(from_dir)):
+        folder = os.path.join(root, slot)
+        if not within(os.path.realpath(folder), real_roots):
+            out.append((folder, "outside"))
+        else:
+            out.append((folder, None if os.path.isdir(folder) else "absent"))
+    return out
 
 
 def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
@@ -52,19 +86,13 @@ def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
     """E214 for every component a slot value names that its folder does not hold (``from_dir``: the folder of
     the file that declares the slot; ``note``: where the value came from, for a value given on the command line
     or in Python)."""
-    from vibench.compiler.spec_files import SPEC_SUFFIXES
-
     names = value if isinstance(value, list) else [value]
     slot = decl.slot or ""
     offered = slot_components(slot, library, from_dir)
+    unnamed = unnamable(slot) is not None  # (E210 at the declaration is resolve_decls' to say)
     notes: tuple[str, ...] = (note,) if note else ()
-    if not offered:  # say where the folder was looked for, and whether it is there but holds no spec
-        searched = []
-        for root_dir in dict.fromkeys(library.roots(from_dir)):
-            folder = os.path.join(root_dir, slot)
-            shown = library.display(folder) + "/"
-            searched.append(f"{shown} (holds no .yaml, .yml or .json spec)" if os.path.isdir(folder) else shown)
-        notes += ("searched for the slot's folder: " + ", ".join(searched),)
+    if not offered:
+        notes += (_searched(slot, library, from_dir),)
     expected = ("one of " + ", ".join(f"`{n}`" for n in offered) if offered
                 else f"the name of a spec in a `{slot}/` folder (there is none)")
     out = []
@@ -74,5 +102,25 @@ def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
             out.append(Diagnostic(
                 "E214", f"`{clip(text, 200)}` is not a component for slot `{decl.name}` ({slot}/...)",
                 decl.pos or root.pos, expected=expected, notes=notes,
-                hint=slot_hint(text, slot, offered, SPEC_SUFFIXES)))
+                hint="write the slot's folder as a folder of the spec search path" if unnamed
+                else slot_hint(text, slot, offered, SPEC_SUFFIXES)))
     return out
+
+
+def _searched(slot: str, library: Library, from_dir: str | None) -> str:
+    """A note for a slot that offers nothing: where its folder was looked for, and whether it is there but holds
+    no spec; a folder that leads outside the search path is named as written, never where it leads."""
+    problem = unnamable(slot)
+    if problem is not None:
+        return f"the slot's folder `{clip(slot, 200)}` {problem}"
+    searched = []
+    for folder, refused in slot_dirs(slot, library, from_dir):
+        if refused == "outside":
+            written = clip(os.path.relpath(folder, library.cwd).replace(os.sep, "/"), 200)
+            searched.append(f"{written}/ (a symbolic link leads it outside the spec search path: not read; add the "
+                            "folder it leads to with --spec-path)")
+        elif refused == "absent":
+            searched.append(library.display(folder) + "/")
+        else:
+            searched.append(f"{library.display(folder)}/ (holds no .yaml, .yml or .json spec)")
+    return "searched for the slot's folder: " + ", ".join(searched)

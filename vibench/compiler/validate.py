@@ -28,6 +28,7 @@ from vibench.compiler.diagnostics import (
 )
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc, is_experiment
+from vibench.compiler.load_numbers import BOOL_WORDS_HINT
 from vibench.schemas.document import NODE_KEYS, SpecDocument
 
 _UNIONS = (typing.Union, types.UnionType)  # `Union[A, B]` and `A | B` have different origins
@@ -199,7 +200,7 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
     value = _value(doc.data, path)
     hint = None
     if isinstance(value, bool) and "string" in expected:
-        hint = "YAML reads yes/no/on/off/true/false as booleans; quote the word to keep it a string"
+        hint = BOOL_WORDS_HINT
     found = "null" if value is None else f"{_kind(value)} {_short(value)}"  # not "null None"
     return Diagnostic("E102", f"wrong type for {where}", doc.pos(path), expected=" or ".join(expected), found=found,
                       hint=hint)

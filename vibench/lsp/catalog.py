@@ -1,5 +1,5 @@
 """What the language server knows besides the open documents: the block catalogue, the spec
-library's templates, spec files it references, and the document model's keys.
+library's templates and spec files it references (the document model's keys: :mod:`vibench.lsp.document_model`).
 
 Everything is read through the compiler (the registry, :mod:`vibench.schemas.template_schema`, the
 resolver's :class:`~vibench.compiler.resolve.Library`), computed once and cached: a block's
@@ -16,14 +16,15 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vibench.lsp.document_model import document_model as document_model  # where callers import them from
+from vibench.lsp.document_model import model_keys as model_keys
 from vibench.lsp.visible import code, plain
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from vibench.compiler.blocks.base import Block
     from vibench.compiler.diagnostics import Diagnostic
     from vibench.compiler.ir import ParamDecl, UnitDef
+    from vibench.compiler.resolve import Library
     from vibench.schemas.template_schema import TemplateInfo
 
 
@@ -39,6 +40,9 @@ class ParamInfo:
     bounds: str = ""  # ">= 1, <= 8"
     choices: tuple[Any, ...] | None = None
     slot: str | None = None  # a spec folder whose specs the value names
+    # the folder of the file that declares the slot, where its folder is looked for first (as the compiler does,
+    # vibench/compiler/slots.py); None for a parameter of the edited document, whose own folder that is
+    slot_dir: str | None = None
 
     @property
     def detail(self) -> str:
@@ -103,8 +107,9 @@ def _shown(value: Any) -> str | None:
         return None
 
 
-def declared_param(decl: ParamDecl) -> ParamInfo:
-    """A declared (template or composite) parameter as a :class:`ParamInfo`."""
+def declared_param(decl: ParamDecl, slot_dir: str | None = None) -> ParamInfo:
+    """A declared (template or composite) parameter as a :class:`ParamInfo` (``slot_dir``: the folder of the file
+    that declares it, for a slot)."""
     from vibench.compiler.ir import Template
 
     bounds = ", ".join(f"{sign} {_number(v)}" for sign, v in ((">=", decl.ge), (">", decl.gt), ("<=", decl.le),
@@ -113,16 +118,27 @@ def declared_param(decl: ParamDecl) -> ParamInfo:
         default: str | None = f"{decl.default.text} (computed)"
     else:
         default = None if decl.required else _shown(decl.default)
-    return ParamInfo(decl.name, decl.type, decl.doc or "", decl.required, default, bounds, decl.choices, decl.slot)
+    return ParamInfo(decl.name, decl.type, decl.doc or "", decl.required, default, bounds, decl.choices, decl.slot,
+                     slot_dir if decl.slot is not None else None)
 
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def unit_info(name: str, unit: UnitDef, path: str | None) -> UnitInfo:
+def unit_info(name: str, unit: UnitDef, path: str | None, library: Library | None = None) -> UnitInfo:
+    """A unit of the file at ``path`` as the editor shows it; ``library``: the one that loaded it, which knows the
+    folder of the file that declares each slot (one of a template ``path`` extends, for a slot it declares)."""
+    from vibench.compiler.slots import slot_folder
+
+    def folder(decl: ParamDecl) -> str | None:
+        if decl.slot is None:
+            return None
+        known = slot_folder(library, decl) if library is not None else None
+        return known or (os.path.dirname(path) if path else None)
+
     line, col = (unit.pos.line, unit.pos.col) if unit.pos is not None else (1, 1)
-    return UnitInfo(name, path, unit.doc or "", tuple(declared_param(d) for d in unit.params),
+    return UnitInfo(name, path, unit.doc or "", tuple(declared_param(d, folder(d)) for d in unit.params),
                     tuple(i.name for i in unit.inputs), tuple(o.name for o in unit.outputs), line, col)
 
 
@@ -212,24 +228,41 @@ class Catalog:
                 self._templates = {t.name: t for t in templates_on_path(self.search_path)}
             return self._templates
 
-    def library(self) -> Any:
+    def library(self, home: str | None = None) -> Library:
+        """A resolver on this catalogue's search path; ``home``: the folder of the spec being compiled (the edited
+        document's), which a file it uses from another folder may use too, as in the compiler."""
         from vibench.compiler.resolve import Library
 
-        return Library(self.search_path)
+        library = Library(self.search_path)
+        library.home = home
+        return library
 
-    def find(self, ref: str, from_dir: str | None) -> str | None:
+    def find(self, ref: str, from_dir: str | None, home: str | None = None) -> str | None:
         """The file a spec reference (``cnn/ResNet1D``, ``./base.yaml``; no ``#Block``) names, or None."""
         from vibench.compiler.diagnostics import SpecError
 
         try:
-            return str(self.library().find(ref, from_dir, None))
+            return str(self.library(home).find(ref, from_dir, None))
         except SpecError:
             return None
 
-    def unit(self, ref: str, from_dir: str | None) -> UnitInfo | None:
+    def unit(self, ref: str, from_dir: str | None, home: str | None = None) -> UnitInfo | None:
         """The interface of the spec (or ``file#Block``) a reference names; None when it does not load."""
-        loaded = self._load(ref, from_dir)
+        loaded = self._load(ref, from_dir, home)
         return loaded if isinstance(loaded, UnitInfo) else None
+
+    def slot_component(self, param: ParamInfo, name: str, from_dir: str | None) -> UnitInfo | None:
+        """The component ``name`` of slot parameter ``param``, found as the compiler finds it: from the folder of
+        the file that declares the slot, then from ``from_dir`` (the edited document's folder) and the search path."""
+        if not param.slot:
+            return None
+        return self.unit(f"{param.slot}/{name}", param.slot_dir or from_dir, home=from_dir)
+
+    def slot_definition(self, param: ParamInfo, name: str, from_dir: str | None) -> tuple[str, int, int] | None:
+        """(file, line, col) of the component ``name`` of slot parameter ``param`` (see :meth:`slot_component`)."""
+        if not param.slot:
+            return None
+        return self.definition(f"{param.slot}/{name}", param.slot_dir or from_dir, home=from_dir)
 
     def unit_error(self, ref: str, from_dir: str | None) -> Diagnostic | None:
         """Why the spec file a reference names does not load: the first of its errors (E001 for its YAML,
@@ -237,52 +270,62 @@ class Catalog:
         loaded = self._load(ref, from_dir)
         return None if loaded is None or isinstance(loaded, UnitInfo) else loaded
 
-    def definition(self, ref: str, from_dir: str | None) -> tuple[str, int, int] | None:
+    def definition(self, ref: str, from_dir: str | None, home: str | None = None) -> tuple[str, int, int] | None:
         """(file, line, col), 1-based, of what a reference names: the spec file (its start), or the block
         of ``file#Block`` in it. When the file does not load (an error elsewhere in it), the block is found
         by its key under ``blocks:`` in the file's text; the file's start when not even that is there."""
         part, _, block = ref.partition("#")
-        path = self.find(part, from_dir)
+        path = self.find(part, from_dir, home)
         if path is None or not block:
             return None if path is None else (path, 1, 1)
-        unit = self.unit(ref, from_dir)
+        unit = self.unit(ref, from_dir, home)
         if unit is not None:
             return path, unit.line, unit.col
         found = _key_position(path, ("blocks", block))
         return (path, *found) if found is not None else (path, 1, 1)
 
-    def _load(self, ref: str, from_dir: str | None) -> UnitInfo | Diagnostic | None:
+    def _load(self, ref: str, from_dir: str | None, home: str | None = None) -> UnitInfo | Diagnostic | None:
         """The unit a reference names; the first error of its file when that does not load; None when
-        no file is found or the file holds no such block (cached until the file changes)."""
+        no file is found or the file holds no such block (cached until the file changes). ``home``: the folder of
+        the spec being edited, ``from_dir`` when not given (whose files a file it uses may use too, as in the
+        compiler: `../lib/X` from a template in a subfolder of it)."""
         from vibench.compiler.diagnostics import SpecError
 
+        home = home if home is not None else from_dir
         part, _, block = ref.partition("#")
-        path = self.find(part, from_dir)
+        path = self.find(part, from_dir, home)
         if path is None:
             return None
         try:
             stamp = os.stat(path).st_mtime_ns
         except OSError:
             return None
-        key = (path, stamp, block)
+        key = (path, stamp, block, home)
         self.blocks()
         with self._lock:
             if key in self._units:
                 return self._units[key]
             info: UnitInfo | Diagnostic | None
             try:
-                root, blocks = self.library().load(path, None)
+                library = self.library(home)
+                root, blocks = library.load(path, None)
                 unit = blocks.get(block) if block else root
-                info = unit_info(ref, unit, path) if unit is not None else None
+                info = unit_info(ref, unit, path, library) if unit is not None else None
             except SpecError as err:
                 info = err.diagnostics[0] if err.diagnostics else None
             self._units[key] = info
             return info
 
-    def slot_components(self, slot: str, from_dir: str | None) -> list[str]:
+    def slot_components(self, slot: str, from_dir: str | None, home: str | None = None) -> list[str]:
+        """The components a slot offers, its folder looked for from ``from_dir`` (the folder of the file that
+        declares the slot), ``home`` (the edited document's folder) and the search path, as the compiler does."""
         from vibench.compiler.resolve import slot_components
 
-        return slot_components(slot, self.library(), from_dir)
+        return slot_components(slot, self.library(home), from_dir)
+
+    def param_components(self, param: ParamInfo, from_dir: str | None) -> list[str]:
+        """The components slot parameter ``param`` offers to a document in ``from_dir`` (none for another)."""
+        return self.slot_components(param.slot, param.slot_dir or from_dir, home=from_dir) if param.slot else []
 
 
 def _key_position(path: str, keys: tuple[str, ...]) -> tuple[int, int] | None:
@@ -321,95 +364,3 @@ def _block_params(block: Block) -> dict[str, ParamInfo]:
                                                                                            "title")}),
                               info.description or "", required, default, bounds_text(members))
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# the document model
-# --------------------------------------------------------------------------------------------
-
-
-def document_model(path: tuple) -> type[BaseModel] | None:
-    """The pydantic model of the mapping at ``path`` of a spec (None: not a fixed model)."""
-    from vibench.schemas import document as d
-
-    if path and path[0] == "blocks" and len(path) >= 2:
-        if len(path) == 2:
-            return d.BlockSpec
-        path = path[2:]
-        if path[:1] == ("nodes",):
-            return d.NodeSpec if len(path) == 2 else None
-    if path == ():
-        return d.SpecDocument
-    if len(path) == 2 and path[0] == "params":
-        return d.ParamSpec
-    if len(path) == 2 and path[0] == "inputs":
-        return d.InputSpec
-    if len(path) == 2 and path[0] == "outputs":
-        return d.OutputSpec
-    if len(path) == 2 and path[0] == "nodes":
-        return d.NodeSpec
-    if path == ("reference",):
-        return d.ReferenceSpec
-    return None
-
-
-def model_keys(model: type[BaseModel]) -> dict[str, tuple[str, str]]:
-    """Key (as written) -> (type, description) of a document model."""
-    out = {}
-    for name, info in model.model_fields.items():
-        key = info.alias or name
-        out[key] = (_annotation_text(info.annotation), info.description or "")
-    return out
-
-
-def _annotation_text(annotation: Any) -> str:
-    """A document key's type as a reader says it (``mapping of name -> parameter``, ``list of (int | str) |
-    ${...}``): pydantic's own text shows ``Annotated[...]`` with validator reprs (memory addresses)."""
-    import types
-    import typing
-
-    from pydantic import BaseModel
-
-    if annotation is None or annotation is type(None):
-        return "null"
-    if annotation is typing.Any:
-        return "any"
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _annotated_text(args[0], args[1:])
-    if origin in (typing.Union, types.UnionType):
-        shown = [_annotation_text(a) for a in args if a is not type(None)]
-        return " | ".join(shown) if shown else "null"
-    if origin is typing.Literal:
-        return " | ".join(repr(a) if isinstance(a, str) else str(a).lower() for a in args)
-    if origin is list:
-        return f"list of {_member_text(args[0])}" if args else "list"
-    if origin is tuple:
-        return "(" + ", ".join(_annotation_text(a) for a in args if a is not Ellipsis) + ")"
-    if origin is dict:
-        return f"mapping of name -> {_member_text(args[1])}" if len(args) == 2 else "mapping"
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return _MODEL_NAMES.get(annotation.__name__, "mapping")
-    if isinstance(annotation, type):
-        return annotation.__name__
-    return "value"  # never a repr: it may hold a validator's address
-
-
-# The document models as the editor names them (their keys are described on hover of each).
-_MODEL_NAMES = {"ParamSpec": "parameter", "InputSpec": "input", "OutputSpec": "output", "NodeSpec": "node",
-                "BlockSpec": "composite block", "CheckSpec": "check", "ReferenceSpec": "reference"}
-
-
-def _member_text(annotation: Any) -> str:
-    """A list's or mapping's member type, parenthesised when it is a union."""
-    text = _annotation_text(annotation)
-    return f"({text})" if " | " in text else text
-
-
-def _annotated_text(base: Any, metadata: tuple[Any, ...]) -> str:
-    """``Annotated[str, StringConstraints(pattern=...${...}...)]`` is a whole-value ``${...}``; any other
-    annotation is its base type (strictness and validators do not change what one writes)."""
-    pattern = next((getattr(m, "pattern", None) for m in metadata if getattr(m, "pattern", None)), None)
-    if base is str and pattern and "$" in pattern:
-        return "${...}"
-    return _annotation_text(base)

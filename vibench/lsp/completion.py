@@ -301,7 +301,8 @@ def _param_values(doc: Document, catalog: Catalog, cursor: Cursor, param: ParamI
         return []
     if param.slot:
         items = []
-        for name in catalog.slot_components(param.slot, doc.from_dir):
+        # from the folder of the file that declares the slot (a template's `comp/` beside it), as the compiler does
+        for name in catalog.param_components(param, doc.from_dir):
             info = catalog.templates().get(f"{param.slot}/{name}")
             items.append(t.CompletionItem(label=name, kind=t.CompletionItemKind.Module,
                                           detail=info.summary if info else f"{param.slot}/{name}",

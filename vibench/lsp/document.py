@@ -284,17 +284,25 @@ def value_slot(doc: Document, catalog: Catalog, path: Path) -> str | None:
     """The component folder (``isfm/backbone``) a value at ``path`` names a component of: a slot parameter
     of the extended template (`with:`, a PHM config's `model:`) or of a node's template block
     (`backbone: B_08_PatchTST` in a node whose block is isfm/M_01_ISFM); None elsewhere."""
+    param = value_slot_param(doc, catalog, path)
+    return param.slot if param is not None else None
+
+
+def value_slot_param(doc: Document, catalog: Catalog, path: Path) -> ParamInfo | None:
+    """The slot parameter a value at ``path`` sets (see :func:`value_slot`), which knows the folder of the file
+    that declares it: its components are found with :meth:`Catalog.slot_component` from there, as the compiler
+    finds them; None where the value sets no slot."""
     name = template_param_path(doc, path)
     if name is not None:
         template = template_of(doc, catalog)
         param = template.param(name) if template is not None else None
-        return param.slot if param is not None and param.slot else None
+        return param if param is not None and param.slot else None
     unit = unit_of(path)
     rel = path[len(unit):]
     if len(rel) in (3, 4) and rel[0] == "nodes" and rel[2] not in NODE_KEYS:
         params, _, _ = block_interface(doc, catalog, node_block(doc.outline, unit, str(rel[1])))
         param = next((p for p in params if p.name == rel[2]), None)
-        return param.slot if param is not None and param.slot else None
+        return param if param is not None and param.slot else None
     return None
 
 

@@ -31,7 +31,7 @@ from vibench.lsp.document import (
     template_of,
     unit_of,
     units_for,
-    value_slot,
+    value_slot_param,
 )
 from vibench.lsp.visible import code, plain
 
@@ -88,9 +88,9 @@ def _text(doc: Document, catalog: Catalog, path: tuple, role: str, word: str) ->
         return node_text(doc, catalog, unit, name) if name in o.keys((*unit, "nodes")) else None
     if path == ("extends",) or (path == ("model", "name") and is_phm(o)):
         return extends_text(doc, catalog)
-    slot = value_slot(doc, catalog, path)
-    if slot is not None:
-        component = catalog.unit(f"{slot}/{word}", doc.from_dir)
+    param = value_slot_param(doc, catalog, path)  # a slot's component: from the folder that declares the slot
+    if param is not None:
+        component = catalog.slot_component(param, word, doc.from_dir)
         return component.markdown() if component is not None else None
     return None
 

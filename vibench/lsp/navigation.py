@@ -27,7 +27,7 @@ from vibench.lsp.document import (
     node_block,
     phm_template,
     unit_of,
-    value_slot,
+    value_slot_param,
 )
 from vibench.lsp.outline import Path
 
@@ -58,8 +58,10 @@ def definition(doc: Document, catalog: Catalog, offset: int) -> list[t.Location]
     if path == ("model", "name") and is_phm(o):
         template_name = phm_template(o)
         return _unit_location(catalog, template_name, doc.from_dir, doc.encoding) if template_name else None
-    slot = value_slot(doc, catalog, path)
-    return _unit_location(catalog, f"{slot}/{word}", doc.from_dir, doc.encoding) if slot is not None else None
+    param = value_slot_param(doc, catalog, path)  # a slot's component: from the folder that declares the slot
+    if param is None or not param.slot:
+        return None
+    return _unit_location(catalog, f"{param.slot}/{word}", param.slot_dir or doc.from_dir, doc.encoding, doc.from_dir)
 
 
 def _key_location(doc: Document, path: Path) -> t.Location | None:
@@ -80,7 +82,7 @@ def _file_location(file: str) -> list[t.Location] | None:
 
 
 def _unit_location(catalog: Catalog, ref: str, from_dir: str | None,
-                   encoding: str = "utf-16") -> list[t.Location] | None:
+                   encoding: str = "utf-16", home: str | None = None) -> list[t.Location] | None:
     """The spec file a reference names, at its block for ``file#Block`` (found in the file's text when
     the file has errors, see :meth:`Catalog.definition`). The compiler's position (code points, YAML's line
     breaks) is given in the client's ``encoding`` and lines, as every other position."""
@@ -88,7 +90,7 @@ def _unit_location(catalog: Catalog, ref: str, from_dir: str | None,
 
     from vibench.lsp.text import Lines
 
-    found = catalog.definition(ref, from_dir)
+    found = catalog.definition(ref, from_dir, home)
     if found is None:
         return None
     file, line, col = found

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.ir import ParamDecl
@@ -34,6 +34,9 @@ class TemplateInfo:
     summary: str  # one line: the first line of its doc, or why it does not resolve
     markdown: str
     params: tuple[ParamDecl, ...] | None  # None: the template does not resolve
+    # slot parameter -> the components its folder offers, looked for from the folder of the file that declares
+    # the slot (the template's own `comp/` beside it, wherever it is), then on the search path, as the compiler does
+    components: dict[str, list[str]] = field(default_factory=dict)
 
 
 def templates_on_path(search_path: list[str]) -> list[TemplateInfo]:
@@ -117,7 +120,16 @@ def _info(name: str, path: str, library: Library, strict: bool = False) -> Templ
     summary = lines[0] if lines else name
     listing = "\n".join(f"- `{p.name}`: {p.doc or p.type}" for p in unit.params)
     markdown = f"**{name}**: {(unit.doc or '').strip()}" + (f"\n\nParameters:\n{listing}" if listing else "")
-    return TemplateInfo(name, summary, markdown, unit.params)
+    return TemplateInfo(name, summary, markdown, unit.params, _components(unit.params, path, library))
+
+
+def _components(params: tuple[ParamDecl, ...], path: str, library: Library) -> dict[str, list[str]]:
+    """What each slot parameter of the template at ``path`` offers (``library`` loaded it: it knows the folder of
+    the file that declares each slot, which may be a template ``path`` extends)."""
+    from vibench.compiler.slots import slot_components, slot_folder
+
+    return {p.name: slot_components(p.slot, library, slot_folder(library, p) or os.path.dirname(path))
+            for p in params if p.slot is not None}
 
 
 def with_schema(info: TemplateInfo) -> dict[str, Any]:
@@ -126,7 +138,7 @@ def with_schema(info: TemplateInfo) -> dict[str, Any]:
 
     assert info.params is not None
     # names: `with: {num_classes: classes}` reads the spec's own parameter `classes` (docs/language.md).
-    props = {p.name: block_param(p.name, _field(p), required=p.required,
+    props = {p.name: block_param(p.name, _field(p, info.components.get(p.name, [])), required=p.required,
                                  default_text=None if _plain(p.default) else "computed from other parameters",
                                  names=True)
              for p in info.params}
@@ -156,8 +168,9 @@ def narrow(root: dict[str, Any], info: TemplateInfo) -> None:
     root["required"] = ["vibench", "extends"]
 
 
-def _field(p: ParamDecl) -> dict[str, Any]:
-    """A declared parameter as a pydantic-style field schema (type, bounds, choices, doc, default)."""
+def _field(p: ParamDecl, components: list[str]) -> dict[str, Any]:
+    """A declared parameter as a pydantic-style field schema (type, bounds, choices, doc, default; ``components``:
+    what a slot parameter's folder offers)."""
     from pydantic import TypeAdapter
 
     from vibench.compiler.params import parse_type
@@ -166,10 +179,9 @@ def _field(p: ParamDecl) -> dict[str, Any]:
     if p.choices is not None:
         schema = {"enum": list(p.choices)}
     if p.slot is not None:
-        # A typed slot: complete the library's components (others on the user's spec path also compile).
-        from vibench.compiler.resolve import Library, slot_components
-
-        component = {"anyOf": [{"enum": slot_components(p.slot, Library())}, {"type": "string"}]}
+        # A typed slot: complete the components its folder offers (others, on a spec path the schema was not written
+        # with, also compile).
+        component = {"anyOf": [{"enum": components}, {"type": "string"}]}
         if p.choices is None:  # each text member of the type (`str`, `list[str] | None`) names a component
             schema = _with_strings(schema, component)
     bounds = {"minimum": p.ge, "exclusiveMinimum": p.gt, "maximum": p.le, "exclusiveMaximum": p.lt}

@@ -155,6 +155,8 @@ def string(value: str) -> str:
     """The literal ruff writes for ``value``: double quotes unless the text holds more double quotes
     than single ones; backslashes, the quote, line breaks and every non-printable character escaped."""
     quote = "'" if value.count('"') > value.count("'") else '"'
+    if value.isprintable():  # nothing to escape but backslashes and the quote: no loop over the characters
+        return quote + value.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
     out = []
     for ch in value:
         if ch == "\\" or ch == quote:
@@ -286,7 +288,13 @@ def long_string(value: str, room: int) -> list[str]:
     """Pieces of a long string, each written as its own literal of at most ``room`` columns (:func:`width`),
     cut after a space when one is in the second half of the piece, and where :func:`breaks_at` allows.
     The literal's width is kept up to date as the piece grows (measuring ``string(piece)`` again for each
-    character cost a piece's length per character of the string)."""
+    character cost a piece's length per character of the string).
+
+    >>> long_string("one two three four", 12)
+    ['"one two "', '"three four"']
+    """
+    if value.isascii() and value.isprintable() and not any(q in value for q in "\"'\\"):
+        return [f'"{piece}"' for piece in _plain_pieces(value, room)]
     pieces: list[str] = []
     current = ""
     doubles, singles, in_double, in_single = _literal_widths(current)
@@ -316,6 +324,21 @@ def long_string(value: str, room: int) -> list[str]:
     if current:
         pieces.append(current)
     return [string(p) for p in pieces]
+
+
+def _plain_pieces(value: str, room: int) -> list[str]:
+    """:func:`long_string`'s pieces of a text whose every character takes one column in its literal (printable
+    ASCII, no quote, no backslash), cut the same way but by slices: a piece of ``room - 2`` characters, up to its
+    last space when that is in its second half. (Walking a 100 KB text a character at a time took 0.1 s.)"""
+    most = max(room - 2, 1)
+    pieces: list[str] = []
+    start = 0
+    while len(value) - start > most:
+        space = value.rfind(" ", start, start + most)
+        end = space + 1 if space - start > most // 2 else start + most
+        pieces.append(value[start:end])
+        start = end
+    return pieces + [value[start:]] if start < len(value) else pieces
 
 
 def _escaped_width(ch: str) -> int:
