@@ -28,11 +28,19 @@ from vibench.compiler.codegen.text import char_width
 from vibench.compiler.display import _ESCAPE
 from vibench.compiler.ir import Pos
 
+# "Did you mean" lives in suggestions.py; the passes import it from here, with the diagnostics.
+from vibench.compiler.suggestions import (  # noqa: F401 - re-exported
+    MAX_SUGGEST_LEN,
+    MAX_SUGGEST_POOL,
+    MAX_SUGGEST_WORK,
+    Suggestions,
+    closest,
+    suggest,
+)
+
 MAX_FIELD = 500  # characters of a message, expected, found, hint or note
 MAX_SHOWN = 50  # diagnostics rendered; the rest are counted
 MAX_SOURCE_WIDTH = 160  # characters of a source line shown around the caret
-MAX_SUGGEST_LEN = 100  # names longer than this get no "did you mean"
-MAX_SUGGEST_POOL = 2_000  # candidates compared for a "did you mean"
 
 
 @dataclass(frozen=True)
@@ -358,23 +366,6 @@ def plain(msg: str) -> str:
     return msg
 
 
-def closest(name: str, candidates: Iterable[str]) -> str | None:
-    """The candidate a misspelt ``name`` most likely meant, or None when nothing is close."""
-    import difflib  # only when there is something to suggest
-
-    if len(name) > MAX_SUGGEST_LEN:  # difflib is quadratic in the lengths; nobody mistypes 100 characters
-        return None
-    pool = sorted({c for c in candidates if isinstance(c, str) and len(c) <= MAX_SUGGEST_LEN})
-    if len(pool) > MAX_SUGGEST_POOL:  # the candidates nearest in length
-        pool = sorted(sorted(pool, key=lambda c: abs(len(c) - len(name)))[:MAX_SUGGEST_POOL])
-    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
-    if not matches:
-        lowered = {c.lower(): c for c in pool}
-        if name.lower() in lowered:
-            matches = [lowered[name.lower()]]
-    return matches[0] if matches else None
-
-
 NO_SLASH_COMMENTS = "specs (YAML or JSON) have no `//` or `/* */` comments"
 """Said where a `//` or `/* */` comment, which YAML reads as text, made a syntax error or a key."""
 COMMENT_FIX = "YAML's comments are `# ...` and JSON has none: delete the comment, or write it as `# ...`"
@@ -389,12 +380,6 @@ def comment_hint(key: object) -> str | None:
     if isinstance(key, str) and key.lstrip().startswith(("//", "/*")):
         return f"it starts like a comment, but {NO_SLASH_COMMENTS}, so YAML read it as a key; {COMMENT_FIX}"
     return None
-
-
-def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean" hint for a misspelt ``name``, or None when nothing is close."""
-    match = closest(name, candidates)
-    return f"did you mean `{match}`?" if match else None
 
 
 def one_of(candidates: Iterable[str], limit: int = 12) -> str:

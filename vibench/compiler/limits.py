@@ -39,6 +39,13 @@ nesting                     :data:`MAX_NESTING` levels of composite blocks insid
                             and of parameter defaults reading each other (E204)
 graph nodes                 4,096 per ``graph_operator`` (its constructor's N x N         E302
                             eigendecomposition)
+recurrent layers            1,000 per ``lstm``/``gru`` (torch builds them in quadratic     E104
+                            time), each layer and direction counted as a node
+symbolic sizes              2,000 terms under a floor division, 64 factors in a product   E303
+                            (``symbolic.MAX_EXPR_SIZE``, ``MAX_DEGREE``): bind the size
+                            with ``--input``
+metadata                    1,000,000 characters as model.py writes ``METADATA``          E104
+                            (``metadata_bounds``)
 diagnostics                 50 printed (then a count), each field 500 characters           --
 ==========================  ============================================================  =====
 """

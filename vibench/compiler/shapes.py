@@ -45,6 +45,7 @@ from vibench.compiler.ir import (
 from vibench.compiler.lets import let_env
 from vibench.compiler.limits import MAX_ACTIVATION, MAX_NESTING, MAX_NODES, MAX_PARAMS
 from vibench.compiler.resolve import Library
+from vibench.compiler.suggestions import Suggestions
 from vibench.compiler.symbolic import NeedConcrete, evaluate, free_symbols
 from vibench.compiler.typecheck import decl_text
 from vibench.compiler.unit_builder import typecheck
@@ -96,6 +97,7 @@ class _Specializer:
         self.param_memo: dict[tuple[object, ...], Any] = {}
         self.switched_off: set[str] = set()  # inputs `--input` bound although their `when` is false (E305 said)
         self.warned_unused: set[tuple[str, str]] = set()  # definitions checked for unused parameters
+        self.block_names: dict[int, Suggestions] = {}  # id of a definition -> its block names, for E110's hint
         self.max_nodes = MAX_NODES
         self.max_params = MAX_PARAMS
         self.max_activation = MAX_ACTIVATION
@@ -329,14 +331,15 @@ class _Specializer:
                 self.diags.extend(err.diagnostics)
                 forgive_unused(self, udef, node)
                 raise Failed() from None
-        names = list(registry.all_blocks()) + list(udef.blocks)
+        # one sorted candidate list per definition, and a cap on the work of all its lookups (suggestions.py)
+        names = self.block_names.setdefault(id(udef), Suggestions([*registry.all_blocks(), *udef.blocks]))
         notes = registry.unknown_block_notes(name)  # a plug-in that failed or was refused
         origin, span = None, len(name)
         if setting is not None and pos is not None and setting.file != pos.file:
             origin, pos, span = pos, setting, 1  # (the carets cover the token there: a key, or the value)
             notes = (f"the value set here reaches `block` of node `{node}` at {origin}", *notes)
         self.diags.add(Diagnostic("E110", f"unknown block `{name}`", pos, node=node, span=span,
-                                  hint=suggest(name, names) or "run `vibench-compile --blocks` for the catalogue",
+                                  hint=names.hint(name) or "run `vibench-compile --blocks` for the catalogue",
                                   notes=tuple(notes), origin=origin))
         forgive_unused(self, udef, node)  # whether it reads the parameters its values name is unknown
         raise Failed()

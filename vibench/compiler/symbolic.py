@@ -20,6 +20,16 @@ Rules applied by ``e // m`` (all exact for integer-valued ``e`` and ``m > 0``):
 Why not sympy (measured on these machines, see DESIGN.md): sympy spends about 3.3 ms per floor
 division and its nested ``floor(floor(...)/2)`` terms never merge, so a 100-layer strided chain takes
 29 s; this form stays constant-size on every conv/pool chain and costs microseconds per node.
+
+Some sizes have no small form: re-pooling a value concatenated along its length with its own pooled
+copy (``L + (L - 1) // 2``, again and again) nests a floor division whose numerator holds every
+earlier one, so the written formula doubles at each step (depth 22 of such a chain took 48 s and
+320 MB, depth 30 would take hours). A floor division's numerator may hold at most
+:data:`MAX_EXPR_SIZE` terms and a product at most :data:`MAX_DEGREE` factors per monomial
+(in the library's templates a numerator holds one symbol, a formula at most 15 terms, a monomial 3
+factors); past them the operation raises :class:`ExpressionTooLarge`, a :class:`NeedConcrete`: with
+the symbols known (``--input``) every size is an integer, and otherwise the shapes pass reports E303
+at the node whose rule built it. The chain then stops at its twelfth pool, in milliseconds.
 """
 
 from __future__ import annotations
@@ -32,15 +42,23 @@ Dim = Union[int, "Expr"]  # noqa: UP007 - forward reference in a runtime alias
 
 INF = math.inf
 
+MAX_EXPR_SIZE = 2_000
+"""Terms (symbols and floor divisions, as written) a floor division's numerator may hold."""
+MAX_DEGREE = 64
+"""Factors one monomial of a product may have (``L * L * ...``)."""
+
 
 class FloorDiv:
     """The atom ``num // den`` where ``num`` is a non-constant :class:`Expr` and ``den >= 2``."""
 
-    __slots__ = ("num", "den", "key", "_hash")
+    __slots__ = ("num", "den", "key", "_hash", "size")
 
     def __init__(self, num: Expr, den: int) -> None:
+        if num.size > MAX_EXPR_SIZE:
+            raise ExpressionTooLarge(num)
         self.num = num
         self.den = den
+        self.size: int = num.size + 1
         self.key: tuple = (1, num.key, den)
         self._hash = hash(self.key)
 
@@ -66,7 +84,7 @@ def _mono_key(mono: Monomial) -> tuple:
 class Expr:
     """A canonical, immutable, hashable integer expression (see the module docstring)."""
 
-    __slots__ = ("terms", "const", "key", "_hash", "_text")
+    __slots__ = ("terms", "const", "key", "_hash", "_text", "size")
 
     def __init__(self, terms: dict[Monomial, int], const: int) -> None:
         self._text: str | None = None
@@ -74,6 +92,8 @@ class Expr:
         items = sorted(terms.items(), key=lambda kv: _mono_key(kv[0]))
         self.terms: tuple[tuple[Monomial, int], ...] = tuple(items)
         self.const = const
+        # Terms as written: each symbol and floor division (with its numerator's), however often it occurs.
+        self.size: int = sum(len(m) + sum(a.size - 1 for a in m if isinstance(a, FloorDiv)) for m, _ in items)
         self.key: tuple = (tuple((_mono_key(m), c) for m, c in items), const)
         self._hash = hash(self.key)
 
@@ -150,6 +170,8 @@ class Expr:
         terms: dict[Monomial, int] = {}
         for ma, ca in self.terms:
             for mb, cb in other.terms:
+                if len(ma) + len(mb) > MAX_DEGREE:
+                    raise ExpressionTooLarge(Expr({ma + mb: 1}, 0), degree=len(ma) + len(mb))
                 mono = tuple(sorted(ma + mb, key=_atom_key))
                 terms[mono] = terms.get(mono, 0) + ca * cb
             if other.const:
@@ -267,6 +289,25 @@ class NeedConcrete(Exception):
         self.what = what
         self.node: str | None = None
         self.pos: object = None
+
+
+class ExpressionTooLarge(NeedConcrete):
+    """A size whose formula in the input's symbols would pass :data:`MAX_EXPR_SIZE` terms under a floor
+    division (or :data:`MAX_DEGREE` factors in a product): see the module docstring. As any
+    :class:`NeedConcrete`, the shapes pass specialises again with these symbols known where the caller
+    or ``--input`` knows them (then the size is an integer), and reports E303 at the node otherwise.
+    """
+
+    def __init__(self, formula: Expr, degree: int = 0) -> None:
+        symbols = frozenset(formula.symbols())
+        names = ", ".join(f"`{s}`" for s in sorted(symbols))
+        if degree:
+            what = f"a size whose formula in {names} multiplies {degree} factors (at most {MAX_DEGREE})"
+        else:
+            what = (f"a size whose formula in {names} grows to {formula.size:,} terms under a floor division "
+                    f"(at most {MAX_EXPR_SIZE:,})")
+        super().__init__(symbols, what)
+        self.size = formula.size
 
 
 def _render_atom(atom: Atom, alone: bool) -> str:

@@ -37,6 +37,7 @@ from vibench.compiler.elaborated import (
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Ref, TensorType, Unit, UnitDef, ValueRef
 from vibench.compiler.keyed import group_value
 from vibench.compiler.promises import check_promise
+from vibench.compiler.symbolic import NeedConcrete
 from vibench.compiler.typecheck import TypeCheck, connected
 
 if TYPE_CHECKING:
@@ -106,6 +107,10 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 self.visit(node)
             except Failed:
                 self.failed.add(node.name)
+            except NeedConcrete as need:  # raised past a shape rule (a composite's sizes put back, a FLOP count)
+                if need.node is None:
+                    need.node, need.pos = node.name, node.nd.pos
+                raise
         if self.failed or el.broken:
             raise Failed()
         outputs = []
