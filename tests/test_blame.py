@@ -14,8 +14,8 @@ from vibench.compiler.diagnostics import Diagnostic
 
 RESNET_CONFIG = "model:\n  type: CNN\n  name: ResNet1D\n  num_classes: 3\n  input_dim: 1\n  initial_channels: 8\n"
 ISFM_CONFIG = ("model:\n  type: ISFM\n  name: M_01_ISFM\n  embedding: E_02_HSE_v2\n  backbone: B_04_Dlinear\n"
-               "  task_head: H_04_VIB_pred\n  num_channels: 2\n  output_dim: 64\n  num_patches: 16\n  patch_size_L: 32\n"
-               "  patch_size_C: 1\n  num_classes: 4\n  hidden_dim: 64\n  c_dim: 8\n")
+               "  task_head: H_04_VIB_pred\n  num_channels: 2\n  output_dim: 64\n  num_patches: 16\n"
+               "  patch_size_L: 32\n  patch_size_C: 1\n  num_classes: 4\n  hidden_dim: 64\n  c_dim: 8\n")
 
 
 def _error(path: Path, **kw: object) -> Diagnostic:

@@ -45,7 +45,8 @@ def test_an_unknown_key_of_a_with_mapping_is_at_that_key(tmp_path: Path) -> None
                     "nodes: {a: {block: conv1d, in: x, out_channels: 8, with: {kernel_size: 3, kernel_sise: 3}}}\n",
                     encoding="utf-8")
     (d,) = _errors(spec)
-    assert (d.code, d.pos.line if d.pos else None, d.pos.col if d.pos else None) == ("E111", 5, 75)  # the key, not the `{` at 58
+    # the key, not the `{` at 58
+    assert (d.code, d.pos.line if d.pos else None, d.pos.col if d.pos else None) == ("E111", 5, 75)
     assert "kernel_sise" in d.message
 
 

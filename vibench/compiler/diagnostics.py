@@ -29,14 +29,12 @@ from vibench.compiler.display import _ESCAPE
 from vibench.compiler.ir import Pos
 
 # "Did you mean" lives in suggestions.py; the passes import it from here, with the diagnostics.
-from vibench.compiler.suggestions import (  # noqa: F401 - re-exported
-    MAX_SUGGEST_LEN,
-    MAX_SUGGEST_POOL,
-    MAX_SUGGEST_WORK,
-    Suggestions,
-    closest,
-    suggest,
-)
+from vibench.compiler.suggestions import MAX_SUGGEST_LEN as MAX_SUGGEST_LEN  # re-exported: callers import them here
+from vibench.compiler.suggestions import MAX_SUGGEST_POOL as MAX_SUGGEST_POOL
+from vibench.compiler.suggestions import MAX_SUGGEST_WORK as MAX_SUGGEST_WORK
+from vibench.compiler.suggestions import Suggestions as Suggestions
+from vibench.compiler.suggestions import closest as closest
+from vibench.compiler.suggestions import suggest as suggest
 
 MAX_FIELD = 500  # characters of a message, expected, found, hint or note
 MAX_SHOWN = 50  # diagnostics rendered; the rest are counted

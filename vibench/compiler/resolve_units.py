@@ -18,14 +18,14 @@ from vibench.compiler.expr_parse import parse_located
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
-from vibench.compiler.metadata_bounds import (  # noqa: F401 (emit.py, pipeline.py and tests read the bounds here)
-    MAX_METADATA_CHARS,
-    MAX_METADATA_DEPTH,
-    MAX_METADATA_KEY,
-    check_metadata_value,
-    metadata_problem,
-    metadata_size_problem,
-)
+
+# (re-exported: emit.py, pipeline.py and tests read the bounds here)
+from vibench.compiler.metadata_bounds import MAX_METADATA_CHARS as MAX_METADATA_CHARS
+from vibench.compiler.metadata_bounds import MAX_METADATA_DEPTH as MAX_METADATA_DEPTH
+from vibench.compiler.metadata_bounds import MAX_METADATA_KEY as MAX_METADATA_KEY
+from vibench.compiler.metadata_bounds import check_metadata_value as check_metadata_value
+from vibench.compiler.metadata_bounds import metadata_problem as metadata_problem
+from vibench.compiler.metadata_bounds import metadata_size_problem as metadata_size_problem
 from vibench.compiler.resolve_decls import (
     _check_defs,
     _check_name,
