@@ -346,9 +346,15 @@ def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
            if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
     if bad:
         raise ReferenceCheckpointError(_bounded(
-            f"a reference checkpoint maps names (str) to tensors; {len(bad)} entries do not: {_listing(bad)}"
+            f"a reference checkpoint maps names (str) to tensors; {_count(len(bad), 'entry does', 'entries do')} "
+            f"not: {_listing(bad)}"
         ))
     return state_dict
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``n`` with the words that agree with it: '1 entry does', '3 entries do'; 'one is' reads '1 is'."""
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def _short_keys(entries: Any) -> None:
@@ -358,7 +364,7 @@ def _short_keys(entries: Any) -> None:
     if long:
         raise ReferenceCheckpointError(_bounded(
             f"a reference checkpoint's keys have at most {MAX_KEY_LENGTH:,} characters (a model's come nowhere near); "
-            f"{len(long)} are longer, so none was renamed and nothing was loaded: {_keys(long)}"
+            f"{_count(len(long), 'is', 'are')} longer, so none was renamed and nothing was loaded: {_keys(long)}"
         ))
 
 
