@@ -100,3 +100,43 @@ def test_the_model_py_loader_still_reads_a_good_file_as_the_runtime_s(tiny: type
         assert tuple(load(model, str(tmp_path / "good.ckpt"))) == ([], [])
         states.append(model.state_dict())
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def lightning_checkpoint(path: Path, padding: int) -> None:
+    """A Lightning checkpoint as PHM-Vibench saves one (the model's keys under `network.`, the trainer's state
+    beside them), made ``padding`` floats larger by an optimizer state."""
+    torch.save({"state_dict": weights(), "epoch": 3, "global_step": 120, "optimizer_states": [
+        {"state": {0: {"exp_avg": torch.randn(padding)}}, "param_groups": [{"lr": 1e-3, "params": [0]}]}]}, path)
+
+
+@pytest.mark.parametrize("padding", [10_000, 40_000])  # files of about 45 KB and 165 KB
+def test_a_checkpoint_cut_anywhere_ends_early_in_both_loaders(
+        tiny: types.ModuleType, tmp_path: Path, padding: int) -> None:
+    """torch's zip reader looks for the central directory in the last ~64 KiB of a file: in a file cut under
+    that it seeks past the start and raises OSError(EINVAL) - 'cannot read the checkpoint cut.ckpt: Invalid
+    argument', as if the file could not be opened. A cut file ends early wherever it was cut."""
+    whole = tmp_path / "whole.ckpt"
+    lightning_checkpoint(whole, padding)
+    data = whole.read_bytes()
+    cuts = [cut for cut in sorted({*range(len(data) // 9, len(data), len(data) // 9), 2_000, 60_000, len(data) - 1})
+            if cut < len(data)]
+    raised = set()
+    for cut in cuts:
+        path = tmp_path / "cut.ckpt"
+        path.write_bytes(data[:cut])
+        try:
+            torch.load(path, weights_only=True)
+        except Exception as err:  # noqa: BLE001 - which kinds torch raises, for the test to show both were met
+            raised.add(type(err))
+        for load in (tiny.load_reference_state_dict, runtime_loader):
+            model = tiny.Tiny()
+            with pytest.raises(KeyError) as err:
+                load(model, path)
+            assert str(err.value) == f"cannot read the checkpoint {path}: the file ends early (truncated?)", cut
+    assert OSError in raised and RuntimeError in raised  # cut below and above the reader's 64 KiB
+
+
+def test_what_the_os_refuses_is_still_said_in_its_words(tiny: types.ModuleType, tmp_path: Path) -> None:
+    for load in (tiny.load_reference_state_dict, runtime_loader):
+        with pytest.raises(KeyError, match=r": Is a directory$"):
+            load(tiny.Tiny(), tmp_path)

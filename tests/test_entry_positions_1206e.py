@@ -93,10 +93,11 @@ def test_a_for_each_over_a_list_parameter_is_reported_at_its_item(tmp_path: Path
 
 
 def test_a_value_that_reads_the_whole_parameter_stays_at_the_value(tmp_path: Path) -> None:
-    """`total` sums every task's `out`: no one entry gives it, so it is at the value as before."""
+    """`total` sums every task's `out`: no one entry gives it, so it is at the value's key (`tasks:`, not its
+    first entry `a:`, where a block mapping's value starts)."""
     errors, lines, spec = _errors(tmp_path, "  tasks:\n    a: {out: 2}\n    b: {out: 3}\n")
     (d,) = [d for d in errors if d.node == "total"]
-    assert d.code == "E104" and d.pos is not None and (d.pos.line, d.pos.col) == _at(lines, "a:")
+    assert d.code == "E104" and d.pos is not None and (d.pos.line, d.pos.col) == _at(lines, "tasks:")
 
 
 def test_a_library_template_s_task_configs_entry(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 import vibench
 
@@ -90,15 +91,16 @@ def test_multitaskhead_builds_the_task_it_is_named_for(tmp_path: Path) -> None:
         ("rul_prediction", "H_02_distance_cla", "'rul_prediction': ['H_05_RUL_pred']"),
         ("anomaly_detection", "H_01_Linear_cla", "'anomaly_detection': ['H_06_Anomaly_det']"),
         ("classification", "H_05_RUL_pred", "'classification': ['H_01_Linear_cla', 'H_02_distance_cla'"),
-        ("classification", "H_09_multiple_task", "'classification': ['H_01_Linear_cla'"),
-        ("signal_prediction", "H_10_ProjectionHead", "'signal_prediction': ['H_03_Linear_pred', 'H_04_VIB_pred']"),
+        ("classification", "H_09_multiple_task", "'classification': ['H_01_Linear_cla'"),  # task_id all: two outputs
+        ("signal_prediction", "H_10_ProjectionHead",
+         "'signal_prediction': ['H_03_Linear_pred', 'H_04_VIB_pred', 'H_09_multiple_task task_id=prediction']"),
     ],
 )
 def test_a_head_whose_output_is_not_the_tasks_is_refused(tmp_path: Path, task: str, head: str, accepted: str) -> None:
     path = _user(tmp_path, f"    {task}: {{head: {head}}}\n")
     (d,) = _error(path).diagnostics
     assert d.code == "E215" and d.pos is not None
-    assert (d.pos.file, d.pos.line, d.pos.col) == (str(path), 6, 5)  # the user's `task_configs:` value
+    assert (d.pos.file, d.pos.line, d.pos.col) == (str(path), 5, 3)  # the user's `task_configs:` (not an entry)
     assert accepted in d.message and "or MultiTaskHead" in d.message and f"'{head}'" in d.message
 
 
@@ -120,7 +122,7 @@ def test_a_head_of_ones_own_is_taken_for_any_task(tmp_path: Path) -> None:
 def test_a_loss_weight_that_is_not_a_finite_number_at_least_0_is_refused(tmp_path: Path, weight: str) -> None:
     path = _user(tmp_path, f"    classification: {{loss_weight: 1.0}}\n    rul_prediction: {{loss_weight: {weight}}}\n")
     (d,) = _error(path).diagnostics
-    assert d.code == "E215" and d.pos is not None and (d.pos.file, d.pos.line) == (str(path), 6)
+    assert d.code == "E215" and d.pos is not None and (d.pos.file, d.pos.line) == (str(path), 5)
     assert d.message.startswith("a task's loss_weight is a finite number >= 0; found {'classification': 1.0, ")
 
 
@@ -131,7 +133,7 @@ def test_a_loss_weight_of_a_task_left_out_by_tasks_is_checked_too(tmp_path: Path
         extra="  tasks: [classification]\n",
     )
     (d,) = _error(path).diagnostics
-    assert d.code == "E215" and "loss_weight" in d.message and d.pos is not None and d.pos.line == 7
+    assert d.code == "E215" and "loss_weight" in d.message and d.pos is not None and d.pos.line == 6
 
 
 @pytest.mark.parametrize("weight", ["0", "0.25", "3"])
@@ -176,3 +178,16 @@ def test_a_phm_vibench_config(tmp_path: Path, task_configs: str, needle: str | N
     (d,) = _error(config).diagnostics
     assert d.code == "E215" and needle in d.message and d.pos is not None
     assert (d.pos.file, d.pos.line) == (str(config), 12)  # its `task_configs:`
+
+
+@pytest.mark.parametrize(("task", "task_id", "shape"), [("classification", "classification", (2, 4)),
+                                                        ("signal_prediction", "prediction", (2, 1024, 1))])
+def test_h09_with_the_tasks_task_id_builds_that_task(tmp_path: Path, task: str, task_id: str,
+                                                     shape: tuple[int, ...]) -> None:
+    """H_09_multiple_task named with the task_id of the task builds that sub-head (its task_id `all` does not fit
+    one task: two outputs); it compiled before the fit check came and must still."""
+    path = _user(tmp_path, f"    {task}: {{head: H_09_multiple_task, task_id: {task_id}, num_classes: 4}}\n")
+    model = vibench.build(str(path)).eval()
+    x = torch.randn(2, 1024, 1)
+    out = model(x, torch.full((2,), 1000.0))  # the one output: the task's
+    assert tuple(out.shape) == shape and [o[0] for o in vibench.check(str(path)).root.outputs] == [task]

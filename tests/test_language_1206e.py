@@ -56,3 +56,13 @@ def test_w105_still_names_a_misspelt_use(tmp_path: Path) -> None:
             "nodes: {c: {block: conv1d, in: x, out_channels: '${widht}', kernel_size: 1}}\noutputs: {y: c}\n")
     w105 = [d for d in _diagnostics(tmp_path, text) if d.code == "W105"]
     assert [d.hint for d in w105] == ["`widht` is used but not declared; did you mean `width` there?"]
+
+
+def test_w105_names_a_misspelt_parameter_in_an_output_promise(tmp_path: Path) -> None:
+    """`shape: [B, num_clases]` binds any width (a new symbol): the hint is the only sign of the typo."""
+    text = (HEAD + "params: {num_classes: 4}\ninputs: {x: {shape: [B, 8]}}\n"
+            "nodes: {fc: {block: linear, in: x, out_features: 4}}\noutputs: {y: {from: fc, shape: [B, num_clases]}}\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text, encoding="utf-8")
+    (d,) = [d for d in vibench.check(str(spec)).warnings if d.code == "W105"]
+    assert d.hint == "`num_clases` is used but not declared; did you mean `num_classes` there?"

@@ -74,3 +74,15 @@ def test_a_boolean_for_text_gets_the_yaml_words_hint(tmp_path: Path) -> None:
     with pytest.raises(vibench.SpecError) as info:
         vibench.check(str(spec), params={"act": 3})
     assert info.value.diagnostics[0].hint is None
+
+
+def test_no_yaml_words_hint_where_text_is_refused_too(tmp_path: Path) -> None:
+    """`num_classes: yes` for an `int | dict[str, int]`: quoting would give text, refused as well."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("vibench: 1\nname: M\nparams: {n: {type: 'int | dict[str, int]', default: 2}}\n"
+                    "inputs: {x: {shape: [B, 4]}}\nnodes: {a: {block: linear, in: x, out_features: 2}}\n"
+                    "outputs: {y: a}\nmetadata: {n: '${n}'}\n", encoding="utf-8")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(spec), params={"n": True})
+    d = info.value.diagnostics[0]
+    assert d.code == "E202" and d.hint is None

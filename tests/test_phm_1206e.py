@@ -210,13 +210,45 @@ def test_a_prompt_spec_takes_null_slots_and_keeps_its_defaults(tmp_path: Path) -
     assert "B_08_PatchTST" in vibench.compile_spec(default, out_path="model.py").source
 
 
-def test_a_slot_set_on_the_command_line_is_kept(tmp_path: Path) -> None:
-    # (the config carries B_08_PatchTST's keys: the required keys are those of the template's default backbone,
-    # as only the names of the values given beside the config reach the PHM-Vibench reading)
-    patchtst = "  num_heads: 4\n  e_layers: 2\n  d_ff: 128\n  dropout: 0.1\n  activation: gelu\n"
-    path = write(tmp_path, PROMPT + "  embedding: HSE_prompt\n  task_head: H_01_Linear_cla\n" + patchtst)
-    model = vibench.build(path, backbone="B_04_Dlinear")
-    assert type(model.backbone).__name__ == "B_04_Dlinear"
+PATCHTST = "  num_heads: 4\n  e_layers: 2\n  d_ff: 128\n  dropout: 0.1\n  activation: gelu\n"  # B_08_PatchTST's keys
+
+
+@pytest.mark.parametrize(("backbone", "count"), [("B_04_Dlinear", 13_220), (None, 12_676)])
+@pytest.mark.parametrize("written", ["", "  backbone: B_08_PatchTST\n"])
+def test_a_slot_given_beside_the_config_needs_the_keys_of_what_it_holds(
+        tmp_path: Path, backbone: str | None, count: int, written: str) -> None:
+    # The given component is the one built, so its keys (none of PatchTST's) are the ones needed: the required keys
+    # were those of the template's default backbone or of the config's, five E221 about B_08_PatchTST's keys, as
+    # only the names of the values given reached the PHM-Vibench reading. The counts are the reference's, for the
+    # config with `backbone: B_04_Dlinear` and `backbone: null`.
+    path = write(tmp_path, PROMPT + "  embedding: E_01_HSE\n  task_head: H_01_Linear_cla\n" + written)
+    model = vibench.build(path, backbone=backbone)
+    assert type(getattr(model, "backbone", None)).__name__ == ("B_04_Dlinear" if backbone else "NoneType")
+    assert params(model) == count
+
+
+def test_a_slot_given_beside_the_config_needs_its_keys(tmp_path: Path) -> None:
+    # The reference fails without them (no attribute 'e_layers'), as with `backbone: B_08_PatchTST` in the config.
+    path = write(tmp_path, PROMPT + "  embedding: E_01_HSE\n  task_head: H_01_Linear_cla\n")
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(path, params={"backbone": "B_08_PatchTST"})
+    assert [d.message.split("`")[1] for d in err.value.diagnostics if d.code == "E221"] == [
+        "num_heads", "e_layers", "d_ff", "dropout", "activation"]
+    assert "B_08_PatchTST" in err.value.diagnostics[0].message
+    given = {"backbone": "B_08_PatchTST", "num_heads": 4, "e_layers": 2, "d_ff": 128, "dropout": 0.1,
+             "activation": "gelu"}
+    assert "B_08_PatchTST" in vibench.compile_spec(path, params=given).source  # its keys given with it suffice
+
+
+def test_a_slot_set_on_the_command_line_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vibench.compiler import cli
+
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, PROMPT + "  embedding: E_01_HSE\n  task_head: H_01_Linear_cla\n")
+    for value, built in (("B_04_Dlinear", "B_04_Dlinear"), ("null", None)):
+        assert cli.main([path, "--set", f"backbone={value}", "-o", "model.py"]) == 0
+        source = (tmp_path / "model.py").read_text()
+        assert ("class B_04_Dlinear" in source) == (built is not None) and "PatchTST" not in source
 
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="no PHM-Vibench checkout at .reference/PHM-Vibench")

@@ -25,7 +25,9 @@ moves to the first of them, its note naming the others.
 This runs only on the way out of a failed compile, for at most :data:`MAX_SETTINGS_TRIED` settings
 (two trials each, and the baseline), each trial under the compile's own limits and at most
 :data:`MAX_TRIAL_NODES` nodes (a model larger than that gets no verdict), so the trials of a hostile
-spec cost a bounded amount.
+spec cost a bounded amount. A trial that stops at a limit of its own (those nodes, or the expression steps
+that go with them) tells nothing, whatever the verdict would have been. An error that is itself about a given
+value (an unknown key, a value of the wrong type or too large, at `params:`) names it already and is not tried.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     # reported at the `with:` key that --set overrides) from a given value only, unless it says so already.
     outside = [d for d in diagnostics if d.severity == "error" and d.pos is not None and d.pos.file != doc.file]
     inside = [d for d in diagnostics if d.severity == "error" and d not in outside and given
-              and not any(said(key) in d.notes for key in given)]
+              and not any(said(key) in d.notes or _about_given(d, doc, key) for key in given)]
     candidates: list[Setting] = [(False, key) for key in settings or {}] + [(True, key) for key in given]
     if not isinstance(settings, dict) or not 0 < len(candidates) <= MAX_SETTINGS_TRIED:
         return diagnostics
@@ -74,13 +76,16 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     errors = {_identity(d) for d in diagnostics if d.severity == "error"}
     mine = {id(d) for d in inside}
 
-    def trial(kept: list[Setting]) -> list[Diagnostic]:
+    def trial(kept: list[Setting]) -> list[Diagnostic] | None:
+        """The errors of a compile with the ``kept`` settings only; None when it stopped at a limit of the
+        trials' own (then it tells nothing: the errors past that point are unknown)."""
         values = {key: settings[key] for by_value, key in kept if not by_value}
         try:
             check(replace(doc, data={**data, "with": values}) if extending else doc,
                   {key: given[key] for by_value, key in kept if by_value})
         except SpecError as err:
-            return [d for d in err.diagnostics if d.severity == "error"]
+            found = [d for d in err.diagnostics if d.severity == "error"]
+            return None if any(_trial_limit(d) and _identity(d) not in errors for d in found) else found
         return []
 
     def fits(d: Diagnostic, setting: Setting) -> bool:
@@ -92,27 +97,34 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     #    required value (E209) cannot tell.
     if len(candidates) > 1:
         baseline = trial([])
-        default = {_identity(d) for d in baseline} if not any(d.code == "E209" for d in baseline) else None
+        default = None if baseline is None or any(d.code == "E209" for d in baseline) else {
+            _identity(d) for d in baseline}
         for setting in candidates if default is not None else []:
             if all(id(d) in cause for d in outside):
                 break
-            alone = {_identity(d) for d in trial([setting])}
+            if (kept := trial([setting])) is None:
+                continue
+            alone = {_identity(d) for d in kept}
             for d in outside:
                 if _identity(d) in alone and _identity(d) not in (default or set()) and fits(d, setting):
                     cause.setdefault(id(d), (setting, "alone", ""))
     # 2. Without the setting the error goes away, and leaving it out breaks nothing of its own: no required value
     #    goes missing (E209), no other node of the template fails first. (A new error at another of the user's
-    #    settings is one the failure hid: the nodes after a failed one are not checked.) Or without it the same
-    #    check of the same node says something else, and without any other setting it does not: that setting,
-    #    and it alone, gives the value checked (two that each change it are two settings together). Where several
-    #    settings each take the error away (a width and a head count that do not divide; the factors of a
-    #    parameter budget), it moves to the first and its note names the others.
+    #    settings is one the failure hid: the nodes after a failed one are not checked. Not so for an error in
+    #    the compiled file itself: a new error there may be what now stops the compile before reaching it, so
+    #    such a trial tells nothing of it; a default `w: 0` that breaks node `a` does not make `--set w=8` the
+    #    cause of node `c`'s error.) Or without it the same check of the same node says something else, and
+    #    without any other setting it does not: that setting, and it alone, gives the value checked (two that
+    #    each change it are two settings together). Where several settings each take the error away (a width
+    #    and a head count that do not divide; the factors of a parameter budget), it moves to the first and its
+    #    note names the others.
     changers: dict[int, list[tuple[Setting, str]]] = {}  # id of an error outside -> the settings that change it
     removers: dict[int, list[Setting]] = {}  # id of an error outside -> the settings without which it goes away
     for setting in candidates:
         if all(id(d) in cause for d in outside):
             break
-        found = trial([other for other in candidates if other != setting])
+        if (found := trial([other for other in candidates if other != setting])) is None:
+            continue
         remaining = {_identity(d) for d in found}
         changed = {id(d): s for d in outside if _identity(d) not in remaining
                    for s in found if _place(s) == _place(d)}
@@ -120,7 +132,7 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
         if any(s.code == "E209" or s.pos is None or s.pos.file != doc.file for s in new):
             continue
         for d in outside:
-            if not fits(d, setting):
+            if not fits(d, setting) or (id(d) in mine and new):
                 continue
             if id(d) in changed:
                 changers.setdefault(id(d), []).append((setting, clip(changed[id(d)].message, 120)))
@@ -146,6 +158,30 @@ def _own_value_first(d: Diagnostic, settings: list[Setting], said: Callable[[str
     the check run (a slot's component that reads the value) is not what it refuses."""
     own = [s for s in settings if s[0] and said(s[1]) in d.notes]
     return own + [s for s in settings if s not in own]
+
+
+def _trial_limit(d: Diagnostic) -> bool:
+    """Whether ``d`` is an error of a limit that a trial has lower than the compile: the node count (E213: a
+    trial stops at :data:`MAX_TRIAL_NODES`) or the steps that the compile's expressions share (E204: a trial's
+    budget is that of :data:`MAX_TRIAL_NODES` nodes; the evaluator says "... per compilation" of this shared
+    budget only, an expression's own limit being the same in both). The caller keeps such an error when the
+    compile itself gave the very same one."""
+    return d.code == "E213" or (d.code == "E204" and "per compilation)" in d.message)
+
+
+def _about_given(d: Diagnostic, doc: LoadedDoc, key: str) -> bool:
+    """Whether ``d`` is about the value given for ``key`` itself, and says so: it names `key` and stands where
+    given values meet the file's declarations - the `params:` (or `with:`) mapping, where an unknown key is
+    refused (E201), or `key`'s own declaration, where a value of the wrong type, too large or nested too
+    deeply is (E202). Such an error is raised by checking the given value against the declaration, before
+    anything else reads it: a note that the value was given, and that without it the error goes away, only
+    restates it. (An error at a node, or at a `with:` key that the given value overrides, is not one: there
+    the note says which value it checked.)"""
+    if d.pos is None or f"`{key}`" not in d.message:
+        return False
+    anchors = {doc.pos(path, key=at_key) for path in (("params",), ("params", key), ("with",))
+               for at_key in (False, True)}
+    return d.pos in anchors
 
 
 def _identity(d: Diagnostic) -> tuple:

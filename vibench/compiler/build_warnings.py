@@ -163,9 +163,9 @@ def warn_unused(owner: _Specializer, udef: UnitDef) -> None:
     if inherits:
         return  # the node's block may read any of them (W104 says when none does)
     declared = {d.name for d in udef.params} | {let.name for let in udef.lets} | {"i", "item", "key"}
-    # A bare name in a shape that no parameter has is a size symbol (`B`, `L`), declared by that use: no typo.
-    shapes = [d.shape for d in udef.inputs if not isinstance(d.shape, Template)] + [o.shape or () for o in udef.outputs]
-    symbols = {dim for shape in shapes for dim in shape if isinstance(dim, str)}
+    # A bare name in an input's shape that no parameter has is a size symbol (`B`, `L`), declared by that use: no
+    # typo. One only an output's promise writes is a typo's likely place (it binds any size): still suggested.
+    symbols = {dim for d in udef.inputs if not isinstance(d.shape, Template) for dim in d.shape if isinstance(dim, str)}
     for decl in udef.params:
         if decl.name not in used:
             typo = closest(decl.name, used - declared - symbols)

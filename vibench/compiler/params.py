@@ -348,7 +348,7 @@ def bind_params(
             bad.add(name)
         caused = isinstance(scope, _LazyScope) and scope.read_bad  # by a value already reported: not again
         if code == "E202" and not caused:
-            words = isinstance(value, bool) and re.search(r"\bstr\b", decl.type) is not None  # `act: yes`
+            words = isinstance(value, bool) and type_admits_text(decl.type)  # `act: yes` where text is taken
             diags.append(Diagnostic(code, f"wrong type for parameter `{name}` of {where}", pos,
                                     expected=decl.type, found=f"{clip(repr(value), 80)} ({_kind(value)})",
                                     hint=BOOL_WORDS_HINT if words else None,

@@ -37,7 +37,7 @@ compilation's budget of spec files (:func:`vibench.compiler.load.source_budget`)
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, one_of, suggest
@@ -76,12 +76,13 @@ MAX_BASE_CONFIGS = 1_000
 
 
 def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None = None,
-              given: Collection[str] = ()) -> tuple[LoadedDoc, list[Diagnostic]]:
+              given: Mapping[str, Any] | None = None) -> tuple[LoadedDoc, list[Diagnostic]]:
     """The equivalent spec document, and the notes and warnings about the config's keys.
 
     ``metadata`` (PHM-Vibench's metadata table, read by :mod:`vibench.compiler.phm_metadata`)
-    gives ``num_classes`` as the reference factory does; ``given`` names the parameters set on the
-    command line (``--set``), which no key of the config needs to supply.
+    gives ``num_classes`` as the reference factory does; ``given`` holds the parameters set on the
+    command line (``--set``) or in Python, with their values: no key of the config needs to supply
+    them, and a component given for a slot is the one whose keys the reference needs.
     """
     numbers = yaml_1_1_numbers(doc)  # `num_classes: 010`: E001, as in a spec; elsewhere PyYAML's number
     if numbers:
@@ -89,7 +90,7 @@ def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None
     warnings = duplicate_keys(doc)
     layout: list[Diagnostic] = []  # what the base configs and dotted keys say (W113, W114), kept with errors
     try:
-        synthesized, notes = _translate(doc, library, metadata, given, layout)
+        synthesized, notes = _translate(doc, library, metadata, given or {}, layout)
     except SpecError as err:  # the repeated keys come with what else is wrong (the last value was read)
         repeated = [d for d in warnings + layout if d.code in ("W113", "W114")]
         raise SpecError(list(err.diagnostics) + repeated, err.sources) from None
@@ -97,7 +98,7 @@ def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None
 
 
 def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None,
-               given: Collection[str], warnings: list[Diagnostic]) -> tuple[LoadedDoc, list[Diagnostic]]:
+               given: Mapping[str, Any], warnings: list[Diagnostic]) -> tuple[LoadedDoc, list[Diagnostic]]:
     model, where, from_bases = _model_section(doc, library, warnings)
     warnings = list(warnings)
     model_pos = doc.pos(("model",), key=True) if "model" in doc.data else doc.pos(("base_configs",), key=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
@@ -182,17 +182,20 @@ def classes_for(decl: ParamDecl, metadata: DatasetMetadata, model: str, pos: Pos
     return next(iter(value.values()))
 
 
-def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given: Collection[str],
+def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given: Mapping[str, Any],
                   model_pos: Pos | None) -> tuple[list[Diagnostic], list[Diagnostic]]:
-    """(E221 errors, W112 warnings) for keys the reference needs and the config lacks."""
+    """(E221 errors, W112 warnings) for keys the reference needs and the config lacks: those of the components
+    chosen, where a value ``given`` beside the config (``--set``, ``vibench.build``'s keywords) replaces the
+    config's, as if written in its `model:` section (``backbone=None``: no backbone, as `backbone: null`)."""
     errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     seen: set[str] = set()
     composite = root.reference.model if root.reference is not None else None
-    for unit in _units(model, root, library):
+    chosen = {**model, **given}
+    for unit in _units(chosen, root, library):
         reference = unit.reference.model if unit.reference is not None else None
-        for key in required(reference or "", model, composite):
-            if key in model or key in given or key in seen:
+        for key in required(reference or "", chosen, composite):
+            if key in chosen or key in seen:
                 continue
             seen.add(key)
             owner = reference.split("/")[-1] if reference else unit.name
@@ -203,7 +206,7 @@ def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given:
                     severity="warning", found=f"vibench's `{unit.name}` does not read `{key}`",
                     hint=f"add `{key}:` to the `model:` section if the config must also run in PHM-Vibench"))
                 continue
-            default, source = _default(decls, root, unit, model)
+            default, source = _default(decls, root, unit, chosen)
             if default is None:  # an expression over other parameters: no single value to show
                 found, hint = f"no `{key}`; vibench computes it ({source})", \
                     f"add `{key}:` with the value the experiment means"
@@ -227,7 +230,7 @@ def empty_slots(model: dict[str, Any], root: UnitDef, given: Collection[str]) ->
             model[slot] = None
 
 
-def _units(model: dict[str, Any], root: UnitDef, library: Library) -> list[UnitDef]:
+def _units(model: Mapping[str, Any], root: UnitDef, library: Library) -> list[UnitDef]:
     """The root template and, recursively, the components its slots (and theirs) hold."""
     units: list[UnitDef] = []
     queue, seen = [root], set()
@@ -247,7 +250,7 @@ def _units(model: dict[str, Any], root: UnitDef, library: Library) -> list[UnitD
     return units
 
 
-def _slot_values(decl: ParamDecl, model: dict[str, Any]) -> list[str]:
+def _slot_values(decl: ParamDecl, model: Mapping[str, Any]) -> list[str]:
     if decl.slot is None:
         return []
     value = model.get(decl.name, decl.default)

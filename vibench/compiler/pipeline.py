@@ -199,7 +199,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         if is_experiment(doc.data):  # a PHM-Vibench experiment config: use its `model:` section
             from vibench.compiler import phm
 
-            doc, warnings = phm.translate(doc, library, metadata=metadata, given=set(params or {}))
+            doc, warnings = phm.translate(doc, library, metadata=metadata, given=params)
             translated = True
             from_metadata = next((doc.data["with"]["num_classes"] for w in warnings if w.code == "I103"), None)
         elif metadata is not None and "num_classes" not in (params or {}):

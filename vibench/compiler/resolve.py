@@ -388,9 +388,14 @@ def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags
     own_names = {p.name for p in own} | {p.name for p in base.params}
     for key, value in (spec.with_ or {}).items():
         pos = doc.pos(("with", key))
+        # a mapping or list written as a block is set at its key: its own position is its first entry's, and an
+        # error about the whole value is not that entry's (one about an entry is at it: setting_places.py)
+        key_pos = doc.pos(("with", key), key=True)
+        block = isinstance(value, (dict, list)) and pos is not None and key_pos is not None and pos.line != key_pos.line
+        at = key_pos if block else pos
         try:
             # `num_classes: classes` reads a parameter (this file's or the template's), as in a node (names.py)
-            given[key] = (named_value(base, key, parse_value(value, pos), own_names, pos), pos)
+            given[key] = (named_value(base, key, parse_value(value, pos), own_names, pos), at)
         except ExprError as err:
             diags.add(_expr_diag(err, pos, f"`with.{key}`"))
     ignored = dict(base.reference.ignored_keys) if base.reference is not None else {}

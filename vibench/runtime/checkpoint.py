@@ -166,18 +166,17 @@ def read_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True) 
     Lightning checkpoint's hyper-parameters) is refused unless ``weights_only=False``. A damaged or
     truncated file is named so, with torch's own short reason."""
     shown = _shown(os.fspath(path), 200)
-    try:
+    try:  # the OS's reason is the open's only: an OSError of torch.load's is the file's (below)
         with open(path, "rb") as fh:
             head = fh.read(4)
-        if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
-            found = "it is empty" if not head else f"it starts with {head!r}"
-            raise ReferenceCheckpointError(f"{shown} is not a PyTorch checkpoint (torch.save writes a "
-                                           f"zip archive; {found})")
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except ReferenceCheckpointError:
-        raise
     except OSError as err:
         raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {err.strerror or err}") from None
+    if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
+        found = "it is empty" if not head else f"it starts with {head!r}"
+        raise ReferenceCheckpointError(f"{shown} is not a PyTorch checkpoint (torch.save writes a "
+                                       f"zip archive; {found})")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as err:  # noqa: BLE001 - torch.load raises many kinds for a damaged or unsafe file
         text = str(err)
         refused = _refusal(text) if weights_only else None
@@ -187,8 +186,11 @@ def read_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True) 
                 "A Lightning checkpoint's hyper-parameters are such objects; if you trust the file, load it with "
                 "weights_only=False (--trust-checkpoint)"
             ) from None
-        # A zip cut short has lost its central directory (at the end); a legacy pickle ends mid-record.
-        if isinstance(err, EOFError) or not text.strip() or any(
+        # A zip cut short has lost its central directory (at the end): torch's reader says so, or, when its
+        # search for it runs past the file's start (a file under ~64 KiB), the seek fails with EINVAL (errno 22
+        # on every platform torch runs on); a legacy pickle ends mid-record.
+        lost = isinstance(err, EOFError) or (isinstance(err, OSError) and err.errno == 22)
+        if lost or not text.strip() or any(
                 sign in text for sign in ("truncated", "unexpected EOF", "failed finding central directory")):
             raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file ends early "
                                            "(truncated?)") from None
