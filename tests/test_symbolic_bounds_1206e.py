@@ -9,6 +9,9 @@ compile time: with the input bound (``inputs=``, ``--input``) every size is an i
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
 
 import vibench
@@ -119,3 +122,85 @@ def test_squaring_a_length_again_and_again_is_refused() -> None:
         vibench.check(text="\n".join([*lines, f"outputs: {{y: {prev}}}", ""]))
     assert caught.value.codes == ["E303"]
     assert f"(at most {MAX_DEGREE})" in caught.value.diagnostics[0].message
+
+
+# A product of sums over many symbols: the length of 14 inputs joined along it, squared by a matmul of the
+# value with its transpose and flattened, again and again, multiplies out to (L0 + ... + L13) ** 8 (203,490
+# terms, 50 s and a 33 MB model.py at three squares). Past ``symbolic.MAX_TERMS`` terms a formula is refused,
+# a product before any of its terms is built (its operands' term counts multiplied).
+
+
+def _joined_squares(inputs: int, squares: int) -> str:
+    lines = ["vibench: 1", "name: D", "inputs:"]
+    lines += [f"  x{i}: {{shape: [B, 1, L{i}]}}" for i in range(inputs)]
+    lines += ["nodes:", f"  c: {{block: concat, in: [{', '.join(f'x{i}' for i in range(inputs))}], dim: 2}}"]
+    prev = "c"
+    for i in range(squares):
+        lines += [f"  t{i}: {{block: transpose, in: {prev}, dim0: 1, dim1: 2}}",
+                  f"  m{i}: {{block: matmul, in: {{x: t{i}, y: {prev}}}}}",
+                  f"  f{i}: {{block: flatten, in: m{i}}}",
+                  f"  u{i}: {{block: unsqueeze, in: f{i}, dim: 1}}"]
+        prev = f"u{i}"
+    return "\n".join([*lines, f"outputs: {{y: {prev}}}", ""])
+
+
+def _sum_of_symbols(count: int) -> Expr:
+    total = Expr.symbol("L0")
+    for i in range(1, count):
+        total = total + Expr.symbol(f"L{i}")
+    return total
+
+
+def test_a_product_whose_term_counts_multiply_past_the_bound_is_refused_before_it_is_built() -> None:
+    from vibench.compiler import symbolic
+
+    fits = _sum_of_symbols(math.isqrt(symbolic.MAX_TERMS))  # n * n <= MAX_TERMS: built, exact
+    square = fits * fits
+    assert symbolic.term_count(square) == math.comb(len(fits.terms) + 1, 2)
+    assert evaluate(square, {f"L{i}": i + 1 for i in range(len(fits.terms))}) == sum(range(len(fits.terms) + 1)) ** 2
+    wide = fits + Expr.symbol("X")
+    with pytest.raises(ExpressionTooLarge) as caught:
+        wide * wide
+    assert isinstance(caught.value, NeedConcrete)
+    n = len(wide.terms)
+    assert caught.value.what.endswith(f"multiplies formulas of {n} and {n} terms "
+                                      f"(up to {n * n:,}, at most {symbolic.MAX_TERMS:,})")
+    assert caught.value.symbols == wide.symbols()
+    assert "`L0`, `L1`, `L10`" in caught.value.what and f" and {n - 8} more " in caught.value.what  # names, clipped
+    with pytest.raises(ExpressionTooLarge):
+        (wide + 1) * (fits + 2)  # the constants count as terms: (n + 1) * n products
+
+
+def test_a_sum_past_the_bound_is_built(tmp_path: Path) -> None:
+    """Only products are bounded: a sum grows by its operands alone, and a model's FLOP total (a sum over its
+    nodes, each within the bounds) must still be written by --summary (510 pooled inputs: 1,530 terms)."""
+    from vibench.compiler import symbolic
+    from vibench.compiler.cli import main
+
+    most = _sum_of_symbols(symbolic.MAX_TERMS) + 1
+    assert symbolic.term_count(most) == symbolic.MAX_TERMS + 1
+    n = 510
+    spec = tmp_path / "many.yaml"
+    inputs = "".join(f"  x{i}: {{shape: [B, 1, L{i}]}}\n" for i in range(n))
+    nodes = "".join(f"  p{i}: {{block: max_pool1d, in: x{i}, kernel_size: 2}}\n" for i in range(n))
+    outputs = "".join(f"  y{i}: p{i}\n" for i in range(n))
+    spec.write_text(f"vibench: 1\nname: Many\ninputs:\n{inputs}nodes:\n{nodes}outputs:\n{outputs}", encoding="utf-8")
+    assert main([str(spec), "--check", "--summary"]) == 0
+
+
+def test_squaring_a_length_joined_from_many_inputs_is_e303_at_the_matmul() -> None:
+    text = _joined_squares(14, 3)
+    with pytest.raises(vibench.SpecError) as caught:
+        vibench.check(text=text)
+    (d,) = caught.value.diagnostics
+    assert (d.code, d.node) == ("E303", "m1")  # (L0 + ... + L13) ** 2 has 105 terms, its square would have 11,025
+    assert d.pos is not None and d.pos.line == text.splitlines().index("  m1: {block: matmul, in: {x: t1, y: u0}}") + 1
+    assert "multiplies formulas of 105 and 105 terms" in d.message and "must be known at compile time" in d.message
+    assert "bind it with `inputs=`" in (d.hint or "")
+
+
+def test_with_the_lengths_bound_the_joined_squares_compile() -> None:
+    inputs = {f"x{i}": (1, 1, 1 + i % 2) for i in range(14)}
+    program = vibench.check(text=_joined_squares(14, 2), inputs=inputs)
+    ((_, _, t),) = program.root.outputs
+    assert [evaluate(d, dict(program.bindings)) for d in t.shape] == [1, 1, 21**4]  # 21 = 7 * 1 + 7 * 2

@@ -41,9 +41,10 @@ graph nodes                 4,096 per ``graph_operator`` (its constructor's N x 
                             eigendecomposition)
 recurrent layers            1,000 per ``lstm``/``gru`` (torch builds them in quadratic     E104
                             time), each layer and direction counted as a node
-symbolic sizes              2,000 terms under a floor division, 64 factors in a product   E303
-                            (``symbolic.MAX_EXPR_SIZE``, ``MAX_DEGREE``): bind the size
-                            with ``--input``
+symbolic sizes              2,000 terms under a floor division, 64 factors in a product,  E303
+                            1,000 terms from a product of two formulas
+                            (``symbolic.MAX_EXPR_SIZE``, ``MAX_DEGREE``, ``MAX_TERMS``):
+                            bind the size with ``--input``
 metadata                    1,000,000 characters as model.py writes ``METADATA``          E104
                             (``metadata_bounds``)
 diagnostics                 50 printed (then a count), each field 500 characters           --

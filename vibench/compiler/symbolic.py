@@ -24,12 +24,14 @@ division and its nested ``floor(floor(...)/2)`` terms never merge, so a 100-laye
 Some sizes have no small form: re-pooling a value concatenated along its length with its own pooled
 copy (``L + (L - 1) // 2``, again and again) nests a floor division whose numerator holds every
 earlier one, so the written formula doubles at each step (depth 22 of such a chain took 48 s and
-320 MB, depth 30 would take hours). A floor division's numerator may hold at most
-:data:`MAX_EXPR_SIZE` terms and a product at most :data:`MAX_DEGREE` factors per monomial
-(in the library's templates a numerator holds one symbol, a formula at most 15 terms, a monomial 3
-factors); past them the operation raises :class:`ExpressionTooLarge`, a :class:`NeedConcrete`: with
-the symbols known (``--input``) every size is an integer, and otherwise the shapes pass reports E303
-at the node whose rule built it. The chain then stops at its twelfth pool, in milliseconds.
+320 MB, depth 30 would take hours); a product of sums multiplies out (14 lengths joined, squared by a
+``matmul`` with its transpose and flattened, three times: ``(L0 + ... + L13) ** 8``, 203,490 terms, a
+33 MB model.py). A floor division's numerator may hold :data:`MAX_EXPR_SIZE` terms, a monomial
+:data:`MAX_DEGREE` factors, a product :data:`MAX_TERMS` terms (checked before it is built; a sum only grows
+by its operands and is not bounded: a model's FLOP total sums every node's);
+in the library's templates: one symbol, 15 terms, 3 factors. Past them the operation raises
+:class:`ExpressionTooLarge`, a :class:`NeedConcrete`: with the symbols known (``--input``) every size is
+an integer, and otherwise the shapes pass reports E303 at the node whose rule built it, in milliseconds.
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ MAX_EXPR_SIZE = 2_000
 """Terms (symbols and floor divisions, as written) a floor division's numerator may hold."""
 MAX_DEGREE = 64
 """Factors one monomial of a product may have (``L * L * ...``)."""
+MAX_TERMS = 1_000
+"""Terms (monomials, and the constant) one formula may have: ``(L0 + L1 + L2) * (L0 + L1 + L2)`` has 6."""
+
+
+def term_count(d: Dim) -> int:
+    """The terms of a dimension as a sum: ``term_count(L * L + 2 * L + 1) == 3``, an int has one."""
+    return 1 if isinstance(d, int) else len(d.terms) + (1 if d.const else 0)
 
 
 class FloorDiv:
@@ -55,7 +64,8 @@ class FloorDiv:
 
     def __init__(self, num: Expr, den: int) -> None:
         if num.size > MAX_EXPR_SIZE:
-            raise ExpressionTooLarge(num)
+            raise ExpressionTooLarge(num.symbols(), f"grows to {num.size:,} terms under a floor division "
+                                     f"(at most {MAX_EXPR_SIZE:,})")
         self.num = num
         self.den = den
         self.size: int = num.size + 1
@@ -135,13 +145,18 @@ class Expr:
 
     def __add__(self, other: Dim) -> Dim:
         if isinstance(other, int):
-            return Expr._make(dict(self.terms), self.const + other) if other else self
-        if not isinstance(other, Expr):
+            if not other:
+                return self
+            total = Expr._make(dict(self.terms), self.const + other)
+        elif isinstance(other, Expr):
+            terms = dict(self.terms)
+            for mono, c in other.terms:
+                terms[mono] = terms.get(mono, 0) + c
+            total = Expr._make(terms, self.const + other.const)
+        else:
             return NotImplemented
-        terms = dict(self.terms)
-        for mono, c in other.terms:
-            terms[mono] = terms.get(mono, 0) + c
-        return Expr._make(terms, self.const + other.const)
+        # (a sum is not bounded: it grows only by its operands, and a model's FLOP total is one over every node)
+        return total
 
     __radd__ = __add__
 
@@ -167,11 +182,16 @@ class Expr:
             return Expr({m: c * other for m, c in self.terms}, self.const * other)
         if not isinstance(other, Expr):
             return NotImplemented
+        most = term_count(self) * term_count(other)  # each term times each: refused before any is built
+        if most > MAX_TERMS:
+            raise ExpressionTooLarge(self.symbols() | other.symbols(), f"multiplies formulas of {term_count(self):,} "
+                                     f"and {term_count(other):,} terms (up to {most:,}, at most {MAX_TERMS:,})")
         terms: dict[Monomial, int] = {}
         for ma, ca in self.terms:
             for mb, cb in other.terms:
                 if len(ma) + len(mb) > MAX_DEGREE:
-                    raise ExpressionTooLarge(Expr({ma + mb: 1}, 0), degree=len(ma) + len(mb))
+                    raise ExpressionTooLarge(Expr({ma + mb: 1}, 0).symbols(), f"multiplies {len(ma) + len(mb)} "
+                                             f"factors (at most {MAX_DEGREE})")
                 mono = tuple(sorted(ma + mb, key=_atom_key))
                 terms[mono] = terms.get(mono, 0) + ca * cb
             if other.const:
@@ -292,22 +312,14 @@ class NeedConcrete(Exception):
 
 
 class ExpressionTooLarge(NeedConcrete):
-    """A size whose formula in the input's symbols would pass :data:`MAX_EXPR_SIZE` terms under a floor
-    division (or :data:`MAX_DEGREE` factors in a product): see the module docstring. As any
-    :class:`NeedConcrete`, the shapes pass specialises again with these symbols known where the caller
-    or ``--input`` knows them (then the size is an integer), and reports E303 at the node otherwise.
-    """
+    """A size whose formula would pass a bound of the module docstring; ``found`` says how it grew
+    (``"multiplies 65 factors (at most 64)"``). As any :class:`NeedConcrete`, the shapes pass specialises
+    again with the symbols known where the caller or ``--input`` knows them, and reports E303 otherwise."""
 
-    def __init__(self, formula: Expr, degree: int = 0) -> None:
-        symbols = frozenset(formula.symbols())
-        names = ", ".join(f"`{s}`" for s in sorted(symbols))
-        if degree:
-            what = f"a size whose formula in {names} multiplies {degree} factors (at most {MAX_DEGREE})"
-        else:
-            what = (f"a size whose formula in {names} grows to {formula.size:,} terms under a floor division "
-                    f"(at most {MAX_EXPR_SIZE:,})")
-        super().__init__(symbols, what)
-        self.size = formula.size
+    def __init__(self, symbols: set[str], found: str) -> None:
+        names = sorted(symbols)
+        listed = ", ".join(f"`{s}`" for s in names[:8]) + (f" and {len(names) - 8:,} more" if len(names) > 8 else "")
+        super().__init__(frozenset(symbols), f"a size whose formula in {listed} {found}")
 
 
 def _render_atom(atom: Atom, alone: bool) -> str:
