@@ -502,9 +502,12 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
                     "torch.load(path, weights_only=False) and pass what it holds"
                 )
             break
-        # A zip cut short has lost its central directory (at the end); a legacy pickle ends mid-record.
+        # A zip cut short has lost its central directory (at the end): torch's reader says so, or, when its search
+        # for it runs past the file's start (a file under ~64 KiB), the seek fails with EINVAL (errno 22 on every
+        # platform torch runs on); a legacy pickle ends mid-record.
         ends = ("truncated", "unexpected EOF", "failed finding central directory")
-        if isinstance(err, EOFError) or not text.strip() or any(sign in text for sign in ends):
+        lost = isinstance(err, EOFError) or (isinstance(err, OSError) and err.errno == 22)
+        if lost or not text.strip() or any(sign in text for sign in ends):
             return f"cannot read the checkpoint {place}: the file ends early (truncated?)"
         reason = text.split("\n\nCheck the documentation of torch.load")[0]  # torch's reason, not its advice
         reason = reason.rpartition("WeightsUnpickler error:")[2] or reason.rpartition("trusted source.")[2] or reason
@@ -514,17 +517,16 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     def read(path):  # torch.load on the CPU, tensors only; a file it cannot read is an error saying why
         place = path.__fspath__() if hasattr(path, "__fspath__") else path
         place = shown(place.decode(errors="backslashreplace") if isinstance(place, bytes) else place, 200)
-        try:
+        try:  # the OS's reason is the open's only: torch.load's OSError is the file's (see unreadable)
             with open(path, "rb") as fh:
                 head = fh.read(4)
-            if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
-                found = "it is empty" if not head else f"it starts with {head!r}"
-                raise error(f"{place} is not a PyTorch checkpoint (torch.save writes a zip archive; {found})")
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except error:
-            raise
         except OSError as err:
             raise error(f"cannot read the checkpoint {place}: {err.strerror or err}") from None
+        if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
+            found = "it is empty" if not head else f"it starts with {head!r}"
+            raise error(f"{place} is not a PyTorch checkpoint (torch.save writes a zip archive; {found})")
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # torch.load raises many kinds for a damaged or unsafe file
             raise error(unreadable(place, err)) from None
 
