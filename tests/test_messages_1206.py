@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import vibench
+from tests.helpers import ROOT
 from vibench.compiler import cli
 
 EXPERIMENT = """\
@@ -145,7 +146,9 @@ def test_a_file_outside_the_search_path_stays_unknown(tmp_path: Path) -> None:
 def test_a_path_as_a_slot_value_gets_no_file_hint(value: str, capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["isfm/M_01_ISFM", "--check", "--set", f"backbone={value}", "--format", "json"]) == cli.EXIT_SPEC
     out = capsys.readouterr().out
-    assert '"code": "E214"' in out and '"line": 14' in out
+    template = (Path(ROOT) / "vibench" / "specs" / "isfm" / "M_01_ISFM.yaml").read_text(encoding="utf-8")
+    line = next(k for k, row in enumerate(template.splitlines(), 1) if row.startswith("  backbone: {type"))
+    assert '"code": "E214"' in out and f'"line": {line}' in out  # the parameter's declaration
     assert "--spec-path folder" not in out and ".yaml` to" not in out
     assert "a slot value is a component's name" in out
     assert "--set backbone=" in out  # the note: the value came from the command line
