@@ -86,3 +86,26 @@ def test_no_yaml_words_hint_where_text_is_refused_too(tmp_path: Path) -> None:
         vibench.check(str(spec), params={"n": True})
     d = info.value.diagnostics[0]
     assert d.code == "E202" and d.hint is None
+
+
+def test_summary_cells_are_cut_at_200_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A length pooled and joined layer after layer writes a formula of thousands of columns: the table cuts
+    its cells (every row was padded to the widest), the JSON report keeps them whole."""
+    from vibench.compiler.report import MAX_CELL
+
+    nodes, prev = [], "x"
+    for i in range(6):
+        nodes += [f"  p{i}: {{block: max_pool1d, in: {prev}, kernel_size: 3, stride: 3}}",
+                  f"  c{i}: {{block: concat, in: [{prev}, p{i}], dim: 2}}"]
+        prev = f"c{i}"
+    spec = tmp_path / "long.yaml"
+    spec.write_text("vibench: 1\nname: Long\ninputs: {x: {shape: [B, 4, L]}}\nnodes:\n" + "\n".join(nodes)
+                    + f"\noutputs: {{y: {prev}}}\n", encoding="utf-8")
+    assert main([str(spec), "--check", "--summary"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("\nnode "):].splitlines()[1:]
+    assert any(line.rstrip().endswith("...") for line in table)
+    widest = max(len(line) for line in table if not line.startswith("total FLOPs"))
+    assert widest <= 2 * MAX_CELL + 60  # shape and FLOPs cells, and the short ones
+    assert main([str(spec), "--check", "--summary", "--format", "json"]) == 0
+    assert "..." not in capsys.readouterr().out

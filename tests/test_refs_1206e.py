@@ -135,6 +135,7 @@ def test_a_slot_folder_linked_outside_lists_nothing_of_it(linked: Path, monkeypa
     assert "secret" not in text and "plain" not in text, text  # nothing of what lies outside
     assert str(linked.parent / "outside") not in text  # nor where the link leads
     assert "linkout/ (a symbolic link leads it outside the spec search path" in text
+    assert "hint: add the folder a `linkout/` link leads to with --spec-path" in text  # not "add linkout/x.yaml"
 
 
 def test_python_and_the_resolver_refuse_the_linked_slot_folder_too(linked: Path) -> None:

@@ -53,7 +53,8 @@ def check_report(program: Program, *, summary: bool, written: str | None, depth:
     if summary:
         lines.append("")
         lines += _table(root, env, depth)
-        lines.append(f"total FLOPs: {_flops(root.flops, env)}" + ("" if env else " (symbolic; bind with --input)"))
+        total = _cell(_flops(root.flops, env))
+        lines.append(f"total FLOPs: {total}" + ("" if env else " (symbolic; bind with --input)"))
     return "\n".join(lines)
 
 
@@ -64,7 +65,7 @@ def _table(unit: Unit, env: dict[str, int], depth: int = 0) -> list[str]:
     for path, node, level, mapping in _rows(unit, depth):
         out = "; ".join(_shape(outer_shape(t.shape, mapping, {}), env) for _, t in node.outputs)
         flops = _flops(outer_shape((node.flops,), mapping, {})[0], env)
-        rows.append(("  " * level + path, _block_label(node), out, f"{node.param_count:,}", flops))
+        rows.append(("  " * level + path, _block_label(node), _cell(out), f"{node.param_count:,}", _cell(flops)))
     # in terminal columns: a block named in CJK takes two per character (docs/cli.md)
     widths = [max(display_width(r[k]) for r in rows) for k in range(5)]
     lines: list[str] = []
@@ -72,6 +73,21 @@ def _table(unit: Unit, env: dict[str, int], depth: int = 0) -> list[str]:
         cells = [pad(cell, width, right=k >= 3) for k, (cell, width) in enumerate(zip(r, widths, strict=True))]
         lines.append("  ".join(cells).rstrip())
     return lines
+
+
+MAX_CELL = 200
+"""Terminal columns of a shape or FLOPs cell of the --summary table: a longer formula (a length pooled and joined
+through 150 layers wrote a 20,000-column shape, and every row was padded to it) is cut, ending `...`; the JSON
+report (`--format json`) has every formula whole. The library's widest cell, MobileNet1D's FLOPs, is 170."""
+
+
+def _cell(text: str) -> str:
+    if display_width(text) <= MAX_CELL:
+        return text
+    cut = text[:MAX_CELL - 3]
+    while display_width(cut) > MAX_CELL - 3:
+        cut = cut[:-1]
+    return cut + "..."
 
 
 def _rows(unit: Unit, depth: int, prefix: str = "", level: int = 0,

@@ -91,6 +91,8 @@ def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
     offered = slot_components(slot, library, from_dir)
     unnamed = unnamable(slot) is not None  # (E210 at the declaration is resolve_decls' to say)
     notes: tuple[str, ...] = (note,) if note else ()
+    # a folder a link leads outside: the hint follows the note (add where it leads), not "add a file" (it may be there)
+    linked_out = not offered and any(why == "outside" for _, why in slot_dirs(slot, library, from_dir))
     if not offered:
         notes += (_searched(slot, library, from_dir),)
     expected = ("one of " + ", ".join(f"`{n}`" for n in offered) if offered
@@ -103,6 +105,7 @@ def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
                 "E214", f"`{clip(text, 200)}` is not a component for slot `{decl.name}` ({slot}/...)",
                 decl.pos or root.pos, expected=expected, notes=notes,
                 hint="write the slot's folder as a folder of the spec search path" if unnamed
+                else f"add the folder a `{slot}/` link leads to with --spec-path" if linked_out
                 else slot_hint(text, slot, offered, SPEC_SUFFIXES)))
     return out
 
