@@ -239,12 +239,15 @@ def reference_commit(ref_dir: str | os.PathLike[str]) -> str | None:
     """The checkout's HEAD commit (40 hex digits), or None when ``ref_dir`` is not a git work tree."""
     import subprocess
 
-    try:
-        out = subprocess.run(["git", "-C", os.fspath(ref_dir), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True)
+    try:  # the checkout's own commit: a copy without .git inside this repository would report vibench's HEAD
+        out = subprocess.run(["git", "-C", os.fspath(ref_dir), "rev-parse", "--show-toplevel", "HEAD"],
+                             capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
-    return out.stdout.strip() or None
+    lines = out.stdout.splitlines()
+    if len(lines) != 2 or os.path.realpath(lines[0]) != os.path.realpath(ref_dir):
+        return None
+    return lines[1].strip() or None
 
 
 def check_checkout(ref_dir: str | os.PathLike[str]) -> str:
