@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import re
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,12 +32,12 @@ from vibench.compiler.codegen.forward import forward
 from vibench.compiler.codegen.header import command as regenerate
 from vibench.compiler.codegen.header import header, shell
 from vibench.compiler.codegen.layout import WIDTH, docstring, flat, split
-from vibench.compiler.codegen.namer import MODULE_NAMES, Namespace
 from vibench.compiler.codegen.plan import Slot
 from vibench.compiler.codegen.render import INDENT, body, signature
-from vibench.compiler.codegen.structure import Classes, Structure, env_of, group, thread
+from vibench.compiler.codegen.structure import Classes, Structure, group, thread
 from vibench.compiler.codegen.text import width
 from vibench.compiler.codegen.types import annotation_of
+from vibench.compiler.emit_names import check_top_level_names, in_definition_order, name_classes
 from vibench.compiler.free_bounds import FINITE, Bounds, tighten
 from vibench.compiler.ir import ParamDecl, Program, Unit
 from vibench.compiler.resolve_units import check_metadata_value
@@ -80,6 +79,7 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
     if support.load_reference_state_dict in helpers:
         imports.add("re")
     lines = _import_lines(imports, rendered)
+    natives = in_definition_order(natives)
     check_top_level_names([*_imported_names(lines), *(n if isinstance(n, str) else n.__name__ for n in natives),
                            *(h.__name__ for h in helpers), *(r.name for r in rendered)])
     return _template().render(
@@ -88,16 +88,6 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
         natives=[native_source(n) for n in natives] + [native_source(h) for h in helpers],
         classes=rendered,
     )
-
-
-def check_top_level_names(names: list[str]) -> None:
-    """The safety net behind the registry's checks (a plug-in native is refused when its name is taken):
-    model.py defines each top-level name once, else a later definition would silently replace one."""
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise RuntimeError(f"model.py would define `{name}` twice (this is a bug)")
-        seen.add(name)
 
 
 def _imported_names(lines: list[str]) -> list[str]:
@@ -114,7 +104,7 @@ def _imported_names(lines: list[str]) -> list[str]:
 def _structures(program: Program, free: frozenset[str], plans: dict | None = None,
                 reads: dict[str, str] | None = None) -> Classes:
     classes = group(program, plans)
-    _name_classes(classes, program)
+    name_classes(classes, program)
     # The names the code reads: `num_classes` for the class's `classes` (with: {num_classes: classes}).
     thread(classes, {(reads or {}).get(n, n) for n in free})
     for s in classes.structures:
@@ -143,84 +133,6 @@ def fingerprint(program: Program, free: frozenset[str], plans: dict | None = Non
 
 def _dump(line: Any) -> str:
     return ast.dump(line.stmt) + "".join(_dump(b) for b in line.body)
-
-
-# --------------------------------------------------------------------------------------------
-# names
-# --------------------------------------------------------------------------------------------
-
-
-def _name_classes(classes: Classes, program: Program) -> None:
-    names = Namespace(reserved=frozenset(MODULE_NAMES) | _builtins())
-    for s in classes.structures:
-        for plan in s.plans:
-            for slot in plan.slots.values():
-                if slot.block is not None:
-                    for copy in slot.node.copies:
-                        for n in slot.block.native_classes(copy.params):
-                            names.reserve(n if isinstance(n, str) else n.__name__)
-    if program.root.name in names:
-        from vibench.compiler.diagnostics import Diagnostic, SpecError
-
-        pos = program.root.definition.pos if program.root.definition is not None else None
-        raise SpecError([Diagnostic("E106", f"model name `{program.root.name}` is taken in model.py", pos,
-                                    found=f"a block of the model defines a class `{program.root.name}`",
-                                    hint=f"rename the model, e.g. `{program.root.name}Model`")])
-    names.reserve(program.root.name)
-    classes.root.name = program.root.name
-    for s in classes.structures:  # a class never takes the name of a constructor's argument, which would hide it
-        for unit in s.units:
-            for name in _argument_names(unit):
-                names.reserve(name)
-    first: dict[tuple[str, str], Structure] = {}
-    for s in classes.structures:
-        if s is classes.root:
-            continue
-        unit = s.units[0]
-        key = (unit.qualname, unit.file)
-        if key not in first:
-            first[key] = s
-            s.name = names.take(unit.name)
-        else:
-            name = unit.name + _difference(first[key], s)
-            s.name = names.take(name[:MAX_VARIANT_NAME].rstrip("_"))
-
-
-def _argument_names(unit: Unit) -> list[str]:
-    """The names a unit's class may take as constructor arguments: its parameters, `let` values and input sizes
-    (``__init__(self, Stage: int)`` made the constructor's ``Stage()`` call an int)."""
-    lets = [let.name for let in unit.definition.lets] if unit.definition is not None else []
-    return [name for name, _ in unit.params] + lets + [name for name, _ in unit.const_symbols]
-
-
-MAX_VARIANT_NAME = 64
-"""Characters of a second structure's class name before the number `take` may add (`_2`): a block name of
-up to 48 (E106) and as much of the difference as fits, so `self.<32-character node> = <Class>()` stays
-within the line width (a bare call has nothing to split at)."""
-
-
-def _difference(base: Structure, s: Structure) -> str:
-    """How structure ``s`` differs from the first one of its block: ``_transition``, ``_kernel7``..."""
-    mine = [env_of(u) for u in s.units]
-    theirs = [env_of(u) for u in base.units]
-    for name in mine[0]:
-        values = {repr(e.get(name)) for e in mine}
-        others = {repr(e.get(name)) for e in theirs}
-        if len(values) == 1 and not values & others:
-            value = mine[0][name]
-            if value is True:
-                return f"_{name}"
-            if value is False:
-                return f"_no_{name}"
-            text = f"neg{-value}" if isinstance(value, int | float) and value < 0 else str(value)
-            return f"_{name}_{re.sub(r'[^0-9A-Za-z]+', '_', text).strip('_')[:20]}"
-    return "_variant"
-
-
-def _builtins() -> frozenset[str]:
-    import builtins
-
-    return frozenset(dir(builtins))
 
 
 # --------------------------------------------------------------------------------------------

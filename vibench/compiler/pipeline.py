@@ -254,6 +254,9 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
 
             definition = program.root.definition
             check_metadata_value(program.root.metadata, definition.pos if definition is not None else None)
+        from vibench.compiler.emit_names import check_model_name
+
+        check_model_name(program, doc.pos(("name",)) or program.root.pos)  # E106: a native takes the model's name
         if VERIFY_IR:
             verify_program(program)
         if any(d.layout is not None for d in root.inputs):  # only a `layout:` gives axes roles

@@ -8,14 +8,17 @@ SIGTERM on the main thread stops the run, :func:`interrupts`), and what it retur
 uses it:
 
 * ``infer``: a list of :class:`~vibench.compiler.ir.TensorType`, one per port of ``outputs`` (one or more
-  when the block declares none, as ``split`` does), each dim a whole number >= 0 or a symbolic expression
-  and each dtype one of vibench's (``float32``, ``int64``, ...);
-* ``param_count``, ``buffer_count``, ``submodule_count``: whole numbers >= 0; ``flops``: one as well, or a
-  symbolic expression;
+  when the block declares none, as ``split`` does), each dim a whole number in [0, 2**62] or a symbolic
+  expression (rebuilt canonically: :func:`~vibench.compiler.plugin_checks.checked_dim`) and each dtype one of
+  vibench's (``float32``, ``int64``, ...); a ShapeError or NeedConcrete it raises is the spec's error only
+  when its fields are what ``ctx.fail`` and ``ctx.concrete`` make;
+* ``param_count``, ``buffer_count``, ``submodule_count``: whole numbers in [0, 2**62]; ``flops``: one as well,
+  or a symbolic expression;
 * ``init_code``, ``call_code``, ``inplace_code``, ``unpack``: expressions made of code nodes
   (:mod:`vibench.compiler.codegen.code`), whose names are identifiers and whose constants plain values.
   Text is refused, never parsed: a plug-in that formatted a spec's string into source text would let the
-  spec write code into model.py.
+  spec write code into model.py;
+* its parameter model (:func:`validated`): a validator that raises anything but a ValueError is its failure.
 
 The shapes pass runs all of them on every node of a plug-in block (:func:`rule`), so that ``--check`` and
 the editor report what writing model.py would meet; the emitter checks its own calls with :func:`code` and
@@ -29,27 +32,36 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib.metadata
-import math
-import operator
-import reprlib
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from vibench.compiler.blocks.base import ALL_DTYPES, IMPORTS, MODEL_NAMES, Block, ShapeError
+from vibench.compiler.blocks.base import ALL_DTYPES, IMPORTS, MODEL_NAMES, Block, ShapeError, native_source
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.flat_expressions import LAID_OUT
 from vibench.compiler.constraints import NodeContext
-from vibench.compiler.diagnostics import Diagnostic, clip
+from vibench.compiler.diagnostics import Diagnostic
 from vibench.compiler.ir import Instance, Pos, TensorType
+from vibench.compiler.plugin_checks import (
+    SHAPE_CODES,
+    checked_dim,
+    constant_problem,
+    count_problem,
+    exception_text,
+    need_problem,
+    origin,
+    shape_error_problem,
+    shown,
+    unbound_reads,
+    whole,
+)
+from vibench.compiler.plugin_checks import clip_text as _clip
 from vibench.compiler.registry_plugins import _raised_at
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
 
 CODE = "E114"
-GROUP = "vibench.blocks"  # the entry-point group of block plug-ins (see vibench.compiler.registry)
 CODE_NODES = "code nodes built with vibench.compiler.codegen.code (`c.call`, `c.ref`, `c.const`, ...)"
-_SHOWN = 160  # characters of a plug-in's value or exception message in a diagnostic
 
 
 class PluginFailure(Exception):
@@ -90,16 +102,31 @@ def call(block: Block, method: str, *args: Any, passing: tuple[type[BaseExceptio
     is a :class:`PluginFailure`, whatever its class: ``SystemExit``, ``GeneratorExit``,
     ``asyncio.CancelledError`` or a ``BaseException`` of the plug-in's own too; its note says where in the
     plug-in's own files it was raised (file, line and source line: none of vibench's frames)."""
+    return _guarded(block, f"`{method}`", lambda: getattr(block, method)(*args), passing)
+
+
+def validated(block: Block, values: dict[str, Any]) -> Any:
+    """``block.Params.model_validate(values)``, guarded as :func:`call` guards a method: pydantic's
+    ValidationError (the node's values refused: E104, E111-E113) passes; whatever else a validator of the
+    plug-in raises (a RuntimeError, a KeyError: pydantic turns only a ValueError into a refusal) is its failure."""
+    from pydantic import ValidationError
+
+    model = _clip(str(getattr(block.Params, "__name__", "Params")))
+    return _guarded(block, f"parameter model `{model}`", lambda: block.Params.model_validate(values),
+                    (ValidationError,))
+
+
+def _guarded(block: Block, what: str, run: Callable[[], Any], passing: tuple[type[BaseException], ...]) -> Any:
     stdout = sys.stdout  # (a plug-in that replaces it takes nothing from the calls after it)
     try:
-        return getattr(block, method)(*args)
+        return run()
     except passing:
         raise
     except BaseException as err:  # noqa: BLE001 - the plug-in's own failure, whatever it is (interrupts go on)
         if interrupts(err):
             raise
         notes = _raised_at(err, str(getattr(type(block), "__module__", "")))
-        raise failure(block, f"its `{method}` raised {_clip(type(err).__name__)}", found=exception_text(err),
+        raise failure(block, f"its {what} raised {_clip(type(err).__name__)}", found=exception_text(err),
                       notes=notes) from None
     finally:
         sys.stdout = stdout
@@ -126,8 +153,13 @@ def interrupts(err: BaseException) -> bool:
 
 def rule(block: Block, p: Any, ins: list[TensorType], ctx: NodeContext) -> Instance:
     """A plug-in block's copy on one node: its shape rule, counts and code run and checked (see the module
-    docstring). ShapeError and NeedConcrete pass through, as for any block."""
-    outs = outputs(block, call(block, "infer", p, list(ins), ctx, passing=(ShapeError, NeedConcrete)))
+    docstring). A ShapeError or NeedConcrete passes through, as for any block, when it is well formed."""
+    try:
+        made = call(block, "infer", p, list(ins), ctx, passing=(ShapeError, NeedConcrete))
+    except (ShapeError, NeedConcrete) as err:
+        _check_raised(block, err, ins)
+        raise
+    outs = outputs(block, made)
     final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
     names = block.outputs or tuple(str(k) for k in range(len(outs)))
     instance = Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=True)),
@@ -137,6 +169,25 @@ def rule(block: Block, p: Any, ins: list[TensorType], ctx: NodeContext) -> Insta
                         submodules=count(block, "submodule_count", final, list(ins)))
     _code_of_node(block, final, len(ins), outs)
     return instance
+
+
+def _check_raised(block: Block, err: ShapeError | NeedConcrete, ins: list[TensorType]) -> None:
+    """E114 for a ShapeError or NeedConcrete of ``infer`` whose fields are not what ``ctx.fail`` or
+    ``ctx.concrete`` make (``code=None``, ``expected=5``, ``NeedConcrete("LB", None)``): as the spec's error it
+    would print garbage, or crash the compiler that reads it."""
+    if isinstance(err, ShapeError):
+        fields = block.Params.model_fields
+        names = set(fields) | {info.alias for info in fields.values() if isinstance(info.alias, str)}
+        problem = shape_error_problem(err, block.inputs, names)
+        expected = (f"a ShapeError as `ctx.fail(message, code=..., port=..., param=...)` makes it: a code among "
+                    f"{', '.join(SHAPE_CODES)}, texts, and a port and parameter of the block")
+    else:
+        symbols = {s for t in ins for d in t.shape if isinstance(d, Expr) for s in d.symbols()}
+        problem = need_problem(err, symbols)
+        expected = "a NeedConcrete as `ctx.concrete(dim, what)` raises it: the symbols of input sizes, and a text"
+    if problem is not None:
+        raise failure(block, f"its `infer` raised a malformed {_clip(type(err).__name__)}: {problem}",
+                      expected=expected, found=exception_text(err)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,10 +219,10 @@ def outputs(block: Block, outs: Any) -> list[TensorType]:
                           found=shown(shape))
         dims = []
         for j, d in enumerate(shape):
-            dim = _dim(d)
+            dim, why = checked_dim(d)
             if dim is None:
-                raise failure(block, f"`infer` returned a wrong shape for output {k}",
-                              expected="dims that are whole numbers >= 0 or symbolic expressions "
+                raise failure(block, f"`infer` returned a wrong shape for output {k}: dimension {j} is {why}",
+                              expected="dims that are whole numbers from 0 to 2**62 or symbolic expressions "
                               "(vibench.compiler.symbolic, as the input types hold)",
                               found=f"dimension {j} is {shown(d)} (in {shown(shape)})")
             dims.append(dim)
@@ -183,39 +234,24 @@ def outputs(block: Block, outs: Any) -> list[TensorType]:
 
 
 def count(block: Block, method: str, *args: Any) -> int:
-    """``param_count``, ``buffer_count`` or ``submodule_count``: a whole number >= 0."""
+    """``param_count``, ``buffer_count`` or ``submodule_count``: a whole number in [0, 2**62]."""
     value = call(block, method, *args)
-    number = _whole(value)
-    if number is None or number < 0:
-        raise failure(block, f"`{method}` returned {'a negative number' if number is not None else 'a wrong value'}",
-                      expected="a whole number >= 0", found=shown(value))
+    number = whole(value)
+    problem = count_problem(number)
+    if number is None or problem is not None:
+        raise failure(block, f"`{method}` returned {problem}", expected="a whole number from 0 to 2**62",
+                      found=shown(value))
     return number
 
 
 def flops(block: Block, *args: Any) -> Dim:
-    """``flops``: a whole number >= 0 or a symbolic expression."""
+    """``flops``: a whole number in [0, 2**62] or a symbolic expression."""
     value = call(block, "flops", *args)
-    dim = _dim(value)
+    dim, why = checked_dim(value)
     if dim is None:
-        raise failure(block, "`flops` returned a wrong value",
-                      expected="a whole number >= 0 or a symbolic expression", found=shown(value))
+        raise failure(block, f"`flops` returned a wrong value: {why}",
+                      expected="a whole number from 0 to 2**62 or a symbolic expression", found=shown(value))
     return dim
-
-
-def _whole(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(operator.index(value))  # (a numpy integer is one)
-    except Exception:  # noqa: BLE001 - not a whole number, whatever its __index__ raises
-        return None
-
-
-def _dim(value: Any) -> Dim | None:
-    if isinstance(value, Expr):
-        return value
-    number = _whole(value)
-    return number if number is not None and number >= 0 else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,11 +286,11 @@ def _made(block: Block, method: str, args: tuple[Any, ...], optional: str | None
         expected = optional or CODE_NODES
         if targets is not None:
             expected = "an assignment target of the names it is given (a tuple of them, as `c.tuple_of(*outs)`)"
-        raise failure(block, f"`{method}` returned {problem}", expected=expected, found=shown(made))
+        found = _source_of(made) if isinstance(made, ast.expr) else shown(made)  # (not `<ast.Call object at ...>`)
+        raise failure(block, f"`{method}` returned {problem}", expected=expected, found=found)
     return made  # type: ignore[no-any-return]
 
 
-_PLAIN = (type(None), bool, int, float, complex, str, bytes, type(Ellipsis))
 _NAMES = {ast.Name: "id", ast.Attribute: "attr", ast.keyword: "arg", ast.arg: "arg"}
 _TARGETS = (ast.Name, ast.Tuple, ast.List, ast.Starred, ast.expr_context)
 
@@ -276,8 +312,8 @@ def code_problem(tree: Any, targets: frozenset[str] | None = None) -> str | None
                 return f"the name {shown(name)}, not an identifier"
             if targets is not None and isinstance(node, ast.Name) and node.id not in targets:
                 return f"the name `{node.id}`, not one of the outputs it is given"
-            if isinstance(node, ast.Constant) and not _plain(node.value):
-                return f"the constant {shown(node.value)}, not a plain value"
+            if isinstance(node, ast.Constant) and (problem := constant_problem(node.value)) is not None:
+                return f"the constant {shown(node.value)}, {problem}"
             if isinstance(node, ast.expr) and not isinstance(node, LAID_OUT):  # (was an internal error at -o)
                 return (f"a {type(node).__name__} node, which model.py's code does not use (write the computation "
                         "in a native, the block's own torch class or function)")
@@ -286,11 +322,6 @@ def code_problem(tree: Any, targets: frozenset[str] | None = None) -> str | None
     except (TypeError, ValueError, SyntaxError, RecursionError, AttributeError) as err:
         return f"a tree that is not an expression ({exception_text(err)})"
     return None
-
-
-def _plain(value: Any) -> bool:
-    """A constant model.py can write as a literal (a float that is a number: ``nan`` would be a name)."""
-    return type(value) in _PLAIN and not (isinstance(value, float) and not math.isfinite(value))
 
 
 def _code_of_node(block: Block, p: Any, n_inputs: int, outs: list[TensorType]) -> None:
@@ -310,6 +341,7 @@ def _code_of_node(block: Block, p: Any, n_inputs: int, outs: list[TensorType]) -
     if not isinstance(natives, tuple | list) or any(n not in block.natives for n in natives):
         raise failure(block, "`native_classes` returned a wrong value", expected="some of the block's `natives`",
                       found=shown(natives))
+    _check_native_order(block, natives)
     given = {f"_vb_in{k}" for k in range(n_inputs)} | {"_vb_mod"}
     for method, tree in made.items():
         if tree is not None:
@@ -332,10 +364,8 @@ def _check_names(block: Block, method: str, tree: ast.expr, given: set[str], nat
 
     own = {n if isinstance(n, str) else str(getattr(n, "__name__", "")) for n in natives}
     defined = given | own | MODEL_NAMES | {"self"} | {IMPORTS[i] for i in block.imports if i in IMPORTS}
-    bound = {node.arg for node in c.walk(tree) if isinstance(node, ast.arg)}  # lambda parameters
-    bound |= {node.id for node in c.walk(tree) if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)}
-    for node in c.walk(tree):
-        if not isinstance(node, ast.Name) or node.id in defined or node.id in bound or node.id in _BUILTINS:
+    for node in unbound_reads(tree):  # (a comprehension's own variable is bound inside it, not in its iterable)
+        if node.id in defined or node.id in _BUILTINS:
             continue
         name = node.id
         all_natives = [n if isinstance(n, str) else str(getattr(n, "__name__", "")) for n in block.natives]
@@ -358,6 +388,28 @@ def _check_names(block: Block, method: str, tree: ast.expr, given: set[str], nat
                       notes=((hint,) if hint else ()) + tuple(notes))
 
 
+def _check_native_order(block: Block, natives: Any) -> None:
+    """E114 for a native that reads another of the block's natives while model.py defines it (its base class,
+    a decorator, a class attribute, a default value or an annotation) when ``native_classes`` leaves that one
+    out for these parameters: model.py would stop at its import with a NameError. (The emitter writes the
+    natives it holds in the order they read each other: :func:`~vibench.compiler.emit_names.in_definition_order`.)"""
+    from vibench.compiler.blocks.contract import definition_reads
+
+    def name(n: Any) -> str:
+        return n if isinstance(n, str) else str(getattr(n, "__name__", ""))
+
+    brought = {name(n) for n in natives}
+    left_out = {name(n) for n in block.natives} - brought
+    for native in natives if left_out else ():
+        read = sorted(definition_reads(native_source(native)) & left_out)
+        if read:
+            raise failure(block, f"its native `{name(native)}` reads the native `{read[0]}` when model.py defines "
+                          f"it, and `native_classes` leaves `{read[0]}` out for these parameters (model.py would "
+                          "fail at its import with a NameError)", expected="`native_classes` returning every "
+                          "native its natives read as they are defined (a base class, a class attribute, a "
+                          "default value, an annotation)", found=f"`native_classes` returned {shown(natives)}")
+
+
 def _source_of(tree: ast.expr) -> str:
     """A code tree as model.py would write it, for a message (bounded)."""
     try:
@@ -365,63 +417,3 @@ def _source_of(tree: ast.expr) -> str:
     except Exception:  # noqa: BLE001 - a tree unparse does not take: named by its kind
         return f"a {type(tree).__name__} node"
     return _clip(f"`{text}`")
-
-
-# --------------------------------------------------------------------------------------------
-# words
-# --------------------------------------------------------------------------------------------
-
-
-def origin(block: Block) -> str:
-    """The plug-in ``block`` comes from, as warnings W120 and W121 name it (```name = module`` (distribution
-    NAME VERSION)``), or the module that defines it when no entry point brings that module."""
-    cls = type(block)
-    module = str(getattr(cls, "__module__", "?"))
-    try:
-        return _entry_point(cls, module) or f"the module `{module}` (registered by it, not through a `{GROUP}` " \
-            "entry point)"
-    except Exception:  # noqa: BLE001 - installed metadata that does not read: the module names it
-        return f"the module `{module}`"
-
-
-def _entry_point(cls: type, module: str) -> str | None:
-    points = sorted(importlib.metadata.entry_points(group=GROUP),
-                    key=lambda ep: (str(getattr(ep, "name", "")), str(getattr(ep, "value", ""))))
-    for ep in points:
-        target, _, attr = str(getattr(ep, "value", "")).partition(":")
-        target, attr = target.strip(), attr.strip()
-        if (module == target or module.startswith(target + ".")) and attr in ("", cls.__qualname__):
-            dist = getattr(ep, "dist", None)
-            name, version = getattr(dist, "name", None), getattr(dist, "version", None)
-            distribution = f"{name} {version}" if name and version else name
-            where = f"`{getattr(ep, 'name', '?')} = {getattr(ep, 'value', '?')}`"
-            return f"the plug-in {where}" + (f" (distribution {distribution})" if distribution else "")
-    return None
-
-
-def exception_text(err: BaseException) -> str:
-    """``Type: message`` of an exception, on one line and bounded (a plug-in's message is any text)."""
-    try:
-        text = str(err)
-    except Exception:  # noqa: BLE001 - an exception whose message cannot be made
-        text = "(its message cannot be shown)"
-    name = type(err).__name__
-    return _clip(f"{name}: {text}" if text else name)
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 120
-_REPR.maxlevel = 3
-
-
-def shown(value: Any) -> str:
-    """A plug-in's value for a message: its repr, bounded (``reprlib``: a long list or text is cut)."""
-    try:
-        text = _REPR.repr(value)
-    except Exception:  # noqa: BLE001 - a repr that fails
-        text = f"a {type(value).__name__}"
-    return _clip(text)
-
-
-def _clip(text: str) -> str:
-    return clip(text, _SHOWN)

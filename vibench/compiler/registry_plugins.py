@@ -93,6 +93,8 @@ def _shown_block(cls: Any) -> str:
 
 
 def _exception(err: BaseException) -> str:
+    if _malformed_entry_point(err):  # (not "AttributeError: 'NoneType' object has no attribute 'group'")
+        return "the entry point is malformed: its value is not `module` or `module:attr`"
     try:
         text = str(err)
     except Exception:  # noqa: BLE001 - a plug-in's exception whose __str__ fails: named by its type
@@ -181,9 +183,31 @@ def _raised_at(err: BaseException, module: str) -> tuple[str, ...]:
     return (f"raised at {file}:{line}" + (f": `{shown}`" if shown else ""),)
 
 
+def _malformed_entry_point(err: BaseException) -> bool:
+    """Whether ``err`` is what importlib raises loading an entry point whose value it cannot parse (``c = ::::``):
+    its pattern matches nothing, and ``EntryPoint.load`` reads ``.group`` of that None."""
+    import importlib.metadata
+    import os
+    import traceback
+
+    if not isinstance(err, AttributeError) or err.obj is not None or err.name != "group":
+        return False
+    try:
+        frames = list(traceback.walk_tb(err.__traceback__))
+        return bool(frames) and os.path.realpath(frames[-1][0].f_code.co_filename) == os.path.realpath(
+            str(importlib.metadata.__file__))
+    except Exception:  # noqa: BLE001 - an odd traceback: then it is not importlib's own
+        return False
+
+
 def _load_hint(err: BaseException, module: str) -> str:
-    """W120's hint for an entry point that failed to load: a missing dependency is installed, a bug in the
-    plug-in's own code (any other exception) is fixed where it was raised."""
+    """W120's hint for an entry point that failed to load: a malformed entry point is fixed in the distribution's
+    metadata, a missing dependency is installed, a bug in the plug-in's own code (any other exception) is fixed
+    where it was raised."""
+    if _malformed_entry_point(err):
+        return ("its blocks are unavailable: the distribution's entry point names no module: it must read `name = "
+                "module` or `name = module:attr` (as `haar_dwt = vibench_haar.haar`); reinstall a fixed "
+                "distribution, or uninstall it")
     top = module.split(".")[0]
     if isinstance(err, ImportError):
         missing = getattr(err, "name", None)

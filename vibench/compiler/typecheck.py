@@ -26,7 +26,9 @@ from vibench.compiler.elaborated import Failed, Ports, Refs, freeze
 from vibench.compiler.expr import Unknown, bare_name
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, TensorType, UnitDef, ValueRef
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
+from vibench.compiler.plugin_calls import failure as plugin_failure
 from vibench.compiler.plugin_calls import rule as plugin_rule
+from vibench.compiler.plugin_calls import validated as plugin_validated
 from vibench.compiler.symbolic import NeedConcrete, fmt_shape
 from vibench.compiler.typecheck_composite import CompositeCheck, connected, decl_text
 
@@ -122,11 +124,12 @@ class TypeCheck(CompositeCheck):
         memo: tuple[Instance, tuple[Constraint, ...]] | None = self.prim_memo.get(by_values)
         if memo is None:
             p = self.validate_params(nd, block, values, positions, frozen)
-            key = (block.name, p, by_values[1])
-            memo = self.prim_memo.get(key)
+            key = _params_key(block.name, p, by_values[1])
+            memo = self.prim_memo.get(key) if key is not None else None
             if memo is None:
                 memo = self.run_rule(nd, block, p, positions, ports, in_types)
-                self.prim_memo[key] = memo
+                if key is not None:
+                    self.prim_memo[key] = memo
             self.prim_memo[by_values] = memo
         instance, constraints = memo
         for c in constraints:
@@ -163,8 +166,9 @@ class TypeCheck(CompositeCheck):
         ctx.space.outer = self.space.constraints  # (what set the bounds, for messages)
         try:
             if is_plugin(block):  # checked: what a plug-in's methods raise or return wrongly is E114 here
-                return plugin_rule(block, p, in_types, ctx), tuple(ctx.space.constraints)
-            outs = block.infer(p, list(in_types) if block.variadic else in_types, ctx)
+                instance = plugin_rule(block, p, in_types, ctx)
+            else:
+                instance = self.builtin_rule(block, p, in_types, ctx)
         except ShapeError as err:
             raise self.error(self.shape_diag(err, nd, block.name, positions, port_pos, in_types, ports)) from None
         except NeedConcrete as need:
@@ -173,15 +177,20 @@ class TypeCheck(CompositeCheck):
             raise
         except PluginFailure as failure:
             raise self.error(failure.diagnostic(nd.pos, nd.name)) from None
+        self.weights_dtype(nd, block, instance, ports, in_types)  # (a plug-in's weights too: E304)
+        return instance, tuple(ctx.space.constraints)
+
+    @staticmethod
+    def builtin_rule(block: Block, p: Any, in_types: list[TensorType], ctx: NodeContext) -> Instance:
+        """A built-in block's copy on one node: its shape rule and counts (trusted: a failure is a bug)."""
+        outs = block.infer(p, list(in_types) if block.variadic else in_types, ctx)
         final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
         names = block.outputs if len(outs) == len(block.outputs) else tuple(str(k) for k in range(len(outs)))
-        instance = Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=False)),
-                            param_count=block.param_count(final, in_types),
-                            flops=block.flops(final, in_types, list(outs)),
-                            buffer_count=block.buffer_count(final, in_types),
-                            submodules=block.submodule_count(final, in_types))
-        self.weights_dtype(nd, block, instance, ports, in_types)
-        return instance, tuple(ctx.space.constraints)
+        return Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=False)),
+                        param_count=block.param_count(final, in_types),
+                        flops=block.flops(final, in_types, list(outs)),
+                        buffer_count=block.buffer_count(final, in_types),
+                        submodules=block.submodule_count(final, in_types))
 
     def weights_dtype(self, nd: NodeDef, block: Block, instance: Instance, ports: Ports,
                       in_types: list[TensorType]) -> None:
@@ -212,7 +221,9 @@ class TypeCheck(CompositeCheck):
         from pydantic import ValidationError
 
         try:
-            p = block.Params.model_validate(values)
+            p = plugin_validated(block, values) if is_plugin(block) else block.Params.model_validate(values)
+        except PluginFailure as failure:  # a validator of the plug-in's that raised a RuntimeError, a KeyError...
+            raise self.error(failure.diagnostic(nd.pos, nd.name)) from None
         except ValidationError as err:
             fields = list(block.Params.model_fields)
             diags = []
@@ -260,6 +271,13 @@ class TypeCheck(CompositeCheck):
                 self.owner.diags.add(d)
             raise Failed() from None
         field = _not_finite(p, block.infinite_ok)
+        if field is not None and is_plugin(block) and not {field, block.Params.model_fields[field].alias} & set(values):
+            # the node never set it: the plug-in's default (or its model validator) made it, not the spec
+            value = clip(repr(getattr(p, field)), 60)
+            raise self.error(plugin_failure(
+                block, f"its parameter `{field}` is {value} although node `{nd.name}` does not set it: the plug-in's "
+                "default (or its parameter model) is not a finite number", found=f"`{field}` = {value}",
+                expected="a finite default (NaN or infinity given in a spec is E104)").diagnostic(nd.pos, nd.name))
         if field is not None:  # `factor: .nan`, `1e400`, `${1e308 * 10}`: model.py would compute with nan or inf
             pos = positions.get(field, nd.pos)
             infinite = field in block.infinite_ok
@@ -312,6 +330,18 @@ class TypeCheck(CompositeCheck):
         return Diagnostic(err.code, f"{err.message}", pos, node=nd.name, port=err.port,
                           expected=err.expected, found=found, hint=err.hint, notes=tuple(notes),
                           origin=origin_of(nd, pos))
+
+
+def _params_key(block: str, p: Any, in_types: tuple[TensorType, ...]) -> tuple[Any, ...] | None:
+    """The memo key of a block's validated parameters on these input types: the values frozen (a list or
+    mapping a plug-in's parameter holds is not hashable: `dims: list[int]`) with their model class; None when a
+    value is not hashable even so (an object of a plug-in's own, which then runs the rule again)."""
+    key = (block, type(p), freeze({name: getattr(p, name, None) for name in type(p).model_fields}), in_types)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}

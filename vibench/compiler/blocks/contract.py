@@ -1,19 +1,21 @@
 """The contract a block class keeps, checked: a plug-in block that breaks it is refused (W121) with the
 reason and how to fix it; vibench's own blocks meet it (tests/test_plugins_contract.py). What a block
 defines is in :mod:`vibench.compiler.blocks.base`; :func:`contract_problems` checks the class and its
-parameters, ports, test attributes and category, :func:`native_problems` the natives it copies into
-model.py (top-level, with readable source, reading only what model.py defines).
+parameters (their defaults and bounds included), ports, test attributes and category, :func:`native_problems`
+the natives it copies into model.py (top-level, with readable source, reading only what model.py defines, and
+able to be written in an order where each is defined before it is read: :func:`definition_reads`).
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import keyword
 import re
 import sys
 import types
-from typing import Any, NamedTuple
+from typing import Any
 
 from vibench.compiler.blocks.base import (
     ALL_DTYPES,
@@ -24,15 +26,7 @@ from vibench.compiler.blocks.base import (
     _module_sources,
     native_source,
 )
-from vibench.compiler.codegen import code as c
-
-
-class Problem(NamedTuple):
-    """Where a block breaks the contract, and how to fix it."""
-
-    text: str
-    hint: str
-
+from vibench.compiler.blocks.contract_params import Problem, _shown, param_problems
 
 FIX = "fix the block (docs/extending.md says what a block defines), or uninstall its distribution"
 
@@ -82,7 +76,7 @@ def contract_problems(cls: Any) -> list[Problem]:
     if not (isinstance(params, type) and issubclass(params, BlockParams)):
         problems.append(Problem("it defines no `Params` (a subclass of vibench.schemas.blocks.BlockParams)", FIX))
     else:
-        problems += _param_problems(params)
+        problems += param_problems(params)
         fields = dict(params.model_fields)
     if getattr(cls, "infer", None) is Block.infer:
         problems.append(Problem("it defines no shape rule (`infer`)", FIX))
@@ -106,75 +100,9 @@ def contract_problems(cls: Any) -> list[Problem]:
     return problems
 
 
-def _param_problems(params: type) -> list[Problem]:
-    from vibench.schemas.document import NODE_KEYS
-
-    problems = []
-    for field, info in params.model_fields.items():  # type: ignore[attr-defined]
-        key = info.alias or field
-        if not c.is_identifier(key):  # model.py passes it as a keyword argument: an ASCII identifier
-            problems.append(Problem(f"parameter {key!r} is not a Python identifier of ASCII letters, digits and `_`",
-                                    "rename the parameter"))
-        elif key == "self":
-            problems.append(Problem("parameter `self` cannot be a block parameter (it is the module in model.py)",
-                                    "rename the parameter"))
-        elif key in NODE_KEYS:
-            problems.append(Problem(f"parameter `{key}` has the name of a node key (`{'`, `'.join(NODE_KEYS)}` are "
-                                    "the node's own: the node's would shadow it)", "rename the parameter"))
-        else:
-            problems += _type_problems(key, info.annotation)
-    return problems
-
-
-SPEC_VALUES = "a spec gives None, bool, int, float, str, and lists and mappings of them"
-
-
-def _type_problem(annotation: Any) -> Any:
-    """The part of a parameter's type that no spec value can be (``None``: a spec can give each part).
-    A spec holds plain data (:data:`SPEC_VALUES`) and the parameter models are strict: an Enum, a
-    class of the plug-in's own or a set can never be set from a spec."""
-    import collections.abc
-    import types
-    import typing
-
-    if annotation is Any or annotation in (bool, int, float, str, type(None), list, tuple, dict):
-        return None
-    if getattr(annotation, "__supertype__", None) is not None:  # typing.NewType("Width", int)
-        return _type_problem(annotation.__supertype__)
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _type_problem(args[0])
-    if origin is typing.Literal:
-        return None if all(type(a) in (bool, int, float, str, type(None)) for a in args) else annotation
-    if origin in (typing.Union, types.UnionType, list, tuple, dict, collections.abc.Sequence,
-                  collections.abc.Mapping):
-        return next((found for a in args if a is not Ellipsis and (found := _type_problem(a)) is not None), None)
-    return annotation
-
-
-def _type_problems(key: str, annotation: Any) -> list[Problem]:
-    import enum
-
-    found = _type_problem(annotation)
-    if found is None:
-        return []
-    name = found.__name__ if isinstance(found, type) else repr(found)
-    hint = "declare it as one of those types"
-    if isinstance(found, type) and issubclass(found, enum.Enum):
-        values = ", ".join(repr(m.value) for m in list(found)[:8])
-        hint = f"declare a choice as a Literal of its values (Literal[{values}]), as the built-in blocks do"
-    return [Problem(f"parameter `{key}` has the type {name}, which no spec value is ({SPEC_VALUES})", hint)]
-
-
 TEST_FIX = ("fix the block's `test_*` attributes (what vibench.testing draws the block's cases from: see the "
             "Block class of vibench/compiler/blocks/base.py)")
 _LAYOUT = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*)(?: +(?:[A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*))*")
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` for a message, cut at ``limit`` characters (``repr`` escapes what does not print)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _test_problems(cls: type[Block], fields: dict[str, Any] | None) -> list[Problem]:
@@ -278,6 +206,12 @@ def native_problems(cls: type[Block]) -> list[Problem]:
     for native in cls.natives:
         if isinstance(native, str):
             continue
+        if native.__name__ in definition_reads(native_source(native)):  # `-> Tag` in class Tag: a NameError
+            problems.append(Problem(
+                f"its native `{native.__name__}` reads its own name while model.py defines it (in an annotation, a "
+                "default value, a decorator or a class attribute, which model.py evaluates then: it has no `from "
+                "__future__ import annotations`)", f'quote the annotation (`-> "{native.__name__}"`), or use '
+                "`type(self)` inside the methods"))
         for name in sorted(free_names(native_source(native)) - defined):
             hint, what = "define it inside the class, or as a class attribute", ""
             held = getattr(sys.modules.get(str(getattr(cls, "__module__", ""))), name, None)
@@ -287,7 +221,59 @@ def native_problems(cls: type[Block]) -> list[Problem]:
                 hint, what = IMPORTS_HINT, f" (the module `{held.__name__}`)"
             problems.append(Problem(f"its native `{native.__name__}` reads the module-level name `{name}`, which "
                                     f"model.py does not define{what}", hint))
-    return problems
+    return problems + _cycle_problems(cls)
+
+
+def _cycle_problems(cls: type[Block]) -> list[Problem]:
+    """Natives that read each other while model.py defines them (``class A(B)`` and ``kind = A`` in ``B``): no
+    order of model.py defines each before it is read."""
+    names = {n if isinstance(n, str) else n.__name__: n for n in cls.natives}
+    reads = {name: definition_reads(native_source(n)) & names.keys() - {name} for name, n in names.items()}
+    for name, native in names.items():
+        other = next((o for o in sorted(reads[name]) if name in _reached(o, reads)), None)
+        if other is not None and not isinstance(native, str):
+            return [Problem(f"its natives `{name}` and `{other}` read each other while model.py defines them (a base "
+                            "class, a class attribute, a default value or an annotation), so model.py can define "
+                            "neither first", "quote the annotation that reads the other native, or read it inside "
+                            "a method")]
+    return []
+
+
+def _reached(start: str, reads: dict[str, frozenset[str]]) -> set[str]:
+    """The natives ``start`` reads as it is defined, and those they read, and so on (``start`` included)."""
+    seen, todo = {start}, list(reads[start])
+    while todo:
+        other = todo.pop()
+        if other not in seen:
+            seen.add(other)
+            todo += reads[other]
+    return seen
+
+
+_EAGER = frozenset({"listcomp", "setcomp", "dictcomp"})  # comprehensions a class body runs as it is defined
+
+
+@functools.lru_cache(maxsize=512)
+def definition_reads(source: str) -> frozenset[str]:
+    """The global names the top-level definition in ``source`` reads while Python defines it, not when it
+    runs: its decorators and base classes, its class body's statements (a class attribute, a nested class, a
+    comprehension), and its functions' default values and annotations (model.py has no ``from __future__
+    import annotations``: they are evaluated as the native is defined). Its own name counts when it reads it
+    then (``-> Tag`` in a method of class ``Tag``: a NameError in model.py).
+
+    >>> sorted(definition_reads("class B(A):\\n    kind = Inner\\n    def f(self, x: T = D) -> B:\\n        return R"))
+    ['A', 'B', 'D', 'Inner', 'T']
+    """
+    import symtable
+
+    top = symtable.symtable(source, "<native>", "exec")
+    read: set[str] = set()
+    tables = [top]
+    while tables:
+        table = tables.pop()
+        read |= {s.get_name() for s in table.get_symbols() if s.is_referenced() and (s.is_global() or table is top)}
+        tables += [t for t in table.get_children() if t.get_type() == "class" or t.get_name() in _EAGER]
+    return frozenset(read)
 
 
 def free_names(source: str) -> set[str]:

@@ -1,0 +1,143 @@
+"""The parameter model of a block, checked for the block contract (:mod:`vibench.compiler.blocks.contract`):
+parameters a node can hold (ASCII identifiers, not ``self``, not a node key, of types a spec can give), bounds
+within the compiler's bound on integers, and defaults that their own type and bounds take. :class:`Problem`, what
+every check of the contract returns, is defined here and imported by the contract module.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, NamedTuple
+
+from vibench.compiler.codegen import code as c
+from vibench.compiler.expr_functions import MAX_INT
+
+
+class Problem(NamedTuple):
+    """Where a block breaks the contract, and how to fix it."""
+
+    text: str
+    hint: str
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut at ``limit`` characters (``repr`` escapes what does not print)."""
+    from vibench.compiler.plugin_checks import shown
+
+    text = shown(value)  # (reprlib's: an integer of 5,000 digits has no repr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def param_problems(params: type) -> list[Problem]:
+    """What keeps ``params`` (a BlockParams subclass) from being a block's parameter model (empty: nothing)."""
+    return _param_problems(params) + _default_problems(params)
+
+
+def _param_problems(params: type) -> list[Problem]:
+    from vibench.schemas.document import NODE_KEYS
+
+    problems = []
+    for field, info in params.model_fields.items():  # type: ignore[attr-defined]
+        key = info.alias or field
+        if not c.is_identifier(key):  # model.py passes it as a keyword argument: an ASCII identifier
+            problems.append(Problem(f"parameter {key!r} is not a Python identifier of ASCII letters, digits and `_`",
+                                    "rename the parameter"))
+        elif key == "self":
+            problems.append(Problem("parameter `self` cannot be a block parameter (it is the module in model.py)",
+                                    "rename the parameter"))
+        elif key in NODE_KEYS:
+            problems.append(Problem(f"parameter `{key}` has the name of a node key (`{'`, `'.join(NODE_KEYS)}` are "
+                                    "the node's own: the node's would shadow it)", "rename the parameter"))
+        else:
+            problems += _type_problems(key, info.annotation)
+    return problems
+
+
+SPEC_VALUES = "a spec gives None, bool, int, float, str, and lists and mappings of them"
+_BOUNDS = ("ge", "gt", "le", "lt", "multiple_of", "min_length", "max_length")
+
+
+def _default_problems(params: type) -> list[Problem]:
+    """A parameter's bounds within 2**62 (the compiler's bound on integers: one of 5,000 digits cannot even be
+    printed), and its default a value its own type and bounds take: pydantic validates what a node gives, never
+    the default it falls back on (`k: int = "abc"` reached model.py as a string)."""
+    from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+    from vibench.schemas.blocks import _tuple_fields
+
+    problems = []
+    for field, info in params.model_fields.items():  # type: ignore[attr-defined]
+        key = info.alias or field
+        huge = [(bound, value) for constraint in info.metadata for bound in _BOUNDS
+                if type(value := getattr(constraint, bound, None)) is int and abs(value) > MAX_INT]
+        problems += [Problem(f"parameter `{key}` has the bound `{bound}` {_shown(value)}, beyond 2**62, the compiler's "
+                             "bound on integers", "bound it within 2**62, as a spec's integers are")
+                     for bound, value in huge]
+        if huge or info.is_required() or _type_problem(info.annotation) is not None:
+            continue  # (a bound of 5,000 digits: even pydantic's messages about it cannot be printed)
+        try:
+            default = info.get_default(call_default_factory=True)
+        except Exception as err:  # noqa: BLE001 - the plug-in's factory
+            problems.append(Problem(f"parameter `{key}` has a default factory that raised {type(err).__name__}",
+                                    "give it a default that can be made"))
+            continue
+        why = _value_problem(default)
+        if why is None and default is not None:  # (None: "not set", as `k: int = None` is often written)
+            given = tuple(default) if field in _tuple_fields(params) and isinstance(default, list) else default
+            annotation: Any = info.annotation
+            if info.metadata:
+                annotation = typing.Annotated[(annotation, *info.metadata)]  # (its bounds: `Field(1, ge=1)`)
+            try:
+                TypeAdapter(annotation, config=ConfigDict(strict=True)).validate_python(given)
+            except ValidationError as err:
+                why = "which its own type refuses (" + "; ".join(str(e["msg"]) for e in err.errors()[:2]) + ")"
+        if why is not None:
+            problems.append(Problem(f"parameter `{key}` has the default {_shown(default)}, {why}",
+                                    "give it a default that its type and bounds take (a node that does not set the "
+                                    "parameter gets the default)"))
+    return problems
+
+
+def _value_problem(value: Any) -> str | None:
+    """Why a default cannot be printed or compiled (an integer beyond 2**62), or None. (A NaN default is E114 at
+    a node that does not set it: :meth:`vibench.compiler.typecheck.TypeCheck.validate_params`.)"""
+    if type(value) is int and abs(value) > MAX_INT:
+        return "an integer beyond 2**62, the compiler's bound on integers"
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else ()
+    return next((why for item in items if (why := _value_problem(item)) is not None), None)
+
+
+def _type_problem(annotation: Any) -> Any:
+    """The part of a parameter's type that no spec value can be (``None``: a spec can give each part).
+    A spec holds plain data (:data:`SPEC_VALUES`) and the parameter models are strict: an Enum, a
+    class of the plug-in's own or a set can never be set from a spec."""
+    import collections.abc
+    import types
+
+    if annotation is Any or annotation in (bool, int, float, str, type(None), list, tuple, dict):
+        return None
+    if getattr(annotation, "__supertype__", None) is not None:  # typing.NewType("Width", int)
+        return _type_problem(annotation.__supertype__)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_problem(args[0])
+    if origin is typing.Literal:
+        return None if all(type(a) in (bool, int, float, str, type(None)) for a in args) else annotation
+    if origin in (typing.Union, types.UnionType, list, tuple, dict, collections.abc.Sequence,
+                  collections.abc.Mapping):
+        return next((found for a in args if a is not Ellipsis and (found := _type_problem(a)) is not None), None)
+    return annotation
+
+
+def _type_problems(key: str, annotation: Any) -> list[Problem]:
+    import enum
+
+    found = _type_problem(annotation)
+    if found is None:
+        return []
+    name = found.__name__ if isinstance(found, type) else repr(found)
+    hint = "declare it as one of those types"
+    if isinstance(found, type) and issubclass(found, enum.Enum):
+        values = ", ".join(repr(m.value) for m in list(found)[:8])
+        hint = f"declare a choice as a Literal of its values (Literal[{values}]), as the built-in blocks do"
+    return [Problem(f"parameter `{key}` has the type {name}, which no spec value is ({SPEC_VALUES})", hint)]
