@@ -10,7 +10,10 @@ module turns such a document into the spec ``{vibench: 1, extends: <template>, w
 * every key the template declares is passed under ``with:`` (templates use the reference's names);
 * keys the reference accepts but never reads (the template lists them under
   ``reference: ignored_keys``), keys only the PHM-Vibench factory reads, and keys nobody reads are
-  reported as warnings (W101, W102, W103), never silently dropped.
+  reported as warnings (W101, W102, W103), never silently dropped;
+* a template parameter the reference model never reads (a vibench extension, such as Informer's
+  ``distil``: :data:`~vibench.compiler.phm_reference.EXTENSIONS`) is passed on with note I106, as the
+  model then is not the one PHM-Vibench builds from the config.
 
 The `model:` section is read as PHM-Vibench's ``load_config`` merges it: every `base_configs` entry in
 order, whatever its name (a file's `model:` section counts), then the experiment's own `model:`, then its
@@ -27,7 +30,8 @@ without such a folder it is the experiment's own folder. Nothing a base config h
 messages: not its lines (a YAML error in it is reported at the `base_configs` entry, by line and
 column only), nor its values, nor its keys. Every diagnostic located at a `base_configs` entry is
 phrased by :func:`~vibench.compiler.phm_base.hide_base_values` — the code, the position and the
-template parameter it concerns, never the value or what a pass computed from it — and keys no one
+template parameter it concerns, never the value or what a pass computed from it (I106 names a template
+parameter and quotes no value: it stays as it is) — and keys no one
 reads are counted, not named (W103), so pointing `base_configs` at a secret does not print the secret.
 
 Each base config file is read once however many entries name it, and the files count against the
@@ -48,6 +52,7 @@ from vibench.compiler.phm_base import base_model, hide, hide_base_values
 from vibench.compiler.phm_checks import (
     duplicate_keys,
     empty_slots,
+    extension_keys,
     find_template,
     num_classes_from,
     required_keys,
@@ -164,6 +169,7 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     warnings += unneeded
     if errors or missing:
         raise SpecError(errors + missing, {doc.file: doc.text})
+    warnings += extension_keys(model, where, root, library, given, model_pos)  # quote no value: said as they are
     warnings += _unregistered_components(model, where, reference, model_pos, from_bases)
     with_: dict[str, Any] = {}
     with_locs: dict[str, Any] = {}

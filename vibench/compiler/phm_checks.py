@@ -17,7 +17,9 @@ the reference factory read it and reports what vibench would otherwise have to g
   attributes and cannot be built without (:func:`vibench.compiler.phm_reference.required`):
   E221 with the value vibench would use, or W112 when vibench needs no value for it;
 * :func:`empty_slots` — the slots the reference model leaves empty when their key is missing or false
-  (:data:`vibench.compiler.phm_reference.EMPTY_SLOTS`): set to null, which the template builds as nothing.
+  (:data:`vibench.compiler.phm_reference.EMPTY_SLOTS`): set to null, which the template builds as nothing;
+* :func:`extension_keys` — keys the template (or a component its slots hold) reads and the reference model
+  does not (:data:`vibench.compiler.phm_reference.EXTENSIONS`): note I106, the model is not PHM-Vibench's.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from vibench.compiler.expr import template_names
 from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.phm_metadata import DatasetMetadata, skipped_rows_warning
-from vibench.compiler.phm_reference import EMPTY_SLOTS, required
+from vibench.compiler.phm_reference import EMPTY_SLOTS, EXTENSIONS, required
 from vibench.compiler.resolve import LIBRARY_DIR, Library
 
 MODEL_SECTIONS = ("model", "base_configs")
@@ -228,6 +230,32 @@ def empty_slots(model: dict[str, Any], root: UnitDef, given: Collection[str]) ->
     for slot in EMPTY_SLOTS.get(reference, ()):
         if slot not in given and not model.get(slot):
             model[slot] = None
+
+
+def extension_keys(model: Mapping[str, Any], where: Mapping[str, Pos | None], root: UnitDef, library: Library,
+                   given: Mapping[str, Any], model_pos: Pos | None) -> list[Diagnostic]:
+    """I106 for each key of the config that the chosen template and components read and their reference models
+    do not (Informer's `distil`): PHM-Vibench builds another model from the config, whose checkpoints need not
+    load. A key that one chosen unit declares as its reference reads it (HSE_prompt's `use_prompt`, beside
+    E_01_HSE_v2's) is no extension; a key set beside the config (``given``) is the caller's choice, not the
+    config's. The note names the key and no value (a base config's keys are template parameters)."""
+    units = _units({**model, **given}, root, library)
+    notes = []
+    for key in model:
+        if key in given:
+            continue
+        # Who reads it: the units that declare it themselves (a composite's slot-scoped copy is its components').
+        readers = [unit for unit in units if any(d.name == key and not d.scope for d in unit.params)]
+        unread = [EXTENSIONS.get(unit.reference.model if unit.reference is not None else "", {}).get(key)
+                  for unit in readers]
+        if not readers or None in unread:
+            continue
+        owner = readers[0].reference.model.split("/")[-1] if readers[0].reference is not None else readers[0].name
+        notes.append(Diagnostic("I106", f"`{key}` is a vibench extension: PHM-Vibench's {owner} does not read it",
+                                where.get(key, model_pos), severity="note", found=unread[0],
+                                hint="vibench builds what the key says: where that is not what PHM-Vibench does, "
+                                "the model and its checkpoints are not PHM-Vibench's"))
+    return notes
 
 
 def _units(model: Mapping[str, Any], root: UnitDef, library: Library) -> list[UnitDef]:

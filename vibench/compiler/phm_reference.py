@@ -17,7 +17,10 @@ one key removed at a time (``scripts/reference.py``):
   or false, instead of needing it;
 * :data:`COMPONENTS` — the components each ISFM model looks up by name in its own tables
   (``Embedding_dict``, ``Backbone_dict``, ``TaskHead_dict``): any other name is a ``KeyError``
-  there, although vibench's slots take every component of the folder.
+  there, although vibench's slots take every component of the folder;
+* :data:`EXTENSIONS` — the parameters of vibench's templates that the reference model never reads
+  (vibench extensions such as Informer's ``distil``): a config that sets one gets a model PHM-Vibench
+  does not build from it, which note I106 says.
 """
 
 from __future__ import annotations
@@ -196,3 +199,88 @@ def type_for_name(name: str) -> str | None:
         if name in names:
             return kind
     return None
+
+
+_LAYOUT = "PHM-Vibench's model takes x as [B, L, C] only (`layout: BLC`)"
+_MATCH_LENGTH = "PHM-Vibench's decoder keeps its own output length (`match_input_length: false`)"
+_TASK_ID = "PHM-Vibench takes the task as an argument of forward, never from the config (`task_id: null`)"
+_RETURN_FEATURE = "PHM-Vibench returns the features only when forward is asked to (`return_feature: false`)"
+_EVAL_SAMPLING = "PHM-Vibench draws new patch positions on every call, in eval mode too (`eval_sampling: random`)"
+_SAMPLING_SEED = "PHM-Vibench's patch positions are drawn afresh, without a seed of their own"
+_POOLED_INPUT = "PHM-Vibench's head takes tokens [B, P, D] or pooled [B, D] at every call (`pooled_input: false`)"
+_MULTI_TASK = "PHM-Vibench's composite has one backbone and one head, whatever this key says (null)"
+
+EXTENSIONS: dict[str, dict[str, str]] = {
+    **{f"CNN/{name}": {"layout": _LAYOUT, "match_input_length": _MATCH_LENGTH}
+       for name in ("ResNet1D", "MobileNet1D", "MultiScaleCNN")},
+    "CNN/AttentionCNN": {"layout": _LAYOUT, "match_input_length": _MATCH_LENGTH,
+                         "attention_reduction": "PHM-Vibench's channel attention always reduces by 16 "
+                         "(`attention_reduction: 16`)"},
+    "CNN/TCN": {"layout": _LAYOUT},
+    **{f"{family}/{name}": {"layout": _LAYOUT} for family in ("RNN", "MLP", "NO", "Transformer")
+       for name in MODELS[family]},
+    "Transformer/Informer": {
+        "layout": _LAYOUT,
+        "attention": "PHM-Vibench's attention keeps each query's best keys of the full scores (`attention: top_k`)",
+        "sampling_seed": "PHM-Vibench never samples keys (`attention: top_k`)",
+        "distil": "PHM-Vibench's Informer has no distilling layers (`distil: false`)",
+    },
+    "Transformer/Transformer_Dummy": {"layout": _LAYOUT, "batch_first": "PHM-Vibench's encoder attends over the "
+                                      "batch's samples at each time step (`batch_first: false`)"},
+    "X_model/MWA_CNN": {
+        "layout": _LAYOUT,
+        "num_filters": "PHM-Vibench's MWA_CNN always has 12 filters (`num_filters: 12`)",
+        "wavelet": "PHM-Vibench's MWA_CNN always uses db16 (`wavelet: db16`)",
+        "dropout": "PHM-Vibench's MWA_CNN always drops 0.1 (`dropout: 0.1`)",
+    },
+    "X_model/TSPN": {"layout": _LAYOUT},
+    # M_02_ISFM_heterogeneous_batch never reads `task_head` either: another head than its own is W115.
+    **{f"ISFM/{name}": {"ensemble_backbones": _MULTI_TASK, "fusion_strategy": _MULTI_TASK, "task_configs": _MULTI_TASK,
+                        "tasks": _MULTI_TASK, "return_feature": _RETURN_FEATURE, "task_id": _TASK_ID}
+       for name in ("M_01_ISFM", "M_02_ISFM", "M_03_ISFM", "M_02_ISFM_heterogeneous_batch")},
+    "ISFM_Prompt/M_02_ISFM_Prompt": {"return_feature": _RETURN_FEATURE, "task_id": _TASK_ID},
+    "ISFM/B_01_basic_transformer": {
+        "dim_feedforward": "PHM-Vibench keeps PyTorch's feed-forward width (`dim_feedforward: 2048`)",
+        "layer_dropout": "PHM-Vibench keeps PyTorch's dropout in each layer (`layer_dropout: 0.1`)",
+    },
+    "ISFM/B_04_Dlinear": {
+        "moving_avg": "PHM-Vibench's trend window is always 65 (`moving_avg: 65`)",
+        "individual": "PHM-Vibench shares the maps between channels: no config sets its `individual` "
+        "(`individual: false`)",
+    },
+    "ISFM/B_05_Mamba": {
+        "d_state": "PHM-Vibench's state size is always 16 (`d_state: 16`)",
+        "expand": "PHM-Vibench's inner width is always 2 D (`expand: 2`)",
+        "d_conv": "PHM-Vibench's convolution is always 4 wide (`d_conv: 4`)",
+        "mamba_layers": "PHM-Vibench always has 2 blocks (`mamba_layers: 2`)",
+        "mamba_dropout": "PHM-Vibench always drops 0.1 after each block (`mamba_dropout: 0.1`)",
+    },
+    "ISFM/B_06_TimesNet": {
+        "top_k": "PHM-Vibench always keeps 5 periods (`top_k: 5`)",
+        "num_kernels": "PHM-Vibench always has 6 inception kernels (`num_kernels: 6`)",
+    },
+    "ISFM/E_01_HSE": {"eval_sampling": _EVAL_SAMPLING, "sampling_seed": _SAMPLING_SEED, "layout": _LAYOUT},
+    "ISFM_Prompt/E_01_HSE_v2": {
+        "eval_sampling": _EVAL_SAMPLING, "sampling_seed": _SAMPLING_SEED,
+        "use_prompt": "PHM-Vibench's E_01_HSE_v2 always takes its signal path: its prompt call fails and is caught "
+        "(`use_prompt: false`)",
+    },
+    "ISFM_Prompt/HSE_prompt": {"eval_sampling": _EVAL_SAMPLING, "sampling_seed": _SAMPLING_SEED},
+    "ISFM/E_02_HSE_v2": {
+        "layout": _LAYOUT,
+        "input_dim": "PHM-Vibench takes the channel counts from `num_channels` (under M_02_ISFM: the metadata)",
+    },
+    "ISFM/E_03_Patch": {"layout": "PHM-Vibench's E_03_Patch guesses the axis order from the sizes"},
+    "ISFM/E_com_00_PE": {"in_steps": "PHM-Vibench's per-step table always has 4096 rows (`in_steps: 4096`)"},
+    "ISFM/H_01_Linear_cla": {"pooled_input": _POOLED_INPUT},
+    "ISFM/H_04_VIB_pred": {"input_dim": "PHM-Vibench takes the channel counts from `num_channels` (under "
+                           "M_02_ISFM: the metadata)"},
+    "ISFM/H_09_multiple_task": {"task_id": _TASK_ID},
+    "ISFM/H_10_ProjectionHead": {"input_features": "PHM-Vibench reads the token width from `input_dim` "
+                                 "(else `d_model`, else `output_dim`)"},
+    "ISFM/MultiTaskHead": {"task_id": _TASK_ID, "pooled_input": _POOLED_INPUT},
+}
+"""Reference model (``reference.model`` of a template) -> the parameters of vibench's template that the reference
+never reads, each with what the reference does instead (and the value that gives it, where one does): the
+extensions a template documents (vibench/specs/DEVIATIONS.md), measured against ``src/model_factory`` at the
+snapshot. A key a reference model reads but ignores is the template's ``ignored_keys`` (W101), not one of these."""

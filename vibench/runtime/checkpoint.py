@@ -111,8 +111,9 @@ def load_reference_state_dict(model: torch.nn.Module,
     With ``strict`` (the default) every key must match in name and shape. With ``strict=False``
     keys on one side only are reported in the returned :class:`LoadResult` and in a
     ``UserWarning`` instead (the model's missing ones keep their values), but every shared key must
-    still match in shape. A value that is not a tensor, a shape or dtype-kind mismatch (complex vs.
-    real, floating vs. integer) or, under ``strict``, a missing or unexpected key raises
+    still match in shape. A value that is not a tensor with values (meta, sparse, quantized), a shape
+    or dtype-kind mismatch (complex vs. real, floating vs. integer) or, under ``strict``, a missing or
+    unexpected key raises
     :class:`ReferenceCheckpointError` listing them (at most 8 of each kind, each key as ``repr``
     writes it and clipped), before anything is copied; when per-system classification heads are
     why, the message says which ``num_classes`` the checkpoint was trained with, and when no key
@@ -344,14 +345,24 @@ def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
             "(a Lightning checkpoint keeps it under 'state_dict')"
         )
     _short_keys(state_dict)
-    bad = [f"{_key(key)} ({type(value).__name__})" for key, value in state_dict.items()
-           if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
+    bad = [f"{_key(key)} ({_flaw(value) or 'Tensor'})" for key, value in state_dict.items()
+           if not isinstance(key, str) or _flaw(value)]
     if bad:
         raise ReferenceCheckpointError(_bounded(
             f"a reference checkpoint maps names (str) to tensors; {_count(len(bad), 'entry does', 'entries do')} "
             f"not: {_listing(bad)}"
         ))
     return state_dict
+
+
+def _flaw(value: Any) -> str:
+    """What keeps a checkpoint's value from loading, in the emitted loader's words: its type for no tensor, a
+    meta, sparse or quantized tensor (no values, or none ``load_state_dict`` copies into a dense parameter:
+    torch's own error runs over several lines); '' for a tensor with values."""
+    if not isinstance(value, torch.Tensor):
+        return type(value).__name__
+    what = "meta" if value.is_meta else "quantized" if value.is_quantized else str(value.layout).removeprefix("torch.")
+    return "" if what == "strided" else f"{what} tensor"
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -125,7 +125,9 @@ class LeakyRelu(_Elementwise):
     def call_code(self, p: LeakyReluParams, args: list[Code], mod: Code) -> Code:
         return c.call("F.leaky_relu", args[0], p.negative_slope)
 
-    def inplace_code(self, p: LeakyReluParams, args: list[Code], mod: Code) -> Code:
+    def inplace_code(self, p: LeakyReluParams, args: list[Code], mod: Code) -> Code | None:
+        if not p.negative_slope >= 0:  # torch has no in-place backward for a negative (or nan) slope
+            return None
         return c.call("F.leaky_relu", args[0], p.negative_slope, inplace=True)
 
 
@@ -140,7 +142,9 @@ class Elu(_Elementwise):
     def call_code(self, p: EluParams, args: list[Code], mod: Code) -> Code:
         return c.call("F.elu", args[0], p.alpha)
 
-    def inplace_code(self, p: EluParams, args: list[Code], mod: Code) -> Code:
+    def inplace_code(self, p: EluParams, args: list[Code], mod: Code) -> Code | None:
+        if not p.alpha >= 0:  # torch has no in-place backward for a negative (or nan) alpha
+            return None
         return c.call("F.elu", args[0], p.alpha, inplace=True)
 
 
