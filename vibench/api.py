@@ -72,9 +72,38 @@ def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None
             if not os.path.isdir(folder):
                 raise ValueError(f"search_path: {folder!r:.200} "
                                  + ("is not a folder" if os.path.exists(folder) else "does not exist"))
-    if metadata is not None and not isinstance(metadata, (str, os.PathLike)) and not hasattr(metadata, "num_classes"):
-        raise TypeError(f"metadata is the path of PHM-Vibench's metadata table, not {type(metadata).__name__}")
+    _check_metadata(metadata)
     return (os.fspath(spec) if spec is not None else None), search_path
+
+
+_METADATA = ("the path of PHM-Vibench's metadata table (str or os.PathLike), or the DatasetMetadata that "
+             "vibench.compiler.phm_metadata.read_metadata returns")
+
+
+def _check_metadata(metadata: Any) -> None:
+    """TypeError naming ``metadata`` for anything but a path or a :class:`DatasetMetadata` holding what
+    ``read_metadata`` gives (another object with a ``num_classes`` was an AttributeError, or a TypeError
+    from inside the compiler, at the first field it lacked)."""
+    if metadata is None or isinstance(metadata, (str, os.PathLike)):
+        return
+    from vibench.compiler.phm_metadata import DatasetMetadata, SkippedRows
+
+    if not isinstance(metadata, DatasetMetadata):
+        raise TypeError(f"metadata is {_METADATA}, not {type(metadata).__name__}")
+    classes, skipped = metadata.num_classes, metadata.skipped
+    if not isinstance(metadata.path, str):
+        found = f"its path is {type(metadata.path).__name__}"
+    elif not isinstance(classes, dict):
+        found = f"its num_classes is {type(classes).__name__}"
+    elif not all(isinstance(k, str) and type(v) is int for k, v in classes.items()):
+        k, v = next((k, v) for k, v in classes.items() if not (isinstance(k, str) and type(v) is int))
+        found = f"its num_classes maps {type(k).__name__} {k!r:.40} to {type(v).__name__} {v!r:.40}"
+    elif skipped is not None and not isinstance(skipped, SkippedRows):
+        found = f"its skipped is {type(skipped).__name__}"
+    else:
+        return
+    raise TypeError(f"metadata is {_METADATA}: a DatasetMetadata holds a path (str), num_classes (a dict of "
+                    f"Dataset_id (str) -> class count (int)) and skipped (SkippedRows or None), but {found}")
 
 
 def _with_environment(search_path: list[str] | None) -> list[str] | None:

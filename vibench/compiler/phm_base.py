@@ -25,14 +25,18 @@ def _layout_warning(message: str, pos: Pos | None, found: str, hint: str) -> Dia
     return Diagnostic("W114", message, pos, severity="warning", found=found, hint=hint)
 
 
-def project_root(folder: str) -> str:
+def project_root(folder: str, looked: dict[str, str] | None = None) -> str:
     """The project root of a config in ``folder``: the nearest folder at or above it that holds
-    ``.git`` or a ``configs`` folder (never the home folder or ``/``), else ``folder`` itself."""
+    ``.git`` or a ``configs`` folder (never the home folder or ``/``), else ``folder`` itself. ``looked``
+    receives each marker path tested (-> ``"kind"``): one created or removed later moves the root."""
     start = os.path.realpath(folder)
     refused = {os.path.realpath(os.path.expanduser("~")), os.path.realpath(os.sep)}
     current = start
     while current not in refused:
-        if os.path.exists(os.path.join(current, ".git")) or os.path.isdir(os.path.join(current, "configs")):
+        markers = [os.path.join(current, ".git"), os.path.join(current, "configs")]
+        if looked is not None:
+            looked.update(dict.fromkeys(markers, "kind"))
+        if os.path.exists(markers[0]) or os.path.isdir(markers[1]):
             return current
         parent = os.path.dirname(current)
         if parent == current:
@@ -49,18 +53,21 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
     keys, W114). A file already in ``sections`` is not read or checked again."""
     shown = clip(ref, 120)
     from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
-    root = project_root(from_dir)
+    root = project_root(from_dir, library.looked)
     bases = list(dict.fromkeys([from_dir, root, library.cwd, *library.user_dirs]))
     allowed = [os.path.realpath(d) for d in [root, *library.user_dirs]]
     if os.path.isabs(ref) or ref.startswith("~"):
         raise SpecError([Diagnostic("E205", f"base config `{shown}` is an absolute path", pos,
                                     hint="write it relative to the experiment file or its project's root")],
                         {doc.file: doc.text})
-    for base_dir in bases:
+    for base_dir in bases:  # each path tried is recorded: a file created at one, or a link re-pointed, is another model
         cand = os.path.normpath(os.path.join(base_dir, ref))
         if not os.path.isfile(cand):
+            library.absent.add(os.path.abspath(cand))
             continue
         real = os.path.realpath(cand)
+        if os.path.abspath(cand) != real:
+            library.links[os.path.abspath(cand)] = real
         if not any(real == r or real.startswith(r + os.sep) for r in allowed):
             continue  # outside the project: never read (and not named, so the error does not confirm it exists)
         if doc.path and real == os.path.realpath(doc.path):

@@ -12,7 +12,8 @@ outside it. Files are loaded once per compilation. A Library notes every file it
 path a lookup tried before the file it took (``absent``): a file created at one of those later would be
 found instead, and each path a lookup took that is not its real path (``links``: a symbolic link, of the
 file or of a folder on the way, pointed elsewhere later leads to another file), so ``vibench.build``'s
-cache keeps all three (:mod:`vibench.compiler.resolve_recording`).
+cache keeps all three (:mod:`vibench.compiler.resolve_recording`), and what else a lookup looked at
+(``looked``, :func:`recording_looked`): the listing of each slot folder, whether a PHM project root's markers are there.
 
 Each unit of a file (the model, its composite blocks) is read by :mod:`vibench.compiler.resolve_units`;
 parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`vibench.compiler.resolve_decls`;
@@ -21,7 +22,10 @@ a typed slot's value is checked (E214) against the folder of the file that decla
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -45,6 +49,22 @@ from vibench.compiler.spec_files import SPEC_SUFFIXES as SPEC_SUFFIXES
 from vibench.compiler.spec_paths import unnamable, within
 from vibench.schemas.document import SpecDocument
 
+_LOOKED: ContextVar[dict[str, str] | None] = ContextVar("vibench_library_looked", default=None)
+
+
+@contextlib.contextmanager
+def recording_looked() -> Iterator[dict[str, str]]:
+    """The ``looked`` of every :class:`Library` made while the block runs (in this thread or task), as
+    :func:`~vibench.compiler.resolve_recording.recording_absent` gives its ``absent``: each path a lookup
+    decided something by besides a file's text -> ``"kind"`` (whether it is a file, a folder or nothing: a
+    project root's `.git`) or ``"names"`` (a slot folder's listing), for ``vibench.build``'s cache."""
+    looked: dict[str, str] = {}
+    token = _LOOKED.set(looked)
+    try:
+        yield looked
+    finally:
+        _LOOKED.reset(token)
+
 
 class Library:
     """Spec files on the search path, loaded once each."""
@@ -62,6 +82,9 @@ class Library:
         # the path a lookup took -> the real path it read, where they differ (a link on the way)
         linking = _LINKS.get()
         self.links: dict[str, str] = linking if linking is not None else {}
+        looking = _LOOKED.get()
+        # a path a lookup decided something by besides a file's text -> "kind" or "names" (recording_looked)
+        self.looked: dict[str, str] = looking if looking is not None else {}
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
         # a slot parameter's declaration (or the `with:` value that sets it) -> the folder of the file that
         # declares the slot, where its components are looked for first (compiler/slots.py)

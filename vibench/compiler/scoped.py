@@ -16,12 +16,14 @@ A value that no chosen component reads is W104 at its line (the unit builder's c
 The parameters of a component file are read from its ``params:`` (following ``extends:``) without
 compiling it — 28 ISFM components cost 60 ms through :func:`read_spec_file`, so each file's entry is
 cached by (path, mtime, size) for the life of the process (the language server and test runs compile
-M_01 many times). Each file read for them, the entry cached or not, is one the compilation read
-(``library.read``): ``vibench.build``'s cache checks it, as a component deleted or edited since can make
-a parameter unknown (E201) or change its type. A component that cannot be loaded is skipped (its own
-compile reports why, when it is chosen), but the files a slot reads count against the compilation's
-budget of spec files (:func:`vibench.compiler.load.source_budget`): past it the compile stops with E002
-at the slot's declaration, so a folder of 1,000 large specs is not read whole.
+M_01 many times; the last :data:`FILES_KEPT` files read are kept). Each file read for them, the entry
+cached or not, is one the compilation read (``library.read``): ``vibench.build``'s cache checks it, as a
+component deleted or edited since can make a parameter unknown (E201) or change its type; and so is the
+listing of each slot folder (:func:`vibench.compiler.slots.slot_components`), as a component added can
+declare a parameter (W104's hint) or make the folder too large (E214). A component that cannot be loaded
+is skipped (its own compile reports why, when it is chosen), but the files a slot reads count against the
+compilation's budget of spec files (:func:`vibench.compiler.load.source_budget`): past it the compile stops
+with E002 at the slot's declaration, so a folder of 1,000 large specs is not read whole.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ MAX_SLOT_COMPONENTS = 1_000
 
 _MAX_EXTENDS = 16  # an `extends:` chain longer than this is left to the component's own compile
 
-# One entry per component file: (mtime_ns, size) -> (its `extends:` reference or None, its own (name, type, doc), ...)
+# One entry per component file: (mtime_ns, size) -> (its `extends:` reference or None, its own (name, type, doc), ...);
+# the FILES_KEPT files read last (a process compiling ever new component folders does not grow without bound)
 _FILE_PARAMS: dict[str, tuple[tuple[int, int], tuple[str | None, tuple[tuple[str, str, str | None], ...]]]] = {}
+FILES_KEPT = 1024
 
 
 def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) -> UnitDef:
@@ -116,7 +120,10 @@ def _params_of(path: str, library: Library, depth: int, at: Pos | None) -> tuple
         except SpecError:
             return ()  # the component's own compile reports its problems, when it is chosen
         hit = (stamp, _own_params(data))
+        _FILE_PARAMS.pop(path, None)  # last read, last dropped
         _FILE_PARAMS[path] = hit
+        for oldest in list(_FILE_PARAMS)[: max(0, len(_FILE_PARAMS) - FILES_KEPT)]:  # a copy: another thread may add
+            _FILE_PARAMS.pop(oldest, None)
     base, own = hit[1]
     out: list[tuple[str, str, str | None]] = []
     if base is not None and depth < _MAX_EXTENDS:  # looked up again each time: it depends on the search path

@@ -52,6 +52,10 @@ def slot_components(slot: str, library: Library, from_dir: str | None = None) ->
     real_roots = [os.path.realpath(r) for r in library.roots(from_dir)]
     names: set[str] = set()
     for folder, refused in slot_dirs(slot, library, from_dir):
+        # What the slot offers changes with each folder's listing (a spec added: another component, perhaps
+        # past the limit of scoped.py), whether it is there, where it or a link in it leads: vibench.build
+        # keeps the listing with its model.
+        library.looked[os.path.abspath(folder)] = "names"
         if refused is not None:
             continue
         try:

@@ -36,7 +36,7 @@ def build_program(program: Program) -> torch.nn.Module:
     source = compile_source(program)
     k = "p" + cache.key(source, None, None, [])
     entry = cache.cached(k, lambda: cache_deps.Compiled(source, program.root.name))
-    return getattr(entry.module, entry.class_name)()
+    return cache.instantiate(entry)
 
 
 def build_spec(spec: str | None, text: str | None, params: dict[str, Any], inputs: dict[str, tuple[int, ...]] | None,
@@ -46,39 +46,43 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
     """The model of a spec path, template name, PHM-Vibench config or text, from the cache when it
     was compiled before (see :func:`vibench.build`), and the compilation's warnings and notes (code, text
     as ``--check`` prints it; kept with the entry, so a hit gives them too); ``metadata`` is a read metadata
-    table (its ``num_classes`` is part of the cache key); ``inplace=False``: model.py without in-place work."""
-    from vibench.compiler.diagnostics import MAX_SHOWN, Diagnostic, SpecError
-    from vibench.compiler.pipeline import compile_program, compile_source, find_spec
+    table (its ``num_classes`` and the rows it skipped are part of the cache key); ``inplace=False``: model.py
+    without in-place work."""
+    from vibench.compiler.diagnostics import MAX_SHOWN
+    from vibench.compiler.load import _read_bytes, decode_spec
+    from vibench.compiler.pipeline import _display, compile_program, compile_source, find_spec
 
     path = find_spec(spec, search_path) if spec is not None else None
     if text is None:
         assert path is not None
-        try:
-            with open(path, "rb") as fh:
-                spec_text = fh.read(64 * 1024 * 1024 + 1).decode("utf-8", "replace")
-        except OSError as err:
-            raise SpecError([Diagnostic("E004", f"cannot read spec file: {err.strerror or err}", None,
-                                        found=path)]) from None
+        # As the compiler's loader reads it, before the key: a folder, a FIFO or a device is E004 without
+        # waiting on it, a file past the loader's 16 MiB E002, both located as `vibench.check` says them.
+        spec_text = decode_spec(_read_bytes(path, _display(path), None), _display(path))
     else:
         spec_text = text
     # Where `extends:` and block references are looked up from: the spec's folder as given (a symlink's,
-    # not its target's), or for text the working folder; and the search path's folders, resolved.
+    # not its target's), or for text the working folder; and the search path's folders, resolved. The working
+    # folder for a file too: a PHM-Vibench base config is looked for there, and the warnings an entry keeps
+    # name the files it includes relative to it.
+    cwd = os.path.realpath(os.getcwd())
     if path is not None:  # and the path as given: the warnings an entry keeps name the file as the caller did
         where = (os.path.realpath(path) + "\0" + os.path.realpath(os.path.dirname(os.path.abspath(path)))
-                 + "\0" + path)
+                 + "\0" + path + "\0" + cwd)
     else:
-        where = "<text>\0" + os.path.realpath(os.getcwd())
+        where = "<text>\0" + cwd
     folders = [os.path.realpath(folder) for folder in search_path or []]
     limits = {"max_nodes": max_nodes, "max_params": max_params, "max_activation": max_activation}
     options: dict[str, Any] = {"limits": limits, "inplace": inplace}  # apart from the parameters: no name is theirs
     if metadata is not None:  # the table's class counts make the model, not its file (read before this)
-        options["metadata"] = {"path": str(metadata.path), "num_classes": dict(metadata.num_classes)}
+        options["metadata"] = {"path": str(metadata.path), "num_classes": dict(metadata.num_classes),
+                               "skipped": _skipped(metadata)}
 
     def make() -> cache_deps.Compiled:
+        from vibench.compiler.resolve import recording_looked
         from vibench.compiler.resolve_recording import recording_absent, recording_links
 
         read: set[str] = set()
-        with recording_absent() as absent, recording_links() as links:
+        with recording_absent() as absent, recording_links() as links, recording_looked() as looked:
             program = compile_program(path, text=text, params=params or None, inputs=inputs,
                                       search_path=search_path, max_nodes=max_nodes, max_params=max_params,
                                       max_activation=max_activation, files_read=read, metadata=metadata)
@@ -95,7 +99,7 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
                                    code, links=tuple(sorted(links.items())),
                                    classes=tuple((name, type(block)) for name, block in used.items()),
                                    memory_only=any(cache_deps.defined_without_file(b) for b in used.values()),
-                                   warnings=tuple(warned))
+                                   warnings=tuple(warned), looked=tuple(sorted(looked.items())))
 
     try:
         k = cache.key(where + "\0" + spec_text, params, inputs, folders, options)
@@ -103,7 +107,15 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         entry = cache.unkeyed(make())
     else:
         entry = cache.cached(k, make)
-    return getattr(entry.module, entry.class_name)(), entry.warnings
+    return cache.instantiate(entry), entry.warnings
+
+
+def _skipped(metadata: Any) -> list[Any] | None:
+    """The rows a metadata table skipped, as its W116 says them (the warning an entry keeps)."""
+    skipped = metadata.skipped
+    if skipped is None:
+        return None
+    return [skipped.count, skipped.line, skipped.column, skipped.value]
 
 
 def plugin_blocks(program: Program) -> dict[str, Block]:
@@ -230,8 +242,13 @@ def _references(module: types.ModuleType) -> set[str]:
     return names
 
 
-# file -> ((mtime_ns, size), its import statements): a plug-in's modules are parsed once while unchanged
+# file -> ((mtime_ns, size), its import statements): a plug-in's modules are parsed once while unchanged; the
+# IMPORTS_KEPT files parsed last (a process that builds with ever new plug-in files does not grow without bound)
 _IMPORTS: dict[str, tuple[tuple[int, int], tuple[tuple[int, str, tuple[str, ...]], ...]]] = {}
+IMPORTS_KEPT = 1024
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+"""A plug-in module larger than this is not parsed for its imports (:func:`imported_code` then sees only its
+globals)."""
 
 
 def _import_statements(file: object) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
@@ -244,8 +261,10 @@ def _import_statements(file: object) -> tuple[tuple[int, str, tuple[str, ...]], 
         hit = _IMPORTS.get(file)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        with open(file, "rb") as fh:
-            tree = ast.parse(fh.read())
+        raw = cache_deps.read_regular(file, MAX_SOURCE_BYTES)  # never a FIFO's wait, never /dev/zero's bytes
+        if raw is None:
+            return ()
+        tree = ast.parse(raw)
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):  # the module ran; its source is gone
         return ()
     found: list[tuple[int, str, tuple[str, ...]]] = []
@@ -254,7 +273,10 @@ def _import_statements(file: object) -> tuple[tuple[int, str, tuple[str, ...]], 
             found += [(0, alias.name, ()) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             found.append((node.level, node.module or "", tuple(a.name for a in node.names if a.name != "*")))
+    _IMPORTS.pop(file, None)  # last parsed, last dropped
     _IMPORTS[file] = (stamp, tuple(found))
+    for oldest in list(_IMPORTS)[: max(0, len(_IMPORTS) - IMPORTS_KEPT)]:  # a copy: another thread may parse meanwhile
+        _IMPORTS.pop(oldest, None)
     return tuple(found)
 
 

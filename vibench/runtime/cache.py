@@ -5,9 +5,11 @@ The key of a build is the SHA-256 of the vibench installation (its version and t
 every source file, so an edited compiler never reuses old output; a process whose vibench files changed
 after it imported vibench writes no entry to the folder, :func:`installation_as_loaded`, since its key
 could name code that did not run), the spec (its real path and the real path of its folder as given, or
-for ``text=`` the real working folder, which ``extends:`` is looked up from), the spec's text, the
-parameters, the bound inputs, apart from them the limits, ``inplace`` and the metadata table's class
-counts, and the real paths of the search-path folders (``search_path``'s, then ``VIBENCH_SPEC_PATH``'s).
+for ``text=`` only the working folder, which ``extends:`` is looked up from), the real working folder (a
+PHM-Vibench base config is looked for there, and the warnings an entry keeps name files relative to it),
+the spec's text (read as the compiler's loader reads it), the parameters, the bound inputs, apart from
+them the limits, ``inplace`` and the metadata table's class counts and skipped rows (its W116), and the
+real paths of the search-path folders (``search_path``'s, then ``VIBENCH_SPEC_PATH``'s).
 Two requests never share a key: every value is written with its type (a tuple is not a list, ``1`` not
 ``"1"`` nor ``True``) and a mapping as its entries in their order (a template builds a layer per entry,
 in that order), :func:`key`; a request holding a value it cannot write exactly (of another type, or
@@ -15,9 +17,12 @@ nested deeper than 64 levels) is compiled every time and never cached. An entry 
 compilation depended on beyond its key (:class:`~vibench.runtime.cache_deps.Deps`): every file it read
 (templates, PHM base configs, the components a slot's parameters were read from, and the source files of
 the plug-in blocks it used, :func:`vibench.runtime.build.plugin_files`) with its SHA-256, every path a
-template lookup tried and found no file at (a file created there later would be found first), the real
-path each template lookup resolved to (a symbolic link, of the file or of a folder on the way, pointed
-elsewhere since is another template), and which class the registry admitted as each plug-in block the
+template or base-config lookup tried and found no file at (a file created there later would be found
+first), the real path each such lookup resolved to (a symbolic link, of the file or of a folder on the
+way, pointed elsewhere since is another template), what else a lookup looked at
+(:func:`~vibench.runtime.cache_deps.observe`: the listing of each slot folder, whose specs are the
+components a slot offers, and whether each `.git` or `configs` a PHM project root was decided by is
+there), and which class the registry admitted as each plug-in block the
 model uses (a rival plug-in installed since, or the plug-in uninstalled or refused, leaves the name
 unknown: the build then fails as ``--check`` does; in memory, the very class object: a block defined
 again is another). An entry is used, from memory or from the folder, only while all of that still holds;
@@ -41,13 +46,15 @@ definition from the next, :func:`defined_without_file`), and an entry in the fol
 such a block holds a name it records.
 
 Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`; ``VIBENCH_CACHE=0``
-keeps them in memory only). A module's name stands for one code: ``m_<name>.py`` is an emitted model.py,
-imported as ``vibench.models.m_<name>`` so that pickled models name a real module, where ``<name>`` is
+keeps them in memory only); memory keeps the 128 most recently used, and releases the module of one it
+drops once no model built from it is alive (:mod:`vibench.runtime.cache_memory`). A module's name stands
+for one code: ``m_<name>.py`` is an emitted model.py, imported as ``vibench.models.m_<name>`` so that
+pickled models name a real module, where ``<name>`` is
 the SHA-256 of the key and of the source (:func:`module_stem`); ``m_<name>.json`` is its record:
 ``{"class": ..., "vibench": ..., "key": <key>, "source": <SHA-256 of m_<name>.py>, "files": {path:
 SHA-256 or null}, "absent": [path, ...], "blocks": {plug-in block name: its class}, "links": {path a
-template lookup took: its real path}, "warnings": [[code, text], ...], "check": <SHA-256 of the other
-fields>}``; and ``k_<key>`` names the key's current module
+template lookup took: its real path}, "looked": {path: what was seen there}, "warnings": [[code, text],
+...], "check": <SHA-256 of the other fields>}``; and ``k_<key>`` names the key's current module
 (:func:`vibench.runtime.cache_folder.read_index`). A spec compiled again to other code (a template it
 extends was edited) gets a new module; the old one stays imported in this process and its files stay in
 the folder until evicted, so a model built or saved before keeps its class and its code: it pickles, and
@@ -79,7 +86,8 @@ when last hashed; a file changed since is hashed again, and a file changed withi
 absent path and one registry lookup per plug-in block: a few microseconds a build. A hit in the folder
 of a model with plug-in blocks loads the plug-ins (as compiling it would), to ask the registry. A
 template lookup that went through a symbolic link costs one ``stat`` too (its real path is computed
-again only when that ``stat`` changed).
+again only when that ``stat`` changed), a PHM project-root marker one ``stat``, and a slot folder outside
+vibench one listing.
 
 A hit in the folder marks its entry and index used (the folder keeps the most recently used ones);
 :func:`clear` forgets every entry, in memory and in the folder (``vibench.clear_cache()``).
@@ -100,9 +108,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vibench._version import __version__
-from vibench.runtime import cache_deps, cache_folder
+from vibench.runtime import cache_deps, cache_folder, cache_memory, cache_record
 from vibench.runtime.cache_deps import Compiled, Deps, defined_without_file
 from vibench.runtime.cache_key import encoded
+from vibench.runtime.cache_record import read as _read_record
+from vibench.runtime.cache_record import record_check as _record_check  # noqa: F401 - where tests find it
 
 PACKAGE = "vibench.models"
 
@@ -130,12 +140,21 @@ def cached(k: str, make: Callable[[], Compiled]) -> Entry:
     """The entry of key ``k``: from memory, the folder, or ``make()`` (a compilation)."""
     entry = _memory.get(k)
     if entry is not None and entry.deps.valid():
+        cache_memory.used(_memory, k, entry)
         return entry
     with _lock:
         entry = lookup(k)
         if entry is None:
             entry = store(k, make())
         return entry
+
+
+def instantiate(entry: Entry) -> Any:
+    """A model of ``entry``'s class, noted as made from its module: while the model lives, the module stays
+    imported when its entry leaves memory (:mod:`vibench.runtime.cache_memory`)."""
+    model = getattr(entry.module, entry.class_name)()
+    cache_memory.made(entry.module, model)
+    return model
 
 
 def _sources() -> Iterable[tuple[str, os.stat_result]]:
@@ -221,8 +240,10 @@ def lookup(k: str) -> Entry | None:
     entry = _memory.get(k)
     if entry is not None:
         if entry.deps.valid():
+            cache_memory.used(_memory, k, entry)
             return entry
-        del _memory[k]
+        with _lock:
+            cache_memory.forget(_memory, k)
     if not enabled():
         return None
     from vibench import models
@@ -264,7 +285,8 @@ def lookup(k: str) -> Entry | None:
     cache_folder.touch(folder, (f"{stem}.json", f"k_{k}"))  # recently used: the last to be evicted
     deps.classes = classes
     entry = Entry(module, class_name, deps, warned)
-    _memory[k] = entry
+    with _lock:
+        cache_memory.remember(_memory, k, entry)
     return entry
 
 
@@ -314,44 +336,6 @@ def _model_class(module: types.ModuleType, class_name: str) -> bool:
     return isinstance(cls, type) and issubclass(cls, torch.nn.Module) and cls.__module__ == module.__name__
 
 
-def _read_record(text: bytes, k: str) -> tuple[str, Deps, tuple[tuple[str, str], ...]] | None:
-    """The class name, dependencies and warnings that ``text``, an ``m_<name>.json`` of key ``k``, records, or None
-    when it cannot be read (nested too deep for the parser, not UTF-8, anything else), is not the shape
-    this version writes (an older vibench's, a damaged file) or is another key's."""
-    try:
-        meta = json.loads(text.decode("utf-8"))
-    except Exception:  # noqa: BLE001 - a damaged record is a miss (RecursionError, MemoryError, ...), never an error
-        return None
-    if not isinstance(meta, dict) or meta.get("key") != k:
-        return None
-    class_name, files, absent, blocks = meta.get("class"), meta.get("files"), meta.get("absent"), meta.get("blocks")
-    links, warned = meta.get("links"), meta.get("warnings")
-    if not isinstance(class_name, str) or not class_name.isidentifier() or not isinstance(meta.get("source"), str):
-        return None
-    if not isinstance(files, dict) or not all(isinstance(h, str) or h is None for h in files.values()):
-        return None
-    if not isinstance(absent, list) or not all(isinstance(p, str) for p in absent):
-        return None
-    if not isinstance(blocks, dict) or not all(isinstance(c, str) for c in blocks.values()):
-        return None
-    if not isinstance(links, dict) or not all(isinstance(r, str) for r in links.values()):
-        return None
-    if not isinstance(warned, list) or not all(isinstance(w, list) and len(w) == 2
-                                               and all(isinstance(t, str) for t in w) for w in warned):
-        return None
-    if meta.get("check") != _record_check(meta):  # an edit that kept the shape: another class named, a file left out
-        return None
-    return class_name, Deps(dict(files), absent, blocks, links), tuple((code, text) for code, text in warned)
-
-
-def _record_check(meta: dict[str, Any]) -> str:
-    """The SHA-256 of a record's fields, which the record holds as ``check``: a record changed since it
-    was written (damaged, or edited by hand) is a miss, whatever it names."""
-    fields = {name: meta.get(name)
-              for name in ("class", "vibench", "key", "source", "files", "absent", "blocks", "links", "warnings")}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-
-
 def store(k: str, compiled: Compiled) -> Entry:
     """Make the module of a freshly compiled model (on disk when the cache folder is writable). A module
     of its name imported before is this very code (:func:`module_stem`): it is kept, not imported again.
@@ -361,7 +345,8 @@ def store(k: str, compiled: Compiled) -> Entry:
     file with the old code, and the next process would build the old model from the folder. So does one
     compiled with a block defined without a file (``compiled.memory_only``), and every model of a process
     whose vibench files changed since it imported vibench (:func:`installation_as_loaded`)."""
-    deps = Deps.of(compiled.files, compiled.absent, compiled.blocks, compiled.links, compiled.classes)
+    deps = Deps.of(compiled.files, compiled.absent, compiled.blocks, compiled.links, compiled.classes,
+                   compiled.looked)
     name = f"{PACKAGE}.{module_stem(k, compiled.source)}"
     module = None
     if _as_imported(compiled.code, deps) and enabled() and not compiled.memory_only and installation_as_loaded():
@@ -369,7 +354,8 @@ def store(k: str, compiled: Compiled) -> Entry:
     if module is None:
         module = sys.modules.get(name) or _load_in_memory(name, compiled.source)
     entry = Entry(module, compiled.class_name, deps, compiled.warnings)
-    _memory[k] = entry
+    with _lock:
+        cache_memory.remember(_memory, k, entry)
     return entry
 
 
@@ -380,6 +366,7 @@ def unkeyed(compiled: Compiled) -> Entry:
     name = f"{PACKAGE}.{module_stem('unkeyed', compiled.source)}"
     with _lock:
         module = sys.modules.get(name) or _load_in_memory(name, compiled.source)
+        cache_memory.unkeyed(_memory, module)
     return Entry(module, compiled.class_name, Deps({}, ()), compiled.warnings)
 
 
@@ -405,13 +392,7 @@ def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.M
             return None
         with models.opened(folder) as handle:  # every file written through one checked handle
             cache_folder.write(handle, f"{stem}.py", compiled.source)
-            meta: dict[str, Any] = {"class": compiled.class_name, "vibench": __version__, "key": k,
-                                     "source": hashlib.sha256(compiled.source.encode("utf-8")).hexdigest(),
-                                     "files": dict(sorted(deps.files.items())), "absent": list(deps.absent),
-                                     "blocks": deps.blocks, "links": deps.links,
-                                     "warnings": [list(warning) for warning in compiled.warnings]}
-            meta["check"] = _record_check(meta)
-            cache_folder.write(handle, f"{stem}.json", json.dumps(meta, indent=1))
+            cache_folder.write(handle, f"{stem}.json", cache_record.written(k, compiled, deps))
             cache_folder.write_index(handle, k, stem)  # last: an index names only a whole entry
             cache_folder.evict(handle, stem, k)
     except models.Refused as err:  # swapped after refused() looked: another's folder now
@@ -428,11 +409,12 @@ def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.M
 
 def clear() -> None:
     """Forget every compiled model: the entries in memory and those in the cache folder
-    (:func:`vibench.runtime.cache_folder.empty`). Models already built keep working."""
+    (:func:`vibench.runtime.cache_folder.empty`). Models already built keep working; their modules stay
+    imported while they live (:mod:`vibench.runtime.cache_memory`)."""
     from vibench.models import cache_dir
 
     with _lock:
-        _memory.clear()
+        cache_memory.forget_all(_memory)
         cache_folder.empty(cache_dir())
 
 

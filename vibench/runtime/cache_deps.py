@@ -1,7 +1,8 @@
 """What a model in :mod:`vibench.runtime.cache` was compiled from beyond its key (:class:`Deps`), and
 whether that still holds: the files it read (hashed again only when their ``stat`` changed), the paths
-its template lookups found nothing at, where each lookup through a symbolic link led, and the plug-in
-blocks it used (their class, by name in the folder, by identity in memory). A plug-in block defined by
+its template lookups found nothing at, where each lookup through a symbolic link led, what else its
+lookups looked at (:func:`observe`: whether a path is a file or a folder, a slot folder's listing), and
+the plug-in blocks it used (their class, by name in the folder, by identity in memory). A plug-in block defined by
 code without a file (:func:`defined_without_file`) has nothing on disk to check: its models stay in
 memory, tied to the very class.
 """
@@ -9,12 +10,20 @@ memory, tied to the very class.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import stat
 import sys
 import time
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from vibench.compiler.spec_files import SPEC_SUFFIXES
+
+MAX_HASHED_BYTES = 64 * 1024 * 1024
+"""A file read is hashed up to this size; a larger one is known by its ``stat`` (size, times, inode), so
+that a check never reads without bound (a file grown huge, a link re-pointed at a large file)."""
 
 SETTLE_NS = 2_000_000_000
 """A file whose modification or change time is this recent (2 s: coarse file-system clocks, FAT's
@@ -29,7 +38,9 @@ class Compiled:
     modules: compiled as this process imported them, which the file may no longer be); ``links``: each
     path a template lookup took -> the real path it read; ``classes``: each plug-in block's class
     object; ``memory_only``: a block was defined by code without a file (:func:`defined_without_file`);
-    ``warnings``: the program's warnings and notes, each (code, its text as ``--check`` prints it)."""
+    ``warnings``: the program's warnings and notes, each (code, its text as ``--check`` prints it);
+    ``looked``: each other path a lookup looked at -> what it read there, ``"kind"`` or ``"names"``
+    (:func:`observe`)."""
 
     source: str
     class_name: str
@@ -41,37 +52,44 @@ class Compiled:
     classes: tuple[tuple[str, type], ...] = ()
     memory_only: bool = False
     warnings: tuple[tuple[str, str], ...] = ()
+    looked: tuple[tuple[str, str], ...] = ()
 
 
 class Deps:
     """What an entry's model was compiled from, beyond its key: ``files`` (path -> SHA-256, None for a
     file that could not be read), ``absent`` paths, plug-in ``blocks`` (name -> the class the registry
     admitted, :func:`admitted`), ``links`` (each path a template lookup took -> the real path it resolved
-    to) and, for an entry in memory, ``classes`` (name -> the very class object of each plug-in block).
-    :meth:`valid` says whether it all still holds."""
+    to), ``looked`` (each other path a lookup looked at -> what :func:`observe` saw there) and, for an
+    entry in memory, ``classes`` (name -> the very class object of each plug-in block). :meth:`valid` says
+    whether it all still holds."""
 
-    __slots__ = ("files", "absent", "blocks", "links", "classes", "_seen", "_resolved")
+    __slots__ = ("files", "absent", "blocks", "links", "looked", "classes", "_seen", "_resolved")
 
     def __init__(self, files: dict[str, str | None], absent: Iterable[str], blocks: dict[str, str] | None = None,
-                 links: dict[str, str] | None = None, classes: dict[str, type] | None = None) -> None:
+                 links: dict[str, str] | None = None, classes: dict[str, type] | None = None,
+                 looked: dict[str, str] | None = None) -> None:
         self.files = files
         self.absent = tuple(sorted(absent))
         self.blocks = dict(sorted((blocks or {}).items()))
         self.links = dict(sorted((links or {}).items()))
+        self.looked = dict(sorted((looked or {}).items()))
         self.classes = classes
         self._seen: dict[str, tuple[int, int, int, int]] = {}  # path -> its stat when its hash last matched
         self._resolved: dict[str, tuple[int, int, int, int]] = {}  # link -> its stat when its real path matched
 
     @classmethod
     def of(cls, files: Iterable[str], absent: Iterable[str], blocks: Iterable[tuple[str, str]] = (),
-           links: Iterable[tuple[str, str]] = (), classes: Iterable[tuple[str, type]] = ()) -> Deps:
-        """The record of a compilation that just read ``files``, found ``absent`` missing (those in
-        vibench's own folder left out: a file added there changes the installation, part of the key),
-        resolved the template paths of ``links`` to real paths and used the plug-in ``blocks``, whose
-        classes were ``classes``."""
+           links: Iterable[tuple[str, str]] = (), classes: Iterable[tuple[str, type]] = (),
+           looked: Iterable[tuple[str, str]] = ()) -> Deps:
+        """The record of a compilation that just read ``files``, found ``absent`` missing, resolved the
+        template paths of ``links`` to real paths, looked at the paths of ``looked`` (path -> ``"kind"`` or
+        ``"names"``, :func:`observe` of each taken now, as the files are hashed now) and used the plug-in
+        ``blocks``, whose classes were ``classes``. Absent and looked-at paths in vibench's own folder are
+        left out: a file added there changes the installation, part of the key."""
         package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+        seen = {path: observe(path, how) for path, how in looked if not path.startswith(package)}
         deps = cls({}, (path for path in absent if not path.startswith(package)), dict(blocks), dict(links),
-                   dict(classes))
+                   dict(classes), seen)
         for path in sorted(files):
             st = _stat(path)
             deps.files[path] = _file_hash(path)
@@ -91,6 +109,9 @@ class Deps:
         memory the very class object; else the same name, which loads the plug-ins, once a process)."""
         for path in self.absent:
             if os.path.isfile(path):
+                return False
+        for path, seen in self.looked.items():
+            if observe(path, seen.partition(":")[0]) != seen:
                 return False
         for path, real in self.links.items():
             st = _stat(path)
@@ -177,12 +198,73 @@ def admitted(name: str) -> str | None:
     return None if block is None else f"{type(block).__module__}.{type(block).__qualname__}"
 
 
-def _file_hash(path: str) -> str | None:
+def observe(path: str, how: str) -> str:
+    """What a lookup saw at ``path``, as the text an entry records: for ``how="kind"`` whether it is a file,
+    a folder, something else or nothing (``kind:dir``: a project root's ``.git``, a base config that is
+    there); for ``how="names"`` a slot folder's listing (``names:<SHA-256>`` of the folder's kind, its real
+    path and the names of its spec files, each symbolic link with the real path it leads to: what the
+    components a slot offers are read from, :func:`vibench.compiler.slots.slot_components`). Never blocks,
+    never raises: a folder that cannot be listed is seen as such.
+
+    >>> observe("/nonexistent/.git", "kind")
+    'kind:none'
+    """
+    if how != "names":
+        return "kind:" + _kind(path)
     try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
+        with os.scandir(path) as entries:
+            names: list[tuple[str, str]] | None = sorted(
+                (e.name, os.path.realpath(e.path) if e.is_symlink() else "") for e in entries
+                if e.name.endswith(SPEC_SUFFIXES))
+    except (OSError, ValueError):
+        names = None
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        real = ""
+    listing = json.dumps([_kind(path), real, names])  # ASCII: a name that is not UTF-8 is escaped
+    return "names:" + hashlib.sha256(listing.encode()).hexdigest()
+
+
+def _kind(path: str) -> str:
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return "none"
+    return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+
+
+def read_regular(path: str, limit: int) -> bytes | None:
+    """The bytes of the regular file at ``path`` when it holds at most ``limit`` bytes, else None: a FIFO,
+    a device (a link to ``/dev/zero``), a folder, a file that cannot be read or is larger. Never blocks:
+    a FIFO is found by its ``stat`` and opened, should it become one meanwhile, without waiting for a
+    writer."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+                return None
+            raw = fh.read(limit + 1)  # bounded even when the size above was wrong (a growing file)
     except (OSError, ValueError):  # ValueError: a path holding NUL (from a damaged record)
         return None
+    return raw if len(raw) <= limit else None
+
+
+def _file_hash(path: str) -> str | None:
+    """The SHA-256 of a file read; for a regular file larger than :data:`MAX_HASHED_BYTES`, its ``stat``
+    (any change is another file); None for anything else (a FIFO, a device, a folder, a file that cannot be
+    read): a file read that became one is a change, and the compilation again says why (E004, E002)."""
+    raw = read_regular(path, MAX_HASHED_BYTES)
+    if raw is not None:
+        return hashlib.sha256(raw).hexdigest()
+    st = _stat(path)
+    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= MAX_HASHED_BYTES:
+        return None
+    return "stat:" + ":".join(map(str, _signature(st)))
 
 
 def _stat(path: str) -> os.stat_result | None:
