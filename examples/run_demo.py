@@ -1,6 +1,6 @@
 """The README's main job: compile a shipped spec, run the model on a synthetic vibration batch.
 
-    python examples/run_demo.py [SPEC] [--set KEY=VALUE ...] [--batch B] [--length L]
+    python examples/run_demo.py [SPEC] [--set KEY=VALUE ...] [-I DIR ...] [--batch B] [--length L]
 
 1. ``vibench-compile SPEC -o build/model.py`` (the same compiler the CLI runs; no torch needed);
 2. import build/model.py as a plain Python file (it needs nothing but torch);
@@ -73,32 +73,33 @@ def synthetic_vibration(batch: int, channels: int, length: int, fs: float = 12_0
 
 def main() -> int:
     import vibench
-    from vibench.compiler.cli_args import UsageError, _parse_sets, _positive
+    from vibench.compiler.cli_args import UsageError, _parse_sets, _positive, _search_path, _spec_path
     from vibench.compiler.outputs import write_atomic
-    from vibench.compiler.pipeline import find_spec
+    from vibench.compiler.pipeline import compile_program, compile_source
     from vibench.compiler.report import check_report
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("spec", nargs="?", default=None, metavar="SPEC",
-                        help="spec file (a path from the current folder) or a library template such as "
-                        f"cnn/ResNet1D; default: {DEFAULT_SPEC} of the checkout")
+                        help="spec file (a path from the current folder) or a template such as cnn/ResNet1D, on the "
+                        f"spec path or in the library; default: {DEFAULT_SPEC} of the checkout")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="override a template parameter, as vibench-compile --set (VALUE is read as YAML)")
+    parser.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",
+                        help="extra folder to search for SPEC, `extends:` and block references, as vibench-compile "
+                        "-I (also VIBENCH_SPEC_PATH)")
     parser.add_argument("--batch", type=_positive, default=8, help="samples in the synthetic batch (default: 8)")
     parser.add_argument("--length", type=_positive, default=2048,
                         help="samples per signal, the size L of the model's inputs (default: 2048)")
     args = parser.parse_args()
+    # The spec, its --set values and the search path as vibench-compile reads them from the caller's folder (its
+    # messages name `--set backbone=...`, not a Python keyword); the spec named from the checkout (where the demo
+    # runs, so that build/ lands there) when it lies inside it.
     try:
-        params, _ = _parse_sets(args.sets)
+        params, shown = _parse_sets(args.sets)
+        search = [os.path.abspath(folder) for folder in _search_path(args)]
+        spec = os.path.join(ROOT, DEFAULT_SPEC) if args.spec is None else os.path.abspath(_spec_path(args.spec, search))
     except UsageError as err:
         parser.error(str(err))
-    # The spec as vibench-compile reads it from the caller's folder, named from the checkout (where the
-    # demo runs, so that build/ lands there) when it lies inside it.
-    try:
-        spec = os.path.join(ROOT, DEFAULT_SPEC) if args.spec is None else os.path.abspath(find_spec(args.spec))
-    except vibench.SpecError as err:
-        print(err.render(), file=sys.stderr)
-        return 1
     if spec.startswith(ROOT + os.sep):
         spec = os.path.relpath(spec, ROOT)
     os.chdir(ROOT)
@@ -107,12 +108,13 @@ def main() -> int:
     out = os.path.join("build", "model.py")
     started = time.perf_counter()
     try:
-        result = vibench.compile_spec(spec, params=params or None, out_path=out)
+        program = compile_program(spec, params=params or None, search_path=search, overrides_text=shown)
+        source = compile_source(program, out_path=out)
     except vibench.SpecError as err:
         print(err.render(), file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started
-    root = result.program.root
+    root = program.root
     sizes, lengths = free_sizes(root.inputs, args.batch, args.length)
     shapes = {name: tuple(d if isinstance(d, int) else sizes.get(str(d), 1) for d in t.shape)
               for name, t in root.inputs}
@@ -120,14 +122,14 @@ def main() -> int:
     if ones:
         print(f"(free size{'s' if len(ones) > 1 else ''} {', '.join(ones)} set to 1)")
     try:  # the batch's sizes against the model's constraints (L a multiple of the patch length, ...)
-        vibench.check(spec, params=params or None, inputs=shapes)
+        compile_program(spec, params=params or None, inputs=shapes, search_path=search, overrides_text=shown)
     except vibench.SpecError as err:
         print(f"the demo's batch (--batch {args.batch}, --length {args.length}) does not fit {spec}:", file=sys.stderr)
         print(err.render(), file=sys.stderr)
         return 1
-    write_atomic(out, result.source)
+    write_atomic(out, source)
     print(f"compiled {spec} in {elapsed:.2f} s -> {os.path.abspath(out)}")
-    print(check_report(result.program, summary=True, written=None), end="\n\n")
+    print(check_report(program, summary=True, written=None), end="\n\n")
 
     import torch
 
@@ -137,37 +139,70 @@ def main() -> int:
     # model.py needs nothing but torch. Run as that file is the text this run wrote there: a demo started beside
     # this one rewrites build/model.py, and reading the file back ran the other's model (seen in parallel tests).
     sys.modules[module_spec.name] = module
-    exec(compile(result.source, module_spec.origin or out, "exec"), module.__dict__)
+    exec(compile(source, module_spec.origin or out, "exec"), module.__dict__)
     torch.manual_seed(0)
     model = getattr(module, root.name)().eval()
-    batch = {}
+    batch, described = {}, {}
     for name, t in root.inputs:
-        dims = shapes[name]
-        if t.dtype.startswith("int"):  # an id per sample (e.g. ISFM's system_id): system 1
-            batch[name] = torch.ones(*dims, dtype=getattr(torch, t.dtype))
-        elif name == "fs":  # ISFM's sampling rate per sample
-            batch[name] = torch.full(dims, 12_000.0)
-        elif len(dims) == 3 and str(t.shape[1]) in lengths:  # (B, L, C) layout
-            batch[name] = synthetic_vibration(dims[0], dims[2], dims[1]).transpose(1, 2)
-        elif len(dims) == 3:
-            batch[name] = synthetic_vibration(dims[0], dims[1], dims[2])
-        else:
-            batch[name] = torch.randn(*dims)
+        length_first = len(t.shape) == 3 and str(t.shape[1]) in lengths
+        batch[name], described[name] = demo_input(name, t.dtype, shapes[name], length_first)
     with torch.no_grad():
         started = time.perf_counter()
-        output = model(**batch)
+        try:
+            output = model(**batch)
+        except (RuntimeError, NotImplementedError) as err:  # an operation torch lacks on the CPU for a dtype
+            dtypes = ", ".join(f"{name} {t.dtype}" for name, t in root.inputs)
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            print(f"the model compiled, but torch cannot run it on the CPU with the demo's batch ({dtypes}): {first}",
+                  file=sys.stderr)
+            return 1
         elapsed = time.perf_counter() - started
     count = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
     print(f"model {root.name}: {count:,} parameters (imported from {os.path.abspath(out)})")
     for name, value in batch.items():
-        what = "synthetic bearing vibration (fs = 12 kHz)" if value.is_floating_point() and value.dim() == 3 else (
-            "system id 1" if not value.is_floating_point() else "sampling rate 12 kHz" if name == "fs" else "random")
-        print(f"input  {name}: {tuple(value.shape)} {what}")
+        print(f"input  {name}: {tuple(value.shape)} {str(value.dtype).removeprefix('torch.')} {described[name]}")
     outputs = output if isinstance(output, dict) else {root.outputs[0][0]: output}
     for name, value in outputs.items():
-        print(f"output {name}: {tuple(value.shape)}  mean {value.mean().item():+.4f}  std {value.std().item():.4f}")
+        print(f"output {name}: {tuple(value.shape)} {str(value.dtype).removeprefix('torch.')}{statistics(value)}")
     print(f"forward pass: {elapsed * 1000:.1f} ms on {torch.get_num_threads()} CPU thread(s)")
     return 0
+
+
+def demo_input(name: str, dtype: str, dims: tuple[int, ...], length_first: bool):
+    """(the demo's tensor for an input of the declared ``dtype`` and sizes ``dims``, what it holds): integer ids are 1
+    (system 1), a bool mask is all true, `fs` is 12 kHz, an input of rank 3 is synthetic vibration (``length_first``:
+    the (B, L, C) layout), another is random; each in ``dtype``, which model.py checks (float64, float16, complex64
+    inputs given float32 were a ValueError)."""
+    import torch
+
+    wanted = getattr(torch, dtype)
+    if dtype.startswith("int"):  # an id per sample (e.g. ISFM's system_id): system 1
+        return torch.ones(*dims, dtype=wanted), "system id 1"
+    if dtype == "bool":
+        return torch.ones(*dims, dtype=wanted), "all true"
+    if name == "fs":  # ISFM's sampling rate per sample
+        return torch.full(dims, 12_000.0).to(wanted), "sampling rate 12 kHz"
+    if len(dims) == 3 and length_first:  # (B, L, C) layout
+        value, what = synthetic_vibration(dims[0], dims[2], dims[1]).transpose(1, 2), "synthetic bearing vibration"
+    elif len(dims) == 3:
+        value, what = synthetic_vibration(dims[0], dims[1], dims[2]), "synthetic bearing vibration"
+    else:
+        value, what = torch.randn(*dims), "random"
+    return value.to(wanted), what + (" (fs = 12 kHz)" if what.startswith("synthetic") else "")
+
+
+def statistics(value) -> str:
+    """``  mean +0.0002  std 0.0464`` for a float output (of the magnitudes for a complex one); nothing for an
+    integer or bool one (an int64 output's mean() raised)."""
+    if value.is_complex():
+        value, label = value.abs(), "mean |z|"
+    elif value.is_floating_point():
+        label = "mean"
+    else:
+        return ""
+    value = value.double()  # (float16 and bfloat16 sums round)
+    spread = f"  std {value.std().item():.4f}" if value.numel() > 1 else ""
+    return f"  {label} {value.mean().item():+.4f}{spread}"
 
 
 if __name__ == "__main__":

@@ -410,16 +410,39 @@ def _list_blocks() -> str:
 
 
 def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
+    from vibench.compiler.cli_schema import ON_PATH, TEMPLATE
     from vibench.compiler.diagnostics import SpecError
     from vibench.schemas.jsonschema import schema_text
+    from vibench.schemas.template_schema import recording_left_out
+
+    def refuse(target: str, reads: dict[str, str]) -> None:  # as for a compile, said as the schema reads files
+        try:
+            refuse_inputs({f"-o {clip_path(ns.output)}": target}, reads)
+        except OutputError as err:
+            raise OutputError(str(err).replace("a file this compile reads", "a file the schema reads")) from None
 
     search = _search_path(ns)
+    # The output is checked before the schema is built, as a compile checks it (`-o /dev/null` was refused after
+    # 25 s of reading a large -I folder); `-o -` (or /dev/stdout) is standard output, an empty path a usage error.
+    stream = 1 if ns.output in (None, "-") else output_stream(ns.output, "-o")
     try:
-        text = schema_text(template=ns.template, search_path=search)
+        target = output_target(ns.output, "-o") if stream is None else None
+    except OutputError as err:  # (the schema has no --check)
+        raise OutputError(str(err).replace("use --check to write nothing, or ", "")) from None
+    if target is not None and ns.template is not None and os.path.isfile(ns.template):  # read, as a compile's spec
+        refuse(target, {os.path.realpath(ns.template): TEMPLATE})
+    try:
+        with recording_left_out() as left_out:
+            text = schema_text(template=ns.template, search_path=search)
     except KeyError as err:
         from vibench.compiler.reference_templates import template_hint
+        from vibench.compiler.spec_files import not_a_file
 
-        hint = template_hint(ns.template)
+        unusable = not_a_file(ns.template, search)
+        if unusable is not None:  # a FIFO or a folder `fam/F.yaml` on the spec path: said so, as `extends:` does
+            raise UsageError(f"--template {clip_path(ns.template)} is {unusable[1]}, not a regular file: "
+                             f"{clip_path(unusable[0])}") from None
+        hint = template_hint(ns.template, search)
         raise UsageError(escaped(str(err.args[0])) + (f"; {hint}" if hint else "")) from None
     except SpecError as err:
         print(err.render(), file=sys.stderr)
@@ -427,15 +450,13 @@ def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
         return EXIT_SPEC
     finally:
         _plugin_warnings()
-    # `-o -` (or /dev/stdout) is standard output, as for a spec; an empty path is a usage error
-    stream = 1 if ns.output in (None, "-") else output_stream(ns.output, "-o")
-    if stream is None:
-        target = output_target(ns.output, "-o")
-        if os.path.exists(target):  # a new file is none the schema read
-            try:
-                refuse_inputs({f"-o {clip_path(ns.output)}": target}, schema_reads(ns.template, search))
-            except OutputError as err:  # the schema compiles nothing: say what it reads
-                raise OutputError(str(err).replace("a file this compile reads", "a file the schema reads")) from None
+    if target is not None and os.path.exists(target):  # a new file is none the schema read
+        # the whole spec path: its templates and the files read, as the schema found them (not read all again)
+        refuse(target, schema_reads(ns.template, search) if ns.template is not None else
+               dict.fromkeys(left_out.templates | left_out.read, ON_PATH))
+    for line in left_out.lines():  # the templates offered by name only, the walks that stopped
+        print(f"vibench-compile: schema: {line}", file=sys.stderr)
+    if target is not None:
         outputs.stage(ns.output, text, "-o")
         outputs.commit()
     else:

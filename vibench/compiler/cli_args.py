@@ -199,9 +199,14 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
         return find_spec(spec, spec_path)
     except SpecError:
         from vibench.compiler.reference_templates import template_hint
+        from vibench.compiler.spec_files import not_a_file
 
+        unusable = not_a_file(spec, spec_path)
+        if unusable is not None:  # a FIFO or a folder `fam/F.yaml` on the spec path: said so, as `extends:` does
+            where, kind = unusable
+            raise UsageError(f"the spec {clip_path(spec)} is {kind}, not a regular file: {clip_path(where)}") from None
         path_like = spec.startswith((".", "/")) or spec.endswith(("/", ".yaml", ".yml", ".json"))
-        hint = None if path_like else template_hint(spec)  # a name as `extends:` reads it, not a path
+        hint = None if path_like else template_hint(spec, spec_path)  # a name as `extends:` reads it, not a path
         raise UsageError(f"no such spec file: {clip_path(spec)}" + (f"; {hint}" if hint else "")) from None
 
 

@@ -46,6 +46,7 @@ def template_doc(name: str, search_path: list[str] | None = None) -> TemplateDoc
     """What the reference says about library template ``name`` (``cnn/ResNet1D``)."""
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.resolve import Library, slot_components
+    from vibench.compiler.spec_files import not_a_file
 
     library = Library(list(search_path or []))
     try:
@@ -53,7 +54,10 @@ def template_doc(name: str, search_path: list[str] | None = None) -> TemplateDoc
     except SpecError:
         path = ""
     if not path or name.startswith((".", "/")) or not os.path.isfile(path):
-        hint = template_hint(name)
+        unusable = None if name.startswith((".", "/")) else not_a_file(name, search_path)
+        if unusable is not None:  # a FIFO or a folder `fam/F.yaml` on the spec path: said so, as `extends:` does
+            raise UnknownName(f"--list {_clip(name)} is {unusable[1]}, not a regular file: {_clip(unusable[0], 200)}")
+        hint = template_hint(name, search_path)
         raise UnknownName(f"--list {_clip(name)}: no such template" + (f"; {hint}" if hint else "")
                           + " (`vibench-compile --list` lists them all)")
     unit, blocks = library.load(path, None)
@@ -107,18 +111,49 @@ def _first_line(text: str | None) -> str:
     return _doc_parts(text)[0]
 
 
-def template_hint(name: str) -> str | None:
-    """"did you mean `cnn/ResNet1D`?" for a library template name mistyped (`cnn/ResNt`, `resnet1d`), or None."""
+MAX_HINT_FOLDERS = 500
+"""Folders walked in each spec-path folder for a "did you mean", as for `extends:`'s E205: `-I ~` must not walk
+a whole home to answer a misspelt name."""
+MAX_HINT_NAMES = 2_000
+"""Templates taken from each spec-path folder for a "did you mean" (:data:`suggestions.MAX_SUGGEST_POOL`)."""
+
+
+def template_hint(name: str, search_path: list[str] | None = None) -> str | None:
+    """"did you mean `cnn/ResNet1D`?" for a template name mistyped (`cnn/ResNt`, `resnet1d`), or None: one of the
+    spec-path folders' templates (the first :data:`MAX_HINT_NAMES` of each) or of the library."""
     from vibench.compiler.diagnostics import closest, suggest
     from vibench.compiler.library_index import template_names
 
-    names = template_names()
+    names = [*_spec_path_names(search_path or []), *template_names()]  # searched in this order
     hint = suggest(name, names)
     if hint is None:  # `resnet1d` for cnn/ResNet1D: the name without its folder
-        by_leaf = {n.rsplit("/", 1)[-1]: n for n in names}
+        by_leaf: dict[str, str] = {}
+        for n in names:
+            by_leaf.setdefault(n.rsplit("/", 1)[-1], n)
         leaf = closest(name.rsplit("/", 1)[-1], by_leaf)
         hint = f"did you mean `{by_leaf[leaf]}`?" if leaf else None
     return hint
+
+
+def _spec_path_names(folders: list[str]) -> list[str]:
+    """The templates of ``folders`` as ``family/Name``, each folder walked in sorted order (hidden ones skipped)
+    within :data:`MAX_HINT_FOLDERS` folders and :data:`MAX_HINT_NAMES` names."""
+    from vibench.compiler.spec_files import SPEC_SUFFIXES
+
+    names: list[str] = []
+    for root in folders:
+        found: set[str] = set()
+        for visited, (dirpath, dirs, files) in enumerate(os.walk(root)):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for f in sorted(files):
+                if f.endswith(SPEC_SUFFIXES) and not f.startswith(".") and os.path.isfile(os.path.join(dirpath, f)):
+                    found.add(os.path.splitext(os.path.relpath(os.path.join(dirpath, f), root))[0].replace(os.sep, "/"))
+                if len(found) >= MAX_HINT_NAMES:
+                    break
+            if len(found) >= MAX_HINT_NAMES or visited + 1 >= MAX_HINT_FOLDERS:
+                break
+        names += sorted(found)
+    return names
 
 
 def _doc_parts(text: str | None) -> tuple[str, str]:
@@ -139,16 +174,38 @@ def _example_rows(doc: TemplateDoc) -> list[ParamRow]:
 
 
 def template_example(doc: TemplateDoc) -> str:
-    """A user spec that extends the template (its first parameters at their defaults)."""
+    """A user spec that extends the template (its first parameters at their defaults).
+
+    >>> print(template_example(TemplateDoc("my/a: b", "", (), "", (), (), (), ())), end="")
+    vibench: 1
+    extends: "my/a: b"
+    with: {}
+    """
     values = [f"{r.name}: {r.default}" for r in _example_rows(doc)]
-    return f"vibench: 1\nextends: {doc.name}\nwith: {{{', '.join(values)}}}\n"
+    return f"vibench: 1\nextends: {_yaml_string(doc.name)}\nwith: {{{', '.join(values)}}}\n"
+
+
+def _yaml_string(text: str) -> str:
+    """``text`` as a YAML value that reads back as that string: plain when it is a plain word or path, else
+    double-quoted with JSON's escapes, which YAML reads the same (a line break, a tab or an ESC in a file name
+    as ``\\n``, ``\\t``, ``\\u001b``; `extends: a<line break>b` was no YAML)."""
+    import json
+    import re
+
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", text) is not None
+    if plain and text.lower() not in ("true", "false", "null", "yes", "no", "on", "off", "y", "n", "nan", "inf"):
+        return text
+    return json.dumps(text, ensure_ascii=not text.isprintable())
 
 
 def template_reference(name: str, search_path: list[str] | None = None) -> str:
     """The text of ``vibench-compile --list NAME``."""
+    from vibench.compiler.diagnostics import one_cell
+
     doc = template_doc(name, search_path)
     first, rest = _doc_parts(doc.doc)
-    lines = [f"{doc.name}: {first}", ""]
+    # the name on one line, as the listing writes it (`fam/a\nb`): a line break in a file name started a line
+    lines = [f"{one_cell(doc.name)}: {first}", ""]
     if rest:
         lines += [*_indent(rest), ""]
     lines += [f"interface at the defaults: {doc.interface or '(does not compile: ' + doc.problem + ')'}", ""]

@@ -10,13 +10,21 @@ neither in the library nor on a spec path the main schema was written with: a sp
 A template's parameters are read with the compiler's own resolver (``extends`` chains included), so
 the schema offers exactly what ``with:`` accepts. A library template that does not resolve is still
 listed, described as invalid, without parameters.
+
+The templates of the spec path are read within the budgets of ``vibench-compile --list``
+(:class:`vibench.compiler.library_index.BudgetedLibrary`; 40 templates of 2 MB took 203 s), each folder walked
+within its limits (:func:`vibench.compiler.library_index.walk_specs`): a template over them is offered by name
+only, without its parameters, and :func:`recording_left_out` tells the command line which and why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,38 +47,81 @@ class TemplateInfo:
     components: dict[str, list[str]] = field(default_factory=dict)
 
 
+@dataclass
+class LeftOut:
+    """What the schemas built while :func:`recording_left_out` runs left out, for the command line to say."""
+
+    notes: list[str] = field(default_factory=list)  # one line each: a template offered by name only, a walk stopped
+    templates: set[str] = field(default_factory=set)  # real paths of the templates found on the path, read or not
+    read: set[str] = field(default_factory=set)  # real paths of the files read (the templates and what they use)
+
+    def lines(self) -> list[str]:
+        """The notes to print: the first :data:`~vibench.compiler.diagnostics.MAX_SHOWN`, then how many more."""
+        from vibench.compiler.diagnostics import MAX_SHOWN
+
+        more = len(self.notes) - MAX_SHOWN
+        return self.notes[:MAX_SHOWN] + [f"... and {more:,} more (the first {MAX_SHOWN} are shown)"] * (more > 0)
+
+
+_LEFT_OUT: ContextVar[LeftOut | None] = ContextVar("vibench_schema_left_out", default=None)
+
+
+@contextlib.contextmanager
+def recording_left_out() -> Iterator[LeftOut]:
+    """What :func:`templates_on_path` leaves out while the block runs (in this thread or task), with the templates
+    it found and the files it read: ``vibench-compile schema -o`` overwrites none of them, and finds them here
+    rather than by reading every template again."""
+    recording = LeftOut()
+    token = _LEFT_OUT.set(recording)
+    try:
+        yield recording
+    finally:
+        _LEFT_OUT.reset(token)
+
+
 def templates_on_path(search_path: list[str]) -> list[TemplateInfo]:
     """Every template on the spec search path: the folders given, then the shipped library.
 
     Names are ``family/Name`` relative to their folder; a name found twice is the first one, as
-    ``extends:`` resolves it. Sorted by name.
+    ``extends:`` resolves it. Sorted by name. The library's templates are read first, then the others
+    within what is left of the budgets (:class:`~vibench.compiler.library_index.BudgetedLibrary`): a large
+    spec-path folder leaves none of the library's out.
     """
-    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES, Library
+    from vibench.compiler.display import clip_path
+    from vibench.compiler.library_index import BudgetedLibrary, ListingBudget, walk_specs
+    from vibench.compiler.resolve import LIBRARY_DIR
 
-    library = Library(search_path)
-    found: dict[str, str] = {}
+    library = BudgetedLibrary(search_path, ListingBudget())
+    recording = _LEFT_OUT.get()
+    found: dict[str, tuple[str, bool]] = {}  # name -> (path, in the library)
     for root in [*library.user_dirs, LIBRARY_DIR]:
-        for path in templates_under(root, SPEC_SUFFIXES):
+        walk = walk_specs(root)
+        if walk.stopped is not None and recording is not None:
+            recording.notes.append(f"the walk of {clip_path(root)} stopped {walk.stopped}: its templates further "
+                                   "in are not offered (give --spec-path a folder of specs)")
+        if recording is not None:
+            recording.templates |= {os.path.realpath(path) for path in walk.paths}
+        for path in walk.paths:
             rel = os.path.relpath(path, root)
-            found.setdefault(os.path.splitext(rel)[0].replace(os.sep, "/"), path)
-    return [_info(name, found[name], library) for name in sorted(found)]
+            found.setdefault(os.path.splitext(rel)[0].replace(os.sep, "/"), (path, root == LIBRARY_DIR))
+    infos = {name: _info(name, found[name][0], library) for name in sorted(found, key=lambda n: (not found[n][1], n))}
+    if recording is not None:
+        recording.read |= library.read
+    return [infos[name] for name in sorted(found)]
 
 
 SCHEMA_HEAD = ('"$schema": "https://json-schema.org/draft/2020-12/schema"', '"$id": "https://vibench.dev/schemas/')
 
 
 def templates_under(root: str, suffixes: tuple[str, ...]) -> list[str]:
-    """The spec files under ``root`` that are templates (in walk order, names sorted): hidden folders
-    (``.vscode``, ``.git``) skipped, and no schema ``vibench-compile schema`` wrote (``schema -I . -o
-    .vscode/vibench.schema.json`` listed its own previous output as an invalid template, and refused
-    to overwrite it as a file it read)."""
-    paths = []
-    for folder, dirnames, files in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        paths += [os.path.join(folder, f) for f in sorted(files)  # as --list's library_index.template_names
-                  if f.endswith(suffixes) and not f.startswith(".") and os.path.isfile(os.path.join(folder, f))
-                  and not written_schema(os.path.join(folder, f))]
-    return paths
+    """The spec files under ``root`` that are templates (in walk order, names sorted), as ``--list`` walks a
+    folder (:func:`~vibench.compiler.library_index.walk_specs`, within its limits): hidden folders (``.vscode``,
+    ``.git``) skipped, and no schema ``vibench-compile schema`` wrote (``schema -I . -o
+    .vscode/vibench.schema.json`` listed its own previous output as an invalid template, and refused to overwrite
+    it as a file it read). ``suffixes``: the spec files' (:data:`~vibench.compiler.resolve.SPEC_SUFFIXES`)."""
+    from vibench.compiler.library_index import walk_specs
+
+    return [path for path in walk_specs(root).paths if path.endswith(suffixes)]
 
 
 def written_schema(path: str) -> bool:
@@ -107,9 +158,21 @@ def load_template(ref: str, search_path: list[str]) -> TemplateInfo:
 
 def _info(name: str, path: str, library: Library, strict: bool = False) -> TemplateInfo:
     from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.display import clip_path
+    from vibench.compiler.library_index import NotRead
 
     try:
         unit, _ = library.load(path, None)
+    except NotRead as err:  # over the budgets of templates_on_path: its name only, and why
+        used = "" if err.path == path else library.display(err.path)
+        why = f"it extends or uses {used}: {err.why}" if used else err.why
+        recording = _LEFT_OUT.get()
+        if recording is not None:
+            shown = f"it extends or uses {clip_path(used)}: {err.why}" if used else err.why
+            recording.notes.append(f"{clip_path(name)} is offered by name only, without its parameters: not read "
+                                   f"({shown})")
+        text = f"(not read for this schema: {why}; `vibench-compile schema --template {name}` writes its own)"
+        return TemplateInfo(name, text, f"**{name}** {text}", None)
     except SpecError as err:
         if strict:
             raise
