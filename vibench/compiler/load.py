@@ -45,6 +45,7 @@ libyaml refuses the text (the surrogate-pair rewrite, E001 diagnostics) in :mod:
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import stat
@@ -53,7 +54,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.diagnostics import YAML_LINE_BREAK, Diagnostic, SpecError
 from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
 from vibench.compiler.limits import MAX_SOURCE_BYTES, MAX_SOURCE_FILES, MAX_SOURCE_VALUES
@@ -287,8 +288,9 @@ def decode_spec(raw: bytes, shown: str) -> str:
     except UnicodeDecodeError as err:
         # The text with the bad bytes replaced, so that the message can show the line.
         shown_text = raw.decode("utf-8-sig", errors="replace")
-        raise SpecError([Diagnostic("E001", "spec file is not valid UTF-8", _offset_pos(raw, err.start, shown),
-                                    found=f"byte 0x{raw[err.start]:02x}",
+        body = raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw  # err.start counts from here
+        raise SpecError([Diagnostic("E001", "spec file is not valid UTF-8", _offset_pos(body, err.start, shown),
+                                    found=f"byte 0x{body[err.start]:02x}",
                                     hint="save the file as UTF-8")], {shown: shown_text}) from None
 
 
@@ -339,10 +341,15 @@ def oversized(value: Any) -> str | None:
 
 
 def _offset_pos(raw: bytes, offset: int, file: str) -> Pos:
-    before = raw[:offset]
-    line = before.count(b"\n") + 1
-    col = offset - (before.rfind(b"\n") + 1) + 1
-    return Pos(file, line, col)
+    """The position of byte ``offset`` of ``raw`` (UTF-8 up to there, no byte-order mark) as every other
+    diagnostic counts it: lines end where YAML ends them (`\\r\\n`, `\\n`, `\\r`, NEL, U+2028, U+2029) and columns
+    count characters (a bad byte after `doc: "ééé` is at column 10, although it is the 13th byte of its line).
+
+    >>> str(_offset_pos("a\\rb: é".encode() + b"\\xff", 7, "f.yaml"))
+    'f.yaml:2:5'
+    """
+    lines = YAML_LINE_BREAK.split(raw[:offset].decode("utf-8"))
+    return Pos(file, len(lines), len(lines[-1]) + 1)
 
 
 def load_text(text: str, file: str = "<string>", path: str | None = None, *, lenient_keys: bool = False) -> LoadedDoc:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from vibench.compiler.ir import Program
 
 _DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
+_QUOTED = re.compile(r"`([^`]+)`")
 _NAME_RUN = re.compile(r"[A-Za-z0-9_./#\-]+")  # a name with its separators: `rnn.out`, `cnn/ResNet1D`
 _SEPARATORS = "./#-"
 _LINE_END = re.compile(r"[\r\n\x85\u2028\u2029]")  # a line break of LSP's or YAML's
@@ -162,25 +163,90 @@ def suggestion(d: Diagnostic) -> str | None:
 
 
 def _with_fix(problem: Problem, text: str) -> Problem:
-    """The problem with the replacement its "did you mean" proposes: the part of its range most like
-    the suggestion (:func:`_candidates`: a node in `node.port`, the port, a whole `cnn/Name`, a
-    name inside a `${...}`), so that the text becomes the suggested name."""
+    """The problem with the replacement its "did you mean" proposes, where the misspelt name is written in
+    its range as a name (:func:`_candidates`: a node in `node.port`, the port, a whole `cnn/Name`, a name
+    inside a `${...}`, never the text of a string in one), so that the text becomes the suggested name. A
+    name the text does not hold as written (`${kind + 'v1d'}` made `convv1d`) gets no fix."""
     wanted = suggestion(problem.diagnostic)
-    if wanted is None:
+    misspelt = _misspelt(problem.diagnostic, wanted) if wanted is not None else None
+    if wanted is None or misspelt is None:
         return problem
     span = text[problem.start:problem.end]
-    best: tuple[float, int, int] | None = None
+    quoted = _expression_strings(span)
     for a, b in _candidates(span):
-        if span[a:b] == wanted:
-            continue
-        ratio = difflib.SequenceMatcher(None, span[a:b].lower(), wanted.lower()).ratio()
-        if best is None or ratio > best[0]:
-            best = (ratio, a, b)
-    if best is None or best[0] < 0.5:
-        return problem
-    _, a, b = best
-    return Problem(problem.diagnostic, problem.start, problem.end, problem.message, problem.elsewhere,
-                   (problem.start + a, problem.start + b, wanted))
+        if span[a:b] == misspelt and not any(k in quoted for k in range(a, b)):
+            return Problem(problem.diagnostic, problem.start, problem.end, problem.message, problem.elsewhere,
+                           (problem.start + a, problem.start + b, wanted))
+    return problem
+
+
+def _misspelt(d: Diagnostic, wanted: str) -> str | None:
+    """The name a diagnostic says is misspelt: of the names it quotes (its message's and hint's `...`, and
+    what it found), the one most like the suggestion (`conv2`, not the node `fc`, in "node `fc` reads
+    unknown value `conv2`")."""
+    names = [*_QUOTED.findall(d.message), *_QUOTED.findall(d.hint or "")]
+    if d.found is not None:  # `repeat: widht` found 'widht': the value's repr
+        quoted = len(d.found) > 1 and d.found[0] in "'\"" and d.found[-1] == d.found[0]
+        names.append(d.found[1:-1] if quoted else d.found)
+    names = [name for name in names if name != wanted]
+    if not names:
+        return None
+    return max(names, key=lambda name: difflib.SequenceMatcher(None, name.lower(), wanted.lower()).ratio())
+
+
+def _expression_strings(span: str) -> set[int]:
+    """The offsets in ``span`` (a value as written: plain, or in YAML's or JSON's quotes) that lie in a string
+    of a `${...}` expression: `'widht'` in `"${len('widht') + widht}"` is text, not the name."""
+    chars = _scalar_chars(span)
+    inside: set[int] = set()
+    depth, quote, escaped, i = 0, "", False, 0  # depth: of braces in an expression; 0 outside one
+    while i < len(chars):
+        ch, at = chars[i]
+        following = "".join(c for c, _ in chars[i + 1:i + 3])
+        if depth == 0:
+            if ch == "$" and following.startswith("${"):  # `$${`: text, no expression
+                i += 3
+                continue
+            if ch == "$" and following.startswith("{"):
+                depth, i = 1, i + 2
+                continue
+        elif quote:
+            inside.add(at)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            inside.add(at)
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        i += 1
+    return inside
+
+
+def _scalar_chars(span: str) -> list[tuple[str, int]]:
+    """The characters of the value written in ``span``, each with its offset in ``span``: inside double quotes
+    (YAML's or JSON's) `\\"` is a `"`, inside YAML's single quotes `''` is a `'`."""
+    out: list[tuple[str, int]] = []
+    if span[:1] == '"':
+        i = 1
+        while i < len(span) and span[i] != '"':
+            step = 2 if span[i] == "\\" and i + 1 < len(span) else 1
+            out.append((span[i + step - 1], i))
+            i += step
+    elif span[:1] == "'":
+        i = 1
+        while i < len(span) and (span[i] != "'" or span[i + 1:i + 2] == "'"):
+            out.append((span[i], i))
+            i += 2 if span[i] == "'" else 1
+    else:
+        out = [(ch, i) for i, ch in enumerate(span)]
+    return out
 
 
 def _candidates(span: str) -> list[tuple[int, int]]:

@@ -58,12 +58,15 @@ def complete(doc: Document, catalog: Catalog, offset: int) -> list[t.CompletionI
 
 
 def resolve(item: t.CompletionItem, catalog: Catalog) -> t.CompletionItem:
-    """Add the full documentation of a block or template item (kept out of the list: it is long)."""
+    """Add the full documentation of a block or template item (kept out of the list: it is long). Its `data`
+    comes back from the client as any JSON: a name that is no string (`{"block": ["x"]}`) resolves to the
+    item as it is."""
     data = item.data if isinstance(item.data, dict) else {}
-    if data.get("block"):
-        item.documentation = _markdown(catalog.block_markdown(data["block"]))
-    elif data.get("template"):
-        info = catalog.templates().get(data["template"])
+    block, template = data.get("block"), data.get("template")
+    if isinstance(block, str) and block:
+        item.documentation = _markdown(catalog.block_markdown(block))
+    elif isinstance(template, str) and template:
+        info = catalog.templates().get(template)
         if info is not None:
             item.documentation = _markdown(info.markdown)
     return item

@@ -6,7 +6,8 @@
   and a PHM config's ``model: name`` -> the template file; a PHM ``base_configs:`` entry -> that file;
 * symbols: the model's inputs, nodes (with block and checked shape), outputs and parameters, and
   each composite under ``blocks:`` with its own;
-* code actions: for each diagnostic whose hint says "did you mean `x`?", replace the misspelt name.
+* code actions: for each diagnostic whose hint says "did you mean `x`?", replace the misspelt name (while
+  the text at the diagnostic's fix is still that name: a stale fix is not offered).
 """
 
 from __future__ import annotations
@@ -158,15 +159,16 @@ def _unit_symbols(doc: Document, unit: Path) -> list[t.DocumentSymbol]:
 
 
 def code_actions(doc: Document, params: t.CodeActionParams) -> list[t.CodeAction]:
-    """A quick fix for each diagnostic in the request that carries a "did you mean" replacement."""
+    """A quick fix for each diagnostic in the request that carries a "did you mean" replacement, while the
+    text at its range is still the name it replaces: a fix published before an edit elsewhere moved the text
+    (a line added above) would replace whatever now sits there, so it is offered no more."""
     out = []
     for diag in params.context.diagnostics:
         fix = _fix_of(diag)
         if fix is None:
             continue
-        edit_range, new_text = fix
-        old = _text_in(doc, edit_range)
-        if old is None:
+        edit_range, old, new_text = fix
+        if _text_in(doc, edit_range) != old:
             continue
         out.append(t.CodeAction(title=f"Replace `{old}` with `{new_text}`", kind=t.CodeActionKind.QuickFix,
                                 diagnostics=[diag], is_preferred=True,
@@ -176,22 +178,29 @@ def code_actions(doc: Document, params: t.CodeActionParams) -> list[t.CodeAction
 
 
 def fix_data(doc: Document, fix: tuple[int, int, str]) -> dict[str, Any]:
-    """What a published diagnostic carries for its quick fix (clients send it back)."""
+    """What a published diagnostic carries for its quick fix (clients send it back): the range, the text
+    there when it was published, and its replacement."""
     start, end, text = fix
     a, b = doc.lines.position(start), doc.lines.position(end)
-    return {"fix": {"range": [a[0], a[1], b[0], b[1]], "newText": text}}
+    return {"fix": {"range": [a[0], a[1], b[0], b[1]], "old": doc.text[start:end], "newText": text}}
 
 
-def _fix_of(diag: t.Diagnostic) -> tuple[t.Range, str] | None:
+_UINTEGER = range(2**31)  # LSP's uinteger: a line or character beyond it is no position
+
+
+def _fix_of(diag: t.Diagnostic) -> tuple[t.Range, str, str] | None:
+    """(range, text it replaces, replacement) of the fix a diagnostic sent back carries; None when it carries
+    none, or none this server wrote (a client may send back any `data`)."""
     data = diag.data if isinstance(diag.data, dict) else None
     fix = data.get("fix") if data else None
-    if not isinstance(fix, dict) or not isinstance(fix.get("newText"), str):
+    if not isinstance(fix, dict) or not isinstance(fix.get("newText"), str) or not isinstance(fix.get("old"), str):
         return None
     r = fix.get("range")
-    if not (isinstance(r, list) and len(r) == 4 and all(isinstance(x, int) for x in r)):
+    if not (isinstance(r, list) and len(r) == 4
+            and all(isinstance(x, int) and not isinstance(x, bool) and x in _UINTEGER for x in r)):
         return None
     start, end = t.Position(line=r[0], character=r[1]), t.Position(line=r[2], character=r[3])
-    return t.Range(start=start, end=end), fix["newText"]
+    return t.Range(start=start, end=end), fix["old"], fix["newText"]
 
 
 def _text_in(doc: Document, r: t.Range) -> str | None:

@@ -1,44 +1,152 @@
-"""The pygls protocol the server speaks, with three workarounds for pygls 2.1 (each checked by a test in
-tests/test_lsp_protocol.py; drop one when pygls does it itself):
+"""The pygls protocol the server speaks: each message the client sends gets the answer JSON-RPC and LSP
+prescribe, or is dropped with a line in the log (standard error), never a traceback or an "Error in server"
+pop-up; with workarounds for pygls 2.1 (each checked by a test in tests/test_lsp_protocol.py or
+tests/test_lsp_protocol_1206f.py; drop one when pygls does it itself):
 
+* **a message that does not read is answered.** :meth:`VibenchProtocol.receive` takes each body as
+  :mod:`vibench.lsp.stdio` frames it (pygls' read loop, with its ``json.loads``, is not used). A body that is not
+  UTF-8, not JSON, or nests deeper than Python's JSON reader goes gets JSON-RPC's Invalid Request (-32600) when
+  its ``id`` can be read (:func:`readable_id`), else Parse Error (-32700) with a null id; pygls logged a
+  traceback and answered nothing, and the client waited for ever. A message that is JSON but no JSON-RPC 2.0
+  request (an array, a ``"method": 5``, an ``id`` that is an object, ``"jsonrpc": "1.0"``) gets Invalid Request
+  (pygls answered ``"method": 5`` with -32603 and its traceback in ``error.data``); such a notification or
+  answer is dropped.
+* **nothing but ``initialize`` and ``exit`` before ``initialize``**, as LSP asks: a request is answered with
+  ServerNotInitialized (-32002), a notification dropped (pygls answered a hover with null, and a ``didOpen``
+  popped up "Error in server: The workspace is not available").
+* **parameters that do not read.** pygls reads a message's parameters before it looks at its id: a
+  ``textDocument/hover`` at line -1, or with ``params: null``, got no answer at all and popped up "Error in
+  server". Such a request is answered with InvalidParams (-32602); such a notification (a ``didChange`` with
+  ``version: null``) is dropped (:meth:`VibenchProtocol.structure_message`).
 * **no future kept per notification.** ``JsonRPCProtocol._execute_handler`` files the future of a handler
   that is a generator (pygls' own ``didOpen``, ``didChange``, ``didClose``, ``didSave``, which then call
   vibench's) or a coroutine under its message id in ``_request_futures``, and only a request's answer takes
   it out again: each notification left one behind (about 2 KB a keystroke, 6,002 after 6,000 edits). Here
   a finished future leaves that table (:meth:`VibenchProtocol._execute_handler`).
-* **a request whose parameters do not read gets an error answer.** pygls reads a message's parameters
-  before it looks at its id: a ``textDocument/hover`` at line -1, or with ``params: null``, got no answer
-  at all (the client waited for ever) and popped up "Error in server". Here it is answered with JSON-RPC's
-  InvalidParams (-32602) (:meth:`VibenchProtocol.structure_message`).
-* **an edit to a document that is not open is ignored**, with a line in the log (standard error): pygls'
-  ``didChange`` raised ``KeyError`` there, shown to the user as an error message.
+* **an edit to a document that is not open is ignored**, with a line in the log: pygls' ``didChange``
+  raised ``KeyError`` there, shown to the user as an error message.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Generator
 from concurrent.futures import Future
 from typing import Any
 from urllib.parse import unquote
 
+import cattrs
 from lsprotocol import types as t
-from pygls.exceptions import JsonRpcException
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage, LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 logger = logging.getLogger("vibench.lsp")
 
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
+SERVER_NOT_INITIALIZED = -32002
 
-class _Answered:
-    """What :meth:`VibenchProtocol.structure_message` gives for a request it answered with an error."""
+ID_SCAN = 2**20
+"""Characters of a message that does not read in which its ``id`` is looked for (clients write it first)."""
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+|"')  # JSON's, roughly
 
 
-ANSWERED = _Answered()
+class _Handled:
+    """What :meth:`VibenchProtocol.structure_message` gives for a message it answered or dropped itself."""
+
+
+HANDLED = _Handled()
 
 
 class VibenchProtocol(LanguageServerProtocol):
-    """pygls' language-server protocol with the workarounds of the module docstring."""
+    """pygls' language-server protocol with the checks and workarounds of the module docstring."""
+
+    initialize_received = False  # set by the first `initialize` request
+
+    def receive(self, body: bytes) -> None:
+        """Handle one message's body as the stream framed it (see the module docstring)."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as err:
+            self._refuse(body.decode("utf-8", "replace"), f"the message is not UTF-8 (byte {err.start})")
+            return
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            self._refuse(text, "the message nests deeper than the server reads")
+            return
+        except ValueError as err:
+            self._refuse(text, f"the message is not JSON: {err}")
+            return
+        problem = _envelope_problem(data)
+        if problem is None:
+            self.handle_message(self.structure_message(data))
+            return
+        is_request = isinstance(data, dict) and "method" in data and "id" in data
+        no_answer = isinstance(data, dict) and ("method" in data or "result" in data or "error" in data)
+        msg_id = data.get("id") if is_request and _is_id(data.get("id")) else None
+        if no_answer and not is_request:  # a notification or an answer: nobody waits for a reply
+            logger.warning("vibench-lsp: a message dropped: %s", problem)
+            return
+        logger.warning("vibench-lsp: a message refused (answered, id %r): %s", msg_id, problem)
+        self.answer_error(msg_id, INVALID_REQUEST, f"Invalid Request: {problem}")
+
+    def _refuse(self, text: str, problem: str) -> None:
+        """Answer a body that does not read: Invalid Request to the request whose id can be read, else Parse Error."""
+        msg_id = readable_id(text)
+        logger.warning("vibench-lsp: %s (id %r)", problem, msg_id)
+        if msg_id is None:
+            self.answer_error(None, PARSE_ERROR, f"Parse Error: {problem}")
+        else:
+            self.answer_error(msg_id, INVALID_REQUEST, f"Invalid Request: {problem}")
+
+    def answer_error(self, msg_id: int | str | None, code: int, message: str) -> None:
+        """Send a JSON-RPC error answer; ``msg_id`` None is sent as ``"id": null`` (pygls leaves a null id out)."""
+        self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
+
+    def structure_message(self, data: Any) -> Any:
+        """The message as pygls' typed object (as pygls' own, which logs a traceback when the parameters do not
+        read); :data:`HANDLED` for a request it answered with InvalidParams, or a message it dropped."""
+        if not isinstance(data, dict) or "jsonrpc" not in data:
+            return data  # (as json's object hook: an object inside a message)
+        method = data.get("method")
+        if "id" not in data:
+            kind: Any = self.get_message_type(method) or JsonRPCNotification
+        elif "error" in data:
+            kind = t.ResponseErrorMessage
+        elif "method" in data:
+            kind = self.get_message_type(method) or JsonRPCRequestMessage
+        else:
+            kind = self._result_types.pop(data["id"], None) or JsonRPCResponseMessage
+        try:
+            return self._converter.structure(data, kind)
+        except Exception as error:  # noqa: BLE001 - cattrs' errors, or an lsprotocol validator's: the client's data
+            summary = "; ".join(cattrs.transform_error(error))  # `invalid value @ $.params.position`
+            if "id" in data and "method" in data:
+                logger.warning("vibench-lsp: %r request %r does not read: %s", method, data["id"], summary)
+                self.answer_error(data["id"], INVALID_PARAMS, f"Invalid Params: {summary}")
+            else:
+                what = f"{method!r} notification" if "id" not in data else f"answer to {data['id']!r}"
+                logger.warning("vibench-lsp: %s dropped: it does not read: %s", what, summary)
+            return HANDLED
+
+    def handle_message(self, message: Any) -> None:
+        if message is HANDLED:
+            return
+        method = getattr(message, "method", None)
+        if method == t.INITIALIZE:
+            self.initialize_received = True
+        elif method is not None and method != t.EXIT and not self.initialize_received:
+            if hasattr(message, "id"):
+                answer = f"ServerNotInitialized: `{method}` before `initialize`"
+                self.answer_error(message.id, SERVER_NOT_INITIALIZED, answer)
+            else:
+                logger.warning("vibench-lsp: %r before initialize dropped", method)
+            return
+        super().handle_message(message)
 
     def _execute_handler(self, msg_id: Any, handler: Any, callback: Any, args: tuple[Any, ...] | None = None,
                          kwargs: dict[str, Any] | None = None) -> None:
@@ -52,25 +160,58 @@ class VibenchProtocol(LanguageServerProtocol):
         if self._request_futures.get(msg_id) is future:
             self._request_futures.pop(msg_id, None)
 
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as error:
-            if not (isinstance(data, dict) and "id" in data and "method" in data):
-                raise  # a notification or an answer: nobody waits for a reply (pygls logs it)
-            logger.warning("vibench-lsp: %r request %r does not read: %s", data.get("method"), data.get("id"),
-                           error)
-            self._send_response(data["id"], None, error.to_response_error())
-            return ANSWERED
-
-    def handle_message(self, message: Any) -> None:
-        if message is ANSWERED:
-            return
-        super().handle_message(message)
-
     @lsp_method(t.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: t.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
         if unquote(params.text_document.uri) not in self.workspace.text_documents:
             logger.warning("vibench-lsp: an edit of %s, which is not open, ignored", params.text_document.uri)
             return
         yield from super().lsp_text_document__did_change(params)
+
+
+def _is_id(value: Any) -> bool:
+    """Whether ``value`` is an id LSP allows: an integer or a string."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _envelope_problem(data: Any) -> str | None:
+    """What makes ``data`` no JSON-RPC 2.0 message LSP takes, or None."""
+    if not isinstance(data, dict):
+        return f"a message is a JSON object, not {type(data).__name__ if data is not None else 'null'}"
+    if data.get("jsonrpc") != "2.0":
+        return f'"jsonrpc" must be "2.0", not {json.dumps(data.get("jsonrpc"))[:40]}'
+    if "id" in data and not _is_id(data["id"]) and not (data["id"] is None and "error" in data):
+        return f'"id" must be an integer or a string, not {json.dumps(data["id"])[:40]}'
+    if "method" in data and not isinstance(data["method"], str):
+        return f'"method" must be a string, not {json.dumps(data["method"])[:40]}'
+    if "method" not in data and "id" not in data:
+        return 'neither "method" nor "id"'
+    return None
+
+
+def readable_id(text: str) -> int | str | None:
+    """The ``id`` of a message that does not read as a whole, found in its first :data:`ID_SCAN` characters:
+    the integer or string value of the key ``id`` of the outermost object; None if there is none.
+
+    >>> readable_id('{"jsonrpc": "2.0", "id": 12, "params": [[[[')
+    12
+    >>> readable_id('{"params": {"id": 3}, "id": "a"}'), readable_id('{"params": {"id": 3}}')
+    ('a', None)
+    """
+    depth, previous, state = 0, "", ""  # state: "key" after `"id"` in the outermost object, "colon" after its `:`
+    for match in _TOKEN.finditer(text, 0, ID_SCAN):
+        token = match.group()
+        if state == "colon":
+            try:
+                value = json.loads(token)
+            except ValueError:
+                return None
+            return value if _is_id(value) else None
+        state = "colon" if state == "key" and token == ":" else ""
+        if depth == 1 and token == '"id"' and previous in ("{", ","):
+            state = "key"
+        if token in ("{", "["):
+            depth += 1
+        elif token in ("}", "]"):
+            depth -= 1
+        previous = token
+    return None

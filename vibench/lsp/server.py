@@ -16,19 +16,24 @@ request does not pay for it.
 
 Streams and text. The protocol has private copies of standard input and output; what the process
 prints (a plug-in's ``print`` or ``os.write(1, ...)``) goes to standard error (:mod:`vibench.lsp.stdio`).
-Every text the editor shows is escaped (:mod:`vibench.lsp.visible`). The pygls protocol carries three
-workarounds (:mod:`vibench.lsp.protocol`): no future kept per notification, an error answer to a request
-whose parameters do not read, an edit of a document that is not open ignored.
+Messages are framed by vibench's own reader, which refuses a ``Content-Length`` beyond what it reads
+(:func:`vibench.lsp.stdio.read_message`, in place of pygls' read loop), and each gets the answer JSON-RPC and
+LSP prescribe (:mod:`vibench.lsp.protocol`: a body that does not read, a request before ``initialize``, one
+whose parameters do not read), with pygls' workarounds there too. Every text the editor shows is escaped
+(:mod:`vibench.lsp.visible`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
-from typing import Any
+import threading
+from typing import Any, BinaryIO
 
 from lsprotocol import types as t
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -39,7 +44,10 @@ from vibench.lsp.completion import span_range
 from vibench.lsp.document import Document
 from vibench.lsp.outline import Outline, outline
 from vibench.lsp.protocol import VibenchProtocol
+from vibench.lsp.stdio import MAX_MESSAGE_BYTES, Refused, read_message
 from vibench.lsp.worker import Worker
+
+logger = logging.getLogger("vibench.lsp")
 
 DEBOUNCE = 0.1
 """Seconds of quiet after an edit before the document is checked."""
@@ -48,6 +56,8 @@ TRIGGER_CHARACTERS = [".", "/", ":", ",", "[", "{", " "]
 
 class VibenchServer(LanguageServer):
     """A pygls server holding the open documents, the catalogue and the check scheduler."""
+
+    protocol: VibenchProtocol
 
     def __init__(self, search_path: list[str] | None = None, debounce: float = DEBOUNCE) -> None:
         super().__init__("vibench-lsp", __version__, protocol_cls=VibenchProtocol)
@@ -61,6 +71,44 @@ class VibenchServer(LanguageServer):
         self._library_warm = False
         self.shutdown_requested = False
         self.exit_code = 0  # of the process; 1 when `exit` comes before `shutdown` (as LSP asks)
+
+    # -- the stream ---------------------------------------------------------------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve on the streams until `exit` or their end: pygls' ``start_io`` with the messages framed by
+        :func:`vibench.lsp.stdio.read_message` and handled by :meth:`VibenchProtocol.receive`, not by pygls'
+        read loop (which died of a huge ``Content-Length``, see :mod:`vibench.lsp.stdio`)."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(self._serve_stream(stdin or sys.stdin.buffer))
+        except BrokenPipeError:
+            logger.error("vibench-lsp: the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):  # `exit` ends the loop with SystemExit (serve() returns its code)
+            pass
+        finally:
+            self.shutdown()
+
+    async def _serve_stream(self, stream: BinaryIO) -> None:
+        loop = asyncio.get_running_loop()
+        while self._stop_event is not None and not self._stop_event.is_set():
+            body = await loop.run_in_executor(self.thread_pool, read_message, stream)
+            if body is None:
+                return
+            if isinstance(body, Refused):
+                self._tell_refused(body)
+                continue
+            try:
+                self.protocol.receive(body)
+            except Exception:  # a bug of the server's: logged, and the next message is read (as pygls' loop)
+                logger.exception("vibench-lsp: a message could not be handled (a bug in vibench-lsp)")
+
+    def _tell_refused(self, refused: Refused) -> None:
+        message = (f"vibench-lsp: a message of {refused.length} bytes from the editor was skipped unread: more than "
+                   f"{MAX_MESSAGE_BYTES:,}, the most the server reads (a document beyond "
+                   f"{spec_kind.MAX_BYTES // 2**20} MiB is not read at all)")
+        logger.warning("%s", message)
+        self.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=visible.visible(message)))
 
     # -- documents ----------------------------------------------------------------------------
 

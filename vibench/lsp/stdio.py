@@ -6,13 +6,37 @@ LSP over stdio owns standard output: a byte that is not the protocol's (a plug-i
 runs anything else (plug-ins are imported later, when the first check loads the block registry), then
 points descriptor 1 and ``sys.stdout`` at standard error and descriptor 0 at the null device, so that
 what the process prints goes to the client's log and nothing it reads steals the client's messages.
+
+:func:`read_message` frames the messages on the protocol's input, in place of pygls' read loop, which died of
+a ``Content-Length`` it could not allocate (MemoryError at 100000000000000, OverflowError at 20 digits), waited
+for 4 GB at ``4000000000`` and lost every message after it, and took ``content-length:`` (header names are
+case-insensitive) for no header. A length beyond :data:`MAX_MESSAGE_BYTES` is refused without reading its body
+(:class:`Refused`); what follows a refused or malformed header is skipped up to the next ``Content-Length``
+header, so the client's later messages are read (a valid JSON body holds no line that looks like one).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
+from dataclasses import dataclass
 from typing import BinaryIO
+
+from vibench.lsp.spec_kind import MAX_BYTES
+
+logger = logging.getLogger("vibench.lsp")
+
+MAX_MESSAGE_BYTES = 6 * MAX_BYTES + 2**20
+"""The longest message body read: a document of :data:`~vibench.lsp.spec_kind.MAX_BYTES` (the most the server reads
+of one) in a ``didOpen``, written as JSON may write it (a control character as ``\\u0001``: six bytes for one),
+and a MiB for the rest of the message. A longer one is refused unread (:class:`Refused`)."""
+MAX_HEADER_LINE = 2**16
+"""The longest header line read as one: a longer line is no header (LSP's are a few dozen bytes)."""
+_HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*(.*?)[ \t]*\r?\n", re.S)  # `Name: value`, a line
+# a Content-Length header after bytes that are no message (the rest of a body whose length was given short)
+_LENGTH_AFTER = re.compile(rb"content-length[ \t]*:[ \t]*([0-9]+)[ \t]*\r?\n\Z", re.I)
 
 
 def take_stdio() -> tuple[BinaryIO, BinaryIO]:
@@ -55,3 +79,64 @@ def _to_null(fd: int, mode: int) -> None:
         os.dup2(null, fd)
     finally:
         os.close(null)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A message whose ``Content-Length`` is beyond :data:`MAX_MESSAGE_BYTES`: not read (a request among such is
+    never answered: its id is in the body)."""
+
+    length: str  # as written
+
+
+def read_message(stream: BinaryIO) -> bytes | Refused | None:
+    """The body of the next message on ``stream`` (``Name: value`` header lines, the names in any case, then an
+    empty line, then ``Content-Length`` bytes); :class:`Refused` for one too long to read; None at the end of the
+    stream. Bytes that are no message, and a header block without a length or with a line that is no header,
+    are skipped, with a line in the log, up to the next header. Blocks until a message has come."""
+    while True:
+        headers = _headers(stream)
+        if headers is None:
+            return None
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit():
+            break
+        problem = headers.get(b"") or (
+            b"no Content-Length" if length is None else b"Content-Length %r is no number of bytes" % length[:40]
+        )
+        logger.warning("vibench-lsp: a message skipped: %s", problem.decode("ascii", "replace"))
+    if len(length) > 20 or int(length) > MAX_MESSAGE_BYTES:  # (a 10,000-digit length is no int to make)
+        return Refused(length[:40].decode("ascii"))
+    body = stream.read(int(length))
+    return body if len(body) == int(length) else None
+
+
+def _headers(stream: BinaryIO) -> dict[bytes, bytes] | None:
+    """The next header block, by lower-case name (``b""``: what makes it no header block); None at the end."""
+    skipped = 0
+    line = b""
+    while True:  # up to the first header line: a `Name: value` line, or a Content-Length after other bytes
+        previous, line = line, stream.readline(MAX_HEADER_LINE)
+        if not line:
+            return None
+        if _HEADER.fullmatch(line):
+            break
+        after = _LENGTH_AFTER.search(previous[-64:] + line) if line.endswith(b"\n") else None
+        if after is not None:
+            skipped += len(line) - len(after.group())
+            line = after.group()
+            break
+        skipped += len(line)
+    if skipped:
+        logger.warning("vibench-lsp: %d bytes that are no message skipped", skipped)
+    headers: dict[bytes, bytes] = {}
+    while line not in (b"\r\n", b"\n"):
+        header = _HEADER.fullmatch(line)
+        if header is None:
+            headers[b""] = b"a header line is no `Name: value`: %r" % line[:80]
+        else:
+            headers[header.group(1).lower()] = header.group(2)
+        line = stream.readline(MAX_HEADER_LINE)
+        if not line:
+            return None
+    return headers
