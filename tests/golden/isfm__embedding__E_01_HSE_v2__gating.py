@@ -228,8 +228,8 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
         if isinstance(v, (list, tuple)) and isinstance(w, (list, tuple)):  # a tuple is the list the file writes
             exact = {type(v), type(w)} <= {list, tuple}
             return exact and len(v) == len(w) and all(same(a, b) for a, b in zip(v, w, strict=True))
-        if isinstance(v, dict) and isinstance(w, dict):
-            return type(v) is type(w) is dict and v.keys() == w.keys() and all(same(v[k], w[k]) for k in v)
+        if isinstance(v, dict) and isinstance(w, dict):  # keys in order: they order per-system heads and their keys
+            return type(v) is type(w) is dict and list(v) == list(w) and all(same(v[k], w[k]) for k in v)
         return type(v) is type(w) and v == w
 
     for name, value in given.items():
@@ -338,8 +338,10 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         return f"cannot read the checkpoint {place}: the file is damaged or not a PyTorch checkpoint (torch: {reason})"
 
     def read(path):  # torch.load on the CPU, tensors only; a file it cannot read is an error saying why
-        place = path.__fspath__() if hasattr(path, "__fspath__") else path
-        place = shown(place.decode(errors="backslashreplace") if isinstance(place, bytes) else place, 200)
+        import os  # here only: model.py's imports stay torch's and the helpers' (math, re)
+
+        path = os.fsdecode(path)  # a bytes path too: torch.load takes what is no str or os.PathLike for an open file
+        place = shown(path, 200)
         try:  # the OS's reason is the open's only: torch.load's OSError is the file's (see unreadable)
             with open(path, "rb") as fh:
                 head = fh.read(4)

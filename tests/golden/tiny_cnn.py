@@ -121,8 +121,8 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
         if isinstance(v, (list, tuple)) and isinstance(w, (list, tuple)):  # a tuple is the list the file writes
             exact = {type(v), type(w)} <= {list, tuple}
             return exact and len(v) == len(w) and all(same(a, b) for a, b in zip(v, w, strict=True))
-        if isinstance(v, dict) and isinstance(w, dict):
-            return type(v) is type(w) is dict and v.keys() == w.keys() and all(same(v[k], w[k]) for k in v)
+        if isinstance(v, dict) and isinstance(w, dict):  # keys in order: they order per-system heads and their keys
+            return type(v) is type(w) is dict and list(v) == list(w) and all(same(v[k], w[k]) for k in v)
         return type(v) is type(w) and v == w
 
     for name, value in given.items():
