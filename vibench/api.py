@@ -67,13 +67,28 @@ def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None
         if not isinstance(search_path, (list, tuple)) or not all(isinstance(f, (str, os.PathLike))
                                                                  for f in search_path):
             raise TypeError(f"search_path is a list of folders (str or os.PathLike), got {search_path!r:.80}")
-        search_path = [os.fspath(f) for f in search_path]
+        search_path = [_path(f, "search_path", "a list of folders (str or os.PathLike)") for f in search_path]
         for folder in search_path:  # as --spec-path: a mistyped folder would only show as an unknown template
             if not os.path.isdir(folder):
                 raise ValueError(f"search_path: {folder!r:.200} "
                                  + ("is not a folder" if os.path.exists(folder) else "does not exist"))
     _check_metadata(metadata)
-    return (os.fspath(spec) if spec is not None else None), search_path
+    return (_path(spec, "spec", "a path or a template name such as 'cnn/ResNet1D'") if spec is not None else None), \
+        search_path
+
+
+def _path(value: str | os.PathLike, name: str, kind: str) -> str:
+    """The path that ``value``, the argument ``name`` (``kind``: what it is), names as a str; a TypeError naming the
+    argument for a path object whose path is bytes (``os.fspath`` gives them; the compiler's paths, its messages
+    and the cache key are str, and bytes given directly are refused as well) or a broken one."""
+    try:
+        path = os.fspath(value)
+    except TypeError as err:  # an __fspath__ that returns neither str nor bytes
+        raise TypeError(f"{name} is {kind}: {err}") from None
+    if not isinstance(path, str):
+        raise TypeError(f"{name} is {kind}, not a {type(value).__name__} whose path is {type(path).__name__}: "
+                        f"pass os.fsdecode({name})")
+    return path
 
 
 _METADATA = ("the path of PHM-Vibench's metadata table (str or os.PathLike), or the DatasetMetadata that "
@@ -84,7 +99,10 @@ def _check_metadata(metadata: Any) -> None:
     """TypeError naming ``metadata`` for anything but a path or a :class:`DatasetMetadata` holding what
     ``read_metadata`` gives (another object with a ``num_classes`` was an AttributeError, or a TypeError
     from inside the compiler, at the first field it lacked)."""
-    if metadata is None or isinstance(metadata, (str, os.PathLike)):
+    if metadata is None or isinstance(metadata, str):
+        return
+    if isinstance(metadata, os.PathLike):
+        _path(metadata, "metadata", _METADATA)
         return
     from vibench.compiler.phm_metadata import DatasetMetadata, SkippedRows
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import hashlib
 import importlib.util
 import os
 import sys
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from vibench.compiler.diagnostics import MAX_SHOWN
 from vibench.compiler.ir import Program
 from vibench.runtime import cache, cache_deps, cache_key
 
@@ -48,7 +50,6 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
     as ``--check`` prints it; kept with the entry, so a hit gives them too); ``metadata`` is a read metadata
     table (its ``num_classes`` and the rows it skipped are part of the cache key); ``inplace=False``: model.py
     without in-place work."""
-    from vibench.compiler.diagnostics import MAX_SHOWN
     from vibench.compiler.load import _read_bytes, decode_spec
     from vibench.compiler.pipeline import _display, compile_program, compile_source, find_spec
 
@@ -62,12 +63,12 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         spec_text = text
     # Where `extends:` and block references are looked up from: the spec's folder as given (a symlink's,
     # not its target's), or for text the working folder; and the search path's folders, resolved. The working
-    # folder for a file too: a PHM-Vibench base config is looked for there, and the warnings an entry keeps
-    # name the files it includes relative to it.
+    # folder is keyed for a file only when the compilation turns out to depend on it (_by_folder): the entry is
+    # then kept under the key of the request from this folder (`here`), else a build from any folder uses it.
     cwd = os.path.realpath(os.getcwd())
     if path is not None:  # and the path as given: the warnings an entry keeps name the file as the caller did
         where = (os.path.realpath(path) + "\0" + os.path.realpath(os.path.dirname(os.path.abspath(path)))
-                 + "\0" + path + "\0" + cwd)
+                 + "\0" + path)
     else:
         where = "<text>\0" + cwd
     folders = [os.path.realpath(folder) for folder in search_path or []]
@@ -92,6 +93,7 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         if len(program.warnings) > MAX_SHOWN:
             warned.append(("", f"... and {len(program.warnings) - MAX_SHOWN:,} more warnings (the first "
                                f"{MAX_SHOWN} of {len(program.warnings):,} are shown)"))
+        by_folder = path is not None and _by_folder(path, program, read, absent, looked)
         used = plugin_blocks(program)
         blocks = tuple((name, cache_deps.admitted(name) or "") for name in used)
         code = frozenset(plugin_files(program))
@@ -99,15 +101,47 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
                                    code, links=tuple(sorted(links.items())),
                                    classes=tuple((name, type(block)) for name, block in used.items()),
                                    memory_only=any(cache_deps.defined_without_file(b) for b in used.values()),
-                                   warnings=tuple(warned), looked=tuple(sorted(looked.items())))
+                                   warnings=tuple(warned), looked=tuple(sorted(looked.items())), by_folder=by_folder)
 
     try:
         k = cache.key(where + "\0" + spec_text, params, inputs, folders, options)
     except cache_key.Unkeyable:  # a value no compilation takes: compiled (and refused there), never cached
         entry = cache.unkeyed(make())
     else:
-        entry = cache.cached(k, make)
+        here = None if path is None else hashlib.sha256(f"{k}\0{cwd}".encode()).hexdigest()[:32]  # from this folder
+        entry = cache.cached(k, make, here)
     return cache.instantiate(entry), entry.warnings
+
+
+def _by_folder(path: str, program: Program, read: set[str], absent: set[str], looked: dict[str, str]) -> bool:
+    """Whether the compilation of the spec file ``path`` (which read ``read``, found ``absent`` missing and looked
+    at ``looked``) depends on the working folder, beside what the key holds (the spec's path, its folder, the
+    search path's real folders): a warning it keeps is located in a file it included from outside the library,
+    which messages name relative to the working folder (``lib/base.yaml`` from the spec's folder,
+    ``k/lib/base.yaml`` from the one above); or a PHM-Vibench base-config lookup went past the experiment's folder
+    and its project root, whose next place is the working folder. The paths such a lookup tried are recorded, but
+    as the working folder of this compilation made them: from another folder it tries another path. A lookup
+    that found its file beside the experiment or in the project root never reaches the working folder, from any
+    folder, so a PHM-Vibench experiment run from per-run folders (Hydra's) shares one entry."""
+    from vibench.compiler.phm_base import project_root
+    from vibench.compiler.resolve import Library
+
+    cwd = os.path.abspath(os.getcwd())  # as the compilation's Library took it
+    shown = {Library(None, cwd).display(file) for file in read} - {program.source.display_path}
+    shown = {name for name in shown if not name.startswith("vibench/specs")}  # the library's: named so from anywhere
+    if any(at is not None and at.file in shown for warning in program.warnings[:MAX_SHOWN]
+           for at in (warning.pos, warning.origin)):
+        return True
+    if not any(os.path.basename(marker) == ".git" for marker in looked):  # no project root sought: no base lookup
+        return False
+    start = os.path.dirname(os.path.abspath(path))
+    root = project_root(start)
+    for tried in absent:  # a base config tried beside the experiment and missing there and at the root
+        relative = os.path.relpath(tried, start)
+        at_root, at_cwd = (os.path.normpath(os.path.join(folder, relative)) for folder in (root, cwd))
+        if (at_root == tried or at_root in absent) and (at_cwd in absent or os.path.lexists(at_cwd)):
+            return True
+    return False
 
 
 def _skipped(metadata: Any) -> list[Any] | None:

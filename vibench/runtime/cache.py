@@ -5,11 +5,13 @@ The key of a build is the SHA-256 of the vibench installation (its version and t
 every source file, so an edited compiler never reuses old output; a process whose vibench files changed
 after it imported vibench writes no entry to the folder, :func:`installation_as_loaded`, since its key
 could name code that did not run), the spec (its real path and the real path of its folder as given, or
-for ``text=`` only the working folder, which ``extends:`` is looked up from), the real working folder (a
-PHM-Vibench base config is looked for there, and the warnings an entry keeps name files relative to it),
-the spec's text (read as the compiler's loader reads it), the parameters, the bound inputs, apart from
-them the limits, ``inplace`` and the metadata table's class counts and skipped rows (its W116), and the
-real paths of the search-path folders (``search_path``'s, then ``VIBENCH_SPEC_PATH``'s).
+for ``text=`` the real working folder, which ``extends:`` is looked up from), the spec's text (read as the
+compiler's loader reads it), the parameters, the bound inputs, apart from them the limits, ``inplace`` and
+the metadata table's class counts and skipped rows (its W116), and the real paths of the search-path
+folders (``search_path``'s, then ``VIBENCH_SPEC_PATH``'s). A file's compilation that depended on the working
+folder (a warning it keeps is located in a file it included, which messages name relative to that folder; a
+PHM-Vibench base config was looked for there) is kept under the key of the request from that folder, which
+:func:`cached` looks under too (``here``, :func:`vibench.runtime.build._by_folder`).
 Two requests never share a key: every value is written with its type (a tuple is not a list, ``1`` not
 ``"1"`` nor ``True``) and a mapping as its entries in their order (a template builds a layer per entry,
 in that order), :func:`key`; a request holding a value it cannot write exactly (of another type, or
@@ -132,28 +134,39 @@ _memory: dict[str, Entry] = {}
 _imported: dict[str, str | None] = {}
 # Held while an entry is looked up on disk, compiled or stored: threads building at once would
 # otherwise import one module while another drops it from sys.modules (a KeyError from importlib).
-# A hit in memory takes no lock; compilation is pure Python, so the lock costs threads no parallelism.
+# A hit in memory takes only cache_memory's short lock, to pin its entry; compilation is pure Python, so the
+# lock costs threads no parallelism.
 _lock = threading.RLock()
 
 
-def cached(k: str, make: Callable[[], Compiled]) -> Entry:
-    """The entry of key ``k``: from memory, the folder, or ``make()`` (a compilation)."""
-    entry = _memory.get(k)
-    if entry is not None and entry.deps.valid():
-        cache_memory.used(_memory, k, entry)
-        return entry
+def cached(k: str, make: Callable[[], Compiled], here: str | None = None) -> Entry:
+    """The entry of key ``k``: from memory, the folder, or ``make()`` (a compilation), pinned until
+    :func:`instantiate` has made its model (an eviction by another thread meanwhile keeps its module imported,
+    :func:`~vibench.runtime.cache_memory.pin`). ``here``: the key of the request from this working folder, under
+    which a compilation that depended on the folder (``Compiled.by_folder``) is kept."""
+    keys = (k,) if here is None else (k, here)
+    for each in keys:  # a hit in memory takes no lock: it pins its entry only while that is still the key's
+        entry = _memory.get(each)
+        if entry is not None and entry.deps.valid() and cache_memory.take(_memory, each, entry):
+            return entry
     with _lock:
-        entry = lookup(k)
-        if entry is None:
-            entry = store(k, make())
-        return entry
+        for each in keys:
+            found = lookup(each)
+            if found is not None:
+                return found
+        compiled = make()
+        return store(here if here is not None and compiled.by_folder else k, compiled)
 
 
 def instantiate(entry: Entry) -> Any:
-    """A model of ``entry``'s class, noted as made from its module: while the model lives, the module stays
-    imported when its entry leaves memory (:mod:`vibench.runtime.cache_memory`)."""
-    model = getattr(entry.module, entry.class_name)()
-    cache_memory.made(entry.module, model)
+    """A model of ``entry``'s class (an entry :func:`cached` or :func:`unkeyed` gave, pinned), noted as made from
+    its module: while the model lives, the module stays imported when its entry leaves memory
+    (:mod:`vibench.runtime.cache_memory`)."""
+    try:
+        model = getattr(entry.module, entry.class_name)()
+        cache_memory.made(entry.module, model)
+    finally:  # the constructor may raise: then the module is released at an eviction, as one without models
+        cache_memory.unpin(entry.module)
     return model
 
 
@@ -236,14 +249,15 @@ def enabled() -> bool:
 
 
 def lookup(k: str) -> Entry | None:
-    """A cached model module for key ``k`` whose dependencies are unchanged, or None."""
+    """A cached model module for key ``k`` whose dependencies are unchanged, pinned as :func:`cached` says, or None."""
     entry = _memory.get(k)
     if entry is not None:
         if entry.deps.valid():
-            cache_memory.used(_memory, k, entry)
-            return entry
-        with _lock:
-            cache_memory.forget(_memory, k)
+            if cache_memory.take(_memory, k, entry):
+                return entry
+        else:
+            with _lock:
+                cache_memory.forget(_memory, k, entry)
     if not enabled():
         return None
     from vibench import models
@@ -318,7 +332,9 @@ def _import(name: str, folder: str) -> types.ModuleType | None:
     from vibench.models import Refused
 
     try:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
+        cache_memory.imported(module)
+        return module
     except Refused as err:
         cache_folder.warn(folder, f"{err}; vibench.build compiles it again")
     except Exception:  # noqa: BLE001 - a damaged entry is a miss; compiled again
@@ -428,5 +444,6 @@ def _load_in_memory(name: str, source: str) -> types.ModuleType:
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     code = compile(source, filename, "exec", dont_inherit=True)
     sys.modules[name] = module
+    cache_memory.imported(module)
     exec(code, module.__dict__)  # noqa: S102 - vibench's own emitted source
     return module

@@ -40,7 +40,8 @@ class Compiled:
     object; ``memory_only``: a block was defined by code without a file (:func:`defined_without_file`);
     ``warnings``: the program's warnings and notes, each (code, its text as ``--check`` prints it);
     ``looked``: each other path a lookup looked at -> what it read there, ``"kind"`` or ``"names"``
-    (:func:`observe`)."""
+    (:func:`observe`); ``by_folder``: the model or its warnings depend on the working folder (kept under the
+    key of the request from that folder, :func:`vibench.runtime.cache.cached`)."""
 
     source: str
     class_name: str
@@ -53,6 +54,7 @@ class Compiled:
     memory_only: bool = False
     warnings: tuple[tuple[str, str], ...] = ()
     looked: tuple[tuple[str, str], ...] = ()
+    by_folder: bool = False
 
 
 class Deps:
