@@ -195,15 +195,32 @@ def expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = No
                       found=err.text or None, hint=err.hint)
 
 
-def freeze(value: Any) -> Any:
-    """``value`` as a hashable key in which 1, 1.0 and True (and a list and a tuple) differ."""
+def freeze(params: Mapping[str, Any]) -> tuple[Any, ...]:
+    """``params`` (parameter name -> value) as a hashable key: the names sorted, as their order is no part of
+    the model (a default that reads another parameter binds it first, so equal settings come in several
+    orders, and a unit is specialised once for them); each value by :func:`_frozen`, where a mapping keeps its
+    keys' order, which is the model's (the order of per-system heads and their state_dict keys).
+
+    >>> freeze({"b": {"2": 5, "1": 3}, "a": 1.0}) == freeze({"a": 1.0, "b": {"2": 5, "1": 3}})
+    True
+    >>> freeze({"b": {"2": 5, "1": 3}}) == freeze({"b": {"1": 3, "2": 5}})
+    False
+    """
+    # ``str``: a name of another type (none reaches here: E102) is ordered too rather than raise.
+    named = sorted(params.items(), key=lambda item: str(item[0]))
+    return tuple([(name, v if v.__class__ in _PLAIN else _frozen(v)) for name, v in named])
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a hashable key in which 1, 1.0 and True differ (also inside a list, which a tuple counts as),
+    and a mapping's keys count in their order (keys of mixed types, `{1: 3, "2": 5}`, are never compared)."""
     kind = value.__class__
-    if kind is str or kind is int or value is None:  # the common case first
+    if kind in _PLAIN:  # the common case first
         return value
     if isinstance(value, dict):
-        return tuple(sorted([(k, v if v.__class__ in _PLAIN else freeze(v)) for k, v in value.items()]))
+        return tuple([(k, v if v.__class__ in _PLAIN else _frozen(v)) for k, v in value.items()])
     if isinstance(value, (list, tuple)):
-        return ("__list__",) + tuple(freeze(v) for v in value)
+        return ("__list__",) + tuple(_frozen(v) for v in value)
     if isinstance(value, float):
         return ("__float__", value)
     if isinstance(value, bool):

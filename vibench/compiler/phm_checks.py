@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -238,17 +239,22 @@ def extension_keys(model: Mapping[str, Any], where: Mapping[str, Pos | None], ro
     do not (Informer's `distil`): PHM-Vibench builds another model from the config, whose checkpoints need not
     load. A key that one chosen unit declares as its reference reads it (HSE_prompt's `use_prompt`, beside
     E_01_HSE_v2's) is no extension; a key set beside the config (``given``) is the caller's choice, not the
-    config's. The note names the key and no value (a base config's keys are template parameters)."""
-    units = _units({**model, **given}, root, library)
+    config's; a key set to what gives the reference's model (`distil: false`, or Informer's `sampling_seed`
+    while `attention` is `top_k`: :func:`reference_setting`) builds PHM-Vibench's. The note names the key and
+    no value (a base config's keys are template parameters)."""
+    settings = {**model, **given}
+    units = _units(settings, root, library)
     notes = []
     for key in model:
         if key in given:
             continue
         # Who reads it: the units that declare it themselves (a composite's slot-scoped copy is its components').
         readers = [unit for unit in units if any(d.name == key and not d.scope for d in unit.params)]
-        unread = [EXTENSIONS.get(unit.reference.model if unit.reference is not None else "", {}).get(key)
-                  for unit in readers]
-        if not readers or None in unread:
+        unread = [text for unit in readers
+                  if (text := EXTENSIONS.get(unit.reference.model if unit.reference else "", {}).get(key)) is not None]
+        if not readers or len(unread) < len(readers):
+            continue
+        if all(_holds(reference_setting(text), settings, unit) for text, unit in zip(unread, readers, strict=True)):
             continue
         owner = readers[0].reference.model.split("/")[-1] if readers[0].reference is not None else readers[0].name
         notes.append(Diagnostic("I106", f"`{key}` is a vibench extension: PHM-Vibench's {owner} does not read it",
@@ -256,6 +262,46 @@ def extension_keys(model: Mapping[str, Any], where: Mapping[str, Pos | None], ro
                                 hint="vibench builds what the key says: where that is not what PHM-Vibench does, "
                                 "the model and its checkpoints are not PHM-Vibench's"))
     return notes
+
+
+_SETTING = re.compile(r"\(`(?P<key>\w+): (?P<value>[^`]+)`\)$")
+
+
+def reference_setting(text: str) -> tuple[str, Any] | None:
+    """The setting that gives the reference's model, as an :data:`~vibench.compiler.phm_reference.EXTENSIONS`
+    text ends with it: ``(`distil: false`)`` -> ("distil", False); Informer's `sampling_seed` names
+    ``(`attention: top_k`)``, under which no key is sampled. None where the text names none (E_03_Patch's
+    `layout`: no value gives the reference's guess).
+
+    >>> reference_setting("PHM-Vibench always keeps 5 periods (`top_k: 5`)")
+    ('top_k', 5)
+    >>> reference_setting("PHM-Vibench's head reads the token width from `input_dim`") is None
+    True
+    """
+    match = _SETTING.search(text)
+    if match is None:
+        return None
+    try:  # the value as YAML writes a scalar: false, null, 16, 0.1; else a word (top_k, BLC)
+        value = json.loads(match["value"])
+    except ValueError:
+        value = match["value"]
+    return match["key"], value
+
+
+def _holds(setting: tuple[str, Any] | None, settings: Mapping[str, Any], unit: UnitDef) -> bool:
+    """Does the config (else the unit's default) give the key of ``setting`` its value? A bool counts as no
+    number (`distil: 0` is not `false`); a default computed from other keys is not worked out (False)."""
+    if setting is None:
+        return False
+    key, wanted = setting
+    if key in settings:
+        value = settings[key]
+    else:
+        decl = unit.param(key)
+        if decl is None or decl.required or isinstance(decl.default, Template) or template_names(decl.default):
+            return False
+        value = decl.default
+    return isinstance(value, bool) is isinstance(wanted, bool) and value == wanted
 
 
 def _units(model: Mapping[str, Any], root: UnitDef, library: Library) -> list[UnitDef]:

@@ -93,14 +93,15 @@ def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor],
 
 
 def load_reference_state_dict(model: torch.nn.Module,
-                              checkpoint: Mapping[str, Any] | str | os.PathLike[str],
+                              checkpoint: Mapping[str, Any] | str | bytes | os.PathLike[str] | os.PathLike[bytes],
                               *, strict: bool = True, prefix: str | None = DEFAULT_PREFIX,
                               weights_only: bool = True) -> LoadResult:
     """Load a reference checkpoint into a vibench model (renamed with the model's declared map).
 
     ``checkpoint`` is a ``state_dict``, a PyTorch Lightning checkpoint (a dict whose
     ``"state_dict"`` holds the weights, next to entries such as ``epoch`` or ``optimizer_states``,
-    which are not read), or the path of a file holding either (read with ``torch.load`` on the CPU,
+    which are not read), or the path of a file holding either (``str``, ``bytes`` or ``os.PathLike``,
+    read with ``torch.load`` on the CPU,
     ``weights_only`` unless you pass ``weights_only=False`` for a file you trust). PHM-Vibench's
     Lightning task keeps the model as its ``network``, so its keys start with ``prefix``
     (``"network."``): when some do, only those are the model's, with the prefix removed (for a
@@ -111,7 +112,7 @@ def load_reference_state_dict(model: torch.nn.Module,
     With ``strict`` (the default) every key must match in name and shape. With ``strict=False``
     keys on one side only are reported in the returned :class:`LoadResult` and in a
     ``UserWarning`` instead (the model's missing ones keep their values), but every shared key must
-    still match in shape. A value that is not a tensor with values (meta, sparse, quantized), a shape
+    still match in shape. A value that is not a tensor with values (meta, sparse, quantized, nested), a shape
     or dtype-kind mismatch (complex vs. real, floating vs. integer) or, under ``strict``, a missing or
     unexpected key raises
     :class:`ReferenceCheckpointError` listing them (at most 8 of each kind, each key as ``repr``
@@ -162,11 +163,13 @@ def load_reference_state_dict(model: torch.nn.Module,
     return LoadResult(missing, unexpected)
 
 
-def read_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True) -> Any:
+def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, weights_only: bool = True) -> Any:
     """``torch.load`` of a checkpoint file on the CPU; a file that needs more than tensors (a
     Lightning checkpoint's hyper-parameters) is refused unless ``weights_only=False``. A damaged or
-    truncated file is named so, with torch's own short reason."""
-    shown = _shown(os.fspath(path), 200)
+    truncated file is named so, with torch's own short reason. A bytes path (or an ``os.PathLike``
+    giving one) is decoded as ``os.fsdecode`` does, as model.py's loader reads it."""
+    path = os.fsdecode(path)  # torch.load reads what is no str or os.PathLike as an open file
+    shown = _shown(path, 200)
     try:  # the OS's reason is the open's only: an OSError of torch.load's is the file's (below)
         with open(path, "rb") as fh:
             head = fh.read(4)
@@ -233,7 +236,7 @@ def _torch_reason(text: str) -> str:
 
 def _unwrapped(checkpoint: Any, weights_only: bool) -> Any:
     """A checkpoint's entries: the file read, a Lightning checkpoint's ``state_dict`` taken out."""
-    if isinstance(checkpoint, (str, os.PathLike)):
+    if isinstance(checkpoint, (str, bytes, os.PathLike)):
         checkpoint = read_checkpoint(checkpoint, weights_only=weights_only)
     if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("state_dict"), Mapping):
         checkpoint = checkpoint["state_dict"]  # a Lightning checkpoint
@@ -357,11 +360,13 @@ def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
 
 def _flaw(value: Any) -> str:
     """What keeps a checkpoint's value from loading, in the emitted loader's words: its type for no tensor, a
-    meta, sparse or quantized tensor (no values, or none ``load_state_dict`` copies into a dense parameter:
-    torch's own error runs over several lines); '' for a tensor with values."""
+    meta, sparse, quantized or nested tensor (no values, or none ``load_state_dict`` copies into a dense
+    parameter: torch's own error runs over several lines, a nested one's is "Internal error"); '' for a tensor
+    with values. A nested tensor's layout is strided (or jagged): it is told by ``is_nested``."""
     if not isinstance(value, torch.Tensor):
         return type(value).__name__
-    what = "meta" if value.is_meta else "quantized" if value.is_quantized else str(value.layout).removeprefix("torch.")
+    what = ("meta" if value.is_meta else "nested" if value.is_nested else "quantized" if value.is_quantized
+            else str(value.layout).removeprefix("torch."))
     return "" if what == "strided" else f"{what} tensor"
 
 

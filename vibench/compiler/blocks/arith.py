@@ -285,6 +285,10 @@ class _Reduce(Block):
         ctx.dtype("x", t, NUMERIC_DTYPES)
         rank = len(t.shape)
         dims = (p.dim,) if isinstance(p.dim, int) else p.dim
+        if not dims:  # torch reads `dim=[]` as every dimension, which no one writes `[]` to mean
+            raise ctx.fail("`dim` names no dimension", code="E104", param="dim", found="[]",
+                           expected="a dimension, or a non-empty list of them",
+                           hint=f"to reduce over every dimension, name them all: `dim: {list(range(rank))}`")
         axes = {norm_axis(ctx, d, rank) for d in dims}
         if len(axes) != len(dims):
             raise ctx.fail("`dim` names a dimension twice", param="dim", found=py(list(dims)))

@@ -225,7 +225,9 @@ def _types(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return type(value), tuple(_types(v) for v in value)
     if isinstance(value, dict):
-        return dict, tuple((_types(k), _types(v)) for k, v in value.items())
+        # the keys themselves, in order: equal mappings written in another order build another model
+        # (per-system heads, their state_dict keys), which pydantic's equality does not tell apart
+        return dict, tuple((k, _types(k), _types(v)) for k, v in value.items())
     return type(value)
 
 
@@ -301,15 +303,15 @@ def _perturbed(value: Any) -> Any:
 
 def field_positions(block: Block, copy: Instance) -> dict[tuple, str]:
     """Constructor literal position -> the block parameter whose value it is (when exactly one is)."""
-    try:
-        hash(copy.params)
-    except TypeError:  # parameters holding a mapping or a list: not memoised
+    key = _key(block, copy)
+    if key is None:  # parameters holding a mapping or a list: not memoised
         return _positions(block, copy.params)
-    return _cached_positions(block.name, copy.params)
+    return _cached_positions(*key)
 
 
 @functools.lru_cache(maxsize=4096)
-def _cached_positions(name: str, params: Any) -> dict[tuple, str]:
+def _cached_positions(name: str, params: Any, kinds: Any) -> dict[tuple, str]:
+    """``kinds``: :func:`_key`'s, so that equal parameters of other types or key orders are told apart."""
     return _positions(_block(name), params)
 
 
