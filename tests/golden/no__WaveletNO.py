@@ -207,7 +207,8 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     def flaw(v) -> str:  # what keeps a value from loading ('' for a tensor with values)
         if not isinstance(v, torch.Tensor):
             return type(v).__name__
-        what = "meta" if v.is_meta else "quantized" if v.is_quantized else str(v.layout)[6:]
+        what = "meta" if v.is_meta else "nested" if v.is_nested else "quantized" if v.is_quantized else ""
+        what = what or str(v.layout)[6:]  # a nested tensor's layout is strided (or jagged)
         return "" if what == "strided" else f"{what} tensor"
 
     def kind(t) -> tuple:
