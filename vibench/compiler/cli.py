@@ -410,7 +410,7 @@ def _list_blocks() -> str:
 
 
 def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
-    from vibench.compiler.cli_schema import ON_PATH, TEMPLATE
+    from vibench.compiler.cli_schema import ON_PATH, TEMPLATE, spec_path_file
     from vibench.compiler.diagnostics import SpecError
     from vibench.schemas.jsonschema import schema_text
     from vibench.schemas.template_schema import recording_left_out
@@ -431,6 +431,10 @@ def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
         raise OutputError(str(err).replace("use --check to write nothing, or ", "")) from None
     if target is not None and ns.template is not None and os.path.isfile(ns.template):  # read, as a compile's spec
         refuse(target, {os.path.realpath(ns.template): TEMPLATE})
+    if target is not None and ns.template is None:  # read, or left out by the budgets (`-o lib/.base/Big.yaml`
+        spec_file = spec_path_file(target, search)  # replaced the base a template extends): before the build
+        if spec_file is not None:
+            refuse(target, {target: spec_file})
     try:
         with recording_left_out() as left_out:
             text = schema_text(template=ns.template, search_path=search)

@@ -4,7 +4,7 @@ those of each ``--spec-path`` folder (and ``VIBENCH_SPEC_PATH``), which the same
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from vibench.compiler.diagnostics import display_width, one_cell, pad
@@ -30,30 +30,58 @@ LIST_NODES = 2_000
 library's largest makes about 700): one larger is listed with its declared ports and a note, and `--list NAME` checks
 it under the full limits. Compiled under those, 20 templates of `repeat: 20000` took 28 s to list."""
 
-LIST_BUDGET_NODES = 100_000
-"""Nodes the compiles of one listing make together (the library's: 2,720), a failed compile counting as many as it
-was allowed: past it, the templates left are listed with their declared ports (1,000 templates of 2,000 nodes
-each would take minutes)."""
+LIST_BUDGET_NODES = 200_000
+"""Nodes one listing's compiles make together, with those declared in the files its templates extend or use (each
+file counted once: resolving a declared node costs about a third of making one): past it, the templates left are
+listed with their declared ports. A compile that fails counts the nodes it can have made
+(:func:`~vibench.compiler.listing_check.most_nodes`), not its whole allowance: 51 one-node drafts missing a
+parameter spent it all. About 25 s of compiling (0.13 ms a node): the library makes 2,720; a generated sweep of
+1,000 variants of cnn/MobileNet1D (183 nodes each) is checked whole; 1,000 templates of 2,000 nodes stop at the
+100th."""
 
 LIST_FILE_BYTES = 2**20
-"""Bytes of a template file the listing reads (the library's largest: 10 KB; reading and checking a 2 MB spec
-takes about 2 s): one larger is listed by name, and `--list NAME` reads it."""
+"""Bytes of a template file the listing reads, or of a file one extends or uses (the library's largest: 10 KB;
+reading and checking a 2 MB spec takes about 2 s): a template larger is listed by name, one that extends or uses a
+file larger with its declared ports, and `--list NAME` reads it."""
 
 LIST_BUDGET_BYTES = 8 * 2**20
-"""Bytes of the template files one listing reads together (the library's: 0.4 MiB): past it, the templates left
-are listed by name."""
+"""Bytes of the spec files one listing reads together, templates and the files they extend or use, each file read
+once (the library's: 0.4 MiB; 1,000 copies of cnn/MobileNet1D: 8.7 MiB): past it, the templates left are listed by
+name."""
 
 
 @dataclass
 class ListingBudget:
-    """What is left of one listing's budgets (:data:`LIST_BUDGET_NODES`, :data:`LIST_BUDGET_BYTES`)."""
+    """What is left of one listing's budgets (:data:`LIST_BUDGET_NODES`, :data:`LIST_BUDGET_BYTES`), the files its
+    compiles read so far (:meth:`library`: a file 40 templates use is read, and charged, once), and why templates
+    were left unchecked (``cut``: `large`, over a template's caps; `bytes` or `nodes`, past the listing's budget of
+    them)."""
 
     nodes: int = LIST_BUDGET_NODES
     bytes: int = LIST_BUDGET_BYTES
+    libraries: dict[tuple[str, ...], BudgetedLibrary] = field(default_factory=dict, repr=False, compare=False)
+    cut: set[str] = field(default_factory=set, compare=False)
+
+    def library(self, search_path: list[str] | None, home: str) -> BudgetedLibrary:
+        """The files read for the templates of the folder ``home`` (one library a folder: a file a template uses
+        may name files of the template's folder, which another folder's template would not find)."""
+        key = (home, *(search_path or ()))
+        library = self.libraries.get(key)
+        if library is None:
+            library = self.libraries[key] = BudgetedLibrary(search_path, self)
+            library.home = home
+        return library
 
 
-NOT_CHECKED_HINT = ("templates marked `not checked` or `not read` are too large to check for this listing: "
-                    "`vibench-compile --list NAME` (with the same --spec-path) checks one at its defaults")
+def not_checked_hint(cut: set[str]) -> str:
+    """The closing line of a listing that left templates unchecked, for the reasons ``cut`` holds
+    (:class:`ListingBudget`): 51 drafts that spent the budget were said to be "too large to check"."""
+    spent = [f"read its {_amount(LIST_BUDGET_BYTES)} of spec files"] * ("bytes" in cut) + [
+        f"counted its {LIST_BUDGET_NODES:,} nodes"] * ("nodes" in cut)
+    why = ["too large to check for a listing"] * ("large" in cut) + [
+        f"left once the listing had {' and '.join(spent)} (the work of one listing is bounded)"] * bool(spent)
+    return (f"templates marked `not checked` or `not read` were {', or '.join(why)}: `vibench-compile --list NAME` "
+            "(with the same --spec-path) checks one at its defaults, under the full limits")
 
 
 class FolderWalk(NamedTuple):
@@ -206,7 +234,6 @@ def list_templates(search_path: list[str] | None = None) -> str:
     shadowed = _shadowed(sections)
     budget = ListingBudget()
     lines = []
-    unchecked = False
     for folder, names, left_out, stopped in sections:
         # File and folder names on one line each (`\n` and `\t` written so: a file named `a\nFAKE  entry.yaml`
         # printed a listing line of its own), aligned in terminal columns (a CJK name takes two per character)
@@ -219,9 +246,9 @@ def list_templates(search_path: list[str] | None = None) -> str:
         width = max((display_width(n) for n in shown.values()), default=0)
         for name in names:
             text, interface, note = describe(name, _path(folder, name), search_path, budget)
-            unchecked = unchecked or note is not None
             hidden = shadowed.get((folder, name))
-            notes = [f"[{note}]" if note else "", f"[hidden by the one in {one_cell(hidden)}]" if hidden else ""]
+            notes = [f"[{one_cell(note)}]" if note else "",  # (a note may name a file: one line, as the name)
+                     f"[hidden by the one in {one_cell(hidden)}]" if hidden else ""]
             row = [pad(shown[name], width), *filter(None, [one_cell(text), interface and f"({one_cell(interface)})",
                                                            *notes])]
             lines.append("  ".join(row))
@@ -229,8 +256,8 @@ def list_templates(search_path: list[str] | None = None) -> str:
             lines.append(f"... and {left_out:,} more (the first {MAX_LISTED:,} are listed)")
         if stopped:
             lines.append(f"... {_stopped_text(stopped)}")
-    if unchecked:
-        lines += ["", NOT_CHECKED_HINT]
+    if budget.cut:
+        lines += ["", not_checked_hint(budget.cut)]
     return "\n".join(lines)
 
 
@@ -242,10 +269,14 @@ def describe(name: str, path: str | None = None, search_path: list[str] | None =
     The interface is the checked one at the template's defaults (`x [B, L, 1] -> logits [B, 10]`),
     followed by its slots and what fills them by default; a template that does not compile at its
     defaults shows its declared ports instead. The note says why a template was not checked: more than
-    :data:`LIST_NODES` nodes (or expression steps than they allow), or the listing's budget spent, or a file too
-    large to read (:data:`LIST_FILE_BYTES`, then nothing but its name is shown); None when it was checked.
+    :data:`LIST_NODES` nodes (or expression steps than they allow), or the listing's budget spent, or a file it
+    extends or uses over the budgets (`not checked: it extends or uses .deps/big.yaml, not read: larger than 1 MiB`),
+    or a file too large to read (:data:`LIST_FILE_BYTES`, then nothing but its name is shown); None when it was
+    checked.
     """
     from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.display import clip_path
+    from vibench.compiler.listing_check import checked_interface
     from vibench.compiler.load import read_spec_file
     from vibench.compiler.validate import validate
 
@@ -253,34 +284,45 @@ def describe(name: str, path: str | None = None, search_path: list[str] | None =
     budget = budget if budget is not None else ListingBudget()
     size = _size(path)
     if size > LIST_FILE_BYTES:
+        budget.cut.add("large")
         return "", "", f"not read: larger than {_amount(LIST_FILE_BYTES)}"
     if size > budget.bytes:
+        budget.cut.add("bytes")
         return "", "", f"not read: the listing read its {_amount(LIST_BUDGET_BYTES)} of spec files"
     budget.bytes -= size
     try:
-        spec = validate(read_spec_file(path, name))
+        doc = read_spec_file(path, name)
+        spec = validate(doc)
     except SpecError as err:
         return f"(invalid: {err.diagnostics[0].code})", "", None
-    doc = (spec.doc or "").strip().splitlines()
+    lines = (spec.doc or "").strip().splitlines()
     cap = min(LIST_NODES, budget.nodes)
-    interface, note = None, None
-    if cap == 0:
+    interface, note, cut = None, None, "nodes"
+    if cap <= 0:
         note = f"not checked: the listing spent its {LIST_BUDGET_NODES:,} nodes"
     else:
+        library = budget.library(search_path, os.path.dirname(os.path.abspath(path)))
         try:
-            interface = _checked_interface(path, search_path, cap, budget)
+            interface = checked_interface(doc, spec, library, cap)
+        except NotRead as err:  # a file it extends or uses: over a file's cap (`large`) or past the listing's budgets
+            cut = err.over or "large"
+            note = (f"not checked: the listing spent its {LIST_BUDGET_NODES:,} nodes" if err.over == "nodes" else
+                    f"not checked: it extends or uses {clip_path(library.display(err.path))}, not read: {err.why}")
         except SpecError as err:
             over = [d.code for d in err.diagnostics if _over_cap(d)]
             if over and cap < LIST_NODES:
                 note = f"not checked: the listing spent its {LIST_BUDGET_NODES:,} nodes"
             elif over:
+                cut = "large"
                 note = (f"not checked: more than {LIST_NODES:,} nodes at its defaults" if "E213" in over else
                         f"not checked: its expressions take more steps than {LIST_NODES:,} nodes allow")
+    if note is not None:
+        budget.cut.add(cut)
     if interface is None:
         ins = ", ".join(f"{k} {_shape_text(v.shape)}" for k, v in (spec.inputs or {}).items())
         outs = ", ".join((spec.outputs or {}).keys())
         interface = f"{ins} -> {outs}" if ins else (f"extends {spec.extends}" if spec.extends else "")
-    return (doc[0] if doc else ""), interface, note
+    return (lines[0] if lines else ""), interface, note
 
 
 def _over_cap(d: Any) -> bool:
@@ -302,20 +344,23 @@ def _size(path: str) -> int:
 
 
 class NotRead(Exception):
-    """A spec file a :class:`BudgetedLibrary` did not read: over a budget, which ``why`` names."""
+    """A spec file a :class:`BudgetedLibrary` did not read: over a budget, which ``why`` names, and ``over`` (None:
+    the file's cap, :data:`LIST_FILE_BYTES`; `bytes` or `nodes`: what the files read before it spent)."""
 
-    def __init__(self, path: str, why: str) -> None:
+    def __init__(self, path: str, why: str, over: str | None = None) -> None:
         super().__init__(why)
         self.path = path
         self.why = why
+        self.over = over
 
 
 class BudgetedLibrary(Library):
     """A :class:`~vibench.compiler.resolve.Library` that reads spec files within the budgets of ``budget``, as a
     listing reads them (``vibench-compile schema`` reads every template of its spec path so): no file larger than
-    :data:`LIST_FILE_BYTES`, at most ``budget.bytes`` of files together, and none once those read declare
-    ``budget.nodes`` nodes (each counted once: a template that extends another shares its nodes). Resolving takes
-    about 50 us a node declared (a 1 MiB template of 28,000 nodes 1.5 s; 1 MiB of comments 40 ms).
+    :data:`LIST_FILE_BYTES`, at most ``budget.bytes`` of files together, and none once ``budget.nodes`` is spent
+    (by the nodes of the files read, each counted once: a template that extends another shares its nodes; in a
+    listing, by its compiles too). Resolving takes about 50 us a node declared (a 1 MiB template of 28,000 nodes
+    1.5 s; 1 MiB of comments 40 ms).
 
     A file over them raises :class:`NotRead`, also from the load of a file that extends or uses it; one read
     is charged before it is resolved (a file that does not resolve is charged its bytes)."""
@@ -331,9 +376,9 @@ class BudgetedLibrary(Library):
             if size > LIST_FILE_BYTES:
                 raise NotRead(path, f"larger than {_amount(LIST_FILE_BYTES)}")
             if size > self.budget.bytes:
-                raise NotRead(path, f"{_amount(LIST_BUDGET_BYTES)} of spec files were read before it")
+                raise NotRead(path, f"{_amount(LIST_BUDGET_BYTES)} of spec files were read before it", "bytes")
             if self.budget.nodes <= 0:
-                raise NotRead(path, f"the files read before it declare {LIST_BUDGET_NODES:,} nodes")
+                raise NotRead(path, f"the files read before it declare {LIST_BUDGET_NODES:,} nodes", "nodes")
             self.budget.bytes -= size
         unit, blocks = super().load(path, pos)
         for declared in (unit, *blocks.values()):
@@ -343,42 +388,6 @@ class BudgetedLibrary(Library):
         return unit, blocks
 
 
-def _node_count(unit: Any, counted: dict[int, int]) -> int:
-    """The nodes of ``unit`` after expansion, as the compile counts them against its limit (shapes.node_count)."""
-    count = counted.get(id(unit))
-    if count is None:
-        count = sum(1 + c.submodules + (_node_count(c.unit, counted) if c.unit is not None else 0)
-                    for n in unit.nodes for c in n.copies)
-        counted[id(unit)] = count
-    return count
-
-
-def _checked_interface(path: str, search_path: list[str] | None, max_nodes: int, budget: ListingBudget) -> str:
-    """The interface of the template at ``path`` compiled at its defaults with at most ``max_nodes`` nodes, which
-    are charged to ``budget`` (all of them when it does not compile: it may have made as many)."""
-    from vibench.compiler.pipeline import compile_program
-    from vibench.compiler.resolve import Library
-    from vibench.compiler.symbolic import fmt_shape
-
-    budget.nodes -= max_nodes
-    root = compile_program(path, search_path=search_path, max_nodes=max_nodes, locate_settings=False).root
-    budget.nodes += max_nodes - _node_count(root, {})
-    ins = ", ".join(f"{n} {fmt_shape(t.shape)}" for n, t in root.inputs)
-    outs = ", ".join(f"{n} {fmt_shape(t.shape)}" for n, _, t in root.outputs)
-    # the declarations as written (the slots): those of the compiled root, the file is not read again
-    params = root.definition.params if root.definition is not None else Library(search_path).load(path, None)[0].params
-    slots = [f"{d.name} in {d.slot}/ ({_slot_default(root, d.name)})" for d in params if d.slot is not None]
-    return f"{ins} -> {outs}" + (f"; slots: {', '.join(slots)}" if slots else "")
-
-
 def _shape_text(shape: list[int | str] | str) -> str:
     """``[B, L, 2]``, or a whole-shape template (one ``${...}``) as written."""
     return shape if isinstance(shape, str) else f"[{', '.join(map(str, shape))}]"
-
-
-def _slot_default(root, name: str) -> str:
-    """A slot's default as a spec spells it: a component's name, a list of them, or null (none chosen)."""
-    value = dict(root.params).get(name)
-    if value is None:
-        return "null"
-    return (", ".join(map(str, value)) or "[]") if isinstance(value, list) else str(value)
