@@ -128,10 +128,25 @@ def _limit_reached(folders: int, entries: int) -> str:
 
 def _specs(listed: list[os.DirEntry[str]]) -> list[str]:
     """The templates among a folder's entries, by name."""
-    from vibench.schemas.template_schema import written_schema
-
     return sorted(e.path for e in listed if e.name.endswith(SPEC_SUFFIXES) and not e.name.startswith(".")
                   and _is_file(e) and not written_schema(e.path))
+
+
+# How a schema `vibench-compile schema` writes begins; here, not in vibench/schemas, as the walk skips such
+# files and the schema modules import the walk.
+SCHEMA_HEAD = ('"$schema": "https://json-schema.org/draft/2020-12/schema"', '"$id": "https://vibench.dev/schemas/')
+
+
+def written_schema(path: str) -> bool:
+    """Whether ``path`` is a JSON Schema ``vibench-compile schema`` wrote (its first lines say so)."""
+    if not path.endswith(".json"):
+        return False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    return all(line in head for line in SCHEMA_HEAD)
 
 
 def _is_folder(entry: os.DirEntry[str]) -> bool:

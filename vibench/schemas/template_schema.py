@@ -110,9 +110,6 @@ def templates_on_path(search_path: list[str]) -> list[TemplateInfo]:
     return [infos[name] for name in sorted(found)]
 
 
-SCHEMA_HEAD = ('"$schema": "https://json-schema.org/draft/2020-12/schema"', '"$id": "https://vibench.dev/schemas/')
-
-
 def templates_under(root: str, suffixes: tuple[str, ...]) -> list[str]:
     """The spec files under ``root`` that are templates (in walk order, names sorted), as ``--list`` walks a
     folder (:func:`~vibench.compiler.library_index.walk_specs`, within its limits): hidden folders (``.vscode``,
@@ -122,18 +119,6 @@ def templates_under(root: str, suffixes: tuple[str, ...]) -> list[str]:
     from vibench.compiler.library_index import walk_specs
 
     return [path for path in walk_specs(root).paths if path.endswith(suffixes)]
-
-
-def written_schema(path: str) -> bool:
-    """Whether ``path`` is a JSON Schema ``vibench-compile schema`` wrote (its first lines say so)."""
-    if not path.endswith(".json"):
-        return False
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            head = f.read(512)
-    except OSError:
-        return False
-    return all(line in head for line in SCHEMA_HEAD)
 
 
 def load_template(ref: str, search_path: list[str]) -> TemplateInfo:
