@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.blocks.base import native_source
 from vibench.compiler.codegen.namer import MODULE_NAMES, Namespace
 
 if TYPE_CHECKING:
@@ -22,28 +21,18 @@ if TYPE_CHECKING:
 
 
 def in_definition_order(natives: list[Any]) -> list[Any]:
-    """``natives`` as the blocks list them, each moved after the natives it reads while model.py defines it (a
-    base class, a class attribute, a default value, an annotation:
-    :func:`~vibench.compiler.blocks.contract.definition_reads`): ``class ScaledAct(BaseAct)`` written before
-    ``BaseAct`` stopped model.py's import with a NameError. Natives already in such an order keep it."""
-    from vibench.compiler.blocks.contract import definition_reads
+    """``natives`` as the blocks list them, each moved after the natives it needs while model.py defines it (a
+    base class, a class attribute, a default value, an annotation, what a function it calls then reads:
+    :func:`~vibench.compiler.blocks.native_order.definition_needs`): ``class ScaledAct(BaseAct)`` written before
+    ``BaseAct`` stopped model.py's import with a NameError. Natives already in such an order keep it. No
+    recursion: a chain of 1,100 subclasses listed last first was a RecursionError. (Natives that need each
+    other are refused: :mod:`~vibench.compiler.blocks.contract`.)"""
+    from vibench.compiler.blocks.native_order import definition_order, needs_of
 
-    by_name = {_native_name(n): n for n in natives}
-    placed: dict[str, Any] = {}
-
-    def place(name: str, visiting: set[str]) -> None:
-        if name in placed or name in visiting:  # (natives that read each other are refused: contract.py)
-            return
-        visiting.add(name)
-        reads = definition_reads(native_source(by_name[name]))
-        for other in by_name:
-            if other in reads and other != name:
-                place(other, visiting)
-        placed[name] = by_name[name]
-
-    for name in by_name:
-        place(name, set())
-    return list(placed.values())
+    by_name = {_native_name(n): n for n in reversed(natives)}  # (the first of a name listed twice)
+    needs = needs_of(tuple(by_name[name] for name in dict.fromkeys(_native_name(n) for n in natives)))
+    order, _ = definition_order(list(needs), needs)
+    return [by_name[name] for name in order]
 
 
 def _native_name(native: Any) -> str:

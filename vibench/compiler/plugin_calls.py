@@ -37,7 +37,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from vibench.compiler.blocks.base import ALL_DTYPES, IMPORTS, MODEL_NAMES, Block, ShapeError, native_source
+from vibench.compiler.blocks.base import ALL_DTYPES, IMPORTS, MODEL_NAMES, Block, ShapeError
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.flat_expressions import LAID_OUT
 from vibench.compiler.constraints import NodeContext
@@ -97,12 +97,13 @@ def failure(block: Block, problem: str, **details: Any) -> PluginFailure:
     return PluginFailure(block.name, problem, origin=origin(block), **details)
 
 
-def call(block: Block, method: str, *args: Any, passing: tuple[type[BaseException], ...] = ()) -> Any:
-    """``block.<method>(*args)``; an exception (but those of ``passing``, and an interrupt: :func:`interrupts`)
-    is a :class:`PluginFailure`, whatever its class: ``SystemExit``, ``GeneratorExit``,
-    ``asyncio.CancelledError`` or a ``BaseException`` of the plug-in's own too; its note says where in the
-    plug-in's own files it was raised (file, line and source line: none of vibench's frames)."""
-    return _guarded(block, f"`{method}`", lambda: getattr(block, method)(*args), passing)
+def call(block: Block, method: str, *args: Any, passing: tuple[type[BaseException], ...] = (),
+         passes: Callable[[BaseException], bool] | None = None) -> Any:
+    """``block.<method>(*args)``; an exception (but those of ``passing``, those ``passes`` says pass, and an
+    interrupt: :func:`interrupts`) is a :class:`PluginFailure`, whatever its class: ``SystemExit``,
+    ``GeneratorExit``, ``asyncio.CancelledError`` or a ``BaseException`` of the plug-in's own too; its note says
+    where in the plug-in's own files it was raised (file, line and source line: none of vibench's frames)."""
+    return _guarded(block, f"`{method}`", lambda: getattr(block, method)(*args), passing, passes)
 
 
 def validated(block: Block, values: dict[str, Any]) -> Any:
@@ -116,14 +117,15 @@ def validated(block: Block, values: dict[str, Any]) -> Any:
                     (ValidationError,))
 
 
-def _guarded(block: Block, what: str, run: Callable[[], Any], passing: tuple[type[BaseException], ...]) -> Any:
+def _guarded(block: Block, what: str, run: Callable[[], Any], passing: tuple[type[BaseException], ...],
+             passes: Callable[[BaseException], bool] | None = None) -> Any:
     stdout = sys.stdout  # (a plug-in that replaces it takes nothing from the calls after it)
     try:
         return run()
     except passing:
         raise
     except BaseException as err:  # noqa: BLE001 - the plug-in's own failure, whatever it is (interrupts go on)
-        if interrupts(err):
+        if interrupts(err) or (passes is not None and passes(err)):
             raise
         notes = _raised_at(err, str(getattr(type(block), "__module__", "")))
         raise failure(block, f"its {what} raised {_clip(type(err).__name__)}", found=exception_text(err),
@@ -233,9 +235,9 @@ def outputs(block: Block, outs: Any) -> list[TensorType]:
     return checked
 
 
-def count(block: Block, method: str, *args: Any) -> int:
+def count(block: Block, method: str, p: Any, ins: list[TensorType]) -> int:
     """``param_count``, ``buffer_count`` or ``submodule_count``: a whole number in [0, 2**62]."""
-    value = call(block, method, *args)
+    value = call(block, method, p, ins, passes=_sizes_unknown(ins))
     number = whole(value)
     problem = count_problem(number)
     if number is None or problem is not None:
@@ -244,14 +246,33 @@ def count(block: Block, method: str, *args: Any) -> int:
     return number
 
 
-def flops(block: Block, *args: Any) -> Dim:
+def flops(block: Block, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
     """``flops``: a whole number in [0, 2**62] or a symbolic expression."""
-    value = call(block, "flops", *args)
+    value = call(block, "flops", p, ins, outs, passes=_sizes_unknown(ins))
     dim, why = checked_dim(value)
     if dim is None:
         raise failure(block, f"`flops` returned a wrong value: {why}",
                       expected="a whole number from 0 to 2**62 or a symbolic expression", found=shown(value))
     return dim
+
+
+def _sizes_unknown(ins: list[TensorType]) -> Callable[[BaseException], bool]:
+    """Which exceptions of a plug-in's ``flops`` or counts pass, as a built-in block's do: a NeedConcrete that
+    vibench's own code raised (its size arithmetic: ExpressionTooLarge, ``(L0 + ... + L39) ** 2`` past
+    :data:`~vibench.compiler.symbolic.MAX_TERMS`) naming symbols of the node's input sizes. The shapes pass makes
+    it E303, giving those sizes with ``--input`` the remedy; the plug-in is not at fault. Any other (one the
+    plug-in raises itself, a malformed one) stays its failure, E114."""
+    symbols = {s for t in ins for d in t.shape if isinstance(d, Expr) for s in d.symbols()}
+    return lambda err: isinstance(err, NeedConcrete) and _raised_by_vibench(err) and need_problem(err, symbols) is None
+
+
+def _raised_by_vibench(err: BaseException) -> bool:
+    """Whether the innermost frame of ``err``'s traceback is vibench's own code (a plug-in's module never is:
+    :func:`is_plugin`)."""
+    import traceback
+
+    frames = list(traceback.walk_tb(err.__traceback__))
+    return bool(frames) and str(frames[-1][0].f_globals.get("__name__", "")).split(".")[0] == "vibench"
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,25 +410,25 @@ def _check_names(block: Block, method: str, tree: ast.expr, given: set[str], nat
 
 
 def _check_native_order(block: Block, natives: Any) -> None:
-    """E114 for a native that reads another of the block's natives while model.py defines it (its base class,
-    a decorator, a class attribute, a default value or an annotation) when ``native_classes`` leaves that one
-    out for these parameters: model.py would stop at its import with a NameError. (The emitter writes the
-    natives it holds in the order they read each other: :func:`~vibench.compiler.emit_names.in_definition_order`.)"""
-    from vibench.compiler.blocks.contract import definition_reads
+    """E114 for a native that needs another of the block's natives while model.py defines it (its base class,
+    a decorator, a class attribute, a default value, an annotation, or what a function it calls then reads:
+    :func:`~vibench.compiler.blocks.native_order.definition_needs`) when ``native_classes`` leaves that one out
+    for these parameters: model.py would stop at its import with a NameError. (The emitter writes the natives it
+    holds in the order they need each other: :func:`~vibench.compiler.emit_names.in_definition_order`.)"""
+    from vibench.compiler.blocks.native_order import native_name, needs_of
 
-    def name(n: Any) -> str:
-        return n if isinstance(n, str) else str(getattr(n, "__name__", ""))
-
-    brought = {name(n) for n in natives}
-    left_out = {name(n) for n in block.natives} - brought
+    brought = {native_name(n) for n in natives}
+    left_out = {native_name(n) for n in block.natives} - brought
+    needs = needs_of(tuple(block.natives)) if left_out else {}
     for native in natives if left_out else ():
-        read = sorted(definition_reads(native_source(native)) & left_out)
+        read = sorted(needs[native_name(native)] & left_out)
         if read:
-            raise failure(block, f"its native `{name(native)}` reads the native `{read[0]}` when model.py defines "
-                          f"it, and `native_classes` leaves `{read[0]}` out for these parameters (model.py would "
-                          "fail at its import with a NameError)", expected="`native_classes` returning every "
+            raise failure(block, f"its native `{native_name(native)}` reads the native `{read[0]}` when model.py "
+                          f"defines it, and `native_classes` leaves `{read[0]}` out for these parameters (model.py "
+                          "would fail at its import with a NameError)", expected="`native_classes` returning every "
                           "native its natives read as they are defined (a base class, a class attribute, a "
-                          "default value, an annotation)", found=f"`native_classes` returned {shown(natives)}")
+                          "default value, an annotation, what a function they call then reads)",
+                          found=f"`native_classes` returned {shown(natives)}")
 
 
 def _source_of(tree: ast.expr) -> str:

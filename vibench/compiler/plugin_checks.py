@@ -95,27 +95,64 @@ class _Malformed(ValueError):
     pass
 
 
-def _rebuilt(e: Expr, depth: int = 0) -> Dim:
-    """``e`` computed again from its parts with Expr's arithmetic: its canonical form (an int when constant)."""
-    if depth > 64 or not isinstance(e.terms, tuple):
+def _rebuilt(e: Expr) -> Dim:
+    """``e`` computed again from its parts with Expr's arithmetic: its canonical form (an int when constant).
+    Numerators first, with an explicit stack: a floor division nests as deep as symbolic's own bounds let it
+    (:data:`~vibench.compiler.symbolic.MAX_EXPR_SIZE`; 65 pooling stages are legitimate), and those bounds
+    (checked by the arithmetic itself, ExpressionTooLarge) are the only ones on what a plug-in returns."""
+    done: dict[int, Dim] = {}  # id of an Expr of ``e`` -> its rebuilt form
+    entered: set[int] = set()
+    stack: list[tuple[Expr, bool]] = [(e, False)]
+    while stack:
+        expr, ready = stack.pop()
+        if ready:
+            done[id(expr)] = _sum(expr, done)
+        elif id(expr) in entered:
+            if id(expr) not in done:  # (only its own numerators are above it on the stack)
+                raise _Malformed("an expression that holds itself")
+        else:
+            entered.add(id(expr))
+            stack.append((expr, True))
+            stack += [(atom.num, False) for atom in _atoms(expr) if isinstance(atom, FloorDiv)]
+    return done[id(e)]
+
+
+def _atoms(e: Any) -> list[Any]:
+    """The factors of ``e``'s terms, each checked to be a symbol or a floor division of an Expr by a whole number
+    in [2, 2**62] (``_Malformed`` if a part is not what Expr's arithmetic makes)."""
+    if not isinstance(e, Expr) or not isinstance(e.terms, tuple):
         raise _Malformed("an expression whose terms are no tuple")
-    total: Dim = _coefficient(e.const)
+    atoms: list[Any] = []
     for term in e.terms:
         if not (isinstance(term, tuple) and len(term) == 2 and isinstance(term[0], tuple) and term[0]):
             raise _Malformed(f"an expression with the term {shown(term)}, not (atoms, coefficient)")
-        value: Dim = _coefficient(term[1])
         for atom in term[0]:
             if isinstance(atom, str):
                 if not (atom.isidentifier() and atom.isprintable()):
                     raise _Malformed(f"an expression with the symbol {shown(atom)}, not an identifier")
-                value = value * Expr.symbol(atom)
-            elif isinstance(atom, FloorDiv) and isinstance(atom.num, Expr) and type(atom.den) is int \
-                    and 2 <= atom.den <= MAX_INT:
-                value = value * (_rebuilt(atom.num, depth + 1) // atom.den)
-            else:
+            elif not (isinstance(atom, FloorDiv) and isinstance(atom.num, Expr) and type(atom.den) is int
+                      and 2 <= atom.den <= MAX_INT):
                 raise _Malformed(f"an expression with the factor {shown(atom)}, not a symbol or a floor division")
-        total = total + value
-    return total
+        atoms += term[0]
+    return atoms
+
+
+def _sum(e: Expr, done: dict[int, Dim]) -> Dim:
+    """``e``'s terms multiplied out and added up again (its floor divisions' numerators rebuilt in ``done``):
+    the terms collected at once, as ``+`` would add them one by one (a sum of 10,000 terms stays linear)."""
+    terms: dict[Any, int] = {}
+    const = _coefficient(e.const)
+    for atoms, coefficient in e.terms:
+        value: Dim = _coefficient(coefficient)
+        for atom in atoms:
+            value = value * (Expr.symbol(atom) if isinstance(atom, str) else done[id(atom.num)] // atom.den)
+        if isinstance(value, int):
+            const += value
+            continue
+        for monomial, times in value.terms:
+            terms[monomial] = terms.get(monomial, 0) + times
+        const += value.const
+    return Expr._make(terms, const)
 
 
 def _coefficient(value: Any) -> int:

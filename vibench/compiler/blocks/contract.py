@@ -3,13 +3,12 @@ reason and how to fix it; vibench's own blocks meet it (tests/test_plugins_contr
 defines is in :mod:`vibench.compiler.blocks.base`; :func:`contract_problems` checks the class and its
 parameters (their defaults and bounds included), ports, test attributes and category, :func:`native_problems`
 the natives it copies into model.py (top-level, with readable source, reading only what model.py defines, and
-able to be written in an order where each is defined before it is read: :func:`definition_reads`).
+able to be written in an order where each is defined before it is read: :mod:`~vibench.compiler.blocks.native_order`).
 """
 
 from __future__ import annotations
 
 import builtins
-import functools
 import inspect
 import keyword
 import re
@@ -27,6 +26,14 @@ from vibench.compiler.blocks.base import (
     native_source,
 )
 from vibench.compiler.blocks.contract_params import Problem, _shown, param_problems
+from vibench.compiler.blocks.native_order import (
+    MAX_NATIVES,
+    definition_order,
+    definition_reads,
+    native_name,
+    needs_of,
+    run_reading,
+)
 
 FIX = "fix the block (docs/extending.md says what a block defines), or uninstall its distribution"
 
@@ -94,6 +101,10 @@ def contract_problems(cls: Any) -> list[Problem]:
         problems.append(Problem(f"its `init_kind` {cls.init_kind!r} is not \"module\" or \"parameter\"", FIX))
     if not isinstance(cls.natives, tuple):
         problems.append(Problem("its `natives` is not a tuple", FIX))
+    elif len(cls.natives) > MAX_NATIVES:  # (before anything reads their source: see MAX_NATIVES)
+        problems.append(Problem(f"it brings {len(cls.natives):,} natives, more than the {MAX_NATIVES:,} a block may "
+                                "bring", "bring fewer natives (one class can take what tells the others apart as "
+                                "its arguments)"))
     else:
         problems += [Problem(f"its native {n!r} {why}", "define the native at the top level of the block's module")
                      for n in cls.natives if (why := _not_copyable(n))]
@@ -206,12 +217,6 @@ def native_problems(cls: type[Block]) -> list[Problem]:
     for native in cls.natives:
         if isinstance(native, str):
             continue
-        if native.__name__ in definition_reads(native_source(native)):  # `-> Tag` in class Tag: a NameError
-            problems.append(Problem(
-                f"its native `{native.__name__}` reads its own name while model.py defines it (in an annotation, a "
-                "default value, a decorator or a class attribute, which model.py evaluates then: it has no `from "
-                "__future__ import annotations`)", f'quote the annotation (`-> "{native.__name__}"`), or use '
-                "`type(self)` inside the methods"))
         for name in sorted(free_names(native_source(native)) - defined):
             hint, what = "define it inside the class, or as a class attribute", ""
             held = getattr(sys.modules.get(str(getattr(cls, "__module__", ""))), name, None)
@@ -221,59 +226,39 @@ def native_problems(cls: type[Block]) -> list[Problem]:
                 hint, what = IMPORTS_HINT, f" (the module `{held.__name__}`)"
             problems.append(Problem(f"its native `{native.__name__}` reads the module-level name `{name}`, which "
                                     f"model.py does not define{what}", hint))
-    return problems + _cycle_problems(cls)
+    return problems + _order_problems(cls)
 
 
-def _cycle_problems(cls: type[Block]) -> list[Problem]:
-    """Natives that read each other while model.py defines them (``class A(B)`` and ``kind = A`` in ``B``): no
-    order of model.py defines each before it is read."""
-    names = {n if isinstance(n, str) else n.__name__: n for n in cls.natives}
-    reads = {name: definition_reads(native_source(n)) & names.keys() - {name} for name, n in names.items()}
-    for name, native in names.items():
-        other = next((o for o in sorted(reads[name]) if name in _reached(o, reads)), None)
-        if other is not None and not isinstance(native, str):
-            return [Problem(f"its natives `{name}` and `{other}` read each other while model.py defines them (a base "
-                            "class, a class attribute, a default value or an annotation), so model.py can define "
-                            "neither first", "quote the annotation that reads the other native, or read it inside "
-                            "a method")]
-    return []
-
-
-def _reached(start: str, reads: dict[str, frozenset[str]]) -> set[str]:
-    """The natives ``start`` reads as it is defined, and those they read, and so on (``start`` included)."""
-    seen, todo = {start}, list(reads[start])
-    while todo:
-        other = todo.pop()
-        if other not in seen:
-            seen.add(other)
-            todo += reads[other]
-    return seen
-
-
-_EAGER = frozenset({"listcomp", "setcomp", "dictcomp"})  # comprehensions a class body runs as it is defined
-
-
-@functools.lru_cache(maxsize=512)
-def definition_reads(source: str) -> frozenset[str]:
-    """The global names the top-level definition in ``source`` reads while Python defines it, not when it
-    runs: its decorators and base classes, its class body's statements (a class attribute, a nested class, a
-    comprehension), and its functions' default values and annotations (model.py has no ``from __future__
-    import annotations``: they are evaluated as the native is defined). Its own name counts when it reads it
-    then (``-> Tag`` in a method of class ``Tag``: a NameError in model.py).
-
-    >>> sorted(definition_reads("class B(A):\\n    kind = Inner\\n    def f(self, x: T = D) -> B:\\n        return R"))
-    ['A', 'B', 'D', 'Inner', 'T']
-    """
-    import symtable
-
-    top = symtable.symtable(source, "<native>", "exec")
-    read: set[str] = set()
-    tables = [top]
-    while tables:
-        table = tables.pop()
-        read |= {s.get_name() for s in table.get_symbols() if s.is_referenced() and (s.is_global() or table is top)}
-        tables += [t for t in table.get_children() if t.get_type() == "class" or t.get_name() in _EAGER]
-    return frozenset(read)
+def _order_problems(cls: type[Block]) -> list[Problem]:
+    """Natives that need themselves or each other while model.py defines them (``class A(B)`` and ``kind = A``
+    in ``B``; ``w = make()`` in ``B`` and ``B.size`` in ``make``): no order of model.py defines each before it
+    is read (:mod:`~vibench.compiler.blocks.native_order`)."""
+    needs = needs_of(tuple(cls.natives))
+    problems = []
+    for native in cls.natives:
+        name = native_name(native)
+        if isinstance(native, str) or name not in needs[name]:
+            continue
+        through = None if name in definition_reads(native_source(native)) else run_reading(tuple(cls.natives), name)
+        if through is None:  # `-> Tag` in class Tag: a NameError
+            problems.append(Problem(
+                f"its native `{name}` reads its own name while model.py defines it (in an annotation, a default "
+                "value, a decorator or a class attribute, which model.py evaluates then: it has no `from "
+                f"__future__ import annotations`)", f'quote the annotation (`-> "{name}"`), or use `type(self)` '
+                "inside the methods"))
+        else:
+            problems.append(Problem(
+                f"its native `{name}` runs `{through}` while model.py defines it, and `{through}` reads `{name}`, "
+                "which does not exist yet then", f"read `{name}` inside a method, or pass what `{through}` needs "
+                "to it"))
+    _, cycle = definition_order(list(needs), needs)
+    if cycle and not problems:
+        listed = ", ".join(f"`{n}`" for n in cycle[:-1]) + f" and `{cycle[-1]}`"
+        problems.append(Problem(f"its natives {listed} read each other while model.py defines them (a base class, a "
+                                "class attribute, a default value, an annotation, or a function one calls), so "
+                                "model.py can define none of them first", "quote the annotation that reads the "
+                                "other native, or read it inside a method"))
+    return problems
 
 
 def free_names(source: str) -> set[str]:

@@ -1,7 +1,8 @@
 """The parameter model of a block, checked for the block contract (:mod:`vibench.compiler.blocks.contract`):
 parameters a node can hold (ASCII identifiers, not ``self``, not a node key, of types a spec can give), bounds
-within the compiler's bound on integers, and defaults that their own type and bounds take. :class:`Problem`, what
-every check of the contract returns, is defined here and imported by the contract module.
+the compiler can take (within 2**62, or past every spec integer up to 2**64), and defaults that their own type
+and bounds take. :class:`Problem`, what every check of the contract returns, is defined here and imported by
+the contract module.
 """
 
 from __future__ import annotations
@@ -55,12 +56,34 @@ def _param_problems(params: type) -> list[Problem]:
 
 SPEC_VALUES = "a spec gives None, bool, int, float, str, and lists and mappings of them"
 _BOUNDS = ("ge", "gt", "le", "lt", "multiple_of", "min_length", "max_length")
+_ABOVE, _BELOW = ("le", "lt", "max_length"), ("ge", "gt")  # bounds that a large (small) value passes
+
+
+def _bound_problem(key: str, bound: str, value: int) -> Problem | None:
+    """Why an integer bound cannot be the compiler's (None: it can). A spec's integers are within 2**62, so an
+    upper bound above 2**62 (``le=2**63 - 1``, int64's largest) or a lower bound below -2**62 refuses none of
+    them: taken up to 2**64 (:data:`~vibench.compiler.plugin_checks.MAX_CONSTANT`, uint64's limit), which
+    model.py writes and a float holds when a class checks it. Any other bound beyond 2**62 refuses every spec
+    integer, and one of 5,000 digits cannot even be printed."""
+    from vibench.compiler.plugin_checks import MAX_CONSTANT
+
+    if abs(value) <= MAX_INT:
+        return None
+    passed = (bound in _ABOVE and value > 0) or (bound in _BELOW and value < 0)
+    if passed and abs(value) <= MAX_CONSTANT:
+        return None
+    text = f"parameter `{key}` has the bound `{bound}` {_shown(value)}, beyond 2**62, the compiler's bound on integers"
+    if passed:
+        return Problem(text + ", and beyond 2**64, the largest bound of that side vibench takes",
+                       "bound it within 2**62, as a spec's integers are, or within 2**64 (int64's and uint64's "
+                       "limits are)")
+    return Problem(text + ": no spec integer meets it", "bound it within 2**62, as a spec's integers are")
 
 
 def _default_problems(params: type) -> list[Problem]:
-    """A parameter's bounds within 2**62 (the compiler's bound on integers: one of 5,000 digits cannot even be
-    printed), and its default a value its own type and bounds take: pydantic validates what a node gives, never
-    the default it falls back on (`k: int = "abc"` reached model.py as a string)."""
+    """A parameter's integer bounds ones the compiler can take (:func:`_bound_problem`), and its default a value
+    its own type and bounds take: pydantic validates what a node gives, never the default it falls back on
+    (`k: int = "abc"` reached model.py as a string)."""
     from pydantic import ConfigDict, TypeAdapter, ValidationError
 
     from vibench.schemas.blocks import _tuple_fields
@@ -68,11 +91,10 @@ def _default_problems(params: type) -> list[Problem]:
     problems = []
     for field, info in params.model_fields.items():  # type: ignore[attr-defined]
         key = info.alias or field
-        huge = [(bound, value) for constraint in info.metadata for bound in _BOUNDS
-                if type(value := getattr(constraint, bound, None)) is int and abs(value) > MAX_INT]
-        problems += [Problem(f"parameter `{key}` has the bound `{bound}` {_shown(value)}, beyond 2**62, the compiler's "
-                             "bound on integers", "bound it within 2**62, as a spec's integers are")
-                     for bound, value in huge]
+        huge = [problem for constraint in info.metadata for bound in _BOUNDS
+                if type(value := getattr(constraint, bound, None)) is int
+                and (problem := _bound_problem(key, bound, value)) is not None]
+        problems += huge
         if huge or info.is_required() or _type_problem(info.annotation) is not None:
             continue  # (a bound of 5,000 digits: even pydantic's messages about it cannot be printed)
         try:
@@ -99,10 +121,15 @@ def _default_problems(params: type) -> list[Problem]:
 
 
 def _value_problem(value: Any) -> str | None:
-    """Why a default cannot be printed or compiled (an integer beyond 2**62), or None. (A NaN default is E114 at
-    a node that does not set it: :meth:`vibench.compiler.typecheck.TypeCheck.validate_params`.)"""
-    if type(value) is int and abs(value) > MAX_INT:
-        return "an integer beyond 2**62, the compiler's bound on integers"
+    """Why a default cannot be printed or compiled, or None: an integer beyond 2**64 (an integer of 5,000 digits
+    cannot even be printed). One beyond 2**62 (int64's largest, as a seed) reaches model.py only through what
+    the plug-in returns, which is checked there: a size or count within 2**62, a constant within 2**64 (E114).
+    (A NaN default is E114 at a node that does not set it:
+    :meth:`vibench.compiler.typecheck.TypeCheck.validate_params`.)"""
+    from vibench.compiler.plugin_checks import MAX_CONSTANT
+
+    if type(value) is int and abs(value) > MAX_CONSTANT:
+        return "an integer beyond 2**64, more than any integer tensor holds or model.py writes"
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else ()
     return next((why for item in items if (why := _value_problem(item)) is not None), None)
 
