@@ -25,6 +25,7 @@ byte-order mark is skipped, as the compiler skips it.
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from vibench.lsp.outline_model import Cursor, Outline, Path
@@ -38,7 +39,7 @@ _WORD_AFTER = re.compile(WORD_CHARS + "*")
 
 def outline(text: str) -> Outline:
     """Every key and scalar of ``text`` by path (see the module docstring)."""
-    states: list[tuple | None] = []
+    states: list[tuple[int, tuple]] = []
     result = Scanner(yaml_lines(text)).run(states=states).finish()
     result.text, result.states = text, states
     return result
@@ -57,8 +58,9 @@ def cursor_at(text: str, offset: int, *, whole_word: bool = False, base: Outline
 
     Completion asks at the cursor (the word typed so far decides); hover and go-to-definition ask
     with ``whole_word=True``, which reads up to the end of the word under the cursor. ``base``, the
-    outline of this text or of an earlier version, saves reading the lines before the cursor's
-    when they are unchanged.
+    outline of this text or of an earlier version, saves reading the text before the cursor's line
+    when it is unchanged: the scan resumes at the last state ``base`` kept before that line (at most
+    about :data:`~vibench.lsp.outline_scanner.CHECKPOINT` characters earlier).
     """
     offset = max(0, min(offset, len(text)))
     word, start, end = word_at(text, offset)
@@ -67,13 +69,12 @@ def cursor_at(text: str, offset: int, *, whole_word: bool = False, base: Outline
     bom = 1 if text.startswith(BOM) else 0
     line_start = line_start_at(lines, cut, bom)
     scanner = Scanner(lines)
-    state = None
-    if base is not None:
-        line = lines.count("\n", 0, line_start)
-        if line < len(base.states) and len(base.text) >= line_start and base.text[:line_start] == text[:line_start]:
-            state = base.states[line]
-    if state is not None:
-        scanner.restore(state).run(line_start)
+    known = None  # the last state of ``base`` at or before the cursor's line, if its text starts like this one
+    if base is not None and len(base.text) >= line_start and base.text[:line_start] == text[:line_start]:
+        index = bisect.bisect_right(base.states, line_start, key=lambda state: state[0]) - 1
+        known = base.states[index] if index >= 0 else None
+    if known is not None:
+        scanner.restore(known[1]).run(known[0])
     else:
         scanner.run()
     line_before = lines[line_start_at(lines, start, bom):start]

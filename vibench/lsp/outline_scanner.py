@@ -3,12 +3,16 @@
 :class:`Scanner` keeps a stack of open YAML containers (block and flow mappings and sequences) and
 records every key and scalar it reads into an :class:`~vibench.lsp.outline_model.Outline`. Its
 state at a line start is a small tuple, so :func:`~vibench.lsp.outline.cursor_at` can resume at
-the cursor's line. Also the characters of a name (:data:`WORD_CHARS`) and where a word starts.
+a line shortly before the cursor's. Also the characters of a name (:data:`WORD_CHARS`) and where a
+word starts.
 
 Like the compiler's loader, the scanner reads at most :data:`~vibench.compiler.load_compose.MAX_DEPTH`
 nested containers: where the text nests deeper (the compiler's E002), the outline ends, so that
 ``[[[[...`` costs time and memory in proportion to the text and its depth up to that limit, not to
-the square of its depth (each entry's path holds every level above it).
+the square of its depth (each entry's path holds every level above it). It also ends after
+:data:`MAX_ENTRIES` keys and items, so that what it holds stays bounded where the text is large (each
+costs 350 to 600 bytes, and ``[1,1,...`` writes one every two characters). Its work is linear in
+the text: a block scalar's lines are joined once, and a plain scalar's end is found by one search.
 """
 
 from __future__ import annotations
@@ -17,21 +21,30 @@ import re
 from dataclasses import dataclass
 
 from vibench.compiler.load_compose import MAX_DEPTH
-from vibench.lsp.outline_model import Entry, Outline, Path, closing_quote, unquote
+from vibench.lsp.outline_model import Entry, Outline, Path, after_idle, closing_quote, plain_scalar, unquote
 from vibench.lsp.text import BOM
 
 WORD_CHARS = r"[A-Za-z0-9_./#\-]"
 _WORD_SET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./#-")
 _SPACE = " \t"
-_FLOW_STOP = ",[]{}"
-# Plain scalars: up to `: ` (or `:` before a flow indicator, in flow context), ` #`, the line end, and
-# in flow context `,[]{}`; inner spaces belong to the scalar, trailing ones do not.
-_FLOW_PLAIN = re.compile(r"(?:[^:#,\[\]{}\s]|:(?![\s,\[\]{}]|$)|(?<=\S)#|[ \t]+(?=[^\s#:,\[\]{}]|:(?![\s,\[\]{}]|$)))+")
-_BLOCK_PLAIN = re.compile(r"(?:[^:#\s]|:(?!\s|$)|(?<=\S)#|[ \t]+(?=[^\s#:]|:(?!\s|$)))+")
+_BLANKS = re.compile(r"[ \t]+")
+_TAG = re.compile(r"[^ \t]+")  # an anchor or tag (`&a`, `!!map`), read past
+
+MAX_ENTRIES = 100_000
+"""The most entries (keys and sequence items) an outline holds: where a text has more, the outline ends
+there, as it does beyond :data:`MAX_DEPTH` (docs/editor.md). The largest spec of the library has 436, a spec
+of 20,000 nodes about 100,000; at the limit an outline holds 35 to 60 MB. The compiler takes up to 2,000,000
+values (``load_compose.MAX_EXPANDED``), which would cost the outline about 1 GB and 10 to 15 s (on the event
+loop, for a hover)."""
+CHECKPOINT = 512
+"""Characters between the line starts whose scanner state an outline keeps (:attr:`Outline.states`): the cursor
+is found by reading at most about this much text before its line, and a text of many short lines keeps one
+state per ``CHECKPOINT`` characters, not one per line."""
 
 
-class _TooDeep(Exception):
-    """Raised by :meth:`Scanner._push` beyond :data:`MAX_DEPTH` containers; :meth:`Scanner.run` stops there."""
+class _Ended(Exception):
+    """Raised beyond :data:`MAX_DEPTH` containers (:meth:`Scanner._push`) or :data:`MAX_ENTRIES` entries
+    (:meth:`Scanner._enter`); :meth:`Scanner.run` stops there."""
 
 
 @dataclass
@@ -73,30 +86,44 @@ class Scanner:
         self.last_end = 0
         self.block_scalar: int | None = None  # the indentation a block scalar's lines exceed
         self.block_entry: Entry | None = None
+        self.block_lines: list[str] = []  # the block scalar's lines so far, joined once it ends
         self.quote: tuple[str, int, bool, list[str]] | None = None  # a quoted string still open at a line end
         self.open_quote = False  # whether the text ends inside a quoted string (`block: "` typed)
         # The last scalar read: (start, end, role, path); role "key" for a key or a key being typed.
         self.last_scalar: tuple[int, int, str, Path] | None = None
         self.last_token_end = 0
         self.flow_depth = 0  # open flow containers
-        self.too_deep = False  # the text nests deeper than MAX_DEPTH containers: the outline ends there
+        self.entered = 0  # entries made (those before a restored state included)
+        self.ended = False  # the text nests deeper than MAX_DEPTH or holds more than MAX_ENTRIES: the outline ends
 
     # -- driving ------------------------------------------------------------------------------
 
-    def run(self, start: int = 0, states: list[tuple | None] | None = None) -> Scanner:
-        """Scan from offset ``start`` (a line start); record the state at each line in ``states``."""
+    def run(self, start: int = 0, states: list[tuple[int, tuple]] | None = None) -> Scanner:
+        """Scan from offset ``start`` (a line start); record in ``states`` (offset, state) at a line start
+        every :data:`CHECKPOINT` characters or so, where no quoted string is open."""
         offset = max(start, self.bom)  # the text after a byte-order mark
-        if self.too_deep:
+        if self.ended:
             return self
-        for line in self.text[offset:].split("\n"):
-            if states is not None:
-                states.append(self._state())
+        text, n, due = self.text, len(self.text), offset
+        while True:  # line by line, each sliced when read: no list of all lines at once
+            if self.quote is None:
+                offset = after_idle(text, offset, self.block_scalar is not None)
+            end = text.find("\n", offset)
+            end = n if end < 0 else end
+            if states is not None and offset >= due and self.quote is None:
+                states.append((offset, self._state()))
+                due = offset + CHECKPOINT
             try:
-                self._line(offset, line[:-1] if line.endswith("\r") else line)  # a `\r\n` line break
-            except _TooDeep:  # the compiler refuses the text (E002): nothing after this is outlined
-                self.too_deep, self.quote = True, None
+                cut = end - 1 if end > offset and text[end - 1] == "\r" else end  # a `\r\n` line break
+                self._line(offset, text[offset:cut])
+            except _Ended:  # too deep (the compiler's E002) or too many entries: nothing after this is outlined
+                self.ended, self.quote = True, None
+                self._end_block_scalar()
                 return self
-            offset += len(line) + 1
+            if end == n:
+                break
+            offset = end + 1
+        self._end_block_scalar()
         if self.quote is not None:  # never closed: it ends with the text
             quote, begin, first, parts = self.quote
             self.quote, self.open_quote = None, True
@@ -110,14 +137,13 @@ class Scanner:
         self.outline.entries[()].end = self.last_end
         return self.outline
 
-    def _state(self) -> tuple | None:
-        if self.quote is not None:
-            return None
+    def _state(self) -> tuple:
+        """The state at a line start outside a quoted string (:meth:`restore` takes it)."""
         frames = tuple((f.kind, f.indent, f.path, f.key, f.index, f.state) for f in self.stack)
-        return frames, self.flow_depth, self.block_scalar, self.last_end
+        return frames, self.flow_depth, self.block_scalar, self.last_end, self.entered
 
     def restore(self, state: tuple) -> Scanner:
-        frames, self.flow_depth, self.block_scalar, self.last_end = state
+        frames, self.flow_depth, self.block_scalar, self.last_end, self.entered = state
         self.stack = [_Frame(*f) for f in frames]
         return self
 
@@ -136,12 +162,12 @@ class Scanner:
                 return
             if indent > self.block_scalar:
                 self._extend(start + len(line.rstrip()))
-                entry = self.block_entry
-                if entry is not None:  # the text, lines joined (indentation inside it is not kept)
-                    entry.end = self.last_end
-                    entry.value = line.strip() if not entry.value else entry.value + "\n" + line.strip()
+                if self.block_entry is not None:  # the text, lines joined once it ends (indentation not kept)
+                    self.block_entry.end = self.last_end
+                    self.block_lines.append(line.strip())
                 return
             self.block_scalar = None
+            self._end_block_scalar()
         i, n = 0, len(line)
         line_start = not self.in_flow
         if self.quote is not None:
@@ -152,7 +178,8 @@ class Scanner:
         while i < n:
             ch = line[i]
             if ch in _SPACE:
-                i += 1
+                blanks = _BLANKS.match(line, i)
+                i = blanks.end() if blanks else i + 1
                 continue
             if ch == "#" and (i == 0 or line[i - 1] in _SPACE):
                 return
@@ -189,8 +216,8 @@ class Scanner:
                 self._block_scalar(start + i, start + len(line.rstrip()))
                 return
             elif ch in "&!":
-                while i < n and line[i] not in _SPACE:
-                    i += 1
+                tag = _TAG.match(line, i)
+                i = tag.end() if tag else i + 1
             else:
                 i = self._read_scalar(start, line, i, first)
 
@@ -202,9 +229,8 @@ class Scanner:
                 self.quote = (line[i], start + i, first, [line[i + 1:]])
                 return n
             return self._after_scalar(start, line, i, close, unquote(line[i + 1:close - 1], line[i]), True, first)
-        m = (_FLOW_PLAIN if self.flow_depth else _BLOCK_PLAIN).match(line, i)
-        end = m.end() if m else i
-        return self._after_scalar(start, line, i, end, line[i:end], False, first)
+        value = plain_scalar(line, i, self.in_flow)
+        return self._after_scalar(start, line, i, i + len(value), value, False, first)
 
     def _continue_quote(self, start: int, line: str) -> int:
         """Read a line of a quoted string begun on an earlier line; the index after it, or -1."""
@@ -243,6 +269,9 @@ class Scanner:
     def _enter(self, path: Path, key_span: tuple[int, int] | None) -> Entry:
         entry = self.outline.entries.get(path)
         if entry is None:
+            self.entered += 1
+            if self.entered > MAX_ENTRIES:
+                raise _Ended
             entry = self.outline.entries[path] = Entry(path, key_span, end=key_span[1] if key_span else 0)
             self.outline.children.setdefault(path[:-1], []).append(path[-1])
         return entry
@@ -254,7 +283,7 @@ class Scanner:
 
     def _push(self, frame: _Frame) -> None:
         if len(self.stack) > MAX_DEPTH:  # MAX_DEPTH containers open (and the root frame): one more is E002
-            raise _TooDeep
+            raise _Ended
         self._container(frame.path, "map" if frame.kind in ("bmap", "fmap") else "seq")
         self.stack.append(frame)
         if frame.flow:
@@ -323,6 +352,7 @@ class Scanner:
 
     def _block_scalar(self, start: int, end: int) -> None:
         path = self.top.slot()
+        self.block_entry = None
         if path is not None:
             entry = self._enter(path, None) if path else self.outline.entries[()]
             entry.kind, entry.value, entry.value_span, entry.end = "scalar", "", (start, end), end
@@ -330,6 +360,13 @@ class Scanner:
         self.top.state = "done"
         self.block_scalar = max(self.top.indent, 0) if self.top.kind == "bmap" else 0
         self._token(end)
+
+    def _end_block_scalar(self) -> None:
+        """Join the lines of the block scalar just read (once: adding each line to the text so far cost the
+        square of its length)."""
+        if self.block_entry is not None and self.block_lines:
+            self.block_entry.value = "\n".join(self.block_lines)
+        self.block_entry, self.block_lines = None, []
 
     def _scalar(self, start: int, end: int, value: str, is_key: bool, first: bool) -> None:
         top = self.top
@@ -372,7 +409,7 @@ class Scanner:
 
     def cursor(self, offset: int, line_before: str) -> tuple[Path, str]:
         """(path, role) of a word ending at ``offset``, the end of the scanned text."""
-        if self.too_deep:  # the scan stopped before the cursor
+        if self.ended:  # the scan stopped before the cursor
             return self.top.path, "none"
         last = self.last_scalar
         # a word ends at the cursor, or the cursor is inside an open quote (editors close it: `block: "|"`)

@@ -5,7 +5,8 @@ The server is attached to every YAML and JSON file, most of which are no spec (C
 and value, in Python, a few seconds and hundreds of MB for such a file). :func:`top_keys` finds only
 the top-level keys, with regular expressions doing the reading: lines at the first key's
 indentation for block YAML; for a ``{...}`` document, the members at depth 1, stepping over nested
-brackets and strings. :func:`is_spec` then applies the rule of docs/editor.md:
+brackets and strings; in time linear in the text, holding nothing per line or comment. :func:`is_spec`
+then applies the rule of docs/editor.md:
 
 * a file named ``*.vibench.yaml`` / ``.yml`` / ``.json`` or under ``vibench/specs/``: a spec;
 * an empty text (whitespace and ``#`` comments only): a spec (one being started);
@@ -39,20 +40,39 @@ PHM_SECTIONS = ("environment", "data", "model", "task", "trainer", "base_configs
 EMPTY: list[str] = []
 """What :func:`top_keys` returns for an empty text (compare with ``is``): not the same as ``{}``."""
 
+# The patterns below read in time linear in the text: none tries shorter matches of a run it has read (a lazy
+# `[^\n]*?` before `[ \t]*:`, a comment retried after the key behind it failed: 15-18 s for 100 KB), and each
+# repeats a group at most REPEAT times per match (_end loops over matches), as the regular expression engine
+# keeps state for each repetition until the match ends (about 140 bytes: 2.7 GB for a 16 MB file of comments).
+# Where a group repeats, its alternatives start with different characters, so the matches a loop joins are
+# those one match would find. (Python 3.10, which vibench supports, has no possessive quantifiers or atomic
+# groups: a lookahead, which the engine does not re-enter, stands for one.)
+REPEAT = 256
+_UP_TO = f"{{0,{REPEAT}}}"  # the bounded repetition
 # Before the first node: blanks, comments, directives, `---`, and the root node's tag or anchor (`--- !!map`,
 # `&root`: no plain scalar starts with `!` or `&`).
-_SKIP = re.compile(r"(?:[ \t\n]+|#[^\n]*|%[^\n]*|---(?=[ \t\n]|$)|[!&][^ \t\n]*(?=[ \t\n]|$))*")
-_SLASH_COMMENTS = re.compile(r"(?:[ \t\n]+|//[^\n]*|/\*.*?(?:\*/|$))*", re.S)  # JSON-with-comments' (not YAML's)
-_STRING = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"?'  # a double-quoted string, not over a line break (JSON has none)
-_DEEP = re.compile(rf'[^"{{}}\[\]]*(?:{_STRING}[^"{{}}\[\]]*)*')  # up to the next bracket, strings skipped
-_MEMBER = re.compile(rf'[^"{{}}\[\],]*(?:{_STRING}[^"{{}}\[\],]*)*')  # the same, stopping at a comma too
-_FLOW_KEY = re.compile(r"""(?:\s+|//[^\n]*|/\*.*?\*/|\#[^\n]*)*
-    (?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\n]|'')*)'|([^\s:,{}\[\]"'\#][^:,{}\[\]\#\n]*?))\s*:""", re.S | re.X)
-_BLOCK_KEY = r"""^{indent}(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\n]|'')*)'
-    |([^\s\#'"\[\]{{}},&*!|>%@`?:-][^\n]*?|[?:-][^\s][^\n]*?))[ \t]*:(?=[ \t]|$)"""  # a key at {indent}
+_SKIP = re.compile(r"(?:[ \t\n]+|#[^\n]*|%[^\n]*|---(?=[ \t\n]|$)|[!&][^ \t\n]*(?=[ \t\n]|$))" + _UP_TO)
+# JSON-with-comments' (not YAML's) blanks and comments; a `/*` never closed runs to the end of the text.
+_SLASH_COMMENTS = re.compile(r"(?:[ \t\n]+|//[^\n]*|/\*.*?(?:\*/|$))" + _UP_TO, re.S)
+# A double-quoted string, not over a line break (JSON has none): up to the first quote after an even number of
+# backslashes, or the line's end; its escapes are no repeated group (a string of 500,000 held 60 MB).
+_STRING = r'"(?:[^"\\\n]*"|[^\n]*?(?<!\\)(?:\\\\)*"|[^\n]*)'
+_DEEP = re.compile(rf'[^"{{}}\[\]]*(?:{_STRING}[^"{{}}\[\]]*){_UP_TO}')  # up to the next bracket, strings skipped
+_MEMBER = re.compile(rf'[^"{{}}\[\],]*(?:{_STRING}[^"{{}}\[\],]*){_UP_TO}')  # the same, stopping at a comma too
+_OPENERS, _CLOSERS = re.compile(r"[\[{]*"), re.compile(r"[\]}]*")  # runs stepped over at once inside a nested container
+_FLOW_GAP = re.compile(r"(?:\s+|//[^\n]*|\#[^\n]*)" + _UP_TO)  # before a flow key; `/* */` in _skip_gap
+# A flow key after the gap: the plain one read up to a stop character at once (a lookahead, which the engine does
+# not re-enter: only the whole run can be followed by `:`, so trying shorter ones would cost the square of a run
+# of spaces for nothing) and stripped in _unquote.
+_FLOW_KEY = re.compile(r"""(?:"([^"\\\n]*(?:\\.[^"\\\n]*)*)"|'([^'\n]*(?:''[^'\n]*)*)'
+    |(?=([^\s:,{}\[\]"'\#][^:,{}\[\]\#\n]*))\3)\s*:""", re.S | re.X)
+# A key at {indent}: a plain one is the shortest text before a `:` and a blank (or the line end), found without
+# trying the blanks before each `:` anew, its trailing blanks stripped in _unquote.
+_BLOCK_KEY = r"""^{indent}(?:"([^"\\\n]*(?:\\.[^"\\\n]*)*)"[ \t]*|'([^'\n]*(?:''[^'\n]*)*)'[ \t]*
+    |([^\s\#'"\[\]{{}},&*!|>%@`?:-][^\n]*?|[?:-][^\s][^\n]*?)):(?=[ \t]|$)"""
 
 
-_EXPLICIT_KEY = r"^{indent}\?[ \t]+([^\s#'\"\[\]{{}},&*!|>%@`][^\n#]*?)[ \t]*$"  # a plain key after `? `
+_EXPLICIT_KEY = r"^{indent}\?[ \t]+([^\s#'\"\[\]{{}},&*!|>%@`][^\n#]*)$"  # a plain key after `? `, blanks stripped
 
 
 def too_large(text: str) -> bool:
@@ -130,11 +150,20 @@ def top_keys(text: str) -> list[str] | None:
 
 def _flow_keys(text: str, at: int) -> list[str]:
     """The keys at depth 1 of the ``{...}`` at ``at``: each nested container is stepped over, one regular
-    expression match from bracket to bracket (strings skipped), so Python loops once per bracket."""
+    expression match from bracket to bracket (strings skipped) and a run of brackets at once, so Python loops
+    about once per bracket that has text beside it."""
     keys: list[str] = []
     depth, n = 0, len(text)
+    last_close = text.rfind("*/")  # a `/*` after the last `*/` opens no comment (see _skip_gap)
     while at < n:
         ch = text[at]
+        if depth > 1 and ch in "{}[]":  # nested: only the depth matters, down to 1 (where the next member starts)
+            brackets = (_OPENERS if ch in "{[" else _CLOSERS).match(text, at)
+            run = brackets.end() - at if brackets is not None else 1
+            step = run if ch in "{[" else min(run, depth - 1)
+            depth, at = (depth + step if ch in "{[" else depth - step), at + step
+            at = _end(_MEMBER if depth == 1 else _DEEP, text, at, '"')
+            continue
         at += 1
         if ch in "}]":
             depth -= 1
@@ -143,12 +172,23 @@ def _flow_keys(text: str, at: int) -> list[str]:
         elif ch in "{[":
             depth += 1
         if depth == 1 and ch in "{,":  # a member starts: its key
+            at = _skip_gap(text, at, last_close)
             key = _FLOW_KEY.match(text, at)
             if key is not None:
                 keys.append(_unquote(key))
                 at = key.end()
-        at = _end(_MEMBER if depth == 1 else _DEEP, text, at)
+        at = _end(_MEMBER if depth == 1 else _DEEP, text, at, '"')
     return keys
+
+
+def _skip_gap(text: str, at: int, last_close: int) -> int:
+    """After blanks and comments from ``at``: a `/*` only where a `*/` (``last_close``, the last) follows it, so
+    that no member searches the rest of the text for one that is not there."""
+    while True:
+        at = _end(_FLOW_GAP, text, at)
+        if not text.startswith("/*", at) or at + 2 > last_close:
+            return at
+        at = text.index("*/", at + 2) + 2
 
 
 def _block_keys(text: str, start: int) -> list[str] | None:
@@ -161,14 +201,20 @@ def _block_keys(text: str, start: int) -> list[str] | None:
     if pattern.match(text, line_start) is None and explicit.match(text, line_start) is None:
         return None
     found = [(m.start(), _unquote(m)) for m in pattern.finditer(text, line_start)]
-    found += [(m.start(), m[1]) for m in explicit.finditer(text, line_start)]
+    found += [(m.start(), m[1].rstrip(" \t")) for m in explicit.finditer(text, line_start)]
     return [key for _, key in sorted(found)]
 
 
-def _end(pattern: re.Pattern[str], text: str, at: int) -> int:
-    """Where ``pattern`` (one that matches the empty string too) stops reading from ``at``."""
-    m = pattern.match(text, at)
-    return m.end() if m is not None else at
+def _end(pattern: re.Pattern[str], text: str, at: int, again: str | None = None) -> int:
+    """Where ``pattern`` (one that matches the empty string too, its group repeated at most :data:`REPEAT`
+    times) stops reading from ``at``: matched again from where it stopped while it read something, or, given
+    ``again``, only where it stopped before that (where nothing but the bound on its repetitions stops it)."""
+    while True:
+        m = pattern.match(text, at)
+        end = m.end() if m is not None else at
+        if end == at or (again is not None and not text.startswith(again, end)):
+            return end
+        at = end
 
 
 def _unquote(m: re.Match[str]) -> str:
