@@ -23,6 +23,7 @@ import pytest
 import torch
 
 import vibench
+from tests.helpers import TINY_REFERENCE_SPEC
 from vibench.runtime.checkpoint import ReferenceCheckpointError, load_reference_state_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,14 +143,7 @@ outputs: {y: r}
 
 # -- the loaders -----------------------------------------------------------------------------------------------
 
-TINY = """\
-vibench: 1
-name: Tiny
-reference: {model: CNN/Tiny, state_dict_renames: [["^classifier[.]", "head."]]}
-inputs: {x: {shape: [B, 3]}}
-nodes: {head: {block: linear, in: x, out_features: 2}}
-outputs: {y: head}
-"""
+TINY = TINY_REFERENCE_SPEC
 
 
 def _flawed(kind: str) -> torch.Tensor:

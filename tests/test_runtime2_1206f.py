@@ -26,6 +26,7 @@ import pytest
 import torch
 
 import vibench
+from tests.helpers import TINY_REFERENCE_SPEC
 from vibench.compiler.diagnostics import SpecError
 from vibench.compiler.elaborated import freeze
 from vibench.compiler.phm_checks import reference_setting
@@ -173,14 +174,7 @@ outputs: {{y: s}}
 
 # -- the loaders --------------------------------------------------------------------------------------------
 
-TINY = """\
-vibench: 1
-name: Tiny
-reference: {model: CNN/Tiny, state_dict_renames: [["^classifier[.]", "head."]]}
-inputs: {x: {shape: [B, 3]}}
-nodes: {head: {block: linear, in: x, out_features: 2}}
-outputs: {y: head}
-"""
+TINY = TINY_REFERENCE_SPEC
 
 
 class _BytesPath:
