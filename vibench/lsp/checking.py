@@ -16,11 +16,11 @@ text checked; while the text differs from the saved file, it is shown at the ref
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
+import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from vibench.lsp.outline import Outline
@@ -28,10 +28,16 @@ from vibench.lsp.text import BOM, Lines
 
 if TYPE_CHECKING:
     from vibench.compiler.diagnostics import Diagnostic
-    from vibench.compiler.ir import Program
+    from vibench.compiler.ir import Pos, Program
 
 _DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
-_QUOTED = re.compile(r"`([^`]+)`")
+# The name a "did you mean" diagnostic is about, as the compiler's messages and hints word it (the diagnostic has
+# no field for it): "unknown value `lyaer1`", "unknown block `conv1dd`", "has no output port `outt`" (the port:
+# written after the `.` of `node.port`), "defines no block `Inne`", "invalid type `itn`", "model type `ISFMM`",
+# "`Smal` is not a component", "`inn` is not a node key". Other names it quotes (the node reading the name, the
+# node whose port it is) are not it.
+_UNKNOWN_NAME = re.compile(r"(?:\bunknown [a-z]+|\bno (?:input |(output ))?port|\bdefines no block|\binvalid type"
+                           r"|\bmodel type) `([^`]+)`|`([^`]+)` is not a (?:component|node key)")
 _NAME_RUN = re.compile(r"[A-Za-z0-9_./#\-]+")  # a name with its separators: `rnn.out`, `cnn/ResNet1D`
 _SEPARATORS = "./#-"
 _LINE_END = re.compile(r"[\r\n\x85\u2028\u2029]")  # a line break of LSP's or YAML's
@@ -51,6 +57,9 @@ class Checked:
     # a file it reads from disk from the working folder: a reference to the document itself) while the file
     # saved holds this very text, so that the positions read from it are positions of the text
     own_names: frozenset[str] = frozenset()
+    # (file, line, col) of each position the diagnostics give in another file (or as their origin) -> its LSP
+    # (line, character) there, counted in that file's text as the compiler read it (:func:`_places`)
+    places: dict[tuple[str, int, int], tuple[int, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,13 +72,16 @@ class Problem:
     message: str
     elsewhere: tuple[str, int, int] | None = None  # (file path, line, col) when raised in another file
     fix: tuple[int, int, str] | None = None  # replace [start, end) with the text
+    elsewhere_at: tuple[int, int] | None = None  # `elsewhere` as LSP's (line, character) in that file's text
 
 
-def check(text: str, path: str | None, version: int | None, search_path: list[str]) -> Checked:
+def check(text: str, path: str | None, version: int | None, search_path: list[str],
+          encoding: str = "utf-16") -> Checked:
     """Compile ``text`` (the document at ``path``, None when unsaved) with the compiler's pipeline.
 
     A leading byte-order mark is dropped, as the compiler drops it when it reads a file; the
-    positions of the diagnostics are of the text without it (:meth:`Lines.line_col_offset`)."""
+    positions of the diagnostics are of the text without it (:meth:`Lines.line_col_offset`). Positions in
+    other files are converted to LSP's, in the position ``encoding`` agreed with the client (:func:`_places`)."""
     from vibench.compiler.diagnostics import Diagnostic, SpecError
     from vibench.compiler.pipeline import compile_program
     from vibench.compiler.plugin_calls import interrupts
@@ -78,12 +90,13 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
     started = time.perf_counter()
     program: Program | None = None
     source = text[1:] if text.startswith(BOM) else text
+    sources: dict[str, str] = {}  # the texts the compiler read, by their names in its positions
     try:
         # overrides_text=[]: the messages word bindings as the command line does (--input), not as Python
         program = compile_program(path, text=source, display=display, search_path=search_path, overrides_text=[])
         diagnostics: tuple[Diagnostic, ...] = tuple(program.warnings)
     except SpecError as err:
-        diagnostics = err.diagnostics
+        diagnostics, sources = err.diagnostics, err.sources
     except BaseException as err:  # noqa: BLE001 - a compiler bug must not take the editor's server down: reported
         if interrupts(err):  # (only on the main thread: the server checks on a worker thread)
             raise
@@ -91,7 +104,48 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
                                           f"{type(err).__name__}: {err}", None,
                                   hint="please report it with this spec; `vibench-compile --check` shows the same"),)
     own = _own_names(diagnostics, path, display, source)
-    return Checked(version, text, display, program, diagnostics, time.perf_counter() - started, own)
+    places = _places(diagnostics, own, text, sources, encoding)
+    return Checked(version, text, display, program, diagnostics, time.perf_counter() - started, own, places)
+
+
+def _places(diagnostics: tuple[Diagnostic, ...], own: frozenset[str], text: str, sources: dict[str, str],
+            encoding: str) -> dict[tuple[str, int, int], tuple[int, int]]:
+    """The LSP (line, character) of each position of ``diagnostics`` in another file, and of each origin (see
+    :attr:`Checked.places`): the compiler's line and column count code points and YAML's line breaks, LSP's
+    ``character`` counts units of ``encoding`` (two for a character beyond U+FFFF in UTF-16) and lines end at
+    LSP's breaks, so the column is converted in that file's text as the document's own positions are. That text
+    is the one the compiler read (its error carries it), else the file read again; a file that cannot be read
+    leaves the position as the compiler gave it."""
+    texts: dict[str, Lines | None] = {}
+    out: dict[tuple[str, int, int], tuple[int, int]] = {}
+    for d in diagnostics:
+        for pos, is_origin in ((d.pos, False), (d.origin, True)):
+            if pos is None or (pos.file in own and not is_origin) or (pos.file, pos.line, pos.col) in out:
+                continue
+            if pos.file not in texts:
+                known = text if pos.file in own else sources.get(pos.file)
+                known = known if known is not None else _read_source(_file_path(pos.file))
+                texts[pos.file] = None if known is None else Lines(known, encoding)
+            lines = texts[pos.file]
+            if lines is not None:
+                out[pos.file, pos.line, pos.col] = lines.position(lines.line_col_offset(pos.line, pos.col))
+    return out
+
+
+def _read_source(path: str) -> str | None:
+    """The text of the spec file at ``path`` as the compiler reads it (UTF-8 without its byte-order mark; a byte
+    that is not UTF-8 one character, as in E001's text), or None: not a regular file (a FIFO is never waited
+    on), unreadable, or beyond vibench-compile's limit."""
+    from vibench.compiler.load import MAX_BYTES
+
+    try:
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | getattr(os, "O_NONBLOCK", 0))) as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return None
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    return raw.decode("utf-8-sig", "replace") if len(raw) <= MAX_BYTES else None
 
 
 def _own_names(diagnostics: tuple[Diagnostic, ...], path: str | None, display: str, source: str) -> frozenset[str]:
@@ -129,7 +183,7 @@ def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
             end = min(end, _line_end(checked.text, start))
             # an error reported at the user's setting, raised in a template: linked to the template's node
             origin = None if d.origin is None else (_file_path(d.origin.file), d.origin.line, d.origin.col)
-            problem = Problem(d, start, max(end, start), message(d), origin)
+            problem = Problem(d, start, max(end, start), message(d), origin, elsewhere_at=_place(checked, d.origin))
             out.append(_with_fix(problem, checked.text))
         else:
             start, end = _anchor(d, outline, checked.text)
@@ -137,8 +191,13 @@ def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
             if d.pos is not None:
                 where = (_file_path(d.pos.file), d.pos.line, d.pos.col)
             prefix = f"in {d.pos}: " if d.pos is not None else ""
-            out.append(Problem(d, start, end, prefix + message(d), where))
+            out.append(Problem(d, start, end, prefix + message(d), where, elsewhere_at=_place(checked, d.pos)))
     return out
+
+
+def _place(checked: Checked, pos: Pos | None) -> tuple[int, int] | None:
+    """The LSP (line, character) of a position in another file (:attr:`Checked.places`), or None."""
+    return None if pos is None or checked.places is None else checked.places.get((pos.file, pos.line, pos.col))
 
 
 def message(d: Diagnostic) -> str:
@@ -163,35 +222,39 @@ def suggestion(d: Diagnostic) -> str | None:
 
 
 def _with_fix(problem: Problem, text: str) -> Problem:
-    """The problem with the replacement its "did you mean" proposes, where the misspelt name is written in
-    its range as a name (:func:`_candidates`: a node in `node.port`, the port, a whole `cnn/Name`, a name
-    inside a `${...}`, never the text of a string in one), so that the text becomes the suggested name. A
-    name the text does not hold as written (`${kind + 'v1d'}` made `convv1d`) gets no fix."""
+    """The problem with the replacement its "did you mean" proposes, where the misspelt name (:func:`_misspelt`)
+    is written in its range as a name (:func:`_candidates`: a node in `node.port`, the port, a whole
+    `cnn/Name`, a name inside a `${...}`, never the text of a string in one), so that the text becomes the
+    suggested name. A name the text does not hold as written (`${kind + 'v1d'}` made `convv1d`) gets no fix."""
     wanted = suggestion(problem.diagnostic)
-    misspelt = _misspelt(problem.diagnostic, wanted) if wanted is not None else None
-    if wanted is None or misspelt is None:
+    misspelt = _misspelt(problem.diagnostic) if wanted is not None else None
+    if wanted is None or misspelt is None or misspelt[0] == wanted:
         return problem
+    name, is_port = misspelt
     span = text[problem.start:problem.end]
     quoted = _expression_strings(span)
     for a, b in _candidates(span):
-        if span[a:b] == misspelt and not any(k in quoted for k in range(a, b)):
-            return Problem(problem.diagnostic, problem.start, problem.end, problem.message, problem.elsewhere,
-                           (problem.start + a, problem.start + b, wanted))
+        if span[a:b] == name and (span[a - 1:a] == ".") == is_port and not any(k in quoted for k in range(a, b)):
+            return replace(problem, fix=(problem.start + a, problem.start + b, wanted))
     return problem
 
 
-def _misspelt(d: Diagnostic, wanted: str) -> str | None:
-    """The name a diagnostic says is misspelt: of the names it quotes (its message's and hint's `...`, and
-    what it found), the one most like the suggestion (`conv2`, not the node `fc`, in "node `fc` reads
-    unknown value `conv2`")."""
-    names = [*_QUOTED.findall(d.message), *_QUOTED.findall(d.hint or "")]
-    if d.found is not None:  # `repeat: widht` found 'widht': the value's repr
-        quoted = len(d.found) > 1 and d.found[0] in "'\"" and d.found[-1] == d.found[0]
-        names.append(d.found[1:-1] if quoted else d.found)
-    names = [name for name in names if name != wanted]
-    if not names:
-        return None
-    return max(names, key=lambda name: difflib.SequenceMatcher(None, name.lower(), wanted.lower()).ratio())
+def _misspelt(d: Diagnostic) -> tuple[str, bool] | None:
+    """(the name a diagnostic says is unknown, whether it is an output port: written after a `.`), or None.
+
+    The name its message (else its hint) says is unknown (:data:`_UNKNOWN_NAME`: `lyaer1`, not the node `layer2`,
+    in "node `layer2` reads unknown value `lyaer1`"; the port `outt` in "node `outx` has no output port `outt`"),
+    else the value it found (`repeat: widht` found 'widht': the value's repr). Never a guess among the names it
+    quotes: the reading node's name can be as near the suggestion as the misspelt one, and the fix rewrote it.
+    """
+    for words in (d.message, d.hint or ""):
+        unknown = _UNKNOWN_NAME.search(words)
+        if unknown is not None:
+            return unknown.group(2) or unknown.group(3), unknown.group(1) is not None
+    found = d.found
+    if found is not None and len(found) > 1 and found[0] in "'\"" and found[-1] == found[0]:
+        return found[1:-1], False
+    return None
 
 
 def _expression_strings(span: str) -> set[int]:

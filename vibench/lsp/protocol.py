@@ -17,7 +17,10 @@ tests/test_lsp_protocol_1206f.py; drop one when pygls does it itself):
 * **parameters that do not read.** pygls reads a message's parameters before it looks at its id: a
   ``textDocument/hover`` at line -1, or with ``params: null``, got no answer at all and popped up "Error in
   server". Such a request is answered with InvalidParams (-32602); such a notification (a ``didChange`` with
-  ``version: null``) is dropped (:meth:`VibenchProtocol.structure_message`).
+  ``version: null``) is dropped (:meth:`VibenchProtocol.structure_message`). A request for a method the server
+  has no handler of is read with whatever parameters it has, none included (JSON-RPC lets a message leave
+  ``params`` out), and answered Method Not Found (-32601): pygls' generic message demanded ``params``, so
+  ``{"id": 12, "method": "no/such"}`` got "Invalid Params: ... missing 1 required positional argument".
 * **no future kept per notification.** ``JsonRPCProtocol._execute_handler`` files the future of a handler
   that is a generator (pygls' own ``didOpen``, ``didChange``, ``didClose``, ``didSave``, which then call
   vibench's) or a coroutine under its message id in ``_request_futures``, and only a request's answer takes
@@ -51,7 +54,10 @@ SERVER_NOT_INITIALIZED = -32002
 
 ID_SCAN = 2**20
 """Characters of a message that does not read in which its ``id`` is looked for (clients write it first)."""
-_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+|"')  # JSON's, roughly
+# JSON's tokens, roughly. A string runs to its closing quote or, cut short, to the end of the text: one token
+# either way, so that a cut string is scanned once (when it had to close, each `\"` in it started another string
+# scanned to the end: quadratic, minutes for a cut body of a MiB).
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.S)
 
 
 class _Handled:
@@ -117,10 +123,12 @@ class VibenchProtocol(LanguageServerProtocol):
             kind: Any = self.get_message_type(method) or JsonRPCNotification
         elif "error" in data:
             kind = t.ResponseErrorMessage
-        elif "method" in data:
-            kind = self.get_message_type(method) or JsonRPCRequestMessage
+        elif "method" in data:  # (a method without a handler: read as any request, and answered -32601 later)
+            kind = (self.get_message_type(method) if self._handles(method) else None) or JsonRPCRequestMessage
         else:
             kind = self._result_types.pop(data["id"], None) or JsonRPCResponseMessage
+        if kind in (JsonRPCNotification, JsonRPCRequestMessage) and "params" not in data:
+            data = {**data, "params": None}  # JSON-RPC's params may be left out; the generic messages need one
         try:
             return self._converter.structure(data, kind)
         except Exception as error:  # noqa: BLE001 - cattrs' errors, or an lsprotocol validator's: the client's data
@@ -132,6 +140,10 @@ class VibenchProtocol(LanguageServerProtocol):
                 what = f"{method!r} notification" if "id" not in data else f"answer to {data['id']!r}"
                 logger.warning("vibench-lsp: %s dropped: it does not read: %s", what, summary)
             return HANDLED
+
+    def _handles(self, method: Any) -> bool:
+        """Whether the server has a handler of ``method`` (pygls' own, or one of vibench's features)."""
+        return method in self.fm.builtin_features or method in self.fm.features
 
     def handle_message(self, message: Any) -> None:
         if message is HANDLED:
@@ -189,8 +201,8 @@ def _envelope_problem(data: Any) -> str | None:
 
 
 def readable_id(text: str) -> int | str | None:
-    """The ``id`` of a message that does not read as a whole, found in its first :data:`ID_SCAN` characters:
-    the integer or string value of the key ``id`` of the outermost object; None if there is none.
+    """The ``id`` of a message that does not read as a whole, found in its first :data:`ID_SCAN` characters (each
+    read once): the integer or string value of the key ``id`` of the outermost object; None if there is none.
 
     >>> readable_id('{"jsonrpc": "2.0", "id": 12, "params": [[[[')
     12

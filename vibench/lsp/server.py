@@ -165,7 +165,7 @@ class VibenchServer(LanguageServer):
             if not spec_kind.is_spec(text, name):  # from the top-level keys: no outline of a non-spec
                 return None, None
             self.catalog.blocks()  # the registry fully loaded before the compiler reads it
-            return checking.check(text, doc.path, version, search), outline(text)
+            return checking.check(text, doc.path, version, search, doc.encoding), outline(text)
 
         def guarded() -> tuple[checking.Checked, Outline] | tuple[None, None] | None:
             """run(), whose BaseException (a plug-in's KeyboardInterrupt as the registry imports it, say) is
@@ -220,7 +220,10 @@ def _lsp_diagnostic(doc: Document, p: checking.Problem) -> t.Diagnostic:
     related = None
     if p.elsewhere is not None:
         file, line, col = p.elsewhere
-        where = t.Position(line=max(line - 1, 0), character=max(col - 1, 0))
+        # LSP's line and character (in the agreed encoding) there, counted in that file's text; the compiler's as
+        # they are when it could not be read (its code-point column put a place after a `𝕏` a unit to the left)
+        line, character = p.elsewhere_at or (max(line - 1, 0), max(col - 1, 0))
+        where = t.Position(line=line, character=character)
         related = [t.DiagnosticRelatedInformation(
             location=t.Location(uri=Path(file).as_uri(), range=t.Range(start=where, end=where)),
             message=visible.visible(f"{d.code}: {d.message}"))]

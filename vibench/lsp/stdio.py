@@ -34,7 +34,13 @@ of one) in a ``didOpen``, written as JSON may write it (a control character as `
 and a MiB for the rest of the message. A longer one is refused unread (:class:`Refused`)."""
 MAX_HEADER_LINE = 2**16
 """The longest header line read as one: a longer line is no header (LSP's are a few dozen bytes)."""
-_HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*(.*?)[ \t]*\r?\n", re.S)  # `Name: value`, a line
+MAX_HEADER_LINES = 100
+"""The most lines of one header block (LSP sends two): a longer block is no message's, read to its end unkept."""
+MAX_HEADER_BYTES = 2**16
+"""The most bytes of one header block kept; a longer block is no message's either."""
+# `Name: value`, a line. The value is every character up to the line break, its blanks stripped afterwards: a
+# pattern that trims them itself (`[ \t]*(.*?)[ \t]*`) tries each split of a run of blanks, cubic in its length.
+_HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:([^\r\n]*)\r?\n")
 # a Content-Length header after bytes that are no message (the rest of a body whose length was given short)
 _LENGTH_AFTER = re.compile(rb"content-length[ \t]*:[ \t]*([0-9]+)[ \t]*\r?\n\Z", re.I)
 
@@ -92,8 +98,9 @@ class Refused:
 def read_message(stream: BinaryIO) -> bytes | Refused | None:
     """The body of the next message on ``stream`` (``Name: value`` header lines, the names in any case, then an
     empty line, then ``Content-Length`` bytes); :class:`Refused` for one too long to read; None at the end of the
-    stream. Bytes that are no message, and a header block without a length or with a line that is no header,
-    are skipped, with a line in the log, up to the next header. Blocks until a message has come."""
+    stream. Bytes that are no message, and a header block without a length, with a line that is no header, or
+    beyond :data:`MAX_HEADER_LINES` lines or :data:`MAX_HEADER_BYTES` bytes, are skipped, with a line in the log,
+    up to the next header. Blocks until a message has come."""
     while True:
         headers = _headers(stream)
         if headers is None:
@@ -105,14 +112,17 @@ def read_message(stream: BinaryIO) -> bytes | Refused | None:
             b"no Content-Length" if length is None else b"Content-Length %r is no number of bytes" % length[:40]
         )
         logger.warning("vibench-lsp: a message skipped: %s", problem.decode("ascii", "replace"))
-    if len(length) > 20 or int(length) > MAX_MESSAGE_BYTES:  # (a 10,000-digit length is no int to make)
-        return Refused(length[:40].decode("ascii"))
-    body = stream.read(int(length))
-    return body if len(body) == int(length) else None
+    digits = length.lstrip(b"0") or b"0"  # `0007` is 7, however many zeros it is written with
+    if len(digits) > 20 or int(digits) > MAX_MESSAGE_BYTES:  # (a 10,000-digit length is no int to make)
+        return Refused(digits[:40].decode("ascii"))
+    body = stream.read(int(digits))
+    return body if len(body) == int(digits) else None
 
 
 def _headers(stream: BinaryIO) -> dict[bytes, bytes] | None:
-    """The next header block, by lower-case name (``b""``: what makes it no header block); None at the end."""
+    """The next header block, by lower-case name (``b""``: what makes it no header block); None at the end. A
+    block beyond :data:`MAX_HEADER_LINES` lines or :data:`MAX_HEADER_BYTES` bytes is read to its end without
+    keeping its lines (2,000,000 distinct lines without an empty one held 206 MB)."""
     skipped = 0
     line = b""
     while True:  # up to the first header line: a `Name: value` line, or a Content-Length after other bytes
@@ -130,12 +140,15 @@ def _headers(stream: BinaryIO) -> dict[bytes, bytes] | None:
     if skipped:
         logger.warning("vibench-lsp: %d bytes that are no message skipped", skipped)
     headers: dict[bytes, bytes] = {}
+    lines, size = 0, 0
     while line not in (b"\r\n", b"\n"):
-        header = _HEADER.fullmatch(line)
-        if header is None:
+        lines, size = lines + 1, size + len(line)
+        if lines > MAX_HEADER_LINES or size > MAX_HEADER_BYTES:
+            headers = {b"": b"a header block of more than %d lines or %d bytes" % (MAX_HEADER_LINES, MAX_HEADER_BYTES)}
+        elif (header := _HEADER.fullmatch(line)) is None:
             headers[b""] = b"a header line is no `Name: value`: %r" % line[:80]
         else:
-            headers[header.group(1).lower()] = header.group(2)
+            headers[header.group(1).lower()] = header.group(2).strip(b" \t")
         line = stream.readline(MAX_HEADER_LINE)
         if not line:
             return None
