@@ -639,7 +639,8 @@ def test_a_closed_standard_output_is_a_usage_error(monkeypatch: pytest.MonkeyPat
     ({"spec": "cnn/ResNet1D", "search_path": [1]},
      r"search_path is a list of folders \(str or os.PathLike\), got \[1\]"),
     ({"spec": "cnn/ResNet1D", "metadata": 123},
-     r"metadata is the path of PHM-Vibench's metadata table \(str or os.PathLike\), or the DatasetMetadata .*, not int"),
+     r"metadata is the path of PHM-Vibench's metadata table \(str or os.PathLike\), "
+     r"or the DatasetMetadata .*, not int"),
 ])
 def test_api_arguments_of_the_wrong_kind_are_named(kwargs: dict, message: str) -> None:
     """They were an AttributeError from inside the compiler (params, metadata), or a SpecError that

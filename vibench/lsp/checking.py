@@ -136,6 +136,13 @@ def _read_source(path: str) -> str | None:
     """The text of the spec file at ``path`` as the compiler reads it (UTF-8 without its byte-order mark; a byte
     that is not UTF-8 one character, as in E001's text), or None: not a regular file (a FIFO is never waited
     on), unreadable, or beyond vibench-compile's limit."""
+    raw = _read_bytes(path)
+    return None if raw is None else raw.decode("utf-8-sig", "replace")
+
+
+def _read_bytes(path: str) -> bytes | None:
+    """The bytes of the regular file at ``path`` within vibench-compile's limit, else None; a FIFO is
+    never waited on (the checker thread would hang on it)."""
     from vibench.compiler.load import MAX_BYTES
 
     try:
@@ -143,9 +150,9 @@ def _read_source(path: str) -> str | None:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 return None
             raw = fh.read(MAX_BYTES + 1)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a path holding NUL
         return None
-    return raw.decode("utf-8-sig", "replace") if len(raw) <= MAX_BYTES else None
+    return raw if len(raw) <= MAX_BYTES else None
 
 
 def _own_names(diagnostics: tuple[Diagnostic, ...], path: str | None, display: str, source: str) -> frozenset[str]:
@@ -163,11 +170,14 @@ def _own_names(diagnostics: tuple[Diagnostic, ...], path: str | None, display: s
 
 
 def _saved_text(path: str) -> str | None:
-    """The text of the file at ``path`` as the compiler reads it (UTF-8, no byte-order mark); None if unreadable."""
+    """The text of the file at ``path`` as the compiler reads it (UTF-8, no byte-order mark); None if unreadable,
+    not UTF-8, or not a regular file (read as :func:`_read_source` reads)."""
+    raw = _read_bytes(path)
+    if raw is None:
+        return None
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            saved = f.read()
-    except (OSError, UnicodeDecodeError):
+        saved = raw.decode("utf-8")
+    except UnicodeDecodeError:
         return None
     return saved[1:] if saved.startswith(BOM) else saved
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import warnings
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -171,10 +172,14 @@ def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *
     path = os.fsdecode(path)  # torch.load reads what is no str or os.PathLike as an open file
     shown = _shown(path, 200)
     try:  # the OS's reason is the open's only: an OSError of torch.load's is the file's (below)
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    except OSError as err:
-        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {err.strerror or err}") from None
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:  # a FIFO: no wait
+            regular = stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+            head = fh.read(4) if regular else b""
+    except (OSError, ValueError) as err:  # ValueError: a path holding NUL
+        reason = getattr(err, "strerror", None) or err
+        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {reason}") from None
+    if not regular:
+        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: it is not a regular file")
     if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
         found = "it is empty" if not head else f"it starts with {head!r}"
         raise ReferenceCheckpointError(f"{shown} is not a PyTorch checkpoint (torch.save writes a "
