@@ -286,14 +286,18 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
 
     def read(path):  # torch.load on the CPU, tensors only; a file it cannot read is an error saying why
         import os  # here only: model.py's imports stay torch's and the helpers' (math, re)
+        import stat
 
         path = os.fsdecode(path)  # a bytes path too: torch.load takes what is no str or os.PathLike for an open file
         place = shown(path, 200)
         try:  # the OS's reason is the open's only: torch.load's OSError is the file's (see unreadable)
-            with open(path, "rb") as fh:
-                head = fh.read(4)
-        except OSError as err:
-            raise error(f"cannot read the checkpoint {place}: {err.strerror or err}") from None
+            with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:  # a FIFO: no wait
+                regular = stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+                head = fh.read(4) if regular else b""
+        except (OSError, ValueError) as err:  # ValueError: a path holding NUL
+            raise error(f"cannot read the checkpoint {place}: {getattr(err, 'strerror', None) or err}") from None
+        if not regular:
+            raise error(f"cannot read the checkpoint {place}: it is not a regular file")
         if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
             found = "it is empty" if not head else f"it starts with {head!r}"
             raise error(f"{place} is not a PyTorch checkpoint (torch.save writes a zip archive; {found})")
