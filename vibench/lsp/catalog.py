@@ -362,5 +362,16 @@ def _block_params(block: Block) -> dict[str, ParamInfo]:
         default = None if required else _shown(info.get_default(call_default_factory=True))
         out[name] = ParamInfo(name, type_text({k: v for k, v in prop.items() if k not in ("default", "description",
                                                                                            "title")}),
-                              info.description or "", required, default, bounds_text(members))
+                              info.description or "", required, default, bounds_text(members), _choices(members))
     return out
+
+
+def _choices(members: list[dict[str, Any]]) -> tuple[Any, ...] | None:
+    """The values a block parameter's literal members allow (``padding_mode``: zeros, reflect...; ``padding``:
+    same, valid beside its numbers), in declaration order; None when it has none."""
+    values: list[Any] = []
+    for m in members:
+        for value in m.get("enum", [m["const"]] if "const" in m else []):
+            if value is not None and value not in values:
+                values.append(value)
+    return tuple(values) or None

@@ -8,11 +8,13 @@ good program. Offered:
 * ``block:`` values: the catalogue (one-line description; the full doc on resolve), the document's
   composites (inside a composite, not itself nor one that uses it: E206) and the library's templates;
 * node references in ``in:`` (string, list or port mapping) and ``outputs:``: the unit's inputs
-  and nodes, nearest preceding node first, ``node.port`` for multi-output nodes, each with its
-  checked shape; port names as the keys of an ``in:`` mapping;
+  and nodes in the spellings the compiler takes there (:mod:`vibench.lsp.completion_refs`), nearest
+  preceding node first, each with its checked shape; port names as the keys of an ``in:`` mapping;
 * ``extends:`` values: templates; ``with:`` keys (and a PHM config's ``model:`` keys): the
-  template's parameters; values of slots (``backbone: B_0...``) and of parameters with choices;
-* a block parameter that takes no text: the unit's parameter and ``let`` names (names as values);
+  template's parameters; values of slots (``backbone: B_0...``) and of parameters with choices
+  (a block's fixed values: ``padding_mode: zeros``);
+* a block parameter that takes no text: the unit's parameters of a type it takes and ``let`` names
+  (names as values);
 * the document model's keys elsewhere (top level, ``params:``, ``inputs:``, ...; at the top level
   only those the compiler combines with the keys written, E107) and its fixed values (``dtype``).
 
@@ -24,24 +26,22 @@ quotes gets its colon after the closing quote.
 from __future__ import annotations
 
 import json
+import re
 
 from lsprotocol import types as t
 
 from vibench.lsp.catalog import Catalog, ParamInfo, document_model, model_keys
+from vibench.lsp.completion_refs import candidates as reference_candidates
 from vibench.lsp.document import (
     NODE_KEYS,
     Document,
     block_interface,
-    checked_node,
     is_phm,
     is_reference,
     node_block,
-    node_of,
-    references,
     template_of,
     template_param_path,
     unit_of,
-    units_for,
 )
 from vibench.lsp.outline import Cursor, Outline
 
@@ -253,50 +253,11 @@ def _templates(doc: Document, catalog: Catalog, cursor: Cursor, folder: str | No
 
 
 def _references(doc: Document, catalog: Catalog, cursor: Cursor) -> list[t.CompletionItem]:
-    o, path = doc.outline, cursor.path
-    unit = unit_of(path)
-    here = node_of(path)
-    names = references(o, unit)
-    order = [n for n, _ in names]
-    at = order.index(here) if here in order else len(order)
-    items = []
-    for index, (name, what) in enumerate(names):
-        if name == here:
-            continue
-        rank = at - index if index < at else len(order) + index  # the nearest preceding node first
-        shape, ports = _checked_outputs(doc, catalog, unit, name, what)
-        detail = f"{what}" + (f" {shape}" if shape else "")
-        items.append(t.CompletionItem(label=name, kind=t.CompletionItemKind.Variable if what == "input"
-                                      else t.CompletionItemKind.Reference, detail=detail,
-                                      sort_text=f"{rank:06d}", text_edit=_value_edit(doc, cursor, name)))
-        for port, port_shape in ports:
-            label = f"{name}.{port}"
-            port_detail = f"output `{port}` of {name}" + (f" {port_shape}" if port_shape else "")
-            items.append(t.CompletionItem(label=label, kind=t.CompletionItemKind.Reference, detail=port_detail,
-                                          sort_text=f"{rank:06d}.{port}", text_edit=_value_edit(doc, cursor, label)))
-    return items
-
-
-def _checked_outputs(doc: Document, catalog: Catalog, unit: tuple, name: str,
-                     what: str) -> tuple[str, list[tuple[str, str]]]:
-    """(shape text, [(port, shape)] for a multi-output node) from the last good check, else the
-    block's declared outputs without shapes."""
-    from vibench.compiler.symbolic import fmt_shape
-
-    if what == "input":
-        for u in units_for(doc, unit):
-            for input_name, tensor in u.inputs:
-                if input_name == name:
-                    return fmt_shape(tensor.shape), []
-        return "", []
-    node = checked_node(doc, unit, name)
-    if node is not None:
-        outs = node.outputs
-        if len(outs) == 1:
-            return fmt_shape(outs[0][1].shape), []
-        return fmt_shape(outs[0][1].shape), [(p, fmt_shape(tt.shape)) for p, tt in outs]
-    _, _, outputs = block_interface(doc, catalog, node_block(doc.outline, unit, name))
-    return "", [(p, "") for p in outputs] if len(outputs) > 1 else []
+    """The names that compile as a reference at the cursor (:mod:`vibench.lsp.completion_refs`)."""
+    return [t.CompletionItem(label=c.label, kind=t.CompletionItemKind.Variable if c.is_input
+                             else t.CompletionItemKind.Reference, detail=c.detail, sort_text=c.sort,
+                             text_edit=_value_edit(doc, cursor, c.label))
+            for c in reference_candidates(doc, catalog, cursor.path)]
 
 
 def _param_values(doc: Document, catalog: Catalog, cursor: Cursor, param: ParamInfo | None) -> list[t.CompletionItem]:
@@ -322,10 +283,41 @@ def _param_values(doc: Document, catalog: Catalog, cursor: Cursor, param: ParamI
 
 def _names(doc: Document, cursor: Cursor, unit: tuple, param: ParamInfo | None) -> list[t.CompletionItem]:
     """The unit's parameters and ``let`` values, for a block parameter that takes no text: there a
-    plain name reads its value (``out_channels: width``; docs/language.md, "Names as values")."""
+    plain name reads its value (``out_channels: width``; docs/language.md, "Names as values"), which the
+    block then validates, so only names declared of a type the parameter takes (``bias: width`` is E112)."""
     if param is None or param.slot or param.choices or _takes_text(param.type):
         return []
-    return _unit_names(doc, cursor, unit)
+    return _unit_names(doc, cursor, unit, _kinds_taken(param.type))
+
+
+# The declared types (as a spec writes them) whose values a block parameter's type takes: an int is a float too.
+_TAKEN = {"bool": ("bool",), "int": ("int",), "float": ("float", "int"), "list": ("list",), "tuple": ("list",),
+          "dict": ("dict",), "None": ()}
+
+
+def _kinds_taken(type_: str) -> tuple[str, ...]:
+    """The declared types of the names a parameter of type ``type_`` (``int | None``, ``list[int]``) takes; none,
+    meaning any, for a type the editor cannot tell (``any``, ``${...}``, a composite's inferred one)."""
+    kinds: list[str] = []
+    for member in _members(type_):
+        taken = _TAKEN.get(member.split("[")[0])
+        if taken is None:
+            return ()
+        kinds += [k for k in taken if k not in kinds]
+    return tuple(kinds)
+
+
+def _members(type_: str) -> list[str]:
+    """The members of a union as the editor shows it, split at the ``|`` outside brackets (``list[int | None]``
+    is one member)."""
+    members, depth, start = [], 0, 0
+    for i, char in enumerate(type_):
+        depth += char == "["
+        depth -= char == "]"
+        if char == "|" and depth == 0:
+            members.append(type_[start:i].strip())
+            start = i + 1
+    return [*members, type_[start:].strip()]
 
 
 # The node keys that take a parameter's name as their value (docs/language.md, "Names as values"), and the
@@ -359,15 +351,19 @@ def _declared_as(o: Outline, path: tuple, kinds: tuple[str, ...]) -> bool:
             return ("list" if kind == "seq" else "dict") in kinds
         if value is None:
             return True
-        written = "bool" if value in ("true", "false") else "int" if value.lstrip("-").isdigit() else "str"
-    members = [m.strip().split("[")[0] for m in written.split("|")]
+        written = ("bool" if value in ("true", "false") else "int" if value.lstrip("-").isdigit()
+                   else "float" if _FLOAT.fullmatch(value) else "str")
+    members = [m.split("[")[0] for m in _members(written)]
     return any(m in kinds or m in ("any", "") for m in members)
+
+
+# A float as a spec writes one (`0.5`, `.5`, `-1.5e-3`, `1e3`).
+_FLOAT = re.compile(r"[-+]?(\d[\d_]*\.[\d_]*|\.\d[\d_]*|\d[\d_]*(?=[eE]))([eE][-+]?\d+)?")
 
 
 def _takes_text(type_: str) -> bool:
     """Whether a parameter type as the editor shows it (``int``, ``'same' | 'valid' | int``) takes text."""
-    members = [m.strip() for m in type_.split("|")]
-    return any(m in ("str", "any", "") or m.startswith(("'", '"', "str")) for m in members)
+    return any(m in ("str", "any", "") or m.startswith(("'", '"', "str")) for m in _members(type_))
 
 
 def _value_item(value: str, detail: str, cursor: Cursor, doc: Document, literal: bool = False) -> t.CompletionItem:
