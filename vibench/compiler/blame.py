@@ -60,6 +60,8 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     data = doc.data
     extending = isinstance(data, dict) and "extends" in data
     settings = data.get("with", {}) if extending else {}
+    if not isinstance(settings, dict):  # `with: 3` (E102 says so): no setting to blame
+        return diagnostics
     given = dict(overrides or {})
     said = origin or (lambda key: f"the value of `{key}` is the one given with the parameters")
     # An error outside the file may come from any setting; one in the file (a template compiled itself, a value
@@ -68,7 +70,7 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     inside = [d for d in diagnostics if d.severity == "error" and d not in outside and given
               and not any(said(key) in d.notes or _about_given(d, doc, key) for key in given)]
     candidates: list[Setting] = [(False, key) for key in settings or {}] + [(True, key) for key in given]
-    if not isinstance(settings, dict) or not 0 < len(candidates) <= MAX_SETTINGS_TRIED:
+    if not 0 < len(candidates) <= MAX_SETTINGS_TRIED:
         return diagnostics
     outside += inside
     if not outside:

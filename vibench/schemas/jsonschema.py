@@ -9,16 +9,19 @@ following what yaml-language-server measurably does with each keyword (``docs/ed
   that block's parameters; ``additionalProperties: false``) and one alternative for the names a
   static schema cannot check: composites (CamelCase), library references (``family/Name``,
   ``file.yaml#Block``) and ``${...}`` expressions. Required parameters are checked next to the
-  ``oneOf`` (``if block == X then required``), so an incomplete node still selects its block;
+  ``oneOf`` (``if block == X then required``), so an incomplete node still selects its block. A node's
+  ``with:`` mapping takes the same parameters, each a reference to the node's own key's schema;
 * the node's ``block`` also lists every block as a titled ``const`` with its description: value
   completion offers them all (also when replacing an existing name) and hover shows the one chosen;
   an unknown name gets one message (the first member's ``patternErrorMessage``);
 * every block parameter also accepts a ``${...}`` string, and its description states its type,
   bounds and default; ``nodes`` maps carry "new node" snippets; every mapping whose keys are not
-  fixed (name-keyed maps, ``metadata:``, a composite node's parameters) takes string keys only;
+  fixed (name-keyed maps, ``metadata:``, a composite node's parameters) takes string keys only, but
+  a parameter's mapping the keys its type names (``dict[int, int]``);
 * an integer or number also accepts, as a string, the YAML 1.1 forms the compiler reads as numbers
   and yaml-language-server (YAML 1.2) as strings: ``1_000``, ``0b101``, ``-0x1f``, ``0.1_0``
-  (:data:`INTEGER_1_1`, :data:`NUMBER_1_1`);
+  (:data:`INTEGER_1_1`, :data:`NUMBER_1_1`); a block's float refuses ``.nan`` and ``.inf`` as the
+  compiler does (:mod:`vibench.schemas.value_rules`), and no number in the schema is one (JSON has none);
 * ``extends:`` completes the templates on the spec path (the shipped library, plus ``--spec-path``
   folders), and ``with:`` the parameters of the one named (an ``if``/``then`` per template);
 * ``title`` s are set on purpose, not by pydantic: the server shows the first title it meets as the
@@ -40,12 +43,19 @@ from urllib.parse import quote
 
 from vibench.schemas.document import NODE_KEYS, SpecDocument
 from vibench.schemas.param_schema import (  # noqa: F401 (re-exported)
-    _NAMED_CHILDREN,
     _strip_titles,
     block_param,
     bounds_text,
     param_markdown,
     type_text,
+)
+from vibench.schemas.value_rules import (
+    INTEGER_1_1,
+    NUMBER_1_1,
+    KeyedJsonSchema,
+    finite_numbers,
+    string_keys,
+    yaml_1_1_numbers,
 )
 
 if TYPE_CHECKING:
@@ -60,13 +70,6 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """A string holding a ``${...}`` template (evaluated when the spec compiles)."""
 OTHER_BLOCK_PATTERN = r"^(?:[A-Z][A-Za-z0-9_]*|.*[/#].*|.*\.(?:ya?ml|json)|.*\$\{.*)$"
 """``block:`` values the catalogue does not hold: composites, library references, templates."""
-INTEGER_1_1 = (r"^(?:[-+]?0b[01_]*[01][01_]*|[-+]0x[0-9a-fA-F_]*[0-9a-fA-F][0-9a-fA-F_]*"
-               r"|0x(?:_+[0-9a-fA-F]|[0-9a-fA-F]+_)[0-9a-fA-F_]*|[-+]?[1-9][0-9]*_[0-9_]*)$")
-"""Integers as YAML 1.1 (PyYAML, so the compiler) reads them that YAML 1.2 reads as strings: with ``_``
-(``1_000``), binary (``0b101``), a signed hexadecimal (``-0x1f``). Their bounds are not checked."""
-NUMBER_1_1 = (INTEGER_1_1[:-2] + r"|[-+]?[0-9][0-9_]*(?:_[0-9_]*\.[0-9_]*|\.[0-9_]*_[0-9_]*)(?:[eE][-+][0-9]+)?"
-              r"|\.[0-9]+_[0-9_]*(?:[eE][-+][0-9]+)?)$")
-""":data:`INTEGER_1_1`, and floats with ``_`` (``0.1_0``, ``1_0.5``, ``.5_0``)."""
 EXTENDS_EXCLUDES = ("inputs", "nodes", "outputs")
 """Sections a spec with ``extends:`` cannot have (E107); ``blocks``, ``let`` and ``checks`` only empty."""
 UNKNOWN_BLOCK = (
@@ -127,8 +130,8 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
         description += f" This schema is for specs that extend `{escaped(template)}`."
     root["description"] = root["markdownDescription"] = description
     schema = {"$schema": DIALECT, "$id": schema_id, **root, "$defs": defs}
-    _string_keys(schema)
-    _yaml_1_1_numbers(schema)
+    string_keys(schema)
+    yaml_1_1_numbers(schema)
     return schema
 
 
@@ -136,7 +139,8 @@ def schema_text(template: str | None = None, search_path: list[str] | None = Non
     """The schema as deterministic, indented JSON text (what ``vibench-compile schema`` writes). A lone surrogate
     (a template file name's byte that is not UTF-8) is written as its JSON escape, ``\\udcff``: the file stays
     UTF-8, which an editor reads, and a JSON reader reads the name back."""
-    text = json.dumps(build_schema(template, search_path), indent=2, ensure_ascii=False) + "\n"
+    # allow_nan=False: `Infinity` and `NaN` are no JSON (an editor refuses the whole file); no schema holds one.
+    text = json.dumps(build_schema(template, search_path), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -155,7 +159,8 @@ def _node_union(blocks: Mapping[str, Block], node_keys: dict[str, Any], defs: di
              "description": "A composite block from `blocks:` (CamelCase), a library spec (`family/Name`, "
              "`file.yaml#Block`) or a `${...}` expression naming a block."}
     choices = [other] + [_block_tag(name, block) for name, block in blocks.items()]
-    alternatives = [_block_node(name, block, node_keys, defs) for name, block in blocks.items()]
+    alternatives = [_block_node(name, block, node_keys, defs, f"#/$defs/Node/oneOf/{index}")
+                    for index, (name, block) in enumerate(blocks.items())]
     common = {key: {"$ref": f"#/$defs/{_node_key_def(key)}"} for key in NODE_KEYS[1:]}
     for key in NODE_KEYS[1:]:
         defs[_node_key_def(key)] = node_keys[key]
@@ -245,8 +250,10 @@ def _block_tag(name: str, block: Block) -> dict[str, Any]:
             "markdownDescription": f"**{name}**: {inspect.cleandoc(block.long_description)}"}
 
 
-def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    params = block.Params.model_json_schema()
+def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[str, Any],
+                where: str) -> dict[str, Any]:
+    """The node alternative of block ``name``, which ``where`` (a JSON pointer) points at."""
+    params = block.Params.model_json_schema(schema_generator=KeyedJsonSchema)
     tag = _block_tag(name, block)
     for key, value in params.pop("$defs", {}).items():
         if defs.setdefault(key, _strip_titles(value)) != _strip_titles(value):
@@ -261,12 +268,15 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
     }
     for key in NODE_KEYS[1:]:
         props[key] = {"$ref": f"#/$defs/{_node_key_def(key)}"}
-    props["with"] = _node_with(name, list(params.get("properties", {})), node_keys["with"])
+    own: dict[str, Any] = {}
     for pname, pschema in params.get("properties", {}).items():
         info = block.Params.model_fields[pname]
         if pname not in required and "default" not in pschema:  # a default_factory
             pschema = {**pschema, "default": info.get_default(call_default_factory=True)}
-        props[pname] = block_param(pname, pschema, required=pname in required, names=True)
+        pschema = finite_numbers(pschema, infinite_ok=pname in block.infinite_ok)
+        own[pname] = block_param(pname, pschema, required=pname in required, names=True)
+    props["with"] = _node_with({p: f"{where}/properties/{p}" for p in own}, node_keys["with"])
+    props.update(own)
     return {
         "title": name,
         "description": block.description,
@@ -277,9 +287,12 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
     }
 
 
-def _node_with(name: str, params: list[str], common: dict[str, Any]) -> dict[str, Any]:
-    """A node's ``with:`` for block ``name``: a mapping of its parameters (a misspelt key is E111), or ``${...}``."""
-    mapping = {"title": "with: dict", "type": "object", "properties": {p: {} for p in params},
+def _node_with(params: dict[str, str], common: dict[str, Any]) -> dict[str, Any]:
+    """A node's ``with:``: a mapping of its block's parameters, each checked as the node's own key is (``params``:
+    the pointer to that key's schema; a misspelt key is E111, a wrong value E112 or E104), or ``${...}``.
+
+    A reference, not a copy: copies made the schema a third larger (2.6 MB)."""
+    mapping = {"title": "with: dict", "type": "object", "properties": {p: {"$ref": ref} for p, ref in params.items()},
                "additionalProperties": False}
     return {"title": "with", "description": common["description"], "markdownDescription": common["description"],
             "anyOf": [mapping, {"title": "with: ${...}", "$ref": "#/$defs/Template"},
@@ -336,67 +349,6 @@ def _retarget(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_retarget(v) for v in schema]
     return schema
-
-
-_SCHEMA_VALUED = ("additionalProperties", "items", "not", "if", "then", "else", "propertyNames", "contains")
-_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-
-
-def _string_keys(schema: Any) -> None:
-    """Every mapping whose keys are not all listed (``nodes``, ``inputs``, ``sizes``, ``metadata``, a
-    composite node's parameters ...) takes only string keys.
-
-    JSON keys are always strings, but YAML reads ``true:`` or ``1:`` as a boolean or number key,
-    which the compiler refuses (E102); through this ``propertyNames`` the server reports it too.
-    A mapping with ``additionalProperties: false`` needs none (a key that is not listed is refused), and
-    the object schemas of conditions (no ``additionalProperties``) get none: yaml-language-server would
-    offer a placeholder key ``property`` wherever they apply; so it would in a free-form mapping
-    (``additionalProperties: true``: ``metadata``, ``with``), whose one is ``doNotSuggest``. The maps
-    nested in a ``metadata:`` value have no schema: the compiler takes any keys there.
-    """
-    if not isinstance(schema, dict):
-        return
-    extra = schema.get("additionalProperties")
-    if schema.get("type") == "object" and isinstance(extra, dict):
-        schema.setdefault("propertyNames", {"type": "string"})
-    elif schema.get("type") == "object" and extra is True:  # free-form: no placeholder key to complete
-        schema.setdefault("propertyNames", {"type": "string", "doNotSuggest": True})
-    for key in _SCHEMA_VALUED:
-        _string_keys(schema.get(key))
-    for key in _SCHEMA_LISTS:
-        for sub in schema.get(key) or []:
-            _string_keys(sub)
-    for key in _NAMED_CHILDREN:
-        for sub in (schema.get(key) or {}).values():
-            _string_keys(sub)
-
-
-def _yaml_1_1_numbers(schema: Any) -> None:
-    """Next to each ``integer`` (``number``) member of an ``anyOf``, the same title for a string
-    matching :data:`INTEGER_1_1` (:data:`NUMBER_1_1`).
-
-    yaml-language-server reads YAML 1.2, where ``1_000`` and ``0b101`` are strings; the compiler reads
-    YAML 1.1, where they are integers: without this the server flags values the compiler accepts.
-    """
-    if isinstance(schema, list):
-        for sub in schema:
-            _yaml_1_1_numbers(sub)
-        return
-    if not isinstance(schema, dict):
-        return
-    for value in schema.values():
-        _yaml_1_1_numbers(value)
-    members = schema.get("anyOf")
-    if not isinstance(members, list):
-        return
-    out = []
-    for member in members:
-        out.append(member)
-        kind = member.get("type") if isinstance(member, dict) else None
-        if kind in ("integer", "number"):
-            ref = "#/$defs/Integer_1_1" if kind == "integer" else "#/$defs/Number_1_1"
-            out.append({**({"title": member["title"]} if "title" in member else {}), "$ref": ref})
-    schema["anyOf"] = out
 
 
 def _object_member(prop: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,17 @@ import copy
 import json
 from typing import Any
 
+LARGEST_FLOAT = 1.7976931348623157e308
+"""The largest finite float: JSON has no infinity, and only an infinity lies beyond this (``> LARGEST_FLOAT``)."""
+_NON_FINITE = {".inf": {"type": "number", "exclusiveMinimum": LARGEST_FLOAT},
+               "-.inf": {"type": "number", "exclusiveMaximum": -LARGEST_FLOAT},
+               # NaN passes every bound (a comparison with it is false), and no other number is >= 0 and <= -1
+               ".nan": {"type": "number", "minimum": 0, "maximum": -1}}
+# Bounds written with LARGEST_FLOAT for an infinite one (template_schema), shown as declared.
+_INFINITE_TEXT: dict[tuple[str, Any], str] = {
+    ("minimum", -LARGEST_FLOAT): "> -inf", ("exclusiveMinimum", LARGEST_FLOAT): ">= inf",
+    ("maximum", LARGEST_FLOAT): "< inf", ("exclusiveMaximum", -LARGEST_FLOAT): "<= -inf"}
+
 _TYPE_NAMES = {"integer": "int", "number": "float", "boolean": "bool", "string": "str", "null": "None",
                "array": "list", "object": "dict"}
 
@@ -88,10 +99,19 @@ def _template_inside(schema: dict[str, Any], names: bool = False) -> dict[str, A
     return out
 
 
+def non_finite(value: float) -> dict[str, Any]:
+    """The schema that number ``value`` (``inf``, ``-inf`` or ``nan``) alone meets, for a choice: no JSON text
+    holds it (``enum: [Infinity]`` is no JSON)."""
+    return dict(_NON_FINITE[".nan" if value != value else ".inf" if value > 0 else "-.inf"])
+
+
 def type_text(schema: Any) -> str:
     """A Python-like rendering of a JSON Schema type: ``int | None``, ``list[int]``, ``'same' | 'valid'``."""
     if not isinstance(schema, dict) or not schema:
         return "any"
+    odd = next((text for text, s in _NON_FINITE.items() if schema == s), None)
+    if odd is not None:
+        return odd
     if "$ref" in schema:
         return "${...}" if schema["$ref"] == "#/$defs/Template" else schema["$ref"].rsplit("/", 1)[-1]
     if "const" in schema:
@@ -109,7 +129,8 @@ def type_text(schema: Any) -> str:
             return "tuple[" + ", ".join(type_text(m) for m in schema["prefixItems"]) + "]"
         return f"list[{type_text(schema.get('items', {}))}]"
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
-        return f"dict[str, {type_text(schema['additionalProperties'])}]"
+        keys = type_text(schema["propertyNames"]) if "propertyNames" in schema else "str"
+        return f"dict[{keys}, {type_text(schema['additionalProperties'])}]"
     return _TYPE_NAMES.get(kind, "any") if kind else "any"
 
 
@@ -118,9 +139,14 @@ def bounds_text(members: list[dict[str, Any]]) -> str:
     signs = (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
     parts: list[str] = []
     for m in members:
+        if m in _NON_FINITE.values():  # a choice (`.inf`), not a bound
+            continue
+        if m.get("not") == {} and "no number is within its bounds" not in parts:  # `ge: .nan`, `gt: .inf`
+            parts.append("no number is within its bounds")
         for key, sign in signs:
-            if key in m and f"{sign} {m[key]}" not in parts:
-                parts.append(f"{sign} {m[key]}")
+            text = _INFINITE_TEXT.get((key, m.get(key)), f"{sign} {m.get(key)}")
+            if key in m and text not in parts:
+                parts.append(text)
     return ", ".join(parts)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.ir import ParamDecl
+from vibench.schemas.param_schema import LARGEST_FLOAT, non_finite
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -187,11 +189,13 @@ def with_schema(info: TemplateInfo) -> dict[str, Any]:
     assert info.params is not None
     # names: `with: {num_classes: classes}` reads the spec's own parameter `classes` (docs/language.md).
     props = {p.name: block_param(p.name, _field(p, info.components.get(p.name, [])), required=p.required,
-                                 default_text=None if _plain(p.default) else "computed from other parameters",
+                                 default_text=_default_text(p.default),
                                  names=True)
              for p in info.params}
     text = f"Values for the parameters of `{info.name}`."
-    return {"title": "with", "type": "object", "description": text, "markdownDescription": text,
+    # `with:` with nothing under it (null) sets no parameter, as the compiler reads it. A list of types, not an
+    # `anyOf`: the server names a failed single `type: object` by the title ('Expected "with"'), a list by its types.
+    return {"title": "with", "type": ["object", "null"], "description": text, "markdownDescription": text,
             "properties": props, "additionalProperties": False}
 
 
@@ -222,27 +226,77 @@ def _field(p: ParamDecl, components: list[str]) -> dict[str, Any]:
     from pydantic import TypeAdapter
 
     from vibench.compiler.params import parse_type
+    from vibench.schemas.value_rules import KeyedJsonSchema, refuse_nan
 
-    schema: dict[str, Any] = TypeAdapter(parse_type(p.type)).json_schema()
+    schema: dict[str, Any] = TypeAdapter(parse_type(p.type)).json_schema(schema_generator=KeyedJsonSchema)
     if p.choices is not None:
-        schema = {"enum": list(p.choices)}
+        schema = _choices(p)
     if p.slot is not None:
         # A typed slot: complete the components its folder offers (others, on a spec path the schema was not written
         # with, also compile).
         component = {"anyOf": [{"enum": components}, {"type": "string"}]}
         if p.choices is None:  # each text member of the type (`str`, `list[str] | None`) names a component
             schema = _with_strings(schema, component)
-    bounds = {"minimum": p.ge, "exclusiveMinimum": p.gt, "maximum": p.le, "exclusiveMaximum": p.lt}
-    bounds = {k: int(v) if float(v).is_integer() else v for k, v in bounds.items() if v is not None}
-    if bounds:
-        members = schema.get("anyOf", [schema])
-        for m in members:
+    if (p.ge, p.gt, p.le, p.lt) != (None,) * 4 and p.choices is None:  # (the choices kept are within them)
+        bounds: dict[str, Any] | None = _json_bounds(p)
+        for m in schema.get("anyOf", [schema]):
             if m.get("type") in ("integer", "number"):
-                m.update(bounds)
+                m.update({"not": {}} if bounds is None else bounds)  # (`not: {}`: no number is within them)
+            if m.get("type") == "number" and bounds is not None:  # NaN is within no bound (also not `le: .inf`)
+                m.update(refuse_nan("NaN is within no bound: a number within the bounds (the compiler's E208)."))
     schema["description"] = p.doc or f"Parameter `{p.name}` ({p.type})."
     if not p.required and _plain(p.default):
         schema["default"] = p.default
     return schema
+
+
+# An infinite bound as JSON can write it (it has no infinity): {} where every number but NaN meets it, None where none.
+_INFINITE_BOUNDS: dict[tuple[str, bool], dict[str, float] | None] = {
+    ("minimum", True): {"exclusiveMinimum": LARGEST_FLOAT},  # >= inf: inf alone
+    ("exclusiveMinimum", True): None,  # > inf
+    ("maximum", True): {},  # <= inf
+    ("exclusiveMaximum", True): {"maximum": LARGEST_FLOAT},  # < inf: every finite number
+    ("minimum", False): {},  # >= -inf
+    ("exclusiveMinimum", False): {"minimum": -LARGEST_FLOAT},  # > -inf: every finite number
+    ("maximum", False): {"exclusiveMaximum": -LARGEST_FLOAT},  # <= -inf: -inf alone
+    ("exclusiveMaximum", False): None,  # < -inf
+}
+
+
+def _json_bounds(p: ParamDecl) -> dict[str, float] | None:
+    """The declared bounds as JSON Schema keywords; None when no number meets them (a NaN bound: the compiler
+    compares, and a comparison with NaN is false; ``gt: .inf``). ``Infinity`` is no JSON: an infinite bound is
+    written with the largest float (``lt: .inf`` as ``maximum: 1.797...e308``), or left out (``le: .inf``)."""
+    out: dict[str, float] = {}
+    for key, bound in (("minimum", p.ge), ("exclusiveMinimum", p.gt), ("maximum", p.le), ("exclusiveMaximum", p.lt)):
+        if bound is None:
+            continue
+        if math.isnan(bound):
+            return None
+        written = _INFINITE_BOUNDS[key, bound > 0] if math.isinf(bound) else {
+            key: int(bound) if float(bound).is_integer() else bound}
+        if written is None:
+            return None
+        for k, v in written.items():  # two of one side (`ge: 0, gt: -.inf`): the tighter
+            out[k] = v if k not in out else max(out[k], v) if k.endswith("inimum") else min(out[k], v)
+    return out
+
+
+def _choices(p: ParamDecl) -> dict[str, Any]:
+    """``choices:`` as JSON Schema: those within the bounds (a number outside them is E208 before the choices are
+    compared; NaN is within none), each non-finite one (``.inf``: no JSON text) as the schema only it meets."""
+    def within(value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True
+        return ((p.ge is None or value >= p.ge) and (p.gt is None or value > p.gt)
+                and (p.le is None or value <= p.le) and (p.lt is None or value < p.lt))
+
+    kept = [c for c in p.choices or () if within(c)]
+    odd = [c for c in kept if isinstance(c, float) and not math.isfinite(c)]
+    plain = [c for c in kept if not (isinstance(c, float) and not math.isfinite(c))]
+    if not odd:
+        return {"enum": plain}
+    return {"anyOf": [{"enum": plain}] * bool(plain) + [non_finite(c) for c in odd]}
 
 
 def _with_strings(schema: Any, component: dict[str, Any], top: bool = True) -> Any:
@@ -255,6 +309,36 @@ def _with_strings(schema: Any, component: dict[str, Any], top: bool = True) -> A
     if isinstance(schema, list):
         return [_with_strings(v, component, top) for v in schema]
     return schema
+
+
+def _default_text(value: Any) -> str | None:
+    """How the description shows a default that is no JSON: a float that is not finite as YAML writes it
+    (``.inf``), a ``${...}`` as computed; None for plain data (the schema's ``default``)."""
+    if _plain(value):
+        return None
+    if not _plain(_finite(value)):
+        return "computed from other parameters"
+    return f"`{_yaml_text(value)}`"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0.0
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+def _yaml_text(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else "-.inf" if value < 0 else ".inf"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_yaml_text(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
 
 
 def _plain(value: Any) -> bool:

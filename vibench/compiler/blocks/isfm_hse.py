@@ -16,6 +16,7 @@ from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, nume
 from vibench.compiler.blocks.isfm_routing import (
     SystemRouter,
     Systems,
+    SystemsWritten,
     check_system_keys,
     router_code,
     str_keys,
@@ -58,7 +59,7 @@ class HseChannelMixerParams(BlockParams):
     )
     c_dim: int = Field(ge=1, description="Features per time step after mixing (the reference's c_dim).")
 
-    _keys = field_validator("num_channels", mode="before")(str_keys)
+    _keys = field_validator("num_channels", mode="before", json_schema_input_type=SystemsWritten)(str_keys)
     _check = field_validator("num_channels")(check_system_keys)
 
     def __hash__(self) -> int:  # dict field: hash by its sorted items

@@ -40,6 +40,10 @@ Systems = dict[str, Count]
 """A mapping system id (an integer, written as a string) -> count."""
 PerSystem = Count | Systems
 """One count for every system, or a mapping system id -> count."""
+SystemsWritten = dict[int | str, Count]
+"""What a spec may write for :data:`Systems` (``{1: 4}`` as YAML gives it; :func:`str_keys` turns the keys into
+text): the JSON Schema shows it, so that an editor takes integer keys."""
+PerSystemWritten = Count | SystemsWritten
 
 
 def str_keys(value: object) -> object:
@@ -74,7 +78,7 @@ class IsfmSystemClassifierParams(BlockParams):
     activation: ActivationName = Field("relu", description="Activation between the two Linears of a head.")
     in_features: int | None = Field(None, ge=1, description="Input features (inferred from the last dimension).")
 
-    _keys = field_validator("num_classes", mode="before")(str_keys)
+    _keys = field_validator("num_classes", mode="before", json_schema_input_type=SystemsWritten)(str_keys)
     _check = field_validator("num_classes")(check_system_keys)
 
     def __hash__(self) -> int:  # dict field: hash by its sorted items
@@ -88,7 +92,7 @@ class IsfmSystemPrototypesParams(BlockParams):
     )
     dim: int | None = Field(None, ge=1, description="Feature width D (inferred from the input).")
 
-    _keys = field_validator("num_classes", mode="before")(str_keys)
+    _keys = field_validator("num_classes", mode="before", json_schema_input_type=PerSystemWritten)(str_keys)
     _check = field_validator("num_classes")(check_system_keys)
 
     def __hash__(self) -> int:  # dict field: hash by its sorted items

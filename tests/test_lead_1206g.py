@@ -1,0 +1,17 @@
+"""Small fixes of the lead's: an extending spec whose `with:` is no mapping is E102, never an internal error."""
+
+from __future__ import annotations
+
+import pytest
+
+from vibench.compiler.cli import main
+
+
+@pytest.mark.parametrize("value", ["3", "[1, 2]", '"x"'])
+def test_with_that_is_no_mapping_is_e102_only(tmp_path, capsys, value: str) -> None:
+    spec = tmp_path / "w.yaml"
+    spec.write_text(f"vibench: 1\nextends: cnn/ResNet1D\nwith: {value}\n")
+    assert main([str(spec), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E102]: wrong type for `with`" in err and "w.yaml:3:7" in err
+    assert "internal error" not in err and "Traceback" not in err
