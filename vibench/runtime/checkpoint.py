@@ -47,6 +47,7 @@ import torch
 # `signal_processing_layers.1.signal_processing_modules.operators.LNO_1.weights_residue`).
 from vibench.compiler.rename_rules import DEFAULT_PREFIX
 from vibench.compiler.rename_rules import MAX_KEY as MAX_KEY_LENGTH
+from vibench.runtime.checkpoint_zip import zip_problem
 
 
 class ReferenceCheckpointError(KeyError, ValueError):
@@ -69,21 +70,25 @@ class LoadResult(NamedTuple):
     """Checkpoint keys the model has no tensor for (ignored)."""
 
 
-def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor],
-                                 renames: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
+def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor], renames: Sequence[Sequence[str]],
+                                 own: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """Rewrite reference keys with ``(pattern, replacement)`` pairs, applied in order to every key.
 
-    Two keys may map to one only when they hold equal tensors: a module the reference registers
-    under two names (TCN's ``conv1`` is also ``net.0``) is stored twice but loads once.
+    Two keys may map to one only when they hold one tensor: a module the reference registers under two
+    names (TCN's ``conv1`` is also ``net.0``) is stored twice but loads once (see :func:`_same_tensor`).
+    With ``own`` (the model's ``state_dict``), the values of a key whose shape is not the model's are not
+    compared (the caller reports the mismatch): no comparison walks more elements than the model has.
     """
     compiled = [(re.compile(pattern), replacement) for pattern, replacement in renames]
+    own = {} if own is None else own
     out: dict[str, torch.Tensor] = {}
     sources: dict[str, str] = {}
     for key, value in _checked(state_dict).items():
         new = key
         for pattern, replacement in compiled:
             new = pattern.sub(replacement, new)
-        if new in out and not (out[new].shape == value.shape and torch.equal(out[new], value)):
+        mismatched = new in own and own[new].shape != value.shape  # reported by the caller
+        if new in out and not (out[new].shape == value.shape and (mismatched or _same_tensor(out[new], value))):
             raise ReferenceCheckpointError(
                 f"reference keys collide after renaming: {_key(sources[new])} and {_key(key)} hold different tensors "
                 f"and both map to {_key(new)}"
@@ -113,9 +118,10 @@ def load_reference_state_dict(model: torch.nn.Module,
     With ``strict`` (the default) every key must match in name and shape. With ``strict=False``
     keys on one side only are reported in the returned :class:`LoadResult` and in a
     ``UserWarning`` instead (the model's missing ones keep their values), but every shared key must
-    still match in shape. A value that is not a tensor with values (meta, sparse, quantized, nested), a shape
-    or dtype-kind mismatch (complex vs. real, floating vs. integer) or, under ``strict``, a missing or
-    unexpected key raises
+    still match in shape. A value that is not a tensor with values (meta, sparse, quantized, nested, or expanded:
+    more elements than its storage holds), keys that collide after renaming with different values (NaN equal to
+    NaN), a shape or dtype-kind mismatch (complex vs. real, floating vs. integer) or, under ``strict``, a missing
+    or unexpected key raises
     :class:`ReferenceCheckpointError` listing them (at most 8 of each kind, each key as ``repr``
     writes it and clipped), before anything is copied; when per-system classification heads are
     why, the message says which ``num_classes`` the checkpoint was trained with, and when no key
@@ -127,7 +133,7 @@ def load_reference_state_dict(model: torch.nn.Module,
     own = model.state_dict()
     entries = _unwrapped(checkpoint, weights_only)
     _short_keys(entries)
-    converted = convert_reference_state_dict(_model_entries(entries, prefix, own, renames), renames)
+    converted = convert_reference_state_dict(_model_entries(entries, prefix, own, renames), renames, own)
     missing = sorted(set(own) - set(converted))
     unexpected = sorted(set(converted) - set(own))
     mismatched = sorted(filter(None, (_mismatch(k, own[k], converted[k]) for k in set(own) & set(converted))))
@@ -167,14 +173,19 @@ def load_reference_state_dict(model: torch.nn.Module,
 def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, weights_only: bool = True) -> Any:
     """``torch.load`` of a checkpoint file on the CPU; a file that needs more than tensors (a
     Lightning checkpoint's hyper-parameters) is refused unless ``weights_only=False``. A damaged or
-    truncated file is named so, with torch's own short reason. A bytes path (or an ``os.PathLike``
+    truncated file is named so, with torch's own short reason. A zip whose directory lists compressed entries
+    (torch.save writes none) or more bytes than the file holds is refused before torch.load expands any
+    (:func:`~vibench.runtime.checkpoint_zip.zip_problem`). A bytes path (or an ``os.PathLike``
     giving one) is decoded as ``os.fsdecode`` does, as model.py's loader reads it."""
     path = os.fsdecode(path)  # torch.load reads what is no str or os.PathLike as an open file
     shown = _shown(path, 200)
     try:  # the OS's reason is the open's only: an OSError of torch.load's is the file's (below)
         with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:  # a FIFO: no wait
-            regular = stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+            status = os.fstat(fh.fileno())
+            regular = stat.S_ISREG(status.st_mode)
             head = fh.read(4) if regular else b""
+            # a zip's directory, read before torch.load expands (and allocates) what its entries declare
+            unzipped = zip_problem(fh, status.st_size) if head == b"PK\x03\x04" else ""
     except (OSError, ValueError) as err:  # ValueError: a path holding NUL
         reason = getattr(err, "strerror", None) or err
         raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {reason}") from None
@@ -184,6 +195,8 @@ def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *
         found = "it is empty" if not head else f"it starts with {head!r}"
         raise ReferenceCheckpointError(f"{shown} is not a PyTorch checkpoint (torch.save writes a "
                                        f"zip archive; {found})")
+    if unzipped:
+        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {unzipped}")
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as err:  # noqa: BLE001 - torch.load raises many kinds for a damaged or unsafe file
@@ -356,9 +369,10 @@ def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
     bad = [f"{_key(key)} ({_flaw(value) or 'Tensor'})" for key, value in state_dict.items()
            if not isinstance(key, str) or _flaw(value)]
     if bad:
+        expanded = any(_flaw(value).startswith("expanded") for value in state_dict.values())
         raise ReferenceCheckpointError(_bounded(
             f"a reference checkpoint maps names (str) to tensors; {_count(len(bad), 'entry does', 'entries do')} "
-            f"not: {_listing(bad)}"
+            f"not: {_listing(bad)}" + (f". {EXPANDED_HINT}" if expanded else "")
         ))
     return state_dict
 
@@ -366,13 +380,34 @@ def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
 def _flaw(value: Any) -> str:
     """What keeps a checkpoint's value from loading, in the emitted loader's words: its type for no tensor, a
     meta, sparse, quantized or nested tensor (no values, or none ``load_state_dict`` copies into a dense
-    parameter: torch's own error runs over several lines, a nested one's is "Internal error"); '' for a tensor
+    parameter: torch's own error runs over several lines, a nested one's is "Internal error"), or an expanded
+    one: more elements than its storage holds (``torch.zeros(1).expand(2**40)``, 4 bytes in the file, would
+    have a comparison of colliding keys walk 2**40 of them; no module's state_dict holds one); '' for a tensor
     with values. A nested tensor's layout is strided (or jagged): it is told by ``is_nested``."""
     if not isinstance(value, torch.Tensor):
         return type(value).__name__
     what = ("meta" if value.is_meta else "nested" if value.is_nested else "quantized" if value.is_quantized
             else str(value.layout).removeprefix("torch."))
-    return "" if what == "strided" else f"{what} tensor"
+    if what != "strided":
+        return f"{what} tensor"
+    stored = value.untyped_storage().nbytes() // value.element_size()
+    return f"expanded tensor: {value.numel():,} elements over {stored:,} stored" if value.numel() > stored else ""
+
+
+def _same_tensor(first: torch.Tensor, value: torch.Tensor) -> bool:
+    """Whether two values of one shape that one key's renaming gives are one tensor: one view of one storage
+    (TCN's ``conv1`` saved also as ``net.0``), or equal elements, a NaN equal to a NaN in its place (``torch.equal``
+    holds NaN unequal to itself: a reference trained to NaN is still one tensor) and ``-0.0`` to ``0.0``. The
+    elements walked are at most the storages' (:func:`_flaw` refuses an expanded tensor)."""
+    def view(t: torch.Tensor) -> tuple[Any, ...]:
+        return t.dtype, t.stride(), t.storage_offset(), t.is_conj(), t.is_neg(), t.untyped_storage().data_ptr()
+
+    if view(first) == view(value) or torch.equal(first, value):
+        return True
+    if first.is_complex() and value.is_complex():  # NaN in either part, in its place
+        first, value = (torch.view_as_real(t.resolve_conj().resolve_neg()) for t in (first, value))
+    return first.is_floating_point() and value.is_floating_point() and bool(
+        ((first == value) | (first.isnan() & value.isnan())).all())
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -400,6 +435,8 @@ def _mismatch(key: str, own: torch.Tensor, theirs: torch.Tensor) -> str:
     return (f"{_key(key)} (model {list(own.shape)} {str(own.dtype).removeprefix('torch.')}, "
             f"checkpoint {list(theirs.shape)} {str(theirs.dtype).removeprefix('torch.')})")
 
+
+EXPANDED_HINT = "An expanded tensor holds more elements than it stores: save it .contiguous()"
 
 MAX_KEY_CHARS = 120
 """The most characters of one checkpoint key a message shows."""

@@ -194,16 +194,60 @@ def check_arguments(text: Any, path: Any = None, params: Any = None, inputs: Any
     spec, folders = _arguments(path, text, params, search_path)  # text of another kind, path, params, search_path
     if spec is not None:
         try:
-            find_spec(spec, folders)  # the compiler's E004 has no position in the text: it is no finding
+            found = find_spec(spec, folders)  # the compiler's E004 has no position in the text: it is no finding
         except SpecError:
-            raise ValueError(f"path {spec!r:.200} names no spec file or library template: give the file that text "
-                             "is a copy of (its folder resolves local references), or None") from None
+            found = None
+        # find_spec takes any existing path (a folder too): with `text` given the compiler never opens it,
+        # and a folder would only move where local references resolve
+        if found is None or not os.path.isfile(found):
+            kind = ("no spec file or library template" if found is None else
+                    "a folder" if os.path.isdir(found) else "no regular file")
+            raise ValueError(f"path {spec!r:.200} names {kind}: give the file that text is a copy of (its folder "
+                             "resolves local references), or None")
     input_sizes(inputs)
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(f"timeout is a number of seconds (None: no limit), not {type(timeout).__name__}")
         if not 0 < timeout < float("inf"):
             raise ValueError(f"timeout must be a positive number of seconds (None: no limit), got {timeout}")
+
+
+def check_runtime_options(cases: Any, rtol: Any, atol: Any, workdir: Any) -> str | None:
+    """TypeError or ValueError, naming the argument, for what the caller of
+    :func:`~vibench.testing.oracles_runtime.check_runtime` got wrong beyond :func:`check_arguments`: a
+    TensorCase dtype that is no dtype name, a tolerance that is not a number >= 0, a ``workdir`` that
+    is no writable folder (the emitted file could not be written: no finding). The workdir as a str."""
+    from vibench.compiler.blocks.base import ALL_DTYPES
+    from vibench.compiler.diagnostics import one_of
+    from vibench.compiler.suggestions import suggest
+
+    for case in cases or ():
+        if not isinstance(case.dtype, str):
+            raise TypeError(f"inputs: the dtype of {case.name!r:.60} is a name such as 'float32', not "
+                            f"{type(case.dtype).__name__} ({case.dtype!r:.40})")
+        if case.dtype not in ALL_DTYPES:
+            meant = suggest(case.dtype, ALL_DTYPES)
+            raise ValueError(f"inputs: the dtype of {case.name!r:.60} is {case.dtype!r:.40}, no dtype of vibench; "
+                             f"the dtypes are {one_of(ALL_DTYPES)}" + (f": {meant}" if meant else ""))
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} is a number, not {type(value).__name__}")
+        if not 0 <= value < float("inf"):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    if workdir is None:
+        return None
+    if not isinstance(workdir, (str, os.PathLike)):
+        raise TypeError("workdir is a folder (str or os.PathLike; None: a temporary one), not "
+                        f"{type(workdir).__name__}")
+    folder = os.fspath(workdir)
+    if not isinstance(folder, str):
+        raise TypeError(f"workdir is a folder whose path is a str, not {type(folder).__name__}")
+    if not os.path.isdir(folder):
+        raise ValueError(f"workdir {folder!r:.200} " + ("is not a folder" if os.path.exists(folder) else
+                                                         "does not exist") + ": give a folder (None: a temporary one)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"workdir {folder!r:.200} is a folder this process cannot write to")
+    return folder
 
 
 def _static_once(text: str, path: str | None, params: dict[str, Any] | None,

@@ -16,7 +16,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.testing.oracles import BACKENDS, Finding, Timeout, _crash, _one_line, _where, check_arguments, time_limit
+from vibench.testing.oracles import (
+    BACKENDS,
+    Finding,
+    Timeout,
+    _crash,
+    _one_line,
+    _where,
+    check_arguments,
+    check_runtime_options,
+    time_limit,
+)
 from vibench.testing.specs import TensorCase
 
 if TYPE_CHECKING:
@@ -38,7 +48,9 @@ def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequenc
     ``("script",)``; ``()`` for none). A caller's mistake is a TypeError or ValueError, not a finding:
     ``inputs`` or ``backends`` of another kind, an unknown backend, a ``timeout`` that is not positive
     (None: no limit), an input of the model left out or one it does not take, sizes of another rank
-    than the input's declared shape or another value of a fixed size.
+    than the input's declared shape or another value of a fixed size, a TensorCase dtype that is no
+    dtype name or not the input's declared dtype, ``rtol`` or ``atol`` below 0, a ``workdir`` that is
+    no writable folder.
 
     >>> spec = ("vibench: 1\\nname: M\\ninputs: {x: {shape: [B, 4]}}\\n"
     ...         "nodes: {fc: {block: linear, in: x, out_features: 2}}\\noutputs: {y: fc}\\n")
@@ -50,6 +62,7 @@ def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequenc
     cases = _cases(inputs)
     check_arguments(text, inputs=_sizes(inputs, cases), timeout=timeout)
     backends = _backends(backends)
+    workdir = check_runtime_options(cases, rtol, atol, workdir)
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="vibench-fuzz-"))
@@ -103,7 +116,8 @@ def _sizes(inputs: Any, cases: tuple[TensorCase, ...] | None) -> dict[str, tuple
 def _ordered(cases: tuple[TensorCase, ...] | None, bindings: dict[str, tuple[int, ...]],
              program: Program) -> tuple[TensorCase, ...]:
     """The inputs in the order the model's forward takes them (the spec's declaration); ValueError for
-    an input of the model that ``inputs`` left out."""
+    an input of the model that ``inputs`` left out, or a TensorCase of another dtype than the input's
+    declared one (the model refuses it: no finding)."""
     declared = program.root.inputs
     given = {t.name: t for t in cases} if cases is not None else {
         name: TensorCase(name, tuple(d if isinstance(d, int) else str(d) for d in t.shape), tuple(bindings[name]),
@@ -112,6 +126,11 @@ def _ordered(cases: tuple[TensorCase, ...] | None, bindings: dict[str, tuple[int
     if missing:
         raise ValueError(f"inputs leaves out {', '.join(map(repr, missing))}: give every input the model takes "
                          f"({', '.join(name for name, _ in declared)})")
+    for name, t in declared:
+        dtype = given[name].dtype
+        if dtype != t.dtype:
+            raise ValueError(f"inputs gives {name!r} the dtype {dtype}, but the model declares it {t.dtype} (give "
+                             f"TensorCase(..., {t.dtype!r}), or declare the input `dtype: {dtype}`)")
     from vibench.compiler.codegen.checks import positive
 
     return tuple(replace(given[name], positive=True) if positive(program.root, name) else given[name]
@@ -170,6 +189,7 @@ def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[Tenso
     except Exception as err:  # noqa: BLE001
         return [_crash("uncaught-exception", err)]
     program = result.program
+    ordered = _ordered(cases, bindings, program)  # the caller's mistakes, before anything is built
     try:
         with warnings.catch_warnings():  # the spec's warnings are not failures, also under `-W error`
             warnings.simplefilter("ignore", vibench.SpecWarning)
@@ -183,7 +203,7 @@ def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[Tenso
 
     findings: list[Finding] = []
     names = [name for name, _, _ in program.root.outputs]
-    xs = random_inputs(_ordered(cases, bindings, program), seed=0)
+    xs = random_inputs(ordered, seed=0)
     try:
         eager = _outputs(model, xs, names)
     except Exception as err:  # noqa: BLE001

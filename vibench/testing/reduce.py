@@ -5,7 +5,8 @@ runs ddmin over the entries of every mapping and list, outermost first, until no
 entries of a ``nodes`` mapping are *bypassed* (deleted, their readers and outputs pointed at their
 first input, so a valid spec stays valid), others deleted; then scalars are simplified one by one.
 Text that is not a YAML mapping (or whose failure needs its exact text) is reduced by lines,
-ddmin-style. Every attempt costs one call of ``still_fails``; ``budget`` bounds them.
+ddmin-style. Every attempt costs one call of ``still_fails`` and about one copy and dump of the spec;
+``budget`` bounds them, and once it is spent no candidate is built (``budget=0`` gives ``text`` back).
 
 >>> import yaml
 >>> def has_lstm(text):
@@ -21,19 +22,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 
 def minimise(text: str, still_fails: Callable[[str], bool], budget: int = 300) -> str:
-    """The smallest text found (within ``budget`` calls of ``still_fails``) that still fails."""
+    """The smallest text found (within ``budget`` calls of ``still_fails``) that still fails. Candidates
+    are built only while budget is left: the work is about ``budget`` times one copy of the spec."""
     import yaml
 
-    calls = [0]
+    spend = _Budget(budget)
 
     def fails(candidate: str) -> bool:
-        if calls[0] >= budget:
-            return False
-        calls[0] += 1
         try:
             return still_fails(candidate)
         except Exception:  # noqa: BLE001 - a predicate that cannot judge a candidate rejects it
@@ -43,11 +43,32 @@ def minimise(text: str, still_fails: Callable[[str], bool], budget: int = 300) -
         data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
         data = None
-    if isinstance(data, dict):
-        dumped = _dump(data)
-        if dumped == text or fails(dumped):
-            return _reduce_tree(data, dumped, fails)[1]
-    return _reduce_lines(text, fails)
+    try:
+        if isinstance(data, dict):
+            dumped = _dump(data)
+            if dumped == text or (spend() and fails(dumped)):
+                return _reduce_tree(data, dumped, fails, spend)[1]
+    except _Spent:
+        return text
+    return _reduce_lines(text, fails, spend)
+
+
+class _Spent(Exception):
+    """Raised instead of building a candidate once the budget is spent: it unwinds the walks at once."""
+
+
+class _Budget:
+    """Counts attempts; calling it takes one (True), or raises :class:`_Spent` when none is left. An
+    attempt is counted before its candidate is copied and dumped, so that a spent budget costs nothing."""
+
+    def __init__(self, budget: int) -> None:
+        self.left = budget
+
+    def __call__(self) -> bool:
+        if self.left <= 0:
+            raise _Spent
+        self.left -= 1
+        return True
 
 
 def _dump(data: Any) -> str:
@@ -57,40 +78,52 @@ def _dump(data: Any) -> str:
                      default_flow_style=None)
 
 
-def _reduce_tree(data: Any, text: str, fails: Callable[[str], bool]) -> tuple[Any, str]:
+def _reduce_tree(data: Any, text: str, fails: Callable[[str], bool], spend: _Budget) -> tuple[Any, str]:
     """Hierarchical delta debugging: ddmin over the entries of every mapping and list, outermost first
-    (entries of a ``nodes`` mapping are bypassed, not just deleted), then simpler scalars one by one."""
+    (entries of a ``nodes`` mapping are bypassed, not just deleted), then simpler scalars one by one.
+    The last failing ``(data, text)``, also when the budget runs out midway."""
     state = [data, text]
 
-    def attempt(candidate: Any) -> bool:
+    def attempt(build: Callable[[], Any]) -> bool:
+        """Keep what ``build`` makes (a copy of the tree, changed) if its text still fails."""
+        spend()  # before the copy and the dump: they are the cost of an attempt
+        candidate = build()
         candidate_text = _dump(candidate)
         if candidate_text != state[1] and fails(candidate_text):
             state[0], state[1] = candidate, candidate_text
             return True
         return False
 
-    changed = True
-    while changed:
-        changed = False
-        for path in _containers(state[0]):
-            try:
-                container = _get(state[0], path)
-            except (KeyError, IndexError, TypeError):
-                continue  # gone with an earlier reduction
-            if isinstance(container, (dict, list)) and _ddmin(state, path, attempt):
-                changed = True
-        for path in list(_paths(state[0])):
-            try:
-                value = _get(state[0], path)
-            except (KeyError, IndexError, TypeError):
-                continue  # gone with an earlier simplification
-            for simple in _simpler(value):
-                smaller = copy.deepcopy(state[0])
-                _get(smaller, path[:-1])[path[-1]] = simple
-                if attempt(smaller):
+    try:
+        changed = True
+        while changed:
+            changed = False
+            for path in _containers(state[0]):
+                try:
+                    container = _get(state[0], path)
+                except (KeyError, IndexError, TypeError):
+                    continue  # gone with an earlier reduction
+                if isinstance(container, (dict, list)) and _ddmin(state, path, attempt):
                     changed = True
-                    break
+            for path in list(_paths(state[0])):
+                try:
+                    value = _get(state[0], path)
+                except (KeyError, IndexError, TypeError):
+                    continue  # gone with an earlier simplification
+                for simple in _simpler(value):
+                    if attempt(partial(_replaced, state[0], path, simple)):
+                        changed = True
+                        break
+    except _Spent:
+        pass
     return state[0], state[1]
+
+
+def _replaced(data: Any, path: tuple, value: Any) -> Any:
+    """A copy of ``data`` with ``value`` at ``path``."""
+    smaller = copy.deepcopy(data)
+    _get(smaller, path[:-1])[path[-1]] = value
+    return smaller
 
 
 def _keys(container: Any) -> list[Any]:
@@ -118,7 +151,7 @@ def _ddmin(state: list[Any], path: tuple, attempt: Callable[[Any], bool]) -> boo
         size = max(len(keys) // chunks, 1)
         for start in range(0, len(keys), size):
             chunk = keys[start:start + size]
-            if attempt(_without(state[0], path, chunk)):
+            if attempt(partial(_without, state[0], path, chunk)):
                 keys = list(range(len(keys) - len(chunk))) if is_list else keys[:start] + keys[start + size:]
                 removed = True
                 chunks = max(chunks - 1, 2)
@@ -133,11 +166,10 @@ def _ddmin(state: list[Any], path: tuple, attempt: Callable[[Any], bool]) -> boo
 def _without(data: Any, path: tuple, keys: list[Any]) -> Any:
     """A copy of ``data`` without the entries ``keys`` of the container at ``path`` (nodes are bypassed)."""
     smaller = copy.deepcopy(data)
-    if path and path[-1] == "nodes" and isinstance(_get(smaller, path), dict):
-        for key in keys:
-            smaller = _bypass(smaller, path + (key,))
-        return smaller
     container = _get(smaller, path)
+    if path and path[-1] == "nodes" and isinstance(container, dict):
+        _bypass(_get(smaller, path[:-1]), keys)
+        return smaller
     for key in sorted(keys, reverse=True) if isinstance(container, list) else keys:
         del container[key]
     return smaller
@@ -172,29 +204,50 @@ def _get(data: Any, path: tuple) -> Any:
     return data
 
 
-def _bypass(data: Any, path: tuple) -> Any:
-    """Delete the node at ``path`` and make its readers (and outputs) read its first input instead."""
-    smaller = copy.deepcopy(data)
-    unit = _get(smaller, path[:-2])
-    name = path[-1]
-    node = unit["nodes"].pop(name)
-    source = _first_ref(node.get("in") if isinstance(node, dict) else None)
+def _bypass(unit: dict, names: list[Any]) -> None:
+    """Delete the nodes ``names`` of ``unit`` (in place) and make their readers (and outputs) read their
+    first inputs instead: a reader of a chain of deleted nodes reads the chain's first live input, as if
+    they were bypassed one after another. One pass over the unit, however many nodes go."""
+    nodes = unit["nodes"]
+    gone = {name: nodes.pop(name) for name in names}
+    sources: dict[Any, Any] = {}
+
+    def source(name: Any) -> Any:
+        """What a reader of the deleted node ``name`` reads instead: None where it has no input."""
+        if name not in sources:
+            sources[name] = None  # a cycle of deleted nodes ends here
+            node = gone[name]
+            first = _first_ref(node.get("in") if isinstance(node, dict) else None)
+            sources[name] = redirect(first) if first is not None else None
+        return sources[name]
+
+    def deleted(ref: str) -> Any:
+        """The deleted node that ``ref`` (``name`` or ``name.port``) reads, else None."""
+        if ref in gone:
+            return ref
+        cut = ref.find(".")
+        while cut != -1:
+            if ref[:cut] in gone:
+                return ref[:cut]
+            cut = ref.find(".", cut + 1)
+        return None
 
     def redirect(ref: Any) -> Any:
-        if isinstance(ref, str) and (ref == name or ref.startswith(name + ".")):
-            return source if source is not None else ref
+        if isinstance(ref, str):
+            name = deleted(ref)
+            new = source(name) if name is not None else None
+            return new if new is not None else ref
         if isinstance(ref, list):
             return [redirect(r) for r in ref]
         if isinstance(ref, dict):
             return {k: redirect(v) if k != "when" and k != "doc" else v for k, v in ref.items()}
         return ref
 
-    for other in unit["nodes"].values():
+    for other in nodes.values():
         if isinstance(other, dict) and "in" in other:
             other["in"] = redirect(other["in"])
     if isinstance(unit.get("outputs"), dict):
         unit["outputs"] = {k: redirect(v) for k, v in unit["outputs"].items()}
-    return smaller
 
 
 def _first_ref(ref: Any) -> str | None:
@@ -207,20 +260,23 @@ def _first_ref(ref: Any) -> str | None:
     return None
 
 
-def _reduce_lines(text: str, fails: Callable[[str], bool]) -> str:
-    """ddmin over the lines of ``text`` (the text itself is known to fail)."""
+def _reduce_lines(text: str, fails: Callable[[str], bool], spend: _Budget) -> str:
+    """ddmin over the lines of ``text`` (the text itself is known to fail), while budget is left."""
     lines = text.splitlines(keepends=True)
     chunks = 2
-    while len(lines) >= 2:
-        size = max(len(lines) // chunks, 1)
-        reduced = False
-        for start in range(0, len(lines), size):
-            candidate = lines[:start] + lines[start + size:]
-            if candidate and fails("".join(candidate)):
-                lines, chunks, reduced = candidate, max(chunks - 1, 2), True
-                break
-        if not reduced:
-            if size == 1:
-                break
-            chunks = min(chunks * 2, len(lines))
+    try:
+        while len(lines) >= 2:
+            size = max(len(lines) // chunks, 1)
+            reduced = False
+            for start in range(0, len(lines), size):
+                candidate = lines[:start] + lines[start + size:]
+                if candidate and spend() and fails("".join(candidate)):
+                    lines, chunks, reduced = candidate, max(chunks - 1, 2), True
+                    break
+            if not reduced:
+                if size == 1:
+                    break
+                chunks = min(chunks * 2, len(lines))
+    except _Spent:
+        pass
     return "".join(lines)

@@ -1,7 +1,11 @@
 """Saved failures: a spec file per regression, with what to check and the expected verdict on top.
 
 A regression file (``tests/regressions/*.yaml``) starts with comment lines ``# fuzz-<key>: <value>``,
-then holds the spec text exactly as it failed. Keys:
+then holds the spec text exactly as it failed. A value that such a line would not keep as it is (a line
+break, a tab, leading, trailing or repeated spaces, a character that does not print) is written as a
+JSON string after ``:=`` (``# fuzz-params:= "{\\"name\\": \\"a  b\\"}"``); a spec text that itself starts
+with ``# fuzz-`` follows a line ``# fuzz-end``, which ends the header (the header ends at the first
+other line otherwise, as in the files written before either rule). Keys:
 
 * ``check`` — ``static`` (:func:`~vibench.testing.check_static`) or ``runtime``
   (:func:`~vibench.testing.check_runtime`);
@@ -16,10 +20,12 @@ then holds the spec text exactly as it failed. Keys:
 * ``status`` — ``open`` while the bug is not fixed (the replay is then an expected failure), else
   ``fixed``.
 
->>> from vibench.testing.regressions import parse
+>>> from vibench.testing.regressions import header, parse
 >>> reg = parse("# fuzz-check: static\\n# fuzz-expect: error\\nvibench: 1\\n", "r.yaml")
 >>> reg.meta["expect"], reg.text
 ('error', 'vibench: 1\\n')
+>>> header({"check": "static", "note": "two  spaces"}, "# fuzz-like comment\\n")
+'# fuzz-check: static\\n# fuzz-note:= "two  spaces"\\n# fuzz-end\\n'
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 
 from vibench.testing.oracles import KNOWN_CONDITIONS, KNOWN_UNSUPPORTED, Finding, check_static
@@ -34,6 +41,9 @@ from vibench.testing.oracles_runtime import check_runtime
 from vibench.testing.specs import TensorCase
 
 PREFIX = "# fuzz-"
+END = PREFIX + "end"
+"""The line that ends a header before a spec text that starts with :data:`PREFIX` itself."""
+_KEY = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*")
 
 
 @dataclass(frozen=True)
@@ -58,13 +68,33 @@ class Regression:
 
 
 def parse(content: str, path: str) -> Regression:
+    """The regression in ``content`` (the text of the file ``path``): header lines up to the first
+    other line or to :data:`END`, then the spec text. ValueError for a ``:=`` value that is no JSON string."""
     meta: dict[str, str] = {}
     rest = content
+    number = 0
     while rest.startswith(PREFIX):
         line, _, rest = rest.partition("\n")
+        number += 1
+        if line.rstrip("\r") == END:
+            break
         key, _, value = line[len(PREFIX):].partition(":")
-        meta[key.strip()] = value.strip()
+        meta[key.strip()] = _value(value, path, number)
     return Regression(path, meta, rest)
+
+
+def _value(written: str, path: str, number: int) -> str:
+    """A header value as :func:`header` writes it: plain after ``: ``, a JSON string after ``:=``."""
+    if not written.startswith("="):
+        return written.strip()
+    try:
+        value = json.loads(written[1:])
+    except ValueError:
+        value = None  # reported below, with what the line holds
+    if not isinstance(value, str):
+        raise ValueError(f"{path}:{number}: a header value after `:=` is a JSON string such as \"a  b\", "
+                         f"found {written[1:].strip()[:80]!r}")
+    return value
 
 
 def load(path: str) -> Regression:
@@ -73,15 +103,33 @@ def load(path: str) -> Regression:
 
 
 def save(directory: str, text: str, meta: dict[str, str]) -> str:
-    """Write a regression (named by its kind and a hash of the text) unless the same one exists; its path."""
+    """Write a regression (named by its kind and a hash of the text) unless the same one exists; its path.
+    :func:`load` gives back ``text`` and ``meta`` (values as str) exactly."""
+    content = header(meta, text) + text
     os.makedirs(directory, exist_ok=True)
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     path = os.path.join(directory, f"{meta.get('kind', 'finding')}-{digest}.yaml")
     if not os.path.exists(path):
-        header = "".join(f"{PREFIX}{key}: {' '.join(str(value).split())}\n" for key, value in meta.items())
         with open(path, "w", encoding="utf-8", newline="") as fh:
-            fh.write(header + text)
+            fh.write(content)
     return path
+
+
+def header(meta: dict[str, str], text: str) -> str:
+    """The header lines of ``meta`` before the spec ``text``. A plain value is written as it is, so the
+    files written before values could be JSON strings save byte for byte the same; ValueError for a
+    key that is not a word (letters, digits, ``_``, inner ``-``)."""
+    lines = []
+    for key, value in meta.items():
+        if not (isinstance(key, str) and _KEY.fullmatch(key)):
+            raise ValueError(f"a regression header key is a word such as 'note' (letters, digits, _ and inner -), "
+                             f"not {key!r:.80}")
+        value = str(value)
+        plain = value.isprintable() and value == " ".join(value.split())
+        lines.append(f"{PREFIX}{key}: {value}\n" if plain else f"{PREFIX}{key}:= {json.dumps(value)}\n")
+    if text.startswith(PREFIX):
+        lines.append(END + "\n")  # else the text's first lines would read as header
+    return "".join(lines)
 
 
 def format_inputs(inputs: tuple[TensorCase, ...]) -> str:

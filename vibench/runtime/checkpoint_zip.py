@@ -1,0 +1,68 @@
+"""The zip directory of a checkpoint file, read before ``torch.load`` expands anything.
+
+``torch.save`` stores every entry of its zip archive as it is (no compression), so a file holds what it
+declares. ``torch.load`` expands a compressed entry in memory before it can say a word about the file (1 MB of
+deflate holds 1 GiB of zeros), and allocates what an entry declares: :func:`zip_problem` reads the archive's
+central directory alone (``zipfile``, nothing extracted) and refuses compressed entries, or entries that
+declare more bytes than the file holds (several pointing at one stored block). A legacy checkpoint (a plain
+pickle, not a zip) is compressed by no one and not read here.
+
+vibench.runtime.checkpoint's :func:`read_checkpoint` says these words; model.py's loader carries the same
+check and says them too (tests/test_checkpoint_bombs_1206g.py compares the two).
+
+>>> import io, torch, zipfile
+>>> saved = io.BytesIO()
+>>> torch.save({"w": torch.zeros(3)}, saved)
+>>> zip_problem(saved, len(saved.getvalue()))
+''
+>>> packed = io.BytesIO()
+>>> with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+...     archive.writestr("archive/data/0", bytes(1 << 20))
+>>> print(zip_problem(packed, len(packed.getvalue())))  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+1 of its zip entries is compressed ('archive/data/0' expands 1,0... bytes to 1,048,576), which torch.save
+never writes, so none was expanded; save the tensors again with torch.save
+"""
+
+from __future__ import annotations
+
+import zipfile
+from typing import BinaryIO
+
+MAX_NAME_CHARS = 120
+"""The most characters of an entry's name (as ``repr`` writes it) a message shows."""
+
+
+def zip_problem(file: BinaryIO, size: int) -> str:
+    """Why the zip archive in ``file`` (a seekable binary file of ``size`` bytes, starting ``PK\\x03\\x04``)
+    is not given to ``torch.load``, in words that follow "cannot read the checkpoint PATH: "; '' to read it.
+
+    An archive whose end record is missing ends early (a file cut short, as torch's own reader says); one whose
+    directory ``zipfile`` cannot read is damaged (miniz, torch's reader, could read what ``zipfile`` cannot:
+    an entry's name that is no UTF-8, and expand it)."""
+    try:
+        with zipfile.ZipFile(file) as archive:  # its close leaves ``file`` open
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as err:  # a version it lacks
+        if str(err) == "File is not a zip file":  # zipfile found no end record
+            return "the file ends early (truncated?)"
+        return f"the file is damaged or not a PyTorch checkpoint (zip: {_clipped(str(err), 160)})"
+    packed = sorted((e for e in entries if e.compress_type != zipfile.ZIP_STORED), key=lambda e: -e.file_size)
+    if packed:
+        largest = packed[0]
+        name = _clipped(repr(largest.filename), MAX_NAME_CHARS)
+        verb = "is" if len(packed) == 1 else "are"
+        return (f"{len(packed):,} of its zip entries {verb} compressed ({name} expands {largest.compress_size:,} bytes "
+                f"to {largest.file_size:,}), which torch.save never writes, so none was expanded; save the tensors "
+                "again with torch.save")
+    declared = sum(e.file_size for e in entries)
+    if declared > size:
+        return (f"the file is damaged or not a PyTorch checkpoint (zip: its entries declare {declared:,} bytes, "
+                f"more than the file's {size:,})")
+    return ""
+
+
+def _clipped(text: str, limit: int) -> str:
+    """Text from the file in a message: control characters escaped, at most ``limit`` characters (as the
+    checkpoint module's ``_shown``, which imports this module)."""
+    flat = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    return flat if len(flat) <= limit else flat[:limit] + "..."
