@@ -15,3 +15,15 @@ def test_with_that_is_no_mapping_is_e102_only(tmp_path, capsys, value: str) -> N
     err = capsys.readouterr().err
     assert "error[E102]: wrong type for `with`" in err and "w.yaml:3:7" in err
     assert "internal error" not in err and "Traceback" not in err
+
+
+def test_yaml_value_writes_long_mapping_keys_that_load_back() -> None:
+    import yaml
+
+    from vibench.compiler.load import load_text
+    from vibench.testing.specs import yaml_value
+
+    value = {"k" * 1_030: 1, "é" * 300: [2], "short": {"n" * 2_000: None}}
+    text = yaml_value(value)
+    assert yaml.safe_load(text) == value
+    assert load_text(f"vibench: 1\nname: M\nmetadata: {text}\n", "m.yaml").data["metadata"] == value

@@ -73,7 +73,8 @@ def yaml_value(value: Any) -> str:
     """A YAML flow literal that loads back as ``value`` (``yaml.safe_load`` and the compiler's loader
     alike; a tuple loads as a list). Floats always carry a '.', as YAML 1.1 wants; strings are
     double-quoted with every character outside printable ASCII escaped (``\\UXXXXXXXX`` above the
-    BMP); mapping keys may be str, int, float, bool or None.
+    BMP); mapping keys may be str, int, float, bool or None (one longer than :data:`MAX_SIMPLE_KEY`
+    characters as written is an explicit ``? key : value``).
 
     Raises ValueError for what no spec can hold (a non-finite float, a string with a lone surrogate)
     and TypeError for any other type (a set, bytes, a tuple as a key...).
@@ -97,8 +98,17 @@ def yaml_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)}: {yaml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(_entry(_key(k), yaml_value(v)) for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} into a spec")
+
+
+MAX_SIMPLE_KEY = 1_000
+"""Longest key written ``key: value``: YAML reads a simple key of at most 1,024 characters (PyYAML, and the
+compiler's loader on top of it); a longer one is written as an explicit key, ``? key : value``."""
+
+
+def _entry(key: str, value: str) -> str:
+    return f"{key}: {value}" if len(key) <= MAX_SIMPLE_KEY else f"? {key} : {value}"
 
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
