@@ -31,8 +31,9 @@ used, named in the case's ``doc``. Then, on one thread (``torch.set_num_threads(
 * **build warm** is ``vibench.build`` of the same spec again (the cache hit: a key and the
   constructor) against the reference's constructor (``Model(args, metadata)``; for ISFM, the
   composite's or component's class), alternated the same way; **build cold** is the first
-  ``vibench.build`` of the spec in a fresh cache folder (``VIBENCH_CACHE_DIR``, a temporary folder;
-  the compiler's own start-up is paid before, by a tiny spec, and printed), in CPU seconds.
+  ``vibench.build`` of the spec in a fresh cache folder (``VIBENCH_CACHE_DIR``, a temporary folder
+  removed at the end; the compiler's own start-up is paid before, by a tiny spec, and printed), in CPU
+  seconds.
 
 The ISFM composites are run by their components on the reference side (``embedding(x, fs)``,
 ``backbone``, ``task_head(tokens, system_id)``): the computation vibench's forward does from ``fs``
@@ -48,7 +49,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -180,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", help="a PHM-Vibench checkout (without it: vibench's own figures only)")
     parser.add_argument("--quick", action="store_true", help="a short run: less time per figure, fewer pairs")
     parser.add_argument("--only", action="append", default=[], help="run the templates whose name contains this")
-    parser.add_argument("--budget", type=float, help="seconds per timed comparison (default 4, --quick 1)")
-    parser.add_argument("--min-pairs", type=int, help="fewest alternated pairs per figure (default 7, --quick 3)")
+    parser.add_argument("--budget", type=float, help="seconds per timed comparison, above 0 (default 4, --quick 1)")
+    parser.add_argument("--min-pairs", type=int, help="fewest alternated pairs per figure, at least 1 (default 7, "
+                        "--quick 3)")
     parser.add_argument("--profile", type=int, default=0, metavar="CALLS",
                         help="also profile CALLS forwards and training steps of each side (torch.profiler) and print "
                              "the operators whose time differs most")
@@ -196,8 +200,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # a case's own process (run_case_isolated)
     parser.add_argument("--row-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.budget = args.budget or (1.0 if args.quick else 4.0)
-    args.min_pairs = args.min_pairs or (3 if args.quick else 7)
+    # Checked here, before anything is timed (a negative budget or pair count ended in an IndexError; 0
+    # silently meant the default).
+    if args.budget is None:
+        args.budget = 1.0 if args.quick else 4.0
+    elif not (0 < args.budget and math.isfinite(args.budget)):
+        parser.error(f"argument --budget: expected a number of seconds above 0, got {args.budget:g}")
+    if args.min_pairs is None:
+        args.min_pairs = 3 if args.quick else 7
+    elif args.min_pairs < 1:
+        parser.error(f"argument --min-pairs: expected a positive integer, got {args.min_pairs}")
+    if args.profile < 0:
+        parser.error(f"argument --profile: expected a number of calls (0: no profile), got {args.profile}")
     settings = Settings(reference=args.reference, budget=args.budget, min_pairs=args.min_pairs, max_pairs=200,
                         profile=args.profile, noise=args.noise)
     if args.case is not None:
@@ -212,10 +226,39 @@ def main(argv: list[str] | None = None) -> int:
     cases = [c for c in CASES if not args.only or any(o.lower() in c.template.lower() for o in args.only)]
     if not cases:
         parser.error(f"no template matches {args.only}")
+    problem = _unwritable(args.out)
+    if problem:  # found now, not after every case has been timed
+        parser.error(f"argument --out: {problem}")
 
     warnings.simplefilter("ignore")  # the reference's deprecation and "complex modules" warnings
     cache = tempfile.mkdtemp(prefix="vibench-bench-cache-")
     os.environ["VIBENCH_CACHE_DIR"] = cache  # before vibench.models is imported: cold builds start empty
+    try:
+        return run_cases(args, settings, cases, cache)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _unwritable(path: str) -> str | None:
+    """Why the report cannot be written to ``path`` (its folder is made here if missing), or None."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        return f"{path} is a folder: give a file name"
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        if os.path.exists(path):
+            with open(path, "a", encoding="utf-8"):
+                pass
+    except OSError as err:
+        return f"cannot write {path}: {err.strerror or err}"
+    return None
+
+
+def run_cases(args: argparse.Namespace, settings: Settings, cases: list[Case], cache: str) -> int:
+    """Every case (each in a process of its own, unless ``--in-process``), the table and the report."""
     import torch
 
     import vibench
@@ -258,7 +301,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("comparison with the reference SKIPPED (no --reference); ratios need a PHM-Vibench checkout")
     print(f"load average at the start: {load_at_start}; at the end: {_load()} ({os.cpu_count()} CPUs)")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     report = {"machine": {**machine(), "load_at_start": load_at_start, "load_at_end": _load(),
                           "allocator": {k: os.environ.get(k) for k in MALLOC}, "clock": "process CPU time"},
               "reference": args.reference, "process": os.getpid(),

@@ -92,12 +92,23 @@ def fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     return slope, intercept, 1.0 - ss_res / ss_tot if ss_tot else 1.0
 
 
+def _size(text: str) -> int:
+    """A ``--sizes`` value: a spec the compiler takes, at most its node limit (a larger one is refused, E213)."""
+    from vibench.compiler.cli_args import _positive
+    from vibench.compiler.limits import MAX_NODES
+
+    value = _positive(text)
+    if value > MAX_NODES:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_NODES:,} nodes (the compiler's limit), got {value}")
+    return value
+
+
 def main() -> int:
     from vibench.compiler.cli_args import _positive
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=_positive, nargs="+", default=[1000, 3000, 10000, 30000], metavar="N",
-                        help="node counts of the generated specs, each at least 1 and given once; the ratio and "
+    parser.add_argument("--sizes", type=_size, nargs="+", default=[1000, 3000, 10000, 30000], metavar="N",
+                        help="node counts of the generated specs, each from 1 to 100,000 and given once; the ratio and "
                         f"per-node targets need {REFERENCE_SIZE}, the linearity target 3 sizes or more "
                         "(default: 1000 3000 10000 30000)")
     parser.add_argument("--runs", type=_positive, default=3, help="runs per size; the best counts (default: 3)")

@@ -20,9 +20,11 @@ Phases, each reporting what it found:
    as a regression spec under ``--regressions`` (default ``tests/regressions``), which
    ``tests/test_regressions.py`` replays.
 
-Figures (cases, verdicts, findings by kind, throughput) are printed and written to ``OUT/summary.json``,
-every finding to ``OUT/findings.jsonl``, minimised cases to ``OUT/minimised/``. Exit status 1 when
-anything but a known-unsupported backend failure was found.
+Figures (cases, verdicts, findings by kind, throughput) are printed and written to ``OUT/summary.json``
+(before minimising too, and the figures so far on Ctrl-C), every finding to ``OUT/findings.jsonl``,
+minimised cases to ``OUT/minimised/``; a run first removes those an earlier run left in OUT. Exit status
+1 when anything but a known-unsupported backend failure was found, 2 for a bad option value (checked
+before anything runs: :mod:`scripts.fuzz_options`), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CODE = os.environ.get("VIBENCH_FUZZ_CODE", ROOT)
 if CODE not in sys.path:  # `python scripts/fuzz.py` puts only scripts/ on the path
     sys.path.insert(0, CODE)
+if ROOT not in sys.path:  # for scripts.fuzz_options; after CODE, which vibench is still imported from
+    sys.path.append(ROOT)
 
+from scripts.fuzz_options import clear_report, parse, take_snapshot  # noqa: E402
 from vibench.testing import Finding, minimise  # noqa: E402
 from vibench.testing import regressions as saved  # noqa: E402
 
@@ -234,8 +239,9 @@ def run_mutations(args: argparse.Namespace, report: Report, workers: list[Worker
             rate = (i + 1) / (time.perf_counter() - start)
             print(f"  mutations {i + 1}/{args.mutations}  {rate:.1f}/s  findings {sum(report.kinds.values())}",
                   flush=True)
-    report.counts["mutations total"] = args.mutations
-    report.seconds["mutations"] = time.perf_counter() - start
+        # after each mutant: an interrupted run's summary has the figures so far
+        report.counts["mutations total"] = i + 1
+        report.seconds["mutations"] = time.perf_counter() - start
 
 
 @contextlib.contextmanager
@@ -374,9 +380,11 @@ def run_valid(args: argparse.Namespace, report: Report, log: Any) -> None:
             print(f"  valid {done[0]}/{args.valid}  {rate:.2f}/s  findings {sum(report.kinds.values())}  "
                   f"max RSS {rss} MB", flush=True)
 
-    one()
-    report.counts["valid"] = done[0]
-    report.seconds["valid"] = time.perf_counter() - start
+    try:
+        one()
+    finally:  # an interrupted run's summary has the figures so far
+        report.counts["valid"] = done[0]
+        report.seconds["valid"] = time.perf_counter() - start
 
 
 def _declared(text: str, inputs: tuple) -> tuple:
@@ -451,10 +459,16 @@ def minimise_and_save(args: argparse.Namespace, report: Report, worker: Worker |
         meta = {k: v for k, v in meta.items() if v != ""}
         path = saved.save(outdir, small, meta)
         print(f"  minimised {signature[:90]}: {len(example.text)} -> {len(small)} chars "
-              f"({time.perf_counter() - start:.0f} s) {os.path.relpath(path, ROOT)}", flush=True)
+              f"({time.perf_counter() - start:.0f} s) {_shown(path)}", flush=True)
         if not args.no_save and signature not in existing:
-            report.saved.append(os.path.relpath(saved.save(args.regressions, small, meta), ROOT))
+            report.saved.append(_shown(saved.save(args.regressions, small, meta)))
             existing.add(signature)
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the checkout when inside it (tests/regressions/...), else whole."""
+    inside = os.path.commonpath([ROOT, os.path.abspath(path)]) == ROOT
+    return os.path.relpath(path, ROOT) if inside else os.path.abspath(path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,86 +542,86 @@ def print_summary(data: dict[str, Any]) -> None:
         print("saved regressions: " + ", ".join(data["saved_regressions"]))
 
 
-def _run_on_snapshot(out: str, argv: list[str]) -> int:
-    """Copy vibench/ to OUT/code and run this campaign there (in a child process, same arguments)."""
-    import shutil
+def _run_on_snapshot(out: str, argv: list[str], regressions: str) -> int:
+    """Copy vibench/ to OUT/code and run this campaign there (in a child process, same arguments).
 
-    code = os.path.join(os.path.abspath(out), "code")
-    shutil.rmtree(code, ignore_errors=True)
-    shutil.copytree(os.path.join(ROOT, "vibench"), os.path.join(code, "vibench"),
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    The child runs in the checkout, so it gets the report and regression folders as absolute paths
+    (given last, they override relative ones). It gets a Ctrl-C from the terminal as this process does,
+    says where its partial findings are and ends: this process waits for it.
+    """
+    code = take_snapshot(ROOT, out)
     env = dict(os.environ, VIBENCH_FUZZ_CODE=code)
-    return subprocess.call([sys.executable, os.path.abspath(__file__), *argv], env=env, cwd=ROOT)
+    child = subprocess.Popen([sys.executable, os.path.abspath(__file__), *argv, "--out", out,
+                              "--regressions", regressions], env=env, cwd=ROOT)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue
+
+
+def _write_summary(args: argparse.Namespace, report: Report, **extra: Any) -> dict[str, Any]:
+    data = {**summary(args, report), **extra}
+    with open(os.path.join(args.out, "summary.json"), "w") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True, default=str)
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--valid", type=int, default=200, help="generated valid specs (default 200)")
-    parser.add_argument("--mutations", type=int, default=2000, help="mutated shipped specs (default 2000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of both campaigns")
-    parser.add_argument("--out", default=os.path.join(ROOT, "build", "fuzz"), help="report folder (build/fuzz)")
-    parser.add_argument("--regressions", default=os.path.join(ROOT, "tests", "regressions"),
-                        help="where new regression specs go (tests/regressions)")
-    parser.add_argument("--no-save", action="store_true", help="do not write regression specs")
-    parser.add_argument("--timeout", type=float, default=10.0, help="CPU seconds per static compile")
-    parser.add_argument("--runtime-timeout", type=float, default=120.0, help="seconds per valid spec's runtime checks")
-    parser.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of a compile worker")
-    parser.add_argument("--cross-every", type=int, default=5, help="every k-th mutant also in a second process")
-    parser.add_argument("--max-nodes", type=int, default=8, help="steps per generated spec")
-    parser.add_argument("--backends", default="compile,export,script", help="backends compared with eager")
-    parser.add_argument("--support", type=int, default=4, help="cases per block in the support phase (0: skip)")
-    parser.add_argument("--minimise-budget", type=int, default=150, help="checks per minimised failure")
-    parser.add_argument("--max-minimise", type=int, default=40, help="signatures minimised per run")
-    parser.add_argument("--progress", type=int, default=1000, help="print progress every k mutants")
-    parser.add_argument("--progress-valid", type=int, default=100, help="print progress every k valid specs")
-    parser.add_argument("--snapshot", action="store_true",
-                        help="run on a copy of vibench/ taken now (OUT/code): the tree may change during the run")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = parse(__doc__.split("\n\n")[0], argv)
     if args.worker:
         return worker_main(args.timeout, args.memory_mb)
     if args.snapshot and "VIBENCH_FUZZ_CODE" not in os.environ:
-        return _run_on_snapshot(args.out, argv if argv is not None else sys.argv[1:])
-    args.backends = tuple(b for b in args.backends.split(",") if b)
-    os.makedirs(args.out, exist_ok=True)
+        return _run_on_snapshot(args.out, argv if argv is not None else sys.argv[1:], args.regressions)
+    clear_report(args.out)
     import vibench
 
     print(f"vibench from {os.path.dirname(os.path.abspath(vibench.__file__))}", flush=True)
     os.environ["VIBENCH_CACHE"] = "0"  # thousands of one-off models: keep build()'s cache in memory only
     report = Report()
     log_path = os.path.join(args.out, "findings.jsonl")
-    with open(log_path, "w") as log, open(os.path.join(args.out, "worker-stderr.log"), "w") as worker_log:
-        workers = [Worker(args.timeout, args.memory_mb, hashseed, worker_log) for hashseed in (1, 2)]
-        try:
-            if args.valid and args.support:
-                print(f"support: every block alone through {', '.join(args.backends)}", flush=True)
-                import torch
-
-                torch.set_num_threads(1)
-                with _stderr_to(os.path.join(args.out, "torch-stderr.log")):
-                    run_support(args, report)
-            if args.mutations:
-                print(f"mutations: {args.mutations} mutants of the shipped specs", flush=True)
-                run_mutations(args, report, workers, log)
-            if args.valid:
-                import torch
-
-                torch.set_num_threads(1)
-                print(f"valid: {args.valid} generated specs", flush=True)
-                with _stderr_to(os.path.join(args.out, "torch-stderr.log")):
-                    run_valid(args, report, log)
-            if report.examples:
-                print(f"minimise: {len(report.examples)} signatures", flush=True)
-                minimise_and_save(args, report, workers[0])
-        finally:
-            for worker in workers:
-                worker.close()
-    data = summary(args, report)
-    with open(os.path.join(args.out, "summary.json"), "w") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True, default=str)
+    try:
+        with open(log_path, "w") as log, open(os.path.join(args.out, "worker-stderr.log"), "w") as worker_log:
+            workers = [Worker(args.timeout, args.memory_mb, hashseed, worker_log) for hashseed in (1, 2)]
+            try:
+                campaign(args, report, workers, log)
+            finally:
+                for worker in workers:
+                    worker.close()
+    except KeyboardInterrupt:
+        _write_summary(args, report, interrupted=True)
+        print(f"\ninterrupted: the findings so far are in {log_path}, their figures in "
+              f"{os.path.join(args.out, 'summary.json')}", file=sys.stderr)
+        return 130
+    data = _write_summary(args, report)
     print_summary(data)
     return 1 if report.signatures else 0
+
+
+def campaign(args: argparse.Namespace, report: Report, workers: list[Worker], log: Any) -> None:
+    """The phases, then the minimising of what they found (its figures are written before: minimising
+    is the long end of a run, which a failure or a Ctrl-C may cut)."""
+    if args.valid and args.support:
+        print(f"support: every block alone through {', '.join(args.backends)}", flush=True)
+        import torch
+
+        torch.set_num_threads(1)
+        with _stderr_to(os.path.join(args.out, "torch-stderr.log")):
+            run_support(args, report)
+    if args.mutations:
+        print(f"mutations: {args.mutations} mutants of the shipped specs", flush=True)
+        run_mutations(args, report, workers, log)
+    if args.valid:
+        import torch
+
+        torch.set_num_threads(1)
+        print(f"valid: {args.valid} generated specs", flush=True)
+        with _stderr_to(os.path.join(args.out, "torch-stderr.log")):
+            run_valid(args, report, log)
+    if report.examples:
+        _write_summary(args, report)
+        print(f"minimise: {len(report.examples)} signatures", flush=True)
+        minimise_and_save(args, report, workers[0])
 
 
 if __name__ == "__main__":
