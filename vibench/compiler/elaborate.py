@@ -36,10 +36,11 @@ from vibench.compiler.elaborated import (
     ref_problem,
 )
 from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, template_names
-from vibench.compiler.ir import InputDecl, LetDef, NodeDef, Pos, Ref, SpecValue, TensorType, UnitDef
+from vibench.compiler.ir import InputDecl, NodeDef, Pos, Ref, SpecValue, TensorType, UnitDef
 from vibench.compiler.keyed import elaborate_keyed
 from vibench.compiler.lets import let_order_problem, let_reads, run_checks
 from vibench.compiler.limits import MAX_FOR_EACH
+from vibench.compiler.metadata_bounds import evaluate_metadata
 from vibench.compiler.names import named_value
 from vibench.compiler.params import takes_null
 from vibench.compiler.setting_places import SettingPlaces
@@ -117,9 +118,11 @@ class Elaborator(Evaluates, SettingPlaces):
     def run(self) -> Elaborated:
         udef = self.udef
         warn_unused(self.owner, udef)  # first: the warning comes with the errors of the nodes below
+        order = let_order_problem(udef)  # E204 before any is computed (computing one reports nothing yet)
+        if order is not None:
+            raise self.error(order)
         deferred = []  # `let:` values that read the inputs' dimensions: computed once those are bound
         for let in udef.lets:
-            self.read_above(let)
             try:
                 self.env[let.name] = evaluate_value(let.value, self.env) if contains_template(let.value) else let.value
             except (ExprError, NeedConcrete):
@@ -128,7 +131,8 @@ class Elaborator(Evaluates, SettingPlaces):
             self.checks()
         active = [d for d in udef.inputs if self.flag(d.when, d.pos, f"`when` of input `{d.name}`")]
         self.inactive_inputs = frozenset(d.name for d in udef.inputs) - {d.name for d in active}
-        lets = {let.name for let in udef.lets if let not in deferred}
+        later = {let.name for let in deferred}  # by name: a list of LetDefs searched per let was quadratic
+        lets = {let.name for let in udef.lets if let.name not in later}
         inputs = self.input_types(active, lets)
         whose = f"of {'model' if len(self.owner.stack) <= 1 else 'block'} `{udef.name}`"
         for let in deferred:
@@ -154,7 +158,10 @@ class Elaborator(Evaluates, SettingPlaces):
         broken = False
         if udef.metadata is not None:
             try:
-                metadata = self.evaluate(udef.metadata, self.env, udef.pos, "`metadata`", udef.name, nested=True)
+                metadata, too_large = evaluate_metadata(
+                    udef.metadata, lambda t: self.evaluate(t, self.env, udef.pos, "`metadata`", udef.name, nested=True))
+                if too_large is not None:  # at the `${...}` that took it past, before any after it is built
+                    raise self.error(replace(too_large, pos=too_large.pos or udef.pos))
             except Failed:
                 broken = True
         return Elaborated(
@@ -403,9 +410,3 @@ class Elaborator(Evaluates, SettingPlaces):
                     positions[name] = self.param_pos.get(name) or nd.pos
                     self.inherited.add(name)
         return values, positions
-
-    def read_above(self, let: LetDef) -> None:
-        """E204 for a `let:` value that reads itself or one defined below it (they are computed in order)."""
-        diag = let_order_problem(self.udef, let)
-        if diag is not None:
-            raise self.error(diag)

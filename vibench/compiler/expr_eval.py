@@ -114,20 +114,7 @@ def evaluate_value(value: Any, env: Mapping[str, Any]) -> Any:
 
 
 def evaluate_template(t: Template, env: Mapping[str, Any]) -> Any:
-    if t.whole:
-        return _Evaluator(env, t.text).run(t.expr)
-    out = []
-    length = 0
-    for part in t.parts:
-        if isinstance(part, str):
-            out.append(part)
-        else:
-            v = _Evaluator(env, t.text).run(part)
-            out.append(v if isinstance(v, str) else _to_text(v))
-        length += len(out[-1])
-        if length > MAX_LEN:
-            raise ExprError("interpolated string is too long", t.text[:200])
-    return "".join(out)
+    return _Evaluator(env, t.text).run(t.expr if t.whole else t.parts)
 
 
 def _to_text(v: Any) -> str:
@@ -150,9 +137,10 @@ class _Evaluator:
     def fail(self, message: str, hint: str | None = None) -> ExprError:
         return ExprError(message, self.text[:200], hint=hint)
 
-    def run(self, node: ast.expr) -> Any:
+    def run(self, what: ast.expr | tuple[str | ast.expr, ...]) -> Any:
+        """The value of an expression, or the text of a template's parts (literal text and expressions)."""
         try:
-            return self.eval(node, {})
+            return self.eval(what, {}) if isinstance(what, ast.expr) else self.interpolate(what)
         except ExprError:
             raise
         except RecursionError:
@@ -166,6 +154,24 @@ class _Evaluator:
         finally:
             if self.shared is not None:
                 self.shared.left -= min(self.steps, self.shared.left)
+
+    def interpolate(self, parts: tuple[str | ast.expr, ...]) -> str:
+        """The text of ``"a${x}b${y}"``, charged as ``+`` charges the text it builds: a step per 64 characters
+        (``"${s}${s}"`` cost one step at any length, and ten thousand of them built a gigabyte)."""
+        out = []
+        length = 0
+        for part in parts:
+            if isinstance(part, str):
+                text = part
+            else:
+                v = self.eval(part, {})
+                text = v if isinstance(v, str) else _to_text(v)
+            length += len(text)
+            if length > MAX_LEN:
+                raise self.fail("interpolated string is too long")
+            self.spend(1 + (len(text) >> 6))
+            out.append(text)
+        return "".join(out)
 
     def spend(self, steps: int) -> None:
         self.steps += steps

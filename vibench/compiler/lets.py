@@ -108,22 +108,33 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def let_order_problem(udef: UnitDef, let: LetDef) -> Diagnostic | None:
-    """E204 for a `let:` value of ``udef`` that reads itself or one defined below it (they are computed in
-    order, as docs/language.md says), else None."""
-    read = template_names(let.value)
-    if not read:
+def let_order_problem(udef: UnitDef) -> Diagnostic | None:
+    """E204 for the first `let:` value of ``udef`` that reads itself or one defined below it (they are computed
+    in order, as docs/language.md says), else None.
+
+    One pass with each name's place looked up: a unit of thousands of `let` values (and every use of a
+    composite that has them) took time in the square of their count when each value listed the names below it.
+    """
+    if not udef.lets:
         return None
-    names = [d.name for d in udef.lets]
-    ahead = [n for n in names[names.index(let.name):] if n in read]
-    if not ahead:
-        return None
-    name = ahead[0]
+    place: dict[str, int] = {}
+    for k, let in enumerate(udef.lets):
+        place.setdefault(let.name, k)
+    for k, let in enumerate(udef.lets):
+        read = template_names(let.value)
+        ahead = [place[n] for n in read if place.get(n, -1) >= k]
+        if ahead:
+            return _read_below(let, udef.lets[min(ahead)])
+    return None
+
+
+def _read_below(let: LetDef, other: LetDef) -> Diagnostic:
+    """E204 for ``let``, which reads ``other``: itself or a value defined below it."""
+    name = other.name
     text = getattr(let.value, "text", None)
     if name == let.name:
         return Diagnostic("E204", f"`let.{name}` reads itself", let.pos, found=text,
                           hint="a `let` value reads the parameters, the inputs' sizes and the `let` values above it")
-    other = next(d for d in udef.lets if d.name == name)
     cycle = let.name in template_names(other.value)
     return Diagnostic(
         "E204", f"`let.{let.name}` reads `{name}`, which is defined below it", let.pos, found=text,

@@ -7,12 +7,13 @@ nests, how long its keys are and how many characters it holds in all (E104), che
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.codegen.text import WIDTH, string
 from vibench.compiler.diagnostics import Diagnostic, SpecError
-from vibench.compiler.ir import Pos
+from vibench.compiler.ir import Pos, Template
 
 # `metadata:` is written out as the class attribute METADATA, one entry a line, each level 4 columns further
 # in: at 12 levels a key of 32 columns and the longest number (`-2.2250738585072014e-308`) still fit ruff's
@@ -62,11 +63,76 @@ def metadata_size_problem(value: Any, evaluated: bool = True) -> tuple[tuple, bo
     ('names', 1)
     """
     at = _past_size(value, (), 0, evaluated)[1]
-    return None if at is None else (at, False, Diagnostic(
-        "E104", "`metadata` is too large for model.py", None,
+    return None if at is None else (at, False, _too_large(None))
+
+
+def _too_large(pos: Pos | None) -> Diagnostic:
+    return Diagnostic(
+        "E104", "`metadata` is too large for model.py", pos,
         expected=f"at most {MAX_METADATA_CHARS:,} characters as model.py writes METADATA (one entry a line)",
         found=f"more than {MAX_METADATA_CHARS:,} characters (counted up to the entry at which it passes)",
-        hint="METADATA is for a few facts about the model: keep a large table in a file the training code reads"))
+        hint="METADATA is for a few facts about the model: keep a large table in a file the training code reads")
+
+
+def evaluate_metadata(value: Any, evaluate: Callable[[Template], Any]) -> tuple[Any, Diagnostic | None]:
+    """A unit's `metadata:` (its `${...}` parsed) with each template evaluated by ``evaluate``, in the order model.py
+    writes them: (the value, None), or (None, E104) at the first template whose value takes METADATA past
+    :data:`MAX_METADATA_CHARS` as :func:`metadata_size_problem` counts it (without position when a plain entry
+    after it passes). The walk stops there: forty thousand entries ``"${s}${s}"`` were all built before the whole
+    was measured, gigabytes for a limit of a million characters.
+
+    >>> from vibench.compiler.expr import parse_value
+    >>> table = {"a": parse_value("${s}", None), "b": parse_value("${s + s}", None)}
+    >>> evaluate_metadata(table, lambda t: "x" * 600_000)[1].notes
+    ("at METADATA['b'], as the `${...}` of `metadata` evaluate",)
+    """
+    try:
+        return _evaluated(value, (), 0, evaluate)[0], None
+    except _Past as past:
+        return None, replace(_too_large(past.pos), notes=(_where(past.at),))
+
+
+class _Past(Exception):
+    """Raised by :func:`_evaluated` at the entry where METADATA passes its limit."""
+
+    def __init__(self, at: tuple, pos: Pos | None) -> None:
+        self.at = at
+        self.pos = pos
+
+
+def _evaluated(item: Any, at: tuple, total: int, evaluate: Callable[[Template], Any]) -> tuple[Any, int]:
+    """``item`` evaluated, and ``total`` plus its characters, as :func:`_past_size` counts its value (_Past where
+    that passes the limit)."""
+    if isinstance(item, Template):
+        value = evaluate(item)
+        total, past = _past_size(value, at, total, True)
+        if past is not None:
+            raise _Past(past, item.pos)
+        return value, total
+    if not isinstance(item, dict | list):
+        total, past = _past_size(item, at, total, True)
+        if past is not None:
+            raise _Past(past, None)
+        return item, total
+    column = 4 + 4 * len(at)
+    total += column + 4
+    out: dict | list = {} if isinstance(item, dict) else []
+    for key, entry in item.items() if isinstance(item, dict) else enumerate(item):
+        total += column + 6
+        if isinstance(item, dict):
+            total += 2 + _literal_size(key) if isinstance(key, str) else len(repr(key))
+        value, total = _evaluated(entry, at + (key,), total, evaluate)
+        if isinstance(out, dict):
+            out[key] = value
+        else:
+            out.append(value)
+    if total > MAX_METADATA_CHARS:
+        raise _Past(at, None)
+    return out, total
+
+
+def _where(at: tuple) -> str:
+    return f"at METADATA{''.join(f'[{k!r}]' for k in at)[:200]}, as the `${{...}}` of `metadata` evaluate"
 
 
 def _literal_size(text: str) -> int:
@@ -106,6 +172,4 @@ def check_metadata_value(value: Any, pos: Pos | None) -> None:
     problem = metadata_size_problem(value) or metadata_problem(value)
     if problem is not None:
         at, _, diag = problem
-        where = "".join(f"[{k!r}]" for k in at)[:200]
-        raise SpecError([replace(diag, pos=pos, notes=(f"at METADATA{where}, as the `${{...}}` of `metadata` "
-                                                      "evaluate",))])
+        raise SpecError([replace(diag, pos=pos, notes=(_where(at),))])
