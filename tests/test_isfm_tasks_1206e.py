@@ -189,5 +189,5 @@ def test_h09_with_the_tasks_task_id_builds_that_task(tmp_path: Path, task: str, 
     path = _user(tmp_path, f"    {task}: {{head: H_09_multiple_task, task_id: {task_id}, num_classes: 4}}\n")
     model = vibench.build(str(path)).eval()
     x = torch.randn(2, 1024, 1)
-    out = model(x, torch.full((2,), 1000.0))  # the one output: the task's
+    out = model(x, torch.full((2,), 1000.0))[task]  # a dict keyed by task, one task included (docs/language.md)
     assert tuple(out.shape) == shape and [o[0] for o in vibench.check(str(path)).root.outputs] == [task]

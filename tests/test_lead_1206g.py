@@ -27,3 +27,16 @@ def test_yaml_value_writes_long_mapping_keys_that_load_back() -> None:
     text = yaml_value(value)
     assert yaml.safe_load(text) == value
     assert load_text(f"vibench: 1\nname: M\nmetadata: {text}\n", "m.yaml").data["metadata"] == value
+
+
+def test_a_port_of_a_for_each_copy_is_e405_naming_the_copy(tmp_path, capsys) -> None:
+    spec = tmp_path / "two_port.yaml"
+    spec.write_text(
+        "vibench: 1\nname: TwoPort\ninputs: {x: {shape: [B, 4]}}\nnodes:\n"
+        "  heads: {block: linear, in: x, out_features: 3, for_each: {p: 1, q: 2}}\n"
+        "outputs:\n  aux: heads.p.aux\n  q: heads.q\n"
+    )
+    assert main([str(spec), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E405]: `heads.p` is one value (a `for_each` copy gives one); it has no port `aux`" in err
+    assert "two_port.yaml:7:8" in err

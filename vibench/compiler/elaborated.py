@@ -18,7 +18,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
+from vibench.compiler.diagnostics import Diagnostic
 from vibench.compiler.expr import ExprError, Unknown, evaluate_value
 from vibench.compiler.fast_init import fast_init
 from vibench.compiler.ir import NodeDef, OutputDef, Pos, Ref, SpecValue, Template, TensorType, UnitDef, ValueRef
@@ -167,12 +167,9 @@ def ref_problem(ref: Ref, node: str | None, groups: Mapping[str, tuple[str, ...]
     port of a switched-off node, or a `for_each` group as a whole (``node`` reads it; None: an output)."""
     name = ref.node
     if name in groups:
-        keys = groups[name]
-        if ref.port is None or ref.port not in keys:
-            return Diagnostic("E405", f"`{name}` is one node per key; read one as `{name}.<key>`", ref.pos,
-                              node=node, expected="one of " + one_of(keys),
-                              hint=suggest(ref.port or "", keys) or f"or return them all: `from: {name}.*`")
-        return None
+        from vibench.compiler.keyed import group_problem  # (keyed reads this module)
+
+        return group_problem(ref, node, groups[name])
     if name in inactive:
         return Diagnostic("E405", f"input `{name}` is switched off (its `when` is false)", ref.pos, node=node,
                           hint="switch this node off too, or feed it another value")

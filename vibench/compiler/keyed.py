@@ -4,8 +4,10 @@
 node named after the key (``classification``, ``prediction``...), with ``${key}`` the key, ``${item}``
 its value and ``${i}`` its index. The copies are ordinary nodes of the unit (so ``state_dict`` keys
 read ``classification.fc.weight``); ``heads.classification`` reads one, and an output
-``{from: heads.*}`` returns each under its key. :func:`elaborate_keyed` makes the nodes (elaboration),
-:func:`group_value` reads one (type checking).
+``{from: heads.*}`` returns each under its key: the root's ``forward`` returns a dict by key, one key
+included (:func:`returned_by_key`). Each copy gives one value, so its block has one output (else E405,
+as over a list). :func:`elaborate_keyed` makes the nodes (elaboration), :func:`group_value` reads
+one (type checking), :func:`group_problem` says what is wrong with a reference to the group.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import keyword
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.diagnostics import Diagnostic, clip
+from vibench.compiler.diagnostics import Diagnostic, clip, one_of, suggest
 from vibench.compiler.elaborated import Failed
-from vibench.compiler.ir import NodeDef, Pos, Ref, ValueRef
+from vibench.compiler.ir import NodeDef, Pos, Ref, Unit, UnitDef, ValueRef
 from vibench.compiler.limits import MAX_FOR_EACH
 
 if TYPE_CHECKING:
@@ -56,9 +58,63 @@ def elaborate_keyed(e: Elaborator, nd: NodeDef, refs: RawRefs, items: dict[Any, 
 
 
 def group_value(b: TypeChecker, ref: Ref) -> ValueRef:
-    """The value ``group.key`` names (the copy's first output); elaboration checked the key."""
+    """The value ``group.key`` names: the copy's one output (E405, once, at the node when its block has
+    several: ``group.key`` and ``{from: group.*}`` give one value per copy, and the others were built and
+    computed but never returned); elaboration checked the key. The count is the typed copy's: a composite's
+    outputs may be switched off by its parameters (MultiTaskHead with one `task_id` returns one)."""
     key = ref.port
     assert key is not None
     if key in b.failed:
         raise Failed()
-    return ValueRef(key, b.node_index[key].outputs[0][0])
+    outputs = b.node_index[key].outputs
+    if len(outputs) != 1:
+        b.failed.add(key)  # one report, however many read the group
+        made = next(en for en in b.elaborated.nodes if en.name == key)
+        copy = made.copies[0]
+        block, ports = copy.block_name, ", ".join(f"`{port}`" for port, _ in outputs)
+        fix = f"give `{block}` one output" if isinstance(copy.block, UnitDef) else "use a block with one output"
+        raise b.error(Diagnostic(
+            "E405", f"`for_each` copies give one value each; `{block}` has {len(outputs)} outputs",
+            made.nd.block_pos or made.nd.pos, node=ref.node, expected="a block with one output",
+            found=f"`{block}` returns {ports}",
+            hint=f"a copy's value is its block's one output (`{ref.node}.<key>`; `{{from: {ref.node}.*}}` returns "
+            f"each under its key): {fix} (a task head gives its task one tensor, which "
+            "PHM-Vibench's multi-task trainer reads by task name)"))
+    return ValueRef(key, outputs[0][0])
+
+
+def group_problem(ref: Ref, node: str | None, keys: tuple[str, ...]) -> Diagnostic | None:
+    """E405 when ``ref`` reads `for_each` group ``ref.node`` other than as ``group.key`` (``node`` reads it;
+    None: an output): the group as a whole, a key it does not have, or a port of a copy (``group.key.port``:
+    a copy gives one value, its block's one output, so no port of it is read by name)."""
+    name = ref.node
+    key, dot, port = (ref.port or "").partition(".")
+    if key in keys and not dot:
+        return None
+    if key in keys:
+        return Diagnostic("E405", f"`{name}.{key}` is one value (a `for_each` copy gives one); it has no port "
+                          f"`{port}`", ref.pos, node=node, expected=f"`{name}.{key}`", found=f"`{name}.{ref.port}`",
+                          hint=f"read it as `{name}.{key}`, its block's one output (a block with several outputs "
+                          "is not copied by `for_each`)")
+    return Diagnostic("E405", f"`{name}` is one node per key; read one as `{name}.<key>`", ref.pos, node=node,
+                      expected="one of " + one_of(keys),
+                      hint=suggest(key, keys) or f"or return them all: `from: {name}.*`")
+
+
+def returned_by_key(unit: Unit) -> bool:
+    """Whether the root ``unit``'s one output is a copy returned under its key by ``{from: group.*}``: then
+    ``forward`` returns a dict by key as it does for several keys, so a caller reads ``out["classification"]``
+    whatever the number of tasks (M_01_ISFM's ``task_configs``; PHM-Vibench's multi-task trainer reads its
+    outputs by task name). A copy is named by its key, which no node or input of the spec may be named (E106)."""
+    definition = unit.definition
+    if definition is None or len(unit.outputs) != 1:
+        return False
+    name, value, _ = unit.outputs[0]
+    written = {nd.name for nd in definition.nodes} | {d.name for d in definition.inputs}
+    if value.node != name or name in written:
+        return False  # not a copy named by its key
+    grouped = {nd.name for nd in definition.nodes if nd.for_each is not None}
+    # `classification: task_heads.classification` names its output: one tensor (the output named like the key
+    # is the one written, unless its `when` switched it off for a `{from: ...*}` of the same key: not told here).
+    return (any(o.ref.port == "*" and o.ref.node in grouped for o in definition.outputs)
+            and not any(o.name == name and o.ref.port != "*" for o in definition.outputs))

@@ -31,6 +31,7 @@ from vibench.compiler.codegen.statements import Forward, Line, Method, assign_to
 from vibench.compiler.codegen.structure import Structure
 from vibench.compiler.diagnostics import SpecError
 from vibench.compiler.ir import TensorType, ValueRef
+from vibench.compiler.keyed import returned_by_key
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 
 
@@ -251,21 +252,26 @@ class _Writer(Variables):
 
     def returning(self) -> Line:
         outs = [(name, self.var[self.key(ref)]) for name, ref, _ in self.unit.outputs]
+        if self._returns_dict():
+            return Line(ast.Return(value=c.const({name: self.ref(var) for name, var in outs})))
         if len(outs) == 1:
             return Line(ast.Return(value=self.ref(outs[0][1])))
-        if self._is_root():
-            return Line(ast.Return(value=c.const({name: self.ref(var) for name, var in outs})))
         return Line(ast.Return(value=c.tuple_of(*[self.ref(v) for _, v in outs])))
 
     def _is_root(self) -> bool:
         return self.s.is_root
 
+    def _returns_dict(self) -> bool:
+        """The model returns a dict by output name: for several outputs, and for the one copy of a `for_each`
+        over a mapping that ``{from: node.*}`` returns (a multi-task model with one task returns its dict too)."""
+        return self._is_root() and (len(self.unit.outputs) > 1 or returned_by_key(self.unit))
+
     def return_annotation(self) -> str:
         n = len(self.unit.outputs)
+        if self._returns_dict():
+            return "dict[str, torch.Tensor]"
         if n == 1:
             return "torch.Tensor"
-        if self._is_root():
-            return "dict[str, torch.Tensor]"
         return "tuple[" + ", ".join(["torch.Tensor"] * n) + "]"
 
     def comment(self, slot: Slot, port: str | None = None) -> str:
