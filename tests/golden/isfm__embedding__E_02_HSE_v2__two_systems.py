@@ -307,10 +307,11 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     """Load a PHM-Vibench state_dict or Lightning checkpoint (model keys `network.*`), or the path of a file holding
     one (read with torch.load(weights_only=True)), into ``model`` through its rename map; returns (missing,
     unexpected). All or nothing, as vibench.runtime.checkpoint's: a checkpoint that does not fit (a key over 1,024
-    characters, a value that is no tensor with values, keys that collide after renaming, a shape or dtype-kind
-    mismatch, or missing or unexpected keys with ``strict``) raises a KeyError (also a ValueError) before anything is
-    copied; a copy that fails all the same restores the model. A file torch cannot read (missing, cut short, damaged,
-    not a checkpoint, holding objects besides tensors) is that error too, in the runtime's words."""
+    characters, a value that is no tensor with values or an expanded one, keys that collide after renaming with
+    different values, a shape or dtype-kind mismatch, or missing or unexpected keys with ``strict``) raises a KeyError
+    (also a ValueError) before anything is copied; a copy that fails all the same restores the model. A file torch
+    cannot read (missing, cut short, damaged, not a checkpoint, holding objects besides tensors) or should not
+    (compressed zip entries) is that error too, in the runtime's words."""
     error = type("ReferenceCheckpointError", (KeyError, ValueError), {"__str__": lambda e: str(e.args[0])})
     name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
     own, converted = model.state_dict(), dict[str, torch.Tensor]()
@@ -332,7 +333,21 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
             return type(v).__name__
         what = "meta" if v.is_meta else "nested" if v.is_nested else "quantized" if v.is_quantized else ""
         what = what or str(v.layout)[6:]  # a nested tensor's layout is strided (or jagged)
-        return "" if what == "strided" else f"{what} tensor"
+        if what != "strided":
+            return f"{what} tensor"
+        # more elements than its storage holds (zeros(1).expand(2**40)): comparing it would walk them all
+        stored = v.untyped_storage().nbytes() // v.element_size()
+        return f"expanded tensor: {v.numel():,} elements over {stored:,} stored" if v.numel() > stored else ""
+
+    def same(a, b) -> bool:  # one tensor saved under two names (TCN's conv1 is net.0), or equal ones, NaN as NaN
+        def view(t) -> tuple:  # one storage, read alike (the caller compared the shapes)
+            return t.dtype, t.stride(), t.storage_offset(), t.is_conj(), t.is_neg(), t.untyped_storage().data_ptr()
+
+        if view(a) == view(b) or torch.equal(a, b):
+            return True
+        if a.is_complex() and b.is_complex():  # NaN in either part, in its place
+            a, b = (torch.view_as_real(t.resolve_conj().resolve_neg()) for t in (a, b))
+        return a.is_floating_point() and b.is_floating_point() and bool(((a == b) | (a.isnan() & b.isnan())).all())
 
     def kind(t) -> tuple:
         return t.shape, t.is_complex(), t.is_floating_point()
@@ -379,19 +394,53 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         reason = shown(" ".join(reason.split(". This is an internal miniz error")[0].split()) or "no reason given", 160)
         return f"cannot read the checkpoint {place}: the file is damaged or not a PyTorch checkpoint (torch: {reason})"
 
+    def unzipped(fh, size: int) -> str:  # why a zip is not given to torch.load, as vibench.runtime.checkpoint_zip says
+        import zipfile  # torch.save stores every entry: torch.load would expand a compressed one (1 MB: 1 GiB) unasked
+
+        try:  # the directory alone, nothing extracted
+            with zipfile.ZipFile(fh) as archive:  # its close leaves fh open
+                entries = archive.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as err:  # a version it lacks
+            if str(err) == "File is not a zip file":  # no end record, as in a file cut short
+                return "the file ends early (truncated?)"
+            return f"the file is damaged or not a PyTorch checkpoint (zip: {shown(str(err), 160)})"
+        packed = sorted((e for e in entries if e.compress_type != zipfile.ZIP_STORED), key=lambda e: -e.file_size)
+        if packed:
+            name, verb = shown(repr(packed[0].filename), 120), "is" if len(packed) == 1 else "are"
+            return (
+                f"{len(packed):,} of its zip entries {verb} compressed ({name} expands {packed[0].compress_size:,} "
+                f"bytes to {packed[0].file_size:,}), which torch.save never writes, so none was expanded; save the "
+                "tensors again with torch.save"
+            )
+        declared = sum(e.file_size for e in entries)  # entries pointing at one stored block declare more
+        if declared > size:
+            return (
+                f"the file is damaged or not a PyTorch checkpoint (zip: its entries declare {declared:,} bytes, more "
+                f"than the file's {size:,})"
+            )
+        return ""
+
     def read(path):  # torch.load on the CPU, tensors only; a file it cannot read is an error saying why
         import os  # here only: model.py's imports stay torch's and the helpers' (math, re)
+        import stat
 
         path = os.fsdecode(path)  # a bytes path too: torch.load takes what is no str or os.PathLike for an open file
         place = shown(path, 200)
         try:  # the OS's reason is the open's only: torch.load's OSError is the file's (see unreadable)
-            with open(path, "rb") as fh:
-                head = fh.read(4)
-        except OSError as err:
-            raise error(f"cannot read the checkpoint {place}: {err.strerror or err}") from None
+            with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:  # a FIFO: no wait
+                status = os.fstat(fh.fileno())
+                regular = stat.S_ISREG(status.st_mode)
+                head = fh.read(4) if regular else b""
+                zipped = unzipped(fh, status.st_size) if head == b"PK\x03\x04" else ""
+        except (OSError, ValueError) as err:  # ValueError: a path holding NUL
+            raise error(f"cannot read the checkpoint {place}: {getattr(err, 'strerror', None) or err}") from None
+        if not regular:
+            raise error(f"cannot read the checkpoint {place}: it is not a regular file")
         if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
             found = "it is empty" if not head else f"it starts with {head!r}"
             raise error(f"{place} is not a PyTorch checkpoint (torch.save writes a zip archive; {found})")
+        if zipped:
+            raise error(f"cannot read the checkpoint {place}: {zipped}")
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # torch.load raises many kinds for a damaged or unsafe file
@@ -417,10 +466,14 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         state_dict = ours
     bad = [f"{key(k)} ({flaw(v) or 'Tensor'})" for k, v in state_dict.items() if flaw(v) or not isinstance(k, str)]
     if bad:
-        raise error(f"a reference checkpoint maps names (str) to tensors; entries that do not {listing(bad)}")
+        expanded = any(flaw(v).startswith("expanded") for v in state_dict.values())
+        hint = ". An expanded tensor holds more elements than it stores: save it .contiguous()" if expanded else ""
+        raise error(f"a reference checkpoint maps names (str) to tensors; entries that do not {listing(bad)}{hint}")
     for k, v in state_dict.items():
         new = renamed(k)
-        if new in converted and not (converted[new].shape == v.shape and torch.equal(converted[new], v)):
+        # values of a model's key are compared once their shape is the model's: no more elements than it has
+        mismatched = new in own and own[new].shape != v.shape  # reported below
+        if new in converted and not (converted[new].shape == v.shape and (mismatched or same(converted[new], v))):
             first = next(s for s in state_dict if renamed(s) == new)
             raise error(
                 f"reference keys collide after renaming: {key(first)} and {key(k)} hold different tensors and both "
