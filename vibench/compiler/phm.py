@@ -15,10 +15,12 @@ module turns such a document into the spec ``{vibench: 1, extends: <template>, w
   ``distil``: :data:`~vibench.compiler.phm_reference.EXTENSIONS`) is passed on with note I106, as the
   model then is not the one PHM-Vibench builds from the config.
 
-The `model:` section is read as PHM-Vibench's ``load_config`` merges it: every `base_configs` entry in
-order, whatever its name (a file's `model:` section counts), then the experiment's own `model:`, then its
-dotted keys (``model.num_classes: 7``, expanded only in a config with `base_configs`). What that loader
-reads differently — a base file without `model:`, a dotted key it does not apply — is W114.
+The `model:` section is read as PHM-Vibench's ``load_config`` merges it (:mod:`vibench.compiler.phm_merge`):
+every `base_configs` entry in order, whatever its name (a file's `model:` section counts), then the
+experiment's own `model:` with its dotted keys (``model.signal_processing_configs.layer1: [HT, I]``, expanded
+to any depth, only in a config with `base_configs`), a mapping merged into a mapping key by key at any depth,
+any other value replacing what was there. What that loader reads differently — a base file without `model:`,
+a dotted key it does not apply — is W114.
 
 Positions point into the experiment file, so a wrong value is located where the user wrote it.
 
@@ -48,7 +50,7 @@ from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, one_of, su
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
-from vibench.compiler.phm_base import base_model, hide, hide_base_values
+from vibench.compiler.phm_base import hide, hide_base_values
 from vibench.compiler.phm_checks import (
     duplicate_keys,
     empty_slots,
@@ -59,6 +61,8 @@ from vibench.compiler.phm_checks import (
     yaml_1_1_numbers,
 )
 from vibench.compiler.phm_guide import ALIASES, apply_guide, fixed_key_reason
+from vibench.compiler.phm_merge import MAX_BASE_CONFIGS as MAX_BASE_CONFIGS  # its limit, named here too
+from vibench.compiler.phm_merge import model_section
 from vibench.compiler.phm_metadata import DatasetMetadata
 from vibench.compiler.phm_reference import MODELS, type_for_name, unregistered, why_not_buildable
 from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES, Library
@@ -75,9 +79,6 @@ FACTORY_KEYS = {
 SECTIONS = ("environment", "data", "model", "task", "trainer")
 MAX_NAMED_UNKNOWN = 100
 """Unknown keys of an experiment's `model:` named one by one (W103, with a "did you mean"); the rest are counted."""
-MAX_BASE_CONFIGS = 1_000
-"""Entries of `base_configs` (PHM-Vibench's configs have five): each is looked up on disk, about 90 µs, so
-500,000 entries of distinct spellings of one path took 45 s; 1,000 take a tenth of a second."""
 
 
 def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None = None,
@@ -104,7 +105,8 @@ def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None
 
 def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None,
                given: Mapping[str, Any], warnings: list[Diagnostic]) -> tuple[LoadedDoc, list[Diagnostic]]:
-    model, where, from_bases = _model_section(doc, library, warnings)
+    section = model_section(doc, library, warnings)
+    model, where, from_bases = section.values, section.where, section.from_bases
     warnings = list(warnings)
     model_pos = doc.pos(("model",), key=True) if "model" in doc.data else doc.pos(("base_configs",), key=True)
     kind, name = model.get("type"), model.get("name")
@@ -221,7 +223,7 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     children: dict[str, Any] = {
         "vibench": ((1, 1), Loc((1, 1))),
         "extends": ((1, 1), Loc(_at(where.get("name", model_pos)))),
-        "with": ((1, 1), Loc(_at(model_pos), {k: _entry(where, k, model_pos) for k in with_locs})),
+        "with": ((1, 1), Loc(_at(model_pos), {k: _entry(where, section.locs, k, model_pos) for k in with_locs})),
     }
     synthesized = LoadedDoc(data=data, file=doc.file, path=doc.path, text=doc.text, root=Loc((1, 1), children))
     return synthesized, warnings
@@ -273,9 +275,13 @@ def _at(pos: Pos | None) -> tuple[int, int]:
     return (pos.line, pos.col) if pos is not None else (1, 1)
 
 
-def _entry(where: dict[str, Pos | None], key: str, default: Pos | None) -> tuple[tuple[int, int], Loc]:
+def _entry(where: dict[str, Pos | None], locs: dict[str, Loc], key: str, default: Pos | None
+           ) -> tuple[tuple[int, int], Loc]:
+    """A `with:` entry's key position and location map: a mapping merged from several places is located
+    key by key (:class:`~vibench.compiler.phm_merge.Written`), unless the model guide moved the key."""
     pos = _at(where.get(key, default))
-    return pos, Loc(pos)
+    loc = locs.get(key)
+    return pos, loc if loc is not None and loc.pos == pos else Loc(pos)
 
 
 def _template(kind: str, name: str, type_pos: Pos | None, name_pos: Pos | None, doc: LoadedDoc) -> str:
@@ -312,114 +318,6 @@ def _no_template(kind: str, name: str, folder: str, pos: Pos | None, doc: Loaded
                                  notes=(note,),
                                  hint=suggest(name, available) or "`vibench-compile --list` shows the library")],
                      {doc.file: doc.text})
-
-
-def _model_section(doc: LoadedDoc, library: Library, warnings: list[Diagnostic]
-                   ) -> tuple[dict[str, Any], dict[str, Pos | None], set[str]]:
-    """The effective `model:` mapping as PHM-Vibench's ``load_config`` merges it, where each key was
-    written, and the keys whose value comes from a base config (which point at its `base_configs` entry).
-
-    Every `base_configs` entry is a whole config file, merged in order whatever the entry's name; then
-    the experiment's own keys, with its dotted keys (``model.num_classes: 7``) expanded — only in a config
-    with `base_configs`, as there. Warnings (W113, W114) go to ``warnings``, once per file.
-
-    A file named by several entries is read, checked and merged once (400 entries of one file cost one):
-    its keys keep the order in which they were first written and the value of the last entry that has them,
-    as merging every entry in turn would give."""
-    data = doc.data
-    merged: dict[str, Any] = {}
-    where: dict[str, Pos | None] = {}
-    bases = data.get("base_configs")
-    if bases is not None:
-        if not isinstance(bases, dict):
-            raise SpecError([Diagnostic("E102", "`base_configs` must map sections to files",
-                                        doc.pos(("base_configs",)), found=type(bases).__name__)],
-                            {doc.file: doc.text})
-        if len(bases) > MAX_BASE_CONFIGS:
-            raise SpecError([Diagnostic("E002", f"`base_configs` has {len(bases):,} entries",
-                                        doc.pos(("base_configs",), key=True),
-                                        expected=f"at most {MAX_BASE_CONFIGS:,} base configs",
-                                        hint="merge base configs into fewer files")], {doc.file: doc.text})
-        sections: dict[tuple[str, bool], dict[str, Any]] = {}  # (real path, flat) -> its model keys
-        entries: list[tuple[Pos | None, tuple[str, bool]]] = []  # the entries whose file has model keys
-        for entry, ref in bases.items():  # PHM-Vibench merges each file whole, whatever the entry's name
-            if ref is None:
-                continue
-            pos = doc.pos(("base_configs", entry))
-            if not isinstance(ref, str):
-                raise SpecError([Diagnostic("E102", f"`base_configs.{entry}` must be a file path", pos)],
-                                {doc.file: doc.text})
-            file = base_model(ref, doc, library, pos, entry == "model", warnings, sections)
-            if file is not None:
-                entries.append((pos, file))
-        last = {file: index for index, (_, file) in enumerate(entries)}
-        for file in last:  # the keys in the order they are first written (dicts keep the first insertion)
-            merged.update(dict.fromkeys(sections[file]))
-        for index, (pos, file) in enumerate(entries):  # each value from the last entry that has it
-            if last[file] == index:
-                merged.update(sections[file])
-                where.update(dict.fromkeys(sections[file], pos))
-    from_bases = set(merged)
-    own = data.get("model")
-    if own is not None:
-        if not isinstance(own, dict):
-            raise SpecError([Diagnostic("E102", "`model:` must be a mapping", doc.pos(("model",)),
-                                        found=type(own).__name__)], {doc.file: doc.text})
-        bad = [_key_error(doc, key) for key in own if not isinstance(key, str)]
-        if bad:
-            raise SpecError(bad, {doc.file: doc.text})
-        for key, value in own.items():
-            merged[key] = value
-            where[key] = doc.pos(("model", key), key=True)
-            from_bases.discard(key)
-    for key, value in _dotted_keys(doc, bool(bases), warnings):
-        merged[key] = value
-        where[key] = doc.pos((f"model.{key}",), key=True)
-        from_bases.discard(key)
-    return merged, where, from_bases
-
-
-def _key_error(doc: LoadedDoc, key: Any) -> Diagnostic:
-    """E102 for a key of `model:` that YAML did not read as a string (`1:`, `true:`, `null:`)."""
-    pos = doc.pos(("model", key), key=True)
-    lines = doc.text.splitlines()
-    line = lines[pos.line - 1] if pos is not None and 0 < pos.line <= len(lines) else ""
-    written = line[pos.col - 1:].split(":", 1)[0].strip() if pos is not None and line else str(key)
-    hint = f"quote it: `\"{written}\": ...`"
-    if isinstance(key, bool):
-        hint = f"YAML reads `{written}` as the boolean {str(key).lower()}; " + hint
-    return Diagnostic("E102", f"key `{_clip(written)}` in `model:` is not a string", pos, expected="a name (a string)",
-                      found="null" if key is None else f"{type(key).__name__} {key!r}", hint=hint)
-
-
-def _dotted_keys(doc: LoadedDoc, composed: bool, warnings: list[Diagnostic]) -> list[tuple[str, Any]]:
-    """The top-level ``model.KEY: value`` entries PHM-Vibench applies to the model: in a config with
-    `base_configs` its loader expands them (a `model:` section written after one replaces it); in one
-    without, it keeps them as top-level keys no model reads (W114 for both)."""
-    applied: dict[str, tuple[Any, str]] = {}
-    for top, value in doc.data.items():
-        if top == "model":  # PHM-Vibench's loader: `model:` replaces what dotted keys above it built
-            for key, (_, dotted) in applied.items():
-                warnings.append(_layout(f"`{dotted}` has no effect: the `model:` section below it replaces it",
-                                        doc.pos((dotted,), key=True), "PHM-Vibench's config loader sets "
-                                        "dotted keys in the order written, and `model:` replaces them",
-                                        f"write `{key}:` inside `model:`"))
-            applied = {}
-        if not isinstance(top, str) or not top.startswith("model.") or top.count(".") != 1 or top == "model.":
-            continue
-        key = top.split(".", 1)[1]
-        if composed:
-            applied[key] = (value, top)
-        else:
-            warnings.append(_layout(f"`{top}` is not read as `{key}` of the model", doc.pos((top,), key=True),
-                                    "PHM-Vibench expands dotted keys only in a config with `base_configs:`; "
-                                    "here its loader keeps a top-level key of that name, which no model reads "
-                                    "(vibench ignores it too)", f"write `{key}:` inside `model:`"))
-    return [(key, value) for key, (value, _) in applied.items()]
-
-
-def _layout(message: str, pos: Pos | None, found: str, hint: str) -> Diagnostic:
-    return Diagnostic("W114", message, pos, severity="warning", found=found, hint=hint)
 
 
 def _clip(text: str) -> str:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import stat
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.ir import Pos
-from vibench.compiler.load import LoadedDoc, SourceBudgetExceeded, read_spec_file
+from vibench.compiler.load import LoadedDoc, SourceBudgetExceeded, _file_kind, read_spec_file
 from vibench.compiler.phm_checks import yaml_1_1_numbers
 
 if TYPE_CHECKING:
@@ -46,11 +47,14 @@ def project_root(folder: str, looked: dict[str, str] | None = None) -> str:
 
 
 def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat: bool,
-                warnings: list[Diagnostic], sections: dict[tuple[str, bool], dict[str, Any]]
+                warnings: list[Diagnostic], sections: dict[tuple[str, bool], Any]
                 ) -> tuple[str, bool] | None:
     """The key in ``sections`` of the `model:` section of a base config file, found in the experiment's project
     or on the search path (None when the file has none; with ``flat``, for `base_configs.model`, its top-level
-    keys, W114). A file already in ``sections`` is not read or checked again."""
+    keys, W114). A file already in ``sections`` is not read or checked again. Its section is what the file
+    writes under `model:` — a mapping, or null or another value, which replaces the model merged so far
+    (:mod:`vibench.compiler.phm_merge`). A path inside the project that is there but no regular file (a folder,
+    a FIFO) is E004, found without opening it; one found nowhere is E205."""
     shown = clip(ref, 120)
     from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
     root = project_root(from_dir, library.looked)
@@ -60,15 +64,19 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
         raise SpecError([Diagnostic("E205", f"base config `{shown}` is an absolute path", pos,
                                     hint="write it relative to the experiment file or its project's root")],
                         {doc.file: doc.text})
+    unusable: tuple[str, int] | None = None  # the first path inside the project that is there but no regular file
     for base_dir in bases:  # each path tried is recorded: a file created at one, or a link re-pointed, is another model
         cand = os.path.normpath(os.path.join(base_dir, ref))
-        if not os.path.isfile(cand):
+        mode = _mode(cand)  # stat, never open: a FIFO would wait for a writer
+        if mode is None or not stat.S_ISREG(mode):
             library.absent.add(os.path.abspath(cand))
+            if mode is not None and unusable is None and _inside(os.path.realpath(cand), allowed):
+                unusable = (cand, mode)
             continue
         real = os.path.realpath(cand)
         if os.path.abspath(cand) != real:
             library.links[os.path.abspath(cand)] = real
-        if not any(real == r or real.startswith(r + os.sep) for r in allowed):
+        if not _inside(real, allowed):
             continue  # outside the project: never read (and not named, so the error does not confirm it exists)
         if doc.path and real == os.path.realpath(doc.path):
             raise SpecError([Diagnostic("E206", "the experiment names itself as its base config", pos)],
@@ -84,13 +92,22 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
         except SpecError as err:  # reported at the entry, without the base file's text or values
             raise SpecError([_quiet(d, shown, pos) for d in err.diagnostics[:1]], {doc.file: doc.text}) from None
         nested = isinstance(base.data, dict) and "model" in base.data
+        if isinstance(base.data, dict) and any(isinstance(key, str) and key.startswith("model.") for key in base.data) \
+                and (nested or not flat):  # read flat, such a key is one of the model's (W103, counted)
+            warnings.append(_layout_warning(
+                f"base config `{shown}` has a dotted `model.` key, which nothing reads", pos,
+                "PHM-Vibench expands dotted keys only in the experiment itself: from a base config such a key lands "
+                "at the top level of the config, where its model factory does not read it (vibench ignores it too)",
+                "nest it under `model:` in that file"))
         if not nested and not flat and (base.data is None or isinstance(base.data, dict)):
             return None  # a data, task or trainer file: nothing of the model
-        section = base.data.get("model", base.data) if isinstance(base.data, dict) else None
-        if not isinstance(section, dict):
+        # A `model:` that is null or no mapping replaces the model so far, as in PHM-Vibench: the merge says so
+        # (vibench.compiler.phm_merge), and it is an error only when nothing after it gives a mapping.
+        section = base.data["model"] if nested else base.data
+        if not nested and not isinstance(section, dict):
             raise SpecError([Diagnostic("E102", f"base config `{shown}` holds no `model:` mapping", pos)],
                             {doc.file: doc.text})
-        if any(not isinstance(key, str) for key in section):
+        if isinstance(section, dict) and any(not isinstance(key, str) for key in section):
             key = next(key for key in section if not isinstance(key, str))
             at = base.pos(("model", key) if nested else (key,), key=True)
             where = f" (line {at.line}, column {at.col})" if at is not None else ""
@@ -124,12 +141,27 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
         library.quiet.add(pos)
         sections[real, flat] = section
         return real, flat
+    if unusable is not None:  # there, but a folder or a FIFO: said so, as E004 says it of a spec file
+        raise SpecError([Diagnostic("E004", f"base config `{shown}` is {_file_kind(unusable[1])}, not a regular file",
+                                    pos, found=clip(library.display(unusable[0]), 200),
+                                    hint="name a .yaml, .yml or .json config file")], {doc.file: doc.text})
     searched = ", ".join(library.display(d) for d in allowed)
     raise SpecError([Diagnostic("E205", f"base config `{shown}` not found in the experiment's project", pos,
                                 notes=(f"base configs are read only inside: {searched}",),
                                 hint="write the path relative to the experiment or its project root (the folder "
                                 "with `.git` or `configs/`), or add its folder with --spec-path")],
                     {doc.file: doc.text})
+
+
+def _mode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mode
+    except (OSError, ValueError):  # missing, a broken link, a name the system refuses
+        return None
+
+
+def _inside(real: str, folders: list[str]) -> bool:
+    return any(real == folder or real.startswith(folder + os.sep) for folder in folders)
 
 
 def hide(d: Diagnostic, values: list[str]) -> Diagnostic:
