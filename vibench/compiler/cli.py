@@ -212,6 +212,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
 
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.pipeline import compile_program
+    from vibench.compiler.resolve_sources import recording_sources
 
     read: set[str] = set()
     text = None
@@ -219,10 +220,11 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
         if stdin:
             text = _read_stdin()
         display = STDIN if stdin else ns.spec if os.path.exists(ns.spec) else None
-        program = compile_program(path, text=text, params=params or None, inputs=inputs or None, search_path=search,
-                                  display=display,
-                                  overrides_text=shown, max_nodes=ns.max_nodes, max_params=ns.max_params,
-                                  max_activation=ns.max_activation, files_read=read, metadata=metadata)
+        with recording_sources() as sources:  # the files a warning may quote: the spec, its templates, components
+            program = compile_program(path, text=text, params=params or None, inputs=inputs or None,
+                                      search_path=search, display=display, overrides_text=shown,
+                                      max_nodes=ns.max_nodes, max_params=ns.max_params,
+                                      max_activation=ns.max_activation, files_read=read, metadata=metadata)
         refuse_inputs(targets, read)
         source = None
         if not ns.check and (ns.output is not None or not ns.graph):  # --graph alone writes only the picture
@@ -234,7 +236,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
             _print_errors(err, ns)
         return EXIT_SPEC
     if program.warnings and ns.format == "text":  # before a checkpoint that does not fit: a note may say why
-        _print_warnings(program, text if text is not None else _read_text(path or ""))
+        _print_warnings(program, sources)
     weights = reference_weights(program, ns, checkpoint) if weights_path is not None else None
     if isinstance(weights, str):  # the checkpoint does not fit the model the spec describes
         with exit_code_kept(EXIT_SPEC):
@@ -303,26 +305,18 @@ def _read_stdin() -> str:
     return read_spec_stream(sys.stdin.buffer, STDIN)
 
 
-def _print_warnings(program: Any, text: str) -> None:
+def _print_warnings(program: Any, sources: dict[str, str]) -> None:
     """The warnings and notes of a spec that compiled, on standard error: at most MAX_SHOWN, then how many more
-    (as for errors: 50,000 warnings printed megabytes)."""
+    (as for errors: 50,000 warnings printed megabytes), each with its source line from ``sources`` (file name ->
+    text, as the compile read them: the spec, a template it extends, a slot's component)."""
     from vibench.compiler.diagnostics import MAX_SHOWN
 
-    sources = {program.source.display_path: text}
     for warning in program.warnings[:MAX_SHOWN]:
         print(warning.render(sources) + "\n", file=sys.stderr)
     more = len(program.warnings) - MAX_SHOWN
     if more > 0:
         print(f"... and {more:,} more (the first {MAX_SHOWN} of {len(program.warnings):,} are shown)\n",
               file=sys.stderr)
-
-
-def _read_text(path: str) -> str:
-    """The spec's text again, for rendering warnings (bounded like the loader's read)."""
-    from vibench.compiler.load import MAX_BYTES
-
-    with open(path, "rb") as fh:
-        return fh.read(MAX_BYTES).decode("utf-8-sig", errors="replace")
 
 
 def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> None:

@@ -129,6 +129,9 @@ def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from
                 raw = getattr(nd, key)
                 if is_written_name(raw):
                     new = replace(new, **{key: _flag(raw, key, nd, scope, values, diags)})
+        if is_written_name(nd.with_):  # `with: settings`, or a copy's `with: item` (evaluated per copy)
+            loops = {"i"} if nd.repeat is not None else {"key", "item"} if nd.for_each is not None else set()
+            new = replace(new, with_=_flag(nd.with_, "with", nd, scope | loops, values | loops, diags))
         nodes.append(_name_node(new, scope, blocks, library, from_dir) if new.params or new.with_ is not None
                      else new)
     inputs = tuple(replace(d, when=_flag(d.when, "when", d, values, values, diags)) if is_written_name(d.when)
@@ -140,16 +143,19 @@ def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from
 
 _EXPECTED = {"repeat": "an integer, a parameter's name or `${...}`", "when": "true, false, a parameter's name or "
              "`${...}`", "for_each": "a list, a parameter's name or `${...}`",
-             "checkpoint": "true, false, a parameter's name or `${...}`"}
+             "checkpoint": "true, false, a parameter's name or `${...}`",
+             "with": "a mapping, a parameter's name or `${...}`"}
 _NO_NAME = {"repeat": "no parameter or `let` is named so: write a count such as `repeat: 2`",
             "checkpoint": "no parameter or `let` is named so: write `checkpoint: true`, or a parameter's name",
             "for_each": "no parameter or `let` is named so: write a list such as `for_each: [3, 5]`, or a "
-                        "parameter's name"}
+                        "parameter's name",
+            "with": "no parameter or `let` is named so: write the block's parameters as a mapping such as "
+                    "`with: {out_features: 8}`, or a parameter's name"}
 
 
 def _flag(written: Template, key: str, owner: Any, scope: set[str], values: set[str], diags: Collector) -> Any:
-    """``repeat: layers``, ``when: classify``, ``for_each: tasks``, ``checkpoint: recompute``: the template of
-    a name in scope, else E211 (located at the value) and None."""
+    """``repeat: layers``, ``when: classify``, ``for_each: tasks``, ``checkpoint: recompute``, ``with: settings``:
+    the template of a name in scope, else E211 (located at the value) and None."""
     name, pos = written.text, written.pos
     if name in scope:
         return name_template(name, pos)

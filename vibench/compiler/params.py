@@ -19,11 +19,12 @@ import typing
 from collections.abc import Callable
 from typing import Any, Union
 
-from vibench.compiler.diagnostics import Diagnostic, clip, plain, suggest
+from vibench.compiler.diagnostics import Diagnostic, clip, suggest
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import ParamDecl, Pos
 from vibench.compiler.limits import MAX_NESTING
 from vibench.compiler.load_numbers import BOOL_WORDS_HINT
+from vibench.compiler.param_errors import spoken_error
 
 _TOKEN = re.compile(r"\s*(\[|\]|,|\||\.\.\.|[A-Za-z_][A-Za-z0-9_]*)")
 _ATOMS: dict[str, Any] = {"int": int, "float": float, "bool": bool, "str": str, "any": Any, "None": type(None)}
@@ -202,7 +203,7 @@ def check_value(decl: ParamDecl, value: Any) -> tuple[Any, str | None, str | Non
     try:
         coerced = _adapter(decl.type).validate_python(value, strict=True)
     except Exception as err:  # pydantic.ValidationError
-        detail = "; ".join(_short_error(e) for e in getattr(err, "errors", lambda: [])()[:3]) or str(err)
+        detail = "; ".join(spoken_error(e, value) for e in getattr(err, "errors", lambda: [])()[:3]) or str(err)
         return value, "E202", f"expected {decl.type}: {detail}"
     if "any" in decl.type and (odd := _no_spec_value(coerced)) is not None:  # from Python: a set, bytes, a class
         return value, "E202", f"expected {decl.type}: a {odd} is no value a spec can hold (YAML has none)"
@@ -253,15 +254,6 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _short_error(e: dict) -> str:
-    loc = "".join(f"[{p!r}]" for p in e.get("loc", ()))
-    msg = str(e.get("msg", ""))
-    text = plain(msg)
-    if msg.startswith("Input should be a valid "):  # `[3][2] is not an integer`
-        text = f"is not {'an' if text[:1] in 'aeiou' else 'a'} {text}" if loc else f"not {text}"
-    return f"{loc} {text}".strip()
-
-
 def bind_params(
     decls: tuple[ParamDecl, ...],
     given: dict[str, tuple[Any, Pos | None]],
@@ -294,6 +286,11 @@ def bind_params(
     values: dict[str, Any] = {}
     state: dict[str, str] = {}
     busy: list[str] = []  # the defaults being evaluated, each reading the next
+    # The parameters in the longest chain of defaults that ends in each value computed (1: a value of its own, or
+    # a default that reads no other parameter). The limit is on this chain, whatever order the parameters are
+    # written in: `busy` alone counted only the defaults still being evaluated, so a chain written in order (each
+    # default reads the one above, computed already) was never too deep, and the same chain written bottom-up was.
+    chained: dict[str, int] = {}
     said_too_deep = False
     # Parameters whose value was reported (wrong type, out of bounds); a default that reads one is not
     # reported again (gMLP's `output_dim: {default: input_dim, ge: 1}` with `input_dim: 0`: one error).
@@ -305,8 +302,7 @@ def bind_params(
         if state.get(name) == "busy":
             raise ExprError(f"parameter `{name}` depends on itself through its default")
         if len(busy) >= MAX_NESTING:  # defaults read in a chain of thousands exhausted Python's stack
-            raise ExprError(f"{_TOO_DEEP} {MAX_NESTING} deep (`{name}` is the next one)",
-                            hint="give some of them values of their own")
+            raise _too_deep(name)
         state[name] = "busy"
         busy.append(name)
         try:
@@ -324,7 +320,7 @@ def bind_params(
             told = (note,) if origin is not None and (note := origin(name)) else ()
         elif not decl.required:
             raw, pos = decl.default, getattr(decl.default, "pos", None) or decl.pos
-            scope = _LazyScope(value_of, by_name, env, bad)
+            scope = _LazyScope(value_of, by_name, env, bad, chained)
         else:
             state[name] = "done"
             values[name] = _MISSING
@@ -343,6 +339,7 @@ def bind_params(
                                         pos, found=err.text or None, hint=err.hint, notes=told))
             said_too_deep = said_too_deep or deep
             return _MISSING
+        chained[name] = scope.chained + 1 if isinstance(scope, _LazyScope) else 1
         coerced, code, message = check_value(decl, value)
         if code is not None:
             bad.add(name)
@@ -371,16 +368,24 @@ def bind_params(
 _TOO_DEEP = "parameter defaults read each other more than"
 
 
+def _too_deep(name: str) -> ExprError:
+    """E204 of a default that reads ``name``, the parameter that would make its chain of defaults too long."""
+    return ExprError(f"{_TOO_DEEP} {MAX_NESTING} deep (`{name}` is the next one)",
+                     hint="give some of them values of their own")
+
+
 class _LazyScope(dict):
     """The names a parameter default sees: the other parameters (evaluated on demand) and ``env``."""
 
     def __init__(self, value_of: Callable[[str], Any], decls: dict[str, ParamDecl], env: dict[str, Any],
-                 bad: set[str]) -> None:
+                 bad: set[str], chains: dict[str, int]) -> None:
         super().__init__(env)
         self._value_of = value_of
         self._decls = decls
         self._bad = bad  # the parameters whose value was reported (shared with bind_params)
+        self._chains = chains  # each computed parameter's chain of defaults (shared with bind_params)
         self.read_bad = False  # whether the default read a parameter whose value was reported
+        self.chained = 0  # the longest chain of defaults among the parameters the default read
 
     def __contains__(self, key: object) -> bool:
         return key in self._decls or super().__contains__(key)
@@ -388,6 +393,10 @@ class _LazyScope(dict):
     def __getitem__(self, key: str) -> Any:
         if key in self._decls:
             value = self._value_of(key)
+            chain = self._chains.get(key, 1)
+            if chain >= MAX_NESTING:  # this default would make the chain one parameter longer than allowed
+                raise _too_deep(key)
+            self.chained = max(self.chained, chain)
             if key in self._bad or value is _MISSING:
                 self.read_bad = True
             if value is _MISSING:

@@ -17,6 +17,7 @@ cache keeps all three (:mod:`vibench.compiler.resolve_recording`), and what else
 
 Each unit of a file (the model, its composite blocks) is read by :mod:`vibench.compiler.resolve_units`;
 parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`vibench.compiler.resolve_decls`;
+a spec with ``extends:`` by :mod:`vibench.compiler.resolve_extends`;
 a typed slot's value is checked (E214) against the folder of the file that declares it by :mod:`vibench.compiler.slots`.
 """
 
@@ -30,18 +31,18 @@ from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, clip, suggest
-from vibench.compiler.expr import ExprError, parse_value
 from vibench.compiler.ir import ParamDecl, Pos, UnitDef
 from vibench.compiler.limits import MAX_NESTING
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
-from vibench.compiler.names import name_units, named_value
+from vibench.compiler.names import name_units
 from vibench.compiler.params import bind_params
-from vibench.compiler.resolve_decls import _check_model_name, _check_name, _expr_diag, _param_decls
+from vibench.compiler.resolve_decls import _check_model_name, _check_name, let_given, slot_let_clashes
+from vibench.compiler.resolve_extends import ignored_key_warning, resolve_extends
 from vibench.compiler.resolve_recording import _ABSENT, _LINKS
 from vibench.compiler.resolve_refusals import refuse_phm, refuse_unusable
-from vibench.compiler.resolve_units import _unit, parsed_metadata, reference_renames_pos
+from vibench.compiler.resolve_sources import _SOURCES
+from vibench.compiler.resolve_units import _unit, reference_renames_pos
 from vibench.compiler.scoped import with_scoped_params
-from vibench.compiler.setting_places import Places
 from vibench.compiler.slots import check_slot, note_slot_folders, slot_folder
 from vibench.compiler.slots import slot_components as slot_components  # where callers import it from
 from vibench.compiler.spec_files import LIBRARY_DIR as LIBRARY_DIR  # where callers import them from
@@ -73,7 +74,9 @@ class Library:
         self.user_dirs = [os.path.abspath(p) for p in (search_path or [])]
         self.cwd = os.path.abspath(cwd or os.getcwd())
         self.files: dict[str, tuple[UnitDef, dict[str, UnitDef]]] = {}
-        self.sources: dict[str, str] = {}
+        recorded = _SOURCES.get()
+        # each spec file read, by its name in messages -> its text (recording_sources)
+        self.sources: dict[str, str] = recorded if recorded is not None else {}
         self.loading: list[str] = []
         self.read: set[str] = set()  # real paths of every file read (an output must not overwrite one)
         recording = _ABSENT.get()
@@ -291,12 +294,15 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     # the section that declares parameters): the flag itself has no place in the file.
     anchor = _params_anchor(doc)
     given: dict[str, tuple[Any, Pos | None]] = {}
-    too_big = []
+    too_big, lets_given = [], []
     ignored = dict(root.reference.ignored_keys) if root.reference is not None else {}
     for key, value in (overrides or {}).items():
         decl = root.param(key)
         if decl is None and key in ignored:  # --set of a key the reference ignores: said, then dropped
             library.warnings.append(ignored_key_warning(key, root, ignored[key], anchor))
+            continue
+        if decl is None and (refused := let_given(root, key, f" ({library.given_as})", anchor)) is not None:
+            lets_given.append(refused)  # (with the other unknown names bind_params reports)
             continue
         given[key] = (value, (decl.pos if decl is not None else None) or anchor)
         problem = oversized(value)
@@ -320,7 +326,7 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     values, diags = bind_params(root.params, given, env={}, where=f"model `{root.name}`", unknown_code="E201",
                                 call_pos=root.pos, describe_given=lambda k: f"`{k}` ({library.given_as})",
                                 missing=missing, origin=library.value_origin)
-    diags = [replace(d, pos=d.pos or root.pos) for d in diags]
+    diags = lets_given + [replace(d, pos=d.pos or root.pos) for d in diags]
     for decl in root.params:
         if decl.slot is not None and decl.name in values:
             from_dir = slot_folder(library, decl) or (os.path.dirname(doc.path) if doc.path else library.cwd)
@@ -329,13 +335,6 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     if diags:
         raise SpecError(diags, library.sources)
     return replace(root, param_values=values, overridden={k: pos for k, (_, pos) in given.items()})
-
-
-def ignored_key_warning(key: str, root: UnitDef, reason: str, pos: Pos | None) -> Diagnostic:
-    """W101: ``key`` is accepted but never read by the reference model that ``root`` reproduces."""
-    model = root.reference.model if root.reference is not None else root.name
-    return Diagnostic("W101", f"`{key}` is ignored by the reference {model}; vibench ignores it too", pos,
-                      severity="warning", found=reason)
 
 
 def _params_anchor(doc: LoadedDoc) -> Pos | None:
@@ -351,7 +350,7 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
     diags = Collector(sources=library.sources)
     from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
     if spec.extends is not None:
-        return _resolve_extends(doc, spec, library, diags, from_dir)
+        return resolve_extends(doc, spec, library, diags, from_dir)
     blocks: dict[str, UnitDef] = {}
     for bname, bspec in spec.blocks.items():
         path = ("blocks", bname)
@@ -376,87 +375,14 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
     root = name_units(root, blocks, library, from_dir, diags)
     diags.raise_if_any()
     note_slot_folders(library, root.params, from_dir)
-    return with_scoped_params(root, library, from_dir), blocks
-
-
-def _resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags: Collector,
-                     from_dir: str) -> tuple[UnitDef, dict[str, UnitDef]]:
-    for section in ("inputs", "nodes", "outputs"):
-        if getattr(spec, section) is not None:
-            diags.add(Diagnostic("E107", f"`{section}:` cannot be combined with `extends:`",
-                                 doc.pos((section,), key=True),
-                                 hint="a spec with `extends:` only sets the template's parameters under `with:`"))
-    for section, given_ in (("blocks", spec.blocks), ("let", spec.let), ("checks", spec.checks)):
-        if given_:
-            diags.add(Diagnostic("E107", f"`{section}:` cannot be combined with `extends:`",
-                                 doc.pos((section,), key=True),
-                                 hint="a spec with `extends:` only sets the template's parameters under `with:`"))
-    assert spec.extends is not None
-    if "#" in spec.extends:
-        diags.add(Diagnostic("E205", f"`extends:` names a whole spec, not a block (`{spec.extends}`)",
-                             doc.pos(("extends",)), expected="a spec such as `cnn/ResNet1D` or `./base.yaml`",
-                             hint="use a composite block in a node instead: "
-                             f"`{{block: \"{spec.extends}\", in: ...}}`"))
+    if not root.lets:
+        return with_scoped_params(root, library, from_dir), blocks
+    # The parameters of the slots' components, a `let`'s name too: there it is E210 (a value set for it could reach
+    # no component past the `let`), where it was left out and refused as an unknown parameter when set.
+    scoped = with_scoped_params(replace(root, lets=()), library, from_dir)
+    diags.extend(slot_let_clashes(doc, scoped, root.lets))
     diags.raise_if_any()
-    base_path = library.find(spec.extends, from_dir, doc.pos(("extends",)))
-    base, base_blocks = library.load(base_path, doc.pos(("extends",)))
-    own = _param_decls(doc, (), spec.params, diags)
-    note_slot_folders(library, own, from_dir)
-    clash = [p.name for p in own if base.param(p.name) is not None]
-    for name in clash:
-        diags.add(Diagnostic("E210", f"parameter `{name}` is already a parameter of `{spec.extends}`",
-                             doc.pos(("params", name), key=True), hint="set it under `with:` instead"))
-    # `with:` values become the template parameters' defaults; they may use this file's params.
-    given = {}
-    own_names = {p.name for p in own} | {p.name for p in base.params}
-    for key, value in (spec.with_ or {}).items():
-        pos = doc.pos(("with", key))
-        # a mapping or list written as a block is set at its key: its own position is its first entry's, and an
-        # error about the whole value is not that entry's (one about an entry is at it: setting_places.py)
-        key_pos = doc.pos(("with", key), key=True)
-        block = isinstance(value, (dict, list)) and pos is not None and key_pos is not None and pos.line != key_pos.line
-        at = key_pos if block else pos
-        try:
-            # `num_classes: classes` reads a parameter (this file's or the template's), as in a node (names.py)
-            given[key] = (named_value(base, key, parse_value(value, pos), own_names, pos), at)
-        except ExprError as err:
-            diags.add(_expr_diag(err, pos, f"`with.{key}`"))
-    ignored = dict(base.reference.ignored_keys) if base.reference is not None else {}
-    for key, _ in given.items():
-        if base.param(key) is None and key in ignored:  # the reference accepts it and never reads it
-            library.warnings.append(ignored_key_warning(key, base, ignored[key], doc.pos(("with", key), key=True)))
-        elif base.param(key) is None:
-            diags.add(Diagnostic("E201", f"unknown parameter `{key}` for template `{spec.extends}`",
-                                 doc.pos(("with", key), key=True),
-                                 expected="one of " + ", ".join(f"`{p.name}`" for p in base.params),
-                                 hint=suggest(key, [p.name for p in base.params]) or "see `vibench-compile --list`"))
-    diags.raise_if_any()  # a parameter of this file that `with:` does not read is W105, after the shapes pass
-    params: list[ParamDecl] = []
-    for decl in base.params:
-        if decl.name in given:
-            # Errors in the value point at `with:` in this file, not at the template's declaration.
-            params.append(replace(decl, default=given[decl.name][0], required=False, pos=given[decl.name][1],
-                                  given=True, places=Places.of(doc, ("with", decl.name))))
-            # a slot set here is still the template's: its components are looked for from the template's folder
-            note_slot_folders(library, params[-1:], slot_folder(library, decl) or os.path.dirname(base_path))
-        else:
-            params.append(decl)
-    # The file's own parameters come first so that `with:` values (now defaults) can read them.
-    merged = tuple(own) + tuple(params)
-    name = spec.name or base.name
-    if spec.name is not None:
-        _check_model_name(diags, doc, spec.name)
-        diags.raise_if_any()
-    metadata = base.metadata
-    if spec.metadata:
-        own_meta = parsed_metadata(doc, (), spec.metadata, diags)
-        diags.raise_if_any()
-        metadata = {**(base.metadata if isinstance(base.metadata, dict) else {}), **own_meta}
-    renames_pos = reference_renames_pos(doc, spec.reference, diags) if spec.reference else base.renames_pos
-    diags.raise_if_any()
-    root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname, pos=doc.pos(()),
-                   metadata=metadata, reference=spec.reference or base.reference, renames_pos=renames_pos)
-    return root, base_blocks
+    return replace(scoped, lets=root.lets), blocks
 
 
 def load_source(text: str | None, path: str | None) -> LoadedDoc:

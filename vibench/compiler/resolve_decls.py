@@ -90,6 +90,31 @@ def _let_defs(doc: LoadedDoc, path: tuple, lets: dict, params: set[str], diags: 
     return out
 
 
+def slot_let_clashes(doc: LoadedDoc, unit: UnitDef, lets: tuple[LetDef, ...]) -> list[Diagnostic]:
+    """E210 at each of ``lets`` named like a parameter that ``unit``'s slots' components declare (its scoped
+    parameters, those with a ``scope``). A value set for that name (`--set`, `with:`) is the components', but the
+    name is the `let`'s in the template, and a `let` is no parameter: it cannot be set, so the value could reach no
+    component (it was refused as an unknown parameter, with a hint to declare it)."""
+    scoped = {d.name: d.scope for d in unit.params if d.scope}
+    return [Diagnostic("E210", f"`let` value `{let.name}` has the name of a parameter of a slot's components",
+                       doc.pos(("let", let.name), key=True), found="declared by " + ", ".join(scoped[let.name]),
+                       hint=f"rename it, e.g. `{let.name}_value`: a value set for `{let.name}` (with --set or "
+                       "`with:`) is for the components, and cannot reach them past a `let` of that name")
+            for let in lets if let.name in scoped]
+
+
+def let_given(unit: UnitDef, key: str, given: str, pos: Pos | None) -> Diagnostic | None:
+    """E201 for a value given for ``key`` (``given``: where from, `(from --set)`) when ``key`` names a `let` of
+    ``unit``, which follows from its parameters and cannot be set (None when it names none), at ``pos``."""
+    let = next((x for x in unit.lets if x.name == key), None)
+    if let is None:
+        return None
+    return Diagnostic("E201", f"`{key}`{given} is a `let` value of `{unit.name}`, not a parameter", pos,
+                      expected="one of " + (", ".join(f"`{d.name}`" for d in unit.params) or "(none)"),
+                      notes=(f"it is computed from the parameters at {let.pos}",) if let.pos is not None else (),
+                      hint="set the parameters it is computed from instead, or remove it")
+
+
 def _check_defs(doc: LoadedDoc, path: tuple, checks: list, params: set[str], diags: Collector) -> list[CheckDef]:
     """`checks:` entries, parsed; `at` must name a parameter (E210)."""
     out = []

@@ -296,11 +296,13 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
         diags.add(Diagnostic("E211", f"node `{name}` has both `repeat` and `for_each`", at.value("for_each"),
                              node=name, hint="`repeat` chains copies, `for_each` runs them side by side: pick one"))
     with_ = spec.with_
-    if with_ is not None:
+    if isinstance(with_, str) and bare_name(with_):  # `with: task_settings`: read by the names pass
+        with_ = written_name(with_, at.value("with"))
+    elif with_ is not None:
         with_ = _parsed(diags, name, "with", with_, at.value("with"))
         if isinstance(with_, str):
-            diags.add(Diagnostic("E211", f"`with` of node `{name}` must be a mapping or `${{...}}`", at.value("with"),
-                                 found=repr(spec.with_), node=name,
+            diags.add(Diagnostic("E211", f"`with` of node `{name}` must be a mapping, a parameter's name or "
+                                 "`${...}`", at.value("with"), found=repr(spec.with_), node=name,
                                  hint="write parameters as a mapping, or one expression that gives one"))
     params = []
     file = doc.file

@@ -1,0 +1,119 @@
+"""Pass 3, resolve: a spec that instantiates a template (`extends:` and `with:`).
+
+The template is found and loaded through the :class:`~vibench.compiler.resolve.Library`; the `with:` values
+become its parameters' defaults (located at this file's `with:` keys), the file's own parameters come first so
+that they may read them, and `metadata:` is merged into the template's one level deep. Errors: E107, E201,
+E205, E210, W101.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from vibench.compiler.diagnostics import Collector, Diagnostic, suggest
+from vibench.compiler.expr import ExprError, parse_value
+from vibench.compiler.ir import ParamDecl, Pos, UnitDef
+from vibench.compiler.load import LoadedDoc
+from vibench.compiler.names import named_value
+from vibench.compiler.resolve_decls import _check_model_name, _expr_diag, _param_decls, let_given
+from vibench.compiler.resolve_units import parsed_metadata, reference_renames_pos
+from vibench.compiler.setting_places import Places
+from vibench.compiler.slots import note_slot_folders, slot_folder
+from vibench.schemas.document import SpecDocument
+
+if TYPE_CHECKING:
+    from vibench.compiler.resolve import Library
+
+
+def resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags: Collector,
+                    from_dir: str) -> tuple[UnitDef, dict[str, UnitDef]]:
+    """The root UnitDef of a spec with `extends:` (its template's, with the `with:` values as defaults and this
+    file's own parameters first) and the template's composite blocks."""
+    for section in ("inputs", "nodes", "outputs"):
+        if getattr(spec, section) is not None:
+            diags.add(Diagnostic("E107", f"`{section}:` cannot be combined with `extends:`",
+                                 doc.pos((section,), key=True),
+                                 hint="a spec with `extends:` only sets the template's parameters under `with:`"))
+    for section, given_ in (("blocks", spec.blocks), ("let", spec.let), ("checks", spec.checks)):
+        if given_:
+            diags.add(Diagnostic("E107", f"`{section}:` cannot be combined with `extends:`",
+                                 doc.pos((section,), key=True),
+                                 hint="a spec with `extends:` only sets the template's parameters under `with:`"))
+    assert spec.extends is not None
+    if "#" in spec.extends:
+        diags.add(Diagnostic("E205", f"`extends:` names a whole spec, not a block (`{spec.extends}`)",
+                             doc.pos(("extends",)), expected="a spec such as `cnn/ResNet1D` or `./base.yaml`",
+                             hint="use a composite block in a node instead: "
+                             f"`{{block: \"{spec.extends}\", in: ...}}`"))
+    diags.raise_if_any()
+    base_path = library.find(spec.extends, from_dir, doc.pos(("extends",)))
+    base, base_blocks = library.load(base_path, doc.pos(("extends",)))
+    own = _param_decls(doc, (), spec.params, diags)
+    note_slot_folders(library, own, from_dir)
+    clash = [p.name for p in own if base.param(p.name) is not None]
+    for name in clash:
+        diags.add(Diagnostic("E210", f"parameter `{name}` is already a parameter of `{spec.extends}`",
+                             doc.pos(("params", name), key=True), hint="set it under `with:` instead"))
+    # `with:` values become the template parameters' defaults; they may use this file's params.
+    given = {}
+    own_names = {p.name for p in own} | {p.name for p in base.params}
+    for key, value in (spec.with_ or {}).items():
+        pos = doc.pos(("with", key))
+        # a mapping or list written as a block is set at its key: its own position is its first entry's, and an
+        # error about the whole value is not that entry's (one about an entry is at it: setting_places.py)
+        key_pos = doc.pos(("with", key), key=True)
+        block = isinstance(value, (dict, list)) and pos is not None and key_pos is not None and pos.line != key_pos.line
+        at = key_pos if block else pos
+        try:
+            # `num_classes: classes` reads a parameter (this file's or the template's), as in a node (names.py)
+            given[key] = (named_value(base, key, parse_value(value, pos), own_names, pos), at)
+        except ExprError as err:
+            diags.add(_expr_diag(err, pos, f"`with.{key}`"))
+    ignored = dict(base.reference.ignored_keys) if base.reference is not None else {}
+    for key, _ in given.items():
+        if base.param(key) is None and key in ignored:  # the reference accepts it and never reads it
+            library.warnings.append(ignored_key_warning(key, base, ignored[key], doc.pos(("with", key), key=True)))
+        elif base.param(key) is None and (refused := let_given(base, key, "", doc.pos(("with", key), key=True))):
+            diags.add(refused)
+        elif base.param(key) is None:
+            diags.add(Diagnostic("E201", f"unknown parameter `{key}` for template `{spec.extends}`",
+                                 doc.pos(("with", key), key=True),
+                                 expected="one of " + ", ".join(f"`{p.name}`" for p in base.params),
+                                 hint=suggest(key, [p.name for p in base.params]) or "see `vibench-compile --list`"))
+    diags.raise_if_any()  # a parameter of this file that `with:` does not read is W105, after the shapes pass
+    params: list[ParamDecl] = []
+    for decl in base.params:
+        if decl.name in given:
+            # Errors in the value point at `with:` in this file, not at the template's declaration.
+            params.append(replace(decl, default=given[decl.name][0], required=False, pos=given[decl.name][1],
+                                  given=True, places=Places.of(doc, ("with", decl.name))))
+            # a slot set here is still the template's: its components are looked for from the template's folder
+            note_slot_folders(library, params[-1:], slot_folder(library, decl) or os.path.dirname(base_path))
+        else:
+            params.append(decl)
+    # The file's own parameters come first so that `with:` values (now defaults) can read them.
+    merged = tuple(own) + tuple(params)
+    name = spec.name or base.name
+    if spec.name is not None:
+        _check_model_name(diags, doc, spec.name)
+        diags.raise_if_any()
+    metadata = base.metadata
+    if spec.metadata:
+        own_meta = parsed_metadata(doc, (), spec.metadata, diags)
+        diags.raise_if_any()
+        # one level deep (docs/language.md): a key written here replaces the template's value of it whole
+        metadata = {**(base.metadata if isinstance(base.metadata, dict) else {}), **own_meta}
+    renames_pos = reference_renames_pos(doc, spec.reference, diags) if spec.reference else base.renames_pos
+    diags.raise_if_any()
+    root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname, pos=doc.pos(()),
+                   metadata=metadata, reference=spec.reference or base.reference, renames_pos=renames_pos)
+    return root, base_blocks
+
+
+def ignored_key_warning(key: str, root: UnitDef, reason: str, pos: Pos | None) -> Diagnostic:
+    """W101: ``key`` is accepted but never read by the reference model that ``root`` reproduces."""
+    model = root.reference.model if root.reference is not None else root.name
+    return Diagnostic("W101", f"`{key}` is ignored by the reference {model}; vibench ignores it too", pos,
+                      severity="warning", found=reason)
