@@ -96,7 +96,7 @@ def test_a_head_whose_parameters_leave_one_output_is_a_task_head() -> None:
 
 def test_a_port_of_a_copy_is_named_as_such() -> None:
     """`heads.p.aux` said "read one as `heads.<key>`" though `heads.p` was what the user wrote."""
-    from vibench.compiler.keyed import group_problem
+    from vibench.compiler.elaborated import group_problem
 
     keys = ("p", "q")
     d = group_problem(Ref("heads", "p.aux", Pos("s.yaml", 3, 8)), None, keys)

@@ -40,3 +40,44 @@ def test_a_port_of_a_for_each_copy_is_e405_naming_the_copy(tmp_path, capsys) -> 
     err = capsys.readouterr().err
     assert "error[E405]: `heads.p` is one value (a `for_each` copy gives one); it has no port `aux`" in err
     assert "two_port.yaml:7:8" in err
+
+
+BASE = """vibench: 1
+name: Base
+params:
+  width: 16
+  unused: 3
+inputs: {x: {shape: [B, 4, L]}}
+nodes:
+  conv: {block: conv1d, in: x, out_channels: width, kernel_size: 3, padding: 1}
+outputs: {y: conv}
+"""
+
+
+def test_a_templates_warning_shows_its_line_from_vibench_build_too(tmp_path, monkeypatch) -> None:
+    import warnings
+
+    import vibench
+
+    monkeypatch.setenv("VIBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "base.yaml").write_text(BASE)
+    (tmp_path / "user.yaml").write_text("vibench: 1\nextends: ./base\nwith: {width: 5}\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vibench.build(str(tmp_path / "user.yaml"))
+    texts = [str(w.message) for w in caught if "W105" in str(w.message)]
+    assert texts and "5 |   unused: 3" in texts[0], texts
+
+
+def test_an_unknown_key_in_a_with_value_is_underlined_at_the_setting(tmp_path, capsys) -> None:
+    spec = tmp_path / "prec.yaml"
+    spec.write_text(
+        "vibench: 1\nname: Prec\nparams:\n  cfg: {type: \"dict[str, any]\", default: {out_features: 5}}\n"
+        "inputs: {x: {shape: [B, 4]}}\nnodes:\n  b: {block: linear, in: x, out_features: 2, with: \"${cfg}\"}\n"
+        "outputs: {b: b}\n"
+    )
+    assert main([str(spec), "--check", "--set", "cfg={out_featurs: 5}"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E111]" in err
+    caret_line = next(line for line in err.splitlines() if "^" in line)
+    assert caret_line.count("^") == len("cfg"), err

@@ -18,7 +18,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
 from vibench.compiler.expr import ExprError, Unknown, evaluate_value
 from vibench.compiler.fast_init import fast_init
 from vibench.compiler.ir import NodeDef, OutputDef, Pos, Ref, SpecValue, Template, TensorType, UnitDef, ValueRef
@@ -167,8 +167,6 @@ def ref_problem(ref: Ref, node: str | None, groups: Mapping[str, tuple[str, ...]
     port of a switched-off node, or a `for_each` group as a whole (``node`` reads it; None: an output)."""
     name = ref.node
     if name in groups:
-        from vibench.compiler.keyed import group_problem  # (keyed reads this module)
-
         return group_problem(ref, node, groups[name])
     if name in inactive:
         return Diagnostic("E405", f"input `{name}` is switched off (its `when` is false)", ref.pos, node=node,
@@ -226,3 +224,21 @@ def _frozen(value: Any) -> Any:
 
 
 _PLAIN = frozenset({str, int, type(None)})  # values that are their own key
+
+
+def group_problem(ref: Ref, node: str | None, keys: tuple[str, ...]) -> Diagnostic | None:
+    """E405 when ``ref`` reads `for_each` group ``ref.node`` other than as ``group.key`` (``node`` reads it;
+    None: an output): the group as a whole, a key it does not have, or a port of a copy (``group.key.port``:
+    a copy gives one value, its block's one output, so no port of it is read by name)."""
+    name = ref.node
+    key, dot, port = (ref.port or "").partition(".")
+    if key in keys and not dot:
+        return None
+    if key in keys:
+        return Diagnostic("E405", f"`{name}.{key}` is one value (a `for_each` copy gives one); it has no port "
+                          f"`{port}`", ref.pos, node=node, expected=f"`{name}.{key}`", found=f"`{name}.{ref.port}`",
+                          hint=f"read it as `{name}.{key}`, its block's one output (a block with several outputs "
+                          "is not copied by `for_each`)")
+    return Diagnostic("E405", f"`{name}` is one node per key; read one as `{name}.<key>`", ref.pos, node=node,
+                      expected="one of " + one_of(keys),
+                      hint=suggest(key, keys) or f"or return them all: `from: {name}.*`")

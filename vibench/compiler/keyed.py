@@ -7,7 +7,7 @@ read ``classification.fc.weight``); ``heads.classification`` reads one, and an o
 ``{from: heads.*}`` returns each under its key: the root's ``forward`` returns a dict by key, one key
 included (:func:`returned_by_key`). Each copy gives one value, so its block has one output (else E405,
 as over a list). :func:`elaborate_keyed` makes the nodes (elaboration), :func:`group_value` reads
-one (type checking), :func:`group_problem` says what is wrong with a reference to the group.
+one (type checking), :func:`vibench.compiler.elaborated.group_problem` says what is wrong with a reference to the group.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import keyword
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.diagnostics import Diagnostic, clip, one_of, suggest
+from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Failed
 from vibench.compiler.ir import NodeDef, Pos, Ref, Unit, UnitDef, ValueRef
 from vibench.compiler.limits import MAX_FOR_EACH
@@ -81,24 +81,6 @@ def group_value(b: TypeChecker, ref: Ref) -> ValueRef:
             f"each under its key): {fix} (a task head gives its task one tensor, which "
             "PHM-Vibench's multi-task trainer reads by task name)"))
     return ValueRef(key, outputs[0][0])
-
-
-def group_problem(ref: Ref, node: str | None, keys: tuple[str, ...]) -> Diagnostic | None:
-    """E405 when ``ref`` reads `for_each` group ``ref.node`` other than as ``group.key`` (``node`` reads it;
-    None: an output): the group as a whole, a key it does not have, or a port of a copy (``group.key.port``:
-    a copy gives one value, its block's one output, so no port of it is read by name)."""
-    name = ref.node
-    key, dot, port = (ref.port or "").partition(".")
-    if key in keys and not dot:
-        return None
-    if key in keys:
-        return Diagnostic("E405", f"`{name}.{key}` is one value (a `for_each` copy gives one); it has no port "
-                          f"`{port}`", ref.pos, node=node, expected=f"`{name}.{key}`", found=f"`{name}.{ref.port}`",
-                          hint=f"read it as `{name}.{key}`, its block's one output (a block with several outputs "
-                          "is not copied by `for_each`)")
-    return Diagnostic("E405", f"`{name}` is one node per key; read one as `{name}.<key>`", ref.pos, node=node,
-                      expected="one of " + one_of(keys),
-                      hint=suggest(key, keys) or f"or return them all: `from: {name}.*`")
 
 
 def returned_by_key(unit: Unit) -> bool:

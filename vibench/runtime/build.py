@@ -81,15 +81,17 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
     def make() -> cache_deps.Compiled:
         from vibench.compiler.resolve import recording_looked
         from vibench.compiler.resolve_recording import recording_absent, recording_links
+        from vibench.compiler.resolve_sources import recording_sources
 
         read: set[str] = set()
-        with recording_absent() as absent, recording_links() as links, recording_looked() as looked:
+        with recording_absent() as absent, recording_links() as links, recording_looked() as looked, \
+                recording_sources() as sources:
             program = compile_program(path, text=text, params=params or None, inputs=inputs,
                                       search_path=search_path, max_nodes=max_nodes, max_params=max_params,
                                       max_activation=max_activation, files_read=read, metadata=metadata)
         source = compile_source(program, inplace=inplace)
-        shown = {program.source.display_path: spec_text}  # as the CLI renders them, at most MAX_SHOWN
-        warned = [(warning.code, warning.render(shown)) for warning in program.warnings[:MAX_SHOWN]]
+        # as the CLI renders them (a template's or component's lines too), at most MAX_SHOWN
+        warned = [(warning.code, warning.render(sources)) for warning in program.warnings[:MAX_SHOWN]]
         if len(program.warnings) > MAX_SHOWN:
             warned.append(("", f"... and {len(program.warnings) - MAX_SHOWN:,} more warnings (the first "
                                f"{MAX_SHOWN} of {len(program.warnings):,} are shown)"))
