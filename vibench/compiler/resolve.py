@@ -36,7 +36,7 @@ from vibench.compiler.limits import MAX_NESTING
 from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_file
 from vibench.compiler.names import name_units
 from vibench.compiler.params import bind_params
-from vibench.compiler.resolve_decls import _check_model_name, _check_name, let_given, slot_let_clashes
+from vibench.compiler.resolve_decls import _check_model_name, _check_name, let_given
 from vibench.compiler.resolve_extends import ignored_key_warning, resolve_extends
 from vibench.compiler.resolve_recording import _ABSENT, _LINKS
 from vibench.compiler.resolve_refusals import refuse_phm, refuse_unusable
@@ -375,14 +375,10 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
     root = name_units(root, blocks, library, from_dir, diags)
     diags.raise_if_any()
     note_slot_folders(library, root.params, from_dir)
-    if not root.lets:
-        return with_scoped_params(root, library, from_dir), blocks
-    # The parameters of the slots' components, a `let`'s name too: there it is E210 (a value set for it could reach
-    # no component past the `let`), where it was left out and refused as an unknown parameter when set.
-    scoped = with_scoped_params(replace(root, lets=()), library, from_dir)
-    diags.extend(slot_let_clashes(doc, scoped, root.lets))
-    diags.raise_if_any()
-    return replace(scoped, lets=root.lets), blocks
+    # A component's parameter named like one of the template's `let`s is left out: the name is the `let`'s, and a
+    # value set for it is E201, which says so. Not E210 at the `let`: any component of any slot folder, a user's
+    # `-I` folder included, may declare any name (an attention backbone's `heads` beside M_01_ISFM's `let`).
+    return with_scoped_params(root, library, from_dir), blocks
 
 
 def load_source(text: str | None, path: str | None) -> LoadedDoc:

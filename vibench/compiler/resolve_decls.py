@@ -90,19 +90,6 @@ def _let_defs(doc: LoadedDoc, path: tuple, lets: dict, params: set[str], diags: 
     return out
 
 
-def slot_let_clashes(doc: LoadedDoc, unit: UnitDef, lets: tuple[LetDef, ...]) -> list[Diagnostic]:
-    """E210 at each of ``lets`` named like a parameter that ``unit``'s slots' components declare (its scoped
-    parameters, those with a ``scope``). A value set for that name (`--set`, `with:`) is the components', but the
-    name is the `let`'s in the template, and a `let` is no parameter: it cannot be set, so the value could reach no
-    component (it was refused as an unknown parameter, with a hint to declare it)."""
-    scoped = {d.name: d.scope for d in unit.params if d.scope}
-    return [Diagnostic("E210", f"`let` value `{let.name}` has the name of a parameter of a slot's components",
-                       doc.pos(("let", let.name), key=True), found="declared by " + ", ".join(scoped[let.name]),
-                       hint=f"rename it, e.g. `{let.name}_value`: a value set for `{let.name}` (with --set or "
-                       "`with:`) is for the components, and cannot reach them past a `let` of that name")
-            for let in lets if let.name in scoped]
-
-
 def let_given(unit: UnitDef, key: str, given: str, pos: Pos | None) -> Diagnostic | None:
     """E201 for a value given for ``key`` (``given``: where from, `(from --set)`) when ``key`` names a `let` of
     ``unit``, which follows from its parameters and cannot be set (None when it names none), at ``pos``."""
