@@ -81,3 +81,48 @@ def test_an_unknown_key_in_a_with_value_is_underlined_at_the_setting(tmp_path, c
     assert "error[E111]" in err
     caret_line = next(line for line in err.splitlines() if "^" in line)
     assert caret_line.count("^") == len("cfg"), err
+
+
+def test_colliding_keys_the_model_lacks_are_never_compared(monkeypatch) -> None:
+    """Pairs of views of one storage at different offsets, under keys the model lacks, were compared element by
+    element (K pairs over S elements: K x S). They are unexpected keys, refused without comparing."""
+    import torch
+
+    import vibench
+    from vibench.runtime.checkpoint import ReferenceCheckpointError, load_reference_state_dict
+
+    module = vibench.build("cnn/TCN", input_dim=2, num_classes=3)
+    storage = torch.zeros(1_000)
+    checkpoint = {f"network.{1000 + n}.{name}": storage[k : 999 + k]
+                  for n in range(5) for k, name in ((0, "conv1.w"), (1, "net.0.w"))}
+    compared = []
+    real_equal = torch.equal
+    monkeypatch.setattr(torch, "equal", lambda a, b: compared.append(a.numel()) or real_equal(a, b))
+    with pytest.raises(ReferenceCheckpointError) as err:
+        load_reference_state_dict(module, checkpoint)
+    assert "unexpected" in str(err.value) and "collide" not in str(err.value)
+    assert compared == []
+
+
+def test_both_loaders_give_torch_load_the_file_they_checked(tmp_path, monkeypatch) -> None:
+    """torch.load reads the open file the zip and FIFO checks read, never the path again (a link swapped between
+    the check and the load let a compressed zip through: 66 KB expanded to 64 MiB)."""
+    import io
+    import types
+
+    import torch
+
+    import vibench
+    from tests.helpers import TINY_REFERENCE_SPEC
+    from vibench.runtime.checkpoint import load_reference_state_dict
+
+    module = types.ModuleType("emitted_tiny_lead_1206g")
+    exec(compile(vibench.compile_spec(text=TINY_REFERENCE_SPEC).source, module.__name__, "exec"), module.__dict__)
+    path = tmp_path / "last.ckpt"
+    torch.save({"network.classifier.weight": torch.randn(2, 3), "network.classifier.bias": torch.randn(2)}, path)
+    given = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda f, *a, **k: given.append(f) or real_load(f, *a, **k))
+    for load in (module.load_reference_state_dict, load_reference_state_dict):
+        assert tuple(load(module.Tiny(), str(path))) == ([], [])
+    assert len(given) == 2 and all(isinstance(f, io.BufferedReader) for f in given), given

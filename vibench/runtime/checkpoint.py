@@ -76,18 +76,20 @@ def convert_reference_state_dict(state_dict: Mapping[str, torch.Tensor], renames
 
     Two keys may map to one only when they hold one tensor: a module the reference registers under two
     names (TCN's ``conv1`` is also ``net.0``) is stored twice but loads once (see :func:`_same_tensor`).
-    With ``own`` (the model's ``state_dict``), the values of a key whose shape is not the model's are not
-    compared (the caller reports the mismatch): no comparison walks more elements than the model has.
+    With ``own`` (the model's ``state_dict``), the values of a key the model lacks, or whose shape is not the
+    model's, are not compared (the caller reports it): no comparison walks more elements than the model has.
     """
     compiled = [(re.compile(pattern), replacement) for pattern, replacement in renames]
-    own = {} if own is None else own
+    given, own = own is not None, {} if own is None else own
     out: dict[str, torch.Tensor] = {}
     sources: dict[str, str] = {}
     for key, value in _checked(state_dict).items():
         new = key
         for pattern, replacement in compiled:
             new = pattern.sub(replacement, new)
-        mismatched = new in own and own[new].shape != value.shape  # reported by the caller
+        # reported by the caller: a shape not the model's, or a key the model lacks (never compared: a file of K such
+        # pairs over one storage of S elements walked K x S)
+        mismatched = given and (new not in own or own[new].shape != value.shape)
         if new in out and not (out[new].shape == value.shape and (mismatched or _same_tensor(out[new], value))):
             raise ReferenceCheckpointError(
                 f"reference keys collide after renaming: {_key(sources[new])} and {_key(key)} hold different tensors "
@@ -180,44 +182,50 @@ def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *
     path = os.fsdecode(path)  # torch.load reads what is no str or os.PathLike as an open file
     shown = _shown(path, 200)
     try:  # the OS's reason is the open's only: an OSError of torch.load's is the file's (below)
-        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:  # a FIFO: no wait
+        fh = open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb")  # a FIFO: no wait
+        try:
             status = os.fstat(fh.fileno())
             regular = stat.S_ISREG(status.st_mode)
             head = fh.read(4) if regular else b""
             # a zip's directory, read before torch.load expands (and allocates) what its entries declare
             unzipped = zip_problem(fh, status.st_size) if head == b"PK\x03\x04" else ""
+        except BaseException:
+            fh.close()
+            raise
     except (OSError, ValueError) as err:  # ValueError: a path holding NUL
         reason = getattr(err, "strerror", None) or err
         raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {reason}") from None
-    if not regular:
-        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: it is not a regular file")
-    if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
-        found = "it is empty" if not head else f"it starts with {head!r}"
-        raise ReferenceCheckpointError(f"{shown} is not a PyTorch checkpoint (torch.save writes a "
-                                       f"zip archive; {found})")
-    if unzipped:
-        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {unzipped}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except Exception as err:  # noqa: BLE001 - torch.load raises many kinds for a damaged or unsafe file
-        text = str(err)
-        refused = _refusal(text) if weights_only else None
-        if refused:
-            raise ReferenceCheckpointError(
-                f"the checkpoint {shown} holds objects besides tensors: torch's weights_only refused {refused}. "
-                "A Lightning checkpoint's hyper-parameters are such objects; if you trust the file, load it with "
-                "weights_only=False (--trust-checkpoint)"
-            ) from None
-        # A zip cut short has lost its central directory (at the end): torch's reader says so, or, when its
-        # search for it runs past the file's start (a file under ~64 KiB), the seek fails with EINVAL (errno 22
-        # on every platform torch runs on); a legacy pickle ends mid-record.
-        lost = isinstance(err, EOFError) or (isinstance(err, OSError) and err.errno == 22)
-        if lost or not text.strip() or any(
-                sign in text for sign in ("truncated", "unexpected EOF", "failed finding central directory")):
-            raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file ends early "
-                                           "(truncated?)") from None
-        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file is damaged or not a PyTorch "
-                                       f"checkpoint (torch: {_torch_reason(text)})") from None
+    with fh:  # torch.load reads the file checked above (the path opened again could be another by then)
+        if not regular:
+            raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: it is not a regular file")
+        if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
+            found = "it is empty" if not head else f"it starts with {head!r}"
+            raise ReferenceCheckpointError(f"{shown} is not a PyTorch checkpoint (torch.save writes a "
+                                           f"zip archive; {found})")
+        if unzipped:
+            raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {unzipped}")
+        try:
+            fh.seek(0)
+            return torch.load(fh, map_location="cpu", weights_only=weights_only)
+        except Exception as err:  # noqa: BLE001 - torch.load raises many kinds for a damaged or unsafe file
+            text = str(err)
+            refused = _refusal(text) if weights_only else None
+            if refused:
+                raise ReferenceCheckpointError(
+                    f"the checkpoint {shown} holds objects besides tensors: torch's weights_only refused {refused}. "
+                    "A Lightning checkpoint's hyper-parameters are such objects; if you trust the file, load it with "
+                    "weights_only=False (--trust-checkpoint)"
+                ) from None
+            # A zip cut short has lost its central directory (at the end): torch's reader says so, or, when its
+            # search for it runs past the file's start (a file under ~64 KiB), the seek fails with EINVAL (errno 22
+            # on every platform torch runs on); a legacy pickle ends mid-record.
+            lost = isinstance(err, EOFError) or (isinstance(err, OSError) and err.errno == 22)
+            if lost or not text.strip() or any(
+                    sign in text for sign in ("truncated", "unexpected EOF", "failed finding central directory")):
+                raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file ends early "
+                                               "(truncated?)") from None
+            raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file is damaged or not a PyTorch "
+                                           f"checkpoint (torch: {_torch_reason(text)})") from None
 
 
 _REFUSALS = (  # what torch's weights_only unpickler refuses in a sound file (torch/_weights_only_unpickler.py)
