@@ -126,3 +126,17 @@ def test_both_loaders_give_torch_load_the_file_they_checked(tmp_path, monkeypatc
     for load in (module.load_reference_state_dict, load_reference_state_dict):
         assert tuple(load(module.Tiny(), str(path))) == ([], [])
     assert len(given) == 2 and all(isinstance(f, io.BufferedReader) for f in given), given
+
+
+def test_a_single_channel_signal_without_its_channel_axis_is_told_both_fits() -> None:
+    """[4, 1024] for M_01_ISFM's [B, L, C]: the hint said only `x.unsqueeze(0)`, which the shared batch size
+    then refused; `x.unsqueeze(-1)` is offered beside it."""
+    import torch
+
+    import vibench
+
+    model = vibench.build("isfm/M_01_ISFM").eval()
+    with pytest.raises(ValueError) as err:
+        model(torch.randn(4, 1024), torch.full((4,), 1000.0), torch.ones(4, dtype=torch.long))
+    assert str(err.value).endswith("(one sample without its batch axis? `x.unsqueeze(0)` fits; or an axis of size 1 "
+                                   "left out? `x.unsqueeze(-1)` fits)")

@@ -83,7 +83,8 @@ def test_a_refused_input_says_what_it_looks_like(model: torch.nn.Module, x: torc
 
 @pytest.mark.parametrize(("template", "shape", "hint"), [
     ("cnn/TCN", (2, 64), "(an axis of size 1 left out? `x.unsqueeze(-1)` fits)"),  # reads [B, L, 1]
-    ("cnn/TCN", (64, 1), "(one sample without its batch axis? `x.unsqueeze(0)` fits)"),
+    ("cnn/TCN", (64, 1), "(one sample without its batch axis? `x.unsqueeze(0)` fits; or an axis of size 1 left out? "
+                         "`x.unsqueeze(-1)` fits)"),  # both fit: 64 samples of length 1, or one of length 64
     ("cnn/TCN", (2, 1, 64, 1), "(an extra axis of size 1? `x.squeeze(1)` fits)"),
     ("cnn/TCN", (2, 64, 3, 1), None),  # four axes, none of size 1 to drop but the last, which leaves 3 channels
 ])

@@ -135,6 +135,7 @@ def test_a_later_input_without_its_batch_axis_is_told_to_expand() -> None:
     assert str(err.value).endswith("(the same for every sample? `c.expand(B, -1, -1)` fits, or `c.unsqueeze(0)` "
                                    "for a batch of 1)")
     torch.testing.assert_close(model(x, c.expand(2, -1, -1)), x + c)
-    # the first input sets B: one sample without its batch axis, as before
-    with pytest.raises(ValueError, match=r"\(one sample without its batch axis\? `x.unsqueeze\(0\)` fits\)$"):
+    # the first input sets B: one sample without its batch axis, or a last axis left out (sizes cannot tell)
+    with pytest.raises(ValueError, match=r"\(one sample without its batch axis\? `x.unsqueeze\(0\)` fits; or an axis "
+                       r"of size 1 left out\? `x.unsqueeze\(-1\)` fits\)$"):
         model(torch.randn(64, 3), c)
