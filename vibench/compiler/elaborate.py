@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block
 from vibench.compiler.build_warnings import warn_unused
+from vibench.compiler.dead_checks import check_dead_node, check_unused_composites
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import (
     LIMIT_HINT,
@@ -118,6 +119,7 @@ class Elaborator(Evaluates, SettingPlaces):
     def run(self) -> Elaborated:
         udef = self.udef
         warn_unused(self.owner, udef)  # first: the warning comes with the errors of the nodes below
+        check_unused_composites(self.owner, udef)  # never built here, so their names are checked now
         order = let_order_problem(udef)  # E204 before any is computed (computing one reports nothing yet)
         if order is not None:
             raise self.error(order)
@@ -148,8 +150,12 @@ class Elaborator(Evaluates, SettingPlaces):
         # With every output on, every node is live (the graph pass refuses a node that reaches no output).
         live = live_nodes(udef, outputs) if len(outputs) < len(udef.outputs) else None
         for nd in udef.nodes:
-            if live is not None and nd.name not in live:
-                continue  # feeds only switched-off outputs: not built
+            if live is not None and nd.name not in live:  # feeds only switched-off outputs: not built
+                try:
+                    check_dead_node(self.owner, udef, nd)  # but a typo in its names is still one
+                except Failed:
+                    pass
+                continue
             try:
                 self.visit(nd)
             except Failed:
@@ -271,9 +277,10 @@ class Elaborator(Evaluates, SettingPlaces):
         if not refs:
             raise self.error(Diagnostic("E405", f"node `{nd.name}` is switched off but has no input to pass through",
                                         nd.pos, node=nd.name))
-        if len(refs) > 1 and refs[0][0] is not None and isinstance(nd.block, str):
+        # Its names are checked as a built node's (E110, E111); its values only hold when it is on.
+        block = check_dead_node(self.owner, self.udef, nd)
+        if len(refs) > 1 and refs[0][0] is not None and block is not None:
             # `in: {y: z, x: x}`: the block's first port passes through, whatever order the mapping is written in
-            block = self.owner.lookup_block(nd.block, self.udef, nd.block_pos, nd.name)
             ports = [i.name for i in block.inputs] if isinstance(block, UnitDef) else list(block.inputs)
             refs = sorted(refs, key=lambda r: ports.index(r[0]) if r[0] in ports else len(ports))
         self.add(ElabNode(nd, tuple(refs), "off", ()))

@@ -1,0 +1,101 @@
+"""Name-level checks of the nodes a compilation does not build, in the shapes pass.
+
+A node switched off (`when: false`, `repeat: 0`), a node that feeds only switched-off outputs and every
+node of a composite block nobody uses here are never typed, so a typo in them would pass silently until
+other parameter values build them. :func:`check_dead_node` and :func:`check_unused_composites` check
+what does not depend on any value: the block's name exists (E110), the node's keys are the block's
+parameters (E111), and, for a composite not built, its graph (E401 for an `in:` or an output that names
+nothing, as :func:`~vibench.compiler.graph.check_graph` checks a built one). Values stay unchecked: a
+switched-off node may hold values that are valid only when it is on (`out_features: ${n - 4}` at n = 4),
+and a required parameter it leaves out is needed only then. A block chosen by `block: ${...}` names no
+block until values are known, and a plug-in's parameters are known only to its own validator: both are
+left to the pass that builds them. Each error is the one the built node gets, at the same place, so a
+composite checked here and built later reports it once. It reads the definitions; it writes only
+diagnostics (and the specialiser's memo of checked graphs).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vibench.compiler.blocks.base import Block
+from vibench.compiler.diagnostics import Diagnostic, comment_hint, one_of, suggest
+from vibench.compiler.elaborated import Failed
+from vibench.compiler.ir import NodeDef, Pos, UnitDef
+from vibench.compiler.plugin_calls import is_plugin
+from vibench.compiler.typecheck import _NODE_KEYS
+
+if TYPE_CHECKING:
+    from vibench.compiler.shapes import _Specializer
+
+
+def check_dead_node(owner: _Specializer, udef: UnitDef, nd: NodeDef,
+                    seen: set[int] | None = None) -> Block | UnitDef | None:
+    """Node ``nd`` of ``udef``, not built: E110 for an unknown block, E111 for a key that is none of its
+    parameters; a composite block's own nodes are checked in turn (``seen``: the composites checked by this
+    call). Returns the block (None for `block: ${...}`); raises Failed after reporting an error."""
+    if not isinstance(nd.block, str):
+        return None
+    block = owner.lookup_block(nd.block, udef, nd.block_pos, nd.name)  # E110 with "did you mean", and Failed
+    errors = [d for key, _, pos in nd.params if (d := _unknown_key(block, key, pos, nd.name)) is not None]
+    owner.diags.extend(errors)
+    if isinstance(block, UnitDef):
+        check_unit(owner, block, set() if seen is None else seen)
+    if errors:
+        raise Failed()
+    return block
+
+
+def check_unused_composites(owner: _Specializer, udef: UnitDef) -> None:
+    """The composites of ``udef``'s file that none of its nodes reaches by name, checked as nodes not built.
+    Only for a file's model (a composite shares its file's `blocks:`, and what the model uses is the file's
+    use). One chosen by `block: ${...}` is checked here too: its errors are the ones its build reports."""
+    if not udef.blocks or "#" in udef.qualname:
+        return
+    reached: set[str] = set()
+    todo = [udef]
+    while todo:
+        for nd in todo.pop().nodes:
+            if isinstance(nd.block, str) and nd.block in udef.blocks and nd.block not in reached:
+                reached.add(nd.block)
+                todo.append(udef.blocks[nd.block])
+    seen: set[int] = set()
+    for name, block in udef.blocks.items():
+        if name not in reached:
+            check_unit(owner, block, seen)
+
+
+def check_unit(owner: _Specializer, unit: UnitDef, seen: set[int]) -> None:
+    """A composite not built here: its graph (E401-E404, once per definition, as a built one's) and each node."""
+    if id(unit) in owner.checked or id(unit) in seen:
+        return  # built (so checked in full), or checked already: also ends a composite that names itself
+    seen.add(id(unit))
+    try:
+        owner.graph(unit)
+    except Failed:
+        pass  # reported; its nodes are still checked, as a built unit's are after E403
+    for nd in unit.nodes:
+        try:
+            check_dead_node(owner, unit, nd, seen)
+        except Failed:
+            continue
+
+
+def _unknown_key(block: Block | UnitDef, key: str, pos: Pos | None, node: str) -> Diagnostic | None:
+    """E111 for ``key`` when ``block`` has no such parameter, worded as the built node's error (None: it has)."""
+    if isinstance(block, UnitDef):  # as `bind_params` says it for a composite
+        names = [d.name for d in block.params]
+        if key in names:
+            return None
+        return Diagnostic("E111", f"unknown parameter `{key}` for block `{block.name}`", pos, node=node,
+                          expected="one of " + (", ".join(f"`{n}`" for n in names) or "(none)"),
+                          hint=comment_hint(key) or suggest(key, names) or "remove it, or declare it in `params:`")
+    if is_plugin(block) or block.Params.model_config.get("extra") != "forbid":
+        return None  # its validator alone knows what it takes
+    fields = block.Params.model_fields
+    if key in fields or any(info.alias == key for info in fields.values()):
+        return None
+    return Diagnostic("E111", f"unknown parameter `{key}` for block `{block.name}`", pos, node=node,
+                      expected="one of " + one_of(fields) if fields else "no parameters",
+                      hint=comment_hint(key) or suggest(key, [*fields, *_NODE_KEYS])
+                      or f"`vibench-compile --blocks` describes `{block.name}`")
