@@ -69,20 +69,6 @@ def test_a_templates_warning_shows_its_line_from_vibench_build_too(tmp_path, mon
     assert texts and "5 |   unused: 3" in texts[0], texts
 
 
-def test_an_unknown_key_in_a_with_value_is_underlined_at_the_setting(tmp_path, capsys) -> None:
-    spec = tmp_path / "prec.yaml"
-    spec.write_text(
-        "vibench: 1\nname: Prec\nparams:\n  cfg: {type: \"dict[str, any]\", default: {out_features: 5}}\n"
-        "inputs: {x: {shape: [B, 4]}}\nnodes:\n  b: {block: linear, in: x, out_features: 2, with: \"${cfg}\"}\n"
-        "outputs: {b: b}\n"
-    )
-    assert main([str(spec), "--check", "--set", "cfg={out_featurs: 5}"]) == 1
-    err = capsys.readouterr().err
-    assert "error[E111]" in err
-    caret_line = next(line for line in err.splitlines() if "^" in line)
-    assert caret_line.count("^") == len("cfg"), err
-
-
 def test_colliding_keys_the_model_lacks_are_never_compared(monkeypatch) -> None:
     """Pairs of views of one storage at different offsets, under keys the model lacks, were compared element by
     element (K pairs over S elements: K x S). They are unexpected keys, refused without comparing."""

@@ -235,7 +235,7 @@ class TypeCheck(CompositeCheck):
                 if e["type"] == "extra_forbidden":
                     hint = comment_hint(field) or suggest(field or "", [*fields, *_NODE_KEYS])
                     diags.append(Diagnostic("E111", f"unknown parameter `{field}` for block `{block.name}`", pos,
-                                            node=nd.name,  # (carets: the name at pos, which may be a `with:` key)
+                                            node=nd.name, span=len(field or ""),
                                             expected="one of " + one_of(fields) if fields else "no parameters",
                                             hint=hint or f"`vibench-compile --blocks` describes `{block.name}`"))
                 elif e["type"] == "missing":
