@@ -1,7 +1,9 @@
 """PHM-Vibench base configs: finding one in the experiment's project (:func:`project_root`), reading its
 `model:` section once per compilation (:func:`base_model`), and saying a diagnostic about a value it gave
 without quoting what the file holds (:func:`hide_base_values`, :func:`hide`): a base config is trusted no
-more than the experiment, and its values, keys and what a pass computes from them stay out of messages."""
+more than the experiment, and its values, keys and what a pass computes from them stay out of messages.
+A mapping the experiment writes over a base config's (:class:`MergedAt`) is said as the merge of both: its
+reason kept where it quotes only what the experiment wrote, at the experiment's key it names."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Collection, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
@@ -164,6 +166,19 @@ def _inside(real: str, folders: list[str]) -> bool:
     return any(real == folder or real.startswith(folder + os.sep) for folder in folders)
 
 
+@dataclass(frozen=True, slots=True)
+class MergedAt(Pos):
+    """Where the experiment wrote the model key ``name`` whose mapping keeps keys of a base config, at any depth:
+    the keys the experiment wrote in it (``own``: each name, where and its length there, in the order written),
+    the words of what it wrote there (keys and values, as messages print them) and those of what the base configs
+    gave. Held in ``Library.quiet``; never equal to a plain :class:`Pos`."""
+
+    name: str
+    own: tuple[tuple[str, Pos, int], ...]
+    own_words: frozenset[str]
+    base_words: frozenset[str]
+
+
 def hide(d: Diagnostic, values: list[str]) -> Diagnostic:
     from dataclasses import replace
 
@@ -207,10 +222,58 @@ def hide_base_values(diagnostics: Iterable[Diagnostic], quiet: Collection[Pos | 
     >>> quiet.message, quiet.found
     ('the value of `width` from the base config cannot be evaluated', '(a value from the base config, not shown)')
     """
+    merged: dict[tuple[str, int, int], MergedAt] = {}
+    for at in quiet:  # a dotted key's mappings share its position: the outermost (most words) says it
+        if isinstance(at, MergedAt):
+            key, size = (at.file, at.line, at.col), len(at.own_words) + len(at.base_words)
+            held = merged.get(key)
+            if held is None or (len(held.own_words) + len(held.base_words), held.name) < (size, at.name):
+                merged[key] = at
     out: dict[Diagnostic, None] = {}  # in order, each once: the hidden ones may now read alike
     for d in diagnostics:
-        out.setdefault(_unquoted(d, names) if d.pos in quiet else d, None)
+        mixed = merged.get((d.pos.file, d.pos.line, d.pos.col)) if d.pos is not None and merged else None
+        out.setdefault(_merged(d, mixed) if mixed is not None else _unquoted(d, names) if d.pos in quiet else d, None)
     return tuple(out)
+
+
+_MERGED = "(the keys written here merged with the base config's, not shown)"
+_BOTH = ("check the keys written here, and those the base config gives (what a base config holds is never shown "
+         "in messages)")
+_WORD = re.compile(r"[\w.+-]+|\w+")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.])")
+_SOURCE_AT = re.compile(r"\S+:\d+:\d+")  # `checked by X at file:40:5`: the template's line, not a value
+
+
+def _merged(d: Diagnostic, at: MergedAt) -> Diagnostic:
+    """``d``, about the mapping at ``at`` merged from the experiment's keys and a base config's: its reason
+    (the message up to its first `;`, then each part and note) kept where it quotes no word of the base
+    configs and no number the experiment did not write, and then located at the first key of the experiment it
+    names; else said by code, as at a base config's entry, but as the merge of both."""
+    own = at.own_words
+
+    def leaks(text: str) -> bool:
+        words = set(_WORD.findall(text)) | set(re.findall(r"\w+", text))
+        if any(word in at.base_words and word not in own for word in words):
+            return True
+        if any(word not in own and " " in word and word in text for word in at.base_words):
+            return True
+        return any(number not in own for number in _NUMBER.findall(_SOURCE_AT.sub("", text)))
+
+    first, *rest = d.message.split("; ")
+    merged = f"the value of `{at.name}` merges the keys written here with the base config's"
+    if leaks(first):
+        reason = _REASONS.get(d.code, "cannot be used" if d.severity == "error" else "has no effect as written")
+        return replace(d, message=f"{merged}, and {reason}", found=_MERGED if d.found is not None else None,
+                       expected=d.expected if d.code in _PUBLIC_EXPECTED else None, notes=(), hint=_BOTH)
+    reason = "; ".join([first, *(part for part in rest if not leaks(part))])
+    notes = tuple(note for note in d.notes if not leaks(note))
+    named = re.findall(r"\w+", " ".join([reason, *notes]))
+    pos, span = next(((where, length) for key, where, length in at.own if key in named), (d.pos, d.span))
+    return replace(d, message=f"{merged}: {reason}", pos=pos, span=span,
+                   found=d.found if d.found is None or not leaks(d.found) else _MERGED,
+                   expected=d.expected if d.expected is None or not leaks(d.expected) else None,
+                   hint=_BOTH if len(notes) < len(d.notes) or d.hint is not None and leaks(d.hint) else d.hint,
+                   notes=notes)
 
 
 def _unquoted(d: Diagnostic, names: Collection[str]) -> Diagnostic:

@@ -22,6 +22,7 @@ apply (a path through a value that is no mapping: a TypeError there; an empty na
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from vibench.compiler.ir import Pos
 from vibench.compiler.limits import MAX_SOURCE_VALUES
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
-from vibench.compiler.phm_base import base_model
+from vibench.compiler.phm_base import MergedAt, base_model
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -73,12 +74,49 @@ class Written:
     def has_base(self) -> bool:
         return self.base or (self.items is not None and any(item.has_base() for item in self.items.values()))
 
-    def mixed(self) -> list[Pos | None]:
-        """Where the experiment wrote a mapping that keeps values of a base config, at any depth: what is said
-        there of the whole mapping may quote them."""
-        if self.items is None or self.base or not self.has_base():
+    def mixed(self, name: str) -> list[MergedAt]:
+        """Where the experiment wrote a mapping that keeps values of a base config, at any depth (``name`` is its
+        key), each with what the experiment and the base configs wrote in it: what is said there of the whole
+        mapping may quote only the experiment's part (:func:`~vibench.compiler.phm_base.hide_base_values`). The
+        mappings inside share the words of the outermost (a diagnostic there is said as strictly)."""
+        if self.items is None or self.base or not self.has_base() or self.pos is None:
             return []
-        return [self.pos, *(pos for item in self.items.values() for pos in item.mixed())]
+        own: list[tuple[str, Pos, int]] = []
+        own_words: set[str] = set()
+        base_words: set[str] = set()
+        stack: list[tuple[Any, Written]] = [(key, item) for key, item in reversed(self.items.items())]
+        inner: list[tuple[str, Pos]] = []
+        while stack:  # depth first, in the order written
+            key, item = stack.pop()
+            if item.base:
+                _words(key, base_words)
+                _words(item.plain(), base_words)
+                continue
+            _words(key, own_words)
+            if item.pos is not None:
+                own.append((str(key), item.pos, len(str(item.path[-1])) if item.path else 1))
+            if item.items is None:
+                _words(item.value, own_words)
+                continue
+            if item.has_base() and item.pos is not None and item.pos != self.pos:
+                inner.append((str(key), item.pos))
+            stack += [(k, v) for k, v in reversed(item.items.items())]
+        words = (tuple(own), frozenset(own_words), frozenset(base_words))
+        return [MergedAt(at.file, at.line, at.col, key, *words) for key, at in [(name, self.pos), *inner]]
+
+
+def _words(value: Any, into: set[str]) -> None:
+    """The words messages print of ``value`` (its keys, items and scalars, and the words inside a string)."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            stack += value
+        else:
+            text = str(value)
+            into.update({text, text.lower(), *re.findall(r"[\w.+-]+|\w+", text), *re.findall(r"\w+", text)})
 
 
 @dataclass
@@ -140,8 +178,8 @@ def model_section(doc: LoadedDoc, library: Library, warnings: list[Diagnostic]) 
                                     "`model:` mapping", state.pos)], {doc.file: doc.text})
     warnings += dropped  # (the last one, with nothing after it, is the E102 above)
     items = merger.items(state)
-    for item in items.values():
-        library.quiet.update(item.mixed())
+    for key, item in items.items():
+        library.quiet.update(item.mixed(key))
     return ModelSection({key: item.plain() for key, item in items.items()},
                         {key: item.pos for key, item in items.items()},
                         {key for key, item in items.items() if item.base},
@@ -188,6 +226,8 @@ class _Merger:
         self.doc = doc
         self.visited = 0
         self.sections: dict[tuple[str, bool], Any] = {}
+        self.shared: dict[int, list[str]] | None = None  # the experiment's aliased mappings (:func:`_shared`)
+        self.warned: Written | None = None  # the dotted key last warned of: once each
 
     def items(self, value: Written) -> dict[Any, Written]:
         """The keys of the mapping ``value``, each where it was written (``value`` holds them from now on)."""
@@ -251,7 +291,7 @@ class _Merger:
             if model is None:
                 model = Written(None, pos, False, items={})
             written = Written(value, pos, False, (top,))
-            blocked = self._set(model, parts, written)
+            blocked = self._set(model, parts, written, warnings)
             if blocked is not None:
                 warnings.append(_layout(f"`{clip(top, 120)}` cannot be set: `{clip(blocked, 120)}` is no mapping, "
                                         "and vibench ignores the key", pos, "PHM-Vibench's config loader stops "
@@ -267,19 +307,58 @@ class _Merger:
             applied = [entry for entry in applied if entry[1][:len(parts)] != parts] + [(top, parts, written)]
         return model
 
-    def _set(self, model: Written, parts: tuple[str, ...], value: Written) -> str | None:
+    def _set(self, model: Written, parts: tuple[str, ...], value: Written, warnings: list[Diagnostic]) -> str | None:
         """Sets ``value`` at ``parts`` inside ``model``, making the mappings on the way; or the dotted name of
-        the value on the way that is no mapping (nothing set)."""
+        the value on the way that is no mapping (nothing set). A mapping on the way that the experiment names
+        twice (a YAML alias) changes here only: W114 (PHM-Vibench's loader changes the one object both share)."""
         node = model
         for depth, part in enumerate(parts):
             if not node.is_mapping():
                 return ".".join(("model", *parts[:depth]))
+            if isinstance(node.value, dict) and depth and not node.base:
+                self._aliased(node.value, ".".join(("model", *parts[:depth])), value, warnings)
             items = self.items(node)
             if depth == len(parts) - 1:
                 items[part] = value
             else:
                 node = items.setdefault(part, Written(None, value.pos, False, items={}))
         return None
+
+    def _aliased(self, mapping: dict, here: str, value: Written, warnings: list[Diagnostic]) -> None:
+        if self.shared is None:  # each mapping of the experiment's model keys named more than once -> where
+            self.shared = _shared({top: item for top, item in self.doc.data.items()
+                                   if top == "model" or (isinstance(top, str) and top.startswith("model."))})
+        places = self.shared.get(id(mapping))
+        if places is None or self.warned is value:
+            return
+        self.warned = value
+        others = [place for place in places if place != here] or places
+        dotted = value.path[0] if value.path else here
+        warnings.append(_layout(
+            f"`{clip(str(dotted), 120)}` sets a key in `{clip(here, 120)}`, which is one mapping with "
+            f"`{clip(others[0], 120)}` (a YAML alias): vibench changes only `{clip(here, 120)}`", value.pos,
+            "PHM-Vibench's loader sets the key inside the one object both names share, and so changes "
+            f"`{clip(others[0], 120)}` too", "write the mapping out at each place instead of the alias, or set the "
+            "key at each place"))
+
+
+def _shared(tops: dict) -> dict[int, list[str]]:
+    """The mappings written at more than one place of ``tops`` (YAML aliases: one object), by ``id``, with the
+    first two places (dotted names); each is walked once, however many aliases name it."""
+    seen: dict[int, list[str]] = {}
+    stack: list[tuple[Any, str]] = [(value, str(top)) for top, value in reversed(tops.items())]
+    while stack:
+        value, place = stack.pop()
+        if not isinstance(value, dict | list):
+            continue
+        places = seen.setdefault(id(value), [])
+        if len(places) < 2:
+            places.append(place)
+        if len(places) > 1:  # named again: walked already
+            continue
+        children = value.items() if isinstance(value, dict) else enumerate(value)
+        stack += [(item, f"{place}.{key}") for key, item in reversed(list(children))]
+    return {key: places for key, places in seen.items() if len(places) > 1}
 
 
 def _inside_model(parts: tuple[str, ...]) -> str:
