@@ -31,9 +31,12 @@ nodes after expansion       :data:`MAX_NODES` (``repeat``, ``for_each`` and comp
 parameters                  :data:`MAX_PARAMS` elements per model, the fixed tables the    E307
                             constructor builds included (position tables, graph
                             buffers), checked before any weight exists
-activations                 :data:`MAX_ACTIVATION` elements in one node output at the      E309
-                            smallest input (every size the inputs leave open, such as
-                            a batch or a length, at its least, ``--input`` or not)
+activations                 :data:`MAX_ACTIVATION` elements in one node output, or in a     E309
+                            tensor a block builds inside (a padded copy of its input),
+                            at the smallest input (every size the inputs leave open,
+                            such as a batch or a length, at its least, ``--input`` or
+                            not), and at most that many more for one more step of an
+                            open size
 nesting                     :data:`MAX_NESTING` levels of composite blocks inside each     E206, E204
                             other, of spec files extending or using each other (E206),
                             and of parameter defaults reading each other (E204)
@@ -65,11 +68,16 @@ MAX_PARAMS = 2**31
 tables (buffers) its constructor builds from spec values, such as a position table's ``max_len`` rows."""
 
 MAX_ACTIVATION = 2**31
-"""Elements of one activation (a node's output tensor) at the smallest input the model takes: a size
-the spec fixes (a padding of 10**9, a 10**6-fold upsampling) would exhaust memory when the model runs,
-long after the compile said yes. Sizes the inputs leave open count at their least (1 for a batch or
-a length), also where ``--input`` / ``inputs=`` binds them: the bound measures what the spec fixes,
-never the data a user feeds."""
+"""Elements of one activation (a node's output tensor, or a tensor a block builds inside its forward: a
+`causal_conv1d`'s input padded by ``dilation * (kernel_size - 1)`` steps, a `moving_average`'s padded
+series) at the smallest input the model takes: a size the spec fixes (a padding of 10**9) would exhaust
+memory when the model runs, long after the compile said yes. Sizes the inputs leave open count at their
+least (1 for a batch or a length), also where ``--input`` / ``inputs=`` binds them: the bound measures
+what the spec fixes, never the data a user feeds. One more step of an open size (from 1 to 2) may add
+at most as many elements: a factor that the spec fixes, such as an upsampling by 10**12 (1 element at
+L = 1, 10**12 at L = 2), leaves only the smallest input within the limit, and is refused. The factors of
+`conv_transpose1d` have a tighter bound of their own (a kernel narrower than the stride: out_channels *
+stride**2 * L below 2**31, where torch's CPU kernel overflows)."""
 
 MAX_NESTING = 32
 """Levels of composite blocks used inside each other (a model's class inside its blocks' classes), of

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from vibench.compiler.activation_bounds import activation_error, over_limit
 from vibench.compiler.build_warnings import BuildWarnings
 from vibench.compiler.constraints import SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
@@ -36,6 +37,7 @@ from vibench.compiler.elaborated import (
 )
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Ref, TensorType, Unit, UnitDef, ValueRef
 from vibench.compiler.keyed import group_value
+from vibench.compiler.plugin_calls import is_plugin
 from vibench.compiler.promises import check_promise
 from vibench.compiler.symbolic import NeedConcrete
 from vibench.compiler.typecheck import TypeCheck, connected
@@ -44,16 +46,6 @@ if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
 
 __all__ = ["Failed", "TypeChecker", "typecheck"]
-
-
-class _AllOnes(dict[str, int]):
-    """Every symbol at 1 (:meth:`Expr.evaluate` reads symbols by subscript)."""
-
-    def __missing__(self, key: str) -> int:
-        return 1
-
-
-_ONES = _AllOnes()
 
 
 def typecheck(owner: _Specializer, elaborated: Elaborated) -> Unit:
@@ -277,7 +269,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 self.copy = None
             self.check_checkpoint(nd, block, inst, copy.block_name)
             instances.append(replace(inst, block=block.qualname if isinstance(block, UnitDef) else copy.block_name))
-            self.tally(nd, inst, k, len(en.copies))
+            self.tally(nd, inst, k, len(en.copies), block, in_types)
             names.append(copy.block_name)
         assert first_ports is not None
         first_ports = connected(first_ports, instances[0])
@@ -304,7 +296,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         in_types = [types[(v.node, v.port)] for _, v, _ in ports]
         if not repeated:  # one copy (the common case)
             instances = [self.instance(nd, first, ports, in_types)]
-            self.tally(nd, instances[0], 0, 1)
+            self.tally(nd, instances[0], 0, 1, block, in_types)
         else:
             instances = []
             copies = len(en.copies)
@@ -315,7 +307,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 finally:
                     self.copy = None
                 instances.append(inst)
-                self.tally(nd, inst, k, copies)
+                self.tally(nd, inst, k, copies, copy.block, in_types)
                 in_types = [inst.outputs[0][1]]
         composite = instances[0].unit is not None
         self.check_checkpoint(nd, block, instances[0], first.block_name)
@@ -346,34 +338,25 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             return self.composite(nd, block, values, positions, ports, in_types, {p: pos for p, _, pos in ports})
         return self.primitive(nd, block, values, positions, ports, in_types)
 
-    def measure(self, nd: NodeDef, inst: Instance, k: int, copies: int) -> None:
-        """E309 when an output of the copy holds more than ``max_activation`` elements at the smallest input:
-        every size the inputs leave open at its least (a lower bound over sizes >= 1, so nothing a real
-        input makes smaller is refused), also where --input binds it (the shapes stay symbolic)."""
-        limit = self.owner.max_activation
-        for port, t in inst.outputs:
-            at_ones = 1  # the size with every open size at 1: at least the smallest, so a quick pass
-            for d in t.shape:
-                at_ones *= max(0, d if isinstance(d, int) else d.evaluate(_ONES))
-            if at_ones <= limit:
-                continue
-            least = 1
-            for d in t.shape:
-                low = d if isinstance(d, int) else d.bounds({})[0]  # the least over open sizes >= 1
-                least *= int(low) if low > 0 else 0
-            if least <= limit:
-                continue
-            which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
-            output = f"output `{port}` of {which}" if len(inst.outputs) > 1 else f"the output of {which}"
-            self.owner.limit_hit = True
-            raise self.error(Diagnostic(
-                "E309", f"{output} is too large to compute", nd.pos, node=nd.name,
-                expected=f"at most {limit:,} elements in one activation, at the smallest input",
-                found=f"{t} = at least {least:,} elements",
-                hint="check the sizes this node's parameters give (padding, scale factors, repeats, widths); if "
-                "the model really is this large, raise the limit with --max-activation (max_activation= in the API)"))
+    def measure(self, nd: NodeDef, inst: Instance, k: int, copies: int, block: Any, in_types: list[TensorType]) -> None:
+        """E309 when an output of the copy, or a tensor its block builds inside (a padded copy of its input:
+        :meth:`Block.internal_tensors`), is too large at the smallest input or at the next step of an open size
+        (:func:`~vibench.compiler.activation_bounds.over_limit`), also where --input binds it (the shapes stay
+        symbolic)."""
+        which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
+        tensors = [(f"output `{port}` of {which}" if len(inst.outputs) > 1 else f"the output of {which}", t)
+                   for port, t in inst.outputs]
+        if inst.unit is None and not is_plugin(block):  # (a plug-in's hook goes unchecked: its outputs count)
+            inside = block.internal_tensors(inst.params, in_types, [t for _, t in inst.outputs])
+            tensors += [(f"{what}, built inside {which},", t) for what, t in inside]
+        for what, t in tensors:
+            excess = over_limit(t.shape, self.owner.max_activation)
+            if excess is not None:
+                self.owner.limit_hit = True
+                raise self.error(activation_error(excess, what, t, self.owner.max_activation, nd.pos, nd.name))
 
-    def tally(self, nd: NodeDef, inst: Instance, k: int, copies: int) -> None:
+    def tally(self, nd: NodeDef, inst: Instance, k: int, copies: int, block: Any,
+              in_types: list[TensorType]) -> None:
         """Count one copy of a node towards the model's limits: nodes after expansion (E213) and
         parameter elements (E307), both before any weight exists. Reported once per compilation."""
         if self.owner.limit_hit:
@@ -386,7 +369,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         if self.count <= self.owner.max_nodes and self.param_total <= self.owner.max_params:
             if id(inst) not in self.sized:  # then its activations (a memoised shape rule: one instance, many nodes)
                 self.sized.add(id(inst))
-                self.measure(nd, inst, k, copies)
+                self.measure(nd, inst, k, copies, block, in_types)
             return  # within the limits (the common case: no message to write)
         which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
         # (a composite's body counts its own: the model's totals are known only at its callers)

@@ -6,7 +6,17 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from vibench.compiler.blocks.base import NUMERIC_DTYPES, Block, ShapeContext, norm_axis, numel, py
+from vibench.compiler.blocks.base import (
+    COMPLEX_DTYPES,
+    FLOAT_DTYPES,
+    INT_DTYPES,
+    NUMERIC_DTYPES,
+    Block,
+    ShapeContext,
+    norm_axis,
+    numel,
+    py,
+)
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.code import Code, non_default
 from vibench.compiler.ir import TensorType
@@ -279,10 +289,15 @@ class _Reduce(Block):
     category = "arithmetic"
     fresh_output = True
     fn: ClassVar[str]  # the tensor method, e.g. mean
+    dtypes: ClassVar[frozenset[str]] = NUMERIC_DTYPES  # the input element types torch reduces
+
+    def result_dtype(self, dtype: str) -> str:
+        """The element type of the result for an input of ``dtype`` (torch's)."""
+        return dtype
 
     def infer(self, p: ReduceParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
-        ctx.dtype("x", t, NUMERIC_DTYPES)
+        ctx.dtype("x", t, self.dtypes)
         rank = len(t.shape)
         dims = (p.dim,) if isinstance(p.dim, int) else p.dim
         if not dims:  # torch reads `dim=[]` as every dimension, which no one writes `[]` to mean
@@ -296,7 +311,7 @@ class _Reduce(Block):
             shape = tuple(1 if k in axes else d for k, d in enumerate(t.shape))
         else:
             shape = tuple(d for k, d in enumerate(t.shape) if k not in axes)
-        return [TensorType(shape, t.dtype)]
+        return [TensorType(shape, self.result_dtype(t.dtype))]
 
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(ins[0])
@@ -312,6 +327,7 @@ class Mean(_Reduce):
 
     name = "mean"
     fn = "mean"
+    dtypes = FLOAT_DTYPES | COMPLEX_DTYPES  # torch: "mean(): could not infer output dtype" for integers
 
 
 @register
@@ -320,3 +336,6 @@ class Sum(_Reduce):
 
     name = "sum"
     fn = "sum"
+
+    def result_dtype(self, dtype: str) -> str:
+        return "int64" if dtype in INT_DTYPES else dtype  # torch sums integers (int32 too) in int64

@@ -177,6 +177,15 @@ class Block:
         (E307), so a spec cannot make the constructor allocate without bound."""
         return 0
 
+    def internal_tensors(self, p: Any, ins: list[TensorType],
+                         outs: list[TensorType]) -> tuple[tuple[str, TensorType], ...]:
+        """Tensors its forward builds besides its outputs whose size its parameters set, as (what, type) pairs:
+        ``("the input padded on the left by 8 steps", TensorType((B, C, L + 8), dtype))``. The activation
+        limit (E309) counts them as it counts outputs, so a padding the block adds inside cannot exhaust
+        memory where the same padding as a node of its own is refused. Default: none. Read for vibench's own
+        blocks only (a plug-in's return value would go unchecked)."""
+        return ()
+
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0])
 

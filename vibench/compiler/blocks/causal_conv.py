@@ -127,6 +127,14 @@ class CausalConv1dBlock(Block):
         b, _, length = t.shape
         return [TensorType((b, p.out_channels, length), t.dtype)]
 
+    def internal_tensors(self, p: CausalConv1dParams, ins: list[TensorType],
+                         outs: list[TensorType]) -> tuple[tuple[str, TensorType], ...]:
+        pad = p.dilation * (p.kernel_size - 1)  # forward pads a copy of the input on the left (F.pad)
+        if not pad:
+            return ()
+        b, c, length = ins[0].shape
+        return ((f"the input padded on the left by {pad:,} steps", TensorType((b, c, length + pad), ins[0].dtype)),)
+
     def param_count(self, p: CausalConv1dParams, ins: list[TensorType]) -> int:
         assert p.in_channels is not None
         extra = (p.out_channels if p.bias else 0) + (p.out_channels if p.weight_norm else 0)

@@ -14,6 +14,12 @@ from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
 from vibench.schemas.blocks import BlockParams
 
+# No upper bounds on sizes past what the shape rules check (torch 2.13, measured): conv1d runs strides, dilations
+# and paddings of 2**32 and more; a kernel of 2**31 exceeds the parameter budget (E307); a transposed padding of
+# 2**31 leaves no output length (E302), and a transposed stride of 2**31 fails the CPU bound in
+# ConvTranspose1d.infer with a narrower kernel; a wider one (2**31 weights) is at the parameter budget, and torch
+# raises "stride should be greater than zero" (an error, not a crash).
+
 
 class Conv1dParams(BlockParams):
     out_channels: int = Field(ge=1, description="Output channels.")
@@ -86,6 +92,18 @@ class Conv1d(Block):
         out = (length + 2 * pad - span - 1) // p.stride + 1
         return [TensorType((b, p.out_channels, out), t.dtype)]
 
+    def internal_tensors(self, p: Conv1dParams, ins: list[TensorType],
+                         outs: list[TensorType]) -> tuple[tuple[str, TensorType], ...]:
+        if p.padding_mode == "zeros":  # torch pads inside the kernel (an odd 'same' adds one step): no copy
+            return ()
+        span = p.dilation * (p.kernel_size - 1)  # torch's Conv1d pads a copy of the input first (F.pad)
+        added = span if p.padding == "same" else 0 if p.padding == "valid" else 2 * p.padding
+        if not added:
+            return ()
+        b, c, length = ins[0].shape
+        return ((f"the input padded ({p.padding_mode}) by {added:,} steps", TensorType((b, c, length + added),
+                                                                                       ins[0].dtype)),)
+
     def param_count(self, p: Conv1dParams, ins: list[TensorType]) -> int:
         assert p.in_channels is not None
         return p.out_channels * (p.in_channels // p.groups) * p.kernel_size + (p.out_channels if p.bias else 0)
@@ -126,7 +144,8 @@ def _padding_fits(ctx: ShapeContext, p: Conv1dParams, length: Dim, span: int) ->
 class ConvTranspose1d(Block):
     """Transposed 1D convolution over [B, C, L] (torch.nn.ConvTranspose1d), e.g. for upsampling.
 
-    Output length ``(L - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1``.
+    Output length ``(L - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1``. A kernel
+    narrower than the stride needs ``out_channels * stride**2 * L < 2**31``, where torch's CPU kernel overflows.
     """
 
     name = "conv_transpose1d"
@@ -143,6 +162,14 @@ class ConvTranspose1d(Block):
         b, _, length = t.shape
         out = (length - 1) * p.stride - 2 * p.padding + p.dilation * (p.kernel_size - 1) + p.output_padding + 1
         ctx.require(out, ">=", 1, "the output length is positive")
+        if p.kernel_size < p.stride:
+            # torch's CPU kernel (oneDNN's strided convolution, which it picks when the kernel is narrower than
+            # the stride) indexes a buffer of out_channels * stride**2 * L elements with 32-bit ints: at 2**31
+            # the process dies (SIGSEGV, SIGFPE; torch 2.13: out_channels 17, stride 1000 died at L = 127 and
+            # ran at 126; kernel 8, stride 16, 64 channels died at L = 140,000).
+            ctx.require(p.out_channels * p.stride**2 * length, "<", 2**31,
+                        "torch's CPU kernel for a kernel narrower than the stride overflows at out_channels * "
+                        "stride**2 * L >= 2**31", param="stride")
         return [TensorType((b, p.out_channels, out), t.dtype)]
 
     def param_count(self, p: ConvTranspose1dParams, ins: list[TensorType]) -> int:

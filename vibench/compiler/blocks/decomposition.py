@@ -145,6 +145,17 @@ def _averaged(ctx: ShapeContext, t: TensorType, kernel: int, dim: int) -> tuple[
     return axis, t.shape[axis] + 2 * pad - kernel + 1
 
 
+def _padded(p: MovingAverageParams | SeriesDecompositionParams, t: TensorType) -> tuple[tuple[str, TensorType], ...]:
+    """The copy of the series that MovingAverage pads with (kernel_size - 1) // 2 edge steps at each end."""
+    pad = (p.kernel_size - 1) // 2
+    if not pad:
+        return ()
+    axis = p.dim % len(t.shape)  # (the shape rule checked the axis)
+    shape = list(t.shape)
+    shape[axis] = shape[axis] + 2 * pad
+    return ((f"the series padded by {pad:,} edge steps at each end", TensorType(tuple(shape), t.dtype)),)
+
+
 @register
 class MovingAverageBlock(Block):
     """Moving average along one dimension with edge-replicated padding (the trend of Autoformer/DLinear).
@@ -165,6 +176,10 @@ class MovingAverageBlock(Block):
         shape = list(t.shape)
         shape[axis] = length
         return [TensorType(tuple(shape), t.dtype)]
+
+    def internal_tensors(self, p: MovingAverageParams, ins: list[TensorType],
+                         outs: list[TensorType]) -> tuple[tuple[str, TensorType], ...]:
+        return _padded(p, ins[0])
 
     def flops(self, p: MovingAverageParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0]) * p.kernel_size
@@ -202,6 +217,10 @@ class SeriesDecompositionBlock(Block):
             )
         _averaged(ctx, t, p.kernel_size, p.dim)
         return [t, t]
+
+    def internal_tensors(self, p: SeriesDecompositionParams, ins: list[TensorType],
+                         outs: list[TensorType]) -> tuple[tuple[str, TensorType], ...]:
+        return _padded(p, ins[0])
 
     def flops(self, p: SeriesDecompositionParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0]) * (p.kernel_size + 1)

@@ -166,6 +166,13 @@ class MambaMixerBlock(Block):
         ctx.set("dt_rank", p.dt_rank if p.dt_rank is not None else math.ceil(width / 16))
         return [t]
 
+    def internal_tensors(self, p: MambaMixerParams, ins: list[TensorType],
+                         outs: list[TensorType]) -> tuple[tuple[str, TensorType], ...]:
+        assert p.d_model is not None
+        b, length, _ = ins[0].shape  # the convolution pads d_conv - 1 steps on both sides; forward keeps L
+        conv = TensorType((b, p.expand * p.d_model, length + p.d_conv - 1), ins[0].dtype)
+        return (("the causal convolution's output before it is cut to L", conv),) if p.d_conv > 1 else ()
+
     def param_count(self, p: MambaMixerParams, ins: list[TensorType]) -> int:
         d, rank = p.d_model, p.dt_rank
         assert d is not None and rank is not None

@@ -14,20 +14,29 @@ from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
 from vibench.schemas.blocks import BlockParams
 
+TORCH_INT_MAX = 2**31 - 1
+"""The largest window width, step and dilation torch's poolings take: they read them as 32-bit ints (torch 2.13:
+an avg_pool1d stride of 2**31 raised "value cannot be converted to type int without overflow", a max_pool1d
+stride of 10**12 with ceil_mode "Invalid computed output size: 0"). Padding is at most kernel_size // 2."""
+_CEIL = ("Round the output length up: a last, partial window counts when it starts inside the input or its "
+         "left padding.")
+
 
 class MaxPool1dParams(BlockParams):
-    kernel_size: int = Field(ge=1, description="Window width.")
-    stride: int | None = Field(None, ge=1, description="Step between windows (default: kernel_size).")
+    kernel_size: int = Field(ge=1, le=TORCH_INT_MAX, description="Window width.")
+    stride: int | None = Field(None, ge=1, le=TORCH_INT_MAX, description="Step between windows (default: "
+                               "kernel_size).")
     padding: int = Field(0, ge=0, description="Implicit -inf padding on both sides (at most kernel_size // 2).")
-    dilation: int = Field(1, ge=1, description="Spacing between window taps.")
-    ceil_mode: bool = Field(False, description="Round the output length up (needs a known length).")
+    dilation: int = Field(1, ge=1, le=TORCH_INT_MAX, description="Spacing between window taps.")
+    ceil_mode: bool = Field(False, description=_CEIL)
 
 
 class AvgPool1dParams(BlockParams):
-    kernel_size: int = Field(ge=1, description="Window width.")
-    stride: int | None = Field(None, ge=1, description="Step between windows (default: kernel_size).")
+    kernel_size: int = Field(ge=1, le=TORCH_INT_MAX, description="Window width.")
+    stride: int | None = Field(None, ge=1, le=TORCH_INT_MAX, description="Step between windows (default: "
+                               "kernel_size).")
     padding: int = Field(0, ge=0, description="Implicit zero padding on both sides (at most kernel_size // 2).")
-    ceil_mode: bool = Field(False, description="Round the output length up (needs a known length).")
+    ceil_mode: bool = Field(False, description=_CEIL)
     count_include_pad: bool = Field(True, description="Count padded zeros in the average.")
 
 
