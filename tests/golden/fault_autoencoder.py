@@ -97,7 +97,8 @@ def _input_hint(
         return f" (its last two axes look swapped: `{name}.transpose(-1, -2){to}` fits" + (
             ", or compile the model with the other `layout`)" if layout else ")"
         )
-    for k in range(len(shape) + 1):  # a size-1 axis left out: the batch, or one channel of [B, L, 1] / [B, 1, L]
+    left_out = []  # a size-1 axis left out: the batch, or one channel of [B, L, 1] / [B, 1, L]; each that fits
+    for k in range(len(shape) + 1):
         if fits([*shape[:k], 1, *shape[k:]]):
             code = getattr(model.forward, "__code__", None)  # an input after the first: its batch size is set
             if k == 0 and sizes[0] < 0 and code is not None and code.co_varnames[1:2] != (name,):  # fs of 0-d: B
@@ -105,7 +106,9 @@ def _input_hint(
                 one = f"`{name}.unsqueeze(0){to}` for a batch of 1"
                 return f" (the same for every sample? `{name}.expand({batch}){to}` fits, or {one})"
             what = "one sample without its batch axis?" if k == 0 else "an axis of size 1 left out?"
-            return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
+            left_out.append(f"{what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits")
+    if left_out:  # the batch and the last other axis that fit: sizes alone cannot tell ([4, 1024] for [B, L, C])
+        return " (" + "; or ".join(left_out[:1] + left_out[1:][-1:]) + ")"
     extra = [f"`{name}.squeeze({k}){to}`" for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]
     return f" (an extra axis of size 1? {' or '.join(extra)} fits)" if extra else ""
 

@@ -117,7 +117,8 @@ def _input_hint(
         return f" (its last two axes look swapped: `{name}.transpose(-1, -2){to}` fits" + (
             ", or compile the model with the other `layout`)" if layout else ")"
         )
-    for k in range(len(shape) + 1):  # a size-1 axis left out: the batch, or one channel of [B, L, 1] / [B, 1, L]
+    left_out = []  # a size-1 axis left out: the batch, or one channel of [B, L, 1] / [B, 1, L]; each that fits
+    for k in range(len(shape) + 1):
         if fits([*shape[:k], 1, *shape[k:]]):
             code = getattr(model.forward, "__code__", None)  # an input after the first: its batch size is set
             if k == 0 and sizes[0] < 0 and code is not None and code.co_varnames[1:2] != (name,):  # fs of 0-d: B
@@ -125,7 +126,9 @@ def _input_hint(
                 one = f"`{name}.unsqueeze(0){to}` for a batch of 1"
                 return f" (the same for every sample? `{name}.expand({batch}){to}` fits, or {one})"
             what = "one sample without its batch axis?" if k == 0 else "an axis of size 1 left out?"
-            return f" ({what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits)"
+            left_out.append(f"{what} `{name}.unsqueeze({k if k < len(shape) else -1}){to}` fits")
+    if left_out:  # the batch and the last other axis that fit: sizes alone cannot tell ([4, 1024] for [B, L, C])
+        return " (" + "; or ".join(left_out[:1] + left_out[1:][-1:]) + ")"
     extra = [f"`{name}.squeeze({k}){to}`" for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]
     return f" (an extra axis of size 1? {' or '.join(extra)} fits)" if extra else ""
 
@@ -299,24 +302,30 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         path = os.fsdecode(path)  # a bytes path too: torch.load takes what is no str or os.PathLike for an open file
         place = shown(path, 200)
         try:  # the OS's reason is the open's only: torch.load's OSError is the file's (see unreadable)
-            with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:  # a FIFO: no wait
+            fh = open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb")  # a FIFO: no wait
+            try:
                 status = os.fstat(fh.fileno())
                 regular = stat.S_ISREG(status.st_mode)
                 head = fh.read(4) if regular else b""
                 zipped = unzipped(fh, status.st_size) if head == b"PK\x03\x04" else ""
+            except BaseException:
+                fh.close()
+                raise
         except (OSError, ValueError) as err:  # ValueError: a path holding NUL
             raise error(f"cannot read the checkpoint {place}: {getattr(err, 'strerror', None) or err}") from None
-        if not regular:
-            raise error(f"cannot read the checkpoint {place}: it is not a regular file")
-        if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
-            found = "it is empty" if not head else f"it starts with {head!r}"
-            raise error(f"{place} is not a PyTorch checkpoint (torch.save writes a zip archive; {found})")
-        if zipped:
-            raise error(f"cannot read the checkpoint {place}: {zipped}")
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch.load raises many kinds for a damaged or unsafe file
-            raise error(unreadable(place, err)) from None
+        with fh:  # torch.load reads the file checked (the path opened again could be another by then)
+            if not regular:
+                raise error(f"cannot read the checkpoint {place}: it is not a regular file")
+            if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
+                found = "it is empty" if not head else f"it starts with {head!r}"
+                raise error(f"{place} is not a PyTorch checkpoint (torch.save writes a zip archive; {found})")
+            if zipped:
+                raise error(f"cannot read the checkpoint {place}: {zipped}")
+            try:
+                fh.seek(0)
+                return torch.load(fh, map_location="cpu", weights_only=True)
+            except Exception as err:  # torch.load raises many kinds for a damaged or unsafe file
+                raise error(unreadable(place, err)) from None
 
     if isinstance(state_dict, (str, bytes)) or hasattr(state_dict, "__fspath__"):  # a path: tensors only
         state_dict = read(state_dict)
@@ -343,8 +352,8 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         raise error(f"a reference checkpoint maps names (str) to tensors; entries that do not {listing(bad)}{hint}")
     for k, v in state_dict.items():
         new = renamed(k)
-        # values of a model's key are compared once their shape is the model's: no more elements than it has
-        mismatched = new in own and own[new].shape != v.shape  # reported below
+        # values are compared only at a key of the model's, of its shape: no more elements than the model has
+        mismatched = new not in own or own[new].shape != v.shape  # reported below
         if new in converted and not (converted[new].shape == v.shape and (mismatched or same(converted[new], v))):
             first = next(s for s in state_dict if renamed(s) == new)
             raise error(
