@@ -9,6 +9,7 @@ from pydantic import Field
 from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeContext, norm_axis, numel
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.code import Code, non_default
+from vibench.compiler.codegen.support import _real_weights
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
@@ -113,6 +114,9 @@ class SpectralConv1d(nn.Module):
         return f"{in_channels}, {out_channels}, modes={modes}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.weights  # read once: a module attribute costs more than the test
+        if not weights.is_complex():  # made real by model.to(dtype), its imaginary part dropped
+            raise RuntimeError(_real_weights("SpectralConv1d", "`weights`", weights.dtype))
         length = x.shape[-1]
         dtype = x.dtype
         # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
@@ -121,7 +125,7 @@ class SpectralConv1d(nn.Module):
         spectrum = torch.fft.rfft(x, dim=-1)[:, :, : self.modes]
         out = torch.zeros(x.shape[0], self.out_channels, length // 2 + 1, dtype=spectrum.dtype, device=x.device)
         # model.double() keeps complex weights complex64: a float64 signal's complex128 spectrum widens them
-        weights = self.weights.to(spectrum.dtype).permute(2, 0, 1)
+        weights = weights.to(spectrum.dtype).permute(2, 0, 1)
         mixed = torch.bmm(spectrum.permute(2, 0, 1), weights)  # [modes, B, out]
         out[:, :, : self.modes] = mixed.permute(1, 2, 0)
         return torch.fft.irfft(out, n=length, dim=-1).to(dtype)
@@ -240,7 +244,7 @@ class SpectralConv1dBlock(Block):
     name = "spectral_conv1d"
     Params = SpectralConv1dParams
     category = "spectral"
-    natives = (SpectralConv1d,)
+    natives = (_real_weights, SpectralConv1d)
     fresh_output = True
 
     def infer(self, p: SpectralConv1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:

@@ -10,6 +10,7 @@ from pydantic import Field
 from vibench.compiler.blocks.base import Block, ShapeContext, numel
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.code import Code, non_default
+from vibench.compiler.codegen.support import _real_weights
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
@@ -54,8 +55,11 @@ class ComplexLinear(nn.Module):
         return f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.weight, self.bias  # each read once: a module attribute costs more than the test
+        if not (weight.is_complex() and bias.is_complex()):  # made real by model.to(dtype)
+            raise RuntimeError(_real_weights("ComplexLinear", "`weight`, `bias`", weight.dtype))
         # model.double() keeps complex weights complex64: a complex128 input widens them
-        return F.linear(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
+        return F.linear(x, weight.to(x.dtype), bias.to(x.dtype))
 
 
 class FrequencyInterpolation(nn.Module):
@@ -114,7 +118,7 @@ class FrequencyInterpolationBlock(Block):
     name = "frequency_interpolation"
     Params = FrequencyInterpolationParams
     category = "spectral"
-    natives = (ComplexLinear, FrequencyInterpolation)
+    natives = (_real_weights, ComplexLinear, FrequencyInterpolation)
     imports = ("F", "math")
     fresh_output = True  # the de-normalised series, series * std + mean
     test_layouts = (("B L C",),)

@@ -32,6 +32,7 @@ from pydantic import Field
 from vibench.compiler.blocks.base import Block, ShapeContext, numel
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.code import Code, non_default
+from vibench.compiler.codegen.support import _real_weights
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
@@ -93,6 +94,10 @@ class LaplaceNeuralOperator(nn.Module):
         return float((t[1] - t[0]).item())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights_pole, weights_residue = self.weights_pole, self.weights_residue  # each read once: cheaper
+        if not (weights_pole.is_complex() and weights_residue.is_complex()):  # made real by model.to(dtype)
+            names = "`weights_pole`, `weights_residue`"
+            raise RuntimeError(_real_weights("LaplaceNeuralOperator", names, weights_pole.dtype))
         dtype = x.dtype
         # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
         if dtype in (torch.float16, torch.bfloat16):
@@ -104,7 +109,7 @@ class LaplaceNeuralOperator(nn.Module):
         poles = torch.complex(torch.zeros_like(frequency), frequency).reshape(-1, 1, 1, 1)
         alpha = torch.fft.fft(x)
         # model.double() keeps complex weights complex64: a float64 signal's complex128 transform widens them
-        pole, residue = self.weights_pole.to(alpha.dtype), self.weights_residue.to(alpha.dtype)
+        pole, residue = weights_pole.to(alpha.dtype), weights_residue.to(alpha.dtype)
         response = residue * torch.div(1, torch.sub(poles, pole))
         transient = torch.einsum("bix,xiok->box", alpha, response)
         residues = torch.einsum("bix,xiok->bok", alpha, -response)
@@ -257,8 +262,8 @@ class SignalOperatorsBlock(Block):
     name = "signal_operators"
     Params = SignalOperatorsParams
     category = "spectral"
-    natives = (LaplaceNeuralOperator, GaussianWaveFilter, HilbertEnvelope, ElementwiseOperator, PairwiseOperator,
-               SignalOperators)
+    natives = (_real_weights, LaplaceNeuralOperator, GaussianWaveFilter, HilbertEnvelope, ElementwiseOperator,
+               PairwiseOperator, SignalOperators)
     imports = ("math",)
     test_layouts = (("B L 4",),)
     test_hints = {

@@ -23,6 +23,9 @@
   A broken constraint says what the input gave (``found``, read on the failing path only): each size it
   reads and the input axis it comes from, then each side of it that is not a bare size (``found L = 4
   (x.shape[1])``; ``found L = 1000 (x.shape[1]), so L // 128 = 7``).
+* :func:`_real_weights` — what a layer with complex weights (FITS's, the Laplace and Fourier operators')
+  says when they are real: ``model.to(dtype)`` casts complex parameters to a real dtype, dropping their
+  imaginary parts, and the layer would compute with other weights, silently.
 * :func:`_bare` — whether a native may read a layer's weights instead of calling it: only a plain
   ``nn.Linear``/``nn.Conv2d`` without hooks. A layer that ``quantize_dynamic`` replaced, a wrapper
   (LoRA), or one with hooks (pruning, old-style weight_norm, feature taps, Grad-CAM) is called.
@@ -214,6 +217,22 @@ def _input_hint(
         return " (" + "; or ".join(left_out[:1] + left_out[1:][-1:]) + ")"
     extra = [f"`{name}.squeeze({k}){to}`" for k, n in enumerate(shape) if n == 1 and fits(shape[:k] + shape[k + 1 :])]
     return f" (an extra axis of size 1? {' or '.join(extra)} fits)" if extra else ""  # all: the sizes may not tell
+
+
+def _real_weights(layer: str, names: str, found: torch.dtype) -> str:
+    """The error of a layer whose complex weights (``names``, as the message writes them) are of the real dtype
+    ``found``: ``model.to(dtype)`` (also ``.to(device, dtype)``) casts complex parameters to a real ``dtype``,
+    dropping their imaginary parts (torch warns once per process), where ``.double()``, ``.half()`` and
+    ``.bfloat16()`` cast the floating ones only. Loading a state_dict into the real parameters drops them again:
+    the model is built again. Run on the failing path only."""
+    dtype = "a real dtype" if torch.jit.is_scripting() else str(found)  # TorchScript writes a dtype as a number
+    return (
+        f"{layer}: its complex weights {names} are {dtype} now, their imaginary parts dropped: `model.to(dtype)` "
+        "casts complex parameters to a real dtype (`.double()`, `.half()` and `.bfloat16()` cast only floating "
+        "ones), so the model would compute with other weights. Build the model again, load the weights saved "
+        "before the cast (`load_state_dict`) and cast it with `.double()`, `.half()` or `.bfloat16()`; "
+        "`.to(device)` moves it"
+    )
 
 
 def _bare(layer: nn.Module, kind: type) -> bool:
