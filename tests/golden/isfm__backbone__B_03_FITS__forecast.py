@@ -9,6 +9,22 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _real_weights(layer: str, names: str, found: torch.dtype) -> str:
+    """The error of a layer whose complex weights (``names``, as the message writes them) are of the real dtype
+    ``found``: ``model.to(dtype)`` (also ``.to(device, dtype)``) casts complex parameters to a real ``dtype``,
+    dropping their imaginary parts (torch warns once per process), where ``.double()``, ``.half()`` and
+    ``.bfloat16()`` cast the floating ones only. Loading a state_dict into the real parameters drops them again:
+    the model is built again. Run on the failing path only."""
+    dtype = "a real dtype" if torch.jit.is_scripting() else str(found)  # TorchScript writes a dtype as a number
+    return (
+        f"{layer}: its complex weights {names} are {dtype} now, their imaginary parts dropped: `model.to(dtype)` "
+        "casts complex parameters to a real dtype (`.double()`, `.half()` and `.bfloat16()` cast only floating "
+        "ones), so the model would compute with other weights. Build the model again, load the weights saved "
+        "before the cast (`load_state_dict`) and cast it with `.double()`, `.half()` or `.bfloat16()`; "
+        "`.to(device)` moves it"
+    )
+
+
 class ComplexLinear(nn.Module):
     """Affine map over the last dimension with complex64 weight and bias (complex input).
 
@@ -28,8 +44,11 @@ class ComplexLinear(nn.Module):
         return f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.weight, self.bias  # each read once: a module attribute costs more than the test
+        if not (weight.is_complex() and bias.is_complex()):  # made real by model.to(dtype)
+            raise RuntimeError(_real_weights("ComplexLinear", "`weight`, `bias`", weight.dtype))
         # model.double() keeps complex weights complex64: a complex128 input widens them
-        return F.linear(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
+        return F.linear(x, weight.to(x.dtype), bias.to(x.dtype))
 
 
 class FrequencyInterpolation(nn.Module):

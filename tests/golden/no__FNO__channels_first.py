@@ -7,6 +7,22 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _real_weights(layer: str, names: str, found: torch.dtype) -> str:
+    """The error of a layer whose complex weights (``names``, as the message writes them) are of the real dtype
+    ``found``: ``model.to(dtype)`` (also ``.to(device, dtype)``) casts complex parameters to a real ``dtype``,
+    dropping their imaginary parts (torch warns once per process), where ``.double()``, ``.half()`` and
+    ``.bfloat16()`` cast the floating ones only. Loading a state_dict into the real parameters drops them again:
+    the model is built again. Run on the failing path only."""
+    dtype = "a real dtype" if torch.jit.is_scripting() else str(found)  # TorchScript writes a dtype as a number
+    return (
+        f"{layer}: its complex weights {names} are {dtype} now, their imaginary parts dropped: `model.to(dtype)` "
+        "casts complex parameters to a real dtype (`.double()`, `.half()` and `.bfloat16()` cast only floating "
+        "ones), so the model would compute with other weights. Build the model again, load the weights saved "
+        "before the cast (`load_state_dict`) and cast it with `.double()`, `.half()` or `.bfloat16()`; "
+        "`.to(device)` moves it"
+    )
+
+
 class SpectralConv1d(nn.Module):
     """Multiply the lowest ``modes`` Fourier coefficients of [B, C_in, L] by learned complex weights.
 
@@ -31,6 +47,9 @@ class SpectralConv1d(nn.Module):
         return f"{in_channels}, {out_channels}, modes={modes}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.weights  # read once: a module attribute costs more than the test
+        if not weights.is_complex():  # made real by model.to(dtype), its imaginary part dropped
+            raise RuntimeError(_real_weights("SpectralConv1d", "`weights`", weights.dtype))
         length = x.shape[-1]
         dtype = x.dtype
         # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
@@ -39,7 +58,7 @@ class SpectralConv1d(nn.Module):
         spectrum = torch.fft.rfft(x, dim=-1)[:, :, : self.modes]
         out = torch.zeros(x.shape[0], self.out_channels, length // 2 + 1, dtype=spectrum.dtype, device=x.device)
         # model.double() keeps complex weights complex64: a float64 signal's complex128 spectrum widens them
-        weights = self.weights.to(spectrum.dtype).permute(2, 0, 1)
+        weights = weights.to(spectrum.dtype).permute(2, 0, 1)
         mixed = torch.bmm(spectrum.permute(2, 0, 1), weights)  # [modes, B, out]
         out[:, :, : self.modes] = mixed.permute(1, 2, 0)
         return torch.fft.irfft(out, n=length, dim=-1).to(dtype)

@@ -30,6 +30,22 @@ class SoftmaxLinear(nn.Module):
         return F.linear(x, torch.softmax(self.weight / self.temperature, dim=0), self.bias)
 
 
+def _real_weights(layer: str, names: str, found: torch.dtype) -> str:
+    """The error of a layer whose complex weights (``names``, as the message writes them) are of the real dtype
+    ``found``: ``model.to(dtype)`` (also ``.to(device, dtype)``) casts complex parameters to a real ``dtype``,
+    dropping their imaginary parts (torch warns once per process), where ``.double()``, ``.half()`` and
+    ``.bfloat16()`` cast the floating ones only. Loading a state_dict into the real parameters drops them again:
+    the model is built again. Run on the failing path only."""
+    dtype = "a real dtype" if torch.jit.is_scripting() else str(found)  # TorchScript writes a dtype as a number
+    return (
+        f"{layer}: its complex weights {names} are {dtype} now, their imaginary parts dropped: `model.to(dtype)` "
+        "casts complex parameters to a real dtype (`.double()`, `.half()` and `.bfloat16()` cast only floating "
+        "ones), so the model would compute with other weights. Build the model again, load the weights saved "
+        "before the cast (`load_state_dict`) and cast it with `.double()`, `.half()` or `.bfloat16()`; "
+        "`.to(device)` moves it"
+    )
+
+
 class LaplaceNeuralOperator(nn.Module):
     """Pole-residue (Laplace) operator over [B, L, c]: transient + steady-state response, real part."""
 
@@ -63,6 +79,10 @@ class LaplaceNeuralOperator(nn.Module):
         return float((t[1] - t[0]).item())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights_pole, weights_residue = self.weights_pole, self.weights_residue  # each read once: cheaper
+        if not (weights_pole.is_complex() and weights_residue.is_complex()):  # made real by model.to(dtype)
+            names = "`weights_pole`, `weights_residue`"
+            raise RuntimeError(_real_weights("LaplaceNeuralOperator", names, weights_pole.dtype))
         dtype = x.dtype
         # torch.fft has no bfloat16 kernels (half ones only on CUDA, powers of two): transform in float32
         if dtype in (torch.float16, torch.bfloat16):
@@ -74,7 +94,7 @@ class LaplaceNeuralOperator(nn.Module):
         poles = torch.complex(torch.zeros_like(frequency), frequency).reshape(-1, 1, 1, 1)
         alpha = torch.fft.fft(x)
         # model.double() keeps complex weights complex64: a float64 signal's complex128 transform widens them
-        pole, residue = self.weights_pole.to(alpha.dtype), self.weights_residue.to(alpha.dtype)
+        pole, residue = weights_pole.to(alpha.dtype), weights_residue.to(alpha.dtype)
         response = residue * torch.div(1, torch.sub(poles, pole))
         transient = torch.einsum("bix,xiok->box", alpha, response)
         residues = torch.einsum("bix,xiok->bok", alpha, -response)
