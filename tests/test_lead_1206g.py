@@ -126,3 +126,16 @@ def test_a_single_channel_signal_without_its_channel_axis_is_told_both_fits() ->
         model(torch.randn(4, 1024), torch.full((4,), 1000.0), torch.ones(4, dtype=torch.long))
     assert str(err.value).endswith("(one sample without its batch axis? `x.unsqueeze(0)` fits; or an axis of size 1 "
                                    "left out? `x.unsqueeze(-1)` fits)")
+
+
+def test_one_copy_of_a_list_returned_whole_is_a_dict_as_two_are(tmp_path) -> None:
+    import torch
+
+    import vibench
+
+    spec = ("vibench: 1\nname: FE\ninputs: {x: {shape: [B, 4]}}\nnodes:\n"
+            "  lin: {block: linear, in: x, out_features: 2, for_each: [1]}\noutputs:\n  y: {from: lin.*}\n")
+    out = vibench.build(text=spec).eval()(torch.randn(3, 4))
+    assert isinstance(out, dict) and list(out) == ["0"] and tuple(out["0"].shape) == (3, 2)
+    named = vibench.build(text=spec.replace("y: {from: lin.*}", "y: lin.0")).eval()(torch.randn(3, 4))
+    assert isinstance(named, torch.Tensor)

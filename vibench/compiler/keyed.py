@@ -87,15 +87,18 @@ def returned_by_key(unit: Unit) -> bool:
     """Whether the root ``unit``'s one output is a copy returned under its key by ``{from: group.*}``: then
     ``forward`` returns a dict by key as it does for several keys, so a caller reads ``out["classification"]``
     whatever the number of tasks (M_01_ISFM's ``task_configs``; PHM-Vibench's multi-task trainer reads its
-    outputs by task name). A copy is named by its key, which no node or input of the spec may be named (E106)."""
+    outputs by task name); so does one copy of a list returned by ``{from: group.*}`` (``"0"``), as two are. A copy
+    is named by its key, which no node or input of the spec may be named (E106)."""
     definition = unit.definition
     if definition is None or len(unit.outputs) != 1:
         return False
     name, value, _ = unit.outputs[0]
     written = {nd.name for nd in definition.nodes} | {d.name for d in definition.inputs}
-    if value.node != name or name in written:
-        return False  # not a copy named by its key
     grouped = {nd.name for nd in definition.nodes if nd.for_each is not None}
+    by_key = value.node == name and name not in written  # a mapping's copy, named by its key
+    by_index = value.node in grouped and value.port == name  # a list's copy `lin.0`, returned as "0"
+    if not (by_key or by_index):
+        return False  # not a copy returned under its key
     # `classification: task_heads.classification` names its output: one tensor (the output named like the key
     # is the one written, unless its `when` switched it off for a `{from: ...*}` of the same key: not told here).
     return (any(o.ref.port == "*" and o.ref.node in grouped for o in definition.outputs)
