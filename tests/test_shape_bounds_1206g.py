@@ -48,7 +48,7 @@ def _refused(text: str, at: str | None = None, **options: int) -> Diagnostic:
 @pytest.mark.parametrize("stride", [46341, INT_MAX])
 def test_a_transposed_kernel_narrower_than_a_large_stride_is_refused(stride: int) -> None:
     d = _refused(_spec(f"block: conv_transpose1d, out_channels: 1, kernel_size: 1, stride: {stride}"), "stride:")
-    assert d.code == "E302" and "kernel narrower than the stride" in d.message
+    assert d.code == "E302" and "kernel that is no multiple of the stride" in d.message
 
 
 def test_a_stride_of_a_trillion_is_refused_at_the_parameter() -> None:
@@ -68,6 +68,14 @@ def test_a_narrow_kernel_bounds_the_length_at_run_time() -> None:
         assert model(torch.zeros(2, 8, 5)).shape == (2, 64, 72)
         with pytest.raises(ValueError, match=r"L <= 131071 \(torch's CPU kernel .*found L = 131072"):
             model(torch.zeros(2, 8, 131072))
+
+
+@pytest.mark.parametrize(("kernel", "stride", "bound"), [(17, 16, 65535), (9, 8, 262143), (24, 16, 65535)])
+def test_a_kernel_no_multiple_of_the_stride_bounds_the_length(kernel: int, stride: int, bound: int) -> None:
+    """k17/s16, k9/s8 and k24/s16 with 64 channels killed the process (k17/s16 at L = 131,071): the bound counts
+    ceil(kernel / stride) stride-wide taps."""
+    text = _spec(f"block: conv_transpose1d, out_channels: 64, kernel_size: {kernel}, stride: {stride}", "[B, 8, L]")
+    assert [c.text for c in vibench.check(text=text).root.constraints] == [f"L <= {bound}"]
 
 
 def test_a_kernel_as_wide_as_the_stride_has_no_length_bound() -> None:
@@ -211,3 +219,19 @@ def test_the_module_examples_run() -> None:
     from vibench.compiler import activation_bounds
 
     assert doctest.testmod(activation_bounds).failed == 0
+
+
+@pytest.mark.parametrize("block", ["hse_patch_sampling", "htfe_patch_sampling"])
+def test_a_patch_far_longer_than_the_signal_counts_the_repeated_signal(block: str) -> None:
+    """A [1, 1, 4096] signal and a 1,048,576-step patch: forward repeats the signal to the patch's length first
+    (17 GB); E309 names that tensor."""
+    extra = "fs: fs, " if block == "hse_patch_sampling" else ""
+    rate = "" if block == "hse_patch_sampling" else ", f_s: 1000"
+    inputs = "{x: {shape: [B, L, 4096]}, fs: {shape: [B]}}" if extra else "{x: {shape: [B, L, 4096]}}"
+    text = (f"vibench: 1\nname: P\ninputs: {inputs}\nnodes:\n"
+            f"  n: {{block: {block}, in: {{x: x, {extra}}}, patch_size_L: 1048576, num_patches: 1{rate}}}\n"
+            "outputs: {y: n}\n").replace(", }", "}")
+    with pytest.raises(vibench.SpecError) as caught:
+        vibench.check(text=text)
+    assert caught.value.codes == ["E309"]
+    assert "the signal repeated to a patch's size" in caught.value.diagnostics[0].message

@@ -76,8 +76,8 @@ least (1 for a batch or a length), also where ``--input`` / ``inputs=`` binds th
 what the spec fixes, never the data a user feeds. One more step of an open size (from 1 to 2) may add
 at most as many elements: a factor that the spec fixes, such as an upsampling by 10**12 (1 element at
 L = 1, 10**12 at L = 2), leaves only the smallest input within the limit, and is refused. The factors of
-`conv_transpose1d` have a tighter bound of their own (a kernel narrower than the stride: out_channels *
-stride**2 * L below 2**31, where torch's CPU kernel overflows)."""
+`conv_transpose1d` have a tighter bound of their own (a kernel that is no multiple of the stride:
+out_channels * ceil(kernel_size / stride) * stride**2 * L below 2**31, where torch's CPU kernel overflows)."""
 
 MAX_NESTING = 32
 """Levels of composite blocks used inside each other (a model's class inside its blocks' classes), of

@@ -145,7 +145,8 @@ class ConvTranspose1d(Block):
     """Transposed 1D convolution over [B, C, L] (torch.nn.ConvTranspose1d), e.g. for upsampling.
 
     Output length ``(L - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1``. A kernel
-    narrower than the stride needs ``out_channels * stride**2 * L < 2**31``, where torch's CPU kernel overflows.
+    that is no multiple of the stride needs ``out_channels * ceil(kernel_size / stride) * stride**2 * L < 2**31``,
+    where torch's CPU kernel overflows.
     """
 
     name = "conv_transpose1d"
@@ -162,14 +163,15 @@ class ConvTranspose1d(Block):
         b, _, length = t.shape
         out = (length - 1) * p.stride - 2 * p.padding + p.dilation * (p.kernel_size - 1) + p.output_padding + 1
         ctx.require(out, ">=", 1, "the output length is positive")
-        if p.kernel_size < p.stride:
-            # torch's CPU kernel (oneDNN's strided convolution, which it picks when the kernel is narrower than
-            # the stride) indexes a buffer of out_channels * stride**2 * L elements with 32-bit ints: at 2**31
-            # the process dies (SIGSEGV, SIGFPE; torch 2.13: out_channels 17, stride 1000 died at L = 127 and
-            # ran at 126; kernel 8, stride 16, 64 channels died at L = 140,000).
-            ctx.require(p.out_channels * p.stride**2 * length, "<", 2**31,
-                        "torch's CPU kernel for a kernel narrower than the stride overflows at out_channels * "
-                        "stride**2 * L >= 2**31", param="stride")
+        if p.kernel_size % p.stride:
+            # torch's CPU kernel (oneDNN's strided convolution, which it picks when the kernel is no multiple of
+            # the stride) indexes a buffer of about out_channels * ceil(kernel / stride) * stride**2 * L elements
+            # with 32-bit ints: near 2**31 the process dies (SIGSEGV, SIGFPE; torch 2.13: out_channels 17,
+            # stride 1000 died at L = 127 and ran at 126; kernel 8, stride 16, 64 channels died at L = 140,000;
+            # kernel 17, stride 16 died at 131,071 and ran at 100,000; kernels 16, 32, 48 ran at 200,000).
+            ctx.require(p.out_channels * -(-p.kernel_size // p.stride) * p.stride**2 * length, "<", 2**31,
+                        "torch's CPU kernel for a kernel that is no multiple of the stride overflows at "
+                        "out_channels * ceil(kernel_size / stride) * stride**2 * L >= 2**31", param="stride")
         return [TensorType((b, p.out_channels, out), t.dtype)]
 
     def param_count(self, p: ConvTranspose1dParams, ins: list[TensorType]) -> int:

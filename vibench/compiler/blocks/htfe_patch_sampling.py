@@ -103,6 +103,14 @@ class HtfePatchSampling(Block):
         ctx.dtype("x", x, FLOAT_DTYPES)
         return [TensorType((x.shape[0], p.num_patches, p.patch_size_L, 2 * p.patch_size_C + 1), x.dtype)]
 
+    def internal_tensors(self, p: HtfePatchSamplingParams, ins: list[TensorType],
+                         outs: list[TensorType]) -> tuple[tuple[str, TensorType], ...]:
+        # forward repeats each step (channel) of a signal shorter (narrower) than a patch: at most L + patch_size_L
+        # steps and C + patch_size_C channels (a [1, 1, 4096] input and a 1,048,576-step patch took 17 GB)
+        b, length, channels = ins[0].shape
+        return (("the signal repeated to a patch's size",
+                 TensorType((b, length + p.patch_size_L, channels + p.patch_size_C), ins[0].dtype)),)
+
     def flops(self, p: HtfePatchSamplingParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return 0
 

@@ -265,6 +265,14 @@ class HsePatchSampling(Block):
         x = _signal_and_rate(ctx, ins)
         return [TensorType((x.shape[0], p.num_patches, 2 * p.patch_size_L * p.patch_size_C), x.dtype)]
 
+    def internal_tensors(self, p: HsePatchSamplingParams, ins: list[TensorType],
+                         outs: list[TensorType]) -> tuple[tuple[str, TensorType], ...]:
+        # forward repeats each step (channel) of a signal shorter (narrower) than a patch: at most L + patch_size_L
+        # steps and C + patch_size_C channels (a [1, 1, 4096] input and a 1,048,576-step patch took 17 GB)
+        b, length, channels = ins[0].shape
+        return (("the signal repeated to a patch's size",
+                 TensorType((b, length + p.patch_size_L, channels + p.patch_size_C), ins[0].dtype)),)
+
     def flops(self, p: HsePatchSamplingParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0])
 
