@@ -56,9 +56,12 @@ def check_unused_composites(owner: _Specializer, udef: UnitDef) -> None:
     todo = [udef]
     while todo:
         for nd in todo.pop().nodes:
-            if isinstance(nd.block, str) and nd.block in udef.blocks and nd.block not in reached:
-                reached.add(nd.block)
-                todo.append(udef.blocks[nd.block])
+            # `./m.yaml#Inner` may be this file's own `Inner` read from disk, checked there: counted as reached
+            # (else the error came twice, under two names of the file, in the editor)
+            name = nd.block.rpartition("#")[2] if isinstance(nd.block, str) else None
+            if name is not None and name in udef.blocks and name not in reached:
+                reached.add(name)
+                todo.append(udef.blocks[name])
     seen: set[int] = set()
     for name, block in udef.blocks.items():
         if name not in reached:
