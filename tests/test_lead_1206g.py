@@ -139,3 +139,17 @@ def test_one_copy_of_a_list_returned_whole_is_a_dict_as_two_are(tmp_path) -> Non
     assert isinstance(out, dict) and list(out) == ["0"] and tuple(out["0"].shape) == (3, 2)
     named = vibench.build(text=spec.replace("y: {from: lin.*}", "y: lin.0")).eval()(torch.randn(3, 4))
     assert isinstance(named, torch.Tensor)
+
+
+def test_the_input_hint_offers_one_spelling_of_one_tensor() -> None:
+    """[4, 1, 1024] for [B, 1, 1, L]: `x.unsqueeze(1)` and `x.unsqueeze(2)` give the same tensor; one is offered
+    (the later, so that a last axis reads `unsqueeze(-1)`)."""
+    import torch
+
+    import vibench
+
+    model = vibench.build(text="vibench: 1\nname: R\ninputs: {x: {shape: [B, 1, 1, L]}}\n"
+                               "nodes: {r: {block: relu, in: x}}\noutputs: {y: r}\n").eval()
+    with pytest.raises(ValueError) as err:
+        model(torch.zeros(4, 1, 1024))
+    assert str(err.value).endswith("(an axis of size 1 left out? `x.unsqueeze(2)` fits)"), str(err.value)
