@@ -188,8 +188,8 @@ def _input_hint(
             ", or compile the model with the other `layout`)" if layout else ")"
         )
     left_out = []  # a size-1 axis left out: the batch, or one channel of [B, L, 1] / [B, 1, L]; each that fits
-    for k in range(len(shape) + 1):
-        if fits([*shape[:k], 1, *shape[k:]]):
+    for k in range(len(shape) + 1):  # (before a size-1 axis, inserting gives what inserting after it does)
+        if fits([*shape[:k], 1, *shape[k:]]) and not (0 < k < len(shape) and shape[k] == 1):
             code = getattr(model.forward, "__code__", None)  # an input after the first: its batch size is set
             if k == 0 and sizes[0] < 0 and code is not None and code.co_varnames[1:2] != (name,):  # fs of 0-d: B
                 batch = ", ".join([written[1:-1].split(",")[0].strip()] + ["-1"] * len(shape))  # fs.expand(B)
