@@ -235,3 +235,16 @@ def test_a_patch_far_longer_than_the_signal_counts_the_repeated_signal(block: st
         vibench.check(text=text)
     assert caught.value.codes == ["E309"]
     assert "the signal repeated to a patch's size" in caught.value.diagnostics[0].message
+
+
+def test_the_activation_limit_measures_from_the_least_size_the_constraints_allow() -> None:
+    """A pool of 3 makes L >= 3; its output, L - 2, is 0 at L = 1 and 2, where the limit measured, so an upsampling
+    by 2**32 after it compiled (17 GB at L = 3, the smallest input). Measured from L = 3 it is E309."""
+    text = ("vibench: 1\nname: Byp\ninputs: {x: {shape: [B, 1, L]}}\nnodes:\n"
+            "  p: {block: avg_pool1d, in: x, kernel_size: 3, stride: 1}\n"
+            "  u1: {block: conv_transpose1d, in: p, out_channels: 1, kernel_size: 32768, stride: 32768}\n"
+            "  u2: {block: conv_transpose1d, in: u1, out_channels: 1, kernel_size: 131072, stride: 131072}\n"
+            "outputs: {y: u2}\n")
+    with pytest.raises(vibench.SpecError) as caught:
+        vibench.check(text=text)
+    assert caught.value.codes == ["E309"] and caught.value.diagnostics[0].node == "u2"

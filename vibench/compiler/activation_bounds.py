@@ -3,13 +3,14 @@ more step of a size the inputs leave open adds.
 
 A size the spec fixes can exhaust memory however small the data: a padding of 10**9 at the smallest input,
 an upsampling by 10**12 at the next one (1 element at L = 1, 10**12 at L = 2: only the smallest input would
-run). Open sizes are measured from 1, their least, so nothing a real input makes smaller is refused, and a
-step is measured from 1 to 2, where a shape that grows faster with its sizes grows least.
+run). Open sizes are measured from their least (1, or what the constraints so far require: `L >= 3` after a
+pool of 3), so nothing a real input makes smaller is refused, and a step from there to one more, where a
+shape that grows faster with its sizes grows least.
 
 >>> from vibench.compiler.symbolic import Expr
 >>> L = Expr.symbol("L")
 >>> over_limit((1, 10**12 * L - 10**12 + 1), 2**31)
-Step(symbol='L', before=1, after=1000000000001)
+Step(symbol='L', before=1, after=1000000000001, at=1)
 >>> over_limit((8, L + 10**9), 2**31)
 Least(elements=8000000008)
 >>> over_limit((4, 4 * L), 2**31) is None
@@ -38,12 +39,13 @@ class Least:
 
 @dataclass(frozen=True)
 class Step:
-    """One more step of open size ``symbol`` (1 to 2, every other open size at 1) adds more than the limit:
-    the tensor holds ``before`` elements, then ``after``."""
+    """One more step of open size ``symbol`` (from its least, every other open size at its least) adds more than
+    the limit: the tensor holds ``before`` elements, then ``after``."""
 
     symbol: str
     before: int
     after: int
+    at: int = 1  # the symbol's least, where ``before`` is measured
 
 
 class _Sizes(dict[str, int]):
@@ -57,9 +59,6 @@ class _Sizes(dict[str, int]):
         return self.rest
 
 
-_ONES, _TWOS = _Sizes(), _Sizes(rest=2)
-
-
 def _elements(shape: tuple[Dim, ...], sizes: dict[str, int]) -> int:
     total = 1
     for d in shape:
@@ -67,24 +66,30 @@ def _elements(shape: tuple[Dim, ...], sizes: dict[str, int]) -> int:
     return total
 
 
-def over_limit(shape: tuple[Dim, ...], limit: int) -> Least | Step | None:
+def over_limit(shape: tuple[Dim, ...], limit: int,
+               sym_bounds: dict[str, tuple[float, float]] | None = None) -> Least | Step | None:
     """Why a tensor of ``shape`` breaks the activation limit, or None (the common case, decided by two quick
     evaluations). :class:`Least`: more than ``limit`` elements at the smallest input (every open size at its
-    least over sizes >= 1, a lower bound); :class:`Step`: a size whose step from 1 to 2 adds more than ``limit``."""
-    at_ones = _elements(shape, _ONES)  # at least the smallest (a size may need more than 1)
-    if at_ones > limit:
-        least = 1
+    least, a lower bound); :class:`Step`: a size whose step from its least to one more adds more than ``limit``.
+    ``sym_bounds``: the open sizes' bounds the constraints so far give (a model that needs L >= 3 is measured
+    from 3: a shape 0 at L = 1 and 2 hid an upsampling there); default: each at least 1."""
+    bounds = sym_bounds or {}
+    symbols = sorted(set().union(*(free_symbols(d) for d in shape)))
+    least = {s: max(1, int(bounds.get(s, (1, 0))[0])) for s in symbols if bounds.get(s, (1, 0))[0] > 1}
+    at_least = _elements(shape, _Sizes(least))  # at least the smallest (a size may need more)
+    if at_least > limit:
+        smallest = 1
         for d in shape:
-            low = d if isinstance(d, int) else d.bounds({})[0]  # the least over open sizes >= 1
-            least *= int(low) if low > 0 else 0
-        if least > limit:
-            return Least(least)
-    if _elements(shape, _TWOS) - at_ones <= limit:  # shapes grow with their sizes: no one step adds more
-        return None
-    for symbol in sorted(set().union(*(free_symbols(d) for d in shape))):
-        after = _elements(shape, _Sizes({symbol: 2}))
-        if after - at_ones > limit:
-            return Step(symbol, at_ones, after)
+            low = d if isinstance(d, int) else d.bounds(bounds)[0]  # the least over the open sizes' bounds
+            smallest *= int(low) if low > 0 else 0
+        if smallest > limit:
+            return Least(smallest)
+    if _elements(shape, _Sizes({s: least.get(s, 1) + 1 for s in symbols})) - at_least <= limit:
+        return None  # shapes grow with their sizes: no one step adds more
+    for symbol in symbols:
+        after = _elements(shape, _Sizes({**least, symbol: least.get(symbol, 1) + 1}))
+        if after - at_least > limit:
+            return Step(symbol, at_least, after, least.get(symbol, 1))
     return None
 
 
@@ -104,7 +109,8 @@ def activation_error(excess: Least | Step, what: str, t: TensorType, limit: int,
     size = excess.symbol
     return Diagnostic("E309", f"{what} is too large to compute for any input but the smallest", pos, node=node,
                       expected=f"at most {limit:,} elements more in one activation for one more step of `{size}`",
-                      found=f"{t} = {_count(excess.before)} with every open size at 1, {excess.after:,} with "
-                      f"{size} = 2",
+                      found=f"{t} = {_count(excess.before)} with every open size at "
+                      + ("1" if excess.at == 1 else f"its least ({size} = {excess.at:,})")
+                      + f", {excess.after:,} with {size} = {excess.at + 1:,}",
                       hint="check the factors this node's parameters give (strides, scale factors, repeats); "
                       + _RAISE)

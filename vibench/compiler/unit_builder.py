@@ -350,7 +350,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             inside = block.internal_tensors(inst.params, in_types, [t for _, t in inst.outputs])
             tensors += [(f"{what}, built inside {which},", t) for what, t in inside]
         for what, t in tensors:
-            excess = over_limit(t.shape, self.owner.max_activation)
+            excess = over_limit(t.shape, self.owner.max_activation, self.space.bounds)
             if excess is not None:
                 self.owner.limit_hit = True
                 raise self.error(activation_error(excess, what, t, self.owner.max_activation, nd.pos, nd.name))
