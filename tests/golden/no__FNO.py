@@ -58,8 +58,8 @@ class SpectralConv1d(nn.Module):
         spectrum = torch.fft.rfft(x, dim=-1)[:, :, : self.modes]
         out = torch.zeros(x.shape[0], self.out_channels, length // 2 + 1, dtype=spectrum.dtype, device=x.device)
         # model.double() keeps complex weights complex64: a float64 signal's complex128 spectrum widens them
-        weights = weights.to(spectrum.dtype).permute(2, 0, 1)
-        mixed = torch.bmm(spectrum.permute(2, 0, 1), weights)  # [modes, B, out]
+        mixing = weights.to(spectrum.dtype).permute(2, 0, 1)
+        mixed = torch.bmm(spectrum.permute(2, 0, 1), mixing)  # [modes, B, out]
         out[:, :, : self.modes] = mixed.permute(1, 2, 0)
         return torch.fft.irfft(out, n=length, dim=-1).to(dtype)
 
