@@ -168,4 +168,5 @@ NATIVE_MODULES = {
     "_explicit_attention": "vibench.compiler.codegen.support",
     "_linear_over": "vibench.compiler.codegen.support",
     "_peak": "vibench.compiler.blocks.cbam",
+    "_real_weights": "vibench.compiler.codegen.support",
 }
