@@ -153,3 +153,16 @@ def test_the_input_hint_offers_one_spelling_of_one_tensor() -> None:
     with pytest.raises(ValueError) as err:
         model(torch.zeros(4, 1, 1024))
     assert str(err.value).endswith("(an axis of size 1 left out? `x.unsqueeze(2)` fits)"), str(err.value)
+
+
+def test_the_complex_weight_error_says_a_model_of_complex_weights_only_keeps_float32() -> None:
+    """B_03_FITS's weights are all complex: `.double()`, which the message advises, leaves it float32; the
+    message says so rather than name a cast that changes nothing there."""
+    import torch
+
+    import vibench
+
+    model = vibench.build("isfm/backbone/B_03_FITS").eval().to(torch.float64)
+    with torch.no_grad(), pytest.raises(RuntimeError) as err:
+        model(torch.randn(2, 256, 1, dtype=torch.float64))
+    assert "a model whose weights are all complex, as B_03_FITS, keeps float32 whatever the cast" in str(err.value)
