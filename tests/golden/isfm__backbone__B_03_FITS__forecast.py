@@ -20,8 +20,8 @@ def _real_weights(layer: str, names: str, found: torch.dtype) -> str:
         f"{layer}: its complex weights {names} are {dtype} now, their imaginary parts dropped: `model.to(dtype)` "
         "casts complex parameters to a real dtype (`.double()`, `.half()` and `.bfloat16()` cast only floating "
         "ones), so the model would compute with other weights. Build the model again, load the weights saved "
-        "before the cast (`load_state_dict`) and cast it with `.double()`, `.half()` or `.bfloat16()`; "
-        "`.to(device)` moves it"
+        "before the cast (`load_state_dict`) and cast it with `.double()`, `.half()` or `.bfloat16()` (a model "
+        "whose weights are all complex, as B_03_FITS, keeps float32 whatever the cast); `.to(device)` moves it"
     )
 
 
