@@ -1,9 +1,11 @@
 """The README's main job: compile a shipped spec, run the model on a synthetic vibration batch.
 
-    python examples/run_demo.py [SPEC] [--set KEY=VALUE ...] [-I DIR ...] [--batch B] [--length L]
+    python examples/run_demo.py [SPEC] [--set KEY=VALUE ...] [-I DIR ...] [-o FILE] [--batch B] [--length L]
 
-1. ``vibench-compile SPEC -o build/model.py`` (the same compiler the CLI runs; no torch needed);
-2. import build/model.py as a plain Python file (it needs nothing but torch);
+1. ``vibench-compile SPEC -o build/model.py`` (the same compiler the CLI runs; no torch needed): the
+   checkout's build/model.py, as `make run` writes it, from whatever folder the demo runs in; ``-o FILE``
+   writes FILE instead (a path from the current folder, as vibench-compile's ``-o``);
+2. import that file as a plain Python file (it needs nothing but torch);
 3. feed it a batch of synthetic bearing-vibration signals (shaft harmonics, periodic fault
    impacts exciting a structural resonance, noise) and print shapes and parameter counts.
 """
@@ -19,6 +21,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SPEC = os.path.join("examples", "resnet18_1d.yaml")
+DEFAULT_OUT = os.path.join("build", "model.py")  # in the checkout, whatever the current folder (`make run`)
 
 
 # Symbols that name channels or features, never the length (`[B, 512, C]`: Dlinear's length is fixed).
@@ -52,6 +55,11 @@ def free_sizes(inputs, batch: int, length: int) -> tuple[dict[str, int], set[str
     return sizes, lengths
 
 
+def from_checkout(path: str) -> str:
+    """An absolute ``path`` as the demo names it once it runs in the checkout: relative to it when inside it."""
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+
 def synthetic_vibration(batch: int, channels: int, length: int, fs: float = 12_000.0, seed: int = 0):
     """Bearing-like vibration: 1x/2x shaft harmonics, fault impacts ringing at a resonance, noise."""
     import torch
@@ -74,7 +82,7 @@ def synthetic_vibration(batch: int, channels: int, length: int, fs: float = 12_0
 def main() -> int:
     import vibench
     from vibench.compiler.cli_args import UsageError, _parse_sets, _positive, _search_path, _spec_path
-    from vibench.compiler.outputs import write_atomic
+    from vibench.compiler.outputs import OutputError, output_target, refuse_inputs, write_atomic
     from vibench.compiler.pipeline import compile_program, compile_source
     from vibench.compiler.report import check_report
 
@@ -87,32 +95,42 @@ def main() -> int:
     parser.add_argument("--spec-path", "-I", dest="spec_path", action="append", default=[], metavar="DIR",
                         help="extra folder to search for SPEC, `extends:` and block references, as vibench-compile "
                         "-I (also VIBENCH_SPEC_PATH)")
+    parser.add_argument("-o", "--out", default=None, metavar="FILE",
+                        help="where to write model.py (a path from the current folder; its folder must exist); "
+                        f"default: {DEFAULT_OUT} of the checkout, as `make run` writes it")
     parser.add_argument("--batch", type=_positive, default=8, help="samples in the synthetic batch (default: 8)")
     parser.add_argument("--length", type=_positive, default=2048,
                         help="samples per signal, the size L of the model's inputs (default: 2048)")
     args = parser.parse_args()
-    # The spec, its --set values and the search path as vibench-compile reads them from the caller's folder (its
-    # messages name `--set backbone=...`, not a Python keyword); the spec named from the checkout (where the demo
-    # runs, so that build/ lands there) when it lies inside it.
+    # The spec, its --set values, the search path and -o as vibench-compile reads them from the caller's folder
+    # (its messages name `--set backbone=...`, not a Python keyword); the spec and the output named from the
+    # checkout (where the demo runs, so that build/ lands there) when they lie inside it.
     try:
         params, shown = _parse_sets(args.sets)
         search = [os.path.abspath(folder) for folder in _search_path(args)]
         spec = os.path.join(ROOT, DEFAULT_SPEC) if args.spec is None else os.path.abspath(_spec_path(args.spec, search))
-    except UsageError as err:
+        target = None if args.out is None else {f"-o {args.out}": output_target(args.out, "-o")}
+    except (UsageError, OutputError) as err:
         parser.error(str(err))
-    if spec.startswith(ROOT + os.sep):
-        spec = os.path.relpath(spec, ROOT)
+    out = os.path.join(ROOT, DEFAULT_OUT) if args.out is None else os.path.abspath(args.out)
+    spec, out = from_checkout(spec), from_checkout(out)
     os.chdir(ROOT)
-    os.makedirs("build", exist_ok=True)
+    if args.out is None:
+        os.makedirs(os.path.dirname(DEFAULT_OUT), exist_ok=True)
 
-    out = os.path.join("build", "model.py")
     started = time.perf_counter()
+    read: set[str] = set()
     try:
-        program = compile_program(spec, params=params or None, search_path=search, overrides_text=shown)
+        program = compile_program(spec, params=params or None, search_path=search, overrides_text=shown,
+                                  files_read=read)
         source = compile_source(program, out_path=out)
     except vibench.SpecError as err:
         print(err.render(), file=sys.stderr)
         return 1
+    try:  # `-o examples/resnet18_1d.yaml` would have replaced the spec it compiles
+        refuse_inputs(target or {}, read)
+    except OutputError as err:
+        parser.error(str(err))
     elapsed = time.perf_counter() - started
     root = program.root
     sizes, lengths = free_sizes(root.inputs, args.batch, args.length)
@@ -127,7 +145,11 @@ def main() -> int:
         print(f"the demo's batch (--batch {args.batch}, --length {args.length}) does not fit {spec}:", file=sys.stderr)
         print(err.render(), file=sys.stderr)
         return 1
-    write_atomic(out, source)
+    try:
+        write_atomic(out, source, "-o" if args.out is not None else None)
+    except OutputError as err:  # a full disk, no permission: said as vibench-compile says it
+        print(f"run_demo.py: {err}", file=sys.stderr)
+        return 2
     print(f"compiled {spec} in {elapsed:.2f} s -> {os.path.abspath(out)}")
     print(check_report(program, summary=True, written=None), end="\n\n")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -350,6 +351,39 @@ def test_errors_doc_example_reports_its_code(code: str) -> None:
         compile_program(text=example, params=params or None, inputs=inputs or None, overrides_text=shown_sets)
     messages = [d.render().splitlines()[0] for d in info.value.diagnostics if d.code == code]
     assert f"error[{code}]: {shown}" in messages, f"{code}: the compiler says {info.value.render()}"
+
+
+def _doc_examples() -> list:
+    """(section, YAML example, the output block shown right after it) for every section of docs/errors.md,
+    warnings' included, whose example the compiler runs."""
+    doc = ERRORS_DOC.read_text(encoding="utf-8")
+    examples = []
+    for section in re.split(r"^## ", doc, flags=re.M)[1:]:
+        if m := re.search(r"```yaml\n(.*?)```\s*```(?:text|console)\n(.*?)```", section, flags=re.S):
+            title = section.split(" ", 1)[0].rstrip(",")
+            examples.append(pytest.param(title, m[1], m[2], id=title))
+    return examples
+
+
+@pytest.mark.parametrize(("title", "example", "shown"), _doc_examples())
+def test_errors_doc_example_prints_every_line_it_shows(title: str, example: str, shown: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Each line of the output a section shows is printed by `vibench-compile spec.yaml --check`, in that order
+    (the block may leave lines out: a console block shows the diagnostic alone). Comparing first lines only let
+    E309's hint go stale."""
+    args = ["spec.yaml", "--check"]
+    if m := re.search(r"^# \$ vibench-compile spec\.yaml (.+)$", example, flags=re.M):
+        args += [arg for arg in shlex.split(m[1]) if arg != "--check"]
+    (tmp_path / "spec.yaml").write_text(example, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    cli.main(args)
+    printed = [line.rstrip() for line in capsys.readouterr().err.splitlines() if line.strip()]
+    at = 0
+    for line in (line.rstrip() for line in shown.splitlines() if line.strip()):
+        assert line in printed[at:], f"{title}: docs/errors.md shows\n{line}\nwhich vibench-compile does not " \
+            "print (after the lines before it):\n" + "\n".join(printed)
+        at = printed.index(line, at) + 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -235,7 +235,9 @@ MAX_KEY = 1024  # libyaml's longest simple key: from its first character to its 
 
 def _long_key(parsed: str, index: int) -> bool:
     """Whether a key longer than :data:`MAX_KEY` characters ends just before ``parsed[index]`` (blanks
-    between): a quoted one (`"a...a": 1`, as JSON writes every key), or a plain one that begins its line."""
+    between): a quoted one (`"a...a": 1`, as JSON writes every key), or a plain one that begins its line or
+    follows the `{`, `[` or `,` of a flow collection (`metadata: {a...a: 1}`; a plain scalar there holds none
+    of these)."""
     before = parsed[:index].rstrip(" \t")
     if before.endswith('"') or before.endswith("'"):
         quote, k = before[-1], len(before) - 2
@@ -247,8 +249,12 @@ def _long_key(parsed: str, index: int) -> bool:
                 return len(before) - k > MAX_KEY
             k -= 1
         return False
-    line = before[before.rfind("\n") + 1:].lstrip(" -")
-    return len(line) > MAX_KEY and not any(ch in line for ch in "{[,#")
+    line = before[before.rfind("\n") + 1:]
+    start = max(line.rfind("{"), line.rfind("["), line.rfind(","))  # -1: the key begins the line
+    if start >= 0 and "{" not in line[:start + 1] and "[" not in line[:start + 1]:
+        return False  # a `,` outside a flow collection on this line: a block scalar's, where the key began unknown
+    key = line[start + 1:].lstrip(" \t") if start >= 0 else line.lstrip(" \t-")
+    return len(key) > MAX_KEY and "#" not in line  # (after a `#`, a comment: what it ends is not known)
 
 
 def _refused_escape(parsed: str, mark: Any) -> tuple[str, int] | None:

@@ -67,9 +67,12 @@ EMITTED_ATTRIBUTES = frozenset({"check_inputs", "COMPILED_PARAMETERS", "REFERENC
 # `self.node = Block(`: 48 characters, and the library's longest (H_02_Linear_cla_heterogeneous_batch) has 35.
 MAX_NAME = 32
 MAX_CLASS_NAME = 48
-# `l`, `O` and `I` read like digits (ruff E741 refuses them as variable names in model.py).
-RESERVED_NAMES = MODULE_ATTRIBUTES | FX_ATTRIBUTES | EMITTED_ATTRIBUTES | {
-    "self", "torch", "nn", "F", "math", "super", "i", "l", "O", "I"}
+# Names that read like digits in many fonts: model.py names an argument, a variable or a class after a
+# parameter, input, node, composite block or the model, and ruff refuses these there (E741, E742 for a class),
+# so model.py would fail the `ruff check` it is written to pass. Output names stay strings in model.py.
+AMBIGUOUS_NAMES = {"l": "the digit 1 or a capital I", "O": "the digit 0", "I": "the digit 1 or a lowercase l"}
+RESERVED_NAMES = MODULE_ATTRIBUTES | FX_ATTRIBUTES | EMITTED_ATTRIBUTES | frozenset(AMBIGUOUS_NAMES) | {
+    "self", "torch", "nn", "F", "math", "super", "i"}
 
 
 def _let_defs(doc: LoadedDoc, path: tuple, lets: dict, params: set[str], diags: Collector) -> list[LetDef]:
@@ -208,6 +211,8 @@ def _check_model_name(diags: Collector, doc: LoadedDoc, name: str) -> None:
                              hint="use letters, digits and underscores, starting with a letter"))
     elif (problem := name_problem(name, "model")) is not None:
         diags.add(problem(pos))
+    elif name in AMBIGUOUS_NAMES:
+        diags.add(_ambiguous(name, "model", pos))
     elif name in MODULE_LEVEL_NAMES or name in dir(builtins) or name.startswith("_"):
         diags.add(Diagnostic("E106", f"model name `{name}` is taken in model.py", pos,
                              found=f"`{name}` is a module, function or builtin that model.py uses",
@@ -261,7 +266,7 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
         diags.add(Diagnostic("E106", f"{what} name `{name}` may not start with `_`", pos(),
                              hint=f"e.g. `{name.lstrip('_') or what}`: names starting with `_` are kept for the "
                              "emitted code's own helpers"))
-    elif what in ("node", "input") and name in RESERVED_NAMES:
+    elif what in ("node", "input") and name in RESERVED_NAMES and name not in AMBIGUOUS_NAMES:
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos(),
                              found=f"`{name}` is an nn.Module (or torch.fx GraphModule) attribute or a name the "
                              "emitted code uses",
@@ -286,9 +291,30 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
         diags.add(Diagnostic("E106", f"composite block name `{name}` must start with an uppercase letter", pos(),
                              found=name, hint=f"e.g. `{name[:1].upper() + name[1:]}`: composite blocks become "
                              "classes, and lowercase names belong to the block catalogue"))
+    elif name in AMBIGUOUS_NAMES and what in _PYTHON_NAME_OF:  # an output's name stays a string in model.py
+        diags.add(_ambiguous(name, what, pos()))
     elif what in ("parameter", "let") and name in ("i", "item", "key"):  # `key`: a for_each over a mapping's
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved for the copies of `repeat`/`for_each`",
                              pos(), hint=f"rename it, e.g. `{name}_`"))
+
+
+# Where model.py writes each kind of name as a Python name, for the E106 of `l`, `O` and `I`.
+_PYTHON_NAME_OF = {"parameter": "model.py's constructor takes it as an argument",
+                   "input": "model.py's forward takes it as an argument",
+                   "node": "model.py's forward names a variable after it",
+                   "block": "model.py names a class after it", "model": "model.py names its class after it",
+                   "let": "`let` names follow the rules of parameter names (model.py's constructor takes those)"}
+
+
+def _ambiguous(name: str, what: str, pos: Pos | None) -> Diagnostic:
+    """E106 for `l`, `O` or `I` (see :data:`AMBIGUOUS_NAMES`), a ``what`` name at ``pos``."""
+    example = {"l": "length", "O": "out", "I": "inner"}[name]
+    if what in ("block", "model"):  # a class name: capitalised
+        example = example.capitalize()
+    return Diagnostic("E106", f"{what} name `{name}` is reserved", pos,
+                      found=f"`{name}` reads like {AMBIGUOUS_NAMES[name]}, and ruff refuses it as a Python name "
+                      f"({'E742' if what in ('block', 'model') else 'E741'}); {_PYTHON_NAME_OF[what]}",
+                      hint=f"rename it with a word it stands for, e.g. `{example}`")
 
 
 def _python_meaning(name: str) -> str:
