@@ -24,6 +24,7 @@ from vibench.compiler.blocks.base import INT_DTYPES, Block, ShapeContext, numel
 from vibench.compiler.blocks.isfm_head import ActivationName, activation_module, feature_width
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.code import Code
+from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim, product
@@ -47,22 +48,43 @@ PerSystemWritten = Count | SystemsWritten
 
 
 def str_keys(value: object) -> object:
-    """``{1: 2}`` (YAML int keys, or numpy ids in the reference) -> ``{"1": 2}``; other values unchanged."""
+    """``{1: 2}`` (YAML int keys, or numpy ids in the reference) -> ``{"1": 2}``; other values unchanged.
+    Two keys of one text (``{1: 4, "1": 6}``: YAML gives an int and a string) are a ValueError: one of the
+    heads would silently replace the other."""
     if isinstance(value, dict):
-        return {str(k): v for k, v in value.items()}
+        out: dict[str, object] = {}
+        written: dict[str, object] = {}
+        for k, v in value.items():
+            key = str(k)
+            if key in out:
+                raise ValueError(f"each system once: the keys {written[key]!r} and {k!r} both name system {key}")
+            out[key] = v
+            written[key] = k
+        return out
     return value
 
 
 def check_system_keys(value: PerSystem) -> PerSystem:
-    """System ids are integers (they are compared with the ``system_id`` input)."""
+    """System ids are integers written plainly (``"1"``, ``"-3"``), within the language's integer bound.
+
+    ``SystemRouter`` compares ``system_id`` with ``int(key)``: ``"01"``, ``"+1"``, ``" 1"`` and ``"1_0"``
+    would read as systems 1 and 10 beside a plain ``"1"`` (two heads for one system, one never used, and
+    state_dict keys ``heads.01.*`` that no reference checkpoint has), and an id beyond int64 would make every
+    forward raise OverflowError. Both are refused here, at compile time."""
     if isinstance(value, dict):
         if not value:
             raise ValueError("give at least one system")
         for key in value:
             try:
-                int(key)
+                number = int(key)
             except ValueError:
                 raise ValueError(f"system ids are integers (compared with the system_id input), got {key!r}") from None
+            if str(number) != key:
+                raise ValueError(f"system ids written as plain integers (compared with the system_id input as "
+                                 f"int(id)): {key!r} reads as system {number}; write {number}")
+            if not -MAX_INT <= number <= MAX_INT:
+                raise ValueError(f"system ids from -2**62 to 2**62 (the language's integer bound; system_id is "
+                                 f"int64), got {key}")
     return value
 
 
@@ -112,7 +134,8 @@ class SystemRouter(nn.Module):
     narrower than ``out_features`` (fewer classes) are padded with ``-inf`` (softmax gives 0). Without
     ``system_id`` every sample goes through the only head. An id without a head (named with the ids
     that have one), or whose head reads another width, raises ValueError in eager mode and scripted;
-    a compiled or exported graph cannot raise on values: there that sample's output row is NaN.
+    a compiled or exported graph cannot raise on values: there that sample's output row is NaN. On the
+    meta device no id can be read: nothing is checked there.
     """
 
     def __init__(self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int) -> None:
@@ -124,13 +147,17 @@ class SystemRouter(nn.Module):
         self.systems = ", ".join(sorted(heads, key=int))  # the ids with a head, for messages
 
     def forward(self, x: torch.Tensor, system_id: torch.Tensor | None = None) -> torch.Tensor:
+        # On the meta device (a model built there to size it, or before to_empty()) no value can be read:
+        # routing checks that read the ids are skipped there, as _check_rates skips the rates off the CPU.
+        readable = x.device.type != "meta" and (system_id is None or system_id.device.type != "meta")
         if not torch.jit.is_scripting():
             if self.only and not torch.compiler.is_compiling():  # one head in eager mode: just run it
                 # The ids are read on the host (one device sync, as in _check): cheaper than tensor ops.
-                ids = [0] if system_id is None else system_id.tolist()
-                if system_id is not None and ids.count(int(self.only)) != len(ids):
-                    raise ValueError(self._no_head(system_id[system_id != int(self.only)]))
-                if x.shape[-1] != self.in_features[self.only] and len(ids) > 0:
+                if system_id is not None and readable:
+                    ids = system_id.tolist()
+                    if ids.count(int(self.only)) != len(ids):
+                        raise ValueError(self._no_head(system_id[system_id != int(self.only)]))
+                if x.shape[-1] != self.in_features[self.only] and (system_id is None or system_id.numel() > 0):
                     raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
                 return self._pad(self.heads[self.only](x))
         out = x.new_full(list(x.shape[:-1]) + [self.out_features], float("nan"))
@@ -143,7 +170,7 @@ class SystemRouter(nn.Module):
             if x.shape[-1] == self.in_features[key]:
                 routed = routed | mine
                 out = torch.where(mine.view(rows), self._pad(head(x)), out)
-        if torch.jit.is_scripting() or not torch.compiler.is_compiling():
+        if (torch.jit.is_scripting() or not torch.compiler.is_compiling()) and readable:
             if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
                 if system_id is not None and not bool(known.all()):
                     raise ValueError(self._no_head(system_id[~known]))

@@ -23,9 +23,10 @@ from collections.abc import Callable
 
 from vibench.compiler import plugin_calls
 from vibench.compiler.codegen import code as c
-from vibench.compiler.codegen.comments import shape_in_every_use, shape_of
+from vibench.compiler.codegen.comments import shape_in_every_use, shape_of, type_in
 from vibench.compiler.codegen.forward_variables import Variables
 from vibench.compiler.codegen.layout import comment_text
+from vibench.compiler.codegen.named_sizes import argument_sizes
 from vibench.compiler.codegen.plan import IN, MOD, Slot
 from vibench.compiler.codegen.statements import Forward, Line, Method, assign_to, fill_markers, without_idle_deletes
 from vibench.compiler.codegen.structure import Structure
@@ -44,7 +45,10 @@ def forward(
     """The forward of a structure; ``prologue`` gives statements to run first (given the input variables).
     ``inplace=False`` (``--no-inplace``) writes every result to a new tensor: a hook sees a layer's output as
     it left the layer (no later ``torch.relu_`` or ``+=`` changes it), at the memory in-place work saves.
-    ``sizes``: (node, port, axis) -> the free parameter that size is, named in the shape comments."""
+    ``sizes``: (node, port, axis) -> the free parameter that size is, named in the shape comments (the model's
+    class: the probes'); a class below it names those its arguments set (:func:`named_sizes.argument_sizes`)."""
+    if sizes is None and not s.is_root:
+        sizes = argument_sizes(s)
     return _Writer(s, inplace, sizes).write(prologue)
 
 
@@ -281,7 +285,10 @@ class _Writer(Variables):
         one_use = len(self.s.plans) == 1
         for p, t in chosen:
             named = self.named.get((slot.name, p))
-            text = self.shape(t, named) if one_use else shape_in_every_use(self.s, slot.name, p)
+            if one_use or named and self.alike(slot.name, p, t, named):
+                text = self.shape(t, named)
+            else:
+                text = shape_in_every_use(self.s, slot.name, p)
             shapes.append(text if len(chosen) == 1 else f"{p}: {text}")
         text = self.cleaned(", ".join(shapes))
         pos = slot.node.pos
@@ -290,6 +297,16 @@ class _Writer(Variables):
             # character it changes, so they only lengthen its last word.
             text += "  " + self.where(pos.file) + str(pos.line)
         return text
+
+    def alike(self, name: str, port: str, t: TensorType, named: dict[int, str]) -> bool:
+        """Whether value ``name.port`` has type ``t`` in every use of the class but at the ``named`` axes (an
+        argument's size, true in each use): then ``t`` with those names is its shape in every use."""
+        for plan in self.s.plans:
+            other = type_in(self.s, plan, name, port)
+            if other is not None and (other.dtype != t.dtype or len(other.shape) != len(t.shape) or any(
+                    k not in named and d != e for k, (d, e) in enumerate(zip(other.shape, t.shape, strict=True)))):
+                return False
+        return True
 
     def shape(self, t: TensorType, named: dict[int, str] | None) -> str:
         """``shape_of(t)``, once per type (the nodes of a chain mostly share a few shapes). Equal types
