@@ -87,7 +87,7 @@ def test_a_class_count_from_the_metadata_table_is_said_to_be_the_tables(tmp_path
     table.write_text("Id,Dataset_id,Label\n1,1,99999999999999\n", encoding="utf-8")  # a classifier too large
     d = _error(spec, metadata=str(table))
     assert d.code == "E307" and d.notes[0].startswith("the value is max(Label) + 1 per Dataset_id of the metadata")
-    assert d.notes[0].endswith("(--metadata), which alone gives it") and len(d.notes) == 1
+    assert d.notes[0].endswith("(`metadata=`), which alone gives it") and len(d.notes) == 1
 
 
 def test_an_error_of_the_templates_defaults_is_blamed_on_no_key(resnet_config: Path) -> None:

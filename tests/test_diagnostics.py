@@ -149,6 +149,7 @@ def _same_file(case: Case, expect_file: str | None, actual: str) -> bool:
 def in_python(text: str) -> str:
     """An expected message of the CLI as the Python API words it (``inputs['x']`` for ``--input x``)."""
     text = text.replace("--input names", "`inputs` names").replace("--input binds", "the inputs bind")
+    text = text.replace("--spec-path", "`search_path=`")  # E205's hint: a folder to add to the search path
     text = re.sub(r"--input (\w+)=([^ `]+)", lambda m: f"inputs={{'{m[1]}': ({m[2].replace(',', ', ')})}}", text)
     return re.sub(r"--input (\w+)", r"inputs['\1']", text)
 

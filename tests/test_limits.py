@@ -585,7 +585,7 @@ def test_spec_files_extend_each_other_at_most_the_limit(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         vibench.check(chain(400))
     (diag,) = info.value.diagnostics
-    assert diag.code == "E206" and diag.message == f"specs extend or use each other more than {MAX_NESTING} files deep"
+    assert diag.code == "E206" and diag.message == f"specs extend or use each other more than {MAX_NESTING} levels deep"
     assert diag.pos is not None and diag.pos.file.endswith(f"t{MAX_NESTING}.yaml") and diag.pos.line == 2
     assert vibench.check(chain(MAX_NESTING - 1)).root.name == "T"  # MAX_NESTING files
 

@@ -117,7 +117,7 @@ def test_an_odd_slot_value_gets_no_file_hint(value: str) -> None:
 def test_a_new_component_name_still_gets_the_file_hint() -> None:
     with pytest.raises(vibench.SpecError) as err:
         vibench.check("isfm/M_01_ISFM", params={"backbone": "New_one"})
-    assert err.value.diagnostics[0].hint == "add `isfm/backbone/New_one.yaml` to a --spec-path folder"
+    assert err.value.diagnostics[0].hint == "add `isfm/backbone/New_one.yaml` to a `search_path=` folder"
 
 
 # -- 4. a bare blocks: / let: / checks: / params: -----------------------------------------------------

@@ -127,7 +127,7 @@ def test_the_classic_models_need_input_dim_or_the_guides_in_channels(tmp_path: P
 def test_num_classes_falling_back_to_the_default_is_a_warning(tmp_path: Path) -> None:
     program = vibench.check(write(tmp_path, "model:\n" + ISFM_KEYS))
     (w111,) = [w for w in program.warnings if w.code == "W111"]
-    assert '{"1": 10}' in w111.message and "--metadata" in w111.hint
+    assert '{"1": 10}' in w111.message and "`metadata=`" in w111.hint
     assert "W111" not in codes(vibench.check(write(tmp_path, "model:\n" + ISFM_KEYS + "  num_classes: 3\n")).warnings)
 
 
@@ -218,7 +218,7 @@ def test_a_refused_num_classes_from_metadata_names_the_table(tmp_path: Path) -> 
     table = write_csv(tmp_path, [("Dataset_id", "Label"), (1, -5)])
     (diag,) = check_errors(path, metadata=read_metadata(table))
     assert diag.code == "E208" and diag.found == "-4"
-    assert diag.notes == (f"the value is max(Label) + 1 per Dataset_id of the metadata table {table} (--metadata)",)
+    assert diag.notes == (f"the value is max(Label) + 1 per Dataset_id of the metadata table {table} (`metadata=`)",)
 
 
 def test_cli_metadata_and_the_regenerate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

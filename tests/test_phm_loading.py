@@ -178,7 +178,7 @@ def test_e202_for_a_table_of_several_systems_says_how_to_get_one_count(tmp_path:
     table = tmp_path / "meta.csv"
     table.write_text("Id,Dataset_id,Label\n1,1,0\n2,1,3\n3,2,6\n")
     (diag,) = refused(project(tmp_path, RESNET + "  num_classes: 4\n"), metadata=str(table))
-    assert diag.code == "E202" and "2 systems" in diag.hint and "--set num_classes=N" in diag.hint
+    assert diag.code == "E202" and "2 systems" in diag.hint and "pass `num_classes=N` to vibench.build" in diag.hint
 
 
 @pytest.mark.parametrize("key, says", [("dropout", "it has no dropout setting"), ("in_channels", "`input_dim`"),

@@ -198,7 +198,7 @@ def check(
     """
     spec, search_path = _arguments(spec, text, params, search_path, metadata)
     search_path = _with_environment(search_path)
-    path = pipeline.find_spec(spec, search_path) if spec is not None else None
+    path = pipeline.find_spec(spec, search_path, in_python=True) if spec is not None else None
     if isinstance(metadata, (str, os.PathLike)):
         from vibench.compiler.phm_metadata import read_metadata
 

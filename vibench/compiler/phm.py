@@ -164,7 +164,8 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     warnings += hide_base_values(notes, library.quiet, public)
     errors = list(hide_base_values(errors, library.quiet, public))
     errors += _unknown_given(given, declared, ignored, reference, template, root.name, library, model_pos)
-    warnings += hide_base_values(num_classes_from(model, where, root, metadata, given, model_pos), library.quiet,
+    warnings += hide_base_values(num_classes_from(model, where, root, metadata, given, model_pos,
+                                                 in_python=library.in_python), library.quiet,
                                  public)
     empty_slots(model, root, given)  # M_02_ISFM_Prompt without a backbone: none, as there (nn.Identity)
     missing, unneeded = required_keys(model, root, library, given, model_pos)

@@ -148,10 +148,11 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
                                     pos, found=clip(library.display(unusable[0]), 200),
                                     hint="name a .yaml, .yml or .json config file")], {doc.file: doc.text})
     searched = ", ".join(library.display(d) for d in allowed)
+    added = "to `search_path=`" if library.in_python else "with --spec-path"
     raise SpecError([Diagnostic("E205", f"base config `{shown}` not found in the experiment's project", pos,
                                 notes=(f"base configs are read only inside: {searched}",),
                                 hint="write the path relative to the experiment or its project root (the folder "
-                                "with `.git` or `configs/`), or add its folder with --spec-path")],
+                                f"with `.git` or `configs/`), or add its folder {added}")],
                     {doc.file: doc.text})
 
 

@@ -36,7 +36,7 @@ from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.phm_metadata import DatasetMetadata, skipped_rows_warning
 from vibench.compiler.phm_reference import EMPTY_SLOTS, EXTENSIONS, required
-from vibench.compiler.resolve import LIBRARY_DIR, Library
+from vibench.compiler.resolve import Library
 
 MODEL_SECTIONS = ("model", "base_configs")
 """Top-level keys whose repeats change the model (W113); repeats anywhere else are W110."""
@@ -125,9 +125,15 @@ def find_template(template: str, library: Library, pos: Pos | None) -> tuple[str
 
 
 def _subfolders(folder: str, library: Library) -> list[str]:
+    """The names of the folders under ``folder`` in the roots a lookup searches (sorted).
+
+    Which component :func:`find_template` takes follows these listings (a folder added that sorts first may hold
+    another of that name), so each is recorded in ``library.looked`` (``"folders"``), as a slot folder's is:
+    ``vibench.build``'s cache keeps it with its model, and a folder added or removed since is another model."""
     found: set[str] = set()
-    for root in [*library.user_dirs, LIBRARY_DIR]:
+    for root in dict.fromkeys(library.roots(None)):
         base = os.path.join(root, folder)
+        library.looked[os.path.abspath(base)] = "folders"  # absent too: created later, it may hold the component
         if os.path.isdir(base):
             found |= {entry for entry in os.listdir(base) if os.path.isdir(os.path.join(base, entry))}
     return sorted(found)
@@ -135,8 +141,9 @@ def _subfolders(folder: str, library: Library) -> list[str]:
 
 def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: UnitDef,
                      metadata: DatasetMetadata | None, given: Collection[str],
-                     model_pos: Pos | None) -> list[Diagnostic]:
-    """Put the metadata's ``num_classes`` into ``model`` (the factory's rule); W111 on a silent default."""
+                     model_pos: Pos | None, *, in_python: bool = False) -> list[Diagnostic]:
+    """Put the metadata's ``num_classes`` into ``model`` (the factory's rule); W111 on a silent default. The hints
+    name the table and the values as the caller gives them (``in_python``: `metadata=`, not `--metadata`)."""
     decl = root.param("num_classes")
     if decl is None or "num_classes" in given:
         return []
@@ -149,14 +156,16 @@ def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: 
             message = f"`num_classes` is not set: vibench builds `{root.name}` without a classifier ({builds})"
         else:
             message = f"`num_classes` is not set: vibench uses the template's default {_json(decl.default)}"
+        table = "`metadata=`" if in_python else "`--metadata FILE`"
         return [Diagnostic("W111", message, model_pos, severity="warning",
                            found="PHM-Vibench's factory always sets it, from the dataset metadata table",
-                           hint="pass the experiment's metadata table with `--metadata FILE`, or write "
+                           hint=f"pass the experiment's metadata table with {table}, or write "
                            "`num_classes:` in the `model:` section")]
+    option, keyword = ("metadata=", "pass `num_classes=N` to vibench.build") if in_python else \
+        ("--metadata", "set it with `--set num_classes=N`")
     value = classes_for(decl, metadata, root.name, where.get("num_classes", model_pos),
                         "replaces the config's `num_classes`, as PHM-Vibench's factory does: leave the table out "
-                        "(`--metadata`) and write `num_classes:` in the `model:` section, set it with `--set "
-                        "num_classes=N`")
+                        f"(`{option}`) and write `num_classes:` in the `model:` section, {keyword}")
     warnings = [w for w in (skipped_rows_warning(metadata),) if w is not None]
     before = model.get("num_classes")
     model["num_classes"] = value

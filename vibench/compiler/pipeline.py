@@ -143,8 +143,9 @@ def input_sizes(inputs: Any) -> dict[str, tuple[int, ...]] | None:
         if not isinstance(name, str):
             raise TypeError(f"inputs: an input name is a str, not {type(name).__name__} ({name!r:.40})")
         what = f"inputs[{name!r:.60}]"
-        if hasattr(dims, "shape") and not isinstance(dims, tuple):
-            raise TypeError(f"{what} takes the sizes, not a {type(dims).__name__}: pass its .shape")
+        if hasattr(dims, "shape") and not isinstance(dims, tuple):  # the tensor itself, or an array of the sizes
+            raise TypeError(f"{what} takes the sizes, not a {type(dims).__name__}: pass its .shape if it is the "
+                            "tensor, or tuple(...) of the sizes")
         if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
             raise TypeError(f"{what} must be a tuple of sizes such as (32, 1, 1024), not {type(dims).__name__}")
         sizes = []
@@ -203,8 +204,9 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             translated = True
             from_metadata = next((doc.data["with"]["num_classes"] for w in warnings if w.code == "I103"), None)
         elif metadata is not None and "num_classes" not in (params or {}):
-            from_metadata, metadata_warnings = _classes_from_metadata(doc, metadata, search_path)
+            from_metadata, metadata_warnings = _classes_from_metadata(doc, metadata, library)
             params = {**(params or {}), "num_classes": from_metadata}
+            library.from_table["num_classes"] = metadata.path  # messages say the table gave it, not the caller
             warnings += metadata_warnings
 
         def source(given: dict[str, Any] | None) -> SourceInfo:  # after `resolve`, which refuses a value too deep to
@@ -241,12 +243,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
                 with expr.budget(limits.STEPS_PER_NODE * nodes):
                     analyse(d, nodes, overrides)
 
-            def origin(key: str) -> str:  # where a given value came from, as E208 says it
-                if key == "num_classes" and metadata is not None and from_metadata is not None and not translated:
-                    return _metadata_note(metadata.path)
-                return library.value_origin(key)
-
-            located = blame.blame_settings(doc, err.diagnostics, trial, params, origin,
+            located = blame.blame_settings(doc, err.diagnostics, trial, params, library.value_origin,
                                            lambda key: f"{key}=" if library.in_python else f"--set {key}")
             raise SpecError(located, err.sources) from None
         if program.root.metadata:  # what its `${...}` gave, as model.py will write it (--check says so too)
@@ -275,7 +272,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     except SpecError as err:
         diagnostics = _base_values_hidden(err.diagnostics, doc, library, translated)
         if metadata is not None and from_metadata is not None:  # E208 at `num_classes: 4` said nothing of the table
-            diagnostics = tuple(_from_metadata(d, metadata.path, library.value_origin("num_classes"))
+            diagnostics = tuple(_from_metadata(d, library.table_note(metadata.path), library.given_note("num_classes"))
                                 for d in diagnostics)
         raise SpecError(diagnostics, {**library.sources, **err.sources}) from None
     finally:
@@ -295,17 +292,16 @@ def _check_declared_nodes(doc: LoadedDoc, max_nodes: int) -> None:
                                     "(max_nodes= in the API)")], {doc.file: doc.text})
 
 
-def _from_metadata(d: Diagnostic, table: str, not_given: str) -> Diagnostic:
-    """A diagnostic about ``num_classes`` when the value came from ``--metadata``: a note says so, instead of
-    ``not_given``, which says it was given with the parameters."""
+def _from_metadata(d: Diagnostic, note: str, not_given: str) -> Diagnostic:
+    """A diagnostic about ``num_classes`` when the value came from the metadata table: a note says so (``note``),
+    instead of ``not_given``, which says it was given with the parameters."""
     notes = tuple(n for n in d.notes if n != not_given)
     if "`num_classes`" not in d.message or any("metadata" in n for n in notes):
         return replace(d, notes=notes)
-    return replace(d, notes=(*notes, _metadata_note(table)))
+    return replace(d, notes=(*notes, note))
 
 
-def _classes_from_metadata(doc: LoadedDoc, metadata: Any,
-                           search_path: list[str] | None) -> tuple[Any, list[Diagnostic]]:
+def _classes_from_metadata(doc: LoadedDoc, metadata: Any, library: Library) -> tuple[Any, list[Diagnostic]]:
     """A vibench spec's ``num_classes`` from a metadata table, as for a PHM-Vibench config
     (:func:`vibench.compiler.phm_checks.classes_for`): the count of a single-system table for one classifier,
     the mapping for a parameter that takes one (per-system heads), E202 at the declaration for a table of several
@@ -319,10 +315,10 @@ def _classes_from_metadata(doc: LoadedDoc, metadata: Any,
     from vibench.compiler.resolve import resolve_file
 
     warnings = [w for w in (skipped_rows_warning(metadata),) if w is not None]
-    probe = Library(search_path)
+    probe = Library(library.user_dirs)
+    probe.in_python = library.in_python
     probe.home = os.path.dirname(os.path.abspath(doc.path)) if doc.path else probe.cwd  # as `resolve` sets it
-    if doc.path:
-        probe.loading.append(doc.path)
+    probe.loading.append(doc.path or doc.file)  # as `resolve` counts the levels of a chain
     try:
         root, _ = resolve_file(doc, validate(doc), probe)
     except SpecError:
@@ -330,17 +326,14 @@ def _classes_from_metadata(doc: LoadedDoc, metadata: Any,
     decl = root.param("num_classes")
     if decl is None:
         return dict(metadata.num_classes), warnings
+    given = "pass `num_classes=N`" if library.in_python else "set `--set num_classes=N`"
     try:
         value = classes_for(decl, metadata, root.name, decl.pos, "takes the place of `num_classes`, as PHM-Vibench's "
-                            "factory does: leave the table out (`--metadata`) and set `--set num_classes=N`")
+                            f"factory does: leave the table out (`{library.metadata_option}`) and {given}")
     except SpecError as err:
-        notes = (_metadata_note(metadata.path),)
+        notes = (library.table_note(metadata.path),)
         raise SpecError([replace(d, notes=notes) for d in err.diagnostics], dict(probe.sources)) from None
     return value, warnings
-
-
-def _metadata_note(table: str) -> str:
-    return f"the value is max(Label) + 1 per Dataset_id of the metadata table {clip(table, 200)} (--metadata)"
 
 
 def _base_values_hidden(diagnostics: tuple[Diagnostic, ...], doc: LoadedDoc, library: Library,

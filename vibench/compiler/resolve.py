@@ -13,7 +13,8 @@ path a lookup tried before the file it took (``absent``): a file created at one 
 found instead, and each path a lookup took that is not its real path (``links``: a symbolic link, of the
 file or of a folder on the way, pointed elsewhere later leads to another file), so ``vibench.build``'s
 cache keeps all three (:mod:`vibench.compiler.resolve_recording`), and what else a lookup looked at
-(``looked``, :func:`recording_looked`): the listing of each slot folder, whether a PHM project root's markers are there.
+(``looked``, :func:`recording_looked`): the listing of each slot folder and of each PHM-Vibench model family's
+folder, whether a PHM project root's markers are there.
 
 Each unit of a file (the model, its composite blocks) is read by :mod:`vibench.compiler.resolve_units`;
 parameter declarations, ``let:``, ``checks:`` and the checks on names by :mod:`vibench.compiler.resolve_decls`;
@@ -30,6 +31,7 @@ from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
+from vibench.compiler.caller_words import CallerWords
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, clip, suggest
 from vibench.compiler.ir import ParamDecl, Pos, UnitDef
 from vibench.compiler.limits import MAX_NESTING
@@ -46,6 +48,7 @@ from vibench.compiler.scoped import with_scoped_params
 from vibench.compiler.slots import check_slot, note_slot_folders, slot_folder
 from vibench.compiler.slots import slot_components as slot_components  # where callers import it from
 from vibench.compiler.spec_files import LIBRARY_DIR as LIBRARY_DIR  # where callers import them from
+from vibench.compiler.spec_files import LISTING_IN_PYTHON
 from vibench.compiler.spec_files import SPEC_SUFFIXES as SPEC_SUFFIXES
 from vibench.compiler.spec_paths import unnamable, within
 from vibench.schemas.document import SpecDocument
@@ -58,7 +61,8 @@ def recording_looked() -> Iterator[dict[str, str]]:
     """The ``looked`` of every :class:`Library` made while the block runs (in this thread or task), as
     :func:`~vibench.compiler.resolve_recording.recording_absent` gives its ``absent``: each path a lookup
     decided something by besides a file's text -> ``"kind"`` (whether it is a file, a folder or nothing: a
-    project root's `.git`) or ``"names"`` (a slot folder's listing), for ``vibench.build``'s cache."""
+    project root's `.git`), ``"names"`` (a slot folder's listing) or ``"folders"`` (the folders a PHM-Vibench
+    model family's folder holds, :func:`vibench.compiler.phm_checks.find_template`), for ``vibench.build``'s cache."""
     looked: dict[str, str] = {}
     token = _LOOKED.set(looked)
     try:
@@ -67,10 +71,12 @@ def recording_looked() -> Iterator[dict[str, str]]:
         _LOOKED.reset(token)
 
 
-class Library:
-    """Spec files on the search path, loaded once each."""
+class Library(CallerWords):
+    """Spec files on the search path, loaded once each; its messages name what the caller gave in the caller's
+    words (:class:`~vibench.compiler.caller_words.CallerWords`: ``in_python``, ``from_table``)."""
 
     def __init__(self, search_path: list[str] | None = None, cwd: str | None = None) -> None:
+        super().__init__()
         self.user_dirs = [os.path.abspath(p) for p in (search_path or [])]
         self.cwd = os.path.abspath(cwd or os.getcwd())
         self.files: dict[str, tuple[UnitDef, dict[str, UnitDef]]] = {}
@@ -86,32 +92,16 @@ class Library:
         linking = _LINKS.get()
         self.links: dict[str, str] = linking if linking is not None else {}
         looking = _LOOKED.get()
-        # a path a lookup decided something by besides a file's text -> "kind" or "names" (recording_looked)
+        # a path a lookup decided something by besides a file's text -> "kind", "names" or "folders" (recording_looked)
         self.looked: dict[str, str] = looking if looking is not None else {}
         self.quiet: set[Pos | None] = set()  # positions whose values come from a file whose values are not shown
         # a slot parameter's declaration (or the `with:` value that sets it) -> the folder of the file that
         # declares the slot, where its components are looked for first (compiler/slots.py)
         self.slot_folders: dict[Pos, str] = {}
         self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
-        self.in_python = False  # called from Python (vibench.build/check), not the command line
         # The compiled spec's folder (for text, the working folder): a file it uses from a subfolder may
         # use files of this folder too (`../c.yaml#X`, `c#X`), as the spec itself may.
         self.home: str | None = None
-
-    @property
-    def given_as(self) -> str:
-        """Where override values come from, in messages."""
-        return "given in Python" if self.in_python else "from --set"
-
-    def value_origin(self, name: str) -> str:
-        """A note for a refused override: where its value came from (the error is at the declaration)."""
-        if self.in_python:
-            return f"the value is `{name}` as given in Python (a keyword of vibench.build, or check's `params=`)"
-        return f"the value is the one given on the command line: `--set {name}=...`"
-
-    def input_named(self, name: str) -> str:
-        """A bound input as messages name it: ``--input x`` on the command line, ``inputs['x']`` in Python."""
-        return f"inputs[{name!r}]" if self.in_python else f"--input {name}"
 
     # -- finding files ---------------------------------------------------------------------------
 
@@ -165,7 +155,8 @@ class Library:
                     # Named as written, never resolved: where a link leads outside is not the spec's to learn.
                     raise _error("E205", f"spec reference `{ref}` points outside the spec search path", pos,
                                  found=clip(os.path.relpath(cand, self.cwd).replace(os.sep, "/"), 200),
-                                 hint="add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
+                                 hint="add its folder to `search_path=`" if self.in_python
+                                 else "add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
                 if os.path.abspath(cand) != real:
                     self.links[os.path.abspath(cand)] = real
                 return real
@@ -210,7 +201,8 @@ class Library:
                     "in a reference; rename it without `#`")
         # Never the name as written (a FIFO or a folder named `x.yaml` is listed as a file): it is no spec.
         names = {n for n in names if "#" not in n and os.path.normpath(n) != os.path.normpath(ref)}
-        return suggest(ref, names) or (None if relative else "run `vibench-compile --list` to see the library")
+        listing = LISTING_IN_PYTHON if self.in_python else "run `vibench-compile --list` to see the library"
+        return suggest(ref, names) or (None if relative else listing)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -221,10 +213,12 @@ class Library:
         if path in self.loading:
             chain = " -> ".join(self.display(p) for p in self.loading[self.loading.index(path):] + [path])
             raise _error("E206", "include cycle", pos, found=chain, hint="a spec cannot extend or use itself")
+        # `path` is as many levels below the compiled spec (loading[0]) as there are files being loaded: a chain of
+        # MAX_NESTING + 1 files (MAX_NESTING levels) compiles, as docs/language.md says.
         if len(self.loading) > MAX_NESTING:
             shown = " -> ".join(self.display(p) for p in self.loading[:2]) + f" -> ... -> {self.display(path)}"
-            raise _error("E206", f"specs extend or use each other more than {MAX_NESTING} files deep", pos,
-                         found=f"{len(self.loading) + 1} files: {shown}",
+            raise _error("E206", f"specs extend or use each other more than {MAX_NESTING} levels deep", pos,
+                         found=f"{len(self.loading)} levels: {shown}",
                          hint="extend the template a chain ends in directly, or merge the files between")
         self.loading.append(path)
         self.read.add(os.path.realpath(path))
@@ -283,13 +277,11 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     library.sources[doc.file] = doc.text
     if library.home is None:
         library.home = os.path.dirname(os.path.abspath(doc.path)) if doc.path else library.cwd
-    if doc.path:
-        library.loading.append(doc.path)
+    library.loading.append(doc.path or doc.file)  # spec text too, by its name: the first level of a chain
     try:
         root, _ = resolve_file(doc, spec, library)
     finally:
-        if doc.path:
-            library.loading.pop()
+        library.loading.pop()
     # Problems with --set values point at the parameter's declaration (or, for an unknown name, at
     # the section that declares parameters): the flag itself has no place in the file.
     anchor = _params_anchor(doc)
@@ -301,8 +293,11 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
         if decl is None and key in ignored:  # --set of a key the reference ignores: said, then dropped
             library.warnings.append(ignored_key_warning(key, root, ignored[key], anchor))
             continue
-        if decl is None and (refused := let_given(root, key, f" ({library.given_as})", anchor)) is not None:
+        if decl is None and (refused := let_given(root, key, f" ({library.given_how(key)})", anchor)) is not None:
             lets_given.append(refused)  # (with the other unknown names bind_params reports)
+            continue
+        if decl is None and key in library.from_table:  # not the caller's value: "remove it" would not say how
+            lets_given.append(_table_unknown(key, root, library, anchor))
             continue
         given[key] = (value, (decl.pos if decl is not None else None) or anchor)
         problem = oversized(value)
@@ -314,7 +309,8 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
 
     def missing(decl: ParamDecl) -> tuple[Pos | None, str]:
         if spec.extends is not None:
-            return anchor, f"add `{decl.name}: ...` under `with:`, or pass `--set {decl.name}=...`"
+            given = f"`{decl.name}=...` to vibench.build" if library.in_python else f"`--set {decl.name}=...`"
+            return anchor, f"add `{decl.name}: ...` under `with:`, or pass {given}"
         return decl.pos or anchor, f"pass `--set {decl.name}=...` (or `{decl.name}=...` to vibench.build), " \
                                    "or give it a `default:`"
 
@@ -324,7 +320,7 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
                      hint="vibench.build takes the parameters themselves as keyword arguments: "
                           "build(spec, num_classes=4), or build(spec, **params)")
     values, diags = bind_params(root.params, given, env={}, where=f"model `{root.name}`", unknown_code="E201",
-                                call_pos=root.pos, describe_given=lambda k: f"`{k}` ({library.given_as})",
+                                call_pos=root.pos, describe_given=lambda k: f"`{k}` ({library.given_how(k)})",
                                 missing=missing, origin=library.value_origin)
     diags = lets_given + [replace(d, pos=d.pos or root.pos) for d in diags]
     for decl in root.params:
@@ -335,6 +331,15 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     if diags:
         raise SpecError(diags, library.sources)
     return replace(root, param_values=values, overridden={k: pos for k, (_, pos) in given.items()})
+
+
+def _table_unknown(key: str, root: UnitDef, library: Library, anchor: Pos | None) -> Diagnostic:
+    """E201 for the metadata table's ``key`` (``num_classes``) given to a model that declares no such parameter."""
+    return Diagnostic("E201", f"unknown parameter `{key}` ({library.given_how(key)}) for model `{root.name}`", anchor,
+                      expected="one of " + (", ".join(f"`{d.name}`" for d in root.params) or "(none)"),
+                      notes=(library.value_origin(key),),
+                      hint=f"the table gives `{key}`, which `{root.name}` does not declare: leave the table out "
+                      f"(`{library.metadata_option}`), or declare `{key}` in `params:`")
 
 
 def _params_anchor(doc: LoadedDoc) -> Pos | None:

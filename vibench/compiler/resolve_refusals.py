@@ -77,9 +77,11 @@ def refuse_phm(doc: LoadedDoc, pos: Pos | None, library_dir: str) -> None:
 _COMPONENT = re.compile(r"[^\W][\w.-]*")  # a name a component file may have: no leading dot or dash, no spaces
 
 
-def slot_hint(name: str, slot: str, offered: list[str], suffixes: tuple[str, ...]) -> str | None:
-    """A "did you mean" for a slot value, or how to add the component; never a path to create for a value
-    that is a path (`/etc/passwd`, `../../cnn/ResNet1D`, `x.yaml`): a slot value names a component."""
+def slot_hint(name: str, slot: str, offered: list[str], suffixes: tuple[str, ...],
+              in_python: bool = False) -> str | None:
+    """A "did you mean" for a slot value, or how to add the component (``in_python``: the folders are
+    `search_path=`'s, not `--spec-path`'s); never a path to create for a value that is a path (`/etc/passwd`,
+    `../../cnn/ResNet1D`, `x.yaml`): a slot value names a component."""
     if "/" in name or "\\" in name or ".." in name or os.path.isabs(name) or name.endswith(suffixes):
         base = os.path.splitext(name.replace("\\", "/").rstrip("/").rpartition("/")[2])[0]
         close = closest(base, offered) if base else None
@@ -88,4 +90,5 @@ def slot_hint(name: str, slot: str, offered: list[str], suffixes: tuple[str, ...
     if not _COMPONENT.fullmatch(name):  # `""`, `" "`, `.`, `-x`: no file by that name to add
         close = suggest(name.strip(), offered) if name.strip() else None
         return close or f"a slot value is a component's name (one of those `{slot}/` offers, listed above)"
-    return suggest(name, offered) or f"add `{slot}/{name}.yaml` to a --spec-path folder"
+    folders = "a `search_path=` folder" if in_python else "a --spec-path folder"
+    return suggest(name, offered) or f"add `{slot}/{name}.yaml` to {folders}"

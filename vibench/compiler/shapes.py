@@ -152,7 +152,7 @@ class _Specializer:
             if len(dims) != len(shape):
                 self.diags.add(Diagnostic("E305", f"{label} has {len(dims)} dimensions, the input has "
                                           f"{len(shape)}", decl.pos, expected=decl_text(shape),
-                                          found=",".join(map(str, dims))))
+                                          found=",".join(map(str, dims)) or "() (no sizes)"))
                 continue
             for k, (want, got) in enumerate(zip(shape, dims, strict=False)):
                 if isinstance(want, Template):
@@ -166,7 +166,7 @@ class _Specializer:
                     if want != got:
                         self.diags.add(Diagnostic("E305", f"{label}: dimension {k} is fixed to {want}",
                                                   decl.pos, expected=decl_text(shape),
-                                                  found=",".join(map(str, dims))))
+                                                  found=",".join(map(str, dims)) or "() (no sizes)"))
                 elif isinstance(want, str):
                     if want in bindings and bindings[want] != got:
                         both = "the inputs bind" if self.library.in_python else "--input binds"

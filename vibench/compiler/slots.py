@@ -109,9 +109,14 @@ def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
                 "E214", f"`{clip(text, 200)}` is not a component for slot `{decl.name}` ({slot}/...)",
                 decl.pos or root.pos, expected=expected, notes=notes,
                 hint="write the slot's folder as a folder of the spec search path" if unnamed
-                else f"add the folder a `{slot}/` link leads to with --spec-path" if linked_out
-                else slot_hint(text, slot, offered, SPEC_SUFFIXES)))
+                else f"add the folder a `{slot}/` link leads to {_with_option(library)}" if linked_out
+                else slot_hint(text, slot, offered, SPEC_SUFFIXES, library.in_python)))
     return out
+
+
+def _with_option(library: Library) -> str:
+    """How a folder is added to the search path, in the caller's words."""
+    return "in `search_path=`" if library.in_python else "with --spec-path"
 
 
 def _searched(slot: str, library: Library, from_dir: str | None) -> str:
@@ -125,7 +130,7 @@ def _searched(slot: str, library: Library, from_dir: str | None) -> str:
         if refused == "outside":
             written = clip(os.path.relpath(folder, library.cwd).replace(os.sep, "/"), 200)
             searched.append(f"{written}/ (a symbolic link leads it outside the spec search path: not read; add the "
-                            "folder it leads to with --spec-path)")
+                            f"folder it leads to {_with_option(library)})")
         elif refused == "absent":
             searched.append(library.display(folder) + "/")
         else:

@@ -11,12 +11,16 @@ from vibench.compiler.diagnostics import Diagnostic, SpecError
 
 LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+LISTING_IN_PYTHON = "docs/templates.md lists the library's templates"
+"""Where a hint sends a caller of the Python API to see the library (`vibench-compile --list` on the command line):
+the API has no listing of its own."""
 
 
-def find_spec(spec: str, search_path: list[str] | None = None) -> str:
+def find_spec(spec: str, search_path: list[str] | None = None, *, in_python: bool = False) -> str:
     """The file a spec name means: an existing path, else a template on the search path or in the
     library (``cnn/ResNet1D``); SpecError E004 when there is none, or when what the name finds is no regular
-    file (a FIFO, a folder: named as ``extends:`` names it)."""
+    file (a FIFO, a folder: named as ``extends:`` names it). ``in_python``: the hint says where to see the
+    library in the words of the Python API, not of `vibench-compile`."""
     if os.path.exists(spec):
         return spec
     for candidate in _candidates(spec, search_path):
@@ -29,9 +33,9 @@ def find_spec(spec: str, search_path: list[str] | None = None) -> str:
         raise SpecError([Diagnostic("E004", f"spec `{shown}` is {kind}, not a regular file", None,
                                     found=path if len(path) <= 200 else path[:200] + "...",
                                     hint="name a .yaml, .yml or .json spec file")])
+    listing = LISTING_IN_PYTHON if in_python else "`vibench-compile --list` lists them"
     raise SpecError([Diagnostic("E004", "no such spec file or library template", None, found=shown,
-                                hint="give a path, or a template name such as cnn/ResNet1D "
-                                "(`vibench-compile --list` lists them)")])
+                                hint=f"give a path, or a template name such as cnn/ResNet1D ({listing})")])
 
 
 def _candidates(spec: str, search_path: list[str] | None) -> list[str]:

@@ -205,19 +205,21 @@ def observe(path: str, how: str) -> str:
     a folder, something else or nothing (``kind:dir``: a project root's ``.git``, a base config that is
     there); for ``how="names"`` a slot folder's listing (``names:<SHA-256>`` of the folder's kind, its real
     path and the names of its spec files, each symbolic link with the real path it leads to: what the
-    components a slot offers are read from, :func:`vibench.compiler.slots.slot_components`). Never blocks,
+    components a slot offers are read from, :func:`vibench.compiler.slots.slot_components`); for
+    ``how="folders"`` the same of the folders it holds (``folders:<SHA-256>``: a PHM-Vibench model family's
+    folder, whose sub-folders :func:`vibench.compiler.phm_checks.find_template` searches). Never blocks,
     never raises: a folder that cannot be listed is seen as such.
 
     >>> observe("/nonexistent/.git", "kind")
     'kind:none'
     """
-    if how != "names":
+    if how not in ("names", "folders"):
         return "kind:" + _kind(path)
     try:
         with os.scandir(path) as entries:
             names: list[tuple[str, str]] | None = sorted(
                 (e.name, os.path.realpath(e.path) if e.is_symlink() else "") for e in entries
-                if e.name.endswith(SPEC_SUFFIXES))
+                if (e.is_dir() if how == "folders" else e.name.endswith(SPEC_SUFFIXES)))
     except (OSError, ValueError):
         names = None
     try:
@@ -225,7 +227,7 @@ def observe(path: str, how: str) -> str:
     except (OSError, ValueError):
         real = ""
     listing = json.dumps([_kind(path), real, names])  # ASCII: a name that is not UTF-8 is escaped
-    return "names:" + hashlib.sha256(listing.encode()).hexdigest()
+    return how + ":" + hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _kind(path: str) -> str:
