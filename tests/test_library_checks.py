@@ -29,6 +29,7 @@ CASES: dict[tuple[str, int], tuple[dict, str]] = {
     ("isfm/task_head/MultiTaskHead", 0): ({"pooled_input": True}, "E215"),
     ("x_model/TSPN", 0): ({"signal_processing_configs": {"layer1": ["FFT"]}}, "E215"),
     ("x_model/TSPN", 1): ({"f_b_sigma": 0}, "E215"),
+    ("no/GraphNO", 0): ({"output_dim": 13}, "E215"),
     ("isfm/embedding/E_com_00_PE", 0): ({"embed_type": "patch", "patch_len": 16}, "E215"),
     ("cnn/ResNet1D", 0): ({"layers": [2, 2]}, "E215"),
     ("transformer/ConvTransformer", 0): ({"conv_channels": []}, "E215"),

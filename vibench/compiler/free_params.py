@@ -211,10 +211,35 @@ def _reads(definition: Any, unit: Unit) -> tuple[set[str], list[tuple[Any, str, 
                   if id(nd) not in head_ids)
     # Everything but the heads, `let:` and `checks:` included: a name they read is no size only.
     others = UnitDef(definition.name, definition.qualname, None, definition.params, definition.inputs, nodes,
-                     outputs, definition.file, None, metadata=definition.metadata, lets=definition.lets,
-                     checks=definition.checks)
+                     outputs, definition.file, None, metadata=definition.metadata, lets=definition.lets)
     names, inherits = expression_names(others)
+    for check in definition.checks:  # (a name a check only tests for being set reads no value, as in `when:`)
+        names |= _value_names(check.that) | template_names(check.message) | ({check.at} if check.at else set())
     return elsewhere | names, uses, inherits
+
+
+def _value_names(value: Any) -> set[str]:
+    """The names an expression reads the value of: all it reads but those it only tests for being set
+    (``p is None``, ``p is not None``). GraphNO's check ``${num_classes is not None or output_dim <= ...}``
+    reads ``num_classes`` only so: a classifier's count stays a constructor argument."""
+    from vibench.compiler.expr import template_names
+    from vibench.compiler.ir import Template
+
+    names = set(template_names(value))
+    if not isinstance(value, Template):
+        return names
+    tested: set[int] = set()  # the Name nodes that are a none test's operand
+    read: set[str] = set()
+    for part in value.parts:
+        if isinstance(part, str):
+            continue
+        for e in ast.walk(part):
+            if (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Is | ast.IsNot)
+                    and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.Constant)
+                    and e.comparators[0].value is None):
+                tested.add(id(e.left))
+        read |= {e.id for e in ast.walk(part) if isinstance(e, ast.Name) and id(e) not in tested}
+    return names & read
 
 
 _Memo = dict[tuple[int, str, str], "tuple[Bounds, ...] | None"]  # (body, parameter, model's parameter) -> bounds
