@@ -313,7 +313,7 @@ def test_the_folder_keeps_no_bytecode(folder: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("VIBENCH_CACHE_MAX", "2")
     folder.mkdir(mode=0o700)
     (folder / "__pycache__").mkdir()
-    left = folder / "__pycache__" / f"m_0123abcd.{sys.implementation.cache_tag}.pyc"  # an older vibench's
+    left = folder / "__pycache__" / f"m_{'0123abcd' * 4}.{sys.implementation.cache_tag}.pyc"  # an older vibench's
     left.write_bytes(b"")
     for width in (1, 2, 3, 4):
         vibench.build(text=SPEC, width=width)

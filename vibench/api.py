@@ -296,10 +296,10 @@ def build(
 
 def clear_cache() -> None:
     """Forget every model :func:`build` compiled, in memory and in the cache folder
-    (:func:`vibench.models.cache_dir`: its ``m_*.py``, ``m_*.json`` and ``k_*`` files and the
-    ``.vibench-tmp-*`` files a killed write left, nothing else); the next build of a spec compiles it
-    again. Models already built keep working, and keep pickling: a build that compiles to the same code
-    gives their class again (its module stays imported). Deleting the folder clears it too;
+    (:func:`vibench.models.cache_dir`: its ``m_<32 hex digits>.py`` and ``.json`` files, their bytecode, its
+    ``k_<key>`` index files and the ``.vibench-tmp-*`` files a killed write left, nothing else); the next build of
+    a spec compiles it again. Models already built keep working, and keep pickling: a build that compiles to the
+    same code gives their class again (its module stays imported). Deleting the folder clears it too;
     ``VIBENCH_CACHE=0`` leaves it unused (models are cached in memory only).
     """
     from vibench.runtime import cache

@@ -13,15 +13,19 @@ restating it: ``M_01_ISFM`` declares only its own parameters, and ``num_patches:
 
 A value that no chosen component reads is W104 at its line (the unit builder's check, as before).
 
-The parameters of a component file are read from its ``params:`` (following ``extends:``) without
-compiling it — 28 ISFM components cost 60 ms through :func:`read_spec_file`, so each file's entry is
-cached by (path, mtime, size) for the life of the process (the language server and test runs compile
-M_01 many times; the last :data:`FILES_KEPT` files read are kept). Each file read for them, the entry
-cached or not, is one the compilation read (``library.read``): ``vibench.build``'s cache checks it, as a
-component deleted or edited since can make a parameter unknown (E201) or change its type; and so is the
+The parameters of a component file are read from its ``params:`` (following ``extends:``) without compiling
+it — 28 ISFM components cost 60 ms through :func:`read_spec_file`, so each file's entry is cached by its
+path and its ``stat`` as ``vibench.build``'s cache knows a file (size, modification and change times, inode;
+a file changed too recently for its times to tell is read again at every compilation,
+:mod:`vibench.runtime.cache_deps`) for the life of the process (the language server and test runs compile
+M_01 many times; the last :data:`FILES_KEPT` files read are kept). Its size and modification time alone kept
+the old parameters of a component rewritten at the same size with its time kept (``cp -p``, ``rsync -a``,
+``tar``), and ``vibench.build`` cached that model for the next processes too. Each file read for them, the
+entry cached or not, is one the compilation read (``library.read``): ``vibench.build``'s cache checks it, as
+a component deleted or edited since can make a parameter unknown (E201) or change its type; and so is the
 listing of each slot folder (:func:`vibench.compiler.slots.slot_components`), as a component added can
-declare a parameter (W104's hint) or make the folder too large (E214). A component that cannot be loaded
-is skipped (its own compile reports why, when it is chosen), but the files a slot reads count against the
+declare a parameter (W104's hint) or make the folder too large (E214). A component that cannot be loaded is
+skipped (its own compile reports why, when it is chosen), but the files a slot reads count against the
 compilation's budget of spec files (:func:`vibench.compiler.load.source_budget`): past it the compile stops
 with E002 at the slot's declaration, so a folder of 1,000 large specs is not read whole.
 """
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.ir import ParamDecl, Pos, UnitDef
 from vibench.compiler.params import TypeSyntaxError, infer_type, parse_type
+from vibench.runtime.cache_deps import _settled, _signature
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -44,9 +49,11 @@ MAX_SLOT_COMPONENTS = 1_000
 
 _MAX_EXTENDS = 16  # an `extends:` chain longer than this is left to the component's own compile
 
-# One entry per component file: (mtime_ns, size) -> (its `extends:` reference or None, its own (name, type, doc), ...);
-# the FILES_KEPT files read last (a process compiling ever new component folders does not grow without bound)
-_FILE_PARAMS: dict[str, tuple[tuple[int, int], tuple[str | None, tuple[tuple[str, str, str | None], ...]]]] = {}
+# One entry per component file: its stat signature (size, mtime, ctime, inode) -> (its `extends:` reference or None,
+# its own (name, type, doc), ...); the FILES_KEPT files read last (a process compiling ever new component folders
+# does not grow without bound)
+_Declared = tuple[str | None, tuple[tuple[str, str, str | None], ...]]
+_FILE_PARAMS: dict[str, tuple[tuple[int, int, int, int], _Declared]] = {}
 FILES_KEPT = 1024
 
 
@@ -108,9 +115,9 @@ def _params_of(path: str, library: Library, depth: int, at: Pos | None) -> tuple
     except OSError:
         return ()
     library.read.add(os.path.realpath(path))
-    stamp = (st.st_mtime_ns, st.st_size)
+    stamp = _signature(st)
     hit = _FILE_PARAMS.get(path)
-    if hit is None or hit[0] != stamp:
+    if hit is None or hit[0] != stamp or not _settled(st):  # changed too recently for its times to tell: read
         from vibench.compiler.load import SourceBudgetExceeded, read_spec_file
 
         try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import functools
 import hashlib
 import importlib.util
 import os
@@ -26,6 +25,7 @@ import torch
 from vibench.compiler.diagnostics import MAX_SHOWN
 from vibench.compiler.ir import Program
 from vibench.runtime import cache, cache_deps, cache_key
+from vibench.runtime.installed import users_code
 
 if TYPE_CHECKING:
     from vibench.compiler.blocks.base import Block
@@ -53,7 +53,7 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
     from vibench.compiler.load import _read_bytes, decode_spec
     from vibench.compiler.pipeline import _display, compile_program, compile_source, find_spec
 
-    path = find_spec(spec, search_path) if spec is not None else None
+    path = find_spec(spec, search_path, in_python=True) if spec is not None else None
     if text is None:
         assert path is not None
         # As the compiler's loader reads it, before the key: a folder, a FIFO or a device is E004 without
@@ -110,7 +110,8 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
     except cache_key.Unkeyable:  # a value no compilation takes: compiled (and refused there), never cached
         entry = cache.unkeyed(make())
     else:
-        here = None if path is None else hashlib.sha256(f"{k}\0{cwd}".encode()).hexdigest()[:32]  # from this folder
+        # from this folder: its path as the file system's bytes (a name that is not UTF-8 holds surrogates)
+        here = None if path is None else hashlib.sha256(k.encode() + b"\0" + os.fsencode(cwd)).hexdigest()[:32]
         entry = cache.cached(k, make, here)
     return cache.instantiate(entry), entry.warnings
 
@@ -182,14 +183,16 @@ def plugin_files(program: Program) -> set[str]:
     plug-in's), and of the code they import. It starts from every module imported so far (by the
     compilation, at least) of the packages that define each block's class, its ``Params``, its natives
     (classes and functions) and their base classes up to vibench's — the block's module, the natives' and
-    every module of the package they import (a shape rule's helper), whatever the distribution's metadata
-    lists (an editable install lists none) — and the files defining those objects outside such a package;
-    then adds, transitively, every imported module that one of them refers to that is the user's code
-    (:func:`imported_code`): a helper module beside the package (``import helper``), another package of a
-    namespace package (``mylab.common`` for ``mylab.blocks``). The cache checks them like the spec's
-    files, so a plug-in edited anywhere it could change the model is compiled again (vibench's own
-    blocks are part of the key, :func:`cache._installation`); a module that no one imported cannot have
-    changed the model.
+    every module of the package they import (a shape rule's helper), whatever the distribution's metadata lists
+    (an editable install lists none) — and the files defining those objects outside such a package. A base class
+    that is neither the user's code (:func:`~vibench.runtime.installed.users_code`) nor in one of those packages
+    ends the walk up: a native subclassing the real ``torch.nn.Module`` made all of torch a plug-in package (728
+    files recorded, 10 s a build, torch's warnings). Then it adds, transitively, every imported module that one
+    of them refers to that is the user's code (:func:`imported_code`): a helper module beside the package
+    (``import helper``), another package of a namespace package (``mylab.common`` for ``mylab.blocks``). The
+    cache checks them like the spec's files, so a plug-in edited anywhere it could change the model is compiled
+    again (vibench's own blocks are part of the key, :func:`cache._installation`); a module that no one imported
+    cannot have changed the model.
 
     >>> from vibench.api import _TINY, check
     >>> plugin_files(check(text=_TINY))
@@ -197,24 +200,32 @@ def plugin_files(program: Program) -> set[str]:
     """
     import inspect
 
+    defining: list[Any] = []  # each block's class, its Params, its natives
+    for block in plugin_blocks(program).values():
+        natives = (native for native in block.natives if not isinstance(native, str))
+        defining += [type(block), getattr(block, "Params", object), *natives]
     roots: set[str] = set()
+    for obj in defining:
+        root = None if _is_vibench(obj) or obj is object else _package_root(str(getattr(obj, "__module__", "")))
+        if root is not None:
+            roots.add(root)
     files: set[str] = set()
     modules: set[str] = set()
-    for block in plugin_blocks(program).values():
-        natives = (n for n in block.natives if not isinstance(n, str))
-        for obj in (type(block), getattr(block, "Params", object), *natives):
-            for part in obj.__mro__ if isinstance(obj, type) else (obj,):
-                if _is_vibench(part) or part is object:
-                    break
-                module = str(getattr(part, "__module__", ""))
-                modules.add(module)
-                root = _package_root(module)
-                if root is not None:
-                    roots.add(root)
-                with contextlib.suppress(TypeError, OSError):  # an object without a file (built in, typed at a prompt)
-                    file = inspect.getsourcefile(part)
-                    if file is not None:
-                        files |= _as_read(file)
+    for obj in defining:
+        for depth, part in enumerate(obj.__mro__ if isinstance(obj, type) else (obj,)):
+            if _is_vibench(part) or part is object:
+                break
+            module = str(getattr(part, "__module__", ""))
+            root = _package_root(module)
+            if depth and root not in roots and not users_code(module):  # torch.nn.Module
+                break
+            modules.add(module)
+            if root is not None:
+                roots.add(root)
+            with contextlib.suppress(TypeError, OSError):  # an object without a file (built in, typed at a prompt)
+                file = inspect.getsourcefile(part)
+                if file is not None:
+                    files |= _as_read(file)
     if roots:
         modules.update(name for name in list(sys.modules) if name in roots or _under(name, roots))
     return files | imported_code(modules)
@@ -222,15 +233,15 @@ def plugin_files(program: Program) -> set[str]:
 
 def imported_code(start: Iterable[str]) -> set[str]:
     """The real paths of the files of the imported modules ``start`` and of every imported module they
-    refer to, transitively, that is the user's code: not vibench (part of the key), not the standard
-    library, not an installed distribution (a module under site-packages: it changes with an install,
-    not with an edit), and not a module without a file. A module refers to another by a global that is
-    the module, or a class or function defined there, or an object of a class defined there (``import
-    helper``, ``from helper import scale``), and by an ``import`` statement anywhere in its source, in a
-    function too (``from helper import SCALE`` leaves an int behind; ``from . import rules``): a module
-    such a statement names that was not imported when the compilation ended did not run in it. Not seen:
-    a module imported by a name computed at run time (``importlib.import_module(name)``) and held
-    nowhere, and files a plug-in opens itself.
+    refer to, transitively, that is the user's code (:func:`~vibench.runtime.installed.users_code`): not vibench
+    (part of the key), not the standard library, not an installed distribution (under site-packages, or listed
+    by the ``RECORD`` of a ``*.dist-info`` beside it: it changes with an install, not with an edit), and not a
+    module without a file. A module refers to another by a global that is the module, or a class or function
+    defined there, or an object of a class defined there (``import helper``, ``from helper import scale``), and
+    by an ``import`` statement anywhere in its source, in a function too (``from helper import SCALE`` leaves an
+    int behind; ``from . import rules``): a module such a statement names that was not imported when the
+    compilation ended did not run in it. Not seen: a module imported by a name computed at run time
+    (``importlib.import_module(name)``) and held nowhere, and files a plug-in opens itself.
 
     >>> import json  # the module given, none of the standard library's that it imports
     >>> imported_code(["json"]) == {os.path.realpath(json.__file__)}
@@ -248,7 +259,7 @@ def imported_code(start: Iterable[str]) -> set[str]:
             files |= _as_read(file)
         for name in sorted(_references(module) - seen):
             seen.add(name)
-            if _users_code(name):
+            if users_code(name):
                 todo.append(name)
     return files
 
@@ -278,9 +289,11 @@ def _references(module: types.ModuleType) -> set[str]:
     return names
 
 
-# file -> ((mtime_ns, size), its import statements): a plug-in's modules are parsed once while unchanged; the
-# IMPORTS_KEPT files parsed last (a process that builds with ever new plug-in files does not grow without bound)
-_IMPORTS: dict[str, tuple[tuple[int, int], tuple[tuple[int, str, tuple[str, ...]], ...]]] = {}
+# file -> (its stat signature, its import statements): a plug-in's modules are parsed once while unchanged, known as
+# the cache knows a file read (size, mtime, ctime, inode; parsed again while changed too recently to tell: an edit
+# at the same size with its time kept, `cp -p`, kept the old imports); the IMPORTS_KEPT files parsed last (a
+# process that builds with ever new plug-in files does not grow without bound)
+_IMPORTS: dict[str, tuple[tuple[int, int, int, int], tuple[tuple[int, str, tuple[str, ...]], ...]]] = {}
 IMPORTS_KEPT = 1024
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
 """A plug-in module larger than this is not parsed for its imports (:func:`imported_code` then sees only its
@@ -293,9 +306,9 @@ def _import_statements(file: object) -> tuple[tuple[int, str, tuple[str, ...]], 
         return ()
     try:
         st = os.stat(file)
-        stamp = (st.st_mtime_ns, st.st_size)
+        stamp = cache_deps._signature(st)
         hit = _IMPORTS.get(file)
-        if hit is not None and hit[0] == stamp:
+        if hit is not None and hit[0] == stamp and cache_deps._settled(st):
             return hit[1]
         raw = cache_deps.read_regular(file, MAX_SOURCE_BYTES)  # never a FIFO's wait, never /dev/zero's bytes
         if raw is None:
@@ -321,33 +334,6 @@ def _as_read(file: str) -> set[str]:
     link (``ln -sfn v2.py helper.py``) changes what that path reads, not the old target."""
     real, given = os.path.realpath(file), os.path.abspath(file)
     return {real, given} if given != real else {real}
-
-
-def _users_code(name: str) -> bool:
-    """Whether imported module ``name`` is the user's code (see :func:`imported_code`): by where its file is,
-    not by its name (a plug-in's own `wave.py` or `signal.py` beside it is the user's)."""
-    top = name.partition(".")[0]
-    if top == "vibench" or top in sys.builtin_module_names:
-        return False
-    file = getattr(sys.modules.get(name), "__file__", None)
-    if not isinstance(file, str):
-        return False
-    real = os.path.realpath(file)
-    return not any(real.startswith(folder) for folder in _installed_folders())
-
-
-@functools.cache
-def _installed_folders() -> tuple[str, ...]:
-    """The folders of the standard library and of installed distributions (site-packages), as real paths
-    ending in a separator."""
-    import site
-    import sysconfig
-
-    paths = sysconfig.get_paths()
-    folders = [paths.get(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")]
-    folders += site.getsitepackages() if hasattr(site, "getsitepackages") else []
-    folders.append(site.getusersitepackages() if hasattr(site, "getusersitepackages") else None)
-    return tuple(sorted({os.path.join(os.path.realpath(f), "") for f in folders if isinstance(f, str) and f}))
 
 
 def _package_root(module: str) -> str | None:

@@ -35,16 +35,17 @@ classes, ``Params``, natives and base classes) and, transitively, every imported
 code those refer to, by a global (a module, or a class, function or object of one) or by an ``import``
 statement anywhere in their source (``from helper import SCALE`` leaves only an int): a helper module
 beside the package, another package of a namespace package. Code outside the user's is not followed:
-vibench (part of the key), the standard library and installed distributions (under site-packages: they
-change with an install, not an edit). Not seen either: a module imported by a computed name and held
-nowhere, and a file the plug-in opens itself; a plug-in that reads such inputs changes its models only
-with its own files (:func:`vibench.runtime.build.imported_code`). An entry keeps the compilation's
-warnings and notes too (the text ``--check`` prints), which ``vibench.build`` gives at every build, from
-the cache as well. A plug-in runs as the process imported it: a model compiled after one of its files
-was edited in this process is kept in memory only (:func:`store`), so the next process, which imports
-the edited plug-in, compiles the spec again. So is a model whose plug-in blocks were defined by code
-without a file (at a prompt, by ``exec`` or ``python -c``, in a notebook cell: nothing on disk tells one
-definition from the next, :func:`defined_without_file`), and an entry in the folder is not used while
+vibench (part of the key), the standard library, torch and installed distributions (under site-packages,
+or listed by a ``*.dist-info`` ``RECORD`` beside them: they change with an install, not an edit,
+:mod:`vibench.runtime.installed`), nor a base class of theirs. Not seen either: a module imported by a
+computed name and held nowhere, and a file the plug-in opens itself; a plug-in that reads such inputs
+changes its models only with its own files (:func:`vibench.runtime.build.imported_code`). An entry keeps
+the compilation's warnings and notes too (the text ``--check`` prints), which ``vibench.build`` gives at
+every build, from the cache as well. A plug-in runs as the process imported it: a model compiled after one
+of its files was edited in this process is kept in memory only (:func:`store`), so the next process, which
+imports the edited plug-in, compiles the spec again. So is a model whose plug-in blocks were defined by
+code without a file (at a prompt, by ``exec`` or ``python -c``, in a notebook cell: nothing on disk tells
+one definition from the next, :func:`defined_without_file`), and an entry in the folder is not used while
 such a block holds a name it records.
 
 Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`; ``VIBENCH_CACHE=0``

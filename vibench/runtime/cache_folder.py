@@ -24,7 +24,9 @@ A store also removes any ``.pyc`` an older vibench left in ``__pycache__``, and 
 of writes killed midway, and the modules whose record was never written (a write that failed or was
 killed between the two), that are older than :data:`TEMP_MAX_AGE_S` (a younger one may be another
 process's write in progress). :func:`empty` removes every entry and every temporary file
-(``vibench.clear_cache()``).
+(``vibench.clear_cache()``). Both remove vibench's names only (``m_<32 hex digits>.py`` and ``.json``,
+``k_<key>``, ``.vibench-tmp-*``, and ``m_<32 hex digits>.*.pyc`` in ``__pycache__``): ``VIBENCH_CACHE_DIR`` may
+name a folder of the user's, whose ``m_model.py``, ``m_notes.json`` or ``k_fold`` are theirs.
 
 A folder another user could write in (:func:`vibench.models.untrusted`), or that is a symbolic link,
 is not used (:func:`refused`): the entries stay in memory, and a warning says why once per folder; so
@@ -59,6 +61,12 @@ _O_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
 # a folder in the cache folder (its __pycache__), never through a link
 _O_SUBFOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 _STEM = re.compile(r"m_[0-9a-f]{32}")
+# vibench's own names, the only files eviction and empty() remove: VIBENCH_CACHE_DIR may name a folder of the user's
+# that holds their m_model.py, m_model.json or k_fold. A module or record (older vibench named a program's module
+# m_p<key>), an index (a key: 32 hex digits, a program's prefixed with p), the bytecode older vibench left.
+_ENTRY = re.compile(r"(m_p?[0-9a-f]{32})\.(py|json)")
+_INDEX = re.compile(r"k_p?[0-9a-f]{32}")
+_BYTECODE = re.compile(r"m_p?[0-9a-f]{32}\.[a-z0-9_-]+(\.opt-[0-9]+)?\.pyc")
 
 
 def refused(folder: str) -> bool:
@@ -174,16 +182,17 @@ def evict(handle: int, keep: str, key: str) -> None:
     stale = time.time() - TEMP_MAX_AGE_S
     with os.scandir(handle) as it:
         for item in it:
-            stem, ext = os.path.splitext(item.name)
-            if ext == ".json" and stem.startswith("m_"):
+            entry = _ENTRY.fullmatch(item.name)
+            stem = entry[1] if entry else ""
+            if entry and entry[2] == "json":
                 records.add(stem)
                 if stem != keep:
                     with contextlib.suppress(OSError):
                         used.append((item.stat(follow_symlinks=False).st_mtime_ns, stem))
-            elif ext == ".py" and _STEM.fullmatch(stem) and stem != keep:
+            elif entry and stem != keep:
                 with contextlib.suppress(OSError):
                     modules[stem] = item.stat(follow_symlinks=False).st_mtime
-            elif item.name.startswith("k_") and item.name != f"k_{key}" and not ext:
+            elif _INDEX.fullmatch(item.name) and item.name != f"k_{key}":
                 with contextlib.suppress(OSError):
                     indexes.append((item.stat(follow_symlinks=False).st_mtime_ns, item.name))
             elif item.name == "__pycache__" and item.is_dir(follow_symlinks=False):
@@ -204,11 +213,12 @@ def evict(handle: int, keep: str, key: str) -> None:
 
 
 def empty(folder: str) -> None:
-    """Remove every entry in ``folder`` (its ``m_*.py``, ``m_*.json`` and ``k_*`` files) and the
-    ``.vibench-tmp-*`` files of writes (one in progress in another process then fails, and keeps its
-    model in memory); nothing else in the folder is touched, and nothing in a folder vibench does not
-    use (missing, or :func:`refused`). The folder is listed and its files removed through one checked
-    handle on it (:func:`vibench.models.opened`)."""
+    """Remove every entry in ``folder`` (its ``m_<32 hex digits>.py`` and ``.json`` files and its
+    ``k_<key>`` indexes) and the ``.vibench-tmp-*`` files of writes (one in progress in another process
+    then fails, and keeps its model in memory); nothing else in the folder is touched (a user's own
+    ``m_model.py`` or ``k_fold`` in a ``VIBENCH_CACHE_DIR`` of theirs stays), and nothing in a folder
+    vibench does not use (missing, or :func:`refused`). The folder is listed and its files removed through
+    one checked handle on it (:func:`vibench.models.opened`)."""
     from vibench.models import Refused, opened
 
     if not os.path.isdir(folder) or refused(folder):  # a folder vibench does not use holds nothing of its
@@ -216,12 +226,11 @@ def empty(folder: str) -> None:
     with contextlib.suppress(FileNotFoundError, Refused), opened(folder) as handle:  # gone, or swapped meanwhile
         with os.scandir(handle) as it:
             names = [item.name for item in it]
-        stems = {os.path.splitext(name)[0] for name in names
-                 if name.startswith("m_") and name.endswith((".json", ".py"))}
+        stems = {entry[1] for entry in map(_ENTRY.fullmatch, names) if entry}
         for stem in sorted(stems):
             _remove_entry(handle, stem)
         for name in names:
-            if name.startswith(TEMP_PREFIX) or (name.startswith("k_") and "." not in name):
+            if name.startswith(TEMP_PREFIX) or _INDEX.fullmatch(name):
                 with contextlib.suppress(OSError):
                     os.unlink(name, dir_fd=handle)
         if "__pycache__" in names:
@@ -235,9 +244,9 @@ def _remove_entry(handle: int, stem: str) -> None:
 
 
 def _remove_bytecode(handle: int) -> None:
-    """Delete the cache modules' ``.pyc`` files in the ``__pycache__`` of the folder of ``handle`` (this
-    version never reads or writes them), opened without following a link, and that folder when nothing
-    else is left in it."""
+    """Delete the cache modules' ``.pyc`` files (``m_<32 hex digits>.<tag>.pyc``) in the ``__pycache__`` of the
+    folder of ``handle`` (this version never reads or writes them), opened without following a link, and that
+    folder when nothing else is left in it."""
     try:
         pycache = os.open("__pycache__", _O_SUBFOLDER, dir_fd=handle)
     except OSError:  # none, or not a folder (a link)
@@ -245,7 +254,7 @@ def _remove_bytecode(handle: int) -> None:
     try:
         with contextlib.suppress(OSError), os.scandir(pycache) as it:
             for item in it:
-                if item.name.startswith("m_") and item.name.endswith(".pyc"):
+                if _BYTECODE.fullmatch(item.name):
                     with contextlib.suppress(OSError):
                         os.unlink(item.name, dir_fd=pycache)
     finally:

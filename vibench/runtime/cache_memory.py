@@ -2,17 +2,17 @@
 used (fewer when ``VIBENCH_CACHE_MAX``, the folder's limit, is lower), so that a process building ever new
 specs (a sweep over ``num_classes``) does not grow without bound.
 
-An entry evicted from memory takes its module out of ``sys.modules``, and the lines ``linecache`` holds for
-it, once no model :func:`vibench.build` made from it is alive (:func:`made`) and no build is between finding
-the entry and recording its model (:func:`pin`): a model alive keeps its module imported, so it still pickles
-(``torch.save(model)``) and a build of the same code gives its class again. A model already built keeps
-working either way: its class holds its module's globals. A model made some other way from a built one
-(``copy.deepcopy``) is not counted: once its module is released, it runs but no longer pickles by its module's
-name, nor gives its source to ``inspect`` or ``torch.jit.script``, which look its class's module up in
-``sys.modules``. Only a module vibench imported itself is ever released (:func:`imported`): one that
-``torch.load`` imported, whose entry a build then found, holds a model vibench never saw. The folder keeps
-its own entries (:mod:`vibench.runtime.cache_folder`): a build of a spec evicted from memory is read from
-there again, not compiled.
+An entry evicted from memory takes its module out of ``sys.modules``, off its package (``vibench.models``, of
+which the import made it an attribute) and out of ``linecache``, once no model :func:`vibench.build` made from
+it is alive (:func:`made`) and no build is between finding the entry and recording its model (:func:`pin`): a
+model alive keeps its module imported, so it still pickles (``torch.save(model)``) and a build of the same code
+gives its class again. A model already built keeps working either way: its class holds its module's globals. A
+model made some other way from a built one (``copy.deepcopy``) is not counted: once its module is released, it
+runs but no longer pickles by its module's name, nor gives its source to ``inspect`` or ``torch.jit.script``,
+which look its class's module up in ``sys.modules``. Only a module vibench imported itself is ever released
+(:func:`imported`): one that ``torch.load`` imported, whose entry a build then found, holds a model vibench
+never saw. The folder keeps its own entries (:mod:`vibench.runtime.cache_folder`): a build of a spec evicted
+from memory is read from there again, not compiled.
 
 The mapping of entries is the caller's (``cache._memory``, which tests replace): a plain ``dict``, whose
 order is the order of use. Every change to it, to the pins and to the models noted alive runs under
@@ -153,10 +153,10 @@ def evict(memory: dict[str, Any]) -> None:
 
 
 def _release(memory: dict[str, Any], module: types.ModuleType) -> None:
-    """Take ``module`` out of ``sys.modules`` and ``linecache`` unless an entry in memory, a recent build without
-    a key, a build about to make a model of it (pinned) or a model alive still uses it (then it is retired:
-    released once its models have gone), or vibench did not import it (a module ``torch.load`` imported for a
-    model saved earlier, whose entry a build found: that model is none vibench counts). The caller holds
+    """Take ``module`` out of ``sys.modules``, its package and ``linecache`` unless an entry in memory, a recent
+    build without a key, a build about to make a model of it (pinned) or a model alive still uses it (then it is
+    retired: released once its models have gone), or vibench did not import it (a module ``torch.load`` imported for
+    a model saved earlier, whose entry a build found: that model is none vibench counts). The caller holds
     :data:`_guard`."""
     name = module.__name__
     if any(entry.module is module for entry in memory.values()) or _unkeyed.get(name) is module:
@@ -172,6 +172,12 @@ def _release(memory: dict[str, Any], module: types.ModuleType) -> None:
     _ours.discard(module)
     if sys.modules.get(name) is module:
         del sys.modules[name]
+    # The import also made it an attribute of its package (``vibench.models.m_<name>``), which held it, its code
+    # and its source for good: 400 variants of a spec kept 400 modules, ~120 KB each.
+    package, _, attribute = name.rpartition(".")
+    parent = sys.modules.get(package)
+    if parent is not None and getattr(parent, attribute, None) is module:
+        delattr(parent, attribute)
     file = getattr(module, "__file__", None)
     if isinstance(file, str):
         linecache.cache.pop(file, None)
