@@ -13,16 +13,17 @@ uses it:
   vibench's (``float32``, ``int64``, ...); a ShapeError or NeedConcrete it raises is the spec's error only
   when its fields are what ``ctx.fail`` and ``ctx.concrete`` make;
 * ``param_count``, ``buffer_count``, ``submodule_count``: whole numbers in [0, 2**62]; ``flops``: one as well,
-  or a symbolic expression;
+  or a symbolic expression (beyond 2**62 the spec's when its sizes make it); the values ``infer`` sets with
+  ``ctx.set``: what the block's parameter model takes, bounded as a spec's values are;
 * ``init_code``, ``call_code``, ``inplace_code``, ``unpack``: expressions made of code nodes
   (:mod:`vibench.compiler.codegen.code`), whose names are identifiers and whose constants plain values.
   Text is refused, never parsed: a plug-in that formatted a spec's string into source text would let the
   spec write code into model.py;
 * its parameter model (:func:`validated`): a validator that raises anything but a ValueError is its failure.
 
-The shapes pass runs all of them on every node of a plug-in block (:func:`rule`), so that ``--check`` and
-the editor report what writing model.py would meet; the emitter checks its own calls with :func:`code` and
-:func:`optional_code`.
+The shapes pass runs all of them on every node of a plug-in block (:func:`~vibench.compiler.plugin_rule.rule`,
+which checks what the shape rule and the counts return), so that ``--check`` and the editor report what writing
+model.py would meet; the emitter checks its own calls with :func:`code` and :func:`optional_code`.
 
 >>> PluginFailure("my_block", "`infer` returned a wrong value", found="None").diagnostic(None, "n0").code
 'E114'
@@ -37,28 +38,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from vibench.compiler.blocks.base import ALL_DTYPES, IMPORTS, MODEL_NAMES, Block, ShapeError
+from vibench.compiler.blocks.base import IMPORTS, MODEL_NAMES, Block
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.flat_expressions import LAID_OUT
-from vibench.compiler.constraints import NodeContext
 from vibench.compiler.diagnostics import Diagnostic
-from vibench.compiler.ir import Instance, Pos, TensorType
+from vibench.compiler.ir import Pos, TensorType
+from vibench.compiler.plugin_checks import clip_text as _clip
 from vibench.compiler.plugin_checks import (
-    SHAPE_CODES,
-    checked_dim,
     constant_problem,
-    count_problem,
     exception_text,
-    need_problem,
     origin,
-    shape_error_problem,
     shown,
     unbound_reads,
-    whole,
 )
-from vibench.compiler.plugin_checks import clip_text as _clip
 from vibench.compiler.registry_plugins import _raised_at
-from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
 
 CODE = "E114"
 CODE_NODES = "code nodes built with vibench.compiler.codegen.code (`c.call`, `c.ref`, `c.const`, ...)"
@@ -151,128 +144,6 @@ def interrupts(err: BaseException) -> bool:
         return True
     own = str(getattr(type(err), "__module__", "")).split(".")[0] == "vibench"
     return own and not isinstance(err, Exception)
-
-
-def rule(block: Block, p: Any, ins: list[TensorType], ctx: NodeContext) -> Instance:
-    """A plug-in block's copy on one node: its shape rule, counts and code run and checked (see the module
-    docstring). A ShapeError or NeedConcrete passes through, as for any block, when it is well formed."""
-    try:
-        made = call(block, "infer", p, list(ins), ctx, passing=(ShapeError, NeedConcrete))
-    except (ShapeError, NeedConcrete) as err:
-        _check_raised(block, err, ins)
-        raise
-    outs = outputs(block, made)
-    final = p.model_copy(update=ctx.resolved) if ctx.resolved else p
-    names = block.outputs or tuple(str(k) for k in range(len(outs)))
-    instance = Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=True)),
-                        param_count=count(block, "param_count", final, list(ins)),
-                        flops=flops(block, final, list(ins), list(outs)),
-                        buffer_count=count(block, "buffer_count", final, list(ins)),
-                        submodules=count(block, "submodule_count", final, list(ins)))
-    _code_of_node(block, final, len(ins), outs)
-    return instance
-
-
-def _check_raised(block: Block, err: ShapeError | NeedConcrete, ins: list[TensorType]) -> None:
-    """E114 for a ShapeError or NeedConcrete of ``infer`` whose fields are not what ``ctx.fail`` or
-    ``ctx.concrete`` make (``code=None``, ``expected=5``, ``NeedConcrete("LB", None)``): as the spec's error it
-    would print garbage, or crash the compiler that reads it."""
-    if isinstance(err, ShapeError):
-        fields = block.Params.model_fields
-        names = set(fields) | {info.alias for info in fields.values() if isinstance(info.alias, str)}
-        problem = shape_error_problem(err, block.inputs, names)
-        expected = (f"a ShapeError as `ctx.fail(message, code=..., port=..., param=...)` makes it: a code among "
-                    f"{', '.join(SHAPE_CODES)}, texts, and a port and parameter of the block")
-    else:
-        symbols = {s for t in ins for d in t.shape if isinstance(d, Expr) for s in d.symbols()}
-        problem = need_problem(err, symbols)
-        expected = "a NeedConcrete as `ctx.concrete(dim, what)` raises it: the symbols of input sizes, and a text"
-    if problem is not None:
-        raise failure(block, f"its `infer` raised a malformed {_clip(type(err).__name__)}: {problem}",
-                      expected=expected, found=exception_text(err)) from None
-
-
-# --------------------------------------------------------------------------------------------
-# results
-# --------------------------------------------------------------------------------------------
-
-
-def outputs(block: Block, outs: Any) -> list[TensorType]:
-    """What ``infer`` returned, checked: one TensorType per output port (see the module docstring)."""
-    ports = tuple(block.outputs)
-    want = (f"{len(ports)} TensorType{'s' if len(ports) != 1 else ''} in a list, one per output port "
-            f"({', '.join(f'`{p}`' for p in ports)})" if ports else "a list of one or more TensorTypes")
-    if not isinstance(outs, list | tuple):
-        raise failure(block, "`infer` returned a wrong value", expected=want, found=shown(outs))
-    if (ports and len(outs) != len(ports)) or not outs:
-        raise failure(block, f"`infer` returned {len(outs)} output{'s' if len(outs) != 1 else ''} for "
-                      f"{len(ports) or 'any number of'} output port{'s' if len(ports) != 1 else ''}",
-                      expected=want, found=shown(outs),
-                      notes=("a block of several outputs names them in `outputs`; one that gives any number "
-                             "declares `outputs = ()`",))
-    checked = []
-    for k, t in enumerate(outs):
-        if not isinstance(t, TensorType):
-            raise failure(block, "`infer` returned a wrong value", expected="a TensorType for each output",
-                          found=f"output {k} is {shown(t)}")
-        shape = t.shape
-        if not isinstance(shape, tuple | list):
-            raise failure(block, f"`infer` returned a wrong shape for output {k}", expected="a tuple of dims",
-                          found=shown(shape))
-        dims = []
-        for j, d in enumerate(shape):
-            dim, why = checked_dim(d)
-            if dim is None:
-                raise failure(block, f"`infer` returned a wrong shape for output {k}: dimension {j} is {why}",
-                              expected="dims that are whole numbers from 0 to 2**62 or symbolic expressions "
-                              "(vibench.compiler.symbolic, as the input types hold)",
-                              found=f"dimension {j} is {shown(d)} (in {shown(shape)})")
-            dims.append(dim)
-        if not isinstance(t.dtype, str) or t.dtype not in ALL_DTYPES:
-            raise failure(block, f"`infer` returned an unknown dtype for output {k}",
-                          expected="one of " + ", ".join(sorted(ALL_DTYPES)), found=shown(t.dtype))
-        checked.append(TensorType(tuple(dims), t.dtype))
-    return checked
-
-
-def count(block: Block, method: str, p: Any, ins: list[TensorType]) -> int:
-    """``param_count``, ``buffer_count`` or ``submodule_count``: a whole number in [0, 2**62]."""
-    value = call(block, method, p, ins, passes=_sizes_unknown(ins))
-    number = whole(value)
-    problem = count_problem(number)
-    if number is None or problem is not None:
-        raise failure(block, f"`{method}` returned {problem}", expected="a whole number from 0 to 2**62",
-                      found=shown(value))
-    return number
-
-
-def flops(block: Block, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
-    """``flops``: a whole number in [0, 2**62] or a symbolic expression."""
-    value = call(block, "flops", p, ins, outs, passes=_sizes_unknown(ins))
-    dim, why = checked_dim(value)
-    if dim is None:
-        raise failure(block, f"`flops` returned a wrong value: {why}",
-                      expected="a whole number from 0 to 2**62 or a symbolic expression", found=shown(value))
-    return dim
-
-
-def _sizes_unknown(ins: list[TensorType]) -> Callable[[BaseException], bool]:
-    """Which exceptions of a plug-in's ``flops`` or counts pass, as a built-in block's do: a NeedConcrete that
-    vibench's own code raised (its size arithmetic: ExpressionTooLarge, ``(L0 + ... + L39) ** 2`` past
-    :data:`~vibench.compiler.symbolic.MAX_TERMS`) naming symbols of the node's input sizes. The shapes pass makes
-    it E303, giving those sizes with ``--input`` the remedy; the plug-in is not at fault. Any other (one the
-    plug-in raises itself, a malformed one) stays its failure, E114."""
-    symbols = {s for t in ins for d in t.shape if isinstance(d, Expr) for s in d.symbols()}
-    return lambda err: isinstance(err, NeedConcrete) and _raised_by_vibench(err) and need_problem(err, symbols) is None
-
-
-def _raised_by_vibench(err: BaseException) -> bool:
-    """Whether the innermost frame of ``err``'s traceback is vibench's own code (a plug-in's module never is:
-    :func:`is_plugin`)."""
-    import traceback
-
-    frames = list(traceback.walk_tb(err.__traceback__))
-    return bool(frames) and str(frames[-1][0].f_globals.get("__name__", "")).split(".")[0] == "vibench"
 
 
 # --------------------------------------------------------------------------------------------

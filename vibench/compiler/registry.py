@@ -21,7 +21,9 @@ or when the whole catalogue is listed (``--blocks``, schema export); never for a
   ``native_problems`` in :mod:`~vibench.compiler.blocks.base`), its name is no built-in's (the
   built-in keeps it), no other plug-in registers that name (then neither is used) and its natives'
   names are not taken in model.py (a built-in native, a helper of model.py's support part, another
-  plug-in's native); else it is refused with warning W121 naming it, its entry point and why.
+  plug-in's native), and what lists and describes every block reads of it can be read: its ``description``
+  and ``long_description`` (text, not a property that raises) and its parameters' JSON Schema (made, and
+  written as JSON); else it is refused with warning W121 naming it, its entry point and why.
 
 :func:`plugin_warnings` holds those warnings once the plug-ins are loaded, and
 :func:`unknown_block_notes` the notes for an unknown block (E110) that a broken plug-in may explain.
@@ -42,16 +44,17 @@ from vibench.compiler.registry_plugins import (
     _class_name,
     _defined_at,
     _exception,
+    _import_problems,
     _is_vibench,
     _load_hint,
     _model_py_names,
     _name_of,
-    _native_imports,
     _plugin_natives,
     _raised_at,
     _Report,
     _same_class,
     _shown_block,
+    _shown_problems,
     _Source,
     _source,
 )
@@ -81,7 +84,7 @@ def register(cls: type[Block]) -> type[Block]:
             _staged[-1].append(cls)
         return cls
     if not builtin:  # a block defined in a script, say
-        problems = _admission_problems(cls, _builtin_natives(), {})
+        problems = _admission_problems(cls, _builtin_natives(), {}) or _shown_problems(cls())
         if problems:
             raise ValueError(f"block {_class_name(cls)} cannot be registered: " + "; ".join(p.text for p in problems))
     name = cls.name
@@ -220,12 +223,7 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
     for cls, source in first.items():
         name = _name_of(cls)
         if problems[cls]:
-            why = problems[cls][0]
-            _warn("W121", f"plug-in block {_shown_block(cls)} of {source} is refused: {why.text}",
-                  found=_class_name(cls), hint=why.hint,
-                  notes=_located(cls) + tuple(p.text for p in problems[cls][1:]))
-            if name:
-                _report.refused.setdefault(name, []).append(f"of {source} was refused: {why.text}")
+            _refuse(cls, source, problems[cls])
         elif len(by_name[name]) > 1:
             rivals = by_name[name]
             if cls is rivals[0]:
@@ -237,11 +235,26 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
             _report.refused.setdefault(name, []).append(f"of {source} was refused: another plug-in registers it")
         else:
             try:
-                _BLOCKS[name] = cls()
+                block = cls()
             except Exception as err:  # the plug-in's own constructor
                 _warn("W121", f"plug-in block `{name}` of {source} is refused: it cannot be created "
                       f"({_exception(err)})", found=_class_name(cls), hint="a block's class takes no arguments",
                       notes=_located(cls) + _raised_at(err, str(getattr(cls, "__module__", ""))))
+                continue
+            shown = _shown_problems(block)  # (its texts and schema: what --blocks and the editor read of each block)
+            if shown:
+                _refuse(cls, source, shown)
+            else:
+                _BLOCKS[name] = block
+
+
+def _refuse(cls: type, source: _Source, problems: list[Problem]) -> None:
+    """W121 for a plug-in block that ``problems`` keep out, and the note an unknown block of its name gets."""
+    why, name = problems[0], _name_of(cls)
+    _warn("W121", f"plug-in block {_shown_block(cls)} of {source} is refused: {why.text}", found=_class_name(cls),
+          hint=why.hint, notes=_located(cls) + tuple(p.text for p in problems[1:]))
+    if name:
+        _report.refused.setdefault(name, []).append(f"of {source} was refused: {why.text}")
 
 
 def _located(cls: type) -> tuple[str, ...]:
@@ -287,22 +300,6 @@ def _admission_problems(cls: Any, natives: dict[str, str], others: dict[str, str
             problems.append(Problem(f"its native `{name}` has the name of {why}",
                                     "rename the class (model.py defines each name once)"))
     return problems + native_problems(cls) + _import_problems(cls)
-
-
-def _import_problems(cls: Any) -> list[Problem]:
-    """The imports inside a plug-in's natives of a module other than torch and Python's standard library:
-    copied into model.py with the native's source, they would make model.py need that module."""
-    from vibench.compiler.blocks.contract import IMPORTS_HINT, Problem
-
-    problems = []
-    for native in cls.natives:
-        if isinstance(native, str) or _is_vibench(native):
-            continue
-        for module, file, line in _native_imports(native):
-            problems.append(Problem(
-                f"its native `{native.__name__}` imports `{module}` (at {file}:{line}), which model.py would then "
-                f"need", IMPORTS_HINT))
-    return problems
 
 
 def _builtin_natives() -> dict[str, str]:

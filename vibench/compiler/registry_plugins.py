@@ -3,8 +3,9 @@
 What loading the plug-ins reports (:class:`_Report`: warnings W120, W121 and the notes for an unknown
 block) and where a plug-in block comes from (:class:`_Source`: its entry point and distribution); how
 the warnings name a plug-in's class, its block and the exception it raised; and which natives are a
-plug-in's own and which names model.py already defines (a plug-in native may take none of them). The
-registry's catalogue and the report of the last load stay in the registry.
+plug-in's own and which names model.py already defines (a plug-in native may take none of them), the
+imports its natives may not make, and what of an admitted block vibench must be able to read (its texts, its
+parameters' JSON Schema). The registry's catalogue and the report of the last load stay in the registry.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vibench.compiler.blocks.contract import Problem
     from vibench.compiler.diagnostics import Diagnostic
 
 
@@ -90,6 +92,36 @@ def _shown_block(cls: Any) -> str:
 
     name = getattr(cls, "name", None)
     return shown_name(name) if isinstance(name, str) else _class_name(cls)
+
+
+def _shown_problems(block: Any) -> list[Problem]:
+    """What keeps an admitted plug-in block from being described where vibench lists every block (``--blocks``,
+    the JSON Schema, the editor's completion and hover): its ``description`` and ``long_description`` are text,
+    and its parameters' JSON Schema can be made and written as JSON
+    (:func:`~vibench.schemas.jsonschema.block_schema_problem`). Read once, when the registry admits the block:
+    one that raises there (a property of the plug-in's own) is refused with W121 and costs only itself, where
+    it broke the listing of every block."""
+    from vibench.compiler.blocks.contract import FIX, Problem, _shown
+    from vibench.schemas.jsonschema import block_schema_problem
+
+    problems = []
+    for attr in ("long_description", "description"):  # (Block's description reads the long one)
+        try:
+            text = getattr(block, attr)
+        except Exception as err:  # noqa: BLE001 - the plug-in's own property: reported with W121, never raised
+            problems.append(Problem(f"its `{attr}` raised {_exception(err)}", FIX))
+            continue
+        if not isinstance(text, str):
+            problems.append(Problem(f"its `{attr}` is {_shown(text)}, not text", "let the class's docstring describe "
+                                    "the block (Block's `description` is its first line), or return a string"))
+    try:
+        why = block_schema_problem(block)
+    except Exception as err:  # noqa: BLE001 - the plug-in's parameter model (a json_schema_extra function)
+        why = f"making its parameters' JSON Schema raised {_exception(err)}"
+    if why is not None:
+        problems.append(Problem(why, "make the parameters' `json_schema_extra` and `examples` plain JSON data "
+                                "(no NaN or infinity: a default may be infinite, shown as `.inf`)"))
+    return problems
 
 
 def _exception(err: BaseException) -> str:
@@ -248,6 +280,22 @@ def _defined_at(obj: Any) -> str | None:
 # The modules a native may import inside its methods: torch and Python's standard library (model.py runs
 # wherever Python and torch do; `import warnings` or `itertools` inside a method was refused at first).
 NATIVE_IMPORTS = frozenset({"torch"}) | frozenset(sys.stdlib_module_names)
+
+
+def _import_problems(cls: Any) -> list[Problem]:
+    """The imports inside a plug-in's natives of a module other than torch and Python's standard library:
+    copied into model.py with the native's source, they would make model.py need that module."""
+    from vibench.compiler.blocks.contract import IMPORTS_HINT, Problem
+
+    problems = []
+    for native in cls.natives:
+        if isinstance(native, str) or _is_vibench(native):
+            continue
+        for module, file, line in _native_imports(native):
+            problems.append(Problem(
+                f"its native `{native.__name__}` imports `{module}` (at {file}:{line}), which model.py would then "
+                f"need", IMPORTS_HINT))
+    return problems
 
 
 def _native_imports(native: Any) -> list[tuple[str, str, int]]:

@@ -27,8 +27,8 @@ from vibench.compiler.expr import Unknown, bare_name
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, TensorType, UnitDef, ValueRef
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 from vibench.compiler.plugin_calls import failure as plugin_failure
-from vibench.compiler.plugin_calls import rule as plugin_rule
 from vibench.compiler.plugin_calls import validated as plugin_validated
+from vibench.compiler.plugin_rule import rule as plugin_rule
 from vibench.compiler.symbolic import NeedConcrete, fmt_shape
 from vibench.compiler.typecheck_composite import CompositeCheck, connected, decl_text
 

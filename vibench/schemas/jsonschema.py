@@ -54,7 +54,9 @@ from vibench.schemas.value_rules import (
     NUMBER_1_1,
     KeyedJsonSchema,
     finite_numbers,
+    non_json,
     string_keys,
+    written_default,
     yaml_1_1_numbers,
 )
 
@@ -253,12 +255,11 @@ def _block_tag(name: str, block: Block) -> dict[str, Any]:
 def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[str, Any],
                 where: str) -> dict[str, Any]:
     """The node alternative of block ``name``, which ``where`` (a JSON pointer) points at."""
-    params = block.Params.model_json_schema(schema_generator=KeyedJsonSchema)
+    own, own_defs = _block_params(block)
     tag = _block_tag(name, block)
-    for key, value in params.pop("$defs", {}).items():
+    for key, value in own_defs.items():
         if defs.setdefault(key, _strip_titles(value)) != _strip_titles(value):
             raise ValueError(f"block `{name}`: its parameter model `{key}` differs from another one of that name")
-    required = _required(block)
     props: dict[str, Any] = {
         # `enum` (not `const`): the server rewrites the message of failed `const` s merged across
         # alternatives ('Value must be "a" | "b"'), never that of an `enum`.
@@ -268,13 +269,6 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
     }
     for key in NODE_KEYS[1:]:
         props[key] = {"$ref": f"#/$defs/{_node_key_def(key)}"}
-    own: dict[str, Any] = {}
-    for pname, pschema in params.get("properties", {}).items():
-        info = block.Params.model_fields[pname]
-        if pname not in required and "default" not in pschema:  # a default_factory
-            pschema = {**pschema, "default": info.get_default(call_default_factory=True)}
-        pschema = finite_numbers(pschema, infinite_ok=pname in block.infinite_ok)
-        own[pname] = block_param(pname, pschema, required=pname in required, names=True)
     props["with"] = _node_with({p: f"{where}/properties/{p}" for p in own}, node_keys["with"])
     props.update(own)
     return {
@@ -285,6 +279,37 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
         "required": ["block"],  # the parameters' `required` is on the union, see _required_params
         "additionalProperties": False,
     }
+
+
+def _block_params(block: Block) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The schemas of ``block``'s parameters (name -> schema) and the definitions they read (``$defs``). A
+    default that JSON cannot write (``Field(float("-inf"))``, a plug-in's clamp bound) is shown in the description
+    as a spec writes it, ``.inf``, with no ``default`` (:func:`~vibench.schemas.value_rules.written_default`)."""
+    params = block.Params.model_json_schema(schema_generator=KeyedJsonSchema)
+    required = _required(block)
+    own: dict[str, Any] = {}
+    for pname, pschema in params.get("properties", {}).items():
+        info = block.Params.model_fields[pname]
+        if pname not in required and "default" not in pschema:  # a default_factory
+            pschema = {**pschema, "default": info.get_default(call_default_factory=True)}
+        shown = written_default(pschema.get("default"))
+        if shown is not None:
+            pschema = {k: v for k, v in pschema.items() if k != "default"}
+        pschema = finite_numbers(pschema, infinite_ok=pname in block.infinite_ok)
+        own[pname] = block_param(pname, pschema, required=pname in required, default_text=shown, names=True)
+    return own, params.get("$defs", {})
+
+
+def block_schema_problem(block: Block) -> str | None:
+    """Why the JSON Schema cannot describe ``block`` (None: it can): its parameters' schema holds what JSON cannot
+    write (a NaN in ``json_schema_extra``, an infinity in ``examples``: an editor refuses the whole file); what
+    making it raises (a ``json_schema_extra`` function of a plug-in's) is raised. The registry refuses such a
+    plug-in block when it admits it (W121), so that ``vibench-compile schema`` and the editor describe every
+    other block."""
+    own, defs = _block_params(block)
+    places = [(f"parameter `{name}`", schema) for name, schema in own.items()] + [("`$defs`", defs)]
+    return next((f"the JSON Schema of its {place} cannot be written as JSON: {found.lstrip('/')}"
+                 for place, schema in places if (found := non_json(schema)) is not None), None)
 
 
 def _node_with(params: dict[str, str], common: dict[str, Any]) -> dict[str, Any]:

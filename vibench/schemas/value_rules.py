@@ -9,6 +9,7 @@ key by its YAML type (``1:`` is an integer to ``propertyNames``), reads ``1_000`
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
@@ -147,3 +148,35 @@ def refuse_nan(message: str) -> dict[str, Any]:
 
 def _refuse(values: dict[str, Any], message: str) -> dict[str, Any]:
     return {"if": copy.deepcopy(values), "then": {"enum": [], "errorMessage": message}}
+
+
+def written_default(value: Any) -> str | None:
+    """How a parameter's description shows a default that JSON cannot write (None: the schema's ``default``
+    holds it): a float that is not finite as a spec writes it, ``.inf`` (also in a list), as a template's
+    default is shown (:mod:`vibench.schemas.template_schema`). ``Infinity`` is no JSON: an editor refuses
+    the whole file, and ``vibench-compile schema`` stopped at a plug-in's ``Field(float("-inf"))``."""
+    if non_json(value) is None:
+        return None
+    from vibench.schemas.template_schema import _yaml_text
+
+    return f"`{_yaml_text(value)}`"
+
+
+def non_json(value: Any, where: str = "") -> str | None:
+    """Where in ``value`` (a JSON Schema, a default) lies what JSON cannot write, and what it is (None: nothing):
+    a float that is not finite, a key that is no text or number, an object of no JSON type (a set)."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where or 'the value'} is {value!r}"
+    if value is None or isinstance(value, (str, int)):
+        return None
+    if isinstance(value, (list, tuple)):
+        return next((why for k, item in enumerate(value) if (why := non_json(item, f"{where}/{k}")) is not None), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int, float, bool, type(None))) or non_json(key) is not None:
+                return f"{where or 'the value'} has the key {key!r:.60}"
+            why = non_json(item, f"{where}/{key}")
+            if why is not None:
+                return why
+        return None
+    return f"{where or 'the value'} is a {type(value).__name__}"

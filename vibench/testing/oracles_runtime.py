@@ -185,7 +185,9 @@ def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[Tenso
         result = vibench.compile_spec(text=text, inputs=bindings)
     except SpecError as err:
         _check_unknown_inputs(text, bindings, err)
-        return [Finding("rejected", f"a valid spec is refused: {err.codes}", f"rejected:{','.join(err.codes)}")]
+        said = (f"the spec is refused: {err.codes} (check_runtime takes a spec the compiler accepts: compile a "
+                "drawn case with compile_case first, which rejects the ones it refuses)")
+        return [Finding("rejected", said, f"rejected:{','.join(err.codes)}")]
     except Exception as err:  # noqa: BLE001
         return [_crash("uncaught-exception", err)]
     program = result.program

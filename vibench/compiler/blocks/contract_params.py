@@ -1,5 +1,6 @@
 """The parameter model of a block, checked for the block contract (:mod:`vibench.compiler.blocks.contract`):
-parameters a node can hold (ASCII identifiers, not ``self``, not a node key, of types a spec can give), bounds
+the settings of BlockParams kept (strict, no unknown keys, frozen: a spec is checked alike whatever block it
+uses), parameters a node can hold (ASCII identifiers, not ``self``, not a node key, of types a spec can give), bounds
 the compiler can take (within 2**62, or past every spec integer up to 2**64), and defaults that their own type
 and bounds take. :class:`Problem`, what every check of the contract returns, is defined here and imported by
 the contract module.
@@ -31,7 +32,45 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 def param_problems(params: type) -> list[Problem]:
     """What keeps ``params`` (a BlockParams subclass) from being a block's parameter model (empty: nothing)."""
-    return _param_problems(params) + _default_problems(params)
+    return _config_problems(params) + _param_problems(params) + _default_problems(params)
+
+
+# What BlockParams sets and a parameter model may not loosen: (setting, value, what the looser one lets through).
+_CONFIG = (
+    ("extra", "forbid", "a node's misspelt parameter (`gian: 5.0` for `gain`) or node key (`repaet: 3` for "
+     "`repeat`) would pass without a word, where every block refuses it (E111)"),
+    ("strict", True, "a spec's `'3'` would become the integer 3 and `true` the number 1, where every block "
+     "refuses them (E112)"),
+    ("frozen", True, "a shape rule could change the parameters that the node's copies share"),
+)
+
+
+def _config_problems(params: type) -> list[Problem]:
+    """The settings of BlockParams' ``model_config`` (strict, no unknown keys, frozen) that ``params`` loosens, for
+    the model or for one parameter (``Field(strict=False)``): a spec is checked as strictly whatever block it uses."""
+    config = params.model_config  # type: ignore[attr-defined]
+    problems = [Problem(f"its `Params` sets `{key}={config.get(key)!r}` in its `model_config`: {why}",
+                        f"leave `{key}` out of the `model_config` (BlockParams sets `{key}={value!r}`)")
+                for key, value, why in _CONFIG if config.get(key) != value]
+    for field, info in params.model_fields.items():  # type: ignore[attr-defined]
+        if any(getattr(item, "strict", None) is False for item in _metadata(info.metadata, info.annotation)):
+            problems.append(Problem(f"parameter `{info.alias or field}` is declared `strict=False`: {_CONFIG[1][2]}",
+                                    "leave `strict` out of the parameter's `Field` or `Annotated` (BlockParams "
+                                    "validates strictly)"))
+    return problems
+
+
+def _metadata(found: list[Any], annotation: Any) -> list[Any]:
+    """``found`` and the metadata of every ``Annotated`` within ``annotation`` (``list[Annotated[int, ...]]``)."""
+    items, stack = list(found), [annotation]
+    while stack:
+        part = stack.pop()
+        args = typing.get_args(part)
+        if typing.get_origin(part) is typing.Annotated:
+            items += part.__metadata__
+            args = args[:1]
+        stack += [a for a in args if a is not Ellipsis]
+    return items
 
 
 def _param_problems(params: type) -> list[Problem]:

@@ -132,7 +132,8 @@ def const(value: Any) -> Code:
         return ast.Tuple(elts=[const(v) for v in value], ctx=ast.Load())
     if isinstance(value, dict):
         return ast.Dict(keys=[const(k) for k in value], values=[const(v) for v in value.values()])
-    raise TypeError(f"cannot write {type(value).__name__} {value!r} as a literal (this is a bug)")
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} as a literal: model.py writes only plain data "
+                    "(None, bool, int, float, str, and lists, tuples and dicts of them)")
 
 
 def _arg(value: Any) -> Code:
