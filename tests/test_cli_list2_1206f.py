@@ -185,7 +185,8 @@ def test_a_template_that_fails_at_its_parameters_is_charged_no_node(
     assert main(["--list", "-I", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     rows = _rows(out, tmp_path)
-    assert rows[0] == "R00  Needs a width.  (x [B, 4] -> y)" and rows[50].startswith("R50  Needs a width.  (x [B, 4]")
+    assert rows[0] == ("R00  Needs a width.  (x [B, 4] -> y)  [does not compile: E209: missing required parameter "
+                       "`width` for model `R`]") and rows[50].startswith("R50  Needs a width.  (x [B, 4]")
     assert rows[51] == "Z    Good for you.  (x [B, 4] -> y [B, 4])"
     assert "not checked" not in out and "templates marked" not in out
 
@@ -195,7 +196,7 @@ def test_a_template_that_fails_while_elaborated_is_charged_the_nodes_it_spells_o
     assert describe("M", str(_write(tmp_path, "M", MISMATCH)), None, budget) == (
         "Adds two shapes that differ.",
         "x [B, 4], z [B, 5] -> y",
-        None,
+        "does not compile: E301: dimension -1 of the inputs ([B, 4] vs [B, 5]) does not match",
     )
     assert budget.nodes == 99
 

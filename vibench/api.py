@@ -133,7 +133,9 @@ def _with_environment(search_path: list[str] | None) -> list[str] | None:
         if not os.path.isdir(folder):
             raise ValueError(f"VIBENCH_SPEC_PATH entry {folder!r:.200} "
                              + ("is not a folder" if os.path.exists(folder) else "does not exist"))
-    return [*(search_path or []), *from_env] or None
+    from vibench.compiler.cli_args import distinct_folders  # a folder given twice is searched once, as the CLI does
+
+    return distinct_folders([*(search_path or []), *from_env]) or None
 
 
 @dataclass(frozen=True)

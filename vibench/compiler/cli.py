@@ -46,6 +46,7 @@ from vibench.compiler.cli_args import (
     _parse_sets,
     _parser,
     _read_metadata,
+    _refuse_same_file,
     _schema_parser,
     _search_path,
     _spec_path,
@@ -109,12 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # what is still buffered fails here (a full disk), not at interpreter exit
         return code
     except OutputWriteError as err:  # an I/O failure (a full disk, no permission), not a bad command line
-        print(f"vibench-compile: {err}", file=sys.stderr)
+        # a JSON reader gets a JSON document, as for a usage error (it got nothing on standard output); text
+        # where standard output is the stream that failed
+        if not (_wants_json(ns, args) and _print_json({"ok": False, "write_error": str(err)})):
+            print(f"vibench-compile: {err}", file=sys.stderr)
         return EXIT_USAGE
     except (UsageError, OutputError) as err:
         # as a spec's diagnostics: one JSON object on standard output (unless it is closed: `>&-`)
-        wants_json = ns.format == "json" if ns is not None else format_json(args)  # (an option given twice)
-        if wants_json and getattr(sys.stdout, "stream", None) is not None:
+        if _wants_json(ns, args) and getattr(sys.stdout, "stream", None) is not None:
             print(to_json({"ok": False, "usage_error": str(err)}, indent=2))
             return EXIT_USAGE
         print(f"vibench-compile: usage error: {err}", file=sys.stderr)
@@ -150,6 +153,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         outputs.discard()
         sys.stdout, sys.stderr = stdout, stderr
         terminate()
+
+
+def _wants_json(ns: argparse.Namespace | None, args: list[str]) -> bool:
+    """Whether errors are reported as JSON: ``--format json``, read from the words where the command line did not
+    parse (an option given twice)."""
+    return ns.format == "json" if ns is not None else format_json(args)
+
+
+def _print_json(report: dict[str, Any]) -> bool:
+    """``report`` on standard output; False when it could not be written there (closed, or the stream whose write
+    failed: a full disk)."""
+    if getattr(sys.stdout, "stream", None) is None:
+        return False
+    try:
+        print(to_json(report, indent=2))
+        sys.stdout.flush()
+    except (OutputError, OSError):  # (BrokenPipeError too: nobody reads the report)
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,8 +224,7 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
         label, real = weights_output(ns, weights_path)
         targets[label] = real
     _check_graph_target(ns.graph)
-    if len(set(targets.values())) < len(targets):
-        raise UsageError("-o and --graph name the same file")
+    _refuse_same_file(targets)
     named = ((path, "the spec"), (ns.metadata, "the --metadata table"), (ns.weights, "the checkpoint --weights reads"))
     refuse_inputs(targets, {os.path.realpath(f): what for f, what in named if f})
     if stdin:

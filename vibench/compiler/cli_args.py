@@ -159,6 +159,16 @@ def _check_graph_target(graph: str | None) -> None:
         raise UsageError(f"--graph {clip_path(graph)}: {missing_dot_message(DOT_SUFFIXES[suffix])}")
 
 
+def _refuse_same_file(targets: dict[str, str]) -> None:
+    """A usage error naming the two outputs that are one file (by real path: `--graph g.dot` a link to the model.pt
+    that `--weights` writes was said to be "-o and --graph")."""
+    first: dict[str, str] = {}
+    for label, real in targets.items():
+        if real in first:
+            raise UsageError(f"{first[real]} and {label} name the same file; give them different names")
+        first[real] = label
+
+
 def _read_metadata(file: str | None) -> Any:
     """The metadata table of --metadata (a usage error when it cannot be read)."""
     if file is None:
@@ -174,14 +184,33 @@ def _read_metadata(file: str | None) -> Any:
 def _search_path(ns: argparse.Namespace) -> list[str]:
     """The folders searched for templates and spec references: each ``--spec-path``, then each entry of
     ``VIBENCH_SPEC_PATH`` (empty ones skipped, as ``PATH`` does: a trailing ``:``). Each must be a folder:
-    a mistyped one would only show later as an unknown template."""
+    a mistyped one would only show later as an unknown template. A folder given again (the same real path, however
+    spelt: ``lib``, ``./lib``, a link to it, or both in ``-I`` and ``VIBENCH_SPEC_PATH``) is kept once, where it
+    first comes, as written there: a search finds nothing new in it (2,000 ``-I lib`` made every lookup read each
+    of them, 5 s for ``--list``, and model.py's regenerate line repeated them all)."""
     from_env = [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
     for named, folders in (("--spec-path", ns.spec_path), ("VIBENCH_SPEC_PATH entry", from_env)):
         for folder in folders:
             if not os.path.isdir(folder):
                 raise UsageError(f"{named} {clip_path(folder)}: "
                                  + ("not a folder" if os.path.exists(folder) else "no such folder"))
-    return list(ns.spec_path) + from_env
+    return distinct_folders([*ns.spec_path, *from_env])
+
+
+def distinct_folders(folders: list[str]) -> list[str]:
+    """``folders`` without those whose real path an earlier one has, in their order.
+
+    >>> distinct_folders([".", "./", "..", "."])
+    ['.', '..']
+    """
+    seen: set[str] = set()
+    kept: list[str] = []
+    for folder in folders:
+        real = os.path.realpath(folder)
+        if real not in seen:
+            seen.add(real)
+            kept.append(folder)
+    return kept
 
 
 def _spec_path(spec: str, spec_path: list[str]) -> str:

@@ -35,7 +35,7 @@ LIST_BUDGET_NODES = 200_000
 file counted once: resolving a declared node costs about a third of making one): past it, the templates left are
 listed with their declared ports. A compile that fails counts the nodes it can have made
 (:func:`~vibench.compiler.listing_check.most_nodes`), not its whole allowance: 51 one-node drafts missing a
-parameter spent it all. About 25 s of compiling (0.13 ms a node): the library makes 2,720; a generated sweep of
+parameter spent it all. About 25 s of compiling (0.13 ms a node): the library makes about 2,800; a generated sweep of
 1,000 variants of cnn/MobileNet1D (183 nodes each) is checked whole; 1,000 templates of 2,000 nodes stop at the
 100th."""
 
@@ -46,7 +46,7 @@ file larger with its declared ports, and `--list NAME` reads it."""
 
 LIST_BUDGET_BYTES = 8 * 2**20
 """Bytes of the spec files one listing reads together, templates and the files they extend or use, each file read
-once (the library's: 0.4 MiB; 1,000 copies of cnn/MobileNet1D: 8.7 MiB): past it, the templates left are listed by
+once (the library's: about 0.3 MiB; 1,000 copies of cnn/MobileNet1D: 8.7 MiB): past it, the templates left are listed by
 name."""
 
 
@@ -283,7 +283,8 @@ def describe(name: str, path: str | None = None, search_path: list[str] | None =
 
     The interface is the checked one at the template's defaults (`x [B, L, 1] -> logits [B, 10]`),
     followed by its slots and what fills them by default; a template that does not compile at its
-    defaults shows its declared ports instead. The note says why a template was not checked: more than
+    defaults shows its declared ports instead, and its note says so with the first error, as `--list NAME` does
+    (`does not compile: E110: unknown block ...`). Otherwise the note says why a template was not checked: more than
     :data:`LIST_NODES` nodes (or expression steps than they allow), or the listing's budget spent, or a file it
     extends or uses over the budgets (`not checked: it extends or uses .deps/big.yaml, not read: larger than 1 MiB`),
     or a file too large to read (:data:`LIST_FILE_BYTES`, then nothing but its name is shown); None when it was
@@ -331,7 +332,11 @@ def describe(name: str, path: str | None = None, search_path: list[str] | None =
                 cut = "large"
                 note = (f"not checked: more than {LIST_NODES:,} nodes at its defaults" if "E213" in over else
                         f"not checked: its expressions take more steps than {LIST_NODES:,} nodes allow")
-    if note is not None:
+            else:  # checked, and refused: said as `--list NAME` says it (its declared ports looked like a checked
+                cut = ""  # interface, the JSON note null)
+                first = err.diagnostics[0]
+                note = f"does not compile: {first.code}: {first.message}"
+    if note is not None and cut:
         budget.cut.add(cut)
     if interface is None:
         ins = ", ".join(f"{k} {_shape_text(v.shape)}" for k, v in (spec.inputs or {}).items())

@@ -21,7 +21,8 @@ from typing import Any, Literal
 from vibench.compiler.diagnostics import terminal_safe
 from vibench.compiler.ir import Node, Program, TensorType, Unit, ValueRef
 from vibench.compiler.render_graphviz import RenderError, render_with_dot
-from vibench.compiler.symbolic import Dim, evaluate, fmt_dim, fmt_shape, free_symbols, subs
+from vibench.compiler.report import bound
+from vibench.compiler.symbolic import Dim, fmt_dim, fmt_shape, free_symbols, subs
 
 Target = Literal["html", "dot", "dot-tooltip", "mermaid", "script"]
 
@@ -226,14 +227,13 @@ def value_types(unit: Unit) -> dict[str, TensorType]:
 
 
 def outer_shape(shape: tuple[Dim, ...], mapping: dict[str, Dim], env: dict[str, int]) -> tuple[Dim, ...]:
-    """A composite body's shape in the model's symbols (``mapping``), evaluated where ``env`` binds them."""
+    """A composite body's shape in the model's symbols (``mapping``), with the symbols ``env`` binds put in
+    (:func:`bound`)."""
     out = []
     for d in shape:
         if mapping and not isinstance(d, int):
             d = subs(d, mapping)
-        if env and not isinstance(d, int) and free_symbols(d) <= set(env):
-            d = evaluate(d, env)
-        out.append(d)
+        out.append(bound(d, env))
     return tuple(out)
 
 

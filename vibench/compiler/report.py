@@ -6,21 +6,38 @@ from typing import Any
 
 from vibench.compiler.diagnostics import MAX_SHOWN, display_width, one_cell, one_line, pad
 from vibench.compiler.ir import Node, Program, Unit
-from vibench.compiler.symbolic import Dim, evaluate, fmt_shape, free_symbols
+from vibench.compiler.symbolic import Dim, NeedConcrete, evaluate, fmt_shape, free_symbols, subs
 
 
-def _value(d: Dim, env: dict[str, int]) -> Dim:
-    if isinstance(d, int) or not free_symbols(d) <= set(env):
+def bound(d: Dim, env: dict[str, int]) -> Dim:
+    """``d`` with the symbols ``env`` binds (``--input``) put in and simplified: an int when it binds them all,
+    else the formula in the others (`--input x=3,8` of inputs `x [B, 8]`, `z [N, 8]` joined: ``N + 3``; only a
+    dimension whose symbols were all bound was evaluated, and `B + N` was shown beside `bound: B=3`).
+
+    >>> from vibench.compiler.symbolic import Expr
+    >>> B, N = Expr.symbol("B"), Expr.symbol("N")
+    >>> bound(64 * B + 64 * N, {"B": 3}), bound(B + N, {"B": 3, "N": 2})
+    (Expr('64 * N + 192'), 5)
+    """
+    if isinstance(d, int) or not env:
         return d
-    return evaluate(d, env)
+    symbols = free_symbols(d)
+    if symbols <= set(env):
+        return evaluate(d, env)
+    if symbols.isdisjoint(env):
+        return d
+    try:
+        return subs(d, {name: env[name] for name in symbols & set(env)})
+    except NeedConcrete:  # a product the substitution multiplies out past the symbolic limits: unbound, still true
+        return d
 
 
 def _shape(shape: tuple[Dim, ...], env: dict[str, int]) -> str:
-    return fmt_shape(tuple(_value(d, env) for d in shape))
+    return fmt_shape(tuple(bound(d, env) for d in shape))
 
 
 def _flops(d: Dim, env: dict[str, int]) -> str:
-    v = _value(d, env)
+    v = bound(d, env)
     if isinstance(v, int):
         for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
             if abs(v) >= scale:
@@ -53,8 +70,10 @@ def check_report(program: Program, *, summary: bool, written: str | None, depth:
     if summary:
         lines.append("")
         lines += _table(root, env, depth)
-        total = _cell(_flops(root.flops, env))
-        lines.append(f"total FLOPs: {total}" + ("" if env else " (symbolic; bind with --input)"))
+        flops = bound(root.flops, env)
+        # the hint where the total is still a formula (`128` with no --input, or a model of no nodes, is not)
+        lines.append(f"total FLOPs: {_cell(_flops(flops, env))}"
+                     + ("" if isinstance(flops, int) else " (symbolic; bind with --input)"))
     return "\n".join(lines)
 
 
@@ -126,7 +145,7 @@ def check_report_json(program: Program, *, summary: bool, written: str | None, d
     env = dict(program.bindings)
 
     def dims(shape: tuple[Dim, ...]) -> list[Any]:
-        return [v if isinstance(v, int) else str(v) for v in (_value(d, env) for d in shape)]
+        return [v if isinstance(v, int) else str(v) for v in (bound(d, env) for d in shape)]
 
     out: dict[str, Any] = {
         "ok": True,
@@ -149,11 +168,11 @@ def check_report_json(program: Program, *, summary: bool, written: str | None, d
             {"name": path, "block": n.block,
              "outputs": {p: dims(outer_shape(t.shape, mapping, {})) for p, t in n.outputs},
              "parameters": n.param_count,
-             "flops": (lambda v: v if isinstance(v, int) else str(v))(_value(outer_shape((n.flops,), mapping, {})[0],
+             "flops": (lambda v: v if isinstance(v, int) else str(v))(bound(outer_shape((n.flops,), mapping, {})[0],
                                                                                env))}
             | ({"level": level} if depth else {})
             for path, n, level, mapping in _rows(root, depth)
         ]
-        flops = _value(root.flops, env)
+        flops = bound(root.flops, env)
         out["flops"] = flops if isinstance(flops, int) else str(flops)
     return out

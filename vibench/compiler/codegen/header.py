@@ -17,7 +17,7 @@ import os
 import re
 
 from vibench._version import __version__
-from vibench.compiler.codegen.text import WIDTH, breaks_at, char_width, comment_lines, comment_text, width
+from vibench.compiler.codegen.text import WIDTH, breaks_at, char_width, comment_lines, comment_text, comment_word, width
 from vibench.compiler.display import escaped
 from vibench.compiler.ir import Program
 
@@ -96,9 +96,11 @@ def header(program: Program, out_path: str | None, inplace: bool = True) -> list
     # a line's end and `num_layers=3` on the next: copying the first line dropped the setting); a word longer
     # than a line (a long path) is cut inside, its option kept with its start. Widths are columns (`width`: a CJK
     # character takes two, as ruff counts it).
+    # Each word is kept whole (`comment_word`: `'my  spec.yaml'` keeps its two spaces, or the line compiles
+    # another file); shell() quoted it printable, so no line break or control character reaches the comment.
     room = WIDTH - 4  # `# ` and ` \`
     rows = [""]
-    for word in (comment_text(w) for w in words):
+    for word in map(comment_word, words):
         if rows[-1] and width(rows[-1]) + 1 + width(word) > room:
             while width(rows[-1]) > room:  # (a row of room + 1 ends the command only: ` \` follows)
                 rows[-1:] = _cut(rows[-1], room - 1)

@@ -1,7 +1,7 @@
 """Text in emitted code: string literals (:func:`string`, the one escaping path for text in code),
 comments and docstrings cleaned of line breaks and control characters (:func:`comment_text`,
-:func:`comment_lines`, :func:`docstring`). A part of :mod:`vibench.compiler.codegen.layout`, which
-re-exports these.
+:func:`comment_word`, :func:`comment_lines`, :func:`docstring`). A part of
+:mod:`vibench.compiler.codegen.layout`, which re-exports these.
 
 Lines are measured in columns as ruff measures them (:func:`width`: a CJK character or an emoji takes two, a
 combining accent none), not in characters, and a line is cut only where :func:`breaks_at` allows: never
@@ -189,6 +189,18 @@ def _clean(text: str) -> str:
 def comment_text(text: str) -> str:
     """Text safe inside one ``#`` comment: no line breaks, no control or invisible characters."""
     return " ".join(_clean(text).split())
+
+
+def comment_word(word: str) -> str:
+    """``word`` safe inside one ``#`` comment as :func:`comment_text` makes text, but with every space kept: a
+    shell word of model.py's Regenerate line must read back byte for byte (`'my  spec.yaml'` squeezed to one
+    space named another file). A word :func:`~vibench.compiler.codegen.header.shell` quoted is printable, so
+    comes back unchanged; a line break or control character still cannot reach the comment.
+
+    >>> comment_word("'a  b'"), comment_word("a\\nb")
+    ("'a  b'", 'a b')
+    """
+    return _clean(word)
 
 
 def comment_lines(text: str, indent: int, width: int = WIDTH) -> list[str]:
