@@ -112,9 +112,11 @@ def translate_errors(err: ValidationError, doc: LoadedDoc, model: type[BaseModel
     for e in err.errors(include_url=False):
         path = _data_path(data, e["loc"], e["type"])
         groups.setdefault(path, []).append((e, path))
-    # Keep the most specific errors: drop a group when a deeper group lies under it.
-    paths = list(groups)
-    specific = [p for p in paths if not any(q != p and q[: len(p)] == p for q in paths)]
+    # Keep the most specific errors: drop a group when a deeper group lies under it, i.e. when its path is a
+    # proper prefix of another's. The prefixes are collected once (comparing each path with every other took
+    # the square of their number: minutes for a spec of 20,000 broken composites).
+    above = {q[:depth] for q in groups for depth in range(len(q))}
+    specific = [p for p in groups if p not in above]
     out = Collector()
     for path in specific:
         errors = [e for e, _ in groups[path]]

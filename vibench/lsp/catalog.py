@@ -147,18 +147,22 @@ class Catalog:
 
     def __init__(self, search_path: list[str] | None = None) -> None:
         self.search_path = list(search_path or [])
+        self._given = list(self.search_path)  # the command line's and VIBENCH_SPEC_PATH's: kept by every setting
         self._lock = threading.RLock()
         self._blocks: dict[str, Block] | None = None
         self._block_params: dict[str, dict[str, ParamInfo]] = {}
         self._templates: dict[str, TemplateInfo] | None = None
         self._units: dict[tuple, UnitInfo | Diagnostic | None] = {}
 
-    def add_folders(self, folders: list[str]) -> None:
-        """Add folders to the spec search path (and forget what was read without them)."""
+    def set_folders(self, folders: list[str]) -> None:
+        """The editor's ``specPath`` setting: the search path is the folders the server started with, then
+        ``folders``, which replace those of an earlier setting (a setting says what the path is now; adding
+        each one left a folder the user removed on the path). What was read on the old path is forgotten."""
         with self._lock:
-            for folder in folders:
-                if folder not in self.search_path:
-                    self.search_path.append(folder)
+            path = list(self._given)
+            path += [folder for folder in dict.fromkeys(folders) if folder not in path]
+            # a new list, not the old one changed: a check under way keeps the path it started with
+            self.search_path = path
             self._templates = None
             self._units = {}
 

@@ -6,8 +6,8 @@ it succeeds: hover reads shapes, parameter counts and FLOPs from the last good o
 turns each :class:`~vibench.compiler.diagnostics.Diagnostic` into a range of the document (its
 position and span; the token there when the span is one character), a message with the expected,
 found, notes and hint lines, and, for a "did you mean `x`?" hint, the replacement of the misspelt
-name. A diagnostic located in another file (a template the document extends) is shown at the
-reference to that file, and carries the real location as related information; so does one the
+name (:mod:`vibench.lsp.quick_fix`). A diagnostic located in another file (a template the document
+extends) is shown at the reference to that file, and carries the real location as related information; so does one the
 compiler reports at the document's setting although the template raised it (``Diagnostic.origin``).
 A diagnostic in the document's own file read again from disk (``block: ./m.yaml#Inner`` in m.yaml: the
 compiler names that copy from the working folder) is placed in the document when the file saved holds the
@@ -20,26 +20,18 @@ import os
 import re
 import stat
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vibench.lsp.outline import Outline
+from vibench.lsp.quick_fix import KeyIndex, fix_for
 from vibench.lsp.text import BOM, Lines
 
 if TYPE_CHECKING:
     from vibench.compiler.diagnostics import Diagnostic
     from vibench.compiler.ir import Pos, Program
 
-_DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
-# The name a "did you mean" diagnostic is about, as the compiler's messages and hints word it (the diagnostic has
-# no field for it): "unknown value `lyaer1`", "unknown block `conv1dd`", "has no output port `outt`" (the port:
-# written after the `.` of `node.port`), "defines no block `Inne`", "invalid type `itn`", "model type `ISFMM`",
-# "`Smal` is not a component", "`inn` is not a node key". Other names it quotes (the node reading the name, the
-# node whose port it is) are not it.
-_UNKNOWN_NAME = re.compile(r"(?:\bunknown [a-z]+|\bno (?:input |(output ))?port|\bdefines no block|\binvalid type"
-                           r"|\bmodel type) `([^`]+)`|`([^`]+)` is not a (?:component|node key)")
-_NAME_RUN = re.compile(r"[A-Za-z0-9_./#\-]+")  # a name with its separators: `rnn.out`, `cnn/ResNet1D`
-_SEPARATORS = "./#-"
 _LINE_END = re.compile(r"[\r\n\x85\u2028\u2029]")  # a line break of LSP's or YAML's
 
 
@@ -60,6 +52,10 @@ class Checked:
     # (file, line, col) of each position the diagnostics give in another file (or as their origin) -> its LSP
     # (line, character) there, counted in that file's text as the compiler read it (:func:`_places`)
     places: dict[tuple[str, int, int], tuple[int, int]] | None = None
+    # where the compiler looked for the spec files the document names: the document's folder (None when unsaved)
+    # and the search path, so that the file a reference names is found as the compiler found it (:func:`_anchor`)
+    folder: str | None = None
+    search_path: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,8 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
                                   hint="please report it with this spec; `vibench-compile --check` shows the same"),)
     own = _own_names(diagnostics, path, display, source)
     places = _places(diagnostics, own, text, sources, encoding)
-    return Checked(version, text, display, program, diagnostics, time.perf_counter() - started, own, places)
+    return Checked(version, text, display, program, diagnostics, time.perf_counter() - started, own, places,
+                   os.path.dirname(path) if path else None, tuple(search_path))
 
 
 def _places(diagnostics: tuple[Diagnostic, ...], own: frozenset[str], text: str, sources: dict[str, str],
@@ -186,6 +183,27 @@ def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
     """The diagnostics of ``checked`` placed in its text (see the module docstring)."""
     out = []
     own = checked.own_names or {checked.display}
+    keys = KeyIndex(outline)
+    found: dict[str, str | None] = {}  # the real path of the file each reference names, looked up once
+    library = None
+
+    def target(ref: str) -> str | None:
+        """The file a spec reference (``./blocks.yaml``, ``cnn/ResNet1D``; no ``#Block``) names, found as the
+        compiler found it: from the document's folder, then on the search path."""
+        nonlocal library
+        if ref not in found:
+            from vibench.compiler.diagnostics import SpecError
+            from vibench.compiler.resolve import Library
+
+            if library is None:
+                library = Library(list(checked.search_path))
+                library.home = checked.folder
+            try:
+                found[ref] = os.path.realpath(library.find(ref, checked.folder, None))
+            except SpecError:
+                found[ref] = None
+        return found[ref]
+
     for d in checked.diagnostics:
         if d.pos is not None and d.pos.file in own:
             start = lines.line_col_offset(d.pos.line, d.pos.col)
@@ -193,10 +211,11 @@ def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
             end = min(end, _line_end(checked.text, start))
             # an error reported at the user's setting, raised in a template: linked to the template's node
             origin = None if d.origin is None else (_file_path(d.origin.file), d.origin.line, d.origin.col)
-            problem = Problem(d, start, max(end, start), message(d), origin, elsewhere_at=_place(checked, d.origin))
-            out.append(_with_fix(problem, checked.text))
+            end = max(end, start)
+            out.append(Problem(d, start, end, message(d), origin, fix=fix_for(d, start, end, checked.text, keys),
+                               elsewhere_at=_place(checked, d.origin)))
         else:
-            start, end = _anchor(d, outline, checked.text)
+            start, end = _anchor(d, outline, checked.text, target)
             where = None
             if d.pos is not None:
                 where = (_file_path(d.pos.file), d.pos.line, d.pos.col)
@@ -225,122 +244,6 @@ def message(d: Diagnostic) -> str:
     return "\n".join(lines)
 
 
-def suggestion(d: Diagnostic) -> str | None:
-    """The name a "did you mean `x`?" hint proposes."""
-    m = _DID_YOU_MEAN.search(d.hint or "")
-    return m.group(1) if m else None
-
-
-def _with_fix(problem: Problem, text: str) -> Problem:
-    """The problem with the replacement its "did you mean" proposes, where the misspelt name (:func:`_misspelt`)
-    is written in its range as a name (:func:`_candidates`: a node in `node.port`, the port, a whole
-    `cnn/Name`, a name inside a `${...}`, never the text of a string in one), so that the text becomes the
-    suggested name. A name the text does not hold as written (`${kind + 'v1d'}` made `convv1d`) gets no fix."""
-    wanted = suggestion(problem.diagnostic)
-    misspelt = _misspelt(problem.diagnostic) if wanted is not None else None
-    if wanted is None or misspelt is None or misspelt[0] == wanted:
-        return problem
-    name, is_port = misspelt
-    span = text[problem.start:problem.end]
-    quoted = _expression_strings(span)
-    for a, b in _candidates(span):
-        if span[a:b] == name and (span[a - 1:a] == ".") == is_port and not any(k in quoted for k in range(a, b)):
-            return replace(problem, fix=(problem.start + a, problem.start + b, wanted))
-    return problem
-
-
-def _misspelt(d: Diagnostic) -> tuple[str, bool] | None:
-    """(the name a diagnostic says is unknown, whether it is an output port: written after a `.`), or None.
-
-    The name its message (else its hint) says is unknown (:data:`_UNKNOWN_NAME`: `lyaer1`, not the node `layer2`,
-    in "node `layer2` reads unknown value `lyaer1`"; the port `outt` in "node `outx` has no output port `outt`"),
-    else the value it found (`repeat: widht` found 'widht': the value's repr). Never a guess among the names it
-    quotes: the reading node's name can be as near the suggestion as the misspelt one, and the fix rewrote it.
-    """
-    for words in (d.message, d.hint or ""):
-        unknown = _UNKNOWN_NAME.search(words)
-        if unknown is not None:
-            return unknown.group(2) or unknown.group(3), unknown.group(1) is not None
-    found = d.found
-    if found is not None and len(found) > 1 and found[0] in "'\"" and found[-1] == found[0]:
-        return found[1:-1], False
-    return None
-
-
-def _expression_strings(span: str) -> set[int]:
-    """The offsets in ``span`` (a value as written: plain, or in YAML's or JSON's quotes) that lie in a string
-    of a `${...}` expression: `'widht'` in `"${len('widht') + widht}"` is text, not the name."""
-    chars = _scalar_chars(span)
-    inside: set[int] = set()
-    depth, quote, escaped, i = 0, "", False, 0  # depth: of braces in an expression; 0 outside one
-    while i < len(chars):
-        ch, at = chars[i]
-        following = "".join(c for c, _ in chars[i + 1:i + 3])
-        if depth == 0:
-            if ch == "$" and following.startswith("${"):  # `$${`: text, no expression
-                i += 3
-                continue
-            if ch == "$" and following.startswith("{"):
-                depth, i = 1, i + 2
-                continue
-        elif quote:
-            inside.add(at)
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-            inside.add(at)
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        i += 1
-    return inside
-
-
-def _scalar_chars(span: str) -> list[tuple[str, int]]:
-    """The characters of the value written in ``span``, each with its offset in ``span``: inside double quotes
-    (YAML's or JSON's) `\\"` is a `"`, inside YAML's single quotes `''` is a `'`."""
-    out: list[tuple[str, int]] = []
-    if span[:1] == '"':
-        i = 1
-        while i < len(span) and span[i] != '"':
-            step = 2 if span[i] == "\\" and i + 1 < len(span) else 1
-            out.append((span[i + step - 1], i))
-            i += step
-    elif span[:1] == "'":
-        i = 1
-        while i < len(span) and (span[i] != "'" or span[i + 1:i + 2] == "'"):
-            out.append((span[i], i))
-            i += 2 if span[i] == "'" else 1
-    else:
-        out = [(ch, i) for i, ch in enumerate(span)]
-    return out
-
-
-def _candidates(span: str) -> list[tuple[int, int]]:
-    """The spans a misspelt name may be in ``span``: each run of name characters, and each part of
-    it from its start or a separator to a separator or its end, so that the replacement never
-    takes a separator the name keeps.
-
-    >>> span = "rnn.out.x"
-    >>> [span[a:b] for a, b in _candidates(span)]
-    ['rnn', 'rnn.out', 'rnn.out.x', 'out', 'out.x', 'x']
-    """
-    out = []
-    for run in _NAME_RUN.finditer(span):
-        name, offset = run.group(), run.start()
-        cuts = [i for i, ch in enumerate(name) if ch in _SEPARATORS]
-        starts = [0, *(i + 1 for i in cuts)]
-        ends = [*cuts, len(name)]
-        out += [(offset + a, offset + b) for a in starts for b in ends if b > a]
-    return out
-
-
 def _token_length(text: str, start: int) -> int:
     """Characters of the value at ``start``: a quoted string, a name or number, or one."""
     if start >= len(text):
@@ -360,22 +263,34 @@ def _line_end(text: str, start: int) -> int:
     return len(text) if found is None else found.start()
 
 
-def _anchor(d: Diagnostic, outline: Outline, text: str) -> tuple[int, int]:
-    """Where the document refers to the file a diagnostic is in: `extends:`, a PHM `model: name`,
-    a node's `block:` naming the file; else the first line."""
-    stem = os.path.splitext(os.path.basename(d.pos.file))[0] if d.pos is not None else None
+def _anchor(d: Diagnostic, outline: Outline, text: str, target: Callable[[str], str | None]) -> tuple[int, int]:
+    """Where the document refers to the file a diagnostic is in: the first node whose `block:` names that file
+    (:func:`_reference_to`), else `extends:`, a PHM `model: name`; else the first line."""
     candidates: list[tuple[str | int, ...]] = [("extends",), ("model", "name")]
-    if stem is not None:
-        for unit in [(), *[("blocks", b) for b in outline.keys(("blocks",))]]:
-            for node in outline.keys((*unit, "nodes")):
-                block = outline.value((*unit, "nodes", node, "block"))
-                if block and stem in block:
-                    candidates.insert(0, (*unit, "nodes", node, "block"))
+    if d.pos is not None:
+        reference = _reference_to(os.path.realpath(_file_path(d.pos.file)), outline, target)
+        if reference is not None:
+            candidates.insert(0, reference)
     for path in candidates:
         entry = outline.entry(path)
         if entry is not None and entry.value_span is not None:
             return entry.value_span
     return 0, _line_end(text, 0)
+
+
+def _reference_to(file: str, outline: Outline, target: Callable[[str], str | None]) -> tuple[str | int, ...] | None:
+    """The path of the first `block:` value, in document order, that names ``file`` (``target``: the real path of
+    the file a reference names). Compared by the file found, never by its name: `batch_norm1d` holds the stem
+    `b` of `./b.yaml`, and `./myblocks.yaml#Y` the stem `blocks` of `./blocks.yaml`."""
+    from vibench.lsp.document import is_library_ref
+
+    for unit in [(), *[("blocks", b) for b in outline.keys(("blocks",))]]:
+        for node in outline.keys((*unit, "nodes")):
+            path = (*unit, "nodes", node, "block")
+            block = outline.value(path)
+            if block and "${" not in block and is_library_ref(block) and target(block.partition("#")[0]) == file:
+                return path
+    return None
 
 
 def _file_path(display: str) -> str:

@@ -52,8 +52,6 @@ class _Readable:
 def candidates(doc: Document, catalog: Catalog, path: Path) -> list[Candidate]:
     """The inputs and nodes a reference at ``path`` (in ``in:`` or ``outputs:``) may name, each in the spellings
     the compiler accepts there, nearest preceding node first."""
-    from vibench.compiler.symbolic import fmt_shape
-
     o = doc.outline
     unit = unit_of(path)
     here = node_of(path)
@@ -62,6 +60,7 @@ def candidates(doc: Document, catalog: Catalog, path: Path) -> list[Candidate]:
     at = order.index(here) if here in order else len(order)
     takes_list, needs_list = _reading(doc, catalog, path)
     groups = _checked_groups(doc, unit)
+    shapes = _input_shapes(doc, unit)
     out = []
     for index, (name, what) in enumerate(names):
         if name == here:
@@ -73,8 +72,7 @@ def candidates(doc: Document, catalog: Catalog, path: Path) -> list[Candidate]:
                 out.append(Candidate(name, readable.bare, f"{rank:06d}"))
             continue
         if what == "input":
-            shape = next((fmt_shape(tensor.shape) for u in units_for(doc, unit) for n, tensor in u.inputs
-                          if n == name), "")
+            shape = shapes.get(name, "")
             out.append(Candidate(name, "input" + (f" {shape}" if shape else ""), f"{rank:06d}", is_input=True))
             continue
         readable = _readable(doc, catalog, unit, name, groups)
@@ -82,6 +80,20 @@ def candidates(doc: Document, catalog: Catalog, path: Path) -> list[Candidate]:
             out.append(Candidate(name, readable.bare, f"{rank:06d}"))
         out += [Candidate(f"{name}.{port}", detail, f"{rank:06d}.{port}") for port, detail in readable.ports]
     return out
+
+
+def _input_shapes(doc: Document, unit: Path) -> dict[str, str]:
+    """The checked shape of each input of ``unit`` by name (of its first specialisation that has it, for a
+    composite), read once per request: looking each input up among all of them took the square of their
+    number (9 s a request for 30,000 inputs)."""
+    from vibench.compiler.symbolic import fmt_shape
+
+    shapes: dict[str, str] = {}
+    for u in units_for(doc, unit):
+        for name, tensor in u.inputs:
+            if name not in shapes:
+                shapes[name] = fmt_shape(tensor.shape)
+    return shapes
 
 
 def _reading(doc: Document, catalog: Catalog, path: Path) -> tuple[bool, bool]:

@@ -83,8 +83,19 @@ class Document:
 
     def cursor(self, offset: int, whole_word: bool = False) -> Cursor:
         """What the text at ``offset`` is (reading only the cursor's line when the lines before it
-        are those of a known outline)."""
-        return cursor_at(self.text, offset, whole_word=whole_word, base=self._outline or self._base)
+        are those of a known outline). With ``whole_word`` (hover, definition), on a `block:` or `extends:`
+        value the word is the whole scalar: a file reference may hold characters no name holds
+        (``"./comp lib.yaml#Blk"``), and the name characters around the cursor were only a piece of it."""
+        cursor = cursor_at(self.text, offset, whole_word=whole_word, base=self._outline or self._base)
+        if not whole_word or cursor.role != "value" or not names_file(cursor.path):
+            return cursor
+        entry = self.outline.entry(cursor.path)
+        if entry is None or entry.value is None or entry.value_span is None:
+            return cursor
+        start, end = entry.value_span
+        if not start <= offset <= end:
+            return cursor
+        return Cursor(cursor.path, "value", entry.value, start, end)
 
     @property
     def lines(self) -> Lines:
@@ -174,6 +185,12 @@ def is_phm(o: Outline) -> bool:
 def unit_of(path: Path) -> Path:
     """The unit a path is in: ``("blocks", B)`` for a composite's body, ``()`` for the model."""
     return path[:2] if len(path) >= 2 and path[0] == "blocks" else ()
+
+
+def names_file(path: Path) -> bool:
+    """Whether a value at ``path`` may name a spec file: a node's `block:`, or `extends:`."""
+    rel = path[len(unit_of(path)):]
+    return path == ("extends",) or (len(rel) == 3 and rel[0] == "nodes" and rel[2] == "block")
 
 
 def node_of(path: Path) -> str | None:

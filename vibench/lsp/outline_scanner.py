@@ -95,6 +95,7 @@ class Scanner:
         self.flow_depth = 0  # open flow containers
         self.entered = 0  # entries made (those before a restored state included)
         self.ended = False  # the text nests deeper than MAX_DEPTH or holds more than MAX_ENTRIES: the outline ends
+        self.first_col: int | None = None  # the column of the line's first token when tags or anchors precede it
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -175,6 +176,9 @@ class Scanner:
             if i < 0:
                 return
             line_start = False
+        # The column of the tags and anchors that begin the line (`&k n1: ...`, `!!str vibench: 1`): they are the
+        # key's, so the token after them is the line's first, and its mapping is at their column, not the key's.
+        properties: int | None = None
         while i < n:
             ch = line[i]
             if ch in _SPACE:
@@ -183,7 +187,7 @@ class Scanner:
                 continue
             if ch == "#" and (i == 0 or line[i - 1] in _SPACE):
                 return
-            first = False
+            first = properties is not None
             if line_start:
                 if i == 0 and (line.startswith(("---", "...")) and line[3:4] in ("", " ", "\t")):
                     i += 3
@@ -217,9 +221,15 @@ class Scanner:
                 return
             elif ch in "&!":
                 tag = _TAG.match(line, i)
+                if first and properties is None:
+                    properties = i
                 i = tag.end() if tag else i + 1
+                continue
             else:
+                self.first_col = properties
                 i = self._read_scalar(start, line, i, first)
+                self.first_col = None
+            properties = None
 
     def _read_scalar(self, start: int, line: str, i: int, first: bool) -> int:
         n = len(line)
@@ -372,7 +382,11 @@ class Scanner:
         top = self.top
         # the column matters only for the first token of a line (near its start): a long line of
         # flow text does not search back to its start for each scalar
-        col = start - line_start_at(self.text, start, self.bom) if first else -1
+        col = -1
+        if first and self.first_col is not None:  # after the line's tags or anchors: a key's mapping is at them
+            first, col = is_key, self.first_col  # (a value after them is read as it was: `x:` then `  &a foo`)
+        elif first:
+            col = start - line_start_at(self.text, start, self.bom)
         if is_key:
             if first and not (top.kind == "bmap" and top.indent == col):
                 path = self._value_slot()

@@ -28,6 +28,10 @@ tests/test_lsp_protocol_1206f.py; drop one when pygls does it itself):
   a finished future leaves that table (:meth:`VibenchProtocol._execute_handler`).
 * **an edit to a document that is not open is ignored**, with a line in the log: pygls' ``didChange``
   raised ``KeyError`` there, shown to the user as an error message.
+* **an edit is placed by LSP's lines** (:func:`vibench.lsp.text.apply_edit`): pygls' ``TextDocument`` applies
+  an incremental change to the lines of ``str.splitlines``, which also end at U+2028, NEL and a form feed, so
+  an edit after one of them landed on another line (and its quick fix then rewrote the wrong text); and a
+  character past a ``\\r\\n`` line's end took the ``\\r``. The text, edited here, is handed to pygls' document whole.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ import cattrs
 from lsprotocol import types as t
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage, LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
+
+from vibench.lsp.text import apply_edit
 
 logger = logging.getLogger("vibench.lsp")
 
@@ -174,10 +180,27 @@ class VibenchProtocol(LanguageServerProtocol):
 
     @lsp_method(t.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: t.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
-        if unquote(params.text_document.uri) not in self.workspace.text_documents:
-            logger.warning("vibench-lsp: an edit of %s, which is not open, ignored", params.text_document.uri)
+        uri = params.text_document.uri
+        if unquote(uri) not in self.workspace.text_documents:
+            logger.warning("vibench-lsp: an edit of %s, which is not open, ignored", uri)
             return
-        yield from super().lsp_text_document__did_change(params)
+        document = self.workspace.get_text_document(uri)
+        kind = self.workspace.position_encoding
+        encoding = str(getattr(kind, "value", kind) or "utf-16")  # an enum member, or its value
+        text = document.source
+        for change in params.content_changes:  # each applies to the text the ones before it left
+            if isinstance(change, t.TextDocumentContentChangePartial):
+                r = change.range
+                text = apply_edit(text, (r.start.line, r.start.character), (r.end.line, r.end.character),
+                                  change.text, encoding)
+            else:
+                text = change.text
+        # the text placed by LSP's lines, handed to pygls' document whole (its own edits split lines as Python does)
+        document.apply_change(t.TextDocumentContentChangeWholeDocument(text=text))
+        document.version = params.text_document.version
+        handler = self.fm.features.get(t.TEXT_DOCUMENT_DID_CHANGE)
+        if handler is not None:
+            yield handler, (params,), None
 
 
 def _is_id(value: Any) -> bool:

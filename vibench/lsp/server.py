@@ -236,10 +236,11 @@ def _lsp_diagnostic(doc: Document, p: checking.Problem) -> t.Diagnostic:
 
 def _configure(ls: VibenchServer, options: dict[str, Any]) -> None:
     """Settings from `initializationOptions` or `workspace/didChangeConfiguration` (`vibench: {...}`):
-    ``specPath`` (folders added to the spec search path) and ``debounceMs``."""
+    ``specPath`` (folders on the spec search path after the command line's; each setting replaces the folders
+    of the one before) and ``debounceMs``; a setting left out keeps its value."""
     extra = options.get("specPath")
     if isinstance(extra, list):
-        ls.catalog.add_folders([os.path.abspath(os.path.expanduser(str(folder))) for folder in extra])
+        ls.catalog.set_folders([os.path.abspath(os.path.expanduser(str(folder))) for folder in extra])
     debounce = options.get("debounceMs")
     if isinstance(debounce, int | float) and not isinstance(debounce, bool):
         ls.debounce = max(0.0, float(debounce) / 1000)

@@ -67,11 +67,15 @@ _FLOW_GAP = re.compile(r"(?:\s+|//[^\n]*|\#[^\n]*)" + _UP_TO)  # before a flow k
 _FLOW_KEY = re.compile(r"""(?:"([^"\\\n]*(?:\\.[^"\\\n]*)*)"|'([^'\n]*(?:''[^'\n]*)*)'
     |(?=([^\s:,{}\[\]"'\#][^:,{}\[\]\#\n]*))\3)\s*:""", re.S | re.X)
 # A key at {indent}: a plain one is the shortest text before a `:` and a blank (or the line end), found without
-# trying the blanks before each `:` anew, its trailing blanks stripped in _unquote.
-_BLOCK_KEY = r"""^{indent}(?:"([^"\\\n]*(?:\\.[^"\\\n]*)*)"[ \t]*|'([^'\n]*(?:''[^'\n]*)*)'[ \t]*
-    |([^\s\#'"\[\]{{}},&*!|>%@`?:-][^\n]*?|[?:-][^\s][^\n]*?)):(?=[ \t]|$)"""
+# trying the blanks before each `:` anew, its trailing blanks stripped in _unquote. The key's own tag and anchor
+# (`!!str vibench: 1`, `&v vibench: 1`) may come before it: the mapping is where they start. A `\r` after the
+# colon is a `\r\n` line break (yaml_lines wrote a lone one as `\n`).
+_BLOCK_KEY = r"""^{indent}(?:[!&][^\s]*[ \t]+){{0,2}}
+    (?:"([^"\\\n]*(?:\\.[^"\\\n]*)*)"[ \t]*|'([^'\n]*(?:''[^'\n]*)*)'[ \t]*
+    |([^\s\#'"\[\]{{}},&*!|>%@`?:-][^\n]*?|[?:-][^\s][^\n]*?)):(?=[ \t\r]|$)"""
 
 
+_KEY_PROPERTIES = re.compile(r"[ ]*(?:[!&][^\s]*[ \t]+){1,2}")  # a key's tag and anchor, on its line before it
 _EXPLICIT_KEY = r"^{indent}\?[ \t]+([^\s#'\"\[\]{{}},&*!|>%@`][^\n#]*)$"  # a plain key after `? `, blanks stripped
 
 
@@ -195,13 +199,16 @@ def _block_keys(text: str, start: int) -> list[str] | None:
     """The keys of the block mapping whose first key is at ``start`` (lines at its indentation), or None
     when the first line holds no key (a ``- `` item, a scalar)."""
     line_start = text.rfind("\n", 0, start) + 1
-    indent = f"[ ]{{{start - line_start}}}"
+    column = start - line_start
+    if _KEY_PROPERTIES.fullmatch(text, line_start, start):  # `&v vibench: 1`: _SKIP read past the key's anchor,
+        column = len(text[line_start:start]) - len(text[line_start:start].lstrip(" "))  # where the mapping starts
+    indent = f"[ ]{{{column}}}"
     pattern = re.compile(_BLOCK_KEY.format(indent=indent), re.M | re.X)
     explicit = re.compile(_EXPLICIT_KEY.format(indent=indent), re.M)  # `? vibench` / `: 1` on the next line
     if pattern.match(text, line_start) is None and explicit.match(text, line_start) is None:
         return None
     found = [(m.start(), _unquote(m)) for m in pattern.finditer(text, line_start)]
-    found += [(m.start(), m[1].rstrip(" \t")) for m in explicit.finditer(text, line_start)]
+    found += [(m.start(), m[1].rstrip(" \t\r")) for m in explicit.finditer(text, line_start)]
     return [key for _, key in sorted(found)]
 
 

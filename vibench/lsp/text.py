@@ -4,7 +4,8 @@ Two notions of a line meet here. LSP ends a line at ``\\r\\n``, ``\\n`` or ``\\r
 else: every position sent to or read from the client counts lines so. The compiler reads YAML 1.1
 (libyaml), which also ends a line at NEL (U+0085), LINE SEPARATOR (U+2028) and PARAGRAPH SEPARATOR
 (U+2029), and it reads a file without its byte-order mark: its ``line:col`` positions are counted
-so, and :meth:`Lines.line_col_offset` converts them the compiler's way.
+so, and :meth:`Lines.line_col_offset` converts them the compiler's way. An edit the client sends
+(``textDocument/didChange``) is placed by LSP's lines: :func:`apply_edit`.
 """
 
 from __future__ import annotations
@@ -123,3 +124,24 @@ class Lines:
         if start == 0 and self.text.startswith(BOM):
             start = 1
         return start + max(0, min(col - 1, end - start))
+
+
+def apply_edit(text: str, start: tuple[int, int], end: tuple[int, int], new_text: str,
+               encoding: str = "utf-16") -> str:
+    """``text`` with the range from ``start`` to ``end`` (LSP ``(line, character)`` positions in ``encoding``)
+    replaced by ``new_text``: an incremental ``didChange``, placed by LSP's lines (pygls' own split the text with
+    ``str.splitlines``, which also breaks at U+2028, NEL and a form feed, so the edit landed lines off; and a
+    character past a ``\\r\\n`` line's end took its ``\\r``). As LSP says, a character beyond its line's end is the
+    line's end, and a line beyond the text its end; a range given end first is read start first (as
+    vscode-languageserver-textdocument reads it).
+
+    >>> apply_edit("a: 1\\u2028b: 2\\nc: 3\\n", (1, 0), (1, 0), "X")
+    'a: 1\\u2028b: 2\\nXc: 3\\n'
+    >>> apply_edit("a: 1\\r\\nc: 3\\r\\n", (0, 4), (0, 9), "X")
+    'a: 1X\\r\\nc: 3\\r\\n'
+    """
+    lines = Lines(text, encoding)
+    a, b = lines.offset(*start), lines.offset(*end)
+    if b < a:
+        a, b = b, a
+    return text[:a] + new_text + text[b:]
