@@ -11,8 +11,10 @@ from torch import nn
 def _peak(x: torch.Tensor, dim: int) -> torch.Tensor:
     """The maximum over ``dim``. ``amax`` is the cheaper forward; under autograd ``max``'s backward (to the
     one position that won, as the reference's max pooling routes it) cost 0.23-0.48 ms where amax's
-    (shared among ties) cost 0.63-0.74 ms, forward and backward of [8, 64-256, 128-512] on 1 thread."""
-    return x.max(dim=dim)[0] if torch.is_grad_enabled() else x.amax(dim=dim)
+    (shared among ties) cost 0.63-0.74 ms, forward and backward of [8, 64-256, 128-512] on 1 thread. A trace
+    takes ``max`` whatever the grad mode: torch.jit.trace reruns the model in another mode to check the graph
+    (which must not differ), and the traced graph, run with gradients, must route them as the reference."""
+    return x.max(dim=dim)[0] if torch.is_grad_enabled() or torch.jit.is_tracing() else x.amax(dim=dim)
 
 
 class ChannelAttention1d(nn.Module):

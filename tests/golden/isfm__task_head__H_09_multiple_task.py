@@ -18,7 +18,8 @@ class SystemRouter(nn.Module):
     narrower than ``out_features`` (fewer classes) are padded with ``-inf`` (softmax gives 0). Without
     ``system_id`` every sample goes through the only head. An id without a head (named with the ids
     that have one), or whose head reads another width, raises ValueError in eager mode and scripted;
-    a compiled or exported graph cannot raise on values: there that sample's output row is NaN.
+    a compiled or exported graph cannot raise on values: there that sample's output row is NaN. On the
+    meta device no id can be read: nothing is checked there.
     """
 
     def __init__(self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int) -> None:
@@ -30,13 +31,17 @@ class SystemRouter(nn.Module):
         self.systems = ", ".join(sorted(heads, key=int))  # the ids with a head, for messages
 
     def forward(self, x: torch.Tensor, system_id: torch.Tensor | None = None) -> torch.Tensor:
+        # On the meta device (a model built there to size it, or before to_empty()) no value can be read:
+        # routing checks that read the ids are skipped there, as _check_rates skips the rates off the CPU.
+        readable = x.device.type != "meta" and (system_id is None or system_id.device.type != "meta")
         if not torch.jit.is_scripting():
             if self.only and not torch.compiler.is_compiling():  # one head in eager mode: just run it
                 # The ids are read on the host (one device sync, as in _check): cheaper than tensor ops.
-                ids = [0] if system_id is None else system_id.tolist()
-                if system_id is not None and ids.count(int(self.only)) != len(ids):
-                    raise ValueError(self._no_head(system_id[system_id != int(self.only)]))
-                if x.shape[-1] != self.in_features[self.only] and len(ids) > 0:
+                if system_id is not None and readable:
+                    ids = system_id.tolist()
+                    if ids.count(int(self.only)) != len(ids):
+                        raise ValueError(self._no_head(system_id[system_id != int(self.only)]))
+                if x.shape[-1] != self.in_features[self.only] and (system_id is None or system_id.numel() > 0):
                     raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
                 return self._pad(self.heads[self.only](x))
         out = x.new_full(list(x.shape[:-1]) + [self.out_features], float("nan"))
@@ -49,7 +54,7 @@ class SystemRouter(nn.Module):
             if x.shape[-1] == self.in_features[key]:
                 routed = routed | mine
                 out = torch.where(mine.view(rows), self._pad(head(x)), out)
-        if torch.jit.is_scripting() or not torch.compiler.is_compiling():
+        if (torch.jit.is_scripting() or not torch.compiler.is_compiling()) and readable:
             if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
                 if system_id is not None and not bool(known.all()):
                     raise ValueError(self._no_head(system_id[~known]))

@@ -477,7 +477,7 @@ class Classifier(nn.Module):
         x = self.fc1(x)  # [B, 64]  AttentionGRU.yaml:98
         x = torch.relu_(x)  # [B, 64]  AttentionGRU.yaml:99
         x = F.dropout(x, p=0.1, training=self.training)  # [B, 64]  AttentionGRU.yaml:100
-        x = self.fc2(x)  # [B, 10]  AttentionGRU.yaml:101
+        x = self.fc2(x)  # [B, num_classes]  AttentionGRU.yaml:101
         return x
 
 

@@ -406,7 +406,7 @@ class Classifier(nn.Module):
         x = self.fc1(x)  # [B, 128]  AttentionLSTM.yaml:43
         x = torch.relu_(x)  # [B, 128]  AttentionLSTM.yaml:44
         x = F.dropout(x, p=0.1, training=self.training)  # [B, 128]  AttentionLSTM.yaml:45
-        x = self.fc2(x)  # [B, 10]  AttentionLSTM.yaml:46
+        x = self.fc2(x)  # [B, num_classes]  AttentionLSTM.yaml:46
         return x
 
 

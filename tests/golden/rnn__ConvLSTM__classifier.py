@@ -417,7 +417,7 @@ class Classifier(nn.Module):
         x = self.fc1(x)  # [B, 32]  ConvLSTM.yaml:69
         x = torch.relu_(x)  # [B, 32]  ConvLSTM.yaml:70
         x = F.dropout(x, p=0.1, training=self.training)  # [B, 32]  ConvLSTM.yaml:71
-        x = self.fc2(x)  # [B, 10]  ConvLSTM.yaml:72
+        x = self.fc2(x)  # [B, num_classes]  ConvLSTM.yaml:72
         return x
 
 

@@ -401,7 +401,7 @@ class Classifier(nn.Module):
         x = self.fc1(x)  # [B, 64]  ResidualRNN.yaml:66
         x = torch.relu_(x)  # [B, 64]  ResidualRNN.yaml:67
         x = F.dropout(x, p=0.1, training=self.training)  # [B, 64]  ResidualRNN.yaml:68
-        x = self.fc2(x)  # [B, 10]  ResidualRNN.yaml:69
+        x = self.fc2(x)  # [B, num_classes]  ResidualRNN.yaml:69
         return x
 
 

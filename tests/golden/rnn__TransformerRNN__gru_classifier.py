@@ -464,7 +464,7 @@ class Classifier(nn.Module):
         x = self.fc1(x)  # [B, 128]  TransformerRNN.yaml:70
         x = torch.relu_(x)  # [B, 128]  TransformerRNN.yaml:71
         x = F.dropout(x, p=0.1, training=self.training)  # [B, 128]  TransformerRNN.yaml:72
-        x = self.fc2(x)  # [B, 4]  TransformerRNN.yaml:73
+        x = self.fc2(x)  # [B, num_classes]  TransformerRNN.yaml:73
         return x
 
 
