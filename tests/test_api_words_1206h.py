@@ -199,12 +199,13 @@ def test_an_unknown_spec_name_says_where_the_library_is_listed(tmp_path: Path) -
     with pytest.raises(vibench.SpecError) as info:
         find_spec("cnn/ResNet9", in_python=True)
     hint = info.value.diagnostics[0].hint or ""
-    assert "vibench-compile" not in hint and "docs/templates.md" in hint
+    assert "installed with vibench" in hint  # (docs/ is not installed: the command is)
     with pytest.raises(vibench.SpecError) as info:
         find_spec("cnn/ResNet9")
     assert "`vibench-compile --list` lists them" in (info.value.diagnostics[0].hint or "")
     (d,) = _errors(text="vibench: 1\nextends: zzz/Qqq\n")  # an unknown `extends:` of no near name
-    assert d.code == "E205" and d.hint == "docs/templates.md lists the library's templates"
+    assert d.code == "E205" and d.hint == ("the command `vibench-compile --list`, installed with vibench, lists the "
+                                           "library's templates")
 
 
 # -- 4. inputs given as an array -----------------------------------------------------------------------------------
@@ -244,3 +245,36 @@ def test_a_chain_of_files_is_refused_past_the_levels_it_says(tmp_path: Path, mon
     _chain(tmp_path, MAX_NESTING + 1)
     (tmp_path / f"t{MAX_NESTING + 1}.yaml").unlink()
     assert vibench.check(text=text).root.name == "Tiny"
+
+
+NC2 = """vibench: 1
+name: NC2
+params:
+  num_classes: {type: int, default: 10}
+  k: {type: int, default: 1}
+inputs: {x: {shape: [B, 1, L]}}
+nodes:
+  pool: {block: adaptive_avg_pool1d, in: x, output_size: 1}
+  flat: {block: flatten, in: pool}
+  fc: {block: linear, in: flat, out_features: "${num_classes * k}"}
+outputs: {y: fc}
+"""
+
+
+@pytest.mark.parametrize("in_python", [False, True])
+def test_a_blame_note_names_the_table_for_the_value_it_gave(tmp_path: Path, in_python: bool,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: "... as it does without `--set num_classes`" (or `num_classes=`) for a count the table gave.
+    spec, table = tmp_path / "nc2.yaml", tmp_path / "mid.csv"
+    spec.write_text(NC2, encoding="utf-8")
+    table.write_text("Dataset_id,Label\n1,99999\n", encoding="utf-8")
+    if in_python:
+        with pytest.raises(vibench.SpecError) as info:
+            vibench.check(str(spec), metadata=str(table), params={"k": 100000})
+        note = info.value.diagnostics[0].notes[0]
+        assert note.endswith("as it does without the metadata table (`metadata=`)")
+    else:
+        from vibench.compiler.cli import main
+
+        assert main([str(spec), "--check", "--metadata", str(table), "--set", "k=100000"]) == 1
+        assert "as it does without the metadata table (`--metadata`)" in capsys.readouterr().err

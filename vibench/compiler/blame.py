@@ -51,12 +51,12 @@ Setting = tuple[bool, str]
 def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: Trial,
                    overrides: Mapping[str, Any] | None = None,
                    origin: Callable[[str], str] | None = None,
-                   spelling: Callable[[str], str] = lambda key: f"--set {key}") -> tuple[Diagnostic, ...]:
+                   spelling: Callable[[str], str] = lambda key: f"`--set {key}`") -> tuple[Diagnostic, ...]:
     """``diagnostics`` with each error raised outside ``doc``'s file moved to the setting of ``doc`` it
     comes from, when a trial tells. ``check(doc, overrides)`` compiles a document with those values;
     ``overrides`` are the values the compile was given (``--set``), ``origin(key)`` the note that says
-    where such a value came from (the one E208 gives it), ``spelling(key)`` how a note names one (``--set
-    key``, or ``key=`` from Python)."""
+    where such a value came from (the one E208 gives it), ``spelling(key)`` how a note names one, quoted
+    (```--set key```, ```key=``` from Python, or the metadata table that gave it)."""
     data = doc.data
     extending = isinstance(data, dict) and "extends" in data
     settings = data.get("with", {}) if extending else {}
@@ -143,7 +143,7 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     for d in outside:  # the first setting without which it goes away, naming the others that do the same
         if id(d) not in cause and removers.get(id(d)):
             first, *others = _own_value_first(d, removers[id(d)], said)
-            named = (f"`{spelling(k)}`" if given else f"`{k}`" for given, k in others)
+            named = (spelling(k) if given else f"`{k}`" for given, k in others)
             cause[id(d)] = (first, "away", " or ".join(named))
     for d in outside:
         if id(d) not in cause and len(changers.get(id(d), [])) == 1:

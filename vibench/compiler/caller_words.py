@@ -25,6 +25,13 @@ class CallerWords:
         """Where the override ``name`` comes from, in messages: the metadata table, else :attr:`given_as`."""
         return "from the metadata table" if name in self.from_table else self.given_as
 
+    def setting_named(self, name: str) -> str:
+        """How a note names the setting of override ``name`` ("without it the error goes away, as it does
+        without ..."): `--set n` or `n=`, and for a value the metadata table gave, the table."""
+        if name in self.from_table:
+            return f"the metadata table (`{self.metadata_option}`)"
+        return f"`{name}=`" if self.in_python else f"`--set {name}`"
+
     def value_origin(self, name: str) -> str:
         """A note for a refused override: where its value came from (the error is at the declaration)."""
         if name in self.from_table:

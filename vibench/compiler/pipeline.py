@@ -244,7 +244,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
                     analyse(d, nodes, overrides)
 
             located = blame.blame_settings(doc, err.diagnostics, trial, params, library.value_origin,
-                                           lambda key: f"{key}=" if library.in_python else f"--set {key}")
+                                           library.setting_named)
             raise SpecError(located, err.sources) from None
         if program.root.metadata:  # what its `${...}` gave, as model.py will write it (--check says so too)
             from vibench.compiler.resolve_units import check_metadata_value

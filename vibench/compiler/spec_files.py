@@ -11,7 +11,7 @@ from vibench.compiler.diagnostics import Diagnostic, SpecError
 
 LIBRARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-LISTING_IN_PYTHON = "docs/templates.md lists the library's templates"
+LISTING_IN_PYTHON = "the command `vibench-compile --list`, installed with vibench, lists the library's templates"
 """Where a hint sends a caller of the Python API to see the library (`vibench-compile --list` on the command line):
 the API has no listing of its own."""
 
