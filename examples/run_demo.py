@@ -4,8 +4,8 @@
 
 1. ``vibench-compile SPEC -o build/model.py`` (the same compiler the CLI runs; no torch needed): the
    checkout's build/model.py, as `make run` writes it, from whatever folder the demo runs in; ``-o FILE``
-   writes FILE instead (a path from the current folder, as vibench-compile's ``-o``);
-2. import that file as a plain Python file (it needs nothing but torch);
+   writes FILE instead (a path from the current folder, as vibench-compile's ``-o``, but a file: not ``-``);
+2. import that file as a plain Python file, whatever its suffix (it needs nothing but torch);
 3. feed it a batch of synthetic bearing-vibration signals (shaft harmonics, periodic fault
    impacts exciting a structural resonance, noise) and print shapes and parameter counts.
 """
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import importlib.util
 import math
 import os
@@ -96,8 +97,9 @@ def main() -> int:
                         help="extra folder to search for SPEC, `extends:` and block references, as vibench-compile "
                         "-I (also VIBENCH_SPEC_PATH)")
     parser.add_argument("-o", "--out", default=None, metavar="FILE",
-                        help="where to write model.py (a path from the current folder; its folder must exist); "
-                        f"default: {DEFAULT_OUT} of the checkout, as `make run` writes it")
+                        help="where to write model.py (a path from the current folder; its folder must exist; a file, "
+                        f"which the demo imports, not -); default: {DEFAULT_OUT} of the checkout, as `make run` "
+                        "writes it")
     parser.add_argument("--batch", type=_positive, default=8, help="samples in the synthetic batch (default: 8)")
     parser.add_argument("--length", type=_positive, default=2048,
                         help="samples per signal, the size L of the model's inputs (default: 2048)")
@@ -109,7 +111,10 @@ def main() -> int:
         params, shown = _parse_sets(args.sets)
         search = [os.path.abspath(folder) for folder in _search_path(args)]
         spec = os.path.join(ROOT, DEFAULT_SPEC) if args.spec is None else os.path.abspath(_spec_path(args.spec, search))
-        target = None if args.out is None else {f"-o {args.out}": output_target(args.out, "-o")}
+        if args.out == "-":  # vibench-compile's standard output: the demo would write a file named `-`
+            raise UsageError("-o -: the demo writes model.py to a file and imports it; give a file name "
+                             "(`vibench-compile SPEC -o -` writes standard output)")
+        target = None if args.out is None else {f"-o {args.out}": output_target(args.out, "-o", streams=False)}
     except (UsageError, OutputError) as err:
         parser.error(str(err))
     out = os.path.join(ROOT, DEFAULT_OUT) if args.out is None else os.path.abspath(args.out)
@@ -155,8 +160,11 @@ def main() -> int:
 
     import torch
 
-    module_spec = importlib.util.spec_from_file_location("vibench_demo_model", out)
-    assert module_spec is not None and module_spec.loader is not None
+    # A loader named here, not found by the suffix: `-o m.txt` or `-o mdl` is a model.py too (spec_from_file_location
+    # finds no loader for those and gave None).
+    loader = importlib.machinery.SourceFileLoader("vibench_demo_model", out)
+    module_spec = importlib.machinery.ModuleSpec(loader.name, loader, origin=out)
+    module_spec.has_location = True  # the module's __file__ is the file written
     module = importlib.util.module_from_spec(module_spec)
     # model.py needs nothing but torch. Run as that file is the text this run wrote there: a demo started beside
     # this one rewrites build/model.py, and reading the file back ran the other's model (seen in parallel tests).

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 def elaborate_keyed(e: Elaborator, nd: NodeDef, refs: RawRefs, items: dict[Any, Any], pos: Pos | None) -> None:
     """Make node ``nd`` once per key of ``items`` (see the module docstring)."""
-    from vibench.compiler.resolve_decls import MAX_NAME, RESERVED_NAMES
+    from vibench.compiler.resolve_decls import AMBIGUOUS_NAMES, MAX_NAME, RESERVED_NAMES
 
     if len(items) > MAX_FOR_EACH:
         raise e.error(Diagnostic("E213", f"`for_each` of node `{nd.name}` gives too many keys", pos, node=nd.name,
@@ -38,6 +38,12 @@ def elaborate_keyed(e: Elaborator, nd: NodeDef, refs: RawRefs, items: dict[Any, 
     keys: list[str] = []
     for k, (key, item) in enumerate(items.items()):
         shown = clip(repr(key), 60)
+        if key in AMBIGUOUS_NAMES:  # reserved, but not for the reason the next refusal gives: say why, as a node does
+            raise e.error(Diagnostic("E106", f"`for_each` of node `{nd.name}` would make a node named {shown}", pos,
+                                     node=nd.name, expected="keys that read as words (node names)",
+                                     found=f"`{key}` reads like {AMBIGUOUS_NAMES[key]}, and ruff refuses it as a "
+                                     "Python name (E741); model.py's forward names a variable after the copy",
+                                     hint="rename the mapping's key with a word it stands for"))
         if (not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key) or key.startswith("_")
                 or not key.isascii() or key in RESERVED_NAMES):
             raise e.error(Diagnostic("E106", f"`for_each` of node `{nd.name}` would make a node named {shown}", pos,

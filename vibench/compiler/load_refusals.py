@@ -254,7 +254,9 @@ def _long_key(parsed: str, index: int) -> bool:
     if start >= 0 and "{" not in line[:start + 1] and "[" not in line[:start + 1]:
         return False  # a `,` outside a flow collection on this line: a block scalar's, where the key began unknown
     key = line[start + 1:].lstrip(" \t") if start >= 0 else line.lstrip(" \t-")
-    return len(key) > MAX_KEY and "#" not in line  # (after a `#`, a comment: what it ends is not known)
+    # (after a comment, what the index ends is not known; a `#` in a quoted string or inside a word, as in
+    # `{a: "#", k...k: 1}` or `{a#b: 1}`, starts none)
+    return len(key) > MAX_KEY and not any(m[0].startswith("#") for m in _STRING_OR_COMMENT.finditer(line))
 
 
 def _refused_escape(parsed: str, mark: Any) -> tuple[str, int] | None:

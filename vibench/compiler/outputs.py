@@ -89,14 +89,17 @@ def output_stream(path: str, flag: str) -> int | None:
     return None
 
 
-def output_target(path: str, flag: str) -> str:
+def output_target(path: str, flag: str, streams: bool = True) -> str:
     """The file an output path writes: a symlink is followed to its target (which is replaced, the
     link kept). Refused: an empty path, a name ending in ``/`` (or ``/.``), a file descriptor's name
     (``/dev/stdout``: a caller that writes streams asks :func:`output_stream` first), a missing
-    folder, an existing folder, device, FIFO or other non-regular file."""
+    folder, an existing folder, device, FIFO or other non-regular file. A refusal of ``-o`` offers
+    vibench-compile's ``-o -`` and ``--check`` unless ``streams`` is false (examples/run_demo.py has
+    neither: it imports the file it writes)."""
+    offers = flag == "-o" and streams
     if not path:
-        raise OutputError(f"{flag} names no file (an empty path)"
-                          + ("; give a file name, or `-o -` for standard output" if flag == "-o" else ""))
+        fix = ("; give a file name" + (", or `-o -` for standard output" if offers else "")) if flag == "-o" else ""
+        raise OutputError(f"{flag} names no file (an empty path){fix}")
     _refuse_folder_name(path, flag)
     number = _descriptor(path)
     if number is not None:
@@ -111,7 +114,7 @@ def output_target(path: str, flag: str) -> str:
         raise OutputError(f"{flag} {clip_path(path)} {loop}; remove the link or give another name")
     if os.path.lexists(target) and not os.path.isfile(target):
         raise OutputError(f"{flag} {clip_path(path)} is not a regular file; refusing to replace it"
-                          + (" (use --check to write nothing, or `-o -` for standard output)" if flag == "-o" else ""))
+                          + (" (use --check to write nothing, or `-o -` for standard output)" if offers else ""))
     return target
 
 
