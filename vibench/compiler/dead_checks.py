@@ -23,7 +23,7 @@ from vibench.compiler.diagnostics import Diagnostic, comment_hint, one_of, sugge
 from vibench.compiler.elaborated import Failed
 from vibench.compiler.ir import NodeDef, Pos, UnitDef
 from vibench.compiler.plugin_calls import is_plugin
-from vibench.compiler.typecheck import _NODE_KEYS
+from vibench.compiler.typecheck import unwritten_keys
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
@@ -37,7 +37,7 @@ def check_dead_node(owner: _Specializer, udef: UnitDef, nd: NodeDef,
     if not isinstance(nd.block, str):
         return None
     block = owner.lookup_block(nd.block, udef, nd.block_pos, nd.name)  # E110 with "did you mean", and Failed
-    errors = [d for key, _, pos in nd.params if (d := _unknown_key(block, key, pos, nd.name)) is not None]
+    errors = [d for key, _, pos in nd.params if (d := _unknown_key(block, key, pos, nd)) is not None]
     owner.diags.extend(errors)
     if isinstance(block, UnitDef):
         check_unit(owner, block, set() if seen is None else seen)
@@ -84,13 +84,13 @@ def check_unit(owner: _Specializer, unit: UnitDef, seen: set[int]) -> None:
             continue
 
 
-def _unknown_key(block: Block | UnitDef, key: str, pos: Pos | None, node: str) -> Diagnostic | None:
+def _unknown_key(block: Block | UnitDef, key: str, pos: Pos | None, nd: NodeDef) -> Diagnostic | None:
     """E111 for ``key`` when ``block`` has no such parameter, worded as the built node's error (None: it has)."""
     if isinstance(block, UnitDef):  # as `bind_params` says it for a composite
         names = [d.name for d in block.params]
         if key in names:
             return None
-        return Diagnostic("E111", f"unknown parameter `{key}` for block `{block.name}`", pos, node=node,
+        return Diagnostic("E111", f"unknown parameter `{key}` for block `{block.name}`", pos, node=nd.name,
                           expected="one of " + (", ".join(f"`{n}`" for n in names) or "(none)"),
                           hint=comment_hint(key) or suggest(key, names) or "remove it, or declare it in `params:`")
     if is_plugin(block) or block.Params.model_config.get("extra") != "forbid":
@@ -98,7 +98,7 @@ def _unknown_key(block: Block | UnitDef, key: str, pos: Pos | None, node: str) -
     fields = block.Params.model_fields
     if key in fields or any(info.alias == key for info in fields.values()):
         return None
-    return Diagnostic("E111", f"unknown parameter `{key}` for block `{block.name}`", pos, node=node,
+    return Diagnostic("E111", f"unknown parameter `{key}` for block `{block.name}`", pos, node=nd.name,
                       expected="one of " + one_of(fields) if fields else "no parameters",
-                      hint=comment_hint(key) or suggest(key, [*fields, *_NODE_KEYS])
+                      hint=comment_hint(key) or suggest(key, unwritten_keys(nd, fields))
                       or f"`vibench-compile --blocks` describes `{block.name}`")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeError
@@ -31,6 +31,7 @@ from vibench.compiler.plugin_calls import validated as plugin_validated
 from vibench.compiler.plugin_rule import rule as plugin_rule
 from vibench.compiler.symbolic import NeedConcrete, fmt_shape
 from vibench.compiler.typecheck_composite import CompositeCheck, connected, decl_text
+from vibench.schemas.document import NODE_KEYS
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
@@ -233,7 +234,7 @@ class TypeCheck(CompositeCheck):
                 field = str(loc[0]) if loc else None
                 pos = positions.get(field, nd.pos) if field else nd.pos
                 if e["type"] == "extra_forbidden":
-                    hint = comment_hint(field) or suggest(field or "", [*fields, *_NODE_KEYS])
+                    hint = comment_hint(field) or suggest(field or "", unwritten_keys(nd, fields))
                     diags.append(Diagnostic("E111", f"unknown parameter `{field}` for block `{block.name}`", pos,
                                             node=nd.name, span=len(field or ""),
                                             expected="one of " + one_of(fields) if fields else "no parameters",
@@ -365,7 +366,17 @@ def _field_doc(block: Block, field: str | None) -> str | None:
     return info.description if info is not None else None
 
 
-_NODE_KEYS = ("in", "block", "repeat", "when", "doc")
+def unwritten_keys(nd: NodeDef, fields: Iterable[str]) -> list[str]:
+    """The parameters ``fields`` and node keys (NODE_KEYS) ``nd`` does not write: the "did you mean" candidates for
+    its misspelt key (one it writes would be a duplicate; one set by `with:` or `inherit` is not: the node's wins)."""
+    written = {key for key, _, _ in nd.params}
+    # A node key is unwritten where its field has its default (a `checkpoint` name that read nothing is None);
+    # `in: []`, `inherit: false` and a `checkpoint` that is false read as unwritten: a harmless suggestion at most.
+    written.update(key for key, there in (
+        ("block", True), ("in", bool(nd.inputs)), ("repeat", nd.repeat is not None), ("when", nd.when is not None),
+        ("for_each", nd.for_each is not None), ("inherit", nd.inherit), ("with", nd.with_ is not None),
+        ("checkpoint", nd.checkpoint is not False), ("doc", nd.doc is not None)) if there)
+    return [key for key in (*fields, *NODE_KEYS) if key not in written]
 
 
 def origin_of(nd: NodeDef, pos: Pos | None) -> Pos | None:

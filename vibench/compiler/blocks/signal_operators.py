@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from vibench.compiler.blocks.base import Block, ShapeContext, numel
 from vibench.compiler.codegen import code as c
@@ -56,6 +56,19 @@ class SignalOperatorsParams(BlockParams):
     f_b_mu: float = Field(0.0, description="WF: mean of the initial filter widths (normal).")
     f_b_sigma: float = Field(0.1, ge=0, description="WF: standard deviation of the initial filter widths.")
     width: int | None = Field(None, ge=1, description="Channels W of [B, L, W], all groups together (inferred).")
+
+    @model_validator(mode="after")
+    def _bandwidth(self) -> SignalOperatorsParams:
+        # Every filter would start at f_b = 0, and WF's exp(-((f - f_c) / (2 * f_b)) ** 2) divides by it: NaN
+        # where a centre lies on the FFT grid (all of them with f_c_sigma 0), NaN gradients elsewhere. The
+        # message completes "block `signal_operators` at node `n`: ..." (typecheck.py).
+        if "WF" in self.operators and self.f_b_mu == 0 and self.f_b_sigma == 0:
+            raise ValueError(
+                "`f_b_mu` and `f_b_sigma` are both 0: every WF filter would start with bandwidth 0, and its"
+                " exp(-((f - f_c) / (2 * f_b)) ** 2) divides by that 0 (NaN outputs and gradients); give"
+                " `f_b_sigma` > 0 (the default is 0.1) or a nonzero `f_b_mu`"
+            )
+        return self
 
 
 # -- torch implementations (copied into model.py) --------------------------------------------
