@@ -15,10 +15,9 @@ class SystemRouter(nn.Module):
     x's width runs on the whole batch and ``torch.where`` keeps each sample's rows of its own head, so
     ``torch.compile(fullgraph=True)``, ``torch.export`` and ``torch.jit.script`` capture it. Outputs
     narrower than ``out_features`` (fewer classes) are padded with ``-inf`` (softmax gives 0). Without
-    ``system_id`` every sample goes through the only head. An id without a head (named with the ids
-    that have one), or whose head reads another width, raises ValueError in eager mode and scripted;
-    a compiled or exported graph cannot raise on values: there that sample's output row is NaN. On the
-    meta device no id can be read: nothing is checked there.
+    ``system_id`` every sample goes through the only head. An id without a head (named with the ids that
+    have one), or whose head reads another width, raises ValueError in eager mode and scripted; a compiled
+    or exported graph cannot raise on values (there that sample's row is NaN), nor can the meta device.
     """
 
     def __init__(self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int) -> None:
@@ -30,8 +29,6 @@ class SystemRouter(nn.Module):
         self.systems = ", ".join(sorted(heads, key=int))  # the ids with a head, for messages
 
     def forward(self, x: torch.Tensor, system_id: torch.Tensor | None = None) -> torch.Tensor:
-        # On the meta device (a model built there to size it, or before to_empty()) no value can be read:
-        # routing checks that read the ids are skipped there, as _check_rates skips the rates off the CPU.
         readable = x.device.type != "meta" and (system_id is None or system_id.device.type != "meta")
         if not torch.jit.is_scripting():
             if self.only and not torch.compiler.is_compiling():  # one head in eager mode: just run it
