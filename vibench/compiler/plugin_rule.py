@@ -160,7 +160,7 @@ product of a few sizes within 2**62, and short enough to print in the limit's me
 def spec_sized(number: int | None, p: Any, ins: list[TensorType]) -> bool:
     """Whether ``number``, beyond 2**62, is one the node's own sizes make: at most the square of their product (a
     count is at most quadratic in its sizes: a linear's ``in * out``, an attention's ``L * L``). The sizes are
-    the numbers among the parameters ``p`` (in lists and mappings too; booleans are none) and the inputs' fixed
+    the integers among the parameters ``p`` (in lists and mappings too; booleans are none) and the inputs' fixed
     sizes. Such a number is the spec's (its limits E307, E213 and E309 report it); any other beyond 2**62 (10**400
     on a node of small sizes) is the plug-in's wrong value."""
     if number is None or not MAX_INT < number <= _LARGEST_SIZED:
@@ -174,7 +174,7 @@ def spec_sized(number: int | None, p: Any, ins: list[TensorType]) -> bool:
             stack += value
         elif isinstance(value, dict):
             stack += value.values()
-        elif (type(value) is int or (type(value) is float and math.isfinite(value))) and abs(value) > 1:
+        elif type(value) is int and abs(value) > 1:  # (a float is no size: a clip bound of 1e30 explains nothing)
             product *= abs(value)
     return product * product >= number
 

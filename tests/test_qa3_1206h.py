@@ -1,0 +1,41 @@
+"""Defects found by the second look at the day's fixes (12-06): substitution of bound symbols, and a plug-in's
+wrong count taken as the spec's through a float parameter."""
+
+from __future__ import annotations
+
+import random
+
+from pydantic import BaseModel
+
+from vibench.compiler.ir import TensorType
+from vibench.compiler.plugin_rule import spec_sized
+from vibench.compiler.symbolic import Expr
+
+
+def test_substituting_some_symbols_of_a_long_sum_gives_the_sum_with_them_put_in() -> None:
+    # A partial --input binding substitutes into FLOP totals of thousands of terms (each addition copied the
+    # running total: 27 s for 4,000 terms).
+    rng = random.Random(3)
+    terms: dict = {}
+    for k in range(3000):
+        terms[("B", f"L{k}")] = rng.randint(1, 9)
+        terms[(f"L{k}",)] = 1
+    total = Expr(terms, 7)  # (made at once: adding term by term is itself quadratic)
+    put = total.subs({"B": 3})
+    env = {f"L{k}": rng.randint(1, 50) for k in range(3000)}
+    assert put.symbols() == set(env) and put.evaluate(env) == total.evaluate({**env, "B": 3})
+    assert total.subs({"B": 3, **env}) == total.evaluate({**env, "B": 3})
+    assert (Expr.symbol("N") - Expr.symbol("B")).subs({"B": 0, "N": 0}) == 0  # every term cancelled: a number
+
+
+class _Clip(BaseModel):
+    bound: float = 1e30
+    width: int = 8
+
+
+def test_a_float_parameter_explains_no_count() -> None:
+    # Before: a clip bound of 1e30 let a plug-in's param_count of 10**40 pass as the spec's (E307, "raise
+    # --max-params"); a count its integer sizes cannot reach is the plug-in's (E114).
+    ins = [TensorType((4, 16), "float32")]
+    assert not spec_sized(10**40, _Clip(), ins)
+    assert spec_sized(2**63, _Clip(width=2**40), ins)  # an integer size squared does reach it
