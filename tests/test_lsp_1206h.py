@@ -269,6 +269,44 @@ def test_the_server_places_another_files_error_at_its_reference(server: Language
     assert d["code"] == "E110" and d["range"]["start"] == {"line": 5, "character": 13}, d
 
 
+def test_placing_another_files_error_builds_no_hint_for_a_missing_reference(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each reference is only looked up: the compiler's E205 hint walks up to 500 folders per missing file."""
+    from vibench.compiler.resolve import Library
+
+    for index in range(3):
+        (tmp_path / f"d{index}").mkdir()  # folders a hint would walk
+    (tmp_path / "blocks.yaml").write_text(BROKEN_BLOCK)
+    missing = "".join(f"  m{i}: {{block: ./missing{i}.yaml#X, in: x}}\n" for i in range(20))
+    text = ("vibench: 1\nname: M\ninputs:\n  x: {shape: [2, 3, 16]}\nnodes:\n" + missing
+            + "  a: {block: ./blocks.yaml#X, in: x}\noutputs: {y: a}\n")
+    path = tmp_path / "main.vibench.yaml"
+    path.write_text(text)
+    checked = checking.check(text, str(path), 1, [])
+    walks: list[str] = []
+    original = Library._hint
+    monkeypatch.setattr(Library, "_hint", lambda self, ref, *rest: walks.append(ref) or original(self, ref, *rest))
+    found = checking.problems(checked, outline(text), Lines(text))
+    assert walks == []
+    [(code, shown)] = [(p.diagnostic.code, text[p.start:p.end]) for p in found if p.elsewhere is not None]
+    assert (code, shown) == ("E110", "./blocks.yaml#X")
+
+
+def test_a_reference_on_the_search_path_or_to_the_library_is_found_as_the_compiler_finds_it(tmp_path: Path) -> None:
+    found = checking._spec_file
+    lib = tmp_path / "lib"
+    (lib / "fam").mkdir(parents=True)
+    (lib / "fam" / "Net.yaml").write_text(BROKEN_BLOCK)
+    (tmp_path / "here.yaml").write_text(BROKEN_BLOCK)
+    folder, path = str(tmp_path), (str(lib),)
+    assert found("fam/Net", folder, path) == str((lib / "fam" / "Net.yaml").resolve())
+    assert found("./here.yaml", folder, path) == str((tmp_path / "here.yaml").resolve())
+    assert found("./fam/Net.yaml", folder, path) is None  # a relative reference is looked for in the folder only
+    assert found("cnn/ResNet1D", folder, ()) is not None  # the library
+    assert found(str(tmp_path / "here.yaml"), folder, path) is None  # an absolute path is refused (E205)
+    assert found("../here.yaml", str(lib), ()) is None  # outside the search path
+
+
 # --------------------------------------------------------------------------------------------
 # 6. a file reference is the whole value
 # --------------------------------------------------------------------------------------------
@@ -343,6 +381,31 @@ def test_a_value_reported_at_its_key_is_fixed_in_the_value(written: str) -> None
     assert vibench.check(text=found[0][2]).root.name == "Fx"  # the fix compiles
 
 
+NAMED_AS_KEY = """\
+vibench: 1
+name: Fx
+params:
+  out_channel: {type: int, default: 8}
+  dims: {type: int, default: 1}
+inputs:
+  x: {shape: [2, 4, 16]}
+nodes:
+  layer1: {block: conv1d, in: x, out_channels: out_channel, kernel_size: 3}
+  cat: {block: concat, in: [layer1, layer1], dim: dims}
+outputs: {y: cat}
+"""
+
+
+@pytest.mark.parametrize(("key", "param"), [("out_channels", "out_channel"), ("dim", "dims")])
+def test_a_value_named_as_its_key_is_fixed_in_the_value_not_the_key(key: str, param: str) -> None:
+    broken = NAMED_AS_KEY.replace(f"{key}: {param}", f"{key}: {key}")  # the value is written as its key
+    found = [f for f in fixes(broken) if f[0] == "E112"]
+    assert found == [("E112", key, NAMED_AS_KEY)]  # the key stays: rewriting it was E111
+    import vibench
+
+    assert vibench.check(text=NAMED_AS_KEY).root.name == "Fx"  # the fix compiles
+
+
 # --------------------------------------------------------------------------------------------
 # 8. names as values, typed as the compiler reads the defaults
 # --------------------------------------------------------------------------------------------
@@ -377,6 +440,19 @@ outputs: {y: c}
 
     assert offered("a") == {"n", "m", "q"}  # `"8"` and `"3"` are strings, `yes` a bool, `1e3` a float (E112)
     assert offered("b") == {"f"}
+
+
+@pytest.mark.parametrize(("written", "an_int"), [
+    ("!!str 8", False), ('!!int "8"', True), ("!!float 3", False), ("{default: !!str 8}", False),
+    ("&x 8", True), ("!!int &x '8'", True), ("!!str 8  # why", False), ("{default: &y !!str 8}", False),
+])
+def test_a_defaults_tag_types_it_as_the_compiler_reads_it(written: str, an_int: bool) -> None:
+    from vibench.lsp.param_types import declared_as, kinds_taken
+
+    text = f"vibench: 1\nparams:\n  w: {written}\n"
+    assert declared_as(outline(text), ("params", "w"), kinds_taken("int")) is an_int
+    value = load_text(text).data["params"]["w"]
+    assert isinstance(value.get("default") if isinstance(value, dict) else value, int) is an_int  # the compiler
 
 
 # --------------------------------------------------------------------------------------------

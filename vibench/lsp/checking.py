@@ -185,23 +185,10 @@ def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
     own = checked.own_names or {checked.display}
     keys = KeyIndex(outline)
     found: dict[str, str | None] = {}  # the real path of the file each reference names, looked up once
-    library = None
 
     def target(ref: str) -> str | None:
-        """The file a spec reference (``./blocks.yaml``, ``cnn/ResNet1D``; no ``#Block``) names, found as the
-        compiler found it: from the document's folder, then on the search path."""
-        nonlocal library
         if ref not in found:
-            from vibench.compiler.diagnostics import SpecError
-            from vibench.compiler.resolve import Library
-
-            if library is None:
-                library = Library(list(checked.search_path))
-                library.home = checked.folder
-            try:
-                found[ref] = os.path.realpath(library.find(ref, checked.folder, None))
-            except SpecError:
-                found[ref] = None
+            found[ref] = _spec_file(ref, checked.folder, checked.search_path)
         return found[ref]
 
     for d in checked.diagnostics:
@@ -222,6 +209,27 @@ def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
             prefix = f"in {d.pos}: " if d.pos is not None else ""
             out.append(Problem(d, start, end, prefix + message(d), where, elsewhere_at=_place(checked, d.pos)))
     return out
+
+
+def _spec_file(ref: str, folder: str | None, search_path: tuple[str, ...]) -> str | None:
+    """The real path of the file a spec reference (``./blocks.yaml``, ``cnn/ResNet1D``; no ``#Block``) names, found
+    by the rules of :meth:`~vibench.compiler.resolve.Library.find` (from the document's folder, then on the search
+    path; never outside it), or None. Only whether the file exists is asked: ``Library.find`` raises E205 for a
+    missing one after walking up to 500 folders for a hint, once per reference the document names."""
+    from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
+    from vibench.compiler.spec_paths import unnamable, within
+
+    if os.path.isabs(ref) or ref.startswith("~") or unnamable(ref) is not None:
+        return None
+    roots = ([folder] if folder else []) + [os.path.abspath(p) for p in search_path] + [LIBRARY_DIR]
+    relative = ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)
+    for base in [folder] if (relative and folder) else roots:
+        stem = os.path.normpath(os.path.join(base, ref))
+        for candidate in [stem] if stem.endswith(SPEC_SUFFIXES) else [stem + s for s in SPEC_SUFFIXES]:
+            if os.path.isfile(candidate):  # the first file found is the one the compiler took
+                real = os.path.realpath(candidate)
+                return real if within(real, [os.path.realpath(r) for r in roots]) else None
+    return None
 
 
 def _place(checked: Checked, pos: Pos | None) -> tuple[int, int] | None:

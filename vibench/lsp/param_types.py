@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 
-from vibench.lsp.outline import Outline, Path
+from vibench.lsp.outline_model import Entry, Outline, Path
 
 # The declared types (as a spec writes them) whose values a block parameter's type takes: an int is a float too.
 _TAKEN = {"bool": ("bool",), "int": ("int",), "float": ("float", "int"), "list": ("list",), "tuple": ("list",),
@@ -72,7 +72,25 @@ def _default_type(o: Outline, path: Path) -> str:
     entry = o.entry(path)
     if entry is None or entry.value_span is None:  # nothing written yet (`w:` is null: any)
         return "any"
-    return _scalar_type(o.text[entry.value_span[0]:entry.value_span[1]])
+    return _scalar_type(" ".join([*_properties(o.text, entry), o.text[entry.value_span[0]:entry.value_span[1]]]))
+
+
+def _properties(text: str, entry: Entry) -> list[str]:
+    """The tags and anchors written before a scalar value (``!!str`` and ``&x`` in ``a: !!str &x 8``): the
+    outline's value span starts after them, and a tag decides the type the loader gives (``!!str 8`` is text,
+    ``!!int "8"`` an int). Read between the key's `:` and the value, comments left out."""
+    if entry.key_span is None or entry.value_span is None:
+        return []
+    between = text[entry.key_span[1]:entry.value_span[0]]
+    between = between[between.find(":") + 1:]  # the first `:` is the key's (a verbatim tag may hold more)
+    found = []
+    for line in between.splitlines():
+        for token in line.split():
+            if token.startswith("#"):  # a comment runs to the line's end
+                break
+            if token.startswith(("!", "&")):
+                found.append(token)
+    return found
 
 
 @functools.lru_cache(maxsize=1024)

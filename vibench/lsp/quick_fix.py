@@ -4,8 +4,8 @@ Moved out of :mod:`vibench.lsp.checking` (which places the diagnostics and calls
 stay under ~400 lines. A fix replaces the misspelt name where it is written as a name: in the diagnostic's range
 (a node in `node.port`, the port, a whole `cnn/Name`, a name inside a `${...}`, never the text of a string in
 one), or, where that range is a key the compiler reported for its value (E112 at `out_channels` for
-`out_channels: widht`), in that key's value. A fix that would write a key its mapping already has (`inn` made
-`in` beside an `in:`: the compiler's E005) is not offered.
+`out_channels: widht`), in that key's value (there first when the name is the value found: `dim: dim`). A fix
+that would write a key its mapping already has (`inn` made `in` beside an `in:`: the compiler's E005) is not offered.
 """
 
 from __future__ import annotations
@@ -65,12 +65,14 @@ def fix_for(d: Diagnostic, start: int, end: int, text: str, keys: KeyIndex) -> t
     misspelt = _misspelt(d) if wanted is not None else None
     if wanted is None or misspelt is None or misspelt[0] == wanted:
         return None
-    name, is_port = misspelt
+    name, is_port, is_value = misspelt
     places = [(start, end)]
     key = keys.at(start, end, text)
     entry = keys.outline.entry(key) if key is not None else None
-    if entry is not None and entry.value_span is not None:  # a key reported for its value (E112): the value too
-        places.append(entry.value_span)
+    if entry is not None and entry.value_span is not None:  # a key reported for its value (E112): the value too,
+        # first when the name is the value the compiler found: `dim: dim` beside a parameter `dims` is E112 for the
+        # value, and rewriting the key made it E111
+        places.insert(0 if is_value else 1, entry.value_span)
     for a, b in places:
         found = _name_in(text[a:b], name, is_port)
         if found is None:
@@ -93,8 +95,9 @@ def _name_in(span: str, name: str, is_port: bool) -> tuple[int, int] | None:
     return None
 
 
-def _misspelt(d: Diagnostic) -> tuple[str, bool] | None:
-    """(the name a diagnostic says is unknown, whether it is an output port: written after a `.`), or None.
+def _misspelt(d: Diagnostic) -> tuple[str, bool, bool] | None:
+    """(the name a diagnostic says is unknown, whether it is an output port: written after a `.`, whether it is
+    the value the diagnostic found), or None.
 
     The name its message (else its hint) says is unknown (:data:`_UNKNOWN_NAME`: `lyaer1`, not the node `layer2`,
     in "node `layer2` reads unknown value `lyaer1`"; the port `outt` in "node `outx` has no output port `outt`"),
@@ -104,10 +107,10 @@ def _misspelt(d: Diagnostic) -> tuple[str, bool] | None:
     for words in (d.message, d.hint or ""):
         unknown = _UNKNOWN_NAME.search(words)
         if unknown is not None:
-            return unknown.group(2) or unknown.group(3), unknown.group(1) is not None
+            return unknown.group(2) or unknown.group(3), unknown.group(1) is not None, False
     found = d.found
     if found is not None and len(found) > 1 and found[0] in "'\"" and found[-1] == found[0]:
-        return found[1:-1], False
+        return found[1:-1], False, True
     return None
 
 
