@@ -275,7 +275,7 @@ def test_the_docs_give_the_librarys_listing_budget_as_measured(monkeypatch: pyte
 
 
 @pytest.mark.parametrize("name", ["vibench.compiler.codegen.text", "vibench.compiler.codegen.header",
-                                  "vibench.compiler.report", "vibench.compiler.cli_args"])
+                                  "vibench.compiler.symbolic", "vibench.compiler.cli_args"])
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

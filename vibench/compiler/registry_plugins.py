@@ -98,11 +98,11 @@ def _shown_problems(block: Any) -> list[Problem]:
     """What keeps an admitted plug-in block from being described where vibench lists every block (``--blocks``,
     the JSON Schema, the editor's completion and hover): its ``description`` and ``long_description`` are text,
     and its parameters' JSON Schema can be made and written as JSON
-    (:func:`~vibench.schemas.jsonschema.block_schema_problem`). Read once, when the registry admits the block:
+    (:func:`~vibench.schemas.block_schema.block_schema_problem`). Read once, when the registry admits the block:
     one that raises there (a property of the plug-in's own) is refused with W121 and costs only itself, where
     it broke the listing of every block."""
     from vibench.compiler.blocks.contract import FIX, Problem, _shown
-    from vibench.schemas.jsonschema import block_schema_problem
+    from vibench.schemas.block_schema import block_schema_problem
 
     problems = []
     for attr in ("long_description", "description"):  # (Block's description reads the long one)

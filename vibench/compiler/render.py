@@ -21,8 +21,7 @@ from typing import Any, Literal
 from vibench.compiler.diagnostics import terminal_safe
 from vibench.compiler.ir import Node, Program, TensorType, Unit, ValueRef
 from vibench.compiler.render_graphviz import RenderError, render_with_dot
-from vibench.compiler.report import bound
-from vibench.compiler.symbolic import Dim, fmt_dim, fmt_shape, free_symbols, subs
+from vibench.compiler.symbolic import Dim, bound, fmt_dim, fmt_shape, free_symbols, subs
 
 Target = Literal["html", "dot", "dot-tooltip", "mermaid", "script"]
 

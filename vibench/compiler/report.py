@@ -6,30 +6,7 @@ from typing import Any
 
 from vibench.compiler.diagnostics import MAX_SHOWN, display_width, one_cell, one_line, pad
 from vibench.compiler.ir import Node, Program, Unit
-from vibench.compiler.symbolic import Dim, NeedConcrete, evaluate, fmt_shape, free_symbols, subs
-
-
-def bound(d: Dim, env: dict[str, int]) -> Dim:
-    """``d`` with the symbols ``env`` binds (``--input``) put in and simplified: an int when it binds them all,
-    else the formula in the others (`--input x=3,8` of inputs `x [B, 8]`, `z [N, 8]` joined: ``N + 3``; only a
-    dimension whose symbols were all bound was evaluated, and `B + N` was shown beside `bound: B=3`).
-
-    >>> from vibench.compiler.symbolic import Expr
-    >>> B, N = Expr.symbol("B"), Expr.symbol("N")
-    >>> bound(64 * B + 64 * N, {"B": 3}), bound(B + N, {"B": 3, "N": 2})
-    (Expr('64 * N + 192'), 5)
-    """
-    if isinstance(d, int) or not env:
-        return d
-    symbols = free_symbols(d)
-    if symbols <= set(env):
-        return evaluate(d, env)
-    if symbols.isdisjoint(env):
-        return d
-    try:
-        return subs(d, {name: env[name] for name in symbols & set(env)})
-    except NeedConcrete:  # a product the substitution multiplies out past the symbolic limits: unbound, still true
-        return d
+from vibench.compiler.symbolic import Dim, bound, fmt_shape
 
 
 def _shape(shape: tuple[Dim, ...], env: dict[str, int]) -> str:

@@ -455,3 +455,25 @@ def product(dims: tuple[Dim, ...] | list[Dim]) -> Dim:
     for d in dims:
         out = out * d
     return out
+
+
+def bound(d: Dim, env: dict[str, int]) -> Dim:
+    """``d`` with the symbols ``env`` binds (``--input``) put in and simplified: an int when it binds them all,
+    else the formula in the others (`--input x=3,8` of inputs `x [B, 8]`, `z [N, 8]` joined: ``N + 3``; only a
+    dimension whose symbols were all bound was evaluated, and `B + N` was shown beside `bound: B=3`).
+
+    >>> B, N = Expr.symbol("B"), Expr.symbol("N")
+    >>> bound(64 * B + 64 * N, {"B": 3}), bound(B + N, {"B": 3, "N": 2})
+    (Expr('64 * N + 192'), 5)
+    """
+    if isinstance(d, int) or not env:
+        return d
+    symbols = free_symbols(d)
+    if symbols <= set(env):
+        return evaluate(d, env)
+    if symbols.isdisjoint(env):
+        return d
+    try:
+        return subs(d, {name: env[name] for name in symbols & set(env)})
+    except NeedConcrete:  # a product the substitution multiplies out past the symbolic limits: unbound, still true
+        return d

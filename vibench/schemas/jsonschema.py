@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from vibench.schemas.block_schema import block_params, required_params
 from vibench.schemas.document import NODE_KEYS, SpecDocument
 from vibench.schemas.param_schema import (  # noqa: F401 (re-exported)
     _strip_titles,
@@ -52,11 +53,7 @@ from vibench.schemas.param_schema import (  # noqa: F401 (re-exported)
 from vibench.schemas.value_rules import (
     INTEGER_1_1,
     NUMBER_1_1,
-    KeyedJsonSchema,
-    finite_numbers,
-    non_json,
     string_keys,
-    written_default,
     yaml_1_1_numbers,
 )
 
@@ -195,10 +192,6 @@ def _node_union(blocks: Mapping[str, Block], node_keys: dict[str, Any], defs: di
     }
 
 
-def _required(block: Block) -> list[str]:
-    return [f for f, info in block.Params.model_fields.items() if info.is_required()]
-
-
 def _one_of_groups(block: Block) -> list[list[str]]:
     """The parameter groups of which a node must give one in full, not null (``clamp``: ``min`` or ``max``),
     declared on the block's parameter model as ``json_schema_extra={"anyOf": [{"required": [...]}, ...]}``."""
@@ -231,7 +224,7 @@ def _required_params(name: str, block: Block) -> dict[str, Any] | None:
     node's ``with:`` mapping counts; ``inherit: true`` or a ``with: ${...}`` may give any (the compiler
     knows which). Each rule is an ``if``/``else``: the server reports only the ``else`` ("missing property").
     """
-    rules: list[dict[str, Any]] = [{"if": _given(p), "else": {"required": [p]}} for p in _required(block)]
+    rules: list[dict[str, Any]] = [{"if": _given(p), "else": {"required": [p]}} for p in required_params(block)]
     groups = _one_of_groups(block)
     if groups:
         rules.append({"if": {"anyOf": [{"allOf": [_given(p, not_null=True) for p in g]} for g in groups]},
@@ -255,7 +248,7 @@ def _block_tag(name: str, block: Block) -> dict[str, Any]:
 def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[str, Any],
                 where: str) -> dict[str, Any]:
     """The node alternative of block ``name``, which ``where`` (a JSON pointer) points at."""
-    own, own_defs = _block_params(block)
+    own, own_defs = block_params(block)
     tag = _block_tag(name, block)
     for key, value in own_defs.items():
         if defs.setdefault(key, _strip_titles(value)) != _strip_titles(value):
@@ -281,37 +274,6 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
     }
 
 
-def _block_params(block: Block) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The schemas of ``block``'s parameters (name -> schema) and the definitions they read (``$defs``). A
-    default that JSON cannot write (``Field(float("-inf"))``, a plug-in's clamp bound) is shown in the description
-    as a spec writes it, ``.inf``, with no ``default`` (:func:`~vibench.schemas.value_rules.written_default`)."""
-    params = block.Params.model_json_schema(schema_generator=KeyedJsonSchema)
-    required = _required(block)
-    own: dict[str, Any] = {}
-    for pname, pschema in params.get("properties", {}).items():
-        info = block.Params.model_fields[pname]
-        if pname not in required and "default" not in pschema:  # a default_factory
-            pschema = {**pschema, "default": info.get_default(call_default_factory=True)}
-        shown = written_default(pschema.get("default"))
-        if shown is not None:
-            pschema = {k: v for k, v in pschema.items() if k != "default"}
-        pschema = finite_numbers(pschema, infinite_ok=pname in block.infinite_ok)
-        own[pname] = block_param(pname, pschema, required=pname in required, default_text=shown, names=True)
-    return own, params.get("$defs", {})
-
-
-def block_schema_problem(block: Block) -> str | None:
-    """Why the JSON Schema cannot describe ``block`` (None: it can): its parameters' schema holds what JSON cannot
-    write (a NaN in ``json_schema_extra``, an infinity in ``examples``: an editor refuses the whole file); what
-    making it raises (a ``json_schema_extra`` function of a plug-in's) is raised. The registry refuses such a
-    plug-in block when it admits it (W121), so that ``vibench-compile schema`` and the editor describe every
-    other block."""
-    own, defs = _block_params(block)
-    places = [(f"parameter `{name}`", schema) for name, schema in own.items()] + [("`$defs`", defs)]
-    return next((f"the JSON Schema of its {place} cannot be written as JSON: {found.lstrip('/')}"
-                 for place, schema in places if (found := non_json(schema)) is not None), None)
-
-
 def _node_with(params: dict[str, str], common: dict[str, Any]) -> dict[str, Any]:
     """A node's ``with:``: a mapping of its block's parameters, each checked as the node's own key is (``params``:
     the pointer to that key's schema; a misspelt key is E111, a wrong value E112 or E104), or ``${...}``.
@@ -328,7 +290,7 @@ def _snippets(blocks: Mapping[str, Block]) -> list[dict[str, Any]]:
     """One "new node" snippet per block: the node with ``block``, ``in`` and its required parameters."""
     out = []
     for name, block in blocks.items():
-        required = _required(block)
+        required = required_params(block)
         body: dict[str, Any] = {"block": name, "in": "${2:input}"}
         for k, param in enumerate(required, start=3):
             body[param] = f"${{{k}}}"

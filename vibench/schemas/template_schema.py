@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.ir import ParamDecl
 from vibench.schemas.param_schema import LARGEST_FLOAT, non_finite
+from vibench.schemas.value_rules import yaml_text
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -318,7 +319,7 @@ def _default_text(value: Any) -> str | None:
         return None
     if not _plain(_finite(value)):
         return "computed from other parameters"
-    return f"`{_yaml_text(value)}`"
+    return f"`{yaml_text(value)}`"
 
 
 def _finite(value: Any) -> Any:
@@ -329,16 +330,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
     return value
-
-
-def _yaml_text(value: Any) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        return ".nan" if math.isnan(value) else "-.inf" if value < 0 else ".inf"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_yaml_text(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)}: {_yaml_text(v)}" for k, v in value.items()) + "}"
-    return json.dumps(value)
 
 
 def _plain(value: Any) -> bool:

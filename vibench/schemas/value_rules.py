@@ -9,6 +9,7 @@ key by its YAML type (``1:`` is an integer to ``propertyNames``), reads ``1_000`
 from __future__ import annotations
 
 import copy
+import json
 import math
 from typing import Any
 
@@ -157,9 +158,7 @@ def written_default(value: Any) -> str | None:
     the whole file, and ``vibench-compile schema`` stopped at a plug-in's ``Field(float("-inf"))``."""
     if non_json(value) is None:
         return None
-    from vibench.schemas.template_schema import _yaml_text
-
-    return f"`{_yaml_text(value)}`"
+    return f"`{yaml_text(value)}`"
 
 
 def non_json(value: Any, where: str = "") -> str | None:
@@ -180,3 +179,14 @@ def non_json(value: Any, where: str = "") -> str | None:
                 return why
         return None
     return f"{where or 'the value'} is a {type(value).__name__}"
+
+
+def yaml_text(value: Any) -> str:
+    """A default as a spec writes it: ``.inf``, ``-.inf`` and ``.nan`` for floats JSON cannot write, else JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else "-.inf" if value < 0 else ".inf"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(yaml_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {yaml_text(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
