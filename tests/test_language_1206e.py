@@ -41,7 +41,7 @@ def test_an_unknown_for_each_name_gets_a_for_each_hint(tmp_path: Path) -> None:
     assert d.hint is not None and "for_each: [3, 5]" in d.hint and "when:" not in d.hint
 
 
-@pytest.mark.parametrize(("param", "shape"), [("dB", "[B, C, L]"), ("b", "[B, 4]"), ("l", "[B, 4, L]")])
+@pytest.mark.parametrize(("param", "shape"), [("dB", "[B, C, L]"), ("b", "[B, 4]"), ("n", "[B, 4, N]")])
 def test_w105_takes_no_size_symbol_for_a_typo(tmp_path: Path, param: str, shape: str) -> None:
     text = (HEAD + f"params: {{{param}: 4}}\ninputs: {{x: {{shape: {shape}}}}}\nnodes: {{r: {{block: relu, in: x}}}}\n"
             "outputs: {y: {from: r, shape: " + shape + "}}\n")

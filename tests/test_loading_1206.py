@@ -157,7 +157,7 @@ def test_a_table_of_several_systems_for_one_classifier_is_e202_at_the_declaratio
     (diag,) = info.value.diagnostics
     assert diag.code == "E202" and diag.message == "`ResNet1D` has one classifier, but the metadata table has 2 systems"
     assert (diag.pos.file, diag.pos.line, diag.pos.col) == ("vibench/specs/cnn/ResNet1D.yaml", 19, 3)
-    assert diag.found == f'{{"1": 3, "2": 5}} from {path}' and "--set num_classes=N" in diag.hint
+    assert diag.found == f'{{"1": 3, "2": 5}} from {path}' and "pass `num_classes=N`" in diag.hint
     assert any("metadata table" in n for n in diag.notes)
     assert "num_classes: {type:" in diag.render(info.value.sources)
 
