@@ -74,3 +74,22 @@ def test_the_e205_hints_of_one_compile_walk_each_folder_once(tmp_path, monkeypat
     unknown = [d for d in info.value.diagnostics if d.code == "E205"]
     assert len(unknown) >= 2 and all("./blocks.yaml" in (d.hint or "") for d in unknown)
     assert len(walks) == len(set(walks))  # each root walked once, however many references miss
+
+
+def test_a_component_in_a_new_family_folder_beside_the_experiment_is_found(tmp_path, monkeypatch) -> None:
+    # The experiment's own folder was searched for `isfm/backbone/X` but left out of the family listing that finds
+    # a component in another sub-folder (`isfm/aaa/X`): the library's file was compiled instead, silently.
+    import vibench
+    from vibench.compiler.spec_files import LIBRARY_DIR
+
+    library_file = open(f"{LIBRARY_DIR}/isfm/backbone/B_04_Dlinear.yaml", encoding="utf-8").read()
+    mine = library_file.replace("moving_avg: {type: int, default: 65,", "moving_avg: {type: int, default: 5,")
+    assert mine != library_file
+    (tmp_path / "isfm" / "aaa").mkdir(parents=True)
+    (tmp_path / "isfm" / "aaa" / "B_04_Dlinear.yaml").write_text(mine, encoding="utf-8")
+    (tmp_path / "exp.yaml").write_text(
+        "model:\n  type: ISFM\n  name: B_04_Dlinear\n  num_patches: 8\n  output_dim: 4\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    program = vibench.check(str(tmp_path / "exp.yaml"))
+    sizes = [c.params for n in program.root.nodes for c in n.copies if n.name == "decomposition"]
+    assert sizes and all(dict(p).get("kernel_size") == 5 for p in sizes), sizes

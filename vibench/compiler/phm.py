@@ -137,6 +137,8 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     name_pos = doc.pos(("model", "name")) if "name" in own_keys else where.get("name", model_pos)
     try:
         template = _template(kind, name, type_pos, name_pos, doc)
+        if library.home is None:  # the experiment's folder, as resolve sets it: searched, and listed, here too
+            library.home = os.path.dirname(os.path.abspath(doc.path)) if doc.path else library.cwd
         path, component = find_template(template, library, name_pos)
         if path is None:
             raise _no_template(kind, name, FAMILY_FOLDERS[kind], name_pos, doc) from None
