@@ -151,6 +151,10 @@ def compile_case(case: BlockCase) -> tuple[BlockCase, Program]:
     from vibench.api import check
     from vibench.compiler.diagnostics import SpecError
 
+    if not isinstance(case, BlockCase):
+        hint = (" (check a ChainCase's .text with vibench.check)" if isinstance(case, ChainCase)
+                else f" (a block name: draw a case with block_cases({case!r:.40}))" if isinstance(case, str) else "")
+        raise TypeError(f"case is a vibench.testing.BlockCase (from block_cases), not {type(case).__name__}{hint}")
     try:
         program = check(text=case.text, inputs=case.bindings)
         ports = tuple(port for port, _ in program.root.node(NODE).outputs)

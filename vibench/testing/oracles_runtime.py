@@ -60,7 +60,9 @@ def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequenc
     import tempfile
 
     cases = _cases(inputs)
+    _check_cases(cases)
     check_arguments(text, inputs=_sizes(inputs, cases), timeout=timeout)
+    _check_elements(_sizes(inputs, cases))
     backends = _backends(backends)
     workdir = check_runtime_options(cases, rtol, atol, workdir)
     with contextlib.ExitStack() as stack:
@@ -88,6 +90,36 @@ def _cases(inputs: Any) -> tuple[TensorCase, ...] | None:
         found = type(inputs).__name__
     raise TypeError("inputs is a sequence of vibench.testing.TensorCase or a dict of input name -> sizes such as "
                     f"{{'x': (2, 1, 64)}}, not {found}")
+
+
+MAX_ELEMENTS = 2**28
+"""The most elements :func:`check_runtime` draws for one input (1 GiB of float32): larger sizes are a
+caller's mistake (a ValueError), not an allocator error from inside the oracle."""
+
+
+def _check_cases(cases: tuple[TensorCase, ...] | None) -> None:
+    """ValueError for an input given twice (the last would silently win); TypeError for a ``fill`` that
+    is no number (torch.full would fail later, naming no input)."""
+    seen: set[str] = set()
+    for case in cases or ():
+        if case.name in seen:
+            raise ValueError(f"inputs gives {case.name!r:.60} twice: give each input one TensorCase")
+        seen.add(case.name)
+        fill = case.fill
+        if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, float))):
+            raise TypeError(f"inputs: the fill of {case.name!r:.60} is a number (an int such as a system id; None: "
+                            f"drawn values), not {type(fill).__name__} ({fill!r:.40})")
+
+
+def _check_elements(bindings: dict[str, tuple[int, ...]]) -> None:
+    """ValueError for an input of more than :data:`MAX_ELEMENTS` elements, before anything is drawn."""
+    for name, dims in bindings.items():
+        count = 1
+        for size in dims:
+            count *= size
+        if count > MAX_ELEMENTS:
+            raise ValueError(f"inputs gives {name!r:.60} the sizes {tuple(dims)!r:.80}: {count} elements, more than "
+                             f"check_runtime draws for one input (at most 2**28 = {MAX_ELEMENTS})")
 
 
 def _backends(backends: Any) -> tuple[str, ...]:

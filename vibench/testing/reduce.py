@@ -28,9 +28,21 @@ from typing import Any
 
 def minimise(text: str, still_fails: Callable[[str], bool], budget: int = 300) -> str:
     """The smallest text found (within ``budget`` calls of ``still_fails``) that still fails. Candidates
-    are built only while budget is left: the work is about ``budget`` times one copy of the spec."""
+    are built only while budget is left: the work is about ``budget`` times one copy of the spec.
+    TypeError for a ``text`` that is no str, a ``still_fails`` that is not callable or a ``budget`` that
+    is no int; ValueError for a ``budget`` below 0."""
     import yaml
 
+    if not isinstance(text, str):
+        raise TypeError(f"text is the spec as a str, not {type(text).__name__}"
+                        + (" (decode it first)" if isinstance(text, (bytes, bytearray)) else ""))
+    if not callable(still_fails):
+        raise TypeError(f"still_fails is a callable taking a text and returning a bool, not "
+                        f"{type(still_fails).__name__}")
+    if isinstance(budget, bool) or not isinstance(budget, int):
+        raise TypeError(f"budget is an int (calls of still_fails; 0: text given back), not {type(budget).__name__}")
+    if budget < 0:
+        raise ValueError(f"budget must be at least 0 (0: text given back), got {budget}")
     spend = _Budget(budget)
 
     def fails(candidate: str) -> bool:
