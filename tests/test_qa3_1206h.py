@@ -93,3 +93,47 @@ def test_a_component_in_a_new_family_folder_beside_the_experiment_is_found(tmp_p
     program = vibench.check(str(tmp_path / "exp.yaml"))
     sizes = [c.params for n in program.root.nodes for c in n.copies if n.name == "decomposition"]
     assert sizes and all(dict(p).get("kernel_size") == 5 for p in sizes), sizes
+
+
+def _tiny_weights_case(tmp_path):  # type: ignore[no-untyped-def]
+    from tests.helpers import TINY_REFERENCE_SPEC
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_REFERENCE_SPEC, encoding="utf-8")
+    return spec
+
+
+def test_keys_set_aside_for_lacking_the_prefix_are_said(tmp_path, capsys) -> None:
+    # A plain state_dict with one stray `network.` key was "missing" every key it held, with no hint.
+    import torch
+
+    from vibench.compiler.cli import EXIT_SPEC, main
+
+    spec = _tiny_weights_case(tmp_path)
+    torch.manual_seed(0)
+    plain = {"classifier.weight": torch.randn(2, 3), "classifier.bias": torch.randn(2),
+             "network.extra": torch.zeros(1)}
+    torch.save(plain, tmp_path / "ck.pt")
+    assert main([str(spec), "-o", str(tmp_path / "m.py"), "--weights", str(tmp_path / "ck.pt")]) == EXIT_SPEC
+    err = capsys.readouterr().err
+    assert "2 of 3 keys do not start with the prefix 'network.' and were set aside" in err
+    assert "--weights-prefix ''" in err
+    assert not (tmp_path / "m.py").exists()
+    assert main([str(spec), "-o", str(tmp_path / "m.py"), "--weights", str(tmp_path / "ck.pt"),
+                 "--weights-prefix", ""]) in (EXIT_SPEC,)  # `extra` is then unexpected: still refused, no hint
+    assert "set aside" not in capsys.readouterr().err
+
+
+def test_a_weights_file_linked_to_the_model_file_is_said_as_such(tmp_path, capsys) -> None:
+    import os
+
+    from vibench.compiler.cli import EXIT_USAGE, main
+
+    spec = _tiny_weights_case(tmp_path)
+    import torch
+
+    torch.save({"network.classifier.bias": torch.zeros(2)}, tmp_path / "ck.pt")
+    os.symlink("g.py", tmp_path / "g.pt")
+    assert main([str(spec), "-o", str(tmp_path / "g.py"), "--weights", str(tmp_path / "ck.pt")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "is a link to -o" in err and "names a .pt file" not in err

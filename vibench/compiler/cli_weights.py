@@ -39,7 +39,10 @@ def weights_target(ns: argparse.Namespace) -> str | None:
         raise UsageError(f"--weights {clip_path(ns.weights)}{problem}")
     target = os.path.splitext(ns.output)[0] + ".pt"
     if os.path.realpath(target) == os.path.realpath(ns.output):
-        raise UsageError("-o names a .pt file; the weights would overwrite it (name the model file model.py)")
+        if os.path.splitext(ns.output)[1] == ".pt":
+            raise UsageError("-o names a .pt file; the weights would overwrite it (name the model file model.py)")
+        raise UsageError(f"the weights file {clip_path(target)} (beside -o {clip_path(ns.output)}) is a link to -o "
+                         f"{clip_path(ns.output)} itself; remove the link or choose another -o name")
     if _same_file(target, ns.weights):
         raise UsageError(f"-o {clip_path(ns.output)} would write {clip_path(target)}, which is the checkpoint "
                          "--weights reads; choose another -o name")

@@ -300,10 +300,18 @@ def _model_entries(checkpoint: Any, prefix: str | None, own: Mapping[str, Any],
 def _prefix_hint(entries: Any, prefix: str | None, own: Mapping[str, Any], renames: Sequence[Sequence[str]]) -> str:
     """When no key starts with ``prefix`` (all were taken as they are): names the first dotted part most
     keys share when removing it would name more of the model's keys; else says so for a prefix other
-    than the default (which a plain state_dict lacks); '' otherwise."""
-    if not prefix or not isinstance(entries, Mapping) or any(isinstance(k, str) and k.startswith(prefix)
-                                                             for k in entries):
+    than the default (which a plain state_dict lacks). When some keys start with it and those that do not
+    (set aside) name more of the model (a plain state_dict with one stray `network.` key): says so, with
+    the empty prefix. '' otherwise."""
+    if not prefix or not isinstance(entries, Mapping):
         return ""
+    if any(isinstance(k, str) and k.startswith(prefix) for k in entries):
+        aside = {k: v for k, v in entries.items() if not (isinstance(k, str) and k.startswith(prefix))}
+        kept = {k[len(prefix):]: v for k, v in entries.items() if isinstance(k, str) and k.startswith(prefix)}
+        if not aside or _named(aside, own, renames) <= _named(kept, own, renames):
+            return ""
+        return (f"{len(aside)} of {len(entries)} keys do not start with the prefix {_key(prefix)} and were set "
+                "aside; taken as they are, they name more of the model: try prefix='' (--weights-prefix '')")
     firsts = Counter(k.partition(".")[0] + "." for k in entries if isinstance(k, str) and "." in k)
     note = f"No key starts with the prefix {_key(prefix)}, so every key was taken as it is"
     common, count = firsts.most_common(1)[0] if firsts else ("", 0)
