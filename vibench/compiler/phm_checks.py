@@ -110,17 +110,17 @@ def _model_keys(doc: LoadedDoc, *, values: bool = False,
 def find_template(template: str, library: Library, pos: Pos | None) -> tuple[str | None, str | None]:
     """The file of ``template`` (``isfm/M_01_ISFM``), else of a component of that name in one of the
     family's slot folders (``isfm/backbone/B_08_PatchTST``): (path, the component's name or None)."""
-    try:
-        return library.find(template, None, pos), None
-    except SpecError:
-        pass
+    # Only a name with no file moves on to the next: a file there that links outside the search path, or is a
+    # folder, is said as such (the library's component of that name was compiled in its place, with an I102).
+    path = library.locate(template, None, pos)
+    if path is not None:
+        return path, None
     folder, _, name = template.partition("/")
     for sub in _subfolders(folder, library):
         component = f"{folder}/{sub}/{name}"
-        try:
-            return library.find(component, None, pos), component
-        except SpecError:
-            continue
+        path = library.locate(component, None, pos)
+        if path is not None:
+            return path, component
     return None, None
 
 

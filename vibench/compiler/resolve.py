@@ -129,6 +129,19 @@ class Library(CallerWords):
 
     def find(self, ref: str, from_dir: str | None, pos: Pos | None) -> str:
         """The absolute path a reference names (E205 when there is none on the search path)."""
+        path = self.locate(ref, from_dir, pos)
+        if path is not None:
+            return path
+        relative = ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)
+        searched = [b for b in ([from_dir] if (relative and from_dir) else self.roots(from_dir)) if b is not None]
+        where = "relative to the spec's folder" if relative else "on the search path"
+        raise _error("E205", f"unknown spec `{ref}`", pos, hint=self._hint(ref, searched, relative),
+                     notes=(f"searched {where}: " + ", ".join(self.display(r) for r in searched),))
+
+    def locate(self, ref: str, from_dir: str | None, pos: Pos | None) -> str | None:
+        """The absolute path a reference names, None when no file has that name; a name that is there but
+        unusable (outside the search path, a folder, another suffix) or unwritable raises its error, as
+        :meth:`find` does (a caller that tries several names must not take the next one past such a file)."""
         roots = self.roots(from_dir)
         if os.path.isabs(ref) or ref.startswith("~"):
             raise _error("E205", f"spec reference `{ref}` is an absolute path", pos,
@@ -167,9 +180,7 @@ class Library(CallerWords):
                   if any(os.path.realpath(p).startswith(r + os.sep) for r in real_roots)]
         refuse_unusable(ref, [p for p in inside if p in candidates], [p for p in inside if p not in candidates],
                          pos, self.cwd)
-        where = "relative to the spec's folder" if relative else "on the search path"
-        raise _error("E205", f"unknown spec `{ref}`", pos, hint=self._hint(ref, searched, relative),
-                     notes=(f"searched {where}: " + ", ".join(self.display(r) for r in searched),))
+        return None
 
     def _hint(self, ref: str, roots: list[str], relative: bool) -> str | None:
         # Suggestions are spelt like the reference: `./blocks.yaml` for a relative one, `cnn/ResNet1D`
