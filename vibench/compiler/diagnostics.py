@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Any
 
 from vibench.compiler.codegen.text import char_width
 from vibench.compiler.display import _ESCAPE
@@ -290,6 +291,13 @@ class SpecError(Exception):
 
     def __str__(self) -> str:  # rendered on demand: passes raise and re-raise these
         return self.render()
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled (a multiprocessing worker's error, copy.copy) as what it holds: Exception's default rebuilt it
+        # from its message, whose characters were then read as diagnostics (a Pool's result thread died and
+        # `get()` never returned). A subclass with other constructor arguments comes back as a SpecError.
+        cls = type(self) if type(self).__init__ is SpecError.__init__ else SpecError
+        return cls, (self.diagnostics, self.sources)
 
     @property
     def codes(self) -> list[str]:
