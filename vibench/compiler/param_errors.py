@@ -4,13 +4,23 @@ Pydantic locates an error by a path (``loc``) that holds its own words: ``'[key]
 the key itself has the wrong type, and the name of each member of a union it tried (``'int'``,
 ``'dict[str,int]'``). :func:`spoken_error` says the entry as a spec reads it: `key 1 is not a string`,
 `['a'][0] is not an integer`.
+
+A fixed value YAML reads as another type (``mode: on`` among ``Literal["on", "off"]``: true) gets
+:func:`quote_hint`, the E112's hint to quote it.
 """
 
 from __future__ import annotations
 
+import enum
+import typing
+from collections.abc import Iterable
 from typing import Any
 
-from vibench.compiler.diagnostics import plain
+from vibench.compiler.diagnostics import SpecError, plain
+from vibench.compiler.ir import Template
+
+if typing.TYPE_CHECKING:
+    from pydantic import BaseModel
 
 _ABSENT = object()
 
@@ -52,3 +62,54 @@ def _yaml_key(key: Any) -> str:
     if key is None or type(key) is bool:
         return str(key).lower() if key is not None else "null"
     return repr(key)
+
+
+def quote_hint(params: type[BaseModel], field: str, errors: list[dict], written: Iterable[tuple]) -> str | None:
+    """The hint of an E112 where YAML read a fixed value as another type: a parameter of fixed strings
+    (``Literal["on", "off"]``) given true, null or a number that one of them, written plain, reads as (``mode:
+    on``: true; the loader reads YAML 1.1's booleans). Those choices are to be quoted: `write "on" in quotes:
+    YAML reads on as true`. None for any other error, and for a value an expression (``${...}``) computed.
+    ``errors``: pydantic's on ``field``; ``written``: the node's parameters as written (name, value, position)."""
+    value = errors[0].get("input") if errors else None
+    if not any(e.get("type") in ("literal_error", "enum") for e in errors) or not (
+            value is None or type(value) in (bool, int, float)):
+        return None
+    if any(name == field and isinstance(raw, Template) for name, raw, *_ in written):
+        return None
+    info = params.model_fields.get(field) or next(
+        (f for f in params.model_fields.values() if f.alias == field), None)
+    if info is None:
+        return None
+    meant = [c for c in dict.fromkeys(fixed_values(info.annotation)) if type(c) is str and _read_as(c, value)]
+    if not meant:
+        return None
+    read = "null (no value)" if value is None else str(value).lower() if type(value) is bool else f"the number {value}"
+    written_as = " or ".join(f'"{c}"' for c in meant)
+    return f"write {written_as} in quotes: YAML reads {' and '.join(meant)} as {read}"
+
+
+def fixed_values(annotation: Any) -> list[Any]:
+    """The values a type annotation fixes: a ``Literal``'s and an Enum's members', also inside a union,
+    ``Optional`` or ``Annotated`` (``Literal["a", "b"] | int``: a, b)."""
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [member.value for member in annotation]
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(args)
+    if typing.get_origin(annotation) is typing.Annotated:
+        return fixed_values(args[0])
+    return [value for arg in args for value in fixed_values(arg)]
+
+
+def _read_as(text: str, value: Any) -> bool:
+    """Whether the compiler's loader reads ``text``, written plain as a value, as ``value`` (the same type too:
+    true is no 1)."""
+    from vibench.compiler.load import load_text
+
+    if not text.isprintable() or len(text) > 100:
+        return False
+    try:
+        read = load_text(f"k: {text}\n").data
+    except SpecError:
+        return False
+    return isinstance(read, dict) and "k" in read and type(read["k"]) is type(value) and read["k"] == value

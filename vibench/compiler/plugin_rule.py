@@ -2,7 +2,7 @@
 the compiler uses it (:mod:`vibench.compiler.plugin_calls` calls its methods and checks the code they return):
 
 * what ``infer`` returns (:func:`outputs`): one TensorType per output port, each dim a whole number in
-  [0, 2**62] or a symbolic expression, each dtype one of vibench's;
+  [0, 2**62] or a symbolic expression of the symbols of the node's input sizes, each dtype one of vibench's;
 * the values it sets with ``ctx.set`` (:func:`with_set`), validated by the block's parameter model as a spec's
   values are, and bounded as theirs are (integers within 2**62; floats finite unless ``infinite_ok``): they
   reached model.py unchecked (``nn.Linear("abc", 3)``, ``nn.Linear(2**63, 3)``);
@@ -69,8 +69,7 @@ def _check_raised(block: Block, err: ShapeError | NeedConcrete, ins: list[Tensor
         expected = (f"a ShapeError as `ctx.fail(message, code=..., port=..., param=...)` makes it: a code among "
                     f"{', '.join(SHAPE_CODES)}, texts, and a port and parameter of the block")
     else:
-        symbols = {s for t in ins for d in t.shape if isinstance(d, Expr) for s in d.symbols()}
-        problem = need_problem(err, symbols)
+        problem = need_problem(err, input_symbols(ins))
         expected = "a NeedConcrete as `ctx.concrete(dim, what)` raises it: the symbols of input sizes, and a text"
     if problem is not None:
         raise failure(block, f"its `infer` raised a malformed {_clip(type(err).__name__)}: {problem}",
@@ -82,12 +81,20 @@ def _check_raised(block: Block, err: ShapeError | NeedConcrete, ins: list[Tensor
 # --------------------------------------------------------------------------------------------
 
 
+def input_symbols(ins: list[TensorType]) -> set[str]:
+    """The symbols of the sizes of a node's inputs ``ins``: all a plug-in's sizes may name."""
+    return {s for t in ins for d in t.shape if isinstance(d, Expr) for s in d.symbols()}
+
+
 def outputs(block: Block, outs: Any, p: Any, ins: list[TensorType]) -> list[TensorType]:
     """What ``infer`` returned on parameters ``p`` and inputs ``ins``, checked: one TensorType per output port
-    (see the module docstring)."""
+    (see the module docstring). A size may name only symbols of the input sizes: model.py's forward computes
+    the output from its inputs and checks no other size, so an output ``[B, C, Z]`` with a ``Z`` of no input
+    compiled "ok" (with a constraint ``Z >= 5`` from a conv after it) and failed in torch, or sent the spec's
+    E303 after a size it could never give. (A parameter's value is a number by then, never a symbol.)"""
     ports = tuple(block.outputs)
-    want = (f"{len(ports)} TensorType{'s' if len(ports) != 1 else ''} in a list, one per output port "
-            f"({', '.join(f'`{p}`' for p in ports)})" if ports else "a list of one or more TensorTypes")
+    want = (f"{len(ports)} TensorType{'s' if len(ports) != 1 else ''} in a list or tuple, one per output port "
+            f"({', '.join(f'`{p}`' for p in ports)})" if ports else "a list or tuple of one or more TensorTypes")
     if not isinstance(outs, list | tuple):
         raise failure(block, "`infer` returned a wrong value", expected=want, found=shown(outs))
     if (ports and len(outs) != len(ports)) or not outs:
@@ -97,6 +104,7 @@ def outputs(block: Block, outs: Any, p: Any, ins: list[TensorType]) -> list[Tens
                       notes=("a block of several outputs names them in `outputs`; one that gives any number "
                              "declares `outputs = ()`",))
     checked = []
+    symbols = input_symbols(ins)
     for k, t in enumerate(outs):
         if not isinstance(t, TensorType):
             raise failure(block, "`infer` returned a wrong value", expected="a TensorType for each output",
@@ -115,6 +123,14 @@ def outputs(block: Block, outs: Any, p: Any, ins: list[TensorType]) -> list[Tens
                               expected="dims that are whole numbers from 0 to 2**62 or symbolic expressions "
                               "(vibench.compiler.symbolic, as the input types hold)",
                               found=f"dimension {j} is {shown(d)} (in {shown(shape)})")
+            unknown = sorted(dim.symbols() - symbols) if isinstance(dim, Expr) else []
+            if unknown:
+                raise failure(block, f"`infer` returned a wrong shape for output {k}: dimension {j} names the "
+                              f"symbol {shown(unknown[0])}, which no input shape of the node holds",
+                              expected="sizes of numbers and the symbols of the node's input sizes ("
+                              + (_clip(", ".join(f"`{s}`" for s in sorted(symbols))) or "none: they are fixed")
+                              + "): model.py computes the output from its inputs",
+                              found=f"dimension {j} is `{_clip(str(dim))}` (in {shown(shape)})")
             dims.append(dim)
         if not isinstance(t.dtype, str) or t.dtype not in ALL_DTYPES:
             raise failure(block, f"`infer` returned an unknown dtype for output {k}",
@@ -236,7 +252,7 @@ def _sizes_unknown(ins: list[TensorType]) -> Callable[[BaseException], bool]:
     :data:`~vibench.compiler.symbolic.MAX_TERMS`) naming symbols of the node's input sizes. The shapes pass makes
     it E303, giving those sizes with ``--input`` the remedy; the plug-in is not at fault. Any other (one the
     plug-in raises itself, a malformed one) stays its failure, E114."""
-    symbols = {s for t in ins for d in t.shape if isinstance(d, Expr) for s in d.symbols()}
+    symbols = input_symbols(ins)
     return lambda err: isinstance(err, NeedConcrete) and _raised_by_vibench(err) and need_problem(err, symbols) is None
 
 

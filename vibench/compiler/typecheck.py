@@ -25,6 +25,7 @@ from vibench.compiler.diagnostics import Diagnostic, clip, comment_hint, one_of,
 from vibench.compiler.elaborated import Failed, Ports, Refs, freeze
 from vibench.compiler.expr import Unknown, bare_name
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, TensorType, UnitDef, ValueRef
+from vibench.compiler.param_errors import quote_hint
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 from vibench.compiler.plugin_calls import failure as plugin_failure
 from vibench.compiler.plugin_calls import validated as plugin_validated
@@ -266,7 +267,8 @@ class TypeCheck(CompositeCheck):
                 else:
                     diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
                                             pos, node=nd.name, expected=_expected(errors), found=found,
-                                            hint=self.name_hint(block, field, value),
+                                            hint=self.name_hint(block, field, value)
+                                            or quote_hint(block.Params, field, errors, nd.params),
                                             notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
             for d in diags:
                 self.owner.diags.add(d)

@@ -20,7 +20,8 @@ good program. Offered:
 
 In a JSON spec (language id `json` or `jsonc`, or a name ending `.json`) a name typed without its
 opening quote is inserted as a JSON string, a key with its colon (``"bias": ``); a key typed inside
-quotes gets its colon after the closing quote.
+quotes gets its colon after the closing quote. In YAML a value YAML would read as something else written
+plain (a fixed value ``on``, ``1``, ``a: b``) is inserted quoted (:mod:`vibench.lsp.value_text`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from vibench.lsp.document import (
 )
 from vibench.lsp.outline import Cursor
 from vibench.lsp.param_types import declared_as, kinds_taken, takes_text
+from vibench.lsp.value_text import inside_quotes, quoted, reads_plain
 
 KEY = t.CompletionItemKind.Property
 
@@ -280,9 +282,9 @@ def _param_values(doc: Document, catalog: Catalog, cursor: Cursor, param: ParamI
                                           sort_text="0" + name, data={"template": f"{param.slot}/{name}"},
                                           text_edit=_value_edit(doc, cursor, name)))
         return items
-    if param.choices:
-        return [_value_item(str(c), param.doc, cursor, doc, literal=not isinstance(c, str)) for c in param.choices
-                if c is not None]
+    if param.choices:  # (a choice that is no string as YAML writes it: `true`, not Python's `True`)
+        return [_value_item(c if isinstance(c, str) else _literal(c), param.doc, cursor, doc,
+                            literal=not isinstance(c, str)) for c in param.choices if c is not None]
     if param.type == "bool":
         return [_value_item(v, param.doc, cursor, doc, literal=True) for v in ("true", "false")]
     return []
@@ -317,6 +319,11 @@ def _unit_names(doc: Document, cursor: Cursor, unit: tuple, kinds: tuple[str, ..
     return items
 
 
+def _literal(value: object) -> str:
+    """A fixed value that is no string (a number, a boolean) as a spec writes it."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def _value_item(value: str, detail: str, cursor: Cursor, doc: Document, literal: bool = False) -> t.CompletionItem:
     return t.CompletionItem(label=value, kind=t.CompletionItemKind.Value, detail=detail or None,
                             text_edit=_value_edit(doc, cursor, value, literal))
@@ -331,11 +338,21 @@ def _edit(doc: Document, cursor: Cursor, text: str) -> t.TextEdit:
 
 
 def _value_edit(doc: Document, cursor: Cursor, text: str, literal: bool = False) -> t.TextEdit:
-    """:func:`_edit` for a value: in JSON a string typed without its opening quote (``"in": st``)
-    is inserted quoted (``"stem"``); a ``literal`` (a number, ``true``) is inserted as it is."""
-    if not literal and doc.is_json and doc.text[cursor.start - 1:cursor.start] not in ('"', "'"):
-        text = json.dumps(text, ensure_ascii=False)
-    return _edit(doc, cursor, text)
+    """:func:`_edit` for a value: a ``literal`` (a number, ``true``) is inserted as it is; a string so that the
+    compiler reads it back as that string (:mod:`vibench.lsp.value_text`): plain where YAML reads it so
+    (``stem``), else quoted (``"a: b"``, ``"on"``), and always quoted in JSON (``"in": st`` gives ``"stem"``).
+    Typed after an opening quote, it is escaped for that quote, or (a line break after a single quote) the
+    quote is replaced by double quotes."""
+    if literal:
+        return _edit(doc, cursor, text)
+    quote = doc.text[cursor.start - 1:cursor.start]
+    if quote in ('"', "'"):
+        inside = inside_quotes(text, quote, doc.is_json)
+        if inside is not None:
+            return _edit(doc, cursor, inside)
+        end = cursor.end + (doc.text[cursor.end:cursor.end + 1] == quote)  # (a closing quote the editor added)
+        return t.TextEdit(range=span_range(doc, cursor.start - 1, end), new_text=quoted(text, doc.is_json))
+    return _edit(doc, cursor, text if not doc.is_json and reads_plain(text) else quoted(text, doc.is_json))
 
 
 def span_range(doc: Document, start: int, end: int) -> t.Range:
