@@ -214,7 +214,8 @@ def test_graphviz_failure_is_a_usage_error(hostile: Path, capsys: pytest.Capture
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--graph", "g.txt"], "use a .html, .svg, .png, .dot, .gv, .mmd or .md file name"),
+    (["--graph", "g.txt"], "use a .html (.htm), .svg, .png, .dot (.gv), .mmd (.mermaid) or .md file name"),
+    (["--graph", ".dot"], "the name needs a stem before its suffix, such as g.dot"),
     (["--depth", "1"], "--depth expands composites in --summary and --graph"),
     (["--summary", "--depth", "-1"], "expected a number of levels"),
     (["--summary", "--depth", "x"], "expected a number of levels"),

@@ -62,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                    "that keep outputs (feature taps, Grad-CAM), at the memory in-place work saves")
     p.add_argument("--summary", action="store_true", help="print each node's output shape, parameters and FLOPs")
     p.add_argument("--graph", action=_Once, metavar="OUT",
-                   help="write the graph, only when the spec compiles: a self-contained page (.html), SVG or PNG "
-                   "(.svg/.png, needs Graphviz's dot), Graphviz DOT (.dot/.gv) or Mermaid (.mmd/.md)")
+                   help="write the graph, only when the spec compiles: a self-contained page "
+                   "(.html/.htm), SVG or PNG (.svg/.png, needs Graphviz's dot), Graphviz DOT (.dot/.gv) or Mermaid "
+                   "(.mmd/.mermaid, or .md: in a fenced block)")
     p.add_argument("--depth", type=_depth, action=_Once, default=0, metavar="N",
                    help="with --summary or --graph: expand composite nodes N levels deep (default 0; the .html "
                    "page starts there and expands or collapses on click)")
@@ -153,8 +154,12 @@ def _check_graph_target(graph: str | None) -> None:
     from vibench.compiler.render_graphviz import dot_binary, missing_dot_message
 
     suffix = os.path.splitext(graph.lower())[1]
+    if os.path.basename(graph).lower() in GRAPH_SUFFIXES:  # `.dot` is a hidden file's name with no suffix
+        raise UsageError(f"--graph {clip_path(graph)}: the name needs a stem before its suffix, such as "
+                         f"g{clip_path(os.path.basename(graph))}")
     if suffix not in GRAPH_SUFFIXES:
-        raise UsageError(f"--graph {clip_path(graph)}: use a .html, .svg, .png, .dot, .gv, .mmd or .md file name")
+        raise UsageError(f"--graph {clip_path(graph)}: use a .html (.htm), .svg, .png, .dot (.gv), .mmd (.mermaid) "
+                         "or .md file name")
     if suffix in DOT_SUFFIXES and dot_binary() is None:
         raise UsageError(f"--graph {clip_path(graph)}: {missing_dot_message(DOT_SUFFIXES[suffix])}")
 
