@@ -43,7 +43,7 @@ compilation's budget of spec files (:func:`vibench.compiler.load.source_budget`)
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, one_of, suggest
@@ -60,7 +60,7 @@ from vibench.compiler.phm_checks import (
     required_keys,
     yaml_1_1_numbers,
 )
-from vibench.compiler.phm_guide import ALIASES, apply_guide, fixed_key_reason
+from vibench.compiler.phm_guide import ALIASES, apply_guide, fixed_key_reason, given_hint
 from vibench.compiler.phm_merge import MAX_BASE_CONFIGS as MAX_BASE_CONFIGS  # its limit, named here too
 from vibench.compiler.phm_merge import model_section
 from vibench.compiler.phm_metadata import DatasetMetadata
@@ -159,7 +159,8 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     reference = root.reference.model if root.reference is not None else f"{kind}/{name}"
     model = dict(model)
     notes, errors = apply_guide(model, where, declared, reference,
-                                lambda path: doc.pos(("model", *path), key=True) if "model" in doc.data else model_pos)
+                                lambda path: doc.pos(("model", *path), key=True) if "model" in doc.data else model_pos,
+                                given, library)
     # The guide's notes and errors, and the metadata's note, quote the values they read: at a base config's entry
     # they are phrased without them (the base configs' own warnings, W113 and W114, quote nothing).
     public = declared | set(ignored) | set(FACTORY_KEYS) | set(ALIASES) | {"depth", "num_classes"}
@@ -232,20 +233,17 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     return synthesized, warnings
 
 
-def _unknown_given(given: Collection[str], declared: set[str], ignored: dict[str, str], reference: str,
+def _unknown_given(given: Mapping[str, Any], declared: set[str], ignored: dict[str, str], reference: str,
                    template: str, model: str, library: Library, pos: Pos | None) -> list[Diagnostic]:
     """E201 for a parameter set on the command line (or in Python) that the template does not take,
-    with a hint for a PHM-Vibench config, which has no `params:` to declare it in."""
+    with a hint for a PHM-Vibench config, which has no `params:` to declare it in: a key of the model guide
+    (`depth`, `in_channels`, a task name) says what the template takes instead (:func:`given_hint`)."""
     errors = []
-    for key in given:
+    for key, value in given.items():
         if key in declared or key in ignored or key == "params":  # W101, or resolve's own `params=` E201
             continue
-        reason = fixed_key_reason(key, reference)
-        if reason is not None:
-            hint = f"remove it: {reason}, so in the `model:` section it would be ignored too (W101)"
-        elif key in ALIASES and ALIASES[key] in declared:
-            hint = f"`{key}` is the model guide's name for `{ALIASES[key]}`: set `{ALIASES[key]}` instead"
-        else:
+        hint = given_hint(key, value, declared, reference, template, library)
+        if hint is None:
             close = suggest(key, declared)
             hint = (f"{close[:-1]} (a key of the `model:` section)?" if close else
                     "remove it: the template's parameters are the keys of the `model:` section (a PHM-Vibench "

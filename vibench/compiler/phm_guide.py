@@ -9,19 +9,24 @@ them as the guide means them and says so with a note (I101) at each key:
 
 * :data:`ALIASES` — a key that is another spelling of a template parameter;
 * :data:`RESNET_DEPTHS` — ``depth`` of ``CNN/ResNet1D``: the standard ResNet stage layout;
-* :data:`TASK_ALIASES` — multi-task task names in ``task_configs`` and ``tasks``;
+* :data:`TASK_ALIASES` — multi-task task names in ``task_configs``: noted, and left as written, since the
+  template reads them itself (M_01_ISFM's ``aliases``, note I104), so that its messages quote the tasks as the
+  user named them; an empty ``task_configs`` names no task (E208 here, where the template's loop would say it);
 * ``activation`` / ``dropout`` on a template without such a parameter: W101 with the reason.
 
 A guide key that contradicts an explicit one (``depth: 50`` with ``block_type: basic``,
-``in_channels: 1`` with ``input_dim: 2``), or a ``depth`` that is not a standard ResNet, is E222.
+``in_channels: 1`` with ``input_dim: 2``), also one given beside the config (``--set block_type=basic``, a
+keyword of ``vibench.build``), or a ``depth`` that is not a standard ResNet, is E222. A guide key given
+beside the config instead (``--set depth=18``) is E201, whose hint :func:`given_hint` writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.caller_words import CallerWords
+from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import Pos
 
 ALIASES = {"in_channels": "input_dim", "hidden_size": "hidden_dim", "patch_len": "patch_size"}
@@ -41,6 +46,8 @@ DEPTH_MODELS = ("CNN/ResNet1D",)
 
 TASK_ALIASES = {"prediction": "signal_prediction", "regression": "rul_prediction"}
 """The guide's multi-task task names -> vibench's."""
+TASKS = "classification, signal_prediction, rul_prediction, anomaly_detection"
+"""vibench's multi-task task names, as messages list them."""
 
 FIXED_BY_REFERENCE = {
     "activation": "its activations are fixed in its code",
@@ -50,13 +57,19 @@ FIXED_BY_REFERENCE = {
 
 
 def apply_guide(model: dict[str, Any], where: dict[str, Pos | None], declared: set[str], reference: str,
-                position: Callable[[tuple], Pos | None]) -> tuple[list[Diagnostic], list[Diagnostic]]:
-    """Rewrite the guide's keys in ``model`` (in place) into the template's; return (notes, errors).
+                position: Callable[[tuple], Pos | None], given: Mapping[str, Any] | None = None,
+                words: CallerWords | None = None) -> tuple[list[Diagnostic], list[Diagnostic]]:
+    """Rewrite the guide's keys in ``model`` (in place) into the template's, task names aside (the template reads
+    them: :func:`_task_names`); return (notes, errors).
 
     ``declared`` are the template's parameters, ``reference`` its reference model (``CNN/ResNet1D``),
     ``where`` the position of each key of ``model`` and ``position(path)`` that of a nested key
-    (``("task_configs", "prediction")``) in the experiment file.
+    (``("task_configs", "prediction")``) in the experiment file. ``given`` are the values set beside the config
+    (``--set``, a keyword of ``vibench.build``), which replace the config's: a guide key they contradict is E222
+    too (its note would describe a model the compile does not build), said in ``words`` (the caller's).
     """
+    given = given or {}
+    words = words or CallerWords()
     notes: list[Diagnostic] = []
     errors: list[Diagnostic] = []
     for alias, target in ALIASES.items():
@@ -67,15 +80,48 @@ def apply_guide(model: dict[str, Any], where: dict[str, Pos | None], declared: s
         if target in model and model[target] != value:
             errors.append(_conflict(alias, value, target, model[target], pos))
             continue
+        if target in given and not _same(given[target], value):
+            errors.append(_given_conflict(alias, value, target, given[target], pos, words))
+            continue
         model.setdefault(target, value)
         where.setdefault(target, pos)
         notes.append(_note(f"`{alias}` is the model guide's name for `{target}`: read as `{target}: {value!r}`",
                            pos, "PHM-Vibench's models never read it"))
     if "depth" in model and "depth" not in declared and reference in DEPTH_MODELS:
-        _resnet_depth(model, where, notes, errors)
-    if isinstance(model.get("task_configs"), dict) and "task_configs" in declared:
-        _task_names(model, position, notes, errors)
+        _resnet_depth(model, where, given, words, notes, errors)
+    if isinstance(model.get("task_configs"), dict) and "task_configs" in declared and "task_configs" not in given:
+        _task_names(model, where, position, notes, errors)  # (a given `task_configs` replaces the config's)
     return notes, errors
+
+
+def given_hint(key: str, value: Any, declared: set[str], reference: str, template: str,
+               words: CallerWords) -> str | None:
+    """The hint of E201 for a guide key given beside the config (``--set depth=18``), which only the config's
+    `model:` section reads as the guide means it (None for a key that is none of the guide's)."""
+    reason = fixed_key_reason(key, reference)
+    if reason is not None:
+        return f"remove it: {reason}, so in the `model:` section it would be ignored too (W101)"
+    if key in ALIASES and ALIASES[key] in declared:
+        return f"`{key}` is the model guide's name for `{ALIASES[key]}`: set `{ALIASES[key]}` instead"
+    if key in ALIASES:
+        return f"`{key}` is the model guide's name for `{ALIASES[key]}`, which `{template}` does not take"
+    if key == "depth" and reference in DEPTH_MODELS:
+        layout = RESNET_DEPTHS.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
+        if layout is None:
+            return ("`depth` is the model guide's ResNet depth, which the template takes as `block_type` and `layers`"
+                    f" (blocks per stage); the standard depths are {', '.join(str(d) for d in RESNET_DEPTHS)}")
+        if words.in_python:
+            setting = f"`block_type={layout['block_type']!r}, layers={layout['layers']}`"
+        else:
+            stages = ",".join(str(n) for n in layout["layers"])  # one shell word
+            setting = f"`--set block_type={layout['block_type']} --set layers=[{stages}]`"
+        return (f"`depth` is the model guide's ResNet depth: ResNet-{value} is {setting}, or write `depth: {value}` "
+                "in the `model:` section, which reads it as the guide means it (note I101)")
+    if key in TASK_ALIASES:
+        if "task_configs" in declared:
+            return f"`{key}` is the model guide's name for the task `{TASK_ALIASES[key]}`: a key of `task_configs`"
+        return f"`{key}` is the model guide's name for a task of a multi-task model; `{template}` has no tasks"
+    return None
 
 
 def fixed_key_reason(key: str, reference: str) -> str | None:
@@ -84,8 +130,8 @@ def fixed_key_reason(key: str, reference: str) -> str | None:
     return f"the model guide documents it, but the reference {reference} never reads it: {reason}" if reason else None
 
 
-def _resnet_depth(model: dict[str, Any], where: dict[str, Pos | None], notes: list[Diagnostic],
-                  errors: list[Diagnostic]) -> None:
+def _resnet_depth(model: dict[str, Any], where: dict[str, Pos | None], given: Mapping[str, Any],
+                  words: CallerWords, notes: list[Diagnostic], errors: list[Diagnostic]) -> None:
     depth = model.pop("depth")
     pos = where.get("depth")
     layout = RESNET_DEPTHS.get(depth) if isinstance(depth, int) and not isinstance(depth, bool) else None
@@ -95,8 +141,12 @@ def _resnet_depth(model: dict[str, Any], where: dict[str, Pos | None], notes: li
                                  hint="or give `block_type` and `layers` (blocks per stage) yourself"))
         return
     for key, value in layout.items():
+        why = f"ResNet-{depth} has {key} {value!r}"
         if key in model and model[key] != value:
-            errors.append(_conflict("depth", depth, key, model[key], pos, f"ResNet-{depth} has {key} {value!r}"))
+            errors.append(_conflict("depth", depth, key, model[key], pos, why))
+            return
+        if key in given and not _same(given[key], value):
+            errors.append(_given_conflict("depth", depth, key, given[key], pos, words, why))
             return
     for key, value in layout.items():
         model.setdefault(key, value)
@@ -105,31 +155,53 @@ def _resnet_depth(model: dict[str, Any], where: dict[str, Pos | None], notes: li
                        f"{layout['layers']}", pos, "PHM-Vibench's ResNet1D never reads `depth`"))
 
 
-def _task_names(model: dict[str, Any], position: Callable[[tuple], Pos | None], notes: list[Diagnostic],
-                errors: list[Diagnostic]) -> None:
-    configs = dict(model["task_configs"])
-    renamed: dict[str, Any] = {}
-    for task, settings in configs.items():
+def _task_names(model: dict[str, Any], where: dict[str, Pos | None], position: Callable[[tuple], Pos | None],
+                notes: list[Diagnostic], errors: list[Diagnostic]) -> None:
+    """I101 at each guide task name of `task_configs`, E222 for a task under both names, E208 for no task.
+
+    The names stay as written: the template reads the guide's names itself (M_01_ISFM's `aliases`), and a
+    rename here made its messages quote tasks the user never wrote (`found: {'rul_prediction': inf}` for
+    `regression:`)."""
+    configs = model["task_configs"]
+    if not configs:  # else the template's per-task loop, not the config, is what the error would name
+        errors.append(Diagnostic("E208", "`task_configs` names no task", where.get("task_configs"), found="{}",
+                                 expected=f"one task or more of {TASKS}",
+                                 hint="name the tasks (`task_configs: {classification: {}}`), or remove "
+                                 "`task_configs` for the single head that `task_head` names"))
+        return
+    for task in configs:
         target = TASK_ALIASES.get(task) if isinstance(task, str) else None
         if target is None:
-            renamed.setdefault(task, settings)
             continue
         pos = position(("task_configs", task))
         if target in configs:
             errors.append(Diagnostic("E222", f"task `{task}` and task `{target}` are the same task", pos,
                                      hint=f"`{task}` is the model guide's name for `{target}`; keep one of them"))
             continue
-        renamed[target] = settings
         notes.append(_note(f"task `{task}` is the model guide's name for `{target}`", pos,
-                           "vibench's tasks: classification, signal_prediction, rul_prediction, anomaly_detection"))
-    model["task_configs"] = renamed
-    tasks = model.get("tasks")
-    if isinstance(tasks, list):
-        model["tasks"] = [TASK_ALIASES.get(t, t) if isinstance(t, str) else t for t in tasks]
+                           f"vibench's tasks: {TASKS}"))
 
 
 def _note(message: str, pos: Pos | None, found: str) -> Diagnostic:
     return Diagnostic("I101", message + " (a vibench extension)", pos, severity="note", found=found)
+
+
+def _given_conflict(key: str, value: Any, other: str, given: Any, pos: Pos | None, words: CallerWords,
+                    why: str | None = None) -> Diagnostic:
+    """E222 at the guide key ``key`` for a value of ``other`` given beside the config, said in the caller's words."""
+    return Diagnostic("E222", f"`{key}: {value!r}` contradicts `{other}: {clip(repr(given), 80)}` ({words.given_as})",
+                      pos, found=why or f"`{key}` is the model guide's name for `{other}`",
+                      notes=(words.given_note(other),),
+                      hint=f"keep one of them: remove `{key}` from the `model:` section, or leave out "
+                      f"{words.setting_named(other)}")
+
+
+def _same(given: Any, value: Any) -> bool:
+    """Whether a value given beside the config is the guide key's (a bool is no int). A tuple for a list is, so that
+    what is wrong with it is said by the type check (E202: `tuple`), not as a contradiction."""
+    given = list(given) if isinstance(given, tuple) else given
+    equal = given == value  # (an array from Python compares element by element: not the same, and no error here)
+    return isinstance(given, bool) is isinstance(value, bool) and equal is True
 
 
 def _conflict(key: str, value: Any, other: str, other_value: Any, pos: Pos | None,

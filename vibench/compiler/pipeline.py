@@ -296,7 +296,7 @@ def _from_metadata(d: Diagnostic, note: str, not_given: str) -> Diagnostic:
     """A diagnostic about ``num_classes`` when the value came from the metadata table: a note says so (``note``),
     instead of ``not_given``, which says it was given with the parameters."""
     notes = tuple(n for n in d.notes if n != not_given)
-    if "`num_classes`" not in d.message or any("metadata" in n for n in notes):
+    if not any("`num_classes`" in text for text in (d.message, *notes)) or any("metadata" in n for n in notes):
         return replace(d, notes=notes)
     return replace(d, notes=(*notes, note))
 

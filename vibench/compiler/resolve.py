@@ -39,7 +39,7 @@ from vibench.compiler.load import LoadedDoc, load_text, oversized, read_spec_fil
 from vibench.compiler.names import name_units
 from vibench.compiler.params import bind_params
 from vibench.compiler.resolve_decls import _check_model_name, _check_name, let_given
-from vibench.compiler.resolve_extends import ignored_key_warning, resolve_extends
+from vibench.compiler.resolve_extends import ignored_key_warning, resolve_extends, unread_given
 from vibench.compiler.resolve_recording import _ABSENT, _LINKS
 from vibench.compiler.resolve_refusals import refuse_phm, refuse_unusable
 from vibench.compiler.resolve_sources import _SOURCES
@@ -308,7 +308,7 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     for key, value in (overrides or {}).items():
         decl = root.param(key)
         if decl is None and key in ignored:  # --set of a key the reference ignores: said, then dropped
-            library.warnings.append(ignored_key_warning(key, root, ignored[key], anchor))
+            library.warnings.append(ignored_key_warning(key, root, ignored[key], anchor, library))
             continue
         if decl is None and (refused := let_given(root, key, f" ({library.given_how(key)})", anchor)) is not None:
             lets_given.append(refused)  # (with the other unknown names bind_params reports)
@@ -339,7 +339,7 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     values, diags = bind_params(root.params, given, env={}, where=f"model `{root.name}`", unknown_code="E201",
                                 call_pos=root.pos, describe_given=lambda k: f"`{k}` ({library.given_how(k)})",
                                 missing=missing, origin=library.value_origin)
-    diags = lets_given + [replace(d, pos=d.pos or root.pos) for d in diags]
+    diags = lets_given + unread_given(root, given, library) + [replace(d, pos=d.pos or root.pos) for d in diags]
     for decl in root.params:
         if decl.slot is not None and decl.name in values:
             from_dir = slot_folder(library, decl) or (os.path.dirname(doc.path) if doc.path else library.cwd)

@@ -4,20 +4,27 @@ The template is found and loaded through the :class:`~vibench.compiler.resolve.L
 become its parameters' defaults (located at this file's `with:` keys), the file's own parameters come first so
 that they may read them, and `metadata:` is merged into the template's one level deep. Errors: E107, E201,
 E205, E210, W101.
+
+Two checks of the values given with the compile (``--set``, ``vibench.build``'s keywords), which `resolve` binds
+and calls here, concern `with:` most: :func:`ignored_key_warning` says a given key the reference ignores came
+from the command line (or Python), and :func:`unread_given` refuses a given value whose only reader is a `with:`
+entry (or default) that another given value replaces.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.diagnostics import Collector, Diagnostic, suggest
-from vibench.compiler.expr import ExprError, parse_value
-from vibench.compiler.ir import ParamDecl, Pos, UnitDef
+from vibench.compiler.caller_words import CallerWords
+from vibench.compiler.diagnostics import Collector, Diagnostic, clip, suggest
+from vibench.compiler.expr import ExprError, parse_value, template_names
+from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.names import named_value
-from vibench.compiler.resolve_decls import _check_model_name, _expr_diag, _param_decls, let_given
+from vibench.compiler.resolve_decls import _check_model_name, _expr_diag, _param_decls, expression_names, let_given
 from vibench.compiler.resolve_units import parsed_metadata, reference_renames_pos
 from vibench.compiler.setting_places import Places
 from vibench.compiler.slots import note_slot_folders, slot_folder
@@ -112,8 +119,57 @@ def resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags:
     return root, base_blocks
 
 
-def ignored_key_warning(key: str, root: UnitDef, reason: str, pos: Pos | None) -> Diagnostic:
-    """W101: ``key`` is accepted but never read by the reference model that ``root`` reproduces."""
+def ignored_key_warning(key: str, root: UnitDef, reason: str, pos: Pos | None,
+                        words: CallerWords | None = None) -> Diagnostic:
+    """W101: ``key`` is accepted but never read by the reference model that ``root`` reproduces. ``words``, for a
+    value given with the compile (``--set``, a keyword of ``vibench.build``, the metadata table): the message says
+    where it came from, as E201 does, since ``pos`` is only where the file declares its parameters."""
     model = root.reference.model if root.reference is not None else root.name
-    return Diagnostic("W101", f"`{key}` is ignored by the reference {model}; vibench ignores it too", pos,
+    shown = f"`{key}` ({words.given_how(key)})" if words is not None else f"`{key}`"
+    return Diagnostic("W101", f"{shown} is ignored by the reference {model}; vibench ignores it too", pos,
                       severity="warning", found=reason)
+
+
+def unread_given(root: UnitDef, given: Collection[str], words: CallerWords) -> list[Diagnostic]:
+    """E201 for each parameter given with the compile whose only readers are the defaults of parameters also
+    given, which replace them: `--set classes=6` beside `--set num_classes=5` of a spec with
+    `with: {num_classes: classes}` would be recorded in model.py (``COMPILED_PARAMETERS``) while the model
+    never reads it. A parameter that nothing reads at all is W105 (build_warnings.py), not this; one that the
+    model's own values read (a node, a `let`, a check) is read, whatever the defaults.
+
+    Each error is located at the first replaced default that read the value (the `with:` entry of a spec that
+    extends a template, else the declaration), with a note on where the value came from."""
+    names = set(given)
+    readers: dict[str, list[ParamDecl]] = {}  # a given parameter -> the parameters whose defaults read it
+    for reader in root.params:
+        for name in template_names(reader.default) & (names - {reader.name}):
+            readers.setdefault(name, []).append(reader)
+    unread = [decl for decl in root.params if decl.name in readers and all(r.name in names for r in readers[decl.name])]
+    if not unread:
+        return []
+    used, inherits = expression_names(replace(root, params=()))
+    if inherits:  # a node with `inherit: true` may hand any parameter to its block: no telling what is unread
+        return []
+    errors = []
+    for decl in unread:
+        if decl.name in used:
+            continue
+        first, *rest = readers[decl.name]
+        written = f"`with: {{{first.name}: {_shown(first.default, decl.name)}}}`" if first.given else \
+            f"the default of `{first.name}`"
+        others = "".join(f", `{d.name}`" for d in rest)
+        errors.append(Diagnostic(
+            "E201", f"`{decl.name}` ({words.given_how(decl.name)}) has no effect: `{first.name}`"
+            f"{others} ({words.given_how(first.name)}) replaces {written}, the only value that reads it",
+            first.pos, notes=(words.value_origin(decl.name),),
+            hint=f"give one of them: {words.setting_named(decl.name)} alone sets `{first.name}` through "
+            f"{written}, {words.setting_named(first.name)} alone sets it directly"))
+    return errors
+
+
+def _shown(value: Any, name: str) -> str:
+    """A `with:` value that reads ``name``, as the file writes it: ``classes`` for the plain name, the expression's
+    text otherwise (``${classes + 1}``), ``...`` for a list or mapping that holds one."""
+    if not isinstance(value, Template):
+        return "..."
+    return name if value.text == "${" + name + "}" else clip(value.text, 80)
