@@ -59,6 +59,7 @@ from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
 from vibench.compiler.limits import MAX_SOURCE_BYTES, MAX_SOURCE_FILES, MAX_SOURCE_VALUES
 from vibench.compiler.load_compose import _CHARS_PER_UNIT, MAX_ALIAS_UNITS, MAX_DEPTH, Loc, _Composer
+from vibench.compiler.spec_reads import note_read
 
 MAX_BYTES = 16 * 1024 * 1024
 _WHAT_COUNTS = "the spec, its templates, the files its `block:` references name, base configs and slot components"
@@ -265,6 +266,7 @@ def _read_bytes(path: str, shown: str, sources: SourceBudget | None) -> bytes:
     except OSError as err:
         raise SpecError([Diagnostic("E004", f"cannot read spec file: {err.strerror or err}", Pos(shown, 1, 1),
                                     found=shown, hint="check the path and the file's permissions")]) from None
+    note_read(path, raw)  # the bytes compiled: vibench.build's cache keeps its entry on them, not on the file later
     return raw
 
 

@@ -48,7 +48,7 @@ from vibench.compiler.scoped import with_scoped_params
 from vibench.compiler.slots import check_slot, note_slot_folders, slot_folder
 from vibench.compiler.slots import slot_components as slot_components  # where callers import it from
 from vibench.compiler.spec_files import LIBRARY_DIR as LIBRARY_DIR  # where callers import them from
-from vibench.compiler.spec_files import LISTING_IN_PYTHON
+from vibench.compiler.spec_files import LISTING_IN_PYTHON, working_folder
 from vibench.compiler.spec_files import SPEC_SUFFIXES as SPEC_SUFFIXES
 from vibench.compiler.spec_paths import unnamable, within
 from vibench.schemas.document import SpecDocument
@@ -77,8 +77,9 @@ class Library(CallerWords):
 
     def __init__(self, search_path: list[str] | None = None, cwd: str | None = None) -> None:
         super().__init__()
-        self.user_dirs = [os.path.abspath(p) for p in (search_path or [])]
-        self.cwd = os.path.abspath(cwd or os.getcwd())
+        # once the working folder was removed, a stand-in that holds nothing (relative names find no file there)
+        self.cwd = os.path.abspath(cwd or working_folder())
+        self.user_dirs = [os.path.normpath(os.path.join(self.cwd, p)) for p in (search_path or [])]  # abspath, from it
         self.files: dict[str, tuple[UnitDef, dict[str, UnitDef]]] = {}
         recorded = _SOURCES.get()
         # each spec file read, by its name in messages -> its text (recording_sources)

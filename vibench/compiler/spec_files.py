@@ -1,5 +1,6 @@
-"""Where specs are found: the installed library's folder, the file suffixes a spec may have, and the file a spec
-name means (:func:`find_spec`). Imports nothing of the compiler but diagnostics, so that any module can use it."""
+"""Where specs are found: the installed library's folder, the file suffixes a spec may have, the file a spec
+name means (:func:`find_spec`) and the working folder relative names mean (:func:`working_folder`). Imports
+nothing of the compiler but diagnostics, so that any module can use it."""
 
 from __future__ import annotations
 
@@ -15,16 +16,35 @@ LISTING_IN_PYTHON = "the command `vibench-compile --list`, installed with vibenc
 """Where a hint sends a caller of the Python API to see the library (`vibench-compile --list` on the command line):
 the API has no listing of its own."""
 
+NO_WORKING_FOLDER = os.path.join(os.sep, "<the working folder no longer exists>")
+"""What stands for the working folder once it was removed (a shell still in a deleted folder, where
+``os.getcwd()`` raises): a folder that holds nothing, so that a text spec's relative references find nothing
+there, and that no file is under, so that messages name files by their real paths."""
+
+def working_folder() -> str:
+    """The working folder, absolute; :data:`NO_WORKING_FOLDER` when it no longer exists.
+
+    >>> working_folder() == os.getcwd()
+    True
+    """
+    try:
+        return os.getcwd()
+    except OSError:  # FileNotFoundError: removed while the process was in it
+        return NO_WORKING_FOLDER
+
 
 def find_spec(spec: str, search_path: list[str] | None = None, *, in_python: bool = False) -> str:
     """The file a spec name means: an existing path, else a template on the search path or in the
     library (``cnn/ResNet1D``); SpecError E004 when there is none, or when what the name finds is no regular
     file (a FIFO, a folder: named as ``extends:`` names it). ``in_python``: the hint says where to see the
-    library in the words of the Python API, not of `vibench-compile`."""
-    if os.path.exists(spec):
+    library in the words of the Python API, not of `vibench-compile`. Once the working folder was removed a
+    relative path names nothing (``../x.yaml`` would still open, but no message or cache key could name it):
+    only an absolute path or a template is found, else E004 says why."""
+    gone = not os.path.isabs(spec) and working_folder() == NO_WORKING_FOLDER
+    if not gone and os.path.exists(spec):
         return spec
     for candidate in _candidates(spec, search_path):
-        if os.path.isfile(candidate):
+        if os.path.isfile(candidate) and not (gone and not os.path.isabs(candidate)):
             return candidate
     shown = spec if len(spec) <= 200 else spec[:200] + "..."
     unusable = not_a_file(spec, search_path)
@@ -33,6 +53,11 @@ def find_spec(spec: str, search_path: list[str] | None = None, *, in_python: boo
         raise SpecError([Diagnostic("E004", f"spec `{shown}` is {kind}, not a regular file", None,
                                     found=path if len(path) <= 200 else path[:200] + "...",
                                     hint="name a .yaml, .yml or .json spec file")])
+    if gone:
+        move = "os.chdir() to an existing folder first" if in_python else "`cd` to an existing folder"
+        raise SpecError([Diagnostic("E004", "the working folder no longer exists: a relative spec path names no "
+                                    "file", None, found=shown,
+                                    hint=f"give the spec's absolute path, or {move}")])
     listing = LISTING_IN_PYTHON if in_python else "`vibench-compile --list` lists them"
     raise SpecError([Diagnostic("E004", "no such spec file or library template", None, found=shown,
                                 hint=f"give a path, or a template name such as cnn/ResNet1D ({listing})")])

@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import os
 import sys
+import time
 import types
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -50,10 +51,18 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
     as ``--check`` prints it; kept with the entry, so a hit gives them too); ``metadata`` is a read metadata
     table (its ``num_classes`` and the rows it skipped are part of the cache key); ``inplace=False``: model.py
     without in-place work."""
+    from vibench.compiler import limits as bounds
     from vibench.compiler.load import _read_bytes, decode_spec
     from vibench.compiler.pipeline import _display, compile_program, compile_source, find_spec
+    from vibench.compiler.spec_files import working_folder
 
     path = find_spec(spec, search_path, in_python=True) if spec is not None else None
+    # Checked before the key is made of them, once the spec is found (as `check` does): a limit no compilation
+    # takes is its ValueError alone (the key refused the value first, and the error came chained to that refusal).
+    max_nodes, max_params, max_activation = (
+        bounds.check_limit(max_nodes, "max_nodes", bounds.MAX_NODES),
+        bounds.check_limit(max_params, "max_params", bounds.MAX_PARAMS),
+        bounds.check_limit(max_activation, "max_activation", bounds.MAX_ACTIVATION))
     if text is None:
         assert path is not None
         # As the compiler's loader reads it, before the key: a folder, a FIFO or a device is E004 without
@@ -65,13 +74,14 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
     # not its target's), or for text the working folder; and the search path's folders, resolved. The working
     # folder is keyed for a file only when the compilation turns out to depend on it (_by_folder): the entry is
     # then kept under the key of the request from this folder (`here`), else a build from any folder uses it.
-    cwd = os.path.realpath(os.getcwd())
+    # A removed working folder is a stand-in that holds nothing (find_spec took only an absolute path then).
+    cwd = os.path.realpath(working_folder())
     if path is not None:  # and the path as given: the warnings an entry keeps name the file as the caller did
         where = (os.path.realpath(path) + "\0" + os.path.realpath(os.path.dirname(os.path.abspath(path)))
                  + "\0" + path)
     else:
         where = "<text>\0" + cwd
-    folders = [os.path.realpath(folder) for folder in search_path or []]
+    folders = [os.path.realpath(os.path.join(cwd, folder)) for folder in search_path or []]
     limits = {"max_nodes": max_nodes, "max_params": max_params, "max_activation": max_activation}
     options: dict[str, Any] = {"limits": limits, "inplace": inplace}  # apart from the parameters: no name is theirs
     if metadata is not None:  # the table's class counts make the model, not its file (read before this)
@@ -82,10 +92,12 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         from vibench.compiler.resolve import recording_looked
         from vibench.compiler.resolve_recording import recording_absent, recording_links
         from vibench.compiler.resolve_sources import recording_sources
+        from vibench.compiler.spec_reads import recording_reads
 
         read: set[str] = set()
+        started = time.time_ns()  # what changed from now on may have changed after the compilation used it
         with recording_absent() as absent, recording_links() as links, recording_looked() as looked, \
-                recording_sources() as sources:
+                recording_sources() as sources, recording_reads() as digests:
             program = compile_program(path, text=text, params=params or None, inputs=inputs,
                                       search_path=search_path, max_nodes=max_nodes, max_params=max_params,
                                       max_activation=max_activation, files_read=read, metadata=metadata)
@@ -103,11 +115,14 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
                                    code, links=tuple(sorted(links.items())),
                                    classes=tuple((name, type(block)) for name, block in used.items()),
                                    memory_only=any(cache_deps.defined_without_file(b) for b in used.values()),
-                                   warnings=tuple(warned), looked=tuple(sorted(looked.items())), by_folder=by_folder)
+                                   warnings=tuple(warned), looked=tuple(sorted(looked.items())), by_folder=by_folder,
+                                   digests=tuple(sorted(digests.items())), started=started)
 
     try:
-        k = cache.key(where + "\0" + spec_text, params, inputs, folders, options)
+        k: str | None = cache.key(where + "\0" + spec_text, params, inputs, folders, options)
     except cache_key.Unkeyable:  # a value no compilation takes: compiled (and refused there), never cached
+        k = None
+    if k is None:  # outside the handler: the compilation's own error is not chained to the key's refusal
         entry = cache.unkeyed(make())
     else:
         # from this folder: its path as the file system's bytes (a name that is not UTF-8 holds surrogates)
@@ -128,8 +143,9 @@ def _by_folder(path: str, program: Program, read: set[str], absent: set[str], lo
     folder, so a PHM-Vibench experiment run from per-run folders (Hydra's) shares one entry."""
     from vibench.compiler.phm_base import project_root
     from vibench.compiler.resolve import Library
+    from vibench.compiler.spec_files import working_folder
 
-    cwd = os.path.abspath(os.getcwd())  # as the compilation's Library took it
+    cwd = os.path.abspath(working_folder())  # as the compilation's Library took it
     shown = {Library(None, cwd).display(file) for file in read} - {program.source.display_path}
     shown = {name for name in shown if not name.startswith("vibench/specs")}  # the library's: named so from anywhere
     if any(at is not None and at.file in shown for warning in program.warnings[:MAX_SHOWN]

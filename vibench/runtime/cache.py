@@ -18,10 +18,12 @@ in that order), :func:`key`; a request holding a value it cannot write exactly (
 nested deeper than 64 levels) is compiled every time and never cached. An entry records what the
 compilation depended on beyond its key (:class:`~vibench.runtime.cache_deps.Deps`): every file it read
 (templates, PHM base configs, the components a slot's parameters were read from, and the source files of
-the plug-in blocks it used, :func:`vibench.runtime.build.plugin_files`) with its SHA-256, every path a
-template or base-config lookup tried and found no file at (a file created there later would be found
-first), the real path each such lookup resolved to (a symbolic link, of the file or of a folder on the
-way, pointed elsewhere since is another template), what else a lookup looked at
+the plug-in blocks it used, :func:`vibench.runtime.build.plugin_files`) with the SHA-256 of what was
+compiled (a spec file's bytes as read, not as saved during the compilation:
+:meth:`~vibench.runtime.cache_deps.Deps.of`), every path a template or base-config lookup tried and found
+no file at (a file created there later would be found first), the real path each such lookup resolved
+to (a symbolic link, of the file or of a folder on the way, pointed elsewhere since is another template),
+what else a lookup looked at
 (:func:`~vibench.runtime.cache_deps.observe`: the listing of each slot folder, whose specs are the
 components a slot offers, and whether each `.git` or `configs` a PHM project root was decided by is
 there), and which class the registry admitted as each plug-in block the
@@ -361,12 +363,15 @@ def store(k: str, compiled: Compiled) -> Entry:
     stays in memory: the process runs the module as it imported it, so the record would pair the edited
     file with the old code, and the next process would build the old model from the folder. So does one
     compiled with a block defined without a file (``compiled.memory_only``), and every model of a process
-    whose vibench files changed since it imported vibench (:func:`installation_as_loaded`)."""
+    whose vibench files changed since it imported vibench (:func:`installation_as_loaded`). A model whose
+    files changed while it was compiled (:attr:`~vibench.runtime.cache_deps.Deps.outdated`) is given to its
+    build, and compiled again at the next: its record names no file as it is, and is not written."""
     deps = Deps.of(compiled.files, compiled.absent, compiled.blocks, compiled.links, compiled.classes,
-                   compiled.looked)
+                   compiled.looked, compiled.digests, compiled.started)
     name = f"{PACKAGE}.{module_stem(k, compiled.source)}"
     module = None
-    if _as_imported(compiled.code, deps) and enabled() and not compiled.memory_only and installation_as_loaded():
+    if _as_imported(compiled.code, deps) and enabled() and not compiled.memory_only and not deps.outdated \
+            and installation_as_loaded():
         module = _store_on_disk(k, name, compiled, deps)
     if module is None:
         module = sys.modules.get(name) or _load_in_memory(name, compiled.source)
@@ -390,7 +395,9 @@ def unkeyed(compiled: Compiled) -> Entry:
 def _as_imported(code: frozenset[str], deps: Deps) -> bool:
     """Whether every file of imported ``code`` has the SHA-256 it had when this process first compiled
     with it (a file new to the process is taken as imported as it is now: one edited between its import
-    and that first compilation is not told apart)."""
+    and the start of that first compilation is not told apart; one edited while it ran is recorded as
+    :data:`~vibench.runtime.cache_deps.CHANGED`, which no file matches, so the process never writes a model
+    compiled with it)."""
     same = True
     for path in sorted(code):
         digest = deps.files.get(path)

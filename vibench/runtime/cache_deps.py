@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vibench.compiler.spec_files import SPEC_SUFFIXES
+from vibench.compiler.spec_reads import CHANGED_WHILE_READ
 
 MAX_HASHED_BYTES = 64 * 1024 * 1024
 """A file read is hashed up to this size; a larger one is known by its ``stat`` (size, times, inode), so
@@ -28,6 +29,10 @@ that a check never reads without bound (a file grown huge, a link re-pointed at 
 SETTLE_NS = 2_000_000_000
 """A file whose modification or change time is this recent (2 s: coarse file-system clocks, FAT's
 2-second times) is hashed at every check: an edit within the same clock tick keeps its times."""
+
+CHANGED = CHANGED_WHILE_READ
+"""What an entry records, for a file's SHA-256 or what a lookup saw at a path (``kind:changed``), when that
+changed while its compilation ran: no file has it and no look sees it, so the entry is never used again."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,9 @@ class Compiled:
     ``warnings``: the program's warnings and notes, each (code, its text as ``--check`` prints it);
     ``looked``: each other path a lookup looked at -> what it read there, ``"kind"`` or ``"names"``
     (:func:`observe`); ``by_folder``: the model or its warnings depend on the working folder (kept under the
-    key of the request from that folder, :func:`vibench.runtime.cache.cached`)."""
+    key of the request from that folder, :func:`vibench.runtime.cache.cached`); ``digests``: each spec file read
+    -> the SHA-256 of the bytes the compilation read (:func:`~vibench.compiler.spec_reads.recording_reads`);
+    ``started``: ``time.time_ns()`` when the compilation began (see :meth:`Deps.of`)."""
 
     source: str
     class_name: str
@@ -55,6 +62,8 @@ class Compiled:
     warnings: tuple[tuple[str, str], ...] = ()
     looked: tuple[tuple[str, str], ...] = ()
     by_folder: bool = False
+    digests: tuple[tuple[str, str], ...] = ()
+    started: int | None = None
 
 
 class Deps:
@@ -82,26 +91,45 @@ class Deps:
     @classmethod
     def of(cls, files: Iterable[str], absent: Iterable[str], blocks: Iterable[tuple[str, str]] = (),
            links: Iterable[tuple[str, str]] = (), classes: Iterable[tuple[str, type]] = (),
-           looked: Iterable[tuple[str, str]] = ()) -> Deps:
-        """The record of a compilation that just read ``files``, found ``absent`` missing, resolved the
-        template paths of ``links`` to real paths, looked at the paths of ``looked`` (path -> ``"kind"`` or
-        ``"names"``, :func:`observe` of each taken now, as the files are hashed now) and used the plug-in
-        ``blocks``, whose classes were ``classes``. Absent and looked-at paths in vibench's own folder are
-        left out: a file added there changes the installation, part of the key."""
+           looked: Iterable[tuple[str, str]] = (), digests: Iterable[tuple[str, str]] = (),
+           since: int | None = None) -> Deps:
+        """The record of a compilation that began at ``since`` (``time.time_ns()``) and just read ``files``,
+        found ``absent`` missing, resolved the template paths of ``links`` to real paths, looked at the paths of
+        ``looked`` (path -> ``"kind"`` or ``"names"``) and used the plug-in ``blocks``, whose classes were
+        ``classes``. Absent and looked-at paths in vibench's own folder are left out: a file added there
+        changes the installation, part of the key.
+
+        A file is recorded by what the compilation read, never by what it holds now: an edit saved while the
+        model was compiled (the compile takes half a second) made the old model the entry of the new file, in
+        this process and in every later one. A spec file by the SHA-256 of the bytes read (``digests``); a file
+        not read as it was compiled from (a plug-in's module runs as it was imported; a component's parameters
+        kept while its ``stat`` is unchanged) and what a lookup saw at a path (:func:`observe`) are taken now,
+        or recorded as :data:`CHANGED` when the file, the path or the folder holding it changed since
+        ``since`` (its change or modification time is later): what it held when the compilation used it is
+        not known. A change within one tick of the file system's clock after ``since`` may be stamped before it."""
         package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-        seen = {path: observe(path, how) for path, how in looked if not path.startswith(package)}
+        seen = {path: f"{how}:{CHANGED}" if _changed_since(since, path, os.path.dirname(path)) else observe(path, how)
+                for path, how in looked if not path.startswith(package)}
         deps = cls({}, (path for path in absent if not path.startswith(package)), dict(blocks), dict(links),
                    dict(classes), seen)
+        read = dict(digests)
         for path in sorted(files):
-            st = _stat(path)
-            deps.files[path] = _file_hash(path)
-            if st is not None and _settled(st):
+            st = _stat(path)  # before the hash: a file changed after it has another stat
+            now = _file_hash(path)
+            digest = read[path] if path in read else CHANGED if _changed_since(since, path) else now
+            deps.files[path] = digest
+            if st is not None and _settled(st) and now == digest:
                 deps._seen[path] = _signature(st)
         for path, real in deps.links.items():
             st = _stat(path)  # before the real path: a link changed after it has another stat
             if st is not None and os.path.realpath(path) == real:
                 deps._resolved[path] = _signature(st)
         return deps
+
+    @property
+    def outdated(self) -> bool:
+        """Whether a file or a path looked at changed while the compilation ran (:data:`CHANGED`): never valid."""
+        return CHANGED in self.files.values() or any(seen.endswith(":" + CHANGED) for seen in self.looked.values())
 
     def valid(self) -> bool:
         """Whether every file is as it was, every template path resolves to the real path it did, no
@@ -284,3 +312,10 @@ def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
 
 def _settled(st: os.stat_result) -> bool:
     return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > SETTLE_NS
+
+
+def _changed_since(since: int | None, *paths: str) -> bool:
+    """Whether one of ``paths`` changed at ``since`` or later (its change or modification time; None: unknown)."""
+    if since is None:
+        return False
+    return any(st is not None and max(st.st_mtime_ns, st.st_ctime_ns) >= since for st in map(_stat, paths))
