@@ -58,10 +58,12 @@ from vibench.compiler.cli_streams import (
     Stderr,
     Stdout,
     Terminated,
+    commit,
     exit_code_kept,
     on_sigterm,
     own_stdout,
     plugin_output_to,
+    print_json,
     refuse_stdin,
     signal_received,
     standard_stream,
@@ -112,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputWriteError as err:  # an I/O failure (a full disk, no permission), not a bad command line
         # a JSON reader gets a JSON document, as for a usage error (it got nothing on standard output); text
         # where standard output is the stream that failed
-        if not (_wants_json(ns, args) and _print_json({"ok": False, "write_error": str(err)})):
+        if not (_wants_json(ns, args) and print_json({"ok": False, "write_error": str(err)})):
             print(f"vibench-compile: {err}", file=sys.stderr)
         return EXIT_USAGE
     except (UsageError, OutputError) as err:
@@ -161,19 +163,6 @@ def _wants_json(ns: argparse.Namespace | None, args: list[str]) -> bool:
     return ns.format == "json" if ns is not None else format_json(args)
 
 
-def _print_json(report: dict[str, Any]) -> bool:
-    """``report`` on standard output; False when it could not be written there (closed, or the stream whose write
-    failed: a full disk)."""
-    if getattr(sys.stdout, "stream", None) is None:
-        return False
-    try:
-        print(to_json(report, indent=2))
-        sys.stdout.flush()
-    except (OutputError, OSError):  # (BrokenPipeError too: nobody reads the report)
-        return False
-    return True
-
-
 # --------------------------------------------------------------------------------------------
 
 
@@ -220,9 +209,10 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
     # written unless everything succeeds.
     targets = {f"{flag} {clip_path(out)}": output_target(out, flag)
                for flag, out in (("-o", ns.output if to_file else None), ("--graph", ns.graph)) if out is not None}
+    weights_label = None  # how messages name model.pt
     if weights_path is not None:
-        label, real = weights_output(ns, weights_path)
-        targets[label] = real
+        weights_label, real = weights_output(ns, weights_path)
+        targets[weights_label] = real
     _check_graph_target(ns.graph)
     _refuse_same_file(targets)
     named = ((path, "the spec"), (ns.metadata, "the --metadata table"), (ns.weights, "the checkpoint --weights reads"))
@@ -302,11 +292,12 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
     # All or nothing: every file is written beside its target first, then all are renamed over their
     # targets (any failure, a full disk or Ctrl-C, replaces none of them), and only then does model.py go
     # to standard output: a reader that is gone (`| head`) cannot keep a file from being written.
-    for target, content, flag in ((ns.output if to_file else None, source, "-o"), (ns.graph, graph, "--graph"),
-                                  (weights_path, weights, "--weights")):
-        if target is not None and content is not None:
-            outputs.stage(target, content, flag)
-    outputs.commit()
+    for target, content, flag, label in ((ns.output if to_file else None, source, "-o", None),
+                                         (ns.graph, graph, "--graph", None),
+                                         (weights_path, weights, "the weights file", weights_label)):
+        if target is not None and content is not None:  # model.pt: "the weights file model.pt (beside -o model.py)"
+            outputs.stage(target, content, flag, label)
+    commit(outputs)  # unless a signal came that torch's import swallowed
     if model_file is not None and source is not None:
         model_file.write_raw(source)  # model.py as -o FILE writes it (no terminal drawing)
         model_file.flush()
@@ -477,7 +468,7 @@ def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
         print(f"vibench-compile: schema: {line}", file=sys.stderr)
     if target is not None:
         outputs.stage(ns.output, text, "-o")
-        outputs.commit()
+        commit(outputs)
     else:
         standard_stream(stream).write(text)
     return EXIT_OK

@@ -1,9 +1,10 @@
 """The command line's standard streams and signals: standard output and error written terminal-safe
-(:class:`Stdout`, :class:`Stderr`; model.py on either, :func:`standard_stream`), SIGTERM ended like
-Ctrl-C (:func:`on_sigterm`, :class:`Terminated`) and either told in one line (:func:`stopped`), the
-exit status kept through a closed pipe (:func:`exit_code_kept`), the file behind standard input
-refused as an output (:func:`refuse_stdin`), and a plug-in's printing kept off standard output
-(:func:`plugin_output_to`, :func:`own_stdout`)."""
+(:class:`Stdout`, :class:`Stderr`; model.py on either, :func:`standard_stream`; a JSON report,
+:func:`print_json`), SIGTERM ended like Ctrl-C (:func:`on_sigterm`, :class:`Terminated`), either told in one
+line (:func:`stopped`) and heeded where what it interrupted swallowed it (:func:`heed_signal`, :func:`commit`),
+the exit status kept through a closed pipe (:func:`exit_code_kept`), the file behind standard input refused as
+an output (:func:`refuse_stdin`), and a plug-in's printing kept off standard output (:func:`plugin_output_to`,
+:func:`own_stdout`)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def on_sigterm() -> Any:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         if before is signal.default_int_handler:
             signal.signal(signal.SIGINT, before)
+        del _received[:]  # this command's: heeded by nothing after it
 
     return restore
 
@@ -60,6 +62,25 @@ _received: list[int] = []
 def signal_received() -> int | None:
     """The last SIGINT or SIGTERM this command got since :func:`on_sigterm` (None: none)."""
     return _received[-1] if _received else None
+
+
+def heed_signal() -> None:
+    """Raises again what SIGINT (KeyboardInterrupt) or SIGTERM (:class:`Terminated`) raised, should the code it
+    interrupted have swallowed it: torch's import, in C, clears the exception a handler raised while it imports
+    numpy and carries on (``--weights`` then wrote every file and exited 0). Called once the checkpoint is read
+    (torch imported) and before the outputs are renamed (:func:`commit`)."""
+    number = signal_received()
+    if number == signal.SIGINT:
+        raise KeyboardInterrupt
+    if number == signal.SIGTERM:
+        raise Terminated(128 + number)
+
+
+def commit(outputs: Outputs) -> None:
+    """``outputs.commit()``, unless a signal came whose exception was swallowed (:func:`heed_signal`): then no
+    file is written and nothing is printed."""
+    heed_signal()
+    outputs.commit()
 
 
 class Stdout:
@@ -125,6 +146,21 @@ class Stderr:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
+
+
+def print_json(report: dict[str, Any]) -> bool:
+    """``report`` on standard output; False when it could not be written there (closed, or the stream whose write
+    failed: a full disk)."""
+    from vibench.compiler.cli_json import to_json
+
+    if getattr(sys.stdout, "stream", None) is None:
+        return False
+    try:
+        print(to_json(report, indent=2))
+        sys.stdout.flush()
+    except (OutputError, OSError):  # (BrokenPipeError too: nobody reads the report)
+        return False
+    return True
 
 
 def standard_stream(number: int | None) -> Stdout:

@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from vibench.compiler.cli_args import UsageError, _clip
+from vibench.compiler.cli_streams import heed_signal
 from vibench.compiler.display import clip_path
 from vibench.compiler.outputs import OutputError, broken_link, output_target
 from vibench.compiler.rename_rules import DEFAULT_PREFIX
@@ -41,8 +42,12 @@ def weights_target(ns: argparse.Namespace) -> str | None:
     if os.path.realpath(target) == os.path.realpath(ns.output):
         if os.path.splitext(ns.output)[1] == ".pt":
             raise UsageError("-o names a .pt file; the weights would overwrite it (name the model file model.py)")
-        raise UsageError(f"the weights file {clip_path(target)} (beside -o {clip_path(ns.output)}) is a link to -o "
-                         f"{clip_path(ns.output)} itself; remove the link or choose another -o name")
+        weights, model = f"the weights file {clip_path(target)}", f"-o {clip_path(ns.output)}"
+        linked = [os.path.islink(target), os.path.islink(ns.output)]  # which name is the link (or both are)
+        said = (f"{weights} (beside {model}) is a link to {model} itself; remove the link or" if linked == [True, False]
+                else f"{model} is a link to {weights} beside it; remove the link or" if linked == [False, True]
+                else f"{model} and {weights} beside it name one file, {clip_path(os.path.realpath(target))}:")
+        raise UsageError(f"{said} choose another -o name")
     if _same_file(target, ns.weights):
         raise UsageError(f"-o {clip_path(ns.output)} would write {clip_path(target)}, which is the checkpoint "
                          "--weights reads; choose another -o name")
@@ -78,14 +83,17 @@ def read_checkpoint_arg(ns: argparse.Namespace) -> Any:
     --metadata file is (torch's own warnings about the file are not shown)."""
     import warnings
 
-    from vibench.runtime.checkpoint import ReferenceCheckpointError, read_checkpoint
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return read_checkpoint(ns.weights, weights_only=not ns.trust_checkpoint)
-    except ReferenceCheckpointError as err:
-        raise UsageError(f"--weights {clip_path(ns.weights)}: {_clip(str(err), 700)}") from None
+        from vibench.runtime.checkpoint import ReferenceCheckpointError, read_checkpoint
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return read_checkpoint(ns.weights, weights_only=not ns.trust_checkpoint)
+        except ReferenceCheckpointError as err:
+            raise UsageError(f"--weights {clip_path(ns.weights)}: {_clip(str(err), 700)}") from None
+    finally:  # torch's import (the first line), in C, swallows what SIGINT's or SIGTERM's handler raised in it
+        heed_signal()
 
 
 def reference_weights(program: Any, ns: argparse.Namespace, checkpoint: Any) -> bytes | str:

@@ -188,10 +188,10 @@ class Outputs:
     def __exit__(self, *exc: object) -> None:
         self.discard()
 
-    def stage(self, path: str, text: str | bytes, flag: str | None = None) -> None:
-        """Write ``text`` beside ``path``'s target, to be renamed over it by :meth:`commit`. ``flag``
-        (``-o``, ``--graph``) names the output in messages."""
-        label = f"{flag} {clip_path(path)}" if flag else clip_path(path)
+    def stage(self, path: str, text: str | bytes, flag: str | None = None, label: str | None = None) -> None:
+        """Write ``text`` beside ``path``'s target, to be renamed over it by :meth:`commit`. ``flag`` (``-o``,
+        ``--graph``) names the output in messages, before its path, unless ``label`` names it whole (model.pt)."""
+        label = label or (f"{flag} {clip_path(path)}" if flag else clip_path(path))
         target = output_target(path, flag or "output")
         try:
             mode = stat.S_IMODE(os.stat(target).st_mode)
@@ -200,16 +200,18 @@ class Outputs:
         except OSError as err:
             raise OutputWriteError(f"cannot write {label}: {err.strerror or err}") from None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".vibench-", suffix=".tmp", dir=os.path.dirname(target))
+            with held_signals():  # a signal between mkstemp and the append left the file behind, known to no one
+                fd, tmp = tempfile.mkstemp(prefix=".vibench-", suffix=".tmp", dir=os.path.dirname(target))
+                self.staged.append(_Staged(label, tmp, target))  # from here on, discard() removes it
+                raw = os.fdopen(fd, "wb")
         except OSError as err:
             if isinstance(err, PermissionError) or err.errno == errno.EROFS:  # the folder's, not the file's
                 raise OutputWriteError(f"cannot create a file in folder {_folder_shown(path, target)} "
                                        f"({err.strerror or err}): {flag or 'each output'} writes a temporary file "
                                        "beside its target and renames it") from None
             raise OutputWriteError(f"cannot write {label}: {err.strerror or err}") from None
-        self.staged.append(_Staged(label, tmp, target))  # from here on, discard() removes it whatever happens
         try:
-            with os.fdopen(fd, "wb") as raw:
+            with raw:
                 if hasattr(os, "fchmod"):  # not on Windows
                     os.fchmod(raw.fileno(), mode)
                 raw.write(text if isinstance(text, bytes) else text.encode("utf-8"))

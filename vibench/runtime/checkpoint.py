@@ -47,6 +47,8 @@ import torch
 # `signal_processing_layers.1.signal_processing_modules.operators.LNO_1.weights_residue`).
 from vibench.compiler.rename_rules import DEFAULT_PREFIX
 from vibench.compiler.rename_rules import MAX_KEY as MAX_KEY_LENGTH
+from vibench.runtime.checkpoint_pickle import nesting_problem, unreadable
+from vibench.runtime.checkpoint_zip import shown as _shown
 from vibench.runtime.checkpoint_zip import zip_problem
 
 
@@ -129,8 +131,14 @@ def load_reference_state_dict(model: torch.nn.Module,
     why, the message says which ``num_classes`` the checkpoint was trained with, and when no key
     starts with ``prefix`` but most share another that fits, it names that one. Should copying fail
     all the same (a module's own loading hook), the overwritten tensors are restored before the
-    error propagates.
+    error propagates. A ``model`` that is no ``torch.nn.Module``, a ``strict`` or ``weights_only`` that is no
+    bool, or a ``prefix`` that is neither a str nor None is a ``TypeError`` naming it.
     """
+    given = {"model": model, "strict": strict, "prefix": prefix, "weights_only": weights_only}
+    for name, value in given.items():  # in the caller's words, not torch's ('str' object has no attribute ...)
+        kinds, wanted = _ARGUMENTS[name]
+        if not isinstance(value, kinds):  # strict="no" was taken as true
+            raise TypeError(f"load_reference_state_dict: {name} must be {wanted}; found {type(value).__name__}")
     renames = getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", [])
     own = model.state_dict()
     entries = _unwrapped(checkpoint, weights_only)
@@ -172,13 +180,23 @@ def load_reference_state_dict(model: torch.nn.Module,
     return LoadResult(missing, unexpected)
 
 
+_ARGUMENTS: dict[str, tuple[Any, str]] = {  # load_reference_state_dict's, as model.py's loader says them
+    "model": (torch.nn.Module, "a torch.nn.Module (the model to load into)"),
+    "strict": (bool, "True or False"),
+    "prefix": ((str, type(None)), "a str (the prefix of the model's keys, 'network.') or None"),
+    "weights_only": (bool, "True or False"),
+}
+
+
 def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *, weights_only: bool = True) -> Any:
     """``torch.load`` of a checkpoint file on the CPU; a file that needs more than tensors (a
     Lightning checkpoint's hyper-parameters) is refused unless ``weights_only=False``. A damaged or
     truncated file is named so, with torch's own short reason. A zip whose directory lists compressed entries
     (torch.save writes none) or more bytes than the file holds is refused before torch.load expands any
-    (:func:`~vibench.runtime.checkpoint_zip.zip_problem`). A bytes path (or an ``os.PathLike``
-    giving one) is decoded as ``os.fsdecode`` does, as model.py's loader reads it."""
+    (:func:`~vibench.runtime.checkpoint_zip.zip_problem`), one whose pickle nests objects past
+    :data:`~vibench.runtime.checkpoint_pickle.MAX_NESTING` levels before torch.load builds them (a key nested
+    200,000 tuples deep crashed it), and one whose objects need a module that is not installed is said so. A bytes
+    path (or an ``os.PathLike`` giving one) is decoded as ``os.fsdecode`` does, as model.py's loader reads it."""
     path = os.fsdecode(path)  # torch.load reads what is no str or os.PathLike as an open file
     shown = _shown(path, 200)
     try:  # the OS's reason is the open's only: an OSError of torch.load's is the file's (below)
@@ -202,62 +220,14 @@ def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *
             found = "it is empty" if not head else f"it starts with {head!r}"
             raise ReferenceCheckpointError(f"{shown} is not a PyTorch checkpoint (torch.save writes a "
                                            f"zip archive; {found})")
-        if unzipped:
-            raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {unzipped}")
-        try:
-            fh.seek(0)
-            return torch.load(fh, map_location="cpu", weights_only=weights_only)
+        try:  # the pickle's nesting, read before torch.load builds (and hashes) what it holds
+            problem = unzipped or nesting_problem(fh, status.st_size)
+            if not problem:
+                fh.seek(0)
+                return torch.load(fh, map_location="cpu", weights_only=weights_only)
         except Exception as err:  # noqa: BLE001 - torch.load raises many kinds for a damaged or unsafe file
-            text = str(err)
-            refused = _refusal(text) if weights_only else None
-            if refused:
-                raise ReferenceCheckpointError(
-                    f"the checkpoint {shown} holds objects besides tensors: torch's weights_only refused {refused}. "
-                    "A Lightning checkpoint's hyper-parameters are such objects; if you trust the file, load it with "
-                    "weights_only=False (--trust-checkpoint)"
-                ) from None
-            # A zip cut short has lost its central directory (at the end): torch's reader says so, or, when its
-            # search for it runs past the file's start (a file under ~64 KiB), the seek fails with EINVAL (errno 22
-            # on every platform torch runs on); a legacy pickle ends mid-record.
-            lost = isinstance(err, EOFError) or (isinstance(err, OSError) and err.errno == 22)
-            if lost or not text.strip() or any(
-                    sign in text for sign in ("truncated", "unexpected EOF", "failed finding central directory")):
-                raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file ends early "
-                                               "(truncated?)") from None
-            raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: the file is damaged or not a PyTorch "
-                                           f"checkpoint (torch: {_torch_reason(text)})") from None
-
-
-_REFUSALS = (  # what torch's weights_only unpickler refuses in a sound file (torch/_weights_only_unpickler.py)
-    (re.compile(r"GLOBAL (\S+) was not an allowed global"), "GLOBAL {0}"),
-    (re.compile(r"unsupported GLOBAL (\S+) whose module (\S+) is blocked"), "GLOBAL {0} (its module {1} is blocked)"),
-    (re.compile(r"call reduce for unrecognized function ([^\n]+)"), "a call of {0}"),
-    (re.compile(r"Can only create new object for nn.Parameter .* but got ([^\n]+)"), "an object of {0}"),
-    (re.compile(r"must be imported to load ([^\n]+)"), "{0}"),
-    (re.compile(r"with (TorchScript archives|files saved in the legacy .tar format)"), "{0}"),
-)
-
-
-def _refusal(text: str) -> str | None:
-    """What torch's weights_only refused, clipped and escaped (``GLOBAL argparse.Namespace``), or None
-    when ``text`` is no such refusal: torch names weights_only in every unpickling error, a damaged
-    file's ``Unsupported operand 255`` too. A global whose name is not a dotted Python name is damage."""
-    for pattern, form in _REFUSALS:
-        match = pattern.search(text)
-        if match is None:
-            continue
-        if "GLOBAL" in form and not all(part.isidentifier() for part in match[1].split(".")):
-            return None
-        return _shown(form.format(*(g.rstrip(".") for g in match.groups())), 120)
-    return None
-
-
-def _torch_reason(text: str) -> str:
-    """torch's reason for refusing a file without its advice (weights_only, the documentation), short."""
-    text = text.split("\n\nCheck the documentation of torch.load")[0]
-    text = text.rpartition("WeightsUnpickler error:")[2] or text.rpartition("from a trusted source.")[2] or text
-    text = text.split(". This is an internal miniz error")[0]
-    return _shown(" ".join(text.split()) or "no reason given", 160)
+            raise ReferenceCheckpointError(unreadable(shown, err, weights_only)) from None
+        raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {problem}")
 
 
 def _unwrapped(checkpoint: Any, weights_only: bool) -> Any:
@@ -463,16 +433,13 @@ MAX_MESSAGE_CHARS = 4000
 def _key(key: Any) -> str:
     """A checkpoint key in a message, as ``repr`` writes it (a newline in a key cannot start a line of
     its own), at most :data:`MAX_KEY_CHARS` of it."""
-    if isinstance(key, str) and len(key) > MAX_KEY_CHARS:
-        return f"{key[:MAX_KEY_CHARS]!r}... ({len(key):,} characters)"
-    shown = repr(key)
+    try:
+        if isinstance(key, str) and len(key) > MAX_KEY_CHARS:
+            return f"{key[:MAX_KEY_CHARS]!r}... ({len(key):,} characters)"
+        shown = repr(key)
+    except Exception as err:  # noqa: BLE001 - a tuple nested past the recursion limit; a trusted file's object
+        return f"<{type(key).__name__} key: repr raised {type(err).__name__}>"
     return shown if len(shown) <= MAX_KEY_CHARS + 2 else shown[:MAX_KEY_CHARS] + "..."
-
-
-def _shown(text: str, limit: int) -> str:
-    """Text from a file or from torch in a message: control characters escaped, at most ``limit`` characters."""
-    flat = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
-    return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
 def _bounded(message: str) -> str:

@@ -45,11 +45,11 @@ def zip_problem(file: BinaryIO, size: int) -> str:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as err:  # a version it lacks
         if str(err) == "File is not a zip file":  # zipfile found no end record
             return "the file ends early (truncated?)"
-        return f"the file is damaged or not a PyTorch checkpoint (zip: {_clipped(str(err), 160)})"
+        return f"the file is damaged or not a PyTorch checkpoint (zip: {shown(str(err), 160)})"
     packed = sorted((e for e in entries if e.compress_type != zipfile.ZIP_STORED), key=lambda e: -e.file_size)
     if packed:
         largest = packed[0]
-        name = _clipped(repr(largest.filename), MAX_NAME_CHARS)
+        name = shown(repr(largest.filename), MAX_NAME_CHARS)
         verb = "is" if len(packed) == 1 else "are"
         return (f"{len(packed):,} of its zip entries {verb} compressed ({name} expands {largest.compress_size:,} bytes "
                 f"to {largest.file_size:,}), which torch.save never writes, so none was expanded; save the tensors "
@@ -61,8 +61,11 @@ def zip_problem(file: BinaryIO, size: int) -> str:
     return ""
 
 
-def _clipped(text: str, limit: int) -> str:
-    """Text from the file in a message: control characters escaped, at most ``limit`` characters (as the
-    checkpoint module's ``_shown``, which imports this module)."""
-    flat = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+def shown(text: str, limit: int) -> str:
+    """Text from a file or from torch in a message (a checkpoint's name, an entry's): control characters escaped,
+    a file name's byte that is no UTF-8 (Python's surrogate escape) as ``\\xff``, as vibench-compile names the file
+    (``display.escaped``), at most ``limit`` characters. The checkpoint modules' one rule."""
+    flat = text if text.isprintable() else "".join(
+        f"\\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF else ch.encode("unicode_escape").decode("ascii")
+        for ch in text)
     return flat if len(flat) <= limit else flat[:limit] + "..."
