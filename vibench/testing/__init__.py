@@ -50,7 +50,18 @@ A spec text is plain data (``yaml_value`` writes literals):
 
 from __future__ import annotations
 
-from vibench.testing import blocks, graphs, mutations, oracles, oracles_runtime, params, reduce, regressions, specs
+from vibench.testing import (
+    blocks,
+    graphs,
+    mutations,
+    oracles,
+    oracles_runtime,
+    params,
+    reduce,
+    regressions,
+    runtime_inputs,
+    specs,
+)
 from vibench.testing.blocks import block_cases, chain_specs, compile_case, random_inputs
 from vibench.testing.graphs import GraphCase, graph_specs
 from vibench.testing.mutations import Mutant, mutate, mutated_specs, shipped_specs
@@ -69,7 +80,7 @@ __all__ = [
 ]
 
 # The submodules' docstring examples run with this package's (doctest.testmod(vibench.testing)).
-_DOCUMENTED = (specs, params, blocks, graphs, mutations, oracles, oracles_runtime, reduce, regressions)
+_DOCUMENTED = (specs, params, blocks, graphs, mutations, oracles, oracles_runtime, runtime_inputs, reduce, regressions)
 __test__ = {f"{module.__name__}.{name}": obj for module in _DOCUMENTED for name, obj in vars(module).items()
             if getattr(obj, "__module__", None) == module.__name__ and getattr(obj, "__doc__", None)}
 __test__.update({module.__name__: module.__doc__ or "" for module in _DOCUMENTED})

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler import registry
 from vibench.testing.params import block_params
+from vibench.testing.runtime_inputs import SYSTEM_PORT, check_draw, mapped_ids
 from vibench.testing.specs import (
     NODE,
     BlockCase,
@@ -17,6 +18,7 @@ from vibench.testing.specs import (
     _node_text,
     block_of,
     one_node_spec,
+    output_ref,
 )
 
 if TYPE_CHECKING:
@@ -92,20 +94,12 @@ def _tensors(draw: Any, block: Block, params: dict[str, Any] | None = None) -> t
     return tuple(out)
 
 
-SYSTEM_PORT = "system_id"
-"""The optional port of per-system routing (:mod:`vibench.compiler.blocks.isfm_routing`): [B] integer
-ids, each naming a system that a parameter maps (``num_classes: {"1": 4, "7": 2}``)."""
-
-
 def _system_ids(block: Block, params: dict[str, Any], given: int) -> list[int]:
     """The system ids a drawn case may feed to the block's optional ``system_id`` port (the port right
     after the ``given`` ones): the keys of the first parameter that maps system ids; none without one."""
     if block.variadic or SYSTEM_PORT not in block.optional_inputs or block.inputs.index(SYSTEM_PORT) != given:
         return []
-    for value in params.values():
-        if isinstance(value, dict) and value and all(isinstance(k, str) and k.lstrip("-").isdigit() for k in value):
-            return sorted(int(k) for k in value)
-    return []
+    return mapped_ids(params.values())
 
 
 def block_cases(name: str) -> SearchStrategy[BlockCase]:
@@ -179,15 +173,26 @@ def _note(err: BaseException, text: str) -> None:
 
 def random_inputs(inputs: tuple[TensorCase, ...], seed: int = 0) -> list[torch.Tensor]:
     """Random tensors of the given sizes and dtypes (integers and bools in {0, 1}; ``fill``: that value;
-    ``positive``: floats from 0.5 to 1.5)."""
+    ``choices``: each element one of them; ``positive``: floats from 0.5 to 1.5).
+
+    A caller's mistake is a TypeError or ValueError naming the input, before anything is drawn: inputs
+    that are not a sequence of TensorCase (a dict of sizes names no dtype), a ``seed`` that is no int,
+    a dtype that is no dtype name of vibench, negative sizes or more than 2**28 elements (the bound of
+    :func:`~vibench.testing.check_runtime`), a ``fill`` the dtype cannot hold (1.5 or NaN for int64).
+    """
     import torch
 
+    inputs = check_draw(inputs, seed)
     generator = torch.Generator().manual_seed(seed)
     out = []
     for t in inputs:
         dtype = getattr(torch, t.dtype)
-        if t.fill is not None:
-            out.append(torch.full(t.dims, t.fill, dtype=dtype))
+        if t.fill is not None:  # a float dtype takes 2**70 as a float (as an int torch overflows)
+            value = float(t.fill) if dtype.is_floating_point or dtype.is_complex else int(t.fill)
+            out.append(torch.full(t.dims, value, dtype=dtype))
+        elif t.choices:
+            picks = torch.randint(0, len(t.choices), t.dims, generator=generator)
+            out.append(torch.tensor(t.choices, dtype=dtype)[picks])
         elif t.positive and dtype.is_floating_point:
             out.append(torch.rand(t.dims, generator=generator, dtype=dtype) + 0.5)
         elif dtype.is_floating_point or dtype.is_complex:
@@ -244,9 +249,10 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
     The first node is drawn as by :func:`block_cases` (a block of ``blocks``, default the whole
     catalogue, on its own inputs, which become the spec's inputs); each later node is a block whose
     ``test_ranks`` and ``test_dtypes`` admit the previous node's output, and reads it on each of its
-    required ports. A node is kept only if the spec still compiles (up to ``tries`` draws per step);
-    a spec that made the compiler raise something other than a SpecError drops its step too, and is
-    kept in the case's ``crashes``, as :func:`~vibench.testing.graph_specs` keeps them.
+    required ports (the first piece of a chunk or split: ``n0.0``). A node is kept only if the spec
+    still compiles (up to ``tries`` draws per step); a spec that made the compiler raise something other
+    than a SpecError drops its step too, and is kept in the case's ``crashes``, as
+    :func:`~vibench.testing.graph_specs` keeps them.
     ``blocks`` is a list of names (a str is a TypeError: write ``["relu"]``).
     """
     import hypothesis
@@ -281,7 +287,8 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
                     reads = [current] * (block.min_inputs if block.variadic
                                          else len(block.inputs) - len(block.optional_inputs))
                 line = _node_text(f"n{k}", name, params, reads)
-                text = _chain_text(ins, lines + [line], f"n{k}")
+                ref = output_ref(name, f"n{k}")  # `n0.0` for chunk and split: their bare name is E405
+                text = _chain_text(ins, lines + [line], ref)
                 try:
                     program = check(text=text, inputs={t.name: t.dims for t in ins})
                 except SpecError:
@@ -293,7 +300,7 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
                 inputs = ins
                 lines.append(line)
                 nodes.append((f"n{k}", name))
-                current, rank, dtype = f"n{k}", len(out.shape), out.dtype
+                current, rank, dtype = ref, len(out.shape), out.dtype
                 break
             else:
                 break

@@ -126,9 +126,11 @@ def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | 
     ``max_operators`` is at least 1 (ValueError otherwise). A tree operator that finds nothing to act
     on (no node to rewire) is skipped; when none acted, one text operator is applied, so every mutant
     lists at least one operator. Most mutants are broken specs, not all: an edit may keep a spec valid.
+    An argument of another kind is a TypeError naming it (``text`` bytes or None, ``rng`` a seed).
     """
     import yaml
 
+    _check_mutate(text, rng, origin, path)
     _check_operators(max_operators)
     count = 1 + int(rng.random() ** 2 * max_operators)
     operators: list[str] = []
@@ -155,6 +157,22 @@ def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | 
         text = text_op(text, rng)
         operators.append(name)
     return Mutant(text, origin, path, tuple(operators), params)
+
+
+def _check_mutate(text: Any, rng: Any, origin: Any, path: Any) -> None:
+    """TypeError naming the argument of :func:`mutate` of another kind, before the YAML loader or the
+    first draw fails with words of its own."""
+    if not isinstance(text, str):
+        hint = ": decode it first (text.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
+        raise TypeError(f"text is the spec's YAML or JSON as a str, not {type(text).__name__}{hint}")
+    if not isinstance(rng, random.Random):
+        hint = f": write random.Random({rng!r:.40})" if isinstance(rng, int) and not isinstance(rng, bool) else ""
+        raise TypeError(f"rng is a random.Random (every choice of the mutant comes from it), not "
+                        f"{type(rng).__name__}{hint}")
+    if not isinstance(origin, str):
+        raise TypeError(f"origin is the shown name of the spec, a str, not {type(origin).__name__}")
+    if path is not None and not isinstance(path, str):
+        raise TypeError(f"path is the spec file's path, a str (None: none), not {type(path).__name__}")
 
 
 def _check_operators(max_operators: int) -> None:

@@ -217,18 +217,10 @@ def check_runtime_options(cases: Any, rtol: Any, atol: Any, workdir: Any) -> str
     :func:`~vibench.testing.oracles_runtime.check_runtime` got wrong beyond :func:`check_arguments`: a
     TensorCase dtype that is no dtype name, a tolerance that is not a number >= 0, a ``workdir`` that
     is no writable folder (the emitted file could not be written: no finding). The workdir as a str."""
-    from vibench.compiler.blocks.base import ALL_DTYPES
-    from vibench.compiler.diagnostics import one_of
-    from vibench.compiler.suggestions import suggest
+    from vibench.testing.runtime_inputs import check_dtype
 
     for case in cases or ():
-        if not isinstance(case.dtype, str):
-            raise TypeError(f"inputs: the dtype of {case.name!r:.60} is a name such as 'float32', not "
-                            f"{type(case.dtype).__name__} ({case.dtype!r:.40})")
-        if case.dtype not in ALL_DTYPES:
-            meant = suggest(case.dtype, ALL_DTYPES)
-            raise ValueError(f"inputs: the dtype of {case.name!r:.60} is {case.dtype!r:.40}, no dtype of vibench; "
-                             f"the dtypes are {one_of(ALL_DTYPES)}" + (f": {meant}" if meant else ""))
+        check_dtype(case)
     for name, value in (("rtol", rtol), ("atol", atol)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} is a number, not {type(value).__name__}")

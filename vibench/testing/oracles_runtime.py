@@ -3,7 +3,8 @@
 :func:`check_runtime` (torch) — for a valid spec and concrete inputs: the static output shapes, dtypes
 and parameter count equal those of a real forward pass; the emitted file imported from disk and
 :func:`vibench.build` agree; eager outputs agree with ``torch.compile``, ``torch.export`` and
-``torch.jit.script`` within a tolerance. Moved out of ``oracles.py`` unchanged.
+``torch.jit.script`` within a tolerance. Moved out of ``oracles.py``; its inputs are checked and drawn
+by :mod:`vibench.testing.runtime_inputs`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.testing.oracles import (
@@ -27,13 +27,19 @@ from vibench.testing.oracles import (
     check_runtime_options,
     time_limit,
 )
+from vibench.testing.runtime_inputs import (
+    MAX_ELEMENTS,  # noqa: F401 - documented here before the inputs moved out
+    cases_of,
+    check_cases,
+    check_elements,
+    check_refused_inputs,
+    ordered,
+    sizes_of,
+)
 from vibench.testing.specs import TensorCase
 
 if TYPE_CHECKING:
     import torch
-
-    from vibench.compiler.diagnostics import SpecError
-    from vibench.compiler.ir import Program
 
 def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequence[int]], *,
                   backends: tuple[str, ...] = BACKENDS, timeout: float | None = 300.0, rtol: float = 1e-4,
@@ -44,13 +50,16 @@ def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequenc
     ``inputs`` gives every input the model takes, in any order (they are passed by the spec's
     declaration): :class:`~vibench.testing.TensorCase` values (name, sizes, dtype, ``fill``), or a
     dict of input name -> sizes as :func:`vibench.check` takes it (each input then random in its
-    declared dtype). ``backends`` names some of :data:`~vibench.testing.oracles.BACKENDS` (a tuple:
-    ``("script",)``; ``()`` for none). A caller's mistake is a TypeError or ValueError, not a finding:
-    ``inputs`` or ``backends`` of another kind, an unknown backend, a ``timeout`` that is not positive
-    (None: no limit), an input of the model left out or one it does not take, sizes of another rank
-    than the input's declared shape or another value of a fixed size, a TensorCase dtype that is no
-    dtype name or not the input's declared dtype, ``rtol`` or ``atol`` below 0, a ``workdir`` that is
-    no writable folder.
+    declared dtype); an integer input that routes samples to per-system heads (a ``system_id`` port)
+    holds ids those heads serve, unless its TensorCase gives a ``fill``. ``backends`` names some of
+    :data:`~vibench.testing.oracles.BACKENDS` (a tuple: ``("script",)``; ``()`` for none). A caller's
+    mistake is a TypeError or ValueError, not a finding: ``inputs`` or ``backends`` of another kind, an
+    unknown backend, a ``timeout`` that is not positive (None: no limit), an input of the model left out
+    or one it does not take, sizes of another rank than the input's declared shape or another value of
+    a fixed size, two sizes for one symbol, a TensorCase dtype that is no dtype name or not the input's
+    declared dtype, a ``fill`` that dtype cannot hold (1.5 or NaN for int64), ``rtol`` or ``atol`` below
+    0, a ``workdir`` that is no writable folder. A forward that returns no tensor for an output, or
+    another count of values than the spec's outputs, is a ``shape-mismatch`` finding.
 
     >>> spec = ("vibench: 1\\nname: M\\ninputs: {x: {shape: [B, 4]}}\\n"
     ...         "nodes: {fc: {block: linear, in: x, out_features: 2}}\\noutputs: {y: fc}\\n")
@@ -59,10 +68,10 @@ def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequenc
     """
     import tempfile
 
-    cases = _cases(inputs)
-    _check_cases(cases)
-    check_arguments(text, inputs=_sizes(inputs, cases), timeout=timeout)
-    _check_elements(_sizes(inputs, cases))
+    cases = cases_of(inputs)
+    check_cases(cases)
+    check_arguments(text, inputs=sizes_of(inputs, cases), timeout=timeout)
+    check_elements(sizes_of(inputs, cases))
     backends = _backends(backends)
     workdir = check_runtime_options(cases, rtol, atol, workdir)
     with contextlib.ExitStack() as stack:
@@ -70,56 +79,11 @@ def check_runtime(text: str, inputs: Sequence[TensorCase] | Mapping[str, Sequenc
             workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="vibench-fuzz-"))
         try:
             with time_limit(timeout):
-                return _runtime(text, _sizes(inputs, cases), cases, backends, rtol, atol, workdir)
+                return _runtime(text, sizes_of(inputs, cases), cases, backends, rtol, atol, workdir)
         except Timeout as err:
             where = _where(err)
             return [Finding("hang", f"no answer within {timeout} s of CPU time (at {where})", f"hang:{where}")]
     return []  # pragma: no cover - ExitStack does not swallow
-
-
-def _cases(inputs: Any) -> tuple[TensorCase, ...] | None:
-    """``inputs`` as TensorCases; None for a dict of sizes (their dtypes are known after compiling)."""
-    if isinstance(inputs, Mapping):
-        return None
-    if isinstance(inputs, Sequence) and not isinstance(inputs, (str, bytes)):
-        wrong = [t for t in inputs if not isinstance(t, TensorCase)]
-        if not wrong:
-            return tuple(inputs)
-        found = f"a {type(inputs).__name__} holding {type(wrong[0]).__name__}"
-    else:
-        found = type(inputs).__name__
-    raise TypeError("inputs is a sequence of vibench.testing.TensorCase or a dict of input name -> sizes such as "
-                    f"{{'x': (2, 1, 64)}}, not {found}")
-
-
-MAX_ELEMENTS = 2**28
-"""The most elements :func:`check_runtime` draws for one input (1 GiB of float32): larger sizes are a
-caller's mistake (a ValueError), not an allocator error from inside the oracle."""
-
-
-def _check_cases(cases: tuple[TensorCase, ...] | None) -> None:
-    """ValueError for an input given twice (the last would silently win); TypeError for a ``fill`` that
-    is no number (torch.full would fail later, naming no input)."""
-    seen: set[str] = set()
-    for case in cases or ():
-        if case.name in seen:
-            raise ValueError(f"inputs gives {case.name!r:.60} twice: give each input one TensorCase")
-        seen.add(case.name)
-        fill = case.fill
-        if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, float))):
-            raise TypeError(f"inputs: the fill of {case.name!r:.60} is a number (an int such as a system id; None: "
-                            f"drawn values), not {type(fill).__name__} ({fill!r:.40})")
-
-
-def _check_elements(bindings: dict[str, tuple[int, ...]]) -> None:
-    """ValueError for an input of more than :data:`MAX_ELEMENTS` elements, before anything is drawn."""
-    for name, dims in bindings.items():
-        count = 1
-        for size in dims:
-            count *= size
-        if count > MAX_ELEMENTS:
-            raise ValueError(f"inputs gives {name!r:.60} the sizes {tuple(dims)!r:.80}: {count} elements, more than "
-                             f"check_runtime draws for one input (at most 2**28 = {MAX_ELEMENTS})")
 
 
 def _backends(backends: Any) -> tuple[str, ...]:
@@ -141,73 +105,10 @@ def _backends(backends: Any) -> tuple[str, ...]:
     return tuple(backends)
 
 
-def _sizes(inputs: Any, cases: tuple[TensorCase, ...] | None) -> dict[str, tuple[int, ...]]:
-    return {t.name: t.dims for t in cases} if cases is not None else dict(inputs)
-
-
-def _ordered(cases: tuple[TensorCase, ...] | None, bindings: dict[str, tuple[int, ...]],
-             program: Program) -> tuple[TensorCase, ...]:
-    """The inputs in the order the model's forward takes them (the spec's declaration); ValueError for
-    an input of the model that ``inputs`` left out, or a TensorCase of another dtype than the input's
-    declared one (the model refuses it: no finding)."""
-    declared = program.root.inputs
-    given = {t.name: t for t in cases} if cases is not None else {
-        name: TensorCase(name, tuple(d if isinstance(d, int) else str(d) for d in t.shape), tuple(bindings[name]),
-                         t.dtype) for name, t in declared if name in bindings}
-    missing = [name for name, _ in declared if name not in given]
-    if missing:
-        raise ValueError(f"inputs leaves out {', '.join(map(repr, missing))}: give every input the model takes "
-                         f"({', '.join(name for name, _ in declared)})")
-    for name, t in declared:
-        dtype = given[name].dtype
-        if dtype != t.dtype:
-            raise ValueError(f"inputs gives {name!r} the dtype {dtype}, but the model declares it {t.dtype} (give "
-                             f"TensorCase(..., {t.dtype!r}), or declare the input `dtype: {dtype}`)")
-    from vibench.compiler.codegen.checks import positive
-
-    return tuple(replace(given[name], positive=True) if positive(program.root, name) else given[name]
-                 for name, _ in declared)
-
-
-def _check_unknown_inputs(text: str, bindings: dict[str, tuple[int, ...]], err: SpecError) -> None:
-    """ValueError naming the inputs of ``bindings`` that the spec does not declare, when the compiler
-    refused them (E305): a caller's mistake, not a finding. Only on that error path: the spec's
-    inputs are then read by compiling it with no sizes bound."""
-    import vibench
-    from vibench.compiler.diagnostics import SpecError, suggest
-
-    if "E305" not in err.codes:
-        return
-    try:
-        shapes = [(name, t.shape) for name, t in vibench.check(text=text).root.inputs]
-        declared = [name for name, _ in shapes]
-    except SpecError:
-        return  # the spec itself is refused: the finding stands
-    unknown = [name for name in bindings if name not in declared]
-    _check_declared_shapes(dict(shapes), bindings)
-    if unknown:
-        hints = [f"`{name}`: {hint}" for name in unknown if (hint := suggest(name, declared))]
-        raise ValueError(f"inputs names {', '.join(map(repr, unknown))}, which the model does not take: give only "
-                         f"the inputs it takes ({', '.join(declared)})" + "".join(f"; {h}" for h in hints)) from None
-
-
-def _check_declared_shapes(shapes: dict[str, Any], bindings: dict[str, tuple[int, ...]]) -> None:
-    """ValueError for sizes of ``bindings`` of another rank than the input's declared shape, or another
-    size on a fixed axis: a caller's mistake, not a finding."""
-    for name, dims in bindings.items():
-        if name not in shapes:
-            continue
-        shape = shapes[name]
-        wrong = len(dims) != len(shape) or any(isinstance(d, int) and d != n for d, n in zip(shape, dims, strict=True))
-        if wrong:
-            written = "[" + ", ".join(str(d) for d in shape) + "]"
-            what = f"{len(dims)} sizes for {len(shape)} axes" if len(dims) != len(shape) else "another fixed size"
-            raise ValueError(f"inputs gives {name!r} the sizes {tuple(dims)}, but the model declares it {written}: "
-                             f"{what}") from None
-
-
 def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[TensorCase, ...] | None,
              backends: tuple[str, ...], rtol: float, atol: float, workdir: str) -> list[Finding]:
+    import torch
+
     import vibench
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.symbolic import evaluate
@@ -216,14 +117,14 @@ def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[Tenso
     try:
         result = vibench.compile_spec(text=text, inputs=bindings)
     except SpecError as err:
-        _check_unknown_inputs(text, bindings, err)
+        check_refused_inputs(text, bindings, err)
         said = (f"the spec is refused: {err.codes} (check_runtime takes a spec the compiler accepts: compile a "
                 "drawn case with compile_case first, which rejects the ones it refuses)")
         return [Finding("rejected", said, f"rejected:{','.join(err.codes)}")]
     except Exception as err:  # noqa: BLE001
         return [_crash("uncaught-exception", err)]
     program = result.program
-    ordered = _ordered(cases, bindings, program)  # the caller's mistakes, before anything is built
+    drawn_as = ordered(cases, bindings, program)  # the caller's mistakes, before anything is built
     try:
         with warnings.catch_warnings():  # the spec's warnings are not failures, also under `-W error`
             warnings.simplefilter("ignore", vibench.SpecWarning)
@@ -237,9 +138,11 @@ def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[Tenso
 
     findings: list[Finding] = []
     names = [name for name, _, _ in program.root.outputs]
-    xs = random_inputs(ordered, seed=0)
+    xs = random_inputs(drawn_as, seed=0)
     try:
         eager = _outputs(model, xs, names)
+    except OutputMismatch as err:  # what forward returned fits no declared output: nothing to compare
+        return [Finding("shape-mismatch", str(err), "shape-mismatch:count")]
     except Exception as err:  # noqa: BLE001
         return [_crash("runtime-failure", err)]
 
@@ -252,6 +155,10 @@ def _runtime(text: str, bindings: dict[str, tuple[int, ...]], cases: tuple[Tenso
             continue
         static = tuple(evaluate(d, env) for d in t.shape)
         got = eager[name]
+        if not isinstance(got, torch.Tensor):  # a native that returns a pair or None for one output
+            findings.append(Finding("shape-mismatch", f"output {name}: torch returned {_kind(got)}, static {t}",
+                                    "shape-mismatch:type"))
+            continue
         if tuple(got.shape) != static:
             findings.append(Finding("shape-mismatch", f"output {name}: torch {tuple(got.shape)} vs static {t}",
                                     "shape-mismatch"))
@@ -327,12 +234,27 @@ def _import_emitted(source: str, class_name: str, workdir: str) -> torch.nn.Modu
     return cls()
 
 
+class OutputMismatch(Exception):
+    """What a model's forward returned does not fit the outputs the spec declares (a finding)."""
+
+
+def _kind(value: Any) -> str:
+    return "None" if value is None else type(value).__name__
+
+
 def _as_dict(result: Any, names: list[str]) -> dict[str, Any]:
+    """The outputs by name: a dict as it is, one value for one output, else one value per output in
+    order; OutputMismatch for another count of values (a surplus one would be silently dropped)."""
     if isinstance(result, dict):
         return dict(result)
     if len(names) == 1:
         return {names[0]: result}
-    return {name: value for name, value in zip(names, result, strict=False)}
+    declared = f"the {len(names)} outputs {', '.join(names)}"
+    if not isinstance(result, (tuple, list)):
+        raise OutputMismatch(f"forward returned {_kind(result)}, not one value for each of {declared}")
+    if len(result) != len(names):
+        raise OutputMismatch(f"forward returned {len(result)} values for {declared}")
+    return dict(zip(names, result, strict=True))
 
 
 def _fresh(xs: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -53,7 +53,24 @@ def _float_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: 
     high = float(hi) if hi is not None else low + (1.0 if lo is not None else 2.0)
     # A grid of 20 steps keeps the emitted literals short (0.35, not 0.3498713...).
     first, last = (1 if open_lo else 0), (19 if open_hi else 20)
-    return st.integers(first, last).map(lambda k: round(low + (high - low) * k / 20, 6))
+    points = [_grid_point(low, high, k, open_lo, open_hi) for k in range(first, last + 1)]
+    inside = [value for value in points if value is not None]
+    if not inside:
+        raise ValueError(f"no float of its grid lies within its bounds ({'(' if open_lo else '['}{low!r}, {high!r}"
+                         f"{')' if open_hi else ']'})")
+    grid = [inside[0] if value is None else value for value in points]
+    return st.integers(first, last).map(lambda k: grid[k - first])
+
+
+def _grid_point(low: float, high: float, k: int, open_lo: bool, open_hi: bool) -> float | None:
+    """Point ``k`` of 20 from ``low`` to ``high``, as short as it stays within the bounds: rounded to 6
+    decimals (0.35), else to 6 significant digits (a range such as (0, 1e-7), which 6 decimals collapse
+    to 0.0, outside the bound ``gt=0``), else as computed; None when even that is outside."""
+    exact = low + (high - low) * k / 20
+    for value in (round(exact, 6), float(f"{exact:.6g}"), exact):
+        if (low < value if open_lo else low <= value) and (value < high if open_hi else value <= high):
+            return value
+    return None
 
 
 def _type_strategy(tp: Any, metadata: list[Any]) -> SearchStrategy[Any]:
@@ -127,8 +144,8 @@ def block_params(name: str) -> SearchStrategy[dict[str, Any]]:
             continue
         try:
             value = _type_strategy(info.annotation, list(info.metadata))
-        except TypeError as err:
-            raise TypeError(f"block `{name}`: parameter `{spec_key[field]}` cannot be drawn ({err}); give the "
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"block `{name}`: parameter `{spec_key[field]}` cannot be drawn ({err}); give the "
                             f"block `test_hints` for it") from None
         if not info.is_required():
             value = st.one_of(st.just(_OMIT), value)

@@ -34,7 +34,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vibench.testing.oracles import KNOWN_CONDITIONS, KNOWN_UNSUPPORTED, Finding, check_static
 from vibench.testing.oracles_runtime import check_runtime
@@ -44,6 +44,8 @@ PREFIX = "# fuzz-"
 END = PREFIX + "end"
 """The line that ends a header before a spec text that starts with :data:`PREFIX` itself."""
 _KEY = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*")
+MAX_KIND = 100
+"""The longest ``kind`` :func:`save` names a file by (a file name holds at most 255 bytes)."""
 
 
 @dataclass(frozen=True)
@@ -51,26 +53,49 @@ class Regression:
     path: str
     meta: dict[str, str]
     text: str
+    lines: dict[str, int] = field(default_factory=dict, compare=False)  # header key -> its line in the file
 
     @property
     def is_open(self) -> bool:
         return self.meta.get("status", "fixed") == "open"
 
     def inputs(self) -> tuple[TensorCase, ...]:
-        """The runtime inputs (``inputs`` key): names, sizes and dtypes."""
+        """The runtime inputs (``inputs`` key): names, sizes and dtypes. ValueError naming the file and
+        line for an entry that is not ``name=sizes:dtype`` (a hand-edited ``x=2,a`` or a bare ``x``)."""
         out = []
         for item in filter(None, (s.strip() for s in self.meta.get("inputs", "").split(";"))):
-            name, rest = item.split("=", 1)
-            dims, _, dtype = rest.partition(":")
-            sizes = tuple(int(d) for d in dims.split(",") if d)
-            out.append(TensorCase(name, sizes, sizes, dtype or "float32"))
+            case, wrong = _input_entry(item)
+            if case is None:
+                raise ValueError(f"{self.path}:{self.lines.get('inputs', '?')}: `{PREFIX}inputs` holds "
+                                 f"{item!r:.80}, not name=sizes:dtype such as x=2,3,16:float32 ({wrong})")
+            out.append(case)
         return tuple(out)
+
+
+def _input_entry(item: str) -> tuple[TensorCase | None, str]:
+    """One ``name=sizes:dtype`` entry of the ``inputs`` key as a TensorCase, or None and what is wrong."""
+    name, equals, rest = item.partition("=")
+    name = name.strip()
+    dims, _, dtype = rest.partition(":")
+    sizes = [d.strip() for d in dims.split(",") if d.strip()]
+    if not equals:
+        return None, "no `=` after the input name"
+    if not _KEY.fullmatch(name):
+        return None, f"{name!r:.40} is no input name"
+    wrong = [d for d in sizes if not (d.isascii() and d.isdigit())]
+    if wrong:
+        return None, f"{wrong[0]!r:.40} is no size"
+    if dtype and not _KEY.fullmatch(dtype.strip()):
+        return None, f"{dtype!r:.40} is no dtype name"
+    dims_of = tuple(int(d) for d in sizes)
+    return TensorCase(name, dims_of, dims_of, dtype.strip() or "float32"), ""
 
 
 def parse(content: str, path: str) -> Regression:
     """The regression in ``content`` (the text of the file ``path``): header lines up to the first
     other line or to :data:`END`, then the spec text. ValueError for a ``:=`` value that is no JSON string."""
     meta: dict[str, str] = {}
+    lines: dict[str, int] = {}
     rest = content
     number = 0
     while rest.startswith(PREFIX):
@@ -80,7 +105,8 @@ def parse(content: str, path: str) -> Regression:
             break
         key, _, value = line[len(PREFIX):].partition(":")
         meta[key.strip()] = _value(value, path, number)
-    return Regression(path, meta, rest)
+        lines[key.strip()] = number
+    return Regression(path, meta, rest, lines)
 
 
 def _value(written: str, path: str, number: int) -> str:
@@ -104,11 +130,17 @@ def load(path: str) -> Regression:
 
 def save(directory: str, text: str, meta: dict[str, str]) -> str:
     """Write a regression (named by its kind and a hash of the text) unless the same one exists; its path.
-    :func:`load` gives back ``text`` and ``meta`` (values as str) exactly."""
+    :func:`load` gives back ``text`` and ``meta`` (values as str) exactly. ValueError for a ``kind``
+    that is no finding kind (letters, digits, ``_`` and inner ``-``, at most :data:`MAX_KIND`
+    characters): it names the file, which must stay in ``directory``."""
+    kind = str(meta.get("kind", "finding"))
+    if not (_KEY.fullmatch(kind) and len(kind) <= MAX_KIND):
+        raise ValueError(f"a regression's kind names its file: a finding kind such as 'shape-mismatch' (letters, "
+                         f"digits, _ and inner -, at most {MAX_KIND} characters), not {kind!r:.80}")
     content = header(meta, text) + text
     os.makedirs(directory, exist_ok=True)
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    path = os.path.join(directory, f"{meta.get('kind', 'finding')}-{digest}.yaml")
+    path = os.path.join(directory, f"{kind}-{digest}.yaml")
     if not os.path.exists(path):
         with open(path, "w", encoding="utf-8", newline="") as fh:
             fh.write(content)

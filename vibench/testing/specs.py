@@ -25,6 +25,7 @@ class TensorCase:
     dtype: str = "float32"
     fill: int | None = None  # every element this value (an id that must name a configured system), not drawn
     positive: bool = False  # drawn positive (a sampling rate: Block.positive_inputs reads it)
+    choices: tuple[int, ...] = ()  # every element drawn from these (the system ids a routing input may hold)
 
 
 @dataclass(frozen=True)
@@ -138,10 +139,23 @@ def _key(key: Any) -> str:
                     "bool or None")
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)?")  # `x`, or a node's port: `n0.0`
+_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n"})
+
+
+def _name(name: str) -> str:
+    """A name (an input, a port reference, a parameter key, a dtype) as a spec writes it: plain where
+    YAML reads that word back as the same string (not ``true``, ``null``...), else a quoted literal, so
+    that a name holding ``: `` or ``}`` stays one name instead of adding entries to the spec."""
+    if _PLAIN_NAME.fullmatch(name) and name.lower() not in _YAML_WORDS:
+        return name
+    return yaml_value(name)
+
+
 def _inputs_text(inputs: tuple[TensorCase, ...]) -> list[str]:
     lines = ["inputs:"]
     for t in inputs:
-        lines.append(f"  {t.name}: {{shape: {yaml_value(list(t.shape))}, dtype: {t.dtype}}}")
+        lines.append(f"  {_name(t.name)}: {{shape: {yaml_value(list(t.shape))}, dtype: {_name(t.dtype)}}}")
     return lines
 
 
@@ -149,8 +163,8 @@ def _in_text(block: Block, names: list[str]) -> str:
     if block.variadic:
         return yaml_value(names)
     if len(names) == 1 and len(block.inputs) == 1:
-        return names[0]
-    return "{" + ", ".join(f"{port}: {name}" for port, name in zip(block.inputs, names, strict=False)) + "}"
+        return _name(names[0])
+    return "{" + ", ".join(f"{port}: {_name(name)}" for port, name in zip(block.inputs, names, strict=False)) + "}"
 
 
 def _node_text(node: str, block_name: str, params: dict[str, Any], inputs: list[str], repeat: int | None = None) -> str:
@@ -158,8 +172,16 @@ def _node_text(node: str, block_name: str, params: dict[str, Any], inputs: list[
     items = [f"block: {block_name}", f"in: {_in_text(block, inputs)}"]
     if repeat is not None:
         items.append(f"repeat: {repeat}")
-    items += [f"{key}: {yaml_value(value)}" for key, value in params.items()]
+    items += [f"{_name(key)}: {yaml_value(value)}" for key, value in params.items()]
     return f"  {node}: {{{', '.join(items)}}}"
+
+
+def output_ref(block: str, node: str) -> str:
+    """How a spec reads the default output of ``node``, a node of ``block``: the bare name (its first
+    named output), or ``node.0`` for a block of numbered outputs (chunk, split), whose bare name is E405
+    when it makes several pieces."""
+    known = registry.get(block)
+    return f"{node}.0" if known is not None and not known.outputs else node
 
 
 def one_node_spec(block: str, params: dict[str, Any], inputs: tuple[TensorCase, ...],
@@ -169,7 +191,9 @@ def one_node_spec(block: str, params: dict[str, Any], inputs: tuple[TensorCase, 
     ``inputs`` are in the block's port order (the positional order of ``in:``); ``outputs`` names
     the ports to return (``y_<port>`` each), or None for the node's default output ``y`` (the first
     named output, or ``layer.0`` of numbered ones);
-    ``repeat`` chains that many copies of the node.
+    ``repeat`` chains that many copies of the node. Names (inputs, parameter keys, dtypes) that are no
+    plain word are written quoted, so each stays one name; an argument of another kind is a TypeError
+    (``params`` a list, an input that is no TensorCase), a port of ``outputs`` that is no word a ValueError.
 
     >>> print(one_node_spec("linear", {"out_features": 3}, (TensorCase("x", ("B", 8), (2, 8)),)))
     vibench: 1
@@ -182,15 +206,47 @@ def one_node_spec(block: str, params: dict[str, Any], inputs: tuple[TensorCase, 
       y: layer
     <BLANKLINE>
     """
+    _check_node_arguments(block, params, inputs, outputs, repeat)
     lines = ["vibench: 1", "name: BlockCase", *_inputs_text(inputs), "nodes:",
              _node_text(NODE, block, params, [t.name for t in inputs], repeat), "outputs:"]
-    if outputs is None:  # a block of numbered outputs (chunk, split): the first, `layer.0` (a bare name is E405)
-        known = registry.get(block)
-        numbered = known is not None and not known.outputs
-        lines.append(f"  y: {NODE}.0" if numbered else f"  y: {NODE}")
+    if outputs is None:
+        lines.append(f"  y: {output_ref(block, NODE)}")
     else:
         lines += [f"  y_{port}: {NODE}.{port}" for port in outputs]
     return "\n".join(lines) + "\n"
+
+
+_PORT = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _check_node_arguments(block: Any, params: Any, inputs: Any, outputs: Any, repeat: Any) -> None:
+    """TypeError or ValueError naming the argument of :func:`one_node_spec` (or the field of a
+    :class:`BlockCase`) that no spec can hold, before any text is written."""
+    block_of(block)
+    if not isinstance(params, dict):
+        raise TypeError(f"params is a dict of parameter name -> value such as {{'out_features': 3}}, not "
+                        f"{type(params).__name__}")
+    for key in params:
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"params: a parameter name is a non-empty str, not {key!r:.60}")
+    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, (tuple, list)):
+        raise TypeError(f"inputs is a tuple of vibench.testing.TensorCase, not {type(inputs).__name__}")
+    for k, t in enumerate(inputs):
+        if not isinstance(t, TensorCase):
+            raise TypeError(f"inputs[{k}] is a vibench.testing.TensorCase, not {type(t).__name__}")
+        for what, value in (("name", t.name), ("dtype", t.dtype)):
+            if not isinstance(value, str) or not value:
+                raise TypeError(f"inputs[{k}]: the {what} is a non-empty str, not {value!r:.60}")
+    if outputs is not None:
+        if isinstance(outputs, (str, bytes)) or not isinstance(outputs, (tuple, list)):
+            hint = f": write ({outputs!r:.40},)" if isinstance(outputs, str) else ""
+            raise TypeError(f"outputs is a tuple of port names (None: the default output), not "
+                            f"{type(outputs).__name__}{hint}")
+        for port in outputs:
+            if not (isinstance(port, str) and _PORT.fullmatch(port)):
+                raise ValueError(f"outputs: a port name is letters, digits and _ ('0', 'mean'), not {port!r:.60}")
+    if repeat is not None and (isinstance(repeat, bool) or not isinstance(repeat, int)):
+        raise TypeError(f"repeat is an int (None: no repeat), not {type(repeat).__name__}")
 
 
 class UnknownBlockError(KeyError, ValueError):
