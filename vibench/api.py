@@ -217,15 +217,15 @@ def compile_spec(
     params: dict[str, Any] | None = None,
     inputs: dict[str, tuple[int, ...]] | None = None,
     search_path: list[str] | None = None,
-    out_path: str | None = None,
+    out_path: str | os.PathLike[str] | None = None,
     max_nodes: int | None = None,
     max_params: int | None = None,
     metadata: Any = None,
     max_activation: int | None = None,
     inplace: bool = True,
 ) -> CompileResult:
-    """Compile a spec to model.py source; ``out_path`` only feeds the header's regenerate line.
-    ``inplace=False`` (``--no-inplace``): no operation of ``forward`` writes into a layer's output, so
+    """Compile a spec to model.py source; ``out_path`` (a str or ``os.PathLike``) only feeds the header's
+    regenerate line. ``inplace=False`` (``--no-inplace``): no operation of ``forward`` writes into a layer's output, so
     forward and backward hooks (feature taps, Grad-CAM) see it as the layer returned it.
 
     >>> result = compile_spec(text=_TINY)
@@ -234,11 +234,15 @@ def compile_spec(
     >>> "class Tiny(nn.Module):" in result.source
     True
     """
+    if not isinstance(inplace, bool):  # before the compile, as build checks it
+        raise TypeError(f"inplace must be True or False, not {inplace!r}")
+    kind = "the path of the model.py the header names (str or os.PathLike)"
+    if out_path is not None and not isinstance(out_path, (str, os.PathLike)):
+        raise TypeError(f"out_path is {kind}, not {type(out_path).__name__}")
+    out = None if out_path is None else _path(out_path, "out_path", kind)
     program = check(spec, text=text, params=params, inputs=inputs, search_path=search_path,
                     max_nodes=max_nodes, max_params=max_params, metadata=metadata, max_activation=max_activation)
-    if not isinstance(inplace, bool):
-        raise TypeError(f"inplace must be True or False, not {inplace!r}")
-    return CompileResult(source=pipeline.compile_source(program, out_path, inplace), program=program)
+    return CompileResult(source=pipeline.compile_source(program, out, inplace), program=program)
 
 
 def build(

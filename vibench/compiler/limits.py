@@ -21,6 +21,7 @@ YAML document               64 levels deep, 2,000,000 values; aliases add at mos
                             integers up to 2**62 in magnitude (E001)
 ``--set`` value / API       10,000 characters (CLI), 64 levels, 100,000 values,            usage, E202
 parameter                   integers up to 2**62
+API ``inputs`` entry        :data:`MAX_INPUT_SIZES` sizes (1,000)                          ValueError
 expression                  2,000 characters, 100 levels, 100,000 steps, values up to      E203, E204
                             100,000 elements and 2**62; all expressions of a compilation
                             together 10 steps per allowed node (1,000,000 by default)
@@ -113,10 +114,22 @@ STEPS_PER_NODE = 10
 """Expression steps a compilation may spend per allowed node (see :func:`vibench.compiler.expr.budget`)."""
 
 
+MAX_INPUT_SIZES = 1_000
+"""Sizes in one entry of the API's ``inputs`` (one per axis of the input): only so many are taken from the
+iterable given, so an endless one (``itertools.repeat(1)``) is refused instead of read for ever. No spec's input
+has nearly so many axes."""
+
+
 def check_limit(value: int | None, name: str, default: int) -> int:
-    """A limit given by a caller: a positive integer (None: the default)."""
+    """A limit given by a caller: a positive integer, a numpy one too (None: the default)."""
+    import operator
+
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:  # (the ValueError below is raised outside this handler: not chained to it)
+        number = None
+    if number is None or number < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r:.80}")
+    return number

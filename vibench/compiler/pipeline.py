@@ -121,17 +121,21 @@ def python_values(value: Any, depth: int = 0) -> Any:
         return {python_values(k, depth + 1): python_values(v, depth + 1) for k, v in value.items()}
     if type(value) in (list, tuple):
         return type(value)(python_values(v, depth + 1) for v in value)
-    if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+    if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", None) == 0 and hasattr(value, "item") \
+            and not getattr(value, "is_meta", False):  # a meta tensor holds no value: binding says E202 for it
         return value.item()
     return value
 
 
 def input_sizes(inputs: Any) -> dict[str, tuple[int, ...]] | None:
     """``inputs`` of the Python API as a dict of int tuples: TypeError or ValueError naming the entry
-    for anything but positive integer sizes (a torch.Size, a list and numpy integers are fine)."""
-    import operator
+    for anything but positive integer sizes (a torch.Size, a list, numpy integers and 0-d integer tensors are
+    fine), and for more than :data:`~vibench.compiler.limits.MAX_INPUT_SIZES` of them (only so many are taken
+    from an iterator: ``itertools.repeat(1)`` is refused, not read for ever)."""
+    import itertools
 
     from vibench.compiler import expr
+    from vibench.compiler.limits import MAX_INPUT_SIZES
 
     if inputs is None:
         return None
@@ -148,20 +152,34 @@ def input_sizes(inputs: Any) -> dict[str, tuple[int, ...]] | None:
                             "tensor, or tuple(...) of the sizes")
         if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
             raise TypeError(f"{what} must be a tuple of sizes such as (32, 1, 1024), not {type(dims).__name__}")
-        sizes = []
-        for d in dims:
-            try:
-                if isinstance(d, bool):
-                    raise TypeError
-                sizes.append(operator.index(d))
-            except TypeError:
-                raise TypeError(f"{what}: sizes are integers, not {type(d).__name__} ({d!r:.40})") from None
+        sizes = [_size(d, what) for d in itertools.islice(dims, MAX_INPUT_SIZES + 1)]
+        if len(sizes) > MAX_INPUT_SIZES:
+            raise ValueError(f"{what}: more than {MAX_INPUT_SIZES:,} sizes (one per axis of the input)")
         if any(d < 1 for d in sizes):
             raise ValueError(f"{what}: sizes are positive integers, got {tuple(sizes)}")
         if any(d > expr.MAX_INT for d in sizes):
             raise ValueError(f"{what}: sizes are at most 2**62")
         out[name] = tuple(sizes)
     return out
+
+
+def _size(d: Any, what: str) -> int:
+    """One size of the entry ``what`` of ``inputs`` as an int. A tensor or array is 0-d, as for a parameter value
+    (torch reads ``tensor([64])`` as an index too), and holds a value (a meta tensor's ``__index__`` is torch's
+    RuntimeError)."""
+    import operator
+
+    if getattr(d, "is_meta", False):
+        raise TypeError(f"{what}: sizes are integers, not a meta tensor ({d!r:.60}), which holds no value")
+    if getattr(d, "ndim", 0) != 0:
+        raise TypeError(f"{what}: sizes are integers or 0-d tensors, not a {d.ndim}-d {type(d).__name__} "
+                        f"({d!r:.40}): pass its .item()")
+    try:
+        if isinstance(d, bool):
+            raise TypeError
+        return operator.index(d)
+    except TypeError:
+        raise TypeError(f"{what}: sizes are integers, not {type(d).__name__} ({d!r:.40})") from None
 
 
 @contextlib.contextmanager
@@ -371,11 +389,11 @@ def compile_source(program: Program, out_path: str | None = None, inplace: bool 
 
 
 def _show(value: Any) -> str:
-    import json
+    """A value given in Python as model.py's regenerate line writes it: the YAML text ``--set`` reads back as it
+    (:func:`~vibench.compiler.yaml_text.yaml_text`: ``tag="1"``, ``p=.inf``)."""
+    from vibench.compiler.yaml_text import yaml_text
 
-    if isinstance(value, str):
-        return value
     try:
-        return json.dumps(value, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):  # no YAML value (a set, bytes): binding says E202 for it
+        return yaml_text(value)
+    except TypeError:  # no YAML value (a set, bytes): binding says E202 for it
         return clip(repr(value), 200)

@@ -3,9 +3,11 @@
 :func:`command` lists every option that changes the file: the spec (a file of the installed library by its
 template name, when that name finds the same file), the spec search path (``-I``, the folders ``extends:`` and
 ``block:`` references were found in),
-``-o``, ``--set`` (``num_classes`` from ``--metadata`` included), ``--input``, the size limits that are not the
-defaults (``--max-nodes``, ``--max-params``, ``--max-activation``) and ``--no-inplace``;
-each word goes through :func:`shell`, the one quoting path (a path through :func:`path_word`: ``./-x.json``).
+``-o``, ``--set`` (``num_classes`` from ``--metadata`` included; a value as the command line gave it, or one given
+in Python as the YAML text the option reads back as that value, :mod:`vibench.compiler.yaml_text`: ``tag="1"``),
+``--input``, the size limits that are not the defaults (``--max-nodes``, ``--max-params``, ``--max-activation``)
+and ``--no-inplace``; each word goes through :func:`shell`, the one quoting path (a path through
+:func:`path_word`: ``./-x.json``).
 
 >>> shell("a b.yaml"), shell("a\\udcffb.yaml"), shell("tab\\there")
 ("'a b.yaml'", "$'a\\\\xffb.yaml'", "$'tab\\\\x09here'")
