@@ -34,7 +34,6 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +51,7 @@ from vibench.compiler.plugin_checks import (
     unbound_reads,
 )
 from vibench.compiler.registry_plugins import _raised_at
+from vibench.compiler.registry_plugins import interrupts as interrupts  # where callers import it from
 
 CODE = "E114"
 CODE_NODES = "code nodes built with vibench.compiler.codegen.code (`c.call`, `c.ref`, `c.const`, ...)"
@@ -125,25 +125,6 @@ def _guarded(block: Block, what: str, run: Callable[[], Any], passing: tuple[typ
                       notes=notes) from None
     finally:
         sys.stdout = stdout
-
-
-def interrupts(err: BaseException) -> bool:
-    """Whether ``err``, raised while vibench ran a plug-in's code, stops the whole run rather than being the
-    plug-in's failure: a Ctrl-C (``KeyboardInterrupt``) or an exception that vibench's own signal handlers
-    raise (SIGTERM's ``Terminated``, the test oracles' ``Timeout``: a BaseException, not an Exception, of the
-    vibench package) — on the main thread only. Python runs signal handlers on the main thread alone, so on
-    any other thread (the language server's checks run on a worker thread) nothing is an interrupt: a
-    plug-in that raises ``KeyboardInterrupt`` there gets E114, it does not stop the server.
-
-    >>> interrupts(KeyboardInterrupt()), interrupts(SystemExit(3)), interrupts(GeneratorExit())
-    (True, False, False)
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    if isinstance(err, KeyboardInterrupt):
-        return True
-    own = str(getattr(type(err), "__module__", "")).split(".")[0] == "vibench"
-    return own and not isinstance(err, Exception)
 
 
 # --------------------------------------------------------------------------------------------

@@ -167,12 +167,18 @@ def _coefficient(value: Any) -> int:
 # code
 # --------------------------------------------------------------------------------------------
 
-_PLAIN = (type(None), bool, int, float, complex, str, bytes, type(Ellipsis))
+# The constants model.py's code writes (flat_expressions). Not bytes: no block's code needs one, and the layout
+# never writes a bytes literal (a plug-in's `ast.Constant(b'x')` was an internal error at `-o`).
+_PLAIN = (type(None), bool, int, float, complex, str, type(Ellipsis))
 
 
 def constant_problem(value: Any) -> str | None:
-    """Why model.py cannot write ``value`` as a literal (None: it can): not a plain value, a float or complex
-    that is not finite (``nan`` would be a name, ``(inf+0j).real`` too), an integer beyond :data:`MAX_CONSTANT`."""
+    """Why model.py cannot write ``value`` as a literal (None: it can): not a plain value (bytes included), a
+    float or complex that is not finite (``nan`` would be a name, ``(inf+0j).real`` too), an integer beyond
+    :data:`MAX_CONSTANT`."""
+    if isinstance(value, bytes):
+        return "a bytes value, which model.py's code never writes (its constants are None, bools, numbers, strings " \
+            "and `...`)"
     if type(value) not in _PLAIN:
         return "not a plain value"
     if isinstance(value, float) and not math.isfinite(value):

@@ -206,6 +206,9 @@ def _load_entry_point(ep: Any, found: list[tuple[_Source, type]]) -> list[tuple[
 
 def _admit(found: list[tuple[_Source, type]]) -> None:
     """Register the plug-in blocks that may be, refuse the others (W121), in the entry points' order."""
+    from vibench.compiler.blocks.contract import Problem
+    from vibench.compiler.plugin_calls import interrupts
+
     first: dict[type, _Source] = {}  # a class two entry points bring counts once
     for source, cls in found:
         first.setdefault(cls, source)
@@ -236,10 +239,12 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
         else:
             try:
                 block = cls()
-            except Exception as err:  # the plug-in's own constructor
-                _warn("W121", f"plug-in block `{name}` of {source} is refused: it cannot be created "
-                      f"({_exception(err)})", found=_class_name(cls), hint="a block's class takes no arguments",
-                      notes=_located(cls) + _raised_at(err, str(getattr(cls, "__module__", ""))))
+            except BaseException as err:  # noqa: BLE001 - the plug-in's own constructor, whatever it raises
+                if interrupts(err):  # (a SystemExit of the plug-in's is its failure: W121, not vibench's exit)
+                    raise
+                why = Problem(f"it cannot be created ({_exception(err)})", "vibench creates a block with no arguments "
+                              "(`Block()`): fix its `__init__`, or uninstall its distribution")
+                _refuse(cls, source, [why], _raised_at(err, str(getattr(cls, "__module__", ""))))
                 continue
             shown = _shown_problems(block)  # (its texts and schema: what --blocks and the editor read of each block)
             if shown:
@@ -248,11 +253,12 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
                 _BLOCKS[name] = block
 
 
-def _refuse(cls: type, source: _Source, problems: list[Problem]) -> None:
-    """W121 for a plug-in block that ``problems`` keep out, and the note an unknown block of its name gets."""
+def _refuse(cls: type, source: _Source, problems: list[Problem], notes: tuple[str, ...] = ()) -> None:
+    """W121 for a plug-in block that ``problems`` keep out (``notes``: where the plug-in raised what refused it),
+    and the note an unknown block of its name gets (E110)."""
     why, name = problems[0], _name_of(cls)
     _warn("W121", f"plug-in block {_shown_block(cls)} of {source} is refused: {why.text}", found=_class_name(cls),
-          hint=why.hint, notes=_located(cls) + tuple(p.text for p in problems[1:]))
+          hint=why.hint, notes=_located(cls) + notes + tuple(p.text for p in problems[1:]))
     if name:
         _report.refused.setdefault(name, []).append(f"of {source} was refused: {why.text}")
 
@@ -268,10 +274,13 @@ def _checked(cls: type, natives: dict[str, str], others: dict[str, str]) -> list
     one block that breaks a check in a way nobody foresaw (a property that raises, a source file no
     decoder reads) costs only itself."""
     from vibench.compiler.blocks.contract import FIX, Problem
+    from vibench.compiler.plugin_calls import interrupts
 
     try:
         return _admission_problems(cls, natives, others)
-    except Exception as err:  # noqa: BLE001 - the plug-in's own failure: reported with W121, never raised
+    except BaseException as err:  # noqa: BLE001 - the plug-in's own failure, whatever its class: W121, never raised
+        if interrupts(err):
+            raise
         return [Problem(f"checking it raised {_exception(err)}", FIX)]
 
 

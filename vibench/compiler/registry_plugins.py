@@ -11,6 +11,7 @@ parameters' JSON Schema). The registry's catalogue and the report of the last lo
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +109,9 @@ def _shown_problems(block: Any) -> list[Problem]:
     for attr in ("long_description", "description"):  # (Block's description reads the long one)
         try:
             text = getattr(block, attr)
-        except Exception as err:  # noqa: BLE001 - the plug-in's own property: reported with W121, never raised
+        except BaseException as err:  # noqa: BLE001 - the plug-in's own property, whatever it raises: W121
+            if interrupts(err):  # (its SystemExit is its failure, never vibench's exit; a Ctrl-C stops the run)
+                raise
             problems.append(Problem(f"its `{attr}` raised {_exception(err)}", FIX))
             continue
         if not isinstance(text, str):
@@ -116,7 +119,9 @@ def _shown_problems(block: Any) -> list[Problem]:
                                     "the block (Block's `description` is its first line), or return a string"))
     try:
         why = block_schema_problem(block)
-    except Exception as err:  # noqa: BLE001 - the plug-in's parameter model (a json_schema_extra function)
+    except BaseException as err:  # noqa: BLE001 - the plug-in's parameter model (a json_schema_extra function)
+        if interrupts(err):
+            raise
         why = f"making its parameters' JSON Schema raised {_exception(err)}"
     if why is not None:
         problems.append(Problem(why, "make the parameters' `json_schema_extra` and `examples` plain JSON data "
@@ -327,3 +332,22 @@ def _native_imports(native: Any) -> list[tuple[str, str, int]]:
                 found += [(m, file, node.lineno) for m in modules
                           if m.startswith(".") or m.split(".")[0] not in NATIVE_IMPORTS]
     return found
+
+
+def interrupts(err: BaseException) -> bool:
+    """Whether ``err``, raised while vibench ran a plug-in's code, stops the whole run rather than being the
+    plug-in's failure: a Ctrl-C (``KeyboardInterrupt``) or an exception that vibench's own signal handlers
+    raise (SIGTERM's ``Terminated``, the test oracles' ``Timeout``: a BaseException, not an Exception, of the
+    vibench package) — on the main thread only. Python runs signal handlers on the main thread alone, so on
+    any other thread (the language server's checks run on a worker thread) nothing is an interrupt: a
+    plug-in that raises ``KeyboardInterrupt`` there gets E114, it does not stop the server.
+
+    >>> interrupts(KeyboardInterrupt()), interrupts(SystemExit(3)), interrupts(GeneratorExit())
+    (True, False, False)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if isinstance(err, KeyboardInterrupt):
+        return True
+    own = str(getattr(type(err), "__module__", "")).split(".")[0] == "vibench"
+    return own and not isinstance(err, Exception)

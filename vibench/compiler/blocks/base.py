@@ -29,7 +29,7 @@ import functools
 import re
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from pydantic import BaseModel
 
@@ -256,12 +256,21 @@ def py(value: Any) -> str:
     return flat(c.const(value))
 
 
+class Definition(NamedTuple):
+    """A top-level class or function of a module file: its source as model.py receives it, and its lines."""
+
+    source: str
+    first: int  # the line of its first decorator, else of its `class` or `def`
+    last: int
+
+
 @functools.cache
-def _module_sources(filename: str) -> dict[str, str]:
-    """The source of each top-level class and function of a module file, read as Python reads it: in
-    the encoding its coding cookie or byte-order mark declares, else UTF-8 (:func:`tokenize.open`).
-    OSError for a module without a source file (bytecode only), SyntaxError or ValueError (a
-    UnicodeDecodeError) for a file that is not the source Python imported."""
+def module_definitions(filename: str) -> dict[str, Definition]:
+    """Each top-level class and function of a module file by name (the last of a name defined twice, as
+    Python binds it), read as Python reads it: in the encoding its coding cookie or byte-order mark
+    declares, else UTF-8 (:func:`tokenize.open`). OSError for a module without a source file (bytecode
+    only), SyntaxError or ValueError (a UnicodeDecodeError) for a file that is not the source Python
+    imported."""
     import importlib.machinery
     import tokenize
 
@@ -269,14 +278,21 @@ def _module_sources(filename: str) -> dict[str, str]:
         raise OSError(f"{filename} is not a Python source file (a module shipped as bytecode only has none)")
     with tokenize.open(filename) as fh:
         text = fh.read()
-    out: dict[str, str] = {}
+    out: dict[str, Definition] = {}
     for node in ast.parse(text).body:
         if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
             segment = ast.get_source_segment(text, node)
             assert segment is not None
             decorators = "".join(f"@{ast.get_source_segment(text, d)}\n" for d in node.decorator_list)
-            out[node.name] = decorators + segment
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            out[node.name] = Definition(decorators + segment, first, node.end_lineno or node.lineno)
     return out
+
+
+@functools.cache
+def _module_sources(filename: str) -> dict[str, str]:
+    """The source of each top-level class and function of a module file (:func:`module_definitions`)."""
+    return {name: definition.source for name, definition in module_definitions(filename).items()}
 
 
 def native_source(cls: Any) -> str:

@@ -8,6 +8,7 @@ able to be written in an order where each is defined before it is read: :mod:`~v
 
 from __future__ import annotations
 
+import ast
 import builtins
 import inspect
 import keyword
@@ -22,7 +23,7 @@ from vibench.compiler.blocks.base import (
     IMPORTS,
     MODEL_NAMES,
     Block,
-    _module_sources,
+    module_definitions,
     native_source,
 )
 from vibench.compiler.blocks.contract_params import Problem, _shown, param_problems
@@ -34,6 +35,7 @@ from vibench.compiler.blocks.native_order import (
     needs_of,
     run_reading,
 )
+from vibench.compiler.codegen import code as c
 
 FIX = "fix the block (docs/extending.md says what a block defines), or uninstall its distribution"
 
@@ -63,7 +65,8 @@ def contract_problems(cls: Any) -> list[Problem]:
     hold (ASCII identifiers, not ``self``, not a node key such as ``repeat`` or ``doc``, of types a spec
     can give: not an Enum), a shape rule, ports that are identifiers, a one-line printable ``category``,
     test attributes of the kinds :mod:`vibench.testing` reads, ``imports`` model.py knows and natives
-    whose source can be copied."""
+    whose source can be copied: classes and functions themselves (not their names), named with ASCII
+    identifiers, each the object the top-level definition of its name in its module file makes."""
     from vibench.schemas.blocks import BlockParams
 
     if not (isinstance(cls, type) and issubclass(cls, Block)):
@@ -106,8 +109,8 @@ def contract_problems(cls: Any) -> list[Problem]:
                                 "bring", "bring fewer natives (one class can take what tells the others apart as "
                                 "its arguments)"))
     else:
-        problems += [Problem(f"its native {n!r} {why}", "define the native at the top level of the block's module")
-                     for n in cls.natives if (why := _not_copyable(n))]
+        own = str(getattr(cls, "__module__", "")).split(".")[0] == "vibench"
+        problems += [problem for n in cls.natives if (problem := _native_problem(n, own)) is not None]
     return problems
 
 
@@ -131,7 +134,7 @@ def _test_problems(cls: type[Block], fields: dict[str, Any] | None) -> list[Prob
     hints = cls.test_hints
     if not isinstance(hints, dict):
         return problems + [Problem(f"its `test_hints` {_shown(hints)} is not a dict of parameter -> choices", TEST_FIX)]
-    names = set(fields or ()) | {info.alias for info in (fields or {}).values() if isinstance(info.alias, str)}
+    names = set(fields or ())  # (by their names: a parameter with an alias is refused, contract_params)
     for key, choices in hints.items():
         keys = key if isinstance(key, tuple) else (key,)
         if not keys or not all(isinstance(k, str) for k in keys):
@@ -178,14 +181,37 @@ def _port_problems(cls: type[Block]) -> list[Problem]:
     return problems
 
 
-def _not_copyable(native: Any) -> str | None:
-    """Why ``native``'s source cannot be copied into model.py (None: it can)."""
+TOP_LEVEL = "define the native at the top level of the block's module"
+
+
+def _native_problem(native: Any, builtin: bool) -> Problem | None:
+    """Why ``native``'s source cannot be copied into model.py (None: it can); ``builtin``: the block is
+    vibench's own, which may still name a native of vibench/runtime/natives by a string."""
     if isinstance(native, str):
-        return None  # a built-in native by name (vibench/runtime/natives)
+        if builtin:
+            return None
+        shown = native if c.is_identifier(native) else "Name"
+        return Problem(f"its native {_shown(native)} is a string: `natives` holds the native classes and functions "
+                       "themselves, whose source vibench copies", f"list the class or function itself, as "
+                       f"`natives = ({shown},)`")
     if not (isinstance(native, type) or inspect.isfunction(native)):
-        return "is not a class or a function"
+        return Problem(f"its native {native!r} is not a class or a function", TOP_LEVEL)
     if native.__qualname__ != native.__name__:
-        return "is not defined at the top level of its module"
+        return Problem(f"its native {native!r} is not defined at the top level of its module", TOP_LEVEL)
+    if not c.is_identifier(native.__name__):  # (model.py's code names it, as `Größe(...)`: an ASCII identifier)
+        return Problem(f"its native {_shown(native.__name__)} has a name model.py cannot write: not an identifier of "
+                       "ASCII letters, digits and `_`", "rename the native with ASCII letters, digits and `_`")
+    why = _not_copyable(native)
+    if why is not None:
+        return Problem(f"its native {native!r} {why}", TOP_LEVEL)
+    why = _not_the_definition(native)
+    return None if why is None else Problem(f"its native {native!r} {why}", "define each native once, at the top "
+                                            "level of the block's module (not again under an `if` or a `try`, nor "
+                                            "its name bound again to another object)")
+
+
+def _not_copyable(native: Any) -> str | None:
+    """Why the source of ``native`` (a top-level class or function) cannot be copied into model.py (None: it can)."""
     import importlib.machinery
 
     filename = getattr(sys.modules.get(native.__module__), "__file__", None)
@@ -194,12 +220,95 @@ def _not_copyable(native: Any) -> str | None:
     if not filename.endswith(tuple(importlib.machinery.SOURCE_SUFFIXES)):
         return f"has no source file vibench can read: its module is bytecode only ({filename})"
     try:
-        sources = _module_sources(filename)
+        definitions = module_definitions(filename)
     except (OSError, SyntaxError, ValueError) as err:  # ValueError: a UnicodeDecodeError, a null byte
         return f"has no source file vibench can read ({type(err).__name__}: {_one_line(str(err))})"
-    if native.__name__ not in sources:
+    if native.__name__ not in definitions:
         return f"is not a top-level class or function of {filename}, where vibench reads its source"
     return None
+
+
+def _not_the_definition(native: Any) -> str | None:
+    """Why ``native`` (one :func:`_not_copyable` accepts) is not the object that the top-level definition of its
+    name in its module file makes (None: it is). model.py copies that definition's source, found by name: a class
+    or function defined again under an `if` (or the name bound again to another one) would put other code in
+    model.py than the block registered. A function's code, or a class's own methods', lies within the definition's
+    lines; one whose code is not in that file (methods a decorator made) is told apart only by its name being bound
+    once at the module's top level."""
+    import os
+
+    filename = str(sys.modules[native.__module__].__file__)
+    name = native.__name__
+    definition = module_definitions(filename)[name]
+    first, last = definition.first, definition.last
+    where = f"{filename}:{first}"
+    here = [line for file, line in _code_places(native) if os.path.realpath(file) == os.path.realpath(filename)]
+    if here:
+        if any(first <= line <= last for line in here):
+            return None
+        what = "its methods are" if isinstance(native, type) else "it is"
+        return (f"is not the top-level definition of `{name}` at {where}, whose source model.py would copy: {what} "
+                f"defined at line {min(here)} (`{name}` is defined twice: model.py would hold other code than the "
+                f"block registered)")
+    again = [line for line in _top_level_bindings(filename, name) if not first <= line <= last]
+    if not again:
+        return None
+    lines = ", ".join(map(str, again[:3]))
+    return (f"may not be the top-level definition of `{name}` at {where}, whose source model.py would copy: the "
+            f"module binds `{name}` again (line {lines}), and it has no code of its own there to tell them apart")
+
+
+def _code_places(native: Any) -> list[tuple[str, int]]:
+    """(file, first line) of a native function's code, or of the methods a native class defines in its own body
+    (decorators undone: a staticmethod's, a property's, a ``functools.wraps`` wrapper's)."""
+    if not isinstance(native, type):
+        functions = [native]
+    else:
+        functions = []
+        for value in vars(native).values():
+            if isinstance(value, staticmethod | classmethod):
+                value = value.__func__
+            parts = (value.fget, value.fset, value.fdel) if isinstance(value, property) else (value,)
+            functions += [p for p in parts if inspect.isfunction(p)]
+    places = []
+    for function in functions:
+        function = inspect.unwrap(function)
+        code = getattr(function, "__code__", None)
+        if isinstance(native, type) and not str(function.__qualname__).startswith(native.__qualname__ + "."):
+            continue  # (`forward = _shared`: a function defined elsewhere, which native_problems names)
+        if code is not None:
+            places.append((str(code.co_filename), int(code.co_firstlineno)))
+    return places
+
+
+def _top_level_bindings(filename: str, name: str) -> list[int]:
+    """The lines where the top level of the module file binds ``name``: a class or function definition, an
+    assignment, an import, a ``for``, ``with`` or ``except`` target, inside an ``if`` or ``try`` too (not inside
+    a function, a class body, a lambda or a comprehension, which have scopes of their own)."""
+    import tokenize
+
+    with tokenize.open(filename) as fh:
+        tree = ast.parse(fh.read(), filename)
+    lines: list[int] = []
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            lines += [node.lineno] if node.name == name else []
+            continue
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            continue
+        bound = None
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound = node.id
+        elif isinstance(node, ast.alias):
+            bound = node.asname or node.name.split(".")[0]
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+            bound = node.name
+        if bound == name:
+            lines.append(getattr(node, "lineno", 0))
+        stack += ast.iter_child_nodes(node)
+    return sorted(lines)
 
 
 def _one_line(text: str, limit: int = 160) -> str:

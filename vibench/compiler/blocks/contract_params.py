@@ -1,6 +1,7 @@
 """The parameter model of a block, checked for the block contract (:mod:`vibench.compiler.blocks.contract`):
 the settings of BlockParams kept (strict, no unknown keys, frozen: a spec is checked alike whatever block it
-uses), parameters a node can hold (ASCII identifiers, not ``self``, not a node key, of types a spec can give), bounds
+uses), parameters a node can hold (ASCII identifiers, not Python keywords, without an alias, not ``self``, not a
+node key, of types a spec can give), bounds
 the compiler can take (within 2**62, or past every spec integer up to 2**64), and defaults that their own type
 and bounds take. :class:`Problem`, what every check of the contract returns, is defined here and imported by
 the contract module.
@@ -8,6 +9,7 @@ the contract module.
 
 from __future__ import annotations
 
+import keyword
 import typing
 from typing import Any, NamedTuple
 
@@ -54,7 +56,7 @@ def _config_problems(params: type) -> list[Problem]:
                 for key, value, why in _CONFIG if config.get(key) != value]
     for field, info in params.model_fields.items():  # type: ignore[attr-defined]
         if any(getattr(item, "strict", None) is False for item in _metadata(info.metadata, info.annotation)):
-            problems.append(Problem(f"parameter `{info.alias or field}` is declared `strict=False`: {_CONFIG[1][2]}",
+            problems.append(Problem(f"parameter `{field}` is declared `strict=False`: {_CONFIG[1][2]}",
                                     "leave `strict` out of the parameter's `Field` or `Annotated` (BlockParams "
                                     "validates strictly)"))
     return problems
@@ -76,10 +78,16 @@ def _metadata(found: list[Any], annotation: Any) -> list[Any]:
 def _param_problems(params: type) -> list[Problem]:
     from vibench.schemas.document import NODE_KEYS
 
+    generated = params.model_config.get("alias_generator") is not None  # type: ignore[attr-defined]
     problems = []
-    for field, info in params.model_fields.items():  # type: ignore[attr-defined]
-        key = info.alias or field
-        if not c.is_identifier(key):  # model.py passes it as a keyword argument: an ASCII identifier
+    for key, info in params.model_fields.items():  # type: ignore[attr-defined]
+        alias = _alias_problem(key, info, generated)
+        if alias is not None:
+            problems.append(alias)
+        if keyword.iskeyword(key):
+            problems.append(Problem(f"parameter `{key}` is a Python keyword: model.py passes a parameter as a keyword "
+                                    f"argument, and `{key}=...` is a syntax error there", "rename the parameter"))
+        elif not c.is_identifier(key):  # model.py passes it as a keyword argument: an ASCII identifier
             problems.append(Problem(f"parameter {key!r} is not a Python identifier of ASCII letters, digits and `_`",
                                     "rename the parameter"))
         elif key == "self":
@@ -91,6 +99,28 @@ def _param_problems(params: type) -> list[Problem]:
         else:
             problems += _type_problems(key, info.annotation)
     return problems
+
+
+_ALIASES = ("alias", "validation_alias", "serialization_alias")
+
+
+def _alias_problem(key: str, info: Any, generated: bool) -> Problem | None:
+    """A parameter's alias of any kind (``Field(alias=...)``, ``validation_alias``, ``serialization_alias``, one an
+    ``alias_generator`` makes) other than its own name: a spec, the schema, the editor and the errors name a
+    parameter by its name, and the block's code reads it by that name (``p.k``); an alias would make the key a spec
+    writes differ from it (the schema of such a block could not even be made)."""
+    for kind in _ALIASES:
+        alias = getattr(info, kind, None)
+        if alias is not None and alias != key:
+            made = generated and info.alias_priority == 1  # (1: made by the generator; 2: the Field's own)
+            where = "its `model_config`'s `alias_generator` gives it" if made else f"`{kind}`"
+            use = "pydantic would write out" if kind == "serialization_alias" else "a spec would have to write"
+            return Problem(f"parameter `{key}` has the alias {_shown(alias)} ({where}), which {use} instead of its "
+                           f"name: specs, the schema and the errors name a parameter as the block's code reads it "
+                           f"(`p.{key}`)",
+                           "drop the `alias_generator` from the `model_config`" if made else
+                           f"drop the parameter's `{kind}` (name the parameter as specs write it)")
+    return None
 
 
 SPEC_VALUES = "a spec gives None, bool, int, float, str, and lists and mappings of them"
@@ -128,8 +158,7 @@ def _default_problems(params: type) -> list[Problem]:
     from vibench.schemas.blocks import _tuple_fields
 
     problems = []
-    for field, info in params.model_fields.items():  # type: ignore[attr-defined]
-        key = info.alias or field
+    for key, info in params.model_fields.items():  # type: ignore[attr-defined]
         huge = [problem for constraint in info.metadata for bound in _BOUNDS
                 if type(value := getattr(constraint, bound, None)) is int
                 and (problem := _bound_problem(key, bound, value)) is not None]
@@ -144,7 +173,7 @@ def _default_problems(params: type) -> list[Problem]:
             continue
         why = _value_problem(default)
         if why is None and default is not None:  # (None: "not set", as `k: int = None` is often written)
-            given = tuple(default) if field in _tuple_fields(params) and isinstance(default, list) else default
+            given = tuple(default) if key in _tuple_fields(params) and isinstance(default, list) else default
             annotation: Any = info.annotation
             if info.metadata:
                 annotation = typing.Annotated[(annotation, *info.metadata)]  # (its bounds: `Field(1, ge=1)`)

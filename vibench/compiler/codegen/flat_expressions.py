@@ -136,7 +136,7 @@ def flat_bare(e: ast.expr) -> str:
             return string(v)
         if isinstance(v, bool) or v is None:
             return repr(v)
-        assert not isinstance(v, bytes)  # the emitter never writes bytes literals
+        assert not isinstance(v, bytes)  # the emitter never writes bytes literals (a plug-in's are E114: plugin_checks)
         return _number(v)
     if isinstance(e, ast.Name):
         return e.id
