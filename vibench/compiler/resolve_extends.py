@@ -137,11 +137,14 @@ def unread_given(root: UnitDef, given: Collection[str], words: CallerWords) -> l
     never reads it. A parameter that nothing reads at all is W105 (build_warnings.py), not this; one that the
     model's own values read (a node, a `let`, a check) is read, whatever the defaults.
 
-    Each error is located at the first replaced default that read the value (the `with:` entry of a spec that
-    extends a template, else the declaration), with a note on where the value came from."""
+    Only `with:` values count: a template's declared default that reads another parameter is a key fallback
+    (B_09_FNO's `modes: {default: num_modes}`: PHM-Vibench takes `modes` when both are given). Each error is
+    located at the `with:` entry, with a note on where the value came from."""
     names = set(given)
     readers: dict[str, list[ParamDecl]] = {}  # a given parameter -> the parameters whose defaults read it
     for reader in root.params:
+        if not reader.given:  # a template's own default that reads another (`modes: {default: num_modes}`) is a
+            continue          # fallback: a config giving both keys is the reference's rule, the one key wins
         for name in template_names(reader.default) & (names - {reader.name}):
             readers.setdefault(name, []).append(reader)
     unread = [decl for decl in root.params if decl.name in readers and all(r.name in names for r in readers[decl.name])]
@@ -155,8 +158,7 @@ def unread_given(root: UnitDef, given: Collection[str], words: CallerWords) -> l
         if decl.name in used:
             continue
         first, *rest = readers[decl.name]
-        written = f"`with: {{{first.name}: {_shown(first.default, decl.name)}}}`" if first.given else \
-            f"the default of `{first.name}`"
+        written = f"`with: {{{first.name}: {_shown(first.default, decl.name)}}}`"
         others = "".join(f", `{d.name}`" for d in rest)
         errors.append(Diagnostic(
             "E201", f"`{decl.name}` ({words.given_how(decl.name)}) has no effect: `{first.name}`"
