@@ -37,6 +37,7 @@ from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
+from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
 
 MAX_SETTINGS_TRIED = 32  # settings tried (two compiles each); PHM-Vibench configs set 20 and more model keys
@@ -204,8 +205,8 @@ def _moved(d: Diagnostic, doc: LoadedDoc, settings: dict[str, Any], setting: Set
         also = f", as it does without {other}" if verdict == "away" and other else ""
         why = {"alone": f"this `{key}` alone gives it", "away": f"without this `{key}` the error goes away{also}",
                "changed": f"this `{key}` gives the value it checks: without it, it reads \"{other}\""}[verdict]
-        return replace(d, pos=doc.pos(("with", key)), span=1, notes=(f"raised by {where}; {why}", *d.notes),
-                       origin=d.origin or d.pos)
+        return replace(d, pos=_setting_pos(doc, settings, key, d), span=1,
+                       notes=(f"raised by {where}; {why}", *d.notes), origin=d.origin or d.pos)
     given = origin(key)
     also = f", as it does without {other}" if verdict == "away" and other else ""
     why = {"alone": f"{given}, which alone gives it", "away": f"{given}; without it the error goes away{also}",
@@ -213,5 +214,18 @@ def _moved(d: Diagnostic, doc: LoadedDoc, settings: dict[str, Any], setting: Set
     notes = tuple(n for n in d.notes if n != given)  # E208 of a given value says where it came from already
     if key not in settings:  # the user's file does not set it: the error stays where it was raised, said to be theirs
         return replace(d, notes=(why, *notes))
-    return replace(d, pos=doc.pos(("with", key)), span=1, notes=(f"raised by {where}; {why}", *notes),
+    return replace(d, pos=_setting_pos(doc, settings, key, d), span=1, notes=(f"raised by {where}; {why}", *notes),
                    origin=d.origin or d.pos)
+
+
+def _setting_pos(doc: LoadedDoc, settings: dict[str, Any], key: str, d: Diagnostic) -> Pos | None:
+    """Where the `with:` setting ``key`` that gives ``d`` is written: its value (`4` of `width: 4`); for a mapping,
+    the entry named like the node that failed (`c:` of `task_configs: {a: ..., c: ...}` for copy `c` of a
+    `for_each` over it) or its one entry, else the key, as for a list (the value's own position is, for one
+    written as a block, its first entry's)."""
+    value = settings.get(key)
+    if isinstance(value, dict) and d.node is not None and d.node in value:
+        return doc.pos(("with", key, d.node), key=True)
+    if isinstance(value, dict) and len(value) == 1:
+        return doc.pos(("with", key, next(iter(value))), key=True)
+    return doc.pos(("with", key), key=isinstance(value, (dict, list)))

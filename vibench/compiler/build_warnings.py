@@ -1,7 +1,8 @@
 """Warnings about a unit's parameters, and what its outputs and reference renames come to, in the shapes pass.
 
-:func:`warn_unused` (run by elaboration) adds W105: a declared parameter that no ``${...}`` reads; once
-per definition, before the nodes are built, so that it comes with their errors. The
+:func:`warn_unused` (run by elaboration) adds W105: a declared parameter that no ``${...}`` reads and
+that the block of no ``inherit: true`` node declares; once per definition, before the nodes are built, so
+that it comes with their errors. The
 :class:`BuildWarnings` part of :class:`~vibench.compiler.unit_builder.TypeChecker` adds W104 (a
 parameter the user set that no expression reads and no ``inherit: true`` node passed on; for the root
 unit, once its nodes are typed) and W108 (a node only optional ports the chosen blocks lack would read).
@@ -57,7 +58,11 @@ class BuildWarnings:
         used, _ = expression_names(udef)
         takers = [os.path.splitext(n.block.rsplit("/", 1)[-1])[0] for n in self.nodes if n.kind == "composite"]
         found = ("the components here: " + ", ".join(takers)) if takers else None
+        # W105 (warn_unused) already said so of a parameter that no block of an `inherit: true` node declares.
+        said = {d.pos for d in self.owner.diags.items if d.code == "W105"}
         for decl in udef.params:
+            if decl.pos is not None and decl.pos in said:
+                continue
             by_user = decl.pos is not None and decl.pos.file != udef.file  # `with:` of the user's spec
             overridden = decl.name in udef.overridden  # --set, or a keyword of vibench.build
             if (by_user or overridden) and decl.name not in used and decl.name not in self.inherited:
@@ -160,19 +165,51 @@ def warn_unused(owner: _Specializer, udef: UnitDef) -> None:
         return
     owner.warned_unused.add(key)
     used, inherits = expression_names(udef)
-    if inherits:
-        return  # the node's block may read any of them (W104 says when none does)
+    takers = _inherit_takers(owner, udef) if inherits else {}
+    if takers is None:
+        return  # a block chosen by `${...}` may read any of them (W104 says when none does)
     declared = {d.name for d in udef.params} | {let.name for let in udef.lets} | {"i", "item", "key"}
     # A bare name in an input's shape that no parameter has is a size symbol (`B`, `L`), declared by that use: no
     # typo. One only an output's promise writes is a typo's likely place (it binds any size): still suggested.
     symbols = {dim for d in udef.inputs if not isinstance(d.shape, Template) for dim in d.shape if isinstance(dim, str)}
     for decl in udef.params:
-        if decl.name not in used:
-            typo = closest(decl.name, used - declared - symbols)
-            hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
-            owner.diags.add(Diagnostic("W105", f"parameter `{decl.name}` is declared but never used",
-                                       decl.pos, severity="warning",
-                                       hint=hint or "use it as `${" + decl.name + "}`, or remove it"))
+        if decl.name in used or decl.name in takers:  # `inherit: true` passes it by name to a block declaring it
+            continue
+        if decl.scope:  # offered by a slot's components, not declared here (W104 says when a set one is unread)
+            continue
+        typo = closest(decl.name, used - declared - symbols)
+        hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
+        meant = closest(decl.name, set(takers) - declared)
+        if meant is not None and typo is None:
+            hint = (f"did you mean `{meant}`? `inherit: true` passes a parameter by name, and `{takers[meant]}` "
+                    f"takes `{meant}`")
+        owner.diags.add(Diagnostic("W105", f"parameter `{decl.name}` is declared but never used",
+                                   decl.pos, severity="warning",
+                                   hint=hint or "use it as `${" + decl.name + "}`, or remove it"))
+
+
+def _inherit_takers(owner: _Specializer, udef: UnitDef) -> dict[str, str] | None:
+    """Each parameter that the block of some `inherit: true` node of ``udef`` declares -> that block's
+    name; None when a block is not known before elaboration (`block: ${...}`, a name that fails: its
+    node reports it), so that any parameter may be read."""
+    from vibench.compiler.diagnostics import SpecError
+
+    takers: dict[str, str] = {}
+    for nd in udef.nodes:
+        if not nd.inherit:
+            continue
+        if not isinstance(nd.block, str):
+            return None
+        try:
+            block = owner.known_block(nd.block, udef, nd.block_pos)
+        except SpecError:
+            return None
+        if block is None:
+            return None
+        names = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
+        for name in names:
+            takers.setdefault(name, nd.block)
+    return takers
 
 
 def forgive_unused(owner: _Specializer, udef: UnitDef, node: str) -> None:

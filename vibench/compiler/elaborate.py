@@ -5,10 +5,10 @@ compile-time dimensions and gives an :class:`~vibench.compiler.elaborated.Elabor
 node is typed: the ``let:`` values and ``checks:`` (E215), the active inputs typed from their
 declarations, the active outputs, and each node's ``when``, ``repeat``, ``for_each`` (over a list:
 copies side by side; over a mapping: one node per key) and, for every copy, its block and parameter
-values gathered from its keys, ``with:`` and ``inherit: true``. It counts copies against the node
-limit before making them (E213) and reports W105 once per definition. It reads the definition, the
-values and the specialiser's block table; it writes only diagnostics (and the specialiser's
-``limit_hit``). :func:`~vibench.compiler.unit_builder.typecheck` types the result.
+values gathered from its keys, ``with:`` and ``inherit: true`` (:mod:`~vibench.compiler.node_values`). It
+counts copies against the node limit before making them (E213) and reports W105 once per definition. It
+reads the definition, the values and the specialiser's block table; it writes only diagnostics (and the
+specialiser's ``limit_hit``). :func:`~vibench.compiler.unit_builder.typecheck` types the result.
 
 A node that fails is left out with its diagnostics collected; the nodes after it are still
 elaborated, except those that read it (whose problem is the failure already reported).
@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.blocks.base import Block
 from vibench.compiler.build_warnings import warn_unused
 from vibench.compiler.dead_checks import check_dead_node, check_unused_composites
 from vibench.compiler.diagnostics import Diagnostic, clip
@@ -30,6 +29,7 @@ from vibench.compiler.elaborated import (
     ElabNode,
     Elaborated,
     Failed,
+    LayoutError,
     declared_dims,
     expr_diag,
     live_nodes,
@@ -37,14 +37,13 @@ from vibench.compiler.elaborated import (
     ref_problem,
 )
 from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, template_names
-from vibench.compiler.ir import InputDecl, NodeDef, Pos, Ref, SpecValue, TensorType, UnitDef
+from vibench.compiler.ir import InputDecl, NodeDef, Pos, Ref, SpecValue, Template, TensorType, UnitDef
 from vibench.compiler.keyed import elaborate_keyed
 from vibench.compiler.lets import let_order_problem, let_reads, run_checks
 from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.metadata_bounds import evaluate_metadata
-from vibench.compiler.names import named_value
-from vibench.compiler.params import takes_null
-from vibench.compiler.setting_places import SettingPlaces
+from vibench.compiler.node_values import NodeValues
+from vibench.compiler.resolve_decls import name_problem
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
 
 if TYPE_CHECKING:
@@ -85,7 +84,7 @@ class Evaluates:
             raise
 
 
-class Elaborator(Evaluates, SettingPlaces):
+class Elaborator(Evaluates, NodeValues):
     """The state of one elaboration: the unit's environment and the nodes made so far."""
 
     def __init__(self, owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
@@ -236,12 +235,24 @@ class Elaborator(Evaluates, SettingPlaces):
 
     def declared(self, decl: InputDecl) -> list[Any]:
         try:
-            return declared_dims(decl, self.env)
+            dims = declared_dims(decl, self.env)
+            if isinstance(decl.shape, Template):  # a symbol a `${...}` gives meets the rules of a written one (E106)
+                problems = [p for d in dims if isinstance(d, str) and (p := name_problem(d, "shape symbol"))]
+                for problem in problems:
+                    self.owner.diags.add(problem(decl.shape.pos or decl.pos))
+                if problems:
+                    raise Failed()
+            return dims
         except ExprError as err:
             raise self.error(expr_diag(err, decl.pos, f"the shape of input `{decl.name}`")) from None
+        except LayoutError as err:
+            raise self.error(Diagnostic("E212", f"the layout of input `{decl.name}` must be BLC or BCL",
+                                        getattr(decl.layout, "pos", None) or decl.pos, expected="BLC or BCL",
+                                        found=str(err))) from None
         except ValueError as err:
-            raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}`: {err}", decl.pos,
-                                        expected="a list of integers and symbol names")) from None
+            raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}`: {err}",
+                                        getattr(decl.shape, "pos", None) or decl.pos,
+                                        expected="a list of positive integers and symbol names")) from None
 
     # -- nodes -----------------------------------------------------------------------------------
 
@@ -362,58 +373,3 @@ class Elaborator(Evaluates, SettingPlaces):
                 expected=f"at most {self.owner.max_nodes:,} nodes after expansion"
                 + (f" ({room:,} left here)" if room < self.owner.max_nodes else ""),
                 found=f"{copies:,} copies", hint=LIMIT_HINT))
-
-    def node_values(self, nd: NodeDef, block: Block | UnitDef,
-                    env: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Pos | None]]:
-        """A node's parameter values (and where each was set): its own keys, then `with:`, then what
-        `inherit: true` passes on (explicit values win)."""
-        values: dict[str, Any] = {}
-        positions: dict[str, Pos | None] = {}
-        for key, raw, pos in nd.params:
-            kind = raw.__class__
-            if not (kind is int or kind is bool or raw is None):  # a number or a flag is its own value
-                raw = named_value(block, key, raw, env, pos)  # a plain name may read a parameter (`block: ${...}`)
-                if contains_template(raw):
-                    # Expression errors point at the `${...}` value; other errors about the parameter at its key,
-                    # or at the setting elsewhere of a parameter the value reads (see `setting_pos`).
-                    read = raw
-                    raw = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
-                    pos = self.value_setting(read, nd, env) or pos
-            values[key] = raw
-            positions[key] = pos
-        if nd.with_ is not None:
-            where = f"`with` of node `{nd.name}`"
-            extra = self.evaluate(nd.with_, env, getattr(nd.with_, "pos", None) or nd.with_pos, where, nd.name)
-            if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
-                raise self.error(Diagnostic("E211", f"{where} must give a mapping of parameters", nd.with_pos,
-                                            node=nd.name, expected="{name: value, ...}", found=clip(repr(extra), 80)))
-            with_pos = self.source_pos(nd.with_, nd, env=env)
-            written = nd.with_ if isinstance(nd.with_, dict) else {}
-            if written:  # plain names written in the mapping read parameters too
-                extra = dict(extra)
-                for key, raw in written.items():
-                    named_ = named_value(block, key, raw, env, nd.with_pos)
-                    if named_ is not raw:
-                        extra[key] = self.evaluate(named_, env, nd.with_pos, where, nd.name)
-            keys = dict(nd.with_keys)  # a mapping written out: each value is where its key sets it
-            for key, value in extra.items():
-                if key not in values:  # explicit parameters win
-                    values[key] = value
-                    positions[key] = self.source_pos(written[key], nd, keys[key], env) if key in keys else with_pos
-        if nd.inherit:
-            # The block takes every parameter of this unit that it declares (explicit values win).
-            accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
-            for name in accepted:
-                # A null nobody set (a default, a slot-scoped parameter) means "not set here": the block keeps its own
-                # default. A null a user wrote is passed on where the block takes null: `act: null` in a flat ISFM
-                # config is H_03's "no activation", as in the reference (it was dropped, and H_03 kept its default
-                # relu). Where the block takes no null (`moving_avg: null` for B_04_Dlinear, whose reference never
-                # reads the key) it still means "not set", as PHM-Vibench's configs write it.
-                if name in values or name not in self.params:
-                    continue
-                if self.params[name] is not None or (name in self.given and takes_null(block, name)):
-                    values[name] = self.params[name]
-                    # A bad value is reported where it was set (`with:` of the user's spec), if known.
-                    positions[name] = self.param_pos.get(name) or nd.pos
-                    self.inherited.add(name)
-        return values, positions

@@ -14,11 +14,12 @@ tests run it after every elaboration). The module also holds the helpers both ha
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
+from vibench.compiler.diagnostics import Diagnostic, clip, one_of, suggest
 from vibench.compiler.expr import ExprError, Unknown, evaluate_value
 from vibench.compiler.fast_init import fast_init
 from vibench.compiler.ir import NodeDef, OutputDef, Pos, Ref, SpecValue, Template, TensorType, UnitDef, ValueRef
@@ -109,9 +110,14 @@ def verify_elaborated(unit: Elaborated) -> None:
     assert unit.failed or unit.broken or unit.outputs, f"{unit.udef.name}: no active output"
 
 
+class LayoutError(ValueError):
+    """An input's `layout:` gives neither BLC nor BCL (the message: what it gives)."""
+
+
 def declared_dims(decl: Any, params: Mapping[str, Any]) -> list[Any]:
     """An input's declared dims (ints, symbol names, templates); a whole-shape template is evaluated
-    with the parameters (ExprError / ValueError when it does not give a list of dims)."""
+    with the parameters (ExprError / ValueError when it does not give a list of dims; LayoutError when
+    the `layout:` is neither BLC nor BCL)."""
     if not isinstance(decl.shape, Template):  # a name of a parameter or `let` reads it (a symbol otherwise)
         dims = [params[d] if isinstance(d, str) and _is_size(params.get(d)) else d for d in decl.shape]
         return _laid_out(decl, dims, params)
@@ -119,13 +125,13 @@ def declared_dims(decl: Any, params: Mapping[str, Any]) -> list[Any]:
     if not isinstance(value, (list, tuple)) or not value:
         raise ValueError(f"`{decl.shape.text}` gives {value!r}, not a list of dimensions")
     out: list[Any] = []
-    for d in value:
+    for k, d in enumerate(value):  # (said by position: "dimension 0" would read as the first, not a size of 0)
         if isinstance(d, bool) or not isinstance(d, (int, str)):
-            raise ValueError(f"dimension {d!r} is neither an integer nor a symbol name")
+            raise ValueError(f"the entry at position {k}, {d!r}, is neither an integer nor a symbol name")
         if isinstance(d, int) and d < 1:
-            raise ValueError(f"dimension {d} is not positive")
-        if isinstance(d, str) and not d.isidentifier():
-            raise ValueError(f"dimension {d!r} is not a symbol name")
+            raise ValueError(f"the size at position {k} is {d}, not a positive integer")
+        if isinstance(d, str) and (not d.isidentifier() or keyword.iskeyword(d)):
+            raise ValueError(f"the entry at position {k}, {d!r}, is not a symbol name")
         out.append(d)
     return _laid_out(decl, out, params)
 
@@ -141,7 +147,7 @@ def _laid_out(decl: Any, dims: list[Any], params: Mapping[str, Any]) -> list[Any
         return dims
     value = evaluate_value(layout, dict(params)) if isinstance(layout, Template) else layout
     if value not in ("BLC", "BCL"):
-        raise ValueError(f"its layout must be BLC or BCL, found {value!r}"[:120])
+        raise LayoutError(clip(repr(value), 80))
     if len(dims) != 3:
         raise ValueError(f"with a layout its shape is [B, L, C], found {len(dims)} dimensions")
     return [dims[0], dims[2], dims[1]] if value == "BCL" else dims

@@ -16,7 +16,7 @@ import functools
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Union
 
 from vibench.compiler.diagnostics import Diagnostic, clip, suggest
@@ -254,6 +254,17 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+def _cycle(name: str, chain: list[str], by_name: Mapping[str, ParamDecl]) -> str:
+    """What a parameter whose value reads itself (``chain``: the parameters from it to the one that reads it
+    again) depends on: its default, or the `with:` value of a spec extending the template (`width: ${width + 1}`)."""
+    kinds = sorted({"`with:` value" if by_name[n].given else "default" for n in chain})
+    if len(chain) == 1:
+        return f"parameter `{name}` depends on itself through its {kinds[0]}"
+    through = " and ".join(f"{kind}s" for kind in kinds)
+    return f"parameter `{name}` depends on itself through the {through} of " + \
+        " -> ".join(f"`{n}`" for n in [*chain, name])
+
+
 def bind_params(
     decls: tuple[ParamDecl, ...],
     given: dict[str, tuple[Any, Pos | None]],
@@ -300,7 +311,7 @@ def bind_params(
         if state.get(name) == "done":
             return values[name]
         if state.get(name) == "busy":
-            raise ExprError(f"parameter `{name}` depends on itself through its default")
+            raise ExprError(_cycle(name, busy[busy.index(name):], by_name))
         if len(busy) >= MAX_NESTING:  # defaults read in a chain of thousands exhausted Python's stack
             raise _too_deep(name)
         state[name] = "busy"

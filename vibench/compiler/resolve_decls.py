@@ -28,6 +28,7 @@ from vibench.compiler.expr import (
 )
 from vibench.compiler.ir import CheckDef, LetDef, ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
+from vibench.compiler.names import _holds_name, _name_in
 from vibench.compiler.params import TypeSyntaxError, check_value, infer_type, parse_type, type_admits_text
 from vibench.compiler.spec_paths import unnamable
 
@@ -169,6 +170,8 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
         default = pspec.default
         if bare_name(default) in params and not type_admits_text(type_text):  # `default: input_dim`
             default = name_template(default, doc.pos(ppath + ("default",)))
+        elif isinstance(default, (list, dict)) and _holds_name(default):  # `default: [n, n]`: the item type decides
+            default = _name_in(parse_type(type_text), default, params, doc.pos(ppath + ("default",)))
         try:
             default = parse_value(default, doc.pos(ppath + ("default",)))
         except ExprError as err:

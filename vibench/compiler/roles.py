@@ -29,10 +29,13 @@ from vibench.compiler.ir import Node, Program, Template, Unit
 
 Roles = tuple[str | None, ...]  # "B" batch, "T" time, "C" channels/features, None unknown
 
-# Blocks that read channels at dimension 1 of [B, C, L] and keep the axes' meaning.
+# Blocks that read channels at dimension 1 of [B, C, L] (the convolutions, norms and pooling of the catalogue, and
+# the blocks built on them) and keep the axes' meaning; signal_features keeps no axis of them ([B, C, L] -> [B, F*C]).
 CHANNELS_FIRST = frozenset({
-    "conv1d", "causal_conv1d", "conv_transpose1d", "batch_norm1d", "instance_norm1d", "max_pool1d", "avg_pool1d",
-    "channel_attention", "spatial_attention", "wavelet_conv1d", "spectral_conv1d",
+    "conv1d", "causal_conv1d", "conv_transpose1d", "wavelet_conv1d", "spectral_conv1d", "dwt1d",
+    "batch_norm1d", "instance_norm1d", "group_norm",
+    "max_pool1d", "avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool1d", "signal_features",
+    "channel_attention", "spatial_attention",
 })
 # Recurrent blocks run over dimension 1 of [B, L, C] reading the last as features: given time last
 # (or channels as the steps) they are warned about.
@@ -147,7 +150,7 @@ def _primitive(node: Node, block: str, params: Any, roles: Roles | None, others:
         if roles[1] == "T":
             found.append(_warning(node, block, "its channels (dimension 1)", "BCL"))
             return None
-        return roles
+        return roles if node.outputs and len(node.outputs[0][1].shape) == rank else None
     if block in RECURRENT and rank == 3:
         if roles[-1] == "T":
             found.append(_warning(node, block, "its features (the last dimension)", "BLC"))

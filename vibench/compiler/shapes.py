@@ -313,11 +313,9 @@ class _Specializer:
 
     # -- helpers used by the unit builder ----------------------------------------------------------
 
-    def lookup_block(self, name: str, udef: UnitDef, pos: Pos | None, node: str,
-                     setting: Pos | None = None) -> Block | UnitDef:
-        """The block ``name`` names; E110 when none. ``setting``: where a user set the name a template's
-        `block: ${...}` reads, in another file (the unknown name is reported there, with a note naming
-        the template's node, as E301 is: ``typecheck.set_elsewhere``)."""
+    def known_block(self, name: str, udef: UnitDef, pos: Pos | None) -> Block | UnitDef | None:
+        """The block ``name`` names in ``udef``: one of its `blocks:`, a registered block, or a spec
+        reference (``path#Block``; its load errors raise SpecError). None when it names nothing."""
         if name in udef.blocks:
             return udef.blocks[name]
         block = registry.get(name)
@@ -325,12 +323,22 @@ class _Specializer:
             return block
         if "/" in name or "#" in name or name.endswith((".yaml", ".yml", ".json")):
             from_dir = os.path.dirname(udef.path) if udef.path else self.library.cwd
-            try:
-                return self.library.block(name, from_dir, pos)
-            except SpecError as err:
-                self.diags.extend(err.diagnostics)
-                forgive_unused(self, udef, node)
-                raise Failed() from None
+            return self.library.block(name, from_dir, pos)
+        return None
+
+    def lookup_block(self, name: str, udef: UnitDef, pos: Pos | None, node: str,
+                     setting: Pos | None = None) -> Block | UnitDef:
+        """The block ``name`` names; E110 when none. ``setting``: where a user set the name a template's
+        `block: ${...}` reads, in another file (the unknown name is reported there, with a note naming
+        the template's node, as E301 is: ``typecheck.set_elsewhere``)."""
+        try:
+            found = self.known_block(name, udef, pos)
+        except SpecError as err:
+            self.diags.extend(err.diagnostics)
+            forgive_unused(self, udef, node)
+            raise Failed() from None
+        if found is not None:
+            return found
         # one sorted candidate list per definition, and a cap on the work of all its lookups (suggestions.py)
         names = self.block_names.setdefault(id(udef), Suggestions([*registry.all_blocks(), *udef.blocks]))
         notes = registry.unknown_block_notes(name)  # a plug-in that failed or was refused

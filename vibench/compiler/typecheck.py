@@ -23,7 +23,6 @@ from vibench.compiler.blocks.base import FLOAT_DTYPES, Block, ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, clip, comment_hint, one_of, plain, suggest
 from vibench.compiler.elaborated import Failed, Ports, Refs, freeze
-from vibench.compiler.expr import Unknown, bare_name
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, TensorType, UnitDef, ValueRef
 from vibench.compiler.param_errors import quote_hint
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
@@ -31,6 +30,7 @@ from vibench.compiler.plugin_calls import failure as plugin_failure
 from vibench.compiler.plugin_calls import validated as plugin_validated
 from vibench.compiler.plugin_rule import rule as plugin_rule
 from vibench.compiler.symbolic import NeedConcrete, fmt_shape
+from vibench.compiler.text_hints import name_hint
 from vibench.compiler.typecheck_composite import CompositeCheck, connected, decl_text
 from vibench.schemas.document import NODE_KEYS
 
@@ -98,6 +98,11 @@ class TypeCheck(CompositeCheck):
                 continue
             if port.endswith("?"):  # `port?: name`: connected only if the block has that port (switched on)
                 port = port[:-1]
+                if port not in names and isinstance(nd.block, str):  # one block, whatever the values: a typo
+                    raise self.error(Diagnostic(
+                        "E405", f"{what} has no input port `{port}`", pos, node=nd.name,
+                        expected="one of " + one_of(names), hint=suggest(port, names) or "`port?:` leaves out a port "
+                        "that the block chosen by `block: ${...}` lacks; this node's block is always " + what))
                 if port not in names:
                     self.dropped_soft = True  # what it names may now be read by no one (W108)
                     continue
@@ -267,7 +272,7 @@ class TypeCheck(CompositeCheck):
                 else:
                     diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
                                             pos, node=nd.name, expected=_expected(errors), found=found,
-                                            hint=self.name_hint(block, field, value)
+                                            hint=name_hint(self.udef, self.env, self.owner.diags, nd, field, value)
                                             or quote_hint(block.Params, field, errors, nd.params),
                                             notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
             for d in diags:
@@ -294,21 +299,6 @@ class TypeCheck(CompositeCheck):
             raise Failed()
         self.owner.param_memo[key] = p
         return p
-
-    def name_hint(self, block: Block, field: str, value: Any) -> str | None:
-        """For a plain name that was taken as text: how to read the parameter, or which name was meant."""
-        name = bare_name(value)
-        if name is None:
-            return None
-        scope = [*self.env, "i", "key", "item"]
-        if name in scope:
-            decl = next((d for d in self.udef.params if d.name == name), None)
-            if decl is not None:  # meant to read it: this hint says how, so no "never used" (W105) as well
-                self.owner.diags.drop("W105", decl.pos)
-            return f"`{field}` takes text, so `{name}` is the text {name!r} here: write `${{{name}}}` to read `{name}`"
-        near = suggest(name, [n for n in self.env if not isinstance(self.env[n], Unknown)])
-        return f"a plain name reads a parameter, `let` or loop variable; none is named `{name}`" + (
-            f" ({near})" if near else "")
 
     def shape_diag(self, err: ShapeError, nd: NodeDef, block: str, positions: dict[str, Pos | None],
                    port_pos: dict[str, Pos | None], in_types: list[TensorType], ports: Ports) -> Diagnostic:

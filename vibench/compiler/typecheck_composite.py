@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.blocks.base import ShapeError
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, comment_hint
-from vibench.compiler.elaborated import Failed, Ports, declared_dims, expr_diag, freeze
+from vibench.compiler.elaborated import Failed, LayoutError, Ports, declared_dims, expr_diag, freeze
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.lets import let_env
@@ -166,6 +166,10 @@ class CompositeCheck:
             notes = self.gives(source) if source is not None else ()
             try:
                 shape = declared_dims(decl, params)
+            except LayoutError as err:
+                raise self.error(Diagnostic("E212", f"the layout of input `{decl.name}` of block `{block.name}` must "
+                                            "be BLC or BCL", getattr(decl.layout, "pos", None) or decl.pos,
+                                            node=nd.name, expected="BLC or BCL", found=str(err))) from None
             except (ExprError, ValueError) as err:
                 raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}` of block `{block.name}`: "
                                             f"{getattr(err, 'message', err)}", decl.pos, node=nd.name)) from None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import itertools
-import os
 from collections import Counter
 from collections.abc import Callable
 
@@ -325,9 +324,10 @@ class _Writer(Variables):
 
     def where(self, path: str) -> str:
         """The start of a node's place in its comment, ``file:`` (cleaned), once per file (every node of a
-        spec comes from one or a few)."""
+        spec comes from one or a few). The file as diagnostics name it (``sub/c.yaml``, a library spec as
+        ``vibench/specs/...``): its base name alone would not tell ``c.yaml`` from ``sub/c.yaml``."""
         if path not in self.files:
-            self.files[path] = comment_text(f"{os.path.basename(path)}:")
+            self.files[path] = comment_text(f"{path}:")
         return self.files[path]
 
 

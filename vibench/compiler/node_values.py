@@ -1,0 +1,113 @@
+"""A node's parameter values, gathered in elaboration: its own keys, then `with:`, then what `inherit: true` passes on.
+
+:class:`NodeValues` holds the methods of :class:`~vibench.compiler.elaborate.Elaborator` that give each copy of
+a node its values (``${...}`` evaluated, a plain name read where the block's parameter takes no text) and where
+each was set, so that an error about a value is reported there: the node's key, the key of its `with:` mapping,
+or the user's setting in another file that the value reads (an entry of it, a key of that entry, when known).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.blocks.base import Block
+from vibench.compiler.diagnostics import Diagnostic, clip
+from vibench.compiler.expr import contains_template
+from vibench.compiler.ir import NodeDef, Pos, UnitDef
+from vibench.compiler.names import named_value
+from vibench.compiler.params import takes_null
+from vibench.compiler.setting_places import SettingPlaces, entry_read
+
+if TYPE_CHECKING:
+    from vibench.compiler.elaborated import Failed
+
+
+class NodeValues(SettingPlaces):
+    """The value-gathering methods of :class:`~vibench.compiler.elaborate.Elaborator`, which sets the state
+    below (see its ``__init__``)."""
+
+    params: dict[str, Any]
+    given: set[str]
+    inherited: set[str]
+
+    if TYPE_CHECKING:  # the driver's
+        def error(self, diag: Diagnostic) -> Failed: ...
+        def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str | None, *,
+                     nested: bool = False) -> Any: ...
+
+    def entry_keys(self, nd: NodeDef, env: Mapping[str, Any]) -> dict[str, Pos | None]:
+        """Where each key is written of the entry of a user's setting that `with: ${...}` of ``nd`` reads, when
+        it reads one written out as a mapping (`c: {out_featurs: 3}` of `task_configs` for the copy `c`)."""
+        read = self.parameters_read(self.names_read(nd.with_, nd)) & self.set_elsewhere
+        first = next((d.name for d in self.udef.params if d.name in read), None)  # as `setting_pos` picks it
+        places = self.places.get(first) if first is not None else None
+        if first is None or places is None:
+            return {}
+        entry = entry_read(nd.with_, env, first, lambda names: first in self.parameters_read(names), nd.for_each)
+        children = places.loc.children
+        if isinstance(children, dict) and entry in children:
+            written = children[entry][1]
+        elif isinstance(children, list) and entry.__class__ is int and 0 <= entry < len(children):
+            written = children[entry]
+        else:
+            return {}
+        inner = written.children
+        return {k: Pos(places.file, *at) for k, (at, _) in inner.items()} if isinstance(inner, dict) else {}
+
+    def node_values(self, nd: NodeDef, block: Block | UnitDef,
+                    env: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Pos | None]]:
+        """A node's parameter values (and where each was set): its own keys, then `with:`, then what
+        `inherit: true` passes on (explicit values win)."""
+        values: dict[str, Any] = {}
+        positions: dict[str, Pos | None] = {}
+        for key, raw, pos in nd.params:
+            kind = raw.__class__
+            if not (kind is int or kind is bool or raw is None):  # a number or a flag is its own value
+                raw = named_value(block, key, raw, env, pos)  # a plain name may read a parameter (`block: ${...}`)
+                if contains_template(raw):
+                    # Expression errors point at the `${...}` value; other errors about the parameter at its key,
+                    # or at the setting elsewhere of a parameter the value reads (see `setting_pos`).
+                    read = raw
+                    raw = self.evaluate(raw, env, getattr(raw, "pos", None) or pos, f"parameter `{key}`", nd.name)
+                    pos = self.value_setting(read, nd, env) or pos
+            values[key] = raw
+            positions[key] = pos
+        if nd.with_ is not None:
+            where = f"`with` of node `{nd.name}`"
+            extra = self.evaluate(nd.with_, env, getattr(nd.with_, "pos", None) or nd.with_pos, where, nd.name)
+            if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+                raise self.error(Diagnostic("E211", f"{where} must give a mapping of parameters", nd.with_pos,
+                                            node=nd.name, expected="{name: value, ...}", found=clip(repr(extra), 80)))
+            with_pos = self.source_pos(nd.with_, nd, env=env)
+            written = nd.with_ if isinstance(nd.with_, dict) else {}
+            if written:  # plain names written in the mapping read parameters too
+                extra = dict(extra)
+                for key, raw in written.items():
+                    named_ = named_value(block, key, raw, env, nd.with_pos)
+                    if named_ is not raw:
+                        extra[key] = self.evaluate(named_, env, nd.with_pos, where, nd.name)
+            # A mapping written out: each value is where its key sets it; one read from a user's setting: its key there.
+            keys = dict(nd.with_keys) or self.entry_keys(nd, env)
+            for key, value in extra.items():
+                if key not in values:  # explicit parameters win
+                    values[key] = value
+                    positions[key] = (self.source_pos(written[key], nd, keys[key], env) if key in written
+                                      and key in keys else keys.get(key, with_pos))
+        if nd.inherit:
+            # The block takes every parameter of this unit that it declares (explicit values win).
+            accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
+            for name in accepted:
+                # A null nobody set (a default, a slot-scoped parameter) means "not set here": the block keeps its own
+                # default. A null a user wrote is passed on where the block takes null: `act: null` in a flat ISFM
+                # config is H_03's "no activation", as in the reference (it was dropped, and H_03 kept its default
+                # relu). Where the block takes no null (`moving_avg: null` for B_04_Dlinear, whose reference never
+                # reads the key) it still means "not set", as PHM-Vibench's configs write it.
+                if name in values or name not in self.params:
+                    continue
+                if self.params[name] is not None or (name in self.given and takes_null(block, name)):
+                    values[name] = self.params[name]
+                    # A bad value is reported where it was set (`with:` of the user's spec), if known.
+                    positions[name] = self.param_pos.get(name) or nd.pos
+                    self.inherited.add(name)
+        return values, positions

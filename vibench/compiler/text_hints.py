@@ -1,0 +1,61 @@
+"""The hint of E112 for a value that is a parameter's name taken as text.
+
+A plain name reads a parameter, `let` or loop variable only where text is not taken (docs/language.md, "Names
+as values"): written at a node for a parameter that takes text (`activation: relu`), under `let:` (a `let` has
+no type), or set for a parameter that takes text (`s: {type: str, default: n}`), it stays text. When that text
+reaches a parameter it does not fit, :func:`name_hint` says where it became text and how to read the name there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from vibench.compiler.diagnostics import Collector, suggest
+from vibench.compiler.expr import Unknown, bare_name, template_names
+from vibench.compiler.ir import NodeDef, UnitDef
+
+
+def name_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: NodeDef, field: str,
+              value: Any) -> str | None:
+    """For a plain name that was taken as text and refused by ``field`` of node ``nd`` of ``udef`` (whose
+    values are ``env``): how to read the parameter, or which name was meant; None when ``value`` is no name.
+    A parameter of that name is meant to be read, so its W105 ("never used") is taken back from ``diags``.
+
+    >>> from vibench.compiler.expr import parse_value
+    >>> from vibench.compiler.ir import LetDef
+    >>> unit = UnitDef("U", "U", None, (), (), (), (), "u.yaml", None, lets=(LetDef("width", "n"),))
+    >>> node = NodeDef("fc", 0, "linear", (), (("out_features", parse_value("${width}", None), None),))
+    >>> print(name_hint(unit, {"n": 4, "width": "n"}, Collector(), node, "out_features", "n")[:61])
+    `width` is the text 'n': a plain name under `let:` stays text
+    """
+    name = bare_name(value)
+    if name is None:
+        return None
+    if name in env or name in ("i", "key", "item"):
+        decl = next((d for d in udef.params if d.name == name), None)
+        if decl is not None:  # meant to read it: this hint says how, so no "never used" (W105) as well
+            diags.drop("W105", decl.pos)
+        written = next((raw for key, raw, _ in nd.params if key == field), None)
+        if bare_name(written) == name:  # the node wrote the name itself
+            return f"`{field}` takes text, so `{name}` is the text {name!r} here: write `${{{name}}}` to read `{name}`"
+        return _text_source(udef, env, written, field, name)
+    near = suggest(name, [n for n in env if not isinstance(env[n], Unknown)])
+    return f"a plain name reads a parameter, `let` or loop variable; none is named `{name}`" + (
+        f" ({near})" if near else "")
+
+
+def _text_source(udef: UnitDef, env: Mapping[str, Any], written: Any, field: str, name: str) -> str:
+    """Where the text ``name`` that reached ``field`` (which takes no text) became text, and how to read the
+    parameter ``name`` there instead: the `let` or parameter that the node's value ``written`` reads and holds it."""
+    read = template_names(written)
+    let = next((d for d in udef.lets if d.name in read and env.get(d.name) == name), None)
+    if let is not None:
+        return (f"`{let.name}` is the text {name!r}: a plain name under `let:` stays text (a `let` has no type); "
+                f"write `{let.name}: \"${{{name}}}\"` there to read `{name}`")
+    holder = next((d for d in udef.params if d.name in read and env.get(d.name) == name), None)
+    if holder is not None:
+        return (f"`{holder.name}` takes text (`{holder.type}`), so the plain name `{name}` set for it is the text "
+                f"{name!r}: give `{holder.name}` a type without text to read `{name}`, or write `{field}: {name}` here")
+    return (f"the text {name!r} reaches `{field}`, which takes no text: write `${{{name}}}` where it is set to read "
+            f"`{name}`")
