@@ -28,7 +28,7 @@ from vibench.compiler.codegen import support
 from vibench.compiler.codegen.checks import input_checks, shares_sizes
 from vibench.compiler.codegen.docstrings import composite_doc, root_doc
 from vibench.compiler.codegen.explain import explain_structure
-from vibench.compiler.codegen.forward import forward
+from vibench.compiler.codegen.forward import comment_file_names, forward
 from vibench.compiler.codegen.header import command as regenerate
 from vibench.compiler.codegen.header import header, shell
 from vibench.compiler.codegen.layout import WIDTH, docstring, flat, split
@@ -71,7 +71,8 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
     imports: set[str] = set()
     natives: list[Any] = []
     helpers: list[Any] = []
-    rendered = [_class(s, program, imports, natives, helpers, free, inplace, sizes or {}, reads, fields)
+    files = comment_file_names(classes.structures)
+    rendered = [_class(s, program, imports, natives, helpers, free, inplace, sizes or {}, reads, fields, files)
                 for s in classes.structures]
     rendered = [r for r, s in zip(rendered, classes.structures, strict=True) if not s.inline]
     if any(s.inline for s in classes.structures):
@@ -142,7 +143,8 @@ def _dump(line: Any) -> str:
 
 def _class(s: Structure, program: Program, imports: set[str], natives: list[Any], helpers: list[Any],
            free: frozenset[str], inplace: bool = True, sizes: dict[tuple[str, str, int], str] | None = None,
-           reads: dict[str, str] | None = None, fields: dict[str, tuple[Any, ...]] | None = None) -> _Class:
+           reads: dict[str, str] | None = None, fields: dict[str, tuple[Any, ...]] | None = None,
+           files: dict[str, str] | None = None) -> _Class:
     is_root = s is _root_of(program, s)
     unit = s.units[0]
     for plan in s.plans:
@@ -180,7 +182,7 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
                 if helper not in helpers:
                     helpers.append(helper)
             return lines
-    fwd = forward(s, prologue, inplace, sizes if is_root else None)
+    fwd = forward(s, prologue, inplace, sizes if is_root else None, files)
     if "_checkpoint" in fwd.helpers:
         imports.add("torch.utils.checkpoint")
         if support._checkpoint not in helpers:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import os
 from collections import Counter
 from collections.abc import Callable
 
@@ -40,15 +41,29 @@ def forward(
     prologue: Callable[[dict[str, str]], list[Line]] | None = None,
     inplace: bool = True,
     sizes: dict[tuple[str, str, int], str] | None = None,
+    file_names: dict[str, str] | None = None,
 ) -> Forward:
     """The forward of a structure; ``prologue`` gives statements to run first (given the input variables).
     ``inplace=False`` (``--no-inplace``) writes every result to a new tensor: a hook sees a layer's output as
     it left the layer (no later ``torch.relu_`` or ``+=`` changes it), at the memory in-place work saves.
     ``sizes``: (node, port, axis) -> the free parameter that size is, named in the shape comments (the model's
-    class: the probes'); a class below it names those its arguments set (:func:`named_sizes.argument_sizes`)."""
+    class: the probes'); a class below it names those its arguments set (:func:`named_sizes.argument_sizes`).
+    ``file_names``: how the comments name each spec file (:func:`comment_file_names`; the base name otherwise)."""
     if sizes is None and not s.is_root:
         sizes = argument_sizes(s)
-    return _Writer(s, inplace, sizes).write(prologue)
+    writer = _Writer(s, inplace, sizes)
+    writer.file_names = file_names or {}
+    return writer.write(prologue)
+
+
+def comment_file_names(structures: list[Structure]) -> dict[str, str]:
+    """How the shape comments name each spec file the nodes of ``structures`` come from: by its base name
+    (``ResNet1D.yaml:50``), the same wherever the model is compiled from, unless two of the files share it
+    (``c.yaml`` and ``sub/c.yaml``): those by their path as diagnostics name it."""
+    files = {slot.node.pos.file for s in structures for plan in s.plans for slot in plan.slots.values()
+             if slot.node.pos is not None}
+    bases = Counter(os.path.basename(f) for f in files)
+    return {f: os.path.basename(f) if bases[os.path.basename(f)] == 1 else f for f in files}
 
 
 class _Writer(Variables):
@@ -324,10 +339,9 @@ class _Writer(Variables):
 
     def where(self, path: str) -> str:
         """The start of a node's place in its comment, ``file:`` (cleaned), once per file (every node of a
-        spec comes from one or a few). The file as diagnostics name it (``sub/c.yaml``, a library spec as
-        ``vibench/specs/...``): its base name alone would not tell ``c.yaml`` from ``sub/c.yaml``."""
+        spec comes from one or a few), as :func:`comment_file_names` names it."""
         if path not in self.files:
-            self.files[path] = comment_text(f"{path}:")
+            self.files[path] = comment_text(f"{self.file_names.get(path, os.path.basename(path))}:")
         return self.files[path]
 
 
