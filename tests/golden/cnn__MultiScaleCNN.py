@@ -169,13 +169,25 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     different values, a shape or dtype-kind mismatch, or missing or unexpected keys with ``strict``) raises a KeyError
     (also a ValueError) before anything is copied; a copy that fails all the same restores the model. A file torch
     cannot read (missing, cut short, damaged, not a checkpoint, holding objects besides tensors) or should not
-    (compressed zip entries) is that error too, in the runtime's words."""
+    (compressed zip entries, objects nested past 1,000 levels) is that error too, in the runtime's words. A model,
+    strict or prefix of another kind is a TypeError naming it."""
     error = type("ReferenceCheckpointError", (KeyError, ValueError), {"__str__": lambda e: str(e.args[0])})
+    for what, value, kinds, wanted in (  # in the caller's words ('str' object has no attribute 'state_dict')
+        ("model", model, nn.Module, "a torch.nn.Module (the model to load into)"),
+        ("strict", strict, bool, "True or False"),  # strict="no" was taken as true
+        ("prefix", prefix, (str, type(None)), "a str (the prefix of the model's keys, 'network.') or None"),
+    ):
+        if not isinstance(value, kinds):
+            raise TypeError(f"load_reference_state_dict: {what} must be {wanted}; found {type(value).__name__}")
     name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
     own, converted = model.state_dict(), dict[str, torch.Tensor]()
 
     def key(k) -> str:  # as repr writes it, clipped
-        return repr(k) if len(repr(k)) <= 122 else repr(k)[:120] + "..."
+        try:
+            text = repr(k)
+        except Exception as err:  # a tuple nested past the recursion limit
+            return f"<{type(k).__name__} key: repr raised {type(err).__name__}>"
+        return text if len(text) <= 122 else text[:120] + "..."
 
     def listing(items: list) -> str:
         more = f", ... ({len(items) - 8} more)" if len(items) > 8 else ""
@@ -214,7 +226,11 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         return f"{list(t.shape)} {str(t.dtype)[6:]}"
 
     def shown(text: str, limit: int) -> str:  # text from a file or from torch: control characters escaped, clipped
-        flat = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+        def escape(c: str) -> str:  # a name's byte that is no UTF-8 (Python's surrogate escape) as \xff
+            surrogate = 0xDC80 <= ord(c) <= 0xDCFF
+            return f"\\x{ord(c) - 0xDC00:02x}" if surrogate else c.encode("unicode_escape").decode("ascii")
+
+        flat = text if text.isprintable() else "".join(map(escape, text))
         return flat if len(flat) <= limit else flat[:limit] + "..."
 
     def unreadable(place: str, err: Exception) -> str:  # why torch.load refused a file, as the runtime's loader says
@@ -278,6 +294,66 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
             )
         return ""
 
+    def nested(fh, size: int) -> str:  # a pickle nesting past 1,000 levels, as vibench.runtime.checkpoint_pickle says:
+        import io  # unpickling hashes a key in C a frame a level (a key 200,000 tuples deep crashed the process)
+        import pickletools
+        import zipfile
+
+        def deepest(stream, pickles: int):  # the byte of the first opcode nesting past 1,000 levels, or None
+            fills = ("APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD")  # the container stays
+            for _ in range(pickles):
+                stack, marks, memo = list[int](), list[int](), dict[object, int]()  # depths; where MARKs are
+                for op, arg, byte in pickletools.genops(stream):  # its ValueError where the pickle is damaged
+                    if op.name == "MARK":
+                        marks.append(len(stack))
+                    elif op.name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE") and stack:
+                        memo[len(memo) if op.name == "MEMOIZE" else arg] = stack[-1]
+                    elif op.name in ("GET", "BINGET", "LONG_BINGET") or (op.name == "DUP" and stack):
+                        stack.append(stack[-1] if op.name == "DUP" else memo.get(arg, 0))
+                    elif op.name == "POP" and marks and len(stack) == marks[-1]:  # nothing above it: POP takes the MARK
+                        marks.pop()
+                    else:
+                        taken, below = [], len(op.stack_before)
+                        if pickletools.markobject in op.stack_before:
+                            below, taken = op.stack_before.index(pickletools.markobject), stack[marks[-1] :]
+                            del stack[marks.pop() :]
+                        if below > len(stack):
+                            raise ValueError("the stack runs out")
+                        held = stack[len(stack) - below :]
+                        del stack[len(stack) - below :]
+                        if op.name in fills:
+                            stack.append(max([held[0], *(1 + depth for depth in held[1:] + taken)]))
+                        else:
+                            stack.extend([1 + max(held + taken) if held or taken else 0] * len(op.stack_after))
+                    if len(marks) > 1000 or (stack and stack[-1] > 1000):
+                        return byte or 0
+            return None
+
+        spans = [(0, size, 5, "")]  # a legacy file: a magic number, the protocol, sizes, the object, storage keys
+        fh.seek(0)
+        if fh.read(4) == b"PK\x03\x04":  # the stored .pkl entries, from their local headers (torch checks no CRC)
+            with zipfile.ZipFile(fh) as archive:  # its close leaves fh open
+                spans = []
+                for e in (e for e in archive.infolist() if e.filename.endswith(".pkl")):
+                    fh.seek(e.header_offset)
+                    header = fh.read(30)
+                    start = e.header_offset + 30 + sum(int.from_bytes(header[k : k + 2], "little") for k in (26, 28))
+                    spans.append((start, e.compress_size, 1, " " + shown(repr(e.filename), 120)))
+        for start, length, pickles, where in spans:
+            fh.seek(start)
+            try:
+                stream = fh if pickles > 1 else io.BytesIO(fh.read(max(0, min(length, size - start))))
+                byte = deepest(stream, pickles)
+            except Exception:  # damaged: torch's reader stops there too and says why
+                byte = None
+            if byte is not None:
+                return (
+                    f"its pickle{where} nests objects more than 1000 levels deep (at byte {byte:,}), past what "
+                    "torch.save writes under Python's recursion limit; unpickling it could crash torch's reader, so "
+                    "nothing was read"
+                )
+        return ""
+
     def read(path):  # torch.load on the CPU, tensors only; a file it cannot read is an error saying why
         import os  # here only: model.py's imports stay torch's and the helpers' (math, re)
         import stat
@@ -302,13 +378,14 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
             if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
                 found = "it is empty" if not head else f"it starts with {head!r}"
                 raise error(f"{place} is not a PyTorch checkpoint (torch.save writes a zip archive; {found})")
-            if zipped:
-                raise error(f"cannot read the checkpoint {place}: {zipped}")
-            try:
-                fh.seek(0)
-                return torch.load(fh, map_location="cpu", weights_only=True)
+            try:  # the pickle's nesting, read before torch.load builds (and hashes) what it holds
+                problem = zipped or nested(fh, status.st_size)
+                if not problem:
+                    fh.seek(0)
+                    return torch.load(fh, map_location="cpu", weights_only=True)
             except Exception as err:  # torch.load raises many kinds for a damaged or unsafe file
                 raise error(unreadable(place, err)) from None
+            raise error(f"cannot read the checkpoint {place}: {problem}")
 
     if isinstance(state_dict, (str, bytes)) or hasattr(state_dict, "__fspath__"):  # a path: tensors only
         state_dict = read(state_dict)
