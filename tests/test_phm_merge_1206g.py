@@ -158,7 +158,7 @@ def test_the_experiment_s_entry_of_a_merged_mapping_is_located_on_its_line(tmp_p
                    "    classification: {head: H_01_Linear_cla, loss_weight: 0.5, hidden_dim: 0}\n"
                    "    rul_prediction: {head: H_05_RUL_pred, loss_weight: 0.5, hidden_dim: 4}\n", base=ISFM)
     (d,) = refused(path)
-    assert d.node == "classification" and d.pos is not None and (d.pos.line, d.pos.col) == (5, 5)
+    assert d.node == "classification" and d.pos is not None and (d.pos.line, d.pos.col) == (5, 63)  # its `hidden_dim:`
 
 
 def test_a_check_of_a_mapping_that_keeps_base_config_values_does_not_show_them(tmp_path: Path) -> None:
