@@ -175,12 +175,12 @@ KEY_CASES = {
 NUMBER_CASES = {
     # YAML 1.1 numbers that YAML 1.2 reads as strings: the compiler accepts them
     **{f"int_{k}": node(f"block: linear, in: f, out_features: {v}")
-       for k, v in enumerate(["1_000", "0b101", "+0b1_1", "+0x1F", "0x1_f", "1__0", "+5", "0x1F", "12"])},
+       for k, v in enumerate(["1_000", "0b101", "+0b1_1", "+0x1F", "0x1_f", "+5", "0x1F", "12"])},
     **{f"float_{k}": node(f"block: dropout, in: x, p: {v}", flatten=False)
        for k, v in enumerate(["0.1_0", ".2_5", "0_0.5", "5_0.0e-2", "0.5", "1e-1", "1", "1_0e-1"])},
     # neither reads a number
     **{f"not_{k}": node(f"block: linear, in: f, out_features: {v}")
-       for k, v in enumerate(["1_0e3", "0b2", "0.5", "'7'", "1_0.5"])},
+       for k, v in enumerate(["1_0e3", "0b2", "0.5", "'7'", "1_0.5", "1__0", "10_"])},
 }
 
 

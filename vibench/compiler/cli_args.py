@@ -193,9 +193,14 @@ def _search_path(ns: argparse.Namespace) -> list[str]:
     spelt: ``lib``, ``./lib``, a link to it, or both in ``-I`` and ``VIBENCH_SPEC_PATH``) is kept once, where it
     first comes, as written there: a search finds nothing new in it (2,000 ``-I lib`` made every lookup read each
     of them, 5 s for ``--list``, and model.py's regenerate line repeated them all)."""
+    from vibench.compiler.spec_files import NO_WORKING_FOLDER, working_folder
+
     from_env = [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
+    gone = working_folder() == NO_WORKING_FOLDER
     for named, folders in (("--spec-path", ns.spec_path), ("VIBENCH_SPEC_PATH entry", from_env)):
         for folder in folders:
+            if gone and not os.path.isabs(folder):  # `.` would pass isdir (the removed folder) and name nothing
+                raise UsageError(f"{named} {clip_path(folder)}: {_GONE}")
             if not os.path.isdir(folder):
                 raise UsageError(f"{named} {clip_path(folder)}: "
                                  + ("not a folder" if os.path.exists(folder) else "no such folder"))
@@ -203,14 +208,21 @@ def _search_path(ns: argparse.Namespace) -> list[str]:
 
 
 def distinct_folders(folders: list[str]) -> list[str]:
-    """``folders`` without those whose real path an earlier one has, in their order.
+    """``folders`` without those whose real path an earlier one has, in their order. A relative folder once the
+    working folder was removed names none: ValueError (a caller's `.` passes its isdir check there).
 
     >>> distinct_folders([".", "./", "..", "."])
     ['.', '..']
     """
+    from vibench.compiler.spec_files import NO_WORKING_FOLDER, working_folder
+
     seen: set[str] = set()
     kept: list[str] = []
+    gone = working_folder() == NO_WORKING_FOLDER
     for folder in folders:
+        if gone and not os.path.isabs(folder):
+            raise ValueError(f"the search folder {folder!r:.200} is relative: "  # search_path= or VIBENCH_SPEC_PATH
+                             + _GONE.replace("`cd`", "os.chdir()"))
         real = os.path.realpath(folder)
         if real not in seen:
             seen.add(real)
@@ -233,17 +245,21 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
         return find_spec(spec, spec_path)
     except SpecError:
         from vibench.compiler.reference_templates import template_hint
-        from vibench.compiler.spec_files import not_a_file
+        from vibench.compiler.spec_files import NO_WORKING_FOLDER, not_a_file, working_folder
 
         unusable = not_a_file(spec, spec_path)
         if unusable is not None:  # a FIFO or a folder `fam/F.yaml` on the spec path: said so, as `extends:` does
             where, kind = unusable
             raise UsageError(f"the spec {clip_path(spec)} is {kind}, not a regular file: {clip_path(where)}") from None
+        if not os.path.isabs(spec) and working_folder() == NO_WORKING_FOLDER:  # find_spec's E004 says so too
+            raise UsageError(f"the spec {clip_path(spec)}: {_GONE}") from None
         path_like = spec.startswith((".", "/")) or spec.endswith(("/", ".yaml", ".yml", ".json"))
         hint = None if path_like else template_hint(spec, spec_path)  # a name as `extends:` reads it, not a path
         raise UsageError(f"no such spec file: {clip_path(spec)}" + (f"; {hint}" if hint else "")) from None
 
 
+_GONE = ("the working folder no longer exists, so a relative path names nothing: give an absolute path, or `cd` "
+         "to an existing folder")
 MAX_SET_CHARS = 10_000
 MAX_DIM = 2**62
 

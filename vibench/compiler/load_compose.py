@@ -3,17 +3,19 @@
 :class:`_Composer` turns PyYAML's C parser events into plain values and a map of source positions
 (:class:`Loc`), enforcing the safety rules as it builds: standard tags only (E003), at most
 :data:`MAX_DEPTH` levels (E002), the expanded size bounded by :data:`MAX_EXPANDED` and
-:data:`MAX_ALIAS_UNITS` (E002), duplicate keys refused (E005) or listed, and ``<<`` merges applied. A number
-that YAML 1.1 reads otherwise than YAML 1.2 (`1:30`, `010`, `08`) is E001 (:class:`YAML11NumberError`), or in
-a lenient read (a PHM-Vibench config's) read as PyYAML reads it and listed with that E001.
+:data:`MAX_ALIAS_UNITS` (E002), duplicate keys refused (E005) or listed, ``<<`` merges applied (a ``<<`` that
+is no key is E001). A number that YAML 1.1 reads otherwise than YAML 1.2 and Python (`1:30`, `010`, `08`, `10_`)
+is E001 (:class:`YAML11NumberError`), or in a lenient read (a PHM-Vibench config's) read as PyYAML reads it and
+listed with that E001.
 PyYAML is imported when a composer is made, not with this module.
 
-JSON is read as YAML, with one repair: libyaml refuses a character beyond U+FFFF escaped as a UTF-16
+JSON is read as YAML, unquoted text other than JSON's literals refused (E001, a `//` or `/*` in it named as the
+comment it is), with one repair: libyaml refuses a character beyond U+FFFF escaped as a UTF-16
 surrogate pair (``"\\ud83d\\ude00"``, as Python's ``json.dumps`` writes it), so the double-quoted
 scalar it refused has its pairs rewritten as YAML's ``\\U0001f600`` and the text is read again (at
 most :data:`MAX_PAIR_SCALARS` scalars); positions are mapped back to the text as written. That repair,
-and the E001 for every other refusal of libyaml's, live in :mod:`vibench.compiler.load_refusals`,
-imported only when libyaml refuses the text.
+the E001 for every other refusal of libyaml's and those of `<<` and of a JSON spec's unquoted text, live in
+:mod:`vibench.compiler.load_refusals`, imported only when the text is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from vibench.compiler.ir import Pos
 from vibench.compiler.load_numbers import (
     _JSON_LEADING_ZERO,
     _LEADING_ZERO,
+    MAX_INT_DIGITS,
     Yaml11Numbers,
     _LenientCache,
 )
@@ -155,7 +158,7 @@ class _Composer(Yaml11Numbers):
         map_end, seq_end, doc_end = yaml.MappingEndEvent, yaml.SequenceEndEvent, yaml.DocumentEndEvent
         scalar_cache = self.scalar_cache
         anchors = self.anchors
-        missing = _MISSING
+        missing, merge = _MISSING, _MERGE
         stack: list[list] = []  # [is_map, container, loc, pending_key, units_before, anchor, merges | None]
         result: tuple[Any, Loc] | None = None
         # Size units so far: `written` (the values the file writes out) and `aliased` (what aliases add); a
@@ -197,6 +200,8 @@ class _Composer(Yaml11Numbers):
                     # A key of the mapping being built: only its position is kept (no Loc).
                     pending = (value, pos, event)
                     continue
+                if value is merge and not (is_map and pending is None):  # only a key merges: never a value
+                    raise self._refusals().merge_value(event.start_mark)
                 loc = Loc(pos)
                 if anchor is not None:
                     anchors[anchor] = (value, loc, size)
@@ -238,6 +243,8 @@ class _Composer(Yaml11Numbers):
                                          event.start_mark, hint="recursive structures are not allowed in specs")
                     raise self.error("E001", f"unknown alias `*{event.anchor}`", event.start_mark)
                 value, loc, size = anchors[event.anchor]
+                if value is merge and not (is_map and pending is None):  # `&m <<: {...}`, then `a: *m`
+                    raise self._refusals().merge_value(event.start_mark, event.anchor)
                 aliased += size
                 room = MAX_EXPANDED - aliased
                 if aliased > max(MAX_ALIAS_UNITS, 10 * written):
@@ -329,6 +336,10 @@ class _Composer(Yaml11Numbers):
         return self._construct(tag, event.value, event)
 
     def _resolve_plain(self, text: str, event: Any) -> Any:
+        if self.json and not _JSON_LITERAL.match(text):  # JSON writes any other value in double quotes
+            if (refused := self._refusals().not_json(text, event, self.parsed)) is not None:
+                raise refused
+            return None  # libyaml refuses the text next
         for tag, regexp in self.implicit_resolvers.get(text[:1], ()):
             if regexp.match(text):
                 if tag == _MERGE_TAG:
@@ -348,8 +359,14 @@ class _Composer(Yaml11Numbers):
         yaml = self.yaml
         node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)
         constructor = self.constructor
-        if tag == _INT and len(text) > _MAX_INT_DIGITS:  # before int(), which refuses 4,301 digits
+        if tag == _INT and len(text) > MAX_INT_DIGITS:  # before int(), which refuses 4,301 digits
             raise self._out_of_range(text, event, f"an integer literal of {len(text):,} characters")
+        if (tag == _INT or tag == _FLOAT) and "_" in text and ":" not in text:  # `10_`: refused as Python does
+            read = self._refuse_underscores(tag, node, event)
+            if read is not None:  # a lenient read: PyYAML's number
+                if tag == _INT and not -MAX_INT <= read <= MAX_INT:
+                    raise self._out_of_range(text, event)
+                return read
         if (tag == _INT or tag == _FLOAT) and (":" in text or (tag == _INT and _LEADING_ZERO.match(text))
                                                or (self.json and _JSON_LEADING_ZERO.match(text))):
             read = self._refuse_yaml_1_1_number(tag, node, event)
@@ -376,17 +393,6 @@ class _Composer(Yaml11Numbers):
                              expected=f"a valid {kind} after `!!{kind}`", found=repr(text[:40]),
                              hint=f"drop the `!!{kind}` tag, or write a valid {kind}") from None
 
-    def _out_of_range(self, text: str, event: Any, what: str = "") -> SpecError:
-        # The bound of every integer an expression computes (MAX_INT), so that no size, and no number in a
-        # diagnostic or in model.py, is unbounded: a 5,000-digit `kernel_size` reached int() in a
-        # constraint's message and crashed the compiler.
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        return self.error("E001", "integer out of range", event.start_mark,
-                          expected=f"at most 2**62 ({MAX_INT:,}) in magnitude",
-                          found=f"{what} `{shown}`" if what else f"`{shown}`",
-                          hint="no size in a spec comes near this; check the value, or quote it to make it "
-                               "a string")
-
 
 def _tag_text(tag: str) -> str:
     """A tag as the user wrote it: ``!!python/object`` rather than ``tag:yaml.org,2002:python/object``."""
@@ -408,4 +414,5 @@ _MISSING = object()
 # '1e-5'`; a JSON spec's `1e-5` was the same string, and the YAML language server called it a number.
 _NUMBER_STARTS = frozenset("0123456789+-.")
 _FLOAT_1_2 = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
-_MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in binary), fewer than int() reads
+# What JSON writes unquoted: true, false, null and numbers (a leading zero, `07`, is its own E001, said so).
+_JSON_LITERAL = re.compile(r"(?:true|false|null|-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\Z")

@@ -1,8 +1,8 @@
 """YAML 1.1's numbers that YAML 1.2, JSON and Python read otherwise (see :mod:`vibench.compiler.load_compose`):
-base 60 (`1:30` is 90) and a leading zero (`010` is octal 8, `08` no integer); in a `.json` spec any leading
-zero. A spec's is E001 (:class:`YAML11NumberError`: `num_classes: 010` gave 8 classes); a lenient read (a
-PHM-Vibench experiment config's, :func:`vibench.compiler.pipeline.load`) keeps PyYAML's value and lists each
-with its E001, which :mod:`vibench.compiler.phm` raises inside `model:` only.
+base 60 (`1:30` is 90), a leading zero (`010` is octal 8, `08` no integer) and an underscore Python refuses (`10_`
+is 10); in a `.json` spec any leading zero. A spec's is E001 (:class:`YAML11NumberError`: `num_classes: 010` gave
+8 classes); a lenient read (a PHM-Vibench experiment config's, :func:`vibench.compiler.pipeline.load`) keeps
+PyYAML's value and lists each with its E001, which :mod:`vibench.compiler.phm` raises inside `model:` only.
 """
 
 from __future__ import annotations
@@ -11,16 +11,18 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import SpecError
+from vibench.compiler.expr_functions import MAX_INT
 
 BOOL_WORDS_HINT = "YAML reads yes/no/on/off/true/false as booleans; quote the word to keep it a string"
 """The hint of a boolean where text is expected (`act: yes`, `--set act=no`)."""
 
 INT_TAG = "tag:yaml.org,2002:int"
+MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in binary), fewer than int() reads
 
 
 class YAML11NumberError(SpecError):
-    """The E001 of a number that YAML 1.1 reads otherwise than YAML 1.2 (`1:30`, `010`, `08`): a PHM-Vibench
-    experiment config is read again as PyYAML reads it (:func:`vibench.compiler.pipeline.load`)."""
+    """The E001 of a number that YAML 1.1 reads otherwise than YAML 1.2 or Python (`1:30`, `010`, `08`, `10_`): a
+    PHM-Vibench experiment config is read again as PyYAML reads it (:func:`vibench.compiler.pipeline.load`)."""
 
 
 class _LenientCache(dict):
@@ -61,10 +63,54 @@ class Yaml11Numbers:
             return None  # `007`, `00`: the number every reader means
         return self._pyyaml_number(node.value, event, value, value)
 
-    def _pyyaml_number(self, text: str, event: Any, value: int | float | None, read: Any) -> Any:
-        """``read``, PyYAML's value of ``text``, listed in ``numbers`` with its E001 in a lenient read; else
-        that E001."""
-        err = self._yaml_1_1_number(text, event, value)
+    def _refuse_underscores(self, tag: str, node: Any, event: Any) -> int | float | None:
+        """E001 for an int or float scalar with an underscore Python refuses (`10_`, `1__0`, `0_`, `1_.5`), which
+        YAML 1.1 drops wherever it is: docs/language.md says `1_000` reads as in Python, and `out_features: 10_`
+        was 10 silently. None, or in a lenient read the number YAML 1.1 reads. Python's own reader decides (one
+        `_` between two digits, or after `0x`/`0b`); a number with a `:` is base 60, refused as such."""
+        text = node.value
+        try:
+            if tag != INT_TAG:
+                float(text)
+            else:
+                int(text, 0 if text.lstrip("+-")[1:2] in ("x", "b") else 10)
+            return None
+        except ValueError:
+            pass
+        try:
+            construct = self.constructor.construct_yaml_int if tag == INT_TAG else self.constructor.construct_yaml_float
+            value = construct(node)
+        except (ValueError, KeyError, OverflowError):  # `0b_`: no number in YAML 1.1 either
+            value = None
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        read = "no number" if value is None else str(value) if isinstance(value, int) else repr(value)
+        read = read if len(read) <= 40 else read[:40] + "..."
+        err = self.error("E001", f"`{shown}` is no number in Python: an underscore stands between two digits",
+                         event.start_mark, YAML11NumberError,
+                         expected="a number whose underscores each stand between two digits (`1_000`)",
+                         found=f"`{shown}`, which YAML 1.1 reads as {read}", span=len(text),
+                         hint=(f"write {read}, or " if value is not None else "write the number, or ")
+                         + f'quote it (`"{shown}"`) to keep the text')
+        if value is None:
+            raise err
+        return self._pyyaml_number(text, event, value, value, err)
+
+    def _out_of_range(self, text: str, event: Any, what: str = "") -> SpecError:
+        # The bound of every integer an expression computes (MAX_INT), so that no size, and no number in a
+        # diagnostic or in model.py, is unbounded: a 5,000-digit `kernel_size` reached int() in a
+        # constraint's message and crashed the compiler.
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        return self.error("E001", "integer out of range", event.start_mark,
+                          expected=f"at most 2**62 ({MAX_INT:,}) in magnitude",
+                          found=f"{what} `{shown}`" if what else f"`{shown}`",
+                          hint="no size in a spec comes near this; check the value, or quote it to make it "
+                               "a string")
+
+    def _pyyaml_number(self, text: str, event: Any, value: int | float | None, read: Any,
+                       err: SpecError | None = None) -> Any:
+        """``read``, PyYAML's value of ``text``, listed in ``numbers`` with its E001 (``err``, else the E001 of a
+        YAML 1.1 number) in a lenient read; else that E001."""
+        err = err or self._yaml_1_1_number(text, event, value)
         if self.numbers is None:
             raise err
         self.numbers.append((err.diagnostics[0].pos, err.diagnostics[0]))

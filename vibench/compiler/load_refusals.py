@@ -8,17 +8,18 @@
   position libyaml gives after that is mapped back to the column as written;
 * anything else is E001 at the position as written: a syntax error (with where the unclosed construct
   began, the escape refused, and a ``//`` or ``/*`` comment before it, which YAML reads as text), a
-  character YAML does not allow, a lone surrogate in text given to the API, or text after the document.
+  character YAML does not allow, a lone surrogate in text given to the API, or text after the document;
+* and the composer's own refusals of what libyaml read: `<<` (the merge key) as a value, and in a `.json` spec
+  unquoted text that is no JSON literal (a `//` or `/*` comment in it named).
 
-The composer makes one only when libyaml first refuses its text, so loading a valid spec never imports
-this module.
+The composer makes one only when its text is refused, so loading a valid spec never imports this module.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vibench.compiler.diagnostics import COMMENT_FIX, NO_SLASH_COMMENTS, YAML_LINE_BREAK, Diagnostic, SpecError
 from vibench.compiler.ir import Pos
@@ -35,11 +36,12 @@ _ESCAPE_AT = re.compile(r"\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
 _ONE_DOCUMENT_HINT = "keep one spec per file (one YAML mapping or JSON object); write another in a file of its own"
 _SHORTER = 2  # `\U0001F600` is 2 characters shorter than the pair it replaces
 # A comment as JSON-with-comments writes it, where a token starts (a line's first; after `,` `{` `[`; after a
-# value that ends with `}` `]` or a string's closing quote): YAML reads it as text, so it is a syntax error or
-# part of a key. Strings are blanked first, all but their quotes, and `#` comments wholly. A `//` or `/*` that
-# starts a token and is followed by a space, the end of the line or more of itself (a comment's usual look;
-# `[//nas/a]` and `[/*.csv]` are plain values); and the `*/` that ends a `/*` comment, wherever it is.
-_SLASH_COMMENT = re.compile(r"(?:^|[,{\[\]}\"'])[ \t]*(//(?=[ \t/]|$)|/\*(?=[ \t*]|$))|(\*/)")
+# value that ends with `}` `]` or a string's closing quote; after a key's `:` and a blank): YAML reads it as text,
+# so it is a syntax error or part of a key or value. Strings are blanked first, all but their quotes, and `#`
+# comments wholly. A `//` or `/*` that starts a token and is followed by a space, the end of the line or more of
+# itself (a comment's usual look; `[//nas/a]` and `[/*.csv]` are plain values); and the `*/` that ends a `/*`
+# comment, wherever it is.
+_SLASH_COMMENT = re.compile(r"(?:^|[,{\[\]}\"']|:(?=[ \t]))[ \t]*(//(?=[ \t/]|$)|/\*(?=[ \t*]|$))|(\*/)")
 _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"?|\'(?:[^\']|\'\')*\'?|(?<!\S)#.*')
 _PUNCTUATION_ONLY = re.compile(r"[\s{}\[\],]*")  # a line with no value on it: `{`, `},`
 
@@ -225,9 +227,68 @@ class RefusedText:
         return self._error("a spec file holds exactly one YAML document", mark,
                            found="a second document (`---`)", hint=_ONE_DOCUMENT_HINT)
 
+    def merge_value(self, mark: Any, anchor: str | None = None) -> SpecError:
+        """E001 for YAML's merge key `<<` written as a value (or an alias of one), which only a key means:
+        it was kept as an object that no later pass could name (`metadata: {p: <<}` crashed model.py's writer)."""
+        written = f"`*{anchor}`" if anchor is not None else "`<<`"
+        return self._error("`<<` is YAML's merge key, not a value", mark, expected="a value",
+                           found=f"{written}, which YAML reads as the merge key" if anchor is None else
+                           f"{written}, an alias of the merge key `<<`", span=len(written) - 2,
+                           notes=("only as a key does `<<` mean something: `<<: *base` merges the mapping "
+                                  "`base` into this one",),
+                           hint='quote it ("<<") to write the text `<<`')
+
+    def not_json(self, value: str, event: Any, parsed: str) -> SpecError | None:
+        """E001 for a plain (unquoted) scalar in a `.json` spec that is no JSON literal: YAML reads one as text
+        (`"n": 8 // eight` was the text `8 // eight`, `"doc": /* TODO */ "..."` a docstring of the comment). A
+        `//` or `/*` in it that starts a word is located and named as a comment. None for the empty value libyaml
+        puts before the `:` of a key too long for it: its syntax error comes next, and says why."""
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        mark = event.start_mark
+        comment = _comment_in_scalar(parsed, mark, event.end_mark)
+        if comment is not None:
+            token, line, column = comment
+            return self._error(f"`{token}` starts a comment, but {NO_SLASH_COMMENTS}", _At(line, column),
+                               span=2, found=f"the unquoted text `{shown}`",
+                               notes=("a JSON spec is read as YAML, which reads the comment as unquoted text: part "
+                                      "of the value or key it stands beside",),
+                               hint=COMMENT_FIX)
+        if not value and _long_key(parsed, mark.index):
+            return None
+        if not value:
+            return self._error("a value is missing: JSON writes one after every `:`", mark,
+                               expected="a JSON value: a string in double quotes, a number, true, false or null",
+                               found="nothing", hint="write the value, or null for none")
+        return self._error(f"`{shown}` is not JSON: JSON writes text (a key too) in double quotes", mark,
+                           expected="a JSON value: a string in double quotes, a number, true, false or null",
+                           found=f"the unquoted text `{shown}`", span=len(value.split("\n")[0]),
+                           hint=f'write it in double quotes (`"{shown}"`), or as a number, true, false or null')
+
     def _error(self, message: str, mark: Any, **kw: Any) -> SpecError:
         pos = Pos(self.file, *self.written((mark.line + 1, mark.column + 1)))
         return SpecError([Diagnostic("E001", message, pos, **kw)], {self.file: self.text})
+
+
+class _At(NamedTuple):
+    """A 0-based position in the text libyaml read, as its marks give one."""
+
+    line: int
+    column: int
+
+
+def _comment_in_scalar(parsed: str, start: Any, end: Any) -> tuple[str, int, int] | None:
+    """The first `//` or `/*` that starts a word of the plain scalar libyaml read from ``start`` to ``end`` (its
+    marks) in ``parsed``, with its 0-based line and column; None when there is none (`http://x` holds none)."""
+    bom = 1 if parsed.startswith("\ufeff") else 0  # libyaml's index does not count it
+    source = parsed[start.index + bom:end.index + bom]
+    match = _WORD_COMMENT.search(source)
+    if match is None:
+        return None
+    before = YAML_LINE_BREAK.split(source[:match.start(1)])
+    return match[1], start.line + len(before) - 1, (start.column if len(before) == 1 else 0) + len(before[-1])
+
+
+_WORD_COMMENT = re.compile(r"(?:^|(?<=\s))(//|/\*)")
 
 
 MAX_KEY = 1024  # libyaml's longest simple key: from its first character to its `:`

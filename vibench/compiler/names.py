@@ -15,7 +15,6 @@ parameters are (``block: ${backbone}``) is named the same way when it is built (
 
 from __future__ import annotations
 
-import os
 import types
 import typing
 from dataclasses import replace
@@ -197,7 +196,7 @@ def _block(name: str, blocks: dict[str, UnitDef], library: Library, from_dir: st
         return block
     if "/" in name or "#" in name or name.endswith((".yaml", ".yml", ".json")):
         try:
-            return library.block(name, from_dir or os.getcwd(), None)
+            return library.block(name, from_dir or library.cwd, None)  # never os.getcwd(): the folder may be gone
         except SpecError:
             return None  # reported, with its position, when the node is built
     return None

@@ -259,6 +259,12 @@ class Library(CallerWords):
     def block(self, ref: str, from_dir: str | None, pos: Pos | None) -> UnitDef:
         """A composite named by a spec reference: ``path`` (its model) or ``path#Block``."""
         path_part, hashed, block_name = ref.partition("#")
+        if hashed and not path_part:  # `#Residual`: was "unknown spec ``", the empty name looked up
+            named = f"`{clip(block_name, 60)}`" if block_name else "by its name"
+            raise _error("E205", f"spec reference `{clip(ref, 200)}` names no spec file before `#`", pos,
+                         expected="`path#Block`, such as `./blocks.yaml#Residual`", found=f"`{clip(ref, 200)}`",
+                         hint=f"a block of this spec is named alone ({named}); a block of another file as "
+                         f"`file.yaml#{clip(block_name, 60) or 'Block'}`")
         root, blocks = self.load(self.find(path_part, from_dir, pos), pos)
         if hashed and not block_name:  # `file#`: a name a check comparing names would not see as `file`
             raise _error("E110", f"`{ref}` names no block after `#`", pos, expected="`path` or `path#Block`",

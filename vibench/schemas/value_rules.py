@@ -18,12 +18,13 @@ from pydantic_core import core_schema
 
 from vibench.schemas.param_schema import _NAMED_CHILDREN, _NON_FINITE
 
-INTEGER_1_1 = (r"^(?:[-+]?0b[01_]*[01][01_]*|[-+]0x[0-9a-fA-F_]*[0-9a-fA-F][0-9a-fA-F_]*"
-               r"|0x(?:_+[0-9a-fA-F]|[0-9a-fA-F]+_)[0-9a-fA-F_]*|[-+]?[1-9][0-9]*_[0-9_]*)$")
+INTEGER_1_1 = (r"^(?:[-+]?0b_?[01](?:_?[01])*|[-+]0x_?[0-9a-fA-F](?:_?[0-9a-fA-F])*"
+               r"|0x(?:_[0-9a-fA-F](?:_?[0-9a-fA-F])*|[0-9a-fA-F]+(?:_[0-9a-fA-F]+)+)|[-+]?[1-9][0-9]*(?:_[0-9]+)+)$")
 """Integers as YAML 1.1 (PyYAML, so the compiler) reads them that YAML 1.2 reads as strings: with ``_``
-(``1_000``), binary (``0b101``), a signed hexadecimal (``-0x1f``). Their bounds are not checked."""
-NUMBER_1_1 = (INTEGER_1_1[:-2] + r"|[-+]?[0-9][0-9_]*(?:_[0-9_]*\.[0-9_]*|\.[0-9_]*_[0-9_]*)(?:[eE][-+][0-9]+)?"
-              r"|\.[0-9]+_[0-9_]*(?:[eE][-+][0-9]+)?)$")
+(``1_000``), binary (``0b101``), a signed hexadecimal (``-0x1f``); each ``_`` between two digits, as Python
+takes them (``1__0``, ``10_`` are refused). Their bounds are not checked."""
+NUMBER_1_1 = (INTEGER_1_1[:-2] + r"|[-+]?(?:[0-9]+(?:_[0-9]+)+\.(?:[0-9]+(?:_[0-9]+)*)?|[0-9]+(?:_[0-9]+)*\.[0-9]+"
+              r"(?:_[0-9]+)+)(?:[eE][-+][0-9]+)?|\.[0-9]+(?:_[0-9]+)+(?:[eE][-+][0-9]+)?)$")
 """:data:`INTEGER_1_1`, and floats with ``_`` (``0.1_0``, ``1_0.5``, ``.5_0``)."""
 
 # Met by NaN and the infinities alone: every bound lets NaN through (a comparison with NaN is false), in
