@@ -181,14 +181,16 @@ class LanguageServer:
                 self._changed.wait(left)
 
     def wait_until(self, done: Any, what: str, timeout: float | None = None) -> None:
-        """Wait until ``done()`` (read under the lock that messages are recorded under) is true."""
+        """Wait until ``done()`` (read under the lock that messages are recorded under) is true. It is asked
+        again on each message and at least every 0.1 s: a condition on something else than the server's messages
+        (a file a plug-in writes) was seen only when the timeout ran out (2 minutes per test)."""
         deadline = time.monotonic() + (timeout or self.timeout)
         with self._changed:
             while not done():
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:
                     raise LspError(f"no {what} within the timeout" + self._stderr_tail())
-                self._changed.wait(left)
+                self._changed.wait(min(left, 0.1))
 
     def shutdown(self) -> None:
         if self.proc.poll() is None:
