@@ -51,10 +51,10 @@ def tiny() -> types.ModuleType:
     return module
 
 
-def zipped(path: Path, pickled: bytes) -> Path:
+def zipped(path: Path, pickled: bytes, name: str = "data.pkl") -> Path:
     """A checkpoint archive as torch.save lays it out (stored entries), holding ``pickled`` as its data.pkl."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("deep/data.pkl", pickled)
+        archive.writestr(f"deep/{name}", pickled)
         archive.writestr("deep/byteorder", "little")
         archive.writestr("deep/version", "3\n")
     return path
@@ -93,9 +93,9 @@ def test_a_pickle_nested_past_the_limit_is_refused_by_both_loaders(tiny: types.M
                                                                   pickled: bytes, where: int) -> None:
     path = zipped(tmp_path / "deep.pt", pickled)
     message = refusals(tiny, path)[0]
-    assert message == (f"cannot read the checkpoint {path}: its pickle 'deep/data.pkl' {NESTED} (at byte {where:,}), "
-                       "past what torch.save writes under Python's recursion limit; unpickling it could crash "
-                       "torch's reader, so nothing was read")
+    assert message == (f"cannot read the checkpoint {path}: its pickle 'deep/data.pkl' {NESTED} (at byte {where:,}); "
+                       "vibench reads no checkpoint nested so deep, as unpickling it could crash torch's reader: save "
+                       "the model's state_dict alone")
 
 
 def test_a_legacy_checkpoint_and_a_plain_pickle_are_walked_too(tiny: types.ModuleType, tmp_path: Path) -> None:
@@ -113,8 +113,43 @@ def test_a_legacy_checkpoint_and_a_plain_pickle_are_walked_too(tiny: types.Modul
         assert f"its pickle {NESTED}" in refusals(tiny, tmp_path / name)[0]
 
 
-def test_a_key_nested_200000_deep_no_longer_crashes_any_loader(tmp_path: Path) -> None:
-    path = zipped(tmp_path / "deep.pt", deep_key(200_000))
+def two_directories(path: Path, checked: bytes, loaded: bytes) -> Path:
+    """QA's twocd.py: the end record points at a directory whose data.pkl holds ``loaded`` (what miniz, torch's
+    reader, reads), while zipfile reads the one just before the end record (adding its "concat" to the offsets),
+    whose data.pkl holds ``checked``."""
+    import struct
+    import zlib
+
+    def local(name: bytes, data: bytes) -> bytes:
+        return struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, zlib.crc32(data), len(data), len(data),
+                           len(name), 0) + name + data
+
+    def central(name: bytes, data: bytes, offset: int) -> bytes:
+        return struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, zlib.crc32(data), len(data), len(data),
+                           len(name), 0, 0, 0, 0, 0, offset) + name
+
+    sets = [[(b"deep/data.pkl", pickled), (b"deep/byteorder", b"little"), (b"deep/version", b"3\n")]
+            for pickled in (loaded, checked)]
+    body, offsets = b"", []
+    for entries in sets:
+        offsets.append([])
+        for name, data in entries:
+            offsets[-1].append(len(body))
+            body += local(name, data)
+    first = b"".join(central(n, d, at) for (n, d), at in zip(sets[0], offsets[0], strict=True))
+    second = b"".join(central(n, d, at - len(first)) for (n, d), at in zip(sets[1], offsets[1], strict=True))
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 3, 3, len(first), len(body), 0)
+    path.write_bytes(body + first + second + end)
+    return path
+
+
+@pytest.mark.parametrize("make", [
+    lambda path, pickled: zipped(path, pickled),
+    lambda path, pickled: zipped(path, pickled, "data.PKL"),  # miniz finds data.pkl in any case
+    lambda path, pickled: two_directories(path, b"\x80\x02}X\x01\x00\x00\x00aK\x01s.", pickled),
+])
+def test_a_key_nested_200000_deep_no_longer_crashes_any_loader(tmp_path: Path, make: Callable[..., Path]) -> None:
+    path = make(tmp_path / "deep.pt", deep_key(200_000))
     (tmp_path / "tiny.yaml").write_text(TINY_REFERENCE_SPEC, encoding="utf-8")
     script = """
 import types, vibench
@@ -130,13 +165,14 @@ for load in (module.load_reference_state_dict, load_reference_state_dict):
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-2000:]  # -11 before: a segmentation fault
-    assert run.stdout.count(NESTED) == 2, run.stdout
+    said = NESTED if "not laid out" not in run.stdout else "is not laid out as torch.save writes it"
+    assert run.stdout.count(said) == 2, run.stdout
     command = [sys.executable, "-m", "vibench.compiler.cli", "tiny.yaml", "-o", "m.py", "--weights", str(path)]
     for extra in ([], ["--format", "json"], ["--trust-checkpoint"]):
         run = subprocess.run(command + extra, cwd=tmp_path, capture_output=True, text=True, timeout=300,
                              env={**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"})
         assert run.returncode == 2, run.stderr[-2000:]
-        assert NESTED in run.stdout + run.stderr and "Traceback" not in run.stderr
+        assert said in run.stdout + run.stderr and "Traceback" not in run.stderr
     assert sorted(os.listdir(tmp_path)) == ["deep.pt", "tiny.yaml"]
 
 
@@ -364,3 +400,30 @@ def test_both_loaders_name_an_argument_of_the_wrong_kind(tiny: types.ModuleType,
         assert str(info.value) == f"load_reference_state_dict: {said}"
     with pytest.raises(TypeError, match="weights_only must be True or False; found int"):
         runtime_loader(tiny.Tiny(), {}, weights_only=1)
+
+
+def test_an_archive_zipfile_and_torch_read_apart_is_refused(tiny: types.ModuleType, tmp_path: Path) -> None:
+    checked = b"\x80\x02}X\x01\x00\x00\x00aK\x01s."
+    path = two_directories(tmp_path / "two.pt", checked, deep_key(2000))  # shallow where zipfile reads
+    assert "is not laid out as torch.save writes it: its central directory is at byte" in refusals(tiny, path)[0]
+    with zipfile.ZipFile(path := tmp_path / "twins.pt", "w") as archive:  # miniz could take either as data.pkl
+        for name in ("deep/data.pkl", "deep/DATA.pkl", "deep/version"):
+            archive.writestr(name, checked if name.endswith("pkl") else "3\n")
+    assert refusals(tiny, path)[0].endswith("is not laid out as torch.save writes it: two entries are named "
+                                            "'deep/data.pkl' and 'deep/DATA.pkl', so nothing was read")
+
+
+def test_a_chain_torch_save_wrote_is_refused_in_words_that_hold(tiny: types.ModuleType, tmp_path: Path) -> None:
+    chain: list[tuple] = [(0, None)]
+    for i in range(1500):  # each saved memo-shared after the one before, under the recursion limit
+        chain.append((i, chain[-1]))
+    torch.save({"history": chain}, tmp_path / "chain.pt")  # building it recurses 1,500 deep all the same
+    assert "vibench reads no checkpoint nested so deep" in refusals(tiny, tmp_path / "chain.pt")[0]
+
+
+def test_a_numpy_bool_is_a_strict_both_loaders_take(tiny: types.ModuleType) -> None:
+    import numpy
+
+    model = tiny.Tiny()
+    for load in (tiny.load_reference_state_dict, runtime_loader):
+        assert list(load(model, model.state_dict(), strict=numpy.bool_(True))) == [[], []]

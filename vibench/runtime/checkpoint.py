@@ -134,6 +134,9 @@ def load_reference_state_dict(model: torch.nn.Module,
     error propagates. A ``model`` that is no ``torch.nn.Module``, a ``strict`` or ``weights_only`` that is no
     bool, or a ``prefix`` that is neither a str nor None is a ``TypeError`` naming it.
     """
+    # a numpy bool (numpy 2 names its type `bool`) is the bool it holds
+    strict, weights_only = (bool(v) if (type(v).__module__, type(v).__name__) in _NUMPY_BOOLS else v
+                            for v in (strict, weights_only))
     given = {"model": model, "strict": strict, "prefix": prefix, "weights_only": weights_only}
     for name, value in given.items():  # in the caller's words, not torch's ('str' object has no attribute ...)
         kinds, wanted = _ARGUMENTS[name]
@@ -180,6 +183,7 @@ def load_reference_state_dict(model: torch.nn.Module,
     return LoadResult(missing, unexpected)
 
 
+_NUMPY_BOOLS = (("numpy", "bool"), ("numpy", "bool_"))
 _ARGUMENTS: dict[str, tuple[Any, str]] = {  # load_reference_state_dict's, as model.py's loader says them
     "model": (torch.nn.Module, "a torch.nn.Module (the model to load into)"),
     "strict": (bool, "True or False"),

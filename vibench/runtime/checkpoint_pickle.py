@@ -17,8 +17,8 @@ loader carries the same scan and says them too (tests/test_checkpoint_1206i.py c
 ''
 >>> deep = io.BytesIO(b"\\x80\\x02}" + b"(" * 2000 + b")" + b"t" * 2000 + b"K\\x01s.")  # {((...),): 1}, not zipped
 >>> print(nesting_problem(deep, len(deep.getvalue())))  # doctest: +NORMALIZE_WHITESPACE
-its pickle nests objects more than 1000 levels deep (at byte 1,003), past what torch.save writes under Python's
-recursion limit; unpickling it could crash torch's reader, so nothing was read
+its pickle nests objects more than 1000 levels deep (at byte 1,003); vibench reads no checkpoint nested so deep, as
+unpickling it could crash torch's reader: save the model's state_dict alone
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from vibench.runtime.checkpoint_zip import shown
 
 MAX_NESTING = 1000
 """The deepest a checkpoint's pickle may nest objects (tuples in tuples, lists in dicts, a MARK's open items).
-``pickle.dump`` (torch.save's) recurses once a level and stops at Python's recursion limit (1,000 by default), so
-a file that nests deeper was made, not saved. A ``torch.save``'d state_dict nests 5 levels, a Lightning checkpoint
+``pickle.dump`` (torch.save's) recurses once a level up to Python's recursion limit (1,000 by default), yet an
+object built level by level (``prev = (i, prev)``) is saved deeper, memo-shared; building and hashing it recurses
+as deep all the same, so vibench reads none. A ``torch.save``'d state_dict nests 5 levels, a Lightning checkpoint
 about 10, a whole model pickled about 3 a level of its modules (a ``Sequential`` 20 deep: 69)."""
 
 _FILLS = frozenset({"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"})
@@ -59,7 +60,8 @@ def nesting_problem(file: BinaryIO, size: int) -> str:
         file.seek(0)
         return _said(_deepest(file, _LEGACY_PICKLES), "")
     with zipfile.ZipFile(file) as archive:  # its close leaves ``file`` open
-        pickles = [entry for entry in archive.infolist() if entry.filename.endswith(".pkl")]
+        # miniz (torch's reader) finds archive/data.pkl as DATA.PKL too
+        pickles = [entry for entry in archive.infolist() if entry.filename.lower().endswith(".pkl")]
     for entry in pickles:  # data.pkl; a TorchScript archive's constants.pkl, which --trust-checkpoint reads
         file.seek(entry.header_offset)
         header = file.read(30)  # the entry's name and extra field, of the lengths it gives, come before its bytes
@@ -75,9 +77,8 @@ def nesting_problem(file: BinaryIO, size: int) -> str:
 def _said(byte: int | None, name: str) -> str:
     if byte is None:
         return ""
-    return (f"its pickle{name} nests objects more than {MAX_NESTING} levels deep (at byte {byte:,}), past what "
-            "torch.save writes under Python's recursion limit; unpickling it could crash torch's reader, so nothing "
-            "was read")
+    return (f"its pickle{name} nests objects more than {MAX_NESTING} levels deep (at byte {byte:,}); vibench reads no "
+            "checkpoint nested so deep, as unpickling it could crash torch's reader: save the model's state_dict alone")
 
 
 def _deepest(stream: BinaryIO, pickles: int) -> int | None:

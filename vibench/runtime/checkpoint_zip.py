@@ -46,6 +46,9 @@ def zip_problem(file: BinaryIO, size: int) -> str:
         if str(err) == "File is not a zip file":  # zipfile found no end record
             return "the file ends early (truncated?)"
         return f"the file is damaged or not a PyTorch checkpoint (zip: {shown(str(err), 160)})"
+    misplaced = layout_problem(file, size, [e.filename for e in entries])
+    if misplaced:
+        return f"the file is not laid out as torch.save writes it: {misplaced}, so nothing was read"
     packed = sorted((e for e in entries if e.compress_type != zipfile.ZIP_STORED), key=lambda e: -e.file_size)
     if packed:
         largest = packed[0]
@@ -58,6 +61,35 @@ def zip_problem(file: BinaryIO, size: int) -> str:
     if declared > size:
         return (f"the file is damaged or not a PyTorch checkpoint (zip: its entries declare {declared:,} bytes, "
                 f"more than the file's {size:,})")
+    return ""
+
+
+def layout_problem(file: BinaryIO, size: int, names: list[str]) -> str:
+    """Where the archive in ``file`` is laid out so that ``zipfile`` (these checks) and miniz (torch's reader) could
+    read different entries: its central directory not where its end record says (``zipfile`` reads the one just
+    before the end record, miniz the one at the declared offset: two directories, one checked, one loaded), or two
+    entries whose names differ in case alone (miniz finds ``data.pkl`` as ``data.PKL``); '' where they agree.
+    torch.save writes no archive comment and a zip64 end record right before the plain one."""
+    file.seek(max(0, size - 98))
+    tail = file.read(98).rjust(98, b"\0")  # a zip64 end record (56 bytes), its locator (20), the end record (22)
+
+    def number(at: int, width: int) -> int:
+        return int.from_bytes(tail[at:at + width], "little")
+
+    zip64 = tail[56:60] == b"PK\x06\x07"  # miniz reads the zip64 record the locator names, zipfile the one before it
+    record, directory, offset = (number(64, 8), number(40, 8), number(48, 8)) if zip64 else (size - 22, number(88, 4),
+                                                                                           number(92, 4))
+    if tail[76:80] != b"PK\x05\x06" or tail[96:] != b"\0\0":
+        return "its end record is not the file's last 22 bytes"
+    if zip64 and (record != size - 98 or tail[:4] != b"PK\x06\x06"):
+        return "its zip64 end record is not right before its end record"
+    if offset + directory != record:
+        return f"its central directory is at byte {record - directory:,}, its end record says {offset:,}"
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name.lower(), name)
+        if other is not name:
+            return f"two entries are named {shown(repr(other), MAX_NAME_CHARS)} and {shown(repr(name), MAX_NAME_CHARS)}"
     return ""
 
 
