@@ -200,6 +200,8 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     (compressed zip entries, objects nested past 1,000 levels) is that error too, in the runtime's words. A model,
     strict or prefix of another kind is a TypeError naming it."""
     error = type("ReferenceCheckpointError", (KeyError, ValueError), {"__str__": lambda e: str(e.args[0])})
+    if (type(strict).__module__, type(strict).__name__) in (("numpy", "bool"), ("numpy", "bool_")):
+        strict = bool(strict)  # a numpy bool (numpy 2 names its type `bool`) is the bool it holds
     for what, value, kinds, wanted in (  # in the caller's words ('str' object has no attribute 'state_dict')
         ("model", model, nn.Module, "a torch.nn.Module (the model to load into)"),
         ("strict", strict, bool, "True or False"),  # strict="no" was taken as true
@@ -306,6 +308,30 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
             if str(err) == "File is not a zip file":  # no end record, as in a file cut short
                 return "the file ends early (truncated?)"
             return f"the file is damaged or not a PyTorch checkpoint (zip: {shown(str(err), 160)})"
+        # zipfile (these checks) and miniz (torch.load) must read one directory, where the end records say, and one
+        # entry a name (miniz finds names in any case); torch.save writes no comment, a zip64 end record before it
+        fh.seek(max(0, size - 98))
+        tail = fh.read(98).rjust(98, b"\0")  # a zip64 end record (56 bytes), its locator (20), the end record (22)
+        zip64, number = tail[56:60] == b"PK\x06\x07", lambda at, width: int.from_bytes(tail[at : at + width], "little")
+        record, directory, offset = (
+            (number(64, 8), number(40, 8), number(48, 8)) if zip64 else (size - 22, number(88, 4), number(92, 4))
+        )
+        seen, twins = dict[str, str](), ""
+        for e in entries:
+            twin = seen.setdefault(e.filename.lower(), e.filename)
+            if twin is not e.filename and not twins:
+                twins = f"two entries are named {shown(repr(twin), 120)} and {shown(repr(e.filename), 120)}"
+        misplaced = (
+            "its end record is not the file's last 22 bytes"
+            if tail[76:80] != b"PK\x05\x06" or tail[96:] != b"\0\0"
+            else "its zip64 end record is not right before its end record"
+            if zip64 and (record != size - 98 or tail[:4] != b"PK\x06\x06")
+            else f"its central directory is at byte {record - directory:,}, its end record says {offset:,}"
+            if offset + directory != record
+            else twins
+        )
+        if misplaced:
+            return f"the file is not laid out as torch.save writes it: {misplaced}, so nothing was read"
         packed = sorted((e for e in entries if e.compress_type != zipfile.ZIP_STORED), key=lambda e: -e.file_size)
         if packed:
             name, verb = shown(repr(packed[0].filename), 120), "is" if len(packed) == 1 else "are"
@@ -362,7 +388,7 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         if fh.read(4) == b"PK\x03\x04":  # the stored .pkl entries, from their local headers (torch checks no CRC)
             with zipfile.ZipFile(fh) as archive:  # its close leaves fh open
                 spans = []
-                for e in (e for e in archive.infolist() if e.filename.endswith(".pkl")):
+                for e in (e for e in archive.infolist() if e.filename.lower().endswith(".pkl")):
                     fh.seek(e.header_offset)
                     header = fh.read(30)
                     start = e.header_offset + 30 + sum(int.from_bytes(header[k : k + 2], "little") for k in (26, 28))
@@ -376,9 +402,9 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
                 byte = None
             if byte is not None:
                 return (
-                    f"its pickle{where} nests objects more than 1000 levels deep (at byte {byte:,}), past what "
-                    "torch.save writes under Python's recursion limit; unpickling it could crash torch's reader, so "
-                    "nothing was read"
+                    f"its pickle{where} nests objects more than 1000 levels deep (at byte {byte:,}); vibench reads no "
+                    "checkpoint nested so deep, as unpickling it could crash torch's reader: save the model's "
+                    "state_dict alone"
                 )
         return ""
 
