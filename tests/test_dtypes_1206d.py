@@ -132,12 +132,14 @@ def test_an_optional_input_nothing_reads_does_not_count(tmp_path: Path, capsys: 
 SOFT = """\
 vibench: 1
 name: Soft
+params:
+  kind: {type: str, default: embedding}
 inputs:
   x: {shape: [B, 4], dtype: float64}
   z: {shape: [B, 3], dtype: float32, optional: true}
   ids: {shape: [B], dtype: int64}
 nodes:
-  e: {block: embedding, in: {x: ids, extra?: z}, num_embeddings: 5, embedding_dim: 4}
+  e: {block: "${kind}", in: {x: ids, extra?: z}, num_embeddings: 5, embedding_dim: 4}
 outputs: {y: e, x: x}
 """
 

@@ -68,10 +68,11 @@ def _at(lines: list[str], needle: str) -> tuple[int, int]:
 
 
 def test_a_for_each_copy_of_a_mapping_is_reported_at_its_own_key(tmp_path: Path) -> None:
-    """`b: {out: 0}` is out of bounds in copy `b` of the heads (through a `let:` over `tasks`): at `b:`, not `a:`."""
+    """`b: {out: 0}` is out of bounds in copy `b` of the heads (through a `let:` over `tasks`): at `b:`'s `out`
+    (1206i: the key at fault in the entry), not `a:`."""
     errors, lines, spec = _errors(tmp_path, "  tasks:\n    a: {out: 2}\n    b: {out: 0}\n    c: {out: 4}\n")
     e208 = [d for d in errors if d.code == "E208" and d.node == "b"]
-    assert e208 and all(d.pos and (d.pos.file, d.pos.line, d.pos.col) == (spec, *_at(lines, "b:")) for d in e208)
+    assert e208 and all(d.pos and (d.pos.file, d.pos.line, d.pos.col) == (spec, *_at(lines, "out: 0")) for d in e208)
     assert all(d.message.startswith("parameter `out` of block `Head` is out of bounds") for d in e208)
 
 
@@ -101,7 +102,8 @@ def test_a_value_that_reads_the_whole_parameter_stays_at_the_value(tmp_path: Pat
 
 
 def test_a_library_template_s_task_configs_entry(tmp_path: Path) -> None:
-    """isfm/M_01_ISFM builds one head per task of task_configs: rul_prediction's bad value is on its line."""
+    """isfm/M_01_ISFM builds one head per task of task_configs: rul_prediction's bad value is on its line, at
+    its key."""
     text = ("vibench: 1\nextends: isfm/M_01_ISFM\nwith:\n  num_classes: 4\n  task_configs:\n"
             "    classification: {head: H_01_Linear_cla, loss_weight: 1.0}\n"
             "    rul_prediction: {head: H_05_RUL_pred, loss_weight: 0.5, hidden_dim: 0}\n")
@@ -110,4 +112,4 @@ def test_a_library_template_s_task_configs_entry(tmp_path: Path) -> None:
     with pytest.raises(vibench.SpecError) as info:
         vibench.check(str(spec))
     errors = [d for d in info.value.diagnostics if d.severity == "error" and d.node == "rul_prediction"]
-    assert errors and {(d.pos.line, d.pos.col) for d in errors if d.pos} == {_at(text.splitlines(), "rul_prediction")}
+    assert errors and {(d.pos.line, d.pos.col) for d in errors if d.pos} == {_at(text.splitlines(), "hidden_dim: 0")}
