@@ -276,3 +276,18 @@ def test_the_graph_row_names_every_suffix() -> None:
     for suffix in render.GRAPH_SUFFIXES:
         assert f"`{suffix}`" in row, suffix
     assert "not in Mermaid" in row and "needs a stem" in row
+
+
+def test_the_page_spreads_no_list_into_a_call() -> None:
+    # `Math.min(...inner.map(...))` over a frame of some 100,000 boxes overflowed the call stack (RangeError:
+    # nothing was drawn), and filtering every box for each frame made the first draw frames x boxes: the page's
+    # script takes extents in one walk up from each box.
+    import re
+    from pathlib import Path
+
+    import vibench.compiler.render as render_module
+
+    page = Path(render_module.__file__).with_name("templates") / "graph.html.j2"
+    script = page.read_text(encoding="utf-8")
+    assert not re.search(r"Math\.(min|max)\(\s*\.\.\.", script)
+    assert "boxes.filter(" not in script
