@@ -6,7 +6,7 @@ the key itself has the wrong type, and the name of each member of a union it tri
 `['a'][0] is not an integer`.
 
 A fixed value YAML reads as another type (``mode: on`` among ``Literal["on", "off"]``: true) gets
-:func:`quote_hint`, the E112's hint to quote it.
+:func:`quote_hint`, the E112's hint to quote it; a text that is no choice, :func:`choice_hint`'s nearest one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
-from vibench.compiler.diagnostics import SpecError, plain
+from vibench.compiler.diagnostics import SpecError, plain, suggest
 from vibench.compiler.ir import Template
 
 if typing.TYPE_CHECKING:
@@ -86,6 +86,22 @@ def quote_hint(params: type[BaseModel], field: str, errors: list[dict], written:
     read = "null (no value)" if value is None else str(value).lower() if type(value) is bool else f"the number {value}"
     written_as = " or ".join(f'"{c}"' for c in meant)
     return f"write {written_as} in quotes: YAML reads {' and '.join(meant)} as {read}"
+
+
+def choice_hint(params: type[BaseModel], field: str, errors: list[dict], value: Any) -> str | None:
+    """The hint of an E112 where a text is none of a parameter's fixed texts (``features: [mean]`` among
+    ``Literal["Mean", ...]``): the choice it is closest to (the choices are case-sensitive), else to write one of
+    them (the field takes text: a plain name is no parameter's read here). None for another error."""
+    if type(value) is not str or not any(e.get("type") in ("literal_error", "enum") for e in errors):
+        return None
+    info = params.model_fields.get(field)
+    choices = [c for c in dict.fromkeys(fixed_values(info.annotation)) if type(c) is str] if info else []
+    if not choices or value in choices:
+        return None
+    folded = [c for c in choices if c.casefold() == value.casefold()]
+    if folded:
+        return f"did you mean `{folded[0]}`? (the choices are case-sensitive)"
+    return suggest(value, choices) or "write one of the choices listed under `expected` (they are case-sensitive)"
 
 
 def fixed_values(annotation: Any) -> list[Any]:

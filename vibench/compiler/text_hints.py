@@ -9,11 +9,29 @@ reaches a parameter it does not fit, :func:`name_hint` says where it became text
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Collector, suggest
 from vibench.compiler.expr import Unknown, bare_name, template_names
 from vibench.compiler.ir import NodeDef, UnitDef
+from vibench.compiler.param_errors import choice_hint, quote_hint
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+
+def value_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: NodeDef, field: str, value: Any,
+               params: type[BaseModel], errors: list[dict]) -> str | None:
+    """The hint of an E112 for ``value`` refused by ``field`` (pydantic's ``errors``): how to read the parameter a
+    plain name names (:func:`name_hint`), else the fixed text it is closest to (``mean`` for ``Mean``:
+    :func:`~vibench.compiler.param_errors.choice_hint`; "a plain name reads a parameter" is no hint where the
+    field takes text), else how a name no parameter has was meant, else to quote a choice YAML read as another
+    type."""
+    named = type(value) is str and value in env
+    return ((name_hint(udef, env, diags, nd, field, value) if named else None)
+            or choice_hint(params, field, errors, value)
+            or name_hint(udef, env, diags, nd, field, value)
+            or quote_hint(params, field, errors, nd.params))
 
 
 def name_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: NodeDef, field: str,

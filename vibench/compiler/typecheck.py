@@ -24,13 +24,12 @@ from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, clip, comment_hint, one_of, plain, suggest
 from vibench.compiler.elaborated import Failed, Ports, Refs, freeze
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, TensorType, UnitDef, ValueRef
-from vibench.compiler.param_errors import quote_hint
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 from vibench.compiler.plugin_calls import failure as plugin_failure
 from vibench.compiler.plugin_calls import validated as plugin_validated
 from vibench.compiler.plugin_rule import rule as plugin_rule
 from vibench.compiler.symbolic import NeedConcrete, fmt_shape
-from vibench.compiler.text_hints import name_hint
+from vibench.compiler.text_hints import value_hint
 from vibench.compiler.typecheck_composite import CompositeCheck, connected, decl_text
 from vibench.schemas.document import NODE_KEYS
 
@@ -272,8 +271,8 @@ class TypeCheck(CompositeCheck):
                 else:
                     diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
                                             pos, node=nd.name, expected=_expected(errors), found=found,
-                                            hint=name_hint(self.udef, self.env, self.owner.diags, nd, field, value)
-                                            or quote_hint(block.Params, field, errors, nd.params),
+                                            hint=value_hint(self.udef, self.env, self.owner.diags, nd, field,
+                                                            value, block.Params, errors),
                                             notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
             for d in diags:
                 self.owner.diags.add(d)
