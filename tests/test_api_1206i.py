@@ -29,20 +29,11 @@ import pytest
 import torch
 
 import vibench
+from vibench.api import _TINY
 from vibench.compiler.cli import main
 from vibench.compiler.cli_args import _parse_sets
 
-TINY = """vibench: 1
-name: Tiny
-inputs: {x: {shape: [B, 1, L]}}
-nodes:
-  conv: {block: conv1d, in: x, out_channels: 8, kernel_size: 3, padding: 1}
-  pool: {block: adaptive_avg_pool1d, in: conv, output_size: 1}
-  flat: {block: flatten, in: pool}
-  fc:   {block: linear, in: flat, out_features: "${num_classes}"}
-outputs: {logits: fc}
-params: {num_classes: 4}
-"""
+TINY = _TINY.lstrip()  # the API pages' small classifier
 
 ANY = TINY.replace("params: {num_classes: 4}", "params: {num_classes: 4, v: {type: any, default: 0}}")
 

@@ -261,6 +261,18 @@ def test_a_range_without_a_float_of_its_grid_is_an_error_when_the_strategy_is_ma
         params._float_strategy(0.0, 5e-324, True, True)
 
 
+def test_an_integer_is_drawn_within_fractional_bounds_and_an_empty_range_is_said() -> None:
+    # ge=2.5 drew 2 (int(2.5)); gt=0, lt=1 holds no whole number and failed inside the draw, unnamed.
+    @QUICK
+    @given(params._int_strategy(2.5, 9.5, False, False))
+    def draw(value: int) -> None:
+        assert 3 <= value <= 9
+
+    draw()
+    with pytest.raises(ValueError, match="no whole number lies within its bounds"):
+        params._int_strategy(0, 1, True, True)
+
+
 def test_chain_specs_keeps_chunks_and_splits_of_several_pieces() -> None:
     kept: list[str] = []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections.abc
 import functools
+import math
 import types
 import typing
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -39,8 +40,15 @@ def _int_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: bo
 
     if lo is None and hi is None:
         return st.integers(-4, 4)  # axis-like: dims, offsets
-    low = int(lo) + (1 if open_lo else 0) if lo is not None else int(hi) - 8  # type: ignore[arg-type]
-    high = int(hi) - (1 if open_hi else 0) if hi is not None else low + 7
+    # the whole numbers inside the bounds (ge=2.5 starts at 3; int(2.5) drew 2), raised here when there are none
+    # (gt=0, lt=1 failed in the draw)
+    first = (math.floor(lo) + 1 if open_lo else math.ceil(lo)) if lo is not None else None
+    last = (math.ceil(hi) - 1 if open_hi else math.floor(hi)) if hi is not None else None
+    low = first if first is not None else last - 8  # type: ignore[operator]
+    high = last if last is not None else low + 7
+    if low > high:
+        raise ValueError(f"no whole number lies within its bounds ({'(' if open_lo else '['}{lo!r}, {hi!r}"
+                         f"{')' if open_hi else ']'})")
     small = st.integers(low, min(high, low + 7))
     larger = [v for v in (16, 32, 64) if low <= v <= high]
     return st.one_of(small, st.sampled_from(larger)) if larger else small
