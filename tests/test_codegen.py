@@ -330,7 +330,9 @@ def test_a_returned_chain_is_named_out_where_one_value_is_returned() -> None:
     model = vibench.compile_spec("isfm/M_01_ISFM", params={"task_head": "H_03_Linear_pred"}).source
     forward = _forward_of(model, "M_01_ISFM")
     assert "out = self.embedding(x, fs)" in forward and "out = self.backbone(out)" in forward
-    assert forward.rstrip().endswith("out = self.task_head(out, x)  # [B, L, C]  M_01_ISFM.yaml:67\n        return out")
+    line = _line_of("isfm/M_01_ISFM.yaml", "  task_head: {block:")
+    tail = f"out = self.task_head(out, x)  # [B, L, C]  M_01_ISFM.yaml:{line}\n        return out"
+    assert forward.rstrip().endswith(tail)
     mamba = _forward_of(vibench.compile_spec("isfm/backbone/B_05_Mamba").source, "ResidualBlock")
     assert "-> torch.Tensor:\n        out = self.norm(x)" in mamba and "out += x" in mamba
     two = vibench.compile_spec(os.path.join(ROOT, "examples", "fault_autoencoder.yaml")).source
@@ -569,3 +571,10 @@ def test_side_by_side_copies_whose_calls_differ_run_their_own() -> None:
     assert tuple(out["by_length"].shape) == (4, 5, 3) and tuple(out["by_channel"].shape) == (4, 3, 6)
     torch.testing.assert_close(out["by_channel"], model.lin[1](x.movedim(1, -1)).movedim(-1, 1))
 
+
+def _line_of(spec: str, start: str) -> int:
+    """The line of the library spec ``spec`` that starts with ``start`` (a node's key), 1-based."""
+    from vibench.compiler.spec_files import LIBRARY_DIR
+
+    lines = open(f"{LIBRARY_DIR}/{spec}", encoding="utf-8").read().splitlines()
+    return next(k for k, text in enumerate(lines, 1) if text.startswith(start))
