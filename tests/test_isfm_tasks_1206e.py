@@ -199,13 +199,3 @@ def test_a_loss_weight_message_names_the_tasks_as_written(tmp_path: Path) -> Non
     path = _user(tmp_path, "    regression: {loss_weight: .inf}\n")
     (d,) = [d for d in _error(path).diagnostics if d.code == "E215"]
     assert "found {'regression': inf}" in d.message and "rul_prediction" not in d.message
-
-
-def test_an_empty_task_configs_is_said_at_its_key(tmp_path: Path) -> None:
-    # `task_configs: {}` was an E211 about the template's own `for_each` of node `task_heads` (1206i).
-    path = tmp_path / "mine.yaml"
-    path.write_text("vibench: 1\nextends: isfm/M_01_ISFM\nwith:\n  num_classes: 4\n  task_configs: {}\n",
-                    encoding="utf-8")
-    (d,) = _error(path).diagnostics
-    assert d.code == "E215" and d.message.startswith("task_configs names no task")
-    assert d.pos is not None and (d.pos.file, d.pos.line) == (str(path), 5) and "for_each" not in d.message
