@@ -914,7 +914,7 @@ class M_02_ISFM(nn.Module):
                     "the inputs must satisfy C == 1 (signal channels + the time channel (in block `E_02_HSE_v2`))",
                     [("C", x.shape[2], "x.shape[2]")],
                 )
-        out = self.embedding(x, fs, system_id)  # [B, 128, 64]  M_01_ISFM.yaml:63
-        out = self.backbone(out)  # [B, 128, 64]  M_01_ISFM.yaml:65
-        out = self.task_head(out, system_id, x)  # [B, L, C]  M_01_ISFM.yaml:69
+        out = self.embedding(x, fs, system_id)  # [B, 128, 64]  M_01_ISFM.yaml:61
+        out = self.backbone(out)  # [B, 128, 64]  M_01_ISFM.yaml:63
+        out = self.task_head(out, system_id, x)  # [B, L, C]  M_01_ISFM.yaml:67
         return out

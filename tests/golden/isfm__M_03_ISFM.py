@@ -872,7 +872,7 @@ class M_03_ISFM(nn.Module):
                 _same_size(self, "x", x.shape[0], "fs", fs.shape[0], "B")
                 _check_input(self, "system_id", system_id, torch.int64, [-1], "[B]")
                 _same_size(self, "x", x.shape[0], "system_id", system_id.shape[0], "B")
-        x = self.embedding(x, fs)  # [B, 32, 128]  M_01_ISFM.yaml:63
-        x = self.backbone(x)  # [B, 32, 128]  M_01_ISFM.yaml:65
-        x = self.task_head(x, system_id)  # [B, 10]  M_01_ISFM.yaml:69
+        x = self.embedding(x, fs)  # [B, 32, 128]  M_01_ISFM.yaml:61
+        x = self.backbone(x)  # [B, 32, 128]  M_01_ISFM.yaml:63
+        x = self.task_head(x, system_id)  # [B, 10]  M_01_ISFM.yaml:67
         return x
