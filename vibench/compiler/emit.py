@@ -24,7 +24,7 @@ from typing import Any
 
 from vibench.compiler.blocks.base import model_float_dtype, native_source
 from vibench.compiler.codegen import code as c
-from vibench.compiler.codegen import support
+from vibench.compiler.codegen import reference_loader, support
 from vibench.compiler.codegen.checks import input_checks, shares_sizes
 from vibench.compiler.codegen.docstrings import composite_doc, root_doc
 from vibench.compiler.codegen.explain import explain_structure
@@ -77,7 +77,7 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
     rendered = [r for r, s in zip(rendered, classes.structures, strict=True) if not s.inline]
     if any(s.inline for s in classes.structures):
         imports.add("collections")
-    if support.load_reference_state_dict in helpers:
+    if reference_loader.load_reference_state_dict in helpers:
         imports.add("re")
     lines = _import_lines(imports, rendered)
     natives = in_definition_order(natives)
@@ -275,8 +275,8 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
     if dtype:
         tail.append(dtype)
     cls.init = signature("__init__", params, "None") + [" " * INDENT + x for x in init[:1] + checks + init[1:] + tail]
-    if has_reference and support.load_reference_state_dict not in helpers:
-        helpers.append(support.load_reference_state_dict)
+    if has_reference and reference_loader.load_reference_state_dict not in helpers:
+        helpers.append(reference_loader.load_reference_state_dict)
 
 
 def _bounds(d: ParamDecl, value: Any, size: bool = False, fields: tuple[Bounds, ...] = ()) -> Any:

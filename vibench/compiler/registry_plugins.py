@@ -66,12 +66,13 @@ def _model_py_names() -> dict[str, str]:
     import builtins
 
     from vibench.compiler.blocks.base import _module_sources
-    from vibench.compiler.codegen import support
+    from vibench.compiler.codegen import reference_loader, support
     from vibench.compiler.codegen.namer import MODULE_NAMES
 
     names = {name: "a Python builtin" for name in dir(builtins)}
     names |= {name: "a name model.py imports" for name in (*MODULE_NAMES, "re", "OrderedDict")}
-    return names | {name: "a helper model.py defines" for name in _module_sources(support.__file__)}
+    helpers = {**_module_sources(support.__file__), **_module_sources(reference_loader.__file__)}
+    return names | {name: "a helper model.py defines" for name in helpers}
 
 
 def _is_vibench(obj: Any) -> bool:
