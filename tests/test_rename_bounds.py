@@ -107,7 +107,7 @@ def test_every_library_and_golden_rule_is_within_the_bound() -> None:
 
 def test_the_bounds_agree() -> None:
     assert rename_rules.MAX_KEY == checkpoint.MAX_KEY_LENGTH == MAX_KEY
-    helper = Path(rename_rules.__file__).parent / "codegen" / "support.py"
+    helper = Path(rename_rules.__file__).parent / "codegen" / "reference_loader.py"
     assert f"len(k) > {MAX_KEY}" in helper.read_text() and f"at most {MAX_KEY:,} characters" in helper.read_text()
 
 
