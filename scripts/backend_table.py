@@ -149,10 +149,10 @@ def rows() -> list[dict]:
 def _support_lines(source: str) -> int:
     """Lines of the helper functions every model.py carries (parameter and input checks, the
     checkpoint loader): the same in every file, like an import would be."""
-    from vibench.compiler.codegen import support
+    from vibench.compiler.codegen import reference_loader, support
 
-    helpers = {name for name in dir(support) if callable(getattr(support, name)) and getattr(
-        getattr(support, name), "__module__", "") == support.__name__}
+    helpers = {name for module in (support, reference_loader) for name in dir(module)
+               if callable(getattr(module, name)) and getattr(getattr(module, name), "__module__", "") == module.__name__}
     tree = ast.parse(source)
     return sum(n.end_lineno - n.lineno + 3 for n in tree.body  # type: ignore[operator]
                if isinstance(n, ast.FunctionDef) and n.name in helpers)
