@@ -32,6 +32,7 @@ The parsers and the checks of option values are in :mod:`vibench.compiler.cli_ar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -118,9 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"vibench-compile: {err}", file=sys.stderr)
         return EXIT_USAGE
     except (UsageError, OutputError) as err:
-        # as a spec's diagnostics: one JSON object on standard output (unless it is closed: `>&-`)
-        if _wants_json(ns, args) and getattr(sys.stdout, "stream", None) is not None:
-            print(to_json({"ok": False, "usage_error": str(err)}, indent=2))
+        # as a spec's diagnostics: one JSON object on standard output; text when it cannot go there (closed,
+        # `>&-`; its reader gone, `| true`; a full disk), as for a write error: a print raising in this handler
+        # escaped every other one (a traceback, exit 1)
+        if _wants_json(ns, args) and print_json({"ok": False, "usage_error": str(err)}):
             return EXIT_USAGE
         print(f"vibench-compile: usage error: {err}", file=sys.stderr)
         print("run `vibench-compile --help` for the options", file=sys.stderr)
@@ -299,8 +301,16 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
             outputs.stage(target, content, flag, label)
     commit(outputs)  # unless a signal came that torch's import swallowed
     if model_file is not None and source is not None:
-        model_file.write_raw(source)  # model.py as -o FILE writes it (no terminal drawing)
-        model_file.flush()
+        try:
+            model_file.write_raw(source)  # model.py as -o FILE writes it (no terminal drawing)
+            model_file.flush()
+        except (BrokenPipeError, OutputError):
+            # its reader gone (`--summary 2>report.txt | head`) or a full disk: the report meant for the other
+            # stream still goes there (it was lost), and the exit status is the one model.py's stream gives
+            if report is not None:
+                with contextlib.suppress(BrokenPipeError, OutputError):
+                    print(report, file=report_file)
+            raise
     if report is not None:
         print(report, file=report_file)
     return EXIT_OK

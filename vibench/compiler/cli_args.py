@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from vibench.compiler.display import clip_path, escaped
+from vibench.compiler.outputs import WORKING_FOLDER_GONE as _GONE
 
 
 class UsageError(Exception):
@@ -20,6 +21,12 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, **kwargs: Any) -> None:
+        # No abbreviations (`--form json` for --format): the command line is also read as words before it parses
+        # (cli_json.format_json, for a usage error's format), which knew only the full name: `--form json --bogus`
+        # was answered in text, `--format=json --form=text` (given twice, which docs/cli.md answers in text) in JSON.
+        super().__init__(allow_abbrev=False, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         from vibench.compiler.display import escaped
 
@@ -258,8 +265,6 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
         raise UsageError(f"no such spec file: {clip_path(spec)}" + (f"; {hint}" if hint else "")) from None
 
 
-_GONE = ("the working folder no longer exists, so a relative path names nothing: give an absolute path, or `cd` "
-         "to an existing folder")
 MAX_SET_CHARS = 10_000
 MAX_DIM = 2**62
 

@@ -12,9 +12,16 @@ from typing import Any
 
 def format_json(args: Sequence[str]) -> bool:
     """Whether a compile's command line asks for ``--format json`` (read as written: a usage error raised
-    while it is parsed, `--depth 1 --depth 2`, heeds it too)."""
+    while it is parsed, `--depth 1 --depth 2`, heeds it too). Only the full name counts, as for the parser, which
+    takes no abbreviation (cli_args._Parser).
+
+    >>> format_json(["spec.yaml", "--format", "json"]), format_json(["--", "--format", "json"])
+    (True, False)
+    """
     if args and args[0] == "schema":
         return False
+    if "--" in args:  # the words after it are positional, as argparse reads them (`-- --format json`: a spec)
+        args = args[: list(args).index("--")]
     given = [args[k + 1] for k, a in enumerate(args[:-1]) if a == "--format"]
     given += [a.partition("=")[2] for a in args if a.startswith("--format=")]
     return given == ["json"]

@@ -38,6 +38,11 @@ class OutputWriteError(OutputError):
     replaced, if anything."""
 
 
+WORKING_FOLDER_GONE = ("the working folder no longer exists, so a relative path names nothing: give an absolute path, "
+                       "or `cd` to an existing folder")
+"""What a relative path given once the working folder was removed is told (an output here; the spec and
+``--spec-path`` in :mod:`vibench.compiler.cli_args`)."""
+
 _STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 _DESCRIPTOR_FOLDERS = ("/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/")
 _STREAM_NAMES = {0: "standard input", 1: "standard output", 2: "standard error"}
@@ -57,6 +62,15 @@ def _descriptor(path: str) -> int | None:
         if where.startswith(folder) and number.isascii() and number.isdigit():
             return int(number)
     return None
+
+
+def _refuse_without_working_folder(path: str, flag: str) -> None:
+    """A relative path once the working folder was removed (a shell still in a deleted folder): it names no file,
+    and resolving it (``os.path.abspath``, ``realpath``) raised FileNotFoundError, an internal error."""
+    from vibench.compiler.spec_files import NO_WORKING_FOLDER, working_folder
+
+    if not os.path.isabs(path) and working_folder() == NO_WORKING_FOLDER:
+        raise OutputError(f"{flag} {clip_path(path)}: {WORKING_FOLDER_GONE}")
 
 
 def _refuse_folder_name(path: str, flag: str) -> None:
@@ -79,6 +93,7 @@ def output_stream(path: str, flag: str) -> int | None:
     """
     if not path:
         return None
+    _refuse_without_working_folder(path, flag)
     _refuse_folder_name(path, flag)
     number = _descriptor(path)
     if number in (1, 2):
@@ -100,6 +115,7 @@ def output_target(path: str, flag: str, streams: bool = True) -> str:
     if not path:
         fix = ("; give a file name" + (", or `-o -` for standard output" if offers else "")) if flag == "-o" else ""
         raise OutputError(f"{flag} names no file (an empty path){fix}")
+    _refuse_without_working_folder(path, flag)
     _refuse_folder_name(path, flag)
     number = _descriptor(path)
     if number is not None:
