@@ -134,12 +134,19 @@ def _errors(value: Any) -> list[dict]:
     raise AssertionError(value)
 
 
+_LISTED = 'the choices are "on", "off", "1", "null", "2.5", "true": write the one meant in quotes'
+
+
+# Without the file's text the words as written are not known (`yes` reads as true as `on` does): the hint says
+# what the value reads as and names the nearest choices (tests/test_language_1206j.py: with the text)
 @pytest.mark.parametrize(("value", "hint"), [
-    (True, 'write "on" or "true" in quotes: YAML reads on and true as true'),
-    (False, 'write "off" in quotes: YAML reads off as false'),
-    (1, 'write "1" in quotes: YAML reads 1 as the number 1'),
-    (2.5, 'write "2.5" in quotes: YAML reads 2.5 as the number 2.5'),
-    (None, 'write "null" in quotes: YAML reads null as null (no value)'),
+    (True, 'YAML read the value as true (it reads yes, no, on, off, true and false as booleans); '
+           f'{_LISTED} ("on" or "true" reads as true too, the nearest)'),
+    (False, 'YAML read the value as false (it reads yes, no, on, off, true and false as booleans); '
+            f'{_LISTED} ("off" reads as false too, the nearest)'),
+    (1, f'YAML read the value as the number 1; {_LISTED} ("1" reads as the number 1 too, the nearest)'),
+    (2.5, f'YAML read the value as the number 2.5; {_LISTED} ("2.5" reads as the number 2.5 too, the nearest)'),
+    (None, f'YAML read the value as null (no value); {_LISTED} ("null" reads as null (no value) too, the nearest)'),
     (3, None),  # no choice reads as 3
 ])
 def test_a_choice_yaml_read_as_another_type_is_hinted_to_be_quoted(value: Any, hint: str | None) -> None:
@@ -200,7 +207,10 @@ def test_the_qa_repro_gets_the_hint(tmp_path) -> None:  # type: ignore[no-untype
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     out = json.loads(run.stdout.splitlines()[-1])
     assert out["'on'"] == "ok"
-    for value in ("on", "ON"):
+    hints = {"on": 'write "on" in quotes: YAML reads on as true',  # the word written is a choice
+             "ON": f'YAML reads ON as true; {_LISTED} ("on" or '
+                   '"true" reads as true too, the nearest)'}
+    for value, hint in hints.items():
         (d,) = out[value]
         assert (d["code"], d["line"], d["found"]) == ("E112", 8, "True"), d
-        assert d["hint"] == 'write "on" or "true" in quotes: YAML reads on and true as true', d
+        assert d["hint"] == hint, d

@@ -68,29 +68,51 @@ def _name_in(annotation: Any, raw: Any, scope: Any, pos: Pos | None) -> Any:
     if isinstance(raw, str):
         name = bare_name(raw)
         return name_template(name, pos) if name is not None and name in scope and not admits_text(annotation) else raw
-    kind = (list, tuple) if isinstance(raw, list) else (dict,)
-    item = _item_type(annotation, kind)
-    if item is None:
-        return raw
     if isinstance(raw, list):
-        return [_name_in(item, v, scope, pos) for v in raw]
+        items = _item_types(annotation, len(raw))
+        return raw if items is None else [_name_in(item, v, scope, pos) for item, v in zip(items, raw, strict=True)]
     if isinstance(raw, dict):
-        return {k: _name_in(item, v, scope, pos) for k, v in raw.items()}
+        value = _value_type(annotation)
+        return raw if value is None else {k: _name_in(value, v, scope, pos) for k, v in raw.items()}
     return raw
 
 
-def _item_type(annotation: Any, kind: tuple[type, ...]) -> Any:
-    """The item type of a list (or the value type of a mapping) type, looking through unions."""
+def _item_types(annotation: Any, count: int) -> list[Any] | None:
+    """The type of each of ``count`` items of a list or tuple type, looking through unions: by position for
+    ``tuple[int, str]`` (its second item takes text, so a plain name there stays text), the one item type for
+    ``list[int]`` and ``tuple[int, ...]``. None when no member fits ``count`` items (the type check says so)."""
     origin = typing.get_origin(annotation)
-    if origin in kind:
+    if origin is list or origin is tuple:
         args = typing.get_args(annotation)
-        return (args[-1] if dict in kind else args[0]) if args else None
-    if origin is typing.Union or origin is types.UnionType or origin is typing.Annotated:
+        if not args:
+            return None
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return list(args) if len(args) == count else None
+        return [args[0]] * count
+    if _is_union(origin):
         for member in typing.get_args(annotation):
-            found = _item_type(member, kind)
+            found = _item_types(member, count)
             if found is not None:
                 return found
     return None
+
+
+def _value_type(annotation: Any) -> Any:
+    """The value type of a mapping type, looking through unions."""
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        args = typing.get_args(annotation)
+        return args[-1] if args else None
+    if _is_union(origin):
+        for member in typing.get_args(annotation):
+            found = _value_type(member)
+            if found is not None:
+                return found
+    return None
+
+
+def _is_union(origin: Any) -> bool:
+    return origin is typing.Union or origin is types.UnionType or origin is typing.Annotated
 
 
 def _holds_name(value: Any) -> bool:

@@ -12,11 +12,12 @@ A fixed value YAML reads as another type (``mode: on`` among ``Literal["on", "of
 from __future__ import annotations
 
 import enum
+import re
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from vibench.compiler.diagnostics import SpecError, plain, suggest
+from vibench.compiler.diagnostics import YAML_LINE_BREAK, SpecError, clip, plain, suggest
 from vibench.compiler.ir import Template
 
 if typing.TYPE_CHECKING:
@@ -64,12 +65,18 @@ def _yaml_key(key: Any) -> str:
     return repr(key)
 
 
-def quote_hint(params: type[BaseModel], field: str, errors: list[dict], written: Iterable[tuple]) -> str | None:
+def quote_hint(params: type[BaseModel], field: str, errors: list[dict], written: Iterable[tuple],
+               sources: Mapping[str, str] | None = None) -> str | None:
     """The hint of an E112 where YAML read a fixed value as another type: a parameter of fixed strings
     (``Literal["on", "off"]``) given true, null or a number that one of them, written plain, reads as (``mode:
     on``: true; the loader reads YAML 1.1's booleans). Those choices are to be quoted: `write "on" in quotes:
     YAML reads on as true`. None for any other error, and for a value an expression (``${...}``) computed.
-    ``errors``: pydantic's on ``field``; ``written``: the node's parameters as written (name, value, position)."""
+    ``errors``: pydantic's on ``field``; ``written``: the node's parameters as written (name, value, position);
+    ``sources``: the files' texts (file name -> text), where the value's own words are read.
+
+    The hint names a choice as written only where the spec wrote that word: `mode: yes` is true as `on` is, but
+    the user wrote yes, so the hint says what yes reads as, lists the choices and names "on" as the nearest. Where
+    the words are not known (no ``sources``), it says what the value reads as, not what was written."""
     value = errors[0].get("input") if errors else None
     if not any(e.get("type") in ("literal_error", "enum") for e in errors) or not (
             value is None or type(value) in (bool, int, float)):
@@ -80,12 +87,39 @@ def quote_hint(params: type[BaseModel], field: str, errors: list[dict], written:
         (f for f in params.model_fields.values() if f.alias == field), None)
     if info is None:
         return None
-    meant = [c for c in dict.fromkeys(fixed_values(info.annotation)) if type(c) is str and _read_as(c, value)]
+    choices = [c for c in dict.fromkeys(fixed_values(info.annotation)) if type(c) is str]
+    meant = [c for c in choices if _read_as(c, value)]
     if not meant:
         return None
     read = "null (no value)" if value is None else str(value).lower() if type(value) is bool else f"the number {value}"
-    written_as = " or ".join(f'"{c}"' for c in meant)
-    return f"write {written_as} in quotes: YAML reads {' and '.join(meant)} as {read}"
+    text = _written_text(field, value, written, sources)
+    if text is not None and text in meant:  # `mode: on`: the very word the choice is
+        return f'write "{text}" in quotes: YAML reads {text} as {read}'
+    listed = ", ".join(f'"{clip(c, 40)}"' for c in choices[:12]) + (" ..." if len(choices) > 12 else "")
+    nearest = " or ".join(f'"{c}"' for c in meant)
+    said = f"YAML reads {text} as {read}" if text is not None else f"YAML read the value as {read}" + (
+        " (it reads yes, no, on, off, true and false as booleans)" if type(value) is bool else "")
+    return (f"{said}; the choices are {listed}: write the one meant in quotes ({nearest} reads as {read} too, "
+            "the nearest)")
+
+
+def _written_text(field: str, value: Any, written: Iterable[tuple], sources: Mapping[str, str] | None) -> str | None:
+    """The plain scalar that ``field``'s value is written as (`yes`), read in ``sources`` at the position
+    ``written`` gives it: its key's (`mode: yes`, as a node's parameters are located) or its own. None when it is
+    not known or the loader would not read it as ``value`` (a tag, a list's item, a value on the next line)."""
+    pos = next((p for name, _, p, *_ in written if name == field), None)
+    text = sources.get(pos.file) if sources is not None and pos is not None else None
+    if text is None or pos is None or pos.line < 1 or pos.col < 1:
+        return None
+    lines = YAML_LINE_BREAK.split(text)  # the lines the positions count
+    if pos.line > len(lines):
+        return None
+    key = r"(?:[\"']?" + re.escape(field) + r"[\"']?[ \t]*:[ \t]*)?"  # `mode: `, `"mode": ` in JSON
+    found = re.compile(key + _PLAIN).match(lines[pos.line - 1], pos.col - 1)
+    return found.group("value") if found is not None and _read_as(found.group("value"), value) else None
+
+
+_PLAIN = r"(?P<value>[^\s,\[\]{}#'\"]+)"  # a flag, number or null as written: up to a space, `,`, `}` or comment
 
 
 def choice_hint(params: type[BaseModel], field: str, errors: list[dict], value: Any) -> str | None:

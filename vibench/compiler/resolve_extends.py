@@ -7,8 +7,8 @@ E205, E210, W101.
 
 Two checks of the values given with the compile (``--set``, ``vibench.build``'s keywords), which `resolve` binds
 and calls here, concern `with:` most: :func:`ignored_key_warning` says a given key the reference ignores came
-from the command line (or Python), and :func:`unread_given` refuses a given value whose only reader is a `with:`
-entry (or default) that another given value replaces.
+from the command line (or Python), and :func:`unread_given` refuses a given value whose only readers are `with:`
+entries that other given values replace.
 """
 
 from __future__ import annotations
@@ -137,17 +137,20 @@ def unread_given(root: UnitDef, given: Collection[str], words: CallerWords) -> l
     never reads it. A parameter that nothing reads at all is W105 (build_warnings.py), not this; one that the
     model's own values read (a node, a `let`, a check) is read, whatever the defaults.
 
-    Only `with:` values count: a template's declared default that reads another parameter is a key fallback
-    (B_09_FNO's `modes: {default: num_modes}`: PHM-Vibench takes `modes` when both are given). Each error is
-    located at the `with:` entry, with a note on where the value came from."""
+    Every default counts as a reader while its parameter is not given: B_09_FNO's `width: {default: d_model}` reads
+    `d_model` whatever replaces `with: {modes: "${d_model // 32}"}`. Only replaced `with:` values make an error:
+    a template's declared default that reads another parameter is a key fallback (B_09_FNO's
+    `modes: {default: num_modes}`: PHM-Vibench takes `modes` when both are given). Each error is located at the
+    `with:` entry, with a note on where the value came from."""
     names = set(given)
     readers: dict[str, list[ParamDecl]] = {}  # a given parameter -> the parameters whose defaults read it
     for reader in root.params:
-        if not reader.given:  # a template's own default that reads another (`modes: {default: num_modes}`) is a
-            continue          # fallback: a config giving both keys is the reference's rule, the one key wins
         for name in template_names(reader.default) & (names - {reader.name}):
             readers.setdefault(name, []).append(reader)
-    unread = [decl for decl in root.params if decl.name in readers and all(r.name in names for r in readers[decl.name])]
+    # a reader that is not given reads the value; a template's own default replaced by a given key is a fallback
+    # (a config giving both keys follows the reference's rule, the one key wins): either way, no error
+    unread = [decl for decl in root.params
+              if decl.name in readers and all(r.given and r.name in names for r in readers[decl.name])]
     if not unread:
         return []
     used, inherits = expression_names(replace(root, params=()))

@@ -31,7 +31,7 @@ def value_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: Node
     return ((name_hint(udef, env, diags, nd, field, value) if named else None)
             or choice_hint(params, field, errors, value)
             or name_hint(udef, env, diags, nd, field, value)
-            or quote_hint(params, field, errors, nd.params))
+            or quote_hint(params, field, errors, nd.params, diags.sources))
 
 
 def name_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: NodeDef, field: str,

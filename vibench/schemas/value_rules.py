@@ -19,10 +19,13 @@ from pydantic_core import core_schema
 from vibench.schemas.param_schema import _NAMED_CHILDREN, _NON_FINITE
 
 INTEGER_1_1 = (r"^(?:[-+]?0b_?[01](?:_?[01])*|[-+]0x_?[0-9a-fA-F](?:_?[0-9a-fA-F])*"
-               r"|0x(?:_[0-9a-fA-F](?:_?[0-9a-fA-F])*|[0-9a-fA-F]+(?:_[0-9a-fA-F]+)+)|[-+]?[1-9][0-9]*(?:_[0-9]+)+)$")
+               r"|0x(?:_[0-9a-fA-F](?:_?[0-9a-fA-F])*|[0-9a-fA-F]+(?:_[0-9a-fA-F]+)+)|[-+]?[1-9][0-9]*(?:_[0-9]+)+"
+               r"|[-+]?0+_(?:0(?:_?0)*(?:_?[1-7])?|[1-7]))$")
 """Integers as YAML 1.1 (PyYAML, so the compiler) reads them that YAML 1.2 reads as strings: with ``_``
 (``1_000``), binary (``0b101``), a signed hexadecimal (``-0x1f``); each ``_`` between two digits, as Python
-takes them (``1__0``, ``10_`` are refused). Their bounds are not checked."""
+takes them (``1__0``, ``10_`` are refused). A leading zero with ``_`` is YAML 1.1's octal, which the compiler
+reads where it changes nothing, as ``007`` (``0_0``, ``00_7``: zeros, then at most one digit 1 to 7; ``0_10`` is
+octal 8, E001; ``0_8`` no number, a string), as docs/language.md says. Their bounds are not checked."""
 NUMBER_1_1 = (INTEGER_1_1[:-2] + r"|[-+]?(?:[0-9]+(?:_[0-9]+)+\.(?:[0-9]+(?:_[0-9]+)*)?|[0-9]+(?:_[0-9]+)*\.[0-9]+"
               r"(?:_[0-9]+)+)(?:[eE][-+][0-9]+)?|\.[0-9]+(?:_[0-9]+)+(?:[eE][-+][0-9]+)?)$")
 """:data:`INTEGER_1_1`, and floats with ``_`` (``0.1_0``, ``1_0.5``, ``.5_0``)."""
