@@ -50,7 +50,7 @@ from vibench.compiler.plugin_checks import (
     shown,
     unbound_reads,
 )
-from vibench.compiler.registry_plugins import _raised_at
+from vibench.compiler.registry_plugins import _raised_at, guarded
 from vibench.compiler.registry_plugins import interrupts as interrupts  # where callers import it from
 
 CODE = "E114"
@@ -174,26 +174,29 @@ def code_problem(tree: Any, targets: frozenset[str] | None = None) -> str | None
     ``targets``, anything but those names in a tuple."""
     if not isinstance(tree, ast.expr):
         return f"{shown(tree)}, not an expression"
-    try:
-        for node in c.walk(tree):
-            if targets is not None and not isinstance(node, _TARGETS):
-                return f"a {type(node).__name__} node where only names may stand"
-            field = _NAMES.get(type(node))
-            name = getattr(node, field, None) if field is not None else None
-            unnamed = name is None and isinstance(node, ast.keyword)  # `**kwargs`: a keyword without a name
-            if field is not None and not unnamed and not (isinstance(name, str) and c.is_identifier(name)):
-                return f"the name {shown(name)}, not an identifier"
-            if targets is not None and isinstance(node, ast.Name) and node.id not in targets:
-                return f"the name `{node.id}`, not one of the outputs it is given"
-            if isinstance(node, ast.Constant) and (problem := constant_problem(node.value)) is not None:
-                return f"the constant {shown(node.value)}, {problem}"
-            if isinstance(node, ast.expr) and not isinstance(node, LAID_OUT):  # (was an internal error at -o)
-                return (f"a {type(node).__name__} node, which model.py's code does not use (write the computation "
-                        "in a native, the block's own torch class or function)")
-        expression = ast.Expression(body=c.clone(tree))
-        compile(ast.fix_missing_locations(expression), "<plug-in code>", "eval")  # every node where it may be
-    except (TypeError, ValueError, SyntaxError, RecursionError, AttributeError) as err:
-        return f"a tree that is not an expression ({exception_text(err)})"
+    # (walked and compiled, a tree of the plug-in's own node classes runs its code: what that raises says so)
+    return guarded(lambda: _tree_problem(tree, targets),
+                   lambda err: f"a tree that is not an expression ({exception_text(err)})")
+
+
+def _tree_problem(tree: ast.expr, targets: frozenset[str] | None) -> str | None:
+    for node in c.walk(tree):
+        if targets is not None and not isinstance(node, _TARGETS):
+            return f"a {type(node).__name__} node where only names may stand"
+        field = _NAMES.get(type(node))
+        name = getattr(node, field, None) if field is not None else None
+        unnamed = name is None and isinstance(node, ast.keyword)  # `**kwargs`: a keyword without a name
+        if field is not None and not unnamed and not (isinstance(name, str) and c.is_identifier(name)):
+            return f"the name {shown(name)}, not an identifier"
+        if targets is not None and isinstance(node, ast.Name) and node.id not in targets:
+            return f"the name `{node.id}`, not one of the outputs it is given"
+        if isinstance(node, ast.Constant) and (problem := constant_problem(node.value)) is not None:
+            return f"the constant {shown(node.value)}, {problem}"
+        if isinstance(node, ast.expr) and not isinstance(node, LAID_OUT):  # (was an internal error at -o)
+            return (f"a {type(node).__name__} node, which model.py's code does not use (write the computation "
+                    "in a native, the block's own torch class or function)")
+    expression = ast.Expression(body=c.clone(tree))
+    compile(ast.fix_missing_locations(expression), "<plug-in code>", "eval")  # every node where it may be
     return None
 
 
@@ -210,16 +213,20 @@ def _code_of_node(block: Block, p: Any, n_inputs: int, outs: list[TensorType]) -
         names = [f"_vb_out{k}" for k in range(len(outs))]
         code(block, "unpack", [c.ref(n) for n in names], targets=frozenset(names))
     call(block, "output_is_fresh", outs[0])
-    natives = call(block, "native_classes", p)
-    if not isinstance(natives, tuple | list) or any(n not in block.natives for n in natives):
+    given = call(block, "native_classes", p)
+    # Read once, compared by identity: a list of the plug-in's own making runs its code as it is iterated, and
+    # an object of its own as it is compared (natives are classes and functions, equal only to themselves).
+    natives = guarded(lambda: tuple(given) if isinstance(given, tuple | list) else None, lambda _: None)
+    if natives is None or not all(any(n is native for native in block.natives) for n in natives):
         raise failure(block, "`native_classes` returned a wrong value", expected="some of the block's `natives`",
-                      found=shown(natives))
+                      found=shown(given))
     _check_native_order(block, natives)
-    given = {f"_vb_in{k}" for k in range(n_inputs)} | {"_vb_mod"}
+    arguments = {f"_vb_in{k}" for k in range(n_inputs)} | {"_vb_mod"}
     for method, tree in made.items():
         if tree is not None:
-            _check_names(block, method, tree, given, natives)
-    if block.augmented not in (None, "+", "-", "*"):
+            _check_names(block, method, tree, arguments, natives)
+    operator = block.augmented  # (a str of the plug-in's own class would run its code as it is compared)
+    if not (operator is None or (type(operator) is str and operator in ("+", "-", "*"))):
         raise failure(block, "its `augmented` is not an operator model.py writes", expected='None, "+", "-" or "*"',
                       found=shown(block.augmented))
 
@@ -285,8 +292,5 @@ def _check_native_order(block: Block, natives: Any) -> None:
 
 def _source_of(tree: ast.expr) -> str:
     """A code tree as model.py would write it, for a message (bounded)."""
-    try:
-        text = ast.unparse(ast.fix_missing_locations(c.clone(tree)))
-    except Exception:  # noqa: BLE001 - a tree unparse does not take: named by its kind
-        return f"a {type(tree).__name__} node"
-    return _clip(f"`{text}`")
+    text = guarded(lambda: ast.unparse(ast.fix_missing_locations(c.clone(tree))), lambda _: None)
+    return _clip(f"`{text}`") if text is not None else f"a {type(tree).__name__} node"  # (one unparse does not take)

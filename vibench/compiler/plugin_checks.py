@@ -23,6 +23,7 @@ the plug-in's:
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib.metadata
 import math
 import operator
@@ -33,6 +34,7 @@ from typing import Any
 from vibench.compiler.codegen import code as c
 from vibench.compiler.diagnostics import clip
 from vibench.compiler.expr_functions import MAX_INT
+from vibench.compiler.registry_plugins import guarded
 from vibench.compiler.symbolic import Dim, Expr, FloorDiv
 
 GROUP = "vibench.blocks"  # the entry-point group of block plug-ins (see vibench.compiler.registry)
@@ -53,10 +55,7 @@ def whole(value: Any) -> int | None:
     """``value`` as a whole number (a numpy integer is one; a bool is not), else None."""
     if isinstance(value, bool):
         return None
-    try:
-        return int(operator.index(value))
-    except Exception:  # noqa: BLE001 - not a whole number, whatever its __index__ raises
-        return None
+    return guarded(lambda: int(operator.index(value)), lambda _: None)  # (whatever its __index__ raises: none)
 
 
 def count_problem(number: int | None) -> str | None:
@@ -74,12 +73,11 @@ def checked_dim(value: Any) -> tuple[Dim | None, str | None]:
     :mod:`vibench.compiler.symbolic` (whole coefficients within 2**62, symbols that are identifiers, floor
     divisions by whole numbers >= 2) that is not negative for every size of its symbols."""
     if isinstance(value, Expr):
-        try:
-            value = _rebuilt(value)
-        except _Malformed as err:
-            return None, str(err)
-        except Exception as err:  # noqa: BLE001 - a hand-made Expr whose parts do not compute
-            return None, f"an expression that does not rebuild ({exception_text(err)})"
+        rebuilt = guarded(lambda: _rebuilt_or_why(value),  # (a hand-made Expr whose parts do not compute)
+                          lambda err: (None, f"an expression that does not rebuild ({exception_text(err)})"))
+        if rebuilt[1] is not None:
+            return rebuilt
+        value = rebuilt[0]
         if isinstance(value, Expr):
             low, high = value.bounds({})
             return (None, "negative for every size of its symbols") if high < 0 else (value, None)
@@ -93,6 +91,13 @@ def checked_dim(value: Any) -> tuple[Dim | None, str | None]:
 
 class _Malformed(ValueError):
     pass
+
+
+def _rebuilt_or_why(e: Expr) -> tuple[Dim | None, str | None]:
+    try:
+        return _rebuilt(e), None
+    except _Malformed as err:
+        return None, str(err)
 
 
 def _rebuilt(e: Expr) -> Dim:
@@ -233,41 +238,46 @@ def shape_error_problem(err: Exception, ports: Collection[str], params: Collecti
     """What makes a ShapeError a plug-in raised other than one ``ctx.fail`` makes (None: nothing): a code
     that is not one of :data:`SHAPE_CODES`, a message that is no text, ``expected``, ``found`` or ``hint``
     neither text nor None, ``notes`` not a tuple of texts, a ``port`` or ``param`` the block does not have."""
-    try:
-        code, message, notes = err.code, err.message, err.notes  # type: ignore[attr-defined]
-        if not (isinstance(code, str) and code in SHAPE_CODES):
-            return f"its code {shown(code)} is not one a shape rule reports ({', '.join(SHAPE_CODES)})"
-        if not (isinstance(message, str) and message.strip()):
-            return f"its message {shown(message)} is no text"
-        for field in ("expected", "found", "hint"):
-            value = getattr(err, field)
-            if value is not None and not isinstance(value, str):
-                return f"its `{field}` {shown(value)} is neither text nor None"
-        if not (isinstance(notes, tuple | list) and all(isinstance(n, str) for n in notes)):
-            return f"its `notes` {shown(notes)} is not a tuple of texts"
-        for field, names, what in (("port", ports, "input port"), ("param", params, "parameter")):
-            value = getattr(err, field)
-            if value is not None and not (isinstance(value, str) and value in names):
-                return f"its `{field}` {shown(value)} names no {what} of the block"
-    except Exception as err:  # noqa: BLE001 - a ShapeError of the plug-in's own making whose fields do not read
-        return f"its fields do not read ({exception_text(err)})"
+    # (a ShapeError of the plug-in's own making whose fields do not read, or do not compare)
+    return guarded(lambda: _shape_error_problem(err, ports, params),
+                   lambda failed: f"its fields do not read ({exception_text(failed)})")
+
+
+def _shape_error_problem(err: Exception, ports: Collection[str], params: Collection[str]) -> str | None:
+    code, message, notes = err.code, err.message, err.notes  # type: ignore[attr-defined]
+    if not (isinstance(code, str) and code in SHAPE_CODES):
+        return f"its code {shown(code)} is not one a shape rule reports ({', '.join(SHAPE_CODES)})"
+    if not (isinstance(message, str) and message.strip()):
+        return f"its message {shown(message)} is no text"
+    for field in ("expected", "found", "hint"):
+        value = getattr(err, field)
+        if value is not None and not isinstance(value, str):
+            return f"its `{field}` {shown(value)} is neither text nor None"
+    if not (isinstance(notes, tuple | list) and all(isinstance(n, str) for n in notes)):
+        return f"its `notes` {shown(notes)} is not a tuple of texts"
+    for field, names, what in (("port", ports, "input port"), ("param", params, "parameter")):
+        value = getattr(err, field)
+        if value is not None and not (isinstance(value, str) and value in names):
+            return f"its `{field}` {shown(value)} names no {what} of the block"
     return None
 
 
 def need_problem(need: Exception, symbols: Collection[str]) -> str | None:
     """What makes a NeedConcrete a plug-in raised other than one ``ctx.concrete`` makes (None: nothing): its
     ``symbols`` a non-empty set of the symbols of the node's input shapes (``symbols``), its ``what`` text."""
-    try:
-        needed, what = need.symbols, need.what  # type: ignore[attr-defined]
-        if not (isinstance(needed, set | frozenset) and needed and all(isinstance(s, str) for s in needed)):
-            return f"its symbols {shown(needed)} are not a set of the input sizes' symbols"
-        unknown = sorted(needed - set(symbols))
-        if unknown:
-            return f"it names the symbol {shown(unknown[0])}, which no input shape of the node holds"
-        if not (isinstance(what, str) and what.strip()):
-            return f"what it says needs them, {shown(what)}, is no text"
-    except Exception as err:  # noqa: BLE001 - an exception of the plug-in's own making whose fields do not read
-        return f"its fields do not read ({exception_text(err)})"
+    # (an exception of the plug-in's own making whose fields do not read, or do not compare)
+    return guarded(lambda: _need_problem(need, symbols), lambda err: f"its fields do not read ({exception_text(err)})")
+
+
+def _need_problem(need: Exception, symbols: Collection[str]) -> str | None:
+    needed, what = need.symbols, need.what  # type: ignore[attr-defined]
+    if not (isinstance(needed, set | frozenset) and needed and all(isinstance(s, str) for s in needed)):
+        return f"its symbols {shown(needed)} are not a set of the input sizes' symbols"
+    unknown = sorted(needed - set(symbols))
+    if unknown:
+        return f"it names the symbol {shown(unknown[0])}, which no input shape of the node holds"
+    if not (isinstance(what, str) and what.strip()):
+        return f"what it says needs them, {shown(what)}, is no text"
     return None
 
 
@@ -305,10 +315,7 @@ def _entry_point(cls: type, module: str) -> str | None:
 
 def exception_text(err: BaseException) -> str:
     """``Type: message`` of an exception, on one line and bounded (a plug-in's message is any text)."""
-    try:
-        text = str(err)
-    except Exception:  # noqa: BLE001 - an exception whose message cannot be made
-        text = "(its message cannot be shown)"
+    text = guarded(lambda: str(err), lambda _: "(its message cannot be shown)")  # (its __str__ is the plug-in's)
     name = type(err).__name__
     return clip_text(f"{name}: {text}" if text else name)
 
@@ -325,6 +332,15 @@ class _Repr(reprlib.Repr):
     def repr_int(self, x: int, level: int) -> str:
         return f"<{digits(x)}>" if abs(x) >= 10**40 else super().repr_int(x, level)
 
+    def repr_instance(self, x: Any, level: int) -> str:
+        """``repr(x)`` cut in the middle, or ``x`` named by its type when its ``__repr__`` raises (reprlib's own
+        catches an Exception only, and writes the object's address, which changes from run to run)."""
+        text = guarded(lambda: builtins.repr(x), lambda _: f"a {type(x).__name__}")
+        if len(text) > self.maxother:
+            head = max(0, (self.maxother - 3) // 2)
+            text = text[:head] + "..." + text[len(text) - max(0, self.maxother - 3 - head):]
+        return text
+
 
 _REPR = _Repr()
 _REPR.maxstring = _REPR.maxother = 120
@@ -332,12 +348,9 @@ _REPR.maxlevel = 3
 
 
 def shown(value: Any) -> str:
-    """A plug-in's value for a message: its repr, bounded (``reprlib``: a long list or text is cut)."""
-    try:
-        text = _REPR.repr(value)
-    except Exception:  # noqa: BLE001 - a repr that fails
-        text = f"a {type(value).__name__}"
-    return clip_text(text)
+    """A plug-in's value for a message: its repr, bounded (``reprlib``: a long list or text is cut), or its type
+    when the repr raises (the plug-in's ``__repr__``, or the ``__iter__`` of a list of its own making)."""
+    return clip_text(guarded(lambda: _REPR.repr(value), lambda _: f"a {type(value).__name__}"))
 
 
 def clip_text(text: str) -> str:

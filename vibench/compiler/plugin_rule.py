@@ -3,11 +3,12 @@ the compiler uses it (:mod:`vibench.compiler.plugin_calls` calls its methods and
 
 * what ``infer`` returns (:func:`outputs`): one TensorType per output port, each dim a whole number in
   [0, 2**62] or a symbolic expression of the symbols of the node's input sizes, each dtype one of vibench's;
+  a size the node's sizes may make negative is a constraint of the node (:func:`_require_sizes`);
 * the values it sets with ``ctx.set`` (:func:`with_set`), validated by the block's parameter model as a spec's
   values are, and bounded as theirs are (integers within 2**62; floats finite unless ``infinite_ok``): they
   reached model.py unchecked (``nn.Linear("abc", 3)``, ``nn.Linear(2**63, 3)``);
 * ``param_count``, ``buffer_count``, ``submodule_count`` (:func:`count`) and ``flops`` (:func:`flops`): whole
-  numbers in [0, 2**62], ``flops`` a symbolic expression too.
+  numbers in [0, 2**62], ``flops`` a symbolic expression too, held to the input sizes' symbols and never negative.
 
 What it returns wrongly is E114 at the node, the plug-in's failure. A number beyond 2**62 is the spec's instead
 when the spec's sizes make it (:func:`spec_sized`: ``out_features: 10**18`` into a plug-in's linear), or when
@@ -19,13 +20,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from vibench.compiler.blocks.base import ALL_DTYPES, Block, ShapeError
-from vibench.compiler.constraints import NodeContext
+from vibench.compiler.constraints import NodeContext, ge_text
 from vibench.compiler.expr_functions import MAX_INT
-from vibench.compiler.ir import Instance, TensorType
-from vibench.compiler.plugin_calls import _code_of_node, call, failure, validated
+from vibench.compiler.ir import Constraint, Instance, TensorType
+from vibench.compiler.plugin_calls import CODE, _code_of_node, call, failure, validated
 from vibench.compiler.plugin_checks import (
     SHAPE_CODES,
     checked_dim,
@@ -37,7 +38,11 @@ from vibench.compiler.plugin_checks import (
     whole,
 )
 from vibench.compiler.plugin_checks import clip_text as _clip
+from vibench.compiler.registry_plugins import guarded
+from vibench.compiler.space import SymbolSpace
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
+
+T = TypeVar("T")
 
 
 def rule(block: Block, p: Any, ins: list[TensorType], ctx: NodeContext) -> Instance:
@@ -49,15 +54,18 @@ def rule(block: Block, p: Any, ins: list[TensorType], ctx: NodeContext) -> Insta
         _check_raised(block, err, ins)
         raise
     outs = outputs(block, made, p, ins)
+    _require_sizes(block, outs, ctx)
     final = with_set(block, p, ctx.resolved)
     names = block.outputs or tuple(str(k) for k in range(len(outs)))
     instance = Instance(params=final, unit=None, outputs=tuple(zip(names, outs, strict=True)),
                         param_count=count(block, "param_count", final, list(ins)),
-                        flops=flops(block, final, list(ins), list(outs)),
+                        flops=flops(block, final, list(ins), list(outs), ctx.space),
                         buffer_count=count(block, "buffer_count", final, list(ins)),
                         submodules=count(block, "submodule_count", final, list(ins)))
     _code_of_node(block, final, len(ins), outs)
     return instance
+
+
 def _check_raised(block: Block, err: ShapeError | NeedConcrete, ins: list[TensorType]) -> None:
     """E114 for a ShapeError or NeedConcrete of ``infer`` whose fields are not what ``ctx.fail`` or
     ``ctx.concrete`` make (``code=None``, ``expected=5``, ``NeedConcrete("LB", None)``): as the spec's error it
@@ -95,26 +103,29 @@ def outputs(block: Block, outs: Any, p: Any, ins: list[TensorType]) -> list[Tens
     ports = tuple(block.outputs)
     want = (f"{len(ports)} TensorType{'s' if len(ports) != 1 else ''} in a list or tuple, one per output port "
             f"({', '.join(f'`{p}`' for p in ports)})" if ports else "a list or tuple of one or more TensorTypes")
-    if not isinstance(outs, list | tuple):
+    # Read as plain lists first: a list, tuple or TensorType of the plug-in's own class runs its code as it is read.
+    items = _read(block, lambda v: list(v) if isinstance(v, list | tuple) else None, outs, want)
+    if items is None:
         raise failure(block, "`infer` returned a wrong value", expected=want, found=shown(outs))
-    if (ports and len(outs) != len(ports)) or not outs:
-        raise failure(block, f"`infer` returned {len(outs)} output{'s' if len(outs) != 1 else ''} for "
+    if (ports and len(items) != len(ports)) or not items:
+        raise failure(block, f"`infer` returned {len(items)} output{'s' if len(items) != 1 else ''} for "
                       f"{len(ports) or 'any number of'} output port{'s' if len(ports) != 1 else ''}",
                       expected=want, found=shown(outs),
                       notes=("a block of several outputs names them in `outputs`; one that gives any number "
                              "declares `outputs = ()`",))
     checked = []
     symbols = input_symbols(ins)
-    for k, t in enumerate(outs):
+    for k, t in enumerate(items):
         if not isinstance(t, TensorType):
             raise failure(block, "`infer` returned a wrong value", expected="a TensorType for each output",
                           found=f"output {k} is {shown(t)}")
-        shape = t.shape
-        if not isinstance(shape, tuple | list):
+        shape, dtype = _read(block, lambda v: (v.shape, v.dtype), t, "a TensorType for each output")
+        given = _read(block, lambda v: list(v) if isinstance(v, tuple | list) else None, shape, "a tuple of dims")
+        if given is None:
             raise failure(block, f"`infer` returned a wrong shape for output {k}", expected="a tuple of dims",
                           found=shown(shape))
         dims = []
-        for j, d in enumerate(shape):
+        for j, d in enumerate(given):
             dim, why = checked_dim(d)
             if dim is None and spec_sized(whole(d), p, ins):  # (`times: 10**18`: E309 says so, as for a built-in)
                 dim = whole(d)
@@ -132,11 +143,50 @@ def outputs(block: Block, outs: Any, p: Any, ins: list[TensorType]) -> list[Tens
                               + "): model.py computes the output from its inputs",
                               found=f"dimension {j} is `{_clip(str(dim))}` (in {shown(shape)})")
             dims.append(dim)
-        if not isinstance(t.dtype, str) or t.dtype not in ALL_DTYPES:
+        name = str.__str__(dtype) if isinstance(dtype, str) else None  # (a plain str: no code of the plug-in's)
+        if name is None or name not in ALL_DTYPES:
             raise failure(block, f"`infer` returned an unknown dtype for output {k}",
-                          expected="one of " + ", ".join(sorted(ALL_DTYPES)), found=shown(t.dtype))
-        checked.append(TensorType(tuple(dims), t.dtype))
+                          expected="one of " + ", ".join(sorted(ALL_DTYPES)), found=shown(dtype))
+        checked.append(TensorType(tuple(dims), name))
     return checked
+
+
+def _read(block: Block, read: Callable[[Any], T], value: Any, expected: str) -> T:
+    """``read(value)`` of what ``infer`` returned (its list of outputs, a TensorType's fields, a shape), guarded:
+    a value of the plug-in's own class (a list whose ``__iter__``, a TensorType whose property is its code) that
+    raises as it is read is E114, named by its type."""
+    def unread(err: BaseException) -> T:
+        raise failure(block, f"`infer` returned a value that does not read: reading it raised "
+                      f"{_clip(type(err).__name__)}", expected=expected,
+                      found=f"{shown(value)} ({exception_text(err)})") from None
+
+    return guarded(lambda: read(value), unread)
+
+
+def _require_sizes(block: Block, outs: list[TensorType], ctx: NodeContext) -> None:
+    """Each output size that the node's sizes may make negative (``L - 100``: a plug-in that states no
+    ``ctx.require(L, ">=", 100, ...)``) is recorded as a constraint of the node, E114 when ``--input`` breaks it
+    (model.py checks it too): it was taken, and ``--input x=2,2,8`` printed ``output y: [2, 2, -92]``, where a spec
+    of ``[B, 2, 8]`` is E114. A size negative for every size the spec allows is E114 at once."""
+    for k, t in enumerate(outs):
+        for j, d in enumerate(t.shape):
+            if not isinstance(d, Expr):
+                continue
+            verdict = ctx.space.decide_ge(d)
+            if verdict is False:
+                raise failure(block, f"`infer` returned a wrong shape for output {k}: dimension {j} is negative for "
+                              "every size the spec allows", expected="sizes that are not negative",
+                              found=f"dimension {j} is `{_clip(str(d))}` (in {shown(t.shape)})", notes=_bounded(d, ctx))
+            if verdict is None:
+                reason = (f"plug-in block `{block.name}` gives dimension {j} of its output {k} the size "
+                          f"`{_clip(str(d))}`, which may not be negative (the block requires nothing that ensures it)")
+                ctx.space.record(Constraint(d, ">=", ge_text(d), reason, node=ctx.node, pos=ctx.pos, code=CODE))
+
+
+def _bounded(d: Expr, ctx: NodeContext) -> tuple[str, ...]:
+    """A note of the constraints that bound the symbols of ``d`` where it is negative for every size."""
+    found = [c for s in sorted(d.symbols()) for c in ctx.space.bound_sources(s) if c.node]
+    return (", ".join(f"`{c.text}` from node `{c.node}`" for c in found),) if found else ()
 
 
 def count(block: Block, method: str, p: Any, ins: list[TensorType]) -> int:
@@ -152,10 +202,13 @@ def count(block: Block, method: str, p: Any, ins: list[TensorType]) -> int:
     return number
 
 
-def flops(block: Block, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
-    """``flops``: a whole number in [0, 2**62] or a symbolic expression. vibench's own default (the first
-    output's size) is computed as for a built-in block, unchecked: an output of more than 2**62 elements is the
-    spec's E309 (`times: 10**17` into a plug-in's tile), not a wrong value of the plug-in's."""
+def flops(block: Block, p: Any, ins: list[TensorType], outs: list[TensorType], space: SymbolSpace) -> Dim:
+    """``flops``: a whole number in [0, 2**62] or a symbolic expression of the symbols of the input sizes, as an
+    output size is (``3 * Z`` printed `total FLOPs: 3 * Z`), not negative for any size of its one symbol that
+    ``space`` (the node's: its requirements, its outputs' sizes) allows (``L - 100`` printed `FLOPs -92` once
+    ``--input`` gave L = 8). vibench's own default (the first output's size) is computed as for a built-in block,
+    unchecked: an output of more than 2**62 elements is the spec's E309 (`times: 10**17` into a plug-in's tile),
+    not a wrong value of the plug-in's."""
     if getattr(type(block), "flops", None) is Block.flops:
         return Block.flops(block, p, ins, outs)
     value = call(block, "flops", p, ins, outs, passes=_sizes_unknown(ins))
@@ -165,6 +218,22 @@ def flops(block: Block, p: Any, ins: list[TensorType], outs: list[TensorType]) -
     if dim is None:
         raise failure(block, f"`flops` returned a wrong value: {why}",
                       expected="a whole number from 0 to 2**62 or a symbolic expression", found=shown(value))
+    if isinstance(dim, Expr):
+        symbols = input_symbols(ins)
+        unknown = sorted(dim.symbols() - symbols)
+        if unknown:
+            raise failure(block, f"`flops` returned a count that names the symbol {shown(unknown[0])}, which no "
+                          "input shape of the node holds", expected="a count of numbers and the symbols of the "
+                          "node's input sizes (" + (_clip(", ".join(f"`{s}`" for s in sorted(symbols))) or "none: "
+                          "they are fixed") + ")", found=f"`{_clip(str(dim))}`")
+        # Several symbols are not searched (`2 * B * C * L - B * C + B` is not negative, and bounds cannot tell).
+        verdict = space.decide_ge(dim)
+        if verdict is False or (verdict is None and space.solve(dim, ">=") is not None):
+            when = ("every size the spec allows" if verdict is False else f"some sizes the node takes (it is not "
+                    f"negative only where {ge_text(dim)}, which the block does not require)")
+            raise failure(block, f"`flops` returned a count that is negative for {when}",
+                          expected="a count that is not negative for any size the node takes (its block's "
+                          "`ctx.require` and its outputs' sizes bound them)", found=f"`{_clip(str(dim))}`")
     return dim
 
 
@@ -206,9 +275,10 @@ def with_set(block: Block, p: Any, resolved: dict[Any, Any]) -> Any:
         return p
     fields = type(p).model_fields
     named = {name: name for name in fields} | {info.alias: name for name, info in fields.items() if info.alias}
-    unknown = next((key for key in resolved if key not in named), None)
+    # (a name that is no str is no parameter; hashed or compared, one of the plug-in's own class runs its code)
+    unknown = next(((k, v) for k, v in resolved.items() if type(k) is not str or k not in named), None)
     if unknown is not None:
-        raise _set_failure(block, unknown, resolved[unknown], "which is not a parameter of the block",
+        raise _set_failure(block, *unknown, "which is not a parameter of the block",
                            "one of its parameters: " + (", ".join(f"`{n}`" for n in fields) or "none"))
     values = {fields[name].alias or name: getattr(p, name) for name in p.model_fields_set}
     values |= {fields[named[key]].alias or named[key]: value for key, value in resolved.items()}
@@ -231,7 +301,8 @@ def with_set(block: Block, p: Any, resolved: dict[Any, Any]) -> Any:
 
 
 def _set_failure(block: Block, key: Any, value: Any, why: str, expected: str) -> Exception:
-    return failure(block, f"its `infer` set `{_clip(str(key))}` with `ctx.set` to {shown(value)}, {why}",
+    name = f"`{_clip(key)}`" if type(key) is str else shown(key)
+    return failure(block, f"its `infer` set {name} with `ctx.set` to {shown(value)}, {why}",
                    expected=expected, found=f"ctx.set({shown(key)}, {shown(value)})")
 
 

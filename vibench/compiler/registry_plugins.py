@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from vibench.compiler.blocks.contract import Problem
     from vibench.compiler.diagnostics import Diagnostic
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -80,7 +83,10 @@ def _is_vibench(obj: Any) -> bool:
 
 
 def _class_name(cls: Any) -> str:
-    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', repr(cls))}"
+    qualname = getattr(cls, "__qualname__", None)
+    if not isinstance(qualname, str):  # (a metaclass's __repr__ is the plug-in's code: never read for nothing)
+        qualname = guarded(lambda: repr(cls), lambda _: f"a {type(cls).__name__}")
+    return f"{getattr(cls, '__module__', '?')}.{qualname}"
 
 
 def _name_of(cls: Any) -> str:
@@ -133,10 +139,7 @@ def _shown_problems(block: Any) -> list[Problem]:
 def _exception(err: BaseException) -> str:
     if _malformed_entry_point(err):  # (not "AttributeError: 'NoneType' object has no attribute 'group'")
         return "the entry point is malformed: its value is not `module` or `module:attr`"
-    try:
-        text = str(err)
-    except Exception:  # noqa: BLE001 - a plug-in's exception whose __str__ fails: named by its type
-        text = ""
+    text = guarded(lambda: str(err), lambda _: "")  # (a plug-in's exception whose __str__ fails: named by its type)
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
@@ -157,20 +160,18 @@ def _own_files(module: str) -> tuple[str, ...]:
     paths: Any = getattr(loaded, "__path__", None)
     file: Any = getattr(loaded, "__file__", None)
     if loaded is None and top and top != "__main__":
-        try:  # a plug-in that failed to import is not in sys.modules; its top-level spec imports nothing
-            spec = importlib.util.find_spec(top)
-        except Exception:  # noqa: BLE001 - an odd finder on the path: the plug-in is then not located
-            spec = None
+        # A plug-in that failed to import is not in sys.modules; its top-level spec imports nothing (an odd
+        # finder on the path, maybe a plug-in's: the plug-in is then not located).
+        spec = guarded(lambda: importlib.util.find_spec(top), lambda _: None)
         if spec is not None:
             paths, file = spec.submodule_search_locations, spec.origin
-    places: list[str] = []
-    try:
-        if paths:
-            places = [os.path.join(os.path.realpath(p), "") for p in list(paths) if isinstance(p, str)]
-        elif isinstance(file, str) and os.path.isfile(file):
-            places = [os.path.realpath(file)]
-    except Exception:  # noqa: BLE001 - a package's __path__ of the plug-in's own making
-        return ()
+
+    def located() -> list[str]:
+        if paths:  # (a package's __path__ of the plug-in's own making: then not located)
+            return [os.path.join(os.path.realpath(p), "") for p in list(paths) if isinstance(p, str)]
+        return [os.path.realpath(file)] if isinstance(file, str) and os.path.isfile(file) else []
+
+    places = guarded(located, lambda _: [])
     vibench = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "")
     return tuple(p for p in places if not p.startswith(vibench))
 
@@ -193,15 +194,16 @@ def _plugin_frame(err: BaseException, module: str) -> tuple[str, int, str] | Non
         real = os.path.realpath(path)
         return any(real == place or (place.endswith(os.sep) and real.startswith(place)) for place in own)
 
-    found = None
-    try:
+    def deepest() -> tuple[str, int] | None:
+        found: tuple[str, int] | None = None
         for frame, line in traceback.walk_tb(err.__traceback__):
             if line is not None and mine(frame.f_code.co_filename):
                 found = (frame.f_code.co_filename, line)
         if isinstance(err, SyntaxError) and mine(err.filename) and isinstance(err.lineno, int):
             found = (str(err.filename), err.lineno)
-    except Exception:  # noqa: BLE001 - an exception of the plug-in's making with an odd traceback or filename
-        return None
+        return found
+
+    found = guarded(deepest, lambda _: None)  # (an exception of the plug-in's making, of an odd traceback or filename)
     if found is None:
         return None
     text = linecache.getline(found[0], found[1]).strip()
@@ -267,11 +269,11 @@ def _defined_at(obj: Any) -> str | None:
     """``FILE:LINE`` where a plug-in's class (or function) is defined, or None where that cannot be read."""
     import inspect
 
-    try:
-        file = inspect.getsourcefile(obj)
-        lines, line = inspect.getsourcelines(obj)
-    except Exception:  # noqa: BLE001 - no source (bytecode only, a class made at run time), an odd class
+    # None with no source (bytecode only, a class made at run time) or an odd class (inspect reads its attributes)
+    source = guarded(lambda: (inspect.getsourcefile(obj), *inspect.getsourcelines(obj)), lambda _: None)
+    if source is None:
         return None
+    file, lines, line = source
     for k, text in enumerate(lines):  # the `class` line, below its decorators
         if text.lstrip().startswith(("class ", "def ", "async def ")):
             line += k
@@ -352,3 +354,21 @@ def interrupts(err: BaseException) -> bool:
         return True
     own = str(getattr(type(err), "__module__", "")).split(".")[0] == "vibench"
     return own and not isinstance(err, Exception)
+
+
+def guarded(read: Callable[[], T], failed: Callable[[BaseException], T]) -> T:
+    """``read()``, or ``failed(err)`` when it raises ``err``. ``read`` runs a plug-in's own code: the ``__repr__``,
+    ``__str__``, ``__eq__``, ``__hash__``, ``__iter__`` or ``__index__`` of a value or exception it gave vibench,
+    or a check that calls them. Whatever that raises is the plug-in's failure, shown by the value's type: a
+    ``SystemExit`` or ``GeneratorExit`` too, which ended vibench silently with the plug-in's exit code when a
+    message only showed the value; an interrupt (:func:`interrupts`) still stops the run.
+
+    >>> guarded(lambda: repr(7), lambda err: "a value"), guarded(lambda: sys.exit(0), lambda err: type(err).__name__)
+    ('7', 'SystemExit')
+    """
+    try:
+        return read()
+    except BaseException as err:  # noqa: BLE001 - the plug-in's own code, whatever it raises (interrupts go on)
+        if interrupts(err):
+            raise
+        return failed(err)

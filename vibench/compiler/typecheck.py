@@ -139,7 +139,7 @@ class TypeCheck(CompositeCheck):
             self.prim_memo[by_values] = memo
         instance, constraints = memo
         for c in constraints:
-            self.space.record(Constraint(c.lhs, c.op, c.text, c.reason, c.mod, nd.name, nd.pos))
+            self.space.record(Constraint(c.lhs, c.op, c.text, c.reason, c.mod, nd.name, nd.pos, c.code))
         if block.natives:
             self.check_native_names(nd, block, instance.params)
         return instance
