@@ -7,7 +7,8 @@
    writes FILE instead (a path from the current folder, as vibench-compile's ``-o``, but a file: not ``-``);
 2. import that file as a plain Python file, whatever its suffix (it needs nothing but torch);
 3. feed it a batch of synthetic bearing-vibration signals (shaft harmonics, periodic fault
-   impacts exciting a structural resonance, noise) and print shapes and parameter counts.
+   impacts exciting a structural resonance, noise) and print shapes and parameter counts: the spec's
+   warnings on standard error, as ``--check`` prints them, and its summary at the batch's sizes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SPEC = os.path.join("examples", "resnet18_1d.yaml")
 DEFAULT_OUT = os.path.join("build", "model.py")  # in the checkout, whatever the current folder (`make run`)
+DEFAULT_BATCH, DEFAULT_LENGTH = 8, 2048
 
 
 # Symbols that name channels or features, never the length (`[B, 512, C]`: Dlinear's length is fixed).
@@ -34,7 +36,8 @@ def free_sizes(inputs, batch: int, length: int) -> tuple[dict[str, int], set[str
     leading symbol the inputs of rank 2 or more share (`B` if it is one; the first input's leading symbol when
     no input has rank 2). A length is `L`, and any symbol that is the one free axis besides the batch of an
     input of rank 2 or 3 (`[B, T]`, `[B, 1, T]`, `[B, T, 2]`) and not a channel name (CHANNEL_NAMES); each gets
-    --length. Other free sizes (channels C, ...) are 1."""
+    --length. Other free sizes (channels C, ...) are 1 (the demo gives one a constraint fixes, `P == 32`, that value:
+    :func:`pinned_sizes`)."""
     def symbol(d) -> str | None:
         return str(d) if not isinstance(d, int) and str(d).isidentifier() else None
 
@@ -54,6 +57,24 @@ def free_sizes(inputs, batch: int, length: int) -> tuple[dict[str, int], set[str
             lengths.add(rest[0])
     sizes.update(dict.fromkeys(sorted(lengths), length))
     return sizes, lengths
+
+
+def pinned_sizes(constraints) -> dict[str, int]:
+    """The sizes the model's constraints fix, ``P == 32`` (``c * S + k == 0`` in one free symbol, with a positive
+    whole solution): the demo's 1 for such a size failed the check of its batch (isfm/backbone/B_11_MomentumEncoder's
+    P, its tokens, must be 32)."""
+    from vibench.compiler.symbolic import Expr
+
+    sizes: dict[str, int] = {}
+    for c in constraints:
+        if c.op != "==" or not isinstance(c.lhs, Expr) or len(c.lhs.terms) != 1:
+            continue
+        ((monomial, coefficient),) = c.lhs.terms
+        if len(monomial) == 1 and isinstance(monomial[0], str):
+            value, rest = divmod(-c.lhs.const, coefficient)
+            if rest == 0 and value >= 1:
+                sizes.setdefault(monomial[0], value)
+    return sizes
 
 
 def from_checkout(path: str) -> str:
@@ -83,9 +104,11 @@ def synthetic_vibration(batch: int, channels: int, length: int, fs: float = 12_0
 def main() -> int:
     import vibench
     from vibench.compiler.cli_args import UsageError, _parse_sets, _positive, _search_path, _spec_path
+    from vibench.compiler.diagnostics import MAX_SHOWN
     from vibench.compiler.outputs import OutputError, output_target, refuse_inputs, write_atomic
     from vibench.compiler.pipeline import compile_program, compile_source
     from vibench.compiler.report import check_report
+    from vibench.compiler.resolve_sources import recording_sources
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("spec", nargs="?", default=None, metavar="SPEC",
@@ -100,9 +123,11 @@ def main() -> int:
                         help="where to write model.py (a path from the current folder; its folder must exist; a file, "
                         f"which the demo imports, not -); default: {DEFAULT_OUT} of the checkout, as `make run` "
                         "writes it")
-    parser.add_argument("--batch", type=_positive, default=8, help="samples in the synthetic batch (default: 8)")
-    parser.add_argument("--length", type=_positive, default=2048,
-                        help="samples per signal, the size L of the model's inputs (default: 2048)")
+    # (None when not given: a size the model fixes, `L == 512`, then takes the model's value, not the default)
+    parser.add_argument("--batch", type=_positive, default=None,
+                        help=f"samples in the synthetic batch (default: {DEFAULT_BATCH})")
+    parser.add_argument("--length", type=_positive, default=None,
+                        help=f"samples per signal, the size L of the model's inputs (default: {DEFAULT_LENGTH})")
     args = parser.parse_args()
     # The spec, its --set values, the search path and -o as vibench-compile reads them from the caller's folder
     # (its messages name `--set backbone=...`, not a Python keyword); the spec and the output named from the
@@ -126,28 +151,41 @@ def main() -> int:
     started = time.perf_counter()
     read: set[str] = set()
     try:
-        program = compile_program(spec, params=params or None, search_path=search, overrides_text=shown,
-                                  files_read=read)
+        with recording_sources() as sources:  # the files a warning quotes, as vibench-compile --check shows them
+            program = compile_program(spec, params=params or None, search_path=search, overrides_text=shown,
+                                      files_read=read)
         source = compile_source(program, out_path=out)
     except vibench.SpecError as err:
         print(err.render(), file=sys.stderr)
         return 1
+    for warning in program.warnings[:MAX_SHOWN]:  # (`with: {d_model: 128}` that no component reads: W104)
+        print(warning.render(sources) + "\n", file=sys.stderr)
+    if len(program.warnings) > MAX_SHOWN:
+        print(f"... and {len(program.warnings) - MAX_SHOWN:,} more (the first {MAX_SHOWN} of "
+              f"{len(program.warnings):,} are shown)\n", file=sys.stderr)
     try:  # `-o examples/resnet18_1d.yaml` would have replaced the spec it compiles
         refuse_inputs(target or {}, read)
     except OutputError as err:
         parser.error(str(err))
     elapsed = time.perf_counter() - started
     root = program.root
-    sizes, lengths = free_sizes(root.inputs, args.batch, args.length)
+    batch_size, length = args.batch or DEFAULT_BATCH, args.length or DEFAULT_LENGTH
+    sizes, lengths = free_sizes(root.inputs, batch_size, length)
+    given = {name for name in sizes if (args.length if name in lengths else args.batch) is not None}
+    pinned = {name: value for name, value in pinned_sizes(root.constraints).items() if name not in given}
+    sizes.update(pinned)
     shapes = {name: tuple(d if isinstance(d, int) else sizes.get(str(d), 1) for d in t.shape)
               for name, t in root.inputs}
+    if pinned:
+        fixed = ", ".join(f"{name} set to {value}" for name, value in sorted(pinned.items()))
+        print(f"(free size{'s' if len(pinned) > 1 else ''} {fixed}, as the model requires)")
     ones = sorted({str(d) for _, t in root.inputs for d in t.shape if not isinstance(d, int)} - set(sizes))
     if ones:
         print(f"(free size{'s' if len(ones) > 1 else ''} {', '.join(ones)} set to 1)")
     try:  # the batch's sizes against the model's constraints (L a multiple of the patch length, ...)
-        compile_program(spec, params=params or None, inputs=shapes, search_path=search, overrides_text=shown)
+        bound = compile_program(spec, params=params or None, inputs=shapes, search_path=search, overrides_text=shown)
     except vibench.SpecError as err:
-        print(f"the demo's batch (--batch {args.batch}, --length {args.length}) does not fit {spec}:", file=sys.stderr)
+        print(f"the demo's batch (--batch {batch_size}, --length {length}) does not fit {spec}:", file=sys.stderr)
         print(err.render(), file=sys.stderr)
         return 1
     try:
@@ -156,7 +194,8 @@ def main() -> int:
         print(f"run_demo.py: {err}", file=sys.stderr)
         return 2
     print(f"compiled {spec} in {elapsed:.2f} s -> {os.path.abspath(out)}")
-    print(check_report(program, summary=True, written=None), end="\n\n")
+    # the report at the demo's sizes: its shapes and FLOPs are the batch's, not formulas to bind with --input
+    print(check_report(bound, summary=True, written=None), end="\n\n")
 
     import torch
 

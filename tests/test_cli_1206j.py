@@ -225,3 +225,20 @@ def test_the_docstring_examples_of_the_words_read_for_the_format_run() -> None:
 
     result = doctest.testmod(cli_json)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_spec_path_folder_that_cannot_be_read_is_a_usage_error(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`-I noread` (chmod 000) listed "no specs" with exit 0 and made a template "no such spec file". Tests run as
+    root, which may read any folder: os.access is made to say what it says to another user."""
+
+    from vibench.compiler import cli_args
+
+    folder = tmp_path / "noread"
+    folder.mkdir()
+    real = os.access
+    monkeypatch.setattr(cli_args.os, "access", lambda p, mode: False if str(p) == str(folder) else real(p, mode))
+    monkeypatch.delenv("VIBENCH_SPEC_PATH", raising=False)
+    with pytest.raises(cli_args.UsageError, match="noread: the folder cannot be read"):
+        cli_args._search_path(argparse.Namespace(spec_path=[str(folder)]))
+    monkeypatch.setattr(cli_args.os, "access", real)
+    assert cli_args._search_path(argparse.Namespace(spec_path=[str(folder)])) == [str(folder)]

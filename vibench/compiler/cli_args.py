@@ -211,6 +211,8 @@ def _search_path(ns: argparse.Namespace) -> list[str]:
             if not os.path.isdir(folder):
                 raise UsageError(f"{named} {clip_path(folder)}: "
                                  + ("not a folder" if os.path.exists(folder) else "no such folder"))
+            if not os.access(folder, os.R_OK | os.X_OK):  # else "no specs" / "no such spec file", exit 0 for --list
+                raise UsageError(f"{named} {clip_path(folder)}: the folder cannot be read (permission denied)")
     return distinct_folders([*ns.spec_path, *from_env])
 
 

@@ -97,7 +97,8 @@ def walk_specs(root: str) -> FolderWalk:
     folders by name, each walked whole), within :data:`WALK_FOLDERS` folders and :data:`WALK_ENTRIES` entries.
     Skipped: hidden files and folders (``.git``, ``.venv``), what is no regular file (a dangling link, a FIFO named
     ``x.yaml``), the JSON Schemas ``vibench-compile schema`` wrote; a linked folder is not walked (as ``os.walk``)
-    and one that cannot be read offers nothing."""
+    and one inside that cannot be read offers nothing. ``root`` itself unreadable stops the walk at its start,
+    saying why (:data:`UNREADABLE`): an `-I` folder of mode 000 was listed as holding no specs."""
     paths: list[str] = []
     pending = [root]  # the folders still to read, the next one last
     folders = entries = 0
@@ -114,11 +115,17 @@ def walk_specs(root: str) -> FolderWalk:
                         return FolderWalk(paths + _specs(listed), _limit_reached(folders, entries))
                     entries += 1
                     listed.append(entry)
-        except OSError:
+        except OSError as err:
+            if folder == root and not isinstance(err, FileNotFoundError):
+                return FolderWalk([], f"{UNREADABLE} ({err.strerror or err})")
             continue  # removed or unreadable since it was listed
         paths += _specs(listed)
         pending += sorted((e.path for e in listed if not e.name.startswith(".") and _is_folder(e)), reverse=True)
     return FolderWalk(paths, None)
+
+
+UNREADABLE = "at its start: the folder cannot be read"
+"""How :attr:`FolderWalk.stopped` begins for a folder whose walk read nothing, as it cannot read the folder."""
 
 
 def _limit_reached(folders: int, entries: int) -> str:
@@ -198,6 +205,8 @@ def _sections(search_path: list[str]) -> list[_Section]:
 
 
 def _stopped_text(stopped: str) -> str:
+    if stopped.startswith(UNREADABLE):
+        return f"the walk of this folder stopped {stopped}: give --spec-path a folder you may read"
     return (f"the walk of this folder stopped {stopped}: templates further in are not listed "
             "(give --spec-path a folder of specs)")
 
@@ -284,7 +293,8 @@ def describe(name: str, path: str | None = None, search_path: list[str] | None =
     The interface is the checked one at the template's defaults (`x [B, L, 1] -> logits [B, 10]`),
     followed by its slots and what fills them by default; a template that does not compile at its
     defaults shows its declared ports instead, and its note says so with the first error, as `--list NAME` does
-    (`does not compile: E110: unknown block ...`). Otherwise the note says why a template was not checked: more than
+    (`does not compile: E110: unknown block ...`); one that does not even load (no YAML, unreadable, an unknown key)
+    has no description or ports, and the same note. Otherwise the note says why a template was not checked: more than
     :data:`LIST_NODES` nodes (or expression steps than they allow), or the listing's budget spent, or a file it
     extends or uses over the budgets (`not checked: it extends or uses .deps/big.yaml, not read: larger than 1 MiB`),
     or a file too large to read (:data:`LIST_FILE_BYTES`, then nothing but its name is shown); None when it was
@@ -309,8 +319,8 @@ def describe(name: str, path: str | None = None, search_path: list[str] | None =
     try:
         doc = read_spec_file(path, name)
         spec = validate(doc)
-    except SpecError as err:
-        return f"(invalid: {err.diagnostics[0].code})", "", None
+    except SpecError as err:  # (unreadable, no YAML, an unknown key: its first error, as for one that fails below)
+        return "", "", _refused(err)
     lines = (spec.doc or "").strip().splitlines()
     cap = min(LIST_NODES, budget.nodes)
     interface, note, cut = None, None, "nodes"
@@ -334,8 +344,7 @@ def describe(name: str, path: str | None = None, search_path: list[str] | None =
                         f"not checked: its expressions take more steps than {LIST_NODES:,} nodes allow")
             else:  # checked, and refused: said as `--list NAME` says it (its declared ports looked like a checked
                 cut = ""  # interface, the JSON note null)
-                first = err.diagnostics[0]
-                note = f"does not compile: {first.code}: {first.message}"
+                note = _refused(err)
     if note is not None and cut:
         budget.cut.add(cut)
     if interface is None:
@@ -343,6 +352,12 @@ def describe(name: str, path: str | None = None, search_path: list[str] | None =
         outs = ", ".join((spec.outputs or {}).keys())
         interface = f"{ins} -> {outs}" if ins else (f"extends {spec.extends}" if spec.extends else "")
     return (lines[0] if lines else ""), interface, note
+
+
+def _refused(err: Any) -> str:
+    """The note of a template that does not compile at its defaults: its first error, as `--list NAME` says it."""
+    first = err.diagnostics[0]
+    return f"does not compile: {first.code}: {first.message}"
 
 
 def _over_cap(d: Any) -> bool:

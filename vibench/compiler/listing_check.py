@@ -32,6 +32,7 @@ def checked_interface(doc: LoadedDoc, spec: SpecDocument, library: BudgetedLibra
     from vibench.compiler.ir import SourceInfo
     from vibench.compiler.load import source_budget
     from vibench.compiler.pipeline import paused_gc
+    from vibench.compiler.reference_text import _typed
     from vibench.compiler.resolve import resolve
     from vibench.compiler.shapes import infer_program
     from vibench.compiler.symbolic import fmt_shape
@@ -49,8 +50,9 @@ def checked_interface(doc: LoadedDoc, spec: SpecDocument, library: BudgetedLibra
             raise
     unit = program.root
     library.budget.nodes -= node_count(unit, {})
-    ins = ", ".join(f"{n} {fmt_shape(t.shape)}" for n, t in unit.inputs)
-    outs = ", ".join(f"{n} {fmt_shape(t.shape)}" for n, _, t in unit.outputs)
+    # dtypes as `--list NAME` writes them (reference_text._interface): `system_id [B] int64`, a float32 one unsaid
+    ins = ", ".join(f"{n} {_typed(fmt_shape(t.shape), t.dtype)}" for n, t in unit.inputs)
+    outs = ", ".join(f"{n} {_typed(fmt_shape(t.shape), t.dtype)}" for n, _, t in unit.outputs)
     slots = [f"{d.name} in {d.slot}/ ({_slot_default(unit, d.name)})" for d in root.params if d.slot is not None]
     return f"{ins} -> {outs}" + (f"; slots: {', '.join(slots)}" if slots else "")
 

@@ -120,19 +120,43 @@ MAX_HINT_NAMES = 2_000
 
 def template_hint(name: str, search_path: list[str] | None = None) -> str | None:
     """"did you mean `cnn/ResNet1D`?" for a template name mistyped (`cnn/ResNt`, `resnet1d`), or None: one of the
-    spec-path folders' templates (the first :data:`MAX_HINT_NAMES` of each) or of the library."""
-    from vibench.compiler.diagnostics import closest, suggest
+    spec-path folders' templates (the first :data:`MAX_HINT_NAMES` of each) or of the library. The name suggested
+    is on one line (:func:`~vibench.compiler.diagnostics.one_line`), as every caller's message names files: a
+    template file named `ResNet1<line break>ok: 0.yaml` printed a forged line of its own."""
+    from vibench.compiler.diagnostics import closest, one_line
     from vibench.compiler.library_index import template_names
 
     names = [*_spec_path_names(search_path or []), *template_names()]  # searched in this order
-    hint = suggest(name, names)
-    if hint is None:  # `resnet1d` for cnn/ResNet1D: the name without its folder
+    match = closest(name, names)
+    if match is None:  # `resnet1d` for cnn/ResNet1D: the name without its folder
         by_leaf: dict[str, str] = {}
         for n in names:
             by_leaf.setdefault(n.rsplit("/", 1)[-1], n)
         leaf = closest(name.rsplit("/", 1)[-1], by_leaf)
-        hint = f"did you mean `{by_leaf[leaf]}`?" if leaf else None
-    return hint
+        match = by_leaf[leaf] if leaf else None
+    hints = [_unreadable_on_route(name, search_path or []), match and f"did you mean `{one_line(match)}`?"]
+    return "; ".join(filter(None, hints)) or None
+
+
+def _unreadable_on_route(name: str, folders: list[str]) -> str | None:
+    """"the spec-path folder lib/fam cannot be read (Permission denied)" where a folder on the way to template
+    ``name`` in one of ``folders`` cannot be searched, so that the template may lie there unseen (an `-I` folder of
+    mode 000 was said to hold no such spec), or None."""
+    from vibench.compiler.display import clip_path
+    from vibench.compiler.spec_files import SPEC_SUFFIXES
+
+    *route, leaf = name.split("/")
+    for root in folders:
+        path = root
+        try:
+            for step in [*route, leaf + SPEC_SUFFIXES[0]]:  # each looked up in the folder before it
+                path = os.path.join(path, step)
+                os.stat(path)
+        except (FileNotFoundError, NotADirectoryError, ValueError):  # not there (ValueError: a NUL in the name)
+            continue
+        except OSError as err:
+            return f"the spec-path folder {clip_path(os.path.dirname(path))} cannot be read ({err.strerror or err})"
+    return None
 
 
 def _spec_path_names(folders: list[str]) -> list[str]:

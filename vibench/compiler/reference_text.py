@@ -130,12 +130,38 @@ def _clip_columns(text: str, width: int) -> str:
 
 
 def _json(value: Any) -> str:
+    """``value`` as JSON, which YAML reads too: a character that is not printable written as JSON's ``\\u`` escape
+    (a right-to-left override or a C1 control in a string default showed as U+FFFD in the `with:` example, not
+    the text a reader may copy), any other as it is (`模型`, `é`).
+
+    >>> print(_json({"tag": "a\\u202eb", "name": "模型"}))
+    {"tag": "a\\u202eb", "name": "模型"}
+    """
     try:
-        return json.dumps(value, allow_nan=False, ensure_ascii=False)
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError):
         return repr(value)
+    # (json.dumps escapes C0 controls already; the others can only be inside a string, where an escape is valid)
+    return text if text.isprintable() else "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
 
 
 def _clip(text: str, limit: int = 80) -> str:
-    flat = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
-    return flat if len(flat) <= limit else flat[:limit] + "..."
+    """A name in a message: escaped as file names are (:func:`vibench.compiler.display.escaped`: a byte that is not
+    UTF-8 ``\\xfe``, not ``\\udcfe``) and at most ``limit`` characters then ``...``, never cut inside an escape.
+
+    >>> _clip("fam/T\\udcfe"), _clip("ab\\n" * 3, 7)
+    ('fam/T\\\\xfe', 'ab\\\\nab...')
+    """
+    from vibench.compiler.display import _ESCAPE, escaped
+
+    flat = escaped(text)
+    if len(flat) <= limit:
+        return flat
+    cut = limit
+    for m in _ESCAPE.finditer(flat, 0, limit + 10):  # from the start: `\\n` is `\\` then `n`
+        if m.start() >= limit:
+            break
+        if m.end() > limit:
+            cut = m.start()
+            break
+    return flat[:cut] + "..."

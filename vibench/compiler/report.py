@@ -61,7 +61,8 @@ def _table(unit: Unit, env: dict[str, int], depth: int = 0) -> list[str]:
     for path, node, level, mapping in _rows(unit, depth):
         out = "; ".join(_shape(outer_shape(t.shape, mapping, {}), env) for _, t in node.outputs)
         flops = _flops(outer_shape((node.flops,), mapping, {})[0], env)
-        rows.append(("  " * level + path, _block_label(node), _cell(out), f"{node.param_count:,}", _cell(flops)))
+        rows.append((_path_cell(path, level), _cell(_block_label(node)), _cell(out), f"{node.param_count:,}",
+                     _cell(flops)))
     # in terminal columns: a block named in CJK takes two per character (docs/cli.md)
     widths = [max(display_width(r[k]) for r in rows) for k in range(5)]
     lines: list[str] = []
@@ -72,18 +73,36 @@ def _table(unit: Unit, env: dict[str, int], depth: int = 0) -> list[str]:
 
 
 MAX_CELL = 200
-"""Terminal columns of a shape or FLOPs cell of the --summary table: a longer formula (a length pooled and joined
-through 150 layers wrote a 20,000-column shape, and every row was padded to it) is cut, ending `...`; the JSON
-report (`--format json`) has every formula whole. The library's widest cell, MobileNet1D's FLOPs, is 170."""
+"""Terminal columns of a cell of the --summary table: a longer one is cut, ending `...` (a node's path: in its
+middle, :func:`_path_cell`), as every row is padded to its column's widest cell (a length pooled and joined through
+150 layers wrote a 20,000-column shape; a `for_each` over 1,000 composites a 34,000-column block cell, 100 MB for
+3,000 rows; 30 nested composites of 32-character names 1,100-column paths). The JSON report (`--format json`) has
+every formula and name whole. The library's widest cell, MobileNet1D's FLOPs, is 170."""
 
 
-def _cell(text: str) -> str:
-    if display_width(text) <= MAX_CELL:
-        return text
-    cut = text[:MAX_CELL - 3]
-    while display_width(cut) > MAX_CELL - 3:
+def _cell(text: str, width: int = MAX_CELL) -> str:
+    return text if display_width(text) <= width else _fit(text, width - 3) + "..."
+
+
+def _fit(text: str, columns: int) -> str:
+    """The longest start of ``text`` that takes at most ``columns`` terminal columns."""
+    cut = text[:columns]
+    while display_width(cut) > columns:
         cut = cut[:-1]
-    return cut + "..."
+    return cut
+
+
+def _path_cell(path: str, level: int) -> str:
+    """The node column: the state_dict path indented two columns a level; a path too long for :data:`MAX_CELL` (less
+    its indentation, which shows the nesting) is cut in the middle, a third kept before the ``...``, the rest after
+    it: the rows of one deep composite share their start, and its end, the node's own name, tells them apart."""
+    indent = "  " * level  # (at most 64 columns: composites nest at most limits.MAX_NESTING = 32 deep)
+    text, width = one_cell(path), MAX_CELL - len(indent)
+    if display_width(text) <= width:
+        return indent + text
+    head = _fit(text, (width - 3) // 3)
+    tail = _fit(text[::-1], width - 3 - display_width(head))[::-1]
+    return f"{indent}{head}...{tail}"
 
 
 def _rows(unit: Unit, depth: int, prefix: str = "", level: int = 0,
@@ -142,14 +161,23 @@ def check_report_json(program: Program, *, summary: bool, written: str | None, d
         from vibench.compiler.render import outer_shape
 
         out["nodes"] = [
-            {"name": path, "block": n.block,
+            {"name": path, **_blocks_json(n),
              "outputs": {p: dims(outer_shape(t.shape, mapping, {})) for p, t in n.outputs},
              "parameters": n.param_count,
              "flops": (lambda v: v if isinstance(v, int) else str(v))(bound(outer_shape((n.flops,), mapping, {})[0],
-                                                                               env))}
-            | ({"level": level} if depth else {})
+                                                                               env)),
+             "level": level}
             for path, n, level, mapping in _rows(root, depth)
         ]
         flops = bound(root.flops, env)
         out["flops"] = flops if isinstance(flops, int) else str(flops)
     return out
+
+
+def _blocks_json(node: Node) -> dict[str, Any]:
+    """A --summary JSON row's blocks, as the text's block column tells them (``BasicBlock x2``, ``for_each: a, b``):
+    ``block``, the block every copy runs (null for a `for_each` whose copies run different ones: it gave the first
+    copy's, beside the parameters and FLOPs of all); ``blocks``, each copy's, in the order of the model's
+    ``name.<k>.`` keys; ``copies``, how many (1 for a node of neither `repeat` nor `for_each`)."""
+    blocks = [c.block or node.block for c in node.copies]
+    return {"block": blocks[0] if len(set(blocks)) == 1 else None, "blocks": blocks, "copies": len(blocks)}
