@@ -43,6 +43,7 @@ compilation's budget of spec files (:func:`vibench.compiler.load.source_budget`)
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -135,15 +136,15 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
                         {doc.file: doc.text})
     type_pos = doc.pos(("model", "type")) if "type" in own_keys else where.get("type", model_pos)
     name_pos = doc.pos(("model", "name")) if "name" in own_keys else where.get("name", model_pos)
+    hidden = [value for key, value in (("type", kind), ("name", name)) if key in from_bases and value]
     try:
-        template = _template(kind, name, type_pos, name_pos, doc)
+        template = _template(kind, name, type_pos, name_pos, doc, hidden)
         if library.home is None:  # the experiment's folder, as resolve sets it: searched, and listed, here too
             library.home = os.path.dirname(os.path.abspath(doc.path)) if doc.path else library.cwd
         path, component = find_template(template, library, name_pos)
         if path is None:
-            raise _no_template(kind, name, FAMILY_FOLDERS[kind], name_pos, doc) from None
+            raise _no_template(kind, name, FAMILY_FOLDERS[kind], name_pos, doc, hidden) from None
     except SpecError as err:  # a type or name from a base config is named, not shown
-        hidden = [value for key, value in (("type", kind), ("name", name)) if key in from_bases and value]
         if not hidden:
             raise
         raise SpecError([hide(d, hidden) for d in err.diagnostics], err.sources) from None
@@ -285,7 +286,9 @@ def _entry(where: dict[str, Pos | None], locs: dict[str, Loc], key: str, default
     return pos, loc if loc is not None and loc.pos == pos else Loc(pos)
 
 
-def _template(kind: str, name: str, type_pos: Pos | None, name_pos: Pos | None, doc: LoadedDoc) -> str:
+def _template(kind: str, name: str, type_pos: Pos | None, name_pos: Pos | None, doc: LoadedDoc,
+              hidden: list[str]) -> str:
+    """The library template of ``kind``/``name`` (``hidden``: those of the two a base config gave, never quoted)."""
     folder = FAMILY_FOLDERS.get(kind)
     if folder is None:
         reason = why_not_buildable(kind, name)
@@ -296,9 +299,9 @@ def _template(kind: str, name: str, type_pos: Pos | None, name_pos: Pos | None, 
                                           "vibench has no template for them yet",)
         raise SpecError([Diagnostic("E220", f"no vibench templates for PHM-Vibench model type `{kind}`", type_pos,
                                     expected="one of " + ", ".join(f"`{k}`" for k in FAMILY_FOLDERS),
-                                    notes=notes, hint=hint)], {doc.file: doc.text})
+                                    notes=notes, hint=_with_non_ascii(kind, hint, hidden))], {doc.file: doc.text})
     if not name.replace("_", "").isalnum():
-        raise _no_template(kind, name, folder, name_pos, doc)
+        raise _no_template(kind, name, folder, name_pos, doc, hidden)
     family = type_for_name(name)
     if family is not None and family != kind:  # the factory imports src.model_factory.<type>.<name>
         raise SpecError([Diagnostic("E220", f"no PHM-Vibench model `{kind}/{name}`: `{name}` is of type "
@@ -308,7 +311,8 @@ def _template(kind: str, name: str, type_pos: Pos | None, name_pos: Pos | None, 
     return f"{folder}/{name}"
 
 
-def _no_template(kind: str, name: str, folder: str, pos: Pos | None, doc: LoadedDoc) -> SpecError:
+def _no_template(kind: str, name: str, folder: str, pos: Pos | None, doc: LoadedDoc,
+                 hidden: list[str]) -> SpecError:
     base = os.path.join(LIBRARY_DIR, folder)
     available = sorted(os.path.splitext(f)[0] for f in os.listdir(base)
                        if f.endswith(SPEC_SUFFIXES)) if os.path.isdir(base) else []
@@ -317,8 +321,28 @@ def _no_template(kind: str, name: str, folder: str, pos: Pos | None, doc: Loaded
     return SpecError([Diagnostic("E220", f"no vibench template for PHM-Vibench model `{kind}/{name}`", pos,
                                  expected="one of " + (", ".join(f"`{a}`" for a in available) or "(none)"),
                                  notes=(note,),
-                                 hint=suggest(name, available) or "`vibench-compile --list` shows the library")],
+                                 hint=_with_non_ascii(name, suggest(name, available) or
+                                                      "`vibench-compile --list` shows the library", hidden))],
                      {doc.file: doc.text})
+
+
+def _with_non_ascii(name: str, hint: str | None, hidden: list[str]) -> str | None:
+    """``hint``, led by the first character of ``name`` that is not ASCII: a look-alike (`ResNеt1D` with a Cyrillic
+    `е`) reads as the name suggested, and "did you mean ResNet1D?" alone does not say what differs. A name a base
+    config gave (in ``hidden``) is not spelt out, not even a character of it.
+
+    >>> _with_non_ascii("ResNеt1D", "did you mean `ResNet1D`?", [])
+    '`е` (U+0435 CYRILLIC SMALL LETTER IE) at position 5 is not ASCII: did you mean `ResNet1D`?'
+    """
+    at = next((i for i, ch in enumerate(name) if not ch.isascii()), None)
+    if at is None or name in hidden:
+        return hint
+    ch = name[at]
+    shown = f"`{ch}` " if ch.isprintable() and not ch.isspace() else ""
+    what = f"{shown}(U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')}) at position {at + 1} is not ASCII"
+    more = sum(not c.isascii() for c in name) - 1
+    what += f" (and {more:,} more)" if more else ""
+    return f"{what}: {hint}" if hint else what
 
 
 def _clip(text: str) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc, SourceBudgetExceeded, _file_kind, read_spec_file
-from vibench.compiler.phm_checks import yaml_1_1_numbers
+from vibench.compiler.phm_checks import first_written, yaml_1_1_numbers
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -62,8 +62,9 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
     root = project_root(from_dir, library.looked)
     bases = list(dict.fromkeys([from_dir, root, library.cwd, *library.user_dirs]))
     allowed = [os.path.realpath(d) for d in [root, *library.user_dirs]]
-    if os.path.isabs(ref) or ref.startswith("~"):
-        raise SpecError([Diagnostic("E205", f"base config `{shown}` is an absolute path", pos,
+    if os.path.isabs(ref) or ref.startswith("~"):  # the same files on every machine (docs/phm.md)
+        what = "is an absolute path" if os.path.isabs(ref) else "starts with `~`, which is not expanded"
+        raise SpecError([Diagnostic("E205", f"base config `{shown}` {what}", pos,
                                     hint="write it relative to the experiment file or its project's root")],
                         {doc.file: doc.text})
     unusable: tuple[str, int] | None = None  # the first path inside the project that is there but no regular file
@@ -130,7 +131,7 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
                                         f"{where}", pos, expected="a number written in decimal, or a quoted string",
                                         hint="write it in decimal in that file, or quote it; its contents are "
                                         "not shown here")], {doc.file: doc.text})
-        for path, at, first in base.duplicates:  # others: PyYAML's way, as for the experiment's own sections
+        for path, at, _, first in first_written(base.duplicates):  # others: PyYAML's way, as in the experiment
             if not nested or path[0] == "model":
                 inside = " in its `model:` section" if nested else ""
                 warnings.append(Diagnostic("W113", f"base config `{shown}` repeats a key{inside} (line {at.line}, "

@@ -27,17 +27,21 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.expr import template_names
 from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
+from vibench.compiler.load_compose import MAX_ALIAS_UNITS
 from vibench.compiler.phm_metadata import DatasetMetadata, skipped_rows_warning
 from vibench.compiler.phm_reference import EMPTY_SLOTS, EXTENSIONS, required
 from vibench.compiler.resolve import Library
 
+MAX_SYSTEMS = (MAX_ALIAS_UNITS - 1) // 2
+"""The most systems of a metadata table's `num_classes` mapping: as large as a value given from outside a file may be
+(:func:`vibench.compiler.load.oversized`: one unit for the mapping, one for each key and each count)."""
 MODEL_SECTIONS = ("model", "base_configs")
 """Top-level keys whose repeats change the model (W113); repeats anywhere else are W110."""
 
@@ -47,7 +51,7 @@ def duplicate_keys(doc: LoadedDoc) -> list[Diagnostic]:
     W110 for each one elsewhere."""
     warnings = []
     read: set[Pos] | None = None  # where the keys the `model:` section reads are written, once needed
-    for path, pos, first in doc.duplicates:
+    for path, pos, previous, first in first_written(doc.duplicates):
         key = path[-1]
         notes = (f"`{key}` is first written at line {first.line}",)
         last = _shown(_value_at(doc.data, path))
@@ -60,7 +64,7 @@ def duplicate_keys(doc: LoadedDoc) -> list[Diagnostic]:
             warnings.append(Diagnostic("W113", f"duplicate key `{key}` in {where}: the last value is used", pos,
                                        severity="warning", notes=notes,
                                        found=f"PyYAML, and so PHM-Vibench, keeps the last value{last}; the one "
-                                       f"at line {first.line} has no effect",
+                                       f"at line {previous.line} has no effect",
                                        hint="remove the one you do not mean, so that the file says what the "
                                        "model is"))
         else:
@@ -69,6 +73,13 @@ def duplicate_keys(doc: LoadedDoc) -> list[Diagnostic]:
                                        hint=f"vibench reads only the model's settings; remove one `{key}` so "
                                        "that the file says what it means"))
     return warnings
+
+
+def first_written(duplicates: Iterable[tuple[tuple, Pos, Pos]]) -> list[tuple[tuple, Pos, Pos, Pos]]:
+    """:attr:`~vibench.compiler.load.LoadedDoc.duplicates` (path, repeat, the one before it), each with where its key
+    is first written: a key written three times was said to be "first written" at its second line."""
+    firsts: dict[tuple, Pos] = {}
+    return [(path, pos, previous, firsts.setdefault(path, previous)) for path, pos, previous in duplicates]
 
 
 def yaml_1_1_numbers(doc: LoadedDoc, sections: tuple[str, ...] | None = MODEL_SECTIONS) -> list[Diagnostic]:
@@ -179,17 +190,24 @@ def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: 
 
 def classes_for(decl: ParamDecl, metadata: DatasetMetadata, model: str, pos: Pos | None, fix: str) -> Any:
     """The metadata's ``num_classes`` for the parameter ``decl`` of ``model``: the mapping of the factory for a
-    parameter that takes one (ISFM's heads, one per system), else the count of a single-system table; a table of
-    several systems for one classifier is E202 at ``pos`` (``fix``: what the hint says to do, after "the table
-    gives N systems and ...")."""
+    parameter that takes one (ISFM's heads, one per system; at most :data:`MAX_SYSTEMS`), else the count of a
+    single-system table; a table of several systems for one classifier, or of too many, is E202 at ``pos``
+    (``fix``: what the hint says to do, after "the table gives N systems and ...")."""
     value: Any = dict(metadata.num_classes)
+    systems = f"{len(value):,} systems"
     if "dict" in decl.type:
+        if len(value) > MAX_SYSTEMS:  # one head per system: refused before a pass reads it (50,000 took 14 s)
+            raise SpecError([Diagnostic(
+                "E202", f"the metadata table {clip(metadata.path, 200)} has {systems}: too many for `num_classes` "
+                f"of `{model}`", pos, expected=f"at most {MAX_SYSTEMS:,} systems (one head each)",
+                found=f"{systems} (Dataset_id values with a labelled row)",
+                hint="give the table of the datasets the experiment trains on")])
         return value
     if len(value) != 1:  # one classifier: the reference crashes on the factory's mapping
         raise SpecError([Diagnostic(
-            "E202", f"`{model}` has one classifier, but the metadata table has {len(value)} systems", pos,
-            expected="`num_classes` an int", found=f"{_json(value)} from {metadata.path}",
-            hint=f"the table gives {len(value)} systems and {fix}, or use an ISFM model, whose heads take one class "
+            "E202", f"`{model}` has one classifier, but the metadata table has {systems}", pos,
+            expected="`num_classes` an int", found=f"{clip(_json(value), 200)} from {clip(metadata.path, 200)}",
+            hint=f"the table gives {systems} and {fix}, or use an ISFM model, whose heads take one class "
             "count per system")])
     return next(iter(value.values()))
 

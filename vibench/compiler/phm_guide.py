@@ -80,7 +80,7 @@ def apply_guide(model: dict[str, Any], where: dict[str, Pos | None], declared: s
         if target in model and model[target] != value:
             errors.append(_conflict(alias, value, target, model[target], pos))
             continue
-        if target in given and not _same(given[target], value):
+        if target in given and _contradicts(given[target], value):
             errors.append(_given_conflict(alias, value, target, given[target], pos, words))
             continue
         model.setdefault(target, value)
@@ -89,7 +89,10 @@ def apply_guide(model: dict[str, Any], where: dict[str, Pos | None], declared: s
                            pos, "PHM-Vibench's models never read it"))
     if "depth" in model and "depth" not in declared and reference in DEPTH_MODELS:
         _resnet_depth(model, where, given, words, notes, errors)
-    if isinstance(model.get("task_configs"), dict) and "task_configs" in declared and "task_configs" not in given:
+    if "task_configs" in declared and given.get("task_configs") == {} and isinstance(given["task_configs"], dict):
+        errors.append(_no_task(position(("task_configs",)), f"`task_configs` ({words.given_as}) names no task",
+                               words.given_note("task_configs"), words))
+    elif isinstance(model.get("task_configs"), dict) and "task_configs" in declared and "task_configs" not in given:
         _task_names(model, where, position, notes, errors)  # (a given `task_configs` replaces the config's)
     return notes, errors
 
@@ -145,7 +148,7 @@ def _resnet_depth(model: dict[str, Any], where: dict[str, Pos | None], given: Ma
         if key in model and model[key] != value:
             errors.append(_conflict("depth", depth, key, model[key], pos, why))
             return
-        if key in given and not _same(given[key], value):
+        if key in given and _contradicts(given[key], value):
             errors.append(_given_conflict("depth", depth, key, given[key], pos, words, why))
             return
     for key, value in layout.items():
@@ -163,11 +166,8 @@ def _task_names(model: dict[str, Any], where: dict[str, Pos | None], position: C
     rename here made its messages quote tasks the user never wrote (`found: {'rul_prediction': inf}` for
     `regression:`)."""
     configs = model["task_configs"]
-    if not configs:  # else the template's per-task loop, not the config, is what the error would name
-        errors.append(Diagnostic("E208", "`task_configs` names no task", where.get("task_configs"), found="{}",
-                                 expected=f"one task or more of {TASKS}",
-                                 hint="name the tasks (`task_configs: {classification: {}}`), or remove "
-                                 "`task_configs` for the single head that `task_head` names"))
+    if not configs:
+        errors.append(_no_task(where.get("task_configs"), "`task_configs` names no task"))
         return
     for task in configs:
         target = TASK_ALIASES.get(task) if isinstance(task, str) else None
@@ -180,6 +180,22 @@ def _task_names(model: dict[str, Any], where: dict[str, Pos | None], position: C
             continue
         notes.append(_note(f"task `{task}` is the model guide's name for `{target}`", pos,
                            f"vibench's tasks: {TASKS}"))
+
+
+def _no_task(pos: Pos | None, message: str, note: str | None = None, words: CallerWords | None = None) -> Diagnostic:
+    """E208 for an empty `task_configs`, written in the config or given beside it (``note`` and ``words``: the
+    caller's, whose value replaces the config's): said here, or the template's per-task loop would name itself
+    (E211 `for_each` of node `task_heads`), not the setting."""
+    if words is None:
+        hint = "name the tasks (`task_configs: {classification: {}}`), or remove `task_configs` for the single head " \
+            "that `task_head` names"
+    else:
+        setting = "`task_configs={'classification': {}}`" if words.in_python else \
+            "`--set 'task_configs={classification: {}}'`"
+        hint = f"name the tasks ({setting}), or leave out {words.setting_named('task_configs')} for the tasks of " \
+            "the `model:` section (or, without them, the single head that `task_head` names)"
+    return Diagnostic("E208", message, pos, found="{}", expected=f"one task or more of {TASKS}",
+                      notes=(note,) if note is not None else (), hint=hint)
 
 
 def _note(message: str, pos: Pos | None, found: str) -> Diagnostic:
@@ -196,12 +212,30 @@ def _given_conflict(key: str, value: Any, other: str, given: Any, pos: Pos | Non
                       f"{words.setting_named(other)}")
 
 
-def _same(given: Any, value: Any) -> bool:
-    """Whether a value given beside the config is the guide key's (a bool is no int). A tuple for a list is, so that
-    what is wrong with it is said by the type check (E202: `tuple`), not as a contradiction."""
-    given = list(given) if isinstance(given, tuple) else given
-    equal = given == value  # (an array from Python compares element by element: not the same, and no error here)
-    return isinstance(given, bool) is isinstance(value, bool) and equal is True
+def _contradicts(given: Any, value: Any) -> bool:
+    """Whether a value given beside the config contradicts the guide key's: one of its kind that differs (a bool is
+    no int; a list holds items of the kinds the guide's does). A value of another kind — a tuple or an array for a
+    list, a string for a number, `layers` of strings — is no contradiction: what is wrong with it is its type, which
+    the type check says (E202, with the type it found), where a contradiction would name the guide key instead."""
+    if _kind(given) != _kind(value):
+        return False
+    if isinstance(given, list) and value and not {_kind(item) for item in given} <= {_kind(item) for item in value}:
+        return False
+    try:
+        return (given == value) is not True
+    except (TypeError, ValueError):  # an array inside a mapping or list: no truth value, and no kind the guide gives
+        return False
+
+
+def _kind(value: Any) -> str:
+    """A value's kind as the guide's values have them: bool, number, str, list, dict, null, else its type's name
+    (a tuple, a NumPy array or integer)."""
+    if isinstance(value, bool):
+        return "bool"
+    if type(value) in (int, float):
+        return "number"
+    kinds = {str: "str", list: "list", dict: "dict", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def _conflict(key: str, value: Any, other: str, other_value: Any, pos: Pos | None,

@@ -65,11 +65,16 @@ class Written:
     def plain(self) -> Any:
         return {key: item.plain() for key, item in self.items.items()} if self.items is not None else self.value
 
-    def loc(self) -> Loc:
+    def loc(self, doc: LoadedDoc) -> Loc:
+        """The location map of the value at its key: a mapping merged from several places key by key; a value the
+        experiment wrote whole (``path``), with the places of what it holds in ``doc`` (an error inside
+        `task_configs: {classification: {num_clases: 3}}` stands at `num_clases`, not at `task_configs:`); one from
+        a base config, at its entry alone."""
         at = _at(self.pos)
         if self.items is None:
-            return Loc(at)
-        return Loc(at, {key: (_at(item.pos), item.loc()) for key, item in self.items.items()})
+            written = doc.locate(self.path) if self.path is not None and not self.base else None
+            return Loc(at, written.children if written is not None else None)
+        return Loc(at, {key: (_at(item.pos), item.loc(doc)) for key, item in self.items.items()})
 
     def has_base(self) -> bool:
         return self.base or (self.items is not None and any(item.has_base() for item in self.items.values()))
@@ -183,7 +188,7 @@ def model_section(doc: LoadedDoc, library: Library, warnings: list[Diagnostic]) 
     return ModelSection({key: item.plain() for key, item in items.items()},
                         {key: item.pos for key, item in items.items()},
                         {key for key, item in items.items() if item.base},
-                        {key: item.loc() for key, item in items.items()})
+                        {key: item.loc(doc) for key, item in items.items()})
 
 
 def _entries(doc: LoadedDoc, bases: Any, library: Library, warnings: list[Diagnostic],

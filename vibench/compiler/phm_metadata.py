@@ -19,7 +19,8 @@ Rows whose ``Label`` is empty or a missing value as pandas reads one (``NaN``, `
 files) are skipped, and so are rows without a ``Dataset_id``; a table with no labelled row, or
 without the two columns, is refused with :class:`MetadataError` (the command line reports it as a
 usage error). A row whose ``Label`` or ``Dataset_id`` is written but is no integer (``4.5``, ``x``)
-is skipped too, and said: :func:`skipped_rows_warning` gives W116 for them, with the first one's line.
+is skipped too, and said: :func:`skipped_rows_warning` gives W116 for them, with the first one's line. A CSV cell
+whose quote is never closed is refused, naming the line it opens on: read on, it swallowed every later row.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -213,8 +215,7 @@ def _integer(number: Decimal | None) -> int | None:
 
 def _csv_classes(path: str) -> DatasetMetadata:
     """The rows are read as they are counted, never held: 64 MiB of short rows held as lists took 1.5 GB."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    raw = _read_bytes(path)
     for encoding in ("utf-8-sig", "gbk"):  # PHM-Vibench's reader tries UTF-8, then GBK
         try:
             text = raw.decode(encoding)
@@ -225,20 +226,81 @@ def _csv_classes(path: str) -> DatasetMetadata:
         text = raw.decode("latin-1")
     sample = text[:4096]
     delimiter = "," if sample.count(",") > sample.count("\t") else "\t"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    source = io.StringIO(text, newline="")
+    reader = csv.reader(source, delimiter=delimiter)
     try:
         header = next(reader, [])
-        return DatasetMetadata(path, *_classes(header, _numbered(reader), path))
+        if source.tell() == len(text):  # the header took the whole file: a quote in it may be left open
+            _refuse_open_quote(text, 1, 0, delimiter, path)
+        return DatasetMetadata(path, *_classes(header, _numbered(reader, source, delimiter, path), path))
     except csv.Error as err:
         raise MetadataError(f"{path} is not a readable CSV table: {err}") from None
 
 
-def _numbered(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """The rows of a ``csv.reader`` with the line each starts at (a quoted cell may hold line breaks)."""
-    start = reader.line_num + 1
+def _read_bytes(path: str) -> bytes:
+    """The file's bytes, at most :data:`MAX_METADATA_BYTES` of them: a file in /proc says it holds none, and a
+    read may fail where the stat did not (EIO, EINVAL, no permission)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_METADATA_BYTES + 1)
+    except OSError as err:
+        raise MetadataError(f"cannot read the metadata table {path}: {err.strerror or err}") from None
+    if len(raw) > MAX_METADATA_BYTES:
+        raise MetadataError(f"the metadata table {path} is too large (more than {MAX_METADATA_BYTES:,} bytes)")
+    return raw
+
+
+def _numbered(reader: Any, source: io.StringIO, delimiter: str, path: str) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a ``csv.reader`` over ``source`` with the line each starts at (a quoted cell may hold line
+    breaks); a quote left open is refused once the rows are read (:func:`_unclosed_quote`)."""
+    start, offset = reader.line_num + 1, source.tell()
+    last = (start, offset)
     for row in reader:
         yield start, row
-        start = reader.line_num + 1
+        last = (start, offset)
+        start, offset = reader.line_num + 1, source.tell()
+    _refuse_open_quote(source.getvalue(), *last, delimiter, path)
+
+
+def _refuse_open_quote(text: str, line: int, offset: int, delimiter: str, path: str) -> None:
+    """MetadataError for a quote never closed in the record at ``offset`` (on ``line``) of ``text``. Such a quote runs
+    to the end of the file, so it is in the last record: the reader (lenient, as pandas is with a stray quote inside
+    a cell) would take every line after it as part of one cell, silently."""
+    opened = _unclosed_quote(text, offset, delimiter)
+    if opened is not None:
+        line += len(_LINE_BREAK.findall(text, offset, opened))
+        raise MetadataError(f"{path}: the quote that opens a cell on line {line:,} is never closed, so every line "
+                            "after it would be read as part of that cell; close it, or remove it")
+
+
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+"""A line break as ``csv.reader`` over ``io.StringIO(text, newline="")`` counts lines."""
+
+
+def _unclosed_quote(text: str, start: int, delimiter: str) -> int | None:
+    """The offset of the quote that opens a cell of the record at ``start`` of ``text`` and is never closed, else
+    None. Read as ``csv.reader`` reads it without ``strict``: a quote opens a cell only as its first character; a
+    doubled quote inside is one quote of the text; after the closing quote the cell runs on to the next delimiter
+    or line break, where a quote is text. Each step jumps to the next quote or cell end (the rest of a large file
+    swallowed by the open quote is one find)."""
+    ends = re.compile(f"[{re.escape(delimiter)}\r\n]")
+    at = start
+    while at < len(text):
+        if text[at] == '"':
+            opened, at = at, at + 1
+            while True:
+                close = text.find('"', at)
+                if close < 0:
+                    return opened
+                if not text.startswith('"', close + 1):
+                    break
+                at = close + 2
+            at = close + 1
+        end = ends.search(text, at)
+        if end is None:
+            return None
+        at = end.end()
+    return None
 
 
 def _workbook_classes(path: str) -> DatasetMetadata:
@@ -265,9 +327,18 @@ def _workbook_classes(path: str) -> DatasetMetadata:
         raise MetadataError(f"{path} is not a readable .xlsx workbook: {type(err).__name__}: {err}"[:400]) from None
     try:
         sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = list(next(rows, ()))
+        header = list(next(sheet.iter_rows(max_row=1, values_only=True), ()))
+        # The rows after the header are read as wide as the two columns need: openpyxl fills each row out to the
+        # width the sheet declares, and a sheet that declares A1:XFD1048576 made 1,048,576 rows of 16,384 cells
+        # (135 s). The columns missing are said by _classes, which needs no row for it.
+        names = [str(h).strip() if h is not None else "" for h in header]
+        width = max((names.index(c) + 1 for c in ("Dataset_id", "Label") if c in names), default=1)
+        rows = sheet.iter_rows(min_row=2, max_col=width, values_only=True)
         return DatasetMetadata(path, *_classes(header, enumerate(_at_most(rows, MAX_WORKBOOK_ROWS, path), 2), path))
+    except MetadataError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a member that fails its CRC, an I/O error, XML openpyxl cannot parse
+        raise MetadataError(f"{path} is not a readable .xlsx workbook: {type(err).__name__}: {err}"[:400]) from None
     finally:
         workbook.close()
 
