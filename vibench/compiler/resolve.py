@@ -86,7 +86,7 @@ class Library(CallerWords):
         self.sources: dict[str, str] = recorded if recorded is not None else {}
         self.loading: list[str] = []
         self.read: set[str] = set()  # real paths of every file read (an output must not overwrite one)
-        self.walked: dict[str, list[str]] = {}  # a root -> the spec files its hint walk found (one walk per root)
+        self.walked: dict[str, list[tuple[str, str]]] = {}  # a root -> its hint walk's spec files (one walk per root)
         recording = _ABSENT.get()
         # absolute paths a lookup tried before the file it took (all of them when it found none)
         self.absent: set[str] = recording if recording is not None else set()
@@ -136,7 +136,8 @@ class Library(CallerWords):
         relative = ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)
         searched = [b for b in ([from_dir] if (relative and from_dir) else self.roots(from_dir)) if b is not None]
         where = "relative to the spec's folder" if relative else "on the search path"
-        raise _error("E205", f"unknown spec `{ref}`", pos, hint=self._hint(ref, searched, relative),
+        hint = self._hint(ref, searched, relative, self.roots(from_dir))
+        raise _error("E205", f"unknown spec `{ref}`", pos, hint=hint,
                      notes=(f"searched {where}: " + ", ".join(self.display(r) for r in searched),))
 
     def locate(self, ref: str, from_dir: str | None, pos: Pos | None) -> str | None:
@@ -163,15 +164,19 @@ class Library(CallerWords):
             candidates += options
         real_roots = [os.path.realpath(r) for r in roots]
         for index, cand in enumerate(candidates):
-            if os.path.isfile(cand):
+            # what a link (of the file, or of a folder on the way) leads to outside is refused whatever it is: a link
+            # to /dev/zero was an unknown spec, with a did-you-mean of another such link
+            if os.path.isfile(cand) or (os.path.lexists(cand) and not within(os.path.realpath(cand), real_roots)):
                 self.absent.update(os.path.abspath(c) for c in candidates[:index])
                 real = os.path.realpath(cand)
                 if not within(real, real_roots):
                     # Named as written, never resolved: where a link leads outside is not the spec's to learn.
+                    add = ("add its folder to `search_path=`" if self.in_python
+                           else "add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
                     raise _error("E205", f"spec reference `{ref}` points outside the spec search path", pos,
                                  found=clip(os.path.relpath(cand, self.cwd).replace(os.sep, "/"), 200),
-                                 hint="add its folder to `search_path=`" if self.in_python
-                                 else "add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
+                                 hint=add if os.path.isfile(cand) else "it leads to no regular file either: point "
+                                 "the link at a .yaml, .yml or .json spec file in the search path")
                 if os.path.abspath(cand) != real:
                     self.links[os.path.abspath(cand)] = real
                 return real
@@ -183,12 +188,13 @@ class Library(CallerWords):
                          pos, self.cwd)
         return None
 
-    def _hint(self, ref: str, roots: list[str], relative: bool) -> str | None:
+    def _hint(self, ref: str, roots: list[str], relative: bool, usable_in: list[str]) -> str | None:
         # Suggestions are spelt like the reference: `./blocks.yaml` for a relative one, `cnn/ResNet1D`
-        # for a library one.
+        # for a library one; only files a reference may name (regular, and really in `usable_in`, the search path).
         names = set()
+        real_roots = [os.path.realpath(r) for r in usable_in]
         for root in roots:
-            for rel in self._spec_files(root):
+            for rel in (rel for rel, real in self._spec_files(root) if within(real, real_roots)):
                 if not relative:
                     names.add(os.path.splitext(rel)[0])
                 elif ref.endswith(SPEC_SUFFIXES):
@@ -207,19 +213,25 @@ class Library(CallerWords):
         listing = LISTING_IN_PYTHON if self.in_python else "run `vibench-compile --list` to see the library"
         return suggest(ref, names) or (None if relative else listing)
 
-    def _spec_files(self, root: str) -> list[str]:
-        """The spec files under ``root`` (paths from it, ``/``-separated) that a hint suggests from: at most 500
-        folders (a spec in `/` or a home must not walk all of it) and about 2,000 files, walked once per compile
-        (a spec naming 1,000 missing files walked 600 folders for each: 9.5 s in the editor)."""
+    def _spec_files(self, root: str) -> list[tuple[str, str]]:
+        """The regular spec files under ``root`` (a link to a device is none), each as (its path from ``root``,
+        ``/``-separated; its real path), that a hint suggests from: at most 500 folders (a spec in `/` or a home
+        must not walk all of it) and about 2,000 files, walked once per compile (a spec naming 1,000 missing files
+        walked 600 folders for each: 9.5 s in the editor). os.walk follows no link to a folder: only a file's own
+        link leads elsewhere."""
         found = self.walked.get(root)
         if found is None:
             found = self.walked[root] = []
+            real_root = os.path.realpath(root)
             for visited, (dirpath, dirs, files) in enumerate(os.walk(root), start=1):
                 if visited > 500 or len(found) > 2000:
                     break
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/") for f in files
-                          if f.endswith(SPEC_SUFFIXES)]
+                for path in (os.path.join(dirpath, f) for f in files if f.endswith(SPEC_SUFFIXES)):
+                    rel = os.path.relpath(path, root)
+                    if os.path.isfile(path):
+                        real = os.path.realpath(path) if os.path.islink(path) else os.path.join(real_root, rel)
+                        found.append((rel.replace(os.sep, "/"), real))
         return found
 
     # -- loading ---------------------------------------------------------------------------------

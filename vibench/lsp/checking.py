@@ -56,6 +56,9 @@ class Checked:
     # and the search path, so that the file a reference names is found as the compiler found it (:func:`_anchor`)
     folder: str | None = None
     search_path: tuple[str, ...] = ()
+    # the library template (`isfm/M_01_ISFM`) the compiler picks for a PHM-Vibench experiment config from its merged
+    # `model:` section, base configs included (:func:`_phm_template`); None for a spec, or when it picks none
+    phm_template: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,40 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
                                   hint="please report it with this spec; `vibench-compile --check` shows the same"),)
     own = _own_names(diagnostics, path, display, source)
     places = _places(diagnostics, own, text, sources, encoding)
+    internal = any(d.code == "internal" for d in diagnostics)  # (translating again would only fail again)
+    template = None if internal else _phm_template(source, path, display, search_path)
     return Checked(version, text, display, program, diagnostics, time.perf_counter() - started, own, places,
-                   os.path.dirname(path) if path else None, tuple(search_path))
+                   os.path.dirname(path) if path else None, tuple(search_path), template)
+
+
+def _phm_template(source: str, path: str | None, display: str, search_path: list[str]) -> str | None:
+    """The library template a PHM-Vibench experiment config's `model:` type and name pick (`isfm/M_01_ISFM`), read
+    from the section as the compiler merges it (:func:`vibench.compiler.phm_merge.model_section`: its base configs,
+    then its own keys), so also where a base config gives them; None for a document that is no such config (told
+    from its top-level keys first, so that a spec costs no second load), or when the merge fails (an error the
+    check reports). Not the whole translation: it refuses a config that lacks a key its model needs (E221), the
+    very config whose keys are being written."""
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.load import is_experiment
+    from vibench.compiler.phm import FAMILY_FOLDERS
+    from vibench.compiler.phm_merge import model_section
+    from vibench.compiler.pipeline import load
+    from vibench.compiler.resolve import Library
+    from vibench.lsp.spec_kind import is_phm_keys, top_keys
+
+    if not is_phm_keys(top_keys(source) or ()):
+        return None
+    try:
+        doc = load(path, source, display)
+        if not is_experiment(doc.data):
+            return None
+        model = model_section(doc, Library(search_path), []).values
+    except SpecError:
+        return None
+    kind, name = model.get("type"), model.get("name")
+    if not isinstance(kind, str) or not isinstance(name, str) or kind not in FAMILY_FOLDERS:
+        return None
+    return f"{FAMILY_FOLDERS[kind]}/{name}"
 
 
 def _places(diagnostics: tuple[Diagnostic, ...], own: frozenset[str], text: str, sources: dict[str, str],
@@ -253,7 +288,8 @@ def message(d: Diagnostic) -> str:
 
 
 def _token_length(text: str, start: int) -> int:
-    """Characters of the value at ``start``: a quoted string, a name or number, or one."""
+    """Characters of the value at ``start``: a quoted string, a name or number, or one. A name holds any character
+    beyond ASCII but a space (`😀𝕏`, which the compiler refuses, E106: `😀` is no letter, so only it was underlined)."""
     if start >= len(text):
         return 0
     quote = text[start]
@@ -261,7 +297,8 @@ def _token_length(text: str, start: int) -> int:
         end = text.find(quote, start + 1)
         return end - start + 1 if end > start else 1
     end = start
-    while end < len(text) and (text[end].isalnum() or text[end] in "_-.$/#"):
+    while end < len(text) and (text[end].isalnum() or text[end] in "_-.$/#"
+                               or not (text[end].isascii() or text[end].isspace())):
         end += 1
     return max(end - start, 1)
 

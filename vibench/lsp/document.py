@@ -10,12 +10,13 @@ block a node uses, where node references are written, and what a block name stan
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.lsp import spec_kind
 from vibench.lsp.catalog import Catalog, ParamInfo, UnitInfo
 from vibench.lsp.outline import Cursor, Outline, Path, cursor_at, outline
+from vibench.lsp.outline_merge import MERGE, merged_path
 from vibench.lsp.spec_kind import SPEC_SUFFIXES
 from vibench.lsp.text import Lines
 
@@ -87,6 +88,8 @@ class Document:
         value the word is the whole scalar: a file reference may hold characters no name holds
         (``"./comp lib.yaml#Blk"``), and the name characters around the cursor were only a piece of it."""
         cursor = cursor_at(self.text, offset, whole_word=whole_word, base=self._outline or self._base)
+        if MERGE in cursor.path:  # read through YAML's merge key: the path its keys have in the merged outline
+            cursor = replace(cursor, path=merged_path(self.outline, cursor.path))
         if not whole_word or cursor.role != "value" or not names_file(cursor.path):
             return cursor
         entry = self.outline.entry(cursor.path)
@@ -262,12 +265,13 @@ def block_interface(doc: Document, catalog: Catalog, block: str | None) -> tuple
 
 
 def template_of(doc: Document, catalog: Catalog) -> UnitInfo | None:
-    """The template the document instantiates: its `extends:`, or a PHM config's `model:` type/name."""
+    """The template the document instantiates: its `extends:`, or a PHM config's `model:` type/name, as its text
+    writes them, else as the compiler merged them with its base configs at the last check."""
     o = doc.outline
     extends = o.value(("extends",))
     if extends:
         return catalog.unit(extends, doc.from_dir)
-    name = phm_template(o)
+    name = phm_template(o) or (doc.last.phm_template if doc.last is not None and is_phm(o) else None)
     return catalog.unit(name, doc.from_dir) if name else None
 
 

@@ -55,7 +55,7 @@ def definition(doc: Document, catalog: Catalog, offset: int) -> list[t.Location]
     if path == ("extends",):
         return _unit_location(catalog, word, doc.from_dir, doc.encoding)
     if len(path) == 2 and path[0] == "base_configs" and is_phm(o) and doc.from_dir:
-        return _file_location(os.path.join(doc.from_dir, o.value(path) or word))
+        return _file_location(_base_config(doc, catalog, o.value(path) or word))
     if path == ("model", "name") and is_phm(o):
         template_name = phm_template(o)
         return _unit_location(catalog, template_name, doc.from_dir, doc.encoding) if template_name else None
@@ -72,11 +72,34 @@ def _key_location(doc: Document, path: Path) -> t.Location | None:
     return t.Location(uri=doc.uri, range=span_range(doc, *entry.key_span))
 
 
-def _file_location(file: str) -> list[t.Location] | None:
+def _base_config(doc: Document, catalog: Catalog, ref: str) -> str | None:
+    """The file a PHM-Vibench `base_configs` entry names, found as the compiler finds it
+    (:func:`vibench.compiler.phm_base.base_model`): relative to the experiment's folder, its project root, the
+    working folder or a folder of the search path, the first regular file there, and only inside the project root or
+    the search path; None where the compiler reads none (E205: a file outside the project was opened all the same)."""
+    from vibench.compiler.phm_base import project_root
+    from vibench.compiler.spec_paths import within
+
+    if not doc.from_dir or os.path.isabs(ref) or ref.startswith("~") or "\0" in ref:
+        return None
+    library = catalog.library(doc.from_dir)
+    root = project_root(doc.from_dir)
+    allowed = [os.path.realpath(folder) for folder in [root, *library.user_dirs]]
+    for folder in dict.fromkeys([doc.from_dir, root, library.cwd, *library.user_dirs]):
+        candidate = os.path.normpath(os.path.join(folder, ref))
+        if not os.path.isfile(candidate):
+            continue
+        real = os.path.realpath(candidate)
+        if within(real, allowed):  # the experiment itself is E206: no base config
+            return None if doc.path is not None and real == os.path.realpath(doc.path) else real
+    return None
+
+
+def _file_location(file: str | None) -> list[t.Location] | None:
     """The start of a PHM-Vibench base config (only the file is named: its text is not read here)."""
     from pathlib import Path as FilePath
 
-    if not os.path.isfile(file):
+    if file is None or not os.path.isfile(file):
         return None
     start = t.Position(line=0, character=0)
     return [t.Location(uri=FilePath(os.path.abspath(file)).as_uri(), range=t.Range(start=start, end=start))]

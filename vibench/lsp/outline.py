@@ -7,7 +7,8 @@ mappings and sequences, plain and quoted scalars, comments, ``|``/``>`` block sc
 YAML) line by line and never fails: an unclosed bracket or quote ends at the end of the text or line.
 
 * :func:`outline` — every key and scalar value by *path* (``("nodes", "conv", "in", 0)``), with
-  offsets, in document order; the first of duplicate keys wins (the compiler reports E005).
+  offsets, in document order; the first of duplicate keys wins (the compiler reports E005). A mapping
+  holds the keys YAML's merge key (``<<: *base``) gives it, and no key ``<<`` (:mod:`vibench.lsp.outline_merge`).
 * :func:`cursor_at` — the path and role (``key`` or ``value``) of the word at an offset, read from
   the text before it, so a half-typed word is placed where it would go.
 

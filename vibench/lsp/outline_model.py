@@ -38,6 +38,10 @@ class Outline:
     # so that :func:`cursor_at` reads only the text from the last of them to the cursor in a text that starts
     # like this one (one state per line cost hundreds of bytes a line: gigabytes for 16 MB of blank lines).
     states: list[tuple[int, tuple]] = field(default_factory=list, repr=False)
+    # YAML's merge key (vibench.lsp.outline_merge): each mapping that holds a plain `<<` (-> what the `<<` held:
+    # "map", "seq", "scalar"), and each plain `*alias` value (-> the path of the anchor it names, if read before)
+    merges: dict[Path, str] = field(default_factory=dict, repr=False)
+    aliases: dict[Path, Path | None] = field(default_factory=dict, repr=False)
 
     def entry(self, path: Path) -> Entry | None:
         return self.entries.get(path)

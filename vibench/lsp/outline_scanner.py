@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from vibench.compiler.load_compose import MAX_DEPTH
+from vibench.lsp.outline_merge import MERGE, apply_merges
 from vibench.lsp.outline_model import Entry, Outline, Path, after_idle, closing_quote, plain_scalar, unquote
 from vibench.lsp.text import BOM
 
@@ -96,6 +97,7 @@ class Scanner:
         self.entered = 0  # entries made (those before a restored state included)
         self.ended = False  # the text nests deeper than MAX_DEPTH or holds more than MAX_ENTRIES: the outline ends
         self.first_col: int | None = None  # the column of the line's first token when tags or anchors precede it
+        self.anchors: dict[str, Path] = {}  # `&name` -> where its value is (for `<<: *name`)
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -136,6 +138,7 @@ class Scanner:
         while len(self.stack) > 1:
             self._pop()
         self.outline.entries[()].end = self.last_end
+        apply_merges(self.outline, MAX_ENTRIES - self.entered)
         return self.outline
 
     def _state(self) -> tuple:
@@ -221,6 +224,9 @@ class Scanner:
                 return
             elif ch in "&!":
                 tag = _TAG.match(line, i)
+                slot = self._value_slot()
+                if ch == "&" and tag and slot is not None:  # the value it anchors goes there (or the key after it)
+                    self.anchors[tag.group()[1:]] = slot
                 if first and properties is None:
                     properties = i
                 i = tag.end() if tag else i + 1
@@ -264,8 +270,18 @@ class Scanner:
             k += 1
         is_key = k < n and line[k] == ":" and (quoted or self.in_flow or line[k + 1:k + 2] in ("", " ", "\t"))
         self._scalar(start + (i if begin is None else begin), start + end, value, is_key, first)
+        if not quoted and value.startswith(("<<", "*")):  # YAML's merge key, an alias (`"<<"` is text)
+            self._merge_or_alias(value, is_key)
         self._token(start + end)
         return k + 1 if is_key else max(end, i + 1)
+
+    def _merge_or_alias(self, value: str, is_key: bool) -> None:
+        """Note a plain `<<` key's mapping, or the anchor a plain `*alias` value names (:mod:`outline_merge`)."""
+        top, last = self.top, self.last_scalar
+        if is_key and value == MERGE and top.kind in ("bmap", "fmap") and top.key == MERGE:
+            self.outline.merges.setdefault(top.path, "")
+        elif not is_key and value.startswith("*") and last is not None and last[2] == "value":
+            self.outline.aliases[last[3]] = self.anchors.get(value[1:])
 
     # -- structure ----------------------------------------------------------------------------
 

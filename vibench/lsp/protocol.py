@@ -27,11 +27,17 @@ tests/test_lsp_protocol_1206f.py; drop one when pygls does it itself):
   it out again: each notification left one behind (about 2 KB a keystroke, 6,002 after 6,000 edits). Here
   a finished future leaves that table (:meth:`VibenchProtocol._execute_handler`).
 * **an edit to a document that is not open is ignored**, with a line in the log: pygls' ``didChange``
-  raised ``KeyError`` there, shown to the user as an error message.
-* **an edit is placed by LSP's lines** (:func:`vibench.lsp.text.apply_edit`): pygls' ``TextDocument`` applies
+  raised ``KeyError`` there, shown to the user as an error message; so is a ``notebookDocument/didChange`` of a
+  notebook (or of a cell) that is not open (:meth:`VibenchProtocol._unknown_notebook`).
+* **an unknown command is answered without a traceback**: pygls answered ``workspace/executeCommand`` of a
+  command it has not with InvalidParams by raising it, and logged its traceback each time; here the answer is
+  sent and one line logged (:meth:`VibenchProtocol._unknown_command`).
+* **an edit is placed by LSP's lines** (:class:`vibench.lsp.text.EditedText`): pygls' ``TextDocument`` applies
   an incremental change to the lines of ``str.splitlines``, which also end at U+2028, NEL and a form feed, so
   an edit after one of them landed on another line (and its quick fix then rewrote the wrong text); and a
-  character past a ``\\r\\n`` line's end took the ``\\r``. The text, edited here, is handed to pygls' document whole.
+  character past a ``\\r\\n`` line's end took the ``\\r``. The text, edited here (a message's edits on one list
+  of its lines, so that many edits cost no more than their length and the text's), is handed to pygls' document
+  whole.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from lsprotocol import types as t
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage, LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from vibench.lsp.text import apply_edit
+from vibench.lsp.text import EditedText
 
 logger = logging.getLogger("vibench.lsp")
 
@@ -164,7 +170,36 @@ class VibenchProtocol(LanguageServerProtocol):
             else:
                 logger.warning("vibench-lsp: %r before initialize dropped", method)
             return
+        if method == t.WORKSPACE_EXECUTE_COMMAND and hasattr(message, "id") and self._unknown_command(message):
+            return
+        if method == t.NOTEBOOK_DOCUMENT_DID_CHANGE and self._unknown_notebook(message.params):
+            return
         super().handle_message(message)
+
+    def _unknown_command(self, message: Any) -> bool:
+        """Answer an ``executeCommand`` of a command the server has not (it has none) with InvalidParams, as pygls
+        does, but without the traceback pygls logged for each (its handler raised the answer); False for a known one."""
+        command = message.params.command
+        if command in self.fm.commands:
+            return False
+        logger.warning("vibench-lsp: workspace/executeCommand of unknown command %r answered InvalidParams", command)
+        self.answer_error(message.id, INVALID_PARAMS, f"Invalid Params: Command name {command!r} is not defined")
+        return True
+
+    def _unknown_notebook(self, params: t.DidChangeNotebookDocumentParams) -> bool:
+        """Whether a notebook's edit names a notebook or cell that is not open: dropped with a line in the log (pygls
+        raised ``KeyError``, shown as "Error in server"). The server serves no notebook (it offers no notebook sync);
+        pygls keeps those a client opens."""
+        uri = params.notebook_document.uri
+        if unquote(uri) not in self.workspace.notebook_documents:
+            logger.warning("vibench-lsp: an edit of notebook %s, which is not open, ignored", uri)
+            return True
+        cells = params.change.cells
+        closed = [text.document.uri for text in (cells.text_content or []) if unquote(text.document.uri)
+                  not in self.workspace.text_documents] if cells is not None else []
+        if closed:
+            logger.warning("vibench-lsp: an edit of notebook %s ignored: its cell %s is not open", uri, closed[0])
+        return bool(closed)
 
     def _execute_handler(self, msg_id: Any, handler: Any, callback: Any, args: tuple[Any, ...] | None = None,
                          kwargs: dict[str, Any] | None = None) -> None:
@@ -187,16 +222,15 @@ class VibenchProtocol(LanguageServerProtocol):
         document = self.workspace.get_text_document(uri)
         kind = self.workspace.position_encoding
         encoding = str(getattr(kind, "value", kind) or "utf-16")  # an enum member, or its value
-        text = document.source
+        edited = EditedText(document.source, encoding)
         for change in params.content_changes:  # each applies to the text the ones before it left
             if isinstance(change, t.TextDocumentContentChangePartial):
                 r = change.range
-                text = apply_edit(text, (r.start.line, r.start.character), (r.end.line, r.end.character),
-                                  change.text, encoding)
+                edited.replace((r.start.line, r.start.character), (r.end.line, r.end.character), change.text)
             else:
-                text = change.text
+                edited = EditedText(change.text, encoding)
         # the text placed by LSP's lines, handed to pygls' document whole (its own edits split lines as Python does)
-        document.apply_change(t.TextDocumentContentChangeWholeDocument(text=text))
+        document.apply_change(t.TextDocumentContentChangeWholeDocument(text=edited.text))
         document.version = params.text_document.version
         handler = self.fm.features.get(t.TEXT_DOCUMENT_DID_CHANGE)
         if handler is not None:

@@ -26,6 +26,7 @@ whose parameters do not read), with pygls' workarounds there too. Every text the
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -240,7 +241,16 @@ def _configure(ls: VibenchServer, options: dict[str, Any]) -> None:
     of the one before) and ``debounceMs``; a setting left out keeps its value."""
     extra = options.get("specPath")
     if isinstance(extra, list):
-        ls.catalog.set_folders([os.path.abspath(os.path.expanduser(str(folder))) for folder in extra])
+        folders = [str(folder) for folder in extra]
+        # No path holds a NUL: os.scandir raised ValueError on it, and every library reference was an internal
+        # error. Such a folder is left off the path, and the user told why (the other folders are searched).
+        for folder in (folder for folder in folders if "\0" in folder):
+            message = (f"vibench-lsp: the specPath folder {json.dumps(folder)} is not searched: it holds a NUL "
+                       "character (`\\0`), which no path can hold")
+            logger.warning("%s", message)
+            ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=visible.visible(message)))
+        usable = [folder for folder in folders if "\0" not in folder]
+        ls.catalog.set_folders([os.path.abspath(os.path.expanduser(folder)) for folder in usable])
     debounce = options.get("debounceMs")
     if isinstance(debounce, int | float) and not isinstance(debounce, bool):
         ls.debounce = max(0.0, float(debounce) / 1000)
