@@ -1,4 +1,5 @@
-"""A "did you mean": the candidate a misspelt name most likely meant (difflib's ratio, at least 0.6).
+"""A "did you mean": the candidate a misspelt name most likely meant: the one it equals but for case and
+`-`/`_` (``Relu`` is ``relu``), else the nearest by difflib's ratio (at least 0.6).
 
 :func:`suggest` answers for one name; :class:`Suggestions` for the many misspelt names of one pass, all
 against the same candidates, with the work they take together bounded (:data:`MAX_SUGGEST_WORK`).
@@ -38,15 +39,37 @@ def _nearest(name: str, pool: list[str]) -> list[str]:
     return sorted(sorted(pool, key=lambda c: abs(len(c) - len(name)))[:MAX_SUGGEST_POOL])
 
 
-def _closest_in(name: str, pool: list[str]) -> str | None:
+def _folded(name: str) -> str:
+    """``name`` as compared for a match but for case and `-`/`_` (`Layer-Norm` is `layer_norm`)."""
+    return name.lower().replace("-", "_")
+
+
+def _folded_pool(pool: list[str]) -> dict[str, list[str]]:
+    """The sorted ``pool`` by :func:`_folded` name."""
+    folded: dict[str, list[str]] = {}
+    for c in pool:
+        folded.setdefault(_folded(c), []).append(c)
+    return folded
+
+
+def _same(name: str, folded: dict[str, list[str]]) -> str | None:
+    """The candidate ``name`` equals but for case and `-`/`_`: itself, else the one that differs only by case
+    (`Layer-Norm`: `layer-norm` before `layer_norm`), else the last."""
+    alike = folded.get(_folded(name))
+    if not alike:
+        return None
+    return name if name in alike else next((c for c in alike if c.lower() == name.lower()), alike[-1])
+
+
+def _closest_in(name: str, pool: list[str], folded: dict[str, list[str]] | None = None) -> str | None:
+    # The name as written but for case or `-`/`_` first: difflib's ratio prefers a shorter name that
+    # shares more of the characters (`Relu` is nearer `elu` than `relu`, `in-ch` nearer `inch` than `in_ch`).
+    same = _same(name, folded if folded is not None else _folded_pool(pool))
+    if same is not None:
+        return same
     import difflib  # only when there is something to suggest
 
-    pool = _nearest(name, pool)
-    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
-    if not matches:
-        lowered = {c.lower(): c for c in pool}
-        if name.lower() in lowered:
-            matches = [lowered[name.lower()]]
+    matches = difflib.get_close_matches(name, _nearest(name, pool), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 
@@ -60,9 +83,9 @@ class Suggestions:
     """A "did you mean" for the misspelt names of one pass, all against the same ``candidates``: the
     candidates are sorted once, and the lookups together compare at most ``work`` of them
     (:data:`MAX_SUGGEST_WORK`). A name asked after the work is spent gets only the exact match but for
-    case (``Conv`` for ``conv``), or None. Hints depend only on the candidates and the order names are
-    asked in, so a pass that asks in source order gives the same messages at every run, the first ones
-    (those the command line shows) with their suggestion.
+    case and `-`/`_` (``Conv`` for ``conv``), or None. Hints depend only on the candidates and the order
+    names are asked in, so a pass that asks in source order gives the same messages at every run, the
+    first ones (those the command line shows) with their suggestion.
 
     >>> names = Suggestions(["conv", "linear", "relu"])
     >>> names.hint("lineer"), names.hint("Relu"), names.hint("softmax")
@@ -73,7 +96,7 @@ class Suggestions:
         self.candidates = candidates
         self.work = work
         self._pool: list[str] | None = None
-        self._lowered: dict[str, str] | None = None
+        self._folded: dict[str, list[str]] = {}
 
     def closest(self, name: str) -> str | None:
         """As :func:`closest`, while the work lasts."""
@@ -81,13 +104,15 @@ class Suggestions:
             return None
         if self._pool is None:
             self._pool = _suggest_pool(self.candidates)
+            self._folded = _folded_pool(self._pool)
+        same = _same(name, self._folded)
+        if same is not None:  # as closest does first; it costs no comparisons
+            return same
         cost = min(len(self._pool), MAX_SUGGEST_POOL)
         if cost <= self.work:
             self.work -= cost
-            return _closest_in(name, self._pool)
-        if self._lowered is None:
-            self._lowered = {c.lower(): c for c in self._pool}  # (the last of equal ones, as closest)
-        return self._lowered.get(name.lower())
+            return _closest_in(name, self._pool, self._folded)
+        return None
 
     def hint(self, name: str) -> str | None:
         """As :func:`suggest`, while the work lasts."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import types
 import typing
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from vibench.compiler.diagnostics import (
     YAML_LINE_BREAK,
@@ -108,21 +110,27 @@ def translate_errors(err: ValidationError, doc: LoadedDoc, model: type[BaseModel
     data = doc.data
     for part in prefix:
         data = data[part]
-    groups: dict[tuple, list[tuple[Any, tuple]]] = {}
+    groups: dict[tuple[tuple, bool], list[Any]] = {}  # pydantic's ErrorDetails
+    keys: dict[int, dict] = {}
     for e in err.errors(include_url=False):
-        path = _data_path(data, e["loc"], e["type"])
-        groups.setdefault(path, []).append((e, path))
+        path = _data_path(data, e["loc"], e["type"], keys)
+        groups.setdefault((path, _is_key_error(e)), []).append(e)
     # Keep the most specific errors: drop a group when a deeper group lies under it, i.e. when its path is a
     # proper prefix of another's. The prefixes are collected once (comparing each path with every other took
-    # the square of their number: minutes for a spec of 20,000 broken composites).
-    above = {q[:depth] for q in groups for depth in range(len(q))}
-    specific = [p for p in groups if p not in above]
+    # the square of their number: minutes for a spec of 20,000 broken composites). An error in a key stays:
+    # the errors under it are in its value (`off: {in: on}` has both).
+    above = {q[:depth] for q, _ in groups for depth in range(len(q))}
+    specific = [(p, is_key) for p, is_key in groups if is_key or p not in above]
     out = Collector()
-    for path in specific:
-        errors = [e for e, _ in groups[path]]
-        full = prefix + path
-        out.add(_diagnostic(errors, full, doc, model))
+    for path, is_key in specific:
+        out.add(_diagnostic(groups[path, is_key], prefix + path, doc, model))
     return out.items
+
+
+def _is_key_error(e: ErrorDetails) -> bool:
+    """Whether pydantic's error ``e`` is about a mapping's key, not a value: `[key]` ends the location of a
+    dict's key; invalid_key is a key among a model's fields."""
+    return e["type"] == "invalid_key" or bool(e["loc"]) and e["loc"][-1] == "[key]"
 
 
 _ABSENT = object()
@@ -139,20 +147,23 @@ _EMPTY_EXPECTED = {"blocks": "a mapping of composite block names to their defini
                    "outputs": "a mapping of output names to nodes"}
 
 
-def _data_path(data: Any, loc: tuple, etype: str) -> tuple:
-    """Follow a pydantic ``loc`` through the data, skipping union-member tags."""
+def _data_path(data: Any, loc: tuple, etype: str, keys: dict[int, dict]) -> tuple:
+    """Follow a pydantic ``loc`` through the data, skipping union-member tags. The path holds the data's own
+    keys: pydantic's loc holds `0` for the key `off:` (false), `'1.5'` for `1.5:`. ``keys``: the keys that are
+    not strings of each mapping met, by ``id`` (the same for all the errors of one validation)."""
     path: list = []
     cur = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(cur, dict) and part in cur:
-            path.append(part)
-            cur = cur[part]
+            key = part if isinstance(part, str) else _own_keys(cur, keys).get(part, part)
+            path.append(key)  # False, not 0: `0 in {False: ...}`, but the node is `off`, not `0`
+            cur = cur[key]
         elif isinstance(cur, dict) and part == "in_" and "in" in cur:
             path.append("in")
             cur = cur["in"]
         elif isinstance(cur, dict) and isinstance(part, str) and (
-                key := next((k for k in cur if not isinstance(k, str) and str(k) == part), _ABSENT)) is not _ABSENT:
+                key := _own_keys(cur, keys).get(part, _ABSENT)) is not _ABSENT:
             path.append(key)  # a key that is not a string (`null:`, `1.5:`): pydantic's loc holds its text
             cur = cur[key]
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
@@ -163,20 +174,30 @@ def _data_path(data: Any, loc: tuple, etype: str) -> tuple:
     return tuple(path)
 
 
+def _own_keys(mapping: dict, keys: dict[int, dict]) -> dict:
+    """The keys of ``mapping`` that are not strings, by themselves and by their text (memoised in ``keys``:
+    looking each error's key up anew took the square of a mapping's size)."""
+    own = keys.get(id(mapping))
+    if own is None:
+        others = [k for k in mapping if not isinstance(k, str)]
+        own = keys[id(mapping)] = {**{str(k): k for k in others}, **{k: k for k in others}}
+    return own
+
+
 def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[BaseModel]) -> Diagnostic:
     first = errors[0]
     etype = first["type"]
-    where = _describe(path)
+    where = _describe(path, doc)
     if etype == "extra_forbidden":
         key = path[-1] if path else "?"
         allowed = _fields_at(model, path[:-1])
-        return Diagnostic("E101", f"unknown key `{key}` in {_describe(path[:-1])}", doc.pos(path, key=True),
+        return Diagnostic("E101", f"unknown key `{key}` in {_describe(path[:-1], doc)}", doc.pos(path, key=True),
                           expected=f"one of {one_of(allowed)}" if allowed else None, span=len(str(key)),
                           hint=comment_hint(key) or suggest(str(key), allowed)
                           or "remove it, or check the spec language reference")
     if etype == "missing":
         key = "in" if path and path[-1] == "in_" else (path[-1] if path else "?")
-        return Diagnostic("E103", f"missing required key `{key}` in {_describe(path[:-1])}",
+        return Diagnostic("E103", f"missing required key `{key}` in {_describe(path[:-1], doc)}",
                           doc.pos(path[:-1], key=True), expected=f"`{key}`", hint=f"add `{key}: ...`")
     if etype == "literal_error" and path == ("vibench",):
         return Diagnostic("E105", "unsupported spec format version", doc.pos(path),
@@ -210,16 +231,13 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
 
 def _key_diagnostic(path: tuple, doc: LoadedDoc) -> Diagnostic:
     """A mapping key that YAML did not read as a string: `off:` is the boolean false, `1:` an int."""
-    parent = _value(doc.data, path[:-1])
-    key = next((k for k in parent if k == path[-1] and not isinstance(k, str)), path[-1]) \
-        if isinstance(parent, dict) else path[-1]
+    key = path[-1]  # the data's own key (False, not pydantic's 0)
     pos = doc.pos(path, key=True)
-    line = doc.text.splitlines()[pos.line - 1] if pos is not None and pos.line <= len(doc.text.splitlines()) else ""
-    written = line[pos.col - 1:].split(":", 1)[0].strip() if pos is not None else str(key)
+    written = _written_key(doc, path)
     hint = f"quote it: `\"{written}\": ...`"
     if isinstance(key, bool):
         hint = f"YAML reads `{written}` as the boolean {str(key).lower()}; " + hint
-    return Diagnostic("E102", f"key `{written}` in {_describe(path[:-1])} is not a string", pos,
+    return Diagnostic("E102", f"key `{written}` in {_describe(path[:-1], doc)} is not a string", pos,
                       expected="a name (a string)", found="null" if key is None else f"{_kind(key)} {key!r}",
                       hint=hint)
 
@@ -234,13 +252,41 @@ def _expected_text(e: dict) -> str:
     return plain(str(e["msg"]))
 
 
-def _describe(path: tuple) -> str:
+def _describe(path: tuple, doc: LoadedDoc) -> str:
     if not path:
         return "the spec"
-    if len(path) >= 2 and path[0] == "nodes":
-        rest = ".".join(str(p) for p in path[2:])
-        return f"node `{path[1]}`" + (f" (`{rest}`)" if rest else "")
-    return "`" + ".".join(str(p) for p in path) + "`"
+    parts = _parts_as_written(path, doc)
+    if len(parts) >= 2 and path[0] == "nodes":
+        rest = ".".join(parts[2:])
+        return f"node `{parts[1]}`" + (f" (`{rest}`)" if rest else "")
+    return "`" + ".".join(parts) + "`"
+
+
+def _parts_as_written(path: tuple, doc: LoadedDoc) -> list[str]:
+    """The parts of ``path``, a key that YAML did not read as a string by its word in the spec: node `off`,
+    not `False` (nor pydantic's `0`)."""
+    parts = []
+    value = doc.data
+    for depth, part in enumerate(path):
+        keyed = isinstance(value, dict) and not isinstance(part, str)
+        parts.append(_written_key(doc, path[:depth + 1]) if keyed else str(part))
+        value = _value(value, (part,))
+    return parts
+
+
+def _written_key(doc: LoadedDoc, path: tuple) -> str:
+    """The key at ``path`` as the spec wrote it (`off`, `1.0`), up to its colon."""
+    pos = doc.pos(path, key=True)
+    lines = _lines(doc.text)
+    if pos is None or not 1 <= pos.line <= len(lines):
+        return str(path[-1])
+    return lines[pos.line - 1][pos.col - 1:].split(":", 1)[0].strip() or str(path[-1])
+
+
+@lru_cache(maxsize=4)
+def _lines(text: str) -> list[str]:
+    # The lines YAML counts, which the positions count; split once for the many keys of one file.
+    return YAML_LINE_BREAK.split(text)
 
 
 def _value(data: Any, path: tuple) -> Any:
