@@ -314,3 +314,23 @@ def test_an_empty_task_configs_given_is_e208_in_the_phm_layer(tmp_path: Path,
     assert diagnostic["message"] == "`task_configs` (from --set) names no task" and diagnostic["line"] == 12
     assert "--set 'task_configs={classification: {}}'" in diagnostic["hint"]
     assert cli.main([written, "--set", "task_configs={classification: {}}", "--check"]) == cli.EXIT_OK
+
+
+@pytest.mark.parametrize(("spec", "hint"), [
+    ("isfm/embedding/E_01_HSE", "`E_01_HSE` is a library template with no `num_classes`, so the table has nothing "
+                                "to set: leave the table out (`metadata=`)"),
+    ("own", "declare `num_classes` in `params:`"),
+])
+def test_a_table_for_a_model_without_num_classes_is_hinted_for_whose_file_it_is(tmp_path: Path, spec: str,
+                                                                               hint: str) -> None:
+    """A library component was told to "declare `num_classes` in `params:`", a file the user does not edit."""
+    table = tmp_path / "one.csv"
+    table.write_text("Id,Dataset_id,Label\n1,1,0\n2,1,3\n")
+    if spec == "own":
+        spec = str(tmp_path / "own.yaml")
+        Path(spec).write_text("vibench: 1\nname: T\ninputs: {x: {shape: [B, 1, L]}}\nnodes:\n"
+                              "  r: {block: relu, in: x}\noutputs: {y: r}\n")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(spec, metadata=str(table))
+    (d,) = info.value.diagnostics
+    assert d.code == "E201" and hint in (d.hint or ""), d

@@ -374,8 +374,16 @@ def _table_unknown(key: str, root: UnitDef, library: Library, anchor: Pos | None
     return Diagnostic("E201", f"unknown parameter `{key}` ({library.given_how(key)}) for model `{root.name}`", anchor,
                       expected="one of " + (", ".join(f"`{d.name}`" for d in root.params) or "(none)"),
                       notes=(library.value_origin(key),),
-                      hint=f"the table gives `{key}`, which `{root.name}` does not declare: leave the table out "
-                      f"(`{library.metadata_option}`), or declare `{key}` in `params:`")
+                      hint=(f"`{root.name}` is a library template with no `{key}`, so the table has nothing to set: "
+                            f"leave the table out (`{library.metadata_option}`)") if _in_library(root) else (
+                          f"the table gives `{key}`, which `{root.name}` does not declare: leave the table out "
+                          f"(`{library.metadata_option}`), or declare `{key}` in `params:`"))
+
+
+def _in_library(unit: UnitDef) -> bool:
+    """Whether ``unit`` is a library template (not the user's to edit: no "declare it in `params:`")."""
+    library = os.path.join(os.path.realpath(LIBRARY_DIR), "")
+    return unit.path is not None and os.path.realpath(unit.path).startswith(library)
 
 
 def _params_anchor(doc: LoadedDoc) -> Pos | None:
