@@ -292,12 +292,14 @@ class SpecError(Exception):
     def __str__(self) -> str:  # rendered on demand: passes raise and re-raise these
         return self.render()
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
         # Pickled (a multiprocessing worker's error, copy.copy) as what it holds: Exception's default rebuilt it
         # from its message, whose characters were then read as diagnostics (a Pool's result thread died and
-        # `get()` never returned). A subclass with other constructor arguments comes back as a SpecError.
+        # `get()` never returned). A subclass with other constructor arguments comes back as a SpecError. The
+        # instance's attributes come back too, as Exception's default keeps them: `add_note`'s `__notes__`, an
+        # attribute a caller set.
         cls = type(self) if type(self).__init__ is SpecError.__init__ else SpecError
-        return cls, (self.diagnostics, self.sources)
+        return cls, (self.diagnostics, self.sources), self.__dict__
 
     @property
     def codes(self) -> list[str]:

@@ -8,9 +8,11 @@ sample). E_02_HSE_v2's channel mixer (:mod:`vibench.compiler.blocks.isfm_hse`) r
 Routing never branches on the ids' values: every head whose input width is x's runs on the whole
 batch and ``torch.where`` keeps each sample's own rows, so a routed model compiles to one graph
 (``torch.compile(fullgraph=True)``), exports (``torch.export``) and scripts (``torch.jit.script``).
-An id without a head (or whose head reads another width) raises ``ValueError`` in eager mode and
-under TorchScript, naming the ids without a head and those with one; a compiled or exported graph
-cannot raise on values and gives that sample NaN outputs instead (tests/test_isfm_routing.py).
+An id without a head raises ``ValueError`` in eager mode, naming the ids without a head and those with
+one; one whose head reads another width names the sample, its system and both widths. A scripted model
+(``torch.jit.script``) raises ``torch.jit.Error`` with the same text (TorchScript re-raises every exception
+as its own type, so ``except ValueError`` does not catch it); a compiled or exported graph cannot raise on
+values and gives that sample NaN outputs instead (tests/test_isfm_routing.py).
 """
 
 from __future__ import annotations
@@ -127,14 +129,14 @@ class IsfmSystemPrototypesParams(BlockParams):
 class SystemRouter(nn.Module):
     """Give each sample the output of its system's head, without branching on the ids' values.
 
-    ``heads`` maps system ids (integers as strings, the reference's ``str(Dataset_id)``) to modules over
-    the last dimension that treat samples independently, of input widths ``in_features``. Every head of
-    x's width runs on the whole batch and ``torch.where`` keeps each sample's rows of its own head, so
-    ``torch.compile(fullgraph=True)``, ``torch.export`` and ``torch.jit.script`` capture it. Outputs
-    narrower than ``out_features`` (fewer classes) are padded with ``-inf`` (softmax gives 0). Without
-    ``system_id`` every sample goes through the only head. An id without a head (named with the ids that
-    have one), or whose head reads another width, raises ValueError in eager mode and scripted; a compiled
-    or exported graph cannot raise on values (there that sample's row is NaN), nor can the meta device.
+    ``heads`` maps system ids (integers as strings, the reference's ``str(Dataset_id)``) to modules over the last
+    dimension that treat samples independently, of input widths ``in_features``. Every head of x's width runs on the
+    whole batch and ``torch.where`` keeps each sample's rows of its own head, so ``torch.compile(fullgraph=True)``,
+    ``torch.export`` and ``torch.jit.script`` capture it. Outputs narrower than ``out_features`` (fewer classes) are
+    padded with ``-inf`` (softmax gives 0). Without ``system_id`` every sample goes through the only head. An id
+    without a head (named with the ids that have one), or whose head reads another width (named with the sample and
+    both widths), raises ValueError (scripted: torch.jit.Error with its text, which ``except ValueError`` misses); a
+    compiled or exported graph cannot raise on values (there that sample's row is NaN), nor can the meta device.
     """
 
     def __init__(self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int) -> None:
@@ -150,13 +152,9 @@ class SystemRouter(nn.Module):
         if not torch.jit.is_scripting():
             if self.only and not torch.compiler.is_compiling():  # one head in eager mode: just run it
                 # The ids are read on the host (one device sync, as in _check): cheaper than tensor ops.
-                if system_id is not None and readable:
-                    ids = system_id.tolist()
-                    if ids.count(int(self.only)) != len(ids):
-                        raise ValueError(self._no_head(system_id[system_id != int(self.only)]))
-                if x.shape[-1] != self.in_features[self.only] and (system_id is None or system_id.numel() > 0):
-                    raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
-                return self._pad(self.heads[self.only](x))
+                ids = system_id.tolist() if system_id is not None and readable else []
+                if ids.count(int(self.only)) == len(ids) and x.shape[-1] == self.in_features[self.only]:
+                    return self._pad(self.heads[self.only](x))  # else the general path below says why not
         out = x.new_full(list(x.shape[:-1]) + [self.out_features], float("nan"))
         rows = [-1] + [1] * (x.dim() - 1)  # a [B] mask broadcast over the other dimensions
         known = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
@@ -171,7 +169,11 @@ class SystemRouter(nn.Module):
             if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
                 if system_id is not None and not bool(known.all()):
                     raise ValueError(self._no_head(system_id[~known]))
-                raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
+                # Read on this failing path only (a traced graph never gets here): the first sample left out, whose
+                k = int((~routed).nonzero()[0, 0])  # system's head reads another width
+                system = list(self.in_features.keys())[0] if system_id is None else str(int(system_id[k]))
+                wants = f"expects another input width: its head reads {self.in_features[system]} features (last axis)"
+                raise ValueError(f"SystemRouter: sample {k} is of system {system}, which {wants}; found {x.shape[-1]}")
         return out
 
     def _pad(self, y: torch.Tensor) -> torch.Tensor:

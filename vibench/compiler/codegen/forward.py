@@ -34,6 +34,9 @@ from vibench.compiler.diagnostics import SpecError
 from vibench.compiler.ir import TensorType, ValueRef
 from vibench.compiler.keyed import returned_by_key
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
+from vibench.compiler.spec_files import LIBRARY_DIR
+
+LIBRARY_NAME = "vibench/specs/"  # how diagnostics name a library file (resolve.Library.display)
 
 
 def forward(
@@ -58,12 +61,25 @@ def forward(
 
 def comment_file_names(structures: list[Structure]) -> dict[str, str]:
     """How the shape comments name each spec file the nodes of ``structures`` come from: by its base name
-    (``ResNet1D.yaml:50``), the same wherever the model is compiled from, unless two of the files share it
-    (``c.yaml`` and ``sub/c.yaml``): those by their path as diagnostics name it."""
+    (``ResNet1D.yaml:50``), unless two of the files share it: then a library file by its name there
+    (``vibench/specs/cnn/ResNet1D.yaml``), any other by its path from the root spec's folder (``sub/c.yaml``,
+    ``../c.yaml``), never as diagnostics name it (from the working folder, absolute outside it)."""
     files = {slot.node.pos.file for s in structures for plan in s.plans for slot in plan.slots.values()
              if slot.node.pos is not None}
     bases = Counter(os.path.basename(f) for f in files)
-    return {f: os.path.basename(f) if bases[os.path.basename(f)] == 1 else f for f in files}
+    root = next((s.units[0].file for s in structures if s.is_root and s.plans), "")
+    library = root.startswith(LIBRARY_NAME)  # spec text (`<string>`): the working folder, as the resolver's
+    home = os.path.join(LIBRARY_DIR, root.removeprefix(LIBRARY_NAME)) if library else root
+    home = os.path.realpath(os.path.dirname(home) if library or os.path.isfile(root) else os.getcwd())
+
+    def from_home(file: str) -> str:
+        try:
+            return os.path.relpath(os.path.realpath(file), home).replace(os.sep, "/")
+        except ValueError:  # on another drive (Windows): no relative path
+            return file
+
+    return {f: os.path.basename(f) if bases[os.path.basename(f)] == 1 else f if f.startswith(LIBRARY_NAME)
+            else from_home(f) for f in files}
 
 
 class _Writer(Variables):
