@@ -39,14 +39,14 @@ class IsfmCrossAttention(nn.Module):
 class SystemRouter(nn.Module):
     """Give each sample the output of its system's head, without branching on the ids' values.
 
-    ``heads`` maps system ids (integers as strings, the reference's ``str(Dataset_id)``) to modules over
-    the last dimension that treat samples independently, of input widths ``in_features``. Every head of
-    x's width runs on the whole batch and ``torch.where`` keeps each sample's rows of its own head, so
-    ``torch.compile(fullgraph=True)``, ``torch.export`` and ``torch.jit.script`` capture it. Outputs
-    narrower than ``out_features`` (fewer classes) are padded with ``-inf`` (softmax gives 0). Without
-    ``system_id`` every sample goes through the only head. An id without a head (named with the ids that
-    have one), or whose head reads another width, raises ValueError in eager mode and scripted; a compiled
-    or exported graph cannot raise on values (there that sample's row is NaN), nor can the meta device.
+    ``heads`` maps system ids (integers as strings, the reference's ``str(Dataset_id)``) to modules over the last
+    dimension that treat samples independently, of input widths ``in_features``. Every head of x's width runs on the
+    whole batch and ``torch.where`` keeps each sample's rows of its own head, so ``torch.compile(fullgraph=True)``,
+    ``torch.export`` and ``torch.jit.script`` capture it. Outputs narrower than ``out_features`` (fewer classes) are
+    padded with ``-inf`` (softmax gives 0). Without ``system_id`` every sample goes through the only head. An id
+    without a head (named with the ids that have one), or whose head reads another width (named with the sample and
+    both widths), raises ValueError (scripted: torch.jit.Error with its text, which ``except ValueError`` misses); a
+    compiled or exported graph cannot raise on values (there that sample's row is NaN), nor can the meta device.
     """
 
     def __init__(self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int) -> None:
@@ -62,13 +62,9 @@ class SystemRouter(nn.Module):
         if not torch.jit.is_scripting():
             if self.only and not torch.compiler.is_compiling():  # one head in eager mode: just run it
                 # The ids are read on the host (one device sync, as in _check): cheaper than tensor ops.
-                if system_id is not None and readable:
-                    ids = system_id.tolist()
-                    if ids.count(int(self.only)) != len(ids):
-                        raise ValueError(self._no_head(system_id[system_id != int(self.only)]))
-                if x.shape[-1] != self.in_features[self.only] and (system_id is None or system_id.numel() > 0):
-                    raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
-                return self._pad(self.heads[self.only](x))
+                ids = system_id.tolist() if system_id is not None and readable else []
+                if ids.count(int(self.only)) == len(ids) and x.shape[-1] == self.in_features[self.only]:
+                    return self._pad(self.heads[self.only](x))  # else the general path below says why not
         out = x.new_full(list(x.shape[:-1]) + [self.out_features], float("nan"))
         rows = [-1] + [1] * (x.dim() - 1)  # a [B] mask broadcast over the other dimensions
         known = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
@@ -83,7 +79,11 @@ class SystemRouter(nn.Module):
             if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
                 if system_id is not None and not bool(known.all()):
                     raise ValueError(self._no_head(system_id[~known]))
-                raise ValueError("SystemRouter: a sample's system expects another input width (channels)")
+                # Read on this failing path only (a traced graph never gets here): the first sample left out, whose
+                k = int((~routed).nonzero()[0, 0])  # system's head reads another width
+                system = list(self.in_features.keys())[0] if system_id is None else str(int(system_id[k]))
+                wants = f"expects another input width: its head reads {self.in_features[system]} features (last axis)"
+                raise ValueError(f"SystemRouter: sample {k} is of system {system}, which {wants}; found {x.shape[-1]}")
         return out
 
     def _pad(self, y: torch.Tensor) -> torch.Tensor:
@@ -117,9 +117,9 @@ def _require(model: nn.Module, ok: bool, message: str, found: list[tuple[str, in
     text = f"{type(model).__name__}: {message}"
     if torch.compiler.is_compiling() and not isinstance(ok, bool):  # a symbolic size: the check stays in the graph
         torch._check(ok, lambda: text)
-    elif not ok:  # also while tracing, where it is known then (dynamo reports `raised exception ValueError(text)`)
-        sizes = ", ".join(f"{what} = {value} ({where})" for what, value, where in found if where)
-        so = " and ".join(f"{what} = {value}" for what, value, where in found if not where)
+    elif not ok:  # also while tracing (dynamo: `raised exception ValueError(text)`); range(): a dynamic size's number
+        sizes = ", ".join(f"{what} = {range(value).stop} ({where})" for what, value, where in found if where)
+        so = " and ".join(f"{what} = {range(value).stop}" for what, value, where in found if not where)
         raise ValueError(text + (f"; found {sizes}" if sizes else "") + (f", so {so}" if so else ""))
 
 
@@ -144,13 +144,13 @@ def _check_input(
         raise TypeError(f"{type(model).__name__}: input `{name}` must be a tensor {shape}; found {found}")
     ok = x.dtype == dtype or (keep and x.dtype == declared)
     ok = ok and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
-    traced = torch.compiler.is_compiling()
-    if traced and not isinstance(ok, bool):  # a symbolic size: a traced message holds constants only
+    if torch.compiler.is_compiling() and not isinstance(ok, bool):  # a symbolic size: constants only (export)
         _require(model, ok, f"input `{name}` must be {shape} {wanted}")
-    elif not ok:  # also while tracing, where a dtype, a rank or a static size decided it: the eager message
+    elif not ok:  # also while tracing, where a dtype, a rank or a fixed size decided it: the eager message
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
-        _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
-    if traced:  # decided while tracing (a dynamic batch of 0 passes)
+        found = tuple(range(n).stop for n in x.shape)  # range(): numbers, also of dynamic sizes (a guard)
+        _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {found} {x.dtype}{hint}")
+    if torch.compiler.is_compiling():  # decided while tracing (a dynamic batch of 0 passes)
         _require(model, x.numel() > 0, f"input `{name}` must be {shape} with every size at least 1")
     elif 0 in x.shape:  # the shapes were checked for sizes of at least 1
         axis = list(x.shape).index(0)
@@ -190,7 +190,7 @@ def _input_hint(
         if not sizes:
             return f" (`torch.tensor({fill!r}, dtype={dtype})` makes it)"
         return f" (one value for each sample? `torch.full(({written[1:-1]},), {fill!r}, dtype={dtype})` makes it)"
-    shape = list(x.shape)
+    shape = [range(n).stop for n in x.shape]  # numbers, also where tracing made them symbols (see _check_input)
     to = "" if x.dtype == dtype else f".to({dtype})"
 
     def fits(found: list[int]) -> bool:
@@ -225,8 +225,8 @@ def _same_size(model: nn.Module, first: str, size: int, second: str, other: int,
     message, same = f"inputs `{first}` and `{second}` share the size `{symbol}`", other == size
     if torch.compiler.is_compiling() and not isinstance(same, bool):  # a traced message holds constants only
         _require(model, same, message)
-    elif not same:
-        _require(model, False, f"{message}; found {size} and {other}")
+    elif not same:  # range(): the numbers also of dynamic sizes (see _check_input)
+        _require(model, False, f"{message}; found {range(size).stop} and {range(other).stop}")
 
 
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:

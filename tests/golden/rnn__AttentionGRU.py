@@ -29,9 +29,9 @@ def _require(model: nn.Module, ok: bool, message: str, found: list[tuple[str, in
     text = f"{type(model).__name__}: {message}"
     if torch.compiler.is_compiling() and not isinstance(ok, bool):  # a symbolic size: the check stays in the graph
         torch._check(ok, lambda: text)
-    elif not ok:  # also while tracing, where it is known then (dynamo reports `raised exception ValueError(text)`)
-        sizes = ", ".join(f"{what} = {value} ({where})" for what, value, where in found if where)
-        so = " and ".join(f"{what} = {value}" for what, value, where in found if not where)
+    elif not ok:  # also while tracing (dynamo: `raised exception ValueError(text)`); range(): a dynamic size's number
+        sizes = ", ".join(f"{what} = {range(value).stop} ({where})" for what, value, where in found if where)
+        so = " and ".join(f"{what} = {range(value).stop}" for what, value, where in found if not where)
         raise ValueError(text + (f"; found {sizes}" if sizes else "") + (f", so {so}" if so else ""))
 
 
@@ -56,13 +56,13 @@ def _check_input(
         raise TypeError(f"{type(model).__name__}: input `{name}` must be a tensor {shape}; found {found}")
     ok = x.dtype == dtype or (keep and x.dtype == declared)
     ok = ok and x.dim() == len(sizes) and all(s < 0 or s == x.shape[k] for k, s in enumerate(sizes))
-    traced = torch.compiler.is_compiling()
-    if traced and not isinstance(ok, bool):  # a symbolic size: a traced message holds constants only
+    if torch.compiler.is_compiling() and not isinstance(ok, bool):  # a symbolic size: constants only (export)
         _require(model, ok, f"input `{name}` must be {shape} {wanted}")
-    elif not ok:  # also while tracing, where a dtype, a rank or a static size decided it: the eager message
+    elif not ok:  # also while tracing, where a dtype, a rank or a fixed size decided it: the eager message
         hint = _input_hint(model, name, x, to, sizes, shape, bool(floats))
-        _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {tuple(x.shape)} {x.dtype}{hint}")
-    if traced:  # decided while tracing (a dynamic batch of 0 passes)
+        found = tuple(range(n).stop for n in x.shape)  # range(): numbers, also of dynamic sizes (a guard)
+        _require(model, ok, f"input `{name}` must be {shape} {wanted}; found {found} {x.dtype}{hint}")
+    if torch.compiler.is_compiling():  # decided while tracing (a dynamic batch of 0 passes)
         _require(model, x.numel() > 0, f"input `{name}` must be {shape} with every size at least 1")
     elif 0 in x.shape:  # the shapes were checked for sizes of at least 1
         axis = list(x.shape).index(0)
@@ -102,7 +102,7 @@ def _input_hint(
         if not sizes:
             return f" (`torch.tensor({fill!r}, dtype={dtype})` makes it)"
         return f" (one value for each sample? `torch.full(({written[1:-1]},), {fill!r}, dtype={dtype})` makes it)"
-    shape = list(x.shape)
+    shape = [range(n).stop for n in x.shape]  # numbers, also where tracing made them symbols (see _check_input)
     to = "" if x.dtype == dtype else f".to({dtype})"
 
     def fits(found: list[int]) -> bool:
