@@ -106,6 +106,16 @@ def _required(self, p, ins, ctx):
     return [TensorType((b, ch, length - 100), ins[0].dtype)]
 
 
+def _reason(reason):
+    def infer(self, p, ins, ctx):
+        ctx.require(ins[0].shape[2], ">=", 5, reason)
+        return [ins[0]]
+
+    return infer
+
+
+block("reason_exit", infer=_reason(Exits()))
+block("reason_int", infer=_reason(12345))
 block("repr_exit", infer=lambda self, p, ins, ctx: Exits())
 block("str_exit", infer=_raises)
 block("dim_exit", infer=lambda self, p, ins, ctx: [TensorType((ins[0].shape[0], Exits()), ins[0].dtype)])
@@ -156,7 +166,7 @@ class CtorExit(Block):
 '''
 
 EXITS = ("repr_exit", "str_exit", "dim_exit", "shape_exit", "list_exit", "count_exit", "set_exit", "natives_exit",
-         "code_exit")
+         "code_exit", "reason_exit", "reason_int")
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +253,9 @@ def test_each_value_that_exits_as_it_is_read_is_the_plugins_failure(site: Path) 
     assert "does not read: reading it raised SystemExit" in _only(found["list_exit"])["message"]
     assert "its `infer` set a Exits with `ctx.set`" in _only(found["set_exit"])["message"]
     assert "`call_code` returned a Exits, not an expression" in _only(found["code_exit"])["message"]
+    # a constraint's reason goes into messages and model.py: formatted later, its __str__ ended vibench silently
+    assert _only(found["reason_exit"])["found"] == "TypeError: ctx.require's reason must be a str; found Exits"
+    assert _only(found["reason_int"])["found"] == "TypeError: ctx.require's reason must be a str; found int"
 
 
 def test_a_dtype_of_the_plugins_own_str_class_is_read_as_plain_text(site: Path) -> None:

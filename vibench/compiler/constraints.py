@@ -152,6 +152,9 @@ class NodeContext:
 
     def equal(self, found: Dim, expected: Dim, *, port: str | None, what: str, t: TensorType | None = None,
               param: str | None = None, hint: str | None = None) -> None:
+        _text("ctx.equal", "what", what)
+        if hint is not None:
+            _text("ctx.equal", "hint", hint)
         e = found - expected
         verdict = self.space.decide_eq(e)
         if verdict is True:
@@ -256,6 +259,7 @@ class NodeContext:
                 code: str = "E305") -> None:
         """Record ``lhs op rhs`` (``%``: divisible), or raise E302/E306 when no size, or one only, meets it.
         ``code``: what breaking it with --input is (E308 for a composite's promise, re-stated at its call)."""
+        _text("ctx.require", "reason", reason)
         if op == "%":
             assert isinstance(rhs, int)
             verdict = self.space.decide_mod(lhs, rhs)
@@ -339,3 +343,10 @@ def _dtype_hint(found: str, allowed: frozenset[str]) -> str | None:
 
 def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
+
+
+def _text(method: str, argument: str, value: object) -> None:
+    """A plug-in's text for messages and model.py must be a plain str: anything else is its shape rule's error
+    (E114), raised inside its call (an object's __str__ ran later, where a SystemExit ended vibench silently)."""
+    if type(value) is not str:
+        raise TypeError(f"{method}'s {argument} must be a str; found {type(value).__name__}")
