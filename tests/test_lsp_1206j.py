@@ -292,6 +292,11 @@ def test_an_unknown_notebook_or_command_gets_no_error_message_or_traceback(caplo
         _receive(server, {"method": "notebookDocument/didChange", "params": {  # a cell that is not open
             "notebookDocument": {"uri": notebook, "version": 2}, "change": {"cells": {"textContent": [{
                 "document": {"uri": "cell9", "version": 2}, "changes": [{"text": "x"}]}]}}}})
+        _receive(server, {"method": "notebookDocument/didChange", "params": {  # a cell this message opens
+            "notebookDocument": {"uri": notebook, "version": 3}, "change": {"cells": {
+                "structure": {"array": {"start": 0, "deleteCount": 0, "cells": [{"kind": 2, "document": "cell2"}]},
+                              "didOpen": [{"uri": "cell2", "languageId": "yaml", "version": 1, "text": "q: 1\n"}]},
+                "textContent": [{"document": {"uri": "cell2", "version": 2}, "changes": [{"text": "z: 2\n"}]}]}}}})
         _receive(server, {"id": 2, "method": "workspace/executeCommand", "params": {"command": "nope"}})
         await asyncio.sleep(0)
         server._checker.shutdown(wait=True)
@@ -303,6 +308,7 @@ def test_an_unknown_notebook_or_command_gets_no_error_message_or_traceback(caplo
     assert answer["error"]["code"] == -32602 and "nope" in answer["error"]["message"]
     assert [r.getMessage() for r in caplog.records if r.exc_info is not None] == []
     assert sum("not open" in r.getMessage() for r in caplog.records) == 2
+    assert server.workspace.get_text_document("cell2").source == "z: 2\n"  # opened and edited in one message
 
 
 # --------------------------------------------------------------------------------------------

@@ -195,8 +195,12 @@ class VibenchProtocol(LanguageServerProtocol):
             logger.warning("vibench-lsp: an edit of notebook %s, which is not open, ignored", uri)
             return True
         cells = params.change.cells
+        structure = cells.structure if cells is not None else None
+        opened = {unquote(d.uri) for d in (structure.did_open or [])} if structure is not None else set()
+        # (a cell the same message opens, as its structure change adds it, is open when its text is edited)
         closed = [text.document.uri for text in (cells.text_content or []) if unquote(text.document.uri)
-                  not in self.workspace.text_documents] if cells is not None else []
+                  not in self.workspace.text_documents and unquote(text.document.uri) not in opened] \
+            if cells is not None else []
         if closed:
             logger.warning("vibench-lsp: an edit of notebook %s ignored: its cell %s is not open", uri, closed[0])
         return bool(closed)
