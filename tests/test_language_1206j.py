@@ -78,6 +78,15 @@ def test_a_value_only_a_replaced_with_entry_reads_is_still_e201(tmp_path: Path,
         in capsys.readouterr().err
 
 
+def test_a_default_that_reads_a_value_reads_nothing_once_it_is_given_too(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`--set b=9` replaces `b: {default: x}`, so with `a` replaced too nothing reads x (accepted silently once)."""
+    spec = _extending(tmp_path, '"${x}"')
+    assert main([str(spec), "--check", "--set", "x=5", "--set", "a=7", "--set", "b=9"]) != EXIT_OK
+    assert "error[E201]: `x` (from --set) has no effect: `a` (from --set) replaces `with: {a: x}`" \
+        in capsys.readouterr().err
+
+
 def test_b_09_fno_reads_d_model_beside_a_given_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "fno.yaml"
     spec.write_text('vibench: 1\nextends: isfm/backbone/B_09_FNO\nwith: {modes: "${d_model // 32}"}\n',

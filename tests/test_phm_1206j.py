@@ -320,12 +320,16 @@ def test_an_empty_task_configs_given_is_e208_in_the_phm_layer(tmp_path: Path,
     ("isfm/embedding/E_01_HSE", "`E_01_HSE` is a library template with no `num_classes`, so the table has nothing "
                                 "to set: leave the table out (`metadata=`)"),
     ("own", "declare `num_classes` in `params:`"),
+    ("extends", "declare `num_classes` in `params:`"),  # the user's file that extends a library template
 ])
 def test_a_table_for_a_model_without_num_classes_is_hinted_for_whose_file_it_is(tmp_path: Path, spec: str,
                                                                                hint: str) -> None:
     """A library component was told to "declare `num_classes` in `params:`", a file the user does not edit."""
     table = tmp_path / "one.csv"
     table.write_text("Id,Dataset_id,Label\n1,1,0\n2,1,3\n")
+    if spec == "extends":
+        spec = str(tmp_path / "ext.yaml")
+        Path(spec).write_text("vibench: 1\nname: U\nextends: isfm/embedding/E_01_HSE\n")
     if spec == "own":
         spec = str(tmp_path / "own.yaml")
         Path(spec).write_text("vibench: 1\nname: T\ninputs: {x: {shape: [B, 1, L]}}\nnodes:\n"

@@ -143,6 +143,10 @@ def test_did_you_mean_writes_a_template_names_line_break_escaped(tmp_path: Path,
     (tmp_path / "dym" / "fam" / "ResNet1\nok: 0.yaml").write_text("vibench: 1\nname: R\n")
     monkeypatch.chdir(tmp_path)
     assert template_hint("fam/ResNet1D", ["dym"]) == "did you mean `fam/ResNet1\\nok: 0`?"
+    (tmp_path / "sep" / "fam").mkdir(parents=True)  # U+2028, where Python's splitlines (a log reader) breaks
+    (tmp_path / "sep" / "fam" / "ResNetX\u2028error[E997]: f.yaml").write_text("vibench: 1\nname: R\n")
+    assert template_hint("fam/ResNetX\u2028error[E99]: f", ["sep"]) == \
+        "did you mean `fam/ResNetX\\u2028error[E997]: f`?"
     for argv in (["fam/ResNet1D", "-I", "dym", "--check"], ["--list", "fam/ResNet1D", "-I", "dym"]):
         assert cli.main(argv) == cli.EXIT_USAGE
         err = capsys.readouterr().err

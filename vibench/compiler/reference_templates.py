@@ -121,9 +121,11 @@ MAX_HINT_NAMES = 2_000
 def template_hint(name: str, search_path: list[str] | None = None) -> str | None:
     """"did you mean `cnn/ResNet1D`?" for a template name mistyped (`cnn/ResNt`, `resnet1d`), or None: one of the
     spec-path folders' templates (the first :data:`MAX_HINT_NAMES` of each) or of the library. The name suggested
-    is on one line (:func:`~vibench.compiler.diagnostics.one_line`), as every caller's message names files: a
-    template file named `ResNet1<line break>ok: 0.yaml` printed a forged line of its own."""
-    from vibench.compiler.diagnostics import closest, one_line
+    is escaped (:func:`~vibench.compiler.display.escaped`), as every caller's message names files: a template file
+    named `ResNet1<line break>ok: 0.yaml` (or U+2028, where a log reader's splitlines breaks) printed a forged line
+    of its own."""
+    from vibench.compiler.diagnostics import closest
+    from vibench.compiler.display import escaped
     from vibench.compiler.library_index import template_names
 
     names = [*_spec_path_names(search_path or []), *template_names()]  # searched in this order
@@ -134,7 +136,7 @@ def template_hint(name: str, search_path: list[str] | None = None) -> str | None
             by_leaf.setdefault(n.rsplit("/", 1)[-1], n)
         leaf = closest(name.rsplit("/", 1)[-1], by_leaf)
         match = by_leaf[leaf] if leaf else None
-    hints = [_unreadable_on_route(name, search_path or []), match and f"did you mean `{one_line(match)}`?"]
+    hints = [_unreadable_on_route(name, search_path or []), match and f"did you mean `{escaped(match)}`?"]
     return "; ".join(filter(None, hints)) or None
 
 

@@ -333,7 +333,7 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
             lets_given.append(refused)  # (with the other unknown names bind_params reports)
             continue
         if decl is None and key in library.from_table:  # not the caller's value: "remove it" would not say how
-            lets_given.append(_table_unknown(key, root, library, anchor))
+            lets_given.append(_table_unknown(key, root, library, anchor, doc.path))
             continue
         given[key] = (value, (decl.pos if decl is not None else None) or anchor)
         problem = oversized(value)
@@ -369,21 +369,22 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     return replace(root, param_values=values, overridden={k: pos for k, (_, pos) in given.items()})
 
 
-def _table_unknown(key: str, root: UnitDef, library: Library, anchor: Pos | None) -> Diagnostic:
+def _table_unknown(key: str, root: UnitDef, library: Library, anchor: Pos | None, path: str | None) -> Diagnostic:
     """E201 for the metadata table's ``key`` (``num_classes``) given to a model that declares no such parameter."""
     return Diagnostic("E201", f"unknown parameter `{key}` ({library.given_how(key)}) for model `{root.name}`", anchor,
                       expected="one of " + (", ".join(f"`{d.name}`" for d in root.params) or "(none)"),
                       notes=(library.value_origin(key),),
                       hint=(f"`{root.name}` is a library template with no `{key}`, so the table has nothing to set: "
-                            f"leave the table out (`{library.metadata_option}`)") if _in_library(root) else (
+                            f"leave the table out (`{library.metadata_option}`)") if _in_library(path) else (
                           f"the table gives `{key}`, which `{root.name}` does not declare: leave the table out "
                           f"(`{library.metadata_option}`), or declare `{key}` in `params:`"))
 
 
-def _in_library(unit: UnitDef) -> bool:
-    """Whether ``unit`` is a library template (not the user's to edit: no "declare it in `params:`")."""
+def _in_library(path: str | None) -> bool:
+    """Whether the compiled file is a library template (not the user's to edit: no "declare it in `params:`"; a
+    file of the user's that extends one is the user's)."""
     library = os.path.join(os.path.realpath(LIBRARY_DIR), "")
-    return unit.path is not None and os.path.realpath(unit.path).startswith(library)
+    return path is not None and os.path.realpath(path).startswith(library)
 
 
 def _params_anchor(doc: LoadedDoc) -> Pos | None:

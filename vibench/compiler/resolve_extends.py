@@ -138,7 +138,8 @@ def unread_given(root: UnitDef, given: Collection[str], words: CallerWords) -> l
     model's own values read (a node, a `let`, a check) is read, whatever the defaults.
 
     Every default counts as a reader while its parameter is not given: B_09_FNO's `width: {default: d_model}` reads
-    `d_model` whatever replaces `with: {modes: "${d_model // 32}"}`. Only replaced `with:` values make an error:
+    `d_model` whatever replaces `with: {modes: "${d_model // 32}"}`; a replaced one reads nothing. Only values that a
+    replaced `with:` entry read make an error:
     a template's declared default that reads another parameter is a key fallback (B_09_FNO's
     `modes: {default: num_modes}`: PHM-Vibench takes `modes` when both are given). Each error is located at the
     `with:` entry, with a note on where the value came from."""
@@ -147,10 +148,12 @@ def unread_given(root: UnitDef, given: Collection[str], words: CallerWords) -> l
     for reader in root.params:
         for name in template_names(reader.default) & (names - {reader.name}):
             readers.setdefault(name, []).append(reader)
-    # a reader that is not given reads the value; a template's own default replaced by a given key is a fallback
-    # (a config giving both keys follows the reference's rule, the one key wins): either way, no error
-    unread = [decl for decl in root.params
-              if decl.name in readers and all(r.given and r.name in names for r in readers[decl.name])]
+    # A reader that is not given reads the value: no error. Where every reader is given, the value is unread, but
+    # when they are all a template's own defaults it is a key fallback (a config giving both keys follows the
+    # reference's rule, the one key wins): an error only where a `with:` entry read it.
+    unread = [decl for decl in root.params if decl.name in readers and all(r.name in names for r in readers[decl.name])
+              and any(r.given for r in readers[decl.name])]
+    readers = {name: [r for r in found if r.given] for name, found in readers.items()}  # what the message names
     if not unread:
         return []
     used, inherits = expression_names(replace(root, params=()))
