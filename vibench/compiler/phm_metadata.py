@@ -281,26 +281,26 @@ def _unclosed_quote(text: str, start: int, delimiter: str) -> int | None:
     """The offset of the quote that opens a cell of the record at ``start`` of ``text`` and is never closed, else
     None. Read as ``csv.reader`` reads it without ``strict``: a quote opens a cell only as its first character; a
     doubled quote inside is one quote of the text; after the closing quote the cell runs on to the next delimiter
-    or line break, where a quote is text. Each step jumps to the next quote or cell end (the rest of a large file
-    swallowed by the open quote is one find)."""
-    ends = re.compile(f"[{re.escape(delimiter)}\r\n]")
+    or line break, where a quote is text. Each step jumps to the next quote that opens a cell (one search over any
+    run of plain cells: a cell at a time was 4x slower than the reader itself on a 64 MiB line) or to the quote that
+    closes it (the rest of a large file swallowed by the open quote is one find)."""
+    opener = re.compile(f'[{re.escape(delimiter)}\r\n]"')  # outside a quoted cell, each delimiter ends a cell
     at = start
-    while at < len(text):
-        if text[at] == '"':
-            opened, at = at, at + 1
-            while True:
-                close = text.find('"', at)
-                if close < 0:
-                    return opened
-                if not text.startswith('"', close + 1):
-                    break
-                at = close + 2
-            at = close + 1
-        end = ends.search(text, at)
-        if end is None:
-            return None
-        at = end.end()
-    return None
+    while True:
+        if not text.startswith('"', at):
+            found = opener.search(text, at)
+            if found is None:
+                return None
+            at = found.end() - 1
+        opened, at = at, at + 1
+        while True:
+            close = text.find('"', at)
+            if close < 0:
+                return opened
+            if not text.startswith('"', close + 1):
+                break
+            at = close + 2  # a doubled quote: one quote of the text
+        at = close + 1
 
 
 def _workbook_classes(path: str) -> DatasetMetadata:
