@@ -50,8 +50,9 @@ from vibench.compiler.plugin_checks import (
     shown,
     unbound_reads,
 )
-from vibench.compiler.registry_plugins import _raised_at, guarded
-from vibench.compiler.registry_plugins import interrupts as interrupts  # where callers import it from
+from vibench.compiler.plugin_guard import guarded
+from vibench.compiler.plugin_guard import interrupts as interrupts  # where callers import it from
+from vibench.compiler.registry_plugins import _raised_at
 
 CODE = "E114"
 CODE_NODES = "code nodes built with vibench.compiler.codegen.code (`c.call`, `c.ref`, `c.const`, ...)"

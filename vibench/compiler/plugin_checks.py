@@ -34,7 +34,7 @@ from typing import Any
 from vibench.compiler.codegen import code as c
 from vibench.compiler.diagnostics import clip
 from vibench.compiler.expr_functions import MAX_INT
-from vibench.compiler.registry_plugins import guarded
+from vibench.compiler.plugin_guard import guarded
 from vibench.compiler.symbolic import Dim, Expr, FloorDiv
 
 GROUP = "vibench.blocks"  # the entry-point group of block plug-ins (see vibench.compiler.registry)

@@ -38,7 +38,7 @@ from vibench.compiler.plugin_checks import (
     whole,
 )
 from vibench.compiler.plugin_checks import clip_text as _clip
-from vibench.compiler.registry_plugins import guarded
+from vibench.compiler.plugin_guard import guarded
 from vibench.compiler.space import SymbolSpace
 from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
 

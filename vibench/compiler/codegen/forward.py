@@ -34,7 +34,7 @@ from vibench.compiler.diagnostics import SpecError
 from vibench.compiler.ir import TensorType, ValueRef
 from vibench.compiler.keyed import returned_by_key
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
-from vibench.compiler.spec_files import LIBRARY_DIR
+from vibench.compiler.spec_files import LIBRARY_DIR, working_folder
 
 LIBRARY_NAME = "vibench/specs/"  # how diagnostics name a library file (resolve.Library.display)
 
@@ -70,12 +70,12 @@ def comment_file_names(structures: list[Structure]) -> dict[str, str]:
     root = next((s.units[0].file for s in structures if s.is_root and s.plans), "")
     library = root.startswith(LIBRARY_NAME)  # spec text (`<string>`): the working folder, as the resolver's
     home = os.path.join(LIBRARY_DIR, root.removeprefix(LIBRARY_NAME)) if library else root
-    home = os.path.realpath(os.path.dirname(home) if library or os.path.isfile(root) else os.getcwd())
+    home = os.path.realpath(os.path.dirname(home) if library or os.path.isfile(root) else working_folder())
 
     def from_home(file: str) -> str:
         try:
             return os.path.relpath(os.path.realpath(file), home).replace(os.sep, "/")
-        except ValueError:  # on another drive (Windows): no relative path
+        except (ValueError, OSError):  # on another drive (Windows), or a relative name once the folder was removed
             return file
 
     return {f: os.path.basename(f) if bases[os.path.basename(f)] == 1 else f if f.startswith(LIBRARY_NAME)
