@@ -151,8 +151,8 @@ def _support_lines(source: str) -> int:
     checkpoint loader): the same in every file, like an import would be."""
     from vibench.compiler.codegen import reference_loader, support
 
-    helpers = {name for module in (support, reference_loader) for name in dir(module)
-               if callable(getattr(module, name)) and getattr(getattr(module, name), "__module__", "") == module.__name__}
+    helpers = {name for module in (support, reference_loader) for name, value in vars(module).items()
+               if callable(value) and getattr(value, "__module__", "") == module.__name__}
     tree = ast.parse(source)
     return sum(n.end_lineno - n.lineno + 3 for n in tree.body  # type: ignore[operator]
                if isinstance(n, ast.FunctionDef) and n.name in helpers)

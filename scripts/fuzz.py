@@ -221,6 +221,7 @@ def run_mutations(args: argparse.Namespace, report: Report, workers: list[Worker
         report.seconds["static checks"] += reply["seconds"]
         report.seconds["static checks cpu"] += reply.get("cpu", reply["seconds"])
         report.counts["static checks"] += reply["compiles"]
+        report.counts["static checks in workers"] += reply["compiles"]
         findings = _findings(reply)
         if args.cross_every and i % args.cross_every == 0 and reply["verdict"] != "crash":
             restarts = workers[1].restarts
@@ -487,6 +488,7 @@ def summary(args: argparse.Namespace, report: Report) -> dict[str, Any]:
         "mutations": {k.removeprefix("mutations "): v for k, v in report.counts.items() if k.startswith("mutations")},
         "valid": report.counts["valid"],
         "static_checks": checks,
+        "static_checks_in_workers": report.counts["static checks in workers"],  # the rest: valid specs, here
         "static_checks_per_second": round(checks / seconds, 1) if seconds else None,
         "static_checks_per_cpu_second": round(checks / cpu, 1) if cpu else None,
         "seconds": {k: round(v, 1) for k, v in report.seconds.items()},
@@ -517,7 +519,10 @@ def print_summary(data: dict[str, Any]) -> None:
               f"{data['blocks_covered']}/{data['blocks_in_catalogue']}"
               + (f" (not: {', '.join(data['blocks_not_covered'])})" if data["blocks_not_covered"] else ""))
         print("  features: " + ", ".join(f"{k} {v}" for k, v in data["features"].items()))
-    print(f"static checks in-process: {data['static_checks']} at {data['static_checks_per_second']} checks/s "
+    # Where they ran: the mutants' compiles in the worker processes, the valid specs' in this one.
+    workers = data["static_checks_in_workers"]
+    print(f"static checks: {data['static_checks']} ({workers} in worker processes, "
+          f"{data['static_checks'] - workers} in this process) at {data['static_checks_per_second']} checks/s "
           f"wall-clock, {data['static_checks_per_cpu_second']} per CPU second")
     groups = [("uncaught exceptions", ("uncaught-exception", "crash")), ("hangs", ("hang",)),
               ("nondeterminism", ("nondeterminism",)), ("diagnostics without a position", ("no-position",)),

@@ -8,7 +8,8 @@
 * The E112 hint for a name taken as text says where it became text (a `let`, a parameter that takes text).
 * A list default reads the names in it, as a node's list does.
 * Symbols a `${...}` shape gives meet the rules of written ones (E106).
-* model.py's provenance comments tell two files of one base name apart (`sub/c.yaml` beside `c.yaml`), and name others by their base name.
+* model.py's provenance comments tell two files of one base name apart (`sub/c.yaml` beside `c.yaml`), and
+  name others by their base name.
 * Wording: an input's bad `layout` (at `layout:`), a size of 0 in a `${...}` shape, a `with:` value that reads
   itself; a `port?:` the block written by name lacks is E405 (it was dropped silently).
 * docs/language.md says what model.py holds for a composite used twice, and quotes M_01_ISFM's `task_heads`.
@@ -292,7 +293,8 @@ outputs: {a: p}
 # -- 7. provenance comments ---------------------------------------------------------------------------------
 
 
-def test_provenance_comments_tell_two_files_of_one_base_name_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_provenance_comments_tell_two_files_of_one_base_name_apart(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     block = ("vibench: 1\nname: {n}\nblocks:\n  {b}:\n    inputs: {{x: {{shape: [B, C]}}}}\n"
              "    nodes: {{a: {{block: {act}, in: x}}}}\n    outputs: {{y: a}}\n"
              "inputs: {{x: {{shape: [B, 4]}}}}\nnodes: {{r: {{block: relu, in: x}}}}\noutputs: {{y: r}}\n")

@@ -61,8 +61,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     (["--valid", "-3"], "argument --valid: expected 0 or a positive integer (0: skip), got -3"),
     (["--mutations", "-5"], "argument --mutations: expected 0 or a positive integer (0: skip), got -5"),
     (["--support", "-1"], "argument --support: expected 0 or a positive integer (0: skip), got -1"),
-    (["--max-nodes", "0"], "argument --max-nodes: expected an integer from 1 to 256, got 0"),
-    (["--max-nodes", "100000"], "argument --max-nodes: expected an integer from 1 to 256, got 100000"),
+    (["--max-nodes", "0"], "argument --max-nodes: expected an integer from 1 to 64, got 0"),
+    (["--max-nodes", "100000"], "argument --max-nodes: expected an integer from 1 to 64, got 100000"),
     (["--progress", "0"], "argument --progress: expected a positive integer, got 0"),
     (["--progress-valid", "0"], "argument --progress-valid: expected a positive integer, got 0"),
     (["--backends", "bogus"], "argument --backends: expected a comma-separated list of compile, export, script, "

@@ -178,7 +178,8 @@ def random_inputs(inputs: tuple[TensorCase, ...], seed: int = 0) -> list[torch.T
     A caller's mistake is a TypeError or ValueError naming the input, before anything is drawn: inputs
     that are not a sequence of TensorCase (a dict of sizes names no dtype), a ``seed`` that is no int,
     a dtype that is no dtype name of vibench, negative sizes or more than 2**28 elements (the bound of
-    :func:`~vibench.testing.check_runtime`), a ``fill`` the dtype cannot hold (1.5 or NaN for int64).
+    :func:`~vibench.testing.check_runtime`), a ``fill`` the dtype cannot hold (1.5 or NaN for int64; a bool
+    fills only a bool input).
     """
     import torch
 
@@ -207,24 +208,33 @@ def random_inputs(inputs: tuple[TensorCase, ...], seed: int = 0) -> list[torch.T
 # --------------------------------------------------------------------------------------------
 
 
-MAX_STEPS = 256
-"""The most nodes :func:`chain_specs` and steps :func:`~vibench.testing.graph_specs` take (``max_nodes``):
-each step compiles the spec grown so far, so a draw costs about steps² / 2 node compiles (seconds at
-256; a draw of 10**6 steps ran for minutes). Far below the compiler's own node limit,
+MAX_STEPS = 64
+"""The most nodes :func:`chain_specs` and steps :func:`~vibench.testing.graph_specs` take (``max_nodes``).
+Each step compiles the spec grown so far, so a draw costs about steps² / 2 node compiles, and hypothesis's
+``too_slow`` health check gives the first ten draws 30 s together under ``deadline=None`` (1 s under its
+default deadline, which the default ``max_nodes=8`` keeps within). On a machine of 2 shared cores the first
+ten draws of ``graph_specs`` took 3 to 6 s at ``max_nodes=64``, 9 to 24 s at 128 and 63 s at 256 (the bound
+was 256: the health check failed). Far below the compiler's own node limit,
 :data:`vibench.compiler.limits.MAX_NODES`."""
+
+
+MAX_TRIES = 64
+"""The most draws a spec strategy makes for one step (``tries``): each draw compiles the spec grown so far, and a
+step whose blocks never fit the graph spends them all (10**9 ran for ever)."""
 
 
 def strategy_blocks(max_nodes: int, blocks: list[str] | None, tries: int) -> list[str]:
     """The block names a spec strategy draws from, after checking its arguments: TypeError for a value
     of the wrong kind (``blocks="relu"``: write ``["relu"]``), ValueError for ``max_nodes`` outside
-    1..:data:`MAX_STEPS`, ``tries`` below 1, no blocks or an unknown block (an
+    1..:data:`MAX_STEPS`, ``tries`` outside 1..:data:`MAX_TRIES`, no blocks or an unknown block (an
     :class:`~vibench.testing.specs.UnknownBlockError`, also a KeyError, with the name it may have meant);
     a block whose parameters cannot be drawn is the TypeError or ValueError of :func:`block_params`, naming it."""
-    for what, value, high in (("max_nodes", max_nodes, MAX_STEPS), ("tries", tries, None)):
+    for what, value, high, bound in (("max_nodes", max_nodes, MAX_STEPS, "MAX_STEPS"),
+                                     ("tries", tries, MAX_TRIES, "MAX_TRIES")):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{what} is an int, not {type(value).__name__}")
-        if value < 1 or (high is not None and value > high):
-            raise ValueError(f"{what} must be at least 1" + (f" and at most {high}" if high else "") + f", got {value}")
+        if not 1 <= value <= high:
+            raise ValueError(f"{what} must be at least 1 and at most {high} ({bound}), got {value}")
     if blocks is None:
         names = sorted(registry.all_blocks())
         for name in names:
@@ -253,7 +263,7 @@ def chain_specs(max_nodes: int = 4, blocks: list[str] | None = None, tries: int 
     still compiles (up to ``tries`` draws per step); a spec that made the compiler raise something other
     than a SpecError drops its step too, and is kept in the case's ``crashes``, as
     :func:`~vibench.testing.graph_specs` keeps them.
-    ``blocks`` is a list of names (a str is a TypeError: write ``["relu"]``).
+    ``blocks`` is a list of names (a str is a TypeError: write ``["relu"]``); ``tries`` is 1..:data:`MAX_TRIES`.
     """
     import hypothesis
     import hypothesis.strategies as st

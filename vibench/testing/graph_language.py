@@ -1,6 +1,7 @@
 """The language steps of :mod:`vibench.testing.graphs`' generator: ``repeat`` and ``when`` on a node,
 local composite blocks (with a lifted parameter, nesting and reuse) and ``for_each`` nodes. A part of
-its ``_Builder``, moved out of ``graphs.py`` unchanged."""
+its ``_Builder``, moved out of ``graphs.py``; the features a case lists are read off the finished spec
+(:func:`~vibench.testing.graph_parts._features`), not noted here."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ class _LanguageSteps:
     flags: dict[str, bool]
     composites: dict[str, _Unit]
     root: _Unit
-    features: set[str]
 
     if TYPE_CHECKING:  # the builder's
         def chance(self, percent: int) -> bool: ...
@@ -44,7 +44,6 @@ class _LanguageSteps:
             if varied is not None:
                 node.params[varied] = f"${{{original} + i}}"
             if self.accept(unit):
-                self.features.add("repeat" if varied is None else "repeat_index")
                 return
             del node.extra["repeat"]
             if varied is not None:
@@ -58,7 +57,6 @@ class _LanguageSteps:
             else:
                 node.extra["when"] = self.pick([True, False])
             if self.accept(unit):
-                self.features.add("when")
                 return
             del node.extra["when"]
             self.flags.pop(flag, None)
@@ -84,15 +82,13 @@ class _LanguageSteps:
         for _ in range(self.pick([1, 1, 2, 3])):
             nested = [c for c in self.composites if c != name]
             if nested and self.chance(15):
-                if self.reuse_composite(unit, nested):
-                    self.features.add("nested_composite")
+                self.reuse_composite(unit, nested)
                 continue
             self.primitive(unit, body_names)
         if not unit.nodes:
             self.root.nodes.remove(use)
             del self.composites[name]
             return
-        self.features.add("composite")
         self._lift_param(unit, use)
         self.decorate(self.root, use)
 
@@ -112,7 +108,6 @@ class _LanguageSteps:
             del unit.params[pname]
             self.accept(unit)
             return
-        self.features.add("composite_param")
         other = self.draw(_params(node.block)).get(key)
         if isinstance(other, int) and not isinstance(other, bool) and other != default:
             use.params[pname] = other
@@ -134,7 +129,6 @@ class _LanguageSteps:
                 node.params[pname] = comp.params[pname]["default"]
         unit.nodes.append(node)
         if self.accept(unit):
-            self.features.add("composite_reuse")
             return True
         unit.nodes.pop()
         return False
@@ -182,15 +176,12 @@ class _LanguageSteps:
                 self._drop_unused_inputs()
             if node is None:
                 return
-        self.features.add("for_each")
         if self.chance(50):
             name = self.pick(_LIST_CONSUMERS)
             if name in self.names:
                 consumer = _Node(self.fresh_name(), name, node.name, dict(self.draw(_params(name))))
                 self.root.nodes.append(consumer)
-                if self.accept(self.root):
-                    self.features.add("for_each_list")
-                else:
+                if not self.accept(self.root):
                     self.root.nodes.pop()
 
     # -- the result ----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The pieces of :mod:`vibench.testing.graphs`: the values, nodes and units a generated spec is grown
-from, and the checks of what a block's port can read. Moved out of ``graphs.py`` unchanged."""
+from, the checks of what a block's port can read (moved out of ``graphs.py``), and the language
+features a finished spec uses."""
 
 from __future__ import annotations
 
@@ -96,6 +97,35 @@ class _Unit:
             else:
                 refs.append(ports[0])
         return refs
+
+
+def _features(root: _Unit, composites: dict[str, _Unit], inputs: int) -> set[str]:
+    """The language features of the spec these units write (``inputs`` model inputs), read off the spec
+    itself: a step that added one and then went back (an input made for a node that did not fit) leaves no
+    trace. A node that ``repeat: 0`` or ``when`` switches off still writes what it uses."""
+    nodes = [node for unit in (root, *composites.values()) for node in unit.nodes]
+    found = {"several_inputs"} if inputs > 1 else set()
+    for node in nodes:
+        block = registry.get(node.block)
+        if not isinstance(node.ins, str) and len(node.ins) > 1:
+            found.add("multi_input")
+        if block is not None and len(block.outputs) != 1:
+            found.add("multi_output")
+        if "repeat" in node.extra:  # `${3 + i}`: a parameter varies with the copy
+            indexed = any(isinstance(v, str) and v.endswith(" + i}") for v in node.params.values())
+            found.add("repeat_index" if indexed else "repeat")
+        found.update(key for key in ("when", "for_each") if key in node.extra)
+        if isinstance(node.ins, str):  # one reference to a for_each node's whole list
+            found.add("for_each_list")
+    if composites:
+        found.add("composite")
+    if any(unit.params for unit in composites.values()):
+        found.add("composite_param")
+    if sum(node.block in composites for node in nodes) > len(composites):  # each is made with one use
+        found.add("composite_reuse")
+    if any(node.block in composites for unit in composites.values() for node in unit.nodes):
+        found.add("nested_composite")
+    return found
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from vibench.compiler import registry
 from vibench.compiler.codegen.checks import positive
 from vibench.testing.blocks import RANK_LAYOUTS, strategy_blocks, symbol_sizes
 from vibench.testing.graph_language import _LanguageSteps
-from vibench.testing.graph_parts import _fits, _layout, _Node, _params, _reads, _Unit, _Value
+from vibench.testing.graph_parts import _features, _fits, _layout, _Node, _params, _reads, _Unit, _Value
 from vibench.testing.specs import TensorCase, block_of, yaml_value
 
 if TYPE_CHECKING:
@@ -52,13 +52,19 @@ class GraphCase:
 
 def graph_specs(max_nodes: int = 8, blocks: list[str] | None = None, tries: int = 8,
                 language: bool = True) -> SearchStrategy[GraphCase]:
-    """Random valid specs of up to ``max_nodes`` steps mixing the blocks in ``blocks`` (default:
+    """Random valid specs of 1..``max_nodes`` steps mixing the blocks in ``blocks`` (default:
     the whole registry). Each step adds a node (or, with ``language``, a composite block, a
     ``for_each`` node, or decorates a node with ``repeat`` / ``when``); a step is kept only if the
     spec still compiles with its concrete input sizes (up to ``tries`` draws per step).
-    ``max_nodes`` is 1..:data:`~vibench.testing.blocks.MAX_STEPS`; ``blocks`` is a list of names
-    (a str is a TypeError: write ``["relu"]``); ``tries`` is at least 1 (ValueError otherwise);
-    ``language`` is a bool (TypeError otherwise).
+
+    ``max_nodes`` bounds the steps, not the nodes: a step writes up to 4 nodes (a composite block's use
+    and up to 3 nodes of its body; a ``for_each`` node and one reading its whole list), and ``repeat``,
+    ``for_each`` (up to 3 copies each) and composites used inside composites make the model build more
+    (``max_nodes=1`` can give 3 block nodes). Each step compiles the spec so far, so a draw costs about
+    steps² / 2 node compiles: ``max_nodes`` is 1..:data:`~vibench.testing.blocks.MAX_STEPS` (64), which
+    keeps hypothesis's ``too_slow`` health check under ``deadline=None``; ``blocks`` is a list of names
+    (a str is a TypeError: write ``["relu"]``); ``tries`` is 1..:data:`~vibench.testing.blocks.MAX_TRIES`
+    (ValueError otherwise); ``language`` is a bool (TypeError otherwise).
 
     Optional features shrink toward off and a ``repeat`` toward its smallest count that builds the
     node, so a minimal failing case is the simplest spec that still has what made it fail; a case's
@@ -110,7 +116,6 @@ class _Builder(_LanguageSteps):
         self.flags: dict[str, bool] = {}  # bool spec parameters used by `when`
         self.composites: dict[str, _Unit] = {}
         self.root = _Unit("Fuzz")
-        self.features: set[str] = set()
         self.crashes: list[tuple[str, str]] = []
         self.counter = 0
         self._first_input()
@@ -172,8 +177,6 @@ class _Builder(_LanguageSteps):
             dims.append(size)
         name = f"x{len(self.inputs)}"
         self.inputs.append(TensorCase(name, tuple(shape), tuple(dims), dtype))
-        if self.inputs[1:]:
-            self.features.add("several_inputs")
         value = _Value(name, name, tuple(dims), dtype,
                        tuple(s if isinstance(s, str) else None for s in shape))
         self.root.pool.append(value)
@@ -319,22 +322,11 @@ class _Builder(_LanguageSteps):
                 continue
             unit.nodes.append(node)
             if self.accept(unit):
-                self._note(node, name)
                 self.decorate(unit, node)
                 return node
             unit.nodes.pop()
             self._drop_unused_inputs()
         return None
-
-    def _note(self, node: _Node, name: str) -> None:
-        block = registry.get(name)
-        if block is None:
-            return
-        ins = [node.ins] if isinstance(node.ins, str) else node.ins
-        if len(ins) > 1:
-            self.features.add("multi_input")
-        if len(block.outputs) != 1:
-            self.features.add("multi_output")
 
     def _wire(self, unit: _Unit, name: str, anchor: _Value | None = None) -> _Node | None:
         """A node of block ``name`` whose ports read fitting values (fresh inputs in the root); its first
@@ -395,16 +387,18 @@ class _Builder(_LanguageSteps):
             ports = [r for r in refs if r != node.name] or refs
             if node.name in sinks or expose_all:
                 outputs += [("o_" + ref.replace(".", "_"), ref) for ref in ports]
-        if expose_all:
-            self.features.add("all_values_out")
         program = self.compile(outputs) if outputs else None
         if program is None:
             return None
         # An input that a port of Block.positive_inputs reads (a sampling rate), through composites too, is drawn
         # positive: block_cases' and chain_specs' rule for a node's own ports, as check_runtime applies it to a spec.
         inputs = tuple(replace(t, positive=True) if positive(program.root, t.name) else t for t in self.inputs)
+        # The features are read off the finished spec, not noted as steps went: a step can add an input and drop it.
+        features = _features(self.root, self.composites, len(self.inputs))
+        if expose_all:
+            features.add("all_values_out")
         return GraphCase(self.text(outputs), inputs, tuple(sorted(_built_blocks(program.root))),
-                         tuple(sorted(self.features)), tuple(self.crashes))
+                         tuple(sorted(features)), tuple(self.crashes))
 
 
 def _built_blocks(unit: Unit) -> set[str]:

@@ -65,8 +65,9 @@ def _slots(data: Any) -> list[Slot]:
     return out
 
 
-def _node_dicts(data: Any) -> list[tuple[dict, str, dict]]:
-    """(the nodes mapping, node name, node) for every node of the model and its composites."""
+def _node_dicts(data: Any) -> list[tuple[dict, Any, dict]]:
+    """(the nodes mapping, node name, node) for every node of the model and its composites. A name is the key
+    as YAML read it, of any type: `on:`, `1:` and `~:` are a bool, an int and None, which a mutant keeps."""
     out = []
     units = [data]
     if isinstance(data.get("blocks"), dict):
@@ -210,7 +211,8 @@ def _op_duplicate(data: Any, rng: random.Random) -> str:
     if not nodes:
         return ""
     mapping, name, node = rng.choice(nodes)
-    new = rng.choice([f"{name}_copy", name.upper(), f"{name}\u0301", "ｘ" if name == "x" else f"{name}2"])
+    shown = str(name)  # the copy of a key YAML read as no string (`on:`, `1:`) gets a str name
+    new = rng.choice([f"{shown}_copy", shown.upper(), f"{shown}\u0301", "ｘ" if name == "x" else f"{shown}2"])
     mapping[new] = copy.deepcopy(node)
     return f"{name} -> {new}"
 
@@ -262,9 +264,11 @@ def _cyclic(data: Any) -> bool:
 
 
 def _overrides(data: Any, rng: random.Random) -> dict[str, Any]:
+    """Template parameter overrides, as ``--set`` gives them: keyed by str, a declared name YAML read as
+    another type (`on:`, `1:`) as its text, so that the keys sort and reach the compiler as ``--set``'s."""
     declared = list(data.get("params") or {}) if isinstance(data.get("params"), dict) else []
     declared += list(data.get("with") or {}) if isinstance(data.get("with"), dict) else []
-    names = declared + ["zzz", "num_classes", "d_model"]
+    names = [str(name) for name in declared] + ["zzz", "num_classes", "d_model"]
     return {rng.choice(names): _value(rng) for _ in range(rng.randint(1, 2))}
 
 

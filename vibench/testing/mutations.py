@@ -32,7 +32,11 @@ from vibench.testing.mutation_tree import _TREE_OPERATORS, MARKER, _overrides
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
-__all__ = ["MARKER", "Mutant", "mutate", "mutated_specs", "shipped_specs"]
+__all__ = ["MARKER", "MAX_OPERATORS", "Mutant", "mutate", "mutated_specs", "shipped_specs"]
+
+MAX_OPERATORS = 64
+"""The most operators a mutant takes (``max_operators``): each walks the whole tree or text, and beyond a few
+dozen edits little of the shipped spec is left to test (10**9 never finished)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,8 @@ def shipped_specs(root: str | None = None) -> list[tuple[str, str]]:
 def mutated_specs(sources: list[tuple[str, str]] | None = None, max_operators: int = 3) -> SearchStrategy[Mutant]:
     """Mutants of ``sources`` (default :func:`shipped_specs`): a list of (shown name, path) pairs
     (``[("resnet18_1d.yaml", "examples/resnet18_1d.yaml")]``), each with 1..``max_operators`` operators
-    (see :func:`mutate`). TypeError for ``sources`` of another kind (a bare path: write it as a pair
+    (at most :data:`MAX_OPERATORS`; see :func:`mutate`, which also says how a source that nests deeper than
+    the compiler reads is mutated: as text). TypeError for ``sources`` of another kind (a bare path: write it as a pair
     in a list), ValueError for no sources or a path that names no readable text file."""
     import hypothesis.strategies as st
 
@@ -123,9 +128,13 @@ def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | 
            max_operators: int = 3) -> Mutant:
     """Apply 1..``max_operators`` random operators to spec ``text`` (tree ones first, then text ones).
 
-    ``max_operators`` is at least 1 (ValueError otherwise). A tree operator that finds nothing to act
+    ``max_operators`` is 1..:data:`MAX_OPERATORS` (ValueError otherwise); a template parameter override
+    (``set: [...]`` in ``operators``) counts as one of them. A tree operator that finds nothing to act
     on (no node to rewire) is skipped; when none acted, one text operator is applied, so every mutant
     lists at least one operator. Most mutants are broken specs, not all: an edit may keep a spec valid.
+    A text that nests deeper than the compiler's :data:`~vibench.compiler.load_compose.MAX_DEPTH` levels
+    (which it refuses, E002) gets text operators only: its tree is not built, as neither YAML's
+    composer nor its dumper recurses that deep safely.
     An argument of another kind is a TypeError naming it (``text`` bytes or None, ``rng`` a seed).
     """
     import yaml
@@ -135,18 +144,16 @@ def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | 
     count = 1 + int(rng.random() ** 2 * max_operators)
     operators: list[str] = []
     params: dict[str, Any] | None = None
-    try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
-        data = None
+    data = _tree(text)
     text_ops = sum(rng.random() < 0.2 for _ in range(count)) if isinstance(data, dict) else count
     if isinstance(data, dict) and text_ops < count:
-        for _ in range(count - text_ops):
+        override = rng.random() < 0.1  # one of the count, drawn first so that the tree operators leave it room
+        for _ in range(count - text_ops - int(override)):
             name, op = rng.choice(_TREE_OPERATORS)
             done = op(data, rng)
             if done:
                 operators.append(f"{name}: {done}")
-        if rng.random() < 0.1:
+        if override:
             params = _overrides(data, rng)
             operators.append(f"set: {sorted(params)}")
         text = yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=100)
@@ -157,6 +164,28 @@ def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | 
         text = text_op(text, rng)
         operators.append(name)
     return Mutant(text, origin, path, tuple(operators), params)
+
+
+def _tree(text: str) -> Any:
+    """The YAML tree of ``text``, or None: not YAML, or nested deeper than the compiler reads. The depth is
+    counted on libyaml's event stream first (its parser keeps a stack, its composer recurses in C and can
+    crash the process on a 100,000-deep text; PyYAML's dumper recurses in Python)."""
+    import yaml
+
+    from vibench.compiler.load_compose import MAX_DEPTH
+
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return None
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+        return yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return None
 
 
 def _check_mutate(text: Any, rng: Any, origin: Any, path: Any) -> None:
@@ -178,5 +207,6 @@ def _check_mutate(text: Any, rng: Any, origin: Any, path: Any) -> None:
 def _check_operators(max_operators: int) -> None:
     if isinstance(max_operators, bool) or not isinstance(max_operators, int):
         raise TypeError(f"max_operators is an int, not {type(max_operators).__name__}")
-    if max_operators < 1:
-        raise ValueError(f"max_operators must be at least 1, got {max_operators}")
+    if not 1 <= max_operators <= MAX_OPERATORS:
+        raise ValueError(f"max_operators must be at least 1 and at most {MAX_OPERATORS} (MAX_OPERATORS), "
+                         f"got {max_operators}")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import collections.abc
 import functools
+import itertools
 import math
+import operator
+import re
 import types
 import typing
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from vibench.testing.specs import block_of
@@ -17,6 +21,10 @@ if TYPE_CHECKING:
 
 _OMIT = object()  # "leave this parameter at its default"
 
+_SIZES = ("min_length", "max_length", "pattern")  # constraints of the value they annotate, never of its items
+MAX_LENGTH = 256
+"""The longest ``min_length`` of a parameter :func:`block_params` draws (items of a list, tuple or dict, characters
+of a str): a spec holding more is no small case, and hypothesis would run out of data drawing it."""
 
 
 def _bounds(metadata: list[Any]) -> tuple[float | None, float | None, bool, bool]:
@@ -35,9 +43,69 @@ def _bounds(metadata: list[Any]) -> tuple[float | None, float | None, bool, bool
     return lo, hi, open_lo, open_hi
 
 
-def _int_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: bool) -> SearchStrategy[int]:
+def _constraint(metadata: list[Any], name: str) -> Any:
+    """The last value of constraint ``name`` (``multiple_of``, ``min_length``, ``max_length``, ``pattern``) in
+    ``metadata``, as pydantic applies them: annotated-types' MultipleOf, MinLen, MaxLen, Len, pydantic's
+    StringConstraints and ``Field(pattern=...)``; None when none gives it."""
+    found = None
+    for m in metadata:
+        if getattr(m, name, None) is not None:
+            found = getattr(m, name)
+    return found
+
+
+def _items(metadata: list[Any]) -> list[Any]:
+    """The constraints an item of a list, tuple or dict value is drawn within: the value's own lengths and
+    pattern (``tuple[int, ...] = Field(min_length=5)``) bound the value, not its items."""
+    return [m for m in metadata if all(getattr(m, name, None) is None for name in _SIZES)]
+
+
+def _lengths(metadata: list[Any], least: int, span: int) -> tuple[int, int]:
+    """The lengths to draw: from ``min_length`` (else ``least``) to ``span`` more, within ``max_length``.
+    ValueError when no length meets both, or when ``min_length`` exceeds :data:`MAX_LENGTH`."""
+    low, high = _constraint(metadata, "min_length"), _constraint(metadata, "max_length")
+    if low is not None and low > MAX_LENGTH:
+        raise ValueError(f"its min_length={low} is more than the {MAX_LENGTH} items or characters a drawn spec holds")
+    first = low if low is not None else least
+    if high is not None and first > high:
+        if low is not None:
+            raise ValueError(f"no length lies within its bounds (min_length={low}, max_length={high})")
+        first = high  # (max_length=0: the empty value only)
+    return first, first + span if high is None else min(high, first + span)
+
+
+def _multiples(lo: float | None, hi: float | None, open_lo: bool, open_hi: bool, step: float,
+               count: int) -> tuple[int, int]:
+    """The first and last ``k`` with ``k * step`` within the bounds (``count`` of them on an open side; the
+    bounds hold none: ValueError)."""
+    exact = all(isinstance(v, int) for v in (lo, hi, step) if v is not None)  # (2**62 / 4 as a float is off)
+    first = (int(-(-lo // step)) if exact else math.ceil(lo / step)) if lo is not None else None
+    last = (int(hi // step) if exact else math.floor(hi / step)) if hi is not None else None
+    if first is not None and open_lo and first * step <= lo:  # type: ignore[operator]
+        first += 1
+    if last is not None and open_hi and last * step >= hi:  # type: ignore[operator]
+        last -= 1
+    if first is None and last is None:
+        first, last = -(count // 2), count // 2
+    first = first if first is not None else last - count  # type: ignore[operator]
+    last = last if last is not None else first + count
+    if first > last:
+        raise ValueError(f"no multiple of {step!r} lies within its bounds ({'(' if open_lo else '['}{lo!r}, {hi!r}"
+                         f"{')' if open_hi else ']'})")
+    return first, last
+
+
+def _int_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: bool,
+                  multiple_of: float | None = None) -> SearchStrategy[int]:
     import hypothesis.strategies as st
 
+    if multiple_of is not None:  # k * multiple_of, for k from the first multiple within the bounds
+        if isinstance(multiple_of, float) and multiple_of.is_integer():
+            multiple_of = int(multiple_of)
+        if not isinstance(multiple_of, int) or multiple_of <= 0:
+            raise ValueError(f"its multiple_of={multiple_of!r} is no whole number above 0")
+        start, stop = _multiples(lo, hi, open_lo, open_hi, multiple_of, 8)
+        return st.integers(start, min(stop, start + 7)).map(functools.partial(operator.mul, multiple_of))
     if lo is None and hi is None:
         return st.integers(-4, 4)  # axis-like: dims, offsets
     # the whole numbers inside the bounds (ge=2.5 starts at 3; int(2.5) drew 2), raised here when there are none
@@ -54,9 +122,13 @@ def _int_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: bo
     return st.one_of(small, st.sampled_from(larger)) if larger else small
 
 
-def _float_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: bool) -> SearchStrategy[float]:
+def _float_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: bool,
+                    metadata: list[Any] | None = None) -> SearchStrategy[float]:
     import hypothesis.strategies as st
 
+    multiple_of = _constraint(metadata or [], "multiple_of")
+    if multiple_of is not None:
+        return _float_multiples(lo, hi, open_lo, open_hi, multiple_of, metadata or [])
     low = float(lo) if lo is not None else (float(hi) - 2 if hi is not None else -1.0)
     high = float(hi) if hi is not None else low + (1.0 if lo is not None else 2.0)
     # A grid of 20 steps keeps the emitted literals short (0.35, not 0.3498713...).
@@ -70,6 +142,44 @@ def _float_strategy(lo: float | None, hi: float | None, open_lo: bool, open_hi: 
     return st.integers(first, last).map(lambda k: grid[k - first])
 
 
+def _float_multiples(lo: float | None, hi: float | None, open_lo: bool, open_hi: bool, multiple_of: Any,
+                     metadata: list[Any]) -> SearchStrategy[float]:
+    """Up to 21 multiples of ``multiple_of`` within the bounds, each as short as pydantic still takes it (0.3, not
+    0.30000000000000004: its check of a multiple allows a rounding error)."""
+    import hypothesis.strategies as st
+
+    if not isinstance(multiple_of, (int, float)) or not 0 < multiple_of < math.inf:
+        raise ValueError(f"its multiple_of={multiple_of!r} is no finite number above 0")
+    first, last = _multiples(lo, hi, open_lo, open_hi, multiple_of, 20)
+    takes = _validator(float, metadata)
+    grid = []
+    for k in sorted({first + (last - first) * j // 20 for j in range(21)}):
+        exact = k * multiple_of
+        grid += [value for value in (round(exact, 6), float(f"{exact:.6g}"), float(exact)) if takes(value)][:1]
+    if not grid:
+        raise ValueError(f"no multiple of {multiple_of!r} that pydantic takes lies within its bounds")
+    return st.sampled_from(grid)
+
+
+def _validator(tp: Any, metadata: list[Any]) -> Callable[[Any], bool]:
+    """Whether pydantic, validating strictly as BlockParams does, takes a value of ``tp`` with ``metadata``."""
+    from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+    try:
+        adapter = TypeAdapter(Annotated[(tp, *metadata)] if metadata else tp, config=ConfigDict(strict=True))
+    except Exception as err:  # noqa: BLE001 - pydantic's words for constraints it cannot apply, said as ours
+        raise ValueError(f"pydantic cannot apply its constraints ({type(err).__name__}: {err})"[:300]) from None
+
+    def takes(value: Any) -> bool:
+        try:
+            adapter.validate_python(value)
+        except ValidationError:
+            return False
+        return True
+
+    return takes
+
+
 def _grid_point(low: float, high: float, k: int, open_lo: bool, open_hi: bool) -> float | None:
     """Point ``k`` of 20 from ``low`` to ``high``, as short as it stays within the bounds: rounded to 6
     decimals (0.35), else to 6 significant digits (a range such as (0, 1e-7), which 6 decimals collapse
@@ -81,8 +191,47 @@ def _grid_point(low: float, high: float, k: int, open_lo: bool, open_hi: bool) -
     return None
 
 
+def _text_strategy(metadata: list[Any]) -> SearchStrategy[str]:
+    """Short strings within ``min_length`` / ``max_length`` and, given a ``pattern``, holding a match of it (pydantic
+    searches for one): a full match from hypothesis, padded to ``min_length`` on a side the pattern does not anchor,
+    kept only if pydantic takes it. ValueError for a pattern Python cannot read, or none of whose matches fits the
+    lengths."""
+    import hypothesis.strategies as st
+
+    pattern = _constraint(metadata, "pattern")
+    pattern = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+    first, last = _lengths(metadata, 0 if pattern is not None else 1, 5)
+    if pattern is None:
+        return st.text(alphabet="abc ", min_size=first, max_size=last)
+    try:
+        compiled = re.compile(pattern)
+        shortest, longest = re._parser.parse(pattern).getwidth()  # type: ignore[attr-defined]
+    except (re.error, RecursionError, OverflowError) as err:
+        raise ValueError(f"its pattern {pattern!r:.80} is no regular expression Python reads ({err})") from None
+    start = pattern.startswith(("^", "\\A"))
+    end = pattern.endswith(("$", "\\Z")) and not pattern.endswith("\\$")
+    high = _constraint(metadata, "max_length")
+    if (high is not None and shortest > high) or (start and end and longest < first):
+        raise ValueError(f"no match of its pattern {pattern!r:.80} has a length within its bounds "
+                         f"(min_length={_constraint(metadata, 'min_length')}, max_length={high})")
+    pad = functools.partial(_padded, first, "" if end else "a", "" if start or not end else "a")
+    matches = st.from_regex(compiled, fullmatch=True, alphabet=st.characters(
+        exclude_categories=("Cs", "Cc", "Cf", "Co", "Cn", "Zl", "Zp")))  # characters a spec writes as they are
+    return matches.map(pad).filter(_validator(str, metadata))
+
+
+def _padded(length: int, after: str, before: str, text: str) -> str:
+    """``text`` made ``length`` characters long with ``after`` (else ``before``) repeated; as it was without either."""
+    missing = length - len(text)
+    if missing <= 0 or not (after or before):
+        return text
+    return text + after * missing if after else before * missing + text
+
+
 def _type_strategy(tp: Any, metadata: list[Any]) -> SearchStrategy[Any]:
-    """Values of type ``tp`` within the bounds in ``metadata`` (the field's, or an ``Annotated`` member's)."""
+    """Values of type ``tp`` within the constraints in ``metadata`` (the field's, or an ``Annotated`` member's):
+    bounds (ge, gt, le, lt), ``multiple_of``, and ``min_length`` / ``max_length`` / ``pattern`` (of a str, list,
+    tuple or dict). ValueError for constraints no value meets, or none it can draw."""
     import hypothesis.strategies as st
 
     origin = typing.get_origin(tp)
@@ -98,11 +247,11 @@ def _type_strategy(tp: Any, metadata: list[Any]) -> SearchStrategy[Any]:
     if tp is bool:
         return st.booleans()
     if tp is int:
-        return _int_strategy(*_bounds(metadata))
+        return _int_strategy(*_bounds(metadata), _constraint(metadata, "multiple_of"))
     if tp is float:
-        return _float_strategy(*_bounds(metadata))
+        return _float_strategy(*_bounds(metadata), metadata)
     if tp is str:
-        return st.text(alphabet="abc ", min_size=1, max_size=6)
+        return _text_strategy(metadata)
     if tp is Any:
         return st.one_of(st.none(), st.booleans(), st.integers(-2, 8), st.sampled_from(["a", "b"]))
     if getattr(tp, "__supertype__", None) is not None:  # typing.NewType("Width", int)
@@ -110,17 +259,43 @@ def _type_strategy(tp: Any, metadata: list[Any]) -> SearchStrategy[Any]:
     if tp in (tuple, list, dict):
         origin = tp
     if origin in (tuple, list, collections.abc.Sequence):
-        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
-        if origin is tuple and len(args) > 1:  # tuple[int, str]: one value of each
-            return st.tuples(*(_type_strategy(a, metadata) for a in args))
-        element = _type_strategy(args[0], metadata) if args else st.integers(-2, 8)
-        values = st.lists(element, min_size=1, max_size=4)
-        return values.map(tuple) if origin is tuple else values
+        return _sequence_strategy(tp, origin, metadata)
     if origin in (dict, collections.abc.Mapping):
         key_type, value_type = typing.get_args(tp) or (str, int)
-        keys = st.integers(0, 3) if key_type is int else st.sampled_from("abcd")
-        return st.dictionaries(keys, _type_strategy(value_type, metadata), max_size=2)
+        first, last = _lengths(metadata, 0, 2)
+        pool = max(4, last)  # keys enough for min_length
+        keys = st.integers(0, pool - 1) if key_type is int else st.sampled_from([*"abcd", *(f"k{k}" for k in
+                                                                                               range(4, pool))])
+        return st.dictionaries(keys, _type_strategy(value_type, _items(metadata)), min_size=first, max_size=last)
     raise TypeError(f"no strategy for parameter type {tp!r}")
+
+
+def _sequence_strategy(tp: Any, origin: Any, metadata: list[Any]) -> SearchStrategy[Any]:
+    """Lists or tuples within ``min_length`` / ``max_length``: 1 to 4 items by default; a long one repeats
+    up to 8 drawn items (a spec of a few hundred drawn numbers would exhaust hypothesis's data)."""
+    import hypothesis.strategies as st
+
+    args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+    items = _items(metadata)
+    if origin is tuple and len(args) > 1:  # tuple[int, str]: one value of each
+        low, high = _constraint(metadata, "min_length"), _constraint(metadata, "max_length")
+        if (low is not None and len(args) < low) or (high is not None and len(args) > high):
+            raise ValueError(f"it always holds {len(args)} items, outside its bounds (min_length={low}, "
+                             f"max_length={high})")
+        return st.tuples(*(_type_strategy(a, items) for a in args))
+    element = _type_strategy(args[0], items) if args else st.integers(-2, 8)
+    first, last = _lengths(metadata, 1, 3)
+    if last <= 8:
+        values = st.lists(element, min_size=first, max_size=last)
+    else:
+        drawn = st.lists(element, min_size=1, max_size=8)
+        values = st.tuples(st.integers(first, last), drawn).map(_repeated)
+    return values.map(tuple) if origin is tuple else values
+
+
+def _repeated(length_items: tuple[int, list[Any]]) -> list[Any]:
+    length, items = length_items
+    return list(itertools.islice(itertools.cycle(items), length))
 
 
 def _inferred(info: FieldInfo) -> bool:

@@ -97,10 +97,13 @@ def check_values(case: TensorCase, where: str = "inputs") -> None:
 def _check_value(case: TensorCase, value: Any, what: str, where: str) -> None:
     import torch
 
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{where}: the {what} of {case.name!r:.60} is a number (an int such as a system id; None: "
-                        f"drawn values), not {type(value).__name__} ({value!r:.40})")
     dtype = getattr(torch, case.dtype)
+    if isinstance(value, bool) and what == "fill" and dtype == torch.bool:
+        return  # a bool input filled with True or False (torch.full takes it as it is)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        also = " or, for a bool input, a bool" if what == "fill" else ""
+        raise TypeError(f"{where}: the {what} of {case.name!r:.60} is a number{also} (an int such as a system id; "
+                        f"None: drawn values), not {type(value).__name__} ({value!r:.40})")
     said = f"{where}: the {what} of {case.name!r:.60} is {value!r:.40}"
     if dtype == torch.bool or not (dtype.is_floating_point or dtype.is_complex):
         if isinstance(value, float) and not value.is_integer():

@@ -23,7 +23,8 @@ class TensorCase:
     shape: tuple[str | int, ...]
     dims: tuple[int, ...]
     dtype: str = "float32"
-    fill: int | None = None  # every element this value (an id that must name a configured system), not drawn
+    fill: int | float | None = None  # every element this value, not drawn (a system id must name a configured
+    # system; a bool input takes True or False)
     positive: bool = False  # drawn positive (a sampling rate: Block.positive_inputs reads it)
     choices: tuple[int, ...] = ()  # every element drawn from these (the system ids a routing input may hold)
 
