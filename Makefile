@@ -99,7 +99,8 @@ device-check: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check vibench tests benchmarks examples scripts
 	$(BIN)/mypy
-	$(BIN)/mypy --strict --follow-imports=silent vibench/compiler/ir.py vibench/compiler/pipeline.py vibench/compiler/scoped.py \
+	$(BIN)/mypy --strict --follow-imports=silent vibench/compiler/ir.py vibench/compiler/ir_verify.py vibench/compiler/pipeline.py \
+		vibench/compiler/scoped.py \
 		vibench/compiler/unit_builder.py vibench/compiler/elaborate.py vibench/compiler/typecheck.py \
 		vibench/compiler/typecheck_composite.py vibench/compiler/build_warnings.py vibench/compiler/names.py \
 		vibench/compiler/adapters.py vibench/compiler/roles.py \

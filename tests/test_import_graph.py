@@ -89,7 +89,7 @@ def test_the_graph_sees_lazy_imports() -> None:
 def test_the_suite_verifies_the_ir_after_every_pass(monkeypatch) -> None:
     """tests/conftest.py turns the checks on; a broken invariant is an AssertionError, not a model."""
     import vibench
-    from vibench.compiler import ir, pipeline
+    from vibench.compiler import ir, ir_verify, pipeline
 
     assert pipeline.VERIFY_IR
     calls: list[str] = []
@@ -98,10 +98,10 @@ def test_the_suite_verifies_the_ir_after_every_pass(monkeypatch) -> None:
     vibench.check("cnn/ResNet1D")
     assert calls == ["definition ResNet1D", "program ResNet1D"]
     program = vibench.check("cnn/ResNet1D")
-    ir.verify_program(program)
+    ir_verify.verify_program(program)
     broken = program.root.nodes[1]
     bad = ir.Unit.__new__(ir.Unit)
     bad.__dict__.update(program.root.__dict__)
     object.__setattr__(bad, "nodes", (broken,) + program.root.nodes)  # a node read before it exists
     with pytest.raises(AssertionError):
-        ir.verify(bad)
+        ir_verify.verify(bad)

@@ -17,7 +17,8 @@ import vibench
 from vibench.compiler.diagnostics import SpecError
 from vibench.compiler.elaborate import elaborate
 from vibench.compiler.elaborated import ElabNode, Elaborated, Failed, verify_elaborated
-from vibench.compiler.ir import Ref, UnitDef, verify
+from vibench.compiler.ir import Ref, UnitDef
+from vibench.compiler.ir_verify import verify
 from vibench.compiler.pipeline import load
 from vibench.compiler.resolve import Library, resolve
 from vibench.compiler.shapes import _Specializer

@@ -27,7 +27,7 @@ import yaml
 
 from tests.lsp.client import LanguageServer, file_uri
 from vibench.compiler.cli import main
-from vibench.compiler.params import check_value
+from vibench.compiler.param_types import check_value
 from vibench.schemas.jsonschema import build_schema, schema_text
 from vibench.schemas.template_schema import load_template
 

@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-STRICT = ["vibench/compiler/ir.py", "vibench/compiler/pipeline.py", "vibench/compiler/scoped.py",
+STRICT = ["vibench/compiler/ir.py", "vibench/compiler/ir_verify.py", "vibench/compiler/pipeline.py",
+          "vibench/compiler/scoped.py",
           "vibench/compiler/unit_builder.py", "vibench/compiler/elaborate.py", "vibench/compiler/typecheck.py",
           "vibench/compiler/typecheck_composite.py",
           "vibench/compiler/build_warnings.py", "vibench/compiler/elaborated.py", "vibench/compiler/keyed.py",

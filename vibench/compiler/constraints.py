@@ -34,7 +34,9 @@ from vibench.compiler.blocks.base import ShapeError
 from vibench.compiler.ir import Constraint, Pos, TensorType
 from vibench.compiler.solve import MAX_DIM, quadratic_roots, single_symbol, strip_common_factor
 from vibench.compiler.space import SymbolSpace, compares_with_number, solve_ge
-from vibench.compiler.symbolic import INF, Dim, Expr, NeedConcrete, bounds, fmt_shape, free_symbols
+from vibench.compiler.symbolic import Dim, Expr, bounds, fmt_shape, free_symbols
+from vibench.compiler.symbolic_errors import NeedConcrete
+from vibench.compiler.symbolic_intervals import INF
 
 __all__ = ["NodeContext", "SymbolSpace", "eq_text", "found_text", "ge_text"]
 

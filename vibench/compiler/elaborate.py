@@ -44,7 +44,8 @@ from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.metadata_bounds import evaluate_metadata
 from vibench.compiler.node_values import NodeValues
 from vibench.compiler.resolve_decls import name_problem
-from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
+from vibench.compiler.symbolic import Dim, Expr
+from vibench.compiler.symbolic_errors import NeedConcrete
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer

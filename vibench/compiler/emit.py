@@ -62,9 +62,9 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
     ``sizes``: the model's sizes that are one of them, (node, port, axis) -> its name, which the shape
     comments and the docstring write (``[B, num_classes]``, not the default's ``[B, 4]``).
     ``inplace=False``: no operation writes into a layer's output (:func:`~vibench.compiler.codegen.forward.forward`).
-    ``reads``: each free parameter -> the parameter the code reads for it (``free_params.code_names``: ``classes``
+    ``reads``: each free parameter -> the parameter the code reads for it (``free_candidates.code_names``: ``classes``
     -> ``num_classes``; itself when missing); ``fields``: the bounds of the block fields each sets that the class
-    checks too (``free_params.reached_bounds``). The caller computes both (pipeline.compile_source), so that this
+    checks too (``free_candidates.reached_bounds``). The caller computes both (pipeline.compile_source), so that this
     module does not import free_params, which imports :func:`fingerprint`.
     """
     classes = _structures(program, free, reads=reads)
@@ -282,7 +282,7 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
 def _bounds(d: ParamDecl, value: Any, size: bool = False, fields: tuple[Bounds, ...] = ()) -> Any:
     """``((types...), ge, gt, le, lt, what)`` of a free parameter (an int is accepted for a float); ``size``:
     it is an output's size, so an int of it is at least 1 whatever its declared bounds (as the compiler's E104);
-    ``fields``: the bounds of the block fields it sets (``free_params.reached_bounds``), which the compiler's
+    ``fields``: the bounds of the block fields it sets (``free_candidates.reached_bounds``), which the compiler's
     E104 checks too (a free dropout's ``ge: 0, le: 1``, a norm's ``eps`` ``gt: 0``)."""
     kinds = (c.ref("float"), c.ref("int")) if isinstance(value, float) else (c.ref(type(value).__name__),)
     bounds = [d.ge, d.gt, d.le, d.lt]

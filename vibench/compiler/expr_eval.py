@@ -27,7 +27,7 @@ from vibench.compiler.expr_functions import (
     ExprError,
 )
 from vibench.compiler.ir import Template
-from vibench.compiler.symbolic import NeedConcrete
+from vibench.compiler.symbolic_errors import NeedConcrete
 
 
 class _Budget:

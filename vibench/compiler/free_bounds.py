@@ -121,7 +121,7 @@ def admits(outer: Any, value: Any, inner: Any) -> bool:
     ``ge: 1``, ``ge: 2`` or ``gt: 1``, not by an int's ``gt: 0``: conservative). The alternative, the
     class checking the composites' bounds too, would need them in model.py; a fixed parameter is
     always correct."""
-    from vibench.compiler.params import TypeSyntaxError, parse_type
+    from vibench.compiler.param_types import TypeSyntaxError, parse_type
 
     if inner.choices is not None:
         return False

@@ -26,7 +26,7 @@ from typing import Any
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import LetDef, Pos, UnitDef
-from vibench.compiler.symbolic import NeedConcrete
+from vibench.compiler.symbolic_errors import NeedConcrete
 
 CODES = {"error": "E215", "warning": "W106", "note": "I104"}
 """The code of a failed check, by its `severity`."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
 from vibench.compiler.expr import bare_name, is_written_name, name_template
 from vibench.compiler.ir import NodeDef, Pos, Template, UnitDef
-from vibench.compiler.params import TypeSyntaxError, admits_text, parse_type
+from vibench.compiler.param_types import TypeSyntaxError, admits_text, parse_type
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library

@@ -16,7 +16,7 @@ from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.expr import contains_template
 from vibench.compiler.ir import NodeDef, Pos, UnitDef
 from vibench.compiler.names import named_value
-from vibench.compiler.params import takes_null
+from vibench.compiler.param_types import takes_null
 from vibench.compiler.setting_places import SettingPlaces, entry_read
 
 if TYPE_CHECKING:

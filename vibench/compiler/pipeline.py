@@ -12,7 +12,8 @@ from typing import Any
 from vibench.compiler import free_params
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.free_params import unprobed_note
-from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef, verify_definition, verify_program
+from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef
+from vibench.compiler.ir_verify import verify_definition, verify_program
 from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file, source_budget
 from vibench.compiler.load_numbers import YAML11NumberError
 from vibench.compiler.resolve import Library, resolve
@@ -22,8 +23,8 @@ from vibench.compiler.validate import validate
 from vibench.schemas.document import SpecDocument
 
 VERIFY_IR = os.environ.get("VIBENCH_VERIFY_IR") == "1"
-"""Check the IR's invariants after each pass (:func:`~vibench.compiler.ir.verify_definition` after
-resolve, :func:`~vibench.compiler.ir.verify_program` after the shapes pass). The test suite turns it on
+"""Check the IR's invariants after each pass (:func:`~vibench.compiler.ir_verify.verify_definition` after
+resolve, :func:`~vibench.compiler.ir_verify.verify_program` after the shapes pass). The test suite turns it on
 (tests/conftest.py); an invariant broken there is a compiler bug, reported as an AssertionError."""
 
 
@@ -378,7 +379,7 @@ def compile_source(program: Program, out_path: str | None = None, inplace: bool 
     """model.py for a program; its class accepts other values of the parameters :func:`free_parameters` finds.
     ``inplace=False``: no operation of ``forward`` writes into a layer's output (hooks see it as it was)."""
     from vibench.compiler.emit import emit  # jinja2 and the template only when emitting
-    from vibench.compiler.free_params import code_names, reached_bounds
+    from vibench.compiler.free_candidates import code_names, reached_bounds
 
     with paused_gc():
         sizes: dict[tuple[str, str, int], str] = {}

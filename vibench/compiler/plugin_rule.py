@@ -40,7 +40,8 @@ from vibench.compiler.plugin_checks import (
 from vibench.compiler.plugin_checks import clip_text as _clip
 from vibench.compiler.plugin_guard import guarded
 from vibench.compiler.space import SymbolSpace
-from vibench.compiler.symbolic import Dim, Expr, NeedConcrete
+from vibench.compiler.symbolic import Dim, Expr
+from vibench.compiler.symbolic_errors import NeedConcrete
 
 T = TypeVar("T")
 

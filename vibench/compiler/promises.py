@@ -22,7 +22,8 @@ from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.expr import ExprError, Unknown, evaluate_value
 from vibench.compiler.ir import Constraint, OutputDef, Template, TensorType
 from vibench.compiler.space import SymbolSpace
-from vibench.compiler.symbolic import Dim, Expr, NeedConcrete, fmt_shape
+from vibench.compiler.symbolic import Dim, Expr, fmt_shape
+from vibench.compiler.symbolic_errors import NeedConcrete
 
 
 def check_promise(out: OutputDef, name: str, t: TensorType, env: dict[str, Any], space: SymbolSpace,

@@ -29,7 +29,7 @@ from vibench.compiler.expr import (
 from vibench.compiler.ir import CheckDef, LetDef, ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.names import _holds_name, _name_in
-from vibench.compiler.params import TypeSyntaxError, check_value, infer_type, parse_type, type_admits_text
+from vibench.compiler.param_types import TypeSyntaxError, check_value, infer_type, parse_type, type_admits_text
 from vibench.compiler.spec_paths import unnamable
 
 # Names a node may not take: they would shadow nn.Module attributes or names model.py uses.

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.ir import ParamDecl, Pos, UnitDef
-from vibench.compiler.params import TypeSyntaxError, infer_type, parse_type
+from vibench.compiler.param_types import TypeSyntaxError, infer_type, parse_type
 from vibench.runtime.cache_deps import _settled, _signature
 
 if TYPE_CHECKING:

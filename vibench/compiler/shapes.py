@@ -40,13 +40,14 @@ from vibench.compiler.ir import (
     Template,
     Unit,
     UnitDef,
-    verify,
 )
+from vibench.compiler.ir_verify import verify
 from vibench.compiler.lets import let_env
 from vibench.compiler.limits import MAX_ACTIVATION, MAX_NESTING, MAX_NODES, MAX_PARAMS
 from vibench.compiler.resolve import Library
 from vibench.compiler.suggestions import Suggestions
-from vibench.compiler.symbolic import NeedConcrete, evaluate, free_symbols
+from vibench.compiler.symbolic import evaluate, free_symbols
+from vibench.compiler.symbolic_errors import NeedConcrete
 from vibench.compiler.typecheck import decl_text
 from vibench.compiler.unit_builder import typecheck
 

@@ -21,7 +21,8 @@ from vibench.compiler.solve import (
     solutions,
     strip_common_factor,
 )
-from vibench.compiler.symbolic import INF, Dim, Expr, bounds
+from vibench.compiler.symbolic import Dim, Expr, bounds
+from vibench.compiler.symbolic_intervals import INF
 
 _SAMPLES = (64, 1000, 4099)
 

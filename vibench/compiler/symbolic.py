@@ -39,10 +39,11 @@ from __future__ import annotations
 import math
 from typing import Union
 
+from vibench.compiler.symbolic_errors import ExpressionTooLarge, NeedConcrete, NonConstantDivisor
+from vibench.compiler.symbolic_intervals import expr_bounds
+
 Dim = Union[int, "Expr"]  # noqa: UP007 - forward reference in a runtime alias
 """A tensor dimension: a known integer or a symbolic expression."""
-
-INF = math.inf
 
 MAX_EXPR_SIZE = 2_000
 """Terms (symbols and floor divisions, as written) a floor division's numerator may hold."""
@@ -252,22 +253,7 @@ class Expr:
 
     def bounds(self, sym_bounds: dict[str, tuple[float, float]]) -> tuple[float, float]:
         """An interval containing every value, symbols ranging over ``sym_bounds`` (default [1, inf))."""
-        lo: float = self.const
-        hi: float = self.const
-        for mono, c in self.terms:
-            mlo: float = 1
-            mhi: float = 1
-            for atom in mono:
-                if isinstance(atom, str):
-                    alo, ahi = sym_bounds.get(atom, (1, INF))
-                else:
-                    nlo, nhi = atom.num.bounds(sym_bounds)
-                    alo = nlo // atom.den if nlo not in (INF, -INF) else nlo
-                    ahi = nhi // atom.den if nhi not in (INF, -INF) else nhi
-                mlo, mhi = _interval_mul(mlo, mhi, alo, ahi)
-            tlo, thi = _interval_mul(mlo, mhi, c, c)
-            lo, hi = _add(lo, tlo), _add(hi, thi)
-        return lo, hi
+        return expr_bounds(self, sym_bounds)
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -295,40 +281,6 @@ class Expr:
         return text
 
 
-class NonConstantDivisor(Exception):
-    """Raised when an expression would divide by a symbolic value."""
-
-    def __init__(self, divisor: Dim) -> None:
-        super().__init__(f"cannot divide by the symbolic value {divisor}")
-        self.divisor = divisor
-
-
-class NeedConcrete(Exception):
-    """A shape rule or expression needs these symbols as compile-time integers.
-
-    The shapes pass catches it and specialises again with the symbols known when its caller (or
-    ``--input``) knows them; otherwise it reports E303.
-    """
-
-    def __init__(self, symbols: frozenset[str], what: str) -> None:
-        super().__init__(f"{what} needs {', '.join(sorted(symbols))} at compile time")
-        self.symbols = symbols
-        self.what = what
-        self.node: str | None = None
-        self.pos: object = None
-
-
-class ExpressionTooLarge(NeedConcrete):
-    """A size whose formula would pass a bound of the module docstring; ``found`` says how it grew
-    (``"multiplies 65 factors (at most 64)"``). As any :class:`NeedConcrete`, the shapes pass specialises
-    again with the symbols known where the caller or ``--input`` knows them, and reports E303 otherwise."""
-
-    def __init__(self, symbols: set[str], found: str) -> None:
-        names = sorted(symbols)
-        listed = ", ".join(f"`{s}`" for s in names[:8]) + (f" and {len(names) - 8:,} more" if len(names) > 8 else "")
-        super().__init__(frozenset(symbols), f"a size whose formula in {listed} {found}")
-
-
 def _render_atom(atom: Atom, alone: bool) -> str:
     if isinstance(atom, str):
         return atom
@@ -337,37 +289,6 @@ def _render_atom(atom: Atom, alone: bool) -> str:
     inner = str(num) if simple else f"({num})"
     text = f"{inner} // {atom.den}"
     return text if alone else f"({text})"
-
-
-def _interval_mul(alo: float, ahi: float, blo: float, bhi: float) -> tuple[float, float]:
-    products = []
-    for x in (alo, ahi):
-        for y in (blo, bhi):
-            products.append(_mul(x, y))
-    return min(products), max(products)
-
-
-# Bounds mix exact ints with float infinities. A nest of floor divisions (5,000 strided layers) gives
-# integers beyond the float range, and `int + inf` or `int * inf` would convert the int to a float
-# and overflow; these two keep the integers exact and let an infinity absorb them.
-def _is_inf(x: float) -> bool:
-    return isinstance(x, float) and math.isinf(x)
-
-
-def _mul(x: float, y: float) -> float:
-    if _is_inf(x) or _is_inf(y):
-        if x == 0 or y == 0:
-            return 0
-        return INF if (x > 0) == (y > 0) else -INF
-    return x * y
-
-
-def _add(x: float, y: float) -> float:
-    if _is_inf(x):
-        return x
-    if _is_inf(y):
-        return y
-    return x + y
 
 
 def floordiv(e: Dim, m: int) -> Dim:

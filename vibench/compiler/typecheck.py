@@ -28,7 +28,8 @@ from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 from vibench.compiler.plugin_calls import failure as plugin_failure
 from vibench.compiler.plugin_calls import validated as plugin_validated
 from vibench.compiler.plugin_rule import rule as plugin_rule
-from vibench.compiler.symbolic import NeedConcrete, fmt_shape
+from vibench.compiler.symbolic import fmt_shape
+from vibench.compiler.symbolic_errors import NeedConcrete
 from vibench.compiler.text_hints import value_hint
 from vibench.compiler.typecheck_composite import CompositeCheck, connected, decl_text
 from vibench.schemas.document import NODE_KEYS

@@ -25,7 +25,8 @@ from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.lets import let_env
 from vibench.compiler.params import bind_params
-from vibench.compiler.symbolic import Dim, Expr, NeedConcrete, fmt_shape, free_symbols, subs
+from vibench.compiler.symbolic import Dim, Expr, fmt_shape, free_symbols, subs
+from vibench.compiler.symbolic_errors import NeedConcrete
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer

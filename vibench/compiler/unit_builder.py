@@ -39,7 +39,7 @@ from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Ref, Tensor
 from vibench.compiler.keyed import group_value
 from vibench.compiler.plugin_calls import is_plugin
 from vibench.compiler.promises import check_promise
-from vibench.compiler.symbolic import NeedConcrete
+from vibench.compiler.symbolic_errors import NeedConcrete
 from vibench.compiler.typecheck import TypeCheck, connected
 
 if TYPE_CHECKING:

@@ -18,11 +18,10 @@ the text: a block scalar's lines are joined once, and a plain scalar's end is fo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from vibench.compiler.load_compose import MAX_DEPTH
 from vibench.lsp.outline_merge import MERGE, apply_merges
 from vibench.lsp.outline_model import Entry, Outline, Path, after_idle, closing_quote, plain_scalar, unquote
+from vibench.lsp.outline_stack import ContainerStack, _Ended, _Frame
 from vibench.lsp.text import BOM
 
 WORD_CHARS = r"[A-Za-z0-9_./#\-]"
@@ -33,7 +32,7 @@ _TAG = re.compile(r"[^ \t]+")  # an anchor or tag (`&a`, `!!map`), read past
 
 MAX_ENTRIES = 100_000
 """The most entries (keys and sequence items) an outline holds: where a text has more, the outline ends
-there, as it does beyond :data:`MAX_DEPTH` (docs/editor.md). The largest spec of the library has 436, a spec
+there, as it does beyond ``load_compose.MAX_DEPTH`` (docs/editor.md). The largest spec of the library has 436, a spec
 of 20,000 nodes about 100,000; at the limit an outline holds 35 to 60 MB. The compiler takes up to 2,000,000
 values (``load_compose.MAX_EXPANDED``), which would cost the outline about 1 GB and 10 to 15 s (on the event
 loop, for a hover)."""
@@ -43,34 +42,7 @@ is found by reading at most about this much text before its line, and a text of 
 state per ``CHECKPOINT`` characters, not one per line."""
 
 
-class _Ended(Exception):
-    """Raised beyond :data:`MAX_DEPTH` containers (:meth:`Scanner._push`) or :data:`MAX_ENTRIES` entries
-    (:meth:`Scanner._enter`); :meth:`Scanner.run` stops there."""
-
-
-@dataclass
-class _Frame:
-    kind: str  # "root", "bmap", "bseq", "fmap", "fseq"
-    indent: int  # column of a block container's keys or dashes (-1 for the root and flow containers)
-    path: Path
-    key: str | None = None  # mappings: the current key
-    index: int = -1  # sequences: the current item
-    state: str = "value"  # "key": expecting a key; "value": expecting a value; "done": value given
-
-    @property
-    def flow(self) -> bool:
-        return self.kind in ("fmap", "fseq")
-
-    def slot(self) -> Path | None:
-        """Where a value goes now: the current key's or item's path (None: no key yet)."""
-        if self.kind == "root":
-            return ()
-        if self.kind in ("bmap", "fmap"):
-            return None if self.key is None else (*self.path, self.key)
-        return (*self.path, self.index)
-
-
-class Scanner:
+class Scanner(ContainerStack):
     """Reads text line by line into an :class:`Outline`, keeping a stack of open containers.
 
     Block containers close when a line is indented less than their keys (or dashes); flow ones at
@@ -150,14 +122,6 @@ class Scanner:
         frames, self.flow_depth, self.block_scalar, self.last_end, self.entered = state
         self.stack = [_Frame(*f) for f in frames]
         return self
-
-    @property
-    def top(self) -> _Frame:
-        return self.stack[-1]
-
-    @property
-    def in_flow(self) -> bool:
-        return self.flow_depth > 0
 
     def _line(self, start: int, line: str) -> None:
         if self.block_scalar is not None:
@@ -285,13 +249,6 @@ class Scanner:
 
     # -- structure ----------------------------------------------------------------------------
 
-    def _token(self, end: int) -> None:
-        self.last_end = max(self.last_end, end)
-        self.last_token_end = end
-
-    def _extend(self, end: int) -> None:
-        self.last_end = max(self.last_end, end)
-
     def _enter(self, path: Path, key_span: tuple[int, int] | None) -> Entry:
         entry = self.outline.entries.get(path)
         if entry is None:
@@ -301,43 +258,6 @@ class Scanner:
             entry = self.outline.entries[path] = Entry(path, key_span, end=key_span[1] if key_span else 0)
             self.outline.children.setdefault(path[:-1], []).append(path[-1])
         return entry
-
-    def _container(self, path: Path, kind: str) -> None:
-        entry = self.outline.entries.get(path)
-        if entry is not None and entry.kind == "none":
-            entry.kind = kind
-
-    def _push(self, frame: _Frame) -> None:
-        if len(self.stack) > MAX_DEPTH:  # MAX_DEPTH containers open (and the root frame): one more is E002
-            raise _Ended
-        self._container(frame.path, "map" if frame.kind in ("bmap", "fmap") else "seq")
-        self.stack.append(frame)
-        if frame.flow:
-            self.flow_depth += 1
-
-    def _pop(self) -> None:
-        frame = self.stack.pop()
-        if frame.flow:
-            self.flow_depth -= 1
-        entry = self.outline.entries.get(frame.path)
-        if entry is not None:
-            entry.end = max(entry.end, self.last_end)
-        self.top.state = "done"
-
-    def _line_start(self, col: int, dash: bool) -> None:
-        """Close the block containers a line at ``col`` leaves."""
-        while self.top.kind in ("bmap", "bseq"):
-            if self.top.indent > col or (self.top.kind == "bseq" and self.top.indent == col and not dash):
-                self._pop()
-                continue
-            break
-
-    def _value_slot(self) -> Path | None:
-        """Where a new value (or container) goes: the slot of the top frame, if it awaits one."""
-        top = self.top
-        if top.state != "value":
-            return None
-        return top.slot()
 
     def _dash(self, col: int) -> None:
         top = self.top
@@ -360,21 +280,6 @@ class Scanner:
         if self.top.kind == "fseq":
             self._enter(path, None)
         self._push(frame)
-
-    def _close(self) -> None:
-        while len(self.stack) > 1:
-            flow = self.top.flow
-            self._pop()
-            if flow:
-                break
-
-    def _comma(self) -> None:
-        top = self.top
-        if top.kind == "fmap":
-            top.key, top.state = None, "key"
-        elif top.kind == "fseq":
-            top.index += 1
-            top.state = "value"
 
     def _block_scalar(self, start: int, end: int) -> None:
         path = self.top.slot()

@@ -4,7 +4,7 @@ A block parameter that takes no text reads a plain name as the value of the unit
 name (``out_channels: width``; docs/language.md, "Names as values"), and the block then validates that value:
 only parameters declared of a type the block parameter takes are offered (``bias: width`` is E112). A declared
 type is the one the compiler gives the declaration: its ``type:``, else the type of its default
-(:func:`vibench.compiler.params.infer_type`) read as the compiler's loader reads the default as written, quotes,
+(:func:`vibench.compiler.param_types.infer_type`) read as the compiler's loader reads the default as written, quotes,
 YAML 1.1's words and numbers included: ``w: "8"`` is a string, ``f: yes`` a bool, ``n: 1_000`` an int.
 
 >>> from vibench.lsp.outline import outline
@@ -99,7 +99,7 @@ def _scalar_type(written: str) -> str:
     ``any`` where the loader refuses it (the check reports that text)."""
     from vibench.compiler.diagnostics import SpecError
     from vibench.compiler.load import load_text
-    from vibench.compiler.params import infer_type
+    from vibench.compiler.param_types import infer_type
 
     try:
         value = load_text(written, lenient_keys=True).data

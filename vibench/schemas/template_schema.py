@@ -226,7 +226,7 @@ def _field(p: ParamDecl, components: list[str]) -> dict[str, Any]:
     what a slot parameter's folder offers)."""
     from pydantic import TypeAdapter
 
-    from vibench.compiler.params import parse_type
+    from vibench.compiler.param_types import parse_type
     from vibench.schemas.value_rules import KeyedJsonSchema, refuse_nan
 
     schema: dict[str, Any] = TypeAdapter(parse_type(p.type)).json_schema(schema_generator=KeyedJsonSchema)

@@ -69,7 +69,7 @@ def _counted(unit: Unit, free: list[str]) -> list[str]:
     value changes what a node's block counts for one of its copies (``param_count`` and ``buffer_count``:
     TimesNet's ``d_ff`` and ``num_kernels``, not a dropout's ``p``), and, not tried, those a composite node or a
     plug-in block reads. A free parameter is read as a whole ``${name}`` of the root's nodes
-    (:func:`free_params.candidates`)."""
+    (:func:`free_candidates.candidates`)."""
     values = dict(unit.params)
     types: dict[tuple[str, str | None], TensorType] = {(name, None): t for name, t in unit.inputs}
     types |= {(n.name, port): t for n in unit.nodes for port, t in n.outputs}

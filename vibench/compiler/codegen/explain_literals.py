@@ -20,7 +20,7 @@ from vibench.compiler.codegen.structure import Classes, Structure, _reads, env_o
 from vibench.compiler.codegen.unify import at_torch_default, differences, replace
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import NodeDef, Template
-from vibench.compiler.symbolic import NeedConcrete
+from vibench.compiler.symbolic_errors import NeedConcrete
 
 
 class LiteralWriter:

@@ -4,7 +4,7 @@ carrying a free parameter of the model sets (``x = self.fc2(x)  # [B, num_classe
 
 The model's own class gets its named sizes from the probes of :mod:`vibench.compiler.free_params`. A free
 parameter reaches a class below only as a whole ``${p}`` of a node that class returns
-(:func:`~vibench.compiler.free_params.candidates`); which output axes such a node sets to it follows from
+(:func:`~vibench.compiler.free_candidates.candidates`); which output axes such a node sets to it follows from
 its block's shape rule alone (:func:`~vibench.compiler.free_sizes.output_axes`), and for a composite node
 from the axes its body's outputs have so, recursively. A size is named only where every use of the class
 agrees, so the name holds for any value the model's class takes.

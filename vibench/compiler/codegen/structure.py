@@ -30,7 +30,7 @@ from vibench.compiler.codegen.plan import Child, Slot, UnitPlan, plan_unit
 from vibench.compiler.codegen.unify import matches
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import NodeDef, Program, Template, Unit, UnitDef, ValueRef
-from vibench.compiler.symbolic import NeedConcrete
+from vibench.compiler.symbolic_errors import NeedConcrete
 
 
 @dataclass

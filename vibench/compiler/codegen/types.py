@@ -1,7 +1,7 @@
 """Python annotations for the arguments of emitted classes.
 
 A spec parameter's declared type (``int``, ``list[int]``, ``int | None``, ``dict[str, any]``...)
-is rebuilt token by token from the type language of :mod:`vibench.compiler.params` (``any``
+is rebuilt token by token from the type language of :mod:`vibench.compiler.param_types` (``any``
 becomes ``object``); anything else gives ``object``. No text of the spec reaches the file except
 these known tokens.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vibench.compiler.params import TypeSyntaxError, _tokens, parse_type
+from vibench.compiler.param_types import TypeSyntaxError, _tokens, parse_type
 
 _WORDS = {
     "int": "int",
