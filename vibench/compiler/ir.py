@@ -185,6 +185,7 @@ class CheckDef:
     at: str | None = None
     pos: Pos | None = None
     severity: str = "error"  # error (E215), warning (W106) or note (I104)
+    owner: str | None = None  # the template that wrote it, for a spec that `extends:` it (None: the unit's own)
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,15 +21,22 @@ Example (a template)::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
-from vibench.compiler.ir import LetDef, Pos, UnitDef
+from vibench.compiler.ir import CheckDef, LetDef, Pos, UnitDef
 from vibench.compiler.symbolic_errors import NeedConcrete
 
 CODES = {"error": "E215", "warning": "W106", "note": "I104"}
 """The code of a failed check, by its `severity`."""
+
+
+def inherited_checks(base: UnitDef) -> tuple[CheckDef, ...]:
+    """``base``'s checks, as a unit that extends it carries them: each still owned by the template that wrote it
+    (through a chain of `extends:`, the first)."""
+    return tuple(c if c.owner is not None else replace(c, owner=base.name) for c in base.checks)
 
 
 def let_env(udef: UnitDef, params: dict[str, Any], partial: bool = False) -> dict[str, Any]:
@@ -74,15 +81,16 @@ def run_checks(udef: UnitDef, env: dict[str, Any], positions: dict[str, Pos | No
     out: list[Diagnostic] = []
     declared = {d.name: d.pos for d in udef.params}
     for check in udef.checks:
+        owner = check.owner or udef.name
         that_pos = getattr(check.that, "pos", None) or check.pos  # at the `that:` expression, not the list item
         try:
             ok = evaluate_value(check.that, env) if contains_template(check.that) else check.that
         except ExprError as err:
-            out.append(Diagnostic("E204", f"{err.message} in a check of `{udef.name}`", that_pos, node=node,
+            out.append(Diagnostic("E204", f"{err.message} in a check of `{owner}`", that_pos, node=node,
                                   hint=err.hint))
             continue
         if not isinstance(ok, bool):
-            out.append(Diagnostic("E211", f"a check of `{udef.name}` must give true or false", that_pos, node=node,
+            out.append(Diagnostic("E211", f"a check of `{owner}` must give true or false", that_pos, node=node,
                                   expected="true or false", found=clip(repr(ok), 80)))
             continue
         if ok:
@@ -90,13 +98,13 @@ def run_checks(udef: UnitDef, env: dict[str, Any], positions: dict[str, Pos | No
         try:
             message = evaluate_value(check.message, env) if contains_template(check.message) else check.message
         except ExprError as err:
-            message = f"a check of `{udef.name}` failed (its message cannot be written: {err.message})"
+            message = f"a check of `{owner}` failed (its message cannot be written: {err.message})"
         # clipped once, after its line breaks are written `\\r`, `\\n`: the count of characters left out is right
         text = clip(str(message))
         at = check.at
         pos = positions.get(at) or declared.get(at) if at is not None else None
         found = f"`{at}` = {_shown(env.get(at))}" if at is not None else None
-        notes = (f"checked by {udef.name}" + (f" at {check.pos}" if check.pos is not None else ""),)
+        notes = (f"checked by {owner}" + (f" at {check.pos}" if check.pos is not None else ""),)
         code = CODES[check.severity]
         out.append(Diagnostic(code, text, pos or check.pos or udef.pos, node=node, found=found, notes=notes,
                               severity=check.severity))

@@ -89,11 +89,16 @@ class NodeValues(SettingPlaces):
                         extra[key] = self.evaluate(named_, env, nd.with_pos, where, nd.name)
             # A mapping written out: each value is where its key sets it; one read from a user's setting: its key there.
             keys = dict(nd.with_keys) or self.entry_keys(nd, env)
+            held = [env[n] for n in self.names_read(nd.with_, nd) if isinstance(env.get(n), (dict, list))]
             for key, value in extra.items():
                 if key not in values:  # explicit parameters win
                     values[key] = value
-                    positions[key] = (self.source_pos(written[key], nd, keys[key], env) if key in written
-                                      and key in keys else keys.get(key, with_pos))
+                    if key in written and key in keys:
+                        positions[key] = self.source_pos(written[key], nd, keys[key], env)
+                    elif key in keys:
+                        positions[key] = keys[key]
+                    else:  # from what `with:` reads (a parameter's value): there; one the expression adds: at `with:`
+                        positions[key] = with_pos if any(_holds(v, key, value) for v in held) else nd.with_pos
         if nd.inherit:
             # The block takes every parameter of this unit that it declares (explicit values win).
             accepted = [d.name for d in block.params] if isinstance(block, UnitDef) else list(block.Params.model_fields)
@@ -111,3 +116,21 @@ class NodeValues(SettingPlaces):
                     positions[name] = self.param_pos.get(name) or nd.pos
                     self.inherited.add(name)
         return values, positions
+
+
+def _holds(container: Any, key: str, value: Any, depth: int = 8) -> bool:
+    """Whether ``container`` (a value a node's `with:` reads) or a mapping inside it sets ``key`` to ``value``: the
+    key of `with: ${merge(cfg, ...)}` that `cfg` gives, not one the expression adds or changes."""
+    if isinstance(container, dict):
+        found = container.get(key, _ABSENT)
+        if found.__class__ is value.__class__ and found == value:
+            return True
+        items: Any = container.values()
+    elif isinstance(container, list):
+        items = container
+    else:
+        return False
+    return depth > 0 and any(_holds(v, key, value, depth - 1) for v in items)
+
+
+_ABSENT = object()

@@ -22,6 +22,7 @@ from vibench.compiler.caller_words import CallerWords
 from vibench.compiler.diagnostics import Collector, Diagnostic, clip, suggest
 from vibench.compiler.expr import ExprError, parse_value, template_names
 from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
+from vibench.compiler.lets import inherited_checks
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.names import named_value
 from vibench.compiler.resolve_decls import _check_model_name, _expr_diag, _param_decls, expression_names, let_given
@@ -114,8 +115,10 @@ def resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags:
         metadata = {**(base.metadata if isinstance(base.metadata, dict) else {}), **own_meta}
     renames_pos = reference_renames_pos(doc, spec.reference, diags) if spec.reference else base.renames_pos
     diags.raise_if_any()
+    # the template's checks stay the template's: an error in one names `Head`, not the spec extending it
     root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname, pos=doc.pos(()),
-                   metadata=metadata, reference=spec.reference or base.reference, renames_pos=renames_pos)
+                   metadata=metadata, reference=spec.reference or base.reference, renames_pos=renames_pos,
+                   checks=inherited_checks(base))
     return root, base_blocks
 
 

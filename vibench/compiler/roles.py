@@ -107,9 +107,15 @@ def _walk(unit: Unit, given: dict[str, Roles], found: list[Diagnostic],
 def _node_roles(node: Node, ins: list[Roles | None], found: list[Diagnostic],
                 memo: dict[tuple[Any, ...], dict[str, Roles | None]]) -> dict[str | None, Roles | None]:
     first = ins[0] if ins else None
+    if node.parallel:  # for_each: every copy reads the node's inputs, side by side (not one after another)
+        start = len(found)
+        copies = [_composite(c.unit, ins, found, memo) if node.kind == "composite"
+                  else _primitive(node, c.block or node.block, c.params, first, ins[1:], found) for c in node.copies]
+        found[start:] = dict.fromkeys(found[start:])  # copies making one mistake: one warning, not one per copy
+        # The whole list (a bare `t`) means what its copies mean only when they agree.
+        agreed = copies[0] if copies and all(r == copies[0] for r in copies) else None
+        return {None: agreed, **{str(k): r for k, r in enumerate(copies)}}
     if node.kind == "composite":
-        if node.parallel:
-            return {str(k): _composite(c.unit, ins, found, memo) for k, c in enumerate(node.copies)}
         roles = first
         for copy in node.copies:
             roles = _composite(copy.unit, [roles, *ins[1:]], found, memo)
