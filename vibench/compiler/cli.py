@@ -26,7 +26,8 @@ the current folder).
 renamed to the model's keys, a ``state_dict`` the emitted class loads with ``load_state_dict``.
 
 The parsers and the checks of option values are in :mod:`vibench.compiler.cli_args`, those of
-``--weights`` (and model.pt) in :mod:`vibench.compiler.cli_weights`.
+``--weights`` (and model.pt) in :mod:`vibench.compiler.cli_weights`; the commands that compile no spec
+(``--list``, ``--blocks``, ``schema``) in :mod:`vibench.compiler.cli_reference`.
 """
 
 from __future__ import annotations
@@ -53,8 +54,12 @@ from vibench.compiler.cli_args import (
     _spec_path,
 )
 from vibench.compiler.cli_json import format_json, to_json
-from vibench.compiler.cli_schema import schema_reads
+from vibench.compiler.cli_reference import plugin_warnings, reference, schema
 from vibench.compiler.cli_streams import (
+    EXIT_BUG,
+    EXIT_OK,
+    EXIT_SPEC,
+    EXIT_USAGE,
     PipeClosed,
     Stderr,
     Stdout,
@@ -71,7 +76,7 @@ from vibench.compiler.cli_streams import (
     stopped,
 )
 from vibench.compiler.cli_weights import read_checkpoint_arg, reference_weights, weights_output, weights_target
-from vibench.compiler.display import clip_path, escaped
+from vibench.compiler.display import clip_path
 from vibench.compiler.outputs import (
     OutputError,
     Outputs,
@@ -81,7 +86,7 @@ from vibench.compiler.outputs import (
     refuse_inputs,
 )
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+__all__ = ["EXIT_BUG", "EXIT_OK", "EXIT_SPEC", "EXIT_USAGE", "STDIN", "UsageError", "main"]
 STDIN = "<stdin>"
 """How a spec read from standard input (`vibench-compile -`) is named in messages and in model.py."""
 
@@ -105,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args and args[0] == "schema":
             schema_ns = _schema_parser().parse_args(args[1:])
             with plugin_output_to(sys.stderr):
-                code = _schema(schema_ns, outputs)
+                code = schema(schema_ns, outputs)
         else:
             ns = _parser().parse_args(args)
             with plugin_output_to(sys.stderr):
@@ -181,7 +186,17 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
             dropped = " and ".join([", ".join(ignored[:-1]), ignored[-1]] if len(ignored) > 1 else ignored)
             raise UsageError(f"{flag} prints the catalogue and exits: drop {dropped} "
                              f"(`{flag} NAME` shows one entry)")
-        return _reference(ns)
+        from vibench.compiler.diagnostics import SpecError
+
+        try:
+            return reference(ns)
+        except SpecError as err:  # a spec-path template that does not load (`--list x/Bad -I lib`)
+            with exit_code_kept(EXIT_SPEC):
+                _print_errors(err, ns, ns.list)
+            return EXIT_SPEC
+        finally:
+            if ns.blocks is not None:
+                plugin_warnings()
     if not ns.spec:
         raise UsageError("no spec given")
     # `-o /dev/stdout` is standard output itself, as `-o -` (written through its link, the file a shell
@@ -279,8 +294,10 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
 
         written = ns.output if to_file else None
         if ns.format == "json":
-            report = to_json(check_report_json(program, summary=ns.summary, written=written, depth=ns.depth),
-                                indent=2)
+            report_json = check_report_json(program, summary=ns.summary, written=written, depth=ns.depth)
+            # `written` names model.py alone (-o); every file the command writes, --graph's too, as given
+            files = [f for f in (written, ns.graph, weights_path) if f is not None]
+            report = to_json(report_json | ({"files_written": files} if files else {}), indent=2)
         elif to_file or ns.check or (ns.graph and source is None):
             report = check_report(program, summary=ns.summary, written=written, depth=ns.depth)
         else:  # model.py on a standard stream, the report on the other one
@@ -360,128 +377,6 @@ def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> 
         said = counts[0] if len(counts) == 1 else ", ".join(counts[:-1]) + " and " + counts[-1]
         spec = clip_path(spec) if spec is not None else STDIN if ns.spec == "-" else clip_path(ns.spec)
         print(f"\n{said} in {spec}", file=sys.stderr)
-
-
-def _reference(ns: argparse.Namespace) -> int:
-    """``--list [NAME]`` and ``--blocks [NAME]``: the catalogue, or one entry's reference."""
-    from vibench.compiler import reference_docs
-    from vibench.compiler.diagnostics import SpecError
-
-    if ns.list is not None and ns.blocks is not None:
-        raise UsageError("--list and --blocks: give one of them")
-    if ns.format == "json" and (ns.list or ns.blocks):
-        raise UsageError("--format json lists the catalogue (--list, --blocks); one entry's reference is text")
-    try:
-        if ns.list:
-            search = _search_path(ns)
-            print(reference_docs.template_reference(ns.list, search), file=own_stdout())
-        elif ns.list is not None:
-            from vibench.compiler.library_index import list_templates, template_entries
-
-            search = _search_path(ns)
-            print(to_json(template_entries(search), indent=2) if ns.format == "json" else list_templates(search),
-                  file=own_stdout())
-        elif ns.blocks:
-            print(reference_docs.block_reference(ns.blocks), file=own_stdout())
-        elif ns.format == "json":
-            from vibench.compiler import registry
-
-            blocks = registry.all_blocks()
-            print(to_json([{"name": n, "category": b.category, "description": b.description}
-                           for n, b in blocks.items()], indent=2), file=own_stdout())
-        else:
-            print(_list_blocks(), file=own_stdout())
-    except reference_docs.UnknownName as err:
-        raise UsageError(str(err)) from None
-    except SpecError as err:  # a spec-path template that does not load (`--list x/Bad -I lib`)
-        with exit_code_kept(EXIT_SPEC):
-            _print_errors(err, ns, ns.list)
-        return EXIT_SPEC
-    finally:
-        if ns.blocks is not None:
-            _plugin_warnings()
-    return EXIT_OK
-
-
-def _plugin_warnings() -> None:
-    """The block plug-ins that did not load or were refused (W120, W121), on standard error."""
-    from vibench.compiler import registry
-
-    for warning in registry.plugin_warnings():
-        print(warning.render() + "\n", file=sys.stderr)
-
-
-def _list_blocks() -> str:
-    from vibench.compiler import registry
-
-    blocks = registry.all_blocks()
-    width = max(len(n) for n in blocks)
-    lines = []
-    for category in sorted({b.category for b in blocks.values()}):
-        lines.append(f"{category}:")
-        for name, block in blocks.items():
-            if block.category == category:
-                lines.append(f"  {name:<{width}}  {block.description}")
-    return "\n".join(lines)
-
-
-def _schema(ns: argparse.Namespace, outputs: Outputs) -> int:
-    from vibench.compiler.cli_schema import ON_PATH, TEMPLATE, spec_path_file
-    from vibench.compiler.diagnostics import SpecError
-    from vibench.schemas.jsonschema import schema_text
-    from vibench.schemas.template_schema import recording_left_out
-
-    def refuse(target: str, reads: dict[str, str]) -> None:  # as for a compile, said as the schema reads files
-        try:
-            refuse_inputs({f"-o {clip_path(ns.output)}": target}, reads)
-        except OutputError as err:
-            raise OutputError(str(err).replace("a file this compile reads", "a file the schema reads")) from None
-
-    search = _search_path(ns)
-    # The output is checked before the schema is built, as a compile checks it (`-o /dev/null` was refused after
-    # 25 s of reading a large -I folder); `-o -` (or /dev/stdout) is standard output, an empty path a usage error.
-    stream = 1 if ns.output in (None, "-") else output_stream(ns.output, "-o")
-    try:
-        target = output_target(ns.output, "-o") if stream is None else None
-    except OutputError as err:  # (the schema has no --check)
-        raise OutputError(str(err).replace("use --check to write nothing, or ", "")) from None
-    if target is not None and ns.template is not None and os.path.isfile(ns.template):  # read, as a compile's spec
-        refuse(target, {os.path.realpath(ns.template): TEMPLATE})
-    if target is not None and ns.template is None:  # read, or left out by the budgets (`-o lib/.base/Big.yaml`
-        spec_file = spec_path_file(target, search)  # replaced the base a template extends): before the build
-        if spec_file is not None:
-            refuse(target, {target: spec_file})
-    try:
-        with recording_left_out() as left_out:
-            text = schema_text(template=ns.template, search_path=search)
-    except KeyError as err:
-        from vibench.compiler.reference_templates import template_hint
-        from vibench.compiler.spec_files import not_a_file
-
-        unusable = not_a_file(ns.template, search)
-        if unusable is not None:  # a FIFO or a folder `fam/F.yaml` on the spec path: said so, as `extends:` does
-            raise UsageError(f"--template {clip_path(ns.template)} is {unusable[1]}, not a regular file: "
-                             f"{clip_path(unusable[0])}") from None
-        hint = template_hint(ns.template, search)
-        raise UsageError(escaped(str(err.args[0])) + (f"; {hint}" if hint else "")) from None
-    except SpecError as err:
-        print(err.render(), file=sys.stderr)
-        print(f"\nthe template {ns.template} has errors; no schema written", file=sys.stderr)
-        return EXIT_SPEC
-    finally:
-        _plugin_warnings()
-    if target is not None and os.path.exists(target):  # a new file is none the schema read
-        # the whole spec path: its templates and the files read, as the schema found them (not read all again)
-        refuse(target, schema_reads(ns.template, search) if ns.template is not None else
-               dict.fromkeys(left_out.templates | left_out.read, ON_PATH))
-    for line in left_out.lines():  # the templates offered by name only, the walks that stopped
-        print(f"vibench-compile: schema: {line}", file=sys.stderr)
-    if target is not None:
-        outputs.stage(ns.output, text, "-o")
-        commit(outputs)
-    else:
-        standard_stream(stream).write(text)
-    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,13 +9,18 @@ an output (:func:`refuse_stdin`), and a plug-in's printing kept off standard out
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import select
 import signal
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from vibench.compiler.outputs import OutputError, Outputs, OutputWriteError
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+"""The command's exit statuses (:mod:`vibench.compiler.cli` says when each is given); Ctrl-C and SIGTERM: 130, 143."""
 
 
 class Terminated(SystemExit):
@@ -88,7 +93,8 @@ class Stdout:
     those of `-o FILE` are: a message naming the cause, not an internal error's traceback (a stream
     closed before the start, `>&-`, is a usage error).
     Text is written terminal-safe; model.py's source (`-o -`) goes through :meth:`write_raw`, the same
-    bytes as `-o FILE` writes. ``what`` says which stream in messages (``-o /dev/stderr`` writes model.py
+    bytes as `-o FILE` writes. Each write goes to the descriptor whole or fails (:func:`_write_all`), never cut
+    short in silence. ``what`` says which stream in messages (``-o /dev/stderr`` writes model.py
     to standard error through one of these)."""
 
     def __init__(self, stream: Any, what: str = "standard output") -> None:
@@ -105,7 +111,13 @@ class Stdout:
         if self.stream is None:  # started with standard output closed (`>&-`)
             raise OutputError(f"cannot write {self.what}: it is closed")
         try:
-            return self.stream.write(text)
+            fd = _descriptor_of(self.stream)
+            if fd is None:  # a stream in memory (a test's, a caller's): nothing on disk to run short
+                return self.stream.write(text)
+            self.stream.flush()  # what was written through the stream itself goes first
+            encoding, errors = getattr(self.stream, "encoding", None), getattr(self.stream, "errors", None)
+            _write_all(fd, text.encode(encoding or "utf-8", errors or "strict"))  # as the stream would encode it
+            return len(text)
         except BrokenPipeError:
             raise
         except OSError as err:
@@ -123,6 +135,32 @@ class Stdout:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
+
+
+def _descriptor_of(stream: Any) -> int | None:
+    """The file descriptor behind ``stream``, or None for one without (an ``io.StringIO``)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, OSError):  # (io.UnsupportedOperation is both of the last two)
+        return None
+    return fd if isinstance(fd, int) else None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Every byte of ``data`` to ``fd``, or an OSError saying why not. A write that takes only part of it (a file
+    that reaches `ulimit -f`, a disk that fills) is followed by another, which fails with the cause (EFBIG,
+    ENOSPC): the buffered stream's one write of a 1.2 MB model.py took the first 512,000 bytes, dropped the rest
+    and reported success (exit 0, a truncated model.py). A closed pipe is BrokenPipeError (SIGPIPE is ignored)."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:  # a descriptor left non-blocking by a program sharing it: wait until it takes more
+            select.select([], [fd], [])
+            continue
+        if written <= 0:  # no progress and no error: said, rather than tried for ever
+            raise OSError(errno.EIO, "the write took no bytes")
+        view = view[written:]
 
 
 class Stderr:

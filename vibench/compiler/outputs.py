@@ -19,13 +19,13 @@ import contextlib
 import errno
 import os
 import shutil
-import signal
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from vibench.compiler.display import clip_path
+from vibench.compiler.held_signals import held_signals
 
 
 class OutputError(Exception):
@@ -131,7 +131,28 @@ def output_target(path: str, flag: str, streams: bool = True) -> str:
     if os.path.lexists(target) and not os.path.isfile(target):
         raise OutputError(f"{flag} {clip_path(path)} is not a regular file; refusing to replace it"
                           + (" (use --check to write nothing, or `-o -` for standard output)" if offers else ""))
+    _refuse_folder_link(path, flag)
     return target
+
+
+_MAX_HOPS = 40  # as Linux's own limit on the links one path may follow (ELOOP)
+
+
+def _refuse_folder_link(path: str, flag: str) -> None:
+    """A symbolic link (or a chain of them) leading to a name that can only mean a folder (``sd.py -> sub2/``,
+    ``-> sub3/.``): refused as that name given itself is (:func:`_refuse_folder_name`). ``realpath`` drops the
+    target's trailing ``/``: a dangling one wrote a file named sub2, one to a regular file sub2 replaced it."""
+    hop = path
+    for _ in range(_MAX_HOPS):
+        try:
+            to = os.readlink(hop)
+        except OSError:  # no link (or not one we may read): what realpath found is the file written
+            return
+        if os.path.basename(to) in ("", ".", ".."):
+            tail = "trailing /" if not os.path.basename(to) else f"ends with {os.path.basename(to)}"
+            raise OutputError(f"{flag} {clip_path(path)}: names a folder (a symbolic link to {clip_path(to)}, "
+                              f"{tail}); give a file name")
+        hop = os.path.join(os.path.dirname(hop), to)  # an absolute target replaces the path whole
 
 
 def broken_link(path: str) -> str:
@@ -345,65 +366,6 @@ def _remove(paths: Iterable[str]) -> None:
     for path in list(paths):
         with contextlib.suppress(OSError):
             os.unlink(path)
-
-
-_HELD = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def held_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM held off for the ``with`` block, then taken: their handlers run when it ends
-    (Ctrl-C's KeyboardInterrupt, the CLI's exit on SIGTERM), never between two renames of
-    :meth:`Outputs.commit`. They are blocked for this thread (``pthread_sigmask``, which holds a
-    default action too) and, in the main thread, Python's handlers are deferred as well: a signal the
-    kernel gives to another thread (torch's) would otherwise run its handler here. The mask and the
-    handlers are put back however the block ends."""
-    caught: list[int] = []
-    deferred: dict[int, Any] = {}
-
-    def later(signum: int, frame: Any) -> None:
-        caught.append(signum)
-
-    try:
-        for number in _HELD:
-            handler = signal.getsignal(number)
-            if callable(handler):
-                signal.signal(number, later)
-                deferred[number] = handler
-    except ValueError:  # not the main thread: Python runs no handler in this one
-        pass
-    except BaseException:  # a signal taken just before (signal.signal first runs the handlers of any that came)
-        _put_back(deferred)
-        raise
-    previous = None
-    try:
-        if hasattr(signal, "pthread_sigmask"):  # not on Windows
-            previous = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-            signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-        yield
-    finally:
-        try:
-            _put_back(deferred)
-        finally:
-            if previous is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # one that came meanwhile is taken here
-        for signum in dict.fromkeys(caught):
-            deferred[signum](signum, None)
-
-
-def _put_back(handlers: dict[int, Any]) -> None:
-    """Put each signal's handler back. ``signal.signal`` first runs the handlers of signals that came
-    meanwhile: one that raises (Ctrl-C's, once put back) is raised when all are back, not halfway."""
-    raised: BaseException | None = None
-    for number, handler in handlers.items():
-        for _ in range(10):  # once more for each signal that came while putting them back
-            try:
-                signal.signal(number, handler)
-                break
-            except BaseException as err:  # noqa: BLE001 - raised below, once every handler is back
-                raised = raised or err
-    if raised is not None:
-        raise raised
 
 
 def _umask() -> int:
