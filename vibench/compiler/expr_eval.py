@@ -27,17 +27,19 @@ from vibench.compiler.expr_functions import (
     ExprError,
 )
 from vibench.compiler.ir import Template
+from vibench.compiler.limits import MAX_NODES, MIN_EXPRESSION_STEPS, STEPS_PER_NODE
 from vibench.compiler.symbolic_errors import NeedConcrete
 
 
 class _Budget:
-    """Steps left to the expressions of one compilation."""
+    """Steps left to the expressions of one compilation (``lowered``: fewer than a default node limit gives)."""
 
-    __slots__ = ("left", "limit")
+    __slots__ = ("left", "limit", "lowered")
 
     def __init__(self, limit: int) -> None:
         self.left = limit
         self.limit = limit
+        self.lowered = limit < MAX_TOTAL_STEPS
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("vibench_expression_budget", default=None)
@@ -45,13 +47,16 @@ _BUDGET: ContextVar[_Budget | None] = ContextVar("vibench_expression_budget", de
 
 @contextlib.contextmanager
 def budget(steps: int = MAX_TOTAL_STEPS) -> Iterator[None]:
-    """Share one budget of ``steps`` among every expression evaluated inside (one compilation).
+    """Share one budget of ``steps`` among every expression evaluated inside (one compilation), never
+    fewer than :data:`~vibench.compiler.limits.MIN_EXPRESSION_STEPS`.
 
     Without it each expression is bounded on its own (:data:`MAX_STEPS`); with it, a spec of many
     expensive expressions (or one expression copied by ``repeat``) also stops, at the expression
-    that exhausts the budget.
+    that exhausts the budget. Callers give ``STEPS_PER_NODE * max_nodes``: the floor keeps a node
+    limit lowered to a model's size from refusing the expressions of its templates (the library
+    spends up to 21 steps per node), while still bounding the time of a hostile spec.
     """
-    token = _BUDGET.set(_Budget(steps))
+    token = _BUDGET.set(_Budget(max(steps, MIN_EXPRESSION_STEPS)))
     try:
         yield
     finally:
@@ -176,11 +181,9 @@ class _Evaluator:
     def spend(self, steps: int) -> None:
         self.steps += steps
         if self.steps > self.limit:
-            if self.shared is not None and self.limit < MAX_STEPS:
+            if self.shared is not None and self.limit < MAX_STEPS:  # ("... per compilation)": blame, --list)
                 raise self.fail(f"the spec's expressions together take too many steps (limit "
-                                f"{self.shared.limit:,} per compilation)",
-                                hint="a `repeat` or many copies evaluate this expression again and again; "
-                                "compute large values once, in a parameter")
+                                f"{self.shared.limit:,} per compilation)", hint=_budget_hint(self.shared))
             raise self.fail(f"expression takes too many steps to evaluate (limit {MAX_STEPS:,})",
                             hint="expressions compute parameters; large lists and strings are not needed")
 
@@ -382,6 +385,17 @@ class _Evaluator:
         for seq, times in ((a, b), (b, a)):
             if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * max(times, 0) > MAX_LEN:
                 raise self.fail("repeated value is too long")
+
+
+def _budget_hint(shared: _Budget) -> str:
+    """How to get past a spent budget: a lowered node limit sets it (and the expression that exhausts it may
+    be a template's own, which the user need not change), or else the spec's copies spend it."""
+    if shared.lowered:
+        return (f"the budget follows the node limit, lowered here (--max-nodes; max_nodes= in the API): "
+                f"{STEPS_PER_NODE} steps per allowed node, at least {MIN_EXPRESSION_STEPS:,}; raise it "
+                f"(the default, {MAX_NODES:,} nodes, allows {MAX_TOTAL_STEPS:,} steps)")
+    return "a `repeat` or many copies evaluate this expression again and again; compute large values once, " \
+           "in a parameter"
 
 
 def _known(env: Mapping[str, Any]) -> str | None:

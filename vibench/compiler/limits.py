@@ -24,7 +24,8 @@ parameter                   integers up to 2**62
 API ``inputs`` entry        :data:`MAX_INPUT_SIZES` sizes (1,000)                          ValueError
 expression                  2,000 characters, 100 levels, 100,000 steps, values up to      E203, E204
                             100,000 elements and 2**62; all expressions of a compilation
-                            together 10 steps per allowed node (1,000,000 by default)
+                            together 10 steps per allowed node, at least 20,000
+                            (:data:`MIN_EXPRESSION_STEPS`; 1,000,000 by default)
 nodes after expansion       :data:`MAX_NODES` (``repeat``, ``for_each`` and composite      E213
                             bodies counted as the built model will have them, and the
                             modules a block builds per channel, layer or system); one
@@ -111,7 +112,17 @@ is loaded before it is counted: block files of 1,900,000 values each stop at the
 950 MiB (measured). The largest library model, isfm/M_01_ISFM, reads 29 files, 104 KiB, 7,600 values."""
 
 STEPS_PER_NODE = 10
-"""Expression steps a compilation may spend per allowed node (see :func:`vibench.compiler.expr.budget`)."""
+"""Expression steps a compilation may spend per allowed node (see :func:`vibench.compiler.expr.budget`), at least
+:data:`MIN_EXPRESSION_STEPS`."""
+
+MIN_EXPRESSION_STEPS = 20_000
+"""The fewest expression steps a compilation may spend, however low ``max_nodes`` is. The library's templates spend
+up to 21 steps per node (cnn/MobileNet1D: 3,802 for 183 nodes), so ten per allowed node alone refused those above
+ten at a ``--max-nodes`` near their node count (MobileNet1D up to 380), at an expression of the template's own. A
+lowered ``max_nodes`` bounds the model, not the time its expressions take: that bound is this floor, spent in about
+25 ms by 40 `let` values building lists (100,000 steps took 0.2 s, the default 1,000,000 about 1.5 s; measured).
+It is the budget that ``--list`` and the settings' trials (:mod:`vibench.compiler.blame`) already give a compile
+(2,000 nodes), so neither spends more than it did."""
 
 
 MAX_INPUT_SIZES = 1_000

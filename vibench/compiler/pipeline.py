@@ -93,7 +93,8 @@ def compile_program(
     (an explicit ``params["num_classes"]`` wins in both cases).
 
     ``max_nodes``, ``max_params`` and ``max_activation`` bound the model (see :mod:`vibench.compiler.limits`); the
-    expressions of the compilation share a budget of ``STEPS_PER_NODE * max_nodes`` steps, and the spec files
+    expressions of the compilation share a budget of ``STEPS_PER_NODE * max_nodes`` steps (at least
+    ``MIN_EXPRESSION_STEPS``), and the spec files
     it reads one of bytes, files and values (:func:`vibench.compiler.load.source_budget`), each file read once.
     ``files_read``, when given, receives the real path of every file the compilation read (the
     CLI refuses to write its output over one of them). ``locate_settings=False`` leaves an error
