@@ -227,27 +227,42 @@ def comment_lines(text: str, indent: int, width: int = WIDTH) -> list[str]:
 
 def docstring(lines: Sequence[str], indent: int, width: int = WIDTH) -> list[str]:
     """A docstring's source lines: every character of the text is data (backslashes, quotes and
-    line breaks cannot end it), long lines are wrapped, trailing spaces dropped."""
+    line breaks cannot end it), long lines are wrapped, trailing spaces dropped, and the text laid out as
+    ``ruff format`` lays out a docstring, so that it leaves the file as it is: the first line starts at the
+    quotes, the indentation the lines after it share is removed (:func:`_dedented`; a YAML ``doc: |`` block
+    with an indented list gives ``"Summary\\n    detail"``).
+
+    >>> docstring(["Summary.", "    detail", "      more"], 4)[1:3]
+    ['detail', '  more']
+    """
     room = max(width - indent, 40)
-    body: list[str] = []
-    for raw in lines:
-        for part in _split_breaks(raw):
-            # Room for the quotes: a one-line docstring carries both on its line.
-            body += _wrap_words(_escape_doc(_clean(part).rstrip()), room - 6)
-    body = [_indented(line) for line in body]
-    while body and not body[-1]:
+    text = [_indented(_clean(part).rstrip()) for raw in lines for part in _split_breaks(raw)]
+    while text and not text[-1]:
+        text.pop()
+    while text and not text[0]:
+        text.pop(0)
+    # ruff strips a docstring's leading white space (an ideographic space, U+3000, too)
+    first = _escape_doc(text[0].lstrip()) if text else "(no description)"
+    if first.startswith('"'):  # escaped: `""""` would end the opening quotes (the quote was dropped)
+        first = "\\" + first
+    # Room for the quotes: a one-line docstring carries both on its line.
+    body = _wrap_words(first, room - 6)
+    for line in _dedented(text[1:]):
+        body += _wrap_words(_escape_doc(line), room - 6)
+    # A line the wrapping starts at a word that starts with other white space (a no-break space): without it.
+    body = [_indented(line).rstrip() for line in body]
+    while not body[-1]:  # (the first line holds text)
         body.pop()
-    while body and not body[0]:
-        body.pop(0)
-    if not body:
-        body = ["(no description)"]
-    if body[0][:1].isspace():  # ruff strips a docstring's leading white space (an ideographic space, U+3000, too)
-        body[0] = body[0].lstrip() or "(no description)"
-    if body[0].startswith('"'):  # escaped: `""""` would end the opening quotes (the quote was dropped)
-        body[0] = "\\" + body[0]
     if len(body) == 1 and _columns(body[0]) + 6 <= room:
         return [f'"""{body[0]}"""']
     return [f'"""{body[0]}'] + body[1:] + ['"""']
+
+
+def _dedented(lines: list[str]) -> list[str]:
+    """``lines`` (the lines after a docstring's first, each indented by spaces alone: :func:`_indented`) without
+    the indentation all of them that hold text share, as ruff removes it (a line of no text does not count)."""
+    common = min((len(line) - len(line.lstrip(" ")) for line in lines if line), default=0)
+    return [line[common:] for line in lines]
 
 
 def _indented(line: str) -> str:
