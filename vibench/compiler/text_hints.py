@@ -37,7 +37,9 @@ def value_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: Node
 def name_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: NodeDef, field: str,
               value: Any) -> str | None:
     """For a plain name that was taken as text and refused by ``field`` of node ``nd`` of ``udef`` (whose
-    values are ``env``): how to read the parameter, or which name was meant; None when ``value`` is no name.
+    values are ``env``): how to read the parameter, or which name was meant; None when ``value`` is no name, or
+    a name that no parameter or `let` has and that the node did not write (`${merge(cfg, {'bias': 'yes'})}` computed
+    the text `yes`: no plain name was written to be read).
     A parameter of that name is meant to be read, so its W105 ("never used") is taken back from ``diags``.
 
     >>> from vibench.compiler.expr import parse_value
@@ -50,17 +52,38 @@ def name_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: NodeD
     name = bare_name(value)
     if name is None:
         return None
+    written = _written(nd, field)
     if name in env or name in ("i", "key", "item"):
         decl = next((d for d in udef.params if d.name == name), None)
         if decl is not None:  # meant to read it: this hint says how, so no "never used" (W105) as well
             diags.drop("W105", decl.pos)
-        written = next((raw for key, raw, _ in nd.params if key == field), None)
         if bare_name(written) == name:  # the node wrote the name itself
             return f"`{field}` takes text, so `{name}` is the text {name!r} here: write `${{{name}}}` to read `{name}`"
         return _text_source(udef, env, written, field, name)
+    if not _writes_plainly(written, name):  # text an expression, a parameter or a `let` gave: no name to read here
+        return None
     near = suggest(name, [n for n in env if not isinstance(env[n], Unknown)])
     return f"a plain name reads a parameter, `let` or loop variable; none is named `{name}`" + (
         f" ({near})" if near else "")
+
+
+def _written(nd: NodeDef, field: str) -> Any:
+    """What node ``nd`` wrote for ``field``: its own key's value, else the value a `with:` written as a mapping
+    gives it (its own keys win, as they do for the values); None where neither sets it (`with: cfg`)."""
+    own = [raw for key, raw, _ in nd.params if key == field]
+    if own or not isinstance(nd.with_, dict):
+        return own[0] if own else None
+    return nd.with_.get(field)
+
+
+def _writes_plainly(written: Any, name: str) -> bool:
+    """Whether ``written`` is the plain name ``name`` or holds it as a list's item or a mapping's value
+    (`kernel_size: [3, k]`): where a plain name reads a parameter, not a value a `${...}` computed."""
+    if isinstance(written, list):
+        return any(_writes_plainly(item, name) for item in written)
+    if isinstance(written, dict):
+        return any(_writes_plainly(item, name) for item in written.values())
+    return bare_name(written) == name
 
 
 def _text_source(udef: UnitDef, env: Mapping[str, Any], written: Any, field: str, name: str) -> str:
