@@ -306,7 +306,9 @@ def clear_cache() -> None:
     ``k_<key>`` index files and the ``.vibench-tmp-*`` files a killed write left, nothing else); the next build of
     a spec compiles it again. Models already built keep working, and keep pickling: a build that compiles to the
     same code gives their class again (its module stays imported). Deleting the folder clears it too;
-    ``VIBENCH_CACHE=0`` leaves it unused (models are cached in memory only).
+    ``VIBENCH_CACHE=0`` leaves it unused (models are cached in memory only, and nothing is read or imported from
+    the folder: loading a model saved whole whose module is there is an ``ImportError`` saying so). A folder that
+    cannot be created or written keeps models in memory too, with one ``RuntimeWarning`` naming it and the error.
     """
     from vibench.runtime import cache
 

@@ -5,7 +5,8 @@ of its build's key and of its source, so that a name stands for one code (see
 :mod:`vibench.runtime.cache`), and imports it as ``vibench.models.m_<hash>``, so a model saved whole
 with ``torch.save(model)`` loads in another process with ``torch.load(path, weights_only=False)`` as
 long as vibench is installed and the cache file is there. (``model.state_dict()`` with the emitted
-model.py, or with ``vibench.build`` of the same spec, is the portable way.)
+model.py, or with ``vibench.build`` of the same spec, is the portable way.) While ``VIBENCH_CACHE=0`` turns the
+folder off, nothing is imported from it: loading a model saved whole is an ``ImportError`` saying so.
 
 The modules are found by :class:`_CacheFinder`, which goes straight to the file its name gives. The
 path-based finder would list the folder instead, again after every write: with 100,000 entries one
@@ -33,6 +34,7 @@ readable after the file is evicted or removed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import importlib.abc
 import importlib.util
@@ -59,9 +61,28 @@ the cache folder is not used: models stay in memory."""
 
 _named: dict[str, str] = {}  # a relative VIBENCH_CACHE_DIR -> the folder it named when first used
 
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""The largest file vibench writes in the cache folder (``vibench.runtime.cache_folder.write`` refuses a larger one:
+its model stays in memory), so the largest it reads: a larger one is damaged (``truncate -s 1G``) and is refused by
+its size on its handle, unread (:func:`read`), a miss. A model at the default node limit (``MAX_NODES``, 100,000) emits
+about 13 MB of code (130 bytes a node, measured) and its ``METADATA`` at most 1 MB; a record lists at most a
+compilation's 2,000 spec files and its plug-in's modules, well under it. Read whole, a damaged 1 GiB one cost 1.3 GB."""
+OFF = ("0", "off", "false", "no")
+"""The values of ``VIBENCH_CACHE`` that turn the cache folder off (:func:`folder_on`)."""
+
 
 class Refused(ImportError):
     """Code in the cache folder that another user could have written: never imported."""
+
+
+class TooLarge(OSError):
+    """A file in the cache folder larger than vibench writes there (:data:`MAX_FILE_BYTES`): damaged, never read."""
+
+
+def folder_on() -> bool:
+    """Whether ``VIBENCH_CACHE`` leaves the cache folder on: ``0``, ``off``, ``false`` or ``no`` keep models in
+    memory, and nothing is read from the folder, nor imported from it (:class:`_CacheFinder`)."""
+    return os.environ.get("VIBENCH_CACHE", "1") not in OFF
 
 
 def cache_dir() -> str:
@@ -115,10 +136,12 @@ def opened(folder: str) -> Iterator[int]:
         os.close(handle)
 
 
-def read(handle: int, folder: str, name: str) -> bytes:
+def read(handle: int, folder: str, name: str, limit: int | None = None) -> bytes:
     """The bytes of the file ``name`` of the folder that :func:`opened` gave ``handle`` for, read from the
     very handle it was checked on: a regular file (no link followed) of this user's that no other user
-    may write, else :class:`Refused`; ``FileNotFoundError`` when there is none."""
+    may write, else :class:`Refused`; ``FileNotFoundError`` when there is none; :class:`TooLarge`, unread, when
+    it holds more than ``limit`` bytes (the most vibench writes as that file; by default :data:`MAX_FILE_BYTES`)."""
+    limit = MAX_FILE_BYTES if limit is None else limit
     path = os.path.join(folder, name)
     what = "the cached module" if name.endswith(".py") else "the cache file"
     try:
@@ -135,7 +158,10 @@ def read(handle: int, folder: str, name: str) -> bytes:
         problem = _not_private(st, what, path)
         if problem is not None:
             raise Refused(problem)
-        return fh.read()
+        raw = fh.read(limit + 1) if st.st_size <= limit else b""  # bounded also when the file grew after fstat
+        if st.st_size > limit or len(raw) > limit:
+            raise TooLarge(errno.EFBIG, f"{path} holds more than the {limit:,} bytes vibench writes there (damaged)")
+        return raw
 
 
 def untrusted(folder: str) -> str | None:
@@ -196,7 +222,9 @@ class _CacheLoader(importlib.abc.Loader):
 
 
 class _CacheFinder:
-    """Finds ``vibench.models.m_<hex>`` at ``<cache_dir()>/m_<hex>.py``, and nothing else."""
+    """Finds ``vibench.models.m_<hex>`` at ``<cache_dir()>/m_<hex>.py``, and nothing else; while ``VIBENCH_CACHE``
+    turns the folder off (:func:`folder_on`), nothing: an ``ImportError`` says so (the docs promise the folder
+    unused then, and a hermetic run relies on it)."""
 
     @classmethod
     def find_spec(cls, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
@@ -208,17 +236,25 @@ class _CacheFinder:
         folder = cache_dir()
         stem = name[len(__name__) + 1:]
         file, record_path = os.path.join(folder, stem + ".py"), os.path.join(folder, stem + ".json")
+        if not folder_on():  # off for a hermetic run: a model saved whole must not run code from the folder
+            raise ImportError(f"vibench does not import {name} from the cache folder {folder}: "
+                              f"VIBENCH_CACHE={os.environ.get('VIBENCH_CACHE')} turned the folder off; unset "
+                              "VIBENCH_CACHE to load a model saved whole, or save and load its state_dict() "
+                              "with vibench.build of its spec instead", name=name, path=file)
         try:
             with opened(folder) as handle:
                 source = read(handle, folder, stem + ".py")
                 try:
                     record: bytes | None = read(handle, folder, stem + ".json")
-                except FileNotFoundError:
+                except (FileNotFoundError, TooLarge):  # a record larger than vibench writes is damaged
                     record = None
         except FileNotFoundError:  # no folder, or no such module in it
             return None
         except Refused as err:
             raise Refused(f"vibench refuses to import {name}: {err}", name=name, path=file) from None
+        except TooLarge as err:
+            raise ImportError(f"vibench refuses to import {name}: {err.strerror}; vibench.build compiles it again",
+                              name=name, path=file) from None
         except OSError as err:
             raise ImportError(f"vibench cannot read {name}: {err.strerror or err}", name=name, path=file) from None
         problem = entry_problem(source, record, record_path, file)

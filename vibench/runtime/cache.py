@@ -46,9 +46,9 @@ the compilation's warnings and notes too (the text ``--check`` prints), which ``
 every build, from the cache as well. A plug-in runs as the process imported it: a model compiled after one
 of its files was edited in this process is kept in memory only (:func:`store`), so the next process, which
 imports the edited plug-in, compiles the spec again. So is a model whose plug-in blocks were defined by
-code without a file (at a prompt, by ``exec`` or ``python -c``, in a notebook cell: nothing on disk tells
-one definition from the next, :func:`defined_without_file`), and an entry in the folder is not used while
-such a block holds a name it records.
+code without a file (at a prompt, by ``exec`` or ``python -c``, in a notebook cell: nothing on disk tells one
+definition from the next, :func:`~vibench.runtime.cache_deps.defined_without_file`), and an entry in the folder is not
+used while such a block holds a name it records.
 
 Entries live in memory and in the cache folder (:func:`vibench.models.cache_dir`; ``VIBENCH_CACHE=0``
 keeps them in memory only); memory keeps the 128 most recently used, and releases the module of one it
@@ -68,7 +68,8 @@ for: it is reused, never imported again, so a spec built again after :func:`clea
 was evicted) gives the class of the models built before it when its code is the same (``isinstance``
 holds, they pickle). The folder's upkeep (atomic writes, eviction, emptying it, refusing a folder that
 is not the user's alone) is :mod:`vibench.runtime.cache_folder`'s; an unwritable or refused folder only
-disables the disk level, and a failed write keeps the model in memory. The folder, the index, the record
+disables the disk level, and a failed write keeps the model in memory; a ``RuntimeWarning`` says either once per
+folder (one removed meanwhile is a miss, silently). The folder, the index, the record
 and the module are read through one handle on the folder, each file checked on its own handle
 (:func:`vibench.models.opened`), and written, removed and marked used through one too (never by path,
 never through a link): an entry refused there (another user's file) is a miss, and a ``RuntimeWarning``
@@ -78,12 +79,7 @@ key, a module that is not the source its record names, a class its module lacks 
 ``torch.nn.Module`` defined there) is a miss: compiled again and replaced, never an exception, never
 another object.
 
-Cache modules are compiled from their source at each import and never use bytecode (no
-``__pycache__``, see :class:`vibench.models._CacheLoader`): Python's timestamp ``.pyc`` is keyed on the
-source's whole-second time and size, so a module rewritten within the same second at the same size
-ran the old code, and a ``__pycache__`` another user could write in ran theirs. Compiling costs 2 to
-3.5 ms per model per process (ResNet1D 1.9 ms, M_01_ISFM 3.5 ms; 0.05 ms from a ``.pyc``), paid by
-the first build of a model in a process, never by a hit in memory.
+How a module is imported from the folder, checked or made in memory is :mod:`vibench.runtime.cache_modules`'s.
 
 A hit in memory checks the record cheaply: one ``stat`` per file read (its size, times and inode as
 when last hashed; a file changed since is hashed again, and a file changed within
@@ -102,7 +98,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import json
 import os
 import sys
@@ -114,8 +109,10 @@ from typing import Any
 
 from vibench._version import __version__
 from vibench.runtime import cache_deps, cache_folder, cache_memory, cache_record
-from vibench.runtime.cache_deps import Compiled, Deps, defined_without_file
+from vibench.runtime.cache_deps import Compiled, Deps
 from vibench.runtime.cache_key import encoded
+from vibench.runtime.cache_modules import import_cached, load_in_memory, model_class, record_read, registry_classes
+from vibench.runtime.cache_modules import model_class as _model_class  # noqa: F401 - where tests find it
 from vibench.runtime.cache_record import read as _read_record
 from vibench.runtime.cache_record import record_check as _record_check  # noqa: F401 - where tests find it
 
@@ -244,11 +241,11 @@ def module_stem(k: str, source: str) -> str:
 
 
 def enabled() -> bool:
-    """Whether the cache folder is used: ``VIBENCH_CACHE`` does not turn it off, and this platform can open
-    it without following links (:data:`vibench.models.SAFE`; not on Windows)."""
-    from vibench.models import SAFE
+    """Whether the cache folder is used: ``VIBENCH_CACHE`` does not turn it off (:func:`vibench.models.folder_on`),
+    and this platform can open it without following links (:data:`vibench.models.SAFE`; not on Windows)."""
+    from vibench.models import SAFE, folder_on
 
-    return SAFE and os.environ.get("VIBENCH_CACHE", "1") not in ("0", "off", "false", "no")
+    return SAFE and folder_on()
 
 
 def lookup(k: str) -> Entry | None:
@@ -277,7 +274,7 @@ def lookup(k: str) -> Entry | None:
     except models.Refused as err:
         cache_folder.warn(folder, f"vibench refuses to read its cache: {err}; vibench.build compiles the model again")
         return None
-    except OSError:  # removed meanwhile (another process's clear_cache or eviction): a miss
+    except OSError:  # removed meanwhile (another process's clear_cache or eviction), or damaged (too large): a miss
         return None
     record = _read_record(text, k)
     if record is None:
@@ -285,19 +282,19 @@ def lookup(k: str) -> Entry | None:
     class_name, deps, warned = record
     if not deps.valid():
         return None
-    classes = _classes(deps.blocks)
+    classes = registry_classes(deps.blocks)
     if classes is None:
         return None
     name = f"{PACKAGE}.{stem}"
     module = sys.modules.get(name)  # imported before: the code this name stands for, kept (models hold its class)
     if module is None:
-        module = _import(name, folder)
+        module = import_cached(name, folder)
         # a record naming a class its module lacks, or another object; or the module imported with another
         # record than the one checked here (the entry replaced meanwhile)
-        if module is None or not _model_class(module, class_name) or _record_read(module) != text:
+        if module is None or not model_class(module, class_name) or record_read(module) != text:
             sys.modules.pop(name, None)
             return None
-    elif not _model_class(module, class_name):
+    elif not model_class(module, class_name):
         return None
     cache_folder.touch(folder, (f"{stem}.json", f"k_{k}"))  # recently used: the last to be evicted
     deps.classes = classes
@@ -305,54 +302,6 @@ def lookup(k: str) -> Entry | None:
     with _lock:
         cache_memory.remember(_memory, k, entry)
     return entry
-
-
-def _record_read(module: types.ModuleType) -> bytes | None:
-    """The record that the loader of a cache module read and checked it against."""
-    return getattr(getattr(module.__spec__, "loader", None), "record", None)
-
-
-def _classes(blocks: Iterable[str]) -> dict[str, type] | None:
-    """The class the registry holds now as each of ``blocks`` (names an entry of the folder records), or
-    None when one was defined without a file (:func:`defined_without_file`): the entry was compiled from
-    another class of that name, one with a file."""
-    if not blocks:
-        return {}
-    from vibench.compiler import registry
-
-    classes = {}
-    for name in blocks:
-        block = registry.get(name)
-        if block is None or defined_without_file(block):
-            return None
-        classes[name] = type(block)
-    return classes
-
-
-def _import(name: str, folder: str) -> types.ModuleType | None:
-    """The cache module ``name`` imported from the folder, or None: a damaged entry, one removed meanwhile,
-    or one refused (another user's file: warned once)."""
-    from vibench.models import Refused
-
-    try:
-        module = importlib.import_module(name)
-        cache_memory.imported(module)
-        return module
-    except Refused as err:
-        cache_folder.warn(folder, f"{err}; vibench.build compiles it again")
-    except Exception:  # noqa: BLE001 - a damaged entry is a miss; compiled again
-        pass
-    sys.modules.pop(name, None)
-    return None
-
-
-def _model_class(module: types.ModuleType, class_name: str) -> bool:
-    """Whether ``class_name`` is a ``torch.nn.Module`` subclass that ``module`` defines (a damaged record
-    naming ``OrderedDict``, which the module imports, made build return an OrderedDict)."""
-    import torch
-
-    cls = getattr(module, class_name, None)
-    return isinstance(cls, type) and issubclass(cls, torch.nn.Module) and cls.__module__ == module.__name__
 
 
 def store(k: str, compiled: Compiled) -> Entry:
@@ -374,7 +323,7 @@ def store(k: str, compiled: Compiled) -> Entry:
             and installation_as_loaded():
         module = _store_on_disk(k, name, compiled, deps)
     if module is None:
-        module = sys.modules.get(name) or _load_in_memory(name, compiled.source)
+        module = sys.modules.get(name) or load_in_memory(name, compiled.source)
     entry = Entry(module, compiled.class_name, deps, compiled.warnings)
     with _lock:
         cache_memory.remember(_memory, k, entry)
@@ -387,7 +336,7 @@ def unkeyed(compiled: Compiled) -> Entry:
     compiles again."""
     name = f"{PACKAGE}.{module_stem('unkeyed', compiled.source)}"
     with _lock:
-        module = sys.modules.get(name) or _load_in_memory(name, compiled.source)
+        module = sys.modules.get(name) or load_in_memory(name, compiled.source)
         cache_memory.unkeyed(_memory, module)
     return Entry(module, compiled.class_name, Deps({}, ()), compiled.warnings)
 
@@ -412,6 +361,10 @@ def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.M
     stem = name.rsplit(".", 1)[1]
     try:
         cache_folder.make(folder)
+    except OSError as err:  # a folder above is a file, no permission: off for good, which the user should know
+        cache_folder.warn(folder, cache_folder.unusable(folder, "created", err))
+        return None
+    try:
         if cache_folder.refused(folder):
             return None
         with models.opened(folder) as handle:  # every file written through one checked handle
@@ -422,13 +375,16 @@ def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.M
     except models.Refused as err:  # swapped after refused() looked: another's folder now
         cache_folder.warn(folder, f"vibench keeps compiled models in memory only: {err}")
         return None
-    except OSError:
+    except FileNotFoundError:  # the folder or a temporary file removed meanwhile (another process's clear_cache)
+        return None
+    except OSError as err:  # k_<key> a folder, a folder without write permission, a full disk, a model too large
+        cache_folder.warn(folder, cache_folder.unusable(folder, "written", err))
         return None
     # Imported before: this very code (its name is a hash of it). Else imported from the bytes the loader
     # read and checked, which also keeps them readable for inspect and torch.jit.script once the file is
     # evicted (vibench.models._CacheLoader); None when the entry was removed meanwhile (another process's
     # clear_cache or eviction), or refused: the model is kept in memory.
-    return sys.modules.get(name) or _import(name, folder)
+    return sys.modules.get(name) or import_cached(name, folder)
 
 
 def clear() -> None:
@@ -440,18 +396,3 @@ def clear() -> None:
     with _lock:
         cache_memory.forget_all(_memory)
         cache_folder.empty(cache_dir())
-
-
-def _load_in_memory(name: str, source: str) -> types.ModuleType:
-    """The module without a file (the cache folder is off or unwritable): usable in this process."""
-    import linecache
-
-    filename = f"<vibench:{name}>"
-    module = types.ModuleType(name)
-    module.__file__ = filename
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    code = compile(source, filename, "exec", dont_inherit=True)
-    sys.modules[name] = module
-    cache_memory.imported(module)
-    exec(code, module.__dict__)  # noqa: S102 - vibench's own emitted source
-    return module

@@ -38,6 +38,7 @@ cannot open the folder safely (:data:`vibench.models.SAFE`: Windows) the folder 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -61,6 +62,9 @@ _O_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
 # a folder in the cache folder (its __pycache__), never through a link
 _O_SUBFOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 _STEM = re.compile(r"m_[0-9a-f]{32}")
+# The most bytes of an index read (:func:`read_index`): :func:`write_index` writes 35 (m_<32 hex digits> and a newline);
+# a larger index is damaged and is refused by its size, unread (a 1 GiB one was read whole, 1.3 GB, to take 64 bytes).
+_INDEX_BYTES = 64
 # vibench's own names, the only files eviction and empty() remove: VIBENCH_CACHE_DIR may name a folder of the user's
 # that holds their m_model.py, m_model.json or k_fold. A module or record (older vibench named a program's module
 # m_p<key>), an index (a key: 32 hex digits, a program's prefixed with p), the bytecode older vibench left.
@@ -98,9 +102,21 @@ def warn(folder: str, message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=level)
 
 
+def unusable(folder: str, verb: str, err: OSError) -> str:
+    """The warning (:func:`warn`) for a folder that cannot be ``verb`` (created, written): the error and its file (a
+    rename's target; a name relative to the folder's handle made whole). Without it, a folder under a file or a
+    ``k_<key>`` that is a folder kept every model in memory, compiled again in each process, silently."""
+    name = err.filename2 if err.filename2 is not None else err.filename
+    why = err.strerror or str(err)
+    why = f"{why}: {os.path.join(folder, os.fsdecode(name))}" if name is not None else why
+    return f"vibench keeps compiled models in memory only: the cache folder {folder} cannot be {verb} ({why})"
+
+
 def make(folder: str) -> None:
     """Create ``folder`` and each missing folder above it with mode 0700 (``os.makedirs`` gives its mode
-    to the last folder only: under umask 002 the cache home and ``vibench`` were made 0775)."""
+    to the last folder only: under umask 002 the cache home and ``vibench`` were made 0775). An ``OSError`` when
+    one cannot be made (a folder above is a file, no permission): the caller warns once
+    (:func:`vibench.runtime.cache.store`) and keeps models in memory."""
     missing = []
     path = os.path.abspath(folder)
     while not os.path.isdir(path):
@@ -119,13 +135,20 @@ def write(handle: int, name: str, text: str) -> None:
     atomically: a temporary file created there (``O_EXCL | O_NOFOLLOW``, a random name), its mode set on
     its descriptor, then renamed to ``name``, all relative to ``handle``. An OSError when it fails, also
     when the temporary file was removed meanwhile (:func:`empty` in another process): the caller keeps the
-    model in memory."""
+    model in memory. :class:`vibench.models.TooLarge`, nothing written, for a text of more than
+    :data:`vibench.models.MAX_FILE_BYTES` bytes: the most the folder's readers take."""
+    from vibench.models import MAX_FILE_BYTES, TooLarge
+
+    data = text.encode("utf-8")  # the bytes its record's hash names
+    if len(data) > MAX_FILE_BYTES:
+        raise TooLarge(errno.EFBIG, f"{name} would hold {len(data):,} bytes, more than a cache file may "
+                       f"({MAX_FILE_BYTES:,})")
     tmp = TEMP_PREFIX + secrets.token_hex(8)
     fd = os.open(tmp, _O_CREATE, 0o600, dir_fd=handle)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:  # the bytes its record's hash names
+        with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), 0o644)
-            fh.write(text)
+            fh.write(data)
         os.replace(tmp, name, src_dir_fd=handle, dst_dir_fd=handle)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -152,8 +175,8 @@ def read_index(handle: int, folder: str, key: str) -> str | None:
     from vibench.models import read
 
     try:
-        stem = read(handle, folder, f"k_{key}")[:64].decode("ascii").strip()
-    except (OSError, ValueError):
+        stem = read(handle, folder, f"k_{key}", _INDEX_BYTES).decode("ascii").strip()
+    except (OSError, ValueError):  # missing, a folder (IsADirectoryError), larger than written (TooLarge), not ASCII
         return None
     return stem if _STEM.fullmatch(stem) else None
 
