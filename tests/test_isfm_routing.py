@@ -1,8 +1,9 @@
 """Per-system routing (SystemRouter): each sample gets its own system's head, with no Python branch on
 the ids' values, so M_01_ISFM with a per-system ``num_classes`` runs eagerly, under
 ``torch.compile(fullgraph=True)``, through ``torch.export`` and under ``torch.jit.script`` with the
-same outputs; those equal a plain per-sample loop over the heads. An id without a head raises in
-eager mode and under TorchScript, and gives NaN logits in a compiled or exported graph.
+same outputs; those equal a plain per-sample loop over the heads. An id without a head raises a
+ValueError naming it in eager mode (torch.jit.Error under TorchScript), and a RuntimeError from the
+graph's own assertion in a compiled or exported graph (it once gave NaN logits there, silently).
 """
 
 from __future__ import annotations
@@ -94,18 +95,16 @@ def test_compiles_as_one_graph(model: nn.Module, eager: torch.Tensor) -> None:
     compiled = torch.compile(model, fullgraph=True, backend="eager")
     with torch.no_grad():
         torch.testing.assert_close(compiled(*_inputs()), eager)
-        unknown = compiled(*_inputs(torch.tensor([2, 1, 3, 2])))
-    assert torch.isnan(unknown[2]).all()  # a compiled graph cannot raise on values: NaN logits
-    torch.testing.assert_close(unknown[[0, 1, 3]], eager[[0, 1, 3]])
+        with pytest.raises(RuntimeError, match=re.escape("an id in system_id has no head (heads: 1, 2)")):
+            compiled(*_inputs(torch.tensor([2, 1, 3, 2])))
 
 
 def test_exports(model: nn.Module, eager: torch.Tensor) -> None:
     exported = torch.export.export(model, _inputs())
     with torch.no_grad():
         torch.testing.assert_close(exported.module()(*_inputs()), eager)
-        unknown = exported.module()(*_inputs(torch.tensor([2, 1, 3, 2])))
-    assert torch.isnan(unknown[2]).all()
-    torch.testing.assert_close(unknown[[0, 1, 3]], eager[[0, 1, 3]])
+        with pytest.raises(RuntimeError, match=re.escape("an id in system_id has no head (heads: 1, 2)")):
+            exported.module()(*_inputs(torch.tensor([2, 1, 3, 2])))
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
@@ -142,7 +141,7 @@ def _mixed_widths(model: nn.Module) -> nn.Module:
                         out_features=3).eval()
 
 
-def test_a_system_of_another_width_is_refused_eagerly_and_nan_when_compiled(model: nn.Module) -> None:
+def test_a_system_of_another_width_is_refused_eagerly_and_when_compiled(model: nn.Module) -> None:
     router = _mixed_widths(model)
     x, ids = torch.randn(3, 5, 2), torch.tensor([1, 2, 1])
     with torch.no_grad():
@@ -150,9 +149,10 @@ def test_a_system_of_another_width_is_refused_eagerly_and_nan_when_compiled(mode
             router(x, ids)
         fits = router(x, torch.tensor([1, 1, 1]))
         torch._dynamo.reset()
-        compiled = torch.compile(router, fullgraph=True, backend="eager")(x, ids)
-    assert torch.isnan(compiled[1]).all()
-    torch.testing.assert_close(compiled[[0, 2]], fits[[0, 2]])
+        compiled = torch.compile(router, fullgraph=True, backend="eager")
+        torch.testing.assert_close(compiled(x, torch.tensor([1, 1, 1])), fits)
+        with pytest.raises(RuntimeError, match="a sample's head reads another input width"):
+            compiled(x, ids)
 
 
 def test_gradients_reach_only_the_heads_that_samples_use(model: nn.Module) -> None:

@@ -11,8 +11,10 @@ batch and ``torch.where`` keeps each sample's own rows, so a routed model compil
 An id without a head raises ``ValueError`` in eager mode, naming the ids without a head and those with
 one; one whose head reads another width names the sample, its system and both widths. A scripted model
 (``torch.jit.script``) raises ``torch.jit.Error`` with the same text (TorchScript re-raises every exception
-as its own type, so ``except ValueError`` does not catch it); a compiled or exported graph cannot raise on
-values and gives that sample NaN outputs instead (tests/test_isfm_routing.py).
+as its own type, so ``except ValueError`` does not catch it). A compiled or exported graph cannot raise a
+ValueError on values: it holds ``torch._assert_async`` ops, which raise ``RuntimeError`` with a constant text
+(naming the heads, not the ids, which only a device sync could read) on the CPU, and are a device-side
+assert on CUDA (docs/api.md; tests/test_isfm_routing.py, tests/test_runtime_1207.py).
 """
 
 from __future__ import annotations
@@ -135,8 +137,8 @@ class SystemRouter(nn.Module):
     ``torch.export`` and ``torch.jit.script`` capture it. Outputs narrower than ``out_features`` (fewer classes) are
     padded with ``-inf`` (softmax gives 0). Without ``system_id`` every sample goes through the only head. An id
     without a head (named with the ids that have one), or whose head reads another width (named with the sample and
-    both widths), raises ValueError (scripted: torch.jit.Error with its text, which ``except ValueError`` misses); a
-    compiled or exported graph cannot raise on values (there that sample's row is NaN), nor can the meta device.
+    both widths), raises ValueError (scripted: torch.jit.Error with its text, which ``except ValueError`` misses); in a
+    compiled or exported graph, RuntimeError from an assert op of a constant text (no ids: a sync), not on meta.
     """
 
     def __init__(self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int) -> None:
@@ -157,23 +159,24 @@ class SystemRouter(nn.Module):
                     return self._pad(self.heads[self.only](x))  # else the general path below says why not
         out = x.new_full(list(x.shape[:-1]) + [self.out_features], float("nan"))
         rows = [-1] + [1] * (x.dim() - 1)  # a [B] mask broadcast over the other dimensions
-        known = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-        routed = known
+        known = routed = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         for key, head in self.heads.items():
             mine = torch.ones_like(known) if system_id is None else system_id == int(key)
             known = known | mine
             if x.shape[-1] == self.in_features[key]:
                 routed = routed | mine
                 out = torch.where(mine.view(rows), self._pad(head(x)), out)
-        if (torch.jit.is_scripting() or not torch.compiler.is_compiling()) and readable:
-            if not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
-                if system_id is not None and not bool(known.all()):
-                    raise ValueError(self._no_head(system_id[~known]))
-                # Read on this failing path only (a traced graph never gets here): the first sample left out, whose
-                k = int((~routed).nonzero()[0, 0])  # system's head reads another width
-                system = list(self.in_features.keys())[0] if system_id is None else str(int(system_id[k]))
-                wants = f"expects another input width: its head reads {self.in_features[system]} features (last axis)"
-                raise ValueError(f"SystemRouter: sample {k} is of system {system}, which {wants}; found {x.shape[-1]}")
+        if not torch.jit.is_scripting() and torch.compiler.is_compiling():  # asserts in the graph, of constant texts
+            torch._assert_async(known.all(), f"SystemRouter: an id in system_id has no head (heads: {self.systems})")
+            torch._assert_async(routed.all(), "SystemRouter: a sample's head reads another input width (last axis)")
+        elif readable and not bool(routed.all()):  # one device sync when every sample is routed (routed implies known)
+            if system_id is not None and not bool(known.all()):
+                raise ValueError(self._no_head(system_id[~known]))
+            # Read on this failing path only (a traced graph never gets here): the first sample left out, whose
+            k = int((~routed).nonzero()[0, 0])  # system's head reads another width
+            system = list(self.in_features.keys())[0] if system_id is None else str(int(system_id[k]))
+            wants = f"expects another input width: its head reads {self.in_features[system]} features (last axis)"
+            raise ValueError(f"SystemRouter: sample {k} is of system {system}, which {wants}; found {x.shape[-1]}")
         return out
 
     def _pad(self, y: torch.Tensor) -> torch.Tensor:
