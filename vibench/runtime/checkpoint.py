@@ -35,7 +35,7 @@ import re
 import stat
 import warnings
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -47,7 +47,8 @@ import torch
 # `signal_processing_layers.1.signal_processing_modules.operators.LNO_1.weights_residue`).
 from vibench.compiler.rename_rules import DEFAULT_PREFIX
 from vibench.compiler.rename_rules import MAX_KEY as MAX_KEY_LENGTH
-from vibench.runtime.checkpoint_pickle import nesting_problem, unreadable
+from vibench.runtime.checkpoint_messages import EXPANDED_HINT, _bounded, _count, _key, _keys, _listing, head_mismatch
+from vibench.runtime.checkpoint_pickle import nesting_problem, saved_protocol, unreadable
 from vibench.runtime.checkpoint_zip import shown as _shown
 from vibench.runtime.checkpoint_zip import zip_problem
 
@@ -124,7 +125,8 @@ def load_reference_state_dict(model: torch.nn.Module,
     ``UserWarning`` instead (the model's missing ones keep their values), but every shared key must
     still match in shape. A value that is not a tensor with values (meta, sparse, quantized, nested, or expanded:
     more elements than its storage holds), keys that collide after renaming with different values (NaN equal to
-    NaN), a shape or dtype-kind mismatch (complex vs. real, floating vs. integer) or, under ``strict``, a missing
+    NaN), a shape or dtype-kind mismatch (complex vs. real, floating vs. integer), finite values the model's dtype
+    cannot hold (float64's 1e300 in a float32 model: inf) or, under ``strict``, a missing
     or unexpected key raises
     :class:`ReferenceCheckpointError` listing them (at most 8 of each kind, each key as ``repr``
     writes it and clipped), before anything is copied; when per-system classification heads are
@@ -149,12 +151,16 @@ def load_reference_state_dict(model: torch.nn.Module,
     converted = convert_reference_state_dict(_model_entries(entries, prefix, own, renames), renames, own)
     missing = sorted(set(own) - set(converted))
     unexpected = sorted(set(converted) - set(own))
-    mismatched = sorted(filter(None, (_mismatch(k, own[k], converted[k]) for k in set(own) & set(converted))))
+    shared = set(own) & set(converted)
+    mismatched = sorted(filter(None, (_mismatch(k, own[k], converted[k]) for k in shared)))
+    overflowing = sorted(filter(None, (_overflow(k, own[k], converted[k]) for k in shared)))
     heads = head_mismatch(own, converted) if (mismatched or missing or unexpected) else ""
     prefixed = _prefix_hint(entries, prefix, own, renames) if missing or unexpected else ""
     hints = ". ".join(filter(None, [heads, prefixed]))
-    if mismatched or (strict and (missing or unexpected)):
+    if mismatched or overflowing or (strict and (missing or unexpected)):
         problems = [f"shape or dtype mismatch ({len(mismatched)}): {_listing(mismatched)}"] if mismatched else []
+        if overflowing:
+            problems.append(f"values the model's dtype cannot hold ({len(overflowing)}): {_listing(overflowing)}")
         if strict and missing:
             problems.append(f"missing ({len(missing)}): {_keys(missing)}")
         if strict and unexpected:
@@ -198,8 +204,10 @@ def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *
     truncated file is named so, with torch's own short reason. A zip whose directory lists compressed entries
     (torch.save writes none) or more bytes than the file holds is refused before torch.load expands any
     (:func:`~vibench.runtime.checkpoint_zip.zip_problem`), one whose pickle nests objects past
-    :data:`~vibench.runtime.checkpoint_pickle.MAX_NESTING` levels before torch.load builds them (a key nested
-    200,000 tuples deep crashed it), and one whose objects need a module that is not installed is said so. A bytes
+    :data:`~vibench.runtime.checkpoint_pickle.MAX_NESTING` levels or expands one past
+    :data:`~vibench.runtime.checkpoint_pickle.MAX_EXPANDED` shared parts before torch.load builds them (a key nested
+    200,000 tuples deep crashed it, one of 2**60 shared parts hashed without end), one of a pickle protocol torch's
+    reader does not read is said so, and one whose objects need a module that is not installed. A bytes
     path (or an ``os.PathLike`` giving one) is decoded as ``os.fsdecode`` does, as model.py's loader reads it."""
     path = os.fsdecode(path)  # torch.load reads what is no str or os.PathLike as an open file
     shown = _shown(path, 200)
@@ -220,7 +228,8 @@ def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *
     with fh:  # torch.load reads the file checked above (the path opened again could be another by then)
         if not regular:
             raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: it is not a regular file")
-        if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
+        # torch.save's zip archive; a legacy pickle, of protocol 2 or later, or 0 or 1 (its magic number in digits)
+        if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80" and head != b"L119":
             found = "it is empty" if not head else f"it starts with {head!r}"
             raise ReferenceCheckpointError(f"{shown} is not a PyTorch checkpoint (torch.save writes a "
                                            f"zip archive; {found})")
@@ -230,7 +239,11 @@ def read_checkpoint(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], *
                 fh.seek(0)
                 return torch.load(fh, map_location="cpu", weights_only=weights_only)
         except Exception as err:  # noqa: BLE001 - torch.load raises many kinds for a damaged or unsafe file
-            raise ReferenceCheckpointError(unreadable(shown, err, weights_only)) from None
+            try:  # a pickle protocol torch's reader does not read is said so, not damage
+                protocol = saved_protocol(fh, status.st_size)
+            except Exception:  # noqa: BLE001 - a zip damaged: torch's reason says so
+                protocol = None
+            raise ReferenceCheckpointError(unreadable(shown, err, weights_only, protocol)) from None
         raise ReferenceCheckpointError(f"cannot read the checkpoint {shown}: {problem}")
 
 
@@ -296,59 +309,6 @@ def _prefix_hint(entries: Any, prefix: str | None, own: Mapping[str, Any], renam
             f"(--weights-prefix {_shown(common, 120)})")
 
 
-_SYSTEM_HEAD = re.compile(r"^(?P<module>.*?)\.heads\.(?P<system>[^.]+)\.(?P<rest>.+)$")
-
-
-def system_heads(state_dict: Mapping[str, torch.Tensor], ids: Collection[str] | None = ()) -> dict[str, dict[str, int]]:
-    """Per-system classification heads in a (renamed) state_dict: module -> {system id: classes}.
-
-    A head's classes are the rows of its last weight (``tokens`` of H_02: the prototypes). A system id
-    is an integer (PHM-Vibench's Dataset_id) or one of ``ids`` (``None``: any): the second ``heads``
-    of ``mutiple_fc.heads.heads.1.weight`` is no system.
-    """
-    found: dict[str, dict[str, int]] = {}
-    for key, value in state_dict.items():
-        match = _SYSTEM_HEAD.match(key) if isinstance(key, str) else None
-        if match is None or not isinstance(value, torch.Tensor) or value.dim() < 1:
-            continue
-        system, rest = match["system"], match["rest"]
-        if ids is not None and not (system.isascii() and system.isdigit()) and system not in ids:
-            continue
-        if rest == "tokens" and value.dim() >= 2:
-            found.setdefault(match["module"], {})[system] = int(value.shape[-2])
-        elif rest.endswith("weight") and value.dim() == 2:
-            found.setdefault(match["module"], {})[system] = int(value.shape[0])  # the last layer wins
-    return found
-
-
-def head_mismatch(own: Mapping[str, torch.Tensor], checkpoint: Mapping[str, torch.Tensor]) -> str:
-    """Why the classification heads of a checkpoint and a model differ, in terms of ``num_classes`` ('' if they
-    do not, or cannot tell). The checkpoint's system ids are integers or the model's own."""
-    ours = system_heads(own, ids=None)
-    theirs = system_heads(checkpoint, ids={system for systems in ours.values() for system in systems})
-    for module, systems in theirs.items():
-        if ours.get(module) != systems:
-            ids = ", ".join(_shown(k, 40) for k in sorted(systems, key=_id_order))
-            parent = module.rpartition(".")[0]
-            heads = (module + ".", f"{parent}.shared" if parent else "shared")  # per-system heads, or the int form's
-            if not any(isinstance(k, str) and k.startswith(heads) for k in own):
-                # no num_classes gives a head the model does not build at all (H_09 with a task_id that leaves it out)
-                return (f"The checkpoint has per-system heads {ids} under {_key(module)}, a part this model does not "
-                        "build with its parameters: build it with the settings the checkpoint was trained with")
-            form = "{" + ", ".join(f"{_shown(k, 40)}: {systems[k]}" for k in sorted(systems, key=_id_order)) + "}"
-            return f"The checkpoint has per-system heads {ids}: write num_classes: {form}"
-    if ours and not theirs:
-        shared = [v for k, v in checkpoint.items() if "shared" in k and k.endswith("weight") and v.dim() == 2]
-        if shared:
-            return (f"The checkpoint has one head for every system ({int(shared[-1].shape[0])} classes): write "
-                    f"num_classes: {int(shared[-1].shape[0])} (the int form)")
-    return ""
-
-
-def _id_order(key: str) -> tuple[int, str]:
-    return (int(key), key) if key.isascii() and key.isdigit() else (1 << 62, key)
-
-
 def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
     if not isinstance(state_dict, Mapping):
         raise ReferenceCheckpointError(
@@ -400,11 +360,6 @@ def _same_tensor(first: torch.Tensor, value: torch.Tensor) -> bool:
         ((first == value) | (first.isnan() & value.isnan())).all())
 
 
-def _count(n: int, one: str, many: str) -> str:
-    """``n`` with the words that agree with it: '1 entry does', '3 entries do'; 'one is' reads '1 is'."""
-    return f"{n:,} {one if n == 1 else many}"
-
-
 def _short_keys(entries: Any) -> None:
     """Refuses a checkpoint with a key over :data:`MAX_KEY_LENGTH` characters, before a rename runs on it."""
     long = [key for key in entries if isinstance(key, str) and len(key) > MAX_KEY_LENGTH] \
@@ -426,34 +381,18 @@ def _mismatch(key: str, own: torch.Tensor, theirs: torch.Tensor) -> str:
             f"checkpoint {list(theirs.shape)} {str(theirs.dtype).removeprefix('torch.')})")
 
 
-EXPANDED_HINT = "An expanded tensor holds more elements than it stores: save it .contiguous()"
-
-MAX_KEY_CHARS = 120
-"""The most characters of one checkpoint key a message shows."""
-MAX_MESSAGE_CHARS = 4000
-"""The most characters of a message about a checkpoint (8 keys of each kind at most, each clipped)."""
-
-
-def _key(key: Any) -> str:
-    """A checkpoint key in a message, as ``repr`` writes it (a newline in a key cannot start a line of
-    its own), at most :data:`MAX_KEY_CHARS` of it."""
-    try:
-        if isinstance(key, str) and len(key) > MAX_KEY_CHARS:
-            return f"{key[:MAX_KEY_CHARS]!r}... ({len(key):,} characters)"
-        shown = repr(key)
-    except Exception as err:  # noqa: BLE001 - a tuple nested past the recursion limit; a trusted file's object
-        return f"<{type(key).__name__} key: repr raised {type(err).__name__}>"
-    return shown if len(shown) <= MAX_KEY_CHARS + 2 else shown[:MAX_KEY_CHARS] + "..."
-
-
-def _bounded(message: str) -> str:
-    return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + "... (clipped)"
-
-
-def _keys(keys: Sequence[Any]) -> str:
-    return _listing([_key(k) for k in keys[:8]], total=len(keys))
-
-
-def _listing(items: Sequence[str], limit: int = 8, total: int | None = None) -> str:
-    total = len(items) if total is None else total
-    return ", ".join(items[:limit]) + (f", ... ({total - limit} more)" if total > limit else "")
+def _overflow(key: str, own: torch.Tensor, theirs: torch.Tensor) -> str:
+    """'' unless copying ``theirs`` into ``own`` (that :func:`_mismatch` passed) turns finite values infinite, as
+    ``load_state_dict``'s copy does without a word (a float64 1e300 into a float32 model: inf), else ``key``, how many
+    and the largest: refused as a mismatch is, as the model would compute only inf and NaN from there."""
+    if _mismatch(key, own, theirs) or own.dtype == theirs.dtype or not (own.is_floating_point() or own.is_complex()):
+        return ""
+    if torch.finfo(own.dtype).max >= torch.finfo(theirs.dtype).max:  # a range that holds theirs: no overflow
+        return ""
+    lost = torch.isfinite(theirs) & ~torch.isfinite(theirs.to(own.dtype))
+    count = int(lost.sum())
+    if not count:
+        return ""
+    return (f"{_key(key)} ({count:,} finite {'value' if count == 1 else 'values'} of the checkpoint's "
+            f"{str(theirs.dtype).removeprefix('torch.')}, up to {float(theirs[lost].abs().max()):.3g}, would be "
+            f"infinite in the model's {str(own.dtype).removeprefix('torch.')})")
