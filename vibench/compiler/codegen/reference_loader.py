@@ -124,13 +124,16 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         text = str(err)
         operand = re.search(r"Unsupported operand (\d+)", text)  # weights_only reads pickle protocols 2 and 3 only
         if saved == 0 and operand:  # and no torch.load reads protocol 0, whose storages' keys are text
-            return (f"cannot read the checkpoint {place}: it was saved with pickle protocol 0, which torch.load does "
-                    "not read: save it again with torch.save's default protocol (pickle_protocol=2)")
+            return (
+                f"cannot read the checkpoint {place}: it was saved with pickle protocol 0, which torch.load does "
+                "not read: save it again with torch.save's default protocol (pickle_protocol=2)"
+            )
         if operand and saved is not None and saved not in (2, 3) and 0 <= int(operand[1]) < 256:
             opcode = next((op for op in pickletools.opcodes if op.code == chr(int(operand[1]))), None)
             return (
                 f"cannot read the checkpoint {place}: it was saved with pickle protocol {saved} ("
-                + (f"{opcode.name}, " if opcode is not None else "") + f"byte 0x{int(operand[1]):02x}), which torch's "
+                + (f"{opcode.name}, " if opcode is not None else "")
+                + f"byte 0x{int(operand[1]):02x}), which torch's "
                 "weights_only reader does not read: save it again with torch.save's default protocol "
                 "(pickle_protocol=2) or, if you trust the file, read it with torch.load(path, weights_only=False) and "
                 "pass what it holds"
