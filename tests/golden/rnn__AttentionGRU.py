@@ -136,9 +136,13 @@ def _input_hint(
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
     name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
 
-    def same(v: object, w: object) -> bool:  # as the compiler compares v with the value w it wrote, at any depth
+    def held(v: object) -> object:  # a numpy scalar or 0-d tensor: the Python value it holds
         if type(v).__module__ in ("numpy", "torch") and getattr(v, "ndim", 1) == 0 and hasattr(v, "item"):
-            v = v.item()  # a numpy scalar or 0-d tensor in a list: the Python value it holds
+            return v if getattr(v, "is_meta", False) else v.item()  # a meta tensor holds none: a wrong type
+        return v
+
+    def same(v: object, w: object) -> bool:  # as the compiler compares v with the value w it wrote, at any depth
+        v = held(v)  # also in a list
         if type(w) is float and type(v) in (int, float):  # an int for a float is that float (a bool is no number)
             return v == w or (v != v and w != w)  # nan repeats nan: the same file
         if isinstance(v, (list, tuple)) and isinstance(w, (list, tuple)):  # a tuple is the list the file writes
@@ -149,8 +153,7 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
         return type(v) is type(w) and v == w
 
     for name, value in given.items():
-        if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
-            value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
+        value = held(value)
         if name in free:
             values[name] = value
             kinds, ge, gt, le, lt, wanted = free[name]
@@ -201,12 +204,36 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
     own, converted = model.state_dict(), dict[str, torch.Tensor]()
 
-    def key(k) -> str:  # as repr writes it, clipped
+    def key(k) -> str:  # as repr writes it, clipped; a tuple of over 100,000 shared parts (2**60: no end) part by part
+        import itertools
+
+        sizes, todo = dict[int, int](), [(k, False)]  # the parts it has written out, each distinct one sized once
+        while todo:
+            item, counted = todo.pop()
+            if type(item) in (tuple, frozenset) and id(item) not in sizes:
+                if counted:
+                    sizes[id(item)] = min(100_001, 1 + sum(sizes.get(id(part), 1) for part in item))
+                else:
+                    todo += [(item, True), *((part, False) for part in item)]
+        out, todo = list[str](), [(k, False)]  # an object, or (True) text written as it is
         try:
-            text = repr(k)
+            if sizes.get(id(k), 1) <= 100_000:
+                out, todo = [repr(k)], []
+            while todo and sum(map(len, out)) < 123:
+                item, text = todo.pop()
+                if text or type(item) not in (tuple, frozenset):
+                    out.append(item if text else repr(item[:124] if isinstance(item, (str, bytes)) else item))
+                    continue
+                ends = ("(", ",)" if len(item) == 1 else ")") if type(item) is tuple else ("frozenset({", "})")
+                ends = ("frozenset(", ")") if type(item) is frozenset and not item else ends
+                pieces = [(ends[0], True)]
+                for at, part in enumerate(itertools.islice(item, 123)):
+                    pieces += [(", ", True), (part, False)] if at else [(part, False)]
+                todo += reversed([*pieces, (ends[1], True)])
         except Exception as err:  # a tuple nested past the recursion limit
             return f"<{type(k).__name__} key: repr raised {type(err).__name__}>"
-        return text if len(text) <= 122 else text[:120] + "..."
+        written = "".join(out)
+        return written if len(written) <= 122 else written[:120] + "..."
 
     def listing(items: list) -> str:
         more = f", ... ({len(items) - 8} more)" if len(items) > 8 else ""
@@ -252,8 +279,26 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         flat = text if text.isprintable() else "".join(map(escape, text))
         return flat if len(flat) <= limit else flat[:limit] + "..."
 
-    def unreadable(place: str, err: Exception) -> str:  # why torch.load refused a file, as the runtime's loader says
+    def unreadable(place: str, err: Exception, saved) -> str:  # why torch.load refused a file, as the runtime's says
+        import pickletools
+
         text = str(err)
+        operand = re.search(r"Unsupported operand (\d+)", text)  # weights_only reads pickle protocols 2 and 3 only
+        if saved == 0 and operand:  # and no torch.load reads protocol 0, whose storages' keys are text
+            return (
+                f"cannot read the checkpoint {place}: it was saved with pickle protocol 0, which torch.load does "
+                "not read: save it again with torch.save's default protocol (pickle_protocol=2)"
+            )
+        if operand and saved is not None and saved not in (2, 3) and 0 <= int(operand[1]) < 256:
+            opcode = next((op for op in pickletools.opcodes if op.code == chr(int(operand[1]))), None)
+            return (
+                f"cannot read the checkpoint {place}: it was saved with pickle protocol {saved} ("
+                + (f"{opcode.name}, " if opcode is not None else "")
+                + f"byte 0x{int(operand[1]):02x}), which torch's "
+                "weights_only reader does not read: save it again with torch.save's default protocol "
+                "(pickle_protocol=2) or, if you trust the file, read it with torch.load(path, weights_only=False) and "
+                "pass what it holds"
+            )
         refusals = (  # what weights_only refuses in a sound file (torch/_weights_only_unpickler.py)
             (r"GLOBAL (\S+) was not an allowed global", "GLOBAL {0}"),
             (r"unsupported GLOBAL (\S+) whose module (\S+) is blocked", "GLOBAL {0} (its module {1} is blocked)"),
@@ -337,22 +382,21 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
             )
         return ""
 
-    def nested(fh, size: int) -> str:  # a pickle nesting past 1,000 levels, as vibench.runtime.checkpoint_pickle says:
-        import io  # unpickling hashes a key in C a frame a level (a key 200,000 tuples deep crashed the process)
-        import pickletools
-        import zipfile
+    def nested(fh, size: int) -> str:  # a pickle nesting past 1,000 levels or expanding past 2**25 shared parts, as
+        import io  # vibench.runtime.checkpoint_pickle says: unpickling hashes a key in C a frame a level (200,000
+        import pickletools  # tuples deep crashed the process), every shared part each time (2**60 never ends)
 
-        def deepest(stream, pickles: int):  # the byte of the first opcode nesting past 1,000 levels, or None
+        def deepest(stream, pickles: int):  # the byte of the first opcode past either, and True for the nesting
             fills = ("APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD")  # the container stays
             for _ in range(pickles):
-                stack, marks, memo = list[int](), list[int](), dict[object, int]()  # depths; where MARKs are
+                stack, marks, memo = list[tuple](), list[int](), dict[object, tuple]()  # (depth, parts); MARKs
                 for op, arg, byte in pickletools.genops(stream):  # its ValueError where the pickle is damaged
                     if op.name == "MARK":
                         marks.append(len(stack))
                     elif op.name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE") and stack:
                         memo[len(memo) if op.name == "MEMOIZE" else arg] = stack[-1]
                     elif op.name in ("GET", "BINGET", "LONG_BINGET") or (op.name == "DUP" and stack):
-                        stack.append(stack[-1] if op.name == "DUP" else memo.get(arg, 0))
+                        stack.append(stack[-1] if op.name == "DUP" else memo.get(arg, (0, 1)))
                     elif op.name == "POP" and marks and len(stack) == marks[-1]:  # nothing above it: POP takes the MARK
                         marks.pop()
                     else:
@@ -364,38 +408,77 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
                             raise ValueError("the stack runs out")
                         held = stack[len(stack) - below :]
                         del stack[len(stack) - below :]
+                        parts = min(sum(n for _, n in held + taken), 2**25 + 1)  # capped: no 2**1000
                         if op.name in fills:
-                            stack.append(max([held[0], *(1 + depth for depth in held[1:] + taken)]))
+                            stack.append((max([held[0][0], *(1 + d for d, _ in held[1:] + taken)]), parts))
                         else:
-                            stack.extend([1 + max(held + taken) if held or taken else 0] * len(op.stack_after))
-                    if len(marks) > 1000 or (stack and stack[-1] > 1000):
-                        return byte or 0
+                            depth = 1 + max(d for d, _ in held + taken) if held or taken else 0
+                            stack.extend([(depth, min(1 + parts, 2**25 + 1))] * len(op.stack_after))
+                    if len(marks) > 1000 or (stack and stack[-1][0] > 1000):
+                        return byte or 0, True
+                    if stack and stack[-1][1] > 2**25:
+                        return byte or 0, False
             return None
 
-        spans = [(0, size, 5, "")]  # a legacy file: a magic number, the protocol, sizes, the object, storage keys
-        fh.seek(0)
-        if fh.read(4) == b"PK\x03\x04":  # the stored .pkl entries, from their local headers (torch checks no CRC)
-            with zipfile.ZipFile(fh) as archive:  # its close leaves fh open
-                spans = []
-                for e in (e for e in archive.infolist() if e.filename.lower().endswith(".pkl")):
-                    fh.seek(e.header_offset)
-                    header = fh.read(30)
-                    start = e.header_offset + 30 + sum(int.from_bytes(header[k : k + 2], "little") for k in (26, 28))
-                    spans.append((start, e.compress_size, 1, " " + shown(repr(e.filename), 120)))
-        for start, length, pickles, where in spans:
+        for start, length, pickles, where in spans(fh, size):
             fh.seek(start)
             try:
                 stream = fh if pickles > 1 else io.BytesIO(fh.read(max(0, min(length, size - start))))
-                byte = deepest(stream, pickles)
+                found = deepest(stream, pickles)
             except Exception:  # damaged: torch's reader stops there too and says why
-                byte = None
-            if byte is not None:
+                found = None
+            if found is not None and found[1]:
                 return (
-                    f"its pickle{where} nests objects more than 1000 levels deep (at byte {byte:,}); vibench reads no "
-                    "checkpoint nested so deep, as unpickling it could crash torch's reader: save the model's "
+                    f"its pickle{where} nests objects more than 1000 levels deep (at byte {found[0]:,}); vibench reads "
+                    "no checkpoint nested so deep, as unpickling it could crash torch's reader: save the model's "
                     "state_dict alone"
                 )
+            if found is not None:
+                return (
+                    f"its pickle{where} builds an object of more than 33,554,432 parts out of parts it shares (at byte "
+                    f"{found[0]:,}); vibench reads no such checkpoint, as unpickling it could hash them all, without "
+                    "end: save the model's state_dict alone"
+                )
         return ""
+
+    def spans(fh, size: int) -> list:  # a checkpoint's pickles: (start, length, how many, name in a message)
+        import zipfile
+
+        fh.seek(0)
+        if fh.read(4) != b"PK\x03\x04":  # a legacy file: a magic number, the protocol, sizes, the object, storage keys
+            return [(0, size, 5, "")]
+        with zipfile.ZipFile(fh) as archive:  # its close leaves fh open
+            entries = [e for e in archive.infolist() if e.filename.lower().endswith(".pkl")]
+        found = []
+        for e in entries:  # the stored .pkl entries, from their local headers (torch checks no CRC)
+            fh.seek(e.header_offset)
+            header = fh.read(30)
+            start = e.header_offset + 30 + sum(int.from_bytes(header[k : k + 2], "little") for k in (26, 28))
+            found.append((start, e.compress_size, 1, " " + shown(repr(e.filename), 120)))
+        return found
+
+    def protocol(fh, size: int):  # the pickle protocol data.pkl (a legacy file's first pickle) declares, else 0 or 1
+        import io
+        import pickletools
+
+        found = sorted(spans(fh, size), key=lambda span: not span[3].lower().endswith("data.pkl'"))
+        if not found:
+            return None
+        start, length, pickles, _ = found[0]  # a legacy file's magic number, protocol number and sizes tell 0 from 1
+        fh.seek(start)
+        stream = fh if pickles > 1 else io.BytesIO(fh.read(max(0, min(length, size - start))))
+        highest, declared, magic = 0, None, pickles == 1  # a legacy file starts with torch's magic number
+        try:
+            for at in range(min(pickles, 3)):
+                for op, arg, _ in pickletools.genops(stream):
+                    declared = int(arg or 0) if op.name == "PROTO" and declared is None else declared
+                    magic = magic or (at == 0 and arg == 0x1950A86A20F9469CFC6C)
+                    highest = max(highest, op.proto)
+                if declared is not None:
+                    break
+        except Exception:  # damaged, or a plain pickle's end: what was read tells
+            pass
+        return None if not magic else highest if declared is None else declared  # a plain pickle: no checkpoint
 
     def read(path):  # torch.load on the CPU, tensors only; a file it cannot read is an error saying why
         import os  # here only: model.py's imports stay torch's and the helpers' (math, re)
@@ -418,7 +501,8 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         with fh:  # torch.load reads the file checked (the path opened again could be another by then)
             if not regular:
                 raise error(f"cannot read the checkpoint {place}: it is not a regular file")
-            if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive; a legacy pickle
+            # torch.save's zip archive; a legacy pickle, of protocol 2 or later, or 0 or 1 (its magic number in digits)
+            if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80" and head != b"L119":
                 found = "it is empty" if not head else f"it starts with {head!r}"
                 raise error(f"{place} is not a PyTorch checkpoint (torch.save writes a zip archive; {found})")
             try:  # the pickle's nesting, read before torch.load builds (and hashes) what it holds
@@ -427,7 +511,11 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
                     fh.seek(0)
                     return torch.load(fh, map_location="cpu", weights_only=True)
             except Exception as err:  # torch.load raises many kinds for a damaged or unsafe file
-                raise error(unreadable(place, err)) from None
+                try:  # a pickle protocol torch's reader does not read is said so, not damage
+                    saved = protocol(fh, status.st_size)
+                except Exception:  # a zip damaged: torch's reason says so
+                    saved = None
+                raise error(unreadable(place, err, saved)) from None
             raise error(f"cannot read the checkpoint {place}: {problem}")
 
     if isinstance(state_dict, (str, bytes)) or hasattr(state_dict, "__fspath__"):  # a path: tensors only
@@ -471,6 +559,21 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         if kind(own[k]) != kind(converted[k])
     )
     problems = [f"shape or dtype mismatch {listing(mismatched)}"] if mismatched else []
+    overflowing = []  # finite values the model's dtype makes infinite (float64's 1e300 in float32): load_state_dict's
+    for k in sorted(own.keys() & converted.keys()):  # copy says nothing, and the model computes only inf and NaN
+        a, b = own[k], converted[k]
+        if kind(a) != kind(b) or a.dtype == b.dtype or not (a.is_floating_point() or a.is_complex()):
+            continue
+        wider = torch.finfo(a.dtype).max < torch.finfo(b.dtype).max  # else a's range holds b's
+        lost = torch.isfinite(b) & ~torch.isfinite(b.to(a.dtype)) if wider else torch.zeros((), dtype=torch.bool)
+        if count := int(lost.sum()):
+            overflowing.append(
+                f"{key(k)} ({count:,} finite {'value' if count == 1 else 'values'} of the checkpoint's "
+                f"{str(b.dtype)[6:]}, up to {float(b[lost].abs().max()):.3g}, would be infinite in the model's "
+                f"{str(a.dtype)[6:]})"
+            )
+    if overflowing:
+        problems.append(f"values the model's dtype cannot hold {listing(overflowing)}")
     for what, keys in (("missing", missing), ("unexpected", unexpected)) if strict else ():
         if keys:
             problems.append(f"{what} {listing([key(k) for k in keys])}")

@@ -116,9 +116,13 @@ def _input_hint(
 def _check_settings(model: nn.Module, given: dict, free: dict, command: str, sets: dict | None = None) -> tuple:
     name_of, fixed, values = type(model).__name__, getattr(type(model), "COMPILED_PARAMETERS", {}), {}
 
-    def same(v: object, w: object) -> bool:  # as the compiler compares v with the value w it wrote, at any depth
+    def held(v: object) -> object:  # a numpy scalar or 0-d tensor: the Python value it holds
         if type(v).__module__ in ("numpy", "torch") and getattr(v, "ndim", 1) == 0 and hasattr(v, "item"):
-            v = v.item()  # a numpy scalar or 0-d tensor in a list: the Python value it holds
+            return v if getattr(v, "is_meta", False) else v.item()  # a meta tensor holds none: a wrong type
+        return v
+
+    def same(v: object, w: object) -> bool:  # as the compiler compares v with the value w it wrote, at any depth
+        v = held(v)  # also in a list
         if type(w) is float and type(v) in (int, float):  # an int for a float is that float (a bool is no number)
             return v == w or (v != v and w != w)  # nan repeats nan: the same file
         if isinstance(v, (list, tuple)) and isinstance(w, (list, tuple)):  # a tuple is the list the file writes
@@ -129,8 +133,7 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
         return type(v) is type(w) and v == w
 
     for name, value in given.items():
-        if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", 1) == 0 and hasattr(value, "item"):
-            value = value.item()  # a numpy scalar or 0-d tensor: the Python value it holds
+        value = held(value)
         if name in free:
             values[name] = value
             kinds, ge, gt, le, lt, wanted = free[name]
