@@ -302,7 +302,8 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
             report = check_report(program, summary=ns.summary, written=written, depth=ns.depth)
         else:  # model.py on a standard stream, the report on the other one
             report = check_report(program, summary=ns.summary, written=None, depth=ns.depth)
-            report_file = own_stdout() if stream == 2 else sys.stderr
+            # a payload asked for, not a diagnostic: written whole or exit 2, as model.py (sys.stderr drops errors)
+            report_file = own_stdout() if stream == 2 else standard_stream(2)
     model_file = standard_stream(stream) if source is not None and not to_file else None
     for written_to in (report_file if report is not None else None, model_file):
         if written_to is not None and getattr(written_to, "stream", written_to) is None:  # `>&-` or `2>&-`

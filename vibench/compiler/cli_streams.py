@@ -92,10 +92,13 @@ class Stdout:
     """Standard output whose write errors (a full disk, a failing device) are an OutputWriteError, as
     those of `-o FILE` are: a message naming the cause, not an internal error's traceback (a stream
     closed before the start, `>&-`, is a usage error).
-    Text is written terminal-safe; model.py's source (`-o -`) goes through :meth:`write_raw`, the same
-    bytes as `-o FILE` writes. Each write goes to the descriptor whole or fails (:func:`_write_all`), never cut
-    short in silence. ``what`` says which stream in messages (``-o /dev/stderr`` writes model.py
-    to standard error through one of these)."""
+    Text is written terminal-safe, in the stream's encoding, a character it cannot encode written as its
+    escape (``\\xe9``; `PYTHONIOENCODING=ascii` made a report a UnicodeEncodeError's traceback): :func:`human_bytes`.
+    model.py's source (`-o -`) goes through :meth:`write_raw`: UTF-8, the same bytes as `-o FILE` writes, whatever
+    the stream's encoding (ASCII changed 'Café' to 'Caf?' or failed). Each write goes to the descriptor whole or
+    fails (:func:`_write_all`), never cut short in silence. ``what`` says which stream in messages (``-o
+    /dev/stderr`` writes model.py, and a `--summary` report beside model.py on standard output goes, to standard
+    error through one of these)."""
 
     def __init__(self, stream: Any, what: str = "standard output") -> None:
         self.stream = stream
@@ -104,20 +107,23 @@ class Stdout:
     def write(self, text: str) -> int:
         from vibench.compiler.diagnostics import terminal_safe
 
-        self.write_raw(terminal_safe(text))
+        self._write(terminal_safe(text), raw=False)
         return len(text)
 
     def write_raw(self, text: str) -> int:
+        self._write(text, raw=True)
+        return len(text)
+
+    def _write(self, text: str, raw: bool) -> None:
         if self.stream is None:  # started with standard output closed (`>&-`)
             raise OutputError(f"cannot write {self.what}: it is closed")
         try:
             fd = _descriptor_of(self.stream)
             if fd is None:  # a stream in memory (a test's, a caller's): nothing on disk to run short
-                return self.stream.write(text)
-            self.stream.flush()  # what was written through the stream itself goes first
-            encoding, errors = getattr(self.stream, "encoding", None), getattr(self.stream, "errors", None)
-            _write_all(fd, text.encode(encoding or "utf-8", errors or "strict"))  # as the stream would encode it
-            return len(text)
+                self.stream.write(text)
+                return
+            _flush(self.stream, fd)  # what was written through the stream itself goes first
+            _write_all(fd, text.encode("utf-8") if raw else human_bytes(self.stream, text))
         except BrokenPipeError:
             raise
         except OSError as err:
@@ -127,7 +133,11 @@ class Stdout:
         if self.stream is None:
             return
         try:
-            self.stream.flush()
+            fd = _descriptor_of(self.stream)
+            if fd is None:
+                self.stream.flush()
+            else:
+                _flush(self.stream, fd)
         except BrokenPipeError:
             raise
         except OSError as err:
@@ -135,6 +145,30 @@ class Stdout:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
+
+
+def human_bytes(stream: Any, text: str) -> bytes:
+    """``text`` (a message, a report, the catalogue) as ``stream`` would encode it, except that a character its
+    encoding lacks is its escape (``\\xe9``, ``\\u5377``: Python's backslashreplace, as its own standard error
+    does) where the stream's errors are strict; an error handler the user chose (``PYTHONIOENCODING=ascii:replace``)
+    is kept. Never a UnicodeEncodeError: text for people is shown, however."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    errors = getattr(stream, "errors", None) or "strict"
+    try:
+        return text.encode(encoding, "backslashreplace" if errors == "strict" else errors)
+    except (LookupError, UnicodeError):  # an encoding or handler Python lacks, or one that still failed
+        return text.encode("utf-8", "backslashreplace")
+
+
+def _flush(stream: Any, fd: int) -> None:
+    """``stream.flush()``, waiting while the descriptor takes nothing more: one left non-blocking by a program
+    sharing it (a buffered warning before the report) raised BlockingIOError here."""
+    while True:
+        try:
+            stream.flush()
+            return
+        except BlockingIOError:
+            select.select([], [fd], [])
 
 
 def _descriptor_of(stream: Any) -> int | None:
@@ -164,17 +198,18 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class Stderr:
-    """Standard error, written terminal-safe; a closed or failing one is silent (nowhere to report it)."""
+    """Standard error for diagnostics, written terminal-safe as :class:`Stdout` writes text (whole, through a
+    non-blocking pipe too; a character its encoding lacks escaped); a closed or failing one is silent: there is
+    nowhere to report that. A report the user asked for that goes to standard error (`--summary` beside model.py
+    on standard output) is written through :func:`standard_stream` instead, whose failure is exit 2."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        from vibench.compiler.diagnostics import terminal_safe
-
         if self.stream is not None:
-            with contextlib.suppress(OSError):
-                self.stream.write(terminal_safe(text))
+            with contextlib.suppress(OutputError, OSError):
+                Stdout(self.stream, "standard error").write(text)
         return len(text)
 
     def flush(self) -> None:

@@ -46,15 +46,33 @@ WORKING_FOLDER_GONE = ("the working folder no longer exists, so a relative path 
 _STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 _DESCRIPTOR_FOLDERS = ("/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/")
 _STREAM_NAMES = {0: "standard input", 1: "standard output", 2: "standard error"}
+_MAX_HOPS = 40  # as Linux's own limit on the links one path may follow (ELOOP)
 
 
 def _descriptor(path: str) -> int | None:
-    """The file descriptor a path names as written (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``:
-    1), or None for any other path. Never resolved: its link leads to whatever the descriptor holds (the
-    log that standard output appends to, ``pipe:[...]``), which an atomic write would replace."""
+    """The file descriptor a path names (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``: 1), or through
+    symbolic links to such a name (``so.py -> /dev/stdout``), or None for any other path. Never resolved past
+    that name: its link leads to whatever the descriptor holds (the log that standard output appends to,
+    ``pipe:[...]``), which an atomic write would replace (through a link to it, the write went to a file named
+    ``pipe:[...]`` in /proc and failed, 'No such file or directory')."""
     if os.name != "posix":
         return None
-    where = os.path.abspath(path)  # `//`, `/./` and a relative path normalised; no link followed
+    hop = path
+    for _ in range(_MAX_HOPS):
+        number = _descriptor_named(hop)
+        if number is not None:
+            return number
+        try:
+            to = os.readlink(hop)
+        except OSError:  # no link (or not one we may read): a file, whatever its folders lead to
+            return None
+        hop = os.path.join(os.path.dirname(hop), to)  # an absolute target replaces the path whole
+    return None
+
+
+def _descriptor_named(path: str) -> int | None:
+    """The descriptor ``path`` names as written, with ``//``, ``/./`` and a relative path normalised."""
+    where = os.path.abspath(path)  # no link followed
     if where in _STREAMS:
         return _STREAMS[where]
     for folder in _DESCRIPTOR_FOLDERS:
@@ -62,6 +80,11 @@ def _descriptor(path: str) -> int | None:
         if where.startswith(folder) and number.isascii() and number.isdigit():
             return int(number)
     return None
+
+
+def _through_link(path: str) -> str:
+    """' (a symbolic link to it)' for a path that names a descriptor through a link (:func:`_descriptor`)."""
+    return "" if _descriptor_named(path) is not None else " (a symbolic link to it)"
 
 
 def _refuse_without_working_folder(path: str, flag: str) -> None:
@@ -85,7 +108,8 @@ def _refuse_folder_name(path: str, flag: str) -> None:
 
 def output_stream(path: str, flag: str) -> int | None:
     """1 or 2 when ``path`` names standard output or standard error itself (``/dev/stdout``,
-    ``/dev/fd/2``, ``/proc/self/fd/1``), which is then written as a stream (as ``-o -``), else None.
+    ``/dev/fd/2``, ``/proc/self/fd/1``, or a symbolic link to one), which is then written as a stream (as
+    ``-o -``), else None.
     Another descriptor (``/dev/fd/3``, ``/dev/stdin``) is an OutputError.
 
     >>> output_stream("/dev/stdout", "-o"), output_stream("model.py", "-o")
@@ -99,8 +123,9 @@ def output_stream(path: str, flag: str) -> int | None:
     if number in (1, 2):
         return number
     if number is not None:
-        raise OutputError(f"{flag} {clip_path(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}, "
-                          "not a file; give a file name" + (", or `-o -` for standard output" if flag == "-o" else ""))
+        raise OutputError(f"{flag} {clip_path(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}"
+                          f"{_through_link(path)}, not a file; give a file name"
+                          + (", or `-o -` for standard output" if flag == "-o" else ""))
     return None
 
 
@@ -119,8 +144,8 @@ def output_target(path: str, flag: str, streams: bool = True) -> str:
     _refuse_folder_name(path, flag)
     number = _descriptor(path)
     if number is not None:
-        raise OutputError(f"{flag} {clip_path(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}, "
-                          "not a file; give a file name")
+        raise OutputError(f"{flag} {clip_path(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}"
+                          f"{_through_link(path)}, not a file; give a file name")
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
@@ -133,9 +158,6 @@ def output_target(path: str, flag: str, streams: bool = True) -> str:
                           + (" (use --check to write nothing, or `-o -` for standard output)" if offers else ""))
     _refuse_folder_link(path, flag)
     return target
-
-
-_MAX_HOPS = 40  # as Linux's own limit on the links one path may follow (ELOOP)
 
 
 def _refuse_folder_link(path: str, flag: str) -> None:
