@@ -153,3 +153,19 @@ def test_an_index_that_is_a_folder_is_said_once(folder: Path, compilations: list
         f"vibench keeps compiled models in memory only: the cache folder {folder} cannot be written "
         f"(Is a directory: {index})"]
     assert compilations == ["Cached"] * 3 and index.is_dir()
+
+
+@pytest.mark.parametrize("value", ["0", "OFF", "False", "NO", " 0", "0 ", "off\n"])
+def test_any_spelling_of_off_turns_the_folder_off(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from vibench.models import folder_on
+
+    monkeypatch.setenv("VIBENCH_CACHE", value)
+    assert not folder_on()
+
+
+@pytest.mark.parametrize("value", ["", "1", "on", "yes", "true"])
+def test_other_values_leave_the_folder_on(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from vibench.models import folder_on
+
+    monkeypatch.setenv("VIBENCH_CACHE", value)
+    assert folder_on()

@@ -80,9 +80,10 @@ class TooLarge(OSError):
 
 
 def folder_on() -> bool:
-    """Whether ``VIBENCH_CACHE`` leaves the cache folder on: ``0``, ``off``, ``false`` or ``no`` keep models in
-    memory, and nothing is read from the folder, nor imported from it (:class:`_CacheFinder`)."""
-    return os.environ.get("VIBENCH_CACHE", "1") not in OFF
+    """Whether ``VIBENCH_CACHE`` leaves the cache folder on: ``0``, ``off``, ``false`` or ``no``, in any case and
+    with spaces around (``OFF``, `` 0``: a switch meant for a hermetic run must not miss on spelling), keep models in
+    memory, and nothing is read from the folder, nor imported from it (:class:`_CacheFinder`). Unset or empty: on."""
+    return os.environ.get("VIBENCH_CACHE", "1").strip().lower() not in OFF
 
 
 def cache_dir() -> str:
