@@ -360,10 +360,11 @@ def _print_warnings(program: Any, sources: dict[str, str]) -> None:
 
 
 def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> None:
-    """At most MAX_SHOWN diagnostics, then how many more: a spec with thousands of errors answers fast."""
-    from vibench.compiler.diagnostics import MAX_SHOWN
+    """At most MAX_SHOWN diagnostics, then how many more: a spec with thousands of errors answers fast. The
+    counts take in the problems a pass counted but did not build (:attr:`Diagnostic.more`)."""
+    from vibench.compiler.diagnostics import MAX_SHOWN, counted
 
-    n = len(err.diagnostics)
+    n = counted(err.diagnostics)
     if ns.format == "json":
         report: dict[str, Any] = {"ok": False, "diagnostics": err.to_json(limit=MAX_SHOWN)}
         if n > MAX_SHOWN:
@@ -371,8 +372,8 @@ def _print_errors(err: Any, ns: argparse.Namespace, spec: str | None = None) -> 
         print(to_json(report, indent=2), file=own_stdout())
     else:
         print(err.render(limit=MAX_SHOWN), file=sys.stderr)
-        errors = sum(d.severity == "error" for d in err.diagnostics)
-        warned = sum(d.severity == "warning" for d in err.diagnostics)
+        errors = counted(d for d in err.diagnostics if d.severity == "error")
+        warned = counted(d for d in err.diagnostics if d.severity == "warning")
         counts = [f"{k:,} {word}{'s' if k != 1 else ''}" for k, word in
                   ((errors, "error"), (warned, "warning"), (n - errors - warned, "note")) if k or word == "error"]
         said = counts[0] if len(counts) == 1 else ", ".join(counts[:-1]) + " and " + counts[-1]

@@ -9,7 +9,9 @@ position, then ``= found`` / ``= hint`` notes. ``--format json`` prints :meth:`D
 Output stays small whatever the spec: every text field of a diagnostic is clipped to
 :data:`MAX_FIELD` characters, a long source line is shown as a window around the caret, "did you
 mean" compares short names only, and :meth:`SpecError.render` shows the first :data:`MAX_SHOWN`
-diagnostics, then how many more there are (all of them stay in ``SpecError.diagnostics``).
+diagnostics, then how many more there are. A pass builds at most :data:`MAX_DIAGNOSTICS` diagnostics and
+counts the rest on the last one it built (:attr:`Diagnostic.more`), so that 300,000 unknown keys take neither
+minutes nor gigabytes: :attr:`SpecError.total` and :func:`counted` stay exact.
 
 Rendered text is safe on a terminal whatever the spec holds: control characters (an escape sequence
 that would clear the screen or retitle the window, a carriage return that would hide text) and
@@ -39,6 +41,7 @@ from vibench.compiler.suggestions import suggest as suggest
 
 MAX_FIELD = 500  # characters of a message, expected, found, hint or note
 MAX_SHOWN = 50  # diagnostics rendered; the rest are counted
+MAX_DIAGNOSTICS = 1_000  # diagnostics a pass builds (validate: the first in file order); the rest are counted
 MAX_SOURCE_WIDTH = 160  # characters of a source line shown around the caret
 
 
@@ -63,6 +66,8 @@ class Diagnostic:
     # Reported at a user's setting (`with:`, a config key) although a template raised it: where it did
     # (the node's line in the template). Said in a note too; the editor links to it.
     origin: Pos | None = None
+    # Problems of this severity after this one that the pass counted but did not build (MAX_DIAGNOSTICS).
+    more: int = 0
 
     def __post_init__(self) -> None:
         for key in ("message", "node", "port", "expected", "found", "hint"):
@@ -176,8 +181,6 @@ def clip(text: str, limit: int = MAX_FIELD) -> str:
             cut = m.start()
             break
     return flat[:cut] + f"... ({len(flat) - cut:,} more characters)"
-
-
 
 
 @lru_cache(maxsize=16)
@@ -305,19 +308,29 @@ class SpecError(Exception):
     def codes(self) -> list[str]:
         return [d.code for d in self.diagnostics]
 
+    @property
+    def total(self) -> int:
+        """How many problems were found: the diagnostics, and those counted but not built (:func:`counted`)."""
+        return counted(self.diagnostics)
+
     def render(self, limit: int | None = MAX_SHOWN) -> str:
         """The diagnostics as text: the first ``limit`` (None: all), then how many more there are."""
         shown = self.diagnostics if limit is None else self.diagnostics[:limit]
         text = "\n\n".join(d.render(self.sources) for d in shown)
-        more = len(self.diagnostics) - len(shown)
+        more = self.total - len(shown)
         if more:
-            text += f"\n\n... and {more:,} more (the first {len(shown)} of {len(self.diagnostics):,} are shown)"
+            text += f"\n\n... and {more:,} more (the first {len(shown)} of {self.total:,} are shown)"
         return text
 
     def to_json(self, limit: int | None = None) -> list[dict]:
         """The diagnostics as JSON objects (the first ``limit``; None: all)."""
         shown = self.diagnostics if limit is None else self.diagnostics[:limit]
         return [d.to_json() for d in shown]
+
+
+def counted(diagnostics: Iterable[Diagnostic]) -> int:
+    """The problems ``diagnostics`` stand for: each, and the ones it counts after itself (:attr:`Diagnostic.more`)."""
+    return sum(1 + d.more for d in diagnostics)
 
 
 def _sort_key(d: Diagnostic) -> tuple:
