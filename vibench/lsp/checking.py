@@ -12,10 +12,12 @@ compiler reports at the document's setting although the template raised it (``Di
 A diagnostic in the document's own file read again from disk (``block: ./m.yaml#Inner`` in m.yaml: the
 compiler names that copy from the working folder) is placed in the document when the file saved holds the
 text checked; while the text differs from the saved file, it is shown at the reference, as another file's.
+At most :data:`MAX_PROBLEMS` diagnostics are placed; a last one says how many more there are.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import stat
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
     from vibench.compiler.ir import Pos, Program
 
 _LINE_END = re.compile(r"[\r\n\x85\u2028\u2029]")  # a line break of LSP's or YAML's
+
+MAX_PROBLEMS = 1000
+"""The most diagnostics of one check placed in the document (and published): a 1 MB line of 100,000 unknown keys
+has 100,000, more than any editor lists usefully; past it, one more says how many are not shown."""
 
 
 @dataclass(frozen=True)
@@ -214,36 +220,61 @@ def _saved_text(path: str) -> str | None:
     return saved[1:] if saved.startswith(BOM) else saved
 
 
-def problems(checked: Checked, outline: Outline, lines: Lines) -> list[Problem]:
-    """The diagnostics of ``checked`` placed in its text (see the module docstring)."""
+def problems(checked: Checked, outline: Outline, lines: Lines, limit: int = MAX_PROBLEMS) -> list[Problem]:
+    """The diagnostics of ``checked`` placed in its text (see the module docstring): the first ``limit`` of them,
+    then, when there are more, one placed where the first left out is, saying how many are left out."""
     out = []
     own = checked.own_names or {checked.display}
     keys = KeyIndex(outline)
+    spans = _Spans(checked.text)
     found: dict[str, str | None] = {}  # the real path of the file each reference names, looked up once
+    anchors: dict[str | None, tuple[int, int]] = {}  # where the document refers to each other file, found once
 
     def target(ref: str) -> str | None:
         if ref not in found:
             found[ref] = _spec_file(ref, checked.folder, checked.search_path)
         return found[ref]
 
-    for d in checked.diagnostics:
+    def place(d: Diagnostic) -> tuple[int, int, bool]:
+        """(start, end, whether the position is in the document itself)."""
         if d.pos is not None and d.pos.file in own:
             start = lines.line_col_offset(d.pos.line, d.pos.col)
-            end = start + (d.span if d.span > 1 else _token_length(checked.text, start))
-            end = min(end, _line_end(checked.text, start))
+            end = start + (d.span if d.span > 1 else spans.token_length(start))
+            return start, max(min(end, spans.line_end(start)), start), True
+        file = None if d.pos is None else d.pos.file
+        if file not in anchors:
+            anchors[file] = _anchor(d, outline, spans, target)
+        return *anchors[file], False
+
+    for d in checked.diagnostics[:limit]:
+        start, end, here = place(d)
+        if here:
             # an error reported at the user's setting, raised in a template: linked to the template's node
             origin = None if d.origin is None else (_file_path(d.origin.file), d.origin.line, d.origin.col)
-            end = max(end, start)
             out.append(Problem(d, start, end, message(d), origin, fix=fix_for(d, start, end, checked.text, keys),
                                elsewhere_at=_place(checked, d.origin)))
         else:
-            start, end = _anchor(d, outline, checked.text, target)
             where = None
             if d.pos is not None:
                 where = (_file_path(d.pos.file), d.pos.line, d.pos.col)
             prefix = f"in {d.pos}: " if d.pos is not None else ""
             out.append(Problem(d, start, end, prefix + message(d), where, elsewhere_at=_place(checked, d.pos)))
+    if len(checked.diagnostics) > limit:
+        out.append(_more(checked.diagnostics, limit, *place(checked.diagnostics[limit])[:2]))
     return out
+
+
+def _more(diagnostics: tuple[Diagnostic, ...], limit: int, start: int, end: int) -> Problem:
+    """The last problem of a check with more than ``limit`` diagnostics: how many are not shown, placed where the
+    first of them is."""
+    from vibench.compiler.diagnostics import Diagnostic, counted
+
+    total = counted(diagnostics)  # (a diagnostic may count problems the compiler found and did not build)
+    left = total - limit
+    d = Diagnostic("more", f"{left:,} more problem{'s' * (left != 1)} not shown: vibench-lsp shows the first "
+                           f"{limit:,} of the {total:,} this check found", None, severity="note",
+                   hint="fix these first; the others are shown as fewer remain")
+    return Problem(d, start, end, message(d))
 
 
 def _spec_file(ref: str, folder: str | None, search_path: tuple[str, ...]) -> str | None:
@@ -287,28 +318,48 @@ def message(d: Diagnostic) -> str:
     return "\n".join(lines)
 
 
-def _token_length(text: str, start: int) -> int:
-    """Characters of the value at ``start``: a quoted string, a name or number, or one. A name holds any character
-    beyond ASCII but a space (`😀𝕏`, which the compiler refuses, E106: `😀` is no letter, so only it was underlined)."""
-    if start >= len(text):
-        return 0
-    quote = text[start]
-    if quote in "'\"":
-        end = text.find(quote, start + 1)
-        return end - start + 1 if end > start else 1
-    end = start
-    while end < len(text) and (text[end].isalnum() or text[end] in "_-.$/#"
-                               or not (text[end].isascii() or text[end].isspace())):
-        end += 1
-    return max(end - start, 1)
+class _Spans:
+    """Where a line and a value end in ``text``, each found by a look-up: its line breaks and quotes are listed
+    once, when first asked for, so that placing N diagnostics on a line of L characters costs about L + N, not
+    N x L (a search to the line's end for each of 100,000 diagnostics on a 1 MB line held the server for hours)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._breaks: list[int] | None = None
+        self._quotes: dict[str, list[int]] = {}
+        self._names: dict[int, int] = {}  # the length of the name at an offset, once measured
+
+    def line_end(self, start: int) -> int:
+        """The offset of the first line break at or after ``start`` (the end of the text when none is)."""
+        if self._breaks is None:
+            self._breaks = [found.start() for found in _LINE_END.finditer(self.text)]
+        at = bisect.bisect_left(self._breaks, start)
+        return self._breaks[at] if at < len(self._breaks) else len(self.text)
+
+    def token_length(self, start: int) -> int:
+        """Characters of the value at ``start``: a quoted string, a name or number, or one. A name holds any
+        character beyond ASCII but a space (`😀𝕏`, which the compiler refuses, E106: `😀` is no letter, so only it
+        was underlined)."""
+        text = self.text
+        if start >= len(text):
+            return 0
+        quote = text[start]
+        if quote in "'\"":
+            if quote not in self._quotes:
+                self._quotes[quote] = [found.start() for found in re.finditer(quote, text)]
+            quotes = self._quotes[quote]
+            at = bisect.bisect_right(quotes, start)  # the next quote of the kind after the opening one
+            return quotes[at] - start + 1 if at < len(quotes) else 1
+        if start not in self._names:
+            end = start
+            while end < len(text) and (text[end].isalnum() or text[end] in "_-.$/#"
+                                       or not (text[end].isascii() or text[end].isspace())):
+                end += 1
+            self._names[start] = max(end - start, 1)
+        return self._names[start]
 
 
-def _line_end(text: str, start: int) -> int:
-    found = _LINE_END.search(text, start)
-    return len(text) if found is None else found.start()
-
-
-def _anchor(d: Diagnostic, outline: Outline, text: str, target: Callable[[str], str | None]) -> tuple[int, int]:
+def _anchor(d: Diagnostic, outline: Outline, spans: _Spans, target: Callable[[str], str | None]) -> tuple[int, int]:
     """Where the document refers to the file a diagnostic is in: the first node whose `block:` names that file
     (:func:`_reference_to`), else `extends:`, a PHM `model: name`; else the first line."""
     candidates: list[tuple[str | int, ...]] = [("extends",), ("model", "name")]
@@ -320,7 +371,7 @@ def _anchor(d: Diagnostic, outline: Outline, text: str, target: Callable[[str], 
         entry = outline.entry(path)
         if entry is not None and entry.value_span is not None:
             return entry.value_span
-    return 0, _line_end(text, 0)
+    return 0, spans.line_end(0)
 
 
 def _reference_to(file: str, outline: Outline, target: Callable[[str], str | None]) -> tuple[str | int, ...] | None:

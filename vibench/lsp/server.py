@@ -1,18 +1,19 @@
 """The language server: pygls glue between LSP messages and the features of this package.
 
-Threads and timing. Requests (completion, hover, definition, symbols, code actions) run on the
-event loop and read only the current text, its outline (cached per version) and the last good
-check, so they never wait for a compile. Whether a document is a spec at all is told from its
-top-level keys (:mod:`vibench.lsp.spec_kind`), so a large file that is none (``package-lock.json``)
-never has an outline, and one beyond vibench-compile's 16 MiB is not read at all (the user is told
-once). Checks run one at a time on a worker thread: an edit (re)starts a per-document timer of
-``debounce`` seconds; when it fires, the text of that moment is compiled and its diagnostics
-published, unless a newer edit arrived meanwhile (that one's timer publishes). Opening a document
-checks it at once, saving one re-checks every open document (a template it extends may be the file
-saved). `exit` ends the process at once, also in the middle of a check: the worker is a daemon thread,
-and a busy one is not waited for (:mod:`vibench.lsp.worker`). A background thread imports the compiler
-and reads the block catalogue and the library while the client is still starting, so that the first
-request does not pay for it.
+Threads and timing. Requests (completion, hover, definition, symbols, code actions) run on the event
+loop and read only the current text, its outline (cached per version) and the last good check, so
+they never wait for a compile. Whether a document is a spec at all is told from its top-level keys
+(:mod:`vibench.lsp.spec_kind`), so a large file that is none (``package-lock.json``) never has an
+outline, and one beyond vibench-compile's 16 MiB is not read at all (the user is told once). Checks
+run one at a time on a worker thread: an edit (re)starts a per-document timer of ``debounce``
+seconds; when it fires, the text of that moment is compiled, its diagnostics placed in it (on the
+worker too: at most :data:`~vibench.lsp.checking.MAX_PROBLEMS`) and published, unless a newer edit
+arrived meanwhile (that one's timer publishes). Opening a document checks it at once, saving one
+re-checks every open document (a template it extends may be the file saved). `exit` ends the process
+at once, also in the middle of a check: the worker is a daemon thread, and a busy one is not waited
+for (:mod:`vibench.lsp.worker`). A background thread imports the compiler and reads the block
+catalogue and the library while the client is still starting, so that the first request does not pay
+for it.
 
 Streams and text. The protocol has private copies of standard input and output; what the process
 prints (a plug-in's ``print`` or ``os.write(1, ...)``) goes to standard error (:mod:`vibench.lsp.stdio`).
@@ -26,7 +27,6 @@ whose parameters do not read), with pygls' workarounds there too. Every text the
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -45,7 +45,10 @@ from vibench.lsp.completion import span_range
 from vibench.lsp.document import Document
 from vibench.lsp.outline import Outline, outline
 from vibench.lsp.protocol import VibenchProtocol
+from vibench.lsp.settings import configure as _configure
+from vibench.lsp.settings import debounce_option
 from vibench.lsp.stdio import MAX_MESSAGE_BYTES, Refused, read_message
+from vibench.lsp.text import Lines
 from vibench.lsp.worker import Worker
 
 logger = logging.getLogger("vibench.lsp")
@@ -53,6 +56,10 @@ logger = logging.getLogger("vibench.lsp")
 DEBOUNCE = 0.1
 """Seconds of quiet after an edit before the document is checked."""
 TRIGGER_CHARACTERS = [".", "/", ":", ",", "[", "{", " "]
+
+# what a check hands the event loop: the check, outline and placed diagnostics of a spec; (None, None, None) for a
+# document that is no spec; None for one superseded while it waited
+_CheckResult = tuple[checking.Checked, Outline, list[checking.Problem]] | tuple[None, None, None] | None
 
 
 class VibenchServer(LanguageServer):
@@ -115,6 +122,10 @@ class VibenchServer(LanguageServer):
 
     def open(self, uri: str, text: str, version: int | None, language_id: str | None = None) -> Document:
         path = to_fs_path(uri) if uri.startswith("file:") else None
+        # A path holding a NUL (`file:///x/%00a.yaml`) names no file: the document is checked as an unsaved one (each
+        # os call on the path raised ValueError, and every check failed as a bug in the server)
+        if path is not None and "\0" in path:
+            path = None
         kind = self.workspace.position_encoding
         encoding = str(getattr(kind, "value", kind) or "utf-16")  # an enum member, or its value
         doc = self.docs[uri] = Document(uri, path, text, version, encoding, language_id=language_id)
@@ -158,17 +169,20 @@ class VibenchServer(LanguageServer):
         text, version, revision, name = doc.text, doc.version, doc.revision, doc.name
         search = self.catalog.search_path
 
-        def run() -> tuple[checking.Checked, Outline] | tuple[None, None] | None:
-            """The check and outline of a spec; (None, None): not a spec; None: superseded."""
+        def run() -> _CheckResult:
+            """The check, outline and placed diagnostics of a spec; (None, None, None): not a spec; None:
+            superseded. The diagnostics are placed here too, not on the event loop: 100,000 of them on a 1 MB line
+            take a while even placed in linear time, and requests are answered meanwhile."""
             current = self.docs.get(uri)
             if current is None or current.version != version:
                 return None  # superseded while waiting for the worker
             if not spec_kind.is_spec(text, name):  # from the top-level keys: no outline of a non-spec
-                return None, None
+                return None, None, None
             self.catalog.blocks()  # the registry fully loaded before the compiler reads it
-            return checking.check(text, doc.path, version, search, doc.encoding), outline(text)
+            checked, text_outline = checking.check(text, doc.path, version, search, doc.encoding), outline(text)
+            return checked, text_outline, checking.problems(checked, text_outline, Lines(text, doc.encoding))
 
-        def guarded() -> tuple[checking.Checked, Outline] | tuple[None, None] | None:
+        def guarded() -> _CheckResult:
             """run(), whose BaseException (a plug-in's KeyboardInterrupt as the registry imports it, say) is
             reported as a failure: raised in the event loop, a KeyboardInterrupt would end the server."""
             try:
@@ -182,14 +196,14 @@ class VibenchServer(LanguageServer):
         current = self.docs.get(uri)
         if result is None or current is None or current.version != version:
             return
-        checked, text_outline = result
+        checked, text_outline, placed = result
         current.know(revision, checked is not None)
-        if checked is None or text_outline is None:  # not a spec: nothing to say
+        if checked is None or text_outline is None or placed is None:  # not a spec: nothing to say
             self.publish(current, [])
             return
         current.adopt(text_outline)
         current.record(checked)
-        current.problems = checking.problems(checked, text_outline, current.lines)
+        current.problems = placed
         self.publish(current, [_lsp_diagnostic(current, p) for p in current.problems])
         if not self._library_warm:  # after the first check, read the rest while the user reads
             self._library_warm = True
@@ -233,27 +247,6 @@ def _lsp_diagnostic(doc: Document, p: checking.Problem) -> t.Diagnostic:
     return t.Diagnostic(range=span_range(doc, p.start, p.end), message=visible.visible(p.message), code=d.code,
                         source="vibench", severity=severity,
                         related_information=related, data=navigation.fix_data(doc, p.fix) if p.fix else None)
-
-
-def _configure(ls: VibenchServer, options: dict[str, Any]) -> None:
-    """Settings from `initializationOptions` or `workspace/didChangeConfiguration` (`vibench: {...}`):
-    ``specPath`` (folders on the spec search path after the command line's; each setting replaces the folders
-    of the one before) and ``debounceMs``; a setting left out keeps its value."""
-    extra = options.get("specPath")
-    if isinstance(extra, list):
-        folders = [str(folder) for folder in extra]
-        # No path holds a NUL: os.scandir raised ValueError on it, and every library reference was an internal
-        # error. Such a folder is left off the path, and the user told why (the other folders are searched).
-        for folder in (folder for folder in folders if "\0" in folder):
-            message = (f"vibench-lsp: the specPath folder {json.dumps(folder)} is not searched: it holds a NUL "
-                       "character (`\\0`), which no path can hold")
-            logger.warning("%s", message)
-            ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=visible.visible(message)))
-        usable = [folder for folder in folders if "\0" not in folder]
-        ls.catalog.set_folders([os.path.abspath(os.path.expanduser(folder)) for folder in usable])
-    debounce = options.get("debounceMs")
-    if isinstance(debounce, int | float) and not isinstance(debounce, bool):
-        ls.debounce = max(0.0, float(debounce) / 1000)
 
 
 def create_server(search_path: list[str] | None = None, debounce: float = DEBOUNCE) -> VibenchServer:
@@ -375,7 +368,7 @@ def serve(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vibench-lsp", description="The vibench language server (LSP over stdio).")
     parser.add_argument("--spec-path", "-I", action="append", default=[], metavar="DIR",
                         help="extra folder for `extends:` and spec references (also VIBENCH_SPEC_PATH)")
-    parser.add_argument("--debounce-ms", type=float, default=DEBOUNCE * 1000,
+    parser.add_argument("--debounce-ms", type=debounce_option, default=DEBOUNCE * 1000,
                         help="quiet time after an edit before checking (default %(default)g)")
     parser.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (the default and only mode)")
     parser.add_argument("--version", action="version", version=f"vibench-lsp {__version__}")
@@ -383,7 +376,7 @@ def serve(argv: list[str] | None = None) -> int:
     env: Any = os.environ.get("VIBENCH_SPEC_PATH", "")
     search = [os.path.abspath(p) for p in [*ns.spec_path, *env.split(os.pathsep)] if p]
     channel_in, channel_out = take_stdio()  # before anything else runs: a plug-in's print goes to stderr
-    server = create_server(search, max(0.0, ns.debounce_ms / 1000))
+    server = create_server(search, ns.debounce_ms / 1000)
     server.start_io(channel_in, channel_out)
     if server._checker.busy():
         # A check (or the warm-up) is still running: end now, without waiting for it, and without

@@ -12,7 +12,8 @@ a ``Content-Length`` it could not allocate (MemoryError at 100000000000000, Over
 for 4 GB at ``4000000000`` and lost every message after it, and took ``content-length:`` (header names are
 case-insensitive) for no header. A length beyond :data:`MAX_MESSAGE_BYTES` is refused without reading its body
 (:class:`Refused`); what follows a refused or malformed header is skipped up to the next ``Content-Length``
-header, so the client's later messages are read (a valid JSON body holds no line that looks like one).
+header, so the client's later messages are read (a valid JSON body holds no line that looks like one). So is a
+header block with two ``Content-Length`` headers that disagree.
 """
 
 from __future__ import annotations
@@ -98,9 +99,9 @@ class Refused:
 def read_message(stream: BinaryIO) -> bytes | Refused | None:
     """The body of the next message on ``stream`` (``Name: value`` header lines, the names in any case, then an
     empty line, then ``Content-Length`` bytes); :class:`Refused` for one too long to read; None at the end of the
-    stream. Bytes that are no message, and a header block without a length, with a line that is no header, or
-    beyond :data:`MAX_HEADER_LINES` lines or :data:`MAX_HEADER_BYTES` bytes, are skipped, with a line in the log,
-    up to the next header. Blocks until a message has come."""
+    stream. Bytes that are no message, and a header block without a length, with a line that is no header, with
+    two lengths that disagree, or beyond :data:`MAX_HEADER_LINES` lines or :data:`MAX_HEADER_BYTES` bytes, are
+    skipped, with a line in the log, up to the next header. Blocks until a message has come."""
     while True:
         headers = _headers(stream)
         if headers is None:
@@ -112,7 +113,7 @@ def read_message(stream: BinaryIO) -> bytes | Refused | None:
             b"no Content-Length" if length is None else b"Content-Length %r is no number of bytes" % length[:40]
         )
         logger.warning("vibench-lsp: a message skipped: %s", problem.decode("ascii", "replace"))
-    digits = length.lstrip(b"0") or b"0"  # `0007` is 7, however many zeros it is written with
+    digits = _digits(length)
     if len(digits) > 20 or int(digits) > MAX_MESSAGE_BYTES:  # (a 10,000-digit length is no int to make)
         return Refused(digits[:40].decode("ascii"))
     body = stream.read(int(digits))
@@ -141,6 +142,7 @@ def _headers(stream: BinaryIO) -> dict[bytes, bytes] | None:
         logger.warning("vibench-lsp: %d bytes that are no message skipped", skipped)
     headers: dict[bytes, bytes] = {}
     lines, size = 0, 0
+    disagree = b""
     while line not in (b"\r\n", b"\n"):
         lines, size = lines + 1, size + len(line)
         if lines > MAX_HEADER_LINES or size > MAX_HEADER_BYTES:
@@ -148,8 +150,21 @@ def _headers(stream: BinaryIO) -> dict[bytes, bytes] | None:
         elif (header := _HEADER.fullmatch(line)) is None:
             headers[b""] = b"a header line is no `Name: value`: %r" % line[:80]
         else:
-            headers[header.group(1).lower()] = header.group(2).strip(b" \t")
+            name, value = header.group(1).lower(), header.group(2).strip(b" \t")
+            if name == b"content-length" and name in headers and _digits(headers[name]) != _digits(value):
+                disagree = b"two Content-Length headers disagree: %s and %s" % (headers[name][:40], value[:40])
+            headers[name] = value
         line = stream.readline(MAX_HEADER_LINE)
         if not line:
             return None
+    if disagree and b"content-length" in headers:
+        # a block with no length to trust: whichever was taken (pygls' reader took the last) read the wrong body,
+        # and a longer one swallowed the next request
+        del headers[b"content-length"]
+        headers[b""] = disagree
     return headers
+
+
+def _digits(length: bytes) -> bytes:
+    """A length as written without its leading zeros: `0007` is 7, however many zeros it is written with."""
+    return length.lstrip(b"0") or b"0"
