@@ -229,14 +229,16 @@ def test_a_key_is_written_whatever_its_repr_does(tiny: types.ModuleType) -> None
         def __repr__(self) -> str:
             raise RuntimeError("no")
 
-    assert _key(deep) == "<tuple key: repr raised RecursionError>"
-    assert _key(Loud()) == "<Loud key: repr raised RuntimeError>"
+    # written part by part without recursion (tests/test_checkpoint_keys_1207.py): as far as shown; an object by its
+    # type, its repr never called
+    assert _key(deep) == "(" * 120 + "..."
+    assert _key(Loud()) == "<Loud object>"
     texts = []
     for load in (tiny.load_reference_state_dict, runtime_loader):
         with pytest.raises(KeyError) as info:
-            load(tiny.Tiny(), {deep: torch.zeros(2)})
+            load(tiny.Tiny(), {deep: torch.zeros(2), Loud(): torch.zeros(2)})
         texts.append(str(info.value))
-    assert all("<tuple key: repr raised RecursionError> (Tensor)" in text for text in texts), texts
+    assert all("(" * 120 + "... (Tensor), <Loud object> (Tensor)" in text for text in texts), texts
 
 
 # --------------------------------------------------------------------------------------------

@@ -129,8 +129,8 @@ def load_reference_state_dict(model: torch.nn.Module,
     cannot hold (float64's 1e300 in a float32 model: inf) or, under ``strict``, a missing
     or unexpected key raises
     :class:`ReferenceCheckpointError` listing them (at most 8 of each kind, each key as ``repr``
-    writes it and clipped), before anything is copied; when per-system classification heads are
-    why, the message says which ``num_classes`` the checkpoint was trained with, and when no key
+    writes it, clipped, a tensor in it by its shape), before anything is copied; when per-system classification
+    heads are why, the message says which ``num_classes`` the checkpoint was trained with, and when no key
     starts with ``prefix`` but most share another that fits, it names that one. Should copying fail
     all the same (a module's own loading hook), the overwritten tensors are restored before the
     error propagates. A ``model`` that is no ``torch.nn.Module``, a ``strict`` or ``weights_only`` that is no
@@ -316,13 +316,13 @@ def _checked(state_dict: Any) -> Mapping[str, torch.Tensor]:
             "(a Lightning checkpoint keeps it under 'state_dict')"
         )
     _short_keys(state_dict)
-    bad = [f"{_key(key)} ({_flaw(value) or 'Tensor'})" for key, value in state_dict.items()
-           if not isinstance(key, str) or _flaw(value)]
-    if bad:
+    bad = [(key, value) for key, value in state_dict.items() if not isinstance(key, str) or _flaw(value)]
+    if bad:  # written out: the 8 listed, the rest counted
+        shown = [f"{_key(key)} ({_flaw(value) or 'Tensor'})" for key, value in bad[:8]]
         expanded = any(_flaw(value).startswith("expanded") for value in state_dict.values())
         raise ReferenceCheckpointError(_bounded(
             f"a reference checkpoint maps names (str) to tensors; {_count(len(bad), 'entry does', 'entries do')} "
-            f"not: {_listing(bad)}" + (f". {EXPANDED_HINT}" if expanded else "")
+            f"not: {_listing(shown, total=len(bad))}" + (f". {EXPANDED_HINT}" if expanded else "")
         ))
     return state_dict
 
