@@ -206,40 +206,42 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
     own, converted = model.state_dict(), dict[str, torch.Tensor]()
 
-    def key(k) -> str:  # as repr writes it, clipped; a tuple of over 100,000 shared parts (2**60: no end) part by part
-        import itertools
+    def key(k) -> str:  # as repr writes it, part by part and only as far as shown (2**60 shared parts: no end)
+        def leaf(v) -> str:  # a str sliced before its repr is made; a tensor or other object by its type, not its repr
+            if isinstance(v, (str, bytes)) or type(v) in (float, complex, bool, type(None)):
+                return repr(v[:124] if isinstance(v, (str, bytes)) else v)
+            if type(v) is int:
+                return repr(v) if v.bit_length() <= 492 else f"<int of {v.bit_length():,} bits>"
+            if isinstance(v, torch.Tensor):
+                return f"<{type(v).__name__} {list(v.shape)} {str(v.dtype)[6:]}>"
+            return f"<{type(v).__name__} object>"
 
-        sizes, todo = dict[int, int](), [(k, False)]  # the parts it has written out, each distinct one sized once
-        while todo:
-            item, counted = todo.pop()
-            if type(item) in (tuple, frozenset) and id(item) not in sizes:
-                if counted:
-                    sizes[id(item)] = min(100_001, 1 + sum(sizes.get(id(part), 1) for part in item))
-                else:
-                    todo += [(item, True), *((part, False) for part in item)]
-        out, todo = list[str](), [(k, False)]  # an object, or (True) text written as it is
+        def parts(item):  # a tuple's or frozenset's text (True) and parts (False), one at a time
+            empty = type(item) is frozenset and not item
+            ends = ("(", ",)" if len(item) == 1 else ")") if type(item) is tuple else ("frozenset({", "})")
+            yield True, "frozenset(" if empty else ends[0]
+            for at, part in enumerate(item):
+                yield from [(True, ", "), (False, part)] if at else [(False, part)]
+            yield True, ")" if empty else ends[1]
+
+        out, todo = list[str](), [iter([(False, k)])]
         try:
-            if sizes.get(id(k), 1) <= 100_000:
-                out, todo = [repr(k)], []
             while todo and sum(map(len, out)) < 123:
-                item, text = todo.pop()
-                if text or type(item) not in (tuple, frozenset):
-                    out.append(item if text else repr(item[:124] if isinstance(item, (str, bytes)) else item))
-                    continue
-                ends = ("(", ",)" if len(item) == 1 else ")") if type(item) is tuple else ("frozenset({", "})")
-                ends = ("frozenset(", ")") if type(item) is frozenset and not item else ends
-                pieces = [(ends[0], True)]
-                for at, part in enumerate(itertools.islice(item, 123)):
-                    pieces += [(", ", True), (part, False)] if at else [(part, False)]
-                todo += reversed([*pieces, (ends[1], True)])
-        except Exception as err:  # a tuple nested past the recursion limit
-            return f"<{type(k).__name__} key: repr raised {type(err).__name__}>"
+                step = next(todo[-1], None)
+                if step is None:
+                    todo.pop()
+                elif step[0] or type(step[1]) not in (tuple, frozenset):
+                    out.append(step[1] if step[0] else leaf(step[1]))
+                else:
+                    todo.append(parts(step[1]))
+        except Exception as err:  # a trusted file's object: a tensor subclass whose shape raises
+            return f"<{type(k).__name__} key: writing it raised {type(err).__name__}>"
         written = "".join(out)
         return written if len(written) <= 122 else written[:120] + "..."
 
-    def listing(items: list) -> str:
+    def listing(items: list, write=str) -> str:  # the first 8 written, the rest counted
         more = f", ... ({len(items) - 8} more)" if len(items) > 8 else ""
-        return f"({len(items)}): " + ", ".join(items[:8]) + more
+        return f"({len(items)}): " + ", ".join(map(write, items[:8])) + more
 
     def renamed(k):
         for pattern, replacement in renames if isinstance(k, str) else ():
@@ -527,9 +529,10 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     if not isinstance(state_dict, dict):
         raise error(f"a reference checkpoint is a mapping of names to tensors, found {type(state_dict).__name__}")
     # A rename's time grows with a key's length; the library's longest model key has 84 characters.
-    long = [f"{key(k)} ({len(k):,} characters)" for k in state_dict if isinstance(k, str) and len(k) > 1024]
+    long = [k for k in state_dict if isinstance(k, str) and len(k) > 1024]
     if long:
-        raise error(f"a reference checkpoint's keys have at most 1,024 characters; nothing was loaded: {listing(long)}")
+        lengths = listing(long, lambda k: f"{key(k)} ({len(k):,} characters)")
+        raise error(f"a reference checkpoint's keys have at most 1,024 characters; nothing was loaded: {lengths}")
     # As written, or the keys that start with `prefix`, without it (a Lightning module's; TCN's own keys start with
     # `network.` too: the reading that names more of the model's keys).
     ours = {
@@ -538,11 +541,12 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     named = [len({renamed(k) for k in entries} & own.keys()) for entries in (ours, state_dict)]
     if ours and (not any(k.startswith(prefix) for k in own) or named[0] > named[1]):
         state_dict = ours
-    bad = [f"{key(k)} ({flaw(v) or 'Tensor'})" for k, v in state_dict.items() if flaw(v) or not isinstance(k, str)]
+    bad = [(k, v) for k, v in state_dict.items() if flaw(v) or not isinstance(k, str)]
     if bad:
+        entries = listing(bad, lambda entry: f"{key(entry[0])} ({flaw(entry[1]) or 'Tensor'})")
         expanded = any(flaw(v).startswith("expanded") for v in state_dict.values())
         hint = ". An expanded tensor holds more elements than it stores: save it .contiguous()" if expanded else ""
-        raise error(f"a reference checkpoint maps names (str) to tensors; entries that do not {listing(bad)}{hint}")
+        raise error(f"a reference checkpoint maps names (str) to tensors; entries that do not {entries}{hint}")
     for k, v in state_dict.items():
         new = renamed(k)
         # values are compared only at a key of the model's, of its shape: no more elements than the model has
@@ -578,7 +582,7 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         problems.append(f"values the model's dtype cannot hold {listing(overflowing)}")
     for what, keys in (("missing", missing), ("unexpected", unexpected)) if strict else ():
         if keys:
-            problems.append(f"{what} {listing([key(k) for k in keys])}")
+            problems.append(f"{what} {listing(keys, key)}")
     if problems:
         raise error(
             f"the reference checkpoint does not fit {name} after renaming; nothing was loaded: " + "; ".join(problems)
