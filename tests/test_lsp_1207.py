@@ -166,6 +166,22 @@ def test_past_the_limit_one_more_diagnostic_says_how_many_are_not_shown() -> Non
     assert len(checking.problems(checked, outline(text), Lines(text), limit=5)) == 5  # none left out: no note
 
 
+def test_the_problems_the_compiler_counted_past_its_own_cap_are_said_too() -> None:
+    """Validation builds 1,000 diagnostics and counts the rest on the last (Diagnostic.more): at the same cap the
+    server showed its 1,000 and no `more` problem, for exactly the 100,000-key case the cap was made for."""
+    from vibench.compiler.diagnostics import MAX_DIAGNOSTICS
+
+    text = "vibench: 1\n" + "".join(f"k{i}: 1\n" for i in range(MAX_DIAGNOSTICS + 7))
+    checked = checking.check(text, None, 1, [])
+    assert len(checked.diagnostics) == MAX_DIAGNOSTICS
+    placed = checking.problems(checked, outline(text), Lines(text), limit=MAX_DIAGNOSTICS)
+    assert len(placed) == MAX_DIAGNOSTICS + 1
+    assert placed[-1].diagnostic.code == "more"
+    assert placed[-1].message.startswith(f"7 more problems not shown: vibench-lsp shows the first {MAX_DIAGNOSTICS:,} "
+                                         f"of the {MAX_DIAGNOSTICS + 7:,}")
+    assert text[placed[-1].start:placed[-1].end] == f"k{MAX_DIAGNOSTICS - 1}"  # at the last shown
+
+
 def test_diagnostics_are_placed_on_the_checker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """Placing ran on the event loop: while it did (hours for a 1 MB line), no request was answered."""
     threads: list[str] = []
@@ -275,6 +291,23 @@ def test_a_document_whose_path_holds_a_nul_is_checked_as_unsaved() -> None:
     (published,) = sent.of("textDocument/publishDiagnostics")
     assert [d["code"] for d in published["diagnostics"]] == ["E101"]
     assert sent.of("window/logMessage") == []  # was "checking failed (a bug): ValueError: embedded null byte"
+
+
+def test_a_document_whose_path_holds_a_lone_surrogate_is_checked_as_unsaved() -> None:
+    uri = "file:///tmp/x/\ud800a.vibench.yaml"  # valid JSON; no OS call takes the path
+    paths: list[str | None] = []
+
+    async def session(server: Any, sent: _Sent) -> None:
+        _receive(server, {"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "yaml", "version": 1, "text": "vibench: 1\nk0: 1\n"}}})
+        paths.append(server.docs[uri].path)
+        await _until(lambda: sent.of("textDocument/publishDiagnostics"), "diagnostics")
+
+    sent = _in_process(session)
+    assert paths == [None]
+    (published,) = sent.of("textDocument/publishDiagnostics")
+    assert [d["code"] for d in published["diagnostics"]] == ["E101"]
+    assert sent.of("window/logMessage") == []  # was "checking failed (a bug): UnicodeEncodeError"
 
 
 # --------------------------------------------------------------------------------------------

@@ -259,14 +259,18 @@ def problems(checked: Checked, outline: Outline, lines: Lines, limit: int = MAX_
                 where = (_file_path(d.pos.file), d.pos.line, d.pos.col)
             prefix = f"in {d.pos}: " if d.pos is not None else ""
             out.append(Problem(d, start, end, prefix + message(d), where, elsewhere_at=_place(checked, d.pos)))
-    if len(checked.diagnostics) > limit:
-        out.append(_more(checked.diagnostics, limit, *place(checked.diagnostics[limit])[:2]))
+    from vibench.compiler.diagnostics import counted
+
+    shown = min(len(checked.diagnostics), limit)
+    if shown and counted(checked.diagnostics) > shown:  # (the compiler too counts problems past its own 1,000)
+        first_left = checked.diagnostics[limit] if len(checked.diagnostics) > limit else checked.diagnostics[-1]
+        out.append(_more(checked.diagnostics, shown, *place(first_left)[:2]))
     return out
 
 
 def _more(diagnostics: tuple[Diagnostic, ...], limit: int, start: int, end: int) -> Problem:
-    """The last problem of a check with more than ``limit`` diagnostics: how many are not shown, placed where the
-    first of them is."""
+    """The last problem of a check that found more than the ``limit`` shown: how many are not shown, placed where the
+    first of them is (or, for those the compiler counted and did not build, where the last shown is)."""
     from vibench.compiler.diagnostics import Diagnostic, counted
 
     total = counted(diagnostics)  # (a diagnostic may count problems the compiler found and did not build)

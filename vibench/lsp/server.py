@@ -124,7 +124,7 @@ class VibenchServer(LanguageServer):
         path = to_fs_path(uri) if uri.startswith("file:") else None
         # A path holding a NUL (`file:///x/%00a.yaml`) names no file: the document is checked as an unsaved one (each
         # os call on the path raised ValueError, and every check failed as a bug in the server)
-        if path is not None and "\0" in path:
+        if path is not None and ("\0" in path or not _encodable(path)):  # (nor one of a lone surrogate, `\ud800`)
             path = None
         kind = self.workspace.position_encoding
         encoding = str(getattr(kind, "value", kind) or "utf-16")  # an enum member, or its value
@@ -389,3 +389,13 @@ def serve(argv: list[str] | None = None) -> int:
                 pass
         os._exit(server.exit_code)
     return server.exit_code
+
+
+def _encodable(path: str) -> bool:
+    """Whether ``path`` can be given to the OS: a lone surrogate in a URI (`file:///x/\ud800a.yaml`, valid JSON) cannot
+    be encoded, and every os call on it raised UnicodeEncodeError, a check failed as a bug in the server."""
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        return False
+    return True
