@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from vibench.compiler import library_index, resolve
+from vibench.compiler import library_index, resolve, spec_walk
 from vibench.compiler.cli import main
 from vibench.compiler.library_index import LIST_BUDGET_NODES, LIST_NODES, ListingBudget, describe
 from vibench.compiler.listing_check import most_nodes
@@ -297,7 +297,7 @@ def test_schema_never_replaces_a_template_past_the_walks_limits(
     for i in range(5):
         _write(tmp_path, f"d{i}/T", SMALL)
     late = tmp_path / "d4" / "T.yaml"
-    monkeypatch.setattr(library_index, "WALK_FOLDERS", 3)
+    monkeypatch.setattr(spec_walk, "WALK_FOLDERS", 3)
     assert main(["schema", "-I", str(tmp_path), "-o", str(late)]) == 2
     assert REFUSED in capsys.readouterr().err and late.read_text() == SMALL
     config = tmp_path / "config.json"  # any JSON: it may be a spec

@@ -253,8 +253,9 @@ def _deny(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
 
 def test_an_unreadable_spec_path_folder_is_said_to_be_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from vibench.compiler.library_index import list_templates, template_entries, walk_specs
+    from vibench.compiler.library_index import list_templates, template_entries
     from vibench.compiler.reference_templates import template_hint
+    from vibench.compiler.spec_walk import walk_specs
 
     (tmp_path / "noread" / "fam").mkdir(parents=True)
     (tmp_path / "noread" / "fam" / "T.json").write_text((ROOT / "examples" / "tiny_cnn.json").read_text())

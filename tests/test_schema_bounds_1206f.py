@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from vibench.compiler import library_index, resolve
+from vibench.compiler import library_index, resolve, spec_walk
 from vibench.compiler.cli import main
-from vibench.compiler.library_index import BudgetedLibrary, ListingBudget, NotRead, walk_specs
+from vibench.compiler.library_index import BudgetedLibrary, ListingBudget, NotRead
 from vibench.compiler.resolve import LIBRARY_DIR
+from vibench.compiler.spec_walk import walk_specs
 from vibench.schemas.template_schema import recording_left_out, templates_on_path
 
 SMALL = """\
@@ -234,7 +235,7 @@ def _tree(root: Path, folders: int) -> None:
 
 @pytest.fixture
 def listed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The folders library_index lists, in order."""
+    """The folders spec_walk lists, in order."""
     seen: list[str] = []
     real = os.scandir
 
@@ -242,7 +243,7 @@ def listed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(str(path))
         return real(path)
 
-    monkeypatch.setattr(library_index.os, "scandir", counted)
+    monkeypatch.setattr(spec_walk.os, "scandir", counted)
     return seen
 
 
@@ -251,7 +252,7 @@ def test_the_walk_reads_at_most_walk_folders_folders(
 ) -> None:
     """`--list -I ~` listed every folder of a home before it cut the listing at 1,000 templates."""
     _tree(tmp_path, 10)
-    monkeypatch.setattr(library_index, "WALK_FOLDERS", 4)
+    monkeypatch.setattr(spec_walk, "WALK_FOLDERS", 4)
     walk = walk_specs(str(tmp_path))
     assert len(listed) == 4  # the folder itself and d000, d001, d002, in that order
     assert listed == [str(tmp_path), *(str(tmp_path / f"d{i:03d}") for i in range(3))]
@@ -265,10 +266,10 @@ def test_the_walk_reads_at_most_walk_entries_entries(tmp_path: Path, monkeypatch
     """A folder of a million files is read no further than the limit."""
     for i in range(30):
         _write(tmp_path, f"T{i:02d}", SMALL)
-    monkeypatch.setattr(library_index, "WALK_ENTRIES", 10)
+    monkeypatch.setattr(spec_walk, "WALK_ENTRIES", 10)
     walk = walk_specs(str(tmp_path))
     assert len(walk.paths) == 10 and walk.stopped == "after reading 10 files and folders"
-    monkeypatch.setattr(library_index, "WALK_ENTRIES", 30)
+    monkeypatch.setattr(spec_walk, "WALK_ENTRIES", 30)
     assert walk_specs(str(tmp_path)).stopped is None  # exactly the limit: nothing left unread
 
 
@@ -276,7 +277,7 @@ def test_list_says_where_the_walk_stopped_in_text_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _tree(tmp_path, 10)
-    monkeypatch.setattr(library_index, "WALK_FOLDERS", 4)
+    monkeypatch.setattr(spec_walk, "WALK_FOLDERS", 4)
     assert main(["--list", "-I", str(tmp_path)]) == 0
     rows = capsys.readouterr().out.partition(f"\nin {tmp_path} (spec path):\n")[2].splitlines()
     assert [r.split()[0] for r in rows[:3]] == ["d000/T", "d001/T", "d002/T"]
@@ -299,7 +300,7 @@ def test_a_walk_that_stopped_before_it_found_a_template_is_said_too(
     for i in range(5):
         (tmp_path / f"a{i}").mkdir()
     _write(tmp_path, "z/T", SMALL)
-    monkeypatch.setattr(library_index, "WALK_FOLDERS", 3)
+    monkeypatch.setattr(spec_walk, "WALK_FOLDERS", 3)
     assert main(["--list", "-I", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"in {tmp_path} (spec path): no specs found\n... the walk of this folder stopped after reading 3" in out
@@ -322,7 +323,7 @@ def test_the_schema_says_where_its_walk_stopped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _tree(tmp_path, 10)
-    monkeypatch.setattr(library_index, "WALK_FOLDERS", 4)
+    monkeypatch.setattr(spec_walk, "WALK_FOLDERS", 4)
     assert main(["schema", "-I", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert set(_extends(json.loads(captured.out))) >= {"d000/T", "d001/T", "d002/T"}

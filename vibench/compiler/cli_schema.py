@@ -26,8 +26,8 @@ def spec_path_file(target: str, search_path: list[str]) -> str | None:
     ``vibench-compile schema`` wrote (``-I . -o .vscode/vibench.schema.json`` replaces its own). None for any other
     file."""
     from vibench.compiler.display import clip_path
-    from vibench.compiler.library_index import written_schema
     from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
+    from vibench.compiler.spec_walk import written_schema
 
     if not target.endswith(SPEC_SUFFIXES) or not os.path.isfile(target) or written_schema(target):
         return None

@@ -1,7 +1,8 @@
 """Composing one YAML document from libyaml's event stream (see :mod:`vibench.compiler.load`).
 
 :class:`_Composer` turns PyYAML's C parser events into plain values and a map of source positions
-(:class:`Loc`), enforcing the safety rules as it builds: standard tags only (E003), at most
+(:class:`Loc`), enforcing the safety rules as it builds: standard tags only (E003,
+:mod:`vibench.compiler.load_scalars`, which also constructs a tagged or plain scalar's value), at most
 :data:`MAX_DEPTH` levels (E002), the expanded size bounded by :data:`MAX_EXPANDED` and
 :data:`MAX_ALIAS_UNITS` (E002), duplicate keys refused (E005) or listed, ``<<`` merges applied (a ``<<`` that
 is no key is E001). A number that YAML 1.1 reads otherwise than YAML 1.2 and Python (`1:30`, `010`, `08`, `10_`)
@@ -25,15 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
-from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
-from vibench.compiler.load_numbers import (
-    _JSON_LEADING_ZERO,
-    _LEADING_ZERO,
-    MAX_INT_DIGITS,
-    Yaml11Numbers,
-    _LenientCache,
-)
+from vibench.compiler.load_numbers import _JSON_LEADING_ZERO, _LEADING_ZERO, _LenientCache
+from vibench.compiler.load_scalars import _MERGE_TAG, _SCALAR_TAGS, TaggedScalars
 
 if TYPE_CHECKING:
     from vibench.compiler.load_refusals import RefusedText
@@ -43,10 +38,6 @@ MAX_EXPANDED = 2_000_000
 MAX_ALIAS_UNITS = 100_000
 _CHARS_PER_UNIT = 64
 
-_STD = "tag:yaml.org,2002:"
-_SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
-_STR, _INT, _FLOAT, _BOOL, _MERGE_TAG = (_STD + t for t in ("str", "int", "float", "bool", "merge"))
-_TAG_HINT = "specs use plain mappings, sequences and scalars; tags that construct objects are refused"
 _SECOND_DOCUMENT = "did not find expected <document start>"  # libyaml's words for text after the document
 MAX_PAIR_SCALARS = 100  # double-quoted scalars whose surrogate-pair escapes are rewritten, each costing a reread
 _MAX_REREAD = 16 * 2**20  # characters read again for them in all (about 4 s): a 16 MiB file gets few
@@ -60,7 +51,7 @@ class Loc:
     children: Any = None  # dict key -> (key (line, col), Loc) for mappings; list[Loc] for sequences
 
 
-class _Composer(Yaml11Numbers):
+class _Composer(TaggedScalars):
     def __init__(self, text: str, file: str, duplicates: list | None = None, numbers: list | None = None) -> None:
         import yaml
 
@@ -318,23 +309,6 @@ class _Composer(Yaml11Numbers):
                         frame[1][k] = v
                         frame[2].children[k] = src_loc.children[k]
 
-    def _check_container_tag(self, event: Any, is_map: bool) -> None:
-        tag = event.tag
-        if tag is None or tag == "!":
-            return
-        if tag == _STD + ("map" if is_map else "seq"):
-            return
-        raise self.error("E003", f"YAML tag `{_tag_text(tag)}` is not allowed in a spec", event.start_mark,
-                         hint=_TAG_HINT)
-
-    def _tagged(self, event: Any) -> Any:
-        """A scalar with an explicit tag (not the non-specific ``!``): a standard scalar tag only (E003)."""
-        tag = event.tag
-        if tag not in _SCALAR_TAGS:
-            raise self.error("E003", f"YAML tag `{_tag_text(tag)}` is not allowed in a spec", event.start_mark,
-                             hint=_TAG_HINT)
-        return self._construct(tag, event.value, event)
-
     def _resolve_plain(self, text: str, event: Any) -> Any:
         if self.json and not _JSON_LITERAL.match(text):  # JSON writes any other value in double quotes
             if (refused := self._refusals().not_json(text, event, self.parsed)) is not None:
@@ -354,49 +328,6 @@ class _Composer(Yaml11Numbers):
                 return self._pyyaml_number(text, event, float(text), text)
             return float(text)
         return text
-
-    def _construct(self, tag: str, text: str, event: Any) -> Any:
-        yaml = self.yaml
-        node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)
-        constructor = self.constructor
-        if tag == _INT and len(text) > MAX_INT_DIGITS:  # before int(), which refuses 4,301 digits
-            raise self._out_of_range(text, event, f"an integer literal of {len(text):,} characters")
-        if (tag == _INT or tag == _FLOAT) and "_" in text and ":" not in text:  # `10_`: refused as Python does
-            read = self._refuse_underscores(tag, node, event)
-            if read is not None:  # a lenient read: PyYAML's number
-                if tag == _INT and not -MAX_INT <= read <= MAX_INT:
-                    raise self._out_of_range(text, event)
-                return read
-        if (tag == _INT or tag == _FLOAT) and (":" in text or (tag == _INT and _LEADING_ZERO.match(text))
-                                               or (self.json and _JSON_LEADING_ZERO.match(text))):
-            read = self._refuse_yaml_1_1_number(tag, node, event)
-            if read is not None:  # a lenient read: PyYAML's number
-                if tag == _INT and not -MAX_INT <= read <= MAX_INT:
-                    raise self._out_of_range(text, event)
-                return read
-        try:
-            if tag == _STR:
-                return text
-            if tag == _INT:
-                value = constructor.construct_yaml_int(node)
-                if not -MAX_INT <= value <= MAX_INT:
-                    raise self._out_of_range(text, event)
-                return value
-            if tag == _FLOAT:
-                return constructor.construct_yaml_float(node)
-            if tag == _BOOL:
-                return constructor.construct_yaml_bool(node)
-            return None
-        except (ValueError, KeyError, OverflowError):
-            kind = tag.rsplit(":", 1)[-1]
-            raise self.error("E001", f"invalid {kind} scalar `{text[:40]}`", event.start_mark,
-                             expected=f"a valid {kind} after `!!{kind}`", found=repr(text[:40]),
-                             hint=f"drop the `!!{kind}` tag, or write a valid {kind}") from None
-
-
-def _tag_text(tag: str) -> str:
-    """A tag as the user wrote it: ``!!python/object`` rather than ``tag:yaml.org,2002:python/object``."""
-    return "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
 
 
 class _Merge:

@@ -27,8 +27,9 @@ or when the whole catalogue is listed (``--blocks``, schema export); never for a
 
 :func:`plugin_warnings` holds those warnings once the plug-ins are loaded, and
 :func:`unknown_block_notes` the notes for an unknown block (E110) that a broken plug-in may explain.
-What holds no state is in :mod:`~vibench.compiler.registry_index` (the block modules, reading the index)
-and :mod:`~vibench.compiler.registry_plugins` (naming plug-ins in warnings, the names they may not take).
+What holds no state is in :mod:`~vibench.compiler.registry_index` (the block modules, reading the index),
+:mod:`~vibench.compiler.registry_plugins` (naming plug-ins in warnings, the names they may not take) and
+:mod:`~vibench.compiler.registry_admission` (why a block that is not built-in is refused).
 """
 
 from __future__ import annotations
@@ -39,15 +40,12 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from vibench.compiler.registry_admission import _admission_problems, _checked, _located
 from vibench.compiler.registry_index import PACKAGE, _index, _index_natives, _is_builtin, block_modules, index_path
 from vibench.compiler.registry_plugins import (
     _class_name,
-    _defined_at,
     _exception,
-    _import_problems,
-    _is_vibench,
     _load_hint,
-    _model_py_names,
     _name_of,
     _plugin_natives,
     _raised_at,
@@ -84,7 +82,7 @@ def register(cls: type[Block]) -> type[Block]:
             _staged[-1].append(cls)
         return cls
     if not builtin:  # a block defined in a script, say
-        problems = _admission_problems(cls, _builtin_natives(), {}) or _shown_problems(cls())
+        problems = _admission_problems(cls, _builtin_natives(), {}, _BLOCKS) or _shown_problems(cls())
         if problems:
             raise ValueError(f"block {_class_name(cls)} cannot be registered: " + "; ".join(p.text for p in problems))
     name = cls.name
@@ -218,7 +216,7 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
             same.setdefault(str(getattr(native, "__name__", "")), set()).add(id(native))
     others = {name: "another plug-in's native" for name, ids in same.items() if len(ids) > 1}
     natives = _builtin_natives()
-    problems = {cls: _checked(cls, natives, others) for cls in first}
+    problems = {cls: _checked(cls, natives, others, _BLOCKS) for cls in first}
     by_name: dict[str, list[type]] = {}
     for cls in first:
         if not problems[cls]:
@@ -261,54 +259,6 @@ def _refuse(cls: type, source: _Source, problems: list[Problem], notes: tuple[st
           hint=why.hint, notes=_located(cls) + notes + tuple(p.text for p in problems[1:]))
     if name:
         _report.refused.setdefault(name, []).append(f"of {source} was refused: {why.text}")
-
-
-def _located(cls: type) -> tuple[str, ...]:
-    """A note of where a refused plug-in class is defined (``FILE:LINE``), when its source can be found."""
-    where = _defined_at(cls)
-    return (f"{_class_name(cls)} is defined at {where}",) if where else ()
-
-
-def _checked(cls: type, natives: dict[str, str], others: dict[str, str]) -> list[Problem]:
-    """:func:`_admission_problems`, with whatever a check raises on this class as the reason to refuse it:
-    one block that breaks a check in a way nobody foresaw (a property that raises, a source file no
-    decoder reads) costs only itself."""
-    from vibench.compiler.blocks.contract import FIX, Problem
-    from vibench.compiler.plugin_calls import interrupts
-
-    try:
-        return _admission_problems(cls, natives, others)
-    except BaseException as err:  # noqa: BLE001 - the plug-in's own failure, whatever its class: W121, never raised
-        if interrupts(err):
-            raise
-        return [Problem(f"checking it raised {_exception(err)}", FIX)]
-
-
-def _admission_problems(cls: Any, natives: dict[str, str], others: dict[str, str]) -> list[Problem]:
-    """What keeps a block that is not built-in out of the catalogue: the contract, a name a built-in
-    or another registered block holds, natives whose names model.py already defines (``natives``: the
-    built-ins', name -> module; ``others``: names of other plug-ins' natives)."""
-    from vibench.compiler.blocks.contract import Problem, contract_problems, native_problems
-
-    problems = contract_problems(cls)
-    if problems:
-        return problems
-    if cls.name in _index() or _is_builtin(_BLOCKS.get(cls.name)):
-        return [Problem("a built-in block has that name",
-                        f"the built-in `{cls.name}` is used; rename the plug-in's block")]
-    held = _BLOCKS.get(cls.name)
-    if held is not None and not _same_class(type(held), cls):
-        return [Problem(f"the name is taken by {_class_name(type(held))}", "rename one of the blocks")]
-    taken = _model_py_names()
-    for native in cls.natives:
-        if isinstance(native, str) or _is_vibench(native):
-            continue  # a built-in native itself: model.py holds it once
-        name = native.__name__
-        why = (f"a built-in native ({natives[name]})" if name in natives else taken.get(name) or others.get(name))
-        if why:
-            problems.append(Problem(f"its native `{name}` has the name of {why}",
-                                    "rename the class (model.py defines each name once)"))
-    return problems + native_problems(cls) + _import_problems(cls)
 
 
 def _builtin_natives() -> dict[str, str]:

@@ -13,7 +13,7 @@ listed, described as invalid, without parameters.
 
 The templates of the spec path are read within the budgets of ``vibench-compile --list``
 (:class:`vibench.compiler.library_index.BudgetedLibrary`; 40 templates of 2 MB took 203 s), each folder walked
-within its limits (:func:`vibench.compiler.library_index.walk_specs`): a template over them is offered by name
+within its limits (:func:`vibench.compiler.spec_walk.walk_specs`): a template over them is offered by name
 only, without its parameters, and :func:`recording_left_out` tells the command line which and why.
 """
 
@@ -91,8 +91,9 @@ def templates_on_path(search_path: list[str]) -> list[TemplateInfo]:
     spec-path folder leaves none of the library's out.
     """
     from vibench.compiler.display import clip_path
-    from vibench.compiler.library_index import BudgetedLibrary, ListingBudget, walk_specs
+    from vibench.compiler.library_index import BudgetedLibrary, ListingBudget
     from vibench.compiler.resolve import LIBRARY_DIR
+    from vibench.compiler.spec_walk import walk_specs
 
     library = BudgetedLibrary(search_path, ListingBudget())
     recording = _LEFT_OUT.get()
@@ -115,11 +116,11 @@ def templates_on_path(search_path: list[str]) -> list[TemplateInfo]:
 
 def templates_under(root: str, suffixes: tuple[str, ...]) -> list[str]:
     """The spec files under ``root`` that are templates (in walk order, names sorted), as ``--list`` walks a
-    folder (:func:`~vibench.compiler.library_index.walk_specs`, within its limits): hidden folders (``.vscode``,
+    folder (:func:`~vibench.compiler.spec_walk.walk_specs`, within its limits): hidden folders (``.vscode``,
     ``.git``) skipped, and no schema ``vibench-compile schema`` wrote (``schema -I . -o
     .vscode/vibench.schema.json`` listed its own previous output as an invalid template, and refused to overwrite
     it as a file it read). ``suffixes``: the spec files' (:data:`~vibench.compiler.resolve.SPEC_SUFFIXES`)."""
-    from vibench.compiler.library_index import walk_specs
+    from vibench.compiler.spec_walk import walk_specs
 
     return [path for path in walk_specs(root).paths if path.endswith(suffixes)]
 

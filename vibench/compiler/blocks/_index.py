@@ -35,7 +35,7 @@ BLOCK_MODULES = {
     "graph_operator": "graph_operator",
     "group_norm": "norm",
     "gru": "recurrent",
-    "hse_channel_mixer": "isfm_hse",
+    "hse_channel_mixer": "isfm_hse_mixer",
     "hse_patch_sampling": "isfm_hse",
     "hse_position_table": "isfm_hse",
     "hse_sequence_patches": "isfm_hse",

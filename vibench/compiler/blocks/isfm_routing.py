@@ -3,7 +3,7 @@ the task heads with one set of weights per system (H_01's classifiers, H_02's pr
 
 A parameter such as ``num_classes`` follows the reference: a mapping system id -> count (one head
 per system, chosen per sample by the ``system_id`` input [B]), or one int (a single head for every
-sample). E_02_HSE_v2's channel mixer (:mod:`vibench.compiler.blocks.isfm_hse`) routes the same way.
+sample). E_02_HSE_v2's channel mixer (:mod:`vibench.compiler.blocks.isfm_hse_mixer`) routes the same way.
 
 Routing never branches on the ids' values: every head whose input width is x's runs on the whole
 batch and ``torch.where`` keeps each sample's own rows, so a routed model compiles to one graph
