@@ -78,10 +78,10 @@ def _stopped_by(err: BaseException) -> None:
 
 def _say(how: str, started: bool) -> None:
     """The one line, as :func:`vibench.compiler.cli.main` prints it (which knows what it wrote: once it
-    started, only "interrupted" is sure)."""
-    if sys.stderr is not None:
-        try:
-            sys.stderr.write(f"vibench-compile: {how}{'' if started else '; no file written'}\n")
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
+    started, only "interrupted" is sure): tried once, never waited on (:func:`~vibench.compiler.cli_streams.say_once`;
+    through ``sys.stderr``, a full standard error held the command until a third Ctrl-C gave a traceback)."""
+    try:
+        from vibench.compiler.cli_streams import say_once
+    except (ImportError, KeyboardInterrupt, SystemExit):  # another signal while it is imported: the line is dropped
+        return
+    say_once(f"vibench-compile: {how}{'' if started else '; no file written'}\n")

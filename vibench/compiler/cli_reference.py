@@ -132,6 +132,6 @@ def schema(ns: argparse.Namespace, outputs: Outputs) -> int:
     if target is not None:
         outputs.stage(ns.output, text, "-o")
         commit(outputs)
-    else:
-        standard_stream(stream).write(text)
+    else:  # the bytes `-o FILE` writes (UTF-8: '—', '±'), not text for people escaped in the stream's encoding
+        standard_stream(stream).write_raw(text)  # (`\\xb1` under PYTHONIOENCODING=ascii was no JSON)
     return EXIT_OK

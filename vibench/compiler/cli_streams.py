@@ -8,12 +8,14 @@ an output (:func:`refuse_stdin`), and a plug-in's printing kept off standard out
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import os
 import select
 import signal
 import sys
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -151,13 +153,33 @@ def human_bytes(stream: Any, text: str) -> bytes:
     """``text`` (a message, a report, the catalogue) as ``stream`` would encode it, except that a character its
     encoding lacks is its escape (``\\xe9``, ``\\u5377``: Python's backslashreplace, as its own standard error
     does) where the stream's errors are strict; an error handler the user chose (``PYTHONIOENCODING=ascii:replace``)
-    is kept. Never a UnicodeEncodeError: text for people is shown, however."""
+    is kept. Never a UnicodeEncodeError: text for people is shown, however. One encoder per stream, as the stream
+    keeps one (:func:`_encoder`): a byte-order mark (utf-16, utf-32, utf-8-sig) before the first write only."""
+    try:
+        return _encoder(stream).encode(text)
+    except (LookupError, UnicodeError):  # a handler Python lacks, or one that still failed
+        return text.encode("utf-8", "backslashreplace")
+
+
+_ENCODERS: weakref.WeakKeyDictionary[Any, codecs.IncrementalEncoder] = weakref.WeakKeyDictionary()
+
+
+def _encoder(stream: Any) -> codecs.IncrementalEncoder:
+    """The incremental encoder of ``stream``'s encoding that every write of text to it goes through (a new
+    :class:`Stdout` or :class:`Stderr` wraps it for each write, so it is kept here, for as long as the stream lives):
+    encoding each write alone put a byte-order mark before every line under PYTHONIOENCODING=utf-16."""
+    with contextlib.suppress(TypeError):  # (a stream that takes no weak reference gets one for this write)
+        if stream in _ENCODERS:
+            return _ENCODERS[stream]
     encoding = getattr(stream, "encoding", None) or "utf-8"
     errors = getattr(stream, "errors", None) or "strict"
     try:
-        return text.encode(encoding, "backslashreplace" if errors == "strict" else errors)
-    except (LookupError, UnicodeError):  # an encoding or handler Python lacks, or one that still failed
-        return text.encode("utf-8", "backslashreplace")
+        encoder = codecs.getincrementalencoder(encoding)("backslashreplace" if errors == "strict" else errors)
+    except LookupError:  # an encoding Python lacks
+        encoder = codecs.getincrementalencoder("utf-8")("backslashreplace")
+    with contextlib.suppress(TypeError):
+        _ENCODERS[stream] = encoder
+    return encoder
 
 
 def _flush(stream: Any, fd: int) -> None:
@@ -246,9 +268,26 @@ def standard_stream(number: int | None) -> Stdout:
 
 def stopped(how: str, outputs: Outputs) -> None:
     """The one line Ctrl-C or SIGTERM ends the command with, saying whether files were written (the
-    signal came while they were renamed, and was taken once all were)."""
+    signal came while they were renamed, and was taken once all were): :func:`say_once`."""
     done = f" after writing {' and '.join(outputs.written)}" if outputs.written else "; no file written"
-    print(f"vibench-compile: {how}{done}", file=sys.stderr)
+    say_once(f"vibench-compile: {how}{done}\n")
+
+
+def say_once(line: str) -> None:
+    """``line`` on standard error once a signal ends the command: tried once, never waited on, never raising. It is
+    dropped where the stream takes nothing now (a full pipe, non-blocking or not: written as a diagnostic, it
+    waited for a reader, so one Ctrl-C did not end the command, and a third gave a traceback), where the write
+    fails, or where another signal comes meanwhile (the command is ending already, for the first)."""
+    stream = sys.stderr.stream if isinstance(sys.stderr, Stderr) else sys.stderr
+    try:
+        fd = None if stream is None else _descriptor_of(stream)
+        if fd is None:  # closed, or a stream in memory (a test's): nothing to wait on
+            if stream is not None:
+                stream.write(line)
+        elif select.select([], [fd], [], 0)[1]:  # room now: a line this short goes in whole, or partly, at once
+            os.write(fd, human_bytes(stream, line))
+    except (OSError, ValueError, KeyboardInterrupt, SystemExit):  # (SystemExit: SIGTERM's, raised by its handler)
+        pass
 
 
 def refuse_stdin(targets: dict[str, str]) -> None:

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from vibench.compiler.descriptor_names import MAX_HOPS, STREAM_NAMES, descriptor, descriptor_named
 from vibench.compiler.display import clip_path
 from vibench.compiler.held_signals import held_signals
 
@@ -43,48 +44,9 @@ WORKING_FOLDER_GONE = ("the working folder no longer exists, so a relative path 
 """What a relative path given once the working folder was removed is told (an output here; the spec and
 ``--spec-path`` in :mod:`vibench.compiler.cli_args`)."""
 
-_STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
-_DESCRIPTOR_FOLDERS = ("/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/")
-_STREAM_NAMES = {0: "standard input", 1: "standard output", 2: "standard error"}
-_MAX_HOPS = 40  # as Linux's own limit on the links one path may follow (ELOOP)
-
-
-def _descriptor(path: str) -> int | None:
-    """The file descriptor a path names (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``: 1), or through
-    symbolic links to such a name (``so.py -> /dev/stdout``), or None for any other path. Never resolved past
-    that name: its link leads to whatever the descriptor holds (the log that standard output appends to,
-    ``pipe:[...]``), which an atomic write would replace (through a link to it, the write went to a file named
-    ``pipe:[...]`` in /proc and failed, 'No such file or directory')."""
-    if os.name != "posix":
-        return None
-    hop = path
-    for _ in range(_MAX_HOPS):
-        number = _descriptor_named(hop)
-        if number is not None:
-            return number
-        try:
-            to = os.readlink(hop)
-        except OSError:  # no link (or not one we may read): a file, whatever its folders lead to
-            return None
-        hop = os.path.join(os.path.dirname(hop), to)  # an absolute target replaces the path whole
-    return None
-
-
-def _descriptor_named(path: str) -> int | None:
-    """The descriptor ``path`` names as written, with ``//``, ``/./`` and a relative path normalised."""
-    where = os.path.abspath(path)  # no link followed
-    if where in _STREAMS:
-        return _STREAMS[where]
-    for folder in _DESCRIPTOR_FOLDERS:
-        number = where[len(folder):]
-        if where.startswith(folder) and number.isascii() and number.isdigit():
-            return int(number)
-    return None
-
-
 def _through_link(path: str) -> str:
-    """' (a symbolic link to it)' for a path that names a descriptor through a link (:func:`_descriptor`)."""
-    return "" if _descriptor_named(path) is not None else " (a symbolic link to it)"
+    """' (a symbolic link to it)' for a path that names a descriptor through a link (:func:`descriptor`)."""
+    return "" if descriptor_named(path) is not None else " (a symbolic link to it)"
 
 
 def _refuse_without_working_folder(path: str, flag: str) -> None:
@@ -119,11 +81,12 @@ def output_stream(path: str, flag: str) -> int | None:
         return None
     _refuse_without_working_folder(path, flag)
     _refuse_folder_name(path, flag)
-    number = _descriptor(path)
+    _refuse_folder_link(path, flag)  # (`-> /dev/stdout/` is refused as `-o /dev/stdout/` is)
+    number = descriptor(path)
     if number in (1, 2):
         return number
     if number is not None:
-        raise OutputError(f"{flag} {clip_path(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}"
+        raise OutputError(f"{flag} {clip_path(path)} names {STREAM_NAMES.get(number, f'file descriptor {number}')}"
                           f"{_through_link(path)}, not a file; give a file name"
                           + (", or `-o -` for standard output" if flag == "-o" else ""))
     return None
@@ -142,9 +105,10 @@ def output_target(path: str, flag: str, streams: bool = True) -> str:
         raise OutputError(f"{flag} names no file (an empty path){fix}")
     _refuse_without_working_folder(path, flag)
     _refuse_folder_name(path, flag)
-    number = _descriptor(path)
+    _refuse_folder_link(path, flag)
+    number = descriptor(path)
     if number is not None:
-        raise OutputError(f"{flag} {clip_path(path)} names {_STREAM_NAMES.get(number, f'file descriptor {number}')}"
+        raise OutputError(f"{flag} {clip_path(path)} names {STREAM_NAMES.get(number, f'file descriptor {number}')}"
                           f"{_through_link(path)}, not a file; give a file name")
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
@@ -156,7 +120,6 @@ def output_target(path: str, flag: str, streams: bool = True) -> str:
     if os.path.lexists(target) and not os.path.isfile(target):
         raise OutputError(f"{flag} {clip_path(path)} is not a regular file; refusing to replace it"
                           + (" (use --check to write nothing, or `-o -` for standard output)" if offers else ""))
-    _refuse_folder_link(path, flag)
     return target
 
 
@@ -165,7 +128,7 @@ def _refuse_folder_link(path: str, flag: str) -> None:
     ``-> sub3/.``): refused as that name given itself is (:func:`_refuse_folder_name`). ``realpath`` drops the
     target's trailing ``/``: a dangling one wrote a file named sub2, one to a regular file sub2 replaced it."""
     hop = path
-    for _ in range(_MAX_HOPS):
+    for _ in range(MAX_HOPS):
         try:
             to = os.readlink(hop)
         except OSError:  # no link (or not one we may read): what realpath found is the file written
