@@ -75,7 +75,7 @@ class TaggedScalars(Yaml11Numbers):
             if tag == _BOOL:
                 return constructor.construct_yaml_bool(node)
             return None
-        except (ValueError, KeyError, OverflowError):
+        except (ValueError, KeyError, OverflowError, IndexError):  # IndexError: PyYAML reads `!!int ""` at [0]
             kind = tag.rsplit(":", 1)[-1]
             raise self.error("E001", f"invalid {kind} scalar `{text[:40]}`", event.start_mark,
                              expected=f"a valid {kind} after `!!{kind}`", found=repr(text[:40]),
