@@ -23,6 +23,9 @@ def descriptor(path: str) -> int | None:
     directory'). Each step's folder is resolved on disk (:func:`_folder_resolved`), as the kernel opens it."""
     if os.name != "posix":
         return None
+    named = descriptor_named(path)  # as written first: `/dev/fd/1` resolved is /proc/<pid as /proc sees it>/fd/1,
+    if named is not None:  # another number than os.getpid() in a pid namespace that shares the host's /proc
+        return named
     hop = _folder_resolved(path)
     for _ in range(MAX_HOPS):
         number = descriptor_named(hop)
@@ -59,6 +62,17 @@ def descriptor_named(path: str) -> int | None:
         if where.startswith(folder) and number.isascii() and number.isdigit():
             return int(number)
     proc = _PROC_DESCRIPTOR.fullmatch(where)
-    if proc is not None and int(proc.group(1)) == os.getpid():
+    if proc is not None and int(proc.group(1)) in _own_pids():
         return int(proc.group(2))
     return None
+
+
+def _own_pids() -> set[int]:
+    """This process's pid, as it knows it and as /proc shows it (they differ in a pid namespace that shares the
+    host's /proc: a sandbox, `unshare -p` without a new /proc)."""
+    pids = {os.getpid()}
+    try:
+        pids.add(int(os.readlink("/proc/self")))
+    except (OSError, ValueError):
+        pass
+    return pids

@@ -46,7 +46,7 @@ from vibench.lsp.document import Document
 from vibench.lsp.outline import Outline, outline
 from vibench.lsp.protocol import VibenchProtocol
 from vibench.lsp.settings import configure as _configure
-from vibench.lsp.settings import debounce_option
+from vibench.lsp.settings import debounce_option, usable_path
 from vibench.lsp.stdio import MAX_MESSAGE_BYTES, Refused, read_message
 from vibench.lsp.text import Lines
 from vibench.lsp.worker import Worker
@@ -124,7 +124,7 @@ class VibenchServer(LanguageServer):
         path = to_fs_path(uri) if uri.startswith("file:") else None
         # A path holding a NUL (`file:///x/%00a.yaml`) names no file: the document is checked as an unsaved one (each
         # os call on the path raised ValueError, and every check failed as a bug in the server)
-        if path is not None and ("\0" in path or not _encodable(path)):  # (nor one of a lone surrogate, `\ud800`)
+        if path is not None and not usable_path(path):  # (nor one of a lone surrogate, `\ud800`: UnicodeEncodeError)
             path = None
         kind = self.workspace.position_encoding
         encoding = str(getattr(kind, "value", kind) or "utf-16")  # an enum member, or its value
@@ -389,13 +389,3 @@ def serve(argv: list[str] | None = None) -> int:
                 pass
         os._exit(server.exit_code)
     return server.exit_code
-
-
-def _encodable(path: str) -> bool:
-    """Whether ``path`` can be given to the OS: a lone surrogate in a URI (`file:///x/\ud800a.yaml`, valid JSON) cannot
-    be encoded, and every os call on it raised UnicodeEncodeError, a check failed as a bug in the server."""
-    try:
-        os.fsencode(path)
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -32,12 +32,13 @@ def configure(ls: VibenchServer, options: dict[str, Any]) -> None:
         folders = [str(folder) for folder in extra]
         # No path holds a NUL: os.scandir raised ValueError on it, and every library reference was an internal
         # error. Such a folder is left off the path, and the user told why (the other folders are searched).
-        for folder in (folder for folder in folders if "\0" in folder):
-            message = (f"vibench-lsp: the specPath folder {json.dumps(folder)} is not searched: it holds a NUL "
-                       "character (`\\0`), which no path can hold")
+        # Nor a lone surrogate (`/tmp/\ud800x`, valid JSON), which no os call can encode (UnicodeEncodeError).
+        for folder in (folder for folder in folders if not usable_path(folder)):
+            why = "a NUL character (`\\0`)" if "\0" in folder else "a lone surrogate (not text any file name encodes)"
+            message = f"vibench-lsp: the specPath folder {json.dumps(folder)} is not searched: it holds {why}"
             logger.warning("%s", message)
             ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=visible.visible(message)))
-        usable = [folder for folder in folders if "\0" not in folder]
+        usable = [folder for folder in folders if usable_path(folder)]
         ls.catalog.set_folders([os.path.abspath(os.path.expanduser(folder)) for folder in usable])
     debounce = options.get("debounceMs")
     if debounce is not None:
@@ -92,3 +93,15 @@ def debounce_option(text: str) -> float:
     if problem is not None:
         raise argparse.ArgumentTypeError(f"{problem}, found {text}")
     return value
+
+
+def usable_path(path: str) -> bool:
+    """Whether ``path`` can be given to the OS: no NUL, and text the file system encoding takes (a lone surrogate,
+    valid JSON in a URI or a setting, is not: every os call on it raised UnicodeEncodeError)."""
+    if "\0" in path:
+        return False
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        return False
+    return True
