@@ -194,6 +194,8 @@ def _sizes_only(body: Unit, key: str, outer: tuple[Any, Any], memo: _Memo, dtype
 
 def _none_test(value: Any) -> bool:
     """Is this `when:` a test of whether parameters are set (`p is None`, `p is not None`, and/or)?"""
+    if value is None:  # most nodes have none (the import below: free_parameters of 10,000 nodes, 17 -> 9 ms)
+        return False
     from vibench.compiler.ir import Template
 
     if not isinstance(value, Template) or not value.whole:

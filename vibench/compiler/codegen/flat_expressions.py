@@ -103,6 +103,8 @@ def precedence(e: ast.expr) -> int:
 
 def flat_in(e: ast.expr, context: int) -> str:
     """:func:`flat` of ``e`` as a child in a context of precedence ``context``: in parentheses if weaker."""
+    if e.__class__ is ast.Name:  # the most common node (a variable, `self`, `torch`): an atom, as it is
+        return e.id
     text = flat_bare(e)
     if context > TERNARY and precedence(e) < context:  # (nothing binds looser than a ternary: no test needed)
         return f"({text})"
@@ -128,6 +130,16 @@ LAID_OUT = (ast.Constant, ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.
 
 def flat_bare(e: ast.expr) -> str:
     """:func:`flat` of ``e`` without the parentheses its context may need."""
+    # (the node kinds exclude one another: the most common are tested first; 10,000 lines of forward, 38 -> 36 ms)
+    if isinstance(e, ast.Name):
+        return e.id
+    if isinstance(e, ast.Call):
+        return f"{flat_in(e.func, ATOM)}({', '.join(_call_items(e))})"
+    if isinstance(e, ast.Attribute):
+        base = flat_in(e.value, ATOM)
+        if isinstance(e.value, ast.Constant) and isinstance(e.value.value, int):
+            base = f"({base})"
+        return f"{base}.{e.attr}"
     if isinstance(e, ast.Constant):
         v = e.value
         if v is Ellipsis:
@@ -138,15 +150,6 @@ def flat_bare(e: ast.expr) -> str:
             return repr(v)
         assert not isinstance(v, bytes)  # the emitter never writes bytes literals (a plug-in's are E114: plugin_checks)
         return _number(v)
-    if isinstance(e, ast.Name):
-        return e.id
-    if isinstance(e, ast.Attribute):
-        base = flat_in(e.value, ATOM)
-        if isinstance(e.value, ast.Constant) and isinstance(e.value.value, int):
-            base = f"({base})"
-        return f"{base}.{e.attr}"
-    if isinstance(e, ast.Call):
-        return f"{flat_in(e.func, ATOM)}({', '.join(_call_items(e))})"
     if isinstance(e, ast.Subscript):
         return f"{flat_in(e.value, ATOM)}[{_subscript_text(e.slice)}]"
     if isinstance(e, ast.List):

@@ -19,7 +19,7 @@ from vibench.compiler import registry
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.namer import RESERVED, Namespace
 from vibench.compiler.codegen.plan import Slot
-from vibench.compiler.codegen.statements import Method
+from vibench.compiler.codegen.statements import Filler, Method
 from vibench.compiler.codegen.structure import Structure
 from vibench.compiler.ir import TensorType, ValueRef
 
@@ -46,10 +46,13 @@ class Variables:
         self.file_names: dict[str, str] = {}  # a spec file -> how the comments name it (forward.comment_file_names)
         self.shapes: dict[TensorType, str] = {}
         self.comments: dict[str, str] = {}
+        self.by_outputs: dict[tuple[int, str | None], tuple[Any, str]] = {}  # (id(outputs), port) -> shapes
         self.named: dict[tuple[str, str], dict[int, str]] = {}  # (node, port) -> {axis: free parameter}
         for (node, port, axis), name in self.sizes.items():
             self.named.setdefault((node, port), {})[axis] = name
         self.chained: list[ast.Name] = []  # the name nodes of chain variables, named once the chains end
+        self.me = c.ref("self")  # one node for every `self.<node>` (no pass changes a name it reads): 10,000 nodes 4 ms
+        self.filler = Filler(self.ref)  # a block's call with the body's variables and module in it
         # How many times each value is read (node inputs and unit outputs), counted once: counting per
         # node made emit quadratic (a 1,000-node chain spent 7 s of its 8 s here).
         self.readers: Counter[ValueRef] = Counter(r for s in self.slots for r in s.inputs)
