@@ -214,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --profile: expected a number of calls (0: no profile), got {args.profile}")
     settings = Settings(reference=args.reference, budget=args.budget, min_pairs=args.min_pairs, max_pairs=200,
                         profile=args.profile, noise=args.noise)
-    if args.case is not None:
+    if args.case is not None:  # internal, but a usage error all the same (an IndexError, or open(None), before)
+        if not 0 <= args.case < len(CASES):
+            parser.error(f"argument --case: expected a case index from 0 to {len(CASES) - 1}, got {args.case}")
+        if not args.row_out:
+            parser.error("argument --case: needs --row-out FILE, where the case's row is written")
         return one_case(args.case, settings, args.row_out)
     if args.reference:
         from scripts import reference

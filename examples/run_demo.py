@@ -25,6 +25,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SPEC = os.path.join("examples", "resnet18_1d.yaml")
 DEFAULT_OUT = os.path.join("build", "model.py")  # in the checkout, whatever the current folder (`make run`)
 DEFAULT_BATCH, DEFAULT_LENGTH = 8, 2048
+MAX_BATCH, MAX_LENGTH = 4096, 2**24
+"""The largest --batch and --length: the synthetic signals are drawn one at a time in Python, and a length of
+10**11 asked torch for 400 GB (a batch of 2**62 + 1, for sizes no compile takes)."""
+MAX_ELEMENTS = 2**26
+"""The most elements of one demo input (256 MiB of float32): a batch of 4096 signals of 16,384 samples."""
 
 
 # Symbols that name channels or features, never the length (`[B, 512, C]`: Dlinear's length is fixed).
@@ -82,6 +87,30 @@ def from_checkout(path: str) -> str:
     return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
+def bounded(high: int):
+    """An option type: a positive integer of at most ``high`` (a usage error otherwise, as vibench-compile's)."""
+    from vibench.compiler.cli_args import _positive
+
+    def parse(text: str) -> int:
+        value = _positive(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"expected a positive integer of at most {high:,} (the demo's batch is "
+                                             f"drawn in memory), got {value:,}")
+        return value
+
+    return parse
+
+
+def too_large(shapes: dict[str, tuple[int, ...]]) -> str | None:
+    """Why the demo's batch of ``shapes`` is too large to draw (an input of more than MAX_ELEMENTS), or None."""
+    for name, dims in shapes.items():
+        count = math.prod(dims)
+        if count > MAX_ELEMENTS:
+            return (f"the demo's input `{name}` would be {dims}: {count:,} elements, more than the {MAX_ELEMENTS:,} "
+                    "(256 MiB of float32) it draws; give a smaller --batch or --length")
+    return None
+
+
 def synthetic_vibration(batch: int, channels: int, length: int, fs: float = 12_000.0, seed: int = 0):
     """Bearing-like vibration: 1x/2x shaft harmonics, fault impacts ringing at a resonance, noise."""
     import torch
@@ -103,7 +132,7 @@ def synthetic_vibration(batch: int, channels: int, length: int, fs: float = 12_0
 
 def main() -> int:
     import vibench
-    from vibench.compiler.cli_args import UsageError, _parse_sets, _positive, _search_path, _spec_path
+    from vibench.compiler.cli_args import UsageError, _parse_sets, _search_path, _spec_path
     from vibench.compiler.diagnostics import MAX_SHOWN
     from vibench.compiler.outputs import OutputError, output_target, refuse_inputs, write_atomic
     from vibench.compiler.pipeline import compile_program, compile_source
@@ -124,10 +153,11 @@ def main() -> int:
                         f"which the demo imports, not -); default: {DEFAULT_OUT} of the checkout, as `make run` "
                         "writes it")
     # (None when not given: a size the model fixes, `L == 512`, then takes the model's value, not the default)
-    parser.add_argument("--batch", type=_positive, default=None,
-                        help=f"samples in the synthetic batch (default: {DEFAULT_BATCH})")
-    parser.add_argument("--length", type=_positive, default=None,
-                        help=f"samples per signal, the size L of the model's inputs (default: {DEFAULT_LENGTH})")
+    parser.add_argument("--batch", type=bounded(MAX_BATCH), default=None,
+                        help=f"samples in the synthetic batch (default: {DEFAULT_BATCH}; at most {MAX_BATCH:,})")
+    parser.add_argument("--length", type=bounded(MAX_LENGTH), default=None,
+                        help=f"samples per signal, the size L of the model's inputs (default: {DEFAULT_LENGTH}; at "
+                        f"most {MAX_LENGTH:,})")
     args = parser.parse_args()
     # The spec, its --set values, the search path and -o as vibench-compile reads them from the caller's folder
     # (its messages name `--set backbone=...`, not a Python keyword); the spec and the output named from the
@@ -176,6 +206,9 @@ def main() -> int:
     sizes.update(pinned)
     shapes = {name: tuple(d if isinstance(d, int) else sizes.get(str(d), 1) for d in t.shape)
               for name, t in root.inputs}
+    problem = too_large(shapes)
+    if problem:  # before the bound compile and the draw (a size the spec fixes may be the large one too)
+        parser.error(problem)
     if pinned:
         fixed = ", ".join(f"{name} set to {value}" for name, value in sorted(pinned.items()))
         print(f"(free size{'s' if len(pinned) > 1 else ''} {fixed}, as the model requires)")

@@ -18,12 +18,16 @@ inputs its ``forward`` takes. For each case:
    the mean square of every floating output, ``backward``; every parameter that receives a gradient
    on the CPU receives a finite one on the device.
 
-Prints one line per case and writes the rows as JSON with ``--out``. Exit status 1 when a check fails.
+Prints one line per case and writes the rows as JSON with ``--out``. Exit status 1 when a check fails
+(or the device is missing), 2 for bad arguments: a device name torch does not read, a case id of
+``--only`` or ``--compile`` that is no case, an ``--out`` that cannot be written, each found before any
+case runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -162,25 +166,46 @@ def _gradient_names(model: Any, args: tuple) -> set[str]:
     return names
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--only", nargs="*", default=None, help="case ids (default: every case)")
-    parser.add_argument("--compile", nargs="*", default=[], help="case ids to also run through torch.compile")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args()
+    parser.add_argument("--device", default="cuda", help="a torch device: cuda (default), cuda:1, cpu...")
+    parser.add_argument("--only", nargs="+", default=None, metavar="CASE", help="case ids (default: every case)")
+    parser.add_argument("--compile", nargs="*", default=[], metavar="CASE",
+                        help="case ids to also run through torch.compile")
+    parser.add_argument("--out", default=None, metavar="FILE", help="write the rows as JSON to FILE")
+    args = parser.parse_args(argv)
 
     import torch
 
     from tests.test_export import CASES
 
-    if torch.device(args.device).type == "cuda":
+    # Every argument checked before the first case runs (a bad device was a traceback, a mistyped case id ran
+    # nothing and exited 0, an --out that cannot be written failed after every case had run).
+    try:
+        device = torch.device(args.device)
+    except (RuntimeError, ValueError):
+        parser.error(f"argument --device: expected a torch device such as cuda, cuda:1 or cpu, got `{args.device}`")
+    ids = [c.id for c in CASES]
+    for option, given in (("--only", args.only or []), ("--compile", args.compile)):
+        for case_id in given:
+            if case_id not in ids:
+                meant = difflib.get_close_matches(case_id, ids, n=1, cutoff=0.6)
+                parser.error(f"argument {option}: no case `{case_id}`" + (f"; did you mean `{meant[0]}`?" if meant
+                             else f" (the cases are the library's templates: {', '.join(ids[:3])}...)"))
+    problem = _unwritable(args.out) if args.out else None
+    if problem:
+        parser.error(f"argument --out: {problem}")
+    if device.type == "cuda":
         if not torch.cuda.is_available():
             print(f"no CUDA device: {args.device} cannot be checked")
             return 1
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            print(f"no CUDA device {device.index}: this machine has {torch.cuda.device_count()} "
+                  f"(cuda:0 to cuda:{torch.cuda.device_count() - 1}); {args.device} cannot be checked")
+            return 1
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-        print(f"{torch.cuda.get_device_name()} · torch {torch.__version__}")
+        print(f"{torch.cuda.get_device_name(device)} · torch {torch.__version__}")
     cases = [c for c in CASES if args.only is None or c.id in args.only]
     rows, failed = [], 0
     for case in cases:
@@ -203,6 +228,27 @@ def main() -> int:
         with open(args.out, "w") as fh:
             json.dump(rows, fh, indent=1)
     return 1 if failed else 0
+
+
+def _unwritable(path: str) -> str | None:
+    """Why the rows cannot be written to ``path`` (its folder must exist), or None: found before any case runs."""
+    import tempfile
+
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        return f"{path} is a folder: give a file name"
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        return f"cannot write {path}: its folder {folder} does not exist"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        if os.path.exists(path):
+            with open(path, "a", encoding="utf-8"):
+                pass
+    except OSError as err:
+        return f"cannot write {path}: {err.strerror or err}"
+    return None
 
 
 if __name__ == "__main__":

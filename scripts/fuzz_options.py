@@ -22,11 +22,25 @@ import tempfile
 from collections.abc import Callable
 
 from vibench.testing.blocks import MAX_STEPS
-from vibench.testing.oracles import BACKENDS
+from vibench.testing.oracles import BACKENDS, MAX_TIMEOUT
 from vibench.testing.regressions import PREFIX
 
-MAX_SECONDS = 86_400.0
-"""The longest ``--timeout`` / ``--runtime-timeout``: a day (a CPU-time alarm of 10**12 s overflows)."""
+MAX_SECONDS = MAX_TIMEOUT
+"""The longest ``--timeout`` / ``--runtime-timeout``: a day, the oracles' own bound
+(:data:`vibench.testing.oracles.MAX_TIMEOUT`: a CPU-time alarm of 10**10 s overflows)."""
+
+MIN_TIMEOUT = 5.0
+"""The shortest ``--timeout`` (CPU seconds per static compile): the limit under which
+``tests/test_regressions.py`` replays a saved case (:func:`vibench.testing.regressions.replay`, 5 s). A
+"hang" found under a shorter limit replays clean there, an open regression that fails as a strict XPASS
+(``--timeout 0.001`` saved every case so); at 5 s, what ran out of time also runs out on replay. No
+healthy compile comes near it: the slowest shipped specs (mlp/DenseNetMLP, cnn/AttentionCNN) take 0.5 s
+for two compiles (measured)."""
+
+MIN_RUNTIME_TIMEOUT = 60.0
+"""The shortest ``--runtime-timeout`` (CPU seconds per valid spec's runtime checks): ten times the first
+check of examples/resnet18_1d.yaml in a process (5.6 s: eager, ``torch.compile``'s warm-up, export and
+TorchScript; 1.8 s once warm). Below about that every valid spec is a "hang"."""
 
 MIN_MEMORY_MB, MAX_MEMORY_MB = 256, 2**24
 """``--memory-mb`` bounds: a worker holding the compiler and the largest shipped spec uses about 72 MB
@@ -65,15 +79,23 @@ def _integer(low: int, high: int | None = None, zero: str = "") -> Callable[[str
     return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got `{text[:40]}`") from None
-    if not (0 < value <= MAX_SECONDS and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0 and at most {MAX_SECONDS:.0f}, "
-                                         f"got {text[:40]}")
-    return value
+def _seconds(least: float) -> Callable[[str], float]:
+    """An option type: a number of seconds from ``least`` to :data:`MAX_SECONDS`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, got `{text[:40]}`") from None
+        if not (0 < value <= MAX_SECONDS and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"expected a number of seconds above 0 and at most {MAX_SECONDS:.0f}, "
+                                             f"got {text[:40]}")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected at least {least:g} seconds, got {text[:40]}: a shorter limit "
+                                             "makes healthy cases hangs, saved as regressions that replay clean")
+        return value
+
+    return parse
 
 
 def _memory(text: str) -> int:
@@ -110,9 +132,11 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--regressions", default=os.path.join(root, "tests", "regressions"),
                    help="where new regression specs go (tests/regressions)")
     p.add_argument("--no-save", action="store_true", help="do not write regression specs")
-    p.add_argument("--timeout", type=_seconds, default=10.0, help="CPU seconds per static compile")
-    p.add_argument("--runtime-timeout", type=_seconds, default=120.0,
-                   help="seconds per valid spec's runtime checks")
+    p.add_argument("--timeout", type=_seconds(MIN_TIMEOUT), default=10.0,
+                   help=f"CPU seconds per static compile (default 10; {MIN_TIMEOUT:g} to {MAX_SECONDS:.0f})")
+    p.add_argument("--runtime-timeout", type=_seconds(MIN_RUNTIME_TIMEOUT), default=120.0,
+                   help=f"CPU seconds per valid spec's runtime checks (default 120; {MIN_RUNTIME_TIMEOUT:g} to "
+                        f"{MAX_SECONDS:.0f})")
     p.add_argument("--memory-mb", type=_memory, default=2048,
                    help=f"address-space limit of a compile worker (at least {MIN_MEMORY_MB}; 0: no limit)")
     p.add_argument("--cross-every", type=_integer(0, zero="0: never"), default=5,

@@ -98,8 +98,22 @@ def measure(folder: str = LIBRARY) -> Stats:
     return Stats(files, lines, template_lines, longest, where, m01, by_file)
 
 
-def main(argv: list[str]) -> int:
-    stats = measure(argv[0] if argv else LIBRARY)
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="scripts/library_stats.py", description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default=LIBRARY, metavar="SPEC_FOLDER",
+                        help="the folder of YAML specs to measure (default: the shipped library, vibench/specs)")
+    folder = parser.parse_args(argv).folder
+    # A folder that is missing, or holds no spec, is the caller's mistake: its figures were all 0 (exit 0).
+    if not folder:
+        parser.error("SPEC_FOLDER is empty: give a folder of YAML specs (none: the shipped library)")
+    if not os.path.isdir(folder):
+        parser.error(f"SPEC_FOLDER: {os.path.abspath(folder)} " + ("is not a folder" if os.path.exists(folder)
+                                                                   else "does not exist"))
+    stats = measure(folder)
+    if not stats.files:
+        parser.error(f"SPEC_FOLDER: {os.path.abspath(folder)} holds no YAML file (.yaml, .yml)")
     print(f"spec files:                {stats.files}")
     print(f"lines:                     {stats.lines}")
     print(f"lines holding ${{...}}:      {stats.template_lines} ({stats.template_line_share:.1%}; "
@@ -114,4 +128,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

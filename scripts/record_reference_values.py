@@ -611,17 +611,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     args = parser.parse_args(argv)
     selected = [c for c in CASES if args.match in c.name]
+    if not selected:  # (recorded nothing and exited 0)
+        parser.error(f"-k {args.match}: no case name contains it (`--list` lists them)")
     if args.list:
         for case in selected:
             print(f"{case.name:36} {', '.join(covers(case))}")
         return 0
     if not args.reference:
         parser.error("--reference DIR is required to record (see `make reference`)")
-    import torch
-
     from scripts import reference
 
-    print(reference.check_checkout(args.reference))
+    try:  # before anything is built (a FileNotFoundError traceback)
+        print(reference.check_checkout(args.reference))
+    except FileNotFoundError as err:
+        parser.error(f"--reference: {err}")
+    import torch
+
     os.makedirs(OUT, exist_ok=True)
     for case in selected:
         artifact = record(case, args.reference)

@@ -358,13 +358,23 @@ def _installed_package(top: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python scripts/reference.py DIR``: say whether DIR is a PHM-Vibench checkout (exit 1 if not)."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python scripts/reference.py REFERENCE_DIR", file=sys.stderr)
-        return 2
+    """``python scripts/reference.py DIR``: say whether the folder DIR is a PHM-Vibench checkout (exit 1 if
+    not); a DIR that is no folder is a usage error (exit 2), as are options it does not take (``--help``
+    prints the usage: it was read as the folder)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="scripts/reference.py",
+                                     description="Say whether a folder is a PHM-Vibench checkout (exit 1 if not).")
+    parser.add_argument("reference_dir", metavar="REFERENCE_DIR",
+                        help="the checkout's folder (github.com/PHMbench/PHM-Vibench at " + REFERENCE_COMMIT + ")")
+    args = parser.parse_args(argv)
+    if not args.reference_dir:  # (`make reference REFERENCE=`)
+        parser.error("REFERENCE_DIR is empty: give the checkout's folder")
+    if not os.path.isdir(args.reference_dir):
+        what = "is not a folder" if os.path.exists(args.reference_dir) else "does not exist"
+        parser.error(f"REFERENCE_DIR: {os.path.abspath(args.reference_dir)} {what}")
     try:
-        print(check_checkout(args[0]))
+        print(check_checkout(args.reference_dir))
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -241,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.measure:
         parser.error("nothing to do (record values with scripts/record_reference_values.py)")
+    from scripts import reference
+
+    try:  # before anything is built (a FileNotFoundError traceback)
+        print(reference.check_checkout(args.reference))
+    except FileNotFoundError as err:
+        parser.error(f"--reference: {err}")
     rows = measure(args.reference)
     path = os.path.join(ROOT, "tests", "reference", "models.json")
     with open(path, encoding="utf-8") as fh:

@@ -37,6 +37,11 @@ from vibench.testing.mutations import MARKER
 BACKENDS = ("compile", "export", "script")
 """The compilers compared with eager execution, in the order they run."""
 
+MAX_TIMEOUT = 86_400.0
+"""The longest ``timeout`` an oracle takes, in seconds (a day; ``scripts/fuzz.py``'s ``--timeout`` and
+``--runtime-timeout`` are held to it too): the CPU-time alarm of :func:`time_limit` refuses 10**10 s
+(OverflowError: timestamp out of range), which would be no finding but the caller's mistake."""
+
 _MHA_NO_BIAS = ("torch cannot script nn.MultiheadAttention(bias=False): its forward reads `in_proj_bias.dtype`, "
                 "and TorchScript types the None attribute as NoneType (torch 2.x; upstream)")
 KNOWN_UNSUPPORTED: dict[str, dict[str, str]] = {
@@ -150,8 +155,9 @@ def check_static(text: str, path: str | None = None, params: dict[str, Any] | No
     'error'
 
     A caller's mistake is no finding: an argument of the wrong kind (``text`` not a str, ``params``
-    not a dict...) is a TypeError, a ``timeout`` that is not positive or a ``path`` that names no spec
-    file (nor library template) a ValueError, raised before the compiler runs (``timeout=None``: no limit).
+    not a dict...) is a TypeError, a ``timeout`` that is not positive or above :data:`MAX_TIMEOUT` (a day)
+    or a ``path`` that names no spec file (nor library template) a ValueError, raised before the compiler
+    runs (``timeout=None``: no limit).
     """
     verdict, _, findings = check_static_digest(text, path, params, inputs=inputs, timeout=timeout,
                                                search_path=search_path)
@@ -208,8 +214,9 @@ def check_arguments(text: Any, path: Any = None, params: Any = None, inputs: Any
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(f"timeout is a number of seconds (None: no limit), not {type(timeout).__name__}")
-        if not 0 < timeout < float("inf"):
-            raise ValueError(f"timeout must be a positive number of seconds (None: no limit), got {timeout}")
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise ValueError(f"timeout must be a positive number of seconds, at most {MAX_TIMEOUT:.0f} (a day; "
+                             f"None: no limit), got {timeout}")
 
 
 def check_runtime_options(cases: Any, rtol: Any, atol: Any, workdir: Any) -> str | None:

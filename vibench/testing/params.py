@@ -183,8 +183,12 @@ def _validator(tp: Any, metadata: list[Any]) -> Callable[[Any], bool]:
 def _grid_point(low: float, high: float, k: int, open_lo: bool, open_hi: bool) -> float | None:
     """Point ``k`` of 20 from ``low`` to ``high``, as short as it stays within the bounds: rounded to 6
     decimals (0.35), else to 6 significant digits (a range such as (0, 1e-7), which 6 decimals collapse
-    to 0.0, outside the bound ``gt=0``), else as computed; None when even that is outside."""
+    to 0.0, outside the bound ``gt=0``), else as computed; None when even that is outside. Finite for any
+    finite bounds: where ``high - low`` overflows (``ge=-1.7e308, le=1.7e308``) the point is a weighted sum
+    of the two, each term within its bound."""
     exact = low + (high - low) * k / 20
+    if not math.isfinite(exact):
+        exact = low * ((20 - k) / 20) + high * (k / 20)
     for value in (round(exact, 6), float(f"{exact:.6g}"), exact):
         if (low < value if open_lo else low <= value) and (value < high if open_hi else value <= high):
             return value

@@ -4,9 +4,12 @@
 runs ddmin over the entries of every mapping and list, outermost first, until nothing more goes:
 entries of a ``nodes`` mapping are *bypassed* (deleted, their readers and outputs pointed at their
 first input, so a valid spec stays valid), others deleted; then scalars are simplified one by one.
-Text that is not a YAML mapping (or whose failure needs its exact text) is reduced by lines,
-ddmin-style. Every attempt costs one call of ``still_fails`` and about one copy and dump of the spec;
-``budget`` bounds them, and once it is spent no candidate is built (``budget=0`` gives ``text`` back).
+Text that is not a YAML mapping (or whose failure needs its exact text), or that nests deeper than
+the compiler reads (:data:`~vibench.compiler.load_compose.MAX_DEPTH` levels, E002), is reduced by lines,
+ddmin-style: the tree of such a text is never built (libyaml's composer recurses in C, the dumper and
+``copy.deepcopy`` in Python, and a 100,000-deep text crashed the process). Every attempt costs one call
+of ``still_fails`` and about one copy and dump of the spec; ``budget`` bounds them, and once it is spent
+no candidate is built (``budget=0`` gives ``text`` back).
 
 >>> import yaml
 >>> def has_lstm(text):
@@ -25,14 +28,14 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
+from vibench.testing.mutations import _tree
+
 
 def minimise(text: str, still_fails: Callable[[str], bool], budget: int = 300) -> str:
     """The smallest text found (within ``budget`` calls of ``still_fails``) that still fails. Candidates
     are built only while budget is left: the work is about ``budget`` times one copy of the spec.
     TypeError for a ``text`` that is no str, a ``still_fails`` that is not callable or a ``budget`` that
     is no int; ValueError for a ``budget`` below 0."""
-    import yaml
-
     if not isinstance(text, str):
         raise TypeError(f"text is the spec as a str, not {type(text).__name__}"
                         + (" (decode it first)" if isinstance(text, (bytes, bytearray)) else ""))
@@ -51,10 +54,7 @@ def minimise(text: str, still_fails: Callable[[str], bool], budget: int = 300) -
         except Exception:  # noqa: BLE001 - a predicate that cannot judge a candidate rejects it
             return False
 
-    try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
-        data = None
+    data = _tree(text)  # None beyond MAX_DEPTH levels: only such trees are copied and dumped below
     try:
         if isinstance(data, dict):
             dumped = _dump(data)

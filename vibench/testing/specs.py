@@ -78,30 +78,49 @@ def yaml_value(value: Any) -> str:
     BMP); mapping keys may be str, int, float, bool or None (one longer than :data:`MAX_SIMPLE_KEY`
     characters as written is an explicit ``? key : value``).
 
+    A value is written as the plain value it holds, as the compiler reads parameter values given in
+    Python (docs/api.md): a numpy scalar (``np.float32(0.25)``, ``np.int64(3)``, ``np.bool_(True)``) or
+    a 0-d tensor as its ``.item()``, a subclass of int, float or str (``np.float64``, an ``IntEnum`` or a
+    float ``Enum`` member) as the int, float or str it is, never its ``repr``.
+
     Raises ValueError for what no spec can hold (a non-finite float, a string with a lone surrogate)
-    and TypeError for any other type (a set, bytes, a tuple as a key...).
+    and TypeError for any other type (a set, bytes, a complex, a tuple as a key...).
 
     >>> yaml_value({"p": 16, "eps": 1e-05, "mode": "same", "dims": (0, 2, 1), "bias": None})
     '{"p": 16, "eps": 1.0e-05, "mode": "same", "dims": [0, 2, 1], "bias": null}'
     >>> print(yaml_value({1: "é", "b": "\\U0001d505\\n"}))
     {1: "\\u00e9", "b": "\\U0001d505\\n"}
+    >>> import numpy as np
+    >>> yaml_value([np.float64(0.5), np.float32(0.25), np.int64(3), np.bool_(True)])
+    '[0.5, 0.25, 3, true]'
     """
+    value = _plain(value)
     if value is None or isinstance(value, bool):
         return json.dumps(value)
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"cannot write the non-finite float {value} into a spec")
-        text = repr(value)
+            raise ValueError(f"cannot write the non-finite float {float(value)} into a spec")
+        text = float.__repr__(value)  # (a subclass's repr is `np.float64(0.5)` or `<FE.A: 0.5>`)
         return text.replace("e", ".0e") if "." not in text else text
     if isinstance(value, int):
-        return str(int(value))
+        return int.__repr__(value)
     if isinstance(value, str):
-        return _quoted(value)
+        return _quoted(str.__str__(value))
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(_entry(_key(k), yaml_value(v)) for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} into a spec")
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar or a 0-d tensor as the Python value it holds (``.item()``), as
+    :func:`vibench.compiler.pipeline.python_values` reads a parameter value; anything else as it is.
+    Neither numpy nor torch is imported: such a value is known by its type's module."""
+    if type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", None) == 0 and hasattr(value, "item") \
+            and not getattr(value, "is_meta", False):  # a meta tensor holds no value: the TypeError below
+        return value.item()
+    return value
 
 
 MAX_SIMPLE_KEY = 1_000
@@ -134,6 +153,7 @@ def _quoted(text: str) -> str:
 
 
 def _key(key: Any) -> str:
+    key = _plain(key)
     if key is None or isinstance(key, (str, int, float)):  # bool is an int
         return yaml_value(key)
     raise TypeError(f"cannot write a {type(key).__name__} mapping key into a spec: keys are str, int, float, "
