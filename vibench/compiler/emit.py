@@ -26,9 +26,10 @@ from vibench.compiler.blocks.base import model_float_dtype, native_source
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen import reference_loader, support
 from vibench.compiler.codegen.checks import input_checks, shares_sizes
+from vibench.compiler.codegen.comments import comment_file_names
 from vibench.compiler.codegen.docstrings import composite_doc, root_doc
 from vibench.compiler.codegen.explain import explain_structure
-from vibench.compiler.codegen.forward import comment_file_names, forward
+from vibench.compiler.codegen.forward import forward
 from vibench.compiler.codegen.header import command as regenerate
 from vibench.compiler.codegen.header import header, shell
 from vibench.compiler.codegen.layout import WIDTH, docstring, flat, split

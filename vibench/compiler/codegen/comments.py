@@ -7,6 +7,8 @@ every use (``(L - 1) // stride + 1``, ``D + 32``, ``(L + 1) // 2 if distil else 
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from typing import Any
 
 from vibench.compiler.codegen.formula import explain, explain_offset, explain_symbolic
@@ -14,7 +16,10 @@ from vibench.compiler.codegen.layout import flat
 from vibench.compiler.codegen.plan import UnitPlan
 from vibench.compiler.codegen.structure import Structure
 from vibench.compiler.ir import TensorType
+from vibench.compiler.spec_files import LIBRARY_DIR, working_folder
 from vibench.compiler.symbolic import fmt_dim
+
+LIBRARY_NAME = "vibench/specs/"  # how diagnostics name a library file (resolve.Library.display)
 
 
 def shape_of(t: TensorType, named: dict[int, str] | None = None) -> str:
@@ -70,3 +75,26 @@ def type_in(s: Structure, plan: UnitPlan, name: str, port: str | None, depth: in
         return None
     source = present.inputs[0]
     return type_in(s, plan, source.node, source.port, depth + 1)
+
+
+def comment_file_names(structures: list[Structure]) -> dict[str, str]:
+    """How the shape comments name each spec file the nodes of ``structures`` come from: by its base name
+    (``ResNet1D.yaml:50``), unless two of the files share it: then a library file by its name there
+    (``vibench/specs/cnn/ResNet1D.yaml``), any other by its path from the root spec's folder (``sub/c.yaml``,
+    ``../c.yaml``), never as diagnostics name it (from the working folder, absolute outside it)."""
+    files = {slot.node.pos.file for s in structures for plan in s.plans for slot in plan.slots.values()
+             if slot.node.pos is not None}
+    bases = Counter(os.path.basename(f) for f in files)
+    root = next((s.units[0].file for s in structures if s.is_root and s.plans), "")
+    library = root.startswith(LIBRARY_NAME)  # spec text (`<string>`): the working folder, as the resolver's
+    home = os.path.join(LIBRARY_DIR, root.removeprefix(LIBRARY_NAME)) if library else root
+    home = os.path.realpath(os.path.dirname(home) if library or os.path.isfile(root) else working_folder())
+
+    def from_home(file: str) -> str:
+        try:
+            return os.path.relpath(os.path.realpath(file), home).replace(os.sep, "/")
+        except (ValueError, OSError):  # on another drive (Windows), or a relative name once the folder was removed
+            return file
+
+    return {f: os.path.basename(f) if bases[os.path.basename(f)] == 1 else f if f.startswith(LIBRARY_NAME)
+            else from_home(f) for f in files}

@@ -34,9 +34,6 @@ from vibench.compiler.diagnostics import SpecError
 from vibench.compiler.ir import TensorType, ValueRef
 from vibench.compiler.keyed import returned_by_key
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
-from vibench.compiler.spec_files import LIBRARY_DIR, working_folder
-
-LIBRARY_NAME = "vibench/specs/"  # how diagnostics name a library file (resolve.Library.display)
 
 
 def forward(
@@ -57,29 +54,6 @@ def forward(
     writer = _Writer(s, inplace, sizes)
     writer.file_names = file_names or {}
     return writer.write(prologue)
-
-
-def comment_file_names(structures: list[Structure]) -> dict[str, str]:
-    """How the shape comments name each spec file the nodes of ``structures`` come from: by its base name
-    (``ResNet1D.yaml:50``), unless two of the files share it: then a library file by its name there
-    (``vibench/specs/cnn/ResNet1D.yaml``), any other by its path from the root spec's folder (``sub/c.yaml``,
-    ``../c.yaml``), never as diagnostics name it (from the working folder, absolute outside it)."""
-    files = {slot.node.pos.file for s in structures for plan in s.plans for slot in plan.slots.values()
-             if slot.node.pos is not None}
-    bases = Counter(os.path.basename(f) for f in files)
-    root = next((s.units[0].file for s in structures if s.is_root and s.plans), "")
-    library = root.startswith(LIBRARY_NAME)  # spec text (`<string>`): the working folder, as the resolver's
-    home = os.path.join(LIBRARY_DIR, root.removeprefix(LIBRARY_NAME)) if library else root
-    home = os.path.realpath(os.path.dirname(home) if library or os.path.isfile(root) else working_folder())
-
-    def from_home(file: str) -> str:
-        try:
-            return os.path.relpath(os.path.realpath(file), home).replace(os.sep, "/")
-        except (ValueError, OSError):  # on another drive (Windows), or a relative name once the folder was removed
-            return file
-
-    return {f: os.path.basename(f) if bases[os.path.basename(f)] == 1 else f if f.startswith(LIBRARY_NAME)
-            else from_home(f) for f in files}
 
 
 class _Writer(Variables):

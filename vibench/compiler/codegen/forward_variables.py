@@ -43,7 +43,7 @@ class Variables:
         self.helpers: set[str] = set()  # support functions the body calls
         self.methods: list[Method] = []  # the calls of checkpointed nodes, by name
         self.files: dict[str, str] = {}  # memos of the comments: file -> `name:`, type -> shape, text -> cleaned
-        self.file_names: dict[str, str] = {}  # a spec file -> how the comments name it (forward.comment_file_names)
+        self.file_names: dict[str, str] = {}  # a spec file -> how the comments name it (comments.comment_file_names)
         self.shapes: dict[TensorType, str] = {}
         self.comments: dict[str, str] = {}
         self.by_outputs: dict[tuple[int, str | None], tuple[Any, str]] = {}  # (id(outputs), port) -> shapes
