@@ -207,6 +207,8 @@ def freeze(params: Mapping[str, Any]) -> tuple[Any, ...]:
     >>> freeze({"b": {"2": 5, "1": 3}}) == freeze({"b": {"1": 3, "2": 5}})
     False
     """
+    if not params:  # (a block without parameters, most of a chain's nodes: 0.38 -> 0.10 us)
+        return ()
     # ``str``: a name of another type (none reaches here: E102) is ordered too rather than raise.
     named = sorted(params.items(), key=lambda item: str(item[0]))
     return tuple([(name, v if v.__class__ in _PLAIN else _frozen(v)) for name, v in named])

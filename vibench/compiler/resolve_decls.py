@@ -257,6 +257,10 @@ def _shown(name: Any) -> str:
 
 def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: str, allow_upper: bool = False,
                 root: bool = True) -> None:
+    if what == "node" and name.__class__ is str and name.isascii() and name.isidentifier() and len(name) <= MAX_NAME \
+            and name[0] != "_" and name not in RESERVED_NAMES and not keyword.iskeyword(name) and not allow_upper:
+        return  # a node name none of the rules below refuses (once per node: 10,000 nodes, 9.5 -> 5.8 ms)
+
     def pos() -> Pos | None:  # looked up only for a diagnostic: a valid name (the common case) costs string tests
         return doc.pos(path, key=True)
 

@@ -68,6 +68,10 @@ class TypeCheck(CompositeCheck):
             variadic, minimum = False, len(names) - len(optional)
         else:
             names, variadic, optional, minimum = block.inputs, block.variadic, block.optional_inputs, block.min_inputs
+        if not variadic:
+            self.soft_ports.clear()
+            if len(refs) == 1 == len(names) and refs[0][0] is None:  # one input for the one port (the common case)
+                return [(names[0], refs[0][1], refs[0][2])]
         what = f"`{block.name}`"
         if variadic:
             if any(port is not None for port, _, _ in refs):
@@ -78,9 +82,6 @@ class TypeCheck(CompositeCheck):
                                             refs[0][2] if refs and refs[0][2] else nd.pos, node=nd.name,
                                             found=f"{len(refs)}", hint="list them: `in: [a, b, ...]`"))
             return [(names[0], v, pos) for _, v, pos in refs]
-        self.soft_ports.clear()
-        if len(refs) == 1 == len(names) and refs[0][0] is None:  # one input for the one port (the common case)
-            return [(names[0], refs[0][1], refs[0][2])]
         positional = [r for r in refs if r[0] is None]
         bound: dict[str, tuple[ValueRef, Pos | None]] = {}
         port: str | None  # a block port below, then a port as written in `in:`
