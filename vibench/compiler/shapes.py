@@ -358,6 +358,8 @@ def _cast_dtype(root: Elaborated) -> str:
     """The float dtype of the root's inputs as model.py takes them (an `optional: true` input that nothing
     reads is not taken; ``infer_program`` checks the guess against the typed unit): the module's float dtype."""
     optional = {d.name for d in root.udef.inputs if d.optional}
+    if not optional:  # (the reads are a walk over every node: 10,000 nodes, ~5 ms)
+        return model_float_dtype(t.dtype for _, t in root.inputs)
     read = {ref.node for n in root.nodes if n.copies for _, ref, _ in n.refs} | {o.ref.node for o in root.outputs}
     return model_float_dtype(t.dtype for name, t in root.inputs if name not in optional or name in read)
 
