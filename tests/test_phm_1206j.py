@@ -170,14 +170,14 @@ def _systems(tmp_path: Path, count: int) -> str:
 
 
 def test_a_table_of_more_systems_than_a_given_value_holds_is_e202_at_once(tmp_path: Path) -> None:
-    assert MAX_SYSTEMS == 49_999  # a mapping of 50,000 systems is 100,001 units: `oversized` refuses it in `--set`
+    assert MAX_SYSTEMS == 5_000  # what every per-system head of the library compiles with (test_phm_translation_1207b)
     table = _systems(tmp_path, MAX_SYSTEMS + 1)
     for spec in (write(tmp_path, ISFM), "isfm/M_01_ISFM"):
         (error,) = errors(spec, metadata=table)
         assert error.code == "E202", error
-        assert error.message == "the metadata table " + table + " has 50,000 systems: too many for `num_classes` " \
-            "of `M_01_ISFM`"
-        assert error.expected == "at most 49,999 systems (one head each)"
+        assert error.message == "the metadata table " + table + " has more than 5,000 systems: too many for " \
+            "`num_classes` of `M_01_ISFM`"
+        assert error.expected == "at most 5,000 systems (one head each)"
     (error,) = errors(write(tmp_path, ISFM), metadata=table)
     assert (error.pos.line, error.pos.col) == (11, 3)  # the config's `num_classes:`, which the table replaces
 

@@ -7,7 +7,9 @@
 :data:`MAX_ALIAS_UNITS` (E002), duplicate keys refused (E005) or listed, ``<<`` merges applied (a ``<<`` that
 is no key is E001). A number that YAML 1.1 reads otherwise than YAML 1.2 and Python (`1:30`, `010`, `08`, `10_`)
 is E001 (:class:`YAML11NumberError`), or in a lenient read (a PHM-Vibench config's) read as PyYAML reads it and
-listed with that E001.
+listed with that E001; such a read lists too what vibench reads as YAML 1.2 does and PyYAML otherwise (`1e-1`,
+`2020-01-01`, `=`), keeping vibench's value (:mod:`vibench.compiler.load_numbers`), as :func:`pyyaml_readings`
+lists them for a config read as a spec.
 PyYAML is imported when a composer is made, not with this module.
 
 JSON is read as YAML, unquoted text other than JSON's literals refused (E001, a `//` or `/*` in it named as the
@@ -158,13 +160,21 @@ class _Composer(TaggedScalars):
         written, aliased = self.written, self.aliased
         room = MAX_EXPANDED - aliased
         chars_per_unit, max_depth = _CHARS_PER_UNIT, MAX_DEPTH
-        # The container being built (stack[-1]) and its fields the loop reads for every child, as locals;
-        # its pending key (the key read, its value not yet) goes into the frame while a child is built.
+        # The container being built (stack[-1]) and its fields the loop reads for every child, as locals.
+        # `want_key`: the next node is a key of the mapping being built; else, in a mapping, `key`, `key_pos`
+        # and `key_event` are the key read, its value not yet (saved in the frame, as `pending_key`, while a
+        # child container is built). Three locals, not a tuple: no object made per key for it.
         frame: list | None = None
-        is_map = False
+        is_map = want_key = False
         container: Any = None
         children: Any = None
-        pending: tuple[Any, tuple[int, int], Any] | None = None
+        key: Any = None
+        key_pos: tuple[int, int] = (0, 0)
+        key_event: Any = None
+        # The 1-based number of the line of the last position made, shared by every position on that line: most
+        # lines hold several (a flow mapping's keys and values), and each number would be an int object kept
+        # (10,000 nodes: 315,000 -> 239,000 memory blocks held by the loaded document).
+        line0, line1 = -1, 0
         for event in it:
             cls = type(event)
             value: Any
@@ -179,19 +189,22 @@ class _Composer(TaggedScalars):
                 else:  # a plain scalar: resolved once per text
                     value = scalar_cache.get(text, missing)
                     if value is missing:
-                        value = scalar_cache[text] = self._resolve_plain(text, event)
+                        value = scalar_cache[text] = self._resolve_plain(text, event, want_key)
                 mark = event.start_mark
-                pos = (mark.line + 1, mark.column + 1)
+                if mark.line != line0:
+                    line0 = mark.line
+                    line1 = line0 + 1
+                pos = (line1, mark.column + 1)
                 size = 1 + len(text) // chars_per_unit
                 written += size
                 if written > room:
                     raise self._too_many(event)
                 anchor = event.anchor
-                if is_map and pending is None and anchor is None:
+                if want_key and anchor is None:
                     # A key of the mapping being built: only its position is kept (no Loc).
-                    pending = (value, pos, event)
+                    key, key_pos, key_event, want_key = value, pos, event, False
                     continue
-                if value is merge and not (is_map and pending is None):  # only a key merges: never a value
+                if value is merge and not want_key:  # only a key merges: never a value
                     raise self._refusals().merge_value(event.start_mark)
                 loc = Loc(pos)
                 if anchor is not None:
@@ -203,22 +216,27 @@ class _Composer(TaggedScalars):
                     raise self.error("E002", f"the document nests deeper than {MAX_DEPTH} levels", event.start_mark,
                                      hint="specs never need this much nesting; write the structure flatter")
                 if frame is not None:
-                    frame[3] = pending
+                    frame[3] = None if want_key or not is_map else (key, key_pos, key_event)
                 mark = event.start_mark
-                is_map = cls is map_start
+                if mark.line != line0:
+                    line0 = mark.line
+                    line1 = line0 + 1
+                is_map = want_key = cls is map_start
                 container, children = ({}, {}) if is_map else ([], [])
-                frame = [is_map, container, Loc((mark.line + 1, mark.column + 1), children), None,
+                frame = [is_map, container, Loc((line1, mark.column + 1), children), None,
                          written + aliased, event.anchor, None]
                 stack.append(frame)
-                pending = None
                 continue
             elif cls is map_end or cls is seq_end:
                 done = stack.pop()
                 if stack:
                     frame = stack[-1]
-                    is_map, container, children, pending = frame[0], frame[1], frame[2].children, frame[3]
+                    is_map, container, children = frame[0], frame[1], frame[2].children
+                    want_key = is_map and frame[3] is None
+                    if not want_key and is_map:
+                        key, key_pos, key_event = frame[3]
                 else:
-                    frame, is_map = None, False
+                    frame, is_map, want_key = None, False, False
                 if done[6]:
                     self._apply_merges(done)
                 written += 1
@@ -234,7 +252,7 @@ class _Composer(TaggedScalars):
                                          event.start_mark, hint="recursive structures are not allowed in specs")
                     raise self.error("E001", f"unknown alias `*{event.anchor}`", event.start_mark)
                 value, loc, size = anchors[event.anchor]
-                if value is merge and not (is_map and pending is None):  # `&m <<: {...}`, then `a: *m`
+                if value is merge and not want_key:  # `&m <<: {...}`, then `a: *m`
                     raise self._refusals().merge_value(event.start_mark, event.anchor)
                 aliased += size
                 room = MAX_EXPANDED - aliased
@@ -255,11 +273,10 @@ class _Composer(TaggedScalars):
             elif not is_map:
                 container.append(value)
                 children.append(loc)
-            elif pending is None:
-                pending = (value, loc.pos, event)  # a key written as an alias, an anchor or a collection
+            elif want_key:  # a key written as an alias, an anchor or a collection
+                key, key_pos, key_event, want_key = value, loc.pos, event, False
             else:
-                key, key_pos, key_event = pending
-                pending = None
+                want_key = True
                 if key.__class__ is str and key not in container:  # the common case, checked in _put
                     container[key] = value
                     children[key] = (key_pos, loc)
@@ -309,7 +326,9 @@ class _Composer(TaggedScalars):
                         frame[1][k] = v
                         frame[2].children[k] = src_loc.children[k]
 
-    def _resolve_plain(self, text: str, event: Any) -> Any:
+    def _resolve_plain(self, text: str, event: Any, key: bool) -> Any:
+        """The value of a plain scalar (``key``: a mapping key), as PyYAML's implicit resolvers and YAML 1.2's
+        floats give it; a lenient read lists what PyYAML reads otherwise (:mod:`vibench.compiler.load_numbers`)."""
         if self.json and not _JSON_LITERAL.match(text):  # JSON writes any other value in double quotes
             if (refused := self._refusals().not_json(text, event, self.parsed)) is not None:
                 raise refused
@@ -320,14 +339,27 @@ class _Composer(TaggedScalars):
                     return _MERGE
                 if tag in _SCALAR_TAGS:
                     return self._construct(tag, text, event)
+                if self.numbers is not None:  # a date, `=`: a date to PyYAML, or no file it reads
+                    return self._yaml_1_1_type(tag, text, event, key)
                 return text  # timestamps and other implicit types stay strings
         if text[:1] in _NUMBER_STARTS and _FLOAT_1_2.match(text):  # names (most plain scalars) skip the regex
             if _LEADING_ZERO.match(text):  # `08`: YAML 1.1 reads no octal integer, YAML 1.2 eight
                 return self._pyyaml_number(text, event, None, text)  # PyYAML: the string
             if self.json and _JSON_LEADING_ZERO.match(text):  # `01e3`
                 return self._pyyaml_number(text, event, float(text), text)
+            if self.numbers is not None:  # `1e-1`: PyYAML's string
+                return self._yaml_1_2_float(text, event)
             return float(text)
         return text
+
+
+def pyyaml_readings(text: str, file: str) -> tuple[tuple[Pos, Diagnostic], ...]:
+    """What a lenient read of ``text`` lists (:attr:`vibench.compiler.load.LoadedDoc.numbers`): each plain scalar
+    PyYAML reads otherwise than vibench, with its E001 (a date key's: E102). For a PHM-Vibench experiment config that
+    a strict read took as a spec, as YAML 1.2 (`dropout: 1e-1`, 0.1 there, is PyYAML's string)."""
+    composer = _Composer(text, file, [], [])
+    composer.compose()
+    return tuple(composer.numbers or ())
 
 
 class _Merge:
@@ -342,7 +374,8 @@ _MISSING = object()
 # YAML 1.2's (and JSON's) floats that YAML 1.1 reads as strings: an exponent without a dot or without a
 # sign (`1e-5`, `1.5e5`, `2E3`), a signed fraction without a leading digit (`-.5`). `eps: 1e-5`, as
 # docs/blocks.md prints the defaults and as every ML config writes it, was `expected number, found
-# '1e-5'`; a JSON spec's `1e-5` was the same string, and the YAML language server called it a number.
+# '1e-5'`; a JSON spec's `1e-5` was the same string, and the YAML language server called it a number. A lenient
+# read (a PHM-Vibench config's, which PyYAML reads) lists each one: E001 inside `model:`.
 _NUMBER_STARTS = frozenset("0123456789+-.")
 _FLOAT_1_2 = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
 # What JSON writes unquoted: true, false, null and numbers (a leading zero, `07`, is its own E001, said so).

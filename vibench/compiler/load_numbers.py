@@ -3,10 +3,20 @@ base 60 (`1:30` is 90), a leading zero (`010` is octal 8, `08` no integer) and a
 is 10); in a `.json` spec any leading zero. A spec's is E001 (:class:`YAML11NumberError`: `num_classes: 010` gave
 8 classes); a lenient read (a PHM-Vibench experiment config's, :func:`vibench.compiler.pipeline.load`) keeps
 PyYAML's value and lists each with its E001, which :mod:`vibench.compiler.phm` raises inside `model:` only.
+
+A lenient read lists too what a spec means as YAML 1.2 does and PyYAML reads otherwise, keeping vibench's value
+(:meth:`Yaml11Numbers._yaml_1_2_float`, :meth:`Yaml11Numbers._yaml_1_1_type`): a float without a dot or without
+an exponent's sign, or a signed one without a leading digit (`1e-1`, `1.0e5`, `-.5`, PyYAML's strings: AttentionLSTM
+took `dropout: 1e-1` as 0.1, and PHM-Vibench's nn.LSTM the string), a date or time (`2020-01-01`, a
+``datetime.date`` there; as a key PyYAML's date, E102 where a key is a name) and `=` (YAML 1.1's value key, which
+PyYAML's safe loader refuses with the file). Outside `model:` vibench reads no value, and inside it the E001 stands,
+so the value kept is the one a spec means: a lenient reader of a spec's text (the editor's types of its defaults,
+:mod:`vibench.lsp.param_types`) reads `1e-5` as a float.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +27,7 @@ BOOL_WORDS_HINT = "YAML reads yes/no/on/off/true/false as booleans; quote the wo
 """The hint of a boolean where text is expected (`act: yes`, `--set act=no`)."""
 
 INT_TAG = "tag:yaml.org,2002:int"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in binary), fewer than int() reads
 
 
@@ -41,6 +52,7 @@ class Yaml11Numbers:
     """The composer's handling of these numbers (a mixin of :class:`vibench.compiler.load_compose._Composer`)."""
 
     if TYPE_CHECKING:  # the composer's
+        yaml: Any
         json: bool
         numbers: list | None
         scalar_cache: dict[str, Any]
@@ -94,6 +106,56 @@ class Yaml11Numbers:
         if value is None:
             raise err
         return self._pyyaml_number(text, event, value, value, err)
+
+    def _yaml_1_2_float(self, text: str, event: Any) -> float:
+        """In a lenient read, YAML 1.2's float of ``text``, one that YAML 1.1 reads as a string (`1e-1`, `1.0e5`,
+        `-.5`: YAML 1.1's floats have a dot before any exponent, a sign in it, and a digit before a signed one's
+        dot), listed with its E001."""
+        value = float(text)
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        both = _written_for_both(value)
+        err = self.error("E001", f"`{shown}` is no number in YAML 1.1: PyYAML reads it as a string", event.start_mark,
+                         YAML11NumberError,
+                         expected="a float that YAML 1.1 reads too (`0.1`; an exponent after a dot, with its sign: "
+                         "`1.0e-5`), or a quoted string",
+                         found=f"`{shown}`, which YAML 1.2 reads as {value!r} and YAML 1.1 (PyYAML, PHM-Vibench's "
+                         "loader) as text", span=len(text),
+                         hint=f"write {both} so that both read that number, or quote it (`\"{shown}\"`) to keep "
+                         "the text")
+        return self._pyyaml_number(text, event, None, value, err)
+
+    def _yaml_1_1_type(self, tag: str, text: str, event: Any, key: bool) -> Any:
+        """In a lenient read, ``text``, which vibench reads as text and YAML 1.1 as another type: a date or time
+        (`2020-01-01`, `2001-12-14 21:59:43`) or `=` (YAML 1.1's value key, which PyYAML's safe loader cannot
+        construct: it refuses the file, as it does an impossible date, `2020-13-01`), listed with its E001; a
+        date ``key`` with the E102 of a key that is no string (`model:`'s keys are names), and read as PyYAML's
+        date, as the other keys that are no string are (a base config's is said so at its entry)."""
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        quoted = f'quote it (`"{shown}"`)'
+        refused = "YAML 1.1 reads it as its value key" if tag != TIMESTAMP_TAG else ""
+        read: Any = None
+        if not refused:
+            try:
+                read = self.constructor.construct_yaml_timestamp(
+                    self.yaml.ScalarNode(tag, text, event.start_mark, event.end_mark))
+            except (ValueError, OverflowError) as err:
+                refused = f"YAML 1.1 reads it as a date, and it is none ({err})"
+        if refused:
+            error = self.error("E001", f"`{shown}` cannot be read by PyYAML: {refused}", event.start_mark,
+                               YAML11NumberError, expected="a quoted string",
+                               found=f"`{shown}`, which PyYAML (PHM-Vibench's loader) refuses, and the whole file "
+                               "with it", span=len(text), hint=f"{quoted} to keep the text")
+        elif key:
+            error = self.error("E102", f"key `{shown}` is not a string: YAML 1.1 reads it as a date", event.start_mark,
+                               expected="a name (a string)",
+                               found=f"{type(read).__name__} {read!r}, as PyYAML (PHM-Vibench's loader) reads it",
+                               span=len(text), hint=f'quote it: `"{shown}": ...`')
+        else:
+            error = self.error("E001", f"`{shown}` is a date in YAML 1.1: PyYAML reads it as no string",
+                               event.start_mark, YAML11NumberError, expected="a quoted string, or a number",
+                               found=f"`{shown}`, which PyYAML (PHM-Vibench's loader) reads as {read!r} and vibench "
+                               "as text", span=len(text), hint=f"{quoted} so that both read the text")
+        return self._pyyaml_number(text, event, None, read if key and not refused else text, error)
 
     def _out_of_range(self, text: str, event: Any, what: str = "") -> SpecError:
         # The bound of every integer an expression computes (MAX_INT), so that no size, and no number in a
@@ -160,3 +222,16 @@ _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+\Z")
 _JSON_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]")  # in a .json spec, floats too: `01.5` is not JSON
 _LEADING_ZEROS = re.compile(r"^([-+]?)0+(?=[0-9])")
 _SIGN = r"\1"  # what _LEADING_ZEROS keeps
+
+
+def _written_for_both(value: float) -> str:
+    """``value`` as YAML 1.1 and 1.2 both read it: a digit before the dot, and an exponent after a dot, with its
+    sign (`1.0e-05`; `.inf`).
+
+    >>> [_written_for_both(v) for v in (1e-5, 1e20, -0.5, 1.5e-7, math.inf)]
+    ['1.0e-05', '1.0e+20', '-0.5', '1.5e-07', '.inf']
+    """
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    mantissa, e, exponent = repr(value).partition("e")
+    return (mantissa if "." in mantissa or not e else mantissa + ".0") + e + exponent

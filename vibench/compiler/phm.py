@@ -30,11 +30,14 @@ The project root is the nearest folder above the experiment (its own folder incl
 ``.git`` or a ``configs`` folder — PHM-Vibench's layout — but never the home folder or ``/``;
 without such a folder it is the experiment's own folder. Nothing a base config holds is echoed in
 messages: not its lines (a YAML error in it is reported at the `base_configs` entry, by line and
-column only), nor its values, nor its keys. Every diagnostic located at a `base_configs` entry is
-phrased by :func:`~vibench.compiler.phm_base.hide_base_values` — the code, the position and the
-template parameter it concerns, never the value or what a pass computed from it (I106 names a template
-parameter and quotes no value: it stays as it is) — and keys no one
-reads are counted, not named (W103), so pointing `base_configs` at a secret does not print the secret.
+column only), nor its values, nor its keys. Every diagnostic said of the merged `model:` section
+passes through :func:`~vibench.compiler.phm_base.said_without_base_values`: one located at a
+`base_configs` entry is phrased by :func:`~vibench.compiler.phm_base.hide_base_values` — the code, the
+position and the template parameter it concerns, never the value or what a pass computed from it — unless
+its code is worded so already (:data:`~vibench.compiler.phm_base.SAID_AS_WRITTEN`: I106 names a template
+parameter and quotes no value); one located in the experiment names what a base config gave by key and file
+(E222 against a base config's `input_dim`, E221's default computed from it); and keys no one reads are
+counted, not named (W103), so pointing `base_configs` at a secret does not print the secret.
 
 Each base config file is read once however many entries name it, and the files count against the
 compilation's budget of spec files (:func:`vibench.compiler.load.source_budget`).
@@ -45,13 +48,15 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from vibench.compiler.caller_words import CallerWords
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, one_of, suggest
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
-from vibench.compiler.load_compose import Loc
-from vibench.compiler.phm_base import hide, hide_base_values
+from vibench.compiler.load_compose import Loc, pyyaml_readings
+from vibench.compiler.phm_base import base_files, hide, keys_from_bases, said_without_base_values
 from vibench.compiler.phm_checks import (
     duplicate_keys,
     empty_slots,
@@ -63,7 +68,7 @@ from vibench.compiler.phm_checks import (
 )
 from vibench.compiler.phm_guide import ALIASES, apply_guide, fixed_key_reason, given_hint
 from vibench.compiler.phm_merge import MAX_BASE_CONFIGS as MAX_BASE_CONFIGS  # its limit, named here too
-from vibench.compiler.phm_merge import model_section
+from vibench.compiler.phm_merge import ModelSection, model_section
 from vibench.compiler.phm_metadata import DatasetMetadata
 from vibench.compiler.phm_reference import MODELS, type_for_name, unregistered, why_not_buildable
 from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES, Library
@@ -91,6 +96,8 @@ def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None
     command line (``--set``) or in Python, with their values: no key of the config needs to supply
     them, and a component given for a slot is the one whose keys the reference needs.
     """
+    if not doc.numbers and not doc.duplicates:  # read as a spec (pipeline.load): `dropout: 1e-1` is YAML 1.2's 0.1
+        doc = replace(doc, numbers=pyyaml_readings(doc.text, doc.file))  # and PyYAML's (PHM-Vibench's) string
     numbers = yaml_1_1_numbers(doc)  # `num_classes: 010`: E001, as in a spec; elsewhere PyYAML's number
     if numbers:
         raise SpecError(numbers, {doc.file: doc.text})
@@ -105,10 +112,23 @@ def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None
 
 
 def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None,
-               given: Mapping[str, Any], warnings: list[Diagnostic]) -> tuple[LoadedDoc, list[Diagnostic]]:
-    section = model_section(doc, library, warnings)
+               given: Mapping[str, Any], layout: list[Diagnostic]) -> tuple[LoadedDoc, list[Diagnostic]]:
+    """The spec, with the base configs' own warnings (``layout``: W113, W114, which quote nothing of them) and
+    then what is said of the merged `model:` section, each of those said by
+    :func:`~vibench.compiler.phm_base.said_without_base_values`."""
+    section = model_section(doc, library, layout)
+    names = {"type", "name"}  # the parameters hidden messages may name: the template's join once it is known
+    try:
+        synthesized, notes = _read_section(doc, section, library, metadata, given, names)
+    except SpecError as err:
+        raise SpecError(said_without_base_values(err.diagnostics, library.quiet, names), err.sources) from None
+    return synthesized, [*layout, *said_without_base_values(notes, library.quiet, names)]
+
+
+def _read_section(doc: LoadedDoc, section: ModelSection, library: Library, metadata: DatasetMetadata | None,
+                  given: Mapping[str, Any], names: set[str]) -> tuple[LoadedDoc, list[Diagnostic]]:
     model, where, from_bases = section.values, section.where, section.from_bases
-    warnings = list(warnings)
+    warnings: list[Diagnostic] = []
     model_pos = doc.pos(("model",), key=True) if "model" in doc.data else doc.pos(("base_configs",), key=True)
     kind, name = model.get("type"), model.get("name")
     own_keys = {key for key in ("type", "name")  # written in the experiment's `model:` (not a dotted key)
@@ -158,26 +178,25 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
     declared = {p.name for p in root.params}
     ignored = dict(root.reference.ignored_keys) if root.reference is not None else {}
     reference = root.reference.model if root.reference is not None else f"{kind}/{name}"
-    model = dict(model)
+    names |= declared | set(ignored) | set(FACTORY_KEYS) | set(ALIASES) | {"depth", "num_classes"}
+    model, where = dict(model), dict(where)
     notes, errors = apply_guide(model, where, declared, reference,
-                                lambda path: doc.pos(("model", *path), key=True) if "model" in doc.data else model_pos,
-                                given, library)
-    # The guide's notes and errors, and the metadata's note, quote the values they read: at a base config's entry
-    # they are phrased without them (the base configs' own warnings, W113 and W114, quote nothing).
-    public = declared | set(ignored) | set(FACTORY_KEYS) | set(ALIASES) | {"depth", "num_classes"}
-    warnings += hide_base_values(notes, library.quiet, public)
-    errors = list(hide_base_values(errors, library.quiet, public))
+                                lambda path: _nested_pos(doc, section, path, model_pos), given, library,
+                                base_files(doc, where, library.quiet))
+    warnings += notes
     errors += _unknown_given(given, declared, ignored, reference, template, root.name, library, model_pos)
-    warnings += hide_base_values(num_classes_from(model, where, root, metadata, given, model_pos,
-                                                 in_python=library.in_python), library.quiet,
-                                 public)
+    based = keys_from_bases(where, library.quiet)  # after the guide: a key it set from a base config's is one too
+    for key in based & given.keys():  # replaced by the value given beside the config: located as if none were written,
+        where[key] = model_pos  # not at the base config's entry, whose values are said without quoting them
     empty_slots(model, root, given)  # M_02_ISFM_Prompt without a backbone: none, as there (nn.Identity)
-    missing, unneeded = required_keys(model, root, library, given, model_pos)
+    warnings += num_classes_from(model, where, root, metadata, given, model_pos, in_python=library.in_python,
+                                 library=library, hidden=based)
+    missing, unneeded = required_keys(model, root, library, given, model_pos, keys_from_bases(where, library.quiet))
     warnings += unneeded
     if errors or missing:
         raise SpecError(errors + missing, {doc.file: doc.text})
-    warnings += extension_keys(model, where, root, library, given, model_pos)  # quote no value: said as they are
-    warnings += _unregistered_components(model, where, reference, model_pos, from_bases)
+    warnings += extension_keys(model, where, root, library, given, model_pos)
+    warnings += _unregistered_components(model, where, reference, model_pos, from_bases, given, library)
     with_: dict[str, Any] = {}
     with_locs: dict[str, Any] = {}
     unread: dict[Pos | None, int] = {}  # base config entry -> how many of its keys nothing reads (W103, unnamed)
@@ -255,22 +274,43 @@ def _unknown_given(given: Mapping[str, Any], declared: set[str], ignored: dict[s
 
 
 def _unregistered_components(model: dict[str, Any], where: dict[str, Pos | None], reference: str,
-                             default: Pos | None, from_bases: set[str]) -> list[Diagnostic]:
-    """W115 for each component PHM-Vibench's ISFM model does not hold in its tables (a KeyError there)."""
+                             default: Pos | None, from_bases: set[str], given: Mapping[str, Any],
+                             words: CallerWords) -> list[Diagnostic]:
+    """W115 for each component PHM-Vibench's ISFM model does not hold in its tables (a KeyError there): the one
+    the compile builds, a value ``given`` beside the config (``--set``) in place of the config's."""
     warnings = []
     for slot in ("embedding", "backbone", "task_head"):
-        value = model.get(slot)
+        value = given[slot] if slot in given else model.get(slot)
         builds = unregistered(reference, slot, value) if isinstance(value, str) else None
         if builds is None:
             continue
         owner = reference.split("/")[-1]
-        shown = "from the base config" if slot in from_bases else f"`{_clip(str(value))}`"
+        notes: tuple[str, ...] = ()
+        if slot in given:
+            shown, notes = f"`{_clip(str(value))}` ({words.given_as})", (words.given_note(slot),)
+        else:
+            shown = "from the base config" if slot in from_bases else f"`{_clip(str(value))}`"
         warnings.append(Diagnostic("W115", f"PHM-Vibench's {owner} cannot build the {slot} {shown}; vibench "
                                    "builds it (a vibench extension)", where.get(slot, default), severity="warning",
                                    found=f"{owner} builds only: {', '.join(builds)} (any other name is a KeyError "
-                                   "there)",
+                                   "there)", notes=notes,
                                    hint="pick one of those if the config must also run in PHM-Vibench"))
     return warnings
+
+
+def _nested_pos(doc: LoadedDoc, section: ModelSection, path: tuple, default: Pos | None) -> Pos | None:
+    """Where the value at ``path`` inside the merged `model:` section was written (``("task_configs", "prediction")``):
+    its key in the experiment — under `model:`, or a dotted key (`model.task_configs:`) — or the `base_configs` entry
+    whose file gave it; as far down the path as it was written, else at ``default``."""
+    key, *inside = path
+    pos, loc = section.where.get(key, default), section.locs.get(key)
+    for part in inside:
+        children = loc.children if loc is not None and isinstance(loc.children, dict) else {}
+        if part not in children:
+            break
+        key_pos, loc = children[part]
+        pos = Pos(doc.file, *key_pos)
+    return pos
 
 
 def _at(pos: Pos | None) -> tuple[int, int]:

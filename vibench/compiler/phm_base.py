@@ -1,6 +1,7 @@
 """PHM-Vibench base configs: finding one in the experiment's project (:func:`project_root`), reading its
 `model:` section once per compilation (:func:`base_model`), and saying a diagnostic about a value it gave
-without quoting what the file holds (:func:`hide_base_values`, :func:`hide`): a base config is trusted no
+without quoting what the file holds (:func:`said_without_base_values`, which every diagnostic of the merged
+`model:` section passes through; :func:`hide_base_values`, :func:`hide`): a base config is trusted no
 more than the experiment, and its values, keys and what a pass computes from them stay out of messages.
 A mapping the experiment writes over a base config's (:class:`MergedAt`) is said as the merge of both: its
 reason kept where it quotes only what the experiment wrote, at the experiment's key it names."""
@@ -11,7 +12,7 @@ import itertools
 import os
 import re
 import stat
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -211,13 +212,13 @@ _PUBLIC_EXPECTED = {"E202", "E208", "E209", "E214", "E222"}
 
 
 def hide_base_values(diagnostics: Iterable[Diagnostic], quiet: Collection[Pos | None],
-                     names: Collection[str]) -> tuple[Diagnostic, ...]:
+                     names: Collection[str], *, kept: Collection[str] = ()) -> tuple[Diagnostic, ...]:
     """``diagnostics`` with each one located at a `base_configs` entry (a position in ``quiet``) said without
     what the base config holds: a message that names the template parameter it concerns (the parameter a
     failed check is `at:`, else the first of ``names`` the message or a note quotes in backticks) and why, by
     code; no found value, no notes, and an ``expected`` only where the template's declaration gives it.
-    Position, span, node and origin stay. Two that read the same once said so (two checks of one value) are
-    one.
+    Position, span, node and origin stay; so does all of a diagnostic whose code is in ``kept`` (worded so
+    already). Two that read the same once said so (two checks of one value) are one.
 
     >>> d = Diagnostic("E204", "cannot evaluate `width`: hunter2", Pos("e.yaml", 3, 10), found="${hunter2}")
     >>> quiet = hide_base_values([d], {Pos("e.yaml", 3, 10)}, {"width"})[0]
@@ -233,9 +234,48 @@ def hide_base_values(diagnostics: Iterable[Diagnostic], quiet: Collection[Pos | 
                 merged[key] = at
     out: dict[Diagnostic, None] = {}  # in order, each once: the hidden ones may now read alike
     for d in diagnostics:
+        if d.code in kept:
+            out.setdefault(d, None)
+            continue
         mixed = merged.get((d.pos.file, d.pos.line, d.pos.col)) if d.pos is not None and merged else None
         out.setdefault(_merged(d, mixed) if mixed is not None else _unquoted(d, names) if d.pos in quiet else d, None)
     return tuple(out)
+
+
+SAID_AS_WRITTEN = frozenset({"E220", "I102", "I106", "W101", "W102", "W103", "W112", "W115"})
+"""Codes whose messages the translation words so that they quote nothing a base config holds but names public
+anyway (a template parameter, a library component: E220 hides the type and name that found none,
+:func:`hide`; W103 counts a base config's keys): said as they are. :func:`hide_base_values`
+would say no more than "a value from the base config" of them."""
+
+
+def said_without_base_values(diagnostics: Sequence[Diagnostic], quiet: Collection[Pos | None],
+                             names: Collection[str]) -> list[Diagnostic]:
+    """``diagnostics`` of the merged `model:` section, each located at a `base_configs` entry said without what the
+    base config holds (:func:`hide_base_values`, naming at most a parameter of
+    ``names``), but for the codes worded so already (:data:`SAID_AS_WRITTEN`). A message located elsewhere that
+    would quote a base config's value (E222 against a base config's key, E221's default computed from one) is
+    worded without it where it is made: it names the key and the file."""
+    return list(hide_base_values(diagnostics, quiet, names, kept=SAID_AS_WRITTEN))
+
+
+def base_files(doc: LoadedDoc, where: Mapping[str, Pos | None], quiet: Collection[Pos | None]) -> dict[str, str]:
+    """Each key of the merged `model:` whose value a base config gave -> the words naming that config in a message
+    about the key (the path its `base_configs` entry writes; a mapping merged from several, "the base configs")."""
+    bases = doc.data.get("base_configs")
+    entries = {doc.pos(("base_configs", entry)): ref for entry, ref in bases.items() if isinstance(ref, str)} \
+        if isinstance(bases, dict) else {}
+    return {key: f"base config `{clip(entries[at], 120)}`" if at in entries else "the base configs"
+            for key in keys_from_bases(where, quiet) if (at := where[key]) is not None}
+
+
+def keys_from_bases(where: Mapping[str, Pos | None], quiet: Collection[Pos | None]) -> set[str]:
+    """The keys whose value holds what a base config gave: located at a `base_configs` entry, or a mapping that
+    merges the experiment's keys with a base config's (:class:`MergedAt`, at the
+    experiment's key). Their values, and what is computed from them, are never quoted."""
+    merged = {(at.file, at.line, at.col) for at in quiet if isinstance(at, MergedAt)}
+    return {key for key, at in where.items()
+            if at is not None and (at in quiet or (at.file, at.line, at.col) in merged)}
 
 
 _MERGED = "(the keys written here merged with the base config's, not shown)"

@@ -12,10 +12,12 @@ the reference factory read it and reports what vibench would otherwise have to g
 * :func:`find_template` — the template of a `type/name`, or of an ISFM component on its own;
 * :func:`num_classes_from` — ``num_classes`` from the dataset metadata table (``--metadata``, by
   :func:`classes_for`, which a vibench spec's compile uses too), W116 for the rows it skips,
-  and W111 when it falls back to the template's default (a number, or null: no classifier);
+  and W111 when it falls back to the template's default (a number, or null: no classifier) that a component
+  chosen reads;
 * :func:`required_keys` — keys the reference model (and each component its slots hold) reads as
   attributes and cannot be built without (:func:`vibench.compiler.phm_reference.required`):
-  E221 with the value vibench would use, or W112 when vibench needs no value for it;
+  E221 with the value vibench would use (not one computed from a base config's value), or W112 when vibench
+  needs no value for it;
 * :func:`empty_slots` — the slots the reference model leaves empty when their key is missing or false
   (:data:`vibench.compiler.phm_reference.EMPTY_SLOTS`): set to null, which the template builds as nothing;
 * :func:`extension_keys` — keys the template (or a component its slots hold) reads and the reference model
@@ -34,14 +36,12 @@ from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.expr import template_names
 from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
-from vibench.compiler.load_compose import MAX_ALIAS_UNITS
+from vibench.compiler.phm_metadata import MAX_SYSTEMS as MAX_SYSTEMS  # the limit E202 says, named here too
 from vibench.compiler.phm_metadata import DatasetMetadata, skipped_rows_warning
 from vibench.compiler.phm_reference import EMPTY_SLOTS, EXTENSIONS, required
+from vibench.compiler.phm_units import chosen_units, reads_parameter
 from vibench.compiler.resolve import Library
 
-MAX_SYSTEMS = (MAX_ALIAS_UNITS - 1) // 2
-"""The most systems of a metadata table's `num_classes` mapping: as large as a value given from outside a file may be
-(:func:`vibench.compiler.load.oversized`: one unit for the mapping, one for each key and each count)."""
 MODEL_SECTIONS = ("model", "base_configs")
 """Top-level keys whose repeats change the model (W113); repeats anywhere else are W110."""
 
@@ -152,15 +152,25 @@ def _subfolders(folder: str, library: Library) -> list[str]:
 
 def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: UnitDef,
                      metadata: DatasetMetadata | None, given: Collection[str],
-                     model_pos: Pos | None, *, in_python: bool = False) -> list[Diagnostic]:
-    """Put the metadata's ``num_classes`` into ``model`` (the factory's rule); W111 on a silent default. The hints
-    name the table and the values as the caller gives them (``in_python``: `metadata=`, not `--metadata`)."""
+                     model_pos: Pos | None, *, in_python: bool = False, library: Library | None = None,
+                     hidden: Collection[str] = ()) -> list[Diagnostic]:
+    """Put the metadata's ``num_classes`` into ``model`` (the factory's rule); W111 on a silent default, unless
+    nothing of the model the config chooses reads it (with ``library``, which finds the components: setting it
+    would be W104). The hints name the table and the values as the caller gives them (``in_python``: `metadata=`,
+    not `--metadata`).
+
+    ``hidden`` are the keys whose values came from a base config (never quoted): the table's value that replaces
+    such a `num_classes` is located at ``model_pos``, as one the config does not write, not at the base config's
+    entry, whose values are said without quoting them (an error in the table's value is the table's)."""
     decl = root.param("num_classes")
     if decl is None or "num_classes" in given:
         return []
     if metadata is None:
         if "num_classes" in model or decl.required:
             return []
+        settings = {**model, **given} if isinstance(given, Mapping) else model
+        if library is not None and not reads_parameter("num_classes", settings, root, library):
+            return []  # M_02_ISFM_Prompt without a head: no default is used either
         if decl.default is None:  # the template then builds something else than a classifier
             builds = next((part.strip().rstrip(".") for part in (decl.doc or "").split(";") if "null" in part),
                           "null: no classifier")
@@ -174,14 +184,17 @@ def num_classes_from(model: dict[str, Any], where: dict[str, Pos | None], root: 
                            "`num_classes:` in the `model:` section")]
     option, keyword = ("metadata=", "pass `num_classes=N` to vibench.build") if in_python else \
         ("--metadata", "set it with `--set num_classes=N`")
-    value = classes_for(decl, metadata, root.name, where.get("num_classes", model_pos),
+    if "num_classes" in hidden or "num_classes" not in where:
+        where["num_classes"] = model_pos
+    value = classes_for(decl, metadata, root.name, where["num_classes"],
                         "replaces the config's `num_classes`, as PHM-Vibench's factory does: leave the table out "
                         f"(`{option}`) and write `num_classes:` in the `model:` section, {keyword}")
     warnings = [w for w in (skipped_rows_warning(metadata),) if w is not None]
     before = model.get("num_classes")
     model["num_classes"] = value
-    where.setdefault("num_classes", model_pos)
-    replaced = f"; it replaces the config's `num_classes: {_json(before)}`, as PHM-Vibench's factory does" \
+    config = "the base config's `num_classes`" if "num_classes" in hidden else \
+        f"the config's `num_classes: {_json(before)}`"
+    replaced = f"; it replaces {config}, as PHM-Vibench's factory does" \
         if before is not None and before != value else ""
     return [Diagnostic("I103", f"`num_classes` is {_json(value)}, from the metadata table{replaced}",
                        where["num_classes"], severity="note",
@@ -194,9 +207,10 @@ def classes_for(decl: ParamDecl, metadata: DatasetMetadata, model: str, pos: Pos
     single-system table; a table of several systems for one classifier, or of too many, is E202 at ``pos``
     (``fix``: what the hint says to do, after "the table gives N systems and ...")."""
     value: Any = dict(metadata.num_classes)
-    systems = f"{len(value):,} systems"
+    # A table of more systems is read only up to the first one past the limit (read_metadata): its count is not known.
+    systems = f"{len(value):,} systems" if len(value) <= MAX_SYSTEMS else f"more than {MAX_SYSTEMS:,} systems"
     if "dict" in decl.type:
-        if len(value) > MAX_SYSTEMS:  # one head per system: refused before a pass reads it (50,000 took 14 s)
+        if len(value) > MAX_SYSTEMS:  # one head per system: refused before a pass reads it (E204 in an expression)
             raise SpecError([Diagnostic(
                 "E202", f"the metadata table {clip(metadata.path, 200)} has {systems}: too many for `num_classes` "
                 f"of `{model}`", pos, expected=f"at most {MAX_SYSTEMS:,} systems (one head each)",
@@ -213,16 +227,18 @@ def classes_for(decl: ParamDecl, metadata: DatasetMetadata, model: str, pos: Pos
 
 
 def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given: Mapping[str, Any],
-                  model_pos: Pos | None) -> tuple[list[Diagnostic], list[Diagnostic]]:
+                  model_pos: Pos | None, hidden: Collection[str] = ()) -> tuple[list[Diagnostic], list[Diagnostic]]:
     """(E221 errors, W112 warnings) for keys the reference needs and the config lacks: those of the components
     chosen, where a value ``given`` beside the config (``--set``, ``vibench.build``'s keywords) replaces the
-    config's, as if written in its `model:` section (``backbone=None``: no backbone, as `backbone: null`)."""
+    config's, as if written in its `model:` section (``backbone=None``: no backbone, as `backbone: null`).
+    E221 shows the value vibench would use, unless it is computed from a key of ``hidden`` (a base config's
+    value, never shown): then it names the key instead."""
     errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     seen: set[str] = set()
     composite = root.reference.model if root.reference is not None else None
     chosen = {**model, **given}
-    for unit in _units(chosen, root, library):
+    for unit in chosen_units(chosen, root, library):
         reference = unit.reference.model if unit.reference is not None else None
         for key in required(reference or "", chosen, composite):
             if key in chosen or key in seen:
@@ -236,7 +252,7 @@ def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given:
                     severity="warning", found=f"vibench's `{unit.name}` does not read `{key}`",
                     hint=f"add `{key}:` to the `model:` section if the config must also run in PHM-Vibench"))
                 continue
-            default, source = _default(decls, root, unit, chosen)
+            default, source = _default(decls, root, unit, chosen, set(hidden) - set(given))
             if default is None:  # an expression over other parameters: no single value to show
                 found, hint = f"no `{key}`; vibench computes it ({source})", \
                     f"add `{key}:` with the value the experiment means"
@@ -270,7 +286,7 @@ def extension_keys(model: Mapping[str, Any], where: Mapping[str, Pos | None], ro
     while `attention` is `top_k`: :func:`reference_setting`) builds PHM-Vibench's. The note names the key and
     no value (a base config's keys are template parameters)."""
     settings = {**model, **given}
-    units = _units(settings, root, library)
+    units = chosen_units(settings, root, library)
     notes = []
     for key in model:
         if key in given:
@@ -331,38 +347,11 @@ def _holds(setting: tuple[str, Any] | None, settings: Mapping[str, Any], unit: U
     return isinstance(value, bool) is isinstance(wanted, bool) and value == wanted
 
 
-def _units(model: Mapping[str, Any], root: UnitDef, library: Library) -> list[UnitDef]:
-    """The root template and, recursively, the components its slots (and theirs) hold."""
-    units: list[UnitDef] = []
-    queue, seen = [root], set()
-    while queue and len(units) < 64:
-        unit = queue.pop(0)
-        if unit.qualname in seen:
-            continue
-        seen.add(unit.qualname)
-        units.append(unit)
-        for decl in unit.params:
-            for component in _slot_values(decl, model):
-                try:
-                    found, _ = library.load(library.find(f"{decl.slot}/{component}", None, None), None)
-                except SpecError:
-                    continue  # an unknown component is E214 when the spec is resolved
-                queue.append(found)
-    return units
-
-
-def _slot_values(decl: ParamDecl, model: Mapping[str, Any]) -> list[str]:
-    if decl.slot is None:
-        return []
-    value = model.get(decl.name, decl.default)
-    values = value if isinstance(value, list) else [value]
-    return [v for v in values if isinstance(v, str) and v.replace("_", "").isalnum()]
-
-
 def _default(decls: list[ParamDecl], root: UnitDef, unit: UnitDef,
-             model: dict[str, Any]) -> tuple[str | None, str]:
+             model: dict[str, Any], hidden: Collection[str]) -> tuple[str | None, str]:
     """(the value shown, where it comes from); None when the default is an expression over
-    parameters the config does not set."""
+    parameters the config does not set, or over one whose value a base config gave (in ``hidden``: what is
+    computed from it is not shown either)."""
     from vibench.compiler.expr import ExprError, evaluate_value
 
     for decl in decls:
@@ -371,6 +360,10 @@ def _default(decls: list[ParamDecl], root: UnitDef, unit: UnitDef,
             if isinstance(decl.default, Template) or template_names(decl.default):
                 text = decl.default.text if isinstance(decl.default, Template) else "${...}"
                 names = template_names(decl.default)
+                based = sorted(names & set(hidden))
+                if based:
+                    keys = ", ".join(f"`{name}`" for name in based)
+                    return None, f"`{owner}`'s default `{text[:80]}`, from the base config's {keys}"
                 if names <= set(model):
                     try:
                         value = evaluate_value(decl.default, {n: model[n] for n in names})

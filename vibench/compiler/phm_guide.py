@@ -15,9 +15,10 @@ them as the guide means them and says so with a note (I101) at each key:
 * ``activation`` / ``dropout`` on a template without such a parameter: W101 with the reason.
 
 A guide key that contradicts an explicit one (``depth: 50`` with ``block_type: basic``,
-``in_channels: 1`` with ``input_dim: 2``), also one given beside the config (``--set block_type=basic``, a
-keyword of ``vibench.build``), or a ``depth`` that is not a standard ResNet, is E222. A guide key given
-beside the config instead (``--set depth=18``) is E201, whose hint :func:`given_hint` writes.
+``in_channels: 1`` with ``input_dim: 2``; one a base config gives is named by key and file, never quoted),
+also one given beside the config (``--set block_type=basic``, a keyword of ``vibench.build``), or a
+``depth`` that is not a standard ResNet, is E222. A guide key given beside the config instead
+(``--set depth=18``) is E201, whose hint :func:`given_hint` writes.
 """
 
 from __future__ import annotations
@@ -58,18 +59,23 @@ FIXED_BY_REFERENCE = {
 
 def apply_guide(model: dict[str, Any], where: dict[str, Pos | None], declared: set[str], reference: str,
                 position: Callable[[tuple], Pos | None], given: Mapping[str, Any] | None = None,
-                words: CallerWords | None = None) -> tuple[list[Diagnostic], list[Diagnostic]]:
+                words: CallerWords | None = None, bases: Mapping[str, str] | None = None
+                ) -> tuple[list[Diagnostic], list[Diagnostic]]:
     """Rewrite the guide's keys in ``model`` (in place) into the template's, task names aside (the template reads
     them: :func:`_task_names`); return (notes, errors).
 
     ``declared`` are the template's parameters, ``reference`` its reference model (``CNN/ResNet1D``),
     ``where`` the position of each key of ``model`` and ``position(path)`` that of a nested key
-    (``("task_configs", "prediction")``) in the experiment file. ``given`` are the values set beside the config
+    (``("task_configs", "prediction")``): where it was written in the experiment file, or the `base_configs`
+    entry whose file gave it. ``given`` are the values set beside the config
     (``--set``, a keyword of ``vibench.build``), which replace the config's: a guide key they contradict is E222
     too (its note would describe a model the compile does not build), said in ``words`` (the caller's).
+    ``bases`` names the base config that gave a key's value (``"base config `base/m.yaml`"``): a guide key
+    written here that contradicts such a value names that key and file, never the value.
     """
     given = given or {}
     words = words or CallerWords()
+    bases = bases or {}
     notes: list[Diagnostic] = []
     errors: list[Diagnostic] = []
     for alias, target in ALIASES.items():
@@ -78,7 +84,7 @@ def apply_guide(model: dict[str, Any], where: dict[str, Pos | None], declared: s
         value = model.pop(alias)
         pos = where.get(alias)
         if target in model and model[target] != value:
-            errors.append(_conflict(alias, value, target, model[target], pos))
+            errors.append(_conflict(alias, value, target, model[target], pos, bases.get(target)))
             continue
         if target in given and _contradicts(given[target], value):
             errors.append(_given_conflict(alias, value, target, given[target], pos, words))
@@ -88,7 +94,7 @@ def apply_guide(model: dict[str, Any], where: dict[str, Pos | None], declared: s
         notes.append(_note(f"`{alias}` is the model guide's name for `{target}`: read as `{target}: {value!r}`",
                            pos, "PHM-Vibench's models never read it"))
     if "depth" in model and "depth" not in declared and reference in DEPTH_MODELS:
-        _resnet_depth(model, where, given, words, notes, errors)
+        _resnet_depth(model, where, given, words, notes, errors, bases)
     if "task_configs" in declared and given.get("task_configs") == {} and isinstance(given["task_configs"], dict):
         errors.append(_no_task(position(("task_configs",)), f"`task_configs` ({words.given_as}) names no task",
                                words.given_note("task_configs"), words))
@@ -134,7 +140,8 @@ def fixed_key_reason(key: str, reference: str) -> str | None:
 
 
 def _resnet_depth(model: dict[str, Any], where: dict[str, Pos | None], given: Mapping[str, Any],
-                  words: CallerWords, notes: list[Diagnostic], errors: list[Diagnostic]) -> None:
+                  words: CallerWords, notes: list[Diagnostic], errors: list[Diagnostic],
+                  bases: Mapping[str, str]) -> None:
     depth = model.pop("depth")
     pos = where.get("depth")
     layout = RESNET_DEPTHS.get(depth) if isinstance(depth, int) and not isinstance(depth, bool) else None
@@ -146,7 +153,7 @@ def _resnet_depth(model: dict[str, Any], where: dict[str, Pos | None], given: Ma
     for key, value in layout.items():
         why = f"ResNet-{depth} has {key} {value!r}"
         if key in model and model[key] != value:
-            errors.append(_conflict("depth", depth, key, model[key], pos, why))
+            errors.append(_conflict("depth", depth, key, model[key], pos, bases.get(key), why))
             return
         if key in given and _contradicts(given[key], value):
             errors.append(_given_conflict("depth", depth, key, given[key], pos, words, why))
@@ -174,11 +181,11 @@ def _task_names(model: dict[str, Any], where: dict[str, Pos | None], position: C
         if target is None:
             continue
         pos = position(("task_configs", task))
-        if target in configs:
-            errors.append(Diagnostic("E222", f"task `{task}` and task `{target}` are the same task", pos,
-                                     hint=f"`{task}` is the model guide's name for `{target}`; keep one of them"))
+        if target in configs:  # (`task_configs` named: at a base config's entry, the message names only it)
+            errors.append(Diagnostic("E222", f"task `{task}` and task `{target}` of `task_configs` are the same task",
+                                     pos, hint=f"`{task}` is the model guide's name for `{target}`; keep one of them"))
             continue
-        notes.append(_note(f"task `{task}` is the model guide's name for `{target}`", pos,
+        notes.append(_note(f"task `{task}` of `task_configs` is the model guide's name for `{target}`", pos,
                            f"vibench's tasks: {TASKS}"))
 
 
@@ -238,8 +245,15 @@ def _kind(value: Any) -> str:
     return kinds.get(type(value), type(value).__name__)
 
 
-def _conflict(key: str, value: Any, other: str, other_value: Any, pos: Pos | None,
+def _conflict(key: str, value: Any, other: str, other_value: Any, pos: Pos | None, base: str | None,
               why: str | None = None) -> Diagnostic:
-    return Diagnostic("E222", f"`{key}: {value!r}` contradicts `{other}: {other_value!r}`", pos,
+    """E222 at the guide key ``key``, whose value contradicts the template parameter ``other``'s: quoted when the
+    experiment wrote it; named by key and file when ``base`` (the base config that gave it) holds it."""
+    if base is None:
+        return Diagnostic("E222", f"`{key}: {value!r}` contradicts `{other}: {clip(repr(other_value), 80)}`", pos,
+                          found=why or f"`{key}` is the model guide's name for `{other}`",
+                          hint=f"keep one of them (`{other}` is the template's own parameter)")
+    return Diagnostic("E222", f"`{key}: {value!r}` contradicts `{other}` of {base}", pos,
                       found=why or f"`{key}` is the model guide's name for `{other}`",
-                      hint=f"keep one of them (`{other}` is the template's own parameter)")
+                      hint=f"keep one of them: remove `{key}` here, or `{other}` from that file (`{other}` is the "
+                      "template's own parameter; what a base config holds is never shown in messages)")

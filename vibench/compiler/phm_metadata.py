@@ -20,7 +20,9 @@ files) are skipped, and so are rows without a ``Dataset_id``; a table with no la
 without the two columns, is refused with :class:`MetadataError` (the command line reports it as a
 usage error). A row whose ``Label`` or ``Dataset_id`` is written but is no integer (``4.5``, ``x``)
 is skipped too, and said: :func:`skipped_rows_warning` gives W116 for them, with the first one's line. A CSV cell
-whose quote is never closed is refused, naming the line it opens on: read on, it swallowed every later row.
+whose quote is never closed is refused, naming the line it opens on: read on, it swallowed every later row. A
+cell may be as long as the table (pandas reads one longer than the ``csv`` module's 131,072 characters too), and
+a table of more than :data:`MAX_SYSTEMS` systems is read only up to the first one past it.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ import csv
 import io
 import os
 import re
+import threading
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -50,6 +54,15 @@ MAX_INTEGER_DIGITS = 64
 
 MAX_WORKBOOK_ROWS = 1_048_576
 """Excel's own row limit: a sheet claiming more is not a workbook Excel wrote."""
+
+MAX_SYSTEMS = 5_000
+"""The most systems (`Dataset_id` values) whose class counts a table gives: a parameter that takes one count per
+system refuses more (E202, :func:`vibench.compiler.phm_checks.classes_for`), and a table is read no further
+than one system past it (5,000,000 ids took 38 s and 1.3 GB before that E202). Every library template with
+per-system heads compiles this many: the tightest, M_02_ISFM_heterogeneous_batch's head, lists the counts in one
+expression of at most 100,000 steps (``expr_functions.MAX_STEPS``), about 11 a system, and stops near 9,090
+systems (E204, in an expression the user never wrote; M_01_ISFM's heads near 33,332). Below that, time: writing
+the model.py of 8,000 heads took 20-30 s (`--check`, 1 s)."""
 
 
 class MetadataError(ValueError):
@@ -74,7 +87,10 @@ class SkippedRows:
 @dataclass(frozen=True)
 class DatasetMetadata:
     """What vibench takes from a metadata table: the classes of each dataset (system) id, and the rows it
-    skipped for a ``Label`` or ``Dataset_id`` that is no integer (None: none)."""
+    skipped for a ``Label`` or ``Dataset_id`` that is no integer (None: none). A table of more than
+    :data:`MAX_SYSTEMS` systems is read up to the first system past it: its ``num_classes`` then holds
+    ``MAX_SYSTEMS + 1`` of them, which :func:`~vibench.compiler.phm_checks.classes_for` refuses (more than
+    ``MAX_SYSTEMS``), and the rest is never read."""
 
     path: str
     num_classes: dict[str, int]
@@ -156,6 +172,8 @@ def _classes(header: list[Any], rows: Any, shown: str) -> tuple[dict[str, int], 
             continue
         key = str(dataset)
         largest[key] = max(largest.get(key, label), label)
+        if len(largest) > MAX_SYSTEMS:  # one past the limit: every use refuses it, so read no further
+            break
     if not largest and odd_id is not None:
         raise MetadataError(f"{shown}: `Dataset_id` must be an integer (the system id that keys `num_classes`), "
                             f"not {str(odd_id).strip()[:60]!r}")
@@ -229,12 +247,30 @@ def _csv_classes(path: str) -> DatasetMetadata:
     source = io.StringIO(text, newline="")
     reader = csv.reader(source, delimiter=delimiter)
     try:
-        header = next(reader, [])
-        if source.tell() == len(text):  # the header took the whole file: a quote in it may be left open
-            _refuse_open_quote(text, 1, 0, delimiter, path)
-        return DatasetMetadata(path, *_classes(header, _numbered(reader, source, delimiter, path), path))
+        with _cells_as_long_as_the_table():
+            header = next(reader, [])
+            if source.tell() == len(text):  # the header took the whole file: a quote in it may be left open
+                _refuse_open_quote(text, 1, 0, delimiter, path)
+            return DatasetMetadata(path, *_classes(header, _numbered(reader, source, delimiter, path), path))
     except csv.Error as err:
         raise MetadataError(f"{path} is not a readable CSV table: {err}") from None
+
+
+_FIELD_LIMIT = threading.Lock()
+
+
+@contextmanager
+def _cells_as_long_as_the_table() -> Iterator[None]:
+    """``csv``'s limit on a cell (131,072 characters) raised to :data:`MAX_METADATA_BYTES` while one table is read:
+    pandas, and so PHM-Vibench, reads a longer cell (a file's notes), and the table's own limit bounds it. The
+    limit is one setting of the whole process, so it is put back after, and the lock keeps two reads from putting
+    it back under each other."""
+    with _FIELD_LIMIT:
+        before = csv.field_size_limit(MAX_METADATA_BYTES)
+        try:
+            yield
+        finally:
+            csv.field_size_limit(before)
 
 
 def _read_bytes(path: str) -> bytes:

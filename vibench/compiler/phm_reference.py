@@ -7,6 +7,7 @@ one key removed at a time (``scripts/reference.py``):
 
 * :data:`MODELS` — the model files the factory can import, by type (the sub-package);
 * :data:`UNBUILDABLE` — models whose file exists but that the factory cannot build at all;
+* :data:`NOT_MODELS` — modules of a type's package that are no model (no ``Model`` class);
 * :data:`REQUIRED_KEYS` — the keys a model or ISFM component reads as attributes when it is
   built (``args.e_layers``), so that a config without them stops PHM-Vibench with an
   ``AttributeError``. ``num_classes`` is never listed: the factory always sets it from the
@@ -47,6 +48,16 @@ UNBUILDABLE: dict[str, str] = {
     "no such name, so the factory's import fails",
 }
 """Reference models that exist as files but that PHM-Vibench cannot build, with why."""
+
+NOT_MODELS: dict[str, str] = {
+    "X_model/Feature_extract": "TSPN's feature-extraction operators",
+    "X_model/Signal_processing": "TSPN's signal-processing operators",
+    "ISFM/system_utils": "helpers of the ISFM models (system ids, sampling rates)",
+    "ISFM_Prompt/test_prompt_components": "tests of the prompt components",
+    "ISFM_Prompt/test_simplified": "tests of the simplified prompt model",
+}
+"""Modules of a model type's package that define no ``Model`` class, with what they hold: the factory imports
+them and stops at ``module.Model`` (an AttributeError). So does it at each package's ``__init__``."""
 
 _COMPOSITE = ("embedding", "backbone", "task_head")
 
@@ -187,8 +198,12 @@ def why_not_buildable(kind: str, name: str) -> str | None:
         return (f"PHM-Vibench has no model type `{kind}` either: its factory imports "
                 f"`src.model_factory.{kind}.{name}`, and there is no package `{kind}`")
     if name not in MODELS[kind]:
-        return (f"PHM-Vibench has no model `{kind}/{name}` either: there is no "
-                f"`src/model_factory/{kind}/{name}.py` for its factory to import")
+        module = f"src/model_factory/{kind}/{name}.py"
+        held = NOT_MODELS.get(f"{kind}/{name}") or ("the package's own code" if name == "__init__" else None)
+        if held is not None:
+            return (f"PHM-Vibench has no model `{kind}/{name}` either: `{module}` holds {held} and defines no "
+                    "`Model` class, which its factory takes from the module (an AttributeError there)")
+        return f"PHM-Vibench has no model `{kind}/{name}` either: there is no `{module}` for its factory to import"
     reason = UNBUILDABLE.get(f"{kind}/{name}")
     return f"PHM-Vibench cannot build `{kind}/{name}` either: {reason}" if reason else None
 
