@@ -217,8 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.case is not None:  # internal, but a usage error all the same (an IndexError, or open(None), before)
         if not 0 <= args.case < len(CASES):
             parser.error(f"argument --case: expected a case index from 0 to {len(CASES) - 1}, got {args.case}")
-        if not args.row_out:
+        if args.row_out is None:
             parser.error("argument --case: needs --row-out FILE, where the case's row is written")
+        problem = _unwritable(args.row_out, "--row-out", make_folder=False)
+        if problem:  # before the case runs (the row was lost after it, in a FileNotFoundError)
+            parser.error(problem)
         return one_case(args.case, settings, args.row_out)
     if args.reference:
         from scripts import reference
@@ -230,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     cases = [c for c in CASES if not args.only or any(o.lower() in c.template.lower() for o in args.only)]
     if not cases:
         parser.error(f"no template matches {args.only}")
-    problem = _unwritable(args.out)
+    problem = _unwritable(args.out, "--out")
     if problem:  # found now, not after every case has been timed
-        parser.error(f"argument --out: {problem}")
+        parser.error(problem)
 
     warnings.simplefilter("ignore")  # the reference's deprecation and "complex modules" warnings
     cache = tempfile.mkdtemp(prefix="vibench-bench-cache-")
@@ -243,22 +246,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def _unwritable(path: str) -> str | None:
-    """Why the report cannot be written to ``path`` (its folder is made here if missing), or None."""
-    path = os.path.abspath(path)
-    if os.path.isdir(path):
-        return f"{path} is a folder: give a file name"
-    folder = os.path.dirname(path)
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-        if os.path.exists(path):
-            with open(path, "a", encoding="utf-8"):
-                pass
-    except OSError as err:
-        return f"cannot write {path}: {err.strerror or err}"
-    return None
+def _unwritable(path: str, flag: str, make_folder: bool = True) -> str | None:
+    """Why the report cannot be written to ``path``, or None: scripts/device_check.py's check of its --out (a
+    symbolic link followed to its target, a dangling one's folder included), the folder of ``path`` made here if
+    missing (``make_folder``; not one a link leads to)."""
+    from scripts.device_check import unwritable
+
+    return unwritable(path, flag, make_folder=make_folder)
 
 
 def run_cases(args: argparse.Namespace, settings: Settings, cases: list[Case], cache: str) -> int:

@@ -19,9 +19,10 @@ inputs its ``forward`` takes. For each case:
    on the CPU receives a finite one on the device.
 
 Prints one line per case and writes the rows as JSON with ``--out``. Exit status 1 when a check fails
-(or the device is missing), 2 for bad arguments: a device name torch does not read, a case id of
-``--only`` or ``--compile`` that is no case, an ``--out`` that cannot be written, each found before any
-case runs.
+(or the device is missing: of any kind, tried before any case runs), 2 for bad arguments: a device name
+torch does not read or ``meta``, a case id of ``--only`` or ``--compile`` that is no case, a ``--compile``
+id that ``--only`` leaves out, an ``--out`` that cannot be written (a symbolic link followed to its
+target), each found before any case runs.
 """
 
 from __future__ import annotations
@@ -185,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device(args.device)
     except (RuntimeError, ValueError):
         parser.error(f"argument --device: expected a torch device such as cuda, cuda:1 or cpu, got `{args.device}`")
+    if device.type == "meta":  # (accepted, then every check of every case failed)
+        parser.error("argument --device: a meta tensor holds no values, so no output can be compared; give a device "
+                     "that computes, such as cuda, cuda:1 or cpu")
     ids = [c.id for c in CASES]
     for option, given in (("--only", args.only or []), ("--compile", args.compile)):
         for case_id in given:
@@ -192,17 +196,18 @@ def main(argv: list[str] | None = None) -> int:
                 meant = difflib.get_close_matches(case_id, ids, n=1, cutoff=0.6)
                 parser.error(f"argument {option}: no case `{case_id}`" + (f"; did you mean `{meant[0]}`?" if meant
                              else f" (the cases are the library's templates: {', '.join(ids[:3])}...)"))
-    problem = _unwritable(args.out) if args.out else None
+    skipped = [case_id for case_id in args.compile if args.only is not None and case_id not in args.only]
+    if skipped:  # it was silently not compiled
+        parser.error(f"argument --compile: `{skipped[0]}` is not among the cases of --only, which alone run; add it "
+                     "to --only")
+    problem = unwritable(args.out, "--out") if args.out is not None else None
     if problem:
-        parser.error(f"argument --out: {problem}")
+        parser.error(problem)
+    missing = _missing(device)
+    if missing:
+        print(missing)
+        return 1
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            print(f"no CUDA device: {args.device} cannot be checked")
-            return 1
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            print(f"no CUDA device {device.index}: this machine has {torch.cuda.device_count()} "
-                  f"(cuda:0 to cuda:{torch.cuda.device_count() - 1}); {args.device} cannot be checked")
-            return 1
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         print(f"{torch.cuda.get_device_name(device)} · torch {torch.__version__}")
@@ -224,30 +229,79 @@ def main(argv: list[str] | None = None) -> int:
         if "trace" in row:
             print(row["trace"])
     print(f"{len(rows)} cases, {failed} with a failed check")
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(rows, fh, indent=1)
+    if args.out is not None:
+        from vibench.compiler.outputs import OutputError, write_atomic
+
+        try:  # (the folder was checked before the first case: a disk that filled up since is said, not raised)
+            write_atomic(args.out, json.dumps(rows, indent=1), "--out")
+        except OutputError as err:
+            print(f"device_check.py: {err}", file=sys.stderr)
+            return 1
     return 1 if failed else 0
 
 
-def _unwritable(path: str) -> str | None:
-    """Why the rows cannot be written to ``path`` (its folder must exist), or None: found before any case runs."""
+def _missing(device: Any) -> str | None:
+    """Why ``device`` cannot be checked on this machine, or None: found before any case runs, for every device
+    kind torch names (``mps`` or ``xpu`` without one, or a torch built without it, failed every case with a
+    traceback). A device of another kind than CUDA is tried with one allocation."""
+    import torch
+
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return f"no CUDA device: {device} cannot be checked"
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            return (f"no CUDA device {device.index}: this machine has {torch.cuda.device_count()} "
+                    f"(cuda:0 to cuda:{torch.cuda.device_count() - 1}); {device} cannot be checked")
+        return None
+    try:
+        torch.empty(1, device=device)
+    except Exception as err:  # noqa: BLE001 - torch's kinds differ: NotImplementedError (mps), AssertionError (xpu)
+        first = (str(err).strip().splitlines() or [""])[0][:160]
+        return f"no {device.type} device: {device} cannot be checked ({type(err).__name__}: {first})"
+    return None
+
+
+def unwritable(path: str, flag: str, make_folder: bool = False) -> str | None:
+    """Why a file cannot be written to ``path`` (the option ``flag`` names it), as a usage error says it, or
+    None. A symbolic link is followed, as the file is written through it: a dangling link whose target's folder
+    does not exist cannot be written (it passed, and the write failed once every case had run). ``make_folder``:
+    a missing folder of ``path`` is made (not one a link leads to). Also used by benchmarks/forward.py."""
     import tempfile
 
-    path = os.path.abspath(path)
-    if os.path.isdir(path):
-        return f"{path} is a folder: give a file name"
-    folder = os.path.dirname(path)
+    from vibench.compiler.outputs import broken_link
+
+    if not path:
+        return f"argument {flag}: an empty path names no file; give a file name"
+    shown = os.path.abspath(path)
+    target = os.path.realpath(path)
+    via = f" (a symbolic link to {target})" if os.path.islink(path) else ""
+    if os.path.isdir(target):
+        return f"argument {flag}: {shown}{via} is a folder: give a file name"
+    if os.path.islink(target):  # realpath stops where links go round
+        return f"argument {flag}: {shown} {broken_link(path)}; remove the link or give another name"
+    folder = os.path.dirname(target)
+    if make_folder and not os.path.lexists(path):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            pass  # said below: a file where a folder should be, or no permission
     if not os.path.isdir(folder):
-        return f"cannot write {path}: its folder {folder} does not exist"
+        above = folder
+        while not os.path.lexists(above):
+            above = os.path.dirname(above)
+        what = (f"its folder {folder} does not exist" if os.path.isdir(above) else
+                f"{above} is {'a file' if os.path.isfile(above) else 'no folder'}, not a folder")
+        return f"argument {flag}: cannot write {shown}{via}: {what}"
+    if os.path.exists(target) and not os.path.isfile(target):
+        return f"argument {flag}: {shown}{via} is not a regular file; give the name of a file to write"
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
-        if os.path.exists(path):
-            with open(path, "a", encoding="utf-8"):
+        if os.path.exists(target):
+            with open(target, "a", encoding="utf-8"):
                 pass
     except OSError as err:
-        return f"cannot write {path}: {err.strerror or err}"
+        return f"argument {flag}: cannot write {shown}{via}: {err.strerror or err}"
     return None
 
 

@@ -14,7 +14,6 @@ replaces a folder of that name it did not make.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import shutil
@@ -87,8 +86,8 @@ def _seconds(least: float) -> Callable[[str], float]:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number of seconds, got `{text[:40]}`") from None
-        if not (0 < value <= MAX_SECONDS and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"expected a number of seconds above 0 and at most {MAX_SECONDS:.0f}, "
+        if not value <= MAX_SECONDS:  # (NaN too) the range as it is: `above 0` was said of a floor of 5 s
+            raise argparse.ArgumentTypeError(f"expected a number of seconds from {least:g} to {MAX_SECONDS:.0f}, "
                                              f"got {text[:40]}")
         if value < least:
             raise argparse.ArgumentTypeError(f"expected at least {least:g} seconds, got {text[:40]}: a shorter limit "

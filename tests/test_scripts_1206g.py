@@ -53,9 +53,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--timeout", "0"], "argument --timeout: expected a number of seconds above 0"),
-    (["--timeout", "-1"], "argument --timeout: expected a number of seconds above 0"),
-    (["--runtime-timeout", "0"], "argument --runtime-timeout: expected a number of seconds above 0"),
+    (["--timeout", "0"], "argument --timeout: expected at least 5 seconds, got 0"),
+    (["--timeout", "-1"], "argument --timeout: expected at least 5 seconds, got -1"),
+    (["--runtime-timeout", "0"], "argument --runtime-timeout: expected at least 60 seconds, got 0"),
     (["--memory-mb", "50"], "argument --memory-mb: expected at least 256 MB (0: no limit), got 50"),
     (["--memory-mb", "100000000000000"], "argument --memory-mb: expected an integer from 0 to 16777216"),
     (["--valid", "-3"], "argument --valid: expected 0 or a positive integer (0: skip), got -3"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import glob
 import os
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -133,8 +134,9 @@ def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | 
     on (no node to rewire) is skipped; when none acted, one text operator is applied, so every mutant
     lists at least one operator. Most mutants are broken specs, not all: an edit may keep a spec valid.
     A text that nests deeper than the compiler's :data:`~vibench.compiler.load_compose.MAX_DEPTH` levels
-    (which it refuses, E002) gets text operators only: its tree is not built, as neither YAML's
-    composer nor its dumper recurses that deep safely.
+    or holds more values than it reads (aliases expanded, as the compiler's E002 counts them: see
+    :func:`_within_limits`) gets text operators only: its tree is not built, as neither YAML's composer
+    nor its dumper recurses that deep safely, and the operators walk every alias-expanded value.
     An argument of another kind is a TypeError naming it (``text`` bytes or None, ``rng`` a seed).
     """
     import yaml
@@ -167,25 +169,69 @@ def mutate(text: str, rng: random.Random, origin: str = "<string>", path: str | 
 
 
 def _tree(text: str) -> Any:
-    """The YAML tree of ``text``, or None: not YAML, or nested deeper than the compiler reads. The depth is
-    counted on libyaml's event stream first (its parser keeps a stack, its composer recurses in C and can
-    crash the process on a 100,000-deep text; PyYAML's dumper recurses in Python)."""
+    """The YAML tree of ``text``, or None: not YAML, or larger than the compiler reads (:func:`_within_limits`).
+    The limits are counted on libyaml's event stream first, aliases expanded, so that no tree beyond them is
+    ever built: libyaml's composer recurses in C and can crash the process on a 100,000-deep text, and what
+    walks the tree here (PyYAML's dumper, ``copy.deepcopy``, the reducer's and the operators' walks) recurses
+    in Python or visits every alias-expanded path."""
     import yaml
 
-    from vibench.compiler.load_compose import MAX_DEPTH
-
     try:
-        depth = 0
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return None
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
+        if not _within_limits(yaml.parse(text, Loader=yaml.CSafeLoader)):
+            return None
         return yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
         return None
+
+
+def _within_limits(events: Iterator[Any]) -> bool:
+    """Whether a YAML event stream stays within the compiler's limits on a document (E002), counted as its
+    loader counts them but with aliases expanded for the depth too: at most
+    :data:`~vibench.compiler.load_compose.MAX_DEPTH` levels, an alias counting the levels of what it names where
+    it stands (``&a0 [0]``, ``&a1 [*a0]``... nests one level more per anchor, written on one); at most
+    :data:`~vibench.compiler.load_compose.MAX_EXPANDED` size units, of which aliases add at most
+    :data:`~vibench.compiler.load_compose.MAX_ALIAS_UNITS` or ten times what the text writes (a unit is a value,
+    or 64 characters of a string: ten aliases of ten aliases... eight levels deep is 10**8 values, written in
+    432 characters). An alias of a node that contains it (a tree that nests without end) is beyond them too."""
+    import yaml
+
+    from vibench.compiler.load_compose import _CHARS_PER_UNIT, MAX_ALIAS_UNITS, MAX_DEPTH, MAX_EXPANDED
+
+    starts, ends = (yaml.MappingStartEvent, yaml.SequenceStartEvent), (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    stack: list[list[Any]] = []  # per open container: [its anchor, units before it, levels of its deepest child]
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (levels, size units) of its node, aliases expanded
+    written = aliased = 0  # size units: of the values written out, and those that aliases add
+    for event in events:
+        if isinstance(event, yaml.ScalarEvent):
+            levels, size = 0, 1 + len(event.value) // _CHARS_PER_UNIT
+            written += size
+            if event.anchor is not None:
+                anchors[event.anchor] = (levels, size)
+        elif isinstance(event, starts):
+            if len(stack) >= MAX_DEPTH:
+                return False
+            stack.append([event.anchor, written + aliased, 0])
+            continue
+        elif isinstance(event, ends):
+            anchor, before, deepest = stack.pop()
+            written += 1
+            levels = deepest + 1
+            if anchor is not None:
+                anchors[anchor] = (levels, written + aliased - before)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors:  # unknown, or a node still open: one that contains this alias
+                return False
+            levels, size = anchors[event.anchor]
+            aliased += size
+            if aliased > max(MAX_ALIAS_UNITS, 10 * written):
+                return False
+        else:
+            continue
+        if written + aliased > MAX_EXPANDED or len(stack) + levels > MAX_DEPTH:
+            return False
+        if stack:
+            stack[-1][2] = max(stack[-1][2], levels)
+    return True
 
 
 def _check_mutate(text: Any, rng: Any, origin: Any, path: Any) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import json
+import numbers
 import os
 import re
 import signal
@@ -212,11 +213,19 @@ def check_arguments(text: Any, path: Any = None, params: Any = None, inputs: Any
                              "resolves local references), or None")
     input_sizes(inputs)
     if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        # Any real number, as int and float (np.float32(10), np.int64(10) were a TypeError, np.float64 not); the
+        # value as shown clipped, as Python refuses the str of an int of 4,300 digits (10**5000).
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
             raise TypeError(f"timeout is a number of seconds (None: no limit), not {type(timeout).__name__}")
-        if not 0 < timeout <= MAX_TIMEOUT:
+        try:  # an int compared as it is (exactly, at any size); another real number as the float it is
+            seconds = timeout if isinstance(timeout, int) else float(timeout)
+        except OverflowError:  # (a Fraction past the float range)
+            seconds = float("inf")
+        if not 0 < seconds <= MAX_TIMEOUT:
+            large = isinstance(timeout, int) and timeout.bit_length() > 1_000
+            shown = "an integer of more than 300 digits" if large else f"{timeout}"
             raise ValueError(f"timeout must be a positive number of seconds, at most {MAX_TIMEOUT:.0f} (a day; "
-                             f"None: no limit), got {timeout}")
+                             f"None: no limit), got {shown:.60}")
 
 
 def check_runtime_options(cases: Any, rtol: Any, atol: Any, workdir: Any) -> str | None:

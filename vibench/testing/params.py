@@ -28,7 +28,9 @@ of a str): a spec holding more is no small case, and hypothesis would run out of
 
 
 def _bounds(metadata: list[Any]) -> tuple[float | None, float | None, bool, bool]:
-    """(low, high, low excluded, high excluded) from annotated-types constraints (Ge, Gt, Le, Lt)."""
+    """(low, high, low excluded, high excluded) from annotated-types constraints (Ge, Gt, Le, Lt). An infinite
+    bound on its own side (``ge=-inf``, ``lt=inf``) bounds no finite value, the only values a spec holds: it is no
+    bound (as a finite one it made a grid of infinities, or of nothing: ``gt=-inf, lt=1.0`` had "no float")."""
     lo = hi = None
     open_lo = open_hi = False
     for m in metadata:
@@ -40,6 +42,10 @@ def _bounds(metadata: list[Any]) -> tuple[float | None, float | None, bool, bool
             hi = m.le
         if getattr(m, "lt", None) is not None:
             hi, open_hi = m.lt, True
+    if isinstance(lo, float) and lo == -math.inf:
+        lo, open_lo = None, False
+    if isinstance(hi, float) and hi == math.inf:
+        hi, open_hi = None, False
     return lo, hi, open_lo, open_hi
 
 

@@ -4,10 +4,12 @@
 runs ddmin over the entries of every mapping and list, outermost first, until nothing more goes:
 entries of a ``nodes`` mapping are *bypassed* (deleted, their readers and outputs pointed at their
 first input, so a valid spec stays valid), others deleted; then scalars are simplified one by one.
-Text that is not a YAML mapping (or whose failure needs its exact text), or that nests deeper than
-the compiler reads (:data:`~vibench.compiler.load_compose.MAX_DEPTH` levels, E002), is reduced by lines,
-ddmin-style: the tree of such a text is never built (libyaml's composer recurses in C, the dumper and
-``copy.deepcopy`` in Python, and a 100,000-deep text crashed the process). Every attempt costs one call
+Text that is not a YAML mapping (or whose failure needs its exact text), or that is larger than the
+compiler reads (E002: deeper than :data:`~vibench.compiler.load_compose.MAX_DEPTH` levels or holding more
+values, aliases expanded), is reduced by lines, ddmin-style: the tree of such a text is never built
+(libyaml's composer recurses in C, the dumper and ``copy.deepcopy`` in Python, and a 100,000-deep text
+crashed the process; a chain of 700 anchors, each a list of the one before, nests 700 levels in two as
+written, and the walks below visit every alias-expanded path). Every attempt costs one call
 of ``still_fails`` and about one copy and dump of the spec; ``budget`` bounds them, and once it is spent
 no candidate is built (``budget=0`` gives ``text`` back).
 
@@ -54,7 +56,7 @@ def minimise(text: str, still_fails: Callable[[str], bool], budget: int = 300) -
         except Exception:  # noqa: BLE001 - a predicate that cannot judge a candidate rejects it
             return False
 
-    data = _tree(text)  # None beyond MAX_DEPTH levels: only such trees are copied and dumped below
+    data = _tree(text)  # None beyond the compiler's limits, aliases expanded: only such trees are walked below
     try:
         if isinstance(data, dict):
             dumped = _dump(data)

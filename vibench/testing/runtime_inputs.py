@@ -8,6 +8,7 @@ shares with it.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
@@ -126,14 +127,18 @@ def _check_value(case: TensorCase, value: Any, what: str, where: str) -> None:
 
 
 def check_elements(bindings: dict[str, tuple[int, ...]], where: str = "inputs") -> None:
-    """ValueError for an input of more than :data:`MAX_ELEMENTS` elements, before anything is drawn."""
+    """ValueError for an input of more than :data:`MAX_ELEMENTS` elements, before anything is drawn. A size 0
+    counts as 1: an input of no elements is bounded by its other sizes as a full one is (torch computes its
+    strides all the same, and (0, 2**62, 4) overflowed them, naming no input), so that :func:`random_inputs`
+    takes the bounds :func:`check_runtime` takes, and a size 0 besides."""
     for name, dims in bindings.items():
-        count = 1
-        for size in dims:
-            count *= size
+        count = math.prod(size or 1 for size in dims)  # (at most 1,000 sizes, each at most 2**62: read first)
         if count > MAX_ELEMENTS:
-            raise ValueError(f"{where} gives {name!r:.60} the sizes {tuple(dims)!r:.80}: {count} elements, more than "
-                             f"check_runtime and random_inputs draw for one input (at most 2**28 = {MAX_ELEMENTS})")
+            shown = f"{count}" if count < 10**30 else "more than 10**30"  # (str() refuses 4,300 digits)
+            zero = " counting a size 0 as 1" if 0 in dims else ""
+            raise ValueError(f"{where} gives {name!r:.60} the sizes {tuple(dims)!r:.80}: {shown} elements{zero}, "
+                             f"more than check_runtime and random_inputs draw for one input (at most 2**28 = "
+                             f"{MAX_ELEMENTS})")
 
 
 def check_draw(inputs: Any, seed: Any) -> tuple[TensorCase, ...]:
@@ -162,11 +167,17 @@ def check_draw(inputs: Any, seed: Any) -> tuple[TensorCase, ...]:
 
 
 def _dims(case: TensorCase, where: str) -> tuple[int, ...]:
+    """The sizes of ``case`` as ints, within check_runtime's bounds on an entry of ``inputs``
+    (:func:`vibench.compiler.pipeline.python_inputs`): at most :data:`~vibench.compiler.limits.MAX_INPUT_SIZES`
+    of them, read from the iterable no further (``itertools.repeat(1)`` was read for ever), each from 0 (which
+    check_runtime refuses: an input of no elements) to 2**62."""
+    from vibench.compiler.limits import MAX_INPUT_SIZES
+
     if isinstance(case.dims, (str, bytes)) or not isinstance(case.dims, Iterable):
         raise TypeError(f"{where}: the sizes of {case.name!r:.60} are a tuple of ints such as (2, 1, 64), not "
                         f"{type(case.dims).__name__}")
     sizes = []
-    for size in case.dims:
+    for size in itertools.islice(case.dims, MAX_INPUT_SIZES + 1):
         try:
             if isinstance(size, bool):
                 raise TypeError
@@ -174,10 +185,13 @@ def _dims(case: TensorCase, where: str) -> tuple[int, ...]:
         except TypeError:
             raise TypeError(f"{where}: the sizes of {case.name!r:.60} are ints, not {type(size).__name__} "
                             f"({size!r:.40})") from None
+    if len(sizes) > MAX_INPUT_SIZES:
+        raise ValueError(f"{where}: the sizes of {case.name!r:.60} are more than {MAX_INPUT_SIZES:,} (one per axis "
+                         "of the input)")
     if any(size < 0 for size in sizes):
-        raise ValueError(f"{where}: the sizes of {case.name!r:.60} are integers >= 0, got {tuple(sizes)}")
+        raise ValueError(f"{where}: the sizes of {case.name!r:.60} are integers >= 0, got {tuple(sizes)!r:.120}")
     # check_runtime's bound (vibench.check's inputs): beyond it torch failed naming no input ("Overflow when
-    # unpacking long long"), also for an input of no elements, (0, 10**20), which check_elements lets pass
+    # unpacking long long"), also for an input of no elements, (0, 10**20)
     if any(size > MAX_INT for size in sizes):
         raise ValueError(f"{where}: the sizes of {case.name!r:.60} are at most 2**62, got {tuple(sizes)!r:.120}")
     return tuple(sizes)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler import registry
+from vibench.compiler.load_compose import MAX_DEPTH
 
 if TYPE_CHECKING:
     from vibench.compiler.blocks.base import Block
@@ -83,8 +84,11 @@ def yaml_value(value: Any) -> str:
     a 0-d tensor as its ``.item()``, a subclass of int, float or str (``np.float64``, an ``IntEnum`` or a
     float ``Enum`` member) as the int, float or str it is, never its ``repr``.
 
-    Raises ValueError for what no spec can hold (a non-finite float, a string with a lone surrogate)
-    and TypeError for any other type (a set, bytes, a complex, a tuple as a key...).
+    Raises ValueError for what no spec can hold (a non-finite float, a string with a lone surrogate, a
+    list or dict that contains itself or nests deeper than the compiler reads,
+    :data:`~vibench.compiler.load_compose.MAX_DEPTH` levels, two keys of a mapping that are written as the
+    same YAML key, as ``torch.tensor(1)`` twice or ``1.0`` and ``torch.tensor(1)``) and TypeError for any
+    other type (a set, bytes, a complex, a tuple as a key...).
 
     >>> yaml_value({"p": 16, "eps": 1e-05, "mode": "same", "dims": (0, 2, 1), "bias": None})
     '{"p": 16, "eps": 1.0e-05, "mode": "same", "dims": [0, 2, 1], "bias": null}'
@@ -94,6 +98,11 @@ def yaml_value(value: Any) -> str:
     >>> yaml_value([np.float64(0.5), np.float32(0.25), np.int64(3), np.bool_(True)])
     '[0.5, 0.25, 3, true]'
     """
+    return _literal(value, [])
+
+
+def _literal(value: Any, within: list[Any]) -> str:
+    """:func:`yaml_value` of ``value``, a part of the containers ``within`` (outermost first)."""
     value = _plain(value)
     if value is None or isinstance(value, bool):
         return json.dumps(value)
@@ -106,11 +115,51 @@ def yaml_value(value: Any) -> str:
         return int.__repr__(value)
     if isinstance(value, str):
         return _quoted(str.__str__(value))
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(yaml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(_entry(_key(k), yaml_value(v)) for k, v in value.items()) + "}"
-    raise TypeError(f"cannot write {type(value).__name__} into a spec")
+    if not isinstance(value, (list, tuple, dict)):
+        raise TypeError(f"cannot write {type(value).__name__} into a spec")
+    # Refused before Python's recursion limit is: a value that contains itself, or one nested past what the
+    # compiler reads (it refuses such a spec, E002), was a RecursionError.
+    if any(value is outer for outer in within):
+        raise ValueError(f"cannot write a {type(value).__name__} that contains itself into a spec (it would nest "
+                         "without end)")
+    if len(within) >= MAX_DEPTH:
+        raise ValueError(f"cannot write a value nested deeper than {MAX_DEPTH} levels into a spec: the compiler "
+                         "reads no deeper (E002)")
+    within.append(value)
+    try:
+        if isinstance(value, dict):
+            return "{" + ", ".join(_entries(value, within)) + "}"
+        return "[" + ", ".join(_literal(v, within) for v in value) + "]"
+    finally:
+        within.pop()
+
+
+def _entries(mapping: dict[Any, Any], within: list[Any]) -> list[str]:
+    """The ``key: value`` entries of a mapping. Keys that Python holds apart but that load back as one key
+    (two tensors holding 1, or ``torch.tensor(1.0)`` and ``1``: YAML reads ``1.0`` and ``1`` as equal keys) are a
+    ValueError naming them: the spec would hold the key twice, which the compiler refuses (E005) and PyYAML
+    reads as the last value alone."""
+    seen: dict[Any, tuple[Any, Any]] = {}  # the key loaded back -> (the key given, that value)
+    out = []
+    for key, value in mapping.items():
+        written = _key(key)
+        plain = _plain(key)
+        if plain in seen:
+            first, first_plain = seen[plain]
+            raise ValueError(f"cannot write the mapping keys {_shown(first)} and {_shown(key)} into one mapping of "
+                             f"a spec: both load back as the key {_shown(first_plain)}, and a mapping holds each key "
+                             "once")
+        seen[plain] = (key, plain)
+        out.append(_entry(written, _literal(value, within)))
+    return out
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, clipped: how a message names a value (a repr of 5,000 digits is refused by Python)."""
+    try:
+        return f"{value!r:.60}"
+    except ValueError:
+        return f"a {type(value).__name__}"
 
 
 def _plain(value: Any) -> Any:
@@ -167,7 +216,10 @@ _YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y",
 def _name(name: str) -> str:
     """A name (an input, a port reference, a parameter key, a dtype) as a spec writes it: plain where
     YAML reads that word back as the same string (not ``true``, ``null``...), else a quoted literal, so
-    that a name holding ``: `` or ``}`` stays one name instead of adding entries to the spec."""
+    that a name holding ``: `` or ``}`` stays one name instead of adding entries to the spec. A subclass of
+    str is written as the str it holds: an f-string would call its ``__format__`` (``SE.K`` for a member of
+    ``class SE(str, Enum)``, whatever its value)."""
+    name = str.__str__(name)
     if _PLAIN_NAME.fullmatch(name) and name.lower() not in _YAML_WORDS:
         return name
     return yaml_value(name)
@@ -190,7 +242,7 @@ def _in_text(block: Block, names: list[str]) -> str:
 
 def _node_text(node: str, block_name: str, params: dict[str, Any], inputs: list[str], repeat: int | None = None) -> str:
     block = block_of(block_name)
-    items = [f"block: {block_name}", f"in: {_in_text(block, inputs)}"]
+    items = [f"block: {_name(block_name)}", f"in: {_in_text(block, inputs)}"]
     if repeat is not None:
         items.append(f"repeat: {repeat}")
     items += [f"{_name(key)}: {yaml_value(value)}" for key, value in params.items()]
@@ -233,7 +285,7 @@ def one_node_spec(block: str, params: dict[str, Any], inputs: tuple[TensorCase, 
     if outputs is None:
         lines.append(f"  y: {output_ref(block, NODE)}")
     else:
-        lines += [f"  y_{port}: {NODE}.{port}" for port in outputs]
+        lines += [f"  y_{port}: {NODE}.{port}" for port in map(str.__str__, outputs)]  # (a str subclass's format)
     return "\n".join(lines) + "\n"
 
 
