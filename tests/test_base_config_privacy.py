@@ -1,6 +1,7 @@
-"""Nothing a PHM-Vibench base config holds appears in a diagnostic: not its values, not what a pass
-computed from them, not its keys (docs/phm.md). Diagnostics about them keep their code and their
-position, the `base_configs` entry, and may name the template parameter they concern.
+"""Nothing a PHM-Vibench base config holds appears in a diagnostic about its values: not the values, not what a
+pass computed from them, not its keys (docs/phm.md). Diagnostics about them keep their code and their
+position, the `base_configs` entry, and may name the template parameter they concern. (Its strings appear in no
+diagnostic wherever it stands; a shape check at the experiment's key may say sizes: tests/test_phm_privacy_1207b.py.)
 
 Each case compiles an experiment whose `base_configs` names a file holding ``SECRET``, on the
 command line (text and JSON) and through the API (errors and warnings).

@@ -213,3 +213,52 @@ def test_no_scalar_is_read_silently_otherwise(written: str) -> None:
 def test_the_hint_writes_a_float_both_read_alike(value: float) -> None:
     written = _written_for_both(value)
     assert yaml.safe_load(f"v: {written}")["v"] == load_text(f"v: {written}").data["v"] == value
+
+
+# -- QA 2: a date naming a `base_configs` entry, a base config's date or `=`, a key's hint -------------------------
+
+
+@pytest.mark.parametrize("before", ["", "environment: {gpu: 010}\n"])  # read as a spec, or as PyYAML reads it
+def test_a_date_may_name_a_base_configs_entry(before: str, tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "m.yaml").write_text(MODEL)
+    (tmp_path / "e.yaml").write_text(before + "base_configs:\n  2020-01-01: m.yaml\n")
+    assert not [w for w in vibench.check(str(tmp_path / "e.yaml")).warnings if w.severity != "note"]
+    (tmp_path / "e.yaml").write_text(before + "base_configs:\n  m: m.yaml\nmodel:\n  extra: {2020-01-01: 1}\n")
+    with pytest.raises(vibench.SpecError) as err:  # a key of the model's is a name: E102 there
+        vibench.check(str(tmp_path / "e.yaml"))
+    assert [d.code for d in err.value.diagnostics] == ["E102"]
+
+
+@pytest.mark.parametrize(("line", "code", "said", "hint"), [
+    ("rnn_type: 2020-01-01", "E001", "a date, which PyYAML reads as no string", "quote it in that file"),
+    ("rnn_type: =", "E001", "`=`, YAML 1.1's value key, which PyYAML refuses with the whole file",
+     "quote it in that file"),
+    ("rnn_type: 2020-13-01", "E001", "an impossible date", "quote it in that file"),
+    ("dropout: 2e-3", "E001", "a float that PyYAML reads as a string", "write it with a dot and a signed exponent"),
+    ("num_layers: 08", "E001", "a YAML 1.1 number with a leading zero", "write the number in decimal"),
+    ("extra: {2020-01-01: 1}", "E102", "a date as a key", "quote it in that file"),
+])
+def test_a_base_config_s_value_is_said_by_what_it_is(line: str, code: str, said: str, hint: str,
+                                                     tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "m.yaml").write_text(MODEL + f"  {line}\n")
+    (tmp_path / "e.yaml").write_text("base_configs:\n  model: m.yaml\n")
+    with pytest.raises(vibench.SpecError) as err:
+        vibench.check(str(tmp_path / "e.yaml"))
+    (diag,) = err.value.diagnostics
+    assert diag.code == code and diag.pos is not None and (diag.pos.line, diag.pos.col) == (2, 10)
+    assert diag.message.startswith("base config `m.yaml` has, in its model keys (line 6, column")
+    assert said in diag.message
+    assert diag.hint is not None and hint in diag.hint and "decimal" not in diag.message
+    value = line.split(": ", 1)[1].strip("{}").split(":")[0]
+    assert value == "=" or value not in diag.message + (diag.hint or "") + (diag.expected or "")
+
+
+@pytest.mark.parametrize("written", ["1e-1", "-.5", "010", "1:30"])
+def test_a_key_is_told_to_be_quoted(written: str) -> None:
+    diag = _refused(MODEL + f"  {written}: 1\n")
+    assert (diag.code, diag.pos.line, diag.pos.col) == ("E001", 6, 3)
+    assert diag.hint == f'quote it (`"{written}": ...`): a key is a name, and quoted both read it as that name'
+    diag = _refused(MODEL + f"  dropout: {written}\n")  # a value: the number both read alike, or the text
+    assert diag.hint is not None and diag.hint.startswith("write ")

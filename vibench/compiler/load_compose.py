@@ -9,7 +9,8 @@ is no key is E001). A number that YAML 1.1 reads otherwise than YAML 1.2 and Pyt
 is E001 (:class:`YAML11NumberError`), or in a lenient read (a PHM-Vibench config's) read as PyYAML reads it and
 listed with that E001; such a read lists too what vibench reads as YAML 1.2 does and PyYAML otherwise (`1e-1`,
 `2020-01-01`, `=`), keeping vibench's value (:mod:`vibench.compiler.load_numbers`), as :func:`pyyaml_readings`
-lists them for a config read as a spec.
+lists them for a config read as a spec; only where a PHM-Vibench config's model may read them
+(:meth:`~vibench.compiler.load_numbers.Yaml11Numbers._listed_here`).
 PyYAML is imported when a composer is made, not with this module.
 
 JSON is read as YAML, unquoted text other than JSON's literals refused (E001, a `//` or `/*` in it named as the
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.ir import Pos
-from vibench.compiler.load_numbers import _JSON_LEADING_ZERO, _LEADING_ZERO, _LenientCache
+from vibench.compiler.load_numbers import _JSON_LEADING_ZERO, _LEADING_ZERO, _MERGE, _LenientCache
 from vibench.compiler.load_scalars import _MERGE_TAG, _SCALAR_TAGS, TaggedScalars
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class _Composer(TaggedScalars):
         self.yaml = yaml
         self.text = text
         self.file = file
-        self.anchors: dict[str, tuple[Any, Loc, int]] = {}
+        self.anchors: dict[str, tuple[Any, Loc, int, int]] = {}  # value, place, size units, levels
         self.written = 0  # size units of the values the file writes out
         self.aliased = 0  # size units that aliases add
         self.scalar_cache: dict[str, Any] = {} if numbers is None else _LenientCache()
@@ -68,6 +69,16 @@ class _Composer(TaggedScalars):
         self.implicit_resolvers = yaml.resolver.Resolver.yaml_implicit_resolvers  # first character -> [(tag, regexp)]
         self.duplicates = duplicates  # None: a repeated key is E005
         self.numbers = numbers  # None: a YAML 1.1 number is E001; else (position, its E001) each, read as PyYAML
+        # A lenient read lists such a number only where the model may read it (_listed_here), unless the document
+        # turns out to have no `model:` (a base config's top-level keys are its model's): `unlisted` says one was
+        # passed over, and the text is read again listing all (`listed_everywhere`).
+        self.unlisted = False
+        self.listed_everywhere = False
+        self._stack: list[list] = []  # the frames of the document being built (_document's)
+        self._plain_key: bool | None = None  # the plain scalar being resolved is a key (None: unknown, a tagged one)
+        self._pending: Any = None  # the key whose value it is, when it is none
+        self._scope: tuple[Any, bool] = (None, True)  # the frame on top when last asked, and whether it is listed
+        self._passed: tuple[dict[str, Any], dict[str, Any]] = ({}, {})  # such a text -> its value ([True]: a key's)
         self.parsed = text  # what libyaml reads: the text, its surrogate pairs rewritten where it refused them
         self.refused: RefusedText | None = None  # made when libyaml first refuses the text
         self.json = file.lower().endswith(".json")  # a leading zero is refused in any number (not JSON)
@@ -93,12 +104,7 @@ class _Composer(TaggedScalars):
                 if rewritten is None:
                     raise refused.syntax_error(err, self.parsed) from None
                 self.parsed = rewritten
-                self.anchors.clear()  # read again from the start
-                self.written = self.aliased = 0
-                if self.duplicates is not None:
-                    self.duplicates.clear()
-                if self.numbers is not None:
-                    self.numbers.clear()
+                self._restart()  # read again from the start
                 continue
             except yaml.reader.ReaderError as err:
                 raise self._refusals().reader_error(err, self.parsed) from None
@@ -106,9 +112,22 @@ class _Composer(TaggedScalars):
                 raise self.error("E001", f"YAML syntax error: {err}", None) from None
             finally:
                 parser.dispose()
+            if self.unlisted and not self.listed_everywhere and not (isinstance(data, dict) and "model" in data):
+                self._restart()  # no `model:`: each of them may be the model's (a base config's top-level keys)
+                self.listed_everywhere = True
+                continue
             if self.refused is not None and root is not None:
                 self.refused.unshift(root)
             return data, root
+
+    def _restart(self) -> None:
+        """Forget what a read of the text built, to read it again from the start."""
+        self.anchors.clear()
+        self.written = self.aliased = 0
+        if self.duplicates is not None:
+            self.duplicates.clear()
+        if self.numbers is not None:
+            self.numbers.clear()
 
     def _refusals(self) -> RefusedText:
         """The error path's helper, made (and its module imported) when libyaml first refuses the text."""
@@ -153,6 +172,7 @@ class _Composer(TaggedScalars):
         anchors = self.anchors
         missing, merge = _MISSING, _MERGE
         stack: list[list] = []  # [is_map, container, loc, pending_key, units_before, anchor, merges | None]
+        self._stack = stack
         result: tuple[Any, Loc] | None = None
         # Size units so far: `written` (the values the file writes out) and `aliased` (what aliases add); a
         # container's size is what they grew by from its start to its end (its own unit included), so no
@@ -183,13 +203,14 @@ class _Composer(TaggedScalars):
             if cls is scalar_event:
                 text = event.value
                 if (tag := event.tag) is not None and tag != "!":
+                    self._plain_key = None  # (a lenient read lists a tagged number wherever it is)
                     value = self._tagged(event)
                 elif not event.implicit[0]:
                     value = text  # quoted or block scalar: a string
                 else:  # a plain scalar: resolved once per text
                     value = scalar_cache.get(text, missing)
                     if value is missing:
-                        value = scalar_cache[text] = self._resolve_plain(text, event, want_key)
+                        value = scalar_cache[text] = self._resolve_plain(text, event, want_key, key)
                 mark = event.start_mark
                 if mark.line != line0:
                     line0 = mark.line
@@ -208,7 +229,7 @@ class _Composer(TaggedScalars):
                     raise self._refusals().merge_value(event.start_mark)
                 loc = Loc(pos)
                 if anchor is not None:
-                    anchors[anchor] = (value, loc, size)
+                    anchors[anchor] = (value, loc, size, 0)
             elif cls is map_start or cls is seq_start:
                 if event.tag is not None:
                     self._check_container_tag(event, cls is map_start)
@@ -224,13 +245,16 @@ class _Composer(TaggedScalars):
                 is_map = want_key = cls is map_start
                 container, children = ({}, {}) if is_map else ([], [])
                 frame = [is_map, container, Loc((line1, mark.column + 1), children), None,
-                         written + aliased, event.anchor, None]
+                         written + aliased, event.anchor, None, 0]
                 stack.append(frame)
                 continue
             elif cls is map_end or cls is seq_end:
                 done = stack.pop()
+                height = done[7] + 1  # the levels it holds, its aliases' expanded
                 if stack:
                     frame = stack[-1]
+                    if height > frame[7]:
+                        frame[7] = height
                     is_map, container, children = frame[0], frame[1], frame[2].children
                     want_key = is_map and frame[3] is None
                     if not want_key and is_map:
@@ -244,14 +268,22 @@ class _Composer(TaggedScalars):
                     raise self._too_many(event)
                 value, loc = done[1], done[2]
                 if done[5] is not None:
-                    anchors[done[5]] = (value, loc, written + aliased - done[4])
+                    anchors[done[5]] = (value, loc, written + aliased - done[4], height)
             elif cls is alias_event:
                 if event.anchor not in anchors:
                     if any(f[5] == event.anchor for f in stack):
                         raise self.error("E002", f"alias `*{event.anchor}` refers to a node that contains it",
                                          event.start_mark, hint="recursive structures are not allowed in specs")
                     raise self.error("E001", f"unknown alias `*{event.anchor}`", event.start_mark)
-                value, loc, size = anchors[event.anchor]
+                value, loc, size, height = anchors[event.anchor]
+                # An alias nests what it names where it stands: `&a1 [*a0]`, `&a2 [*a1]`, ... is 2 levels as
+                # written and as deep as the chain once read (a 440-link chain was a RecursionError downstream).
+                if height and len(stack) + height > max_depth:
+                    raise self.error("E002", f"the document nests deeper than {MAX_DEPTH} levels once its aliases "
+                                     "are expanded", event.start_mark,
+                                     hint="specs never need this much nesting; write the structure flatter")
+                if frame is not None and height > frame[7]:
+                    frame[7] = height
                 if value is merge and not want_key:  # `&m <<: {...}`, then `a: *m`
                     raise self._refusals().merge_value(event.start_mark, event.anchor)
                 aliased += size
@@ -326,9 +358,16 @@ class _Composer(TaggedScalars):
                         frame[1][k] = v
                         frame[2].children[k] = src_loc.children[k]
 
-    def _resolve_plain(self, text: str, event: Any, key: bool) -> Any:
-        """The value of a plain scalar (``key``: a mapping key), as PyYAML's implicit resolvers and YAML 1.2's
-        floats give it; a lenient read lists what PyYAML reads otherwise (:mod:`vibench.compiler.load_numbers`)."""
+    def _resolve_plain(self, text: str, event: Any, key: bool, pending: Any) -> Any:
+        """The value of a plain scalar (``key``: a mapping key; else the value of the key ``pending``, in a
+        mapping), as PyYAML's implicit resolvers and YAML 1.2's floats give it; a lenient read lists what PyYAML
+        reads otherwise (:mod:`vibench.compiler.load_numbers`), where :meth:`_listed_here` says."""
+        if self.numbers is not None:  # (a text PyYAML reads otherwise is never cached: each one is seen here)
+            self._plain_key, self._pending = key, pending
+            value = self._passed[key].get(text, _MISSING)
+            if value is not _MISSING and not self._listed_here(event):  # read before, and passed over here
+                self.unlisted = True
+                return value
         if self.json and not _JSON_LITERAL.match(text):  # JSON writes any other value in double quotes
             if (refused := self._refusals().not_json(text, event, self.parsed)) is not None:
                 raise refused
@@ -344,30 +383,23 @@ class _Composer(TaggedScalars):
                 return text  # timestamps and other implicit types stay strings
         if text[:1] in _NUMBER_STARTS and _FLOAT_1_2.match(text):  # names (most plain scalars) skip the regex
             if _LEADING_ZERO.match(text):  # `08`: YAML 1.1 reads no octal integer, YAML 1.2 eight
-                return self._pyyaml_number(text, event, None, text)  # PyYAML: the string
+                return self._pyyaml_number(text, event, text, lambda: self._yaml_1_1_number(text, event, None))
             if self.json and _JSON_LEADING_ZERO.match(text):  # `01e3`
-                return self._pyyaml_number(text, event, float(text), text)
+                return self._pyyaml_number(text, event, text, lambda: self._yaml_1_1_number(text, event, float(text)))
             if self.numbers is not None:  # `1e-1`: PyYAML's string
-                return self._yaml_1_2_float(text, event)
+                return self._yaml_1_2_float(text, event, key)
             return float(text)
         return text
 
 
 def pyyaml_readings(text: str, file: str) -> tuple[tuple[Pos, Diagnostic], ...]:
     """What a lenient read of ``text`` lists (:attr:`vibench.compiler.load.LoadedDoc.numbers`): each plain scalar
-    PyYAML reads otherwise than vibench, with its E001 (a date key's: E102). For a PHM-Vibench experiment config that
-    a strict read took as a spec, as YAML 1.2 (`dropout: 1e-1`, 0.1 there, is PyYAML's string)."""
+    PyYAML reads otherwise than vibench where the model may read it, with its E001 (a date key's: E102). For a
+    PHM-Vibench experiment config that a strict read took as a spec, as YAML 1.2 (`dropout: 1e-1`, 0.1 there, is
+    PyYAML's string), when :func:`vibench.compiler.phm_readings.may_read_otherwise` says it may hold one."""
     composer = _Composer(text, file, [], [])
     composer.compose()
     return tuple(composer.numbers or ())
-
-
-class _Merge:
-    def __repr__(self) -> str:
-        return "<<"
-
-
-_MERGE = _Merge()
 
 
 _MISSING = object()

@@ -12,15 +12,24 @@ took `dropout: 1e-1` as 0.1, and PHM-Vibench's nn.LSTM the string), a date or ti
 PyYAML's safe loader refuses with the file). Outside `model:` vibench reads no value, and inside it the E001 stands,
 so the value kept is the one a spec means: a lenient reader of a spec's text (the editor's types of its defaults,
 :mod:`vibench.lsp.param_types`) reads `1e-5` as a float.
+
+A lenient read lists such a scalar, and builds its E001, only where the model may read it
+(:meth:`Yaml11Numbers._listed_here`: under the top-level `model:` or `base_configs:`, in an anchored node, under a
+top-level `<<`), or anywhere in a document without `model:`, which is read again to list them all (a base config's
+top-level keys are its model's): 2,000,000 `1e-1` under `data:` took 30 s and 2 GB for errors no one read. A text
+passed over once takes its value at once the next time (:attr:`_passed`). :func:`reading_words` says what one is
+without quoting it (a base config's).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.diagnostics import SpecError
+from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.expr_functions import MAX_INT
 
 BOOL_WORDS_HINT = "YAML reads yes/no/on/off/true/false as booleans; quote the word to keep it a string"
@@ -55,11 +64,19 @@ class Yaml11Numbers:
         yaml: Any
         json: bool
         numbers: list | None
+        unlisted: bool
         scalar_cache: dict[str, Any]
         constructor: Any
 
         def error(self, code: str, message: str, mark: Any, error: type[SpecError] = SpecError,
                   **kw: Any) -> SpecError: ...
+
+        _stack: list[list]
+        _plain_key: bool | None
+        _pending: Any
+        _scope: tuple[Any, bool]
+        _passed: tuple[dict[str, Any], dict[str, Any]]
+        listed_everywhere: bool
 
     def _refuse_yaml_1_1_number(self, tag: str, node: Any, event: Any) -> int | float | None:
         """E001 for an int or float scalar that YAML 1.1 reads otherwise than YAML 1.2, JSON and Python do (a
@@ -73,7 +90,7 @@ class Yaml11Numbers:
             return None
         if tag == INT_TAG and ":" not in node.value and not self.json and value == int(node.value.replace("_", ""), 10):
             return None  # `007`, `00`: the number every reader means
-        return self._pyyaml_number(node.value, event, value, value)
+        return self._pyyaml_number(node.value, event, value, lambda: self._yaml_1_1_number(node.value, event, value))
 
     def _refuse_underscores(self, tag: str, node: Any, event: Any) -> int | float | None:
         """E001 for an int or float scalar with an underscore Python refuses (`10_`, `1__0`, `0_`, `1_.5`), which
@@ -97,32 +114,42 @@ class Yaml11Numbers:
         shown = text if len(text) <= 40 else text[:40] + "..."
         read = "no number" if value is None else str(value) if isinstance(value, int) else repr(value)
         read = read if len(read) <= 40 else read[:40] + "..."
-        err = self.error("E001", f"`{shown}` is no number in Python: an underscore stands between two digits",
-                         event.start_mark, YAML11NumberError,
-                         expected="a number whose underscores each stand between two digits (`1_000`)",
-                         found=f"`{shown}`, which YAML 1.1 reads as {read}", span=len(text),
-                         hint=(f"write {read}, or " if value is not None else "write the number, or ")
-                         + f'quote it (`"{shown}"`) to keep the text')
-        if value is None:
-            raise err
-        return self._pyyaml_number(text, event, value, value, err)
 
-    def _yaml_1_2_float(self, text: str, event: Any) -> float:
+        def err() -> SpecError:
+            return self.error("E001", f"`{shown}` is no number in Python: an underscore stands between two digits",
+                              event.start_mark, YAML11NumberError,
+                              expected="a number whose underscores each stand between two digits (`1_000`)",
+                              found=f"`{shown}`, which YAML 1.1 reads as {read}", span=len(text),
+                              hint=(f"write {read}, or " if value is not None else "write the number, or ")
+                              + f'quote it (`"{shown}"`) to keep the text')
+
+        if value is None:
+            raise err()
+        return self._pyyaml_number(text, event, value, err)
+
+    def _yaml_1_2_float(self, text: str, event: Any, key: bool) -> float:
         """In a lenient read, YAML 1.2's float of ``text``, one that YAML 1.1 reads as a string (`1e-1`, `1.0e5`,
         `-.5`: YAML 1.1's floats have a dot before any exponent, a sign in it, and a digit before a signed one's
-        dot), listed with its E001."""
+        dot), listed with its E001. As a ``key`` it is PyYAML's name: quoted, both read that name (`0.1:`, the
+        number both read, is a key that is no name, E102 inside `model:`)."""
         value = float(text)
         shown = text if len(text) <= 40 else text[:40] + "..."
-        both = _written_for_both(value)
-        err = self.error("E001", f"`{shown}` is no number in YAML 1.1: PyYAML reads it as a string", event.start_mark,
-                         YAML11NumberError,
-                         expected="a float that YAML 1.1 reads too (`0.1`; an exponent after a dot, with its sign: "
-                         "`1.0e-5`), or a quoted string",
-                         found=f"`{shown}`, which YAML 1.2 reads as {value!r} and YAML 1.1 (PyYAML, PHM-Vibench's "
-                         "loader) as text", span=len(text),
-                         hint=f"write {both} so that both read that number, or quote it (`\"{shown}\"`) to keep "
-                         "the text")
-        return self._pyyaml_number(text, event, None, value, err)
+
+        def err() -> SpecError:
+            found = f"`{shown}`, which YAML 1.2 reads as {value!r} and YAML 1.1 (PyYAML, PHM-Vibench's loader) as text"
+            if key:
+                return self.error("E001", f"key `{shown}` is a number in YAML 1.2 and a name in YAML 1.1",
+                                  event.start_mark, YAML11NumberError, expected="a name (a quoted string)",
+                                  found=found, span=len(text), hint=_KEY_HINT.format(shown))
+            both = _written_for_both(value)
+            return self.error("E001", f"`{shown}` is no number in YAML 1.1: PyYAML reads it as a string",
+                              event.start_mark, YAML11NumberError,
+                              expected="a float that YAML 1.1 reads too (`0.1`; an exponent after a dot, with its "
+                              "sign: `1.0e-5`), or a quoted string", found=found, span=len(text),
+                              hint=f"write {both} so that both read that number, or quote it (`\"{shown}\"`) to keep "
+                              "the text")
+
+        return self._pyyaml_number(text, event, value, err)
 
     def _yaml_1_1_type(self, tag: str, text: str, event: Any, key: bool) -> Any:
         """In a lenient read, ``text``, which vibench reads as text and YAML 1.1 as another type: a date or time
@@ -132,30 +159,37 @@ class Yaml11Numbers:
         date, as the other keys that are no string are (a base config's is said so at its entry)."""
         shown = text if len(text) <= 40 else text[:40] + "..."
         quoted = f'quote it (`"{shown}"`)'
-        refused = "YAML 1.1 reads it as its value key" if tag != TIMESTAMP_TAG else ""
-        read: Any = None
-        if not refused:
+
+        def reading() -> tuple[Any, str]:  # PyYAML's value, or why it refuses the file
+            if tag != TIMESTAMP_TAG:
+                return None, "YAML 1.1 reads it as its value key"
             try:
-                read = self.constructor.construct_yaml_timestamp(
-                    self.yaml.ScalarNode(tag, text, event.start_mark, event.end_mark))
-            except (ValueError, OverflowError) as err:
-                refused = f"YAML 1.1 reads it as a date, and it is none ({err})"
-        if refused:
-            error = self.error("E001", f"`{shown}` cannot be read by PyYAML: {refused}", event.start_mark,
-                               YAML11NumberError, expected="a quoted string",
-                               found=f"`{shown}`, which PyYAML (PHM-Vibench's loader) refuses, and the whole file "
-                               "with it", span=len(text), hint=f"{quoted} to keep the text")
-        elif key:
-            error = self.error("E102", f"key `{shown}` is not a string: YAML 1.1 reads it as a date", event.start_mark,
-                               expected="a name (a string)",
-                               found=f"{type(read).__name__} {read!r}, as PyYAML (PHM-Vibench's loader) reads it",
-                               span=len(text), hint=f'quote it: `"{shown}": ...`')
-        else:
-            error = self.error("E001", f"`{shown}` is a date in YAML 1.1: PyYAML reads it as no string",
-                               event.start_mark, YAML11NumberError, expected="a quoted string, or a number",
-                               found=f"`{shown}`, which PyYAML (PHM-Vibench's loader) reads as {read!r} and vibench "
-                               "as text", span=len(text), hint=f"{quoted} so that both read the text")
-        return self._pyyaml_number(text, event, None, read if key and not refused else text, error)
+                return self.constructor.construct_yaml_timestamp(
+                    self.yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)), ""
+            except (ValueError, OverflowError) as impossible:
+                return None, f"YAML 1.1 reads it as a date, and it is none ({impossible})"
+
+        key_read = reading() if key else None  # a key is PyYAML's date; a value, vibench's text (read if listed)
+
+        def err() -> SpecError:
+            read, refused = key_read or reading()
+            if refused:
+                return self.error("E001", f"`{shown}` cannot be read by PyYAML: {refused}", event.start_mark,
+                                  YAML11NumberError, expected="a quoted string",
+                                  found=f"`{shown}`, which PyYAML (PHM-Vibench's loader) refuses, and the whole file "
+                                  "with it", span=len(text), hint=f"{quoted} to keep the text")
+            if key:
+                return self.error("E102", f"key `{shown}` is not a string: YAML 1.1 reads it as a date",
+                                  event.start_mark, expected="a name (a string)",
+                                  found=f"{type(read).__name__} {read!r}, as PyYAML (PHM-Vibench's loader) reads it",
+                                  span=len(text), hint=f'quote it: `"{shown}": ...`')
+            return self.error("E001", f"`{shown}` is a date in YAML 1.1: PyYAML reads it as no string",
+                              event.start_mark, YAML11NumberError, expected="a quoted string, or a number",
+                              found=f"`{shown}`, which PyYAML (PHM-Vibench's loader) reads as {read!r} and vibench "
+                              "as text", span=len(text), hint=f"{quoted} so that both read the text")
+
+        kept = key_read[0] if key_read is not None and not key_read[1] else text
+        return self._pyyaml_number(text, event, kept, err)
 
     def _out_of_range(self, text: str, event: Any, what: str = "") -> SpecError:
         # The bound of every integer an expression computes (MAX_INT), so that no size, and no number in a
@@ -168,17 +202,45 @@ class Yaml11Numbers:
                           hint="no size in a spec comes near this; check the value, or quote it to make it "
                                "a string")
 
-    def _pyyaml_number(self, text: str, event: Any, value: int | float | None, read: Any,
-                       err: SpecError | None = None) -> Any:
-        """``read``, PyYAML's value of ``text``, listed in ``numbers`` with its E001 (``err``, else the E001 of a
-        YAML 1.1 number) in a lenient read; else that E001."""
-        err = err or self._yaml_1_1_number(text, event, value)
+    def _pyyaml_number(self, text: str, event: Any, read: Any, err: Callable[[], SpecError]) -> Any:
+        """``read``, PyYAML's value of ``text``, in a lenient read; else ``err()``, its E001, raised. A lenient read
+        lists the E001 where the model may read the scalar (:meth:`_listed_here`), and only there builds it: a
+        million `lr: 1e-3` under `data:` made a million errors no one reads (2 GB, 30 s)."""
         if self.numbers is None:
-            raise err
-        self.numbers.append((err.diagnostics[0].pos, err.diagnostics[0]))
-        if isinstance(self.scalar_cache, _LenientCache):  # each occurrence is listed: none is cached
+            raise err()
+        if isinstance(self.scalar_cache, _LenientCache):  # each occurrence is seen: none is cached
             self.scalar_cache.uncached.add(text)
+        if self._plain_key is not None:  # the next one passed over takes this value at once
+            self._passed[self._plain_key][text] = read
+        if self._listed_here(event):
+            diagnostic = err().diagnostics[0]
+            if self._plain_key and diagnostic.code == "E001":  # a key is a name: `10:` is no better than `010:`
+                shown = text if len(text) <= 40 else text[:40] + "..."
+                diagnostic = replace(diagnostic, hint=_KEY_HINT.format(shown))
+            self.numbers.append((diagnostic.pos, diagnostic))
+        else:
+            self.unlisted = True
         return read
+
+    def _listed_here(self, event: Any) -> bool:
+        """Whether a lenient read lists the scalar of ``event``, which PyYAML reads otherwise (its E001 built):
+        where the model may read it — inside the top-level `model:` or `base_configs:` (or a top-level `<<` merge,
+        which may bring either), in an anchored node (an alias or a merge may bring it there), or anywhere in a
+        document that is no mapping; else it is passed over (a config's `data:` may write a million of them). One
+        answer per frame on top of the stack: the path to it is fixed while it is built."""
+        stack = self._stack  # frames [is_map, container, loc, pending key (key, pos, event), size, anchor, merges]
+        if self.listed_everywhere or not stack or event.anchor is not None or self._plain_key is None:
+            return True
+        top = stack[-1]
+        if len(stack) == 1:  # a key of the top level, or its value
+            return not top[0] or (not self._plain_key and _read_by_model(self._pending))
+        if self._scope[0] is top:
+            return self._scope[1]
+        first = stack[0][3]  # (the top-level key, ...), once its value is a container
+        listed = not stack[0][0] or first is None or _read_by_model(first[0]) or \
+            any(frame[5] is not None for frame in stack)
+        self._scope = (top, listed)
+        return listed
 
     def _yaml_1_1_number(self, text: str, event: Any, value: int | float | None) -> SpecError:
         """E001 for ``text``, which YAML 1.1 reads as ``value`` (None: as no integer) where a reader of YAML 1.2,
@@ -214,6 +276,58 @@ class Yaml11Numbers:
                           expected="a decimal integer without a leading zero",
                           found=found,
                           hint=f"write {decimal}{meant}, or {quoted}")
+
+
+_KEY_HINT = 'quote it (`"{}": ...`): a key is a name, and quoted both read it as that name'
+"""The hint of a key that PyYAML reads otherwise, in a lenient read (a key of `model:` is a name, E102 else)."""
+_READINGS = (  # what the E001 (E102) of a reading says after the text -> what it is, and how both read it alike
+    ("is a base-60 number", "a YAML 1.1 number in base 60 (`1:30` is 90 to PyYAML)", "write the number in decimal"),
+    ("has a leading zero", "a YAML 1.1 number with a leading zero (`010` is octal 8 to PyYAML)",
+     "write the number in decimal, without the leading zero"),
+    ("is not a JSON number", "a YAML 1.1 number with a leading zero, which JSON has not",
+     "write it without the leading zero"),
+    ("is no number in Python", "a YAML 1.1 number with an underscore Python refuses (`10_`)",
+     "write it with each underscore between two digits"),
+    ("is no number in YAML 1.1", "a float that PyYAML reads as a string (`1e-1`)",
+     "write it with a dot and a signed exponent (`0.1`, `1.0e-5`)"),
+    ("is a number in YAML 1.2", "a key that vibench reads as a number and PyYAML as a name (`1e-1:`)", ""),
+    ("cannot be read by PyYAML: YAML 1.1 reads it as its value key",
+     "`=`, YAML 1.1's value key, which PyYAML refuses with the whole file", ""),
+    ("cannot be read by PyYAML", "an impossible date, which PyYAML refuses with the whole file", ""),
+    ("is a date", "a date, which PyYAML reads as no string", ""),
+    ("is not a string", "a date as a key, which PyYAML reads as no name", ""),
+)
+_READ_TEXT = re.compile(r"(?:key )?`[^`]*` ")
+
+
+def reading_words(d: Diagnostic) -> tuple[str, str]:
+    """What the E001 (or a date key's E102) of a scalar PyYAML reads otherwise says it is, and how to write it
+    so that both read it alike, in words that quote nothing of it: for a file whose contents are not shown (a
+    PHM-Vibench base config, :func:`vibench.compiler.phm_base.base_model`).
+
+    >>> reading_words(Diagnostic("E001", "`2020-01-01` is a date in YAML 1.1: PyYAML reads it as no string"))
+    ('a date, which PyYAML reads as no string', 'quote it')
+    """
+    said = _READ_TEXT.sub("", d.message, count=1)
+    for start, what, how in _READINGS:
+        if said.startswith(start):
+            return what, f"{how}, or quote it" if how else "quote it"
+    return "a value that PyYAML reads otherwise than vibench", "quote it"
+
+
+class _Merge:
+    """YAML 1.1's merge key `<<` (YAML 1.2 has none), as a key the composer reads: it applies the merge."""
+
+    def __repr__(self) -> str:
+        return "<<"
+
+
+_MERGE = _Merge()
+
+
+def _read_by_model(key: Any) -> bool:
+    """Whether the value of the top-level ``key`` may hold what the model reads."""
+    return key is _MERGE or (key.__class__ is str and key in ("model", "base_configs"))
 
 
 # YAML 1.1's numbers that YAML 1.2, JSON and Python read otherwise (or refuse): a leading zero (`010` is octal 8,

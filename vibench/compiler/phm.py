@@ -56,20 +56,13 @@ from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, one_of, su
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc, pyyaml_readings
-from vibench.compiler.phm_base import base_files, hide, keys_from_bases, said_without_base_values
-from vibench.compiler.phm_checks import (
-    duplicate_keys,
-    empty_slots,
-    extension_keys,
-    find_template,
-    num_classes_from,
-    required_keys,
-    yaml_1_1_numbers,
-)
-from vibench.compiler.phm_guide import ALIASES, apply_guide, fixed_key_reason, given_hint
+from vibench.compiler.phm_base import base_files, hide, keys_from_bases, said_without_base_values, unshown
+from vibench.compiler.phm_checks import empty_slots, extension_keys, find_template, num_classes_from, required_keys
+from vibench.compiler.phm_guide import ALIASES, GUIDE_KEYS, apply_guide, fixed_key_reason, given_hint
 from vibench.compiler.phm_merge import MAX_BASE_CONFIGS as MAX_BASE_CONFIGS  # its limit, named here too
 from vibench.compiler.phm_merge import ModelSection, model_section
 from vibench.compiler.phm_metadata import DatasetMetadata
+from vibench.compiler.phm_readings import duplicate_keys, may_read_otherwise, yaml_1_1_numbers
 from vibench.compiler.phm_reference import MODELS, type_for_name, unregistered, why_not_buildable
 from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES, Library
 
@@ -96,8 +89,8 @@ def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None
     command line (``--set``) or in Python, with their values: no key of the config needs to supply
     them, and a component given for a slot is the one whose keys the reference needs.
     """
-    if not doc.numbers and not doc.duplicates:  # read as a spec (pipeline.load): `dropout: 1e-1` is YAML 1.2's 0.1
-        doc = replace(doc, numbers=pyyaml_readings(doc.text, doc.file))  # and PyYAML's (PHM-Vibench's) string
+    if not doc.numbers and not doc.duplicates and may_read_otherwise(doc):  # read as a spec (pipeline.load):
+        doc = replace(doc, numbers=pyyaml_readings(doc.text, doc.file))  # `dropout: 1e-1`, 0.1, is PyYAML's string
     numbers = yaml_1_1_numbers(doc)  # `num_classes: 010`: E001, as in a spec; elsewhere PyYAML's number
     if numbers:
         raise SpecError(numbers, {doc.file: doc.text})
@@ -115,14 +108,18 @@ def _translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | Non
                given: Mapping[str, Any], layout: list[Diagnostic]) -> tuple[LoadedDoc, list[Diagnostic]]:
     """The spec, with the base configs' own warnings (``layout``: W113, W114, which quote nothing of them) and
     then what is said of the merged `model:` section, each of those said by
-    :func:`~vibench.compiler.phm_base.said_without_base_values`."""
+    :func:`~vibench.compiler.phm_base.said_without_base_values` and without a string a base config gave
+    (:func:`~vibench.compiler.phm_base.unshown`)."""
     section = model_section(doc, library, layout)
     names = {"type", "name"}  # the parameters hidden messages may name: the template's join once it is known
+    known = (names, GUIDE_KEYS)  # (`names` grows by the template's once it is known)
+    strings = unshown(section.values, section.where, library.quiet, library.sources.values(), known)
     try:
         synthesized, notes = _read_section(doc, section, library, metadata, given, names)
     except SpecError as err:
-        raise SpecError(said_without_base_values(err.diagnostics, library.quiet, names), err.sources) from None
-    return synthesized, [*layout, *said_without_base_values(notes, library.quiet, names)]
+        raise SpecError(strings.said(said_without_base_values(err.diagnostics, library.quiet, names)),
+                        err.sources) from None
+    return synthesized, [*layout, *strings.said(said_without_base_values(notes, library.quiet, names))]
 
 
 def _read_section(doc: LoadedDoc, section: ModelSection, library: Library, metadata: DatasetMetadata | None,

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc, SourceBudgetExceeded, _file_kind, read_spec_file
-from vibench.compiler.phm_checks import first_written, yaml_1_1_numbers
+from vibench.compiler.load_numbers import reading_words
+from vibench.compiler.phm_readings import first_written, yaml_1_1_numbers
+from vibench.compiler.phm_unshown import Unshown, occurs, strings_in
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -125,13 +127,13 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
                 pos, "PHM-Vibench merges a base config whole, so these keys land at the top level of the config, "
                 "where its model factory does not read them", "nest them under `model:` in that file"))
         numbers = yaml_1_1_numbers(base, ("model",) if nested else None)
-        if numbers:  # `num_classes: 010` in the base config's model keys: E001, as in the experiment
-            at = numbers[0].pos
+        if numbers:  # `num_classes: 010`, `dropout: 1e-1`, a date in the base config's model keys: as in the experiment
+            at, (what, how) = numbers[0].pos, reading_words(numbers[0])
             where = f" (line {at.line}, column {at.col})" if at is not None else ""
-            raise SpecError([Diagnostic("E001", f"base config `{shown}` has a YAML 1.1 number in its model keys"
-                                        f"{where}", pos, expected="a number written in decimal, or a quoted string",
-                                        hint="write it in decimal in that file, or quote it; its contents are "
-                                        "not shown here")], {doc.file: doc.text})
+            raise SpecError([Diagnostic(numbers[0].code, f"base config `{shown}` has, in its model keys{where}, {what}",
+                                        pos, expected=numbers[0].expected,
+                                        hint=f"{how} in that file; its contents are not shown here")],
+                            {doc.file: doc.text})
         for path, at, _, first in first_written(base.duplicates):  # others: PyYAML's way, as in the experiment
             if not nested or path[0] == "model":
                 inside = " in its `model:` section" if nested else ""
@@ -173,13 +175,14 @@ def _inside(real: str, folders: list[str]) -> bool:
 class MergedAt(Pos):
     """Where the experiment wrote the model key ``name`` whose mapping keeps keys of a base config, at any depth:
     the keys the experiment wrote in it (``own``: each name, where and its length there, in the order written),
-    the words of what it wrote there (keys and values, as messages print them) and those of what the base configs
-    gave. Held in ``Library.quiet``; never equal to a plain :class:`Pos`."""
+    the words of what it wrote there (keys and values, as messages print them) and the strings of what the base
+    configs gave (keys and values, :func:`~vibench.compiler.phm_unshown.strings_in`). Held in ``Library.quiet``;
+    never equal to a plain :class:`Pos`."""
 
     name: str
     own: tuple[tuple[str, Pos, int], ...]
     own_words: frozenset[str]
-    base_words: frozenset[str]
+    base_strings: frozenset[str]
 
 
 def hide(d: Diagnostic, values: list[str]) -> Diagnostic:
@@ -228,9 +231,9 @@ def hide_base_values(diagnostics: Iterable[Diagnostic], quiet: Collection[Pos | 
     merged: dict[tuple[str, int, int], MergedAt] = {}
     for at in quiet:  # a dotted key's mappings share its position: the outermost (most words) says it
         if isinstance(at, MergedAt):
-            key, size = (at.file, at.line, at.col), len(at.own_words) + len(at.base_words)
+            key, size = (at.file, at.line, at.col), len(at.own_words) + len(at.base_strings)
             held = merged.get(key)
-            if held is None or (len(held.own_words) + len(held.base_words), held.name) < (size, at.name):
+            if held is None or (len(held.own_words) + len(held.base_strings), held.name) < (size, at.name):
                 merged[key] = at
     out: dict[Diagnostic, None] = {}  # in order, each once: the hidden ones may now read alike
     for d in diagnostics:
@@ -278,26 +281,42 @@ def keys_from_bases(where: Mapping[str, Pos | None], quiet: Collection[Pos | Non
             if at is not None and (at in quiet or (at.file, at.line, at.col) in merged)}
 
 
+def unshown(values: Mapping[str, Any], where: Mapping[str, Pos | None], quiet: Collection[Pos | None],
+            public: Collection[str], known: Iterable[Collection[str]]) -> Unshown:
+    """The strings that the base configs gave the model section ``values`` (keys located at a `base_configs` entry,
+    and what a base config gave a mapping the experiment merged into, :class:`MergedAt`), kept out of messages but
+    for the names ``known`` holds and where the texts of ``public`` (the experiment, the template and its components)
+    write them too."""
+    merged = {(at.file, at.line, at.col): at for at in quiet if isinstance(at, MergedAt)}
+    strings: set[str] = set()
+    for key, at in where.items():
+        if at is None or key not in values:
+            continue
+        if at in quiet:
+            strings_in([key, values[key]], strings)
+        elif (mixed := merged.get((at.file, at.line, at.col))) is not None:
+            strings |= mixed.base_strings
+    return Unshown(strings, public, known)
+
+
 _MERGED = "(the keys written here merged with the base config's, not shown)"
 _BOTH = ("check the keys written here, and those the base config gives (what a base config holds is never shown "
          "in messages)")
-_WORD = re.compile(r"[\w.+-]+|\w+")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.])")
 _SOURCE_AT = re.compile(r"\S+:\d+:\d+")  # `checked by X at file:40:5`: the template's line, not a value
 
 
 def _merged(d: Diagnostic, at: MergedAt) -> Diagnostic:
     """``d``, about the mapping at ``at`` merged from the experiment's keys and a base config's: its reason
-    (the message up to its first `;`, then each part and note) kept where it quotes no word of the base
-    configs and no number the experiment did not write, and then located at the first key of the experiment it
-    names; else said by code, as at a base config's entry, but as the merge of both."""
+    (the message up to its first `;`, then each part and note) kept where it quotes no string of the base
+    configs (as a message writes it: `'\\thunterpass'` in a mapping's repr) and no number the experiment did not
+    write, and then located at the first key of the experiment it names; else said by code, as at a base config's
+    entry, but as the merge of both."""
     own = at.own_words
+    strings = [text for text in at.base_strings if text not in own]  # (one the experiment wrote too is its own)
 
     def leaks(text: str) -> bool:
-        words = set(_WORD.findall(text)) | set(re.findall(r"\w+", text))
-        if any(word in at.base_words and word not in own for word in words):
-            return True
-        if any(word not in own and " " in word and word in text for word in at.base_words):
+        if any(occurs(string, text) for string in strings):
             return True
         return any(number not in own for number in _NUMBER.findall(_SOURCE_AT.sub("", text)))
 
@@ -321,7 +340,8 @@ def _merged(d: Diagnostic, at: MergedAt) -> Diagnostic:
 def _unquoted(d: Diagnostic, names: Collection[str]) -> Diagnostic:
     checked = re.match(r"`([A-Za-z_][A-Za-z0-9_]*)` = ", d.found or "")  # a failed check's: its `at:` = value
     quoted = itertools.chain([checked.group(1)] if checked else [], (
-        name for text in (d.message, *d.notes) for name in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", text)))
+        name for text in (d.message, *d.notes)  # `depth` and `in_channels: 31337` alike: the key only
+        for name in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)(?::[^`]*)?`", text)))
     name = next((n for n in quoted if n in names), None)
     reason = _REASONS.get(d.code, "cannot be used" if d.severity == "error" else "has no effect as written")
     return replace(d, message=f"{f'the value of `{name}`' if name else 'a value'} from the base config {reason}",

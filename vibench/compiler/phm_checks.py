@@ -3,12 +3,8 @@
 Used by :func:`vibench.compiler.phm.translate`; each function reads the config as PyYAML and
 the reference factory read it and reports what vibench would otherwise have to guess:
 
-* :func:`duplicate_keys` — a key written twice: PyYAML keeps the last value, and so does vibench
-  (PHM-Vibench builds such configs). Inside `model:` (or `base_configs:`) the first value is
-  silently dropped by PHM-Vibench, so vibench says which one it uses (W113), also for a mapping written
-  elsewhere that `model:` reads through an alias or a `<<` merge; elsewhere vibench reads nothing of it (W110);
-* :func:`yaml_1_1_numbers` — a number that YAML 1.1 reads otherwise than YAML 1.2 (`1:30`, `010`, `08`): E001
-  inside `model:` (or `base_configs:`), as in a vibench spec; elsewhere read as PyYAML reads it, silently;
+* :func:`duplicate_keys`, :func:`yaml_1_1_numbers` — a key written twice (W113 inside `model:`, W110 elsewhere) and
+  a plain scalar PyYAML reads otherwise (E001 inside `model:`), from :mod:`vibench.compiler.phm_readings`;
 * :func:`find_template` — the template of a `type/name`, or of an ISFM component on its own;
 * :func:`num_classes_from` — ``num_classes`` from the dataset metadata table (``--metadata``, by
   :func:`classes_for`, which a vibench spec's compile uses too), W116 for the rows it skips,
@@ -29,93 +25,22 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.expr import template_names
 from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
-from vibench.compiler.load import LoadedDoc
 from vibench.compiler.phm_metadata import MAX_SYSTEMS as MAX_SYSTEMS  # the limit E202 says, named here too
 from vibench.compiler.phm_metadata import DatasetMetadata, skipped_rows_warning
+from vibench.compiler.phm_readings import MODEL_SECTIONS as MODEL_SECTIONS  # (split out; named here too)
+from vibench.compiler.phm_readings import _json
+from vibench.compiler.phm_readings import duplicate_keys as duplicate_keys
+from vibench.compiler.phm_readings import first_written as first_written
+from vibench.compiler.phm_readings import yaml_1_1_numbers as yaml_1_1_numbers
 from vibench.compiler.phm_reference import EMPTY_SLOTS, EXTENSIONS, required
 from vibench.compiler.phm_units import chosen_units, reads_parameter
 from vibench.compiler.resolve import Library
-
-MODEL_SECTIONS = ("model", "base_configs")
-"""Top-level keys whose repeats change the model (W113); repeats anywhere else are W110."""
-
-
-def duplicate_keys(doc: LoadedDoc) -> list[Diagnostic]:
-    """W113 for each key repeated inside `model:` (the last value is the model's, as in PHM-Vibench),
-    W110 for each one elsewhere."""
-    warnings = []
-    read: set[Pos] | None = None  # where the keys the `model:` section reads are written, once needed
-    for path, pos, previous, first in first_written(doc.duplicates):
-        key = path[-1]
-        notes = (f"`{key}` is first written at line {first.line}",)
-        last = _shown(_value_at(doc.data, path))
-        where = f"the `{path[0]}:` section" if len(path) > 1 else "the top level"
-        if path[0] not in MODEL_SECTIONS and len(path) > 1:
-            read = _model_keys(doc) if read is None else read
-            if pos in read:  # written elsewhere, read by the model through an alias or a `<<` merge
-                where = f"the `{path[0]}:` section, which `model:` reads (through an alias or a `<<` merge)"
-        if path[0] in MODEL_SECTIONS or (read is not None and pos in read):
-            warnings.append(Diagnostic("W113", f"duplicate key `{key}` in {where}: the last value is used", pos,
-                                       severity="warning", notes=notes,
-                                       found=f"PyYAML, and so PHM-Vibench, keeps the last value{last}; the one "
-                                       f"at line {previous.line} has no effect",
-                                       hint="remove the one you do not mean, so that the file says what the "
-                                       "model is"))
-        else:
-            warnings.append(Diagnostic("W110", f"duplicate key `{key}` in {where}", pos, severity="warning",
-                                       notes=notes, found=f"PyYAML, and so PHM-Vibench, keeps the last value{last}",
-                                       hint=f"vibench reads only the model's settings; remove one `{key}` so "
-                                       "that the file says what it means"))
-    return warnings
-
-
-def first_written(duplicates: Iterable[tuple[tuple, Pos, Pos]]) -> list[tuple[tuple, Pos, Pos, Pos]]:
-    """:attr:`~vibench.compiler.load.LoadedDoc.duplicates` (path, repeat, the one before it), each with where its key
-    is first written: a key written three times was said to be "first written" at its second line."""
-    firsts: dict[tuple, Pos] = {}
-    return [(path, pos, previous, firsts.setdefault(path, previous)) for path, pos, previous in duplicates]
-
-
-def yaml_1_1_numbers(doc: LoadedDoc, sections: tuple[str, ...] | None = MODEL_SECTIONS) -> list[Diagnostic]:
-    """The E001 of each YAML 1.1 number (`1:30`, `010`, `08`) that the model reads: written in ``sections``
-    (None: anywhere in the document, a base config without a `model:` section), or elsewhere and read
-    through an alias or a `<<` merge. The others are PyYAML's numbers, as PHM-Vibench reads them."""
-    if not doc.numbers:
-        return []
-    read = _model_keys(doc, values=True, sections=sections)
-    return [d for pos, d in doc.numbers if pos in read]
-
-
-def _model_keys(doc: LoadedDoc, *, values: bool = False,
-                sections: tuple[str, ...] | None = MODEL_SECTIONS) -> set[Pos]:
-    """The positions of the keys written for the `model:` and `base_configs:` sections (or ``sections``;
-    None: the whole document), wherever they are written, and with ``values`` their values' too: an alias
-    shares the anchored mapping's positions, a `<<` merge copies the merged keys'."""
-    out: set[Pos] = set()
-    seen: set[int] = set()
-    top = doc.root.children if doc.root is not None and isinstance(doc.root.children, dict) else {}
-    stack = ([doc.root] if doc.root is not None else []) if sections is None else \
-        [top[section][1] for section in sections if section in top]
-    while stack:
-        loc = stack.pop()
-        if id(loc) in seen:  # an alias: walked once
-            continue
-        seen.add(id(loc))
-        if values:
-            out.add(Pos(doc.file, *loc.pos))
-        if isinstance(loc.children, dict):
-            for key_pos, child in loc.children.values():
-                out.add(Pos(doc.file, *key_pos))
-                stack.append(child)
-        elif isinstance(loc.children, list):
-            stack.extend(loc.children)
-    return out
 
 
 def find_template(template: str, library: Library, pos: Pos | None) -> tuple[str | None, str | None]:
@@ -373,28 +298,3 @@ def _default(decls: list[ParamDecl], root: UnitDef, unit: UnitDef,
                 return None, f"`{owner}`'s default is `{text[:80]}`"
             return _json(decl.default), f"`{owner}`'s default"
     return "null", f"`{unit.name}` then uses its own rule"
-
-
-def _value_at(data: Any, path: tuple) -> Any:
-    for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, (dict, list)) or value is None:
-        return ""
-    text = _json(value)
-    return f", `{text}`" if len(text) <= 60 else ""
-
-
-def _json(value: Any) -> str:
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return str(value)

@@ -56,6 +56,9 @@ FIXED_BY_REFERENCE = {
 }
 """Guide keys that a template without such a parameter cannot honour: W101, with the reason."""
 
+GUIDE_KEYS = frozenset({*ALIASES, *TASK_ALIASES, *FIXED_BY_REFERENCE, "depth", "num_classes"})
+"""The model guide's names of keys, which messages name wherever they were written (a base config's too)."""
+
 
 def apply_guide(model: dict[str, Any], where: dict[str, Pos | None], declared: set[str], reference: str,
                 position: Callable[[tuple], Pos | None], given: Mapping[str, Any] | None = None,
@@ -84,7 +87,11 @@ def apply_guide(model: dict[str, Any], where: dict[str, Pos | None], declared: s
         value = model.pop(alias)
         pos = where.get(alias)
         if target in model and model[target] != value:
-            errors.append(_conflict(alias, value, target, model[target], pos, bases.get(target)))
+            if alias in bases and target not in bases:  # said at the key written here, naming the base config's
+                errors.append(_against_base(target, model[target], where.get(target), alias, bases[alias],
+                                            f"`{alias}` is the model guide's name for `{target}`"))
+            else:
+                errors.append(_conflict(alias, value, target, model[target], pos, bases.get(target)))
             continue
         if target in given and _contradicts(given[target], value):
             errors.append(_given_conflict(alias, value, target, given[target], pos, words))
@@ -153,7 +160,12 @@ def _resnet_depth(model: dict[str, Any], where: dict[str, Pos | None], given: Ma
     for key, value in layout.items():
         why = f"ResNet-{depth} has {key} {value!r}"
         if key in model and model[key] != value:
-            errors.append(_conflict("depth", depth, key, model[key], pos, bases.get(key), why))
+            if "depth" in bases and key not in bases:  # said at the key written here: ResNet-N would quote the depth
+                errors.append(_against_base(key, model[key], where.get(key), "depth", bases["depth"],
+                                            "the model guide's `depth` is a ResNet depth, which sets `block_type` "
+                                            f"and `layers`; the base config's gives another `{key}`"))
+            else:
+                errors.append(_conflict("depth", depth, key, model[key], pos, bases.get(key), why))
             return
         if key in given and _contradicts(given[key], value):
             errors.append(_given_conflict("depth", depth, key, given[key], pos, words, why))
@@ -256,4 +268,12 @@ def _conflict(key: str, value: Any, other: str, other_value: Any, pos: Pos | Non
     return Diagnostic("E222", f"`{key}: {value!r}` contradicts `{other}` of {base}", pos,
                       found=why or f"`{key}` is the model guide's name for `{other}`",
                       hint=f"keep one of them: remove `{key}` here, or `{other}` from that file (`{other}` is the "
+                      "template's own parameter; what a base config holds is never shown in messages)")
+
+
+def _against_base(key: str, value: Any, pos: Pos | None, guide_key: str, base: str, why: str) -> Diagnostic:
+    """E222 at the template parameter ``key`` the experiment writes, which the guide key ``guide_key`` of ``base``
+    (the base config that gave it) contradicts: that key and file are named, its value never."""
+    return Diagnostic("E222", f"`{key}: {clip(repr(value), 80)}` contradicts `{guide_key}` of {base}", pos, found=why,
+                      hint=f"keep one of them: remove `{key}` here, or `{guide_key}` from that file (`{key}` is the "
                       "template's own parameter; what a base config holds is never shown in messages)")

@@ -32,6 +32,7 @@ from vibench.compiler.limits import MAX_SOURCE_VALUES
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
 from vibench.compiler.phm_base import MergedAt, base_model
+from vibench.compiler.phm_unshown import strings_in
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -88,14 +89,13 @@ class Written:
             return []
         own: list[tuple[str, Pos, int]] = []
         own_words: set[str] = set()
-        base_words: set[str] = set()
+        base_strings: set[str] = set()
         stack: list[tuple[Any, Written]] = [(key, item) for key, item in reversed(self.items.items())]
         inner: list[tuple[str, Pos]] = []
         while stack:  # depth first, in the order written
             key, item = stack.pop()
             if item.base:
-                _words(key, base_words)
-                _words(item.plain(), base_words)
+                strings_in([key, item.plain()], base_strings)
                 continue
             _words(key, own_words)
             if item.pos is not None:
@@ -106,7 +106,7 @@ class Written:
             if item.has_base() and item.pos is not None and item.pos != self.pos:
                 inner.append((str(key), item.pos))
             stack += [(k, v) for k, v in reversed(item.items.items())]
-        words = (tuple(own), frozenset(own_words), frozenset(base_words))
+        words = (tuple(own), frozenset(own_words), frozenset(base_strings))
         return [MergedAt(at.file, at.line, at.col, key, *words) for key, at in [(name, self.pos), *inner]]
 
 

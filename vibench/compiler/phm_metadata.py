@@ -31,16 +31,15 @@ import csv
 import io
 import os
 import re
-import threading
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import Pos
+from vibench.compiler.phm_csv import LINE_BREAK, records
 
 MAX_METADATA_BYTES = 64 * 1024 * 1024
 """The most a metadata table may weigh (PHM-Vibench's own tables are a few MiB)."""
@@ -232,7 +231,8 @@ def _integer(number: Decimal | None) -> int | None:
 
 
 def _csv_classes(path: str) -> DatasetMetadata:
-    """The rows are read as they are counted, never held: 64 MiB of short rows held as lists took 1.5 GB."""
+    """The classes of a CSV table (:func:`_table`), read by ``csv.reader``, or by :mod:`vibench.compiler.phm_csv`
+    where a cell is longer than the csv module allows."""
     raw = _read_bytes(path)
     for encoding in ("utf-8-sig", "gbk"):  # PHM-Vibench's reader tries UTF-8, then GBK
         try:
@@ -244,33 +244,36 @@ def _csv_classes(path: str) -> DatasetMetadata:
         text = raw.decode("latin-1")
     sample = text[:4096]
     delimiter = "," if sample.count(",") > sample.count("\t") else "\t"
+    try:
+        return _table(text, delimiter, path, _csv_records(text, delimiter))
+    except csv.Error as err:
+        if not str(err).startswith("field larger than field limit"):
+            raise MetadataError(f"{path} is not a readable CSV table: {err}") from None
+    # A cell longer than the csv module's limit (a setting of the whole process, never changed here): read by
+    # phm_csv as the csv module reads it otherwise. pandas, and so PHM-Vibench, reads such a cell (a file's notes).
+    return _table(text, delimiter, path, records(text, delimiter))
+
+
+def _csv_records(text: str, delimiter: str) -> Iterator[tuple[int, int, int, list[str]]]:
+    """The records of ``text`` as ``csv.reader`` reads them, as :func:`vibench.compiler.phm_csv.records` gives them:
+    the line each starts on, its start and end offsets, its cells."""
     source = io.StringIO(text, newline="")
     reader = csv.reader(source, delimiter=delimiter)
-    try:
-        with _cells_as_long_as_the_table():
-            header = next(reader, [])
-            if source.tell() == len(text):  # the header took the whole file: a quote in it may be left open
-                _refuse_open_quote(text, 1, 0, delimiter, path)
-            return DatasetMetadata(path, *_classes(header, _numbered(reader, source, delimiter, path), path))
-    except csv.Error as err:
-        raise MetadataError(f"{path} is not a readable CSV table: {err}") from None
+    line, start = 1, 0
+    for row in reader:
+        end = source.tell()
+        yield line, start, end, row
+        line, start = reader.line_num + 1, end
 
 
-_FIELD_LIMIT = threading.Lock()
-
-
-@contextmanager
-def _cells_as_long_as_the_table() -> Iterator[None]:
-    """``csv``'s limit on a cell (131,072 characters) raised to :data:`MAX_METADATA_BYTES` while one table is read:
-    pandas, and so PHM-Vibench, reads a longer cell (a file's notes), and the table's own limit bounds it. The
-    limit is one setting of the whole process, so it is put back after, and the lock keeps two reads from putting
-    it back under each other."""
-    with _FIELD_LIMIT:
-        before = csv.field_size_limit(MAX_METADATA_BYTES)
-        try:
-            yield
-        finally:
-            csv.field_size_limit(before)
+def _table(text: str, delimiter: str, path: str, rows: Iterator[tuple[int, int, int, list[str]]]) -> DatasetMetadata:
+    """The classes of the table whose records are ``rows``, read as they are counted, never held: 64 MiB of short
+    rows held as lists took 1.5 GB. A quote left open is refused once the rows are read (:func:`_unclosed_quote`)."""
+    first = next(rows, None)
+    if first is not None and first[2] == len(text):  # the header took the whole file: a quote in it may be left open
+        _refuse_open_quote(text, 1, 0, delimiter, path)
+    header = first[3] if first is not None else []
+    return DatasetMetadata(path, *_classes(header, _numbered(rows, first, text, delimiter, path), path))
 
 
 def _read_bytes(path: str) -> bytes:
@@ -286,16 +289,15 @@ def _read_bytes(path: str) -> bytes:
     return raw
 
 
-def _numbered(reader: Any, source: io.StringIO, delimiter: str, path: str) -> Iterator[tuple[int, list[str]]]:
-    """The rows of a ``csv.reader`` over ``source`` with the line each starts at (a quoted cell may hold line
-    breaks); a quote left open is refused once the rows are read (:func:`_unclosed_quote`)."""
-    start, offset = reader.line_num + 1, source.tell()
-    last = (start, offset)
-    for row in reader:
-        yield start, row
-        last = (start, offset)
-        start, offset = reader.line_num + 1, source.tell()
-    _refuse_open_quote(source.getvalue(), *last, delimiter, path)
+def _numbered(rows: Iterator[tuple[int, int, int, list[str]]], header: tuple[int, int, int, list[str]] | None,
+              text: str, delimiter: str, path: str) -> Iterator[tuple[int, list[str]]]:
+    """The ``rows`` after the ``header`` with the line each starts at (a quoted cell may hold line breaks); a quote
+    left open is refused once the rows are read (:func:`_unclosed_quote`)."""
+    last = (header[0] + 1, header[2]) if header is not None else (1, 0)
+    for line, start, _, row in rows:
+        yield line, row
+        last = (line, start)
+    _refuse_open_quote(text, *last, delimiter, path)
 
 
 def _refuse_open_quote(text: str, line: int, offset: int, delimiter: str, path: str) -> None:
@@ -304,13 +306,11 @@ def _refuse_open_quote(text: str, line: int, offset: int, delimiter: str, path: 
     a cell) would take every line after it as part of one cell, silently."""
     opened = _unclosed_quote(text, offset, delimiter)
     if opened is not None:
-        line += len(_LINE_BREAK.findall(text, offset, opened))
+        line += len(LINE_BREAK.findall(text, offset, opened))
         raise MetadataError(f"{path}: the quote that opens a cell on line {line:,} is never closed, so every line "
                             "after it would be read as part of that cell; close it, or remove it")
 
 
-_LINE_BREAK = re.compile(r"\r\n?|\n")
-"""A line break as ``csv.reader`` over ``io.StringIO(text, newline="")`` counts lines."""
 
 
 def _unclosed_quote(text: str, start: int, delimiter: str) -> int | None:

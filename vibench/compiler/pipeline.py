@@ -360,14 +360,21 @@ def _base_values_hidden(diagnostics: tuple[Diagnostic, ...], doc: LoadedDoc, lib
                         translated: bool) -> tuple[Diagnostic, ...]:
     """The diagnostics of the passes after a PHM-Vibench config's translation with those located at a
     `base_configs` entry said without the base config's contents (:func:`vibench.compiler.phm.hide_base_values`):
-    they may name the template parameter the value was given for, never the value."""
+    they may name the template parameter the value was given for, never the value; and in every one, wherever it
+    is located, no string a base config gave (:func:`vibench.compiler.phm_base.unshown`: a shape check's message at
+    the experiment's key quoted what the base config's value made)."""
     if not translated or not library.quiet:
         return diagnostics
-    from vibench.compiler.phm_base import hide_base_values
+    from vibench.compiler.phm_base import hide_base_values, unshown
+    from vibench.compiler.phm_guide import GUIDE_KEYS
 
     given = doc.data.get("with") if isinstance(doc.data, dict) else None
-    names = {key for key in given if doc.pos(("with", key)) in library.quiet} if isinstance(given, dict) else set()
-    return hide_base_values(diagnostics, library.quiet, names)
+    given = given if isinstance(given, dict) else {}
+    where = {key: doc.pos(("with", key)) for key in given}
+    names = {key for key, at in where.items() if at in library.quiet}
+    hidden = hide_base_values(diagnostics, library.quiet, names)
+    known = (GUIDE_KEYS, given)  # the guide's keys and the template's parameters are named as they are
+    return tuple(unshown(given, where, library.quiet, library.sources.values(), known).said(hidden))
 
 
 def free_parameters(program: Program, sizes: dict[tuple[str, str, int], str] | None = None) -> frozenset[str]:
