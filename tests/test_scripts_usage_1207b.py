@@ -14,26 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.test_scripts_1206g import assert_usage_error, run
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
-
-
-def assert_usage_error(result: subprocess.CompletedProcess[str], message: str) -> None:
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "usage:" in result.stderr and message in result.stderr, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
 
 
 def usage_exit(main: object, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
