@@ -178,7 +178,8 @@ def random_inputs(inputs: tuple[TensorCase, ...], seed: int = 0) -> list[torch.T
     A caller's mistake is a TypeError or ValueError naming the input, before anything is drawn: inputs
     that are not a sequence of TensorCase (a dict of sizes names no dtype), a ``seed`` that is no int,
     a dtype that is no dtype name of vibench, negative sizes or more than 2**28 elements (the bound of
-    :func:`~vibench.testing.check_runtime`), a ``fill`` the dtype cannot hold (1.5 or NaN for int64; a bool
+    :func:`~vibench.testing.check_runtime`; an input with a size 0 holds none, so its other sizes must keep
+    within that bound), more than 1,000 sizes, a ``fill`` the dtype cannot hold (1.5 or NaN for int64; a bool
     fills only a bool input).
     """
     import torch
