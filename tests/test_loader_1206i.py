@@ -199,7 +199,7 @@ def test_underscores_python_reads_read_as_python_reads_them(form: str, value: An
 def test_a_lenient_read_lists_the_number_with_pyyamls_value() -> None:
     doc = load_text("a: 10_\nb: 10_\n", lenient_keys=True)
     assert doc.data == {"a": 10, "b": 10}
-    assert [(pos.line, d.code) for pos, d in doc.numbers] == [(1, "E001"), (2, "E001")]
+    assert [(pos.line, code, d.code) for pos, code, d in doc.numbers] == [(1, "E001", "E001"), (2, "E001", "E001")]
 
 
 @pytest.mark.parametrize("form", ["10_", "1__0", "0_"])

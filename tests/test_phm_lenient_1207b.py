@@ -20,7 +20,7 @@ OTHERS = ["1e-1", "010", "08", "1:30", "10_", "2020-01-01", "2020-13-01", "="]
 
 
 def _listed(text: str) -> list[tuple[int, int]]:
-    return [(pos.line, pos.col) for pos, _ in load_text(text, lenient_keys=True).numbers]
+    return [(listed.pos.line, listed.pos.col) for listed in load_text(text, lenient_keys=True).numbers]
 
 
 @pytest.mark.parametrize("written", OTHERS)

@@ -154,7 +154,8 @@ def test_a_spec_keeps_yaml_1_2s_reading() -> None:
     # a lenient read keeps vibench's value and lists it (the editor reads a spec's `lr: 1e-5` default as a float)
     doc = load_text("lr: 1e-5\n2020-01-01: 2020-01-01\n", lenient_keys=True)
     assert list(doc.data.items()) == [("lr", 1e-5), (yaml.safe_load("2020-01-01"), "2020-01-01")]
-    assert [(p.line, p.col, d.code) for p, d in doc.numbers] == [(1, 5, "E001"), (2, 1, "E102"), (2, 13, "E001")]
+    assert [(p.line, p.col, code, d.code) for p, code, d in doc.numbers] == [
+        (1, 5, "E001", "E001"), (2, 1, "E102", "E102"), (2, 13, "E001", "E001")]
 
 
 @pytest.mark.parametrize(("written", "value"), list(SAME.items()))
@@ -180,7 +181,7 @@ def _agrees(written: str) -> None:
         strict = load_text(f"v: {written}\n{written}: 1\n").data
     except vibench.SpecError:
         return
-    listed = {(p.line, p.col) for p, _ in doc.numbers}
+    listed = {(n.pos.line, n.pos.col) for n in doc.numbers}
     assert expected is not None or listed, written
     if (1, 4) not in listed:
         value = expected["v"]

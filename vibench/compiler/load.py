@@ -59,6 +59,7 @@ from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
 from vibench.compiler.limits import MAX_SOURCE_BYTES, MAX_SOURCE_FILES, MAX_SOURCE_VALUES
 from vibench.compiler.load_compose import _CHARS_PER_UNIT, MAX_ALIAS_UNITS, MAX_DEPTH, Loc, _Composer
+from vibench.compiler.load_numbers import Listed
 from vibench.compiler.spec_reads import note_read
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -161,9 +162,9 @@ class LoadedDoc:
     duplicates: tuple[tuple[tuple, Pos, Pos], ...] = ()
     """Keys written twice in one mapping (path of the key, position of the repeat, of the first): only with
     ``lenient_keys``."""
-    numbers: tuple[tuple[Pos, Diagnostic], ...] = ()
-    """YAML 1.1 numbers read as PyYAML reads them (their position, the E001 of a strict read): only with
-    ``lenient_keys``."""
+    numbers: tuple[Listed, ...] = ()
+    """YAML 1.1 numbers read as PyYAML reads them (their position, code, and the E001 of a strict read, built
+    when asked): only with ``lenient_keys``."""
 
     @property
     def sha256(self) -> str:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.ir import Pos
-from vibench.compiler.load_numbers import _JSON_LEADING_ZERO, _LEADING_ZERO, _MERGE, _LenientCache
+from vibench.compiler.load_numbers import _JSON_LEADING_ZERO, _LEADING_ZERO, _MERGE, Listed, _LenientCache
 from vibench.compiler.load_scalars import _MERGE_TAG, _SCALAR_TAGS, TaggedScalars
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ class _Composer(TaggedScalars):
         self.constructor = yaml.constructor.SafeConstructor()
         self.implicit_resolvers = yaml.resolver.Resolver.yaml_implicit_resolvers  # first character -> [(tag, regexp)]
         self.duplicates = duplicates  # None: a repeated key is E005
-        self.numbers = numbers  # None: a YAML 1.1 number is E001; else (position, its E001) each, read as PyYAML
+        self.numbers = numbers  # None: a YAML 1.1 number is E001; else each one Listed, read as PyYAML
+        self.build_at: set[Pos] | None = None  # the Listed whose diagnostics to build (None: the first ones)
         # A lenient read lists such a number only where the model may read it (_listed_here), unless the document
         # turns out to have no `model:` (a base config's top-level keys are its model's): `unlisted` says one was
         # passed over, and the text is read again listing all (`listed_everywhere`).
@@ -392,12 +393,14 @@ class _Composer(TaggedScalars):
         return text
 
 
-def pyyaml_readings(text: str, file: str) -> tuple[tuple[Pos, Diagnostic], ...]:
+def pyyaml_readings(text: str, file: str, build_at: set[Pos] | None = None) -> tuple[Listed, ...]:
     """What a lenient read of ``text`` lists (:attr:`vibench.compiler.load.LoadedDoc.numbers`): each plain scalar
     PyYAML reads otherwise than vibench where the model may read it, with its E001 (a date key's: E102). For a
     PHM-Vibench experiment config that a strict read took as a spec, as YAML 1.2 (`dropout: 1e-1`, 0.1 there, is
-    PyYAML's string), when :func:`vibench.compiler.phm_readings.may_read_otherwise` says it may hold one."""
+    PyYAML's string), when :func:`vibench.compiler.phm_readings.may_read_otherwise` says it may hold one. The
+    diagnostics built are the first MAX_DIAGNOSTICS', or with ``build_at`` those at its positions."""
     composer = _Composer(text, file, [], [])
+    composer.build_at = build_at
     composer.compose()
     return tuple(composer.numbers or ())
 

@@ -27,10 +27,11 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from vibench.compiler.diagnostics import Diagnostic, SpecError
+from vibench.compiler.diagnostics import MAX_DIAGNOSTICS, Diagnostic, SpecError
 from vibench.compiler.expr_functions import MAX_INT
+from vibench.compiler.ir import Pos
 
 BOOL_WORDS_HINT = "YAML reads yes/no/on/off/true/false as booleans; quote the word to keep it a string"
 """The hint of a boolean where text is expected (`act: yes`, `--set act=no`)."""
@@ -38,6 +39,18 @@ BOOL_WORDS_HINT = "YAML reads yes/no/on/off/true/false as booleans; quote the wo
 INT_TAG = "tag:yaml.org,2002:int"
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in binary), fewer than int() reads
+
+
+class Listed(NamedTuple):
+    """A scalar that a lenient read lists (:attr:`vibench.compiler.load.LoadedDoc.numbers`): where it is written,
+    the code of its diagnostic (E001; E102 for a date key), and the diagnostic, built for the first
+    MAX_DIAGNOSTICS listed and for the positions a read is asked to build (:func:`~vibench.compiler.load_compose.
+    pyyaml_readings`): None past those, as a pass keeps at most MAX_DIAGNOSTICS (500,000 `1e0` under `model:`
+    took 11 s and 640 MB to build 500,000 errors)."""
+
+    pos: Pos
+    code: str
+    diagnostic: Diagnostic | None
 
 
 class YAML11NumberError(SpecError):
@@ -63,13 +76,17 @@ class Yaml11Numbers:
     if TYPE_CHECKING:  # the composer's
         yaml: Any
         json: bool
-        numbers: list | None
+        file: str
+        numbers: list[Listed] | None
+        build_at: set[Pos] | None
         unlisted: bool
         scalar_cache: dict[str, Any]
         constructor: Any
 
         def error(self, code: str, message: str, mark: Any, error: type[SpecError] = SpecError,
                   **kw: Any) -> SpecError: ...
+
+        def _written(self, pos: tuple[int, int]) -> tuple[int, int]: ...
 
         _stack: list[list]
         _plain_key: bool | None
@@ -189,7 +206,8 @@ class Yaml11Numbers:
                               "as text", span=len(text), hint=f"{quoted} so that both read the text")
 
         kept = key_read[0] if key_read is not None and not key_read[1] else text
-        return self._pyyaml_number(text, event, kept, err)
+        code = "E102" if key_read is not None and not key_read[1] else "E001"  # err's, known without building it
+        return self._pyyaml_number(text, event, kept, err, code)
 
     def _out_of_range(self, text: str, event: Any, what: str = "") -> SpecError:
         # The bound of every integer an expression computes (MAX_INT), so that no size, and no number in a
@@ -202,10 +220,11 @@ class Yaml11Numbers:
                           hint="no size in a spec comes near this; check the value, or quote it to make it "
                                "a string")
 
-    def _pyyaml_number(self, text: str, event: Any, read: Any, err: Callable[[], SpecError]) -> Any:
-        """``read``, PyYAML's value of ``text``, in a lenient read; else ``err()``, its E001, raised. A lenient read
-        lists the E001 where the model may read the scalar (:meth:`_listed_here`), and only there builds it: a
-        million `lr: 1e-3` under `data:` made a million errors no one reads (2 GB, 30 s)."""
+    def _pyyaml_number(self, text: str, event: Any, read: Any, err: Callable[[], SpecError], code: str = "E001") -> Any:
+        """``read``, PyYAML's value of ``text``, in a lenient read; else ``err()``, its E001 (``code``), raised. A
+        lenient read lists the scalar where the model may read it (:meth:`_listed_here`), and only there builds its
+        diagnostic (:class:`Listed` says which): a million `lr: 1e-3` under `data:` made a million errors no one
+        reads (2 GB, 30 s)."""
         if self.numbers is None:
             raise err()
         if isinstance(self.scalar_cache, _LenientCache):  # each occurrence is seen: none is cached
@@ -213,11 +232,15 @@ class Yaml11Numbers:
         if self._plain_key is not None:  # the next one passed over takes this value at once
             self._passed[self._plain_key][text] = read
         if self._listed_here(event):
-            diagnostic = err().diagnostics[0]
-            if self._plain_key and diagnostic.code == "E001":  # a key is a name: `10:` is no better than `010:`
-                shown = text if len(text) <= 40 else text[:40] + "..."
-                diagnostic = replace(diagnostic, hint=_KEY_HINT.format(shown))
-            self.numbers.append((diagnostic.pos, diagnostic))
+            mark = event.start_mark
+            pos = Pos(self.file, *self._written((mark.line + 1, mark.column + 1)))
+            diagnostic = None
+            if len(self.numbers) < MAX_DIAGNOSTICS if self.build_at is None else pos in self.build_at:
+                diagnostic = err().diagnostics[0]
+                if self._plain_key and diagnostic.code == "E001":  # a key is a name: `10:` is no better than `010:`
+                    shown = text if len(text) <= 40 else text[:40] + "..."
+                    diagnostic = replace(diagnostic, hint=_KEY_HINT.format(shown))
+            self.numbers.append(Listed(pos, code, diagnostic))
         else:
             self.unlisted = True
         return read

@@ -20,11 +20,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
-from vibench.compiler.diagnostics import YAML_LINE_BREAK, Diagnostic
+from vibench.compiler.diagnostics import MAX_DIAGNOSTICS, YAML_LINE_BREAK, Diagnostic
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
+from vibench.compiler.load_compose import pyyaml_readings
+from vibench.compiler.load_numbers import Listed
 
 MODEL_SECTIONS = ("model", "base_configs")
 """Top-level keys whose repeats change the model (W113); repeats anywhere else are W110."""
@@ -76,24 +79,52 @@ def yaml_1_1_numbers(doc: LoadedDoc, sections: tuple[str, ...] | None = MODEL_SE
         return []
     read = _model_keys(doc, values=True, sections=sections)
     named: set[Pos] | None = None  # where the model's own keys are written, once a date key asks
-    found = []
-    for pos, d in doc.numbers:
-        if pos not in read:
+    found: list[Listed] = []
+    more = 0  # past MAX_DIAGNOSTICS: counted on the last one kept
+    for listed in doc.numbers:
+        if listed.pos not in read:
             continue
-        if d.code == "E102" and sections is not None and "base_configs" in sections:
+        if listed.code == "E102" and sections is not None and "base_configs" in sections:
             if named is None:
                 named = _model_keys(doc, sections=tuple(s for s in sections if s != "base_configs"))
-            if pos not in named:
+            if listed.pos not in named:
                 continue
-        found.append(d)
-    return found
+        if len(found) < MAX_DIAGNOSTICS:
+            found.append(listed)
+        else:
+            more += 1
+    unbuilt = {listed.pos for listed in found if listed.diagnostic is None}
+    if unbuilt:  # the read built the first ones listed, and some of those the model does not read: read again
+        built = {listed.pos: listed.diagnostic for listed in pyyaml_readings(doc.text, doc.file, unbuilt)}
+        found = [listed if listed.diagnostic is not None else listed._replace(diagnostic=built[listed.pos])
+                 for listed in found]
+    diagnostics = [listed.diagnostic for listed in found if listed.diagnostic is not None]
+    if more:
+        diagnostics[-1] = replace(diagnostics[-1], more=more, notes=(
+            *diagnostics[-1].notes,
+            f"{more:,} more number{'s' * (more != 1)} that PyYAML reads otherwise follow{'s' * (more == 1)}, counted "
+            "but not listed"))
+    return diagnostics
 
 
 def _model_keys(doc: LoadedDoc, *, values: bool = False,
                 sections: tuple[str, ...] | None = MODEL_SECTIONS) -> set[Pos]:
     """The positions of the keys written for the `model:` and `base_configs:` sections (or ``sections``;
     None: the whole document), wherever they are written, and with ``values`` their values' too: an alias
-    shares the anchored mapping's positions, a `<<` merge copies the merged keys'."""
+    shares the anchored mapping's positions, a `<<` merge copies the merged keys'. The last answer is kept:
+    :func:`may_read_otherwise` and :func:`yaml_1_1_numbers` ask the same of one document, kept in its cache (a
+    second walk of 500,000 values took half a second). Callers do not change the set."""
+    key = (_MODEL_KEYS, values, sections)  # (no path of the document's: their parts are keys and indices)
+    cached = doc._cache.get(key)  # (a replace()d doc shares the cache, as it shares the root)
+    if cached is None:
+        cached = doc._cache[key] = _walk_keys(doc, values, sections)
+    return cached
+
+
+_MODEL_KEYS = object()
+
+
+def _walk_keys(doc: LoadedDoc, values: bool, sections: tuple[str, ...] | None) -> set[Pos]:
     out: set[Pos] = set()
     seen: set[int] = set()
     top = doc.root.children if doc.root is not None and isinstance(doc.root.children, dict) else {}
