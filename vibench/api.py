@@ -69,9 +69,7 @@ def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None
             raise TypeError(f"search_path is a list of folders (str or os.PathLike), got {search_path!r:.80}")
         search_path = [_path(f, "search_path", "a list of folders (str or os.PathLike)") for f in search_path]
         for folder in search_path:  # as --spec-path: a mistyped folder would only show as an unknown template
-            if not os.path.isdir(folder):
-                raise ValueError(f"search_path: {folder!r:.200} "
-                                 + ("is not a folder" if os.path.exists(folder) else "does not exist"))
+            _check_folder(folder, "search_path:")
     _check_metadata(metadata)
     return (_path(spec, "spec", "a path or a template name such as 'cnn/ResNet1D'") if spec is not None else None), \
         search_path
@@ -130,12 +128,22 @@ def _with_environment(search_path: list[str] | None) -> list[str] | None:
     the command line's usage error does."""
     from_env = [folder for folder in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if folder]
     for folder in from_env:
-        if not os.path.isdir(folder):
-            raise ValueError(f"VIBENCH_SPEC_PATH entry {folder!r:.200} "
-                             + ("is not a folder" if os.path.exists(folder) else "does not exist"))
+        _check_folder(folder, "VIBENCH_SPEC_PATH entry")
     from vibench.compiler.cli_args import distinct_folders  # a folder given twice is searched once, as the CLI does
 
     return distinct_folders([*(search_path or []), *from_env]) or None
+
+
+def _check_folder(folder: str, named: str) -> None:
+    """ValueError for a search folder that is none, or that may not be searched (in the words of ``--spec-path``'s
+    usage error: its templates would be "no such spec file"); one that may be searched but not listed is used."""
+    from vibench.compiler.spec_files import UNSEARCHABLE, searchable
+
+    if not os.path.isdir(folder):
+        raise ValueError(f"{named} {folder!r:.200} "
+                         + ("is not a folder" if os.path.exists(folder) else "does not exist"))
+    if not searchable(folder):
+        raise ValueError(f"{named} {folder!r:.200}: {UNSEARCHABLE}")
 
 
 @dataclass(frozen=True)

@@ -196,12 +196,13 @@ def _read_metadata(file: str | None) -> Any:
 
 def _search_path(ns: argparse.Namespace) -> list[str]:
     """The folders searched for templates and spec references: each ``--spec-path``, then each entry of
-    ``VIBENCH_SPEC_PATH`` (empty ones skipped, as ``PATH`` does: a trailing ``:``). Each must be a folder:
-    a mistyped one would only show later as an unknown template. A folder given again (the same real path, however
+    ``VIBENCH_SPEC_PATH`` (empty ones skipped, as ``PATH`` does: a trailing ``:``). Each must be a folder that
+    may be searched (:func:`~vibench.compiler.spec_files.searchable`, as ``search_path=`` must): a mistyped one
+    would only show later as an unknown template. A folder given again (the same real path, however
     spelt: ``lib``, ``./lib``, a link to it, or both in ``-I`` and ``VIBENCH_SPEC_PATH``) is kept once, where it
     first comes, as written there: a search finds nothing new in it (2,000 ``-I lib`` made every lookup read each
     of them, 5 s for ``--list``, and model.py's regenerate line repeated them all)."""
-    from vibench.compiler.spec_files import NO_WORKING_FOLDER, working_folder
+    from vibench.compiler.spec_files import NO_WORKING_FOLDER, UNSEARCHABLE, searchable, working_folder
 
     from_env = [p for p in os.environ.get("VIBENCH_SPEC_PATH", "").split(os.pathsep) if p]
     gone = working_folder() == NO_WORKING_FOLDER
@@ -212,8 +213,8 @@ def _search_path(ns: argparse.Namespace) -> list[str]:
             if not os.path.isdir(folder):
                 raise UsageError(f"{named} {clip_path(folder)}: "
                                  + ("not a folder" if os.path.exists(folder) else "no such folder"))
-            if not os.access(folder, os.R_OK | os.X_OK):  # else "no specs" / "no such spec file", exit 0 for --list
-                raise UsageError(f"{named} {clip_path(folder)}: the folder cannot be read (permission denied)")
+            if not searchable(folder):  # else "no such spec file"; one that may only be searched is used, as in Python
+                raise UsageError(f"{named} {clip_path(folder)}: {UNSEARCHABLE}")
     return distinct_folders([*ns.spec_path, *from_env])
 
 
@@ -247,7 +248,7 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
 
     if os.path.isdir(spec):
         raise UsageError(f"{clip_path(spec)} is a folder, not a spec file")
-    from vibench.compiler.outputs import broken_link
+    from vibench.compiler.descriptor_names import broken_link
 
     if broken := broken_link(spec):  # a link to no file: said so, not "no such spec file"
         raise UsageError(f"the spec {clip_path(spec)} {broken}")

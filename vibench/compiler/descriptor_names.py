@@ -1,12 +1,15 @@
 """The names that mean a file descriptor rather than a file (``/dev/stdout``, ``/dev/fd/3``, ``/proc/self/fd/1``),
 given as they are, through symbolic links to them or through folder links (``fds -> /proc/self/fd``):
 :func:`descriptor`. :mod:`vibench.compiler.outputs` writes such a name as a stream or refuses it; the file or pipe
-behind it must never be replaced. Split out of that module, which holds the writing."""
+behind it must never be replaced. Split out of that module, which holds the writing. And how a message names a
+link that leads to no file (:func:`broken_link`), which reading a spec says too."""
 
 from __future__ import annotations
 
 import os
 import re
+
+from vibench.compiler.display import clip_path
 
 _STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 _DESCRIPTOR_FOLDERS = ("/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/")
@@ -76,3 +79,17 @@ def _own_pids() -> set[int]:
     except (OSError, ValueError):
         pass
     return pids
+
+
+def broken_link(path: str) -> str:
+    """How a message names a symbolic link that leads to no file: 'is a symbolic link that leads round
+    in a loop, to no file' (``a -> b -> a``) or 'is a dangling symbolic link ...'; '' for any other path."""
+    if not os.path.islink(path) or os.path.exists(path):
+        return ""
+    if os.path.islink(os.path.realpath(path)):  # realpath stops where links go round
+        return "is a symbolic link that leads round in a loop, to no file"
+    try:
+        to = f" (to {clip_path(os.readlink(path))}, which does not exist)"
+    except OSError:
+        to = ""
+    return f"is a dangling symbolic link{to}"

@@ -54,6 +54,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from vibench.compiler.descriptor_names import descriptor
 from vibench.compiler.diagnostics import YAML_LINE_BREAK, Diagnostic, SpecError
 from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Pos
@@ -221,11 +222,16 @@ def read_spec_file(path: str, display: str | None = None, *, lenient_keys: bool 
     reference that names the file, when it does not fit) and a file read before is not read again.
     """
     shown = display if display is not None else path
+    # The document's path, whose folder its relative references are read from: the real file's, so that one file
+    # is one model however it is reached (through a link, or named by another spec, which reads the real path:
+    # `X/link.yaml -> ../Y/spec.yaml` read `X/base.yaml` compiled itself, `Y/base.yaml` extended). None for a
+    # descriptor (`/dev/stdin`, `/dev/fd/3`): what it reads has no folder of its own, so its references are found
+    # from the working folder, as for `vibench-compile -` (/dev/stdin searched /dev).
+    where = None if descriptor(path) is not None else os.path.realpath(path)
     sources = _SOURCES.get()
     if sources is None:
-        return load_text(decode_spec(_read_bytes(path, shown, None), shown), shown, os.path.abspath(path),
-                         lenient_keys=lenient_keys)
-    key = (os.path.abspath(path), shown, lenient_keys)
+        return load_text(decode_spec(_read_bytes(path, shown, None), shown), shown, where, lenient_keys=lenient_keys)
+    key = (where or os.path.abspath(path), shown, lenient_keys)
     doc = sources.docs.get(key)
     if doc is not None:
         return doc
@@ -235,7 +241,7 @@ def read_spec_file(path: str, display: str | None = None, *, lenient_keys: bool 
         if text is None:
             text = decode_spec(_read_bytes(path, shown, sources), shown)
             sources.texts[real] = text
-        doc = load_text(text, shown, key[0], lenient_keys=lenient_keys)
+        doc = load_text(text, shown, where, lenient_keys=lenient_keys)
     except SourceBudgetExceeded as err:
         if at is None:
             raise

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from vibench.compiler.descriptor_names import MAX_HOPS, STREAM_NAMES, descriptor, descriptor_named
+from vibench.compiler.descriptor_names import MAX_HOPS, STREAM_NAMES, broken_link, descriptor, descriptor_named
 from vibench.compiler.display import clip_path
 from vibench.compiler.held_signals import held_signals
 
@@ -113,7 +113,7 @@ def output_target(path: str, flag: str, streams: bool = True) -> str:
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
-        raise OutputError(f"cannot write {flag} {clip_path(path)}: folder {clip_path(folder)} does not exist")
+        raise OutputError(f"cannot write {flag} {clip_path(path)}: {_missing_folder(path, folder)}")
     loop = broken_link(target)  # realpath stops where links go round (`a -> b -> a`)
     if loop:
         raise OutputError(f"{flag} {clip_path(path)} {loop}; remove the link or give another name")
@@ -121,6 +121,21 @@ def output_target(path: str, flag: str, streams: bool = True) -> str:
         raise OutputError(f"{flag} {clip_path(path)} is not a regular file; refusing to replace it"
                           + (" (use --check to write nothing, or `-o -` for standard output)" if offers else ""))
     return target
+
+
+def _missing_folder(path: str, folder: str) -> str:
+    """Why the folder ``folder`` (real) that ``path`` writes into is none: the first name on its way that is a file
+    (``-o s.yaml/x.py``: `s.yaml is a file, not a folder`; it was "folder s.yaml does not exist"), else that it does
+    not exist (named by its real path). The file is named as ``path`` writes it where a folder written leads to it."""
+    above = folder
+    while not os.path.lexists(above) and os.path.dirname(above) != above:
+        above = os.path.dirname(above)
+    if not os.path.lexists(above) or os.path.isdir(above):
+        return f"folder {clip_path(folder)} does not exist"
+    shown = os.path.dirname(path)
+    while shown and os.path.realpath(shown) != above:
+        shown = os.path.dirname(shown)
+    return f"{clip_path(shown or above)} is " + ("a file, not a folder" if os.path.isfile(above) else "not a folder")
 
 
 def _refuse_folder_link(path: str, flag: str) -> None:
@@ -138,20 +153,6 @@ def _refuse_folder_link(path: str, flag: str) -> None:
             raise OutputError(f"{flag} {clip_path(path)}: names a folder (a symbolic link to {clip_path(to)}, "
                               f"{tail}); give a file name")
         hop = os.path.join(os.path.dirname(hop), to)  # an absolute target replaces the path whole
-
-
-def broken_link(path: str) -> str:
-    """How a message names a symbolic link that leads to no file: 'is a symbolic link that leads round
-    in a loop, to no file' (``a -> b -> a``) or 'is a dangling symbolic link ...'; '' for any other path."""
-    if not os.path.islink(path) or os.path.exists(path):
-        return ""
-    if os.path.islink(os.path.realpath(path)):  # realpath stops where links go round
-        return "is a symbolic link that leads round in a loop, to no file"
-    try:
-        to = f" (to {clip_path(os.readlink(path))}, which does not exist)"
-    except OSError:
-        to = ""
-    return f"is a dangling symbolic link{to}"
 
 
 READ = "the spec, a template it extends or a base config"

@@ -61,7 +61,14 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
     (:mod:`vibench.compiler.phm_merge`). A path inside the project that is there but no regular file (a folder,
     a FIFO) is E004, found without opening it; one found nowhere is E205."""
     shown = clip(ref, 120)
-    from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
+    # Beside the experiment as it was named, as PHM-Vibench's `yaml_path.parent / base` reads it (docs/phm.md), not
+    # beside its real file as a vibench spec's references are: an experiment that is a link `exps/exp.yaml ->
+    # ../real/exp.yaml` reads `exps/m.yaml`. That folder's real path opens the same files (the OS resolves a
+    # link on the way before a `..` of the entry) under the names the project root and the cache record use.
+    # Without the name given (another caller), the real file's folder; the working folder for text.
+    named = os.path.join(library.cwd, library.given_path) if library.given_path and doc.path else None
+    from_dir = (os.path.realpath(os.path.dirname(named)) if named is not None
+                else os.path.dirname(os.path.realpath(doc.path)) if doc.path else library.cwd)
     root = project_root(from_dir, library.looked)
     bases = list(dict.fromkeys([from_dir, root, library.cwd, *library.user_dirs]))
     allowed = [os.path.realpath(d) for d in [root, *library.user_dirs]]
@@ -72,16 +79,18 @@ def base_model(ref: str, doc: LoadedDoc, library: Library, pos: Pos | None, flat
                         {doc.file: doc.text})
     unusable: tuple[str, int] | None = None  # the first path inside the project that is there but no regular file
     for base_dir in bases:  # each path tried is recorded: a file created at one, or a link re-pointed, is another model
-        cand = os.path.normpath(os.path.join(base_dir, ref))
+        # Joined, never normalised (each base is absolute), as PHM-Vibench's `yaml_path.parent / base` is: the file
+        # system follows `link/../m.yaml` from where `link` leads, which `normpath` made the `m.yaml` beside `link`.
+        cand = os.path.join(base_dir, ref)
         mode = _mode(cand)  # stat, never open: a FIFO would wait for a writer
         if mode is None or not stat.S_ISREG(mode):
-            library.absent.add(os.path.abspath(cand))
+            library.absent.add(cand)
             if mode is not None and unusable is None and _inside(os.path.realpath(cand), allowed):
                 unusable = (cand, mode)
             continue
         real = os.path.realpath(cand)
-        if os.path.abspath(cand) != real:
-            library.links[os.path.abspath(cand)] = real
+        if cand != real:
+            library.links[cand] = real
         if not _inside(real, allowed):
             continue  # outside the project: never read (and not named, so the error does not confirm it exists)
         if doc.path and real == os.path.realpath(doc.path):

@@ -89,6 +89,9 @@ class Library(SpecSearch):
         # declares the slot, where its components are looked for first (compiler/slots.py)
         self.slot_folders: dict[Pos, str] = {}
         self.warnings: list[Diagnostic] = []  # W101 for keys the reference ignores, set through `with:` or --set
+        # the compiled file's path as the caller named it (its doc.path is the real one): PHM-Vibench reads an
+        # experiment's base configs beside that name (vibench.compiler.phm_base.base_model); None for text
+        self.given_path: str | None = None
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -163,8 +166,8 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     ``overrides`` are ``--set`` values (or keyword arguments of :func:`vibench.build`).
     """
     library.sources[doc.file] = doc.text
-    if library.home is None:
-        library.home = os.path.dirname(os.path.abspath(doc.path)) if doc.path else library.cwd
+    if library.home is None:  # the real file's folder, as for every file (read_spec_file: `doc.path`)
+        library.home = os.path.dirname(os.path.realpath(doc.path)) if doc.path else library.cwd
     library.loading.append(doc.path or doc.file)  # spec text too, by its name: the first level of a chain
     try:
         root, _ = resolve_file(doc, spec, library)
@@ -213,7 +216,8 @@ def resolve(doc: LoadedDoc, spec: SpecDocument, library: Library, overrides: dic
     diags = lets_given + unread_given(root, given, library) + [replace(d, pos=d.pos or root.pos) for d in diags]
     for decl in root.params:
         if decl.slot is not None and decl.name in values:
-            from_dir = slot_folder(library, decl) or (os.path.dirname(doc.path) if doc.path else library.cwd)
+            from_dir = slot_folder(library, decl) or (os.path.dirname(os.path.realpath(doc.path)) if doc.path
+                                                      else library.cwd)  # the real file's folder, as resolve_file's
             note = library.value_origin(decl.name) if decl.name in given else None
             diags += check_slot(decl, values[decl.name], library, root, from_dir, note)
     if diags:
@@ -250,7 +254,8 @@ def _params_anchor(doc: LoadedDoc) -> Pos | None:
 def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[UnitDef, dict[str, UnitDef]]:
     """The root UnitDef (unbound) and the composite blocks of one spec file."""
     diags = Collector(sources=library.sources)
-    from_dir = os.path.dirname(doc.path) if doc.path else library.cwd
+    # the real file's folder (text given with a path too): one file reads the same files however it is reached
+    from_dir = os.path.dirname(os.path.realpath(doc.path)) if doc.path else library.cwd
     if spec.extends is not None:
         return resolve_extends(doc, spec, library, diags, from_dir)
     blocks: dict[str, UnitDef] = {}
@@ -286,6 +291,6 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
 def load_source(text: str | None, path: str | None) -> LoadedDoc:
     """Load a spec from text or a path (helper for the public API)."""
     if text is not None:
-        return load_text(text, path or "<string>", os.path.abspath(path) if path else None)
+        return load_text(text, path or "<string>", os.path.realpath(path) if path else None)  # as read_spec_file
     assert path is not None
     return read_spec_file(path, path)

@@ -9,19 +9,24 @@ reference, for :class:`vibench.compiler.resolve.Library`.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import stat
+from collections.abc import Callable
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, closest, suggest
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc, _file_kind, is_experiment
+from vibench.compiler.spec_files import SPEC_SUFFIXES
 
 
-def refuse_unusable(ref: str, candidates: list[str], written: list[str], pos: Pos | None, cwd: str) -> None:
+def refuse_unusable(ref: str, candidates: list[str], written: list[str], pos: Pos | None, cwd: str,
+                    display: Callable[[str], str] = os.path.realpath) -> None:
     """E004 when a path a reference names is there but no regular file (a FIFO, a folder), E205 when it is a
     file whose suffix is not a spec's (`./notes.md`). ``candidates``: the spec paths looked for; ``written``:
-    the reference as written, in each folder searched (both inside the search path)."""
+    the reference as written, in each folder searched (both inside the search path); ``display``: how a message
+    names a folder (`vibench/specs/cnn` for the library's)."""
     for path in candidates:
         try:
             mode = os.stat(path).st_mode  # never opened: a FIFO would wait for a writer
@@ -41,6 +46,10 @@ def refuse_unusable(ref: str, candidates: list[str], written: list[str], pos: Po
                 found=clip(os.path.relpath(path, cwd).replace(os.sep, "/"), 200),
                 hint="name a .yaml, .yml or .json spec file")])
     for path in written:
+        if os.path.isdir(path):  # `./dd`, `isfm/backbone`: E004 as docs/errors.md says, never a guessed spec in it
+            raise SpecError([Diagnostic(
+                "E004", f"spec reference `{clip(ref, 200)}` is a folder, not a regular file", pos,
+                found=clip(display(path), 200), hint=_folder_hint(ref, path))])
         if os.path.isfile(path):
             suffix = os.path.splitext(path)[1]
             stem = os.path.splitext(os.path.basename(path))[0]
@@ -50,6 +59,46 @@ def refuse_unusable(ref: str, candidates: list[str], written: list[str], pos: Po
                 found=f"a `{clip(suffix, 40)}` file" if suffix else "a file without a suffix",
                 hint=f"rename it `{clip(stem, 200)}.yaml`: only the spec given to vibench-compile may have another "
                 "suffix")])
+
+
+def undecodable(name: str) -> bool:
+    """Whether the file name ``name`` (as ``os`` gives it) holds bytes that are not UTF-8: Python's surrogate escape
+    keeps each as a lone surrogate (``T\\udce9``), which no spec text holds (spec files are UTF-8), so no reference
+    can name the file.
+
+    >>> undecodable("T\\udce9"), undecodable("Té")
+    (True, False)
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+MAX_LISTED = 3  # specs of a folder a hint names
+MAX_SCANNED = 2_000  # entries of a folder read for them: a folder of a million files is not listed whole
+
+
+def _folder_hint(ref: str, folder: str) -> str:
+    """How to name a spec of the folder a reference named: the first few of its spec files (sorted, suffix left
+    out, spelt from the reference: ``isfm/backbone/B_01_BiLSTM``, ``./dd/part``); regular files only, never
+    through a link."""
+    found: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in itertools.islice(entries, MAX_SCANNED):
+                name = entry.name
+                if name.endswith(SPEC_SUFFIXES) and "#" not in name and entry.is_file(follow_symlinks=False):
+                    found.append(os.path.splitext(name)[0])
+    except OSError:  # unreadable (search-only): its names cannot be listed
+        pass
+    named = [f"`{clip(ref.rstrip('/'), 100)}/{clip(name, 100)}`" for name in sorted(found)[:MAX_LISTED]
+             if not undecodable(name)]
+    if not named:
+        return "a reference names a .yaml, .yml or .json spec file, with or without its suffix"
+    more = ", ..." if len(found) > len(named) else ""
+    return f"a reference names a spec file, not a folder: name one of its specs, such as {', '.join(named)}{more}"
 
 
 def refuse_phm(doc: LoadedDoc, pos: Pos | None, library_dir: str) -> None:

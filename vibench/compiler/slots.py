@@ -54,8 +54,10 @@ def slot_components(slot: str, library: Library, from_dir: str | None = None) ->
     for folder, refused in slot_dirs(slot, library, from_dir):
         # What the slot offers changes with each folder's listing (a spec added: another component, perhaps
         # past the limit of scoped.py), whether it is there, where it or a link in it leads: vibench.build
-        # keeps the listing with its model.
-        library.looked[os.path.abspath(folder)] = "names"
+        # keeps the listing with its model. Recorded as it was listed, absolute but never normalised: a search
+        # folder `top/link/..` (`link` a folder link) is where `link` leads up from, not `top` (`abspath` trimmed it
+        # so, and the cache watched a folder the slot never listed).
+        library.looked[os.path.join(library.cwd, folder)] = "names"
         if refused is not None:
             continue
         try:

@@ -1,5 +1,6 @@
 """Where specs are found: the installed library's folder, the file suffixes a spec may have, the file a spec
-name means (:func:`find_spec`) and the working folder relative names mean (:func:`working_folder`). Imports
+name means (:func:`find_spec`), the working folder relative names mean (:func:`working_folder`), which names
+can only be a folder's (:func:`names_folder`) and which search folders may be used (:func:`searchable`). Imports
 nothing of the compiler but diagnostics, so that any module can use it."""
 
 from __future__ import annotations
@@ -20,6 +21,18 @@ NO_WORKING_FOLDER = os.path.join(os.sep, "<the working folder no longer exists>"
 """What stands for the working folder once it was removed (a shell still in a deleted folder, where
 ``os.getcwd()`` raises): a folder that holds nothing, so that a text spec's relative references find nothing
 there, and that no file is under, so that messages name files by their real paths."""
+
+UNSEARCHABLE = "the folder cannot be read (permission denied)"
+"""Why a search folder is refused (``--spec-path``, ``search_path=``, ``VIBENCH_SPEC_PATH``): it may not be searched,
+so no file in it can be found. One that may be searched but not listed (mode 311) is used: each lookup works,
+and what lists it (``--list``, a did-you-mean) says it cannot be read."""
+
+
+def searchable(folder: str) -> bool:
+    """Whether this process may look up names in the folder ``folder`` (its `x` permission, for the real user: root
+    without CAP_DAC_READ_SEARCH too); listing it (`r`) is not needed."""
+    return os.access(folder, os.X_OK)
+
 
 def working_folder() -> str:
     """The working folder, absolute; :data:`NO_WORKING_FOLDER` when it no longer exists.
@@ -43,10 +56,15 @@ def find_spec(spec: str, search_path: list[str] | None = None, *, in_python: boo
     gone = not os.path.isabs(spec) and working_folder() == NO_WORKING_FOLDER
     if not gone and os.path.exists(spec):
         return spec
+    if not gone and os.path.islink(spec):  # a link to no file: said so, as vibench-compile says it
+        from vibench.compiler.descriptor_names import broken_link
+
+        raise SpecError([Diagnostic("E004", f"spec `{_shown(spec)}` {broken_link(spec)}", None, found=_shown(spec),
+                                    hint="point the link at a .yaml, .yml or .json spec file, or remove it")])
     for candidate in _candidates(spec, search_path):
         if os.path.isfile(candidate) and not (gone and not os.path.isabs(candidate)):
             return candidate
-    shown = spec if len(spec) <= 200 else spec[:200] + "..."
+    shown = _shown(spec)
     unusable = not_a_file(spec, search_path)
     if unusable is not None:
         path, kind = unusable
@@ -63,19 +81,37 @@ def find_spec(spec: str, search_path: list[str] | None = None, *, in_python: boo
                                 hint=f"give a path, or a template name such as cnn/ResNet1D ({listing})")])
 
 
+def names_folder(ref: str) -> bool:
+    """Whether ``ref`` can name only a folder: it ends in ``/`` (``./blocks/``, ``./blocks.yaml/``), ``.`` or
+    ``..``. No suffix is added to such a name (``./blocks/`` was read as ``./blocks.yaml``, and ``./`` as the
+    file named after the folder that holds it).
+
+    >>> names_folder("./blocks/"), names_folder("../"), names_folder("sub/.."), names_folder("./blocks")
+    (True, True, True, False)
+    """
+    return os.path.basename(ref) in ("", os.curdir, os.pardir)
+
+
+def _shown(spec: str) -> str:
+    return spec if len(spec) <= 200 else spec[:200] + "..."
+
+
 def _candidates(spec: str, search_path: list[str] | None) -> list[str]:
-    """The files a template name may mean, in the order they are tried: on the search path, then in the library."""
+    """The files a template name may mean, in the order they are tried: on the search path, then in the library;
+    joined, never normalised, as a reference is (:func:`vibench.compiler.spec_search.joined`). A name that can only
+    be a folder's (`cnn/`, `fam/.`) gets no suffix: `cnn/.yaml` is no template."""
     if os.path.isabs(spec) or ".." in spec.split("/"):
         return []
     return [os.path.join(root, spec + suffix) for root in list(search_path or []) + [LIBRARY_DIR]
-            for suffix in ("",) + SPEC_SUFFIXES]
+            for suffix in ("",) + (() if names_folder(spec) else SPEC_SUFFIXES)]
 
 
 def not_a_file(spec: str, search_path: list[str] | None = None) -> tuple[str, str] | None:
     """(path, what it is) of the first spec file the template name ``spec`` means that is there but no regular
     file: ``("lib/fam/F.yaml", "a FIFO (named pipe)")``, in the words of E004 for ``extends: fam/F``; None when
-    there is none. A name without a spec suffix means only ``name.yaml`` (...), as in ``extends:``: ``cnn`` is no
-    spec, whatever the folder. Nothing is opened (a FIFO would wait for a writer)."""
+    there is none. A name without a spec suffix means only ``name.yaml`` (...), as in ``extends:``, unless no such
+    file is there and it names a folder (``cnn``: ``(".../specs/cnn", "a folder")``, as ``extends: cnn`` is E004); a
+    FIFO ``cnn`` is no spec. Nothing is opened (a FIFO would wait for a writer)."""
     from vibench.compiler.load import _file_kind
 
     for candidate in _candidates(spec, search_path):
@@ -91,4 +127,6 @@ def not_a_file(spec: str, search_path: list[str] | None = None) -> tuple[str, st
             continue
         if not stat.S_ISREG(mode):
             return candidate, _file_kind(mode)
-    return None
+    folders = (c for c in _candidates(spec, search_path) if not c.endswith(SPEC_SUFFIXES) and os.path.isdir(c))
+    folder = next(folders, None)
+    return (folder, "a folder") if folder is not None else None

@@ -13,11 +13,11 @@ import os
 from typing import Any
 
 from vibench.compiler.caller_words import CallerWords
-from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, suggest
+from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, closest
 from vibench.compiler.ir import Pos
 from vibench.compiler.resolve_recording import _ABSENT, _LINKS
-from vibench.compiler.resolve_refusals import refuse_unusable
-from vibench.compiler.spec_files import LIBRARY_DIR, LISTING_IN_PYTHON, SPEC_SUFFIXES, working_folder
+from vibench.compiler.resolve_refusals import refuse_unusable, undecodable
+from vibench.compiler.spec_files import LIBRARY_DIR, LISTING_IN_PYTHON, SPEC_SUFFIXES, names_folder, working_folder
 from vibench.compiler.spec_paths import unnamable, within
 
 
@@ -29,7 +29,9 @@ class SpecSearch(CallerWords):
         super().__init__()
         # once the working folder was removed, a stand-in that holds nothing (relative names find no file there)
         self.cwd = os.path.abspath(cwd or working_folder())
-        self.user_dirs = [os.path.normpath(os.path.join(self.cwd, p)) for p in (search_path or [])]  # abspath, from it
+        # absolute, from it, and never normalised: `lib/../x` is where the file system's `..` leads (past a folder
+        # link, not back to the folder that holds it), as every path of a lookup (:func:`joined`)
+        self.user_dirs = [os.path.join(self.cwd, p) for p in (search_path or [])]
         self.walked: dict[str, list[tuple[str, str]]] = {}  # a root -> its hint walk's spec files (one walk per root)
         recording = _ABSENT.get()
         # absolute paths a lookup tried before the file it took (all of them when it found none)
@@ -88,38 +90,40 @@ class SpecSearch(CallerWords):
                          expected="a spec such as `cnn/ResNet1D` or `./base.yaml`",
                          hint="no file can be named so: remove the character from the reference")
         candidates: list[str] = []
+        written: dict[str, str] = {}  # a candidate -> the folder it is looked for in
         relative = ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)
-        bases = [from_dir] if (relative and from_dir) else roots
+        bases = [os.path.join(self.cwd, b) if b else None for b in ([from_dir] if (relative and from_dir) else roots)]
         for base in bases:
-            if base is None:
+            if base is None or names_folder(ref):  # `./blocks/`, `./`, `sub/..`: no file has such a name
                 continue
-            stem = os.path.normpath(os.path.join(base, ref))
+            stem = joined(base, ref)
             options = [stem] if stem.endswith(SPEC_SUFFIXES) else [stem + s for s in SPEC_SUFFIXES]
             candidates += options
+            written.update(dict.fromkeys(options, base))
         real_roots = [os.path.realpath(r) for r in roots]
         for index, cand in enumerate(candidates):
             # what a link (of the file, or of a folder on the way) leads to outside is refused whatever it is: a link
             # to /dev/zero was an unknown spec, with a did-you-mean of another such link
             if os.path.isfile(cand) or (os.path.lexists(cand) and not within(os.path.realpath(cand), real_roots)):
-                self.absent.update(os.path.abspath(c) for c in candidates[:index])
+                self.absent.update(candidates[:index])
                 real = os.path.realpath(cand)
                 if not within(real, real_roots):
                     # Named as written, never resolved: where a link leads outside is not the spec's to learn.
                     add = ("add its folder to `search_path=`" if self.in_python
                            else "add its folder with --spec-path (or VIBENCH_SPEC_PATH)")
                     raise _error("E205", f"spec reference `{ref}` points outside the spec search path", pos,
-                                 found=clip(os.path.relpath(cand, self.cwd).replace(os.sep, "/"), 200),
+                                 found=clip(_as_written(cand, written[cand], self.cwd), 200),
                                  hint=add if os.path.isfile(cand) else "it leads to no regular file either: point "
                                  "the link at a .yaml, .yml or .json spec file in the search path")
-                if os.path.abspath(cand) != real:
-                    self.links[os.path.abspath(cand)] = real
+                if cand != real:
+                    self.links[cand] = real
                 return real
-        self.absent.update(os.path.abspath(c) for c in candidates)
+        self.absent.update(candidates)
         searched = [b for b in bases if b is not None]
-        inside = [p for p in candidates + [os.path.normpath(os.path.join(b, ref)) for b in searched]
-                  if any(os.path.realpath(p).startswith(r + os.sep) for r in real_roots)]
+        named = [joined(b, ref) for b in searched if ref]  # (`""` names no folder: the one searched)
+        inside = [p for p in candidates + named if within(os.path.realpath(p), real_roots)]
         refuse_unusable(ref, [p for p in inside if p in candidates], [p for p in inside if p not in candidates],
-                         pos, self.cwd)
+                         pos, self.cwd, self.display)
         return None
 
     def _hint(self, ref: str, roots: list[str], relative: bool, usable_in: list[str]) -> str | None:
@@ -142,10 +146,19 @@ class SpecSearch(CallerWords):
             return (f"`#` separates a spec file from a block in it (`file.yaml#Block`), so this reference names a "
                     f"block of `{ref}`: a file whose name holds `#`, such as `{clip(hashed[0], 200)}`, cannot be named "
                     "in a reference; rename it without `#`")
-        # Never the name as written (a FIFO or a folder named `x.yaml` is listed as a file): it is no spec.
-        names = {n for n in names if "#" not in n and os.path.normpath(n) != os.path.normpath(ref)}
-        listing = LISTING_IN_PYTHON if self.in_python else "run `vibench-compile --list` to see the library"
-        return suggest(ref, names) or (None if relative else listing)
+        # Never the name as written (a FIFO or a folder named `x.yaml` is listed as a file): it is no spec. Compared
+        # as written: `./blocks` is what `./blocks/` (a folder's name) meant.
+        names = {n for n in names if "#" not in n and n != ref}
+        # A name whose bytes are not UTF-8 (`T\udce9`, shown `T\xe9`) looks like what was written (`Té`) but no spec
+        # text can hold it: said so when it is the nearest, never offered as a did-you-mean.
+        nearest = closest(ref, names)
+        if nearest is not None and undecodable(nearest):
+            return (f"the nearest file, `{clip(nearest, 200)}`, has a name that is not valid UTF-8 (each `\\xNN` is a "
+                    "byte of another encoding), so no spec can name it; rename it with a UTF-8 name")
+        if nearest is not None:
+            return f"did you mean `{nearest}`?"
+        return None if relative else LISTING_IN_PYTHON if self.in_python else \
+            "run `vibench-compile --list` to see the library"
 
     def _spec_files(self, root: str) -> list[tuple[str, str]]:
         """The regular spec files under ``root`` (a link to a device is none), each as (its path from ``root``,
@@ -167,6 +180,27 @@ class SpecSearch(CallerWords):
                         real = os.path.realpath(path) if os.path.islink(path) else os.path.join(real_root, rel)
                         found.append((rel.replace(os.sep, "/"), real))
         return found
+
+
+def joined(folder: str, ref: str) -> str:
+    """The path ``ref`` names from ``folder`` as the file system reads it: joined, never normalised. ``..`` is
+    left for the file system, which follows it from where a link on the way leads (``top/link/../x.yaml`` with
+    ``link -> ../real/inner`` is ``real/x.yaml``; ``os.path.normpath`` made it ``top/x.yaml``), and a folder on
+    the way must be there (``./nothere/../blocks`` names no file) and be a folder.
+
+    >>> joined("/specs", "./sub/../base.yaml")
+    '/specs/./sub/../base.yaml'
+    """
+    return os.path.join(folder, ref)
+
+
+def _as_written(path: str, base: str, cwd: str) -> str:
+    """``path``, looked for in ``base``, named from the working folder as written: the folder's relative name, then
+    the reference, `..` kept (``link/../x.yaml``: trimmed by name, it was `x.yaml`, which is another file)."""
+    rest = path[len(base):].lstrip(os.sep)
+    rest = rest[2:] if rest.startswith("." + os.sep) else rest
+    folder = os.path.relpath(base, cwd)
+    return (rest if folder == os.curdir else os.path.join(folder, rest)).replace(os.sep, "/")
 
 
 def _error(code: str, message: str, pos: Pos | None, **kw: Any) -> SpecError:

@@ -58,7 +58,7 @@ class Checked:
     # (file, line, col) of each position the diagnostics give in another file (or as their origin) -> its LSP
     # (line, character) there, counted in that file's text as the compiler read it (:func:`_places`)
     places: dict[tuple[str, int, int], tuple[int, int]] | None = None
-    # where the compiler looked for the spec files the document names: the document's folder (None when unsaved)
+    # where the compiler looked for the spec files the document names: its real file's folder (None when unsaved)
     # and the search path, so that the file a reference names is found as the compiler found it (:func:`_anchor`)
     folder: str | None = None
     search_path: tuple[str, ...] = ()
@@ -113,7 +113,7 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
     internal = any(d.code == "internal" for d in diagnostics)  # (translating again would only fail again)
     template = None if internal else _phm_template(source, path, display, search_path)
     return Checked(version, text, display, program, diagnostics, time.perf_counter() - started, own, places,
-                   os.path.dirname(path) if path else None, tuple(search_path), template)
+                   os.path.dirname(os.path.realpath(path)) if path else None, tuple(search_path), template)
 
 
 def _phm_template(source: str, path: str | None, display: str, search_path: list[str]) -> str | None:
@@ -137,7 +137,9 @@ def _phm_template(source: str, path: str | None, display: str, search_path: list
         doc = load(path, source, display)
         if not is_experiment(doc.data):
             return None
-        model = model_section(doc, Library(search_path), []).values
+        library = Library(search_path)
+        library.given_path = path  # its base configs are read beside the name opened, as the check reads them
+        model = model_section(doc, library, []).values
     except SpecError:
         return None
     kind, name = model.get("type"), model.get("name")
@@ -287,14 +289,17 @@ def _spec_file(ref: str, folder: str | None, search_path: tuple[str, ...]) -> st
     path; never outside it), or None. Only whether the file exists is asked: ``Library.find`` raises E205 for a
     missing one after walking up to 500 folders for a hint, once per reference the document names."""
     from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES
+    from vibench.compiler.spec_files import working_folder
     from vibench.compiler.spec_paths import unnamable, within
+    from vibench.compiler.spec_search import joined
 
     if os.path.isabs(ref) or ref.startswith("~") or unnamable(ref) is not None:
         return None
-    roots = ([folder] if folder else []) + [os.path.abspath(p) for p in search_path] + [LIBRARY_DIR]
+    # joined, never normalised, as Library.find joins them: the OS follows `link/../x.yaml` from where `link` leads
+    roots = ([folder] if folder else []) + [os.path.join(working_folder(), p) for p in search_path] + [LIBRARY_DIR]
     relative = ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)
     for base in [folder] if (relative and folder) else roots:
-        stem = os.path.normpath(os.path.join(base, ref))
+        stem = joined(base, ref)
         for candidate in [stem] if stem.endswith(SPEC_SUFFIXES) else [stem + s for s in SPEC_SUFFIXES]:
             if os.path.isfile(candidate):  # the first file found is the one the compiler took
                 real = os.path.realpath(candidate)
@@ -356,7 +361,7 @@ class _Spans:
             return quotes[at] - start + 1 if at < len(quotes) else 1
         if start not in self._names:
             end = start
-            while end < len(text) and (text[end].isalnum() or text[end] in "_-.$/#"
+            while end < len(text) and (text[end].isalnum() or text[end] in "_-.$/#\\"  # as the compiler's carets
                                        or not (text[end].isascii() or text[end].isspace())):
                 end += 1
             self._names[start] = max(end - start, 1)

@@ -108,7 +108,11 @@ class Document:
 
     @property
     def from_dir(self) -> str | None:
-        return os.path.dirname(self.path) if self.path else None
+        """The folder the document's references are read from: its real file's, as the compiler reads them
+        (:func:`vibench.compiler.load.read_spec_file`), so that go-to-definition, hover and completion name the
+        files its diagnostics come from (a document opened as `X/link.yaml -> ../Y/spec.yaml` reads `./base` as
+        `Y/base.yaml`). Resolved at each call: a link re-pointed since leads elsewhere."""
+        return os.path.dirname(os.path.realpath(self.path)) if self.path else None
 
     @property
     def program(self) -> Program | None:

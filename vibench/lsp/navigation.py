@@ -83,10 +83,12 @@ def _base_config(doc: Document, catalog: Catalog, ref: str) -> str | None:
     if not doc.from_dir or os.path.isabs(ref) or ref.startswith("~") or "\0" in ref:
         return None
     library = catalog.library(doc.from_dir)
-    root = project_root(doc.from_dir)
+    # beside the experiment as it is named (a link's folder, not its target's), as PHM-Vibench and the compiler read
+    named = os.path.realpath(os.path.dirname(doc.path)) if doc.path else doc.from_dir
+    root = project_root(named)
     allowed = [os.path.realpath(folder) for folder in [root, *library.user_dirs]]
-    for folder in dict.fromkeys([doc.from_dir, root, library.cwd, *library.user_dirs]):
-        candidate = os.path.normpath(os.path.join(folder, ref))
+    for folder in dict.fromkeys([named, root, library.cwd, *library.user_dirs]):
+        candidate = os.path.join(folder, ref)  # never normalised: `link/../m.yaml` is where the link leads up from
         if not os.path.isfile(candidate):
             continue
         real = os.path.realpath(candidate)

@@ -374,7 +374,10 @@ def serve(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"vibench-lsp {__version__}")
     ns = parser.parse_args(argv)
     env: Any = os.environ.get("VIBENCH_SPEC_PATH", "")
-    search = [os.path.abspath(p) for p in [*ns.spec_path, *env.split(os.pathsep)] if p]
+    # joined to the working folder, never tidied, as the CLI's are (`-I link/..` is where the link leads up from)
+    from vibench.compiler.spec_files import working_folder
+
+    search = [os.path.join(working_folder(), p) for p in [*ns.spec_path, *env.split(os.pathsep)] if p]
     channel_in, channel_out = take_stdio()  # before anything else runs: a plug-in's print goes to stderr
     server = create_server(search, ns.debounce_ms / 1000)
     server.start_io(channel_in, channel_out)

@@ -39,7 +39,10 @@ def configure(ls: VibenchServer, options: dict[str, Any]) -> None:
             logger.warning("%s", message)
             ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=visible.visible(message)))
         usable = [folder for folder in folders if usable_path(folder)]
-        ls.catalog.set_folders([os.path.abspath(os.path.expanduser(folder)) for folder in usable])
+        # joined to the working folder, never tidied, as the CLI's are (`link/..` is where the link leads up from)
+        from vibench.compiler.spec_files import working_folder
+
+        ls.catalog.set_folders([os.path.join(working_folder(), os.path.expanduser(folder)) for folder in usable])
     debounce = options.get("debounceMs")
     if debounce is not None:
         problem = debounce_problem(debounce)

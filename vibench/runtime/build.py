@@ -70,15 +70,15 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
         spec_text = decode_spec(_read_bytes(path, _display(path), None), _display(path))
     else:
         spec_text = text
-    # Where `extends:` and block references are looked up from: the spec's folder as given (a symlink's,
-    # not its target's), or for text the working folder; and the search path's folders, resolved. The working
-    # folder is keyed for a file only when the compilation turns out to depend on it (_by_folder): the entry is
-    # then kept under the key of the request from this folder (`here`), else a build from any folder uses it.
-    # A removed working folder is a stand-in that holds nothing (find_spec took only an absolute path then).
+    # Where `extends:`, block references and PHM-Vibench base configs are looked up from: the folder of the spec's
+    # real path (one file is one model however it is reached: a link, a folder link on the way), which its real
+    # path keys, or for text the working folder; and the search path's folders, resolved. The working folder is
+    # keyed for a file only when the compilation turns out to depend on it (_by_folder): the entry is then kept
+    # under the key of the request from this folder (`here`), else a build from any folder uses it. A removed
+    # working folder is a stand-in that holds nothing (find_spec took only an absolute path then).
     cwd = os.path.realpath(working_folder())
     if path is not None:  # and the path as given: the warnings an entry keeps name the file as the caller did
-        where = (os.path.realpath(path) + "\0" + os.path.realpath(os.path.dirname(os.path.abspath(path)))
-                 + "\0" + path)
+        where = os.path.realpath(path) + "\0" + path
     else:
         where = "<text>\0" + cwd
     folders = [os.path.realpath(os.path.join(cwd, folder)) for folder in search_path or []]
@@ -133,14 +133,14 @@ def build_spec(spec: str | None, text: str | None, params: dict[str, Any], input
 
 def _by_folder(path: str, program: Program, read: set[str], absent: set[str], looked: dict[str, str]) -> bool:
     """Whether the compilation of the spec file ``path`` (which read ``read``, found ``absent`` missing and looked
-    at ``looked``) depends on the working folder, beside what the key holds (the spec's path, its folder, the
-    search path's real folders): a warning it keeps is located in a file it included from outside the library,
-    which messages name relative to the working folder (``lib/base.yaml`` from the spec's folder,
-    ``k/lib/base.yaml`` from the one above); or a PHM-Vibench base-config lookup went past the experiment's folder
-    and its project root, whose next place is the working folder. The paths such a lookup tried are recorded, but
-    as the working folder of this compilation made them: from another folder it tries another path. A lookup
-    that found its file beside the experiment or in the project root never reaches the working folder, from any
-    folder, so a PHM-Vibench experiment run from per-run folders (Hydra's) shares one entry."""
+    at ``looked``) depends on the working folder, beside what the key holds (the spec's real path, which gives its
+    folder, the path as given, the search path's real folders): a warning it keeps is located in a file it included
+    from outside the library, which messages name relative to the working folder (``lib/base.yaml`` from the spec's
+    folder, ``k/lib/base.yaml`` from the one above); or a PHM-Vibench base-config lookup went past the experiment's
+    real folder and its project root, whose next place is the working folder. The paths such a lookup tried are
+    recorded, but as the working folder of this compilation made them: from another folder it tries another path.
+    A lookup that found its file beside the experiment or in the project root never reaches the working folder,
+    from any folder, so a PHM-Vibench experiment run from per-run folders (Hydra's) shares one entry."""
     from vibench.compiler.phm_base import project_root
     from vibench.compiler.resolve import Library
     from vibench.compiler.spec_files import working_folder
@@ -153,11 +153,17 @@ def _by_folder(path: str, program: Program, read: set[str], absent: set[str], lo
         return True
     if not any(os.path.basename(marker) == ".git" for marker in looked):  # no project root sought: no base lookup
         return False
-    start = os.path.dirname(os.path.abspath(path))
+    # As vibench.compiler.phm_base.base_model tries an entry `ref`: joined, never normalised, to the real path of
+    # the folder the experiment is named in (as PHM-Vibench opens it: beside a link, not its target), then to its
+    # project root, then to the working folder. A path tried in that folder is `start` and the entry as written; by
+    # name alone (`relpath`, `normpath`) a link's `..` led elsewhere.
+    start = os.path.join(os.path.realpath(os.path.dirname(os.path.join(cwd, path))), "")
     root = project_root(start)
     for tried in absent:  # a base config tried beside the experiment and missing there and at the root
-        relative = os.path.relpath(tried, start)
-        at_root, at_cwd = (os.path.normpath(os.path.join(folder, relative)) for folder in (root, cwd))
+        if not tried.startswith(start):
+            continue
+        ref = tried[len(start):]
+        at_root, at_cwd = (os.path.join(folder, ref) for folder in (root, cwd))
         if (at_root == tried or at_root in absent) and (at_cwd in absent or os.path.lexists(at_cwd)):
             return True
     return False

@@ -4,14 +4,15 @@ constructor, not a compilation.
 The key of a build is the SHA-256 of the vibench installation (its version and the size and time of
 every source file, so an edited compiler never reuses old output; a process whose vibench files changed
 after it imported vibench writes no entry to the folder, :func:`installation_as_loaded`, since its key
-could name code that did not run), the spec (its real path and the real path of its folder as given, or
-for ``text=`` the real working folder, which ``extends:`` is looked up from), the spec's text (read as the
-compiler's loader reads it), the parameters, the bound inputs, apart from them the limits, ``inplace`` and
-the metadata table's class counts and skipped rows (its W116), and the real paths of the search-path
-folders (``search_path``'s, then ``VIBENCH_SPEC_PATH``'s). A file's compilation that depended on the working
-folder (a warning it keeps is located in a file it included, which messages name relative to that folder; a
-PHM-Vibench base config was looked for there) is kept under the key of the request from that folder, which
-:func:`cached` looks under too (``here``, :func:`vibench.runtime.build._by_folder`).
+could name code that did not run), the spec (its real path, whose folder ``extends:`` is looked up from, and
+its path as given, joined by a NUL; or for ``text=`` the real working folder, which ``extends:`` is looked up
+from), the spec's text (read as the compiler's loader reads it), the parameters, the bound inputs, apart
+from them the limits, ``inplace`` and the metadata table's class counts and skipped rows (its W116), and
+the real paths of the search-path folders (``search_path``'s, then ``VIBENCH_SPEC_PATH``'s). A file's
+compilation that depended on the working folder (a warning it keeps is located in a file it included, which
+messages name relative to that folder; a PHM-Vibench base config was looked for there) is kept under the key
+of the request from that folder, which :func:`cached` looks under too (``here``,
+:func:`vibench.runtime.build._by_folder`).
 Two requests never share a key: every value is written with its type (a tuple is not a list, ``1`` not
 ``"1"`` nor ``True``) and a mapping as its entries in their order (a template builds a layer per entry,
 in that order), :func:`key`; a request holding a value it cannot write exactly (of another type, or
