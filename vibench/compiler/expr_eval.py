@@ -309,7 +309,9 @@ class _Evaluator:
                     raise self.fail(f"key {clip(repr(index), 60)} not found", hint=suggest(str(index), map(str, base)))
                 return base[index]
             if not isinstance(base, (list, tuple, str)):
-                raise self.fail(f"cannot index a {type(base).__name__}")
+                kind = type(base).__name__
+                what = "null" if base is None else f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"  # not `a int`
+                raise self.fail(f"cannot index {what}")
             if not isinstance(index, int):
                 raise self.fail(f"list index must be an integer, found {clip(repr(index), 60)}")
             if not -len(base) <= index < len(base):

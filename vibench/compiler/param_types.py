@@ -22,8 +22,10 @@ import types
 import typing
 from typing import Any, Union
 
+from vibench.compiler.expr_functions import MAX_VALUE_DEPTH
 from vibench.compiler.ir import ParamDecl
 from vibench.compiler.param_errors import spoken_error
+from vibench.compiler.suggestions import closest
 
 _TOKEN = re.compile(r"\s*(\[|\]|,|\||\.\.\.|[A-Za-z_][A-Za-z0-9_]*)")
 _ATOMS: dict[str, Any] = {"int": int, "float": float, "bool": bool, "str": str, "any": Any, "None": type(None)}
@@ -95,15 +97,92 @@ def parse_type(text: str) -> Any:
 
 
 def _tokens(text: str) -> list[str]:
+    """The tokens of a type string; one that nests brackets deeper than a value may (:data:`MAX_VALUE_DEPTH`) is
+    refused here, before the parser's recursion (`list[` 5,000 times was a RecursionError)."""
     out = []
     i = 0
+    depth = 0
     text = text.strip()
     while i < len(text):
         m = _TOKEN.match(text, i)
         if not m:
             raise TypeSyntaxError(f"unexpected character `{text[i]}`")
         out.append(m.group(1))
+        depth += {"[": 1, "]": -1}.get(out[-1], 0)
+        if depth > MAX_VALUE_DEPTH:
+            raise TypeSyntaxError(f"type nests deeper than {MAX_VALUE_DEPTH} levels")
         i = m.end()
+    return out
+
+
+TYPES_EXPECTED = ("int, float, bool, str, any, None, list[T], tuple[T, ...], tuple[A, B], dict[str, T], dict[int, T], "
+                  "A | B")
+# Words other languages and Python's typing module use for the types above (`Optional[T]` is rewritten whole).
+_OTHER_WORDS = {"List": "list", "Dict": "dict", "Tuple": "tuple", "Any": "any", "none": "None", "null": "None",
+                "NoneType": "None", "number": "float"}
+_TYPE_WORDS = ("int", "float", "bool", "str", "any", "None", "list", "dict", "tuple")
+
+
+def type_suggestion(text: str) -> str | None:
+    """The hint of an invalid type string: the type it most likely means, when that one parses (`list[integer]`:
+    `list[int]`; `Optional[int]`: `int | None`), or None."""
+    if len(text) > 200:  # no type is written so long by mistake: nothing to guess
+        return None
+    try:
+        tokens = _tokens(text)
+    except TypeSyntaxError:
+        return None
+    respelt = _unions([_respelt(t) for t in tokens])
+    if respelt is None:
+        return None
+    candidate = "".join({",": ", ", "|": " | "}.get(t, t) for t in respelt)
+    try:
+        parse_type(candidate)
+    except TypeSyntaxError:
+        return None
+    why = " (a union is written with `|`: `Optional[T]` is `T | None`)" if {"Optional", "Union"} & set(tokens) else ""
+    return f"did you mean `{candidate}`?{why}"
+
+
+def _respelt(word: str) -> str:
+    """A word of a type string as the type language spells it (`integer`: `int`, `List`: `list`)."""
+    if word in _OTHER_WORDS:
+        return _OTHER_WORDS[word]
+    if word.isidentifier() and word not in _TYPE_WORDS and word not in ("Optional", "Union"):
+        return closest(word, _TYPE_WORDS) or word
+    return word
+
+
+def _unions(tokens: list[str]) -> list[str] | None:
+    """``tokens`` with each `Optional[T]` written `T | None` and each `Union[A, B]` `A | B` (None when a bracket
+    is not closed)."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i] in ("Optional", "Union") and tokens[i + 1 : i + 2] == ["["]:
+            depth, end = 0, None
+            for j in range(i + 1, len(tokens)):
+                depth += {"[": 1, "]": -1}.get(tokens[j], 0)
+                if depth == 0:
+                    end = j
+                    break
+            inner = _unions(tokens[i + 2 : end]) if end is not None else None
+            if end is None or inner is None:
+                return None
+            options: list[list[str]] = [[]]  # the arguments, split at the commas outside brackets
+            depth = 0
+            for t in inner:
+                depth += {"[": 1, "]": -1}.get(t, 0)
+                if t == "," and depth == 0:
+                    options.append([])
+                else:
+                    options[-1].append(t)
+            options += [["None"]] if tokens[i] == "Optional" else []
+            out += [t for k, option in enumerate(options) for t in ([] if k == 0 else ["|"]) + option]
+            i = end + 1
+            continue
+        out.append(tokens[i])
+        i += 1
     return out
 
 
@@ -217,9 +296,43 @@ def check_value(decl: ParamDecl, value: Any) -> tuple[Any, str | None, str | Non
         ):
             if bound is not None and not ok(bound):
                 return coerced, "E208", f"must be {text} {_num(bound)}"
-    if decl.choices is not None and coerced not in decl.choices:
-        return coerced, "E208", "must be one of " + ", ".join(repr(c) for c in decl.choices)
+    if decl.choices is not None and not is_choice(coerced, choice_values(decl)):
+        return coerced, "E208", ONE_OF + ", ".join(repr(c) for c in decl.choices)
     return coerced, None, None
+
+
+ONE_OF = "must be one of "  # how check_value's message for a value that is none of the choices starts
+
+
+def choice_values(decl: ParamDecl) -> list[Any]:
+    """A declaration's choices as its type reads them (`choices: [1, 2]` of a `float`: 1.0 and 2.0; a choice that
+    does not fit the type stays as written, and no value is it)."""
+    out = []
+    for choice in decl.choices or ():
+        try:
+            out.append(_tuples_as_lists(_adapter(decl.type).validate_python(choice, strict=True)))
+        except Exception:  # pydantic.ValidationError
+            out.append(choice)
+    return out
+
+
+def is_choice(value: Any, choices: list[Any]) -> bool:
+    """Whether ``value`` is one of ``choices``, compared as values are checked, strictly: by type as well as
+    value (`true` is not `1` and `1.0` is not `1`, though Python's `in` says they are), at any depth."""
+    return any(_same(value, choice) for choice in choices)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:  # as `in` compares: a `.nan` choice takes the `.nan` a spec writes (the loader has one NaN)
+        return True
+    if type(a) is not type(b):
+        return False
+    if type(a) is list:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is dict:  # keys by type too: 1 and True are one key to Python
+        return len(a) == len(b) and {(type(k), k) for k in a} == {(type(k), k) for k in b} and \
+            all(_same(v, b[k]) for k, v in a.items())
+    return bool(a == b)
 
 
 def _no_spec_value(value: Any, depth: int = 0) -> str | None:

@@ -6,15 +6,16 @@ bounds by :func:`vibench.compiler.param_types.check_value`, where the type langu
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from vibench.compiler.diagnostics import Diagnostic, clip, suggest
+from vibench.compiler.diagnostics import MAX_DIAGNOSTICS, Diagnostic, Suggestions, clip, suggest
 from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import ParamDecl, Pos
 from vibench.compiler.limits import MAX_NESTING
 from vibench.compiler.load_numbers import BOOL_WORDS_HINT
-from vibench.compiler.param_types import check_value, type_admits_text
+from vibench.compiler.param_types import ONE_OF, check_value, choice_values, type_admits_text
 
 
 def _kind(value: Any) -> str:
@@ -31,6 +32,30 @@ def _cycle(name: str, chain: list[str], by_name: Mapping[str, ParamDecl]) -> str
     through = " and ".join(f"{kind}s" for kind in kinds)
     return f"parameter `{name}` depends on itself through the {through} of " + \
         " -> ".join(f"`{n}`" for n in [*chain, name])
+
+
+def expected_names(names: Iterable[str], owner: str, none: str = "declares no parameters") -> str:
+    """The `expected` of an E201 or E111 for a name that is no parameter of ``owner`` (``model `Net` ``): the
+    parameters it declares, or that it declares none (`expected one of ` ended there); ``none`` says so of
+    another kind of name (``owner`` a folder that "holds no templates"). Built once for all the unknown names of
+    a pass: the text of 5,000 names, made again for each of 5,000 unknown keys, was most of a minute.
+
+    >>> expected_names(["width", "depth"], "model `Net`"), expected_names([], "model `Net`")
+    ('one of `width`, `depth`', '(none: model `Net` declares no parameters)')
+    """
+    shown = ", ".join(f"`{n}`" for n in names)
+    return f"one of {shown}" if shown else f"(none: {owner} {none})"
+
+
+def count_rest(built: list[Diagnostic], rest: int, what: str) -> list[Diagnostic]:
+    """``built``, the first :data:`~vibench.compiler.diagnostics.MAX_DIAGNOSTICS` diagnostics of a kind, with the
+    ``rest`` the pass counted but did not build on the last one (:attr:`Diagnostic.more`, and a note, as E111's
+    in typecheck.py: "1,200 more unknown parameters of template `base` follow"). ``what``: the kind, `{s}` where
+    its plural takes an `s` (``"unknown parameter{s} of template `base`"``)."""
+    if not rest or not built:
+        return built
+    note = f"{rest:,} more {what.format(s='s' * (rest != 1))} follow{'s' * (rest == 1)}, counted but not listed"
+    return [*built[:-1], replace(built[-1], more=rest, notes=(*built[-1].notes, note))]
 
 
 def bind_params(
@@ -55,13 +80,8 @@ def bind_params(
     for values given outside the file (``--set``, Python keywords), gives a note saying where a
     refused given value came from (the error is placed at the parameter's declaration).
     """
-    diags: list[Diagnostic] = []
     by_name = {d.name: d for d in decls}
-    for key, (_, pos) in given.items():
-        if key not in by_name:
-            diags.append(Diagnostic(unknown_code, f"unknown parameter {describe_given(key)} for {where}", pos,
-                                    expected="one of " + (", ".join(f"`{n}`" for n in by_name) or "(none)"),
-                                    hint=suggest(key, by_name) or "remove it, or declare it in `params:`"))
+    diags = _unknown_given(given, by_name, where, unknown_code, describe_given)
     values: dict[str, Any] = {}
     state: dict[str, str] = {}
     busy: list[str] = []  # the defaults being evaluated, each reading the next
@@ -132,9 +152,11 @@ def bind_params(
                                            and message else ())
                                     + told))
         elif code is not None and not caused:
-            diags.append(Diagnostic(code, f"parameter `{name}` of {where} is out of bounds", pos,
+            choice = (message or "").startswith(ONE_OF)
+            diags.append(Diagnostic(code, f"parameter `{name}` of {where} is "
+                                    + ("not one of the choices" if choice else "out of bounds"), pos,
                                     expected=(message or "").removeprefix("must be "), found=clip(repr(value), 80),
-                                    notes=told))
+                                    hint=_choice_hint(coerced, decl) if choice else None, notes=told))
         state[name] = "done"
         values[name] = coerced
         return coerced
@@ -142,6 +164,48 @@ def bind_params(
     for decl in decls:
         value_of(decl.name)
     return {k: v for k, v in values.items() if v is not _MISSING}, diags
+
+
+def _unknown_given(given: Mapping[str, tuple[Any, Pos | None]], by_name: Mapping[str, ParamDecl], where: str,
+                   code: str, describe_given: Callable[[str], str]) -> list[Diagnostic]:
+    """``code`` (E201, E111) for each key of ``given`` that names no parameter of ``by_name``: the first
+    :data:`~vibench.compiler.diagnostics.MAX_DIAGNOSTICS` built, with one "did you mean" budget and one
+    `expected` text for them all, the rest counted on the last."""
+    unknown = [(key, pos) for key, (_, pos) in given.items() if key not in by_name]
+    if not unknown:
+        return []
+    expected = expected_names(by_name, where)
+    names = Suggestions(by_name)
+    built = [Diagnostic(code, f"unknown parameter {describe_given(key)} for {where}", pos, expected=expected,
+                        hint=names.hint(key) or "remove it, or declare it in `params:`")
+             for key, pos in unknown[:MAX_DIAGNOSTICS]]
+    return count_rest(built, len(unknown) - len(built), f"unknown parameter{{s}} for {where}")
+
+
+def _choice_hint(value: Any, decl: ParamDecl) -> str | None:
+    """The hint of an E208 for a value that is none of ``decl``'s choices, as a block parameter's E112 says it
+    (param_errors.choice_hint): the choice it is closest to, or the choice it equals but for its type."""
+    choices = choice_values(decl)
+    equal = next((c for c in choices if c == value), _MISSING)  # compared with `==`: `true` is 1, `1.0` is 1
+    if equal is not _MISSING:
+        return (f"write `{_written(equal)}`: a choice is compared by type as well as value, and `{_written(value)}` "
+                f"({type(value).__name__}) is not `{_written(equal)}` ({type(equal).__name__})")
+    texts = [c for c in choices if type(c) is str]
+    if type(value) is not str or not texts:
+        return None
+    folded = [c for c in texts if c.casefold() == value.casefold()]
+    if folded:
+        return f"did you mean `{folded[0]}`? (the choices are case-sensitive)"
+    return suggest(value, texts) or "write one of the choices listed under `expected` (they are case-sensitive)"
+
+
+def _written(value: Any) -> str:
+    """A scalar as a spec writes it (`true`, `null`, `1`)."""
+    if value is None:
+        return "null"
+    if type(value) is bool:
+        return "true" if value else "false"
+    return repr(value)
 
 
 _TOO_DEEP = "parameter defaults read each other more than"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vibench.compiler.codegen.namer import RESERVED as _NAMER_RESERVED
-from vibench.compiler.diagnostics import Collector, Diagnostic, clip, suggest
+from vibench.compiler.diagnostics import MAX_DIAGNOSTICS, Collector, Diagnostic, Suggestions, clip
 from vibench.compiler.expr import (
     ExprError,
     bare_name,
@@ -29,7 +29,16 @@ from vibench.compiler.expr import (
 from vibench.compiler.ir import CheckDef, LetDef, ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.names import _holds_name, _name_in
-from vibench.compiler.param_types import TypeSyntaxError, check_value, infer_type, parse_type, type_admits_text
+from vibench.compiler.param_types import (
+    TYPES_EXPECTED,
+    TypeSyntaxError,
+    check_value,
+    infer_type,
+    parse_type,
+    type_admits_text,
+    type_suggestion,
+)
+from vibench.compiler.params import count_rest, expected_names
 from vibench.compiler.spec_paths import unnamable
 
 # Names a node may not take: they would shadow nn.Module attributes or names model.py uses.
@@ -72,6 +81,8 @@ MAX_CLASS_NAME = 48
 # parameter, input, node, composite block or the model, and ruff refuses these there (E741, E742 for a class),
 # so model.py would fail the `ruff check` it is written to pass. Output names stay strings in model.py.
 AMBIGUOUS_NAMES = {"l": "the digit 1 or a capital I", "O": "the digit 0", "I": "the digit 1 or a lowercase l"}
+# The literals of `${...}` that Python spells otherwise (`True`, `False`, `None` are keywords: E106 already).
+LITERAL_NAMES = {"true": "true", "false": "false", "null": "null (None)"}
 RESERVED_NAMES = MODULE_ATTRIBUTES | FX_ATTRIBUTES | EMITTED_ATTRIBUTES | frozenset(AMBIGUOUS_NAMES) | {
     "self", "torch", "nn", "F", "math", "super", "i"}
 
@@ -94,21 +105,25 @@ def _let_defs(doc: LoadedDoc, path: tuple, lets: dict, params: set[str], diags: 
     return out
 
 
-def let_given(unit: UnitDef, key: str, given: str, pos: Pos | None) -> Diagnostic | None:
+def let_given(unit: UnitDef, key: str, given: str, pos: Pos | None, expected: str | None = None) -> Diagnostic | None:
     """E201 for a value given for ``key`` (``given``: where from, `(from --set)`) when ``key`` names a `let` of
-    ``unit``, which follows from its parameters and cannot be set (None when it names none), at ``pos``."""
+    ``unit``, which follows from its parameters and cannot be set (None when it names none), at ``pos``; the
+    caller asking for many keys gives ``expected`` (:func:`~vibench.compiler.params.expected_names`), made once."""
     let = next((x for x in unit.lets if x.name == key), None)
     if let is None:
         return None
     return Diagnostic("E201", f"`{key}`{given} is a `let` value of `{unit.name}`, not a parameter", pos,
-                      expected="one of " + (", ".join(f"`{d.name}`" for d in unit.params) or "(none)"),
+                      expected=expected or expected_names((d.name for d in unit.params), f"`{unit.name}`"),
                       notes=(f"it is computed from the parameters at {let.pos}",) if let.pos is not None else (),
                       hint="set the parameters it is computed from instead, or remove it")
 
 
 def _check_defs(doc: LoadedDoc, path: tuple, checks: list, params: set[str], diags: Collector) -> list[CheckDef]:
-    """`checks:` entries, parsed; `at` must name a parameter (E210)."""
-    out = []
+    """`checks:` entries, parsed; `at` must name a parameter (E210: the first MAX_DIAGNOSTICS built, the rest
+    counted, with one "did you mean" budget and one `expected` text for them all)."""
+    out: list[CheckDef] = []
+    unknown: list[Diagnostic] = []
+    rest, names, expected = 0, Suggestions(params), "one of " + ", ".join(sorted(params))[:300]
     for k, check in enumerate(checks):
         cpath = path + ("checks", k)
         that = _parsed_flag(doc, cpath + ("that",), check.that, "`that` of a check", diags)
@@ -119,11 +134,13 @@ def _check_defs(doc: LoadedDoc, path: tuple, checks: list, params: set[str], dia
             diags.add(_expr_diag(err, mpos, "the message of a check"))
             continue
         if check.at is not None and check.at not in params:
-            diags.add(Diagnostic("E210", f"check names unknown parameter `{check.at}` in `at`",
-                                 doc.pos(cpath + ("at",)), expected="one of " + ", ".join(sorted(params))[:300],
-                                 hint=suggest(check.at, params)))
+            rest += len(unknown) >= MAX_DIAGNOSTICS
+            if len(unknown) < MAX_DIAGNOSTICS:
+                unknown.append(Diagnostic("E210", f"check names unknown parameter `{check.at}` in `at`",
+                                          doc.pos(cpath + ("at",)), expected=expected, hint=names.hint(check.at)))
             continue
         out.append(CheckDef(that, message, check.at, doc.pos(cpath, key=False), check.severity))
+    diags.extend(count_rest(unknown, rest, "check{s} naming an unknown parameter in `at`"))
     return out
 
 
@@ -162,10 +179,8 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
         try:
             parse_type(type_text)
         except TypeSyntaxError as err:
-            diags.add(Diagnostic("E210", f"invalid type `{type_text}` for parameter `{pname}`: {err}",
-                                 doc.pos(ppath + ("type",)),
-                                 expected="int, float, bool, str, list[T], dict[str, T], A | B",
-                                 hint=suggest(type_text, ["int", "float", "bool", "str", "any"])))
+            diags.add(Diagnostic("E210", f"invalid type `{clip(type_text, 80)}` for parameter `{pname}`: {err}",
+                                 doc.pos(ppath + ("type",)), expected=TYPES_EXPECTED, hint=type_suggestion(type_text)))
             continue
         default = pspec.default
         if bare_name(default) in params and not type_admits_text(type_text):  # `default: input_dim`
@@ -303,6 +318,12 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
     elif what in ("parameter", "let") and name in ("i", "item", "key"):  # `key`: a for_each over a mapping's
         diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved for the copies of `repeat`/`for_each`",
                              pos(), hint=f"rename it, e.g. `{name}_`"))
+    elif what in ("parameter", "let") and name in LITERAL_NAMES:
+        # `${null}` read the parameter (names come before literals in the evaluator) while model.py's formulas
+        # wrote the literal: `out_features: "${null}"` checked as 3 and emitted nn.Linear(4, None).
+        diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved", pos(),
+                             found=f"`{name}` is the literal {LITERAL_NAMES[name]} in `${{...}}`",
+                             hint=f"rename it, e.g. `{name}_value`"))
 
 
 # Where model.py writes each kind of name as a Python name, for the E106 of `l`, `O` and `I`.

@@ -19,16 +19,19 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.caller_words import CallerWords
-from vibench.compiler.diagnostics import Collector, Diagnostic, clip, suggest
+from vibench.compiler.diagnostics import MAX_DIAGNOSTICS, Collector, Diagnostic, Suggestions, clip
 from vibench.compiler.expr import ExprError, parse_value, template_names
 from vibench.compiler.ir import ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.lets import inherited_checks
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.names import named_value
+from vibench.compiler.params import count_rest, expected_names
 from vibench.compiler.resolve_decls import _check_model_name, _expr_diag, _param_decls, expression_names, let_given
 from vibench.compiler.resolve_units import parsed_metadata, reference_renames_pos
 from vibench.compiler.setting_places import Places
 from vibench.compiler.slots import note_slot_folders, slot_folder
+from vibench.compiler.spec_files import LIBRARY_DIR, SPEC_SUFFIXES
+from vibench.compiler.spec_paths import within
 from vibench.schemas.document import SpecDocument
 
 if TYPE_CHECKING:
@@ -79,17 +82,7 @@ def resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags:
             given[key] = (named_value(base, key, parse_value(value, pos), own_names, pos), at)
         except ExprError as err:
             diags.add(_expr_diag(err, pos, f"`with.{key}`"))
-    ignored = dict(base.reference.ignored_keys) if base.reference is not None else {}
-    for key, _ in given.items():
-        if base.param(key) is None and key in ignored:  # the reference accepts it and never reads it
-            library.warnings.append(ignored_key_warning(key, base, ignored[key], doc.pos(("with", key), key=True)))
-        elif base.param(key) is None and (refused := let_given(base, key, "", doc.pos(("with", key), key=True))):
-            diags.add(refused)
-        elif base.param(key) is None:
-            diags.add(Diagnostic("E201", f"unknown parameter `{key}` for template `{spec.extends}`",
-                                 doc.pos(("with", key), key=True),
-                                 expected="one of " + ", ".join(f"`{p.name}`" for p in base.params),
-                                 hint=suggest(key, [p.name for p in base.params]) or "see `vibench-compile --list`"))
+    _unknown_keys(doc, given, spec.extends, base, base_path, library, diags)
     diags.raise_if_any()  # a parameter of this file that `with:` does not read is W105, after the shapes pass
     params: list[ParamDecl] = []
     for decl in base.params:
@@ -120,6 +113,65 @@ def resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags:
                    metadata=metadata, reference=spec.reference or base.reference, renames_pos=renames_pos,
                    checks=inherited_checks(base))
     return root, base_blocks
+
+
+def _unknown_keys(doc: LoadedDoc, given: Collection[str], ref: str, base: UnitDef, base_path: str, library: Library,
+                  diags: Collector) -> None:
+    """W101 for each `with:` key of ``given`` that the reference of template ``ref`` (read from ``base_path``)
+    ignores, E201 for each other key it does not declare (one naming a `let` says so). Of the E201s the first
+    :data:`~vibench.compiler.diagnostics.MAX_DIAGNOSTICS` are built, sharing one "did you mean" budget and one
+    `expected` text, and the rest are counted on the last: 5,000 unknown keys of a 5,000-parameter template, each
+    with its own lookup and list, took over a minute."""
+    ignored = dict(base.reference.ignored_keys) if base.reference is not None else {}
+    names = [p.name for p in base.params]
+    declared = set(names)
+    unknown = [key for key in given if key not in declared]
+    expected = expected_names(names, f"`{ref}`")
+    as_let = expected_names(names, f"`{base.name}`")  # (let_given's words, which name the template's model)
+    hints = Suggestions(names)
+    lets = {let.name for let in base.lets}
+    shadowed = _shadowed_library_file(ref, base_path) if unknown else None
+    built: list[Diagnostic] = []
+    rest = 0
+    for key in unknown:
+        pos = doc.pos(("with", key), key=True)
+        if key in ignored:  # the reference accepts it and never reads it
+            library.warnings.append(ignored_key_warning(key, base, ignored[key], pos))
+        elif len(built) >= MAX_DIAGNOSTICS:
+            rest += 1
+        else:
+            built.append((let_given(base, key, "", pos, as_let) if key in lets else None)
+                         or _unknown_with(key, ref, names, hints.hint(key), expected, shadowed, base_path, library,
+                                          pos))
+    diags.extend(count_rest(built, rest, f"unknown parameter{{s}} of template `{ref}`"))
+
+
+def _unknown_with(key: str, ref: str, names: list[str], close: str | None, expected: str, shadowed: str | None,
+                  base_path: str, library: Library, pos: Pos | None) -> Diagnostic:
+    """E201 for a `with:` key that template ``ref`` (read from ``base_path``, declaring ``names``) does not declare
+    (``close``: its "did you mean"); when that file is the user's and hides a library template of the same name
+    (``shadowed``), which the user may have meant, a note says so."""
+    notes = (f"`{ref}` is read from {library.display(base_path)}, which shadows the library's `{ref}` "
+             f"({library.display(shadowed)}): the library comes last on the spec search path (docs/language.md, "
+             "\"Templates\")",) if shadowed is not None else ()
+    hint = close or (
+        f"to extend the library's template, rename or move {library.display(base_path)}" if shadowed is not None
+        else "remove it" if not names else "see `vibench-compile --list`")
+    return Diagnostic("E201", f"unknown parameter `{key}` for template `{ref}`", pos, expected=expected, notes=notes,
+                      hint=hint)
+
+
+def _shadowed_library_file(ref: str, path: str) -> str | None:
+    """The library's file named ``ref`` when ``path``, the file ``ref`` found, is another one (a user's
+    `cnn/ResNet1D.yaml` beside the spec is found first); None otherwise. A relative reference names no library file."""
+    if ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES):
+        return None
+    library = os.path.realpath(LIBRARY_DIR)
+    stem = os.path.normpath(os.path.join(library, ref))
+    for candidate in (stem + suffix for suffix in SPEC_SUFFIXES):
+        if within(candidate, [library]) and os.path.isfile(candidate):
+            return None if os.path.realpath(candidate) == os.path.realpath(path) else candidate
+    return None
 
 
 def ignored_key_warning(key: str, root: UnitDef, reason: str, pos: Pos | None,
