@@ -37,7 +37,7 @@ def with_adapters(inputs: dict[str, Any], outputs: dict[str, Any], input_decls: 
         pos = as_pos("inputs", decl.name)
         if decl.layout is None:
             diags.add(Diagnostic("E212", f"input `{decl.name}` has `as: {order}` but no `layout`", pos,
-                                 hint="add `layout: \"${layout}\"` (the order the caller passes)"))
+                                 hint=_layout_hint(order, names, "the caller passes")))
             continue
         name = _fresh(f"{decl.name}_{order.lower()}", taken)
         before.append(_transpose(name, decl.name, decl.layout, order, pos, -len(input_decls) + len(before),
@@ -61,7 +61,7 @@ def with_adapters(inputs: dict[str, Any], outputs: dict[str, Any], input_decls: 
             continue
         if getattr(spec, "layout", None) is None:  # `as:` alone (with neither, the output was kept above)
             diags.add(Diagnostic("E212", f"output `{out.name}` has `as: {order}` but no `layout`", pos,
-                                 hint="add `layout: \"${layout}\"` (the order the caller gets)"))
+                                 hint=_layout_hint(str(order), names, "the caller gets")))
             continue
         layout = layout_value(getattr(spec, "layout", None), pos, f"output `{out.name}`", names, diags)
         if order is None or layout is None:
@@ -75,6 +75,17 @@ def with_adapters(inputs: dict[str, Any], outputs: dict[str, Any], input_decls: 
         after.append(node)
         outs.append(replace(out, ref=Ref(name, None, out.ref.pos)))
     return before + body + after, outs
+
+
+def _layout_hint(order: str, names: set[str], what: str) -> str:
+    """E212's hint for `as: order` without a `layout:`: the other order, written out (a layout equal to `as:`
+    transposes nothing); the parameter `layout` only where the unit declares one (it was suggested in any
+    unit, and then read as an unknown name)."""
+    other = next((o for o in LAYOUTS if o != order), LAYOUTS[0])
+    if "layout" in names:
+        return f"add `layout: layout` (its value: the order {what}), or `layout: {other}`"
+    return f"add `layout: {other}` (the order {what}; the nodes read {order}), or declare a parameter `layout` " \
+           "and write `layout: layout` to take either"
 
 
 def _transpose(name: str, source: str, layout: str | Template, order: str, pos: Pos | None, index: int,

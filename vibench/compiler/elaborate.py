@@ -6,7 +6,8 @@ node is typed: the ``let:`` values and ``checks:`` (E215), the active inputs typ
 declarations, the active outputs, and each node's ``when``, ``repeat``, ``for_each`` (over a list:
 copies side by side; over a mapping: one node per key) and, for every copy, its block and parameter
 values gathered from its keys, ``with:`` and ``inherit: true`` (:mod:`~vibench.compiler.node_values`). It
-counts copies against the node limit before making them (E213) and reports W105 once per definition. It
+counts copies against the node limit before making them, and each composite body at its least before any is
+specialised (E213, :mod:`~vibench.compiler.node_bounds`), and reports W105 once per definition. It
 reads the definition, the values and the specialiser's block table; it writes only diagnostics (and the
 specialiser's ``limit_hit``). :func:`~vibench.compiler.unit_builder.typecheck` types the result.
 
@@ -24,8 +25,8 @@ from vibench.compiler.blocks.base import Block
 from vibench.compiler.build_warnings import warn_unused
 from vibench.compiler.dead_checks import check_dead_node, check_unused_composites
 from vibench.compiler.diagnostics import Diagnostic, clip
+from vibench.compiler.elaborate_lets import LetValues
 from vibench.compiler.elaborated import (
-    LIMIT_HINT,
     ElabCopy,
     ElabNode,
     Elaborated,
@@ -38,11 +39,12 @@ from vibench.compiler.elaborated import (
     ref_problem,
 )
 from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, template_names
-from vibench.compiler.ir import InputDecl, NodeDef, Pos, Ref, SpecValue, Template, TensorType, UnitDef
+from vibench.compiler.ir import CheckDef, InputDecl, LetDef, NodeDef, Pos, Ref, SpecValue, Template, TensorType, UnitDef
 from vibench.compiler.keyed import elaborate_keyed
-from vibench.compiler.lets import let_order_problem, let_reads, run_checks
+from vibench.compiler.lets import let_order_problem, let_reads
 from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.metadata_bounds import evaluate_metadata
+from vibench.compiler.node_bounds import NodeRoom, least_nodes, least_of
 from vibench.compiler.node_values import NodeValues
 from vibench.compiler.resolve_decls import name_problem
 from vibench.compiler.symbolic import Dim, Expr
@@ -55,12 +57,13 @@ RawRefs = list[tuple[str | None, Ref, Pos | None]]  # a node's inputs as written
 
 
 def elaborate(owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
-              positions: Mapping[str, Pos | None] | None = None) -> Elaborated:
+              positions: Mapping[str, Pos | None] | None = None, room: int | None = None) -> Elaborated:
     """``udef`` with ``params`` and the compile-time dimensions ``concrete``, elaborated (see the module
-    docstring). ``positions``: where the caller set each parameter. Raises :class:`Failed` when the
+    docstring). ``positions``: where the caller set each parameter; ``room``: the nodes the unit may have, the
+    rest of the model counted (None: the model's limit). Raises :class:`Failed` when the
     unit as a whole fails (a check, an input's shape, every output switched off), NeedConcrete when a
     value needs a dimension the caller may know."""
-    return Elaborator(owner, udef, params, concrete, positions).run()
+    return Elaborator(owner, udef, params, concrete, positions, room).run()
 
 
 class Evaluates:
@@ -86,11 +89,11 @@ class Evaluates:
             raise
 
 
-class Elaborator(Evaluates, NodeValues):
+class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
     """The state of one elaboration: the unit's environment and the nodes made so far."""
 
     def __init__(self, owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
-                 positions: Mapping[str, Pos | None] | None) -> None:
+                 positions: Mapping[str, Pos | None] | None, room: int | None = None) -> None:
         self.owner = owner
         self.udef = udef
         self.params = params
@@ -108,6 +111,8 @@ class Elaborator(Evaluates, NodeValues):
         # arguments of vibench.build, a PHM-Vibench config's keys. `inherit: true` passes on a null set here.
         self.given = set(positions or ()) | set(udef.overridden) | {d.name for d in udef.params if d.given}
         self.let_reads = let_reads(udef)  # let name -> the parameters it reads
+        self.waiting: dict[str, LetDef] = {}  # `let:` values that read the inputs' sizes (elaborate_lets)
+        self.later_checks: list[CheckDef] = []  # the checks that read one of them
         self.inherited: set[str] = set()
         self.inactive_inputs: frozenset[str] = frozenset()
         self.nodes: list[ElabNode] = []
@@ -115,7 +120,9 @@ class Elaborator(Evaluates, NodeValues):
         self.off: set[str] = set()  # nodes switched off: their value is their first input
         self.groups: dict[str, tuple[str, ...]] = {}
         self.failed: set[str] = set()
-        self.count = 0  # copies made so far: a lower bound of the unit's nodes after expansion (E213)
+        # The least nodes the copies made so far expand to (node_bounds), bodies included, within `room` (E213).
+        self.count = 0
+        self.room = owner.max_nodes if room is None else room
         self.catalogue: dict[str, Block] = {}  # the catalogue blocks the nodes so far named, by name
 
     def run(self) -> Elaborated:
@@ -125,24 +132,15 @@ class Elaborator(Evaluates, NodeValues):
         order = let_order_problem(udef)  # E204 before any is computed (computing one reports nothing yet)
         if order is not None:
             raise self.error(order)
-        deferred = []  # `let:` values that read the inputs' dimensions: computed once those are bound
-        for let in udef.lets:
-            try:
-                self.env[let.name] = evaluate_value(let.value, self.env) if contains_template(let.value) else let.value
-            except (ExprError, NeedConcrete):
-                deferred.append(let)
-        if not deferred:
-            self.checks()
-        active = [d for d in udef.inputs if self.flag(d.when, d.pos, f"`when` of input `{d.name}`")]
+        self.first_lets()  # and the checks that read no value waiting for the inputs' sizes
+        active = []
+        for d in udef.inputs:
+            self.refuse_waiting(d.when, d.pos, f"the `when` of input `{d.name}`")
+            if self.flag(d.when, d.pos, f"`when` of input `{d.name}`"):
+                active.append(d)
         self.inactive_inputs = frozenset(d.name for d in udef.inputs) - {d.name for d in active}
-        later = {let.name for let in deferred}  # by name: a list of LetDefs searched per let was quadratic
-        lets = {let.name for let in udef.lets if let.name not in later}
-        inputs = self.input_types(active, lets)
-        whose = f"of {'model' if len(self.owner.stack) <= 1 else 'block'} `{udef.name}`"
-        for let in deferred:
-            self.env[let.name] = self.evaluate(let.value, self.env, let.pos, f"`let.{let.name}` {whose}", None)
-        if deferred:
-            self.checks()
+        inputs = self.input_types(active)
+        self.last_lets()  # and the checks that read them
         outputs = [o for o in udef.outputs if self.flag(o.when, o.pos, f"`when` of output `{o.name}`")]
         if not outputs:  # at the first output's `when:` (it was at 1:1)
             first = udef.outputs[0] if udef.outputs else None
@@ -167,7 +165,7 @@ class Elaborator(Evaluates, NodeValues):
         if udef.metadata is not None:
             try:
                 metadata, too_large = evaluate_metadata(
-                    udef.metadata, lambda t: self.evaluate(t, self.env, udef.pos, "`metadata`", udef.name, nested=True))
+                    udef.metadata, lambda t: self.evaluate(t, self.env, udef.pos, "`metadata`", None, nested=True))
                 if too_large is not None:  # at the `${...}` that took it past, before any after it is built
                     raise self.error(replace(too_large, pos=too_large.pos or udef.pos))
             except Failed:
@@ -178,20 +176,15 @@ class Elaborator(Evaluates, NodeValues):
             nodes=tuple(self.nodes), groups=self.groups, failed=frozenset(self.failed), broken=broken,
             inherited=frozenset(self.inherited), metadata=metadata)
 
-    def checks(self) -> None:
-        failures = run_checks(self.udef, self.env, self.param_pos)
-        for d in failures:
-            self.owner.diags.add(d)
-        if any(d.severity == "error" for d in failures):
-            raise Failed()
-
-    def input_types(self, active: list[InputDecl], lets: set[str]) -> list[tuple[str, TensorType]]:
+    def input_types(self, active: list[InputDecl]) -> list[tuple[str, TensorType]]:
         """The active inputs' types, from their declarations; a free dimension becomes a symbol (and an
-        ``Unknown`` in the environment, so that an expression reading it asks for it, NeedConcrete)."""
+        ``Unknown`` in the environment, so that an expression reading it asks for it, NeedConcrete). A name of a
+        parameter or `let` is its value (a `let` that reads the sizes: computed once they are bound)."""
         declared = {d.name: self.declared(d) for d in active}
+        lets = {let.name for let in self.udef.lets}
         for dims in declared.values():
             for s in dims:
-                if not isinstance(s, str):
+                if not isinstance(s, str) or s in self.waiting:  # a `let`'s name, never a symbol: its value, below
                     continue
                 if s in self.concrete:
                     self.env[s] = self.concrete[s]
@@ -204,10 +197,12 @@ class Elaborator(Evaluates, NodeValues):
                 if isinstance(d, int):
                     out.append(d)
                 elif isinstance(d, str) and (d in self.params or d in lets):  # a name reads the value
-                    value = self.env[d]
+                    value = self.let_dimension(d, decl) if d in self.waiting else self.env[d]
                     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                        # (where the user set it, in another file; else the dimension, as written in the shape)
                         raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
-                                                    "integer", decl.pos, found=clip(f"{d} = {value!r}", 80)))
+                                                    "integer", self.setting_pos({d}) or decl.dim_at(d) or decl.pos,
+                                                    found=clip(f"{d} = {value!r}", 80)))
                     out.append(value)
                 elif isinstance(d, str):
                     out.append(self.concrete.get(d, Expr.symbol(d)))
@@ -229,7 +224,7 @@ class Elaborator(Evaluates, NodeValues):
         if value is None:
             return True
         at = getattr(value, "pos", None) or pos
-        result = self.evaluate(value, self.env, at, where, node or self.udef.name)
+        result = self.evaluate(value, self.env, at, where, node)  # None: the unit's own key, no node's
         if not isinstance(result, bool):
             what = f"{where} of node `{node}`" if node is not None else where
             raise self.error(Diagnostic("E211", f"{what} must be true or false", at, node=node,
@@ -237,24 +232,32 @@ class Elaborator(Evaluates, NodeValues):
         return result
 
     def declared(self, decl: InputDecl) -> list[Any]:
+        layout, shape = decl.layout, decl.shape
+        if isinstance(layout, Template):  # first, alone: an error in it is said of the layout, at the layout
+            where = f"the layout of input `{decl.name}`"
+            self.refuse_waiting(layout, decl.pos, where)
+            self.evaluate(layout, self.env, layout.pos or decl.pos, where, None)
+        if isinstance(shape, Template):
+            self.refuse_waiting(shape, decl.pos, f"the shape of input `{decl.name}`")
         try:
             dims = declared_dims(decl, self.env)
-            if isinstance(decl.shape, Template):  # a symbol a `${...}` gives meets the rules of a written one (E106)
+            if isinstance(shape, Template):  # a symbol a `${...}` gives meets the rules of a written one (E106)
                 problems = [p for d in dims if isinstance(d, str) and (p := name_problem(d, "shape symbol"))]
                 for problem in problems:
-                    self.owner.diags.add(problem(decl.shape.pos or decl.pos))
+                    self.owner.diags.add(problem(shape.pos or decl.pos))
                 if problems:
                     raise Failed()
             return dims
         except ExprError as err:
-            raise self.error(expr_diag(err, decl.pos, f"the shape of input `{decl.name}`")) from None
+            raise self.error(expr_diag(err, getattr(shape, "pos", None) or decl.pos,
+                                       f"the shape of input `{decl.name}`")) from None
         except LayoutError as err:
             raise self.error(Diagnostic("E212", f"the layout of input `{decl.name}` must be BLC or BCL",
-                                        getattr(decl.layout, "pos", None) or decl.pos, expected="BLC or BCL",
+                                        getattr(layout, "pos", None) or decl.pos, expected="BLC or BCL",
                                         found=str(err))) from None
         except ValueError as err:
             raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}`: {err}",
-                                        getattr(decl.shape, "pos", None) or decl.pos,
+                                        getattr(shape, "pos", None) or decl.pos,
                                         expected="a list of positive integers and symbol names")) from None
 
     # -- nodes -----------------------------------------------------------------------------------
@@ -286,7 +289,7 @@ class Elaborator(Evaluates, NodeValues):
     def add(self, node: ElabNode) -> None:
         self.nodes.append(node)
         self.names.add(node.nd.name)
-        self.count += len(node.copies)
+        self.count += least_of(self.owner, (node,))
 
     def switch_off(self, nd: NodeDef, refs: RawRefs) -> None:
         if not refs:
@@ -333,6 +336,8 @@ class Elaborator(Evaluates, NodeValues):
             block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name, self.block_setting(nd))
             if isinstance(block, Block):
                 self.catalogue[block_name] = block
+        if isinstance(block, UnitDef):  # its body counted at its least, before any copy is made or specialised
+            self.fit_bodies(nd, [least_nodes(self.owner, block)] * copies, [block_name] * copies)
         if nd.repeat is None:  # one copy, in the unit's environment
             copy = ElabCopy(block, block_name, *self.node_values(nd, block, env))
             self.add(ElabNode(nd, tuple(refs), "one", (copy,)))
@@ -370,15 +375,6 @@ class Elaborator(Evaluates, NodeValues):
                 raise self.error(Diagnostic("E405", f"`for_each` copies give one value each; `{block_name}` has "
                                             f"{output_count(block)} outputs", nd.block_pos, node=nd.name))
             copies.append(ElabCopy(block, block_name, *self.node_values(nd, block, local)))
+        if any(isinstance(c.block, UnitDef) for c in copies):
+            self.fit_bodies(nd, [least_nodes(self.owner, c.block) for c in copies], [c.block_name for c in copies])
         self.add(ElabNode(nd, tuple(refs), "each", tuple(copies)))
-
-    def make_room(self, nd: NodeDef, copies: int, pos: Pos | None, what: str) -> None:
-        """E213 before making ``copies`` copies that cannot fit in the node budget."""
-        room = self.owner.max_nodes - self.count
-        if copies > room:
-            self.owner.limit_hit = True
-            raise self.error(Diagnostic(
-                "E213", f"{what} makes more nodes than a model may have", pos, node=nd.name,
-                expected=f"at most {self.owner.max_nodes:,} nodes after expansion"
-                + (f" ({room:,} left here)" if room < self.owner.max_nodes else ""),
-                found=f"{copies:,} copies", hint=LIMIT_HINT))

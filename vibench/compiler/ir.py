@@ -117,6 +117,15 @@ class InputDecl:
     when: Flag = None
     optional: bool = False  # taken only when some node reads it
     layout: str | Template | None = None  # "BLC"/"BCL" or a Template giving one: `shape` is written channels-last
+    # Where each of `shape`'s dims is written, in order (empty for one Template giving the list): an error about a
+    # dimension, a name whose value is no size, stands there rather than at the input's key.
+    dim_pos: tuple[Pos | None, ...] = ()
+
+    def dim_at(self, dim: str) -> Pos | None:
+        """Where the dimension ``dim`` (a name written in `shape`) is first written; None when it is not."""
+        if isinstance(self.shape, Template) or dim not in self.shape or len(self.dim_pos) != len(self.shape):
+            return None
+        return self.dim_pos[self.shape.index(dim)]
 
 
 @fast_init

@@ -70,6 +70,7 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
         ipath = path + ("inputs", iname)
         _check_name(diags, doc, ipath, iname, "input")
         dims: list[Any] = []
+        dim_pos: list[Pos | None] = []  # where each of `dims` is written
         whole: Any = None
         if isinstance(ispec.shape, str):
             spos = doc.pos(ipath + ("shape",))
@@ -94,14 +95,17 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
                 if dim < 1:
                     diags.add(Diagnostic("E212", "a dimension must be positive", dpos, found=str(dim)))
                 dims.append(dim)
+                dim_pos.append(dpos)
             elif "${" in dim:
                 try:
                     dims.append(parse_template(dim, dpos))
+                    dim_pos.append(dpos)
                 except ExprError as err:
                     diags.add(_expr_diag(err, dpos, f"the shape of input `{iname}`"))
             elif dim.isidentifier() and not keyword.iskeyword(dim):
                 _symbol(dim, dpos, diags)
                 dims.append(dim)
+                dim_pos.append(dpos)
             else:
                 diags.add(Diagnostic("E212", f"invalid dimension `{dim}` in the shape of input `{iname}`", dpos,
                                      expected="an integer, a symbol name such as L, or `${...}`", found=repr(dim)))
@@ -109,7 +113,7 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
         shape = whole if whole is not None else tuple(dims)
         layout = _layout(doc, ipath, iname, ispec, diags, names)
         input_decls.append(InputDecl(iname, shape, ispec.dtype, ispec.doc, doc.pos(ipath, key=True), when,
-                                     ispec.optional, layout))
+                                     ispec.optional, layout, () if whole is not None else tuple(dim_pos)))
     node_defs = []
     located = doc.locate(path + ("nodes",))  # each node's positions are read from here, not from the root
     entries = located.children if located is not None and isinstance(located.children, dict) else {}

@@ -28,28 +28,30 @@ from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block, model_float_dtype
 from vibench.compiler.build_warnings import forgive_unused
 from vibench.compiler.constraints import found_text
-from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, one_of, suggest
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError
 from vibench.compiler.elaborate import elaborate
-from vibench.compiler.elaborated import Elaborated, Failed, declared_dims, freeze, verify_elaborated
-from vibench.compiler.expr import ExprError, evaluate_value
+from vibench.compiler.elaborated import Elaborated, Failed, freeze, verify_elaborated
 from vibench.compiler.graph import UnusedNodes, check_graph
+from vibench.compiler.input_bindings import bind_inputs
 from vibench.compiler.ir import (
     Pos,
     Program,
     SourceInfo,
-    Template,
     Unit,
     UnitDef,
 )
 from vibench.compiler.ir_verify import verify
-from vibench.compiler.lets import let_env
 from vibench.compiler.limits import MAX_ACTIVATION, MAX_NESTING, MAX_NODES, MAX_PARAMS
 from vibench.compiler.resolve import Library
+from vibench.compiler.shape_hints import need_diagnostic, time_axis_hint
 from vibench.compiler.suggestions import Suggestions
 from vibench.compiler.symbolic import evaluate, free_symbols
 from vibench.compiler.symbolic_errors import NeedConcrete
-from vibench.compiler.typecheck import decl_text
 from vibench.compiler.unit_builder import typecheck
+
+PROBE_SIZE = 1_000
+"""The size the free symbols take when an E303 is probed for the check it hides (:meth:`_Specializer.probe_mismatch`):
+a length a signal has, which no explicit size (channels, features) is likely to meet."""
 
 
 def infer_program(root: UnitDef, library: Library, source: SourceInfo,
@@ -69,7 +71,7 @@ def infer_program(root: UnitDef, library: Library, source: SourceInfo,
         spec.max_nodes, spec.max_params, spec.max_activation = max_nodes, max_params, max_activation
         bindings: dict[str, int] = {}
         if input_dims:
-            bindings = spec.bind_inputs(root, input_dims)
+            bindings = bind_inputs(spec, root, input_dims)
         unit = spec.root(root, bindings)
         spec.diags.raise_if_any()
         assert unit is not None
@@ -103,12 +105,17 @@ class _Specializer:
         self.max_params = MAX_PARAMS
         self.max_activation = MAX_ACTIVATION
         self.node_counts: dict[int, int] = {}  # id(unit) -> its nodes after expansion
+        self.least_bodies: dict[int, tuple[UnitDef, int | None]] = {}  # a definition's least nodes (node_bounds)
+        # The nodes the next unit specialised may have, the rest of the model counted (node_bounds.body_room): set
+        # by the type checker before it has a composite's body specialised; the model's limit at the root.
+        self.node_room = MAX_NODES
         self.limit_hit = False  # E213 or E307 reported: other nodes over the limit stay silent
         self.verify_ir = False  # check the IR after each pass (the tests)
         # The dtype of the model's float weights and buffers (blocks.base.model_float_dtype), which the shape rules
         # read (ShapeContext.float_dtype): from the root unit's active inputs once it is elaborated, or fixed.
         self.float_dtype = "float32"
         self.fixed_float_dtype: str | None = None
+        self.probing = False  # typing again with the free sizes bound, for E303's hint (probe_mismatch)
 
     def node_count(self, unit: Unit) -> int:
         """How many nodes ``unit`` has once every copy and composite body is expanded."""
@@ -121,65 +128,10 @@ class _Specializer:
 
     # -- entry points ----------------------------------------------------------------------------
 
-    def bind_inputs(self, root: UnitDef, input_dims: dict[str, tuple[int, ...]]) -> dict[str, int]:
-        bindings: dict[str, int] = {}
-        names = {i.name: i for i in root.inputs}
-        env = dict(root.param_values or {})
-        env = let_env(root, env, partial=True)  # the shapes pass reports a value it cannot compute
-        for name, dims in input_dims.items():
-            decl, label = names.get(name), self.library.input_named(name)
-            if decl is None:
-                first = root.inputs[0].pos if root.inputs else root.pos
-                given = "`inputs`" if self.library.in_python else "--input"
-                self.diags.add(Diagnostic("E305", f"{given} names unknown input `{name}`", first,
-                                          expected="one of " + one_of(names),
-                                          hint=suggest(name, names) or "bind the inputs the spec declares"))
-                continue
-            try:  # an input switched off by its `when` is not the model's: binding it is E305, as an unknown name
-                on = evaluate_value(decl.when, env) if decl.when is not None else True
-            except (ExprError, NeedConcrete):
-                on = True  # elaboration reports the `when` itself
-            if on is False:
-                given = "`inputs`" if self.library.in_python else "--input"
-                self.diags.add(Diagnostic("E305", f"{given} binds input `{name}`, which is switched off (its `when` "
-                                          "is false)", decl.pos, hint="leave it out, or set the parameters that "
-                                          "switch it on"))
-                self.switched_off.add(name)
-                continue
-            try:
-                shape = declared_dims(decl, env)
-            except (ExprError, ValueError, NeedConcrete):
-                continue  # the shapes pass reports the declaration itself
-            if len(dims) != len(shape):
-                self.diags.add(Diagnostic("E305", f"{label} has {len(dims)} dimensions, the input has "
-                                          f"{len(shape)}", decl.pos, expected=decl_text(shape),
-                                          found=",".join(map(str, dims)) or "() (no sizes)"))
-                continue
-            for k, (want, got) in enumerate(zip(shape, dims, strict=False)):
-                if isinstance(want, Template):
-                    try:
-                        want = evaluate_value(want, env)
-                    except (ExprError, NeedConcrete):
-                        continue
-                    if isinstance(want, bool) or not isinstance(want, int | str) or (type(want) is int and want < 1):
-                        continue  # not a size (`${n - 4}` at n = 4): the shapes pass's E212, at the declaration
-                if isinstance(want, int):
-                    if want != got:
-                        self.diags.add(Diagnostic("E305", f"{label}: dimension {k} is fixed to {want}",
-                                                  decl.pos, expected=decl_text(shape),
-                                                  found=",".join(map(str, dims)) or "() (no sizes)"))
-                elif isinstance(want, str):
-                    if want in bindings and bindings[want] != got:
-                        both = "the inputs bind" if self.library.in_python else "--input binds"
-                        self.diags.add(Diagnostic("E305", f"{both} `{want}` to both {bindings[want]} and {got}",
-                                                  decl.pos))
-                    bindings[want] = got
-        self.diags.raise_if_any()
-        return bindings
-
     def root(self, udef: UnitDef, bindings: dict[str, int]) -> Unit | None:
         params = dict(udef.param_values or {})
         allowed = dict(bindings)
+        self.node_room = self.max_nodes
         try:
             return self.specialize(udef, params, allowed, call_pos=None)
         except NeedConcrete as need:
@@ -190,23 +142,24 @@ class _Specializer:
 
     def report_need(self, need: NeedConcrete, allowed: dict[str, int], root: UnitDef) -> None:
         missing = sorted(need.symbols - set(allowed))
-        pos = need.pos if isinstance(need.pos, Pos) else None
-        names = ", ".join(f"`{s}`" for s in missing)
-        example = ""
-        for decl in root.inputs:
-            shape = decl.shape if isinstance(decl.shape, tuple) else ()
-            if any(d in missing for d in shape if isinstance(d, str)):
-                dims = [f"<{d}>" if isinstance(d, str) else str(d) if isinstance(d, int) else "?" for d in shape]
-                example = (f" (`inputs={{{decl.name!r}: ({', '.join(dims)})}}` with numbers)" if self.library.in_python
-                           else f" (`--input {decl.name}={','.join(dims)}` with numbers)")
-                break
-        bind = "`inputs=`" if self.library.in_python else "--input"
-        self.diags.add(Diagnostic(
-            "E303", f"{need.what} must be known at compile time", pos, node=need.node,
-            found=f"it depends on {names}, which the input shape leaves free",
-            hint=_time_axis_hint(root, need.node, missing)
-            or f"give {names} a number in `inputs:` (or make it a parameter), bind it with {bind}{example}, "
-               "or reduce that dimension first (e.g. pooling to a fixed size)"))
+        mismatch = self.probe_mismatch(need, allowed, missing, root)
+        self.diags.add(need_diagnostic(need, missing, root, self.library, mismatch))
+
+    def probe_mismatch(self, need: NeedConcrete, allowed: dict[str, int], missing: list[str],
+                       root: UnitDef) -> Diagnostic | None:
+        """The E301 that ``need``'s node reports at one of its parameters once the free symbols are numbers
+        (:data:`PROBE_SIZE`): `in_features: 8` compared with a last dimension `L - 2`, which binding `L` shows
+        is the real problem (linear maps the last dimension). Found by typing ``root`` again with them bound, on
+        this failing path only and never from a probe itself; None when the node reports nothing such there."""
+        if self.probing or time_axis_hint(root, need.node, missing) is not None:
+            return None  # (a channels-first block reading the time axis: that hint says what is wrong)
+        probe = _Specializer(self.library)
+        probe.probing, probe.verify_ir = True, False
+        probe.float_dtype, probe.fixed_float_dtype = self.float_dtype, self.fixed_float_dtype
+        probe.max_nodes, probe.max_params, probe.max_activation = self.max_nodes, self.max_params, self.max_activation
+        probe.root(root, {**allowed, **dict.fromkeys(missing, PROBE_SIZE)})
+        return next((d for d in probe.diags.errors if d.code == "E301" and d.node == need.node
+                     and d.pos is not None and d.pos != need.pos), None)
 
     def refuse_untaken(self, root: UnitDef, unit: Unit, input_dims: dict[str, tuple[int, ...]]) -> None:
         """E305 for a bound input the typed model does not take: `optional: true` and read by no node here
@@ -252,6 +205,7 @@ class _Specializer:
         than ``allowed`` provides."""
         pkey = (id(udef), freeze(params))
         needed = self.needed.get(pkey, frozenset())
+        room = self.node_room  # (typing the body sets it for the bodies inside: read once, for every try)
         while True:
             concrete = {s: allowed[s] for s in needed if s in allowed}
             key = pkey + (tuple(sorted(concrete.items())),)
@@ -261,7 +215,7 @@ class _Specializer:
                     raise Failed()
                 return unit
             try:
-                unit = self.specialize_once(udef, params, concrete, call_pos, positions)
+                unit = self.specialize_once(udef, params, concrete, call_pos, positions, room)
             except NeedConcrete as need:
                 if need.symbols <= set(allowed) and not need.symbols <= needed:
                     needed = needed | need.symbols
@@ -276,8 +230,9 @@ class _Specializer:
             return unit
 
     def specialize_once(self, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
-                        call_pos: Pos | None, positions: dict[str, Pos | None] | None = None) -> Unit:
-        """``positions``: where the caller set each parameter (errors about a value are located there)."""
+                        call_pos: Pos | None, positions: dict[str, Pos | None] | None, room: int) -> Unit:
+        """``positions``: where the caller set each parameter (errors about a value are located there); ``room``:
+        the nodes the unit may have (:attr:`node_room`)."""
         # The stack holds the definitions as given (``graph`` returns a reordered copy).
         if any(u is udef or (u.qualname == udef.qualname and u.file == udef.file) for u in self.stack):
             chain = " -> ".join(u.name for u in self.stack) + f" -> {udef.name}"
@@ -293,21 +248,22 @@ class _Specializer:
             raise Failed()
         self.stack.append(udef)
         try:
-            return self.passes(self.graph(udef), params, concrete, positions)
+            return self.passes(self.graph(udef), params, concrete, positions, room)
         finally:
             self.stack.pop()
 
     def passes(self, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
-               positions: dict[str, Pos | None] | None) -> Unit:
+               positions: dict[str, Pos | None] | None, room: int) -> Unit:
         """The unit passes in order: elaborate (values, `when`/`repeat`/`for_each`/`with`/`inherit`: a
-        concrete graph), then type-check (ports, parameters, shapes, constraints). Each takes the frozen
-        result of the one before; with ``verify_ir`` its result's invariants are checked."""
-        elaborated = elaborate(self, udef, params, concrete, positions)
+        concrete graph), then type-check (ports, parameters, shapes, constraints), both within ``room`` nodes
+        (E213). Each takes the frozen result of the one before; with ``verify_ir`` its result's invariants are
+        checked."""
+        elaborated = elaborate(self, udef, params, concrete, positions, room)
         if self.verify_ir:
             verify_elaborated(elaborated)
         if len(self.stack) == 1:  # the root: its inputs decide the model's float dtype (before any node is typed)
             self.float_dtype = self.fixed_float_dtype or _cast_dtype(elaborated)
-        unit = typecheck(self, elaborated)
+        unit = typecheck(self, elaborated, room)
         if self.verify_ir:
             verify(unit)
         return unit
@@ -362,39 +318,3 @@ def _cast_dtype(root: Elaborated) -> str:
         return model_float_dtype(t.dtype for _, t in root.inputs)
     read = {ref.node for n in root.nodes if n.copies for _, ref, _ in n.refs} | {o.ref.node for o in root.outputs}
     return model_float_dtype(t.dtype for name, t in root.inputs if name not in optional or name in read)
-
-
-def _time_axis_hint(root: UnitDef, node: str | None, missing: list[str]) -> str | None:
-    """For a node of ``root`` whose block reads channels (see :mod:`~vibench.compiler.roles`) and needs a
-    free symbol that is an input's time axis by its `layout:` (a shape with a layout is written [B, L, C]):
-    the axes are swapped, so binding the length is the wrong fix (``x [B, L, 4], layout: BLC`` into a
-    ``conv1d`` reads L as its channels; with ``[B, 128, 4]`` it is W107)."""
-    from vibench.compiler.roles import CHANNELS_FIRST, RECURRENT
-
-    nd = next((n for n in root.nodes if n.name == node), None)
-    if nd is None or not isinstance(nd.block, str) or nd.block not in CHANNELS_FIRST | RECURRENT:
-        return None
-    by_name = {n.name: n for n in root.nodes}
-    read: set[str] = set()  # the inputs the node's value comes from, through nodes before it (a dropout, a norm)
-    todo = [ref.node for _, ref in nd.inputs]
-    while todo:
-        name = todo.pop()
-        if name in read:
-            continue
-        read.add(name)
-        if name in by_name:
-            todo += [ref.node for _, ref in by_name[name].inputs]
-    for decl in root.inputs:
-        shape = decl.shape if isinstance(decl.shape, tuple) else ()
-        if decl.name not in read:  # another input's (one read through its `as:` adapter has its axes swapped)
-            continue
-        if decl.layout is not None and len(shape) == 3 and shape[1] in missing:
-            time = shape[1]
-            if nd.block in RECURRENT:
-                what, order = "its features from the last dimension", "BLC"
-            else:
-                what, order = "its channels from dimension 1", "BCL"
-            return (f"`{time}` is the time axis of input `{decl.name}` by its `layout:`, and `{nd.block}` reads "
-                    f"{what}: transpose first (`{{block: transpose, dim0: 1, dim1: 2}}`), or read the input "
-                    f"`as: {order}`")
-    return None

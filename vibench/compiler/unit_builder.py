@@ -37,6 +37,7 @@ from vibench.compiler.elaborated import (
 )
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Ref, TensorType, Unit, UnitDef, ValueRef
 from vibench.compiler.keyed import group_value
+from vibench.compiler.node_bounds import body_room, least_nodes, least_of
 from vibench.compiler.plugin_calls import is_plugin
 from vibench.compiler.promises import check_promise
 from vibench.compiler.symbolic_errors import NeedConcrete
@@ -48,16 +49,17 @@ if TYPE_CHECKING:
 __all__ = ["Failed", "TypeChecker", "typecheck"]
 
 
-def typecheck(owner: _Specializer, elaborated: Elaborated) -> Unit:
+def typecheck(owner: _Specializer, elaborated: Elaborated, room: int | None = None) -> Unit:
     """The typed unit (see the module docstring); :class:`Failed` when a node or output failed (the
-    diagnostics are collected), NeedConcrete when a rule needs a dimension the caller may know."""
-    return TypeChecker(owner, elaborated).run()
+    diagnostics are collected), NeedConcrete when a rule needs a dimension the caller may know. ``room``: the
+    nodes the unit may have, the rest of the model counted (None: the model's limit)."""
+    return TypeChecker(owner, elaborated, room).run()
 
 
 class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
     """The state of one type check: the types of the values so far and the unit's symbol space."""
 
-    def __init__(self, owner: _Specializer, elaborated: Elaborated) -> None:
+    def __init__(self, owner: _Specializer, elaborated: Elaborated, room: int | None = None) -> None:
         self.owner = owner
         self.elaborated = elaborated
         self.udef = elaborated.udef
@@ -78,7 +80,9 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         self.from_list = False  # the current node reads a `for_each` node's whole list
         self.soft_ports: set[str] = set()  # `port?:` connections of the node being bound
         self.dropped_soft = False  # a `port?:` connection left out: its block lacks the port
-        self.count = 0  # nodes of this unit so far, expanded (limit: owner.max_nodes, E213)
+        self.count = 0  # nodes of this unit so far, expanded (limit: room, E213)
+        self.room = owner.max_nodes if room is None else room
+        self.least_left = least_of(owner, elaborated.nodes)  # the least nodes of the copies not typed yet
         self.param_total = 0  # parameter elements of this unit so far (limit: owner.max_params, E307)
         self.sized: set[int] = set()  # ids of the instances whose outputs were measured (E309)
 
@@ -338,7 +342,11 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
     def instance(self, nd: NodeDef, copy: ElabCopy, ports: Ports, in_types: list[TensorType]) -> Instance:
         block = copy.block
         values, positions = dict(copy.values), dict(copy.positions)
-        if isinstance(block, UnitDef):
+        self.least_left -= least_nodes(self.owner, block)
+        if isinstance(block, UnitDef):  # its body's room: its own elaboration refuses more (E213), early
+            if self.owner.limit_hit:  # (said already: no body is built past it, whatever its cost)
+                raise Failed()
+            self.owner.node_room = body_room(self.room, self.count, self.least_left)
             return self.composite(nd, block, values, positions, ports, in_types, {p: pos for p, _, pos in ports})
         return self.primitive(nd, block, values, positions, ports, in_types)
 
@@ -370,7 +378,7 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         count = inst.param_count + tables
         if isinstance(count, int):
             self.param_total += count
-        if self.count <= self.owner.max_nodes and self.param_total <= self.owner.max_params:
+        if self.count <= self.room and self.param_total <= self.owner.max_params:
             if id(inst) not in self.sized:  # then its activations (a memoised shape rule: one instance, many nodes)
                 self.sized.add(id(inst))
                 self.measure(nd, inst, k, copies, block, in_types)
@@ -378,7 +386,9 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
         # (a composite's body counts its own: the model's totals are known only at its callers)
         inside = f" in block `{self.udef.name}`" if len(self.owner.stack) > 1 else ""
-        if self.count > self.owner.max_nodes:
+        if self.count > self.room:
+            if self.room < self.owner.max_nodes:
+                inside += f", where the rest of the model has at least {self.owner.max_nodes - self.room:,}"
             self.owner.limit_hit = True
             raise self.error(Diagnostic(
                 "E213", f"the model has more nodes than allowed at {which}", nd.pos, node=nd.name,
