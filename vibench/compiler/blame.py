@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.ir import Pos
@@ -45,16 +45,30 @@ MAX_TRIAL_NODES = 2_000  # a trial stops (E213, no verdict) beyond this: the lib
 
 Trial = Callable[[LoadedDoc, dict[str, Any]], Any]
 """Compiles a document with the given values (``--set``), raising SpecError."""
-Setting = tuple[bool, str]
-"""(given with the compile rather than under `with:`, the key)."""
+
+
+class Setting(NamedTuple):
+    """A user's setting that an error may come from."""
+
+    given: bool  # given with the compile (``--set``, Python's keywords) rather than written under `with:`
+    key: str
+
+
+class Blamed(NamedTuple):
+    """A diagnostic as :func:`blame_settings` leaves it, and the setting it is blamed on (None: none, and the
+    diagnostic is as it came), for what is said of that setting afterwards
+    (:func:`vibench.compiler.shape_hints.blamed_needs`)."""
+
+    diagnostic: Diagnostic
+    setting: Setting | None = None
 
 
 def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: Trial,
                    overrides: Mapping[str, Any] | None = None,
                    origin: Callable[[str], str] | None = None,
-                   spelling: Callable[[str], str] = lambda key: f"`--set {key}`") -> tuple[Diagnostic, ...]:
-    """``diagnostics`` with each error raised outside ``doc``'s file moved to the setting of ``doc`` it
-    comes from, when a trial tells. ``check(doc, overrides)`` compiles a document with those values;
+                   spelling: Callable[[str], str] = lambda key: f"`--set {key}`") -> tuple[Blamed, ...]:
+    """``diagnostics``, one for one, with each error raised outside ``doc``'s file moved to the setting of ``doc`` it
+    comes from, when a trial tells, and that setting. ``check(doc, overrides)`` compiles a document with those values;
     ``overrides`` are the values the compile was given (``--set``), ``origin(key)`` the note that says
     where such a value came from (the one E208 gives it), ``spelling(key)`` how a note names one, quoted
     (```--set key```, ```key=``` from Python, or the metadata table that gave it)."""
@@ -62,7 +76,7 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     extending = isinstance(data, dict) and "extends" in data
     settings = data.get("with", {}) if extending else {}
     if not isinstance(settings, dict):  # `with: 3` (E102 says so): no setting to blame
-        return diagnostics
+        return tuple(map(Blamed, diagnostics))
     given = dict(overrides or {})
     said = origin or (lambda key: f"the value of `{key}` is the one given with the parameters")
     # An error outside the file may come from any setting; one in the file (a template compiled itself, a value
@@ -70,12 +84,12 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     outside = [d for d in diagnostics if d.severity == "error" and d.pos is not None and d.pos.file != doc.file]
     inside = [d for d in diagnostics if d.severity == "error" and d not in outside and given
               and not any(said(key) in d.notes or _about_given(d, doc, key) for key in given)]
-    candidates: list[Setting] = [(False, key) for key in settings or {}] + [(True, key) for key in given]
+    candidates = [Setting(False, key) for key in settings or {}] + [Setting(True, key) for key in given]
     if not 0 < len(candidates) <= MAX_SETTINGS_TRIED:
-        return diagnostics
+        return tuple(map(Blamed, diagnostics))
     outside += inside
     if not outside:
-        return diagnostics
+        return tuple(map(Blamed, diagnostics))
     errors = {_identity(d) for d in diagnostics if d.severity == "error"}
     mine = {id(d) for d in inside}
 
@@ -150,9 +164,8 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
         if id(d) not in cause and len(changers.get(id(d), [])) == 1:
             (setting, other), = changers[id(d)]
             cause[id(d)] = (setting, "changed", other)
-    if not cause:
-        return diagnostics
-    return tuple(_moved(d, doc, settings, *cause[id(d)], said) if id(d) in cause else d for d in diagnostics)
+    return tuple(Blamed(_moved(d, doc, settings, *cause[id(d)], said), cause[id(d)][0]) if id(d) in cause
+                 else Blamed(d) for d in diagnostics)
 
 
 def _own_value_first(d: Diagnostic, settings: list[Setting], said: Callable[[str], str]) -> list[Setting]:

@@ -240,8 +240,8 @@ def _token_length(line: str, start: int) -> int:
         return quoted
     if line[start] in "'\"":  # a quoted string that does not close on this line
         return 1
-    end = start
-    while end < len(line) and (line[end].isalnum() or line[end] in "_-.$/#"):
+    end = start  # a backslash is a character of a plain scalar (`fam/ab\cd`, a Windows path), not its end
+    while end < len(line) and (line[end].isalnum() or line[end] in "_-.$/#\\"):
         end += 1
     return max(end - start, 1)
 

@@ -10,7 +10,8 @@ module turns such a document into the spec ``{vibench: 1, extends: <template>, w
 * every key the template declares is passed under ``with:`` (templates use the reference's names);
 * keys the reference accepts but never reads (the template lists them under
   ``reference: ignored_keys``), keys only the PHM-Vibench factory reads, and keys nobody reads are
-  reported as warnings (W101, W102, W103), never silently dropped;
+  reported as warnings (W101, W102, W103), never silently dropped: with the errors when the compile fails
+  (:data:`KEPT_WITH_ERRORS`), and E221 for a missing key names an unread key that looks like it;
 * a template parameter the reference model never reads (a vibench extension, such as Informer's
   ``distil``: :data:`~vibench.compiler.phm_reference.EXTENSIONS`) is passed on with note I106, as the
   model then is not the one PHM-Vibench builds from the config.
@@ -46,16 +47,16 @@ compilation's budget of spec files (:func:`vibench.compiler.load.source_budget`)
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.caller_words import CallerWords
-from vibench.compiler.diagnostics import Diagnostic, SpecError, clip, one_of, suggest
+from vibench.compiler.diagnostics import MAX_DIAGNOSTICS, Diagnostic, SpecError, Suggestions, clip, closest, one_of
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc, pyyaml_readings
+from vibench.compiler.params import count_rest, expected_names
 from vibench.compiler.phm_base import base_files, hide, keys_from_bases, said_without_base_values, unshown
 from vibench.compiler.phm_checks import empty_slots, extension_keys, find_template, num_classes_from, required_keys
 from vibench.compiler.phm_guide import ALIASES, GUIDE_KEYS, apply_guide, fixed_key_reason, given_hint
@@ -63,13 +64,12 @@ from vibench.compiler.phm_merge import MAX_BASE_CONFIGS as MAX_BASE_CONFIGS  # i
 from vibench.compiler.phm_merge import ModelSection, model_section
 from vibench.compiler.phm_metadata import DatasetMetadata
 from vibench.compiler.phm_readings import duplicate_keys, may_read_otherwise, yaml_1_1_numbers
-from vibench.compiler.phm_reference import MODELS, type_for_name, unregistered, why_not_buildable
-from vibench.compiler.resolve import LIBRARY_DIR, SPEC_SUFFIXES, Library
+from vibench.compiler.phm_reference import unregistered
+from vibench.compiler.phm_template import FAMILY_FOLDERS as FAMILY_FOLDERS  # where the editor imports it from
+from vibench.compiler.phm_template import no_template, template_for
+from vibench.compiler.resolve import Library
+from vibench.compiler.yaml_text import yaml_text
 
-FAMILY_FOLDERS = {"ISFM": "isfm", "ISFM_Prompt": "isfm", "CNN": "cnn", "RNN": "rnn", "Transformer": "transformer",
-                  "MLP": "mlp", "NO": "no",
-                  "X_model": "x_model"}
-"""PHM-Vibench model type -> library folder (the prompt-guided ISFM_Prompt family lives with the ISFM specs)."""
 FACTORY_KEYS = {
     "weights_path": "the PHM-Vibench factory loads this checkpoint; use "
     "vibench.runtime.checkpoint.load_reference_state_dict",
@@ -78,6 +78,9 @@ FACTORY_KEYS = {
 SECTIONS = ("environment", "data", "model", "task", "trainer")
 MAX_NAMED_UNKNOWN = 100
 """Unknown keys of an experiment's `model:` named one by one (W103, with a "did you mean"); the rest are counted."""
+KEPT_WITH_ERRORS = ("W101", "W102", "W103", "W113", "W114")
+"""What is said of the config's keys and layout that a failed compile reports with its errors: a misspelt key
+(`input_dm`) is often why it fails, and a hint that fills in a default would build another model."""
 
 
 def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None = None,
@@ -99,7 +102,7 @@ def translate(doc: LoadedDoc, library: Library, metadata: DatasetMetadata | None
     try:
         synthesized, notes = _translate(doc, library, metadata, given or {}, layout)
     except SpecError as err:  # the repeated keys come with what else is wrong (the last value was read)
-        repeated = [d for d in warnings + layout if d.code in ("W113", "W114")]
+        repeated = [d for d in warnings + layout if d.code in KEPT_WITH_ERRORS]
         raise SpecError(list(err.diagnostics) + repeated, err.sources) from None
     return synthesized, warnings + notes
 
@@ -155,12 +158,12 @@ def _read_section(doc: LoadedDoc, section: ModelSection, library: Library, metad
     name_pos = doc.pos(("model", "name")) if "name" in own_keys else where.get("name", model_pos)
     hidden = [value for key, value in (("type", kind), ("name", name)) if key in from_bases and value]
     try:
-        template = _template(kind, name, type_pos, name_pos, doc, hidden)
+        template = template_for(kind, name, type_pos, name_pos, doc, hidden)
         if library.home is None:  # the experiment's folder, as resolve sets it: searched, and listed, here too
-            library.home = os.path.dirname(os.path.abspath(doc.path)) if doc.path else library.cwd
+            library.home = os.path.dirname(os.path.realpath(doc.path)) if doc.path else library.cwd
         path, component = find_template(template, library, name_pos)
         if path is None:
-            raise _no_template(kind, name, FAMILY_FOLDERS[kind], name_pos, doc, hidden) from None
+            raise no_template(kind, name, FAMILY_FOLDERS[kind], name_pos, doc, hidden) from None
     except SpecError as err:  # a type or name from a base config is named, not shown
         if not hidden:
             raise
@@ -190,40 +193,53 @@ def _read_section(doc: LoadedDoc, section: ModelSection, library: Library, metad
                                  library=library, hidden=based)
     missing, unneeded = required_keys(model, root, library, given, model_pos, keys_from_bases(where, library.quiet))
     warnings += unneeded
-    if errors or missing:
-        raise SpecError(errors + missing, {doc.file: doc.text})
+    unused, unknown = _unused_keys(model, where, declared, ignored, reference, template, from_bases, model_pos)
+    if errors or missing:  # with the keys nothing reads: `input_dm: 2` is likely the missing `input_dim`
+        near = [_near_miss(key, d, model, where, declared, unknown) for key, d in missing.items()]
+        raise SpecError(errors + near + unused, {doc.file: doc.text})
     warnings += extension_keys(model, where, root, library, given, model_pos)
     warnings += _unregistered_components(model, where, reference, model_pos, from_bases, given, library)
-    with_: dict[str, Any] = {}
-    with_locs: dict[str, Any] = {}
+    warnings += unused
+    with_ = {key: value for key, value in model.items() if key in declared and key not in ("type", "name")}
+    data = {"vibench": 1, "extends": template, "with": with_}
+    children: dict[str, Any] = {
+        "vibench": ((1, 1), Loc((1, 1))),
+        "extends": ((1, 1), Loc(_at(where.get("name", model_pos)))),
+        "with": ((1, 1), Loc(_at(model_pos), {k: _entry(where, section.locs, k, model_pos) for k in with_})),
+    }
+    synthesized = LoadedDoc(data=data, file=doc.file, path=doc.path, text=doc.text, root=Loc((1, 1), children))
+    return synthesized, warnings
+
+
+def _unused_keys(model: dict[str, Any], where: dict[str, Pos | None], declared: set[str], ignored: dict[str, str],
+                 reference: str, template: str, from_bases: set[str], model_pos: Pos | None
+                 ) -> tuple[list[Diagnostic], list[str]]:
+    """(W101, W102, W103 for the keys of the merged `model:` section the template does not read, the experiment's
+    own unknown keys W103 names): said whether or not the config compiles, as a misspelt key is often why not."""
+    warnings: list[Diagnostic] = []
     unread: dict[Pos | None, int] = {}  # base config entry -> how many of its keys nothing reads (W103, unnamed)
-    named = more = 0  # the experiment's own unknown keys: the first ones named with a hint, the rest counted
-    for key, value in model.items():
+    unknown: list[str] = []  # the experiment's own unknown keys: the first ones named with a hint, the rest counted
+    more, hints = 0, Suggestions(declared)  # (one "did you mean" budget for them all)
+    for key in model:
         pos = where.get(key, model_pos)
-        if key in ("type", "name"):
+        if key in ("type", "name") or key in declared:
             continue
-        if key in declared:
-            with_[key] = value
-            with_locs[key] = key
-        elif key in ignored:
+        fixed = None if key in ignored else fixed_key_reason(key, reference)  # the guide's `activation`, `dropout`
+        if key in ignored or fixed is not None:
             warnings.append(Diagnostic("W101", f"`{key}` is ignored by the reference {reference}; vibench "
-                                       "ignores it too", pos, severity="warning", found=ignored[key]))
+                                       "ignores it too", pos, severity="warning", found=fixed or ignored[key],
+                                       hint=fixed and f"`{template}` has no `{key}` parameter: its architecture is "
+                                       "the reference's"))
         elif key in FACTORY_KEYS:
             warnings.append(Diagnostic("W102", f"`{key}` is read by the PHM-Vibench factory, not by the model", pos,
                                        severity="warning", hint=FACTORY_KEYS[key]))
-        elif fixed_key_reason(key, reference) is not None:
-            warnings.append(Diagnostic("W101", f"`{key}` is ignored by the reference {reference}; vibench "
-                                       "ignores it too", pos, severity="warning",
-                                       found=fixed_key_reason(key, reference),
-                                       hint=f"`{template}` has no `{key}` parameter: its architecture is the "
-                                       "reference's"))
         elif key in from_bases and key not in ALIASES:  # its name is the base config's: counted, not shown
             unread[pos] = unread.get(pos, 0) + 1
-        elif named >= MAX_NAMED_UNKNOWN:  # past the first ones, counted (a 600,000-key section: 40 s of hints)
+        elif len(unknown) >= MAX_NAMED_UNKNOWN:  # past the first ones, counted (a 600,000-key section: 40 s of hints)
             more += 1
         else:
-            named += 1
-            hint = suggest(key, declared) if key not in ALIASES else (
+            unknown.append(key)
+            hint = hints.hint(key) if key not in ALIASES else (
                 f"`{key}` is the model guide's name for `{ALIASES[key]}`, which `{template}` does not take")
             warnings.append(Diagnostic("W103", f"unknown key `{key}`: neither `{template}` nor the reference reads "
                                        "it", pos, severity="warning",
@@ -240,34 +256,46 @@ def _read_section(doc: LoadedDoc, section: ModelSection, library: Library, metad
                                    "reference reads", pos, severity="warning",
                                    hint="their names are not shown here: compare that file's `model:` section with "
                                    f"`vibench-compile --list {template}`"))
-    data = {"vibench": 1, "extends": template, "with": with_}
-    children: dict[str, Any] = {
-        "vibench": ((1, 1), Loc((1, 1))),
-        "extends": ((1, 1), Loc(_at(where.get("name", model_pos)))),
-        "with": ((1, 1), Loc(_at(model_pos), {k: _entry(where, section.locs, k, model_pos) for k in with_locs})),
-    }
-    synthesized = LoadedDoc(data=data, file=doc.file, path=doc.path, text=doc.text, root=Loc((1, 1), children))
-    return synthesized, warnings
+    return warnings, [key for key in unknown if key not in ALIASES]
+
+
+def _near_miss(key: str, missing: Diagnostic, model: dict[str, Any], where: dict[str, Pos | None],
+               declared: set[str], unknown: list[str]) -> Diagnostic:
+    """E221 ``missing`` (of ``key``) with its hint at the first ``unknown`` key that is a misspelling of ``key``
+    (`input_dm: 2` for `input_dim`): the default the hint offers otherwise builds another model than the one
+    the config meant (one input channel, not two)."""
+    near = next((u for u in unknown if closest(u, {*declared, key}) == key), None)
+    if near is None or (pos := where.get(near)) is None:
+        return missing
+    try:  # a list or mapping (its text may be long), or a value YAML cannot write, is named by its key alone
+        shown = "" if isinstance(model[near], list | dict) else f": {clip(yaml_text(model[near]), 60)}"
+    except TypeError:
+        shown = ""
+    return replace(missing, hint=f"`{_clip(near)}{shown}` at line {pos.line} may be it: rename it to `{key}` "
+                   f"(nothing reads `{_clip(near)}`)")
 
 
 def _unknown_given(given: Mapping[str, Any], declared: set[str], ignored: dict[str, str], reference: str,
                    template: str, model: str, library: Library, pos: Pos | None) -> list[Diagnostic]:
     """E201 for a parameter set on the command line (or in Python) that the template does not take,
     with a hint for a PHM-Vibench config, which has no `params:` to declare it in: a key of the model guide
-    (`depth`, `in_channels`, a task name) says what the template takes instead (:func:`given_hint`)."""
+    (`depth`, `in_channels`, a task name) says what the template takes instead (:func:`given_hint`). The first
+    MAX_DIAGNOSTICS are built, with one "did you mean" budget and one `expected` text, the rest counted."""
+    # (a key the reference ignores is W101, and `params=` resolve's own E201)
+    unknown = [key for key in given if key not in declared and key not in ignored and key != "params"]
+    hints = Suggestions(declared)
+    expected = "one of " + one_of(declared) if declared else expected_names((), f"model `{model}`")
     errors = []
-    for key, value in given.items():
-        if key in declared or key in ignored or key == "params":  # W101, or resolve's own `params=` E201
-            continue
-        hint = given_hint(key, value, declared, reference, template, library)
+    for key in unknown[:MAX_DIAGNOSTICS]:
+        hint = given_hint(key, given[key], declared, reference, template, library)
         if hint is None:
-            close = suggest(key, declared)
+            close = hints.hint(key)
             hint = (f"{close[:-1]} (a key of the `model:` section)?" if close else
                     "remove it: the template's parameters are the keys of the `model:` section (a PHM-Vibench "
                     f"config has no `params:`); `vibench-compile --list {template}` shows them")
         errors.append(Diagnostic("E201", f"unknown parameter `{_clip(key)}` ({library.given_as}) for model `{model}`",
-                                 pos, expected="one of " + one_of(declared), hint=hint))
-    return errors
+                                 pos, expected=expected, hint=hint))
+    return count_rest(errors, len(unknown) - len(errors), f"unknown parameter{{s}} for model `{model}`")
 
 
 def _unregistered_components(model: dict[str, Any], where: dict[str, Pos | None], reference: str,
@@ -323,66 +351,5 @@ def _entry(where: dict[str, Pos | None], locs: dict[str, Loc], key: str, default
     return pos, loc if loc is not None and loc.pos == pos else Loc(pos)
 
 
-def _template(kind: str, name: str, type_pos: Pos | None, name_pos: Pos | None, doc: LoadedDoc,
-              hidden: list[str]) -> str:
-    """The library template of ``kind``/``name`` (``hidden``: those of the two a base config gave, never quoted)."""
-    folder = FAMILY_FOLDERS.get(kind)
-    if folder is None:
-        reason = why_not_buildable(kind, name)
-        family = type_for_name(kind)
-        hint = (f"`{kind}` is a model `name` of type `{family}`: write `type: {family}` and `name: {kind}`"
-                if family else suggest(kind, FAMILY_FOLDERS))
-        notes = (reason,) if reason else (f"PHM-Vibench has {', '.join(f'{kind}/{n}' for n in MODELS[kind])}; "
-                                          "vibench has no template for them yet",)
-        raise SpecError([Diagnostic("E220", f"no vibench templates for PHM-Vibench model type `{kind}`", type_pos,
-                                    expected="one of " + ", ".join(f"`{k}`" for k in FAMILY_FOLDERS),
-                                    notes=notes, hint=_with_non_ascii(kind, hint, hidden))], {doc.file: doc.text})
-    if not name.replace("_", "").isalnum():
-        raise _no_template(kind, name, folder, name_pos, doc, hidden)
-    family = type_for_name(name)
-    if family is not None and family != kind:  # the factory imports src.model_factory.<type>.<name>
-        raise SpecError([Diagnostic("E220", f"no PHM-Vibench model `{kind}/{name}`: `{name}` is of type "
-                                    f"`{family}`, not `{kind}`", type_pos, expected=f"`type: {family}`",
-                                    notes=(why_not_buildable(kind, name) or "",), hint=f"write `type: {family}`")],
-                        {doc.file: doc.text})
-    return f"{folder}/{name}"
-
-
-def _no_template(kind: str, name: str, folder: str, pos: Pos | None, doc: LoadedDoc,
-                 hidden: list[str]) -> SpecError:
-    base = os.path.join(LIBRARY_DIR, folder)
-    available = sorted(os.path.splitext(f)[0] for f in os.listdir(base)
-                       if f.endswith(SPEC_SUFFIXES)) if os.path.isdir(base) else []
-    reason = why_not_buildable(kind, name)
-    note = reason or "PHM-Vibench has this model; vibench has no template for it yet"
-    return SpecError([Diagnostic("E220", f"no vibench template for PHM-Vibench model `{kind}/{name}`", pos,
-                                 expected="one of " + (", ".join(f"`{a}`" for a in available) or "(none)"),
-                                 notes=(note,),
-                                 hint=_with_non_ascii(name, suggest(name, available) or
-                                                      "`vibench-compile --list` shows the library", hidden))],
-                     {doc.file: doc.text})
-
-
-def _with_non_ascii(name: str, hint: str | None, hidden: list[str]) -> str | None:
-    """``hint``, led by the first character of ``name`` that is not ASCII: a look-alike (`ResNеt1D` with a Cyrillic
-    `е`) reads as the name suggested, and "did you mean ResNet1D?" alone does not say what differs. A name a base
-    config gave (in ``hidden``) is not spelt out, not even a character of it.
-
-    >>> _with_non_ascii("ResNеt1D", "did you mean `ResNet1D`?", [])
-    '`е` (U+0435 CYRILLIC SMALL LETTER IE) at position 5 is not ASCII: did you mean `ResNet1D`?'
-    """
-    at = next((i for i, ch in enumerate(name) if not ch.isascii()), None)
-    if at is None or name in hidden:
-        return hint
-    ch = name[at]
-    shown = f"`{ch}` " if ch.isprintable() and not ch.isspace() else ""
-    what = f"{shown}(U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')}) at position {at + 1} is not ASCII"
-    more = sum(not c.isascii() for c in name) - 1
-    what += f" (and {more:,} more)" if more else ""
-    return f"{what}: {hint}" if hint else what
-
-
 def _clip(text: str) -> str:
-    from vibench.compiler.diagnostics import clip
-
     return clip(text, 120)

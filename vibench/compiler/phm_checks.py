@@ -69,7 +69,9 @@ def _subfolders(folder: str, library: Library) -> list[str]:
     found: set[str] = set()
     for root in dict.fromkeys(library.roots(None)):
         base = os.path.join(root, folder)
-        library.looked[os.path.abspath(base)] = "folders"  # absent too: created later, it may hold the component
+        # as the OS looks it up (each root is absolute; `top/link/..` is where the link leads up from, which
+        # `abspath` made `top`), absent too: created later, it may hold the component
+        library.looked[base] = "folders"
         if os.path.isdir(base):
             found |= {entry for entry in os.listdir(base) if os.path.isdir(os.path.join(base, entry))}
     return sorted(found)
@@ -152,13 +154,15 @@ def classes_for(decl: ParamDecl, metadata: DatasetMetadata, model: str, pos: Pos
 
 
 def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given: Mapping[str, Any],
-                  model_pos: Pos | None, hidden: Collection[str] = ()) -> tuple[list[Diagnostic], list[Diagnostic]]:
-    """(E221 errors, W112 warnings) for keys the reference needs and the config lacks: those of the components
-    chosen, where a value ``given`` beside the config (``--set``, ``vibench.build``'s keywords) replaces the
-    config's, as if written in its `model:` section (``backbone=None``: no backbone, as `backbone: null`).
-    E221 shows the value vibench would use, unless it is computed from a key of ``hidden`` (a base config's
-    value, never shown): then it names the key instead."""
-    errors: list[Diagnostic] = []
+                  model_pos: Pos | None, hidden: Collection[str] = ()
+                  ) -> tuple[dict[str, Diagnostic], list[Diagnostic]]:
+    """(E221 errors, by the key each says is missing, and W112 warnings) for keys the reference needs and the config
+    lacks: those of the components chosen, where a value ``given`` beside the config (``--set``,
+    ``vibench.build``'s keywords) replaces the config's, as if written in its `model:` section (``backbone=None``:
+    no backbone, as `backbone: null`). E221 shows the value vibench would use, unless it is computed from a key of
+    ``hidden`` (a base config's value, never shown): then it names the key instead. (The key is handed over as
+    data: what is added to an E221 later, an unread key that looks like it, is found by it, not by its message.)"""
+    errors: dict[str, Diagnostic] = {}
     warnings: list[Diagnostic] = []
     seen: set[str] = set()
     composite = root.reference.model if root.reference is not None else None
@@ -184,9 +188,9 @@ def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given:
             else:
                 found = f"no `{key}`; vibench would use `{key}: {default}` ({source})"
                 hint = f"add `{key}: {default}` to build what vibench would, or the value the experiment means"
-            errors.append(Diagnostic(
+            errors[key] = Diagnostic(
                 "E221", f"`{key}` is missing: PHM-Vibench's {owner} cannot be built without it", model_pos,
-                expected=f"`{key}: ...` in the `model:` section", found=found, hint=hint))
+                expected=f"`{key}: ...` in the `model:` section", found=found, hint=hint)
     return errors, warnings
 
 

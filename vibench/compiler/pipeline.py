@@ -10,13 +10,16 @@ from dataclasses import replace
 from typing import Any
 
 from vibench.compiler import free_params
+from vibench.compiler.descriptor_names import descriptor
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.free_params import unprobed_note
 from vibench.compiler.ir import CompileRequest, Program, SourceInfo, UnitDef
 from vibench.compiler.ir_verify import verify_definition, verify_program
 from vibench.compiler.load import LoadedDoc, is_experiment, load_text, read_spec_file, source_budget
 from vibench.compiler.load_numbers import YAML11NumberError
+from vibench.compiler.phm_classes import classes_from_metadata, from_metadata_note
 from vibench.compiler.resolve import Library, resolve
+from vibench.compiler.shape_hints import blamed_needs
 from vibench.compiler.shapes import infer_program
 from vibench.compiler.spec_files import find_spec as find_spec  # where callers import it from
 from vibench.compiler.validate import validate
@@ -37,9 +40,9 @@ def load(path: str | None = None, text: str | None = None, display: str | None =
     elsewhere) and the numbers inside `model:` (E001).
     """
     def read(lenient: bool) -> LoadedDoc:
-        if text is not None:
-            return load_text(text, display or path or "<string>", os.path.abspath(path) if path else None,
-                             lenient_keys=lenient)
+        if text is not None:  # with a path (the editor's, vibench.build's): its real path, as read_spec_file's
+            where = os.path.realpath(path) if path and descriptor(path) is None else None
+            return load_text(text, display or path or "<string>", where, lenient_keys=lenient)
         if path is None:
             raise TypeError("give a spec path or text")
         return read_spec_file(path, display or _display(path), lenient_keys=lenient)
@@ -210,21 +213,23 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     doc = load(path, text, display)
     _check_declared_nodes(doc, budget[0])
     library = Library(search_path)
+    library.given_path = path
     library.sources[doc.file] = doc.text
     if overrides_text is None:  # values passed in Python (vibench.build's keywords, check's params=)
         library.in_python = True
     warnings: list[Diagnostic] = []
     from_metadata = None  # num_classes from the metadata table, recorded with the overrides (model.py's header)
     translated = False  # past phm.translate, whose own diagnostics quote nothing of a base config
+    kept: tuple[Diagnostic, ...] = ()  # what it said of the config's keys: with a later error too (`input_dm: 2`)
     try:
         if is_experiment(doc.data):  # a PHM-Vibench experiment config: use its `model:` section
             from vibench.compiler import phm
 
             doc, warnings = phm.translate(doc, library, metadata=metadata, given=params)
-            translated = True
+            translated, kept = True, tuple(w for w in warnings if w.code in phm.KEPT_WITH_ERRORS)
             from_metadata = next((doc.data["with"]["num_classes"] for w in warnings if w.code == "I103"), None)
         elif metadata is not None and "num_classes" not in (params or {}):
-            from_metadata, metadata_warnings = _classes_from_metadata(doc, metadata, library)
+            from_metadata, metadata_warnings = classes_from_metadata(doc, metadata, library)
             params = {**(params or {}), "num_classes": from_metadata}
             library.from_table["num_classes"] = metadata.path  # messages say the table gave it, not the caller
             warnings += metadata_warnings
@@ -265,7 +270,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
 
             located = blame.blame_settings(doc, err.diagnostics, trial, params, library.value_origin,
                                            library.setting_named)
-            raise SpecError(located, err.sources) from None
+            raise SpecError(blamed_needs(located, doc.data, params or {}, library, translated), err.sources) from None
         if program.root.metadata:  # what its `${...}` gave, as model.py will write it (--check says so too)
             from vibench.compiler.resolve_units import check_metadata_value
 
@@ -292,9 +297,9 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
     except SpecError as err:
         diagnostics = _base_values_hidden(err.diagnostics, doc, library, translated)
         if metadata is not None and from_metadata is not None:  # E208 at `num_classes: 4` said nothing of the table
-            diagnostics = tuple(_from_metadata(d, library.table_note(metadata.path), library.given_note("num_classes"))
-                                for d in diagnostics)
-        raise SpecError(diagnostics, {**library.sources, **err.sources}) from None
+            table, not_given = library.table_note(metadata.path), library.given_note("num_classes")
+            diagnostics = tuple(from_metadata_note(d, table, not_given) for d in diagnostics)
+        raise SpecError((*diagnostics, *kept), {**library.sources, **err.sources}) from None
     finally:
         if files_read is not None:
             files_read |= library.read | ({os.path.realpath(doc.path)} if doc.path else set())
@@ -310,50 +315,6 @@ def _check_declared_nodes(doc: LoadedDoc, max_nodes: int) -> None:
                                     expected=f"at most {max_nodes:,} nodes after expansion",
                                     hint="if the model really is this large, raise the limit with --max-nodes "
                                     "(max_nodes= in the API)")], {doc.file: doc.text})
-
-
-def _from_metadata(d: Diagnostic, note: str, not_given: str) -> Diagnostic:
-    """A diagnostic about ``num_classes`` when the value came from the metadata table: a note says so (``note``),
-    instead of ``not_given``, which says it was given with the parameters."""
-    notes = tuple(n for n in d.notes if n != not_given)
-    if not any("`num_classes`" in text for text in (d.message, *notes)) or any("metadata" in n for n in notes):
-        return replace(d, notes=notes)
-    return replace(d, notes=(*notes, note))
-
-
-def _classes_from_metadata(doc: LoadedDoc, metadata: Any, library: Library) -> tuple[Any, list[Diagnostic]]:
-    """A vibench spec's ``num_classes`` from a metadata table, as for a PHM-Vibench config
-    (:func:`vibench.compiler.phm_checks.classes_for`): the count of a single-system table for one classifier,
-    the mapping for a parameter that takes one (per-system heads), E202 at the declaration for a table of several
-    systems and one classifier; and W116 for the rows the table skipped.
-
-    The declaration is read from the spec resolved apart, in a library of its own (the compile's own records
-    stay as they were); a spec that does not resolve, or has no ``num_classes``, takes the mapping, and the
-    compile then reports what is wrong."""
-    from vibench.compiler.phm_checks import classes_for
-    from vibench.compiler.phm_metadata import skipped_rows_warning
-    from vibench.compiler.resolve import resolve_file
-
-    warnings = [w for w in (skipped_rows_warning(metadata),) if w is not None]
-    probe = Library(library.user_dirs)
-    probe.in_python = library.in_python
-    probe.home = os.path.dirname(os.path.abspath(doc.path)) if doc.path else probe.cwd  # as `resolve` sets it
-    probe.loading.append(doc.path or doc.file)  # as `resolve` counts the levels of a chain
-    try:
-        root, _ = resolve_file(doc, validate(doc), probe)
-    except SpecError:
-        return dict(metadata.num_classes), warnings
-    decl = root.param("num_classes")
-    if decl is None:
-        return dict(metadata.num_classes), warnings
-    given = "pass `num_classes=N`" if library.in_python else "set `--set num_classes=N`"
-    try:
-        value = classes_for(decl, metadata, root.name, decl.pos, "takes the place of `num_classes`, as PHM-Vibench's "
-                            f"factory does: leave the table out (`{library.metadata_option}`) and {given}")
-    except SpecError as err:
-        notes = (library.table_note(metadata.path),)
-        raise SpecError([replace(d, notes=notes) for d in err.diagnostics], dict(probe.sources)) from None
-    return value, warnings
 
 
 def _base_values_hidden(diagnostics: tuple[Diagnostic, ...], doc: LoadedDoc, library: Library,
