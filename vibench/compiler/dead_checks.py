@@ -19,10 +19,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vibench.compiler.blocks.base import Block
-from vibench.compiler.diagnostics import Diagnostic, comment_hint, one_of, suggest
+from vibench.compiler.diagnostics import Diagnostic, comment_hint, one_of
 from vibench.compiler.elaborated import Failed
 from vibench.compiler.ir import NodeDef, Pos, UnitDef
 from vibench.compiler.plugin_calls import is_plugin
+from vibench.compiler.suggestions import SuggestionSets
 from vibench.compiler.typecheck import unwritten_keys
 
 if TYPE_CHECKING:
@@ -37,7 +38,11 @@ def check_dead_node(owner: _Specializer, udef: UnitDef, nd: NodeDef,
     if not isinstance(nd.block, str):
         return None
     block = owner.lookup_block(nd.block, udef, nd.block_pos, nd.name)  # E110 with "did you mean", and Failed
-    errors = [d for key, _, pos in nd.params if (d := _unknown_key(block, key, pos, nd)) is not None]
+    hints = owner.param_memo.get((_HINTS,))
+    if hints is None:  # one "did you mean" budget per compilation (one lookup per key: 3,000 keys of a block took 22 s)
+        hints = owner.param_memo[(_HINTS,)] = SuggestionSets()
+    keys = _Keys(block, nd, hints)
+    errors = [d for key, _, pos in nd.params if (d := keys.unknown(key, pos)) is not None]
     owner.diags.extend(errors)
     if isinstance(block, UnitDef):
         check_unit(owner, block, set() if seen is None else seen)
@@ -84,21 +89,50 @@ def check_unit(owner: _Specializer, unit: UnitDef, seen: set[int]) -> None:
             continue
 
 
-def _unknown_key(block: Block | UnitDef, key: str, pos: Pos | None, nd: NodeDef) -> Diagnostic | None:
-    """E111 for ``key`` when ``block`` has no such parameter, worded as the built node's error (None: it has)."""
-    if isinstance(block, UnitDef):  # as `bind_params` says it for a composite
-        names = [d.name for d in block.params]
-        if key in names:
+class _Keys:
+    """E111 for the keys of node ``nd`` that are none of ``block``'s parameters, worded as the built node's error;
+    what the messages share (the parameters, `expected`, the "did you mean" candidates) is made once per node, at
+    its first unknown key (made again for each, a node's 3,000 keys took time in the square of their number)."""
+
+    def __init__(self, block: Block | UnitDef, nd: NodeDef, hints: SuggestionSets) -> None:
+        self.block, self.nd, self.hints = block, nd, hints
+        self.names: list[str] | None = None  # the parameters (a catalogue block's fields and aliases too)
+        self.known: set[str] = set()
+        self.expected = ""
+        self.candidates: list[str] = []
+
+    def unknown(self, key: str, pos: Pos | None) -> Diagnostic | None:
+        """E111 for ``key`` when the block has no such parameter (None: it has, or only its validator knows)."""
+        block, nd = self.block, self.nd
+        if not isinstance(block, UnitDef) and (is_plugin(block) or block.Params.model_config.get("extra") != "forbid"):
+            return None  # its validator alone knows what it takes
+        if self.names is None:
+            self.names = self.parameters()
+        if key in self.known:
             return None
+        if isinstance(block, UnitDef):  # as `bind_params` says it for a composite
+            return Diagnostic("E111", f"unknown parameter `{key}` for block `{block.name}`", pos, node=nd.name,
+                              expected=self.expected, hint=comment_hint(key)
+                              or self.hints.hint(id(block), lambda: self.candidates, key)
+                              or "remove it, or declare it in `params:`")
         return Diagnostic("E111", f"unknown parameter `{key}` for block `{block.name}`", pos, node=nd.name,
-                          expected="one of " + (", ".join(f"`{n}`" for n in names) or "(none)"),
-                          hint=comment_hint(key) or suggest(key, names) or "remove it, or declare it in `params:`")
-    if is_plugin(block) or block.Params.model_config.get("extra") != "forbid":
-        return None  # its validator alone knows what it takes
-    fields = block.Params.model_fields
-    if key in fields or any(info.alias == key for info in fields.values()):
-        return None
-    return Diagnostic("E111", f"unknown parameter `{key}` for block `{block.name}`", pos, node=nd.name,
-                      expected="one of " + one_of(fields) if fields else "no parameters",
-                      hint=comment_hint(key) or suggest(key, unwritten_keys(nd, fields))
-                      or f"`vibench-compile --blocks` describes `{block.name}`")
+                          expected=self.expected, hint=comment_hint(key)
+                          or self.hints.hint((block.name, *self.candidates), lambda: self.candidates, key)
+                          or f"`vibench-compile --blocks` describes `{block.name}`")
+
+    def parameters(self) -> list[str]:
+        block = self.block
+        if isinstance(block, UnitDef):
+            names = [d.name for d in block.params]
+            self.known = set(names)
+            self.expected = "one of " + (", ".join(f"`{n}`" for n in names) or "(none)")
+            self.candidates = names
+            return names
+        fields = block.Params.model_fields
+        self.known = set(fields) | {info.alias for info in fields.values() if isinstance(info.alias, str)}
+        self.expected = "one of " + one_of(fields) if fields else "no parameters"
+        self.candidates = unwritten_keys(self.nd, fields)  # (a node's own: the parameters it does not write)
+        return list(fields)
+
+
+_HINTS = object()  # the key of the compilation's "did you mean" in the specialiser's memo

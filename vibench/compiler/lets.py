@@ -21,7 +21,8 @@ Example (a template)::
 
 from __future__ import annotations
 
-from dataclasses import replace
+import weakref
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
@@ -62,13 +63,17 @@ def let_env(udef: UnitDef, params: dict[str, Any], partial: bool = False) -> dic
 
 
 def let_reads(udef: UnitDef) -> dict[str, set[str]]:
-    """The parameters each `let:` value reads, through the entries before it."""
-    params = {d.name for d in udef.params}
-    out: dict[str, set[str]] = {}
-    for let in udef.lets:
-        names = template_names(let.value)
-        out[let.name] = {n for n in names if n in params}.union(*(out[n] for n in names if n in out))
-    return out
+    """The parameters each `let:` value reads, through the entries before it (once per definition: every use of a
+    composite asks; the sets are shared, to be read only)."""
+    facts = _facts(udef)
+    if facts.reads is None:
+        params = {d.name for d in udef.params}
+        out: dict[str, set[str]] = {}
+        for let in udef.lets:
+            names = template_names(let.value)
+            out[let.name] = {n for n in names if n in params}.union(*(out[n] for n in names if n in out))
+        facts.reads = out
+    return facts.reads
 
 
 def run_checks(udef: UnitDef, env: dict[str, Any], positions: dict[str, Pos | None],
@@ -76,39 +81,110 @@ def run_checks(udef: UnitDef, env: dict[str, Any], positions: dict[str, Pos | No
     """E215 (W106, I104 by `severity`) for every check of ``udef`` that ``env`` fails; E204/E211 for a check
     that cannot be decided.
 
-    ``positions`` says where each parameter's value was set (absent: its declaration).
+    ``positions`` says where each parameter's value was set (absent: its declaration). A check is decided once
+    per definition and what it reads (the values of the names it reads, where its ``at`` parameter was set): the
+    uses of a composite that differ in other parameters only look its outcome up.
     """
     out: list[Diagnostic] = []
-    declared = {d.name: d.pos for d in udef.params}
-    for check in udef.checks:
-        owner = check.owner or udef.name
-        that_pos = getattr(check.that, "pos", None) or check.pos  # at the `that:` expression, not the list item
-        try:
-            ok = evaluate_value(check.that, env) if contains_template(check.that) else check.that
-        except ExprError as err:
-            out.append(Diagnostic("E204", f"{err.message} in a check of `{owner}`", that_pos, node=node,
-                                  hint=err.hint))
-            continue
-        if not isinstance(ok, bool):
-            out.append(Diagnostic("E211", f"a check of `{owner}` must give true or false", that_pos, node=node,
-                                  expected="true or false", found=clip(repr(ok), 80)))
-            continue
-        if ok:
-            continue
-        try:
-            message = evaluate_value(check.message, env) if contains_template(check.message) else check.message
-        except ExprError as err:
-            message = f"a check of `{owner}` failed (its message cannot be written: {err.message})"
-        # clipped once, after its line breaks are written `\\r`, `\\n`: the count of characters left out is right
-        text = clip(str(message))
-        at = check.at
-        pos = positions.get(at) or declared.get(at) if at is not None else None
-        found = f"`{at}` = {_shown(env.get(at))}" if at is not None else None
-        notes = (f"checked by {owner}" + (f" at {check.pos}" if check.pos is not None else ""),)
-        code = CODES[check.severity]
-        out.append(Diagnostic(code, text, pos or check.pos or udef.pos, node=node, found=found, notes=notes,
-                              severity=check.severity))
+    facts = _facts(udef)
+    for k, check in enumerate(udef.checks):
+        key = facts.key(k, env, positions, node)
+        if key is not None and key in facts.outcomes:
+            kept = facts.outcomes[key]
+        else:
+            kept, certain = _decide(udef, check, env, positions, node, facts)
+            if certain and key is not None and len(facts.outcomes) < MAX_KEPT_OUTCOMES:
+                facts.outcomes[key] = kept
+        if kept is not None:
+            out.append(kept)
     return out
+
+
+def _decide(udef: UnitDef, check: CheckDef, env: dict[str, Any], positions: dict[str, Pos | None],
+            node: str | None, facts: _Facts) -> tuple[Diagnostic | None, bool]:
+    """The diagnostic of ``check`` in ``env`` (None: it holds), and whether it is certain: an expression that
+    failed may have failed for the compilation's budget of expression steps, spent by then."""
+    owner = check.owner or udef.name
+    that_pos = getattr(check.that, "pos", None) or check.pos  # at the `that:` expression, not the list item
+    try:
+        ok = evaluate_value(check.that, env) if contains_template(check.that) else check.that
+    except ExprError as err:
+        return Diagnostic("E204", f"{err.message} in a check of `{owner}`", that_pos, node=node, hint=err.hint), False
+    if not isinstance(ok, bool):
+        return Diagnostic("E211", f"a check of `{owner}` must give true or false", that_pos, node=node,
+                          expected="true or false", found=clip(repr(ok), 80)), True
+    if ok:
+        return None, True
+    certain = True
+    try:
+        message = evaluate_value(check.message, env) if contains_template(check.message) else check.message
+    except ExprError as err:
+        message = f"a check of `{owner}` failed (its message cannot be written: {err.message})"
+        certain = False
+    # clipped once, after its line breaks are written `\\r`, `\\n`: the count of characters left out is right
+    text = clip(str(message))
+    at = check.at
+    pos = positions.get(at) or facts.declared(udef).get(at) if at is not None else None
+    found = f"`{at}` = {_shown(env.get(at))}" if at is not None else None
+    notes = (f"checked by {owner}" + (f" at {check.pos}" if check.pos is not None else ""),)
+    code = CODES[check.severity]
+    return Diagnostic(code, text, pos or check.pos or udef.pos, node=node, found=found, notes=notes,
+                      severity=check.severity), certain
+
+
+MAX_KEPT_OUTCOMES = 4_096
+"""Outcomes of checks kept per definition (:func:`run_checks`): a definition lives as long as the library that
+loaded it, for a language server the process, so what it keeps is bounded; past it, checks are decided anew."""
+
+_UNDECIDED = object()
+
+
+@dataclass(eq=False)
+class _Facts:
+    """What is computed once per definition: its `let:` values' reads, their order's problem, and its checks'
+    outcomes by what each reads."""
+
+    checks: tuple[CheckDef, ...]
+    reads: dict[str, set[str]] | None = None
+    order: Diagnostic | None | object = _UNDECIDED
+    read_by: list[tuple[tuple[str, ...], str | None]] | None = None  # per check: the names it reads, its `at`
+    outcomes: dict[tuple[Any, ...], Diagnostic | None] = field(default_factory=dict)
+    declarations: dict[str, Pos | None] | None = None
+
+    def declared(self, udef: UnitDef) -> dict[str, Pos | None]:
+        """Where each parameter is declared."""
+        if self.declarations is None:
+            self.declarations = {d.name: d.pos for d in udef.params}
+        return self.declarations
+
+    def key(self, k: int, env: dict[str, Any], positions: dict[str, Pos | None],
+            node: str | None) -> tuple[Any, ...] | None:
+        """What the outcome of the ``k``-th check depends on besides the definition: the values it reads (each with
+        its type: 1, 1.0 and true are told apart), where its `at` parameter was set, the node. None where it reads a
+        list or a mapping (their size is unbounded; the expression budget charges reading them) or a dimension."""
+        if self.read_by is None:
+            self.read_by = [(tuple(sorted(template_names(c.that) | template_names(c.message)
+                                          | ({c.at} if c.at is not None else set()))), c.at) for c in self.checks]
+        names, at = self.read_by[k]
+        values = []
+        for n in names:
+            value = env.get(n, _UNDECIDED)
+            if value is not _UNDECIDED and value.__class__ not in _SCALARS:
+                return None
+            values.append((value.__class__, value))
+        return (k, node, positions.get(at) if at is not None else None, *values)
+
+
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+_FACTS: weakref.WeakKeyDictionary[UnitDef, _Facts] = weakref.WeakKeyDictionary()
+
+
+def _facts(udef: UnitDef) -> _Facts:
+    """The facts of ``udef``, kept while it lives (a definition is immutable)."""
+    facts = _FACTS.get(udef)
+    if facts is None:
+        facts = _FACTS[udef] = _Facts(udef.checks)
+    return facts
 
 
 def _shown(value: Any) -> str:
@@ -125,6 +201,13 @@ def let_order_problem(udef: UnitDef) -> Diagnostic | None:
     """
     if not udef.lets:
         return None
+    facts = _facts(udef)
+    if facts.order is _UNDECIDED:
+        facts.order = _order_problem(udef)
+    return facts.order  # type: ignore[return-value]
+
+
+def _order_problem(udef: UnitDef) -> Diagnostic | None:
     place: dict[str, int] = {}
     for k, let in enumerate(udef.lets):
         place.setdefault(let.name, k)

@@ -28,8 +28,10 @@ expression                  2,000 characters, 100 levels, 100,000 steps, values 
                             (:data:`MIN_EXPRESSION_STEPS`; 1,000,000 by default)
 nodes after expansion       :data:`MAX_NODES` (``repeat``, ``for_each`` and composite      E213
                             bodies counted as the built model will have them, and the
-                            modules a block builds per channel, layer or system); one
-                            ``for_each`` at most :data:`MAX_FOR_EACH` copies
+                            modules a block builds per channel, layer or system), each
+                            composite body counted at its least before any is built
+                            (``node_bounds``); one ``for_each`` at most
+                            :data:`MAX_FOR_EACH` copies
 parameters                  :data:`MAX_PARAMS` elements per model, the fixed tables the    E307
                             constructor builds included (position tables, graph
                             buffers), checked before any weight exists
@@ -39,6 +41,11 @@ activations                 :data:`MAX_ACTIVATION` elements in one node output, 
                             such as a batch or a length, at its least, ``--input`` or
                             not), and at most that many more for one more step of an
                             open size
+declarations processed      :data:`DECLARATIONS_PER_NODE` (10) per allowed node, at least  E213
+                            :data:`MIN_DECLARATIONS` (1,000,000 by default): each use of
+                            a composite block counts its parameters, `let` values and
+                            checks, each copy of a node that gathers its values again
+                            the keys its `with:` gives
 nesting                     :data:`MAX_NESTING` levels of composite blocks inside each     E206, E204
                             other, of spec files extending or using each other (E206),
                             and of parameter defaults reading each other (E204)
@@ -50,6 +57,14 @@ symbolic sizes              2,000 terms under a floor division, 64 factors in a 
                             1,000 terms from a product of two formulas
                             (``symbolic.MAX_EXPR_SIZE``, ``MAX_DEGREE``, ``MAX_TERMS``):
                             bind the size with ``--input``
+classes in model.py         a use of a composite is tried against at most 64 classes      --
+                            of its key (``codegen.class_keys.MAX_CLASS_TRIES``), then
+                            gets a class of its own; a formula for a value that differs
+                            between uses reads at most 32 of the names that differ
+                            (those its expression reads first) and 32 integer names
+                            that do not (``codegen.formula.MAX_FORMULA_NAMES``), else
+                            the class takes the value as an argument (a shape comment
+                            writes ``?``)
 metadata                    1,000,000 characters as model.py writes ``METADATA``          E104
                             (``metadata_bounds``)
 diagnostics                 50 printed (then a count), each field 500 characters           --
@@ -60,7 +75,12 @@ from __future__ import annotations
 
 MAX_NODES = 100_000
 """Nodes of a model after expansion: each copy of a `repeat`/`for_each` node counts, and a
-composite node counts once plus the nodes of its body."""
+composite node counts once plus the nodes of its body. The bodies are counted before they are built, at their
+least (:mod:`vibench.compiler.node_bounds`: the `repeat` and `for_each` counts written as numbers), and each is
+built within the room the rest of the model leaves: a chain of 16 blocks each using the one below twice with a value
+of its own (196,607 nodes, 131,071 distinct bodies) took 33 s and 1.2 GB before the count refused it; it is now
+refused at its use, before any body is built. A model within the limit still costs each distinct body it
+specialises (n15 of that chain, 98,303 nodes: about 19 s of CPU)."""
 
 MAX_FOR_EACH = 1_000
 """Copies of one `for_each` node (parallel branches side by side)."""
@@ -123,6 +143,21 @@ lowered ``max_nodes`` bounds the model, not the time its expressions take: that 
 25 ms by 40 `let` values building lists (100,000 steps took 0.2 s, the default 1,000,000 about 1.5 s; measured).
 It is the budget that ``--list`` and the settings' trials (:mod:`vibench.compiler.blame`) already give a compile
 (2,000 nodes), so neither spends more than it did."""
+
+DECLARATIONS_PER_NODE = 10
+"""Declarations a compilation may process per allowed node, at least :data:`MIN_DECLARATIONS`
+(:mod:`vibench.compiler.composite_uses`): each use of a composite block (each copy of a `repeat`/`for_each` node
+of it) counts the block's parameters, `let:` values and checks, processed again for every use, and each copy of a
+node counts the keys its `with:` gives where they are gathered again (copies whose values read no loop variable
+share the first copy's: :meth:`~vibench.compiler.node_values.NodeValues.node_values`). The node limit counts the
+copies only: a block of 4,000 parameters used by a `for_each` of 1,000 took 21 s and 1.6 GB, one of 400 checks
+used 20,000 times over a minute, a `with:` of 10,000 keys gathered for each of 1,000 copies 9 s. Now the first two
+stop at the use past the default limit (1,000,000) within 2 s of CPU and 350 MB, and the copies share the `with:`;
+the library's models process at most 432 declarations (mlp/DenseNetMLP, 721 nodes), 1.4 per node (measured)."""
+
+MIN_DECLARATIONS = 100_000
+"""The fewest declarations a compilation may process, however low ``max_nodes`` is (as
+:data:`MIN_EXPRESSION_STEPS` for expressions): far more than any library model processes at its node count."""
 
 
 MAX_INPUT_SIZES = 1_000

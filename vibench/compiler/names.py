@@ -20,10 +20,11 @@ import typing
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError, suggest
+from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError
 from vibench.compiler.expr import bare_name, is_written_name, name_template
 from vibench.compiler.ir import NodeDef, Pos, Template, UnitDef
 from vibench.compiler.param_types import TypeSyntaxError, admits_text, parse_type
+from vibench.compiler.suggestions import SuggestionSets
 
 if TYPE_CHECKING:
     from vibench.compiler.resolve import Library
@@ -130,18 +131,23 @@ def name_units(root: UnitDef, blocks: dict[str, UnitDef], library: Library, from
                diags: Collector) -> UnitDef:
     """``root`` and ``blocks`` (replaced in place) with their plain-name values made templates; a
     ``repeat``/``when``/``for_each``/``checkpoint`` name that reads nothing is E211."""
+    hints = SuggestionSets()  # one "did you mean" budget for the pass (one lookup per name took 2,000 names 8 s)
     for bname in list(blocks):
-        blocks[bname] = _name_unit(blocks[bname], blocks, library, from_dir, diags)
-    return _name_unit(root, blocks, library, from_dir, diags)
+        blocks[bname] = _name_unit(blocks[bname], blocks, library, from_dir, diags, hints)
+    return _name_unit(root, blocks, library, from_dir, diags, hints)
+
+
+_NO_LOOPS: frozenset[str] = frozenset()
 
 
 def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from_dir: str | None,
-               diags: Collector) -> UnitDef:
+               diags: Collector, hints: SuggestionSets) -> UnitDef:
     values = {d.name for d in unit.params} | {let.name for let in unit.lets}
     scope = set(values)
     for decl in unit.inputs:
         if not isinstance(decl.shape, Template):
             scope |= {d for d in decl.shape if isinstance(d, str)}
+    names = _Names(scope, values, diags, hints, id(unit))
     nodes = []
     for nd in unit.nodes:
         new = nd
@@ -149,17 +155,21 @@ def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from
             for key in ("repeat", "when", "for_each", "checkpoint"):
                 raw = getattr(nd, key)
                 if is_written_name(raw):
-                    new = replace(new, **{key: _flag(raw, key, nd, scope, values, diags)})
+                    new = replace(new, **{key: names.flag(raw, key, nd)})
         if is_written_name(nd.with_):  # `with: settings`, or a copy's `with: item` (evaluated per copy)
-            loops = {"i"} if nd.repeat is not None else {"key", "item"} if nd.for_each is not None else set()
-            new = replace(new, with_=_flag(nd.with_, "with", nd, scope | loops, values | loops, diags))
+            loops = _REPEAT if nd.repeat is not None else _FOR_EACH if nd.for_each is not None else _NO_LOOPS
+            new = replace(new, with_=names.flag(nd.with_, "with", nd, loops))
         nodes.append(_name_node(new, scope, blocks, library, from_dir) if new.params or new.with_ is not None
                      else new)
-    inputs = tuple(replace(d, when=_flag(d.when, "when", d, values, values, diags)) if is_written_name(d.when)
+    params = _Names(values, values, diags, hints, id(unit))  # an input's or output's `when` reads no shape symbol
+    inputs = tuple(replace(d, when=params.flag(d.when, "when", d)) if is_written_name(d.when)
                    else d for d in unit.inputs)
-    outputs = tuple(replace(o, when=_flag(o.when, "when", o, values, values, diags)) if is_written_name(o.when)
+    outputs = tuple(replace(o, when=params.flag(o.when, "when", o)) if is_written_name(o.when)
                     else o for o in unit.outputs)
     return replace(unit, nodes=tuple(nodes), inputs=inputs, outputs=outputs)
+
+
+_REPEAT, _FOR_EACH = frozenset({"i"}), frozenset({"key", "item"})  # the names a copy has of its own
 
 
 _EXPECTED = {"repeat": "an integer, a parameter's name or `${...}`", "when": "true, false, a parameter's name or "
@@ -174,19 +184,27 @@ _NO_NAME = {"repeat": "no parameter or `let` is named so: write a count such as 
                     "`with: {out_features: 8}`, or a parameter's name"}
 
 
-def _flag(written: Template, key: str, owner: Any, scope: set[str], values: set[str], diags: Collector) -> Any:
-    """``repeat: layers``, ``when: classify``, ``for_each: tasks``, ``checkpoint: recompute``, ``with: settings``:
-    the template of a name in scope, else E211 (located at the value) and None."""
-    name, pos = written.text, written.pos
-    if name in scope:
-        return name_template(name, pos)
-    kind = "node" if isinstance(owner, NodeDef) else "input" if hasattr(owner, "dtype") else "output"
-    hint = suggest(name, sorted(values))
-    diags.add(Diagnostic("E211", f"`{key}` of {kind} `{owner.name}` must be {_EXPECTED[key]}", pos, found=repr(name),
-                         node=owner.name if kind == "node" else None,
-                         hint=hint or _NO_NAME.get(key, "no parameter or `let` is named so; write a condition such "
-                                                   "as `when: \"${stride != 1}\"`")))
-    return None
+class _Names:
+    """The names a unit's values may read (``scope``), those a misspelt one is compared with (``values``: its
+    parameters and `let` values), and the pass's "did you mean" (``hints``, whose sets are keyed by ``unit``)."""
+
+    def __init__(self, scope: set[str], values: set[str], diags: Collector, hints: SuggestionSets, unit: int) -> None:
+        self.scope, self.values, self.diags, self.hints, self.unit = scope, values, diags, hints, unit
+
+    def flag(self, written: Template, key: str, owner: Any, loops: frozenset[str] = _NO_LOOPS) -> Any:
+        """``repeat: layers``, ``when: classify``, ``for_each: tasks``, ``checkpoint: recompute``, ``with: settings``:
+        the template of a name in scope (or one of a copy's ``loops``), else E211 (located at the value) and None."""
+        name, pos = written.text, written.pos
+        if name in self.scope or name in loops:
+            return name_template(name, pos)
+        kind = "node" if isinstance(owner, NodeDef) else "input" if hasattr(owner, "dtype") else "output"
+        hint = self.hints.hint((self.unit, loops), lambda: self.values | loops, name)
+        self.diags.add(Diagnostic(
+            "E211", f"`{key}` of {kind} `{owner.name}` must be {_EXPECTED[key]}", pos, found=repr(name),
+            node=owner.name if kind == "node" else None,
+            hint=hint or _NO_NAME.get(key, "no parameter or `let` is named so; write a condition such as "
+                                           "`when: \"${stride != 1}\"`")))
+        return None
 
 
 def _name_node(nd: NodeDef, scope: set[str], blocks: dict[str, UnitDef], library: Library,

@@ -13,24 +13,30 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block
+from vibench.compiler.composite_uses import charge, counted, too_much_work
 from vibench.compiler.diagnostics import Diagnostic, clip
-from vibench.compiler.expr import contains_template
-from vibench.compiler.ir import NodeDef, Pos, UnitDef
+from vibench.compiler.expr import contains_template, template_names
+from vibench.compiler.ir import NodeDef, Pos, Template, UnitDef
 from vibench.compiler.names import named_value
 from vibench.compiler.param_types import takes_null
 from vibench.compiler.setting_places import SettingPlaces, entry_read
 
 if TYPE_CHECKING:
     from vibench.compiler.elaborated import Failed
+    from vibench.compiler.shapes import _Specializer
 
 
 class NodeValues(SettingPlaces):
     """The value-gathering methods of :class:`~vibench.compiler.elaborate.Elaborator`, which sets the state
     below (see its ``__init__``)."""
 
+    owner: _Specializer
     params: dict[str, Any]
     given: set[str]
     inherited: set[str]
+    set_elsewhere: set[str]
+    # The values of the node whose copies are being made, when they share them: (node, block, values and places).
+    shared_values: tuple[NodeDef, Block | UnitDef, tuple[dict[str, Any], dict[str, Pos | None]]] | None = None
 
     if TYPE_CHECKING:  # the driver's
         def error(self, diag: Diagnostic) -> Failed: ...
@@ -59,7 +65,23 @@ class NodeValues(SettingPlaces):
     def node_values(self, nd: NodeDef, block: Block | UnitDef,
                     env: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Pos | None]]:
         """A node's parameter values (and where each was set): its own keys, then `with:`, then what
-        `inherit: true` passes on (explicit values win)."""
+        `inherit: true` passes on (explicit values win).
+
+        The copies of a `repeat` or `for_each` node differ only in the loop variables (`i`, `key`, `item`): where
+        its values read none (and no value is placed at a user's setting in another file, which may depend on the
+        copy's entry), every copy after the first shares the first's values, read again by no one (a `with:` of
+        10,000 keys was gathered again for each of 1,000 copies). The keys a `with:` gives count towards the
+        compilation's limit of declarations processed (:mod:`~vibench.compiler.composite_uses`)."""
+        shared = self.shared_values
+        if shared is not None and shared[0] is nd and shared[1] is block:
+            return shared[2]
+        gathered = self.gather(nd, block, env)
+        if (nd.repeat is not None or nd.for_each is not None) and not self.set_elsewhere and not _reads_loop(nd):
+            self.shared_values = (nd, block, gathered)
+        return gathered
+
+    def gather(self, nd: NodeDef, block: Block | UnitDef,
+               env: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Pos | None]]:
         values: dict[str, Any] = {}
         positions: dict[str, Pos | None] = {}
         for key, raw, pos in nd.params:
@@ -88,6 +110,7 @@ class NodeValues(SettingPlaces):
                     named_ = named_value(block, key, raw, env, nd.with_pos)
                     if named_ is not raw:
                         extra[key] = self.evaluate(named_, env, nd.with_pos, where, nd.name)
+            self.count_with(nd, len(extra), env.get("i") if nd.repeat is not None or nd.for_each is not None else None)
             # A mapping written out: each value is where its key sets it; one read from a user's setting: its key there.
             keys = dict(nd.with_keys) or self.entry_keys(nd, env)
             held: dict[str, list[Any]] | None = None  # what the values `with:` reads set (made at need)
@@ -121,6 +144,39 @@ class NodeValues(SettingPlaces):
                     positions[name] = self.param_pos.get(name) or nd.pos
                     self.inherited.add(name)
         return values, positions
+
+    def count_with(self, nd: NodeDef, keys: int, copy_index: Any) -> None:
+        """Count the ``keys`` a copy's `with:` gives against the compilation's limit: E213 at the `with:` past it.
+        ``copy_index``: the copy's `i` (None: the node's one copy)."""
+        if keys == 0:
+            return
+
+        def where(spent: int, limit: int) -> Diagnostic:
+            copy = f"copy {copy_index + 1:,} of " if isinstance(copy_index, int) else ""
+            return too_much_work(f"the `with:` of {copy}node `{nd.name}`", nd.with_pos or nd.pos, nd.name, spent,
+                                 limit, f"the {counted(keys, 'key')} its `with:` gives")
+
+        charge(self.owner, keys, where)
+
+
+_LOOP = frozenset({"i", "key", "item"})  # the names a copy of a `repeat` or `for_each` node has of its own
+
+
+def _reads_loop(nd: NodeDef) -> bool:
+    """Whether a value of ``nd`` (its keys, its `with:`) reads a loop variable: in a `${...}`, or as a plain name
+    (``out_features: i``, which reads it where the parameter takes no text)."""
+    return any(_names_loop(raw) for _, raw, _ in nd.params) or _names_loop(nd.with_)
+
+
+def _names_loop(value: Any) -> bool:
+    kind = value.__class__
+    if kind is str:
+        return value in _LOOP
+    if kind is list:
+        return any(_names_loop(v) for v in value)
+    if kind is dict:
+        return any(_names_loop(v) for v in value.values())
+    return isinstance(value, Template) and not _LOOP.isdisjoint(template_names(value))
 
 
 def _settings(read: Any) -> dict[str, list[Any]]:

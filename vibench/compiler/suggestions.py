@@ -2,14 +2,16 @@
 `-`/`_` (``Relu`` is ``relu``), else the nearest by difflib's ratio (at least 0.6).
 
 :func:`suggest` answers for one name; :class:`Suggestions` for the many misspelt names of one pass, all
-against the same candidates, with the work they take together bounded (:data:`MAX_SUGGEST_WORK`).
+against the same candidates, with the work they take together bounded (:data:`MAX_SUGGEST_WORK`);
+:class:`SuggestionSets` for those of a pass that looks names up among several candidate sets (each unit's names),
+with one bound for them all.
 Only short names are compared (:data:`MAX_SUGGEST_LEN`), each against at most :data:`MAX_SUGGEST_POOL`
 candidates, the nearest in length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 MAX_SUGGEST_LEN = 100  # names longer than this get no "did you mean"
 MAX_SUGGEST_POOL = 2_000  # candidates compared for a "did you mean"
@@ -118,3 +120,30 @@ class Suggestions:
         """As :func:`suggest`, while the work lasts."""
         match = self.closest(name)
         return f"did you mean `{match}`?" if match else None
+
+
+class SuggestionSets:
+    """A "did you mean" for the misspelt names of one pass that looks them up among several sets of candidates (the
+    names of each unit it reads, the parameters of each block): one :class:`Suggestions` per set, made at its first
+    lookup, all sharing one budget of ``work`` (:data:`MAX_SUGGEST_WORK`). A set is named by a ``key`` the caller
+    chooses (a definition's id); its candidates are asked for only when it is first made.
+
+    >>> sets = SuggestionSets()
+    >>> sets.hint("a", lambda: ["width", "depth"], "widht"), sets.hint("b", lambda: ["relu"], "Relu")
+    ('did you mean `width`?', 'did you mean `relu`?')
+    """
+
+    def __init__(self, work: int = MAX_SUGGEST_WORK) -> None:
+        self.work = work
+        self._sets: dict[Hashable, Suggestions] = {}
+
+    def hint(self, key: Hashable, candidates: Callable[[], Iterable[str]], name: str) -> str | None:
+        """As :meth:`Suggestions.hint`, among the set ``key`` (made from ``candidates()`` at its first lookup)."""
+        names = self._sets.get(key)
+        if names is None:
+            names = self._sets[key] = Suggestions(candidates())
+        names.work = self.work  # (the budget is the pass's: what the other sets spent is gone)
+        try:
+            return names.hint(name)
+        finally:
+            self.work = names.work

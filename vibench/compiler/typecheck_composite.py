@@ -1,9 +1,11 @@
 """Type checking a node whose block is a composite, in the shapes pass.
 
 The :class:`CompositeCheck` part of :class:`~vibench.compiler.unit_builder.TypeChecker` (through
-:class:`~vibench.compiler.typecheck.TypeCheck`) binds the node's values to the block's parameters
-(E111), checks the inputs the block's `when` switches on or off (E405), unifies the caller's input
-types with the block's declared input shapes (E212, E301, E304), has the specialiser build the body
+:class:`~vibench.compiler.typecheck.TypeCheck`) counts the use's declarations against the compilation's limit
+(E213) and binds the node's values to the block's parameters (E111), sharing what earlier uses bound
+(:mod:`~vibench.compiler.composite_uses`), checks the inputs the block's `when` switches on or off (E405),
+unifies the caller's input types with the block's declared input shapes (E212, E301, E304), has the specialiser
+build the body
 (an error inside it gets a note naming this call: :meth:`CompositeCheck.name_call`) and substitutes the
 body's output shapes and constraints back. It reads the builder's types; it
 writes the unit's symbol space (the constraints) and returns the copy as an
@@ -18,13 +20,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import ShapeError
+from vibench.compiler.composite_uses import bind_use, charge, counted, inputs_env, too_much_work
 from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import Diagnostic, comment_hint
 from vibench.compiler.elaborated import Failed, LayoutError, Ports, declared_dims, expr_diag, freeze
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
-from vibench.compiler.lets import let_env
-from vibench.compiler.params import bind_params
 from vibench.compiler.symbolic import Dim, Expr, fmt_shape, free_symbols, subs
 from vibench.compiler.symbolic_errors import NeedConcrete
 
@@ -51,12 +52,12 @@ class CompositeCheck:
 
     def composite(self, nd: NodeDef, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
                   ports: Ports, in_types: list[TensorType], port_pos: dict[str, Pos | None]) -> Instance:
-        given = {k: (v, positions.get(k)) for k, v in values.items()}
+        self.count_use(nd, block)
         own = {k for k, _, _ in nd.params} | (set(nd.with_) if isinstance(nd.with_, dict) else set())
         passed = {k for k in values if nd.inherit and k not in own and k in self.udef.overridden}
         library = self.owner.library
-        bound, diags = bind_params(block.params, given, env={}, where=f"block `{block.name}`", unknown_code="E111",
-                                   call_pos=nd.pos, origin=lambda k: library.value_origin(k) if k in passed else "")
+        bound, diags = bind_use(self.owner, block, values, positions, nd.pos,
+                                origin=lambda k: library.value_origin(k) if k in passed else "")
         if diags:
             commented = {positions.get(k): hint for k in values if (hint := comment_hint(k)) is not None}
             for d in diags:  # `/* width */ "out_channels"`: a comment YAML read as part of a key
@@ -65,7 +66,7 @@ class CompositeCheck:
                 self.owner.diags.add(_with_node(d, nd.name))
             raise Failed()
         named = dict(zip([p for p, _, _ in ports], in_types, strict=True))
-        env = let_env(block, bound, partial=True)  # the block's own pass reports a value it cannot compute
+        env = inputs_env(self.owner, block, bound)
         for decl in block.inputs:
             if decl.when is None:
                 continue
@@ -131,6 +132,20 @@ class CompositeCheck:
         flops = subs(unit.flops, mapping)
         return Instance(params=tuple(sorted(bound.items())), unit=unit, outputs=outputs,
                         param_count=unit.param_count, flops=flops, buffer_count=unit.buffer_count)
+
+    def count_use(self, nd: NodeDef, block: UnitDef) -> None:
+        """Count this use's declarations (the block's parameters, `let:` values and checks) against the
+        compilation's limit (:func:`~vibench.compiler.composite_uses.charge`): E213 at the use past it."""
+        count = len(block.params) + len(block.lets) + len(block.checks)
+        if count:
+            charge(self.owner, count, lambda spent, limit: self.too_much(nd, block, spent, limit))
+
+    def too_much(self, nd: NodeDef, block: UnitDef, spent: int, limit: int) -> Diagnostic:
+        which = f"node `{nd.name}`" if self.copy is None else \
+            f"copy {self.copy[0] + 1:,} of {self.copy[1]:,} of node `{nd.name}`"
+        declared = ((len(block.params), "parameter"), (len(block.lets), "`let` value"), (len(block.checks), "check"))
+        per_use = ", ".join(counted(n, what) for n, what in declared if n) + f" of block `{block.name}`"
+        return too_much_work(which, nd.pos, nd.name, spent, limit, per_use)
 
     def name_call(self, known: set[int], call: Pos | None, note: str) -> None:
         """Say which call an error raised inside a block's body comes from (its position is in the body, which
