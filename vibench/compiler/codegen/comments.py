@@ -11,7 +11,8 @@ import os
 from collections import Counter
 from typing import Any
 
-from vibench.compiler.codegen.formula import explain, explain_offset, explain_symbolic
+from vibench.compiler.codegen.code import names_in
+from vibench.compiler.codegen.formula import FormulaNames, explain, explain_offset, explain_symbolic
 from vibench.compiler.codegen.layout import flat
 from vibench.compiler.codegen.plan import UnitPlan
 from vibench.compiler.codegen.structure import Structure
@@ -48,14 +49,27 @@ def shape_in_every_use(s: Structure, name: str, port: str) -> str:
             dims.append(fmt_dim(d))
             continue
         formula, text = None, None
+        searched = argument_names(s, name)
         if all(isinstance(x, int) for x in column) and uses and all(uses):
-            names = [n for n in uses[0] if all(isinstance(u.get(n), int) for u in uses)]
+            names = [n for n in searched if n in uses[0] and all(isinstance(u.get(n), int) for u in uses)]
             formula = explain(column, uses, names)
             text = explain_offset(column, uses, names) if formula is None else None
         if formula is None and text is None:
-            text = explain_symbolic(column, uses)
+            text = explain_symbolic(column, uses, searched)
         dims.append(flat(formula) if formula is not None else text or "?")
     return "[" + ", ".join(dims) + "]" + ("" if first.dtype == "float32" else f" {first.dtype}")
+
+
+def argument_names(s: Structure, name: str) -> list[str]:
+    """The arguments of class ``s`` a formula for a size of value ``name`` that differs between the uses may read
+    (:class:`~vibench.compiler.codegen.formula.FormulaNames`; those its own constructor reads first), found once
+    per class: a scan of every argument per line was quadratic in a class whose every node takes an argument."""
+    if s.comment_names is None:
+        values = s.values or [{}]
+        reads = {m.slot: names_in(m.ctor) for m in s.members}
+        s.comment_names = (FormulaNames(list(values[0]), values), reads)
+    names, reads = s.comment_names
+    return names.pick(reads.get(name, ()))
 
 
 def type_in(s: Structure, plan: UnitPlan, name: str, port: str | None, depth: int = 0) -> TensorType | None:

@@ -13,7 +13,7 @@ import ast
 from typing import Any
 
 from vibench.compiler.codegen import code as c
-from vibench.compiler.codegen.formula import Untranslatable, explain, same_value, translate
+from vibench.compiler.codegen.formula import FormulaNames, Untranslatable, explain, same_value, translate
 from vibench.compiler.codegen.namer import Namespace
 from vibench.compiler.codegen.plan import leaves
 from vibench.compiler.codegen.structure import Classes, Structure, _reads, env_of
@@ -42,11 +42,14 @@ class LiteralWriter:
             common &= set(env)
         sizes = set(dict(self.units[0].const_symbols))  # input sizes first: `C * expand_ratio`, `C + growth`
         self.spec_names = sorted((n for n in self.envs[0] if n in common), key=lambda n: n not in sizes)
+        self._spec_set = set(self.spec_names)  # (built per check, it made each search quadratic in the names)
         self.names = Namespace(reserved=_reserved())
         self.arg_of: dict[str, str] = {}  # spec name -> argument name
         self.used: list[str] = []  # spec names read by the code, in first-use order
         self.new: list[tuple[str, str, list[Any]]] = []  # (argument, what it replaces, value per unit)
         self._keywords: dict[tuple, set[str]] = {}
+        self._by_uses: dict[frozenset[int], tuple[FormulaNames | None, dict[int, list[str]]]] = {}  # names_in_uses
+        self._taken = False  # has every name its argument name (see search)?
         self._as_is: dict[int, tuple[ast.expr, ast.expr]] = {}  # tree -> itself written, when nothing varies
 
     # -- names --------------------------------------------------------------------------------
@@ -58,8 +61,8 @@ class LiteralWriter:
 
     def readable(self, spec_names: set[str]) -> bool:
         """May the code read these spec names (as arguments)?"""
-        allowed = self.s.forced if self.is_root else set(self.spec_names)
-        return spec_names <= allowed | {"i"}
+        allowed = self.s.forced if self.is_root else self._spec_set
+        return spec_names - {"i"} <= allowed
 
     # -- one constructor across uses ------------------------------------------------------------
 
@@ -95,10 +98,12 @@ class LiteralWriter:
             left_out = same and at_torch_default(trees[0], path, value)  # a keyword at torch's default stays out
             expr = self.from_spec(param, raw, nd, values, envs, consts, forced_only=same, prefer=not left_out)
             if expr is None and not same:
+                own = raw.get(param) if param is not None else None
+                reads = _reads(own) if isinstance(own, Template) else set()
                 expr = self.search(values, envs, f"{nd.name if nd else 'value'}_{param or 'value'}", units, copies,
-                                   bound=set(consts))
+                                   bound=set(consts), reads=reads)
             elif expr is None and param in inferred and param not in raw and not left_out:
-                expr = self.same_size(values, envs)
+                expr = self.same_size(values, units)
             if expr is not None:
                 by_path[path] = expr
         return c.trim(replace(trees[0], by_path))  # type: ignore[arg-type]
@@ -159,13 +164,12 @@ class LiteralWriter:
             return False
         return reads <= self.prefer
 
-    def same_size(self, values: list[Any], envs: list[dict[str, Any]]) -> ast.expr | None:
-        """An inferred size (``in_channels``) the same in every use, as the one argument of the class
+    def same_size(self, values: list[Any], units: list[int]) -> ast.expr | None:
+        """An inferred size (``in_channels``) the same in every use (``units``), as the one argument of the class
         equal to it in every use (``C``, ``cout``); an input size wins a tie with a parameter."""
         if type(values[0]) is not int:  # (never at the root: its constructors pass no inferred fields)
             return None
-        names = [n for n in self.spec_names if n != "i" and self.readable({n})
-                 and all(same_value(env.get(n), v) for env, v in zip(envs, values, strict=True))]
+        names = self.names_in_uses(units)[1].get(values[0], [])
         if self.prefer is None:
             self.candidates += [{n} for n in names]
             return None
@@ -211,12 +215,20 @@ class LiteralWriter:
 
     def search(
         self, values: list[Any], envs: list[dict[str, Any]], fallback: str, units: list[int], copies: list[int] | None,
-        bound: set[str] | frozenset[str] = frozenset(),
+        bound: set[str] | frozenset[str] = frozenset(), reads: set[str] | frozenset[str] = frozenset(),
     ) -> ast.expr:
         """A formula for values that differ between uses; else a new argument (a list indexed by the
         copy inside a comprehension). ``bound``: names that are numbers where the formula is written
-        (``i`` of a copy written out, not looped over), so not variables it may read."""
-        names = [n for n in self.spec_names if self.readable({n}) and n not in bound]
+        (``i`` of a copy written out, not looped over), so not variables it may read; ``reads``: the names the
+        value's own expression reads (searched first where a class has many)."""
+        if not self._taken:  # every name takes its argument name, in their order, whichever the formula reads
+            for n in self.spec_names:
+                if n != "i" and self.readable({n}):
+                    self.arg(n)
+            self._taken = True
+        searched = self.names_in_uses(units)[0]
+        spec_names = self.spec_names if searched is None else searched.pick(reads)
+        names = [n for n in spec_names if self.readable({n}) and n not in bound]
         names += ["i"] if "i" not in bound and all("i" in e for e in envs) else []
         safe = {n: self.arg(n) if n != "i" else "i" for n in names}
         uses = [{safe[n]: env[n] for n in names if n in env} for env in envs]
@@ -243,6 +255,24 @@ class LiteralWriter:
             lists[u].append(v)
         self.new.append((arg, fallback, lists))
         return c.index(c.ref(arg), c.ref("i"))
+
+    def names_in_uses(self, units: list[int]) -> tuple[FormulaNames | None, dict[int, list[str]]]:
+        """The readable spec names a formula over the uses ``units`` may read (None: every name, where ``i`` is one:
+        its value is the copy's); and the integer names the same in those uses, by value (:meth:`same_size`).
+        Found once per set of uses: a scan of every name per literal made a class of 1,000 nodes and 1,000 `let:`
+        values take seconds."""
+        key = frozenset(units)
+        known = self._by_uses.get(key)
+        if known is None:
+            envs = [self.envs[u] for u in sorted(key)]
+            names = [n for n in self.spec_names if self.readable({n})]
+            by_value: dict[int, list[str]] = {}
+            for n in names:
+                first = envs[0][n]
+                if n != "i" and type(first) is int and all(same_value(env[n], first) for env in envs[1:]):
+                    by_value.setdefault(first, []).append(n)
+            known = self._by_uses[key] = (None if "i" in names else FormulaNames(names, envs), by_value)
+        return known
 
     def note(self, spec: str) -> None:
         if spec not in self.used:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from vibench.compiler.codegen import code as c
@@ -133,29 +133,110 @@ def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+MAX_FORMULA_NAMES = 32
+"""Names a formula for one value may read, of those whose value differs between the uses and of the integer
+names that do not (:class:`FormulaNames`): a composite may bind thousands (its `let:` values, its parameters,
+the input sizes, the arguments of its class), and the search tried five formulas per pair of them (1,000 `let:`
+values: 18 s of CPU for one literal) and every name for every literal (1,000 nodes of a class of 1,000 arguments:
+8 s). No library template's class reads more than a dozen."""
+
+
+class FormulaNames:
+    """The names a formula for values that differ between some uses may read, found once for those uses: the
+    names whose value differs between them (a formula of names that do not gives every use one value) and the
+    first :data:`MAX_FORMULA_NAMES` integer names that do not (a sum or a product may read one); beyond
+    :data:`MAX_FORMULA_NAMES` names that differ, those the value's own expression reads and the first others.
+
+    >>> uses = [{"C": 16, "t": {"k": 3}, "g": 8}, {"C": 32, "t": {"k": 5}, "g": 8}]
+    >>> FormulaNames(["C", "t", "g"], uses).pick()
+    ['C', 't', 'g']
+    """
+
+    def __init__(self, names: Sequence[str], uses: Sequence[Mapping[str, Any]]) -> None:
+        self.differing: list[str] = []
+        self.fixed: list[str] = []  # the first integer names the same in every use
+        for name in names:
+            if _varies(name, uses):
+                self.differing.append(name)
+            elif len(self.fixed) < MAX_FORMULA_NAMES and uses and _int(uses[0].get(name)):
+                self.fixed.append(name)
+        self._set = set(self.differing)
+        self.order = {n: k for k, n in enumerate(names) if n in self._set or n in self.fixed}
+        self._all = sorted(self.order, key=self.order.__getitem__)
+
+    def pick(self, first: Iterable[str] = ()) -> list[str]:
+        """The names to search, in their order; ``first``: those the value's own expression reads."""
+        if len(self.differing) <= MAX_FORMULA_NAMES:
+            return self._all
+        own = {n for n in first if n in self._set}
+        chosen = own.union(self.differing[:max(0, MAX_FORMULA_NAMES - len(own))], self.fixed)
+        return sorted(chosen, key=self.order.__getitem__)
+
+
 def _candidates(
-    names: Sequence[str], uses: Sequence[dict[str, Any]]
-) -> Iterator[tuple[ast.expr, Callable[[dict], Any]]]:
-    """Formulas over the integer arguments, simplest first (each with a function computing it)."""
-    ints = [n for n in names if all(_int(u.get(n)) for u in uses)]
-    others = [n for n in names if n not in ints]
-    for n in others + ints:
-        yield c.ref(n), lambda u, n=n: u[n]
+    names: Sequence[str], uses: Sequence[dict[str, Any]], values: Sequence[Any]
+) -> Iterator[tuple[Callable[[], ast.expr], Callable[[dict], Any]]]:
+    """Formulas over the integer arguments that can give ``values`` (which differ), simplest first: each as a
+    function building its code and one computing it, so that only the formula that fits is built. Formulas
+    of names the same in every use are left out (they give one value), and so are the integer formulas where
+    a value is no integer; pairs are formed of at most :data:`MAX_FORMULA_NAMES` names."""
+    varying = [n for n in names if _varies(n, uses)]
+    differing = {n for n in varying if all(_int(u.get(n)) for u in uses)}  # the integer names among them
+    for n in [n for n in varying if n not in differing] + [n for n in varying if n in differing]:
+        yield (lambda n=n: c.ref(n)), lambda u, n=n: u[n]
+    if not differing or not all(type(v) is int for v in values):
+        return  # each formula below gives an integer, and reads an integer name that differs
+    ints = [n for n in names if n in differing or all(_int(u.get(n)) for u in uses)]
     for n in ints:
+        if n not in differing:
+            continue
         for k in (2, 4, 3, 8):
-            yield c.binop(k, "*", c.ref(n)), lambda u, n=n, k=k: k * u[n]
-            yield c.binop(c.ref(n), "//", k), lambda u, n=n, k=k: u[n] // k
+            yield _code(k, "*", n), lambda u, n=n, k=k: k * u[n]
+            yield _code(n, "//", k), lambda u, n=n, k=k: u[n] // k
         for k in (1, 2, -1, -2):
-            yield c.binop(c.ref(n), "+" if k > 0 else "-", abs(k)), lambda u, n=n, k=k: u[n] + k
-    for a, b in itertools.permutations(ints, 2):
+            yield _code(n, "+" if k > 0 else "-", abs(k)), lambda u, n=n, k=k: u[n] + k
+    pool = _pair_names(ints, differing)
+    index = "i" in pool
+    for a, b in itertools.permutations(pool, 2):
         if a == "i":
             continue
-        yield c.binop(c.ref(a), "+", c.ref(b)), lambda u, a=a, b=b: u[a] + u[b]
-        yield c.binop(c.ref(a), "*", c.ref(b)), lambda u, a=a, b=b: u[a] * u[b]
-        yield c.binop(c.ref(a), "//", c.ref(b)), lambda u, a=a, b=b: u[a] // u[b] if u[b] else None
-        yield c.binop(c.ref(a), "-", c.ref(b)), lambda u, a=a, b=b: u[a] - u[b]
-        if "i" in ints and b != "i":
-            yield c.binop(c.ref(a), "+", c.binop(c.ref("i"), "*", c.ref(b))), lambda u, a=a, b=b: u[a] + u["i"] * u[b]
+        if a in differing or b in differing:
+            yield _code(a, "+", b), lambda u, a=a, b=b: u[a] + u[b]
+            yield _code(a, "*", b), lambda u, a=a, b=b: u[a] * u[b]
+            yield _code(a, "//", b), lambda u, a=a, b=b: u[a] // u[b] if u[b] else None
+            yield _code(a, "-", b), lambda u, a=a, b=b: u[a] - u[b]
+        if index and b != "i" and (a in differing or b in differing or "i" in differing):
+            yield _code(a, "+", ("i", "*", b)), lambda u, a=a, b=b: u[a] + u["i"] * u[b]
+
+
+def _code(left: Any, op: str, right: Any) -> Callable[[], ast.expr]:
+    """Builds ``left op right`` when called: each side a name, a number or such a triple."""
+    return lambda: c.binop(_operand(left), op, _operand(right))
+
+
+def _operand(x: Any) -> Any:
+    if isinstance(x, tuple):
+        return c.binop(_operand(x[0]), x[1], _operand(x[2]))
+    return c.ref(x) if isinstance(x, str) else x
+
+
+def _varies(name: str, uses: Sequence[Mapping[str, Any]]) -> bool:
+    """Does the name have another value (or none) in some use? (NaN counts as differing from itself.)"""
+    first = uses[0].get(name, _MISSING) if uses else _MISSING
+    return any(not same_value(u.get(name, _MISSING), first) for u in uses[1:])
+
+
+_MISSING = object()
+
+
+def _pair_names(ints: list[str], differing: set[str]) -> list[str]:
+    """The integer names pairs are formed of, in their order: all of them up to :data:`MAX_FORMULA_NAMES`, else the
+    copy index ``i`` and the names that differ between uses first, then the first others."""
+    if len(ints) <= MAX_FORMULA_NAMES:
+        return ints
+    ranked = sorted(ints, key=lambda n: (n != "i", n not in differing))  # (stable: in their order otherwise)
+    chosen = set(ranked[:MAX_FORMULA_NAMES])
+    return [n for n in ints if n in chosen]
 
 
 def explain(values: Sequence[Any], uses: Sequence[dict[str, Any]], names: Sequence[str]) -> ast.expr | None:
@@ -167,10 +248,10 @@ def explain(values: Sequence[Any], uses: Sequence[dict[str, Any]], names: Sequen
     first = values[0]
     if all(same_value(v, first) for v in values):
         return c.const(first)
-    for expr, fn in _candidates(names, uses):
+    for build, fn in _candidates(names, uses, values):
         try:
             if all(same_value(fn(u), v) for u, v in zip(uses, values, strict=True)):
-                return expr
+                return build()
         except (KeyError, TypeError, ZeroDivisionError):
             continue
     if "i" in names and all("i" in u for u in uses):
@@ -205,14 +286,19 @@ _LENGTH_FORMS: tuple[tuple[str, Callable[[int, int], int | None]], ...] = (
 _SAMPLES = range(1, 257)
 
 
-def explain_symbolic(column: Sequence[Any], uses: Sequence[dict[str, Any]]) -> str | None:
+def explain_symbolic(column: Sequence[Any], uses: Sequence[dict[str, Any]],
+                     names: Sequence[str] | None = None) -> str | None:
     """Shape-comment text for a dimension with a symbol in some use (``(L - 1) // stride + 1``,
-    ``(L + 1) // 2 if distil else L``), or None."""
+    ``(L + 1) // 2 if distil else L``), or None. ``names``: those to try (:class:`FormulaNames`; None: every
+    name of the uses). A name the same in every use gives every use one size, so it fits only where they
+    have one: then every name is tried. (Every name per line made 1,000 lines of a class of 1,000 arguments
+    take 8 s.)"""
     from vibench.compiler.symbolic import evaluate, fmt_dim, free_symbols
 
     if not uses or len(uses) != len(column) or any(x is None for x in column):
         return None
-    for name in uses[0]:  # a flag that splits the uses into two groups of one size each
+    flags = uses[0] if names is None else names
+    for name in flags:  # a flag that splits the uses into two groups of one size each
         if all(isinstance(u.get(name), bool) for u in uses) and name.isidentifier():
             on = {fmt_dim(x) for x, u in zip(column, uses, strict=True) if u[name]}
             off = {fmt_dim(x) for x, u in zip(column, uses, strict=True) if not u[name]}
@@ -223,7 +309,7 @@ def explain_symbolic(column: Sequence[Any], uses: Sequence[dict[str, Any]]) -> s
         return None
     (symbol,) = symbols
     exact = [[evaluate(x, {symbol: v}) for v in _SAMPLES] for x in column]
-    for name in uses[0]:
+    for name in uses[0] if names is None or all(row == exact[0] for row in exact) else names:
         if not name.isidentifier() or not all(_int(u.get(name)) for u in uses):
             continue
         for text, form in _LENGTH_FORMS:

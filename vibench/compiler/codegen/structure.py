@@ -8,7 +8,10 @@ that differ become ``__init__`` arguments (``BasicBlock(in_channels, channels, s
 1. :func:`group` puts each unit into the first structure of its definition whose code matches
    (:mod:`unify`); a node switched off by ``when`` in some uses is kept when it is a plain
    one-input module and its condition can be written in Python (it becomes ``nn.Identity()``
-   there); anything else that differs starts another structure.
+   there); anything else that differs starts another structure. Past a few structures of one
+   definition, a unit is tried only against those that share its
+   :func:`~vibench.compiler.codegen.class_keys.class_key` (no other can take it), at most
+   :data:`~vibench.compiler.codegen.class_keys.MAX_CLASS_TRIES` of them.
 2. :func:`thread` marks, top-down, the parameters that carry the model's *free* parameters (those
    the emitted model class accepts other values of) so their values stay expressions all the way.
 3. :func:`explain_structure`, bottom-up, writes every constructor: a literal that differs between
@@ -24,13 +27,17 @@ from __future__ import annotations
 import ast
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from vibench.compiler.codegen.class_keys import ClassIndex
 from vibench.compiler.codegen.plan import Child, Slot, UnitPlan, plan_unit
 from vibench.compiler.codegen.unify import matches
 from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import NodeDef, Program, Template, Unit, UnitDef, ValueRef
 from vibench.compiler.symbolic_errors import NeedConcrete
+
+if TYPE_CHECKING:
+    from vibench.compiler.codegen.formula import FormulaNames
 
 
 @dataclass
@@ -71,6 +78,7 @@ class Structure:
     every: set[str] | None = None  # the slots every use has (kept by _try_add; None: not counted yet)
     any: set[str] | None = None  # the slots some use has
     positions: dict[int, int] = field(default_factory=dict, repr=False)  # id(unit) -> its index (see position)
+    comment_names: tuple[FormulaNames, dict[str, set[str]]] | None = field(default=None, repr=False)  # see comments
 
     @property
     def units(self) -> list[Unit]:
@@ -135,7 +143,6 @@ def group(program: Program, plans: dict[int, UnitPlan] | None = None) -> Classes
     """``plans``: a cache of the units' plans (by unit identity) shared by several groupings of one program."""
     structures: list[Structure] = []
     of_unit: dict[tuple, Structure] = {}
-    by_def: dict[tuple[str, str], list[Structure]] = {}
     cache = plans if plans is not None else {}
     built: dict[Any, Any] = {}  # code built per block and parameters, shared by the units' plans
 
@@ -144,17 +151,25 @@ def group(program: Program, plans: dict[int, UnitPlan] | None = None) -> Classes
             cache[id(unit)] = plan_unit(unit, built)
         return cache[id(unit)]
 
+    def child_class(child: Child) -> int | None:
+        home = of_unit.get(child.unit.key) if child.unit is not None else None
+        return None if home is None else home.id
+
+    # Only the structures of the use's key can take it (see class_keys): a composite with many structures tries
+    # each use against those of its key, not every one found before (quadratic in its distinct uses).
+    index = ClassIndex(child_class, node_defs)
     for unit in program.units:
         plan = plan_of(unit)
         home = None
-        for s in by_def.get((unit.qualname, unit.file), []):
+        candidates, key = index.candidates(plan)
+        for s in candidates:
             if _try_add(s, plan, of_unit):
                 home = s
                 break
         if home is None:
             home = Structure(len(structures), unit.definition, [plan])
             structures.append(home)
-            by_def.setdefault((unit.qualname, unit.file), []).append(home)
+            index.add(home, key)
         of_unit[unit.key] = home
     root = Structure(len(structures), program.root.definition, [plan_of(program.root)], is_root=True)
     structures.append(root)
