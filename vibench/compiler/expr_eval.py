@@ -2,65 +2,32 @@
 
 :class:`_Evaluator` walks the syntax tree itself (nothing is compiled or passed to ``eval``), counting
 steps against :data:`~vibench.compiler.expr_functions.MAX_STEPS` and the compilation's shared
-:func:`budget`, and checking every value it creates against the bounds of
-:mod:`vibench.compiler.expr_functions`. A name bound to an :class:`Unknown` has no compile-time value.
+:func:`budget` (:mod:`vibench.compiler.expr_budget`, re-exported here), and checking every value it creates
+against the bounds of :mod:`vibench.compiler.expr_functions`. A name bound to an :class:`Unknown` has no
+compile-time value.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import math
 import operator
-from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from vibench.compiler.diagnostics import clip, suggest
+from vibench.compiler.expr_budget import BUDGET, budget_hint
+from vibench.compiler.expr_budget import budget as budget  # re-exported: expr.py imports it here
 from vibench.compiler.expr_functions import (
     FUNCTIONS,
     MAX_INT,
     MAX_LEN,
     MAX_STEPS,
-    MAX_TOTAL_STEPS,
     MAX_VALUE_DEPTH,
     ExprError,
 )
 from vibench.compiler.ir import Template
-from vibench.compiler.limits import MAX_NODES, MIN_EXPRESSION_STEPS, STEPS_PER_NODE
 from vibench.compiler.symbolic_errors import NeedConcrete
-
-
-class _Budget:
-    """Steps left to the expressions of one compilation (``lowered``: fewer than a default node limit gives)."""
-
-    __slots__ = ("left", "limit", "lowered")
-
-    def __init__(self, limit: int) -> None:
-        self.left = limit
-        self.limit = limit
-        self.lowered = limit < MAX_TOTAL_STEPS
-
-
-_BUDGET: ContextVar[_Budget | None] = ContextVar("vibench_expression_budget", default=None)
-
-
-@contextlib.contextmanager
-def budget(steps: int = MAX_TOTAL_STEPS) -> Iterator[None]:
-    """Share one budget of ``steps`` among every expression evaluated inside (one compilation), never
-    fewer than :data:`~vibench.compiler.limits.MIN_EXPRESSION_STEPS`.
-
-    Without it each expression is bounded on its own (:data:`MAX_STEPS`); with it, a spec of many
-    expensive expressions (or one expression copied by ``repeat``) also stops, at the expression
-    that exhausts the budget. Callers give ``STEPS_PER_NODE * max_nodes``: the floor keeps a node
-    limit lowered to a model's size from refusing the expressions of its templates (the library
-    spends up to 21 steps per node), while still bounding the time of a hostile spec.
-    """
-    token = _BUDGET.set(_Budget(max(steps, MIN_EXPRESSION_STEPS)))
-    try:
-        yield
-    finally:
-        _BUDGET.reset(token)
 
 
 class Unknown:
@@ -136,7 +103,7 @@ class _Evaluator:
         self.env = env
         self.text = text
         self.steps = 0
-        self.shared = _BUDGET.get()
+        self.shared = BUDGET.get()
         self.limit = MAX_STEPS if self.shared is None else min(MAX_STEPS, self.shared.left)
 
     def fail(self, message: str, hint: str | None = None) -> ExprError:
@@ -183,7 +150,7 @@ class _Evaluator:
         if self.steps > self.limit:
             if self.shared is not None and self.limit < MAX_STEPS:  # ("... per compilation)": blame, --list)
                 raise self.fail(f"the spec's expressions together take too many steps (limit "
-                                f"{self.shared.limit:,} per compilation)", hint=_budget_hint(self.shared))
+                                f"{self.shared.limit:,} per compilation)", hint=budget_hint(self.shared))
             raise self.fail(f"expression takes too many steps to evaluate (limit {MAX_STEPS:,})",
                             hint="expressions compute parameters; large lists and strings are not needed")
 
@@ -387,17 +354,6 @@ class _Evaluator:
         for seq, times in ((a, b), (b, a)):
             if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * max(times, 0) > MAX_LEN:
                 raise self.fail("repeated value is too long")
-
-
-def _budget_hint(shared: _Budget) -> str:
-    """How to get past a spent budget: a lowered node limit sets it (and the expression that exhausts it may
-    be a template's own, which the user need not change), or else the spec's copies spend it."""
-    if shared.lowered:
-        return (f"the budget follows the node limit, lowered here (--max-nodes; max_nodes= in the API): "
-                f"{STEPS_PER_NODE} steps per allowed node, at least {MIN_EXPRESSION_STEPS:,}; raise it "
-                f"(the default, {MAX_NODES:,} nodes, allows {MAX_TOTAL_STEPS:,} steps)")
-    return "a `repeat` or many copies evaluate this expression again and again; compute large values once, " \
-           "in a parameter"
 
 
 def _known(env: Mapping[str, Any]) -> str | None:

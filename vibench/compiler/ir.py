@@ -10,7 +10,8 @@ hold ``${...}`` templates (:class:`Template`). Composite bodies are generic in t
 every parameter concrete, every ``${...}`` evaluated, every tensor typed with a symbolic shape, and
 every node annotated with its parameter count and FLOP estimate. Each distinct (composite,
 parameters, compile-time dimensions) specialisation is one Unit and becomes one class in model.py.
-A :class:`Program` is the root Unit plus all Units it uses, children first.
+A :class:`Program` is the root Unit plus all Units it uses, children first, and where it came from
+(:mod:`vibench.compiler.program_source`'s records, re-exported here).
 
 Invariants (checked by :func:`~vibench.compiler.ir_verify.verify` in the tests after each pass): node
 names are unique within a unit and never shadow an input; every :class:`ValueRef` names an input or an
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
 from vibench.compiler.fast_init import fast_init
+from vibench.compiler.program_source import CompileRequest as CompileRequest  # re-exported: callers import them here
+from vibench.compiler.program_source import SourceInfo as SourceInfo
 from vibench.compiler.symbolic import Dim, fmt_shape
 
 if TYPE_CHECKING:
@@ -368,29 +371,6 @@ class Unit:
             if n.name == name:
                 return n
         raise KeyError(name)
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """Where a program came from, for the header of model.py."""
-
-    display_path: str  # the spec path as the user gave it (or "<string>")
-    sha256: str
-    overrides: tuple[tuple[str, str], ...]  # --set key=value, in the order given
-    input_bindings: tuple[tuple[str, str], ...]  # --input name=dims
-
-
-@dataclass(frozen=True)
-class CompileRequest:
-    """What was compiled, so the emitter can compile the same spec with other parameter values."""
-
-    path: str | None
-    text: str | None
-    params: tuple[tuple[str, SpecValue], ...]
-    inputs: tuple[tuple[str, tuple[int, ...]], ...]
-    search_path: tuple[str, ...]
-    display: str | None
-    limits: tuple[int, int, int] | None = None  # max_nodes, max_params, max_activation it was compiled under
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,13 @@
 (:class:`Loc`), enforcing the safety rules as it builds: standard tags only (E003,
 :mod:`vibench.compiler.load_scalars`, which also constructs a tagged or plain scalar's value), at most
 :data:`MAX_DEPTH` levels (E002), the expanded size bounded by :data:`MAX_EXPANDED` and
-:data:`MAX_ALIAS_UNITS` (E002), duplicate keys refused (E005) or listed, ``<<`` merges applied (a ``<<`` that
-is no key is E001). A number that YAML 1.1 reads otherwise than YAML 1.2 and Python (`1:30`, `010`, `08`, `10_`)
-is E001 (:class:`YAML11NumberError`), or in a lenient read (a PHM-Vibench config's) read as PyYAML reads it and
-listed with that E001; such a read lists too what vibench reads as YAML 1.2 does and PyYAML otherwise (`1e-1`,
-`2020-01-01`, `=`), keeping vibench's value (:mod:`vibench.compiler.load_numbers`), as :func:`pyyaml_readings`
-lists them for a config read as a spec; only where a PHM-Vibench config's model may read them
+:data:`MAX_ALIAS_UNITS` (E002), duplicate keys refused (E005) or listed and ``<<`` merges applied
+(:mod:`vibench.compiler.load_keys`; a ``<<`` that is no key is E001). A number that YAML 1.1 reads otherwise
+than YAML 1.2 and Python (`1:30`, `010`, `08`, `10_`) is E001 (:class:`YAML11NumberError`), or in a lenient read
+(a PHM-Vibench config's) read as PyYAML reads it and listed with that E001; such a read lists too what vibench
+reads as YAML 1.2 does and PyYAML otherwise (`1e-1`, `2020-01-01`, `=`), keeping vibench's value
+(:mod:`vibench.compiler.load_numbers`), as :func:`pyyaml_readings` lists them for a config read as a spec; only
+where a PHM-Vibench config's model may read them
 (:meth:`~vibench.compiler.load_numbers.Yaml11Numbers._listed_here`).
 PyYAML is imported when a composer is made, not with this module.
 
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError
 from vibench.compiler.ir import Pos
+from vibench.compiler.load_keys import MappingKeys
 from vibench.compiler.load_numbers import _JSON_LEADING_ZERO, _LEADING_ZERO, _MERGE, Listed, _LenientCache
 from vibench.compiler.load_scalars import _MERGE_TAG, _SCALAR_TAGS, TaggedScalars
 
@@ -54,7 +56,7 @@ class Loc:
     children: Any = None  # dict key -> (key (line, col), Loc) for mappings; list[Loc] for sequences
 
 
-class _Composer(TaggedScalars):
+class _Composer(TaggedScalars, MappingKeys):
     def __init__(self, text: str, file: str, duplicates: list | None = None, numbers: list | None = None) -> None:
         import yaml
 
@@ -325,39 +327,6 @@ class _Composer(TaggedScalars):
                           expected=f"at most {MAX_EXPANDED:,} values (a long string counts one per "
                           f"{_CHARS_PER_UNIT} characters), aliases expanded",
                           hint="split the spec into files, or use `repeat:` for repeated layers")
-
-    def _put(self, frame: list, key: Any, key_pos: tuple[int, int], key_event: Any, value: Any, loc: Loc,
-             stack: list) -> None:
-        if key is _MERGE:
-            frame[6] = [*(frame[6] or ()), (value, loc, key_event)]
-            return
-        if isinstance(key, (dict, list)):
-            raise self.error("E001", "mapping keys must be plain scalars", key_event.start_mark,
-                             found="a mapping or sequence used as a key")
-        if key in frame[1] and self.duplicates is not None:  # PyYAML's way: the last one wins
-            path = tuple((f[3][0] if f[3] is not None else None) if f[0] else len(f[1])
-                         for f in stack[:-1]) + (key,)
-            first = frame[2].children[key][0]
-            repeat = (key_event.start_mark.line + 1, key_event.start_mark.column + 1)
-            self.duplicates.append((path, Pos(self.file, *self._written(repeat)),
-                                    Pos(self.file, *self._written(first))))
-        elif key in frame[1]:
-            raise self.error("E005", f"duplicate key `{key}`", key_event.start_mark,
-                             hint="each key may appear once in a mapping; YAML would silently keep the last")
-        frame[1][key] = value
-        frame[2].children[key] = (key_pos, loc)
-
-    def _apply_merges(self, frame: list) -> None:
-        for value, loc, key_event in frame[6]:
-            sources = value if isinstance(value, list) else [value]
-            locs = loc.children if isinstance(value, list) else [loc]
-            for src, src_loc in zip(sources, locs, strict=False):
-                if not isinstance(src, dict):
-                    raise self.error("E001", "`<<` merges only mappings", key_event.start_mark)
-                for k, v in src.items():
-                    if k not in frame[1]:
-                        frame[1][k] = v
-                        frame[2].children[k] = src_loc.children[k]
 
     def _resolve_plain(self, text: str, event: Any, key: bool, pending: Any) -> Any:
         """The value of a plain scalar (``key``: a mapping key; else the value of the key ``pending``, in a

@@ -2,7 +2,8 @@
 
 The :class:`TypeCheck` part of :class:`~vibench.compiler.unit_builder.TypeChecker` binds a node's
 inputs to its block's ports (E405); for a catalogue block it validates the parameters with the block's
-pydantic model (E104, E111-E113) and runs its shape rule (memoised per unit; a plug-in block's through
+pydantic model (E104, E111-E113, what they say besides their message: :mod:`~vibench.compiler.param_notes`)
+and runs its shape rule (memoised per unit; a plug-in block's through
 :mod:`~vibench.compiler.plugin_calls`, which checks what it returns and runs its code: E114), and refuses a
 parameter, input or `let` named like a native the block copies into model.py (E106); for a composite block
 (:mod:`~vibench.compiler.typecheck_composite`) it binds the parameters, unifies the caller's input types
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import MAX_DIAGNOSTICS, Diagnostic, clip, comment_hint, one_of, plain, suggest
 from vibench.compiler.elaborated import Failed, Ports, Refs, freeze
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, TensorType, UnitDef, ValueRef
+from vibench.compiler.param_notes import accepted, field_doc, origin_of, set_elsewhere, unwritten_keys
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 from vibench.compiler.plugin_calls import failure as plugin_failure
 from vibench.compiler.plugin_calls import validated as plugin_validated
@@ -33,12 +35,11 @@ from vibench.compiler.symbolic import fmt_shape
 from vibench.compiler.symbolic_errors import NeedConcrete
 from vibench.compiler.text_hints import value_hint
 from vibench.compiler.typecheck_composite import CompositeCheck, connected, decl_text
-from vibench.schemas.document import NODE_KEYS
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
 
-__all__ = ["TypeCheck", "connected", "decl_text", "origin_of", "set_elsewhere"]
+__all__ = ["TypeCheck", "connected", "decl_text", "origin_of", "set_elsewhere", "unwritten_keys"]
 
 
 class TypeCheck(CompositeCheck):
@@ -255,7 +256,7 @@ class TypeCheck(CompositeCheck):
                                             expected="one of " + one_of(fields) if fields else "no parameters",
                                             hint=hint or f"`vibench-compile --blocks` describes `{block.name}`"))
                 elif e["type"] == "missing":
-                    doc = _field_doc(block, field)
+                    doc = field_doc(block, field)
                     diags.append(Diagnostic("E113", f"block `{block.name}` needs parameter `{field}`", nd.pos,
                                             node=nd.name, expected=f"`{field}`" + (f" ({doc})" if doc else ""),
                                             hint=f"add `{field}: ...` to node `{nd.name}`"))
@@ -276,11 +277,11 @@ class TypeCheck(CompositeCheck):
                     found += f" (item {where[0]} of {clip(repr(values[field]), 60)})"
                 if all(e["type"] in _RANGE_ERRORS for e in errors):
                     diags.append(Diagnostic("E104", f"value out of range for parameter `{field}` of `{block.name}`",
-                                            pos, node=nd.name, expected=_expected(errors), found=found,
+                                            pos, node=nd.name, expected=accepted(errors), found=found,
                                             notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
                 else:
                     diags.append(Diagnostic("E112", f"invalid value for parameter `{field}` of `{block.name}`",
-                                            pos, node=nd.name, expected=_expected(errors), found=found,
+                                            pos, node=nd.name, expected=accepted(errors), found=found,
                                             hint=value_hint(self.udef, self.env, self.owner.diags, nd, field,
                                                             value, block.Params, errors),
                                             notes=set_elsewhere(nd, field, pos), origin=origin_of(nd, pos)))
@@ -353,50 +354,6 @@ def _params_key(block: str, p: Any, in_types: tuple[TensorType, ...]) -> tuple[A
 
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
-
-
-def _expected(errors: list[dict[str, Any]]) -> str:
-    """What a parameter accepts, from pydantic's errors on it (one per member of a union)."""
-    texts = []
-    for e in errors:
-        msg = plain(str(e["msg"]))
-        msg = msg.split(",", 1)[0] if msg.startswith(("integer", "number", "boolean", "string")) else msg
-        if msg not in texts:
-            texts.append(msg)
-    return " or ".join(texts)
-
-
-def _field_doc(block: Block, field: str | None) -> str | None:
-    if field is None:
-        return None
-    info = block.Params.model_fields.get(field)
-    return info.description if info is not None else None
-
-
-def unwritten_keys(nd: NodeDef, fields: Iterable[str]) -> list[str]:
-    """The parameters ``fields`` and node keys (NODE_KEYS) ``nd`` does not write: the "did you mean" candidates for
-    its misspelt key (one it writes would be a duplicate; one set by `with:` or `inherit` is not: the node's wins)."""
-    written = {key for key, _, _ in nd.params}
-    # A node key is unwritten where its field has its default (a `checkpoint` name that read nothing is None);
-    # `in: []`, `inherit: false` and a `checkpoint` that is false read as unwritten: a harmless suggestion at most.
-    written.update(key for key, there in (
-        ("block", True), ("in", bool(nd.inputs)), ("repeat", nd.repeat is not None), ("when", nd.when is not None),
-        ("for_each", nd.for_each is not None), ("inherit", nd.inherit), ("with", nd.with_ is not None),
-        ("checkpoint", nd.checkpoint is not False), ("doc", nd.doc is not None)) if there)
-    return [key for key in (*fields, *NODE_KEYS) if key not in written]
-
-
-def origin_of(nd: NodeDef, pos: Pos | None) -> Pos | None:
-    """The node's own position when an error about it is reported in another file (where a user set the
-    value it reads): see ``Diagnostic.origin``."""
-    return nd.pos if pos is not None and nd.pos is not None and pos.file != nd.pos.file else None
-
-
-def set_elsewhere(nd: NodeDef, field: str, pos: Pos | None) -> tuple[str, ...]:
-    """The note of an error about a node's parameter reported where its value was set, in another file
-    (a user's `with:` of a library template): which node reads it, and where that node is."""
-    origin = origin_of(nd, pos)
-    return () if origin is None else (f"the value set here reaches `{field}` of node `{nd.name}` at {origin}",)
 
 
 def _not_finite(p: Any, infinite_ok: frozenset[str] = frozenset()) -> str | None:
