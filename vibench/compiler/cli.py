@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # pydantic scans every installed distribution for plugins the first time it validates
     # (about 20 ms of this command's start-up, measured); the CLI uses none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    # What reaches the terminal is drawn safe (diagnostics.terminal_safe): a spec or file name holding an
+    # What reaches the terminal is drawn safe (terminal_text.terminal_safe): a spec or file name holding an
     # escape sequence cannot clear the screen or retitle the window through a message that quotes it.
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = Stdout(stdout), Stderr(stderr)

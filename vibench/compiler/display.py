@@ -11,7 +11,7 @@ import re
 MAX_PATH = 240  # characters of a file name in a message (longer ones are cut in the middle)
 
 _ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3}|.)", re.DOTALL)
-"""A backslash escape as repr() and :func:`vibench.compiler.diagnostics.one_line` write them."""
+"""A backslash escape as repr() and :func:`vibench.compiler.terminal_text.one_line` write them."""
 
 
 def escaped(text: str) -> str:
