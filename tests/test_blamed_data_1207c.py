@@ -18,7 +18,7 @@ from vibench.compiler.blame import Blamed, Setting
 from vibench.compiler.diagnostics import Diagnostic
 from vibench.compiler.ir import Pos
 from vibench.compiler.resolve import Library
-from vibench.compiler.shape_hints import FREE_FOUND, blamed_needs
+from vibench.compiler.shape_hints import FREE_FOUND, NeedDiagnostic, blamed_needs
 
 EXTENDS = "vibench: 1\nextends: mlp/Dlinear\nwith: {seq_len: null}\n"
 
@@ -54,8 +54,8 @@ def test_an_error_blame_leaves_alone_has_no_setting(monkeypatch: pytest.MonkeyPa
 
 def test_the_hint_reads_the_setting_not_the_note() -> None:
     """An E303 whose notes name no setting (here: none at all) still hints at the one blame gave."""
-    need = Diagnostic("E303", "the input length `L` must be known at compile time", Pos("u.yaml", 3, 17),
-                      found=FREE_FOUND.format("`L`"), hint="give `L` a number in `inputs:`")
+    need = NeedDiagnostic("E303", "the input length `L` must be known at compile time", Pos("u.yaml", 3, 17),
+                          found=FREE_FOUND.format("`L`"), hint="give `L` a number in `inputs:`", free=("L",))
     words = Library()
     (d,) = blamed_needs([Blamed(need, Setting(False, "seq_len"))], {"with": {"seq_len": None}}, {}, words, False)
     assert d.hint == ("set `seq_len` under `with:` to a number: null leaves `L` free, and the template needs it "

@@ -125,7 +125,7 @@ class _Keys:
         if isinstance(block, UnitDef):
             names = [d.name for d in block.params]
             self.known = set(names)
-            self.expected = "one of " + (", ".join(f"`{n}`" for n in names) or "(none)")
+            self.expected = "one of " + (one_of(names) or "(none)")
             self.candidates = names
             return names
         fields = block.Params.model_fields

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.caller_words import CallerWords
@@ -30,7 +30,17 @@ if TYPE_CHECKING:
     from vibench.compiler.blame import Blamed
 
 FREE_FOUND = "it depends on {}, which the input shape leaves free"
-"""E303's `found`, with the free symbols named (`` `L` ``); :func:`blamed_needs` reads them back from it."""
+"""E303's `found`, with the free symbols named (`` `L` ``): words only; the symbols go with it as data
+(:class:`NeedDiagnostic`)."""
+
+
+@dataclass(frozen=True)
+class NeedDiagnostic(Diagnostic):
+    """E303 as :func:`need_diagnostic` makes it, with the symbols it needs known as data: :func:`blamed_needs` names
+    them in its hint without reading them back from the words of `found` (``replace``, as blame moves an error to a
+    setting, keeps them)."""
+
+    free: tuple[str, ...] = ()
 
 
 def need_diagnostic(need: NeedConcrete, missing: list[str], root: UnitDef, words: CallerWords,
@@ -38,7 +48,7 @@ def need_diagnostic(need: NeedConcrete, missing: list[str], root: UnitDef, words
     """E303 for ``need`` at the root ``root``, whose ``missing`` symbols nothing binds. ``mismatch``: the E301 its
     node reports at one of its parameters once those symbols are numbers (see the module docstring)."""
     pos = need.pos if isinstance(need.pos, Pos) else None
-    names = ", ".join(f"`{s}`" for s in missing)
+    names = _quoted(missing)
     bind = "`inputs=`" if words.in_python else "--input"
     example = _bind_example(root, missing, words.in_python)
     hint = time_axis_hint(root, need.node, missing)
@@ -51,11 +61,15 @@ def need_diagnostic(need: NeedConcrete, missing: list[str], root: UnitDef, words
         hint = (f"`{compared[0]}` at line {compared[1].line} asks for {expected} here"
                 + (f": {mismatch.hint}; or give" if mismatch.hint else "; give")
                 + f" {names} the size that makes it {expected}, in `inputs:` or with {bind}{example}")
-    return Diagnostic(
+    return NeedDiagnostic(
         "E303", f"{need_text(need.what, missing)} must be known at compile time", pos, node=need.node,
         found=FREE_FOUND.format(names), notes=notes,
         hint=hint or f"give {names} a number in `inputs:` (or make it a parameter), bind it with {bind}{example}, "
-                     "or reduce that dimension first (e.g. pooling to a fixed size)")
+                     "or reduce that dimension first (e.g. pooling to a fixed size)", free=tuple(missing))
+
+
+def _quoted(symbols: Iterable[str]) -> str:
+    return ", ".join(f"`{s}`" for s in symbols)
 
 
 def need_text(what: str, symbols: list[str]) -> str:
@@ -151,9 +165,8 @@ def blamed_needs(located: Iterable[Blamed], data: Any, given: Mapping[str, Any],
             value = given[key] if by_value else settings[key]
             where = (f" (`{key}=...`)" if words.in_python else f" (`--set {key}=...`)") if by_value else \
                 " in the `model:` section" if config else " under `with:`"
-            found = after.found or ""
-            lead, _, tail = FREE_FOUND.partition("{}")
-            names = found[len(lead):-len(tail)] if found.startswith(lead) and found.endswith(tail) else "the size"
+            free = after.free if isinstance(after, NeedDiagnostic) else ()
+            names = _quoted(free) or "the size"
             bind = "`inputs=`" if words.in_python else "--input"
             change = (f"set `{key}`{where} to a number: null leaves {names} free, and the template needs it as a "
                       "number" if value is None else f"change `{key}`{where}: with this value the template needs "

@@ -10,7 +10,8 @@ and the metadata. It reads the elaborated unit; it writes the symbol space of th
 diagnostics.
 
 This module is the driver (the visit of each node, the outputs); the port, parameter and shape work
-is :mod:`vibench.compiler.typecheck`'s and the warnings :mod:`vibench.compiler.build_warnings`'.
+is :mod:`vibench.compiler.typecheck`'s, the limits :mod:`vibench.compiler.copy_limits`' and the warnings
+:mod:`vibench.compiler.build_warnings`'.
 A node that fails is left out with its diagnostics collected; the nodes that read it fail silently.
 """
 
@@ -19,13 +20,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.activation_bounds import activation_error, over_limit
 from vibench.compiler.build_warnings import BuildWarnings
 from vibench.compiler.constraints import SymbolSpace
-from vibench.compiler.diagnostics import Diagnostic, one_of, suggest
+from vibench.compiler.copy_limits import CopyLimits
+from vibench.compiler.diagnostics import Diagnostic, clip, one_of, suggest
 from vibench.compiler.elaborate import Evaluates
 from vibench.compiler.elaborated import (
-    LIMIT_HINT,
     ElabCopy,
     ElabNode,
     Elaborated,
@@ -35,13 +35,14 @@ from vibench.compiler.elaborated import (
     freeze,
     ref_problem,
 )
+from vibench.compiler.expr import ExprError, contains_template, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Ref, TensorType, Unit, UnitDef, ValueRef
 from vibench.compiler.keyed import group_value
 from vibench.compiler.node_bounds import body_room, least_nodes, least_of
-from vibench.compiler.plugin_calls import is_plugin
 from vibench.compiler.promises import check_promise
 from vibench.compiler.symbolic_errors import NeedConcrete
 from vibench.compiler.typecheck import TypeCheck, connected
+from vibench.compiler.yaml_text import yaml_text
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
@@ -56,7 +57,7 @@ def typecheck(owner: _Specializer, elaborated: Elaborated, room: int | None = No
     return TypeChecker(owner, elaborated, room).run()
 
 
-class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
+class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
     """The state of one type check: the types of the values so far and the unit's symbol space."""
 
     def __init__(self, owner: _Specializer, elaborated: Elaborated, room: int | None = None) -> None:
@@ -76,7 +77,8 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         # Shape-rule results per (block, params, input types); per unit because verdicts depend on
         # this unit's symbol bounds (which only tighten as nodes are visited).
         self.prim_memo: dict[tuple[Any, ...], tuple[Instance, tuple[Constraint, ...]]] = {}
-        self.copy: tuple[int, int] | None = None  # (index, count) while typing a copy of a `repeat` node
+        self.copy: tuple[int, int] | None = None  # (index, count) while typing a copy of a `repeat` or `for_each` node
+        self.copied: ElabNode | None = None  # that node: its mode says which of the two made the copy
         self.from_list = False  # the current node reads a `for_each` node's whole list
         self.soft_ports: set[str] = set()  # `port?:` connections of the node being bound
         self.dropped_soft = False  # a `port?:` connection left out: its block lacks the port
@@ -87,10 +89,10 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
         self.sized: set[int] = set()  # ids of the instances whose outputs were measured (E309)
 
     def error(self, diag: Diagnostic) -> Failed:
-        if self.copy is not None and self.copy[0] > 0 and diag.code.startswith("E3"):
-            k, n = self.copy
-            diag = replace(diag, notes=diag.notes + (f"in copy {k + 1} of {n} (`repeat`), whose input is the output "
-                                                     f"of copy {k}",))
+        if self.copy is not None and self.copied is not None and diag.code.startswith("E3"):
+            note = copy_note(self.copied, *self.copy, self.env)
+            if note is not None:
+                diag = replace(diag, notes=diag.notes + (note,))
         self.owner.diags.add(diag)
         return Failed()
 
@@ -268,11 +270,11 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
                 raise self.error(Diagnostic("E405", f"the copies of `{nd.name}` take different inputs", nd.pos,
                                             node=nd.name, found=f"`{names[0]}` vs `{copy.block_name}`"))
             in_types = [self.type_of(v) for _, v, _ in ports]
-            self.copy = (k, len(en.copies))
+            self.copy, self.copied = (k, len(en.copies)), en
             try:
                 inst = self.instance(nd, copy, ports, in_types)
             finally:
-                self.copy = None
+                self.copy = self.copied = None
             self.check_checkpoint(nd, block, inst, copy.block_name)
             instances.append(replace(inst, block=block.qualname if isinstance(block, UnitDef) else copy.block_name))
             self.tally(nd, inst, k, len(en.copies), block, in_types)
@@ -307,11 +309,11 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             instances = []
             copies = len(en.copies)
             for k, copy in enumerate(en.copies):
-                self.copy = (k, copies)
+                self.copy, self.copied = (k, copies), en
                 try:
                     inst = self.instance(nd, copy, ports, in_types)
                 finally:
-                    self.copy = None
+                    self.copy = self.copied = None
                 instances.append(inst)
                 self.tally(nd, inst, k, copies, copy.block, in_types)
                 in_types = [inst.outputs[0][1]]
@@ -350,64 +352,21 @@ class TypeChecker(Evaluates, TypeCheck, BuildWarnings):
             return self.composite(nd, block, values, positions, ports, in_types, {p: pos for p, _, pos in ports})
         return self.primitive(nd, block, values, positions, ports, in_types)
 
-    def measure(self, nd: NodeDef, inst: Instance, k: int, copies: int, block: Any, in_types: list[TensorType]) -> None:
-        """E309 when an output of the copy, or a tensor its block builds inside (a padded copy of its input:
-        :meth:`Block.internal_tensors`), is too large at the smallest input or at the next step of an open size
-        (:func:`~vibench.compiler.activation_bounds.over_limit`), also where --input binds it (the shapes stay
-        symbolic)."""
-        which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
-        tensors = [(f"output `{port}` of {which}" if len(inst.outputs) > 1 else f"the output of {which}", t)
-                   for port, t in inst.outputs]
-        if inst.unit is None and not is_plugin(block):  # (a plug-in's hook goes unchecked: its outputs count)
-            inside = block.internal_tensors(inst.params, in_types, [t for _, t in inst.outputs])
-            tensors += [(f"{what}, built inside {which},", t) for what, t in inside]
-        for what, t in tensors:
-            excess = over_limit(t.shape, self.owner.max_activation, self.space.bounds)
-            if excess is not None:
-                self.owner.limit_hit = True
-                raise self.error(activation_error(excess, what, t, self.owner.max_activation, nd.pos, nd.name))
 
-    def tally(self, nd: NodeDef, inst: Instance, k: int, copies: int, block: Any,
-              in_types: list[TensorType]) -> None:
-        """Count one copy of a node towards the model's limits: nodes after expansion (E213) and
-        parameter elements (E307), both before any weight exists. Reported once per compilation."""
-        if self.owner.limit_hit:
-            raise Failed()
-        self.count += 1 + inst.submodules + (self.owner.node_count(inst.unit) if inst.unit is not None else 0)
-        tables = inst.buffer_count  # fixed tables the constructor builds count like weights
-        count = inst.param_count + tables
-        if isinstance(count, int):
-            self.param_total += count
-        if self.count <= self.room and self.param_total <= self.owner.max_params:
-            if id(inst) not in self.sized:  # then its activations (a memoised shape rule: one instance, many nodes)
-                self.sized.add(id(inst))
-                self.measure(nd, inst, k, copies, block, in_types)
-            return  # within the limits (the common case: no message to write)
-        which = f"copy {k + 1} of {copies} of node `{nd.name}`" if copies > 1 else f"node `{nd.name}`"
-        # (a composite's body counts its own: the model's totals are known only at its callers)
-        inside = f" in block `{self.udef.name}`" if len(self.owner.stack) > 1 else ""
-        if self.count > self.room:
-            if self.room < self.owner.max_nodes:
-                inside += f", where the rest of the model has at least {self.owner.max_nodes - self.room:,}"
-            self.owner.limit_hit = True
-            raise self.error(Diagnostic(
-                "E213", f"the model has more nodes than allowed at {which}", nd.pos, node=nd.name,
-                expected=f"at most {self.owner.max_nodes:,} nodes after expansion",
-                found=f"{self.count:,} so far{inside}",
-                notes=("composite blocks count once plus the nodes of their body, for every copy",) + ((
-                    f"a block's per-channel, per-layer or per-system modules count as nodes: this one builds "
-                    f"{inst.submodules:,}",) if inst.submodules else ()),
-                hint=LIMIT_HINT))
-        self.owner.limit_hit = True
-        alone = count > self.owner.max_params
-        what = "parameters" if not tables else "parameters and fixed tables"
-        found = f"{count:,} in this node" if not tables else (
-            f"{count:,} in this node ({inst.param_count:,} parameter and {tables:,} table elements)")
-        raise self.error(Diagnostic(
-            "E307", f"{which} has more {what} than the budget" if alone else
-            f"the model exceeds the parameter budget at {which}", nd.pos, node=nd.name,
-            expected=f"at most {self.owner.max_params:,} parameter elements per model (fixed tables included)",
-            found=found + ("" if alone else f", {self.param_total:,} so far{inside}"),
-            hint="check the sizes of this node's parameters (channels, features"
-            + ("; tables: max_len, graph nodes" if tables else "") + "); if the model really is this large, "
-            "raise the budget with --max-params (max_params= in the API)"))
+def copy_note(en: ElabNode, k: int, copies: int, env: Any) -> str | None:
+    """The note of a shape error in copy ``k`` of node ``en``, naming what made the copy: `repeat` (copy ``k`` reads
+    the output of the one before; the first reads the node's own input, so it needs no note), or `for_each` (each
+    copy reads the node's inputs; its item is what differs). None when there is nothing to add."""
+    if en.mode == "repeat":
+        return f"in copy {k + 1} of {copies} (`repeat`), whose input is the output of copy {k}" if k > 0 else None
+    if en.mode != "each" or copies < 2:
+        return None
+    item = ""
+    items = en.nd.for_each
+    try:  # what elaboration evaluated in this environment; a template again only on this failing path
+        items = evaluate_value(items, env) if contains_template(items) else items
+    except ExprError:  # (the compilation's budget of expression steps spent meanwhile: the note goes without it)
+        items = None
+    if isinstance(items, list) and k < len(items):
+        item = f", item `{clip(yaml_text(items[k]), 40)}`"
+    return f"in copy {k + 1} of {copies} (`for_each`{item}), which reads the same inputs as the other copies"
