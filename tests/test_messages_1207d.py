@@ -3,9 +3,6 @@ hand, and the error reference (1207d).
 
 - a shape error in a `for_each` copy said "copy 3 of 3 (`repeat`), whose input is the output of copy 2": the note
   names the construct that made the copy, and a `for_each` copy's item;
-- SystemRouter, routing E_02_HSE_v2's per-system mixers, counted the time channel in its width error ("its head
-  reads 2 features ... found 3" for a system of 1 channel and a signal of 2): given the parameter that sizes the
-  heads (``channels_of``), it counts channels as that parameter does and says what to change;
 - E303's hint at a user's setting read the free symbols back from the words of its own `found`: they go with the
   diagnostic as data (:class:`vibench.compiler.shape_hints.NeedDiagnostic`);
 - resolve looked up each `--set` key with a scan of the declarations; two "one of ..." lists were built by hand,
@@ -15,8 +12,6 @@ hand, and the error reference (1207d).
 
 from __future__ import annotations
 
-import ast
-import re
 from pathlib import Path
 from typing import Any
 
@@ -83,67 +78,6 @@ def test_unit_builder_stays_under_its_ceiling() -> None:
     for name in ("unit_builder.py", "copy_limits.py"):
         lines = (ROOT / "vibench" / "compiler" / name).read_text(encoding="utf-8").count("\n")
         assert lines <= 400, (name, lines)
-
-
-# -- 2. SystemRouter's width error ------------------------------------------------------------------------------
-
-HSE = {"num_channels": {1: 1, 2: 2}, "num_patches": 2, "patch_size_L": 4, "hidden_dim": 8}
-CHANNELS = ("SystemRouter: sample 1 is of system 1, which expects another input width: num_channels gives it 1 "
-            "channel, the signal has 2; batch its samples with 1-channel signals, or write 1: 2 in num_channels")
-
-
-@pytest.fixture(scope="module")
-def hse() -> Any:
-    return vibench.build("isfm/embedding/E_02_HSE_v2", **HSE).eval()
-
-
-def _mixers(hse: Any, **kw: Any) -> Any:
-    """A router of the emitted class with E_02_HSE_v2's widths: systems 1 and 2 of 1 and 2 channels (+ time)."""
-    import torch
-
-    router = type(hse.channel_embedders)
-    return router({"1": torch.nn.Linear(2, 3), "2": torch.nn.Linear(3, 3)}, in_features={"1": 2, "2": 3},
-                  out_features=3, **kw).eval()
-
-
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-def test_a_router_of_channels_counts_channels_and_says_what_to_change(hse: Any) -> None:
-    import torch
-
-    router = _mixers(hse, channels_of="num_channels")
-    x = torch.randn(2, 5, 3)  # 2 channels and the time channel; sample 1 is of system 1, of 1 channel
-    with torch.no_grad():
-        with pytest.raises(ValueError, match="^" + re.escape(CHANNELS) + "$"):
-            router(x, torch.tensor([2, 1]))
-        with pytest.raises(torch.jit.Error, match=re.escape(CHANNELS)):
-            torch.jit.script(router)(x, torch.tensor([2, 1]))
-        assert router(x, torch.tensor([2, 2])).shape == (2, 5, 3)
-
-
-def test_a_router_of_features_keeps_its_words(hse: Any) -> None:
-    import torch
-
-    with torch.no_grad(), pytest.raises(ValueError, match="^" + re.escape(
-            "SystemRouter: sample 1 is of system 1, which expects another input width: its head reads 2 features "
-            "(last axis); found 3") + "$"):
-        _mixers(hse)(torch.randn(2, 5, 3), torch.tensor([2, 1]))
-
-
-def test_router_code_names_channels_of_only_when_given() -> None:
-    from vibench.compiler.blocks.isfm_routing import router_code
-    from vibench.compiler.codegen import code as c
-
-    heads = {"1": c.call("nn.Identity")}
-    assert "channels_of" not in ast.unparse(router_code(heads, {"1": 2}, 2))
-    assert "channels_of='num_channels'" in ast.unparse(router_code(heads, {"1": 2}, 2, channels_of="num_channels"))
-
-
-def test_e02_hse_v2_counts_the_signals_channels(hse: Any) -> None:
-    import torch
-
-    x, fs = torch.randn(2, 16, 2), torch.full((2,), 100.0)  # 2 channels; sample 1 is of system 1, of 1 channel
-    with torch.no_grad(), pytest.raises(ValueError, match="^" + re.escape(CHANNELS) + "$"):
-        hse(x, fs, torch.tensor([2, 1]))
 
 
 # -- 3. E303's free symbols as data ------------------------------------------------------------------------------

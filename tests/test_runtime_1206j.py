@@ -86,8 +86,8 @@ def hse() -> torch.nn.Module:
     return vibench.build("isfm/embedding/E_02_HSE_v2", **params).eval()
 
 
-WIDTH = ("SystemRouter: sample 1 is of system 3, which expects another input width: num_channels gives it 3 channels, "
-         "the signal has 2; batch its samples with 3-channel signals, or write 3: 2 in num_channels")
+WIDTH = ("SystemRouter: sample 1 is of system 3, which expects another input width: its head reads 4 features "
+         "(last axis); found 3")
 
 
 def test_a_system_of_another_width_names_the_sample_the_system_and_the_widths(hse: torch.nn.Module) -> None:

@@ -45,19 +45,13 @@ class SystemRouter(nn.Module):
     without a head (named with the ids that have one), or whose head reads another width (named with the sample and
     both widths), raises ValueError (scripted: torch.jit.Error with its text, which ``except ValueError`` misses); in a
     compiled or exported graph, RuntimeError from an assert op of a constant text (no ids: a sync), not on meta.
-    ``channels_of``: the parameter that gives each system's signal channels when ``in_features`` counts them plus
-    the time channel (E_02_HSE_v2's mixer, ``num_channels``); a width error then counts channels, as that parameter
-    does, and says which to change.
     """
 
-    def __init__(
-        self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int, channels_of: str = ""
-    ) -> None:
+    def __init__(self, heads: dict[str, nn.Module], in_features: dict[str, int], out_features: int) -> None:
         super().__init__()
         self.heads = nn.ModuleDict(heads)
         self.in_features = in_features
         self.out_features = out_features
-        self.channels_of = channels_of
         self.only = next(iter(heads)) if len(heads) == 1 else ""  # one head: eager mode just runs it
         self.systems = ", ".join(sorted(heads, key=int))  # the ids with a head, for messages
 
@@ -87,21 +81,9 @@ class SystemRouter(nn.Module):
             # Read on this failing path only (a traced graph never gets here): the first sample left out, whose
             k = int((~routed).nonzero()[0, 0])  # system's head reads another width
             system = list(self.in_features.keys())[0] if system_id is None else str(int(system_id[k]))
-            raise ValueError(self._other_width(k, system, x.shape[-1]))
-        return out
-
-    def _other_width(self, k: int, system: str, width: int) -> str:
-        if not self.channels_of:
             wants = f"expects another input width: its head reads {self.in_features[system]} features (last axis)"
-            return f"SystemRouter: sample {k} is of system {system}, which {wants}; found {width}"
-        # The widths hold the time channel as well; the user counts (and sets) the signal's channels only.
-        wanted, found, name = self.in_features[system] - 1, width - 1, self.channels_of
-        plural = "" if wanted == 1 else "s"
-        return (
-            f"SystemRouter: sample {k} is of system {system}, which expects another input width: {name} gives it "
-            f"{wanted} channel{plural}, the signal has {found}; batch its samples with {wanted}-channel signals, "
-            f"or write {system}: {found} in {name}"
-        )
+            raise ValueError(f"SystemRouter: sample {k} is of system {system}, which {wants}; found {x.shape[-1]}")
+        return out
 
     def _pad(self, y: torch.Tensor) -> torch.Tensor:
         missing = self.out_features - y.shape[-1]

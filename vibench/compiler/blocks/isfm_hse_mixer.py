@@ -102,4 +102,4 @@ class HseChannelMixer(Block):
         heads = {k: c.call("nn.Sequential", c.call("nn.Linear", n + 1, hidden), c.call("nn.GELU"),
                            c.call("nn.Linear", hidden, p.c_dim)) for k, n in p.num_channels.items()}
         widths = {k: n + 1 for k, n in p.num_channels.items()}
-        return router_code(heads, widths, p.c_dim, channels_of="num_channels")
+        return router_code(heads, widths, p.c_dim)
