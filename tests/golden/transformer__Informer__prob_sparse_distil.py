@@ -17,10 +17,13 @@ class ProbSparseAttention(nn.Module):
     only its ``max(16, L // 4)`` highest scores (the rest are -inf) before the softmax.
     ``prob_sparse`` mode (the paper): ``factor * ceil(ln L)`` keys are sampled per query to measure
     its sparsity (max minus mean score); the ``factor * ceil(ln L)`` most active queries attend to
-    all keys and the others output the mean of the values. ``seed`` fixes the sampling (a fresh
-    generator with that seed on every call); None draws from torch's global generator.
+    all keys and the others output the mean of the values. ``seed`` fixes the sampling: those of a CPU
+    generator seeded with it, drawn once per length and kept (the same on every call and device);
+    None draws from torch's global generator.
     Dropout acts on the attention weights. Output [B, L, D].
     """
+
+    seeded_samples: dict[int, torch.Tensor]  # the seed's [L, count] key indices per length L (typed for TorchScript)
 
     def __init__(
         self,
@@ -41,6 +44,7 @@ class ProbSparseAttention(nn.Module):
         self.value_projection = nn.Linear(d_model, d_model)
         self.out_projection = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
+        self.seeded_samples = {}
 
     def extra_repr(self) -> str:
         heads = f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}"
@@ -69,11 +73,16 @@ class ProbSparseAttention(nn.Module):
 
     def _prob_sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         length, depth = queries.shape[2], queries.shape[3]
+        if not torch.jit.is_scripting():  # TorchScript compiles none of this
+            if self.seed is not None:
+                # A table per length: a symbolic length takes the example's (int() keeps it symbolic in dynamo)
+                length = len(range(length))
         count = max(1, min(self.factor * math.ceil(math.log(length)), length))
-        generator = None
-        if self.seed is not None:
-            generator = torch.Generator(device=queries.device).manual_seed(self.seed)
-        sampled = torch.randint(length, (length, count), generator=generator, device=queries.device)
+        seed = self.seed
+        if seed is None:
+            sampled = torch.randint(length, (length, count), device=queries.device)
+        else:
+            sampled = self._seeded_samples(seed, length, count, queries.device)
         sample_scores = torch.matmul(queries.unsqueeze(-2), keys[:, :, sampled].transpose(-2, -1)).squeeze(-2)
         sparsity = sample_scores.max(dim=-1)[0] - sample_scores.sum(dim=-1) / length
         active = sparsity.topk(count, dim=-1, sorted=False)[1].unsqueeze(-1).expand(-1, -1, -1, depth)
@@ -81,6 +90,50 @@ class ProbSparseAttention(nn.Module):
         attended = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
         context = values.mean(dim=2, keepdim=True).expand_as(values)
         return context.scatter(2, active, attended)
+
+    def _seeded_samples(self, seed: int, length: int, count: int, device: torch.device) -> torch.Tensor:
+        """The seed's key indices [length, count], drawn once per length and kept; a traced graph holds them as
+        a constant (a generator made here was one object in an exported program, advancing from call to call)."""
+        tracing = False
+        if not torch.jit.is_scripting():  # TorchScript compiles none of this
+            tracing = torch.compiler.is_compiling()
+        sampled = self.seeded_samples.get(length)
+        if sampled is None or sampled.device != device:
+            sampled = self._draw_seeded(seed, length, count, device)
+        elif tracing or not (sampled.is_inference() and torch.is_grad_enabled()):
+            return sampled
+        else:  # kept under torch.inference_mode(): autograd keeps the indices, and cannot keep an inference tensor
+            sampled = sampled.clone()
+        keep = not tracing
+        if not torch.jit.is_scripting():
+            keep = keep and type(sampled) is torch.Tensor  # not a FakeTensorMode's tensor, which holds no values
+        if keep:
+            self.seeded_samples[length] = sampled
+        return sampled
+
+    @torch.compiler.assume_constant_result  # torch.compile calls it once, untraced (its loops take seconds to trace)
+    def _draw_seeded(self, seed: int, length: int, count: int, device: torch.device) -> torch.Tensor:
+        """``torch.randint(length, (length, count), generator=torch.Generator().manual_seed(seed))``, bit for bit,
+        computed in Python: under ``torch.export`` a tensor holds no values, but Python numbers do.
+
+        The CPU generator is a Mersenne Twister (MT19937, seeded with the low 32 bits of ``seed``) and draws
+        each element as its next 32-bit word modulo ``length``, in order; these are those words.
+        """
+        state = [seed & 0xFFFFFFFF]
+        for i in range(1, 624):
+            state.append((1812433253 * (state[i - 1] ^ (state[i - 1] >> 30)) + i) & 0xFFFFFFFF)
+        total = length * count
+        samples: list[int] = []
+        while len(samples) < total:
+            for i in range(624):  # the next 624 words of state
+                y = (state[i] & 0x80000000) | (state[(i + 1) % 624] & 0x7FFFFFFF)
+                state[i] = state[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1) * 0x9908B0DF)
+            for y in state:  # tempered
+                y ^= y >> 11
+                y ^= (y << 7) & 0x9D2C5680
+                y ^= (y << 15) & 0xEFC60000
+                samples.append((y ^ (y >> 18)) % length)
+        return torch.tensor(samples[:total], device=device).view(length, count)
 
 
 class InterpolatedPositionalEncoding(nn.Module):

@@ -1,4 +1,5 @@
-"""Self-attention variants of the Transformer family over [B, L, D]: Autoformer, Informer, Linformer.
+"""Self-attention variants of the Transformer family over [B, L, D]: Autoformer and Informer (Linformer, which
+shares their frame, is in linformer_attention.py).
 
 Each is a native module holding ``query_projection``, ``key_projection``, ``value_projection`` and
 ``out_projection`` (D -> D, with bias), named as in PHM-Vibench so checkpoints map one to one. The
@@ -8,7 +9,7 @@ model width D must be known at compile time and divide by ``num_heads``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import Field
 
@@ -16,7 +17,6 @@ from vibench.compiler.blocks.attention import model_width
 from vibench.compiler.blocks.base import Block, ShapeContext
 from vibench.compiler.codegen import code as c
 from vibench.compiler.codegen.code import Code, non_default
-from vibench.compiler.codegen.support import _bare
 from vibench.compiler.ir import TensorType
 from vibench.compiler.registry import register
 from vibench.compiler.symbolic import Dim
@@ -24,10 +24,9 @@ from vibench.schemas.blocks import BlockParams
 
 if TYPE_CHECKING:
     import torch
-    import torch.nn.functional as F
     from torch import nn
 else:
-    from vibench.compiler.blocks.torchless import F, nn, torch
+    from vibench.compiler.blocks.torchless import nn, torch
 
 
 class AutoCorrelationParams(BlockParams):
@@ -54,12 +53,14 @@ class ProbSparseAttentionParams(BlockParams):
     d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
 
 
-class LinformerAttentionParams(BlockParams):
-    num_heads: int = Field(ge=1, description="Heads; the model width D must divide by it.")
-    seq_len: int = Field(ge=1, description="Rows of the learned length projections E and F (the design length).")
-    k: int = Field(ge=1, description="Projected length of keys and values (columns of E and F).")
-    dropout: float = Field(0.0, ge=0, le=1, description="Dropout on the attention weights.")
-    d_model: int | None = Field(None, ge=1, description="Model width D of [B, L, D] (inferred).")
+class AttentionWidthParams(Protocol):
+    """What :class:`SelfAttention` reads of a variant's parameters (Linformer's as well)."""
+
+    @property
+    def num_heads(self) -> int: ...
+
+    @property
+    def d_model(self) -> int | None: ...
 
 
 # -- torch implementations (copied into model.py) --------------------------------------------
@@ -139,10 +140,13 @@ class ProbSparseAttention(nn.Module):
     only its ``max(16, L // 4)`` highest scores (the rest are -inf) before the softmax.
     ``prob_sparse`` mode (the paper): ``factor * ceil(ln L)`` keys are sampled per query to measure
     its sparsity (max minus mean score); the ``factor * ceil(ln L)`` most active queries attend to
-    all keys and the others output the mean of the values. ``seed`` fixes the sampling (a fresh
-    generator with that seed on every call); None draws from torch's global generator.
+    all keys and the others output the mean of the values. ``seed`` fixes the sampling: those of a CPU
+    generator seeded with it, drawn once per length and kept (the same on every call and device);
+    None draws from torch's global generator.
     Dropout acts on the attention weights. Output [B, L, D].
     """
+
+    seeded_samples: dict[int, torch.Tensor]  # the seed's [L, count] key indices per length L (typed for TorchScript)
 
     def __init__(
         self,
@@ -163,6 +167,7 @@ class ProbSparseAttention(nn.Module):
         self.value_projection = nn.Linear(d_model, d_model)
         self.out_projection = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
+        self.seeded_samples = {}
 
     def extra_repr(self) -> str:
         heads = f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}"
@@ -191,11 +196,16 @@ class ProbSparseAttention(nn.Module):
 
     def _prob_sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         length, depth = queries.shape[2], queries.shape[3]
+        if not torch.jit.is_scripting():  # TorchScript compiles none of this
+            if self.seed is not None:
+                # A table per length: a symbolic length takes the example's (int() keeps it symbolic in dynamo)
+                length = len(range(length))
         count = max(1, min(self.factor * math.ceil(math.log(length)), length))
-        generator = None
-        if self.seed is not None:
-            generator = torch.Generator(device=queries.device).manual_seed(self.seed)
-        sampled = torch.randint(length, (length, count), generator=generator, device=queries.device)
+        seed = self.seed
+        if seed is None:
+            sampled = torch.randint(length, (length, count), device=queries.device)
+        else:
+            sampled = self._seeded_samples(seed, length, count, queries.device)
         sample_scores = torch.matmul(queries.unsqueeze(-2), keys[:, :, sampled].transpose(-2, -1)).squeeze(-2)
         sparsity = sample_scores.max(dim=-1)[0] - sample_scores.sum(dim=-1) / length
         active = sparsity.topk(count, dim=-1, sorted=False)[1].unsqueeze(-1).expand(-1, -1, -1, depth)
@@ -204,95 +214,79 @@ class ProbSparseAttention(nn.Module):
         context = values.mean(dim=2, keepdim=True).expand_as(values)
         return context.scatter(2, active, attended)
 
+    def _seeded_samples(self, seed: int, length: int, count: int, device: torch.device) -> torch.Tensor:
+        """The seed's key indices [length, count], drawn once per length and kept; a traced graph holds them as
+        a constant (a generator made here was one object in an exported program, advancing from call to call)."""
+        tracing = False
+        if not torch.jit.is_scripting():  # TorchScript compiles none of this
+            tracing = torch.compiler.is_compiling()
+        sampled = self.seeded_samples.get(length)
+        if sampled is None or sampled.device != device:
+            sampled = self._draw_seeded(seed, length, count, device)
+        elif tracing or not (sampled.is_inference() and torch.is_grad_enabled()):
+            return sampled
+        else:  # kept under torch.inference_mode(): autograd keeps the indices, and cannot keep an inference tensor
+            sampled = sampled.clone()
+        keep = not tracing
+        if not torch.jit.is_scripting():
+            keep = keep and type(sampled) is torch.Tensor  # not a FakeTensorMode's tensor, which holds no values
+        if keep:
+            self.seeded_samples[length] = sampled
+        return sampled
 
-class LinformerAttention(nn.Module):
-    """Linformer's low-rank self-attention over [B, L, D] (Wang et al., 2020).
+    @torch.compiler.assume_constant_result  # torch.compile calls it once, untraced (its loops take seconds to trace)
+    def _draw_seeded(self, seed: int, length: int, count: int, device: torch.device) -> torch.Tensor:
+        """``torch.randint(length, (length, count), generator=torch.Generator().manual_seed(seed))``, bit for bit,
+        computed in Python: under ``torch.export`` a tensor holds no values, but Python numbers do.
 
-    Keys and values are projected along time by learned matrices ``E`` and ``F`` of shape
-    (seq_len, k), so every query attends to k mixed positions instead of L. For L <= seq_len the
-    first L rows are used; for L > seq_len both matrices are resized to (L, k) by bilinear
-    interpolation (PHM-Vibench's behaviour). Dropout acts on the attention weights. Output [B, L, D].
-    """
-
-    def __init__(self, d_model: int, num_heads: int, seq_len: int, k: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.query_projection = nn.Linear(d_model, d_model)
-        self.key_projection = nn.Linear(d_model, d_model)
-        self.value_projection = nn.Linear(d_model, d_model)
-        self.out_projection = nn.Linear(d_model, d_model)
-        self.E = nn.Parameter(torch.randn(seq_len, k) * 0.02)
-        self.F = nn.Parameter(torch.randn(seq_len, k) * 0.02)
-        self.dropout = nn.Dropout(dropout)
-
-    def extra_repr(self) -> str:
-        heads = f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}"
-        return f"{heads}, seq_len={self.E.shape[0]}, k={self.E.shape[1]}"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, length, width = x.shape
-        # [B, H, L, d_k]
-        queries = self.query_projection(x).view(batch, length, self.num_heads, -1).transpose(1, 2)
-        rows_k, rows_v = self._fit(self.E, length), self._fit(self.F, length)
-        bare = True
-        if not torch.jit.is_scripting():  # TorchScript cannot pass a module to a function
-            bare = _bare(self.key_projection, nn.Linear) and _bare(self.value_projection, nn.Linear)
-        if bare:
-            # [B, H, k, d_k]: the length projection first, then the linear map on k rows instead of L
-            keys = self._project(x, rows_k, self.key_projection.weight, self.key_projection.bias)
-            values = self._project(x, rows_v, self.value_projection.weight, self.value_projection.bias)
-        else:  # quantized, wrapped or hooked projections (see _bare): called on the L rows, then projected
-            keys = self._heads(torch.matmul(rows_k.t(), self.key_projection(x)))
-            values = self._heads(torch.matmul(rows_v.t(), self.value_projection(x)))
-        scores = torch.matmul(queries, keys.transpose(-2, -1)) / math.sqrt(queries.shape[-1])
-        context = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), values)
-        return self.out_projection(context.transpose(1, 2).reshape(batch, length, width))
-
-    def _project(self, x: torch.Tensor, rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        """``rows``^T linear(x) as [B, H, k, d_k]: the weight applied to ``rows``^T x, plus the bias times the
-        column sums of ``rows`` (the same map, with the linear layer on k rows instead of L)."""
-        return self._heads(F.linear(torch.matmul(rows.t(), x), weight) + rows.sum(0).unsqueeze(-1) * bias)
-
-    def _heads(self, mixed: torch.Tensor) -> torch.Tensor:
-        """[B, k, D] -> [B, H, k, d_k]."""
-        return mixed.view(mixed.shape[0], mixed.shape[1], self.num_heads, -1).transpose(1, 2)
-
-    def _fit(self, projection: torch.Tensor, length: int) -> torch.Tensor:
-        if length <= projection.shape[0]:
-            return projection[:length]
-        grid = projection.unsqueeze(0).unsqueeze(0)
-        return F.interpolate(grid, size=(length, projection.shape[1]), mode="bilinear", align_corners=False)[0, 0]
+        The CPU generator is a Mersenne Twister (MT19937, seeded with the low 32 bits of ``seed``) and draws
+        each element as its next 32-bit word modulo ``length``, in order; these are those words.
+        """
+        state = [seed & 0xFFFFFFFF]
+        for i in range(1, 624):
+            state.append((1812433253 * (state[i - 1] ^ (state[i - 1] >> 30)) + i) & 0xFFFFFFFF)
+        total = length * count
+        samples: list[int] = []
+        while len(samples) < total:
+            for i in range(624):  # the next 624 words of state
+                y = (state[i] & 0x80000000) | (state[(i + 1) % 624] & 0x7FFFFFFF)
+                state[i] = state[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1) * 0x9908B0DF)
+            for y in state:  # tempered
+                y ^= y >> 11
+                y ^= (y << 7) & 0x9D2C5680
+                y ^= (y << 15) & 0xEFC60000
+                samples.append((y ^ (y >> 18)) % length)
+        return torch.tensor(samples[:total], device=device).view(length, count)
 
 
 # -- blocks -----------------------------------------------------------------------------------
 
 
-def _projections(d_model: int | None) -> int:
+def projections(d_model: int | None) -> int:
     assert d_model is not None
     return 4 * (d_model * d_model + d_model)
 
 
-def _projection_flops(ins: list[TensorType], d_model: int | None) -> Dim:
+def projection_flops(ins: list[TensorType], d_model: int | None) -> Dim:
     assert d_model is not None
     b, length, _ = ins[0].shape
     return 8 * b * length * d_model * d_model
 
 
-class _SelfAttention(Block):
+class SelfAttention(Block):
     category = "attention"
     fresh_output = True  # the output projection's result (a Linear keeps its input, not its output)
     test_layouts = (("B L D",),)
     test_hints = {"num_heads": (1, 2, 4)}
 
-    def infer(self, p: AutoCorrelationParams | ProbSparseAttentionParams | LinformerAttentionParams,
-              ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+    def infer(self, p: AttentionWidthParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         ctx.set("d_model", model_width(ctx, t, "x", p.d_model, "d_model", p.num_heads, "num_heads"))
         return [t]
 
 
 @register
-class AutoCorrelationBlock(_SelfAttention):
+class AutoCorrelationBlock(SelfAttention):
     """Autoformer auto-correlation over [B, L, D]: FFT delay scores, values rolled by the best delays.
 
     The ``int(factor * ln L)`` delays with the highest mean correlation are kept and their rolled
@@ -306,26 +300,25 @@ class AutoCorrelationBlock(_SelfAttention):
     natives = (AutoCorrelation,)
     imports = ("math",)
 
-    def infer(self, p: AutoCorrelationParams | ProbSparseAttentionParams | LinformerAttentionParams,
-              ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
+    def infer(self, p: AttentionWidthParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         outs = super().infer(p, ins, ctx)
         ctx.require(ins[0].shape[1], ">=", 2, "the correlation needs at least two time steps")
         return outs
 
     def param_count(self, p: AutoCorrelationParams, ins: list[TensorType]) -> int:
-        return _projections(p.d_model)
+        return projections(p.d_model)
 
     def flops(self, p: AutoCorrelationParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         # Projections, plus the transforms, the spectrum product and the aggregation counted per element.
         b, length, d = ins[0].shape
-        return _projection_flops(ins, p.d_model) + 24 * b * length * d
+        return projection_flops(ins, p.d_model) + 24 * b * length * d
 
     def init_code(self, p: AutoCorrelationParams) -> Code:
         return c.call(AutoCorrelation.__name__, p.d_model, p.num_heads, factor=non_default(p.factor, 1))
 
 
 @register
-class ProbSparseAttentionBlock(_SelfAttention):
+class ProbSparseAttentionBlock(SelfAttention):
     """Informer ProbSparse self-attention over [B, L, D]: top-k masked scores, or sampled active queries.
 
     ``mode: top_k`` is PHM-Vibench's version: full scaled scores, each query keeps its
@@ -341,42 +334,14 @@ class ProbSparseAttentionBlock(_SelfAttention):
     stochastic = True
 
     def param_count(self, p: ProbSparseAttentionParams, ins: list[TensorType]) -> int:
-        return _projections(p.d_model)
+        return projections(p.d_model)
 
     def flops(self, p: ProbSparseAttentionParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         assert p.d_model is not None
         b, length, _ = ins[0].shape
-        return _projection_flops(ins, p.d_model) + 4 * b * length * length * p.d_model
+        return projection_flops(ins, p.d_model) + 4 * b * length * length * p.d_model
 
     def init_code(self, p: ProbSparseAttentionParams) -> Code:
         return c.call(ProbSparseAttention.__name__, p.d_model, p.num_heads, mode=non_default(p.mode, "top_k"),
                       factor=non_default(p.factor, 5), seed=non_default(p.seed, None),
-                      dropout=non_default(p.dropout, 0.0))
-
-
-@register
-class LinformerAttentionBlock(_SelfAttention):
-    """Linformer low-rank self-attention over [B, L, D]: keys and values projected along time to k rows.
-
-    Learned projections ``E`` and ``F`` (seq_len, k) mix the L positions of keys and values into k
-    (Wang et al., 2020); L < seq_len uses their first L rows, L > seq_len resizes them bilinearly
-    (PHM-Vibench's behaviour). Output [B, L, D]; 4 * (D * D + D) + 2 * seq_len * k parameters.
-    """
-
-    name = "linformer_attention"
-    Params = LinformerAttentionParams
-    natives = (LinformerAttention, _bare)
-    imports = ("math", "F")
-    stochastic = True
-
-    def param_count(self, p: LinformerAttentionParams, ins: list[TensorType]) -> int:
-        return _projections(p.d_model) + 2 * p.seq_len * p.k
-
-    def flops(self, p: LinformerAttentionParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
-        assert p.d_model is not None
-        b, length, _ = ins[0].shape
-        return _projection_flops(ins, p.d_model) + 8 * b * length * p.k * p.d_model
-
-    def init_code(self, p: LinformerAttentionParams) -> Code:
-        return c.call(LinformerAttention.__name__, p.d_model, p.num_heads, p.seq_len, p.k,
                       dropout=non_default(p.dropout, 0.0))
