@@ -356,8 +356,10 @@ def test_every_fact_sheet_isfm_key_is_mapped_or_reported(name) -> None:
         "device"}  # keys no ISFM component reads
     assert reported["use_prompt"] == "W101" and reported["weight_path"] == "W102"
     # Read by components other than the chosen E_01 + B_08 + H_09 (slot-scoped): no effect here.
+    # fusion_strategy: read by the fusion node only, not built without `ensemble_backbones`.
     assert {k for k, c in reported.items() if c == "W104"} == {"d_model", "stride", "patch_len", "modes", "width",
-                                                              "factor", "num_layers", "individual", "top_k"}
+                                                              "factor", "num_layers", "individual", "top_k",
+                                                              "fusion_strategy"}
     unread = next(w for w in program.warnings if w.code == "W104" and "`patch_len`" in w.message)
     assert "E_com_00_PE" in unread.hint
     assert [n for n, _, _ in program.root.outputs] == ["logits", "signal"]

@@ -4,7 +4,8 @@
 that the block of no ``inherit: true`` node declares; once per definition, before the nodes are built, so
 that it comes with their errors. The
 :class:`BuildWarnings` part of :class:`~vibench.compiler.unit_builder.TypeChecker` adds W104 (a
-parameter the user set that no expression reads and no ``inherit: true`` node passed on; for the root
+parameter the user set that nothing built reads — no expression of a node built, no branch of `metadata:` taken —
+and no ``inherit: true`` node passed on; W101 for such a key the reference ignores; for the root
 unit, once its nodes are typed) and W108 (a node only optional ports the chosen blocks lack would read).
 It also gives the
 values an output ``from: node.*`` returns, and the unit's ``reference.state_dict_renames`` (its own,
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
-from vibench.compiler.elaborated import Failed, expr_diag
-from vibench.compiler.expr import ExprError, parse_value
-from vibench.compiler.ir import Node, OutputDef, ParamDecl, Pos, Ref, Template, TensorType, UnitDef, ValueRef
+from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
+from vibench.compiler.expr import ExprError, evaluate_template, parse_value, template_names
+from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, TensorType, UnitDef, ValueRef
+from vibench.compiler.symbolic_errors import NeedConcrete
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
@@ -33,6 +36,7 @@ class BuildWarnings:
     the state below (see its ``__init__``)."""
 
     owner: _Specializer
+    elaborated: Elaborated
     params: Mapping[str, Any]
     env: Mapping[str, Any]
     aliases: dict[str, ValueRef]
@@ -48,36 +52,65 @@ class BuildWarnings:
         def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str) -> Any: ...
 
     def warn_unread(self, udef: UnitDef) -> None:
-        """W104 for a parameter the user set (in `with:` or a PHM-Vibench config) that no
-        expression reads and no `inherit: true` node passed on: with these slot fillings it has no
-        effect (the reference, which hands one namespace to every component, ignores it too)."""
+        """W104 for a parameter the user set (in `with:` or a PHM-Vibench config) that nothing built here reads: no
+        expression of a node built, of an input, an output, a `let` or a check, no branch of `metadata:` taken, and no
+        `inherit: true` node passed it on. A node switched off reads nothing: M_01_ISFM's `fusion_strategy` without
+        `ensemble_backbones`, or `task_head` beside `task_configs`, has no effect (the reference, which hands one
+        namespace to every component, ignores it too). W101 instead, with the template's reason, for a key its
+        reference ignores (`reference: ignored_keys`) that no chosen component declares."""
         from vibench.compiler.resolve_decls import expression_names
+        from vibench.compiler.resolve_extends import ignored_key_warning
 
         if not any(nd.inherit for nd in udef.nodes):
             return  # W105 covers unused parameters of a spec without inherit
-        used, _ = expression_names(udef)
-        takers = [os.path.splitext(n.block.rsplit("/", 1)[-1])[0] for n in self.nodes if n.kind == "composite"]
-        found = ("the components here: " + ", ".join(takers)) if takers else None
+        built = {node.name for node in self.elaborated.nodes if node.mode != "off"}
+        built |= {name for name, keys in self.groups.items() if keys}  # `for_each` over a mapping: its copies' keys
+        idle = [nd for nd in udef.nodes if nd.name not in built]
+        used, _ = expression_names(replace(udef, nodes=tuple(nd for nd in udef.nodes if nd.name in built),
+                                           metadata=None))
+        for nd in idle:  # what switched it off (or left it out) was read
+            used |= template_names(nd.when) | template_names(nd.repeat) | template_names(nd.for_each)
         # W105 (warn_unused) already said so of a parameter that no block of an `inherit: true` node declares.
         said = {d.pos for d in self.owner.diags.items if d.code == "W105"}
-        for decl in udef.params:
-            if decl.pos is not None and decl.pos in said:
+        unread = [decl for decl in udef.params if not (decl.pos is not None and decl.pos in said)
+                  and (_by_user(decl, udef) or decl.name in udef.overridden)
+                  and decl.name not in used and decl.name not in self.inherited]
+        if not unread:
+            return
+        used |= metadata_reads(udef.metadata, self.env, {d.name for d in unread})
+        takers = [os.path.splitext(n.block.rsplit("/", 1)[-1])[0] for n in self.nodes if n.kind == "composite"]
+        found = ("the components here: " + ", ".join(takers)) if takers else None
+        ignored = dict(udef.reference.ignored_keys) if udef.reference is not None else {}
+        idle_reads: list[tuple[NodeDef, frozenset[str]]] | None = None  # each idle node's reads, made at need
+        for decl in unread:
+            if decl.name in used or decl.name not in self.params:
                 continue
-            by_user = decl.pos is not None and decl.pos.file != udef.file  # `with:` of the user's spec
-            overridden = decl.name in udef.overridden  # --set, or a keyword of vibench.build
-            if (by_user or overridden) and decl.name not in used and decl.name not in self.inherited:
-                what = f"`{decl.name}`" + (" (from --set or vibench.build)" if overridden and not by_user else "")
-                pos = decl.pos if by_user else udef.overridden[decl.name]
-                if self.params.get(decl.name) is not None:
-                    self.owner.diags.add(Diagnostic(
-                        "W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
-                        severity="warning", found=found, hint=_unread_hint(decl)))
-                elif decl.name in self.params and decl.scope:  # a null no component takes: each keeps its default
-                    self.owner.diags.add(Diagnostic(
-                        "W104", f"{what} set to null has no effect here: no component of this {udef.name} takes "
-                        "null for it, and each keeps its own default", pos, severity="warning", found=found,
-                        hint=f"give `{decl.name}` a value (the reference may read null as one of its own: "
-                        "B_08_PatchTST's `activation: null` is gelu there), or remove it"))
+            by_user = _by_user(decl, udef)
+            pos = decl.pos if by_user else udef.overridden[decl.name]
+            if decl.name in ignored:  # its reference ignores it, and so does every component chosen here
+                words = None if by_user else self.owner.library
+                self.owner.diags.add(replace(ignored_key_warning(decl.name, udef, ignored[decl.name], pos, words),
+                                             hint=_unread_hint(decl) if decl.scope else None))
+                continue
+            what = f"`{decl.name}`" + (" (from --set or vibench.build)" if not by_user else "")
+            if idle_reads is None:
+                idle_reads = [(nd, _node_reads(nd)) for nd in idle]
+            readers = [nd for nd, reads in idle_reads if decl.name in reads]
+            if self.params[decl.name] is not None and readers:
+                self.owner.diags.add(Diagnostic(
+                    "W104", f"{what} has no effect here: this {udef.name} does not build "
+                    + ("the node that reads it" if len(readers) == 1 else "the nodes that read it"), pos,
+                    severity="warning", found=found, hint=_idle_hint(readers)))
+            elif self.params[decl.name] is not None:
+                self.owner.diags.add(Diagnostic(
+                    "W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
+                    severity="warning", found=found, hint=_unread_hint(decl)))
+            elif decl.scope:  # a null no component takes: each keeps its default
+                self.owner.diags.add(Diagnostic(
+                    "W104", f"{what} set to null has no effect here: no component of this {udef.name} takes "
+                    "null for it, and each keeps its own default", pos, severity="warning", found=found,
+                    hint=f"give `{decl.name}` a value (the reference may read null as one of its own: "
+                    "B_08_PatchTST's `activation: null` is gelu there), or remove it"))
 
     def warn_unread_nodes(self, udef: UnitDef, outputs: list[tuple[str, ValueRef, TensorType]]) -> None:
         """W108 for a node whose only readers take it through an optional port (``x?: node``) that the
@@ -225,6 +258,76 @@ def forgive_unused(owner: _Specializer, udef: UnitDef, node: str) -> None:
     for decl in udef.params:
         if decl.name in named:
             owner.diags.drop("W105", decl.pos)
+
+
+def _by_user(decl: ParamDecl, udef: UnitDef) -> bool:
+    """Whether ``decl`` was set in another file than the unit's: `with:` of the user's spec, a PHM-Vibench config."""
+    return decl.pos is not None and decl.pos.file != udef.file
+
+
+def _node_reads(nd: NodeDef) -> frozenset[str]:
+    """The names node ``nd``'s own values read once it is built: its block, its keys, its `with:`."""
+    from vibench.compiler.resolve_decls import expression_names
+
+    alone = UnitDef(nd.name, nd.name, None, (), (), (nd,), (), "", None)
+    return frozenset(expression_names(alone)[0])
+
+
+def _idle_hint(readers: list[NodeDef]) -> str:
+    """W104's hint for a parameter that only nodes not built read: which nodes, and the `when:` that leaves one out."""
+    names = ", ".join(f"`{nd.name}`" for nd in readers[:4]) + (f" and {len(readers) - 4} more" if len(readers) > 4
+                                                                else "")
+    why = (f" (`when: {readers[0].when.text}`)" if len(readers) == 1 and isinstance(readers[0].when, Template)
+           else "")
+    return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}, not built here{why}; remove it"
+
+
+class _Seen(Mapping[str, Any]):
+    """An environment that notes the names an evaluation looks up (the evaluator asks ``in``, then reads)."""
+
+    def __init__(self, env: Mapping[str, Any]) -> None:
+        self.env = env
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        self.read.add(name)
+        return self.env[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.env
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.env)
+
+    def __len__(self) -> int:
+        return len(self.env)
+
+
+def metadata_reads(value: Any, env: Mapping[str, Any], names: set[str]) -> set[str]:
+    """Those of ``names`` that `metadata:` (``value``, its `${...}` parsed) reads as evaluated in ``env``: a branch
+    not taken reads nothing, so M_01_ISFM's `${task_head if task_configs is None else None}` beside task_configs
+    does not read `task_head`. Only a `${...}` that names one of them is evaluated again; one that fails to (it did
+    not when the unit was elaborated) reads every name it holds.
+
+    >>> from vibench.compiler.expr import parse_value
+    >>> table = {"head": parse_value("${head if tasks is None else None}", None)}
+    >>> sorted(metadata_reads(table, {"head": "H_01", "tasks": {"a": {}}}, {"head", "tasks"}))
+    ['tasks']
+    """
+    if isinstance(value, Template):
+        written = template_names(value) & names
+        if not written:
+            return set()
+        seen = _Seen(env)
+        try:
+            evaluate_template(value, seen)
+        except (ExprError, NeedConcrete):
+            return set(written)
+        return seen.read & names
+    if isinstance(value, (list, dict)):
+        return set().union(*(metadata_reads(v, env, names) for v in (value if isinstance(value, list)
+                                                                       else value.values())))
+    return set()
 
 
 def _unread_hint(decl: ParamDecl) -> str:

@@ -11,7 +11,9 @@ restating it: ``M_01_ISFM`` declares only its own parameters, and ``num_patches:
   declaration, bounds included, and reports a bad value at the user's line;
 - ``scope``: the components that declare it (shown by the editor, ``--list`` and docs).
 
-A value that no chosen component reads is W104 at its line (the unit builder's check, as before).
+A value that no chosen component reads is W104 at its line (the unit builder's check, as before), W101 with the
+template's reason when its reference ignores the key (``reference: ignored_keys``): such a key is scoped too, as a
+component beside the reference's own may read it (HSE_prompt's `prompt_dim` under ``M_01_ISFM``).
 
 The parameters of a component file are read from its ``params:`` (following ``extends:``) without compiling
 it — 28 ISFM components cost 60 ms through :func:`read_spec_file`, so each file's entry is cached by its
@@ -62,9 +64,11 @@ def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) ->
     slots = [d for d in unit.params if d.slot is not None]
     if not slots or not any(nd.inherit for nd in unit.nodes):
         return unit
-    # A key the reference model ignores stays ignored (W101), as PHM-Vibench's composite never hands it on.
-    ignored = set(dict(unit.reference.ignored_keys)) if unit.reference is not None else set()
-    own = {d.name for d in unit.params} | {let.name for let in unit.lets} | ignored
+    # A key the reference model ignores (`reference: ignored_keys`) is scoped too: the reference ignores it because
+    # none of its own components reads it, and a component vibench offers beside them may (M_01_ISFM with HSE_prompt,
+    # whose reference reads `prompt_dim`). Chosen, that component takes it; otherwise it is W101 with the template's
+    # reason (build_warnings.py), as before.
+    own = {d.name for d in unit.params} | {let.name for let in unit.lets}
     found: dict[str, list[tuple[str, str, str | None]]] = {}  # name -> [(component, type, doc)]
     for folder in dict.fromkeys(d.slot for d in slots):
         assert folder is not None
