@@ -11,7 +11,8 @@ by a `for_each` of 1,000 took 21 s and 1.6 GB to check, one of 400 checks used 2
 * :func:`bind_use` binds a use's parameters at a cost in proportion to what differs between uses: the
   parameters the use sets, those their defaults read, and the required ones are bound for it; the others (all
   defaults that read none of those) are bound once per definition and the values they set, and shared. A use
-  with the values of one before it is a lookup.
+  with the values of one before it is a lookup, its large values' keys too (:func:`frozen_values`); a use whose
+  values differ binds again the large values it shares with an earlier one, and counts their items.
 * :func:`inputs_env` gives the names the block's inputs (their `when`, layout and shape) read: its parameters,
   without computing its `let:` values unless an input reads one.
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic
-from vibench.compiler.elaborated import Failed, freeze
+from vibench.compiler.elaborated import Failed, FreezeMemo, freeze
 from vibench.compiler.expr import FUNCTIONS, contains_template, template_names
 from vibench.compiler.ir import Pos, Template, UnitDef
 from vibench.compiler.lets import let_env
@@ -36,7 +37,8 @@ from vibench.compiler.params import bind_params
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
 
-_WORK, _PLAN, _REST, _USE, _KEPT, _INPUTS = (object() for _ in range(6))  # the keys of this module's memo entries
+# The keys of this module's memo entries.
+_WORK, _PLAN, _REST, _USE, _KEPT, _INPUTS, _BOUND, _FROZEN = (object() for _ in range(8))
 _CONSTANTS = frozenset({"true", "false", "null"})  # names an expression knows without its environment
 _CHAIN = MAX_NESTING // 2  # the longest chain of defaults a shared binding takes (far from the limit's E204)
 
@@ -56,32 +58,54 @@ def charge(owner: _Specializer, count: int, where: Callable[[int, int], Diagnost
     """Count ``count`` declarations processed; past the compilation's limit, report ``where(spent, limit)`` (an
     E213 located at the use) once per compilation, and raise :class:`Failed` (then at every use after it, as
     the node limit does)."""
+    past = _spend(owner, count)
+    if past is None:
+        return
+    owner.diags.add(where(*past))
+    raise Failed()
+
+
+def _spend(owner: _Specializer, count: int) -> tuple[int, int] | None:
+    """Count ``count`` declarations processed: None within the limit; past it, (spent, limit) the first time, for
+    the caller to report (then fail), and :class:`Failed` raised after that (the limit is said once)."""
     memo = owner.param_memo
     work = memo.get((_WORK,))
     if work is None:
         work = memo[(_WORK,)] = _Work(0, declaration_limit(owner.max_nodes))
     work.spent += count
     if work.spent <= work.limit:
-        return
-    if not owner.limit_hit:
-        owner.limit_hit = True
-        owner.diags.add(where(work.spent, work.limit))
-    raise Failed()
+        return None
+    if owner.limit_hit:
+        raise Failed()
+    owner.limit_hit = True
+    return work.spent, work.limit
 
 
-def too_much_work(what: str, pos: Pos | None, node: str, spent: int, limit: int, per_use: str) -> Diagnostic:
+def frozen_values(owner: _Specializer) -> FreezeMemo:
+    """The keys of the large values frozen in this compilation (:func:`~vibench.compiler.elaborated.freeze`'s
+    memo), which the specialiser's keys and :func:`bind_use`'s share."""
+    memo = owner.param_memo.get((_FROZEN,))
+    if memo is None:
+        memo = owner.param_memo[(_FROZEN,)] = {}
+    return memo
+
+
+def too_much_work(what: str, pos: Pos | None, node: str | None, spent: int, limit: int, per_use: str, *,
+                  note: str = "a composite block's declarations are processed again for every copy that uses it",
+                  fix: str = "use the block fewer times or give it fewer declarations (values that do not change "
+                             "between the copies can be one parameter holding a mapping)") -> Diagnostic:
     """E213 for the use ``what`` (`copy 1,001 of 10,000 of node `a``) that takes the declarations processed past
-    ``limit``; ``per_use``: what it processes (`1,001 parameters of block `Body``)."""
+    ``limit``; ``per_use``: what it processes (`1,001 parameters of block `Body``); ``note``: why it is processed
+    again; ``fix``: the hint's advice before raising the limit. ``node``: None where the caller adds it."""
     return Diagnostic(
         "E213", f"the model processes more declarations than allowed at {what}", pos, node=node,
         expected=f"at most {limit:,} declarations processed: parameters, `let` values and checks of each use "
-                 "of a composite block, `with:` keys of each copy of a node",
+                 "of a composite block, `with:` keys of each copy of a node, large values bound again "
+                 f"(one per {ITEMS_PER_DECLARATION} items)",
         found=f"{spent:,} so far; this use processes {per_use}",
-        notes=("a composite block's declarations are processed again for every copy that uses it",),
-        hint="use the block fewer times or give it fewer declarations (values that do not change between the "
-             "copies can be one parameter holding a mapping); if the model really is this large, raise --max-nodes "
-             f"(max_nodes= in the API): the limit is {DECLARATIONS_PER_NODE} declarations per allowed node, at least "
-             f"{MIN_DECLARATIONS:,}")
+        notes=(note,),
+        hint=f"{fix}; if the model really is this large, raise --max-nodes (max_nodes= in the API): the limit is "
+             f"{DECLARATIONS_PER_NODE} declarations per allowed node, at least {MIN_DECLARATIONS:,}")
 
 
 def counted(count: int, what: str) -> str:
@@ -144,12 +168,15 @@ def bind_use(owner: _Specializer, block: UnitDef, values: dict[str, Any], positi
     :func:`~vibench.compiler.params.bind_params` binds them, with its diagnostics, at a cost in proportion to what
     the use sets (see the module docstring). ``origin`` as for ``bind_params``."""
     memo = owner.param_memo
-    key = (_USE, id(block), freeze(values))
+    key = (_USE, id(block), freeze(values, frozen_values(owner)))
     hit = memo.get(key)
     kept = _definition(memo, _KEPT, block, lambda: [0, 0])  # this definition's bindings kept, and looked up
     if hit is not None and hit[0] is block:  # (ids are kept with their definition: compared, not trusted)
         kept[1] += 1
         return hit[1], []
+    again = _bound_again(owner, block, values, positions, call_pos)
+    if again:
+        return {}, again
     where = f"block `{block.name}`"
     given = {k: (v, positions.get(k)) for k, v in values.items()}
     bound: dict[str, Any] | None = None
@@ -167,6 +194,46 @@ def bind_use(owner: _Specializer, block: UnitDef, values: dict[str, Any], positi
         memo[key] = (block, bound)
     return bound, diags
 
+
+def _bound_again(owner: _Specializer, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
+                 call_pos: Pos | None) -> list[Diagnostic]:
+    """Count the large values (lists and mappings that ``freeze`` memoised) that this use, whose values no earlier
+    use had, sets to the same objects as an earlier use did: each is validated, copied and frozen again, a walk of
+    all its items (the copies of `repeat: 1000, v: big, k: ${i}` with a list of 100,000 took 60 s and 2.4 GB). One
+    declaration per :data:`ITEMS_PER_DECLARATION` items; a value's first binding is free (the spec's own size,
+    bounded where it is loaded). The E213 that goes past the limit, at the largest such value, is returned (the
+    caller names the node); :class:`Failed` after it."""
+    seen = owner.param_memo.get((_BOUND,))
+    if seen is None:
+        seen = owner.param_memo[(_BOUND,)] = {}
+    frozen = frozen_values(owner)
+    items, largest, name = 0, 0, ""
+    for key, value in values.items():
+        entry = frozen.get(id(value))
+        if entry is None or entry[0] is not value:
+            continue  # (a small value: counted with its parameter)
+        if seen.get(id(value)) is not value:
+            seen[id(value)] = value  # (kept: its id is not reused while the entry is)
+            continue
+        items += entry[2]
+        if entry[2] > largest:
+            largest, name = entry[2], key
+    past = _spend(owner, -(-items // ITEMS_PER_DECLARATION)) if items else None
+    if past is None:
+        return []
+    return [too_much_work(
+        f"a use of block `{block.name}`", positions.get(name) or call_pos, None, *past,
+        f"the {counted(largest, 'item')} of `{name}` again" + (f" ({items:,} items in all)" if items > largest else ""),
+        note=f"`{name}` is the value an earlier use set; a use whose values differ from every earlier use's (a "
+             "`repeat` copy reading `i`) binds all of them again",
+        fix=f"pass `{name}` to fewer such uses, or make it smaller (a `let:` of the block can compute it from a "
+            "smaller parameter)")]
+
+
+ITEMS_PER_DECLARATION = 2
+"""Items of a large value bound again (:func:`_bound_again`; a mapping's keys and values, at any depth) counted as
+one declaration processed: binding an item again takes about half the time a declaration does (0.85 us, measured;
+a declaration about 2 us, :data:`~vibench.compiler.limits.DECLARATIONS_PER_NODE`)."""
 
 MAX_KEPT_VALUES = 100_000
 """Parameter values of bound uses a compilation keeps for the uses after them with the same values."""

@@ -196,42 +196,99 @@ def expr_diag(err: ExprError, pos: Pos | None, where: str, node: str | None = No
                       found=err.text or None, hint=err.hint)
 
 
-def freeze(params: Mapping[str, Any]) -> tuple[Any, ...]:
+FreezeMemo: TypeAlias = "dict[int, tuple[Any, Any, int]]"  # id of a list or mapping -> (it, its key, values it holds)
+
+
+def freeze(params: Mapping[str, Any], memo: FreezeMemo | None = None) -> tuple[Any, ...]:
     """``params`` (parameter name -> value) as a hashable key: the names sorted, as their order is no part of
     the model (a default that reads another parameter binds it first, so equal settings come in several
-    orders, and a unit is specialised once for them); each value by :func:`_frozen`, where a mapping keeps its
-    keys' order, which is the model's (the order of per-system heads and their state_dict keys).
+    orders, and a unit is specialised once for them); each value by :func:`_frozen`, where a mapping keeps
+    its keys' order, which is the model's (the order of per-system heads and their state_dict keys).
+
+    ``memo``: the keys of the large lists and mappings frozen so far in this compilation, by the object's
+    identity (a compilation's values are never changed in place). The copies of a `repeat` node share their
+    values' objects, so each copy's use of a list of a million items is a lookup, not a walk of it (300 copies
+    of such a list took over 100 s).
 
     >>> freeze({"b": {"2": 5, "1": 3}, "a": 1.0}) == freeze({"a": 1.0, "b": {"2": 5, "1": 3}})
     True
     >>> freeze({"b": {"2": 5, "1": 3}}) == freeze({"b": {"1": 3, "2": 5}})
+    False
+    >>> freeze({"m": {1: 5}}) == freeze({"m": {True: 5}}) or freeze({"s": 0.0}) == freeze({"s": -0.0})
     False
     """
     if not params:  # (a block without parameters, most of a chain's nodes: 0.38 -> 0.10 us)
         return ()
     # ``str``: a name of another type (none reaches here: E102) is ordered too rather than raise.
     named = sorted(params.items(), key=lambda item: str(item[0]))
-    return tuple([(name, v if v.__class__ in _PLAIN else _frozen(v)) for name, v in named])
+    return tuple([(name, v if v.__class__ in _PLAIN else _frozen(v, memo)[0]) for name, v in named])
 
 
-def _frozen(value: Any) -> Any:
-    """``value`` as a hashable key in which 1, 1.0 and True differ (also inside a list, which a tuple counts as),
-    and a mapping's keys count in their order (keys of mixed types, `{1: 3, "2": 5}`, are never compared)."""
+def _frozen(value: Any, memo: FreezeMemo | None) -> tuple[Any, int]:
+    """``value`` as a hashable key that tells apart every two values the language does, and its size (itself and
+    the values it holds at any depth, a mapping's keys too). 1, 1.0 and True are three values, also as a
+    mapping's keys (`{1: 5}` and `{true: 5}`, of which a `dict[int, int]` takes one); so are 0.0 and -0.0
+    (`str()` tells them apart), and a list and a mapping. A mapping's keys count in their order (keys of mixed
+    types, `{1: 3, "2": 5}`, are never compared). A list or mapping of :data:`_SHARED_SIZE` values or more is
+    memoised in ``memo`` (see :func:`freeze`) and its key hashed once."""
     kind = value.__class__
     if kind in _PLAIN:  # the common case first
-        return value
-    if isinstance(value, dict):
-        return tuple([(k, v if v.__class__ in _PLAIN else _frozen(v)) for k, v in value.items()])
-    if isinstance(value, (list, tuple)):
-        return ("__list__",) + tuple(_frozen(v) for v in value)
-    if isinstance(value, float):
-        return ("__float__", value)
+        return value, 1
     if isinstance(value, bool):
-        return ("__bool__", value)
-    return value
+        return ("__bool__", value), 1
+    if isinstance(value, float):  # (its hex text: -0.0 is not 0.0, and every NaN is one value, as `str()` says)
+        return ("__float__", value.hex()), 1
+    if not isinstance(value, (dict, list, tuple)):
+        return value, 1  # (an object of the compiler's own, a symbolic size: hashed and compared as itself)
+    if memo is not None:
+        hit = memo.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1], hit[2] + 1
+    size = 1
+    parts: list[Any] = ["__dict__" if isinstance(value, dict) else "__list__"]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            fk, nk = (k, 1) if k.__class__ in _PLAIN else _frozen(k, memo)
+            fv, nv = (v, 1) if v.__class__ in _PLAIN else _frozen(v, memo)
+            parts.append((fk, fv))
+            size += nk + nv
+    else:
+        for v in value:
+            fv, nv = (v, 1) if v.__class__ in _PLAIN else _frozen(v, memo)
+            parts.append(fv)
+            size += nv
+    if size < _SHARED_SIZE:
+        return tuple(parts), size
+    key = _HashedKey(tuple(parts))
+    if memo is not None:
+        memo[id(value)] = (value, key, size - 1)  # (the value kept: its id is not reused while the entry is)
+    return key, size
 
 
 _PLAIN = frozenset({str, int, type(None)})  # values that are their own key
+_SHARED_SIZE = 64  # a list or mapping of this size or more is memoised by identity
+
+
+class _HashedKey:
+    """The key of a large list or mapping, hashed once: a tuple's hash walks all of it at every lookup. Whether a
+    value's key is one depends only on its size, so equal values have equal keys."""
+
+    __slots__ = ("parts", "hash")
+
+    def __init__(self, parts: tuple[Any, ...]) -> None:
+        self.parts = parts
+        self.hash = hash(parts)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __reduce__(self) -> tuple[type[_HashedKey], tuple[tuple[Any, ...]]]:
+        return _HashedKey, (self.parts,)  # (hashed again where unpickled: a str's hash differs between processes)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        return isinstance(other, _HashedKey) and self.hash == other.hash and self.parts == other.parts
 
 
 def group_problem(ref: Ref, node: str | None, keys: tuple[str, ...]) -> Diagnostic | None:

@@ -160,8 +160,9 @@ class _Facts:
     def key(self, k: int, env: dict[str, Any], positions: dict[str, Pos | None],
             node: str | None) -> tuple[Any, ...] | None:
         """What the outcome of the ``k``-th check depends on besides the definition: the values it reads (each with
-        its type: 1, 1.0 and true are told apart), where its `at` parameter was set, the node. None where it reads a
-        list or a mapping (their size is unbounded; the expression budget charges reading them) or a dimension."""
+        its type: 1, 1.0 and true are told apart, and -0.0 from 0.0), where its `at` parameter was set, the node.
+        None where it reads a list or a mapping (their size is unbounded; the expression budget charges reading
+        them) or a dimension."""
         if self.read_by is None:
             self.read_by = [(tuple(sorted(template_names(c.that) | template_names(c.message)
                                           | ({c.at} if c.at is not None else set()))), c.at) for c in self.checks]
@@ -171,7 +172,8 @@ class _Facts:
             value = env.get(n, _UNDECIDED)
             if value is not _UNDECIDED and value.__class__ not in _SCALARS:
                 return None
-            values.append((value.__class__, value))
+            # A float by its exact bits: -0.0 == 0.0, but str() and a check's message tell them apart.
+            values.append((value.__class__, value.hex() if value.__class__ is float else value))
         return (k, node, positions.get(at) if at is not None else None, *values)
 
 

@@ -43,14 +43,30 @@ MAX_INT_DIGITS = 1000  # characters: more than MAX_INT takes in any base (65 in 
 
 class Listed(NamedTuple):
     """A scalar that a lenient read lists (:attr:`vibench.compiler.load.LoadedDoc.numbers`): where it is written,
-    the code of its diagnostic (E001; E102 for a date key), and the diagnostic, built for the first
-    MAX_DIAGNOSTICS listed and for the positions a read is asked to build (:func:`~vibench.compiler.load_compose.
-    pyyaml_readings`): None past those, as a pass keeps at most MAX_DIAGNOSTICS (500,000 `1e0` under `model:`
-    took 11 s and 640 MB to build 500,000 errors)."""
+    the code of its diagnostic (E001; E102 for a date key), and the diagnostic, built for the first MAX_DIAGNOSTICS
+    listed and the first of those in a section the model reads, or where a read is asked to (:func:`~vibench.compiler.
+    load_compose.pyyaml_readings`): None past those, as a pass keeps at most MAX_DIAGNOSTICS (500,000 `1e0` under
+    `model:` took 11 s and 640 MB to build 500,000 errors)."""
 
     pos: Pos
     code: str
     diagnostic: Diagnostic | None
+
+
+class BuildUpTo(set[Pos]):
+    """Positions to build (a read's ``build_at``); the read stops once it built the last one (:class:`BuiltUpTo`)."""
+
+    def __init__(self, positions: set[Pos]) -> None:
+        super().__init__(positions)
+        self.last = max(positions, key=lambda pos: (pos.line, pos.col))
+
+
+class BuiltUpTo(Exception):
+    """A :class:`BuildUpTo` read stopped there (the text after it not read); ``listed``: what it listed."""
+
+    def __init__(self, listed: tuple[Listed, ...]) -> None:
+        super().__init__("built up to the last position asked for")
+        self.listed = listed
 
 
 class YAML11NumberError(SpecError):
@@ -94,6 +110,8 @@ class Yaml11Numbers:
         _scope: tuple[Any, bool]
         _passed: tuple[dict[str, Any], dict[str, Any]]
         listed_everywhere: bool
+
+    _listed_read: int  # scalars listed in a section the model reads, in this read (reset with the list)
 
     def _refuse_yaml_1_1_number(self, tag: str, node: Any, event: Any) -> int | float | None:
         """E001 for an int or float scalar that YAML 1.1 reads otherwise than YAML 1.2, JSON and Python do (a
@@ -234,13 +252,20 @@ class Yaml11Numbers:
         if self._listed_here(event):
             mark = event.start_mark
             pos = Pos(self.file, *self._written((mark.line + 1, mark.column + 1)))
+            if not self.numbers:  # (the first one listed, or the first after a read again from the start)
+                self._listed_read = 0
+            in_model = self._in_read_section()
+            self._listed_read += in_model
             diagnostic = None
-            if len(self.numbers) < MAX_DIAGNOSTICS if self.build_at is None else pos in self.build_at:
+            if pos in self.build_at if self.build_at is not None else \
+                    len(self.numbers) < MAX_DIAGNOSTICS or (in_model and self._listed_read <= MAX_DIAGNOSTICS):
                 diagnostic = err().diagnostics[0]
                 if self._plain_key and diagnostic.code == "E001":  # a key is a name: `10:` is no better than `010:`
                     shown = text if len(text) <= 40 else text[:40] + "..."
                     diagnostic = replace(diagnostic, hint=_KEY_HINT.format(shown))
             self.numbers.append(Listed(pos, code, diagnostic))
+            if isinstance(self.build_at, BuildUpTo) and pos == self.build_at.last:
+                raise BuiltUpTo(tuple(self.numbers))
         else:
             self.unlisted = True
         return read
@@ -264,6 +289,18 @@ class Yaml11Numbers:
             any(frame[5] is not None for frame in stack)
         self._scope = (top, listed)
         return listed
+
+    def _in_read_section(self) -> bool:
+        """Whether a scalar :meth:`_listed_here` lists is in a section the model reads, not only in an anchored node
+        elsewhere (a thousand under `data: &d`, read by no alias, came first, and a second read of all the text
+        built the model's: a 300,000-number config took 17 s, not 9)."""
+        stack = self._stack
+        if self.listed_everywhere or not stack or self._plain_key is None:
+            return True
+        if len(stack) == 1:
+            return not stack[0][0] or (not self._plain_key and _read_by_model(self._pending))
+        first = stack[0][3]
+        return not stack[0][0] or first is None or _read_by_model(first[0])
 
     def _yaml_1_1_number(self, text: str, event: Any, value: int | float | None) -> SpecError:
         """E001 for ``text``, which YAML 1.1 reads as ``value`` (None: as no integer) where a reader of YAML 1.2,

@@ -27,7 +27,7 @@ from vibench.compiler.diagnostics import MAX_DIAGNOSTICS, YAML_LINE_BREAK, Diagn
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import pyyaml_readings
-from vibench.compiler.load_numbers import Listed
+from vibench.compiler.load_numbers import BuildUpTo, BuiltUpTo, Listed
 
 MODEL_SECTIONS = ("model", "base_configs")
 """Top-level keys whose repeats change the model (W113); repeats anywhere else are W110."""
@@ -94,9 +94,9 @@ def yaml_1_1_numbers(doc: LoadedDoc, sections: tuple[str, ...] | None = MODEL_SE
         else:
             more += 1
     unbuilt = {listed.pos for listed in found if listed.diagnostic is None}
-    if unbuilt:  # the read built the first ones listed, and some of those the model does not read: read again
-        built = {listed.pos: listed.diagnostic for listed in pyyaml_readings(doc.text, doc.file, unbuilt)}
-        found = [listed if listed.diagnostic is not None else listed._replace(diagnostic=built[listed.pos])
+    if unbuilt:  # in anchored nodes that an alias brings in, after MAX_DIAGNOSTICS listed: read up to them again
+        built = _built_at(doc, unbuilt)
+        found = [listed if listed.diagnostic is not None else listed._replace(diagnostic=built.get(listed.pos))
                  for listed in found]
     diagnostics = [listed.diagnostic for listed in found if listed.diagnostic is not None]
     if more:
@@ -105,6 +105,21 @@ def yaml_1_1_numbers(doc: LoadedDoc, sections: tuple[str, ...] | None = MODEL_SE
             f"{more:,} more number{'s' * (more != 1)} that PyYAML reads otherwise follow{'s' * (more == 1)}, counted "
             "but not listed"))
     return diagnostics
+
+
+def _built_at(doc: LoadedDoc, positions: set[Pos]) -> dict[Pos, Diagnostic]:
+    """The diagnostics of the scalars listed at ``positions``, by a lenient read of ``doc``'s text up to the last
+    of them (:class:`~vibench.compiler.load_numbers.BuildUpTo`), or of all of it where that read restarted and
+    came to the last before building the others."""
+    try:
+        listed = pyyaml_readings(doc.text, doc.file, BuildUpTo(positions))
+    except BuiltUpTo as done:
+        listed = done.listed
+    built = {item.pos: item.diagnostic for item in listed if item.diagnostic is not None}
+    if not positions <= built.keys():
+        listed = pyyaml_readings(doc.text, doc.file, positions)
+        built = {item.pos: item.diagnostic for item in listed if item.diagnostic is not None}
+    return built
 
 
 def _model_keys(doc: LoadedDoc, *, values: bool = False,

@@ -27,6 +27,7 @@ from typing import Any
 from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block, model_float_dtype
 from vibench.compiler.build_warnings import forgive_unused
+from vibench.compiler.composite_uses import frozen_values
 from vibench.compiler.constraints import found_text
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError
 from vibench.compiler.elaborate import elaborate
@@ -203,7 +204,7 @@ class _Specializer:
                    call_pos: Pos | None, positions: dict[str, Pos | None] | None = None) -> Unit:
         """Specialise with the fewest compile-time symbols that work; NeedConcrete if more are needed
         than ``allowed`` provides."""
-        pkey = (id(udef), freeze(params))
+        pkey = (id(udef), freeze(params, frozen_values(self)))
         needed = self.needed.get(pkey, frozenset())
         room = self.node_room  # (typing the body sets it for the bodies inside: read once, for every try)
         while True:
@@ -287,7 +288,7 @@ class _Specializer:
                      setting: Pos | None = None) -> Block | UnitDef:
         """The block ``name`` names; E110 when none. ``setting``: where a user set the name a template's
         `block: ${...}` reads, in another file (the unknown name is reported there, with a note naming
-        the template's node, as E301 is: ``typecheck.set_elsewhere``)."""
+        the template's node, as E301 is: ``param_notes.set_elsewhere``)."""
         try:
             found = self.known_block(name, udef, pos)
         except SpecError as err:
