@@ -210,7 +210,8 @@ def hide(d: Diagnostic, values: list[str]) -> Diagnostic:
 _NOT_SHOWN = "(a value from the base config, not shown)"
 _REASONS = {
     "E202": "has the wrong type", "E203": "is not a valid expression", "E204": "cannot be evaluated",
-    "E208": "is out of bounds, or not one of the choices", "E211": "gives an invalid `repeat`, `for_each`, `when` or condition",
+    "E208": "is out of bounds, or not one of the choices",
+    "E211": "gives an invalid `repeat`, `for_each`, `when` or condition",
     "E213": "makes more nodes than a model may have", "E214": "names no component of the slot's folder",
     "E215": "fails a check of the template", "E222": "is a model-guide value that cannot be applied",
     "E301": "gives shapes that do not fit", "E302": "breaks a constraint of the template",
