@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc, SourceBudgetExceeded, _file_kind, read_spec_file
-from vibench.compiler.load_numbers import reading_words
+from vibench.compiler.number_words import reading_words
 from vibench.compiler.phm_readings import first_written, yaml_1_1_numbers
 from vibench.compiler.phm_unshown import Unshown, occurs, strings_in
 
