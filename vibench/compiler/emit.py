@@ -56,7 +56,8 @@ class _Class:
 
 def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] = frozenset(),
          sizes: dict[tuple[str, str, int], str] | None = None, inplace: bool = True,
-         reads: dict[str, str] | None = None, fields: dict[str, tuple[Any, ...]] | None = None) -> str:
+         reads: dict[str, str] | None = None, fields: dict[str, tuple[Any, ...]] | None = None,
+         grouped: Classes | None = None) -> str:
     """Render the program as model.py source (``out_path`` only feeds the regenerate comment).
 
     ``free``: template parameters the model class accepts other values of (see the module docstring);
@@ -66,9 +67,10 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
     ``reads``: each free parameter -> the parameter the code reads for it (``free_candidates.code_names``: ``classes``
     -> ``num_classes``; itself when missing); ``fields``: the bounds of the block fields each sets that the class
     checks too (``free_candidates.reached_bounds``). The caller computes both (pipeline.compile_source), so that this
-    module does not import free_params, which imports :func:`fingerprint`.
+    module does not import free_params, which imports :func:`fingerprint`. ``grouped``: the program's classes grouped
+    already (:func:`~vibench.compiler.codegen.model_lines.check_model_lines` counted their lines).
     """
-    classes = _structures(program, free, reads=reads)
+    classes = _structures(program, free, reads=reads, grouped=grouped)
     imports: set[str] = set()
     natives: list[Any] = []
     helpers: list[Any] = []
@@ -104,8 +106,8 @@ def _imported_names(lines: list[str]) -> list[str]:
 
 
 def _structures(program: Program, free: frozenset[str], plans: dict | None = None,
-                reads: dict[str, str] | None = None) -> Classes:
-    classes = group(program, plans)
+                reads: dict[str, str] | None = None, grouped: Classes | None = None) -> Classes:
+    classes = grouped if grouped is not None else group(program, plans)
     name_classes(classes, program)
     # The names the code reads: `num_classes` for the class's `classes` (with: {num_classes: classes}).
     thread(classes, {(reads or {}).get(n, n) for n in free})

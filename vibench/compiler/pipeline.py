@@ -347,15 +347,18 @@ def free_parameters(program: Program, sizes: dict[tuple[str, str, int], str] | N
 def compile_source(program: Program, out_path: str | None = None, inplace: bool = True) -> str:
     """model.py for a program; its class accepts other values of the parameters :func:`free_parameters` finds.
     ``inplace=False``: no operation of ``forward`` writes into a layer's output (hooks see it as it was)."""
+    from vibench.compiler.codegen.model_lines import check_model_lines
     from vibench.compiler.emit import emit  # jinja2 and the template only when emitting
     from vibench.compiler.free_candidates import code_names, reached_bounds
 
     with paused_gc():
+        grouped = check_model_lines(program)  # E213 before the probes and the classes write any code
         sizes: dict[tuple[str, str, int], str] = {}
         free = free_parameters(program, sizes)
         reads = code_names(program, free)
         fields = reached_bounds(program) if free else {}
-        return emit(program, out_path=out_path, free=free, sizes=sizes, inplace=inplace, reads=reads, fields=fields)
+        return emit(program, out_path=out_path, free=free, sizes=sizes, inplace=inplace, reads=reads, fields=fields,
+                    grouped=grouped)
 
 
 def _show(value: Any) -> str:

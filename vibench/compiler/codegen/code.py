@@ -176,8 +176,14 @@ def full(tree: ast.expr) -> ast.expr:
 def trim(tree: ast.expr) -> ast.expr:
     """Leave out again the put-back keywords that are still literally torch's default. ``tree`` is not
     changed (one block's constructor is shared by the nodes that build it alike): a call that loses a
-    keyword, and every node above it, is a copy."""
-    return rewrite(tree, lambda node: None, _trimmed)  # type: ignore[return-value]
+    keyword, and every node above it, is a copy. A tree marked ``vb_trimmed`` holds no put-back keyword (a chain of
+    layers written at a use, :func:`~vibench.compiler.codegen.inline.inlined`) and is not walked: only
+    :func:`full` puts keywords back, on a block's own constructor, so no later pass adds one under it."""
+    return rewrite(tree, _kept_trimmed, _trimmed)  # type: ignore[return-value]
+
+
+def _kept_trimmed(node: ast.AST) -> ast.AST | None:
+    return node if getattr(node, "vb_trimmed", False) else None
 
 
 def _trimmed(node: ast.AST, changed: dict[str, Any]) -> ast.AST:

@@ -21,27 +21,46 @@ def inlined(child: Structure, values: dict[str, Any]) -> ast.expr:
     written as this use's values (each literal remembers the parameter it carries)."""
     by_arg = {a.name: a for a in child.args}
 
-    class Bind(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.AST:
-            if node.id not in by_arg:
-                return node
-            literal = c.const(values[node.id])
-            if not by_arg[node.id].symbol:
-                literal.vb_owner = by_arg[node.id].spec  # type: ignore[attr-defined]
+    def bound(tree: ast.AST) -> ast.AST:
+        """A copy of ``tree`` (as :func:`~vibench.compiler.codegen.code.clone` copies: its marks left out) with the
+        block's arguments bound, in one pass: a chain written inline holds the chains inside it, so each level of
+        nested blocks copies all that it holds again, and a copy and then a rewrite of it was twice that."""
+        kind = tree.__class__
+        if kind is ast.Name and tree.id in by_arg:  # type: ignore[attr-defined]
+            literal = c.const(values[tree.id])  # type: ignore[attr-defined]
+            if not by_arg[tree.id].symbol:  # type: ignore[attr-defined]
+                literal.vb_owner = by_arg[tree.id].spec  # type: ignore[attr-defined]
             return literal
+        new: Any = kind.__new__(kind)
+        for name in tree._fields:
+            value = getattr(tree, name, _ABSENT)
+            if isinstance(value, ast.AST):
+                value = bound(value)
+            elif isinstance(value, list):
+                value = [bound(item) if isinstance(item, ast.AST) else item for item in value]
+            elif value is _ABSENT:
+                continue
+            setattr(new, name, value)
+        for name in tree._attributes:
+            if hasattr(tree, name):
+                setattr(new, name, getattr(tree, name))
+        return _folded(new) if kind is ast.BinOp else new
 
-        def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # `32 + D` with D = 64 is written 96
-            self.generic_visit(node)
-            fold = _FOLD.get(type(node.op))
-            left, right = node.left, node.right
-            if (fold is not None and isinstance(left, ast.Constant) and isinstance(right, ast.Constant)
-                    and type(left.value) is int and type(right.value) is int
-                    and (right.value != 0 or isinstance(node.op, ast.Add | ast.Sub | ast.Mult))):
-                return c.const(fold(left.value, right.value))
-            return node
-
-    layers = {m.slot: Bind().visit(c.clone(m.ctor)) for m in child.members}
+    layers = {m.slot: bound(m.ctor) for m in child.members}
+    for layer in layers.values():  # the copies left out the keywords' marks: nothing for code.trim to walk
+        layer.vb_trimmed = True  # type: ignore[attr-defined]
     return c.call("nn.Sequential", c.call("OrderedDict", **layers))
+
+
+def _folded(node: ast.BinOp) -> ast.expr:
+    """``32 + D`` with D = 64 is written 96."""
+    fold = _FOLD.get(type(node.op))
+    left, right = node.left, node.right
+    if (fold is not None and isinstance(left, ast.Constant) and isinstance(right, ast.Constant)
+            and type(left.value) is int and type(right.value) is int
+            and (right.value != 0 or isinstance(node.op, ast.Add | ast.Sub | ast.Mult))):
+        return c.const(fold(left.value, right.value))
+    return node
 
 
 def tagged(tree: ast.expr) -> dict[tuple, str]:
@@ -65,5 +84,6 @@ def tagged(tree: ast.expr) -> dict[tuple, str]:
     return out
 
 
+_ABSENT = object()
 _FOLD: dict[type, Any] = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
                           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}

@@ -33,7 +33,6 @@ from vibench.compiler.codegen.flat_expressions import (
     POW,
     TERNARY,
     comprehension_parts,
-    dict_item,
     flat,
     flat_bare,
     flat_in,
@@ -45,13 +44,40 @@ from vibench.compiler.codegen.text import width as columns  # (`width` here: a l
 __all__ = ["WIDTH", "comment_lines", "comment_text", "docstring", "flat", "split", "string"]
 
 
+class _Item:
+    """One item between a group's brackets: ``prefix`` + its expression, written in a context of precedence
+    ``context``. Its text is made when asked (or given: a comprehension's clauses), so that an item that
+    :func:`split` lays out over several lines is never flattened whole at each bracket around it."""
+
+    __slots__ = ("prefix", "expr", "context", "_text")
+
+    def __init__(self, prefix: str, expr: ast.expr, context: int = TERNARY, text: str | None = None) -> None:
+        self.prefix = prefix
+        self.expr = expr
+        self.context = context
+        self._text = text
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.prefix + flat_in(self.expr, self.context)
+        return self._text
+
+    def least(self, room: int) -> int:
+        """At most the columns of :attr:`text`, and more than ``room`` when it is wider (see :func:`least_width`)."""
+        if self._text is not None:
+            return columns(self._text)
+        head = columns(self.prefix)
+        return head + least_width(self.expr, room - head)
+
+
 class _Group:
     """The last bracket pair of an expression: ``head`` + items + ``close``."""
 
     def __init__(
         self,
         head: str,
-        items: list[tuple[str, ast.expr, str]],
+        items: list[_Item],
         close: str,
         *,
         commas: bool = True,
@@ -59,41 +85,46 @@ class _Group:
         collection: bool = False,
     ) -> None:
         self.head = head  # text up to and including the opening bracket
-        self.items = items  # (prefix, expression, flat text) of each item
+        self.items = items
         self.close = close  # the closing bracket (and anything after it on the line)
         self.commas = commas  # items are comma-separated (comprehension clauses are not)
         self.sole_comma = sole_comma  # a one-item tuple keeps its comma
         self.collection = collection  # a list, tuple or dict literal: split, it takes one item per line
 
+    def joined(self, room: int) -> str | None:
+        """The items on one line, or None when they are wider than ``room`` columns (known without writing
+        them when they are much wider)."""
+        separator = ", " if self.commas else " "
+        least = len(separator) * (len(self.items) - 1) + self.sole_comma
+        for item in self.items:
+            least += item.least(room - least)
+            if least > room:
+                return None
+        text = separator.join(item.text for item in self.items) + ("," if self.sole_comma else "")
+        return text if columns(text) <= room else None
+
 
 def _group(e: ast.expr) -> _Group | None:
     if isinstance(e, ast.Call):
-        items: list[tuple[str, ast.expr, str]] = [("", a, flat_in(a, TERNARY)) for a in e.args]
-        for kw in e.keywords:
-            prefix = f"{kw.arg}=" if kw.arg else "**"
-            items.append((prefix, kw.value, prefix + flat_in(kw.value, TERNARY if kw.arg else ATOM)))
+        items = [_Item("", a) for a in e.args]
+        items += [_Item(f"{kw.arg}=", kw.value) if kw.arg else _Item("**", kw.value, ATOM) for kw in e.keywords]
         return _Group(flat_in(e.func, ATOM) + "(", items, ")")
     if isinstance(e, ast.List):
-        return _Group("[", [("", x, flat_in(x, TERNARY)) for x in e.elts], "]", collection=True)
+        return _Group("[", [_Item("", x) for x in e.elts], "]", collection=True)
     if isinstance(e, ast.Tuple):
-        return _Group(
-            "(", [("", x, flat_in(x, TERNARY)) for x in e.elts], ")", sole_comma=len(e.elts) == 1, collection=True
-        )
-    if isinstance(e, ast.Dict):
-        dict_items: list[tuple[str, ast.expr, str]] = []
-        for k, v in zip(e.keys, e.values, strict=True):
-            prefix = "**" if k is None else flat_in(k, TERNARY) + ": "
-            dict_items.append((prefix, v, dict_item(k, v)))
+        return _Group("(", [_Item("", x) for x in e.elts], ")", sole_comma=len(e.elts) == 1, collection=True)
+    if isinstance(e, ast.Dict):  # (an item as flat_expressions.dict_item writes it)
+        dict_items = [_Item("**", v, ATOM) if k is None else _Item(flat_in(k, TERNARY) + ": ", v)
+                      for k, v in zip(e.keys, e.values, strict=True)]
         return _Group("{", dict_items, "}", collection=True)
     if isinstance(e, ast.Subscript):
         key = e.slice
         if isinstance(key, ast.Tuple) or isinstance(key, ast.Slice):
             return None  # index tuples and slices are short in emitted code; they stay on their line
-        return _Group(flat_in(e.value, ATOM) + "[", [("", key, flat_in(key, TERNARY))], "]")
+        return _Group(flat_in(e.value, ATOM) + "[", [_Item("", key)], "]")
     if isinstance(e, ast.ListComp | ast.GeneratorExp):
         parts = comprehension_parts(e)
-        first = e.elt
-        items = [("", first, parts[0])] + [("", ast.Constant(value=None), p) for p in parts[1:]]
+        items = [_Item("", e.elt, text=parts[0])] + [_Item("", ast.Constant(value=None), text=p) for p in parts[1:]]
         opening, closing = ("[", "]") if isinstance(e, ast.ListComp) else ("(", ")")
         return _Group(opening, items, closing, commas=False)
     if isinstance(e, ast.Starred):
@@ -123,8 +154,11 @@ def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
     """``prefix + e + suffix`` as one or more lines (the first unindented, the rest indented relative
     to it), split like ruff when it does not fit in ``width`` at column ``indent`` (``inside``: the
     expression is an item between brackets already)."""
-    text = prefix + flat_in(e, TERNARY) + suffix
-    if indent + columns(text) <= width:
+    room = width - indent - columns(prefix) - columns(suffix)
+    # An expression surely too wide (a deep constructor) is not flattened here: each level of brackets would
+    # write all that it holds again, and nested blocks took time in their depth times their size.
+    text = None if least_width(e, room) > room else prefix + flat_in(e, TERNARY) + suffix
+    if text is not None and indent + columns(text) <= width:
         return [text]
     if isinstance(e, ast.IfExp):  # `a if c else b`: one part per line, in parentheses unless inside brackets
         at = indent if inside and not prefix else indent + 4
@@ -141,7 +175,7 @@ def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
         if parenthesized(e):  # an operand chain between brackets: one operand per line, as ruff splits it
             return operator_lines("", e, indent, width, suffix)
     if group is None or not group.items:
-        return [text]
+        return [text if text is not None else prefix + flat_in(e, TERNARY) + suffix]
     if isinstance(e, ast.Subscript) and indent + columns(prefix + group.head) > width:
         # The line up to the subscript's bracket does not fit: ruff leaves the subscript (`[0]`) after the
         # bracket before it, as black's omitted trailers do (`x = f(\n    ...\n)[0]`).
@@ -149,27 +183,70 @@ def split(prefix: str, e: ast.expr, suffix: str, indent: int, width: int = WIDTH
         return split(prefix, e.value, trailer + suffix, indent, width, inside=inside)
     inner = indent + 4
     lines = [prefix + group.head]
-    joined = (", " if group.commas else " ").join(t for _, _, t in group.items)
-    if group.sole_comma:
-        joined += ","
+    joined = group.joined(width - inner)
     if len(group.items) == 1 or not group.commas:
-        if inner + columns(joined) <= width:
+        if joined is not None:
             lines.append("    " + joined)
         elif not group.commas:
-            for k, (item_prefix, item, item_text) in enumerate(group.items):
-                body = split(item_prefix, item, "", inner, width, inside=True) if k == 0 else [item_text]
+            for k, item in enumerate(group.items):
+                body = split(item.prefix, item.expr, "", inner, width, inside=True) if k == 0 else [item.text]
                 lines += ["    " + b for b in body]
         else:
-            item_prefix, item, _ = group.items[0]
-            body = split(item_prefix, item, "," if group.sole_comma else "", inner, width, inside=True)
+            item = group.items[0]
+            body = split(item.prefix, item.expr, "," if group.sole_comma else "", inner, width, inside=True)
             lines += ["    " + b for b in body]
-    elif inner + columns(joined) <= width and not group.collection:
+    elif joined is not None and not group.collection:
         lines.append("    " + joined)
     else:
-        for item_prefix, item, _ in group.items:
-            lines += ["    " + b for b in split(item_prefix, item, ",", inner, width, inside=True)]
+        for item in group.items:
+            lines += ["    " + b for b in split(item.prefix, item.expr, ",", inner, width, inside=True)]
     lines.append(group.close + suffix)
     return lines
+
+
+def least_width(e: ast.expr, room: int) -> int:
+    """At most the columns of ``flat(e)``, and more than ``room`` when ``flat(e)`` is wider than ``room``: the
+    columns each node writes of its own (a name its letters, a call its brackets, a keyword its ``=``), added up
+    until they pass ``room``. So a wide expression is known to be wide after at most ``room`` nodes, without
+    writing it (:func:`split` asks this at every level of a constructor's brackets). Non-ASCII names count
+    none: a name may be letters of no width, as ruff measures them."""
+    least = 0
+    stack: list[ast.AST] = [e]
+    while stack and least <= room:
+        node = stack.pop()
+        kind = node.__class__
+        if kind is ast.Call:  # (the nodes of a constructor first: most of what a deep one holds)
+            least += 2  # its brackets
+            stack.append(node.func)  # type: ignore[attr-defined]
+            stack += node.args  # type: ignore[attr-defined]
+            stack += node.keywords  # type: ignore[attr-defined]
+        elif kind is ast.Name:
+            least += len(node.id) if node.id.isascii() else 0  # type: ignore[attr-defined]
+        elif kind is ast.keyword:
+            arg = node.arg  # type: ignore[attr-defined]
+            least += 2 if arg is None else 1 + (len(arg) if arg.isascii() else 0)
+            stack.append(node.value)  # type: ignore[attr-defined]
+        elif kind is ast.Attribute:
+            least += 1 + (len(node.attr) if node.attr.isascii() else 0)  # type: ignore[attr-defined]
+            stack.append(node.value)  # type: ignore[attr-defined]
+        else:
+            if kind is ast.Constant and isinstance(node.value, str):  # type: ignore[attr-defined]
+                least += 2  # its quotes
+            elif kind in _BRACKETED:
+                least += 2
+            elif kind is not ast.Tuple:  # (an index tuple is written without brackets)
+                least += 1  # a number, a constant, an operator, a `*`, a slice's `:`, a clause's `for`...
+            for name in node._fields:
+                child = getattr(node, name, None)
+                if isinstance(child, _WRITTEN):
+                    stack.append(child)
+                elif isinstance(child, list):
+                    stack += [x for x in child if isinstance(x, _WRITTEN)]
+    return least
+
+
+_BRACKETED = frozenset({ast.List, ast.Dict, ast.Subscript, ast.ListComp, ast.GeneratorExp})
+_WRITTEN = (ast.expr, ast.keyword, ast.comprehension)  # the nodes flat() writes text of (not a Load, not an op)
 
 
 # Operator chains, split as ruff splits them (also used by codegen/wrapping.py's statements).
