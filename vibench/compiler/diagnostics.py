@@ -115,6 +115,7 @@ class Diagnostic:
         # As rustc draws it: the bars and the `=` notes stand in the column after the line number's
         # width, the arrow one column to their left (a 3-digit line number moves them all right).
         gutter = " " * len(str(self.pos.line)) if self.pos is not None else " "
+        drawn = False  # the source line with its caret, which then carries `expected`
         if self.pos is not None:
             lines.append(f"{gutter}--> {one_line(str(self.pos))}")  # a file name may hold a line break
             text = (sources or {}).get(self.pos.file)
@@ -143,7 +144,8 @@ class Diagnostic:
                         caret += f" expected {self.expected}"
                     lines.append(f"{gutter} | {caret}")
                     lines.append(f"{gutter} |")
-        elif self.expected is not None:
+                    drawn = True
+        if not drawn and self.expected is not None:  # no position, or its text is not at hand (a file not shown)
             lines.append(f"{gutter} = expected: {self.expected}")
         if self.found is not None:
             lines.append(f"{gutter} = found: {self.found}")
