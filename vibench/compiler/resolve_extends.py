@@ -201,8 +201,9 @@ def unread_given(root: UnitDef, given: Collection[str], words: CallerWords) -> l
     names = set(given)
     readers: dict[str, list[ParamDecl]] = {}  # a given parameter -> the parameters whose defaults read it
     for reader in root.params:
-        for name in template_names(reader.default) & (names - {reader.name}):
-            readers.setdefault(name, []).append(reader)
+        for name in template_names(reader.default):  # (not `names - {reader.name}`: a copy per parameter)
+            if name != reader.name and name in names:
+                readers.setdefault(name, []).append(reader)
     # A reader that is not given reads the value: no error. Where every reader is given, the value is unread, but
     # when they are all a template's own defaults it is a key fallback (a config giving both keys follows the
     # reference's rule, the one key wins): an error only where a `with:` entry read it.
