@@ -22,8 +22,6 @@ class ProbSparseAttention(nn.Module):
     Dropout acts on the attention weights. Output [B, L, D].
     """
 
-    seeded_samples: dict[int, torch.Tensor]  # the seed's [L, count] key indices per length L (typed for TorchScript)
-
     def __init__(
         self,
         d_model: int,
@@ -43,7 +41,6 @@ class ProbSparseAttention(nn.Module):
         self.value_projection = nn.Linear(d_model, d_model)
         self.out_projection = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.seeded_samples = {}
 
     def extra_repr(self) -> str:
         heads = f"d_model={self.query_projection.in_features}, num_heads={self.num_heads}"
@@ -74,14 +71,17 @@ class ProbSparseAttention(nn.Module):
         length, depth = queries.shape[2], queries.shape[3]
         if not torch.jit.is_scripting():  # TorchScript compiles none of this
             if self.seed is not None:
-                # A table per length: a symbolic length takes the example's (int() keeps it symbolic in dynamo)
+                # Samples per length: a symbolic length takes the example's (int() keeps it symbolic in dynamo)
                 length = len(range(length))
         count = max(1, min(self.factor * math.ceil(math.log(length)), length))
         seed = self.seed
         if seed is None:
             sampled = torch.randint(length, (length, count), device=queries.device)
-        else:
-            sampled = self._seeded_samples(seed, length, count, queries.device)
+        elif self._traced(queries):  # a constant of the graph, computed in Python: a generator made here was one
+            sampled = self._draw_seeded(seed, length, count, queries.device)  # object in an exported program
+        else:  # a CPU generator's draws on every device, as the traced graph's; drawn each call (2 ms at L = 8192):
+            generator = torch.Generator().manual_seed(seed)  # kept per length, they grew with every length seen
+            sampled = torch.randint(length, (length, count), generator=generator).to(queries.device)
         sample_scores = torch.matmul(queries.unsqueeze(-2), keys[:, :, sampled].transpose(-2, -1)).squeeze(-2)
         sparsity = sample_scores.max(dim=-1)[0] - sample_scores.sum(dim=-1) / length
         active = sparsity.topk(count, dim=-1, sorted=False)[1].unsqueeze(-1).expand(-1, -1, -1, depth)
@@ -90,25 +90,12 @@ class ProbSparseAttention(nn.Module):
         context = values.mean(dim=2, keepdim=True).expand_as(values)
         return context.scatter(2, active, attended)
 
-    def _seeded_samples(self, seed: int, length: int, count: int, device: torch.device) -> torch.Tensor:
-        """The seed's key indices [length, count], drawn once per length and kept; a traced graph holds them as
-        a constant (a generator made here was one object in an exported program, advancing from call to call)."""
-        tracing = False
+    def _traced(self, x: torch.Tensor) -> bool:
+        """Whether forward runs in torch.compile or torch.export (whose tensors are fake: they hold no values)."""
+        traced = False
         if not torch.jit.is_scripting():  # TorchScript compiles none of this
-            tracing = torch.compiler.is_compiling()
-        sampled = self.seeded_samples.get(length)
-        if sampled is None or sampled.device != device:
-            sampled = self._draw_seeded(seed, length, count, device)
-        elif tracing or not (sampled.is_inference() and torch.is_grad_enabled()):
-            return sampled
-        else:  # kept under torch.inference_mode(): autograd keeps the indices, and cannot keep an inference tensor
-            sampled = sampled.clone()
-        keep = not tracing
-        if not torch.jit.is_scripting():
-            keep = keep and type(sampled) is torch.Tensor  # not a FakeTensorMode's tensor, which holds no values
-        if keep:
-            self.seeded_samples[length] = sampled
-        return sampled
+            traced = torch.compiler.is_compiling() or type(x) is not torch.Tensor
+        return traced
 
     @torch.compiler.assume_constant_result  # torch.compile calls it once, untraced (its loops take seconds to trace)
     def _draw_seeded(self, seed: int, length: int, count: int, device: torch.device) -> torch.Tensor:
