@@ -184,7 +184,7 @@ def test_copies_that_bind_a_large_value_again_count_its_items(monkeypatch: pytes
     d = errors[0]
     at = (16, text.splitlines()[15].index("v: big") + 1)  # (at the value bound again)
     assert d.node == "a" and d.pos is not None and (d.pos.line, d.pos.col) == at
-    assert "a use of block `Body`" in d.message and "the 5,000 items of `v` again" in (d.found or "")
+    assert "at copy 3 of 100 of node `a`" in d.message and "the 5,000 items of `v` again" in (d.found or "")
     assert "pass `v` to fewer such uses" in (d.hint or "") and "--max-nodes" in (d.hint or "")
 
 

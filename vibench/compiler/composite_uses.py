@@ -163,10 +163,12 @@ def _plan(block: UnitDef) -> _Plan | None:
 
 
 def bind_use(owner: _Specializer, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
-             call_pos: Pos | None, origin: Callable[[str], str]) -> tuple[dict[str, Any], list[Diagnostic]]:
+             call_pos: Pos | None, origin: Callable[[str], str],
+             copy: str = "") -> tuple[dict[str, Any], list[Diagnostic]]:
     """The parameters of a use of ``block`` that sets ``values`` (set at ``positions``), as
     :func:`~vibench.compiler.params.bind_params` binds them, with its diagnostics, at a cost in proportion to what
-    the use sets (see the module docstring). ``origin`` as for ``bind_params``."""
+    the use sets (see the module docstring). ``origin`` as for ``bind_params``; ``copy``: the copy of a node this
+    use is (`copy 3 of 100 of node `a``), for an E213."""
     memo = owner.param_memo
     key = (_USE, id(block), freeze(values, frozen_values(owner)))
     hit = memo.get(key)
@@ -174,7 +176,7 @@ def bind_use(owner: _Specializer, block: UnitDef, values: dict[str, Any], positi
     if hit is not None and hit[0] is block:  # (ids are kept with their definition: compared, not trusted)
         kept[1] += 1
         return hit[1], []
-    again = _bound_again(owner, block, values, positions, call_pos)
+    again = _bound_again(owner, block, values, positions, call_pos, copy or f"a use of block `{block.name}`")
     if again:
         return {}, again
     where = f"block `{block.name}`"
@@ -196,7 +198,7 @@ def bind_use(owner: _Specializer, block: UnitDef, values: dict[str, Any], positi
 
 
 def _bound_again(owner: _Specializer, block: UnitDef, values: dict[str, Any], positions: dict[str, Pos | None],
-                 call_pos: Pos | None) -> list[Diagnostic]:
+                 call_pos: Pos | None, use: str) -> list[Diagnostic]:
     """Count the large values (lists and mappings that ``freeze`` memoised) that this use, whose values no earlier
     use had, sets to the same objects as an earlier use did: each is validated, copied and frozen again, a walk of
     all its items (the copies of `repeat: 1000, v: big, k: ${i}` with a list of 100,000 took 60 s and 2.4 GB). One
@@ -222,7 +224,7 @@ def _bound_again(owner: _Specializer, block: UnitDef, values: dict[str, Any], po
     if past is None:
         return []
     return [too_much_work(
-        f"a use of block `{block.name}`", positions.get(name) or call_pos, None, *past,
+        use, positions.get(name) or call_pos, None, *past,
         f"the {counted(largest, 'item')} of `{name}` again" + (f" ({items:,} items in all)" if items > largest else ""),
         note=f"`{name}` is the value an earlier use set; a use whose values differ from every earlier use's (a "
              "`repeat` copy reading `i`) binds all of them again",

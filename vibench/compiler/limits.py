@@ -45,7 +45,8 @@ declarations processed      :data:`DECLARATIONS_PER_NODE` (10) per allowed node,
                             :data:`MIN_DECLARATIONS` (1,000,000 by default): each use of
                             a composite block counts its parameters, `let` values and
                             checks, each copy of a node that gathers its values again
-                            the keys its `with:` gives
+                            the keys its `with:` gives, a use that binds again a large
+                            value (64 items or more) one per 2 of its items
 model.py                    :data:`LINES_PER_NODE` (2.5) lines per allowed node, at least  E213
                             :data:`MIN_LINES` (100,000; 250,000 by default), counted
                             from its classes before any line is written

@@ -56,8 +56,11 @@ class CompositeCheck:
         own = {k for k, _, _ in nd.params} | (set(nd.with_) if isinstance(nd.with_, dict) else set())
         passed = {k for k in values if nd.inherit and k not in own and k in self.udef.overridden}
         library = self.owner.library
+        copy = ""  # which copy a use is, for an E213 about the values it binds again
+        if self.copy is not None and self.copy[1] > 1:
+            copy = f"copy {self.copy[0] + 1:,} of {self.copy[1]:,} of node `{nd.name}`"
         bound, diags = bind_use(self.owner, block, values, positions, nd.pos,
-                                origin=lambda k: library.value_origin(k) if k in passed else "")
+                                origin=lambda k: library.value_origin(k) if k in passed else "", copy=copy)
         if diags:
             commented = {positions.get(k): hint for k in values if (hint := comment_hint(k)) is not None}
             for d in diags:  # `/* width */ "out_channels"`: a comment YAML read as part of a key
