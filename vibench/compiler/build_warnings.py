@@ -10,22 +10,32 @@ unit, once its nodes are typed) and W108 (a node only optional ports the chosen 
 It also gives the
 values an output ``from: node.*`` returns, and the unit's ``reference.state_dict_renames`` (its own,
 or its single-copy components' scoped to their nodes). It reads the definition and the built nodes;
-it writes only diagnostics.
+it writes only diagnostics. What reads a parameter (nodes not built, `metadata:`, PHM-Vibench's references) is
+found by :mod:`vibench.compiler.unread_params`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
-from vibench.compiler.expr import ExprError, evaluate_template, parse_value, template_names
+from vibench.compiler.expr import ExprError, parse_value, template_names
 from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, TensorType, UnitDef, ValueRef
-from vibench.compiler.symbolic_errors import NeedConcrete
+from vibench.compiler.unread_params import (
+    KeyColumns,
+    idle_readers,
+    line_col,
+    metadata_reads_apart,
+    needed_by_reference,
+    set_in,
+    stem,
+    user_file,
+)
+from vibench.compiler.unread_params import metadata_reads as metadata_reads  # (split out; named here too)
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
@@ -52,12 +62,14 @@ class BuildWarnings:
         def evaluate(self, value: Any, env: Mapping[str, Any], pos: Pos | None, where: str, node: str) -> Any: ...
 
     def warn_unread(self, udef: UnitDef) -> None:
-        """W104 for a parameter the user set (in `with:` or a PHM-Vibench config) that nothing built here reads: no
-        expression of a node built, of an input, an output, a `let` or a check, no branch of `metadata:` taken, and no
-        `inherit: true` node passed it on. A node switched off reads nothing: M_01_ISFM's `fusion_strategy` without
-        `ensemble_backbones`, or `task_head` beside `task_configs`, has no effect (the reference, which hands one
-        namespace to every component, ignores it too). W101 instead, with the template's reason, for a key its
-        reference ignores (`reference: ignored_keys`) that no chosen component declares."""
+        """W104 for a parameter the user set (in `with:` of the file compiled, a PHM-Vibench config, or with the
+        compile) that nothing built here reads: no expression of a node built, of an input, an output, a `let` or a
+        check, no branch of `metadata:` taken, and no `inherit: true` node passed it on. A node switched off reads
+        nothing: M_01_ISFM's `fusion_strategy` without `ensemble_backbones`, or `task_head` beside `task_configs`, has
+        no effect (the reference, which hands one namespace to every component, ignores it too). W101 instead, with
+        the template's reason, for a key its reference ignores (`reference: ignored_keys`) that no chosen component
+        reads. Linear in the parameters and the nodes: 16,000 values each read only by a node not built were looked
+        for among all such nodes, one by one (13 s)."""
         from vibench.compiler.resolve_decls import expression_names
         from vibench.compiler.resolve_extends import ignored_key_warning
 
@@ -70,41 +82,55 @@ class BuildWarnings:
                                            metadata=None))
         for nd in idle:  # what switched it off (or left it out) was read
             used |= template_names(nd.when) | template_names(nd.repeat) | template_names(nd.for_each)
+        own_file = user_file(udef, self.owner.library)
         # W105 (warn_unused) already said so of a parameter that no block of an `inherit: true` node declares.
         said = {d.pos for d in self.owner.diags.items if d.code == "W105"}
         unread = [decl for decl in udef.params if not (decl.pos is not None and decl.pos in said)
-                  and (_by_user(decl, udef) or decl.name in udef.overridden)
+                  and (set_in(decl, own_file) or decl.name in udef.overridden)
                   and decl.name not in used and decl.name not in self.inherited]
         if not unread:
             return
-        used |= metadata_reads(udef.metadata, self.env, {d.name for d in unread})
-        takers = [os.path.splitext(n.block.rsplit("/", 1)[-1])[0] for n in self.nodes if n.kind == "composite"]
+        used |= metadata_reads_apart(udef.metadata, self.env, {d.name for d in unread})
+        unread = [decl for decl in unread if decl.name not in used and decl.name in self.params]
+        if not unread:
+            return
+        # said in the order they are written (the scoped ones come in the order their components declare them)
+        unread.sort(key=lambda d: line_col(d.pos if set_in(d, own_file) else udef.overridden[d.name]))
+        chosen = [n for n in self.nodes if n.kind == "composite"]
+        takers = [stem(n.block) for n in chosen]
         found = ("the components here: " + ", ".join(takers)) if takers else None
+        picked = set(takers) | {stem(c.block) for n in chosen for c in n.copies if c.block}
         ignored = dict(udef.reference.ignored_keys) if udef.reference is not None else {}
-        idle_reads: list[tuple[NodeDef, frozenset[str]]] | None = None  # each idle node's reads, made at need
+        readers = idle_readers(idle, {d.name for d in unread})
+        needed: dict[str, str] | None = None  # key -> the reference that needs it, made at need
+        texts = KeyColumns(self.owner.diags.sources)
         for decl in unread:
-            if decl.name in used or decl.name not in self.params:
-                continue
-            by_user = _by_user(decl, udef)
+            by_user = set_in(decl, own_file)
             pos = decl.pos if by_user else udef.overridden[decl.name]
-            if decl.name in ignored:  # its reference ignores it, and so does every component chosen here
-                words = None if by_user else self.owner.library
-                self.owner.diags.add(replace(ignored_key_warning(decl.name, udef, ignored[decl.name], pos, words),
-                                             hint=_unread_hint(decl) if decl.scope else None))
-                continue
             what = f"`{decl.name}`" + (" (from --set or vibench.build)" if not by_user else "")
-            if idle_reads is None:
-                idle_reads = [(nd, _node_reads(nd)) for nd in idle]
-            readers = [nd for nd, reads in idle_reads if decl.name in reads]
-            if self.params[decl.name] is not None and readers:
+            value = self.params[decl.name]
+            # A null given to a component chosen here that declares the key is said as a null, whether or not the
+            # reference ignores the key: "pick one of them" would name the component already picked.
+            taken = value is None and any(stem(t) in picked for t in decl.scope)
+            if decl.name in ignored and not taken:  # its reference ignores it, and so does every component chosen
+                if needed is None:
+                    needed = needed_by_reference(udef, chosen, self.params)
+                words = None if by_user else self.owner.library
+                at = texts.key_pos(pos, decl.name) if by_user else pos  # at its key, as a key nothing declares
+                hint = (_needed_hint(needed[decl.name]) if decl.name in needed
+                        else _unread_hint(decl, picked) if decl.scope else None)
+                self.owner.diags.add(replace(ignored_key_warning(decl.name, udef, ignored[decl.name], at, words),
+                                             hint=hint))
+            elif value is not None and decl.name in readers:
+                off = readers[decl.name]
                 self.owner.diags.add(Diagnostic(
                     "W104", f"{what} has no effect here: this {udef.name} does not build "
-                    + ("the node that reads it" if len(readers) == 1 else "the nodes that read it"), pos,
-                    severity="warning", found=found, hint=_idle_hint(readers)))
-            elif self.params[decl.name] is not None:
+                    + ("the node that reads it" if len(off) == 1 else "the nodes that read it"), pos,
+                    severity="warning", found=found, hint=_idle_hint(off)))
+            elif value is not None:
                 self.owner.diags.add(Diagnostic(
                     "W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
-                    severity="warning", found=found, hint=_unread_hint(decl)))
+                    severity="warning", found=found, hint=_unread_hint(decl, picked)))
             elif decl.scope:  # a null no component takes: each keeps its default
                 self.owner.diags.add(Diagnostic(
                     "W104", f"{what} set to null has no effect here: no component of this {udef.name} takes "
@@ -260,17 +286,9 @@ def forgive_unused(owner: _Specializer, udef: UnitDef, node: str) -> None:
             owner.diags.drop("W105", decl.pos)
 
 
-def _by_user(decl: ParamDecl, udef: UnitDef) -> bool:
-    """Whether ``decl`` was set in another file than the unit's: `with:` of the user's spec, a PHM-Vibench config."""
-    return decl.pos is not None and decl.pos.file != udef.file
-
-
-def _node_reads(nd: NodeDef) -> frozenset[str]:
-    """The names node ``nd``'s own values read once it is built: its block, its keys, its `with:`."""
-    from vibench.compiler.resolve_decls import expression_names
-
-    alone = UnitDef(nd.name, nd.name, None, (), (), (nd,), (), "", None)
-    return frozenset(expression_names(alone)[0])
+def _needed_hint(owner: str) -> str:
+    return (f"vibench does not need it, but PHM-Vibench's {owner} cannot be built without it: keep it where the "
+            "config must also run in PHM-Vibench, remove it otherwise")
 
 
 def _idle_hint(readers: list[NodeDef]) -> str:
@@ -282,59 +300,12 @@ def _idle_hint(readers: list[NodeDef]) -> str:
     return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}, not built here{why}; remove it"
 
 
-class _Seen(Mapping[str, Any]):
-    """An environment that notes the names an evaluation looks up (the evaluator asks ``in``, then reads)."""
-
-    def __init__(self, env: Mapping[str, Any]) -> None:
-        self.env = env
-        self.read: set[str] = set()
-
-    def __getitem__(self, name: str) -> Any:
-        self.read.add(name)
-        return self.env[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.env
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.env)
-
-    def __len__(self) -> int:
-        return len(self.env)
-
-
-def metadata_reads(value: Any, env: Mapping[str, Any], names: set[str]) -> set[str]:
-    """Those of ``names`` that `metadata:` (``value``, its `${...}` parsed) reads as evaluated in ``env``: a branch
-    not taken reads nothing, so M_01_ISFM's `${task_head if task_configs is None else None}` beside task_configs
-    does not read `task_head`. Only a `${...}` that names one of them is evaluated again; one that fails to (it did
-    not when the unit was elaborated) reads every name it holds.
-
-    >>> from vibench.compiler.expr import parse_value
-    >>> table = {"head": parse_value("${head if tasks is None else None}", None)}
-    >>> sorted(metadata_reads(table, {"head": "H_01", "tasks": {"a": {}}}, {"head", "tasks"}))
-    ['tasks']
-    """
-    if isinstance(value, Template):
-        written = template_names(value) & names
-        if not written:
-            return set()
-        seen = _Seen(env)
-        try:
-            evaluate_template(value, seen)
-        except (ExprError, NeedConcrete):
-            return set(written)
-        return seen.read & names
-    if isinstance(value, (list, dict)):
-        return set().union(*(metadata_reads(v, env, names) for v in (value if isinstance(value, list)
-                                                                       else value.values())))
-    return set()
-
-
-def _unread_hint(decl: ParamDecl) -> str:
+def _unread_hint(decl: ParamDecl, picked: Collection[str] = ()) -> str:
+    """How to fix a value that no component reads: the components that would, other than those chosen here."""
     if not decl.scope:
         return "it reaches only the components that declare it; remove it, or pick a component that takes it"
-    takers = [t.rsplit("/", 1)[-1] for t in decl.scope]
+    takers = [name for name in (t.rsplit("/", 1)[-1] for t in decl.scope) if stem(name) not in picked]
+    if not takers:
+        return "remove it"
     shown = ", ".join(takers[:6]) + (f" and {len(takers) - 6} more" if len(takers) > 6 else "")
     return f"it is read by {shown}; remove it, or pick one of them"
-
-

@@ -13,7 +13,8 @@ restating it: ``M_01_ISFM`` declares only its own parameters, and ``num_patches:
 
 A value that no chosen component reads is W104 at its line (the unit builder's check, as before), W101 with the
 template's reason when its reference ignores the key (``reference: ignored_keys``): such a key is scoped too, as a
-component beside the reference's own may read it (HSE_prompt's `prompt_dim` under ``M_01_ISFM``).
+component beside the reference's own may read it (HSE_prompt's `prompt_dim` under ``M_01_ISFM``), with type
+``any``: only a chosen component that reads it checks its value.
 
 The parameters of a component file are read from its ``params:`` (following ``extends:``) without compiling
 it — 28 ISFM components cost 60 ms through :func:`read_spec_file`, so each file's entry is cached by its
@@ -66,8 +67,10 @@ def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) ->
         return unit
     # A key the reference model ignores (`reference: ignored_keys`) is scoped too: the reference ignores it because
     # none of its own components reads it, and a component vibench offers beside them may (M_01_ISFM with HSE_prompt,
-    # whose reference reads `prompt_dim`). Chosen, that component takes it; otherwise it is W101 with the template's
-    # reason (build_warnings.py), as before.
+    # whose reference reads `prompt_dim`). Chosen, that component takes it and checks its type; otherwise it is W101
+    # with the template's reason (build_warnings.py), as before, whatever its value: declared `any` here, so that
+    # `prompt_dim: "128"` beside E_01_HSE is not refused (E202) for a type no component chosen asks for.
+    ignored = set(dict(unit.reference.ignored_keys)) if unit.reference is not None else set()
     own = {d.name for d in unit.params} | {let.name for let in unit.lets}
     found: dict[str, list[tuple[str, str, str | None]]] = {}  # name -> [(component, type, doc)]
     for folder in dict.fromkeys(d.slot for d in slots):
@@ -89,18 +92,20 @@ def with_scoped_params(unit: UnitDef, library: Library, from_dir: str | None) ->
                     found.setdefault(pname, []).append((f"{folder}/{name}", ptype, pdoc))
     if not found:
         return unit
-    added = tuple(_scoped_decl(name, takers) for name, takers in found.items())
+    added = tuple(_scoped_decl(name, takers, name in ignored) for name, takers in found.items())
     return replace(unit, params=unit.params + added)
 
 
-def _scoped_decl(name: str, takers: list[tuple[str, str, str | None]]) -> ParamDecl:
+def _scoped_decl(name: str, takers: list[tuple[str, str, str | None]], ignored: bool = False) -> ParamDecl:
+    """The composite's declaration of ``name``, which ``takers`` (component, type, doc) declare; ``ignored``: a key
+    its reference ignores, of any type here (the component that reads it checks it)."""
     types: list[str] = []
     for _, ptype, _ in takers:
         for part in ptype.split("|"):
             part = part.strip()
             if part not in types and part != "None":
                 types.append(part)
-    type_text = " | ".join(types + ["None"]) if "any" not in types else "any"
+    type_text = " | ".join(types + ["None"]) if "any" not in types and not ignored else "any"
     doc = next((d for _, _, d in takers if d), None)
     short = ", ".join(t.rsplit("/", 1)[-1] for t, _, _ in takers)
     text = (" ".join(doc.split()) + " " if doc else "") + f"Read by {short}."

@@ -1,0 +1,169 @@
+"""What reads a unit's parameters, for the warnings of :mod:`vibench.compiler.build_warnings` (W101, W104).
+
+Which file's values are the user's (:func:`user_file`), which nodes not built read a name (:func:`idle_readers`,
+one pass over the nodes), which names `metadata:` reads in the branches taken (:func:`metadata_reads`, under a
+budget of its own: :func:`metadata_reads_apart`), which keys PHM-Vibench's references need
+(:func:`needed_by_reference`) and where a `with:` key is written (:class:`KeyColumns`). Each reads the definition,
+the built nodes or the source texts; none writes anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from vibench.compiler.expr import ExprError, evaluate_template, template_names
+from vibench.compiler.ir import Node, NodeDef, ParamDecl, Pos, Template, UnitDef
+from vibench.compiler.symbolic_errors import NeedConcrete
+
+if TYPE_CHECKING:
+    from vibench.compiler.resolve import Library
+
+
+def user_file(udef: UnitDef, library: Library) -> str | None:
+    """The file whose values the user set: the file compiled (``udef.pos``, the outermost of an `extends:` chain,
+    whose unit keeps its base's ``udef.file``), unless it is the unit's own or a library file compiled by name (its
+    `with:` is the library's, as M_02_ISFM_heterogeneous_batch's `task_head` over M_01_ISFM's declaration, which no
+    user can remove). Values of templates between them are theirs, too; values given with the compile are
+    ``udef.overridden``."""
+    from vibench.compiler.spec_files import LIBRARY_DIR
+    from vibench.compiler.spec_paths import within
+
+    if udef.pos is None or udef.pos.file == udef.file:
+        return None
+    home = library.home  # the compiled file's folder (resolve sets it)
+    return None if home is not None and within(home, [os.path.realpath(LIBRARY_DIR)]) else udef.pos.file
+
+
+def set_in(decl: ParamDecl, file: str | None) -> bool:
+    """Whether ``decl``'s value is written in ``file`` (:func:`user_file`; None: no file is the user's)."""
+    return file is not None and decl.pos is not None and decl.pos.file == file
+
+
+def line_col(pos: Pos | None) -> tuple[int, int]:
+    """A sort key: where ``pos`` stands in its file (first when there is none)."""
+    return (0, 0) if pos is None else (pos.line, pos.col)
+
+
+def stem(block: str) -> str:
+    """A component's name: `isfm/embedding/E_01_HSE` and `.../isfm/embedding/E_01_HSE.yaml` are `E_01_HSE`."""
+    return os.path.splitext(block.rsplit("/", 1)[-1])[0]
+
+
+def node_reads(nd: NodeDef) -> frozenset[str]:
+    """The names node ``nd``'s own values read once it is built: its block, its keys, its `with:`."""
+    from vibench.compiler.resolve_decls import expression_names
+
+    alone = UnitDef(nd.name, nd.name, None, (), (), (nd,), (), "", None)
+    return frozenset(expression_names(alone)[0])
+
+
+def idle_readers(idle: list[NodeDef], names: set[str]) -> dict[str, list[NodeDef]]:
+    """Each of ``names`` that a node of ``idle`` (not built) reads -> those nodes, in order: one pass over the
+    nodes, not one per name."""
+    readers: dict[str, list[NodeDef]] = {}
+    for nd in idle:
+        for name in node_reads(nd) & names:
+            readers.setdefault(name, []).append(nd)
+    return readers
+
+
+def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, Any]) -> dict[str, str]:
+    """Each key that PHM-Vibench's reference of ``udef`` or of a component chosen here cannot be built without ->
+    that reference's name: W112 asks a PHM-Vibench config for it (B_08_PatchTST's `factor`), so W101 must not say
+    "remove it" (:func:`vibench.compiler.phm_reference.required`)."""
+    from vibench.compiler.phm_reference import required
+
+    composite = udef.reference.model if udef.reference is not None else None
+    models = dict.fromkeys([composite] + [
+        c.unit.definition.reference.model for n in chosen for c in n.copies
+        if c.unit is not None and c.unit.definition is not None and c.unit.definition.reference is not None])
+    needed: dict[str, str] = {}
+    for model in (m for m in models if m):
+        for key in required(model, params, None if model == composite else composite):
+            needed.setdefault(key, model.rsplit("/", 1)[-1])
+    return needed
+
+
+class KeyColumns:
+    """The lines of the compilation's source texts, each file split once (at need)."""
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        self.sources = sources
+        self.lines: dict[str, list[str]] = {}
+
+    def key_pos(self, pos: Pos | None, key: str) -> Pos | None:
+        """Where the key ``key`` of the value at ``pos`` is written on its line (`  prompt_dim: 8`, `{prompt_dim: 8}`,
+        `"prompt_dim": 8`); ``pos`` when it is not there (a block value is set at its key already)."""
+        if pos is None or pos.file not in self.sources:
+            return pos
+        if pos.file not in self.lines:
+            self.lines[pos.file] = self.sources[pos.file].splitlines()
+        lines = self.lines[pos.file]
+        if not 0 < pos.line <= len(lines):
+            return pos
+        found = re.search(r"([\"']?)" + re.escape(key) + r"\1\s*:\s*$", lines[pos.line - 1][: pos.col - 1])
+        return pos if found is None else Pos(pos.file, pos.line, found.start() + 1)
+
+
+class _Seen(Mapping[str, Any]):
+    """An environment that notes the names an evaluation looks up (the evaluator asks ``in``, then reads)."""
+
+    def __init__(self, env: Mapping[str, Any]) -> None:
+        self.env = env
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        self.read.add(name)
+        return self.env[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.env
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.env)
+
+    def __len__(self) -> int:
+        return len(self.env)
+
+
+def metadata_reads(value: Any, env: Mapping[str, Any], names: set[str]) -> set[str]:
+    """Those of ``names`` that `metadata:` (``value``, its `${...}` parsed) reads as evaluated in ``env``: a branch
+    not taken reads nothing, so M_01_ISFM's `${task_head if task_configs is None else None}` beside task_configs
+    does not read `task_head`. Only a `${...}` that names one of them is evaluated again; one that fails to (it did
+    not when the unit was elaborated) reads every name it holds.
+
+    >>> from vibench.compiler.expr import parse_value
+    >>> table = {"head": parse_value("${head if tasks is None else None}", None)}
+    >>> sorted(metadata_reads(table, {"head": "H_01", "tasks": {"a": {}}}, {"head", "tasks"}))
+    ['tasks']
+    """
+    if isinstance(value, Template):
+        written = template_names(value) & names
+        if not written:
+            return set()
+        seen = _Seen(env)
+        try:
+            evaluate_template(value, seen)
+        except (ExprError, NeedConcrete):
+            return set(written)
+        return seen.read & names
+    if isinstance(value, (list, dict)):
+        return set().union(*(metadata_reads(v, env, names) for v in (value if isinstance(value, list)
+                                                                       else value.values())))
+    return set()
+
+
+def metadata_reads_apart(value: Any, env: Mapping[str, Any], names: set[str]) -> set[str]:
+    """:func:`metadata_reads` under a budget of steps of its own, as large as the compilation's: evaluating
+    `metadata:` again spent the compilation's, so that a valid spec failed with E204 in a later expression. It is
+    still bounded; evaluated again, the `${...}` take the steps they took when the unit was elaborated, and one
+    that runs out reads every name it holds (no warning)."""
+    from vibench.compiler.expr_budget import BUDGET, budget
+    from vibench.compiler.expr_functions import MAX_TOTAL_STEPS
+
+    shared = BUDGET.get()
+    with budget(shared.limit if shared is not None else MAX_TOTAL_STEPS):
+        return metadata_reads(value, env, names)
