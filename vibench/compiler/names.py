@@ -217,13 +217,26 @@ def _name_node(nd: NodeDef, scope: set[str], blocks: dict[str, UnitDef], library
     block = _block(nd.block, blocks, library, from_dir)
     if block is None:
         return nd  # an unknown block: reported when the node is built
-    local = scope | ({"i"} if nd.repeat is not None else set())
-    local |= {"key", "item"} if nd.for_each is not None else set()
+    own = (_REPEAT if nd.repeat is not None else _NO_LOOPS) | (_FOR_EACH if nd.for_each is not None else _NO_LOOPS)
+    local = _Scope(scope, own) if own else scope
     params = tuple((key, named_value(block, key, raw, local, pos), pos) for key, raw, pos in nd.params)
     with_ = nd.with_
     if isinstance(with_, dict):
         with_ = {key: named_value(block, key, raw, local, nd.with_pos) for key, raw in with_.items()}
     return replace(nd, params=params, with_=with_)
+
+
+class _Scope:
+    """A unit's names and a copy's own (`i`; `key`, `item`), looked up without copying the unit's names for each
+    node (`scope | {"i"}` per node: 16,000 parameters and nodes spent 1.3 s copying; 32,000 most of 23 s)."""
+
+    __slots__ = ("names", "own")
+
+    def __init__(self, names: set[str], own: frozenset[str]) -> None:
+        self.names, self.own = names, own
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.own or name in self.names
 
 
 def _block(name: str, blocks: dict[str, UnitDef], library: Library, from_dir: str | None) -> Any:
