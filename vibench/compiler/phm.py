@@ -200,7 +200,7 @@ def _read_section(doc: LoadedDoc, section: ModelSection, library: Library, metad
     warnings += extension_keys(model, where, root, library, given, model_pos)
     warnings += _unregistered_components(model, where, reference, model_pos, from_bases, given, library)
     warnings += unused
-    with_ = {key: value for key, value in model.items() if key in declared and key not in ("type", "name")}
+    with_ = {key: _literal(value) for key, value in model.items() if key in declared and key not in ("type", "name")}
     data = {"vibench": 1, "extends": template, "with": with_}
     children: dict[str, Any] = {
         "vibench": ((1, 1), Loc((1, 1))),
@@ -336,6 +336,18 @@ def _nested_pos(doc: LoadedDoc, section: ModelSection, path: tuple, default: Pos
         key_pos, loc = children[part]
         pos = Pos(doc.file, *key_pos)
     return pos
+
+
+def _literal(value: Any) -> Any:
+    """``value`` as the `with:` of a spec reads it literally: PHM-Vibench reads its configs with plain YAML, where
+    `"${x}"` is text, so each `${` is written `$${` (which reads back as `${`; a written `$${` stays `$${`)."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _literal(v) for k, v in value.items()}
+    return value
 
 
 def _at(pos: Pos | None) -> tuple[int, int]:
