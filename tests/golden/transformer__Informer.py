@@ -16,9 +16,8 @@ class ProbSparseAttention(nn.Module):
     only its ``max(16, L // 4)`` highest scores (the rest are -inf) before the softmax.
     ``prob_sparse`` mode (the paper): ``factor * ceil(ln L)`` keys are sampled per query to measure
     its sparsity (max minus mean score); the ``factor * ceil(ln L)`` most active queries attend to
-    all keys and the others output the mean of the values. ``seed`` fixes the sampling: those of a CPU
-    generator seeded with it, drawn once per length and kept (the same on every call and device);
-    None draws from torch's global generator.
+    all keys and the others output the mean of the values. ``seed`` fixes the sampling: the draws of a CPU
+    generator seeded with it (the same on every call and device); None draws from torch's global generator.
     Dropout acts on the attention weights. Output [B, L, D].
     """
 
@@ -79,6 +78,8 @@ class ProbSparseAttention(nn.Module):
             sampled = torch.randint(length, (length, count), device=queries.device)
         elif self._traced(queries):  # a constant of the graph, computed in Python: a generator made here was one
             sampled = self._draw_seeded(seed, length, count, queries.device)  # object in an exported program
+        elif not torch.jit.is_scripting() and torch.compiler.is_compiling():  # torch.compile: an op of the graph
+            sampled = torch.ops.vibench.seeded_randint(seed, length, length, count).to(queries.device)
         else:  # a CPU generator's draws on every device, as the traced graph's; drawn each call (2 ms at L = 8192):
             generator = torch.Generator().manual_seed(seed)  # kept per length, they grew with every length seen
             sampled = torch.randint(length, (length, count), generator=generator).to(queries.device)
@@ -91,11 +92,29 @@ class ProbSparseAttention(nn.Module):
         return context.scatter(2, active, attended)
 
     def _traced(self, x: torch.Tensor) -> bool:
-        """Whether forward runs in torch.compile or torch.export (whose tensors are fake: they hold no values)."""
+        """Whether forward is recorded into a graph that is kept: torch.export (its tensors are fake: they hold no
+        values) or torch.jit.trace (a generator made here was one object of the trace, as in an exported program)."""
         traced = False
         if not torch.jit.is_scripting():  # TorchScript compiles none of this
-            traced = torch.compiler.is_compiling() or type(x) is not torch.Tensor
+            traced = torch.compiler.is_exporting() or torch.jit.is_tracing() or type(x) is not torch.Tensor
         return traced
+
+    @staticmethod
+    def _seeded_randint() -> None:
+        """Define the op ``vibench::seeded_randint`` once per process (by this class of vibench or of a model.py):
+        ``torch.randint(high, (rows, cols), generator=torch.Generator().manual_seed(seed))``. torch.compile calls
+        it in the graph: the Python draw of ``_draw_seeded``, held as a constant named by its function, failed
+        AOTAutograd in a graph of two layers ("ConstantSource('_draw_seeded') already in seen_sources")."""
+        if hasattr(torch.ops.vibench, "seeded_randint"):
+            return
+
+        @torch.library.custom_op("vibench::seeded_randint", mutates_args=())
+        def seeded_randint(seed: int, high: int, rows: int, cols: int) -> torch.Tensor:
+            return torch.randint(high, (rows, cols), generator=torch.Generator().manual_seed(seed))
+
+        seeded_randint.register_fake(lambda seed, high, rows, cols: torch.empty((rows, cols), dtype=torch.long))
+
+    _seeded_randint()  # when the class is defined: torch.load of a saved model makes no instance
 
     @torch.compiler.assume_constant_result  # torch.compile calls it once, untraced (its loops take seconds to trace)
     def _draw_seeded(self, seed: int, length: int, count: int, device: torch.device) -> torch.Tensor:
