@@ -248,12 +248,15 @@ def _diagnostic(errors: list[dict], path: tuple, doc: LoadedDoc, model: type[Bas
         return Diagnostic("E102", f"{where} is empty (null)", at, expected=first["ctx"]["what"],
                           found="null",
                           hint=f"give `{path[-1]}:` its value (a key with nothing after it is null in YAML)")
+    value = _value(doc.data, path)
+    if len(path) >= 2 and path[-2] == "shape" and isinstance(path[-1], int) and type(value) is float:
+        # 4.5, 1e19, .nan: pydantic's int refuses them in its words; 4.0 passes it and is E212 later (resolve_units)
+        return Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", at, found=repr(value))
     if etype in _RANGE_ERRORS:
         return Diagnostic("E104", f"value out of range for {where}", at,
                           expected=first["msg"].replace("Input should be ", ""), found=repr(_value(doc.data, path)))
     # `${...}` last: "expected list or `${...}`"
     expected = sorted({_expected_text(e) for e in errors}, key=lambda text: (text == _TEMPLATE, text))
-    value = _value(doc.data, path)
     hint = None
     if isinstance(value, bool) and "string" in expected:
         hint = BOOL_WORDS_HINT
