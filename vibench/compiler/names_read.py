@@ -16,8 +16,8 @@ from vibench.compiler.ir import Template, UnitDef
 def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
     """The names the unit's own `${...}` read, and whether some node has `inherit: true`."""
     used: set[str] = set()
-    for decl in unit.params:
-        used |= template_names(decl.default) | _names_written(decl.default)
+    for decl in unit.params:  # a default's plain name that reads a parameter is its `${...}` already (resolve_decls):
+        used |= template_names(decl.default)  # one left plain is text (`act: {type: str, default: relu}`)
     for inp in unit.inputs:
         used |= template_names(inp.when) | template_names(inp.layout)
         for d in (inp.shape,) if isinstance(inp.shape, Template) else inp.shape:
@@ -49,7 +49,9 @@ def expression_names(unit: UnitDef) -> tuple[set[str], bool]:
                 used |= template_names(value)
                 if not isinstance(node.block, str):  # a plain name is read when the block is known
                     used |= _names_written(value)
-        if isinstance(node.with_, dict):
+        # A `with:` mapping's values as the node's own: of a block named as written, the names pass made each plain
+        # name read its `${...}`, and one left plain is text (`with: {act: relu}` for a `str`).
+        if isinstance(node.with_, dict) and not isinstance(node.block, str):
             used |= set().union(*(_names_written(v) for v in node.with_.values()))
     return used, inherits
 

@@ -87,6 +87,10 @@ MAX_CLASS_NAME = 48
 AMBIGUOUS_NAMES = {"l": "the digit 1 or a capital I", "O": "the digit 0", "I": "the digit 1 or a lowercase l"}
 # The literals of `${...}` that Python spells otherwise (`True`, `False`, `None` are keywords: E106 already).
 LITERAL_NAMES = {"true": "true", "false": "false", "null": "null (None)"}
+# The names of a `repeat`/`for_each` copy's loop variables (`key`: a for_each over a mapping's): a parameter, `let`
+# or shape symbol of one of these names is hidden by the copy's inside a copy, and model.py has no such name outside
+# one (a symbol `i` wrote `nn.Linear(i, i + 1)` into the constructor: a NameError).
+LOOP_NAMES = ("i", "item", "key")
 RESERVED_NAMES = MODULE_ATTRIBUTES | FX_ATTRIBUTES | EMITTED_ATTRIBUTES | frozenset(AMBIGUOUS_NAMES) | {
     "self", "torch", "nn", "F", "math", "super", "i"}
 
@@ -213,9 +217,23 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
             if code is not None:
                 diags.add(Diagnostic("E210", f"the default of `{pname}` does not fit its declaration: {message}",
                                      doc.pos(ppath + ("default",)), found=clip(repr(default), 80),
-                                     hint="change the default, or the `type`/bounds it must meet"))
+                                     hint=_let_read_hint(doc, path, default)
+                                     or "change the default, or the `type`/bounds it must meet"))
         out.append(decl)
     return out
+
+
+def _let_read_hint(doc: LoadedDoc, path: tuple, default: Any) -> str | None:
+    """The hint of an E210 for a default, written at ``path``'s unit, that names one of the unit's `let` values
+    plainly (`n: {type: int, default: b}`: the text 'b'); None when it names none."""
+    lets = doc.data
+    for part in path + ("let",):  # the unit's `let:` as loaded (read only here, for an error)
+        lets = lets.get(part) if isinstance(lets, dict) else None
+    named = sorted(_names_written(default) & set(lets)) if isinstance(lets, dict) else []
+    if not named:
+        return None
+    return (f"`{named[0]}` is a `let` value, and a parameter's default cannot read one (`let` values are computed "
+            f"from the parameters): write the value itself, or make `{named[0]}` a parameter")
 
 
 # Names model.py defines at module level besides the classes: a model class may not take one.
@@ -244,7 +262,11 @@ def _check_model_name(diags: Collector, doc: LoadedDoc, name: str) -> None:
 def name_problem(name: str, what: str) -> Callable[[Pos | None], Diagnostic] | None:
     """The E106 (given where it is written) of an identifier that Python reads as another name (NFKC),
     that is not ASCII, or that is longer than :data:`MAX_NAME`; None when it is none of these. Every name
-    a spec declares meets it, shape symbols included (`L` and `Ｌ` look alike in the docstring)."""
+    a spec declares meets it, shape symbols included (`L` and `Ｌ` look alike in the docstring). A parameter, `let`
+    or shape symbol also may not take a loop name (:data:`LOOP_NAMES`)."""
+    if name in LOOP_NAMES and what in ("parameter", "let", "shape symbol"):
+        return lambda pos: Diagnostic("E106", f"{what} name `{name}` is reserved for the copies of `repeat`/`for_each`",
+                                      pos, hint=f"rename it, e.g. `{name}_`")
     if not name.isascii() and unicodedata.normalize("NFKC", name) != name:  # ASCII is its own normal form
         normal = unicodedata.normalize("NFKC", name)
         hint = "write it in its normal form (Unicode NFKC): Python normalises identifiers" + _NFKC_WHY.get(what, (
@@ -319,9 +341,6 @@ def _check_name(diags: Collector, doc: LoadedDoc, path: tuple, name: Any, what: 
                              "classes, and lowercase names belong to the block catalogue"))
     elif name in AMBIGUOUS_NAMES and what in _PYTHON_NAME_OF:  # an output's name stays a string in model.py
         diags.add(_ambiguous(name, what, pos()))
-    elif what in ("parameter", "let") and name in ("i", "item", "key"):  # `key`: a for_each over a mapping's
-        diags.add(Diagnostic("E106", f"{what} name `{name}` is reserved for the copies of `repeat`/`for_each`",
-                             pos(), hint=f"rename it, e.g. `{name}_`"))
     elif what in ("parameter", "let") and name in LITERAL_NAMES:
         # `${null}` read the parameter (names come before literals in the evaluator) while model.py's formulas
         # wrote the literal: `out_features: "${null}"` checked as 3 and emitted nn.Linear(4, None).

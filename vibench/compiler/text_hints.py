@@ -15,6 +15,7 @@ from vibench.compiler.diagnostics import Collector, suggest
 from vibench.compiler.expr import Unknown, bare_name, template_names
 from vibench.compiler.ir import NodeDef, UnitDef
 from vibench.compiler.param_errors import choice_hint, quote_hint
+from vibench.compiler.resolve_decls import LOOP_NAMES
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -53,7 +54,8 @@ def name_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: NodeD
     if name is None:
         return None
     written = _written(nd, field)
-    if name in env or name in ("i", "key", "item"):
+    copies = _copy_names(nd)
+    if name in env or (name in copies and _writes_plainly(written, name)):
         decl = next((d for d in udef.params if d.name == name), None)
         if decl is not None:  # meant to read it: this hint says how, so no "never used" (W105) as well
             diags.drop("W105", decl.pos)
@@ -62,9 +64,31 @@ def name_hint(udef: UnitDef, env: Mapping[str, Any], diags: Collector, nd: NodeD
         return _text_source(udef, env, written, field, name)
     if not _writes_plainly(written, name):  # text an expression, a parameter or a `let` gave: no name to read here
         return None
-    near = suggest(name, [n for n in env if not isinstance(env[n], Unknown)])
+    if name in LOOP_NAMES:  # the name of another kind of copy's loop variable, or of one where the node has none
+        return _outside_copies(nd, name, copies)
+    near = suggest(name, [n for n in env if not isinstance(env[n], Unknown)] + list(copies))
     return f"a plain name reads a parameter, `let` or loop variable; none is named `{name}`" + (
         f" ({near})" if near else "")
+
+
+def _copy_names(nd: NodeDef) -> tuple[str, ...]:
+    """The loop variables the copies of node ``nd`` have: `i` of a `repeat`; `i` and `item` of a `for_each`, and
+    `key` of one over a mapping (of one a `${...}` or a name gives too: it may be a mapping); none otherwise."""
+    if nd.for_each is not None:
+        return ("i", "item") if isinstance(nd.for_each, list) else ("i", "item", "key")
+    return ("i",) if nd.repeat is not None else ()
+
+
+def _outside_copies(nd: NodeDef, name: str, copies: tuple[str, ...]) -> str:
+    """The hint for the loop name ``name`` written plainly at node ``nd``, whose copies (if any) do not have it
+    (their loop names are ``copies``): which copies have it, and what ``nd`` has instead."""
+    where = {"i": "`repeat`/`for_each`", "item": "`for_each`", "key": "a `for_each` over a mapping"}[name]
+    if not copies:
+        has = f"node `{nd.name}` has " + ("neither" if name == "i" else "no `for_each`")
+    else:
+        has = f"the copies of node `{nd.name}` have only " + " and ".join(f"`{n}`" for n in copies)
+    return (f"a plain name reads a parameter, `let` or loop variable, and `{name}` exists only in the copies of "
+            f"{where}: {has}")
 
 
 def _written(nd: NodeDef, field: str) -> Any:

@@ -19,6 +19,7 @@ import ast
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vibench.compiler.codegen.formula import same_value
 from vibench.compiler.codegen.plan import Child, constant_value, leaves
 
 
@@ -51,7 +52,8 @@ def matches(a: ast.AST, b: ast.AST, same_child: Callable[[Child, Child], bool]) 
 
 
 def differences(trees: Sequence[ast.AST]) -> dict[tuple, list[Any]]:
-    """Literal positions of matching trees whose values are not all the same, with every tree's value."""
+    """Literal positions of matching trees whose values are not all the same (:func:`~vibench.compiler.codegen.
+    formula.same_value`: 0.0 and -0.0 differ), with every tree's value."""
     columns: dict[tuple, list[Any]] = {}
     for tree in trees:
         for path, value in leaves(tree):
@@ -59,7 +61,7 @@ def differences(trees: Sequence[ast.AST]) -> dict[tuple, list[Any]]:
     return {
         path: values
         for path, values in columns.items()
-        if any(type(v) is not type(values[0]) or v != values[0] for v in values)
+        if any(not same_value(v, values[0]) for v in values)
     }
 
 
@@ -100,7 +102,7 @@ def at_torch_default(tree: ast.AST, path: tuple, value: Any) -> bool:
         return False
     kw = find(tree, path[:-1])
     default = getattr(kw, "vb_default", _NONE)
-    return isinstance(kw, ast.keyword) and type(default) is type(value) and default == value
+    return isinstance(kw, ast.keyword) and same_value(default, value)
 
 
 _NONE = object()
