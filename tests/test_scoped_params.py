@@ -173,7 +173,7 @@ def test_build_given_a_params_dict_is_told_to_pass_keywords() -> None:
 
 
 def test_a_set_value_no_chosen_component_reads_is_w104_too(library: Path) -> None:
-    program = vibench.check(str(library / "Host.yaml"), params={"depth": 3})  # --set or a build keyword
+    program = vibench.check(str(library / "Host.yaml"), params={"depth": 3})  # given in Python (check's params=)
     [w] = [w for w in program.warnings if w.code == "W104"]
-    assert w.message.startswith("`depth` (from --set or vibench.build) has no effect here") and "Deep" in w.hint
+    assert w.message.startswith("`depth` (given in Python) has no effect here") and "Deep" in w.hint
     assert w.pos is not None and w.pos.file.endswith("Host.yaml")  # the template's `params:` section

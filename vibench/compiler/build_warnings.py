@@ -25,7 +25,9 @@ from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
 from vibench.compiler.expr import ExprError, parse_value, template_names
 from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, TensorType, UnitDef, ValueRef
+from vibench.compiler.phm_guide import ALIASES
 from vibench.compiler.unread_params import (
+    ChosenComponents,
     KeyColumns,
     idle_readers,
     line_col,
@@ -39,6 +41,9 @@ from vibench.compiler.unread_params import metadata_reads as metadata_reads  # (
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
+
+
+_ALIASED = frozenset(ALIASES.values())  # the parameters a model guide key is read as (`in_channels`: `input_dim`)
 
 
 class BuildWarnings:
@@ -68,7 +73,11 @@ class BuildWarnings:
         nothing: M_01_ISFM's `fusion_strategy` without `ensemble_backbones`, or `task_head` beside `task_configs`, has
         no effect (the reference, which hands one namespace to every component, ignores it too). W101 instead, with
         the template's reason, for a key its reference ignores (`reference: ignored_keys`) that no chosen component
-        reads. Linear in the parameters and the nodes: 16,000 values each read only by a node not built were looked
+        reads. A value that a chosen component declares is unread when its node gives it one of its own (a task of
+        `task_configs`), a null when it takes none: W104 says so, naming that node or the value the component keeps.
+        Each names the value as it came (`--set`, Python, the metadata table, a model guide key), and no hint says
+        "remove it" of a key PHM-Vibench's reference needs (W112) or of a value the metadata table gave.
+        Linear in the parameters and the nodes: 16,000 values each read only by a node not built were looked
         for among all such nodes, one by one (13 s)."""
         from vibench.compiler.resolve_decls import expression_names
         from vibench.compiler.resolve_extends import ignored_key_warning
@@ -97,46 +106,82 @@ class BuildWarnings:
         # said in the order they are written (the scoped ones come in the order their components declare them)
         unread.sort(key=lambda d: line_col(d.pos if set_in(d, own_file) else udef.overridden[d.name]))
         chosen = [n for n in self.nodes if n.kind == "composite"]
-        takers = [stem(n.block) for n in chosen]
-        found = ("the components here: " + ", ".join(takers)) if takers else None
-        picked = set(takers) | {stem(c.block) for n in chosen for c in n.copies if c.block}
+        components = ChosenComponents(chosen, self.groups)  # every copy's: each backbone of `ensemble_backbones`
+        found = ("the components here: " + ", ".join(components.nodes)) if components.nodes else None
         ignored = dict(udef.reference.ignored_keys) if udef.reference is not None else {}
         readers = idle_readers(idle, {d.name for d in unread})
-        needed: dict[str, str] | None = None  # key -> the reference that needs it, made at need
+        needed = needed_by_reference(udef, chosen, self.params)  # key -> the PHM-Vibench reference that needs it
         texts = KeyColumns(self.owner.diags.sources)
+        words = self.owner.library
         for decl in unread:
             by_user = set_in(decl, own_file)
             pos = decl.pos if by_user else udef.overridden[decl.name]
-            what = f"`{decl.name}`" + (" (from --set or vibench.build)" if not by_user else "")
             value = self.params[decl.name]
-            # A null given to a component chosen here that declares the key is said as a null, whether or not the
-            # reference ignores the key: "pick one of them" would name the component already picked.
-            taken = value is None and any(stem(t) in picked for t in decl.scope)
-            if decl.name in ignored and not taken:  # its reference ignores it, and so does every component chosen
-                if needed is None:
-                    needed = needed_by_reference(udef, chosen, self.params)
-                words = None if by_user else self.owner.library
+            # The chosen components that declare it: a value reaches them unless their node gives its own, a null
+            # unless they take null. A null given to one of them is said as a null, whether or not the reference
+            # ignores the key: "pick one of them" would name the component already picked.
+            taking = [name for name in dict.fromkeys(stem(t) for t in decl.scope) if name in components.nodes]
+            null_kept = value is None and bool(taking)
+            if decl.name in ignored and not null_kept:  # its reference ignores it, and so does every component chosen
                 at = texts.key_pos(pos, decl.name) if by_user else pos  # at its key, as a key nothing declares
+                shown = None if by_user and decl.name not in words.from_table else words
+                warning = ignored_key_warning(decl.name, udef, ignored[decl.name], at, shown)
+                # not "remove it" of a key PHM-Vibench needs (W112 asks for it then): W104's hints say so too
                 hint = (_needed_hint(needed[decl.name]) if decl.name in needed
-                        else _unread_hint(decl, picked) if decl.scope else None)
-                self.owner.diags.add(replace(ignored_key_warning(decl.name, udef, ignored[decl.name], at, words),
-                                             hint=hint))
-            elif value is not None and decl.name in readers:
-                off = readers[decl.name]
-                self.owner.diags.add(Diagnostic(
-                    "W104", f"{what} has no effect here: this {udef.name} does not build "
-                    + ("the node that reads it" if len(off) == 1 else "the nodes that read it"), pos,
-                    severity="warning", found=found, hint=_idle_hint(off)))
-            elif value is not None:
-                self.owner.diags.add(Diagnostic(
-                    "W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
-                    severity="warning", found=found, hint=_unread_hint(decl, picked)))
-            elif decl.scope:  # a null no component takes: each keeps its default
-                self.owner.diags.add(Diagnostic(
-                    "W104", f"{what} set to null has no effect here: no component of this {udef.name} takes "
-                    "null for it, and each keeps its own default", pos, severity="warning", found=found,
-                    hint=f"give `{decl.name}` a value (the reference may read null as one of its own: "
-                    "B_08_PatchTST's `activation: null` is gelu there), or remove it"))
+                        else _unread_hint(decl, components.nodes) if decl.scope else None)
+            elif value is not None or decl.scope:
+                what = self.value_named(decl, pos, by_user, texts)
+                warning = replace(self.unread_warning(udef, what, decl, pos, readers.get(decl.name), taking,
+                                                      components, needed.get(decl.name)), found=found)
+                hint = warning.hint
+            else:
+                continue  # a null for the template's own parameter: no different from leaving it out
+            if decl.name in words.from_table:  # not the caller's value: "remove it" would not say how
+                hint = _table_hint(decl, components.nodes, words.metadata_option)
+            self.owner.diags.add(replace(warning, hint=hint))
+
+    def value_named(self, decl: ParamDecl, pos: Pos | None, by_user: bool, texts: KeyColumns) -> str:
+        """How W104 names the value of ``decl`` set at ``pos``: as the user wrote its key (the model guide's
+        `in_channels`, read as `input_dim`), and with where it came from when not from the file (``--set``, Python,
+        the metadata table)."""
+        words = self.owner.library
+        if not by_user or decl.name in words.from_table:
+            return f"`{decl.name}` ({words.given_how(decl.name)})"
+        written = texts.written_key(pos) if decl.name in _ALIASED else None  # (a line read for at most 3 names)
+        if written is not None and ALIASES.get(written) == decl.name:
+            return f"`{written}` (read as `{decl.name}`)"
+        return f"`{decl.name}`"
+
+    def unread_warning(self, udef: UnitDef, what: str, decl: ParamDecl, pos: Pos | None, off: list[NodeDef] | None,
+                       taking: list[str], components: ChosenComponents, needed_by: str | None) -> Diagnostic:
+        """W104 for the unread value of ``decl`` (``what``) set at ``pos``: only nodes not built (``off``) read it;
+        the components chosen here that declare it (``taking``) got a value of their own from their nodes, or take
+        no null; or no component chosen reads it. ``needed_by``: the PHM-Vibench reference that needs the key."""
+        value = self.params[decl.name]
+        if value is not None and off:
+            return Diagnostic("W104", f"{what} has no effect here: this {udef.name} does not build "
+                              + ("the node that reads it" if len(off) == 1 else "the nodes that read it"), pos,
+                              severity="warning", hint=_idle_hint(off, needed_by))
+        if not taking:
+            return Diagnostic("W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
+                              severity="warning", hint=_unread_hint(decl, components.nodes, needed_by))
+        names, one = ", ".join(taking), len(taking) == 1
+        if value is not None:  # declared, and not passed on: the node's own keys or `with:` set it
+            nodes = list(dict.fromkeys(node for name in taking for node in components.nodes[name]))
+            shown = ", ".join(nodes[:4]) + (f" and {len(nodes) - 4} more" if len(nodes) > 4 else "")
+            return Diagnostic("W104", f"{what} has no effect here: {names} take{'s' if one else ''} "
+                              f"{'its' if one else 'their'} value from {shown} instead", pos, severity="warning",
+                              hint="the value a node gives its component itself (its keys, its `with:`) replaces the "
+                              "one `inherit: true` passes on; "
+                              + (_needed_hint(needed_by) if needed_by else "remove it here, or change that value"))
+        # a null none of them takes: each keeps the value it has without it, which the hint names
+        kept = [f"{name} keeps `{decl.name}: {_shown(held)}`" for name in taking
+                if (held := components.value(name, decl.name)) is not None]
+        fix = (f"give `{decl.name}` a value (keep the key: PHM-Vibench's {needed_by} cannot be built without it)"
+               if needed_by else f"give `{decl.name}` a value, or remove it")
+        return Diagnostic("W104", f"{what} set to null has no effect here: {names} take{'s' if one else ''} no null "
+                          f"for it, and keep{'s' if one else ''} {'its' if one else 'their'} own value", pos,
+                          severity="warning", hint="; ".join(kept) + (": " if kept else "") + fix)
 
     def warn_unread_nodes(self, udef: UnitDef, outputs: list[tuple[str, ValueRef, TensorType]]) -> None:
         """W108 for a node whose only readers take it through an optional port (``x?: node``) that the
@@ -291,21 +336,48 @@ def _needed_hint(owner: str) -> str:
             "config must also run in PHM-Vibench, remove it otherwise")
 
 
-def _idle_hint(readers: list[NodeDef]) -> str:
-    """W104's hint for a parameter that only nodes not built read: which nodes, and the `when:` that leaves one out."""
+def _idle_hint(readers: list[NodeDef], needed_by: str | None = None) -> str:
+    """W104's hint for a parameter that only nodes not built read: which nodes, and the `when:` that leaves one out;
+    not "remove it" where PHM-Vibench's ``needed_by`` needs the key."""
     names = ", ".join(f"`{nd.name}`" for nd in readers[:4]) + (f" and {len(readers) - 4} more" if len(readers) > 4
                                                                 else "")
     why = (f" (`when: {readers[0].when.text}`)" if len(readers) == 1 and isinstance(readers[0].when, Template)
            else "")
-    return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}, not built here{why}; remove it"
+    fix = _needed_hint(needed_by) if needed_by else "remove it"
+    return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}, not built here{why}; {fix}"
 
 
-def _unread_hint(decl: ParamDecl, picked: Collection[str] = ()) -> str:
-    """How to fix a value that no component reads: the components that would, other than those chosen here."""
+def _unread_hint(decl: ParamDecl, picked: Collection[str] = (), needed_by: str | None = None) -> str:
+    """How to fix a value that no component reads: the components that would, other than those chosen here; not
+    "remove it" where PHM-Vibench's ``needed_by`` needs the key."""
+    if needed_by:
+        others = _other_takers(decl, picked) if decl.scope else None
+        return (f"it is read by {others} (pick one of them to use it); " if others else "") + _needed_hint(needed_by)
     if not decl.scope:
         return "it reaches only the components that declare it; remove it, or pick a component that takes it"
+    others = _other_takers(decl, picked)
+    return f"it is read by {others}; remove it, or pick one of them" if others else "remove it"
+
+
+def _table_hint(decl: ParamDecl, picked: Collection[str], option: str) -> str:
+    """W104's hint for a value PHM-Vibench's metadata table gave (``option``: how the caller passed it), which the
+    user cannot remove from the config or the command line."""
+    others = _other_takers(decl, picked) if decl.scope else None
+    return (f"the metadata table gave it ({option}), as PHM-Vibench's factory does; no component chosen here reads "
+            "it" + (f" ({others} would)" if others else ""))
+
+
+def _other_takers(decl: ParamDecl, picked: Collection[str]) -> str | None:
+    """The components that declare ``decl`` other than those chosen here (``picked``), the first six named."""
     takers = [name for name in (t.rsplit("/", 1)[-1] for t in decl.scope) if stem(name) not in picked]
-    if not takers:
-        return "remove it"
-    shown = ", ".join(takers[:6]) + (f" and {len(takers) - 6} more" if len(takers) > 6 else "")
-    return f"it is read by {shown}; remove it, or pick one of them"
+    return (", ".join(takers[:6]) + (f" and {len(takers) - 6} more" if len(takers) > 6 else "")) if takers else None
+
+
+def _shown(value: Any) -> str:
+    """A component's value as a hint quotes it: its YAML text, clipped."""
+    from vibench.compiler.yaml_text import yaml_text
+
+    try:
+        return clip(yaml_text(value), 80)
+    except TypeError:  # no YAML value: as Python writes it
+        return clip(repr(value), 80)

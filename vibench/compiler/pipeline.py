@@ -228,6 +228,8 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
             doc, warnings = phm.translate(doc, library, metadata=metadata, given=params)
             translated, kept = True, tuple(w for w in warnings if w.code in phm.KEPT_WITH_ERRORS)
             from_metadata = next((doc.data["with"]["num_classes"] for w in warnings if w.code == "I103"), None)
+            if from_metadata is not None:  # W104 says the table gave it: no line of the config to remove
+                library.from_table["num_classes"] = metadata.path
         elif metadata is not None and "num_classes" not in (params or {}):
             from_metadata, metadata_warnings = classes_from_metadata(doc, metadata, library)
             params = {**(params or {}), "num_classes": from_metadata}
@@ -268,8 +270,10 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
                 with expr.budget(limits.STEPS_PER_NODE * nodes):
                     analyse(d, nodes, overrides)
 
+            said = len(library.warnings)  # the W101 of this compile; the trials' are theirs
             located = blame.blame_settings(doc, err.diagnostics, trial, params, library.value_origin,
                                            library.setting_named)
+            del library.warnings[said:]
             raise SpecError(blamed_needs(located, doc.data, params or {}, library, translated), err.sources) from None
         if program.root.metadata:  # what its `${...}` gave, as model.py will write it (--check says so too)
             from vibench.compiler.resolve_units import check_metadata_value
@@ -299,7 +303,10 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         if metadata is not None and from_metadata is not None:  # E208 at `num_classes: 4` said nothing of the table
             table, not_given = library.table_note(metadata.path), library.given_note("num_classes")
             diagnostics = tuple(from_metadata_note(d, table, not_given) for d in diagnostics)
-        raise SpecError((*diagnostics, *kept), {**library.sources, **err.sources}) from None
+        # W101 of the keys resolve found the reference ignores (`with:`, --set) come with the errors too, as those
+        # phm.translate says of a config's keys (`kept`); a scoped key's W101 needs the components the compile chose
+        ignored = _base_values_hidden(tuple(library.warnings), doc, library, translated)
+        raise SpecError((*diagnostics, *kept, *ignored), {**library.sources, **err.sources}) from None
     finally:
         if files_read is not None:
             files_read |= library.read | ({os.path.realpath(doc.path)} if doc.path else set())

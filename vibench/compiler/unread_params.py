@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.expr import ExprError, evaluate_template, template_names
-from vibench.compiler.ir import Node, NodeDef, ParamDecl, Pos, Template, UnitDef
+from vibench.compiler.ir import Instance, Node, NodeDef, ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.symbolic_errors import NeedConcrete
 
 if TYPE_CHECKING:
@@ -87,6 +87,33 @@ def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, 
     return needed
 
 
+class ChosenComponents:
+    """The components that the composite nodes built (``chosen``) are, by name (`B_08_PatchTST`), in the order they
+    are built: each copy's own (a `for_each` over ``ensemble_backbones`` builds one backbone a copy). ``nodes``: each
+    component -> the nodes that build it, as messages name them (a copy of a `for_each` over a mapping, which is a
+    node named by its key, by that key and its node: ``groups`` maps such a node to its keys); :meth:`value`: what
+    its first copy holds for a parameter. One pass over the copies."""
+
+    def __init__(self, chosen: list[Node], groups: Mapping[str, tuple[str, ...]]) -> None:
+        group_of = {key: name for name, keys in groups.items() for key in keys}
+        self.nodes: dict[str, list[str]] = {}
+        self.first: dict[str, Instance] = {}
+        for node in chosen:
+            named = (f"copy `{node.name}` of node `{group_of[node.name]}`" if node.name in group_of
+                     else f"node `{node.name}`")
+            for copy in node.copies:
+                name = stem(copy.block or node.block)
+                self.first.setdefault(name, copy)
+                built = self.nodes.setdefault(name, [])
+                if not built or built[-1] != named:  # (a node's copies come one after another)
+                    built.append(named)
+
+    def value(self, component: str, param: str) -> Any:
+        """The value of parameter ``param`` of the first copy of ``component`` (None: it has none)."""
+        unit = self.first[component].unit
+        return None if unit is None else next((v for k, v in unit.params if k == param), None)
+
+
 class KeyColumns:
     """The lines of the compilation's source texts, each file split once (at need)."""
 
@@ -97,15 +124,30 @@ class KeyColumns:
     def key_pos(self, pos: Pos | None, key: str) -> Pos | None:
         """Where the key ``key`` of the value at ``pos`` is written on its line (`  prompt_dim: 8`, `{prompt_dim: 8}`,
         `"prompt_dim": 8`); ``pos`` when it is not there (a block value is set at its key already)."""
-        if pos is None or pos.file not in self.sources:
+        line = self.line(pos)
+        if pos is None or line is None:
             return pos
+        found = re.search(r"([\"']?)" + re.escape(key) + r"\1\s*:\s*$", line[: pos.col - 1])
+        return pos if found is None else Pos(pos.file, pos.line, found.start() + 1)
+
+    def written_key(self, pos: Pos | None) -> str | None:
+        """The name of the key written at ``pos`` (`in_channels` of `  in_channels: 2`), or of the key whose value
+        is at ``pos`` (`{in_channels: 2}`); None where no key is there (a value a base config gave)."""
+        line = self.line(pos)
+        if pos is None or line is None:
+            return None
+        found = re.match(r"([\"']?)([A-Za-z_]\w*)\1\s*:(\s|$)", line[pos.col - 1:]) or re.search(
+            r"([\"']?)([A-Za-z_]\w*)\1\s*:\s*$", line[: pos.col - 1])
+        return None if found is None else found.group(2)
+
+    def line(self, pos: Pos | None) -> str | None:
+        """The line of its file that ``pos`` stands on (None: no such line of a source text)."""
+        if pos is None or pos.file not in self.sources:
+            return None
         if pos.file not in self.lines:
             self.lines[pos.file] = self.sources[pos.file].splitlines()
         lines = self.lines[pos.file]
-        if not 0 < pos.line <= len(lines):
-            return pos
-        found = re.search(r"([\"']?)" + re.escape(key) + r"\1\s*:\s*$", lines[pos.line - 1][: pos.col - 1])
-        return pos if found is None else Pos(pos.file, pos.line, found.start() + 1)
+        return lines[pos.line - 1] if 0 < pos.line <= len(lines) else None
 
 
 class _Seen(Mapping[str, Any]):
