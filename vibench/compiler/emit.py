@@ -33,6 +33,7 @@ from vibench.compiler.codegen.forward import forward
 from vibench.compiler.codegen.header import command as regenerate
 from vibench.compiler.codegen.header import header, shell
 from vibench.compiler.codegen.layout import WIDTH, docstring, flat, split
+from vibench.compiler.codegen.model_lines import check_written_lines
 from vibench.compiler.codegen.plan import Slot
 from vibench.compiler.codegen.render import INDENT, body, signature
 from vibench.compiler.codegen.structure import Classes, Structure, group, thread
@@ -86,12 +87,15 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
     natives = in_definition_order(natives)
     check_top_level_names([*_imported_names(lines), *(n if isinstance(n, str) else n.__name__ for n in natives),
                            *(h.__name__ for h in helpers), *(r.name for r in rendered)])
-    return _template().render(
+    source = _template().render(
         header=header(program, out_path, inplace),
         imports=lines,
         natives=[native_source(n) for n in natives] + [native_source(h) for h in helpers],
         classes=rendered,
     )
+    # E213 before any file is written: the lines counted from the classes (check_model_lines) are a least count.
+    check_written_lines(program, classes, source)
+    return source
 
 
 def _imported_names(lines: list[str]) -> list[str]:

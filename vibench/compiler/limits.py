@@ -51,7 +51,8 @@ model.py                    :data:`LINES_PER_NODE` (2.5) lines per allowed node,
                             :data:`MIN_LINES` (100,000; 250,000 by default), counted
                             from its classes before any line is written
                             (:mod:`~vibench.compiler.codegen.model_lines`): each class's
-                            own, a chain of layers written out at each use
+                            own, a chain of layers written out at each use, docs;
+                            the source itself counted before any file is written
 nesting                     :data:`MAX_NESTING` levels of composite blocks inside each     E206, E204
                             other, of spec files extending or using each other (E206),
                             and of parameter defaults reading each other (E204)
@@ -167,14 +168,15 @@ MIN_DECLARATIONS = 100_000
 
 LINES_PER_NODE = 2.5
 """Lines model.py may have per allowed node, at least :data:`MIN_LINES`, counted from its classes before any line is
-written (:mod:`vibench.compiler.codegen.model_lines`). The node limit bounds the model, not its code: a block whose
-every use has values of its own is a class per use, and a chain of layers is written out again at each use, nested
-as its blocks nest. A chain of 14 blocks each using the one below twice with a value of its own (49,150 nodes,
-16,384 classes) wrote 295,045 lines (24 MB) in 93 s of CPU and 2 GB; it is now refused at the use that makes the
-classes, after grouping them (6 s, after the 9 s of `--check`). A chain of 100,000 layers (the node limit) has
-200,000 lines, two a node: the default leaves a model at the node limit a quarter more for its classes. The
-library's longest model.py has 1,223 lines (isfm/M_01_ISFM's ensemble); the count takes in 174 of them, as it
-leaves out what does not grow with the model (the blocks' own classes and helpers, docstrings, input checks)."""
+written (no more than it writes: :mod:`vibench.compiler.codegen.model_lines`), and in the source before any file is
+written. The node limit bounds the model, not its code: a block whose every use has values of its own is a class per
+use, and a chain of layers is written out again at each use, nested as its blocks nest. A chain of 14 blocks each using
+the one below twice with a value of its own (49,150 nodes, 16,384 classes) wrote 295,045 lines (24 MB) in 93 s of CPU
+and 2 GB; it is now refused at the use that makes the classes, after grouping them (6 s, after the 9 s of `--check`). A
+chain of 100,000 layers (the node limit) has 200,000 lines, two a node: the default leaves a model at the node limit a
+quarter more for its classes. The library's longest model.py has 1,223 lines (isfm/M_01_ISFM's ensemble); the count from
+the classes leaves out what does not grow with the model (the blocks' own classes and helpers, input checks), not the
+spec's docs."""
 
 MIN_LINES = 100_000
 """The lines model.py may have however low ``max_nodes`` is: far more than any library model writes."""
