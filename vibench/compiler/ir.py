@@ -324,13 +324,30 @@ class Node:
         return total
 
     def output(self, port: str | None) -> TensorType:
-        outs = self.outputs
+        found = self.find_output(port)
+        if found is None:
+            raise KeyError(port)
+        return found
+
+    def find_output(self, port: str | None) -> TensorType | None:
+        """The type of output ``port`` (None: the first), None when the node has no such port. A parallel node's
+        port ``k`` is copy k's value, found by its index: :attr:`outputs` lists every copy's, and a lookup of each
+        port through it was quadratic in the copies (cubic with the uses of a class holding such a node)."""
+        if self.parallel:
+            k = 0 if port is None else _copy_index(port)
+            return self.copies[k].outputs[0][1] if k is not None and k < len(self.copies) else None
+        outs = self.copies[-1].outputs
         if port is None:
-            return outs[0][1]
+            return outs[0][1] if outs else None
         for name, t in outs:
             if name == port:
                 return t
-        raise KeyError(port)
+        return None
+
+
+def _copy_index(port: str) -> int | None:
+    """The copy a parallel node's output port names (``"3"``: copy 3), None for another name."""
+    return int(port) if port.isascii() and port.isdigit() and str(int(port)) == port else None
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,8 @@ def type_in(s: Structure, plan: UnitPlan, name: str, port: str | None, depth: in
     of a stride-1 block keeps L, not (L + 1) // 2); a line under ``if self.with_<node>:`` runs only
     where the node is on, so other uses say nothing of it."""
     slot = plan.slots.get(name)
-    if slot is not None:
-        outputs = dict(slot.node.outputs)
-        return outputs.get(port) if port is not None else next(iter(outputs.values()), None)
+    if slot is not None:  # (by its port: the outputs of a for_each of n copies are n, and every use asks for each)
+        return slot.node.find_output(port)
     if port is None:
         return dict(plan.unit.inputs).get(name)
     present = next((p.slots[name] for p in s.plans if name in p.slots), None)

@@ -32,6 +32,10 @@ from vibench.compiler.ir import NodeDef, Template, Unit
 class _Writer(LiteralWriter):
     """Builds the members and arguments of one structure."""
 
+    def __init__(self, s: Structure, classes: Classes, prefer: set[str] | None = None) -> None:
+        super().__init__(s, classes, prefer)
+        self._inlined: dict[tuple, ast.expr] = {}  # see inlined
+
     # -- the constructors -----------------------------------------------------------------------
 
     def members(self) -> list[Member]:
@@ -134,7 +138,7 @@ class _Writer(LiteralWriter):
         child = self.classes.of_unit[tree.unit.key]
         values = self.child_values(tree.unit)
         if child.inline:
-            return inlined(child, values)
+            return self.inlined(child, values, siblings)
         written = self.keywords_written(child, siblings)
         args: list[Any] = []
         keywords: dict[str, Any] = {}
@@ -145,6 +149,18 @@ class _Writer(LiteralWriter):
             elif a.name in written:
                 keywords[a.name] = value
         return c.call(child.name, *args, **keywords)
+
+    def inlined(self, child: Structure, values: dict[str, Any], siblings: list[ast.expr]) -> ast.expr:
+        """:func:`~vibench.compiler.codegen.inline.inlined`, built once per copy of a node (``siblings``: that copy in
+        each use) and values. A chain written at a use holds the chains inside it: blocks nested n deep, each using
+        the one below twice, copied the chain below at each of its uses, all 2^n layers at each level, and compared
+        the copies. Per node, not per chain: ``as_is`` keeps the written form of a tree for the node it was written
+        for, and another node may write it otherwise."""
+        key = (id(siblings[0]), child.id, tuple(repr(values[a.name]) for a in child.args))  # (repr: 1, True, 1.0)
+        known = self._inlined.get(key)
+        if known is None:
+            known = self._inlined[key] = inlined(child, values)
+        return known
 
     def keywords_written(self, child: Structure, siblings: list[ast.expr]) -> set[str]:
         """The defaulted arguments some of these uses of ``child`` set to another value."""

@@ -83,7 +83,7 @@ class LiteralWriter:
             return known
         first = leaves(trees[0])
         # One use: only a literal unequal to itself (a NaN) differs.
-        differ = differences(trees) if len(trees) > 1 else {p: [v] for p, v in first if v != v}
+        differ = _differences(trees) if len(trees) > 1 else {p: [v] for p, v in first if v != v}
         if not differ and not self.s.forced and not (inferred or self.may_prefer(nd)):  # every literal stays as it is
             out = c.trim(trees[0])
             if alone:
@@ -277,6 +277,23 @@ class LiteralWriter:
     def note(self, spec: str) -> None:
         if spec not in self.used:
             self.used.append(spec)
+
+
+def _differences(trees: list[ast.expr]) -> dict[tuple, list[Any]]:
+    """:func:`~vibench.compiler.codegen.unify.differences` of the uses' trees, each distinct tree walked once: the uses
+    share the trees of nodes built alike (plan.py) and of a chain of layers written with the same values
+    (``_Writer.inlined``). Blocks nested n deep, each using the one below twice, walked the tree of every use: all
+    2^n layers at each level."""
+    index: dict[int, int] = {}  # id of a tree -> its place in `distinct`
+    distinct: list[ast.expr] = []
+    for tree in trees:
+        if id(tree) not in index:
+            index[id(tree)] = len(distinct)
+            distinct.append(tree)
+    if len(distinct) == len(trees):
+        return differences(trees)
+    where = [index[id(tree)] for tree in trees]
+    return {path: [values[k] for k in where] for path, values in differences(distinct).items()}
 
 
 def _bind(expr: ast.expr, consts: dict[str, Any]) -> ast.expr:

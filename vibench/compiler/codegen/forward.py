@@ -97,10 +97,9 @@ class _Writer(Variables):
     def statement(self, k: int, slot: Slot, last: dict[tuple[str, str | None], int]) -> list[Line]:
         node = slot.node
         ins = [self.var[(r.node, r.port)] for r in slot.inputs]
-        comment = self.comment(slot)
         attr = c.attr(self.me, slot.name)
         kind = slot.kind
-        if kind == "parallel":
+        if kind == "parallel":  # a line per copy, each commented with its own port's shape (none with every port's)
             out: list[Line] = []
             saved: list[Line] = []
             whole = ValueRef(slot.name, None)
@@ -116,6 +115,7 @@ class _Writer(Variables):
                 if node.checkpoint:
                     saved.append(Line(self.store(target, self.checkpointed(slot, call, ins, mod), read)))
             return self.saving(out, saved) if node.checkpoint else out
+        comment = self.comment(slot)
         ports = [p for p, _ in node.outputs]
         if len(ports) > 1:
             targets: list[ast.expr] = []
@@ -283,9 +283,10 @@ class _Writer(Variables):
         return "tuple[" + ", ".join(["torch.Tensor"] * n) + "]"
 
     def comment(self, slot: Slot, port: str | None = None) -> str:
-        outputs = slot.node.outputs
-        if len(self.s.plans) == 1 and not self.named:  # the shapes written once per outputs, which nodes share (4 in
-            # a 10,000-node chain: its comments 21 -> 8 ms); the outputs held, so that their id stays theirs
+        if len(self.s.plans) == 1 and not self.named and not slot.node.parallel:  # the shapes written once per
+            # outputs, which nodes share (4 in a 10,000-node chain: its comments 21 -> 8 ms); the outputs held, so that
+            # their id stays theirs (a parallel node's are made anew at each call, one per copy)
+            outputs = slot.node.outputs
             known = self.by_outputs.get((id(outputs), port))
             if known is None:
                 known = self.by_outputs[(id(outputs), port)] = (outputs, self.shapes_text(slot, port))
@@ -302,8 +303,11 @@ class _Writer(Variables):
     def shapes_text(self, slot: Slot, port: str | None) -> str:
         """The comment's shapes of a node's outputs (of ``port`` alone when given), cleaned."""
         shapes = []
-        outputs = slot.node.outputs
-        chosen = [(p, t) for p, t in outputs if port is None or p == port]
+        if port is None:
+            chosen = list(slot.node.outputs)
+        else:  # (by its port: a for_each of n copies has n, each written on a line of its own)
+            found = slot.node.find_output(port)
+            chosen = [] if found is None else [(port, found)]
         one_use = len(self.s.plans) == 1
         for p, t in chosen:
             named = self.named.get((slot.name, p))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,12 +159,13 @@ def group(program: Program, plans: dict[int, UnitPlan] | None = None) -> Classes
     # Only the structures of the use's key can take it (see class_keys): a composite with many structures tries
     # each use against those of its key, not every one found before (quadratic in its distinct uses).
     index = ClassIndex(child_class, node_defs)
+    match = _matcher(of_unit)
     for unit in program.units:
         plan = plan_of(unit)
         home = None
         candidates, key = index.candidates(plan)
         for s in candidates:
-            if _try_add(s, plan, of_unit):
+            if _try_add(s, plan, match):
                 home = s
                 break
         if home is None:
@@ -210,7 +212,7 @@ def _children_first(root: Structure, of_unit: dict[tuple, Structure]) -> list[St
     return order
 
 
-def _try_add(s: Structure, plan: UnitPlan, of_unit: dict[tuple, Structure]) -> bool:
+def _try_add(s: Structure, plan: UnitPlan, match: Callable[[ast.expr, ast.expr], bool]) -> bool:
     """Add ``plan`` to ``s`` if its code matches the structure's (see :func:`group`). Linear in the new plan's size
     and the structure's slots, not in its uses: the slot names every use has and any use has are kept up to
     date, and the uses already in ``s`` match its representative, so while that stays only the new use is
@@ -237,14 +239,13 @@ def _try_add(s: Structure, plan: UnitPlan, of_unit: dict[tuple, Structure]) -> b
         optional[name] = when
     optional = {name: optional.get(name, when) for name, when in s.optional.items()} | optional
     unchanged = rep == s.rep and optional.keys() == s.optional.keys()
-    same_child = _same_child(of_unit)
     for p in [plan] if unchanged else plans:
         if p is r:
             continue
         if not _same_interface(r, p, optional):
             return False
         for name, slot in p.slots.items():
-            if not _same_slot(r.slots[name], slot, same_child, r, p, optional):
+            if not _same_slot(r.slots[name], slot, match, r, p, optional):
                 return False
     s.plans = plans
     s.rep = rep
@@ -253,11 +254,27 @@ def _try_add(s: Structure, plan: UnitPlan, of_unit: dict[tuple, Structure]) -> b
     return True
 
 
-def _same_child(of_unit: dict[tuple, Structure]) -> Any:
-    def same(a: Child, b: Child) -> bool:
+def _matcher(of_unit: dict[tuple, Structure]) -> Callable[[ast.expr, ast.expr], bool]:
+    """:func:`~vibench.compiler.codegen.unify.matches` of two constructors (children match in one class), each pair
+    of trees compared once: nodes built alike share their trees (plan.py), so the uses of a class meet the same
+    pairs again and again (n uses of a class holding a for_each of m copies compared n * m trees, each in full)."""
+    known: dict[tuple[int, int], bool] = {}  # (the trees live in the grouping's plans: their ids stay theirs)
+
+    def same_child(a: Child, b: Child) -> bool:
         return a.unit is not None and b.unit is not None and of_unit[a.unit.key] is of_unit[b.unit.key]
 
-    return same
+    def match(a: ast.expr, b: ast.expr) -> bool:
+        if isinstance(a, Child) or isinstance(b, Child):  # (made for each copy: never met again)
+            return matches(a, b, same_child)
+        if a is b:  # (a primitive's constructor: it holds no child, and matches itself)
+            return True
+        key = (id(a), id(b))
+        found = known.get(key)
+        if found is None:
+            found = known[key] = matches(a, b, same_child)
+        return found
+
+    return match
 
 
 def _expected(ref: ValueRef, rep: UnitPlan, plan: UnitPlan) -> ValueRef:
@@ -276,7 +293,8 @@ def _same_interface(rep: UnitPlan, plan: UnitPlan, optional: dict[str, Any]) -> 
     return all(_expected(ra, rep, plan) == rb for (_, ra, _), (_, rb, _) in zip(a.outputs, b.outputs, strict=True))
 
 
-def _same_slot(a: Slot, b: Slot, same_child: Any, rep: UnitPlan, plan: UnitPlan, optional: dict[str, Any]) -> bool:
+def _same_slot(a: Slot, b: Slot, match: Callable[[ast.expr, ast.expr], bool], rep: UnitPlan, plan: UnitPlan,
+               optional: dict[str, Any]) -> bool:
     if a.kind != b.kind or a.node.block != b.node.block or a.node.kind != b.node.kind:
         return False
     if a.node.checkpoint != b.node.checkpoint:  # `checkpoint: save` of a composite's parameter: another forward
@@ -291,10 +309,10 @@ def _same_slot(a: Slot, b: Slot, same_child: Any, rep: UnitPlan, plan: UnitPlan,
         return False
     if a.kind == "repeat" and len(a.ctors) != len(b.ctors):
         pool = a.ctors + b.ctors  # a different number of copies: every copy must match every other
-        return all(matches(pool[0], x, same_child) for x in pool[1:])
+        return all(match(pool[0], x) for x in pool[1:])
     if len(a.ctors) != len(b.ctors):
         return False
-    return all(matches(x, y, same_child) for x, y in zip(a.ctors, b.ctors, strict=True))
+    return all(match(x, y) for x, y in zip(a.ctors, b.ctors, strict=True))
 
 
 def _optional_condition(definition: UnitDef | None, plans: list[UnitPlan], rep: int, name: str,
