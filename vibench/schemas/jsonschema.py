@@ -276,13 +276,15 @@ def _block_node(name: str, block: Block, node_keys: dict[str, Any], defs: dict[s
 
 def _node_with(params: dict[str, str], common: dict[str, Any]) -> dict[str, Any]:
     """A node's ``with:``: a mapping of its block's parameters, each checked as the node's own key is (``params``:
-    the pointer to that key's schema; a misspelt key is E111, a wrong value E112 or E104), or ``${...}``.
+    the pointer to that key's schema; a misspelt key is E111, a wrong value E112 or E104), ``${...}``, or the name of
+    a parameter or `let` holding such a mapping (`with: settings` reads `${settings}`, docs/language.md).
 
     A reference, not a copy: copies made the schema a third larger (2.6 MB)."""
     mapping = {"title": "with: dict", "type": "object", "properties": {p: {"$ref": ref} for p, ref in params.items()},
                "additionalProperties": False}
     return {"title": "with", "description": common["description"], "markdownDescription": common["description"],
             "anyOf": [mapping, {"title": "with: ${...}", "$ref": "#/$defs/Template"},
+                      {"title": "with: a parameter's or let's name", "$ref": "#/$defs/Name"},
                       {"title": "with: None", "type": "null"}]}
 
 
