@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import unicodedata
 from typing import Any
 
 from vibench.compiler.display import clip_path, escaped
@@ -312,6 +314,24 @@ def _clip(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
+def _dimension(text: str) -> int:
+    """An ``--input`` dimension as ``int()`` reads it (ValueError if it is none), a long one without reading all its
+    digits: any value past :data:`MAX_DIM` is ``MAX_DIM + 1`` (`000...064` is 64, `-000...001` is -1)."""
+    d = text.strip()
+    if len(d) < 30:
+        return int(d)
+    match = _LONG_INT.fullmatch(d)
+    if match is None:
+        raise ValueError(text)
+    digits = match[2].replace("_", "")  # leading zeros of any script dropped:
+    kept = digits[next((k for k, c in enumerate(digits) if unicodedata.digit(c)), len(digits)):]
+    value = int(kept or "0") if len(kept) <= 20 else MAX_DIM + 1
+    return -max(value, 1) if match[1] == "-" else value
+
+
+_LONG_INT = re.compile(r"([+-]?)(\d+(?:_\d+)*)")  # what int() reads: `1_000` (not `1__0`), any script's digits
+
+
 def _parse_inputs(items: list[str]) -> dict[str, tuple[int, ...]]:
     out: dict[str, tuple[int, ...]] = {}
     for item in items:
@@ -324,7 +344,7 @@ def _parse_inputs(items: list[str]) -> dict[str, tuple[int, ...]]:
             raise UsageError(f"--input {name}: a dimension is missing (an empty field), got `{_clip(dims)}`")
         parts = [d for d in parts if d.strip()]
         try:
-            values = tuple(int(d) if len(d.strip()) < 30 else MAX_DIM + 1 for d in parts)
+            values = tuple(_dimension(d) for d in parts)
         except ValueError:
             raise UsageError(f"--input {name}: dimensions must be integers, got `{_clip(dims)}`") from None
         if not values or any(v < 1 for v in values):

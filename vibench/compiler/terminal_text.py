@@ -38,7 +38,8 @@ def display_width(text: str) -> int:
     """Terminal columns of ``text`` as :func:`terminal_safe` draws it: wide and full-width characters take two;
     marks and format characters none (a combining accent, a Thai or Devanagari vowel sign, U+FE0F, a zero-width
     space: categories Mn, Me, Cf); a character terminal_safe draws as a symbol (a control, a bidirectional
-    override) one. A tab counts one: expand it, or write it as ``\\t``, first.
+    override) one, a file name's byte that is not UTF-8 the four of its text (`\\xe9`). A tab counts
+    one: expand it, or write it as ``\\t``, first.
 
     >>> display_width("conv"), display_width("卷积"), display_width("ที่นี่"), display_width("a\u200bb")
     (4, 4, 2, 2)
@@ -50,7 +51,8 @@ def display_width(text: str) -> int:
 
 def _char_width(ch: str) -> int:
     # One rule for the terminal and for model.py's lines (ruff's): vibench.compiler.codegen.text.char_width.
-    return 1 if ord(ch) in _TERMINAL else char_width(ch)
+    drawn = _TERMINAL.get(ord(ch))  # a symbol (one column), or the text `\xe9` of a byte that is not UTF-8
+    return char_width(ch) if drawn is None else 1 if isinstance(drawn, int) else len(drawn)
 
 
 def pad(text: str, width: int, right: bool = False) -> str:
