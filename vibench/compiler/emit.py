@@ -76,9 +76,13 @@ def emit(program: Program, *, out_path: str | None = None, free: frozenset[str] 
     natives: list[Any] = []
     helpers: list[Any] = []
     files = comment_file_names(classes.structures)
-    rendered = [_class(s, program, imports, natives, helpers, free, inplace, sizes or {}, reads, fields, files)
-                for s in classes.structures]
-    rendered = [r for r, s in zip(rendered, classes.structures, strict=True) if not s.inline]
+    rendered = []
+    for s in classes.structures:
+        if s.inline:  # written at each use, in the classes that use it: only what its layers bring is kept
+            _bring(s, imports, natives)
+        else:
+            rendered.append(_class(s, program, imports, natives, helpers, free, inplace, sizes or {}, reads, fields,
+                                   files))
     if any(s.inline for s in classes.structures):
         imports.add("collections")
     if reference_loader.load_reference_state_dict in helpers:
@@ -148,12 +152,8 @@ def _dump(line: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _class(s: Structure, program: Program, imports: set[str], natives: list[Any], helpers: list[Any],
-           free: frozenset[str], inplace: bool = True, sizes: dict[tuple[str, str, int], str] | None = None,
-           reads: dict[str, str] | None = None, fields: dict[str, tuple[Any, ...]] | None = None,
-           files: dict[str, str] | None = None) -> _Class:
-    is_root = s is _root_of(program, s)
-    unit = s.units[0]
+def _bring(s: Structure, imports: set[str], natives: list[Any]) -> None:
+    """Add the imports and native classes the layers of ``s`` need to ``imports`` and ``natives``."""
     for plan in s.plans:
         for slot in plan.slots.values():
             if slot.block is not None:
@@ -161,6 +161,15 @@ def _class(s: Structure, program: Program, imports: set[str], natives: list[Any]
                 imports.update(slot.block.imports if brought else _imports_named(slot))
                 if brought:  # (most blocks bring none: no generator per node)
                     natives.extend(n for n in brought if n not in natives)
+
+
+def _class(s: Structure, program: Program, imports: set[str], natives: list[Any], helpers: list[Any],
+           free: frozenset[str], inplace: bool = True, sizes: dict[tuple[str, str, int], str] | None = None,
+           reads: dict[str, str] | None = None, fields: dict[str, tuple[Any, ...]] | None = None,
+           files: dict[str, str] | None = None) -> _Class:
+    is_root = s is _root_of(program, s)
+    unit = s.units[0]
+    _bring(s, imports, natives)
     cls = _Class(s.name, [])
     init = ["super().__init__()"]
     texts: dict[int, tuple[Any, Any, str]] = {}  # constructor -> (it, as written, its text); alike nodes share one
