@@ -169,3 +169,20 @@ def test_names_that_read_a_parameter_still_count() -> None:
             "inputs: {x: {shape: [B, 4]}}\nnodes:\n  f: {block: linear, in: x, out_features: n}\n"
             "  h: {block: linear, in: f, with: {out_features: w}}\noutputs: {y: h}\n")
     assert _warned(text) == []
+
+
+@pytest.mark.parametrize("default", ['"${b + 1}"', '"${max(b, 2)}"'])
+def test_a_default_reading_a_let_in_an_expression_says_so(default: str) -> None:
+    """`default: "${b + 1}"` for a `let` b was E204 "unknown name `b`" with the hint "names defined here: `n`"."""
+    (d,) = _errors(f"vibench: 1\nname: L3\nparams:\n  n: {{type: int, default: {default}}}\nlet:\n  b: 3\n"
+                   "inputs: {x: {shape: [B, 8]}}\nnodes:\n  fc: {block: linear, in: x, out_features: n}\n"
+                   "outputs: {y: fc}\n", "E204")
+    assert d.pos is not None and (d.pos.line, d.pos.col) == (4, 27)
+    assert "reads `b`, a `let` value" in d.message and d.hint is not None and "cannot read one" in d.hint
+
+
+def test_a_default_may_call_a_function_beside_a_let() -> None:
+    program = vibench.check(text="vibench: 1\nname: L4\nparams:\n  n: {type: int, default: \"${max(2, 3)}\"}\n"
+                            "let:\n  b: 3\ninputs: {x: {shape: [B, 8]}}\n"
+                            "nodes:\n  fc: {block: linear, in: x, out_features: n}\noutputs: {y: fc}\n")
+    assert [str(t) for _, _, t in program.root.outputs] == ["[B, 3]"]

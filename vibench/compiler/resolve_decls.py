@@ -26,6 +26,7 @@ from vibench.compiler.expr import (
     template_names,
     written_name,
 )
+from vibench.compiler.expr_functions import FUNCTIONS
 from vibench.compiler.ir import CheckDef, LetDef, ParamDecl, Pos, UnitDef
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.names import _holds_name, _name_in
@@ -202,6 +203,12 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
             continue
         decl = ParamDecl(pname, type_text, default, required, pspec.ge, pspec.gt, pspec.le, pspec.lt,
                          tuple(pspec.choices) if pspec.choices is not None else None, pspec.doc, pos, pspec.slot)
+        lets_read = _lets_named(doc, path, template_names(default) - params.keys() - FUNCTIONS.keys())
+        if lets_read:  # `default: "${b + 1}"` was "unknown name `b`", with no word of the `let` of that name
+            diags.add(Diagnostic("E204", f"cannot evaluate `{pname}`: its default reads `{lets_read[0]}`, a `let` "
+                                 "value", doc.pos(ppath + ("default",)), found=clip(getattr(default, "text", ""), 80),
+                                 hint=_let_read_hint(doc, path, lets_read[0])))
+            continue
         if pspec.slot is not None and (os.path.isabs(pspec.slot) or pspec.slot.startswith("~") or "\\" in pspec.slot
                                        or ".." in pspec.slot.split("/") or not pspec.slot.strip("/")
                                        or unnamable(pspec.slot)):
@@ -223,13 +230,20 @@ def _param_decls(doc: LoadedDoc, path: tuple, params: dict, diags: Collector) ->
     return out
 
 
-def _let_read_hint(doc: LoadedDoc, path: tuple, default: Any) -> str | None:
-    """The hint of an E210 for a default, written at ``path``'s unit, that names one of the unit's `let` values
-    plainly (`n: {type: int, default: b}`: the text 'b'); None when it names none."""
+def _lets_named(doc: LoadedDoc, path: tuple, names: Any) -> list[str]:
+    """Those of ``names`` that are `let` values of the unit written at ``path``, sorted."""
+    if not names:
+        return []
     lets = doc.data
     for part in path + ("let",):  # the unit's `let:` as loaded (read only here, for an error)
         lets = lets.get(part) if isinstance(lets, dict) else None
-    named = sorted(_names_written(default) & set(lets)) if isinstance(lets, dict) else []
+    return sorted(set(names) & set(lets)) if isinstance(lets, dict) else []
+
+
+def _let_read_hint(doc: LoadedDoc, path: tuple, default: Any) -> str | None:
+    """The hint of an E210 for a default, written at ``path``'s unit, that names one of the unit's `let` values
+    plainly (`n: {type: int, default: b}`: the text 'b'); None when it names none."""
+    named = _lets_named(doc, path, _names_written(default))
     if not named:
         return None
     return (f"`{named[0]}` is a `let` value, and a parameter's default cannot read one (`let` values are computed "
