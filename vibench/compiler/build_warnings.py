@@ -26,6 +26,7 @@ from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
 from vibench.compiler.expr import ExprError, parse_value, template_names
 from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.phm_guide import ALIASES
+from vibench.compiler.phm_reference import needed_hint
 from vibench.compiler.unread_params import (
     ChosenComponents,
     KeyColumns,
@@ -127,8 +128,8 @@ class BuildWarnings:
                 shown = None if by_user and decl.name not in words.from_table else words
                 warning = ignored_key_warning(decl.name, udef, ignored[decl.name], at, shown)
                 # not "remove it" of a key PHM-Vibench needs (W112 asks for it then): W104's hints say so too
-                hint = (_needed_hint(needed[decl.name]) if decl.name in needed
-                        else _unread_hint(decl, components.nodes) if decl.scope else None)
+                hint = (needed_hint(needed[decl.name]) if decl.name in needed
+                        else _unread_hint(decl, components.nodes) if decl.scope else warning.hint)
             elif value is not None or decl.scope:
                 what = self.value_named(decl, pos, by_user, texts)
                 warning = replace(self.unread_warning(udef, what, decl, pos, readers.get(decl.name), taking,
@@ -173,7 +174,7 @@ class BuildWarnings:
                               f"{'its' if one else 'their'} value from {shown} instead", pos, severity="warning",
                               hint="the value a node gives its component itself (its keys, its `with:`) replaces the "
                               "one `inherit: true` passes on; "
-                              + (_needed_hint(needed_by) if needed_by else "remove it here, or change that value"))
+                              + (needed_hint(needed_by) if needed_by else "remove it here, or change that value"))
         # a null none of them takes: each keeps the value it has without it, which the hint names
         kept = [f"{name} keeps `{decl.name}: {_shown(held)}`" for name in taking
                 if (held := components.value(name, decl.name)) is not None]
@@ -331,9 +332,6 @@ def forgive_unused(owner: _Specializer, udef: UnitDef, node: str) -> None:
             owner.diags.drop("W105", decl.pos)
 
 
-def _needed_hint(owner: str) -> str:
-    return (f"vibench does not need it, but PHM-Vibench's {owner} cannot be built without it: keep it where the "
-            "config must also run in PHM-Vibench, remove it otherwise")
 
 
 def _idle_hint(readers: list[NodeDef], needed_by: str | None = None) -> str:
@@ -343,7 +341,7 @@ def _idle_hint(readers: list[NodeDef], needed_by: str | None = None) -> str:
                                                                 else "")
     why = (f" (`when: {readers[0].when.text}`)" if len(readers) == 1 and isinstance(readers[0].when, Template)
            else "")
-    fix = _needed_hint(needed_by) if needed_by else "remove it"
+    fix = needed_hint(needed_by) if needed_by else "remove it"
     return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}, not built here{why}; {fix}"
 
 
@@ -352,7 +350,7 @@ def _unread_hint(decl: ParamDecl, picked: Collection[str] = (), needed_by: str |
     "remove it" where PHM-Vibench's ``needed_by`` needs the key."""
     if needed_by:
         others = _other_takers(decl, picked) if decl.scope else None
-        return (f"it is read by {others} (pick one of them to use it); " if others else "") + _needed_hint(needed_by)
+        return (f"it is read by {others} (pick one of them to use it); " if others else "") + needed_hint(needed_by)
     if not decl.scope:
         return "it reaches only the components that declare it; remove it, or pick a component that takes it"
     others = _other_takers(decl, picked)

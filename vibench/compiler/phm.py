@@ -68,12 +68,12 @@ from vibench.compiler.phm_reference import unregistered
 from vibench.compiler.phm_template import FAMILY_FOLDERS as FAMILY_FOLDERS  # where the editor imports it from
 from vibench.compiler.phm_template import no_template, template_for
 from vibench.compiler.resolve import Library
+from vibench.compiler.resolve_extends import reference_key_warning
 from vibench.compiler.yaml_text import yaml_text
 
 FACTORY_KEYS = {
     "weights_path": "the PHM-Vibench factory loads this checkpoint; use "
     "vibench.runtime.checkpoint.load_reference_state_dict",
-    "weight_path": "a misspelling of `weights_path` that even the PHM-Vibench factory ignores",
 }
 SECTIONS = ("environment", "data", "model", "task", "trainer")
 MAX_NAMED_UNKNOWN = 100
@@ -219,17 +219,20 @@ def _unused_keys(model: dict[str, Any], where: dict[str, Pos | None], declared: 
     warnings: list[Diagnostic] = []
     unread: dict[Pos | None, int] = {}  # base config entry -> how many of its keys nothing reads (W103, unnamed)
     unknown: list[str] = []  # the experiment's own unknown keys: the first ones named with a hint, the rest counted
-    more, hints = 0, Suggestions(declared)  # (one "did you mean" budget for them all)
+    more, hints = 0, Suggestions(declared | FACTORY_KEYS.keys())  # (one "did you mean" budget for them all; the
+    # factory's keys among them: `weight_path` is a misspelling of `weights_path` that nothing in PHM-Vibench reads)
     for key in model:
         pos = where.get(key, model_pos)
         if key in ("type", "name") or key in declared:
             continue
         fixed = None if key in ignored else fixed_key_reason(key, reference)  # the guide's `activation`, `dropout`
-        if key in ignored or fixed is not None:
+        if key in ignored:  # the reference ignores it too, or reads it where vibench needs none (TSPN's `device`)
+            warnings.append(reference_key_warning(f"`{key}`", key, reference, ignored[key], pos))
+        elif fixed is not None:
             warnings.append(Diagnostic("W101", f"`{key}` is ignored by the reference {reference}; vibench "
-                                       "ignores it too", pos, severity="warning", found=fixed or ignored[key],
-                                       hint=fixed and f"`{template}` has no `{key}` parameter: its architecture is "
-                                       "the reference's"))
+                                       "ignores it too", pos, severity="warning", found=fixed,
+                                       hint=f"`{template}` has no `{key}` parameter: its architecture is the "
+                                       "reference's"))
         elif key in FACTORY_KEYS:
             warnings.append(Diagnostic("W102", f"`{key}` is read by the PHM-Vibench factory, not by the model", pos,
                                        severity="warning", hint=FACTORY_KEYS[key]))

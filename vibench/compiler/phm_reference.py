@@ -133,6 +133,23 @@ EMPTY_SLOTS: dict[str, tuple[str, ...]] = {
 (``if hasattr(args_m, 'backbone') and args_m.backbone``)."""
 
 
+def read_by_reference(model: str) -> frozenset[str]:
+    """The keys reference ``model`` reads and cannot be built without, with some config or any
+    (:data:`REQUIRED_KEYS` and :data:`REQUIRED_WHEN`): a key vibench ignores among them is read there all the same.
+
+    >>> sorted(read_by_reference("X_model/TSPN") & {"device", "in_dim", "hidden_dim"})
+    ['device', 'in_dim']
+    """
+    return frozenset(REQUIRED_KEYS.get(model, ())).union(*(keys for _, keys in REQUIRED_WHEN.get(model, ())))
+
+
+def needed_hint(owner: str) -> str:
+    """The hint of a warning about a key vibench does not read that PHM-Vibench's ``owner`` needs (W112 asks a
+    config for it): not "remove it"."""
+    return (f"vibench does not need it, but PHM-Vibench's {owner} cannot be built without it: keep it where the "
+            "config must also run in PHM-Vibench, remove it otherwise")
+
+
 def required(model: str, config: Mapping[str, Any], composite: str | None = None) -> tuple[str, ...]:
     """The keys reference ``model`` (a component of ``composite``, if given) cannot be built without,
     for the keys ``config`` holds:

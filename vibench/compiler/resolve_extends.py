@@ -26,6 +26,7 @@ from vibench.compiler.lets import inherited_checks
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.names import named_value
 from vibench.compiler.params import count_rest, expected_names
+from vibench.compiler.phm_reference import needed_hint, read_by_reference
 from vibench.compiler.resolve_decls import _check_model_name, _expr_diag, _param_decls, expression_names, let_given
 from vibench.compiler.resolve_units import parsed_metadata, reference_renames_pos
 from vibench.compiler.setting_places import Places
@@ -181,6 +182,15 @@ def ignored_key_warning(key: str, root: UnitDef, reason: str, pos: Pos | None,
     where it came from, as E201 does, since ``pos`` is only where the file declares its parameters."""
     model = root.reference.model if root.reference is not None else root.name
     shown = f"`{key}` ({words.given_how(key)})" if words is not None else f"`{key}`"
+    return reference_key_warning(shown, key, model, reason, pos)
+
+
+def reference_key_warning(shown: str, key: str, model: str, reason: str, pos: Pos | None) -> Diagnostic:
+    """W101 for ``key`` (``shown`` in the message) of reference ``model``, which vibench does not read: the reference
+    ignores it too, or reads it and cannot be built without it (TSPN's `device`: W112 asks a config for it)."""
+    if key in read_by_reference(model):
+        return Diagnostic("W101", f"{shown} is read by the reference {model}, not by vibench's model", pos,
+                          severity="warning", found=reason, hint=needed_hint(model))
     return Diagnostic("W101", f"{shown} is ignored by the reference {model}; vibench ignores it too", pos,
                       severity="warning", found=reason)
 
