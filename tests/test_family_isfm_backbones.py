@@ -30,7 +30,7 @@ SPECS = os.path.join(ROOT, "vibench", "specs", "isfm", "backbone")
 # Small but realistic settings: ISFM tokens [B, P, D] (FITS: a raw series [B, T, C]).
 SMALL: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "B_01_basic_transformer": ({"output_dim": 32, "num_heads": 4, "num_layers": 2, "dim_feedforward": 64}, (2, 64, 32)),
-    "B_03_FITS": ({"patch_size_C": 2}, (2, 1024, 2)),
+    "B_03_FITS": ({"patch_size_C": 2, "seq_len": None}, (2, 1024, 2)),  # FITS's own interpolation keeps T
     "B_04_Dlinear": ({"num_patches": 64, "output_dim": 32}, (2, 64, 32)),
     "B_05_Mamba": ({"output_dim": 32}, (2, 64, 32)),
     "B_06_TimesNet": ({"output_dim": 16, "d_ff": 8}, (2, 64, 16)),
@@ -192,7 +192,7 @@ class FitsOracle(nn.Module):
         mapped = torch.zeros_like(low)
         for c, layer in enumerate(self.freq_upsampler):
             mapped[:, :, c] = layer(low[:, :, c])
-        full = torch.zeros(x.shape[0], x.shape[1] // 2 + 1, x.shape[2], dtype=torch.cfloat)
+        full = torch.zeros(x.shape[0], 4096 // 2 + 1, x.shape[2], dtype=torch.cfloat)  # seq_len 4096, whatever T
         full[:, : self.cut] = mapped
         return torch.fft.irfft(full, dim=1) * var.sqrt() + mean
 
@@ -496,13 +496,13 @@ def test_fits_on_tokens_is_a_compile_time_error() -> None:
 
 
 def test_fits_keeps_odd_lengths_and_forecasts() -> None:
-    model = vibench.build(text=text("B_03_FITS"), inputs={"x": (2, 1001, 1)}).eval()
+    model = vibench.build(text=text("B_03_FITS"), inputs={"x": (2, 1001, 1)}, seq_len=None).eval()
     with torch.no_grad():
-        assert model(torch.randn(2, 1001, 1)).shape == (2, 1001, 1)  # the reference returns 1000 samples
+        assert model(torch.randn(2, 1001, 1)).shape == (2, 1001, 1)  # the reference's irfft would return 1000
     forecast = vibench.check(text=text("B_03_FITS"), params={"seq_len": 1024, "pred_len": 256})
     assert str(forecast.root.outputs[0][2]) == "[B, 1280, 1]"
     assert forecast.root.param_count == 2 * (65 * 81 + 81)  # 65 bins -> int(65 * 1280 / 1024) = 81
-    needs_length = compile_error("B_03_FITS", {"pred_len": 8})
+    needs_length = compile_error("B_03_FITS", {"seq_len": None, "pred_len": 8})
     assert (needs_length.code, needs_length.pos.line) == ("E303", line_of("B_03_FITS", "  fits:"))
 
 

@@ -157,7 +157,6 @@ BLAME_CASES = [
     ("transformer/Autoformer", {"d_model": 30}, "E301", "attention"),  # 30 does not divide into 8 heads
     ("transformer/PatchTST", {"dropout": 0.2, "d_model": 100}, "E301", "transformer"),  # the second key
     ("x_model/MWA_CNN", {"num_filters": 7}, "E301", "norm"),  # 7 channels in 6 groups
-    ("isfm/backbone/B_03_FITS", {"pred_len": 4}, "E303", "fits"),  # a length the input leaves free
 ]
 
 

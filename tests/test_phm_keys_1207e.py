@@ -51,7 +51,8 @@ def test_a_key_tspn_reads_is_said_to_be_read_there(tmp_path: Path) -> None:
     said = _warnings(tmp_path, TSPN)
     for key in ("device", "in_dim", "out_dim"):
         w = said[key]
-        assert w.code == "W101" and w.message == f"`{key}` is read by the reference X_model/TSPN, not by vibench's model"
+        assert w.code == "W101"
+        assert w.message == f"`{key}` is read by the reference X_model/TSPN, not by vibench's model"
         assert "cannot be built without it: keep it" in w.hint
 
 

@@ -13,7 +13,7 @@ the reference factory read it and reports what vibench would otherwise have to g
 * :func:`required_keys` — keys the reference model (and each component its slots hold) reads as
   attributes and cannot be built without (:func:`vibench.compiler.phm_reference.required`):
   E221 with the value vibench would use (not one computed from a base config's value), or W112 when vibench
-  needs no value for it;
+  needs no value for it; none while a slot names a component that does not exist, whose E214 comes first;
 * :func:`empty_slots` — the slots the reference model leaves empty when their key is missing or false
   (:data:`vibench.compiler.phm_reference.EMPTY_SLOTS`): set to null, which the template builds as nothing;
 * :func:`extension_keys` — keys the template (or a component its slots hold) reads and the reference model
@@ -161,13 +161,22 @@ def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given:
     ``vibench.build``'s keywords) replaces the config's, as if written in its `model:` section (``backbone=None``:
     no backbone, as `backbone: null`). E221 shows the value vibench would use, unless it is computed from a key of
     ``hidden`` (a base config's value, never shown): then it names the key instead. (The key is handed over as
-    data: what is added to an E221 later, an unread key that looks like it, is found by it, not by its message.)"""
+    data: what is added to an E221 later, an unread key that looks like it, is found by it, not by its message.)
+
+    None while a slot of the model names a component its folder does not hold: PHM-Vibench cannot build the model
+    under that name (a KeyError in its component table), nor can the compile, which says so with E214 at the slot's
+    key (E205 for a slot of a component, at the key that chose the component). E221s said instead would have the
+    user add keys, only for that error to follow (`embedding: E_01_HSE_Prompt` beside a PatchTST without
+    `e_layers`), and which keys are missing depends on the component meant."""
     errors: dict[str, Diagnostic] = {}
     warnings: list[Diagnostic] = []
     seen: set[str] = set()
     composite = root.reference.model if root.reference is not None else None
     chosen = {**model, **given}
-    for unit in chosen_units(chosen, root, library):
+    units = chosen_units(chosen, root, library)
+    if _names_no_component(chosen, units, library):
+        return errors, warnings
+    for unit in units:
         reference = unit.reference.model if unit.reference is not None else None
         for key in required(reference or "", chosen, composite):
             if key in chosen or key in seen:
@@ -192,6 +201,25 @@ def required_keys(model: dict[str, Any], root: UnitDef, library: Library, given:
                 "E221", f"`{key}` is missing: PHM-Vibench's {owner} cannot be built without it", model_pos,
                 expected=f"`{key}: ...` in the `model:` section", found=found, hint=hint)
     return errors, warnings
+
+
+def _names_no_component(chosen: Mapping[str, Any], units: list[UnitDef], library: Library) -> bool:
+    """Does a slot of ``units`` (the template and the components it holds) name, in ``chosen`` or by its default, a
+    component that is not found? Each name is looked up as :func:`~vibench.compiler.phm_units.chosen_units` looks
+    it up, so one not found here is one the compile cannot build."""
+    for unit in units:
+        for decl in unit.params:
+            if decl.slot is None:
+                continue
+            value = chosen.get(decl.name, decl.default)
+            for name in value if isinstance(value, list) else [value]:
+                if not isinstance(name, str):
+                    continue
+                try:
+                    library.find(f"{decl.slot}/{name}", None, None)
+                except SpecError:
+                    return True
+    return False
 
 
 def empty_slots(model: dict[str, Any], root: UnitDef, given: Collection[str]) -> None:

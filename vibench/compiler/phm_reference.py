@@ -275,6 +275,12 @@ EXTENSIONS: dict[str, dict[str, str]] = {
         "dim_feedforward": "PHM-Vibench keeps PyTorch's feed-forward width (`dim_feedforward: 2048`)",
         "layer_dropout": "PHM-Vibench keeps PyTorch's dropout in each layer (`layer_dropout: 0.1`)",
     },
+    "ISFM/B_03_FITS": {
+        "seq_len": "PHM-Vibench's FITS always reads its input's bins as those of 4096 samples and returns 4096 "
+        "(`seq_len: 4096`)",
+        "pred_len": "PHM-Vibench's FITS never forecasts (`pred_len: 0`)",
+        "cut_freq": "PHM-Vibench's FITS always keeps 65 bins (`cut_freq: 65`)",
+    },
     "ISFM/B_04_Dlinear": {
         "moving_avg": "PHM-Vibench's trend window is always 65 (`moving_avg: 65`)",
         "individual": "PHM-Vibench shares the maps between channels: no config sets its `individual` "

@@ -29,7 +29,8 @@ class FrequencyInterpolationParams(BlockParams):
     pred_len: int = Field(0, ge=0, description="Steps appended to the series (0: reconstruct the input length).")
     channels: int | None = Field(None, ge=1, description="Channels C of [B, T, C] (inferred).")
     seq_len: int | None = Field(
-        None, ge=1, description="Input length T (inferred; fixed at compile time only when pred_len > 0)."
+        None, ge=1, description="Series length the maps are built for: the input's bins are read as those of seq_len "
+        "samples, which come back as seq_len + pred_len, whatever its T (PHM-Vibench's FITS: 4096); null: T."
     )
 
 
@@ -67,9 +68,10 @@ class FrequencyInterpolation(nn.Module):
 
     Each channel is normalised over time (mean, unbiased variance + 1e-5); its rFFT is cut to the
     lowest ``cut_freq`` bins, which the channel's complex linear map (``freq_upsampler.<c>``) turns
-    into ``int(cut_freq * ratio)`` bins, ratio = (T + pred_len) / T; these are zero-padded and
-    inverse-transformed to T + pred_len samples, scaled by the ratio and de-normalised. Needs
-    T // 2 + 1 >= cut_freq and T >= 2.
+    into ``int(cut_freq * ratio)`` bins, ratio = (L + pred_len) / L; these are zero-padded and
+    inverse-transformed to L + pred_len samples, scaled by the ratio and de-normalised. L is
+    ``seq_len``, the length the maps are built for, whatever the input's T (PHM-Vibench's FITS reads
+    any T's bins as those of 4096 samples); 0 takes T. Needs T // 2 + 1 >= cut_freq and T >= 2.
     """
 
     def __init__(self, cut_freq: int, channels: int, seq_len: int = 0, pred_len: int = 0) -> None:
@@ -95,7 +97,7 @@ class FrequencyInterpolation(nn.Module):
         std = torch.sqrt(torch.var(centred, dim=1, keepdim=True) + 1e-5)
         low = torch.fft.rfft(centred / std, dim=1)[:, : self.cut_freq].transpose(1, 2)  # [B, C, cut_freq]
         mapped = torch.stack([layer(low[:, i]) for i, layer in enumerate(self.freq_upsampler)], dim=1)
-        out_len = x.shape[1] + self.pred_len
+        out_len = (self.seq_len if self.seq_len > 0 else x.shape[1]) + self.pred_len
         series = torch.fft.irfft(mapped.transpose(1, 2), n=out_len, dim=1) * self.ratio
         return (series * std + mean).to(dtype)
 
@@ -109,10 +111,12 @@ class FrequencyInterpolationBlock(Block):
 
     Per channel: normalise over time, rFFT, keep the lowest ``cut_freq`` bins, map them with a
     complex linear layer per channel (``freq_upsampler.<c>``) to
-    ``int(cut_freq * (T + pred_len) / T)`` bins, zero-pad, inverse rFFT to T + pred_len samples,
-    de-normalise (Xu et al., ICLR 2024). Needs ``T // 2 + 1 >= cut_freq`` (the series has that
-    many bins) and T >= 2; with ``pred_len > 0`` the weights depend on T, which must then be known.
-    Complex weights count two real scalars each.
+    ``int(cut_freq * (L + pred_len) / L)`` bins, zero-pad, inverse rFFT to L + pred_len samples,
+    de-normalise (Xu et al., ICLR 2024). L is ``seq_len`` when set, the length the maps are built
+    for, whatever the input's T (PHM-Vibench's FITS, 4096: it reads 256 samples' bins as those of
+    4096 and returns 4096 samples), else T. Needs ``T // 2 + 1 >= cut_freq`` (the series has that
+    many bins), ``L // 2 + 1 >= cut_freq`` and T >= 2; with ``pred_len > 0`` and no ``seq_len`` the
+    weights depend on T, which must then be known. Complex weights count two real scalars each.
     """
 
     name = "frequency_interpolation"
@@ -132,16 +136,19 @@ class FrequencyInterpolationBlock(Block):
         if p.channels is not None:
             ctx.equal(channels, p.channels, port="x", what="input channels C (channels)", t=t, param="channels")
         ctx.set("channels", ctx.concrete(channels, "the input channels C (one frequency map each)", port="x"))
-        if p.seq_len is not None:
-            ctx.equal(length, p.seq_len, port="x", what="series length T (seq_len)", t=t, param="seq_len")
-        if p.pred_len > 0:
+        built: Dim = length
+        if p.seq_len is not None:  # the input's bins are read as those of seq_len samples, whatever its T
+            built = p.seq_len
+            ctx.require(p.seq_len // 2 + 1, ">=", p.cut_freq, f"the maps are built for at least cut_freq = "
+                        f"{p.cut_freq} Fourier bins (seq_len // 2 + 1 >= cut_freq)", param="seq_len")
+        elif p.pred_len > 0:
             ctx.set("seq_len", ctx.concrete(length, "the series length T (pred_len > 0 sizes the weights by it)",
                                             port="x"))
         ctx.require(length // 2 + 1, ">=", p.cut_freq,
                     f"the series has at least cut_freq = {p.cut_freq} Fourier bins (T // 2 + 1 >= cut_freq)",
                     param="cut_freq")
         ctx.require(length, ">=", 2, "the series has at least 2 steps (its variance normalises it)")
-        return [TensorType((b, length + p.pred_len, channels), t.dtype)]
+        return [TensorType((b, built + p.pred_len, channels), t.dtype)]
 
     def _out_freq(self, p: FrequencyInterpolationParams) -> int:
         if p.pred_len == 0:
