@@ -285,8 +285,8 @@ CASES: list[Case | IsfmCase | ComponentCase] = [
              model="ISFM/M_02_ISFM", route="components"),
     ComponentCase("isfm_b03_fits", "ISFM/backbone/B_03_FITS", "isfm/backbone/B_03_FITS", dict(patch_size_C=1),
                   dict(patch_size_C=1), (2, 4096, 1), "tokens",
-                  "FITS cannot run on ISFM tokens (hard-coded length 4096, 65 bins; DEVIATIONS.md): the component on "
-                  "the raw-length input it runs on."),
+                  "FITS is built for 4096 samples (65 bins) and runs on 128 tokens or more, returning 4096 "
+                  "(DEVIATIONS.md): the component on an input of that length."),
     ComponentCase("isfm_b04_individual", "ISFM/backbone/B_04_Dlinear", "isfm/backbone/B_04_Dlinear",
                   dict(num_patches=8, output_dim=4), dict(num_patches=8, output_dim=4, individual=True), (2, 8, 4),
                   "tokens", "individual=True is a constructor argument no config can set: the component alone.",

@@ -27,7 +27,7 @@ from vibench.runtime.checkpoint import load_reference_state_dict
 
 SPECS = os.path.join(ROOT, "vibench", "specs", "isfm", "backbone")
 
-# Small but realistic settings: ISFM tokens [B, P, D] (FITS: a raw series [B, T, C]).
+# Small but realistic settings: ISFM tokens [B, P, D] (FITS: a series [B, T, C], T >= 128).
 SMALL: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "B_01_basic_transformer": ({"output_dim": 32, "num_heads": 4, "num_layers": 2, "dim_feedforward": 64}, (2, 64, 32)),
     "B_03_FITS": ({"patch_size_C": 2, "seq_len": None}, (2, 1024, 2)),  # FITS's own interpolation keeps T
