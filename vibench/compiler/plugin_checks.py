@@ -14,6 +14,9 @@ the plug-in's:
   ``infer`` raised, which become the spec's own error (E301, E303, ...) only when they are what
   ``ctx.fail`` and ``ctx.concrete`` make;
 * :func:`unbound_reads`: the names a code tree reads that it does not bind itself, as Python scopes them.
+* :func:`class_bindings`: the names a class body binds, as Python scopes them (:func:`mangled`: as the class holds
+  them), which a native class of a plug-in must still hold as its body made them
+  (:func:`~vibench.compiler.registry_plugins._changed_attributes`).
 
 >>> L = Expr.symbol("L")
 >>> checked_dim(L // 2 + 1), checked_dim(Expr({}, 7)), checked_dim(-L)
@@ -227,6 +230,57 @@ def unbound_reads(tree: ast.expr) -> list[ast.Name]:
         else:
             stack += [(child, bound) for child in ast.iter_child_nodes(node)]
     return [n for n in c.walk(tree) if isinstance(n, ast.Name) and id(n) in unbound]
+
+
+def class_bindings(tree: ast.ClassDef) -> dict[str, tuple[int, bool]]:
+    """Each name the body of the class ``tree`` binds, as Python scopes it (a ``def``, an assignment, an import,
+    a ``for``, ``with``, ``except`` or ``match`` target, a ``del``; inside an ``if`` or ``try`` too; not inside a
+    function, a nested class, a lambda or a comprehension, which have scopes of their own) -> (how many
+    statements bind it, whether that one is a ``def`` without decorators at the body's top level).
+
+    >>> class_bindings(ast.parse("class A:\\n    k = 1\\n    def f(self): x = 2").body[0])
+    {'f': (1, True), 'k': (1, False)}
+    """
+    found: dict[str, tuple[int, bool]] = {}
+
+    def bind(name: str, plain_def: bool = False) -> None:
+        count = found.get(name, (0, False))[0]
+        found[name] = (count + 1, plain_def and not count)
+
+    top = {id(node) for node in tree.body}
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bind(node.name, id(node) in top and not isinstance(node, ast.ClassDef) and not node.decorator_list)
+            inner = {id(statement) for statement in node.body}  # its own scope; its decorators, defaults, bases: ours
+            stack += [child for child in ast.iter_child_nodes(node) if id(child) not in inner]
+            continue
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bind(node.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                bind(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            bind(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bind(node.rest)
+        stack += ast.iter_child_nodes(node)
+    return dict(sorted(found.items()))
+
+
+def mangled(name: str, class_name: str) -> str:
+    """``name`` bound in the body of class ``class_name`` as the class's namespace holds it (private names are
+    mangled).
+
+    >>> mangled("__scale", "_Gain"), mangled("__init__", "Gain")
+    ('_Gain__scale', '__init__')
+    """
+    if not name.startswith("__") or name.endswith("__") or not class_name.strip("_"):
+        return name
+    return f"_{class_name.lstrip('_')}{name}"
 
 
 # --------------------------------------------------------------------------------------------

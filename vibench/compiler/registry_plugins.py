@@ -291,8 +291,9 @@ NATIVE_IMPORTS = frozenset({"torch"}) | frozenset(sys.stdlib_module_names)
 
 
 def _import_problems(cls: Any) -> list[Problem]:
-    """The imports inside a plug-in's natives of a module other than torch and Python's standard library:
-    copied into model.py with the native's source, they would make model.py need that module."""
+    """What model.py's copy of a plug-in's natives (their source) would not hold as the plug-in has them: imports
+    inside them of a module other than torch and Python's standard library, which would make model.py need that
+    module; and a native class changed after its definition (:func:`_changed_attributes`)."""
     from vibench.compiler.blocks.contract import IMPORTS_HINT, Problem
 
     problems = []
@@ -303,6 +304,13 @@ def _import_problems(cls: Any) -> list[Problem]:
             problems.append(Problem(
                 f"its native `{native.__name__}` imports `{module}` (at {file}:{line}), which model.py would then "
                 f"need", IMPORTS_HINT))
+        changed = _changed_attributes(native) if isinstance(native, type) else None
+        if changed:
+            where = _defined_at(native)
+            problems.append(Problem(
+                f"its native class `{native.__name__}` was changed after its definition" + (f" at {where}" if where
+                else "") + f": {changed}; model.py copies the definition, without that change", "define every "
+                "attribute of the class in its body (not by assigning to or deleting from the class afterwards)"))
     return problems
 
 
@@ -335,3 +343,56 @@ def _native_imports(native: Any) -> list[tuple[str, str, int]]:
                 found += [(m, file, node.lineno) for m in modules
                           if m.startswith(".") or m.split(".")[0] not in NATIVE_IMPORTS]
     return found
+
+
+# --------------------------------------------------------------------------------------------
+# what a native class holds
+# --------------------------------------------------------------------------------------------
+
+# What Python itself puts in the namespace of a class statement, never written in its body (3.13 adds
+# __firstlineno__ and __static_attributes__; 3.14 keeps annotations as __annotate_func__ and __annotations_cache__;
+# generic bases add __orig_bases__, a PEP 695 class __type_params__).
+_PYTHON_ADDED = frozenset({
+    "__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__firstlineno__", "__static_attributes__",
+    "__annotations__", "__annotate__", "__annotate_func__", "__annotations_cache__", "__orig_bases__",
+    "__type_params__", "__classcell__", "__classdictcell__",
+})
+_IMPLICIT_METHODS = frozenset({"__new__", "__init_subclass__", "__class_getitem__"})  # a staticmethod or classmethod
+
+
+def _changed_attributes(native: type) -> str | None:
+    """How a plug-in's native class differs from what its class body defines (None: it does not), as a
+    W121 reason says it: an attribute the body does not define (``Lam.forward = ...`` below ``class Lam``), a
+    method the body defines that is now another object or gone. The body's names are read from its source
+    (:func:`~vibench.compiler.blocks.base.native_source`, whose definition model.py copies); a class with
+    decorators, a metaclass or a base class's ``__init_subclass__`` is not compared: what those add is theirs,
+    and model.py runs them too."""
+    import ast
+    import types
+
+    from vibench.compiler.blocks.base import native_source
+    from vibench.compiler.plugin_checks import class_bindings, mangled
+
+    tree = ast.parse(native_source(native)).body[0]
+    if not isinstance(tree, ast.ClassDef) or tree.decorator_list or type(native) is not type \
+            or any("__init_subclass__" in vars(base) for base in native.__mro__[1:-1]):
+        return None
+    bindings = {mangled(name, native.__name__): bound for name, bound in class_bindings(tree).items()}
+    held = vars(native)
+    for name, value in held.items():
+        python_added = name in _PYTHON_ADDED or isinstance(value, types.MemberDescriptorType) \
+            or (name == "__hash__" and value is None)  # (a slot's descriptor; no hash beside a body's __eq__)
+        if not python_added and name not in bindings:
+            return f"it holds `{name}`, which its class body does not define"
+    for name, (count, plain_def) in bindings.items():
+        if count != 1 or not plain_def:  # a name bound once, by a `def` without decorators: that function is it
+            continue
+        value = held.get(name)
+        if value is None:
+            return f"its method `{name}` is gone from the class"
+        if name in _IMPLICIT_METHODS and isinstance(value, staticmethod | classmethod):
+            value = value.__func__
+        own = isinstance(value, types.FunctionType) and value.__qualname__ == f"{native.__qualname__}.{value.__name__}"
+        if not (own and mangled(value.__name__, native.__name__) == name):
+            return f"its method `{name}` is another object than the one its class body defines"
+    return None

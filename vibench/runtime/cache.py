@@ -29,8 +29,10 @@ what else a lookup looked at
 components a slot offers, and whether each `.git` or `configs` a PHM project root was decided by is
 there), and which class the registry admitted as each plug-in block the
 model uses (a rival plug-in installed since, or the plug-in uninstalled or refused, leaves the name
-unknown: the build then fails as ``--check`` does; in memory, the very class object: a block defined
-again is another). An entry is used, from memory or from the folder, only while all of that still holds;
+unknown: the build then fails as ``--check`` does; in the folder, a class loaded from the files the entry
+records: another copy of the plug-in, in a virtual environment or worktree sharing the folder, is another,
+:func:`~vibench.runtime.cache_deps.loaded_from`; in memory, the very class object: a block defined again is
+another). An entry is used, from memory or from the folder, only while all of that still holds;
 else the spec is compiled again and the entry replaced.
 
 The source files of a plug-in are every imported module of the packages defining its blocks (their

@@ -2,9 +2,9 @@
 whether that still holds: the files it read (hashed again only when their ``stat`` changed), the paths
 its template lookups found nothing at, where each lookup through a symbolic link led, what else its
 lookups looked at (:func:`observe`: whether a path is a file or a folder, a slot folder's listing), and
-the plug-in blocks it used (their class, by name in the folder, by identity in memory). A plug-in block defined by
-code without a file (:func:`defined_without_file`) has nothing on disk to check: its models stay in
-memory, tied to the very class.
+the plug-in blocks it used (their class: in the folder by name and the files it was loaded from,
+:func:`loaded_from`; by identity in memory). A plug-in block defined by code without a file
+(:func:`defined_without_file`) has nothing on disk to check: its models stay in memory, tied to the very class.
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ class Deps:
         absent path holds a file (hashing only the files whose ``stat`` changed, or that changed too
         recently for their times to tell; resolving only the paths whose ``stat`` changed: a link pointed
         elsewhere leads to another file) and the registry holds the same class as each plug-in block (in
-        memory the very class object; else the same name, which loads the plug-ins, once a process)."""
+        memory the very class object; else the same name, loaded from files the entry records,
+        :func:`loaded_from`, which loads the plug-ins, once a process)."""
         for path in self.absent:
             if os.path.isfile(path):
                 return False
@@ -173,8 +174,11 @@ class Deps:
                     if type(registry.get(name)) is not block_class:
                         return False
             return True
+        from vibench.compiler import registry
+
         for name, cls in self.blocks.items():
-            if admitted(name) != cls:
+            block = registry.get(name)
+            if admitted(name) != cls or block is None or not loaded_from(block) <= self.files.keys():
                 return False
         return True
 
@@ -216,6 +220,35 @@ def _without_file(obj: object) -> bool:
         if body and not os.path.isfile(code.co_filename):
             return True
     return False
+
+
+def loaded_from(block: object) -> set[str]:
+    """The real paths of the files the plug-in ``block`` as the registry holds it was loaded from: those that
+    define its class, its ``Params`` and its natives (:func:`inspect.getsourcefile`, and their modules' files),
+    which the record of a model compiled with it holds (:func:`vibench.runtime.build.plugin_files`). Two copies
+    of a plug-in (two virtual environments or worktrees sharing the cache folder) define classes of the same
+    names from other files: by name alone, the model of one copy was built in the other, its files unchanged.
+    (A helper module or base class of the user's code beside the package, which the record holds too, is not
+    asked: what is the user's code is :mod:`vibench.runtime.installed`'s to say, which imports this module.)
+
+    >>> from vibench.compiler import registry
+    >>> loaded_from(registry.get("relu"))
+    set()
+    """
+    import inspect
+
+    natives = (native for native in getattr(block, "natives", ()) if not isinstance(native, str))
+    files: set[str] = set()
+    for obj in (type(block), getattr(block, "Params", object), *natives):
+        if obj is object or str(getattr(obj, "__module__", "")).split(".")[0] == "vibench":  # part of the key
+            continue
+        module_file = getattr(sys.modules.get(getattr(obj, "__module__", "")), "__file__", None)
+        try:
+            source_file = inspect.getsourcefile(obj)  # a function's own: where its code says it was compiled
+        except (TypeError, OSError):  # built in, or without a file (its models are never written to the folder)
+            source_file = None
+        files.update(os.path.realpath(file) for file in (module_file, source_file) if isinstance(file, str))
+    return files
 
 
 def admitted(name: str) -> str | None:

@@ -26,8 +26,9 @@ refuses. Optional ports are left out, except ``system_id`` (per-system routing,
 
 Input shapes use symbols whose name sets their range: ``B`` is a batch (1..4), ``L`` and ``S`` are
 sequence lengths (1..32, often a power of two), any other symbol is a width (1..8, sometimes 12 or
-16); integers in a layout are fixed sizes. Each symbol is declared either as a symbol (bound through
-``inputs=``) or as its number, so shape rules meet both free and compile-time dimensions.
+16), except that an input :func:`graph_specs` wires beside a value takes that value's size under an alias
+(`K2`, `D2`), which may be larger; integers in a layout are fixed sizes. Each symbol is declared either as a
+symbol (bound through ``inputs=``) or as its number, so shape rules meet both free and compile-time dimensions.
 hypothesis (and torch, for :func:`random_inputs` and :func:`check_runtime`) are imported only when a
 function here is called, so importing this package costs nothing. A case compiles in milliseconds,
 but a slow machine or a first use of a block may pass hypothesis's 200 ms deadline: turn it off::

@@ -67,6 +67,12 @@ def graph_specs(max_nodes: int = 8, blocks: list[str] | None = None, tries: int 
     (a str is a TypeError: write ``["relu"]``); ``tries`` is 1..:data:`~vibench.testing.blocks.MAX_TRIES`
     (ValueError otherwise); ``language`` is a bool (TypeError otherwise).
 
+    Input sizes are drawn as :mod:`vibench.testing` says (``B`` 1..4, ``L`` and ``S`` 1..32, any other symbol a
+    width 1..8, sometimes 12 or 16), except where a fresh input is wired beside a value the node already reads:
+    a layout symbol they share takes that value's size, which may be any size the graph computes, and unless the
+    symbol has that size the input declares an alias of it, the symbol and a number (``C2 = 18``, ``K2 = 22``,
+    ``D2 = 96``), beyond those ranges.
+
     Optional features shrink toward off and a ``repeat`` toward its smallest count that builds the
     node, so a minimal failing case is the simplest spec that still has what made it fail; a case's
     ``blocks`` are those of the nodes the model builds (not one switched off by ``repeat: 0`` or ``when``).
