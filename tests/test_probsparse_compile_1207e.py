@@ -92,3 +92,38 @@ with torch.no_grad():
 """
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_strict_export_calls_the_op_and_gives_the_eager_outputs_on_every_call() -> None:
+    """Strict export traces with dynamo, as torch.compile does (torch's default export is non-strict, above)."""
+    model = informer(distil=True)
+    with torch.no_grad():
+        exported = torch.export.export(informer(distil=True), (signal(64, 0),), strict=True)
+        targets = {str(n.target) for n in exported.graph.nodes if n.op == "call_function"}
+        assert "vibench.seeded_randint.default" in targets
+        for call in range(2):
+            torch.testing.assert_close(exported.module()(signal(64, call)), model(signal(64, call)), atol=0, rtol=0)
+
+
+def test_an_eager_call_needs_no_torch_compiler_is_exporting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.compiler.is_exporting came in torch 2.6: every seeded eager call failed on torch 2.4 and 2.5 (and
+    dynamo took it for True in any graph until 2026, which sent torch.compile back to the constants of one name:
+    the model asks it nothing now)."""
+    model, x = informer(), signal(64, 0)  # (torch.manual_seed itself reads it in torch 2.13)
+    with torch.no_grad():
+        expected = model(x)
+        monkeypatch.delattr(torch.compiler, "is_exporting", raising=False)
+        torch.testing.assert_close(model(x), expected, atol=0, rtol=0)
+
+
+def test_without_the_op_dynamo_takes_the_constant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before torch 2.4 (no torch.library.custom_op) the op is not defined, and dynamo takes the Python draw."""
+    assert type(informer().encoder_layers[0].attention)._seeded_randint() is True
+    monkeypatch.delattr(torch.library, "custom_op")
+    attention_class = type(informer().encoder_layers[0].attention)
+    assert attention_class._seeded_randint() is False
+    monkeypatch.setattr(attention_class, "_has_op", False)
+    model = informer(distil=True)
+    compiled = torch.compile(informer(distil=True), fullgraph=True, backend="eager")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(signal(64, 1)), model(signal(64, 1)), atol=0, rtol=0)

@@ -202,8 +202,8 @@ class ProbSparseAttention(nn.Module):
             sampled = torch.randint(length, (length, count), device=queries.device)
         elif self._traced(queries):  # a constant of the graph, computed in Python: a generator made here was one
             sampled = self._draw_seeded(seed, length, count, queries.device)  # object in an exported program
-        elif not torch.jit.is_scripting() and torch.compiler.is_compiling():  # torch.compile: an op of the graph
-            sampled = torch.ops.vibench.seeded_randint(seed, length, length, count).to(queries.device)
+        elif not torch.jit.is_scripting() and torch.compiler.is_compiling():  # dynamo (torch.compile, strict export):
+            sampled = torch.ops.vibench.seeded_randint(seed, length, length, count).to(queries.device)  # an op
         else:  # a CPU generator's draws on every device, as the traced graph's; drawn each call (2 ms at L = 8192):
             generator = torch.Generator().manual_seed(seed)  # kept per length, they grew with every length seen
             sampled = torch.randint(length, (length, count), generator=generator).to(queries.device)
@@ -216,29 +216,37 @@ class ProbSparseAttention(nn.Module):
         return context.scatter(2, active, attended)
 
     def _traced(self, x: torch.Tensor) -> bool:
-        """Whether forward is recorded into a graph that is kept: torch.export (its tensors are fake: they hold no
-        values) or torch.jit.trace (a generator made here was one object of the trace, as in an exported program)."""
+        """Whether forward is recorded outside dynamo into a graph that is kept: torch.export's default, non-strict
+        (its tensors are fake: they hold no values), or torch.jit.trace (a generator made here was one object of the
+        trace, as in an exported program). Dynamo (torch.compile, strict export) calls ``vibench::seeded_randint``
+        (telling its export from its compile by ``torch.compiler.is_exporting()`` needs torch 2.6, and that was True
+        in any dynamo graph until 2026), or before torch 2.4, which has no such op, takes the constant too."""
         traced = False
         if not torch.jit.is_scripting():  # TorchScript compiles none of this
-            traced = torch.compiler.is_exporting() or torch.jit.is_tracing() or type(x) is not torch.Tensor
+            dynamo_without_op = torch.compiler.is_compiling() and not self._has_op
+            traced = torch.jit.is_tracing() or type(x) is not torch.Tensor or dynamo_without_op
         return traced
 
     @staticmethod
-    def _seeded_randint() -> None:
+    def _seeded_randint() -> bool:
         """Define the op ``vibench::seeded_randint`` once per process (by this class of vibench or of a model.py):
         ``torch.randint(high, (rows, cols), generator=torch.Generator().manual_seed(seed))``. torch.compile calls
         it in the graph: the Python draw of ``_draw_seeded``, held as a constant named by its function, failed
-        AOTAutograd in a graph of two layers ("ConstantSource('_draw_seeded') already in seen_sources")."""
+        AOTAutograd in a graph of two layers ("ConstantSource('_draw_seeded') already in seen_sources"). False
+        before torch 2.4 (no ``torch.library.custom_op``): dynamo then takes that draw, as for one layer."""
+        if not hasattr(torch.library, "custom_op"):
+            return False
         if hasattr(torch.ops.vibench, "seeded_randint"):
-            return
+            return True
 
         @torch.library.custom_op("vibench::seeded_randint", mutates_args=())
         def seeded_randint(seed: int, high: int, rows: int, cols: int) -> torch.Tensor:
             return torch.randint(high, (rows, cols), generator=torch.Generator().manual_seed(seed))
 
         seeded_randint.register_fake(lambda seed, high, rows, cols: torch.empty((rows, cols), dtype=torch.long))
+        return True
 
-    _seeded_randint()  # when the class is defined: torch.load of a saved model makes no instance
+    _has_op = _seeded_randint()  # when the class is defined: torch.load of a saved model makes no instance
 
     @torch.compiler.assume_constant_result  # torch.compile calls it once, untraced (its loops take seconds to trace)
     def _draw_seeded(self, seed: int, length: int, count: int, device: torch.device) -> torch.Tensor:
