@@ -88,7 +88,7 @@ def test_a_key_no_chosen_component_reads_is_w101_with_the_reason(tmp_path: Path,
 def test_a_set_key_reaches_the_component_or_says_where_it_came_from() -> None:
     program = vibench.check("isfm/M_01_ISFM", params={"prompt_dim": 8})
     (w101,) = program.warnings
-    assert w101.code == "W101" and "`prompt_dim` (given in Python) is ignored" in w101.message
+    assert w101.code == "W101" and "`prompt_dim` (given in Python) does not change the outputs" in w101.message
     taken = vibench.check("isfm/M_01_ISFM", params={**SMALL, "embedding": "HSE_prompt", "prompt_dim": 8})
     assert not taken.warnings and dict(taken.root.params)["prompt_dim"] == 8
 

@@ -35,7 +35,7 @@ def test_keys_without_effect_are_warnings_at_their_lines() -> None:
 def test_cli_prints_warnings_and_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([EXPERIMENT, "--check", "-I", LIB]) == 0
     err = capsys.readouterr().err
-    assert "warning[W101]: `depth` is ignored by the reference CNN/Tiny" in err
+    assert "warning[W101]: `depth` does not change the outputs of the reference CNN/Tiny" in err
     assert re.search(r"warning\[W103\].*\n.*experiment.yaml:10:3", err)
 
 

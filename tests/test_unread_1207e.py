@@ -67,14 +67,14 @@ def _failed(spec: str, **kwargs: object) -> tuple[Diagnostic, ...]:
 def test_the_w101_of_a_with_key_comes_with_the_errors(tmp_path: Path) -> None:
     found = _failed(_spec(tmp_path, "cnn/AttentionCNN", depth=18, num_classes=4, channels="oops"))
     assert [d.code for d in found] == ["E202", "W101"]
-    assert found[1].message.startswith("`depth` is ignored by the reference CNN/AttentionCNN")
+    assert found[1].message.startswith("`depth` does not change the outputs of the reference CNN/AttentionCNN")
 
 
 def test_the_w101_of_a_set_key_comes_with_the_errors_of_a_config(tmp_path: Path) -> None:
     config = _config(tmp_path, type="CNN", name="AttentionCNN", input_dim=1, num_classes=3, channels="oops")
     found = _failed(config, params={"depth": 1}, overrides_text=[("depth", "1")])
     assert [d.message for d in found if d.code == "W101"] == [
-        "`depth` (from --set) is ignored by the reference CNN/AttentionCNN; vibench ignores it too"]
+        "`depth` (from --set) does not change the outputs of the reference CNN/AttentionCNN; vibench ignores it"]
 
 
 def test_the_w101_come_with_an_error_the_trials_located(tmp_path: Path) -> None:

@@ -229,8 +229,8 @@ def _unused_keys(model: dict[str, Any], where: dict[str, Pos | None], declared: 
         if key in ignored:  # the reference ignores it too, or reads it where vibench needs none (TSPN's `device`)
             warnings.append(reference_key_warning(f"`{key}`", key, reference, ignored[key], pos))
         elif fixed is not None:
-            warnings.append(Diagnostic("W101", f"`{key}` is ignored by the reference {reference}; vibench "
-                                       "ignores it too", pos, severity="warning", found=fixed,
+            warnings.append(Diagnostic("W101", f"`{key}` does not change the outputs of the reference "
+                                       f"{reference}; vibench ignores it", pos, severity="warning", found=fixed,
                                        hint=f"`{template}` has no `{key}` parameter: its architecture is the "
                                        "reference's"))
         elif key in FACTORY_KEYS:

@@ -216,7 +216,7 @@ _REASONS = {
     "E215": "fails a check of the template", "E222": "is a model-guide value that cannot be applied",
     "E301": "gives shapes that do not fit", "E302": "breaks a constraint of the template",
     "E307": "gives more parameters than a model may have", "E309": "makes an output too large to compute",
-    "W101": "is ignored by the reference; vibench ignores it too", "W104": "is read by no chosen component",
+    "W101": "does not change the reference's outputs; vibench ignores it", "W104": "is read by no chosen component",
     "I101": "is read as the model guide documents it", "I103": "is replaced by the metadata table's class count",
 }
 """What a diagnostic at a base config's entry says about the value, by code (others: "cannot be used")."""

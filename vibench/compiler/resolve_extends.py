@@ -191,7 +191,7 @@ def reference_key_warning(shown: str, key: str, model: str, reason: str, pos: Po
     if key in read_by_reference(model):
         return Diagnostic("W101", f"{shown} is read by the reference {model}, not by vibench's model", pos,
                           severity="warning", found=reason, hint=needed_hint(model))
-    return Diagnostic("W101", f"{shown} is ignored by the reference {model}; vibench ignores it too", pos,
+    return Diagnostic("W101", f"{shown} does not change the outputs of the reference {model}; vibench ignores it", pos,
                       severity="warning", found=reason)
 
 
