@@ -20,6 +20,7 @@ import torch
 
 import vibench
 from tests.helpers import fresh_dynamo
+from tests.test_probsparse_export_1207d import signal
 
 _fresh_dynamo = pytest.fixture(autouse=True)(fresh_dynamo)
 
@@ -29,10 +30,6 @@ def informer(**params: object) -> torch.nn.Module:
     model = vibench.build("transformer/Informer", input_dim=2, d_model=8, n_heads=2, e_layers=3, d_ff=16,
                           num_classes=3, attention="prob_sparse", sampling_seed=7, **params)
     return model.eval()
-
-
-def signal(length: int, seed: int) -> torch.Tensor:
-    return torch.randn(2, length, 2, generator=torch.Generator().manual_seed(seed))
 
 
 @pytest.mark.parametrize("distil", [False, True])
