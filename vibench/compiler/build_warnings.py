@@ -83,8 +83,13 @@ class BuildWarnings:
         from vibench.compiler.resolve_decls import expression_names
         from vibench.compiler.resolve_extends import ignored_key_warning
 
-        if not any(nd.inherit for nd in udef.nodes):
-            return  # W105 covers unused parameters of a spec without inherit
+        own_file = user_file(udef, self.owner.library)
+        # W105 (warn_unused) already said so of a parameter that no block of an `inherit: true` node declares.
+        said = {d.pos for d in self.owner.diags.items if d.code == "W105"}
+        unread = [decl for decl in udef.params if not (decl.pos is not None and decl.pos in said)
+                  and (set_in(decl, own_file) or decl.name in udef.overridden) and decl.name not in self.inherited]
+        if not unread:  # (the common case, nothing set: then no walk over the nodes)
+            return
         built = {node.name for node in self.elaborated.nodes if node.mode != "off"}
         built |= {name for name, keys in self.groups.items() if keys}  # `for_each` over a mapping: its copies' keys
         idle = [nd for nd in udef.nodes if nd.name not in built]
@@ -92,12 +97,7 @@ class BuildWarnings:
                                            metadata=None))
         for nd in idle:  # what switched it off (or left it out) was read
             used |= template_names(nd.when) | template_names(nd.repeat) | template_names(nd.for_each)
-        own_file = user_file(udef, self.owner.library)
-        # W105 (warn_unused) already said so of a parameter that no block of an `inherit: true` node declares.
-        said = {d.pos for d in self.owner.diags.items if d.code == "W105"}
-        unread = [decl for decl in udef.params if not (decl.pos is not None and decl.pos in said)
-                  and (set_in(decl, own_file) or decl.name in udef.overridden)
-                  and decl.name not in used and decl.name not in self.inherited]
+        unread = [decl for decl in unread if decl.name not in used]
         if not unread:
             return
         used |= metadata_reads_apart(udef.metadata, self.env, {d.name for d in unread})
