@@ -316,7 +316,9 @@ def clear_cache() -> None:
     same code gives their class again (its module stays imported). Deleting the folder clears it too;
     ``VIBENCH_CACHE=0`` leaves it unused (models are cached in memory only, and nothing is read or imported from
     the folder: loading a model saved whole whose module is there is an ``ImportError`` saying so). A folder that
-    cannot be created or written keeps models in memory too, with one ``RuntimeWarning`` naming it and the error.
+    cannot be created or written keeps models in memory too, with one ``RuntimeWarning`` naming it and the error;
+    a folder whose files this call cannot remove (read-only) is a ``RuntimeWarning`` at every call, saying how many
+    stay.
     """
     from vibench.runtime import cache
 

@@ -200,7 +200,9 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     (also a ValueError) before anything is copied; a copy that fails all the same restores the model. A file torch
     cannot read (missing, cut short, damaged, not a checkpoint, holding objects besides tensors) or should not
     (compressed zip entries, objects nested past 1,000 levels) is that error too, in the runtime's words. A model,
-    strict or prefix of another kind is a TypeError naming it."""
+    strict or prefix of another kind is a TypeError naming it. A model wrapped by torch.compile or
+    (Distributed)DataParallel is loaded into the model it wraps; a prefix without its final dot (`network`) names that
+    component."""
     error = type("ReferenceCheckpointError", (KeyError, ValueError), {"__str__": lambda e: str(e.args[0])})
     if (type(strict).__module__, type(strict).__name__) in (("numpy", "bool"), ("numpy", "bool_")):
         strict = bool(strict)  # a numpy bool (numpy 2 names its type `bool`) is the bool it holds
@@ -211,6 +213,8 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
     ):
         if not isinstance(value, kinds):
             raise TypeError(f"load_reference_state_dict: {what} must be {wanted}; found {type(value).__name__}")
+    while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) or hasattr(model, "_orig_mod"):
+        model = model._orig_mod if hasattr(model, "_orig_mod") else model.module  # torch.compile's, (D)DP's: inside
     name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
     own, converted = model.state_dict(), dict[str, torch.Tensor]()
 
@@ -542,7 +546,11 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         lengths = listing(long, lambda k: f"{key(k)} ({len(k):,} characters)")
         raise error(f"a reference checkpoint's keys have at most 1,024 characters; nothing was loaded: {lengths}")
     # As written, or the keys that start with `prefix`, without it (a Lightning module's; TCN's own keys start with
-    # `network.` too: the reading that names more of the model's keys).
+    # `network.` too: the reading that names more of the model's keys). `network` names the component `network.`
+    # when every key that starts with it goes on with a dot, which no model's key starts with.
+    starting = [k for k in state_dict if prefix and isinstance(k, str) and k.startswith(prefix)]
+    if starting and not prefix.endswith(".") and all(k.startswith(prefix + ".") for k in starting):
+        prefix += "."
     ours = {
         k[len(prefix) :]: v for k, v in state_dict.items() if prefix and isinstance(k, str) and k.startswith(prefix)
     }

@@ -393,9 +393,17 @@ def _store_on_disk(k: str, name: str, compiled: Compiled, deps: Deps) -> types.M
 def clear() -> None:
     """Forget every compiled model: the entries in memory and those in the cache folder
     (:func:`vibench.runtime.cache_folder.empty`). Models already built keep working; their modules stay
-    imported while they live (:mod:`vibench.runtime.cache_memory`)."""
+    imported while they live (:mod:`vibench.runtime.cache_memory`). Files the folder keeps (a read-only folder) are
+    told at every call, by a ``RuntimeWarning`` naming the folder, the OS's error and how many stay: a clear that
+    silently left them let the next process build from them."""
     from vibench.models import cache_dir
 
     with _lock:
         cache_memory.forget_all(_memory)
-        cache_folder.empty(cache_dir())
+        folder = cache_dir()
+        failed = cache_folder.empty(folder)
+    if failed:
+        # an error naming no file is the folder's own (it cannot be listed): then every file of it stays
+        kept = f"{len(failed)} of its files stay" if failed[0].filename is not None else "its files stay"
+        cache_folder.warn(folder, f"vibench.clear_cache() forgot the models in memory, but "
+                          f"{cache_folder.failure(folder, 'emptied', failed[0])}: {kept}", once=False)

@@ -24,7 +24,9 @@ A store also removes any ``.pyc`` an older vibench left in ``__pycache__``, and 
 of writes killed midway, and the modules whose record was never written (a write that failed or was
 killed between the two), that are older than :data:`TEMP_MAX_AGE_S` (a younger one may be another
 process's write in progress). :func:`empty` removes every entry and every temporary file
-(``vibench.clear_cache()``). Both remove vibench's names only (``m_<32 hex digits>.py`` and ``.json``,
+(``vibench.clear_cache()``), and returns the errors of those that stay (a read-only folder), which
+:func:`vibench.runtime.cache.clear` warns about.
+Both remove vibench's names only (``m_<32 hex digits>.py`` and ``.json``,
 ``k_<key>``, ``.vibench-tmp-*``, and ``m_<32 hex digits>.*.pyc`` in ``__pycache__``): ``VIBENCH_CACHE_DIR`` may
 name a folder of the user's, whose ``m_model.py``, ``m_notes.json`` or ``k_fold`` are theirs.
 
@@ -86,14 +88,16 @@ def refused(folder: str) -> bool:
     return reason is not None
 
 
-def warn(folder: str, message: str) -> None:
-    """A ``RuntimeWarning`` about the cache folder, said once per folder in a process, at the caller of
-    vibench: the folder, or an entry in it, is refused (:class:`vibench.models.Refused`)."""
-    if folder in _warned:
+def warn(topic: str, message: str, *, once: bool = True) -> None:
+    """A ``RuntimeWarning`` about the cache folder, at the caller of vibench: said once per ``topic`` (a folder, or
+    a setting's value) in a process, or at every call without ``once`` (a :func:`vibench.clear_cache` that failed).
+    The folder, or an entry in it, is refused (:class:`vibench.models.Refused`), cannot be used or emptied, or
+    ``VIBENCH_CACHE_MAX`` is not a count (:func:`max_entries`)."""
+    if once and topic in _warned:
         return
     import warnings
 
-    _warned.add(folder)
+    _warned.add(topic)
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     frame: types.FrameType | None = sys._getframe(0)
     level = 1
@@ -106,10 +110,15 @@ def unusable(folder: str, verb: str, err: OSError) -> str:
     """The warning (:func:`warn`) for a folder that cannot be ``verb`` (created, written): the error and its file (a
     rename's target; a name relative to the folder's handle made whole). Without it, a folder under a file or a
     ``k_<key>`` that is a folder kept every model in memory, compiled again in each process, silently."""
+    return f"vibench keeps compiled models in memory only: {failure(folder, verb, err)}"
+
+
+def failure(folder: str, verb: str, err: OSError) -> str:
+    """``the cache folder <folder> cannot be <verb> (<the OS's reason>: <the file>)``."""
     name = err.filename2 if err.filename2 is not None else err.filename
     why = err.strerror or str(err)
     why = f"{why}: {os.path.join(folder, os.fsdecode(name))}" if name is not None else why
-    return f"vibench keeps compiled models in memory only: the cache folder {folder} cannot be {verb} ({why})"
+    return f"the cache folder {folder} cannot be {verb} ({why})"
 
 
 def make(folder: str) -> None:
@@ -186,10 +195,23 @@ def write_index(handle: int, key: str, stem: str) -> None:
 
 
 def max_entries() -> int:
-    try:
-        return max(1, int(os.environ.get("VIBENCH_CACHE_MAX", MAX_ENTRIES)))
-    except ValueError:
+    """``VIBENCH_CACHE_MAX``, or :data:`MAX_ENTRIES` when unset. A value that is no whole number (``abc``, ``1e3``,
+    empty) keeps the default, and one below 1 means 1 (the model just stored): either with a ``RuntimeWarning``,
+    once per value (it was silent)."""
+    raw = os.environ.get("VIBENCH_CACHE_MAX")
+    if raw is None:
         return MAX_ENTRIES
+    shown = f"VIBENCH_CACHE_MAX={raw[:40]!r}" + ("..." if len(raw) > 40 else "")
+    try:
+        count = int(raw)
+    except ValueError:  # also a number of more than 4,300 digits, which int() refuses
+        warn(f"VIBENCH_CACHE_MAX={raw}", f"vibench cannot read {shown} as a whole number: the cache folder keeps "
+             f"the default, {MAX_ENTRIES:,} models")
+        return MAX_ENTRIES
+    if count < 1:
+        warn(f"VIBENCH_CACHE_MAX={raw}", f"{shown} is below 1: the cache folder and memory keep 1 model each, the "
+             "one used last (VIBENCH_CACHE=0 leaves the folder unused)")
+    return max(1, count)
 
 
 def evict(handle: int, keep: str, key: str) -> None:
@@ -235,35 +257,54 @@ def evict(handle: int, keep: str, key: str) -> None:
             os.unlink(name, dir_fd=handle)
 
 
-def empty(folder: str) -> None:
+def empty(folder: str) -> list[OSError]:
     """Remove every entry in ``folder`` (its ``m_<32 hex digits>.py`` and ``.json`` files and its
     ``k_<key>`` indexes) and the ``.vibench-tmp-*`` files of writes (one in progress in another process
     then fails, and keeps its model in memory); nothing else in the folder is touched (a user's own
     ``m_model.py`` or ``k_fold`` in a ``VIBENCH_CACHE_DIR`` of theirs stays), and nothing in a folder
     vibench does not use (missing, or :func:`refused`). The folder is listed and its files removed through
-    one checked handle on it (:func:`vibench.models.opened`)."""
+    one checked handle on it (:func:`vibench.models.opened`). Returns the errors of the files that stay (a
+    read-only folder), or of the folder that could not be listed, for the caller to report; a file or folder
+    removed meanwhile (another process's ``clear_cache``) is no error."""
     from vibench.models import Refused, opened
 
+    failed: list[OSError] = []
     if not os.path.isdir(folder) or refused(folder):  # a folder vibench does not use holds nothing of its
-        return
-    with contextlib.suppress(FileNotFoundError, Refused), opened(folder) as handle:  # gone, or swapped meanwhile
-        with os.scandir(handle) as it:
-            names = [item.name for item in it]
-        stems = {entry[1] for entry in map(_ENTRY.fullmatch, names) if entry}
-        for stem in sorted(stems):
-            _remove_entry(handle, stem)
-        for name in names:
-            if name.startswith(TEMP_PREFIX) or _INDEX.fullmatch(name):
-                with contextlib.suppress(OSError):
-                    os.unlink(name, dir_fd=handle)
-        if "__pycache__" in names:
-            _remove_bytecode(handle)
+        return failed
+    try:
+        with opened(folder) as handle:
+            with os.scandir(handle) as it:
+                names = [item.name for item in it]
+            stems = {entry[1] for entry in map(_ENTRY.fullmatch, names) if entry}
+            for stem in sorted(stems):
+                _remove_entry(handle, stem, failed)
+            for name in names:
+                if name.startswith(TEMP_PREFIX) or _INDEX.fullmatch(name):
+                    _remove(handle, name, failed)
+            if "__pycache__" in names:
+                _remove_bytecode(handle)
+    except (FileNotFoundError, Refused):  # gone, or swapped meanwhile
+        pass
+    except OSError as err:  # it cannot be opened or listed: an error naming no file (it named the folder, or a handle)
+        failed.append(OSError(err.errno, err.strerror))
+    return failed
 
 
-def _remove_entry(handle: int, stem: str) -> None:
+def _remove_entry(handle: int, stem: str, failed: list[OSError] | None = None) -> None:
     for ext in (".json", ".py"):  # the record first: a .py without it is never used
-        with contextlib.suppress(OSError):
-            os.unlink(stem + ext, dir_fd=handle)
+        _remove(handle, stem + ext, failed)
+
+
+def _remove(handle: int, name: str, failed: list[OSError] | None) -> None:
+    """Remove the file ``name`` of the folder of ``handle``; an error other than its absence (removed meanwhile) is
+    added to ``failed``, or ignored without it (eviction: the next store tries again)."""
+    try:
+        os.unlink(name, dir_fd=handle)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        if failed is not None:
+            failed.append(err)
 
 
 def _remove_bytecode(handle: int) -> None:

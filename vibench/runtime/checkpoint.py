@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -131,7 +132,10 @@ def load_reference_state_dict(model: torch.nn.Module,
     :class:`ReferenceCheckpointError` listing them (at most 8 of each kind, each key as ``repr``
     writes it, clipped, a tensor in it by its shape), before anything is copied; when per-system classification
     heads are why, the message says which ``num_classes`` the checkpoint was trained with, and when no key
-    starts with ``prefix`` but most share another that fits, it names that one. Should copying fail
+    starts with ``prefix`` but most share another that fits, it names that one. A ``prefix`` without its final dot
+    names that component when every key starting with it goes on with one (``"network"`` is read as ``"network."``).
+    A model wrapped by ``torch.compile`` (its ``_orig_mod``), ``DataParallel`` or ``DistributedDataParallel`` (their
+    ``module``) is loaded into the model it wraps, whose tensors it shares. Should copying fail
     all the same (a module's own loading hook), the overwritten tensors are restored before the
     error propagates. A ``model`` that is no ``torch.nn.Module``, a ``strict`` or ``weights_only`` that is no
     bool, or a ``prefix`` that is neither a str nor None is a ``TypeError`` naming it.
@@ -144,10 +148,12 @@ def load_reference_state_dict(model: torch.nn.Module,
         kinds, wanted = _ARGUMENTS[name]
         if not isinstance(value, kinds):  # strict="no" was taken as true
             raise TypeError(f"load_reference_state_dict: {name} must be {wanted}; found {type(value).__name__}")
+    model = _wrapped_model(model)
     renames = getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", [])
     own = model.state_dict()
     entries = _unwrapped(checkpoint, weights_only)
     _short_keys(entries)
+    prefix = _component(entries, prefix)
     converted = convert_reference_state_dict(_model_entries(entries, prefix, own, renames), renames, own)
     missing = sorted(set(own) - set(converted))
     unexpected = sorted(set(converted) - set(own))
@@ -256,6 +262,28 @@ def _unwrapped(checkpoint: Any, weights_only: bool) -> Any:
     return checkpoint
 
 
+def _wrapped_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside torch.compile's ``OptimizedModule`` (``_orig_mod``), ``DataParallel`` and
+    ``DistributedDataParallel`` (``module``), any number deep: a wrapper's keys are the model's behind its own
+    prefix, and it carries no ``REFERENCE_STATE_DICT_RENAMES``."""
+    # no OptimizedModule exists before torch.compile imported torch._dynamo (seconds: not imported here)
+    compiled = getattr(sys.modules.get("torch._dynamo.eval_frame"), "OptimizedModule", ())
+    parallel = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
+    while isinstance(model, compiled) or isinstance(model, parallel):
+        model = model._orig_mod if isinstance(model, compiled) else model.module
+    return model
+
+
+def _component(entries: Any, prefix: str | None) -> str | None:
+    """``prefix`` with its final dot added where it names a component without it (``network``): some keys start
+    with ``prefix`` and each goes on with a dot, which no model's key starts with. Else ``prefix`` as given (``net_``
+    for ``net_conv.weight``)."""
+    if not prefix or prefix.endswith(".") or not isinstance(entries, Mapping):
+        return prefix
+    starting = [k for k in entries if isinstance(k, str) and k.startswith(prefix)]
+    return prefix + "." if starting and all(k.startswith(prefix + ".") for k in starting) else prefix
+
+
 def _named(entries: Mapping[Any, Any], own: Mapping[str, Any], renames: Sequence[Sequence[str]]) -> int:
     """How many of the model's keys ``entries`` name after renaming (keys only: a bad value or a
     collision is reported later)."""
@@ -289,12 +317,18 @@ def _prefix_hint(entries: Any, prefix: str | None, own: Mapping[str, Any], renam
     keys share when removing it would name more of the model's keys; else says so for a prefix other
     than the default (which a plain state_dict lacks). When some keys start with it and those that do not
     (set aside) name more of the model (a plain state_dict with one stray `network.` key): says so, with
-    the empty prefix. '' otherwise."""
+    the empty prefix; when keys it kept start with a dot (``network``, where others go on ``networks.``), names the
+    prefix with the dot. '' otherwise."""
     if not prefix or not isinstance(entries, Mapping):
         return ""
     if any(isinstance(k, str) and k.startswith(prefix) for k in entries):
         aside = {k: v for k, v in entries.items() if not (isinstance(k, str) and k.startswith(prefix))}
         kept = {k[len(prefix):]: v for k, v in entries.items() if isinstance(k, str) and k.startswith(prefix)}
+        dotted = prefix + "."
+        count = sum(isinstance(k, str) and k.startswith(dotted) for k in entries)
+        if count:  # left starting with a dot, which no model's key does
+            return (f"{count} of {len(entries)} keys start with {_key(dotted)}: try prefix={_key(dotted)} "
+                    f"(--weights-prefix {_shown(dotted, 120)})")
         if not aside or _named(aside, own, renames) <= _named(kept, own, renames):
             return ""
         return (f"{len(aside)} of {len(entries)} keys do not start with the prefix {_key(prefix)} and were set "
