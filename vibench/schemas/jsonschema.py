@@ -43,6 +43,7 @@ from urllib.parse import quote
 
 from vibench.schemas.block_schema import block_params, required_params
 from vibench.schemas.document import NODE_KEYS, SpecDocument
+from vibench.schemas.exact_rules import check_declarations, switch_off
 from vibench.schemas.param_schema import (  # noqa: F401 (re-exported)
     _strip_titles,
     block_param,
@@ -98,6 +99,7 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
     defs["Name"] = {"type": "string", "pattern": NAME_PATTERN}  # `out_channels: channels` (compiler/names.py)
     defs["Integer_1_1"] = {"type": "string", "pattern": INTEGER_1_1}
     defs["Number_1_1"] = {"type": "string", "pattern": NUMBER_1_1}
+    check_declarations(root, defs, node_keys)
     defs["Node"] = _node_union(blocks, node_keys, defs)
     for section in (root["properties"], defs["BlockSpec"]["properties"]):
         _object_member(section["nodes"])["defaultSnippets"] = _snippets(blocks)
@@ -164,6 +166,7 @@ def _node_union(blocks: Mapping[str, Block], node_keys: dict[str, Any], defs: di
     for key in NODE_KEYS[1:]:
         defs[_node_key_def(key)] = node_keys[key]
     composite_tag = {**{k: v for k, v in other.items() if k != "title"}, "not": {"enum": names}}
+    off = switch_off(defs, names, alternatives, common)
     alternatives.append({
         "title": "composite",
         "description": "A node using a composite block, a library spec or a `${...}` block name; its other keys "
@@ -173,6 +176,7 @@ def _node_union(blocks: Mapping[str, Block], node_keys: dict[str, Any], defs: di
         "required": ["block"],
         "additionalProperties": True,
     })
+    alternatives.append(off)
     return {
         "description": "One node: `block` picks the block type, the other keys are its parameters.",
         "type": "object",
@@ -201,9 +205,11 @@ def _one_of_groups(block: Block) -> list[list[str]]:
     return [[str(p) for p in g] for g in groups if isinstance(g, list)]
 
 
-# A node whose block takes parameters from elsewhere: `inherit: true` or a `with: ${...}`.
+# A node whose parameters the schema does not require: its block takes them from elsewhere (`inherit: true` or a
+# `with: ${...}`), or it is switched off.
 _PASSED_ON = {"anyOf": [{"properties": {"inherit": {"const": True}}, "required": ["inherit"]},
-                        {"properties": {"with": {"type": "string"}}, "required": ["with"]}]}
+                        {"properties": {"with": {"type": "string"}}, "required": ["with"]},
+                        {"$ref": "#/$defs/SwitchedOff"}]}
 
 
 def _given(name: str, not_null: bool = False) -> dict[str, Any]:
@@ -222,7 +228,8 @@ def _required_params(name: str, block: Block) -> dict[str, Any] | None:
     that lacked a required key would then tie with ``linear``'s and both offer their keys. With the
     requirement outside the alternatives, ``lin``'s matches cleanly and wins. A parameter given in the
     node's ``with:`` mapping counts; ``inherit: true`` or a ``with: ${...}`` may give any (the compiler
-    knows which). Each rule is an ``if``/``else``: the server reports only the ``else`` ("missing property").
+    knows which), and a switched-off node needs none. Each rule is an ``if``/``else``: the server reports only
+    the ``else`` ("missing property").
     """
     rules: list[dict[str, Any]] = [{"if": _given(p), "else": {"required": [p]}} for p in required_params(block)]
     groups = _one_of_groups(block)

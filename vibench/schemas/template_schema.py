@@ -29,7 +29,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.ir import ParamDecl
+from vibench.compiler.ir import ParamDecl, UnitDef
 from vibench.schemas.param_schema import LARGEST_FLOAT, non_finite
 from vibench.schemas.value_rules import yaml_text
 
@@ -48,6 +48,8 @@ class TemplateInfo:
     # slot parameter -> the components its folder offers, looked for from the folder of the file that declares
     # the slot (the template's own `comp/` beside it, wherever it is), then on the search path, as the compiler does
     components: dict[str, list[str]] = field(default_factory=dict)
+    # `with:` key its reference ignores (`reference: ignored_keys`, no parameter) -> what the compiler's W101 says
+    ignored: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -172,7 +174,24 @@ def _info(name: str, path: str, library: Library, strict: bool = False) -> Templ
     summary = lines[0] if lines else name
     listing = "\n".join(f"- `{p.name}`: {p.doc or p.type}" for p in unit.params)
     markdown = f"**{name}**: {(unit.doc or '').strip()}" + (f"\n\nParameters:\n{listing}" if listing else "")
-    return TemplateInfo(name, summary, markdown, unit.params, _components(unit.params, path, library))
+    return TemplateInfo(name, summary, markdown, unit.params, _components(unit.params, path, library),
+                        _ignored(unit))
+
+
+def _ignored(unit: UnitDef) -> dict[str, str]:
+    """The keys the template's reference ignores that it does not declare, each with the W101 a ``with:`` setting
+    it gets (the compiler takes such a key, warns and drops it: ``resolve_extends._unknown_keys``)."""
+    from vibench.compiler.resolve_extends import reference_key_warning
+
+    if unit.reference is None:
+        return {}
+    declared = {p.name for p in unit.params}
+    out = {}
+    for key, why in unit.reference.ignored_keys.items():
+        if key not in declared:
+            warning = reference_key_warning(f"`{key}`", key, unit.reference.model, why, None)
+            out[key] = f"{warning.message} (the compiler's warning W101). The template says why: {why}"
+    return out
 
 
 def _components(params: tuple[ParamDecl, ...], path: str, library: Library) -> dict[str, list[str]]:
@@ -185,7 +204,7 @@ def _components(params: tuple[ParamDecl, ...], path: str, library: Library) -> d
 
 
 def with_schema(info: TemplateInfo) -> dict[str, Any]:
-    """The ``with:`` mapping of a template: its parameters, nothing else."""
+    """The ``with:`` mapping of a template: its parameters, and the keys its reference ignores, nothing else."""
     from vibench.schemas.param_schema import block_param
 
     assert info.params is not None
@@ -194,6 +213,11 @@ def with_schema(info: TemplateInfo) -> dict[str, Any]:
                                  default_text=_default_text(p.default),
                                  names=True)
              for p in info.params}
+    # A key the reference ignores takes any value, as the compiler does (W101, not an error); hover says why. Not
+    # completed (it sets nothing), and not `deprecated`: yaml-language-server 1.25 ignores that keyword, and shows
+    # a `deprecationMessage` as it shows an error.
+    props.update((key, {"title": key, "description": why, "markdownDescription": why, "doNotSuggest": True})
+                 for key, why in info.ignored.items())
     text = f"Values for the parameters of `{info.name}`."
     # `with:` with nothing under it (null) sets no parameter, as the compiler reads it. A list of types, not an
     # `anyOf`: the server names a failed single `type: object` by the title ('Expected "with"'), a list by its types.
