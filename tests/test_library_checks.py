@@ -32,6 +32,8 @@ CASES: dict[tuple[str, int], tuple[dict, str]] = {
     ("x_model/TSPN", 1): ({"f_b_sigma": 0}, "E215"),
     ("no/GraphNO", 0): ({"output_dim": 13}, "E215"),
     ("isfm/embedding/E_com_00_PE", 0): ({"embed_type": "patch", "patch_len": 16}, "E215"),
+    ("isfm/embedding/E_01_HSE_v2", 0): ({"prompt_dim": 9}, "E215"),
+    ("isfm/embedding/E_01_HSE_v2", 1): ({"output_dim": 30}, "E215"),
     ("cnn/ResNet1D", 0): ({"layers": [2, 2]}, "E215"),
     ("transformer/ConvTransformer", 0): ({"conv_channels": []}, "E215"),
 }
@@ -39,6 +41,7 @@ CASES: dict[tuple[str, int], tuple[dict, str]] = {
 # Checks of a component reached through a composite's `inherit:`: still at the user's key.
 THROUGH = [
     ("isfm/M_01_ISFM", {"task_head": "H_02_Linear_cla_heterogeneous_batch", "num_classes": {"1": 4, "2": 6}}),
+    ("isfm/M_01_ISFM", {"embedding": "E_01_HSE_v2", "prompt_dim": 9}),
     ("isfm/M_02_ISFM", {"task_configs": {"classification": {}, "regression": {}}, "tasks": ["anomaly_detection"]}),
 ]
 

@@ -27,14 +27,14 @@ a tie, the second input's, so the result is the first input's size. E306 looks a
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from vibench.compiler.blocks.base import ShapeError
 from vibench.compiler.ir import Constraint, Pos, TensorType
 from vibench.compiler.solve import MAX_DIM, quadratic_roots, single_symbol, strip_common_factor
 from vibench.compiler.space import SymbolSpace, compares_with_number, solve_ge
-from vibench.compiler.symbolic import Dim, Expr, bounds, fmt_shape, free_symbols
+from vibench.compiler.symbolic import Dim, Expr, fmt_shape, free_symbols
 from vibench.compiler.symbolic_errors import NeedConcrete
 from vibench.compiler.symbolic_intervals import INF
 
@@ -258,16 +258,21 @@ class NodeContext:
         return (f"no size of {s} in {int(lo)} <= {s} <= {top} meets it" + (f" ({sources})" if sources else ""),)
 
     def require(self, lhs: Dim, op: str, rhs: Dim, reason: str, *, param: str | None = None,
-                code: str = "E305") -> None:
+                code: str = "E305", stated: Callable[[], tuple[str, str] | None] | None = None) -> None:
         """Record ``lhs op rhs`` (``%``: divisible), or raise E302/E306 when no size, or one only, meets it.
-        ``code``: what breaking it with --input is (E308 for a composite's promise, re-stated at its call)."""
+        ``code``: what breaking it with --input is (E308 for a composite's promise, re-stated at its call).
+        ``stated``: made only for an E302, (the statement, the sizes it was given) in the words of a composite
+        block whose statement this is, re-stated at its call: E302's expected and found when no recorded
+        constraint is what breaks it (`P >= 10` and `P = 8 at this call`, where the statement with its sizes put
+        in reads `-2 >= 0`)."""
         _text("ctx.require", "reason", reason)
         if op == "%":
             assert isinstance(rhs, int)
             verdict = self.space.decide_mod(lhs, rhs)
             if verdict is False:
+                expected, found = _words(f"{lhs} % {rhs} == 0", self._conflict(lhs, "%", rhs), stated, str(lhs))
                 raise ShapeError("E302", f"{reason}: {lhs} is never divisible by {rhs}", param=param,
-                                 expected=f"{lhs} % {rhs} == 0", found=str(lhs))
+                                 expected=expected, found=found)
             if verdict is None:
                 self._refuse_pin(lhs, "%", f"{lhs} % {rhs} == 0", reason, param=param, mod=rhs)
                 self.space.record(Constraint(lhs, "%", f"{lhs} % {rhs} == 0", reason, mod=rhs, node=self.node,
@@ -277,8 +282,9 @@ class NodeContext:
             e = lhs - rhs
             verdict = self.space.decide_eq(e)
             if verdict is False:
+                expected, found = _words(eq_text(lhs, rhs), self._conflict(e, "=="), stated, f"{lhs} vs {rhs}")
                 raise ShapeError("E302", f"impossible constraint: {reason}", param=param,
-                                 expected=eq_text(lhs, rhs), found=_values(lhs, rhs), notes=self._never(e))
+                                 expected=expected, found=found, notes=self._never(e))
             if verdict is None:
                 self._refuse_pin(e, "==", eq_text(lhs, rhs), reason, param=param)
                 self.space.record(Constraint(e, "==", eq_text(lhs, rhs), reason, node=self.node, pos=self.pos,
@@ -288,22 +294,33 @@ class NodeContext:
              "<=": lambda: rhs - lhs, "<": lambda: rhs - lhs - 1}[op]()
         verdict = self.space.decide_ge(e)
         if verdict is False:
+            expected, found = _words(ge_text(e) if rhs == 0 else f"{lhs} {op} {rhs}", self._conflict(e, ">="),
+                                     stated, f"{lhs} vs {rhs}")
             raise ShapeError("E302", f"impossible constraint: {reason}", param=param,
-                             expected=ge_text(e) if rhs == 0 else f"{lhs} {op} {rhs}",
-                             found=self._conflict(e) or _values(lhs, rhs), notes=self._never(e))
+                             expected=expected, found=found, notes=self._never(e))
         if verdict is None:
             self._refuse_pin(e, ">=", ge_text(e), reason, param=param)
             self.space.record(Constraint(e, ">=", ge_text(e), reason, node=self.node, pos=self.pos, code=code))
 
-    def _conflict(self, e: Dim) -> str | None:
-        """The earlier constraint that makes ``e >= 0`` impossible, when one does (not ``e`` alone)."""
-        if isinstance(e, int) or bounds(e, {})[1] < 0:
+    def _conflict(self, e: Dim, op: str, mod: int = 0) -> str | None:
+        """The recorded constraints that make ``e op 0`` (``>=``, ``==``, or ``e % mod == 0``) impossible,
+        when some do (not ``e`` alone): those that set a bound of a symbol without which it could hold (`L == 8`,
+        needed by node `backbone`, against `L >= 16`), else for ``>=`` the latest ``>=`` on a symbol of ``e``."""
+        if isinstance(e, int) or not _possible(e, op, {}, mod):
             return None
         symbols = free_symbols(e)
-        for c in reversed(self.space.outer + self.space.constraints):
-            if c.op == ">=" and free_symbols(c.lhs) & symbols:
-                return f"`{c.text}`, needed by node `{c.node}`: {c.reason}"
-        return None
+        blocking: list[Constraint] = []
+        for s in sorted(symbols):
+            lo, hi = self.space.bounds.get(s, (1, INF))
+            for c in self.space.bound_sources(s):
+                sides = _bound_sides(c)
+                relaxed = (1 if ">=" in sides else lo, INF if "<=" in sides else hi)
+                if _possible(e, op, {**self.space.bounds, s: relaxed}, mod) and all(c is not b for b in blocking):
+                    blocking.append(c)
+        if not blocking and op == ">=":
+            blocking = [c for c in reversed(self.space.outer + self.space.constraints)
+                        if c.op == ">=" and free_symbols(c.lhs) & symbols][:1]
+        return "; ".join(_needed(c) for c in blocking) or None
 
     def concrete(self, d: Dim, what: str, *, port: str | None = None) -> int:
         if isinstance(d, int):
@@ -323,8 +340,33 @@ class NodeContext:
                              hint=_dtype_hint(t.dtype, allowed))
 
 
-def _values(lhs: Dim, rhs: Dim) -> str:
-    return f"{lhs} vs {rhs}"
+def _words(expected: str, conflict: str | None, stated: Callable[[], tuple[str, str] | None] | None,
+           found: str) -> tuple[str, str]:
+    """E302's expected and found: the statement against the recorded constraints that break it, else as the
+    composite block ``stated`` it, else ``found``, its sides in the rule's own terms (`1 >= 3`: `1 vs 3`)."""
+    if conflict is not None:
+        return expected, conflict
+    return (stated and stated()) or (expected, found)
+
+
+def _possible(e: Dim, op: str, sizes: dict[str, tuple[float, float]], mod: int = 0) -> bool:
+    """Whether ``e op 0`` (``>=``, ``==``, or ``e % mod == 0``) may hold with the symbols in the intervals
+    ``sizes``."""
+    probe = SymbolSpace()
+    probe.bounds = sizes
+    verdict = probe.decide_ge(e) if op == ">=" else probe.decide_eq(e) if op == "==" else probe.decide_mod(e, mod)
+    return verdict is not False
+
+
+def _bound_sides(c: Constraint) -> set[str]:
+    """Which bounds of its one symbol a recorded constraint sets: `L == 8` both, `L >= 10` the lower."""
+    solved = solve_ge(c.lhs) if c.op == ">=" else None
+    return {">=", "<="} if solved is None else {solved[1]}
+
+
+def _needed(c: Constraint) -> str:
+    """A recorded constraint as E302's `found` names it: its text, the node that needs it and why."""
+    return f"`{c.text}`, needed by node `{c.node}`: {c.reason}" if c.node else f"`{c.text}`: {c.reason}"
 
 
 def _rank_hint(found: int, allowed: list[int]) -> str | None:

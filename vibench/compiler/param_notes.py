@@ -4,17 +4,21 @@ that names a parameter), for :mod:`vibench.compiler.typecheck`.
 What the parameter accepts, from pydantic's errors on it (:func:`accepted`), and its documentation
 (:func:`field_doc`); the "did you mean" candidates for a misspelt key (:func:`unwritten_keys`); and, where the
 value was set in another file than the node's (a user's `with:` of a library template), the node's own position
-(:func:`origin_of`) and a note naming the node (:func:`set_elsewhere`). :mod:`vibench.compiler.typecheck`
-re-exports the last three, where its callers import them.
+(:func:`origin_of`) and a note naming the node (:func:`set_elsewhere`); the hint of a shape error at a number
+written in a composite block's body, which no call can change (:func:`fixed_hint`). :mod:`vibench.compiler.typecheck`
+re-exports :func:`origin_of`, :func:`set_elsewhere` and :func:`unwritten_keys`, where its callers import them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import plain
-from vibench.compiler.ir import NodeDef, Pos
+from vibench.compiler.expr import template_names
+from vibench.compiler.ir import NodeDef, Pos, Template, TensorType, UnitDef
+from vibench.compiler.symbolic import fmt_shape
 from vibench.schemas.document import NODE_KEYS
 
 if TYPE_CHECKING:
@@ -63,3 +67,56 @@ def set_elsewhere(nd: NodeDef, field: str, pos: Pos | None) -> tuple[str, ...]:
     (a user's `with:` of a library template): which node reads it, and where that node is."""
     origin = origin_of(nd, pos)
     return () if origin is None else (f"the value set here reaches `{field}` of node `{nd.name}` at {origin}",)
+
+
+def fixed_hint(udef: UnitDef, env: Mapping[str, Any], nd: NodeDef, field: str, hint: str | None,
+               in_types: Sequence[TensorType]) -> str | None:
+    """The hint of a shape error at parameter ``field`` of node ``nd`` of the composite block ``udef`` (not the
+    compiled model) when the node writes a number there: no call of the block can change it, so a rule's ``hint``
+    that proposes another ``field`` (names it) gives way to the block's parameters that size the node's inputs,
+    those read upstream of it whose value is one of the inputs' sizes (`prompt_dim`, 9, for the prompt attention's
+    `num_heads: 4` that a width of 9 does not fit). None otherwise: the rule's ``hint`` stands."""
+    value = next((v for name, v, _ in nd.params if name == field), None)
+    if type(value) not in (int, float) or hint is None or not re.search(rf"\b{re.escape(field)}\b", hint):
+        return None
+    sizes = {d for t in in_types for d in t.shape if isinstance(d, int)}
+    read = _read_upstream(udef, nd)
+    feeding = [p.name for p in udef.params
+               if p.name in read and type(env.get(p.name)) is int and env[p.name] in sizes]
+    shapes = " and ".join(fmt_shape(t.shape) for t in in_types)
+    fixed = f"`{field}` is {value} in block `{udef.name}`, and no parameter of it sets that: "
+    if not feeding:
+        return fixed + f"change the sizes that reach this node's input {shapes} to fit it"
+    names = " or ".join(f"`{name}` ({env[name]} here)" for name in feeding)
+    return fixed + f"change {names}, which sizes this node's input {shapes}, to a value that fits `{field}` = {value}"
+
+
+def _read_upstream(udef: UnitDef, nd: NodeDef) -> set[str]:
+    """The names (parameters, `let` values and what they read) that the values of ``udef``'s nodes before ``nd``,
+    and the shapes of the inputs they read, read."""
+    nodes = {n.name: n for n in udef.nodes}
+    inputs = {i.name: i for i in udef.inputs}
+    lets = {let.name: let.value for let in udef.lets}
+    read: set[str] = set()
+    seen: set[str] = set()
+    todo = [ref.node for _, ref in nd.inputs]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in inputs:
+            shape = inputs[name].shape
+            dims = (shape,) if isinstance(shape, Template) else shape
+            read |= {d for d in dims if isinstance(d, str)}.union(*(template_names(d) for d in dims))
+        elif name in nodes:
+            n = nodes[name]
+            read |= template_names([v for _, v, _ in n.params]) | template_names(n.with_)
+            read |= {p.name for p in udef.params} if n.inherit else set()
+            todo += [ref.node for _, ref in n.inputs]
+    todo = [name for name in read if name in lets]
+    while todo:  # a `let` reads what its value reads
+        names = template_names(lets[todo.pop()]) - read
+        read |= names
+        todo += [name for name in names if name in lets]
+    return read

@@ -26,7 +26,7 @@ from vibench.compiler.constraints import NodeContext, SymbolSpace
 from vibench.compiler.diagnostics import MAX_DIAGNOSTICS, Diagnostic, clip, comment_hint, one_of, plain, suggest
 from vibench.compiler.elaborated import Failed, Ports, Refs, freeze
 from vibench.compiler.ir import Constraint, Instance, NodeDef, Pos, TensorType, UnitDef, ValueRef
-from vibench.compiler.param_notes import accepted, field_doc, origin_of, set_elsewhere, unwritten_keys
+from vibench.compiler.param_notes import accepted, field_doc, fixed_hint, origin_of, set_elsewhere, unwritten_keys
 from vibench.compiler.plugin_calls import PluginFailure, is_plugin
 from vibench.compiler.plugin_calls import failure as plugin_failure
 from vibench.compiler.plugin_calls import validated as plugin_validated
@@ -336,8 +336,11 @@ class TypeCheck(CompositeCheck):
             return Diagnostic("E212", f"`{nd.adapter}` needs a value with three dimensions [B, C, L] or [B, L, C]",
                               nd.pos, found=f"rank {rank}", notes=tuple(notes),
                               hint="`as:` and `layout:` are for [B, L, C] signals; remove them from this output")
+        hint = err.hint
+        if err.param and len(self.owner.stack) > 1:  # a number the body of a composite writes: no call changes it
+            hint = fixed_hint(self.udef, self.env, nd, err.param, hint, in_types) or hint
         return Diagnostic(err.code, f"{err.message}", pos, node=nd.name, port=err.port,
-                          expected=err.expected, found=found, hint=err.hint, notes=tuple(notes),
+                          expected=err.expected, found=found, hint=hint, notes=tuple(notes),
                           origin=origin_of(nd, pos))
 
 

@@ -15,8 +15,9 @@ writes the unit's symbol space (the constraints) and returns the copy as an
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import ShapeError
@@ -88,7 +89,7 @@ class CompositeCheck:
                                             "for these parameters", port_pos.get(decl.name, nd.pos), node=nd.name,
                                             hint="remove it from `in:`"))
         sources = {p: v for p, v, _ in ports}
-        binding, call_constraints = self.unify(nd, block, env, named, port_pos, sources)
+        binding, call_constraints, origins = self.unify(nd, block, env, named, port_pos, sources)
         allowed = {s: v for s, v in binding.items() if isinstance(v, int)}
         known = {id(d) for d in self.owner.diags.items}  # (a W105 dropped meanwhile shifts the list: not by index)
         try:
@@ -119,14 +120,21 @@ class CompositeCheck:
             raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{missing[0]}` here", nd.pos,
                                         node=nd.name, hint=f"add `{missing[0]}: <node>` to `in:`"))
         mapping = {s: d for s, d in binding.items()}
-        for c in call_constraints + list(unit.constraints):
-            lhs = subs(c.lhs, mapping)
+        # The call's own constraints are in the caller's symbols already; the body's are in the block's, whose
+        # names may be the caller's too (the block's L bound to 7 and the caller's L == 4 are not 7 == 4).
+        stated: list[tuple[Constraint, Dim, Callable[[], tuple[str, str] | None] | None]]
+        stated = [(c, c.lhs, None) for c in call_constraints]
+        stated += [(c, subs(c.lhs, mapping), partial(self.given, c, mapping, origins, named, sources))
+                   for c in unit.constraints]
+        for c, lhs, given in stated:
             ctx = NodeContext(self.space, nd.name, block.name, nd.pos, positions, port_pos)
             try:
                 ctx.require(lhs, c.op, c.mod if c.op == "%" else 0, f"{c.reason} (in block `{block.name}`)",
-                            code=c.code)
+                            code=c.code, stated=given)
             except ShapeError as err:
-                notes = (f"the block states `{c.text}`" + (f" at {c.pos}" if c.pos else ""),)
+                sizes = given() if given is not None else None  # (said in `found` when the statement is broken alone)
+                also = f", with {sizes[1]}" if sizes is not None and sizes[1] != err.found else ""
+                notes = (f"the block states `{c.text}`" + (f" at {c.pos}" if c.pos else "") + also, *err.notes)
                 code = "E308" if c.code == "E308" else err.code  # a promise of the block's, broken at this call
                 raise self.error(Diagnostic(code, err.message, nd.pos, node=nd.name, expected=err.expected,
                                             found=err.found, notes=notes)) from None
@@ -162,6 +170,20 @@ class CompositeCheck:
                     continue  # said once for all the calls below the listed ones
                 items[i] = replace(d, notes=(note, *d.notes))
 
+    def given(self, c: Constraint, mapping: Mapping[str, Dim], origins: Mapping[str, str],
+              named: Mapping[str, TensorType], sources: Mapping[str, ValueRef]) -> tuple[str, str] | None:
+        """The block's constraint ``c`` as it states it, and the sizes the call gives its symbols with the input
+        that gives each (`P >= 10`; `P = 8 at this call (`embedding` gives input `x` [B, 8, 16])`); None when the
+        call leaves them as they are."""
+        symbols = sorted(s for s in free_symbols(c.lhs) if s in mapping and mapping[s] != Expr.symbol(s))
+        if not symbols:
+            return None
+        ports = list(dict.fromkeys(origins[s] for s in symbols if s in origins))
+        inputs = "; ".join((f"`{self.spelling(sources[p])}` gives " if p in sources else "") +
+                           f"input `{p}` {fmt_shape(named[p].shape)}" for p in ports if p in named)
+        return c.text, " and ".join(f"{s} = {mapping[s]}" for s in symbols) + " at this call" + (
+            f" ({inputs})" if inputs else "")
+
     def gives(self, v: ValueRef) -> tuple[str, ...]:
         """The note on a value a composite's output gave: which block (and file) made it, the component a
         slot chose (`backbone` (B_21_Bad, ...) gives [B, 32, 64] in M_01_ISFM); none for other values."""
@@ -173,8 +195,12 @@ class CompositeCheck:
 
     def unify(self, nd: NodeDef, block: UnitDef, params: dict[str, Any], in_types: dict[str, TensorType],
               port_pos: dict[str, Pos | None],
-              sources: Mapping[str, ValueRef] | None = None) -> tuple[dict[str, Dim], list[Constraint]]:
+              sources: Mapping[str, ValueRef] | None = None
+              ) -> tuple[dict[str, Dim], list[Constraint], dict[str, str]]:
+        """The caller's dimension bound to each symbol of the block's input shapes, the constraints the call
+        needs (in the caller's symbols) and the input that binds each symbol."""
         binding: dict[str, Dim] = {}
+        origins: dict[str, str] = {}
         constraints: list[Constraint] = []
         for decl in block.inputs:
             if decl.name not in in_types:
@@ -216,6 +242,7 @@ class CompositeCheck:
                         want = binding[want]
                     else:
                         binding[want] = got
+                        origins[want] = decl.name
                         continue
                 e = got - want
                 verdict = self.space.decide_eq(e)
@@ -227,7 +254,7 @@ class CompositeCheck:
                 if verdict is None:
                     constraints.append(Constraint(e, "==", f"{got} == {want}", f"input `{decl.name}` of "
                                                   f"`{block.name}` fits", pos=pos))
-        return binding, constraints
+        return binding, constraints, origins
 
 
 def connected(ports: Ports, inst: Instance) -> Ports:
