@@ -355,11 +355,13 @@ def test_every_fact_sheet_isfm_key_is_mapped_or_reported(name) -> None:
         "in_dim", "out_dim", "fc_dropout", "head_dropout", "embedding_dim", "feature_dim",
         "device", "weight_path"}  # keys no ISFM component reads (weight_path: nor the factory, weights_path's typo)
     assert reported["use_prompt"] == "W101"
-    # Read by components other than the chosen E_01 + B_08 + H_09 (slot-scoped): no effect here.
-    # fusion_strategy: read by the fusion node only, not built without `ensemble_backbones`.
+    # Read by components other than the chosen E_01 + B_08 + H_09 (slot-scoped): no effect here. H_09 takes every
+    # task head's keys and passes them on to its H_02 and H_03, which read no input_dim, c_dim, rul_max_value nor
+    # use_batch_norm. fusion_strategy: read by the fusion node only, not built without `ensemble_backbones`.
     assert {k for k, c in reported.items() if c == "W104"} == {"d_model", "stride", "patch_len", "modes", "width",
                                                               "factor", "num_layers", "individual", "top_k",
-                                                              "fusion_strategy"}
+                                                              "fusion_strategy", "input_dim", "c_dim",
+                                                              "rul_max_value", "use_batch_norm"}
     unread = next(w for w in program.warnings if w.code == "W104" and "`patch_len`" in w.message)
     assert "E_com_00_PE" in unread.hint
     assert [n for n, _, _ in program.root.outputs] == ["logits", "signal"]

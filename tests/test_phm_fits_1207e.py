@@ -180,11 +180,12 @@ def test_an_unknown_component_given_beside_the_config_is_said_first_too(tmp_path
 
 
 def test_a_component_s_own_slot_naming_no_component_is_said_first(tmp_path: Path) -> None:
-    """B_11_MomentumEncoder's `base_encoder`: E205 from the component, not E221s for E_01_HSE's keys."""
+    """B_11_MomentumEncoder's `base_encoder`: E214 from the component (as its own slot says it: E205 before
+    tests/test_nested_slots_1207f.py), not E221s for E_01_HSE's keys."""
     text = PROMPT.replace("ISFM_Prompt", "ISFM").replace("M_02_ISFM", "M_01_ISFM").replace(
         '"E_01_HSE_Prompt"', "E_01_HSE").replace("B_08_PatchTST", "B_11_MomentumEncoder\n  base_encoder: B_99_Missing")
     errors = _errors(tmp_path, text.replace("  output_dim: 64\n", ""))
-    assert [d.code for d in errors] == ["E205"] and "B_99_Missing" in errors[0].message
+    assert [d.code for d in errors] == ["E214"] and "B_99_Missing" in errors[0].message
 
 
 def test_the_missing_keys_are_still_said_once_the_components_exist(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ that the block of no ``inherit: true`` node declares; once per definition, befor
 that it comes with their errors. The
 :class:`BuildWarnings` part of :class:`~vibench.compiler.unit_builder.TypeChecker` adds W104 (a
 parameter the user set that nothing built reads — no expression of a node built, no branch of `metadata:` taken —
-and no ``inherit: true`` node passed on; W101 for such a key the reference ignores; for the root
+and no ``inherit: true`` node passed on to a component that reads it (a composite's ``Unit.unread``, which the
+same walk gives each unit with such nodes); W101 for such a key the reference ignores; for the root
 unit, once its nodes are typed) and W108 (a node only optional ports the chosen blocks lack would read).
 It also gives the
 values an output ``from: node.*`` returns, and the unit's ``reference.state_dict_renames`` (its own,
@@ -23,17 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
-from vibench.compiler.expr import ExprError, parse_value, template_names
+from vibench.compiler.expr import ExprError, parse_value
 from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.phm_guide import ALIASES
 from vibench.compiler.phm_reference import needed_hint
 from vibench.compiler.unread_params import (
     ChosenComponents,
     KeyColumns,
+    built_reads,
     idle_readers,
     line_col,
     metadata_reads_apart,
     needed_by_reference,
+    passed_unread,
     set_in,
     stem,
     user_file,
@@ -80,35 +83,25 @@ class BuildWarnings:
         "remove it" of a key PHM-Vibench's reference needs (W112) or of a value the metadata table gave.
         Linear in the parameters and the nodes: 16,000 values each read only by a node not built were looked
         for among all such nodes, one by one (13 s)."""
-        from vibench.compiler.resolve_decls import expression_names
         from vibench.compiler.resolve_extends import ignored_key_warning
 
         own_file = user_file(udef, self.owner.library)
         # W105 (warn_unused) already said so of a parameter that no block of an `inherit: true` node declares.
         said = {d.pos for d in self.owner.diags.items if d.code == "W105"}
         unread = [decl for decl in udef.params if not (decl.pos is not None and decl.pos in said)
-                  and (set_in(decl, own_file) or decl.name in udef.overridden) and decl.name not in self.inherited]
+                  and (set_in(decl, own_file) or decl.name in udef.overridden) and decl.name in self.params]
         if not unread:  # (the common case, nothing set: then no walk over the nodes)
             return
-        built = {node.name for node in self.elaborated.nodes if node.mode != "off"}
-        built |= {name for name, keys in self.groups.items() if keys}  # `for_each` over a mapping: its copies' keys
-        idle = [nd for nd in udef.nodes if nd.name not in built]
-        used, _ = expression_names(replace(udef, nodes=tuple(nd for nd in udef.nodes if nd.name in built),
-                                           metadata=None))
-        for nd in idle:  # what switched it off (or left it out) was read
-            used |= template_names(nd.when) | template_names(nd.repeat) | template_names(nd.for_each)
-        unread = [decl for decl in unread if decl.name not in used]
+        left, idle = self.unread_here(udef, {d.name for d in unread})
+        unread = [decl for decl in unread if decl.name in left]
         if not unread:
             return
-        used |= metadata_reads_apart(udef.metadata, self.env, {d.name for d in unread})
-        unread = [decl for decl in unread if decl.name not in used and decl.name in self.params]
-        if not unread:
-            return
+        passed = self.inherited  # passed on, to components that do not read it: said as unread by all
         # said in the order they are written (the scoped ones come in the order their components declare them)
         unread.sort(key=lambda d: line_col(d.pos if set_in(d, own_file) else udef.overridden[d.name]))
         chosen = [n for n in self.nodes if n.kind == "composite"]
         components = ChosenComponents(chosen, self.groups)  # every copy's: each backbone of `ensemble_backbones`
-        found = ("the components here: " + ", ".join(components.nodes)) if components.nodes else None
+        found = ("the components here: " + components.shown()) if components.nodes else None
         ignored = dict(udef.reference.ignored_keys) if udef.reference is not None else {}
         readers = idle_readers(idle, {d.name for d in unread})
         needed = needed_by_reference(udef, chosen, self.params)  # key -> the PHM-Vibench reference that needs it
@@ -121,7 +114,8 @@ class BuildWarnings:
             # The chosen components that declare it: a value reaches them unless their node gives its own, a null
             # unless they take null. A null given to one of them is said as a null, whether or not the reference
             # ignores the key: "pick one of them" would name the component already picked.
-            taking = [name for name in dict.fromkeys(stem(t) for t in decl.scope) if name in components.nodes]
+            taking = [name for name in dict.fromkeys(stem(t) for t in decl.scope)
+                      if name in components.nodes and decl.name not in passed]
             null_kept = value is None and bool(taking)
             if decl.name in ignored and not null_kept:  # its reference ignores it, and so does every component chosen
                 at = texts.key_pos(pos, decl.name) if by_user else pos  # at its key, as a key nothing declares
@@ -140,6 +134,20 @@ class BuildWarnings:
             if decl.name in words.from_table:  # not the caller's value: "remove it" would not say how
                 hint = _table_hint(decl, components.nodes, words.metadata_option)
             self.owner.diags.add(replace(warning, hint=hint))
+
+    def unread_here(self, udef: UnitDef, names: set[str]) -> tuple[set[str], list[NodeDef]]:
+        """Those of ``names`` that nothing built here reads: no expression of a node built, of an input, an output, a
+        `let` or a check, no branch of `metadata:` taken, no component an `inherit: true` node passed one to that
+        reads it (:func:`~vibench.compiler.unread_params.passed_unread`); and the nodes not built. The walks are
+        over the nodes once, `metadata:` only for the names still unread."""
+        used, idle = built_reads(udef, self.elaborated)
+        left = names - used
+        if left:
+            left -= metadata_reads_apart(udef.metadata, self.env, left)
+        passed = left & self.inherited
+        if passed:  # read where a component they reached reads them
+            left -= passed - passed_unread(self.elaborated, self.node_index, passed)
+        return left, idle
 
     def value_named(self, decl: ParamDecl, pos: Pos | None, by_user: bool, texts: KeyColumns) -> str:
         """How W104 names the value of ``decl`` set at ``pos``: as the user wrote its key (the model guide's

@@ -5,8 +5,9 @@ compile-time dimensions and gives an :class:`~vibench.compiler.elaborated.Elabor
 node is typed: the ``let:`` values and ``checks:`` (E215), the active inputs typed from their
 declarations, the active outputs, and each node's ``when``, ``repeat``, ``for_each`` (over a list:
 copies side by side; over a mapping: one node per key) and, for every copy, its block and parameter
-values gathered from its keys, ``with:`` and ``inherit: true`` (:mod:`~vibench.compiler.node_values`). It
-counts copies against the node limit before making them, and each composite body at its least before any is
+values gathered from its keys, ``with:`` and ``inherit: true`` (:mod:`~vibench.compiler.node_values`); a
+component's slot values are checked first (E214, :func:`~vibench.compiler.slots.check_nested_slots`). It counts
+copies against the node limit before making them, and each composite body at its least before any is
 specialised (E213, :mod:`~vibench.compiler.node_bounds`), and reports W105 once per definition. It
 reads the definition, the values and the specialiser's block table; it writes only diagnostics (and the
 specialiser's ``limit_hit``). :func:`~vibench.compiler.unit_builder.typecheck` types the result.
@@ -47,6 +48,7 @@ from vibench.compiler.metadata_bounds import evaluate_metadata
 from vibench.compiler.node_bounds import NodeRoom, least_nodes, least_of
 from vibench.compiler.node_values import NodeValues
 from vibench.compiler.resolve_decls import name_problem
+from vibench.compiler.slots import check_nested_slots
 from vibench.compiler.symbolic import Dim, Expr
 from vibench.compiler.symbolic_errors import NeedConcrete
 
@@ -129,6 +131,11 @@ class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
         udef = self.udef
         warn_unused(self.owner, udef)  # first: the warning comes with the errors of the nodes below
         check_unused_composites(self.owner, udef)  # never built here, so their names are checked now
+        if len(self.owner.stack) > 1:  # a component's slots (the model's own are checked when it is resolved)
+            misfits = check_nested_slots(udef, self.params, self.param_pos, self.owner.library, self.owner.stack[0])
+            if misfits:
+                self.owner.diags.extend(misfits)
+                raise Failed()
         order = let_order_problem(udef)  # E204 before any is computed (computing one reports nothing yet)
         if order is not None:
             raise self.error(order)

@@ -7,17 +7,19 @@ from the file that writes it: ``lib/Slotted.yaml`` with ``slot: comp`` offers ``
 another folder that extends it too. :func:`note_slot_folders` records, while files are resolved, which file
 declares each slot parameter (a ``with:`` value moves a declaration's position into the extending file, and
 is recorded there with the template's folder); :func:`slot_folder` reads it back, :func:`slot_components`
-lists what a slot offers and :func:`check_slot` is E214 for a value it does not offer.
+lists what a slot offers and :func:`check_slot` is E214 for a value it does not offer: a model's own slots when it
+is resolved, a component's inside it when that is elaborated (:func:`check_nested_slots`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
-from vibench.compiler.ir import ParamDecl, UnitDef
+from vibench.compiler.ir import ParamDecl, Pos, UnitDef
 from vibench.compiler.resolve_refusals import slot_hint
 from vibench.compiler.spec_files import SPEC_SUFFIXES
 from vibench.compiler.spec_paths import unnamable, within
@@ -113,6 +115,27 @@ def check_slot(decl: ParamDecl, value: Any, library: Library, root: UnitDef,
                 hint="write the slot's folder as a folder of the spec search path" if unnamed
                 else f"add the folder a `{slot}/` link leads to {_with_option(library)}" if linked_out
                 else slot_hint(text, slot, offered, SPEC_SUFFIXES, library.in_python)))
+    return out
+
+
+def check_nested_slots(unit: UnitDef, values: Mapping[str, Any], param_pos: Mapping[str, Pos | None],
+                       library: Library, model: UnitDef) -> list[Diagnostic]:
+    """E214 for each slot value of ``unit``, a composite built inside ``model`` (B_11_MomentumEncoder's
+    `base_encoder` in M_01_ISFM's backbone), as :func:`vibench.compiler.resolve.resolve` says it of the model's own
+    slots: a value that ``inherit: true`` passed on from the user's `with:` (or a PHM-Vibench config) is checked
+    against the folder of ``unit``'s file too, not taken as a path. Located where it was set (``param_pos``); a
+    value the compile was given (``--set``, Python) that reached it is said so, at the model's setting of it."""
+    out: list[Diagnostic] = []
+    given = model.param_values or {}
+    for decl in unit.params:
+        value = values.get(decl.name)
+        if decl.slot is None or value is None:
+            continue
+        from_caller = decl.name in model.overridden and given.get(decl.name) == value
+        at = model.overridden[decl.name] if from_caller else param_pos.get(decl.name) or decl.pos
+        from_dir = slot_folder(library, decl) or (os.path.dirname(unit.path) if unit.path else library.cwd)
+        note = library.value_origin(decl.name) if from_caller else None
+        out += check_slot(replace(decl, pos=at), value, library, unit, from_dir, note)
     return out
 
 

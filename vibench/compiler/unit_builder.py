@@ -142,8 +142,11 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
         if optional:  # `optional: true` inputs that no node reads are not taken
             read = {v.node for n in self.nodes for _, v in n.inputs} | {ref.node for _, ref, _ in outputs}
             inputs = tuple((name, t) for name, t in inputs if name not in optional or name in read)
+        unread: frozenset[str] = frozenset()
         if len(self.owner.stack) == 1:
             self.warn_unread(udef)
+        elif any(nd.inherit for nd in udef.nodes):  # what its caller's W104 asks of what it passed on
+            unread = frozenset(self.unread_here(udef, {d.name for d in udef.params})[0])
         if self.dropped_soft:
             self.warn_unread_nodes(udef, outputs)
         return Unit(
@@ -153,7 +156,7 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
             inputs=inputs, nodes=tuple(self.nodes), outputs=tuple(outputs),
             constraints=tuple(self.space.constraints), const_symbols=tuple(sorted(el.concrete.items())),
             file=udef.file, pos=udef.pos, metadata=el.metadata,
-            state_dict_renames=self.renames(udef), definition=udef,
+            state_dict_renames=self.renames(udef), definition=udef, unread=unread,
         )
 
     # -- values ----------------------------------------------------------------------------------
@@ -297,9 +300,10 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
         ports = self.bind_ports(nd, block, refs)
         repeated = en.mode == "repeat"
         if repeated and (len(ports) != 1 or len(block.outputs) != 1):
+            outputs = f"{len(block.outputs)} output(s)" if block.outputs else "numbered outputs (`node.0`, ...)"
             raise self.error(Diagnostic("E405", f"`repeat` chains copies through one input and one output; "
-                                        f"`{first.block_name}` has {len(ports)} input(s) and {len(block.outputs)} "
-                                        "output(s)", nd.pos, node=nd.name))
+                                        f"`{first.block_name}` has {len(ports)} input(s) and {outputs}", nd.pos,
+                                        node=nd.name))
         types = self.types
         in_types = [types[(v.node, v.port)] for _, v, _ in ports]
         if not repeated:  # one copy (the common case)

@@ -1,9 +1,11 @@
 """What reads a unit's parameters, for the warnings of :mod:`vibench.compiler.build_warnings` (W101, W104).
 
-Which file's values are the user's (:func:`user_file`), which nodes not built read a name (:func:`idle_readers`,
-one pass over the nodes), which names `metadata:` reads in the branches taken (:func:`metadata_reads`, under a
-budget of its own: :func:`metadata_reads_apart`), which keys PHM-Vibench's references need
-(:func:`needed_by_reference`) and where a `with:` key is written (:class:`KeyColumns`). Each reads the definition,
+Which file's values are the user's (:func:`user_file`), what the part of a unit built reads (:func:`built_reads`)
+and what the components its `inherit: true` nodes passed values to do not (:func:`passed_unread`), which nodes not
+built read a name (:func:`idle_readers`, one pass over the nodes), which names `metadata:` reads in the branches
+taken (:func:`metadata_reads`, under a budget of its own: :func:`metadata_reads_apart`), which keys PHM-Vibench's
+references need (:func:`needed_by_reference`), which components were built, those inside them too
+(:class:`ChosenComponents`), and where a `with:` key is written (:class:`KeyColumns`). Each reads the definition,
 the built nodes or the source texts; none writes anything.
 """
 
@@ -12,13 +14,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.expr import ExprError, evaluate_template, template_names
-from vibench.compiler.ir import Instance, Node, NodeDef, ParamDecl, Pos, Template, UnitDef
+from vibench.compiler.ir import Instance, Node, NodeDef, ParamDecl, Pos, Template, Unit, UnitDef
 from vibench.compiler.symbolic_errors import NeedConcrete
 
 if TYPE_CHECKING:
+    from vibench.compiler.elaborated import Elaborated
     from vibench.compiler.resolve import Library
 
 
@@ -87,6 +91,61 @@ def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, 
     return needed
 
 
+def built_reads(udef: UnitDef, elaborated: Elaborated) -> tuple[set[str], list[NodeDef]]:
+    """The names the part of ``udef`` built (``elaborated``) reads in its own values (not `metadata:`, whose branches
+    :func:`metadata_reads` tells), and the nodes not built: what switched one off (or left it out) was read too."""
+    from vibench.compiler.resolve_decls import expression_names
+
+    built = {node.name for node in elaborated.nodes if node.mode != "off"}
+    built |= {name for name, keys in elaborated.groups.items() if keys}  # `for_each` over a mapping: its keys
+    idle = [nd for nd in udef.nodes if nd.name not in built]
+    used, _ = expression_names(replace(udef, nodes=tuple(nd for nd in udef.nodes if nd.name in built), metadata=None))
+    for nd in idle:
+        used |= template_names(nd.when) | template_names(nd.repeat) | template_names(nd.for_each)
+    return used, idle
+
+
+def passed_unread(elaborated: Elaborated, nodes: Mapping[str, Node], names: set[str]) -> set[str]:
+    """Those of ``names`` (parameters an `inherit: true` node passed on) that no copy they were passed to reads: a
+    catalogue block reads every value it takes; a composite (``nodes``: the typed nodes, by name) all but its
+    ``Unit.unread``, what it passes on in turn to components that do not read it (B_11_MomentumEncoder takes every
+    backbone's parameters, and its B_04_Dlinear reads no `e_layers`). A copy took the value where it holds the unit's
+    own object (a value its node's keys or `with:` give instead is another one). Each copy is looked at once, for the
+    fewer of its values and the names left."""
+    params = elaborated.params
+    left = set(names)
+    for en in elaborated.nodes:
+        if not en.nd.inherit or en.mode == "off":
+            continue
+        typed = nodes[en.name].copies if en.name in nodes else ()
+        for k, ecopy in enumerate(en.copies):
+            unit = typed[k].unit if k < len(typed) else None  # (a copy not typed: said to read what it took)
+            values, unread = ecopy.values, (unit.unread if unit is not None else frozenset())
+            for name in [n for n in (left if len(left) < len(values) else values) if n in left and n in values]:
+                if values[name] is params[name] and name not in unread:
+                    left.discard(name)
+            if not left:
+                return left
+    return left
+
+
+def inner_components(unit: Unit, seen: dict[int, list[str]]) -> list[str]:
+    """The components (spec files) built inside ``unit``, each once, in order, those inside them too; through its
+    own `blocks:` (H_09_multiple_task's TaskHeads), which are no components. ``seen``: each unit's, by id (a unit
+    that many copies share is walked once)."""
+    found = seen.get(id(unit))
+    if found is None:
+        inside: dict[str, None] = {}
+        for node in unit.nodes:
+            for copy in node.copies:
+                if copy.unit is not None:
+                    if "#" not in copy.unit.qualname:
+                        inside[stem(copy.unit.qualname)] = None
+                    inside.update(dict.fromkeys(inner_components(copy.unit, seen)))
+        found = seen[id(unit)] = list(inside)
+    return found
+
+
 class ChosenComponents:
     """The components that the composite nodes built (``chosen``) are, by name (`B_08_PatchTST`), in the order they
     are built: each copy's own (a `for_each` over ``ensemble_backbones`` builds one backbone a copy). ``nodes``: each
@@ -107,6 +166,15 @@ class ChosenComponents:
                 built = self.nodes.setdefault(name, [])
                 if not built or built[-1] != named:  # (a node's copies come one after another)
                     built.append(named)
+
+    def shown(self) -> str:
+        """The components, each with those built inside it: `B_11_MomentumEncoder (its B_04_Dlinear)`."""
+        seen: dict[int, list[str]] = {}
+        out = []
+        for name, copy in self.first.items():
+            inner = inner_components(copy.unit, seen) if copy.unit is not None else []
+            out.append(f"{name} (its {', '.join(inner)})" if inner else name)
+        return ", ".join(out)
 
     def value(self, component: str, param: str) -> Any:
         """The value of parameter ``param`` of the first copy of ``component`` (None: it has none)."""
