@@ -375,7 +375,10 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         if not isinstance(value, kinds):
             raise TypeError(f"load_reference_state_dict: {what} must be {wanted}; found {type(value).__name__}")
     while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) or hasattr(model, "_orig_mod"):
-        model = model._orig_mod if hasattr(model, "_orig_mod") else model.module  # torch.compile's, (D)DP's: inside
+        inner = model._orig_mod if hasattr(model, "_orig_mod") else model.module  # torch.compile's, (D)DP's
+        if not isinstance(inner, nn.Module):
+            break
+        model = inner
     name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
     own, converted = model.state_dict(), dict[str, torch.Tensor]()
 
@@ -793,27 +796,27 @@ class SystemPromptEncoder(nn.Module):
         self.final_norm = nn.LayerNorm(64)
 
     def forward(self, dataset_id: torch.Tensor, domain_id: torch.Tensor, sample_rate: torch.Tensor) -> torch.Tensor:
-        dataset_embedding = self.dataset_embedding(dataset_id)  # [B, 21]  E_01_HSE_v2.yaml:55
-        domain_embedding = self.domain_embedding(domain_id)  # [B, 21]  E_01_HSE_v2.yaml:56
-        system_concat = torch.cat([dataset_embedding, domain_embedding], dim=-1)  # [B, 42]  E_01_HSE_v2.yaml:57
+        dataset_embedding = self.dataset_embedding(dataset_id)  # [B, 21]  E_01_HSE_v2.yaml:63
+        domain_embedding = self.domain_embedding(domain_id)  # [B, 21]  E_01_HSE_v2.yaml:64
+        system_concat = torch.cat([dataset_embedding, domain_embedding], dim=-1)  # [B, 42]  E_01_HSE_v2.yaml:65
         del dataset_embedding, domain_embedding
-        system_concat = self.system_fusion(system_concat)  # [B, 64]  E_01_HSE_v2.yaml:58
-        system_concat = self.system_norm(system_concat)  # [B, 64]  E_01_HSE_v2.yaml:59
-        sample_rate = sample_rate.unsqueeze(-1)  # [B, 1]  E_01_HSE_v2.yaml:60
-        sample_rate = sample_rate * 0.0001  # [B, 1]  E_01_HSE_v2.yaml:61
-        sample_rate = self.sample_rate_proj(sample_rate)  # [B, 22]  E_01_HSE_v2.yaml:62
-        sample_rate = self.sample_fusion(sample_rate)  # [B, 64]  E_01_HSE_v2.yaml:63
-        sample_rate = self.sample_norm(sample_rate)  # [B, 64]  E_01_HSE_v2.yaml:64
-        system_concat = system_concat.unsqueeze(1)  # [B, 1, 64]  E_01_HSE_v2.yaml:65
-        sample_rate = sample_rate.unsqueeze(1)  # [B, 1, 64]  E_01_HSE_v2.yaml:66
-        out = torch.cat([system_concat, sample_rate], dim=1)  # [B, 2, 64]  E_01_HSE_v2.yaml:67
+        system_concat = self.system_fusion(system_concat)  # [B, 64]  E_01_HSE_v2.yaml:66
+        system_concat = self.system_norm(system_concat)  # [B, 64]  E_01_HSE_v2.yaml:67
+        sample_rate = sample_rate.unsqueeze(-1)  # [B, 1]  E_01_HSE_v2.yaml:68
+        sample_rate = sample_rate * 0.0001  # [B, 1]  E_01_HSE_v2.yaml:69
+        sample_rate = self.sample_rate_proj(sample_rate)  # [B, 22]  E_01_HSE_v2.yaml:70
+        sample_rate = self.sample_fusion(sample_rate)  # [B, 64]  E_01_HSE_v2.yaml:71
+        sample_rate = self.sample_norm(sample_rate)  # [B, 64]  E_01_HSE_v2.yaml:72
+        system_concat = system_concat.unsqueeze(1)  # [B, 1, 64]  E_01_HSE_v2.yaml:73
+        sample_rate = sample_rate.unsqueeze(1)  # [B, 1, 64]  E_01_HSE_v2.yaml:74
+        out = torch.cat([system_concat, sample_rate], dim=1)  # [B, 2, 64]  E_01_HSE_v2.yaml:75
         del system_concat, sample_rate
-        # [B, 2, 64] E_01_HSE_v2.yaml:68
+        # [B, 2, 64] E_01_HSE_v2.yaml:76
         out = self.prompt_attention(out, out, out, need_weights=self.training and out.is_cpu)[0]
-        out = out.mean(dim=1)  # [B, 64]  E_01_HSE_v2.yaml:69
-        out = self.final_projection(out)  # [B, 64]  E_01_HSE_v2.yaml:70
-        out = self.final_norm(out)  # [B, 64]  E_01_HSE_v2.yaml:71
-        out = F.dropout(out, p=0.1, training=self.training, inplace=True)  # [B, 64]  E_01_HSE_v2.yaml:72
+        out = out.mean(dim=1)  # [B, 64]  E_01_HSE_v2.yaml:77
+        out = self.final_projection(out)  # [B, 64]  E_01_HSE_v2.yaml:78
+        out = self.final_norm(out)  # [B, 64]  E_01_HSE_v2.yaml:79
+        out = F.dropout(out, p=0.1, training=self.training, inplace=True)  # [B, 64]  E_01_HSE_v2.yaml:80
         return out
 
 
@@ -827,15 +830,15 @@ class PromptFusion(nn.Module):
         self.norm = nn.LayerNorm(128)
 
     def forward(self, signal: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
-        prompt = self.prompt_proj(prompt)  # [B, 128]  E_01_HSE_v2.yaml:82
-        prompt = prompt.unsqueeze(1)  # [B, 1, 128]  E_01_HSE_v2.yaml:83
-        # [B, P, 128] E_01_HSE_v2.yaml:84
+        prompt = self.prompt_proj(prompt)  # [B, 128]  E_01_HSE_v2.yaml:90
+        prompt = prompt.unsqueeze(1)  # [B, 1, 128]  E_01_HSE_v2.yaml:91
+        # [B, P, 128] E_01_HSE_v2.yaml:92
         cross_attention = self.cross_attention(signal, prompt, prompt, need_weights=self.training and signal.is_cpu)[0]
         del prompt
-        signal = signal + cross_attention  # [B, P, 128]  E_01_HSE_v2.yaml:90
+        signal = signal + cross_attention  # [B, P, 128]  E_01_HSE_v2.yaml:98
         del cross_attention
-        signal = self.norm(signal)  # [B, P, 128]  E_01_HSE_v2.yaml:106
-        signal = F.dropout(signal, p=0.1, training=self.training, inplace=True)  # [B, P, 128]  E_01_HSE_v2.yaml:107
+        signal = self.norm(signal)  # [B, P, 128]  E_01_HSE_v2.yaml:114
+        signal = F.dropout(signal, p=0.1, training=self.training, inplace=True)  # [B, P, 128]  E_01_HSE_v2.yaml:115
         return signal
 
 
@@ -868,15 +871,15 @@ class E_01_HSE_v2(nn.Module):
     def forward(
         self, x: torch.Tensor, fs: torch.Tensor, system_id: torch.Tensor, domain_id: torch.Tensor
     ) -> torch.Tensor:
-        x = self.patches(x, fs)  # [B, 64, 32]  E_01_HSE_v2.yaml:111
-        x = self.patch_linear1(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:119
-        x = F.silu(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:120
-        x = self.patch_linear2(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:121
-        prompt_encoder = self.prompt_encoder(system_id, domain_id, fs)  # [B, 64]  E_01_HSE_v2.yaml:122
-        out = self.prompt_fusion(x, prompt_encoder)  # [B, 64, 128]  E_01_HSE_v2.yaml:129
+        x = self.patches(x, fs)  # [B, 64, 32]  E_01_HSE_v2.yaml:119
+        x = self.patch_linear1(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:127
+        x = F.silu(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:128
+        x = self.patch_linear2(x)  # [B, 64, 128]  E_01_HSE_v2.yaml:129
+        prompt_encoder = self.prompt_encoder(system_id, domain_id, fs)  # [B, 64]  E_01_HSE_v2.yaml:130
+        out = self.prompt_fusion(x, prompt_encoder)  # [B, 64, 128]  E_01_HSE_v2.yaml:137
         del x, prompt_encoder
-        out = self.final_norm(out)  # [B, 64, 128]  E_01_HSE_v2.yaml:134
-        out = F.dropout(out, p=0.1, training=self.training, inplace=True)  # [B, 64, 128]  E_01_HSE_v2.yaml:135
+        out = self.final_norm(out)  # [B, 64, 128]  E_01_HSE_v2.yaml:142
+        out = F.dropout(out, p=0.1, training=self.training, inplace=True)  # [B, 64, 128]  E_01_HSE_v2.yaml:143
         return out
 
 

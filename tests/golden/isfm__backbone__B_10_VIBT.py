@@ -203,7 +203,10 @@ def load_reference_state_dict(model: nn.Module, state_dict, strict: bool = True,
         if not isinstance(value, kinds):
             raise TypeError(f"load_reference_state_dict: {what} must be {wanted}; found {type(value).__name__}")
     while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) or hasattr(model, "_orig_mod"):
-        model = model._orig_mod if hasattr(model, "_orig_mod") else model.module  # torch.compile's, (D)DP's: inside
+        inner = model._orig_mod if hasattr(model, "_orig_mod") else model.module  # torch.compile's, (D)DP's
+        if not isinstance(inner, nn.Module):
+            break
+        model = inner
     name, renames = type(model).__name__, getattr(type(model), "REFERENCE_STATE_DICT_RENAMES", ())
     own, converted = model.state_dict(), dict[str, torch.Tensor]()
 
