@@ -126,11 +126,12 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
         opath = path + ("outputs", oname)
         _check_name(diags, doc, opath, oname, "output")
         if isinstance(target, str):
-            output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath)), doc.pos(opath, key=True)))
+            output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath), diags, None, oname),
+                                         doc.pos(opath, key=True)))
         else:
             when = _parsed_flag(doc, opath + ("when",), target.when, f"`when` of output `{oname}`", diags)
             promise = _promise(doc, opath, oname, target.shape, diags)
-            output_defs.append(OutputDef(oname, _ref(target.from_, doc.pos(opath + ("from",))),
+            output_defs.append(OutputDef(oname, _ref(target.from_, doc.pos(opath + ("from",)), diags, None, oname),
                                          doc.pos(opath, key=True), when, target.doc, promise,
                                          doc.pos(opath + ("shape",))))
     if any(not isinstance(o, str) and (o.as_ or o.layout) for o in outputs.values()) or any(
@@ -254,11 +255,11 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
     if isinstance(raw_in, str):  # one input (the common case)
         found = children.get("in")
         in_pos = Pos(file, found[1].pos[0], found[1].pos[1]) if found is not None else at.value("in")
-        inputs = ((None, _ref(raw_in, in_pos)),)
+        inputs = ((None, _ref(raw_in, in_pos, diags, name)),)
     elif isinstance(raw_in, list):
-        inputs = tuple([(None, _ref(item, at.value("in", k))) for k, item in enumerate(raw_in)])
+        inputs = tuple([(None, _ref(item, at.value("in", k), diags, name)) for k, item in enumerate(raw_in)])
     elif isinstance(raw_in, dict):
-        inputs = tuple([(str(port), _ref(item, at.value("in", port))) for port, item in raw_in.items()])
+        inputs = tuple([(str(port), _ref(item, at.value("in", port), diags, name)) for port, item in raw_in.items()])
     else:
         inputs = ()
     if spec.repeat is None and spec.when is None and spec.checkpoint is False and spec.for_each is None \
@@ -383,6 +384,14 @@ def _parsed(diags: Collector, name: str, key: str, value: Any, pos: Pos | None) 
         return None
 
 
-def _ref(text: str, pos: Pos | None) -> Ref:
-    node, _, port = text.partition(".")
-    return Ref(node.strip(), port.strip() or None, pos)
+def _ref(text: str, pos: Pos | None, diags: Collector, reader: str | None, output: str | None = None) -> Ref:
+    """``text`` (``node`` or ``node.port``) as a Ref, read by node ``reader`` or else by ``output``; E405 for
+    ``node.``, which names no port (it was read as ``node``)."""
+    node, dot, port = text.partition(".")
+    node, port = node.strip(), port.strip()
+    if dot and not port and node:  # (a bare `.` names no value: E401 says so)
+        who = f"node `{reader}`" if reader is not None else f"output `{output}`"
+        diags.add(Diagnostic("E405", f"{who} reads `{text}`, which names no port", pos, node=reader,
+                             expected=f"`{node}` or `{node}.<port>`", found=f"`{text}`",
+                             hint=f"`{text}` names no port: write `{node}` or `{node}.<port>`"))
+    return Ref(node, port or None, pos)

@@ -2,7 +2,8 @@
 
 NNSmith-style: a spec starts from one input and grows by drawing a block from the registry, wiring
 its ports to values already in the graph whose rank, dtype and layout fit (or to a fresh model input
-when none fits), drawing its parameters, and keeping the node only when the whole spec still
+when none fits; a port that takes positive values only, a sampling rate, reads a model input, drawn
+positive), drawing its parameters, and keeping the node only when the whole spec still
 compiles with the concrete input sizes. On top of plain nodes the generator uses the language:
 local composite blocks (with parameters, nesting and reuse), ``repeat`` (with ``${i}``), ``when``
 (constant or a spec parameter), ``for_each`` (over a parameter or over composite names, the list
@@ -284,9 +285,17 @@ class _Builder(_LanguageSteps, _Compiling):
         bound_symbols: dict[str, str] = {}
         refs: list[str] = []
         dtype: str | None = None
+        inputs = {t.name for t in self.inputs}
         for k, layout in enumerate(layouts):
-            fits = [v for v in unit.pool if _fits(v, layout, bound, dtypes if dtype is None else (dtype,))]
-            if k == 0 and anchor is not None and len(anchor.dims) == len(layout):
+            # A port that takes positive values only (Block.positive_inputs: a sampling rate) reads a model input,
+            # which finish() marks to be drawn positive: a node's values may be any (`scale` by -1), and a
+            # composite's input is whatever its use reads.
+            positive_only = k < len(block.inputs) and block.inputs[k] in block.positive_inputs
+            if positive_only and unit is not self.root:
+                return None
+            fits = [v for v in unit.pool if _fits(v, layout, bound, dtypes if dtype is None else (dtype,))
+                    and (not positive_only or v.ref in inputs)]
+            if k == 0 and anchor is not None and len(anchor.dims) == len(layout) and not positive_only:
                 value = anchor
             elif fits and (unit is not self.root or not self.chance(10)):
                 value = self.pick(fits)

@@ -92,6 +92,10 @@ class LayerNorm(Block):
         ctx.dtype("x", t, FLOAT_DTYPES)
         given = p.normalized_shape
         dims = (given,) if isinstance(given, int) else given
+        if dims == ():  # torch's LayerNorm refuses it when called, never when built
+            raise ctx.fail("`normalized_shape` names no dimension", code="E104", param="normalized_shape",
+                           expected="a size, or a non-empty list of the trailing sizes", found="[]",
+                           hint="leave `normalized_shape` out to normalise the last dimension")
         count = 1 if dims is None else len(dims)
         ctx.rank("x", t, range(count, 9), f"[*, {count} normalised dimension(s)]")
         trailing = t.shape[len(t.shape) - count :]

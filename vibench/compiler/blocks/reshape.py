@@ -85,7 +85,12 @@ class Flatten(_Layout):
     def infer(self, p: FlattenParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         rank = len(t.shape)
-        if rank == 0:
+        if rank == 0:  # torch reads the axes of a scalar as those of a rank-1 tensor: -1 or 0, giving [1]
+            for param, axis in (("start_dim", p.start_dim), ("end_dim", p.end_dim)):
+                if axis not in (-1, 0):
+                    raise ctx.fail(f"`{param}` {axis} is out of range for a rank-0 input", code="E301", param=param,
+                                   expected=f"{param} in [-1, 0] (torch reads a rank-0 input's axes as rank 1's)",
+                                   found=str(axis), hint="to flatten a scalar to [1], write `start_dim: 0`")
             return [TensorType((1,), t.dtype)]
         start = norm_axis(ctx, p.start_dim, rank, "start_dim")
         end = norm_axis(ctx, p.end_dim, rank, "end_dim")
@@ -139,7 +144,8 @@ class Reshape(_Layout):
     def call_code(self, p: ReshapeParams, args: list[Code], mod: Code) -> Code:
         x = args[0]
         dims = [c.index(c.attr(x, "shape"), k) if d == 0 else d for k, d in enumerate(p.shape)]
-        return c.method(x, "reshape", *dims)
+        # a scalar result is `reshape(())`: `reshape()`, with no sizes, is a TypeError
+        return c.method(x, "reshape", *dims) if dims else c.method(x, "reshape", c.tuple_of())
 
 
 @register
@@ -162,7 +168,8 @@ class Permute(_Layout):
         return [TensorType(tuple(t.shape[a] for a in axes), t.dtype)]
 
     def call_code(self, p: PermuteParams, args: list[Code], mod: Code) -> Code:
-        return c.method(args[0], "permute", *p.dims)
+        # a scalar input is `permute(())`: `permute()`, with no dims, is a TypeError
+        return c.method(args[0], "permute", *p.dims) if p.dims else c.method(args[0], "permute", c.tuple_of())
 
 
 @register
