@@ -223,6 +223,10 @@ class ModelLines:
         doc = _doc_lines(classes.root)
         if doc > self.total // 2:
             notes.append(f"the spec's `doc:` makes {doc:,} lines of the model's docstring")
+            fix = "shorten the spec's `doc:` (model.py writes it whole)"
+        else:
+            fix = ("give the uses of a block the same values where they can share a class (each use with values of its "
+                   "own is a class of its own)")
         count = f"{written:,}" if written is not None else f"about {self.total:,}"
         return Diagnostic(
             "E213", f"model.py would have more than {limit:,} lines" + (f" at node `{slot.name}`" if slot else ""),
@@ -230,8 +234,7 @@ class ModelLines:
             expected=f"at most {limit:,} lines of model.py ({LINES_PER_NODE} per allowed node, at least {MIN_LINES:,})",
             found=f"{count} lines in {len(own):,} class" + ("" if len(own) == 1 else "es"),
             notes=tuple(notes),
-            hint="give the uses of a block the same values where they can share a class (each use with values of "
-                 "its own is a class of its own); if the model really is this large, raise --max-nodes (max_nodes= "
+            hint=f"{fix}; if the model really is this large, raise --max-nodes (max_nodes= "
                  f"in the API): model.py may have {LINES_PER_NODE} lines per allowed node, at least {MIN_LINES:,}")
 
 
