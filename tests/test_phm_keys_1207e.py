@@ -58,7 +58,8 @@ def test_a_key_tspn_reads_is_said_to_be_read_there(tmp_path: Path) -> None:
 
 def test_a_key_the_reference_ignores_is_still_said_ignored(tmp_path: Path) -> None:
     said = _warnings(tmp_path, TSPN + "  hidden_dim: 8\n")
-    assert said["hidden_dim"].message == "`hidden_dim` does not change the outputs of the reference X_model/TSPN; vibench ignores it"
+    assert said["hidden_dim"].message == ("`hidden_dim` does not change the outputs of the reference X_model/TSPN; "
+                                          "vibench ignores it")
 
 
 def test_the_same_words_for_a_vibench_spec_extending_tspn(tmp_path: Path) -> None:
