@@ -139,13 +139,15 @@ def build_schema(template: str | None = None, search_path: list[str] | None = No
 def schema_text(template: str | None = None, search_path: list[str] | None = None) -> str:
     """The schema as deterministic, indented JSON text (what ``vibench-compile schema`` writes). A lone surrogate
     (a template file name's byte that is not UTF-8) is written as its JSON escape, ``\\udcff``: the file stays
-    UTF-8, which an editor reads, and a JSON reader reads the name back."""
+    UTF-8, which an editor reads, and a JSON reader reads the name back. So is every other character that would act
+    on a terminal rather than show (a template's doc or file name holding U+202E, a C1 control such as U+009B,
+    U+2028): the text on standard output is safe to show, and reads as the same JSON."""
     # allow_nan=False: `Infinity` and `NaN` are no JSON (an editor refuses the whole file); no schema holds one.
     text = json.dumps(build_schema(template, search_path), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _NOT_SHOWN.sub(lambda m: m.group() if m.group().isprintable() else json.dumps(m.group())[1:-1], text)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_SHOWN = re.compile("[^\n -~]")  # any but a line break and printable ASCII: escaped unless printable
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 LARGEST_FLOAT = 1.7976931348623157e308
@@ -21,6 +22,8 @@ _NON_FINITE = {".inf": {"type": "number", "exclusiveMinimum": LARGEST_FLOAT},
 _INFINITE_TEXT: dict[tuple[str, Any], str] = {
     ("minimum", -LARGEST_FLOAT): "> -inf", ("exclusiveMinimum", LARGEST_FLOAT): ">= inf",
     ("maximum", LARGEST_FLOAT): "< inf", ("exclusiveMaximum", -LARGEST_FLOAT): "<= -inf"}
+
+_BACKTICKS = re.compile("`+")
 
 _TYPE_NAMES = {"integer": "int", "number": "float", "boolean": "bool", "string": "str", "null": "None",
                "array": "list", "object": "dict"}
@@ -52,7 +55,7 @@ def block_param(name: str, field: dict[str, Any], required: bool, default_text: 
     text = annotations.get("description", "")
     out["description"] = text
     if not required and default_text is None:
-        default_text = f"`{json.dumps(default)}`"
+        default_text = code_span(json.dumps(default))
     out["markdownDescription"] = param_markdown(text, type_text({"anyOf": members}), bounds_text(members),
                                                 None if required else default_text)
     return out
@@ -60,10 +63,27 @@ def block_param(name: str, field: dict[str, Any], required: bool, default_text: 
 
 def param_markdown(text: str, type_: str, bounds: str, default: str | None) -> str:
     """``Output channels.`` + a line like ``int, >= 1; required`` (``default``: None when required)."""
-    line = f"`{type_}`" + (f", {bounds}" if bounds else "")
+    line = code_span(type_) + (f", {bounds}" if bounds else "")
     line += "; required" if default is None else f"; default {default}"
     line += ". A `${...}` expression is accepted too."
     return f"{text}\n\n{line}" if text else line
+
+
+def code_span(text: str) -> str:
+    """A markdown code span showing ``text`` (a name, a type, a default) as it is, as the editor's hover writes one
+    (:func:`vibench.lsp.visible.code`, which needs the language server's packages): the fence one backtick longer
+    than any run inside, so no backtick in ``text`` closes it and no ``[x](url)`` in it becomes a link; what would
+    act rather than show (U+202E, a line break that would end the paragraph and the span) written as its escape.
+
+    >>> code_span("x"), code_span("a`[c](http:e)`b"), code_span("`")
+    ('`x`', '``a`[c](http:e)`b``', '`` ` ``')
+    """
+    from vibench.compiler.blocks.base import visible_text
+
+    shown = visible_text(text).replace("\r", "\\r").replace("\n", "\\n")
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(shown)), default=0) + 1)
+    pad = " " if shown[:1] == "`" or shown[-1:] == "`" or (shown[:1] == " " and shown[-1:] == " ") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 def _takes_text(schema: dict[str, Any]) -> bool:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.ir import ParamDecl, UnitDef
-from vibench.schemas.param_schema import LARGEST_FLOAT, non_finite
+from vibench.schemas.param_schema import LARGEST_FLOAT, code_span, non_finite
 from vibench.schemas.value_rules import yaml_text
 
 if TYPE_CHECKING:
@@ -163,19 +163,32 @@ def _info(name: str, path: str, library: Library, strict: bool = False) -> Templ
             recording.notes.append(f"{clip_path(name)} is offered by name only, without its parameters: not read "
                                    f"({shown})")
         text = f"(not read for this schema: {why}; `vibench-compile schema --template {name}` writes its own)"
-        return TemplateInfo(name, text, f"**{name}** {text}", None)
+        why = f"it extends or uses {code_span(used)}: {err.why}" if used else err.why
+        return TemplateInfo(name, text, f"{_heading(name)} (not read for this schema: {why}; "
+                            f"{code_span(f'vibench-compile schema --template {name}')} writes its own)", None)
     except SpecError as err:
         if strict:
             raise
         code = err.diagnostics[0].code
-        why = f"(invalid: {code}; run `vibench-compile --check {library.display(path)}`)"
-        return TemplateInfo(name, why, f"**{name}** {why}", None)
+        check = f"vibench-compile --check {library.display(path)}"
+        return TemplateInfo(name, f"(invalid: {code}; run `{check}`)",
+                            f"{_heading(name)} (invalid: {code}; run {code_span(check)})", None)
     lines = (unit.doc or "").strip().splitlines()
     summary = lines[0] if lines else name
-    listing = "\n".join(f"- `{p.name}`: {p.doc or p.type}" for p in unit.params)
-    markdown = f"**{name}**: {(unit.doc or '').strip()}" + (f"\n\nParameters:\n{listing}" if listing else "")
+    listing = "\n".join(f"- {code_span(p.name)}: {p.doc or p.type}" for p in unit.params)
+    markdown = f"{_heading(name)}: {(unit.doc or '').strip()}" + (f"\n\nParameters:\n{listing}" if listing else "")
     return TemplateInfo(name, summary, markdown, unit.params, _components(unit.params, path, library),
                         _ignored(unit))
+
+
+# A name that no markdown reads as markup: ASCII words joined by `_`, `/` or `-` (no `.`: `www.x.io` is a link in
+# GFM, no `:`, `[`, backtick or `@`); any other is written as a code span, which nothing in it can end or turn into one.
+_PROSE_NAME = re.compile(r"[A-Za-z0-9]+(?:[_/-][A-Za-z0-9]+)*")
+
+
+def _heading(name: str) -> str:
+    """A template's name in bold at the head of its markdown (``**cnn/ResNet1D**``), shown as it is written."""
+    return f"**{name if _PROSE_NAME.fullmatch(name) else code_span(name)}**"
 
 
 def _ignored(unit: UnitDef) -> dict[str, str]:
@@ -221,7 +234,8 @@ def with_schema(info: TemplateInfo) -> dict[str, Any]:
     text = f"Values for the parameters of `{info.name}`."
     # `with:` with nothing under it (null) sets no parameter, as the compiler reads it. A list of types, not an
     # `anyOf`: the server names a failed single `type: object` by the title ('Expected "with"'), a list by its types.
-    return {"title": "with", "type": ["object", "null"], "description": text, "markdownDescription": text,
+    return {"title": "with", "type": ["object", "null"], "description": text,
+            "markdownDescription": f"Values for the parameters of {code_span(info.name)}.",
             "properties": props, "additionalProperties": False}
 
 
@@ -344,7 +358,7 @@ def _default_text(value: Any) -> str | None:
         return None
     if not _plain(_finite(value)):
         return "computed from other parameters"
-    return f"`{yaml_text(value)}`"
+    return code_span(yaml_text(value))
 
 
 def _finite(value: Any) -> Any:
