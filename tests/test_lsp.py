@@ -426,7 +426,7 @@ def test_hover_on_a_node_shows_its_shape_parameters_and_flops(lsp: LanguageServe
         assert f"- output `{port}`: `{fmt_shape(tensor.shape)}`" in text
     assert f"- parameters: {rnn.param_count:,}" in text
     inner = lsp.hover(doc.uri, *doc.marks["inner_ref"])  # a composite's node, per use
-    assert inner.startswith("**conv**: `conv1d`") and "in `ConvAct` (cout=16):" in inner
+    assert inner.startswith("**conv**: `conv1d`") and "in `ConvAct` (cout=`16`):" in inner
 
 
 def test_hover_on_an_input_shows_its_constraints(lsp: LanguageServer, folder: Path) -> None:

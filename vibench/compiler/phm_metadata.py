@@ -125,7 +125,7 @@ def skipped_rows_warning(metadata: DatasetMetadata) -> Diagnostic | None:
     shown = clip(metadata.path, 200)
     return Diagnostic("W116", f"{rows} of the metadata table {shown} skipped: a `Label` or `Dataset_id` that is no "
                       "integer", Pos(shown, skipped.line, 1), severity="warning",
-                      found=f"{kind} {skipped.line:,}, the first: `{skipped.column}` {clip(skipped.value, 60)!r}, "
+                      found=f"{kind} {skipped.line:,}, the first: `{skipped.column}` {clip(repr(skipped.value), 60)}, "
                       f"not an integer ({what})",
                       notes=("`num_classes` counts the other rows only, as max(Label) + 1 per Dataset_id; "
                              "PHM-Vibench's factory would read these rows too",),

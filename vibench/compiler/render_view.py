@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 from vibench.compiler.diagnostics import display_width
@@ -21,23 +22,45 @@ MAX_DOC = 500
 """Characters of a ``doc:`` a picture shows (a tooltip): a longer one is clipped, so that a long doc in a
 ``repeat`` body, drawn once per copy, cannot grow the picture beyond its boxes (docs/cli.md)."""
 
+MAX_DOC_BYTES = 1_000
+"""Bytes those characters may take as a picture writes them: 500 ``<`` were 3,000 bytes escaped (``\\u003c``)
+in each copy (a 2.7 kB spec with ``repeat: 30000`` wrote a 192 MB page), so markup and wide characters count
+for more."""
+
+_ESCAPED = frozenset("\"&'<>\\")  # what some format writes as an entity or escape of up to 6 bytes
+
 MAX_LABEL = 200
 """Terminal columns (and characters) of a shape, name or block a picture shows, as --summary's cells
 (report.MAX_CELL): a length pooled and joined through 11 layers has an 18,000-character shape, which Graphviz
 refuses (a DOT string holds at most 16,384) and which every copy of a repeat carried on each of its edges."""
 
 
+@lru_cache(maxsize=64)  # a repeat's copies share their docs: each is measured once
 def tooltip(doc: str | None) -> str:
-    """``doc`` as a picture's tooltip shows it: at most :data:`MAX_DOC` characters, then how many were left out.
+    """``doc`` as a picture's tooltip shows it: at most :data:`MAX_DOC` characters and :data:`MAX_DOC_BYTES`
+    bytes as written, then how many characters were left out.
 
-    >>> tooltip("x" * 600)[-28:]
-    'xxx... (100 more characters)'
+    >>> tooltip("x" * 600)[-28:], tooltip("<" * 600)[-29:]
+    ('xxx... (100 more characters)', '<<<<... (434 more characters)')
     """
     text = doc or ""
-    if len(text) <= MAX_DOC:
+    cut = size = 0
+    for ch in text[:MAX_DOC]:
+        size += _written(ch)
+        if size > MAX_DOC_BYTES:
+            break
+        cut += 1
+    if cut == len(text):
         return text
-    more = len(text) - MAX_DOC
-    return text[:MAX_DOC] + f"... ({more:,} more character{'s' if more > 1 else ''})"
+    more = len(text) - cut
+    return text[:cut] + f"... ({more:,} more character{'s' if more > 1 else ''})"
+
+
+def _written(ch: str) -> int:
+    """The most bytes a picture writes for ``ch``: escaped (``&quot;``, ``\\u003c``, ``\\u202e``) or in UTF-8."""
+    if " " <= ch <= "~":
+        return 6 if ch in _ESCAPED else 1
+    return len(ch.encode()) if ch.isprintable() else 6  # not printable (a lone surrogate too): an escape
 
 
 def label(text: str) -> str:

@@ -139,8 +139,8 @@ def node_text(doc: Document, catalog: Catalog, unit: tuple, name: str) -> str:
             lines.append(f"... and {len(units) - 4} more uses")
             break
         if unit:
-            params = ", ".join(f"{k}={v}" for k, v in u.params)
-            lines.append(f"\nin {code(u.name)}" + (f" ({plain(params)})" if params else "") + ":")
+            params = ", ".join(f"{plain(k)}={code(str(v))}" for k, v in u.params)  # a value is any text
+            lines.append(f"\nin {code(u.name)}" + (f" ({params})" if params else "") + ":")
         outs = node.outputs
         if len(outs) == 1:
             lines.append(f"- output: {code(fmt_shape(outs[0][1].shape))}" + _dtype(outs[0][1].dtype))

@@ -10,12 +10,13 @@ shows of a diagnostic, hover, completion item, symbol and code action (:func:`ho
 text inserted into the document.
 
 In hover markdown a value is written as a code span by :func:`code`, which no backtick in the value can
-close, and a name in prose by :func:`plain`, which no markdown in it can turn into a link or markup. Docs
-(a block's docstring, a spec's ``doc:``) are markdown on purpose and are shown as such (escaped, not
-quoted).
+close, and a name in prose by :func:`plain`, which no markdown in it can turn into a link or markup (nor
+a URL or an address in it into an autolink, as GitHub-flavoured renderers make of ``https://…``,
+``www.…`` and ``a@b.c``). Docs (a block's docstring, a spec's ``doc:``) are markdown on purpose and
+are shown as such (escaped, not quoted).
 
->>> code("a`b"), plain("x [link](command:quit)")
-('``a`b``', 'x \\\\[link\\\\](command:quit)')
+>>> code("a`b"), plain("x [link](command:quit)"), plain("https://e.com www.e.com a@e.com")
+('``a`b``', 'x \\\\[link\\\\](command:quit)', 'https\\\\://e.com www\\\\.e.com a`@`e.com')
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from lsprotocol import types as t
 _BACKTICKS = re.compile("`+")
 _MARKUP = re.compile(r"[\\`*\[\]<>~&]|(?<!\w)_|_(?!\w)")  # what may start markup in a line of prose
 _SAFE = re.compile(r"[\w ./$#=,:+()-]*")  # text that needs no escape (`kernel_size`, `cnn/ResNet1D`, `cout=16`)
+# What starts a GFM autolink (cmark-gfm, marked in VS Code): a scheme's `://`, `www.`, an address's `@`. A
+# backslash before the `:` or `.` leaves the text as shown and no longer a link; cmark-gfm finds an address
+# in the text after escapes are read, so an `@` is written as a code span (`x`@`y.z`), which it looks past.
+_AUTOLINK = re.compile(r"@|:(?=//)|(?<=www)\.", re.IGNORECASE)
 
 
 def visible(text: str) -> str:
@@ -57,9 +62,13 @@ def code(text: str) -> str:
 
 
 def plain(text: str) -> str:
-    """``text`` (a name) in markdown prose as it is written: what would start markup escaped with a backslash."""
+    """``text`` (a name) in markdown prose as it is written: what would start markup or an autolink escaped
+    with a backslash."""
     shown = one_line(text)
-    return shown if _SAFE.fullmatch(shown) else _MARKUP.sub(lambda m: "\\" + m.group(), shown)
+    if not _SAFE.fullmatch(shown):
+        shown = _MARKUP.sub(lambda m: "\\" + m.group(), shown)
+    # after the markup: the backslashes and backticks it adds are not escaped again
+    return _AUTOLINK.sub(lambda m: "`@`" if m.group() == "@" else "\\" + m.group(), shown)
 
 
 # --------------------------------------------------------------------------------------------
