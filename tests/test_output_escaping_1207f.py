@@ -126,3 +126,16 @@ def test_w116_quotes_a_cell_with_a_line_break_once(tmp_path: Path, capsys: pytes
     assert main(["cnn/ResNet1D", "--check", "--metadata", str(meta)]) == 0
     err = capsys.readouterr().err
     assert "`Label` 'x\\nforged', not an integer" in err, err
+
+
+def test_the_html_page_writes_each_doc_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The page named each copy's docs again (6 KB a copy of a block whose docs held 600 `<`): each distinct doc is
+    written once, the items naming it by number, so the docs add the same bytes whatever the copies."""
+    sizes = []
+    for doc in ("", "<" * 600):
+        spec = tmp_path / "s.yaml"
+        spec.write_text(_sub_spec(doc, repeat=COPIES), encoding="utf-8")
+        assert main([str(spec), "--graph", str(tmp_path / "g.html")]) == 0, capsys.readouterr().err
+        sizes.append((tmp_path / "g.html").stat().st_size)
+    # two docs of at most MAX_DOC_BYTES each, and a number of a few characters on each of the copies' items
+    assert sizes[1] - sizes[0] < 2 * MAX_DOC_BYTES + COPIES * 2 * 12, sizes
