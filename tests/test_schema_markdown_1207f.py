@@ -147,3 +147,17 @@ def test_the_schema_escapes_what_would_act_on_a_terminal(tmp_path: Path, capfd: 
         entry = next(e for e in schema["properties"]["extends"]["anyOf"] if e.get("const") == "fam/E\u202evil")
         assert doc in entry["markdownDescription"]  # the same JSON
     assert shown == written == schema_text(search_path=[str(tmp_path / "lib")])
+
+
+def test_an_ignored_key_and_its_reference_are_code_spans(lib: Path) -> None:
+    """A key the reference ignores (and the reference's name) came from the template as written, in single
+    backticks a backtick in them closes; the template's reason stays markdown, as its docs are."""
+    (lib / "fam" / "R.yaml").write_text(TEMPLATE.replace("name: T", "name: R") + (
+        "reference:\n  model: \"M`[c4](http:evil.example)`\"\n"
+        "  ignored_keys: {\"k`[c5](http:evil.example)`\": never read}\n"), encoding="utf-8")
+    schema = build_schema(search_path=[str(lib)])
+    condition = next(c for c in schema["allOf"] if c["if"]["properties"]["extends"].get("const") == "fam/R")
+    key = condition["then"]["properties"]["with"]["properties"]["k`[c5](http:evil.example)`"]
+    assert_no_link(key["markdownDescription"])
+    assert key["markdownDescription"].endswith("The template says why: never read")
+    assert key["description"].startswith("`k`[c5](http:evil.example)`` does not change")  # text: as written

@@ -185,13 +185,16 @@ def ignored_key_warning(key: str, root: UnitDef, reason: str, pos: Pos | None,
     return reference_key_warning(shown, key, model, reason, pos)
 
 
-def reference_key_warning(shown: str, key: str, model: str, reason: str, pos: Pos | None) -> Diagnostic:
-    """W101 for ``key`` (``shown`` in the message) of reference ``model``, which vibench does not read: the reference
-    ignores it too, or reads it and cannot be built without it (TSPN's `device`: W112 asks a config for it)."""
+def reference_key_warning(shown: str, key: str, model: str, reason: str, pos: Pos | None,
+                          model_shown: str | None = None) -> Diagnostic:
+    """W101 for ``key`` (``shown`` in the message) of reference ``model`` (``model_shown``, if given: the schema's
+    markdown), which vibench does not read: the reference ignores it too, or reads it and cannot be built without
+    it (TSPN's `device`: W112 asks a config for it)."""
+    named = model if model_shown is None else model_shown
     if key in read_by_reference(model):
-        return Diagnostic("W101", f"{shown} is read by the reference {model}, not by vibench's model", pos,
+        return Diagnostic("W101", f"{shown} is read by the reference {named}, not by vibench's model", pos,
                           severity="warning", found=reason, hint=needed_hint(model))
-    return Diagnostic("W101", f"{shown} does not change the outputs of the reference {model}; vibench ignores it", pos,
+    return Diagnostic("W101", f"{shown} does not change the outputs of the reference {named}; vibench ignores it", pos,
                       severity="warning", found=reason)
 
 

@@ -48,8 +48,9 @@ class TemplateInfo:
     # slot parameter -> the components its folder offers, looked for from the folder of the file that declares
     # the slot (the template's own `comp/` beside it, wherever it is), then on the search path, as the compiler does
     components: dict[str, list[str]] = field(default_factory=dict)
-    # `with:` key its reference ignores (`reference: ignored_keys`, no parameter) -> what the compiler's W101 says
-    ignored: dict[str, str] = field(default_factory=dict)
+    # `with:` key its reference ignores (`reference: ignored_keys`, no parameter) -> what the compiler's W101 says,
+    # as text and as markdown (the key a code span no backtick in it closes; the template's reason is a doc)
+    ignored: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -191,10 +192,11 @@ def _heading(name: str) -> str:
     return f"**{name if _PROSE_NAME.fullmatch(name) else code_span(name)}**"
 
 
-def _ignored(unit: UnitDef) -> dict[str, str]:
+def _ignored(unit: UnitDef) -> dict[str, tuple[str, str]]:
     """The keys the template's reference ignores that it does not declare, each with the W101 a ``with:`` setting
     it gets (the compiler takes such a key, warns and drops it: ``resolve_extends._unknown_keys``)."""
     from vibench.compiler.resolve_extends import reference_key_warning
+    from vibench.schemas.param_schema import code_span
 
     if unit.reference is None:
         return {}
@@ -202,8 +204,11 @@ def _ignored(unit: UnitDef) -> dict[str, str]:
     out = {}
     for key, why in unit.reference.ignored_keys.items():
         if key not in declared:
-            warning = reference_key_warning(f"`{key}`", key, unit.reference.model, why, None)
-            out[key] = f"{warning.message} (the compiler's warning W101). The template says why: {why}"
+            model = unit.reference.model
+            text = reference_key_warning(f"`{key}`", key, model, why, None).message
+            markdown = reference_key_warning(code_span(key), key, model, why, None, code_span(model)).message
+            out[key] = (f"{text} (the compiler's warning W101). The template says why: {why}",
+                        f"{markdown} (the compiler's warning W101). The template says why: {why}")
     return out
 
 
@@ -229,8 +234,8 @@ def with_schema(info: TemplateInfo) -> dict[str, Any]:
     # A key the reference ignores takes any value, as the compiler does (W101, not an error); hover says why. Not
     # completed (it sets nothing), and not `deprecated`: yaml-language-server 1.25 ignores that keyword, and shows
     # a `deprecationMessage` as it shows an error.
-    props.update((key, {"title": key, "description": why, "markdownDescription": why, "doNotSuggest": True})
-                 for key, why in info.ignored.items())
+    props.update((key, {"title": key, "description": text, "markdownDescription": markdown, "doNotSuggest": True})
+                 for key, (text, markdown) in info.ignored.items())
     text = f"Values for the parameters of `{info.name}`."
     # `with:` with nothing under it (null) sets no parameter, as the compiler reads it. A list of types, not an
     # `anyOf`: the server names a failed single `type: object` by the title ('Expected "with"'), a list by its types.
