@@ -32,7 +32,24 @@ def test_a_missing_name_is_still_said_missing(tmp_path: Path) -> None:
     config.write_text("model:\n  type: CNN\n  num_classes: 3\n", encoding="utf-8")
     with pytest.raises(vibench.SpecError) as info:
         vibench.check(str(config))
-    assert info.value.diagnostics[0].message == "the `model:` section needs `type` and `name`"
+    (d,) = info.value.diagnostics
+    assert d.message == "the `model:` section needs `name` beside its `type`"
+    assert d.found == "`type: CNN` and no `name`" and d.hint is not None and "`ResNet1D`" in d.hint
+
+
+@pytest.mark.parametrize(("name", "hint"), [("M_01_ISFM", "write `type: ISFM` (PHM-Vibench's `M_01_ISFM` is of type "
+                                                          "`ISFM`)"),
+                                            ("M_02_ISFM_Prompt", "write `type: ISFM_Prompt`"),
+                                            ("Foo", "write the model's family, one of `CNN`")])
+def test_a_missing_type_is_said_missing_with_the_type_of_the_name(tmp_path: Path, name: str, hint: str) -> None:
+    """A section with `name` and no `type` was asked for both ("needs `type` and `name`"), with no fix (1207f)."""
+    config = tmp_path / "experiment.yaml"
+    config.write_text(f"model:\n  name: {name}\n  num_classes: 3\n", encoding="utf-8")
+    with pytest.raises(vibench.SpecError) as info:
+        vibench.check(str(config))
+    (d,) = info.value.diagnostics
+    assert (d.code, d.message) == ("E103", "the `model:` section needs `type` beside its `name`")
+    assert d.found == f"`name: {name}` and no `type`" and d.hint is not None and d.hint.startswith(hint), d.hint
 
 
 def test_the_closing_count_names_notes_as_notes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -150,10 +150,7 @@ def _read_section(doc: LoadedDoc, section: ModelSection, library: Library, metad
                                     hint="they select the PHM-Vibench model class the template reproduces")],
                         {doc.file: doc.text})
     if not isinstance(kind, str) or not isinstance(name, str):
-        raise SpecError([Diagnostic("E103", "the `model:` section needs `type` and `name`", model_pos,
-                                    expected="e.g. `type: CNN` and `name: ResNet1D`",
-                                    hint="they select the PHM-Vibench model class the template reproduces")],
-                        {doc.file: doc.text})
+        raise SpecError([_missing_type_or_name(kind, name, model_pos)], {doc.file: doc.text})
     type_pos = doc.pos(("model", "type")) if "type" in own_keys else where.get("type", model_pos)
     name_pos = doc.pos(("model", "name")) if "name" in own_keys else where.get("name", model_pos)
     hidden = [value for key, value in (("type", kind), ("name", name)) if key in from_bases and value]
@@ -368,3 +365,25 @@ def _entry(where: dict[str, Pos | None], locs: dict[str, Loc], key: str, default
 
 def _clip(text: str) -> str:
     return clip(text, 120)
+
+
+def _missing_type_or_name(kind: str | None, name: str | None, pos: Pos | None) -> Diagnostic:
+    """E103 for a `model:` section without ``type`` or ``name`` (or both): which one is missing, and, for a ``name``
+    of a reference model, its ``type`` (`name: M_01_ISFM` without a type asked for the name it has)."""
+    from vibench.compiler.phm_reference import MODELS, type_for_name
+
+    why = "they select the PHM-Vibench model class the template reproduces"
+    if kind is None and name is None:
+        return Diagnostic("E103", "the `model:` section needs `type` and `name`", pos,
+                          expected="e.g. `type: CNN` and `name: ResNet1D`", hint=why)
+    if kind is None:
+        family = type_for_name(str(name))
+        return Diagnostic("E103", "the `model:` section needs `type` beside its `name`", pos,
+                          found=f"`name: {clip(str(name), 60)}` and no `type`", expected="e.g. `type: CNN`",
+                          hint=f"write `type: {family}` (PHM-Vibench's `{name}` is of type `{family}`)" if family
+                          else f"write the model's family, one of {', '.join(f'`{k}`' for k in MODELS)}; {why}")
+    names = MODELS.get(str(kind), ())
+    return Diagnostic("E103", "the `model:` section needs `name` beside its `type`", pos,
+                      found=f"`type: {clip(str(kind), 60)}` and no `name`", expected="e.g. `name: ResNet1D`",
+                      hint=(f"write the model, one of {', '.join(f'`{n}`' for n in names[:12])}"
+                            + (f" and {len(names) - 12} more" if len(names) > 12 else "")) if names else why)
