@@ -95,7 +95,7 @@ def test_values_a_wrapped_backbone_does_not_read_are_w104(tmp_path: Path) -> Non
         assert w.message == f"`{key}` has no effect here: no component of this M_01_ISFM reads it"
         assert (w.pos.line, w.pos.col) == (3, _column(path, 3, f'"{key}": ') + len(f'"{key}": '))
         assert w.found == "the components here: E_01_HSE, B_11_MomentumEncoder (its B_04_Dlinear), H_01_Linear_cla"
-    assert unread["top_k"].hint == "it is read by B_06_TimesNet; remove it, or pick one of them"
+    assert unread["top_k"].hint == "it is read by B_06_TimesNet (a vibench extension); remove it, or pick one of them"
 
 
 @pytest.mark.parametrize("values", [{"backbone": "B_11_MomentumEncoder", "base_encoder": "B_06_TimesNet"},
@@ -117,4 +117,4 @@ def test_a_value_no_chosen_component_declares_says_what_it_said(tmp_path: Path) 
     (w,) = _unread(_spec(tmp_path, "isfm/M_01_ISFM", {"backbone": "B_04_Dlinear", "top_k": 3, **SIZES})).values()
     assert w.message == "`top_k` has no effect here: no component of this M_01_ISFM reads it"
     assert w.found == "the components here: E_01_HSE, B_04_Dlinear, H_01_Linear_cla"
-    assert w.hint == "it is read by B_06_TimesNet; remove it, or pick one of them"
+    assert w.hint == "it is read by B_06_TimesNet (a vibench extension); remove it, or pick one of them"

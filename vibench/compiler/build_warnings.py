@@ -32,6 +32,8 @@ from vibench.compiler.unread_params import (
     ChosenComponents,
     KeyColumns,
     built_reads,
+    extension_takers,
+    fallback_readers,
     idle_readers,
     line_col,
     metadata_reads_apart,
@@ -92,10 +94,13 @@ class BuildWarnings:
                   and (set_in(decl, own_file) or decl.name in udef.overridden) and decl.name in self.params]
         if not unread:  # (the common case, nothing set: then no walk over the nodes)
             return
-        left, idle = self.unread_here(udef, {d.name for d in unread})
+        given = {d.name for d in udef.params if self.params.get(d.name) is not None
+                 and (d.given or set_in(d, own_file) or d.name in udef.overridden)}
+        left, idle = self.unread_here(udef, {d.name for d in unread}, given)
         unread = [decl for decl in unread if decl.name in left]
         if not unread:
             return
+        fallbacks = fallback_readers(self.elaborated, self.node_index, given, {d.name for d in unread})
         passed = self.inherited  # passed on, to components that do not read it: said as unread by all
         # said in the order they are written (the scoped ones come in the order their components declare them)
         unread.sort(key=lambda d: line_col(d.pos if set_in(d, own_file) else udef.overridden[d.name]))
@@ -122,8 +127,15 @@ class BuildWarnings:
                 shown = None if by_user and decl.name not in words.from_table else words
                 warning = ignored_key_warning(decl.name, udef, ignored[decl.name], at, shown)
                 # not "remove it" of a key PHM-Vibench needs (W112 asks for it then): W104's hints say so too
+                extended = extension_takers(self.owner, udef, decl) if decl.scope else set()
                 hint = (needed_hint(needed[decl.name]) if decl.name in needed
-                        else _unread_hint(decl, components.nodes) if decl.scope else warning.hint)
+                        else _unread_hint(decl, components.nodes, None, extended) if decl.scope else warning.hint)
+            elif decl.name in fallbacks and value is not None:
+                what = self.value_named(decl, pos, by_user, texts)
+                reader, params = fallbacks[decl.name]
+                warning = replace(_fallback_warning(what, decl, pos, reader, params, needed.get(decl.name)),
+                                  found=found if reader else None)
+                hint = warning.hint
             elif value is not None or decl.scope:
                 what = self.value_named(decl, pos, by_user, texts)
                 warning = replace(self.unread_warning(udef, what, decl, pos, readers.get(decl.name), taking,
@@ -135,12 +147,13 @@ class BuildWarnings:
                 hint = _table_hint(decl, components.nodes, words.metadata_option)
             self.owner.diags.add(replace(warning, hint=hint))
 
-    def unread_here(self, udef: UnitDef, names: set[str]) -> tuple[set[str], list[NodeDef]]:
+    def unread_here(self, udef: UnitDef, names: set[str],
+                    given: Collection[str] = ()) -> tuple[set[str], list[NodeDef]]:
         """Those of ``names`` that nothing built here reads: no expression of a node built, of an input, an output, a
-        `let` or a check, no branch of `metadata:` taken, no component an `inherit: true` node passed one to that
-        reads it (:func:`~vibench.compiler.unread_params.passed_unread`); and the nodes not built. The walks are
-        over the nodes once, `metadata:` only for the names still unread."""
-        used, idle = built_reads(udef, self.elaborated)
+        `let` or a check, no default of a parameter not ``given``, no branch of `metadata:` taken, no component an
+        `inherit: true` node passed one to that reads it (:func:`~vibench.compiler.unread_params.passed_unread`);
+        and the nodes not built. The walks are over the nodes once, `metadata:` only for the names still unread."""
+        used, idle = built_reads(udef, self.elaborated, given)
         left = names - used
         if left:
             left -= metadata_reads_apart(udef.metadata, self.env, left)
@@ -173,7 +186,8 @@ class BuildWarnings:
                               severity="warning", hint=_idle_hint(off, needed_by))
         if not taking:
             return Diagnostic("W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
-                              severity="warning", hint=_unread_hint(decl, components.nodes, needed_by))
+                              severity="warning", hint=_unread_hint(decl, components.nodes, needed_by,
+                                                                    extension_takers(self.owner, udef, decl)))
         names, one = ", ".join(taking), len(taking) == 1
         if value is not None:  # declared, and not passed on: the node's own keys or `with:` set it
             nodes = list(dict.fromkeys(node for name in taking for node in components.nodes[name]))
@@ -342,6 +356,20 @@ def forgive_unused(owner: _Specializer, udef: UnitDef, node: str) -> None:
 
 
 
+def _fallback_warning(what: str, decl: ParamDecl, pos: Pos | None, component: str | None, params: list[str],
+                      needed_by: str | None) -> Diagnostic:
+    """W104 for a value read only as the default of ``params``, which are given values of their own (a key fallback:
+    B_09_FNO's `d_model`, the default of `width`); ``component``: the one that reads it so (None: this unit)."""
+    keys = ", ".join(f"`{p}`" for p in params)
+    one = len(params) == 1
+    reader = f"{component} reads it" if component else "it is read"
+    fix = needed_hint(needed_by) if needed_by else f"remove `{decl.name}`, or remove {keys} to use it"
+    return Diagnostic("W104", f"{what} has no effect here: {reader} only as the default of {keys}, which "
+                      f"{'is' if one else 'are'} set", pos, severity="warning",
+                      hint=f"a value given to {keys} replaces {'its' if one else 'their'} default (as PHM-Vibench "
+                      f"takes the key given); {fix}")
+
+
 def _idle_hint(readers: list[NodeDef], needed_by: str | None = None) -> str:
     """W104's hint for a parameter that only nodes not built read: which nodes, and the `when:` that leaves one out;
     not "remove it" where PHM-Vibench's ``needed_by`` needs the key."""
@@ -353,15 +381,17 @@ def _idle_hint(readers: list[NodeDef], needed_by: str | None = None) -> str:
     return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}, not built here{why}; {fix}"
 
 
-def _unread_hint(decl: ParamDecl, picked: Collection[str] = (), needed_by: str | None = None) -> str:
-    """How to fix a value that no component reads: the components that would, other than those chosen here; not
-    "remove it" where PHM-Vibench's ``needed_by`` needs the key."""
+def _unread_hint(decl: ParamDecl, picked: Collection[str] = (), needed_by: str | None = None,
+                 extended: Collection[str] = ()) -> str:
+    """How to fix a value that no component reads: the components that would, other than those chosen here, those
+    that PHM-Vibench's reference does not read it in (``extended``) marked; not "remove it" where PHM-Vibench's
+    ``needed_by`` needs the key."""
     if needed_by:
-        others = _other_takers(decl, picked) if decl.scope else None
+        others = _other_takers(decl, picked, extended) if decl.scope else None
         return (f"it is read by {others} (pick one of them to use it); " if others else "") + needed_hint(needed_by)
     if not decl.scope:
         return "it reaches only the components that declare it; remove it, or pick a component that takes it"
-    others = _other_takers(decl, picked)
+    others = _other_takers(decl, picked, extended)
     return f"it is read by {others}; remove it, or pick one of them" if others else "remove it"
 
 
@@ -373,9 +403,11 @@ def _table_hint(decl: ParamDecl, picked: Collection[str], option: str) -> str:
             "it" + (f" ({others} would)" if others else ""))
 
 
-def _other_takers(decl: ParamDecl, picked: Collection[str]) -> str | None:
-    """The components that declare ``decl`` other than those chosen here (``picked``), the first six named."""
-    takers = [name for name in (t.rsplit("/", 1)[-1] for t in decl.scope) if stem(name) not in picked]
+def _other_takers(decl: ParamDecl, picked: Collection[str], extended: Collection[str] = ()) -> str | None:
+    """The components that declare ``decl`` other than those chosen here (``picked``), the first six named; those
+    whose PHM-Vibench reference does not read it (``extended``) marked so."""
+    takers = [name + (" (a vibench extension)" if stem(name) in extended else "")
+              for name in (t.rsplit("/", 1)[-1] for t in decl.scope) if stem(name) not in picked]
     return (", ".join(takers[:6]) + (f" and {len(takers) - 6} more" if len(takers) > 6 else "")) if takers else None
 
 

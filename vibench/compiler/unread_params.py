@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from vibench.compiler.symbolic_errors import NeedConcrete
 if TYPE_CHECKING:
     from vibench.compiler.elaborated import Elaborated
     from vibench.compiler.resolve import Library
+    from vibench.compiler.shapes import _Specializer
 
 
 def user_file(udef: UnitDef, library: Library) -> str | None:
@@ -91,27 +92,49 @@ def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, 
     return needed
 
 
-def built_reads(udef: UnitDef, elaborated: Elaborated) -> tuple[set[str], list[NodeDef]]:
+def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = ()) -> tuple[set[str], list[NodeDef]]:
     """The names the part of ``udef`` built (``elaborated``) reads in its own values (not `metadata:`, whose branches
-    :func:`metadata_reads` tells), and the nodes not built: what switched one off (or left it out) was read too."""
+    :func:`metadata_reads` tells), and the nodes not built: what switched one off (or left it out) was read too. The
+    default of a parameter ``given`` a value reads nothing (:func:`fallback_only`)."""
     from vibench.compiler.resolve_decls import expression_names
 
     built = {node.name for node in elaborated.nodes if node.mode != "off"}
     built |= {name for name, keys in elaborated.groups.items() if keys}  # `for_each` over a mapping: its keys
     idle = [nd for nd in udef.nodes if nd.name not in built]
-    used, _ = expression_names(replace(udef, nodes=tuple(nd for nd in udef.nodes if nd.name in built), metadata=None))
+    used, _ = expression_names(replace(udef, params=tuple(d for d in udef.params if d.name not in given),
+                                       nodes=tuple(nd for nd in udef.nodes if nd.name in built), metadata=None))
     for nd in idle:
         used |= template_names(nd.when) | template_names(nd.repeat) | template_names(nd.for_each)
     return used, idle
+
+
+def fallback_only(definition: UnitDef, given: Collection[str]) -> dict[str, list[str]]:
+    """Each parameter of ``definition`` that nothing reads but the declared defaults of parameters ``given`` a value ->
+    those parameters: B_09_FNO's `d_model`, the default of `width`, when `width` is given (a key fallback: the
+    reference takes `width` when both are given). Empty where a node has `inherit: true` (it may pass one on by
+    name). Only a definition with such a default is walked."""
+    from vibench.compiler.resolve_decls import expression_names
+
+    readers: dict[str, list[str]] = {}
+    for decl in definition.params:
+        if decl.name in given and isinstance(decl.default, Template):
+            for name in template_names(decl.default) - {decl.name}:
+                readers.setdefault(name, []).append(decl.name)
+    if not readers:
+        return readers
+    used, inherits = expression_names(replace(definition, params=tuple(
+        d for d in definition.params if d.name not in given)))
+    return {} if inherits else {name: found for name, found in readers.items() if name not in used}
 
 
 def passed_unread(elaborated: Elaborated, nodes: Mapping[str, Node], names: set[str]) -> set[str]:
     """Those of ``names`` (parameters an `inherit: true` node passed on) that no copy they were passed to reads: a
     catalogue block reads every value it takes; a composite (``nodes``: the typed nodes, by name) all but its
     ``Unit.unread``, what it passes on in turn to components that do not read it (B_11_MomentumEncoder takes every
-    backbone's parameters, and its B_04_Dlinear reads no `e_layers`). A copy took the value where it holds the unit's
-    own object (a value its node's keys or `with:` give instead is another one). Each copy is looked at once, for the
-    fewer of its values and the names left."""
+    backbone's parameters, and its B_04_Dlinear reads no `e_layers`), and neither reads a value only the default of
+    another value it took reads (:func:`fallback_only`: B_09_FNO's `d_model` beside `width`). A copy took the value
+    where it holds the unit's own object (a value its node's keys or `with:` give instead is another one). Each copy
+    is looked at once, for the fewer of its values and the names left."""
     params = elaborated.params
     left = set(names)
     for en in elaborated.nodes:
@@ -121,12 +144,62 @@ def passed_unread(elaborated: Elaborated, nodes: Mapping[str, Node], names: set[
         for k, ecopy in enumerate(en.copies):
             unit = typed[k].unit if k < len(typed) else None  # (a copy not typed: said to read what it took)
             values, unread = ecopy.values, (unit.unread if unit is not None else frozenset())
+            if unit is not None and unit.definition is not None:
+                unread = unread | set(fallback_only(unit.definition, given_values(values)))
             for name in [n for n in (left if len(left) < len(values) else values) if n in left and n in values]:
                 if values[name] is params[name] and name not in unread:
                     left.discard(name)
             if not left:
                 return left
     return left
+
+
+def given_values(values: Mapping[str, Any]) -> set[str]:
+    """The names ``values`` gives a value (a null keeps the default, which may read another name)."""
+    return {name for name, value in values.items() if value is not None}
+
+
+def fallback_readers(elaborated: Elaborated, nodes: Mapping[str, Node], given: Collection[str],
+                     names: set[str]) -> dict[str, tuple[str | None, list[str]]]:
+    """Each of ``names`` (unread) that only the defaults of parameters given a value read -> the component that
+    declares them (None: the unit ``elaborated``, whose parameters ``given`` are set) and those parameters
+    (:func:`fallback_only`): in the unit, or in a component an `inherit: true` node passed both to (``nodes``: the
+    typed nodes, by name). Walks the copies only while a name passed on is left."""
+    found: dict[str, tuple[str | None, list[str]]] = {
+        name: (None, params) for name, params in fallback_only(elaborated.udef, given).items() if name in names}
+    for en in elaborated.nodes:
+        if not en.nd.inherit or en.mode == "off" or not (names & elaborated.inherited) - set(found):
+            continue
+        typed = nodes[en.name].copies if en.name in nodes else ()
+        for ecopy, copy in zip(en.copies, typed, strict=False):
+            if copy.unit is None or copy.unit.definition is None:
+                continue
+            took = given_values(ecopy.values)
+            for name, params in fallback_only(copy.unit.definition, took).items():
+                if name in names and name in took and ecopy.values[name] is elaborated.params.get(name):
+                    found.setdefault(name, (stem(copy.unit.qualname), params))
+    return found
+
+
+def extension_takers(owner: _Specializer, udef: UnitDef, decl: ParamDecl) -> set[str]:
+    """The components that declare ``decl`` (slot-scoped) whose PHM-Vibench reference does not read it, as note I106
+    knows them (:data:`~vibench.compiler.phm_reference.EXTENSIONS`: E_02_HSE_v2's `input_dim`); none where ``udef``
+    has no reference. ``owner`` loads each (its library caches them); one that fails to load is not marked."""
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.phm_reference import EXTENSIONS
+
+    if udef.reference is None:
+        return set()
+    marked = set()
+    for path in decl.scope:
+        try:
+            block = owner.known_block(path, udef, decl.pos)
+        except SpecError:
+            continue
+        model = block.reference.model if isinstance(block, UnitDef) and block.reference is not None else None
+        if model is not None and decl.name in EXTENSIONS.get(model, {}):
+            marked.add(stem(path))
+    return marked
 
 
 def inner_components(unit: Unit, seen: dict[int, list[str]]) -> list[str]:
