@@ -25,7 +25,8 @@ import re
 
 from lsprotocol import types as t
 
-_BACKTICKS = re.compile("`+")
+from vibench.schemas.param_schema import fenced
+
 _MARKUP = re.compile(r"[\\`*\[\]<>~&]|(?<!\w)_|_(?!\w)")  # what may start markup in a line of prose
 _SAFE = re.compile(r"[\w ./$#=,:+()-]*")  # text that needs no escape (`kernel_size`, `cnn/ResNet1D`, `cout=16`)
 # What starts a GFM autolink (cmark-gfm, marked in VS Code): a scheme's `://`, `www.`, an address's `@`. A
@@ -55,10 +56,7 @@ def code(text: str) -> str:
     >>> code("x"), code("``"), code(" a ")
     ('`x`', '``` `` ```', '`  a  `')
     """
-    shown = one_line(text)
-    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(shown)), default=0) + 1)
-    pad = " " if shown[:1] == "`" or shown[-1:] == "`" or (shown[:1] == " " and shown[-1:] == " ") else ""
-    return f"{fence}{pad}{shown}{pad}{fence}"
+    return fenced(one_line(text))
 
 
 def plain(text: str) -> str:

@@ -80,7 +80,12 @@ def code_span(text: str) -> str:
     """
     from vibench.compiler.blocks.base import visible_text
 
-    shown = visible_text(text).replace("\r", "\\r").replace("\n", "\\n")
+    return fenced(visible_text(text).replace("\r", "\\r").replace("\n", "\\n"))
+
+
+def fenced(shown: str) -> str:
+    """``shown`` (one line) in a CommonMark code span: the fence one backtick longer than any run of backticks
+    inside, a space padding a text that starts or ends with one (also :func:`vibench.lsp.visible.code`'s)."""
     fence = "`" * (max((len(run) for run in _BACKTICKS.findall(shown)), default=0) + 1)
     pad = " " if shown[:1] == "`" or shown[-1:] == "`" or (shown[:1] == " " and shown[-1:] == " ") else ""
     return f"{fence}{pad}{shown}{pad}{fence}"
