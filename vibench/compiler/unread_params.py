@@ -134,9 +134,11 @@ def passed_unread(elaborated: Elaborated, nodes: Mapping[str, Node], names: set[
     backbone's parameters, and its B_04_Dlinear reads no `e_layers`), and neither reads a value only the default of
     another value it took reads (:func:`fallback_only`: B_09_FNO's `d_model` beside `width`). A copy took the value
     where it holds the unit's own object (a value its node's keys or `with:` give instead is another one). Each copy
-    is looked at once, for the fewer of its values and the names left."""
+    is looked at once, for the fewer of its values and the names left; a definition's fallbacks are found once for
+    the values its copies were given."""
     params = elaborated.params
     left = set(names)
+    fallbacks: dict[tuple[int, frozenset[str]], set[str]] = {}  # a definition's, by the values given: copies share
     for en in elaborated.nodes:
         if not en.nd.inherit or en.mode == "off":
             continue
@@ -145,7 +147,11 @@ def passed_unread(elaborated: Elaborated, nodes: Mapping[str, Node], names: set[
             unit = typed[k].unit if k < len(typed) else None  # (a copy not typed: said to read what it took)
             values, unread = ecopy.values, (unit.unread if unit is not None else frozenset())
             if unit is not None and unit.definition is not None:
-                unread = unread | set(fallback_only(unit.definition, given_values(values)))
+                took = frozenset(given_values(values))
+                key = (id(unit.definition), took)
+                if key not in fallbacks:
+                    fallbacks[key] = set(fallback_only(unit.definition, took))
+                unread = unread | fallbacks[key]
             for name in [n for n in (left if len(left) < len(values) else values) if n in left and n in values]:
                 if values[name] is params[name] and name not in unread:
                     left.discard(name)
