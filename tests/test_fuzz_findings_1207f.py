@@ -140,7 +140,8 @@ TWO_NODES = "  r: {block: relu, in: x}\n  c: {block: chunk, in: x, chunks: 2, di
     [
         ("  n: {block: relu, in: 'r.'}", "y: n", "r.", 7, 24),
         ("  n: {block: relu, in: 'c.'}", "y: n", "c.", 7, 24),  # not "a bare `c` names none of the 2 outputs"
-        ("  n: {block: relu, in: {x: 'x.'}}", "y: n", "x.", 7, 28),
+        ("  n: {block: relu, in: {x: 'x.'}}", "y: n", "x.", 7, 28),  # x is an input: it has no ports
+        ("  n: {block: relu, in: r}", "y: 'x.'", "x.", 9, 14),
         ("  n: {block: add, in: [r, 'r. ']}", "y: n", "r. ", 7, 27),
         ("  n: {block: relu, in: r}", "y: 'n.'", "n.", 9, 14),
         ("  n: {block: relu, in: r}", "y: {from: 'n.'}", "n.", 9, 21),
@@ -153,7 +154,11 @@ def test_a_reference_ending_in_a_dot_is_refused_where_it_is_written(
     errors = [d for d in refused(text).diagnostics if d.severity == "error"]
     assert [(d.code, d.pos.line, d.pos.col) for d in errors] == [("E405", line, col)]
     name = written.strip(" .")
-    assert errors[0].hint == f"`{written}` names no port: write `{name}` or `{name}.<port>`"
+    if name == "x":  # the graph's input has no ports, so the hint does not offer one
+        assert errors[0].hint == "`x` is an input, which has no ports: write `x`"
+        assert errors[0].expected == "`x`"
+    else:
+        assert errors[0].hint == f"`{written}` names no port: write `{name}` or `{name}.<port>`"
     assert errors[0].found == f"`{written}`"
 
 

@@ -120,19 +120,19 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
     for index, (nname, nspec) in enumerate(nodes.items()):
         npath = path + ("nodes", nname)
         _check_name(diags, doc, npath, nname, "node")
-        node_defs.append(_node(doc, npath, nname, index, nspec, diags, entries.get(nname)))
+        node_defs.append(_node(doc, npath, nname, index, nspec, diags, entries.get(nname), inputs))
     output_defs = []
     for oname, target in outputs.items():
         opath = path + ("outputs", oname)
         _check_name(diags, doc, opath, oname, "output")
         if isinstance(target, str):
-            output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath), diags, None, oname),
+            output_defs.append(OutputDef(oname, _ref(target, doc.pos(opath), diags, None, oname, inputs),
                                          doc.pos(opath, key=True)))
         else:
             when = _parsed_flag(doc, opath + ("when",), target.when, f"`when` of output `{oname}`", diags)
             promise = _promise(doc, opath, oname, target.shape, diags)
-            output_defs.append(OutputDef(oname, _ref(target.from_, doc.pos(opath + ("from",)), diags, None, oname),
-                                         doc.pos(opath, key=True), when, target.doc, promise,
+            source = _ref(target.from_, doc.pos(opath + ("from",)), diags, None, oname, inputs)
+            output_defs.append(OutputDef(oname, source, doc.pos(opath, key=True), when, target.doc, promise,
                                          doc.pos(opath + ("shape",))))
     if any(not isinstance(o, str) and (o.as_ or o.layout) for o in outputs.values()) or any(
             i.as_ for i in inputs.values()):
@@ -233,7 +233,7 @@ def _layout(doc: LoadedDoc, path: tuple, name: str, spec: Any, diags: Collector,
 
 
 def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: Collector,
-          entry: tuple[tuple[int, int], Loc] | None) -> NodeDef:
+          entry: tuple[tuple[int, int], Loc] | None, unit_inputs: dict) -> NodeDef:
     # Positions come from the node's own location map (``entry``: its key's position and its value's map),
     # one lookup per key instead of a walk from the document root (a 10,000-node spec asks for ~80,000
     # positions). A value's position is made only where it is kept (the block, a reference, a template)
@@ -255,11 +255,13 @@ def _node(doc: LoadedDoc, path: tuple, name: str, index: int, spec: Any, diags: 
     if isinstance(raw_in, str):  # one input (the common case)
         found = children.get("in")
         in_pos = Pos(file, found[1].pos[0], found[1].pos[1]) if found is not None else at.value("in")
-        inputs = ((None, _ref(raw_in, in_pos, diags, name)),)
+        inputs = ((None, _ref(raw_in, in_pos, diags, name, None, unit_inputs)),)
     elif isinstance(raw_in, list):
-        inputs = tuple([(None, _ref(item, at.value("in", k), diags, name)) for k, item in enumerate(raw_in)])
+        inputs = tuple([(None, _ref(item, at.value("in", k), diags, name, None, unit_inputs))
+                        for k, item in enumerate(raw_in)])
     elif isinstance(raw_in, dict):
-        inputs = tuple([(str(port), _ref(item, at.value("in", port), diags, name)) for port, item in raw_in.items()])
+        inputs = tuple([(str(port), _ref(item, at.value("in", port), diags, name, None, unit_inputs))
+                        for port, item in raw_in.items()])
     else:
         inputs = ()
     if spec.repeat is None and spec.when is None and spec.checkpoint is False and spec.for_each is None \
@@ -384,14 +386,20 @@ def _parsed(diags: Collector, name: str, key: str, value: Any, pos: Pos | None) 
         return None
 
 
-def _ref(text: str, pos: Pos | None, diags: Collector, reader: str | None, output: str | None = None) -> Ref:
+def _ref(text: str, pos: Pos | None, diags: Collector, reader: str | None, output: str | None = None,
+         unit_inputs: dict | None = None) -> Ref:
     """``text`` (``node`` or ``node.port``) as a Ref, read by node ``reader`` or else by ``output``; E405 for
-    ``node.``, which names no port (it was read as ``node``)."""
+    ``node.``, which names no port (it was read as ``node``). An input of the unit (``unit_inputs``) has no
+    ports, so the hint then offers the input alone."""
     node, dot, port = text.partition(".")
     node, port = node.strip(), port.strip()
     if dot and not port and node:  # (a bare `.` names no value: E401 says so)
         who = f"node `{reader}`" if reader is not None else f"output `{output}`"
+        if unit_inputs is not None and node in unit_inputs:
+            expected, hint = f"`{node}`", f"`{node}` is an input, which has no ports: write `{node}`"
+        else:
+            expected = f"`{node}` or `{node}.<port>`"
+            hint = f"`{text}` names no port: write {expected}"
         diags.add(Diagnostic("E405", f"{who} reads `{text}`, which names no port", pos, node=reader,
-                             expected=f"`{node}` or `{node}.<port>`", found=f"`{text}`",
-                             hint=f"`{text}` names no port: write `{node}` or `{node}.<port>`"))
+                             expected=expected, found=f"`{text}`", hint=hint))
     return Ref(node, port or None, pos)
