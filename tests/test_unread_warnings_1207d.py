@@ -131,12 +131,12 @@ def test_a_null_for_the_chosen_component_is_said_as_a_null(tmp_path: Path) -> No
 
 
 def test_an_unread_hint_never_names_a_chosen_component(tmp_path: Path) -> None:
-    from vibench.compiler.build_warnings import _unread_hint
     from vibench.compiler.ir import ParamDecl
+    from vibench.compiler.unread_hints import unread_hint
 
     decl = ParamDecl("prompt_dim", "any", scope=("isfm/embedding/E_01_HSE_v2", "isfm/embedding/HSE_prompt"))
-    assert _unread_hint(decl, {"E_01_HSE_v2"}) == "it is read by HSE_prompt; remove it, or pick one of them"
-    assert _unread_hint(decl, {"E_01_HSE_v2", "HSE_prompt"}) == "remove it"
+    assert unread_hint(decl, {"E_01_HSE_v2"}) == "it is read by HSE_prompt; remove it, or pick one of them"
+    assert unread_hint(decl, {"E_01_HSE_v2", "HSE_prompt"}) == "remove it"
 
 
 def test_a_key_the_phm_reference_needs_is_not_to_be_removed(tmp_path: Path) -> None:

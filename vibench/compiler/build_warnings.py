@@ -28,6 +28,7 @@ from vibench.compiler.expr import ExprError, parse_value
 from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.phm_guide import ALIASES
 from vibench.compiler.phm_reference import needed_hint
+from vibench.compiler.unread_hints import fallback_warning, idle_hint, shown_value, table_hint, unread_hint
 from vibench.compiler.unread_params import (
     ChosenComponents,
     KeyColumns,
@@ -129,11 +130,11 @@ class BuildWarnings:
                 # not "remove it" of a key PHM-Vibench needs (W112 asks for it then): W104's hints say so too
                 extended = extension_takers(self.owner, udef, decl) if decl.scope else set()
                 hint = (needed_hint(needed[decl.name]) if decl.name in needed
-                        else _unread_hint(decl, components.nodes, None, extended) if decl.scope else warning.hint)
+                        else unread_hint(decl, components.nodes, None, extended) if decl.scope else warning.hint)
             elif decl.name in fallbacks and value is not None:
                 what = self.value_named(decl, pos, by_user, texts)
                 reader, params = fallbacks[decl.name]
-                warning = replace(_fallback_warning(what, decl, pos, reader, params, needed.get(decl.name)),
+                warning = replace(fallback_warning(what, decl, pos, reader, params, needed.get(decl.name)),
                                   found=found if reader else None)
                 hint = warning.hint
             elif value is not None or decl.scope:
@@ -144,7 +145,7 @@ class BuildWarnings:
             else:
                 continue  # a null for the template's own parameter: no different from leaving it out
             if decl.name in words.from_table:  # not the caller's value: "remove it" would not say how
-                hint = _table_hint(decl, components.nodes, words.metadata_option)
+                hint = table_hint(decl, components.nodes, words.metadata_option)
             self.owner.diags.add(replace(warning, hint=hint))
 
     def unread_here(self, udef: UnitDef, names: set[str],
@@ -183,10 +184,10 @@ class BuildWarnings:
         if value is not None and off:
             return Diagnostic("W104", f"{what} has no effect here: this {udef.name} does not build "
                               + ("the node that reads it" if len(off) == 1 else "the nodes that read it"), pos,
-                              severity="warning", hint=_idle_hint(off, needed_by))
+                              severity="warning", hint=idle_hint(off, needed_by))
         if not taking:
             return Diagnostic("W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
-                              severity="warning", hint=_unread_hint(decl, components.nodes, needed_by,
+                              severity="warning", hint=unread_hint(decl, components.nodes, needed_by,
                                                                     extension_takers(self.owner, udef, decl)))
         names, one = ", ".join(taking), len(taking) == 1
         if value is not None:  # declared, and not passed on: the node's own keys or `with:` set it
@@ -198,7 +199,7 @@ class BuildWarnings:
                               "one `inherit: true` passes on; "
                               + (needed_hint(needed_by) if needed_by else "remove it here, or change that value"))
         # a null none of them takes: each keeps the value it has without it, which the hint names
-        kept = [f"{name} keeps `{decl.name}: {_shown(held)}`" for name in taking
+        kept = [f"{name} keeps `{decl.name}: {shown_value(held)}`" for name in taking
                 if (held := components.value(name, decl.name)) is not None]
         fix = (f"give `{decl.name}` a value (keep the key: PHM-Vibench's {needed_by} cannot be built without it)"
                if needed_by else f"give `{decl.name}` a value, or remove it")
@@ -352,70 +353,3 @@ def forgive_unused(owner: _Specializer, udef: UnitDef, node: str) -> None:
     for decl in udef.params:
         if decl.name in named:
             owner.diags.drop("W105", decl.pos)
-
-
-
-
-def _fallback_warning(what: str, decl: ParamDecl, pos: Pos | None, component: str | None, params: list[str],
-                      needed_by: str | None) -> Diagnostic:
-    """W104 for a value read only as the default of ``params``, which are given values of their own (a key fallback:
-    B_09_FNO's `d_model`, the default of `width`); ``component``: the one that reads it so (None: this unit)."""
-    keys = ", ".join(f"`{p}`" for p in params)
-    one = len(params) == 1
-    reader = f"{component} reads it" if component else "it is read"
-    fix = needed_hint(needed_by) if needed_by else f"remove `{decl.name}`, or remove {keys} to use it"
-    return Diagnostic("W104", f"{what} has no effect here: {reader} only as the default of {keys}, which "
-                      f"{'is' if one else 'are'} set", pos, severity="warning",
-                      hint=f"a value given to {keys} replaces {'its' if one else 'their'} default (as PHM-Vibench "
-                      f"takes the key given); {fix}")
-
-
-def _idle_hint(readers: list[NodeDef], needed_by: str | None = None) -> str:
-    """W104's hint for a parameter that only nodes not built read: which nodes, and the `when:` that leaves one out;
-    not "remove it" where PHM-Vibench's ``needed_by`` needs the key."""
-    names = ", ".join(f"`{nd.name}`" for nd in readers[:4]) + (f" and {len(readers) - 4} more" if len(readers) > 4
-                                                                else "")
-    why = (f" (`when: {readers[0].when.text}`)" if len(readers) == 1 and isinstance(readers[0].when, Template)
-           else "")
-    fix = needed_hint(needed_by) if needed_by else "remove it"
-    return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}, not built here{why}; {fix}"
-
-
-def _unread_hint(decl: ParamDecl, picked: Collection[str] = (), needed_by: str | None = None,
-                 extended: Collection[str] = ()) -> str:
-    """How to fix a value that no component reads: the components that would, other than those chosen here, those
-    that PHM-Vibench's reference does not read it in (``extended``) marked; not "remove it" where PHM-Vibench's
-    ``needed_by`` needs the key."""
-    if needed_by:
-        others = _other_takers(decl, picked, extended) if decl.scope else None
-        return (f"it is read by {others} (pick one of them to use it); " if others else "") + needed_hint(needed_by)
-    if not decl.scope:
-        return "it reaches only the components that declare it; remove it, or pick a component that takes it"
-    others = _other_takers(decl, picked, extended)
-    return f"it is read by {others}; remove it, or pick one of them" if others else "remove it"
-
-
-def _table_hint(decl: ParamDecl, picked: Collection[str], option: str) -> str:
-    """W104's hint for a value PHM-Vibench's metadata table gave (``option``: how the caller passed it), which the
-    user cannot remove from the config or the command line."""
-    others = _other_takers(decl, picked) if decl.scope else None
-    return (f"the metadata table gave it ({option}), as PHM-Vibench's factory does; no component chosen here reads "
-            "it" + (f" ({others} would)" if others else ""))
-
-
-def _other_takers(decl: ParamDecl, picked: Collection[str], extended: Collection[str] = ()) -> str | None:
-    """The components that declare ``decl`` other than those chosen here (``picked``), the first six named; those
-    whose PHM-Vibench reference does not read it (``extended``) marked so."""
-    takers = [name + (" (a vibench extension)" if stem(name) in extended else "")
-              for name in (t.rsplit("/", 1)[-1] for t in decl.scope) if stem(name) not in picked]
-    return (", ".join(takers[:6]) + (f" and {len(takers) - 6} more" if len(takers) > 6 else "")) if takers else None
-
-
-def _shown(value: Any) -> str:
-    """A component's value as a hint quotes it: its YAML text, clipped."""
-    from vibench.compiler.yaml_text import yaml_text
-
-    try:
-        return clip(yaml_text(value), 80)
-    except TypeError:  # no YAML value: as Python writes it
-        return clip(repr(value), 80)

@@ -15,9 +15,10 @@ writes the unit's symbol space (the constraints) and returns the copy as an
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import ShapeError
@@ -29,6 +30,7 @@ from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.symbolic import Dim, Expr, fmt_shape, free_symbols, subs
 from vibench.compiler.symbolic_errors import NeedConcrete
+from vibench.compiler.unread_hints import passed_key_warnings
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
@@ -115,6 +117,8 @@ class CompositeCheck:
             outer.node = nd.name
             outer.pos = nd.pos
             raise outer from None
+        if unit.unread and not within_library(nd.pos):  # a key of the user's that the component passes on unread
+            self.owner.diags.extend(passed_key_warnings(nd, block, unit, positions))
         missing = [name for name, _ in unit.inputs if name not in named]
         if missing:  # an `optional: true` input the body reads here
             raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{missing[0]}` here", nd.pos,
@@ -316,3 +320,16 @@ def decl_text(shape: tuple[Any, ...] | list[Any], params: dict[str, Any] | None 
         else:
             parts.append(str(d))
     return "[" + ", ".join(parts) + "]"
+
+
+def within_library(pos: Pos | None) -> bool:
+    """Whether ``pos`` is in a file of the spec library (a template's node, which is not the user's to change)."""
+    return pos is None or _library_file(pos.file)
+
+
+@cache
+def _library_file(file: str) -> bool:
+    from vibench.compiler.spec_files import LIBRARY_DIR
+    from vibench.compiler.spec_paths import within
+
+    return within(os.path.realpath(file), [os.path.realpath(LIBRARY_DIR)])

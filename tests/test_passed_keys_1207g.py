@@ -1,0 +1,60 @@
+"""W104 for a key written on a node whose composite passes it on to no component that reads it (1207g).
+
+`with:` of a file that `extends:` B_11_MomentumEncoder said `e_layers` had no effect (its B_04_Dlinear reads none),
+but the same key written on a node that uses the component (`{block: isfm/backbone/B_11_MomentumEncoder,
+e_layers: 3}`) compiled silently. Now W104 says so at the key; a key a chosen component reads, a null, and a
+library template's own nodes stay silent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import vibench
+from vibench.compiler.diagnostics import Diagnostic
+from vibench.compiler.ir import Pos
+from vibench.compiler.spec_files import LIBRARY_DIR
+
+
+def _warnings(tmp_path: Path, nodes: str) -> list[Diagnostic]:
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("vibench: 1\nname: Mine\ninputs:\n  x: {shape: [B, 32, 64]}\nnodes:\n" + nodes
+                    + "outputs:\n  y: enc\n", encoding="utf-8")
+    return [d for d in vibench.check(str(spec)).warnings if d.code == "W104"]
+
+
+def test_a_key_on_the_node_that_no_inner_component_reads_is_said_at_the_key(tmp_path: Path) -> None:
+    found = _warnings(tmp_path, "  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, e_layers: 3}\n")
+    assert [(d.pos.line, d.pos.col, d.node) for d in found] == [(6, 59, "enc")]
+    assert found[0].message == "`e_layers` has no effect here: no component of this B_11_MomentumEncoder reads it"
+    assert found[0].found == "the components here: B_04_Dlinear"
+    assert found[0].hint.startswith("it is read by B_06_TimesNet, ")  # not the B_04_Dlinear chosen
+    assert "B_04_Dlinear" not in found[0].hint
+
+
+def test_a_key_in_the_nodes_with_is_said_once_for_every_copy(tmp_path: Path) -> None:
+    found = _warnings(tmp_path, "  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, repeat: 3,\n"
+                                "        with: {momentum: 0.5, e_layers: 2}}\n")
+    assert [(d.pos.line, d.pos.col, d.message.split("`")[1]) for d in found] == [(7, 31, "e_layers")]
+
+
+@pytest.mark.parametrize("nodes", [
+    # the component chosen reads it
+    "  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, base_encoder: B_06_TimesNet, e_layers: 1,"
+    " output_dim: 64}\n",
+    # a null keeps the default: nothing set
+    "  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, e_layers: null}\n",
+    # the component's own parameter, read by its `metadata:`
+    "  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, momentum: 0.9}\n",
+])
+def test_a_key_that_has_an_effect_is_not_said(tmp_path: Path, nodes: str) -> None:
+    assert _warnings(tmp_path, nodes) == []
+
+
+def test_a_library_templates_own_nodes_are_not_the_users_to_change() -> None:
+    from vibench.compiler.typecheck_composite import within_library
+
+    assert within_library(Pos(str(Path(LIBRARY_DIR) / "isfm" / "M_01_ISFM.yaml"), 1, 1))
+    assert not within_library(Pos("/tmp/mine.yaml", 1, 1))

@@ -1,0 +1,98 @@
+"""W104's wording: the messages and hints of a value set that nothing built reads (when:
+:mod:`vibench.compiler.build_warnings`), and :func:`passed_key_warnings`, W104 for a key written on a node that its
+composite passes on only to components that do not read it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from vibench.compiler.diagnostics import Diagnostic, clip
+from vibench.compiler.ir import NodeDef, ParamDecl, Pos, Template, Unit, UnitDef
+from vibench.compiler.phm_reference import needed_hint
+from vibench.compiler.unread_params import inner_components, stem
+
+
+def passed_key_warnings(nd: NodeDef, block: UnitDef, unit: Unit,
+                        positions: dict[str, Pos | None]) -> list[Diagnostic]:
+    """W104 for each key written on node ``nd`` (its own keys and `with:`, a value other than null) that its composite
+    ``block``, built as ``unit``, takes and passes on only to components that do not read it (``Unit.unread``:
+    `e_layers` on a node of B_11_MomentumEncoder, whose default `base_encoder` B_04_Dlinear reads none), at the key."""
+    written = [(k, v) for k, v, _ in nd.params]
+    if isinstance(nd.with_, dict):
+        written += list(nd.with_.items())
+    unread = [(k, v) for k, v in written if v is not None and k in unit.unread]
+    if not unread:
+        return []
+    inside = inner_components(unit, {})
+    found = ("the components here: " + ", ".join(inside)) if inside else None
+    decls = {d.name: d for d in block.params}
+    return [Diagnostic("W104", f"`{k}` has no effect here: no component of this {block.name} reads it",
+                       positions.get(k) or nd.pos, node=nd.name, severity="warning", found=found,
+                       hint=unread_hint(decls[k], inside) if k in decls else "remove it")
+            for k, _ in unread]
+
+
+def fallback_warning(what: str, decl: ParamDecl, pos: Pos | None, component: str | None, params: list[str],
+                      needed_by: str | None) -> Diagnostic:
+    """W104 for a value read only as the default of ``params``, which are given values of their own (a key fallback:
+    B_09_FNO's `d_model`, the default of `width`); ``component``: the one that reads it so (None: this unit)."""
+    keys = ", ".join(f"`{p}`" for p in params)
+    one = len(params) == 1
+    reader = f"{component} reads it" if component else "it is read"
+    fix = needed_hint(needed_by) if needed_by else f"remove `{decl.name}`, or remove {keys} to use it"
+    return Diagnostic("W104", f"{what} has no effect here: {reader} only as the default of {keys}, which "
+                      f"{'is' if one else 'are'} set", pos, severity="warning",
+                      hint=f"a value given to {keys} replaces {'its' if one else 'their'} default (as PHM-Vibench "
+                      f"takes the key given); {fix}")
+
+
+def idle_hint(readers: list[NodeDef], needed_by: str | None = None) -> str:
+    """W104's hint for a parameter that only nodes not built read: which nodes, and the `when:` that leaves one out;
+    not "remove it" where PHM-Vibench's ``needed_by`` needs the key."""
+    names = ", ".join(f"`{nd.name}`" for nd in readers[:4]) + (f" and {len(readers) - 4} more" if len(readers) > 4
+                                                                else "")
+    why = (f" (`when: {readers[0].when.text}`)" if len(readers) == 1 and isinstance(readers[0].when, Template)
+           else "")
+    fix = needed_hint(needed_by) if needed_by else "remove it"
+    return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}, not built here{why}; {fix}"
+
+
+def unread_hint(decl: ParamDecl, picked: Collection[str] = (), needed_by: str | None = None,
+                 extended: Collection[str] = ()) -> str:
+    """How to fix a value that no component reads: the components that would, other than those chosen here, those
+    that PHM-Vibench's reference does not read it in (``extended``) marked; not "remove it" where PHM-Vibench's
+    ``needed_by`` needs the key."""
+    if needed_by:
+        others = other_takers(decl, picked, extended) if decl.scope else None
+        return (f"it is read by {others} (pick one of them to use it); " if others else "") + needed_hint(needed_by)
+    if not decl.scope:
+        return "it reaches only the components that declare it; remove it, or pick a component that takes it"
+    others = other_takers(decl, picked, extended)
+    return f"it is read by {others}; remove it, or pick one of them" if others else "remove it"
+
+
+def table_hint(decl: ParamDecl, picked: Collection[str], option: str) -> str:
+    """W104's hint for a value PHM-Vibench's metadata table gave (``option``: how the caller passed it), which the
+    user cannot remove from the config or the command line."""
+    others = other_takers(decl, picked) if decl.scope else None
+    return (f"the metadata table gave it ({option}), as PHM-Vibench's factory does; no component chosen here reads "
+            "it" + (f" ({others} would)" if others else ""))
+
+
+def other_takers(decl: ParamDecl, picked: Collection[str], extended: Collection[str] = ()) -> str | None:
+    """The components that declare ``decl`` other than those chosen here (``picked``), the first six named; those
+    whose PHM-Vibench reference does not read it (``extended``) marked so."""
+    takers = [name + (" (a vibench extension)" if stem(name) in extended else "")
+              for name in (t.rsplit("/", 1)[-1] for t in decl.scope) if stem(name) not in picked]
+    return (", ".join(takers[:6]) + (f" and {len(takers) - 6} more" if len(takers) > 6 else "")) if takers else None
+
+
+def shown_value(value: Any) -> str:
+    """A component's value as a hint quotes it: its YAML text, clipped."""
+    from vibench.compiler.yaml_text import yaml_text
+
+    try:
+        return clip(yaml_text(value), 80)
+    except TypeError:  # no YAML value: as Python writes it
+        return clip(repr(value), 80)
