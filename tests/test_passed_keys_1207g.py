@@ -58,3 +58,16 @@ def test_a_library_templates_own_nodes_are_not_the_users_to_change() -> None:
 
     assert within_library(Pos(str(Path(LIBRARY_DIR) / "isfm" / "M_01_ISFM.yaml"), 1, 1))
     assert not within_library(Pos("/tmp/mine.yaml", 1, 1))
+
+
+def test_the_templates_own_value_that_a_task_gives_its_head_names_the_task(tmp_path: Path) -> None:
+    # M_01_ISFM declares num_classes itself (not from a slot folder): its W104 said "no component reads it" although
+    # H_01_Linear_cla declares it and took 7 from its task's entry instead
+    spec = tmp_path / "tasks.yaml"
+    spec.write_text("vibench: 1\nextends: isfm/M_01_ISFM\nwith:\n  num_classes: 5\n  task_configs:\n"
+                    "    classification: {head: H_01_Linear_cla, num_classes: 7}\n", encoding="utf-8")
+    [found] = [d for d in vibench.check(str(spec)).warnings if d.code == "W104"]
+    assert (found.pos.line, found.pos.col) == (4, 16)
+    assert found.message == ("`num_classes` has no effect here: H_01_Linear_cla takes its value from copy "
+                             "`classification` of node `task_heads` instead")
+    assert found.hint.endswith("remove it here, or change that value")

@@ -120,8 +120,9 @@ class BuildWarnings:
             # The chosen components that declare it: a value reaches them unless their node gives its own, a null
             # unless they take null. A null given to one of them is said as a null, whether or not the reference
             # ignores the key: "pick one of them" would name the component already picked.
-            taking = [name for name in dict.fromkeys(stem(t) for t in decl.scope)
-                      if name in components.nodes and decl.name not in passed]
+            # (the template's own parameter that `inherit: true` passes on: the chosen components that declare it)
+            takers = dict.fromkeys(stem(t) for t in decl.scope) if decl.scope else components.declaring(decl.name)
+            taking = [name for name in takers if name in components.nodes and decl.name not in passed]
             null_kept = value is None and bool(taking)
             if decl.name in ignored and not null_kept:  # its reference ignores it, and so does every component chosen
                 at = texts.key_pos(pos, decl.name) if by_user else pos  # at its key, as a key nothing declares

@@ -260,6 +260,11 @@ class ChosenComponents:
         unit = self.first[component].unit
         return None if unit is None else next((v for k, v in unit.params if k == param), None)
 
+    def declaring(self, param: str) -> list[str]:
+        """The components whose (first copy's) unit declares ``param``."""
+        return [name for name, copy in self.first.items()
+                if copy.unit is not None and any(k == param for k, _ in copy.unit.params)]
+
 
 class KeyColumns:
     """The lines of the compilation's source texts, each file split once (at need)."""
