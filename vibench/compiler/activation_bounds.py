@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from vibench.compiler.diagnostics import Diagnostic
 from vibench.compiler.ir import Pos, TensorType
-from vibench.compiler.symbolic import Dim, evaluate, free_symbols
+from vibench.compiler.limits import MAX_RANK
+from vibench.compiler.symbolic import Dim, evaluate, fmt_int, free_symbols
 
-__all__ = ["Least", "Step", "activation_error", "over_limit"]
+__all__ = ["Least", "Rank", "Step", "activation_error", "over_limit"]
 
 _RAISE = "if the model really is this large, raise the limit with --max-activation (max_activation= in the API)"
 
@@ -48,6 +49,13 @@ class Step:
     at: int = 1  # the symbol's least, where ``before`` is measured
 
 
+@dataclass(frozen=True)
+class Rank:
+    """The tensor has more than :data:`~vibench.compiler.limits.MAX_RANK` dimensions: ``dims``."""
+
+    dims: int
+
+
 class _Sizes(dict[str, int]):
     """The open sizes given, every other at ``rest`` (:meth:`Expr.evaluate` reads symbols by subscript)."""
 
@@ -67,12 +75,15 @@ def _elements(shape: tuple[Dim, ...], sizes: dict[str, int]) -> int:
 
 
 def over_limit(shape: tuple[Dim, ...], limit: int,
-               sym_bounds: dict[str, tuple[float, float]] | None = None) -> Least | Step | None:
+               sym_bounds: dict[str, tuple[float, float]] | None = None) -> Least | Step | Rank | None:
     """Why a tensor of ``shape`` breaks the activation limit, or None (the common case, decided by two quick
     evaluations). :class:`Least`: more than ``limit`` elements at the smallest input (every open size at its
     least, a lower bound); :class:`Step`: a size whose step from its least to one more adds more than ``limit``.
     ``sym_bounds``: the open sizes' bounds the constraints so far give (a model that needs L >= 3 is measured
-    from 3: a shape 0 at L = 1 and 2 hid an upsampling there); default: each at least 1."""
+    from 3: a shape 0 at L = 1 and 2 hid an upsampling there); default: each at least 1. :class:`Rank`: more
+    dimensions than torch takes (a `reshape` to 15,000 sizes of 1), before any size is multiplied out."""
+    if len(shape) > MAX_RANK:
+        return Rank(len(shape))
     bounds = sym_bounds or {}
     symbols = sorted(set().union(*(free_symbols(d) for d in shape)))
     least = {s: max(1, int(bounds.get(s, (1, 0))[0])) for s in symbols if bounds.get(s, (1, 0))[0] > 1}
@@ -94,23 +105,29 @@ def over_limit(shape: tuple[Dim, ...], limit: int,
 
 
 def _count(elements: int) -> str:
-    return f"{elements:,} element" + ("" if elements == 1 else "s")
+    return f"{fmt_int(elements, grouped=True)} element" + ("" if elements == 1 else "s")
 
 
-def activation_error(excess: Least | Step, what: str, t: TensorType, limit: int, pos: Pos | None,
+def activation_error(excess: Least | Step | Rank, what: str, t: TensorType, limit: int, pos: Pos | None,
                      node: str) -> Diagnostic:
     """E309 for tensor ``t`` of node ``node``, which ``what`` names ("the output of node `up`")."""
+    if isinstance(excess, Rank):
+        return Diagnostic("E309", f"{what} has too many dimensions", pos, node=node,
+                          expected=f"at most {MAX_RANK} dimensions (torch refuses more in many operations)",
+                          found=f"{excess.dims:,} dimensions",
+                          hint="check the shapes of the inputs and the sizes this node's parameters give (a reshape's)")
+    most = fmt_int(limit, grouped=True)
     if isinstance(excess, Least):
         return Diagnostic("E309", f"{what} is too large to compute", pos, node=node,
-                          expected=f"at most {limit:,} elements in one activation, at the smallest input",
-                          found=f"{t} = at least {excess.elements:,} elements",
+                          expected=f"at most {most} elements in one activation, at the smallest input",
+                          found=f"{t} = at least {_count(excess.elements)}",
                           hint="check the sizes this node's parameters give (padding, kernel sizes, dilations, "
                           "scale factors, repeats, widths); " + _RAISE)
     size = excess.symbol
     return Diagnostic("E309", f"{what} is too large to compute for any input but the smallest", pos, node=node,
-                      expected=f"at most {limit:,} elements more in one activation for one more step of `{size}`",
+                      expected=f"at most {most} elements more in one activation for one more step of `{size}`",
                       found=f"{t} = {_count(excess.before)} with every open size at "
                       + ("1" if excess.at == 1 else f"its least ({size} = {excess.at:,})")
-                      + f", {excess.after:,} with {size} = {excess.at + 1:,}",
+                      + f", {fmt_int(excess.after, grouped=True)} with {size} = {excess.at + 1:,}",
                       hint="check the factors this node's parameters give (strides, scale factors, repeats); "
                       + _RAISE)

@@ -34,7 +34,7 @@ from vibench.compiler.blocks.base import ShapeError
 from vibench.compiler.ir import Constraint, Pos, TensorType
 from vibench.compiler.solve import MAX_DIM, quadratic_roots, single_symbol, strip_common_factor
 from vibench.compiler.space import SymbolSpace, compares_with_number, solve_ge
-from vibench.compiler.symbolic import Dim, Expr, fmt_shape, free_symbols
+from vibench.compiler.symbolic import Dim, Expr, fmt_dim, fmt_shape, free_symbols
 from vibench.compiler.symbolic_errors import NeedConcrete
 from vibench.compiler.symbolic_intervals import INF
 
@@ -46,12 +46,12 @@ def ge_text(e: Dim) -> str:
     solved = solve_ge(e)
     if solved is not None:
         s, op, k = solved
-        return f"{s} {op} {k}"
+        return f"{s} {op} {fmt_dim(k)}"
     if isinstance(e, int):
-        return f"{e} >= 0"
+        return f"{fmt_dim(e)} >= 0"
     k = e.const
     t = e - k
-    return f"{t} >= {-k}" if not isinstance(t, int) else f"{e} >= 0"
+    return f"{t} >= {fmt_dim(-k)}" if not isinstance(t, int) else f"{e} >= 0"
 
 
 def eq_text(lhs: Dim, rhs: Dim) -> str:
@@ -59,14 +59,15 @@ def eq_text(lhs: Dim, rhs: Dim) -> str:
     alternative ``(L - 1) * (L - 4) == 0`` reads ``L == 1 or L == 4``."""
     if not (isinstance(rhs, int) and rhs == 0):  # `4 == L` (a block's check) reads `L == 4`: as a difference
         diff = lhs - rhs
-        return _sides(diff) if not isinstance(diff, int) else f"{lhs} == {rhs}"  # (never as roots: `L * L == 16`)
+        # (never as roots: `L * L == 16`)
+        return _sides(diff) if not isinstance(diff, int) else f"{fmt_dim(lhs)} == {fmt_dim(rhs)}"
     if isinstance(rhs, int) and rhs == 0 and not isinstance(lhs, int):
         quadratic = quadratic_roots(lhs)
         if quadratic is not None and quadratic[1]:
             x, roots = quadratic
             return " or ".join(f"{x} == {r}" for r in roots)
         return _sides(lhs)
-    return f"{lhs} == {rhs}"
+    return f"{fmt_dim(lhs)} == {fmt_dim(rhs)}"
 
 
 def _sides(lhs: Expr) -> str:
@@ -164,7 +165,8 @@ class NodeContext:
         shape = f" (input shape {fmt_shape(t.shape)})" if t is not None else ""
         if verdict is False:
             raise ShapeError("E301", f"{what} does not match", port=port, param=param,
-                             expected=str(expected), found=f"{found}{shape}", hint=hint, notes=self._never(e))
+                             expected=fmt_dim(expected), found=f"{fmt_dim(found)}{shape}", hint=hint,
+                             notes=self._never(e))
         text = eq_text(found, expected)  # `4 == L` reads `L == 4`
         self._refuse_pin(e, "==", text, what, port=port, param=param)
         self.space.record(Constraint(e, "==", text, what, node=self.node, pos=self.pos))
@@ -189,13 +191,14 @@ class NodeContext:
             return a
         if a_one is True:
             return b
-        same_text = f"{b} == {a}" if isinstance(a, int) else f"{a} == {b}"
+        same_text = f"{fmt_dim(b)} == {fmt_dim(a)}" if isinstance(a, int) else f"{a} == {fmt_dim(b)}"
         # Every way torch accepts it: equal sizes, or either one 1.
         ways = [(e, text, fixed) for e, text, fixed, verdict in (
-            (a - b, same_text, True, same), (a - 1, f"{a} == 1", False, a_one), (b - 1, f"{b} == 1", False, b_one))
+            (a - b, same_text, True, same), (a - 1, f"{fmt_dim(a)} == 1", False, a_one),
+            (b - 1, f"{fmt_dim(b)} == 1", False, b_one))
             if verdict is not False]
         if not ways:
-            raise ShapeError("E301", f"{what} does not match", port=port, expected=str(a), found=str(b),
+            raise ShapeError("E301", f"{what} does not match", port=port, expected=fmt_dim(a), found=fmt_dim(b),
                              hint="sizes broadcast only when they are equal or one of them is 1")
         self._refuse_single_size(ways, what, port)
         # The result is `a` when b is 1 or equal to a, `b` when a is 1: record the ways that give one
@@ -270,8 +273,9 @@ class NodeContext:
             assert isinstance(rhs, int)
             verdict = self.space.decide_mod(lhs, rhs)
             if verdict is False:
-                expected, found = _words(f"{lhs} % {rhs} == 0", self._conflict(lhs, "%", rhs), stated, str(lhs))
-                raise ShapeError("E302", f"{reason}: {lhs} is never divisible by {rhs}", param=param,
+                text = f"{fmt_dim(lhs)} % {rhs} == 0"
+                expected, found = _words(text, self._conflict(lhs, "%", rhs), stated, fmt_dim(lhs))
+                raise ShapeError("E302", f"{reason}: {fmt_dim(lhs)} is never divisible by {rhs}", param=param,
                                  expected=expected, found=found)
             if verdict is None:
                 self._refuse_pin(lhs, "%", f"{lhs} % {rhs} == 0", reason, param=param, mod=rhs)
@@ -282,7 +286,8 @@ class NodeContext:
             e = lhs - rhs
             verdict = self.space.decide_eq(e)
             if verdict is False:
-                expected, found = _words(eq_text(lhs, rhs), self._conflict(e, "=="), stated, f"{lhs} vs {rhs}")
+                expected, found = _words(eq_text(lhs, rhs), self._conflict(e, "=="), stated,
+                                         f"{fmt_dim(lhs)} vs {fmt_dim(rhs)}")
                 raise ShapeError("E302", f"impossible constraint: {reason}", param=param,
                                  expected=expected, found=found, notes=self._never(e))
             if verdict is None:
@@ -294,8 +299,8 @@ class NodeContext:
              "<=": lambda: rhs - lhs, "<": lambda: rhs - lhs - 1}[op]()
         verdict = self.space.decide_ge(e)
         if verdict is False:
-            expected, found = _words(ge_text(e) if rhs == 0 else f"{lhs} {op} {rhs}", self._conflict(e, ">="),
-                                     stated, f"{lhs} vs {rhs}")
+            expected, found = _words(ge_text(e) if rhs == 0 else f"{fmt_dim(lhs)} {op} {fmt_dim(rhs)}",
+                                     self._conflict(e, ">="), stated, f"{fmt_dim(lhs)} vs {fmt_dim(rhs)}")
             raise ShapeError("E302", f"impossible constraint: {reason}", param=param,
                              expected=expected, found=found, notes=self._never(e))
         if verdict is None:

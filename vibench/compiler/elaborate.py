@@ -43,7 +43,7 @@ from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluat
 from vibench.compiler.ir import CheckDef, InputDecl, LetDef, NodeDef, Pos, Ref, SpecValue, Template, TensorType, UnitDef
 from vibench.compiler.keyed import elaborate_keyed
 from vibench.compiler.lets import let_order_problem, let_reads
-from vibench.compiler.limits import MAX_FOR_EACH
+from vibench.compiler.limits import MAX_FOR_EACH, MAX_RANK
 from vibench.compiler.metadata_bounds import evaluate_metadata
 from vibench.compiler.node_bounds import NodeRoom, least_nodes, least_of
 from vibench.compiler.node_values import NodeValues
@@ -248,6 +248,11 @@ class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
             self.refuse_waiting(shape, decl.pos, f"the shape of input `{decl.name}`")
         try:
             dims = declared_dims(decl, self.env)
+            if len(dims) > MAX_RANK:  # (a written list is refused as it is resolved; this is a `${...}`'s)
+                raise self.error(Diagnostic("E212", f"the shape of input `{decl.name}` has too many dimensions",
+                                            getattr(shape, "pos", None) or decl.pos,
+                                            expected=f"at most {MAX_RANK} dimensions",
+                                            found=f"{len(dims):,} dimensions"))
             if isinstance(shape, Template):  # a symbol a `${...}` gives meets the rules of a written one (E106)
                 problems = [p for d in dims if isinstance(d, str) and (p := name_problem(d, "shape symbol"))]
                 for problem in problems:

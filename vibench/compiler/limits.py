@@ -22,6 +22,8 @@ YAML document               64 levels deep, 2,000,000 values; aliases add at mos
 ``--set`` value / API       10,000 characters (CLI), 64 levels, 100,000 values,            usage, E202
 parameter                   integers up to 2**62
 API ``inputs`` entry        :data:`MAX_INPUT_SIZES` sizes (1,000)                          ValueError
+dimensions of a tensor      :data:`MAX_RANK` (64): an input's shape (E212), what a         E212, E114,
+                            plug-in's ``infer`` returns (E114), a node's output (E309)     E309
 expression                  2,000 characters, 100 levels, 100,000 steps, values up to      E203, E204
                             100,000 elements and 2**62; all expressions of a compilation
                             together 10 steps per allowed node, at least 20,000
@@ -186,6 +188,13 @@ MAX_INPUT_SIZES = 1_000
 """Sizes in one entry of the API's ``inputs`` (one per axis of the input): only so many are taken from the
 iterable given, so an endless one (``itertools.repeat(1)``) is refused instead of read for ever. No spec's input
 has nearly so many axes."""
+
+MAX_RANK = 64
+"""Dimensions of one tensor: an input's shape, a shape a plug-in's ``infer`` returns, a node's output (a `reshape`
+to many sizes of 1). Torch refuses more in many operations (a dimension list is a 64-bit set: "Only tensors with up
+to 64 dims are supported"), and a shape's element count is a product of its sizes: 240 sizes of 10**18 made a
+number of 4,321 digits, which Python refused to write in a message (an internal error), and a plug-in's shape of
+200,000 symbolic sizes took 55 s to multiply out before it crashed so."""
 
 
 def check_limit(value: int | None, name: str, default: int) -> int:

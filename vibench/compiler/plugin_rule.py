@@ -26,6 +26,7 @@ from vibench.compiler.blocks.base import ALL_DTYPES, Block, ShapeError
 from vibench.compiler.constraints import NodeContext, ge_text
 from vibench.compiler.expr_functions import MAX_INT
 from vibench.compiler.ir import Constraint, Instance, TensorType
+from vibench.compiler.limits import MAX_RANK
 from vibench.compiler.plugin_calls import CODE, _code_of_node, call, failure, validated
 from vibench.compiler.plugin_checks import (
     SHAPE_CODES,
@@ -125,6 +126,9 @@ def outputs(block: Block, outs: Any, p: Any, ins: list[TensorType]) -> list[Tens
         if given is None:
             raise failure(block, f"`infer` returned a wrong shape for output {k}", expected="a tuple of dims",
                           found=shown(shape))
+        if len(given) > MAX_RANK:  # (before its sizes are read: 200,000 symbolic ones took 55 s)
+            raise failure(block, f"`infer` returned a wrong shape for output {k}: it has {len(given):,} dimensions",
+                          expected=f"at most {MAX_RANK} dimensions", found=f"{len(given):,} dimensions")
         dims = []
         for j, d in enumerate(given):
             dim, why = checked_dim(d)

@@ -6,7 +6,7 @@ from typing import Any
 
 from vibench.compiler.diagnostics import MAX_SHOWN, display_width, one_cell, one_line, pad
 from vibench.compiler.ir import Node, Program, Unit
-from vibench.compiler.symbolic import Dim, bound, fmt_shape
+from vibench.compiler.symbolic import MAX_SHOWN_DIGITS, Dim, bound, fmt_int, fmt_shape
 
 
 def _shape(shape: tuple[Dim, ...], env: dict[str, int]) -> str:
@@ -16,6 +16,8 @@ def _shape(shape: tuple[Dim, ...], env: dict[str, int]) -> str:
 def _flops(d: Dim, env: dict[str, int]) -> str:
     v = bound(d, env)
     if isinstance(v, int):
+        if abs(v) >= 10**MAX_SHOWN_DIGITS:  # (past what a float divides: written by its length)
+            return fmt_int(v)
         for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
             if abs(v) >= scale:
                 return f"{v / scale:.2f}{unit}"

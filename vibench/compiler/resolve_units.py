@@ -16,6 +16,7 @@ from vibench.compiler.diagnostics import Collector, Diagnostic, clip
 from vibench.compiler.expr import ExprError, bare_name, parse_template, parse_value, written_name
 from vibench.compiler.expr_parse import parse_located
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, UnitDef
+from vibench.compiler.limits import MAX_RANK
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
 
@@ -82,7 +83,13 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
                 diags.add(Diagnostic("E212", f"the shape of input `{iname}` must be a list or one `${{...}}`", spos,
                                      expected="[B, C, L] or `${...}` giving such a list", found=repr(ispec.shape)))
                 whole = None
-        for k, dim in enumerate(ispec.shape if isinstance(ispec.shape, list) else []):
+        listed = ispec.shape if isinstance(ispec.shape, list) else []
+        if len(listed) > MAX_RANK:  # (refused before its sizes are read, let alone multiplied out)
+            diags.add(Diagnostic("E212", f"the shape of input `{iname}` has too many dimensions",
+                                 doc.pos(ipath + ("shape",)), expected=f"at most {MAX_RANK} dimensions",
+                                 found=f"{len(listed):,} dimensions"))
+            listed = []
+        for k, dim in enumerate(listed):
             dpos = doc.pos(ipath + ("shape", k))
             if isinstance(_raw(doc, ipath + ("shape", k)), bool | float):  # validation reads `true` as 1, 4.0 as 4
                 diags.add(Diagnostic("E212", "a dimension must be an integer, a symbol or `${...}`", dpos,

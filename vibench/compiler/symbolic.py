@@ -51,6 +51,9 @@ MAX_DEGREE = 64
 """Factors one monomial of a product may have (``L * L * ...``)."""
 MAX_TERMS = 1_000
 """Terms (monomials, and the constant) one formula may have: ``(L0 + L1 + L2) * (L0 + L1 + L2)`` has 6."""
+MAX_SHOWN_DIGITS = 100
+"""Digits a number shows in a message or a formula; a longer one is written by its length (:func:`fmt_int`)."""
+_SHOWN_BELOW = 10**MAX_SHOWN_DIGITS
 
 
 def term_count(d: Dim) -> int:
@@ -271,10 +274,10 @@ class Expr:
             alone = len(mono) == 1 and abs(c) == 1 and not (k == 0 and c < 0)
             factors = [_render_atom(a, alone=alone) for a in mono]
             mag = abs(c)
-            body = " * ".join(([str(mag)] if mag != 1 else []) + factors)
+            body = " * ".join(([fmt_int(mag)] if mag != 1 else []) + factors)
             parts.append((c < 0, body))
         if self.const:
-            parts.append((self.const < 0, str(abs(self.const))))
+            parts.append((self.const < 0, fmt_int(abs(self.const))))
         text = ("-" if parts[0][0] else "") + parts[0][1]
         for neg, body in parts[1:]:
             text += (" - " if neg else " + ") + body
@@ -363,12 +366,28 @@ def ceildiv(e: Dim, m: int) -> Dim:
     return floordiv(e + (m - 1), m)
 
 
+def fmt_int(n: int, grouped: bool = False) -> str:
+    """``n`` as a message writes it (``grouped``: with thousands separators), a number of more than
+    :data:`MAX_SHOWN_DIGITS` digits by its length: Python refuses ``str`` of an int past 4,300 digits (the
+    elements of 240 sizes of 10**18 crashed the compiler), and a number of a thousand digits reads no better.
+
+    >>> fmt_int(2**31, grouped=True), fmt_int(-(10**5000))
+    ('2,147,483,648', '-(a number of 5,001 digits)')
+    """
+    size = abs(n)
+    if size < _SHOWN_BELOW:
+        return f"{n:,}" if grouped else str(n)
+    digits = int(math.log10(size)) + 1  # (a float estimate, off by one at most near a power of 10)
+    digits += (size >= 10**digits) - (size < 10 ** (digits - 1))
+    return ("-" if n < 0 else "") + f"(a number of {digits:,} digits)"
+
+
 def fmt_dim(d: Dim) -> str:
-    return str(d)
+    return fmt_int(d) if isinstance(d, int) else str(d)
 
 
 def fmt_shape(shape: tuple[Dim, ...]) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
+    return "[" + ", ".join(fmt_dim(d) for d in shape) + "]"
 
 
 def product(dims: tuple[Dim, ...] | list[Dim]) -> Dim:
