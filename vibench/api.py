@@ -50,7 +50,7 @@ def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None
                metadata: Any = None) -> tuple[str | None, list[str] | None]:
     """TypeError naming the argument for a value of the wrong kind (a dict's `.items` or a path's
     `os.stat` failing inside the compiler said nothing of which argument); the spec as a str and the
-    search path as a list (one folder may be given alone)."""
+    search path as a list (one folder may be given alone); a ValueError for an empty spec name."""
     if spec is not None and not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"spec is a path or a template name such as 'cnn/ResNet1D', not {type(spec).__name__}")
     if text is not None and not isinstance(text, str):
@@ -71,8 +71,10 @@ def _arguments(spec: Any, text: Any, params: Any = None, search_path: Any = None
         for folder in search_path:  # as --spec-path: a mistyped folder would only show as an unknown template
             _check_folder(folder, "search_path:")
     _check_metadata(metadata)
-    return (_path(spec, "spec", "a path or a template name such as 'cnn/ResNet1D'") if spec is not None else None), \
-        search_path
+    spec = _path(spec, "spec", "a path or a template name such as 'cnn/ResNet1D'") if spec is not None else None
+    if spec == "":  # as `vibench-compile ''`'s usage error (joined to the library, it named the library's folder)
+        raise ValueError("no spec given: spec is '', not a path or a template name such as 'cnn/ResNet1D'")
+    return spec, search_path
 
 
 def _path(value: str | os.PathLike, name: str, kind: str) -> str:
@@ -166,9 +168,12 @@ def load_spec(spec: str | None = None, *, text: str | None = None) -> SpecDocume
     ('cnn/ResNet1D', {'num_classes': 4})
     """
     from vibench.compiler.load import is_experiment
+    from vibench.compiler.spec_files import check_spec_file
     from vibench.compiler.validate import validate
 
     spec, _ = _arguments(spec, text)
+    if spec is not None:  # E004 as check words it, not the whole name in a message or Python's ValueError for a NUL
+        check_spec_file(spec, read=text is None)
     doc = pipeline.load(spec, text)
     if is_experiment(doc.data):
         from vibench.compiler.diagnostics import Diagnostic, SpecError

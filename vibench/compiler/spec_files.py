@@ -1,7 +1,7 @@
 """Where specs are found: the installed library's folder, the file suffixes a spec may have, the file a spec
-name means (:func:`find_spec`), the working folder relative names mean (:func:`working_folder`), which names
-can only be a folder's (:func:`names_folder`) and which search folders may be used (:func:`searchable`). Imports
-nothing of the compiler but diagnostics, so that any module can use it."""
+name means (:func:`find_spec`; :func:`check_spec_file` for a path alone), the working folder relative names mean
+(:func:`working_folder`), which names can only be a folder's (:func:`names_folder`) and which search folders may be
+used (:func:`searchable`). Imports nothing of the compiler but diagnostics, so that any module can use it."""
 
 from __future__ import annotations
 
@@ -57,10 +57,7 @@ def find_spec(spec: str, search_path: list[str] | None = None, *, in_python: boo
     if not gone and os.path.exists(spec):
         return spec
     if not gone and os.path.islink(spec):  # a link to no file: said so, as vibench-compile says it
-        from vibench.compiler.descriptor_names import broken_link
-
-        raise SpecError([Diagnostic("E004", f"spec `{_shown(spec)}` {broken_link(spec)}", None, found=_shown(spec),
-                                    hint="point the link at a .yaml, .yml or .json spec file, or remove it")])
+        raise _link_to_no_file(spec)
     for candidate in _candidates(spec, search_path):
         if os.path.isfile(candidate) and not (gone and not os.path.isabs(candidate)):
             return candidate
@@ -81,6 +78,29 @@ def find_spec(spec: str, search_path: list[str] | None = None, *, in_python: boo
                                 hint=f"give a path, or a template name such as cnn/ResNet1D ({listing})")])
 
 
+def check_spec_file(spec: str, *, read: bool = True) -> None:
+    """E004 for a spec path that names no file, worded as :func:`find_spec` words it, though no template is looked
+    up (``vibench.load_spec``): a symbolic link to no file says so, any other name is "no such spec file", shown
+    clipped to 200 characters (a name of 100,000 filled the message). ``read=False``: the path only names a text
+    given with it, and only a name that no file can have (a NUL in it) is refused. Nothing for a path that is there:
+    reading it says what else is wrong (a folder, a FIFO, no permission)."""
+    if "\0" not in spec and (not read or os.path.exists(spec)):
+        return
+    if os.path.islink(spec):
+        raise _link_to_no_file(spec)
+    raise SpecError([Diagnostic("E004", "no such spec file", None, found=_shown(spec),
+                                hint="give the path of a .yaml, .yml or .json spec file (`load_spec` looks no library "
+                                "template up: `check`, `compile_spec` and `build` do)")])
+
+
+def _link_to_no_file(spec: str) -> SpecError:
+    """E004 for a spec that is a symbolic link to no file (dangling, or leading round in a loop)."""
+    from vibench.compiler.descriptor_names import broken_link
+
+    return SpecError([Diagnostic("E004", f"spec `{_shown(spec)}` {broken_link(spec)}", None, found=_shown(spec),
+                                 hint="point the link at a .yaml, .yml or .json spec file, or remove it")])
+
+
 def names_folder(ref: str) -> bool:
     """Whether ``ref`` can name only a folder: it ends in ``/`` (``./blocks/``, ``./blocks.yaml/``), ``.`` or
     ``..``. No suffix is added to such a name (``./blocks/`` was read as ``./blocks.yaml``, and ``./`` as the
@@ -99,8 +119,9 @@ def _shown(spec: str) -> str:
 def _candidates(spec: str, search_path: list[str] | None) -> list[str]:
     """The files a template name may mean, in the order they are tried: on the search path, then in the library;
     joined, never normalised, as a reference is (:func:`vibench.compiler.spec_search.joined`). A name that can only
-    be a folder's (`cnn/`, `fam/.`) gets no suffix: `cnn/.yaml` is no template."""
-    if os.path.isabs(spec) or ".." in spec.split("/"):
+    be a folder's (`cnn/`, `fam/.`) gets no suffix: `cnn/.yaml` is no template. An empty name means none (joined,
+    it was the library's folder itself: `''` was said to be "a folder")."""
+    if not spec or os.path.isabs(spec) or ".." in spec.split("/"):
         return []
     return [os.path.join(root, spec + suffix) for root in list(search_path or []) + [LIBRARY_DIR]
             for suffix in ("",) + (() if names_folder(spec) else SPEC_SUFFIXES)]

@@ -53,26 +53,44 @@ class Mutant:
     params: dict[str, Any] | None = None
 
 
-def shipped_specs(root: str | None = None) -> list[tuple[str, str]]:
+def shipped_specs(root: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
     """(shown name, absolute path) of every shipped spec: the library, and ``examples/`` of the
-    checkout at ``root`` (default: the one this package sits in, when there is one)."""
+    checkout at ``root`` (default: the one this package sits in, when there is one). TypeError for a ``root`` that
+    is no path, ValueError for one that is no folder (a mistyped checkout gave the library's specs alone)."""
     from vibench.compiler.resolve import LIBRARY_DIR
 
+    checkout = _check_root(root) if root is not None else \
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     found = [("vibench/specs/" + os.path.relpath(p, LIBRARY_DIR).replace(os.sep, "/"), os.path.abspath(p))
              for p in sorted(glob.glob(os.path.join(LIBRARY_DIR, "**", "*.yaml"), recursive=True))]
-    root = root or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for pattern in ("*.yaml", "*.json"):
-        for p in sorted(glob.glob(os.path.join(root, "examples", pattern))):
+    for pattern in ("*.yaml", "*.json"):  # escaped: a folder named `run[1]` is no pattern
+        for p in sorted(glob.glob(os.path.join(glob.escape(checkout), "examples", pattern))):
             found.append(("examples/" + os.path.basename(p), os.path.abspath(p)))
     return found
+
+
+def _check_root(root: Any) -> str:
+    """``root`` of :func:`shipped_specs` as a str, in the words of the oracles' ``workdir``."""
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root is a checkout's folder (str or os.PathLike; None: this package's), not "
+                        f"{type(root).__name__}")
+    folder = os.fspath(root)
+    if not isinstance(folder, str):
+        raise TypeError(f"root is a folder whose path is a str, not {type(folder).__name__}")
+    if not os.path.isdir(folder):
+        raise ValueError(f"root {folder!r:.200} " + ("is not a folder" if os.path.exists(folder) else
+                                                      "does not exist") + ": give a checkout's folder (None: this "
+                         "package's)")
+    return folder
 
 
 def mutated_specs(sources: list[tuple[str, str]] | None = None, max_operators: int = 3) -> SearchStrategy[Mutant]:
     """Mutants of ``sources`` (default :func:`shipped_specs`): a list of (shown name, path) pairs
     (``[("resnet18_1d.yaml", "examples/resnet18_1d.yaml")]``), each with 1..``max_operators`` operators
     (at most :data:`MAX_OPERATORS`; see :func:`mutate`, which also says how a source that nests deeper than
-    the compiler reads is mutated: as text). TypeError for ``sources`` of another kind (a bare path: write it as a pair
-    in a list), ValueError for no sources or a path that names no readable text file."""
+    the compiler reads is mutated: as text); a path may be an ``os.PathLike``. TypeError for ``sources`` of another
+    kind (a bare path: write it as a pair in a list), ValueError for no sources or a path that names no readable text
+    file."""
     import hypothesis.strategies as st
 
     _check_operators(max_operators)
@@ -92,25 +110,34 @@ _EXAMPLE_SOURCE = "[('resnet18_1d.yaml', 'examples/resnet18_1d.yaml')]"
 
 
 def _check_sources(sources: Any) -> list[tuple[str, str]]:
-    """``sources`` as a list of (shown name, path) pairs of str: TypeError or ValueError naming the entry."""
+    """``sources`` as a list of (shown name, path) pairs of str (a path may be an ``os.PathLike``, as the API's are):
+    TypeError or ValueError naming the entry, and for a pair of the wrong kinds the item that is."""
     if isinstance(sources, (str, bytes, os.PathLike)) or not isinstance(sources, (list, tuple)):
         hint = f": write [({os.path.basename(os.fspath(sources))!r:.60}, {os.fspath(sources)!r:.100})]" \
             if isinstance(sources, (str, os.PathLike)) else ""
         raise TypeError(f"sources is a list of (shown name, path) pairs such as {_EXAMPLE_SOURCE}, not a "
                         f"{type(sources).__name__}{hint}")
-    if isinstance(sources, tuple) and len(sources) == 2 and all(isinstance(p, str) for p in sources):
+    if isinstance(sources, tuple) and len(sources) == 2 and isinstance(sources[0], str) \
+            and isinstance(sources[1], (str, os.PathLike)):
         raise TypeError(f"sources is a list of (shown name, path) pairs, not one pair: write [{sources!r:.160}]")
     if not sources:
         raise ValueError("sources is empty: give at least one (shown name, path) pair (None: the shipped specs)")
     pool = []
     for k, pair in enumerate(sources):
-        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
             found = f"a {type(pair).__name__} of {len(pair)} items" if isinstance(pair, (list, tuple)) \
                 else type(pair).__name__
             hint = f": write ({os.path.basename(pair)!r:.60}, {pair!r:.100})" if isinstance(pair, str) else ""
             raise TypeError(f"sources[{k}] is a (shown name, path) pair of str such as "
                             f"('resnet18_1d.yaml', 'examples/resnet18_1d.yaml'), not {found} ({pair!r:.60}){hint}")
-        shown, path = pair
+        shown, given = pair
+        if not isinstance(shown, str):
+            raise TypeError(f"sources[{k}]: the shown name is a str, not {type(shown).__name__} ({shown!r:.60})")
+        path = os.fspath(given) if isinstance(given, os.PathLike) else given
+        if not isinstance(path, str):
+            whose = f"{type(given).__name__} whose path is " if isinstance(given, os.PathLike) else ""
+            raise TypeError(f"sources[{k}]: the path is a str or os.PathLike, not {whose}{type(path).__name__} "
+                            f"({given!r:.60})")
         if not os.path.isfile(path):
             raise ValueError(f"sources[{k}]: path {path!r:.200} names no file (a spec file, YAML or JSON)")
         pool.append((shown, path))
