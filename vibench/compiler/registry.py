@@ -20,8 +20,9 @@ or when the whole catalogue is listed (``--blocks``, schema export); never for a
 * a plug-in block is admitted only when it meets the block contract (``contract_problems``,
   ``native_problems`` in :mod:`~vibench.compiler.blocks.base`), its name is no built-in's (the
   built-in keeps it), no other plug-in registers that name (then neither is used) and its natives'
-  names are not taken in model.py (a built-in native, a helper of model.py's support part, another
-  plug-in's native), and what lists and describes every block reads of it can be read: its ``description``
+  names are not taken in model.py (a built-in native, a helper of model.py's support part, or the native of
+  another plug-in block that passes every other check: a refused block costs nothing but itself), and
+  what lists and describes every block reads of it can be read: its ``description``
   and ``long_description`` (text, not a property that raises) and its parameters' JSON Schema (made, and
   written as JSON); else it is refused with warning W121 naming it, its entry point and why.
 
@@ -40,14 +41,13 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from vibench.compiler.registry_admission import _admission_problems, _checked, _located
+from vibench.compiler.registry_admission import _admission_problems, _checked, _located, _native_clashes
 from vibench.compiler.registry_index import PACKAGE, _index, _index_natives, _is_builtin, block_modules, index_path
 from vibench.compiler.registry_plugins import (
     _class_name,
     _exception,
     _load_hint,
     _name_of,
-    _plugin_natives,
     _raised_at,
     _Report,
     _same_class,
@@ -82,7 +82,7 @@ def register(cls: type[Block]) -> type[Block]:
             _staged[-1].append(cls)
         return cls
     if not builtin:  # a block defined in a script, say
-        problems = _admission_problems(cls, _builtin_natives(), {}, _BLOCKS) or _shown_problems(cls())
+        problems = _admission_problems(cls, _builtin_natives(), _BLOCKS) or _shown_problems(cls())
         if problems:
             raise ValueError(f"block {_class_name(cls)} cannot be registered: " + "; ".join(p.text for p in problems))
     name = cls.name
@@ -203,24 +203,21 @@ def _load_entry_point(ep: Any, found: list[tuple[_Source, type]]) -> list[tuple[
 
 
 def _admit(found: list[tuple[_Source, type]]) -> None:
-    """Register the plug-in blocks that may be, refuse the others (W121), in the entry points' order."""
+    """Register the plug-in blocks that may be, refuse the others (W121), in the entry points' order; those
+    whose natives' names clash (:func:`_native_clashes`, found among the blocks every other check admits) last."""
     from vibench.compiler.blocks.contract import Problem
     from vibench.compiler.plugin_calls import interrupts
 
     first: dict[type, _Source] = {}  # a class two entry points bring counts once
     for source, cls in found:
         first.setdefault(cls, source)
-    same: dict[str, set[int]] = {}  # native name -> the plug-ins' objects of that name
-    for cls in first:
-        for native in _plugin_natives(cls):
-            same.setdefault(str(getattr(native, "__name__", "")), set()).add(id(native))
-    others = {name: "another plug-in's native" for name, ids in same.items() if len(ids) > 1}
     natives = _builtin_natives()
-    problems = {cls: _checked(cls, natives, others, _BLOCKS) for cls in first}
+    problems = {cls: _checked(cls, natives, _BLOCKS) for cls in first}
     by_name: dict[str, list[type]] = {}
     for cls in first:
         if not problems[cls]:
             by_name.setdefault(_name_of(cls), []).append(cls)
+    ready: dict[type, Block] = {}
     for cls, source in first.items():
         name = _name_of(cls)
         if problems[cls]:
@@ -248,7 +245,14 @@ def _admit(found: list[tuple[_Source, type]]) -> None:
             if shown:
                 _refuse(cls, source, shown)
             else:
-                _BLOCKS[name] = block
+                ready[cls] = block
+    # Only the natives of blocks refused for nothing else reach model.py: a refused block costs nothing but itself.
+    clashes = _native_clashes({cls: first[cls] for cls in ready})
+    for cls, block in ready.items():
+        if clashes.get(cls):
+            _refuse(cls, first[cls], clashes[cls])
+        else:
+            _BLOCKS[_name_of(cls)] = block
 
 
 def _refuse(cls: type, source: _Source, problems: list[Problem], notes: tuple[str, ...] = ()) -> None:

@@ -326,15 +326,21 @@ def native_problems(cls: type[Block]) -> list[Problem]:
     for native in cls.natives:
         if isinstance(native, str):
             continue
-        for name in sorted(free_names(native_source(native)) - defined):
+        source = native_source(native)
+        shared = {g for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Global) for g in node.names}
+        for name in sorted(free_names(source) - defined):
             hint, what = "define it inside the class, or as a class attribute", ""
             held = getattr(sys.modules.get(str(getattr(cls, "__module__", ""))), name, None)
-            if name in IMPORTS:
+            reads = f"reads the module-level name `{name}`"
+            if name in shared:  # model.py's copy would share no state with the plug-in's module, or fail to read it
+                hint = "keep the state on the instance (`self.count`) or in a class attribute, not in a `global`"
+                reads = f"keeps state in the module-level name `{name}` (`global {name}`)"
+            elif name in IMPORTS:
                 hint = f'list "{name}" in the block\'s `imports`'
             elif isinstance(held, types.ModuleType):  # `import numpy as np` beside it: model.py would need numpy
                 hint, what = IMPORTS_HINT, f" (the module `{held.__name__}`)"
-            problems.append(Problem(f"its native `{native.__name__}` reads the module-level name `{name}`, which "
-                                    f"model.py does not define{what}", hint))
+            problems.append(Problem(f"its native `{native.__name__}` {reads}, which model.py does not define{what}",
+                                    hint))
     return problems + _order_problems(cls)
 
 
@@ -372,7 +378,9 @@ def _order_problems(cls: type[Block]) -> list[Problem]:
 
 def free_names(source: str) -> set[str]:
     """The global names that the top-level definitions in ``source`` read but do not define (builtins
-    included), annotations counted: model.py evaluates them.
+    included), annotations counted: model.py evaluates them. A name a function declares ``global`` counts
+    whether it reads it or only assigns it (``global T; T += 1``, which symtable does not mark as read): the
+    native then depends on a module-level name all the same.
 
     >>> sorted(free_names("class A(nn.Module):\\n    def f(self):\\n        return SCALE * len(A.x)"))
     ['SCALE', 'len', 'nn']
@@ -385,6 +393,7 @@ def free_names(source: str) -> set[str]:
     tables = [top]
     while tables:
         table = tables.pop()
-        read |= {s.get_name() for s in table.get_symbols() if s.is_referenced() and s.is_global()}
+        read |= {s.get_name() for s in table.get_symbols()
+                 if (s.is_referenced() and s.is_global()) or s.is_declared_global()}
         tables += table.get_children()
     return read - defined
