@@ -71,3 +71,19 @@ def test_the_templates_own_value_that_a_task_gives_its_head_names_the_task(tmp_p
     assert found.message == ("`num_classes` has no effect here: H_01_Linear_cla takes its value from copy "
                              "`classification` of node `task_heads` instead")
     assert found.hint.endswith("remove it here, or change that value")
+
+
+@pytest.mark.parametrize("value", ["classes", '"${classes}"', '"${classes * 2}"'])
+def test_a_parameter_read_by_a_with_value_is_read(tmp_path: Path, value: str) -> None:
+    # `with:` writes num_classes's value as an expression of `classes`: that expression is what reads it. W104 said
+    # "it is read only as the default of `num_classes`, which is set", though --set classes=3 changed the model
+    spec = tmp_path / "child.yaml"
+    spec.write_text(f"vibench: 1\nname: Child\nextends: cnn/ResNet1D\nparams: {{classes: 6}}\n"
+                    f"with: {{num_classes: {value}}}\n", encoding="utf-8")
+    program = vibench.check(str(spec), params={"classes": 3})
+    assert [d for d in program.warnings if d.code == "W104"] == []
+    assert program.root.outputs[0][2].shape[-1] == (3 if value != '"${classes * 2}"' else 6)
+    # a value given to num_classes itself replaces that expression: then `classes` has no effect
+    [found] = [d for d in vibench.check(str(spec), params={"num_classes": 5}).warnings if d.code == "W104"]
+    assert found.message == ("`classes` has no effect here: it is read only as the default of `num_classes`, "
+                             "which is set")

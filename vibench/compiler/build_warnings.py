@@ -95,8 +95,11 @@ class BuildWarnings:
                   and (set_in(decl, own_file) or decl.name in udef.overridden) and decl.name in self.params]
         if not unread:  # (the common case, nothing set: then no walk over the nodes)
             return
+        # Set to a value of its own: not where that value is its default written as an expression, which is then
+        # what reads (`with: {num_classes: classes}` reads `classes`, unless --set gives num_classes another value).
         given = {d.name for d in udef.params if self.params.get(d.name) is not None
-                 and (d.given or set_in(d, own_file) or d.name in udef.overridden)}
+                 and (d.given or set_in(d, own_file) or d.name in udef.overridden)
+                 and (d.name in udef.overridden or not isinstance(d.default, Template))}
         left, idle = self.unread_here(udef, {d.name for d in unread}, given)
         unread = [decl for decl in unread if decl.name in left]
         if not unread:
