@@ -59,7 +59,7 @@ def shipped_specs(root: str | os.PathLike[str] | None = None) -> list[tuple[str,
     is no path, ValueError for one that is no folder (a mistyped checkout gave the library's specs alone)."""
     from vibench.compiler.resolve import LIBRARY_DIR
 
-    checkout = _check_root(root) if root is not None else \
+    checkout = checked_folder(root, "root", "a checkout's folder", "this package's") if root is not None else \
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     found = [("vibench/specs/" + os.path.relpath(p, LIBRARY_DIR).replace(os.sep, "/"), os.path.abspath(p))
              for p in sorted(glob.glob(os.path.join(LIBRARY_DIR, "**", "*.yaml"), recursive=True))]
@@ -69,18 +69,17 @@ def shipped_specs(root: str | os.PathLike[str] | None = None) -> list[tuple[str,
     return found
 
 
-def _check_root(root: Any) -> str:
-    """``root`` of :func:`shipped_specs` as a str, in the words of the oracles' ``workdir``."""
-    if not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"root is a checkout's folder (str or os.PathLike; None: this package's), not "
-                        f"{type(root).__name__}")
-    folder = os.fspath(root)
+def checked_folder(value: Any, name: str, kind: str, default: str) -> str:
+    """Argument ``name``, a folder (``kind``: "a folder"; ``default``: what None means), as a str: TypeError for no
+    path, ValueError for a path that is no folder (:func:`shipped_specs`' ``root``, the oracles' ``workdir``)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} is {kind} (str or os.PathLike; None: {default}), not {type(value).__name__}")
+    folder = os.fspath(value)
     if not isinstance(folder, str):
-        raise TypeError(f"root is a folder whose path is a str, not {type(folder).__name__}")
+        raise TypeError(f"{name} is a folder whose path is a str, not {type(folder).__name__}")
     if not os.path.isdir(folder):
-        raise ValueError(f"root {folder!r:.200} " + ("is not a folder" if os.path.exists(folder) else
-                                                      "does not exist") + ": give a checkout's folder (None: this "
-                         "package's)")
+        raise ValueError(f"{name} {folder!r:.200} " + ("is not a folder" if os.path.exists(folder) else
+                                                        "does not exist") + f": give {kind} (None: {default})")
     return folder
 
 

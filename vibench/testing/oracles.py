@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from vibench.testing.mutations import MARKER
+from vibench.testing.mutations import MARKER, checked_folder
 
 BACKENDS = ("compile", "export", "script")
 """The compilers compared with eager execution, in the order they run."""
@@ -244,15 +244,7 @@ def check_runtime_options(cases: Any, rtol: Any, atol: Any, workdir: Any) -> str
             raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     if workdir is None:
         return None
-    if not isinstance(workdir, (str, os.PathLike)):
-        raise TypeError("workdir is a folder (str or os.PathLike; None: a temporary one), not "
-                        f"{type(workdir).__name__}")
-    folder = os.fspath(workdir)
-    if not isinstance(folder, str):
-        raise TypeError(f"workdir is a folder whose path is a str, not {type(folder).__name__}")
-    if not os.path.isdir(folder):
-        raise ValueError(f"workdir {folder!r:.200} " + ("is not a folder" if os.path.exists(folder) else
-                                                         "does not exist") + ": give a folder (None: a temporary one)")
+    folder = checked_folder(workdir, "workdir", "a folder", "a temporary one")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"workdir {folder!r:.200} is a folder this process cannot write to")
     return folder
