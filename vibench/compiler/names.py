@@ -128,26 +128,32 @@ def _holds_name(value: Any) -> bool:
 
 
 def name_units(root: UnitDef, blocks: dict[str, UnitDef], library: Library, from_dir: str | None,
-               diags: Collector) -> UnitDef:
+               diags: Collector, written: dict[str, set[str]] | None = None) -> UnitDef:
     """``root`` and ``blocks`` (replaced in place) with their plain-name values made templates; a
-    ``repeat``/``when``/``for_each``/``checkpoint`` name that reads nothing is E211."""
+    ``repeat``/``when``/``for_each``/``checkpoint`` name that reads nothing is E211. ``written``: the names each
+    unit's ``params:`` and ``let:`` sections write, by the unit's qualname; a name written there whose declaration
+    failed (left out of the unit, its error already reported) is not E211 as well: "no parameter or `let` is named
+    so" would be false, and the declaration's own error says what to fix."""
     hints = SuggestionSets()  # one "did you mean" budget for the pass (one lookup per name took 2,000 names 8 s)
+    written = written or {}
     for bname in list(blocks):
-        blocks[bname] = _name_unit(blocks[bname], blocks, library, from_dir, diags, hints)
-    return _name_unit(root, blocks, library, from_dir, diags, hints)
+        unit = blocks[bname]
+        blocks[bname] = _name_unit(unit, blocks, library, from_dir, diags, hints, written.get(unit.qualname, set()))
+    return _name_unit(root, blocks, library, from_dir, diags, hints, written.get(root.qualname, set()))
 
 
 _NO_LOOPS: frozenset[str] = frozenset()
 
 
 def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from_dir: str | None,
-               diags: Collector, hints: SuggestionSets) -> UnitDef:
+               diags: Collector, hints: SuggestionSets, written: set[str]) -> UnitDef:
     values = {d.name for d in unit.params} | {let.name for let in unit.lets}
+    failed = written - values if diags.errors else set()  # (a declaration is only left out with an error)
     scope = set(values)
     for decl in unit.inputs:
         if not isinstance(decl.shape, Template):
             scope |= {d for d in decl.shape if isinstance(d, str)}
-    names = _Names(scope, values, diags, hints, id(unit))
+    names = _Names(scope, values, failed, diags, hints, id(unit))
     nodes = []
     for nd in unit.nodes:
         new = nd
@@ -161,7 +167,8 @@ def _name_unit(unit: UnitDef, blocks: dict[str, UnitDef], library: Library, from
             new = replace(new, with_=names.flag(nd.with_, "with", nd, loops))
         nodes.append(_name_node(new, scope, blocks, library, from_dir) if new.params or new.with_ is not None
                      else new)
-    params = _Names(values, values, diags, hints, id(unit))  # an input's or output's `when` reads no shape symbol
+    # an input's or output's `when` reads no shape symbol
+    params = _Names(values, values, failed, diags, hints, id(unit))
     inputs = tuple(replace(d, when=params.flag(d.when, "when", d)) if is_written_name(d.when)
                    else d for d in unit.inputs)
     outputs = tuple(replace(o, when=params.flag(o.when, "when", o)) if is_written_name(o.when)
@@ -186,17 +193,23 @@ _NO_NAME = {"repeat": "no parameter or `let` is named so: write a count such as 
 
 class _Names:
     """The names a unit's values may read (``scope``), those a misspelt one is compared with (``values``: its
-    parameters and `let` values), and the pass's "did you mean" (``hints``, whose sets are keyed by ``unit``)."""
+    parameters and `let` values), those whose declaration failed (``failed``, reported already), and the pass's
+    "did you mean" (``hints``, whose sets are keyed by ``unit``)."""
 
-    def __init__(self, scope: set[str], values: set[str], diags: Collector, hints: SuggestionSets, unit: int) -> None:
-        self.scope, self.values, self.diags, self.hints, self.unit = scope, values, diags, hints, unit
+    def __init__(self, scope: set[str], values: set[str], failed: set[str], diags: Collector, hints: SuggestionSets,
+                 unit: int) -> None:
+        self.scope, self.values, self.failed, self.diags, self.hints, self.unit = (
+            scope, values, failed, diags, hints, unit)
 
     def flag(self, written: Template, key: str, owner: Any, loops: frozenset[str] = _NO_LOOPS) -> Any:
         """``repeat: layers``, ``when: classify``, ``for_each: tasks``, ``checkpoint: recompute``, ``with: settings``:
-        the template of a name in scope (or one of a copy's ``loops``), else E211 (located at the value) and None."""
+        the template of a name in scope (or one of a copy's ``loops``), else E211 (located at the value) and None;
+        None alone for a name whose declaration failed (its error ends the pass)."""
         name, pos = written.text, written.pos
         if name in self.scope or name in loops:
             return name_template(name, pos)
+        if name in self.failed:
+            return None
         kind = "node" if isinstance(owner, NodeDef) else "input" if hasattr(owner, "dtype") else "output"
         hint = self.hints.hint((self.unit, loops), lambda: self.values | loops, name)
         self.diags.add(Diagnostic(

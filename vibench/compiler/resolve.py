@@ -284,7 +284,9 @@ def resolve_file(doc: LoadedDoc, spec: SpecDocument, library: Library) -> tuple[
                  blocks, diags, metadata=spec.metadata, lets=spec.let, checks=spec.checks)
     if spec.reference is not None:
         root = replace(root, reference=spec.reference, renames_pos=reference_renames_pos(doc, spec.reference, diags))
-    root = name_units(root, blocks, library, from_dir, diags)
+    written = {blocks[bname].qualname: {*bspec.params, *bspec.let} for bname, bspec in spec.blocks.items()}
+    written[root.qualname] = {*spec.params, *spec.let}  # (a failed declaration is not E211 again where it is read)
+    root = name_units(root, blocks, library, from_dir, diags, written)
     diags.raise_if_any()
     note_slot_folders(library, root.params, from_dir)
     # A component's parameter named like one of the template's `let`s is left out: the name is the `let`'s, and a

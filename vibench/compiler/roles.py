@@ -7,7 +7,8 @@ fed straight to an ``lstm`` gives a model with 128 "features" and 4 "steps", and
 input's ``layout:`` (``BLC``/``BCL``, or a parameter giving one) says which of its axes is time and
 which is channels; this pass follows those roles through the graph after the shapes pass:
 
-* ``transpose``/``permute`` move them, element-wise blocks (activations, dropout, ``add``) keep
+* ``transpose``/``permute`` move them, element-wise blocks (activations, dropout, ``add``) and
+  blocks that cut, pad or join along one axis (``slice``, ``split``, ``chunk``, ``concat`` ...) keep
   them, ``conv1d``-like, norm and pooling blocks keep ``[B, C, L]``, ``linear``, ``layer_norm``, the
   recurrent and attention blocks keep theirs; a composite block is followed inside, per copy; any
   other block gives its output no roles (nothing is guessed);
@@ -50,7 +51,13 @@ LAST_DIM = frozenset({
 # Shape-preserving, element-wise: the output's axes mean what the (first) input's do.
 ELEMENTWISE = frozenset({
     "abs", "clamp", "dropout", "elu", "gelu", "identity", "isfm_activation", "leaky_relu", "relu", "relu6", "scale",
-    "sigmoid", "silu", "softmax", "tanh", "add", "sub", "mul",
+    "sigmoid", "silu", "softmax", "tanh", "add", "sub", "mul", "real", "imag",
+})
+# Blocks that cut, pad, join or smooth along one axis and keep the rank: only sizes change, every output's axes
+# mean what the input's do (a conv after `slice` along time still reads time as channels). `concat` joins
+# inputs whose roles agree (as `add`); `match_length` reads only a size of its second input, `like`.
+SAME_AXES = frozenset({
+    "slice", "split", "chunk", "constant_pad", "match_length", "concat", "moving_average", "series_decomposition",
 })
 
 CODE = "W107"
@@ -124,7 +131,11 @@ def _node_roles(node: Node, ins: list[Roles | None], found: list[Diagnostic],
     for copy in node.copies:
         block = copy.block or node.block
         roles = _primitive(node, block, copy.params, roles, ins[1:], found)
-    return {None: roles} if len(node.outputs) == 1 else {None: roles, node.outputs[0][0]: roles}
+    if len(node.outputs) == 1:
+        return {None: roles}
+    if (node.copies[-1].block or node.block) in SAME_AXES:  # `split`'s pieces, both parts of a decomposition
+        return {None: roles, **{port: roles for port, _ in node.outputs}}
+    return {None: roles, node.outputs[0][0]: roles}
 
 
 def _composite(unit: Unit | None, ins: list[Roles | None], found: list[Diagnostic],
@@ -169,6 +180,10 @@ def _primitive(node: Node, block: str, params: Any, roles: Roles | None, others:
         return roles
     if block in ELEMENTWISE:
         return roles if all(o is None or o == roles for o in others) else None
+    if block in SAME_AXES:
+        if block == "match_length" or all(o is None or o == roles for o in others):
+            return roles if all(len(t.shape) == rank for _, t in node.outputs) else None
+        return None
     return None
 
 
