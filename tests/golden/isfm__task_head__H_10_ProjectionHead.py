@@ -134,11 +134,20 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
             return type(v) is type(w) is dict and list(v) == list(w) and all(same(v[k], w[k]) for k in v)
         return type(v) is type(w) and v == w
 
+    def regenerate(name: str, value: object, compiled: str, what: str = "value") -> ValueError:
+        others = "".join(f" --set {word}" for key, word in (sets or {}).items() if key != name)
+        return ValueError(
+            f"{name_of}: {name}={value!r} differs from the {what} this file was compiled and shape-"
+            f"checked with ({compiled}); regenerate it: {command}{others} --set {name}=..."
+        )
+
     for name, value in given.items():
         value = held(value)
         if name in free:
             values[name] = value
             kinds, ge, gt, le, lt, wanted = free[name]
+            if value is None and None in kinds:  # declared (`int | None`), but another model: a head left out
+                raise regenerate(name, value, wanted, "values")
             if type(value) is int and not -(2**62) <= value <= 2**62:  # the compiler's bound on any integer (E202)
                 raise ValueError(
                     f"{name_of}: {name} must be {wanted}, within 2**62 in magnitude; found an int of "
@@ -155,11 +164,7 @@ def _check_settings(model: nn.Module, given: dict, free: dict, command: str, set
         elif name not in fixed:
             raise TypeError(f"{name_of}() got an unexpected keyword argument {name!r} (takes: {[*free, *fixed]})")
         elif not same(value, fixed[name]):
-            others = "".join(f" --set {word}" for key, word in (sets or {}).items() if key != name)
-            raise ValueError(
-                f"{name_of}: {name}={value!r} differs from the value this file was compiled and shape-"
-                f"checked with ({fixed[name]!r}); regenerate it: {command}{others} --set {name}=..."
-            )
+            raise regenerate(name, value, repr(fixed[name]))
     return tuple(values[name] for name in free)
 
 

@@ -6,7 +6,8 @@ order, the nodes read it as ``[B, C, L]``; ``signal: {from: decoder, layout: "${
 ``transpose`` node (dims 1 and 2) whose ``when:`` is "the two orders differ", named after the input
 or output (``x_bcl``; ``signal``, the value returned as ``signal``), located at the ``as:`` key: the
 graph, shapes, emitted code
-and parameter counts are exactly those of the hand-written switch it replaces.
+and parameter counts are exactly those of the hand-written switch it replaces. An output's shape promise
+keeps the output's layout: it is written channels-last, as an input's shape is (promises.py).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def with_adapters(inputs: dict[str, Any], outputs: dict[str, Any], input_decls: 
         node = _transpose(name, ref.node, layout, order, pos, len(nodes) + len(after), f"`{out.name}` from {order}",
                           port=ref.port)
         after.append(node)
-        outs.append(replace(out, ref=Ref(name, None, out.ref.pos)))
+        outs.append(replace(out, ref=Ref(name, None, out.ref.pos), layout=layout))  # its promise: channels-last
     return before + body + after, outs
 
 

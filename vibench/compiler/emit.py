@@ -296,11 +296,15 @@ def _root(cls: _Class, s: Structure, unit: Unit, program: Program, init: list[st
 
 
 def _bounds(d: ParamDecl, value: Any, size: bool = False, fields: tuple[Bounds, ...] = ()) -> Any:
-    """``((types...), ge, gt, le, lt, what)`` of a free parameter (an int is accepted for a float); ``size``:
+    """``((types...), ge, gt, le, lt, what)`` of a free parameter (an int is accepted for a float; None among the
+    types where the declared type takes None, which the class refuses as another structure); ``size``:
     it is an output's size, so an int of it is at least 1 whatever its declared bounds (as the compiler's E104);
     ``fields``: the bounds of the block fields it sets (``free_candidates.reached_bounds``), which the compiler's
     E104 checks too (a free dropout's ``ge: 0, le: 1``, a norm's ``eps`` ``gt: 0``)."""
-    kinds = (c.ref("float"), c.ref("int")) if isinstance(value, float) else (c.ref(type(value).__name__),)
+    kinds: tuple[ast.expr, ...] = (c.ref("float"), c.ref("int")) if isinstance(value, float) else (
+        c.ref(type(value).__name__),)
+    if "None" in annotation_of(d.type).split(" | "):  # declared, but no free value: it builds another structure
+        kinds += (c.const(None),)
     bounds = [d.ge, d.gt, d.le, d.lt]
     whole = isinstance(value, int) and not isinstance(value, bool)
     if size and whole:  # an output's size: at least 1

@@ -177,6 +177,7 @@ class OutputDef:
     doc: str | None = None
     shape: tuple[DimSpec, ...] | None = None  # the promised shape: ints, symbol or parameter names, Templates
     shape_pos: Pos | None = None
+    layout: str | Template | None = None  # "BLC"/"BCL" or a Template giving one: `shape` is written channels-last
 
 
 @dataclass(frozen=True)

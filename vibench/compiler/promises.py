@@ -9,12 +9,17 @@ pass checks every promise against what the graph computes: a different rank, or 
 compiler proves different (``L // 32`` is never ``L``, ``10`` is not ``4``), or equal at a single
 size only (``(L + 1) // 2`` promised as ``L``), is E308 at the promise. A dimension that depends on
 the input sizes and may or may not match is a constraint (``[B, L, L]`` of a ``[B, L, 3]`` output:
-``L == 3``), listed by ``--check`` and checked when ``--input`` binds the sizes (E308 again).
+``L == 3``), listed by ``--check`` and checked when ``--input`` binds the sizes (E308 again), once
+(``[B, 4, L]`` of a ``[B, L, 4]`` output needs ``L == 4``, from either dimension).
+
+The promise of an output with ``layout:`` (and ``as:``) is written channels-last, as an input's shape with a
+``layout:`` is, whichever order the caller gets: one promise holds for both layouts.
 """
 
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.constraints import eq_text
@@ -31,12 +36,13 @@ def check_promise(out: OutputDef, name: str, t: TensorType, env: dict[str, Any],
     """E308 when output ``name`` (of ``out``) provably breaks its promised shape, else None."""
     assert out.shape is not None
     pos = out.shape_pos or out.pos
+    t, given = _channels_last(out, t, env)
     wanted: list[Dim] = []
     bound: dict[str, Dim] = {}
     pending: list[tuple[Dim, str, str]] = []
     if len(out.shape) != len(t.shape):
         promised = "[" + ", ".join(str(_shown(d, env)) for d in out.shape) + "]"
-        return _broken(name, unit, out, pos, promised, t, f"rank {len(t.shape)}, not {len(out.shape)}")
+        return _broken(name, unit, pos, promised, given, f"rank {len(t.shape)}, not {len(out.shape)}")
     for k, (dim, got) in enumerate(zip(out.shape, t.shape, strict=True)):
         want = _value(dim, env)
         if isinstance(want, Diagnostic):
@@ -61,19 +67,33 @@ def check_promise(out: OutputDef, name: str, t: TensorType, env: dict[str, Any],
             continue
         promised = fmt_shape(tuple(wanted) + tuple(_shown(d, env) for d in out.shape[k + 1:]))
         if verdict is False:
-            return _broken(name, unit, out, pos, promised, t, f"dimension {k} is {got}, never {want}")
+            return _broken(name, unit, pos, promised, given, f"dimension {k} is {got}, never {want}")
         pin = space.pinned(want - got, "==")
         if pin is not None:  # equal at one size only (`(L + 1) // 2` promised as `L`): not a size requirement
-            return _broken(name, unit, out, pos, promised, t,
+            return _broken(name, unit, pos, promised, given,
                            f"dimension {k} is {got}, equal to {want} only when {pin[0]} = {pin[1]}")
         pending.append((want - got, eq_text(want - got, 0), promised))
     for lhs, text, promised in pending:  # holds for some input sizes: checked when --input binds them
-        if space.decide_eq(lhs) is False:  # with the ones recorded just before (`[B, L, L, L]` of [B, L, 3, 4])
-            return _broken(name, unit, out, pos, promised, t, f"no size meets `{text}` with the promise's other "
+        verdict = space.decide_eq(lhs)  # with the ones recorded just before
+        if verdict is False:  # `[B, L, L, L]` of [B, L, 3, 4]
+            return _broken(name, unit, pos, promised, given, f"no size meets `{text}` with the promise's other "
                            "dimensions")
-        space.record(Constraint(lhs, "==", text, f"output `{name}` promises {promised} and `{out.ref}` gives "
-                                f"{fmt_shape(t.shape)}", pos=pos, code="E308"))
+        if verdict is True:  # implied by one just recorded: `[B, 4, L]` of [B, L, 4] needs `L == 4` once, not twice
+            continue
+        space.record(Constraint(lhs, "==", text, f"output `{name}` promises {promised} and {given}", pos=pos,
+                                code="E308"))
     return None
+
+
+def _channels_last(out: OutputDef, t: TensorType, env: dict[str, Any]) -> tuple[TensorType, str]:
+    """The output's type in the order its promise is written, and what to call it: the caller's order, but
+    channels-last for an output with a `layout:` (its dimensions 1 and 2 swapped when the caller gets BCL)."""
+    layout = evaluate_value(out.layout, env) if isinstance(out.layout, Template) else out.layout
+    if layout is None:
+        return t, f"`{out.ref}` gives {fmt_shape(t.shape)}"
+    if layout == "BCL" and len(t.shape) >= 3:
+        t = replace(t, shape=(t.shape[0], t.shape[2], t.shape[1], *t.shape[3:]))
+    return t, f"`{out.ref}` gives {fmt_shape(t.shape)} channels-last"
 
 
 def _value(dim: Any, env: dict[str, Any]) -> Any:
@@ -115,7 +135,7 @@ def _shown(dim: Any, env: dict[str, Any]) -> Any:
     return value if isinstance(value, int | str) else getattr(dim, "text", str(dim))
 
 
-def _broken(name: str, unit: str, out: OutputDef, pos: Any, expected: str, t: TensorType, why: str) -> Diagnostic:
+def _broken(name: str, unit: str, pos: Any, expected: str, given: str, why: str) -> Diagnostic:
     return Diagnostic("E308", f"output `{name}` of `{unit}` breaks its promised shape: {why}", pos,
-                      expected=expected, found=f"`{out.ref}` gives {fmt_shape(t.shape)}",
+                      expected=expected, found=given,
                       hint="fix the graph (a missing flatten or pooling?) or the promise")
