@@ -120,6 +120,7 @@ class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
         self.nodes: list[ElabNode] = []
         self.names: set[str] = set()  # nodes made so far (a `for_each` over a mapping: its keys)
         self.off: set[str] = set()  # nodes switched off: their value is their first input
+        self.void: dict[str, str] = {}  # nodes switched off that pass on a switched-off input: that input
         self.groups: dict[str, tuple[str, ...]] = {}
         self.failed: set[str] = set()
         # The least nodes the copies made so far expand to (node_bounds), bodies included, within `room` (E213).
@@ -167,6 +168,10 @@ class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
                 self.visit(nd)
             except Failed:
                 self.failed.add(nd.name)
+        void = [self.void_problem(o.ref, None) for o in outputs if o.ref.node in self.void]
+        if void:
+            self.owner.diags.extend(void)
+            raise Failed()
         metadata: SpecValue = None
         broken = False
         if udef.metadata is not None:
@@ -275,18 +280,23 @@ class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
     # -- nodes -----------------------------------------------------------------------------------
 
     def visit(self, nd: NodeDef) -> None:
+        # First its `when`: a node switched off reads nothing, so a switched-off input (or a node that passes
+        # one on) is no error there (the graph pass checked that each name it reads exists).
+        on = nd.when is None or self.flag(nd.when, nd.pos, "`when`", nd.name,
+                                          "write a comparison, e.g. `${stride != 1}`")
         refs: RawRefs = []
         for port, ref in nd.inputs:
-            if port is not None and ref.port is None and ref.node in self.inactive_inputs:
-                continue  # `port: input` with a switched-off input: the port is simply not connected
+            if port is not None and ref.port is None and (ref.node in self.inactive_inputs or ref.node in self.void):
+                continue  # `port: input` with a switched-off input (or a node passing one): the port is not connected
             if ref.node in self.failed:
                 raise Failed()
-            problem = ref_problem(ref, nd.name, self.groups, self.inactive_inputs, self.off)
+            problem = ref_problem(ref, nd.name, self.groups, self.inactive_inputs if on else frozenset(), self.off)
+            if problem is None and on and ref.node in self.void:
+                problem = self.void_problem(ref, nd.name)
             if problem is not None:
                 raise self.error(problem)
             refs.append((port, ref, ref.pos))
-        if nd.when is not None and not self.flag(nd.when, nd.pos, "`when`", nd.name,
-                                                 "write a comparison, e.g. `${stride != 1}`"):
+        if not on:
             self.switch_off(nd, refs)
             return
         if nd.checkpoint.__class__ is not bool:  # `checkpoint: "${recompute}"`; None: a name that read nothing
@@ -313,8 +323,24 @@ class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
             # `in: {y: z, x: x}`: the block's first port passes through, whatever order the mapping is written in
             ports = [i.name for i in block.inputs] if isinstance(block, UnitDef) else list(block.inputs)
             refs = sorted(refs, key=lambda r: ports.index(r[0]) if r[0] in ports else len(ports))
-        self.add(ElabNode(nd, tuple(refs), "off", ()))
         self.off.add(nd.name)
+        first = refs[0][1].node
+        if first in self.inactive_inputs or first in self.void:  # it passes on no value: one that reads it is E405
+            self.void[nd.name] = self.void.get(first, first)
+            self.names.add(nd.name)
+            return
+        # Its other inputs that have no value are left out: the type check resolves each input it keeps.
+        refs = [r for r in refs if r[1].node not in self.inactive_inputs and r[1].node not in self.void]
+        self.add(ElabNode(nd, tuple(refs), "off", ()))
+
+    def void_problem(self, ref: Ref, node: str | None) -> Diagnostic:
+        """E405 for ``ref`` (read by node ``node``; None: an output) naming a switched-off node that passes on a
+        switched-off input, so has no value."""
+        source = self.void[ref.node]
+        return Diagnostic("E405", f"`{ref.node}` is switched off and passes on input `{source}`, which is switched "
+                          "off (its `when` is false)", ref.pos, node=node,
+                          hint="switch this " + ("node" if node is not None else "output") + " off too, or feed "
+                          "it another value")
 
     def build_node(self, nd: NodeDef, refs: RawRefs, env: dict[str, Any]) -> None:
         """A node switched on: its `repeat` copies (or one), each with its block and values."""
@@ -383,10 +409,20 @@ class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
                                             found=repr(block_name)))
             block = self.owner.lookup_block(block_name, self.udef, nd.block_pos, nd.name,
                                         self.block_setting(nd))
-            if output_count(block) != 1:
+            count = surely_given(block)
+            if count > 1 or (count == 0 and isinstance(block, Block)):
                 raise self.error(Diagnostic("E405", f"`for_each` copies give one value each; `{block_name}` has "
-                                            f"{output_count(block)} outputs", nd.block_pos, node=nd.name))
+                                            f"{count} outputs", nd.block_pos, node=nd.name))
             copies.append(ElabCopy(block, block_name, *self.node_values(nd, block, local)))
         if any(isinstance(c.block, UnitDef) for c in copies):
             self.fit_bodies(nd, [least_nodes(self.owner, c.block) for c in copies], [c.block_name for c in copies])
         self.add(ElabNode(nd, tuple(refs), "each", tuple(copies)))
+
+
+def surely_given(block: Block | UnitDef) -> int:
+    """The outputs ``block`` gives whatever its parameters: a catalogue block's (none: numbered ones), a
+    composite's without a `when:` (a `{from: node.*}` may give none). The others count once the copy is
+    specialised (:meth:`~vibench.compiler.unit_builder.TypeChecker.visit_each`)."""
+    if isinstance(block, Block):
+        return output_count(block)
+    return sum(1 for o in block.outputs if o.when in (None, True) and o.ref.port != "*")

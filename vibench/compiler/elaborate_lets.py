@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Failed, expr_diag
-from vibench.compiler.expr import FUNCTIONS, ExprError, contains_template, evaluate_value, template_names
+from vibench.compiler.expr import FUNCTIONS, ExprError, Unknown, contains_template, evaluate_value, template_names
 from vibench.compiler.ir import CheckDef, InputDecl, LetDef, Pos, Template, UnitDef
 from vibench.compiler.lets import run_checks
 from vibench.compiler.symbolic_errors import NeedConcrete
@@ -122,9 +122,20 @@ class LetValues:
 
     def last_lets(self) -> None:
         """The waiting values, the inputs' sizes bound (a name that is no size is E204 at its `let`), then the
-        checks that read them."""
+        checks that read them. A value that needs a size left free is an ``Unknown`` that asks for it where it
+        is read (NeedConcrete there: E303 unless a caller knows the size), so an unread `let` needs none (a
+        symbol is a compile-time number only when something needs it as one); a check's or a promised output
+        shape's read asks here, at the `let`, as those read their names before any node."""
+        read_now = {n for c in self.later_checks for n in template_names(c.that) | template_names(c.message)}
+        read_now |= {n for out in self.udef.outputs for d in out.shape or () for n in _names(d)}
         for let in list(self.waiting.values()):
-            self.env[let.name] = self.evaluate(let.value, self.env, let.pos, f"`let.{let.name}` {self.whose()}", None)
+            try:
+                self.env[let.name] = self.evaluate(let.value, self.env, let.pos, f"`let.{let.name}` {self.whose()}",
+                                                   None)
+            except NeedConcrete as need:
+                if let.name in read_now:
+                    raise
+                self.env[let.name] = Unknown(f"`let.{let.name}` reads an input's size", symbol=min(need.symbols))
             del self.waiting[let.name]
         self.checks(self.later_checks)
 
@@ -187,6 +198,11 @@ class LetValues:
 
     def udef_let(self, name: str) -> LetDef:
         return next(let for let in self.udef.lets if let.name == name)
+
+
+def _names(dim: Any) -> set[str]:
+    """The names a dimension of a promised output shape reads: a `${...}`'s, or a name written plainly."""
+    return set(template_names(dim)) if isinstance(dim, Template) else {dim} if isinstance(dim, str) else set()
 
 
 def _text(value: Any) -> str:

@@ -278,6 +278,11 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
                 inst = self.instance(nd, copy, ports, in_types)
             finally:
                 self.copy = self.copied = None
+            if len(inst.outputs) != 1:  # a composite's, its outputs' `when` read with this copy's values
+                raise self.error(Diagnostic(
+                    "E405", f"`for_each` copies give one value each; `{copy.block_name}` has {len(inst.outputs)} "
+                    "outputs", nd.block_pos or nd.pos, node=nd.name,
+                    found=f"`{copy.block_name}` returns " + ", ".join(f"`{port}`" for port, _ in inst.outputs)))
             self.check_checkpoint(nd, block, inst, copy.block_name)
             instances.append(replace(inst, block=block.qualname if isinstance(block, UnitDef) else copy.block_name))
             self.tally(nd, inst, k, len(en.copies), block, in_types)
@@ -299,11 +304,8 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
         block = first.block
         ports = self.bind_ports(nd, block, refs)
         repeated = en.mode == "repeat"
-        if repeated and (len(ports) != 1 or len(block.outputs) != 1):
-            outputs = f"{len(block.outputs)} output(s)" if block.outputs else "numbered outputs (`node.0`, ...)"
-            raise self.error(Diagnostic("E405", f"`repeat` chains copies through one input and one output; "
-                                        f"`{first.block_name}` has {len(ports)} input(s) and {outputs}", nd.pos,
-                                        node=nd.name))
+        if repeated and not isinstance(block, UnitDef):  # a composite's are counted as each copy is specialised
+            self.check_chain(nd, first.block_name, len(ports), len(block.outputs))
         types = self.types
         in_types = [types[(v.node, v.port)] for _, v, _ in ports]
         if not repeated:  # one copy (the common case)
@@ -318,6 +320,9 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
                     inst = self.instance(nd, copy, ports, in_types)
                 finally:
                     self.copy = self.copied = None
+                if inst.unit is not None:  # the inputs and outputs this copy's values switch on
+                    ports = connected(ports, inst)
+                    self.check_chain(nd, copy.block_name, len(ports), len(inst.outputs))
                 instances.append(inst)
                 self.tally(nd, inst, k, copies, copy.block, in_types)
                 in_types = [inst.outputs[0][1]]
@@ -331,6 +336,14 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
         # (10,000 nodes: 73 -> 69 ms).
         self.add(Node(nd.name, name, "composite" if composite else "primitive", tuple([(p, v) for p, v, _ in ports]),
                       tuple(instances), repeated, nd.pos, nd.doc, False, nd.checkpoint is True))
+
+    def check_chain(self, nd: NodeDef, block_name: str, inputs: int, outputs: int) -> None:
+        """E405 unless a `repeat` copy of ``block_name`` takes one input and gives one output (no outputs: a
+        catalogue block's numbered ones)."""
+        if inputs != 1 or outputs != 1:
+            given = f"{outputs} output(s)" if outputs else "numbered outputs (`node.0`, ...)"
+            raise self.error(Diagnostic("E405", f"`repeat` chains copies through one input and one output; "
+                                        f"`{block_name}` has {inputs} input(s) and {given}", nd.pos, node=nd.name))
 
     def check_checkpoint(self, nd: NodeDef, block: Any, inst: Instance, block_name: str) -> None:
         """E211 for `checkpoint: true` on a node without a submodule (nothing to recompute)."""
