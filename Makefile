@@ -101,7 +101,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict --follow-imports=silent vibench/compiler/ir.py vibench/compiler/ir_verify.py vibench/compiler/pipeline.py \
 		vibench/compiler/scoped.py \
-		vibench/compiler/unit_builder.py vibench/compiler/elaborate.py vibench/compiler/typecheck.py \
+		vibench/compiler/unit_builder.py vibench/compiler/elaborate.py vibench/compiler/elaborate_inputs.py vibench/compiler/typecheck.py \
 		vibench/compiler/typecheck_composite.py vibench/compiler/build_warnings.py vibench/compiler/names.py \
 		vibench/compiler/adapters.py vibench/compiler/roles.py \
 		vibench/compiler/reference_text.py vibench/compiler/reference_templates.py

@@ -26,30 +26,27 @@ from vibench.compiler.blocks.base import Block
 from vibench.compiler.build_warnings import warn_unused
 from vibench.compiler.dead_checks import check_dead_node, check_unused_composites
 from vibench.compiler.diagnostics import Diagnostic, clip
+from vibench.compiler.elaborate_inputs import InputTypes
 from vibench.compiler.elaborate_lets import LetValues
 from vibench.compiler.elaborated import (
     ElabCopy,
     ElabNode,
     Elaborated,
     Failed,
-    LayoutError,
-    declared_dims,
     expr_diag,
     live_nodes,
     output_count,
     ref_problem,
 )
-from vibench.compiler.expr import ExprError, Unknown, contains_template, evaluate_value, template_names
-from vibench.compiler.ir import CheckDef, InputDecl, LetDef, NodeDef, Pos, Ref, SpecValue, Template, TensorType, UnitDef
+from vibench.compiler.expr import ExprError, contains_template, evaluate_value, template_names
+from vibench.compiler.ir import CheckDef, LetDef, NodeDef, Pos, Ref, SpecValue, UnitDef
 from vibench.compiler.keyed import elaborate_keyed
 from vibench.compiler.lets import let_order_problem, let_reads
-from vibench.compiler.limits import MAX_FOR_EACH, MAX_RANK
+from vibench.compiler.limits import MAX_FOR_EACH
 from vibench.compiler.metadata_bounds import evaluate_metadata
 from vibench.compiler.node_bounds import NodeRoom, least_nodes, least_of
 from vibench.compiler.node_values import NodeValues
-from vibench.compiler.resolve_decls import name_problem
 from vibench.compiler.slots import check_nested_slots
-from vibench.compiler.symbolic import Dim, Expr
 from vibench.compiler.symbolic_errors import NeedConcrete
 
 if TYPE_CHECKING:
@@ -91,7 +88,7 @@ class Evaluates:
             raise
 
 
-class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
+class Elaborator(Evaluates, NodeValues, LetValues, InputTypes, NodeRoom):
     """The state of one elaboration: the unit's environment and the nodes made so far."""
 
     def __init__(self, owner: _Specializer, udef: UnitDef, params: dict[str, Any], concrete: dict[str, int],
@@ -188,48 +185,6 @@ class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
             nodes=tuple(self.nodes), groups=self.groups, failed=frozenset(self.failed), broken=broken,
             inherited=frozenset(self.inherited), metadata=metadata)
 
-    def input_types(self, active: list[InputDecl]) -> list[tuple[str, TensorType]]:
-        """The active inputs' types, from their declarations; a free dimension becomes a symbol (and an
-        ``Unknown`` in the environment, so that an expression reading it asks for it, NeedConcrete). A name of a
-        parameter or `let` is its value (a `let` that reads the sizes: computed once they are bound)."""
-        declared = {d.name: self.declared(d) for d in active}
-        lets = {let.name for let in self.udef.lets}
-        for dims in declared.values():
-            for s in dims:
-                if not isinstance(s, str) or s in self.waiting:  # a `let`'s name, never a symbol: its value, below
-                    continue
-                if s in self.concrete:
-                    self.env[s] = self.concrete[s]
-                elif s not in self.env:
-                    self.env[s] = Unknown(f"`{s}` is a free dimension of {self.udef.name}'s input", symbol=s)
-        inputs = []
-        for decl in active:
-            out: list[Dim] = []
-            for d in declared[decl.name]:
-                if isinstance(d, int):
-                    out.append(d)
-                elif isinstance(d, str) and (d in self.params or d in lets):  # a name reads the value
-                    value = self.let_dimension(d, decl) if d in self.waiting else self.env[d]
-                    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                        # (where the user set it, in another file; else the dimension, as written in the shape)
-                        raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
-                                                    "integer", self.setting_pos({d}) or decl.dim_at(d) or decl.pos,
-                                                    found=clip(f"{d} = {value!r}", 80)))
-                    out.append(value)
-                elif isinstance(d, str):
-                    out.append(self.concrete.get(d, Expr.symbol(d)))
-                else:
-                    try:
-                        value = evaluate_value(d, self.env)
-                    except ExprError as err:
-                        raise self.error(expr_diag(err, d.pos, f"the shape of input `{decl.name}`")) from None
-                    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                        raise self.error(Diagnostic("E212", f"a dimension of input `{decl.name}` must be a positive "
-                                                    "integer", d.pos, found=repr(value)))
-                    out.append(value)
-            inputs.append((decl.name, TensorType(tuple(out), decl.dtype)))
-        return inputs
-
     def flag(self, value: Any, pos: Pos | None, where: str, node: str | None = None, hint: str | None = None) -> bool:
         """Evaluate a `when:` (None means true) or a node's `checkpoint:` written as an expression or a name;
         E211 unless it gives a bool. ``where`` names the key (with ``node``: the node's key, `when`)."""
@@ -242,40 +197,6 @@ class Elaborator(Evaluates, NodeValues, LetValues, NodeRoom):
             raise self.error(Diagnostic("E211", f"{what} must be true or false", at, node=node,
                                         expected="true or false", found=repr(result), hint=hint))
         return result
-
-    def declared(self, decl: InputDecl) -> list[Any]:
-        layout, shape = decl.layout, decl.shape
-        if isinstance(layout, Template):  # first, alone: an error in it is said of the layout, at the layout
-            where = f"the layout of input `{decl.name}`"
-            self.refuse_waiting(layout, decl.pos, where)
-            self.evaluate(layout, self.env, layout.pos or decl.pos, where, None)
-        if isinstance(shape, Template):
-            self.refuse_waiting(shape, decl.pos, f"the shape of input `{decl.name}`")
-        try:
-            dims = declared_dims(decl, self.env)
-            if len(dims) > MAX_RANK:  # (a written list is refused as it is resolved; this is a `${...}`'s)
-                raise self.error(Diagnostic("E212", f"the shape of input `{decl.name}` has too many dimensions",
-                                            getattr(shape, "pos", None) or decl.pos,
-                                            expected=f"at most {MAX_RANK} dimensions",
-                                            found=f"{len(dims):,} dimensions"))
-            if isinstance(shape, Template):  # a symbol a `${...}` gives meets the rules of a written one (E106)
-                problems = [p for d in dims if isinstance(d, str) and (p := name_problem(d, "shape symbol"))]
-                for problem in problems:
-                    self.owner.diags.add(problem(shape.pos or decl.pos))
-                if problems:
-                    raise Failed()
-            return dims
-        except ExprError as err:
-            raise self.error(expr_diag(err, getattr(shape, "pos", None) or decl.pos,
-                                       f"the shape of input `{decl.name}`")) from None
-        except LayoutError as err:
-            raise self.error(Diagnostic("E212", f"the layout of input `{decl.name}` must be BLC or BCL",
-                                        getattr(layout, "pos", None) or decl.pos, expected="BLC or BCL",
-                                        found=str(err))) from None
-        except ValueError as err:
-            raise self.error(Diagnostic("E212", f"invalid shape for input `{decl.name}`: {err}",
-                                        getattr(shape, "pos", None) or decl.pos,
-                                        expected="a list of positive integers and symbol names")) from None
 
     # -- nodes -----------------------------------------------------------------------------------
 
