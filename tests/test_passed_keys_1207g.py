@@ -87,3 +87,42 @@ def test_a_parameter_read_by_a_with_value_is_read(tmp_path: Path, value: str) ->
     [found] = [d for d in vibench.check(str(spec), params={"num_classes": 5}).warnings if d.code == "W104"]
     assert found.message == ("`classes` has no effect here: it is read only as the default of `num_classes`, "
                              "which is set")
+
+
+def test_a_key_that_one_copy_reads_has_an_effect(tmp_path: Path) -> None:
+    # copy 1's TimesNet reads e_layers (the parameter count changes with it): said per copy, copy 0's B_04_Dlinear
+    # made it "no effect"
+    nodes = ("  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, repeat: 2, output_dim: 64, e_layers: 1,\n"
+             "        base_encoder: \"${['B_04_Dlinear', 'B_06_TimesNet'][i]}\"}\n")
+    assert _warnings(tmp_path, nodes) == []
+    listed = ("  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, for_each: [B_04_Dlinear, B_06_TimesNet],\n"
+              "        base_encoder: \"${item}\", output_dim: 64, e_layers: 1}\n")
+    spec = tmp_path / "listed.yaml"
+    spec.write_text("vibench: 1\nname: Mine\ninputs:\n  x: {shape: [B, 32, 64]}\nnodes:\n" + listed
+                    + "  both: {block: add, in: enc}\noutputs:\n  y: both\n", encoding="utf-8")
+    assert [d for d in vibench.check(str(spec)).warnings if d.code == "W104"] == []
+
+
+@pytest.mark.parametrize("value,param,sets", [
+    ('["${n}", 2, 2, 2]', "n: 2", {"n": 1}),  # ResNet1D's layers
+])
+def test_a_parameter_read_inside_a_with_list_is_read(tmp_path: Path, value: str, param: str,
+                                                    sets: dict[str, int]) -> None:
+    spec = tmp_path / "child.yaml"
+    spec.write_text(f"vibench: 1\nname: Child\nextends: cnn/ResNet1D\nparams: {{{param}}}\nwith: {{layers: {value}}}\n",
+                    encoding="utf-8")
+    counts = set()
+    for given in (None, sets):
+        program = vibench.check(str(spec), params=given)
+        assert [d for d in program.warnings if d.code == "W104"] == []
+        counts.add(program.root.param_count)
+    assert len(counts) == 2  # the parameter changes the model
+
+
+def test_a_parameter_read_inside_a_with_mapping_is_read(tmp_path: Path) -> None:
+    spec = tmp_path / "isfm.yaml"
+    spec.write_text('vibench: 1\nname: Mine\nextends: isfm/M_01_ISFM\nparams: {classes: 6}\n'
+                    'with: {num_classes: {"1": "${classes}"}}\n', encoding="utf-8")
+    program = vibench.check(str(spec), params={"classes": 3})
+    assert [d for d in program.warnings if d.code == "W104"] == []
+    assert program.root.outputs[0][2].shape[-1] == 3

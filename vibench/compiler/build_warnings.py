@@ -24,11 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
-from vibench.compiler.expr import ExprError, parse_value
+from vibench.compiler.expr import ExprError, contains_template, parse_value
 from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.phm_guide import ALIASES
 from vibench.compiler.phm_reference import needed_hint
-from vibench.compiler.unread_hints import fallback_warning, idle_hint, shown_value, table_hint, unread_hint
+from vibench.compiler.unread_hints import (
+    fallback_warning,
+    idle_hint,
+    passed_key_warnings,
+    shown_value,
+    table_hint,
+    unread_hint,
+)
 from vibench.compiler.unread_params import (
     ChosenComponents,
     KeyColumns,
@@ -95,11 +102,11 @@ class BuildWarnings:
                   and (set_in(decl, own_file) or decl.name in udef.overridden) and decl.name in self.params]
         if not unread:  # (the common case, nothing set: then no walk over the nodes)
             return
-        # Set to a value of its own: not where that value is its default written as an expression, which is then
-        # what reads (`with: {num_classes: classes}` reads `classes`, unless --set gives num_classes another value).
+        # Set to a value of its own: not where that value is its default holding an expression, which is then what
+        # reads (`with: {num_classes: classes}`, `{layers: ["${n}", 2]}`; unless --set gives it another value).
         given = {d.name for d in udef.params if self.params.get(d.name) is not None
                  and (d.given or set_in(d, own_file) or d.name in udef.overridden)
-                 and (d.name in udef.overridden or not isinstance(d.default, Template))}
+                 and (d.name in udef.overridden or not contains_template(d.default))}
         left, idle = self.unread_here(udef, {d.name for d in unread}, given)
         unread = [decl for decl in unread if decl.name in left]
         if not unread:
@@ -151,6 +158,22 @@ class BuildWarnings:
             if decl.name in words.from_table:  # not the caller's value: "remove it" would not say how
                 hint = table_hint(decl, components.nodes, words.metadata_option)
             self.owner.diags.add(replace(warning, hint=hint))
+
+    def warn_passed_keys(self) -> None:
+        """W104 for a key written on a composite node of the user's (a library template's is not theirs to change)
+        that no copy's component reads: it passes the key on to none that does (:func:`passed_key_warnings`)."""
+        from vibench.compiler.typecheck_composite import within_library
+
+        for en in self.elaborated.nodes:
+            nd = en.nd
+            if en.mode == "off" or not (nd.params or isinstance(nd.with_, dict)):
+                continue
+            node = self.node_index.get(en.name)
+            if node is None or not node.copies:
+                continue
+            units = [c.unit for c in node.copies if c.unit is not None]
+            if len(units) == len(node.copies) and all(u.unread for u in units) and not within_library(nd.pos):
+                self.owner.diags.extend(passed_key_warnings(nd, units))
 
     def unread_here(self, udef: UnitDef, names: set[str],
                     given: Collection[str] = ()) -> tuple[set[str], list[NodeDef]]:

@@ -30,7 +30,6 @@ from vibench.compiler.expr import ExprError, evaluate_value
 from vibench.compiler.ir import Constraint, Instance, Node, NodeDef, Pos, Template, TensorType, UnitDef, ValueRef
 from vibench.compiler.symbolic import Dim, Expr, fmt_shape, free_symbols, subs
 from vibench.compiler.symbolic_errors import NeedConcrete
-from vibench.compiler.unread_hints import passed_key_warnings
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer
@@ -117,8 +116,6 @@ class CompositeCheck:
             outer.node = nd.name
             outer.pos = nd.pos
             raise outer from None
-        if unit.unread and not within_library(nd.pos):  # a key of the user's that the component passes on unread
-            self.owner.diags.extend(passed_key_warnings(nd, block, unit, positions))
         missing = [name for name, _ in unit.inputs if name not in named]
         if missing:  # an `optional: true` input the body reads here
             raise self.error(Diagnostic("E405", f"block `{block.name}` needs input `{missing[0]}` here", nd.pos,

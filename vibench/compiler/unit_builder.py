@@ -142,6 +142,7 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
         if optional:  # `optional: true` inputs that no node reads are not taken
             read = {v.node for n in self.nodes for _, v in n.inputs} | {ref.node for _, ref, _ in outputs}
             inputs = tuple((name, t) for name, t in inputs if name not in optional or name in read)
+        self.warn_passed_keys()
         unread: frozenset[str] = frozenset()
         if len(self.owner.stack) == 1:
             self.warn_unread(udef)

@@ -8,29 +8,32 @@ from collections.abc import Collection
 from typing import Any
 
 from vibench.compiler.diagnostics import Diagnostic, clip
-from vibench.compiler.ir import NodeDef, ParamDecl, Pos, Template, Unit, UnitDef
+from vibench.compiler.ir import NodeDef, ParamDecl, Pos, Template, Unit
 from vibench.compiler.phm_reference import needed_hint
 from vibench.compiler.unread_params import inner_components, stem
 
 
-def passed_key_warnings(nd: NodeDef, block: UnitDef, unit: Unit,
-                        positions: dict[str, Pos | None]) -> list[Diagnostic]:
-    """W104 for each key written on node ``nd`` (its own keys and `with:`, a value other than null) that its composite
-    ``block``, built as ``unit``, takes and passes on only to components that do not read it (``Unit.unread``:
-    `e_layers` on a node of B_11_MomentumEncoder, whose default `base_encoder` B_04_Dlinear reads none), at the key."""
-    written = [(k, v) for k, v, _ in nd.params]
+def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
+    """W104 for each key written on node ``nd`` (its own keys and `with:`, a value other than null) that every copy of
+    its composite (``units``, each copy's) takes and passes on only to components that do not read it (``Unit.unread``:
+    `e_layers` on a node of B_11_MomentumEncoder, whose default `base_encoder` B_04_Dlinear reads none), at the key.
+    A key one copy reads (`repeat: 2` with a TimesNet in copy 1) has an effect."""
+    written = [(k, v, pos) for k, v, pos in nd.params]
     if isinstance(nd.with_, dict):
-        written += list(nd.with_.items())
-    unread = [(k, v) for k, v in written if v is not None and k in unit.unread]
+        places = dict(nd.with_keys)
+        written += [(k, v, places.get(k, nd.with_pos)) for k, v in nd.with_.items()]
+    unread = [(k, pos) for k, v, pos in written if v is not None and all(k in u.unread for u in units)]
     if not unread:
         return []
-    inside = inner_components(unit, {})
+    seen: dict[int, list[str]] = {}
+    inside = list(dict.fromkeys(name for u in units for name in inner_components(u, seen)))
     found = ("the components here: " + ", ".join(inside)) if inside else None
-    decls = {d.name: d for d in block.params}
-    return [Diagnostic("W104", f"`{k}` has no effect here: no component of this {block.name} reads it",
-                       positions.get(k) or nd.pos, node=nd.name, severity="warning", found=found,
+    block = units[0].definition
+    decls = {d.name: d for d in block.params} if block is not None else {}
+    return [Diagnostic("W104", f"`{k}` has no effect here: no component of this {units[0].name} reads it",
+                       pos or nd.pos, node=nd.name, severity="warning", found=found,
                        hint=unread_hint(decls[k], inside) if k in decls else "remove it")
-            for k, _ in unread]
+            for k, pos in unread]
 
 
 def fallback_warning(what: str, decl: ParamDecl, pos: Pos | None, component: str | None, params: list[str],

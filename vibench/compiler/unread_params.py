@@ -117,7 +117,7 @@ def fallback_only(definition: UnitDef, given: Collection[str]) -> dict[str, list
 
     readers: dict[str, list[str]] = {}
     for decl in definition.params:
-        if decl.name in given and isinstance(decl.default, Template):
+        if decl.name in given:  # (a default holding `${...}` in a list or mapping reads its names too)
             for name in template_names(decl.default) - {decl.name}:
                 readers.setdefault(name, []).append(decl.name)
     if not readers:
