@@ -173,8 +173,8 @@ class Elaborator(Evaluates, NodeValues, LetValues, InputTypes, NodeRoom):
         broken = False
         if udef.metadata is not None:
             try:
-                metadata, too_large = evaluate_metadata(
-                    udef.metadata, lambda t: self.evaluate(t, self.env, udef.pos, "`metadata`", None, nested=True))
+                metadata, too_large = evaluate_metadata(udef.metadata, lambda t: self.evaluate(
+                    t, self.env, t.pos or udef.pos, "`metadata`", None, nested=True))
                 if too_large is not None:  # at the `${...}` that took it past, before any after it is built
                     raise self.error(replace(too_large, pos=too_large.pos or udef.pos))
             except Failed:
@@ -201,17 +201,20 @@ class Elaborator(Evaluates, NodeValues, LetValues, InputTypes, NodeRoom):
     # -- nodes -----------------------------------------------------------------------------------
 
     def visit(self, nd: NodeDef) -> None:
-        # First its `when`: a node switched off reads nothing, so a switched-off input (or a node that passes
-        # one on) is no error there (the graph pass checked that each name it reads exists).
+        # First its `when`: a node switched off reads nothing, so a switched-off input, a node that passes one on,
+        # or a port of a switched-off node is no error there (the graph pass checked that each name it reads
+        # exists); only what it passes on is checked (switch_off).
         on = nd.when is None or self.flag(nd.when, nd.pos, "`when`", nd.name,
                                           "write a comparison, e.g. `${stride != 1}`")
         refs: RawRefs = []
         for port, ref in nd.inputs:
-            if port is not None and ref.port is None and (ref.node in self.inactive_inputs or ref.node in self.void):
+            if on and port is not None and ref.port is None and (ref.node in self.inactive_inputs
+                                                                 or ref.node in self.void):
                 continue  # `port: input` with a switched-off input (or a node passing one): the port is not connected
             if ref.node in self.failed:
                 raise Failed()
-            problem = ref_problem(ref, nd.name, self.groups, self.inactive_inputs if on else frozenset(), self.off)
+            problem = ref_problem(ref, nd.name, self.groups, *((self.inactive_inputs, self.off) if on else
+                                                               (frozenset(), ())))
             if problem is None and on and ref.node in self.void:
                 problem = self.void_problem(ref, nd.name)
             if problem is not None:
@@ -244,6 +247,9 @@ class Elaborator(Evaluates, NodeValues, LetValues, InputTypes, NodeRoom):
             # `in: {y: z, x: x}`: the block's first port passes through, whatever order the mapping is written in
             ports = [i.name for i in block.inputs] if isinstance(block, UnitDef) else list(block.inputs)
             refs = sorted(refs, key=lambda r: ports.index(r[0]) if r[0] in ports else len(ports))
+        problem = ref_problem(refs[0][1], nd.name, {}, frozenset(), self.off)  # a port of a switched-off node
+        if problem is not None:
+            raise self.error(problem)
         self.off.add(nd.name)
         first = refs[0][1].node
         if first in self.inactive_inputs or first in self.void:  # it passes on no value: one that reads it is E405
@@ -251,7 +257,8 @@ class Elaborator(Evaluates, NodeValues, LetValues, InputTypes, NodeRoom):
             self.names.add(nd.name)
             return
         # Its other inputs that have no value are left out: the type check resolves each input it keeps.
-        refs = [r for r in refs if r[1].node not in self.inactive_inputs and r[1].node not in self.void]
+        refs = [r for r in refs if r[1].node not in self.inactive_inputs and r[1].node not in self.void
+                and (r[1].node not in self.off or r[1].port is None)]
         self.add(ElabNode(nd, tuple(refs), "off", ()))
 
     def void_problem(self, ref: Ref, node: str | None) -> Diagnostic:

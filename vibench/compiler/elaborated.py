@@ -183,6 +183,20 @@ def ref_problem(ref: Ref, node: str | None, groups: Mapping[str, tuple[str, ...]
     return None
 
 
+def each_inputs_problem(nd: NodeDef, taken: list[list[str]]) -> Diagnostic | None:
+    """E405 when the copies of `for_each` node ``nd`` over a list take different inputs (``taken``: each copy's
+    ports switched on for its values): model.py calls them side by side with one list of arguments (a
+    `for_each` over a mapping makes a node per key, each called alone)."""
+    k = next((k for k, ports in enumerate(taken) if ports != taken[0]), 0)
+    if not k:
+        return None
+    shown = [", ".join(f"`{p}`" for p in taken[j]) or "nothing" for j in (0, k)]
+    return Diagnostic("E405", f"the copies of a `for_each` over a list take different inputs: copy 0 takes "
+                      f"{shown[0]}; copy {k} takes {shown[1]}", nd.pos, node=nd.name,
+                      hint="use a mapping (`for_each: {name: value, ...}`: a node per key, each with the inputs it "
+                      "takes), or switch the same inputs on in every copy")
+
+
 def output_count(block: Block | UnitDef) -> int:
     return len(block.outputs)
 

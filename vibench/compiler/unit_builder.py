@@ -32,6 +32,7 @@ from vibench.compiler.elaborated import (
     Failed,
     Ports,
     Refs,
+    each_inputs_problem,
     freeze,
     ref_problem,
 )
@@ -289,6 +290,9 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
             self.tally(nd, inst, k, len(en.copies), block, in_types)
             names.append(copy.block_name)
         assert first_ports is not None
+        problem = each_inputs_problem(nd, [[p for p, _, _ in connected(first_ports, inst)] for inst in instances])
+        if problem is not None:
+            raise self.error(problem)
         first_ports = connected(first_ports, instances[0])
         kinds = {"composite" if c.unit is not None else "primitive" for c in instances}
         if len(kinds) > 1:
@@ -315,18 +319,20 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
         else:
             instances = []
             copies = len(en.copies)
+            given, chained = in_types, None
             for k, copy in enumerate(en.copies):
                 self.copy, self.copied = (k, copies), en
                 try:
                     inst = self.instance(nd, copy, ports, in_types)
                 finally:
                     self.copy = self.copied = None
-                if inst.unit is not None:  # the inputs and outputs this copy's values switch on
-                    ports = connected(ports, inst)
-                    self.check_chain(nd, copy.block_name, len(ports), len(inst.outputs))
+                live = [p for p, _, _ in connected(ports, inst)]  # of every input given: those its values switch on
+                if inst.unit is not None:
+                    self.check_chain(nd, copy.block_name, len(live), len(inst.outputs), chained, live)
                 instances.append(inst)
                 self.tally(nd, inst, k, copies, copy.block, in_types)
-                in_types = [inst.outputs[0][1]]
+                chained = live[0]
+                in_types = [inst.outputs[0][1] if ports[j][0] == chained else t for j, t in enumerate(given)]
         composite = instances[0].unit is not None
         if nd.checkpoint is True:
             self.check_checkpoint(nd, block, instances[0], first.block_name)
@@ -338,13 +344,17 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
         self.add(Node(nd.name, name, "composite" if composite else "primitive", tuple([(p, v) for p, v, _ in ports]),
                       tuple(instances), repeated, nd.pos, nd.doc, False, nd.checkpoint is True))
 
-    def check_chain(self, nd: NodeDef, block_name: str, inputs: int, outputs: int) -> None:
-        """E405 unless a `repeat` copy of ``block_name`` takes one input and gives one output (no outputs: a
-        catalogue block's numbered ones)."""
+    def check_chain(self, nd: NodeDef, block_name: str, inputs: int, outputs: int, before: str | None = None,
+                    live: list[str] | None = None) -> None:
+        """E405 unless a `repeat` copy of ``block_name`` takes one input and gives one output (no outputs: a catalogue
+        block's numbered ones), a composite's copy (``live``: its ports on) the port ``before`` the copy before took."""
         if inputs != 1 or outputs != 1:
             given = f"{outputs} output(s)" if outputs else "numbered outputs (`node.0`, ...)"
             raise self.error(Diagnostic("E405", f"`repeat` chains copies through one input and one output; "
                                         f"`{block_name}` has {inputs} input(s) and {given}", nd.pos, node=nd.name))
+        if before is not None and live is not None and live != [before]:
+            raise self.error(Diagnostic("E405", "`repeat` chains copies through one input; the copies of "
+                                        f"`{block_name}` take `{before}`, then `{live[0]}`", nd.pos, node=nd.name))
 
     def check_checkpoint(self, nd: NodeDef, block: Any, inst: Instance, block_name: str) -> None:
         """E211 for `checkpoint: true` on a node without a submodule (nothing to recompute)."""
