@@ -81,3 +81,29 @@ def fresh_dynamo() -> Iterator[None]:
     torch._dynamo.reset()
     for lg, level in zip(loggers, levels, strict=True):
         lg.setLevel(level)
+
+
+def emitted_equals_built(folder: Any, text: str, name: str, shapes: dict[str, tuple[int, ...]], module: str,
+                         **params: Any) -> None:
+    """model.py and `vibench.build` of spec ``text`` (class ``name``; ``module``: a unique module name for the file
+    written in ``folder``): the same state_dict keys and shapes, and, the emitted weights loaded into the built
+    module, the same outputs on ``shapes``' random inputs."""
+    import torch
+
+    import vibench
+
+    path = os.path.join(str(folder), "model.py")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(vibench.compile_spec(text=text, params=params).source)
+    emitted = getattr(load_file_module(path, f"{module}_{name}_{len(params)}"), name)().eval()
+    built = vibench.build(text=text, **params).eval()
+    state = emitted.state_dict()
+    assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in built.state_dict().items()}
+    built.load_state_dict(state)
+    generator = torch.Generator().manual_seed(0)
+    args = {k: torch.randn(s, generator=generator) for k, s in shapes.items()}
+    with torch.no_grad():
+        ours, theirs = emitted(**args), built(**args)
+    for a, b in zip(ours.values() if isinstance(ours, dict) else [ours],
+                    theirs.values() if isinstance(theirs, dict) else [theirs], strict=True):
+        torch.testing.assert_close(a, b)

@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 import vibench
-from tests.helpers import load_file_module
+from tests.helpers import emitted_equals_built
 from vibench.compiler.diagnostics import SpecError
 
 EACH_OPT = """\
@@ -100,22 +99,7 @@ def _errors(text: str, **params: Any) -> list[tuple[str, str, int | None]]:
 
 def _emit_equals_build(tmp_path: Path, text: str, name: str, shapes: dict[str, tuple[int, ...]],
                        **params: Any) -> None:
-    """model.py and `vibench.build` of ``text``: the same state_dict keys and shapes, and, the emitted weights
-    loaded into the built module, the same outputs."""
-    path = tmp_path / "model.py"
-    path.write_text(vibench.compile_spec(text=text, params=params).source)
-    emitted = getattr(load_file_module(str(path), f"when_regressions_1207g_{name}_{len(params)}"), name)().eval()
-    built = vibench.build(text=text, **params).eval()
-    state = emitted.state_dict()
-    assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in built.state_dict().items()}
-    built.load_state_dict(state)
-    generator = torch.Generator().manual_seed(0)
-    args = {k: torch.randn(s, generator=generator) for k, s in shapes.items()}
-    with torch.no_grad():
-        ours, theirs = emitted(**args), built(**args)
-    for a, b in zip(ours.values() if isinstance(ours, dict) else [ours],
-                    theirs.values() if isinstance(theirs, dict) else [theirs], strict=True):
-        torch.testing.assert_close(a, b)
+    emitted_equals_built(tmp_path, text, name, shapes, "when_regressions_1207g", **params)
 
 
 @pytest.mark.parametrize("items, taken", [
