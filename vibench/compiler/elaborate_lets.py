@@ -126,9 +126,11 @@ class LetValues:
         is read (NeedConcrete there: E303 unless a caller knows the size), so an unread `let` needs none (a
         symbol is a compile-time number only when something needs it as one); a check's, a promised output
         shape's or `metadata:`'s read asks here, at the `let` (those read the unit's values, not a node's)."""
-        read_now = {n for c in self.later_checks for n in template_names(c.that) | template_names(c.message)}
-        read_now |= {n for out in self.udef.outputs for d in out.shape or () for n in _names(d)}
-        read_now |= _metadata_names(self.udef.metadata)
+        read_now: set[str] = set()
+        if self.waiting:  # (the common case, none: no walk over the checks, promises and metadata)
+            read_now = {n for c in self.later_checks for n in template_names(c.that) | template_names(c.message)}
+            read_now |= {n for out in self.udef.outputs for d in out.shape or () for n in _names(d)}
+            read_now |= template_names(self.udef.metadata)
         for let in list(self.waiting.values()):
             try:
                 self.env[let.name] = self.evaluate(let.value, self.env, let.pos, f"`let.{let.name}` {self.whose()}",
@@ -204,14 +206,6 @@ class LetValues:
 def _names(dim: Any) -> set[str]:
     """The names a dimension of a promised output shape reads: a `${...}`'s, or a name written plainly."""
     return set(template_names(dim)) if isinstance(dim, Template) else {dim} if isinstance(dim, str) else set()
-
-
-def _metadata_names(value: Any) -> set[str]:
-    """The names the `${...}` of a `metadata:` value read (its nesting and size are bounded when it is parsed)."""
-    if isinstance(value, Template):
-        return set(template_names(value))
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    return set().union(*map(_metadata_names, items))
 
 
 def _text(value: Any) -> str:
