@@ -54,7 +54,7 @@ def test_a_key_that_has_an_effect_is_not_said(tmp_path: Path, nodes: str) -> Non
 
 
 def test_a_library_templates_own_nodes_are_not_the_users_to_change() -> None:
-    from vibench.compiler.typecheck_composite import within_library
+    from vibench.compiler.unread_params import within_library
 
     assert within_library(Pos(str(Path(LIBRARY_DIR) / "isfm" / "M_01_ISFM.yaml"), 1, 1))
     assert not within_library(Pos("/tmp/mine.yaml", 1, 1))

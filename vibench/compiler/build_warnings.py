@@ -50,6 +50,7 @@ from vibench.compiler.unread_params import (
     set_in,
     stem,
     user_file,
+    within_library,
 )
 from vibench.compiler.unread_params import metadata_reads as metadata_reads  # (split out; named here too)
 
@@ -162,8 +163,6 @@ class BuildWarnings:
     def warn_passed_keys(self) -> None:
         """W104 for a key written on a composite node of the user's (a library template's is not theirs to change)
         that no copy's component reads: it passes the key on to none that does (:func:`passed_key_warnings`)."""
-        from vibench.compiler.typecheck_composite import within_library
-
         for en in self.elaborated.nodes:
             nd = en.nd
             if en.mode == "off" or not (nd.params or isinstance(nd.with_, dict)):

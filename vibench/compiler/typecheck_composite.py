@@ -15,10 +15,9 @@ writes the unit's symbol space (the constraints) and returns the copy as an
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from functools import cache, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import ShapeError
@@ -317,16 +316,3 @@ def decl_text(shape: tuple[Any, ...] | list[Any], params: dict[str, Any] | None 
         else:
             parts.append(str(d))
     return "[" + ", ".join(parts) + "]"
-
-
-def within_library(pos: Pos | None) -> bool:
-    """Whether ``pos`` is in a file of the spec library (a template's node, which is not the user's to change)."""
-    return pos is None or _library_file(pos.file)
-
-
-@cache
-def _library_file(file: str) -> bool:
-    from vibench.compiler.spec_files import LIBRARY_DIR
-    from vibench.compiler.spec_paths import within
-
-    return within(os.path.realpath(file), [os.path.realpath(LIBRARY_DIR)])

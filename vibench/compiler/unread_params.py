@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.expr import ExprError, evaluate_template, template_names
@@ -33,13 +34,24 @@ def user_file(udef: UnitDef, library: Library) -> str | None:
     `with:` is the library's, as M_02_ISFM_heterogeneous_batch's `task_head` over M_01_ISFM's declaration, which no
     user can remove). Values of templates between them are theirs, too; values given with the compile are
     ``udef.overridden``."""
-    from vibench.compiler.spec_files import LIBRARY_DIR
-    from vibench.compiler.spec_paths import within
-
     if udef.pos is None or udef.pos.file == udef.file:
         return None
     home = library.home  # the compiled file's folder (resolve sets it)
-    return None if home is not None and within(home, [os.path.realpath(LIBRARY_DIR)]) else udef.pos.file
+    return None if home is not None and _library_file(home) else udef.pos.file
+
+
+def within_library(pos: Pos | None) -> bool:
+    """Whether ``pos`` is in a file of the spec library (a template's node, which is not the user's to change)."""
+    return pos is None or _library_file(pos.file)
+
+
+@cache
+def _library_file(file: str) -> bool:
+    """Whether the file or folder ``file`` is the spec library's (or in it)."""
+    from vibench.compiler.spec_files import LIBRARY_DIR
+    from vibench.compiler.spec_paths import within
+
+    return within(os.path.realpath(file), [os.path.realpath(LIBRARY_DIR)])
 
 
 def set_in(decl: ParamDecl, file: str | None) -> bool:
