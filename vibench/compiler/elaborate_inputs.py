@@ -11,7 +11,7 @@ from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Failed, LayoutError, declared_dims, expr_diag
 from vibench.compiler.expr import ExprError, Unknown, evaluate_value
 from vibench.compiler.ir import InputDecl, LetDef, Pos, Template, TensorType, UnitDef
-from vibench.compiler.limits import MAX_RANK
+from vibench.compiler.limits import MAX_RANK, too_many_input_dims
 from vibench.compiler.resolve_decls import name_problem
 from vibench.compiler.symbolic import Dim, Expr
 
@@ -90,10 +90,7 @@ class InputTypes:
         try:
             dims = declared_dims(decl, self.env)
             if len(dims) > MAX_RANK:  # (a written list is refused as it is resolved; this is a `${...}`'s)
-                raise self.error(Diagnostic("E212", f"the shape of input `{decl.name}` has too many dimensions",
-                                            getattr(shape, "pos", None) or decl.pos,
-                                            expected=f"at most {MAX_RANK} dimensions",
-                                            found=f"{len(dims):,} dimensions"))
+                raise self.error(too_many_input_dims(decl.name, len(dims), getattr(shape, "pos", None) or decl.pos))
             if isinstance(shape, Template):  # a symbol a `${...}` gives meets the rules of a written one (E106)
                 problems = [p for d in dims if isinstance(d, str) and (p := name_problem(d, "shape symbol"))]
                 for problem in problems:

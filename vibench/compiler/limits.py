@@ -82,6 +82,12 @@ diagnostics                 50 printed (then a count), each field 500 characters
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vibench.compiler.diagnostics import Diagnostic
+    from vibench.compiler.ir import Pos
+
 MAX_NODES = 100_000
 """Nodes of a model after expansion: each copy of a `repeat`/`for_each` node counts, and a
 composite node counts once plus the nodes of its body. The bodies are counted before they are built, at their
@@ -210,3 +216,12 @@ def check_limit(value: int | None, name: str, default: int) -> int:
     if number is None or number < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r:.80}")
     return number
+
+
+def too_many_input_dims(input_name: str, count: int, pos: Pos | None) -> Diagnostic:
+    """E212 of an input whose shape has more than :data:`MAX_RANK` dimensions: said alike of a written list (when
+    it is resolved, before its sizes are read) and of a list a `${...}` gives (when it is evaluated)."""
+    from vibench.compiler.diagnostics import Diagnostic
+
+    return Diagnostic("E212", f"the shape of input `{input_name}` has too many dimensions", pos,
+                      expected=f"at most {MAX_RANK} dimensions", found=f"{count:,} dimensions")

@@ -16,7 +16,7 @@ from vibench.compiler.diagnostics import Collector, Diagnostic, clip
 from vibench.compiler.expr import ExprError, bare_name, parse_template, parse_value, written_name
 from vibench.compiler.expr_parse import parse_located
 from vibench.compiler.ir import InputDecl, NodeDef, OutputDef, Pos, Ref, UnitDef
-from vibench.compiler.limits import MAX_RANK
+from vibench.compiler.limits import MAX_RANK, too_many_input_dims
 from vibench.compiler.load import LoadedDoc
 from vibench.compiler.load_compose import Loc
 
@@ -85,9 +85,7 @@ def _unit(doc: LoadedDoc, path: tuple, name: str, qualname: str, text: str | Non
                 whole = None
         listed = ispec.shape if isinstance(ispec.shape, list) else []
         if len(listed) > MAX_RANK:  # (refused before its sizes are read, let alone multiplied out)
-            diags.add(Diagnostic("E212", f"the shape of input `{iname}` has too many dimensions",
-                                 doc.pos(ipath + ("shape",)), expected=f"at most {MAX_RANK} dimensions",
-                                 found=f"{len(listed):,} dimensions"))
+            diags.add(too_many_input_dims(iname, len(listed), doc.pos(ipath + ("shape",))))
             listed = []
         for k, dim in enumerate(listed):
             dpos = doc.pos(ipath + ("shape", k))
