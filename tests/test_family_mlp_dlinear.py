@@ -97,9 +97,14 @@ def test_a_phm_vibench_model_section_compiles() -> None:
     text = experiment("MLP", "Dlinear", config)
     program = vibench.check(text=text, inputs={"x": (8, 1024, 2)})
     assert program.root.param_count == 2 * (1024 * 1024 + 1024)
-    (warning,) = program.warnings
+    warning, unread = program.warnings
     assert warning.code == "W101" and "num_classes" in warning.message
     assert warning.pos.line == text.splitlines().index("  num_classes: 4") + 1
+    # input_dim fixes the channels only with individual layers: shared ones take any C
+    assert unread.code == "W104" and unread.message.startswith("`input_dim` has no effect here")
+    assert unread.hint == ("it is read only by `let` `channels` (`${input_dim if individual else 'C'}`), which does "
+                           "not use it here; remove it")
+    assert unread.pos.line == text.splitlines().index("  input_dim: 2") + 1
 
 
 def test_default_length_on_a_longer_input_is_a_compile_time_error() -> None:

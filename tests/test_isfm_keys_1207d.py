@@ -100,8 +100,16 @@ def test_a_phm_config_hands_the_prompt_keys_to_its_embedding(tmp_path: Path) -> 
              "output_dim": 16, "num_classes": 4, "use_prompt": False, "prompt_dim": 8, "max_dataset_ids": 100}
     config.write_text(yaml.safe_dump({"model": model}, sort_keys=False), encoding="utf-8")
     program = vibench.check(str(config))
-    assert [w.code for w in program.warnings] == ["W115"]  # E_01_HSE_v2 is not in PHM-Vibench's M_01: said
+    # E_01_HSE_v2 is not in PHM-Vibench's M_01 (W115); it takes the prompt keys, and reads them only in the prompt
+    # layers that use_prompt: false leaves out (W101: the reference ignores them too)
+    assert [w.code for w in program.warnings] == ["W115", "W101", "W101"]
+    assert [w.hint for w in program.warnings[1:]] == [
+        "it is read only by node `prompt_encoder` of E_01_HSE_v2, not built here (`when: ${use_prompt}`); remove it"] * 2
     assert not any(key.startswith("embedding.prompt_encoder.") for key in _built(str(config)))
+    model["use_prompt"] = True
+    config.write_text(yaml.safe_dump({"model": model}, sort_keys=False), encoding="utf-8")
+    assert [w.code for w in vibench.check(str(config)).warnings if w.code != "I106"] == ["W115"]
+    assert any(key.startswith("embedding.prompt_encoder.") for key in _built(str(config)))
 
 
 def test_fusion_strategy_without_an_ensemble_is_w104(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from vibench.compiler.chosen_components import ChosenComponents, KeyColumns
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
 from vibench.compiler.expr import ExprError, contains_template, parse_value
@@ -37,8 +38,6 @@ from vibench.compiler.unread_hints import (
     unread_hint,
 )
 from vibench.compiler.unread_params import (
-    ChosenComponents,
-    KeyColumns,
     built_reads,
     extension_takers,
     fallback_readers,
@@ -50,6 +49,7 @@ from vibench.compiler.unread_params import (
     set_in,
     stem,
     user_file,
+    value_reader,
     within_library,
 )
 from vibench.compiler.unread_params import metadata_reads as metadata_reads  # (split out; named here too)
@@ -120,7 +120,7 @@ class BuildWarnings:
         components = ChosenComponents(chosen, self.groups)  # every copy's: each backbone of `ensemble_backbones`
         found = ("the components here: " + components.shown()) if components.nodes else None
         ignored = dict(udef.reference.ignored_keys) if udef.reference is not None else {}
-        readers = idle_readers(idle, {d.name for d in unread})
+        readers = idle_readers(idle, {d.name for d in unread}, udef.lets)
         needed = needed_by_reference(udef, chosen, self.params)  # key -> the PHM-Vibench reference that needs it
         texts = KeyColumns(self.owner.diags.sources)
         words = self.owner.library
@@ -141,7 +141,9 @@ class BuildWarnings:
                 warning = ignored_key_warning(decl.name, udef, ignored[decl.name], at, shown)
                 # not "remove it" of a key PHM-Vibench needs (W112 asks for it then): W104's hints say so too
                 extended = extension_takers(self.owner, udef, decl) if decl.scope else set()
+                inside = components.idle_in(decl.name)  # a component chosen reads it in nodes it does not build
                 hint = (needed_hint(needed[decl.name]) if decl.name in needed
+                        else idle_hint(inside[1], None, inside[0]) if inside is not None
                         else unread_hint(decl, components.nodes, None, extended) if decl.scope else warning.hint)
             elif decl.name in fallbacks and value is not None:
                 what = self.value_named(decl, pos, by_user, texts)
@@ -212,9 +214,16 @@ class BuildWarnings:
                               + ("the node that reads it" if len(off) == 1 else "the nodes that read it"), pos,
                               severity="warning", hint=idle_hint(off, needed_by))
         if not taking:
+            idle = components.idle_in(decl.name)  # a component chosen reads it in nodes it does not build
+            where = value_reader(udef, decl.name) if idle is None and not components.declaring(decl.name) else None
+            if where is not None:  # read here only where its value is not used: a branch not taken, a `let` unread
+                return Diagnostic("W104", f"{what} has no effect here: this {udef.name} builds nothing that reads it",
+                                  pos, severity="warning", hint=f"it is read only by {where}, which does not use it "
+                                  "here; " + (needed_hint(needed_by) if needed_by else "remove it"))
             return Diagnostic("W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
-                              severity="warning", hint=unread_hint(decl, components.nodes, needed_by,
-                                                                    extension_takers(self.owner, udef, decl)))
+                              severity="warning", hint=idle_hint(idle[1], needed_by, idle[0]) if idle is not None
+                              else unread_hint(decl, components.nodes, needed_by,
+                                               extension_takers(self.owner, udef, decl)))
         names, one = ", ".join(taking), len(taking) == 1
         if value is not None:  # declared, and not passed on: the node's own keys or `with:` set it
             nodes = list(dict.fromkeys(node for name in taking for node in components.nodes[name]))

@@ -147,7 +147,7 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
         unread: frozenset[str] = frozenset()
         if len(self.owner.stack) == 1:
             self.warn_unread(udef)
-        elif any(nd.inherit for nd in udef.nodes):  # what its caller's W104 asks of what it passed on
+        else:  # what its caller's W104 asks of what it passed on, or gave as a key
             unread = frozenset(self.unread_here(udef, {d.name for d in udef.params})[0])
         if self.dropped_soft:
             self.warn_unread_nodes(udef, outputs)

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from vibench.compiler.chosen_components import inner_components
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import NodeDef, ParamDecl, Pos, Template, Unit
 from vibench.compiler.phm_reference import needed_hint
-from vibench.compiler.unread_params import inner_components, stem
+from vibench.compiler.unread_params import idle_readers, stem
 
 
 def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
@@ -30,7 +31,14 @@ def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
     found = ("the components here: " + ", ".join(inside)) if inside else None
     block = units[0].definition
     decls = {d.name: d for d in block.params} if block is not None else {}
-    return [Diagnostic("W104", f"`{k}` has no effect here: no component of this {units[0].name} reads it",
+    built = {node.name for node in units[0].nodes}  # a key its own nodes not built read: said of them
+    readers = idle_readers([n for n in block.nodes if n.name not in built] if block is not None else [],
+                           {k for k, _ in unread}, block.lets if block is not None else ())
+    return [Diagnostic("W104", f"`{k}` has no effect here: this {units[0].name} does not build the node"
+                       f"{'s' if len(readers[k]) > 1 else ''} that read{'' if len(readers[k]) > 1 else 's'} it",
+                       pos or nd.pos, node=nd.name, severity="warning", hint=idle_hint(readers[k]))
+            if k in readers else
+            Diagnostic("W104", f"`{k}` has no effect here: no component of this {units[0].name} reads it",
                        pos or nd.pos, node=nd.name, severity="warning", found=found,
                        hint=unread_hint(decls[k], inside) if k in decls else "remove it")
             for k, pos in unread]
@@ -50,15 +58,16 @@ def fallback_warning(what: str, decl: ParamDecl, pos: Pos | None, component: str
                       f"takes the key given); {fix}")
 
 
-def idle_hint(readers: list[NodeDef], needed_by: str | None = None) -> str:
-    """W104's hint for a parameter that only nodes not built read: which nodes, and the `when:` that leaves one out;
-    not "remove it" where PHM-Vibench's ``needed_by`` needs the key."""
+def idle_hint(readers: list[NodeDef], needed_by: str | None = None, component: str | None = None) -> str:
+    """W104's hint for a parameter that only nodes not built read: which nodes (of ``component``: one chosen here),
+    and the `when:` that leaves one out; not "remove it" where PHM-Vibench's ``needed_by`` needs the key."""
     names = ", ".join(f"`{nd.name}`" for nd in readers[:4]) + (f" and {len(readers) - 4} more" if len(readers) > 4
                                                                 else "")
     why = (f" (`when: {readers[0].when.text}`)" if len(readers) == 1 and isinstance(readers[0].when, Template)
            else "")
     fix = needed_hint(needed_by) if needed_by else "remove it"
-    return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}, not built here{why}; {fix}"
+    of = f" of {component}" if component else ""
+    return f"it is read only by node{'s' if len(readers) > 1 else ''} {names}{of}, not built here{why}; {fix}"
 
 
 def unread_hint(decl: ParamDecl, picked: Collection[str] = (), needed_by: str | None = None,

@@ -4,22 +4,21 @@ Which file's values are the user's (:func:`user_file`), what the part of a unit 
 and what the components its `inherit: true` nodes passed values to do not (:func:`passed_unread`), which nodes not
 built read a name (:func:`idle_readers`, one pass over the nodes), which names `metadata:` reads in the branches
 taken (:func:`metadata_reads`, under a budget of its own: :func:`metadata_reads_apart`), which keys PHM-Vibench's
-references need (:func:`needed_by_reference`), which components were built, those inside them too
-(:class:`ChosenComponents`), and where a `with:` key is written (:class:`KeyColumns`). Each reads the definition,
-the built nodes or the source texts; none writes anything.
+references need (:func:`needed_by_reference`); the components chosen are
+:mod:`vibench.compiler.chosen_components`'s. Each reads the definition or the built nodes; none writes anything.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.expr import ExprError, evaluate_template, template_names
-from vibench.compiler.ir import Instance, Node, NodeDef, ParamDecl, Pos, Template, Unit, UnitDef
+from vibench.compiler.ir import LetDef, Node, NodeDef, ParamDecl, Pos, Template, UnitDef
 from vibench.compiler.symbolic_errors import NeedConcrete
 
 if TYPE_CHECKING:
@@ -77,14 +76,43 @@ def node_reads(nd: NodeDef) -> frozenset[str]:
     return frozenset(expression_names(alone)[0])
 
 
-def idle_readers(idle: list[NodeDef], names: set[str]) -> dict[str, list[NodeDef]]:
-    """Each of ``names`` that a node of ``idle`` (not built) reads -> those nodes, in order: one pass over the
-    nodes, not one per name."""
+def idle_readers(idle: list[NodeDef], names: set[str], lets: Sequence[LetDef] = ()) -> dict[str, list[NodeDef]]:
+    """Each of ``names`` that a node of ``idle`` (not built) reads, itself or through the unit's ``lets`` -> those
+    nodes, in order: one pass over the nodes, not one per name."""
+    through = let_reads(lets)
     readers: dict[str, list[NodeDef]] = {}
     for nd in idle:
-        for name in node_reads(nd) & names:
+        read = node_reads(nd)
+        for let in read & through.keys():
+            read |= through[let]
+        for name in read & names:
             readers.setdefault(name, []).append(nd)
     return readers
+
+
+def let_reads(lets: Sequence[LetDef]) -> dict[str, frozenset[str]]:
+    """Each `let` -> the names it reads, through the `let`s it reads too: one pass, as a `let` reads only those
+    above it."""
+    found: dict[str, frozenset[str]] = {}
+    for let in lets:
+        read = template_names(let.value)
+        found[let.name] = read.union(*(found[name] for name in read & found.keys()))
+    return found
+
+
+def value_reader(udef: UnitDef, name: str) -> str | None:
+    """The first value of ``udef`` besides its nodes that reads ``name`` (a `let`, a check, the `when` of an input
+    or output, `metadata:`), as W104 shows it: `` `let` `channels` (`${input_dim if individual else 'C'}`)``."""
+    places: list[tuple[str, Any]] = [(f"`let` `{let.name}`", let.value) for let in udef.lets]
+    places += [("a check", check.that) for check in udef.checks]
+    places += [(f"the `when` of {kind} `{item.name}`", item.when) for kind, items in
+               (("input", udef.inputs), ("output", udef.outputs)) for item in items]
+    places.append(("`metadata:`", udef.metadata))
+    for where, value in places:
+        if name in template_names(value):
+            shown = f" (`{value.text}`)" if isinstance(value, Template) and len(value.text) <= 80 else ""
+            return where + shown
+    return None
 
 
 def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, Any]) -> dict[str, str]:
@@ -106,17 +134,47 @@ def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, 
 
 def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = ()) -> tuple[set[str], list[NodeDef]]:
     """The names the part of ``udef`` built (``elaborated``) reads in its own values (not `metadata:`, whose branches
-    :func:`metadata_reads` tells), and the nodes not built: what switched one off (or left it out) was read too. The
-    default of a parameter ``given`` a value reads nothing (:func:`fallback_only`)."""
+    :func:`metadata_reads` tells), and the nodes not built: what switched one off (or left it out) was read too, but
+    not the `when` of a node that feeds only switched-off outputs (MultiTaskHead's classification layers at
+    `task_id: rul_prediction`: their `when` reads `num_classes`, which then shapes nothing). A `when`, a check's
+    `that` and a `let` read the names of the branches taken, as `metadata:` does (`${task_id == 'all' and
+    is_mapping(num_classes)}` reads no `num_classes` when the task is another), a `let` only when something counted
+    reads it, a check's `at:` and message nothing (they say where and what, not whether). The default of a parameter
+    ``given`` a value reads nothing (:func:`fallback_only`)."""
+    from vibench.compiler.elaborated import live_nodes
     from vibench.compiler.resolve_decls import expression_names
 
     built = {node.name for node in elaborated.nodes if node.mode != "off"}
     built |= {name for name, keys in elaborated.groups.items() if keys}  # `for_each` over a mapping: its keys
     idle = [nd for nd in udef.nodes if nd.name not in built]
-    used, _ = expression_names(replace(udef, params=tuple(d for d in udef.params if d.name not in given),
-                                       nodes=tuple(nd for nd in udef.nodes if nd.name in built), metadata=None))
-    for nd in idle:
+    # A node that feeds only switched-off outputs was never reached: its own `when` decided nothing.
+    live = live_nodes(udef, list(elaborated.outputs)) if len(elaborated.outputs) < len(udef.outputs) else None
+    reached = [nd for nd in idle if live is None or nd.name in live]
+    taken: list[Any] = [check.that for check in udef.checks]  # read in the branches taken
+
+    def apart(item: Any) -> Any:
+        if isinstance(item.when, Template):
+            taken.append(item.when)
+            return replace(item, when=None)
+        return item
+
+    used, _ = expression_names(replace(
+        udef, params=tuple(d for d in udef.params if d.name not in given), inputs=tuple(map(apart, udef.inputs)),
+        outputs=tuple(map(apart, udef.outputs)), nodes=tuple(apart(nd) for nd in udef.nodes if nd.name in built),
+        metadata=None, lets=(), checks=()))
+    for nd in map(apart, reached):
         used |= template_names(nd.when) | template_names(nd.repeat) | template_names(nd.for_each)
+    lets = {let.name: let.value for let in udef.lets}
+    with _own_budget():
+        used |= metadata_reads(taken, elaborated.env, set().union(set(), *map(template_names, taken)))
+        if lets:
+            used |= metadata_reads(udef.metadata, elaborated.env, set(lets))
+        waiting = [name for name in lets if name in used]
+        while waiting:  # each `let` once: what a counted one reads is counted, `let`s it reads in turn
+            value = lets.pop(waiting.pop())
+            found = metadata_reads(value, elaborated.env, set(template_names(value))) - used
+            used |= found
+            waiting += [name for name in found if name in lets]
     return used, idle
 
 
@@ -220,100 +278,6 @@ def extension_takers(owner: _Specializer, udef: UnitDef, decl: ParamDecl) -> set
     return marked
 
 
-def inner_components(unit: Unit, seen: dict[int, list[str]]) -> list[str]:
-    """The components (spec files) built inside ``unit``, each once, in order, those inside them too; through its
-    own `blocks:` (H_09_multiple_task's TaskHeads), which are no components. ``seen``: each unit's, by id (a unit
-    that many copies share is walked once)."""
-    found = seen.get(id(unit))
-    if found is None:
-        inside: dict[str, None] = {}
-        for node in unit.nodes:
-            for copy in node.copies:
-                if copy.unit is not None:
-                    if "#" not in copy.unit.qualname:
-                        inside[stem(copy.unit.qualname)] = None
-                    inside.update(dict.fromkeys(inner_components(copy.unit, seen)))
-        found = seen[id(unit)] = list(inside)
-    return found
-
-
-class ChosenComponents:
-    """The components that the composite nodes built (``chosen``) are, by name (`B_08_PatchTST`), in the order they
-    are built: each copy's own (a `for_each` over ``ensemble_backbones`` builds one backbone a copy). ``nodes``: each
-    component -> the nodes that build it, as messages name them (a copy of a `for_each` over a mapping, which is a
-    node named by its key, by that key and its node: ``groups`` maps such a node to its keys); :meth:`value`: what
-    its first copy holds for a parameter. One pass over the copies."""
-
-    def __init__(self, chosen: list[Node], groups: Mapping[str, tuple[str, ...]]) -> None:
-        group_of = {key: name for name, keys in groups.items() for key in keys}
-        self.nodes: dict[str, list[str]] = {}
-        self.first: dict[str, Instance] = {}
-        for node in chosen:
-            named = (f"copy `{node.name}` of node `{group_of[node.name]}`" if node.name in group_of
-                     else f"node `{node.name}`")
-            for copy in node.copies:
-                name = stem(copy.block or node.block)
-                self.first.setdefault(name, copy)
-                built = self.nodes.setdefault(name, [])
-                if not built or built[-1] != named:  # (a node's copies come one after another)
-                    built.append(named)
-
-    def shown(self) -> str:
-        """The components, each with those built inside it: `B_11_MomentumEncoder (its B_04_Dlinear)`."""
-        seen: dict[int, list[str]] = {}
-        out = []
-        for name, copy in self.first.items():
-            inner = inner_components(copy.unit, seen) if copy.unit is not None else []
-            out.append(f"{name} (its {', '.join(inner)})" if inner else name)
-        return ", ".join(out)
-
-    def value(self, component: str, param: str) -> Any:
-        """The value of parameter ``param`` of the first copy of ``component`` (None: it has none)."""
-        unit = self.first[component].unit
-        return None if unit is None else next((v for k, v in unit.params if k == param), None)
-
-    def declaring(self, param: str) -> list[str]:
-        """The components whose (first copy's) unit declares ``param``."""
-        return [name for name, copy in self.first.items()
-                if copy.unit is not None and any(k == param for k, _ in copy.unit.params)]
-
-
-class KeyColumns:
-    """The lines of the compilation's source texts, each file split once (at need)."""
-
-    def __init__(self, sources: Mapping[str, str]) -> None:
-        self.sources = sources
-        self.lines: dict[str, list[str]] = {}
-
-    def key_pos(self, pos: Pos | None, key: str) -> Pos | None:
-        """Where the key ``key`` of the value at ``pos`` is written on its line (`  prompt_dim: 8`, `{prompt_dim: 8}`,
-        `"prompt_dim": 8`); ``pos`` when it is not there (a block value is set at its key already)."""
-        line = self.line(pos)
-        if pos is None or line is None:
-            return pos
-        found = re.search(r"([\"']?)" + re.escape(key) + r"\1\s*:\s*$", line[: pos.col - 1])
-        return pos if found is None else Pos(pos.file, pos.line, found.start() + 1)
-
-    def written_key(self, pos: Pos | None) -> str | None:
-        """The name of the key written at ``pos`` (`in_channels` of `  in_channels: 2`), or of the key whose value
-        is at ``pos`` (`{in_channels: 2}`); None where no key is there (a value a base config gave)."""
-        line = self.line(pos)
-        if pos is None or line is None:
-            return None
-        found = re.match(r"([\"']?)([A-Za-z_]\w*)\1\s*:(\s|$)", line[pos.col - 1:]) or re.search(
-            r"([\"']?)([A-Za-z_]\w*)\1\s*:\s*$", line[: pos.col - 1])
-        return None if found is None else found.group(2)
-
-    def line(self, pos: Pos | None) -> str | None:
-        """The line of its file that ``pos`` stands on (None: no such line of a source text)."""
-        if pos is None or pos.file not in self.sources:
-            return None
-        if pos.file not in self.lines:
-            self.lines[pos.file] = self.sources[pos.file].splitlines()
-        lines = self.lines[pos.file]
-        return lines[pos.line - 1] if 0 < pos.line <= len(lines) else None
-
-
 class _Seen(Mapping[str, Any]):
     """An environment that notes the names an evaluation looks up (the evaluator asks ``in``, then reads)."""
 
@@ -363,7 +327,14 @@ def metadata_reads(value: Any, env: Mapping[str, Any], names: set[str]) -> set[s
 
 
 def metadata_reads_apart(value: Any, env: Mapping[str, Any], names: set[str]) -> set[str]:
-    """:func:`metadata_reads` under a budget of steps of its own, as large as the compilation's: evaluating
+    """:func:`metadata_reads` under a budget of steps of its own (:func:`_own_budget`)."""
+    with _own_budget():
+        return metadata_reads(value, env, names)
+
+
+@contextmanager
+def _own_budget() -> Iterator[None]:
+    """A budget of steps as large as the compilation's, for evaluating again what the unit evaluated: evaluating
     `metadata:` again spent the compilation's, so that a valid spec failed with E204 in a later expression. It is
     still bounded; evaluated again, the `${...}` take the steps they took when the unit was elaborated, and one
     that runs out reads every name it holds (no warning)."""
@@ -372,4 +343,4 @@ def metadata_reads_apart(value: Any, env: Mapping[str, Any], names: set[str]) ->
 
     shared = BUDGET.get()
     with budget(shared.limit if shared is not None else MAX_TOTAL_STEPS):
-        return metadata_reads(value, env, names)
+        yield
