@@ -97,8 +97,9 @@ class BuildWarnings:
         from vibench.compiler.resolve_extends import ignored_key_warning
 
         own_file = user_file(udef, self.owner.library)
-        # W105 (warn_unused) already said so of a parameter that no block of an `inherit: true` node declares.
-        said = {d.pos for d in self.owner.diags.items if d.code == "W105"}
+        # W105 (warn_unused) already said so of a parameter that no block of an `inherit: true` node declares, W104 of
+        # one a `with:` gave whose readers it replaced.
+        said = {d.pos for d in self.owner.diags.items if d.code in ("W105", "W104")}
         unread = [decl for decl in udef.params if not (decl.pos is not None and decl.pos in said)
                   and (set_in(decl, own_file) or decl.name in udef.overridden) and decl.name in self.params]
         if not unread:  # (the common case, nothing set: then no walk over the nodes)
@@ -339,6 +340,12 @@ def warn_unused(owner: _Specializer, udef: UnitDef) -> None:
         if decl.name in used or decl.name in takers:  # `inherit: true` passes it by name to a block declaring it
             continue
         if decl.scope:  # offered by a slot's components, not declared here (W104 says when a set one is unread)
+            continue
+        if decl.given:  # set by a `with:` that also replaced every value reading it (E201 when given with --set)
+            owner.diags.add(Diagnostic(
+                "W104", f"`{decl.name}` has no effect here: no value of this {udef.name} reads it", decl.pos,
+                severity="warning", hint="the values that read it are given values of their own (in this `with:` or "
+                "one extending it); remove it, or read it there (`${" + decl.name + "}`)"))
             continue
         typo = closest(decl.name, used - declared - symbols)
         hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None

@@ -224,6 +224,7 @@ class UnitDef:
     lets: tuple[LetDef, ...] = ()
     checks: tuple[CheckDef, ...] = ()
     overridden: dict[str, Pos | None] = field(default_factory=dict)  # --set / keyword values: where shown
+    own: frozenset[str] = frozenset()  # parameters of specs that extend it: read by their `with:`, never passed on
 
     def param(self, name: str) -> ParamDecl | None:
         for p in self.params:

@@ -136,8 +136,8 @@ class NodeValues(SettingPlaces):
                 # config is H_03's "no activation", as in the reference (it was dropped, and H_03 kept its default
                 # relu). Where the block takes no null (`moving_avg: null` for B_04_Dlinear, whose reference never
                 # reads the key) it still means "not set", as PHM-Vibench's configs write it.
-                if name in values or name not in self.params:
-                    continue
+                if name in values or name not in self.params or name in self.udef.own:
+                    continue  # (a parameter of a spec that extends this one is that spec's own)
                 if self.params[name] is not None or (name in self.given and takes_null(block, name)):
                     values[name] = self.params[name]
                     # A bad value is reported where it was set (`with:` of the user's spec), if known.

@@ -68,6 +68,12 @@ def resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags:
     for name in clash:
         diags.add(Diagnostic("E210", f"parameter `{name}` is already a parameter of `{spec.extends}`",
                              doc.pos(("params", name), key=True), hint="set it under `with:` instead"))
+    said = {d.pos for d in diags.items}  # (a name refused already, `item`: E106)
+    for name, what in _names_taken(base, [p.name for p in own if p.name not in clash and p.pos not in said]):
+        diags.add(Diagnostic("E210", f"parameter `{name}` is already {what} of `{spec.extends}`",
+                             doc.pos(("params", name), key=True),
+                             hint="rename it: a parameter declared here is read only by this file's `with:` and "
+                             "`metadata:`"))
     # `with:` values become the template parameters' defaults; they may use this file's params.
     given = {}
     own_names = {p.name for p in own} | {p.name for p in base.params}
@@ -112,8 +118,23 @@ def resolve_extends(doc: LoadedDoc, spec: SpecDocument, library: Library, diags:
     # the template's checks stay the template's: an error in one names `Head`, not the spec extending it
     root = replace(base, name=name, doc=spec.doc or base.doc, params=merged, qualname=base.qualname, pos=doc.pos(()),
                    metadata=metadata, reference=spec.reference or base.reference, renames_pos=renames_pos,
-                   checks=inherited_checks(base))
+                   checks=inherited_checks(base), own=base.own | {p.name for p in own})
     return root, base_blocks
+
+
+def _names_taken(base: UnitDef, names: list[str]) -> list[tuple[str, str]]:
+    """Those of ``names`` (this file's parameters) that template ``base`` has as a `let` or reads (a symbol of an
+    input's shape, a loop's `item`), each with what it is there: as a parameter of the template it would take this
+    file's value (`params: {B: 5}` fixed ResNet1D's batch), so E210 refuses it."""
+    from vibench.compiler.expr_functions import FUNCTIONS
+
+    if not names:
+        return []
+    lets = {let.name for let in base.lets}
+    symbols = {d for inp in base.inputs if not isinstance(inp.shape, Template) for d in inp.shape if isinstance(d, str)}
+    read = expression_names(base)[0] - set(FUNCTIONS)
+    return [(name, "a `let`" if name in lets else "a symbol of an input's shape" if name in symbols
+             else "a name read by a value") for name in names if name in lets or name in read]
 
 
 def _unknown_keys(doc: LoadedDoc, given: Collection[str], ref: str, base: UnitDef, base_path: str, library: Library,
