@@ -44,6 +44,7 @@ from vibench.compiler.cli_args import (
     UsageError,
     _catalogue_ignored,
     _check_graph_target,
+    _misplaced_subcommand,
     _parse_inputs,
     _parse_sets,
     _parser,
@@ -166,8 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _wants_json(ns: argparse.Namespace | None, args: list[str]) -> bool:
     """Whether errors are reported as JSON: ``--format json``, read from the words where the command line did not
-    parse (an option given twice)."""
-    return ns.format == "json" if ns is not None else format_json(args)
+    parse (an option given twice). ``schema`` has no --format (it writes JSON): `schema --format json` is an unknown
+    option, answered in JSON as a compile's is (it was text), its words read after the subcommand's name."""
+    return ns.format == "json" if ns is not None else format_json(args[1:] if args[:1] == ["schema"] else args)
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,6 +201,8 @@ def _compile(ns: argparse.Namespace, outputs: Outputs) -> int:
                 plugin_warnings()
     if not ns.spec:
         raise UsageError("no spec given")
+    if ns.spec == "schema":  # after an option (`--format json schema`): a spec's name, unless none is so named
+        _misplaced_subcommand(ns.spec, _search_path(ns))
     # `-o /dev/stdout` is standard output itself, as `-o -` (written through its link, the file a shell
     # appends to was replaced); `-o /dev/stderr` is standard error. None: a file, or no -o.
     stream = 1 if ns.output == "-" else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import unicodedata
 from typing import Any
 
@@ -52,7 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="vibench-compile",
         description="Compile a vibench spec (YAML/JSON) into a standalone PyTorch model.py.",
-        epilog="Subcommand: `vibench-compile schema [-o FILE]` writes the JSON Schema of the spec language.",
+        # laid out as written: wrapped, the command line broke at its hyphen (`vibench-` / `compile`)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="subcommand, given first:\n"
+        "  vibench-compile schema [-o FILE] [--template NAME] [--spec-path DIR ...]\n"
+        "      write the JSON Schema of the spec language (its options: vibench-compile schema --help)",
     )
     p.add_argument("spec", nargs="?",
                    help="spec file (.yaml, .yml or .json), a library template such as cnn/ResNet1D, or `-` "
@@ -113,10 +118,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _positive(text: str) -> int:
+    number = text.replace("_", "").replace(",", "").strip()
     try:
-        value = int(text.replace("_", "").replace(",", ""))
+        value = int(number)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got `{_clip(text)}`") from None
+        digits = number.removeprefix("+")
+        if not digits.isdecimal():
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got `{_clip(text)}`") from None
+        # a number, of more digits than int() reads (sys.get_int_max_str_digits(), 4,300 by default): leading
+        # zeros count there, not in the value
+        significant = digits[next((k for k, ch in enumerate(digits) if unicodedata.digit(ch)), len(digits)):]
+        limit = sys.get_int_max_str_digits()
+        if len(significant) > limit:
+            raise argparse.ArgumentTypeError(f"too large: {len(significant):,} digits, more than the {limit:,} "
+                                             "Python reads in a number") from None
+        value = int(significant or "0")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
@@ -270,6 +286,22 @@ def _spec_path(spec: str, spec_path: list[str]) -> str:
         path_like = spec.startswith((".", "/")) or spec.endswith(("/", ".yaml", ".yml", ".json"))
         hint = None if path_like else template_hint(spec, spec_path)  # a name as `extends:` reads it, not a path
         raise UsageError(f"no such spec file: {clip_path(spec)}" + (f"; {hint}" if hint else "")) from None
+
+
+def _misplaced_subcommand(spec: str, spec_path: list[str]) -> None:
+    """A usage error for a spec argument ``schema`` that names no spec file or template: the subcommand is one only
+    as the first word (`vibench-compile --format json schema` read it as a spec, and said to write the model with
+    -o FILE)."""
+    if spec != "schema" or os.path.lexists(spec):
+        return
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.pipeline import find_spec
+
+    try:
+        find_spec(spec, spec_path)
+    except SpecError:
+        raise UsageError("no spec file or template is named schema, and the subcommand comes first: "
+                         "`vibench-compile schema [-o FILE] [--template NAME] [--spec-path DIR ...]`") from None
 
 
 MAX_SET_CHARS = 10_000

@@ -305,8 +305,11 @@ def decode_spec(raw: bytes, shown: str) -> str:
 
 def _regular(mode: int, shown: str) -> None:
     if not stat.S_ISREG(mode):
+        hint = "give the path of a .yaml, .yml or .json file"
+        if not stat.S_ISDIR(mode):  # a stream (`cat s.yaml | vibench-compile /dev/stdin`): read through `-`
+            hint += ", or `-` to read the spec from standard input (`... | vibench-compile -`; `text=` in Python)"
         raise SpecError([Diagnostic("E004", f"spec file is {_file_kind(mode)}, not a regular file", Pos(shown, 1, 1),
-                                    found=shown, hint="give the path of a .yaml, .yml or .json file")])
+                                    found=shown, hint=hint)])
 
 
 def _open_nonblocking(path: str, flags: int) -> int:

@@ -125,7 +125,6 @@ def template_hint(name: str, search_path: list[str] | None = None) -> str | None
     named `ResNet1<line break>ok: 0.yaml` (or U+2028, where a log reader's splitlines breaks) printed a forged line
     of its own."""
     from vibench.compiler.diagnostics import closest
-    from vibench.compiler.display import escaped
     from vibench.compiler.library_index import template_names
 
     names = [*_spec_path_names(search_path or []), *template_names()]  # searched in this order
@@ -136,8 +135,30 @@ def template_hint(name: str, search_path: list[str] | None = None) -> str | None
             by_leaf.setdefault(n.rsplit("/", 1)[-1], n)
         leaf = closest(name.rsplit("/", 1)[-1], by_leaf)
         match = by_leaf[leaf] if leaf else None
-    hints = [_unreadable_on_route(name, search_path or []), match and f"did you mean `{escaped(match)}`?"]
+    hints = [_unreadable_on_route(name, search_path or []), match and _did_you_mean(name, match)]
     return "; ".join(filter(None, hints)) or None
+
+
+def _did_you_mean(name: str, match: str) -> str:
+    """"did you mean `cnn/ResNet1D`?", and what the suggestion holds where it is shown as ``name`` reads: a template
+    `fam/C\\xe9` whose name holds the byte 0xe9 (not UTF-8, shown as those four characters) was suggested, as
+    `fam/C\\xe9`, to the user who had typed them."""
+    from vibench.compiler.display import escaped
+
+    shown = escaped(match)
+    if shown != escaped(name):
+        return f"did you mean `{shown}`?"
+    if match.isprintable():  # `a\\tb` itself, for a name typed with a tab
+        return f"did you mean `{shown}`, as written there (a backslash, not an escape)?"
+    odd = next(ch for ch in match if not ch.isprintable())
+    what = (f"the byte 0x{ord(odd) - 0xDC00:02x}, which is not UTF-8," if 0xDC80 <= ord(odd) <= 0xDCFF
+            else f"the character U+{ord(odd):04X}")
+    try:  # the bytes of the name, as a shell writes them
+        typed = "".join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f"\\x{b:02x}" for b in os.fsencode(match))
+    except UnicodeEncodeError:  # a lone surrogate no file name holds
+        return f"did you mean `{shown}`? Its name holds {what} shown as `{escaped(odd)}`"
+    return (f"did you mean `{shown}`? Its name holds {what} shown as `{escaped(odd)}`: type the name as its bytes, "
+            f"$'{typed}' in bash or zsh")
 
 
 def _unreadable_on_route(name: str, folders: list[str]) -> str | None:

@@ -117,6 +117,14 @@ class Add(_Elementwise):
 
     Summed from left to right; more than 300 inputs are written as one ``sum([...], first)`` call (the same
     result to the bit), which TorchScript cannot compile.
+
+    Broadcasting stretches a dimension of size 1 as torch does, but for one case: two symbolic sizes that may
+    both be 1 (``L`` against ``M``) give one of them, the first input's unless it is 1 at more input sizes than
+    the second, and need the other to be 1 or equal (``M == 1 or L == M``). The case torch takes too, the kept
+    one 1 and the other longer (``L == 1 < M``), is refused: E305 for sizes given with ``--input``, a
+    ``ValueError`` when the model runs. Taking it, the output's size would be ``L`` or ``M`` by the sizes
+    given, not one expression. An operand meant to be 1 long says so with a literal 1 in its shape (an input
+    declared ``[B, C, 1]``, a ``mean`` with ``keepdim: true``): the other's ``M`` then takes any size.
     """
 
     name = "add"
@@ -133,6 +141,10 @@ class Mul(_Elementwise):
 
     Multiplied from left to right; more than 300 inputs are written as one ``math.prod([...], start=first)``
     call (the same result to the bit), which TorchScript cannot compile.
+
+    Broadcasting as ``add``'s: of two symbolic sizes that may both be 1, ``L`` against ``M``, the case
+    ``L == 1 < M`` is refused (E305, or a ``ValueError`` when the model runs); a gate meant to be 1 long says so
+    with a literal 1 in its shape (``[B, C, 1]``, a ``mean`` with ``keepdim: true``).
     """
 
     name = "mul"
@@ -146,7 +158,12 @@ class Mul(_Elementwise):
 
 @register
 class Sub(_Elementwise):
-    """Element-wise difference of two tensors, first minus second (with broadcasting)."""
+    """Element-wise difference of two tensors, first minus second (with broadcasting).
+
+    Broadcasting as ``add``'s: of two symbolic sizes that may both be 1, ``L`` against ``M``, the case
+    ``L == 1 < M`` is refused (E305, or a ``ValueError`` when the model runs); an operand meant to be 1 long
+    says so with a literal 1 in its shape (``[B, C, 1]``, a ``mean`` with ``keepdim: true``).
+    """
 
     name = "sub"
     op = "-"

@@ -34,6 +34,7 @@ class PermuteParams(BlockParams):
 class TransposeParams(BlockParams):
     dim0: int = Field(description="First dimension to swap.")
     dim1: int = Field(description="Second dimension to swap.")
+    contiguous: bool = Field(False, description="Copy the result into contiguous memory (Tensor.contiguous()).")
 
 
 class UnsqueezeParams(BlockParams):
@@ -174,7 +175,14 @@ class Permute(_Layout):
 
 @register
 class Transpose(_Layout):
-    """Swap two dimensions (torch.transpose)."""
+    """Swap two dimensions (torch.transpose).
+
+    The result is a view of the input; ``contiguous: true`` copies it into contiguous memory
+    (``x.transpose(1, 2).contiguous()``). A channels-first view that ``batch_norm1d`` reads needs it when a
+    ``linear`` follows the transpose back (B_08_PatchTST): torch 2.13 traces batch norm as keeping its input's
+    strides while the CPU kernel returns a contiguous tensor, so ``torch.compile``'s ``aot_eager`` back-end
+    fails in the linear (``view size is not compatible with input tensor's size and stride``).
+    """
 
     name = "transpose"
     Params = TransposeParams
@@ -189,7 +197,8 @@ class Transpose(_Layout):
         return [TensorType(tuple(shape), t.dtype)]
 
     def call_code(self, p: TransposeParams, args: list[Code], mod: Code) -> Code:
-        return c.method(args[0], "transpose", p.dim0, p.dim1)
+        swapped = c.method(args[0], "transpose", p.dim0, p.dim1)
+        return c.method(swapped, "contiguous") if p.contiguous else swapped
 
 
 @register
@@ -229,7 +238,14 @@ class Squeeze(_Layout):
 
 @register
 class Slice(_Layout):
-    """Take ``start:end:step`` along one dimension (like ``x[:, :, start:end]``)."""
+    """Take ``start:end:step`` along one dimension (like ``x[:, :, start:end]``).
+
+    ``start`` and ``end`` lie inside the dimension (``-n <= start, end <= n`` for a size ``n``) and the slice
+    holds at least one element, unlike a Python slice, which torch clamps (``x[:, :, -4:]`` of a length 3 takes
+    all 3): the output's size stays one exact expression (``L - 4``, ``end - start``), never one that depends on
+    whether the input is long enough. A fixed size too short is E302; a symbolic one gives a constraint
+    (``L >= 4``), checked against ``--input`` sizes (E305) and when the model runs (a ``ValueError``).
+    """
 
     name = "slice"
     Params = SliceParams
