@@ -42,6 +42,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize("argv, message", [
     (["schema", "--format", "json"], "unrecognized arguments: --format json"),
     (["schema", "--format=json", "-o"], "argument -o/--output: expected one argument"),
+    (["schema", "schema", "--format", "json"], "unrecognized arguments: schema --format json"),
 ])
 def test_a_schema_usage_error_with_format_json_is_json(argv: list[str], message: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,8 +18,6 @@ def format_json(args: Sequence[str]) -> bool:
     >>> format_json(["spec.yaml", "--format", "json"]), format_json(["--", "--format", "json"])
     (True, False)
     """
-    if args and args[0] == "schema":
-        return False
     if "--" in args:  # the words after it are positional, as argparse reads them (`-- --format json`: a spec)
         args = args[: list(args).index("--")]
     given = [args[k + 1] for k, a in enumerate(args[:-1]) if a == "--format"]
