@@ -22,23 +22,34 @@ sets the same key, else where it was raised. Errors that need two settings toget
 defaults give as well, stay where they were raised; one that goes away without any one of several settings
 moves to the first of them, its note naming the others.
 
-This runs only on the way out of a failed compile, for at most :data:`MAX_SETTINGS_TRIED` settings
-(two trials each, and the baseline), each trial under the compile's own limits and at most
-:data:`MAX_TRIAL_NODES` nodes (a model larger than that gets no verdict), so the trials of a hostile
-spec cost a bounded amount. A trial that stops at a limit of its own (those nodes, or the expression steps
-that go with them) tells nothing, whatever the verdict would have been. An error that is itself about a given
-value (an unknown key, a value of the wrong type or too large, at `params:`) names it already and is not tried.
+The user's files between the compiled one and the template (`top.yaml` extends `mid.yaml`, which extends the
+template and sets `depth: -1`) are tried next, each in turn, for the errors still in the template: the error
+moves to `mid.yaml`'s `depth:`, as when `mid.yaml` is compiled, or to the nearest setting that replaces it.
+
+This runs only on the way out of a failed compile, for at most :data:`MAX_SETTINGS_TRIED` settings of all
+those files together (two trials each, and a baseline and one more compile a file), each trial under the
+compile's own limits and at most :data:`MAX_TRIAL_NODES` nodes (a model larger than that gets no verdict), so
+the trials of a hostile spec cost a bounded amount. A trial that stops at a limit of its own (those nodes, or the
+expression steps that go with them) tells nothing, whatever the verdict would have been. An error that is itself
+about a given value (an unknown key, a value of the wrong type or too large, at `params:`) names it already and is
+not tried.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.ir import Pos
-from vibench.compiler.load import LoadedDoc
+from vibench.compiler.limits import MAX_NESTING
+from vibench.compiler.load import LoadedDoc, read_spec_file
+from vibench.compiler.shape_hints import blamed_needs
+from vibench.compiler.spec_files import LIBRARY_DIR
+from vibench.compiler.spec_paths import within
+from vibench.compiler.spec_search import SpecSearch
 
 MAX_SETTINGS_TRIED = 32  # settings tried (two compiles each); PHM-Vibench configs set 20 and more model keys
 MAX_TRIAL_NODES = 2_000  # a trial stops (E213, no verdict) beyond this: the library's largest model has ~800
@@ -55,9 +66,10 @@ class Setting(NamedTuple):
 
 
 class Blamed(NamedTuple):
-    """A diagnostic as :func:`blame_settings` leaves it, and the setting it is blamed on (None: none, and the
-    diagnostic is as it came), for what is said of that setting afterwards
-    (:func:`vibench.compiler.shape_hints.blamed_needs`)."""
+    """A diagnostic as :func:`blame_settings` leaves it, and the setting of the compiled file (or given value) it is
+    blamed on, for what is said of that setting afterwards (:func:`vibench.compiler.shape_hints.blamed_needs`).
+    None: none, and the diagnostic is as it came, or it was moved to a file that the compiled one extends, which
+    said so already (:func:`_moved_up`)."""
 
     diagnostic: Diagnostic
     setting: Setting | None = None
@@ -66,12 +78,14 @@ class Blamed(NamedTuple):
 def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: Trial,
                    overrides: Mapping[str, Any] | None = None,
                    origin: Callable[[str], str] | None = None,
-                   spelling: Callable[[str], str] = lambda key: f"`--set {key}`") -> tuple[Blamed, ...]:
+                   spelling: Callable[[str], str] = lambda key: f"`--set {key}`",
+                   search: SpecSearch | None = None) -> tuple[Blamed, ...]:
     """``diagnostics``, one for one, with each error raised outside ``doc``'s file moved to the setting of ``doc`` it
     comes from, when a trial tells, and that setting. ``check(doc, overrides)`` compiles a document with those values;
     ``overrides`` are the values the compile was given (``--set``), ``origin(key)`` the note that says
     where such a value came from (the one E208 gives it), ``spelling(key)`` how a note names one, quoted
-    (```--set key```, ```key=``` from Python, or the metadata table that gave it)."""
+    (```--set key```, ```key=``` from Python, or the metadata table that gave it). ``search``, the compile's spec
+    search path, finds the files ``doc`` extends in turn, whose `with:` keys are tried next (:func:`_blame_chain`)."""
     data = doc.data
     extending = isinstance(data, dict) and "extends" in data
     settings = data.get("with", {}) if extending else {}
@@ -85,25 +99,149 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     inside = [d for d in diagnostics if d.severity == "error" and d not in outside and given
               and not any(said(key) in d.notes or _about_given(d, doc, key) for key in given)]
     candidates = [Setting(False, key) for key in settings or {}] + [Setting(True, key) for key in given]
-    if not 0 < len(candidates) <= MAX_SETTINGS_TRIED:
-        return tuple(map(Blamed, diagnostics))
-    outside += inside
-    if not outside:
-        return tuple(map(Blamed, diagnostics))
     errors = {_identity(d) for d in diagnostics if d.severity == "error"}
-    mine = {id(d) for d in inside}
+    located = tuple(map(Blamed, diagnostics))
+    if 0 < len(candidates) <= MAX_SETTINGS_TRIED and outside + inside:
+        def trial(kept: list[Setting]) -> list[Diagnostic] | None:
+            values = {key: settings[key] for by_value, key in kept if not by_value}
+            return _trial(check, replace(doc, data={**data, "with": values}) if extending else doc,
+                          {key: given[key] for by_value, key in kept if by_value}, errors)
 
-    def trial(kept: list[Setting]) -> list[Diagnostic] | None:
-        """The errors of a compile with the ``kept`` settings only; None when it stopped at a limit of the
-        trials' own (then it tells nothing: the errors past that point are unknown)."""
-        values = {key: settings[key] for by_value, key in kept if not by_value}
-        try:
-            check(replace(doc, data={**data, "with": values}) if extending else doc,
-                  {key: given[key] for by_value, key in kept if by_value})
-        except SpecError as err:
-            found = [d for d in err.diagnostics if d.severity == "error"]
-            return None if any(_trial_limit(d) and _identity(d) not in errors for d in found) else found
-        return []
+        cause = _causes(candidates, outside + inside, {id(d) for d in inside}, errors, doc.file, trial, said,
+                        spelling)
+        located = tuple(Blamed(_moved(d, doc, settings, *cause[id(d)], said), cause[id(d)][0]) if id(d) in cause
+                        else Blamed(d) for d in diagnostics)
+    if search is None or not extending:
+        return located
+    tried = len(candidates) if 0 < len(candidates) <= MAX_SETTINGS_TRIED else 0
+    return _blame_chain(doc, located, check, given, search, errors, MAX_SETTINGS_TRIED - tried)
+
+
+def _blame_chain(doc: LoadedDoc, located: tuple[Blamed, ...], check: Trial, given: dict[str, Any],
+                 search: SpecSearch, errors: set[tuple], budget: int) -> tuple[Blamed, ...]:
+    """``located`` with each error still raised in a template moved to the setting, in a file that ``doc`` extends
+    in turn, that gives it: `top.yaml` extends `mid.yaml`, which extends `base.yaml` with `depth: -1`; E211 of
+    `repeat: depth` is at `mid.yaml`'s `depth:`, as when `mid.yaml` is compiled.
+
+    The files are walked from ``doc`` up to the template (a library file ends the walk: its `with:` is not the
+    user's). Each one's keys are tried as ``doc``'s are, in that file compiled with what the files below it write
+    over it (:func:`_flattened`), for the errors that this compile gives too (else its trials tell of another
+    model). A key is kept with the value the compile read, the nearest setting's, and left out with it: `top.yaml`'s
+    `depth: -2` over `mid.yaml`'s `depth: -1`, left out of `top.yaml` only, still fails with `-1`, and is
+    `top.yaml`'s once left out of both. The error moves to that nearest setting (:func:`_moved_up`). ``budget``:
+    the settings ``doc``'s trials left to try; a file with more keys than that ends the walk."""
+    below = [doc]  # the files the walk came through, ``doc`` first
+    files = {doc.file}
+    flat, written = doc.data, _with(doc)  # what they write over the next file: all of it, and their `with:` keys
+    for _ in range(MAX_NESTING):  # (a longer chain was refused: E206)
+        parent = _extended(below[-1], search)
+        if parent is None:
+            break
+        settings = parent.data.get("with")
+        files.add(parent.file)
+        pending = [b.diagnostic for b in located if b.setting is None and b.diagnostic.severity == "error"
+                   and b.diagnostic.pos is not None and b.diagnostic.pos.file not in files]
+        if not pending or not isinstance(settings, dict) or len(settings) > budget:
+            break
+        budget -= len(settings)
+        flat = _flattened(parent, flat)
+        below.append(parent)
+
+        def trial(kept: list[Setting], parent: LoadedDoc = parent, settings: dict = settings, flat: dict = flat,
+                  written: dict = written) -> list[Diagnostic] | None:
+            left_out = settings.keys() - {key for _, key in kept}
+            values = {**settings, **written}
+            return _trial(check, replace(parent, data={**flat, "with": {k: v for k, v in values.items()
+                                                                       if k not in left_out}}),
+                          {k: v for k, v in given.items() if k not in left_out}, errors)
+
+        candidates = [Setting(key in given, key) for key in settings]  # (a given one is named as given)
+        reproduced = {_identity(d) for d in (trial(candidates) if candidates else None) or ()}
+        pending = [d for d in pending if _identity(d) in reproduced]
+        if pending:
+            cause = _causes(candidates, pending, set(), errors, parent.file, trial, search.value_origin,
+                            search.setting_named)
+            located = tuple(_moved_up(b.diagnostic, below, given, cause[id(b.diagnostic)], search)
+                            if id(b.diagnostic) in cause else b for b in located)
+        written = {**settings, **written}  # (the nearest setting wins)
+    return located
+
+
+def _with(doc: LoadedDoc) -> dict[str, Any]:
+    """The `with:` mapping of ``doc``, empty when it has none (or not a mapping, which E102 refuses)."""
+    settings = doc.data.get("with") if isinstance(doc.data, dict) else None
+    return settings if isinstance(settings, dict) else {}
+
+
+def _extended(doc: LoadedDoc, search: SpecSearch) -> LoadedDoc | None:
+    """The user's file that ``doc`` extends, when that file extends a spec in turn (a file between ``doc`` and its
+    template); None for a library file, for a template (it has nodes, no `extends:`), or when none is found."""
+    ref = doc.data.get("extends") if isinstance(doc.data, dict) else None
+    if not isinstance(ref, str):
+        return None
+    from_dir = os.path.dirname(os.path.realpath(doc.path)) if doc.path else search.cwd  # as resolve_file reads it
+    try:
+        path = search.locate(ref, from_dir, None)
+        if path is None or within(path, [os.path.realpath(LIBRARY_DIR)]):
+            return None
+        parent = read_spec_file(path, search.display(path))  # read by the compile already: this compile's copy
+    except SpecError:
+        return None
+    return parent if isinstance(parent.data, dict) and "extends" in parent.data else None
+
+
+def _flattened(parent: LoadedDoc, below: dict[str, Any]) -> dict[str, Any]:
+    """``parent``'s data with what the file that extends it (its data ``below``, itself flattened so) writes over
+    it, as the compile reads them: that file's own `params:` first, `metadata:` one level deep, `name:`, `doc:` and
+    `reference:` whole (the trial gives `with:`)."""
+    data = dict(parent.data)
+    for key, value in below.items():
+        if key == "params" and isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**value, **data[key]}  # (a name declared twice is E210: no value is lost)
+        elif key == "metadata" and isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        elif key in ("name", "doc", "params", "metadata", "reference"):
+            data[key] = value
+    return data
+
+
+def _moved_up(d: Diagnostic, files: list[LoadedDoc], given: dict[str, Any], cause: tuple[Setting, str, str],
+              words: SpecSearch) -> Blamed:
+    """``d`` moved to the setting that ``cause`` names: the value given with the compile, else the `with:` key of the
+    nearest of ``files`` (the compiled one first, then those it extends in turn) that sets it. A given value and a
+    key of the compiled file are left to say (:func:`~vibench.compiler.shape_hints.blamed_needs`, with the compiled
+    file's settings) as by ``doc``'s own trials; a key of a file it extends gets that file's E303 hint here."""
+    (_, key), verdict, other = cause
+    if key in given:
+        settings = _with(files[0])
+        return Blamed(_moved(d, files[0], settings, Setting(True, key), verdict, other, words.value_origin),
+                      Setting(True, key))
+    owner = next(file for file in files if key in _with(file))
+    moved = Blamed(_moved(d, owner, _with(owner), Setting(False, key), verdict, other, words.value_origin),
+                   Setting(False, key))
+    if owner is files[0]:
+        return moved
+    return Blamed(blamed_needs((moved,), owner.data, given, words, False)[0])
+
+
+def _trial(check: Trial, doc: LoadedDoc, values: dict[str, Any], errors: set[tuple]) -> list[Diagnostic] | None:
+    """The errors of ``check(doc, values)``; None when it stopped at a limit of the trials' own (then it tells
+    nothing: the errors past that point are unknown) that the compile itself (its ``errors``) did not."""
+    try:
+        check(doc, values)
+    except SpecError as err:
+        found = [d for d in err.diagnostics if d.severity == "error"]
+        return None if any(_trial_limit(d) and _identity(d) not in errors for d in found) else found
+    return []
+
+
+def _causes(candidates: list[Setting], outside: list[Diagnostic], mine: set[int], errors: set[tuple], home: str,
+            trial: Callable[[list[Setting]], list[Diagnostic] | None], said: Callable[[str], str],
+            spelling: Callable[[str], str]) -> dict[int, tuple[Setting, str, str]]:
+    """The id of each error of ``outside`` that the ``trial``s of the ``candidates`` (a compile of the file
+    ``home`` with those kept, the others at the template's defaults) place -> (its setting, the trial that told,
+    what it said). ``mine``: the ids of errors in ``home`` itself, which only a given value may be blamed for;
+    ``errors``: the identities of the compile's own errors."""
 
     def fits(d: Diagnostic, setting: Setting) -> bool:
         return id(d) not in mine or setting[0]
@@ -146,7 +284,7 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
         changed = {id(d): s for d in outside if _identity(d) not in remaining
                    for s in found if _place(s) == _place(d)}
         new = [s for s in found if _identity(s) not in errors and all(s is not c for c in changed.values())]
-        if any(s.code == "E209" or s.pos is None or s.pos.file != doc.file for s in new):
+        if any(s.code == "E209" or s.pos is None or s.pos.file != home for s in new):
             continue
         for d in outside:
             if not fits(d, setting) or (id(d) in mine and new):
@@ -164,8 +302,7 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
         if id(d) not in cause and len(changers.get(id(d), [])) == 1:
             (setting, other), = changers[id(d)]
             cause[id(d)] = (setting, "changed", other)
-    return tuple(Blamed(_moved(d, doc, settings, *cause[id(d)], said), cause[id(d)][0]) if id(d) in cause
-                 else Blamed(d) for d in diagnostics)
+    return cause
 
 
 def _own_value_first(d: Diagnostic, settings: list[Setting], said: Callable[[str], str]) -> list[Setting]:

@@ -272,7 +272,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
 
             said = len(library.warnings)  # the W101 of this compile; the trials' are theirs
             located = blame.blame_settings(doc, err.diagnostics, trial, params, library.value_origin,
-                                           library.setting_named)
+                                           library.setting_named, library)
             del library.warnings[said:]
             raise SpecError(blamed_needs(located, doc.data, params or {}, library, translated), err.sources) from None
         if program.root.metadata:  # what its `${...}` gave, as model.py will write it (--check says so too)
