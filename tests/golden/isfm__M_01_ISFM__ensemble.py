@@ -1086,7 +1086,7 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.attn_layers(x)  # [B, P, 128]  B_08_PatchTST.yaml:86
-        x = x.transpose(1, 2)  # [B, 128, P]  B_08_PatchTST.yaml:87
+        x = x.transpose(1, 2).contiguous()  # [B, 128, P]  B_08_PatchTST.yaml:87
         x = self.norm(x)  # [B, 128, P]  B_08_PatchTST.yaml:88
         x = x.transpose(1, 2)  # [B, P, 128]  B_08_PatchTST.yaml:89
         return x

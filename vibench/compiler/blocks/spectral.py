@@ -3,6 +3,8 @@
 Complex tensors are typed: ``rfft`` gives complex64 for float32 input (complex128 for float64),
 ``irfft``, ``real`` and ``imag`` need a complex input, and ``abs`` gives the real magnitude. A
 spectral model typically reads ``rfft -> abs`` (an amplitude spectrum) or ``rfft -> ... -> irfft``.
+A float16 or bfloat16 signal (in a model cast with ``.half()`` or ``.bfloat16()``) is transformed in
+float32: its spectrum is complex64.
 """
 
 from __future__ import annotations
@@ -48,7 +50,10 @@ class Rfft(Block):
     """Real-input FFT along one dimension (torch.fft.rfft): n real samples -> n // 2 + 1 complex bins.
 
     The transformed dimension of length L becomes ``n // 2 + 1`` (n defaults to L; a given n crops or
-    zero-pads). float32 input gives complex64, float64 gives complex128.
+    zero-pads). float32 input gives complex64, float64 gives complex128. In a model cast with ``.half()``
+    or ``.bfloat16()`` the input is transformed in float32 (torch's FFT has no bfloat16 kernels, and half
+    ones only on CUDA for powers of two), as the FFT natives do: the spectrum is complex64, and ``abs``,
+    ``real``, ``imag`` or ``irfft`` of it float32.
     """
 
     name = "rfft"
@@ -71,7 +76,11 @@ class Rfft(Block):
         return _fft_flops(numel(ins[0]), p.n if p.n is not None else _known(ins[0].shape[p.dim]))
 
     def call_code(self, p: RfftParams, args: list[Code], mod: Code) -> Code:
-        return c.call("torch.fft.rfft", args[0], n=non_default(p.n, None), dim=non_default(p.dim, -1),
+        # At least float32: a model cast with .half() or .bfloat16() runs the transform in float32 (a no-op
+        # .to() for float32 and float64); promote_types rather than a test keeps torch.fx able to trace it.
+        x = args[0]
+        wide = c.method(x, "to", c.call("torch.promote_types", c.attr(x, "dtype"), c.dotted("torch.float32")))
+        return c.call("torch.fft.rfft", wide, n=non_default(p.n, None), dim=non_default(p.dim, -1),
                       norm=non_default(p.norm, "backward"))
 
 
