@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import vibench
 
 TEMPLATE = """vibench: 1
@@ -87,3 +89,54 @@ def test_a_model_num_classes_beside_two_tasks_names_the_heads_nodes(tmp_path: Pa
     assert found.code == "W104" and (found.pos.line, found.pos.col) == (4, 16)
     assert found.hint == ("it is read only by nodes `shared_fault_head`, `fault_classification_heads` of "
                           "MultiTaskHead, not built here; remove it")
+
+
+def test_a_library_templates_own_key_is_not_warned_about_from_any_folder(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # the library's positions are named `vibench/specs/...`: read as a path, they were the library's only when
+    # compiling from the repository's root, so an installed vibench told the user to remove AttentionCNN's key
+    monkeypatch.chdir(tmp_path)
+    assert vibench.check("cnn/AttentionCNN", params={"use_attention": False}).warnings == ()
+
+
+def test_a_value_a_node_when_reads_in_a_branch_not_taken_names_that_when(tmp_path: Path) -> None:
+    spec = tmp_path / "wh.yaml"
+    spec.write_text("vibench: 1\nname: WH\nparams: {flag: {type: bool, default: true}, b: {type: int, default: 1}}\n"
+                    "inputs: {x: {shape: [B, 16]}}\nnodes:\n  fc: {block: linear, in: x, out_features: 16, "
+                    "when: \"${flag or b > 2}\"}\noutputs: {y: fc}\n", encoding="utf-8")
+    (found,) = vibench.check(str(spec), params={"b": 5}).warnings
+    assert found.message == "`b` (given in Python) has no effect here: this WH builds nothing that reads it"
+    assert found.hint == ("it is read only by the `when` of node `fc` (`${flag or b > 2}`), which does not use it "
+                          "here; remove it")
+
+
+def test_a_key_a_component_reads_in_a_branch_not_taken_names_that_value(tmp_path: Path) -> None:
+    spec = tmp_path / "dl.yaml"
+    spec.write_text("vibench: 1\nname: DL\ninputs: {x: {shape: [B, 1024, 1]}}\nnodes:\n  d: {block: mlp/Dlinear, "
+                    "in: x, input_dim: 3, seq_len: 1024}\noutputs: {y: d}\n", encoding="utf-8")
+    (found,) = vibench.check(str(spec)).warnings
+    assert found.code == "W104" and found.node == "d" and (found.pos.line, found.pos.col) == (5, 34)
+    assert found.message == "`input_dim` has no effect here: this Dlinear builds nothing that reads it"
+
+
+def test_a_components_metadata_reads_nothing(tmp_path: Path) -> None:
+    # B_11_MomentumEncoder's `metadata: {momentum: ...}` is written nowhere when it is a component (model.py writes
+    # the model's): its momentum, a trainer's key M_01_ISFM's reference ignores, is W101
+    spec = tmp_path / "mom.yaml"
+    spec.write_text("vibench: 1\nextends: isfm/M_01_ISFM\nwith: {backbone: B_11_MomentumEncoder, momentum: 0.5}\n",
+                    encoding="utf-8")
+    (found,) = vibench.check(str(spec)).warnings
+    assert found.code == "W101" and found.message.startswith("`momentum` does not change the outputs")
+    spec.write_text("vibench: 1\nextends: isfm/backbone/B_11_MomentumEncoder\nwith: {momentum: 0.5}\n",
+                    encoding="utf-8")
+    assert vibench.check(str(spec)).warnings == ()  # compiled itself, its metadata is model.py's
+
+
+def test_the_shape_of_an_input_switched_off_reads_nothing(tmp_path: Path) -> None:
+    spec = tmp_path / "inp.yaml"
+    spec.write_text("vibench: 1\nname: Inp\nparams: {use_mark: {type: bool, default: false}, mark_width: 4}\n"
+                    "inputs:\n  x: {shape: [B, 4]}\n  x_mark: {shape: [B, mark_width], when: use_mark}\nnodes:\n"
+                    "  fc: {block: linear, in: x, out_features: 4}\noutputs: {y: fc}\n", encoding="utf-8")
+    (found,) = vibench.check(str(spec), params={"mark_width": 6}).warnings
+    assert found.hint == "it is read only by the shape of input `x_mark`, which does not use it here; remove it"
+    assert vibench.check(str(spec), params={"mark_width": 6, "use_mark": True}).warnings == ()

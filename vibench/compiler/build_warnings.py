@@ -177,15 +177,16 @@ class BuildWarnings:
             if len(units) == len(node.copies) and all(u.unread for u in units) and not within_library(nd.pos):
                 self.owner.diags.extend(passed_key_warnings(nd, units))
 
-    def unread_here(self, udef: UnitDef, names: set[str],
-                    given: Collection[str] = ()) -> tuple[set[str], list[NodeDef]]:
+    def unread_here(self, udef: UnitDef, names: set[str], given: Collection[str] = (),
+                    root: bool = True) -> tuple[set[str], list[NodeDef]]:
         """Those of ``names`` that nothing built here reads: no expression of a node built, of an input, an output, a
         `let` or a check, no default of a parameter not ``given``, no branch of `metadata:` taken, no component an
         `inherit: true` node passed one to that reads it (:func:`~vibench.compiler.unread_params.passed_unread`);
-        and the nodes not built. The walks are over the nodes once, `metadata:` only for the names still unread."""
-        used, idle = built_reads(udef, self.elaborated, given)
+        and the nodes not built. The walks are over the nodes once, `metadata:` only for the names still unread, and
+        only of the ``root`` unit: a component's `metadata:` is written nowhere (model.py has the model's)."""
+        used, idle = built_reads(udef, self.elaborated, given, root)
         left = names - used
-        if left:
+        if left and root:
             left -= metadata_reads_apart(udef.metadata, self.env, left)
         passed = left & self.inherited
         if passed:  # read where a component they reached reads them

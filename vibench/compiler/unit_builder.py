@@ -148,7 +148,7 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
         if len(self.owner.stack) == 1:
             self.warn_unread(udef)
         else:  # what its caller's W104 asks of what it passed on, or gave as a key
-            unread = frozenset(self.unread_here(udef, {d.name for d in udef.params})[0])
+            unread = frozenset(self.unread_here(udef, {d.name for d in udef.params}, root=False)[0])
         if self.dropped_soft:
             self.warn_unread_nodes(udef, outputs)
         return Unit(

@@ -11,7 +11,7 @@ from vibench.compiler.chosen_components import inner_components
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import NodeDef, ParamDecl, Pos, Template, Unit
 from vibench.compiler.phm_reference import needed_hint
-from vibench.compiler.unread_params import idle_readers, stem
+from vibench.compiler.unread_params import idle_readers, stem, value_reader
 
 
 def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
@@ -38,6 +38,10 @@ def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
                        f"{'s' if len(readers[k]) > 1 else ''} that read{'' if len(readers[k]) > 1 else 's'} it",
                        pos or nd.pos, node=nd.name, severity="warning", hint=idle_hint(readers[k]))
             if k in readers else
+            Diagnostic("W104", f"`{k}` has no effect here: this {units[0].name} builds nothing that reads it",
+                       pos or nd.pos, node=nd.name, severity="warning",
+                       hint=f"it is read only by {where}, which does not use it here; remove it")
+            if not inside and block is not None and (where := value_reader(block, k)) is not None else
             Diagnostic("W104", f"`{k}` has no effect here: no component of this {units[0].name} reads it",
                        pos or nd.pos, node=nd.name, severity="warning", found=found,
                        hint=unread_hint(decls[k], inside) if k in decls else "remove it")

@@ -46,10 +46,14 @@ def within_library(pos: Pos | None) -> bool:
 
 @cache
 def _library_file(file: str) -> bool:
-    """Whether the file or folder ``file`` is the spec library's (or in it)."""
+    """Whether the file or folder ``file`` is the spec library's (or in it): a path, or a position's file as messages
+    name a library file (`vibench/specs/cnn/AttentionCNN.yaml`, wherever vibench is installed: read as a path from
+    the working folder, it was the library's only there)."""
     from vibench.compiler.spec_files import LIBRARY_DIR
     from vibench.compiler.spec_paths import within
 
+    if file == "vibench/specs" or file.startswith("vibench/specs/"):
+        return True
     return within(os.path.realpath(file), [os.path.realpath(LIBRARY_DIR)])
 
 
@@ -101,15 +105,17 @@ def let_reads(lets: Sequence[LetDef]) -> dict[str, frozenset[str]]:
 
 
 def value_reader(udef: UnitDef, name: str) -> str | None:
-    """The first value of ``udef`` besides its nodes that reads ``name`` (a `let`, a check, the `when` of an input
-    or output, `metadata:`), as W104 shows it: `` `let` `channels` (`${input_dim if individual else 'C'}`)``."""
+    """The first value of ``udef`` besides its nodes' own values that reads ``name`` (a `let`, a check, the `when` of
+    an input, output or node, `metadata:`, an input's shape), as W104 shows it: `` `let` `channels` (`${input_dim if
+    individual else 'C'}`)``."""
     places: list[tuple[str, Any]] = [(f"`let` `{let.name}`", let.value) for let in udef.lets]
     places += [("a check", check.that) for check in udef.checks]
     places += [(f"the `when` of {kind} `{item.name}`", item.when) for kind, items in
-               (("input", udef.inputs), ("output", udef.outputs)) for item in items]
+               (("input", udef.inputs), ("output", udef.outputs), ("node", udef.nodes)) for item in items]
     places.append(("`metadata:`", udef.metadata))
+    places += [(f"the shape of input `{inp.name}`", inp.shape) for inp in udef.inputs]
     for where, value in places:
-        if name in template_names(value):
+        if name in template_names(value) or (isinstance(value, tuple) and name in value):  # (a shape's name)
             shown = f" (`{value.text}`)" if isinstance(value, Template) and len(value.text) <= 80 else ""
             return where + shown
     return None
@@ -132,7 +138,8 @@ def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, 
     return needed
 
 
-def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = ()) -> tuple[set[str], list[NodeDef]]:
+def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = (),
+                root: bool = True) -> tuple[set[str], list[NodeDef]]:
     """The names the part of ``udef`` built (``elaborated``) reads in its own values (not `metadata:`, whose branches
     :func:`metadata_reads` tells), and the nodes not built: what switched one off (or left it out) was read too, but
     not the `when` of a node that feeds only switched-off outputs (MultiTaskHead's classification layers at
@@ -140,7 +147,8 @@ def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = 
     `that` and a `let` read the names of the branches taken, as `metadata:` does (`${task_id == 'all' and
     is_mapping(num_classes)}` reads no `num_classes` when the task is another), a `let` only when something counted
     reads it, a check's `at:` and message nothing (they say where and what, not whether). The default of a parameter
-    ``given`` a value reads nothing (:func:`fallback_only`)."""
+    ``given`` a value reads nothing (:func:`fallback_only`). The `metadata:` of a unit not the ``root`` reads nothing
+    (model.py writes the model's alone)."""
     from vibench.compiler.elaborated import live_nodes
     from vibench.compiler.resolve_decls import expression_names
 
@@ -158,8 +166,10 @@ def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = 
             return replace(item, when=None)
         return item
 
+    off = elaborated.inactive_inputs  # (the shape of an input switched off is read by nothing)
+    inputs = [replace(inp, shape=(), layout=None) if inp.name in off else inp for inp in udef.inputs]
     used, _ = expression_names(replace(
-        udef, params=tuple(d for d in udef.params if d.name not in given), inputs=tuple(map(apart, udef.inputs)),
+        udef, params=tuple(d for d in udef.params if d.name not in given), inputs=tuple(map(apart, inputs)),
         outputs=tuple(map(apart, udef.outputs)), nodes=tuple(apart(nd) for nd in udef.nodes if nd.name in built),
         metadata=None, lets=(), checks=()))
     for nd in map(apart, reached):
@@ -167,7 +177,7 @@ def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = 
     lets = {let.name: let.value for let in udef.lets}
     with _own_budget():
         used |= metadata_reads(taken, elaborated.env, set().union(set(), *map(template_names, taken)))
-        if lets:
+        if lets and root:
             used |= metadata_reads(udef.metadata, elaborated.env, set(lets))
         waiting = [name for name in lets if name in used]
         while waiting:  # each `let` once: what a counted one reads is counted, `let`s it reads in turn
