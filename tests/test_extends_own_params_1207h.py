@@ -103,3 +103,27 @@ def test_a_value_whose_readers_a_later_with_replaced_is_w104_not_w105(tmp_path: 
     assert found.message == "`w2` has no effect here: no value of this Base reads it"
     spec.write_text("vibench: 1\nextends: ./mid\nwith: {w2: 8}\n", encoding="utf-8")
     assert vibench.check(str(spec)).warnings == ()
+
+
+def test_a_word_a_templated_block_takes_as_text_is_no_name_read(tmp_path: Path) -> None:
+    (tmp_path / "tb.yaml").write_text(
+        "vibench: 1\nname: TB\nparams: {conv: {type: str, default: conv1d}, width: {type: int, default: 4}}\n"
+        "inputs: {x: {shape: [B, 2, L]}}\nnodes:\n  c: {block: \"${conv}\", in: x, out_channels: width, kernel_size: 3,"
+        " padding: same, padding_mode: zeros}\noutputs: {y: c}\n", encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("vibench: 1\nextends: ./tb\nparams: {same: 6}\nwith: {width: same}\n", encoding="utf-8")
+    program = vibench.check(str(spec))
+    assert program.warnings == () and program.root.outputs[0][2].shape[1] == 6
+
+
+def test_an_own_parameter_nothing_reads_is_w105_even_beside_inherit(tmp_path: Path) -> None:
+    (tmp_path / "inh.yaml").write_text(INNER, encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("vibench: 1\nextends: ./inh\nparams: {hidden: 9}\nwith: {n: 2}\n", encoding="utf-8")
+    (found,) = vibench.check(str(spec)).warnings  # (it said Inner took its value from node `a` instead)
+    assert found.code == "W105" and (found.pos.line, found.pos.col) == (3, 10)
+    assert found.hint == ("a parameter declared beside `extends:` is read only by this file's `with:` and "
+                          "`metadata:`: use it there as `${hidden}`, or remove it")
+    spec.write_text("vibench: 1\nextends: isfm/M_01_ISFM\nparams: {zz: 8}\nwith: {num_classes: 4}\n", encoding="utf-8")
+    assert [(w.code, w.message) for w in vibench.check(str(spec)).warnings] == [
+        ("W105", "parameter `zz` is declared but never used")]

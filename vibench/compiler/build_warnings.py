@@ -331,14 +331,17 @@ def warn_unused(owner: _Specializer, udef: UnitDef) -> None:
     owner.warned_unused.add(key)
     used, inherits = expression_names(udef)
     takers = _inherit_takers(owner, udef) if inherits else {}
-    if takers is None:
+    own = udef.own  # a spec's own parameters beside `extends:`: `inherit: true` passes none of them on
+    if takers is None and not own:
         return  # a block chosen by `${...}` may read any of them (W104 says when none does)
     declared = {d.name for d in udef.params} | {let.name for let in udef.lets} | {"i", "item", "key"}
     # A bare name in an input's shape that no parameter has is a size symbol (`B`, `L`), declared by that use: no
     # typo. One only an output's promise writes is a typo's likely place (it binds any size): still suggested.
     symbols = {dim for d in udef.inputs if not isinstance(d.shape, Template) for dim in d.shape if isinstance(dim, str)}
     for decl in udef.params:
-        if decl.name in used or decl.name in takers:  # `inherit: true` passes it by name to a block declaring it
+        if takers is None and decl.name not in own:
+            continue
+        if decl.name in used or (takers and decl.name in takers and decl.name not in own):  # passed by name
             continue
         if decl.scope:  # offered by a slot's components, not declared here (W104 says when a set one is unread)
             continue
@@ -348,6 +351,13 @@ def warn_unused(owner: _Specializer, udef: UnitDef) -> None:
                 severity="warning", hint="the values that read it are given values of their own (in this `with:` or "
                 "one extending it); remove it, or read it there (`${" + decl.name + "}`)"))
             continue
+        if decl.name in own:  # (its file has no nodes: no typo there to point at)
+            owner.diags.add(Diagnostic("W105", f"parameter `{decl.name}` is declared but never used", decl.pos,
+                                       severity="warning", hint="a parameter declared beside `extends:` is read only "
+                                       "by this file's `with:` and `metadata:`: use it there as `${" + decl.name
+                                       + "}`, or remove it"))
+            continue
+        assert takers is not None  # (None only with own parameters, said above)
         typo = closest(decl.name, used - declared - symbols)
         hint = f"`{typo}` is used but not declared; did you mean `{decl.name}` there?" if typo else None
         meant = closest(decl.name, set(takers) - declared)

@@ -132,7 +132,10 @@ def _names_taken(base: UnitDef, names: list[str]) -> list[tuple[str, str]]:
         return []
     lets = {let.name for let in base.lets}
     symbols = {d for inp in base.inputs if not isinstance(inp.shape, Template) for d in inp.shape if isinstance(d, str)}
-    read = expression_names(base)[0] - set(FUNCTIONS)
+    # (a plain word on a node whose block is `${...}` is text unless the block declares it a name: `padding: same`)
+    nodes = tuple(nd if isinstance(nd.block, str) else replace(nd, block="") for nd in base.nodes)
+    read = (expression_names(replace(base, nodes=nodes))[0] | template_names([nd.block for nd in base.nodes])) - set(
+        FUNCTIONS)
     return [(name, "a `let`" if name in lets else "a symbol of an input's shape" if name in symbols
              else "a name read by a value") for name in names if name in lets or name in read]
 
