@@ -1,5 +1,5 @@
 """An error a template raises about a value set by a file *between* the compiled spec and the template is located at
-that file's `with:` key (vibench/compiler/blame.py, ``_blame_chain``).
+that file's `with:` key (vibench/compiler/blame_chain.py, ``blame_chain``).
 
 What was wrong: `top.yaml` extends `mid.yaml`, which extends `base.yaml` with `depth: -1`. Compiling `mid.yaml`
 put E211 of `repeat: depth` at its `depth:`; compiling `top.yaml` left it at `base.yaml`'s `repeat` key, because

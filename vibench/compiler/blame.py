@@ -24,10 +24,14 @@ moves to the first of them, its note naming the others.
 
 The user's files between the compiled one and the template (`top.yaml` extends `mid.yaml`, which extends the
 template and sets `depth: -1`) are tried next, each in turn, for the errors still in the template: the error
-moves to `mid.yaml`'s `depth:`, as when `mid.yaml` is compiled, or to the nearest setting that replaces it.
+moves to `mid.yaml`'s `depth:`, as when `mid.yaml` is compiled, or to the nearest setting that replaces it (whose
+note names the other settings of that key the trial left out with it).
 
 This runs only on the way out of a failed compile, for at most :data:`MAX_SETTINGS_TRIED` settings of all
-those files together (two trials each, and a baseline and one more compile a file), each trial under the
+those files together (two trials each, and a baseline and one more compile a file), and at most
+:data:`MAX_CHAIN_TRIALS` compiles for the files the compiled one extends, all of them together (the walk ends,
+with no verdict, at a file whose trials could exceed it; counted, not timed, so the same spec gets the same
+answer), each trial under the
 compile's own limits and at most :data:`MAX_TRIAL_NODES` nodes (a model larger than that gets no verdict), so
 the trials of a hostile spec cost a bounded amount. A trial that stops at a limit of its own (those nodes, or the
 expression steps that go with them) tells nothing, whatever the verdict would have been. An error that is itself
@@ -37,21 +41,17 @@ not tried.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
 
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.ir import Pos
-from vibench.compiler.limits import MAX_NESTING
-from vibench.compiler.load import LoadedDoc, read_spec_file
-from vibench.compiler.shape_hints import blamed_needs
-from vibench.compiler.spec_files import LIBRARY_DIR
-from vibench.compiler.spec_paths import within
+from vibench.compiler.load import LoadedDoc
 from vibench.compiler.spec_search import SpecSearch
 
 MAX_SETTINGS_TRIED = 32  # settings tried (two compiles each); PHM-Vibench configs set 20 and more model keys
+MAX_CHAIN_TRIALS = 12  # compiles of the walk up the files the compiled one extends, all of them together
 MAX_TRIAL_NODES = 2_000  # a trial stops (E213, no verdict) beyond this: the library's largest model has ~800
 
 Trial = Callable[[LoadedDoc, dict[str, Any]], Any]
@@ -85,7 +85,7 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     ``overrides`` are the values the compile was given (``--set``), ``origin(key)`` the note that says
     where such a value came from (the one E208 gives it), ``spelling(key)`` how a note names one, quoted
     (```--set key```, ```key=``` from Python, or the metadata table that gave it). ``search``, the compile's spec
-    search path, finds the files ``doc`` extends in turn, whose `with:` keys are tried next (:func:`_blame_chain`)."""
+    search path, finds the files ``doc`` extends in turn, whose `with:` keys are tried next (:func:`~vibench.compiler.blame_chain.blame_chain`)."""
     data = doc.data
     extending = isinstance(data, dict) and "extends" in data
     settings = data.get("with", {}) if extending else {}
@@ -114,114 +114,9 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
     if search is None or not extending:
         return located
     tried = len(candidates) if 0 < len(candidates) <= MAX_SETTINGS_TRIED else 0
-    return _blame_chain(doc, located, check, given, search, errors, MAX_SETTINGS_TRIED - tried)
+    from vibench.compiler.blame_chain import blame_chain
 
-
-def _blame_chain(doc: LoadedDoc, located: tuple[Blamed, ...], check: Trial, given: dict[str, Any],
-                 search: SpecSearch, errors: set[tuple], budget: int) -> tuple[Blamed, ...]:
-    """``located`` with each error still raised in a template moved to the setting, in a file that ``doc`` extends
-    in turn, that gives it: `top.yaml` extends `mid.yaml`, which extends `base.yaml` with `depth: -1`; E211 of
-    `repeat: depth` is at `mid.yaml`'s `depth:`, as when `mid.yaml` is compiled.
-
-    The files are walked from ``doc`` up to the template (a library file ends the walk: its `with:` is not the
-    user's). Each one's keys are tried as ``doc``'s are, in that file compiled with what the files below it write
-    over it (:func:`_flattened`), for the errors that this compile gives too (else its trials tell of another
-    model). A key is kept with the value the compile read, the nearest setting's, and left out with it: `top.yaml`'s
-    `depth: -2` over `mid.yaml`'s `depth: -1`, left out of `top.yaml` only, still fails with `-1`, and is
-    `top.yaml`'s once left out of both. The error moves to that nearest setting (:func:`_moved_up`). ``budget``:
-    the settings ``doc``'s trials left to try; a file with more keys than that ends the walk."""
-    below = [doc]  # the files the walk came through, ``doc`` first
-    files = {doc.file}
-    flat, written = doc.data, _with(doc)  # what they write over the next file: all of it, and their `with:` keys
-    for _ in range(MAX_NESTING):  # (a longer chain was refused: E206)
-        parent = _extended(below[-1], search)
-        if parent is None:
-            break
-        settings = parent.data.get("with")
-        files.add(parent.file)
-        pending = [b.diagnostic for b in located if b.setting is None and b.diagnostic.severity == "error"
-                   and b.diagnostic.pos is not None and b.diagnostic.pos.file not in files]
-        if not pending or not isinstance(settings, dict) or len(settings) > budget:
-            break
-        budget -= len(settings)
-        flat = _flattened(parent, flat)
-        below.append(parent)
-
-        def trial(kept: list[Setting], parent: LoadedDoc = parent, settings: dict = settings, flat: dict = flat,
-                  written: dict = written) -> list[Diagnostic] | None:
-            left_out = settings.keys() - {key for _, key in kept}
-            values = {**settings, **written}
-            return _trial(check, replace(parent, data={**flat, "with": {k: v for k, v in values.items()
-                                                                       if k not in left_out}}),
-                          {k: v for k, v in given.items() if k not in left_out}, errors)
-
-        candidates = [Setting(key in given, key) for key in settings]  # (a given one is named as given)
-        reproduced = {_identity(d) for d in (trial(candidates) if candidates else None) or ()}
-        pending = [d for d in pending if _identity(d) in reproduced]
-        if pending:
-            cause = _causes(candidates, pending, set(), errors, parent.file, trial, search.value_origin,
-                            search.setting_named)
-            located = tuple(_moved_up(b.diagnostic, below, given, cause[id(b.diagnostic)], search)
-                            if id(b.diagnostic) in cause else b for b in located)
-        written = {**settings, **written}  # (the nearest setting wins)
-    return located
-
-
-def _with(doc: LoadedDoc) -> dict[str, Any]:
-    """The `with:` mapping of ``doc``, empty when it has none (or not a mapping, which E102 refuses)."""
-    settings = doc.data.get("with") if isinstance(doc.data, dict) else None
-    return settings if isinstance(settings, dict) else {}
-
-
-def _extended(doc: LoadedDoc, search: SpecSearch) -> LoadedDoc | None:
-    """The user's file that ``doc`` extends, when that file extends a spec in turn (a file between ``doc`` and its
-    template); None for a library file, for a template (it has nodes, no `extends:`), or when none is found."""
-    ref = doc.data.get("extends") if isinstance(doc.data, dict) else None
-    if not isinstance(ref, str):
-        return None
-    from_dir = os.path.dirname(os.path.realpath(doc.path)) if doc.path else search.cwd  # as resolve_file reads it
-    try:
-        path = search.locate(ref, from_dir, None)
-        if path is None or within(path, [os.path.realpath(LIBRARY_DIR)]):
-            return None
-        parent = read_spec_file(path, search.display(path))  # read by the compile already: this compile's copy
-    except SpecError:
-        return None
-    return parent if isinstance(parent.data, dict) and "extends" in parent.data else None
-
-
-def _flattened(parent: LoadedDoc, below: dict[str, Any]) -> dict[str, Any]:
-    """``parent``'s data with what the file that extends it (its data ``below``, itself flattened so) writes over
-    it, as the compile reads them: that file's own `params:` first, `metadata:` one level deep, `name:`, `doc:` and
-    `reference:` whole (the trial gives `with:`)."""
-    data = dict(parent.data)
-    for key, value in below.items():
-        if key == "params" and isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**value, **data[key]}  # (a name declared twice is E210: no value is lost)
-        elif key == "metadata" and isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        elif key in ("name", "doc", "params", "metadata", "reference"):
-            data[key] = value
-    return data
-
-
-def _moved_up(d: Diagnostic, files: list[LoadedDoc], given: dict[str, Any], cause: tuple[Setting, str, str],
-              words: SpecSearch) -> Blamed:
-    """``d`` moved to the setting that ``cause`` names: the value given with the compile, else the `with:` key of the
-    nearest of ``files`` (the compiled one first, then those it extends in turn) that sets it. A given value and a
-    key of the compiled file are left to say (:func:`~vibench.compiler.shape_hints.blamed_needs`, with the compiled
-    file's settings) as by ``doc``'s own trials; a key of a file it extends gets that file's E303 hint here."""
-    (_, key), verdict, other = cause
-    if key in given:
-        settings = _with(files[0])
-        return Blamed(_moved(d, files[0], settings, Setting(True, key), verdict, other, words.value_origin),
-                      Setting(True, key))
-    owner = next(file for file in files if key in _with(file))
-    moved = Blamed(_moved(d, owner, _with(owner), Setting(False, key), verdict, other, words.value_origin),
-                   Setting(False, key))
-    if owner is files[0]:
-        return moved
-    return Blamed(blamed_needs((moved,), owner.data, given, words, False)[0])
+    return blame_chain(doc, located, check, given, search, errors, MAX_SETTINGS_TRIED - tried)
 
 
 def _trial(check: Trial, doc: LoadedDoc, values: dict[str, Any], errors: set[tuple]) -> list[Diagnostic] | None:
@@ -347,20 +242,23 @@ def _place(d: Diagnostic) -> tuple:
 
 
 def _moved(d: Diagnostic, doc: LoadedDoc, settings: dict[str, Any], setting: Setting, verdict: str, other: str,
-           origin: Callable[[str], str]) -> Diagnostic:
+           origin: Callable[[str], str], along: list[str] | None = None) -> Diagnostic:
+    """``d`` moved to ``setting`` of ``doc``, its note saying which trial told; ``along``: the other settings of the
+    same key that the trial left out with it (files of the `extends:` chain), which "without it" names."""
     by_value, key = setting
     raised = d.origin or d.pos  # (an error moved once already, to a `with:` two files up, says where it was raised)
     where = f"node `{d.node}` at {raised}" if d.node else f"{raised}"
+    also = f", as it does without {other}" if verdict == "away" and other else ""
+    without = "".join(f" and {place}" for place in along or ())
     if not by_value:
-        also = f", as it does without {other}" if verdict == "away" and other else ""
-        why = {"alone": f"this `{key}` alone gives it", "away": f"without this `{key}` the error goes away{also}",
-               "changed": f"this `{key}` gives the value it checks: without it, it reads \"{other}\""}[verdict]
+        why = {"alone": f"this `{key}` alone gives it",
+               "away": f"without this `{key}`{without} the error goes away{also}",
+               "changed": f"this `{key}` gives the value it checks: without it{without}, it reads \"{other}\""}[verdict]
         return replace(d, pos=_setting_pos(doc, settings, key, d), span=1,
                        notes=(f"raised by {where}; {why}", *d.notes), origin=d.origin or d.pos)
     given = origin(key)
-    also = f", as it does without {other}" if verdict == "away" and other else ""
-    why = {"alone": f"{given}, which alone gives it", "away": f"{given}; without it the error goes away{also}",
-           "changed": f"{given}; it gives the value checked: without it, it reads \"{other}\""}[verdict]
+    why = {"alone": f"{given}, which alone gives it", "away": f"{given}; without it{without} the error goes away{also}",
+           "changed": f"{given}; it gives the value checked: without it{without}, it reads \"{other}\""}[verdict]
     notes = tuple(n for n in d.notes if n != given)  # E208 of a given value says where it came from already
     if key not in settings:  # the user's file does not set it: the error stays where it was raised, said to be theirs
         return replace(d, notes=(why, *notes))
