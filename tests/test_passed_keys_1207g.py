@@ -37,7 +37,11 @@ def test_a_key_on_the_node_that_no_inner_component_reads_is_said_at_the_key(tmp_
 def test_a_key_in_the_nodes_with_is_said_once_for_every_copy(tmp_path: Path) -> None:
     found = _warnings(tmp_path, "  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, repeat: 3,\n"
                                 "        with: {momentum: 0.5, e_layers: 2}}\n")
-    assert [(d.pos.line, d.pos.col, d.message.split("`")[1]) for d in found] == [(7, 31, "e_layers")]
+    # momentum is read by B_11's `metadata:` only, which model.py writes for the model, not a component (1207h)
+    assert [(d.pos.line, d.pos.col, d.message.split("`")[1]) for d in found] == [(7, 16, "momentum"),
+                                                                                  (7, 31, "e_layers")]
+    assert found[0].hint == ("it is read only by its `metadata:`, which model.py writes for the model, not for a "
+                             "component; remove it")
 
 
 @pytest.mark.parametrize("nodes", [
@@ -46,8 +50,6 @@ def test_a_key_in_the_nodes_with_is_said_once_for_every_copy(tmp_path: Path) -> 
     " output_dim: 64}\n",
     # a null keeps the default: nothing set
     "  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, e_layers: null}\n",
-    # the component's own parameter, read by its `metadata:`
-    "  enc: {block: isfm/backbone/B_11_MomentumEncoder, in: x, momentum: 0.9}\n",
 ])
 def test_a_key_that_has_an_effect_is_not_said(tmp_path: Path, nodes: str) -> None:
     assert _warnings(tmp_path, nodes) == []

@@ -48,7 +48,6 @@ from typing import Any, NamedTuple
 from vibench.compiler.diagnostics import Diagnostic, SpecError, clip
 from vibench.compiler.ir import Pos
 from vibench.compiler.load import LoadedDoc
-from vibench.compiler.spec_search import SpecSearch
 
 MAX_SETTINGS_TRIED = 32  # settings tried (two compiles each); PHM-Vibench configs set 20 and more model keys
 MAX_CHAIN_TRIALS = 12  # compiles of the walk up the files the compiled one extends, all of them together
@@ -69,23 +68,28 @@ class Blamed(NamedTuple):
     """A diagnostic as :func:`blame_settings` leaves it, and the setting of the compiled file (or given value) it is
     blamed on, for what is said of that setting afterwards (:func:`vibench.compiler.shape_hints.blamed_needs`).
     None: none, and the diagnostic is as it came, or it was moved to a file that the compiled one extends, which
-    said so already (:func:`_moved_up`)."""
+    said so already (:func:`vibench.compiler.blame_chain.blame_chain`)."""
 
     diagnostic: Diagnostic
     setting: Setting | None = None
+
+
+# the walk up the `extends:` chain: (doc, located, check, given, errors of the compile, settings left) -> located
+ChainWalk = Callable[[LoadedDoc, tuple[Blamed, ...], Trial, dict[str, Any], set[tuple], int], tuple[Blamed, ...]]
 
 
 def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: Trial,
                    overrides: Mapping[str, Any] | None = None,
                    origin: Callable[[str], str] | None = None,
                    spelling: Callable[[str], str] = lambda key: f"`--set {key}`",
-                   search: SpecSearch | None = None) -> tuple[Blamed, ...]:
+                   walk: ChainWalk | None = None) -> tuple[Blamed, ...]:
     """``diagnostics``, one for one, with each error raised outside ``doc``'s file moved to the setting of ``doc`` it
     comes from, when a trial tells, and that setting. ``check(doc, overrides)`` compiles a document with those values;
     ``overrides`` are the values the compile was given (``--set``), ``origin(key)`` the note that says
     where such a value came from (the one E208 gives it), ``spelling(key)`` how a note names one, quoted
-    (```--set key```, ```key=``` from Python, or the metadata table that gave it). ``search``, the compile's spec
-    search path, finds the files ``doc`` extends in turn, whose `with:` keys are tried next (:func:`~vibench.compiler.blame_chain.blame_chain`)."""
+    (```--set key```, ```key=``` from Python, or the metadata table that gave it). ``walk`` then tries the `with:` keys
+    of the files ``doc`` extends in turn (:func:`vibench.compiler.blame_chain.blame_chain`, given the compile's spec
+    search path), with the settings these trials left to try."""
     data = doc.data
     extending = isinstance(data, dict) and "extends" in data
     settings = data.get("with", {}) if extending else {}
@@ -111,12 +115,10 @@ def blame_settings(doc: LoadedDoc, diagnostics: tuple[Diagnostic, ...], check: T
                         spelling)
         located = tuple(Blamed(_moved(d, doc, settings, *cause[id(d)], said), cause[id(d)][0]) if id(d) in cause
                         else Blamed(d) for d in diagnostics)
-    if search is None or not extending:
+    if walk is None or not extending:
         return located
     tried = len(candidates) if 0 < len(candidates) <= MAX_SETTINGS_TRIED else 0
-    from vibench.compiler.blame_chain import blame_chain
-
-    return blame_chain(doc, located, check, given, search, errors, MAX_SETTINGS_TRIED - tried)
+    return walk(doc, located, check, given, errors, MAX_SETTINGS_TRIED - tried)
 
 
 def _trial(check: Trial, doc: LoadedDoc, values: dict[str, Any], errors: set[tuple]) -> list[Diagnostic] | None:

@@ -32,8 +32,8 @@ from vibench.compiler.spec_paths import within
 from vibench.compiler.spec_search import SpecSearch
 
 
-def blame_chain(doc: LoadedDoc, located: tuple[Blamed, ...], check: Trial, given: dict[str, Any],
-                 search: SpecSearch, errors: set[tuple], budget: int) -> tuple[Blamed, ...]:
+def blame_chain(doc: LoadedDoc, located: tuple[Blamed, ...], check: Trial, given: dict[str, Any], errors: set[tuple],
+                budget: int, search: SpecSearch) -> tuple[Blamed, ...]:
     """``located`` with each error still raised in a template moved to the setting, in a file that ``doc`` extends
     in turn, that gives it: `top.yaml` extends `mid.yaml`, which extends `base.yaml` with `depth: -1`; E211 of
     `repeat: depth` is at `mid.yaml`'s `depth:`, as when `mid.yaml` is compiled.

@@ -263,7 +263,9 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
         except SpecError as err:  # an error inside a template: at the user's setting it comes from, if one
             if not locate_settings:
                 raise
-            from vibench.compiler import blame, expr, limits
+            from functools import partial
+
+            from vibench.compiler import blame, blame_chain, expr, limits
 
             def trial(d: LoadedDoc, overrides: dict[str, Any]) -> None:
                 nodes = min(budget[0], blame.MAX_TRIAL_NODES)
@@ -272,7 +274,7 @@ def _compile_program(path: str | None, text: str | None, params: dict[str, Any] 
 
             said = len(library.warnings)  # the W101 of this compile; the trials' are theirs
             located = blame.blame_settings(doc, err.diagnostics, trial, params, library.value_origin,
-                                           library.setting_named, library)
+                                           library.setting_named, partial(blame_chain.blame_chain, search=library))
             del library.warnings[said:]
             raise SpecError(blamed_needs(located, doc.data, params or {}, library, translated), err.sources) from None
         if program.root.metadata:  # what its `${...}` gave, as model.py will write it (--check says so too)

@@ -40,8 +40,10 @@ def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
             if k in readers else
             Diagnostic("W104", f"`{k}` has no effect here: this {units[0].name} builds nothing that reads it",
                        pos or nd.pos, node=nd.name, severity="warning",
-                       hint=f"it is read only by {where}, which does not use it here; remove it")
-            if not inside and block is not None and (where := value_reader(block, k)) is not None else
+                       hint=("it is read only by its `metadata:`, which model.py writes for the model, not for a "
+                             "component; remove it") if where == "`metadata:`" else
+                       f"it is read only by {where}, which does not use it here; remove it")
+            if block is not None and (where := value_reader(block, k)) is not None else
             Diagnostic("W104", f"`{k}` has no effect here: no component of this {units[0].name} reads it",
                        pos or nd.pos, node=nd.name, severity="warning", found=found,
                        hint=unread_hint(decls[k], inside) if k in decls else "remove it")
