@@ -103,8 +103,8 @@ def test_a_phm_config_hands_the_prompt_keys_to_its_embedding(tmp_path: Path) -> 
     # E_01_HSE_v2 is not in PHM-Vibench's M_01 (W115); it takes the prompt keys, and reads them only in the prompt
     # layers that use_prompt: false leaves out (W101: the reference ignores them too)
     assert [w.code for w in program.warnings] == ["W115", "W101", "W101"]
-    assert [w.hint for w in program.warnings[1:]] == [
-        "it is read only by node `prompt_encoder` of E_01_HSE_v2, not built here (`when: ${use_prompt}`); remove it"] * 2
+    assert [w.hint for w in program.warnings[1:]] == ["it is read only by node `prompt_encoder` of E_01_HSE_v2, not "
+                                                      "built here (`when: ${use_prompt}`); remove it"] * 2
     assert not any(key.startswith("embedding.prompt_encoder.") for key in _built(str(config)))
     model["use_prompt"] = True
     config.write_text(yaml.safe_dump({"model": model}, sort_keys=False), encoding="utf-8")
