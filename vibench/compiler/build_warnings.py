@@ -32,10 +32,12 @@ from vibench.compiler.phm_reference import needed_hint
 from vibench.compiler.unread_hints import (
     fallback_warning,
     idle_hint,
+    not_built,
     passed_key_warnings,
     shown_value,
     table_hint,
     unread_hint,
+    unused_by,
 )
 from vibench.compiler.unread_params import (
     built_reads,
@@ -212,16 +214,15 @@ class BuildWarnings:
         no null; or no component chosen reads it. ``needed_by``: the PHM-Vibench reference that needs the key."""
         value = self.params[decl.name]
         if value is not None and off:
-            return Diagnostic("W104", f"{what} has no effect here: this {udef.name} does not build "
-                              + ("the node that reads it" if len(off) == 1 else "the nodes that read it"), pos,
+            return Diagnostic("W104", f"{what} has no effect here: {not_built(udef.name, off)}", pos,
                               severity="warning", hint=idle_hint(off, needed_by))
         if not taking:
             idle = components.idle_in(decl.name)  # a component chosen reads it in nodes it does not build
             where = value_reader(udef, decl.name) if idle is None and not components.declaring(decl.name) else None
             if where is not None:  # read here only where its value is not used: a branch not taken, a `let` unread
                 return Diagnostic("W104", f"{what} has no effect here: this {udef.name} builds nothing that reads it",
-                                  pos, severity="warning", hint=f"it is read only by {where}, which does not use it "
-                                  "here; " + (needed_hint(needed_by) if needed_by else "remove it"))
+                                  pos, severity="warning",
+                                  hint=unused_by(where, needed_hint(needed_by) if needed_by else "remove it"))
             return Diagnostic("W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
                               severity="warning", hint=idle_hint(idle[1], needed_by, idle[0]) if idle is not None
                               else unread_hint(decl, components.nodes, needed_by,

@@ -34,20 +34,35 @@ def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
     built = {node.name for node in units[0].nodes}  # a key its own nodes not built read: said of them
     readers = idle_readers([n for n in block.nodes if n.name not in built] if block is not None else [],
                            {k for k, _ in unread}, block.lets if block is not None else ())
-    return [Diagnostic("W104", f"`{k}` has no effect here: this {units[0].name} does not build the node"
-                       f"{'s' if len(readers[k]) > 1 else ''} that read{'' if len(readers[k]) > 1 else 's'} it",
-                       pos or nd.pos, node=nd.name, severity="warning", hint=idle_hint(readers[k]))
-            if k in readers else
-            Diagnostic("W104", f"`{k}` has no effect here: this {units[0].name} builds nothing that reads it",
-                       pos or nd.pos, node=nd.name, severity="warning",
-                       hint=("it is read only by its `metadata:`, which model.py writes for the model, not for a "
-                             "component; remove it") if where == "`metadata:`" else
-                       f"it is read only by {where}, which does not use it here; remove it")
-            if block is not None and (where := value_reader(block, k)) is not None else
-            Diagnostic("W104", f"`{k}` has no effect here: no component of this {units[0].name} reads it",
-                       pos or nd.pos, node=nd.name, severity="warning", found=found,
-                       hint=unread_hint(decls[k], inside) if k in decls else "remove it")
-            for k, pos in unread]
+    out = []
+    for k, pos in unread:
+        where = value_reader(block, k) if block is not None and k not in readers else None
+        if k in readers:
+            message, hint, shown = not_built(units[0].name, readers[k]), idle_hint(readers[k]), None
+        elif where is not None:
+            message, shown = f"this {units[0].name} builds nothing that reads it", None
+            hint = unused_by(where, component=True)
+        else:
+            message = f"no component of this {units[0].name} reads it"
+            hint, shown = unread_hint(decls[k], inside) if k in decls else "remove it", found
+        out.append(Diagnostic("W104", f"`{k}` has no effect here: {message}", pos or nd.pos, node=nd.name,
+                              severity="warning", found=shown, hint=hint))
+    return out
+
+
+def not_built(unit: str, readers: list[NodeDef]) -> str:
+    """W104's reason for a value that only nodes not built read: "this X does not build the node that reads it"."""
+    return f"this {unit} does not build " + ("the node that reads it" if len(readers) == 1 else
+                                               "the nodes that read it")
+
+
+def unused_by(where: str, fix: str = "remove it", component: bool = False) -> str:
+    """W104's hint for a value that only ``where`` reads (:func:`~vibench.compiler.unread_params.value_reader`),
+    where it is not used: a branch not taken, a `let` nothing uses, the `metadata:` of a ``component`` (written
+    nowhere)."""
+    if component and where == "`metadata:`":
+        return f"it is read only by its `metadata:`, which model.py writes for the model, not for a component; {fix}"
+    return f"it is read only by {where}, which does not use it here; {fix}"
 
 
 def fallback_warning(what: str, decl: ParamDecl, pos: Pos | None, component: str | None, params: list[str],

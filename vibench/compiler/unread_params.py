@@ -176,7 +176,7 @@ def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = 
         used |= template_names(nd.when) | template_names(nd.repeat) | template_names(nd.for_each)
     lets = {let.name: let.value for let in udef.lets}
     with _own_budget():
-        used |= metadata_reads(taken, elaborated.env, set().union(set(), *map(template_names, taken)))
+        used |= metadata_reads(taken, elaborated.env, set().union(*map(template_names, taken)))
         if lets and root:
             used |= metadata_reads(udef.metadata, elaborated.env, set(lets))
         waiting = [name for name in lets if name in used]
