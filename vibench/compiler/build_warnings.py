@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.chosen_components import ChosenComponents, KeyColumns
+from vibench.compiler.dead_keys import DeadReader, dead_keys, dead_readers
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
 from vibench.compiler.expr import ExprError, contains_template, parse_value
@@ -30,6 +31,7 @@ from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, T
 from vibench.compiler.phm_guide import ALIASES
 from vibench.compiler.phm_reference import needed_hint
 from vibench.compiler.unread_hints import (
+    dead_key_warning,
     fallback_warning,
     idle_hint,
     not_built,
@@ -124,6 +126,8 @@ class BuildWarnings:
         found = ("the components here: " + components.shown()) if components.nodes else None
         ignored = dict(udef.reference.ignored_keys) if udef.reference is not None else {}
         readers = idle_readers(idle, {d.name for d in unread}, udef.lets)
+        passed_on = dead_readers(udef, dead_keys(self.elaborated, self.node_index), self.node_index, self.groups,
+                                 {d.name for d in unread})
         needed = needed_by_reference(udef, chosen, self.params)  # key -> the PHM-Vibench reference that needs it
         texts = KeyColumns(self.owner.diags.sources)
         words = self.owner.library
@@ -156,8 +160,9 @@ class BuildWarnings:
                 hint = warning.hint
             elif value is not None or decl.scope:
                 what = self.value_named(decl, pos, by_user, texts)
-                warning = replace(self.unread_warning(udef, what, decl, pos, readers.get(decl.name), taking,
-                                                      components, needed.get(decl.name)), found=found)
+                warning = self.unread_warning(udef, what, decl, pos, readers.get(decl.name), taking, components,
+                                              needed.get(decl.name), passed_on.get(decl.name))
+                warning = replace(warning, found=warning.found or found)
                 hint = warning.hint
             else:
                 continue  # a null for the template's own parameter: no different from leaving it out
@@ -186,7 +191,7 @@ class BuildWarnings:
         `inherit: true` node passed one to that reads it (:func:`~vibench.compiler.unread_params.passed_unread`);
         and the nodes not built. The walks are over the nodes once, `metadata:` only for the names still unread, and
         only of the ``root`` unit: a component's `metadata:` is written nowhere (model.py has the model's)."""
-        used, idle = built_reads(udef, self.elaborated, given, root)
+        used, idle = built_reads(udef, self.elaborated, given, root, dead_keys(self.elaborated, self.node_index))
         left = names - used
         if left and root:
             left -= metadata_reads_apart(udef.metadata, self.env, left)
@@ -208,14 +213,18 @@ class BuildWarnings:
         return f"`{decl.name}`"
 
     def unread_warning(self, udef: UnitDef, what: str, decl: ParamDecl, pos: Pos | None, off: list[NodeDef] | None,
-                       taking: list[str], components: ChosenComponents, needed_by: str | None) -> Diagnostic:
+                       taking: list[str], components: ChosenComponents, needed_by: str | None,
+                       passed_to: DeadReader | None = None) -> Diagnostic:
         """W104 for the unread value of ``decl`` (``what``) set at ``pos``: only nodes not built (``off``) read it;
         the components chosen here that declare it (``taking``) got a value of their own from their nodes, or take
-        no null; or no component chosen reads it. ``needed_by``: the PHM-Vibench reference that needs the key."""
+        no null; or no component chosen reads it; or a node built passes it on under a key its component reads
+        nothing of (``passed_to``). ``needed_by``: the PHM-Vibench reference that needs the key."""
         value = self.params[decl.name]
         if value is not None and off:
             return Diagnostic("W104", f"{what} has no effect here: {not_built(udef.name, off)}", pos,
                               severity="warning", hint=idle_hint(off, needed_by))
+        if passed_to is not None:  # a node built passes it on under a key its component does not read
+            return dead_key_warning(what, passed_to, pos, needed_by)
         if not taking:
             idle = components.idle_in(decl.name)  # a component chosen reads it in nodes it does not build
             where = value_reader(udef, decl.name) if idle is None and not components.declaring(decl.name) else None

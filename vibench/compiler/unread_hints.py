@@ -8,6 +8,7 @@ from collections.abc import Collection
 from typing import Any
 
 from vibench.compiler.chosen_components import inner_components
+from vibench.compiler.dead_keys import DeadReader
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import NodeDef, ParamDecl, Pos, Template, Unit
 from vibench.compiler.phm_reference import needed_hint
@@ -48,6 +49,19 @@ def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
         out.append(Diagnostic("W104", f"`{k}` has no effect here: {message}", pos or nd.pos, node=nd.name,
                               severity="warning", found=shown, hint=hint))
     return out
+
+
+def dead_key_warning(what: str, passed: DeadReader, pos: Pos | None, needed_by: str | None) -> Diagnostic:
+    """W104 for a value (``what``) that a node built reads only to pass it on under a key its component reads nothing of
+    (``passed``: AttentionCNN's `attention_reduction`, passed as `reduction` to an AttentionBlock without CBAM)."""
+    as_key = f"as `{passed.key}` " if f"`{passed.key}`" not in what else ""
+    message = (f"{what} has no effect here: node `{passed.node}` passes it {as_key}to {passed.component}, which "
+               + (not_built(passed.component, list(passed.idle)).replace(f"this {passed.component} ", "")
+                  if passed.idle else "reads nothing of it"))
+    hint = (idle_hint(list(passed.idle), needed_by, passed.component) if passed.idle
+            else needed_hint(needed_by) if needed_by else "remove it")
+    return Diagnostic("W104", message, pos, severity="warning", hint=hint,
+                      found=clip(f"node `{passed.node}` has `{passed.key}: {passed.written}`", 120))
 
 
 def not_built(unit: str, readers: list[NodeDef]) -> str:

@@ -138,8 +138,8 @@ def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, 
     return needed
 
 
-def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = (),
-                root: bool = True) -> tuple[set[str], list[NodeDef]]:
+def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = (), root: bool = True,
+                dead: Mapping[str, frozenset[str]] | None = None) -> tuple[set[str], list[NodeDef]]:
     """The names the part of ``udef`` built (``elaborated``) reads in its own values (not `metadata:`, whose branches
     :func:`metadata_reads` tells), and the nodes not built: what switched one off (or left it out) was read too, but
     not the `when` of a node that feeds only switched-off outputs (MultiTaskHead's classification layers at
@@ -148,7 +148,9 @@ def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = 
     is_mapping(num_classes)}` reads no `num_classes` when the task is another), a `let` only when something counted
     reads it, a check's `at:` and message nothing (they say where and what, not whether). The default of a parameter
     ``given`` a value reads nothing (:func:`fallback_only`). The `metadata:` of a unit not the ``root`` reads nothing
-    (model.py writes the model's alone)."""
+    (model.py writes the model's alone). The keys ``dead`` on a node (:func:`~vibench.compiler.dead_keys.dead_keys`:
+    its component reads none of them) read nothing."""
+    from vibench.compiler.dead_keys import without_keys
     from vibench.compiler.elaborated import live_nodes
     from vibench.compiler.resolve_decls import expression_names
 
@@ -161,6 +163,8 @@ def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = 
     taken: list[Any] = [check.that for check in udef.checks]  # read in the branches taken
 
     def apart(item: Any) -> Any:
+        if dead and isinstance(item, NodeDef) and item.name in dead:
+            item = without_keys(item, dead[item.name])
         if isinstance(item.when, Template):
             taken.append(item.when)
             return replace(item, when=None)

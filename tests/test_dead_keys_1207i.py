@@ -1,0 +1,101 @@
+"""W104 for a value that a node built reads only to pass it on under a key its component reads nothing of (1207i).
+
+`extends: cnn/AttentionCNN` with `use_attention: false, attention_reduction: 8` compiled silently: node `layers`
+reads `attention_reduction` (as its key `reduction`), but the AttentionBlock it builds has no CBAM then, so nothing
+reads `reduction`. Now W104 says so at the value, naming the node, the key, the component and the node of the
+component that would read it. A key one copy of a `repeat:` reads has an effect and stays silent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import vibench
+from vibench.compiler.diagnostics import Diagnostic
+
+_BASE = """\
+vibench: 1
+name: Base
+params:
+  rate: {type: float, default: 0.1}
+  extra: {type: bool, default: false}
+  copies: {type: int, default: 1}
+let:
+  doubled: "${rate * 2}"
+blocks:
+  Inner:
+    params:
+      rate: {type: float, default: 0.5}
+      extra: {type: bool, default: false}
+    inputs:
+      x: {shape: [B, C, L]}
+    nodes:
+      a: {block: relu, in: x}
+      b: {block: dropout, in: a, p: rate, when: extra}
+    outputs: {y: b}
+inputs:
+  x: {shape: [B, 4, 16]}
+nodes:
+  enc: {block: Inner, in: x, repeat: copies, rate: doubled, extra: "${extra or i == 1}"}
+outputs:
+  y: enc
+"""
+
+
+def _w104(path: Path) -> list[Diagnostic]:
+    return [d for d in vibench.check(str(path)).warnings if d.code == "W104"]
+
+
+def _attention_cnn(tmp_path: Path, use_attention: bool) -> Path:
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("vibench: 1\nextends: cnn/AttentionCNN\nwith:\n"
+                    f"  use_attention: {str(use_attention).lower()}\n  attention_reduction: 8\n", encoding="utf-8")
+    return spec
+
+
+def test_a_value_passed_on_to_a_component_that_does_not_build_its_reader_is_said_at_the_value(tmp_path: Path) -> None:
+    [found] = _w104(_attention_cnn(tmp_path, use_attention=False))
+    assert (found.pos.line, found.pos.col) == (5, 24)
+    assert found.message == ("`attention_reduction` has no effect here: node `layers` passes it as `reduction` to "
+                             "AttentionBlock, which does not build the node that reads it")
+    assert found.found == "node `layers` has `reduction: ${attention_reduction}`"
+    assert found.hint.startswith("it is read only by node `attention` of AttentionBlock, not built here")
+    assert found.hint.endswith("; remove it")
+
+
+def test_the_warning_is_true_the_value_changes_nothing_built() -> None:
+    """The effect the warning denies: the same parameters with another `attention_reduction` (and without
+    attention) have the same parameter count; with attention they differ."""
+    def count(reduction: int, attention: bool) -> int:
+        program = vibench.check("cnn/AttentionCNN", params={"use_attention": attention,
+                                                            "attention_reduction": reduction})
+        return program.root.param_count
+
+    assert count(8, attention=False) == count(2, attention=False)
+    assert count(8, attention=True) != count(2, attention=True)
+
+
+def test_a_value_the_component_reads_is_not_said(tmp_path: Path) -> None:
+    assert _w104(_attention_cnn(tmp_path, use_attention=True)) == []
+
+
+def test_through_a_let_and_a_block_of_the_file(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(_BASE, encoding="utf-8")
+    spec = tmp_path / "off.yaml"
+    spec.write_text("vibench: 1\nextends: base.yaml\nwith:\n  rate: 0.3\n", encoding="utf-8")
+    said = [d for d in _w104(spec) if d.pos.file == str(spec)]
+    assert [(d.pos.line, d.message) for d in said] == [
+        (4, "`rate` has no effect here: node `enc` passes it to Inner, which does not build the node that reads it")]
+    assert said[0].found == "node `enc` has `rate: ${doubled}`"
+    assert said[0].hint.startswith("it is read only by node `b` of Inner, not built here")
+
+
+@pytest.mark.parametrize("extra", ["  extra: true\n", "  copies: 2\n"])
+def test_a_key_one_copy_reads_has_an_effect(tmp_path: Path, extra: str) -> None:
+    """`extra: true` builds the dropout in the one copy; `copies: 2` builds it in copy 1 (`i == 1`)."""
+    (tmp_path / "base.yaml").write_text(_BASE, encoding="utf-8")
+    spec = tmp_path / "on.yaml"
+    spec.write_text("vibench: 1\nextends: base.yaml\nwith:\n  rate: 0.3\n" + extra, encoding="utf-8")
+    assert [d for d in _w104(spec) if d.pos.file == str(spec)] == []

@@ -1,0 +1,111 @@
+"""Keys written on a composite node that its component leaves unread, for W104 (:mod:`vibench.compiler.build_warnings`).
+
+AttentionCNN writes `reduction: attention_reduction` on its `layers` node; at `use_attention: false` its
+AttentionBlock builds no CBAM, so nothing reads `reduction`, and the user's `attention_reduction` has no effect
+though a node built reads it by name. :func:`dead_keys` finds such keys (every copy's component has the key in its
+``Unit.unread``), :func:`~vibench.compiler.unread_params.built_reads` then counts them as reading nothing, and
+:func:`dead_readers` says, for W104's message, which node passed a value on to which component. Both read the
+elaborated unit and its typed nodes; neither writes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from vibench.compiler.elaborated import Elaborated
+from vibench.compiler.expr import template_names
+from vibench.compiler.ir import Node, NodeDef, SpecValue, Template, Unit, UnitDef
+from vibench.compiler.unread_params import idle_readers, let_reads, node_reads
+
+
+def dead_keys(elaborated: Elaborated, nodes: Mapping[str, Node]) -> dict[str, frozenset[str]]:
+    """Each composite node built (as written, by name) -> the keys written on it (its own keys and `with:`, a value
+    other than null) that every copy's component leaves unread (``Unit.unread``: nothing it builds reads them). A key
+    one copy reads is read (a `repeat:` whose copy 1 takes another branch); a copy not typed reads everything. Empty
+    for a unit without composite nodes: one pass over the built nodes."""
+    found: dict[str, frozenset[str]] = {}
+    for en in elaborated.nodes:
+        node = nodes.get(en.name)
+        if en.mode == "off" or node is None or node.kind != "composite" or not node.copies:
+            continue
+        units = [copy.unit for copy in node.copies if copy.unit is not None]
+        if len(units) < len(node.copies) or not all(unit.unread for unit in units):
+            found[en.nd.name] = frozenset()  # (a group's copy that reads all: none of the node's keys is dead)
+            continue
+        keys = {key for key, value in written(en.nd) if value is not None}
+        for unit in units:
+            keys &= unit.unread
+        found[en.nd.name] = found.get(en.nd.name, frozenset(keys)) & keys
+    return {name: keys for name, keys in found.items() if keys}
+
+
+def written(nd: NodeDef) -> list[tuple[str, SpecValue]]:
+    """The keys written on ``nd`` with their values: its own keys, then its `with:` (when written as a mapping)."""
+    out: list[tuple[str, SpecValue]] = [(key, value) for key, value, _ in nd.params]
+    if isinstance(nd.with_, dict):
+        out += list(nd.with_.items())
+    return out
+
+
+def without_keys(nd: NodeDef, keys: frozenset[str]) -> NodeDef:
+    """``nd`` with ``keys`` (dead: :func:`dead_keys`) taken off its own keys and its `with:`."""
+    with_ = ({k: v for k, v in nd.with_.items() if k not in keys} if isinstance(nd.with_, dict) else nd.with_)
+    return replace(nd, params=tuple(p for p in nd.params if p[0] not in keys), with_=with_)
+
+
+@dataclass(frozen=True)
+class DeadReader:
+    """A node built that passes a value on under ``key`` to ``component``, which reads nothing of it: ``idle``, the
+    component's nodes not built that would (none: nothing in it reads the key)."""
+
+    node: str
+    key: str
+    written: str  # the key's value as written (`attention_reduction`, `${r * 2}`)
+    component: str
+    idle: tuple[NodeDef, ...]
+
+
+def dead_readers(udef: UnitDef, dead: Mapping[str, frozenset[str]], typed: Mapping[str, Node],
+                 groups: Mapping[str, tuple[str, ...]], names: set[str]) -> dict[str, DeadReader]:
+    """Each of ``names`` that the value of a dead key (``dead``, of the nodes of ``udef``) reads, itself or through a
+    `let` -> the first such key, with the component it reaches and the nodes of that component not built that read
+    it. ``typed``: the unit's typed nodes, by name; ``groups``: a `for_each` over a mapping's node -> its keys (its
+    copies' names). One pass over the dead keys, not one per name."""
+    through = let_reads(udef.lets) if dead else {}
+    found: dict[str, DeadReader] = {}
+    for nd in udef.nodes:
+        keys = dead.get(nd.name)
+        if not keys:
+            continue
+        node = typed.get(groups[nd.name][0] if groups.get(nd.name) else nd.name)
+        unit = node.copies[0].unit if node is not None and node.copies else None
+        if unit is None:
+            continue
+        for key, value in written(nd):
+            if key not in keys:
+                continue
+            read = set(_reads(nd, key, value))
+            for let in read & through.keys():
+                read |= through[let]
+            shown = value.text if isinstance(value, Template) else str(value)
+            for name in (read & names) - found.keys():
+                found[name] = DeadReader(nd.name, key, shown, unit.name, _idle(unit, key))
+    return found
+
+
+def _reads(nd: NodeDef, key: str, value: SpecValue) -> frozenset[str]:
+    """The names the value of ``nd``'s key ``key`` reads, as :func:`~vibench.compiler.unread_params.node_reads` counts
+    them (a plain name of a node whose block is an expression too), not its block's."""
+    alone = replace(nd, params=((key, value, None),), with_=None, repeat=None, when=None, for_each=None,
+                    checkpoint=False)
+    return node_reads(alone) - template_names(nd.block)
+
+
+def _idle(unit: Unit, key: str) -> tuple[NodeDef, ...]:
+    """The nodes of ``unit`` not built that read ``key`` (through its `let`s too)."""
+    if unit.definition is None:
+        return ()
+    built = {node.name for node in unit.nodes}
+    idle = [nd for nd in unit.definition.nodes if nd.name not in built]
+    return tuple(idle_readers(idle, {key}, unit.definition.lets).get(key, ()))
