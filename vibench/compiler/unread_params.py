@@ -11,6 +11,7 @@ references need (:func:`needed_by_reference`); the components chosen are
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -105,13 +106,15 @@ def let_reads(lets: Sequence[LetDef]) -> dict[str, frozenset[str]]:
 
 
 def value_reader(udef: UnitDef, name: str) -> str | None:
-    """The first value of ``udef`` besides its nodes' own values that reads ``name`` (a `let`, a check, the `when` of
-    an input, output or node, `metadata:`, an input's shape), as W104 shows it: `` `let` `channels` (`${input_dim if
-    individual else 'C'}`)``."""
+    """The first value of ``udef`` besides its nodes' plain keys that reads ``name`` (a `let`, a check, the `when` of
+    an input, output or node, a node's key that branches, `metadata:`, an input's shape), as W104 shows it:
+    `` `let` `channels` (`${input_dim if individual else 'C'}`)``."""
     places: list[tuple[str, Any]] = [(f"`let` `{let.name}`", let.value) for let in udef.lets]
     places += [("a check", check.that) for check in udef.checks]
     places += [(f"the `when` of {kind} `{item.name}`", item.when) for kind, items in
                (("input", udef.inputs), ("output", udef.outputs), ("node", udef.nodes)) for item in items]
+    places += [(f"key `{key}` of node `{nd.name}`", value) for nd in udef.nodes for key, value, _ in nd.params
+               if isinstance(value, Template) and _BRANCHES.search(value.text)]
     places.append(("`metadata:`", udef.metadata))
     places += [(f"the shape of input `{inp.name}`", inp.shape) for inp in udef.inputs]
     for where, value in places:
@@ -136,6 +139,9 @@ def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, 
         for key in required(model, params, None if model == composite else composite):
             needed.setdefault(key, model.rsplit("/", 1)[-1])
     return needed
+
+
+_BRANCHES = re.compile(r"\b(if|and|or)\b")  # a `${...}` that may leave a name unread
 
 
 def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = (), root: bool = True,
@@ -165,6 +171,13 @@ def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = 
     def apart(item: Any) -> Any:
         if dead and isinstance(item, NodeDef) and item.name in dead:
             item = without_keys(item, dead[item.name])
+        if isinstance(item, NodeDef) and item.repeat is None and item.for_each is None and item.name in built:
+            # a key's `${a if c else b}` of a node built once reads the branch taken (NeuralODE's `steps` reads no
+            # `num_steps` without `num_classes`); a copy's (`i`, a `for_each` item) reads all its names
+            branching = [p for p in item.params if isinstance(p[1], Template) and _BRANCHES.search(p[1].text)]
+            if branching:
+                taken.extend(value for _, value, _ in branching)
+                item = replace(item, params=tuple(p for p in item.params if p not in branching))
         if isinstance(item.when, Template):
             taken.append(item.when)
             return replace(item, when=None)
