@@ -15,7 +15,8 @@ STRICT = ["vibench/compiler/ir.py", "vibench/compiler/ir_verify.py", "vibench/co
           "vibench/compiler/scoped.py",
           "vibench/compiler/unit_builder.py", "vibench/compiler/elaborate.py", "vibench/compiler/typecheck.py",
           "vibench/compiler/typecheck_composite.py",
-          "vibench/compiler/build_warnings.py", "vibench/compiler/elaborated.py", "vibench/compiler/keyed.py",
+          "vibench/compiler/build_warnings.py", "vibench/compiler/unused_params.py",
+          "vibench/compiler/dead_keys.py", "vibench/compiler/elaborated.py", "vibench/compiler/keyed.py",
           "vibench/compiler/shapes.py", "vibench/compiler/names.py", "vibench/compiler/adapters.py",
           "vibench/compiler/roles.py", "vibench/compiler/reference_text.py", "vibench/compiler/reference_templates.py"]
 

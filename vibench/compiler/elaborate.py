@@ -23,7 +23,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.blocks.base import Block
-from vibench.compiler.build_warnings import warn_unused
 from vibench.compiler.dead_checks import check_dead_node, check_unused_composites
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborate_inputs import InputTypes
@@ -48,6 +47,7 @@ from vibench.compiler.node_bounds import NodeRoom, least_nodes, least_of
 from vibench.compiler.node_values import NodeValues
 from vibench.compiler.slots import check_nested_slots
 from vibench.compiler.symbolic_errors import NeedConcrete
+from vibench.compiler.unused_params import warn_unused
 
 if TYPE_CHECKING:
     from vibench.compiler.shapes import _Specializer

@@ -26,7 +26,6 @@ from typing import Any
 
 from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block, model_float_dtype
-from vibench.compiler.build_warnings import forgive_unused
 from vibench.compiler.composite_uses import frozen_values
 from vibench.compiler.constraints import found_text
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError
@@ -49,6 +48,7 @@ from vibench.compiler.suggestions import Suggestions
 from vibench.compiler.symbolic import evaluate, free_symbols
 from vibench.compiler.symbolic_errors import NeedConcrete
 from vibench.compiler.unit_builder import typecheck
+from vibench.compiler.unused_params import forgive_unused
 
 PROBE_SIZE = 1_000
 """The size the free symbols take when an E303 is probed for the check it hides (:meth:`_Specializer.probe_mismatch`):
