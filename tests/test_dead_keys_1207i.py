@@ -99,3 +99,54 @@ def test_a_key_one_copy_reads_has_an_effect(tmp_path: Path, extra: str) -> None:
     spec = tmp_path / "on.yaml"
     spec.write_text("vibench: 1\nextends: base.yaml\nwith:\n  rate: 0.3\n" + extra, encoding="utf-8")
     assert [d for d in _w104(spec) if d.pos.file == str(spec)] == []
+
+
+_KEYED = """\
+vibench: 1
+name: Keyed
+params:
+  c: {type: int, default: 7}
+  heads: {type: "dict[str, dict[str, any]]", default: {one: {flag: true}, two: {flag: false}}}
+inputs:
+  x: {shape: [B, 8]}
+blocks:
+  Blk:
+    params:
+      p: {type: int, default: 2}
+      q: {type: int, default: 2}
+      flag: {type: bool, default: false}
+    inputs: {x: {shape: [B, C]}}
+    nodes:
+      fc: {block: linear, in: x, out_features: "${p if flag else q}"}
+    outputs: {y: fc}
+nodes:
+  m: {block: Blk, in: x, for_each: heads, with: "${item}", p: c, q: 5}
+outputs:
+  y: {from: m.*}
+"""
+
+
+def test_the_copies_of_a_for_each_over_a_mapping_are_one_node(tmp_path: Path) -> None:
+    """Copy `one` reads `p`, copy `two` reads `q`: neither key nor `c` is said (each copy was judged alone)."""
+    (tmp_path / "keyed.yaml").write_text(_KEYED, encoding="utf-8")
+    program = vibench.check(str(tmp_path / "keyed.yaml"), params={"c": 9})
+    assert [d for d in program.warnings if d.code == "W104"] == []
+
+
+def test_a_key_no_copy_of_a_for_each_reads_is_said_once_of_the_node(tmp_path: Path) -> None:
+    (tmp_path / "keyed.yaml").write_text(_KEYED.replace("{one: {flag: true}", "{one: {flag: false}"),
+                                         encoding="utf-8")
+    found = [d for d in vibench.check(str(tmp_path / "keyed.yaml"), params={"c": 9}).warnings if d.code == "W104"]
+    assert [(d.node, d.message) for d in found] == [
+        ("m", "`p` has no effect here: this Blk builds nothing that reads it"),
+        (None, "`c` (given in Python) has no effect here: node `m` passes it as `p` to Blk, which builds nothing "
+               "that reads it")]
+    assert found[1].hint == ("it is read only by key `out_features` of node `fc` (`${p if flag else q}`) of Blk, "
+                             "which does not use it here; remove it")
+
+
+def test_the_components_found_are_a_files_blocks_by_their_names() -> None:
+    """`found:` named AttentionCNN's AttentionBlock and Upsample by their file: `AttentionCNN`."""
+    program = vibench.check("cnn/AttentionCNN", params={"dropout": 0.3})
+    [found] = [d for d in program.warnings if d.code == "W104"]
+    assert found.found == "the components here: AttentionBlock, Upsample"

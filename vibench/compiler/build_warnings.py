@@ -25,7 +25,7 @@ from vibench.compiler.dead_keys import DeadReader, dead_keys, dead_readers
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
 from vibench.compiler.expr import ExprError, contains_template, parse_value
-from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, TensorType, UnitDef, ValueRef
+from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, TensorType, Unit, UnitDef, ValueRef
 from vibench.compiler.phm_guide import ALIASES
 from vibench.compiler.phm_reference import needed_hint
 from vibench.compiler.unread_hints import (
@@ -170,16 +170,23 @@ class BuildWarnings:
 
     def warn_passed_keys(self) -> None:
         """W104 for a key written on a composite node of the user's (a library template's is not theirs to change)
-        that no copy's component reads: it passes the key on to none that does (:func:`passed_key_warnings`)."""
+        that no copy's component reads: it passes the key on to none that does (:func:`passed_key_warnings`). The
+        copies of a `for_each` over a mapping (each a node named by its key) are one node's: a key one reads has an
+        effect, and one none reads is said once, of the node as written."""
+        group_of = {key: name for name, keys in self.groups.items() for key in keys}
+        written = {nd.name: nd for nd in self.elaborated.udef.nodes}
+        units_of: dict[str, tuple[NodeDef, list[Unit | None]]] = {}
         for en in self.elaborated.nodes:
-            nd = en.nd
-            if en.mode == "off" or not (nd.params or isinstance(nd.with_, dict)):
+            name = group_of.get(en.name, en.name)
+            nd = written.get(name, en.nd)  # (the node as written, not a copy renamed for its key)
+            if en.mode == "off" or not (nd.params or isinstance(nd.with_, dict)) or within_library(nd.pos):
                 continue
             node = self.node_index.get(en.name)
-            if node is None or not node.copies:
-                continue
-            units = [c.unit for c in node.copies if c.unit is not None]
-            if len(units) == len(node.copies) and all(u.unread for u in units) and not within_library(nd.pos):
+            if node is not None and node.copies:
+                units_of.setdefault(name, (nd, []))[1].extend(c.unit for c in node.copies)
+        for nd, copies in units_of.values():
+            units = [u for u in copies if u is not None]
+            if len(units) == len(copies) and all(u.unread for u in units):
                 self.owner.diags.extend(passed_key_warnings(nd, units))
 
     def unread_here(self, udef: UnitDef, names: set[str], given: Collection[str] = (),

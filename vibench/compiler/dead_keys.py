@@ -16,27 +16,31 @@ from dataclasses import dataclass, replace
 from vibench.compiler.elaborated import Elaborated
 from vibench.compiler.expr import template_names
 from vibench.compiler.ir import Node, NodeDef, SpecValue, Template, Unit, UnitDef
-from vibench.compiler.unread_params import idle_readers, let_reads, node_reads
+from vibench.compiler.unread_params import idle_readers, let_reads, node_reads, value_reader
 
 
 def dead_keys(elaborated: Elaborated, nodes: Mapping[str, Node]) -> dict[str, frozenset[str]]:
     """Each composite node built (as written, by name) -> the keys written on it (its own keys and `with:`, a value
     other than null) that every copy's component leaves unread (``Unit.unread``: nothing it builds reads them). A key
-    one copy reads is read (a `repeat:` whose copy 1 takes another branch); a copy not typed reads everything. Empty
+    one copy reads is read (a `repeat:` whose copy 1 takes another branch, a `for_each` over a mapping's copy, each a
+    node named by its key); a copy not typed reads everything. Empty
     for a unit without composite nodes: one pass over the built nodes."""
+    group_of = {key: name for name, keys in elaborated.groups.items() for key in keys}
+    written_as = {nd.name: nd for nd in elaborated.udef.nodes}
     found: dict[str, frozenset[str]] = {}
     for en in elaborated.nodes:
+        name = group_of.get(en.name, en.name)  # a copy of a `for_each` over a mapping: its node as written
         node = nodes.get(en.name)
         if en.mode == "off" or node is None or node.kind != "composite" or not node.copies:
             continue
         units = [copy.unit for copy in node.copies if copy.unit is not None]
         if len(units) < len(node.copies) or not all(unit.unread for unit in units):
-            found[en.nd.name] = frozenset()  # (a group's copy that reads all: none of the node's keys is dead)
+            found[name] = frozenset()  # (a group's copy that reads all: none of the node's keys is dead)
             continue
-        keys = {key for key, value in written(en.nd) if value is not None}
+        keys = {key for key, value in written(written_as.get(name, en.nd)) if value is not None}
         for unit in units:
             keys &= unit.unread
-        found[en.nd.name] = found.get(en.nd.name, frozenset(keys)) & keys
+        found[name] = found.get(name, frozenset(keys)) & keys
     return {name: keys for name, keys in found.items() if keys}
 
 
@@ -57,13 +61,14 @@ def without_keys(nd: NodeDef, keys: frozenset[str]) -> NodeDef:
 @dataclass(frozen=True)
 class DeadReader:
     """A node built that passes a value on under ``key`` to ``component``, which reads nothing of it: ``idle``, the
-    component's nodes not built that would (none: nothing in it reads the key)."""
+    component's nodes not built that would, or ``where`` it reads the key without using it."""
 
     node: str
     key: str
     written: str  # the key's value as written (`attention_reduction`, `${r * 2}`)
     component: str
     idle: tuple[NodeDef, ...]
+    where: str | None  # else, the value of the component that reads it without using it (a branch not taken)
 
 
 def dead_readers(udef: UnitDef, dead: Mapping[str, frozenset[str]], typed: Mapping[str, Node],
@@ -90,7 +95,9 @@ def dead_readers(udef: UnitDef, dead: Mapping[str, frozenset[str]], typed: Mappi
                 read |= through[let]
             shown = value.text if isinstance(value, Template) else str(value)
             for name in (read & names) - found.keys():
-                found[name] = DeadReader(nd.name, key, shown, unit.name, _idle(unit, key))
+                idle = _idle(unit, key)
+                where = None if idle or unit.definition is None else value_reader(unit.definition, key)
+                found[name] = DeadReader(nd.name, key, shown, unit.name, idle, where)
     return found
 
 

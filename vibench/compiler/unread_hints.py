@@ -55,11 +55,13 @@ def dead_key_warning(what: str, passed: DeadReader, pos: Pos | None, needed_by: 
     """W104 for a value (``what``) that a node built reads only to pass it on under a key its component reads nothing of
     (``passed``: AttentionCNN's `attention_reduction`, passed as `reduction` to an AttentionBlock without CBAM)."""
     as_key = f"as `{passed.key}` " if f"`{passed.key}`" not in what else ""
+    fix = needed_hint(needed_by) if needed_by else "remove it"
     message = (f"{what} has no effect here: node `{passed.node}` passes it {as_key}to {passed.component}, which "
                + (not_built(passed.component, list(passed.idle)).replace(f"this {passed.component} ", "")
-                  if passed.idle else "reads nothing of it"))
+                  if passed.idle else "builds nothing that reads it"))
     hint = (idle_hint(list(passed.idle), needed_by, passed.component) if passed.idle
-            else needed_hint(needed_by) if needed_by else "remove it")
+            else unused_by(passed.where if passed.where == "`metadata:`" else f"{passed.where} of {passed.component}",
+                           fix, component=True) if passed.where else fix)
     return Diagnostic("W104", message, pos, severity="warning", hint=hint,
                       found=clip(f"node `{passed.node}` has `{passed.key}: {passed.written}`", 120))
 

@@ -69,7 +69,10 @@ def line_col(pos: Pos | None) -> tuple[int, int]:
 
 
 def stem(block: str) -> str:
-    """A component's name: `isfm/embedding/E_01_HSE` and `.../isfm/embedding/E_01_HSE.yaml` are `E_01_HSE`."""
+    """A component's name: `isfm/embedding/E_01_HSE` and `.../isfm/embedding/E_01_HSE.yaml` are `E_01_HSE`; a block
+    of a file's `blocks:` (`.../cnn/AttentionCNN.yaml#AttentionBlock`) is its own name, not its file's."""
+    if "#" in block:
+        return block.rsplit("#", 1)[1]
     return os.path.splitext(block.rsplit("/", 1)[-1])[0]
 
 
