@@ -128,7 +128,7 @@ def test_a_phm_vibench_model_section_compiles_and_reports_the_keys_it_ignores() 
     (_, _, logits), = program.root.outputs
     assert tuple(evaluate(d, dict(program.bindings)) for d in logits.shape) == (8, 4)
     warnings = {d.message.split("`")[1]: d for d in program.warnings}
-    assert set(warnings) == {"num_heads", "seq_len"}
+    assert set(warnings) == {"num_heads", "seq_len", "factor"}  # (factor: stored, unused by its top-k attention)
     assert {d.code for d in warnings.values()} == {"W101"}
     assert warnings["num_heads"].pos.line == text.splitlines().index("  num_heads: 4") + 1
     assert "n_heads" in (warnings["num_heads"].found or "")

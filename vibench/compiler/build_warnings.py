@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.chosen_components import ChosenComponents, KeyColumns
-from vibench.compiler.dead_keys import DeadReader, dead_keys, dead_readers
+from vibench.compiler.dead_keys import DeadReader, block_keys_unread, dead_keys, dead_readers
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
 from vibench.compiler.expr import ExprError, contains_template, parse_value
@@ -29,11 +29,13 @@ from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, T
 from vibench.compiler.phm_guide import ALIASES
 from vibench.compiler.phm_reference import needed_hint
 from vibench.compiler.unread_hints import (
+    block_key_warning,
     dead_key_warning,
     fallback_warning,
     idle_hint,
     not_built,
     passed_key_warnings,
+    passed_on,
     shown_value,
     table_hint,
     unread_hint,
@@ -170,7 +172,9 @@ class BuildWarnings:
 
     def warn_passed_keys(self) -> None:
         """W104 for a key written on a composite node of the user's (a library template's is not theirs to change)
-        that no copy's component reads: it passes the key on to none that does (:func:`passed_key_warnings`). The
+        that no copy's component reads: it passes the key on to none that does (:func:`passed_key_warnings`); or on
+        a catalogue block's node, that the block reads nothing of given its other values (:func:`block_key_warning`,
+        `factor` of a prob_sparse_attention at `mode: top_k`). The
         copies of a `for_each` over a mapping (each a node named by its key) are one node's: a key one reads has an
         effect, and one none reads is said once, of the node as written."""
         group_of = {key: name for name, keys in self.groups.items() for key in keys}
@@ -182,12 +186,23 @@ class BuildWarnings:
             if en.mode == "off" or not (nd.params or isinstance(nd.with_, dict)) or within_library(nd.pos):
                 continue
             node = self.node_index.get(en.name)
-            if node is not None and node.copies:
+            if node is not None and node.copies and node.kind == "composite":
                 units_of.setdefault(name, (nd, []))[1].extend(c.unit for c in node.copies)
+            elif node is not None and node.kind == "primitive" and node.copies:  # a catalogue block's
+                for key, why in block_keys_unread(nd, node).items():
+                    self.owner.diags.add(block_key_warning(nd, key, node.block, why))
         for nd, copies in units_of.values():
             units = [u for u in copies if u is not None]
             if len(units) == len(copies) and all(u.unread for u in units):
                 self.owner.diags.extend(passed_key_warnings(nd, units))
+
+    def component_unread(self, udef: UnitDef) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
+        """``Unit.unread`` and ``Unit.unread_why`` of a unit built inside another: its parameters nothing built reads,
+        and how its nodes pass on, unread, those they read (:func:`~vibench.compiler.unread_hints.passed_on`)."""
+        unread = self.unread_here(udef, {d.name for d in udef.params}, root=False)[0]
+        dead = dead_keys(self.elaborated, self.node_index) if unread else {}
+        passed = dead_readers(udef, dead, self.node_index, self.groups, unread) if dead else {}
+        return frozenset(unread), tuple((name, passed_on(reader)) for name, reader in passed.items())
 
     def unread_here(self, udef: UnitDef, names: set[str], given: Collection[str] = (),
                     root: bool = True) -> tuple[set[str], list[NodeDef]]:

@@ -10,38 +10,65 @@ elaborated unit and its typed nodes; neither writes anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 from vibench.compiler.elaborated import Elaborated
 from vibench.compiler.expr import template_names
-from vibench.compiler.ir import Node, NodeDef, SpecValue, Template, Unit, UnitDef
+from vibench.compiler.ir import Instance, Node, NodeDef, SpecValue, Template, Unit, UnitDef
 from vibench.compiler.unread_params import idle_readers, let_reads, node_reads, value_reader
 
 
-def dead_keys(elaborated: Elaborated, nodes: Mapping[str, Node]) -> dict[str, frozenset[str]]:
-    """Each composite node built (as written, by name) -> the keys written on it (its own keys and `with:`, a value
-    other than null) that every copy's component leaves unread (``Unit.unread``: nothing it builds reads them). A key
-    one copy reads is read (a `repeat:` whose copy 1 takes another branch, a `for_each` over a mapping's copy, each a
-    node named by its key); a copy not typed reads everything. Empty
-    for a unit without composite nodes: one pass over the built nodes."""
+def dead_keys(elaborated: Elaborated, nodes: Mapping[str, Node]) -> dict[str, dict[str, str | None]]:
+    """Each node built (as written, by name) -> the keys written on it (its own keys and `with:`, a value other than
+    null) that every copy's block leaves unread, each with when the block would read it (None: not said): a
+    composite's ``Unit.unread`` (nothing it builds reads them; ``Unit.unread_why`` says how), a catalogue block's
+    :meth:`~vibench.compiler.blocks.base.Block.unread_params` (prob_sparse_attention's `factor` at `mode: top_k`). A
+    key one copy reads is read (a `repeat:` whose copy 1 takes another branch, a `for_each` over a mapping's copy,
+    each a node named by its key); a copy not typed reads everything. One pass over the built nodes."""
     group_of = {key: name for name, keys in elaborated.groups.items() for key in keys}
     written_as = {nd.name: nd for nd in elaborated.udef.nodes}
-    found: dict[str, frozenset[str]] = {}
+    found: dict[str, dict[str, str | None]] = {}
     for en in elaborated.nodes:
         name = group_of.get(en.name, en.name)  # a copy of a `for_each` over a mapping: its node as written
         node = nodes.get(en.name)
-        if en.mode == "off" or node is None or node.kind != "composite" or not node.copies:
+        if en.mode == "off" or node is None or not node.copies:
             continue
-        units = [copy.unit for copy in node.copies if copy.unit is not None]
-        if len(units) < len(node.copies) or not all(unit.unread for unit in units):
-            found[name] = frozenset()  # (a group's copy that reads all: none of the node's keys is dead)
-            continue
+        unread = [_unread_by(node, copy) for copy in node.copies]
         keys = {key for key, value in written(written_as.get(name, en.nd)) if value is not None}
-        for unit in units:
-            keys &= unit.unread
-        found[name] = found.get(name, frozenset(keys)) & keys
+        for each in unread:
+            keys &= each.keys()
+        kept = found.get(name)
+        found[name] = {key: unread[0][key] for key in keys if kept is None or key in kept}
     return {name: keys for name, keys in found.items() if keys}
+
+
+def _unread_by(node: Node, copy: Instance) -> Mapping[str, str | None]:
+    """The parameters ``copy`` of ``node`` does not read -> when its block would (None: not said)."""
+    from vibench.compiler import registry
+    from vibench.compiler.blocks.base import Block
+
+    if copy.unit is not None:
+        if not copy.unit.unread:
+            return {}
+        why = dict(copy.unit.unread_why)
+        return {name: why.get(name) for name in copy.unit.unread}
+    block = registry.get(copy.block or node.block) if node.kind == "primitive" else None
+    if block is None or type(block).unread_params is Block.unread_params or isinstance(copy.params, tuple):
+        return {}  # (most blocks read every parameter: not asked)
+    return {name: f"reads it only {when}" for name, when in block.unread_params(copy.params).items()}
+
+
+def block_keys_unread(nd: NodeDef, node: Node) -> dict[str, str]:
+    """The keys written on ``nd`` (a value other than null) that every copy of its catalogue block (``node``, typed)
+    reads nothing of -> when it would: `factor` of a prob_sparse_attention at `mode: top_k`."""
+    unread = [_unread_by(node, copy) for copy in node.copies] if node.kind == "primitive" else []
+    if not unread or not unread[0]:
+        return {}
+    keys = {key for key, value in written(nd) if value is not None}
+    for each in unread[1:]:
+        keys &= each.keys()
+    return {key: why for key, why in unread[0].items() if key in keys and why is not None}
 
 
 def written(nd: NodeDef) -> list[tuple[str, SpecValue]]:
@@ -52,7 +79,7 @@ def written(nd: NodeDef) -> list[tuple[str, SpecValue]]:
     return out
 
 
-def without_keys(nd: NodeDef, keys: frozenset[str]) -> NodeDef:
+def without_keys(nd: NodeDef, keys: Collection[str]) -> NodeDef:
     """``nd`` with ``keys`` (dead: :func:`dead_keys`) taken off its own keys and its `with:`."""
     with_ = ({k: v for k, v in nd.with_.items() if k not in keys} if isinstance(nd.with_, dict) else nd.with_)
     return replace(nd, params=tuple(p for p in nd.params if p[0] not in keys), with_=with_)
@@ -69,9 +96,10 @@ class DeadReader:
     component: str
     idle: tuple[NodeDef, ...]
     where: str | None  # else, the value of the component that reads it without using it (a branch not taken)
+    why: str | None  # else, when the block would read it, or how its nodes pass it on unread
 
 
-def dead_readers(udef: UnitDef, dead: Mapping[str, frozenset[str]], typed: Mapping[str, Node],
+def dead_readers(udef: UnitDef, dead: Mapping[str, Mapping[str, str | None]], typed: Mapping[str, Node],
                  groups: Mapping[str, tuple[str, ...]], names: set[str]) -> dict[str, DeadReader]:
     """Each of ``names`` that the value of a dead key (``dead``, of the nodes of ``udef``) reads, itself or through a
     `let` -> the first such key, with the component it reaches and the nodes of that component not built that read
@@ -84,9 +112,10 @@ def dead_readers(udef: UnitDef, dead: Mapping[str, frozenset[str]], typed: Mappi
         if not keys:
             continue
         node = typed.get(groups[nd.name][0] if groups.get(nd.name) else nd.name)
-        unit = node.copies[0].unit if node is not None and node.copies else None
-        if unit is None:
+        if node is None or not node.copies:
             continue
+        unit = node.copies[0].unit
+        block = unit.name if unit is not None else node.copies[0].block or node.block
         for key, value in written(nd):
             if key not in keys:
                 continue
@@ -95,9 +124,9 @@ def dead_readers(udef: UnitDef, dead: Mapping[str, frozenset[str]], typed: Mappi
                 read |= through[let]
             shown = value.text if isinstance(value, Template) else str(value)
             for name in (read & names) - found.keys():
-                idle = _idle(unit, key)
-                where = None if idle or unit.definition is None else value_reader(unit.definition, key)
-                found[name] = DeadReader(nd.name, key, shown, unit.name, idle, where)
+                idle = _idle(unit, key) if unit is not None else ()
+                where = None if idle or unit is None or unit.definition is None else value_reader(unit.definition, key)
+                found[name] = DeadReader(nd.name, key, shown, block, idle, where, keys[key])
     return found
 
 

@@ -369,9 +369,11 @@ class Unit:
     metadata: SpecValue = None  # evaluated `metadata:` (plain JSON-like values)
     state_dict_renames: tuple[tuple[str, str], ...] = ()  # from `reference:`, root unit only
     definition: UnitDef | None = field(default=None, compare=False, repr=False)  # the body as written
-    # of a unit with `inherit: true` nodes, its parameters that nothing built reads, nor any component they reach:
-    # what a caller passed on to it that has no effect (W104, unread_params.passed_unread); empty for another unit
+    # of a unit built inside another, its parameters that nothing built reads, nor any component they reach (by a
+    # key or `inherit: true`): what a caller passed to it that has no effect (W104: dead_keys.py, passed_unread)
     unread: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # of those read only to be passed on unread, how (its node `attention` passes it as `factor` to ...)
+    unread_why: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def param_count(self) -> int:

@@ -144,11 +144,11 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
             read = {v.node for n in self.nodes for _, v in n.inputs} | {ref.node for _, ref, _ in outputs}
             inputs = tuple((name, t) for name, t in inputs if name not in optional or name in read)
         self.warn_passed_keys()
-        unread: frozenset[str] = frozenset()
+        unread: tuple[frozenset[str], tuple[tuple[str, str], ...]] = (frozenset(), ())
         if len(self.owner.stack) == 1:
             self.warn_unread(udef)
         else:  # what its caller's W104 asks of what it passed on, or gave as a key
-            unread = frozenset(self.unread_here(udef, {d.name for d in udef.params}, root=False)[0])
+            unread = self.component_unread(udef)
         if self.dropped_soft:
             self.warn_unread_nodes(udef, outputs)
         return Unit(
@@ -158,7 +158,7 @@ class TypeChecker(Evaluates, TypeCheck, CopyLimits, BuildWarnings):
             inputs=inputs, nodes=tuple(self.nodes), outputs=tuple(outputs),
             constraints=tuple(self.space.constraints), const_symbols=tuple(sorted(el.concrete.items())),
             file=udef.file, pos=udef.pos, metadata=el.metadata,
-            state_dict_renames=self.renames(udef), definition=udef, unread=unread,
+            state_dict_renames=self.renames(udef), definition=udef, unread=unread[0], unread_why=unread[1],
         )
 
     # -- values ----------------------------------------------------------------------------------

@@ -52,18 +52,44 @@ def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
 
 
 def dead_key_warning(what: str, passed: DeadReader, pos: Pos | None, needed_by: str | None) -> Diagnostic:
-    """W104 for a value (``what``) that a node built reads only to pass it on under a key its component reads nothing of
-    (``passed``: AttentionCNN's `attention_reduction`, passed as `reduction` to an AttentionBlock without CBAM)."""
-    as_key = f"as `{passed.key}` " if f"`{passed.key}`" not in what else ""
+    """W104 for a value (``what``) that a node built reads only to pass it on under a key its block reads nothing of
+    (``passed``: AttentionCNN's `attention_reduction`, passed as `reduction` to an AttentionBlock without CBAM;
+    Informer's `factor`, which its prob_sparse_attention reads only at `mode: prob_sparse`)."""
     fix = needed_hint(needed_by) if needed_by else "remove it"
-    message = (f"{what} has no effect here: node `{passed.node}` passes it {as_key}to {passed.component}, which "
-               + (not_built(passed.component, list(passed.idle)).replace(f"this {passed.component} ", "")
-                  if passed.idle else "builds nothing that reads it"))
-    hint = (idle_hint(list(passed.idle), needed_by, passed.component) if passed.idle
-            else unused_by(passed.where if passed.where == "`metadata:`" else f"{passed.where} of {passed.component}",
-                           fix, component=True) if passed.where else fix)
+    as_key = f"as `{passed.key}` " if f"`{passed.key}`" not in what else ""
+    tail = (not_built(passed.component, list(passed.idle)).replace(f"this {passed.component} ", "") if passed.idle
+            else "does not use it here" if passed.why else "builds nothing that reads it")
+    message = f"{what} has no effect here: node `{passed.node}` passes it {as_key}to {passed.component}, which {tail}"
+    if passed.idle:
+        hint = idle_hint(list(passed.idle), needed_by, passed.component)
+    elif passed.where:
+        where = passed.where if passed.where == "`metadata:`" else f"{passed.where} of {passed.component}"
+        hint = unused_by(where, fix, component=True)
+    else:
+        hint = f"{passed.component} {passed.why}; {fix}" if passed.why else fix
     return Diagnostic("W104", message, pos, severity="warning", hint=hint,
                       found=clip(f"node `{passed.node}` has `{passed.key}: {passed.written}`", 120))
+
+
+def block_key_warning(nd: NodeDef, key: str, block: str, why: str) -> Diagnostic:
+    """W104 for key ``key`` written on node ``nd``, which its catalogue ``block`` reads nothing of given its other
+    values (``why``: `reads it only at `mode: prob_sparse``), at the key."""
+    places = dict(nd.with_keys)
+    pos = next((at for k, _, at in nd.params if k == key), None) or places.get(key, nd.with_pos) or nd.pos
+    return Diagnostic("W104", f"`{key}` has no effect here: {block} {why}", pos, node=nd.name, severity="warning",
+                      hint="remove it")
+
+
+def passed_on(passed: DeadReader) -> str:
+    """How a component's node passes a parameter on unread (``passed``), for the hint of a caller's W104: `passes it
+    as `factor` to prob_sparse_attention (its node `attention`), which reads it only at `mode: prob_sparse``."""
+    if passed.idle:
+        how = not_built(passed.component, list(passed.idle)).replace(f"this {passed.component} ", "")
+    elif passed.why:
+        how = passed.why
+    else:
+        how = f"reads it only in {passed.where}, unused here" if passed.where else "reads nothing of it"
+    return f"passes it as `{passed.key}` to {passed.component} (its node `{passed.node}`), which {how}"
 
 
 def not_built(unit: str, readers: list[NodeDef]) -> str:

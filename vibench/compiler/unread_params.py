@@ -148,7 +148,7 @@ _BRANCHES = re.compile(r"\b(if|and|or)\b")  # a `${...}` that may leave a name u
 
 
 def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = (), root: bool = True,
-                dead: Mapping[str, frozenset[str]] | None = None) -> tuple[set[str], list[NodeDef]]:
+                dead: Mapping[str, Collection[str]] | None = None) -> tuple[set[str], list[NodeDef]]:
     """The names the part of ``udef`` built (``elaborated``) reads in its own values (not `metadata:`, whose branches
     :func:`metadata_reads` tells), and the nodes not built: what switched one off (or left it out) was read too, but
     not the `when` of a node that feeds only switched-off outputs (MultiTaskHead's classification layers at

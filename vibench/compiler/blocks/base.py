@@ -189,6 +189,11 @@ class Block:
     def flops(self, p: Any, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         return numel(outs[0])
 
+    def unread_params(self, p: Any) -> dict[str, str]:
+        """The parameters that have no effect given the others in ``p`` -> when they have one (`"at `mode:
+        prob_sparse`"`): a value a spec sets that reaches only them is W104 (dead_keys.py). Default: none."""
+        return {}
+
     # -- code generation -----------------------------------------------------------------------
 
     # The output is a fresh tensor that autograd does not keep (conv, linear, norms, sums...): a

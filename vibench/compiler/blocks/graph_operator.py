@@ -187,6 +187,13 @@ class GraphOperatorBlock(Block):
     def submodule_count(self, p: GraphOperatorParams, ins: list[TensorType]) -> int:
         return p.num_layers
 
+    def unread_params(self, p: GraphOperatorParams) -> dict[str, str]:
+        if not p.use_spectral:
+            return {"num_modes": "with `use_spectral: true`"}
+        if p.num_layers == 1:  # one spectral layer: the dropout follows spatial layers only
+            return {"dropout": "with a spatial layer (`num_layers` of 2 or more, or `use_spectral: false`)"}
+        return {}
+
     def buffer_count(self, p: GraphOperatorParams, ins: list[TensorType]) -> int:
         assert p.num_nodes is not None
         return 2 * p.num_nodes * p.num_nodes  # ``adj_matrix`` and ``eigenvectors``

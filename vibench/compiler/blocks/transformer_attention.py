@@ -350,6 +350,10 @@ class ProbSparseAttentionBlock(SelfAttention):
     def param_count(self, p: ProbSparseAttentionParams, ins: list[TensorType]) -> int:
         return projections(p.d_model)
 
+    def unread_params(self, p: ProbSparseAttentionParams) -> dict[str, str]:
+        # top_k keeps max(16, L // 4) keys whatever the factor, and samples nothing
+        return {} if p.mode == "prob_sparse" else dict.fromkeys(("factor", "seed"), "at `mode: prob_sparse`")
+
     def flops(self, p: ProbSparseAttentionParams, ins: list[TensorType], outs: list[TensorType]) -> Dim:
         assert p.d_model is not None
         b, length, _ = ins[0].shape
