@@ -70,3 +70,15 @@ def test_a_copys_key_reads_every_name(tmp_path: Path) -> None:
     """Copy 0 reads `first`, copy 1 `later`: both have an effect."""
     (tmp_path / "base.yaml").write_text(_REPEATED, encoding="utf-8")
     assert _w104(tmp_path, "vibench: 1\nextends: base.yaml\nwith:\n  first: 6\n  later: 3\n") == []
+
+
+def test_a_value_only_a_switched_off_inputs_shape_expression_reads(tmp_path: Path) -> None:
+    """`shape: [B, "${k + 1}"]` of an input switched off: W104 said no component read `k` (this unit has none)."""
+    found = _w104(tmp_path, "vibench: 1\nname: InW\nparams:\n  use_mark: false\n  k: 4\ninputs:\n  x: {shape: [B, 8]}\n"
+                            "  m: {shape: [B, \"${k + 1}\"], when: use_mark}\nnodes:\n"
+                            "  fc: {block: linear, in: x, out_features: 2}\noutputs: {y: fc}\n")
+    assert found == []  # (a default is not a value set)
+    program = vibench.check(str(tmp_path / "mine.yaml"), params={"k": 5})
+    [said] = [d for d in program.warnings if d.code == "W104"]
+    assert said.message == "`k` (given in Python) has no effect here: this InW builds nothing that reads it"
+    assert said.hint == "it is read only by the shape of input `m`, which does not use it here; remove it"

@@ -162,7 +162,10 @@ class RefusedText:
             line, column = self.written((context_mark.line + 1, context_mark.column + 1))
             notes = (f"{err.context.replace('while ', '', 1)} that starts at line {line}, column {column}",)
         where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        line_text = (YAML_LINE_BREAK.split(parsed, maxsplit=where[0])[where[0] - 1:] or [""])[0]
+        lines = YAML_LINE_BREAK.split(parsed, maxsplit=where[0])
+        if where[0] > len(lines):  # libyaml ends the stream on a line of its own: a file without a last line break
+            where = (len(lines), len(lines[-1]) + 1)  # ends at the end of its last line
+        line_text = (lines[where[0] - 1:] or [""])[0]
         if hint is None and "\t" in line_text[:where[1]]:
             hint = "YAML does not allow tabs for indentation; indent with spaces"
         escape = _refused_escape(parsed, mark) if problem == _BAD_ESCAPE and mark is not None else None

@@ -121,7 +121,8 @@ def value_reader(udef: UnitDef, name: str) -> str | None:
     places.append(("`metadata:`", udef.metadata))
     places += [(f"the shape of input `{inp.name}`", inp.shape) for inp in udef.inputs]
     for where, value in places:
-        if name in template_names(value) or (isinstance(value, tuple) and name in value):  # (a shape's name)
+        if name in template_names(list(value) if isinstance(value, tuple) else value) or (
+                isinstance(value, tuple) and name in value):  # (a shape: its `${...}` entries, its plain names)
             shown = f" (`{value.text}`)" if isinstance(value, Template) and len(value.text) <= 80 else ""
             return where + shown
     return None
