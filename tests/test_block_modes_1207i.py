@@ -10,6 +10,7 @@ the user's own.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,45 @@ def test_a_key_of_the_users_own_node(tmp_path: Path) -> None:
     found = _w104(str(spec), f=4)
     assert [(d.node, d.pos.line, d.pos.col, d.message) for d in found] == [
         ("a", 8, 58, "`factor` has no effect here: prob_sparse_attention reads it only at `mode: prob_sparse`")]
+
+
+_IGNORED = [
+    ("conv1d", "in: x, out_channels: 4, kernel_size: 3, padding_mode: reflect", "padding_mode", "with padding"),
+    ("avg_pool1d", "in: x, kernel_size: 2, count_include_pad: false", "count_include_pad", "with padding"),
+    ("layer_norm", "in: x, elementwise_affine: false, bias: false", "bias", "with `elementwise_affine: true`"),
+    ("lstm", "in: x, hidden_size: 4, dropout: 0.5", "dropout", "between layers (`num_layers` of 2 or more)"),
+    ("neural_ode", "in: x, num_layers: 1, activation: gelu", "activation", "with `num_layers` of 2 or more"),
+]
+
+
+@pytest.mark.parametrize(("block", "keys", "key", "when"), _IGNORED, ids=[row[0] for row in _IGNORED])
+def test_a_block_parameter_ignored_as_set(tmp_path: Path, block: str, keys: str, key: str, when: str) -> None:
+    """Said at the key; and true: the block built with and without the key has the same weights and output."""
+    torch = pytest.importorskip("torch")
+    node = f"  n: {{block: {block}, {keys}}}\n"
+    spec = tmp_path / "mine.yaml"
+    head = "vibench: 1\nname: Mine\ninputs:\n  x: {shape: [B, 3, 8]}\nnodes:\n"  # (an lstm's [B, L, C] too)
+    spec.write_text(head + node + "outputs:\n  y: n\n", encoding="utf-8")
+    [found] = _w104(str(spec))
+    assert (found.node, found.message) == ("n", f"`{key}` has no effect here: {block} reads it only {when}")
+    assert (found.pos.line, found.pos.col) == (6, node.index(key + ":") + 1)
+    without = ", ".join(part for part in keys.split(", ") if not part.startswith(key + ":"))
+    (tmp_path / "plain.yaml").write_text(head + f"  n: {{block: {block}, {without}}}\noutputs:\n  y: n\n",
+                                         encoding="utf-8")
+    x = torch.randn(2, 3, 8)
+    outputs = []
+    for path in (spec, tmp_path / "plain.yaml"):
+        torch.manual_seed(0)
+        with warnings.catch_warnings():  # (W104 above; torch's own for an lstm's dropout)
+            warnings.simplefilter("ignore")
+            model = vibench.build(str(path)).eval()
+        outputs.append((model(x), {k: v.shape for k, v in model.state_dict().items()}))
+    assert torch.equal(outputs[0][0], outputs[1][0]) and outputs[0][1] == outputs[1][1]
+
+
+def test_a_block_parameter_read_in_the_mode_set_is_not_said(tmp_path: Path) -> None:
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("vibench: 1\nname: Mine\ninputs:\n  x: {shape: [B, 3, 8]}\nnodes:\n"
+                    "  n: {block: conv1d, in: x, out_channels: 4, kernel_size: 3, padding: 1, padding_mode: reflect}\n"
+                    "outputs:\n  y: n\n", encoding="utf-8")
+    assert _w104(str(spec)) == []

@@ -76,6 +76,9 @@ class Conv1d(Block):
     category = "convolution"
     fresh_output = True
 
+    def unread_params(self, p: Conv1dParams) -> dict[str, str]:
+        return {"padding_mode": "with padding"} if p.padding in (0, "valid") else {}
+
     def infer(self, p: Conv1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         _channels(ctx, p, t)

@@ -97,6 +97,10 @@ class NeuralOdeBlock(Block):
     test_ranks = (2, 3)
     test_hints = {"num_layers": (1, 2, 3), "steps": (1, 2, 3)}
 
+    def unread_params(self, p: NeuralOdeParams) -> dict[str, str]:
+        # f is one Linear then (Linear, activation, Dropout) per further layer
+        return dict.fromkeys(("activation", "dropout"), "with `num_layers` of 2 or more") if p.num_layers == 1 else {}
+
     def infer(self, p: NeuralOdeParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         ctx.rank("x", t, range(2, 9), "[..., H]")

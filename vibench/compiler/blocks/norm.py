@@ -87,6 +87,9 @@ class LayerNorm(Block):
     fresh_output = True
     test_ranks = (2, 3)
 
+    def unread_params(self, p: LayerNormParams) -> dict[str, str]:
+        return {} if p.elementwise_affine else {"bias": "with `elementwise_affine: true`"}
+
     def infer(self, p: LayerNormParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         ctx.dtype("x", t, FLOAT_DTYPES)

@@ -105,6 +105,9 @@ class AvgPool1d(Block):
     imports = ("F",)
     fresh_output = True
 
+    def unread_params(self, p: AvgPool1dParams) -> dict[str, str]:
+        return {"count_include_pad": "with padding"} if p.padding == 0 else {}
+
     def infer(self, p: AvgPool1dParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         ctx.rank("x", t, 3, "[B, C, L]")

@@ -48,6 +48,9 @@ class _Recurrent(Block):
     gates: ClassVar[int]
     module: ClassVar[str]
 
+    def unread_params(self, p: RecurrentParams) -> dict[str, str]:
+        return {"dropout": "between layers (`num_layers` of 2 or more)"} if p.num_layers == 1 else {}
+
     def infer(self, p: RecurrentParams, ins: list[TensorType], ctx: ShapeContext) -> list[TensorType]:
         (t,) = ins
         ctx.rank("x", t, 3, "[B, L, C]")
