@@ -117,3 +117,49 @@ def test_a_block_parameter_read_in_the_mode_set_is_not_said(tmp_path: Path) -> N
                     "  n: {block: conv1d, in: x, out_channels: 4, kernel_size: 3, padding: 1, padding_mode: reflect}\n"
                     "outputs:\n  y: n\n", encoding="utf-8")
     assert _w104(str(spec)) == []
+
+
+_PLUGIN = '''
+from typing import Literal
+
+from vibench.compiler.blocks.base import Block
+from vibench.compiler.codegen import code as c
+from vibench.compiler.registry import register
+from vibench.schemas.blocks import BlockParams
+
+
+class OnOff(BlockParams):
+    mode: Literal["on", "off"] = "off"
+    gain: float = 1.0
+
+
+@register
+class Switch(Block):
+    """A plug-in block that says, wrongly, what it does not read."""
+    name, Params = "switch", OnOff
+
+    def infer(self, p, ins, ctx):
+        return [ins[0]]
+
+    def call_code(self, p, args, mod):
+        return c.call("torch.tanh", args[0])
+
+    def unread_params(self, p):
+        raise RuntimeError("not asked")
+'''
+
+
+def test_a_plug_ins_unread_params_is_not_asked(tmp_path: Path) -> None:
+    """Its answer would reach W104's text unchecked (a plug-in's internal_tensors is not read either)."""
+    from tests.test_plugins_loading import install, run_python
+
+    install(tmp_path / "site", "p_switch", {"p_switch/__init__.py": _PLUGIN}, ["switch = p_switch"])
+    text = ("vibench: 1\nname: T\ninputs: {x: {shape: [B, 1, L]}}\nnodes:\n  d: {block: switch, in: x, gain: 2.0}\n"
+            "outputs: {y: d}\n")
+    run = run_python(f"""
+        import vibench
+
+        print([d.code for d in vibench.check(text={text!r}).warnings])
+    """, [tmp_path / "site"], tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert run.stdout.splitlines()[-1] == "[]"

@@ -191,7 +191,8 @@ class Block:
 
     def unread_params(self, p: Any) -> dict[str, str]:
         """The parameters that have no effect given the others in ``p`` -> when they have one (`"at `mode:
-        prob_sparse`"`): a value a spec sets that reaches only them is W104 (dead_keys.py). Default: none."""
+        prob_sparse`"`): a value a spec sets that reaches only them is W104 (dead_keys.py). Default: none. Read for
+        vibench's own blocks only (a plug-in's answer would reach the warning's text unchecked)."""
         return {}
 
     # -- code generation -----------------------------------------------------------------------
