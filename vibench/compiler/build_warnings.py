@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.chosen_components import ChosenComponents, KeyColumns
-from vibench.compiler.dead_keys import DeadReader, block_keys_unread, dead_keys, dead_readers
+from vibench.compiler.dead_keys import DeadReader, asks_unread, block_keys_unread, dead_keys, dead_readers
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
 from vibench.compiler.expr import ExprError, contains_template, parse_value
@@ -178,23 +178,39 @@ class BuildWarnings:
         copies of a `for_each` over a mapping (each a node named by its key) are one node's: a key one reads has an
         effect, and one none reads is said once, of the node as written."""
         group_of = {key: name for name, keys in self.groups.items() for key in keys}
-        written = {nd.name: nd for nd in self.elaborated.udef.nodes}
+        written = {nd.name: nd for nd in self.elaborated.udef.nodes} if group_of else {}
         units_of: dict[str, tuple[NodeDef, list[Unit | None]]] = {}
+        asks: dict[str, bool] = {}  # by block: whether it says what it does not read (most do not: not asked)
         for en in self.elaborated.nodes:
-            name = group_of.get(en.name, en.name)
-            nd = written.get(name, en.nd)  # (the node as written, not a copy renamed for its key)
-            if en.mode == "off" or not (nd.params or isinstance(nd.with_, dict)) or within_library(nd.pos):
+            name, nd = en.name, en.nd
+            if name in group_of:  # the node as written, not a copy renamed for its key
+                name = group_of[name]
+                nd = written.get(name, nd)
+            if en.mode == "off" or not (nd.params or isinstance(nd.with_, dict)):
                 continue
             node = self.node_index.get(en.name)
-            if node is not None and node.copies and node.kind == "composite":
+            if node is None or not node.copies or within_library(nd.pos):
+                continue
+            if node.kind == "composite":
                 units_of.setdefault(name, (nd, []))[1].extend(c.unit for c in node.copies)
-            elif node is not None and node.kind == "primitive" and node.copies:  # a catalogue block's
+            elif self.asks_unread(node, asks):  # a catalogue block that may not read some keys
                 for key, why in block_keys_unread(nd, node).items():
                     self.owner.diags.add(block_key_warning(nd, key, node.block, why))
         for nd, copies in units_of.values():
             units = [u for u in copies if u is not None]
             if len(units) == len(copies) and all(u.unread for u in units):
                 self.owner.diags.extend(passed_key_warnings(nd, units))
+
+    @staticmethod
+    def asks_unread(node: Node, asks: dict[str, bool]) -> bool:
+        """:func:`~vibench.compiler.dead_keys.asks_unread` of primitive ``node``, once per block (``asks``) where its
+        copies are all of its block (a `for_each` over block names: each time)."""
+        if node.copies[0].block:
+            return asks_unread(node)
+        found = asks.get(node.block)
+        if found is None:
+            found = asks[node.block] = asks_unread(node)
+        return found
 
     def component_unread(self, udef: UnitDef) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
         """``Unit.unread`` and ``Unit.unread_why`` of a unit built inside another: its parameters nothing built reads,

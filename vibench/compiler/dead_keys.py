@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
+from vibench.compiler import registry
+from vibench.compiler.blocks.base import Block
 from vibench.compiler.elaborated import Elaborated
 from vibench.compiler.expr import template_names
 from vibench.compiler.ir import Instance, Node, NodeDef, SpecValue, Template, Unit, UnitDef
+from vibench.compiler.plugin_calls import is_plugin
 from vibench.compiler.unread_params import idle_readers, let_reads, node_reads, value_reader
 
 
@@ -45,21 +48,26 @@ def dead_keys(elaborated: Elaborated, nodes: Mapping[str, Node]) -> dict[str, di
 
 def _unread_by(node: Node, copy: Instance) -> Mapping[str, str | None]:
     """The parameters ``copy`` of ``node`` does not read -> when its block would (None: not said)."""
-    from vibench.compiler import registry
-    from vibench.compiler.blocks.base import Block
-    from vibench.compiler.plugin_calls import is_plugin
-
     if copy.unit is not None:
         if not copy.unit.unread:
             return {}
         why = dict(copy.unit.unread_why)
         return {name: why.get(name) for name in copy.unit.unread}
     block = registry.get(copy.block or node.block) if node.kind == "primitive" else None
-    if block is None or type(block).unread_params is Block.unread_params or isinstance(copy.params, tuple):
-        return {}  # (most blocks read every parameter: not asked)
-    if is_plugin(block):  # its answer would reach W104's text unchecked (as Block.internal_tensors, vibench's only)
+    if block is None or not _asks(block) or isinstance(copy.params, tuple):
         return {}
     return {name: f"reads it only {when}" for name, when in block.unread_params(copy.params).items()}
+
+
+def asks_unread(node: Node) -> bool:
+    """Whether a copy of primitive ``node`` may leave a parameter unread (:func:`block_keys_unread` has to look)."""
+    return any(_asks(registry.get(copy.block or node.block)) for copy in node.copies)
+
+
+def _asks(block: Block | None) -> bool:
+    """Whether ``block`` says what it does not read: most read every parameter (not asked), and a plug-in's answer
+    would reach W104's text unchecked (so it is not asked either, as for Block.internal_tensors)."""
+    return block is not None and type(block).unread_params is not Block.unread_params and not is_plugin(block)
 
 
 def block_keys_unread(nd: NodeDef, node: Node) -> dict[str, str]:
