@@ -17,12 +17,13 @@ only when some node reads a later one (to order the graph, find and report a cyc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError
 from vibench.compiler.ir import NodeDef, UnitDef
-from vibench.compiler.suggestions import Suggestions
+from vibench.compiler.suggestions import MAX_SUGGEST_WORK, Suggestions
 
 
 def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef:
@@ -37,8 +38,10 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
                                  hint="rename the node; inputs and nodes share one namespace"))
     known = inputs | set(nodes)
     # One pool for every unknown name, its work bounded (5,000 misspelt references took 208 s, one full
-    # lookup each); the list of names, the hint when none is close, is written once.
-    names = Suggestions(known)
+    # lookup each); the list of names, the hint when none is close, is written once. Inputs, then nodes as
+    # written: of equally near names the first is offered, a node before the reader before one after it.
+    names = Suggestions([i.name for i in unit.inputs] + [n.name for n in unit.nodes])
+    downstream = _Downstream(unit.nodes)
 
     @cache
     def defined() -> str:
@@ -56,7 +59,7 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
             elif ref.node not in known:
                 diags.add(Diagnostic("E401", f"node `{n.name}` reads unknown value `{ref.node}`", ref.pos,
                                      node=n.name, span=len(str(ref)),
-                                     hint=names.hint(ref.node) or defined()))
+                                     hint=names.hint(ref.node, downstream.outside(n.name)) or defined()))
             elif ref.port is not None:
                 diags.add(Diagnostic("E405", f"input `{ref.node}` has no ports; `{ref}` is not a value", ref.pos,
                                      node=n.name, hint=f"read the input as `{ref.node}`"))
@@ -85,6 +88,53 @@ def check_graph(unit: UnitDef, sources: dict[str, str] | None = None) -> UnitDef
     if diags.errors:  # only E403s: the graph is sound, and its nodes can be checked as any others
         raise UnusedNodes(diags.items, diags.sources, ordered)
     return ordered
+
+
+class _Downstream:
+    """Which nodes read a node, directly or through others: a node's "did you mean" must not offer itself or one of
+    them (`fc2: {in: fc}` was offered `fc2`; following the hint made a cycle, E402). Each node's are found once,
+    when first asked, by a walk along who reads whom; the walks of a pass visit at most MAX_SUGGEST_WORK edges in
+    all, after which a reader not yet walked is offered no node (inputs still: they read nothing)."""
+
+    def __init__(self, nodes: tuple[NodeDef, ...]) -> None:
+        self.nodes = nodes
+        self.work = MAX_SUGGEST_WORK
+        self._read_by: dict[str, list[str]] | None = None
+        self._found: dict[str, set[str] | None] = {}  # None: the walk ran out of work
+
+    def outside(self, reader: str) -> Callable[[str], bool]:
+        """Whether a name may be offered to node ``reader``: an input, or a node that neither is nor reads it."""
+        return lambda name: self._offered(reader, name)
+
+    def _offered(self, reader: str, name: str) -> bool:
+        read_by = self._read_by_nodes()
+        if name not in read_by:
+            return True
+        found = self._downstream(reader)
+        return found is not None and name not in found
+
+    def _read_by_nodes(self) -> dict[str, list[str]]:
+        """The nodes that read each node."""
+        if self._read_by is None:
+            self._read_by = {n.name: [] for n in self.nodes}
+            for n in self.nodes:
+                for _, ref in n.inputs:
+                    if ref.node in self._read_by:
+                        self._read_by[ref.node].append(n.name)
+        return self._read_by
+
+    def _downstream(self, reader: str) -> set[str] | None:
+        """``reader`` and the nodes that read it, or None once the work is spent."""
+        if reader not in self._found:
+            read_by, found, todo = self._read_by_nodes(), {reader}, [reader]
+            while todo and self.work > 0:
+                for name in read_by[todo.pop()]:
+                    self.work -= 1
+                    if name not in found:
+                        found.add(name)
+                        todo.append(name)
+            self._found[reader] = None if todo else found
+        return self._found[reader]
 
 
 class UnusedNodes(SpecError):
