@@ -12,7 +12,7 @@ from vibench.compiler.dead_keys import DeadReader
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import NodeDef, ParamDecl, Pos, Template, Unit
 from vibench.compiler.phm_reference import needed_hint
-from vibench.compiler.unread_params import idle_readers, stem, value_reader
+from vibench.compiler.unread_params import idle_readers, stem, value_readers
 
 
 def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
@@ -35,9 +35,10 @@ def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
     built = {node.name for node in units[0].nodes}  # a key its own nodes not built read: said of them
     readers = idle_readers([n for n in block.nodes if n.name not in built] if block is not None else [],
                            {k for k, _ in unread}, block.lets if block is not None else ())
+    wheres = value_readers(block, {k for k, _ in unread} - readers.keys()) if block is not None else {}
     out = []
     for k, pos in unread:
-        where = value_reader(block, k) if block is not None and k not in readers else None
+        where = wheres.get(k)
         if k in readers:
             message, hint, shown = not_built(units[0].name, readers[k]), idle_hint(readers[k]), None
         elif where is not None:
@@ -84,7 +85,10 @@ def passed_on(passed: DeadReader) -> str:
     """How a component's node passes a parameter on unread (``passed``), for the hint of a caller's W104: `passes it
     as `factor` to prob_sparse_attention (its node `attention`), which reads it only at `mode: prob_sparse``."""
     if passed.idle:
-        how = not_built(passed.component, list(passed.idle)).replace(f"this {passed.component} ", "")
+        first = passed.idle[0]
+        when = f", `when: {first.when.text}`" if isinstance(first.when, Template) else ""
+        more = f" (and {len(passed.idle) - 1} more)" if len(passed.idle) > 1 else ""
+        how = f"does not build its node `{first.name}`{more} that reads it{when}"
     elif passed.why:
         how = passed.why
     else:

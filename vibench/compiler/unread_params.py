@@ -112,6 +112,11 @@ def value_reader(udef: UnitDef, name: str) -> str | None:
     """The first value of ``udef`` besides its nodes' plain keys that reads ``name`` (a `let`, a check, the `when` of
     an input, output or node, a node's key that branches, `metadata:`, an input's shape), as W104 shows it:
     `` `let` `channels` (`${input_dim if individual else 'C'}`)``."""
+    return value_readers(udef, {name}).get(name)
+
+
+def value_readers(udef: UnitDef, names: Collection[str]) -> dict[str, str]:
+    """:func:`value_reader` of each of ``names`` (those read so), in one pass over ``udef``."""
     places: list[tuple[str, Any]] = [(f"`let` `{let.name}`", let.value) for let in udef.lets]
     places += [("a check", check.that) for check in udef.checks]
     places += [(f"the `when` of {kind} `{item.name}`", item.when) for kind, items in
@@ -120,12 +125,19 @@ def value_reader(udef: UnitDef, name: str) -> str | None:
                if isinstance(value, Template) and _BRANCHES.search(value.text)]
     places.append(("`metadata:`", udef.metadata))
     places += [(f"the shape of input `{inp.name}`", inp.shape) for inp in udef.inputs]
+    found: dict[str, str] = {}
+    left = set(names)
     for where, value in places:
-        if name in template_names(list(value) if isinstance(value, tuple) else value) or (
-                isinstance(value, tuple) and name in value):  # (a shape: its `${...}` entries, its plain names)
+        if not left:
+            break
+        read = template_names(list(value) if isinstance(value, tuple) else value)
+        if isinstance(value, tuple):  # (a shape: its `${...}` entries, its plain names)
+            read = read | {dim for dim in value if isinstance(dim, str)}
+        for name in read & left:
             shown = f" (`{value.text}`)" if isinstance(value, Template) and len(value.text) <= 80 else ""
-            return where + shown
-    return None
+            found[name] = where + shown
+        left -= read
+    return found
 
 
 def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, Any]) -> dict[str, str]:
