@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, TypeAlias
 
 from vibench.compiler.fast_init import fast_init
@@ -227,10 +228,13 @@ class UnitDef:
     own: frozenset[str] = frozenset()  # parameters of specs that extend it: read by their `with:`, never passed on
 
     def param(self, name: str) -> ParamDecl | None:
-        for p in self.params:
-            if p.name == name:
-                return p
-        return None
+        return self.param_index.get(name)
+
+    @cached_property
+    def param_index(self) -> dict[str, ParamDecl]:
+        """The parameters by name, made once (a lookup per key of a node with 2,000 keys, each a walk of the
+        parameters, was quadratic). Not a field: the dataclass's replace() makes a unit that makes its own."""
+        return {p.name: p for p in self.params}
 
 
 # --------------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def takes_text(block: Any, key: str) -> bool:
 def _annotation(block: Any, key: str) -> Any:
     """The type of ``block``'s parameter ``key`` (a typing object), None when unknown."""
     if isinstance(block, UnitDef):
-        decl = next((d for d in block.params if d.name == key), None)
+        decl = block.param(key)
         if decl is None:
             return None
         try:
