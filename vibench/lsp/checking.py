@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vibench.lsp.folders import compiled_path, file_path, unsaved_diagnostics
 from vibench.lsp.outline import Outline
 from vibench.lsp.quick_fix import KeyIndex, fix_for
 from vibench.lsp.text import BOM, Lines
@@ -82,7 +83,8 @@ class Problem:
 
 def check(text: str, path: str | None, version: int | None, search_path: list[str],
           encoding: str = "utf-16") -> Checked:
-    """Compile ``text`` (the document at ``path``, None when unsaved) with the compiler's pipeline.
+    """Compile ``text`` (the document at ``path``, None when unsaved) with the compiler's pipeline. An unsaved
+    document's relative references find no file: the server's working folder is not its folder (:mod:`.folders`).
 
     A leading byte-order mark is dropped, as the compiler drops it when it reads a file; the
     positions of the diagnostics are of the text without it (:meth:`Lines.line_col_offset`). Positions in
@@ -98,7 +100,8 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
     sources: dict[str, str] = {}  # the texts the compiler read, by their names in its positions
     try:
         # overrides_text=[]: the messages word bindings as the command line does (--input), not as Python
-        program = compile_program(path, text=source, display=display, search_path=search_path, overrides_text=[])
+        program = compile_program(compiled_path(path), text=source, display=display, search_path=search_path,
+                                  overrides_text=[])
         diagnostics: tuple[Diagnostic, ...] = tuple(program.warnings)
     except SpecError as err:
         diagnostics, sources = err.diagnostics, err.sources
@@ -108,6 +111,8 @@ def check(text: str, path: str | None, version: int | None, search_path: list[st
         diagnostics = (Diagnostic("internal", f"internal error in the compiler (a bug in vibench): "
                                           f"{type(err).__name__}: {err}", None,
                                   hint="please report it with this spec; `vibench-compile --check` shows the same"),)
+    if path is None:  # checked in a folder that holds nothing (vibench.lsp.folders): its messages name none
+        diagnostics = unsaved_diagnostics(diagnostics)
     own = _own_names(diagnostics, path, display, source)
     places = _places(diagnostics, own, text, sources, encoding)
     internal = any(d.code == "internal" for d in diagnostics)  # (translating again would only fail again)
@@ -134,11 +139,11 @@ def _phm_template(source: str, path: str | None, display: str, search_path: list
     if not is_phm_keys(top_keys(source) or ()):
         return None
     try:
-        doc = load(path, source, display)
+        doc = load(compiled_path(path), source, display)
         if not is_experiment(doc.data):
             return None
         library = Library(search_path)
-        library.given_path = path  # its base configs are read beside the name opened, as the check reads them
+        library.given_path = compiled_path(path)  # its base configs are read beside the name opened, as the check does
         model = model_section(doc, library, []).values
     except SpecError:
         return None
@@ -164,7 +169,7 @@ def _places(diagnostics: tuple[Diagnostic, ...], own: frozenset[str], text: str,
                 continue
             if pos.file not in texts:
                 known = text if pos.file in own else sources.get(pos.file)
-                known = known if known is not None else _read_source(_file_path(pos.file))
+                known = known if known is not None else _read_source(file_path(pos.file))
                 texts[pos.file] = None if known is None else Lines(known, encoding)
             lines = texts[pos.file]
             if lines is not None:
@@ -203,7 +208,7 @@ def _own_names(diagnostics: tuple[Diagnostic, ...], path: str | None, display: s
         return frozenset(names)
     here = os.path.realpath(path)
     others = {d.pos.file for d in diagnostics if d.pos is not None and d.pos.file != display}
-    same = {name for name in others if os.path.realpath(_file_path(name)) == here}
+    same = {name for name in others if os.path.realpath(file_path(name)) == here}
     if same and _saved_text(path) == source:
         names |= same
     return frozenset(names)
@@ -252,13 +257,13 @@ def problems(checked: Checked, outline: Outline, lines: Lines, limit: int = MAX_
         start, end, here = place(d)
         if here:
             # an error reported at the user's setting, raised in a template: linked to the template's node
-            origin = None if d.origin is None else (_file_path(d.origin.file), d.origin.line, d.origin.col)
+            origin = None if d.origin is None else (file_path(d.origin.file), d.origin.line, d.origin.col)
             out.append(Problem(d, start, end, message(d), origin, fix=fix_for(d, start, end, checked.text, keys),
                                elsewhere_at=_place(checked, d.origin)))
         else:
             where = None
             if d.pos is not None:
-                where = (_file_path(d.pos.file), d.pos.line, d.pos.col)
+                where = (file_path(d.pos.file), d.pos.line, d.pos.col)
             prefix = f"in {d.pos}: " if d.pos is not None else ""
             out.append(Problem(d, start, end, prefix + message(d), where, elsewhere_at=_place(checked, d.pos)))
     from vibench.compiler.diagnostics import counted
@@ -373,7 +378,7 @@ def _anchor(d: Diagnostic, outline: Outline, spans: _Spans, target: Callable[[st
     (:func:`_reference_to`), else `extends:`, a PHM `model: name`; else the first line."""
     candidates: list[tuple[str | int, ...]] = [("extends",), ("model", "name")]
     if d.pos is not None:
-        reference = _reference_to(os.path.realpath(_file_path(d.pos.file)), outline, target)
+        reference = _reference_to(os.path.realpath(file_path(d.pos.file)), outline, target)
         if reference is not None:
             candidates.insert(0, reference)
     for path in candidates:
@@ -396,12 +401,3 @@ def _reference_to(file: str, outline: Outline, target: Callable[[str], str | Non
             if block and "${" not in block and is_library_ref(block) and target(block.partition("#")[0]) == file:
                 return path
     return None
-
-
-def _file_path(display: str) -> str:
-    """The file a compiler position names (library files are shown as `vibench/specs/...`)."""
-    from vibench.compiler.resolve import LIBRARY_DIR
-
-    if display.startswith("vibench/specs/"):
-        return os.path.join(LIBRARY_DIR, display[len("vibench/specs/"):])
-    return os.path.abspath(display)

@@ -1,7 +1,7 @@
 """The pygls protocol the server speaks: each message the client sends gets the answer JSON-RPC and LSP
 prescribe, or is dropped with a line in the log (standard error), never a traceback or an "Error in server"
-pop-up; with workarounds for pygls 2.1 (each checked by a test in tests/test_lsp_protocol.py or
-tests/test_lsp_protocol_1206f.py; drop one when pygls does it itself):
+pop-up; with workarounds for pygls 2.1 (each checked by a test in tests/test_lsp_protocol.py,
+tests/test_lsp_protocol_1206f.py or tests/test_lsp_protocol_1207i.py; drop one when pygls does it itself):
 
 * **a message that does not read is answered.** :meth:`VibenchProtocol.receive` takes each body as
   :mod:`vibench.lsp.stdio` frames it (pygls' read loop, with its ``json.loads``, is not used). A body that is not
@@ -14,6 +14,10 @@ tests/test_lsp_protocol_1206f.py; drop one when pygls does it itself):
 * **nothing but ``initialize`` and ``exit`` before ``initialize``**, as LSP asks: a request is answered with
   ServerNotInitialized (-32002), a notification dropped (pygls answered a hover with null, and a ``didOpen``
   popped up "Error in server: The workspace is not available").
+* **``initialize`` once, and nothing but ``exit`` after ``shutdown``.** A second ``initialize`` is answered with
+  Invalid Request (-32600) and changes nothing: pygls built a new workspace, and the open documents' text was
+  replaced by what is on disk (a buffer with no file failed with a traceback). A request after ``shutdown`` is
+  answered with Invalid Request (pygls dropped it, and the client waited for ever); a notification is dropped.
 * **parameters that do not read.** pygls reads a message's parameters before it looks at its id: a
   ``textDocument/hover`` at line -1, or with ``params: null``, got no answer at all and popped up "Error in
   server". Such a request is answered with InvalidParams (-32602); such a notification (a ``didChange`` with
@@ -161,6 +165,14 @@ class VibenchProtocol(LanguageServerProtocol):
         if message is HANDLED:
             return
         method = getattr(message, "method", None)
+        if self._shutdown and method is not None and method != t.EXIT:
+            self._after_shutdown(message)
+            return
+        if method == t.INITIALIZE and self.initialize_received:
+            # pygls would build a new workspace, and read the open documents' text again from disk
+            logger.warning("vibench-lsp: a second initialize (id %r) refused", message.id)
+            self.answer_error(message.id, INVALID_REQUEST, "Invalid Request: `initialize` may be sent only once")
+            return
         if method == t.INITIALIZE:
             self.initialize_received = True
         elif method is not None and method != t.EXIT and not self.initialize_received:
@@ -175,6 +187,15 @@ class VibenchProtocol(LanguageServerProtocol):
         if method == t.NOTEBOOK_DOCUMENT_DID_CHANGE and self._unknown_notebook(message.params):
             return
         super().handle_message(message)
+
+    def _after_shutdown(self, message: Any) -> None:
+        """Answer a request after ``shutdown`` with InvalidRequest, as LSP asks (pygls dropped it, and the client
+        waited for ever); drop a notification, with a line in the log."""
+        if hasattr(message, "id"):
+            answer = f"Invalid Request: `{message.method}` after `shutdown`: the server takes only `exit` now"
+            self.answer_error(message.id, INVALID_REQUEST, answer)
+        else:
+            logger.warning("vibench-lsp: %r after shutdown dropped", message.method)
 
     def _unknown_command(self, message: Any) -> bool:
         """Answer an ``executeCommand`` of a command the server has not (it has none) with InvalidParams, as pygls

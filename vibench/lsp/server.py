@@ -9,7 +9,9 @@ run one at a time on a worker thread: an edit (re)starts a per-document timer of
 seconds; when it fires, the text of that moment is compiled, its diagnostics placed in it (on the
 worker too: at most :data:`~vibench.lsp.checking.MAX_PROBLEMS`) and published, unless a newer edit
 arrived meanwhile (that one's timer publishes). Opening a document checks it at once, saving one
-re-checks every open document (a template it extends may be the file saved). `exit` ends the process
+re-checks every open document (a template it extends may be the file saved), and so does a change on disk the
+client reports (``workspace/didChangeWatchedFiles``; the server registers a watcher of :data:`WATCHED_FILES` when
+the client lets it register one). `exit` ends the process
 at once, also in the middle of a check: the worker is a daemon thread, and a busy one is not waited
 for (:mod:`vibench.lsp.worker`). A background thread imports the compiler and reads the block
 catalogue and the library while the client is still starting, so that the first request does not pay
@@ -56,6 +58,8 @@ logger = logging.getLogger("vibench.lsp")
 DEBOUNCE = 0.1
 """Seconds of quiet after an edit before the document is checked."""
 TRIGGER_CHARACTERS = [".", "/", ":", ",", "[", "{", " "]
+WATCHED_FILES = "**/*.{yaml,yml,json}"
+"""The files whose changes on disk the server asks a client to report (each may be a spec a document uses)."""
 
 # what a check hands the event loop: the check, outline and placed diagnostics of a spec; (None, None, None) for a
 # document that is no spec; None for one superseded while it waited
@@ -262,6 +266,20 @@ def create_server(search_path: list[str] | None = None, debounce: float = DEBOUN
     @server.feature(t.INITIALIZED)
     def initialized(ls: VibenchServer, params: t.InitializedParams) -> None:
         ls._checker.submit(ls.catalog.warm)  # imports while the client is still starting
+        workspace = ls.client_capabilities.workspace
+        watched = workspace.did_change_watched_files if workspace is not None else None
+        if watched is not None and watched.dynamic_registration:  # (a client that does not say so is sent none)
+            options = t.DidChangeWatchedFilesRegistrationOptions(watchers=[t.FileSystemWatcher(WATCHED_FILES)])
+            registration = t.Registration("vibench-spec-files", t.WORKSPACE_DID_CHANGE_WATCHED_FILES, options)
+            ls.client_register_capability(t.RegistrationParams(registrations=[registration]))
+
+    @server.feature(t.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def watched_files(ls: VibenchServer, params: t.DidChangeWatchedFilesParams) -> None:
+        # a file an open document depends on (a template it extends, a block file, a base config) changed outside
+        # the editor: every open document is checked again, after the debounce, so that a burst of changes (a
+        # `git checkout`) costs one check each
+        for uri in list(ls.docs):
+            ls.schedule(uri, ls.debounce)
 
     @server.feature(t.SHUTDOWN)
     def shutdown(ls: VibenchServer, params: None) -> None:
