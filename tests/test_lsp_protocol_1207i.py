@@ -140,5 +140,12 @@ def test_an_unsaved_document_reads_no_relative_reference_from_the_working_folder
     assert error["range"] == {"start": {"line": 1, "character": 9}, "end": {"line": 1, "character": 42}}
     assert "hint: save the file first: a relative path is read from the file's folder" in error["message"]
     assert "an unsaved document has no folder" not in error["message"]  # (the stand-in folder it is checked in)
+    # nor do the editor's features: `./cnn/ResNet1D.yaml` was looked for on the search path, and hover showed the
+    # library's template while the check said E205
+    lsp.open("untitled:Untitled-3", "vibench: 1\nextends: ./cnn/ResNet1D.yaml\n")
+    assert lsp.diagnostics("untitled:Untitled-3")[0]["code"] == "E205"
+    assert "ResNet1D" not in lsp.hover("untitled:Untitled-3", 1, 15)
+    assert lsp.definition("untitled:Untitled-3", 1, 15) == []
     lsp.open("untitled:Untitled-2", relative.replace("./vibench/specs/cnn/ResNet1D.yaml", "cnn/ResNet1D"))
     assert lsp.diagnostics("untitled:Untitled-2") == []
+    assert "ResNet1D" in lsp.hover("untitled:Untitled-2", 1, 12)

@@ -69,7 +69,7 @@ class SpecSearch(CallerWords):
         path = self.locate(ref, from_dir, pos)
         if path is not None:
             return path
-        relative = ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)
+        relative = is_relative(ref)
         searched = [b for b in ([from_dir] if (relative and from_dir) else self.roots(from_dir)) if b is not None]
         where = "relative to the spec's folder" if relative else "on the search path"
         hint = self._hint(ref, searched, relative, self.roots(from_dir))
@@ -91,7 +91,7 @@ class SpecSearch(CallerWords):
                          hint="no file can be named so: remove the character from the reference")
         candidates: list[str] = []
         written: dict[str, str] = {}  # a candidate -> the folder it is looked for in
-        relative = ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)
+        relative = is_relative(ref)
         bases = [os.path.join(self.cwd, b) if b else None for b in ([from_dir] if (relative and from_dir) else roots)]
         for base in bases:
             if base is None or names_folder(ref):  # `./blocks/`, `./`, `sub/..`: no file has such a name
@@ -205,3 +205,9 @@ def _as_written(path: str, base: str, cwd: str) -> str:
 
 def _error(code: str, message: str, pos: Pos | None, **kw: Any) -> SpecError:
     return SpecError([Diagnostic(code, message, pos, **kw)])
+
+
+def is_relative(ref: str) -> bool:
+    """Whether a spec reference names a file relative to the spec's folder (`./base.yaml`, `base.yaml`), not a spec
+    of the search path (`cnn/ResNet1D`)."""
+    return ref.startswith((".", "/")) or ref.endswith(SPEC_SUFFIXES)

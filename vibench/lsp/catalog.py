@@ -242,9 +242,13 @@ class Catalog:
         return library
 
     def find(self, ref: str, from_dir: str | None, home: str | None = None) -> str | None:
-        """The file a spec reference (``cnn/ResNet1D``, ``./base.yaml``; no ``#Block``) names, or None."""
+        """The file a spec reference (``cnn/ResNet1D``, ``./base.yaml``; no ``#Block``) names, or None; a relative
+        one names none from an unsaved document (no ``from_dir``), as its check finds none (:mod:`.folders`)."""
         from vibench.compiler.diagnostics import SpecError
+        from vibench.compiler.spec_search import is_relative
 
+        if from_dir is None and is_relative(ref):
+            return None
         try:
             return str(self.library(home).find(ref, from_dir, None))
         except SpecError:
