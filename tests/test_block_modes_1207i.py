@@ -82,13 +82,19 @@ _IGNORED = [
     ("avg_pool1d", "in: x, kernel_size: 2, count_include_pad: false", "count_include_pad", "with padding"),
     ("layer_norm", "in: x, elementwise_affine: false, bias: false", "bias", "with `elementwise_affine: true`"),
     ("lstm", "in: x, hidden_size: 4, dropout: 0.5", "dropout", "between layers (`num_layers` of 2 or more)"),
+    ("gru", "in: x, hidden_size: 4, dropout: 0.5", "dropout", "between layers (`num_layers` of 2 or more)"),
     ("neural_ode", "in: x, num_layers: 1, activation: gelu", "activation", "with `num_layers` of 2 or more"),
+    ("neural_ode", "in: x, num_layers: 1, dropout: 0.5", "dropout", "with `num_layers` of 2 or more"),
+    ("graph_operator", "in: x, use_spectral: false, num_modes: 2", "num_modes", "with `use_spectral: true`"),
+    ("graph_operator", "in: x, num_layers: 1, dropout: 0.5", "dropout",
+     "with a spatial layer (`num_layers` of 2 or more, or `use_spectral: false`)"),
 ]
 
 
-@pytest.mark.parametrize(("block", "keys", "key", "when"), _IGNORED, ids=[row[0] for row in _IGNORED])
+@pytest.mark.parametrize(("block", "keys", "key", "when"), _IGNORED, ids=[f"{row[0]}-{row[2]}" for row in _IGNORED])
 def test_a_block_parameter_ignored_as_set(tmp_path: Path, block: str, keys: str, key: str, when: str) -> None:
-    """Said at the key; and true: the block built with and without the key has the same weights and output."""
+    """Said at the key; and true: the block built with and without the key has the same weights, and the same output
+    in training mode (where a dropout acts) from the same seed."""
     torch = pytest.importorskip("torch")
     node = f"  n: {{block: {block}, {keys}}}\n"
     spec = tmp_path / "mine.yaml"
@@ -106,7 +112,8 @@ def test_a_block_parameter_ignored_as_set(tmp_path: Path, block: str, keys: str,
         torch.manual_seed(0)
         with warnings.catch_warnings():  # (W104 above; torch's own for an lstm's dropout)
             warnings.simplefilter("ignore")
-            model = vibench.build(str(path)).eval()
+            model = vibench.build(str(path)).train()
+        torch.manual_seed(1)
         outputs.append((model(x), {k: v.shape for k, v in model.state_dict().items()}))
     assert torch.equal(outputs[0][0], outputs[1][0]) and outputs[0][1] == outputs[1][1]
 

@@ -21,11 +21,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vibench.compiler.chosen_components import ChosenComponents, KeyColumns
-from vibench.compiler.dead_keys import DeadReader, asks_unread, block_keys_unread, dead_keys, dead_readers
+from vibench.compiler.dead_keys import DeadReader, ReadersMemo, dead_keys, dead_readers, written
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.elaborated import Elaborated, Failed, expr_diag
 from vibench.compiler.expr import ExprError, contains_template, parse_value
-from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, TensorType, Unit, UnitDef, ValueRef
+from vibench.compiler.ir import Node, NodeDef, OutputDef, ParamDecl, Pos, Ref, TensorType, UnitDef, ValueRef
 from vibench.compiler.phm_guide import ALIASES
 from vibench.compiler.phm_reference import needed_hint
 from vibench.compiler.unread_hints import (
@@ -79,6 +79,7 @@ class BuildWarnings:
     node_index: dict[str, Node]
     inherited: frozenset[str]
     groups: Mapping[str, tuple[str, ...]]
+    _dead: dict[str, dict[str, str | None]] | None = None  # (:meth:`dead`)
 
     if TYPE_CHECKING:  # the driver's
         def error(self, diag: Diagnostic) -> Failed: ...
@@ -126,8 +127,7 @@ class BuildWarnings:
         found = ("the components here: " + components.shown()) if components.nodes else None
         ignored = dict(udef.reference.ignored_keys) if udef.reference is not None else {}
         readers = idle_readers(idle, {d.name for d in unread}, udef.lets)
-        passed_on = dead_readers(udef, dead_keys(self.elaborated, self.node_index), self.node_index, self.groups,
-                                 {d.name for d in unread})
+        passed_on = dead_readers(udef, self.dead(), self.node_index, self.groups, {d.name for d in unread})
         needed = needed_by_reference(udef, chosen, self.params)  # key -> the PHM-Vibench reference that needs it
         texts = KeyColumns(self.owner.diags.sources)
         words = self.owner.library
@@ -171,52 +171,43 @@ class BuildWarnings:
             self.owner.diags.add(replace(warning, hint=hint))
 
     def warn_passed_keys(self) -> None:
-        """W104 for a key written on a composite node of the user's (a library template's is not theirs to change)
-        that no copy's component reads: it passes the key on to none that does (:func:`passed_key_warnings`); or on
-        a catalogue block's node, that the block reads nothing of given its other values (:func:`block_key_warning`,
-        `factor` of a prob_sparse_attention at `mode: top_k`). The
-        copies of a `for_each` over a mapping (each a node named by its key) are one node's: a key one reads has an
-        effect, and one none reads is said once, of the node as written."""
-        group_of = {key: name for name, keys in self.groups.items() for key in keys}
-        written = {nd.name: nd for nd in self.elaborated.udef.nodes} if group_of else {}
-        units_of: dict[str, tuple[NodeDef, list[Unit | None]]] = {}
-        asks: dict[str, bool] = {}  # by block: whether it says what it does not read (most do not: not asked)
-        for en in self.elaborated.nodes:
-            name, nd = en.name, en.nd
-            if name in group_of:  # the node as written, not a copy renamed for its key
-                name = group_of[name]
-                nd = written.get(name, nd)
-            if en.mode == "off" or not (nd.params or isinstance(nd.with_, dict)):
-                continue
-            node = self.node_index.get(en.name)
+        """W104 for a key written on a node of the user's (a library template's is not theirs to change) that no copy
+        of its block reads (:func:`~vibench.compiler.dead_keys.dead_keys`): a composite that passes it on to none
+        that does (:func:`passed_key_warnings`), a catalogue block that reads nothing of it given its other values
+        (:func:`block_key_warning`: `factor` of a prob_sparse_attention at `mode: top_k`). The copies of a `for_each`
+        over a mapping are one node's: a key one reads has an effect. A key of a node of a composite definition is
+        said when the model is built, and only if none of the definition's uses read it (:class:`HeldKeyWarnings`)."""
+        udef = self.elaborated.udef
+        root = len(self.owner.stack) == 1
+        first = {name: keys[0] for name, keys in self.groups.items() if keys}
+        dead = self.dead()
+        memo: ReadersMemo = {}
+        for nd in udef.nodes:
+            if not (nd.params or isinstance(nd.with_, dict)) or (nd.name not in dead and root):
+                continue  # (the root's one use: only its dead keys need a look)
+            node = self.node_index.get(first.get(nd.name, nd.name))
             if node is None or not node.copies or within_library(nd.pos):
                 continue
-            if node.kind == "composite":
-                units_of.setdefault(name, (nd, []))[1].extend(c.unit for c in node.copies)
-            elif self.asks_unread(node, asks):  # a catalogue block that may not read some keys
-                for key, why in block_keys_unread(nd, node).items():
-                    self.owner.diags.add(block_key_warning(nd, key, node.block, why))
-        for nd, copies in units_of.values():
-            units = [u for u in copies if u is not None]
-            if len(units) == len(copies) and all(u.unread for u in units):
-                self.owner.diags.extend(passed_key_warnings(nd, units))
+            keys = dead.get(nd.name, {})
+            units = [copy.unit for copy in node.copies if copy.unit is not None]
+            said = (passed_key_warnings(nd, units, keys, memo) if units else
+                    {k: block_key_warning(nd, k, node.block, why) for k, why in keys.items() if why is not None})
+            read = [] if root else [k for k, v in written(nd) if v is not None and k not in keys]
+            self.owner.held_keys.note(udef, nd, read, said)
+        if root:  # the model is built: what no use of a definition read is said
+            self.owner.held_keys.flush(self.owner.diags)
 
-    @staticmethod
-    def asks_unread(node: Node, asks: dict[str, bool]) -> bool:
-        """:func:`~vibench.compiler.dead_keys.asks_unread` of primitive ``node``, once per block (``asks``) where its
-        copies are all of its block (a `for_each` over block names: each time)."""
-        if node.copies[0].block:
-            return asks_unread(node)
-        found = asks.get(node.block)
-        if found is None:
-            found = asks[node.block] = asks_unread(node)
-        return found
+    def dead(self) -> dict[str, dict[str, str | None]]:
+        """:func:`~vibench.compiler.dead_keys.dead_keys` of this unit, found once (asked when its nodes are built)."""
+        if self._dead is None:
+            self._dead = dead_keys(self.elaborated, self.node_index)
+        return self._dead
 
     def component_unread(self, udef: UnitDef) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
         """``Unit.unread`` and ``Unit.unread_why`` of a unit built inside another: its parameters nothing built reads,
         and how its nodes pass on, unread, those they read (:func:`~vibench.compiler.unread_hints.passed_on`)."""
         unread = self.unread_here(udef, {d.name for d in udef.params}, root=False)[0]
-        dead = dead_keys(self.elaborated, self.node_index) if unread else {}
+        dead = self.dead() if unread else {}
         passed = dead_readers(udef, dead, self.node_index, self.groups, unread) if dead else {}
         return frozenset(unread), tuple((name, passed_on(reader)) for name, reader in passed.items())
 
@@ -227,7 +218,7 @@ class BuildWarnings:
         `inherit: true` node passed one to that reads it (:func:`~vibench.compiler.unread_params.passed_unread`);
         and the nodes not built. The walks are over the nodes once, `metadata:` only for the names still unread, and
         only of the ``root`` unit: a component's `metadata:` is written nowhere (model.py has the model's)."""
-        used, idle = built_reads(udef, self.elaborated, given, root, dead_keys(self.elaborated, self.node_index))
+        used, idle = built_reads(udef, self.elaborated, given, root, self.dead())
         left = names - used
         if left and root:
             left -= metadata_reads_apart(udef.metadata, self.env, left)

@@ -10,11 +10,13 @@ elaborated unit and its typed nodes; neither writes anything.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block
+from vibench.compiler.diagnostics import Collector, Diagnostic
 from vibench.compiler.elaborated import Elaborated
 from vibench.compiler.expr import template_names
 from vibench.compiler.ir import Instance, Node, NodeDef, SpecValue, Template, Unit, UnitDef
@@ -24,62 +26,57 @@ from vibench.compiler.unread_params import idle_readers, let_reads, node_reads, 
 
 def dead_keys(elaborated: Elaborated, nodes: Mapping[str, Node]) -> dict[str, dict[str, str | None]]:
     """Each node built (as written, by name) -> the keys written on it (its own keys and `with:`, a value other than
-    null) that every copy's block leaves unread, each with when the block would read it (None: not said): a
-    composite's ``Unit.unread`` (nothing it builds reads them; ``Unit.unread_why`` says how), a catalogue block's
-    :meth:`~vibench.compiler.blocks.base.Block.unread_params` (prob_sparse_attention's `factor` at `mode: top_k`). A
-    key one copy reads is read (a `repeat:` whose copy 1 takes another branch, a `for_each` over a mapping's copy,
-    each a node named by its key); a copy not typed reads everything. One pass over the built nodes."""
+    null), in the order written, that every copy's block leaves unread, each with when the block would read it, or
+    how it passes it on unread (None: not said): a composite's ``Unit.unread`` (``Unit.unread_why``), a catalogue
+    block's :meth:`~vibench.compiler.blocks.base.Block.unread_params` (prob_sparse_attention's `factor` at `mode:
+    top_k`). A key one copy reads is read (a `repeat:` whose copy 1 takes another branch, a copy of a `for_each` over a
+    mapping, each a node named by its key, of the same block or another); a copy not typed reads everything. One pass
+    over the built nodes; a catalogue block is asked whether it says what it does not read once."""
     group_of = {key: name for name, keys in elaborated.groups.items() for key in keys}
-    written_as = {nd.name: nd for nd in elaborated.udef.nodes}
+    written_as = {nd.name: nd for nd in elaborated.udef.nodes} if group_of else {}
+    asks: dict[str, bool] = {}
     found: dict[str, dict[str, str | None]] = {}
     for en in elaborated.nodes:
-        name = group_of.get(en.name, en.name)  # a copy of a `for_each` over a mapping: its node as written
+        name, nd = en.name, en.nd
+        if name in group_of:  # a copy of a `for_each` over a mapping: its node as written
+            name = group_of[name]
+            nd = written_as.get(name, nd)
         node = nodes.get(en.name)
-        if en.mode == "off" or node is None or not node.copies:
+        if en.mode == "off" or not (nd.params or isinstance(nd.with_, dict)):
             continue
-        unread = [_unread_by(node, copy) for copy in node.copies]
-        keys = {key for key, value in written(written_as.get(name, en.nd)) if value is not None}
-        for each in unread:
-            keys &= each.keys()
+        if node is None or not node.copies:
+            found[name] = {}  # (not typed: reads everything)
+            continue
+        unread = [_unread_by(node, copy, asks) for copy in node.copies]
         kept = found.get(name)
-        found[name] = {key: unread[0][key] for key in keys if kept is None or key in kept}
+        found[name] = {key: unread[0][key] for key, value in written(nd) if value is not None
+                       and all(key in each for each in unread) and (kept is None or key in kept)}
     return {name: keys for name, keys in found.items() if keys}
 
 
-def _unread_by(node: Node, copy: Instance) -> Mapping[str, str | None]:
-    """The parameters ``copy`` of ``node`` does not read -> when its block would (None: not said)."""
+def _unread_by(node: Node, copy: Instance, asks: dict[str, bool]) -> Mapping[str, str | None]:
+    """The parameters ``copy`` of ``node`` does not read -> when its block would (None: not said); ``asks``: each
+    catalogue block's :func:`_asks`, by name."""
     if copy.unit is not None:
         if not copy.unit.unread:
             return {}
         why = dict(copy.unit.unread_why)
         return {name: why.get(name) for name in copy.unit.unread}
-    block = registry.get(copy.block or node.block) if node.kind == "primitive" else None
-    if block is None or not _asks(block) or isinstance(copy.params, tuple):
+    if node.kind != "primitive" or isinstance(copy.params, tuple):
         return {}
-    return {name: f"reads it only {when}" for name, when in block.unread_params(copy.params).items()}
-
-
-def asks_unread(node: Node) -> bool:
-    """Whether a copy of primitive ``node`` may leave a parameter unread (:func:`block_keys_unread` has to look)."""
-    return any(_asks(registry.get(copy.block or node.block)) for copy in node.copies)
+    name = copy.block or node.block
+    if name not in asks:
+        asks[name] = _asks(registry.get(name))
+    block = registry.get(name) if asks[name] else None
+    if block is None:  # (most blocks read every parameter: not asked)
+        return {}
+    return {param: f"reads it only {when}" for param, when in block.unread_params(copy.params).items()}
 
 
 def _asks(block: Block | None) -> bool:
     """Whether ``block`` says what it does not read: most read every parameter (not asked), and a plug-in's answer
     would reach W104's text unchecked (so it is not asked either, as for Block.internal_tensors)."""
     return block is not None and type(block).unread_params is not Block.unread_params and not is_plugin(block)
-
-
-def block_keys_unread(nd: NodeDef, node: Node) -> dict[str, str]:
-    """The keys written on ``nd`` (a value other than null) that every copy of its catalogue block (``node``, typed)
-    reads nothing of -> when it would: `factor` of a prob_sparse_attention at `mode: top_k`."""
-    unread = [_unread_by(node, copy) for copy in node.copies] if node.kind == "primitive" else []
-    if not unread or not unread[0]:
-        return {}
-    keys = {key for key, value in written(nd) if value is not None}
-    for each in unread[1:]:
-        keys &= each.keys()
-    return {key: why for key, why in unread[0].items() if key in keys and why is not None}
 
 
 def written(nd: NodeDef) -> list[tuple[str, SpecValue]]:
@@ -133,7 +130,7 @@ def dead_readers(udef: UnitDef, dead: Mapping[str, Mapping[str, str | None]], ty
             read = set(_reads(nd, key, value))
             for let in read & through.keys():
                 read |= through[let]
-            shown = value.text if isinstance(value, Template) else str(value)
+            shown = shown_value(value)
             for name in [n for n in read & names if n not in passed]:  # (`- passed.keys()` copies them: quadratic)
                 passed[name] = (nd.name, key, shown, unit, block, keys[key])
     # what in each component reads the keys: one walk of a component for all its keys (one per key: 400 values
@@ -142,7 +139,8 @@ def dead_readers(udef: UnitDef, dead: Mapping[str, Mapping[str, str | None]], ty
     for _, key, _, unit, _, _ in passed.values():
         if unit is not None and unit.definition is not None:
             asked.setdefault(id(unit), (unit, set()))[1].add(key)
-    readers = {uid: _readers(unit, keys) for uid, (unit, keys) in asked.items()}
+    memo: ReadersMemo = {}
+    readers = {uid: component_readers(unit, keys, memo) for uid, (unit, keys) in asked.items()}
     found: dict[str, DeadReader] = {}
     for name, (node_name, key, shown, unit, block, why) in passed.items():
         idle, where = readers.get(id(unit), ({}, {})) if unit is not None else ({}, {})
@@ -151,13 +149,37 @@ def dead_readers(udef: UnitDef, dead: Mapping[str, Mapping[str, str | None]], ty
     return found
 
 
-def _readers(unit: Unit, keys: set[str]) -> tuple[dict[str, list[NodeDef]], dict[str, str]]:
+ReadersMemo = dict[int, tuple[frozenset[str], dict[str, list[NodeDef]], dict[str, str]]]
+""":func:`component_readers`' answers, by the id of the unit: the keys asked, and what reads them."""
+
+
+def component_readers(unit: Unit, keys: set[str], memo: ReadersMemo) -> tuple[dict[str, list[NodeDef]],
+                                                                               dict[str, str]]:
     """Of ``keys`` (parameters of ``unit``, which nothing it builds reads): those its nodes not built read, with
-    them (through its `let`s too), and the others' value that reads them without using them (a branch not taken)."""
-    assert unit.definition is not None
-    built = {node.name for node in unit.nodes}
-    idle = idle_readers([nd for nd in unit.definition.nodes if nd.name not in built], keys, unit.definition.lets)
-    return idle, value_readers(unit.definition, keys - idle.keys())
+    them (through its `let`s too), and the others' value that reads them without using them (a branch not taken).
+    One walk of a unit for all the keys asked of it (``memo``: a component that 800 nodes use was walked 800 times)."""
+    known = memo.get(id(unit))
+    if known is not None and keys <= known[0]:
+        return known[1], known[2]
+    asked = keys | known[0] if known is not None else frozenset(keys)
+    definition = unit.definition
+    if definition is None:
+        return {}, {}
+    names = {node.name for node in unit.nodes}
+    places = {node.pos for node in unit.nodes if node.pos is not None}  # (a `for_each` copy is named by its key)
+    idle = idle_readers([nd for nd in definition.nodes if nd.name not in names and nd.pos not in places],
+                        set(asked), definition.lets)
+    where = value_readers(definition, asked - idle.keys())
+    memo[id(unit)] = (frozenset(asked), idle, where)
+    return idle, where
+
+
+def shown_value(value: SpecValue) -> str:
+    """A key's value as W104's `found:` quotes it: a plain name as the name (`reduction: attention_reduction`, which
+    the names pass read as `${attention_reduction}`), any other `${...}` as its text."""
+    if isinstance(value, Template):
+        return value.expr.id if value.whole and isinstance(value.expr, ast.Name) else value.text
+    return str(value)
 
 
 def _reads(nd: NodeDef, key: str, value: SpecValue) -> frozenset[str]:
@@ -166,3 +188,25 @@ def _reads(nd: NodeDef, key: str, value: SpecValue) -> frozenset[str]:
     alone = replace(nd, params=((key, value, None),), with_=None, repeat=None, when=None, for_each=None,
                     checkpoint=False)
     return node_reads(alone) - template_names(nd.block)
+
+
+class HeldKeyWarnings:
+    """W104 of the keys written on the nodes of a composite definition, held until the model is built: a definition
+    that several nodes use, with other values, has a key no effect only where none of its uses reads it (`factor` of
+    a prob_sparse_attention in a block used once at `mode: prob_sparse` and once at `top_k` has an effect)."""
+
+    def __init__(self) -> None:
+        # (file, unit, node, key) -> its W104; None: a use reads it
+        self.held: dict[tuple[str, str, str, str], Diagnostic | None] = {}
+
+    def note(self, unit: UnitDef, nd: NodeDef, read: list[str], said: Mapping[str, Diagnostic]) -> None:
+        """The keys of node ``nd`` of ``unit`` that this use of it reads, and the W104 of those it does not."""
+        for key in read:
+            self.held[(unit.file, unit.qualname, nd.name, key)] = None
+        for key, warning in said.items():
+            self.held.setdefault((unit.file, unit.qualname, nd.name, key), warning)
+
+    def flush(self, diags: Collector) -> None:
+        """Said: the keys no use read."""
+        diags.extend(warning for warning in self.held.values() if warning is not None)
+        self.held.clear()

@@ -28,6 +28,7 @@ from vibench.compiler import registry
 from vibench.compiler.blocks.base import Block, model_float_dtype
 from vibench.compiler.composite_uses import frozen_values
 from vibench.compiler.constraints import found_text
+from vibench.compiler.dead_keys import HeldKeyWarnings
 from vibench.compiler.diagnostics import Collector, Diagnostic, SpecError
 from vibench.compiler.elaborate import elaborate
 from vibench.compiler.elaborated import Elaborated, Failed, freeze, verify_elaborated
@@ -101,6 +102,7 @@ class _Specializer:
         self.param_memo: dict[tuple[object, ...], Any] = {}
         self.switched_off: set[str] = set()  # inputs `--input` bound although their `when` is false (E305 said)
         self.warned_unused: set[tuple[str, str]] = set()  # definitions checked for unused parameters
+        self.held_keys = HeldKeyWarnings()  # W104 of keys of composite definitions, said once the model is built
         self.block_names: dict[int, Suggestions] = {}  # id of a definition -> its block names, for E110's hint
         self.max_nodes = MAX_NODES
         self.max_params = MAX_PARAMS

@@ -4,51 +4,47 @@ composite passes on only to components that do not read it."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from vibench.compiler.chosen_components import inner_components
-from vibench.compiler.dead_keys import DeadReader
+from vibench.compiler.dead_keys import DeadReader, ReadersMemo, component_readers
 from vibench.compiler.diagnostics import Diagnostic, clip
 from vibench.compiler.ir import NodeDef, ParamDecl, Pos, Template, Unit
 from vibench.compiler.phm_reference import needed_hint
-from vibench.compiler.unread_params import idle_readers, stem, value_readers
+from vibench.compiler.unread_params import stem
 
 
-def passed_key_warnings(nd: NodeDef, units: list[Unit]) -> list[Diagnostic]:
-    """W104 for each key written on node ``nd`` (its own keys and `with:`, a value other than null) that every copy of
-    its composite (``units``, each copy's) takes and passes on only to components that do not read it (``Unit.unread``:
-    `e_layers` on a node of B_11_MomentumEncoder, whose default `base_encoder` B_04_Dlinear reads none), at the key.
-    A key one copy reads (`repeat: 2` with a TimesNet in copy 1) has an effect."""
-    written = [(k, v, pos) for k, v, pos in nd.params]
+def passed_key_warnings(nd: NodeDef, units: list[Unit], keys: Mapping[str, str | None],
+                        memo: ReadersMemo) -> dict[str, Diagnostic]:
+    """W104 for each of ``keys`` (:func:`~vibench.compiler.dead_keys.dead_keys`: written on node ``nd``, and read by
+    no copy of its composite, ``units``, each copy's; with how one passes it on unread) -> at the key: `e_layers` on a
+    node of B_11_MomentumEncoder, whose default `base_encoder` B_04_Dlinear reads none; `sampling_seed` on an
+    Informer at `attention: top_k`. ``memo``: what reads a component's keys, one walk of each component."""
+    places = dict(nd.with_keys)
+    at = {k: pos for k, _, pos in nd.params}
     if isinstance(nd.with_, dict):
-        places = dict(nd.with_keys)
-        written += [(k, v, places.get(k, nd.with_pos)) for k, v in nd.with_.items()]
-    unread = [(k, pos) for k, v, pos in written if v is not None and all(k in u.unread for u in units)]
-    if not unread:
-        return []
+        at.update({k: places.get(k, nd.with_pos) for k in nd.with_ if k not in at})
     seen: dict[int, list[str]] = {}
     inside = list(dict.fromkeys(name for u in units for name in inner_components(u, seen)))
     found = ("the components here: " + ", ".join(inside)) if inside else None
-    block = units[0].definition
-    decls = {d.name: d for d in block.params} if block is not None else {}
-    built = {node.name for node in units[0].nodes}  # a key its own nodes not built read: said of them
-    readers = idle_readers([n for n in block.nodes if n.name not in built] if block is not None else [],
-                           {k for k, _ in unread}, block.lets if block is not None else ())
-    wheres = value_readers(block, {k for k, _ in unread} - readers.keys()) if block is not None else {}
-    out = []
-    for k, pos in unread:
-        where = wheres.get(k)
+    unit = units[0]
+    decls = unit.definition.param_index if unit.definition is not None else {}
+    readers, wheres = component_readers(unit, set(keys), memo)
+    out = {}
+    for k, why in keys.items():
+        shown = None
         if k in readers:
-            message, hint, shown = not_built(units[0].name, readers[k]), idle_hint(readers[k]), None
-        elif where is not None:
-            message, shown = f"this {units[0].name} builds nothing that reads it", None
-            hint = unused_by(where, component=True)
+            message, hint = not_built(unit.name, readers[k]), idle_hint(readers[k])
+        elif k in wheres:
+            message, hint = f"this {unit.name} builds nothing that reads it", unused_by(wheres[k], component=True)
+        elif why is not None:  # passed on, unread, by its own nodes: the chain says why
+            message, hint = f"this {unit.name} {why}", "remove it"
         else:
-            message = f"no component of this {units[0].name} reads it"
+            message = f"no component of this {unit.name} reads it"
             hint, shown = unread_hint(decls[k], inside) if k in decls else "remove it", found
-        out.append(Diagnostic("W104", f"`{k}` has no effect here: {message}", pos or nd.pos, node=nd.name,
-                              severity="warning", found=shown, hint=hint))
+        out[k] = Diagnostic("W104", f"`{k}` has no effect here: {message}", at.get(k) or nd.pos, node=nd.name,
+                            severity="warning", found=shown, hint=hint)
     return out
 
 

@@ -1,0 +1,173 @@
+"""W104 of keys on nodes that several copies or uses share (1207i review).
+
+* a `for_each` over a mapping of catalogue blocks: copy `a` at `mode: prob_sparse` reads `factor` (each copy was
+  judged alone: "remove it" would have changed the model); and of a composite and a catalogue block, whose dropout
+  reads `p`;
+* a node of a `blocks:` definition used twice, once reading the key: said only if no use reads it;
+* a node of a component built as a `for_each` over a mapping is built (its copies are named by their keys);
+* a key a component passes on to a block that ignores it names the chain, not "pick a component".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import vibench
+from vibench.compiler.diagnostics import Diagnostic
+
+FE_MAP = """\
+vibench: 1
+name: FeMap
+inputs:
+  x: {shape: [B, 64, 32]}
+nodes:
+  att:
+    block: prob_sparse_attention
+    for_each: {a: prob_sparse, b: top_k}
+    in: x
+    num_heads: 4
+    mode: "${item}"
+    factor: 3
+  out: {block: add, in: [att.a, att.b]}
+outputs:
+  y: out
+"""
+
+MIXED = """\
+vibench: 1
+name: Mixed
+inputs:
+  x: {shape: [B, 16]}
+blocks:
+  C:
+    params:
+      p: {type: float, default: 0.1}
+      use: {type: bool, default: false}
+    inputs: {x: {shape: [B, 16]}}
+    nodes:
+      d: {block: dropout, in: x, p: "${p if use else 0.0}"}
+    outputs: {y: d}
+nodes:
+  n:
+    block: "${item}"
+    for_each: {a: C, b: dropout}
+    in: x
+    p: 0.3
+  out: {block: add, in: [n.a, n.b]}
+outputs:
+  y: out
+"""
+
+TWOINST = """\
+vibench: 1
+name: TwoInst
+inputs:
+  x: {shape: [B, 64, 32]}
+blocks:
+  Att:
+    params:
+      mode: {type: str, default: top_k}
+    inputs: {x: {shape: [B, L, 32]}}
+    nodes:
+      a: {block: prob_sparse_attention, in: x, num_heads: 4, mode: "${mode}", factor: 3}
+    outputs: {y: a}
+nodes:
+  one: {block: Att, in: x, mode: prob_sparse}
+  two: {block: Att, in: one}
+outputs:
+  y: two
+"""
+
+TWOINST_C = """\
+vibench: 1
+name: TwoInstC
+inputs:
+  x: {shape: [B, 16]}
+blocks:
+  Inner:
+    params:
+      p: {type: float, default: 0.1}
+      use: {type: bool, default: false}
+    inputs: {x: {shape: [B, 16]}}
+    nodes:
+      d: {block: dropout, in: x, p: p, when: "${use}"}
+    outputs: {y: {from: d, when: "${use}"}, z: {from: x, when: "${not use}"}}
+  Outer:
+    params:
+      use: {type: bool, default: false}
+    inputs: {x: {shape: [B, 16]}}
+    nodes:
+      inn: {block: Inner, in: x, use: "${use}", p: 0.3}
+    outputs: {y: inn}
+nodes:
+  one: {block: Outer, in: x, use: true}
+  two: {block: Outer, in: one}
+outputs:
+  y: two
+"""
+
+FE_INNER = """\
+vibench: 1
+name: FeInner
+params:
+  f: {type: int, default: 5}
+inputs:
+  x: {shape: [B, 64, 32]}
+blocks:
+  C:
+    params:
+      f: {type: int, default: 5}
+    inputs: {x: {shape: [B, L, 32]}}
+    nodes:
+      att:
+        block: prob_sparse_attention
+        for_each: {a: 1, b: 2}
+        in: x
+        num_heads: 4
+        factor: f
+      out: {block: add, in: [att.a, att.b]}
+    outputs: {y: out}
+nodes:
+  c: {block: C, in: x, f: f}
+outputs:
+  y: c
+"""
+
+
+
+def _w104(tmp_path: Path, text: str, **params: object) -> list[Diagnostic]:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text, encoding="utf-8")
+    return [d for d in vibench.check(str(spec), params=params).warnings if d.code == "W104"]
+
+
+@pytest.mark.parametrize("text", [FE_MAP, MIXED, TWOINST, TWOINST_C], ids=["fe_map", "mixed", "twoinst", "twoinst_c"])
+def test_a_key_one_copy_or_use_reads_is_not_said(tmp_path: Path, text: str) -> None:
+    assert _w104(tmp_path, text) == []
+
+
+def test_a_key_no_use_reads_is_said_once(tmp_path: Path) -> None:
+    text = TWOINST.replace("one: {block: Att, in: x, mode: prob_sparse}", "one: {block: Att, in: x}")
+    found = _w104(tmp_path, text)
+    assert [(d.node, d.message) for d in found] == [
+        ("a", "`factor` has no effect here: prob_sparse_attention reads it only at `mode: prob_sparse`")]
+
+
+def test_a_node_built_as_a_for_each_over_a_mapping_is_built(tmp_path: Path) -> None:
+    found = _w104(tmp_path, FE_INNER, f=7)
+    assert "does not build" not in " ".join(d.message for d in found)
+    said = {d.node: d for d in found}
+    assert said["c"].message == ("`f` has no effect here: this C passes it as `factor` to prob_sparse_attention (its "
+                                 "node `att`), which reads it only at `mode: prob_sparse`")
+
+
+def test_a_key_passed_on_to_a_block_that_ignores_it_names_the_chain(tmp_path: Path) -> None:
+    text = ("vibench: 1\nname: UseInf\ninputs:\n  x: {shape: [B, 64, 1]}\nnodes:\n"
+            "  inf: {block: transformer/Informer, in: x, sampling_seed: 3}\noutputs:\n  y: inf\n")
+    [found] = _w104(tmp_path, text)
+    assert found.message.startswith("`sampling_seed` has no effect here: this Informer passes it as `sampling_seed` "
+                                    "to InformerLayer (its node `encoder_layers`), which passes it as `seed` to "
+                                    "prob_sparse_attention")
+    assert found.hint == "remove it"
