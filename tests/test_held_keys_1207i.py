@@ -171,3 +171,55 @@ def test_a_key_passed_on_to_a_block_that_ignores_it_names_the_chain(tmp_path: Pa
                                     "to InformerLayer (its node `encoder_layers`), which passes it as `seed` to "
                                     "prob_sparse_attention")
     assert found.hint == "remove it"
+
+
+COMP_TWO = """\
+vibench: 1
+name: CompTwo
+blocks:
+  Inner:
+    params: {n: {type: int}}
+    inputs: {x: {shape: [B, L, D]}}
+    nodes:
+      rnn: {block: lstm, in: x, hidden_size: 4, dropout: 0.5, num_layers: n}
+    outputs: {y: rnn.out}
+inputs:
+  x: {shape: [B, 16, 4]}
+nodes:
+  a: {block: Inner, in: x, n: 1}
+  b: {block: Inner, in: a, n: 2}
+outputs: {y: b}
+"""
+
+
+def test_a_block_key_one_use_of_its_definition_reads(tmp_path: Path) -> None:
+    """QA: `dropout` of an lstm in a block used with one layer and with two was "remove it"; the second reads it."""
+    assert _w104(tmp_path, COMP_TWO) == []
+    [found] = _w104(tmp_path, COMP_TWO.replace("n: 2}", "n: 1}"))
+    assert found.message == ("`dropout` has no effect here: lstm reads it only between layers (`num_layers` of 2 or "
+                             "more)")
+
+
+def test_a_value_read_by_a_node_not_built_and_passed_on_unread_says_both(tmp_path: Path) -> None:
+    """AttentionLSTM without a classifier and with one lstm layer: "read only by node `classifier`" left out the lstm,
+    which is built and reads `dropout` from two layers on."""
+    [found] = _w104(tmp_path, "vibench: 1\nextends: rnn/AttentionLSTM\nwith:\n  num_layers: 1\n  dropout: 0.3\n")
+    assert found.message == ("`dropout` has no effect here: this AttentionLSTM does not build the node that reads it, "
+                             "and node `lstm` passes it to lstm, which does not use it here")
+    assert found.hint == ("it is read by node `classifier`, not built here; lstm reads it only between layers "
+                          "(`num_layers` of 2 or more); remove it")
+
+
+def test_the_hint_names_the_templates_own_key(tmp_path: Path) -> None:
+    """NeuralODE's depth is `ode_layers`; the block's reason names its `num_layers`, which the node writes so."""
+    [found] = _w104(tmp_path, "vibench: 1\nextends: no/NeuralODE\nwith: {ode_layers: 1, activation: gelu}\n")
+    assert found.hint == ("neural_ode reads it only with `num_layers` of 2 or more (node `ode_func` has "
+                          "`num_layers: ode_layers`); remove it")
+
+
+def test_a_node_not_built_lists_no_components() -> None:
+    """QA: MultiScaleCNN's `dropout` (its node `dropout` not built) listed the template's own blocks as components."""
+    program = vibench.check("cnn/MultiScaleCNN", params={"dropout": 0.2})
+    [found] = [d for d in program.warnings if d.code == "W104"]
+    assert found.message.endswith("this MultiScaleCNN does not build the node that reads it")
+    assert found.found is None

@@ -32,6 +32,7 @@ from vibench.compiler.unread_hints import (
     block_key_warning,
     dead_key_warning,
     fallback_warning,
+    idle_and_passed_warning,
     idle_hint,
     not_built,
     passed_key_warnings,
@@ -161,8 +162,7 @@ class BuildWarnings:
             elif value is not None or decl.scope:
                 what = self.value_named(decl, pos, by_user, texts)
                 warning = self.unread_warning(udef, what, decl, pos, readers.get(decl.name), taking, components,
-                                              needed.get(decl.name), passed_on.get(decl.name))
-                warning = replace(warning, found=warning.found or found)
+                                              needed.get(decl.name), passed_on.get(decl.name), found)
                 hint = warning.hint
             else:
                 continue  # a null for the template's own parameter: no different from leaving it out
@@ -241,13 +241,16 @@ class BuildWarnings:
 
     def unread_warning(self, udef: UnitDef, what: str, decl: ParamDecl, pos: Pos | None, off: list[NodeDef] | None,
                        taking: list[str], components: ChosenComponents, needed_by: str | None,
-                       passed_to: DeadReader | None = None) -> Diagnostic:
+                       passed_to: DeadReader | None = None, found: str | None = None) -> Diagnostic:
         """W104 for the unread value of ``decl`` (``what``) set at ``pos``: only nodes not built (``off``) read it;
         the components chosen here that declare it (``taking``) got a value of their own from their nodes, or take
         no null; or no component chosen reads it; or a node built passes it on under a key its component reads
-        nothing of (``passed_to``). ``needed_by``: the PHM-Vibench reference that needs the key."""
+        nothing of (``passed_to``). ``needed_by``: the PHM-Vibench reference that needs the key; ``found``: the
+        components chosen, which a message about components shows."""
         value = self.params[decl.name]
         if value is not None and off:
+            if passed_to is not None:  # and a node built passes it on unread (AttentionLSTM's one-layer lstm)
+                return idle_and_passed_warning(what, udef.name, off, passed_to, pos, needed_by)
             return Diagnostic("W104", f"{what} has no effect here: {not_built(udef.name, off)}", pos,
                               severity="warning", hint=idle_hint(off, needed_by))
         if passed_to is not None:  # a node built passes it on under a key its component does not read
@@ -260,7 +263,8 @@ class BuildWarnings:
                                   pos, severity="warning",
                                   hint=unused_by(where, needed_hint(needed_by) if needed_by else "remove it"))
             return Diagnostic("W104", f"{what} has no effect here: no component of this {udef.name} reads it", pos,
-                              severity="warning", hint=idle_hint(idle[1], needed_by, idle[0]) if idle is not None
+                              severity="warning", found=found,
+                              hint=idle_hint(idle[1], needed_by, idle[0]) if idle is not None
                               else unread_hint(decl, components.nodes, needed_by,
                                                extension_takers(self.owner, udef, decl)))
         names, one = ", ".join(taking), len(taking) == 1
@@ -269,6 +273,7 @@ class BuildWarnings:
             shown = ", ".join(nodes[:4]) + (f" and {len(nodes) - 4} more" if len(nodes) > 4 else "")
             return Diagnostic("W104", f"{what} has no effect here: {names} take{'s' if one else ''} "
                               f"{'its' if one else 'their'} value from {shown} instead", pos, severity="warning",
+                              found=found,
                               hint="the value a node gives its component itself (its keys, its `with:`) replaces the "
                               "one `inherit: true` passes on; "
                               + (needed_hint(needed_by) if needed_by else "remove it here, or change that value"))
@@ -279,7 +284,7 @@ class BuildWarnings:
                if needed_by else f"give `{decl.name}` a value, or remove it")
         return Diagnostic("W104", f"{what} set to null has no effect here: {names} take{'s' if one else ''} no null "
                           f"for it, and keep{'s' if one else ''} {'its' if one else 'their'} own value", pos,
-                          severity="warning", hint="; ".join(kept) + (": " if kept else "") + fix)
+                          severity="warning", found=found, hint="; ".join(kept) + (": " if kept else "") + fix)
 
     def warn_unread_nodes(self, udef: UnitDef, outputs: list[tuple[str, ValueRef, TensorType]]) -> None:
         """W108 for a node whose only readers take it through an optional port (``x?: node``) that the

@@ -11,6 +11,7 @@ elaborated unit and its typed nodes; neither writes anything.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
@@ -105,6 +106,7 @@ class DeadReader:
     idle: tuple[NodeDef, ...]
     where: str | None  # else, the value of the component that reads it without using it (a branch not taken)
     why: str | None  # else, when the block would read it, or how its nodes pass it on unread
+    settings: str | None = None  # of a catalogue block, the node's keys its `why` names (`num_layers: ode_layers`)
 
 
 def dead_readers(udef: UnitDef, dead: Mapping[str, Mapping[str, str | None]], typed: Mapping[str, Node],
@@ -114,7 +116,7 @@ def dead_readers(udef: UnitDef, dead: Mapping[str, Mapping[str, str | None]], ty
     it. ``typed``: the unit's typed nodes, by name; ``groups``: a `for_each` over a mapping's node -> its keys (its
     copies' names). One pass over the dead keys, not one per name."""
     through = let_reads(udef.lets) if dead else {}
-    passed: dict[str, tuple[str, str, str, Unit | None, str, str | None]] = {}  # name -> node, key, ...
+    passed: dict[str, tuple[str, str, str, Unit | None, str, str | None, str | None]] = {}  # name -> node, key, ...
     for nd in udef.nodes:
         keys = dead.get(nd.name)
         if not keys:
@@ -132,20 +134,20 @@ def dead_readers(udef: UnitDef, dead: Mapping[str, Mapping[str, str | None]], ty
                 read |= through[let]
             shown = shown_value(value)
             for name in [n for n in read & names if n not in passed]:  # (`- passed.keys()` copies them: quadratic)
-                passed[name] = (nd.name, key, shown, unit, block, keys[key])
+                passed[name] = (nd.name, key, shown, unit, block, keys[key], _named_settings(nd, keys[key], unit))
     # what in each component reads the keys: one walk of a component for all its keys (one per key: 400 values
     # passed on to a component of 400 nodes switched off took 1.8 s)
     asked: dict[int, tuple[Unit, set[str]]] = {}
-    for _, key, _, unit, _, _ in passed.values():
+    for _, key, _, unit, _, _, _ in passed.values():
         if unit is not None and unit.definition is not None:
             asked.setdefault(id(unit), (unit, set()))[1].add(key)
     memo: ReadersMemo = {}
     readers = {uid: component_readers(unit, keys, memo) for uid, (unit, keys) in asked.items()}
     found: dict[str, DeadReader] = {}
-    for name, (node_name, key, shown, unit, block, why) in passed.items():
+    for name, (node_name, key, shown, unit, block, why, settings) in passed.items():
         idle, where = readers.get(id(unit), ({}, {})) if unit is not None else ({}, {})
         found[name] = DeadReader(node_name, key, shown, block, tuple(idle.get(key, ())),
-                                 None if key in idle else where.get(key), why)
+                                 None if key in idle else where.get(key), why, settings)
     return found
 
 
@@ -172,6 +174,16 @@ def component_readers(unit: Unit, keys: set[str], memo: ReadersMemo) -> tuple[di
     where = value_readers(definition, asked - idle.keys())
     memo[id(unit)] = (frozenset(asked), idle, where)
     return idle, where
+
+
+def _named_settings(nd: NodeDef, why: str | None, unit: Unit | None) -> str | None:
+    """Of a catalogue block's node (no ``unit``), the keys written on ``nd`` that the block's reason (``why``) names,
+    as written (`num_layers: ode_layers`); None when it names none (or the node is a composite's)."""
+    if unit is not None or why is None:
+        return None
+    named = set(re.findall(r"`(\w+)", why))
+    shown = [f"`{key}: {text}`" for key, value in written(nd) if key in named and (text := shown_value(value)) != key]
+    return ", ".join(shown) or None  # (`mode: mode` says nothing the reason does not)
 
 
 def shown_value(value: SpecValue) -> str:

@@ -5,6 +5,7 @@ composite passes on only to components that do not read it."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from vibench.compiler.chosen_components import inner_components
@@ -63,7 +64,7 @@ def dead_key_warning(what: str, passed: DeadReader, pos: Pos | None, needed_by: 
         where = passed.where if passed.where == "`metadata:`" else f"{passed.where} of {passed.component}"
         hint = unused_by(where, fix, component=True)
     else:
-        hint = f"{passed.component} {passed.why}; {fix}" if passed.why else fix
+        hint = f"{passed.component} {passed.why}{_settings(passed)}; {fix}" if passed.why else fix
     return Diagnostic("W104", message, pos, severity="warning", hint=hint,
                       found=clip(f"node `{passed.node}` has `{passed.key}: {passed.written}`", 120))
 
@@ -77,6 +78,19 @@ def block_key_warning(nd: NodeDef, key: str, block: str, why: str) -> Diagnostic
                       hint="remove it")
 
 
+def idle_and_passed_warning(what: str, unit: str, off: list[NodeDef], passed: DeadReader, pos: Pos | None,
+                            needed_by: str | None) -> Diagnostic:
+    """W104 for a value (``what``) that nodes of ``unit`` not built (``off``) read, and a node built passes on
+    unread (``passed``): AttentionLSTM's `dropout` without a classifier and with one lstm layer."""
+    fix = needed_hint(needed_by) if needed_by else "remove it"
+    dead = dead_key_warning(what, passed, pos, needed_by)
+    as_key = f"as `{passed.key}` " if f"`{passed.key}`" not in what else ""
+    message = (f"{what} has no effect here: {not_built(unit, off)}, and node `{passed.node}` passes it {as_key}to "
+               f"{passed.component}, which does not use it here")
+    idle = idle_hint(off, needed_by).removesuffix(f"; {fix}").replace("it is read only by", "it is read by", 1)
+    return replace(dead, message=message, hint=f"{idle}; {dead.hint or fix}")
+
+
 def passed_on(passed: DeadReader) -> str:
     """How a component's node passes a parameter on unread (``passed``), for the hint of a caller's W104: `passes it
     as `factor` to prob_sparse_attention (its node `attention`), which reads it only at `mode: prob_sparse``."""
@@ -86,10 +100,16 @@ def passed_on(passed: DeadReader) -> str:
         more = f" (and {len(passed.idle) - 1} more)" if len(passed.idle) > 1 else ""
         how = f"does not build its node `{first.name}`{more} that reads it{when}"
     elif passed.why:
-        how = passed.why
+        how = passed.why + _settings(passed)
     else:
         how = f"reads it only in {passed.where}, unused here" if passed.where else "reads nothing of it"
     return f"passes it as `{passed.key}` to {passed.component} (its node `{passed.node}`), which {how}"
+
+
+def _settings(passed: DeadReader) -> str:
+    """What the node that passes a value on to a catalogue block writes of the keys its block's reason names (` (node
+    `ode_func` has `num_layers: ode_layers`)`: the template's own key, not the block's); empty when it writes none."""
+    return f" (node `{passed.node}` has {passed.settings})" if passed.settings else ""
 
 
 def not_built(unit: str, readers: list[NodeDef]) -> str:
