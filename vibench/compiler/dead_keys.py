@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from vibench.compiler import registry
@@ -86,12 +86,6 @@ def written(nd: NodeDef) -> list[tuple[str, SpecValue]]:
     if isinstance(nd.with_, dict):
         out += list(nd.with_.items())
     return out
-
-
-def without_keys(nd: NodeDef, keys: Collection[str]) -> NodeDef:
-    """``nd`` with ``keys`` (dead: :func:`dead_keys`) taken off its own keys and its `with:`."""
-    with_ = ({k: v for k, v in nd.with_.items() if k not in keys} if isinstance(nd.with_, dict) else nd.with_)
-    return replace(nd, params=tuple(p for p in nd.params if p[0] not in keys), with_=with_)
 
 
 @dataclass(frozen=True)

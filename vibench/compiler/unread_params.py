@@ -157,6 +157,13 @@ def needed_by_reference(udef: UnitDef, chosen: list[Node], params: Mapping[str, 
     return needed
 
 
+def without_keys(nd: NodeDef, keys: Collection[str]) -> NodeDef:
+    """``nd`` with ``keys`` (dead: :func:`~vibench.compiler.dead_keys.dead_keys`) taken off its own keys and its
+    `with:`."""
+    with_ = ({k: v for k, v in nd.with_.items() if k not in keys} if isinstance(nd.with_, dict) else nd.with_)
+    return replace(nd, params=tuple(p for p in nd.params if p[0] not in keys), with_=with_)
+
+
 _BRANCHES = re.compile(r"\b(if|and|or)\b")  # a `${...}` that may leave a name unread
 
 
@@ -172,7 +179,6 @@ def built_reads(udef: UnitDef, elaborated: Elaborated, given: Collection[str] = 
     ``given`` a value reads nothing (:func:`fallback_only`). The `metadata:` of a unit not the ``root`` reads nothing
     (model.py writes the model's alone). The keys ``dead`` on a node (:func:`~vibench.compiler.dead_keys.dead_keys`:
     its component reads none of them) read nothing."""
-    from vibench.compiler.dead_keys import without_keys
     from vibench.compiler.elaborated import live_nodes
     from vibench.compiler.resolve_decls import expression_names
 
