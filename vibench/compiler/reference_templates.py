@@ -40,6 +40,7 @@ class TemplateDoc:
     slots: tuple[tuple[str, str, str, tuple[str, ...]], ...]  # (param, folder, default, components)
     blocks: tuple[tuple[str, str], ...]  # composites the template defines: name -> first doc line
     problem: str = ""  # why it does not compile at its defaults
+    idle: frozenset[str] = frozenset()  # parameters that have no effect at the defaults (W104 if set): no example
 
 
 def template_doc(name: str, search_path: list[str] | None = None) -> TemplateDoc:
@@ -63,8 +64,10 @@ def template_doc(name: str, search_path: list[str] | None = None) -> TemplateDoc
     unit, blocks = library.load(path, None)
     rows = tuple(_declared_row(d) for d in unit.params)
     problem = ""
+    idle: frozenset[str] = frozenset()
     try:
         interface = _interface(_compile(path, search_path))
+        idle = _idle_at_defaults(path, search_path, unit.params)
     except SpecError as err:
         interface = ""
         problem = f"{err.diagnostics[0].code}: {err.diagnostics[0].message}"
@@ -76,7 +79,30 @@ def template_doc(name: str, search_path: list[str] | None = None) -> TemplateDoc
     composites = tuple((b, _first_line(u.doc)) for b, u in blocks.items() if "#" not in b and b != unit.name)
     return TemplateDoc(name, (unit.doc or "").strip(), rows, interface,
                        tuple((i.name, i.doc or "") for i in unit.inputs),
-                       tuple((o.name, o.doc or "") for o in unit.outputs), tuple(slots), composites, problem)
+                       tuple((o.name, o.doc or "") for o in unit.outputs), tuple(slots), composites, problem, idle)
+
+
+_EXAMPLE_CANDIDATES = 6  # the plain-default parameters tried for an example (one more compile of the template)
+
+
+def _idle_at_defaults(path: str, search_path: list[str] | None, params: tuple[ParamDecl, ...]) -> frozenset[str]:
+    """Of the first parameters an example may set (a plain default), those that, set to their defaults, have no
+    effect (W104): the example of MultiScaleCNN set `dropout`, whose node is built only with a classifier, and so
+    warned."""
+    from vibench.compiler.diagnostics import SpecError
+    from vibench.compiler.ir import Template
+    from vibench.compiler.pipeline import compile_program
+
+    given = {d.name: d.default for d in params if d.default is not None and not isinstance(d.default, Template)
+             and not isinstance(d.default, (list, dict)) and d.slot is None}
+    tried = dict(list(given.items())[:_EXAMPLE_CANDIDATES])
+    if not tried:
+        return frozenset()
+    try:
+        program = compile_program(path, params=tried, search_path=list(search_path or []))
+    except SpecError:  # (a default a check refuses once it is given: no example is the worse for it)
+        return frozenset()
+    return frozenset(d.message.split("`")[1] for d in program.warnings if d.code in ("W104", "W101"))
 
 
 def _compile(path: str, search_path: list[str] | None) -> Program:
@@ -215,9 +241,10 @@ def _doc_parts(text: str | None) -> tuple[str, str]:
 
 
 def _example_rows(doc: TemplateDoc) -> list[ParamRow]:
-    """The parameters an example sets: the first two with a plain default (at that default)."""
+    """The parameters an example sets: the first two with a plain default (at that default) that have an effect
+    there (``doc.idle``)."""
     return [r for r in doc.params if r.default not in ("required", "null") and not r.default.startswith("${")
-            and not r.type.startswith(("list", "dict"))][:2]
+            and not r.type.startswith(("list", "dict")) and r.name not in doc.idle][:2]
 
 
 def template_example(doc: TemplateDoc) -> str:
