@@ -1,11 +1,14 @@
-"""Keys written on a composite node that its component leaves unread, for W104 (:mod:`vibench.compiler.build_warnings`).
+"""Keys written on a node that its block leaves unread, for W104 (:mod:`vibench.compiler.build_warnings`).
 
 AttentionCNN writes `reduction: attention_reduction` on its `layers` node; at `use_attention: false` its
 AttentionBlock builds no CBAM, so nothing reads `reduction`, and the user's `attention_reduction` has no effect
-though a node built reads it by name. :func:`dead_keys` finds such keys (every copy's component has the key in its
-``Unit.unread``), :func:`~vibench.compiler.unread_params.built_reads` then counts them as reading nothing, and
-:func:`dead_readers` says, for W104's message, which node passed a value on to which component. Both read the
-elaborated unit and its typed nodes; neither writes anything.
+though a node built reads it by name; Informer's prob_sparse_attention reads no `seed` at `mode: top_k`.
+:func:`dead_keys` finds such keys (every copy's composite has the key in its ``Unit.unread``, or its catalogue block
+names it in ``Block.unread_params``), :func:`~vibench.compiler.unread_params.built_reads` then counts them as reading
+nothing, :func:`dead_readers` says, for W104's message, which node passed a value on to which block, and
+:func:`component_readers` what in a component would read a key (one walk per component). These read the elaborated
+unit and its typed nodes and write nothing; :class:`HeldKeyWarnings` keeps the W104 of a definition's keys until
+every use of it is built.
 """
 
 from __future__ import annotations
