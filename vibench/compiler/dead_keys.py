@@ -52,6 +52,9 @@ def dead_keys(elaborated: Elaborated, nodes: Mapping[str, Node]) -> dict[str, di
             found[name] = {}  # (not typed: reads everything)
             continue
         unread = [_unread_by(node, copy, asks) for copy in node.copies]
+        if not all(unread):  # a copy that leaves nothing unread (most do): no key of the node is dead
+            found[name] = {}
+            continue
         kept = found.get(name)
         found[name] = {key: unread[0][key] for key, value in written(nd) if value is not None
                        and all(key in each for each in unread) and (kept is None or key in kept)}
