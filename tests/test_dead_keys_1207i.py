@@ -60,7 +60,7 @@ def test_a_value_passed_on_to_a_component_that_does_not_build_its_reader_is_said
     assert (found.pos.line, found.pos.col) == (5, 24)
     assert found.message == ("`attention_reduction` has no effect here: node `layers` passes it as `reduction` to "
                              "AttentionBlock, which does not build the node that reads it")
-    assert found.found == "node `layers` has `reduction: attention_reduction`"  # (as written, not as read)
+    assert found.found == "node `layers` has `reduction: ${attention_reduction}`"  # (the plain name as read)
     assert found.hint.startswith("it is read only by node `attention` of AttentionBlock, not built here")
     assert found.hint.endswith("; remove it")
 
@@ -88,7 +88,7 @@ def test_through_a_let_and_a_block_of_the_file(tmp_path: Path) -> None:
     said = [d for d in _w104(spec) if d.pos.file == str(spec)]
     assert [(d.pos.line, d.message) for d in said] == [
         (4, "`rate` has no effect here: node `enc` passes it to Inner, which does not build the node that reads it")]
-    assert said[0].found == "node `enc` has `rate: doubled`"
+    assert said[0].found == "node `enc` has `rate: ${doubled}`"
     assert said[0].hint.startswith("it is read only by node `b` of Inner, not built here")
 
 

@@ -214,7 +214,7 @@ def test_the_hint_names_the_templates_own_key(tmp_path: Path) -> None:
     """NeuralODE's depth is `ode_layers`; the block's reason names its `num_layers`, which the node writes so."""
     [found] = _w104(tmp_path, "vibench: 1\nextends: no/NeuralODE\nwith: {ode_layers: 1, activation: gelu}\n")
     assert found.hint == ("neural_ode reads it only with `num_layers` of 2 or more (node `ode_func` has "
-                          "`num_layers: ode_layers`); remove it")
+                          "`num_layers: ${ode_layers}`); remove it")
 
 
 def test_a_node_not_built_lists_no_components() -> None:
@@ -223,3 +223,65 @@ def test_a_node_not_built_lists_no_components() -> None:
     [found] = [d for d in program.warnings if d.code == "W104"]
     assert found.message.endswith("this MultiScaleCNN does not build the node that reads it")
     assert found.found is None
+
+
+
+ERR = """\
+vibench: 1
+name: Err
+inputs:
+  x: {shape: [B, 64, 32]}
+blocks:
+  Att:
+    params:
+      mode: {type: str, default: top_k}
+    inputs: {x: {shape: [B, L, 32]}}
+    nodes:
+      a: {block: prob_sparse_attention, in: x, num_heads: 4, mode: "${mode}", factor: 3}
+    outputs: {y: a}
+nodes:
+  one: {block: Att, in: x}
+  two: {block: linear, in: one, in_features: 5, out_features: 4}
+outputs:
+  y: two
+"""
+
+STR_KEY = """\
+vibench: 1
+name: StrQ
+params:
+  m: {type: str, default: top_k}
+inputs:
+  x: {shape: [B, 64, 32]}
+blocks:
+  Att2:
+    params:
+      mm: {type: str, default: top_k}
+      use: {type: bool, default: false}
+    inputs: {x: {shape: [B, L, 32]}}
+    nodes:
+      a: {block: prob_sparse_attention, in: x, num_heads: 4, mode: "${mm}", when: "${use}"}
+    outputs: {y: {from: a, when: "${use}"}, z: {from: x, when: "${not use}"}}
+nodes:
+  one: {block: Att2, in: x, mm: "${m}"}
+outputs:
+  y: one
+"""
+
+
+def test_a_held_warning_is_said_beside_an_error(tmp_path: Path) -> None:
+    """QA: the W104 of a definition's key was held until the model was built, and a model that fails is never built:
+    the warning, said beside the error before, was lost (in the editor too)."""
+    from vibench.compiler.diagnostics import SpecError
+
+    spec = tmp_path / "err.yaml"
+    spec.write_text(ERR, encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        vibench.check(str(spec))
+    assert sorted((d.code, d.pos.line) for d in caught.value.diagnostics) == [("E301", 15), ("W104", 11)]
+
+
+def test_a_text_key_is_quoted_as_written(tmp_path: Path) -> None:
+    """QA: `mm: "${m}"` (a str parameter) was quoted `mm: m`, which there would be the text 'm'."""
+    [found] = [d for d in _w104(tmp_path, STR_KEY, m="prob_sparse") if d.message.startswith("`m`")]
+    assert found.found == "node `one` has `mm: ${m}`"

@@ -182,16 +182,21 @@ def _named_settings(nd: NodeDef, why: str | None, unit: Unit | None) -> str | No
     if unit is not None or why is None:
         return None
     named = set(re.findall(r"`(\w+)", why))
-    shown = [f"`{key}: {text}`" for key, value in written(nd) if key in named and (text := shown_value(value)) != key]
-    return ", ".join(shown) or None  # (`mode: mode` says nothing the reason does not)
+    shown = [f"`{key}: {shown_value(value)}`" for key, value in written(nd)
+             if key in named and not _same_name(key, value)]
+    return ", ".join(shown) or None
+
+
+def _same_name(key: str, value: SpecValue) -> bool:
+    """Whether ``value`` is the parameter named like ``key`` (`mode: ${mode}`: says nothing the reason does not)."""
+    return isinstance(value, Template) and value.whole and isinstance(value.expr, ast.Name) and value.expr.id == key
 
 
 def shown_value(value: SpecValue) -> str:
-    """A key's value as W104's `found:` quotes it: a plain name as the name (`reduction: attention_reduction`, which
-    the names pass read as `${attention_reduction}`), any other `${...}` as its text."""
-    if isinstance(value, Template):
-        return value.expr.id if value.whole and isinstance(value.expr, ast.Name) else value.text
-    return str(value)
+    """A key's value as W104 quotes it: a `${...}` as its text (a plain name the names pass read as a parameter too:
+    `reduction: ${attention_reduction}`, which means what `reduction: attention_reduction` does, where a bare name
+    for a key that takes text would be that text)."""
+    return value.text if isinstance(value, Template) else str(value)
 
 
 def _reads(nd: NodeDef, key: str, value: SpecValue) -> frozenset[str]:

@@ -142,6 +142,8 @@ class _Specializer:
             return None
         except Failed:
             return None
+        finally:  # W104 of the definitions' keys no use built so far read, said beside the errors too (once)
+            self.held_keys.flush(self.diags)
 
     def report_need(self, need: NeedConcrete, allowed: dict[str, int], root: UnitDef) -> None:
         missing = sorted(need.symbols - set(allowed))
