@@ -10,8 +10,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from vibench.compiler.dead_keys import ReadersMemo, component_readers
 from vibench.compiler.ir import Instance, Node, NodeDef, Pos, Unit
-from vibench.compiler.unread_params import idle_readers, stem
+from vibench.compiler.unread_params import stem
 
 
 def inner_components(unit: Unit, seen: dict[int, list[str]]) -> list[str]:
@@ -42,6 +43,7 @@ class ChosenComponents:
         group_of = {key: name for name, keys in groups.items() for key in keys}
         self.nodes: dict[str, list[str]] = {}
         self.first: dict[str, Instance] = {}
+        self.readers: ReadersMemo = {}  # what in a component reads its parameters (:meth:`idle_in`)
         for node in chosen:
             named = (f"copy `{node.name}` of node `{group_of[node.name]}`" if node.name in group_of
                      else f"node `{node.name}`")
@@ -78,9 +80,7 @@ class ChosenComponents:
             unit = self.first[name].unit
             if unit is None or unit.definition is None or param not in unit.unread:
                 continue
-            built = {node.name for node in unit.nodes}
-            readers = idle_readers([nd for nd in unit.definition.nodes if nd.name not in built], {param},
-                                   unit.definition.lets)
+            readers, _ = component_readers(unit, {param}, self.readers)  # (a `for_each` copy is built: by position)
             if param in readers:
                 return name, readers[param]
         return None
